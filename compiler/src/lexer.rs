@@ -1,0 +1,442 @@
+//! The lexer: source text to tokens with byte spans (logos).
+//!
+//! Comments are not tokens of the grammar: the lexer keeps them aside in [`Lexed::comments`]
+//! so that the formatter can put them back. A lexer error does not stop lexing: it is recorded
+//! and the parser is handed an [`Token::Error`] token, which its recovery rules absorb, so that
+//! one bad character still lets every later syntax error be reported (see TECH-NOTES).
+
+use logos::Logos;
+
+use crate::span::Span;
+
+/// A token of the XOP grammar. Tokens carry no data: the parser slices the source by span.
+#[derive(Logos, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[logos(skip r"[ \t\r\n\f]+")]
+pub enum Token {
+    // ---- declarations
+    /// `module`
+    #[token("module")]
+    Module,
+    /// `use`
+    #[token("use")]
+    Use,
+    /// `record`
+    #[token("record")]
+    Record,
+    /// `enum`
+    #[token("enum")]
+    Enum,
+    /// `action`
+    #[token("action")]
+    Action,
+    /// `signal`
+    #[token("signal")]
+    Signal,
+    /// `role`
+    #[token("role")]
+    Role,
+    /// `channel`
+    #[token("channel")]
+    Channel,
+    /// `purpose`
+    #[token("purpose")]
+    Purpose,
+    /// `event`
+    #[token("event")]
+    Event,
+    /// `fn`
+    #[token("fn")]
+    Fn,
+    /// `intrinsic`
+    #[token("intrinsic")]
+    Intrinsic,
+    /// `policy`
+    #[token("policy")]
+    Policy,
+    /// `decision`
+    #[token("decision")]
+    Decision,
+    /// `journey`
+    #[token("journey")]
+    Journey,
+    /// `agent`
+    #[token("agent")]
+    Agent,
+    /// `test`
+    #[token("test")]
+    Test,
+    // ---- clauses
+    /// `for`
+    #[token("for")]
+    For,
+    /// `at`
+    #[token("at")]
+    At,
+    /// `deny`
+    #[token("deny")]
+    Deny,
+    /// `allow`
+    #[token("allow")]
+    Allow,
+    /// `review`
+    #[token("review")]
+    Review,
+    /// `by`
+    #[token("by")]
+    By,
+    /// `within`
+    #[token("within")]
+    Within,
+    /// `else`
+    #[token("else")]
+    Else,
+    /// `when`
+    #[token("when")]
+    When,
+    /// `unless`
+    #[token("unless")]
+    Unless,
+    /// `from`
+    #[token("from")]
+    From,
+    /// `max_age`
+    #[token("max_age")]
+    MaxAge,
+    /// `risk`
+    #[token("risk")]
+    Risk,
+    /// `propose`
+    #[token("propose")]
+    Propose,
+    /// `rank`
+    #[token("rank")]
+    Rank,
+    /// `state`
+    #[token("state")]
+    State,
+    /// `on`
+    #[token("on")]
+    On,
+    /// `wait`
+    #[token("wait")]
+    Wait,
+    /// `goto`
+    #[token("goto")]
+    Goto,
+    /// `tool`
+    #[token("tool")]
+    Tool,
+    /// `expect`
+    #[token("expect")]
+    Expect,
+    /// `given`
+    #[token("given")]
+    Given,
+    /// `let`
+    #[token("let")]
+    Let,
+    // ---- expressions
+    /// `if`
+    #[token("if")]
+    If,
+    /// `then`
+    #[token("then")]
+    Then,
+    /// `and`
+    #[token("and")]
+    And,
+    /// `or`
+    #[token("or")]
+    Or,
+    /// `not`
+    #[token("not")]
+    Not,
+    /// `in`
+    #[token("in")]
+    In,
+    /// `is`
+    #[token("is")]
+    Is,
+    /// `absent`
+    #[token("absent")]
+    Absent,
+    /// `present`
+    #[token("present")]
+    Present,
+    /// `true`
+    #[token("true")]
+    True,
+    /// `false`
+    #[token("false")]
+    False,
+    // ---- punctuation
+    /// `(`
+    #[token("(")]
+    LParen,
+    /// `)`
+    #[token(")")]
+    RParen,
+    /// `{`
+    #[token("{")]
+    LBrace,
+    /// `}`
+    #[token("}")]
+    RBrace,
+    /// `[`
+    #[token("[")]
+    LBracket,
+    /// `]`
+    #[token("]")]
+    RBracket,
+    /// `<`
+    #[token("<")]
+    Lt,
+    /// `>`
+    #[token(">")]
+    Gt,
+    /// `<=`
+    #[token("<=")]
+    Le,
+    /// `>=`
+    #[token(">=")]
+    Ge,
+    /// `==`
+    #[token("==")]
+    EqEq,
+    /// `!=`
+    #[token("!=")]
+    Ne,
+    /// `=`
+    #[token("=")]
+    Eq,
+    /// `=>`
+    #[token("=>")]
+    FatArrow,
+    /// `->`
+    #[token("->")]
+    Arrow,
+    /// `:`
+    #[token(":")]
+    Colon,
+    /// `,`
+    #[token(",")]
+    Comma,
+    /// `.`
+    #[token(".")]
+    Dot,
+    /// `..`
+    #[token("..")]
+    DotDot,
+    /// `..=`
+    #[token("..=")]
+    DotDotEq,
+    /// `?`
+    #[token("?")]
+    Question,
+    /// `??`
+    #[token("??")]
+    QuestionQuestion,
+    /// `+`
+    #[token("+")]
+    Plus,
+    /// `-`
+    #[token("-")]
+    Minus,
+    /// `*`
+    #[token("*")]
+    Star,
+    /// `/`
+    #[token("/")]
+    Slash,
+    /// `%`
+    #[token("%")]
+    Percent,
+    /// `@`
+    #[token("@")]
+    AtSign,
+    // ---- literals and names
+    /// An identifier: `segment`, `Customer`, `fraud_desk`.
+    #[regex(r"[A-Za-z_][A-Za-z0-9_]*")]
+    Ident,
+    /// An integer: `42`, `1_000`.
+    #[regex(r"[0-9][0-9_]*")]
+    Int,
+    /// A decimal: `12.50`.
+    #[regex(r"[0-9][0-9_]*\.[0-9][0-9_]*")]
+    Decimal,
+    /// An amount of money: a number and an ISO 4217 code, `12.50 EUR`.
+    #[regex(r"[0-9][0-9_]*(\.[0-9][0-9_]*)? [A-Z][A-Z][A-Z]")]
+    Money,
+    /// A duration: `500ms`, `15m`, `24h`, `7d`, `2w`, `1h30m`.
+    #[regex(r"([0-9]+(ms|s|m|h|d|w))+")]
+    Duration,
+    /// An RFC 3339 time: `2026-11-25T10:00:00Z`, `2026-11-25T10:00:00.5+01:00`.
+    #[regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})")]
+    Time,
+    /// A text literal: `"in-service-interaction"`, with `\"`, `\\`, `\n`, `\t`, `\u{..}` escapes.
+    #[regex(r#""([^"\\\n]|\\.)*""#)]
+    Text,
+    /// A doc comment line: `/// ...`. Attached by the grammar to the next declaration.
+    #[regex(r"///[^\n]*", allow_greedy = true)]
+    DocComment,
+    /// A line comment: `// ...`. Never reaches the parser; kept for the formatter.
+    #[regex(r"//([^/\n][^\n]*)?", allow_greedy = true)]
+    #[regex(r"////[^\n]*", allow_greedy = true)]
+    Comment,
+    /// Stands for input the lexer could not read; the parser's recovery absorbs it.
+    Error,
+}
+
+impl Token {
+    /// How a token is named in "expected one of …" messages.
+    pub fn describe(self) -> &'static str {
+        use Token::*;
+        match self {
+            Ident => "a name",
+            Int => "an integer",
+            Decimal => "a decimal",
+            Money => "an amount of money",
+            Duration => "a duration",
+            Time => "a time",
+            Text => "a text literal",
+            DocComment => "a doc comment",
+            Comment => "a comment",
+            Error => "an unreadable character",
+            _ => "a keyword or symbol",
+        }
+    }
+}
+
+/// A problem the lexer found, with where.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LexError {
+    /// Where the unreadable input is.
+    pub span: Span,
+    /// What is wrong.
+    pub kind: LexErrorKind,
+}
+
+/// What kind of input the lexer could not read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LexErrorKind {
+    /// A character that starts no token.
+    UnexpectedChar(char),
+    /// A `"` with no closing `"` on the same line.
+    UnterminatedText,
+}
+
+/// A comment kept aside for the formatter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Comment {
+    /// Where the comment is, `//` included.
+    pub span: Span,
+    /// The comment's text, `//` included, trailing spaces trimmed.
+    pub text: String,
+}
+
+/// The output of lexing a file.
+#[derive(Debug, Clone, Default)]
+pub struct Lexed {
+    /// Tokens for the parser, comments removed, errors as [`Token::Error`].
+    pub tokens: Vec<(usize, Token, usize)>,
+    /// The comments, in source order.
+    pub comments: Vec<Comment>,
+    /// What could not be read.
+    pub errors: Vec<LexError>,
+}
+
+/// Lexes a whole source text. Never fails: problems are in [`Lexed::errors`].
+pub fn lex(source: &str) -> Lexed {
+    let mut out = Lexed::default();
+    let mut lexer = Token::lexer(source);
+    while let Some(result) = lexer.next() {
+        let range = lexer.span();
+        let span = Span::new(range.start, range.end);
+        match result {
+            Ok(Token::Comment) => out.comments.push(Comment {
+                span,
+                text: source[range.clone()].trim_end().to_string(),
+            }),
+            Ok(tok) => out.tokens.push((range.start, tok, range.end)),
+            Err(()) => {
+                let rest = &source[range.start..];
+                let kind = if rest.starts_with('"') {
+                    // Swallow the rest of the line so one missing quote is one error.
+                    let end = rest.find('\n').map_or(source.len(), |i| range.start + i);
+                    lexer.bump(end.saturating_sub(range.end));
+                    LexErrorKind::UnterminatedText
+                } else {
+                    LexErrorKind::UnexpectedChar(rest.chars().next().unwrap_or('\0'))
+                };
+                let span = Span::new(range.start, lexer.span().end);
+                out.errors.push(LexError { span, kind });
+                out.tokens.push((span.start(), Token::Error, span.end()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(src: &str) -> Vec<Token> {
+        lex(src).tokens.into_iter().map(|(_, t, _)| t).collect()
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(
+            kinds("8..21 12.50 15m 1h30m 12.50 EUR 2026-11-25T10:00:00Z \"a\\\"b\""),
+            vec![
+                Token::Int,
+                Token::DotDot,
+                Token::Int,
+                Token::Decimal,
+                Token::Duration,
+                Token::Duration,
+                Token::Money,
+                Token::Time,
+                Token::Text
+            ]
+        );
+    }
+
+    #[test]
+    fn keywords_and_names() {
+        assert_eq!(
+            kinds("deny denying max_age"),
+            vec![Token::Deny, Token::Ident, Token::MaxAge]
+        );
+    }
+
+    #[test]
+    fn comments_are_kept_aside() {
+        let lexed = lex("/// doc\n// note\nrecord // tail\n");
+        assert_eq!(
+            lexed.tokens.iter().map(|t| t.1).collect::<Vec<_>>(),
+            vec![Token::DocComment, Token::Record]
+        );
+        let texts: Vec<_> = lexed.comments.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, vec!["// note", "// tail"]);
+    }
+
+    #[test]
+    fn errors_do_not_stop_lexing() {
+        let lexed = lex("a $ b \"open\nc");
+        assert_eq!(lexed.errors.len(), 2);
+        assert_eq!(lexed.errors[0].kind, LexErrorKind::UnexpectedChar('$'));
+        assert_eq!(lexed.errors[1].kind, LexErrorKind::UnterminatedText);
+        assert_eq!(
+            kinds("a $ b \"open\nc"),
+            vec![
+                Token::Ident,
+                Token::Error,
+                Token::Ident,
+                Token::Error,
+                Token::Ident
+            ]
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! The XOP compiler: source text to checked, typed programs, with diagnostics as values.
+//!
+//! Pipeline: [`lexer`] → [`parse`] (lalrpop, with error recovery) → [`resolve`] (names,
+//! imports) → [`types`] (types and absence). Each phase is a salsa query of [`db`], so the
+//! command line and the language server share one incremental engine.
+
+pub mod ast;
+pub mod diagnostic;
+pub mod lexer;
+pub mod parse;
+pub mod span;

@@ -1,0 +1,458 @@
+//! The parser: tokens to a [`File`] AST, with every syntax error as a diagnostic.
+//!
+//! The grammar is `grammar/xop.lalrpop`. Parsing never fails: a file with errors yields a partial
+//! tree (unreadable items are [`ItemKind::Error`]) and the list of what went wrong.
+
+use std::sync::Arc;
+
+use lalrpop_util::{ErrorRecovery, ParseError};
+
+use crate::ast::File;
+use crate::diagnostic::Diagnostic;
+use crate::lexer::{self, Comment, LexErrorKind, Token};
+use crate::span::Span;
+
+lalrpop_util::lalrpop_mod!(
+    #[allow(
+        clippy::all,
+        clippy::pedantic,
+        missing_docs,
+        unused_parens,
+        unused_qualifications
+    )]
+    grammar,
+    "/xop.rs"
+);
+
+/// Something the grammar's actions noticed while parsing.
+#[derive(Debug)]
+pub enum Issue {
+    /// A syntax error the parser recovered from.
+    Syntax(ErrorRecovery<usize, Token, ()>),
+    /// A literal that is well-formed for the lexer but not a valid value.
+    Literal(Span, String),
+    /// A `module` or `use` in the wrong place.
+    Misplaced(Span, &'static str),
+}
+
+/// A parsed file: the tree, its comments (for the formatter) and the syntax diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Parsed {
+    /// The (possibly partial) tree.
+    pub ast: File,
+    /// Comments, in source order.
+    pub comments: Vec<Comment>,
+    /// Lexical and syntax errors.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses one file. `path` names it in diagnostics.
+pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
+    let lexed = lexer::lex(source);
+    let mut diagnostics: Vec<Diagnostic> = lexed
+        .errors
+        .iter()
+        .map(|e| match e.kind {
+            LexErrorKind::UnexpectedChar(c) => Diagnostic::error(
+                "E0101",
+                path,
+                e.span,
+                format!("unexpected character `{}`", c.escape_debug()),
+            )
+            .with_label("no token starts with this character")
+            .with_help("remove it; text belongs inside double quotes"),
+            LexErrorKind::UnterminatedText => {
+                Diagnostic::error("E0102", path, e.span, "text literal is not closed")
+                    .with_label("this text has no closing `\"` on its line")
+                    .with_help("add a closing `\"`; a text literal cannot span lines (use `\\n`)")
+            }
+        })
+        .collect();
+
+    let mut issues = Vec::new();
+    let eof = source.len();
+    let result = grammar::FileParser::new().parse(
+        source,
+        &mut issues,
+        lexed.tokens.iter().map(|&(l, t, r)| Ok::<_, ()>((l, t, r))),
+    );
+    let ast = match result {
+        Ok(ast) => ast,
+        Err(e) => {
+            issues.push(Issue::Syntax(ErrorRecovery {
+                error: e,
+                dropped_tokens: Vec::new(),
+            }));
+            File::default()
+        }
+    };
+    for issue in issues {
+        match issue {
+            Issue::Syntax(rec) => {
+                if let Some(d) = syntax_diagnostic(path, source, eof, rec.error) {
+                    diagnostics.push(d);
+                }
+            }
+            Issue::Literal(span, msg) => diagnostics.push(
+                Diagnostic::error("E0105", path, span, msg)
+                    .with_label("invalid literal")
+                    .with_help("see the literal forms in docs/language.md#literals"),
+            ),
+            Issue::Misplaced(span, what) => diagnostics.push(
+                Diagnostic::error("E0106", path, span, format!("{what} is not where it belongs"))
+                    .with_label("misplaced declaration")
+                    .with_help(
+                        "a file starts with one `module` line, then its `use` lines, then its declarations",
+                    ),
+            ),
+        }
+    }
+    crate::diagnostic::sort(&mut diagnostics);
+    Parsed {
+        ast,
+        comments: lexed.comments,
+        diagnostics,
+    }
+}
+
+fn syntax_diagnostic(
+    path: &Arc<str>,
+    source: &str,
+    eof: usize,
+    error: ParseError<usize, Token, ()>,
+) -> Option<Diagnostic> {
+    match error {
+        ParseError::UnrecognizedToken {
+            token: (_, Token::Error, _),
+            ..
+        } => None, // already reported by the lexer
+        ParseError::UnrecognizedToken {
+            token: (l, _, r),
+            expected,
+        } => {
+            let found = &source[l..r];
+            Some(
+                Diagnostic::error(
+                    "E0103",
+                    path,
+                    Span::new(l, r),
+                    format!("unexpected `{found}`"),
+                )
+                .with_label(format!("expected {}", expected_list(&expected)))
+                .with_help(
+                    "check the declaration's form in docs/language.md; a keyword cannot be used as a name",
+                ),
+            )
+        }
+        ParseError::ExtraToken { token: (l, _, r) } => Some(
+            Diagnostic::error(
+                "E0103",
+                path,
+                Span::new(l, r),
+                format!("unexpected `{}`", &source[l..r]),
+            )
+            .with_label("expected the end of the file"),
+        ),
+        ParseError::UnrecognizedEof { expected, .. } => Some(
+            Diagnostic::error(
+                "E0104",
+                path,
+                Span::new(eof, eof),
+                "the file ends too early",
+            )
+            .with_label(format!("expected {}", expected_list(&expected)))
+            .with_help("close every `{`, `(` and `[`, and finish the last declaration"),
+        ),
+        ParseError::InvalidToken { location } => Some(
+            Diagnostic::error(
+                "E0101",
+                path,
+                Span::new(location, location + 1),
+                "unreadable input",
+            )
+            .with_label("no token starts here"),
+        ),
+        ParseError::User { .. } => None,
+    }
+}
+
+/// Turns lalrpop's terminal names into words: `"deny"` → `` `deny` ``, `IDENT` → "a name".
+fn expected_list(expected: &[String]) -> String {
+    let mut words: Vec<String> = expected
+        .iter()
+        .filter_map(|t| {
+            Some(match t.as_str() {
+                "IDENT" => "a name".to_string(),
+                "INT" => "an integer".to_string(),
+                "DECIMAL" => "a decimal".to_string(),
+                "MONEY" => "an amount of money".to_string(),
+                "DURATION" => "a duration".to_string(),
+                "TIME" => "a time".to_string(),
+                "TEXT" => "a text".to_string(),
+                "DOC" | "LEXERROR" => return None,
+                quoted => format!("`{}`", quoted.trim_matches('"')),
+            })
+        })
+        .collect();
+    words.dedup();
+    match words.len() {
+        0 => "something else".to_string(),
+        1 => words.remove(0),
+        n if n <= 8 => {
+            let last = words.pop().unwrap_or_default();
+            format!("one of {} or {last}", words.join(", "))
+        }
+        _ => format!("one of {}, …", words[..8].join(", ")),
+    }
+}
+
+/// Helpers called from the grammar's actions: literal decoding and tree assembly.
+pub mod literal {
+    use super::Issue;
+    use crate::ast::*;
+    use crate::span::Span;
+
+    /// A top-level entry before the file is assembled.
+    pub enum Top {
+        /// `module a.b`
+        Module(ModuleDecl),
+        /// `use a.b.c`
+        Use(Use),
+        /// Any other declaration.
+        Item(Item),
+    }
+
+    /// Builds the file; a second `module`, or a `module`/`use` after declarations, is reported.
+    pub fn assemble(tops: Vec<Top>, issues: &mut Vec<Issue>) -> File {
+        let mut file = File::default();
+        for top in tops {
+            match top {
+                Top::Module(m) => {
+                    if file.module.is_some() {
+                        issues.push(Issue::Misplaced(m.span, "a second `module` declaration"));
+                    } else if !file.uses.is_empty() || !file.items.is_empty() {
+                        issues.push(Issue::Misplaced(
+                            m.span,
+                            "a `module` declaration after others",
+                        ));
+                        file.module = Some(m);
+                    } else {
+                        file.module = Some(m);
+                    }
+                }
+                Top::Use(u) => {
+                    if file.items.iter().any(|i| i.kind != ItemKind::Error) {
+                        issues.push(Issue::Misplaced(u.span, "a `use` after declarations"));
+                    }
+                    file.uses.push(u);
+                }
+                Top::Item(i) => file.items.push(i),
+            }
+        }
+        file
+    }
+
+    /// A binary expression spanning `l..r`.
+    pub fn binary(op: BinOp, a: Expr, b: Expr, l: usize, r: usize) -> Expr {
+        Expr {
+            kind: ExprKind::Binary(op, Box::new(a), Box::new(b)),
+            span: Span::new(l, r),
+        }
+    }
+
+    /// `/// text` → `text`.
+    pub fn doc_line(raw: &str) -> String {
+        let body = raw.trim_start_matches("///");
+        body.strip_prefix(' ')
+            .unwrap_or(body)
+            .trim_end()
+            .to_string()
+    }
+
+    /// Decodes a quoted text literal; bad escapes are reported and kept as written.
+    pub fn text(raw: &str, span: Span, issues: &mut Vec<Issue>) -> String {
+        let inner = raw
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(raw);
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('"') => out.push('"'),
+                Some('\\') => out.push('\\'),
+                Some('u') => {
+                    let rest: String = chars.clone().collect();
+                    let decoded = rest
+                        .strip_prefix('{')
+                        .and_then(|r| r.split_once('}'))
+                        .and_then(|(hex, _)| {
+                            u32::from_str_radix(hex, 16).ok().map(|v| (hex.len(), v))
+                        })
+                        .and_then(|(n, v)| char::from_u32(v).map(|c| (n, c)));
+                    match decoded {
+                        Some((n, c)) => {
+                            out.push(c);
+                            for _ in 0..n + 2 {
+                                chars.next();
+                            }
+                        }
+                        None => issues.push(Issue::Literal(
+                            span,
+                            "invalid unicode escape: write `\\u{XXXX}` with 1 to 6 hex digits of a valid code point"
+                                .to_string(),
+                        )),
+                    }
+                }
+                other => {
+                    let shown = other.map(|c| c.to_string()).unwrap_or_default();
+                    issues.push(Issue::Literal(
+                        span,
+                        format!("unknown escape `\\{shown}` in text: use `\\n`, `\\t`, `\\\"`, `\\\\` or `\\u{{...}}`"),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// An integer literal; one that does not fit in 64 bits is reported.
+    pub fn int(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
+        match raw.replace('_', "").parse::<i64>() {
+            Ok(v) => Literal::Int(v),
+            Err(_) => {
+                issues.push(Issue::Literal(
+                    span,
+                    format!("integer `{raw}` is too large (the largest is {})", i64::MAX),
+                ));
+                Literal::Int(0)
+            }
+        }
+    }
+
+    /// `12.50 EUR` → amount and currency.
+    pub fn money(raw: &str) -> Literal {
+        let (amount, currency) = raw.rsplit_once(' ').unwrap_or((raw, ""));
+        Literal::Money(amount.replace('_', ""), currency.to_string())
+    }
+
+    /// `1h30m` → milliseconds; an overflowing duration is reported.
+    pub fn duration(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
+        let mut total: i64 = 0;
+        let mut rest = raw;
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let (num, tail) = rest.split_at(digits);
+            let unit_len = if tail.starts_with("ms") { 2 } else { 1 };
+            let (unit, tail) = tail.split_at(unit_len.min(tail.len()));
+            let factor: i64 = match unit {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => 604_800_000, // "w": the lexer admits no other unit
+            };
+            let part = num
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| n.checked_mul(factor))
+                .and_then(|p| total.checked_add(p));
+            match part {
+                Some(t) => total = t,
+                None => {
+                    issues.push(Issue::Literal(
+                        span,
+                        format!("duration `{raw}` is too long"),
+                    ));
+                    return Literal::Duration(0);
+                }
+            }
+            rest = tail;
+        }
+        Literal::Duration(total)
+    }
+
+    /// An RFC 3339 time, checked to be a real instant.
+    pub fn time(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
+        if raw.parse::<jiff::Timestamp>().is_err() {
+            issues.push(Issue::Literal(
+                span,
+                format!(
+                    "`{raw}` is not a valid RFC 3339 time (check the month, day and hour ranges)"
+                ),
+            ));
+        }
+        Literal::Time(raw.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(src: &str) -> Parsed {
+        parse(&Arc::from("t.xop"), src)
+    }
+
+    #[test]
+    fn parses_the_design_example_shapes() {
+        let parsed = p(r#"
+module acme.contact
+use std.consent.consent
+use std.channel.*
+use std.time.{local_hour, day_of_week}
+
+/// Customer.
+record Customer {
+  id: Id
+  segment: Segment
+  @personal(purpose: [service, fraud]) msisdn: Text
+  tags: Set<Text>
+  nickname: Text?
+}
+enum Segment { vip, standard }
+action send_offer(to: Customer, channel: Channel, offer: Text) purpose marketing risk minimal
+signal sim_swap(c: Customer): SimSwap from camara.sim_swap(c.msisdn) max_age 5m
+policy contact for send_offer(to: c, channel: ch) at now {
+  deny  "no-consent"   unless consent(c, marketing, ch)
+  deny  "quiet-hours"  unless local_hour(now, c.tz) in 8..21
+  review "recent-sim-swap" by role fraud_desk within 15m else deny
+    when sim_swap(c) is absent or sim_swap(c).swapped_within(24h)
+  allow "eligible"
+}
+test "t" {
+  expect contact(send_offer(to: { in_service_interaction: true, .. }, channel: sms, offer: "x")) == deny("a")
+}
+"#);
+        assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+        assert_eq!(parsed.ast.uses.len(), 3);
+        assert_eq!(parsed.ast.items.len(), 6);
+    }
+
+    #[test]
+    fn recovers_and_reports_every_error() {
+        let parsed = p(
+            "module m\nrecord A { x: }\nenum B { $ }\npolicy p for a { deny \"x\" when }\nrole r\n",
+        );
+        let codes: Vec<_> = parsed.diagnostics.iter().map(|d| d.code).collect();
+        assert!(codes.len() >= 3, "{codes:?}");
+        assert!(codes.contains(&"E0101"));
+        // the declaration after the errors is still there
+        assert!(
+            parsed
+                .ast
+                .items
+                .iter()
+                .any(|i| i.name().is_some_and(|n| n.name == "r"))
+        );
+    }
+}
