@@ -9,3 +9,8 @@ pub mod diagnostic;
 pub mod lexer;
 pub mod parse;
 pub mod span;
+pub mod check;
+pub mod codes;
+pub mod db;
+pub mod format;
+pub mod render;

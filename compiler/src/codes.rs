@@ -1,0 +1,99 @@
+//! The table of diagnostic codes. Each code is stable once released and documented in
+//! `docs/errors.md` under a heading `## CODE: title`; [`explain`] prints that section.
+
+use crate::diagnostic::Severity;
+
+/// A diagnostic code and what it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeInfo {
+    /// The code, e.g. `E0205`.
+    pub code: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// A short title (SARIF's short description).
+    pub title: &'static str,
+}
+
+const fn e(code: &'static str, title: &'static str) -> CodeInfo {
+    CodeInfo {
+        code,
+        severity: Severity::Error,
+        title,
+    }
+}
+
+const fn w(code: &'static str, title: &'static str) -> CodeInfo {
+    CodeInfo {
+        code,
+        severity: Severity::Warning,
+        title,
+    }
+}
+
+/// Every code the compiler can emit.
+pub const CODES: &[CodeInfo] = &[
+    e("E0101", "unexpected character"),
+    e("E0102", "text literal not closed"),
+    e("E0103", "unexpected token"),
+    e("E0104", "unexpected end of file"),
+    e("E0105", "invalid literal"),
+    e("E0106", "misplaced module or use declaration"),
+    e("E0201", "missing module declaration"),
+    e("E0202", "module declared by two files"),
+    e("E0203", "unknown module"),
+    e("E0204", "unknown item in module"),
+    e("E0205", "unresolved name"),
+    e("E0206", "duplicate definition"),
+    e("E0207", "unknown type"),
+    e("E0208", "wrong kind of name"),
+    e("E0209", "recursive function"),
+    e("E0210", "unknown field"),
+    e("E0211", "unknown parameter"),
+    e("E0212", "ambiguous name"),
+    e("E0213", "unknown journey state"),
+    e("E0214", "invalid annotation"),
+    e("E0215", "reserved module name"),
+    e("E0301", "type mismatch"),
+    e("E0302", "value may be absent"),
+    e("E0303", "wrong arguments"),
+    e("E0304", "operator not defined for these types"),
+    e("E0305", "field access on a value that is not a record"),
+    e("E0306", "lambda outside a collection operation"),
+    e("E0307", "missing fields in record value"),
+    e("E0308", "invalid risk class"),
+    e("E0309", "invalid type arguments"),
+    e("E0310", "type cannot be inferred"),
+    e("E0311", "unknown time zone"),
+    e("E0312", "not callable"),
+    w("W0201", "unused import"),
+    w("W0301", "value is never absent"),
+];
+
+/// The entry for `code`, if it exists.
+pub fn info(code: &str) -> Option<&'static CodeInfo> {
+    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code))
+}
+
+const ERRORS_MD: &str = include_str!("../../docs/errors.md");
+
+/// The documentation of `code` from `docs/errors.md` (its section, heading included).
+pub fn explain(code: &str) -> Option<&'static str> {
+    let info = info(code)?;
+    let heading = format!("## {}", info.code);
+    let start = ERRORS_MD.find(&heading)?;
+    let rest = &ERRORS_MD[start..];
+    let end = rest[heading.len()..]
+        .find("\n## ")
+        .map_or(rest.len(), |i| i + heading.len() + 1);
+    Some(rest[..end].trim_end())
+}
+
+/// The title line of `code`'s section in docs/errors.md's own words, for SARIF's full description.
+pub fn full_description(code: &str) -> Option<&'static str> {
+    let section = explain(code)?;
+    section
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("```"))
+}

@@ -1,0 +1,116 @@
+//! Rendering diagnostics: ariadne reports for people, JSON for machines.
+//!
+//! SARIF is produced by the `xop` command from the same values (it needs the rule table from
+//! [`crate::codes`] too).
+
+use std::collections::HashMap;
+
+use ariadne::{Config, IndexType, Label, Report, ReportKind};
+use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, Severity};
+
+/// Renders diagnostics as ariadne reports. `source` gives the text of a file by path; a
+/// diagnostic whose file is unknown is rendered without a source excerpt.
+pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, color: bool) -> String {
+    let mut texts: HashMap<String, String> = HashMap::new();
+    let mut out = Vec::new();
+    for d in diags {
+        for file in std::iter::once(&d.file).chain(d.secondary.iter().map(|l| &l.file)) {
+            if !texts.contains_key(&**file) {
+                let text = source(file).unwrap_or_default();
+                texts.insert(file.to_string(), text);
+            }
+        }
+        let clamp = |file: &str, r: std::ops::Range<usize>| {
+            let len = texts.get(file).map_or(0, String::len);
+            r.start.min(len)..r.end.min(len)
+        };
+        let kind = match d.severity {
+            Severity::Error => ReportKind::Error,
+            Severity::Warning => ReportKind::Warning,
+        };
+        let main = (d.file.to_string(), clamp(&d.file, d.span.range()));
+        let mut report = Report::build(kind, main.clone())
+            .with_config(
+                Config::default()
+                    .with_index_type(IndexType::Byte)
+                    .with_color(color),
+            )
+            .with_code(d.code)
+            .with_message(&d.message)
+            .with_label(Label::new(main).with_message(&d.label).with_order(0));
+        for (i, l) in d.secondary.iter().enumerate() {
+            let span = (l.file.to_string(), clamp(&l.file, l.span.range()));
+            report = report.with_label(
+                Label::new(span)
+                    .with_message(&l.message)
+                    .with_order(i32::try_from(i + 1).unwrap_or(i32::MAX)),
+            );
+        }
+        for n in &d.notes {
+            report = report.with_note(n);
+        }
+        if let Some(h) = &d.help {
+            report = report.with_help(h);
+        }
+        let cache = ariadne::sources(texts.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // Writing into a Vec cannot fail; a failure would only lose this one report.
+        let _ = report.finish().write(cache, &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A line and column (both 1-based, column in characters) for JSON output.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in Unicode scalar values.
+    pub column: usize,
+}
+
+/// The 1-based line and column of byte `offset` in `text`.
+pub fn position(text: &str, offset: usize) -> Position {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    Position { line, column }
+}
+
+/// Diagnostics as a JSON array: code, severity, message, file, byte span, start and end
+/// positions, label, secondary labels, notes and help.
+pub fn json(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>) -> serde_json::Value {
+    let items = diags
+        .iter()
+        .map(|d| {
+            let text = source(&d.file).unwrap_or_default();
+            let mut v = serde_json::to_value(d).unwrap_or(serde_json::Value::Null);
+            if let serde_json::Value::Object(map) = &mut v {
+                map.insert(
+                    "start".into(),
+                    serde_json::to_value(position(&text, d.span.start())).unwrap_or_default(),
+                );
+                map.insert(
+                    "end".into(),
+                    serde_json::to_value(position(&text, d.span.end())).unwrap_or_default(),
+                );
+            }
+            v
+        })
+        .collect();
+    serde_json::Value::Array(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_lines_and_characters() {
+        assert_eq!(position("ab\ncé d", 7), Position { line: 2, column: 4 });
+        assert_eq!(position("x", 99), Position { line: 1, column: 2 });
+    }
+}
