@@ -1,11 +1,660 @@
-//! Semantic checks of a file: names, then types. (Filled in by resolve.rs and types.rs.)
+//! Semantic checks of a file: its module and imports, then each item on its own (a salsa query
+//! per item, so that editing one policy re-checks that policy only), then unused imports.
 
-use crate::db::{Db, Project, SourceFile};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::ast::{self, ItemKind, Target, TestStmt, Trigger};
+use crate::db::{Db, Project, SourceFile, parse_file};
 use crate::diagnostic::Diagnostic;
+use crate::resolve::{self, Def, DefKind, Signature, TypedParam};
+use crate::span::Span;
+use crate::types::{Checker, Env, Ty};
+
+/// The EU AI Act risk classes an action may declare.
+pub const RISK_CLASSES: &[&str] = &["minimal", "limited", "high", "prohibited"];
+
+/// Annotations the compiler knows, and where they may be written.
+const ANNOTATIONS: &[(&str, &str)] = &[
+    ("personal", "a record field"),
+    ("reaches_phone", "a channel"),
+    ("annex_iii", "an action"),
+    ("ai_disclosure", "an action"),
+];
 
 /// Resolution and type diagnostics of one file.
 #[salsa::tracked(returns(ref))]
 pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagnostic> {
-    let _ = (db, project, file);
-    Vec::new()
+    let path = file.path(db);
+    let parsed = parse_file(db, file);
+    let mut out: Vec<Diagnostic> = resolve::module_index(db, project)
+        .diagnostics
+        .iter()
+        .filter(|d| d.file == *path)
+        .cloned()
+        .collect();
+    out.extend(resolve::item_table(db, file).diagnostics.iter().cloned());
+    let scope = resolve::file_scope(db, project, file);
+    out.extend(scope.diagnostics.iter().cloned());
+    let mut used = BTreeSet::new();
+    for i in 0..parsed.ast.items.len() {
+        let checked = check_item(db, project, file, u32::try_from(i).unwrap_or(u32::MAX));
+        out.extend(checked.diagnostics.iter().cloned());
+        used.extend(checked.used_imports.iter().copied());
+    }
+    // Imports nothing needed. Glob imports are exempt: they are a deliberate "all of it".
+    for (i, u) in parsed.ast.uses.iter().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        let resolved_somewhere = scope.names.values().any(|e| e.via_use == Some(i));
+        if !used.contains(&i) && resolved_somewhere && !matches!(u.kind, ast::UseKind::Glob) {
+            out.push(
+                Diagnostic::warning("W0201", path, u.span, format!("`use {}` is not needed", u.path.dotted()))
+                    .with_label("nothing in this file uses it")
+                    .with_help("remove the line"),
+            );
+        }
+    }
+    out
+}
+
+/// What checking one item found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ItemCheck {
+    /// Its diagnostics.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The `use` declarations it needed.
+    pub used_imports: BTreeSet<u32>,
+}
+
+/// Checks item `index` of `file`: names and types.
+#[salsa::tracked(returns(ref))]
+pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> ItemCheck {
+    let item = &parse_file(db, file).ast.items[index as usize];
+    let scope = resolve::file_scope(db, project, file);
+    let mut c = Checker::new(db, project, file, scope);
+    let path = file.path(db).clone();
+    annotations(&mut c, &path, item);
+    match &item.kind {
+        ItemKind::Record(r) => {
+            params(&mut c, &path, &r.fields);
+            for f in &r.fields {
+                for a in &f.annotations {
+                    annotation_use(&mut c, &path, a, "personal");
+                }
+            }
+        }
+        ItemKind::Enum(e) => {
+            let mut seen = BTreeMap::new();
+            for v in &e.variants {
+                if let Some(first) = seen.insert(v.name.name.clone(), v.name.span) {
+                    c.diags.push(resolve::duplicate(&path, &v.name.name, v.name.span, first));
+                }
+            }
+        }
+        ItemKind::Action(a) => {
+            params(&mut c, &path, &a.params);
+            if let Some(p) = &a.purpose {
+                c.expect_def(p, DefKind::Purpose);
+            }
+            if let Some(r) = &a.risk
+                && !RISK_CLASSES.contains(&r.name.as_str())
+            {
+                let mut d = Diagnostic::error("E0308", &path, r.span, format!("`{}` is not a risk class", r.name))
+                    .with_label("unknown risk class")
+                    .with_note("the EU AI Act's classes are minimal, limited, high and prohibited");
+                d = match resolve::suggest(&r.name, RISK_CLASSES.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help("write `risk minimal`, `risk limited`, `risk high` or `risk prohibited`"),
+                };
+                c.diags.push(d);
+            }
+        }
+        ItemKind::Signal(s) => {
+            let ps = params(&mut c, &path, &s.params);
+            c.ty(&s.ty);
+            let mut env = Env::default();
+            bind_params(&mut env, &ps);
+            if let Some(source) = c.expect_path(&s.source, DefKind::Intrinsic)
+                && let Signature::Callable { params: sp, ret } =
+                    resolve::signature(db, project, source.file, source.index).clone()
+            {
+                let facts = BTreeSet::new();
+                c.args(&env, &facts, s.source.span, &s.source.dotted(), &sp, &s.source_args);
+                let declared = c.ty(&s.ty);
+                if !crate::types::compatible(db, project, &ret, &declared) {
+                    let d = Diagnostic::error(
+                        "E0301",
+                        &path,
+                        s.ty.span(),
+                        format!("signal type `{declared}` does not match its source, which gives `{ret}`"),
+                    )
+                    .with_label("declared type")
+                    .with_secondary(source.file.path(db), source.span, "source declared here")
+                    .with_help(format!("declare the signal as `: {ret}`"));
+                    c.diags.push(d);
+                }
+            }
+            if let Some(m) = &s.max_age {
+                c.check(&env, &BTreeSet::new(), m, &Ty::Duration, "`max_age` must be a duration");
+            }
+        }
+        ItemKind::Event(e) => {
+            params(&mut c, &path, &e.params);
+        }
+        ItemKind::Fn(f) => {
+            let ps = params(&mut c, &path, &f.params);
+            let ret = c.ty(&f.ret);
+            if let Some(body) = &f.body {
+                let mut env = Env::default();
+                bind_params(&mut env, &ps);
+                c.check(&env, &BTreeSet::new(), body, &ret, "the body must have the function's result type");
+                if let Some(name) = item.name()
+                    && let Some(cycle) = recursion(db, project, file, index)
+                {
+                    c.diags.push(
+                        Diagnostic::error("E0209", &path, name.span, format!("function `{}` calls itself", name.name))
+                            .with_label(format!("through {cycle}"))
+                            .with_note("XOP programs always terminate: functions may not be recursive")
+                            .with_help("compute the value without recursion, e.g. with `any`, `all` or `count`"),
+                    );
+                }
+            }
+        }
+        ItemKind::Policy(p) => policy(&mut c, db, project, &path, p),
+        ItemKind::Decision(d) => {
+            let ps = params(&mut c, &path, &d.params);
+            let mut env = Env::default();
+            bind_params(&mut env, &ps);
+            if let Some(at) = &d.at {
+                env.bind(&at.name, Ty::Time, at.span);
+            }
+            for p in &d.proposals {
+                action_call(&mut c, db, project, &env, &p.call);
+                if let Some(r) = &p.rank {
+                    let t = c.expr(&env, &BTreeSet::new(), r, None);
+                    if !matches!(t, Ty::Int | Ty::Decimal | Ty::Unknown) {
+                        c.diags.push(
+                            Diagnostic::error("E0301", &path, r.span, format!("a rank must be `Int` or `Decimal`, found `{t}`"))
+                                .with_label("rank expression")
+                                .with_help("rank by a number: higher ranks first"),
+                        );
+                    }
+                }
+                if let Some(cond) = &p.condition {
+                    c.condition(&env, &cond.expr);
+                }
+            }
+        }
+        ItemKind::Journey(j) => journey(&mut c, db, project, &path, j),
+        ItemKind::Agent(a) => {
+            let mut seen = BTreeMap::new();
+            for t in &a.tools {
+                if let Some(first) = seen.insert(t.tool.value.clone(), t.tool.span) {
+                    c.diags.push(resolve::duplicate(&path, &t.tool.value, t.tool.span, first));
+                }
+                let Some(action) = c.expect_path(&t.action, DefKind::Action) else {
+                    continue;
+                };
+                if let Signature::Action { params: ap, .. } = resolve::signature(db, project, action.file, action.index) {
+                    for name in &t.params {
+                        if !ap.iter().any(|p| *p.name == *name.name) {
+                            unknown_param(&mut c, &path, &action.name, name, ap);
+                        }
+                    }
+                }
+            }
+        }
+        ItemKind::Test(t) => test(&mut c, db, project, &path, t),
+        ItemKind::Role(_) | ItemKind::Channel(_) | ItemKind::Purpose(_) | ItemKind::Error => {}
+    }
+    ItemCheck {
+        diagnostics: c.diags,
+        used_imports: c.used_imports,
+    }
+}
+
+fn params(c: &mut Checker<'_>, path: &Arc<str>, ps: &[ast::Param]) -> Vec<TypedParam> {
+    let mut seen = BTreeMap::new();
+    let mut out = Vec::new();
+    for p in ps {
+        if let Some(first) = seen.insert(p.name.name.clone(), p.name.span) {
+            c.diags.push(resolve::duplicate(path, &p.name.name, p.name.span, first));
+        }
+        let ty = c.ty(&p.ty);
+        if matches!(ty, Ty::Open(_)) {
+            // Open record types are for intrinsics' parameters only; elsewhere they would let a
+            // policy read fields the input schema does not declare.
+        }
+        out.push(TypedParam {
+            name: Arc::from(p.name.name.as_str()),
+            ty,
+            span: p.name.span,
+        });
+    }
+    out
+}
+
+fn bind_params(env: &mut Env, ps: &[TypedParam]) {
+    for p in ps {
+        env.bind(&p.name, p.ty.clone(), p.span);
+    }
+}
+
+fn annotations(c: &mut Checker<'_>, path: &Arc<str>, item: &ast::Item) {
+    let expected = match &item.kind {
+        ItemKind::Channel(_) => "reaches_phone",
+        ItemKind::Action(_) => "annex_iii ai_disclosure",
+        _ => "",
+    };
+    for a in &item.annotations {
+        annotation_use(c, path, a, expected);
+    }
+}
+
+/// Checks an annotation written where `allowed` (space-separated names) may stand.
+fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, allowed: &str) {
+    let name = a.name.name.as_str();
+    let Some((_, place)) = ANNOTATIONS.iter().find(|(n, _)| *n == name) else {
+        let known: Vec<&str> = ANNOTATIONS.iter().map(|(n, _)| *n).collect();
+        let mut d = Diagnostic::error("E0214", path, a.name.span, format!("unknown annotation `@{name}`"))
+            .with_label("not an annotation XOP knows");
+        d = match resolve::suggest(name, known.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `@{s}`?")),
+            None => d.with_help(format!("the annotations are: {}", known.iter().map(|k| format!("@{k}")).collect::<Vec<_>>().join(", "))),
+        };
+        c.diags.push(d);
+        return;
+    };
+    if !allowed.split(' ').any(|x| x == name) {
+        c.diags.push(
+            Diagnostic::error("E0214", path, a.span, format!("`@{name}` does not belong here"))
+                .with_label(format!("`@{name}` is written on {place}"))
+                .with_help("move it or remove it"),
+        );
+        return;
+    }
+    match name {
+        "personal" => {
+            // `@personal(purpose: [a, b])`: the purposes the field may be read for.
+            let list = a.args.iter().find(|x| x.name.as_ref().is_some_and(|n| n.name == "purpose"));
+            match list.map(|x| &x.value.kind) {
+                Some(ast::ExprKind::List(xs)) if a.args.len() == 1 => {
+                    for x in xs {
+                        match &x.kind {
+                            ast::ExprKind::Name(n) => {
+                                c.expect_def(n, DefKind::Purpose);
+                            }
+                            _ => bad_annotation(c, path, a, "`@personal(purpose: [service, fraud])`"),
+                        }
+                    }
+                }
+                _ => bad_annotation(c, path, a, "`@personal(purpose: [service, fraud])`"),
+            }
+        }
+        "reaches_phone" => {
+            if !a.args.is_empty() {
+                bad_annotation(c, path, a, "`@reaches_phone`");
+            }
+        }
+        "annex_iii" => match a.args.as_slice() {
+            [arg] if arg.name.as_ref().is_some_and(|n| n.name == "area") => {
+                let env = Env::default();
+                let t = c.expr(&env, &BTreeSet::new(), &arg.value, None);
+                if !matches!(&t, Ty::Enum(d) if &*d.name == "AnnexIII") && t != Ty::Unknown {
+                    bad_annotation(c, path, a, "`@annex_iii(area: credit_scoring)` with an `AnnexIII` value from std.risk");
+                }
+            }
+            _ => bad_annotation(c, path, a, "`@annex_iii(area: credit_scoring)`"),
+        },
+        _ => {
+            // ai_disclosure("text"): the disclosure shown to the person.
+            let ok = matches!(a.args.as_slice(), [arg] if arg.name.is_none() && matches!(arg.value.kind, ast::ExprKind::Lit(ast::Literal::Text(_))));
+            if !ok {
+                bad_annotation(c, path, a, "`@ai_disclosure(\"You are talking to an AI assistant.\")`");
+            }
+        }
+    }
+}
+
+fn bad_annotation(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, form: &str) {
+    c.diags.push(
+        Diagnostic::error("E0214", path, a.span, format!("`@{}` is not written in its form", a.name.name))
+            .with_label("invalid arguments")
+            .with_help(format!("write {form}")),
+    );
+}
+
+fn unknown_param(c: &mut Checker<'_>, path: &Arc<str>, owner: &str, name: &ast::Ident, params: &[TypedParam]) {
+    let mut d = Diagnostic::error("E0211", path, name.span, format!("`{owner}` has no parameter `{}`", name.name))
+        .with_label("unknown parameter");
+    d = match resolve::suggest(&name.name, params.iter().map(|p| &*p.name)) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => {
+            let names: Vec<&str> = params.iter().map(|p| &*p.name).collect();
+            d.with_help(format!("its parameters are: {}", names.join(", ")))
+        }
+    };
+    c.diags.push(d);
+}
+
+/// Binds `param: var` pairs to the types of `params`, reporting unknown parameters.
+fn bind(c: &mut Checker<'_>, path: &Arc<str>, env: &mut Env, owner: &str, params: &[TypedParam], bindings: &[ast::Binding]) {
+    for b in bindings {
+        match params.iter().find(|p| *p.name == *b.param.name) {
+            Some(p) => env.bind(&b.var.name, p.ty.clone(), b.var.span),
+            None => unknown_param(c, path, owner, &b.param, params),
+        }
+    }
+}
+
+/// The actions a policy guards.
+pub fn guarded_actions(db: &dyn Db, project: Project, scope_def: &Def) -> Vec<Def> {
+    let mut out = Vec::new();
+    for (_, &f) in &resolve::module_index(db, project).by_name {
+        for def in resolve::item_table(db, f).by_name.values() {
+            if def.kind != DefKind::Action {
+                continue;
+            }
+            if let Signature::Action { purpose: Some(p), .. } = resolve::signature(db, project, def.file, def.index)
+                && p == scope_def
+            {
+                out.push(def.clone());
+            }
+        }
+    }
+    out
+}
+
+fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p: &ast::Policy) {
+    let mut env = Env::default();
+    match &p.target {
+        Target::Action(a) => {
+            if let Some(def) = c.expect_path(a, DefKind::Action)
+                && let Signature::Action { params, .. } = resolve::signature(db, project, def.file, def.index)
+            {
+                bind(c, path, &mut env, &def.name, params, &p.bindings);
+            }
+        }
+        Target::Purpose(purpose) => {
+            if let Some(def) = c.expect_def(purpose, DefKind::Purpose) {
+                // A binding must name a parameter that every action of the purpose has, with
+                // one type, so that the policy reads the same thing whichever action it guards.
+                let actions = guarded_actions(db, project, &def);
+                for b in &p.bindings {
+                    let mut ty: Option<Ty> = None;
+                    for a in &actions {
+                        let Signature::Action { params, .. } = resolve::signature(db, project, a.file, a.index) else {
+                            continue;
+                        };
+                        match params.iter().find(|x| *x.name == *b.param.name) {
+                            None => {
+                                c.diags.push(
+                                    Diagnostic::error(
+                                        "E0211",
+                                        path,
+                                        b.param.span,
+                                        format!("action `{}` of purpose `{}` has no parameter `{}`", a.name, purpose.name, b.param.name),
+                                    )
+                                    .with_label("not a parameter of every action of this purpose")
+                                    .with_secondary(a.file.path(db), a.span, "this action lacks it")
+                                    .with_help("bind only parameters that every action of the purpose has"),
+                                );
+                            }
+                            Some(x) => match &ty {
+                                None => ty = Some(x.ty.clone()),
+                                Some(t) if *t != x.ty => {
+                                    c.diags.push(
+                                        Diagnostic::error(
+                                            "E0301",
+                                            path,
+                                            b.param.span,
+                                            format!("parameter `{}` has type `{t}` in one action and `{}` in `{}`", b.param.name, x.ty, a.name),
+                                        )
+                                        .with_label("types differ across the purpose's actions")
+                                        .with_secondary(a.file.path(db), x.span, "here")
+                                        .with_help("give the parameter one type in every action of the purpose"),
+                                    );
+                                }
+                                Some(_) => {}
+                            },
+                        }
+                    }
+                    env.bind(&b.var.name, ty.unwrap_or(Ty::Unknown), b.var.span);
+                }
+            }
+        }
+    }
+    if let Some(at) = &p.at {
+        env.bind(&at.name, Ty::Time, at.span);
+    }
+    for rule in &p.rules {
+        let ast::Rule::Rule { kind, condition, .. } = rule else {
+            continue;
+        };
+        if let ast::RuleKind::Review { role, within, .. } = kind {
+            c.expect_def(role, DefKind::Role);
+            c.check(&env, &BTreeSet::new(), within, &Ty::Duration, "`within` must be a duration");
+        }
+        if let Some(cond) = condition {
+            c.condition(&env, &cond.expr);
+        }
+    }
+}
+
+/// Checks `action(args)`: the action exists and the arguments fit its parameters.
+fn action_call(c: &mut Checker<'_>, db: &dyn Db, project: Project, env: &Env, call: &ast::Call) -> Option<Def> {
+    let def = c.expect_path(&call.callee, DefKind::Action)?;
+    if let Signature::Action { params, .. } = resolve::signature(db, project, def.file, def.index).clone() {
+        c.args(env, &BTreeSet::new(), call.span, &def.name, &params, &call.args);
+    }
+    Some(def)
+}
+
+fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, j: &ast::Journey) {
+    let ps = params(c, path, &j.params);
+    let mut states: BTreeMap<&str, Span> = BTreeMap::new();
+    for s in &j.states {
+        if let Some(first) = states.insert(&s.name.name, s.name.span) {
+            c.diags.push(resolve::duplicate(path, &s.name.name, s.name.span, first));
+        }
+    }
+    for s in &j.states {
+        for h in &s.handlers {
+            let mut env = Env::default();
+            bind_params(&mut env, &ps);
+            match &h.trigger {
+                Trigger::On { event, bindings, condition } => {
+                    if let Some(def) = c.expect_path(event, DefKind::Event)
+                        && let Signature::Callable { params, .. } = resolve::signature(db, project, def.file, def.index)
+                    {
+                        bind(c, path, &mut env, &def.name, params, bindings);
+                    }
+                    if let Some(cond) = condition {
+                        c.condition(&env, &cond.expr);
+                    }
+                }
+                Trigger::Wait(d) => c.check(&env, &BTreeSet::new(), d, &Ty::Duration, "`wait` takes a duration"),
+            }
+            for step in &h.steps {
+                match step {
+                    ast::Step::Propose(call) => {
+                        action_call(c, db, project, &env, call);
+                    }
+                    ast::Step::Goto(target) => {
+                        if !states.contains_key(target.name.as_str()) {
+                            let mut d = Diagnostic::error(
+                                "E0213",
+                                path,
+                                target.span,
+                                format!("journey `{}` has no state `{}`", j.name.name, target.name),
+                            )
+                            .with_label("unknown state");
+                            if let Some(s) = resolve::suggest(&target.name, states.keys().copied()) {
+                                d = d.with_help(format!("did you mean `{s}`?"));
+                            } else {
+                                d = d.with_help(format!("add `state {} {{ ... }}` to the journey", target.name));
+                            }
+                            c.diags.push(d);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: &ast::Test) {
+    let mut env = Env::default();
+    for stmt in &t.body {
+        match stmt {
+            TestStmt::Let { name, value, .. } => {
+                let ty = c.expr(&env, &BTreeSet::new(), value, None);
+                env.bind(&name.name, ty, name.span);
+            }
+            TestStmt::Expect(e) => {
+                let policy = c.expect_path(&e.policy, DefKind::Policy);
+                let action = action_call(c, db, project, &env, &e.call);
+                if let (Some(policy), Some(action)) = (policy, action) {
+                    expect_guards(c, db, project, path, e, &policy, &action);
+                }
+                if let Some(at) = &e.at {
+                    c.check(&env, &BTreeSet::new(), at, &Ty::Time, "`at` takes a time");
+                }
+                for (signal, value) in &e.given {
+                    if let Some(def) = c.expect_def(signal, DefKind::Signal)
+                        && let Signature::Callable { ret, .. } = resolve::signature(db, project, def.file, def.index).clone()
+                    {
+                        let what = format!("the value given for signal `{}`", signal.name);
+                        c.check(&env, &BTreeSet::new(), value, &ret, &what);
+                    }
+                }
+            }
+            TestStmt::Error(_) => {}
+        }
+    }
+}
+
+/// In a test: the policy must guard the action, and every expected reason must be one of
+/// the policy's reasons.
+fn expect_guards(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, e: &ast::Expect, policy: &Def, action: &Def) {
+    let ItemKind::Policy(p) = &policy.item(db).kind else {
+        return;
+    };
+    let guards = match &p.target {
+        Target::Action(_) => {
+            let item = policy.item(db);
+            let pscope = resolve::file_scope(db, project, policy.file);
+            let target = match &item.kind {
+                ItemKind::Policy(ast::Policy { target: Target::Action(a), .. }) => match pscope.lookup(db, &a.last().name) {
+                    resolve::Lookup::Found(x) => Some(x.def),
+                    _ => None,
+                },
+                _ => None,
+            };
+            target.is_none_or(|t| t == *action)
+        }
+        Target::Purpose(_) => {
+            let pscope = resolve::file_scope(db, project, policy.file);
+            let Target::Purpose(pname) = &p.target else { return };
+            match pscope.lookup(db, &pname.name) {
+                resolve::Lookup::Found(x) => guarded_actions(db, project, &x.def).contains(action),
+                _ => true,
+            }
+        }
+    };
+    if !guards {
+        c.diags.push(
+            Diagnostic::error(
+                "E0301",
+                path,
+                e.call.callee.span,
+                format!("policy `{}` does not guard action `{}`", policy.name, action.name),
+            )
+            .with_label("not guarded by this policy")
+            .with_secondary(policy.file.path(db), policy.span, "policy declared here")
+            .with_help("ask a policy that guards this action"),
+        );
+    }
+    let reasons: BTreeSet<&str> = p
+        .rules
+        .iter()
+        .filter_map(|r| match r {
+            ast::Rule::Rule { reason: Some(t), .. } => Some(t.value.as_str()),
+            _ => None,
+        })
+        .collect();
+    for r in e.reasons.iter().flatten() {
+        if !reasons.contains(r.value.as_str()) {
+            let mut d = Diagnostic::error(
+                "E0205",
+                path,
+                r.span,
+                format!("policy `{}` has no rule with reason \"{}\"", policy.name, r.value),
+            )
+            .with_label("unknown reason");
+            d = match resolve::suggest(&r.value, reasons.iter().copied()) {
+                Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
+                None => d.with_help(format!(
+                    "its reasons are: {}",
+                    reasons.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ")
+                )),
+            };
+            c.diags.push(d);
+        }
+    }
+}
+
+/// If function `index` of `file` can call itself, the chain of calls that does (`a → b → a`).
+fn recursion(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> Option<String> {
+    let start = (file, index);
+    let mut stack: Vec<((SourceFile, u32), Vec<String>)> = vec![(start, vec![])];
+    let mut seen = std::collections::HashSet::new();
+    while let Some((node, chain)) = stack.pop() {
+        for (callee, name) in fn_callees(db, project, node.0, node.1).iter() {
+            let mut chain = chain.clone();
+            chain.push(name.to_string());
+            if *callee == start {
+                return Some(chain.join(" → "));
+            }
+            if seen.insert(*callee) {
+                stack.push((*callee, chain));
+            }
+        }
+    }
+    None
+}
+
+/// The functions that function `index` of `file` calls directly.
+#[salsa::tracked(returns(ref))]
+pub fn fn_callees(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> Vec<((SourceFile, u32), Arc<str>)> {
+    let item = &parse_file(db, file).ast.items[index as usize];
+    let ItemKind::Fn(ast::Function { body: Some(body), .. }) = &item.kind else {
+        return Vec::new();
+    };
+    let scope = resolve::file_scope(db, project, file);
+    let mut out = Vec::new();
+    let mut todo = vec![body];
+    while let Some(e) = todo.pop() {
+        use ast::ExprKind::*;
+        match &e.kind {
+            Call { callee, receiver, args } => {
+                if let resolve::Lookup::Found(entry) = scope.lookup(db, &callee.last().name)
+                    && entry.def.kind == DefKind::Fn
+                {
+                    out.push(((entry.def.file, entry.def.index), entry.def.name.clone()));
+                }
+                todo.extend(receiver.as_deref());
+                todo.extend(args.iter().map(|a| &a.value));
+            }
+            Field(x, _) | Unary(_, x) | Paren(x) | Lambda(_, x) => todo.push(x),
+            Is { expr, .. } => todo.push(expr),
+            Binary(_, a, b) => todo.extend([&**a, &**b]),
+            Range { lo, hi, .. } => todo.extend([&**lo, &**hi]),
+            If(a, b, d) => todo.extend([&**a, &**b, &**d]),
+            List(xs) | Set(xs) => todo.extend(xs.iter()),
+            Record { fields, .. } => todo.extend(fields.iter().map(|(_, v)| v)),
+            Lit(_) | Name(_) | Error => {}
+        }
+    }
+    out
 }

@@ -10,6 +10,8 @@ pub mod lexer;
 pub mod parse;
 pub mod span;
 pub mod check;
+pub mod resolve;
+pub mod types;
 pub mod codes;
 pub mod db;
 pub mod format;

@@ -1,0 +1,641 @@
+//! Name resolution: which module each file is, what each module declares, what each file can
+//! see (its own items, its imports, glob imports), and the resolved signatures of declarations.
+//!
+//! Every function here that takes the database is a salsa query, so a change to one file only
+//! recomputes what depends on it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::ast::{self, ItemKind, TypeExpr, UseKind};
+use crate::db::{Db, Project, SourceFile, parse_file};
+use crate::diagnostic::Diagnostic;
+use crate::span::Span;
+use crate::types::Ty;
+
+/// What kind of thing a declaration is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DefKind {
+    /// `record`
+    Record,
+    /// `enum`
+    Enum,
+    /// `action`
+    Action,
+    /// `signal`
+    Signal,
+    /// `role`
+    Role,
+    /// `channel`
+    Channel,
+    /// `purpose`
+    Purpose,
+    /// `event`
+    Event,
+    /// `fn`
+    Fn,
+    /// `intrinsic`
+    Intrinsic,
+    /// `policy`
+    Policy,
+    /// `decision`
+    Decision,
+    /// `journey`
+    Journey,
+    /// `agent`
+    Agent,
+}
+
+impl DefKind {
+    /// The kind in words, with an article: "a record".
+    pub fn describe(self) -> &'static str {
+        match self {
+            DefKind::Record => "a record",
+            DefKind::Enum => "an enum",
+            DefKind::Action => "an action",
+            DefKind::Signal => "a signal",
+            DefKind::Role => "a role",
+            DefKind::Channel => "a channel",
+            DefKind::Purpose => "a purpose",
+            DefKind::Event => "an event",
+            DefKind::Fn => "a function",
+            DefKind::Intrinsic => "an intrinsic",
+            DefKind::Policy => "a policy",
+            DefKind::Decision => "a decision",
+            DefKind::Journey => "a journey",
+            DefKind::Agent => "an agent",
+        }
+    }
+
+    fn of(kind: &ItemKind) -> Option<DefKind> {
+        Some(match kind {
+            ItemKind::Record(_) => DefKind::Record,
+            ItemKind::Enum(_) => DefKind::Enum,
+            ItemKind::Action(_) => DefKind::Action,
+            ItemKind::Signal(_) => DefKind::Signal,
+            ItemKind::Role(_) => DefKind::Role,
+            ItemKind::Channel(_) => DefKind::Channel,
+            ItemKind::Purpose(_) => DefKind::Purpose,
+            ItemKind::Event(_) => DefKind::Event,
+            ItemKind::Fn(f) if f.body.is_none() => DefKind::Intrinsic,
+            ItemKind::Fn(_) => DefKind::Fn,
+            ItemKind::Policy(_) => DefKind::Policy,
+            ItemKind::Decision(_) => DefKind::Decision,
+            ItemKind::Journey(_) => DefKind::Journey,
+            ItemKind::Agent(_) => DefKind::Agent,
+            ItemKind::Test(_) | ItemKind::Error => return None,
+        })
+    }
+}
+
+/// A declaration somewhere in the project.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Def {
+    /// The file that declares it.
+    pub file: SourceFile,
+    /// Its index in the file's items.
+    pub index: u32,
+    /// What it is.
+    pub kind: DefKind,
+    /// Its name.
+    pub name: Arc<str>,
+    /// Where its name is written.
+    pub span: Span,
+}
+
+impl Def {
+    /// The declaration's AST item.
+    pub fn item<'db>(&self, db: &'db dyn Db) -> &'db ast::Item {
+        &parse_file(db, self.file).ast.items[self.index as usize]
+    }
+}
+
+/// The declarations of one file, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ItemTable {
+    /// Name → declaration (the first, if declared twice).
+    pub by_name: BTreeMap<Arc<str>, Def>,
+    /// Duplicate definitions.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The items a file declares.
+#[salsa::tracked(returns(ref))]
+pub fn item_table(db: &dyn Db, file: SourceFile) -> ItemTable {
+    let parsed = parse_file(db, file);
+    let path = file.path(db);
+    let mut table = ItemTable::default();
+    for (i, item) in parsed.ast.items.iter().enumerate() {
+        let (Some(kind), Some(name)) = (DefKind::of(&item.kind), item.name()) else {
+            continue;
+        };
+        let def = Def {
+            file,
+            index: u32::try_from(i).unwrap_or(u32::MAX),
+            kind,
+            name: Arc::from(name.name.as_str()),
+            span: name.span,
+        };
+        if let Some(first) = table.by_name.get(name.name.as_str()) {
+            table.diagnostics.push(duplicate(path, &name.name, name.span, first.span));
+        } else {
+            table.by_name.insert(def.name.clone(), def);
+        }
+    }
+    table
+}
+
+/// E0206 for a name declared twice in one scope.
+pub fn duplicate(path: &Arc<str>, name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error("E0206", path, span, format!("`{name}` is defined more than once"))
+        .with_label("defined again here")
+        .with_secondary(path, first, "first defined here")
+        .with_help(format!("rename one of the two, or remove the second `{name}`"))
+}
+
+/// Which file declares which module.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ModuleIndex {
+    /// Module name → file.
+    pub by_name: BTreeMap<String, SourceFile>,
+    /// Missing, duplicate and reserved module names, attributed to files by path.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The project's modules.
+#[salsa::tracked(returns(ref))]
+pub fn module_index(db: &dyn Db, project: Project) -> ModuleIndex {
+    let mut index = ModuleIndex::default();
+    let mut spans: BTreeMap<String, (Arc<str>, Span)> = BTreeMap::new();
+    for &file in project.files(db) {
+        let parsed = parse_file(db, file);
+        let path = file.path(db);
+        let Some(m) = &parsed.ast.module else {
+            if parsed.diagnostics.is_empty() {
+                index.diagnostics.push(
+                    Diagnostic::error("E0201", path, Span::new(0, 0), "this file declares no module")
+                        .with_label("expected `module name` here")
+                        .with_help("start the file with a line such as `module acme.contact`"),
+                );
+            }
+            continue;
+        };
+        let name = m.path.dotted();
+        if (name == "std" || name.starts_with("std.")) && !*file.is_stdlib(db) {
+            index.diagnostics.push(
+                Diagnostic::error("E0215", path, m.path.span, format!("module name `{name}` is reserved"))
+                    .with_label("`std` is the standard library's namespace")
+                    .with_help("name your module after your organisation, e.g. `acme.contact`"),
+            );
+            continue;
+        }
+        if let Some((first_path, first_span)) = spans.get(&name) {
+            index.diagnostics.push(
+                Diagnostic::error("E0202", path, m.path.span, format!("module `{name}` is declared by two files"))
+                    .with_label("declared again here")
+                    .with_secondary(first_path, *first_span, "first declared here")
+                    .with_help("give each file its own module name"),
+            );
+            continue;
+        }
+        spans.insert(name.clone(), (path.clone(), m.path.span));
+        index.by_name.insert(name, file);
+    }
+    index
+}
+
+/// What a name in a file's scope refers to, and through which `use` (if any).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// The declaration.
+    pub def: Def,
+    /// The index of the `use` that brought it in, if imported.
+    pub via_use: Option<u32>,
+}
+
+/// The names one file can see.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Scope {
+    /// Own items and explicit imports, by name.
+    pub names: BTreeMap<Arc<str>, Entry>,
+    /// Glob-imported modules: (use index, module file).
+    pub globs: Vec<(u32, SourceFile)>,
+    /// Enum variant name → the visible enums that have it.
+    pub variants: BTreeMap<Arc<str>, Vec<Def>>,
+    /// Import errors.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The lookup result for a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Exactly one declaration.
+    Found(Entry),
+    /// Several glob imports offer different declarations.
+    Ambiguous(Vec<Def>),
+    /// Nothing by that name.
+    Missing,
+}
+
+impl Scope {
+    /// Looks `name` up: own items and explicit imports first, then glob imports.
+    pub fn lookup(&self, db: &dyn Db, name: &str) -> Lookup {
+        if let Some(e) = self.names.get(name) {
+            return Lookup::Found(e.clone());
+        }
+        let mut found: Vec<Entry> = Vec::new();
+        for &(u, file) in &self.globs {
+            if let Some(def) = item_table(db, file).by_name.get(name)
+                && !found.iter().any(|e| e.def == *def)
+            {
+                found.push(Entry {
+                    def: def.clone(),
+                    via_use: Some(u),
+                });
+            }
+        }
+        match found.len() {
+            0 => Lookup::Missing,
+            1 => Lookup::Found(found.remove(0)),
+            _ => Lookup::Ambiguous(found.into_iter().map(|e| e.def).collect()),
+        }
+    }
+
+    /// Every name visible in the scope (for suggestions and completion).
+    pub fn visible_names(&self, db: &dyn Db) -> Vec<Arc<str>> {
+        let mut out: Vec<Arc<str>> = self.names.keys().cloned().collect();
+        for &(_, file) in &self.globs {
+            out.extend(item_table(db, file).by_name.keys().cloned());
+        }
+        out.extend(self.variants.keys().cloned());
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// The scope of one file.
+#[salsa::tracked(returns(ref))]
+pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
+    let parsed = parse_file(db, file);
+    let path = file.path(db);
+    let modules = module_index(db, project);
+    let mut scope = Scope::default();
+    for (name, def) in &item_table(db, file).by_name {
+        scope.names.insert(
+            name.clone(),
+            Entry {
+                def: def.clone(),
+                via_use: None,
+            },
+        );
+    }
+    for (u, import) in parsed.ast.uses.iter().enumerate() {
+        let u = u32::try_from(u).unwrap_or(u32::MAX);
+        let segs = &import.path.segments;
+        let (module_segs, items): (&[ast::Ident], Vec<(&ast::Ident, &ast::Ident)>) = match &import.kind {
+            UseKind::Single { alias } => {
+                let last = import.path.last();
+                (&segs[..segs.len() - 1], vec![(last, alias.as_ref().unwrap_or(last))])
+            }
+            UseKind::Glob => (&segs[..], vec![]),
+            UseKind::Group(names) => (&segs[..], names.iter().map(|n| (n, n)).collect()),
+        };
+        let module_name = module_segs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(".");
+        let module_span = match (module_segs.first(), module_segs.last()) {
+            (Some(a), Some(b)) => a.span.to(b.span),
+            _ => import.path.span,
+        };
+        let Some(&module_file) = modules.by_name.get(&module_name) else {
+            let mut d = Diagnostic::error(
+                "E0203",
+                path,
+                module_span,
+                format!("there is no module `{module_name}`"),
+            )
+            .with_label("unknown module");
+            let names: Vec<&str> = modules.by_name.keys().map(String::as_str).collect();
+            if let Some(s) = suggest(&module_name, names.iter().copied()) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            } else {
+                d = d.with_help(
+                    "check the name, and that the file declaring that module is among the files checked",
+                );
+            }
+            scope.diagnostics.push(d);
+            continue;
+        };
+        if matches!(import.kind, UseKind::Glob) {
+            scope.globs.push((u, module_file));
+            continue;
+        }
+        let table = item_table(db, module_file);
+        for (item, alias) in items {
+            match table.by_name.get(item.name.as_str()) {
+                Some(def) => {
+                    if let Some(prev) = scope.names.get(alias.name.as_str()) {
+                        if prev.def != *def {
+                            let first = prev.via_use.map_or(prev.def.span, |pu| parsed.ast.uses[pu as usize].span);
+                            scope.diagnostics.push(duplicate(path, &alias.name, alias.span, first));
+                        }
+                        continue;
+                    }
+                    scope.names.insert(
+                        Arc::from(alias.name.as_str()),
+                        Entry {
+                            def: def.clone(),
+                            via_use: Some(u),
+                        },
+                    );
+                }
+                None => {
+                    let mut d = Diagnostic::error(
+                        "E0204",
+                        path,
+                        item.span,
+                        format!("module `{module_name}` has no item `{}`", item.name),
+                    )
+                    .with_label("not declared there");
+                    if let Some(s) = suggest(&item.name, table.by_name.keys().map(|k| &**k)) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    scope.diagnostics.push(d);
+                }
+            }
+        }
+    }
+    // Enum variants of every visible enum, for bare variant names (`vip`).
+    let mut enums: Vec<Def> = scope
+        .names
+        .values()
+        .filter(|e| e.def.kind == DefKind::Enum)
+        .map(|e| e.def.clone())
+        .collect();
+    for &(_, f) in &scope.globs {
+        enums.extend(item_table(db, f).by_name.values().filter(|d| d.kind == DefKind::Enum).cloned());
+    }
+    let mut unique: Vec<Def> = Vec::new();
+    for def in enums {
+        if !unique.contains(&def) {
+            unique.push(def);
+        }
+    }
+    for def in unique {
+        if let ItemKind::Enum(e) = &def.item(db).kind {
+            for v in &e.variants {
+                let list = scope.variants.entry(Arc::from(v.name.name.as_str())).or_default();
+                if !list.contains(&def) {
+                    list.push(def.clone());
+                }
+            }
+        }
+    }
+    scope
+}
+
+/// The closest candidate to `name`, if one is close enough to be a likely typo.
+pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        if c == name {
+            continue;
+        }
+        let score = strsim::jaro_winkler(name, c);
+        let close = strsim::levenshtein(name, c) <= (name.len().max(3) / 3).max(1);
+        if (score > 0.85 || close) && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c.to_string())
+}
+
+/// For a name that resolves nowhere: a `use` line that would bring it in, if some module of
+/// the project (the standard library included) declares it.
+pub fn import_hint(db: &dyn Db, project: Project, name: &str) -> Option<String> {
+    module_index(db, project)
+        .by_name
+        .iter()
+        .find(|(_, f)| item_table(db, **f).by_name.contains_key(name))
+        .map(|(m, _)| format!("add `use {m}.{name}` at the top of the file"))
+}
+
+/// A parameter or field with its resolved type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TypedParam {
+    /// Its name.
+    pub name: Arc<str>,
+    /// Its type.
+    pub ty: Ty,
+    /// Where its name is written.
+    pub span: Span,
+}
+
+/// The resolved signature of a declaration: what other items need to know about it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Signature {
+    /// A record's fields.
+    Record(Vec<TypedParam>),
+    /// An enum's variants.
+    Enum(Vec<Arc<str>>),
+    /// An action's parameters, purpose and risk class.
+    Action {
+        /// Parameters.
+        params: Vec<TypedParam>,
+        /// The purpose's declaration, if it resolves.
+        purpose: Option<Def>,
+        /// The risk class as written.
+        risk: Option<Arc<str>>,
+    },
+    /// Parameters and the type of a value (signals give `T?`; functions `T`).
+    Callable {
+        /// Parameters.
+        params: Vec<TypedParam>,
+        /// The result type.
+        ret: Ty,
+    },
+    /// Anything else: roles, channels, purposes, policies, decisions, journeys, agents.
+    Other,
+}
+
+/// The signature of the declaration `index` of `file`; types that do not resolve are
+/// [`Ty::Unknown`] (the declaring file's check reports them).
+#[salsa::tracked(returns(ref))]
+pub fn signature(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> Signature {
+    let item = &parse_file(db, file).ast.items[index as usize];
+    let scope = file_scope(db, project, file);
+    let params = |ps: &[ast::Param]| -> Vec<TypedParam> {
+        ps.iter()
+            .map(|p| TypedParam {
+                name: Arc::from(p.name.name.as_str()),
+                ty: resolve_type(db, project, scope, &p.ty).unwrap_or(Ty::Unknown),
+                span: p.name.span,
+            })
+            .collect()
+    };
+    match &item.kind {
+        ItemKind::Record(r) => Signature::Record(params(&r.fields)),
+        ItemKind::Enum(e) => Signature::Enum(e.variants.iter().map(|v| Arc::from(v.name.name.as_str())).collect()),
+        ItemKind::Action(a) => Signature::Action {
+            params: params(&a.params),
+            purpose: a.purpose.as_ref().and_then(|p| match scope.lookup(db, &p.name) {
+                Lookup::Found(e) if e.def.kind == DefKind::Purpose => Some(e.def),
+                _ => None,
+            }),
+            risk: a.risk.as_ref().map(|r| Arc::from(r.name.as_str())),
+        },
+        ItemKind::Signal(s) => Signature::Callable {
+            params: params(&s.params),
+            ret: Ty::Optional(Box::new(resolve_type(db, project, scope, &s.ty).unwrap_or(Ty::Unknown))),
+        },
+        ItemKind::Event(e) => Signature::Callable {
+            params: params(&e.params),
+            ret: Ty::Unknown,
+        },
+        ItemKind::Fn(f) => Signature::Callable {
+            params: params(&f.params),
+            ret: resolve_type(db, project, scope, &f.ret).unwrap_or(Ty::Unknown),
+        },
+        _ => Signature::Other,
+    }
+}
+
+/// The names of the built-in types.
+pub const BUILTIN_TYPES: &[&str] = &[
+    "Bool", "Int", "Decimal", "Money", "Text", "Duration", "Time", "Tz", "Id", "Channel", "Purpose", "Role",
+    "List", "Set",
+];
+
+/// Resolves a written type in `scope`.
+pub fn resolve_type(db: &dyn Db, project: Project, scope: &Scope, t: &TypeExpr) -> Result<Ty, Diagnostic> {
+    resolve_type_in(db, project, scope, t, &Arc::from(""))
+}
+
+/// Resolves a written type, reporting problems against `path`.
+pub fn resolve_type_in(
+    db: &dyn Db,
+    project: Project,
+    scope: &Scope,
+    t: &TypeExpr,
+    path: &Arc<str>,
+) -> Result<Ty, Diagnostic> {
+    match t {
+        TypeExpr::Optional { inner, .. } => {
+            let inner = resolve_type_in(db, project, scope, inner, path)?;
+            Ok(match inner {
+                Ty::Optional(_) => inner,
+                other => Ty::Optional(Box::new(other)),
+            })
+        }
+        TypeExpr::Open { fields, .. } => {
+            let mut out = Vec::new();
+            for (name, ft) in fields {
+                out.push((Arc::from(name.name.as_str()), resolve_type_in(db, project, scope, ft, path)?));
+            }
+            Ok(Ty::Open(out))
+        }
+        TypeExpr::Named { path: p, args, span } => {
+            let name = p.dotted();
+            let arity = |n: usize| -> Result<(), Diagnostic> {
+                if args.len() == n {
+                    Ok(())
+                } else {
+                    Err(Diagnostic::error(
+                        "E0309",
+                        path,
+                        *span,
+                        format!("`{name}` takes {n} type argument{}, found {}", if n == 1 { "" } else { "s" }, args.len()),
+                    )
+                    .with_label("wrong number of type arguments")
+                    .with_help(if n == 1 { format!("write `{name}<T>`") } else { format!("write `{name}` alone") }))
+                }
+            };
+            let builtin = match name.as_str() {
+                "Bool" => Some(Ty::Bool),
+                "Int" => Some(Ty::Int),
+                "Decimal" => Some(Ty::Decimal),
+                "Money" => Some(Ty::Money),
+                "Text" => Some(Ty::Text),
+                "Duration" => Some(Ty::Duration),
+                "Time" => Some(Ty::Time),
+                "Tz" => Some(Ty::Tz),
+                "Id" => Some(Ty::Id),
+                "Channel" => Some(Ty::Channel),
+                "Purpose" => Some(Ty::Purpose),
+                "Role" => Some(Ty::Role),
+                "List" | "Set" => {
+                    arity(1)?;
+                    let inner = resolve_type_in(db, project, scope, &args[0], path)?;
+                    return Ok(if name == "List" {
+                        Ty::List(Box::new(inner))
+                    } else {
+                        Ty::Set(Box::new(inner))
+                    });
+                }
+                _ => None,
+            };
+            if let Some(b) = builtin {
+                arity(0)?;
+                return Ok(b);
+            }
+            let found = if p.segments.len() == 1 {
+                scope.lookup(db, &name)
+            } else {
+                let module: Vec<&str> = p.segments[..p.segments.len() - 1].iter().map(|s| s.name.as_str()).collect();
+                match module_index(db, project).by_name.get(&module.join(".")) {
+                    Some(f) => item_table(db, *f)
+                        .by_name
+                        .get(p.last().name.as_str())
+                        .map_or(Lookup::Missing, |d| Lookup::Found(Entry { def: d.clone(), via_use: None })),
+                    None => Lookup::Missing,
+                }
+            };
+            match found {
+                Lookup::Found(e) => {
+                    let ty = match e.def.kind {
+                        DefKind::Record => Ty::Record(e.def.clone()),
+                        DefKind::Enum => Ty::Enum(e.def.clone()),
+                        other => {
+                            return Err(Diagnostic::error(
+                                "E0208",
+                                path,
+                                *span,
+                                format!("`{name}` is {}, not a type", other.describe()),
+                            )
+                            .with_label("expected a type")
+                            .with_secondary(e.def.file.path(db), e.def.span, "declared here")
+                            .with_help("types are the built-in types, records and enums"));
+                        }
+                    };
+                    arity(0)?;
+                    Ok(ty)
+                }
+                Lookup::Ambiguous(defs) => Err(ambiguous(db, path, &name, *span, &defs)),
+                Lookup::Missing => {
+                    let mut d = Diagnostic::error("E0207", path, *span, format!("unknown type `{name}`"))
+                        .with_label("no type by this name is in scope");
+                    let mut candidates: Vec<Arc<str>> = BUILTIN_TYPES.iter().map(|s| Arc::from(*s)).collect();
+                    candidates.extend(scope.visible_names(db));
+                    if let Some(s) = suggest(&name, candidates.iter().map(|c| &**c)) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    } else if let Some(h) = import_hint(db, project, &name) {
+                        d = d.with_help(h);
+                    } else {
+                        d = d.with_help(format!("declare `record {name} {{ ... }}` or import it with `use`"));
+                    }
+                    Err(d)
+                }
+            }
+        }
+    }
+}
+
+/// E0212 for a name offered by several imports.
+pub fn ambiguous(db: &dyn Db, path: &Arc<str>, name: &str, span: Span, defs: &[Def]) -> Diagnostic {
+    let mut d = Diagnostic::error("E0212", path, span, format!("`{name}` is ambiguous"))
+        .with_label("more than one import offers this name")
+        .with_help(format!("import the one you mean explicitly, e.g. `use MODULE.{name}`"));
+    for def in defs {
+        d = d.with_secondary(def.file.path(db), def.span, "one candidate");
+    }
+    d
+}

@@ -1,0 +1,1114 @@
+//! Types and the type checker: every expression is typed, with no implicit conversions, and a
+//! value that may be absent must be handled (`is absent` / `is present` narrowing, or `??`)
+//! before it is used.
+//!
+//! Narrowing works on *places*: an expression built from names, fields and calls, all of which
+//! are pure within one decision (a signal is read at most once per decision and the value is
+//! reused), so `sim_swap(c) is absent or sim_swap(c).swapped` is safe.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::ast::{self, BinOp, Expr, ExprKind, Literal, UnOp};
+use crate::db::{Db, Project, SourceFile};
+use crate::diagnostic::Diagnostic;
+use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature, TypedParam};
+use crate::span::Span;
+
+/// A type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// `Bool`
+    Bool,
+    /// `Int`: 64-bit signed.
+    Int,
+    /// `Decimal`
+    Decimal,
+    /// `Money`: an amount with a currency.
+    Money,
+    /// `Text`
+    Text,
+    /// `Duration`
+    Duration,
+    /// `Time`: an instant.
+    Time,
+    /// `Tz`: an IANA time zone.
+    Tz,
+    /// `Id`: an opaque identifier.
+    Id,
+    /// `Channel`: a declared channel.
+    Channel,
+    /// `Purpose`: a declared purpose.
+    Purpose,
+    /// `Role`: a declared role.
+    Role,
+    /// A record type.
+    Record(Def),
+    /// An enum type.
+    Enum(Def),
+    /// `List<T>`
+    List(Box<Ty>),
+    /// `Set<T>`
+    Set(Box<Ty>),
+    /// `T?`
+    Optional(Box<Ty>),
+    /// `a..b`
+    Range(Box<Ty>),
+    /// `{ f: T, .. }`: any record with at least these fields.
+    Open(Vec<(Arc<str>, Ty)>),
+    /// A type that could not be determined (after an error); compatible with everything so
+    /// that one mistake is reported once.
+    Unknown,
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ty::Bool => write!(f, "Bool"),
+            Ty::Int => write!(f, "Int"),
+            Ty::Decimal => write!(f, "Decimal"),
+            Ty::Money => write!(f, "Money"),
+            Ty::Text => write!(f, "Text"),
+            Ty::Duration => write!(f, "Duration"),
+            Ty::Time => write!(f, "Time"),
+            Ty::Tz => write!(f, "Tz"),
+            Ty::Id => write!(f, "Id"),
+            Ty::Channel => write!(f, "Channel"),
+            Ty::Purpose => write!(f, "Purpose"),
+            Ty::Role => write!(f, "Role"),
+            Ty::Record(d) | Ty::Enum(d) => write!(f, "{}", d.name),
+            Ty::List(t) => write!(f, "List<{t}>"),
+            Ty::Set(t) => write!(f, "Set<{t}>"),
+            Ty::Optional(t) => write!(f, "{t}?"),
+            Ty::Range(t) => write!(f, "Range<{t}>"),
+            Ty::Open(fields) => {
+                write!(f, "{{ ")?;
+                for (n, t) in fields {
+                    write!(f, "{n}: {t}, ")?;
+                }
+                write!(f, ".. }}")
+            }
+            Ty::Unknown => write!(f, "_"),
+        }
+    }
+}
+
+impl Ty {
+    /// Whether values of this type may be absent.
+    pub fn is_optional(&self) -> bool {
+        matches!(self, Ty::Optional(_))
+    }
+
+    /// The present type: `T` for `T?`, else itself.
+    pub fn present(&self) -> &Ty {
+        match self {
+            Ty::Optional(t) => t,
+            t => t,
+        }
+    }
+
+    fn ordered(&self) -> bool {
+        matches!(
+            self,
+            Ty::Int | Ty::Decimal | Ty::Money | Ty::Duration | Ty::Time | Ty::Text | Ty::Unknown
+        )
+    }
+}
+
+/// Whether a value of type `actual` may be used where `expected` is required (no conversions:
+/// only equal types, `T` for `T?`, and the unknown type after an error).
+pub fn compatible(db: &dyn Db, project: Project, actual: &Ty, expected: &Ty) -> bool {
+    match (actual, expected) {
+        (Ty::Unknown, _) | (_, Ty::Unknown) => true,
+        (Ty::Optional(a), Ty::Optional(e)) => compatible(db, project, a, e),
+        (a, Ty::Optional(e)) => compatible(db, project, a, e),
+        (Ty::List(a), Ty::List(e)) | (Ty::Set(a), Ty::Set(e)) | (Ty::Range(a), Ty::Range(e)) => {
+            compatible(db, project, a, e)
+        }
+        (Ty::Record(d), Ty::Open(fields)) => {
+            let Signature::Record(have) = resolve::signature(db, project, d.file, d.index) else {
+                return false;
+            };
+            fields.iter().all(|(n, t)| {
+                have.iter()
+                    .any(|p| &p.name == n && compatible(db, project, &p.ty, t) && compatible(db, project, t, &p.ty))
+            })
+        }
+        // A record value written in a test (`{ a: 1, .. }`) against a record type is checked
+        // field by field where it is written; here it only has to be a record value.
+        (Ty::Open(_), Ty::Record(_)) => true,
+        (a, e) => a == e,
+    }
+}
+
+/// Local names and their types.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, (Ty, Span)>,
+}
+
+impl Env {
+    /// Binds `name`.
+    pub fn bind(&mut self, name: &str, ty: Ty, span: Span) {
+        self.vars.insert(name.to_string(), (ty, span));
+    }
+
+    fn get(&self, name: &str) -> Option<&Ty> {
+        self.vars.get(name).map(|(t, _)| t)
+    }
+}
+
+/// Places known to be present on the current path.
+type Facts = BTreeSet<String>;
+
+/// What narrowing learns from a condition: places present if it is true, and if it is false.
+struct Learned {
+    if_true: Facts,
+    if_false: Facts,
+}
+
+/// The type checker for the items of one file.
+pub struct Checker<'a> {
+    db: &'a dyn Db,
+    project: Project,
+    scope: &'a Scope,
+    path: Arc<str>,
+    /// Diagnostics found so far.
+    pub diags: Vec<Diagnostic>,
+    /// Indices of the `use` declarations that were needed.
+    pub used_imports: BTreeSet<u32>,
+}
+
+const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
+
+impl<'a> Checker<'a> {
+    /// A checker for `file`.
+    pub fn new(db: &'a dyn Db, project: Project, file: SourceFile, scope: &'a Scope) -> Self {
+        Checker {
+            db,
+            project,
+            scope,
+            path: file.path(db).clone(),
+            diags: Vec::new(),
+            used_imports: BTreeSet::new(),
+        }
+    }
+
+    fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// Looks up a name in the file's scope, remembering the import it used.
+    pub fn lookup(&mut self, name: &str, span: Span) -> Option<Def> {
+        match self.scope.lookup(self.db, name) {
+            Lookup::Found(e) => {
+                if let Some(u) = e.via_use {
+                    self.used_imports.insert(u);
+                }
+                Some(e.def)
+            }
+            Lookup::Ambiguous(defs) => {
+                let d = resolve::ambiguous(self.db, &self.path, name, span, &defs);
+                self.err(d);
+                None
+            }
+            Lookup::Missing => None,
+        }
+    }
+
+    /// Looks up a name that must be a declaration of kind `kind`; reports E0205/E0208.
+    pub fn expect_def(&mut self, name: &ast::Ident, kind: DefKind) -> Option<Def> {
+        match self.lookup(&name.name, name.span) {
+            Some(def) if def.kind == kind => Some(def),
+            Some(def) => {
+                let d = Diagnostic::error(
+                    "E0208",
+                    &self.path,
+                    name.span,
+                    format!("`{}` is {}, not {}", name.name, def.kind.describe(), kind.describe()),
+                )
+                .with_label(format!("expected {}", kind.describe()))
+                .with_secondary(def.file.path(self.db), def.span, "declared here");
+                self.err(d);
+                None
+            }
+            None => {
+                if !matches!(self.scope.lookup(self.db, &name.name), Lookup::Ambiguous(_)) {
+                    self.unresolved(&name.name, name.span, Some(kind));
+                }
+                None
+            }
+        }
+    }
+
+    /// Looks up a path (`a`, or `module.item`) that must be of kind `kind`.
+    pub fn expect_path(&mut self, path: &ast::Path, kind: DefKind) -> Option<Def> {
+        if path.segments.len() == 1 {
+            return self.expect_def(&path.segments[0], kind);
+        }
+        let module: Vec<&str> = path.segments[..path.segments.len() - 1]
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        let module = module.join(".");
+        let index = resolve::module_index(self.db, self.project);
+        // A connector path such as `camara.sim_swap` is short for `std.camara.sim_swap`.
+        let file = index
+            .by_name
+            .get(&module)
+            .or_else(|| index.by_name.get(&format!("std.{module}")))
+            .copied();
+        let last = path.last();
+        let Some(file) = file else {
+            let d = Diagnostic::error("E0203", &self.path, path.span, format!("there is no module `{module}`"))
+                .with_label("unknown module")
+                .with_help("check the name, and that the file declaring that module is among the files checked");
+            self.err(d);
+            return None;
+        };
+        match resolve::item_table(self.db, file).by_name.get(last.name.as_str()) {
+            Some(def) if def.kind == kind => Some(def.clone()),
+            Some(def) => {
+                let d = Diagnostic::error(
+                    "E0208",
+                    &self.path,
+                    path.span,
+                    format!("`{}` is {}, not {}", path.dotted(), def.kind.describe(), kind.describe()),
+                )
+                .with_label(format!("expected {}", kind.describe()));
+                self.err(d);
+                None
+            }
+            None => {
+                let d = Diagnostic::error(
+                    "E0204",
+                    &self.path,
+                    last.span,
+                    format!("module `{module}` has no item `{}`", last.name),
+                )
+                .with_label("not declared there");
+                self.err(d);
+                None
+            }
+        }
+    }
+
+    fn unresolved(&mut self, name: &str, span: Span, kind: Option<DefKind>) {
+        let what = kind.map_or("name".to_string(), |k| k.describe().trim_start_matches("an ").trim_start_matches("a ").to_string());
+        let mut d = Diagnostic::error("E0205", &self.path, span, format!("cannot find {what} `{name}`"))
+            .with_label("not found in this scope");
+        let names = self.scope.visible_names(self.db);
+        if let Some(s) = resolve::suggest(name, names.iter().map(|n| &**n)) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        } else if let Some(h) = resolve::import_hint(self.db, self.project, name) {
+            d = d.with_help(h);
+        } else if let Some(k) = kind {
+            d = d.with_help(format!("declare it (`{} {name}`) or import it with `use`", keyword(k)));
+        }
+        self.err(d);
+    }
+
+    /// Resolves a written type, reporting problems.
+    pub fn ty(&mut self, t: &ast::TypeExpr) -> Ty {
+        match resolve::resolve_type_in(self.db, self.project, self.scope, t, &self.path) {
+            Ok(t) => t,
+            Err(d) => {
+                self.err(d);
+                Ty::Unknown
+            }
+        }
+    }
+
+    fn mismatch(&mut self, span: Span, expected: &Ty, found: &Ty, what: &str) {
+        let mut d = Diagnostic::error(
+            "E0301",
+            &self.path,
+            span,
+            format!("{what}: expected `{expected}`, found `{found}`"),
+        )
+        .with_label(format!("this is `{found}`"));
+        d = match (expected.present(), found.present()) {
+            (Ty::Decimal, Ty::Int) => d.with_help("XOP does not convert numbers: write the integer as a decimal, e.g. `3.0`"),
+            (Ty::Int, Ty::Decimal) => d.with_help("XOP does not convert numbers: use an integer literal"),
+            (Ty::Duration, Ty::Int) => d.with_help("write a duration with its unit, e.g. `15m` or `24h`"),
+            _ => d.with_help(format!("give a value of type `{expected}`; XOP has no implicit conversions")),
+        };
+        self.err(d);
+    }
+
+    /// Checks `e` against `expected`.
+    pub fn check(&mut self, env: &Env, facts: &Facts, e: &Expr, expected: &Ty, what: &str) {
+        let found = self.expr(env, facts, e, Some(expected));
+        let found = if expected.is_optional() {
+            found
+        } else {
+            self.require_present(facts, e, found)
+        };
+        if !compatible(self.db, self.project, &found, expected) {
+            self.mismatch(e.span, expected, &found, what);
+        }
+    }
+
+    /// Checks a condition (`when`, `unless`, `if`): it must be `Bool`.
+    pub fn condition(&mut self, env: &Env, e: &Expr) {
+        let facts = Facts::new();
+        self.check(env, &facts, e, &Ty::Bool, "a condition must be `Bool`");
+    }
+
+    /// If `ty` is `T?` and the place `e` is not known to be present, reports E0302; returns `T`.
+    fn require_present(&mut self, facts: &Facts, e: &Expr, ty: Ty) -> Ty {
+        match ty {
+            Ty::Optional(inner) => {
+                let known = place(e).is_some_and(|p| facts.contains(&p));
+                if !known {
+                    let shown = place(e).unwrap_or_else(|| "this value".to_string());
+                    let d = Diagnostic::error(
+                        "E0302",
+                        &self.path,
+                        e.span,
+                        format!("`{shown}` may be absent"),
+                    )
+                    .with_label(format!("this is `{inner}?`"))
+                    .with_note("a signal is absent when it could not be read or is older than its `max_age`; an optional field may be missing")
+                    .with_help(format!(
+                        "handle absence first: `{shown} is absent or ...`, `{shown} is present and ...`, or give a default with `{shown} ?? VALUE`"
+                    ));
+                    self.err(d);
+                }
+                *inner
+            }
+            t => t,
+        }
+    }
+
+    /// The type of `e` (possibly `T?`), given an expected type for literals that need one.
+    pub fn expr(&mut self, env: &Env, facts: &Facts, e: &Expr, expected: Option<&Ty>) -> Ty {
+        match &e.kind {
+            ExprKind::Lit(l) => self.literal(l, e.span, expected),
+            ExprKind::Paren(inner) => self.expr(env, facts, inner, expected),
+            ExprKind::Error => Ty::Unknown,
+            ExprKind::Name(n) => self.name(env, n),
+            ExprKind::Field(recv, field) => self.field(env, facts, recv, field),
+            ExprKind::Call {
+                callee,
+                receiver,
+                args,
+            } => self.call(env, facts, e.span, callee, receiver.as_deref(), args),
+            ExprKind::Unary(UnOp::Not, x) => {
+                let learned = self.cond(env, facts, x);
+                drop(learned);
+                Ty::Bool
+            }
+            ExprKind::Unary(UnOp::Neg, x) => {
+                let t = self.expr(env, facts, x, expected);
+                let t = self.require_present(facts, x, t);
+                match t {
+                    Ty::Int | Ty::Decimal | Ty::Money | Ty::Duration | Ty::Unknown => t,
+                    other => {
+                        self.op_error(e.span, "-", &other, None);
+                        Ty::Unknown
+                    }
+                }
+            }
+            ExprKind::Binary(op, a, b) => self.binary(env, facts, e, *op, a, b),
+            ExprKind::Is { expr, present: _ } => {
+                let t = self.expr(env, facts, expr, None);
+                if !t.is_optional() && t != Ty::Unknown {
+                    let d = Diagnostic::warning(
+                        "W0301",
+                        &self.path,
+                        expr.span,
+                        format!("this value is `{t}`, which is never absent"),
+                    )
+                    .with_label("never absent")
+                    .with_help("remove the test: it is always the same");
+                    self.err(d);
+                }
+                Ty::Bool
+            }
+            ExprKind::Range { lo, hi, .. } => {
+                let a = self.expr(env, facts, lo, None);
+                let a = self.require_present(facts, lo, a);
+                self.check(env, facts, hi, &a, "both ends of a range must have the same type");
+                if !a.ordered() {
+                    self.op_error(e.span, "..", &a, None);
+                }
+                Ty::Range(Box::new(a))
+            }
+            ExprKind::If(c, a, b) => {
+                let learned = self.cond(env, facts, c);
+                let ta = self.expr(env, &learned.if_true, a, expected);
+                let tb = self.expr(env, &learned.if_false, b, expected.or(Some(&ta)));
+                self.join(e.span, ta, tb)
+            }
+            ExprKind::List(xs) => Ty::List(Box::new(self.elements(env, facts, xs, expected))),
+            ExprKind::Set(xs) => Ty::Set(Box::new(self.elements(env, facts, xs, expected))),
+            ExprKind::Record { fields, rest } => self.record_value(env, facts, e.span, fields, *rest, expected),
+            ExprKind::Lambda(..) => {
+                let d = Diagnostic::error("E0306", &self.path, e.span, "a lambda can only be the last argument of `any`, `all` or `count`")
+                    .with_label("lambda here")
+                    .with_help("write `any(list, x => condition)`; XOP has no other functions as values");
+                self.err(d);
+                Ty::Unknown
+            }
+        }
+    }
+
+    fn join(&mut self, span: Span, a: Ty, b: Ty) -> Ty {
+        if compatible(self.db, self.project, &b, &a) {
+            if b.is_optional() && !a.is_optional() { b } else { a }
+        } else if compatible(self.db, self.project, &a, &b) {
+            b
+        } else {
+            self.mismatch(span, &a, &b, "both branches of `if` must have the same type");
+            Ty::Unknown
+        }
+    }
+
+    fn elements(&mut self, env: &Env, facts: &Facts, xs: &[Expr], expected: Option<&Ty>) -> Ty {
+        let elem_expected = match expected.map(Ty::present) {
+            Some(Ty::List(t) | Ty::Set(t)) => Some((**t).clone()),
+            _ => None,
+        };
+        let mut elem = elem_expected.clone();
+        for x in xs {
+            match &elem {
+                None => {
+                    let t = self.expr(env, facts, x, None);
+                    elem = Some(self.require_present(facts, x, t));
+                }
+                Some(t) => {
+                    let t = t.clone();
+                    self.check(env, facts, x, &t, "every element of a collection must have the same type");
+                }
+            }
+        }
+        elem.unwrap_or(Ty::Unknown)
+    }
+
+    fn literal(&mut self, l: &Literal, span: Span, expected: Option<&Ty>) -> Ty {
+        match l {
+            Literal::Bool(_) => Ty::Bool,
+            Literal::Int(_) => Ty::Int,
+            Literal::Decimal(_) => Ty::Decimal,
+            Literal::Money(..) => Ty::Money,
+            Literal::Duration(_) => Ty::Duration,
+            Literal::Time(_) => Ty::Time,
+            Literal::Absent => match expected {
+                Some(t) => Ty::Optional(Box::new(t.present().clone())),
+                None => Ty::Optional(Box::new(Ty::Unknown)),
+            },
+            // Text literals also write identifiers and time zones where those are expected.
+            Literal::Text(s) => match expected.map(Ty::present) {
+                Some(Ty::Id) => Ty::Id,
+                Some(Ty::Tz) => {
+                    if jiff::tz::db().get(s).is_err() {
+                        let d = Diagnostic::error("E0311", &self.path, span, format!("`{s}` is not an IANA time zone"))
+                            .with_label("unknown time zone")
+                            .with_help("write a zone of the IANA database, e.g. \"Europe/Paris\" or \"UTC\"");
+                        self.err(d);
+                    }
+                    Ty::Tz
+                }
+                _ => Ty::Text,
+            },
+        }
+    }
+
+    fn name(&mut self, env: &Env, n: &ast::Ident) -> Ty {
+        if let Some(t) = env.get(&n.name) {
+            return t.clone();
+        }
+        if let Some(def) = self.lookup(&n.name, n.span) {
+            return match def.kind {
+                DefKind::Channel => Ty::Channel,
+                DefKind::Purpose => Ty::Purpose,
+                DefKind::Role => Ty::Role,
+                other => {
+                    let d = Diagnostic::error(
+                        "E0208",
+                        &self.path,
+                        n.span,
+                        format!("`{}` is {}, not a value", n.name, other.describe()),
+                    )
+                    .with_label("used as a value here")
+                    .with_secondary(def.file.path(self.db), def.span, "declared here")
+                    .with_help(match other {
+                        DefKind::Signal | DefKind::Fn | DefKind::Intrinsic => format!("call it: `{}(...)`", n.name),
+                        _ => "use a local name, a parameter, a field, a channel, a purpose, a role or an enum value".to_string(),
+                    });
+                    self.err(d);
+                    Ty::Unknown
+                }
+            };
+        }
+        if let Some(enums) = self.scope.variants.get(n.name.as_str()) {
+            if enums.len() == 1 {
+                return Ty::Enum(enums[0].clone());
+            }
+            let d = resolve::ambiguous(self.db, &self.path, &n.name, n.span, enums)
+                .with_help(format!("qualify it with its enum: `{}.{}`", enums[0].name, n.name));
+            self.err(d);
+            return Ty::Unknown;
+        }
+        self.unresolved(&n.name, n.span, None);
+        Ty::Unknown
+    }
+
+    fn field(&mut self, env: &Env, facts: &Facts, recv: &Expr, field: &ast::Ident) -> Ty {
+        // `Segment.vip`: a variant of a named enum.
+        if let ExprKind::Name(n) = &recv.kind
+            && env.get(&n.name).is_none()
+            && let Lookup::Found(entry) = self.scope.lookup(self.db, &n.name)
+            && entry.def.kind == DefKind::Enum
+        {
+            if let Some(u) = entry.via_use {
+                self.used_imports.insert(u);
+            }
+            let def = entry.def;
+            if let Signature::Enum(vs) = resolve::signature(self.db, self.project, def.file, def.index) {
+                if vs.iter().any(|v| **v == *field.name) {
+                    return Ty::Enum(def);
+                }
+                let mut d = Diagnostic::error(
+                    "E0210",
+                    &self.path,
+                    field.span,
+                    format!("enum `{}` has no value `{}`", def.name, field.name),
+                )
+                .with_label("unknown enum value");
+                if let Some(s) = resolve::suggest(&field.name, vs.iter().map(|v| &**v)) {
+                    d = d.with_help(format!("did you mean `{}.{s}`?", def.name));
+                } else {
+                    let all: Vec<&str> = vs.iter().map(|v| &**v).collect();
+                    d = d.with_help(format!("its values are: {}", all.join(", ")));
+                }
+                self.err(d);
+            }
+            return Ty::Unknown;
+        }
+        let t = self.expr(env, facts, recv, None);
+        let t = self.require_present(facts, recv, t);
+        self.field_of(&t, field)
+    }
+
+    /// The type of field `field` of a value of type `t`.
+    pub fn field_of(&mut self, t: &Ty, field: &ast::Ident) -> Ty {
+        let fields: Vec<(Arc<str>, Ty)> = match t {
+            Ty::Unknown => return Ty::Unknown,
+            Ty::Record(def) => match resolve::signature(self.db, self.project, def.file, def.index) {
+                Signature::Record(fs) => fs.iter().map(|p| (p.name.clone(), p.ty.clone())).collect(),
+                _ => return Ty::Unknown,
+            },
+            Ty::Open(fs) => fs.clone(),
+            other => {
+                let d = Diagnostic::error(
+                    "E0305",
+                    &self.path,
+                    field.span,
+                    format!("`{other}` has no fields"),
+                )
+                .with_label(format!("cannot read `.{}` of a `{other}`", field.name))
+                .with_help("only records have fields");
+                self.err(d);
+                return Ty::Unknown;
+            }
+        };
+        if let Some((_, ty)) = fields.iter().find(|(n, _)| **n == *field.name) {
+            return ty.clone();
+        }
+        let mut d = Diagnostic::error(
+            "E0210",
+            &self.path,
+            field.span,
+            format!("`{t}` has no field `{}`", field.name),
+        )
+        .with_label("unknown field");
+        if let Some(s) = resolve::suggest(&field.name, fields.iter().map(|(n, _)| &**n)) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        } else {
+            let names: Vec<&str> = fields.iter().map(|(n, _)| &**n).collect();
+            d = d.with_help(format!("its fields are: {}", names.join(", ")));
+        }
+        if let Ty::Record(def) = t {
+            d = d.with_secondary(def.file.path(self.db), def.span, "record declared here");
+        }
+        self.err(d);
+        Ty::Unknown
+    }
+
+    fn record_value(
+        &mut self,
+        env: &Env,
+        facts: &Facts,
+        span: Span,
+        fields: &[(ast::Ident, Expr)],
+        rest: bool,
+        expected: Option<&Ty>,
+    ) -> Ty {
+        let Some(Ty::Record(def)) = expected.map(Ty::present) else {
+            // Without a record type to check against, the value's own fields are its type.
+            let mut out = Vec::new();
+            for (n, v) in fields {
+                let t = self.expr(env, facts, v, None);
+                out.push((Arc::from(n.name.as_str()), t));
+            }
+            return Ty::Open(out);
+        };
+        let def = def.clone();
+        let Signature::Record(decl) = resolve::signature(self.db, self.project, def.file, def.index).clone() else {
+            return Ty::Unknown;
+        };
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        for (n, v) in fields {
+            if let Some(first) = seen.insert(&n.name, n.span) {
+                let d = resolve::duplicate(&self.path, &n.name, n.span, first);
+                self.err(d);
+            }
+            match decl.iter().find(|p| *p.name == *n.name) {
+                Some(p) => {
+                    let what = format!("field `{}` of `{}`", n.name, def.name);
+                    self.check(env, facts, v, &p.ty, &what);
+                }
+                None => {
+                    self.field_of(&Ty::Record(def.clone()), n);
+                    self.expr(env, facts, v, None);
+                }
+            }
+        }
+        if !rest {
+            let missing: Vec<&str> = decl
+                .iter()
+                .filter(|p| !p.ty.is_optional() && !seen.contains_key(&*p.name))
+                .map(|p| &*p.name)
+                .collect();
+            if !missing.is_empty() {
+                let d = Diagnostic::error(
+                    "E0307",
+                    &self.path,
+                    span,
+                    format!("this `{}` value has no {}", def.name, missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")),
+                )
+                .with_label("missing fields")
+                .with_help("give every field, or end the value with `..` to fill the rest with defaults (tests only)");
+                self.err(d);
+            }
+        }
+        Ty::Record(def)
+    }
+
+    fn op_error(&mut self, span: Span, op: &str, a: &Ty, b: Option<&Ty>) {
+        let msg = match b {
+            Some(b) => format!("`{op}` is not defined for `{a}` and `{b}`"),
+            None => format!("`{op}` is not defined for `{a}`"),
+        };
+        let mut d = Diagnostic::error("E0304", &self.path, span, msg).with_label("no such operation");
+        d = match (a, b) {
+            (Ty::Int, Some(Ty::Decimal)) | (Ty::Decimal, Some(Ty::Int)) => {
+                d.with_help("XOP does not mix Int and Decimal: write integers as decimals (`3.0`)")
+            }
+            _ => d.with_help("see the operator table in docs/language.md#operators"),
+        };
+        self.err(d);
+    }
+
+    fn binary(&mut self, env: &Env, facts: &Facts, e: &Expr, op: BinOp, a: &Expr, b: &Expr) -> Ty {
+        match op {
+            BinOp::And | BinOp::Or => {
+                self.cond(env, facts, e);
+                Ty::Bool
+            }
+            BinOp::Default => {
+                let ta = self.expr(env, facts, a, None);
+                let inner = match &ta {
+                    Ty::Optional(t) => (**t).clone(),
+                    Ty::Unknown => Ty::Unknown,
+                    other => {
+                        let d = Diagnostic::warning("W0301", &self.path, a.span, format!("this value is `{other}`, which is never absent"))
+                            .with_label("never absent")
+                            .with_help("remove `?? ...`: the default is never used");
+                        self.err(d);
+                        other.clone()
+                    }
+                };
+                if inner == Ty::Unknown {
+                    let tb = self.expr(env, facts, b, None);
+                    return tb;
+                }
+                self.check(env, facts, b, &inner, "the default must have the type of the value");
+                inner
+            }
+            BinOp::Eq | BinOp::Ne => {
+                let ta = self.expr(env, facts, a, None);
+                let ta = self.require_present(facts, a, ta);
+                let tb = self.expr(env, facts, b, Some(&ta));
+                let tb = self.require_present(facts, b, tb);
+                if !compatible(self.db, self.project, &tb, &ta) {
+                    self.op_error(e.span, op.symbol(), &ta, Some(&tb));
+                }
+                Ty::Bool
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                let ta = self.expr(env, facts, a, None);
+                let ta = self.require_present(facts, a, ta);
+                let tb = self.expr(env, facts, b, Some(&ta));
+                let tb = self.require_present(facts, b, tb);
+                if !compatible(self.db, self.project, &tb, &ta) || !ta.ordered() {
+                    self.op_error(e.span, op.symbol(), &ta, Some(&tb));
+                }
+                Ty::Bool
+            }
+            BinOp::In | BinOp::NotIn => {
+                let ta = self.expr(env, facts, a, None);
+                let ta = self.require_present(facts, a, ta);
+                let want = Ty::List(Box::new(ta.clone()));
+                let tb = self.expr(env, facts, b, Some(&want));
+                let tb = self.require_present(facts, b, tb);
+                let ok = match &tb {
+                    Ty::List(t) | Ty::Set(t) | Ty::Range(t) => compatible(self.db, self.project, &ta, t),
+                    Ty::Unknown => true,
+                    _ => false,
+                };
+                if !ok {
+                    self.op_error(e.span, op.symbol(), &ta, Some(&tb));
+                }
+                Ty::Bool
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
+                let ta = self.expr(env, facts, a, None);
+                let ta = self.require_present(facts, a, ta);
+                let tb = self.expr(env, facts, b, None);
+                let tb = self.require_present(facts, b, tb);
+                match arith(op, &ta, &tb) {
+                    Some(t) => t,
+                    None => {
+                        self.op_error(e.span, op.symbol(), &ta, Some(&tb));
+                        Ty::Unknown
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks a Bool expression and learns which places are present when it is true or false.
+    fn cond(&mut self, env: &Env, facts: &Facts, e: &Expr) -> Learned {
+        match &e.kind {
+            ExprKind::Paren(x) => self.cond(env, facts, x),
+            ExprKind::Unary(UnOp::Not, x) => {
+                let l = self.cond(env, facts, x);
+                Learned {
+                    if_true: l.if_false,
+                    if_false: l.if_true,
+                }
+            }
+            ExprKind::Binary(BinOp::And, a, b) => {
+                let la = self.cond(env, facts, a);
+                let lb = self.cond(env, &la.if_true, b);
+                Learned {
+                    if_true: &la.if_true | &lb.if_true,
+                    if_false: &la.if_false & &lb.if_false,
+                }
+            }
+            ExprKind::Binary(BinOp::Or, a, b) => {
+                let la = self.cond(env, facts, a);
+                let lb = self.cond(env, &la.if_false, b);
+                Learned {
+                    if_true: &la.if_true & &lb.if_true,
+                    if_false: &la.if_false | &lb.if_false,
+                }
+            }
+            ExprKind::Is { expr, present } => {
+                self.expr(env, facts, e, None);
+                let mut with = facts.clone();
+                if let Some(p) = place(expr) {
+                    with.insert(p);
+                }
+                if *present {
+                    Learned {
+                        if_true: with,
+                        if_false: facts.clone(),
+                    }
+                } else {
+                    Learned {
+                        if_true: facts.clone(),
+                        if_false: with,
+                    }
+                }
+            }
+            _ => {
+                let t = self.expr(env, facts, e, Some(&Ty::Bool));
+                let t = self.require_present(facts, e, t);
+                if !compatible(self.db, self.project, &t, &Ty::Bool) {
+                    self.mismatch(e.span, &Ty::Bool, &t, "a condition must be `Bool`");
+                }
+                Learned {
+                    if_true: facts.clone(),
+                    if_false: facts.clone(),
+                }
+            }
+        }
+    }
+
+    fn call(
+        &mut self,
+        env: &Env,
+        facts: &Facts,
+        span: Span,
+        callee: &ast::Path,
+        receiver: Option<&Expr>,
+        args: &[ast::Arg],
+    ) -> Ty {
+        let fname = &callee.last().name;
+        // Collection operations are built in: `any(xs, x => c)`, `all(...)`, `count(xs[, x => c])`.
+        if COLLECTION_OPS.contains(&fname.as_str())
+            && env.get(fname).is_none()
+            && matches!(self.scope.lookup(self.db, fname), Lookup::Missing)
+        {
+            return self.collection_op(env, facts, span, fname, receiver, args);
+        }
+        let Some(def) = self.lookup(fname, callee.span) else {
+            if !matches!(self.scope.lookup(self.db, fname), Lookup::Ambiguous(_)) {
+                self.unresolved(fname, callee.span, Some(DefKind::Fn));
+            }
+            if let Some(r) = receiver {
+                self.expr(env, facts, r, None);
+            }
+            for a in args {
+                self.expr(env, facts, &a.value, None);
+            }
+            return Ty::Unknown;
+        };
+        if !matches!(def.kind, DefKind::Fn | DefKind::Intrinsic | DefKind::Signal) {
+            let d = Diagnostic::error(
+                "E0312",
+                &self.path,
+                callee.span,
+                format!("`{fname}` is {} and cannot be called", def.kind.describe()),
+            )
+            .with_label("not a function")
+            .with_secondary(def.file.path(self.db), def.span, "declared here")
+            .with_help(if def.kind == DefKind::Action {
+                "actions are proposed (`propose action(...)` in a decision or journey), not called in expressions"
+            } else {
+                "only functions, intrinsics and signals can be called"
+            });
+            self.err(d);
+            return Ty::Unknown;
+        }
+        let Signature::Callable { params, ret } = resolve::signature(self.db, self.project, def.file, def.index).clone()
+        else {
+            return Ty::Unknown;
+        };
+        let mut all_args: Vec<ast::Arg> = Vec::new();
+        if let Some(r) = receiver {
+            all_args.push(ast::Arg {
+                name: None,
+                value: r.clone(),
+            });
+        }
+        all_args.extend(args.iter().cloned());
+        self.args(env, facts, span, fname, &params, &all_args);
+        ret
+    }
+
+    /// Matches arguments to parameters (positional first, then by name) and checks their types.
+    pub fn args(&mut self, env: &Env, facts: &Facts, span: Span, what: &str, params: &[TypedParam], args: &[ast::Arg]) {
+        let mut given: Vec<Option<&ast::Arg>> = vec![None; params.len()];
+        let mut positional = 0;
+        for a in args {
+            let slot = match &a.name {
+                None => {
+                    positional += 1;
+                    if positional > params.len() {
+                        let d = Diagnostic::error(
+                            "E0303",
+                            &self.path,
+                            a.value.span,
+                            format!("`{what}` takes {} argument{}, but more are given", params.len(), if params.len() == 1 { "" } else { "s" }),
+                        )
+                        .with_label("extra argument")
+                        .with_help("remove it");
+                        self.err(d);
+                        self.expr(env, facts, &a.value, None);
+                        continue;
+                    }
+                    positional - 1
+                }
+                Some(n) => match params.iter().position(|p| *p.name == *n.name) {
+                    Some(i) => i,
+                    None => {
+                        let mut d = Diagnostic::error(
+                            "E0211",
+                            &self.path,
+                            n.span,
+                            format!("`{what}` has no parameter `{}`", n.name),
+                        )
+                        .with_label("unknown parameter");
+                        if let Some(s) = resolve::suggest(&n.name, params.iter().map(|p| &*p.name)) {
+                            d = d.with_help(format!("did you mean `{s}`?"));
+                        } else {
+                            let names: Vec<&str> = params.iter().map(|p| &*p.name).collect();
+                            d = d.with_help(format!("its parameters are: {}", names.join(", ")));
+                        }
+                        self.err(d);
+                        self.expr(env, facts, &a.value, None);
+                        continue;
+                    }
+                },
+            };
+            if given[slot].is_some() {
+                let d = Diagnostic::error(
+                    "E0303",
+                    &self.path,
+                    a.value.span,
+                    format!("parameter `{}` of `{what}` is given twice", params[slot].name),
+                )
+                .with_label("given again")
+                .with_help("give each parameter once");
+                self.err(d);
+                continue;
+            }
+            given[slot] = Some(a);
+            let what = format!("argument `{}` of `{what}`", params[slot].name);
+            self.check(env, facts, &a.value, &params[slot].ty, &what);
+        }
+        let missing: Vec<&str> = params
+            .iter()
+            .zip(&given)
+            .filter(|(p, g)| g.is_none() && !p.ty.is_optional())
+            .map(|(p, _)| &*p.name)
+            .collect();
+        if !missing.is_empty() {
+            let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+            let d = Diagnostic::error("E0303", &self.path, span, format!("`{what}` is missing {list}"))
+                .with_label("missing arguments")
+                .with_help(format!("give {list}"));
+            self.err(d);
+        }
+    }
+
+    fn collection_op(
+        &mut self,
+        env: &Env,
+        facts: &Facts,
+        span: Span,
+        op: &str,
+        receiver: Option<&Expr>,
+        args: &[ast::Arg],
+    ) -> Ty {
+        let mut values: Vec<&Expr> = receiver.into_iter().collect();
+        values.extend(args.iter().map(|a| &a.value));
+        let result = if op == "count" { Ty::Int } else { Ty::Bool };
+        let arity_ok = match op {
+            "count" => values.len() == 1 || values.len() == 2,
+            _ => values.len() == 2,
+        };
+        if !arity_ok {
+            let d = Diagnostic::error("E0303", &self.path, span, format!("`{op}` takes a collection and a lambda"))
+                .with_label("wrong arguments")
+                .with_help(format!("write `{op}(items, x => condition)`"));
+            self.err(d);
+            return result;
+        }
+        let coll = self.expr(env, facts, values[0], None);
+        let coll = self.require_present(facts, values[0], coll);
+        let elem = match &coll {
+            Ty::List(t) | Ty::Set(t) => (**t).clone(),
+            Ty::Unknown => Ty::Unknown,
+            other => {
+                self.mismatch(values[0].span, &Ty::List(Box::new(Ty::Unknown)), other, &format!("`{op}` works on lists and sets"));
+                Ty::Unknown
+            }
+        };
+        if let Some(l) = values.get(1) {
+            match &l.kind {
+                ExprKind::Lambda(x, body) => {
+                    let mut inner = env.clone();
+                    inner.bind(&x.name, elem, x.span);
+                    self.condition(&inner, body);
+                }
+                _ => {
+                    let d = Diagnostic::error("E0303", &self.path, l.span, format!("the last argument of `{op}` must be a lambda"))
+                        .with_label("expected `x => condition`")
+                        .with_help(format!("write `{op}(items, x => condition)`"));
+                    self.err(d);
+                }
+            }
+        }
+        result
+    }
+}
+
+/// The result type of an arithmetic operation, if defined.
+fn arith(op: BinOp, a: &Ty, b: &Ty) -> Option<Ty> {
+    use Ty::*;
+    if matches!(a, Unknown) || matches!(b, Unknown) {
+        return Some(Unknown);
+    }
+    Some(match (op, a, b) {
+        (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem, Int, Int) => Int,
+        (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div, Decimal, Decimal) => Decimal,
+        (BinOp::Add | BinOp::Sub, Money, Money) => Money,
+        (BinOp::Mul | BinOp::Div, Money, Int | Decimal) => Money,
+        (BinOp::Add | BinOp::Sub, Duration, Duration) => Duration,
+        (BinOp::Mul | BinOp::Div, Duration, Int) => Duration,
+        (BinOp::Mul, Int, Duration) => Duration,
+        (BinOp::Add | BinOp::Sub, Time, Duration) => Time,
+        (BinOp::Add, Duration, Time) => Time,
+        (BinOp::Sub, Time, Time) => Duration,
+        (BinOp::Add, Text, Text) => Text,
+        _ => return None,
+    })
+}
+
+/// A canonical key for a pure expression, used for absence narrowing; `None` for expressions
+/// that are not places (literals, arithmetic).
+pub fn place(e: &Expr) -> Option<String> {
+    match &e.kind {
+        ExprKind::Name(n) => Some(n.name.clone()),
+        ExprKind::Paren(x) => place(x),
+        ExprKind::Field(r, f) => Some(format!("{}.{}", place(r)?, f.name)),
+        ExprKind::Call {
+            callee,
+            receiver,
+            args,
+        } => {
+            let mut parts = Vec::new();
+            if let Some(r) = receiver {
+                parts.push(place(r)?);
+            }
+            for a in args {
+                let v = match &a.value.kind {
+                    ExprKind::Lit(l) => format!("{l:?}"),
+                    _ => place(&a.value)?,
+                };
+                parts.push(match &a.name {
+                    Some(n) => format!("{}: {v}", n.name),
+                    None => v,
+                });
+            }
+            Some(format!("{}({})", callee.dotted(), parts.join(", ")))
+        }
+        _ => None,
+    }
+}
+
+fn keyword(kind: DefKind) -> &'static str {
+    match kind {
+        DefKind::Record => "record",
+        DefKind::Enum => "enum",
+        DefKind::Action => "action",
+        DefKind::Signal => "signal",
+        DefKind::Role => "role",
+        DefKind::Channel => "channel",
+        DefKind::Purpose => "purpose",
+        DefKind::Event => "event",
+        DefKind::Fn => "fn",
+        DefKind::Intrinsic => "intrinsic",
+        DefKind::Policy => "policy",
+        DefKind::Decision => "decision",
+        DefKind::Journey => "journey",
+        DefKind::Agent => "agent",
+    }
+}
