@@ -311,12 +311,46 @@ impl<'a> Checker<'a> {
 
     /// Resolves a written type, reporting problems.
     pub fn ty(&mut self, t: &ast::TypeExpr) -> Ty {
+        self.mark_type_imports(t);
         match resolve::resolve_type_in(self.db, self.project, self.scope, t, &self.path) {
             Ok(t) => t,
             Err(d) => {
                 self.err(d);
                 Ty::Unknown
             }
+        }
+    }
+
+    /// Records the imports a written type relies on (for unused-import warnings).
+    fn mark_type_imports(&mut self, t: &ast::TypeExpr) {
+        match t {
+            ast::TypeExpr::Named { path, args, .. } => {
+                if path.segments.len() == 1
+                    && let Lookup::Found(e) = self.scope.lookup(self.db, &path.segments[0].name)
+                    && let Some(u) = e.via_use
+                {
+                    self.used_imports.insert(u);
+                }
+                for a in args {
+                    self.mark_type_imports(a);
+                }
+            }
+            ast::TypeExpr::Optional { inner, .. } => self.mark_type_imports(inner),
+            ast::TypeExpr::Open { fields, .. } => {
+                for (_, f) in fields {
+                    self.mark_type_imports(f);
+                }
+            }
+        }
+    }
+
+    /// Records the import through which enum `def` is visible, if any.
+    fn mark_enum_import(&mut self, def: &Def) {
+        if let Lookup::Found(e) = self.scope.lookup(self.db, &def.name)
+            && e.def == *def
+            && let Some(u) = e.via_use
+        {
+            self.used_imports.insert(u);
         }
     }
 
@@ -545,7 +579,9 @@ impl<'a> Checker<'a> {
         }
         if let Some(enums) = self.scope.variants.get(n.name.as_str()) {
             if enums.len() == 1 {
-                return Ty::Enum(enums[0].clone());
+                let def = enums[0].clone();
+                self.mark_enum_import(&def);
+                return Ty::Enum(def);
             }
             let d = resolve::ambiguous(self.db, &self.path, &n.name, n.span, enums)
                 .with_help(format!("qualify it with its enum: `{}.{}`", enums[0].name, n.name));
