@@ -20,6 +20,9 @@ pub enum Token {
     /// `use`
     #[token("use")]
     Use,
+    /// `as`
+    #[token("as")]
+    As,
     /// `record`
     #[token("record")]
     Record,
