@@ -23,9 +23,16 @@ fn main() {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let abs = f.canonicalize().expect("stdlib file path");
-        let name = f.file_name().and_then(|n| n.to_str()).expect("utf-8 file name");
-        writeln!(code, "    (\"std/{name}\", include_str!({:?})),", abs.display().to_string())
-            .expect("write to string");
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 file name");
+        writeln!(
+            code,
+            "    (\"std/{name}\", include_str!({:?})),",
+            abs.display().to_string()
+        )
+        .expect("write to string");
     }
     code.push_str("]\n");
     std::fs::write(Path::new(&out).join("stdlib_files.rs"), code).expect("write stdlib_files.rs");

@@ -18,18 +18,27 @@ fn bench(c: &mut Criterion) {
     // Before timing: the workload is what it claims to be, and it checks clean.
     assert!(lines >= 10_000, "generated {lines} lines");
     let diags = load(&files).diagnostics();
-    assert!(diags.is_empty(), "the generated project has diagnostics: {diags:#?}");
+    assert!(
+        diags.is_empty(),
+        "the generated project has diagnostics: {diags:#?}"
+    );
 
     let mut g = c.benchmark_group("check");
     g.sample_size(10);
-    g.bench_function("10k_lines_cold", |b| b.iter(|| load(&files).diagnostics().len()));
+    g.bench_function("10k_lines_cold", |b| {
+        b.iter(|| load(&files).diagnostics().len())
+    });
     let mut ws = load(&files);
     let mut flip = false;
     let (path, text) = files[0].clone();
     g.bench_function("10k_lines_one_line_edit", |b| {
         b.iter(|| {
             flip = !flip;
-            let edited = if flip { text.replacen("risk_score > 0", "risk_score > 1", 1) } else { text.clone() };
+            let edited = if flip {
+                text.replacen("risk_score > 0", "risk_score > 1", 1)
+            } else {
+                text.clone()
+            };
             ws.set_file(&path, edited);
             ws.diagnostics().len()
         })

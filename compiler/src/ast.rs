@@ -410,6 +410,7 @@ pub struct Condition {
 }
 
 /// One rule of a policy.
+#[allow(clippy::large_enum_variant)] // error nodes are rare; boxing every rule is not worth it
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum Rule {
     /// A rule the parser read.

@@ -48,9 +48,14 @@ pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagno
         let resolved_somewhere = scope.names.values().any(|e| e.via_use == Some(i));
         if !used.contains(&i) && resolved_somewhere && !matches!(u.kind, ast::UseKind::Glob) {
             out.push(
-                Diagnostic::warning("W0201", path, u.span, format!("`use {}` is not needed", u.path.dotted()))
-                    .with_label("nothing in this file uses it")
-                    .with_help("remove the line"),
+                Diagnostic::warning(
+                    "W0201",
+                    path,
+                    u.span,
+                    format!("`use {}` is not needed", u.path.dotted()),
+                )
+                .with_label("nothing in this file uses it")
+                .with_help("remove the line"),
             );
         }
     }
@@ -69,7 +74,9 @@ pub struct ItemCheck {
 /// Checks item `index` of `file`: names and types.
 #[salsa::tracked(returns(ref))]
 pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> ItemCheck {
-    let item = &parse_file(db, file).ast.items[index as usize];
+    let Some(item) = crate::db::item_ast(db, file, index) else {
+        return ItemCheck::default();
+    };
     let scope = resolve::file_scope(db, project, file);
     let mut c = Checker::new(db, project, file, scope);
     let path = file.path(db).clone();
@@ -87,7 +94,8 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
             let mut seen = BTreeMap::new();
             for v in &e.variants {
                 if let Some(first) = seen.insert(v.name.name.clone(), v.name.span) {
-                    c.diags.push(resolve::duplicate(&path, &v.name.name, v.name.span, first));
+                    c.diags
+                        .push(resolve::duplicate(&path, &v.name.name, v.name.span, first));
                 }
             }
         }
@@ -99,12 +107,19 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
             if let Some(r) = &a.risk
                 && !RISK_CLASSES.contains(&r.name.as_str())
             {
-                let mut d = Diagnostic::error("E0308", &path, r.span, format!("`{}` is not a risk class", r.name))
-                    .with_label("unknown risk class")
-                    .with_note("the EU AI Act's classes are minimal, limited, high and prohibited");
+                let mut d = Diagnostic::error(
+                    "E0308",
+                    &path,
+                    r.span,
+                    format!("`{}` is not a risk class", r.name),
+                )
+                .with_label("unknown risk class")
+                .with_note("the EU AI Act's classes are minimal, limited, high and prohibited");
                 d = match resolve::suggest(&r.name, RISK_CLASSES.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help("write `risk minimal`, `risk limited`, `risk high` or `risk prohibited`"),
+                    None => d.with_help(
+                        "write `risk minimal`, `risk limited`, `risk high` or `risk prohibited`",
+                    ),
                 };
                 c.diags.push(d);
             }
@@ -119,7 +134,14 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
                     resolve::signature(db, project, source.file, source.index).clone()
             {
                 let facts = BTreeSet::new();
-                c.args(&env, &facts, s.source.span, &s.source.dotted(), &sp, &s.source_args);
+                c.args(
+                    &env,
+                    &facts,
+                    s.source.span,
+                    &s.source.dotted(),
+                    &sp,
+                    &s.source_args,
+                );
                 let declared = c.ty(&s.ty);
                 if !crate::types::compatible(db, project, &ret, &declared) {
                     let d = Diagnostic::error(
@@ -135,7 +157,13 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
                 }
             }
             if let Some(m) = &s.max_age {
-                c.check(&env, &BTreeSet::new(), m, &Ty::Duration, "`max_age` must be a duration");
+                c.check(
+                    &env,
+                    &BTreeSet::new(),
+                    m,
+                    &Ty::Duration,
+                    "`max_age` must be a duration",
+                );
             }
         }
         ItemKind::Event(e) => {
@@ -147,7 +175,13 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
             if let Some(body) = &f.body {
                 let mut env = Env::default();
                 bind_params(&mut env, &ps);
-                c.check(&env, &BTreeSet::new(), body, &ret, "the body must have the function's result type");
+                c.check(
+                    &env,
+                    &BTreeSet::new(),
+                    body,
+                    &ret,
+                    "the body must have the function's result type",
+                );
                 if let Some(name) = item.name()
                     && let Some(cycle) = recursion(db, project, file, index)
                 {
@@ -174,9 +208,14 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
                     let t = c.expr(&env, &BTreeSet::new(), r, None);
                     if !matches!(t, Ty::Int | Ty::Decimal | Ty::Unknown) {
                         c.diags.push(
-                            Diagnostic::error("E0301", &path, r.span, format!("a rank must be `Int` or `Decimal`, found `{t}`"))
-                                .with_label("rank expression")
-                                .with_help("rank by a number: higher ranks first"),
+                            Diagnostic::error(
+                                "E0301",
+                                &path,
+                                r.span,
+                                format!("a rank must be `Int` or `Decimal`, found `{t}`"),
+                            )
+                            .with_label("rank expression")
+                            .with_help("rank by a number: higher ranks first"),
                         );
                     }
                 }
@@ -190,12 +229,15 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
             let mut seen = BTreeMap::new();
             for t in &a.tools {
                 if let Some(first) = seen.insert(t.tool.value.clone(), t.tool.span) {
-                    c.diags.push(resolve::duplicate(&path, &t.tool.value, t.tool.span, first));
+                    c.diags
+                        .push(resolve::duplicate(&path, &t.tool.value, t.tool.span, first));
                 }
                 let Some(action) = c.expect_path(&t.action, DefKind::Action) else {
                     continue;
                 };
-                if let Signature::Action { params: ap, .. } = resolve::signature(db, project, action.file, action.index) {
+                if let Signature::Action { params: ap, .. } =
+                    resolve::signature(db, project, action.file, action.index)
+                {
                     for name in &t.params {
                         if !ap.iter().any(|p| *p.name == *name.name) {
                             unknown_param(&mut c, &path, &action.name, name, ap);
@@ -218,7 +260,8 @@ fn params(c: &mut Checker<'_>, path: &Arc<str>, ps: &[ast::Param]) -> Vec<TypedP
     let mut out = Vec::new();
     for p in ps {
         if let Some(first) = seen.insert(p.name.name.clone(), p.name.span) {
-            c.diags.push(resolve::duplicate(path, &p.name.name, p.name.span, first));
+            c.diags
+                .push(resolve::duplicate(path, &p.name.name, p.name.span, first));
         }
         let ty = c.ty(&p.ty);
         if matches!(ty, Ty::Open(_)) {
@@ -256,27 +299,47 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
     let name = a.name.name.as_str();
     let Some((_, place)) = ANNOTATIONS.iter().find(|(n, _)| *n == name) else {
         let known: Vec<&str> = ANNOTATIONS.iter().map(|(n, _)| *n).collect();
-        let mut d = Diagnostic::error("E0214", path, a.name.span, format!("unknown annotation `@{name}`"))
-            .with_label("not an annotation XOP knows");
+        let mut d = Diagnostic::error(
+            "E0214",
+            path,
+            a.name.span,
+            format!("unknown annotation `@{name}`"),
+        )
+        .with_label("not an annotation XOP knows");
         d = match resolve::suggest(name, known.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `@{s}`?")),
-            None => d.with_help(format!("the annotations are: {}", known.iter().map(|k| format!("@{k}")).collect::<Vec<_>>().join(", "))),
+            None => d.with_help(format!(
+                "the annotations are: {}",
+                known
+                    .iter()
+                    .map(|k| format!("@{k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         };
         c.diags.push(d);
         return;
     };
     if !allowed.split(' ').any(|x| x == name) {
         c.diags.push(
-            Diagnostic::error("E0214", path, a.span, format!("`@{name}` does not belong here"))
-                .with_label(format!("`@{name}` is written on {place}"))
-                .with_help("move it or remove it"),
+            Diagnostic::error(
+                "E0214",
+                path,
+                a.span,
+                format!("`@{name}` does not belong here"),
+            )
+            .with_label(format!("`@{name}` is written on {place}"))
+            .with_help("move it or remove it"),
         );
         return;
     }
     match name {
         "personal" => {
             // `@personal(purpose: [a, b])`: the purposes the field may be read for.
-            let list = a.args.iter().find(|x| x.name.as_ref().is_some_and(|n| n.name == "purpose"));
+            let list = a
+                .args
+                .iter()
+                .find(|x| x.name.as_ref().is_some_and(|n| n.name == "purpose"));
             match list.map(|x| &x.value.kind) {
                 Some(ast::ExprKind::List(xs)) if a.args.len() == 1 => {
                     for x in xs {
@@ -284,7 +347,9 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
                             ast::ExprKind::Name(n) => {
                                 c.expect_def(n, DefKind::Purpose);
                             }
-                            _ => bad_annotation(c, path, a, "`@personal(purpose: [service, fraud])`"),
+                            _ => {
+                                bad_annotation(c, path, a, "`@personal(purpose: [service, fraud])`")
+                            }
                         }
                     }
                 }
@@ -301,7 +366,12 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
                 let env = Env::default();
                 let t = c.expr(&env, &BTreeSet::new(), &arg.value, None);
                 if !matches!(&t, Ty::Enum(d) if &*d.name == "AnnexIII") && t != Ty::Unknown {
-                    bad_annotation(c, path, a, "`@annex_iii(area: credit_scoring)` with an `AnnexIII` value from std.risk");
+                    bad_annotation(
+                        c,
+                        path,
+                        a,
+                        "`@annex_iii(area: credit_scoring)` with an `AnnexIII` value from std.risk",
+                    );
                 }
             }
             _ => bad_annotation(c, path, a, "`@annex_iii(area: credit_scoring)`"),
@@ -310,7 +380,12 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
             // ai_disclosure("text"): the disclosure shown to the person.
             let ok = matches!(a.args.as_slice(), [arg] if arg.name.is_none() && matches!(arg.value.kind, ast::ExprKind::Lit(ast::Literal::Text(_))));
             if !ok {
-                bad_annotation(c, path, a, "`@ai_disclosure(\"You are talking to an AI assistant.\")`");
+                bad_annotation(
+                    c,
+                    path,
+                    a,
+                    "`@ai_disclosure(\"You are talking to an AI assistant.\")`",
+                );
             }
         }
     }
@@ -318,15 +393,31 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
 
 fn bad_annotation(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, form: &str) {
     c.diags.push(
-        Diagnostic::error("E0214", path, a.span, format!("`@{}` is not written in its form", a.name.name))
-            .with_label("invalid arguments")
-            .with_help(format!("write {form}")),
+        Diagnostic::error(
+            "E0214",
+            path,
+            a.span,
+            format!("`@{}` is not written in its form", a.name.name),
+        )
+        .with_label("invalid arguments")
+        .with_help(format!("write {form}")),
     );
 }
 
-fn unknown_param(c: &mut Checker<'_>, path: &Arc<str>, owner: &str, name: &ast::Ident, params: &[TypedParam]) {
-    let mut d = Diagnostic::error("E0211", path, name.span, format!("`{owner}` has no parameter `{}`", name.name))
-        .with_label("unknown parameter");
+fn unknown_param(
+    c: &mut Checker<'_>,
+    path: &Arc<str>,
+    owner: &str,
+    name: &ast::Ident,
+    params: &[TypedParam],
+) {
+    let mut d = Diagnostic::error(
+        "E0211",
+        path,
+        name.span,
+        format!("`{owner}` has no parameter `{}`", name.name),
+    )
+    .with_label("unknown parameter");
     d = match resolve::suggest(&name.name, params.iter().map(|p| &*p.name)) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
         None => {
@@ -338,7 +429,14 @@ fn unknown_param(c: &mut Checker<'_>, path: &Arc<str>, owner: &str, name: &ast::
 }
 
 /// Binds `param: var` pairs to the types of `params`, reporting unknown parameters.
-fn bind(c: &mut Checker<'_>, path: &Arc<str>, env: &mut Env, owner: &str, params: &[TypedParam], bindings: &[ast::Binding]) {
+fn bind(
+    c: &mut Checker<'_>,
+    path: &Arc<str>,
+    env: &mut Env,
+    owner: &str,
+    params: &[TypedParam],
+    bindings: &[ast::Binding],
+) {
     for b in bindings {
         match params.iter().find(|p| *p.name == *b.param.name) {
             Some(p) => env.bind(&b.var.name, p.ty.clone(), b.var.span),
@@ -350,12 +448,14 @@ fn bind(c: &mut Checker<'_>, path: &Arc<str>, env: &mut Env, owner: &str, params
 /// The actions a policy guards.
 pub fn guarded_actions(db: &dyn Db, project: Project, scope_def: &Def) -> Vec<Def> {
     let mut out = Vec::new();
-    for (_, &f) in &resolve::module_index(db, project).by_name {
+    for &f in resolve::module_index(db, project).by_name.values() {
         for def in resolve::item_table(db, f).by_name.values() {
             if def.kind != DefKind::Action {
                 continue;
             }
-            if let Signature::Action { purpose: Some(p), .. } = resolve::signature(db, project, def.file, def.index)
+            if let Signature::Action {
+                purpose: Some(p), ..
+            } = resolve::signature(db, project, def.file, def.index)
                 && p == scope_def
             {
                 out.push(def.clone());
@@ -370,7 +470,8 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
     match &p.target {
         Target::Action(a) => {
             if let Some(def) = c.expect_path(a, DefKind::Action)
-                && let Signature::Action { params, .. } = resolve::signature(db, project, def.file, def.index)
+                && let Signature::Action { params, .. } =
+                    resolve::signature(db, project, def.file, def.index)
             {
                 bind(c, path, &mut env, &def.name, params, &p.bindings);
             }
@@ -383,7 +484,9 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
                 for b in &p.bindings {
                     let mut ty: Option<Ty> = None;
                     for a in &actions {
-                        let Signature::Action { params, .. } = resolve::signature(db, project, a.file, a.index) else {
+                        let Signature::Action { params, .. } =
+                            resolve::signature(db, project, a.file, a.index)
+                        else {
                             continue;
                         };
                         match params.iter().find(|x| *x.name == *b.param.name) {
@@ -393,11 +496,16 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
                                         "E0211",
                                         path,
                                         b.param.span,
-                                        format!("action `{}` of purpose `{}` has no parameter `{}`", a.name, purpose.name, b.param.name),
+                                        format!(
+                                            "action `{}` of purpose `{}` has no parameter `{}`",
+                                            a.name, purpose.name, b.param.name
+                                        ),
                                     )
                                     .with_label("not a parameter of every action of this purpose")
                                     .with_secondary(a.file.path(db), a.span, "this action lacks it")
-                                    .with_help("bind only parameters that every action of the purpose has"),
+                                    .with_help(
+                                        "bind only parameters that every action of the purpose has",
+                                    ),
                                 );
                             }
                             Some(x) => match &ty {
@@ -428,12 +536,21 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
         env.bind(&at.name, Ty::Time, at.span);
     }
     for rule in &p.rules {
-        let ast::Rule::Rule { kind, condition, .. } = rule else {
+        let ast::Rule::Rule {
+            kind, condition, ..
+        } = rule
+        else {
             continue;
         };
         if let ast::RuleKind::Review { role, within, .. } = kind {
             c.expect_def(role, DefKind::Role);
-            c.check(&env, &BTreeSet::new(), within, &Ty::Duration, "`within` must be a duration");
+            c.check(
+                &env,
+                &BTreeSet::new(),
+                within,
+                &Ty::Duration,
+                "`within` must be a duration",
+            );
         }
         if let Some(cond) = condition {
             c.condition(&env, &cond.expr);
@@ -442,10 +559,25 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
 }
 
 /// Checks `action(args)`: the action exists and the arguments fit its parameters.
-fn action_call(c: &mut Checker<'_>, db: &dyn Db, project: Project, env: &Env, call: &ast::Call) -> Option<Def> {
+fn action_call(
+    c: &mut Checker<'_>,
+    db: &dyn Db,
+    project: Project,
+    env: &Env,
+    call: &ast::Call,
+) -> Option<Def> {
     let def = c.expect_path(&call.callee, DefKind::Action)?;
-    if let Signature::Action { params, .. } = resolve::signature(db, project, def.file, def.index).clone() {
-        c.args(env, &BTreeSet::new(), call.span, &def.name, &params, &call.args);
+    if let Signature::Action { params, .. } =
+        resolve::signature(db, project, def.file, def.index).clone()
+    {
+        c.args(
+            env,
+            &BTreeSet::new(),
+            call.span,
+            &def.name,
+            &params,
+            &call.args,
+        );
     }
     Some(def)
 }
@@ -455,7 +587,8 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
     let mut states: BTreeMap<&str, Span> = BTreeMap::new();
     for s in &j.states {
         if let Some(first) = states.insert(&s.name.name, s.name.span) {
-            c.diags.push(resolve::duplicate(path, &s.name.name, s.name.span, first));
+            c.diags
+                .push(resolve::duplicate(path, &s.name.name, s.name.span, first));
         }
     }
     for s in &j.states {
@@ -463,9 +596,14 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
             let mut env = Env::default();
             bind_params(&mut env, &ps);
             match &h.trigger {
-                Trigger::On { event, bindings, condition } => {
+                Trigger::On {
+                    event,
+                    bindings,
+                    condition,
+                } => {
                     if let Some(def) = c.expect_path(event, DefKind::Event)
-                        && let Signature::Callable { params, .. } = resolve::signature(db, project, def.file, def.index)
+                        && let Signature::Callable { params, .. } =
+                            resolve::signature(db, project, def.file, def.index)
                     {
                         bind(c, path, &mut env, &def.name, params, bindings);
                     }
@@ -473,7 +611,13 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
                         c.condition(&env, &cond.expr);
                     }
                 }
-                Trigger::Wait(d) => c.check(&env, &BTreeSet::new(), d, &Ty::Duration, "`wait` takes a duration"),
+                Trigger::Wait(d) => c.check(
+                    &env,
+                    &BTreeSet::new(),
+                    d,
+                    &Ty::Duration,
+                    "`wait` takes a duration",
+                ),
             }
             for step in &h.steps {
                 match step {
@@ -489,10 +633,14 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
                                 format!("journey `{}` has no state `{}`", j.name.name, target.name),
                             )
                             .with_label("unknown state");
-                            if let Some(s) = resolve::suggest(&target.name, states.keys().copied()) {
+                            if let Some(s) = resolve::suggest(&target.name, states.keys().copied())
+                            {
                                 d = d.with_help(format!("did you mean `{s}`?"));
                             } else {
-                                d = d.with_help(format!("add `state {} {{ ... }}` to the journey", target.name));
+                                d = d.with_help(format!(
+                                    "add `state {} {{ ... }}` to the journey",
+                                    target.name
+                                ));
                             }
                             c.diags.push(d);
                         }
@@ -522,7 +670,8 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
                 }
                 for (signal, value) in &e.given {
                     if let Some(def) = c.expect_def(signal, DefKind::Signal)
-                        && let Signature::Callable { ret, .. } = resolve::signature(db, project, def.file, def.index).clone()
+                        && let Signature::Callable { ret, .. } =
+                            resolve::signature(db, project, def.file, def.index).clone()
                     {
                         let what = format!("the value given for signal `{}`", signal.name);
                         c.check(&env, &BTreeSet::new(), value, &ret, &what);
@@ -536,7 +685,15 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
 
 /// In a test: the policy must guard the action, and every expected reason must be one of
 /// the policy's reasons.
-fn expect_guards(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, e: &ast::Expect, policy: &Def, action: &Def) {
+fn expect_guards(
+    c: &mut Checker<'_>,
+    db: &dyn Db,
+    project: Project,
+    path: &Arc<str>,
+    e: &ast::Expect,
+    policy: &Def,
+    action: &Def,
+) {
     let ItemKind::Policy(p) = &policy.item(db).kind else {
         return;
     };
@@ -545,7 +702,10 @@ fn expect_guards(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<
             let item = policy.item(db);
             let pscope = resolve::file_scope(db, project, policy.file);
             let target = match &item.kind {
-                ItemKind::Policy(ast::Policy { target: Target::Action(a), .. }) => match pscope.lookup(db, &a.last().name) {
+                ItemKind::Policy(ast::Policy {
+                    target: Target::Action(a),
+                    ..
+                }) => match pscope.lookup(db, &a.last().name) {
                     resolve::Lookup::Found(x) => Some(x.def),
                     _ => None,
                 },
@@ -555,7 +715,9 @@ fn expect_guards(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<
         }
         Target::Purpose(_) => {
             let pscope = resolve::file_scope(db, project, policy.file);
-            let Target::Purpose(pname) = &p.target else { return };
+            let Target::Purpose(pname) = &p.target else {
+                return;
+            };
             match pscope.lookup(db, &pname.name) {
                 resolve::Lookup::Found(x) => guarded_actions(db, project, &x.def).contains(action),
                 _ => true,
@@ -568,7 +730,10 @@ fn expect_guards(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<
                 "E0301",
                 path,
                 e.call.callee.span,
-                format!("policy `{}` does not guard action `{}`", policy.name, action.name),
+                format!(
+                    "policy `{}` does not guard action `{}`",
+                    policy.name, action.name
+                ),
             )
             .with_label("not guarded by this policy")
             .with_secondary(policy.file.path(db), policy.span, "policy declared here")
@@ -579,7 +744,9 @@ fn expect_guards(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<
         .rules
         .iter()
         .filter_map(|r| match r {
-            ast::Rule::Rule { reason: Some(t), .. } => Some(t.value.as_str()),
+            ast::Rule::Rule {
+                reason: Some(t), ..
+            } => Some(t.value.as_str()),
             _ => None,
         })
         .collect();
@@ -589,14 +756,21 @@ fn expect_guards(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<
                 "E0205",
                 path,
                 r.span,
-                format!("policy `{}` has no rule with reason \"{}\"", policy.name, r.value),
+                format!(
+                    "policy `{}` has no rule with reason \"{}\"",
+                    policy.name, r.value
+                ),
             )
             .with_label("unknown reason");
             d = match resolve::suggest(&r.value, reasons.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
                 None => d.with_help(format!(
                     "its reasons are: {}",
-                    reasons.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ")
+                    reasons
+                        .iter()
+                        .map(|r| format!("\"{r}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             };
             c.diags.push(d);
@@ -626,9 +800,19 @@ fn recursion(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> Opt
 
 /// The functions that function `index` of `file` calls directly.
 #[salsa::tracked(returns(ref))]
-pub fn fn_callees(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> Vec<((SourceFile, u32), Arc<str>)> {
-    let item = &parse_file(db, file).ast.items[index as usize];
-    let ItemKind::Fn(ast::Function { body: Some(body), .. }) = &item.kind else {
+pub fn fn_callees(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    index: u32,
+) -> Vec<((SourceFile, u32), Arc<str>)> {
+    let Some(item) = crate::db::item_ast(db, file, index) else {
+        return Vec::new();
+    };
+    let ItemKind::Fn(ast::Function {
+        body: Some(body), ..
+    }) = &item.kind
+    else {
         return Vec::new();
     };
     let scope = resolve::file_scope(db, project, file);
@@ -637,7 +821,11 @@ pub fn fn_callees(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
     while let Some(e) = todo.pop() {
         use ast::ExprKind::*;
         match &e.kind {
-            Call { callee, receiver, args } => {
+            Call {
+                callee,
+                receiver,
+                args,
+            } => {
                 if let resolve::Lookup::Found(entry) = scope.lookup(db, &callee.last().name)
                     && entry.def.kind == DefKind::Fn
                 {

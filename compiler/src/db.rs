@@ -55,6 +55,16 @@ pub struct Database {
     storage: salsa::Storage<Self>,
 }
 
+impl Database {
+    /// A database that reports every salsa event to `on_event` (tests use it to see which
+    /// queries re-run after an edit).
+    pub fn with_events(on_event: impl Fn(salsa::Event) + Send + Sync + 'static) -> Database {
+        Database {
+            storage: salsa::Storage::new(Some(Box::new(on_event))),
+        }
+    }
+}
+
 #[salsa::db]
 impl salsa::Database for Database {}
 
@@ -65,6 +75,14 @@ impl Db for Database {}
 #[salsa::tracked(returns(ref))]
 pub fn parse_file(db: &dyn Db, file: SourceFile) -> Parsed {
     parse::parse(file.path(db), file.text(db))
+}
+
+/// One item of a file. Queries that look at a single item read it through this query, so that
+/// an edit elsewhere in the file (which re-parses it) does not re-run them when this item's
+/// tree, spans included, is unchanged.
+#[salsa::tracked(returns(ref))]
+pub fn item_ast(db: &dyn Db, file: SourceFile, index: u32) -> Option<crate::ast::Item> {
+    parse_file(db, file).ast.items.get(index as usize).cloned()
 }
 
 /// Every diagnostic of one file: syntax, names and types.
@@ -92,7 +110,11 @@ impl Default for Workspace {
 impl Workspace {
     /// A workspace with the standard library and no other file.
     pub fn new() -> Workspace {
-        let db = Database::default();
+        Workspace::with_database(Database::default())
+    }
+
+    /// A workspace over a given database (e.g. one made with [`Database::with_events`]).
+    pub fn with_database(db: Database) -> Workspace {
         let files = STDLIB
             .iter()
             .map(|(path, text)| SourceFile::new(&db, Arc::from(*path), Arc::from(*text), true))
@@ -177,5 +199,46 @@ impl Workspace {
             .filter(|f| *f.is_stdlib(&self.db))
             .flat_map(|f| file_diagnostics(&self.db, self.project, *f).iter().cloned())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Editing one item's rule re-runs the checks of that item, not of the other items or files.
+    #[test]
+    fn an_edit_rechecks_only_what_it_touches() {
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = log.clone();
+        let db = Database::with_events(move |e| {
+            if let salsa::EventKind::WillExecute { database_key } = e.kind {
+                sink.lock()
+                    .expect("log lock")
+                    .push(format!("{database_key:?}"));
+            }
+        });
+        let mut ws = Workspace::with_database(db);
+        ws.set_file(
+            "a.xop",
+            "module a\nrole r\nfn f(x: Int): Bool = x > 1\nfn g(x: Int): Int = x + 1\n",
+        );
+        ws.set_file("b.xop", "module b\nuse a.g\nfn h(x: Int): Int = g(x)\n");
+        assert!(ws.diagnostics().is_empty(), "{:#?}", ws.diagnostics());
+        log.lock().expect("log lock").clear();
+
+        ws.set_file(
+            "a.xop",
+            "module a\nrole r\nfn f(x: Int): Bool = x > 2\nfn g(x: Int): Int = x + 1\n",
+        );
+        assert!(ws.diagnostics().is_empty());
+        let ran = log.lock().expect("log lock").clone();
+        let item_checks: Vec<&String> =
+            ran.iter().filter(|k| k.starts_with("check_item")).collect();
+        // Only `f` (item 1 of a.xop) changed; the stdlib, `g` and b.xop's items are reused.
+        assert_eq!(item_checks.len(), 1, "re-ran: {ran:#?}");
+        assert!(ran.iter().any(|k| k.starts_with("parse_file")));
     }
 }

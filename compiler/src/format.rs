@@ -1,1 +1,1439 @@
-//! The formatter (being written).
+//! The canonical formatter behind `xop fmt` and the language server's formatting.
+//!
+//! One layout, whatever the input looked like: a `module` line, a blank line, the `use` lines in
+//! the author's order, a blank line, then the declarations separated by one blank line, with
+//! 2-space indentation. Lines are kept within 100 columns where the layout allows it: long
+//! parameter lists are written one parameter per line, long conditions break before `and` / `or`
+//! with 4 extra spaces, long `expect` statements break before `==`, `at` and `given`.
+//!
+//! Meaning is kept exactly: the tree of the output, spans erased, equals the tree of the input
+//! ([`crate::ast::erase_spans`]). Parentheses the author wrote are kept (they are
+//! [`ExprKind::Paren`] nodes); no others are added. Literals are written from their values, in
+//! their normal form (`1_000` → `1000`, `90m` → `1h30m`).
+//!
+//! Comments (`//`) are not in the tree: the parser hands them over with their spans, and the
+//! formatter puts each one back, in order, next to the code it was written next to. The layout
+//! is first built as lines, each remembering the source bytes it was printed from; comments are
+//! then placed: a comment before a line's code goes on its own line above it (a blank line
+//! before or after it in the source is kept), a comment after a line's code on the same source
+//! line stays at the end of that line. A comment written inside an expression that the
+//! formatter joins onto one line moves above that line. Nothing is ever dropped.
+//!
+//! A file with a syntax error is never formatted: [`format`] returns its diagnostics.
+
+use std::sync::Arc;
+
+use crate::ast::*;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::lexer::{self, Comment, Token};
+use crate::parse;
+use crate::span::Span;
+
+/// The width lines are kept within, where the layout allows it.
+pub const WIDTH: usize = 100;
+/// One level of indentation.
+const INDENT: usize = 2;
+/// The extra indentation of a continuation line (a broken condition, a broken `expect`).
+const CONTINUATION: usize = 4;
+
+/// Formats a source text (named `<input>` in diagnostics). Returns the canonical text, or the
+/// syntax diagnostics if the file does not parse cleanly.
+pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
+    format_file(&Arc::from("<input>"), source)
+}
+
+/// Formats the source text of the file at `path` (used only to name it in diagnostics).
+pub fn format_file(path: &Arc<str>, source: &str) -> Result<String, Vec<Diagnostic>> {
+    let parsed = parse::parse(path, source);
+    if parsed
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == Severity::Error)
+    {
+        return Err(parsed.diagnostics);
+    }
+    if let Some(span) = first_error_node(&parsed.ast) {
+        // The parser reports every node it could not read; this is a second line of defence.
+        return Err(vec![
+            Diagnostic::error("E0103", path, span, "this input could not be read")
+                .with_label("the formatter does not format a file with syntax errors"),
+        ]);
+    }
+    let tokens = lexer::lex(source).tokens;
+    let mut layout = Layout {
+        tokens: &tokens,
+        comments: &parsed.comments,
+        lines: Vec::new(),
+    };
+    layout.file(&parsed.ast);
+    Ok(render(&layout.lines, &parsed.comments, source))
+}
+
+/// The first node the parser could not read, if any.
+fn first_error_node(file: &File) -> Option<Span> {
+    for item in &file.items {
+        match &item.kind {
+            ItemKind::Error => return Some(item.span),
+            ItemKind::Policy(p) => {
+                for rule in &p.rules {
+                    if let Rule::Error(span) = rule {
+                        return Some(*span);
+                    }
+                }
+            }
+            ItemKind::Test(t) => {
+                for stmt in &t.body {
+                    if let TestStmt::Error(span) = stmt {
+                        return Some(*span);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------- lines
+
+/// One line of the layout, before comments are placed.
+#[derive(Debug, Default)]
+struct Line {
+    /// Spaces before the text.
+    indent: usize,
+    /// The code; empty for a blank line.
+    text: String,
+    /// Comments that start before this byte go above the line.
+    lead: Option<usize>,
+    /// Where the line's code ends in the source: comments before it go above the line, a
+    /// comment after it on the same source line goes at its end.
+    end: Option<usize>,
+    /// The indentation of comments placed above the line (deeper for a closing `}`).
+    comment_indent: usize,
+    /// The line opens a block (`{` or `(` at its end).
+    opens: bool,
+    /// The line closes a block (starts with `}` or `)`).
+    closes: bool,
+}
+
+impl Line {
+    fn first_pos(&self) -> Option<usize> {
+        self.lead.or(self.end)
+    }
+}
+
+/// Builds the lines of a file.
+struct Layout<'a> {
+    tokens: &'a [(usize, Token, usize)],
+    comments: &'a [Comment],
+    lines: Vec<Line>,
+}
+
+/// Whether a text, indented by `indent`, fits the width.
+fn fits(indent: usize, text: &str) -> bool {
+    indent + text.chars().count() <= WIDTH
+}
+
+impl Layout<'_> {
+    fn push(&mut self, indent: usize, text: String, lead: Option<usize>, end: Option<usize>) {
+        self.lines.push(Line {
+            indent,
+            text,
+            lead,
+            end,
+            comment_indent: indent,
+            opens: false,
+            closes: false,
+        });
+    }
+
+    fn push_open(&mut self, indent: usize, text: String, lead: Option<usize>, end: Option<usize>) {
+        self.push(indent, text, lead, end);
+        self.mark_open();
+    }
+
+    fn mark_open(&mut self) {
+        if let Some(line) = self.lines.last_mut() {
+            line.opens = true;
+        }
+    }
+
+    /// The `}` closing a block that ends at byte `end` (just after the brace).
+    fn close(&mut self, indent: usize, end: usize) {
+        self.lines.push(Line {
+            indent,
+            text: "}".to_string(),
+            lead: Some(end.saturating_sub(1)),
+            end: Some(end),
+            comment_indent: indent + INDENT,
+            opens: false,
+            closes: true,
+        });
+    }
+
+    fn blank(&mut self) {
+        self.lines.push(Line::default());
+    }
+
+    /// Whether a comment starts in `from..to`.
+    fn has_comment(&self, from: usize, to: usize) -> bool {
+        let i = self.comments.partition_point(|c| c.span.start() < from);
+        self.comments.get(i).is_some_and(|c| c.span.start() < to)
+    }
+
+    /// The first token of kind `kind` among the three tokens at or after byte `from`.
+    fn token_after(&self, from: usize, kind: Token) -> Option<Span> {
+        let i = self.tokens.partition_point(|t| t.0 < from);
+        self.tokens
+            .iter()
+            .skip(i)
+            .take(3)
+            .find(|t| t.1 == kind)
+            .map(|&(l, _, r)| Span::new(l, r))
+    }
+
+    /// The end of the token of kind `kind` just after byte `from` (`from` if there is none).
+    fn end_after(&self, from: usize, kind: Token) -> usize {
+        self.token_after(from, kind).map_or(from, |s| s.end())
+    }
+
+    /// The spans of `n` doc comment lines starting at byte `start`, if they are there.
+    fn doc_spans_from(&self, start: usize, n: usize) -> Vec<Option<Span>> {
+        let i = self.tokens.partition_point(|t| t.0 < start);
+        self.doc_spans_at(i, n)
+    }
+
+    /// The spans of the `n` doc comment lines just before the token at byte `pos`.
+    fn doc_spans_before(&self, pos: usize, n: usize) -> Vec<Option<Span>> {
+        let i = self.tokens.partition_point(|t| t.0 < pos);
+        match i.checked_sub(n) {
+            Some(first) => self.doc_spans_at(first, n),
+            None => vec![None; n],
+        }
+    }
+
+    fn doc_spans_at(&self, i: usize, n: usize) -> Vec<Option<Span>> {
+        match self.tokens.get(i..i + n) {
+            Some(toks) if toks.iter().all(|t| t.1 == Token::DocComment) => toks
+                .iter()
+                .map(|&(l, _, r)| Some(Span::new(l, r)))
+                .collect(),
+            _ => vec![None; n],
+        }
+    }
+
+    /// Doc comment lines, each anchored at its own source line when it can be found.
+    fn docs(&mut self, docs: &[String], spans: Vec<Option<Span>>, indent: usize) {
+        for (i, doc) in docs.iter().enumerate() {
+            let text = if doc.is_empty() {
+                "///".to_string()
+            } else {
+                format!("/// {doc}")
+            };
+            let span = spans.get(i).copied().flatten();
+            self.push(indent, text, span.map(|s| s.start()), span.map(|s| s.end()));
+        }
+    }
+
+    // ------------------------------------------------------------ file and items
+
+    fn file(&mut self, file: &File) {
+        let mut first = true;
+        if let Some(m) = &file.module {
+            let spans = self.doc_spans_from(m.span.start(), m.docs.len());
+            self.docs(&m.docs, spans, 0);
+            self.push(
+                0,
+                format!("module {}", m.path.dotted()),
+                Some(m.path.span.start()),
+                Some(m.span.end()),
+            );
+            first = false;
+        }
+        if !file.uses.is_empty() {
+            if !first {
+                self.blank();
+            }
+            for u in &file.uses {
+                let spans = self.doc_spans_from(u.span.start(), u.docs.len());
+                self.docs(&u.docs, spans, 0);
+                self.push(
+                    0,
+                    format!("use {}", use_text(u)),
+                    Some(u.path.span.start()),
+                    Some(u.span.end()),
+                );
+            }
+            first = false;
+        }
+        for item in &file.items {
+            if !first {
+                self.blank();
+            }
+            first = false;
+            self.item(item);
+        }
+    }
+
+    fn item(&mut self, item: &Item) {
+        let spans = self.doc_spans_from(item.span.start(), item.docs.len());
+        self.docs(&item.docs, spans, 0);
+        for a in &item.annotations {
+            self.push(0, annotation(a), Some(a.span.start()), Some(a.span.end()));
+        }
+        let end = item.span.end();
+        match &item.kind {
+            ItemKind::Record(r) => self.record(r, end),
+            ItemKind::Enum(e) => self.enumeration(e, end),
+            ItemKind::Action(a) => {
+                let mut rest = String::new();
+                let mut rest_lead = None;
+                if let Some(p) = &a.purpose {
+                    rest.push_str(&format!(" purpose {}", p.name));
+                    rest_lead = Some(p.span.start());
+                }
+                if let Some(r) = &a.risk {
+                    rest.push_str(&format!(" risk {}", r.name));
+                    rest_lead = rest_lead.or(Some(r.span.start()));
+                }
+                self.with_params(
+                    Head::new("action", &a.name),
+                    &a.params,
+                    Rest {
+                        prefix: rest,
+                        lead: rest_lead,
+                        end: Some(end),
+                        ..Rest::default()
+                    },
+                );
+            }
+            ItemKind::Signal(s) => {
+                let mut rest = format!(
+                    ": {} from {}({})",
+                    ty(&s.ty),
+                    s.source.dotted(),
+                    args(&s.source_args)
+                );
+                if let Some(m) = &s.max_age {
+                    rest.push_str(&format!(" max_age {}", expr(m, 0)));
+                }
+                self.with_params(
+                    Head::new("signal", &s.name),
+                    &s.params,
+                    Rest {
+                        prefix: rest,
+                        lead: Some(s.ty.span().start()),
+                        end: Some(end),
+                        ..Rest::default()
+                    },
+                );
+            }
+            ItemKind::Role(n) => self.simple("role", n, end),
+            ItemKind::Channel(n) => self.simple("channel", n, end),
+            ItemKind::Purpose(n) => self.simple("purpose", n, end),
+            ItemKind::Event(e) => self.with_params(
+                Head::new("event", &e.name),
+                &e.params,
+                Rest {
+                    end: Some(end),
+                    ..Rest::default()
+                },
+            ),
+            ItemKind::Fn(f) => {
+                let head = Head::new(if f.body.is_some() { "fn" } else { "intrinsic" }, &f.name);
+                let ret = format!(": {}", ty(&f.ret));
+                let ret_lead = Some(f.ret.span().start());
+                let Some(body) = &f.body else {
+                    let rest = Rest {
+                        prefix: ret,
+                        lead: ret_lead,
+                        end: Some(end),
+                        ..Rest::default()
+                    };
+                    self.with_params(head, &f.params, rest);
+                    return;
+                };
+                if let Some(list) = self.inline_params(&f.params, head.end, f.ret.span().start()) {
+                    let line = format!("{}({list}){ret} = {}", head.text, expr(body, 0));
+                    if fits(0, &line) {
+                        self.push(0, line, Some(head.lead), Some(end));
+                        return;
+                    }
+                }
+                let rest = Rest {
+                    prefix: ret + " =",
+                    lead: ret_lead,
+                    end: Some(self.end_after(f.ret.span().end(), Token::Eq)),
+                    ..Rest::default()
+                };
+                self.with_params(head, &f.params, rest);
+                self.body(body, INDENT, end);
+            }
+            ItemKind::Policy(p) => self.policy(p, end),
+            ItemKind::Decision(d) => self.decision(d, end),
+            ItemKind::Journey(j) => self.journey(j, end),
+            ItemKind::Agent(a) => {
+                let text = format!("agent {}", a.name.name);
+                let block = !a.tools.is_empty() || self.has_comment(a.name.span.end(), end);
+                if !block {
+                    self.push(0, text + " {}", Some(a.name.span.start()), Some(end));
+                    return;
+                }
+                let brace = self.end_after(a.name.span.end(), Token::LBrace);
+                self.push_open(0, text + " {", Some(a.name.span.start()), Some(brace));
+                for t in &a.tools {
+                    let params = if t.params.is_empty() {
+                        String::new()
+                    } else {
+                        let names: Vec<&str> = t.params.iter().map(|p| p.name.as_str()).collect();
+                        format!("({})", names.join(", "))
+                    };
+                    self.push(
+                        INDENT,
+                        format!(
+                            "tool {} -> {}{params}",
+                            text_lit(&t.tool.value),
+                            t.action.dotted()
+                        ),
+                        Some(t.span.start()),
+                        Some(t.span.end()),
+                    );
+                }
+                self.close(0, end);
+            }
+            ItemKind::Test(t) => self.test(t, end),
+            ItemKind::Error => {} // not reached: a file with errors is not formatted
+        }
+    }
+
+    fn simple(&mut self, keyword: &str, name: &Ident, end: usize) {
+        self.push(
+            0,
+            format!("{keyword} {}", name.name),
+            Some(name.span.start()),
+            Some(end),
+        );
+    }
+
+    fn record(&mut self, r: &Record, end: usize) {
+        let text = format!("record {}", r.name.name);
+        if r.fields.is_empty() && !self.has_comment(r.name.span.end(), end) {
+            self.push(0, text + " {}", Some(r.name.span.start()), Some(end));
+            return;
+        }
+        let brace = self.end_after(r.name.span.end(), Token::LBrace);
+        self.push_open(0, text + " {", Some(r.name.span.start()), Some(brace));
+        for f in &r.fields {
+            self.param_line(f, INDENT, "");
+        }
+        self.close(0, end);
+    }
+
+    /// A field or a parameter on its own line: its docs, then annotations inline.
+    fn param_line(&mut self, p: &Param, indent: usize, comma: &str) {
+        let spans = self.doc_spans_from(p.span.start(), p.docs.len());
+        self.docs(&p.docs, spans, indent);
+        let lead = p
+            .annotations
+            .first()
+            .map_or(p.name.span.start(), |a| a.span.start());
+        self.push(
+            indent,
+            format!("{}{comma}", param(p)),
+            Some(lead),
+            Some(p.span.end()),
+        );
+    }
+
+    fn enumeration(&mut self, e: &Enum, end: usize) {
+        let names: Vec<&str> = e.variants.iter().map(|v| v.name.name.as_str()).collect();
+        let one_line = if names.is_empty() {
+            format!("enum {} {{}}", e.name.name)
+        } else {
+            format!("enum {} {{ {} }}", e.name.name, names.join(", "))
+        };
+        if e.variants.iter().all(|v| v.docs.is_empty())
+            && !self.has_comment(e.name.span.end(), end)
+            && fits(0, &one_line)
+        {
+            self.push(0, one_line, Some(e.name.span.start()), Some(end));
+            return;
+        }
+        let brace = self.end_after(e.name.span.end(), Token::LBrace);
+        self.push_open(
+            0,
+            format!("enum {} {{", e.name.name),
+            Some(e.name.span.start()),
+            Some(brace),
+        );
+        for v in &e.variants {
+            let spans = self.doc_spans_before(v.name.span.start(), v.docs.len());
+            self.docs(&v.docs, spans, INDENT);
+            self.push(
+                INDENT,
+                format!("{},", v.name.name),
+                Some(v.name.span.start()),
+                Some(v.name.span.end()),
+            );
+        }
+        self.close(0, end);
+    }
+
+    /// `head(params)` then `rest`: the parameters inline if they fit and carry no docs or
+    /// comments, else one per line with trailing commas and `)` + rest on the closing line.
+    /// The parameters on one line, if none has docs and no comment is written among them
+    /// (between bytes `from` and `to`).
+    fn inline_params(&self, params: &[Param], from: usize, to: usize) -> Option<String> {
+        if params.iter().any(|p| !p.docs.is_empty()) || self.has_comment(from, to) {
+            return None;
+        }
+        let list: Vec<String> = params.iter().map(param).collect();
+        Some(list.join(", "))
+    }
+
+    fn with_params(&mut self, head: Head, params: &[Param], rest: Rest<'_>) {
+        let after = rest.lead.or(rest.end).unwrap_or(head.end);
+        if let Some(list) = self.inline_params(params, head.end, after) {
+            let prefix = format!("{}({list}){}", head.text, rest.prefix);
+            let probe = match rest.cond {
+                Some(_) => prefix.clone(),
+                None => format!("{prefix}{}", rest.suffix),
+            };
+            if fits(0, &probe) {
+                self.chain(
+                    0,
+                    Some(head.lead),
+                    prefix,
+                    rest.cond,
+                    &rest.suffix,
+                    rest.end,
+                    false,
+                    rest.opens,
+                );
+                return;
+            }
+        }
+        self.push_open(
+            0,
+            format!("{}(", head.text),
+            Some(head.lead),
+            Some(head.end),
+        );
+        for p in params {
+            self.param_line(p, INDENT, ",");
+        }
+        let params_end = params.last().map_or(head.end, |p| p.span.end());
+        let rparen = self.token_after(params_end, Token::RParen);
+        self.chain(
+            0,
+            rparen.map(|s| s.start()).or(rest.lead),
+            format!("){}", rest.prefix),
+            rest.cond,
+            &rest.suffix,
+            rest.end,
+            true,
+            rest.opens,
+        );
+    }
+
+    /// `prefix kw expr suffix` on one line if it fits, else broken before each `and` / `or` of
+    /// the expression's top-level chain, continuation lines indented by 4 more spaces.
+    #[allow(clippy::too_many_arguments)]
+    fn chain(
+        &mut self,
+        indent: usize,
+        lead: Option<usize>,
+        prefix: String,
+        cond: Option<(&str, &Expr)>,
+        suffix: &str,
+        end: Option<usize>,
+        first_closes: bool,
+        last_opens: bool,
+    ) {
+        let first = self.lines.len();
+        match cond {
+            None => self.push(indent, format!("{prefix}{suffix}"), lead, end),
+            Some((kw, e)) => {
+                let head: Vec<&str> = [prefix.as_str(), kw]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                let head = head.join(" ");
+                let join = |text: &str| {
+                    if head.is_empty() {
+                        text.to_string()
+                    } else {
+                        format!("{head} {text}")
+                    }
+                };
+                let whole = join(&format!("{}{suffix}", expr(e, 0)));
+                let parts = chain_parts(e);
+                if fits(indent, &whole) || parts.len() < 2 {
+                    self.push(indent, whole, lead, end);
+                } else {
+                    let last = parts.len() - 1;
+                    for (i, (op, text, span)) in parts.into_iter().enumerate() {
+                        let mut line = match op {
+                            None => join(&text),
+                            Some(op) => format!("{} {text}", op.symbol()),
+                        };
+                        let (line_indent, line_lead) = match op {
+                            None => (indent, lead),
+                            Some(_) => (indent + CONTINUATION, Some(span.start())),
+                        };
+                        let line_end = if i == last {
+                            line.push_str(suffix);
+                            end
+                        } else {
+                            Some(span.end())
+                        };
+                        self.push(line_indent, line, line_lead, line_end);
+                    }
+                }
+            }
+        }
+        if first_closes && let Some(line) = self.lines.get_mut(first) {
+            line.closes = true;
+            line.comment_indent = indent + INDENT;
+        }
+        if last_opens {
+            self.mark_open();
+        }
+    }
+
+    /// A function body on the lines after its header: on one line if it fits, else an `if` as
+    /// `if` / `then` / `else` lines (`else if` chains flattened), else broken as a condition.
+    fn body(&mut self, e: &Expr, indent: usize, end: usize) {
+        if fits(indent, &expr(e, 0)) || !matches!(e.kind, ExprKind::If(..)) {
+            self.chain(
+                indent,
+                Some(e.span.start()),
+                String::new(),
+                Some(("", e)),
+                "",
+                Some(end),
+                false,
+                false,
+            );
+            return;
+        }
+        let mut current = e;
+        let mut keyword = "if";
+        while let ExprKind::If(c, a, b) = &current.kind {
+            self.chain(
+                indent,
+                Some(current.span.start()),
+                String::new(),
+                Some((keyword, c)),
+                "",
+                Some(c.span.end()),
+                false,
+                false,
+            );
+            self.chain(
+                indent,
+                Some(a.span.start()),
+                String::new(),
+                Some(("then", a)),
+                "",
+                Some(a.span.end()),
+                false,
+                false,
+            );
+            current = b;
+            keyword = "else if";
+        }
+        self.chain(
+            indent,
+            Some(current.span.start()),
+            String::new(),
+            Some(("else", current)),
+            "",
+            Some(end),
+            false,
+            false,
+        );
+    }
+
+    fn policy(&mut self, p: &Policy, end: usize) {
+        let mut text = format!("policy {} for ", p.name.name);
+        let mut header_end = p.name.span.end();
+        match &p.target {
+            Target::Action(path) => {
+                text.push_str(&path.dotted());
+                header_end = path.span.end();
+            }
+            Target::Purpose(n) => {
+                text.push_str(&format!("purpose {}", n.name));
+                header_end = header_end.max(n.span.end());
+            }
+        }
+        if !p.bindings.is_empty() {
+            text.push_str(&bindings(&p.bindings));
+            header_end = header_end.max(bindings_end(&p.bindings));
+        }
+        if let Some(at) = &p.at {
+            text.push_str(&format!(" at {}", at.name));
+            header_end = at.span.end();
+        }
+        if p.rules.is_empty() && !self.has_comment(header_end, end) {
+            self.push(0, text + " {}", Some(p.name.span.start()), Some(end));
+            return;
+        }
+        let brace = self.end_after(header_end, Token::LBrace);
+        self.push_open(0, text + " {", Some(p.name.span.start()), Some(brace));
+        for rule in &p.rules {
+            let Rule::Rule {
+                kind,
+                reason,
+                condition,
+                span,
+            } = rule
+            else {
+                continue; // not reached: a file with errors is not formatted
+            };
+            let mut prefix = match kind {
+                RuleKind::Deny => "deny".to_string(),
+                RuleKind::Allow => "allow".to_string(),
+                RuleKind::Review { .. } => "review".to_string(),
+            };
+            if let Some(r) = reason {
+                prefix.push(' ');
+                prefix.push_str(&text_lit(&r.value));
+            }
+            if let RuleKind::Review {
+                role,
+                within,
+                fallback,
+                ..
+            } = kind
+            {
+                prefix.push_str(&format!(
+                    " by role {} within {} else {}",
+                    role.name,
+                    expr(within, 0),
+                    fallback.keyword()
+                ));
+            }
+            self.chain(
+                INDENT,
+                Some(span.start()),
+                prefix,
+                condition.as_ref().map(condition_parts),
+                "",
+                Some(span.end()),
+                false,
+                false,
+            );
+        }
+        self.close(0, end);
+    }
+
+    fn decision(&mut self, d: &Decision, end: usize) {
+        let head = Head::new("decision", &d.name);
+        let params_end = d.params.last().map_or(head.end, |p| p.span.end());
+        let header_end = d.at.as_ref().map_or(params_end, |a| a.span.end());
+        let at =
+            d.at.as_ref()
+                .map(|a| format!(" at {}", a.name))
+                .unwrap_or_default();
+        let block = !d.proposals.is_empty() || self.has_comment(header_end, end);
+        self.with_params(
+            head,
+            &d.params,
+            Rest {
+                prefix: at,
+                lead: d.at.as_ref().map(|a| a.span.start()),
+                suffix: if block { " {" } else { " {}" }.to_string(),
+                end: Some(if block {
+                    self.end_after(header_end, Token::LBrace)
+                } else {
+                    end
+                }),
+                opens: block,
+                ..Rest::default()
+            },
+        );
+        if !block {
+            return;
+        }
+        for p in &d.proposals {
+            self.proposal(p, INDENT);
+        }
+        self.close(0, end);
+    }
+
+    /// `propose call rank by e when c` on one line if it fits, else `rank by` and the condition
+    /// on continuation lines (the condition broken before `and` / `or` if it still does not fit).
+    fn proposal(&mut self, p: &Proposal, indent: usize) {
+        let head = format!("propose {}", call(&p.call));
+        let rank = p.rank.as_ref().map(|r| format!("rank by {}", expr(r, 0)));
+        let cond = p.condition.as_ref().map(|c| {
+            let (kw, e) = condition_parts(c);
+            format!("{kw} {}", expr(e, 0))
+        });
+        let whole: Vec<&str> = [Some(head.as_str()), rank.as_deref(), cond.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let whole = whole.join(" ");
+        let end = p.span.end();
+        if fits(indent, &whole) || (rank.is_none() && cond.is_none()) {
+            self.push(indent, whole, Some(p.span.start()), Some(end));
+            return;
+        }
+        self.push(indent, head, Some(p.span.start()), Some(p.call.span.end()));
+        let cont = indent + CONTINUATION;
+        if let (Some(text), Some(r)) = (rank, &p.rank) {
+            let r_end = if p.condition.is_some() {
+                r.span.end()
+            } else {
+                end
+            };
+            self.push(cont, text, Some(r.span.start()), Some(r_end));
+        }
+        if let Some(c) = &p.condition {
+            self.chain(
+                cont,
+                Some(c.span.start()),
+                String::new(),
+                Some(condition_parts(c)),
+                "",
+                Some(end),
+                false,
+                false,
+            );
+        }
+    }
+
+    fn journey(&mut self, j: &Journey, end: usize) {
+        let head = Head::new("journey", &j.name);
+        let header_end = j.params.last().map_or(head.end, |p| p.span.end());
+        let block = !j.states.is_empty() || self.has_comment(header_end, end);
+        self.with_params(
+            head,
+            &j.params,
+            Rest {
+                suffix: if block { " {" } else { " {}" }.to_string(),
+                end: Some(if block {
+                    self.end_after(header_end, Token::LBrace)
+                } else {
+                    end
+                }),
+                opens: block,
+                ..Rest::default()
+            },
+        );
+        if !block {
+            return;
+        }
+        for s in &j.states {
+            let text = format!("state {}", s.name.name);
+            let s_end = s.span.end();
+            if s.handlers.is_empty() && !self.has_comment(s.name.span.end(), s_end) {
+                self.push(INDENT, text + " {}", Some(s.span.start()), Some(s_end));
+                continue;
+            }
+            let brace = self.end_after(s.name.span.end(), Token::LBrace);
+            self.push_open(INDENT, text + " {", Some(s.span.start()), Some(brace));
+            for h in &s.handlers {
+                self.handler(h, 2 * INDENT);
+            }
+            self.close(INDENT, s_end);
+        }
+        self.close(0, end);
+    }
+
+    fn handler(&mut self, h: &Handler, indent: usize) {
+        let h_end = h.span.end();
+        let (prefix, cond, header_end) = match &h.trigger {
+            Trigger::On {
+                event,
+                bindings: bs,
+                condition,
+            } => {
+                let mut prefix = format!("on {}", event.dotted());
+                let mut header_end = event.span.end();
+                if !bs.is_empty() {
+                    prefix.push_str(&bindings(bs));
+                    header_end = header_end.max(bindings_end(bs));
+                }
+                if let Some(c) = condition {
+                    header_end = c.span.end();
+                }
+                (prefix, condition.as_ref().map(condition_parts), header_end)
+            }
+            Trigger::Wait(e) => (format!("wait {}", expr(e, 0)), None, e.span.end()),
+        };
+        let block = !h.steps.is_empty() || self.has_comment(header_end, h_end);
+        self.chain(
+            indent,
+            Some(h.span.start()),
+            prefix,
+            cond,
+            if block { " {" } else { " {}" },
+            Some(if block {
+                self.end_after(header_end, Token::LBrace)
+            } else {
+                h_end
+            }),
+            false,
+            block,
+        );
+        if !block {
+            return;
+        }
+        for step in &h.steps {
+            match step {
+                Step::Propose(c) => self.push(
+                    indent + INDENT,
+                    format!("propose {}", call(c)),
+                    Some(c.span.start()),
+                    Some(c.span.end()),
+                ),
+                Step::Goto(n) => self.push(
+                    indent + INDENT,
+                    format!("goto {}", n.name),
+                    Some(n.span.start()),
+                    Some(n.span.end()),
+                ),
+            }
+        }
+        self.close(indent, h_end);
+    }
+
+    fn test(&mut self, t: &Test, end: usize) {
+        let text = format!("test {}", text_lit(&t.name.value));
+        if t.body.is_empty() && !self.has_comment(t.name.span.end(), end) {
+            self.push(0, text + " {}", Some(t.name.span.start()), Some(end));
+            return;
+        }
+        let brace = self.end_after(t.name.span.end(), Token::LBrace);
+        self.push_open(0, text + " {", Some(t.name.span.start()), Some(brace));
+        for stmt in &t.body {
+            match stmt {
+                TestStmt::Let { name, value, span } => self.push(
+                    INDENT,
+                    format!("let {} = {}", name.name, expr(value, 0)),
+                    Some(span.start()),
+                    Some(span.end()),
+                ),
+                TestStmt::Expect(e) => self.expect(e, INDENT),
+                TestStmt::Error(_) => {} // not reached: a file with errors is not formatted
+            }
+        }
+        self.close(0, end);
+    }
+
+    /// `expect p(call) == verdict(reasons) at T given s = v`, broken before `==`, `at` and
+    /// `given` (packed onto continuation lines) when it does not fit.
+    fn expect(&mut self, e: &Expect, indent: usize) {
+        let head = format!("expect {}({})", e.policy.dotted(), call(&e.call));
+        // (text, first byte, last byte) of each clause after the head
+        let mut parts: Vec<(String, Option<usize>, Option<usize>)> = Vec::new();
+        let mut verdict = format!("== {}", e.verdict.keyword());
+        let mut reasons_span = (None, None);
+        if let Some(reasons) = &e.reasons {
+            let texts: Vec<String> = reasons.iter().map(|r| text_lit(&r.value)).collect();
+            verdict.push_str(&format!("({})", texts.join(", ")));
+            reasons_span = (
+                reasons.first().map(|r| r.span.start()),
+                reasons.last().map(|r| r.span.end()),
+            );
+        }
+        parts.push((verdict, reasons_span.0, reasons_span.1));
+        if let Some(at) = &e.at {
+            parts.push((
+                format!("at {}", expr(at, 0)),
+                Some(at.span.start()),
+                Some(at.span.end()),
+            ));
+        }
+        if !e.given.is_empty() {
+            let texts: Vec<String> = e
+                .given
+                .iter()
+                .map(|(n, v)| format!("{} = {}", n.name, expr(v, 0)))
+                .collect();
+            parts.push((
+                format!("given {}", texts.join(", ")),
+                e.given.first().map(|(n, _)| n.span.start()),
+                e.given.last().map(|(_, v)| v.span.end()),
+            ));
+        }
+        let whole = std::iter::once(head.clone())
+            .chain(parts.iter().map(|p| p.0.clone()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let end = e.span.end();
+        if fits(indent, &whole) {
+            self.push(indent, whole, Some(e.span.start()), Some(end));
+            return;
+        }
+        self.push(indent, head, Some(e.span.start()), Some(e.call.span.end()));
+        let cont = indent + CONTINUATION;
+        let mut current: Option<(String, Option<usize>, Option<usize>)> = None;
+        for (text, lead, last) in parts {
+            current = match current {
+                Some((t, l, r)) if fits(cont, &format!("{t} {text}")) => {
+                    Some((format!("{t} {text}"), l.or(lead), last.or(r)))
+                }
+                Some((t, l, r)) => {
+                    self.push(cont, t, l, r);
+                    Some((text, lead, last))
+                }
+                None => Some((text, lead, last)),
+            };
+        }
+        if let Some((t, l, _)) = current {
+            self.push(cont, t, l, Some(end));
+        }
+    }
+}
+
+/// The start of a declaration with parameters: `action name`, with where its name is.
+struct Head {
+    text: String,
+    lead: usize,
+    end: usize,
+}
+
+impl Head {
+    fn new(keyword: &str, name: &Ident) -> Head {
+        Head {
+            text: format!("{keyword} {}", name.name),
+            lead: name.span.start(),
+            end: name.span.end(),
+        }
+    }
+}
+
+/// What follows a parameter list: `prefix` (e.g. ` purpose p risk r`), an optional condition
+/// or body (`= expr`), and a suffix (` {`).
+#[derive(Default)]
+struct Rest<'e> {
+    prefix: String,
+    lead: Option<usize>,
+    cond: Option<(&'static str, &'e Expr)>,
+    suffix: String,
+    end: Option<usize>,
+    opens: bool,
+}
+
+fn condition_parts(c: &Condition) -> (&'static str, &Expr) {
+    (if c.negated { "unless" } else { "when" }, &c.expr)
+}
+
+// ---------------------------------------------------------------- comments
+
+/// A rendered line.
+struct Out {
+    text: String,
+    opens: bool,
+    blank: bool,
+}
+
+/// What follows a comment placed on its own line.
+#[derive(PartialEq)]
+enum Next {
+    Comment,
+    Code,
+    Closer,
+    End,
+}
+
+/// Puts the lines and the comments together.
+fn render(lines: &[Line], comments: &[Comment], source: &str) -> String {
+    let mut out: Vec<Out> = Vec::new();
+    let mut next = 0;
+    // the first source byte of the next line that has one, for each line
+    let mut bounds = vec![None; lines.len()];
+    let mut bound = None;
+    for (i, line) in lines.iter().enumerate().rev() {
+        bounds[i] = bound;
+        bound = line.first_pos().or(bound);
+    }
+    for (i, line) in lines.iter().enumerate() {
+        if line.text.is_empty() {
+            push_blank(&mut out);
+            continue;
+        }
+        if let Some(limit) = line.end.or(line.lead) {
+            while next < comments.len() && comments[next].span.start() < limit {
+                let following = if comments
+                    .get(next + 1)
+                    .is_some_and(|c| c.span.start() < limit)
+                {
+                    Next::Comment
+                } else if line.closes {
+                    Next::Closer
+                } else {
+                    Next::Code
+                };
+                own_line(
+                    &mut out,
+                    &comments[next],
+                    line.comment_indent,
+                    source,
+                    following,
+                );
+                next += 1;
+            }
+        }
+        let mut text = format!("{}{}", " ".repeat(line.indent), line.text);
+        if let (Some(end), Some(c)) = (line.end, comments.get(next)) {
+            let start = c.span.start();
+            if start >= end
+                && !source[end..start].contains('\n')
+                && bounds[i].is_none_or(|b| start < b)
+            {
+                text.push_str("  ");
+                text.push_str(&c.text);
+                next += 1;
+            }
+        }
+        out.push(Out {
+            text,
+            opens: line.opens,
+            blank: false,
+        });
+    }
+    if next < comments.len() {
+        push_blank(&mut out);
+        for (k, c) in comments[next..].iter().enumerate() {
+            let following = if next + k + 1 < comments.len() {
+                Next::Comment
+            } else {
+                Next::End
+            };
+            own_line(&mut out, c, 0, source, following);
+        }
+    }
+    while out.last().is_some_and(|o| o.blank) {
+        out.pop();
+    }
+    let mut text = String::new();
+    for o in &out {
+        text.push_str(&o.text);
+        text.push('\n');
+    }
+    if text.is_empty() {
+        text.push('\n');
+    }
+    text
+}
+
+fn push_blank(out: &mut Vec<Out>) {
+    if out.last().is_some_and(|o| !o.blank) {
+        out.push(Out {
+            text: String::new(),
+            opens: false,
+            blank: true,
+        });
+    }
+}
+
+/// Whether a blank line separates `a` from `b` (which are only whitespace apart).
+fn blank_between(gap: &str) -> bool {
+    gap.chars().filter(|&c| c == '\n').count() >= 2
+}
+
+/// A comment on its own line, keeping a blank line before or after it from the source.
+fn own_line(out: &mut Vec<Out>, c: &Comment, indent: usize, source: &str, following: Next) {
+    let before = &source[..c.span.start()];
+    let gap_before = &before[before.trim_end().len()..];
+    if blank_between(gap_before) && out.last().is_some_and(|o| !o.opens) {
+        push_blank(out);
+    }
+    out.push(Out {
+        text: format!("{}{}", " ".repeat(indent), c.text),
+        opens: false,
+        blank: false,
+    });
+    let after = &source[c.span.end()..];
+    let gap_after = &after[..after.len() - after.trim_start().len()];
+    if following == Next::Code && blank_between(gap_after) {
+        push_blank(out);
+    }
+}
+
+// ---------------------------------------------------------------- inline text
+
+fn use_text(u: &Use) -> String {
+    let path = u.path.dotted();
+    match &u.kind {
+        UseKind::Single { alias: None } => path,
+        UseKind::Single { alias: Some(a) } => format!("{path} as {}", a.name),
+        UseKind::Glob => format!("{path}.*"),
+        UseKind::Group(names) => {
+            let names: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
+            format!("{path}.{{{}}}", names.join(", "))
+        }
+    }
+}
+
+fn annotation(a: &Annotation) -> String {
+    if a.args.is_empty() {
+        format!("@{}", a.name.name)
+    } else {
+        format!("@{}({})", a.name.name, args(&a.args))
+    }
+}
+
+/// `@a @b name: Type`
+fn param(p: &Param) -> String {
+    let mut text = String::new();
+    for a in &p.annotations {
+        text.push_str(&annotation(a));
+        text.push(' ');
+    }
+    text.push_str(&format!("{}: {}", p.name.name, ty(&p.ty)));
+    text
+}
+
+fn bindings(bs: &[Binding]) -> String {
+    let parts: Vec<String> = bs
+        .iter()
+        .map(|b| {
+            if b.param.name == b.var.name {
+                b.param.name.clone()
+            } else {
+                format!("{}: {}", b.param.name, b.var.name)
+            }
+        })
+        .collect();
+    format!("({})", parts.join(", "))
+}
+
+fn bindings_end(bs: &[Binding]) -> usize {
+    bs.iter()
+        .map(|b| b.param.span.end().max(b.var.span.end()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// A type as written: `List<Text>`, `Time?`, `{ consents: List<Consent>, .. }`.
+pub fn ty(t: &TypeExpr) -> String {
+    match t {
+        TypeExpr::Named { path, args, .. } => {
+            if args.is_empty() {
+                path.dotted()
+            } else {
+                let args: Vec<String> = args.iter().map(ty).collect();
+                format!("{}<{}>", path.dotted(), args.join(", "))
+            }
+        }
+        TypeExpr::Optional { inner, .. } => {
+            let inner = ty(inner);
+            // `T??` would lex as `??`
+            if inner.ends_with('?') {
+                format!("{inner} ?")
+            } else {
+                format!("{inner}?")
+            }
+        }
+        TypeExpr::Open { fields, .. } => {
+            let mut text = "{ ".to_string();
+            for (name, t) in fields {
+                text.push_str(&format!("{}: {}, ", name.name, ty(t)));
+            }
+            text.push_str(".. }");
+            text
+        }
+    }
+}
+
+fn call(c: &Call) -> String {
+    format!("{}({})", c.callee.dotted(), args(&c.args))
+}
+
+fn args(args: &[Arg]) -> String {
+    let parts: Vec<String> = args
+        .iter()
+        .map(|a| match &a.name {
+            Some(n) => format!("{}: {}", n.name, expr(&a.value, 0)),
+            None => expr(&a.value, 0),
+        })
+        .collect();
+    parts.join(", ")
+}
+
+// ---------------------------------------------------------------- expressions
+
+/// How tightly an expression binds, as the grammar's levels: `if` 0, `or` 1, `and` 2, `not` 3,
+/// comparisons and `is` 4, ranges 5, `??` 6, `+ -` 7, `* / %` 8, unary `-` 9, postfix 10,
+/// primary 11 (the binary levels are [`BinOp::precedence`]).
+fn level(e: &Expr) -> u8 {
+    match &e.kind {
+        ExprKind::If(..) | ExprKind::Lambda(..) => 0,
+        ExprKind::Binary(op, ..) => op.precedence(),
+        ExprKind::Unary(UnOp::Not, _) => 3,
+        ExprKind::Is { .. } => 4,
+        ExprKind::Range { .. } => 5,
+        ExprKind::Unary(UnOp::Neg, _) => 9,
+        ExprKind::Field(..)
+        | ExprKind::Call {
+            receiver: Some(_), ..
+        } => 10,
+        _ => 11,
+    }
+}
+
+/// The levels the operands of `op` must have (comparisons do not chain).
+fn operand_levels(op: BinOp) -> (u8, u8) {
+    let p = op.precedence();
+    if p == BinOp::Eq.precedence() {
+        (p + 1, p + 1)
+    } else {
+        (p, p + 1)
+    }
+}
+
+/// An expression in a position that needs at least level `min`. The parser's trees never need
+/// added parentheses (the author's are [`ExprKind::Paren`] nodes); others get them.
+pub fn expr(e: &Expr, min: u8) -> String {
+    let text = bare(e);
+    if level(e) < min {
+        format!("({text})")
+    } else {
+        text
+    }
+}
+
+fn bare(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Lit(l) => literal(l),
+        ExprKind::Name(n) => n.name.clone(),
+        ExprKind::Field(x, f) => format!("{}.{}", expr(x, 10), f.name),
+        ExprKind::Call {
+            callee,
+            receiver,
+            args: a,
+        } => match receiver {
+            Some(r) => format!("{}.{}({})", expr(r, 10), callee.dotted(), args(a)),
+            None => format!("{}({})", callee.dotted(), args(a)),
+        },
+        ExprKind::Binary(op, a, b) => {
+            let (la, lb) = operand_levels(*op);
+            format!("{} {} {}", expr(a, la), op.symbol(), expr(b, lb))
+        }
+        ExprKind::Unary(UnOp::Not, x) => format!("not {}", expr(x, 3)),
+        ExprKind::Unary(UnOp::Neg, x) => format!("-{}", expr(x, 9)),
+        ExprKind::Is { expr: x, present } => format!(
+            "{} is {}",
+            expr(x, 5),
+            if *present { "present" } else { "absent" }
+        ),
+        ExprKind::Range { lo, hi, inclusive } => format!(
+            "{}{}{}",
+            expr(lo, 6),
+            if *inclusive { "..=" } else { ".." },
+            expr(hi, 6)
+        ),
+        ExprKind::If(c, a, b) => {
+            format!("if {} then {} else {}", expr(c, 0), expr(a, 0), expr(b, 0))
+        }
+        ExprKind::List(xs) => {
+            let xs: Vec<String> = xs.iter().map(|x| expr(x, 0)).collect();
+            format!("[{}]", xs.join(", "))
+        }
+        ExprKind::Set(xs) => {
+            let xs: Vec<String> = xs.iter().map(|x| expr(x, 0)).collect();
+            format!("{{{}}}", xs.join(", "))
+        }
+        ExprKind::Record { fields, rest } => {
+            let mut parts: Vec<String> = fields
+                .iter()
+                .map(|(n, v)| format!("{}: {}", n.name, expr(v, 0)))
+                .collect();
+            if *rest {
+                parts.push("..".to_string());
+            }
+            if parts.is_empty() {
+                "{}".to_string()
+            } else {
+                format!("{{ {} }}", parts.join(", "))
+            }
+        }
+        ExprKind::Lambda(x, body) => format!("{} => {}", x.name, expr(body, 0)),
+        ExprKind::Paren(x) => format!("({})", expr(x, 0)),
+        ExprKind::Error => "absent".to_string(), // not built by the parser
+    }
+}
+
+/// The operands of the top-level `and` / `or` chain of a condition, each with the operator
+/// before it (none for the first) and its span. Joined by spaces they give `expr(e, 0)`.
+fn chain_parts(e: &Expr) -> Vec<(Option<BinOp>, String, Span)> {
+    fn walk(e: &Expr, min: u8, op: Option<BinOp>, out: &mut Vec<(Option<BinOp>, String, Span)>) {
+        if let ExprKind::Binary(o @ (BinOp::And | BinOp::Or), a, b) = &e.kind
+            && level(e) >= min
+        {
+            let (la, lb) = operand_levels(*o);
+            walk(a, la, op, out);
+            walk(b, lb, Some(*o), out);
+        } else {
+            out.push((op, expr(e, min), e.span));
+        }
+    }
+    let mut out = Vec::new();
+    walk(e, 0, None, &mut out);
+    out
+}
+
+/// A literal from its value, in normal form.
+pub fn literal(l: &Literal) -> String {
+    match l {
+        Literal::Bool(b) => b.to_string(),
+        Literal::Int(i) => i.to_string(),
+        Literal::Decimal(d) => d.clone(),
+        Literal::Money(amount, currency) => format!("{amount} {currency}"),
+        Literal::Text(t) => text_lit(t),
+        Literal::Duration(ms) => duration(*ms),
+        Literal::Time(t) => t.clone(),
+        Literal::Absent => "absent".to_string(),
+    }
+}
+
+/// A text literal, quoted and escaped: `"`, `\`, newline and tab by their escapes, other
+/// control characters as `\u{..}`.
+pub fn text_lit(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A duration in milliseconds, in the largest units: `5400000` → `1h30m`, `0` → `0s`.
+pub fn duration(ms: i64) -> String {
+    const UNITS: [(&str, i64); 6] = [
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    if ms <= 0 {
+        // The parser builds no negative duration (`-5m` is a negation of `5m`).
+        return "0s".to_string();
+    }
+    let mut rest = ms;
+    let mut out = String::new();
+    for (unit, size) in UNITS {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}

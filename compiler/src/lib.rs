@@ -5,14 +5,14 @@
 //! command line and the language server share one incremental engine.
 
 pub mod ast;
-pub mod diagnostic;
-pub mod lexer;
-pub mod parse;
-pub mod span;
 pub mod check;
-pub mod resolve;
-pub mod types;
 pub mod codes;
 pub mod db;
+pub mod diagnostic;
 pub mod format;
+pub mod lexer;
+pub mod parse;
 pub mod render;
+pub mod resolve;
+pub mod span;
+pub mod types;

@@ -213,6 +213,7 @@ pub mod literal {
     use crate::span::Span;
 
     /// A top-level entry before the file is assembled.
+    #[allow(clippy::large_enum_variant)] // short-lived, one per declaration
     pub enum Top {
         /// `module a.b`
         Module(ModuleDecl),

@@ -137,7 +137,9 @@ pub fn item_table(db: &dyn Db, file: SourceFile) -> ItemTable {
             span: name.span,
         };
         if let Some(first) = table.by_name.get(name.name.as_str()) {
-            table.diagnostics.push(duplicate(path, &name.name, name.span, first.span));
+            table
+                .diagnostics
+                .push(duplicate(path, &name.name, name.span, first.span));
         } else {
             table.by_name.insert(def.name.clone(), def);
         }
@@ -147,10 +149,17 @@ pub fn item_table(db: &dyn Db, file: SourceFile) -> ItemTable {
 
 /// E0206 for a name declared twice in one scope.
 pub fn duplicate(path: &Arc<str>, name: &str, span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error("E0206", path, span, format!("`{name}` is defined more than once"))
-        .with_label("defined again here")
-        .with_secondary(path, first, "first defined here")
-        .with_help(format!("rename one of the two, or remove the second `{name}`"))
+    Diagnostic::error(
+        "E0206",
+        path,
+        span,
+        format!("`{name}` is defined more than once"),
+    )
+    .with_label("defined again here")
+    .with_secondary(path, first, "first defined here")
+    .with_help(format!(
+        "rename one of the two, or remove the second `{name}`"
+    ))
 }
 
 /// Which file declares which module.
@@ -173,9 +182,14 @@ pub fn module_index(db: &dyn Db, project: Project) -> ModuleIndex {
         let Some(m) = &parsed.ast.module else {
             if parsed.diagnostics.is_empty() {
                 index.diagnostics.push(
-                    Diagnostic::error("E0201", path, Span::new(0, 0), "this file declares no module")
-                        .with_label("expected `module name` here")
-                        .with_help("start the file with a line such as `module acme.contact`"),
+                    Diagnostic::error(
+                        "E0201",
+                        path,
+                        Span::new(0, 0),
+                        "this file declares no module",
+                    )
+                    .with_label("expected `module name` here")
+                    .with_help("start the file with a line such as `module acme.contact`"),
                 );
             }
             continue;
@@ -183,18 +197,28 @@ pub fn module_index(db: &dyn Db, project: Project) -> ModuleIndex {
         let name = m.path.dotted();
         if (name == "std" || name.starts_with("std.")) && !*file.is_stdlib(db) {
             index.diagnostics.push(
-                Diagnostic::error("E0215", path, m.path.span, format!("module name `{name}` is reserved"))
-                    .with_label("`std` is the standard library's namespace")
-                    .with_help("name your module after your organisation, e.g. `acme.contact`"),
+                Diagnostic::error(
+                    "E0215",
+                    path,
+                    m.path.span,
+                    format!("module name `{name}` is reserved"),
+                )
+                .with_label("`std` is the standard library's namespace")
+                .with_help("name your module after your organisation, e.g. `acme.contact`"),
             );
             continue;
         }
         if let Some((first_path, first_span)) = spans.get(&name) {
             index.diagnostics.push(
-                Diagnostic::error("E0202", path, m.path.span, format!("module `{name}` is declared by two files"))
-                    .with_label("declared again here")
-                    .with_secondary(first_path, *first_span, "first declared here")
-                    .with_help("give each file its own module name"),
+                Diagnostic::error(
+                    "E0202",
+                    path,
+                    m.path.span,
+                    format!("module `{name}` is declared by two files"),
+                )
+                .with_label("declared again here")
+                .with_secondary(first_path, *first_span, "first declared here")
+                .with_help("give each file its own module name"),
             );
             continue;
         }
@@ -293,15 +317,23 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
     for (u, import) in parsed.ast.uses.iter().enumerate() {
         let u = u32::try_from(u).unwrap_or(u32::MAX);
         let segs = &import.path.segments;
-        let (module_segs, items): (&[ast::Ident], Vec<(&ast::Ident, &ast::Ident)>) = match &import.kind {
-            UseKind::Single { alias } => {
-                let last = import.path.last();
-                (&segs[..segs.len() - 1], vec![(last, alias.as_ref().unwrap_or(last))])
-            }
-            UseKind::Glob => (&segs[..], vec![]),
-            UseKind::Group(names) => (&segs[..], names.iter().map(|n| (n, n)).collect()),
-        };
-        let module_name = module_segs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(".");
+        let (module_segs, items): (&[ast::Ident], Vec<(&ast::Ident, &ast::Ident)>) =
+            match &import.kind {
+                UseKind::Single { alias } => {
+                    let last = import.path.last();
+                    (
+                        &segs[..segs.len() - 1],
+                        vec![(last, alias.as_ref().unwrap_or(last))],
+                    )
+                }
+                UseKind::Glob => (&segs[..], vec![]),
+                UseKind::Group(names) => (&segs[..], names.iter().map(|n| (n, n)).collect()),
+            };
+        let module_name = module_segs
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
         let module_span = match (module_segs.first(), module_segs.last()) {
             (Some(a), Some(b)) => a.span.to(b.span),
             _ => import.path.span,
@@ -335,8 +367,12 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
                 Some(def) => {
                     if let Some(prev) = scope.names.get(alias.name.as_str()) {
                         if prev.def != *def {
-                            let first = prev.via_use.map_or(prev.def.span, |pu| parsed.ast.uses[pu as usize].span);
-                            scope.diagnostics.push(duplicate(path, &alias.name, alias.span, first));
+                            let first = prev
+                                .via_use
+                                .map_or(prev.def.span, |pu| parsed.ast.uses[pu as usize].span);
+                            scope
+                                .diagnostics
+                                .push(duplicate(path, &alias.name, alias.span, first));
                         }
                         continue;
                     }
@@ -372,7 +408,13 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
         .map(|e| e.def.clone())
         .collect();
     for &(_, f) in &scope.globs {
-        enums.extend(item_table(db, f).by_name.values().filter(|d| d.kind == DefKind::Enum).cloned());
+        enums.extend(
+            item_table(db, f)
+                .by_name
+                .values()
+                .filter(|d| d.kind == DefKind::Enum)
+                .cloned(),
+        );
     }
     let mut unique: Vec<Def> = Vec::new();
     for def in enums {
@@ -383,7 +425,10 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
     for def in unique {
         if let ItemKind::Enum(e) = &def.item(db).kind {
             for v in &e.variants {
-                let list = scope.variants.entry(Arc::from(v.name.name.as_str())).or_default();
+                let list = scope
+                    .variants
+                    .entry(Arc::from(v.name.name.as_str()))
+                    .or_default();
                 if !list.contains(&def) {
                     list.push(def.clone());
                 }
@@ -461,7 +506,9 @@ pub enum Signature {
 /// [`Ty::Unknown`] (the declaring file's check reports them).
 #[salsa::tracked(returns(ref))]
 pub fn signature(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> Signature {
-    let item = &parse_file(db, file).ast.items[index as usize];
+    let Some(item) = crate::db::item_ast(db, file, index) else {
+        return Signature::Other;
+    };
     let scope = file_scope(db, project, file);
     let params = |ps: &[ast::Param]| -> Vec<TypedParam> {
         ps.iter()
@@ -474,18 +521,28 @@ pub fn signature(db: &dyn Db, project: Project, file: SourceFile, index: u32) ->
     };
     match &item.kind {
         ItemKind::Record(r) => Signature::Record(params(&r.fields)),
-        ItemKind::Enum(e) => Signature::Enum(e.variants.iter().map(|v| Arc::from(v.name.name.as_str())).collect()),
+        ItemKind::Enum(e) => Signature::Enum(
+            e.variants
+                .iter()
+                .map(|v| Arc::from(v.name.name.as_str()))
+                .collect(),
+        ),
         ItemKind::Action(a) => Signature::Action {
             params: params(&a.params),
-            purpose: a.purpose.as_ref().and_then(|p| match scope.lookup(db, &p.name) {
-                Lookup::Found(e) if e.def.kind == DefKind::Purpose => Some(e.def),
-                _ => None,
-            }),
+            purpose: a
+                .purpose
+                .as_ref()
+                .and_then(|p| match scope.lookup(db, &p.name) {
+                    Lookup::Found(e) if e.def.kind == DefKind::Purpose => Some(e.def),
+                    _ => None,
+                }),
             risk: a.risk.as_ref().map(|r| Arc::from(r.name.as_str())),
         },
         ItemKind::Signal(s) => Signature::Callable {
             params: params(&s.params),
-            ret: Ty::Optional(Box::new(resolve_type(db, project, scope, &s.ty).unwrap_or(Ty::Unknown))),
+            ret: Ty::Optional(Box::new(
+                resolve_type(db, project, scope, &s.ty).unwrap_or(Ty::Unknown),
+            )),
         },
         ItemKind::Event(e) => Signature::Callable {
             params: params(&e.params),
@@ -501,12 +558,17 @@ pub fn signature(db: &dyn Db, project: Project, file: SourceFile, index: u32) ->
 
 /// The names of the built-in types.
 pub const BUILTIN_TYPES: &[&str] = &[
-    "Bool", "Int", "Decimal", "Money", "Text", "Duration", "Time", "Tz", "Id", "Channel", "Purpose", "Role",
-    "List", "Set",
+    "Bool", "Int", "Decimal", "Money", "Text", "Duration", "Time", "Tz", "Id", "Channel",
+    "Purpose", "Role", "List", "Set",
 ];
 
 /// Resolves a written type in `scope`.
-pub fn resolve_type(db: &dyn Db, project: Project, scope: &Scope, t: &TypeExpr) -> Result<Ty, Diagnostic> {
+pub fn resolve_type(
+    db: &dyn Db,
+    project: Project,
+    scope: &Scope,
+    t: &TypeExpr,
+) -> Result<Ty, Box<Diagnostic>> {
     resolve_type_in(db, project, scope, t, &Arc::from(""))
 }
 
@@ -517,7 +579,7 @@ pub fn resolve_type_in(
     scope: &Scope,
     t: &TypeExpr,
     path: &Arc<str>,
-) -> Result<Ty, Diagnostic> {
+) -> Result<Ty, Box<Diagnostic>> {
     match t {
         TypeExpr::Optional { inner, .. } => {
             let inner = resolve_type_in(db, project, scope, inner, path)?;
@@ -529,24 +591,41 @@ pub fn resolve_type_in(
         TypeExpr::Open { fields, .. } => {
             let mut out = Vec::new();
             for (name, ft) in fields {
-                out.push((Arc::from(name.name.as_str()), resolve_type_in(db, project, scope, ft, path)?));
+                out.push((
+                    Arc::from(name.name.as_str()),
+                    resolve_type_in(db, project, scope, ft, path)?,
+                ));
             }
             Ok(Ty::Open(out))
         }
-        TypeExpr::Named { path: p, args, span } => {
+        TypeExpr::Named {
+            path: p,
+            args,
+            span,
+        } => {
             let name = p.dotted();
-            let arity = |n: usize| -> Result<(), Diagnostic> {
+            let arity = |n: usize| -> Result<(), Box<Diagnostic>> {
                 if args.len() == n {
                     Ok(())
                 } else {
-                    Err(Diagnostic::error(
-                        "E0309",
-                        path,
-                        *span,
-                        format!("`{name}` takes {n} type argument{}, found {}", if n == 1 { "" } else { "s" }, args.len()),
-                    )
-                    .with_label("wrong number of type arguments")
-                    .with_help(if n == 1 { format!("write `{name}<T>`") } else { format!("write `{name}` alone") }))
+                    Err(Box::new(
+                        Diagnostic::error(
+                            "E0309",
+                            path,
+                            *span,
+                            format!(
+                                "`{name}` takes {n} type argument{}, found {}",
+                                if n == 1 { "" } else { "s" },
+                                args.len()
+                            ),
+                        )
+                        .with_label("wrong number of type arguments")
+                        .with_help(if n == 1 {
+                            format!("write `{name}<T>`")
+                        } else {
+                            format!("write `{name}` alone")
+                        }),
+                    ))
                 }
             };
             let builtin = match name.as_str() {
@@ -580,12 +659,20 @@ pub fn resolve_type_in(
             let found = if p.segments.len() == 1 {
                 scope.lookup(db, &name)
             } else {
-                let module: Vec<&str> = p.segments[..p.segments.len() - 1].iter().map(|s| s.name.as_str()).collect();
+                let module: Vec<&str> = p.segments[..p.segments.len() - 1]
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
                 match module_index(db, project).by_name.get(&module.join(".")) {
                     Some(f) => item_table(db, *f)
                         .by_name
                         .get(p.last().name.as_str())
-                        .map_or(Lookup::Missing, |d| Lookup::Found(Entry { def: d.clone(), via_use: None })),
+                        .map_or(Lookup::Missing, |d| {
+                            Lookup::Found(Entry {
+                                def: d.clone(),
+                                via_use: None,
+                            })
+                        }),
                     None => Lookup::Missing,
                 }
             };
@@ -595,34 +682,40 @@ pub fn resolve_type_in(
                         DefKind::Record => Ty::Record(e.def.clone()),
                         DefKind::Enum => Ty::Enum(e.def.clone()),
                         other => {
-                            return Err(Diagnostic::error(
-                                "E0208",
-                                path,
-                                *span,
-                                format!("`{name}` is {}, not a type", other.describe()),
-                            )
-                            .with_label("expected a type")
-                            .with_secondary(e.def.file.path(db), e.def.span, "declared here")
-                            .with_help("types are the built-in types, records and enums"));
+                            return Err(Box::new(
+                                Diagnostic::error(
+                                    "E0208",
+                                    path,
+                                    *span,
+                                    format!("`{name}` is {}, not a type", other.describe()),
+                                )
+                                .with_label("expected a type")
+                                .with_secondary(e.def.file.path(db), e.def.span, "declared here")
+                                .with_help("types are the built-in types, records and enums"),
+                            ));
                         }
                     };
                     arity(0)?;
                     Ok(ty)
                 }
-                Lookup::Ambiguous(defs) => Err(ambiguous(db, path, &name, *span, &defs)),
+                Lookup::Ambiguous(defs) => Err(Box::new(ambiguous(db, path, &name, *span, &defs))),
                 Lookup::Missing => {
-                    let mut d = Diagnostic::error("E0207", path, *span, format!("unknown type `{name}`"))
-                        .with_label("no type by this name is in scope");
-                    let mut candidates: Vec<Arc<str>> = BUILTIN_TYPES.iter().map(|s| Arc::from(*s)).collect();
+                    let mut d =
+                        Diagnostic::error("E0207", path, *span, format!("unknown type `{name}`"))
+                            .with_label("no type by this name is in scope");
+                    let mut candidates: Vec<Arc<str>> =
+                        BUILTIN_TYPES.iter().map(|s| Arc::from(*s)).collect();
                     candidates.extend(scope.visible_names(db));
                     if let Some(s) = suggest(&name, candidates.iter().map(|c| &**c)) {
                         d = d.with_help(format!("did you mean `{s}`?"));
                     } else if let Some(h) = import_hint(db, project, &name) {
                         d = d.with_help(h);
                     } else {
-                        d = d.with_help(format!("declare `record {name} {{ ... }}` or import it with `use`"));
+                        d = d.with_help(format!(
+                            "declare `record {name} {{ ... }}` or import it with `use`"
+                        ));
                     }
-                    Err(d)
+                    Err(Box::new(d))
                 }
             }
         }
@@ -633,7 +726,9 @@ pub fn resolve_type_in(
 pub fn ambiguous(db: &dyn Db, path: &Arc<str>, name: &str, span: Span, defs: &[Def]) -> Diagnostic {
     let mut d = Diagnostic::error("E0212", path, span, format!("`{name}` is ambiguous"))
         .with_label("more than one import offers this name")
-        .with_help(format!("import the one you mean explicitly, e.g. `use MODULE.{name}`"));
+        .with_help(format!(
+            "import the one you mean explicitly, e.g. `use MODULE.{name}`"
+        ));
     for def in defs {
         d = d.with_secondary(def.file.path(db), def.span, "one candidate");
     }

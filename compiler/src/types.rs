@@ -131,8 +131,11 @@ pub fn compatible(db: &dyn Db, project: Project, actual: &Ty, expected: &Ty) -> 
                 return false;
             };
             fields.iter().all(|(n, t)| {
-                have.iter()
-                    .any(|p| &p.name == n && compatible(db, project, &p.ty, t) && compatible(db, project, t, &p.ty))
+                have.iter().any(|p| {
+                    &p.name == n
+                        && compatible(db, project, &p.ty, t)
+                        && compatible(db, project, t, &p.ty)
+                })
             })
         }
         // A record value written in a test (`{ a: 1, .. }`) against a record type is checked
@@ -226,7 +229,12 @@ impl<'a> Checker<'a> {
                     "E0208",
                     &self.path,
                     name.span,
-                    format!("`{}` is {}, not {}", name.name, def.kind.describe(), kind.describe()),
+                    format!(
+                        "`{}` is {}, not {}",
+                        name.name,
+                        def.kind.describe(),
+                        kind.describe()
+                    ),
                 )
                 .with_label(format!("expected {}", kind.describe()))
                 .with_secondary(def.file.path(self.db), def.span, "declared here");
@@ -267,14 +275,22 @@ impl<'a> Checker<'a> {
             self.err(d);
             return None;
         };
-        match resolve::item_table(self.db, file).by_name.get(last.name.as_str()) {
+        match resolve::item_table(self.db, file)
+            .by_name
+            .get(last.name.as_str())
+        {
             Some(def) if def.kind == kind => Some(def.clone()),
             Some(def) => {
                 let d = Diagnostic::error(
                     "E0208",
                     &self.path,
                     path.span,
-                    format!("`{}` is {}, not {}", path.dotted(), def.kind.describe(), kind.describe()),
+                    format!(
+                        "`{}` is {}, not {}",
+                        path.dotted(),
+                        def.kind.describe(),
+                        kind.describe()
+                    ),
                 )
                 .with_label(format!("expected {}", kind.describe()));
                 self.err(d);
@@ -295,16 +311,29 @@ impl<'a> Checker<'a> {
     }
 
     fn unresolved(&mut self, name: &str, span: Span, kind: Option<DefKind>) {
-        let what = kind.map_or("name".to_string(), |k| k.describe().trim_start_matches("an ").trim_start_matches("a ").to_string());
-        let mut d = Diagnostic::error("E0205", &self.path, span, format!("cannot find {what} `{name}`"))
-            .with_label("not found in this scope");
+        let what = kind.map_or("name".to_string(), |k| {
+            k.describe()
+                .trim_start_matches("an ")
+                .trim_start_matches("a ")
+                .to_string()
+        });
+        let mut d = Diagnostic::error(
+            "E0205",
+            &self.path,
+            span,
+            format!("cannot find {what} `{name}`"),
+        )
+        .with_label("not found in this scope");
         let names = self.scope.visible_names(self.db);
         if let Some(s) = resolve::suggest(name, names.iter().map(|n| &**n)) {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else if let Some(h) = resolve::import_hint(self.db, self.project, name) {
             d = d.with_help(h);
         } else if let Some(k) = kind {
-            d = d.with_help(format!("declare it (`{} {name}`) or import it with `use`", keyword(k)));
+            d = d.with_help(format!(
+                "declare it (`{} {name}`) or import it with `use`",
+                keyword(k)
+            ));
         }
         self.err(d);
     }
@@ -315,7 +344,7 @@ impl<'a> Checker<'a> {
         match resolve::resolve_type_in(self.db, self.project, self.scope, t, &self.path) {
             Ok(t) => t,
             Err(d) => {
-                self.err(d);
+                self.err(*d);
                 Ty::Unknown
             }
         }
@@ -363,10 +392,18 @@ impl<'a> Checker<'a> {
         )
         .with_label(format!("this is `{found}`"));
         d = match (expected.present(), found.present()) {
-            (Ty::Decimal, Ty::Int) => d.with_help("XOP does not convert numbers: write the integer as a decimal, e.g. `3.0`"),
-            (Ty::Int, Ty::Decimal) => d.with_help("XOP does not convert numbers: use an integer literal"),
-            (Ty::Duration, Ty::Int) => d.with_help("write a duration with its unit, e.g. `15m` or `24h`"),
-            _ => d.with_help(format!("give a value of type `{expected}`; XOP has no implicit conversions")),
+            (Ty::Decimal, Ty::Int) => d.with_help(
+                "XOP does not convert numbers: write the integer as a decimal, e.g. `3.0`",
+            ),
+            (Ty::Int, Ty::Decimal) => {
+                d.with_help("XOP does not convert numbers: use an integer literal")
+            }
+            (Ty::Duration, Ty::Int) => {
+                d.with_help("write a duration with its unit, e.g. `15m` or `24h`")
+            }
+            _ => d.with_help(format!(
+                "give a value of type `{expected}`; XOP has no implicit conversions"
+            )),
         };
         self.err(d);
     }
@@ -464,7 +501,13 @@ impl<'a> Checker<'a> {
             ExprKind::Range { lo, hi, .. } => {
                 let a = self.expr(env, facts, lo, None);
                 let a = self.require_present(facts, lo, a);
-                self.check(env, facts, hi, &a, "both ends of a range must have the same type");
+                self.check(
+                    env,
+                    facts,
+                    hi,
+                    &a,
+                    "both ends of a range must have the same type",
+                );
                 if !a.ordered() {
                     self.op_error(e.span, "..", &a, None);
                 }
@@ -478,11 +521,20 @@ impl<'a> Checker<'a> {
             }
             ExprKind::List(xs) => Ty::List(Box::new(self.elements(env, facts, xs, expected))),
             ExprKind::Set(xs) => Ty::Set(Box::new(self.elements(env, facts, xs, expected))),
-            ExprKind::Record { fields, rest } => self.record_value(env, facts, e.span, fields, *rest, expected),
+            ExprKind::Record { fields, rest } => {
+                self.record_value(env, facts, e.span, fields, *rest, expected)
+            }
             ExprKind::Lambda(..) => {
-                let d = Diagnostic::error("E0306", &self.path, e.span, "a lambda can only be the last argument of `any`, `all` or `count`")
-                    .with_label("lambda here")
-                    .with_help("write `any(list, x => condition)`; XOP has no other functions as values");
+                let d = Diagnostic::error(
+                    "E0306",
+                    &self.path,
+                    e.span,
+                    "a lambda can only be the last argument of `any`, `all` or `count`",
+                )
+                .with_label("lambda here")
+                .with_help(
+                    "write `any(list, x => condition)`; XOP has no other functions as values",
+                );
                 self.err(d);
                 Ty::Unknown
             }
@@ -491,11 +543,20 @@ impl<'a> Checker<'a> {
 
     fn join(&mut self, span: Span, a: Ty, b: Ty) -> Ty {
         if compatible(self.db, self.project, &b, &a) {
-            if b.is_optional() && !a.is_optional() { b } else { a }
+            if b.is_optional() && !a.is_optional() {
+                b
+            } else {
+                a
+            }
         } else if compatible(self.db, self.project, &a, &b) {
             b
         } else {
-            self.mismatch(span, &a, &b, "both branches of `if` must have the same type");
+            self.mismatch(
+                span,
+                &a,
+                &b,
+                "both branches of `if` must have the same type",
+            );
             Ty::Unknown
         }
     }
@@ -514,7 +575,13 @@ impl<'a> Checker<'a> {
                 }
                 Some(t) => {
                     let t = t.clone();
-                    self.check(env, facts, x, &t, "every element of a collection must have the same type");
+                    self.check(
+                        env,
+                        facts,
+                        x,
+                        &t,
+                        "every element of a collection must have the same type",
+                    );
                 }
             }
         }
@@ -534,19 +601,21 @@ impl<'a> Checker<'a> {
                 None => Ty::Optional(Box::new(Ty::Unknown)),
             },
             // Text literals also write identifiers and time zones where those are expected.
-            Literal::Text(s) => match expected.map(Ty::present) {
-                Some(Ty::Id) => Ty::Id,
-                Some(Ty::Tz) => {
-                    if jiff::tz::db().get(s).is_err() {
-                        let d = Diagnostic::error("E0311", &self.path, span, format!("`{s}` is not an IANA time zone"))
+            Literal::Text(s) => {
+                match expected.map(Ty::present) {
+                    Some(Ty::Id) => Ty::Id,
+                    Some(Ty::Tz) => {
+                        if jiff::tz::db().get(s).is_err() {
+                            let d = Diagnostic::error("E0311", &self.path, span, format!("`{s}` is not an IANA time zone"))
                             .with_label("unknown time zone")
                             .with_help("write a zone of the IANA database, e.g. \"Europe/Paris\" or \"UTC\"");
-                        self.err(d);
+                            self.err(d);
+                        }
+                        Ty::Tz
                     }
-                    Ty::Tz
+                    _ => Ty::Text,
                 }
-                _ => Ty::Text,
-            },
+            }
         }
     }
 
@@ -583,8 +652,9 @@ impl<'a> Checker<'a> {
                 self.mark_enum_import(&def);
                 return Ty::Enum(def);
             }
-            let d = resolve::ambiguous(self.db, &self.path, &n.name, n.span, enums)
-                .with_help(format!("qualify it with its enum: `{}.{}`", enums[0].name, n.name));
+            let d = resolve::ambiguous(self.db, &self.path, &n.name, n.span, enums).with_help(
+                format!("qualify it with its enum: `{}.{}`", enums[0].name, n.name),
+            );
             self.err(d);
             return Ty::Unknown;
         }
@@ -603,7 +673,9 @@ impl<'a> Checker<'a> {
                 self.used_imports.insert(u);
             }
             let def = entry.def;
-            if let Signature::Enum(vs) = resolve::signature(self.db, self.project, def.file, def.index) {
+            if let Signature::Enum(vs) =
+                resolve::signature(self.db, self.project, def.file, def.index)
+            {
                 if vs.iter().any(|v| **v == *field.name) {
                     return Ty::Enum(def);
                 }
@@ -633,8 +705,11 @@ impl<'a> Checker<'a> {
     pub fn field_of(&mut self, t: &Ty, field: &ast::Ident) -> Ty {
         let fields: Vec<(Arc<str>, Ty)> = match t {
             Ty::Unknown => return Ty::Unknown,
-            Ty::Record(def) => match resolve::signature(self.db, self.project, def.file, def.index) {
-                Signature::Record(fs) => fs.iter().map(|p| (p.name.clone(), p.ty.clone())).collect(),
+            Ty::Record(def) => match resolve::signature(self.db, self.project, def.file, def.index)
+            {
+                Signature::Record(fs) => {
+                    fs.iter().map(|p| (p.name.clone(), p.ty.clone())).collect()
+                }
                 _ => return Ty::Unknown,
             },
             Ty::Open(fs) => fs.clone(),
@@ -693,7 +768,9 @@ impl<'a> Checker<'a> {
             return Ty::Open(out);
         };
         let def = def.clone();
-        let Signature::Record(decl) = resolve::signature(self.db, self.project, def.file, def.index).clone() else {
+        let Signature::Record(decl) =
+            resolve::signature(self.db, self.project, def.file, def.index).clone()
+        else {
             return Ty::Unknown;
         };
         let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
@@ -739,7 +816,8 @@ impl<'a> Checker<'a> {
             Some(b) => format!("`{op}` is not defined for `{a}` and `{b}`"),
             None => format!("`{op}` is not defined for `{a}`"),
         };
-        let mut d = Diagnostic::error("E0304", &self.path, span, msg).with_label("no such operation");
+        let mut d =
+            Diagnostic::error("E0304", &self.path, span, msg).with_label("no such operation");
         d = match (a, b) {
             (Ty::Int, Some(Ty::Decimal)) | (Ty::Decimal, Some(Ty::Int)) => {
                 d.with_help("XOP does not mix Int and Decimal: write integers as decimals (`3.0`)")
@@ -761,9 +839,14 @@ impl<'a> Checker<'a> {
                     Ty::Optional(t) => (**t).clone(),
                     Ty::Unknown => Ty::Unknown,
                     other => {
-                        let d = Diagnostic::warning("W0301", &self.path, a.span, format!("this value is `{other}`, which is never absent"))
-                            .with_label("never absent")
-                            .with_help("remove `?? ...`: the default is never used");
+                        let d = Diagnostic::warning(
+                            "W0301",
+                            &self.path,
+                            a.span,
+                            format!("this value is `{other}`, which is never absent"),
+                        )
+                        .with_label("never absent")
+                        .with_help("remove `?? ...`: the default is never used");
                         self.err(d);
                         other.clone()
                     }
@@ -772,7 +855,13 @@ impl<'a> Checker<'a> {
                     let tb = self.expr(env, facts, b, None);
                     return tb;
                 }
-                self.check(env, facts, b, &inner, "the default must have the type of the value");
+                self.check(
+                    env,
+                    facts,
+                    b,
+                    &inner,
+                    "the default must have the type of the value",
+                );
                 inner
             }
             BinOp::Eq | BinOp::Ne => {
@@ -802,7 +891,9 @@ impl<'a> Checker<'a> {
                 let tb = self.expr(env, facts, b, Some(&want));
                 let tb = self.require_present(facts, b, tb);
                 let ok = match &tb {
-                    Ty::List(t) | Ty::Set(t) | Ty::Range(t) => compatible(self.db, self.project, &ta, t),
+                    Ty::List(t) | Ty::Set(t) | Ty::Range(t) => {
+                        compatible(self.db, self.project, &ta, t)
+                    }
                     Ty::Unknown => true,
                     _ => false,
                 };
@@ -932,7 +1023,8 @@ impl<'a> Checker<'a> {
             self.err(d);
             return Ty::Unknown;
         }
-        let Signature::Callable { params, ret } = resolve::signature(self.db, self.project, def.file, def.index).clone()
+        let Signature::Callable { params, ret } =
+            resolve::signature(self.db, self.project, def.file, def.index).clone()
         else {
             return Ty::Unknown;
         };
@@ -949,7 +1041,15 @@ impl<'a> Checker<'a> {
     }
 
     /// Matches arguments to parameters (positional first, then by name) and checks their types.
-    pub fn args(&mut self, env: &Env, facts: &Facts, span: Span, what: &str, params: &[TypedParam], args: &[ast::Arg]) {
+    pub fn args(
+        &mut self,
+        env: &Env,
+        facts: &Facts,
+        span: Span,
+        what: &str,
+        params: &[TypedParam],
+        args: &[ast::Arg],
+    ) {
         let mut given: Vec<Option<&ast::Arg>> = vec![None; params.len()];
         let mut positional = 0;
         for a in args {
@@ -961,7 +1061,11 @@ impl<'a> Checker<'a> {
                             "E0303",
                             &self.path,
                             a.value.span,
-                            format!("`{what}` takes {} argument{}, but more are given", params.len(), if params.len() == 1 { "" } else { "s" }),
+                            format!(
+                                "`{what}` takes {} argument{}, but more are given",
+                                params.len(),
+                                if params.len() == 1 { "" } else { "s" }
+                            ),
                         )
                         .with_label("extra argument")
                         .with_help("remove it");
@@ -981,7 +1085,8 @@ impl<'a> Checker<'a> {
                             format!("`{what}` has no parameter `{}`", n.name),
                         )
                         .with_label("unknown parameter");
-                        if let Some(s) = resolve::suggest(&n.name, params.iter().map(|p| &*p.name)) {
+                        if let Some(s) = resolve::suggest(&n.name, params.iter().map(|p| &*p.name))
+                        {
                             d = d.with_help(format!("did you mean `{s}`?"));
                         } else {
                             let names: Vec<&str> = params.iter().map(|p| &*p.name).collect();
@@ -998,7 +1103,10 @@ impl<'a> Checker<'a> {
                     "E0303",
                     &self.path,
                     a.value.span,
-                    format!("parameter `{}` of `{what}` is given twice", params[slot].name),
+                    format!(
+                        "parameter `{}` of `{what}` is given twice",
+                        params[slot].name
+                    ),
                 )
                 .with_label("given again")
                 .with_help("give each parameter once");
@@ -1016,10 +1124,19 @@ impl<'a> Checker<'a> {
             .map(|(p, _)| &*p.name)
             .collect();
         if !missing.is_empty() {
-            let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-            let d = Diagnostic::error("E0303", &self.path, span, format!("`{what}` is missing {list}"))
-                .with_label("missing arguments")
-                .with_help(format!("give {list}"));
+            let list = missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let d = Diagnostic::error(
+                "E0303",
+                &self.path,
+                span,
+                format!("`{what}` is missing {list}"),
+            )
+            .with_label("missing arguments")
+            .with_help(format!("give {list}"));
             self.err(d);
         }
     }
@@ -1041,9 +1158,14 @@ impl<'a> Checker<'a> {
             _ => values.len() == 2,
         };
         if !arity_ok {
-            let d = Diagnostic::error("E0303", &self.path, span, format!("`{op}` takes a collection and a lambda"))
-                .with_label("wrong arguments")
-                .with_help(format!("write `{op}(items, x => condition)`"));
+            let d = Diagnostic::error(
+                "E0303",
+                &self.path,
+                span,
+                format!("`{op}` takes a collection and a lambda"),
+            )
+            .with_label("wrong arguments")
+            .with_help(format!("write `{op}(items, x => condition)`"));
             self.err(d);
             return result;
         }
@@ -1053,7 +1175,12 @@ impl<'a> Checker<'a> {
             Ty::List(t) | Ty::Set(t) => (**t).clone(),
             Ty::Unknown => Ty::Unknown,
             other => {
-                self.mismatch(values[0].span, &Ty::List(Box::new(Ty::Unknown)), other, &format!("`{op}` works on lists and sets"));
+                self.mismatch(
+                    values[0].span,
+                    &Ty::List(Box::new(Ty::Unknown)),
+                    other,
+                    &format!("`{op}` works on lists and sets"),
+                );
                 Ty::Unknown
             }
         };
@@ -1065,9 +1192,14 @@ impl<'a> Checker<'a> {
                     self.condition(&inner, body);
                 }
                 _ => {
-                    let d = Diagnostic::error("E0303", &self.path, l.span, format!("the last argument of `{op}` must be a lambda"))
-                        .with_label("expected `x => condition`")
-                        .with_help(format!("write `{op}(items, x => condition)`"));
+                    let d = Diagnostic::error(
+                        "E0303",
+                        &self.path,
+                        l.span,
+                        format!("the last argument of `{op}` must be a lambda"),
+                    )
+                    .with_label("expected `x => condition`")
+                    .with_help(format!("write `{op}(items, x => condition)`"));
                     self.err(d);
                 }
             }

@@ -18,7 +18,8 @@ fn check(files: &[(&str, &str)]) -> usize {
     }
     let diags = ws.diagnostics();
     // Rendering must not panic either, whatever the spans.
-    let rendered = xop_compiler::render::human(&diags, &|p| ws.source(p).map(|s| s.to_string()), false);
+    let rendered =
+        xop_compiler::render::human(&diags, &|p| ws.source(p).map(|s| s.to_string()), false);
     assert!(diags.is_empty() || !rendered.is_empty());
     diags.len()
 }
@@ -27,9 +28,39 @@ fn check(files: &[(&str, &str)]) -> usize {
 fn mutate(text: &str, edits: &[(usize, u8, u8)]) -> String {
     let mut s: Vec<char> = text.chars().collect();
     const PIECES: &[&str] = &[
-        "{", "}", "(", ")", "\"", "//", "///", "..", "?", "??", "is absent", "when", "unless", "deny",
-        "review", "allow", "@", "$", "é", "\n", "use", "module", "0", "99999999999999999999", "1h",
-        "2026-13-45T99:00:00Z", ":", ",", "=>", "not", "and", "or", ".",
+        "{",
+        "}",
+        "(",
+        ")",
+        "\"",
+        "//",
+        "///",
+        "..",
+        "?",
+        "??",
+        "is absent",
+        "when",
+        "unless",
+        "deny",
+        "review",
+        "allow",
+        "@",
+        "$",
+        "é",
+        "\n",
+        "use",
+        "module",
+        "0",
+        "99999999999999999999",
+        "1h",
+        "2026-13-45T99:00:00Z",
+        ":",
+        ",",
+        "=>",
+        "not",
+        "and",
+        "or",
+        ".",
     ];
     for &(pos, kind, byte) in edits {
         if s.is_empty() {
