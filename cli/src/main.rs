@@ -1,1 +1,165 @@
-fn main() {}
+//! The `xop` command: check and format XOP policies.
+//!
+//! Each verb lives in its own module ([`check`], [`fmt`]); [`files`] finds and reads the `.xop`
+//! files they work on, and [`sarif`] turns diagnostics into a SARIF log for CI.
+
+mod check;
+mod files;
+mod fmt;
+mod sarif;
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Check, format, build and run XOP policies";
+
+const LONG_ABOUT: &str = "\
+Check, format, build and run XOP policies.
+
+XOP is a policy language for experience orchestration: `.xop` files declare the actions a
+business may take towards a customer and the policies (deny, review, allow) that guard them.
+The compiler proves compliance properties (human review of high-risk actions, consent,
+purpose limitation) and reports every problem as a diagnostic with a stable code.";
+
+const AFTER_LONG_HELP: &str = "\
+Exit status:
+  0  success
+  1  the command did its job and found problems (errors, or files to reformat)
+  2  usage error, or a file or folder could not be read or written
+
+Examples:
+  xop check                       check every .xop file under the current folder
+  xop check --explain E0103       explain a diagnostic code
+  xop fmt --check policies/       list the files that are not formatted";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "xop",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_long_help = AFTER_LONG_HELP,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    /// When to colour diagnostics
+    ///
+    /// `auto` colours them only when they go to a terminal and the NO_COLOR environment
+    /// variable is unset or empty; `always` and `never` override both.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        global = true,
+        default_value_t = Color::Auto
+    )]
+    color: Color,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check .xop files for errors and warnings
+    #[command(long_about = check::LONG_ABOUT, after_long_help = check::AFTER_LONG_HELP)]
+    Check(check::CheckArgs),
+    /// Format .xop files in place, or check that they are formatted
+    #[command(long_about = fmt::LONG_ABOUT, after_long_help = fmt::AFTER_LONG_HELP)]
+    Fmt(fmt::FmtArgs),
+}
+
+/// The `--color` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when writing to a terminal and NO_COLOR is not set
+    Auto,
+    /// Always colour
+    Always,
+    /// Never colour
+    Never,
+}
+
+impl Color {
+    /// Whether to colour output written to a stream that is (or is not) a terminal.
+    pub fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    /// Whether to colour standard output.
+    pub fn stdout(self) -> bool {
+        self.enabled(io::stdout().is_terminal())
+    }
+
+    /// Whether to colour standard error.
+    pub fn stderr(self) -> bool {
+        self.enabled(io::stderr().is_terminal())
+    }
+}
+
+/// Exit status 0: success.
+pub const SUCCESS: u8 = 0;
+/// Exit status 1: problems found.
+pub const PROBLEMS: u8 = 1;
+/// Exit status 2: usage or I/O error.
+pub const FAILURE: u8 = 2;
+
+/// Prints `error: MESSAGE` on standard error.
+pub fn error(message: &str) {
+    eprintln!("error: {message}");
+}
+
+/// Writes `text` to standard output. A closed pipe (`xop check | head`) is not an error: the
+/// reader has seen what it wanted, and the exit status still says what was found.
+pub fn out(text: &str) -> Result<(), u8> {
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => {
+            error(&format!(
+                "cannot write to standard output: {}",
+                files::reason(&e)
+            ));
+            Err(FAILURE)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let status = match cli.command {
+        Command::Check(args) => check::run(&args, cli.color),
+        Command::Fmt(args) => fmt::run(&args, cli.color),
+    };
+    ExitCode::from(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn color_never_and_always_ignore_the_terminal() {
+        assert!(!Color::Never.enabled(true));
+        assert!(Color::Always.enabled(false));
+        assert!(!Color::Auto.enabled(false));
+    }
+}

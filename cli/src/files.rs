@@ -1,0 +1,185 @@
+//! Finding and reading the `.xop` files named on the command line, shared by every verb.
+//!
+//! A path that names a file is taken as is, whatever its extension. A path that names a folder
+//! is searched recursively for `*.xop` files, in file-name order, skipping hidden entries (whose
+//! name starts with `.`) and folders named `target`; symbolic links to folders are not followed.
+//! A file reached twice (named twice, or named and found in a folder) is read once.
+//!
+//! Paths are shown as the user wrote them: `xop check src` reports `src/a.xop`, and the default
+//! `.` reports `a.xop` rather than `./a.xop`.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use walkdir::WalkDir;
+
+/// A source file read from disk.
+#[derive(Debug, Clone)]
+pub struct SourceText {
+    /// Where to read and write it.
+    pub path: PathBuf,
+    /// How to name it in messages and diagnostics.
+    pub display: String,
+    /// Its whole text.
+    pub text: String,
+}
+
+/// Finds and reads every `.xop` file under `paths`.
+///
+/// On failure, returns one message per problem (without the `error: ` prefix): a path that does
+/// not exist, a folder or file that cannot be read, a file that is not UTF-8, or no `.xop` file
+/// found at all.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<SourceText>, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut found: Vec<(PathBuf, String)> = Vec::new();
+    for root in paths {
+        discover(root, &mut found, &mut errors);
+    }
+    let mut seen = HashSet::new();
+    let mut files = Vec::new();
+    for (path, display) in found {
+        let key = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if !seen.insert(key) {
+            continue;
+        }
+        match read_text(&path) {
+            Ok(text) => files.push(SourceText {
+                path,
+                display,
+                text,
+            }),
+            Err(reason) => errors.push(cannot_read(&display, &reason)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if files.is_empty() {
+        let roots: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+        return Err(vec![format!(
+            "no `.xop` files found in {}",
+            roots.join(", ")
+        )]);
+    }
+    Ok(files)
+}
+
+/// The message for a file or folder that cannot be read.
+pub fn cannot_read(display: &str, reason: &str) -> String {
+    format!("cannot read `{display}`: {reason}")
+}
+
+/// Reads a file as UTF-8 text; the error is the reason, in words.
+pub fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = fs::read(path).map_err(|e| reason(&e))?;
+    utf8(bytes)
+}
+
+/// Decodes UTF-8 text; the error says where the first invalid byte is.
+pub fn utf8(bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        format!(
+            "not valid UTF-8 (byte 0x{:02x} at line {line}, column {column}); XOP sources must be UTF-8",
+            bytes[at]
+        )
+    })
+}
+
+/// An I/O error as a short lowercase phrase, without Rust's `(os error N)` suffix.
+pub fn reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        io::ErrorKind::IsADirectory => "is a directory".to_string(),
+        _ => {
+            let text = e.to_string();
+            let text = match text.find(" (os error ") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            };
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// Adds the files named by `root` (a file, or a folder to search) to `found`.
+fn discover(root: &Path, found: &mut Vec<(PathBuf, String)>, errors: &mut Vec<String>) {
+    let shown = root.display().to_string();
+    let meta = match fs::metadata(root) {
+        Ok(meta) => meta,
+        Err(e) => {
+            errors.push(cannot_read(&shown, &reason(&e)));
+            return;
+        }
+    };
+    if meta.is_file() {
+        found.push((root.to_path_buf(), shown));
+        return;
+    }
+    if !meta.is_dir() {
+        errors.push(cannot_read(&shown, "not a file or a folder"));
+        return;
+    }
+    let walker = WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !skipped(e));
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let path = e.path().unwrap_or(root);
+                let why = match e.io_error() {
+                    Some(io) => reason(io),
+                    None => e.to_string(),
+                };
+                errors.push(cannot_read(&display_under(root, path), &why));
+                continue;
+            }
+        };
+        if entry.depth() == 0 {
+            continue;
+        }
+        let path = entry.path();
+        let is_file =
+            entry.file_type().is_file() || (entry.file_type().is_symlink() && path.is_file());
+        if is_file && path.extension().is_some_and(|ext| ext == "xop") {
+            found.push((strip_dot(root, path), display_under(root, path)));
+        }
+    }
+}
+
+/// Whether the walk skips this entry: hidden files and folders, and `target` folders.
+fn skipped(entry: &walkdir::DirEntry) -> bool {
+    let name = entry.file_name().to_string_lossy();
+    name.starts_with('.') || (entry.file_type().is_dir() && name == "target")
+}
+
+/// A found path without the `./` that walking from `.` puts in front.
+fn strip_dot(root: &Path, path: &Path) -> PathBuf {
+    let mut components = root.components();
+    if components.next() == Some(Component::CurDir)
+        && components.next().is_none()
+        && let Ok(rest) = path.strip_prefix(".")
+    {
+        return rest.to_path_buf();
+    }
+    path.to_path_buf()
+}
+
+fn display_under(root: &Path, path: &Path) -> String {
+    strip_dot(root, path).display().to_string()
+}

@@ -1,0 +1,233 @@
+//! Diagnostics as a SARIF 2.1.0 log (for GitHub code scanning and other CI tools).
+//!
+//! One run of the tool `xop`, whose rules are every code of [`codes::CODES`] with its
+//! documentation; one result per diagnostic, located by 1-based line and column (columns count
+//! Unicode code points), with secondary labels as related locations.
+
+use serde_sarif::sarif as s;
+use xop_compiler::codes::{self, CodeInfo};
+use xop_compiler::diagnostic::{Diagnostic, Severity};
+use xop_compiler::render;
+use xop_compiler::span::Span;
+
+/// The JSON schema of SARIF 2.1.0.
+pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// Where the diagnostic codes are documented; a code's anchor is appended.
+pub const ERRORS_DOC: &str = "https://github.com/xop-lang/xop/blob/main/docs/errors.md";
+
+/// The project's home page.
+pub const INFORMATION_URI: &str = "https://github.com/xop-lang/xop";
+
+/// The SARIF log of `diags`; `source` gives a file's text by path, for line and column numbers.
+pub fn log(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>) -> s::Sarif {
+    let driver = s::ToolComponent::builder()
+        .name("xop")
+        .version(env!("CARGO_PKG_VERSION"))
+        .semantic_version(env!("CARGO_PKG_VERSION"))
+        .information_uri(INFORMATION_URI)
+        .rules(codes::CODES.iter().map(rule).collect::<Vec<_>>())
+        .build();
+    let results: Vec<s::Result> = diags.iter().map(|d| result(d, source)).collect();
+    let run = s::Run::builder()
+        .tool(s::Tool::builder().driver(driver).build())
+        .results(results)
+        .column_kind(serde_json::json!("unicodeCodePoints"))
+        .build();
+    s::Sarif::builder()
+        .schema(SCHEMA)
+        .version(serde_json::json!("2.1.0"))
+        .runs(vec![run])
+        .build()
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+fn text(text: impl Into<String>) -> s::MultiformatMessageString {
+    s::MultiformatMessageString::builder().text(text).build()
+}
+
+/// The rule for one code.
+fn rule(info: &CodeInfo) -> s::ReportingDescriptor {
+    let doc = codes::explain(info.code);
+    let full = codes::full_description(info.code).unwrap_or(info.title);
+    let help = match doc {
+        Some(doc) => s::MultiformatMessageString::builder()
+            .text(doc)
+            .markdown(doc)
+            .build(),
+        None => text(format!(
+            "{}: {} (not documented in docs/errors.md yet)",
+            info.code, info.title
+        )),
+    };
+    s::ReportingDescriptor::builder()
+        .id(info.code)
+        .short_description(text(info.title))
+        .full_description(text(full))
+        .help(help)
+        .help_uri(help_uri(info))
+        .default_configuration(
+            s::ReportingConfiguration::builder()
+                .level(serde_json::json!(level(info.severity)))
+                .build(),
+        )
+        .build()
+}
+
+/// The address of a code's section in docs/errors.md.
+fn help_uri(info: &CodeInfo) -> String {
+    let heading = codes::explain(info.code)
+        .and_then(|doc| doc.lines().next())
+        .map(|line| line.trim_start_matches('#').trim().to_string())
+        .unwrap_or_else(|| format!("{}: {}", info.code, info.title));
+    format!("{ERRORS_DOC}#{}", anchor(&heading))
+}
+
+/// GitHub's anchor for a heading: lowercase, punctuation other than `-` and `_` dropped,
+/// spaces turned into `-`.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            '-' | '_' => Some(c),
+            c if c.is_alphanumeric() => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The result for one diagnostic.
+fn result(d: &Diagnostic, source: &dyn Fn(&str) -> Option<String>) -> s::Result {
+    let mut message = d.message.clone();
+    for note in &d.notes {
+        message.push_str("\nnote: ");
+        message.push_str(note);
+    }
+    if let Some(help) = &d.help {
+        message.push_str("\nhelp: ");
+        message.push_str(help);
+    }
+    let level = match d.severity {
+        Severity::Error => s::ResultLevel::Error,
+        Severity::Warning => s::ResultLevel::Warning,
+    };
+    let mut result = s::Result::builder()
+        .rule_id(d.code)
+        .level(level)
+        .message(s::Message::builder().text(message).build())
+        .locations(vec![location(&d.file, d.span, &d.label, source)])
+        .build();
+    if let Some(index) = codes::CODES.iter().position(|c| c.code == d.code) {
+        result.rule_index = i64::try_from(index).ok();
+    }
+    if !d.secondary.is_empty() {
+        let related = d
+            .secondary
+            .iter()
+            .zip(1..)
+            .map(|(label, id)| {
+                let mut loc = location(&label.file, label.span, &label.message, source);
+                loc.id = Some(id);
+                loc
+            })
+            .collect();
+        result.related_locations = Some(related);
+    }
+    result
+}
+
+fn location(
+    file: &str,
+    span: Span,
+    message: &str,
+    source: &dyn Fn(&str) -> Option<String>,
+) -> s::Location {
+    let artifact = s::ArtifactLocation::builder().uri(uri(file)).build();
+    let mut physical = s::PhysicalLocation::builder()
+        .artifact_location(artifact)
+        .build();
+    if let Some(text) = source(file) {
+        let start = render::position(&text, span.start());
+        let end = render::position(&text, span.end());
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        physical.region = Some(
+            s::Region::builder()
+                .start_line(n(start.line))
+                .start_column(n(start.column))
+                .end_line(n(end.line))
+                .end_column(n(end.column))
+                .build(),
+        );
+    }
+    let mut loc = s::Location::builder().physical_location(physical).build();
+    if !message.is_empty() {
+        loc.message = Some(s::Message::builder().text(message).build());
+    }
+    loc
+}
+
+/// A path as a URI reference: forward slashes, characters outside the URI's unreserved set
+/// percent-encoded, and Windows drive paths (`C:/…`) as `file:///C:/…`.
+fn uri(path: &str) -> String {
+    let path = path.replace('\\', "/");
+    let bytes = path.as_bytes();
+    let drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    let (prefix, rest) = if drive {
+        (format!("file:///{}", &path[..2]), &path[2..])
+    } else {
+        (String::new(), path.as_str())
+    };
+    let mut out = prefix;
+    for b in rest.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anchors_follow_github() {
+        assert_eq!(anchor("E0103: unexpected token"), "e0103-unexpected-token");
+        assert_eq!(
+            anchor("E0106: misplaced `module` or use_declaration"),
+            "e0106-misplaced-module-or-use_declaration"
+        );
+    }
+
+    #[test]
+    fn uris_use_forward_slashes_and_escape() {
+        assert_eq!(uri("src\\a b.xop"), "src/a%20b.xop");
+        assert_eq!(uri("/tmp/x.xop"), "/tmp/x.xop");
+        assert_eq!(uri("C:\\p\\x.xop"), "file:///C:/p/x.xop");
+        assert_eq!(uri("é.xop"), "%C3%A9.xop");
+    }
+
+    #[test]
+    fn every_code_is_a_rule_with_a_help_uri() {
+        let log = log(&[], &|_| None);
+        let value = serde_json::to_value(&log).unwrap();
+        let rules = value["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap();
+        assert_eq!(rules.len(), codes::CODES.len());
+        assert_eq!(rules[0]["id"], codes::CODES[0].code);
+        let uri = rules[0]["helpUri"].as_str().unwrap();
+        assert!(uri.starts_with(ERRORS_DOC) && uri.contains("#e01"), "{uri}");
+    }
+}

@@ -1,0 +1,508 @@
+//! Runs the built `xop` binary on temporary folders and checks its output and exit status.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+const VALID: &str = "module demo\n\nrole reviewer\n";
+const INVALID: &str = "module demo\n\nrecord A { x: }\n";
+/// Valid, but spaced as no formatter would leave it.
+const MESSY: &str = "module   demo\nrole      reviewer   \n";
+
+/// A temporary folder, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("xop-cli-test-{}-{name}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn write(&self, rel: &str, text: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.0.join(rel)).unwrap()
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xop"));
+    cmd.args(args).current_dir(dir).env_remove("NO_COLOR");
+    cmd
+}
+
+/// Runs `xop ARGS` in `dir`.
+fn xop(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().unwrap()
+}
+
+/// Runs `xop ARGS` in `dir` with `input` on standard input.
+fn xop_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    let mut child = command(dir, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("xop was killed by a signal")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(out)))
+}
+
+/// Asserts the exit status, showing the output when it is wrong.
+fn assert_code(out: &Output, expected: i32) {
+    assert_eq!(
+        code(out),
+        expected,
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+    assert!(!stderr(out).contains("panicked"), "{}", stderr(out));
+}
+
+// ----- general ---------------------------------------------------------------------------------
+
+#[test]
+fn version_prints_the_package_version() {
+    let dir = TempDir::new("version");
+    let out = xop(dir.path(), &["--version"]);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), format!("xop {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn help_describes_every_verb() {
+    let dir = TempDir::new("help");
+    let out = xop(dir.path(), &["--help"]);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("check") && text.contains("fmt"), "{text}");
+    assert!(text.contains("Exit status"), "{text}");
+
+    let out = xop(dir.path(), &["check", "--help"]);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    for needle in [
+        "--format",
+        "--explain",
+        "--deny-warnings",
+        "--color",
+        "Exit status",
+        "Examples",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing from:\n{text}");
+    }
+
+    let out = xop(dir.path(), &["fmt", "--help"]);
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    for needle in ["--check", "would reformat", "Exit status", "Examples"] {
+        assert!(text.contains(needle), "`{needle}` missing from:\n{text}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = TempDir::new("usage");
+    assert_code(&xop(dir.path(), &["frobnicate"]), 2);
+    assert_code(&xop(dir.path(), &["check", "--format", "xml"]), 2);
+    assert_code(&xop(dir.path(), &[]), 2);
+}
+
+// ----- check -----------------------------------------------------------------------------------
+
+#[test]
+fn check_clean_file_exits_0_with_summary() {
+    let dir = TempDir::new("clean");
+    dir.write("ok.xop", VALID);
+    let out = xop(dir.path(), &["check"]);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "checked 1 file: 0 errors, 0 warnings\n");
+}
+
+#[test]
+fn check_errors_exit_1_and_name_the_file() {
+    let dir = TempDir::new("errors");
+    dir.write("ok.xop", VALID.replace("demo", "demo.ok"));
+    dir.write("bad.xop", INVALID);
+    let out = xop(dir.path(), &["check", "--color", "never"]);
+    assert_code(&out, 1);
+    let text = stdout(&out);
+    assert!(text.contains("E0103"), "{text}");
+    assert!(text.contains("bad.xop:3:15"), "{text}");
+    assert!(!text.contains("./bad.xop"), "{text}");
+    assert!(
+        text.ends_with("checked 2 files: 1 error, 0 warnings\n"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "colour with --color never:\n{text}");
+}
+
+#[test]
+fn check_color_always_colours() {
+    let dir = TempDir::new("color");
+    dir.write("bad.xop", INVALID);
+    let out = xop(dir.path(), &["--color", "always", "check"]);
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains('\x1b'), "{}", stdout(&out));
+    // Not a terminal: `auto` does not colour.
+    let out = xop(dir.path(), &["check"]);
+    assert!(!stdout(&out).contains('\x1b'), "{}", stdout(&out));
+}
+
+#[test]
+fn check_missing_path_exits_2_with_one_line() {
+    let dir = TempDir::new("missing");
+    let out = xop(dir.path(), &["check", "nope.xop"]);
+    assert_code(&out, 2);
+    assert_eq!(
+        stderr(&out),
+        "error: cannot read `nope.xop`: no such file or directory\n"
+    );
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn check_non_utf8_file_exits_2() {
+    let dir = TempDir::new("utf8");
+    dir.write("bin.xop", b"module demo\n\xff\xfe\n");
+    let out = xop(dir.path(), &["check"]);
+    assert_code(&out, 2);
+    let err = stderr(&out);
+    assert!(err.starts_with("error: cannot read `bin.xop`: "), "{err}");
+    assert!(err.contains("UTF-8") && err.contains("line 2"), "{err}");
+}
+
+#[test]
+fn check_without_xop_files_exits_2() {
+    let dir = TempDir::new("empty");
+    dir.write("notes.txt", "not a policy");
+    let out = xop(dir.path(), &["check"]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).contains("no `.xop` files found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn check_walks_folders_and_skips_hidden_and_target() {
+    let dir = TempDir::new("walk");
+    dir.write("src/deep/er/ok.xop", VALID);
+    dir.write(".git/broken.xop", INVALID);
+    dir.write("target/broken.xop", INVALID);
+    dir.write("src/.hidden.xop", INVALID);
+    dir.write("src/readme.md", INVALID);
+    let out = xop(dir.path(), &["check", "--format", "json"]);
+    assert_code(&out, 0);
+    assert_eq!(json(&out)["files"], 1);
+
+    // A file named explicitly is checked whatever its name.
+    let out = xop(dir.path(), &["check", "--format", "json", "src/readme.md"]);
+    assert_code(&out, 1);
+    assert_eq!(json(&out)["diagnostics"][0]["file"], "src/readme.md");
+}
+
+#[test]
+fn check_reads_a_file_named_twice_once() {
+    let dir = TempDir::new("twice");
+    dir.write("a/ok.xop", VALID);
+    let out = xop(dir.path(), &["check", "--format", "json", "a", "a/ok.xop"]);
+    // Read twice, the file would declare its module twice.
+    assert_code(&out, 0);
+    assert_eq!(json(&out)["files"], 1);
+}
+
+#[test]
+fn check_does_not_confuse_a_file_with_the_standard_library() {
+    let dir = TempDir::new("stdlib-name");
+    // Same path as the embedded `std/time.xop`: it must be checked, not taken for the stdlib.
+    dir.write("std/time.xop", INVALID);
+    let out = xop(dir.path(), &["check", "--format", "json", "std"]);
+    assert_code(&out, 1);
+    assert_eq!(json(&out)["diagnostics"][0]["file"], "./std/time.xop");
+}
+
+#[test]
+fn check_json_has_counts_and_paths_as_given() {
+    let dir = TempDir::new("json");
+    dir.write("sub/ok.xop", VALID.replace("demo", "demo.ok"));
+    dir.write("sub/bad.xop", INVALID);
+    let out = xop(dir.path(), &["check", "--format", "json", "sub"]);
+    assert_code(&out, 1);
+    let v = json(&out);
+    assert_eq!(v["files"], 2);
+    assert_eq!(v["errors"], 1);
+    assert_eq!(v["warnings"], 0);
+    let diags = v["diagnostics"].as_array().unwrap();
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0]["code"], "E0103");
+    assert_eq!(diags[0]["file"], "sub/bad.xop");
+    assert_eq!(diags[0]["start"]["line"], 3);
+
+    let clean = TempDir::new("json-clean");
+    clean.write("ok.xop", VALID);
+    let out = xop(clean.path(), &["check", "--format", "json"]);
+    assert_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(
+        (v["files"].clone(), v["errors"].clone()),
+        (1.into(), 0.into())
+    );
+    assert_eq!(v["diagnostics"], Value::Array(Vec::new()));
+}
+
+#[test]
+fn check_compiles_all_files_together() {
+    let dir = TempDir::new("together");
+    dir.write("a.xop", VALID);
+    dir.write("b.xop", VALID);
+    // Alone, each file is fine; together they declare module `demo` twice.
+    assert_code(&xop(dir.path(), &["check", "a.xop"]), 0);
+    let out = xop(dir.path(), &["check", "--format", "json"]);
+    assert_code(&out, 1);
+    let v = json(&out);
+    assert_eq!(v["files"], 2);
+    let codes: Vec<&str> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"E0202"), "{codes:?}");
+}
+
+#[test]
+fn check_deny_warnings_fails_on_warnings() {
+    let dir = TempDir::new("warnings");
+    dir.write(
+        "w.xop",
+        "module demo\n\nuse std.consent.consent\n\nrole reviewer\n",
+    );
+    let out = xop(dir.path(), &["check", "--format", "json"]);
+    assert_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["errors"], 0);
+    assert!(v["warnings"].as_u64().unwrap() >= 1, "{v}");
+
+    let out = xop(dir.path(), &["check", "--deny-warnings"]);
+    assert_code(&out, 1);
+    assert!(stdout(&out).contains("warnings denied"), "{}", stdout(&out));
+}
+
+#[test]
+fn check_sarif_has_rules_and_results() {
+    let dir = TempDir::new("sarif");
+    dir.write("sub/bad.xop", INVALID);
+    let out = xop(dir.path(), &["check", "--format", "sarif"]);
+    assert_code(&out, 1);
+    let v = json(&out);
+    assert_eq!(v["version"], "2.1.0");
+    assert_eq!(
+        v["$schema"],
+        "https://json.schemastore.org/sarif-2.1.0.json"
+    );
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["columnKind"], "unicodeCodePoints");
+    let driver = &run["tool"]["driver"];
+    assert_eq!(driver["name"], "xop");
+    assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
+    let rules = driver["rules"].as_array().unwrap();
+    let ids: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"E0103") && ids.contains(&"W0201"), "{ids:?}");
+    let w = rules.iter().find(|r| r["id"] == "W0201").unwrap();
+    assert_eq!(w["defaultConfiguration"]["level"], "warning");
+    let e = rules.iter().find(|r| r["id"] == "E0103").unwrap();
+    assert_eq!(e["defaultConfiguration"]["level"], "error");
+    assert!(e["shortDescription"]["text"].as_str().unwrap().len() > 3);
+    let uri = e["helpUri"].as_str().unwrap();
+    assert!(uri.contains("docs/errors.md#e0103-"), "{uri}");
+
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    let r = &results[0];
+    assert_eq!(r["ruleId"], "E0103");
+    assert_eq!(r["level"], "error");
+    let index = r["ruleIndex"].as_u64().unwrap() as usize;
+    assert_eq!(rules[index]["id"], "E0103");
+    assert!(r["message"]["text"].as_str().unwrap().contains('}'));
+    let loc = &r["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "sub/bad.xop");
+    assert_eq!(loc["region"]["startLine"], 3);
+    assert_eq!(loc["region"]["startColumn"], 15);
+    assert_eq!(loc["region"]["endLine"], 3);
+    assert_eq!(loc["region"]["endColumn"], 16);
+}
+
+#[test]
+fn check_sarif_is_valid_when_clean() {
+    let dir = TempDir::new("sarif-clean");
+    dir.write("ok.xop", VALID);
+    let out = xop(dir.path(), &["check", "--format", "sarif"]);
+    assert_code(&out, 0);
+    let v = json(&out);
+    assert_eq!(v["runs"][0]["results"], Value::Array(Vec::new()));
+}
+
+#[test]
+fn explain_prints_the_code() {
+    let dir = TempDir::new("explain");
+    let out = xop(dir.path(), &["check", "--explain", "E0103"]);
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("E0103"), "{}", stdout(&out));
+    // Codes are case-insensitive.
+    let out = xop(dir.path(), &["check", "--explain", "e0103"]);
+    assert_code(&out, 0);
+    assert!(stdout(&out).contains("E0103"), "{}", stdout(&out));
+}
+
+#[test]
+fn explain_unknown_code_exits_2() {
+    let dir = TempDir::new("explain-unknown");
+    let out = xop(dir.path(), &["check", "--explain", "E9999"]);
+    assert_code(&out, 2);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "error: unknown diagnostic code `E9999`\n");
+}
+
+// ----- fmt -------------------------------------------------------------------------------------
+
+/// The formatter's output for `text`, via `xop fmt -`.
+fn formatted(dir: &Path, text: &str) -> String {
+    let out = xop_stdin(dir, &["fmt", "-"], text.as_bytes());
+    assert_code(&out, 0);
+    stdout(&out)
+}
+
+#[test]
+fn fmt_check_lists_files_and_exits_1() {
+    let dir = TempDir::new("fmt-check");
+    dir.write("messy.xop", MESSY);
+    dir.write("tidy/ok.xop", formatted(dir.path(), VALID));
+    let out = xop(dir.path(), &["fmt", "--check"]);
+    assert_code(&out, 1);
+    assert_eq!(stdout(&out), "would reformat: messy.xop\n");
+    assert_eq!(dir.read("messy.xop"), MESSY, "--check wrote the file");
+
+    let out = xop(dir.path(), &["fmt", "--check", "tidy"]);
+    assert_code(&out, 0);
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn fmt_rewrites_changed_files_only() {
+    let dir = TempDir::new("fmt-write");
+    let messy = dir.write("messy.xop", MESSY);
+    let tidy = dir.write("tidy.xop", formatted(dir.path(), VALID));
+    let past = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    for path in [&messy, &tidy] {
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(past)
+            .unwrap();
+    }
+    let out = xop(dir.path(), &["fmt"]);
+    assert_code(&out, 0);
+    assert_ne!(dir.read("messy.xop"), MESSY);
+    assert_eq!(dir.read("messy.xop"), formatted(dir.path(), MESSY));
+    assert_ne!(fs::metadata(&messy).unwrap().modified().unwrap(), past);
+    assert_eq!(
+        fs::metadata(&tidy).unwrap().modified().unwrap(),
+        past,
+        "an already formatted file was rewritten"
+    );
+    // Formatting is stable and keeps the file valid.
+    assert_code(&xop(dir.path(), &["fmt", "--check"]), 0);
+    assert_code(&xop(dir.path(), &["check", "messy.xop"]), 0);
+}
+
+#[test]
+fn fmt_never_rewrites_a_broken_file() {
+    let dir = TempDir::new("fmt-broken");
+    dir.write("bad.xop", INVALID);
+    let out = xop(dir.path(), &["fmt", "--color", "never"]);
+    assert_code(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("E0103") && err.contains("bad.xop"), "{err}");
+    assert_eq!(dir.read("bad.xop"), INVALID);
+}
+
+#[test]
+fn fmt_stdin_writes_stdout() {
+    let dir = TempDir::new("fmt-stdin");
+    let out = xop_stdin(dir.path(), &["fmt", "-"], MESSY.as_bytes());
+    assert_code(&out, 0);
+    let text = stdout(&out);
+    assert_ne!(text, MESSY);
+    assert!(text.contains("role reviewer"), "{text}");
+
+    let out = xop_stdin(dir.path(), &["fmt", "--check", "-"], MESSY.as_bytes());
+    assert_code(&out, 1);
+
+    let out = xop_stdin(dir.path(), &["fmt", "-"], INVALID.as_bytes());
+    assert_code(&out, 1);
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("<stdin>"), "{}", stderr(&out));
+}
+
+#[test]
+fn fmt_io_errors_exit_2() {
+    let dir = TempDir::new("fmt-io");
+    let out = xop(dir.path(), &["fmt", "missing"]);
+    assert_code(&out, 2);
+    assert_eq!(
+        stderr(&out),
+        "error: cannot read `missing`: no such file or directory\n"
+    );
+    let out = xop_stdin(dir.path(), &["fmt", "-"], b"\xff");
+    assert_code(&out, 2);
+    dir.write("ok.xop", VALID);
+    assert_code(&xop(dir.path(), &["fmt", "-", "ok.xop"]), 2);
+}
