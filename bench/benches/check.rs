@@ -1,6 +1,8 @@
 //! `xop check` speed: a generated 10,000-line project, checked from scratch, and re-checked
 //! after a one-line edit (the incremental path the language server takes).
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use xop_compiler::db::Workspace;
 
