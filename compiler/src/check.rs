@@ -440,7 +440,11 @@ fn bind(
     for b in bindings {
         match params.iter().find(|p| *p.name == *b.param.name) {
             Some(p) => env.bind(&b.var.name, p.ty.clone(), b.var.span),
-            None => unknown_param(c, path, owner, &b.param, params),
+            None => {
+                unknown_param(c, path, owner, &b.param, params);
+                // Bound all the same, so that its uses are not reported again.
+                env.bind(&b.var.name, Ty::Unknown, b.var.span);
+            }
         }
     }
 }

@@ -178,8 +178,28 @@ fn syntax_diagnostic(
 
 /// Turns lalrpop's terminal names into words: `"deny"` → `` `deny` ``, `IDENT` → "a name".
 fn expected_list(expected: &[String]) -> String {
-    let mut words: Vec<String> = expected
+    // Soft keywords are names too: where a name is expected, listing them only distracts.
+    const SOFT: &[&str] = &[
+        "\"channel\"",
+        "\"purpose\"",
+        "\"role\"",
+        "\"risk\"",
+        "\"event\"",
+        "\"state\"",
+        "\"tool\"",
+        "\"rank\"",
+        "\"wait\"",
+        "\"test\"",
+    ];
+    let names_expected = expected.iter().any(|t| t == "IDENT");
+    // Closing brackets first: they are the likeliest fix.
+    let mut ordered: Vec<&String> = expected
         .iter()
+        .filter(|t| !(names_expected && SOFT.contains(&t.as_str())))
+        .collect();
+    ordered.sort_by_key(|t| !matches!(t.as_str(), "\"}\"" | "\")\"" | "\"]\""));
+    let mut words: Vec<String> = ordered
+        .into_iter()
         .filter_map(|t| {
             Some(match t.as_str() {
                 "IDENT" => "a name".to_string(),

@@ -39,14 +39,12 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
             )
             .with_code(d.code)
             .with_message(&d.message)
-            .with_label(Label::new(main).with_message(&d.label).with_order(0));
-        for (i, l) in d.secondary.iter().enumerate() {
+            .with_label(Label::new(main).with_message(&d.label));
+        for l in &d.secondary {
             let span = (l.file.to_string(), clamp(&l.file, l.span.range()));
-            report = report.with_label(
-                Label::new(span)
-                    .with_message(&l.message)
-                    .with_order(i32::try_from(i + 1).unwrap_or(i32::MAX)),
-            );
+            // No explicit order: ariadne then keeps labels of one file in one block under the
+            // right header.
+            report = report.with_label(Label::new(span).with_message(&l.message));
         }
         for n in &d.notes {
             report = report.with_note(n);

@@ -725,7 +725,7 @@ pub fn resolve_type_in(
 /// E0212 for a name offered by several imports.
 pub fn ambiguous(db: &dyn Db, path: &Arc<str>, name: &str, span: Span, defs: &[Def]) -> Diagnostic {
     let mut d = Diagnostic::error("E0212", path, span, format!("`{name}` is ambiguous"))
-        .with_label("more than one import offers this name")
+        .with_label("more than one declaration in scope has this name")
         .with_help(format!(
             "import the one you mean explicitly, e.g. `use MODULE.{name}`"
         ));

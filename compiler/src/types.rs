@@ -433,13 +433,12 @@ impl<'a> Checker<'a> {
             Ty::Optional(inner) => {
                 let known = place(e).is_some_and(|p| facts.contains(&p));
                 if !known {
-                    let shown = place(e).unwrap_or_else(|| "this value".to_string());
-                    let d = Diagnostic::error(
-                        "E0302",
-                        &self.path,
-                        e.span,
-                        format!("`{shown}` may be absent"),
-                    )
+                    let shown = place(e).unwrap_or_else(|| "VALUE".to_string());
+                    let message = match place(e) {
+                        Some(p) => format!("`{p}` may be absent"),
+                        None => "this value may be absent".to_string(),
+                    };
+                    let d = Diagnostic::error("E0302", &self.path, e.span, message)
                     .with_label(format!("this is `{inner}?`"))
                     .with_note("a signal is absent when it could not be read or is older than its `max_age`; an optional field may be missing")
                     .with_help(format!(
