@@ -631,8 +631,8 @@ pub enum Literal {
     Money(String, String),
     /// `"text"`, decoded.
     Text(String),
-    /// `15m`, in milliseconds.
-    Duration(i64),
+    /// `15m`: milliseconds, and the units as written (`24h` stays `24h` when formatted).
+    Duration(i64, String),
     /// `2026-11-25T10:00:00Z`, as written (validated by the parser).
     Time(String),
     /// `absent`: no value.

@@ -1,23 +1,39 @@
 //! The canonical formatter behind `xop fmt` and the language server's formatting.
 //!
-//! One layout, whatever the input looked like: a `module` line, a blank line, the `use` lines in
-//! the author's order, a blank line, then the declarations separated by one blank line, with
-//! 2-space indentation. Lines are kept within 100 columns where the layout allows it: long
-//! parameter lists are written one parameter per line, long conditions break before `and` / `or`
-//! with 4 extra spaces, long `expect` statements break before `==`, `at` and `given`.
+//! One layout, whatever the input looked like:
+//!
+//! - a `module` line, a blank line, the `use` lines in the author's order, a blank line, then
+//!   the declarations separated by one blank line; 2-space indentation; lines kept within
+//!   100 columns where the layout below allows it; exactly one newline at the end;
+//! - doc comments as `/// text` lines above what they document; annotations on their own line
+//!   above a declaration, inline before a field or parameter (`@personal(...) msisdn: Text`);
+//! - records one field per line, without commas; enums on one line (`enum E { a, b }`) if that
+//!   fits and no variant has docs or a comment, else one variant per line with trailing commas;
+//! - parameters on one line if they fit (and have no docs or comments), else one per line with
+//!   trailing commas and the rest of the declaration after the `)`;
+//! - `fn` bodies after ` = ` on the same line if it fits, else on the next lines (an `if` as
+//!   `if` / `then` / `else` lines, `else if` kept flat);
+//! - one rule, proposal, state, handler, step, tool binding or test statement per line; a line
+//!   that does not fit puts its condition (`when` / `unless`) on a continuation line (4 more
+//!   spaces), and a condition that still does not fit breaks before each `and` / `or` of its
+//!   top-level chain, 4 more spaces in; a proposal puts `rank by` and its condition on
+//!   continuation lines; an `expect` breaks before `==`, then packs `at` and `given` after it;
+//! - blocks with nothing inside are written `{}`;
+//! - expressions with single spaces around binary operators, none around `..` / `..=`, and
+//!   exactly the parentheses the author wrote (they are [`ExprKind::Paren`] nodes; no others are
+//!   needed or added); literals written from their values in normal form (`1_000` → `1000`,
+//!   `90m` → `1h30m`, text re-escaped); bindings `to: to` written `to`.
 //!
 //! Meaning is kept exactly: the tree of the output, spans erased, equals the tree of the input
-//! ([`crate::ast::erase_spans`]). Parentheses the author wrote are kept (they are
-//! [`ExprKind::Paren`] nodes); no others are added. Literals are written from their values, in
-//! their normal form (`1_000` → `1000`, `90m` → `1h30m`).
+//! ([`crate::ast::erase_spans`]), and formatting is idempotent.
 //!
 //! Comments (`//`) are not in the tree: the parser hands them over with their spans, and the
 //! formatter puts each one back, in order, next to the code it was written next to. The layout
 //! is first built as lines, each remembering the source bytes it was printed from; comments are
 //! then placed: a comment before a line's code goes on its own line above it (a blank line
 //! before or after it in the source is kept), a comment after a line's code on the same source
-//! line stays at the end of that line. A comment written inside an expression that the
-//! formatter joins onto one line moves above that line. Nothing is ever dropped.
+//! line stays at the end of that line, two spaces after the code. A comment written inside code
+//! that the formatter joins onto one line moves above that line. Nothing is ever dropped.
 //!
 //! A file with a syntax error is never formatted: [`format`] returns its diagnostics.
 
@@ -353,7 +369,12 @@ impl Layout<'_> {
                     self.with_params(head, &f.params, rest);
                     return;
                 };
-                if let Some(list) = self.inline_params(&f.params, head.end, f.ret.span().start()) {
+                let open = self.end_after(head.end, Token::LParen);
+                let close = f.params.last().map_or(open, |p| p.span.end());
+                let close = self
+                    .token_after(close, Token::RParen)
+                    .map_or(close, |s| s.start());
+                if let Some(list) = self.inline_params(&f.params, open, close) {
                     let line = format!("{}({list}){ret} = {}", head.text, expr(body, 0));
                     if fits(0, &line) {
                         self.push(0, line, Some(head.lead), Some(end));
@@ -374,12 +395,12 @@ impl Layout<'_> {
             ItemKind::Journey(j) => self.journey(j, end),
             ItemKind::Agent(a) => {
                 let text = format!("agent {}", a.name.name);
-                let block = !a.tools.is_empty() || self.has_comment(a.name.span.end(), end);
+                let brace = self.end_after(a.name.span.end(), Token::LBrace);
+                let block = !a.tools.is_empty() || self.has_comment(brace, end);
                 if !block {
                     self.push(0, text + " {}", Some(a.name.span.start()), Some(end));
                     return;
                 }
-                let brace = self.end_after(a.name.span.end(), Token::LBrace);
                 self.push_open(0, text + " {", Some(a.name.span.start()), Some(brace));
                 for t in &a.tools {
                     let params = if t.params.is_empty() {
@@ -417,11 +438,11 @@ impl Layout<'_> {
 
     fn record(&mut self, r: &Record, end: usize) {
         let text = format!("record {}", r.name.name);
-        if r.fields.is_empty() && !self.has_comment(r.name.span.end(), end) {
+        let brace = self.end_after(r.name.span.end(), Token::LBrace);
+        if r.fields.is_empty() && !self.has_comment(brace, end) {
             self.push(0, text + " {}", Some(r.name.span.start()), Some(end));
             return;
         }
-        let brace = self.end_after(r.name.span.end(), Token::LBrace);
         self.push_open(0, text + " {", Some(r.name.span.start()), Some(brace));
         for f in &r.fields {
             self.param_line(f, INDENT, "");
@@ -452,14 +473,14 @@ impl Layout<'_> {
         } else {
             format!("enum {} {{ {} }}", e.name.name, names.join(", "))
         };
+        let brace = self.end_after(e.name.span.end(), Token::LBrace);
         if e.variants.iter().all(|v| v.docs.is_empty())
-            && !self.has_comment(e.name.span.end(), end)
+            && !self.has_comment(brace, end)
             && fits(0, &one_line)
         {
             self.push(0, one_line, Some(e.name.span.start()), Some(end));
             return;
         }
-        let brace = self.end_after(e.name.span.end(), Token::LBrace);
         self.push_open(
             0,
             format!("enum {} {{", e.name.name),
@@ -491,53 +512,40 @@ impl Layout<'_> {
         Some(list.join(", "))
     }
 
-    fn with_params(&mut self, head: Head, params: &[Param], rest: Rest<'_>) {
-        let after = rest.lead.or(rest.end).unwrap_or(head.end);
-        if let Some(list) = self.inline_params(params, head.end, after) {
+    fn with_params(&mut self, head: Head, params: &[Param], rest: Rest) {
+        let open = self.end_after(head.end, Token::LParen);
+        let params_end = params.last().map_or(open, |p| p.span.end());
+        let rparen = self.token_after(params_end, Token::RParen);
+        let close = rparen.map_or(params_end, |s| s.start());
+        if let Some(list) = self.inline_params(params, open, close) {
             let prefix = format!("{}({list}){}", head.text, rest.prefix);
-            let probe = match rest.cond {
-                Some(_) => prefix.clone(),
-                None => format!("{prefix}{}", rest.suffix),
-            };
-            if fits(0, &probe) {
-                self.chain(
-                    0,
-                    Some(head.lead),
-                    prefix,
-                    rest.cond,
-                    &rest.suffix,
-                    rest.end,
-                    false,
-                    rest.opens,
-                );
+            let line = format!("{prefix}{}", rest.suffix);
+            if fits(0, &line) {
+                self.push(0, line, Some(head.lead), rest.end);
+                if rest.opens {
+                    self.mark_open();
+                }
                 return;
             }
         }
-        self.push_open(
-            0,
-            format!("{}(", head.text),
-            Some(head.lead),
-            Some(head.end),
-        );
+        self.push_open(0, format!("{}(", head.text), Some(head.lead), Some(open));
         for p in params {
             self.param_line(p, INDENT, ",");
         }
-        let params_end = params.last().map_or(head.end, |p| p.span.end());
-        let rparen = self.token_after(params_end, Token::RParen);
-        self.chain(
-            0,
-            rparen.map(|s| s.start()).or(rest.lead),
-            format!("){}", rest.prefix),
-            rest.cond,
-            &rest.suffix,
-            rest.end,
-            true,
-            rest.opens,
-        );
+        self.lines.push(Line {
+            indent: 0,
+            text: format!("){}{}", rest.prefix, rest.suffix),
+            lead: rparen.map(|s| s.start()).or(rest.lead),
+            end: rest.end,
+            comment_indent: INDENT,
+            opens: rest.opens,
+            closes: true,
+        });
     }
 
-    /// `prefix kw expr suffix` on one line if it fits, else broken before each `and` / `or` of
-    /// the expression's top-level chain, continuation lines indented by 4 more spaces.
+    /// `prefix kw expr suffix` on one line if it fits; else `kw expr suffix` on a continuation
+    /// line (4 more spaces) if that fits; else broken before each `and` / `or` of the
+    /// expression's top-level chain, continuation lines indented by 4 more spaces.
     #[allow(clippy::too_many_arguments)]
     fn chain(
         &mut self,
@@ -547,10 +555,8 @@ impl Layout<'_> {
         cond: Option<(&str, &Expr)>,
         suffix: &str,
         end: Option<usize>,
-        first_closes: bool,
         last_opens: bool,
     ) {
-        let first = self.lines.len();
         match cond {
             None => self.push(indent, format!("{prefix}{suffix}"), lead, end),
             Some((kw, e)) => {
@@ -566,9 +572,23 @@ impl Layout<'_> {
                         format!("{head} {text}")
                     }
                 };
-                let whole = join(&format!("{}{suffix}", expr(e, 0)));
+                let text = format!("{}{suffix}", expr(e, 0));
+                let whole = join(&text);
                 let parts = chain_parts(e);
-                if fits(indent, &whole) || parts.len() < 2 {
+                let alone = format!("{kw} {text}");
+                if fits(indent, &whole) {
+                    self.push(indent, whole, lead, end);
+                } else if !prefix.is_empty()
+                    && !kw.is_empty()
+                    && fits(indent + CONTINUATION, &alone)
+                {
+                    // the condition fits on a line of its own
+                    let i = self.tokens.partition_point(|t| t.0 < e.span.start());
+                    let keyword = i.checked_sub(1).and_then(|k| self.tokens.get(k));
+                    let before = i.checked_sub(2).and_then(|k| self.tokens.get(k));
+                    self.push(indent, prefix, lead, before.map(|t| t.2));
+                    self.push(indent + CONTINUATION, alone, keyword.map(|t| t.0), end);
+                } else if parts.len() < 2 {
                     self.push(indent, whole, lead, end);
                 } else {
                     let last = parts.len() - 1;
@@ -592,10 +612,6 @@ impl Layout<'_> {
                 }
             }
         }
-        if first_closes && let Some(line) = self.lines.get_mut(first) {
-            line.closes = true;
-            line.comment_indent = indent + INDENT;
-        }
         if last_opens {
             self.mark_open();
         }
@@ -613,7 +629,6 @@ impl Layout<'_> {
                 "",
                 Some(end),
                 false,
-                false,
             );
             return;
         }
@@ -628,7 +643,6 @@ impl Layout<'_> {
                 "",
                 Some(c.span.end()),
                 false,
-                false,
             );
             self.chain(
                 indent,
@@ -637,7 +651,6 @@ impl Layout<'_> {
                 Some(("then", a)),
                 "",
                 Some(a.span.end()),
-                false,
                 false,
             );
             current = b;
@@ -650,7 +663,6 @@ impl Layout<'_> {
             Some(("else", current)),
             "",
             Some(end),
-            false,
             false,
         );
     }
@@ -676,11 +688,11 @@ impl Layout<'_> {
             text.push_str(&format!(" at {}", at.name));
             header_end = at.span.end();
         }
-        if p.rules.is_empty() && !self.has_comment(header_end, end) {
+        let brace = self.end_after(header_end, Token::LBrace);
+        if p.rules.is_empty() && !self.has_comment(brace, end) {
             self.push(0, text + " {}", Some(p.name.span.start()), Some(end));
             return;
         }
-        let brace = self.end_after(header_end, Token::LBrace);
         self.push_open(0, text + " {", Some(p.name.span.start()), Some(brace));
         for rule in &p.rules {
             let Rule::Rule {
@@ -723,7 +735,6 @@ impl Layout<'_> {
                 "",
                 Some(span.end()),
                 false,
-                false,
             );
         }
         self.close(0, end);
@@ -737,7 +748,8 @@ impl Layout<'_> {
             d.at.as_ref()
                 .map(|a| format!(" at {}", a.name))
                 .unwrap_or_default();
-        let block = !d.proposals.is_empty() || self.has_comment(header_end, end);
+        let brace = self.end_after(header_end, Token::LBrace);
+        let block = !d.proposals.is_empty() || self.has_comment(brace, end);
         self.with_params(
             head,
             &d.params,
@@ -745,13 +757,8 @@ impl Layout<'_> {
                 prefix: at,
                 lead: d.at.as_ref().map(|a| a.span.start()),
                 suffix: if block { " {" } else { " {}" }.to_string(),
-                end: Some(if block {
-                    self.end_after(header_end, Token::LBrace)
-                } else {
-                    end
-                }),
+                end: Some(if block { brace } else { end }),
                 opens: block,
-                ..Rest::default()
             },
         );
         if !block {
@@ -801,7 +808,6 @@ impl Layout<'_> {
                 "",
                 Some(end),
                 false,
-                false,
             );
         }
     }
@@ -809,17 +815,14 @@ impl Layout<'_> {
     fn journey(&mut self, j: &Journey, end: usize) {
         let head = Head::new("journey", &j.name);
         let header_end = j.params.last().map_or(head.end, |p| p.span.end());
-        let block = !j.states.is_empty() || self.has_comment(header_end, end);
+        let brace = self.end_after(header_end, Token::LBrace);
+        let block = !j.states.is_empty() || self.has_comment(brace, end);
         self.with_params(
             head,
             &j.params,
             Rest {
                 suffix: if block { " {" } else { " {}" }.to_string(),
-                end: Some(if block {
-                    self.end_after(header_end, Token::LBrace)
-                } else {
-                    end
-                }),
+                end: Some(if block { brace } else { end }),
                 opens: block,
                 ..Rest::default()
             },
@@ -830,11 +833,11 @@ impl Layout<'_> {
         for s in &j.states {
             let text = format!("state {}", s.name.name);
             let s_end = s.span.end();
-            if s.handlers.is_empty() && !self.has_comment(s.name.span.end(), s_end) {
+            let brace = self.end_after(s.name.span.end(), Token::LBrace);
+            if s.handlers.is_empty() && !self.has_comment(brace, s_end) {
                 self.push(INDENT, text + " {}", Some(s.span.start()), Some(s_end));
                 continue;
             }
-            let brace = self.end_after(s.name.span.end(), Token::LBrace);
             self.push_open(INDENT, text + " {", Some(s.span.start()), Some(brace));
             for h in &s.handlers {
                 self.handler(h, 2 * INDENT);
@@ -865,19 +868,15 @@ impl Layout<'_> {
             }
             Trigger::Wait(e) => (format!("wait {}", expr(e, 0)), None, e.span.end()),
         };
-        let block = !h.steps.is_empty() || self.has_comment(header_end, h_end);
+        let brace = self.end_after(header_end, Token::LBrace);
+        let block = !h.steps.is_empty() || self.has_comment(brace, h_end);
         self.chain(
             indent,
             Some(h.span.start()),
             prefix,
             cond,
             if block { " {" } else { " {}" },
-            Some(if block {
-                self.end_after(header_end, Token::LBrace)
-            } else {
-                h_end
-            }),
-            false,
+            Some(if block { brace } else { h_end }),
             block,
         );
         if !block {
@@ -904,11 +903,11 @@ impl Layout<'_> {
 
     fn test(&mut self, t: &Test, end: usize) {
         let text = format!("test {}", text_lit(&t.name.value));
-        if t.body.is_empty() && !self.has_comment(t.name.span.end(), end) {
+        let brace = self.end_after(t.name.span.end(), Token::LBrace);
+        if t.body.is_empty() && !self.has_comment(brace, end) {
             self.push(0, text + " {}", Some(t.name.span.start()), Some(end));
             return;
         }
-        let brace = self.end_after(t.name.span.end(), Token::LBrace);
         self.push_open(0, text + " {", Some(t.name.span.start()), Some(brace));
         for stmt in &t.body {
             match stmt {
@@ -932,16 +931,19 @@ impl Layout<'_> {
         // (text, first byte, last byte) of each clause after the head
         let mut parts: Vec<(String, Option<usize>, Option<usize>)> = Vec::new();
         let mut verdict = format!("== {}", e.verdict.keyword());
-        let mut reasons_span = (None, None);
+        let eq = self.token_after(e.call.span.end(), Token::EqEq);
+        // the verdict keyword is the token after `==`
+        let mut verdict_end = eq.and_then(|eq| {
+            let i = self.tokens.partition_point(|t| t.0 < eq.end());
+            self.tokens.get(i).map(|t| t.2)
+        });
         if let Some(reasons) = &e.reasons {
             let texts: Vec<String> = reasons.iter().map(|r| text_lit(&r.value)).collect();
             verdict.push_str(&format!("({})", texts.join(", ")));
-            reasons_span = (
-                reasons.first().map(|r| r.span.start()),
-                reasons.last().map(|r| r.span.end()),
-            );
+            let last = reasons.last().map(|r| r.span.end()).or(verdict_end);
+            verdict_end = last.and_then(|l| self.token_after(l, Token::RParen).map(|s| s.end()));
         }
-        parts.push((verdict, reasons_span.0, reasons_span.1));
+        parts.push((verdict, eq.map(|s| s.start()), verdict_end));
         if let Some(at) = &e.at {
             parts.push((
                 format!("at {}", expr(at, 0)),
@@ -1008,13 +1010,12 @@ impl Head {
     }
 }
 
-/// What follows a parameter list: `prefix` (e.g. ` purpose p risk r`), an optional condition
-/// or body (`= expr`), and a suffix (` {`).
+/// What follows a parameter list: `prefix` (e.g. ` purpose p risk r`) and a suffix (` {`), with
+/// where the prefix starts and the whole ends in the source, and whether it opens a block.
 #[derive(Default)]
-struct Rest<'e> {
+struct Rest {
     prefix: String,
     lead: Option<usize>,
-    cond: Option<(&'static str, &'e Expr)>,
     suffix: String,
     end: Option<usize>,
     opens: bool,
@@ -1388,7 +1389,7 @@ pub fn literal(l: &Literal) -> String {
         Literal::Decimal(d) => d.clone(),
         Literal::Money(amount, currency) => format!("{amount} {currency}"),
         Literal::Text(t) => text_lit(t),
-        Literal::Duration(ms) => duration(*ms),
+        Literal::Duration(_, written) => written.clone(),
         Literal::Time(t) => t.clone(),
         Literal::Absent => "absent".to_string(),
     }
@@ -1436,4 +1437,190 @@ pub fn duration(ms: i64) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MESSY: &str = r#"// header
+module   acme.messy
+use std.time.local_hour
+use   std.consent.consent   // consent check
+/// Customer.
+record Customer { id: Id, segment: Segment
+  @personal(purpose: [service]) msisdn: Text   tz: Tz }
+enum Segment {vip,standard}
+action send_offer(to: Customer,channel: Channel) purpose marketing risk minimal
+policy contact for send_offer(to: c, channel: ch) at now {
+deny "no-consent" unless consent(c,marketing,ch)
+  deny "quiet" unless local_hour(now,c.tz) in 8 .. 21   // quiet hours
+review "vip" by role desk within 90m else allow when c.segment == vip and (c.id == "x" or not c.id == "y")
+    allow "ok"
+    // the end
+}
+test "t" { let x = 1_000
+expect contact(send_offer(to: {segment: vip, ..}, channel: sms)) == deny("no-consent") at 2026-11-25T10:00:00Z given s = absent }
+"#;
+
+    fn comments(source: &str) -> Vec<String> {
+        parse::parse(&Arc::from("t.xop"), source)
+            .comments
+            .into_iter()
+            .map(|c| c.text)
+            .collect()
+    }
+
+    fn tree(source: &str) -> serde_json::Value {
+        let parsed = parse::parse(&Arc::from("t.xop"), source);
+        assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
+        erase_spans(&parsed.ast)
+    }
+
+    fn fmt(source: &str) -> String {
+        format(source).unwrap_or_else(|d| panic!("{d:#?}"))
+    }
+
+    #[test]
+    fn formats_a_messy_file_canonically() {
+        let expected = r#"// header
+module acme.messy
+
+use std.time.local_hour
+use std.consent.consent  // consent check
+
+/// Customer.
+record Customer {
+  id: Id
+  segment: Segment
+  @personal(purpose: [service]) msisdn: Text
+  tz: Tz
+}
+
+enum Segment { vip, standard }
+
+action send_offer(to: Customer, channel: Channel) purpose marketing risk minimal
+
+policy contact for send_offer(to: c, channel: ch) at now {
+  deny "no-consent" unless consent(c, marketing, ch)
+  deny "quiet" unless local_hour(now, c.tz) in 8..21  // quiet hours
+  review "vip" by role desk within 90m else allow
+      when c.segment == vip and (c.id == "x" or not c.id == "y")
+  allow "ok"
+  // the end
+}
+
+test "t" {
+  let x = 1000
+  expect contact(send_offer(to: { segment: vip, .. }, channel: sms))
+      == deny("no-consent") at 2026-11-25T10:00:00Z given s = absent
+}
+"#;
+        assert_eq!(fmt(MESSY), expected);
+    }
+
+    #[test]
+    fn is_idempotent_and_keeps_the_tree() {
+        let once = fmt(MESSY);
+        assert_eq!(fmt(&once), once);
+        assert_eq!(tree(MESSY), tree(&once));
+    }
+
+    #[test]
+    fn keeps_every_comment_in_order() {
+        let source = "// a\nmodule m // b\n\n// c\nrecord R { // d\n  x: Int // e\n  // f\n}\n// g\nenum E { a, // h\n b }\n// i\n";
+        let once = fmt(source);
+        assert_eq!(comments(source), comments(&once));
+        assert_eq!(
+            once,
+            "// a\nmodule m  // b\n\n// c\nrecord R {  // d\n  x: Int  // e\n  // f\n}\n\n// g\nenum E {\n  a,  // h\n  b,\n}\n\n// i\n"
+        );
+    }
+
+    #[test]
+    fn a_comment_inside_a_joined_expression_moves_above_its_line() {
+        let source = "module m\n\npolicy p for a {\n  deny \"x\" when b and // why\n    c\n}\n";
+        let once = fmt(source);
+        assert_eq!(
+            once,
+            "module m\n\npolicy p for a {\n  // why\n  deny \"x\" when b and c\n}\n"
+        );
+        assert_eq!(fmt(&once), once);
+    }
+
+    #[test]
+    fn refuses_a_file_with_syntax_errors() {
+        let errors = format("module m\nrecord A { x: }\n").expect_err("a syntax error");
+        assert!(errors.iter().any(|d| d.code == "E0103"), "{errors:#?}");
+        assert!(format("module m\nrole $\n").is_err());
+        assert!(format("module m\ntest \"t\" { expect }\n").is_err());
+    }
+
+    #[test]
+    fn an_empty_file_is_one_newline() {
+        assert_eq!(fmt(""), "\n");
+        assert_eq!(fmt("\n\n  \n"), "\n");
+        assert_eq!(
+            fmt("// only\n\n\n// comments\n"),
+            "// only\n\n// comments\n"
+        );
+    }
+
+    #[test]
+    fn literals_are_written_in_normal_form() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(90 * 60_000), "1h30m");
+        assert_eq!(duration(86_400_000), "1d");
+        assert_eq!(duration(604_800_000 + 1), "1w1ms");
+        assert_eq!(duration(1_500), "1s500ms");
+        assert_eq!(
+            text_lit("a\"b\\c\nd\te\u{1}\u{7f}é"),
+            r#""a\"b\\c\nd\te\u{1}\u{7f}é""#
+        );
+        let once =
+            fmt("module m\nfn f(): List<Int> = [1_000, 0]\nfn g(): Duration = 5400s + 60m\n");
+        assert_eq!(
+            once,
+            "module m\n\nfn f(): List<Int> = [1000, 0]\n\nfn g(): Duration = 5400s + 60m\n"
+        );
+    }
+
+    #[test]
+    fn parentheses_are_kept_and_none_are_added() {
+        let source = "module m\nfn f(a: Int, b: Int): Int = ((a + b)) * (a - b) - -a % 3 + a * b\nfn g(a: Bool, b: Bool): Bool = not (a or b) and a or b\n";
+        let once = fmt(source);
+        assert_eq!(
+            once,
+            "module m\n\nfn f(a: Int, b: Int): Int = ((a + b)) * (a - b) - -a % 3 + a * b\n\nfn g(a: Bool, b: Bool): Bool = not (a or b) and a or b\n"
+        );
+        assert_eq!(tree(source), tree(&once));
+    }
+
+    #[test]
+    fn long_conditions_break_before_and_or() {
+        let cond = (0..8)
+            .map(|i| format!("c.field_number_{i} > {i}"))
+            .collect::<Vec<_>>();
+        let source = format!(
+            "module m\npolicy p for a(to: c) {{\n  deny \"r\" when {}\n}}\n",
+            cond.join(" and ")
+        );
+        let once = fmt(&source);
+        let lines: Vec<&str> = once.lines().collect();
+        assert_eq!(lines[3], "  deny \"r\" when c.field_number_0 > 0");
+        assert_eq!(lines[4], "      and c.field_number_1 > 1");
+        assert_eq!(lines[10], "      and c.field_number_7 > 7");
+        assert_eq!(lines[11], "}");
+        assert_eq!(fmt(&once), once);
+        assert_eq!(tree(&source), tree(&once));
+    }
+
+    #[test]
+    fn enums_go_one_variant_per_line_when_documented_or_long() {
+        let once = fmt("module m\nenum E { /// first\n a, b }\n");
+        assert_eq!(once, "module m\n\nenum E {\n  /// first\n  a,\n  b,\n}\n");
+        let names: Vec<String> = (0..12).map(|i| format!("variant_{i}")).collect();
+        let once = fmt(&format!("module m\nenum E {{ {} }}\n", names.join(", ")));
+        assert_eq!(once.lines().count(), 2 + 2 + 12);
+    }
 }

@@ -394,12 +394,12 @@ pub mod literal {
                         span,
                         format!("duration `{raw}` is too long"),
                     ));
-                    return Literal::Duration(0);
+                    return Literal::Duration(0, raw.to_string());
                 }
             }
             rest = tail;
         }
-        Literal::Duration(total)
+        Literal::Duration(total, raw.to_string())
     }
 
     /// An RFC 3339 time, checked to be a real instant.

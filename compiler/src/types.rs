@@ -593,7 +593,7 @@ impl<'a> Checker<'a> {
             Literal::Int(_) => Ty::Int,
             Literal::Decimal(_) => Ty::Decimal,
             Literal::Money(..) => Ty::Money,
-            Literal::Duration(_) => Ty::Duration,
+            Literal::Duration(..) => Ty::Duration,
             Literal::Time(_) => Ty::Time,
             Literal::Absent => match expected {
                 Some(t) => Ty::Optional(Box::new(t.present().clone())),
