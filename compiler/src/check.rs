@@ -660,6 +660,19 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
     for stmt in &t.body {
         match stmt {
             TestStmt::Let { name, value, .. } => {
+                let empty = match &value.kind {
+                    ast::ExprKind::List(xs) | ast::ExprKind::Set(xs) => xs.is_empty(),
+                    ast::ExprKind::Lit(ast::Literal::Absent) => true,
+                    _ => false,
+                };
+                if empty {
+                    // A `let` has no type to check against, so `[]` or `absent` has none.
+                    c.diags.push(
+                        Diagnostic::error("E0310", path, value.span, format!("the type of `{}` cannot be inferred", name.name))
+                            .with_label("an empty collection or `absent` has no type of its own")
+                            .with_help("write the value where it is used (e.g. `tags: []` in a record value), where its type is known"),
+                    );
+                }
                 let ty = c.expr(&env, &BTreeSet::new(), value, None);
                 env.bind(&name.name, ty, name.span);
             }
