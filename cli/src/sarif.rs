@@ -13,8 +13,8 @@ use xop_compiler::span::Span;
 /// The JSON schema of SARIF 2.1.0.
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
-/// Where the diagnostic codes are documented; a code's anchor is appended.
-pub const ERRORS_DOC: &str = "https://github.com/xop-lang/xop/blob/main/docs/errors.md";
+/// Where the repository's files are browsed; a code's doc file and anchor are appended.
+pub const REPO_BLOB: &str = "https://github.com/xop-lang/xop/blob/main";
 
 /// The project's home page.
 pub const INFORMATION_URI: &str = "https://github.com/xop-lang/xop";
@@ -62,8 +62,10 @@ fn rule(info: &CodeInfo) -> s::ReportingDescriptor {
             .markdown(doc)
             .build(),
         None => text(format!(
-            "{}: {} (not documented in docs/errors.md yet)",
-            info.code, info.title
+            "{}: {} (not documented in {} yet)",
+            info.code,
+            info.title,
+            codes::doc_file(info.code)
         )),
     };
     s::ReportingDescriptor::builder()
@@ -80,13 +82,17 @@ fn rule(info: &CodeInfo) -> s::ReportingDescriptor {
         .build()
 }
 
-/// The address of a code's section in docs/errors.md.
+/// The address of a code's section in its doc file (docs/errors.md or docs/compliance.md).
 fn help_uri(info: &CodeInfo) -> String {
     let heading = codes::explain(info.code)
         .and_then(|doc| doc.lines().next())
         .map(|line| line.trim_start_matches('#').trim().to_string())
         .unwrap_or_else(|| format!("{}: {}", info.code, info.title));
-    format!("{ERRORS_DOC}#{}", anchor(&heading))
+    format!(
+        "{REPO_BLOB}/{}#{}",
+        codes::doc_file(info.code),
+        anchor(&heading)
+    )
 }
 
 /// GitHub's anchor for a heading: lowercase, punctuation other than `-` and `_` dropped,
@@ -228,6 +234,9 @@ mod tests {
         assert_eq!(rules.len(), codes::CODES.len());
         assert_eq!(rules[0]["id"], codes::CODES[0].code);
         let uri = rules[0]["helpUri"].as_str().unwrap();
-        assert!(uri.starts_with(ERRORS_DOC) && uri.contains("#e01"), "{uri}");
+        assert!(
+            uri.starts_with(&format!("{REPO_BLOB}/docs/errors.md")) && uri.contains("#e01"),
+            "{uri}"
+        );
     }
 }

@@ -67,6 +67,21 @@ pub const CODES: &[CodeInfo] = &[
     e("E0312", "not callable"),
     w("W0201", "unused import"),
     w("W0301", "value is never absent"),
+    e("C0001", "high-risk action allowed without human review"),
+    e("C0002", "review of a high-risk action falls back to allow"),
+    e("C0003", "prohibited action used"),
+    e("C0004", "limited-risk action without AI disclosure"),
+    e("C0005", "action allowed without consent"),
+    e("C0006", "personal data read for another purpose"),
+    e("C0007", "rule without a reason code"),
+    e("C0008", "signal without max_age"),
+    e("C0009", "tool bound to an unguarded action"),
+    e("C0010", "compliance cannot be decided"),
+    w("C0101", "rule never applies"),
+    w("C0102", "allow never takes effect"),
+    w("C0103", "contradictory rules"),
+    w("C0105", "marketing action without frequency cap"),
+    w("C0106", "no quiet-hours rule"),
 ];
 
 /// The entry for `code`, if it exists.
@@ -75,13 +90,29 @@ pub fn info(code: &str) -> Option<&'static CodeInfo> {
 }
 
 const ERRORS_MD: &str = include_str!("../../docs/errors.md");
+const COMPLIANCE_MD: &str = include_str!("../../docs/compliance.md");
 
-/// The documentation of `code` from `docs/errors.md` (its section, heading included).
+/// The documentation file of `code`, relative to the repository: compliance codes (`C…`)
+/// are documented in `docs/compliance.md`, the others in `docs/errors.md`.
+pub fn doc_file(code: &str) -> &'static str {
+    if code.starts_with('C') {
+        "docs/compliance.md"
+    } else {
+        "docs/errors.md"
+    }
+}
+
+/// The documentation of `code` from its doc file (its section, heading included).
 pub fn explain(code: &str) -> Option<&'static str> {
     let info = info(code)?;
+    let doc = if doc_file(info.code) == "docs/compliance.md" {
+        COMPLIANCE_MD
+    } else {
+        ERRORS_MD
+    };
     let heading = format!("## {}", info.code);
-    let start = ERRORS_MD.find(&heading)?;
-    let rest = &ERRORS_MD[start..];
+    let start = doc.find(&heading)?;
+    let rest = &doc[start..];
     let end = rest[heading.len()..]
         .find("\n## ")
         .map_or(rest.len(), |i| i + heading.len() + 1);

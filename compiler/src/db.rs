@@ -90,6 +90,13 @@ pub fn item_ast(db: &dyn Db, file: SourceFile, index: u32) -> Option<crate::ast:
 pub fn file_diagnostics(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagnostic> {
     let mut out = parse_file(db, file).diagnostics.clone();
     out.extend(crate::check::check_file(db, project, file).iter().cloned());
+    let path = file.path(db);
+    out.extend(
+        crate::compliance::compliance(db, project)
+            .iter()
+            .filter(|d| d.file == *path)
+            .cloned(),
+    );
     diagnostic::sort(&mut out);
     out.dedup();
     out

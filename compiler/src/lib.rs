@@ -7,10 +7,12 @@
 pub mod ast;
 pub mod check;
 pub mod codes;
+pub mod compliance;
 pub mod db;
 pub mod diagnostic;
 pub mod format;
 pub mod lexer;
+pub mod logic;
 pub mod parse;
 pub mod render;
 pub mod resolve;

@@ -1,0 +1,1160 @@
+//! The compliance checker: the EU AI Act and GDPR properties of DESIGN.md §2, proved over the
+//! whole project at compile time (docs/compliance.md states each property, its legal basis, the
+//! analysis and why it is sound).
+//!
+//! For every action, the rules of every policy that guards it (`for action`, and `for purpose P`
+//! where P is the action's purpose) are combined exactly as the runtime combines them: the
+//! verdict is deny if a deny rule applies, else review if a review rule applies, else allow if
+//! an allow rule applies, else deny. Each rule's condition is abstracted into a propositional
+//! formula ([`crate::logic`]) whose atoms are the facts it tests, with names canonicalised
+//! (local names → the action's parameters, declarations → their qualified names) so that the
+//! same fact written in two policies is one atom. A property is proved when no assignment of the
+//! atoms reaches a forbidden outcome; otherwise the assignment found is shown as an example.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::ast::{self, ExprKind, ItemKind, Literal, RuleKind, Target, UnOp, Verdict};
+use crate::db::{Db, Project, SourceFile, item_ast};
+use crate::diagnostic::Diagnostic;
+use crate::logic::{Formula, Sat, satisfiable};
+use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature};
+use crate::span::Span;
+use crate::types::Ty;
+
+/// Every compliance diagnostic of the project, for all files.
+#[salsa::tracked(returns(ref))]
+pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
+    let mut cx = Cx {
+        db,
+        project,
+        atoms: Vec::new(),
+        shown: Vec::new(),
+        diags: Vec::new(),
+    };
+    let actions = all_defs(db, project, DefKind::Action);
+    let guards = guards(db, project);
+    for action in &actions {
+        let rules = guards.get(&key(db, action)).cloned().unwrap_or_default();
+        cx.action(action, &rules);
+    }
+    for def in all_defs(db, project, DefKind::Policy) {
+        cx.reasons(&def);
+        cx.personal(&def, &guards);
+    }
+    for def in all_defs(db, project, DefKind::Signal) {
+        cx.staleness(&def);
+    }
+    for def in all_defs(db, project, DefKind::Agent) {
+        cx.tools(&def, &guards);
+    }
+    for kind in [DefKind::Decision, DefKind::Journey] {
+        for def in all_defs(db, project, kind) {
+            cx.proposals(&def);
+        }
+    }
+    cx.diags
+}
+
+/// One rule of a policy guarding an action, with its condition as a formula.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GuardRule {
+    /// The policy.
+    pub policy: Def,
+    /// The rule's index in the policy.
+    pub index: usize,
+    /// What the rule gives.
+    pub verdict: Verdict,
+    /// A review's fallback.
+    pub fallback: Option<(Verdict, Span)>,
+    /// The rule's span.
+    pub span: Span,
+    /// The rule's reason, if written.
+    pub reason: Option<String>,
+    /// Calls to intrinsics/functions in the condition, by qualified name (for the heuristics).
+    pub calls: Vec<Arc<str>>,
+    /// The condition (`when`, or negated `unless`), canonicalised.
+    pub condition: CanonCondition,
+}
+
+/// A condition in canonical form: a formula shape over atom keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CanonCondition {
+    /// Always.
+    True,
+    /// Never.
+    False,
+    /// A fact, by canonical key, and how to show it.
+    Atom(String, String),
+    /// Negation.
+    Not(Box<CanonCondition>),
+    /// Conjunction.
+    And(Vec<CanonCondition>),
+    /// Disjunction.
+    Or(Vec<CanonCondition>),
+}
+
+/// Every declaration of a kind in the project.
+fn all_defs(db: &dyn Db, project: Project, kind: DefKind) -> Vec<Def> {
+    let mut out = Vec::new();
+    for &f in project.files(db) {
+        out.extend(
+            resolve::item_table(db, f)
+                .by_name
+                .values()
+                .filter(|d| d.kind == kind)
+                .cloned(),
+        );
+    }
+    out
+}
+
+/// Resolves a path written in `file` to a declaration, without reporting (the type checker does).
+fn resolve_path(db: &dyn Db, project: Project, file: SourceFile, path: &ast::Path) -> Option<Def> {
+    if path.segments.len() == 1 {
+        return match resolve::file_scope(db, project, file).lookup(db, &path.segments[0].name) {
+            Lookup::Found(e) => Some(e.def),
+            _ => None,
+        };
+    }
+    let module: Vec<&str> = path.segments[..path.segments.len() - 1]
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    let module = module.join(".");
+    let index = resolve::module_index(db, project);
+    let f = index
+        .by_name
+        .get(&module)
+        .or_else(|| index.by_name.get(&format!("std.{module}")))?;
+    resolve::item_table(db, *f)
+        .by_name
+        .get(path.last().name.as_str())
+        .cloned()
+}
+
+/// For every action, the rules of the policies that guard it.
+#[salsa::tracked(returns(ref))]
+pub fn guards(db: &dyn Db, project: Project) -> BTreeMap<String, Vec<GuardRule>> {
+    let mut out: BTreeMap<String, Vec<GuardRule>> = BTreeMap::new();
+    for policy in all_defs(db, project, DefKind::Policy) {
+        let Some(item) = item_ast(db, policy.file, policy.index) else {
+            continue;
+        };
+        let ItemKind::Policy(p) = &item.kind else {
+            continue;
+        };
+        let actions: Vec<Def> = match &p.target {
+            Target::Action(path) => resolve_path(db, project, policy.file, path)
+                .filter(|d| d.kind == DefKind::Action)
+                .into_iter()
+                .collect(),
+            Target::Purpose(name) => {
+                match resolve::file_scope(db, project, policy.file).lookup(db, &name.name) {
+                    Lookup::Found(e) if e.def.kind == DefKind::Purpose => {
+                        crate::check::guarded_actions(db, project, &e.def)
+                    }
+                    _ => Vec::new(),
+                }
+            }
+        };
+        let mut subst: BTreeMap<String, String> = p
+            .bindings
+            .iter()
+            .map(|b| (b.var.name.clone(), format!("${}", b.param.name)))
+            .collect();
+        if let Some(at) = &p.at {
+            subst.insert(at.name.clone(), "$now".to_string());
+        }
+        let scope = resolve::file_scope(db, project, policy.file);
+        let text = policy.file.text(db);
+        let canon = Canon {
+            db,
+            project,
+            scope,
+            subst: &subst,
+            text,
+        };
+        for (index, rule) in p.rules.iter().enumerate() {
+            let ast::Rule::Rule {
+                kind,
+                reason,
+                condition,
+                span,
+            } = rule
+            else {
+                continue;
+            };
+            let (verdict, fallback) = match kind {
+                RuleKind::Deny => (Verdict::Deny, None),
+                RuleKind::Allow => (Verdict::Allow, None),
+                RuleKind::Review {
+                    fallback,
+                    fallback_span,
+                    ..
+                } => (Verdict::Review, Some((*fallback, *fallback_span))),
+            };
+            let (cond, calls) = match condition {
+                None => (CanonCondition::True, Vec::new()),
+                Some(c) => {
+                    let mut calls = Vec::new();
+                    canon.calls(&c.expr, &mut calls);
+                    let f = canon.condition(&c.expr);
+                    (
+                        if c.negated {
+                            CanonCondition::Not(Box::new(f))
+                        } else {
+                            f
+                        },
+                        calls,
+                    )
+                }
+            };
+            for action in &actions {
+                out.entry(key(db, action)).or_default().push(GuardRule {
+                    policy: policy.clone(),
+                    index,
+                    verdict,
+                    fallback,
+                    span: *span,
+                    reason: reason.as_ref().map(|r| r.value.clone()),
+                    calls: calls.clone(),
+                    condition: cond.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The key of an action in [`guards`]: its file's path and item index.
+fn key(db: &dyn Db, def: &Def) -> String {
+    format!("{}#{}", def.file.path(db), def.index)
+}
+
+/// Canonical forms of expressions written in one policy.
+struct Canon<'a> {
+    db: &'a dyn Db,
+    project: Project,
+    scope: &'a Scope,
+    subst: &'a BTreeMap<String, String>,
+    text: &'a str,
+}
+
+impl Canon<'_> {
+    fn qualified(&self, name: &str) -> Option<String> {
+        match self.scope.lookup(self.db, name) {
+            Lookup::Found(e) => {
+                let parsed = crate::db::parse_file(self.db, e.def.file);
+                let module = parsed
+                    .ast
+                    .module
+                    .as_ref()
+                    .map(|m| m.path.dotted())
+                    .unwrap_or_default();
+                Some(format!("{module}.{}", e.def.name))
+            }
+            _ => None,
+        }
+    }
+
+    /// A canonical key for an expression: locals become `$param`, declarations their
+    /// qualified names, and a call's named arguments are put in parameter order.
+    fn key(&self, e: &ast::Expr, bound: &[String]) -> String {
+        match &e.kind {
+            ExprKind::Name(n) => {
+                if bound.contains(&n.name) {
+                    return n.name.clone();
+                }
+                if let Some(s) = self.subst.get(&n.name) {
+                    return s.clone();
+                }
+                if let Some(q) = self.qualified(&n.name) {
+                    return q;
+                }
+                n.name.clone()
+            }
+            ExprKind::Paren(x) => self.key(x, bound),
+            ExprKind::Lit(l) => match l {
+                Literal::Duration(ms, _) => format!("{ms}ms"),
+                Literal::Int(i) => i.to_string(),
+                other => format!("{other:?}"),
+            },
+            ExprKind::Field(r, f) => format!("{}.{}", self.key(r, bound), f.name),
+            ExprKind::Call {
+                callee,
+                receiver,
+                args,
+            } => {
+                let name = callee.last().name.as_str();
+                let qualified = self.qualified(name).unwrap_or_else(|| name.to_string());
+                let mut values: Vec<(Option<String>, String)> = Vec::new();
+                if let Some(r) = receiver {
+                    values.push((None, self.key(r, bound)));
+                }
+                for a in args {
+                    values.push((
+                        a.name.as_ref().map(|n| n.name.clone()),
+                        self.key(&a.value, bound),
+                    ));
+                }
+                // Named arguments in parameter order, when the callee's parameters are known.
+                if values.iter().any(|(n, _)| n.is_some())
+                    && let Lookup::Found(e) = self.scope.lookup(self.db, name)
+                    && let Signature::Callable { params, .. } =
+                        resolve::signature(self.db, self.project, e.def.file, e.def.index)
+                {
+                    let mut ordered: Vec<String> = Vec::new();
+                    let mut positional = values
+                        .iter()
+                        .filter(|(n, _)| n.is_none())
+                        .map(|(_, v)| v.clone());
+                    for p in params {
+                        match values.iter().find(|(n, _)| n.as_deref() == Some(&*p.name)) {
+                            Some((_, v)) => ordered.push(v.clone()),
+                            None => ordered.push(positional.next().unwrap_or_default()),
+                        }
+                    }
+                    return format!("{qualified}({})", ordered.join(", "));
+                }
+                let vs: Vec<String> = values.into_iter().map(|(_, v)| v).collect();
+                format!("{qualified}({})", vs.join(", "))
+            }
+            ExprKind::Binary(op, a, b) => format!(
+                "({} {} {})",
+                self.key(a, bound),
+                op.symbol(),
+                self.key(b, bound)
+            ),
+            ExprKind::Unary(op, x) => format!(
+                "({}{})",
+                if *op == UnOp::Not { "not " } else { "-" },
+                self.key(x, bound)
+            ),
+            ExprKind::Is { expr, present } => format!(
+                "({} is {})",
+                self.key(expr, bound),
+                if *present { "present" } else { "absent" }
+            ),
+            ExprKind::Range { lo, hi, inclusive } => {
+                format!(
+                    "{}{}{}",
+                    self.key(lo, bound),
+                    if *inclusive { "..=" } else { ".." },
+                    self.key(hi, bound)
+                )
+            }
+            ExprKind::If(c, a, b) => format!(
+                "(if {} then {} else {})",
+                self.key(c, bound),
+                self.key(a, bound),
+                self.key(b, bound)
+            ),
+            ExprKind::List(xs) | ExprKind::Set(xs) => {
+                let items: Vec<String> = xs.iter().map(|x| self.key(x, bound)).collect();
+                format!("[{}]", items.join(", "))
+            }
+            ExprKind::Record { fields, rest } => {
+                let items: Vec<String> = fields
+                    .iter()
+                    .map(|(n, v)| format!("{}: {}", n.name, self.key(v, bound)))
+                    .collect();
+                format!(
+                    "{{{}{}}}",
+                    items.join(", "),
+                    if *rest { ", .." } else { "" }
+                )
+            }
+            ExprKind::Lambda(x, body) => {
+                let mut inner = bound.to_vec();
+                inner.push(x.name.clone());
+                format!("({} => {})", x.name, self.key(body, &inner))
+            }
+            ExprKind::Error => "<error>".to_string(),
+        }
+    }
+
+    fn atom(&self, e: &ast::Expr) -> CanonCondition {
+        let shown = self
+            .text
+            .get(e.span.range())
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        CanonCondition::Atom(self.key(e, &[]), shown)
+    }
+
+    /// The propositional structure of a Boolean condition.
+    fn condition(&self, e: &ast::Expr) -> CanonCondition {
+        match &e.kind {
+            ExprKind::Paren(x) => self.condition(x),
+            ExprKind::Lit(Literal::Bool(true)) => CanonCondition::True,
+            ExprKind::Lit(Literal::Bool(false)) => CanonCondition::False,
+            ExprKind::Unary(UnOp::Not, x) => CanonCondition::Not(Box::new(self.condition(x))),
+            ExprKind::Binary(ast::BinOp::And, a, b) => {
+                CanonCondition::And(vec![self.condition(a), self.condition(b)])
+            }
+            ExprKind::Binary(ast::BinOp::Or, a, b) => {
+                CanonCondition::Or(vec![self.condition(a), self.condition(b)])
+            }
+            ExprKind::If(c, a, b) => {
+                let c = self.condition(c);
+                CanonCondition::Or(vec![
+                    CanonCondition::And(vec![c.clone(), self.condition(a)]),
+                    CanonCondition::And(vec![CanonCondition::Not(Box::new(c)), self.condition(b)]),
+                ])
+            }
+            // `x is absent` is the negation of the fact `x is present`, so both spellings meet.
+            ExprKind::Is { expr, present } => {
+                let fact = CanonCondition::Atom(
+                    format!("({} is present)", self.key(expr, &[])),
+                    format!(
+                        "{} is present",
+                        self.text.get(expr.span.range()).unwrap_or("")
+                    ),
+                );
+                if *present {
+                    fact
+                } else {
+                    CanonCondition::Not(Box::new(fact))
+                }
+            }
+            _ => self.atom(e),
+        }
+    }
+
+    /// The qualified names of everything the expression calls.
+    fn calls(&self, e: &ast::Expr, out: &mut Vec<Arc<str>>) {
+        match &e.kind {
+            ExprKind::Call {
+                callee,
+                receiver,
+                args,
+            } => {
+                let name = callee.last().name.as_str();
+                out.push(Arc::from(
+                    self.qualified(name).unwrap_or_else(|| name.to_string()),
+                ));
+                if let Some(r) = receiver {
+                    self.calls(r, out);
+                }
+                for a in args {
+                    self.calls(&a.value, out);
+                }
+            }
+            ExprKind::Field(x, _)
+            | ExprKind::Unary(_, x)
+            | ExprKind::Paren(x)
+            | ExprKind::Lambda(_, x) => self.calls(x, out),
+            ExprKind::Is { expr, .. } => self.calls(expr, out),
+            ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b, .. } => {
+                self.calls(a, out);
+                self.calls(b, out);
+            }
+            ExprKind::If(a, b, c) => {
+                self.calls(a, out);
+                self.calls(b, out);
+                self.calls(c, out);
+            }
+            ExprKind::List(xs) | ExprKind::Set(xs) => xs.iter().for_each(|x| self.calls(x, out)),
+            ExprKind::Record { fields, .. } => fields.iter().for_each(|(_, v)| self.calls(v, out)),
+            ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::Error => {}
+        }
+    }
+}
+
+struct Cx<'a> {
+    db: &'a dyn Db,
+    project: Project,
+    /// Atom keys, by index.
+    atoms: Vec<String>,
+    /// How each atom is shown.
+    shown: Vec<String>,
+    diags: Vec<Diagnostic>,
+}
+
+/// What an action is, for the properties.
+struct ActionFacts {
+    params: Vec<resolve::TypedParam>,
+    purpose: Option<Def>,
+    risk: Option<Arc<str>>,
+    risk_span: Span,
+    annotations: Vec<String>,
+}
+
+impl Cx<'_> {
+    fn path(&self, def: &Def) -> Arc<str> {
+        def.file.path(self.db).clone()
+    }
+
+    fn formula(&mut self, c: &CanonCondition) -> Formula {
+        match c {
+            CanonCondition::True => Formula::True,
+            CanonCondition::False => Formula::False,
+            CanonCondition::Atom(k, shown) => Formula::Atom(self.atom(k, shown)),
+            CanonCondition::Not(x) => Formula::not(self.formula(x)),
+            CanonCondition::And(xs) => {
+                let parts: Vec<Formula> = xs.iter().map(|x| self.formula(x)).collect();
+                Formula::and(parts)
+            }
+            CanonCondition::Or(xs) => {
+                let parts: Vec<Formula> = xs.iter().map(|x| self.formula(x)).collect();
+                Formula::or(parts)
+            }
+        }
+    }
+
+    fn atom(&mut self, key: &str, shown: &str) -> u32 {
+        if let Some(i) = self.atoms.iter().position(|k| k == key) {
+            return u32::try_from(i).unwrap_or(u32::MAX);
+        }
+        self.atoms.push(key.to_string());
+        self.shown.push(shown.to_string());
+        u32::try_from(self.atoms.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// "for example when …" from a witness assignment.
+    fn example(&self, witness: &[(u32, bool)]) -> String {
+        if witness.is_empty() {
+            return "always".to_string();
+        }
+        let parts: Vec<String> = witness
+            .iter()
+            .map(|(a, v)| {
+                let shown = &self.shown[*a as usize];
+                let shown = if shown.is_empty() {
+                    &self.atoms[*a as usize]
+                } else {
+                    shown
+                };
+                format!("`{shown}` is {v}")
+            })
+            .collect();
+        format!("for example when {}", parts.join(" and "))
+    }
+
+    fn facts(&self, action: &Def) -> Option<ActionFacts> {
+        let item = item_ast(self.db, action.file, action.index).as_ref()?;
+        let ItemKind::Action(a) = &item.kind else {
+            return None;
+        };
+        let Signature::Action {
+            params,
+            purpose,
+            risk,
+        } = resolve::signature(self.db, self.project, action.file, action.index).clone()
+        else {
+            return None;
+        };
+        Some(ActionFacts {
+            params,
+            purpose,
+            risk,
+            risk_span: a.risk.as_ref().map_or(action.span, |r| r.span),
+            annotations: item
+                .annotations
+                .iter()
+                .map(|x| x.name.name.clone())
+                .collect(),
+        })
+    }
+
+    /// The properties of one action over the rules that guard it.
+    fn action(&mut self, action: &Def, rules: &[GuardRule]) {
+        let Some(facts) = self.facts(action) else {
+            return;
+        };
+        let apath = self.path(action);
+        let risk = facts.risk.as_deref().unwrap_or("minimal");
+        let deny: Vec<Formula> = rules
+            .iter()
+            .filter(|r| r.verdict == Verdict::Deny)
+            .map(|r| self.formula(&r.condition))
+            .collect();
+        let review: Vec<Formula> = rules
+            .iter()
+            .filter(|r| r.verdict == Verdict::Review)
+            .map(|r| self.formula(&r.condition))
+            .collect();
+        let no_deny = Formula::not(Formula::or(deny.clone()));
+        let no_review = Formula::not(Formula::or(review.clone()));
+
+        // C0004: a limited-risk action that addresses a person discloses that an AI is involved.
+        let addresses_person = facts
+            .params
+            .iter()
+            .any(|p| &*p.name == "to" && matches!(p.ty, Ty::Record(_)));
+        if risk == "limited"
+            && addresses_person
+            && !facts.annotations.iter().any(|a| a == "ai_disclosure")
+        {
+            self.diags.push(
+                Diagnostic::error("C0004", &apath, action.span, format!("limited-risk action `{}` addresses a person without an AI disclosure", action.name))
+                    .with_label("addresses `to` without disclosure")
+                    .with_secondary(&apath, facts.risk_span, "declared `risk limited` here")
+                    .with_note("EU AI Act Art. 50: people must be told when they interact with an AI system or receive content it generated")
+                    .with_help(format!("annotate the action: `@ai_disclosure(\"…\")` above `action {}`", action.name)),
+            );
+        }
+
+        for r in rules {
+            let cond = self.formula(&r.condition);
+            let rpath = self.path(&r.policy);
+            let reachable = match r.verdict {
+                Verdict::Allow => Formula::and([cond.clone(), no_deny.clone(), no_review.clone()]),
+                _ => Formula::and([cond.clone(), no_deny.clone()]),
+            };
+            let reach = satisfiable(&reachable);
+            if reach == Sat::TooLarge && r.verdict != Verdict::Deny {
+                self.undecided(&rpath, r, action);
+                continue;
+            }
+            // C0003: nothing may ever allow or send to review a prohibited practice.
+            if risk == "prohibited" && r.verdict != Verdict::Deny {
+                if let Sat::Sat(w) = &reach {
+                    let example = self.example(w);
+                    self.diags.push(
+                        Diagnostic::error("C0003", &rpath, r.span, format!("this rule can let prohibited action `{}` through", action.name))
+                            .with_label(format!("{} {example}", r.verdict.keyword()))
+                            .with_secondary(&apath, facts.risk_span, "declared `risk prohibited` here")
+                            .with_note("EU AI Act Art. 5: prohibited practices may not be placed on the market or used, whoever decides")
+                            .with_help("remove the rule: a prohibited action can only be denied"),
+                    );
+                }
+                continue;
+            }
+            // C0001: a high-risk action is never allowed without a human.
+            if risk == "high" && r.verdict == Verdict::Allow {
+                if let Sat::Sat(w) = &reach {
+                    let example = self.example(w);
+                    self.diags.push(
+                        Diagnostic::error("C0001", &rpath, r.span, format!("high-risk action `{}` can be allowed without human review", action.name))
+                            .with_label(format!("allows {example}, with no deny or review applying"))
+                            .with_secondary(&apath, facts.risk_span, "declared `risk high` here")
+                            .with_note("EU AI Act Art. 14: high-risk AI systems are overseen by people who can intervene before a decision takes effect")
+                            .with_help("make it a review: `review \"…\" by role ROLE within 24h else deny`, or deny whenever this rule applies"),
+                    );
+                }
+            }
+            // C0002: the review of a high-risk action must not fall back to allow.
+            if risk == "high"
+                && r.verdict == Verdict::Review
+                && let Some((Verdict::Allow, fspan)) = r.fallback
+                && matches!(reach, Sat::Sat(_))
+            {
+                self.diags.push(
+                    Diagnostic::error(
+                        "C0002",
+                        &rpath,
+                        fspan,
+                        format!(
+                            "the review of high-risk action `{}` falls back to allow",
+                            action.name
+                        ),
+                    )
+                    .with_label("when nobody decides in time, this allows without a human")
+                    .with_secondary(&apath, facts.risk_span, "declared `risk high` here")
+                    .with_note("EU AI Act Art. 14: a deadline passing is not human oversight")
+                    .with_help("write `else deny`"),
+                );
+            }
+            // C0005: consent for (subject, purpose, channel) on every path to allow.
+            if r.verdict != Verdict::Deny
+                && let Some(required) = self.consent_atom(&facts)
+            {
+                let (key, shown) = required;
+                let consent = Formula::Atom(self.atom(&key, &shown));
+                let without = Formula::and([reachable.clone(), Formula::not(consent)]);
+                match satisfiable(&without) {
+                    Sat::Sat(w) => {
+                        let example = self.example(&w);
+                        let purpose = facts
+                            .purpose
+                            .as_ref()
+                            .map_or("?".to_string(), |p| p.name.to_string());
+                        let how = if r.verdict == Verdict::Review {
+                            "can be approved"
+                        } else {
+                            "allows"
+                        };
+                        self.diags.push(
+                            Diagnostic::error("C0005", &rpath, r.span, format!("`{}` can reach a person without consent for `{purpose}` on the channel used", action.name))
+                                .with_label(format!("{how} {example}"))
+                                .with_secondary(&apath, action.span, format!("`{}` has purpose `{purpose}` and a channel parameter", action.name))
+                                .with_note("GDPR Art. 6(1)(a) and 7, ePrivacy Art. 13: contacting a person for a purpose on a channel needs their consent for that purpose and channel")
+                                .with_help(format!("add `deny \"no-consent\" unless consent(to, {purpose}, channel)` to a policy that guards `{}` (with `to` and `channel` bound to its subject and channel)", action.name)),
+                        );
+                    }
+                    Sat::TooLarge => self.undecided(&rpath, r, action),
+                    Sat::Unsat => {}
+                }
+            }
+            // Warnings on the rule itself.
+            match satisfiable(&cond) {
+                Sat::Unsat => self.diags.push(
+                    Diagnostic::warning("C0101", &rpath, r.span, "this rule can never apply")
+                        .with_label("its condition is always false")
+                        .with_help("remove the rule, or fix its condition"),
+                ),
+                _ => {
+                    if r.verdict == Verdict::Allow && reach == Sat::Unsat && risk != "high" {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "C0102",
+                                &rpath,
+                                r.span,
+                                format!("this allow never takes effect for `{}`", action.name),
+                            )
+                            .with_label("whenever it applies, a deny or review applies too")
+                            .with_help("remove it, or narrow the rules that shadow it"),
+                        );
+                    }
+                }
+            }
+        }
+        self.contradictions(action, rules);
+        self.heuristics(action, &facts, rules);
+    }
+
+    fn undecided(&mut self, path: &Arc<str>, r: &GuardRule, action: &Def) {
+        self.diags.push(
+            Diagnostic::error("C0010", path, r.span, format!("the checker cannot decide whether this rule respects the properties of `{}`", action.name))
+                .with_label(format!("more than {} distinct facts are involved", crate::logic::MAX_ATOMS))
+                .with_help("split the policy, or add an explicit guard (e.g. `deny … unless consent(…)`) so that fewer facts decide the outcome"),
+        );
+    }
+
+    /// The canonical consent fact the action needs, if it addresses a person on a channel.
+    fn consent_atom(&self, facts: &ActionFacts) -> Option<(String, String)> {
+        let subject = facts
+            .params
+            .iter()
+            .find(|p| &*p.name == "to" && matches!(p.ty, Ty::Record(_)))?;
+        let channel = facts.params.iter().find(|p| p.ty == Ty::Channel)?;
+        let purpose = facts.purpose.as_ref()?;
+        let module = crate::db::parse_file(self.db, purpose.file)
+            .ast
+            .module
+            .as_ref()
+            .map(|m| m.path.dotted())
+            .unwrap_or_default();
+        Some((
+            format!(
+                "std.consent.consent(${}, {module}.{}, ${})",
+                subject.name, purpose.name, channel.name
+            ),
+            format!(
+                "consent({}, {}, {})",
+                subject.name, purpose.name, channel.name
+            ),
+        ))
+    }
+
+    /// C0103: an allow and a deny with the same condition.
+    fn contradictions(&mut self, action: &Def, rules: &[GuardRule]) {
+        for a in rules.iter().filter(|r| r.verdict == Verdict::Allow) {
+            for d in rules.iter().filter(|r| r.verdict == Verdict::Deny) {
+                let fa = self.formula(&a.condition);
+                let fd = self.formula(&d.condition);
+                let differ = Formula::or([
+                    Formula::and([fa.clone(), Formula::not(fd.clone())]),
+                    Formula::and([fd, Formula::not(fa)]),
+                ]);
+                if satisfiable(&differ) == Sat::Unsat && a.condition != CanonCondition::True {
+                    let apath = self.path(&a.policy);
+                    let dpath = self.path(&d.policy);
+                    self.diags.push(
+                        Diagnostic::warning(
+                            "C0103",
+                            &apath,
+                            a.span,
+                            format!("this allow contradicts a deny of `{}`", action.name),
+                        )
+                        .with_label("allows exactly when a deny denies")
+                        .with_secondary(&dpath, d.span, "the deny with the same condition")
+                        .with_help("decide which is meant and remove the other"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// C0105 (frequency cap) and C0106 (quiet hours): advisory, by what the rules call.
+    fn heuristics(&mut self, action: &Def, facts: &ActionFacts, rules: &[GuardRule]) {
+        let path = self.path(action);
+        let denies: Vec<&GuardRule> = rules
+            .iter()
+            .filter(|r| r.verdict == Verdict::Deny)
+            .collect();
+        let has_channel = facts.params.iter().any(|p| p.ty == Ty::Channel);
+        let marketing = facts
+            .purpose
+            .as_ref()
+            .is_some_and(|p| &*p.name == "marketing");
+        if marketing && !rules.is_empty() {
+            let capped = denies.iter().any(|r| {
+                r.calls.iter().any(|c| c.starts_with("std.contact."))
+                    || r.reason
+                        .as_deref()
+                        .is_some_and(|x| x.contains("frequency") || x.contains("cap"))
+            });
+            if !capped {
+                self.diags.push(
+                    Diagnostic::warning("C0105", &path, action.span, format!("marketing action `{}` has no frequency cap", action.name))
+                        .with_label("no deny rule limits how often it reaches a person")
+                        .with_help("add e.g. `deny \"frequency-cap\" when contacts_within(to, 7d) >= 3` (std.contact)"),
+                );
+            }
+        }
+        if has_channel && !rules.is_empty() && self.phone_channels_exist() {
+            let quiet = denies.iter().any(|r| {
+                r.calls
+                    .iter()
+                    .any(|c| &**c == "std.time.local_hour" || &**c == "std.contact.in_quiet_hours")
+                    || r.reason.as_deref().is_some_and(|x| x.contains("quiet"))
+            });
+            if !quiet {
+                self.diags.push(
+                    Diagnostic::warning("C0106", &path, action.span, format!("`{}` can reach a person's phone at any hour", action.name))
+                        .with_label("no quiet-hours rule guards it")
+                        .with_help("add e.g. `deny \"quiet-hours\" unless local_hour(now, to.tz) in 8..21` (std.time)"),
+                );
+            }
+        }
+    }
+
+    fn phone_channels_exist(&self) -> bool {
+        all_defs(self.db, self.project, DefKind::Channel)
+            .iter()
+            .any(|c| {
+                item_ast(self.db, c.file, c.index)
+                    .as_ref()
+                    .is_some_and(|i| i.annotations.iter().any(|a| a.name.name == "reaches_phone"))
+            })
+    }
+
+    /// C0007: every rule has a reason code.
+    fn reasons(&mut self, policy: &Def) {
+        let Some(item) = item_ast(self.db, policy.file, policy.index) else {
+            return;
+        };
+        let ItemKind::Policy(p) = &item.kind else {
+            return;
+        };
+        let path = self.path(policy);
+        for r in &p.rules {
+            if let ast::Rule::Rule {
+                kind,
+                reason: None,
+                span,
+                ..
+            } = r
+            {
+                let verdict = match kind {
+                    RuleKind::Deny => "deny",
+                    RuleKind::Allow => "allow",
+                    RuleKind::Review { .. } => "review",
+                };
+                self.diags.push(
+                    Diagnostic::error("C0007", &path, *span, format!("this {verdict} rule has no reason code"))
+                        .with_label("no reason")
+                        .with_note("EU AI Act Art. 13 and 86, GDPR Art. 22: a person affected by a decision is entitled to an explanation; the reason code is what the proof log and `xop explain` show")
+                        .with_help(format!("write a reason after `{verdict}`: `{verdict} \"short-reason\" …`")),
+                );
+            }
+        }
+    }
+
+    /// C0008: a signal declares how old a value may be.
+    fn staleness(&mut self, signal: &Def) {
+        let Some(item) = item_ast(self.db, signal.file, signal.index) else {
+            return;
+        };
+        let ItemKind::Signal(s) = &item.kind else {
+            return;
+        };
+        if s.max_age.is_none() {
+            let path = self.path(signal);
+            self.diags.push(
+                Diagnostic::error("C0008", &path, signal.span, format!("signal `{}` has no `max_age`", signal.name))
+                    .with_label("staleness unbounded")
+                    .with_note("a value read long ago is not evidence about now; with `max_age`, an older value counts as absent and the policy's absence handling applies")
+                    .with_help("add `max_age 5m` (or the freshness the decision needs) after the source"),
+            );
+        }
+    }
+
+    /// C0009: every action bound to a tool is guarded by a policy; C0003 for prohibited ones.
+    fn tools(&mut self, agent: &Def, guards: &BTreeMap<String, Vec<GuardRule>>) {
+        let Some(item) = item_ast(self.db, agent.file, agent.index) else {
+            return;
+        };
+        let ItemKind::Agent(a) = &item.kind else {
+            return;
+        };
+        let path = self.path(agent);
+        for t in &a.tools {
+            let Some(action) = resolve_path(self.db, self.project, agent.file, &t.action)
+                .filter(|d| d.kind == DefKind::Action)
+            else {
+                continue;
+            };
+            if self.risk(&action).as_deref() == Some("prohibited") {
+                self.prohibited_use(&path, t.action.span, &action, "bound to a tool");
+                continue;
+            }
+            if guards.get(&key(self.db, &action)).is_none_or(Vec::is_empty) {
+                let apath = self.path(&action);
+                self.diags.push(
+                    Diagnostic::error("C0009", &path, t.span, format!("tool \"{}\" is bound to `{}`, which no policy guards", t.tool.value, action.name))
+                        .with_label("every call would be denied, unexplained")
+                        .with_secondary(&apath, action.span, "action declared here")
+                        .with_note("an agent's tool calls are decided by the policies of the action they are bound to")
+                        .with_help(format!("write `policy … for {}(…) {{ … }}`, or remove the binding", action.name)),
+                );
+            }
+        }
+    }
+
+    fn risk(&self, action: &Def) -> Option<String> {
+        match resolve::signature(self.db, self.project, action.file, action.index) {
+            Signature::Action { risk, .. } => risk.as_deref().map(str::to_string),
+            _ => None,
+        }
+    }
+
+    fn prohibited_use(&mut self, path: &Arc<str>, span: Span, action: &Def, how: &str) {
+        let apath = self.path(action);
+        self.diags.push(
+            Diagnostic::error(
+                "C0003",
+                path,
+                span,
+                format!("prohibited action `{}` is {how}", action.name),
+            )
+            .with_label("a prohibited practice")
+            .with_secondary(&apath, action.span, "declared `risk prohibited` here")
+            .with_note(
+                "EU AI Act Art. 5: prohibited practices may not be placed on the market or used",
+            )
+            .with_help("remove it"),
+        );
+    }
+
+    /// C0003 for proposals of prohibited actions in decisions and journeys.
+    fn proposals(&mut self, def: &Def) {
+        let Some(item) = item_ast(self.db, def.file, def.index) else {
+            return;
+        };
+        let path = self.path(def);
+        let calls: Vec<&ast::Call> = match &item.kind {
+            ItemKind::Decision(d) => d.proposals.iter().map(|p| &p.call).collect(),
+            ItemKind::Journey(j) => j
+                .states
+                .iter()
+                .flat_map(|s| s.handlers.iter())
+                .flat_map(|h| h.steps.iter())
+                .filter_map(|s| match s {
+                    ast::Step::Propose(c) => Some(c),
+                    ast::Step::Goto(_) => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for call in calls {
+            if let Some(action) = resolve_path(self.db, self.project, def.file, &call.callee)
+                .filter(|d| d.kind == DefKind::Action)
+                && self.risk(&action).as_deref() == Some("prohibited")
+            {
+                self.prohibited_use(&path, call.callee.span, &action, "proposed");
+            }
+        }
+    }
+
+    /// C0006: a `@personal` field is read only by rules serving a purpose it lists.
+    fn personal(&mut self, policy: &Def, guards: &BTreeMap<String, Vec<GuardRule>>) {
+        let Some(item) = item_ast(self.db, policy.file, policy.index) else {
+            return;
+        };
+        let ItemKind::Policy(p) = &item.kind else {
+            return;
+        };
+        // The purposes this policy's rules serve: those of the actions it guards.
+        let mut purposes: Vec<Def> = Vec::new();
+        let actions: Vec<Def> = all_defs(self.db, self.project, DefKind::Action)
+            .into_iter()
+            .filter(|a| {
+                guards
+                    .get(&key(self.db, a))
+                    .is_some_and(|rs| rs.iter().any(|r| r.policy == *policy))
+            })
+            .collect();
+        for a in &actions {
+            if let Signature::Action {
+                purpose: Some(pd), ..
+            } = resolve::signature(self.db, self.project, a.file, a.index)
+                && !purposes.contains(pd)
+            {
+                purposes.push(pd.clone());
+            }
+        }
+        if purposes.is_empty() {
+            return;
+        }
+        // The types of the policy's bound names.
+        let mut env: BTreeMap<String, Ty> = BTreeMap::new();
+        if let Some(a) = actions.first()
+            && let Signature::Action { params, .. } =
+                resolve::signature(self.db, self.project, a.file, a.index)
+        {
+            for b in &p.bindings {
+                if let Some(x) = params.iter().find(|x| *x.name == *b.param.name) {
+                    env.insert(b.var.name.clone(), x.ty.clone());
+                }
+            }
+        }
+        let path = self.path(policy);
+        for r in &p.rules {
+            let ast::Rule::Rule {
+                condition: Some(c), ..
+            } = r
+            else {
+                continue;
+            };
+            let mut reads = Vec::new();
+            self.personal_reads(policy.file, &env, &c.expr, &mut reads, 0);
+            for (span, field, allowed, decl) in reads {
+                for purpose in &purposes {
+                    if !allowed.iter().any(|x| **x == *purpose.name) {
+                        let listed = allowed
+                            .iter()
+                            .map(|x| format!("`{x}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let dpath = self.path(&decl);
+                        self.diags.push(
+                            Diagnostic::error("C0006", &path, span, format!("personal field `{field}` is read for purpose `{}`", purpose.name))
+                                .with_label(format!("read by a rule guarding an action of purpose `{}`", purpose.name))
+                                .with_secondary(&dpath, decl.span, format!("`{field}` is `@personal` for {listed} only"))
+                                .with_note("GDPR Art. 5(1)(b), purpose limitation: personal data collected for one purpose is not processed for another")
+                                .with_help(format!("do not read `{field}` here, or (if it is lawful) add `{}` to its `@personal(purpose: [...])`", purpose.name)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `@personal` fields an expression reads (directly, or through a signal's source or a
+    /// function's body), as (where, field name, purposes allowed, record declaration).
+    fn personal_reads(
+        &self,
+        file: SourceFile,
+        env: &BTreeMap<String, Ty>,
+        e: &ast::Expr,
+        out: &mut Vec<(Span, String, Vec<Arc<str>>, Def)>,
+        depth: usize,
+    ) {
+        if depth > 16 {
+            return; // functions cannot recurse (E0209); this only bounds malformed input
+        }
+        let scope = resolve::file_scope(self.db, self.project, file);
+        let mut checker = crate::types::Checker::new(self.db, self.project, file, scope);
+        let mut tenv = crate::types::Env::default();
+        for (n, t) in env {
+            tenv.bind(n, t.clone(), Span::default());
+        }
+        let mut stack = vec![e];
+        while let Some(x) = stack.pop() {
+            match &x.kind {
+                ExprKind::Field(recv, f) => {
+                    let t = checker.expr(&tenv, &Default::default(), recv, None);
+                    if let Ty::Record(def) = t.present()
+                        && let Some(allowed) = personal_purposes(self.db, def, &f.name)
+                    {
+                        out.push((x.span, f.name.clone(), allowed, def.clone()));
+                    }
+                    stack.push(recv);
+                }
+                ExprKind::Call {
+                    callee,
+                    receiver,
+                    args,
+                } => {
+                    let mut arg_types = Vec::new();
+                    if let Some(r) = receiver {
+                        arg_types.push(checker.expr(&tenv, &Default::default(), r, None));
+                        stack.push(r);
+                    }
+                    for a in args {
+                        arg_types.push(checker.expr(&tenv, &Default::default(), &a.value, None));
+                        stack.push(&a.value);
+                    }
+                    // Reads inside the signal's source or the function's body count here.
+                    if let Lookup::Found(entry) = scope.lookup(self.db, &callee.last().name)
+                        && let Some(item) = item_ast(self.db, entry.def.file, entry.def.index)
+                    {
+                        let (params, body): (&[ast::Param], Vec<&ast::Expr>) = match &item.kind {
+                            ItemKind::Signal(s) => {
+                                (&s.params, s.source_args.iter().map(|a| &a.value).collect())
+                            }
+                            ItemKind::Fn(f) => (&f.params, f.body.iter().collect()),
+                            _ => (&[], Vec::new()),
+                        };
+                        let inner_env: BTreeMap<String, Ty> = params
+                            .iter()
+                            .zip(arg_types.iter())
+                            .map(|(p, t)| (p.name.name.clone(), t.clone()))
+                            .collect();
+                        for b in body {
+                            let mut inner = Vec::new();
+                            self.personal_reads(
+                                entry.def.file,
+                                &inner_env,
+                                b,
+                                &mut inner,
+                                depth + 1,
+                            );
+                            // Attribute the read to the call site the author can change.
+                            out.extend(inner.into_iter().map(|(_, f, a, d)| (x.span, f, a, d)));
+                        }
+                    }
+                }
+                ExprKind::Unary(_, y) | ExprKind::Paren(y) | ExprKind::Lambda(_, y) => {
+                    stack.push(y)
+                }
+                ExprKind::Is { expr, .. } => stack.push(expr),
+                ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b, .. } => {
+                    stack.push(a);
+                    stack.push(b);
+                }
+                ExprKind::If(a, b, c) => stack.extend([&**a, &**b, &**c]),
+                ExprKind::List(xs) | ExprKind::Set(xs) => stack.extend(xs.iter()),
+                ExprKind::Record { fields, .. } => stack.extend(fields.iter().map(|(_, v)| v)),
+                ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::Error => {}
+            }
+        }
+    }
+}
+
+/// The purposes a `@personal` field may be read for, or `None` if the field is not personal.
+fn personal_purposes(db: &dyn Db, record: &Def, field: &str) -> Option<Vec<Arc<str>>> {
+    let item = item_ast(db, record.file, record.index).as_ref()?;
+    let ItemKind::Record(r) = &item.kind else {
+        return None;
+    };
+    let f = r.fields.iter().find(|f| f.name.name == field)?;
+    let a = f.annotations.iter().find(|a| a.name.name == "personal")?;
+    let mut out = Vec::new();
+    for arg in &a.args {
+        if let ExprKind::List(xs) = &arg.value.kind {
+            for x in xs {
+                if let ExprKind::Name(n) = &x.kind {
+                    out.push(Arc::from(n.name.as_str()));
+                }
+            }
+        }
+    }
+    Some(out)
+}

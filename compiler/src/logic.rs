@@ -1,0 +1,227 @@
+//! Propositional formulas over opaque atoms, and a satisfiability search with witnesses.
+//!
+//! The compliance checker abstracts a rule's condition into a formula whose atoms are the
+//! non-Boolean facts it tests (`consent(to, marketing, channel)`, `to.messages_7d >= 3`). An
+//! implication that holds for every assignment of the atoms holds for every input, so "no
+//! assignment makes `allow ∧ ¬consent` true" proves the property; an assignment that does is a
+//! witness the diagnostic shows. Formulas of policies are small (tens of atoms), so a DPLL-style
+//! search with three-valued evaluation is enough and keeps the build free of a solver crate.
+
+/// A propositional formula.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Formula {
+    /// Always true.
+    True,
+    /// Always false.
+    False,
+    /// An opaque fact, by index into an atom table.
+    Atom(u32),
+    /// Negation.
+    Not(Box<Formula>),
+    /// Conjunction (true when empty).
+    And(Vec<Formula>),
+    /// Disjunction (false when empty).
+    Or(Vec<Formula>),
+}
+
+impl Formula {
+    /// `¬f`, simplified.
+    pub fn not(f: Formula) -> Formula {
+        match f {
+            Formula::True => Formula::False,
+            Formula::False => Formula::True,
+            Formula::Not(inner) => *inner,
+            f => Formula::Not(Box::new(f)),
+        }
+    }
+
+    /// `a ∧ b ∧ …`, simplified.
+    pub fn and(parts: impl IntoIterator<Item = Formula>) -> Formula {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                Formula::True => {}
+                Formula::False => return Formula::False,
+                Formula::And(xs) => out.extend(xs),
+                p => out.push(p),
+            }
+        }
+        match out.len() {
+            0 => Formula::True,
+            1 => out.remove(0),
+            _ => Formula::And(out),
+        }
+    }
+
+    /// `a ∨ b ∨ …`, simplified.
+    pub fn or(parts: impl IntoIterator<Item = Formula>) -> Formula {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                Formula::False => {}
+                Formula::True => return Formula::True,
+                Formula::Or(xs) => out.extend(xs),
+                p => out.push(p),
+            }
+        }
+        match out.len() {
+            0 => Formula::False,
+            1 => out.remove(0),
+            _ => Formula::Or(out),
+        }
+    }
+
+    /// Three-valued evaluation under a partial assignment: `None` when undetermined.
+    fn eval(&self, assignment: &[Option<bool>]) -> Option<bool> {
+        match self {
+            Formula::True => Some(true),
+            Formula::False => Some(false),
+            Formula::Atom(a) => assignment.get(*a as usize).copied().flatten(),
+            Formula::Not(f) => f.eval(assignment).map(|b| !b),
+            Formula::And(xs) => {
+                let mut unknown = false;
+                for x in xs {
+                    match x.eval(assignment) {
+                        Some(false) => return Some(false),
+                        None => unknown = true,
+                        Some(true) => {}
+                    }
+                }
+                if unknown { None } else { Some(true) }
+            }
+            Formula::Or(xs) => {
+                let mut unknown = false;
+                for x in xs {
+                    match x.eval(assignment) {
+                        Some(true) => return Some(true),
+                        None => unknown = true,
+                        Some(false) => {}
+                    }
+                }
+                if unknown { None } else { Some(false) }
+            }
+        }
+    }
+
+    fn atoms(&self, out: &mut Vec<u32>) {
+        match self {
+            Formula::Atom(a) => {
+                if !out.contains(a) {
+                    out.push(*a);
+                }
+            }
+            Formula::Not(f) => f.atoms(out),
+            Formula::And(xs) | Formula::Or(xs) => xs.iter().for_each(|x| x.atoms(out)),
+            Formula::True | Formula::False => {}
+        }
+    }
+}
+
+/// The most atoms one question may involve; beyond it the checker reports that it cannot
+/// decide instead of searching for long.
+pub const MAX_ATOMS: usize = 22;
+
+/// The answer to "can `f` be true?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sat {
+    /// No assignment makes it true.
+    Unsat,
+    /// This assignment (atom index → value, for the atoms `f` mentions) makes it true.
+    Sat(Vec<(u32, bool)>),
+    /// Too many atoms to decide.
+    TooLarge,
+}
+
+/// Searches for an assignment of the atoms that makes `f` true.
+pub fn satisfiable(f: &Formula) -> Sat {
+    let mut atoms = Vec::new();
+    f.atoms(&mut atoms);
+    if atoms.len() > MAX_ATOMS {
+        return Sat::TooLarge;
+    }
+    let size = atoms.iter().max().map_or(0, |m| *m as usize + 1);
+    let mut assignment = vec![None; size];
+    if search(f, &atoms, 0, &mut assignment) {
+        // Keep only the atoms the example needs: unassign each one that `f` does not depend
+        // on under the others, so the diagnostic names the facts that matter.
+        for a in &atoms {
+            let saved = assignment[*a as usize].take();
+            if f.eval(&assignment) != Some(true) {
+                assignment[*a as usize] = saved;
+            }
+        }
+        Sat::Sat(
+            atoms
+                .iter()
+                .filter_map(|a| assignment[*a as usize].map(|v| (*a, v)))
+                .collect(),
+        )
+    } else {
+        Sat::Unsat
+    }
+}
+
+fn search(f: &Formula, atoms: &[u32], next: usize, assignment: &mut [Option<bool>]) -> bool {
+    match f.eval(assignment) {
+        Some(v) => return v,
+        None if next >= atoms.len() => return false,
+        None => {}
+    }
+    let a = atoms[next] as usize;
+    for value in [true, false] {
+        assignment[a] = Some(value);
+        if search(f, atoms, next + 1, assignment) {
+            return true;
+        }
+    }
+    assignment[a] = None;
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn atom(i: u32) -> Formula {
+        Formula::Atom(i)
+    }
+
+    #[test]
+    fn contradiction_is_unsat() {
+        let f = Formula::and([atom(0), Formula::not(atom(0))]);
+        assert_eq!(satisfiable(&f), Sat::Unsat);
+    }
+
+    #[test]
+    fn witness_satisfies() {
+        // (a ∨ b) ∧ ¬a: only b = true, a = false.
+        let f = Formula::and([Formula::or([atom(0), atom(1)]), Formula::not(atom(0))]);
+        match satisfiable(&f) {
+            Sat::Sat(w) => {
+                assert!(w.contains(&(0, false)));
+                assert!(w.contains(&(1, true)));
+            }
+            other => panic!("expected a witness, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn implication_by_refutation() {
+        // (a ∧ b) → a is valid: (a ∧ b) ∧ ¬a is unsatisfiable; a → (a ∧ b) is not.
+        let ab = Formula::and([atom(0), atom(1)]);
+        assert_eq!(
+            satisfiable(&Formula::and([ab.clone(), Formula::not(atom(0))])),
+            Sat::Unsat
+        );
+        assert!(matches!(
+            satisfiable(&Formula::and([atom(0), Formula::not(ab)])),
+            Sat::Sat(_)
+        ));
+    }
+
+    #[test]
+    fn too_many_atoms_is_not_decided() {
+        let f = Formula::and((0..=MAX_ATOMS as u32).map(atom));
+        assert_eq!(satisfiable(&f), Sat::TooLarge);
+    }
+}
