@@ -80,6 +80,7 @@ pub const CODES: &[CodeInfo] = &[
     w("C0101", "rule never applies"),
     w("C0102", "allow never takes effect"),
     w("C0103", "contradictory rules"),
+    w("C0104", "unused declaration"),
     w("C0105", "marketing action without frequency cap"),
     w("C0106", "no quiet-hours rule"),
 ];

@@ -53,7 +53,57 @@ pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
             cx.proposals(&def);
         }
     }
+    cx.diags.extend(unused(db, project));
     cx.diags
+}
+
+/// C0104: declarations of the project (not the standard library) that nothing names.
+///
+/// A name counts as used when it appears as a name token anywhere in the project other than
+/// where it is declared; a local of the same name therefore hides an unused declaration (a
+/// missed warning, never a false one). Actions, policies, decisions, journeys and agents are
+/// entry points for the runtime and are never reported.
+fn unused(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
+    let mut names: BTreeMap<String, Vec<(SourceFile, usize)>> = BTreeMap::new();
+    for &f in project.files(db) {
+        let text = f.text(db);
+        for (l, t, r) in crate::lexer::lex(text).tokens {
+            if t == crate::lexer::Token::Ident || matches!(t, crate::lexer::Token::Channel | crate::lexer::Token::Purpose) {
+                names.entry(text[l..r].to_string()).or_default().push((f, l));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for &f in project.files(db) {
+        if *f.is_stdlib(db) {
+            continue;
+        }
+        for def in resolve::item_table(db, f).by_name.values() {
+            let kind = match def.kind {
+                DefKind::Record => "record",
+                DefKind::Enum => "enum",
+                DefKind::Signal => "signal",
+                DefKind::Fn => "function",
+                DefKind::Intrinsic => "intrinsic",
+                DefKind::Role => "role",
+                DefKind::Purpose => "purpose",
+                DefKind::Channel => "channel",
+                DefKind::Event => "event",
+                _ => continue,
+            };
+            let used = names
+                .get(&*def.name)
+                .is_some_and(|uses| uses.iter().any(|(uf, at)| !(*uf == def.file && *at == def.span.start())));
+            if !used {
+                out.push(
+                    Diagnostic::warning("C0104", f.path(db), def.span, format!("{kind} `{}` is never used", def.name))
+                        .with_label("declared here, named nowhere else")
+                        .with_help("remove it, or use it; unused declarations make a policy harder to audit"),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// One rule of a policy guarding an action, with its condition as a formula.

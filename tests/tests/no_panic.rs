@@ -10,6 +10,7 @@ const SEED: &str = include_str!("../../examples/acme/fraud.xop");
 const SEED2: &str = include_str!("../../examples/acme/engagement.xop");
 const CUSTOMER: &str = include_str!("../../examples/acme/customer.xop");
 const CONTACT: &str = include_str!("../../examples/acme/contact.xop");
+const SUPPORT: &str = include_str!("../../examples/acme/support_agent.xop");
 
 fn check(files: &[(&str, &str)]) -> usize {
     let mut ws = Workspace::new();
@@ -121,6 +122,7 @@ fn the_seeds_are_clean() {
             ("acme/contact.xop", CONTACT),
             ("acme/fraud.xop", SEED),
             ("acme/engagement.xop", SEED2),
+            ("acme/support_agent.xop", SUPPORT),
         ]),
         0
     );
