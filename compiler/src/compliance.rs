@@ -40,13 +40,13 @@ pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     }
     for def in all_defs(db, project, DefKind::Policy) {
         cx.reasons(&def);
-        cx.personal(&def, &guards);
+        cx.personal(&def, guards);
     }
     for def in all_defs(db, project, DefKind::Signal) {
         cx.staleness(&def);
     }
     for def in all_defs(db, project, DefKind::Agent) {
-        cx.tools(&def, &guards);
+        cx.tools(&def, guards);
     }
     for kind in [DefKind::Decision, DefKind::Journey] {
         for def in all_defs(db, project, kind) {
@@ -66,10 +66,21 @@ pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
 fn unused(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     let mut names: BTreeMap<String, Vec<(SourceFile, usize)>> = BTreeMap::new();
     for &f in project.files(db) {
+        if *f.is_stdlib(db) {
+            continue; // a stdlib name that happens to match is no use of the project's declaration
+        }
         let text = f.text(db);
         for (l, t, r) in crate::lexer::lex(text).tokens {
-            if t == crate::lexer::Token::Ident || matches!(t, crate::lexer::Token::Channel | crate::lexer::Token::Purpose) {
-                names.entry(text[l..r].to_string()).or_default().push((f, l));
+            if t == crate::lexer::Token::Ident
+                || matches!(
+                    t,
+                    crate::lexer::Token::Channel | crate::lexer::Token::Purpose
+                )
+            {
+                names
+                    .entry(text[l..r].to_string())
+                    .or_default()
+                    .push((f, l));
             }
         }
     }
@@ -91,14 +102,22 @@ fn unused(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
                 DefKind::Event => "event",
                 _ => continue,
             };
-            let used = names
-                .get(&*def.name)
-                .is_some_and(|uses| uses.iter().any(|(uf, at)| !(*uf == def.file && *at == def.span.start())));
+            let used = names.get(&*def.name).is_some_and(|uses| {
+                uses.iter()
+                    .any(|(uf, at)| !(*uf == def.file && *at == def.span.start()))
+            });
             if !used {
                 out.push(
-                    Diagnostic::warning("C0104", f.path(db), def.span, format!("{kind} `{}` is never used", def.name))
-                        .with_label("declared here, named nowhere else")
-                        .with_help("remove it, or use it; unused declarations make a policy harder to audit"),
+                    Diagnostic::warning(
+                        "C0104",
+                        f.path(db),
+                        def.span,
+                        format!("{kind} `{}` is never used", def.name),
+                    )
+                    .with_label("declared here, named nowhere else")
+                    .with_help(
+                        "remove it, or use it; unused declarations make a policy harder to audit",
+                    ),
                 );
             }
         }
@@ -214,7 +233,7 @@ pub fn guards(db: &dyn Db, project: Project) -> BTreeMap<String, Vec<GuardRule>>
             .map(|b| (b.var.name.clone(), format!("${}", b.param.name)))
             .collect();
         if let Some(at) = &p.at {
-            subst.insert(at.name.clone(), "$now".to_string());
+            subst.insert(at.name.clone(), "@now".to_string()); // `@` begins no parameter name: no clash
         }
         let scope = resolve::file_scope(db, project, policy.file);
         let text = policy.file.text(db);
@@ -313,8 +332,9 @@ impl Canon<'_> {
     fn key(&self, e: &ast::Expr, bound: &[String]) -> String {
         match &e.kind {
             ExprKind::Name(n) => {
-                if bound.contains(&n.name) {
-                    return n.name.clone();
+                // Lambda parameters by position, so `x => …` and `y => …` meet.
+                if let Some(i) = bound.iter().rposition(|b| *b == n.name) {
+                    return format!("#{i}");
                 }
                 if let Some(s) = self.subst.get(&n.name) {
                     return s.clone();
@@ -418,7 +438,7 @@ impl Canon<'_> {
             ExprKind::Lambda(x, body) => {
                 let mut inner = bound.to_vec();
                 inner.push(x.name.clone());
-                format!("({} => {})", x.name, self.key(body, &inner))
+                format!("(#{} => {})", inner.len() - 1, self.key(body, &inner))
             }
             ExprKind::Error => "<error>".to_string(),
         }
@@ -442,6 +462,22 @@ impl Canon<'_> {
             ExprKind::Lit(Literal::Bool(true)) => CanonCondition::True,
             ExprKind::Lit(Literal::Bool(false)) => CanonCondition::False,
             ExprKind::Unary(UnOp::Not, x) => CanonCondition::Not(Box::new(self.condition(x))),
+            // `c == true`, `c != false`, `true == c` are `c`; `== false` and `!= true` its negation.
+            ExprKind::Binary(op @ (ast::BinOp::Eq | ast::BinOp::Ne), a, b)
+                if bool_lit(a).or(bool_lit(b)).is_some() =>
+            {
+                let (lit, other) = match bool_lit(a) {
+                    Some(v) => (v, b),
+                    None => (bool_lit(b).unwrap_or(true), a),
+                };
+                let positive = lit == (*op == ast::BinOp::Eq);
+                let c = self.condition(other);
+                if positive {
+                    c
+                } else {
+                    CanonCondition::Not(Box::new(c))
+                }
+            }
             ExprKind::Binary(ast::BinOp::And, a, b) => {
                 CanonCondition::And(vec![self.condition(a), self.condition(b)])
             }
@@ -543,7 +579,7 @@ impl Cx<'_> {
             CanonCondition::True => Formula::True,
             CanonCondition::False => Formula::False,
             CanonCondition::Atom(k, shown) => Formula::Atom(self.atom(k, shown)),
-            CanonCondition::Not(x) => Formula::not(self.formula(x)),
+            CanonCondition::Not(x) => Formula::negate(self.formula(x)),
             CanonCondition::And(xs) => {
                 let parts: Vec<Formula> = xs.iter().map(|x| self.formula(x)).collect();
                 Formula::and(parts)
@@ -616,7 +652,16 @@ impl Cx<'_> {
             return;
         };
         let apath = self.path(action);
-        let risk = facts.risk.as_deref().unwrap_or("minimal");
+        if facts.risk.is_none() {
+            self.diags.push(
+                Diagnostic::error("C0011", &apath, action.span, format!("action `{}` has no risk class", action.name))
+                    .with_label("unclassified")
+                    .with_note("EU AI Act: obligations follow the risk class (Art. 5 prohibited, Art. 6 and Annex III high, Art. 50 limited); an unclassified action cannot be checked against them")
+                    .with_help("add `risk minimal`, `risk limited`, `risk high` or `risk prohibited` after the purpose"),
+            );
+        }
+        // Unclassified actions are checked as high risk: the strictest class that may be allowed.
+        let risk = facts.risk.as_deref().unwrap_or("high");
         let deny: Vec<Formula> = rules
             .iter()
             .filter(|r| r.verdict == Verdict::Deny)
@@ -627,14 +672,11 @@ impl Cx<'_> {
             .filter(|r| r.verdict == Verdict::Review)
             .map(|r| self.formula(&r.condition))
             .collect();
-        let no_deny = Formula::not(Formula::or(deny.clone()));
-        let no_review = Formula::not(Formula::or(review.clone()));
+        let no_deny = Formula::negate(Formula::or(deny.clone()));
+        let no_review = Formula::negate(Formula::or(review.clone()));
 
         // C0004: a limited-risk action that addresses a person discloses that an AI is involved.
-        let addresses_person = facts
-            .params
-            .iter()
-            .any(|p| &*p.name == "to" && matches!(p.ty, Ty::Record(_)));
+        let addresses_person = subject_param(&facts.params).is_some();
         if risk == "limited"
             && addresses_person
             && !facts.annotations.iter().any(|a| a == "ai_disclosure")
@@ -648,6 +690,7 @@ impl Cx<'_> {
             );
         }
 
+        let consent_required = self.consent_atom(&facts).is_some();
         for r in rules {
             let cond = self.formula(&r.condition);
             let rpath = self.path(&r.policy);
@@ -656,7 +699,8 @@ impl Cx<'_> {
                 _ => Formula::and([cond.clone(), no_deny.clone()]),
             };
             let reach = satisfiable(&reachable);
-            if reach == Sat::TooLarge && r.verdict != Verdict::Deny {
+            let decides = matches!(risk, "high" | "prohibited") || consent_required;
+            if reach == Sat::TooLarge && r.verdict != Verdict::Deny && decides {
                 self.undecided(&rpath, r, action);
                 continue;
             }
@@ -666,7 +710,10 @@ impl Cx<'_> {
                     let example = self.example(w);
                     self.diags.push(
                         Diagnostic::error("C0003", &rpath, r.span, format!("this rule can let prohibited action `{}` through", action.name))
-                            .with_label(format!("{} {example}", r.verdict.keyword()))
+                            .with_label(format!(
+                                "{} {example}",
+                                if r.verdict == Verdict::Allow { "allows" } else { "sends to review" }
+                            ))
                             .with_secondary(&apath, facts.risk_span, "declared `risk prohibited` here")
                             .with_note("EU AI Act Art. 5: prohibited practices may not be placed on the market or used, whoever decides")
                             .with_help("remove the rule: a prohibited action can only be denied"),
@@ -675,17 +722,18 @@ impl Cx<'_> {
                 continue;
             }
             // C0001: a high-risk action is never allowed without a human.
-            if risk == "high" && r.verdict == Verdict::Allow {
-                if let Sat::Sat(w) = &reach {
-                    let example = self.example(w);
-                    self.diags.push(
+            if risk == "high"
+                && r.verdict == Verdict::Allow
+                && let Sat::Sat(w) = &reach
+            {
+                let example = self.example(w);
+                self.diags.push(
                         Diagnostic::error("C0001", &rpath, r.span, format!("high-risk action `{}` can be allowed without human review", action.name))
                             .with_label(format!("allows {example}, with no deny or review applying"))
                             .with_secondary(&apath, facts.risk_span, "declared `risk high` here")
                             .with_note("EU AI Act Art. 14: high-risk AI systems are overseen by people who can intervene before a decision takes effect")
                             .with_help("make it a review: `review \"…\" by role ROLE within 24h else deny`, or deny whenever this rule applies"),
                     );
-                }
             }
             // C0002: the review of a high-risk action must not fall back to allow.
             if risk == "high"
@@ -715,7 +763,7 @@ impl Cx<'_> {
             {
                 let (key, shown) = required;
                 let consent = Formula::Atom(self.atom(&key, &shown));
-                let without = Formula::and([reachable.clone(), Formula::not(consent)]);
+                let without = Formula::and([reachable.clone(), Formula::negate(consent)]);
                 match satisfiable(&without) {
                     Sat::Sat(w) => {
                         let example = self.example(&w);
@@ -733,7 +781,7 @@ impl Cx<'_> {
                                 .with_label(format!("{how} {example}"))
                                 .with_secondary(&apath, action.span, format!("`{}` has purpose `{purpose}` and a channel parameter", action.name))
                                 .with_note("GDPR Art. 6(1)(a) and 7, ePrivacy Art. 13: contacting a person for a purpose on a channel needs their consent for that purpose and channel")
-                                .with_help(format!("add `deny \"no-consent\" unless consent(to, {purpose}, channel)` to a policy that guards `{}` (with `to` and `channel` bound to its subject and channel)", action.name)),
+                                .with_help(format!("add `deny \"no-consent\" unless consent(SUBJECT, {purpose}, CHANNEL)` to a policy that guards `{}`, where SUBJECT and CHANNEL are the names the policy binds to the action's person and channel", action.name)),
                         );
                     }
                     Sat::TooLarge => self.undecided(&rpath, r, action),
@@ -777,28 +825,33 @@ impl Cx<'_> {
 
     /// The canonical consent fact the action needs, if it addresses a person on a channel.
     fn consent_atom(&self, facts: &ActionFacts) -> Option<(String, String)> {
-        let subject = facts
-            .params
-            .iter()
-            .find(|p| &*p.name == "to" && matches!(p.ty, Ty::Record(_)))?;
-        let channel = facts.params.iter().find(|p| p.ty == Ty::Channel)?;
+        let (channel, many) = channel_param(&facts.params)?;
         let purpose = facts.purpose.as_ref()?;
+        let Some(subject) = subject_param(&facts.params) else {
+            // A channel but no person to hold consent: no rule can establish it.
+            return Some((
+                "std.consent.consent(<no subject>)".to_string(),
+                "consent for a subject the action does not name".to_string(),
+            ));
+        };
         let module = crate::db::parse_file(self.db, purpose.file)
             .ast
             .module
             .as_ref()
             .map(|m| m.path.dotted())
             .unwrap_or_default();
-        Some((
-            format!(
-                "std.consent.consent(${}, {module}.{}, ${})",
-                subject.name, purpose.name, channel.name
-            ),
-            format!(
-                "consent({}, {}, {})",
-                subject.name, purpose.name, channel.name
-            ),
-        ))
+        let (s, p, c) = (&subject.name, &purpose.name, &channel.name);
+        Some(if many {
+            (
+                format!("all(${c}, (#0 => std.consent.consent(${s}, {module}.{p}, #0)))"),
+                format!("all({c}, x => consent({s}, {p}, x))"),
+            )
+        } else {
+            (
+                format!("std.consent.consent(${s}, {module}.{p}, ${c})"),
+                format!("consent({s}, {p}, {c})"),
+            )
+        })
     }
 
     /// C0103: an allow and a deny with the same condition.
@@ -808,8 +861,8 @@ impl Cx<'_> {
                 let fa = self.formula(&a.condition);
                 let fd = self.formula(&d.condition);
                 let differ = Formula::or([
-                    Formula::and([fa.clone(), Formula::not(fd.clone())]),
-                    Formula::and([fd, Formula::not(fa)]),
+                    Formula::and([fa.clone(), Formula::negate(fd.clone())]),
+                    Formula::and([fd, Formula::negate(fa)]),
                 ]);
                 if satisfiable(&differ) == Sat::Unsat && a.condition != CanonCondition::True {
                     let apath = self.path(&a.policy);
@@ -844,10 +897,15 @@ impl Cx<'_> {
             .is_some_and(|p| &*p.name == "marketing");
         if marketing && !rules.is_empty() {
             let capped = denies.iter().any(|r| {
-                r.calls.iter().any(|c| c.starts_with("std.contact."))
-                    || r.reason
-                        .as_deref()
-                        .is_some_and(|x| x.contains("frequency") || x.contains("cap"))
+                r.calls.iter().any(|c| {
+                    matches!(
+                        &**c,
+                        "std.contact.contacts_within" | "std.contact.contacts_on_within"
+                    )
+                }) || r.reason.as_deref().is_some_and(|x| {
+                    x.split(['-', '_', ' '])
+                        .any(|w| matches!(w, "frequency" | "cap" | "capped"))
+                })
             });
             if !capped {
                 self.diags.push(
@@ -1076,10 +1134,10 @@ impl Cx<'_> {
             self.personal_reads(policy.file, &env, &c.expr, &mut reads, 0);
             for (span, field, allowed, decl) in reads {
                 for purpose in &purposes {
-                    if !allowed.iter().any(|x| **x == *purpose.name) {
+                    if !allowed.contains(purpose) {
                         let listed = allowed
                             .iter()
-                            .map(|x| format!("`{x}`"))
+                            .map(|x| format!("`{}`", x.name))
                             .collect::<Vec<_>>()
                             .join(", ");
                         let dpath = self.path(&decl);
@@ -1103,7 +1161,7 @@ impl Cx<'_> {
         file: SourceFile,
         env: &BTreeMap<String, Ty>,
         e: &ast::Expr,
-        out: &mut Vec<(Span, String, Vec<Arc<str>>, Def)>,
+        out: &mut Vec<(Span, String, Vec<Def>, Def)>,
         depth: usize,
     ) {
         if depth > 16 {
@@ -1121,9 +1179,15 @@ impl Cx<'_> {
                 ExprKind::Field(recv, f) => {
                     let t = checker.expr(&tenv, &Default::default(), recv, None);
                     if let Ty::Record(def) = t.present()
-                        && let Some(allowed) = personal_purposes(self.db, def, &f.name)
+                        && let Some((allowed, at)) =
+                            personal_purposes(self.db, self.project, def, &f.name)
                     {
-                        out.push((x.span, f.name.clone(), allowed, def.clone()));
+                        // The declaration's span is the annotation's, so the label points at it.
+                        let decl = Def {
+                            span: at,
+                            ..def.clone()
+                        };
+                        out.push((x.span, f.name.clone(), allowed, decl));
                     }
                     stack.push(recv);
                 }
@@ -1188,8 +1252,44 @@ impl Cx<'_> {
     }
 }
 
+/// The value of a Boolean literal (through parentheses).
+fn bool_lit(e: &ast::Expr) -> Option<bool> {
+    match &e.kind {
+        ExprKind::Lit(Literal::Bool(b)) => Some(*b),
+        ExprKind::Paren(x) => bool_lit(x),
+        _ => None,
+    }
+}
+
+/// The person an action addresses: its parameter `to`, else its first record parameter
+/// (optional or not).
+fn subject_param(params: &[resolve::TypedParam]) -> Option<&resolve::TypedParam> {
+    let is_record = |p: &&resolve::TypedParam| matches!(p.ty.present(), Ty::Record(_));
+    params
+        .iter()
+        .filter(is_record)
+        .find(|p| &*p.name == "to")
+        .or_else(|| params.iter().find(is_record))
+}
+
+/// The channel an action uses: a `Channel` (or `Channel?`) parameter, or a list or set of
+/// channels (`true` in the second place), which then all need consent.
+fn channel_param(params: &[resolve::TypedParam]) -> Option<(&resolve::TypedParam, bool)> {
+    params.iter().find_map(|p| match p.ty.present() {
+        Ty::Channel => Some((p, false)),
+        Ty::List(t) | Ty::Set(t) if **t == Ty::Channel => Some((p, true)),
+        _ => None,
+    })
+}
+
 /// The purposes a `@personal` field may be read for, or `None` if the field is not personal.
-fn personal_purposes(db: &dyn Db, record: &Def, field: &str) -> Option<Vec<Arc<str>>> {
+/// Also returns where the field's `@personal` annotation is written.
+fn personal_purposes(
+    db: &dyn Db,
+    project: Project,
+    record: &Def,
+    field: &str,
+) -> Option<(Vec<Def>, Span)> {
     let item = item_ast(db, record.file, record.index).as_ref()?;
     let ItemKind::Record(r) = &item.kind else {
         return None;
@@ -1200,11 +1300,17 @@ fn personal_purposes(db: &dyn Db, record: &Def, field: &str) -> Option<Vec<Arc<s
     for arg in &a.args {
         if let ExprKind::List(xs) = &arg.value.kind {
             for x in xs {
-                if let ExprKind::Name(n) = &x.kind {
-                    out.push(Arc::from(n.name.as_str()));
+                // Purposes by declaration, as the record's file sees them: names can be aliased,
+                // and two modules may each declare a purpose of the same name.
+                if let ExprKind::Name(n) = &x.kind
+                    && let Lookup::Found(e) =
+                        resolve::file_scope(db, project, record.file).lookup(db, &n.name)
+                    && e.def.kind == DefKind::Purpose
+                {
+                    out.push(e.def);
                 }
             }
         }
     }
-    Some(out)
+    Some((out, a.span))
 }

@@ -26,7 +26,7 @@ pub enum Formula {
 
 impl Formula {
     /// `¬f`, simplified.
-    pub fn not(f: Formula) -> Formula {
+    pub fn negate(f: Formula) -> Formula {
         match f {
             Formula::True => Formula::False,
             Formula::False => Formula::True,
@@ -188,14 +188,14 @@ mod tests {
 
     #[test]
     fn contradiction_is_unsat() {
-        let f = Formula::and([atom(0), Formula::not(atom(0))]);
+        let f = Formula::and([atom(0), Formula::negate(atom(0))]);
         assert_eq!(satisfiable(&f), Sat::Unsat);
     }
 
     #[test]
     fn witness_satisfies() {
         // (a ∨ b) ∧ ¬a: only b = true, a = false.
-        let f = Formula::and([Formula::or([atom(0), atom(1)]), Formula::not(atom(0))]);
+        let f = Formula::and([Formula::or([atom(0), atom(1)]), Formula::negate(atom(0))]);
         match satisfiable(&f) {
             Sat::Sat(w) => {
                 assert!(w.contains(&(0, false)));
@@ -210,11 +210,11 @@ mod tests {
         // (a ∧ b) → a is valid: (a ∧ b) ∧ ¬a is unsatisfiable; a → (a ∧ b) is not.
         let ab = Formula::and([atom(0), atom(1)]);
         assert_eq!(
-            satisfiable(&Formula::and([ab.clone(), Formula::not(atom(0))])),
+            satisfiable(&Formula::and([ab.clone(), Formula::negate(atom(0))])),
             Sat::Unsat
         );
         assert!(matches!(
-            satisfiable(&Formula::and([atom(0), Formula::not(ab)])),
+            satisfiable(&Formula::and([atom(0), Formula::negate(ab)])),
             Sat::Sat(_)
         ));
     }
