@@ -233,14 +233,15 @@ mod tests {
             "module a\nrole r\nfn f(x: Int): Bool = x > 1\nfn g(x: Int): Int = x + 1\n",
         );
         ws.set_file("b.xop", "module b\nuse a.g\nfn h(x: Int): Int = g(x)\n");
-        assert!(ws.diagnostics().is_empty(), "{:#?}", ws.diagnostics());
+        // Warnings (unused declarations) are fine; errors would mean the fixture is wrong.
+        assert!(ws.diagnostics().iter().all(|d| !d.is_error()), "{:#?}", ws.diagnostics());
         log.lock().expect("log lock").clear();
 
         ws.set_file(
             "a.xop",
             "module a\nrole r\nfn f(x: Int): Bool = x > 2\nfn g(x: Int): Int = x + 1\n",
         );
-        assert!(ws.diagnostics().is_empty());
+        assert!(ws.diagnostics().iter().all(|d| !d.is_error()));
         let ran = log.lock().expect("log lock").clone();
         let item_checks: Vec<&String> =
             ran.iter().filter(|k| k.starts_with("check_item")).collect();
