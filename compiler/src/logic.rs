@@ -141,7 +141,7 @@ pub fn satisfiable(f: &Formula) -> Sat {
     }
     let size = atoms.iter().max().map_or(0, |m| *m as usize + 1);
     let mut assignment = vec![None; size];
-    if search(f, &atoms, 0, &mut assignment) {
+    if search(f, &mut assignment) {
         // Keep only the atoms the example needs: unassign each one that `f` does not depend
         // on under the others, so the diagnostic names the facts that matter.
         for a in &atoms {
@@ -161,21 +161,77 @@ pub fn satisfiable(f: &Formula) -> Sat {
     }
 }
 
-fn search(f: &Formula, atoms: &[u32], next: usize, assignment: &mut [Option<bool>]) -> bool {
-    match f.eval(assignment) {
-        Some(v) => return v,
-        None if next >= atoms.len() => return false,
-        None => {}
+/// DPLL on the formula tree: simplify under the assignment so far, force the atoms that
+/// stand alone in a top-level conjunction (unit propagation), and branch only on an atom the
+/// simplified formula still mentions.
+fn search(f: &Formula, assignment: &mut [Option<bool>]) -> bool {
+    let f = simplify(f, assignment);
+    match f {
+        Formula::True => return true,
+        Formula::False => return false,
+        _ => {}
     }
-    let a = atoms[next] as usize;
+    if let Formula::And(xs) = &f {
+        let units: Vec<(u32, bool)> = xs
+            .iter()
+            .filter_map(|x| match x {
+                Formula::Atom(a) => Some((*a, true)),
+                Formula::Not(inner) => match &**inner {
+                    Formula::Atom(a) => Some((*a, false)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        if !units.is_empty() {
+            for &(a, v) in &units {
+                match assignment[a as usize] {
+                    Some(old) if old != v => {
+                        for &(b, _) in &units {
+                            assignment[b as usize] = None;
+                        }
+                        return false;
+                    }
+                    _ => assignment[a as usize] = Some(v),
+                }
+            }
+            if search(&f, assignment) {
+                return true;
+            }
+            for &(a, _) in &units {
+                assignment[a as usize] = None;
+            }
+            return false;
+        }
+    }
+    let mut atoms = Vec::new();
+    f.atoms(&mut atoms);
+    let Some(&a) = atoms.first() else {
+        return false;
+    };
     for value in [true, false] {
-        assignment[a] = Some(value);
-        if search(f, atoms, next + 1, assignment) {
+        assignment[a as usize] = Some(value);
+        if search(&f, assignment) {
             return true;
         }
     }
-    assignment[a] = None;
+    assignment[a as usize] = None;
     false
+}
+
+/// `f` with the assigned atoms replaced by their values, constants folded.
+fn simplify(f: &Formula, assignment: &[Option<bool>]) -> Formula {
+    match f {
+        Formula::True | Formula::False => f.clone(),
+        Formula::Atom(a) => match assignment.get(*a as usize).copied().flatten() {
+            Some(true) => Formula::True,
+            Some(false) => Formula::False,
+            None => f.clone(),
+        },
+        Formula::Not(x) => Formula::negate(simplify(x, assignment)),
+        Formula::And(xs) => Formula::and(xs.iter().map(|x| simplify(x, assignment))),
+        Formula::Or(xs) => Formula::or(xs.iter().map(|x| simplify(x, assignment))),
+    }
 }
 
 #[cfg(test)]
