@@ -22,26 +22,27 @@ use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature};
 use crate::span::Span;
 use crate::types::Ty;
 
-/// Every compliance diagnostic of the project, for all files.
+/// Every compliance diagnostic of the project, for all files. Each action and each policy is
+/// checked by its own query, so an edit re-proves only the actions whose guards it changed.
 #[salsa::tracked(returns(ref))]
 pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
-    let mut cx = Cx {
-        db,
-        project,
-        atoms: Vec::new(),
-        shown: Vec::new(),
-        diags: Vec::new(),
-    };
-    let actions = all_defs(db, project, DefKind::Action);
-    let guards = guards(db, project);
-    for action in &actions {
-        let rules = guards.get(&key(db, action)).cloned().unwrap_or_default();
-        cx.action(action, &rules);
+    let mut out = Vec::new();
+    for action in all_defs(db, project, DefKind::Action) {
+        out.extend(
+            action_compliance(db, project, action.file, action.index)
+                .iter()
+                .cloned(),
+        );
     }
     for def in all_defs(db, project, DefKind::Policy) {
-        cx.reasons(&def);
-        cx.personal(&def, guards);
+        out.extend(
+            policy_compliance(db, project, def.file, def.index)
+                .iter()
+                .cloned(),
+        );
     }
+    let mut cx = Cx::new(db, project);
+    let guards = guards(db, project);
     for def in all_defs(db, project, DefKind::Signal) {
         cx.staleness(&def);
     }
@@ -53,8 +54,81 @@ pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
             cx.proposals(&def);
         }
     }
-    cx.diags.extend(unused(db, project));
+    out.extend(cx.diags);
+    out.extend(unused(db, project));
+    out
+}
+
+/// The properties of one action (C0001–C0005, C0010, C0011, C0101–C0103, C0105, C0106).
+#[salsa::tracked(returns(ref))]
+pub fn action_compliance(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    index: u32,
+) -> Vec<Diagnostic> {
+    let Some(action) = def_at(db, file, index) else {
+        return Vec::new();
+    };
+    let rules = action_rules(db, project, file, index);
+    let mut cx = Cx::new(db, project);
+    cx.action(&action, rules);
     cx.diags
+}
+
+/// The checks of one policy's own rules (C0006, C0007).
+#[salsa::tracked(returns(ref))]
+pub fn policy_compliance(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    index: u32,
+) -> Vec<Diagnostic> {
+    let Some(policy) = def_at(db, file, index) else {
+        return Vec::new();
+    };
+    let mut cx = Cx::new(db, project);
+    cx.reasons(&policy);
+    let actions = policy_guard(db, project, file, index).actions.clone();
+    cx.personal(&policy, &actions);
+    cx.diags
+}
+
+/// The rules that guard action `index` of `file` (a query of its own, so that it is unchanged,
+/// and its action not re-proved, when an edit touches other actions' policies).
+#[salsa::tracked(returns(ref))]
+pub fn action_rules(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> Vec<GuardRule> {
+    guards(db, project)
+        .get(&format!("{}#{index}", file.path(db)))
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn def_at(db: &dyn Db, file: SourceFile, index: u32) -> Option<Def> {
+    resolve::item_table(db, file)
+        .by_name
+        .values()
+        .find(|d| d.index == index)
+        .cloned()
+}
+
+/// The names written in a file, with their offsets (for C0104).
+#[salsa::tracked(returns(ref))]
+pub fn file_names(db: &dyn Db, file: SourceFile) -> Vec<(String, usize)> {
+    let text = file.text(db);
+    crate::lexer::lex(text)
+        .tokens
+        .into_iter()
+        .filter(|(_, t, _)| {
+            matches!(
+                t,
+                crate::lexer::Token::Ident
+                    | crate::lexer::Token::Channel
+                    | crate::lexer::Token::Purpose
+            )
+        })
+        .map(|(l, _, r)| (text[l..r].to_string(), l))
+        .collect()
 }
 
 /// C0104: declarations of the project (not the standard library) that nothing names.
@@ -64,24 +138,13 @@ pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
 /// missed warning, never a false one). Actions, policies, decisions, journeys and agents are
 /// entry points for the runtime and are never reported.
 fn unused(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
-    let mut names: BTreeMap<String, Vec<(SourceFile, usize)>> = BTreeMap::new();
+    let mut names: BTreeMap<&str, Vec<(SourceFile, usize)>> = BTreeMap::new();
     for &f in project.files(db) {
         if *f.is_stdlib(db) {
             continue; // a stdlib name that happens to match is no use of the project's declaration
         }
-        let text = f.text(db);
-        for (l, t, r) in crate::lexer::lex(text).tokens {
-            if t == crate::lexer::Token::Ident
-                || matches!(
-                    t,
-                    crate::lexer::Token::Channel | crate::lexer::Token::Purpose
-                )
-            {
-                names
-                    .entry(text[l..r].to_string())
-                    .or_default()
-                    .push((f, l));
-            }
+        for (name, at) in file_names(db, f) {
+            names.entry(name.as_str()).or_default().push((f, *at));
         }
     }
     let mut out = Vec::new();
@@ -202,96 +265,119 @@ fn resolve_path(db: &dyn Db, project: Project, file: SourceFile, path: &ast::Pat
         .cloned()
 }
 
-/// For every action, the rules of the policies that guard it.
+/// What one policy contributes: the actions it guards and its rules in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct PolicyGuard {
+    /// The actions the policy guards.
+    pub actions: Vec<Def>,
+    /// Its rules.
+    pub rules: Vec<GuardRule>,
+}
+
+/// For every action, the rules of the policies that guard it, by action key.
 #[salsa::tracked(returns(ref))]
 pub fn guards(db: &dyn Db, project: Project) -> BTreeMap<String, Vec<GuardRule>> {
     let mut out: BTreeMap<String, Vec<GuardRule>> = BTreeMap::new();
     for policy in all_defs(db, project, DefKind::Policy) {
-        let Some(item) = item_ast(db, policy.file, policy.index) else {
-            continue;
-        };
-        let ItemKind::Policy(p) = &item.kind else {
-            continue;
-        };
-        let actions: Vec<Def> = match &p.target {
-            Target::Action(path) => resolve_path(db, project, policy.file, path)
-                .filter(|d| d.kind == DefKind::Action)
-                .into_iter()
-                .collect(),
-            Target::Purpose(name) => {
-                match resolve::file_scope(db, project, policy.file).lookup(db, &name.name) {
-                    Lookup::Found(e) if e.def.kind == DefKind::Purpose => {
-                        crate::check::guarded_actions(db, project, &e.def)
-                    }
-                    _ => Vec::new(),
-                }
-            }
-        };
-        let mut subst: BTreeMap<String, String> = p
-            .bindings
-            .iter()
-            .map(|b| (b.var.name.clone(), format!("${}", b.param.name)))
-            .collect();
-        if let Some(at) = &p.at {
-            subst.insert(at.name.clone(), "@now".to_string()); // `@` begins no parameter name: no clash
+        let g = policy_guard(db, project, policy.file, policy.index);
+        for action in &g.actions {
+            out.entry(key(db, action))
+                .or_default()
+                .extend(g.rules.iter().cloned());
         }
-        let scope = resolve::file_scope(db, project, policy.file);
-        let text = policy.file.text(db);
-        let canon = Canon {
-            db,
-            project,
-            scope,
-            subst: &subst,
-            text,
-        };
-        for (index, rule) in p.rules.iter().enumerate() {
-            let ast::Rule::Rule {
-                kind,
-                reason,
-                condition,
-                span,
-            } = rule
-            else {
-                continue;
-            };
-            let (verdict, fallback) = match kind {
-                RuleKind::Deny => (Verdict::Deny, None),
-                RuleKind::Allow => (Verdict::Allow, None),
-                RuleKind::Review {
-                    fallback,
-                    fallback_span,
-                    ..
-                } => (Verdict::Review, Some((*fallback, *fallback_span))),
-            };
-            let (cond, calls) = match condition {
-                None => (CanonCondition::True, Vec::new()),
-                Some(c) => {
-                    let mut calls = Vec::new();
-                    canon.calls(&c.expr, &mut calls);
-                    let f = canon.condition(&c.expr);
-                    (
-                        if c.negated {
-                            CanonCondition::Not(Box::new(f))
-                        } else {
-                            f
-                        },
-                        calls,
-                    )
+    }
+    out
+}
+
+/// The actions policy `index` of `file` guards, and its rules in canonical form.
+#[salsa::tracked(returns(ref))]
+pub fn policy_guard(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> PolicyGuard {
+    let mut out = PolicyGuard::default();
+    let Some(policy) = def_at(db, file, index) else {
+        return out;
+    };
+    let Some(item) = item_ast(db, policy.file, policy.index) else {
+        return out;
+    };
+    let ItemKind::Policy(p) = &item.kind else {
+        return out;
+    };
+    out.actions = match &p.target {
+        Target::Action(path) => resolve_path(db, project, policy.file, path)
+            .filter(|d| d.kind == DefKind::Action)
+            .into_iter()
+            .collect(),
+        Target::Purpose(name) => {
+            match resolve::file_scope(db, project, policy.file).lookup(db, &name.name) {
+                Lookup::Found(e) if e.def.kind == DefKind::Purpose => {
+                    crate::check::guarded_actions(db, project, &e.def)
                 }
-            };
-            for action in &actions {
-                out.entry(key(db, action)).or_default().push(GuardRule {
-                    policy: policy.clone(),
-                    index,
-                    verdict,
-                    fallback,
-                    span: *span,
-                    reason: reason.as_ref().map(|r| r.value.clone()),
-                    calls: calls.clone(),
-                    condition: cond.clone(),
-                });
+                _ => Vec::new(),
             }
         }
+    };
+    let mut subst: BTreeMap<String, String> = p
+        .bindings
+        .iter()
+        .map(|b| (b.var.name.clone(), format!("${}", b.param.name)))
+        .collect();
+    if let Some(at) = &p.at {
+        subst.insert(at.name.clone(), "@now".to_string()); // `@` begins no parameter name: no clash
+    }
+    let scope = resolve::file_scope(db, project, policy.file);
+    let text = policy.file.text(db);
+    let canon = Canon {
+        db,
+        project,
+        scope,
+        subst: &subst,
+        text,
+    };
+    for (index, rule) in p.rules.iter().enumerate() {
+        let ast::Rule::Rule {
+            kind,
+            reason,
+            condition,
+            span,
+        } = rule
+        else {
+            continue;
+        };
+        let (verdict, fallback) = match kind {
+            RuleKind::Deny => (Verdict::Deny, None),
+            RuleKind::Allow => (Verdict::Allow, None),
+            RuleKind::Review {
+                fallback,
+                fallback_span,
+                ..
+            } => (Verdict::Review, Some((*fallback, *fallback_span))),
+        };
+        let (cond, calls) = match condition {
+            None => (CanonCondition::True, Vec::new()),
+            Some(c) => {
+                let mut calls = Vec::new();
+                canon.calls(&c.expr, &mut calls);
+                let f = canon.condition(&c.expr);
+                (
+                    if c.negated {
+                        CanonCondition::Not(Box::new(f))
+                    } else {
+                        f
+                    },
+                    calls,
+                )
+            }
+        };
+        out.rules.push(GuardRule {
+            policy: policy.clone(),
+            index,
+            verdict,
+            fallback,
+            span: *span,
+            reason: reason.as_ref().map(|r| r.value.clone()),
+            calls,
+            condition: cond,
+        });
     }
     out
 }
@@ -569,7 +655,17 @@ struct ActionFacts {
     annotations: Vec<String>,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    fn new(db: &'a dyn Db, project: Project) -> Self {
+        Cx {
+            db,
+            project,
+            atoms: Vec::new(),
+            shown: Vec::new(),
+            diags: Vec::new(),
+        }
+    }
+
     fn path(&self, def: &Def) -> Arc<str> {
         def.file.path(self.db).clone()
     }
@@ -1081,7 +1177,7 @@ impl Cx<'_> {
     }
 
     /// C0006: a `@personal` field is read only by rules serving a purpose it lists.
-    fn personal(&mut self, policy: &Def, guards: &BTreeMap<String, Vec<GuardRule>>) {
+    fn personal(&mut self, policy: &Def, actions: &[Def]) {
         let Some(item) = item_ast(self.db, policy.file, policy.index) else {
             return;
         };
@@ -1090,15 +1186,7 @@ impl Cx<'_> {
         };
         // The purposes this policy's rules serve: those of the actions it guards.
         let mut purposes: Vec<Def> = Vec::new();
-        let actions: Vec<Def> = all_defs(self.db, self.project, DefKind::Action)
-            .into_iter()
-            .filter(|a| {
-                guards
-                    .get(&key(self.db, a))
-                    .is_some_and(|rs| rs.iter().any(|r| r.policy == *policy))
-            })
-            .collect();
-        for a in &actions {
+        for a in actions {
             if let Signature::Action {
                 purpose: Some(pd), ..
             } = resolve::signature(self.db, self.project, a.file, a.index)

@@ -234,7 +234,11 @@ mod tests {
         );
         ws.set_file("b.xop", "module b\nuse a.g\nfn h(x: Int): Int = g(x)\n");
         // Warnings (unused declarations) are fine; errors would mean the fixture is wrong.
-        assert!(ws.diagnostics().iter().all(|d| !d.is_error()), "{:#?}", ws.diagnostics());
+        assert!(
+            ws.diagnostics().iter().all(|d| !d.is_error()),
+            "{:#?}",
+            ws.diagnostics()
+        );
         log.lock().expect("log lock").clear();
 
         ws.set_file(
