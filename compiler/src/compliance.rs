@@ -794,7 +794,12 @@ impl<'a> Cx<'a> {
                 Verdict::Allow => Formula::and([cond.clone(), no_deny.clone(), no_review.clone()]),
                 _ => Formula::and([cond.clone(), no_deny.clone()]),
             };
-            let reach = satisfiable(&reachable);
+            // Deny rules never break a property: only allow and review rules are questioned.
+            let reach = if r.verdict == Verdict::Deny {
+                Sat::Unsat
+            } else {
+                satisfiable(&reachable)
+            };
             let decides = matches!(risk, "high" | "prohibited") || consent_required;
             if reach == Sat::TooLarge && r.verdict != Verdict::Deny && decides {
                 self.undecided(&rpath, r, action);
@@ -885,7 +890,18 @@ impl<'a> Cx<'a> {
                 }
             }
             // Warnings on the rule itself.
-            match satisfiable(&cond) {
+            // A condition that mentions each fact once is satisfiable unless it is `false`.
+            let never = if cond.atoms_are_distinct() {
+                Sat::Sat(Vec::new())
+            } else {
+                satisfiable(&cond)
+            };
+            let never = if cond == Formula::False {
+                Sat::Unsat
+            } else {
+                never
+            };
+            match never {
                 Sat::Unsat => self.diags.push(
                     Diagnostic::warning("C0101", &rpath, r.span, "this rule can never apply")
                         .with_label("its condition is always false")
@@ -956,6 +972,11 @@ impl<'a> Cx<'a> {
             for d in rules.iter().filter(|r| r.verdict == Verdict::Deny) {
                 let fa = self.formula(&a.condition);
                 let fd = self.formula(&d.condition);
+                // Equivalent conditions over different facts are tautologies in disguise;
+                // comparing the fact sets first skips the search for almost every pair.
+                if fa.atom_set() != fd.atom_set() {
+                    continue;
+                }
                 let differ = Formula::or([
                     Formula::and([fa.clone(), Formula::negate(fd.clone())]),
                     Formula::and([fd, Formula::negate(fa)]),

@@ -103,6 +103,29 @@ impl Formula {
         }
     }
 
+    /// The atoms the formula mentions, sorted.
+    pub fn atom_set(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.atoms(&mut out);
+        out.sort_unstable();
+        out
+    }
+
+    /// Whether no atom occurs twice (such a formula is satisfiable unless it is `False`).
+    pub fn atoms_are_distinct(&self) -> bool {
+        fn count(f: &Formula, n: &mut usize) {
+            match f {
+                Formula::Atom(_) => *n += 1,
+                Formula::Not(x) => count(x, n),
+                Formula::And(xs) | Formula::Or(xs) => xs.iter().for_each(|x| count(x, n)),
+                Formula::True | Formula::False => {}
+            }
+        }
+        let mut n = 0;
+        count(self, &mut n);
+        n == self.atom_set().len()
+    }
+
     fn atoms(&self, out: &mut Vec<u32>) {
         match self {
             Formula::Atom(a) => {

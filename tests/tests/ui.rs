@@ -108,7 +108,8 @@ fn check(files: &[(String, String)]) -> (Vec<Diagnostic>, String) {
 fn code_of(name: &str) -> Option<&str> {
     let (code, _) = name.split_once('_')?;
     let b = code.as_bytes();
-    let ok = b.len() == 5 && matches!(b[0], b'E' | b'W') && b[1..].iter().all(u8::is_ascii_digit);
+    let ok =
+        b.len() == 5 && matches!(b[0], b'E' | b'W' | b'C') && b[1..].iter().all(u8::is_ascii_digit);
     ok.then_some(code)
 }
 
