@@ -863,6 +863,7 @@ impl<'a> Cx<'a> {
                 && let Some(required) = self.consent_atom(&facts)
             {
                 let (key, shown) = required;
+                let shown = self.in_policy_names(&r.policy, &shown);
                 let consent = Formula::Atom(self.atom(&key, &shown));
                 let without = Formula::and([reachable.clone(), Formula::negate(consent)]);
                 match satisfiable(&without) {
@@ -933,6 +934,33 @@ impl<'a> Cx<'a> {
                 .with_label(format!("more than {} distinct facts are involved", crate::logic::MAX_ATOMS))
                 .with_help("split the policy, or add an explicit guard (e.g. `deny … unless consent(…)`) so that fewer facts decide the outcome"),
         );
+    }
+
+    /// `consent(to, marketing, channel)` written with the names `policy` binds the action's
+    /// parameters to (`consent(c, marketing, ch)`), so the example reads like the policy.
+    fn in_policy_names(&self, policy: &Def, shown: &str) -> String {
+        let Some(item) = item_ast(self.db, policy.file, policy.index) else {
+            return shown.to_string();
+        };
+        let ItemKind::Policy(p) = &item.kind else {
+            return shown.to_string();
+        };
+        let Some(args) = shown
+            .strip_prefix("consent(")
+            .and_then(|x| x.strip_suffix(')'))
+        else {
+            return shown.to_string();
+        };
+        let renamed: Vec<String> = args
+            .split(", ")
+            .map(|a| {
+                p.bindings
+                    .iter()
+                    .find(|b| b.param.name == a)
+                    .map_or(a.to_string(), |b| b.var.name.clone())
+            })
+            .collect();
+        format!("consent({})", renamed.join(", "))
     }
 
     /// The canonical consent fact the action needs, if it addresses a person on a channel.

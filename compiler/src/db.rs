@@ -85,16 +85,19 @@ pub fn item_ast(db: &dyn Db, file: SourceFile, index: u32) -> Option<crate::ast:
     parse_file(db, file).ast.items.get(index as usize).cloned()
 }
 
-/// Every diagnostic of one file: syntax, names and types.
+/// Every diagnostic of one file: syntax, names, types and compliance. Compliance is not
+/// reported for a file with syntax errors: its rules may be half read (a rule that lost its
+/// condition looks unconditional), and reports on them would be noise.
 #[salsa::tracked(returns(ref))]
 pub fn file_diagnostics(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagnostic> {
     let mut out = parse_file(db, file).diagnostics.clone();
+    let syntax_ok = out.is_empty();
     out.extend(crate::check::check_file(db, project, file).iter().cloned());
     let path = file.path(db);
     out.extend(
         crate::compliance::compliance(db, project)
             .iter()
-            .filter(|d| d.file == *path)
+            .filter(|d| syntax_ok && d.file == *path)
             .cloned(),
     );
     diagnostic::sort(&mut out);
