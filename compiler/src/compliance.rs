@@ -97,7 +97,12 @@ pub fn policy_compliance(
 /// The rules that guard action `index` of `file` (a query of its own, so that it is unchanged,
 /// and its action not re-proved, when an edit touches other actions' policies).
 #[salsa::tracked(returns(ref))]
-pub fn action_rules(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> Vec<GuardRule> {
+pub fn action_rules(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    index: u32,
+) -> Vec<Arc<GuardRule>> {
     guards(db, project)
         .get(&format!("{}#{index}", file.path(db)))
         .cloned()
@@ -271,13 +276,13 @@ pub struct PolicyGuard {
     /// The actions the policy guards.
     pub actions: Vec<Def>,
     /// Its rules.
-    pub rules: Vec<GuardRule>,
+    pub rules: Vec<Arc<GuardRule>>,
 }
 
 /// For every action, the rules of the policies that guard it, by action key.
 #[salsa::tracked(returns(ref))]
-pub fn guards(db: &dyn Db, project: Project) -> BTreeMap<String, Vec<GuardRule>> {
-    let mut out: BTreeMap<String, Vec<GuardRule>> = BTreeMap::new();
+pub fn guards(db: &dyn Db, project: Project) -> BTreeMap<String, Vec<Arc<GuardRule>>> {
+    let mut out: BTreeMap<String, Vec<Arc<GuardRule>>> = BTreeMap::new();
     for policy in all_defs(db, project, DefKind::Policy) {
         let g = policy_guard(db, project, policy.file, policy.index);
         for action in &g.actions {
@@ -368,7 +373,7 @@ pub fn policy_guard(db: &dyn Db, project: Project, file: SourceFile, index: u32)
                 )
             }
         };
-        out.rules.push(GuardRule {
+        out.rules.push(Arc::new(GuardRule {
             policy: policy.clone(),
             index,
             verdict,
@@ -377,7 +382,7 @@ pub fn policy_guard(db: &dyn Db, project: Project, file: SourceFile, index: u32)
             reason: reason.as_ref().map(|r| r.value.clone()),
             calls,
             condition: cond,
-        });
+        }));
     }
     out
 }
@@ -743,7 +748,7 @@ impl<'a> Cx<'a> {
     }
 
     /// The properties of one action over the rules that guard it.
-    fn action(&mut self, action: &Def, rules: &[GuardRule]) {
+    fn action(&mut self, action: &Def, rules: &[Arc<GuardRule>]) {
         let Some(facts) = self.facts(action) else {
             return;
         };
@@ -787,12 +792,14 @@ impl<'a> Cx<'a> {
         }
 
         let consent_required = self.consent_atom(&facts).is_some();
-        for r in rules {
-            let cond = self.formula(&r.condition);
+        let formulas: Vec<Formula> = rules.iter().map(|r| self.formula(&r.condition)).collect();
+        for (r, cond) in rules.iter().zip(&formulas) {
+            let cond = cond.clone();
             let rpath = self.path(&r.policy);
             let reachable = match r.verdict {
+                Verdict::Deny => Formula::False, // not questioned, see below
                 Verdict::Allow => Formula::and([cond.clone(), no_deny.clone(), no_review.clone()]),
-                _ => Formula::and([cond.clone(), no_deny.clone()]),
+                Verdict::Review => Formula::and([cond.clone(), no_deny.clone()]),
             };
             // Deny rules never break a property: only allow and review rules are questioned.
             let reach = if r.verdict == Verdict::Deny {
@@ -924,7 +931,7 @@ impl<'a> Cx<'a> {
                 }
             }
         }
-        self.contradictions(action, rules);
+        self.contradictions(action, rules, &formulas);
         self.heuristics(action, &facts, rules);
     }
 
@@ -995,11 +1002,11 @@ impl<'a> Cx<'a> {
     }
 
     /// C0103: an allow and a deny with the same condition.
-    fn contradictions(&mut self, action: &Def, rules: &[GuardRule]) {
-        for a in rules.iter().filter(|r| r.verdict == Verdict::Allow) {
-            for d in rules.iter().filter(|r| r.verdict == Verdict::Deny) {
-                let fa = self.formula(&a.condition);
-                let fd = self.formula(&d.condition);
+    fn contradictions(&mut self, action: &Def, rules: &[Arc<GuardRule>], formulas: &[Formula]) {
+        let with = || rules.iter().zip(formulas);
+        for (a, fa) in with().filter(|(r, _)| r.verdict == Verdict::Allow) {
+            for (d, fd) in with().filter(|(r, _)| r.verdict == Verdict::Deny) {
+                let (fa, fd) = (fa.clone(), fd.clone());
                 // Equivalent conditions over different facts are tautologies in disguise;
                 // comparing the fact sets first skips the search for almost every pair.
                 if fa.atom_set() != fd.atom_set() {
@@ -1029,9 +1036,9 @@ impl<'a> Cx<'a> {
     }
 
     /// C0105 (frequency cap) and C0106 (quiet hours): advisory, by what the rules call.
-    fn heuristics(&mut self, action: &Def, facts: &ActionFacts, rules: &[GuardRule]) {
+    fn heuristics(&mut self, action: &Def, facts: &ActionFacts, rules: &[Arc<GuardRule>]) {
         let path = self.path(action);
-        let denies: Vec<&GuardRule> = rules
+        let denies: Vec<&Arc<GuardRule>> = rules
             .iter()
             .filter(|r| r.verdict == Verdict::Deny)
             .collect();
@@ -1139,7 +1146,7 @@ impl<'a> Cx<'a> {
     }
 
     /// C0009: every action bound to a tool is guarded by a policy; C0003 for prohibited ones.
-    fn tools(&mut self, agent: &Def, guards: &BTreeMap<String, Vec<GuardRule>>) {
+    fn tools(&mut self, agent: &Def, guards: &BTreeMap<String, Vec<Arc<GuardRule>>>) {
         let Some(item) = item_ast(self.db, agent.file, agent.index) else {
             return;
         };
