@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-const VALID: &str = "module demo\n\nrole reviewer\n";
+/// A clean file: every declaration is used, so not even a warning.
+const VALID: &str = "module demo\n\nrole reviewer\n\npurpose service\n\nrecord Customer {\n  id: Id\n}\n\naction block(to: Customer) purpose service risk high\n\npolicy p for block(to: c) {\n  review \"check\" by role reviewer within 1h else deny\n}\n";
 const INVALID: &str = "module demo\n\nrecord A { x: }\n";
 /// Valid, but spaced as no formatter would leave it.
 const MESSY: &str = "module   demo\nrole      reviewer   \n";
