@@ -246,30 +246,6 @@ fn all_defs(db: &dyn Db, project: Project, kind: DefKind) -> Vec<Def> {
     out
 }
 
-/// Resolves a path written in `file` to a declaration, without reporting (the type checker does).
-fn resolve_path(db: &dyn Db, project: Project, file: SourceFile, path: &ast::Path) -> Option<Def> {
-    if path.segments.len() == 1 {
-        return match resolve::file_scope(db, project, file).lookup(db, &path.segments[0].name) {
-            Lookup::Found(e) => Some(e.def),
-            _ => None,
-        };
-    }
-    let module: Vec<&str> = path.segments[..path.segments.len() - 1]
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
-    let module = module.join(".");
-    let index = resolve::module_index(db, project);
-    let f = index
-        .by_name
-        .get(&module)
-        .or_else(|| index.by_name.get(&format!("std.{module}")))?;
-    resolve::item_table(db, *f)
-        .by_name
-        .get(path.last().name.as_str())
-        .cloned()
-}
-
 /// What one policy contributes: the actions it guards and its rules in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PolicyGuard {
@@ -308,7 +284,7 @@ pub fn policy_guard(db: &dyn Db, project: Project, file: SourceFile, index: u32)
         return out;
     };
     out.actions = match &p.target {
-        Target::Action(path) => resolve_path(db, project, policy.file, path)
+        Target::Action(path) => resolve::resolve_path(db, project, policy.file, path)
             .filter(|d| d.kind == DefKind::Action)
             .into_iter()
             .collect(),
@@ -1155,7 +1131,7 @@ impl<'a> Cx<'a> {
         };
         let path = self.path(agent);
         for t in &a.tools {
-            let Some(action) = resolve_path(self.db, self.project, agent.file, &t.action)
+            let Some(action) = resolve::resolve_path(self.db, self.project, agent.file, &t.action)
                 .filter(|d| d.kind == DefKind::Action)
             else {
                 continue;
@@ -1223,8 +1199,9 @@ impl<'a> Cx<'a> {
             _ => Vec::new(),
         };
         for call in calls {
-            if let Some(action) = resolve_path(self.db, self.project, def.file, &call.callee)
-                .filter(|d| d.kind == DefKind::Action)
+            if let Some(action) =
+                resolve::resolve_path(self.db, self.project, def.file, &call.callee)
+                    .filter(|d| d.kind == DefKind::Action)
                 && self.risk(&action).as_deref() == Some("prohibited")
             {
                 self.prohibited_use(&path, call.callee.span, &action, "proposed");

@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod format;
 pub mod lexer;
 pub mod logic;
+pub mod lower;
 pub mod parse;
 pub mod render;
 pub mod resolve;

@@ -734,3 +734,34 @@ pub fn ambiguous(db: &dyn Db, path: &Arc<str>, name: &str, span: Span, defs: &[D
     }
     d
 }
+
+/// Resolves a path written in `file` without reporting (the type checker reports): a single
+/// name in the file's scope, or `module.item`, where a connector path such as `camara.x` is
+/// short for `std.camara.x`.
+pub fn resolve_path(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    path: &ast::Path,
+) -> Option<Def> {
+    if path.segments.len() == 1 {
+        return match file_scope(db, project, file).lookup(db, &path.segments[0].name) {
+            Lookup::Found(e) => Some(e.def),
+            _ => None,
+        };
+    }
+    let module: Vec<&str> = path.segments[..path.segments.len() - 1]
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    let module = module.join(".");
+    let index = module_index(db, project);
+    let f = index
+        .by_name
+        .get(&module)
+        .or_else(|| index.by_name.get(&format!("std.{module}")))?;
+    item_table(db, *f)
+        .by_name
+        .get(path.last().name.as_str())
+        .cloned()
+}

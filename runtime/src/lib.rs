@@ -1,1 +1,8 @@
-//! The XOP runtime. The IR and engines arrive with the compiled-module work (issue 3/6).
+//! The XOP runtime: the IR (the contract with the compiler), values, and the engines that
+//! evaluate compiled policies. It never depends on the compiler: a service that only loads
+//! compiled modules carries no parser, checker or editor support.
+
+pub mod interp;
+pub mod intrinsics;
+pub mod ir;
+pub mod value;

@@ -1,0 +1,1108 @@
+//! Lowering: a checked project to the runtime's IR ([`xop_runtime::ir::Program`]).
+//!
+//! Every name becomes an index, user functions are inlined (they cannot recurse, E0209), test
+//! `let`s are substituted, record values in tests get their defaults, and a policy written for
+//! a purpose is lowered once per action of that purpose (named `policy@action`). Lowering is
+//! only run on a project without errors; what it still cannot lower is reported as a message.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use xop_runtime::ir::{self, Expr as IExpr, Program, SymbolKind};
+use xop_runtime::value::Value;
+
+use crate::ast::{self, BinOp, ExprKind, ItemKind, Literal, Target, UnOp};
+use crate::db::{Db, Project, SourceFile, item_ast, parse_file};
+use crate::resolve::{self, Def, DefKind, Lookup, Signature};
+use crate::types::{Checker, Env, Ty};
+
+/// Lowers the whole project (standard library included) to one program.
+pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
+    let mut l = Lowering {
+        db,
+        project,
+        program: Program::default(),
+        records: BTreeMap::new(),
+        enums: BTreeMap::new(),
+        signals: BTreeMap::new(),
+        errors: Vec::new(),
+    };
+    l.declarations();
+    l.policies();
+    l.tests();
+    if l.errors.is_empty() {
+        Ok(l.program)
+    } else {
+        Err(l.errors)
+    }
+}
+
+struct Lowering<'a> {
+    db: &'a dyn Db,
+    project: Project,
+    program: Program,
+    /// Record and enum declarations → their index.
+    records: BTreeMap<String, u32>,
+    enums: BTreeMap<String, u32>,
+    signals: BTreeMap<String, u32>,
+    errors: Vec<String>,
+}
+
+/// How a name reads inside the expression being lowered.
+#[derive(Clone)]
+enum Local {
+    /// A frame slot.
+    Slot(u32),
+    /// An inlined function's parameter: the argument's expression itself.
+    Inline(IExpr),
+    /// A test's `let`: lowered where it is used, against the type expected there (a record
+    /// value has no type of its own).
+    Deferred(Box<ast::Expr>),
+}
+
+/// The names visible where an expression is lowered, and their types.
+#[derive(Clone, Default)]
+struct Frame {
+    locals: BTreeMap<String, Local>,
+    env: Env,
+}
+
+fn index(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn module_of(db: &dyn Db, file: SourceFile) -> String {
+    parse_file(db, file)
+        .ast
+        .module
+        .as_ref()
+        .map(|m| m.path.dotted())
+        .unwrap_or_default()
+}
+
+fn qualified(db: &dyn Db, def: &Def) -> String {
+    format!("{}.{}", module_of(db, def.file), def.name)
+}
+
+impl<'a> Lowering<'a> {
+    fn defs(&self, kind: DefKind) -> Vec<Def> {
+        let mut out = Vec::new();
+        for &f in self.project.files(self.db) {
+            out.extend(
+                resolve::item_table(self.db, f)
+                    .by_name
+                    .values()
+                    .filter(|d| d.kind == kind)
+                    .cloned(),
+            );
+        }
+        out
+    }
+
+    fn declarations(&mut self) {
+        let (db, project) = (self.db, self.project);
+        for def in self.defs(DefKind::Record) {
+            self.records
+                .insert(qualified(db, &def), index(self.records.len()));
+        }
+        for def in self.defs(DefKind::Enum) {
+            self.enums
+                .insert(qualified(db, &def), index(self.enums.len()));
+            let variants = match resolve::signature(db, project, def.file, def.index) {
+                Signature::Enum(vs) => vs.iter().map(|v| v.to_string()).collect(),
+                _ => Vec::new(),
+            };
+            self.program.enums.push(ir::EnumType {
+                name: qualified(db, &def),
+                variants,
+            });
+        }
+        // Record fields after every index is known (fields may name records declared later).
+        for def in self.defs(DefKind::Record) {
+            let fields = match resolve::signature(db, project, def.file, def.index).clone() {
+                Signature::Record(fs) => fs,
+                _ => Vec::new(),
+            };
+            let personal: BTreeSet<String> =
+                match item_ast(db, def.file, def.index).as_ref().map(|i| &i.kind) {
+                    Some(ItemKind::Record(r)) => r
+                        .fields
+                        .iter()
+                        .filter(|f| f.annotations.iter().any(|a| a.name.name == "personal"))
+                        .map(|f| f.name.name.clone())
+                        .collect(),
+                    _ => BTreeSet::new(),
+                };
+            let mut out = Vec::new();
+            for f in fields {
+                let ty = self.ty(&f.ty);
+                out.push(ir::Field {
+                    name: f.name.to_string(),
+                    ty,
+                    personal: personal.contains(&*f.name),
+                });
+            }
+            self.program.records.push(ir::RecordType {
+                name: qualified(db, &def),
+                fields: out,
+            });
+        }
+        for (kind, sk) in [
+            (DefKind::Channel, SymbolKind::Channel),
+            (DefKind::Purpose, SymbolKind::Purpose),
+            (DefKind::Role, SymbolKind::Role),
+        ] {
+            for def in self.defs(kind) {
+                self.program.symbols.push(ir::Symbol {
+                    kind: sk,
+                    name: def.name.to_string(),
+                    qualified: qualified(db, &def),
+                });
+            }
+        }
+        for def in self.defs(DefKind::Signal) {
+            self.signals
+                .insert(qualified(db, &def), index(self.signals.len()));
+        }
+        for def in self.defs(DefKind::Signal) {
+            let signal = self.signal(&def);
+            self.program.signals.push(signal);
+        }
+    }
+
+    fn ty(&mut self, t: &Ty) -> ir::Type {
+        match t {
+            Ty::Bool => ir::Type::Bool,
+            Ty::Int => ir::Type::Int,
+            Ty::Decimal => ir::Type::Decimal,
+            Ty::Money => ir::Type::Money,
+            Ty::Text => ir::Type::Text,
+            Ty::Duration => ir::Type::Duration,
+            Ty::Time => ir::Type::Time,
+            Ty::Tz => ir::Type::Tz,
+            Ty::Id => ir::Type::Id,
+            Ty::Channel => ir::Type::Symbol(SymbolKind::Channel),
+            Ty::Purpose => ir::Type::Symbol(SymbolKind::Purpose),
+            Ty::Role => ir::Type::Symbol(SymbolKind::Role),
+            Ty::Record(d) => ir::Type::Record(
+                self.records
+                    .get(&qualified(self.db, d))
+                    .copied()
+                    .unwrap_or(u32::MAX),
+            ),
+            Ty::Enum(d) => ir::Type::Enum(
+                self.enums
+                    .get(&qualified(self.db, d))
+                    .copied()
+                    .unwrap_or(u32::MAX),
+            ),
+            Ty::List(t) => ir::Type::List(Box::new(self.ty(t))),
+            Ty::Set(t) => ir::Type::Set(Box::new(self.ty(t))),
+            Ty::Optional(t) => ir::Type::Optional(Box::new(self.ty(t))),
+            Ty::Range(_) | Ty::Open(_) | Ty::Unknown => {
+                self.errors
+                    .push(format!("internal: type `{t}` has no run-time form"));
+                ir::Type::Bool
+            }
+        }
+    }
+
+    fn signal(&mut self, def: &Def) -> ir::SignalDecl {
+        let (db, project) = (self.db, self.project);
+        let (params, ret) = match resolve::signature(db, project, def.file, def.index).clone() {
+            Signature::Callable { params, ret } => (params, ret),
+            _ => (Vec::new(), Ty::Unknown),
+        };
+        let mut frame = Frame::default();
+        let mut ir_params = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            frame
+                .locals
+                .insert(p.name.to_string(), Local::Slot(index(i)));
+            frame.env.bind(&p.name, p.ty.clone(), p.span);
+            ir_params.push(ir::Param {
+                name: p.name.to_string(),
+                ty: self.ty(&p.ty),
+            });
+        }
+        let item = item_ast(db, def.file, def.index).clone();
+        let (source, args, max_age) = match item.as_ref().map(|i| &i.kind) {
+            Some(ItemKind::Signal(s)) => {
+                let source = match resolve::resolve_path(db, project, def.file, &s.source) {
+                    Some(d) => qualified(db, &d),
+                    None => s.source.dotted(),
+                };
+                let mut slots = index(params.len());
+                let args = s
+                    .source_args
+                    .iter()
+                    .map(|a| self.expr(def.file, &frame, &mut slots, &a.value, None))
+                    .collect();
+                let max_age = s.max_age.as_ref().and_then(|m| match &m.kind {
+                    ExprKind::Lit(Literal::Duration(ms, _)) => Some(*ms),
+                    _ => None,
+                });
+                (source, args, max_age)
+            }
+            _ => (String::new(), Vec::new(), None),
+        };
+        let ty = self.ty(ret.present());
+        ir::SignalDecl {
+            name: qualified(db, def),
+            params: ir_params,
+            ty,
+            source,
+            source_args: args,
+            max_age_ms: max_age,
+        }
+    }
+
+    fn policies(&mut self) {
+        let (db, project) = (self.db, self.project);
+        for def in self.defs(DefKind::Policy) {
+            let Some(item) = item_ast(db, def.file, def.index).clone() else {
+                continue;
+            };
+            let ItemKind::Policy(p) = &item.kind else {
+                continue;
+            };
+            let actions: Vec<Def> = match &p.target {
+                Target::Action(path) => resolve::resolve_path(db, project, def.file, path)
+                    .into_iter()
+                    .collect(),
+                Target::Purpose(name) => {
+                    match resolve::file_scope(db, project, def.file).lookup(db, &name.name) {
+                        Lookup::Found(e) => crate::check::guarded_actions(db, project, &e.def),
+                        _ => Vec::new(),
+                    }
+                }
+            };
+            let purpose_policy = matches!(p.target, Target::Purpose(_));
+            for action in actions {
+                let policy = self.policy(&def, p, &action, purpose_policy);
+                self.program.policies.push(policy);
+            }
+        }
+    }
+
+    fn policy(
+        &mut self,
+        def: &Def,
+        p: &ast::Policy,
+        action: &Def,
+        purpose_policy: bool,
+    ) -> ir::Policy {
+        let (db, project) = (self.db, self.project);
+        let params = match resolve::signature(db, project, action.file, action.index).clone() {
+            Signature::Action { params, .. } => params,
+            _ => Vec::new(),
+        };
+        let mut frame = Frame::default();
+        let mut ir_params = Vec::new();
+        for (i, param) in params.iter().enumerate() {
+            ir_params.push(ir::Param {
+                name: param.name.to_string(),
+                ty: self.ty(&param.ty),
+            });
+            if let Some(b) = p.bindings.iter().find(|b| *b.param.name == *param.name) {
+                frame
+                    .locals
+                    .insert(b.var.name.clone(), Local::Slot(index(i)));
+                frame.env.bind(&b.var.name, param.ty.clone(), b.var.span);
+            }
+        }
+        let mut slots = index(params.len());
+        let now_slot = p.at.as_ref().map(|at| {
+            let s = slots;
+            slots += 1;
+            frame.locals.insert(at.name.clone(), Local::Slot(s));
+            frame.env.bind(&at.name, Ty::Time, at.span);
+            s
+        });
+        let text = def.file.text(db);
+        let path = def.file.path(db).to_string();
+        let mut rules = Vec::new();
+        for (i, rule) in p.rules.iter().enumerate() {
+            let ast::Rule::Rule {
+                kind,
+                reason,
+                condition,
+                span,
+            } = rule
+            else {
+                continue;
+            };
+            let condition = condition.as_ref().map(|c| {
+                let e = self.expr(def.file, &frame, &mut slots, &c.expr, Some(&Ty::Bool));
+                if c.negated {
+                    IExpr::Not(Box::new(e))
+                } else {
+                    e
+                }
+            });
+            let (verdict, review) = match kind {
+                ast::RuleKind::Deny => (ir::Verdict::Deny, None),
+                ast::RuleKind::Allow => (ir::Verdict::Allow, None),
+                ast::RuleKind::Review {
+                    role,
+                    within,
+                    fallback,
+                    ..
+                } => {
+                    let within_ms = match &within.kind {
+                        ExprKind::Lit(Literal::Duration(ms, _)) => *ms,
+                        _ => {
+                            self.errors.push(format!(
+                                "{path}: `within` of rule {} must be a duration literal",
+                                i + 1
+                            ));
+                            0
+                        }
+                    };
+                    let fallback = if *fallback == ast::Verdict::Allow {
+                        ir::Verdict::Allow
+                    } else {
+                        ir::Verdict::Deny
+                    };
+                    (
+                        ir::Verdict::Review,
+                        Some(ir::Review {
+                            role: role.name.clone(),
+                            within_ms,
+                            fallback,
+                        }),
+                    )
+                }
+            };
+            let pos = crate::render::position(text, span.start());
+            rules.push(ir::Rule {
+                id: format!("{}#{}", def.name, i + 1),
+                verdict,
+                reason: reason.as_ref().map(|r| r.value.clone()),
+                condition,
+                review,
+                source: ir::SourceRef {
+                    file: path.clone(),
+                    line: index(pos.line),
+                    column: index(pos.column),
+                    text: text.get(span.range()).unwrap_or("").to_string(),
+                },
+            });
+        }
+        let name = if purpose_policy {
+            format!("{}@{}", def.name, action.name)
+        } else {
+            def.name.to_string()
+        };
+        ir::Policy {
+            qualified: format!("{}.{}", module_of(db, def.file), name),
+            name,
+            action: qualified(db, action),
+            params: ir_params,
+            now_slot,
+            slots,
+            rules,
+        }
+    }
+
+    fn checker_type(
+        &self,
+        file: SourceFile,
+        frame: &Frame,
+        e: &ast::Expr,
+        expected: Option<&Ty>,
+    ) -> Ty {
+        let scope = resolve::file_scope(self.db, self.project, file);
+        let mut c = Checker::new(self.db, self.project, file, scope);
+        c.expr(&frame.env, &BTreeSet::new(), e, expected)
+    }
+
+    fn symbol(&self, def: &Def) -> Option<u32> {
+        let q = qualified(self.db, def);
+        self.program
+            .symbols
+            .iter()
+            .position(|s| s.qualified == q)
+            .map(index)
+    }
+
+    /// Lowers an expression written in `file`. `slots` is the next free frame slot.
+    fn expr(
+        &mut self,
+        file: SourceFile,
+        frame: &Frame,
+        slots: &mut u32,
+        e: &ast::Expr,
+        expected: Option<&Ty>,
+    ) -> IExpr {
+        let db = self.db;
+        let scope = resolve::file_scope(db, self.project, file);
+        match &e.kind {
+            ExprKind::Paren(x) => self.expr(file, frame, slots, x, expected),
+            ExprKind::Lit(l) => IExpr::Const(self.literal(l, expected)),
+            ExprKind::Name(n) => {
+                if let Some(local) = frame.locals.get(&n.name) {
+                    return match local {
+                        Local::Slot(s) => IExpr::Slot(*s),
+                        Local::Inline(x) => x.clone(),
+                        Local::Deferred(x) => {
+                            let x = x.clone();
+                            self.expr(file, frame, slots, &x, expected)
+                        }
+                    };
+                }
+                if let Lookup::Found(entry) = scope.lookup(db, &n.name)
+                    && let Some(s) = self.symbol(&entry.def)
+                {
+                    return IExpr::Const(Value::Symbol(s));
+                }
+                if let Some(enums) = scope.variants.get(n.name.as_str())
+                    && let Some(def) = enums.first()
+                {
+                    return self.variant(def, &n.name);
+                }
+                self.errors.push(format!("cannot lower name `{}`", n.name));
+                IExpr::Const(Value::Absent)
+            }
+            ExprKind::Field(recv, f) => {
+                if let ExprKind::Name(n) = &recv.kind
+                    && !frame.locals.contains_key(&n.name)
+                    && let Lookup::Found(entry) = scope.lookup(db, &n.name)
+                    && entry.def.kind == DefKind::Enum
+                {
+                    return self.variant(&entry.def, &f.name);
+                }
+                let t = self.checker_type(file, frame, recv, None);
+                let inner = self.expr(file, frame, slots, recv, None);
+                match t.present() {
+                    Ty::Record(d) => {
+                        let rid = self
+                            .records
+                            .get(&qualified(db, d))
+                            .copied()
+                            .unwrap_or(u32::MAX);
+                        let fi = self
+                            .program
+                            .records
+                            .get(rid as usize)
+                            .and_then(|r| r.field(&f.name))
+                            .unwrap_or(usize::MAX);
+                        IExpr::Field(Box::new(inner), index(fi))
+                    }
+                    other => {
+                        self.errors
+                            .push(format!("cannot lower field `.{}` of `{other}`", f.name));
+                        IExpr::Const(Value::Absent)
+                    }
+                }
+            }
+            ExprKind::Unary(UnOp::Not, x) => {
+                IExpr::Not(Box::new(self.expr(file, frame, slots, x, Some(&Ty::Bool))))
+            }
+            ExprKind::Unary(UnOp::Neg, x) => {
+                IExpr::Neg(Box::new(self.expr(file, frame, slots, x, expected)))
+            }
+            ExprKind::Is { expr, present } => {
+                let x = IExpr::IsPresent(Box::new(self.expr(file, frame, slots, expr, None)));
+                if *present { x } else { IExpr::Not(Box::new(x)) }
+            }
+            ExprKind::If(c, a, b) => IExpr::If(
+                Box::new(self.expr(file, frame, slots, c, Some(&Ty::Bool))),
+                Box::new(self.expr(file, frame, slots, a, expected)),
+                Box::new(self.expr(file, frame, slots, b, expected)),
+            ),
+            ExprKind::Binary(op, a, b) => self.binary(file, frame, slots, *op, a, b),
+            ExprKind::Range { .. } => {
+                self.errors
+                    .push("a range can only stand right of `in`".to_string());
+                IExpr::Const(Value::Absent)
+            }
+            ExprKind::List(xs) | ExprKind::Set(xs) => {
+                let elem = match expected.map(Ty::present) {
+                    Some(Ty::List(t) | Ty::Set(t)) => Some((**t).clone()),
+                    _ => None,
+                };
+                let items = xs
+                    .iter()
+                    .map(|x| self.expr(file, frame, slots, x, elem.as_ref()))
+                    .collect();
+                if matches!(e.kind, ExprKind::Set(_))
+                    || matches!(expected.map(Ty::present), Some(Ty::Set(_)))
+                {
+                    IExpr::Set(items)
+                } else {
+                    IExpr::List(items)
+                }
+            }
+            ExprKind::Record { fields, rest } => {
+                self.record(file, frame, slots, fields, *rest, expected)
+            }
+            ExprKind::Call {
+                callee,
+                receiver,
+                args,
+            } => self.call(file, frame, slots, callee, receiver.as_deref(), args),
+            ExprKind::Lambda(..) | ExprKind::Error => {
+                self.errors
+                    .push("internal: a lambda or an error node reached lowering".to_string());
+                IExpr::Const(Value::Absent)
+            }
+        }
+    }
+
+    fn variant(&mut self, def: &Def, name: &str) -> IExpr {
+        let eid = self
+            .enums
+            .get(&qualified(self.db, def))
+            .copied()
+            .unwrap_or(u32::MAX);
+        let vi = self
+            .program
+            .enums
+            .get(eid as usize)
+            .and_then(|en| en.variants.iter().position(|v| v == name))
+            .unwrap_or(usize::MAX);
+        IExpr::Const(Value::Enum(eid, index(vi)))
+    }
+
+    fn literal(&mut self, l: &Literal, expected: Option<&Ty>) -> Value {
+        match l {
+            Literal::Bool(b) => Value::Bool(*b),
+            Literal::Int(i) => Value::Int(*i),
+            Literal::Decimal(d) => match d.parse::<Decimal>() {
+                Ok(v) => Value::Decimal(v),
+                Err(_) => {
+                    self.errors.push(format!("decimal `{d}` is out of range"));
+                    Value::Absent
+                }
+            },
+            Literal::Money(a, c) => match a.parse::<Decimal>() {
+                Ok(v) => Value::Money(v, Arc::from(c.as_str())),
+                Err(_) => {
+                    self.errors.push(format!("amount `{a}` is out of range"));
+                    Value::Absent
+                }
+            },
+            Literal::Text(s) => match expected.map(Ty::present) {
+                Some(Ty::Id) => Value::Id(Arc::from(s.as_str())),
+                Some(Ty::Tz) => Value::Tz(Arc::from(s.as_str())),
+                _ => Value::Text(Arc::from(s.as_str())),
+            },
+            Literal::Duration(ms, _) => Value::Duration(*ms),
+            Literal::Time(t) => match t.parse::<jiff::Timestamp>() {
+                Ok(ts) => Value::Time(ts.as_millisecond()),
+                Err(_) => {
+                    self.errors.push(format!("time `{t}` is not valid"));
+                    Value::Absent
+                }
+            },
+            Literal::Absent => Value::Absent,
+        }
+    }
+
+    fn binary(
+        &mut self,
+        file: SourceFile,
+        frame: &Frame,
+        slots: &mut u32,
+        op: BinOp,
+        a: &ast::Expr,
+        b: &ast::Expr,
+    ) -> IExpr {
+        let lhs_ty = self.checker_type(file, frame, a, None);
+        let la = self.expr(file, frame, slots, a, None);
+        let bx = |l: &mut Self, slots: &mut u32, expected: Option<&Ty>| {
+            Box::new(l.expr(file, frame, slots, b, expected))
+        };
+        match op {
+            BinOp::And => IExpr::And(Box::new(la), bx(self, slots, Some(&Ty::Bool))),
+            BinOp::Or => IExpr::Or(Box::new(la), bx(self, slots, Some(&Ty::Bool))),
+            BinOp::Default => IExpr::Default(Box::new(la), bx(self, slots, Some(lhs_ty.present()))),
+            BinOp::In | BinOp::NotIn => {
+                let inner = if let ExprKind::Range { lo, hi, inclusive } = &strip(b).kind {
+                    IExpr::InRange {
+                        value: Box::new(la),
+                        lo: Box::new(self.expr(file, frame, slots, lo, Some(lhs_ty.present()))),
+                        hi: Box::new(self.expr(file, frame, slots, hi, Some(lhs_ty.present()))),
+                        inclusive: *inclusive,
+                    }
+                } else {
+                    let want = Ty::List(Box::new(lhs_ty.present().clone()));
+                    IExpr::In(Box::new(la), bx(self, slots, Some(&want)))
+                };
+                if op == BinOp::NotIn {
+                    IExpr::Not(Box::new(inner))
+                } else {
+                    inner
+                }
+            }
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                let cmp = match op {
+                    BinOp::Eq => ir::CmpOp::Eq,
+                    BinOp::Ne => ir::CmpOp::Ne,
+                    BinOp::Lt => ir::CmpOp::Lt,
+                    BinOp::Le => ir::CmpOp::Le,
+                    BinOp::Gt => ir::CmpOp::Gt,
+                    _ => ir::CmpOp::Ge,
+                };
+                IExpr::Cmp(cmp, Box::new(la), bx(self, slots, Some(lhs_ty.present())))
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
+                let arith = match op {
+                    BinOp::Add => ir::ArithOp::Add,
+                    BinOp::Sub => ir::ArithOp::Sub,
+                    BinOp::Mul => ir::ArithOp::Mul,
+                    BinOp::Div => ir::ArithOp::Div,
+                    _ => ir::ArithOp::Rem,
+                };
+                IExpr::Arith(arith, Box::new(la), bx(self, slots, None))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        file: SourceFile,
+        frame: &Frame,
+        slots: &mut u32,
+        fields: &[(ast::Ident, ast::Expr)],
+        rest: bool,
+        expected: Option<&Ty>,
+    ) -> IExpr {
+        let Some(Ty::Record(def)) = expected.map(Ty::present) else {
+            self.errors.push(
+                "a record value needs a known record type (write it where a record is expected)"
+                    .to_string(),
+            );
+            return IExpr::Const(Value::Absent);
+        };
+        let def = def.clone();
+        let Signature::Record(decl) =
+            resolve::signature(self.db, self.project, def.file, def.index).clone()
+        else {
+            return IExpr::Const(Value::Absent);
+        };
+        let rid = self
+            .records
+            .get(&qualified(self.db, &def))
+            .copied()
+            .unwrap_or(u32::MAX);
+        let mut out = Vec::new();
+        for p in &decl {
+            match fields.iter().find(|(n, _)| *n.name == *p.name) {
+                Some((_, v)) => out.push(self.expr(file, frame, slots, v, Some(&p.ty))),
+                None if rest || p.ty.is_optional() => out.push(self.default(&p.ty, &p.name)),
+                None => {
+                    self.errors
+                        .push(format!("record value of `{}` lacks `{}`", def.name, p.name));
+                    out.push(IExpr::Const(Value::Absent));
+                }
+            }
+        }
+        IExpr::Record(rid, out)
+    }
+
+    /// The value `..` gives a field in a test's record value.
+    fn default(&mut self, t: &Ty, field: &str) -> IExpr {
+        IExpr::Const(match t {
+            Ty::Optional(_) => Value::Absent,
+            Ty::Bool => Value::Bool(false),
+            Ty::Int => Value::Int(0),
+            Ty::Decimal => Value::Decimal(Decimal::ZERO),
+            Ty::Money => Value::Money(Decimal::ZERO, Arc::from("XXX")),
+            Ty::Text => Value::text(""),
+            Ty::Duration => Value::Duration(0),
+            Ty::Time => Value::Time(0),
+            Ty::Tz => Value::Tz(Arc::from("UTC")),
+            Ty::Id => Value::Id(Arc::from("")),
+            Ty::List(_) | Ty::Set(_) => Value::List(Arc::from(Vec::new())),
+            Ty::Enum(d) => {
+                let eid = self
+                    .enums
+                    .get(&qualified(self.db, d))
+                    .copied()
+                    .unwrap_or(u32::MAX);
+                Value::Enum(eid, 0)
+            }
+            Ty::Record(d) => {
+                let d = d.clone();
+                let Signature::Record(decl) =
+                    resolve::signature(self.db, self.project, d.file, d.index).clone()
+                else {
+                    return IExpr::Const(Value::Absent);
+                };
+                let rid = self
+                    .records
+                    .get(&qualified(self.db, &d))
+                    .copied()
+                    .unwrap_or(u32::MAX);
+                let fields = decl.iter().map(|p| self.default(&p.ty, &p.name)).collect();
+                return IExpr::Record(rid, fields);
+            }
+            other => {
+                self.errors.push(format!(
+                    "field `{field}` of type `{other}` has no default: give it in the test"
+                ));
+                Value::Absent
+            }
+        })
+    }
+
+    fn call(
+        &mut self,
+        file: SourceFile,
+        frame: &Frame,
+        slots: &mut u32,
+        callee: &ast::Path,
+        receiver: Option<&ast::Expr>,
+        args: &[ast::Arg],
+    ) -> IExpr {
+        let (db, project) = (self.db, self.project);
+        let name = callee.last().name.as_str();
+        let mut values: Vec<&ast::Expr> = receiver.into_iter().collect();
+        values.extend(args.iter().map(|a| &a.value));
+        let scope = resolve::file_scope(db, project, file);
+        let found = match scope.lookup(db, name) {
+            Lookup::Found(e) => Some(e.def),
+            _ => None,
+        };
+        if found.is_none() && matches!(name, "any" | "all" | "count") {
+            return self.quantify(file, frame, slots, name, &values);
+        }
+        let Some(def) = found else {
+            self.errors.push(format!("cannot lower call of `{name}`"));
+            return IExpr::Const(Value::Absent);
+        };
+        let Signature::Callable { params, .. } =
+            resolve::signature(db, project, def.file, def.index).clone()
+        else {
+            return IExpr::Const(Value::Absent);
+        };
+        // Arguments in parameter order (positional first, then named).
+        let mut ordered: Vec<Option<&ast::Expr>> = vec![None; params.len()];
+        let mut pos = 0;
+        if let Some(r) = receiver {
+            if let Some(slot) = ordered.first_mut() {
+                *slot = Some(r);
+            }
+            pos = 1;
+        }
+        for a in args {
+            match &a.name {
+                None => {
+                    if let Some(slot) = ordered.get_mut(pos) {
+                        *slot = Some(&a.value);
+                    }
+                    pos += 1;
+                }
+                Some(n) => {
+                    if let Some(i) = params.iter().position(|p| *p.name == *n.name) {
+                        ordered[i] = Some(&a.value);
+                    }
+                }
+            }
+        }
+        let mut lowered: Vec<IExpr> = Vec::new();
+        for (p, a) in params.iter().zip(&ordered) {
+            lowered.push(match a {
+                Some(x) => self.expr(file, frame, slots, x, Some(&p.ty)),
+                None => IExpr::Const(Value::Absent),
+            });
+        }
+        match def.kind {
+            DefKind::Signal => {
+                let i = self
+                    .signals
+                    .get(&qualified(db, &def))
+                    .copied()
+                    .unwrap_or(u32::MAX);
+                IExpr::Signal(i, lowered)
+            }
+            DefKind::Fn => {
+                // Inline: the body, with each parameter standing for its argument.
+                let Some(item) = item_ast(db, def.file, def.index).clone() else {
+                    return IExpr::Const(Value::Absent);
+                };
+                let ItemKind::Fn(f) = &item.kind else {
+                    return IExpr::Const(Value::Absent);
+                };
+                let Some(body) = &f.body else {
+                    return IExpr::Const(Value::Absent);
+                };
+                let mut inner = Frame::default();
+                for (p, x) in params.iter().zip(lowered) {
+                    inner.locals.insert(p.name.to_string(), Local::Inline(x));
+                    inner.env.bind(&p.name, p.ty.clone(), p.span);
+                }
+                self.expr(def.file, &inner, slots, body, None)
+            }
+            DefKind::Intrinsic => self.intrinsic(&def, &params, lowered),
+            _ => {
+                self.errors.push(format!("`{name}` cannot be called"));
+                IExpr::Const(Value::Absent)
+            }
+        }
+    }
+
+    fn intrinsic(
+        &mut self,
+        def: &Def,
+        params: &[resolve::TypedParam],
+        mut args: Vec<IExpr>,
+    ) -> IExpr {
+        let q = qualified(self.db, def);
+        // An open-record parameter (`{ consents: List<Consent>, .. }`) is passed as that field.
+        for (i, p) in params.iter().enumerate() {
+            if let Ty::Open(fields) = &p.ty
+                && let Some((field, _)) = fields.first()
+                && let Some(arg) = args.get_mut(i)
+            {
+                let subject = std::mem::replace(arg, IExpr::Const(Value::Absent));
+                *arg = self.open_field(subject, field);
+            }
+        }
+        let which = match q.as_str() {
+            "std.consent.consent" => ir::Intrinsic::Consent,
+            "std.time.local_hour" => ir::Intrinsic::LocalHour,
+            "std.time.day_of_week" => ir::Intrinsic::DayOfWeek,
+            "std.time.hours" => ir::Intrinsic::Hours,
+            "std.time.minutes" => ir::Intrinsic::Minutes,
+            "std.time.days" => ir::Intrinsic::Days,
+            "std.contact.contacts_within" => ir::Intrinsic::ContactsWithin,
+            "std.contact.contacts_on_within" => ir::Intrinsic::ContactsOnWithin,
+            "std.camara.swapped_within" => ir::Intrinsic::SwappedWithin,
+            "std.channel.reaches_phone" => {
+                // Known at compile time: the channels annotated `@reaches_phone`.
+                let phones: Vec<IExpr> = self
+                    .defs(DefKind::Channel)
+                    .iter()
+                    .filter(|c| {
+                        item_ast(self.db, c.file, c.index)
+                            .as_ref()
+                            .is_some_and(|i| {
+                                i.annotations.iter().any(|a| a.name.name == "reaches_phone")
+                            })
+                    })
+                    .filter_map(|c| self.symbol(c))
+                    .map(|s| IExpr::Const(Value::Symbol(s)))
+                    .collect();
+                let ch = args
+                    .into_iter()
+                    .next()
+                    .unwrap_or(IExpr::Const(Value::Absent));
+                return IExpr::In(Box::new(ch), Box::new(IExpr::List(phones)));
+            }
+            other => {
+                self.errors
+                    .push(format!("intrinsic `{other}` can only be a signal's source"));
+                return IExpr::Const(Value::Absent);
+            }
+        };
+        IExpr::Intrinsic(which, args)
+    }
+
+    /// `subject.field` where the subject's record type is only known at run time by value: the
+    /// field index is found by name in every record type that has it, which the type checker
+    /// guarantees for the argument's type.
+    fn open_field(&mut self, subject: IExpr, field: &str) -> IExpr {
+        let indices: BTreeSet<usize> = self
+            .program
+            .records
+            .iter()
+            .filter_map(|r| r.field(field))
+            .collect();
+        match indices.len() {
+            1 => IExpr::Field(
+                Box::new(subject),
+                index(indices.into_iter().next().unwrap_or(0)),
+            ),
+            _ => {
+                self.errors.push(format!(
+                    "records disagree on the position of field `{field}`; declare it at the same position in every record passed to the standard library"
+                ));
+                IExpr::Const(Value::Absent)
+            }
+        }
+    }
+
+    fn quantify(
+        &mut self,
+        file: SourceFile,
+        frame: &Frame,
+        slots: &mut u32,
+        op: &str,
+        values: &[&ast::Expr],
+    ) -> IExpr {
+        let Some(list) = values.first() else {
+            return IExpr::Const(Value::Absent);
+        };
+        let list_ty = self.checker_type(file, frame, list, None);
+        let elem = match list_ty.present() {
+            Ty::List(t) | Ty::Set(t) => (**t).clone(),
+            _ => Ty::Unknown,
+        };
+        let list = self.expr(file, frame, slots, list, None);
+        let slot = *slots;
+        *slots += 1;
+        let body = values.get(1).and_then(|l| match &l.kind {
+            ExprKind::Lambda(x, body) => Some((x, body)),
+            _ => None,
+        });
+        let body = body.map(|(x, b)| {
+            let mut inner = frame.clone();
+            inner.locals.insert(x.name.clone(), Local::Slot(slot));
+            inner.env.bind(&x.name, elem.clone(), x.span);
+            Box::new(self.expr(file, &inner, slots, b, Some(&Ty::Bool)))
+        });
+        let quantifier = match op {
+            "any" => ir::Quantifier::Any,
+            "all" => ir::Quantifier::All,
+            _ => ir::Quantifier::Count,
+        };
+        IExpr::Quantify {
+            quantifier,
+            list: Box::new(list),
+            slot,
+            body,
+        }
+    }
+
+    fn tests(&mut self) {
+        let (db, project) = (self.db, self.project);
+        for &f in project.files(db) {
+            if *f.is_stdlib(db) {
+                continue;
+            }
+            let parsed = parse_file(db, f);
+            let text = f.text(db);
+            for item in &parsed.ast.items {
+                let ItemKind::Test(t) = &item.kind else {
+                    continue;
+                };
+                let mut frame = Frame::default();
+                let mut slots = 0;
+                for stmt in &t.body {
+                    match stmt {
+                        ast::TestStmt::Let { name, value, .. } => {
+                            // Substituted where used, lowered there with the expected type.
+                            let ty = self.checker_type(f, &frame, value, None);
+                            frame.locals.insert(
+                                name.name.clone(),
+                                Local::Deferred(Box::new(value.clone())),
+                            );
+                            frame.env.bind(&name.name, ty, name.span);
+                        }
+                        ast::TestStmt::Expect(e) => {
+                            let case = self.expect(f, &frame, &mut slots, t, e, text);
+                            if let Some(case) = case {
+                                self.program.tests.push(case);
+                            }
+                        }
+                        ast::TestStmt::Error(_) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn expect(
+        &mut self,
+        file: SourceFile,
+        frame: &Frame,
+        slots: &mut u32,
+        t: &ast::Test,
+        e: &ast::Expect,
+        text: &str,
+    ) -> Option<ir::TestCase> {
+        let (db, project) = (self.db, self.project);
+        let policy_def = resolve::resolve_path(db, project, file, &e.policy)?;
+        let action = resolve::resolve_path(db, project, file, &e.call.callee)?;
+        let action_q = qualified(db, &action);
+        let policy_module = module_of(db, policy_def.file);
+        let policy = self.program.policies.iter().position(|p| {
+            p.action == action_q
+                && (p.qualified == format!("{policy_module}.{}", policy_def.name)
+                    || p.qualified
+                        == format!("{policy_module}.{}@{}", policy_def.name, action.name))
+        })?;
+        let params = match resolve::signature(db, project, action.file, action.index).clone() {
+            Signature::Action { params, .. } => params,
+            _ => return None,
+        };
+        let mut args = Vec::new();
+        let mut pos = 0;
+        for p in &params {
+            let given = e
+                .call
+                .args
+                .iter()
+                .find(|a| a.name.as_ref().is_some_and(|n| *n.name == *p.name))
+                .or_else(|| {
+                    let positional: Vec<&ast::Arg> =
+                        e.call.args.iter().filter(|a| a.name.is_none()).collect();
+                    let a = positional.get(pos).copied();
+                    pos += 1;
+                    a
+                });
+            args.push(match given {
+                Some(a) => self.expr(file, frame, slots, &a.value, Some(&p.ty)),
+                None => IExpr::Const(Value::Absent),
+            });
+        }
+        let now = match &e.at {
+            Some(x) => match self.expr(file, frame, slots, x, Some(&Ty::Time)) {
+                IExpr::Const(Value::Time(ms)) => ms,
+                _ => 0,
+            },
+            None => 0,
+        };
+        let mut given = Vec::new();
+        for (signal, value) in &e.given {
+            if let Lookup::Found(entry) =
+                resolve::file_scope(db, project, file).lookup(db, &signal.name)
+                && let Signature::Callable { ret, .. } =
+                    resolve::signature(db, project, entry.def.file, entry.def.index).clone()
+            {
+                let i = self
+                    .signals
+                    .get(&qualified(db, &entry.def))
+                    .copied()
+                    .unwrap_or(u32::MAX);
+                given.push((i, self.expr(file, frame, slots, value, Some(&ret))));
+            }
+        }
+        let pos = crate::render::position(text, e.span.start());
+        Some(ir::TestCase {
+            name: t.name.value.clone(),
+            policy: index(policy),
+            args,
+            now,
+            given,
+            expect: match e.verdict {
+                ast::Verdict::Allow => ir::Verdict::Allow,
+                ast::Verdict::Deny => ir::Verdict::Deny,
+                ast::Verdict::Review => ir::Verdict::Review,
+            },
+            reasons: e
+                .reasons
+                .as_ref()
+                .map(|rs| rs.iter().map(|r| r.value.clone()).collect()),
+            source: ir::SourceRef {
+                file: file.path(db).to_string(),
+                line: index(pos.line),
+                column: index(pos.column),
+                text: text.get(e.span.range()).unwrap_or("").to_string(),
+            },
+        })
+    }
+}
+
+fn strip(e: &ast::Expr) -> &ast::Expr {
+    match &e.kind {
+        ExprKind::Paren(x) => strip(x),
+        _ => e,
+    }
+}

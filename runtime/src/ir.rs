@@ -1,0 +1,405 @@
+//! The IR: the contract between the compiler (which lowers checked programs to it) and the
+//! runtime (whose interpreter defines its meaning and whose JIT must agree with it).
+//!
+//! A [`Program`] is closed: every name is resolved to an index, every type is known, user
+//! functions are inlined (they cannot recurse), and `let` bindings of tests are substituted.
+//! Expressions are pure; the only effects are reading signals, which the runtime memoises per
+//! decision so that two reads of the same signal with the same arguments agree.
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::Value;
+
+/// The IR format version; a module of another version is refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A compiled program: everything a runtime needs to decide and to explain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Program {
+    /// Record types, by index.
+    pub records: Vec<RecordType>,
+    /// Enum types, by index.
+    pub enums: Vec<EnumType>,
+    /// Channels, purposes and roles, by index.
+    pub symbols: Vec<Symbol>,
+    /// Signals, by index.
+    pub signals: Vec<SignalDecl>,
+    /// Policies, by index.
+    pub policies: Vec<Policy>,
+    /// Test cases, by index.
+    pub tests: Vec<TestCase>,
+}
+
+impl Program {
+    /// The policy named `name` (its short or qualified name).
+    pub fn policy(&self, name: &str) -> Option<(usize, &Policy)> {
+        self.policies
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name == name || p.qualified == name)
+    }
+
+    /// The symbol of `kind` named `name` (short or qualified).
+    pub fn symbol(&self, kind: SymbolKind, name: &str) -> Option<u32> {
+        self.symbols
+            .iter()
+            .position(|s| s.kind == kind && (s.name == name || s.qualified == name))
+            .and_then(|i| u32::try_from(i).ok())
+    }
+}
+
+/// A record type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordType {
+    /// Qualified name, e.g. `acme.customer.Customer`.
+    pub name: String,
+    /// Fields in declaration order.
+    pub fields: Vec<Field>,
+}
+
+impl RecordType {
+    /// The index of field `name`.
+    pub fn field(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+}
+
+/// A record field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// Whether it is `@personal` (logged as a keyed hash, never in clear).
+    pub personal: bool,
+}
+
+/// An enum type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnumType {
+    /// Qualified name.
+    pub name: String,
+    /// Variant names, in order.
+    pub variants: Vec<String>,
+}
+
+/// What a symbol names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SymbolKind {
+    /// A channel.
+    Channel,
+    /// A purpose.
+    Purpose,
+    /// A role.
+    Role,
+}
+
+/// A channel, purpose or role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Symbol {
+    /// What it is.
+    pub kind: SymbolKind,
+    /// Its short name, e.g. `sms` (what inputs write).
+    pub name: String,
+    /// Its qualified name, e.g. `std.channel.sms`.
+    pub qualified: String,
+}
+
+/// A type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Type {
+    /// `Bool`
+    Bool,
+    /// `Int`
+    Int,
+    /// `Decimal`
+    Decimal,
+    /// `Money`
+    Money,
+    /// `Text`
+    Text,
+    /// `Duration`
+    Duration,
+    /// `Time`
+    Time,
+    /// `Tz`
+    Tz,
+    /// `Id`
+    Id,
+    /// `Channel`, `Purpose` or `Role`.
+    Symbol(SymbolKind),
+    /// A record type, by index.
+    Record(u32),
+    /// An enum type, by index.
+    Enum(u32),
+    /// `List<T>`
+    List(Box<Type>),
+    /// `Set<T>`
+    Set(Box<Type>),
+    /// `T?`
+    Optional(Box<Type>),
+}
+
+/// A typed, named parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Param {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+}
+
+/// A signal: a value read from outside when a rule needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalDecl {
+    /// Qualified name.
+    pub name: String,
+    /// Its parameters (slots `0..params.len()` of its source arguments).
+    pub params: Vec<Param>,
+    /// The type of a present value.
+    pub ty: Type,
+    /// The connector, e.g. `std.camara.sim_swap`.
+    pub source: String,
+    /// The connector's arguments, over the signal's parameters.
+    pub source_args: Vec<Expr>,
+    /// Values older than this are absent.
+    pub max_age_ms: Option<i64>,
+}
+
+/// A verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Allowed.
+    Allow,
+    /// Sent to a person of a role.
+    Review,
+    /// Denied.
+    Deny,
+}
+
+impl Verdict {
+    /// The keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Review => "review",
+            Verdict::Deny => "deny",
+        }
+    }
+}
+
+/// Where a rule is written, for explanations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SourceRef {
+    /// The file's path.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// The rule's source text.
+    pub text: String,
+}
+
+/// A policy over one action's parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Short name.
+    pub name: String,
+    /// Qualified name.
+    pub qualified: String,
+    /// The qualified name of the action it is evaluated for (a purpose policy is lowered once
+    /// per action of the purpose, named `policy@action`).
+    pub action: String,
+    /// The action's parameters: the input, in slots `0..params.len()`.
+    pub params: Vec<Param>,
+    /// The slot of the decision time, if the policy names it (`at now`).
+    pub now_slot: Option<u32>,
+    /// How many slots a frame needs (parameters, the time, lambda variables).
+    pub slots: u32,
+    /// Its rules, in order.
+    pub rules: Vec<Rule>,
+}
+
+/// A review's terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The role that decides.
+    pub role: String,
+    /// How long it has, in milliseconds.
+    pub within_ms: i64,
+    /// What applies when nobody decides in time.
+    pub fallback: Verdict,
+}
+
+/// A rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Stable id: `policy#index`.
+    pub id: String,
+    /// What it gives when it applies.
+    pub verdict: Verdict,
+    /// Its reason code.
+    pub reason: Option<String>,
+    /// When it applies (`unless c` is lowered to `not c`); always if `None`.
+    pub condition: Option<Expr>,
+    /// For `review` rules, the terms.
+    pub review: Option<Review>,
+    /// Where it is written.
+    pub source: SourceRef,
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// Arithmetic operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Rem,
+}
+
+/// Collection quantifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Quantifier {
+    /// `any(xs, x => c)`
+    Any,
+    /// `all(xs, x => c)`
+    All,
+    /// `count(xs, x => c)` (or `count(xs)` without a body)
+    Count,
+}
+
+/// The runtime's built-in functions (the standard library's intrinsics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Intrinsic {
+    /// `std.consent.consent(subject, purpose, channel)`; the subject is lowered to its
+    /// `consents` list.
+    Consent,
+    /// `std.time.local_hour(t, tz)`
+    LocalHour,
+    /// `std.time.day_of_week(t, tz)`: 1 = Monday … 7 = Sunday.
+    DayOfWeek,
+    /// `std.time.hours(n)`
+    Hours,
+    /// `std.time.minutes(n)`
+    Minutes,
+    /// `std.time.days(n)`
+    Days,
+    /// `std.contact.contacts_within(subject, window)`; the subject is lowered to its
+    /// `contacts` list.
+    ContactsWithin,
+    /// `std.contact.contacts_on_within(subject, channel, window)`, likewise.
+    ContactsOnWithin,
+    /// `std.camara.swapped_within(sim_swap, window)`
+    SwappedWithin,
+}
+
+/// An expression. Every variant is pure; evaluation is total except for the run-time errors
+/// the interpreter reports (overflow, division by zero, currency mismatch), which make the
+/// decision fail closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Expr {
+    /// A constant.
+    Const(Value),
+    /// A frame slot: a parameter, the decision time, a lambda variable.
+    Slot(u32),
+    /// A record's field, by index.
+    Field(Box<Expr>, u32),
+    /// `not`
+    Not(Box<Expr>),
+    /// Unary `-`
+    Neg(Box<Expr>),
+    /// Short-circuit `and`.
+    And(Box<Expr>, Box<Expr>),
+    /// Short-circuit `or`.
+    Or(Box<Expr>, Box<Expr>),
+    /// A comparison.
+    Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    /// Arithmetic.
+    Arith(ArithOp, Box<Expr>, Box<Expr>),
+    /// Membership of an element in a list or set.
+    In(Box<Expr>, Box<Expr>),
+    /// `lo <= value < hi` (or `<= hi` when inclusive).
+    InRange {
+        /// The value tested.
+        value: Box<Expr>,
+        /// Lower bound, included.
+        lo: Box<Expr>,
+        /// Upper bound.
+        hi: Box<Expr>,
+        /// Whether `hi` is included.
+        inclusive: bool,
+    },
+    /// `e is present`
+    IsPresent(Box<Expr>),
+    /// `a ?? b`
+    Default(Box<Expr>, Box<Expr>),
+    /// `if c then a else b`
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// A list literal.
+    List(Vec<Expr>),
+    /// A set literal (duplicates dropped).
+    Set(Vec<Expr>),
+    /// A record value of the given type, fields in declaration order.
+    Record(u32, Vec<Expr>),
+    /// `any`, `all`, `count` over a list: the element is bound to `slot` in `body`.
+    Quantify {
+        /// Which.
+        quantifier: Quantifier,
+        /// The collection.
+        list: Box<Expr>,
+        /// The element's slot.
+        slot: u32,
+        /// The condition; `count(xs)` has none.
+        body: Option<Box<Expr>>,
+    },
+    /// A built-in function.
+    Intrinsic(Intrinsic, Vec<Expr>),
+    /// Read signal `index` with these arguments.
+    Signal(u32, Vec<Expr>),
+}
+
+/// A test block, lowered: constant inputs and the expected outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestCase {
+    /// What it checks, in words.
+    pub name: String,
+    /// The policy asked (index into [`Program::policies`]).
+    pub policy: u32,
+    /// The action's arguments (constant expressions), one per policy parameter.
+    pub args: Vec<Expr>,
+    /// The decision time (ms since the epoch); the Unix epoch if not written.
+    pub now: i64,
+    /// What each named signal reads (others are absent).
+    pub given: Vec<(u32, Expr)>,
+    /// The expected verdict.
+    pub expect: Verdict,
+    /// The expected reasons, exactly (as a set), if written.
+    pub reasons: Option<Vec<String>>,
+    /// Where the `expect` is written.
+    pub source: SourceRef,
+}

@@ -1,0 +1,75 @@
+//! Run-time values.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A value of an XOP type. Records and enums carry their type's index in the program, so
+/// intrinsics and error messages can find field and variant names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Value {
+    /// No value (an absent signal, a missing optional field).
+    Absent,
+    /// `Bool`
+    Bool(bool),
+    /// `Int`
+    Int(i64),
+    /// `Decimal`
+    Decimal(Decimal),
+    /// `Money`: amount and ISO 4217 currency code.
+    Money(Decimal, Arc<str>),
+    /// `Text`
+    Text(Arc<str>),
+    /// `Duration`, in milliseconds.
+    Duration(i64),
+    /// `Time`, in milliseconds since 1970-01-01T00:00:00Z.
+    Time(i64),
+    /// `Tz`: an IANA time zone name.
+    Tz(Arc<str>),
+    /// `Id`
+    Id(Arc<str>),
+    /// A channel, purpose or role: its index in [`crate::ir::Program::symbols`].
+    Symbol(u32),
+    /// An enum value: the enum's index in the program and the variant's index.
+    Enum(u32, u32),
+    /// A record: its type's index in the program and its fields in declaration order.
+    Record(u32, Arc<[Value]>),
+    /// `List<T>`, and `Set<T>` (elements unique, in first-seen order).
+    List(Arc<[Value]>),
+}
+
+impl Value {
+    /// A text value.
+    pub fn text(s: &str) -> Value {
+        Value::Text(Arc::from(s))
+    }
+
+    /// The Boolean inside, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// What kind of value this is, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Absent => "absent",
+            Value::Bool(_) => "Bool",
+            Value::Int(_) => "Int",
+            Value::Decimal(_) => "Decimal",
+            Value::Money(..) => "Money",
+            Value::Text(_) => "Text",
+            Value::Duration(_) => "Duration",
+            Value::Time(_) => "Time",
+            Value::Tz(_) => "Tz",
+            Value::Id(_) => "Id",
+            Value::Symbol(_) => "symbol",
+            Value::Enum(..) => "enum value",
+            Value::Record(..) => "record",
+            Value::List(_) => "list",
+        }
+    }
+}
