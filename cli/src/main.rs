@@ -3,10 +3,14 @@
 //! Each verb lives in its own module ([`check`], [`fmt`]); [`files`] finds and reads the `.xop`
 //! files they work on, and [`sarif`] turns diagnostics into a SARIF log for CI.
 
+mod build;
 mod check;
+mod compile;
+mod eval;
 mod files;
 mod fmt;
 mod sarif;
+mod test;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -70,6 +74,18 @@ enum Command {
     /// Format .xop files in place, or check that they are formatted
     #[command(long_about = fmt::LONG_ABOUT, after_long_help = fmt::AFTER_LONG_HELP)]
     Fmt(fmt::FmtArgs),
+    /// Compile .xop sources into a (signed) module
+    #[command(long_about = build::BUILD_LONG_ABOUT)]
+    Build(build::BuildArgs),
+    /// Decide one input with one policy
+    #[command(long_about = eval::LONG_ABOUT, after_long_help = eval::AFTER_LONG_HELP)]
+    Eval(eval::EvalArgs),
+    /// Run the test blocks of .xop sources
+    #[command(long_about = test::LONG_ABOUT, after_long_help = test::AFTER_LONG_HELP)]
+    Test(test::TestArgs),
+    /// Make an Ed25519 key pair for signing modules
+    #[command(long_about = build::KEYGEN_LONG_ABOUT)]
+    Keygen(build::KeygenArgs),
 }
 
 /// The `--color` choice.
@@ -141,6 +157,10 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Check(args) => check::run(&args, cli.color),
         Command::Fmt(args) => fmt::run(&args, cli.color),
+        Command::Build(args) => build::run(&args, cli.color),
+        Command::Eval(args) => eval::run(&args, cli.color),
+        Command::Test(args) => test::run(&args, cli.color),
+        Command::Keygen(args) => build::keygen(&args),
     };
     ExitCode::from(status)
 }

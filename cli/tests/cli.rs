@@ -507,3 +507,178 @@ fn fmt_io_errors_exit_2() {
     dir.write("ok.xop", VALID);
     assert_code(&xop(dir.path(), &["fmt", "-", "ok.xop"]), 2);
 }
+
+// ---------------------------------------------------------------- build, eval, test, keygen
+
+/// The repository's example project.
+fn acme() -> String {
+    format!("{}/../examples/acme", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn test_runs_the_examples_and_ends_with_the_summary_line() {
+    let dir = TempDir::new("test-examples");
+    let o = xop(dir.path(), &["test", &acme()]);
+    let stdout = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}{}", stderr(&o));
+    assert_eq!(
+        stdout.lines().last(),
+        Some("4 passed, 0 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_failing_test_shows_expected_and_actual_and_exits_1() {
+    let dir = TempDir::new("test-failing");
+    dir.write(
+        "t.xop",
+        "module t\n\nuse std.consent.Consent\n\npurpose service\n\nrecord Customer {\n  id: Id\n  vip: Bool\n}\n\n\
+         action greet(to: Customer) purpose service risk minimal\n\n\
+         policy p for greet(to: c) {\n  deny \"not-vip\" unless c.vip\n  allow \"vip\"\n}\n\n\
+         test \"vips are greeted\" {\n  expect p(greet(to: { vip: false, .. })) == allow(\"vip\")\n}\n",
+    );
+    let o = xop(dir.path(), &["test", "t.xop"]);
+    let stdout = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}{}", stderr(&o));
+    assert!(
+        stdout.contains("expected allow(vip)") && stdout.contains("actual   deny(not-vip)"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().last(), Some("0 passed, 1 failed"));
+}
+
+#[test]
+fn eval_prints_the_verdict_reasons_and_fired_rules() {
+    let dir = TempDir::new("eval");
+    let input = format!("{}/inputs/offer-on-hold.json", acme());
+    let o = xop(
+        dir.path(),
+        &["eval", &acme(), "--policy", "contact", "--input", &input],
+    );
+    let stdout = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{stdout}{}", stderr(&o));
+    assert!(
+        stdout.starts_with("deny (in-service-interaction)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fired contact#1 at") && stdout.contains("contact.xop:14"),
+        "{stdout}"
+    );
+    let o = xop(
+        dir.path(),
+        &[
+            "eval",
+            &acme(),
+            "--policy",
+            "contact",
+            "--input",
+            &input,
+            "--format",
+            "json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "deny");
+    assert_eq!(v["reasons"][0], "in-service-interaction");
+}
+
+#[test]
+fn bad_input_is_denied_with_the_field_path_never_allowed() {
+    let dir = TempDir::new("eval-bad");
+    let good = fs::read_to_string(format!("{}/inputs/offer-on-hold.json", acme())).unwrap();
+    let bad = good.replace(
+        "\"in_service_interaction\": true",
+        "\"in_service_interaction\": \"no\"",
+    );
+    assert_ne!(good, bad);
+    let o = xop_stdin(
+        dir.path(),
+        &["eval", &acme(), "--policy", "contact", "--input", "-"],
+        bad.as_bytes(),
+    );
+    let stdout = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("deny (xop:bad-input)"), "{stdout}");
+    assert!(stdout.contains("to.in_service_interaction"), "{stdout}");
+}
+
+#[test]
+fn the_jit_engine_is_refused_plainly() {
+    let dir = TempDir::new("eval-jit");
+    let input = format!("{}/inputs/offer-on-hold.json", acme());
+    let o = xop(
+        dir.path(),
+        &[
+            "eval",
+            &acme(),
+            "--policy",
+            "contact",
+            "--input",
+            &input,
+            "--engine",
+            "jit",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not built yet"));
+}
+
+#[test]
+fn signed_modules_load_only_unaltered_and_with_the_trusted_key() {
+    let dir = TempDir::new("build");
+    let input = format!("{}/inputs/offer-on-hold.json", acme());
+    assert_eq!(
+        xop(dir.path(), &["keygen", "-o", "k"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        xop(dir.path(), &["keygen", "-o", "other"]).status.code(),
+        Some(0)
+    );
+    // keygen never overwrites
+    assert_eq!(
+        xop(dir.path(), &["keygen", "-o", "k"]).status.code(),
+        Some(2)
+    );
+    let o = xop(
+        dir.path(),
+        &["build", &acme(), "-o", "m.xopm", "--sign", "k.key"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let eval = |module: &str, key: &str| {
+        xop(
+            dir.path(),
+            &[
+                "eval", module, "--trust", key, "--policy", "contact", "--input", &input,
+            ],
+        )
+    };
+    let ok = eval("m.xopm", "k.pub");
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(stdout(&ok).starts_with("deny (in-service-interaction)"));
+    let wrong = eval("m.xopm", "other.pub");
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(stderr(&wrong).contains("refusing module"));
+    // an unsigned module is refused when a key is trusted
+    assert_eq!(
+        xop(dir.path(), &["build", &acme(), "-o", "u.xopm"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(eval("u.xopm", "k.pub").status.code(), Some(2));
+    // one changed byte is refused
+    let mut bytes = fs::read(dir.path().join("m.xopm")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    fs::write(dir.path().join("m.xopm"), &bytes).unwrap();
+    let altered = eval("m.xopm", "k.pub");
+    assert_eq!(altered.status.code(), Some(2));
+    assert!(
+        stderr(&altered).contains("refusing module"),
+        "{}",
+        stderr(&altered)
+    );
+}

@@ -39,12 +39,31 @@ impl Program {
             .find(|(_, p)| p.name == name || p.qualified == name)
     }
 
-    /// The symbol of `kind` named `name` (short or qualified).
+    /// The symbol of `kind` named `name`: its qualified name, or its short name. A short name
+    /// means the project's own symbol before the standard library's (a project that declares
+    /// `purpose marketing` means its own), and is refused (`None`) when still ambiguous.
     pub fn symbol(&self, kind: SymbolKind, name: &str) -> Option<u32> {
-        self.symbols
+        let index = |i: usize| u32::try_from(i).ok();
+        if let Some(i) = self
+            .symbols
             .iter()
-            .position(|s| s.kind == kind && (s.name == name || s.qualified == name))
-            .and_then(|i| u32::try_from(i).ok())
+            .position(|s| s.kind == kind && s.qualified == name)
+        {
+            return index(i);
+        }
+        let short: Vec<usize> = (0..self.symbols.len())
+            .filter(|&i| self.symbols[i].kind == kind && self.symbols[i].name == name)
+            .collect();
+        let own: Vec<usize> = short
+            .iter()
+            .copied()
+            .filter(|&i| !self.symbols[i].qualified.starts_with("std."))
+            .collect();
+        match (own.as_slice(), short.as_slice()) {
+            ([i], _) => index(*i),
+            ([], [i]) => index(*i),
+            _ => None,
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! evaluate compiled policies. It never depends on the compiler: a service that only loads
 //! compiled modules carries no parser, checker or editor support.
 
+pub mod bind;
 pub mod interp;
 pub mod intrinsics;
 pub mod ir;
+pub mod module;
 pub mod value;

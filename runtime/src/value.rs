@@ -6,8 +6,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// A value of an XOP type. Records and enums carry their type's index in the program, so
-/// intrinsics and error messages can find field and variant names.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// intrinsics and error messages can find field and variant names. The order (derived) only
+/// serves to keep sets canonical, so that two equal sets are equal values.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Value {
     /// No value (an absent signal, a missing optional field).
     Absent,
@@ -35,7 +36,7 @@ pub enum Value {
     Enum(u32, u32),
     /// A record: its type's index in the program and its fields in declaration order.
     Record(u32, Arc<[Value]>),
-    /// `List<T>`, and `Set<T>` (elements unique, in first-seen order).
+    /// `List<T>`, and `Set<T>` (elements unique and sorted, so equal sets are equal values).
     List(Arc<[Value]>),
 }
 

@@ -1,0 +1,211 @@
+//! `xop eval`: one decision of one policy on one input, with the reasons and the rules that fired.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use xop_runtime::interp::{self, Decision, FixedSignals};
+use xop_runtime::ir::{Program, Verdict};
+
+use crate::{Color, FAILURE, PROBLEMS, SUCCESS, compile, error, files, out};
+
+/// Long help of `xop eval`.
+pub const LONG_ABOUT: &str = "\
+Decide one input with one policy and print the verdict, every reason that applied and the rules
+that fired (with where they are written).
+
+The first argument is a compiled module (.xopm) or .xop sources. The input is a JSON object
+with one key per parameter of the policy's action, and optionally \"now\" (an RFC 3339 time; the
+current time if absent) and \"signals\" (signal name → value or null). Bad input never allows:
+a missing field, a wrong type or an unknown enum value gives deny with reason xop:bad-input and
+a message naming the field.";
+
+/// Exit status documentation of `xop eval`.
+pub const AFTER_LONG_HELP: &str = "\
+Exit status: 0 a decision was made from valid input; 1 the input was refused (decision deny,
+xop:bad-input) or the sources have errors; 2 usage or I/O error.
+
+Example:
+  xop eval examples/acme --policy contact --input offer.json";
+
+/// The engine that evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// The Cranelift JIT (not built yet)
+    Jit,
+    /// The reference interpreter
+    Interp,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people
+    Human,
+    /// One JSON object
+    Json,
+}
+
+/// Arguments of `xop eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A module (.xopm), or .xop files and folders
+    #[arg(required = true, value_name = "MODULE|PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// The policy to ask (its name, or `policy@action` for a purpose policy)
+    #[arg(long, value_name = "NAME")]
+    pub policy: String,
+    /// The input JSON file, or `-` for standard input
+    #[arg(long, value_name = "FILE|-")]
+    pub input: PathBuf,
+    /// Which engine evaluates
+    #[arg(long, value_enum, default_value_t = Engine::Interp)]
+    pub engine: Engine,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Refuse a module not signed by this public key (from `xop keygen`)
+    #[arg(long, value_name = "PUBKEY")]
+    pub trust: Option<PathBuf>,
+}
+
+/// Runs `xop eval`.
+pub fn run(args: &EvalArgs, color: Color) -> u8 {
+    if args.engine == Engine::Jit {
+        error("the JIT engine is not built yet; use --engine interp (the reference interpreter)");
+        return FAILURE;
+    }
+    let compiled = match compile::load(&args.paths, args.trust.as_deref(), color) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    let program = compiled.program();
+    let Some((index, _)) = program.policy(&args.policy) else {
+        let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
+        error(&format!(
+            "no policy `{}`; the policies are: {}",
+            args.policy,
+            names.join(", ")
+        ));
+        return FAILURE;
+    };
+    let input = if args.input.as_os_str() == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            error(&format!(
+                "cannot read standard input: {}",
+                files::reason(&e)
+            ));
+            return FAILURE;
+        }
+        s
+    } else {
+        match files::read_text(&args.input) {
+            Ok(t) => t,
+            Err(m) => {
+                error(&m);
+                return FAILURE;
+            }
+        }
+    };
+    let (decision, status) = match xop_runtime::bind::bind_json(program, index, &input) {
+        Ok(bound) => {
+            let now = bound
+                .now_ms
+                .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+            let signals = FixedSignals(bound.signals);
+            (
+                interp::decide(program, index, &bound.args, now, &signals),
+                SUCCESS,
+            )
+        }
+        // Refused input is a decision too: deny, never allow.
+        Err(e) => (
+            Decision {
+                verdict: Verdict::Deny,
+                reasons: vec!["xop:bad-input".to_string()],
+                fired: Vec::new(),
+                review: None,
+                error: Some(e.to_string()),
+            },
+            PROBLEMS,
+        ),
+    };
+    let text = match args.format {
+        Format::Human => human(program, index, &decision),
+        Format::Json => json(program, index, &decision),
+    };
+    match out(&text) {
+        Ok(()) => status,
+        Err(s) => s,
+    }
+}
+
+fn human(program: &Program, policy: usize, d: &Decision) -> String {
+    let mut s = d.verdict.keyword().to_string();
+    if !d.reasons.is_empty() {
+        s.push_str(&format!(" ({})", d.reasons.join(", ")));
+    }
+    s.push('\n');
+    if let Some(r) = &d.review {
+        s.push_str(&format!(
+            "  review by role {} within {} ms, else {}\n",
+            r.role,
+            r.within_ms,
+            r.fallback.keyword()
+        ));
+    }
+    if let Some(e) = &d.error {
+        s.push_str(&format!("  error: {e}\n"));
+    }
+    for id in &d.fired {
+        if let Some(rule) = program
+            .policies
+            .get(policy)
+            .and_then(|p| p.rules.iter().find(|r| &r.id == id))
+        {
+            s.push_str(&format!(
+                "  fired {id} at {}:{}: {}\n",
+                rule.source.file,
+                rule.source.line,
+                rule.source
+                    .text
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+        }
+    }
+    s
+}
+
+fn json(program: &Program, policy: usize, d: &Decision) -> String {
+    let fired: Vec<serde_json::Value> = d
+        .fired
+        .iter()
+        .map(|id| {
+            let rule = program
+                .policies
+                .get(policy)
+                .and_then(|p| p.rules.iter().find(|r| &r.id == id));
+            serde_json::json!({
+                "id": id,
+                "file": rule.map(|r| r.source.file.clone()),
+                "line": rule.map(|r| r.source.line),
+                "text": rule.map(|r| r.source.text.clone()),
+            })
+        })
+        .collect();
+    let value = serde_json::json!({
+        "verdict": d.verdict.keyword(),
+        "reasons": d.reasons,
+        "fired": fired,
+        "review": d.review.as_ref().map(|r| serde_json::json!({
+            "role": r.role, "within_ms": r.within_ms, "fallback": r.fallback.keyword()
+        })),
+        "error": d.error,
+    });
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,119 @@
+//! `xop test`: runs every `test` block and ends with `N passed, N failed`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use xop_runtime::interp::{self, FixedSignals};
+use xop_runtime::ir::{Program, TestCase};
+use xop_runtime::value::Value;
+
+use crate::{Color, PROBLEMS, SUCCESS, compile, out};
+
+/// Long help of `xop test`.
+pub const LONG_ABOUT: &str = "\
+Run every `test` block of the sources: each `expect policy(action(...)) == verdict(reasons)`
+is decided and compared, verdict and (when written) the exact set of reasons. A failing test
+shows what was expected and what came out, with the rules that fired.
+
+Tests run on the reference interpreter; the JIT engine is not built yet.";
+
+/// Exit status documentation of `xop test`.
+pub const AFTER_LONG_HELP: &str = "\
+Exit status: 0 every test passed; 1 a test failed or the sources have errors; 2 usage or I/O
+error. The last line is always `N passed, N failed`.";
+
+/// Arguments of `xop test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Files or folders of .xop sources (default: the current folder)
+    #[arg(value_name = "PATHS", default_value = ".")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs `xop test`.
+pub fn run(args: &TestArgs, color: Color) -> u8 {
+    let compiled = match compile::from_sources(&args.paths, color) {
+        Ok(c) => c,
+        Err(status) => {
+            // Still end with the summary line, so CI logs read the same way.
+            let _ = out("0 passed, 0 failed\n");
+            return status;
+        }
+    };
+    let program = compiled.program();
+    let mut report = String::new();
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for case in &program.tests {
+        match run_case(program, case) {
+            Ok(()) => {
+                passed += 1;
+                report.push_str(&format!(
+                    "ok     {} ({}:{})\n",
+                    case.name, case.source.file, case.source.line
+                ));
+            }
+            Err(why) => {
+                failed += 1;
+                report.push_str(&format!(
+                    "FAILED {}\n  at {}:{}:{}\n{why}",
+                    case.name, case.source.file, case.source.line, case.source.column
+                ));
+            }
+        }
+    }
+    report.push_str(&format!("{passed} passed, {failed} failed\n"));
+    match out(&report) {
+        Ok(()) if failed == 0 => SUCCESS,
+        Ok(()) => PROBLEMS,
+        Err(s) => s,
+    }
+}
+
+/// Decides one test case; `Err` says how the outcome differs from the expectation.
+pub fn run_case(program: &Program, case: &TestCase) -> Result<(), String> {
+    let constant = |e| {
+        interp::eval_const(program, e, case.now)
+            .map_err(|m| format!("  cannot evaluate the test's input: {m}\n"))
+    };
+    let args: Vec<Value> = case.args.iter().map(constant).collect::<Result<_, _>>()?;
+    let mut given = Vec::new();
+    for (signal, e) in &case.given {
+        given.push((*signal, constant(e)?));
+    }
+    let policy = case.policy as usize;
+    let d = interp::decide(program, policy, &args, case.now, &FixedSignals(given));
+    let mut expected_reasons = case.reasons.clone();
+    if let Some(r) = &mut expected_reasons {
+        r.sort();
+        r.dedup();
+    }
+    let mut actual_reasons = d.reasons.clone();
+    actual_reasons.sort();
+    actual_reasons.dedup();
+    let verdict_ok = d.verdict == case.expect;
+    let reasons_ok = expected_reasons
+        .as_ref()
+        .is_none_or(|r| *r == actual_reasons);
+    if verdict_ok && reasons_ok {
+        return Ok(());
+    }
+    let show = |v: xop_runtime::ir::Verdict, r: &[String]| {
+        if r.is_empty() {
+            v.keyword().to_string()
+        } else {
+            format!("{}({})", v.keyword(), r.join(", "))
+        }
+    };
+    let mut why = format!(
+        "  expected {}\n  actual   {}\n",
+        show(case.expect, expected_reasons.as_deref().unwrap_or(&[])),
+        show(d.verdict, &actual_reasons)
+    );
+    if let Some(e) = &d.error {
+        why.push_str(&format!("  error: {e}\n"));
+    }
+    for id in &d.fired {
+        why.push_str(&format!("  fired {id}\n"));
+    }
+    Err(why)
+}

@@ -1,0 +1,1627 @@
+//! Binding inputs: turning a JSON (or any `serde::Serialize`) description of a decision's input
+//! into the typed [`Value`]s a policy reads.
+//!
+//! The input is an object with one key per policy parameter, plus two optional keys:
+//!
+//! - `"now"`: the decision time, an RFC 3339 string (`"2025-03-01T09:30:00Z"`);
+//! - `"signals"`: an object from a signal's short or qualified name to its value, or `null` for
+//!   a signal known to be absent. A signal's value applies to every read of it in the decision,
+//!   whatever the arguments.
+//!
+//! A parameter named `now` or `signals` takes precedence over the reserved key of that name.
+//!
+//! Values are converted by their IR [`Type`]:
+//!
+//! | type | JSON |
+//! |------|------|
+//! | `Bool` | `true` / `false` |
+//! | `Int` | an integer in the `i64` range |
+//! | `Decimal` | a number or a string (`"12.50"`), read exactly from its text |
+//! | `Money` | `{"amount": "12.50", "currency": "EUR"}` or `"12.50 EUR"` |
+//! | `Text`, `Id` | a string |
+//! | `Duration` | `"15m"`, `"1h30m"` (units `w d h m s ms`, largest first) or integer milliseconds |
+//! | `Time` | an RFC 3339 string |
+//! | `Tz` | an IANA time zone name (`"Europe/Paris"`) |
+//! | channel, purpose, role | its short or qualified name |
+//! | enum | a variant name |
+//! | record | an object with the record's fields (optional ones may be missing or `null`) |
+//! | `List<T>`, `Set<T>` | an array (a set drops duplicates, keeping the first) |
+//! | `T?` | `null` or missing for absent |
+//!
+//! Every error names the field's path (`to.consents[2].given_at`), what was expected and what was
+//! found, and has a stable [`BindErrorKind`].
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Number, Value as Json};
+
+use crate::ir::{Program, SymbolKind, Type};
+use crate::value::Value;
+
+/// A decision's input, bound to a policy's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    /// One value per policy parameter, in parameter order.
+    pub args: Vec<Value>,
+    /// The decision time (ms since the Unix epoch), if the input gives one.
+    pub now_ms: Option<i64>,
+    /// The signals the input gives, by signal index (ascending); [`Value::Absent`] for `null`.
+    pub signals: Vec<(u32, Value)>,
+}
+
+/// What kind of binding error this is (stable: tools and tests match on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BindErrorKind {
+    /// A required field or parameter is missing.
+    Missing,
+    /// A value of the wrong JSON type (a string where a number is expected, `null` for a
+    /// required value, …).
+    WrongType,
+    /// A field, parameter or signal that the program does not declare.
+    UnknownField,
+    /// A name that is not one of the enum's variants or the symbols of its kind.
+    UnknownEnumValue,
+    /// A number or duration outside the representable range.
+    OutOfRange,
+    /// A value of the right JSON type whose text is not valid (a time, duration, money amount,
+    /// currency, time zone; or invalid JSON).
+    Malformed,
+}
+
+impl BindErrorKind {
+    /// A stable, lower-case name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindErrorKind::Missing => "missing",
+            BindErrorKind::WrongType => "wrong-type",
+            BindErrorKind::UnknownField => "unknown-field",
+            BindErrorKind::UnknownEnumValue => "unknown-enum-value",
+            BindErrorKind::OutOfRange => "out-of-range",
+            BindErrorKind::Malformed => "malformed",
+        }
+    }
+}
+
+impl fmt::Display for BindErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An input that does not fit the policy's parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindError {
+    /// What went wrong.
+    pub kind: BindErrorKind,
+    /// Where: the field's path, e.g. `to.consents[2].given_at`; empty for the input itself.
+    pub path: String,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.path.is_empty() {
+            "input"
+        } else {
+            &self.path
+        };
+        write!(f, "{path}: {}", self.message)
+    }
+}
+
+impl std::error::Error for BindError {}
+
+/// Binds a JSON text to policy `policy` of `program`.
+pub fn bind_json(program: &Program, policy: usize, json: &str) -> Result<Bound, BindError> {
+    let value: Json = serde_json::from_str(json).map_err(|e| BindError {
+        kind: BindErrorKind::Malformed,
+        path: String::new(),
+        message: format!("invalid JSON: {e}"),
+    })?;
+    bind_value(program, policy, &value)
+}
+
+/// Binds a Rust value (serialized to JSON first) to policy `policy` of `program`.
+pub fn bind_serde<T: serde::Serialize + ?Sized>(
+    program: &Program,
+    policy: usize,
+    input: &T,
+) -> Result<Bound, BindError> {
+    let value = serde_json::to_value(input).map_err(|e| BindError {
+        kind: BindErrorKind::Malformed,
+        path: String::new(),
+        message: format!("the input cannot be represented as JSON: {e}"),
+    })?;
+    bind_value(program, policy, &value)
+}
+
+/// Binds a JSON value to policy `policy` of `program`.
+///
+/// # Panics
+///
+/// If `policy` is not an index into `program.policies`.
+pub fn bind_value(program: &Program, policy: usize, input: &Json) -> Result<Bound, BindError> {
+    let policy = &program.policies[policy];
+    let binder = Binder { program };
+    let root = Path::ROOT;
+    let Json::Object(object) = input else {
+        let names: Vec<&str> = policy.params.iter().map(|p| p.name.as_str()).collect();
+        return Err(root.error(
+            BindErrorKind::WrongType,
+            format!(
+                "expected an object with the parameters of policy {} ({}), found {}",
+                policy.name,
+                names.join(", "),
+                describe(input)
+            ),
+        ));
+    };
+    let is_param = |name: &str| policy.params.iter().any(|p| p.name == name);
+    let now_key = (!is_param("now")).then_some("now");
+    let signals_key = (!is_param("signals")).then_some("signals");
+
+    for key in object.keys() {
+        if !is_param(key) && Some(key.as_str()) != now_key && Some(key.as_str()) != signals_key {
+            let mut known: Vec<&str> = policy.params.iter().map(|p| p.name.as_str()).collect();
+            known.extend(now_key);
+            known.extend(signals_key);
+            return Err(root.key(key).error(
+                BindErrorKind::UnknownField,
+                format!(
+                    "unknown parameter {} of policy {}; expected one of: {}",
+                    quote(key),
+                    policy.name,
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+
+    let mut args = Vec::with_capacity(policy.params.len());
+    for param in &policy.params {
+        let path = root.key(&param.name);
+        args.push(binder.field(&param.ty, object.get(&param.name), &path)?);
+    }
+
+    let now_ms = match now_key.and_then(|k| object.get(k)) {
+        None | Some(Json::Null) => None,
+        Some(v) => Some(binder.time(v, &root.key("now"))?),
+    };
+
+    let signals = match signals_key.and_then(|k| object.get(k)) {
+        None | Some(Json::Null) => Vec::new(),
+        Some(v) => binder.signals(v, &root.key("signals"))?,
+    };
+
+    Ok(Bound {
+        args,
+        now_ms,
+        signals,
+    })
+}
+
+/// A field path, built on the stack and rendered only for errors.
+#[derive(Clone, Copy)]
+struct Path<'a> {
+    parent: Option<&'a Path<'a>>,
+    seg: Seg<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> Path<'a> {
+    const ROOT: Path<'static> = Path {
+        parent: None,
+        seg: Seg::Root,
+    };
+
+    fn key(&'a self, key: &'a str) -> Path<'a> {
+        Path {
+            parent: Some(self),
+            seg: Seg::Key(key),
+        }
+    }
+
+    fn index(&'a self, index: usize) -> Path<'a> {
+        Path {
+            parent: Some(self),
+            seg: Seg::Index(index),
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        if let Some(parent) = self.parent {
+            parent.render(out);
+        }
+        match self.seg {
+            Seg::Root => {}
+            Seg::Key(key) if is_identifier(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Seg::Key(key) => {
+                out.push('[');
+                out.push_str(&quote(key));
+                out.push(']');
+            }
+            Seg::Index(i) => {
+                out.push('[');
+                out.push_str(&i.to_string());
+                out.push(']');
+            }
+        }
+    }
+
+    fn error(&self, kind: BindErrorKind, message: String) -> BindError {
+        let mut path = String::new();
+        self.render(&mut path);
+        BindError {
+            kind,
+            path,
+            message,
+        }
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A string as a JSON literal.
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+}
+
+/// What a JSON value is, for error messages (strings truncated).
+fn describe(v: &Json) -> String {
+    const MAX: usize = 60;
+    match v {
+        Json::Null => "null".into(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) if s.chars().count() > MAX => {
+            let cut: String = s.chars().take(MAX).collect();
+            format!("{}…", quote(&cut))
+        }
+        Json::String(s) => quote(s),
+        Json::Array(a) if a.len() == 1 => "an array of 1 element".into(),
+        Json::Array(a) => format!("an array of {} elements", a.len()),
+        Json::Object(_) => "an object".into(),
+    }
+}
+
+/// The last segment of a qualified name.
+fn short(name: &str) -> &str {
+    name.rsplit('.').next().unwrap_or(name)
+}
+
+fn symbol_kind_name(kind: SymbolKind) -> &'static str {
+    match kind {
+        SymbolKind::Channel => "channel",
+        SymbolKind::Purpose => "purpose",
+        SymbolKind::Role => "role",
+    }
+}
+
+const DURATION_HELP: &str =
+    "a duration like \"15m\" or \"1h30m\" (units w, d, h, m, s, ms) or integer milliseconds";
+
+struct Binder<'p> {
+    program: &'p Program,
+}
+
+impl Binder<'_> {
+    /// The type's name as written in XOP.
+    fn type_name(&self, ty: &Type) -> String {
+        match ty {
+            Type::Bool => "Bool".into(),
+            Type::Int => "Int".into(),
+            Type::Decimal => "Decimal".into(),
+            Type::Money => "Money".into(),
+            Type::Text => "Text".into(),
+            Type::Duration => "Duration".into(),
+            Type::Time => "Time".into(),
+            Type::Tz => "Tz".into(),
+            Type::Id => "Id".into(),
+            Type::Symbol(SymbolKind::Channel) => "Channel".into(),
+            Type::Symbol(SymbolKind::Purpose) => "Purpose".into(),
+            Type::Symbol(SymbolKind::Role) => "Role".into(),
+            Type::Record(i) => self
+                .program
+                .records
+                .get(*i as usize)
+                .map_or_else(|| format!("record #{i}"), |r| short(&r.name).into()),
+            Type::Enum(i) => self
+                .program
+                .enums
+                .get(*i as usize)
+                .map_or_else(|| format!("enum #{i}"), |e| short(&e.name).into()),
+            Type::List(t) => format!("List<{}>", self.type_name(t)),
+            Type::Set(t) => format!("Set<{}>", self.type_name(t)),
+            Type::Optional(t) => format!("{}?", self.type_name(t)),
+        }
+    }
+
+    /// What a value of `ty` looks like in JSON.
+    fn expectation(&self, ty: &Type) -> String {
+        match ty {
+            Type::Bool => "true or false".into(),
+            Type::Int => "an integer".into(),
+            Type::Decimal => "a decimal number (a JSON number or a string like \"12.50\")".into(),
+            Type::Money => {
+                "money ({\"amount\": \"12.50\", \"currency\": \"EUR\"} or \"12.50 EUR\")".into()
+            }
+            Type::Text => "a string".into(),
+            Type::Duration => DURATION_HELP.into(),
+            Type::Time => "an RFC 3339 time".into(),
+            Type::Tz => "an IANA time zone name".into(),
+            Type::Id => "an id (a string)".into(),
+            Type::Symbol(kind) => format!("a {} name", symbol_kind_name(*kind)),
+            Type::Record(_) => format!("a {} object", self.type_name(ty)),
+            Type::Enum(_) => format!("a {} variant name", self.type_name(ty)),
+            Type::List(t) | Type::Set(t) => {
+                format!("an array of {}", self.type_name(t))
+            }
+            Type::Optional(t) => format!("{} or null", self.expectation(t)),
+        }
+    }
+
+    fn wrong_type(&self, ty: &Type, found: &Json, path: &Path) -> BindError {
+        path.error(
+            BindErrorKind::WrongType,
+            format!(
+                "expected {}, found {}",
+                self.expectation(ty),
+                describe(found)
+            ),
+        )
+    }
+
+    /// A field or parameter that may be missing.
+    fn field(&self, ty: &Type, value: Option<&Json>, path: &Path) -> Result<Value, BindError> {
+        match (value, ty) {
+            (Some(v), _) => self.value(ty, v, path),
+            (None, Type::Optional(_)) => Ok(Value::Absent),
+            (None, _) => Err(path.error(
+                BindErrorKind::Missing,
+                format!("missing; expected {}", self.expectation(ty)),
+            )),
+        }
+    }
+
+    fn value(&self, ty: &Type, v: &Json, path: &Path) -> Result<Value, BindError> {
+        match ty {
+            Type::Optional(inner) => {
+                if v.is_null() {
+                    Ok(Value::Absent)
+                } else {
+                    self.value(inner, v, path)
+                }
+            }
+            Type::Bool => match v {
+                Json::Bool(b) => Ok(Value::Bool(*b)),
+                _ => Err(self.wrong_type(ty, v, path)),
+            },
+            Type::Int => match v {
+                Json::Number(n) => int(n, path).map(Value::Int),
+                _ => Err(self.wrong_type(ty, v, path)),
+            },
+            Type::Decimal => self.decimal(v, path).map(Value::Decimal),
+            Type::Money => self.money(v, path),
+            Type::Text => match v {
+                Json::String(s) => Ok(Value::Text(Arc::from(s.as_str()))),
+                _ => Err(self.wrong_type(ty, v, path)),
+            },
+            Type::Id => match v {
+                Json::String(s) => Ok(Value::Id(Arc::from(s.as_str()))),
+                _ => Err(self.wrong_type(ty, v, path)),
+            },
+            Type::Duration => match v {
+                Json::Number(n) => int(n, path).map(Value::Duration),
+                Json::String(s) => parse_duration(s).map(Value::Duration).map_err(|kind| {
+                    path.error(
+                        kind,
+                        format!("expected {DURATION_HELP}, found {}", describe(v)),
+                    )
+                }),
+                _ => Err(self.wrong_type(ty, v, path)),
+            },
+            Type::Time => self.time(v, path).map(Value::Time),
+            Type::Tz => match v {
+                Json::String(s) => match jiff::tz::TimeZone::get(s) {
+                    Ok(tz) => Ok(Value::Tz(Arc::from(tz.iana_name().unwrap_or(s)))),
+                    Err(_) => Err(path.error(
+                        BindErrorKind::Malformed,
+                        format!(
+                            "expected an IANA time zone name like \"Europe/Paris\", found {}",
+                            describe(v)
+                        ),
+                    )),
+                },
+                _ => Err(self.wrong_type(ty, v, path)),
+            },
+            Type::Symbol(kind) => match v {
+                Json::String(s) => {
+                    self.program
+                        .symbol(*kind, s)
+                        .map(Value::Symbol)
+                        .ok_or_else(|| {
+                            let known: Vec<&str> = self
+                                .program
+                                .symbols
+                                .iter()
+                                .filter(|sym| sym.kind == *kind)
+                                .map(|sym| sym.name.as_str())
+                                .collect();
+                            path.error(
+                                BindErrorKind::UnknownEnumValue,
+                                format!(
+                                    "unknown {} {}; known: {}",
+                                    symbol_kind_name(*kind),
+                                    describe(v),
+                                    list_or_none(&known)
+                                ),
+                            )
+                        })
+                }
+                _ => Err(self.wrong_type(ty, v, path)),
+            },
+            Type::Enum(index) => {
+                let Json::String(s) = v else {
+                    return Err(self.wrong_type(ty, v, path));
+                };
+                let decl = self.program.enums.get(*index as usize).ok_or_else(|| {
+                    path.error(
+                        BindErrorKind::Malformed,
+                        format!("the program has no enum #{index}"),
+                    )
+                })?;
+                match decl.variants.iter().position(|variant| variant == s) {
+                    Some(i) => Ok(Value::Enum(*index, i as u32)),
+                    None => {
+                        let known: Vec<&str> = decl.variants.iter().map(String::as_str).collect();
+                        Err(path.error(
+                            BindErrorKind::UnknownEnumValue,
+                            format!(
+                                "unknown {} variant {}; expected one of: {}",
+                                short(&decl.name),
+                                describe(v),
+                                list_or_none(&known)
+                            ),
+                        ))
+                    }
+                }
+            }
+            Type::Record(index) => {
+                let Json::Object(object) = v else {
+                    return Err(self.wrong_type(ty, v, path));
+                };
+                self.record(*index, object, path)
+            }
+            Type::List(elem) | Type::Set(elem) => {
+                let Json::Array(items) = v else {
+                    return Err(self.wrong_type(ty, v, path));
+                };
+                let mut out = Vec::with_capacity(items.len());
+                if matches!(ty, Type::Set(_)) {
+                    for (i, item) in items.iter().enumerate() {
+                        out.push(self.value(elem, item, &path.index(i))?);
+                    }
+                    // Canonical, as the interpreter builds sets: sorted and unique.
+                    out.sort();
+                    out.dedup();
+                } else {
+                    for (i, item) in items.iter().enumerate() {
+                        out.push(self.value(elem, item, &path.index(i))?);
+                    }
+                }
+                Ok(Value::List(Arc::from(out)))
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        index: u32,
+        object: &Map<String, Json>,
+        path: &Path,
+    ) -> Result<Value, BindError> {
+        let decl = self.program.records.get(index as usize).ok_or_else(|| {
+            path.error(
+                BindErrorKind::Malformed,
+                format!("the program has no record #{index}"),
+            )
+        })?;
+        for key in object.keys() {
+            if decl.field(key).is_none() {
+                let known: Vec<&str> = decl.fields.iter().map(|f| f.name.as_str()).collect();
+                return Err(path.key(key).error(
+                    BindErrorKind::UnknownField,
+                    format!(
+                        "unknown field {} of {}; known fields: {}",
+                        quote(key),
+                        short(&decl.name),
+                        list_or_none(&known)
+                    ),
+                ));
+            }
+        }
+        let mut fields = Vec::with_capacity(decl.fields.len());
+        for field in &decl.fields {
+            let value = self.field(&field.ty, object.get(&field.name), &path.key(&field.name))?;
+            fields.push(value);
+        }
+        Ok(Value::Record(index, Arc::from(fields)))
+    }
+
+    fn decimal(&self, v: &Json, path: &Path) -> Result<Decimal, BindError> {
+        let text = match v {
+            Json::Number(n) => n.to_string(),
+            Json::String(s) => s.clone(),
+            _ => return Err(self.wrong_type(&Type::Decimal, v, path)),
+        };
+        parse_decimal(&text).map_err(|kind| {
+            let message = match kind {
+                BindErrorKind::OutOfRange => format!(
+                    "{} is out of the Decimal range (28 significant digits)",
+                    describe(v)
+                ),
+                _ => format!(
+                    "expected a decimal number like \"12.50\", found {}",
+                    describe(v)
+                ),
+            };
+            path.error(kind, message)
+        })
+    }
+
+    fn money(&self, v: &Json, path: &Path) -> Result<Value, BindError> {
+        match v {
+            Json::String(s) => {
+                let mut parts = s.split_whitespace();
+                let (Some(amount), Some(currency), None) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(path.error(
+                        BindErrorKind::Malformed,
+                        format!(
+                            "expected money like \"12.50 EUR\" (amount, space, currency), found {}",
+                            describe(v)
+                        ),
+                    ));
+                };
+                let amount = parse_decimal(amount).map_err(|kind| {
+                    path.error(
+                        kind,
+                        format!(
+                            "expected money like \"12.50 EUR\", found {} (bad amount)",
+                            describe(v)
+                        ),
+                    )
+                })?;
+                let currency = currency_code(currency)
+                    .map_err(|message| path.error(BindErrorKind::Malformed, message))?;
+                Ok(Value::Money(amount, currency))
+            }
+            Json::Object(object) => {
+                for key in object.keys() {
+                    if key != "amount" && key != "currency" {
+                        return Err(path.key(key).error(
+                            BindErrorKind::UnknownField,
+                            format!(
+                                "unknown field {} of Money; known fields: amount, currency",
+                                quote(key)
+                            ),
+                        ));
+                    }
+                }
+                let amount_path = path.key("amount");
+                let amount = match object.get("amount") {
+                    None => {
+                        return Err(amount_path.error(
+                            BindErrorKind::Missing,
+                            "missing; expected a decimal amount like \"12.50\"".into(),
+                        ));
+                    }
+                    Some(a) => self.decimal(a, &amount_path)?,
+                };
+                let currency_path = path.key("currency");
+                let currency = match object.get("currency") {
+                    None => {
+                        return Err(currency_path.error(
+                            BindErrorKind::Missing,
+                            "missing; expected a currency code like \"EUR\"".into(),
+                        ));
+                    }
+                    Some(Json::String(c)) => currency_code(c).map_err(|message| {
+                        currency_path.error(BindErrorKind::Malformed, message)
+                    })?,
+                    Some(other) => {
+                        return Err(currency_path.error(
+                            BindErrorKind::WrongType,
+                            format!(
+                                "expected a currency code like \"EUR\", found {}",
+                                describe(other)
+                            ),
+                        ));
+                    }
+                };
+                Ok(Value::Money(amount, currency))
+            }
+            _ => Err(self.wrong_type(&Type::Money, v, path)),
+        }
+    }
+
+    fn time(&self, v: &Json, path: &Path) -> Result<i64, BindError> {
+        let Json::String(s) = v else {
+            return Err(self.wrong_type(&Type::Time, v, path));
+        };
+        match jiff::Timestamp::from_str(s) {
+            Ok(t) => Ok(t.as_millisecond()),
+            Err(_) => Err(path.error(
+                BindErrorKind::Malformed,
+                format!(
+                    "expected an RFC 3339 time like \"2025-03-01T09:30:00Z\", found {}",
+                    describe(v)
+                ),
+            )),
+        }
+    }
+
+    fn signals(&self, v: &Json, path: &Path) -> Result<Vec<(u32, Value)>, BindError> {
+        let Json::Object(object) = v else {
+            return Err(path.error(
+                BindErrorKind::WrongType,
+                format!(
+                    "expected an object from signal names to values, found {}",
+                    describe(v)
+                ),
+            ));
+        };
+        let decls = &self.program.signals;
+        let mut out: Vec<(u32, Value, &str)> = Vec::with_capacity(object.len());
+        for (key, value) in object {
+            let key_path = path.key(key);
+            let index = match decls.iter().position(|s| s.name == *key) {
+                Some(i) => i,
+                None => {
+                    let matches: Vec<usize> = decls
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| short(&s.name) == key)
+                        .map(|(i, _)| i)
+                        .collect();
+                    match matches.as_slice() {
+                        [i] => *i,
+                        [] => {
+                            let known: Vec<&str> = decls.iter().map(|s| short(&s.name)).collect();
+                            return Err(key_path.error(
+                                BindErrorKind::UnknownField,
+                                format!(
+                                    "unknown signal {}; known signals: {}",
+                                    quote(key),
+                                    list_or_none(&known)
+                                ),
+                            ));
+                        }
+                        many => {
+                            let names: Vec<&str> =
+                                many.iter().map(|i| decls[*i].name.as_str()).collect();
+                            return Err(key_path.error(
+                                BindErrorKind::Malformed,
+                                format!(
+                                    "ambiguous signal name {}; write one of: {}",
+                                    quote(key),
+                                    names.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                }
+            };
+            let index = index as u32;
+            if let Some((_, _, first)) = out.iter().find(|(i, _, _)| *i == index) {
+                return Err(key_path.error(
+                    BindErrorKind::Malformed,
+                    format!(
+                        "signal {} is given twice (also as {})",
+                        decls[index as usize].name,
+                        quote(first)
+                    ),
+                ));
+            }
+            let bound = if value.is_null() {
+                Value::Absent
+            } else {
+                self.value(&decls[index as usize].ty, value, &key_path)?
+            };
+            out.push((index, bound, key));
+        }
+        out.sort_by_key(|(i, _, _)| *i);
+        Ok(out.into_iter().map(|(i, v, _)| (i, v)).collect())
+    }
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// A JSON number as an `i64`.
+fn int(n: &Number, path: &Path) -> Result<i64, BindError> {
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    let out_of_range = || {
+        path.error(
+            BindErrorKind::OutOfRange,
+            format!("{n} is out of the Int range ({} to {})", i64::MIN, i64::MAX),
+        )
+    };
+    if n.is_u64() {
+        return Err(out_of_range());
+    }
+    match n.as_f64() {
+        // An integral number written with an exponent or beyond i64 (parsed as a float).
+        Some(f) if f.fract() == 0.0 && f.abs() >= i64::MAX as f64 => Err(out_of_range()),
+        _ => Err(path.error(
+            BindErrorKind::WrongType,
+            format!("expected an integer, found {n}"),
+        )),
+    }
+}
+
+/// Whether `s` is `[+-]digits[.digits][(e|E)[+-]digits]`.
+fn is_decimal_syntax(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > start
+    };
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    if !digits(&mut i) {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// A decimal, exactly from its text; the error kind says whether the text is malformed or the
+/// number out of range.
+fn parse_decimal(s: &str) -> Result<Decimal, BindErrorKind> {
+    if !is_decimal_syntax(s) {
+        return Err(BindErrorKind::Malformed);
+    }
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let parsed = if s.contains(['e', 'E']) {
+        Decimal::from_scientific(s)
+    } else {
+        Decimal::from_str_exact(s)
+    };
+    parsed.map_err(|_| BindErrorKind::OutOfRange)
+}
+
+/// A currency code: three upper-case ASCII letters.
+fn currency_code(s: &str) -> Result<Arc<str>, String> {
+    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(Arc::from(s))
+    } else {
+        Err(format!(
+            "expected a currency code of 3 upper-case letters like \"EUR\", found {}",
+            quote(s)
+        ))
+    }
+}
+
+/// A duration like `1h30m` in milliseconds: groups of digits and a unit (`w d h m s ms`), units
+/// largest first and each at most once, optionally preceded by `-`.
+fn parse_duration(s: &str) -> Result<i64, BindErrorKind> {
+    const UNITS: [(&str, i64); 6] = [
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("ms", 1),
+        ("m", 60_000),
+        ("s", 1_000),
+    ];
+    // Rank of each unit, largest first (ms is the smallest despite being tried before m).
+    fn rank(unit: &str) -> usize {
+        match unit {
+            "w" => 0,
+            "d" => 1,
+            "h" => 2,
+            "m" => 3,
+            "s" => 4,
+            _ => 5,
+        }
+    }
+    let (negative, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    if rest.is_empty() {
+        return Err(BindErrorKind::Malformed);
+    }
+    let mut total: i64 = 0;
+    let mut last_rank = None;
+    let mut out_of_range = false;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(BindErrorKind::Malformed);
+        }
+        let (number, after) = rest.split_at(digits);
+        let Some((unit, factor)) = UNITS.iter().find(|(u, _)| after.starts_with(u)) else {
+            return Err(BindErrorKind::Malformed);
+        };
+        let r = rank(unit);
+        if last_rank.is_some_and(|last| r <= last) {
+            return Err(BindErrorKind::Malformed);
+        }
+        last_rank = Some(r);
+        rest = &after[unit.len()..];
+        // Keep checking the syntax after an overflow: a malformed text is reported as such.
+        match number
+            .parse::<i64>()
+            .ok()
+            .and_then(|n| n.checked_mul(*factor))
+            .and_then(|n| total.checked_add(n))
+        {
+            Some(t) => total = t,
+            None => out_of_range = true,
+        }
+    }
+    if out_of_range {
+        return Err(BindErrorKind::OutOfRange);
+    }
+    Ok(if negative { -total } else { total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{EnumType, Field, Param, Policy, RecordType, SignalDecl, Symbol};
+    use serde_json::json;
+
+    fn field(name: &str, ty: Type) -> Field {
+        Field {
+            name: name.into(),
+            ty,
+            personal: false,
+        }
+    }
+
+    /// A program like the design's example: Customer with consents, a contact policy.
+    fn program() -> Program {
+        let symbols = vec![
+            Symbol {
+                kind: SymbolKind::Channel,
+                name: "sms".into(),
+                qualified: "std.channel.sms".into(),
+            },
+            Symbol {
+                kind: SymbolKind::Channel,
+                name: "email".into(),
+                qualified: "std.channel.email".into(),
+            },
+            Symbol {
+                kind: SymbolKind::Purpose,
+                name: "marketing".into(),
+                qualified: "std.purpose.marketing".into(),
+            },
+            Symbol {
+                kind: SymbolKind::Purpose,
+                name: "service".into(),
+                qualified: "std.purpose.service".into(),
+            },
+        ];
+        let consent = RecordType {
+            name: "std.consent.Consent".into(),
+            fields: vec![
+                field("purpose", Type::Symbol(SymbolKind::Purpose)),
+                field("channel", Type::Symbol(SymbolKind::Channel)),
+                field("given_at", Type::Time),
+                field("withdrawn_at", Type::Optional(Box::new(Type::Time))),
+            ],
+        };
+        let customer = RecordType {
+            name: "acme.contact.Customer".into(),
+            fields: vec![
+                field("id", Type::Id),
+                field("segment", Type::Enum(0)),
+                field("in_service_interaction", Type::Bool),
+                field("messages_7d", Type::Int),
+                field("risk_score", Type::Decimal),
+                field("tz", Type::Tz),
+                Field {
+                    name: "msisdn".into(),
+                    ty: Type::Text,
+                    personal: true,
+                },
+                field("consents", Type::List(Box::new(Type::Record(0)))),
+                field("tags", Type::Set(Box::new(Type::Text))),
+                field("balance", Type::Optional(Box::new(Type::Money))),
+            ],
+        };
+        let sim_swap = RecordType {
+            name: "std.camara.SimSwap".into(),
+            fields: vec![field("swapped_at", Type::Time)],
+        };
+        Program {
+            records: vec![consent, customer, sim_swap],
+            enums: vec![EnumType {
+                name: "acme.contact.Segment".into(),
+                variants: vec!["vip".into(), "standard".into()],
+            }],
+            symbols,
+            signals: vec![SignalDecl {
+                name: "acme.contact.sim_swap".into(),
+                params: vec![Param {
+                    name: "c".into(),
+                    ty: Type::Record(1),
+                }],
+                ty: Type::Record(2),
+                source: "std.camara.sim_swap".into(),
+                source_args: vec![],
+                max_age_ms: Some(300_000),
+            }],
+            policies: vec![
+                Policy {
+                    name: "contact".into(),
+                    qualified: "acme.contact.contact".into(),
+                    action: "acme.contact.send_offer".into(),
+                    params: vec![
+                        Param {
+                            name: "to".into(),
+                            ty: Type::Record(1),
+                        },
+                        Param {
+                            name: "channel".into(),
+                            ty: Type::Symbol(SymbolKind::Channel),
+                        },
+                        Param {
+                            name: "offer".into(),
+                            ty: Type::Text,
+                        },
+                        Param {
+                            name: "note".into(),
+                            ty: Type::Optional(Box::new(Type::Text)),
+                        },
+                    ],
+                    now_slot: Some(4),
+                    slots: 6,
+                    rules: vec![],
+                },
+                Policy {
+                    name: "scalars".into(),
+                    qualified: "acme.contact.scalars".into(),
+                    action: "acme.contact.scalars".into(),
+                    params: vec![
+                        Param {
+                            name: "amount".into(),
+                            ty: Type::Money,
+                        },
+                        Param {
+                            name: "wait".into(),
+                            ty: Type::Duration,
+                        },
+                        Param {
+                            name: "n".into(),
+                            ty: Type::Int,
+                        },
+                        Param {
+                            name: "d".into(),
+                            ty: Type::Decimal,
+                        },
+                    ],
+                    now_slot: None,
+                    slots: 4,
+                    rules: vec![],
+                },
+            ],
+            tests: vec![],
+        }
+    }
+
+    fn customer() -> Json {
+        json!({
+            "id": "c-42",
+            "segment": "vip",
+            "in_service_interaction": false,
+            "messages_7d": 2,
+            "risk_score": "12.50",
+            "tz": "Europe/Paris",
+            "msisdn": "+33600000000",
+            "consents": [
+                {"purpose": "marketing", "channel": "sms", "given_at": "2025-01-01T00:00:00Z"},
+                {"purpose": "std.purpose.service", "channel": "email",
+                 "given_at": "2025-01-02T00:00:00Z", "withdrawn_at": null},
+                {"purpose": "marketing", "channel": "email",
+                 "given_at": "2025-01-03T00:00:00+01:00", "withdrawn_at": "2025-02-01T00:00:00Z"},
+            ],
+            "tags": ["a", "b", "a"],
+        })
+    }
+
+    fn input(to: Json) -> Json {
+        json!({ "to": to, "channel": "sms", "offer": "buy-now" })
+    }
+
+    fn ms(s: &str) -> i64 {
+        jiff::Timestamp::from_str(s).unwrap().as_millisecond()
+    }
+
+    fn err(policy: usize, input: Json) -> BindError {
+        bind_value(&program(), policy, &input).expect_err("binding should fail")
+    }
+
+    fn scalars(amount: Json, wait: Json, n: Json, d: Json) -> Result<Bound, BindError> {
+        bind_value(
+            &program(),
+            1,
+            &json!({ "amount": amount, "wait": wait, "n": n, "d": d }),
+        )
+    }
+
+    #[test]
+    fn binds_a_full_customer() {
+        let mut i = input(customer());
+        i["now"] = json!("2025-03-01T09:30:00Z");
+        i["signals"] = json!({ "sim_swap": { "swapped_at": "2025-02-28T12:00:00Z" } });
+        let bound = bind_value(&program(), 0, &i).unwrap();
+        let consents = Value::List(Arc::from(vec![
+            Value::Record(
+                0,
+                Arc::from(vec![
+                    Value::Symbol(2),
+                    Value::Symbol(0),
+                    Value::Time(ms("2025-01-01T00:00:00Z")),
+                    Value::Absent,
+                ]),
+            ),
+            Value::Record(
+                0,
+                Arc::from(vec![
+                    Value::Symbol(3),
+                    Value::Symbol(1),
+                    Value::Time(ms("2025-01-02T00:00:00Z")),
+                    Value::Absent,
+                ]),
+            ),
+            Value::Record(
+                0,
+                Arc::from(vec![
+                    Value::Symbol(2),
+                    Value::Symbol(1),
+                    Value::Time(ms("2025-01-02T23:00:00Z")),
+                    Value::Time(ms("2025-02-01T00:00:00Z")),
+                ]),
+            ),
+        ]));
+        let expected_customer = Value::Record(
+            1,
+            Arc::from(vec![
+                Value::Id(Arc::from("c-42")),
+                Value::Enum(0, 0),
+                Value::Bool(false),
+                Value::Int(2),
+                Value::Decimal(Decimal::new(1250, 2)),
+                Value::Tz(Arc::from("Europe/Paris")),
+                Value::text("+33600000000"),
+                consents,
+                Value::List(Arc::from(vec![Value::text("a"), Value::text("b")])),
+                Value::Absent,
+            ]),
+        );
+        assert_eq!(
+            bound,
+            Bound {
+                args: vec![
+                    expected_customer,
+                    Value::Symbol(0),
+                    Value::text("buy-now"),
+                    Value::Absent
+                ],
+                now_ms: Some(ms("2025-03-01T09:30:00Z")),
+                signals: vec![(
+                    0,
+                    Value::Record(2, Arc::from(vec![Value::Time(ms("2025-02-28T12:00:00Z"))]))
+                )],
+            }
+        );
+        // The same from a JSON text and from a Rust value.
+        assert_eq!(bind_json(&program(), 0, &i.to_string()).unwrap(), bound);
+        assert_eq!(bind_serde(&program(), 0, &i).unwrap(), bound);
+    }
+
+    #[test]
+    fn sets_deduplicate_keeping_first_seen_order() {
+        let mut c = customer();
+        c["tags"] = json!(["x", "y", "x", "z", "y"]);
+        let bound = bind_value(&program(), 0, &input(c)).unwrap();
+        let Value::Record(_, fields) = &bound.args[0] else {
+            panic!()
+        };
+        assert_eq!(
+            fields[8],
+            Value::List(Arc::from(vec![
+                Value::text("x"),
+                Value::text("y"),
+                Value::text("z")
+            ]))
+        );
+        // Lists keep duplicates.
+        let mut c = customer();
+        c["consents"] = json!([
+            {"purpose": "marketing", "channel": "sms", "given_at": "2025-01-01T00:00:00Z"},
+            {"purpose": "marketing", "channel": "sms", "given_at": "2025-01-01T00:00:00Z"},
+        ]);
+        let bound = bind_value(&program(), 0, &input(c)).unwrap();
+        let Value::Record(_, fields) = &bound.args[0] else {
+            panic!()
+        };
+        let Value::List(consents) = &fields[7] else {
+            panic!()
+        };
+        assert_eq!(consents.len(), 2);
+    }
+
+    #[test]
+    fn missing_has_its_path() {
+        let mut c = customer();
+        c["consents"][2].as_object_mut().unwrap().remove("given_at");
+        let e = err(0, input(c));
+        assert_eq!(e.kind, BindErrorKind::Missing);
+        assert_eq!(e.path, "to.consents[2].given_at");
+        assert!(e.message.contains("RFC 3339"), "{e}");
+
+        let e = err(0, json!({ "to": customer(), "offer": "x" }));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::Missing, "channel")
+        );
+    }
+
+    #[test]
+    fn wrong_type_has_its_path() {
+        let mut c = customer();
+        c["messages_7d"] = json!("three");
+        let e = err(0, input(c));
+        assert_eq!(e.kind, BindErrorKind::WrongType);
+        assert_eq!(e.path, "to.messages_7d");
+        assert_eq!(
+            e.to_string(),
+            "to.messages_7d: expected an integer, found \"three\""
+        );
+
+        // null for a required value
+        let mut c = customer();
+        c["in_service_interaction"] = Json::Null;
+        let e = err(0, input(c));
+        assert_eq!(e.kind, BindErrorKind::WrongType);
+        assert_eq!(e.path, "to.in_service_interaction");
+        assert!(e.message.ends_with("found null"), "{e}");
+
+        // a fractional Int
+        let mut c = customer();
+        c["messages_7d"] = json!(2.5);
+        let e = err(0, input(c));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::WrongType, "to.messages_7d")
+        );
+
+        // the input itself
+        let e = err(0, json!([1, 2]));
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::WrongType, ""));
+        assert!(
+            e.to_string().starts_with("input: expected an object"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn malformed_time_has_its_path() {
+        let mut c = customer();
+        c["consents"][2]["given_at"] = json!("yesterday");
+        let e = err(0, input(c));
+        assert_eq!(e.kind, BindErrorKind::Malformed);
+        assert_eq!(e.path, "to.consents[2].given_at");
+        assert!(
+            e.to_string()
+                .starts_with("to.consents[2].given_at: expected an RFC 3339 time")
+                && e.message.ends_with("found \"yesterday\""),
+            "{e}"
+        );
+        let mut i = input(customer());
+        i["now"] = json!("2025-03-01 09:30");
+        let e = err(0, i);
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, "now"));
+        let e = bind_json(&program(), 0, "{\"to\": ").unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, ""));
+    }
+
+    #[test]
+    fn unknown_field_has_its_path() {
+        let mut c = customer();
+        c["consents"][1]["chanel"] = json!("sms");
+        let e = err(0, input(c));
+        assert_eq!(e.kind, BindErrorKind::UnknownField);
+        assert_eq!(e.path, "to.consents[1].chanel");
+        assert!(
+            e.message
+                .contains("purpose, channel, given_at, withdrawn_at"),
+            "{e}"
+        );
+
+        let mut c = customer();
+        c["odd key"] = json!(1);
+        let e = err(0, input(c));
+        assert_eq!(e.path, "to[\"odd key\"]");
+
+        let mut i = input(customer());
+        i["extra"] = json!(1);
+        let e = err(0, i);
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::UnknownField, "extra")
+        );
+
+        let mut i = input(customer());
+        i["signals"] = json!({ "credit_score": 3 });
+        let e = err(0, i);
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::UnknownField, "signals.credit_score")
+        );
+        assert!(e.message.contains("sim_swap"), "{e}");
+    }
+
+    #[test]
+    fn unknown_enum_value_lists_the_known_ones() {
+        let mut c = customer();
+        c["segment"] = json!("gold");
+        let e = err(0, input(c));
+        assert_eq!(e.kind, BindErrorKind::UnknownEnumValue);
+        assert_eq!(e.path, "to.segment");
+        assert!(e.message.contains("vip, standard"), "{e}");
+
+        let mut i = input(customer());
+        i["channel"] = json!("fax");
+        let e = err(0, i);
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::UnknownEnumValue, "channel")
+        );
+        assert!(
+            e.message.contains("sms, email") && !e.message.contains("marketing"),
+            "{e}"
+        );
+
+        // A symbol of another kind is unknown.
+        let mut c = customer();
+        c["consents"][0]["channel"] = json!("marketing");
+        let e = err(0, input(c));
+        assert_eq!(e.path, "to.consents[0].channel");
+        assert_eq!(e.kind, BindErrorKind::UnknownEnumValue);
+    }
+
+    #[test]
+    fn out_of_range_has_its_path() {
+        let e = scalars(
+            json!("1 EUR"),
+            json!(1),
+            json!(9_223_372_036_854_775_808u64),
+            json!(1),
+        )
+        .unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::OutOfRange, "n"));
+        let e = bind_json(
+            &program(),
+            1,
+            r#"{"amount": "1 EUR", "wait": 1, "d": 1, "n": -9223372036854775809}"#,
+        )
+        .unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::OutOfRange, "n"));
+        let e = scalars(json!("1 EUR"), json!("999999999999w"), json!(1), json!(1)).unwrap_err();
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::OutOfRange, "wait")
+        );
+        let e = scalars(json!("1 EUR"), json!(1), json!(1), json!("1e40")).unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::OutOfRange, "d"));
+        let e = scalars(
+            json!({"amount": "100000000000000000000000000000", "currency": "EUR"}),
+            json!(1),
+            json!(1),
+            json!(1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::OutOfRange, "amount.amount")
+        );
+        // Extremes that fit.
+        let b = scalars(json!("1 EUR"), json!(1), json!(i64::MIN), json!(1)).unwrap();
+        assert_eq!(b.args[2], Value::Int(i64::MIN));
+    }
+
+    #[test]
+    fn money_forms() {
+        let eur = |s: &str| Value::Money(Decimal::from_str(s).unwrap(), Arc::from("EUR"));
+        for amount in [
+            json!("12.50 EUR"),
+            json!({"amount": "12.50", "currency": "EUR"}),
+            json!({"amount": 12.50, "currency": "EUR"}),
+            json!("  12.50   EUR "),
+        ] {
+            let b = scalars(amount.clone(), json!(0), json!(0), json!(0)).unwrap();
+            assert_eq!(b.args[0], eur("12.50"), "{amount}");
+        }
+        // The scale is kept from the text.
+        let b = scalars(json!("12.50 EUR"), json!(0), json!(0), json!(0)).unwrap();
+        let Value::Money(d, _) = &b.args[0] else {
+            panic!()
+        };
+        assert_eq!(d.to_string(), "12.50");
+        let b = scalars(json!("-0.001 JPY"), json!(0), json!(0), json!(0)).unwrap();
+        assert_eq!(
+            b.args[0],
+            Value::Money(Decimal::new(-1, 3), Arc::from("JPY"))
+        );
+
+        let bad = |amount: Json| scalars(amount, json!(0), json!(0), json!(0)).unwrap_err();
+        let e = bad(json!("12.50 eur"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::Malformed, "amount")
+        );
+        let e = bad(json!("12.50"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::Malformed, "amount")
+        );
+        let e = bad(json!("EUR 12.50"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::Malformed, "amount")
+        );
+        let e = bad(json!("12,50 EUR"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::Malformed, "amount")
+        );
+        let e = bad(json!({"amount": "12.50", "currency": "EURO"}));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::Malformed, "amount.currency")
+        );
+        let e = bad(json!({"amount": "12.50"}));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::Missing, "amount.currency")
+        );
+        let e = bad(json!({"amount": "12.50", "currency": "EUR", "rate": 1}));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::UnknownField, "amount.rate")
+        );
+        let e = bad(json!({"amount": true, "currency": "EUR"}));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::WrongType, "amount.amount")
+        );
+        let e = bad(json!(12.5));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::WrongType, "amount")
+        );
+    }
+
+    #[test]
+    fn durations() {
+        let wait =
+            |w: Json| scalars(json!("1 EUR"), w, json!(0), json!(0)).map(|b| b.args[1].clone());
+        for (text, expected) in [
+            (json!("15m"), 900_000),
+            (json!("1h30m"), 5_400_000),
+            (json!("250ms"), 250),
+            (json!("1m30s"), 90_000),
+            (json!("2d"), 172_800_000),
+            (json!("1w1d1h1m1s1ms"), 694_861_001),
+            (json!("-5s"), -5_000),
+            (json!("0s"), 0),
+            (json!(1500), 1500),
+        ] {
+            assert_eq!(
+                wait(text.clone()).unwrap(),
+                Value::Duration(expected),
+                "{text}"
+            );
+        }
+        for bad in [
+            "", "15", "m", "1x", "1h1h", "30m1h", "1.5h", "1 h", "h1", "-", "1ms1s",
+        ] {
+            let e = wait(json!(bad)).unwrap_err();
+            assert_eq!(
+                (e.kind, e.path.as_str()),
+                (BindErrorKind::Malformed, "wait"),
+                "{bad}"
+            );
+        }
+        let e = wait(json!(1.5)).unwrap_err();
+        assert_eq!(e.kind, BindErrorKind::WrongType);
+        let e = wait(json!(true)).unwrap_err();
+        assert_eq!(e.kind, BindErrorKind::WrongType);
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        let d = |v: Json| scalars(json!("1 EUR"), json!(0), json!(0), v).map(|b| b.args[3].clone());
+        let dec = |s: &str| Value::Decimal(Decimal::from_str(s).unwrap());
+        assert_eq!(d(json!(0.1)).unwrap(), dec("0.1"));
+        assert_eq!(d(json!("0.1")).unwrap(), dec("0.1"));
+        assert_eq!(d(json!(42)).unwrap(), dec("42"));
+        assert_eq!(d(json!(1.5e-7)).unwrap(), dec("0.00000015"));
+        assert_eq!(
+            d(json!("12345678901234567890.12345678")).unwrap(),
+            dec("12345678901234567890.12345678")
+        );
+        let e = d(json!("1,5")).unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, "d"));
+        let e = d(json!([1])).unwrap_err();
+        assert_eq!(e.kind, BindErrorKind::WrongType);
+    }
+
+    #[test]
+    fn optionals_symbols_time_zones_and_signals() {
+        // An optional parameter: missing, null, or given.
+        let mut i = input(customer());
+        assert_eq!(
+            bind_value(&program(), 0, &i).unwrap().args[3],
+            Value::Absent
+        );
+        i["note"] = Json::Null;
+        assert_eq!(
+            bind_value(&program(), 0, &i).unwrap().args[3],
+            Value::Absent
+        );
+        i["note"] = json!("hi");
+        assert_eq!(
+            bind_value(&program(), 0, &i).unwrap().args[3],
+            Value::text("hi")
+        );
+        // An optional field given.
+        let mut c = customer();
+        c["balance"] = json!("3 USD");
+        let b = bind_value(&program(), 0, &input(c)).unwrap();
+        let Value::Record(_, fields) = &b.args[0] else {
+            panic!()
+        };
+        assert_eq!(
+            fields[9],
+            Value::Money(Decimal::new(3, 0), Arc::from("USD"))
+        );
+        // A qualified channel name.
+        let mut i = input(customer());
+        i["channel"] = json!("std.channel.email");
+        assert_eq!(
+            bind_value(&program(), 0, &i).unwrap().args[1],
+            Value::Symbol(1)
+        );
+        // A time zone is validated.
+        let mut c = customer();
+        c["tz"] = json!("Mars/Olympus");
+        let e = err(0, input(c));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::Malformed, "to.tz")
+        );
+        // Signals: qualified name, null for absent, values typed and paths reported.
+        let mut i = input(customer());
+        i["signals"] = json!({ "acme.contact.sim_swap": null });
+        let b = bind_value(&program(), 0, &i).unwrap();
+        assert_eq!(b.signals, vec![(0, Value::Absent)]);
+        assert_eq!(b.now_ms, None);
+        i["signals"] = json!({ "sim_swap": { "swapped_at": 5 } });
+        let e = err(0, i.clone());
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::WrongType, "signals.sim_swap.swapped_at")
+        );
+        i["signals"] = json!({ "sim_swap": null, "acme.contact.sim_swap": null });
+        let e = err(0, i);
+        assert_eq!(e.kind, BindErrorKind::Malformed);
+    }
+
+    #[test]
+    fn serde_structs_bind() {
+        #[derive(serde::Serialize)]
+        struct Consent<'a> {
+            purpose: &'a str,
+            channel: &'a str,
+            given_at: &'a str,
+        }
+        #[derive(serde::Serialize)]
+        struct Customer<'a> {
+            id: &'a str,
+            segment: &'a str,
+            in_service_interaction: bool,
+            messages_7d: i64,
+            risk_score: f64,
+            tz: &'a str,
+            msisdn: &'a str,
+            consents: Vec<Consent<'a>>,
+            tags: Vec<&'a str>,
+            balance: Option<&'a str>,
+        }
+        #[derive(serde::Serialize)]
+        struct Input<'a> {
+            to: Customer<'a>,
+            channel: &'a str,
+            offer: &'a str,
+        }
+        let input = Input {
+            to: Customer {
+                id: "c-1",
+                segment: "standard",
+                in_service_interaction: true,
+                messages_7d: 0,
+                risk_score: 0.25,
+                tz: "UTC",
+                msisdn: "+1",
+                consents: vec![Consent {
+                    purpose: "marketing",
+                    channel: "sms",
+                    given_at: "2025-01-01T00:00:00Z",
+                }],
+                tags: vec![],
+                balance: None,
+            },
+            channel: "sms",
+            offer: "x",
+        };
+        let b = bind_serde(&program(), 0, &input).unwrap();
+        let Value::Record(1, fields) = &b.args[0] else {
+            panic!()
+        };
+        assert_eq!(fields[4], Value::Decimal(Decimal::new(25, 2)));
+        assert_eq!(fields[9], Value::Absent);
+    }
+}

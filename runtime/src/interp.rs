@@ -1,0 +1,1827 @@
+//! The reference interpreter: it defines what a compiled [`Program`] means. The JIT must agree
+//! with it on every program, input, decision time and signal values.
+//!
+//! [`decide`] evaluates one policy: every rule's condition in order, then the combining rule
+//! (deny > review > allow > nothing allowed is deny). It never panics and never allows by
+//! accident: ill-formed input is `deny` with reason [`BAD_INPUT`], and any run-time error while
+//! evaluating a rule (absent where a value is needed, overflow, division by zero, mixed
+//! currencies, a value of the wrong kind, an unknown time zone, a malformed program) stops the
+//! evaluation and gives `deny` with reason [`RUNTIME_ERROR`].
+//!
+//! Decisions that the IR leaves open, fixed here:
+//! - `and`, `or`, `??`, `if` and the quantifiers `any`/`all` evaluate only what their result
+//!   needs (so an error in a later element of `any` after a `true` one is not reached); `count`
+//!   evaluates its body on every element.
+//! - `==` and `!=` are structural on any two values and never fail; values of different kinds
+//!   are unequal (`Absent == Absent`). Sets are compared like lists, in element order.
+//! - Ordering (`<`, ranges) fails on absent values and on values of different kinds.
+//! - A signal's value that does not match its declared type reads as absent (an answer out of
+//!   contract), as does `Absent`; reads are memoised per decision by signal and arguments.
+//! - Expressions nested deeper than [`MAX_DEPTH`] are a run-time error (no stack overflow).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::intrinsics;
+use crate::ir::{
+    ArithOp, CmpOp, Expr, Intrinsic, Policy, Program, Quantifier, Review, SignalDecl, Type, Verdict,
+};
+use crate::value::Value;
+
+/// The reason of a decision that failed because of a run-time error.
+pub const RUNTIME_ERROR: &str = "xop:runtime-error";
+
+/// The reason of a decision refused because its input does not match the policy's parameters.
+pub const BAD_INPUT: &str = "xop:bad-input";
+
+/// How deeply expressions may nest; deeper is a run-time error. (The compiler should refuse
+/// deeper programs; an unoptimised build needs about 4 KiB of stack per level at worst.)
+pub const MAX_DEPTH: u32 = 256;
+
+/// The outcome of a policy on one input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The reasons of the fired rules whose verdict is the final verdict, in rule order,
+    /// without duplicates; or the single [`RUNTIME_ERROR`] / [`BAD_INPUT`] reason.
+    pub reasons: Vec<String>,
+    /// The ids of the rules that fired, in order (for an error, those that fired before it).
+    pub fired: Vec<String>,
+    /// The terms of the first fired review rule, when the verdict is `review`.
+    pub review: Option<Review>,
+    /// What went wrong, for a decision that failed closed.
+    pub error: Option<String>,
+}
+
+impl Decision {
+    fn failed(reason: &str, fired: Vec<String>, error: String) -> Decision {
+        Decision {
+            verdict: Verdict::Deny,
+            reasons: vec![reason.to_string()],
+            fired,
+            review: None,
+            error: Some(error),
+        }
+    }
+}
+
+/// Where signal values come from.
+pub trait Signals {
+    /// The value of signal `signal` (declared as `decl`) for `args`, or `Value::Absent` when it
+    /// is unavailable, failed or is stale.
+    fn read(&self, signal: u32, decl: &SignalDecl, args: &[Value]) -> Value;
+}
+
+/// No signal is ever available.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSignals;
+
+impl Signals for NoSignals {
+    fn read(&self, _signal: u32, _decl: &SignalDecl, _args: &[Value]) -> Value {
+        Value::Absent
+    }
+}
+
+/// Given values: a signal listed here reads its value whatever its arguments (the first entry
+/// for it wins); others are absent. What `given` does in tests.
+#[derive(Debug, Clone, Default)]
+pub struct FixedSignals(pub Vec<(u32, Value)>);
+
+impl Signals for FixedSignals {
+    fn read(&self, signal: u32, _decl: &SignalDecl, _args: &[Value]) -> Value {
+        self.0
+            .iter()
+            .find(|(s, _)| *s == signal)
+            .map_or(Value::Absent, |(_, v)| v.clone())
+    }
+}
+
+/// Decides policy `policy` of `program` on the action's arguments `args` at `now_ms`.
+pub fn decide(
+    program: &Program,
+    policy: usize,
+    args: &[Value],
+    now_ms: i64,
+    signals: &dyn Signals,
+) -> Decision {
+    let Some(pol) = program.policies.get(policy) else {
+        return Decision::failed(
+            RUNTIME_ERROR,
+            Vec::new(),
+            format!("no policy #{policy} in the program"),
+        );
+    };
+    if let Err(e) = check_input(program, pol, args) {
+        return Decision::failed(
+            BAD_INPUT,
+            Vec::new(),
+            format!("policy {}: {e}", pol.qualified),
+        );
+    }
+    let mut frame = match frame(pol, args, now_ms) {
+        Ok(frame) => frame,
+        Err(e) => {
+            return Decision::failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                format!("policy {}: {e}", pol.qualified),
+            );
+        }
+    };
+    let mut ev = Evaluator::new(program, now_ms, signals);
+    let mut fired: Vec<usize> = Vec::new();
+    for (i, rule) in pol.rules.iter().enumerate() {
+        let applies = match &rule.condition {
+            None => Ok(true),
+            Some(c) => ev.eval(c, &mut frame).and_then(|v| match v {
+                Value::Bool(b) => Ok(b),
+                other => Err(format!("the condition is {}, not a Bool", other.kind())),
+            }),
+        };
+        match applies {
+            Ok(true) => fired.push(i),
+            Ok(false) => {}
+            Err(e) => {
+                let ids = fired.iter().map(|&j| pol.rules[j].id.clone()).collect();
+                return Decision::failed(RUNTIME_ERROR, ids, format!("rule {}: {e}", rule.id));
+            }
+        }
+    }
+    combine(pol, &fired)
+}
+
+/// The combining rule over the indices of the fired rules.
+fn combine(pol: &Policy, fired: &[usize]) -> Decision {
+    let rules = || fired.iter().map(|&i| &pol.rules[i]);
+    let verdict = if rules().any(|r| r.verdict == Verdict::Deny) {
+        Verdict::Deny
+    } else if rules().any(|r| r.verdict == Verdict::Review) {
+        Verdict::Review
+    } else if rules().any(|r| r.verdict == Verdict::Allow) {
+        Verdict::Allow
+    } else {
+        Verdict::Deny
+    };
+    let mut reasons: Vec<String> = Vec::new();
+    for r in rules().filter(|r| r.verdict == verdict) {
+        if let Some(reason) = &r.reason
+            && !reasons.contains(reason)
+        {
+            reasons.push(reason.clone());
+        }
+    }
+    let review = if verdict == Verdict::Review {
+        rules()
+            .find(|r| r.verdict == Verdict::Review)
+            .and_then(|r| r.review.clone())
+    } else {
+        None
+    };
+    Decision {
+        verdict,
+        reasons,
+        fired: rules().map(|r| r.id.clone()).collect(),
+        review,
+        error: None,
+    }
+}
+
+/// Checks the action's arguments against the policy's parameters.
+fn check_input(program: &Program, pol: &Policy, args: &[Value]) -> Result<(), String> {
+    if args.len() != pol.params.len() {
+        return Err(format!(
+            "expects {} argument(s), got {}",
+            pol.params.len(),
+            args.len()
+        ));
+    }
+    for (i, (param, arg)) in pol.params.iter().zip(args).enumerate() {
+        check_value(program, &param.ty, arg)
+            .map_err(|e| format!("argument {} (`{}`): {e}", i + 1, param.name))?;
+    }
+    Ok(())
+}
+
+/// The frame of a policy: its parameters, the decision time, absent lambda slots.
+fn frame(pol: &Policy, args: &[Value], now_ms: i64) -> Result<Vec<Value>, String> {
+    let slots = usize::try_from(pol.slots).map_err(|_| "too many slots".to_string())?;
+    if args.len() > slots {
+        return Err(format!(
+            "{} slot(s) cannot hold {} parameter(s)",
+            slots,
+            args.len()
+        ));
+    }
+    let mut frame = vec![Value::Absent; slots];
+    frame[..args.len()].clone_from_slice(args);
+    if let Some(now_slot) = pol.now_slot {
+        let cell = usize::try_from(now_slot)
+            .ok()
+            .and_then(|i| frame.get_mut(i))
+            .ok_or_else(|| format!("the time's slot {now_slot} is out of the frame"))?;
+        *cell = Value::Time(now_ms);
+    }
+    Ok(frame)
+}
+
+/// Whether `v` is a value of type `ty` (present unless `ty` is optional; records of the right
+/// type and arity; symbols of the right kind; known time zones; sets without duplicates).
+pub fn check_value(program: &Program, ty: &Type, v: &Value) -> Result<(), String> {
+    let mismatch = |what: &str| Err(format!("{} where {what} is expected", v.kind()));
+    match (ty, v) {
+        (Type::Optional(_), Value::Absent) => Ok(()),
+        (Type::Optional(inner), _) => check_value(program, inner, v),
+        (_, Value::Absent) => Err(format!(
+            "absent where {} is expected",
+            type_name(program, ty)
+        )),
+        (Type::Bool, Value::Bool(_))
+        | (Type::Int, Value::Int(_))
+        | (Type::Decimal, Value::Decimal(_))
+        | (Type::Money, Value::Money(..))
+        | (Type::Text, Value::Text(_))
+        | (Type::Duration, Value::Duration(_))
+        | (Type::Time, Value::Time(_))
+        | (Type::Id, Value::Id(_)) => Ok(()),
+        (Type::Tz, Value::Tz(name)) => intrinsics::time_zone(name).map(|_| ()),
+        (Type::Symbol(kind), Value::Symbol(s)) => {
+            match usize::try_from(*s)
+                .ok()
+                .and_then(|i| program.symbols.get(i))
+            {
+                Some(sym) if sym.kind == *kind => Ok(()),
+                Some(sym) => Err(format!(
+                    "{:?} `{}` where a {kind:?} is expected",
+                    sym.kind, sym.name
+                )),
+                None => Err(format!("unknown symbol #{s}")),
+            }
+        }
+        (Type::Enum(e), Value::Enum(ve, variant)) => {
+            let Some(et) = usize::try_from(*e).ok().and_then(|i| program.enums.get(i)) else {
+                return Err(format!("enum type #{e} is not in the program"));
+            };
+            if ve != e {
+                return mismatch(&et.name);
+            }
+            if usize::try_from(*variant).is_ok_and(|i| i < et.variants.len()) {
+                Ok(())
+            } else {
+                Err(format!("{} has no variant #{variant}", et.name))
+            }
+        }
+        (Type::Record(r), Value::Record(vr, fields)) => {
+            let Some(rt) = usize::try_from(*r)
+                .ok()
+                .and_then(|i| program.records.get(i))
+            else {
+                return Err(format!("record type #{r} is not in the program"));
+            };
+            if vr != r {
+                return mismatch(&rt.name);
+            }
+            if fields.len() != rt.fields.len() {
+                return Err(format!(
+                    "{} with {} field(s) where {} has {}",
+                    rt.name,
+                    fields.len(),
+                    rt.name,
+                    rt.fields.len()
+                ));
+            }
+            for (f, fv) in rt.fields.iter().zip(fields.iter()) {
+                check_value(program, &f.ty, fv).map_err(|e| format!("field `{}`: {e}", f.name))?;
+            }
+            Ok(())
+        }
+        (Type::List(elem), Value::List(xs)) => {
+            for (i, x) in xs.iter().enumerate() {
+                check_value(program, elem, x).map_err(|e| format!("element {i}: {e}"))?;
+            }
+            Ok(())
+        }
+        (Type::Set(elem), Value::List(xs)) => {
+            let mut seen = HashSet::with_capacity(xs.len());
+            for (i, x) in xs.iter().enumerate() {
+                check_value(program, elem, x).map_err(|e| format!("element {i}: {e}"))?;
+                if !seen.insert(x) {
+                    return Err(format!("element {i} is a duplicate in a set"));
+                }
+            }
+            Ok(())
+        }
+        _ => mismatch(&type_name(program, ty)),
+    }
+}
+
+/// A type's name, for messages.
+fn type_name(program: &Program, ty: &Type) -> String {
+    match ty {
+        Type::Bool => "a Bool".into(),
+        Type::Int => "an Int".into(),
+        Type::Decimal => "a Decimal".into(),
+        Type::Money => "Money".into(),
+        Type::Text => "a Text".into(),
+        Type::Duration => "a Duration".into(),
+        Type::Time => "a Time".into(),
+        Type::Tz => "a Tz".into(),
+        Type::Id => "an Id".into(),
+        Type::Symbol(kind) => format!("a {kind:?}"),
+        Type::Record(r) => usize::try_from(*r)
+            .ok()
+            .and_then(|i| program.records.get(i))
+            .map_or_else(|| format!("record #{r}"), |rt| rt.name.clone()),
+        Type::Enum(e) => usize::try_from(*e)
+            .ok()
+            .and_then(|i| program.enums.get(i))
+            .map_or_else(|| format!("enum #{e}"), |et| et.name.clone()),
+        Type::List(t) => format!("a List<{}>", type_name(program, t)),
+        Type::Set(t) => format!("a Set<{}>", type_name(program, t)),
+        Type::Optional(t) => format!("{}?", type_name(program, t)),
+    }
+}
+
+/// Evaluates expressions for one decision: the program, the decision time, the signals and
+/// the signal reads made so far.
+pub struct Evaluator<'a> {
+    program: &'a Program,
+    now_ms: i64,
+    signals: &'a dyn Signals,
+    memo: HashMap<(u32, Vec<Value>), Value>,
+    depth: u32,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator for one decision at `now_ms`, with no signal read yet.
+    pub fn new(program: &'a Program, now_ms: i64, signals: &'a dyn Signals) -> Self {
+        Evaluator {
+            program,
+            now_ms,
+            signals,
+            memo: HashMap::new(),
+            depth: 0,
+        }
+    }
+
+    /// Evaluates `expr` in `frame`; quantifiers bind their element in it (and restore the slot
+    /// afterwards).
+    pub fn eval(&mut self, expr: &Expr, frame: &mut [Value]) -> Result<Value, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(too_deep());
+        }
+        self.depth += 1;
+        let r = self.eval_inner(expr, frame);
+        self.depth -= 1;
+        r
+    }
+
+    // The evaluator recurses once per level of nesting: `eval_inner` only dispatches, and
+    // each variant has its own small function, so that a level costs little stack even
+    // without optimisations.
+    fn eval_inner(&mut self, expr: &Expr, frame: &mut [Value]) -> Result<Value, String> {
+        match expr {
+            Expr::Const(v) => Ok(v.clone()),
+            Expr::Slot(s) => read_slot(frame, *s),
+            Expr::Field(e, i) => self.eval_field(e, *i, frame),
+            Expr::Not(e) => self.eval_not(e, frame),
+            Expr::Neg(e) => self.eval_neg(e, frame),
+            Expr::And(a, b) => self.eval_and_or(false, a, b, frame),
+            Expr::Or(a, b) => self.eval_and_or(true, a, b, frame),
+            Expr::Cmp(op, a, b) => self.eval_cmp(*op, a, b, frame),
+            Expr::Arith(op, a, b) => self.eval_arith(*op, a, b, frame),
+            Expr::In(x, xs) => self.eval_in(x, xs, frame),
+            Expr::InRange {
+                value,
+                lo,
+                hi,
+                inclusive,
+            } => self.eval_in_range(value, lo, hi, *inclusive, frame),
+            Expr::IsPresent(e) => self.eval_is_present(e, frame),
+            Expr::Default(a, b) => self.eval_default(a, b, frame),
+            Expr::If(c, a, b) => self.eval_if(c, a, b, frame),
+            Expr::List(items) => self.eval_list(items, frame),
+            Expr::Set(items) => self.eval_set(items, frame),
+            Expr::Record(ty, fields) => self.eval_record(*ty, fields, frame),
+            Expr::Quantify {
+                quantifier,
+                list,
+                slot,
+                body,
+            } => self.quantify(*quantifier, list, *slot, body.as_deref(), frame),
+            Expr::Intrinsic(which, args) => self.eval_intrinsic(*which, args, frame),
+            Expr::Signal(i, args) => self.eval_signal(*i, args, frame),
+        }
+    }
+
+    fn eval_bool(&mut self, expr: &Expr, frame: &mut [Value], what: &str) -> Result<bool, String> {
+        match self.eval(expr, frame)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(not_a_bool(what, &other)),
+        }
+    }
+
+    fn eval_all(&mut self, exprs: &[Expr], frame: &mut [Value]) -> Result<Vec<Value>, String> {
+        let mut out = Vec::with_capacity(exprs.len());
+        for e in exprs {
+            out.push(self.eval(e, frame)?);
+        }
+        Ok(out)
+    }
+
+    fn eval_field(&mut self, e: &Expr, i: u32, frame: &mut [Value]) -> Result<Value, String> {
+        let v = self.eval(e, frame)?;
+        field_of(&v, i)
+    }
+
+    fn eval_not(&mut self, e: &Expr, frame: &mut [Value]) -> Result<Value, String> {
+        let v = self.eval_bool(e, frame, "the operand of `not`")?;
+        Ok(Value::Bool(!v))
+    }
+
+    fn eval_neg(&mut self, e: &Expr, frame: &mut [Value]) -> Result<Value, String> {
+        let v = self.eval(e, frame)?;
+        neg(v)
+    }
+
+    /// `and` (`is_or` false) or `or` (`is_or` true), short-circuit.
+    fn eval_and_or(
+        &mut self,
+        is_or: bool,
+        a: &Expr,
+        b: &Expr,
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        let (left, right) = if is_or {
+            ("the left operand of `or`", "the right operand of `or`")
+        } else {
+            ("the left operand of `and`", "the right operand of `and`")
+        };
+        if self.eval_bool(a, frame, left)? == is_or {
+            return Ok(Value::Bool(is_or));
+        }
+        let v = self.eval_bool(b, frame, right)?;
+        Ok(Value::Bool(v))
+    }
+
+    fn eval_cmp(
+        &mut self,
+        op: CmpOp,
+        a: &Expr,
+        b: &Expr,
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        let a = self.eval(a, frame)?;
+        let b = self.eval(b, frame)?;
+        compare(op, &a, &b).map(Value::Bool)
+    }
+
+    fn eval_arith(
+        &mut self,
+        op: ArithOp,
+        a: &Expr,
+        b: &Expr,
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        let a = self.eval(a, frame)?;
+        let b = self.eval(b, frame)?;
+        arith(op, a, b)
+    }
+
+    fn eval_in(&mut self, x: &Expr, xs: &Expr, frame: &mut [Value]) -> Result<Value, String> {
+        let x = self.eval(x, frame)?;
+        let xs = self.eval(xs, frame)?;
+        member(&x, &xs)
+    }
+
+    fn eval_in_range(
+        &mut self,
+        value: &Expr,
+        lo: &Expr,
+        hi: &Expr,
+        inclusive: bool,
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        let v = self.eval(value, frame)?;
+        let lo = self.eval(lo, frame)?;
+        let hi = self.eval(hi, frame)?;
+        in_range(&v, &lo, &hi, inclusive)
+    }
+
+    fn eval_is_present(&mut self, e: &Expr, frame: &mut [Value]) -> Result<Value, String> {
+        let v = self.eval(e, frame)?;
+        Ok(Value::Bool(v != Value::Absent))
+    }
+
+    fn eval_default(&mut self, a: &Expr, b: &Expr, frame: &mut [Value]) -> Result<Value, String> {
+        match self.eval(a, frame)? {
+            Value::Absent => self.eval(b, frame),
+            v => Ok(v),
+        }
+    }
+
+    fn eval_if(
+        &mut self,
+        c: &Expr,
+        a: &Expr,
+        b: &Expr,
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        if self.eval_bool(c, frame, "the condition of `if`")? {
+            self.eval(a, frame)
+        } else {
+            self.eval(b, frame)
+        }
+    }
+
+    fn eval_list(&mut self, items: &[Expr], frame: &mut [Value]) -> Result<Value, String> {
+        let xs = self.eval_all(items, frame)?;
+        Ok(Value::List(Arc::from(xs)))
+    }
+
+    fn eval_set(&mut self, items: &[Expr], frame: &mut [Value]) -> Result<Value, String> {
+        let mut xs = self.eval_all(items, frame)?;
+        // Canonical: sorted, unique; `{2, 1} == {1, 2}` holds as values.
+        xs.sort();
+        xs.dedup();
+        Ok(Value::List(Arc::from(xs)))
+    }
+
+    fn eval_record(
+        &mut self,
+        ty: u32,
+        fields: &[Expr],
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        check_record_arity(self.program, ty, fields.len())?;
+        let xs = self.eval_all(fields, frame)?;
+        Ok(Value::Record(ty, Arc::from(xs)))
+    }
+
+    fn eval_intrinsic(
+        &mut self,
+        which: Intrinsic,
+        args: &[Expr],
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        let args = self.eval_all(args, frame)?;
+        intrinsics::call(self.program, which, &args, self.now_ms)
+    }
+
+    fn eval_signal(&mut self, i: u32, args: &[Expr], frame: &mut [Value]) -> Result<Value, String> {
+        let args = self.eval_all(args, frame)?;
+        self.read_signal(i, args)
+    }
+
+    fn quantify(
+        &mut self,
+        quantifier: Quantifier,
+        list: &Expr,
+        slot: u32,
+        body: Option<&Expr>,
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        let xs = match self.eval(list, frame)? {
+            Value::List(xs) => xs,
+            other => return Err(not_a_list("a quantifier", &other)),
+        };
+        match body {
+            None => count_all(quantifier, xs.len()),
+            Some(body) => self.quantify_body(quantifier, &xs, slot, body, frame),
+        }
+    }
+
+    /// Binds each element to `slot` in turn, restoring the slot's value afterwards.
+    fn quantify_body(
+        &mut self,
+        quantifier: Quantifier,
+        xs: &[Value],
+        slot: u32,
+        body: &Expr,
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        let cell = usize::try_from(slot)
+            .ok()
+            .filter(|&i| i < frame.len())
+            .ok_or_else(|| out_of_frame(slot))?;
+        let saved = frame
+            .get_mut(cell)
+            .map_or(Value::Absent, |c| std::mem::replace(c, Value::Absent));
+        let r = self.quantify_loop(quantifier, xs, cell, body, frame);
+        if let Some(c) = frame.get_mut(cell) {
+            *c = saved;
+        }
+        r
+    }
+
+    fn quantify_loop(
+        &mut self,
+        quantifier: Quantifier,
+        xs: &[Value],
+        cell: usize,
+        body: &Expr,
+        frame: &mut [Value],
+    ) -> Result<Value, String> {
+        let mut count: i64 = 0;
+        for x in xs {
+            if let Some(c) = frame.get_mut(cell) {
+                *c = x.clone();
+            }
+            let b = self.eval_bool(body, frame, "the condition of a quantifier")?;
+            match quantifier {
+                Quantifier::Any if b => return Ok(Value::Bool(true)),
+                Quantifier::All if !b => return Ok(Value::Bool(false)),
+                Quantifier::Count if b => {
+                    count = count.checked_add(1).ok_or_else(count_overflow)?
+                }
+                _ => {}
+            }
+        }
+        Ok(match quantifier {
+            Quantifier::Any => Value::Bool(false),
+            Quantifier::All => Value::Bool(true),
+            Quantifier::Count => Value::Int(count),
+        })
+    }
+
+    fn read_signal(&mut self, i: u32, args: Vec<Value>) -> Result<Value, String> {
+        let program = self.program;
+        let decl = usize::try_from(i)
+            .ok()
+            .and_then(|j| program.signals.get(j))
+            .ok_or_else(|| format!("signal #{i} is not in the program"))?;
+        if args.len() != decl.params.len() {
+            return Err(format!(
+                "signal {} takes {} argument(s), got {}",
+                decl.name,
+                decl.params.len(),
+                args.len()
+            ));
+        }
+        let key = (i, args);
+        if let Some(v) = self.memo.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = self.signals.read(i, decl, &key.1);
+        // An answer that does not match the declared type is out of contract: absent.
+        let v = if check_value(program, &decl.ty, &v).is_ok() {
+            v
+        } else {
+            Value::Absent
+        };
+        self.memo.insert(key, v.clone());
+        Ok(v)
+    }
+}
+
+/// Evaluates `expr` in `frame` with a fresh evaluator (no memoised signal reads).
+pub fn eval(
+    program: &Program,
+    expr: &Expr,
+    frame: &mut [Value],
+    now_ms: i64,
+    signals: &dyn Signals,
+) -> Result<Value, String> {
+    Evaluator::new(program, now_ms, signals).eval(expr, frame)
+}
+
+/// Evaluates a constant expression (a test's argument or given value): no slots, no signals.
+pub fn eval_const(program: &Program, expr: &Expr, now_ms: i64) -> Result<Value, String> {
+    eval(program, expr, &mut [], now_ms, &NoSignals)
+}
+
+#[cold]
+#[inline(never)]
+fn too_deep() -> String {
+    format!("expression nested deeper than {MAX_DEPTH}")
+}
+
+#[cold]
+#[inline(never)]
+fn not_a_bool(what: &str, v: &Value) -> String {
+    format!("{what} is {}, not a Bool", v.kind())
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_frame(slot: u32) -> String {
+    format!("slot {slot} is out of the frame")
+}
+
+#[cold]
+#[inline(never)]
+fn not_a_list(what: &str, v: &Value) -> String {
+    format!("{what} needs a list or set, not {}", v.kind())
+}
+
+#[cold]
+#[inline(never)]
+fn count_overflow() -> String {
+    "count overflows".to_string()
+}
+
+/// `count(xs)` without a condition; `any` and `all` always have one.
+fn count_all(quantifier: Quantifier, n: usize) -> Result<Value, String> {
+    match quantifier {
+        Quantifier::Count => i64::try_from(n)
+            .map(Value::Int)
+            .map_err(|_| count_overflow()),
+        Quantifier::Any | Quantifier::All => Err(format!("`{quantifier:?}` without a condition")),
+    }
+}
+
+fn read_slot(frame: &[Value], s: u32) -> Result<Value, String> {
+    usize::try_from(s)
+        .ok()
+        .and_then(|i| frame.get(i))
+        .cloned()
+        .ok_or_else(|| out_of_frame(s))
+}
+
+fn field_of(v: &Value, i: u32) -> Result<Value, String> {
+    match v {
+        Value::Record(ty, fields) => usize::try_from(i)
+            .ok()
+            .and_then(|j| fields.get(j))
+            .cloned()
+            .ok_or_else(|| format!("record #{ty} has no field #{i}")),
+        Value::Absent => Err(format!("reading field #{i} of an absent value")),
+        other => Err(format!(
+            "reading field #{i} of {}, not a record",
+            other.kind()
+        )),
+    }
+}
+
+fn member(x: &Value, xs: &Value) -> Result<Value, String> {
+    match xs {
+        Value::List(xs) => Ok(Value::Bool(xs.contains(x))),
+        other => Err(not_a_list("`in`", other)),
+    }
+}
+
+/// `lo <= v < hi`, or `lo <= v <= hi` when inclusive.
+fn in_range(v: &Value, lo: &Value, hi: &Value, inclusive: bool) -> Result<Value, String> {
+    let above_lo = order(lo, v)?.is_le();
+    let below_hi = if inclusive {
+        order(v, hi)?.is_le()
+    } else {
+        order(v, hi)?.is_lt()
+    };
+    Ok(Value::Bool(above_lo && below_hi))
+}
+
+fn check_record_arity(program: &Program, ty: u32, n: usize) -> Result<(), String> {
+    let rt = usize::try_from(ty)
+        .ok()
+        .and_then(|i| program.records.get(i))
+        .ok_or_else(|| format!("record type #{ty} is not in the program"))?;
+    if rt.fields.len() == n {
+        Ok(())
+    } else {
+        Err(format!(
+            "record {} built with {n} field(s), it has {}",
+            rt.name,
+            rt.fields.len()
+        ))
+    }
+}
+
+/// `==` and `!=` are structural; ordering needs two values of one ordered kind.
+fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, String> {
+    Ok(match op {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Lt => order(a, b)?.is_lt(),
+        CmpOp::Le => order(a, b)?.is_le(),
+        CmpOp::Gt => order(a, b)?.is_gt(),
+        CmpOp::Ge => order(a, b)?.is_ge(),
+    })
+}
+
+/// The order of two values of one ordered kind: Int, Decimal, Money (one currency), Duration,
+/// Time, Text (by code points).
+fn order(a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
+        (Value::Decimal(x), Value::Decimal(y)) => Ok(x.cmp(y)),
+        (Value::Money(x, cx), Value::Money(y, cy)) => {
+            if cx == cy {
+                Ok(x.cmp(y))
+            } else {
+                Err(format!("comparing money in {cx} with money in {cy}"))
+            }
+        }
+        (Value::Duration(x), Value::Duration(y)) | (Value::Time(x), Value::Time(y)) => Ok(x.cmp(y)),
+        (Value::Text(x), Value::Text(y)) => Ok(x.cmp(y)),
+        (Value::Absent, _) | (_, Value::Absent) => Err("comparing an absent value".to_string()),
+        _ => Err(format!("cannot order {} and {}", a.kind(), b.kind())),
+    }
+}
+
+fn neg(v: Value) -> Result<Value, String> {
+    match v {
+        Value::Int(n) => n
+            .checked_neg()
+            .map(Value::Int)
+            .ok_or_else(|| format!("-({n}) overflows")),
+        Value::Decimal(d) => Ok(Value::Decimal(-d)),
+        Value::Money(d, c) => Ok(Value::Money(-d, c)),
+        Value::Duration(d) => d
+            .checked_neg()
+            .map(Value::Duration)
+            .ok_or_else(|| format!("-({d}ms) overflows")),
+        Value::Absent => Err("negating an absent value".to_string()),
+        other => Err(format!("cannot negate {}", other.kind())),
+    }
+}
+
+fn op_symbol(op: ArithOp) -> &'static str {
+    match op {
+        ArithOp::Add => "+",
+        ArithOp::Sub => "-",
+        ArithOp::Mul => "*",
+        ArithOp::Div => "/",
+        ArithOp::Rem => "%",
+    }
+}
+
+/// Checked integer arithmetic (division truncates toward zero, `%` has the dividend's sign).
+fn int_op(op: ArithOp, x: i64, y: i64) -> Result<i64, String> {
+    if matches!(op, ArithOp::Div | ArithOp::Rem) && y == 0 {
+        return Err(format!("{x} {} 0: division by zero", op_symbol(op)));
+    }
+    let r = match op {
+        ArithOp::Add => x.checked_add(y),
+        ArithOp::Sub => x.checked_sub(y),
+        ArithOp::Mul => x.checked_mul(y),
+        ArithOp::Div => x.checked_div(y),
+        ArithOp::Rem => x.checked_rem(y),
+    };
+    r.ok_or_else(|| format!("{x} {} {y} overflows", op_symbol(op)))
+}
+
+/// Checked decimal arithmetic (`+ - * /`; `%` is for Int only).
+fn dec_op(op: ArithOp, x: Decimal, y: Decimal) -> Result<Decimal, String> {
+    let r = match op {
+        ArithOp::Add => x.checked_add(y),
+        ArithOp::Sub => x.checked_sub(y),
+        ArithOp::Mul => x.checked_mul(y),
+        ArithOp::Div => {
+            if y.is_zero() {
+                return Err(format!("{x} / {y}: division by zero"));
+            }
+            x.checked_div(y)
+        }
+        ArithOp::Rem => return Err("`%` is for Int only".to_string()),
+    };
+    r.ok_or_else(|| format!("{x} {} {y} overflows", op_symbol(op)))
+}
+
+fn arith(op: ArithOp, a: Value, b: Value) -> Result<Value, String> {
+    use ArithOp::{Add, Div, Mul, Sub};
+    let overflow = |what: String| move || format!("{what} overflows");
+    match (op, a, b) {
+        (_, Value::Int(x), Value::Int(y)) => int_op(op, x, y).map(Value::Int),
+        (_, Value::Decimal(x), Value::Decimal(y)) => dec_op(op, x, y).map(Value::Decimal),
+        (Add | Sub, Value::Money(x, cx), Value::Money(y, cy)) => {
+            if cx != cy {
+                return Err(format!(
+                    "money in {cx} {} money in {cy}: mixed currencies",
+                    op_symbol(op)
+                ));
+            }
+            dec_op(op, x, y).map(|d| Value::Money(d, cx))
+        }
+        (Mul | Div, Value::Money(x, c), Value::Int(n)) => {
+            dec_op(op, x, Decimal::from(n)).map(|d| Value::Money(d, c))
+        }
+        (Mul | Div, Value::Money(x, c), Value::Decimal(n)) => {
+            dec_op(op, x, n).map(|d| Value::Money(d, c))
+        }
+        (Add | Sub, Value::Duration(x), Value::Duration(y)) => {
+            int_op(op, x, y).map(Value::Duration)
+        }
+        (Mul | Div, Value::Duration(x), Value::Int(n)) => int_op(op, x, n).map(Value::Duration),
+        (Mul, Value::Int(n), Value::Duration(x)) => int_op(op, n, x).map(Value::Duration),
+        (Add | Sub, Value::Time(t), Value::Duration(d)) => int_op(op, t, d).map(Value::Time),
+        (Add, Value::Duration(d), Value::Time(t)) => t
+            .checked_add(d)
+            .map(Value::Time)
+            .ok_or_else(overflow(format!("{d}ms + time {t}"))),
+        (Sub, Value::Time(x), Value::Time(y)) => x
+            .checked_sub(y)
+            .map(Value::Duration)
+            .ok_or_else(overflow(format!("time {x} - time {y}"))),
+        (Add, Value::Text(x), Value::Text(y)) => {
+            let mut s = String::with_capacity(x.len() + y.len());
+            s.push_str(&x);
+            s.push_str(&y);
+            Ok(Value::Text(Arc::from(s)))
+        }
+        (_, a @ Value::Absent, b) | (_, a, b @ Value::Absent) => Err(format!(
+            "{} {} {}: absent where a value is needed",
+            a.kind(),
+            op_symbol(op),
+            b.kind()
+        )),
+        (_, a, b) => Err(format!(
+            "cannot compute {} {} {}",
+            a.kind(),
+            op_symbol(op),
+            b.kind()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::ir::{Field, Intrinsic, Param, RecordType, Rule, SourceRef, Symbol, SymbolKind};
+
+    // ------------------------------------------------------------------ building programs
+
+    fn b(e: Expr) -> Box<Expr> {
+        Box::new(e)
+    }
+    fn slot(i: u32) -> Expr {
+        Expr::Slot(i)
+    }
+    fn int(n: i64) -> Expr {
+        Expr::Const(Value::Int(n))
+    }
+    fn boolean(v: bool) -> Expr {
+        Expr::Const(Value::Bool(v))
+    }
+    fn money(amount: &str, cur: &str) -> Value {
+        Value::Money(amount.parse().expect("a decimal"), Arc::from(cur))
+    }
+    fn dec(s: &str) -> Value {
+        Value::Decimal(s.parse().expect("a decimal"))
+    }
+    fn list(xs: Vec<Value>) -> Value {
+        Value::List(Arc::from(xs))
+    }
+    fn cmp(op: CmpOp, a: Expr, c: Expr) -> Expr {
+        Expr::Cmp(op, b(a), b(c))
+    }
+    fn ar(op: ArithOp, a: Expr, c: Expr) -> Expr {
+        Expr::Arith(op, b(a), b(c))
+    }
+    fn param(name: &str, ty: Type) -> Param {
+        Param {
+            name: name.into(),
+            ty,
+        }
+    }
+
+    fn rule(
+        policy: &str,
+        i: usize,
+        verdict: Verdict,
+        reason: &str,
+        condition: Option<Expr>,
+    ) -> Rule {
+        Rule {
+            id: format!("{policy}#{i}"),
+            verdict,
+            reason: Some(reason.into()),
+            condition,
+            review: (verdict == Verdict::Review).then(|| Review {
+                role: format!("role-{i}"),
+                within_ms: 900_000,
+                fallback: Verdict::Deny,
+            }),
+            source: SourceRef::default(),
+        }
+    }
+
+    /// A policy over `params`, with `extra` more slots, the time in the slot after the
+    /// parameters, and rules `(verdict, reason, condition)`.
+    fn policy(params: Vec<Param>, extra: u32, rules: Vec<(Verdict, &str, Option<Expr>)>) -> Policy {
+        let n = u32::try_from(params.len()).expect("few params");
+        Policy {
+            name: "p".into(),
+            qualified: "acme.p".into(),
+            action: "acme.act".into(),
+            params,
+            now_slot: Some(n),
+            slots: n + 1 + extra,
+            rules: rules
+                .into_iter()
+                .enumerate()
+                .map(|(i, (v, r, c))| rule("acme.p", i, v, r, c))
+                .collect(),
+        }
+    }
+
+    fn program(policies: Vec<Policy>) -> Program {
+        Program {
+            records: vec![RecordType {
+                name: "acme.Customer".into(),
+                fields: vec![
+                    Field {
+                        name: "score".into(),
+                        ty: Type::Int,
+                        personal: false,
+                    },
+                    Field {
+                        name: "tz".into(),
+                        ty: Type::Tz,
+                        personal: false,
+                    },
+                ],
+            }],
+            symbols: vec![
+                Symbol {
+                    kind: SymbolKind::Channel,
+                    name: "sms".into(),
+                    qualified: "std.channel.sms".into(),
+                },
+                Symbol {
+                    kind: SymbolKind::Purpose,
+                    name: "marketing".into(),
+                    qualified: "std.consent.marketing".into(),
+                },
+            ],
+            signals: vec![SignalDecl {
+                name: "acme.risk".into(),
+                params: vec![param("n", Type::Int)],
+                ty: Type::Int,
+                source: "acme.risk_source".into(),
+                source_args: vec![slot(0)],
+                max_age_ms: Some(300_000),
+            }],
+            policies,
+            ..Program::default()
+        }
+    }
+
+    fn customer(score: i64, tz: &str) -> Value {
+        Value::Record(
+            0,
+            Arc::from(vec![Value::Int(score), Value::Tz(Arc::from(tz))]),
+        )
+    }
+
+    /// Evaluates a closed expression.
+    fn ev(e: Expr) -> Result<Value, String> {
+        eval(
+            &program(vec![]),
+            &e,
+            &mut [Value::Absent, Value::Absent],
+            0,
+            &NoSignals,
+        )
+    }
+
+    // ------------------------------------------------------------------ the combining rule
+
+    fn three_flags() -> Program {
+        let flags = vec![
+            param("d", Type::Bool),
+            param("r", Type::Bool),
+            param("a", Type::Bool),
+        ];
+        program(vec![policy(
+            flags,
+            0,
+            vec![
+                (Verdict::Allow, "allowed", Some(slot(2))),
+                (Verdict::Review, "reviewed", Some(slot(1))),
+                (Verdict::Deny, "denied", Some(slot(0))),
+            ],
+        )])
+    }
+
+    fn flags(d: bool, r: bool, a: bool) -> Vec<Value> {
+        vec![Value::Bool(d), Value::Bool(r), Value::Bool(a)]
+    }
+
+    #[test]
+    fn deny_beats_review_beats_allow_and_nothing_is_deny() {
+        let p = three_flags();
+        for d in [false, true] {
+            for r in [false, true] {
+                for a in [false, true] {
+                    let dec = decide(&p, 0, &flags(d, r, a), 0, &NoSignals);
+                    let (verdict, reason) = if d {
+                        (Verdict::Deny, Some("denied"))
+                    } else if r {
+                        (Verdict::Review, Some("reviewed"))
+                    } else if a {
+                        (Verdict::Allow, Some("allowed"))
+                    } else {
+                        (Verdict::Deny, None)
+                    };
+                    assert_eq!(dec.verdict, verdict, "{d} {r} {a}");
+                    let reasons: Vec<String> = reason.into_iter().map(String::from).collect();
+                    assert_eq!(dec.reasons, reasons, "{d} {r} {a}");
+                    let mut fired = Vec::new();
+                    for (i, on) in [a, r, d].into_iter().enumerate() {
+                        if on {
+                            fired.push(format!("acme.p#{i}"));
+                        }
+                    }
+                    assert_eq!(dec.fired, fired, "{d} {r} {a}");
+                    assert_eq!(dec.error, None);
+                    assert_eq!(dec.review.is_some(), verdict == Verdict::Review);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reasons_are_those_of_the_verdict_deduplicated_in_order() {
+        let p = program(vec![policy(
+            vec![param("x", Type::Int)],
+            0,
+            vec![
+                (Verdict::Allow, "eligible", None),
+                (
+                    Verdict::Deny,
+                    "too-high",
+                    Some(cmp(CmpOp::Gt, slot(0), int(10))),
+                ),
+                (
+                    Verdict::Deny,
+                    "odd",
+                    Some(cmp(CmpOp::Eq, ar(ArithOp::Rem, slot(0), int(2)), int(1))),
+                ),
+                (
+                    Verdict::Deny,
+                    "too-high",
+                    Some(cmp(CmpOp::Gt, slot(0), int(5))),
+                ),
+                (
+                    Verdict::Review,
+                    "look",
+                    Some(cmp(CmpOp::Gt, slot(0), int(100))),
+                ),
+                (
+                    Verdict::Review,
+                    "look-again",
+                    Some(cmp(CmpOp::Gt, slot(0), int(100))),
+                ),
+            ],
+        )]);
+        let d = decide(&p, 0, &[Value::Int(11)], 0, &NoSignals);
+        assert_eq!(d.verdict, Verdict::Deny);
+        assert_eq!(d.reasons, vec!["too-high", "odd"]);
+        assert_eq!(
+            d.fired,
+            vec!["acme.p#0", "acme.p#1", "acme.p#2", "acme.p#3"]
+        );
+        assert_eq!(d.review, None);
+        let d = decide(&p, 0, &[Value::Int(4)], 0, &NoSignals);
+        assert_eq!(
+            (d.verdict, d.reasons, d.fired),
+            (
+                Verdict::Allow,
+                vec!["eligible".to_string()],
+                vec!["acme.p#0".to_string()]
+            )
+        );
+        // in the order of the first rule giving each reason
+        let d = decide(&p, 0, &[Value::Int(7)], 0, &NoSignals);
+        assert_eq!(d.reasons, vec!["odd", "too-high"]);
+        assert_eq!(d.fired, vec!["acme.p#0", "acme.p#2", "acme.p#3"]);
+    }
+
+    #[test]
+    fn review_carries_the_first_fired_review_terms() {
+        let p = program(vec![policy(
+            vec![param("x", Type::Int)],
+            0,
+            vec![
+                (
+                    Verdict::Review,
+                    "big",
+                    Some(cmp(CmpOp::Gt, slot(0), int(10))),
+                ),
+                (Verdict::Review, "any", None),
+                (Verdict::Allow, "ok", None),
+            ],
+        )]);
+        let d = decide(&p, 0, &[Value::Int(1)], 0, &NoSignals);
+        assert_eq!(d.verdict, Verdict::Review);
+        assert_eq!(d.reasons, vec!["any"]);
+        assert_eq!(d.review.map(|r| r.role), Some("role-1".to_string()));
+        let d = decide(&p, 0, &[Value::Int(11)], 0, &NoSignals);
+        assert_eq!(d.reasons, vec!["big", "any"]);
+        assert_eq!(d.review.map(|r| r.role), Some("role-0".to_string()));
+        assert_eq!(d.fired, vec!["acme.p#0", "acme.p#1", "acme.p#2"]);
+    }
+
+    #[test]
+    fn no_rules_is_deny_without_reasons() {
+        let p = program(vec![policy(vec![], 0, vec![])]);
+        let d = decide(&p, 0, &[], 0, &NoSignals);
+        assert_eq!(d.verdict, Verdict::Deny);
+        assert!(d.reasons.is_empty() && d.fired.is_empty() && d.error.is_none());
+    }
+
+    // ------------------------------------------------------------------ failing closed
+
+    #[test]
+    fn runtime_errors_deny_and_stop() {
+        let rules = |cond: Expr| {
+            vec![
+                (Verdict::Allow, "first", None),
+                (Verdict::Allow, "boom", Some(cond)),
+                (Verdict::Allow, "after", None),
+            ]
+        };
+        let cases: Vec<(Vec<Param>, Vec<Value>, Expr, &str)> = vec![
+            (
+                vec![param("x", Type::Int)],
+                vec![Value::Int(i64::MAX)],
+                cmp(CmpOp::Gt, ar(ArithOp::Add, slot(0), int(1)), int(0)),
+                "overflows",
+            ),
+            (
+                vec![param("x", Type::Int)],
+                vec![Value::Int(0)],
+                cmp(CmpOp::Gt, ar(ArithOp::Div, int(10), slot(0)), int(0)),
+                "division by zero",
+            ),
+            (
+                vec![param("x", Type::Int)],
+                vec![Value::Int(0)],
+                cmp(CmpOp::Gt, ar(ArithOp::Rem, int(10), slot(0)), int(0)),
+                "division by zero",
+            ),
+            (
+                vec![param("c", Type::Optional(Box::new(Type::Record(0))))],
+                vec![Value::Absent],
+                cmp(CmpOp::Gt, Expr::Field(b(slot(0)), 0), int(0)),
+                "absent",
+            ),
+            (
+                vec![param("m", Type::Money)],
+                vec![money("1", "EUR")],
+                cmp(CmpOp::Lt, slot(0), Expr::Const(money("2", "USD"))),
+                "EUR",
+            ),
+            (
+                vec![param("x", Type::Int)],
+                vec![Value::Int(1)],
+                slot(0), // not a Bool
+                "not a Bool",
+            ),
+        ];
+        for (params, args, cond, what) in cases {
+            let p = program(vec![policy(params, 0, rules(cond))]);
+            let d = decide(&p, 0, &args, 0, &NoSignals);
+            assert_eq!(d.verdict, Verdict::Deny, "{what}");
+            assert_eq!(d.reasons, vec![RUNTIME_ERROR], "{what}");
+            assert_eq!(d.fired, vec!["acme.p#0"], "{what}");
+            assert_eq!(d.review, None);
+            let err = d.error.expect("an error message");
+            assert!(err.contains("acme.p#1") && err.contains(what), "{err}");
+        }
+        // the same programs succeed on good values: the errors come from the values
+        let p = program(vec![policy(
+            vec![param("x", Type::Int)],
+            0,
+            rules(cmp(CmpOp::Gt, ar(ArithOp::Div, int(10), slot(0)), int(0))),
+        )]);
+        let d = decide(&p, 0, &[Value::Int(2)], 0, &NoSignals);
+        assert_eq!(d.verdict, Verdict::Allow);
+        assert_eq!(d.fired.len(), 3);
+    }
+
+    #[test]
+    fn bad_input_is_denied_before_any_rule() {
+        let p = program(vec![policy(
+            vec![
+                param("c", Type::Record(0)),
+                param("ch", Type::Symbol(SymbolKind::Channel)),
+            ],
+            0,
+            vec![(Verdict::Allow, "ok", None)],
+        )]);
+        let good = vec![customer(1, "Europe/Paris"), Value::Symbol(0)];
+        assert_eq!(decide(&p, 0, &good, 0, &NoSignals).verdict, Verdict::Allow);
+        let bad: Vec<Vec<Value>> = vec![
+            vec![customer(1, "Europe/Paris")],
+            vec![customer(1, "Europe/Paris"), Value::Symbol(0), Value::Int(1)],
+            vec![customer(1, "Europe/Atlantis"), Value::Symbol(0)],
+            vec![customer(1, "Europe/Paris"), Value::Symbol(1)], // a purpose, not a channel
+            vec![customer(1, "Europe/Paris"), Value::Symbol(7)],
+            vec![Value::Int(1), Value::Symbol(0)],
+            vec![Value::Absent, Value::Symbol(0)],
+            vec![
+                Value::Record(0, Arc::from(vec![Value::Int(1)])),
+                Value::Symbol(0),
+            ],
+            vec![
+                Value::Record(
+                    0,
+                    Arc::from(vec![Value::text("1"), Value::Tz(Arc::from("UTC"))]),
+                ),
+                Value::Symbol(0),
+            ],
+        ];
+        for args in bad {
+            let d = decide(&p, 0, &args, 0, &NoSignals);
+            assert_eq!(d.verdict, Verdict::Deny, "{args:?}");
+            assert_eq!(d.reasons, vec![BAD_INPUT], "{args:?}");
+            assert!(d.fired.is_empty() && d.error.is_some());
+        }
+        // sets may not hold duplicates; lists may
+        let set = program(vec![policy(
+            vec![
+                param("s", Type::Set(Box::new(Type::Int))),
+                param("l", Type::List(Box::new(Type::Int))),
+            ],
+            0,
+            vec![(Verdict::Allow, "ok", None)],
+        )]);
+        let ok = [
+            list(vec![Value::Int(1), Value::Int(2)]),
+            list(vec![Value::Int(1), Value::Int(1)]),
+        ];
+        assert_eq!(decide(&set, 0, &ok, 0, &NoSignals).verdict, Verdict::Allow);
+        let dup = [list(vec![Value::Int(1), Value::Int(1)]), list(vec![])];
+        assert_eq!(
+            decide(&set, 0, &dup, 0, &NoSignals).reasons,
+            vec![BAD_INPUT]
+        );
+    }
+
+    #[test]
+    fn malformed_programs_fail_closed() {
+        let p = program(vec![policy(vec![], 0, vec![(Verdict::Allow, "ok", None)])]);
+        assert_eq!(
+            decide(&p, 5, &[], 0, &NoSignals).reasons,
+            vec![RUNTIME_ERROR]
+        );
+        let mut q = p.clone();
+        q.policies[0].now_slot = Some(9);
+        assert_eq!(
+            decide(&q, 0, &[], 0, &NoSignals).reasons,
+            vec![RUNTIME_ERROR]
+        );
+        let mut q = p.clone();
+        q.policies[0].rules[0].condition = Some(slot(40));
+        assert_eq!(
+            decide(&q, 0, &[], 0, &NoSignals).reasons,
+            vec![RUNTIME_ERROR]
+        );
+        let mut q = p.clone();
+        q.policies[0].rules[0].condition = Some(Expr::Signal(3, vec![]));
+        assert_eq!(
+            decide(&q, 0, &[], 0, &NoSignals).reasons,
+            vec![RUNTIME_ERROR]
+        );
+        let mut q = p;
+        q.policies[0].rules[0].condition = Some(Expr::Signal(0, vec![])); // wrong arity
+        assert_eq!(
+            decide(&q, 0, &[], 0, &NoSignals).reasons,
+            vec![RUNTIME_ERROR]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let nots = |n: u32| {
+            let mut e = boolean(true);
+            for _ in 0..n {
+                e = Expr::Not(b(e));
+            }
+            e
+        };
+        assert_eq!(ev(nots(MAX_DEPTH - 1)), Ok(Value::Bool(MAX_DEPTH % 2 == 1)));
+        assert!(ev(nots(MAX_DEPTH)).unwrap_err().contains("deeper"));
+        assert!(ev(nots(MAX_DEPTH * 40)).unwrap_err().contains("deeper"));
+        // quantifiers use the most stack per level: the deepest allowed nesting fits a
+        // test thread's stack
+        let mut e = boolean(true);
+        for _ in 0..(MAX_DEPTH - 2) {
+            e = Expr::Quantify {
+                quantifier: Quantifier::All,
+                list: b(Expr::List(vec![int(1)])),
+                slot: 0,
+                body: Some(b(e)),
+            };
+        }
+        assert_eq!(ev(e), Ok(Value::Bool(true)));
+    }
+
+    // ------------------------------------------------------------------ signals
+
+    /// Counts the reads; answers `args[0] * 10`, or a Text for 99 (out of contract).
+    struct Counting(RefCell<Vec<Vec<Value>>>);
+
+    impl Signals for Counting {
+        fn read(&self, _signal: u32, _decl: &SignalDecl, args: &[Value]) -> Value {
+            self.0.borrow_mut().push(args.to_vec());
+            match args.first() {
+                Some(Value::Int(99)) => Value::text("oops"),
+                Some(Value::Int(n)) => Value::Int(n * 10),
+                _ => Value::Absent,
+            }
+        }
+    }
+
+    #[test]
+    fn signal_reads_are_memoised_per_decision() {
+        let read = |n: Expr| Expr::Signal(0, vec![n]);
+        let p = program(vec![policy(
+            vec![param("x", Type::Int)],
+            0,
+            vec![
+                (
+                    Verdict::Deny,
+                    "high",
+                    Some(cmp(
+                        CmpOp::Gt,
+                        Expr::Default(b(read(slot(0))), b(int(0))),
+                        int(50),
+                    )),
+                ),
+                (
+                    Verdict::Deny,
+                    "same",
+                    Some(cmp(
+                        CmpOp::Eq,
+                        Expr::Default(b(read(slot(0))), b(int(0))),
+                        int(70),
+                    )),
+                ),
+                (
+                    Verdict::Deny,
+                    "other",
+                    Some(Expr::IsPresent(b(read(ar(ArithOp::Add, slot(0), int(1)))))),
+                ),
+                (
+                    Verdict::Allow,
+                    "again",
+                    Some(Expr::IsPresent(b(read(ar(ArithOp::Sub, slot(0), int(0)))))),
+                ),
+            ],
+        )]);
+        let s = Counting(RefCell::new(Vec::new()));
+        let d = decide(&p, 0, &[Value::Int(7)], 0, &s);
+        assert_eq!(d.reasons, vec!["high", "same", "other"]);
+        assert_eq!(
+            *s.0.borrow(),
+            vec![vec![Value::Int(7)], vec![Value::Int(8)]]
+        );
+        // a new decision reads again
+        decide(&p, 0, &[Value::Int(7)], 0, &s);
+        assert_eq!(s.0.borrow().len(), 4);
+        // an answer out of contract (a Text for an Int signal) reads as absent, once
+        let s = Counting(RefCell::new(Vec::new()));
+        let d = decide(&p, 0, &[Value::Int(99)], 0, &s);
+        assert_eq!(d.fired, vec!["acme.p#2"]); // only 100 is present
+        assert_eq!(s.0.borrow().len(), 2);
+    }
+
+    #[test]
+    fn fixed_and_no_signals() {
+        let p = program(vec![]);
+        let decl = &p.signals[0];
+        let fixed = FixedSignals(vec![(0, Value::Int(3)), (0, Value::Int(4))]);
+        assert_eq!(fixed.read(0, decl, &[Value::Int(1)]), Value::Int(3));
+        assert_eq!(fixed.read(0, decl, &[Value::Int(2)]), Value::Int(3));
+        assert_eq!(fixed.read(1, decl, &[]), Value::Absent);
+        assert_eq!(NoSignals.read(0, decl, &[]), Value::Absent);
+        let e = Expr::Signal(0, vec![int(5)]);
+        assert_eq!(eval(&p, &e, &mut [], 0, &fixed), Ok(Value::Int(3)));
+        assert_eq!(eval(&p, &e, &mut [], 0, &NoSignals), Ok(Value::Absent));
+    }
+
+    // ------------------------------------------------------------------ expressions
+
+    #[test]
+    fn integer_arithmetic() {
+        let a = |op, x, y| ev(ar(op, int(x), int(y)));
+        assert_eq!(a(ArithOp::Div, -7, 2), Ok(Value::Int(-3)));
+        assert_eq!(a(ArithOp::Rem, -7, 2), Ok(Value::Int(-1)));
+        assert_eq!(a(ArithOp::Rem, 7, -2), Ok(Value::Int(1)));
+        assert_eq!(a(ArithOp::Mul, 6, 7), Ok(Value::Int(42)));
+        assert_eq!(a(ArithOp::Sub, 1, 3), Ok(Value::Int(-2)));
+        assert!(a(ArithOp::Div, i64::MIN, -1).is_err());
+        assert!(a(ArithOp::Rem, i64::MIN, -1).is_err());
+        assert!(a(ArithOp::Mul, i64::MAX, 2).is_err());
+        assert!(a(ArithOp::Sub, i64::MIN, 1).is_err());
+        assert!(ev(Expr::Neg(b(int(i64::MIN)))).is_err());
+        assert_eq!(ev(Expr::Neg(b(int(5)))), Ok(Value::Int(-5)));
+        assert!(ev(ar(ArithOp::Add, int(1), Expr::Const(dec("1.0")))).is_err());
+        assert!(ev(ar(ArithOp::Add, int(1), Expr::Const(Value::Absent))).is_err());
+    }
+
+    #[test]
+    fn decimal_money_duration_time_text() {
+        let c = Expr::Const;
+        assert_eq!(
+            ev(ar(ArithOp::Add, c(dec("0.1")), c(dec("0.2")))),
+            Ok(dec("0.3"))
+        );
+        assert_eq!(
+            ev(ar(ArithOp::Div, c(dec("1")), c(dec("4")))),
+            Ok(dec("0.25"))
+        );
+        assert!(ev(ar(ArithOp::Div, c(dec("1")), c(dec("0")))).is_err());
+        assert!(ev(ar(ArithOp::Rem, c(dec("1")), c(dec("3")))).is_err());
+        assert!(
+            ev(ar(
+                ArithOp::Mul,
+                c(Value::Decimal(Decimal::MAX)),
+                c(dec("2"))
+            ))
+            .is_err()
+        );
+        // money
+        assert_eq!(
+            ev(ar(
+                ArithOp::Add,
+                c(money("1.50", "EUR")),
+                c(money("2", "EUR"))
+            )),
+            Ok(money("3.5", "EUR"))
+        );
+        assert!(ev(ar(ArithOp::Add, c(money("1", "EUR")), c(money("1", "USD")))).is_err());
+        assert_eq!(
+            ev(ar(ArithOp::Mul, c(money("1.5", "EUR")), int(3))),
+            Ok(money("4.5", "EUR"))
+        );
+        assert_eq!(
+            ev(ar(ArithOp::Div, c(money("3", "EUR")), c(dec("2")))),
+            Ok(money("1.5", "EUR"))
+        );
+        assert!(ev(ar(ArithOp::Div, c(money("3", "EUR")), int(0))).is_err());
+        assert!(ev(ar(ArithOp::Mul, c(money("3", "EUR")), c(money("3", "EUR")))).is_err());
+        assert_eq!(
+            ev(cmp(
+                CmpOp::Eq,
+                c(money("12.5", "EUR")),
+                c(money("12.50", "EUR"))
+            )),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            ev(cmp(
+                CmpOp::Eq,
+                c(money("12.5", "EUR")),
+                c(money("12.5", "USD"))
+            )),
+            Ok(Value::Bool(false))
+        );
+        assert_eq!(
+            ev(cmp(
+                CmpOp::Lt,
+                c(money("2", "EUR")),
+                c(money("12.5", "EUR"))
+            )),
+            Ok(Value::Bool(true))
+        );
+        assert!(ev(cmp(CmpOp::Ge, c(money("2", "EUR")), c(money("1", "USD")))).is_err());
+        assert_eq!(
+            ev(Expr::Neg(b(c(money("2", "EUR"))))),
+            Ok(money("-2", "EUR"))
+        );
+        // durations and times
+        let d = |ms| c(Value::Duration(ms));
+        let t = |ms| c(Value::Time(ms));
+        assert_eq!(ev(ar(ArithOp::Add, d(1), d(2))), Ok(Value::Duration(3)));
+        assert_eq!(ev(ar(ArithOp::Mul, d(5), int(3))), Ok(Value::Duration(15)));
+        assert_eq!(ev(ar(ArithOp::Mul, int(3), d(5))), Ok(Value::Duration(15)));
+        assert_eq!(ev(ar(ArithOp::Div, d(7), int(2))), Ok(Value::Duration(3)));
+        assert!(ev(ar(ArithOp::Div, d(7), int(0))).is_err());
+        assert!(ev(ar(ArithOp::Mul, d(i64::MAX), int(2))).is_err());
+        assert_eq!(ev(ar(ArithOp::Add, t(10), d(5))), Ok(Value::Time(15)));
+        assert_eq!(ev(ar(ArithOp::Add, d(5), t(10))), Ok(Value::Time(15)));
+        assert_eq!(ev(ar(ArithOp::Sub, t(10), d(5))), Ok(Value::Time(5)));
+        assert_eq!(ev(ar(ArithOp::Sub, t(10), t(25))), Ok(Value::Duration(-15)));
+        assert!(ev(ar(ArithOp::Sub, t(i64::MIN), d(1))).is_err());
+        assert!(ev(ar(ArithOp::Sub, t(i64::MAX), t(-1))).is_err());
+        assert!(ev(ar(ArithOp::Add, t(1), t(1))).is_err());
+        assert_eq!(ev(cmp(CmpOp::Le, t(3), t(3))), Ok(Value::Bool(true)));
+        assert!(ev(cmp(CmpOp::Le, t(3), d(3))).is_err());
+        // text
+        let s = |x: &str| c(Value::text(x));
+        assert_eq!(
+            ev(ar(ArithOp::Add, s("ab"), s("cé"))),
+            Ok(Value::text("abcé"))
+        );
+        assert_eq!(ev(cmp(CmpOp::Lt, s("Z"), s("a"))), Ok(Value::Bool(true)));
+        assert_eq!(ev(cmp(CmpOp::Lt, s("é"), s("z"))), Ok(Value::Bool(false)));
+        assert!(ev(ar(ArithOp::Sub, s("a"), s("b"))).is_err());
+        // equality is total; ordering needs values
+        let absent = || c(Value::Absent);
+        assert_eq!(
+            ev(cmp(CmpOp::Eq, absent(), absent())),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(ev(cmp(CmpOp::Ne, absent(), int(1))), Ok(Value::Bool(true)));
+        assert_eq!(
+            ev(cmp(CmpOp::Eq, int(1), c(dec("1")))),
+            Ok(Value::Bool(false))
+        );
+        assert!(ev(cmp(CmpOp::Lt, absent(), int(1))).is_err());
+        assert!(ev(cmp(CmpOp::Lt, c(Value::Bool(false)), c(Value::Bool(true)))).is_err());
+    }
+
+    #[test]
+    fn logic_short_circuits() {
+        let boom = || ar(ArithOp::Div, int(1), int(0));
+        let err = || cmp(CmpOp::Eq, boom(), int(0));
+        assert_eq!(
+            ev(Expr::And(b(boolean(false)), b(err()))),
+            Ok(Value::Bool(false))
+        );
+        assert!(ev(Expr::And(b(boolean(true)), b(err()))).is_err());
+        assert_eq!(
+            ev(Expr::Or(b(boolean(true)), b(err()))),
+            Ok(Value::Bool(true))
+        );
+        assert!(ev(Expr::Or(b(boolean(false)), b(err()))).is_err());
+        assert_eq!(
+            ev(Expr::If(b(boolean(true)), b(int(1)), b(boom()))),
+            Ok(Value::Int(1))
+        );
+        assert!(ev(Expr::If(b(boolean(false)), b(int(1)), b(boom()))).is_err());
+        assert!(ev(Expr::If(b(int(1)), b(int(1)), b(int(2)))).is_err());
+        assert_eq!(ev(Expr::Default(b(int(3)), b(boom()))), Ok(Value::Int(3)));
+        assert_eq!(
+            ev(Expr::Default(b(Expr::Const(Value::Absent)), b(int(4)))),
+            Ok(Value::Int(4))
+        );
+        assert_eq!(
+            ev(Expr::IsPresent(b(Expr::Const(Value::Absent)))),
+            Ok(Value::Bool(false))
+        );
+        assert_eq!(ev(Expr::IsPresent(b(int(0)))), Ok(Value::Bool(true)));
+        assert_eq!(ev(Expr::Not(b(boolean(false)))), Ok(Value::Bool(true)));
+        assert!(ev(Expr::Not(b(int(0)))).is_err());
+        assert!(ev(Expr::And(b(int(1)), b(boolean(true)))).is_err());
+    }
+
+    #[test]
+    fn collections_and_ranges() {
+        let xs = || Expr::List(vec![int(3), int(1), int(3), int(2)]);
+        let set = || Expr::Set(vec![int(3), int(1), int(3), int(2)]);
+        assert_eq!(
+            ev(set()),
+            Ok(list(vec![Value::Int(1), Value::Int(2), Value::Int(3)]))
+        );
+        assert_eq!(ev(Expr::In(b(int(2)), b(xs()))), Ok(Value::Bool(true)));
+        assert_eq!(ev(Expr::In(b(int(5)), b(set()))), Ok(Value::Bool(false)));
+        assert!(ev(Expr::In(b(int(5)), b(int(5)))).is_err());
+        let range = |v, lo, hi, inclusive| {
+            ev(Expr::InRange {
+                value: b(int(v)),
+                lo: b(int(lo)),
+                hi: b(int(hi)),
+                inclusive,
+            })
+        };
+        assert_eq!(range(8, 8, 21, false), Ok(Value::Bool(true)));
+        assert_eq!(range(21, 8, 21, false), Ok(Value::Bool(false)));
+        assert_eq!(range(21, 8, 21, true), Ok(Value::Bool(true)));
+        assert_eq!(range(7, 8, 21, true), Ok(Value::Bool(false)));
+        assert!(
+            ev(Expr::InRange {
+                value: b(int(1)),
+                lo: b(Expr::Const(Value::Duration(0))),
+                hi: b(int(2)),
+                inclusive: false
+            })
+            .is_err()
+        );
+        // quantifiers bind slot 1
+        let q = |quantifier, body: Option<Expr>| {
+            ev(Expr::Quantify {
+                quantifier,
+                list: b(xs()),
+                slot: 1,
+                body: body.map(b),
+            })
+        };
+        let gt = |n| Some(cmp(CmpOp::Gt, slot(1), int(n)));
+        assert_eq!(q(Quantifier::Count, None), Ok(Value::Int(4)));
+        assert_eq!(q(Quantifier::Count, gt(1)), Ok(Value::Int(3)));
+        assert_eq!(q(Quantifier::Any, gt(2)), Ok(Value::Bool(true)));
+        assert_eq!(q(Quantifier::Any, gt(3)), Ok(Value::Bool(false)));
+        assert_eq!(q(Quantifier::All, gt(0)), Ok(Value::Bool(true)));
+        assert_eq!(q(Quantifier::All, gt(1)), Ok(Value::Bool(false)));
+        // any stops at the first true: 6 / (x - 1) would divide by zero at x = 1
+        let risky = Some(cmp(
+            CmpOp::Gt,
+            ar(ArithOp::Div, int(6), ar(ArithOp::Sub, slot(1), int(1))),
+            int(0),
+        ));
+        assert_eq!(q(Quantifier::Any, risky.clone()), Ok(Value::Bool(true)));
+        assert!(q(Quantifier::Count, risky).is_err());
+        assert!(q(Quantifier::Any, Some(slot(1))).is_err()); // not a Bool
+        let empty = |quantifier| {
+            ev(Expr::Quantify {
+                quantifier,
+                list: b(Expr::List(vec![])),
+                slot: 1,
+                body: Some(b(boolean(false))),
+            })
+        };
+        assert_eq!(empty(Quantifier::Any), Ok(Value::Bool(false)));
+        assert_eq!(empty(Quantifier::All), Ok(Value::Bool(true)));
+        assert_eq!(empty(Quantifier::Count), Ok(Value::Int(0)));
+        // the slot is restored afterwards; a slot out of the frame is an error
+        let p = program(vec![]);
+        let mut frame = [Value::Int(42)];
+        let e = Expr::Quantify {
+            quantifier: Quantifier::Count,
+            list: b(xs()),
+            slot: 0,
+            body: Some(b(cmp(CmpOp::Eq, slot(0), int(3)))),
+        };
+        assert_eq!(eval(&p, &e, &mut frame, 0, &NoSignals), Ok(Value::Int(2)));
+        assert_eq!(frame, [Value::Int(42)]);
+        assert!(eval(&p, &e, &mut [], 0, &NoSignals).is_err());
+    }
+
+    #[test]
+    fn records_fields_and_intrinsics() {
+        let rec = Expr::Record(0, vec![int(7), Expr::Const(Value::Tz(Arc::from("UTC")))]);
+        assert_eq!(ev(rec.clone()), Ok(customer(7, "UTC")));
+        assert_eq!(ev(Expr::Field(b(rec.clone()), 0)), Ok(Value::Int(7)));
+        assert!(ev(Expr::Field(b(rec), 2)).is_err());
+        assert!(ev(Expr::Field(b(int(1)), 0)).is_err());
+        assert!(ev(Expr::Record(0, vec![int(7)])).is_err());
+        assert!(ev(Expr::Record(3, vec![])).is_err());
+        // an intrinsic reads the decision time of the decision
+        let p = program(vec![policy(
+            vec![param("c", Type::Record(0))],
+            0,
+            vec![(
+                Verdict::Deny,
+                "quiet-hours",
+                Some(Expr::Not(b(Expr::InRange {
+                    value: b(Expr::Intrinsic(
+                        Intrinsic::LocalHour,
+                        vec![slot(1), Expr::Field(b(slot(0)), 1)],
+                    )),
+                    lo: b(int(8)),
+                    hi: b(int(21)),
+                    inclusive: false,
+                }))),
+            )],
+        )]);
+        let at = |s: &str| {
+            s.parse::<jiff::Timestamp>()
+                .expect("instant")
+                .as_millisecond()
+        };
+        let paris = [customer(0, "Europe/Paris")];
+        let d = decide(&p, 0, &paris, at("2026-11-25T21:30:00Z"), &NoSignals);
+        assert_eq!(d.reasons, vec!["quiet-hours"]);
+        let d = decide(&p, 0, &paris, at("2026-11-25T10:30:00Z"), &NoSignals);
+        assert_eq!((d.verdict, d.fired.len()), (Verdict::Deny, 0));
+        let d = decide(
+            &p,
+            0,
+            &[customer(0, "America/New_York")],
+            at("2026-11-25T21:30:00Z"),
+            &NoSignals,
+        );
+        assert!(d.fired.is_empty());
+        // an intrinsic's error fails the decision closed
+        let mut q = p.clone();
+        q.policies[0].rules[0].condition = Some(cmp(
+            CmpOp::Gt,
+            Expr::Intrinsic(Intrinsic::Hours, vec![int(i64::MAX)]),
+            Expr::Const(Value::Duration(0)),
+        ));
+        assert_eq!(
+            decide(&q, 0, &paris, 0, &NoSignals).reasons,
+            vec![RUNTIME_ERROR]
+        );
+    }
+
+    #[test]
+    fn eval_const_builds_test_values() {
+        let p = program(vec![]);
+        assert_eq!(
+            eval_const(&p, &Expr::List(vec![int(1)]), 0),
+            Ok(list(vec![Value::Int(1)]))
+        );
+        assert!(eval_const(&p, &slot(0), 0).is_err());
+    }
+
+    #[test]
+    fn decisions_serialize() {
+        let d = decide(&three_flags(), 0, &flags(false, true, true), 0, &NoSignals);
+        let json = serde_json::to_string(&d).expect("serializable");
+        assert!(
+            json.contains("\"Review\"") && json.contains("role-1"),
+            "{json}"
+        );
+    }
+}

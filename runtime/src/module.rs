@@ -1,0 +1,727 @@
+//! Compiled policy modules (`.xopm` files): versioned, content-addressed, optionally signed.
+//!
+//! Layout (integers little-endian):
+//!
+//! | bytes | content |
+//! |-------|---------|
+//! | 4  | magic `XOPM` |
+//! | 4  | format version ([`FORMAT_VERSION`]) |
+//! | 32 | integrity hash: SHA-256 of every other byte before the signature section (the magic, the version, the source hash, the payload length and the payload) |
+//! | 32 | source hash: SHA-256 over the sources (see [`hash_sources`]) |
+//! | 4  | payload length |
+//! | n  | payload: postcard of the [`Program`] and the list of source paths |
+//! | 100 | optional signature section: `SIG1`, the 32-byte Ed25519 public key, and the 64-byte signature over every byte before `SIG1` |
+//!
+//! The integrity hash covers the header too, so that no byte of an unsigned module (the source
+//! hash included) can change unnoticed. A module's identity in logs is [`content_hash`], the
+//! SHA-256 of the whole file.
+//!
+//! Keys are stored as one line of text: `xop-ed25519-secret:<64 hex digits>` (the 32-byte seed)
+//! and `xop-ed25519-public:<64 hex digits>`.
+
+use std::fmt;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ir::{FORMAT_VERSION, Program};
+
+/// The file's first four bytes.
+pub const MAGIC: &[u8; 4] = b"XOPM";
+/// The signature section's first four bytes.
+pub const SIGNATURE_MAGIC: &[u8; 4] = b"SIG1";
+
+const HASH_AT: usize = 8;
+const SOURCE_HASH_AT: usize = 40;
+const LEN_AT: usize = 72;
+const HEADER_LEN: usize = 76;
+const SIGNATURE_SECTION_LEN: usize = 4 + 32 + 64;
+
+const SECRET_PREFIX: &str = "xop-ed25519-secret:";
+const PUBLIC_PREFIX: &str = "xop-ed25519-public:";
+
+/// A compiled module: the program and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Module {
+    /// The program.
+    pub program: Program,
+    /// SHA-256 over the sources (see [`hash_sources`]).
+    pub source_hash: [u8; 32],
+    /// The sources' paths.
+    pub sources: Vec<String>,
+}
+
+/// A module read from bytes, with what identifies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedModule {
+    /// The module.
+    pub module: Module,
+    /// SHA-256 of the whole file (its identity in logs).
+    pub content_hash: [u8; 32],
+    /// The key that signed it, if it is signed (the signature is verified).
+    pub signer: Option<VerifyingKey>,
+}
+
+#[derive(Serialize)]
+struct PayloadRef<'a> {
+    program: &'a Program,
+    sources: &'a [String],
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    program: Program,
+    sources: Vec<String>,
+}
+
+/// Why a module was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleError {
+    /// The file does not start with `XOPM`.
+    BadMagic,
+    /// The module has another format version.
+    UnsupportedVersion {
+        /// The module's version.
+        found: u32,
+        /// The version this runtime reads.
+        expected: u32,
+    },
+    /// The file ends before its header, payload or signature section does.
+    Truncated {
+        /// The length the file should have at least.
+        needed: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// The integrity hash does not match: the module was altered or damaged.
+    HashMismatch,
+    /// Bytes after the payload that are not a signature section, or after the signature.
+    TrailingData {
+        /// How many unexpected bytes.
+        extra: usize,
+    },
+    /// The payload's hash matches but it does not decode (a module from an incompatible build).
+    Malformed(String),
+    /// A trusted key was required and the module is not signed.
+    Unsigned,
+    /// The module is signed by a key other than the trusted one.
+    UntrustedSigner {
+        /// The signer's public key, hex.
+        signer: String,
+        /// The trusted key, hex.
+        trusted: String,
+    },
+    /// The signature does not verify: the module or its signature was altered.
+    BadSignature,
+}
+
+impl fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModuleError::BadMagic => {
+                write!(
+                    f,
+                    "not an XOP module: the file does not start with \"XOPM\""
+                )
+            }
+            ModuleError::UnsupportedVersion { found, expected } => write!(
+                f,
+                "unsupported module format version {found} (this runtime reads version \
+                 {expected}); rebuild the module with a matching `xop build`"
+            ),
+            ModuleError::Truncated { needed, len } => write!(
+                f,
+                "the module is truncated: it has {len} bytes, at least {needed} are needed"
+            ),
+            ModuleError::HashMismatch => write!(
+                f,
+                "the module is corrupted or was altered: its integrity hash does not match its \
+                 content"
+            ),
+            ModuleError::TrailingData { extra } => write!(
+                f,
+                "the module has {extra} unexpected trailing byte(s) after its content"
+            ),
+            ModuleError::Malformed(why) => write!(
+                f,
+                "the module's program does not decode ({why}); rebuild it with a matching \
+                 `xop build`"
+            ),
+            ModuleError::Unsigned => {
+                write!(f, "the module is not signed, but a trusted key is required")
+            }
+            ModuleError::UntrustedSigner { signer, trusted } => write!(
+                f,
+                "the module is signed by key {signer}, not by the trusted key {trusted}"
+            ),
+            ModuleError::BadSignature => write!(
+                f,
+                "the module's signature is invalid: the module or its signature was altered"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ModuleError {}
+
+impl Module {
+    /// The module's file content, signed with `signing_key` if given.
+    ///
+    /// Deterministic: the same module and key give the same bytes.
+    ///
+    /// # Panics
+    ///
+    /// If the payload exceeds 4 GiB.
+    pub fn to_bytes(&self, signing_key: Option<&SigningKey>) -> Vec<u8> {
+        let payload = postcard::to_stdvec(&PayloadRef {
+            program: &self.program,
+            sources: &self.sources,
+        })
+        .expect("a program always serializes");
+        let len = u32::try_from(payload.len()).expect("module payload exceeds 4 GiB");
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + SIGNATURE_SECTION_LEN);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&[0; 32]);
+        out.extend_from_slice(&self.source_hash);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&payload);
+        let hash = integrity_hash(&out);
+        out[HASH_AT..SOURCE_HASH_AT].copy_from_slice(&hash);
+        if let Some(key) = signing_key {
+            let signature = key.sign(&out);
+            out.extend_from_slice(SIGNATURE_MAGIC);
+            out.extend_from_slice(key.verifying_key().as_bytes());
+            out.extend_from_slice(&signature.to_bytes());
+        }
+        out
+    }
+
+    /// Reads a module, refusing any that is damaged, altered, of another format version, or —
+    /// when `trust` is given — not signed by that key. A signature is verified even when
+    /// `trust` is not given.
+    pub fn from_bytes(bytes: &[u8], trust: Option<&VerifyingKey>) -> Result<Module, ModuleError> {
+        load(bytes, trust).map(|loaded| loaded.module)
+    }
+}
+
+/// Reads a module like [`Module::from_bytes`], also returning its content hash and signer.
+pub fn load(bytes: &[u8], trust: Option<&VerifyingKey>) -> Result<LoadedModule, ModuleError> {
+    let len = bytes.len();
+    // Magic first: a short file that is not a prefix of the magic is not a module at all.
+    let magic_len = len.min(MAGIC.len());
+    if bytes[..magic_len] != MAGIC[..magic_len] {
+        return Err(ModuleError::BadMagic);
+    }
+    if len < HASH_AT {
+        return Err(ModuleError::Truncated {
+            needed: HEADER_LEN,
+            len,
+        });
+    }
+    let version = u32::from_le_bytes(bytes[4..HASH_AT].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(ModuleError::UnsupportedVersion {
+            found: version,
+            expected: FORMAT_VERSION,
+        });
+    }
+    if len < HEADER_LEN {
+        return Err(ModuleError::Truncated {
+            needed: HEADER_LEN,
+            len,
+        });
+    }
+    let payload_len = u32::from_le_bytes(bytes[LEN_AT..HEADER_LEN].try_into().expect("4 bytes"));
+    let end = HEADER_LEN + payload_len as usize;
+    if len < end {
+        return Err(ModuleError::Truncated { needed: end, len });
+    }
+    let signed = &bytes[..end];
+    if integrity_hash(signed)[..] != bytes[HASH_AT..SOURCE_HASH_AT] {
+        return Err(ModuleError::HashMismatch);
+    }
+
+    let rest = &bytes[end..];
+    let signer = if rest.is_empty() {
+        None
+    } else {
+        let prefix = rest.len().min(SIGNATURE_MAGIC.len());
+        if rest[..prefix] != SIGNATURE_MAGIC[..prefix] {
+            return Err(ModuleError::TrailingData { extra: rest.len() });
+        }
+        if rest.len() < SIGNATURE_SECTION_LEN {
+            return Err(ModuleError::Truncated {
+                needed: end + SIGNATURE_SECTION_LEN,
+                len,
+            });
+        }
+        if rest.len() > SIGNATURE_SECTION_LEN {
+            return Err(ModuleError::TrailingData {
+                extra: rest.len() - SIGNATURE_SECTION_LEN,
+            });
+        }
+        let key: [u8; 32] = rest[4..36].try_into().expect("32 bytes");
+        let signature: [u8; 64] = rest[36..100].try_into().expect("64 bytes");
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| ModuleError::BadSignature)?;
+        if let Some(trusted) = trust
+            && trusted != &key
+        {
+            return Err(ModuleError::UntrustedSigner {
+                signer: hex(key.as_bytes()),
+                trusted: hex(trusted.as_bytes()),
+            });
+        }
+        key.verify_strict(signed, &Signature::from_bytes(&signature))
+            .map_err(|_| ModuleError::BadSignature)?;
+        Some(key)
+    };
+    if trust.is_some() && signer.is_none() {
+        return Err(ModuleError::Unsigned);
+    }
+
+    let (payload, unused): (Payload, &[u8]) = postcard::take_from_bytes(&bytes[HEADER_LEN..end])
+        .map_err(|e| ModuleError::Malformed(e.to_string()))?;
+    if !unused.is_empty() {
+        return Err(ModuleError::Malformed(format!(
+            "{} unused byte(s) after the program",
+            unused.len()
+        )));
+    }
+    let source_hash: [u8; 32] = bytes[SOURCE_HASH_AT..LEN_AT].try_into().expect("32 bytes");
+    Ok(LoadedModule {
+        module: Module {
+            program: payload.program,
+            source_hash,
+            sources: payload.sources,
+        },
+        content_hash: content_hash(bytes),
+        signer,
+    })
+}
+
+/// The integrity hash of `unsigned` (a module's bytes up to its signature section): SHA-256
+/// of everything but the hash field itself.
+fn integrity_hash(unsigned: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(&unsigned[..HASH_AT]);
+    h.update(&unsigned[SOURCE_HASH_AT..]);
+    h.finalize().into()
+}
+
+/// SHA-256 of a whole module file: its identity in decision logs.
+pub fn content_hash(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// The source hash of a set of files, in the order given (sort them by path for a stable
+/// hash): SHA-256 over, for each file, its path's length (u64 LE), its path, its content's
+/// length (u64 LE) and its content.
+pub fn hash_sources<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for (path, content) in files {
+        h.update((path.len() as u64).to_le_bytes());
+        h.update(path.as_bytes());
+        h.update((content.len() as u64).to_le_bytes());
+        h.update(content);
+    }
+    h.finalize().into()
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Why a key file was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// The text is a key of the other kind (a public key where a secret one is expected, or
+    /// the reverse).
+    WrongKind {
+        /// What was expected: `secret` or `public`.
+        expected: &'static str,
+        /// What was found.
+        found: &'static str,
+    },
+    /// The text does not start with `xop-ed25519-secret:` or `xop-ed25519-public:`.
+    NotAKey,
+    /// The key is not 64 hexadecimal digits.
+    BadHex(String),
+    /// The public key is not a valid Ed25519 point.
+    InvalidPublicKey,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::WrongKind { expected, found } => write!(
+                f,
+                "this is an XOP {found} key, but a {expected} key is needed"
+            ),
+            KeyError::NotAKey => write!(
+                f,
+                "not an XOP key: expected a line \"{SECRET_PREFIX}<64 hex digits>\" or \
+                 \"{PUBLIC_PREFIX}<64 hex digits>\""
+            ),
+            KeyError::BadHex(why) => write!(f, "malformed key: {why}"),
+            KeyError::InvalidPublicKey => {
+                write!(f, "invalid public key: not a valid Ed25519 public key")
+            }
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// The key files of the Ed25519 key pair derived from `seed` (take it from the OS's random
+/// source): the secret key file's text and the public key file's text, each one line.
+pub fn write_keypair(seed: [u8; 32]) -> (String, String) {
+    let key = SigningKey::from_bytes(&seed);
+    (
+        format!("{SECRET_PREFIX}{}\n", hex(&seed)),
+        public_key_text(&key.verifying_key()),
+    )
+}
+
+/// A public key file's text.
+pub fn public_key_text(key: &VerifyingKey) -> String {
+    format!("{PUBLIC_PREFIX}{}\n", hex(key.as_bytes()))
+}
+
+/// Reads a secret key file.
+pub fn parse_signing_key(text: &str) -> Result<SigningKey, KeyError> {
+    let bytes = parse_key(text, "secret")?;
+    Ok(SigningKey::from_bytes(&bytes))
+}
+
+/// Reads a public key file.
+pub fn parse_verifying_key(text: &str) -> Result<VerifyingKey, KeyError> {
+    let bytes = parse_key(text, "public")?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::InvalidPublicKey)
+}
+
+fn parse_key(text: &str, expected: &'static str) -> Result<[u8; 32], KeyError> {
+    let text = text.trim();
+    let (found, digits) = if let Some(d) = text.strip_prefix(SECRET_PREFIX) {
+        ("secret", d)
+    } else if let Some(d) = text.strip_prefix(PUBLIC_PREFIX) {
+        ("public", d)
+    } else {
+        return Err(KeyError::NotAKey);
+    };
+    if found != expected {
+        return Err(KeyError::WrongKind { expected, found });
+    }
+    if digits.len() != 64 {
+        return Err(KeyError::BadHex(format!(
+            "expected 64 hex digits, found {} characters",
+            digits.chars().count()
+        )));
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in digits.as_bytes().chunks(2).enumerate() {
+        let digit = |c: u8| {
+            (c as char)
+                .to_digit(16)
+                .ok_or_else(|| KeyError::BadHex(format!("{:?} is not a hex digit", c as char)))
+        };
+        out[i] = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{
+        CmpOp, EnumType, Expr, Field, Param, Policy, RecordType, Rule, SourceRef, Type, Verdict,
+    };
+    use crate::value::Value;
+
+    fn program() -> Program {
+        Program {
+            records: vec![RecordType {
+                name: "acme.Customer".into(),
+                fields: vec![Field {
+                    name: "messages_7d".into(),
+                    ty: Type::Int,
+                    personal: false,
+                }],
+            }],
+            enums: vec![EnumType {
+                name: "acme.Segment".into(),
+                variants: vec!["vip".into(), "standard".into()],
+            }],
+            symbols: vec![],
+            signals: vec![],
+            policies: vec![Policy {
+                name: "contact".into(),
+                qualified: "acme.contact".into(),
+                action: "acme.send_offer".into(),
+                params: vec![Param {
+                    name: "to".into(),
+                    ty: Type::Record(0),
+                }],
+                now_slot: None,
+                slots: 1,
+                rules: vec![Rule {
+                    id: "contact#0".into(),
+                    verdict: Verdict::Deny,
+                    reason: Some("frequency-cap".into()),
+                    condition: Some(Expr::Cmp(
+                        CmpOp::Ge,
+                        Box::new(Expr::Field(Box::new(Expr::Slot(0)), 0)),
+                        Box::new(Expr::Const(Value::Int(3))),
+                    )),
+                    review: None,
+                    source: SourceRef {
+                        file: "acme.xop".into(),
+                        line: 3,
+                        column: 3,
+                        text: "deny \"frequency-cap\" when c.messages_7d >= 3".into(),
+                    },
+                }],
+            }],
+            tests: vec![],
+        }
+    }
+
+    fn module() -> Module {
+        let source = b"module acme\n";
+        Module {
+            program: program(),
+            source_hash: hash_sources([("acme.xop", &source[..])]),
+            sources: vec!["acme.xop".into()],
+        }
+    }
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+
+    #[test]
+    fn round_trip_unsigned() {
+        let m = module();
+        let bytes = m.to_bytes(None);
+        assert_eq!(&bytes[..4], b"XOPM");
+        assert_eq!(Module::from_bytes(&bytes, None).unwrap(), m);
+        let loaded = load(&bytes, None).unwrap();
+        assert_eq!(loaded.signer, None);
+        assert_eq!(loaded.content_hash, content_hash(&bytes));
+        // Deterministic.
+        assert_eq!(m.to_bytes(None), bytes);
+    }
+
+    #[test]
+    fn round_trip_signed() {
+        let m = module();
+        let k = key(7);
+        let bytes = m.to_bytes(Some(&k));
+        assert_eq!(bytes.len(), m.to_bytes(None).len() + 100);
+        assert_eq!(
+            Module::from_bytes(&bytes, Some(&k.verifying_key())).unwrap(),
+            m
+        );
+        // Without a trusted key the signature is still checked, and the signer reported.
+        let loaded = load(&bytes, None).unwrap();
+        assert_eq!(loaded.signer, Some(k.verifying_key()));
+        assert_eq!(loaded.module, m);
+        assert_eq!(m.to_bytes(Some(&k)), bytes);
+        assert_ne!(content_hash(&bytes), content_hash(&m.to_bytes(None)));
+    }
+
+    #[test]
+    fn round_trip_decimals() {
+        let mut m = module();
+        m.program.policies[0].rules[0].condition = Some(Expr::Const(Value::Money(
+            rust_decimal::Decimal::new(1250, 2),
+            "EUR".into(),
+        )));
+        let bytes = m.to_bytes(None);
+        assert_eq!(Module::from_bytes(&bytes, None).unwrap(), m);
+    }
+
+    #[test]
+    fn any_changed_byte_is_refused() {
+        let bytes = module().to_bytes(None);
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            let e = Module::from_bytes(&b, None).expect_err("a changed byte must be refused");
+            match i {
+                0..4 => assert_eq!(e, ModuleError::BadMagic, "byte {i}"),
+                4..8 => assert!(
+                    matches!(e, ModuleError::UnsupportedVersion { .. }),
+                    "byte {i}: {e}"
+                ),
+                72..76 => assert!(
+                    matches!(e, ModuleError::Truncated { .. } | ModuleError::HashMismatch),
+                    "byte {i}: {e}"
+                ),
+                _ => assert_eq!(e, ModuleError::HashMismatch, "byte {i}"),
+            }
+        }
+        // The source hash is covered too.
+        let mut b = bytes.clone();
+        b[SOURCE_HASH_AT] ^= 0x80;
+        assert_eq!(
+            Module::from_bytes(&b, None).unwrap_err(),
+            ModuleError::HashMismatch
+        );
+    }
+
+    #[test]
+    fn another_version_is_refused() {
+        let mut bytes = module().to_bytes(None);
+        bytes[4..8].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        let e = Module::from_bytes(&bytes, None).unwrap_err();
+        assert_eq!(
+            e,
+            ModuleError::UnsupportedVersion {
+                found: FORMAT_VERSION + 1,
+                expected: FORMAT_VERSION
+            }
+        );
+        assert!(e.to_string().contains("version 2"), "{e}");
+    }
+
+    #[test]
+    fn truncation_and_trailing_data_are_refused() {
+        let unsigned = module().to_bytes(None);
+        let signed = module().to_bytes(Some(&key(1)));
+        for cut in [0, 2, 4, 6, 8, 40, 75, 76, unsigned.len() - 1] {
+            let e = Module::from_bytes(&unsigned[..cut], None).unwrap_err();
+            assert!(matches!(e, ModuleError::Truncated { .. }), "cut {cut}: {e}");
+        }
+        for cut in [unsigned.len() + 2, unsigned.len() + 4, signed.len() - 1] {
+            let e = Module::from_bytes(&signed[..cut], None).unwrap_err();
+            assert!(matches!(e, ModuleError::Truncated { .. }), "cut {cut}: {e}");
+        }
+        let mut b = unsigned.clone();
+        b.push(0);
+        assert_eq!(
+            Module::from_bytes(&b, None).unwrap_err(),
+            ModuleError::TrailingData { extra: 1 }
+        );
+        let mut b = signed.clone();
+        b.extend_from_slice(b"xx");
+        assert_eq!(
+            Module::from_bytes(&b, None).unwrap_err(),
+            ModuleError::TrailingData { extra: 2 }
+        );
+        assert_eq!(
+            Module::from_bytes(b"PK\x03\x04", None).unwrap_err(),
+            ModuleError::BadMagic
+        );
+    }
+
+    #[test]
+    fn trust_requires_the_trusted_signature() {
+        let m = module();
+        let trusted = key(1);
+        let other = key(2);
+        let vk = trusted.verifying_key();
+
+        let e = Module::from_bytes(&m.to_bytes(None), Some(&vk)).unwrap_err();
+        assert_eq!(e, ModuleError::Unsigned);
+
+        let e = Module::from_bytes(&m.to_bytes(Some(&other)), Some(&vk)).unwrap_err();
+        assert!(matches!(e, ModuleError::UntrustedSigner { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&hex(other.verifying_key().as_bytes()))
+        );
+
+        // A tampered signature, with or without trust.
+        let signed = m.to_bytes(Some(&trusted));
+        let mut b = signed.clone();
+        let last = b.len() - 1;
+        b[last] ^= 0x01;
+        assert_eq!(
+            Module::from_bytes(&b, Some(&vk)).unwrap_err(),
+            ModuleError::BadSignature
+        );
+        assert_eq!(
+            Module::from_bytes(&b, None).unwrap_err(),
+            ModuleError::BadSignature
+        );
+        // The key in the signature section replaced by another: not the trusted key, and the
+        // signature does not verify under it either.
+        let mut b = signed.clone();
+        let at = signed.len() - 96;
+        b[at..at + 32].copy_from_slice(other.verifying_key().as_bytes());
+        assert!(matches!(
+            Module::from_bytes(&b, Some(&vk)).unwrap_err(),
+            ModuleError::UntrustedSigner { .. }
+        ));
+        assert_eq!(
+            Module::from_bytes(&b, None).unwrap_err(),
+            ModuleError::BadSignature
+        );
+        // Re-signing an altered module with another key cannot pass the trust check.
+        let mut evil = m.clone();
+        evil.sources.push("evil.xop".into());
+        let e = Module::from_bytes(&evil.to_bytes(Some(&other)), Some(&vk)).unwrap_err();
+        assert!(matches!(e, ModuleError::UntrustedSigner { .. }));
+        // A signed module's header or payload changed: its hash catches it first.
+        let mut b = signed;
+        b[HEADER_LEN] ^= 0x01;
+        assert_eq!(
+            Module::from_bytes(&b, Some(&vk)).unwrap_err(),
+            ModuleError::HashMismatch
+        );
+    }
+
+    #[test]
+    fn key_files() {
+        let seed = [42u8; 32];
+        let (secret, public) = write_keypair(seed);
+        assert!(secret.starts_with("xop-ed25519-secret:") && secret.ends_with('\n'));
+        assert!(public.starts_with("xop-ed25519-public:"));
+        let sk = parse_signing_key(&secret).unwrap();
+        let vk = parse_verifying_key(&public).unwrap();
+        assert_eq!(sk.verifying_key(), vk);
+        assert_eq!(sk.to_bytes(), seed);
+        assert_eq!(public_key_text(&vk), public);
+        // A module signed with the parsed key verifies with the parsed public key.
+        let bytes = module().to_bytes(Some(&sk));
+        assert!(Module::from_bytes(&bytes, Some(&vk)).is_ok());
+
+        assert_eq!(
+            parse_signing_key(&public).unwrap_err(),
+            KeyError::WrongKind {
+                expected: "secret",
+                found: "public"
+            }
+        );
+        assert!(matches!(
+            parse_verifying_key(&secret).unwrap_err(),
+            KeyError::WrongKind { .. }
+        ));
+        assert_eq!(parse_verifying_key("hello").unwrap_err(), KeyError::NotAKey);
+        assert!(matches!(
+            parse_verifying_key("xop-ed25519-public:abcd").unwrap_err(),
+            KeyError::BadHex(_)
+        ));
+        let bad = format!("xop-ed25519-secret:{}zz", "0".repeat(62));
+        let e = parse_signing_key(&bad).unwrap_err();
+        assert!(e.to_string().contains("'z' is not a hex digit"), "{e}");
+        // Upper-case hex and surrounding whitespace are fine.
+        let upper = format!(
+            "  {}  ",
+            public
+                .trim()
+                .to_uppercase()
+                .replace("XOP-ED25519-PUBLIC:", "xop-ed25519-public:")
+        );
+        assert_eq!(parse_verifying_key(&upper).unwrap(), vk);
+    }
+}
