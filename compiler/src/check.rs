@@ -40,23 +40,44 @@ pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagno
     for i in 0..parsed.ast.items.len() {
         let checked = check_item(db, project, file, u32::try_from(i).unwrap_or(u32::MAX));
         out.extend(checked.diagnostics.iter().cloned());
-        used.extend(checked.used_imports.iter().copied());
+        used.extend(checked.used_imports.iter().cloned());
     }
-    // Imports nothing needed. Glob imports are exempt: they are a deliberate "all of it".
+    // Imports nothing needed, name by name. Glob imports are exempt: they are a deliberate
+    // "all of it".
     for (i, u) in parsed.ast.uses.iter().enumerate() {
         let i = u32::try_from(i).unwrap_or(u32::MAX);
-        let resolved_somewhere = scope.names.values().any(|e| e.via_use == Some(i));
-        if !used.contains(&i) && resolved_somewhere && !matches!(u.kind, ast::UseKind::Glob) {
+        let names: Vec<(&str, Span)> = match &u.kind {
+            ast::UseKind::Glob => continue,
+            ast::UseKind::Single { alias } => {
+                let n = alias.as_ref().unwrap_or(u.path.last());
+                vec![(n.name.as_str(), u.span)]
+            }
+            ast::UseKind::Group(ns) => ns.iter().map(|n| (n.name.as_str(), n.span)).collect(),
+        };
+        // Only names this `use` did bring in (an unknown one is reported as E0204).
+        let unused: Vec<(&str, Span)> = names
+            .into_iter()
+            .filter(|(n, _)| scope.names.get(*n).is_some_and(|e| e.via_use == Some(i)))
+            .filter(|(n, _)| !used.contains(&(i, n.to_string())))
+            .collect();
+        let brought = scope.names.values().filter(|e| e.via_use == Some(i)).count();
+        if unused.is_empty() {
+            continue;
+        }
+        if unused.len() == brought {
             out.push(
-                Diagnostic::warning(
-                    "W0201",
-                    path,
-                    u.span,
-                    format!("`use {}` is not needed", u.path.dotted()),
-                )
-                .with_label("nothing in this file uses it")
-                .with_help("remove the line"),
+                Diagnostic::warning("W0201", path, u.span, format!("`use {}` is not needed", u.path.dotted()))
+                    .with_label("nothing in this file uses it")
+                    .with_help("remove the line"),
             );
+        } else {
+            for (n, span) in unused {
+                out.push(
+                    Diagnostic::warning("W0201", path, span, format!("`{n}` is imported but not used"))
+                        .with_label("not used in this file")
+                        .with_help(format!("remove `{n}` from the `use` line")),
+                );
+            }
         }
     }
     out
@@ -68,7 +89,7 @@ pub struct ItemCheck {
     /// Its diagnostics.
     pub diagnostics: Vec<Diagnostic>,
     /// The `use` declarations it needed.
-    pub used_imports: BTreeSet<u32>,
+    pub used_imports: BTreeSet<(u32, String)>,
 }
 
 /// Checks item `index` of `file`: names and types.

@@ -180,7 +180,7 @@ pub struct Checker<'a> {
     /// Diagnostics found so far.
     pub diags: Vec<Diagnostic>,
     /// Indices of the `use` declarations that were needed.
-    pub used_imports: BTreeSet<u32>,
+    pub used_imports: BTreeSet<(u32, String)>,
 }
 
 const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
@@ -207,7 +207,7 @@ impl<'a> Checker<'a> {
         match self.scope.lookup(self.db, name) {
             Lookup::Found(e) => {
                 if let Some(u) = e.via_use {
-                    self.used_imports.insert(u);
+                    self.used_imports.insert((u, name.to_string()));
                 }
                 Some(e.def)
             }
@@ -358,7 +358,7 @@ impl<'a> Checker<'a> {
                     && let Lookup::Found(e) = self.scope.lookup(self.db, &path.segments[0].name)
                     && let Some(u) = e.via_use
                 {
-                    self.used_imports.insert(u);
+                    self.used_imports.insert((u, path.segments[0].name.clone()));
                 }
                 for a in args {
                     self.mark_type_imports(a);
@@ -379,7 +379,7 @@ impl<'a> Checker<'a> {
             && e.def == *def
             && let Some(u) = e.via_use
         {
-            self.used_imports.insert(u);
+            self.used_imports.insert((u, def.name.to_string()));
         }
     }
 
@@ -669,7 +669,7 @@ impl<'a> Checker<'a> {
             && entry.def.kind == DefKind::Enum
         {
             if let Some(u) = entry.via_use {
-                self.used_imports.insert(u);
+                self.used_imports.insert((u, n.name.clone()));
             }
             let def = entry.def;
             if let Signature::Enum(vs) =
