@@ -60,22 +60,36 @@ pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagno
             .filter(|(n, _)| scope.names.get(*n).is_some_and(|e| e.via_use == Some(i)))
             .filter(|(n, _)| !used.contains(&(i, n.to_string())))
             .collect();
-        let brought = scope.names.values().filter(|e| e.via_use == Some(i)).count();
+        let brought = scope
+            .names
+            .values()
+            .filter(|e| e.via_use == Some(i))
+            .count();
         if unused.is_empty() {
             continue;
         }
         if unused.len() == brought {
             out.push(
-                Diagnostic::warning("W0201", path, u.span, format!("`use {}` is not needed", u.path.dotted()))
-                    .with_label("nothing in this file uses it")
-                    .with_help("remove the line"),
+                Diagnostic::warning(
+                    "W0201",
+                    path,
+                    u.span,
+                    format!("`use {}` is not needed", u.path.dotted()),
+                )
+                .with_label("nothing in this file uses it")
+                .with_help("remove the line"),
             );
         } else {
             for (n, span) in unused {
                 out.push(
-                    Diagnostic::warning("W0201", path, span, format!("`{n}` is imported but not used"))
-                        .with_label("not used in this file")
-                        .with_help(format!("remove `{n}` from the `use` line")),
+                    Diagnostic::warning(
+                        "W0201",
+                        path,
+                        span,
+                        format!("`{n}` is imported but not used"),
+                    )
+                    .with_label("not used in this file")
+                    .with_help(format!("remove `{n}` from the `use` line")),
                 );
             }
         }
@@ -677,6 +691,7 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
 }
 
 fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: &ast::Test) {
+    c.in_test = true;
     let mut env = Env::default();
     for stmt in &t.body {
         match stmt {

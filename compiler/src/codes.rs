@@ -65,6 +65,7 @@ pub const CODES: &[CodeInfo] = &[
     e("E0310", "type cannot be inferred"),
     e("E0311", "unknown time zone"),
     e("E0312", "not callable"),
+    e("E0313", "record value outside a test"),
     w("W0201", "unused import"),
     w("W0301", "value is never absent"),
     e("C0001", "high-risk action allowed without human review"),

@@ -181,6 +181,8 @@ pub struct Checker<'a> {
     pub diags: Vec<Diagnostic>,
     /// Indices of the `use` declarations that were needed.
     pub used_imports: BTreeSet<(u32, String)>,
+    /// Whether the expressions checked are a test's (record values are allowed only there).
+    pub in_test: bool,
 }
 
 const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
@@ -195,6 +197,7 @@ impl<'a> Checker<'a> {
             path: file.path(db).clone(),
             diags: Vec::new(),
             used_imports: BTreeSet::new(),
+            in_test: false,
         }
     }
 
@@ -520,6 +523,14 @@ impl<'a> Checker<'a> {
             }
             ExprKind::List(xs) => Ty::List(Box::new(self.elements(env, facts, xs, expected))),
             ExprKind::Set(xs) => Ty::Set(Box::new(self.elements(env, facts, xs, expected))),
+            ExprKind::Record { .. } if !self.in_test => {
+                let d = Diagnostic::error("E0313", &self.path, e.span, "a record value can only be written in a test")
+                    .with_label("record value here")
+                    .with_note("policies read records from their input; a value built in a rule would be data the input schema does not describe")
+                    .with_help("compare the fields you need (`c.field == value`), or move the value into a `test` block");
+                self.err(d);
+                Ty::Unknown
+            }
             ExprKind::Record { fields, rest } => {
                 self.record_value(env, facts, e.span, fields, *rest, expected)
             }
