@@ -380,16 +380,7 @@ struct Canon<'a> {
 impl Canon<'_> {
     fn qualified(&self, name: &str) -> Option<String> {
         match self.scope.lookup(self.db, name) {
-            Lookup::Found(e) => {
-                let parsed = crate::db::parse_file(self.db, e.def.file);
-                let module = parsed
-                    .ast
-                    .module
-                    .as_ref()
-                    .map(|m| m.path.dotted())
-                    .unwrap_or_default();
-                Some(format!("{module}.{}", e.def.name))
-            }
+            Lookup::Found(e) => Some(e.def.qualified(self.db)),
             _ => None,
         }
     }
@@ -957,12 +948,7 @@ impl<'a> Cx<'a> {
                 "consent for a subject the action does not name".to_string(),
             ));
         };
-        let module = crate::db::parse_file(self.db, purpose.file)
-            .ast
-            .module
-            .as_ref()
-            .map(|m| m.path.dotted())
-            .unwrap_or_default();
+        let module = resolve::module_name(self.db, purpose.file);
         let (s, p, c) = (&subject.name, &purpose.name, &channel.name);
         Some(if many {
             (

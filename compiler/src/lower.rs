@@ -72,19 +72,6 @@ fn index(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn module_of(db: &dyn Db, file: SourceFile) -> String {
-    parse_file(db, file)
-        .ast
-        .module
-        .as_ref()
-        .map(|m| m.path.dotted())
-        .unwrap_or_default()
-}
-
-fn qualified(db: &dyn Db, def: &Def) -> String {
-    format!("{}.{}", module_of(db, def.file), def.name)
-}
-
 impl<'a> Lowering<'a> {
     fn defs(&self, kind: DefKind) -> Vec<Def> {
         let mut out = Vec::new();
@@ -104,17 +91,17 @@ impl<'a> Lowering<'a> {
         let (db, project) = (self.db, self.project);
         for def in self.defs(DefKind::Record) {
             self.records
-                .insert(qualified(db, &def), index(self.records.len()));
+                .insert(def.qualified(db), index(self.records.len()));
         }
         for def in self.defs(DefKind::Enum) {
             self.enums
-                .insert(qualified(db, &def), index(self.enums.len()));
+                .insert(def.qualified(db), index(self.enums.len()));
             let variants = match resolve::signature(db, project, def.file, def.index) {
                 Signature::Enum(vs) => vs.iter().map(|v| v.to_string()).collect(),
                 _ => Vec::new(),
             };
             self.program.enums.push(ir::EnumType {
-                name: qualified(db, &def),
+                name: def.qualified(db),
                 variants,
             });
         }
@@ -144,7 +131,7 @@ impl<'a> Lowering<'a> {
                 });
             }
             self.program.records.push(ir::RecordType {
-                name: qualified(db, &def),
+                name: def.qualified(db),
                 fields: out,
             });
         }
@@ -157,13 +144,13 @@ impl<'a> Lowering<'a> {
                 self.program.symbols.push(ir::Symbol {
                     kind: sk,
                     name: def.name.to_string(),
-                    qualified: qualified(db, &def),
+                    qualified: def.qualified(db),
                 });
             }
         }
         for def in self.defs(DefKind::Signal) {
             self.signals
-                .insert(qualified(db, &def), index(self.signals.len()));
+                .insert(def.qualified(db), index(self.signals.len()));
         }
         for def in self.defs(DefKind::Signal) {
             let signal = self.signal(&def);
@@ -187,13 +174,13 @@ impl<'a> Lowering<'a> {
             Ty::Role => ir::Type::Symbol(SymbolKind::Role),
             Ty::Record(d) => ir::Type::Record(
                 self.records
-                    .get(&qualified(self.db, d))
+                    .get(&d.qualified(self.db))
                     .copied()
                     .unwrap_or(u32::MAX),
             ),
             Ty::Enum(d) => ir::Type::Enum(
                 self.enums
-                    .get(&qualified(self.db, d))
+                    .get(&d.qualified(self.db))
                     .copied()
                     .unwrap_or(u32::MAX),
             ),
@@ -230,7 +217,7 @@ impl<'a> Lowering<'a> {
         let (source, args, max_age) = match item.as_ref().map(|i| &i.kind) {
             Some(ItemKind::Signal(s)) => {
                 let source = match resolve::resolve_path(db, project, def.file, &s.source) {
-                    Some(d) => qualified(db, &d),
+                    Some(d) => d.qualified(db),
                     None => s.source.dotted(),
                 };
                 let mut slots = index(params.len());
@@ -249,7 +236,7 @@ impl<'a> Lowering<'a> {
         };
         let ty = self.ty(ret.present());
         ir::SignalDecl {
-            name: qualified(db, def),
+            name: def.qualified(db),
             params: ir_params,
             ty,
             source,
@@ -396,9 +383,9 @@ impl<'a> Lowering<'a> {
             def.name.to_string()
         };
         ir::Policy {
-            qualified: format!("{}.{}", module_of(db, def.file), name),
+            qualified: format!("{}.{}", resolve::module_name(db, def.file), name),
             name,
-            action: qualified(db, action),
+            action: action.qualified(db),
             params: ir_params,
             now_slot,
             slots,
@@ -419,7 +406,7 @@ impl<'a> Lowering<'a> {
     }
 
     fn symbol(&self, def: &Def) -> Option<u32> {
-        let q = qualified(self.db, def);
+        let q = def.qualified(self.db);
         self.program
             .symbols
             .iter()
@@ -479,7 +466,7 @@ impl<'a> Lowering<'a> {
                     Ty::Record(d) => {
                         let rid = self
                             .records
-                            .get(&qualified(db, d))
+                            .get(&d.qualified(db))
                             .copied()
                             .unwrap_or(u32::MAX);
                         let fi = self
@@ -554,7 +541,7 @@ impl<'a> Lowering<'a> {
     fn variant(&mut self, def: &Def, name: &str) -> IExpr {
         let eid = self
             .enums
-            .get(&qualified(self.db, def))
+            .get(&def.qualified(self.db))
             .copied()
             .unwrap_or(u32::MAX);
         let vi = self
@@ -686,7 +673,7 @@ impl<'a> Lowering<'a> {
         };
         let rid = self
             .records
-            .get(&qualified(self.db, &def))
+            .get(&def.qualified(self.db))
             .copied()
             .unwrap_or(u32::MAX);
         let mut out = Vec::new();
@@ -721,7 +708,7 @@ impl<'a> Lowering<'a> {
             Ty::Enum(d) => {
                 let eid = self
                     .enums
-                    .get(&qualified(self.db, d))
+                    .get(&d.qualified(self.db))
                     .copied()
                     .unwrap_or(u32::MAX);
                 Value::Enum(eid, 0)
@@ -735,7 +722,7 @@ impl<'a> Lowering<'a> {
                 };
                 let rid = self
                     .records
-                    .get(&qualified(self.db, &d))
+                    .get(&d.qualified(self.db))
                     .copied()
                     .unwrap_or(u32::MAX);
                 let fields = decl.iter().map(|p| self.default(&p.ty, &p.name)).collect();
@@ -815,7 +802,7 @@ impl<'a> Lowering<'a> {
             DefKind::Signal => {
                 let i = self
                     .signals
-                    .get(&qualified(db, &def))
+                    .get(&def.qualified(db))
                     .copied()
                     .unwrap_or(u32::MAX);
                 IExpr::Signal(i, lowered)
@@ -852,7 +839,7 @@ impl<'a> Lowering<'a> {
         params: &[resolve::TypedParam],
         mut args: Vec<IExpr>,
     ) -> IExpr {
-        let q = qualified(self.db, def);
+        let q = def.qualified(self.db);
         // An open-record parameter (`{ consents: List<Consent>, .. }`) is passed as that field.
         for (i, p) in params.iter().enumerate() {
             if let Ty::Open(fields) = &p.ty
@@ -1020,8 +1007,8 @@ impl<'a> Lowering<'a> {
         let (db, project) = (self.db, self.project);
         let policy_def = resolve::resolve_path(db, project, file, &e.policy)?;
         let action = resolve::resolve_path(db, project, file, &e.call.callee)?;
-        let action_q = qualified(db, &action);
-        let policy_module = module_of(db, policy_def.file);
+        let action_q = action.qualified(db);
+        let policy_module = resolve::module_name(db, policy_def.file);
         let policy = self.program.policies.iter().position(|p| {
             p.action == action_q
                 && (p.qualified == format!("{policy_module}.{}", policy_def.name)
@@ -1068,7 +1055,7 @@ impl<'a> Lowering<'a> {
             {
                 let i = self
                     .signals
-                    .get(&qualified(db, &entry.def))
+                    .get(&entry.def.qualified(db))
                     .copied()
                     .unwrap_or(u32::MAX);
                 given.push((i, self.expr(file, frame, slots, value, Some(&ret))));

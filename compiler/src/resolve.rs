@@ -103,7 +103,22 @@ pub struct Def {
     pub span: Span,
 }
 
+/// The name of the module `file` declares (empty if it declares none).
+pub fn module_name(db: &dyn Db, file: SourceFile) -> String {
+    parse_file(db, file)
+        .ast
+        .module
+        .as_ref()
+        .map(|m| m.path.dotted())
+        .unwrap_or_default()
+}
+
 impl Def {
+    /// The declaration's qualified name: `acme.contact.send_offer`.
+    pub fn qualified(&self, db: &dyn Db) -> String {
+        format!("{}.{}", module_name(db, self.file), self.name)
+    }
+
     /// The declaration's AST item.
     pub fn item<'db>(&self, db: &'db dyn Db) -> &'db ast::Item {
         &parse_file(db, self.file).ast.items[self.index as usize]
