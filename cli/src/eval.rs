@@ -31,7 +31,7 @@ Example:
 /// The engine that evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Engine {
-    /// The Cranelift JIT (not built yet)
+    /// The Cranelift JIT (scalar policies; others are refused with the reason)
     Jit,
     /// The reference interpreter
     Interp,
@@ -71,10 +71,6 @@ pub struct EvalArgs {
 
 /// Runs `xop eval`.
 pub fn run(args: &EvalArgs, color: Color) -> u8 {
-    if args.engine == Engine::Jit {
-        error("the JIT engine is not built yet; use --engine interp (the reference interpreter)");
-        return FAILURE;
-    }
     let compiled = match compile::load(&args.paths, args.trust.as_deref(), color) {
         Ok(c) => c,
         Err(s) => return s,
@@ -113,11 +109,29 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
             let now = bound
                 .now_ms
                 .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
-            let signals = FixedSignals(bound.signals);
-            (
-                interp::decide(program, index, &bound.args, now, &signals),
-                SUCCESS,
-            )
+            match args.engine {
+                Engine::Interp => {
+                    let signals = FixedSignals(bound.signals);
+                    (
+                        interp::decide(program, index, &bound.args, now, &signals),
+                        SUCCESS,
+                    )
+                }
+                Engine::Jit => {
+                    let jit = xop_runtime::jit::compile(program);
+                    match jit.decide(index, &bound.args, now) {
+                        Some(d) => (d, SUCCESS),
+                        None => {
+                            let why = jit.unsupported(index).unwrap_or("it is not supported");
+                            error(&format!(
+                                "the JIT does not compile policy `{}` yet: {why}; use --engine interp",
+                                args.policy
+                            ));
+                            return FAILURE;
+                        }
+                    }
+                }
+            }
         }
         // Refused input is a decision too: deny, never allow.
         Err(e) => (

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use xop_runtime::interp::{self, FixedSignals};
 use xop_runtime::ir::{Program, TestCase};
+use xop_runtime::jit::JitModule;
 use xop_runtime::value::Value;
 
 use crate::{Color, PROBLEMS, SUCCESS, compile, out};
@@ -15,7 +16,8 @@ Run every `test` block of the sources: each `expect policy(action(...)) == verdi
 is decided and compared, verdict and (when written) the exact set of reasons. A failing test
 shows what was expected and what came out, with the rules that fired.
 
-Tests run on the reference interpreter; the JIT engine is not built yet.";
+Every test runs on the reference interpreter and, when the JIT compiles its policy, on the
+JIT too: the two must give the same decision, or the test fails.";
 
 /// Exit status documentation of `xop test`.
 pub const AFTER_LONG_HELP: &str = "\
@@ -41,10 +43,11 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
         }
     };
     let program = compiled.program();
+    let jit = xop_runtime::jit::compile(program);
     let mut report = String::new();
     let (mut passed, mut failed) = (0usize, 0usize);
     for case in &program.tests {
-        match run_case(program, case) {
+        match run_case(program, &jit, case) {
             Ok(()) => {
                 passed += 1;
                 report.push_str(&format!(
@@ -70,7 +73,7 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
 }
 
 /// Decides one test case; `Err` says how the outcome differs from the expectation.
-pub fn run_case(program: &Program, case: &TestCase) -> Result<(), String> {
+pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(), String> {
     let constant = |e| {
         interp::eval_const(program, e, case.now)
             .map_err(|m| format!("  cannot evaluate the test's input: {m}\n"))
@@ -81,7 +84,21 @@ pub fn run_case(program: &Program, case: &TestCase) -> Result<(), String> {
         given.push((*signal, constant(e)?));
     }
     let policy = case.policy as usize;
-    let d = interp::decide(program, policy, &args, case.now, &FixedSignals(given));
+    let d = interp::decide(
+        program,
+        policy,
+        &args,
+        case.now,
+        &FixedSignals(given.clone()),
+    );
+    // The JIT reads no signals yet: it declines policies that do, so `given` is not needed.
+    if let Some(j) = jit.decide(policy, &args, case.now)
+        && j != d
+    {
+        return Err(format!(
+            "  the engines disagree:\n  interpreter {d:?}\n  jit         {j:?}\n"
+        ));
+    }
     let mut expected_reasons = case.reasons.clone();
     if let Some(r) = &mut expected_reasons {
         r.sort();

@@ -58,7 +58,8 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn failed(reason: &str, fired: Vec<String>, error: String) -> Decision {
+    /// A decision that failed closed: deny with `reason` and what went wrong.
+    pub(crate) fn failed(reason: &str, fired: Vec<String>, error: String) -> Decision {
         Decision {
             verdict: Verdict::Deny,
             reasons: vec![reason.to_string()],
@@ -155,7 +156,7 @@ pub fn decide(
 }
 
 /// The combining rule over the indices of the fired rules.
-fn combine(pol: &Policy, fired: &[usize]) -> Decision {
+pub(crate) fn combine(pol: &Policy, fired: &[usize]) -> Decision {
     let rules = || fired.iter().map(|&i| &pol.rules[i]);
     let verdict = if rules().any(|r| r.verdict == Verdict::Deny) {
         Verdict::Deny
@@ -191,7 +192,7 @@ fn combine(pol: &Policy, fired: &[usize]) -> Decision {
 }
 
 /// Checks the action's arguments against the policy's parameters.
-fn check_input(program: &Program, pol: &Policy, args: &[Value]) -> Result<(), String> {
+pub(crate) fn check_input(program: &Program, pol: &Policy, args: &[Value]) -> Result<(), String> {
     if args.len() != pol.params.len() {
         return Err(format!(
             "expects {} argument(s), got {}",

@@ -6,5 +6,6 @@ pub mod bind;
 pub mod interp;
 pub mod intrinsics;
 pub mod ir;
+pub mod jit;
 pub mod module;
 pub mod value;

@@ -1,0 +1,1146 @@
+//! A Cranelift JIT for the scalar subset of the IR. It must agree exactly with the reference
+//! interpreter ([`crate::interp`]): same verdict, reasons, fired rules, review terms and error
+//! messages. A policy it cannot compile falls back: [`JitModule::decide`] returns `None` and
+//! [`JitModule::unsupported`] says why.
+//!
+//! Supported: parameters of types Bool, Int, Duration, Time, enums, symbols, Text, Id, Tz,
+//! records (fields flattened at fixed offsets) and optionals of those; the decision time;
+//! constants of those kinds; `not`, `and`, `or`, comparisons (ordering on Int, Duration and Time;
+//! structural equality on everything supported, records included), checked arithmetic on Int,
+//! Duration and Time, unary minus, `in` a list or set literal (or constant list), ranges,
+//! `is present`, `??` and `if`.
+//! Not supported (the policy falls back): lists and sets as values, Decimal, Money, text
+//! ordering and concatenation, record literals, quantifiers, intrinsics and signals.
+//!
+//! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
+//! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
+//! Id and Tz an interned id; a record its fields in order; `T?` a presence word then `T`'s
+//! words; unsupported types take no word). Text constants are interned at compile time; an input
+//! string that is no constant gets a fresh id that equals no constant.
+//!
+//! Output: `out[0]` is the index of the failing rule + 1 (0 if none), `out[1]` the error site,
+//! `out[2]` and `out[3]` the operands the message needs, then the fired-rule bitset.
+//!
+//! All of the runtime's `unsafe` is in this module: calling the generated code and freeing it.
+#![allow(unsafe_code)]
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder, MemFlagsData};
+use cranelift_codegen::ir::{Block, Value as CVal};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module, default_libcall_names};
+
+use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
+use crate::interp::{check_input, combine};
+use crate::ir::{ArithOp, CmpOp, Expr, Policy, Program, Type};
+use crate::value::Value;
+
+/// Output words before the fired-rule bitset.
+const HEADER: usize = 4;
+
+/// Expressions nested deeper than this are not compiled (the interpreter's limit is
+/// [`interp::MAX_DEPTH`]; staying well below it keeps the two from having to agree on it).
+const MAX_JIT_DEPTH: u32 = 200;
+
+/// How deeply record types may nest (deeper, or recursive, is not compiled).
+const MAX_RECORD_DEPTH: u32 = 32;
+
+/// The generated function: `(input, now, out)`.
+type PolicyFn = unsafe extern "C" fn(*const i64, i64, *mut u64);
+
+/// A compiled module: the generated code of every supported policy of a program.
+pub struct JitModule {
+    program: Program,
+    strings: HashMap<String, i64>,
+    policies: Vec<Entry>,
+    /// Owns the code; `None` only during drop. (A `Mutex` because `JITModule` is not `Sync`;
+    /// it is never locked while deciding.)
+    module: Option<Mutex<JITModule>>,
+}
+
+enum Entry {
+    Compiled(Compiled),
+    Unsupported(String),
+}
+
+struct Compiled {
+    f: PolicyFn,
+    input_words: usize,
+    sites: Vec<Site>,
+}
+
+/// Where a run-time error can happen, and how to word its message from `out[2]`, `out[3]`.
+#[derive(Debug, Clone)]
+enum Site {
+    /// A fixed message.
+    Msg(String),
+    /// Checked integer arithmetic `x op y` (the interpreter's `int_op`).
+    IntOp(ArithOp),
+    /// `duration + time` overflows.
+    DurPlusTime,
+    /// `time - time` overflows.
+    TimeMinusTime,
+    /// `-(x)` on an Int.
+    NegInt,
+    /// `-(x)` on a Duration.
+    NegDur,
+    /// Arithmetic on an absent operand: `x`, `y` are the operands' presence.
+    ArithAbsent(ArithOp, &'static str, &'static str),
+}
+
+fn op_symbol(op: ArithOp) -> &'static str {
+    match op {
+        ArithOp::Add => "+",
+        ArithOp::Sub => "-",
+        ArithOp::Mul => "*",
+        ArithOp::Div => "/",
+        ArithOp::Rem => "%",
+    }
+}
+
+impl Site {
+    fn message(&self, x: i64, y: i64) -> String {
+        match self {
+            Site::Msg(m) => m.clone(),
+            Site::IntOp(op) => {
+                if matches!(op, ArithOp::Div | ArithOp::Rem) && y == 0 {
+                    format!("{x} {} 0: division by zero", op_symbol(*op))
+                } else {
+                    format!("{x} {} {y} overflows", op_symbol(*op))
+                }
+            }
+            Site::DurPlusTime => format!("{x}ms + time {y} overflows"),
+            Site::TimeMinusTime => format!("time {x} - time {y} overflows"),
+            Site::NegInt => format!("-({x}) overflows"),
+            Site::NegDur => format!("-({x}ms) overflows"),
+            Site::ArithAbsent(op, a, b) => format!(
+                "{} {} {}: absent where a value is needed",
+                if x == 0 { "absent" } else { a },
+                op_symbol(*op),
+                if y == 0 { "absent" } else { b }
+            ),
+        }
+    }
+}
+
+impl std::fmt::Debug for JitModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let compiled = self
+            .policies
+            .iter()
+            .filter(|e| matches!(e, Entry::Compiled(_)))
+            .count();
+        f.debug_struct("JitModule")
+            .field("policies", &self.policies.len())
+            .field("compiled", &compiled)
+            .finish()
+    }
+}
+
+impl Drop for JitModule {
+    fn drop(&mut self) {
+        // The function pointers die with `self.policies`; nothing can call them from now on.
+        self.policies.clear();
+        if let Some(m) = self.module.take() {
+            let m = m.into_inner().unwrap_or_else(|p| p.into_inner());
+            // SAFETY: the only pointers into this module's code are the `PolicyFn`s of
+            // `self.policies`, which are only called through `&self` (`decide`); `drop` has
+            // `&mut self`, so no call is running (callers hold an `Arc<JitModule>` while calling)
+            // and none can start: the pointers were cleared above and never escape `self`.
+            unsafe { m.free_memory() };
+        }
+    }
+}
+
+/// Compiles every policy of `program` that the JIT supports, in one module.
+pub fn compile(program: &Program) -> JitModule {
+    let mut jm = JitModule {
+        program: program.clone(),
+        strings: HashMap::new(),
+        policies: Vec::new(),
+        module: None,
+    };
+    let all_unsupported = |jm: &mut JitModule, why: String| {
+        jm.policies = (0..program.policies.len())
+            .map(|_| Entry::Unsupported(why.clone()))
+            .collect();
+    };
+    let builder = match JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()) {
+        Ok(b) => b,
+        Err(e) => {
+            all_unsupported(&mut jm, format!("no JIT on this host: {e}"));
+            return jm;
+        }
+    };
+    let mut module = JITModule::new(builder);
+    if module.target_config().pointer_type() != I64 {
+        all_unsupported(&mut jm, "the JIT needs 64-bit pointers".into());
+        jm.module = Some(Mutex::new(module));
+        return jm;
+    }
+    let mut pending = Vec::with_capacity(program.policies.len());
+    for (i, pol) in program.policies.iter().enumerate() {
+        pending.push(compile_policy(
+            &mut module,
+            program,
+            pol,
+            i,
+            &mut jm.strings,
+        ));
+    }
+    if let Err(e) = module.finalize_definitions() {
+        all_unsupported(&mut jm, format!("finalizing the code failed: {e}"));
+        jm.module = Some(Mutex::new(module));
+        return jm;
+    }
+    for p in pending {
+        jm.policies.push(match p {
+            Ok((id, input_words, sites)) => {
+                let ptr = module.get_finalized_function(id);
+                // SAFETY: `ptr` is the entry of a function finalized just above, generated with
+                // the signature `(i64, i64, i64)` -> `()` in the platform's default calling
+                // convention, which is the C ABI of `PolicyFn` with pointers as 64-bit words
+                // (checked above). It stays valid until `free_memory` in `Drop`.
+                let f = unsafe { std::mem::transmute::<*const u8, PolicyFn>(ptr) };
+                Entry::Compiled(Compiled {
+                    f,
+                    input_words,
+                    sites,
+                })
+            }
+            Err(why) => Entry::Unsupported(why),
+        });
+    }
+    jm.module = Some(Mutex::new(module));
+    jm
+}
+
+impl JitModule {
+    /// Why policy `policy` is not compiled (`None` if it is, or if there is no such policy).
+    pub fn unsupported(&self, policy: usize) -> Option<&str> {
+        match self.policies.get(policy)? {
+            Entry::Unsupported(why) => Some(why),
+            Entry::Compiled(_) => None,
+        }
+    }
+
+    /// Decides policy `policy` on `args` at `now_ms`: exactly what [`interp::decide`] gives
+    /// (without signals: a compiled policy reads none), or `None` if the policy is not compiled.
+    pub fn decide(&self, policy: usize, args: &[Value], now_ms: i64) -> Option<Decision> {
+        let Some(entry) = self.policies.get(policy) else {
+            return Some(failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                format!("no policy #{policy} in the program"),
+            ));
+        };
+        let Entry::Compiled(c) = entry else {
+            return None;
+        };
+        let pol = &self.program.policies[policy];
+        if let Err(e) = check_input(&self.program, pol, args) {
+            return Some(failed(
+                BAD_INPUT,
+                Vec::new(),
+                format!("policy {}: {e}", pol.qualified),
+            ));
+        }
+        let mut input: Vec<i64> = Vec::with_capacity(c.input_words);
+        let mut unknown: Vec<&str> = Vec::new();
+        for (param, arg) in pol.params.iter().zip(args) {
+            self.flatten(&param.ty, arg, &mut input, &mut unknown, 0);
+        }
+        // Never happens for checked input; keeps the buffer exactly as long as the code expects.
+        input.resize(c.input_words, 0);
+        let words = HEADER + pol.rules.len().div_ceil(64);
+        let mut out = vec![0u64; words];
+        // SAFETY: `c.f` is live code of this module (freed only in `Drop`, which cannot run
+        // while `&self` is borrowed). It reads only words `0..input_words` of `input` (every
+        // offset it loads is derived from the same parameter layout as `flatten`, and record
+        // pointers are only dereferenced when present), and writes only words
+        // `0..HEADER + ceil(rules / 64)` of `out`, which both have. It allocates nothing, calls
+        // nothing and cannot unwind.
+        unsafe { (c.f)(input.as_ptr(), now_ms, out.as_mut_ptr()) };
+        let fired_before = |limit: usize| -> Vec<usize> {
+            (0..limit)
+                .filter(|&i| out[HEADER + i / 64] & (1u64 << (i % 64)) != 0)
+                .collect()
+        };
+        let err = out[0];
+        if err != 0 {
+            let rule = usize::try_from(err - 1).ok()?;
+            let site = c.sites.get(usize::try_from(out[1]).ok()?)?;
+            let ids = fired_before(rule)
+                .into_iter()
+                .map(|j| pol.rules[j].id.clone())
+                .collect();
+            let msg = site.message(out[2] as i64, out[3] as i64);
+            return Some(failed(
+                RUNTIME_ERROR,
+                ids,
+                format!("rule {}: {msg}", pol.rules.get(rule)?.id),
+            ));
+        }
+        Some(combine(pol, &fired_before(pol.rules.len())))
+    }
+
+    fn intern<'v>(&self, s: &'v str, unknown: &mut Vec<&'v str>) -> i64 {
+        if let Some(&id) = self.strings.get(s) {
+            return id;
+        }
+        let base = self.strings.len();
+        let k = unknown.iter().position(|u| *u == s).unwrap_or_else(|| {
+            unknown.push(s);
+            unknown.len() - 1
+        });
+        (base + k) as i64
+    }
+
+    fn flatten<'v>(
+        &self,
+        ty: &Type,
+        v: &'v Value,
+        buf: &mut Vec<i64>,
+        unknown: &mut Vec<&'v str>,
+        depth: u32,
+    ) {
+        if depth > MAX_RECORD_DEPTH {
+            return;
+        }
+        match (ty, v) {
+            (Type::Optional(inner), Value::Absent) => {
+                buf.push(0);
+                let n = size(&self.program, inner, depth).unwrap_or(0);
+                buf.extend(std::iter::repeat_n(0, n));
+            }
+            (Type::Optional(inner), v) => {
+                buf.push(1);
+                self.flatten(inner, v, buf, unknown, depth);
+            }
+            (Type::List(_) | Type::Set(_) | Type::Decimal | Type::Money, _) => {}
+            (Type::Record(r), Value::Record(_, fields)) => {
+                if let Some(rt) = self.program.records.get(*r as usize) {
+                    for (f, fv) in rt.fields.iter().zip(fields.iter()) {
+                        self.flatten(&f.ty, fv, buf, unknown, depth + 1);
+                    }
+                }
+            }
+            (_, Value::Bool(b)) => buf.push(i64::from(*b)),
+            (_, Value::Int(n) | Value::Duration(n) | Value::Time(n)) => buf.push(*n),
+            (_, Value::Enum(_, x) | Value::Symbol(x)) => buf.push(i64::from(*x)),
+            (_, Value::Text(s) | Value::Id(s) | Value::Tz(s)) => {
+                let id = self.intern(s, unknown);
+                buf.push(id);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One combining rule, one input check, one failed decision: the interpreter's, so that the
+/// two engines cannot drift apart.
+fn failed(reason: &str, fired: Vec<String>, error: String) -> Decision {
+    Decision::failed(reason, fired, error)
+}
+
+/// How many input words a value of `ty` takes.
+fn size(program: &Program, ty: &Type, depth: u32) -> Result<usize, String> {
+    if depth > MAX_RECORD_DEPTH {
+        return Err("a record type nested too deeply (or recursive)".into());
+    }
+    Ok(match ty {
+        Type::Bool
+        | Type::Int
+        | Type::Duration
+        | Type::Time
+        | Type::Text
+        | Type::Tz
+        | Type::Id
+        | Type::Symbol(_)
+        | Type::Enum(_) => 1,
+        Type::Decimal | Type::Money | Type::List(_) | Type::Set(_) => 0,
+        Type::Optional(inner) => 1 + size(program, inner, depth)?,
+        Type::Record(r) => {
+            let rt = program
+                .records
+                .get(*r as usize)
+                .ok_or_else(|| format!("record type #{r} is not in the program"))?;
+            let mut n = 0;
+            for f in &rt.fields {
+                n += size(program, &f.ty, depth + 1)?;
+            }
+            n
+        }
+    })
+}
+
+/// The static kind of a JIT value (after removing one level of optional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Base {
+    Bool,
+    Int,
+    Duration,
+    Time,
+    Enum(u32),
+    Symbol,
+    Text,
+    Id,
+    Tz,
+    Record(u32),
+    /// Always absent (`Const(Absent)`, a lambda slot).
+    Absent,
+}
+
+impl Base {
+    fn kind(self) -> &'static str {
+        match self {
+            Base::Bool => "Bool",
+            Base::Int => "Int",
+            Base::Duration => "Duration",
+            Base::Time => "Time",
+            Base::Enum(_) => "enum value",
+            Base::Symbol => "symbol",
+            Base::Text => "Text",
+            Base::Id => "Id",
+            Base::Tz => "Tz",
+            Base::Record(_) => "record",
+            Base::Absent => "absent",
+        }
+    }
+}
+
+/// The base of a (non-optional) IR type, if supported.
+fn base_of(ty: &Type) -> Result<Base, String> {
+    Ok(match ty {
+        Type::Bool => Base::Bool,
+        Type::Int => Base::Int,
+        Type::Duration => Base::Duration,
+        Type::Time => Base::Time,
+        Type::Text => Base::Text,
+        Type::Tz => Base::Tz,
+        Type::Id => Base::Id,
+        Type::Symbol(_) => Base::Symbol,
+        Type::Enum(e) => Base::Enum(*e),
+        Type::Record(r) => Base::Record(*r),
+        Type::Decimal => return Err("uses a Decimal value".into()),
+        Type::Money => return Err("uses a Money value".into()),
+        Type::List(_) | Type::Set(_) => return Err("uses a list or set value".into()),
+        Type::Optional(_) => return Err("uses a nested optional".into()),
+    })
+}
+
+/// A value in generated code: its kind, its presence word (0/1; `None` when always present),
+/// its payload (a scalar word, or a record's address in the input).
+#[derive(Debug, Clone, Copy)]
+struct JV {
+    base: Base,
+    present: Option<CVal>,
+    val: CVal,
+}
+
+fn compile_policy(
+    module: &mut JITModule,
+    program: &Program,
+    pol: &Policy,
+    index: usize,
+    strings: &mut HashMap<String, i64>,
+) -> Result<(cranelift_module::FuncId, usize, Vec<Site>), String> {
+    let nparams = pol.params.len();
+    if nparams > pol.slots as usize {
+        return Err("its frame is smaller than its parameters".into());
+    }
+    if let Some(s) = pol.now_slot
+        && s >= pol.slots
+    {
+        return Err("its time slot is out of the frame".into());
+    }
+    let mut offsets = Vec::with_capacity(nparams);
+    let mut input_words = 0usize;
+    for p in &pol.params {
+        offsets.push(input_words);
+        input_words += size(program, &p.ty, 0)?;
+    }
+    if input_words > (i32::MAX as usize) / 16 || pol.rules.len() > (i32::MAX as usize) / 16 {
+        return Err("too large".into());
+    }
+    let mut ctx = module.make_context();
+    let mut sig = module.make_signature();
+    for _ in 0..3 {
+        sig.params.push(AbiParam::new(I64));
+    }
+    ctx.func.signature = sig.clone();
+    let mut fctx = FunctionBuilderContext::new();
+    let cfg = module.target_config();
+    let sites = {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let mut g = Gen {
+            program,
+            pol,
+            offsets,
+            b,
+            input: params[0],
+            now: params[1],
+            out: params[2],
+            rule: 0,
+            sites: Vec::new(),
+            strings,
+        };
+        g.body()?;
+        g.b.seal_all_blocks();
+        let Gen { b, sites, .. } = g;
+        b.finalize(cfg);
+        sites
+    };
+    let id = module
+        .declare_function(&format!("xop_policy_{index}"), Linkage::Local, &sig)
+        .map_err(|e| format!("declaring the code failed: {e}"))?;
+    module
+        .define_function(id, &mut ctx)
+        .map_err(|e| format!("compiling the code failed: {e}"))?;
+    module.clear_context(&mut ctx);
+    Ok((id, input_words, sites))
+}
+
+struct Gen<'p, 'f, 's> {
+    program: &'p Program,
+    pol: &'p Policy,
+    offsets: Vec<usize>,
+    b: FunctionBuilder<'f>,
+    input: CVal,
+    now: CVal,
+    out: CVal,
+    rule: usize,
+    sites: Vec<Site>,
+    strings: &'s mut HashMap<String, i64>,
+}
+
+fn word(i: usize) -> i32 {
+    // Offsets are bounded in `compile_policy` (and record layouts by their input size).
+    (i * 8) as i32
+}
+
+impl Gen<'_, '_, '_> {
+    fn body(&mut self) -> Result<(), String> {
+        let zero = self.c(0);
+        for w in 0..HEADER + self.pol.rules.len().div_ceil(64) {
+            self.b
+                .ins()
+                .store(MemFlagsData::trusted(), zero, self.out, word(w));
+        }
+        for i in 0..self.pol.rules.len() {
+            self.rule = i;
+            let pol = self.pol;
+            let fire = self.b.create_block();
+            let next = self.b.create_block();
+            match &pol.rules[i].condition {
+                None => {
+                    self.b.ins().jump(fire, &[]);
+                }
+                Some(c) => {
+                    let v = self.expr(c, 1)?;
+                    let v = self.as_bool(v, "the condition")?;
+                    self.b.ins().brif(v, fire, &[], next, &[]);
+                }
+            }
+            self.b.switch_to_block(fire);
+            let w = word(HEADER + i / 64);
+            let old = self.b.ins().load(I64, MemFlagsData::trusted(), self.out, w);
+            let new = self.b.ins().bor_imm_u(old, (1u64 << (i % 64)) as i64);
+            self.b
+                .ins()
+                .store(MemFlagsData::trusted(), new, self.out, w);
+            self.b.ins().jump(next, &[]);
+            self.b.switch_to_block(next);
+        }
+        self.b.ins().return_(&[]);
+        Ok(())
+    }
+
+    fn c(&mut self, n: i64) -> CVal {
+        self.b.ins().iconst(I64, n)
+    }
+
+    fn bool64(&mut self, v: CVal) -> CVal {
+        self.b.ins().uextend(I64, v)
+    }
+
+    fn load(&mut self, ptr: CVal, w: usize) -> CVal {
+        self.b
+            .ins()
+            .load(I64, MemFlagsData::trusted(), ptr, word(w))
+    }
+
+    /// Stops with an error if `cond` is non-zero.
+    fn check(&mut self, cond: CVal, site: Site, x: CVal, y: CVal) {
+        let err = self.b.create_block();
+        let ok = self.b.create_block();
+        self.b.set_cold_block(err);
+        self.b.ins().brif(cond, err, &[], ok, &[]);
+        self.b.switch_to_block(err);
+        let site_ix = self.sites.len();
+        self.sites.push(site);
+        let rule = self.c(self.rule as i64 + 1);
+        let s = self.c(site_ix as i64);
+        let f = MemFlagsData::trusted();
+        let out = self.out;
+        self.b.ins().store(f, rule, out, 0);
+        self.b.ins().store(f, s, out, 8);
+        self.b.ins().store(f, x, out, 16);
+        self.b.ins().store(f, y, out, 24);
+        self.b.ins().return_(&[]);
+        self.b.switch_to_block(ok);
+    }
+
+    fn check_msg(&mut self, cond: CVal, msg: String) {
+        let z = self.c(0);
+        self.check(cond, Site::Msg(msg), z, z);
+    }
+
+    /// Fails with `msg` if `v` may be absent.
+    fn require_present(&mut self, v: &JV, msg: &str) {
+        if let Some(p) = v.present {
+            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, p, 0);
+            self.check_msg(absent, msg.to_string());
+        }
+    }
+
+    fn as_bool(&mut self, v: JV, what: &str) -> Result<CVal, String> {
+        if v.base != Base::Bool {
+            return Err(format!("{what} is not statically a Bool"));
+        }
+        self.require_present(&v, &format!("{what} is absent, not a Bool"));
+        Ok(v.val)
+    }
+
+    fn absent(&mut self) -> JV {
+        let z = self.c(0);
+        JV {
+            base: Base::Absent,
+            present: Some(z),
+            val: z,
+        }
+    }
+
+    /// A value of IR type `ty` at word `off` from `ptr`.
+    fn load_typed(&mut self, ptr: CVal, off: usize, ty: &Type) -> Result<JV, String> {
+        let (present, inner, off) = match ty {
+            Type::Optional(inner) => (Some(self.load(ptr, off)), &**inner, off + 1),
+            t => (None, t, off),
+        };
+        let base = base_of(inner)?;
+        let val = match base {
+            Base::Record(_) => self.b.ins().iadd_imm_u(ptr, word(off) as i64),
+            _ => self.load(ptr, off),
+        };
+        Ok(JV { base, present, val })
+    }
+
+    fn konst(&mut self, v: &Value) -> Result<JV, String> {
+        let (base, n) = match v {
+            Value::Absent => return Ok(self.absent()),
+            Value::Bool(b) => (Base::Bool, i64::from(*b)),
+            Value::Int(n) => (Base::Int, *n),
+            Value::Duration(n) => (Base::Duration, *n),
+            Value::Time(n) => (Base::Time, *n),
+            Value::Enum(e, x) => (Base::Enum(*e), i64::from(*x)),
+            Value::Symbol(s) => (Base::Symbol, i64::from(*s)),
+            Value::Text(s) => (Base::Text, self.intern(s)),
+            Value::Id(s) => (Base::Id, self.intern(s)),
+            Value::Tz(s) => (Base::Tz, self.intern(s)),
+            other => return Err(format!("uses a constant {}", other.kind())),
+        };
+        let val = self.c(n);
+        Ok(JV {
+            base,
+            present: None,
+            val,
+        })
+    }
+
+    fn intern(&mut self, s: &str) -> i64 {
+        let n = self.strings.len() as i64;
+        *self.strings.entry(s.to_string()).or_insert(n)
+    }
+
+    fn expr(&mut self, e: &Expr, depth: u32) -> Result<JV, String> {
+        if depth >= MAX_JIT_DEPTH {
+            return Err("an expression nested too deeply".into());
+        }
+        let d = depth + 1;
+        match e {
+            Expr::Const(v) => self.konst(v),
+            Expr::Slot(s) => self.slot(*s),
+            Expr::Field(r, i) => {
+                let r = self.expr(r, d)?;
+                self.field(r, *i)
+            }
+            Expr::Not(x) => {
+                let v = self.expr(x, d)?;
+                let v = self.as_bool(v, "the operand of `not`")?;
+                let val = self.b.ins().bxor_imm_u(v, 1);
+                Ok(JV {
+                    base: Base::Bool,
+                    present: None,
+                    val,
+                })
+            }
+            Expr::Neg(x) => {
+                let v = self.expr(x, d)?;
+                self.neg(v)
+            }
+            Expr::And(a, b) => self.and_or(false, a, b, d),
+            Expr::Or(a, b) => self.and_or(true, a, b, d),
+            Expr::Cmp(op, a, b) => {
+                let a = self.expr(a, d)?;
+                let b = self.expr(b, d)?;
+                let val = self.cmp(*op, a, b)?;
+                Ok(JV {
+                    base: Base::Bool,
+                    present: None,
+                    val,
+                })
+            }
+            Expr::Arith(op, a, b) => {
+                let a = self.expr(a, d)?;
+                let b = self.expr(b, d)?;
+                self.arith(*op, a, b)
+            }
+            Expr::In(x, xs) => self.member(x, xs, d),
+            Expr::InRange {
+                value,
+                lo,
+                hi,
+                inclusive,
+            } => {
+                let v = self.expr(value, d)?;
+                let lo = self.expr(lo, d)?;
+                let hi = self.expr(hi, d)?;
+                self.ordered(&[v, lo, hi])?;
+                let above = self
+                    .b
+                    .ins()
+                    .icmp(IntCC::SignedLessThanOrEqual, lo.val, v.val);
+                let cc = if *inclusive {
+                    IntCC::SignedLessThanOrEqual
+                } else {
+                    IntCC::SignedLessThan
+                };
+                let below = self.b.ins().icmp(cc, v.val, hi.val);
+                let both = self.b.ins().band(above, below);
+                let val = self.bool64(both);
+                Ok(JV {
+                    base: Base::Bool,
+                    present: None,
+                    val,
+                })
+            }
+            Expr::IsPresent(x) => {
+                let v = self.expr(x, d)?;
+                let val = match v.present {
+                    Some(p) => p,
+                    None => self.c(1),
+                };
+                Ok(JV {
+                    base: Base::Bool,
+                    present: None,
+                    val,
+                })
+            }
+            Expr::Default(a, b) => self.default(a, b, d),
+            Expr::If(c, a, b) => {
+                let c = self.expr(c, d)?;
+                let c = self.as_bool(c, "the condition of `if`")?;
+                let then = self.b.create_block();
+                let els = self.b.create_block();
+                self.b.ins().brif(c, then, &[], els, &[]);
+                self.b.switch_to_block(then);
+                let a = self.expr(a, d)?;
+                let a_end = self.b.create_block();
+                self.b.ins().jump(a_end, &[]);
+                self.b.switch_to_block(els);
+                let b = self.expr(b, d)?;
+                let b_end = self.b.create_block();
+                self.b.ins().jump(b_end, &[]);
+                self.merge(a_end, a, b_end, b)
+            }
+            Expr::List(_) | Expr::Set(_) => Err("uses a list or set value".into()),
+            Expr::Record(..) => Err("builds a record".into()),
+            Expr::Quantify { .. } => Err("uses a list quantifier".into()),
+            Expr::Intrinsic(which, _) => Err(format!("uses the intrinsic {which:?}")),
+            Expr::Signal(..) => Err("reads a signal".into()),
+        }
+    }
+
+    /// Joins two values computed in (unfilled, still empty) blocks `a_end` and `b_end`.
+    fn merge(&mut self, a_end: Block, a: JV, b_end: Block, b: JV) -> Result<JV, String> {
+        let base = if a.base == b.base {
+            a.base
+        } else if a.base == Base::Absent {
+            b.base
+        } else if b.base == Base::Absent {
+            a.base
+        } else {
+            return Err(format!(
+                "joins values of different kinds ({} and {})",
+                a.base.kind(),
+                b.base.kind()
+            ));
+        };
+        let opt = a.present.is_some() || b.present.is_some();
+        let join = self.b.create_block();
+        let present = opt.then(|| self.b.append_block_param(join, I64));
+        let val = self.b.append_block_param(join, I64);
+        for (blk, v) in [(a_end, a), (b_end, b)] {
+            self.b.switch_to_block(blk);
+            let mut args = Vec::with_capacity(2);
+            if opt {
+                let p = match v.present {
+                    Some(p) => p,
+                    None => self.c(1),
+                };
+                args.push(BlockArg::Value(p));
+            }
+            args.push(BlockArg::Value(v.val));
+            self.b.ins().jump(join, &args);
+        }
+        self.b.switch_to_block(join);
+        Ok(JV { base, present, val })
+    }
+
+    fn default(&mut self, a: &Expr, b: &Expr, d: u32) -> Result<JV, String> {
+        let av = self.expr(a, d)?;
+        let Some(pa) = av.present else {
+            return Ok(av);
+        };
+        if av.base == Base::Absent {
+            return self.expr(b, d);
+        }
+        let yes = self.b.create_block();
+        let no = self.b.create_block();
+        self.b.ins().brif(pa, yes, &[], no, &[]);
+        self.b.switch_to_block(no);
+        let bv = self.expr(b, d)?;
+        let b_end = self.b.create_block();
+        self.b.ins().jump(b_end, &[]);
+        self.b.switch_to_block(yes);
+        let a_end = self.b.create_block();
+        self.b.ins().jump(a_end, &[]);
+        let present_a = JV {
+            present: None,
+            ..av
+        };
+        self.merge(a_end, present_a, b_end, bv)
+    }
+
+    fn slot(&mut self, s: u32) -> Result<JV, String> {
+        if self.pol.now_slot == Some(s) {
+            return Ok(JV {
+                base: Base::Time,
+                present: None,
+                val: self.now,
+            });
+        }
+        let i = s as usize;
+        if let Some(p) = self.pol.params.get(i) {
+            let off = self.offsets[i];
+            let ty = p.ty.clone();
+            return self.load_typed(self.input, off, &ty);
+        }
+        if s < self.pol.slots {
+            return Ok(self.absent());
+        }
+        Err(format!("reads slot {s}, out of the frame"))
+    }
+
+    fn field(&mut self, r: JV, i: u32) -> Result<JV, String> {
+        let Base::Record(rt) = r.base else {
+            return Err(format!("reads a field of {}", r.base.kind()));
+        };
+        let program = self.program;
+        let rt = program
+            .records
+            .get(rt as usize)
+            .ok_or("reads a record type not in the program")?;
+        let f = rt
+            .fields
+            .get(i as usize)
+            .ok_or("reads a field a record does not have")?;
+        self.require_present(&r, &format!("reading field #{i} of an absent value"));
+        let mut off = 0;
+        for g in &rt.fields[..i as usize] {
+            off += size(program, &g.ty, 1)?;
+        }
+        self.load_typed(r.val, off, &f.ty)
+    }
+
+    fn and_or(&mut self, is_or: bool, a: &Expr, b: &Expr, d: u32) -> Result<JV, String> {
+        let (left, right) = if is_or {
+            ("the left operand of `or`", "the right operand of `or`")
+        } else {
+            ("the left operand of `and`", "the right operand of `and`")
+        };
+        let av = self.expr(a, d)?;
+        let av = self.as_bool(av, left)?;
+        let join = self.b.create_block();
+        let val = self.b.append_block_param(join, I64);
+        let rhs = self.b.create_block();
+        let short = BlockArg::Value(av);
+        if is_or {
+            self.b.ins().brif(av, join, &[short], rhs, &[]);
+        } else {
+            self.b.ins().brif(av, rhs, &[], join, &[short]);
+        }
+        self.b.switch_to_block(rhs);
+        let bv = self.expr(b, d)?;
+        let bv = self.as_bool(bv, right)?;
+        self.b.ins().jump(join, &[BlockArg::Value(bv)]);
+        self.b.switch_to_block(join);
+        Ok(JV {
+            base: Base::Bool,
+            present: None,
+            val,
+        })
+    }
+
+    /// Checks that the values are of one ordered kind; fails the decision if one is absent.
+    fn ordered(&mut self, vs: &[JV]) -> Result<(), String> {
+        let base = vs[0].base;
+        if !matches!(base, Base::Int | Base::Duration | Base::Time)
+            || vs.iter().any(|v| v.base != base)
+        {
+            let kinds: Vec<&str> = vs.iter().map(|v| v.base.kind()).collect();
+            return Err(format!("orders {}", kinds.join(" and ")));
+        }
+        let mut all: Option<CVal> = None;
+        for v in vs {
+            if let Some(p) = v.present {
+                all = Some(match all {
+                    None => p,
+                    Some(q) => self.b.ins().band(p, q),
+                });
+            }
+        }
+        if let Some(all) = all {
+            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, all, 0);
+            self.check_msg(absent, "comparing an absent value".into());
+        }
+        Ok(())
+    }
+
+    fn cmp(&mut self, op: CmpOp, a: JV, b: JV) -> Result<CVal, String> {
+        let cc = match op {
+            CmpOp::Eq => return self.eq(a, b, 0),
+            CmpOp::Ne => {
+                let e = self.eq(a, b, 0)?;
+                return Ok(self.b.ins().bxor_imm_u(e, 1));
+            }
+            CmpOp::Lt => IntCC::SignedLessThan,
+            CmpOp::Le => IntCC::SignedLessThanOrEqual,
+            CmpOp::Gt => IntCC::SignedGreaterThan,
+            CmpOp::Ge => IntCC::SignedGreaterThanOrEqual,
+        };
+        self.ordered(&[a, b])?;
+        let r = self.b.ins().icmp(cc, a.val, b.val);
+        Ok(self.bool64(r))
+    }
+
+    /// Structural equality (0/1), as the interpreter's `==` on values.
+    fn eq(&mut self, a: JV, b: JV, depth: u32) -> Result<CVal, String> {
+        if depth > MAX_RECORD_DEPTH {
+            return Err("compares records nested too deeply".into());
+        }
+        let same = a.base == b.base && a.base != Base::Absent;
+        if a.present.is_none() && b.present.is_none() {
+            return if same {
+                self.payload_eq(a.base, a.val, b.val, depth)
+            } else {
+                Ok(self.c(0))
+            };
+        }
+        let pa = match a.present {
+            Some(p) => p,
+            None => self.c(1),
+        };
+        let pb = match b.present {
+            Some(p) => p,
+            None => self.c(1),
+        };
+        let any = self.b.ins().bor(pa, pb);
+        let none = self.b.ins().icmp_imm_s(IntCC::Equal, any, 0);
+        let both_absent = self.bool64(none);
+        if !same {
+            return Ok(both_absent);
+        }
+        let both = self.b.ins().band(pa, pb);
+        let peq = if matches!(a.base, Base::Record(_)) {
+            // An absent record has no address: compare fields only when both are present.
+            let cmp_blk = self.b.create_block();
+            let join = self.b.create_block();
+            let joined = self.b.append_block_param(join, I64);
+            let zero = self.c(0);
+            self.b
+                .ins()
+                .brif(both, cmp_blk, &[], join, &[BlockArg::Value(zero)]);
+            self.b.switch_to_block(cmp_blk);
+            let e = self.payload_eq(a.base, a.val, b.val, depth)?;
+            self.b.ins().jump(join, &[BlockArg::Value(e)]);
+            self.b.switch_to_block(join);
+            joined
+        } else {
+            let e = self.payload_eq(a.base, a.val, b.val, depth)?;
+            self.b.ins().band(e, both)
+        };
+        Ok(self.b.ins().bor(peq, both_absent))
+    }
+
+    fn payload_eq(&mut self, base: Base, x: CVal, y: CVal, depth: u32) -> Result<CVal, String> {
+        let Base::Record(r) = base else {
+            let e = self.b.ins().icmp(IntCC::Equal, x, y);
+            return Ok(self.bool64(e));
+        };
+        let program = self.program;
+        let rt = program
+            .records
+            .get(r as usize)
+            .ok_or("compares a record type not in the program")?;
+        let mut acc = self.c(1);
+        let mut off = 0;
+        for f in &rt.fields {
+            let fa = self.load_typed(x, off, &f.ty)?;
+            let fb = self.load_typed(y, off, &f.ty)?;
+            let e = self.eq(fa, fb, depth + 1)?;
+            acc = self.b.ins().band(acc, e);
+            off += size(program, &f.ty, 1)?;
+        }
+        Ok(acc)
+    }
+
+    fn member(&mut self, x: &Expr, xs: &Expr, d: u32) -> Result<JV, String> {
+        let xv = self.expr(x, d)?;
+        let mut items = Vec::new();
+        match xs {
+            Expr::List(es) | Expr::Set(es) => {
+                for e in es {
+                    items.push(self.expr(e, d + 1)?);
+                }
+            }
+            Expr::Const(Value::List(vs)) => {
+                for v in vs.iter() {
+                    match v {
+                        // Never equal to a value of a kind the JIT supports.
+                        Value::Decimal(_) | Value::Money(..) | Value::List(_) => {}
+                        v => items.push(self.konst(v)?),
+                    }
+                }
+            }
+            _ => return Err("uses `in` on a list or set value".into()),
+        }
+        let mut acc = self.c(0);
+        for it in items {
+            let e = self.eq(xv, it, 0)?;
+            acc = self.b.ins().bor(acc, e);
+        }
+        Ok(JV {
+            base: Base::Bool,
+            present: None,
+            val: acc,
+        })
+    }
+
+    fn neg(&mut self, v: JV) -> Result<JV, String> {
+        let site = match v.base {
+            Base::Int => Site::NegInt,
+            Base::Duration => Site::NegDur,
+            other => return Err(format!("negates {}", other.kind())),
+        };
+        self.require_present(&v, "negating an absent value");
+        let min = self.b.ins().icmp_imm_s(IntCC::Equal, v.val, i64::MIN);
+        let z = self.c(0);
+        self.check(min, site, v.val, z);
+        let val = self.b.ins().ineg(v.val);
+        Ok(JV {
+            base: v.base,
+            present: None,
+            val,
+        })
+    }
+
+    fn arith(&mut self, op: ArithOp, a: JV, b: JV) -> Result<JV, String> {
+        use ArithOp::{Add, Div, Mul, Rem, Sub};
+        use Base::{Duration as D, Int as I, Time as T};
+        let (base, site) = match (op, a.base, b.base) {
+            (_, I, I) => (I, Site::IntOp(op)),
+            (Add | Sub, D, D) => (D, Site::IntOp(op)),
+            (Mul | Div, D, I) => (D, Site::IntOp(op)),
+            (Mul, I, D) => (D, Site::IntOp(op)),
+            (Add | Sub, T, D) => (T, Site::IntOp(op)),
+            (Add, D, T) => (T, Site::DurPlusTime),
+            (Sub, T, T) => (D, Site::TimeMinusTime),
+            _ => {
+                return Err(format!(
+                    "computes {} {} {}",
+                    a.base.kind(),
+                    op_symbol(op),
+                    b.base.kind()
+                ));
+            }
+        };
+        if a.present.is_some() || b.present.is_some() {
+            let pa = match a.present {
+                Some(p) => p,
+                None => self.c(1),
+            };
+            let pb = match b.present {
+                Some(p) => p,
+                None => self.c(1),
+            };
+            let both = self.b.ins().band(pa, pb);
+            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
+            self.check(
+                absent,
+                Site::ArithAbsent(op, a.base.kind(), b.base.kind()),
+                pa,
+                pb,
+            );
+        }
+        let (x, y) = (a.val, b.val);
+        let val = match op {
+            Add | Sub | Mul => {
+                let (r, of) = match op {
+                    Add => self.b.ins().sadd_overflow(x, y),
+                    Sub => self.b.ins().ssub_overflow(x, y),
+                    _ => self.b.ins().smul_overflow(x, y),
+                };
+                self.check(of, site, x, y);
+                r
+            }
+            Div | Rem => {
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                self.check(zero, site.clone(), x, y);
+                let min = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+                let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                let of = self.b.ins().band(min, m1);
+                self.check(of, site, x, y);
+                if op == Div {
+                    self.b.ins().sdiv(x, y)
+                } else {
+                    self.b.ins().srem(x, y)
+                }
+            }
+        };
+        Ok(JV {
+            base,
+            present: None,
+            val,
+        })
+    }
+}

@@ -1,0 +1,889 @@
+//! Differential tests: the JIT must give exactly the interpreter's decision (verdict, reasons,
+//! fired rules, review terms, error message) on many generated inputs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use xop_runtime::interp::{self, Decision, NoSignals, RUNTIME_ERROR};
+use xop_runtime::ir::{
+    ArithOp, CmpOp, EnumType, Expr, Field, Intrinsic, Param, Policy, Program, Quantifier,
+    RecordType, Review, Rule, SourceRef, Symbol, SymbolKind, Type, Verdict,
+};
+use xop_runtime::jit;
+use xop_runtime::value::Value;
+
+// ---------------------------------------------------------------- a deterministic PRNG
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+    /// An integer biased towards small values and the edges of `i64`.
+    fn int(&mut self) -> i64 {
+        match self.below(10) {
+            0 => *self.pick(&[
+                i64::MIN,
+                i64::MIN + 1,
+                i64::MAX,
+                i64::MAX - 1,
+                0,
+                1,
+                -1,
+                i64::MAX / 2,
+                i64::MIN / 2,
+                i64::MAX / 3 + 1,
+            ]),
+            1 => self.next() as i64,
+            2..=5 => self.below(41) as i64 - 20,
+            _ => self.below(4001) as i64 - 2000,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- building programs
+
+fn b(e: Expr) -> Box<Expr> {
+    Box::new(e)
+}
+fn slot(i: u32) -> Expr {
+    Expr::Slot(i)
+}
+fn int(n: i64) -> Expr {
+    Expr::Const(Value::Int(n))
+}
+fn dur(n: i64) -> Expr {
+    Expr::Const(Value::Duration(n))
+}
+fn text(s: &str) -> Expr {
+    Expr::Const(Value::text(s))
+}
+fn cmp(op: CmpOp, a: Expr, c: Expr) -> Expr {
+    Expr::Cmp(op, b(a), b(c))
+}
+fn ar(op: ArithOp, a: Expr, c: Expr) -> Expr {
+    Expr::Arith(op, b(a), b(c))
+}
+fn field(e: Expr, i: u32) -> Expr {
+    Expr::Field(b(e), i)
+}
+fn and(a: Expr, c: Expr) -> Expr {
+    Expr::And(b(a), b(c))
+}
+fn or(a: Expr, c: Expr) -> Expr {
+    Expr::Or(b(a), b(c))
+}
+fn not(a: Expr) -> Expr {
+    Expr::Not(b(a))
+}
+fn param(name: &str, ty: Type) -> Param {
+    Param {
+        name: name.into(),
+        ty,
+    }
+}
+fn opt(t: Type) -> Type {
+    Type::Optional(Box::new(t))
+}
+
+type RuleSpec = (Verdict, &'static str, Option<Expr>);
+
+fn policy(name: &str, params: Vec<Param>, now_slot: Option<u32>, rules: Vec<RuleSpec>) -> Policy {
+    let slots = params.len() as u32 + 2;
+    Policy {
+        name: name.into(),
+        qualified: format!("acme.{name}"),
+        action: "acme.act".into(),
+        params,
+        now_slot,
+        slots,
+        rules: rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, (verdict, reason, condition))| Rule {
+                id: format!("acme.{name}#{i}"),
+                verdict,
+                reason: (!reason.is_empty()).then(|| reason.to_string()),
+                condition,
+                review: (verdict == Verdict::Review).then(|| Review {
+                    role: format!("role-{i}"),
+                    within_ms: 60_000 * (i as i64 + 1),
+                    fallback: Verdict::Deny,
+                }),
+                source: SourceRef::default(),
+            })
+            .collect(),
+    }
+}
+
+// Records: 0 = Address { country: Text, zip: Int? },
+//          1 = Customer { id: Id, age: Int, vip: Bool, tier: Tier, channel: Channel,
+//                         addr: Address, backup: Address?, limit: Duration?, seen: Time?,
+//                         consents: List<Text> }
+const C_ID: u32 = 0;
+const C_AGE: u32 = 1;
+const C_VIP: u32 = 2;
+const C_TIER: u32 = 3;
+const C_CHANNEL: u32 = 4;
+const C_ADDR: u32 = 5;
+const C_BACKUP: u32 = 6;
+const C_LIMIT: u32 = 7;
+
+fn f(name: &str, ty: Type) -> Field {
+    Field {
+        name: name.into(),
+        ty,
+        personal: false,
+    }
+}
+
+fn base_program() -> Program {
+    Program {
+        records: vec![
+            RecordType {
+                name: "acme.Address".into(),
+                fields: vec![f("country", Type::Text), f("zip", opt(Type::Int))],
+            },
+            RecordType {
+                name: "acme.Customer".into(),
+                fields: vec![
+                    f("id", Type::Id),
+                    f("age", Type::Int),
+                    f("vip", Type::Bool),
+                    f("tier", Type::Enum(0)),
+                    f("channel", Type::Symbol(SymbolKind::Channel)),
+                    f("addr", Type::Record(0)),
+                    f("backup", opt(Type::Record(0))),
+                    f("limit", opt(Type::Duration)),
+                    f("seen", opt(Type::Time)),
+                    f("consents", Type::List(Box::new(Type::Text))),
+                ],
+            },
+        ],
+        enums: vec![EnumType {
+            name: "acme.Tier".into(),
+            variants: vec!["bronze".into(), "silver".into(), "gold".into()],
+        }],
+        symbols: vec![
+            Symbol {
+                kind: SymbolKind::Channel,
+                name: "sms".into(),
+                qualified: "std.channel.sms".into(),
+            },
+            Symbol {
+                kind: SymbolKind::Channel,
+                name: "email".into(),
+                qualified: "std.channel.email".into(),
+            },
+            Symbol {
+                kind: SymbolKind::Channel,
+                name: "voice".into(),
+                qualified: "std.channel.voice".into(),
+            },
+            Symbol {
+                kind: SymbolKind::Purpose,
+                name: "marketing".into(),
+                qualified: "std.purpose.marketing".into(),
+            },
+        ],
+        ..Program::default()
+    }
+}
+
+/// Customer-shaped policies: records, nested and optional fields, enums, symbols, text.
+fn customer_policy() -> Policy {
+    let c = || slot(0);
+    let addr = || field(c(), C_ADDR);
+    let gold = Expr::Const(Value::Enum(0, 2));
+    let in_channels = Expr::In(
+        b(field(c(), C_CHANNEL)),
+        b(Expr::List(vec![
+            Expr::Const(Value::Symbol(0)),
+            Expr::Const(Value::Symbol(1)),
+        ])),
+    );
+    policy(
+        "customer",
+        vec![
+            param("c", Type::Record(1)),
+            param("country", Type::Text),
+            param("tz", Type::Tz),
+        ],
+        Some(3),
+        vec![
+            (
+                Verdict::Deny,
+                "minor",
+                Some(cmp(CmpOp::Lt, field(c(), C_AGE), int(18))),
+            ),
+            (
+                Verdict::Review,
+                "vip",
+                Some(and(
+                    field(c(), C_VIP),
+                    cmp(CmpOp::Eq, field(c(), C_TIER), gold),
+                )),
+            ),
+            (
+                Verdict::Allow,
+                "channel",
+                Some(and(
+                    in_channels,
+                    not(cmp(CmpOp::Eq, field(addr(), 0), text("FR"))),
+                )),
+            ),
+            (
+                Verdict::Allow,
+                "zip",
+                Some(and(
+                    Expr::IsPresent(b(field(addr(), 1))),
+                    Expr::InRange {
+                        value: b(field(addr(), 1)),
+                        lo: b(int(1000)),
+                        hi: b(int(9999)),
+                        inclusive: false,
+                    },
+                )),
+            ),
+            (
+                Verdict::Review,
+                "if",
+                Some(cmp(
+                    CmpOp::Ge,
+                    Expr::If(
+                        b(field(c(), C_VIP)),
+                        b(field(c(), C_AGE)),
+                        b(ar(ArithOp::Sub, field(c(), C_AGE), int(10))),
+                    ),
+                    int(30),
+                )),
+            ),
+            (
+                Verdict::Deny,
+                "same-country",
+                Some(cmp(CmpOp::Eq, field(addr(), 0), slot(1))),
+            ),
+            (
+                Verdict::Deny,
+                "paris",
+                Some(cmp(
+                    CmpOp::Eq,
+                    slot(2),
+                    Expr::Const(Value::Tz(Arc::from("Europe/Paris"))),
+                )),
+            ),
+            (
+                Verdict::Allow,
+                "id",
+                Some(or(
+                    cmp(
+                        CmpOp::Eq,
+                        field(c(), C_ID),
+                        Expr::Const(Value::Id(Arc::from("u-1"))),
+                    ),
+                    // an Id is never equal to a Text of the same letters
+                    cmp(CmpOp::Eq, field(c(), C_ID), text("u-2")),
+                )),
+            ),
+            (
+                Verdict::Allow,
+                "set",
+                Some(Expr::In(
+                    b(slot(1)),
+                    b(Expr::Const(Value::List(Arc::from(vec![
+                        Value::text("DE"),
+                        Value::Decimal(1.into()),
+                        Value::text("NL"),
+                    ])))),
+                )),
+            ),
+            (
+                Verdict::Review,
+                "backup-same",
+                Some(cmp(CmpOp::Eq, field(c(), C_BACKUP), addr())),
+            ),
+            (
+                Verdict::Deny,
+                "backup-de",
+                // fails closed when the backup address is absent
+                Some(cmp(CmpOp::Eq, field(field(c(), C_BACKUP), 0), text("DE"))),
+            ),
+            (Verdict::Allow, "", None),
+        ],
+    )
+}
+
+/// Arithmetic: overflow, division by zero, `MIN / -1`, negation, durations and times.
+fn arith_policy() -> Policy {
+    let (d, t, now) = (slot(2), slot(3), slot(4));
+    policy(
+        "arith",
+        vec![
+            param("a", Type::Int),
+            param("x", Type::Int),
+            param("d", Type::Duration),
+            param("t", Type::Time),
+        ],
+        Some(4),
+        vec![
+            (
+                Verdict::Deny,
+                "mul",
+                Some(cmp(CmpOp::Gt, ar(ArithOp::Mul, slot(0), int(3)), int(1000))),
+            ),
+            (
+                Verdict::Allow,
+                "div",
+                Some(cmp(
+                    CmpOp::Gt,
+                    ar(ArithOp::Div, int(100), ar(ArithOp::Rem, slot(1), int(7))),
+                    int(20),
+                )),
+            ),
+            (
+                Verdict::Review,
+                "add",
+                Some(cmp(CmpOp::Le, ar(ArithOp::Add, slot(0), slot(1)), int(0))),
+            ),
+            (
+                Verdict::Allow,
+                "sub-div",
+                Some(cmp(
+                    CmpOp::Ne,
+                    ar(ArithOp::Div, ar(ArithOp::Sub, slot(0), slot(1)), slot(1)),
+                    int(2),
+                )),
+            ),
+            (
+                Verdict::Allow,
+                "rem",
+                Some(cmp(CmpOp::Eq, ar(ArithOp::Rem, slot(0), slot(1)), int(0))),
+            ),
+            (
+                Verdict::Deny,
+                "neg",
+                Some(cmp(CmpOp::Lt, Expr::Neg(b(slot(0))), int(-500))),
+            ),
+            (
+                Verdict::Allow,
+                "time",
+                Some(cmp(
+                    CmpOp::Lt,
+                    ar(ArithOp::Sub, now.clone(), t.clone()),
+                    d.clone(),
+                )),
+            ),
+            (
+                Verdict::Review,
+                "time-add",
+                Some(cmp(
+                    CmpOp::Gt,
+                    ar(ArithOp::Add, d.clone(), t.clone()),
+                    now.clone(),
+                )),
+            ),
+            (
+                Verdict::Deny,
+                "dur",
+                Some(cmp(
+                    CmpOp::Ge,
+                    ar(
+                        ArithOp::Add,
+                        ar(ArithOp::Mul, d.clone(), slot(1)),
+                        t.clone(),
+                    ),
+                    ar(
+                        ArithOp::Sub,
+                        t.clone(),
+                        ar(ArithOp::Div, d.clone(), slot(0)),
+                    ),
+                )),
+            ),
+            (
+                Verdict::Deny,
+                "neg-dur",
+                Some(cmp(CmpOp::Gt, Expr::Neg(b(d.clone())), dur(0))),
+            ),
+            (
+                Verdict::Allow,
+                "t-minus-d",
+                Some(cmp(CmpOp::Lt, ar(ArithOp::Sub, t, d.clone()), now)),
+            ),
+            (
+                Verdict::Allow,
+                "int-dur",
+                Some(cmp(CmpOp::Gt, ar(ArithOp::Mul, int(2), d), dur(100))),
+            ),
+        ],
+    )
+}
+
+/// Optionals: `??`, `is present`, absent errors in arithmetic, ordering, `not` and conditions.
+fn optional_policy() -> Policy {
+    policy(
+        "optional",
+        vec![
+            param("n", opt(Type::Int)),
+            param("m", opt(Type::Int)),
+            param("flag", opt(Type::Bool)),
+            param("c", opt(Type::Record(1))),
+            param("k", Type::Int),
+        ],
+        None,
+        vec![
+            (
+                Verdict::Allow,
+                "default",
+                Some(cmp(
+                    CmpOp::Ge,
+                    ar(ArithOp::Add, Expr::Default(b(slot(0)), b(int(0))), slot(4)),
+                    int(5),
+                )),
+            ),
+            (
+                Verdict::Deny,
+                "eq-opt",
+                Some(cmp(CmpOp::Eq, slot(0), slot(1))),
+            ),
+            (
+                Verdict::Review,
+                "chain",
+                Some(cmp(
+                    CmpOp::Ne,
+                    Expr::Default(b(slot(0)), b(slot(1))),
+                    Expr::Const(Value::Absent),
+                )),
+            ),
+            (
+                Verdict::Allow,
+                "if-absent",
+                Some(Expr::IsPresent(b(Expr::If(
+                    b(cmp(CmpOp::Gt, slot(4), int(0))),
+                    b(slot(0)),
+                    b(Expr::Const(Value::Absent)),
+                )))),
+            ),
+            (
+                Verdict::Deny,
+                "record-default",
+                Some(cmp(CmpOp::Eq, field(field(slot(3), C_ADDR), 0), text("FR"))),
+            ),
+            (
+                Verdict::Allow,
+                "limit",
+                Some(not(cmp(
+                    CmpOp::Gt,
+                    Expr::Default(b(field(slot(3), C_LIMIT)), b(dur(5))),
+                    dur(100),
+                ))),
+            ),
+            (
+                Verdict::Deny,
+                "absent-add",
+                Some(cmp(CmpOp::Gt, ar(ArithOp::Add, slot(0), slot(1)), int(3))),
+            ),
+            (
+                Verdict::Allow,
+                "absent-order",
+                Some(cmp(CmpOp::Lt, slot(1), slot(4))),
+            ),
+            (Verdict::Review, "flag", Some(slot(2))),
+            (Verdict::Deny, "not-flag", Some(not(slot(2)))),
+            (
+                Verdict::Allow,
+                "lambda-slot",
+                Some(Expr::IsPresent(b(slot(6)))),
+            ),
+            (
+                Verdict::Allow,
+                "neg-absent",
+                Some(cmp(CmpOp::Lt, Expr::Neg(b(slot(1))), int(0))),
+            ),
+        ],
+    )
+}
+
+/// More than 64 rules: the fired-rule bitset spans several words.
+fn many_rules_policy() -> Policy {
+    let rules: Vec<RuleSpec> = (0..150)
+        .map(|i| {
+            let verdict = match i % 7 {
+                0 => Verdict::Deny,
+                1 | 2 => Verdict::Review,
+                _ => Verdict::Allow,
+            };
+            let reason: &'static str = ["r0", "r1", "r2", "r3", "", "r5"][i % 6];
+            let threshold = (i as i64) * 37 - 2000;
+            let cond = if i % 5 == 0 {
+                cmp(CmpOp::Lt, slot(0), int(threshold))
+            } else if i % 5 == 1 {
+                cmp(CmpOp::Gt, slot(0), int(-threshold))
+            } else if i % 3 == 0 {
+                cmp(
+                    CmpOp::Eq,
+                    ar(ArithOp::Rem, slot(0), int(i as i64 + 2)),
+                    int(1),
+                )
+            } else if i == 149 {
+                // a late error after many fired rules
+                cmp(
+                    CmpOp::Eq,
+                    ar(ArithOp::Div, int(1), ar(ArithOp::Rem, slot(0), int(5))),
+                    int(0),
+                )
+            } else {
+                cmp(
+                    CmpOp::Ge,
+                    ar(ArithOp::Rem, slot(0), int(11)),
+                    int(i as i64 % 11),
+                )
+            };
+            (verdict, reason, Some(cond))
+        })
+        .collect();
+    policy("many", vec![param("v", Type::Int)], None, rules)
+}
+
+fn program() -> Program {
+    let mut p = base_program();
+    p.policies = vec![
+        customer_policy(),
+        arith_policy(),
+        optional_policy(),
+        many_rules_policy(),
+    ];
+    p
+}
+
+// ---------------------------------------------------------------- generating inputs
+
+const TEXTS: &[&str] = &["FR", "DE", "NL", "US", "u-1", "u-2", "u-3", ""];
+const ZONES: &[&str] = &["UTC", "Europe/Paris", "America/New_York"];
+
+fn gen_value(rng: &mut Rng, p: &Program, ty: &Type) -> Value {
+    match ty {
+        Type::Optional(inner) => {
+            if rng.chance(30) {
+                Value::Absent
+            } else {
+                gen_value(rng, p, inner)
+            }
+        }
+        Type::Bool => Value::Bool(rng.chance(50)),
+        Type::Int => Value::Int(if rng.chance(50) {
+            rng.below(100) as i64
+        } else {
+            rng.int()
+        }),
+        Type::Duration => Value::Duration(rng.int()),
+        Type::Time => Value::Time(rng.int()),
+        Type::Text => Value::text(rng.pick::<&str>(TEXTS)),
+        Type::Id => Value::Id(Arc::from(*rng.pick(TEXTS))),
+        Type::Tz => Value::Tz(Arc::from(*rng.pick(ZONES))),
+        Type::Symbol(_) => Value::Symbol(rng.below(3) as u32),
+        Type::Enum(e) => Value::Enum(*e, rng.below(3) as u32),
+        Type::Record(r) => {
+            let fields: Vec<Value> = p.records[*r as usize]
+                .fields
+                .iter()
+                .map(|f| gen_value(rng, p, &f.ty))
+                .collect();
+            Value::Record(*r, Arc::from(fields))
+        }
+        Type::List(inner) | Type::Set(inner) if **inner == Type::Text => {
+            Value::List(Arc::from(vec![Value::text("a")]))
+        }
+        _ => Value::List(Arc::from(vec![])),
+    }
+}
+
+fn gen_args(rng: &mut Rng, p: &Program, pol: &Policy) -> Vec<Value> {
+    let mut args: Vec<Value> = pol
+        .params
+        .iter()
+        .map(|x| gen_value(rng, p, &x.ty))
+        .collect();
+    // Now and then, input that does not match the parameters.
+    if rng.chance(2) {
+        let i = rng.below(args.len() as u64) as usize;
+        args[i] = Value::Bool(true);
+    }
+    if rng.chance(1) {
+        args.pop();
+    }
+    args
+}
+
+fn now(rng: &mut Rng) -> i64 {
+    if rng.chance(50) {
+        rng.below(10_000) as i64
+    } else {
+        rng.int()
+    }
+}
+
+/// Runs `n` random decisions of `policy` on both engines; returns the decisions.
+fn differential(seed: u64, policy: usize, n: usize) -> Vec<Decision> {
+    let p = program();
+    let jit = Arc::new(jit::compile(&p));
+    assert_eq!(jit.unsupported(policy), None, "policy {policy} is compiled");
+    let mut rng = Rng(seed);
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let args = gen_args(&mut rng, &p, &p.policies[policy]);
+        let t = now(&mut rng);
+        let expected = interp::decide(&p, policy, &args, t, &NoSignals);
+        let got = jit.decide(policy, &args, t);
+        assert_eq!(
+            got.as_ref(),
+            Some(&expected),
+            "policy {policy}, args {args:?}, now {t}"
+        );
+        out.push(expected);
+    }
+    out
+}
+
+/// What the decisions covered: per verdict, errors, bad input, per fired rule.
+fn coverage(ds: &[Decision]) -> (HashMap<String, usize>, usize, usize) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let (mut errors, mut bad) = (0, 0);
+    for d in ds {
+        *seen.entry(format!("{:?}", d.verdict)).or_default() += 1;
+        for r in &d.fired {
+            *seen.entry(r.clone()).or_default() += 1;
+        }
+        if d.reasons == [RUNTIME_ERROR] {
+            errors += 1;
+            *seen
+                .entry(format!(
+                    "error@{}",
+                    d.error
+                        .as_deref()
+                        .unwrap_or("")
+                        .split(':')
+                        .next()
+                        .unwrap_or("")
+                ))
+                .or_default() += 1;
+        } else if d.error.is_some() {
+            bad += 1;
+        }
+    }
+    (seen, errors, bad)
+}
+
+fn assert_rules_fired(seen: &HashMap<String, usize>, name: &str, rules: usize) {
+    for i in 0..rules {
+        let id = format!("acme.{name}#{i}");
+        assert!(seen.get(&id).copied().unwrap_or(0) > 0, "{id} never fired");
+    }
+}
+
+#[test]
+fn customer_records_enums_symbols_text() {
+    let ds = differential(0x9E37_79B9_7F4A_7C15, 0, 6000);
+    let (seen, errors, bad) = coverage(&ds);
+    assert_rules_fired(&seen, "customer", 10);
+    for v in ["Allow", "Review", "Deny"] {
+        assert!(seen.contains_key(v), "no {v}");
+    }
+    assert!(errors > 100 && bad > 50, "errors {errors}, bad input {bad}");
+}
+
+#[test]
+fn arithmetic_overflow_and_division() {
+    let ds = differential(0xD1B5_4A32_D192_ED03, 1, 6000);
+    let (seen, errors, _) = coverage(&ds);
+    assert_rules_fired(&seen, "arith", 12);
+    for i in [0, 1, 2, 3, 6, 7, 8, 10, 11] {
+        let key = format!("error@rule acme.arith#{i}");
+        assert!(seen.contains_key(&key), "no error in rule {i}: {seen:?}");
+    }
+    assert!(errors > 500, "{errors}");
+    // the exact messages agree: spot-check a division by zero
+    let p = program();
+    let jit = jit::compile(&p);
+    let args = [
+        Value::Int(1),
+        Value::Int(14),
+        Value::Duration(0),
+        Value::Time(0),
+    ];
+    let d = jit.decide(1, &args, 0).expect("compiled");
+    assert_eq!(
+        d.error.as_deref(),
+        Some("rule acme.arith#1: 100 / 0: division by zero")
+    );
+}
+
+#[test]
+fn optionals_and_absent_errors() {
+    let ds = differential(0x0123_4567_89AB_CDEF, 2, 6000);
+    let (seen, errors, _) = coverage(&ds);
+    assert_rules_fired(&seen, "optional", 10);
+    assert!(errors > 500, "{errors}");
+}
+
+#[test]
+fn more_than_64_rules() {
+    let ds = differential(42, 3, 6000);
+    let (seen, errors, _) = coverage(&ds);
+    assert_rules_fired(&seen, "many", 149);
+    assert!(errors > 100, "{errors}");
+    assert!(ds.iter().any(|d| d.fired.len() > 64));
+}
+
+#[test]
+fn negation_overflow() {
+    let mut p = base_program();
+    p.policies = vec![policy(
+        "neg",
+        vec![param("a", Type::Int), param("d", Type::Duration)],
+        None,
+        vec![
+            (
+                Verdict::Allow,
+                "a",
+                Some(cmp(CmpOp::Lt, Expr::Neg(b(slot(0))), int(0))),
+            ),
+            (
+                Verdict::Deny,
+                "d",
+                Some(cmp(CmpOp::Lt, Expr::Neg(b(slot(1))), dur(0))),
+            ),
+        ],
+    )];
+    let jit = jit::compile(&p);
+    let cases = [
+        (
+            i64::MIN,
+            0,
+            Some("rule acme.neg#0: -(-9223372036854775808) overflows"),
+        ),
+        (
+            1,
+            i64::MIN,
+            Some("rule acme.neg#1: -(-9223372036854775808ms) overflows"),
+        ),
+        (i64::MAX, i64::MAX, None),
+    ];
+    for (a, d, error) in cases {
+        let args = [Value::Int(a), Value::Duration(d)];
+        let got = jit.decide(0, &args, 0).expect("compiled");
+        assert_eq!(got, interp::decide(&p, 0, &args, 0, &NoSignals));
+        assert_eq!(got.error.as_deref(), error);
+    }
+}
+
+#[test]
+fn no_such_policy_fails_closed_like_the_interpreter() {
+    let p = program();
+    let jit = jit::compile(&p);
+    let expected = interp::decide(&p, 99, &[], 0, &NoSignals);
+    assert_eq!(jit.decide(99, &[], 0), Some(expected));
+}
+
+#[test]
+fn unsupported_policies_fall_back() {
+    let mut p = base_program();
+    p.policies = vec![
+        policy(
+            "quantified",
+            vec![param("c", Type::Record(1))],
+            None,
+            vec![(
+                Verdict::Deny,
+                "any",
+                Some(Expr::Quantify {
+                    quantifier: Quantifier::Any,
+                    list: b(field(slot(0), 9)),
+                    slot: 1,
+                    body: Some(b(cmp(CmpOp::Eq, slot(1), text("a")))),
+                }),
+            )],
+        ),
+        policy(
+            "hours",
+            vec![param("n", Type::Int)],
+            None,
+            vec![(
+                Verdict::Deny,
+                "h",
+                Some(cmp(
+                    CmpOp::Gt,
+                    Expr::Intrinsic(Intrinsic::Hours, vec![slot(0)]),
+                    dur(0),
+                )),
+            )],
+        ),
+        policy(
+            "decimal",
+            vec![param("x", Type::Decimal)],
+            None,
+            vec![(Verdict::Deny, "d", Some(cmp(CmpOp::Gt, slot(0), slot(0))))],
+        ),
+        policy(
+            "fine",
+            vec![param("n", Type::Int)],
+            None,
+            vec![(Verdict::Allow, "ok", Some(cmp(CmpOp::Gt, slot(0), int(0))))],
+        ),
+    ];
+    let jit = jit::compile(&p);
+    let customer = gen_value(&mut Rng(7), &p, &Type::Record(1));
+    assert_eq!(jit.decide(0, &[customer], 0), None);
+    assert!(jit.unsupported(0).expect("a reason").contains("quantifier"));
+    assert_eq!(jit.decide(1, &[Value::Int(1)], 0), None);
+    assert!(jit.unsupported(1).expect("a reason").contains("Hours"));
+    assert_eq!(jit.decide(2, &[Value::Decimal(1.into())], 0), None);
+    assert!(jit.unsupported(2).expect("a reason").contains("Decimal"));
+    // the supported policy of the same module still runs
+    assert_eq!(jit.unsupported(3), None);
+    let d = jit.decide(3, &[Value::Int(5)], 0).expect("compiled");
+    assert_eq!(d, interp::decide(&p, 3, &[Value::Int(5)], 0, &NoSignals));
+    assert_eq!(d.verdict, Verdict::Allow);
+}
+
+#[test]
+fn shared_across_threads_and_dropped() {
+    let p = program();
+    let jit = Arc::new(jit::compile(&p));
+    let handles: Vec<_> = (0..2u64)
+        .map(|k| {
+            let jit = Arc::clone(&jit);
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let mut rng = Rng(1000 + k);
+                for _ in 0..500 {
+                    let args = gen_args(&mut rng, &p, &p.policies[1]);
+                    let t = now(&mut rng);
+                    assert_eq!(
+                        jit.decide(1, &args, t),
+                        Some(interp::decide(&p, 1, &args, t, &NoSignals))
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("no panic");
+    }
+    drop(jit); // frees the code (the last Arc)
+}
