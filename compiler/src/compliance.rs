@@ -117,6 +117,15 @@ fn def_at(db: &dyn Db, file: SourceFile, index: u32) -> Option<Def> {
         .cloned()
 }
 
+/// Whether a token can be a name: an identifier or a soft keyword (`fn risk(...)` is a name).
+fn is_name(t: crate::lexer::Token) -> bool {
+    use crate::lexer::Token::*;
+    matches!(
+        t,
+        Ident | Channel | Purpose | Role | Risk | Event | State | Tool | Rank | Wait | Test
+    )
+}
+
 /// The names written in a file, with their offsets (for C0104).
 #[salsa::tracked(returns(ref))]
 pub fn file_names(db: &dyn Db, file: SourceFile) -> Vec<(String, usize)> {
@@ -124,14 +133,7 @@ pub fn file_names(db: &dyn Db, file: SourceFile) -> Vec<(String, usize)> {
     crate::lexer::lex(text)
         .tokens
         .into_iter()
-        .filter(|(_, t, _)| {
-            matches!(
-                t,
-                crate::lexer::Token::Ident
-                    | crate::lexer::Token::Channel
-                    | crate::lexer::Token::Purpose
-            )
-        })
+        .filter(|(_, t, _)| is_name(*t))
         .map(|(l, _, r)| (text[l..r].to_string(), l))
         .collect()
 }

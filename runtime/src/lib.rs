@@ -8,4 +8,5 @@ pub mod intrinsics;
 pub mod ir;
 pub mod jit;
 pub mod module;
+pub mod sample;
 pub mod value;

@@ -1,0 +1,448 @@
+//! The conformance corpus: policies with inputs and expected outputs, under `tests/conformance/`,
+//! that pin what the reference interpreter decides (and that every other engine, the JIT
+//! included, must decide the same way).
+//!
+//! Each folder `tests/conformance/<scenario>/` is one project: its `.xop` files (checked
+//! together, with the standard library; they must have no error, warnings are fine) and a
+//! `cases.json`, an array of cases:
+//!
+//! ```json
+//! [{"name": "what the case shows",
+//!   "policy": "contact",
+//!   "input": {"to": {...}, "channel": "sms", "now": "2026-11-25T10:00:00Z", "signals": {...}},
+//!   "expect": {"verdict": "deny", "reasons": ["no-consent"], "fired": ["contact#2"],
+//!              "review": {"role": "fraud_desk", "within_ms": 900000, "fallback": "deny"},
+//!              "error_contains": "to.consents[0].given_at:"}}]
+//! ```
+//!
+//! - `policy` is a policy's name (`policy@action` for a `for purpose` policy);
+//! - `input` is the input JSON of `xop eval` (docs/runtime.md): one key per parameter of the
+//!   action, `"now"` (the Unix epoch when absent, as in `xop test`) and `"signals"`;
+//! - `expect.verdict` and `expect.reasons` (the exact list, in order) are always compared;
+//!   `fired` (the exact list of rule ids, in order), `review` (the terms of a review verdict;
+//!   `null` for none) and `error_contains` (a substring of the error of a decision that failed
+//!   closed) only when given.
+//!
+//! Input that does not bind is decided as `deny` with the single reason `xop:bad-input`, no rule
+//! fired, and the binding error (which names the field path) as the error, like `xop eval`.
+//!
+//! Expected outputs are what docs/language.md and docs/runtime.md say, not what an engine happens
+//! to do: an engine that disagrees with a case is wrong, or the documentation is and must be
+//! changed first. The corpus may not shrink below [`MIN_SCENARIOS`] scenarios and [`MIN_CASES`]
+//! cases.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+use xop_compiler::db::Workspace;
+use xop_compiler::diagnostic::Severity;
+use xop_compiler::render;
+use xop_runtime::interp::{self, Decision, FixedSignals};
+use xop_runtime::ir::{Program, Verdict};
+
+/// The fewest scenario folders the corpus may hold.
+const MIN_SCENARIOS: usize = 12;
+
+/// The fewest cases the corpus may hold, over all scenarios.
+const MIN_CASES: usize = 60;
+
+/// An engine: decides policy `policy` of `program` on the input JSON text, or `None` where it
+/// does not apply (the JIT for a policy it does not compile yet).
+type Engine = fn(&Program, usize, &str) -> Option<Decision>;
+
+/// The engines every case is decided by.
+const ENGINES: &[(&str, Engine)] = &[("interp", interp_engine), ("jit", jit_engine)];
+
+/// The reference interpreter.
+fn interp_engine(program: &Program, policy: usize, input: &str) -> Option<Decision> {
+    Some(interp_decision(program, policy, input))
+}
+
+/// The JIT, for the policies it compiles and inputs without signals (it reads none yet).
+fn jit_engine(program: &Program, policy: usize, input: &str) -> Option<Decision> {
+    let bound = xop_runtime::bind::bind_json(program, policy, input).ok()?;
+    if !bound.signals.is_empty() {
+        return None;
+    }
+    let jit = xop_runtime::jit::compile(program);
+    jit.decide(policy, &bound.args, bound.now_ms.unwrap_or(0))
+}
+
+/// The reference interpreter, with input bound from JSON like `xop eval`.
+fn interp_decision(program: &Program, policy: usize, input: &str) -> Decision {
+    match xop_runtime::bind::bind_json(program, policy, input) {
+        Ok(bound) => interp::decide(
+            program,
+            policy,
+            &bound.args,
+            bound.now_ms.unwrap_or(0),
+            &FixedSignals(bound.signals),
+        ),
+        Err(e) => Decision {
+            verdict: Verdict::Deny,
+            reasons: vec![interp::BAD_INPUT.to_string()],
+            fired: Vec::new(),
+            review: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
+}
+
+/// The scenario folders, sorted by name.
+fn scenarios() -> Vec<PathBuf> {
+    let dir = corpus_dir();
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(&dir)
+        .min_depth(1)
+        .max_depth(1)
+        .sort_by_file_name()
+    {
+        let entry = entry.unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+        if entry.file_type().is_dir() {
+            out.push(entry.into_path());
+        }
+    }
+    out
+}
+
+/// The `.xop` files of a scenario (its folder and subfolders), sorted, as (path relative to
+/// `tests/`, text).
+fn sources(dir: &Path) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let path = entry.path();
+        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "xop") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let rel = path
+            .strip_prefix(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        out.push((rel, text));
+    }
+    if out.is_empty() {
+        return Err("no .xop file".to_string());
+    }
+    Ok(out)
+}
+
+/// Checks and lowers a scenario's project; every error diagnostic is a failure.
+fn compile(files: &[(String, String)]) -> Result<Program, String> {
+    let mut ws = Workspace::new();
+    for (path, text) in files {
+        ws.set_file(path, text.as_str());
+    }
+    let diags = ws.diagnostics();
+    let errors: Vec<_> = diags
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if !errors.is_empty() {
+        let rendered = render::human(&errors, &|p| ws.source(p).map(|s| s.to_string()), false);
+        return Err(format!(
+            "the sources have {} error(s):\n{rendered}",
+            errors.len()
+        ));
+    }
+    xop_compiler::lower::lower(ws.db(), ws.project())
+        .map_err(|errors| format!("lowering failed:\n  {}", errors.join("\n  ")))
+}
+
+/// What a case expects.
+#[derive(Debug)]
+struct Expect {
+    verdict: String,
+    reasons: Vec<String>,
+    fired: Option<Vec<String>>,
+    /// `Some(None)`: no review terms; `Some(Some(..))`: these terms.
+    review: Option<Option<Json>>,
+    error_contains: Option<String>,
+}
+
+/// One case of `cases.json`.
+#[derive(Debug)]
+struct Case {
+    name: String,
+    policy: String,
+    input: Json,
+    expect: Expect,
+}
+
+fn strings(v: &Json, what: &str) -> Result<Vec<String>, String> {
+    let Json::Array(items) = v else {
+        return Err(format!("`{what}` must be an array of strings"));
+    };
+    items
+        .iter()
+        .map(|x| {
+            x.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("`{what}` must be an array of strings"))
+        })
+        .collect()
+}
+
+fn string(obj: &serde_json::Map<String, Json>, key: &str) -> Result<String, String> {
+    obj.get(key)
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| format!("`{key}` must be a string"))
+}
+
+fn only_keys(
+    obj: &serde_json::Map<String, Json>,
+    allowed: &[&str],
+    what: &str,
+) -> Result<(), String> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "unknown key `{k}` in {what}; allowed: {}",
+            allowed.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+fn parse_case(v: &Json) -> Result<Case, String> {
+    let Json::Object(obj) = v else {
+        return Err("a case must be an object".to_string());
+    };
+    only_keys(obj, &["name", "policy", "input", "expect"], "a case")?;
+    let name = string(obj, "name")?;
+    let in_case = |e: String| format!("case {name:?}: {e}");
+    let policy = string(obj, "policy").map_err(in_case)?;
+    let input = obj
+        .get("input")
+        .cloned()
+        .ok_or_else(|| in_case("`input` is missing".to_string()))?;
+    let Some(Json::Object(ex)) = obj.get("expect") else {
+        return Err(in_case("`expect` must be an object".to_string()));
+    };
+    only_keys(
+        ex,
+        &["verdict", "reasons", "fired", "review", "error_contains"],
+        "`expect`",
+    )
+    .map_err(in_case)?;
+    let verdict = string(ex, "verdict").map_err(in_case)?;
+    if !["allow", "deny", "review"].contains(&verdict.as_str()) {
+        return Err(in_case(format!(
+            "`verdict` is {verdict:?}, not allow, deny or review"
+        )));
+    }
+    let reasons = strings(
+        ex.get("reasons")
+            .ok_or_else(|| in_case("`expect.reasons` is missing".to_string()))?,
+        "reasons",
+    )
+    .map_err(in_case)?;
+    let fired = ex
+        .get("fired")
+        .map(|f| strings(f, "fired"))
+        .transpose()
+        .map_err(in_case)?;
+    let review = match ex.get("review") {
+        None => None,
+        Some(Json::Null) => Some(None),
+        Some(r @ Json::Object(o)) => {
+            only_keys(o, &["role", "within_ms", "fallback"], "`expect.review`").map_err(in_case)?;
+            Some(Some(r.clone()))
+        }
+        Some(_) => {
+            return Err(in_case(
+                "`expect.review` must be null or {role, within_ms, fallback}".to_string(),
+            ));
+        }
+    };
+    let error_contains = ex
+        .get("error_contains")
+        .map(|e| {
+            e.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| in_case("`error_contains` must be a string".to_string()))
+        })
+        .transpose()?;
+    Ok(Case {
+        name,
+        policy,
+        input,
+        expect: Expect {
+            verdict,
+            reasons,
+            fired,
+            review,
+            error_contains,
+        },
+    })
+}
+
+fn cases(dir: &Path) -> Result<Vec<Case>, String> {
+    let path = dir.join("cases.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let json: Json = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not valid JSON: {e}", path.display()))?;
+    let Json::Array(items) = json else {
+        return Err(format!("{} must hold an array of cases", path.display()));
+    };
+    let cases = items
+        .iter()
+        .map(parse_case)
+        .collect::<Result<Vec<_>, _>>()?;
+    if cases.is_empty() {
+        return Err(format!("{} has no case", path.display()));
+    }
+    let mut names = BTreeSet::new();
+    for c in &cases {
+        if !names.insert(c.name.as_str()) {
+            return Err(format!("two cases are named {:?}", c.name));
+        }
+    }
+    Ok(cases)
+}
+
+/// The review terms of a decision, as JSON like `xop eval --format json`.
+fn review_json(d: &Decision) -> Json {
+    d.review.as_ref().map_or(Json::Null, |r| {
+        serde_json::json!({
+            "role": r.role,
+            "within_ms": r.within_ms,
+            "fallback": r.fallback.keyword(),
+        })
+    })
+}
+
+fn describe(d: &Decision) -> String {
+    format!(
+        "verdict={} reasons={:?} fired={:?} review={} error={:?}",
+        d.verdict.keyword(),
+        d.reasons,
+        d.fired,
+        review_json(d),
+        d.error
+    )
+}
+
+/// What differs between a case's expectation and a decision (empty when it conforms).
+fn differences(expect: &Expect, d: &Decision) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if d.verdict.keyword() != expect.verdict {
+        out.push("verdict");
+    }
+    if d.reasons != expect.reasons {
+        out.push("reasons");
+    }
+    if expect.fired.as_ref().is_some_and(|f| *f != d.fired) {
+        out.push("fired");
+    }
+    if let Some(review) = &expect.review
+        && review.clone().unwrap_or(Json::Null) != review_json(d)
+    {
+        out.push("review");
+    }
+    if let Some(part) = &expect.error_contains
+        && !d
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains(part.as_str()))
+    {
+        out.push("error");
+    }
+    out
+}
+
+fn expected_text(e: &Expect) -> String {
+    let mut s = format!("verdict={} reasons={:?}", e.verdict, e.reasons);
+    if let Some(f) = &e.fired {
+        s.push_str(&format!(" fired={f:?}"));
+    }
+    if let Some(r) = &e.review {
+        s.push_str(&format!(" review={}", r.clone().unwrap_or(Json::Null)));
+    }
+    if let Some(part) = &e.error_contains {
+        s.push_str(&format!(" error containing {part:?}"));
+    }
+    s
+}
+
+#[test]
+fn conformance_corpus() {
+    let scenarios = scenarios();
+    let mut failures: Vec<String> = Vec::new();
+    let mut total_cases = 0;
+    for dir in &scenarios {
+        let scenario = dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let program = match sources(dir).and_then(|files| compile(&files)) {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(format!("{scenario}: {e}"));
+                continue;
+            }
+        };
+        let cases = match cases(dir) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{scenario}: {e}"));
+                continue;
+            }
+        };
+        total_cases += cases.len();
+        for case in &cases {
+            let Some((index, _)) = program.policy(&case.policy) else {
+                let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
+                failures.push(format!(
+                    "{scenario} / {}: no policy `{}`; the policies are: {}",
+                    case.name,
+                    case.policy,
+                    names.join(", ")
+                ));
+                continue;
+            };
+            let input = case.input.to_string();
+            for (engine_name, engine) in ENGINES {
+                let Some(decision) = engine(&program, index, &input) else {
+                    continue;
+                };
+                let diff = differences(&case.expect, &decision);
+                if !diff.is_empty() {
+                    failures.push(format!(
+                        "{scenario} / {} [{engine_name}]: {} differ\n    expected {}\n    actual   {}",
+                        case.name,
+                        diff.join(", "),
+                        expected_text(&case.expect),
+                        describe(&decision)
+                    ));
+                }
+            }
+        }
+    }
+    if scenarios.len() < MIN_SCENARIOS {
+        failures.push(format!(
+            "the corpus has {} scenario(s); it must keep at least {MIN_SCENARIOS}",
+            scenarios.len()
+        ));
+    }
+    if total_cases < MIN_CASES {
+        failures.push(format!(
+            "the corpus has {total_cases} case(s); it must keep at least {MIN_CASES}"
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} conformance failure(s) ({} scenarios, {total_cases} cases):\n\n{}",
+        failures.len(),
+        scenarios.len(),
+        failures.join("\n\n")
+    );
+}

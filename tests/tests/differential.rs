@@ -1,0 +1,93 @@
+//! Differential testing: for every policy of the examples and of the conformance corpus that
+//! the JIT compiles, random well-typed inputs give the same decision in the JIT and in the
+//! reference interpreter. At least 100,000 comparisons per run; longer runs: raise
+//! `XOP_DIFFERENTIAL_CASES` (inputs per policy).
+
+use std::path::Path;
+
+use xop_runtime::interp::{self, NoSignals};
+use xop_runtime::ir::Program;
+use xop_runtime::sample::Sampler;
+
+/// Compiles every `.xop` file under `dir` into one program.
+fn program(dir: &Path) -> Program {
+    let mut ws = xop_compiler::db::Workspace::new();
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.expect("readable folder");
+        if entry.path().extension().is_some_and(|e| e == "xop") {
+            let text = std::fs::read_to_string(entry.path()).expect("readable file");
+            ws.set_file(&entry.path().display().to_string(), text);
+        }
+    }
+    let errors: Vec<_> = ws
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{}: {errors:#?}", dir.display());
+    xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowers")
+}
+
+#[test]
+fn jit_and_interpreter_agree_on_random_inputs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut projects = vec![root.join("examples/acme")];
+    let conformance = root.join("tests/conformance");
+    if let Ok(rd) = std::fs::read_dir(&conformance) {
+        let mut dirs: Vec<_> = rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        projects.extend(dirs);
+    }
+    let per_policy: usize = std::env::var("XOP_DIFFERENTIAL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // First pass: which policies does the JIT compile?
+    let mut compiled: Vec<(Program, xop_runtime::jit::JitModule, Vec<usize>)> = Vec::new();
+    for dir in &projects {
+        let p = program(dir);
+        let jit = xop_runtime::jit::compile(&p);
+        let supported: Vec<usize> = (0..p.policies.len())
+            .filter(|&i| jit.unsupported(i).is_none())
+            .collect();
+        compiled.push((p, jit, supported));
+    }
+    let policies: usize = compiled.iter().map(|(_, _, s)| s.len()).sum();
+    assert!(
+        policies >= 3,
+        "too few policies for the JIT to compare: {policies}"
+    );
+    let per_policy = if per_policy > 0 {
+        per_policy
+    } else {
+        100_000usize.div_ceil(policies)
+    };
+    let mut comparisons = 0usize;
+    let mut seed = 1u64;
+    for (p, jit, supported) in &compiled {
+        for &i in supported {
+            let mut sampler = Sampler::new(p, seed);
+            seed += 1;
+            for _ in 0..per_policy {
+                let Some(args) = sampler.args(p, i) else {
+                    break;
+                };
+                let now = 1_767_225_600_000 + (sampler.next_u64() % 31_536_000_000) as i64;
+                let expected = interp::decide(p, i, &args, now, &NoSignals);
+                let actual = jit.decide(i, &args, now);
+                assert_eq!(
+                    actual.as_ref(),
+                    Some(&expected),
+                    "policy {} on {args:?} at {now}",
+                    p.policies[i].qualified
+                );
+                comparisons += 1;
+            }
+        }
+    }
+    assert!(comparisons >= 100_000, "only {comparisons} comparisons");
+}
