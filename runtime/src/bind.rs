@@ -25,7 +25,7 @@
 //! | channel, purpose, role | its short or qualified name |
 //! | enum | a variant name |
 //! | record | an object with the record's fields (optional ones may be missing or `null`) |
-//! | `List<T>`, `Set<T>` | an array (a set is kept sorted and unique (as the interpreter builds sets)) |
+//! | `List<T>`, `Set<T>` | an array; a set is kept sorted and unique, as the interpreter builds sets |
 //! | `T?` | `null` or missing for absent |
 //!
 //! Every error names the field's path (`to.consents[2].given_at`), what was expected and what was
