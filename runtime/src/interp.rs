@@ -27,7 +27,8 @@ use serde::Serialize;
 
 use crate::intrinsics;
 use crate::ir::{
-    ArithOp, CmpOp, Expr, Intrinsic, Policy, Program, Quantifier, Review, SignalDecl, Type, Verdict,
+    ArithOp, CmpOp, Expr, Intrinsic, Policy, Program, Quantifier, Review, Rule, SignalDecl, Type,
+    Verdict,
 };
 use crate::value::Value;
 
@@ -134,11 +135,20 @@ pub fn decide(
         }
     };
     let mut ev = Evaluator::new(program, now_ms, signals);
+    match fire(&mut ev, pol, &mut frame) {
+        Ok(fired) => combine(pol, &fired),
+        Err(failed) => failed,
+    }
+}
+
+/// Evaluates every rule of `pol` in order: the indices of those that fire, or the failed
+/// decision at the first rule whose condition cannot be evaluated.
+fn fire(ev: &mut Evaluator<'_>, pol: &Policy, frame: &mut [Value]) -> Result<Vec<usize>, Decision> {
     let mut fired: Vec<usize> = Vec::new();
     for (i, rule) in pol.rules.iter().enumerate() {
         let applies = match &rule.condition {
             None => Ok(true),
-            Some(c) => ev.eval(c, &mut frame).and_then(|v| match v {
+            Some(c) => ev.eval(c, frame).and_then(|v| match v {
                 Value::Bool(b) => Ok(b),
                 other => Err(format!("the condition is {}, not a Bool", other.kind())),
             }),
@@ -148,16 +158,74 @@ pub fn decide(
             Ok(false) => {}
             Err(e) => {
                 let ids = fired.iter().map(|&j| pol.rules[j].id.clone()).collect();
-                return Decision::failed(RUNTIME_ERROR, ids, format!("rule {}: {e}", rule.id));
+                return Err(Decision::failed(
+                    RUNTIME_ERROR,
+                    ids,
+                    format!("rule {}: {e}", rule.id),
+                ));
             }
         }
     }
-    combine(pol, &fired)
+    Ok(fired)
+}
+
+/// Decides action `action` (its qualified name) as it is decided wherever it is proposed — from
+/// a journey, a decision, an agent's tool call: every policy that guards it is evaluated on the
+/// same arguments, with one signal cache, and their fired rules are combined as one policy's
+/// (deny > review > allow; nothing allowed, or no policy at all, is deny).
+pub fn decide_action(
+    program: &Program,
+    action: &str,
+    args: &[Value],
+    now_ms: i64,
+    signals: &dyn Signals,
+) -> Decision {
+    let guards: Vec<&Policy> = program
+        .policies
+        .iter()
+        .filter(|p| p.action == action)
+        .collect();
+    let mut ev = Evaluator::new(program, now_ms, signals);
+    let mut fired: Vec<&Rule> = Vec::new();
+    for pol in &guards {
+        if let Err(e) = check_input(program, pol, args) {
+            return Decision::failed(BAD_INPUT, Vec::new(), format!("action {action}: {e}"));
+        }
+        let mut frame = match frame(pol, args, now_ms) {
+            Ok(frame) => frame,
+            Err(e) => {
+                return Decision::failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    format!("policy {}: {e}", pol.qualified),
+                );
+            }
+        };
+        match fire(&mut ev, pol, &mut frame) {
+            Ok(indices) => fired.extend(indices.into_iter().map(|i| &pol.rules[i])),
+            Err(mut failed) => {
+                // Keep what fired in the policies before, then this one's.
+                let mut ids: Vec<String> = fired.iter().map(|r| r.id.clone()).collect();
+                ids.append(&mut failed.fired);
+                failed.fired = ids;
+                return failed;
+            }
+        }
+    }
+    combine_rules(&fired)
 }
 
 /// The combining rule over the indices of the fired rules.
 pub(crate) fn combine(pol: &Policy, fired: &[usize]) -> Decision {
-    let rules = || fired.iter().map(|&i| &pol.rules[i]);
+    let rules: Vec<&Rule> = fired.iter().map(|&i| &pol.rules[i]).collect();
+    combine_rules(&rules)
+}
+
+/// The combining rule over the fired rules (of one policy, or of every policy guarding an
+/// action): deny if a deny fired, else review, else allow, else deny; the reasons of the rules
+/// whose verdict won, deduplicated in order.
+fn combine_rules(fired: &[&Rule]) -> Decision {
+    let rules = || fired.iter().copied();
     let verdict = if rules().any(|r| r.verdict == Verdict::Deny) {
         Verdict::Deny
     } else if rules().any(|r| r.verdict == Verdict::Review) {
