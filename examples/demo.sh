@@ -26,6 +26,11 @@ $xop eval "$work/acme.xopm" --trust "$work/acme.pub" --policy contact \
   --input examples/acme/inputs/offer-on-hold.json
 
 echo
+echo "== xop eval --decision: next best action for a customer at risk of churning"
+$xop eval "$work/acme.xopm" --trust "$work/acme.pub" --decision retention \
+  --input examples/acme/inputs/retention.json
+
+echo
 echo "== the same input with a wrong type: denied, never allowed"
 sed 's/"in_service_interaction": true/"in_service_interaction": "yes"/' \
   examples/acme/inputs/offer-on-hold.json \

@@ -53,8 +53,16 @@ pub struct EvalArgs {
     #[arg(required = true, value_name = "MODULE|PATHS")]
     pub paths: Vec<PathBuf>,
     /// The policy to ask (its name, or `policy@action` for a purpose policy)
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "decision",
+        conflicts_with = "decision"
+    )]
+    pub policy: Option<String>,
+    /// Or the decision to rank (its candidates, each decided by its action's policies)
     #[arg(long, value_name = "NAME")]
-    pub policy: String,
+    pub decision: Option<String>,
     /// The input JSON file, or `-` for standard input
     #[arg(long, value_name = "FILE|-")]
     pub input: PathBuf,
@@ -76,15 +84,6 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         Err(s) => return s,
     };
     let program = compiled.program();
-    let Some((index, _)) = program.policy(&args.policy) else {
-        let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
-        error(&format!(
-            "no policy `{}`; the policies are: {}",
-            args.policy,
-            names.join(", ")
-        ));
-        return FAILURE;
-    };
     let input = if args.input.as_os_str() == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
@@ -103,6 +102,19 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
                 return FAILURE;
             }
         }
+    };
+    let policy_name = match (&args.policy, &args.decision) {
+        (Some(p), _) => p.clone(),
+        (None, Some(d)) => return rank(program, d, &input, args),
+        (None, None) => return FAILURE, // clap requires one of them
+    };
+    let Some((index, _)) = program.policy(&policy_name) else {
+        let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
+        error(&format!(
+            "no policy `{policy_name}`; the policies are: {}",
+            names.join(", ")
+        ));
+        return FAILURE;
     };
     let (decision, status) = match xop_runtime::bind::bind_json(program, index, &input) {
         Ok(bound) => {
@@ -124,8 +136,7 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
                         None => {
                             let why = jit.unsupported(index).unwrap_or("it is not supported");
                             error(&format!(
-                                "the JIT does not compile policy `{}` yet: {why}; use --engine interp",
-                                args.policy
+                                "the JIT does not compile policy `{policy_name}` yet: {why}; use --engine interp"
                             ));
                             return FAILURE;
                         }
@@ -152,6 +163,134 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
     match out(&text) {
         Ok(()) => status,
         Err(s) => s,
+    }
+}
+
+/// `--decision NAME`: the ranked candidates, each with its action's decision.
+fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
+    if args.engine == Engine::Jit {
+        error("the JIT does not rank decisions yet; use --engine interp");
+        return FAILURE;
+    }
+    let Some((index, _)) = program.decision(name) else {
+        let names: Vec<&str> = program.decisions.iter().map(|d| d.name.as_str()).collect();
+        error(&format!(
+            "no decision `{name}`; the decisions are: {}",
+            names.join(", ")
+        ));
+        return FAILURE;
+    };
+    let bound = match xop_runtime::bind::bind_decision_json(program, index, input) {
+        Ok(b) => b,
+        Err(e) => {
+            // Nothing is proposed from refused input.
+            let text = format!("no candidate (xop:bad-input)\n  error: {e}\n");
+            return match out(&text) {
+                Ok(()) => PROBLEMS,
+                Err(s) => s,
+            };
+        }
+    };
+    let now = bound
+        .now_ms
+        .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+    let ranked = match interp::rank(
+        program,
+        index,
+        &bound.args,
+        now,
+        &FixedSignals(bound.signals),
+    ) {
+        Ok(r) => r,
+        Err(d) => {
+            let text = format!(
+                "no candidate ({})\n  error: {}\n",
+                d.reasons.join(", "),
+                d.error.unwrap_or_default()
+            );
+            return match out(&text) {
+                Ok(()) => PROBLEMS,
+                Err(s) => s,
+            };
+        }
+    };
+    let text = match args.format {
+        Format::Human => {
+            let mut s = String::new();
+            if ranked.is_empty() {
+                s.push_str("no candidate proposed\n");
+            }
+            for (i, c) in ranked.iter().enumerate() {
+                let d = &c.decision;
+                let reasons = if d.reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", d.reasons.join(", "))
+                };
+                s.push_str(&format!(
+                    "{}. {}({}) (line {}) rank {}: {}{reasons}\n",
+                    i + 1,
+                    c.action,
+                    show_args(program, &c.action, &c.args),
+                    c.line,
+                    show_value(&c.rank),
+                    d.verdict.keyword()
+                ));
+                if let Some(e) = &d.error {
+                    s.push_str(&format!("   error: {e}\n"));
+                }
+            }
+            if let Some(best) = ranked.iter().find(|c| c.decision.verdict == Verdict::Allow) {
+                s.push_str(&format!(
+                    "next best action: {} (line {})\n",
+                    best.action, best.line
+                ));
+            }
+            s
+        }
+        Format::Json => {
+            let mut t = serde_json::to_string_pretty(&ranked).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+    };
+    match out(&text) {
+        Ok(()) => SUCCESS,
+        Err(s) => s,
+    }
+}
+
+/// The candidate's scalar arguments, `channel: email, offer: "x"` (records are left out).
+fn show_args(program: &Program, action: &str, args: &[xop_runtime::value::Value]) -> String {
+    use xop_runtime::value::Value;
+    let Some(p) = program.policies.iter().find(|p| p.action == action) else {
+        return String::new();
+    };
+    p.params
+        .iter()
+        .zip(args)
+        .filter_map(|(param, v)| {
+            let shown = match v {
+                Value::Record(..) | Value::List(_) => return None,
+                Value::Symbol(i) => program
+                    .symbols
+                    .get(*i as usize)
+                    .map_or("?".to_string(), |s| s.name.clone()),
+                Value::Text(t) | Value::Id(t) => format!("{t:?}"),
+                other => show_value(other),
+            };
+            Some(format!("{}: {shown}", param.name))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn show_value(v: &xop_runtime::value::Value) -> String {
+    use xop_runtime::value::Value;
+    match v {
+        Value::Int(i) => i.to_string(),
+        Value::Decimal(d) => d.to_string(),
+        other => format!("{other:?}"),
     }
 }
 

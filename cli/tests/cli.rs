@@ -713,3 +713,40 @@ fn signed_modules_load_only_unaltered_and_with_the_trusted_key() {
         stderr(&altered)
     );
 }
+
+#[test]
+fn a_decision_ranks_candidates_each_decided_by_its_policies() {
+    let dir = TempDir::new("eval-decision");
+    let input = format!("{}/inputs/retention.json", acme());
+    let o = xop(
+        dir.path(),
+        &[
+            "eval",
+            &acme(),
+            "--decision",
+            "retention",
+            "--input",
+            &input,
+        ],
+    );
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    let lines: Vec<&str> = out.lines().collect();
+    // Highest rank first; consent is only given for SMS, so email and push are denied.
+    assert!(
+        lines[0].contains("channel: email") && lines[0].ends_with("deny (no-consent)"),
+        "{out}"
+    );
+    assert!(
+        lines[1].contains("channel: push") && lines[1].ends_with("deny (no-consent)"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("channel: sms") && lines[2].ends_with("allow (eligible)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("next best action: acme.contact.send_offer (line 23)"),
+        "{out}"
+    );
+}

@@ -30,6 +30,7 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
     };
     l.declarations();
     l.policies();
+    l.decisions();
     l.tests();
     if l.errors.is_empty() {
         Ok(l.program)
@@ -956,6 +957,129 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    fn decisions(&mut self) {
+        let (db, project) = (self.db, self.project);
+        for def in self.defs(DefKind::Decision) {
+            let Some(item) = item_ast(db, def.file, def.index).clone() else {
+                continue;
+            };
+            let ItemKind::Decision(d) = &item.kind else {
+                continue;
+            };
+            let scope = resolve::file_scope(db, project, def.file);
+            let params: Vec<resolve::TypedParam> = d
+                .params
+                .iter()
+                .map(|p| resolve::TypedParam {
+                    name: Arc::from(p.name.name.as_str()),
+                    ty: resolve::resolve_type(db, project, scope, &p.ty).unwrap_or(Ty::Unknown),
+                    span: p.name.span,
+                })
+                .collect();
+            let mut frame = Frame::default();
+            let mut ir_params = Vec::new();
+            for (i, p) in params.iter().enumerate() {
+                frame
+                    .locals
+                    .insert(p.name.to_string(), Local::Slot(index(i)));
+                frame.env.bind(&p.name, p.ty.clone(), p.span);
+                ir_params.push(ir::Param {
+                    name: p.name.to_string(),
+                    ty: self.ty(&p.ty),
+                });
+            }
+            let mut slots = index(params.len());
+            let now_slot = d.at.as_ref().map(|at| {
+                let s = slots;
+                slots += 1;
+                frame.locals.insert(at.name.clone(), Local::Slot(s));
+                frame.env.bind(&at.name, Ty::Time, at.span);
+                s
+            });
+            let text = def.file.text(db);
+            let mut proposals = Vec::new();
+            for p in &d.proposals {
+                let Some(action) = resolve::resolve_path(db, project, def.file, &p.call.callee)
+                else {
+                    continue;
+                };
+                let Signature::Action {
+                    params: action_params,
+                    ..
+                } = resolve::signature(db, project, action.file, action.index).clone()
+                else {
+                    continue;
+                };
+                let args = self.call_args(def.file, &frame, &mut slots, &p.call, &action_params);
+                let rank = p
+                    .rank
+                    .as_ref()
+                    .map(|r| self.expr(def.file, &frame, &mut slots, r, None));
+                let condition = p.condition.as_ref().map(|c| {
+                    let e = self.expr(def.file, &frame, &mut slots, &c.expr, Some(&Ty::Bool));
+                    if c.negated {
+                        IExpr::Not(Box::new(e))
+                    } else {
+                        e
+                    }
+                });
+                let pos = crate::render::position(text, p.span.start());
+                proposals.push(ir::Proposal {
+                    action: action.qualified(db),
+                    args,
+                    rank,
+                    condition,
+                    source: ir::SourceRef {
+                        file: def.file.path(db).to_string(),
+                        line: index(pos.line),
+                        column: index(pos.column),
+                        text: text.get(p.span.range()).unwrap_or("").to_string(),
+                    },
+                });
+            }
+            let decision = ir::DecisionDef {
+                name: def.name.to_string(),
+                qualified: def.qualified(db),
+                params: ir_params,
+                now_slot,
+                slots,
+                proposals,
+            };
+            self.program.decisions.push(decision);
+        }
+    }
+
+    /// An action call's arguments in the action's parameter order (positional, then named);
+    /// a parameter not given is absent.
+    fn call_args(
+        &mut self,
+        file: SourceFile,
+        frame: &Frame,
+        slots: &mut u32,
+        call: &ast::Call,
+        params: &[resolve::TypedParam],
+    ) -> Vec<IExpr> {
+        let positional: Vec<&ast::Arg> = call.args.iter().filter(|a| a.name.is_none()).collect();
+        let mut next = 0;
+        let mut out = Vec::new();
+        for p in params {
+            let named = call
+                .args
+                .iter()
+                .find(|a| a.name.as_ref().is_some_and(|n| *n.name == *p.name));
+            let given = named.or_else(|| {
+                let a = positional.get(next).copied();
+                next += 1;
+                a
+            });
+            out.push(match given {
+                Some(a) => self.expr(file, frame, slots, &a.value, Some(&p.ty)),
+                None => IExpr::Const(Value::Absent),
+            });
+        }
+        out
+    }
+
     fn tests(&mut self) {
         let (db, project) = (self.db, self.project);
         for &f in project.files(db) {
@@ -1019,26 +1143,7 @@ impl<'a> Lowering<'a> {
             Signature::Action { params, .. } => params,
             _ => return None,
         };
-        let mut args = Vec::new();
-        let mut pos = 0;
-        for p in &params {
-            let given = e
-                .call
-                .args
-                .iter()
-                .find(|a| a.name.as_ref().is_some_and(|n| *n.name == *p.name))
-                .or_else(|| {
-                    let positional: Vec<&ast::Arg> =
-                        e.call.args.iter().filter(|a| a.name.is_none()).collect();
-                    let a = positional.get(pos).copied();
-                    pos += 1;
-                    a
-                });
-            args.push(match given {
-                Some(a) => self.expr(file, frame, slots, &a.value, Some(&p.ty)),
-                None => IExpr::Const(Value::Absent),
-            });
-        }
+        let args = self.call_args(file, frame, slots, &e.call, &params);
         let now = match &e.at {
             Some(x) => match self.expr(file, frame, slots, x, Some(&Ty::Time)) {
                 IExpr::Const(Value::Time(ms)) => ms,

@@ -146,43 +146,77 @@ pub fn bind_serde<T: serde::Serialize + ?Sized>(
 /// If `policy` is not an index into `program.policies`.
 pub fn bind_value(program: &Program, policy: usize, input: &Json) -> Result<Bound, BindError> {
     let policy = &program.policies[policy];
+    bind_params(
+        program,
+        &format!("policy {}", policy.name),
+        &policy.params,
+        input,
+    )
+}
+
+/// Binds a JSON text to decision `decision` of `program` (its parameters, `now`, `signals`).
+///
+/// # Panics
+///
+/// If `decision` is not an index into `program.decisions`.
+pub fn bind_decision_json(
+    program: &Program,
+    decision: usize,
+    json: &str,
+) -> Result<Bound, BindError> {
+    let value: Json = serde_json::from_str(json).map_err(|e| BindError {
+        kind: BindErrorKind::Malformed,
+        path: String::new(),
+        message: format!("invalid JSON: {e}"),
+    })?;
+    let d = &program.decisions[decision];
+    bind_params(program, &format!("decision {}", d.name), &d.params, &value)
+}
+
+/// Binds a JSON object to `params` (of `owner`, named in messages), plus `now` and `signals`.
+fn bind_params(
+    program: &Program,
+    owner: &str,
+    params: &[crate::ir::Param],
+    input: &Json,
+) -> Result<Bound, BindError> {
     let binder = Binder { program };
     let root = Path::ROOT;
     let Json::Object(object) = input else {
-        let names: Vec<&str> = policy.params.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
         return Err(root.error(
             BindErrorKind::WrongType,
             format!(
-                "expected an object with the parameters of policy {} ({}), found {}",
-                policy.name,
+                "expected an object with the parameters of {} ({}), found {}",
+                owner,
                 names.join(", "),
                 describe(input)
             ),
         ));
     };
-    let is_param = |name: &str| policy.params.iter().any(|p| p.name == name);
+    let is_param = |name: &str| params.iter().any(|p| p.name == name);
     let now_key = (!is_param("now")).then_some("now");
     let signals_key = (!is_param("signals")).then_some("signals");
 
     for key in object.keys() {
         if !is_param(key) && Some(key.as_str()) != now_key && Some(key.as_str()) != signals_key {
-            let mut known: Vec<&str> = policy.params.iter().map(|p| p.name.as_str()).collect();
+            let mut known: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
             known.extend(now_key);
             known.extend(signals_key);
             return Err(root.key(key).error(
                 BindErrorKind::UnknownField,
                 format!(
-                    "unknown parameter {} of policy {}; expected one of: {}",
+                    "unknown parameter {} of {}; expected one of: {}",
                     quote(key),
-                    policy.name,
+                    owner,
                     known.join(", ")
                 ),
             ));
         }
     }
 
-    let mut args = Vec::with_capacity(policy.params.len());
-    for param in &policy.params {
+    let mut args = Vec::with_capacity(params.len());
+    for param in params {
         let path = root.key(&param.name);
         args.push(binder.field(&param.ty, object.get(&param.name), &path)?);
     }
@@ -1056,6 +1090,7 @@ mod tests {
                 },
             ],
             tests: vec![],
+            decisions: vec![],
         }
     }
 

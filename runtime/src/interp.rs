@@ -215,6 +215,126 @@ pub fn decide_action(
     combine_rules(&fired)
 }
 
+/// One ranked candidate of a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    /// The proposed action's qualified name.
+    pub action: String,
+    /// Its arguments (empty if they could not be evaluated).
+    pub args: Vec<Value>,
+    /// Its `rank by` value (`Int(0)` when not written).
+    pub rank: Value,
+    /// What the action's policies decide for it (deny with `xop:runtime-error` if the
+    /// candidate itself could not be evaluated).
+    pub decision: Decision,
+    /// Where the proposal is written.
+    pub line: u32,
+}
+
+/// Decides decision `decision`: every proposal whose condition holds becomes a candidate,
+/// decided by every policy guarding its action ([`decide_action`]), and the candidates are
+/// ranked by their `rank by` value, highest first, ties in written order. The caller acts on
+/// the first allowed one (or asks for review). Bad input gives `Err` with the failed decision.
+pub fn rank(
+    program: &Program,
+    decision: usize,
+    args: &[Value],
+    now_ms: i64,
+    signals: &dyn Signals,
+) -> Result<Vec<Candidate>, Decision> {
+    let Some(def) = program.decisions.get(decision) else {
+        return Err(Decision::failed(
+            RUNTIME_ERROR,
+            Vec::new(),
+            format!("no decision #{decision} in the program"),
+        ));
+    };
+    if args.len() != def.params.len() {
+        return Err(Decision::failed(
+            BAD_INPUT,
+            Vec::new(),
+            format!(
+                "decision {}: expects {} argument(s), got {}",
+                def.qualified,
+                def.params.len(),
+                args.len()
+            ),
+        ));
+    }
+    for (param, arg) in def.params.iter().zip(args) {
+        check_value(program, &param.ty, arg).map_err(|e| {
+            Decision::failed(
+                BAD_INPUT,
+                Vec::new(),
+                format!("decision {}: `{}`: {e}", def.qualified, param.name),
+            )
+        })?;
+    }
+    let mut frame = frame_of(def.slots, def.now_slot, args, now_ms).map_err(|e| {
+        Decision::failed(
+            RUNTIME_ERROR,
+            Vec::new(),
+            format!("decision {}: {e}", def.qualified),
+        )
+    })?;
+    let mut ev = Evaluator::new(program, now_ms, signals);
+    let mut out: Vec<Candidate> = Vec::new();
+    for p in &def.proposals {
+        let failed = |e: String| {
+            Decision::failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                format!("proposal of {} at line {}: {e}", p.action, p.source.line),
+            )
+        };
+        let proposed = match &p.condition {
+            None => Ok(true),
+            Some(c) => ev.eval(c, &mut frame).and_then(|v| {
+                v.as_bool()
+                    .ok_or_else(|| format!("the condition is {}, not a Bool", v.kind()))
+            }),
+        };
+        let evaluated = proposed.and_then(|yes| {
+            if !yes {
+                return Ok(None);
+            }
+            let mut values = Vec::with_capacity(p.args.len());
+            for a in &p.args {
+                values.push(ev.eval(a, &mut frame)?);
+            }
+            let rank = match &p.rank {
+                None => Value::Int(0),
+                Some(r) => ev.eval(r, &mut frame)?,
+            };
+            Ok(Some((values, rank)))
+        });
+        match evaluated {
+            Ok(None) => {}
+            Ok(Some((values, rank))) => {
+                let decision = decide_action(program, &p.action, &values, now_ms, signals);
+                out.push(Candidate {
+                    action: p.action.clone(),
+                    args: values,
+                    rank,
+                    decision,
+                    line: p.source.line,
+                });
+            }
+            Err(e) => out.push(Candidate {
+                action: p.action.clone(),
+                args: Vec::new(),
+                rank: Value::Int(i64::MIN),
+                decision: failed(e),
+                line: p.source.line,
+            }),
+        }
+    }
+    // Highest rank first; `sort_by` is stable, so ties keep the written order. Ranks of
+    // different kinds (which the type checker prevents) order by kind.
+    out.sort_by(|a, b| b.rank.cmp(&a.rank));
+    Ok(out)
+}
+
 /// The combining rule over the indices of the fired rules.
 pub(crate) fn combine(pol: &Policy, fired: &[usize]) -> Decision {
     let rules: Vec<&Rule> = fired.iter().map(|&i| &pol.rules[i]).collect();
@@ -277,7 +397,17 @@ pub(crate) fn check_input(program: &Program, pol: &Policy, args: &[Value]) -> Re
 
 /// The frame of a policy: its parameters, the decision time, absent lambda slots.
 fn frame(pol: &Policy, args: &[Value], now_ms: i64) -> Result<Vec<Value>, String> {
-    let slots = usize::try_from(pol.slots).map_err(|_| "too many slots".to_string())?;
+    frame_of(pol.slots, pol.now_slot, args, now_ms)
+}
+
+/// A frame of `slots` slots with the arguments first and the decision time in `now_slot`.
+fn frame_of(
+    slots: u32,
+    now_slot: Option<u32>,
+    args: &[Value],
+    now_ms: i64,
+) -> Result<Vec<Value>, String> {
+    let slots = usize::try_from(slots).map_err(|_| "too many slots".to_string())?;
     if args.len() > slots {
         return Err(format!(
             "{} slot(s) cannot hold {} parameter(s)",
@@ -287,7 +417,7 @@ fn frame(pol: &Policy, args: &[Value], now_ms: i64) -> Result<Vec<Value>, String
     }
     let mut frame = vec![Value::Absent; slots];
     frame[..args.len()].clone_from_slice(args);
-    if let Some(now_slot) = pol.now_slot {
+    if let Some(now_slot) = now_slot {
         let cell = usize::try_from(now_slot)
             .ok()
             .and_then(|i| frame.get_mut(i))

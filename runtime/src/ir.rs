@@ -28,6 +28,9 @@ pub struct Program {
     pub policies: Vec<Policy>,
     /// Test cases, by index.
     pub tests: Vec<TestCase>,
+    /// Decisions (next-best-action), by index.
+    #[serde(default)]
+    pub decisions: Vec<DecisionDef>,
 }
 
 impl Program {
@@ -37,6 +40,14 @@ impl Program {
             .iter()
             .enumerate()
             .find(|(_, p)| p.name == name || p.qualified == name)
+    }
+
+    /// The decision named `name` (its short or qualified name).
+    pub fn decision(&self, name: &str) -> Option<(usize, &DecisionDef)> {
+        self.decisions
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.name == name || d.qualified == name)
     }
 
     /// The symbol of `kind` named `name`: its qualified name, or its short name. A short name
@@ -400,6 +411,39 @@ pub enum Expr {
     Intrinsic(Intrinsic, Vec<Expr>),
     /// Read signal `index` with these arguments.
     Signal(u32, Vec<Expr>),
+}
+
+/// A decision: candidate actions proposed for a context, each decided by every policy that
+/// guards its action, ranked by their `rank by` value (highest first, ties in written order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionDef {
+    /// Short name.
+    pub name: String,
+    /// Qualified name.
+    pub qualified: String,
+    /// Its parameters: the input, in slots `0..params.len()`.
+    pub params: Vec<Param>,
+    /// The slot of the decision time, if named (`at now`).
+    pub now_slot: Option<u32>,
+    /// How many slots a frame needs.
+    pub slots: u32,
+    /// The candidates, in written order.
+    pub proposals: Vec<Proposal>,
+}
+
+/// One candidate of a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The proposed action's qualified name.
+    pub action: String,
+    /// Its arguments, one per action parameter.
+    pub args: Vec<Expr>,
+    /// `rank by`: an Int or Decimal; 0 if absent.
+    pub rank: Option<Expr>,
+    /// When the candidate is proposed at all.
+    pub condition: Option<Expr>,
+    /// Where it is written.
+    pub source: SourceRef,
 }
 
 /// A test block, lowered: constant inputs and the expected outcome.

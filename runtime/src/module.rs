@@ -491,6 +491,7 @@ mod tests {
                 }],
             }],
             tests: vec![],
+            decisions: vec![],
         }
     }
 
