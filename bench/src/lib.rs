@@ -1,5 +1,7 @@
 //! Workload generators shared by the benchmarks.
 
+pub mod engines;
+
 use std::fmt::Write as _;
 
 /// A synthetic project of about `lines` lines: `files` modules, each with a customer record,

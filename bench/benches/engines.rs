@@ -1,0 +1,235 @@
+//! The decision engines against their peers, on workload (b) of the performance issue: 200 deny
+//! rules `deny "seg-i" when c.segment == "seg-i" and c.messages_7d >= i` and an `allow "ok"`.
+//! XOP (JIT and interpreter), hand-written Rust, Cedar and regorus (bytecode VM and tree-walking
+//! interpreter), each with its input prepared, then each from JSON text; and XOP's source to
+//! ready-to-call time for 10, 100 and 1,000 rules. Needs the `peers` feature:
+//!
+//! ```sh
+//! cargo bench -p xop-bench --features peers --bench engines
+//! ```
+//!
+//! Before timing, every engine is checked to agree with the others on 50 inputs (decision and
+//! reasons). At the end a table of medians, with ratios to hand-written Rust, is printed from
+//! criterion's estimates.
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group};
+use xop_bench::engines::peers::{Cedar, Rego, cedar_outcome, rego_outcome};
+use xop_bench::engines::{Customer, Handwritten, inputs, outcome, xop_compile, xop_source};
+use xop_compiler::db::Workspace;
+use xop_compiler::lower::lower;
+use xop_runtime::jit;
+
+/// Rules in the measured workload.
+const RULES: usize = 200;
+
+/// The two timed inputs: one denied by rule 150, one allowed (same segment, under its
+/// threshold), so that every engine walks the same rules either way.
+fn timed_inputs() -> [(&'static str, Customer); 2] {
+    let c = |messages_7d| Customer {
+        id: "c-42".to_string(),
+        segment: "seg-150".to_string(),
+        messages_7d,
+    };
+    [("deny", c(150)), ("allow", c(149))]
+}
+
+fn engines(c: &mut Criterion) {
+    let xop = xop_compile(&xop_source(RULES));
+    let hand = Handwritten::new(RULES);
+    let cedar = Cedar::new(RULES);
+    let mut rego = Rego::new(RULES);
+
+    // Before timing: every engine agrees with every other on decision and reasons.
+    let cases = inputs(RULES, 50);
+    let denied = cases.iter().filter(|c| hand.decide(c).0).count();
+    assert!((10..40).contains(&denied), "{denied} of 50 inputs denied");
+    for c in cases.iter().chain(timed_inputs().iter().map(|(_, c)| c)) {
+        let want = hand.decide(c);
+        assert_eq!(hand.decide_indexed(c), want, "rust indexed, {c:?}");
+        let json = c.json();
+        let args = xop.args(c);
+        assert_eq!(outcome(&xop.jit(&args)), want, "xop jit, {c:?}");
+        assert_eq!(outcome(&xop.interp(&args)), want, "xop interpreter, {c:?}");
+        assert_eq!(outcome(&xop.jit_json(&json)), want, "xop from json, {c:?}");
+        let req = cedar.request(c);
+        assert_eq!(cedar_outcome(&cedar.authorize(&req)), want, "cedar, {c:?}");
+        assert_eq!(
+            cedar_outcome(&cedar.authorize_json(&json)),
+            want,
+            "cedar from json, {c:?}"
+        );
+        let input = Rego::input(c);
+        assert_eq!(rego_outcome(&rego.eval(&input)), want, "rvm, {c:?}");
+        assert_eq!(
+            rego_outcome(&rego.eval_json(&json)),
+            want,
+            "rvm from json, {c:?}"
+        );
+        assert_eq!(
+            rego_outcome(&rego.eval_interp(&input)),
+            want,
+            "regorus interpreter, {c:?}"
+        );
+    }
+    // The timed VM starts fresh (the checks above ran on it too; it is reused across calls
+    // either way, as a server would).
+    rego.fresh_vm();
+
+    let mut g = c.benchmark_group("engines");
+    g.measurement_time(Duration::from_secs(4));
+    g.warm_up_time(Duration::from_secs(1));
+    for (name, cust) in timed_inputs() {
+        let args = xop.args(&cust);
+        let req = cedar.request(&cust);
+        let input = Rego::input(&cust);
+        let json = cust.json();
+        g.bench_function(format!("{name}/rust"), |b| {
+            b.iter(|| hand.decide(black_box(&cust)))
+        });
+        g.bench_function(format!("{name}/rust_indexed"), |b| {
+            b.iter(|| hand.decide_indexed(black_box(&cust)))
+        });
+        g.bench_function(format!("{name}/xop_jit"), |b| {
+            b.iter(|| xop.jit(black_box(&args)))
+        });
+        g.bench_function(format!("{name}/xop_interp"), |b| {
+            b.iter(|| xop.interp(black_box(&args)))
+        });
+        g.bench_function(format!("{name}/cedar"), |b| {
+            b.iter(|| cedar.authorize(black_box(&req)))
+        });
+        g.bench_function(format!("{name}/regorus_rvm"), |b| {
+            b.iter(|| rego.eval(black_box(&input)))
+        });
+        g.bench_function(format!("{name}/regorus_interp"), |b| {
+            b.iter(|| rego.eval_interp(black_box(&input)))
+        });
+        g.bench_function(format!("{name}/json/xop_jit"), |b| {
+            b.iter(|| xop.jit_json(black_box(&json)))
+        });
+        g.bench_function(format!("{name}/json/cedar"), |b| {
+            b.iter(|| cedar.authorize_json(black_box(&json)))
+        });
+        g.bench_function(format!("{name}/json/regorus_rvm"), |b| {
+            b.iter(|| rego.eval_json(black_box(&json)))
+        });
+    }
+    g.finish();
+
+    // Source to ready-to-call: parse, check (with the compliance proofs), lower, JIT-compile.
+    let mut g = c.benchmark_group("ready");
+    g.sample_size(10);
+    for n in [10, 100, 1000] {
+        let source = xop_source(n);
+        g.bench_function(format!("xop_{n}_rules"), |b| {
+            b.iter(|| xop_compile(black_box(&source)).policy)
+        });
+    }
+    // Where the 1,000-rule figure goes: the checks alone (a new workspace), lowering a checked
+    // project, and JIT-compiling the lowered program.
+    let source = xop_source(1000);
+    let load = || {
+        let mut ws = Workspace::new();
+        ws.set_file("bench/engines.xop", source.as_str());
+        ws
+    };
+    g.bench_function("xop_1000_rules/check", |b| {
+        b.iter(|| load().diagnostics().len())
+    });
+    let ws = load();
+    assert!(ws.diagnostics().is_empty());
+    g.bench_function("xop_1000_rules/lower", |b| {
+        b.iter(|| lower(ws.db(), ws.project()).map(|p| p.policies.len()))
+    });
+    let program = lower(ws.db(), ws.project()).expect("lowering");
+    g.bench_function("xop_1000_rules/jit", |b| {
+        b.iter(|| jit::compile(black_box(&program)).unsupported(0).is_none())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, engines);
+
+/// Criterion's output folder: `target/criterion`, next to the bench executable's profile folder.
+fn criterion_dir() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Some(PathBuf::from(home));
+    }
+    let exe = std::env::current_exe().ok()?;
+    // target/release/deps/engines-xxxx
+    Some(exe.parent()?.parent()?.parent()?.join("criterion"))
+}
+
+/// The median of one benchmark from this run's estimates, in nanoseconds.
+fn median_ns(dir: &std::path::Path, id: &str) -> Option<f64> {
+    // Criterion keeps `group/function`, with any `/` in the function's id turned into `_`.
+    let (group, function) = id.split_once('/')?;
+    let path = dir.join(group).join(function.replace('/', "_"));
+    let text = std::fs::read_to_string(path.join("new").join("estimates.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["median"]["point_estimate"].as_f64()
+}
+
+fn human(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.1} ns")
+    } else if ns < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+/// Prints the table of medians and ratios to hand-written Rust.
+fn summary() {
+    let Some(dir) = criterion_dir() else { return };
+    println!("\nSummary (medians; ratio to hand-written Rust on the same input):\n");
+    println!("| benchmark | median | × rust |");
+    println!("| --- | ---: | ---: |");
+    for (name, _) in timed_inputs() {
+        let rust = median_ns(&dir, &format!("engines/{name}/rust"));
+        for e in [
+            "rust",
+            "rust_indexed",
+            "xop_jit",
+            "xop_interp",
+            "cedar",
+            "regorus_rvm",
+            "regorus_interp",
+            "json/xop_jit",
+            "json/cedar",
+            "json/regorus_rvm",
+        ] {
+            let id = format!("engines/{name}/{e}");
+            let Some(m) = median_ns(&dir, &id) else {
+                continue;
+            };
+            let ratio = rust.map_or("—".to_string(), |r| format!("{:.1}", m / r));
+            println!("| `{id}` | {} | {ratio} |", human(m));
+        }
+    }
+    for id in [
+        "ready/xop_10_rules",
+        "ready/xop_100_rules",
+        "ready/xop_1000_rules",
+        "ready/xop_1000_rules/check",
+        "ready/xop_1000_rules/lower",
+        "ready/xop_1000_rules/jit",
+    ] {
+        if let Some(m) = median_ns(&dir, id) {
+            println!("| `{id}` | {} | |", human(m));
+        }
+    }
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    summary();
+}
