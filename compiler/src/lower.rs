@@ -74,6 +74,23 @@ fn index(n: usize) -> u32 {
 }
 
 impl<'a> Lowering<'a> {
+    /// The program's index of record type `def` (`u32::MAX` if unknown: a checked project has
+    /// every record indexed, and the runtime refuses an out-of-range index).
+    fn record_index(&self, def: &Def) -> u32 {
+        self.records
+            .get(&def.qualified(self.db))
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// The program's index of enum type `def` (`u32::MAX` if unknown).
+    fn enum_index(&self, def: &Def) -> u32 {
+        self.enums
+            .get(&def.qualified(self.db))
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
     fn defs(&self, kind: DefKind) -> Vec<Def> {
         let mut out = Vec::new();
         for &f in self.project.files(self.db) {
@@ -173,18 +190,8 @@ impl<'a> Lowering<'a> {
             Ty::Channel => ir::Type::Symbol(SymbolKind::Channel),
             Ty::Purpose => ir::Type::Symbol(SymbolKind::Purpose),
             Ty::Role => ir::Type::Symbol(SymbolKind::Role),
-            Ty::Record(d) => ir::Type::Record(
-                self.records
-                    .get(&d.qualified(self.db))
-                    .copied()
-                    .unwrap_or(u32::MAX),
-            ),
-            Ty::Enum(d) => ir::Type::Enum(
-                self.enums
-                    .get(&d.qualified(self.db))
-                    .copied()
-                    .unwrap_or(u32::MAX),
-            ),
+            Ty::Record(d) => ir::Type::Record(self.record_index(d)),
+            Ty::Enum(d) => ir::Type::Enum(self.enum_index(d)),
             Ty::List(t) => ir::Type::List(Box::new(self.ty(t))),
             Ty::Set(t) => ir::Type::Set(Box::new(self.ty(t))),
             Ty::Optional(t) => ir::Type::Optional(Box::new(self.ty(t))),
@@ -465,11 +472,7 @@ impl<'a> Lowering<'a> {
                 let inner = self.expr(file, frame, slots, recv, None);
                 match t.present() {
                     Ty::Record(d) => {
-                        let rid = self
-                            .records
-                            .get(&d.qualified(db))
-                            .copied()
-                            .unwrap_or(u32::MAX);
+                        let rid = self.record_index(d);
                         let fi = self
                             .program
                             .records
@@ -540,11 +543,7 @@ impl<'a> Lowering<'a> {
     }
 
     fn variant(&mut self, def: &Def, name: &str) -> IExpr {
-        let eid = self
-            .enums
-            .get(&def.qualified(self.db))
-            .copied()
-            .unwrap_or(u32::MAX);
+        let eid = self.enum_index(def);
         let vi = self
             .program
             .enums
@@ -672,11 +671,7 @@ impl<'a> Lowering<'a> {
         else {
             return IExpr::Const(Value::Absent);
         };
-        let rid = self
-            .records
-            .get(&def.qualified(self.db))
-            .copied()
-            .unwrap_or(u32::MAX);
+        let rid = self.record_index(&def);
         let mut out = Vec::new();
         for p in &decl {
             match fields.iter().find(|(n, _)| *n.name == *p.name) {
@@ -707,11 +702,7 @@ impl<'a> Lowering<'a> {
             Ty::Id => Value::Id(Arc::from("")),
             Ty::List(_) | Ty::Set(_) => Value::List(Arc::from(Vec::new())),
             Ty::Enum(d) => {
-                let eid = self
-                    .enums
-                    .get(&d.qualified(self.db))
-                    .copied()
-                    .unwrap_or(u32::MAX);
+                let eid = self.enum_index(d);
                 Value::Enum(eid, 0)
             }
             Ty::Record(d) => {
@@ -721,11 +712,7 @@ impl<'a> Lowering<'a> {
                 else {
                     return IExpr::Const(Value::Absent);
                 };
-                let rid = self
-                    .records
-                    .get(&d.qualified(self.db))
-                    .copied()
-                    .unwrap_or(u32::MAX);
+                let rid = self.record_index(&d);
                 let fields = decl.iter().map(|p| self.default(&p.ty, &p.name)).collect();
                 return IExpr::Record(rid, fields);
             }
