@@ -73,7 +73,33 @@ fn index(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Binds the decision time (`at now`) to the next free slot.
+fn bind_now(frame: &mut Frame, slots: &mut u32, at: &ast::Ident) -> u32 {
+    let s = *slots;
+    *slots += 1;
+    frame.locals.insert(at.name.clone(), Local::Slot(s));
+    frame.env.bind(&at.name, Ty::Time, at.span);
+    s
+}
+
 impl<'a> Lowering<'a> {
+    /// A frame with `params` in slots `0..n`, and their IR form.
+    fn param_frame(&mut self, params: &[resolve::TypedParam]) -> (Frame, Vec<ir::Param>) {
+        let mut frame = Frame::default();
+        let mut ir_params = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            frame
+                .locals
+                .insert(p.name.to_string(), Local::Slot(index(i)));
+            frame.env.bind(&p.name, p.ty.clone(), p.span);
+            ir_params.push(ir::Param {
+                name: p.name.to_string(),
+                ty: self.ty(&p.ty),
+            });
+        }
+        (frame, ir_params)
+    }
+
     /// The program's index of record type `def` (`u32::MAX` if unknown: a checked project has
     /// every record indexed, and the runtime refuses an out-of-range index).
     fn record_index(&self, def: &Def) -> u32 {
@@ -209,18 +235,7 @@ impl<'a> Lowering<'a> {
             Signature::Callable { params, ret } => (params, ret),
             _ => (Vec::new(), Ty::Unknown),
         };
-        let mut frame = Frame::default();
-        let mut ir_params = Vec::new();
-        for (i, p) in params.iter().enumerate() {
-            frame
-                .locals
-                .insert(p.name.to_string(), Local::Slot(index(i)));
-            frame.env.bind(&p.name, p.ty.clone(), p.span);
-            ir_params.push(ir::Param {
-                name: p.name.to_string(),
-                ty: self.ty(&p.ty),
-            });
-        }
+        let (frame, ir_params) = self.param_frame(&params);
         let item = item_ast(db, def.file, def.index).clone();
         let (source, args, max_age) = match item.as_ref().map(|i| &i.kind) {
             Some(ItemKind::Signal(s)) => {
@@ -308,13 +323,7 @@ impl<'a> Lowering<'a> {
             }
         }
         let mut slots = index(params.len());
-        let now_slot = p.at.as_ref().map(|at| {
-            let s = slots;
-            slots += 1;
-            frame.locals.insert(at.name.clone(), Local::Slot(s));
-            frame.env.bind(&at.name, Ty::Time, at.span);
-            s
-        });
+        let now_slot = p.at.as_ref().map(|at| bind_now(&mut frame, &mut slots, at));
         let text = def.file.text(db);
         let path = def.file.path(db).to_string();
         let mut rules = Vec::new();
@@ -963,26 +972,9 @@ impl<'a> Lowering<'a> {
                     span: p.name.span,
                 })
                 .collect();
-            let mut frame = Frame::default();
-            let mut ir_params = Vec::new();
-            for (i, p) in params.iter().enumerate() {
-                frame
-                    .locals
-                    .insert(p.name.to_string(), Local::Slot(index(i)));
-                frame.env.bind(&p.name, p.ty.clone(), p.span);
-                ir_params.push(ir::Param {
-                    name: p.name.to_string(),
-                    ty: self.ty(&p.ty),
-                });
-            }
+            let (mut frame, ir_params) = self.param_frame(&params);
             let mut slots = index(params.len());
-            let now_slot = d.at.as_ref().map(|at| {
-                let s = slots;
-                slots += 1;
-                frame.locals.insert(at.name.clone(), Local::Slot(s));
-                frame.env.bind(&at.name, Ty::Time, at.span);
-                s
-            });
+            let now_slot = d.at.as_ref().map(|at| bind_now(&mut frame, &mut slots, at));
             let text = def.file.text(db);
             let mut proposals = Vec::new();
             for p in &d.proposals {

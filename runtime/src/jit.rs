@@ -569,6 +569,14 @@ impl Gen<'_, '_, '_> {
         self.b.ins().iconst(I64, n)
     }
 
+    /// The presence word of `v`: its own for an optional, the constant 1 otherwise.
+    fn presence(&mut self, v: &JV) -> CVal {
+        match v.present {
+            Some(p) => p,
+            None => self.c(1),
+        }
+    }
+
     fn bool64(&mut self, v: CVal) -> CVal {
         self.b.ins().uextend(I64, v)
     }
@@ -966,14 +974,7 @@ impl Gen<'_, '_, '_> {
                 Ok(self.c(0))
             };
         }
-        let pa = match a.present {
-            Some(p) => p,
-            None => self.c(1),
-        };
-        let pb = match b.present {
-            Some(p) => p,
-            None => self.c(1),
-        };
+        let (pa, pb) = (self.presence(&a), self.presence(&b));
         let any = self.b.ins().bor(pa, pb);
         let none = self.b.ins().icmp_imm_s(IntCC::Equal, any, 0);
         let both_absent = self.bool64(none);
@@ -1095,14 +1096,7 @@ impl Gen<'_, '_, '_> {
             }
         };
         if a.present.is_some() || b.present.is_some() {
-            let pa = match a.present {
-                Some(p) => p,
-                None => self.c(1),
-            };
-            let pb = match b.present {
-                Some(p) => p,
-                None => self.c(1),
-            };
+            let (pa, pb) = (self.presence(&a), self.presence(&b));
             let both = self.b.ins().band(pa, pb);
             let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
             self.check(
