@@ -8,6 +8,11 @@
 //! cargo bench -p xop-bench --features peers --bench engines
 //! ```
 //!
+//! `xop_jit` is the hot path: the input laid out once (`JitModule::bind`), each call writing the
+//! verdict, reason bits and fired bits into a reused `Output`. `xop_jit_decision` also lays the
+//! input out from values and builds the allocated `Decision` (reason and rule strings);
+//! `json/xop_jit` parses and binds the JSON text, lays it out and runs.
+//!
 //! Before timing, every engine is checked to agree with the others on 50 inputs (decision and
 //! reasons). At the end a table of medians, with ratios to hand-written Rust, is printed from
 //! criterion's estimates.
@@ -55,6 +60,11 @@ fn engines(c: &mut Criterion) {
         let json = c.json();
         let args = xop.args(c);
         assert_eq!(outcome(&xop.jit(&args)), want, "xop jit, {c:?}");
+        let mut out = xop.output();
+        xop.run(&xop.bound(c), &mut out);
+        assert_eq!(xop.output_outcome(&out), want, "xop jit, bound, {c:?}");
+        xop.run_json(&json, &mut out);
+        assert_eq!(xop.output_outcome(&out), want, "xop jit from json, {c:?}");
         assert_eq!(outcome(&xop.interp(&args)), want, "xop interpreter, {c:?}");
         assert_eq!(outcome(&xop.jit_json(&json)), want, "xop from json, {c:?}");
         let req = cedar.request(c);
@@ -95,7 +105,12 @@ fn engines(c: &mut Criterion) {
         g.bench_function(format!("{name}/rust_indexed"), |b| {
             b.iter(|| hand.decide_indexed(black_box(&cust)))
         });
+        let bound = xop.bound(&cust);
+        let mut out = xop.output();
         g.bench_function(format!("{name}/xop_jit"), |b| {
+            b.iter(|| xop.run(black_box(&bound), &mut out))
+        });
+        g.bench_function(format!("{name}/xop_jit_decision"), |b| {
             b.iter(|| xop.jit(black_box(&args)))
         });
         g.bench_function(format!("{name}/xop_interp"), |b| {
@@ -111,7 +126,7 @@ fn engines(c: &mut Criterion) {
             b.iter(|| rego.eval_interp(black_box(&input)))
         });
         g.bench_function(format!("{name}/json/xop_jit"), |b| {
-            b.iter(|| xop.jit_json(black_box(&json)))
+            b.iter(|| xop.run_json(black_box(&json), &mut out))
         });
         g.bench_function(format!("{name}/json/cedar"), |b| {
             b.iter(|| cedar.authorize_json(black_box(&json)))
@@ -198,6 +213,7 @@ fn summary() {
             "rust",
             "rust_indexed",
             "xop_jit",
+            "xop_jit_decision",
             "xop_interp",
             "cedar",
             "regorus_rvm",

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use xop_compiler::db::Workspace;
 use xop_runtime::interp::{self, Decision, NoSignals};
 use xop_runtime::ir::{Program, Verdict};
-use xop_runtime::jit::{self, JitModule};
+use xop_runtime::jit::{self, Bound, JitModule, Output};
 use xop_runtime::value::Value;
 
 /// The policy's name in [`xop_source`].
@@ -190,6 +190,49 @@ impl Xop {
         let bound = xop_runtime::bind::bind_json(&self.program, self.policy, &c.json())
             .expect("binding the input");
         bound.args
+    }
+
+    /// `c` laid out for the JIT (the "input bound" form of the hot path).
+    pub fn bound(&self, c: &Customer) -> Bound {
+        self.jit
+            .bind(self.policy, &self.args(c))
+            .expect("binding the input")
+    }
+
+    /// An output buffer for [`Xop::run`], reused across calls.
+    pub fn output(&self) -> Output {
+        self.jit.output(self.policy)
+    }
+
+    /// The hot path: the compiled policy on a bound input, into a reused output (verdict,
+    /// reason bits, fired bits); no allocation.
+    pub fn run(&self, input: &Bound, out: &mut Output) -> Option<Verdict> {
+        self.jit.run(input, 0, out).expect("the policy runs");
+        out.verdict()
+    }
+
+    /// From JSON text to the hot path's output: parse and bind, lay out, run.
+    pub fn run_json(&self, json: &str, out: &mut Output) -> Option<Verdict> {
+        let bound = xop_runtime::bind::bind_json(&self.program, self.policy, json)
+            .expect("binding the input");
+        let input = self
+            .jit
+            .bind(self.policy, &bound.args)
+            .expect("laying out the input");
+        self.run(&input, out)
+    }
+
+    /// An output as every engine can state it (see [`outcome`]), from the verdict and the
+    /// reason bits the generated code wrote.
+    pub fn output_outcome(&self, out: &Output) -> (bool, Vec<String>) {
+        let table = self.jit.reason_table(self.policy);
+        let bits = out.reason_bits(&self.jit);
+        let mut reasons: Vec<String> = (0..table.len())
+            .filter(|&i| bits[i / 64] & (1 << (i % 64)) != 0)
+            .map(|i| table[i].clone())
+            .collect();
+        reasons.sort();
+        (out.verdict() == Some(Verdict::Deny), reasons)
     }
 
     /// The JIT's decision.

@@ -18,8 +18,21 @@
 //! words; unsupported types take no word). Text constants are interned at compile time; an input
 //! string that is no constant gets a fresh id that equals no constant.
 //!
-//! Output: `out[0]` is the index of the failing rule + 1 (0 if none), `out[1]` the error site,
-//! `out[2]` and `out[3]` the operands the message needs, then the fired-rule bitset.
+//! Output ([`Output`]): `out[0]` is the index of the failing rule + 1 (0 if none), `out[1]` the
+//! error site, `out[2]` and `out[3]` the operands the message needs, `out[4]` the verdict; then
+//! the fired-rule bitset, the bitset of the reasons that applied (indices into the policy's reason
+//! table, [`JitModule::reason_table`]) and scratch words (the reasons of each verdict class). The
+//! generated code combines the verdict itself.
+//!
+//! Hot path: [`JitModule::bind`] lays an input out once (checking it and interning its strings);
+//! [`JitModule::run`] then decides it into a reusable [`Output`] without allocating, locking or
+//! calling anything. [`JitModule::decide`] does all three and builds a [`Decision`].
+//!
+//! Equality guards: a run of consecutive rules whose conditions start with `P == constant` on the
+//! same input path `P` (alone or as the left operand of `and`) is compiled to one switch on `P`
+//! (a jump table or a binary search, as Cranelift sees fit) that evaluates only the rules whose
+//! constant matches, in rule order. A skipped rule could neither fire nor fail (`and` stops at a
+//! false left operand), so the result is the linear scan's.
 //!
 //! All of the runtime's `unsafe` is in this module: calling the generated code and freeing it.
 #![allow(unsafe_code)]
@@ -31,17 +44,32 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder, MemFlagsData};
 use cranelift_codegen::ir::{Block, Value as CVal};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
 
+use crate::interp::check_input;
 use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
-use crate::interp::{check_input, combine};
-use crate::ir::{ArithOp, CmpOp, Expr, Policy, Program, Type};
+use crate::ir::{ArithOp, CmpOp, Expr, Policy, Program, Type, Verdict};
 use crate::value::Value;
 
 /// Output words before the fired-rule bitset.
-const HEADER: usize = 4;
+const HEADER: usize = 5;
+
+/// The output word holding the verdict ([`VERDICT_ALLOW`] …).
+const VERDICT: usize = 4;
+
+/// Verdict codes in the output, ordered as the combining rule ranks them.
+const VERDICT_ALLOW: i64 = 0;
+const VERDICT_REVIEW: i64 = 1;
+const VERDICT_DENY: i64 = 2;
+
+/// A run of at least this many rules guarded by equality on one path becomes a switch.
+const SWITCH_MIN: usize = 4;
+
+/// Gives every compiled module its own id, so that inputs and outputs of one module are never
+/// used with another's code.
+static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Expressions nested deeper than this are not compiled (the interpreter's limit is
 /// [`interp::MAX_DEPTH`]; staying well below it keeps the two from having to agree on it).
@@ -55,6 +83,7 @@ type PolicyFn = unsafe extern "C" fn(*const i64, i64, *mut u64);
 
 /// A compiled module: the generated code of every supported policy of a program.
 pub struct JitModule {
+    id: u64,
     program: Program,
     strings: HashMap<String, i64>,
     policies: Vec<Entry>,
@@ -72,6 +101,129 @@ struct Compiled {
     f: PolicyFn,
     input_words: usize,
     sites: Vec<Site>,
+    tables: Tables,
+    switches: usize,
+}
+
+/// A policy's reason table and output layout.
+#[derive(Debug, Clone)]
+struct Tables {
+    /// The distinct reasons of the policy's rules, in order of first appearance.
+    reasons: Vec<String>,
+    /// Each rule's index in `reasons`.
+    rule_reason: Vec<Option<u32>>,
+    /// Words of the fired-rule bitset.
+    fired_words: usize,
+    /// Words of one reason bitset.
+    reason_words: usize,
+}
+
+impl Tables {
+    fn new(pol: &Policy) -> Tables {
+        let mut reasons: Vec<String> = Vec::new();
+        let rule_reason = pol
+            .rules
+            .iter()
+            .map(|r| {
+                let reason = r.reason.as_ref()?;
+                let i = reasons.iter().position(|x| x == reason).unwrap_or_else(|| {
+                    reasons.push(reason.clone());
+                    reasons.len() - 1
+                });
+                u32::try_from(i).ok()
+            })
+            .collect();
+        Tables {
+            fired_words: pol.rules.len().div_ceil(64),
+            reason_words: reasons.len().div_ceil(64),
+            reasons,
+            rule_reason,
+        }
+    }
+
+    /// Where the reason bitset starts.
+    fn reasons_at(&self) -> usize {
+        HEADER + self.fired_words
+    }
+
+    /// Where the reasons of verdict class `v` (a `VERDICT_*` code) accumulate.
+    fn class_at(&self, v: i64) -> usize {
+        HEADER + self.fired_words + self.reason_words * (1 + v as usize)
+    }
+
+    /// The output's length in words.
+    fn out_words(&self) -> usize {
+        HEADER + self.fired_words + 4 * self.reason_words
+    }
+}
+
+/// An input laid out for one compiled policy ([`JitModule::bind`]): reusable, and valid only
+/// with the module and policy it was bound for.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    module: u64,
+    policy: usize,
+    words: Vec<i64>,
+}
+
+/// Where a compiled policy writes its decision ([`JitModule::output`]); reusable across calls.
+#[derive(Debug, Clone)]
+pub struct Output {
+    module: u64,
+    policy: usize,
+    words: Vec<u64>,
+}
+
+impl Output {
+    /// The verdict of the last run, or `None` if it failed (a run-time error: the decision is a
+    /// deny, see [`JitModule::decision`]) or nothing ran yet.
+    pub fn verdict(&self) -> Option<Verdict> {
+        if self.words.len() < HEADER || self.words[0] != 0 {
+            return None;
+        }
+        match self.words[VERDICT] as i64 {
+            VERDICT_ALLOW => Some(Verdict::Allow),
+            VERDICT_REVIEW => Some(Verdict::Review),
+            VERDICT_DENY => Some(Verdict::Deny),
+            _ => None,
+        }
+    }
+
+    /// Whether rule `i` fired in the last run.
+    pub fn fired(&self, i: usize) -> bool {
+        self.words
+            .get(HEADER + i / 64)
+            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+    }
+
+    /// The bitset of the reasons that applied (bit `i` is the module's reason table entry `i` for
+    /// this policy, [`JitModule::reason_table`]).
+    pub fn reason_bits(&self, module: &JitModule) -> &[u64] {
+        match module.tables(self.policy) {
+            Some(t) if self.words.len() >= t.out_words() => {
+                &self.words[t.reasons_at()..t.reasons_at() + t.reason_words]
+            }
+            _ => &[],
+        }
+    }
+}
+
+/// Why [`JitModule::run`] did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunError {
+    /// The policy is not compiled ([`JitModule::unsupported`] says why) or does not exist.
+    NotCompiled,
+    /// The input or output belongs to another module or policy.
+    Mismatch,
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunError::NotCompiled => "the policy is not compiled by the JIT",
+            RunError::Mismatch => "the input or output was made for another module or policy",
+        })
+    }
 }
 
 /// Where a run-time error can happen, and how to word its message from `out[2]`, `out[3]`.
@@ -160,6 +312,7 @@ impl Drop for JitModule {
 /// Compiles every policy of `program` that the JIT supports, in one module.
 pub fn compile(program: &Program) -> JitModule {
     let mut jm = JitModule {
+        id: NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         program: program.clone(),
         strings: HashMap::new(),
         policies: Vec::new(),
@@ -200,7 +353,7 @@ pub fn compile(program: &Program) -> JitModule {
     }
     for p in pending {
         jm.policies.push(match p {
-            Ok((id, input_words, sites)) => {
+            Ok((id, input_words, sites, tables, switches)) => {
                 let ptr = module.get_finalized_function(id);
                 // SAFETY: `ptr` is the entry of a function finalized just above, generated with
                 // the signature `(i64, i64, i64)` -> `()` in the platform's default calling
@@ -211,6 +364,8 @@ pub fn compile(program: &Program) -> JitModule {
                     f,
                     input_words,
                     sites,
+                    tables,
+                    switches,
                 })
             }
             Err(why) => Entry::Unsupported(why),
@@ -232,61 +387,219 @@ impl JitModule {
     /// Decides policy `policy` on `args` at `now_ms`: exactly what [`interp::decide`] gives
     /// (without signals: a compiled policy reads none), or `None` if the policy is not compiled.
     pub fn decide(&self, policy: usize, args: &[Value], now_ms: i64) -> Option<Decision> {
-        let Some(entry) = self.policies.get(policy) else {
-            return Some(failed(
-                RUNTIME_ERROR,
-                Vec::new(),
-                format!("no policy #{policy} in the program"),
-            ));
+        match self.policies.get(policy) {
+            Some(Entry::Unsupported(_)) => return None,
+            Some(Entry::Compiled(_)) => {}
+            None => {
+                return Some(failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    format!("no policy #{policy} in the program"),
+                ));
+            }
+        }
+        let input = match self.bind(policy, args) {
+            Ok(b) => b,
+            Err(d) => return Some(d),
         };
-        let Entry::Compiled(c) = entry else {
-            return None;
+        let mut out = self.output(policy);
+        self.run(&input, now_ms, &mut out).ok()?;
+        Some(self.decision(&out))
+    }
+
+    /// Checks `args` against policy `policy`'s parameters and lays them out for [`Self::run`]
+    /// (strings interned). Bad input, like an unknown or uncompiled policy, fails closed: the
+    /// error is the deny decision to return.
+    pub fn bind(&self, policy: usize, args: &[Value]) -> Result<Bound, Decision> {
+        let mut b = Bound {
+            module: self.id,
+            policy,
+            words: Vec::new(),
+        };
+        self.bind_into(policy, args, &mut b)?;
+        Ok(b)
+    }
+
+    /// [`Self::bind`] into an existing buffer, reusing its allocation.
+    pub fn bind_into(
+        &self,
+        policy: usize,
+        args: &[Value],
+        into: &mut Bound,
+    ) -> Result<(), Decision> {
+        into.module = self.id;
+        into.policy = policy;
+        into.words.clear();
+        let c = match self.policies.get(policy) {
+            Some(Entry::Compiled(c)) => c,
+            Some(Entry::Unsupported(why)) => {
+                return Err(failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    format!("policy #{policy} is not compiled by the JIT: it {why}"),
+                ));
+            }
+            None => {
+                return Err(failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    format!("no policy #{policy} in the program"),
+                ));
+            }
         };
         let pol = &self.program.policies[policy];
         if let Err(e) = check_input(&self.program, pol, args) {
-            return Some(failed(
+            return Err(failed(
                 BAD_INPUT,
                 Vec::new(),
                 format!("policy {}: {e}", pol.qualified),
             ));
         }
-        let mut input: Vec<i64> = Vec::with_capacity(c.input_words);
+        into.words.reserve(c.input_words);
         let mut unknown: Vec<&str> = Vec::new();
         for (param, arg) in pol.params.iter().zip(args) {
-            self.flatten(&param.ty, arg, &mut input, &mut unknown, 0);
+            self.flatten(&param.ty, arg, &mut into.words, &mut unknown, 0);
         }
         // Never happens for checked input; keeps the buffer exactly as long as the code expects.
-        input.resize(c.input_words, 0);
-        let words = HEADER + pol.rules.len().div_ceil(64);
-        let mut out = vec![0u64; words];
+        into.words.resize(c.input_words, 0);
+        Ok(())
+    }
+
+    /// An output buffer for policy `policy` (empty if it is not compiled).
+    pub fn output(&self, policy: usize) -> Output {
+        let words = self.tables(policy).map_or(0, Tables::out_words);
+        Output {
+            module: self.id,
+            policy,
+            words: vec![0; words],
+        }
+    }
+
+    /// Runs the policy `input` was bound for at `now_ms`, writing its verdict, reasons and fired
+    /// rules into `out`. Allocates nothing, locks nothing and calls nothing but the policy's code.
+    pub fn run(&self, input: &Bound, now_ms: i64, out: &mut Output) -> Result<(), RunError> {
+        let Some(Entry::Compiled(c)) = self.policies.get(input.policy) else {
+            return Err(RunError::NotCompiled);
+        };
+        if input.module != self.id
+            || out.module != self.id
+            || out.policy != input.policy
+            || input.words.len() != c.input_words
+            || out.words.len() != c.tables.out_words()
+        {
+            return Err(RunError::Mismatch);
+        }
         // SAFETY: `c.f` is live code of this module (freed only in `Drop`, which cannot run
-        // while `&self` is borrowed). It reads only words `0..input_words` of `input` (every
-        // offset it loads is derived from the same parameter layout as `flatten`, and record
-        // pointers are only dereferenced when present), and writes only words
-        // `0..HEADER + ceil(rules / 64)` of `out`, which both have. It allocates nothing, calls
-        // nothing and cannot unwind.
-        unsafe { (c.f)(input.as_ptr(), now_ms, out.as_mut_ptr()) };
-        let fired_before = |limit: usize| -> Vec<usize> {
+        // while `&self` is borrowed). It reads only words `0..input_words` of the input (every
+        // offset it loads is derived from the parameter layout, never from input values) and
+        // writes only words `0..out_words` of the output; both lengths were checked just above.
+        // Any word values are memory-safe: they are only compared, computed with, or used as a
+        // switch index that Cranelift bounds-checks. It allocates nothing, calls nothing and
+        // cannot unwind.
+        unsafe { (c.f)(input.words.as_ptr(), now_ms, out.words.as_mut_ptr()) };
+        Ok(())
+    }
+
+    /// How many runs of equality-guarded rules of policy `policy` became a switch (see the
+    /// module documentation); 0 if it is not compiled.
+    pub fn switches(&self, policy: usize) -> usize {
+        match self.policies.get(policy) {
+            Some(Entry::Compiled(c)) => c.switches,
+            _ => 0,
+        }
+    }
+
+    /// The reasons policy `policy` can give, as indexed by [`Output::reason_bits`].
+    pub fn reason_table(&self, policy: usize) -> &[String] {
+        self.tables(policy).map_or(&[], |t| &t.reasons)
+    }
+
+    fn tables(&self, policy: usize) -> Option<&Tables> {
+        match self.policies.get(policy)? {
+            Entry::Compiled(c) => Some(&c.tables),
+            Entry::Unsupported(_) => None,
+        }
+    }
+
+    /// The decision in `out`, as the interpreter words it: the reasons are those of the reason
+    /// bitset, ordered by the first fired rule that gives each.
+    pub fn decision(&self, out: &Output) -> Decision {
+        let (Some(Entry::Compiled(c)), Some(pol)) = (
+            self.policies.get(out.policy),
+            self.program.policies.get(out.policy),
+        ) else {
+            return failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                format!("no compiled policy #{} in the program", out.policy),
+            );
+        };
+        if out.module != self.id || out.words.len() != c.tables.out_words() {
+            return failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                "the output was made for another module".into(),
+            );
+        }
+        let fired_before = |limit: usize| -> Vec<String> {
             (0..limit)
-                .filter(|&i| out[HEADER + i / 64] & (1u64 << (i % 64)) != 0)
+                .filter(|&i| out.fired(i))
+                .map(|i| pol.rules[i].id.clone())
                 .collect()
         };
-        let err = out[0];
+        let err = out.words[0];
         if err != 0 {
-            let rule = usize::try_from(err - 1).ok()?;
-            let site = c.sites.get(usize::try_from(out[1]).ok()?)?;
-            let ids = fired_before(rule)
-                .into_iter()
-                .map(|j| pol.rules[j].id.clone())
-                .collect();
-            let msg = site.message(out[2] as i64, out[3] as i64);
-            return Some(failed(
+            let rule = usize::try_from(err - 1).unwrap_or(usize::MAX);
+            let site = usize::try_from(out.words[1])
+                .ok()
+                .and_then(|s| c.sites.get(s));
+            let (Some(r), Some(site)) = (pol.rules.get(rule), site) else {
+                return failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    "the compiled code reported an unknown error site".into(),
+                );
+            };
+            let msg = site.message(out.words[2] as i64, out.words[3] as i64);
+            return failed(
                 RUNTIME_ERROR,
-                ids,
-                format!("rule {}: {msg}", pol.rules.get(rule)?.id),
-            ));
+                fired_before(rule),
+                format!("rule {}: {msg}", r.id),
+            );
         }
-        Some(combine(pol, &fired_before(pol.rules.len())))
+        let Some(verdict) = out.verdict() else {
+            return failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                "the compiled code wrote no verdict".into(),
+            );
+        };
+        let bits = out.reason_bits(self);
+        let mut reasons: Vec<String> = Vec::new();
+        let mut review = None;
+        for (i, rule) in pol.rules.iter().enumerate() {
+            // Only the rules of the winning verdict give reasons (the combining rule).
+            if !out.fired(i) || rule.verdict != verdict {
+                continue;
+            }
+            if verdict == Verdict::Review && review.is_none() {
+                review = rule.review.clone();
+            }
+            if let Some(r) = c.tables.rule_reason[i] {
+                let r = r as usize;
+                let reason = &c.tables.reasons[r];
+                if bits[r / 64] & (1u64 << (r % 64)) != 0 && !reasons.contains(reason) {
+                    reasons.push(reason.clone());
+                }
+            }
+        }
+        Decision {
+            verdict,
+            reasons,
+            fired: fired_before(pol.rules.len()),
+            review,
+            error: None,
+        }
     }
 
     fn intern<'v>(&self, s: &'v str, unknown: &mut Vec<&'v str>) -> i64 {
@@ -346,6 +659,15 @@ impl JitModule {
 /// two engines cannot drift apart.
 fn failed(reason: &str, fired: Vec<String>, error: String) -> Decision {
     Decision::failed(reason, fired, error)
+}
+
+/// A verdict's code in the output.
+fn verdict_code(v: Verdict) -> i64 {
+    match v {
+        Verdict::Allow => VERDICT_ALLOW,
+        Verdict::Review => VERDICT_REVIEW,
+        Verdict::Deny => VERDICT_DENY,
+    }
 }
 
 /// How many input words a value of `ty` takes.
@@ -449,7 +771,7 @@ fn compile_policy(
     pol: &Policy,
     index: usize,
     strings: &mut HashMap<String, i64>,
-) -> Result<(cranelift_module::FuncId, usize, Vec<Site>), String> {
+) -> Result<(cranelift_module::FuncId, usize, Vec<Site>, Tables, usize), String> {
     let nparams = pol.params.len();
     if nparams > pol.slots as usize {
         return Err("its frame is smaller than its parameters".into());
@@ -468,6 +790,7 @@ fn compile_policy(
     if input_words > (i32::MAX as usize) / 16 || pol.rules.len() > (i32::MAX as usize) / 16 {
         return Err("too large".into());
     }
+    let tables = Tables::new(pol);
     let mut ctx = module.make_context();
     let mut sig = module.make_signature();
     for _ in 0..3 {
@@ -476,7 +799,7 @@ fn compile_policy(
     ctx.func.signature = sig.clone();
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
-    let sites = {
+    let (sites, switches) = {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -493,12 +816,16 @@ fn compile_policy(
             rule: 0,
             sites: Vec::new(),
             strings,
+            tables: &tables,
+            switches: 0,
         };
         g.body()?;
         g.b.seal_all_blocks();
-        let Gen { b, sites, .. } = g;
+        let Gen {
+            b, sites, switches, ..
+        } = g;
         b.finalize(cfg);
-        sites
+        (sites, switches)
     };
     let id = module
         .declare_function(&format!("xop_policy_{index}"), Linkage::Local, &sig)
@@ -507,7 +834,7 @@ fn compile_policy(
         .define_function(id, &mut ctx)
         .map_err(|e| format!("compiling the code failed: {e}"))?;
     module.clear_context(&mut ctx);
-    Ok((id, input_words, sites))
+    Ok((id, input_words, sites, tables, switches))
 }
 
 struct Gen<'p, 'f, 's> {
@@ -521,6 +848,9 @@ struct Gen<'p, 'f, 's> {
     rule: usize,
     sites: Vec<Site>,
     strings: &'s mut HashMap<String, i64>,
+    tables: &'s Tables,
+    /// How many equality-guard switches were emitted.
+    switches: usize,
 }
 
 fn word(i: usize) -> i32 {
@@ -528,41 +858,199 @@ fn word(i: usize) -> i32 {
     (i * 8) as i32
 }
 
-impl Gen<'_, '_, '_> {
+impl<'p> Gen<'p, '_, '_> {
     fn body(&mut self) -> Result<(), String> {
         let zero = self.c(0);
-        for w in 0..HEADER + self.pol.rules.len().div_ceil(64) {
-            self.b
-                .ins()
-                .store(MemFlagsData::trusted(), zero, self.out, word(w));
+        for w in 0..self.tables.out_words() {
+            self.store_out(zero, w);
         }
-        for i in 0..self.pol.rules.len() {
-            self.rule = i;
-            let pol = self.pol;
-            let fire = self.b.create_block();
-            let next = self.b.create_block();
-            match &pol.rules[i].condition {
-                None => {
-                    self.b.ins().jump(fire, &[]);
+        let n = self.pol.rules.len();
+        let mut i = 0;
+        while i < n {
+            if let Some((path, _)) = self.guard(i) {
+                let mut j = i + 1;
+                while j < n && self.guard(j).is_some_and(|(p, _)| p == path) {
+                    j += 1;
                 }
-                Some(c) => {
-                    let v = self.expr(c, 1)?;
-                    let v = self.as_bool(v, "the condition")?;
-                    self.b.ins().brif(v, fire, &[], next, &[]);
+                if j - i >= SWITCH_MIN {
+                    self.switch_run(i, j, path)?;
+                    i = j;
+                    continue;
                 }
             }
-            self.b.switch_to_block(fire);
-            let w = word(HEADER + i / 64);
-            let old = self.b.ins().load(I64, MemFlagsData::trusted(), self.out, w);
-            let new = self.b.ins().bor_imm_u(old, (1u64 << (i % 64)) as i64);
-            self.b
-                .ins()
-                .store(MemFlagsData::trusted(), new, self.out, w);
-            self.b.ins().jump(next, &[]);
-            self.b.switch_to_block(next);
+            self.rule(i)?;
+            i += 1;
         }
+        self.finish();
         self.b.ins().return_(&[]);
         Ok(())
+    }
+
+    fn store_out(&mut self, v: CVal, w: usize) {
+        self.b
+            .ins()
+            .store(MemFlagsData::trusted(), v, self.out, word(w));
+    }
+
+    /// Sets bit `bit` of output word `w`.
+    fn set_bit(&mut self, w: usize, bit: usize) {
+        let out = self.out;
+        let old = self.load(out, w);
+        let new = self.b.ins().bor_imm_u(old, (1u64 << bit) as i64);
+        self.store_out(new, w);
+    }
+
+    /// Rule `i`: if its condition holds, marks it fired and notes its reason under its verdict.
+    fn rule(&mut self, i: usize) -> Result<(), String> {
+        self.rule = i;
+        let pol = self.pol;
+        let fire = self.b.create_block();
+        let next = self.b.create_block();
+        match &pol.rules[i].condition {
+            None => {
+                self.b.ins().jump(fire, &[]);
+            }
+            Some(c) => {
+                let v = self.expr(c, 1)?;
+                let v = self.as_bool(v, "the condition")?;
+                self.b.ins().brif(v, fire, &[], next, &[]);
+            }
+        }
+        self.b.switch_to_block(fire);
+        self.set_bit(HEADER + i / 64, i % 64);
+        if let Some(r) = self.tables.rule_reason[i] {
+            let r = r as usize;
+            let at = self.tables.class_at(verdict_code(pol.rules[i].verdict));
+            self.set_bit(at + r / 64, r % 64);
+        }
+        self.b.ins().jump(next, &[]);
+        self.b.switch_to_block(next);
+        Ok(())
+    }
+
+    /// The equality guard of rule `i`: its condition is `P == constant` (or `constant == P`),
+    /// alone or as the leftmost operand of `and`s, where `P` is an always-present input path of
+    /// a scalar kind and the constant of the same kind; gives `P` and the constant's word.
+    fn guard(&mut self, i: usize) -> Option<(&'p Expr, i64)> {
+        let mut e = self.pol.rules[i].condition.as_ref()?;
+        while let Expr::And(a, _) = e {
+            e = a;
+        }
+        let Expr::Cmp(CmpOp::Eq, a, b) = e else {
+            return None;
+        };
+        let (path, k) = match (&**a, &**b) {
+            (Expr::Const(k), p) | (p, Expr::Const(k)) if !matches!(p, Expr::Const(_)) => (p, k),
+            _ => return None,
+        };
+        let base = base_of(&self.path_type(path, 0)?).ok()?;
+        if matches!(base, Base::Record(_) | Base::Absent) {
+            return None;
+        }
+        let (kb, word) = self.const_word(k)?;
+        (kb == base).then_some((path, word))
+    }
+
+    /// The type of an input path `slot.field.field…` whose every step is always present.
+    fn path_type(&self, e: &Expr, depth: u32) -> Option<Type> {
+        if depth > MAX_RECORD_DEPTH {
+            return None;
+        }
+        let ty = match e {
+            Expr::Slot(s) if self.pol.now_slot != Some(*s) => {
+                self.pol.params.get(*s as usize)?.ty.clone()
+            }
+            Expr::Field(r, i) => {
+                let Type::Record(rt) = self.path_type(r, depth + 1)? else {
+                    return None;
+                };
+                let rt = self.program.records.get(rt as usize)?;
+                rt.fields.get(*i as usize)?.ty.clone()
+            }
+            _ => return None,
+        };
+        (!matches!(ty, Type::Optional(_))).then_some(ty)
+    }
+
+    /// Rules `from..to`, all guarded by equality on `path`: one switch on `path`'s value, each
+    /// case evaluating its rules in order.
+    fn switch_run(&mut self, from: usize, to: usize, path: &Expr) -> Result<(), String> {
+        let v = self.expr(path, 1)?;
+        let join = self.b.create_block();
+        let mut cases: Vec<(i64, Block, Vec<usize>)> = Vec::new();
+        for i in from..to {
+            let (_, k) = self.guard(i).ok_or("a guard changed while compiling")?;
+            match cases.iter_mut().find(|c| c.0 == k) {
+                Some(c) => c.2.push(i),
+                None => {
+                    let blk = self.b.create_block();
+                    cases.push((k, blk, vec![i]));
+                }
+            }
+        }
+        let mut sw = Switch::new();
+        for (k, blk, _) in &cases {
+            sw.set_entry(u128::from(*k as u64), *blk);
+        }
+        sw.emit(&mut self.b, v.val, join);
+        self.switches += 1;
+        for (_, blk, rules) in cases {
+            self.b.switch_to_block(blk);
+            for i in rules {
+                self.rule(i)?;
+            }
+            self.b.ins().jump(join, &[]);
+        }
+        self.b.switch_to_block(join);
+        Ok(())
+    }
+
+    /// The combining rule over the fired bits: deny if a deny rule fired, else review, else
+    /// allow, else deny; the reasons are those noted under the winning verdict.
+    fn finish(&mut self) {
+        let t = self.tables;
+        let mut any = [self.c(0), self.c(0), self.c(0)];
+        for w in 0..t.fired_words {
+            let fired = self.load(self.out, HEADER + w);
+            for (class, acc) in any.iter_mut().enumerate() {
+                let mask = self
+                    .pol
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .skip(w * 64)
+                    .take(64)
+                    .filter(|(_, r)| verdict_code(r.verdict) == class as i64)
+                    .fold(0u64, |m, (i, _)| m | (1u64 << (i % 64)));
+                if mask != 0 {
+                    let m = self.b.ins().band_imm_u(fired, mask as i64);
+                    *acc = self.b.ins().bor(*acc, m);
+                }
+            }
+        }
+        let [allow, review, deny] = any;
+        let allow = self.b.ins().icmp_imm_s(IntCC::NotEqual, allow, 0);
+        let review = self.b.ins().icmp_imm_s(IntCC::NotEqual, review, 0);
+        let deny = self.b.ins().icmp_imm_s(IntCC::NotEqual, deny, 0);
+        let (va, vr, vd) = (
+            self.c(VERDICT_ALLOW),
+            self.c(VERDICT_REVIEW),
+            self.c(VERDICT_DENY),
+        );
+        let v = self.b.ins().select(allow, va, vd);
+        let v = self.b.ins().select(review, vr, v);
+        let v = self.b.ins().select(deny, vd, v);
+        self.store_out(v, VERDICT);
+        let zero = self.c(0);
+        for w in 0..t.reason_words {
+            let ra = self.load(self.out, t.class_at(VERDICT_ALLOW) + w);
+            let rr = self.load(self.out, t.class_at(VERDICT_REVIEW) + w);
+            let rd = self.load(self.out, t.class_at(VERDICT_DENY) + w);
+            let x = self.b.ins().select(allow, ra, zero);
+            let x = self.b.ins().select(review, rr, x);
+            let x = self.b.ins().select(deny, rd, x);
+            self.store_out(x, t.reasons_at() + w);
+        }
     }
 
     fn c(&mut self, n: i64) -> CVal {
@@ -652,9 +1140,9 @@ impl Gen<'_, '_, '_> {
         Ok(JV { base, present, val })
     }
 
-    fn konst(&mut self, v: &Value) -> Result<JV, String> {
-        let (base, n) = match v {
-            Value::Absent => return Ok(self.absent()),
+    /// The kind and word of a scalar constant (strings interned).
+    fn const_word(&mut self, v: &Value) -> Option<(Base, i64)> {
+        Some(match v {
             Value::Bool(b) => (Base::Bool, i64::from(*b)),
             Value::Int(n) => (Base::Int, *n),
             Value::Duration(n) => (Base::Duration, *n),
@@ -664,8 +1152,17 @@ impl Gen<'_, '_, '_> {
             Value::Text(s) => (Base::Text, self.intern(s)),
             Value::Id(s) => (Base::Id, self.intern(s)),
             Value::Tz(s) => (Base::Tz, self.intern(s)),
-            other => return Err(format!("uses a constant {}", other.kind())),
-        };
+            _ => return None,
+        })
+    }
+
+    fn konst(&mut self, v: &Value) -> Result<JV, String> {
+        if *v == Value::Absent {
+            return Ok(self.absent());
+        }
+        let (base, n) = self
+            .const_word(v)
+            .ok_or_else(|| format!("uses a constant {}", v.kind()))?;
         let val = self.c(n);
         Ok(JV {
             base,

@@ -560,6 +560,111 @@ fn many_rules_policy() -> Policy {
     policy("many", vec![param("v", Type::Int)], None, rules)
 }
 
+/// Runs of rules guarded by equality on one input path (compiled to switches), on Text, Int,
+/// enum, symbol and Id paths, constants on either side, duplicate keys, keys no input has,
+/// errors inside a case, reasons shared across verdicts, and guards the switch must not take
+/// (an optional path, a path broken by another rule).
+fn guarded_policy() -> Policy {
+    let c = || slot(0);
+    let seg = || slot(1);
+    let n = || slot(2);
+    let verdicts = [Verdict::Allow, Verdict::Deny, Verdict::Review];
+    let reasons: [&'static str; 5] = ["a", "b", "", "c", "a"];
+    let mut rules: Vec<RuleSpec> = vec![(Verdict::Allow, "base", None)];
+    // 1..=40: `seg == "…" and n >= k`, the shape of the 200-rule benchmark.
+    for i in 0..40usize {
+        let key = ["FR", "DE", "XX", "u-1", "FR"][i % 5];
+        let cond = and(
+            cmp(CmpOp::Eq, seg(), text(key)),
+            cmp(CmpOp::Ge, n(), int(i as i64 - 20)),
+        );
+        rules.push((verdicts[i % 3], reasons[i % 5], Some(cond)));
+    }
+    // 41: not guarded: ends the run.
+    rules.push((Verdict::Deny, "big", Some(cmp(CmpOp::Gt, n(), int(1000)))));
+    // 42..=53: Int keys (negative too), constant on the left, an error inside a case.
+    for i in 0..12i64 {
+        let k = i % 6 - 3;
+        let guard = if i % 2 == 0 {
+            cmp(CmpOp::Eq, n(), int(k))
+        } else {
+            cmp(CmpOp::Eq, int(k), n())
+        };
+        let cond = if k == 0 {
+            and(guard, cmp(CmpOp::Eq, ar(ArithOp::Div, int(1), n()), int(0)))
+        } else {
+            and(
+                and(guard, field(c(), C_VIP)),
+                cmp(CmpOp::Lt, int(k), int(2)),
+            )
+        };
+        rules.push((
+            verdicts[(i % 3) as usize],
+            reasons[(i % 5) as usize],
+            Some(cond),
+        ));
+    }
+    // 54..=59: the enum field `c.tier`.
+    for i in 0..6u32 {
+        let cond = and(
+            cmp(
+                CmpOp::Eq,
+                field(c(), C_TIER),
+                Expr::Const(Value::Enum(0, i % 3)),
+            ),
+            cmp(CmpOp::Gt, field(c(), C_AGE), int(i64::from(i) * 10)),
+        );
+        rules.push((verdicts[(i % 3) as usize], "tier", Some(cond)));
+    }
+    // 60..=63: the symbol `c.channel`, bare guards.
+    for i in 0..4u32 {
+        let cond = cmp(
+            CmpOp::Eq,
+            Expr::Const(Value::Symbol(i % 3)),
+            field(c(), C_CHANNEL),
+        );
+        rules.push((verdicts[(i % 3) as usize], "channel", Some(cond)));
+    }
+    // 64..=67: the Id `c.id`, and the nested Text `c.addr.country`, interleaved: no run of 4.
+    for i in 0..4usize {
+        let cond = if i % 2 == 0 {
+            cmp(
+                CmpOp::Eq,
+                field(c(), C_ID),
+                Expr::Const(Value::Id(Arc::from("u-2"))),
+            )
+        } else {
+            cmp(CmpOp::Eq, field(field(c(), C_ADDR), 0), text("NL"))
+        };
+        rules.push((Verdict::Review, "who", Some(cond)));
+    }
+    // 68..=71: an optional path (`c.addr.zip`): not a switch, still right.
+    for i in 0..4i64 {
+        let cond = cmp(CmpOp::Eq, field(field(c(), C_ADDR), 1), int(i));
+        rules.push((Verdict::Deny, "zip", Some(cond)));
+    }
+    // 72..=76: the Id path again, in a run of 5.
+    for i in 0..5usize {
+        let id = ["u-1", "u-2", "u-3", "u-9", "u-1"][i];
+        let cond = cmp(
+            CmpOp::Eq,
+            field(c(), C_ID),
+            Expr::Const(Value::Id(Arc::from(id))),
+        );
+        rules.push((verdicts[i % 3], reasons[i], Some(cond)));
+    }
+    policy(
+        "guarded",
+        vec![
+            param("c", Type::Record(1)),
+            param("seg", Type::Text),
+            param("n", Type::Int),
+        ],
+        None,
+        rules,
+    )
+}
+
 fn program() -> Program {
     let mut p = base_program();
     p.policies = vec![
@@ -567,6 +672,7 @@ fn program() -> Program {
         arith_policy(),
         optional_policy(),
         many_rules_policy(),
+        guarded_policy(),
     ];
     p
 }
@@ -748,6 +854,83 @@ fn more_than_64_rules() {
     assert_rules_fired(&seen, "many", 149);
     assert!(errors > 100, "{errors}");
     assert!(ds.iter().any(|d| d.fired.len() > 64));
+}
+
+#[test]
+fn equality_guards_compiled_to_switches() {
+    let p = program();
+    let jit = jit::compile(&p);
+    // seg (Text), n (Int), c.tier, c.channel, c.id: five runs; the optional and broken ones not.
+    assert_eq!(jit.switches(4), 5);
+    let ds = differential(0x5EED_0F_5A17C4, 4, 20_000);
+    let (seen, errors, _) = coverage(&ds);
+    let never: Vec<String> = (0..77)
+        .map(|i| format!("acme.guarded#{i}"))
+        .filter(|id| !seen.contains_key(id))
+        .collect();
+    // Rules keyed on "XX" and "u-9" cannot fire: no input has those values; nor can the Int
+    // rules keyed on 0 (they fail: 1 / 0) or on 2 (`2 < 2`).
+    let expected_never: Vec<String> = [3, 8, 13, 18, 23, 28, 33, 38, 45, 47, 51, 53, 75]
+        .iter()
+        .map(|i| format!("acme.guarded#{i}"))
+        .collect();
+    assert_eq!(never, expected_never);
+    assert!(errors > 100, "division by zero inside a case: {errors}");
+    for v in ["Allow", "Review", "Deny"] {
+        assert!(seen.contains_key(v), "no {v}");
+    }
+}
+
+#[test]
+fn bound_inputs_and_reusable_outputs() {
+    let p = program();
+    let jit = jit::compile(&p);
+    let other = jit::compile(&p);
+    let mut rng = Rng(7);
+    let mut out = jit.output(4);
+    let mut input = jit.bind(4, &gen_args(&mut rng, &p, &p.policies[4])).ok();
+    let mut runs = 0;
+    for _ in 0..2000 {
+        let args = gen_args(&mut rng, &p, &p.policies[4]);
+        let expected = interp::decide(&p, 4, &args, 0, &NoSignals);
+        let Some(bound) = input.as_mut() else {
+            input = jit.bind(4, &args).ok();
+            continue;
+        };
+        if let Err(d) = jit.bind_into(4, &args, bound) {
+            assert_eq!(d, expected, "bad input fails closed like the interpreter");
+            continue;
+        }
+        jit.run(bound, 0, &mut out).expect("runs");
+        runs += 1;
+        assert_eq!(jit.decision(&out), expected);
+        // The verdict and the reason bits are the code's own, not recomputed.
+        assert_eq!(out.verdict().is_some(), expected.error.is_none());
+        if let Some(v) = out.verdict() {
+            assert_eq!(v, expected.verdict);
+            let table = jit.reason_table(4);
+            let bits = out.reason_bits(&jit);
+            let mut from_bits: Vec<&str> = (0..table.len())
+                .filter(|&i| bits[i / 64] & (1 << (i % 64)) != 0)
+                .map(|i| table[i].as_str())
+                .collect();
+            let mut reasons: Vec<&str> = expected.reasons.iter().map(String::as_str).collect();
+            from_bits.sort_unstable();
+            reasons.sort_unstable();
+            assert_eq!(from_bits, reasons);
+        }
+    }
+    assert!(runs > 1000, "{runs}");
+    // An input or output of another module or policy is refused, never run.
+    let bound = input.expect("bound");
+    assert_eq!(
+        other.run(&bound, 0, &mut other.output(4)),
+        Err(jit::RunError::Mismatch)
+    );
+    assert_eq!(
+        jit.run(&bound, 0, &mut jit.output(3)),
+        Err(jit::RunError::Mismatch)
+    );
 }
 
 #[test]
