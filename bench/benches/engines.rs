@@ -24,8 +24,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group};
+use xop_bench::contact;
 use xop_bench::engines::peers::{Cedar, Rego, cedar_outcome, rego_outcome};
-use xop_bench::engines::{Customer, Handwritten, inputs, outcome, xop_compile, xop_source};
+use xop_bench::engines::{
+    Customer, Handwritten, inputs, outcome, xop_compile, xop_compile_policy, xop_source,
+};
 use xop_compiler::db::Workspace;
 use xop_compiler::lower::lower;
 use xop_runtime::jit;
@@ -137,6 +140,8 @@ fn engines(c: &mut Criterion) {
     }
     g.finish();
 
+    contact_policy(c);
+
     // Source to ready-to-call: parse, check (with the compliance proofs), lower, JIT-compile.
     let mut g = c.benchmark_group("ready");
     g.sample_size(10);
@@ -165,6 +170,80 @@ fn engines(c: &mut Criterion) {
     let program = lower(ws.db(), ws.project()).expect("lowering");
     g.bench_function("xop_1000_rules/jit", |b| {
         b.iter(|| jit::compile(black_box(&program)).unsupported(0).is_none())
+    });
+    g.finish();
+}
+
+/// Workload (a): the contact policy of DESIGN.md §1 (see `xop_bench::contact`).
+fn contact_policy(c: &mut Criterion) {
+    let xop = xop_compile_policy(contact::XOP_SOURCE, contact::POLICY);
+    let cedar = Cedar::with_policies(contact::cedar_policies());
+    let mut rego = Rego::with_source(contact::rego_source());
+    // Rego's allow is `["ok"]` in `rego_outcome`; here the allow reason is "eligible".
+    let rego_named = |o: (bool, Vec<String>)| {
+        if o.0 {
+            o
+        } else {
+            (false, vec!["eligible".to_string()])
+        }
+    };
+    let cases = contact::cases(300);
+    let mut out = xop.output();
+    let mut allowed = 0;
+    for k in cases.iter().chain(std::iter::once(&contact::timed_case())) {
+        let (deny, bits) = contact::decide(k);
+        let want = (deny, contact::reason_names(bits));
+        allowed += usize::from(!deny);
+        let json = k.json();
+        let (input, now) = xop.bound_json(&json);
+        xop.run_at(&input, now, &mut out);
+        assert_eq!(xop.output_outcome(&out), want, "xop jit, {json}");
+        assert_eq!(
+            outcome(&xop.interp_json(&json)),
+            want,
+            "xop interpreter, {json}"
+        );
+        let peer = k.peer_json();
+        let req = cedar.request_json(&peer);
+        assert_eq!(cedar_outcome(&cedar.authorize(&req)), want, "cedar, {peer}");
+        let input = regorus::Value::from_json_str(&peer).expect("rego input");
+        assert_eq!(
+            rego_named(rego_outcome(&rego.eval(&input))),
+            want,
+            "rvm, {peer}"
+        );
+    }
+    assert!((20..280).contains(&allowed), "{allowed} of 301 allowed");
+    rego.fresh_vm();
+
+    let k = contact::timed_case();
+    let json = k.json();
+    let peer = k.peer_json();
+    let (bound, now) = xop.bound_json(&json);
+    let req = cedar.request_json(&peer);
+    let rego_input = regorus::Value::from_json_str(&peer).expect("rego input");
+    let mut g = c.benchmark_group("contact");
+    g.measurement_time(Duration::from_secs(4));
+    g.warm_up_time(Duration::from_secs(1));
+    g.bench_function("rust", |b| b.iter(|| contact::decide(black_box(&k))));
+    g.bench_function("xop_jit", |b| {
+        b.iter(|| xop.run_at(black_box(&bound), now, &mut out))
+    });
+    g.bench_function("xop_interp", |b| {
+        b.iter(|| xop.interp_json(black_box(&json)))
+    });
+    g.bench_function("cedar", |b| b.iter(|| cedar.authorize(black_box(&req))));
+    g.bench_function("regorus_rvm", |b| {
+        b.iter(|| rego.eval(black_box(&rego_input)))
+    });
+    g.bench_function("json/xop_jit", |b| {
+        b.iter(|| xop.run_json(black_box(&json), &mut out))
+    });
+    g.bench_function("json/cedar", |b| {
+        b.iter(|| cedar.authorize_json(black_box(&peer)))
+    });
+    g.bench_function("json/regorus_rvm", |b| {
+        b.iter(|| rego.eval_json(black_box(&peer)))
     });
     g.finish();
 }
@@ -229,6 +308,24 @@ fn summary() {
             let ratio = rust.map_or("—".to_string(), |r| format!("{:.1}", m / r));
             println!("| `{id}` | {} | {ratio} |", human(m));
         }
+    }
+    let rust = median_ns(&dir, "contact/rust");
+    for e in [
+        "rust",
+        "xop_jit",
+        "xop_interp",
+        "cedar",
+        "regorus_rvm",
+        "json/xop_jit",
+        "json/cedar",
+        "json/regorus_rvm",
+    ] {
+        let id = format!("contact/{e}");
+        let Some(m) = median_ns(&dir, &id) else {
+            continue;
+        };
+        let ratio = rust.map_or("—".to_string(), |r| format!("{:.1}", m / r));
+        println!("| `{id}` | {} | {ratio} |", human(m));
     }
     for id in [
         "ready/xop_10_rules",

@@ -167,12 +167,17 @@ pub struct Xop {
 /// included), lower and JIT-compile. Panics if the source has diagnostics or the JIT refuses
 /// the policy.
 pub fn xop_compile(source: &str) -> Xop {
+    xop_compile_policy(source, POLICY)
+}
+
+/// [`xop_compile`] for the policy named `policy`.
+pub fn xop_compile_policy(source: &str, policy: &str) -> Xop {
     let mut ws = Workspace::new();
     ws.set_file("bench/engines.xop", source);
     let diags = ws.diagnostics();
     assert!(diags.is_empty(), "diagnostics: {diags:#?}");
     let program = xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowering");
-    let (policy, _) = program.policy(POLICY).expect("the policy");
+    let (policy, _) = program.policy(policy).expect("the policy");
     let jit = jit::compile(&program);
     if let Some(why) = jit.unsupported(policy) {
         panic!("the JIT does not compile the policy: {why}");
@@ -211,15 +216,42 @@ impl Xop {
         out.verdict()
     }
 
-    /// From JSON text to the hot path's output: parse and bind, lay out, run.
+    /// From JSON text to the hot path's output: parse and bind, lay out, run (at the input's
+    /// `now`, else 0).
     pub fn run_json(&self, json: &str, out: &mut Output) -> Option<Verdict> {
+        let (input, now) = self.bound_json(json);
+        self.jit.run(&input, now, out).expect("the policy runs");
+        out.verdict()
+    }
+
+    /// JSON text laid out for the JIT, and its `now` (0 if it has none).
+    pub fn bound_json(&self, json: &str) -> (Bound, i64) {
         let bound = xop_runtime::bind::bind_json(&self.program, self.policy, json)
             .expect("binding the input");
         let input = self
             .jit
             .bind(self.policy, &bound.args)
             .expect("laying out the input");
-        self.run(&input, out)
+        (input, bound.now_ms.unwrap_or(0))
+    }
+
+    /// The hot path at time `now`.
+    pub fn run_at(&self, input: &Bound, now: i64, out: &mut Output) -> Option<Verdict> {
+        self.jit.run(input, now, out).expect("the policy runs");
+        out.verdict()
+    }
+
+    /// The interpreter's decision on JSON text.
+    pub fn interp_json(&self, json: &str) -> Decision {
+        let bound = xop_runtime::bind::bind_json(&self.program, self.policy, json)
+            .expect("binding the input");
+        interp::decide(
+            &self.program,
+            self.policy,
+            &bound.args,
+            bound.now_ms.unwrap_or(0),
+            &NoSignals,
+        )
     }
 
     /// An output as every engine can state it (see [`outcome`]), from the verdict and the
@@ -326,8 +358,13 @@ pub mod peers {
     impl Cedar {
         /// The policy set for `n` rules.
         pub fn new(n: usize) -> Cedar {
+            Cedar::with_policies(super::cedar_policies(n))
+        }
+
+        /// A policy set of `(id, text)` policies.
+        pub fn with_policies(texts: Vec<(String, String)>) -> Cedar {
             let mut policies = PolicySet::new();
-            for (id, text) in super::cedar_policies(n) {
+            for (id, text) in texts {
                 let p = Policy::parse(Some(PolicyId::new(&id)), &text).expect("cedar policy");
                 policies.add(p).expect("adding a cedar policy");
             }
@@ -398,9 +435,14 @@ pub mod peers {
     impl Rego {
         /// The policy for `n` rules, compiled.
         pub fn new(n: usize) -> Rego {
+            Rego::with_source(super::rego_source(n))
+        }
+
+        /// A policy (`package xop`, entry [`ENTRY`]), compiled.
+        pub fn with_source(source: String) -> Rego {
             let mut engine = regorus::Engine::new();
             engine
-                .add_policy("xop.rego".to_string(), super::rego_source(n))
+                .add_policy("xop.rego".to_string(), source)
                 .expect("rego policy");
             let compiled = engine
                 .compile_with_entrypoint(&regorus::Rc::from(ENTRY))

@@ -1,5 +1,6 @@
 //! Workload generators shared by the benchmarks.
 
+pub mod contact;
 pub mod engines;
 
 use std::fmt::Write as _;

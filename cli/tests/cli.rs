@@ -607,26 +607,58 @@ fn bad_input_is_denied_with_the_field_path_never_allowed() {
 #[test]
 fn the_jit_says_plainly_which_policies_it_does_not_compile() {
     let dir = TempDir::new("eval-jit");
-    let input = format!("{}/inputs/offer-on-hold.json", acme());
-    // The contact policy calls consent() and local_hour(): intrinsics the JIT does not compile yet.
-    let o = xop(
-        dir.path(),
-        &[
-            "eval",
-            &acme(),
-            "--policy",
-            "contact",
-            "--input",
-            &input,
-            "--engine",
-            "jit",
-        ],
+    // Money is not compiled by the JIT yet.
+    dir.write(
+        "p.xop",
+        "module p\n\npurpose service\n\nrecord Customer {\n  id: Id\n}\n\n\
+         action refund(to: Customer, amount: Money) purpose service risk minimal\n\n\
+         policy refunds for refund(to: c, amount: a) {\n  deny \"too-large\" when a > 100.00 EUR\n  allow \"ok\"\n}\n",
     );
+    dir.write("in.json", r#"{"to": {"id": "c1"}, "amount": "20.00 EUR"}"#);
+    let args = ["eval", "p.xop", "--policy", "refunds", "--input", "in.json"];
+    let o = xop(dir.path(), &[&args[..], &["--engine", "jit"]].concat());
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("the JIT does not compile policy `contact` yet"),
+        stderr(&o).contains("the JIT does not compile policy `refunds` yet"),
         "{}",
         stderr(&o)
+    );
+    assert!(stderr(&o).contains("Money"), "{}", stderr(&o));
+    // the interpreter decides it
+    let o = xop(dir.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("allow (ok)"), "{}", stdout(&o));
+}
+
+#[test]
+fn the_jit_decides_the_contact_policy_like_the_interpreter() {
+    let dir = TempDir::new("eval-jit-contact");
+    // consent() over the customer's consents, local_hour() in Europe/Paris: both engines.
+    let input = format!("{}/inputs/offer-on-hold.json", acme());
+    let run = |engine: &str| {
+        xop(
+            dir.path(),
+            &[
+                "eval",
+                &acme(),
+                "--policy",
+                "contact",
+                "--input",
+                &input,
+                "--engine",
+                engine,
+                "--format",
+                "json",
+            ],
+        )
+    };
+    let (interp, jit) = (run("interp"), run("jit"));
+    assert_eq!(jit.status.code(), Some(0), "{}", stderr(&jit));
+    assert_eq!(stdout(&jit), stdout(&interp));
+    assert!(
+        stdout(&jit).contains("in-service-interaction"),
+        "{}",
+        stdout(&jit)
     );
 }
 

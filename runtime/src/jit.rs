@@ -41,17 +41,19 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::types::{I64, I128};
 use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder, MemFlagsData};
-use cranelift_codegen::ir::{Block, Value as CVal};
+use cranelift_codegen::ir::{Block, FuncRef, Value as CVal};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
 
 use crate::interp::check_input;
 use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
-use crate::ir::{ArithOp, CmpOp, Expr, Policy, Program, Type, Verdict};
+use crate::intrinsics;
+use crate::ir::{ArithOp, CmpOp, Expr, Intrinsic, Policy, Program, Quantifier, Type, Verdict};
 use crate::value::Value;
+use jiff::tz::TimeZone;
 
 /// Output words before the fired-rule bitset.
 const HEADER: usize = 5;
@@ -78,14 +80,16 @@ const MAX_JIT_DEPTH: u32 = 200;
 /// How deeply record types may nest (deeper, or recursive, is not compiled).
 const MAX_RECORD_DEPTH: u32 = 32;
 
-/// The generated function: `(input, now, out)`.
-type PolicyFn = unsafe extern "C" fn(*const i64, i64, *mut u64);
+/// The generated function: `(input, now, out, host context)`.
+type PolicyFn = unsafe extern "C" fn(*const i64, i64, *mut u64, *const HostCtx<'_>);
 
 /// A compiled module: the generated code of every supported policy of a program.
 pub struct JitModule {
     id: u64,
     program: Program,
     strings: HashMap<String, i64>,
+    /// The zone of every string used as a `Tz` constant, by id.
+    const_zones: Vec<(i64, Option<TimeZone>)>,
     policies: Vec<Entry>,
     /// Owns the code; `None` only during drop. (A `Mutex` because `JITModule` is not `Sync`;
     /// it is never locked while deciding.)
@@ -163,7 +167,15 @@ impl Tables {
 pub struct Bound {
     module: u64,
     policy: usize,
+    /// The fixed part (the parameters' words), then the elements of every list, each list's
+    /// two words in the fixed part pointing at them. Only [`JitModule::bind_into`] writes it,
+    /// so every list points inside it: the generated code relies on that.
     words: Vec<i64>,
+    /// The strings of the input that are no constant of the module, by id − `unknown_base`.
+    unknown: Vec<String>,
+    unknown_base: i64,
+    /// The time zone of every `Tz` id of the input (`None`: not a known IANA zone).
+    zones: Vec<(i64, Option<TimeZone>)>,
 }
 
 /// Where a compiled policy writes its decision ([`JitModule::output`]); reusable across calls.
@@ -243,6 +255,12 @@ enum Site {
     NegDur,
     /// Arithmetic on an absent operand: `x`, `y` are the operands' presence.
     ArithAbsent(ArithOp, &'static str, &'static str),
+    /// `hours(x)` (or `minutes`, `days`) overflows.
+    Unit(&'static str),
+    /// `local_hour` or `day_of_week` in zone `y` (a string id) that is no IANA zone.
+    UnknownZone,
+    /// `local_hour` or `day_of_week` of instant `x`, out of the range of times.
+    InstantRange,
 }
 
 fn op_symbol(op: ArithOp) -> &'static str {
@@ -256,8 +274,14 @@ fn op_symbol(op: ArithOp) -> &'static str {
 }
 
 impl Site {
-    fn message(&self, x: i64, y: i64) -> String {
+    /// The message, with `name` giving the string of an interned id.
+    fn message(&self, x: i64, y: i64, name: &dyn Fn(i64) -> String) -> String {
         match self {
+            Site::Unit(f) => format!("{f}({x}) overflows the range of durations"),
+            Site::UnknownZone => format!("unknown time zone {:?}", name(y)),
+            Site::InstantRange => {
+                format!("the instant {x}ms is outside the supported range of times")
+            }
             Site::Msg(m) => m.clone(),
             Site::IntOp(op) => {
                 if matches!(op, ArithOp::Div | ArithOp::Rem) && y == 0 {
@@ -315,6 +339,7 @@ pub fn compile(program: &Program) -> JitModule {
         id: NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         program: program.clone(),
         strings: HashMap::new(),
+        const_zones: Vec::new(),
         policies: Vec::new(),
         module: None,
     };
@@ -324,7 +349,10 @@ pub fn compile(program: &Program) -> JitModule {
             .collect();
     };
     let builder = match JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()) {
-        Ok(b) => b,
+        Ok(mut b) => {
+            b.symbol(ZONE_FIELD, xop_zone_field as *const u8);
+            b
+        }
         Err(e) => {
             all_unsupported(&mut jm, format!("no JIT on this host: {e}"));
             return jm;
@@ -336,15 +364,32 @@ pub fn compile(program: &Program) -> JitModule {
         jm.module = Some(Mutex::new(module));
         return jm;
     }
+    let host = match Host::declare(&mut module) {
+        Ok(h) => h,
+        Err(e) => {
+            all_unsupported(&mut jm, e);
+            jm.module = Some(Mutex::new(module));
+            return jm;
+        }
+    };
     let mut pending = Vec::with_capacity(program.policies.len());
+    let mut tz_consts = Vec::new();
     for (i, pol) in program.policies.iter().enumerate() {
         pending.push(compile_policy(
             &mut module,
             program,
             pol,
             i,
-            &mut jm.strings,
+            (&mut jm.strings, &mut tz_consts),
+            &host,
         ));
+    }
+    // The zones of the `Tz` constants, resolved once.
+    for (name, &id) in &jm.strings {
+        if tz_consts.contains(&id) {
+            jm.const_zones
+                .push((id, crate::intrinsics::time_zone(name).ok()));
+        }
     }
     if let Err(e) = module.finalize_definitions() {
         all_unsupported(&mut jm, format!("finalizing the code failed: {e}"));
@@ -356,7 +401,7 @@ pub fn compile(program: &Program) -> JitModule {
             Ok((id, input_words, sites, tables, switches)) => {
                 let ptr = module.get_finalized_function(id);
                 // SAFETY: `ptr` is the entry of a function finalized just above, generated with
-                // the signature `(i64, i64, i64)` -> `()` in the platform's default calling
+                // the signature `(i64, i64, i64, i64)` -> `()` in the platform's default calling
                 // convention, which is the C ABI of `PolicyFn` with pointers as 64-bit words
                 // (checked above). It stays valid until `free_memory` in `Drop`.
                 let f = unsafe { std::mem::transmute::<*const u8, PolicyFn>(ptr) };
@@ -404,7 +449,7 @@ impl JitModule {
         };
         let mut out = self.output(policy);
         self.run(&input, now_ms, &mut out).ok()?;
-        Some(self.decision(&out))
+        Some(self.decision(&input, &out))
     }
 
     /// Checks `args` against policy `policy`'s parameters and lays them out for [`Self::run`]
@@ -415,6 +460,9 @@ impl JitModule {
             module: self.id,
             policy,
             words: Vec::new(),
+            unknown: Vec::new(),
+            unknown_base: 0,
+            zones: Vec::new(),
         };
         self.bind_into(policy, args, &mut b)?;
         Ok(b)
@@ -456,12 +504,24 @@ impl JitModule {
             ));
         }
         into.words.reserve(c.input_words);
-        let mut unknown: Vec<&str> = Vec::new();
+        into.zones.clear();
+        into.unknown.clear();
+        into.unknown_base = self.strings.len() as i64;
+        let mut flat = Flat {
+            module: self,
+            words: &mut into.words,
+            unknown: Vec::new(),
+            zones: &mut into.zones,
+            lists: Vec::new(),
+        };
         for (param, arg) in pol.params.iter().zip(args) {
-            self.flatten(&param.ty, arg, &mut into.words, &mut unknown, 0);
+            flat.value(&param.ty, arg, 0);
         }
-        // Never happens for checked input; keeps the buffer exactly as long as the code expects.
-        into.words.resize(c.input_words, 0);
+        // Never happens for checked input; keeps the fixed part exactly as long as the code
+        // expects, before the lists' elements go after it.
+        flat.words.resize(c.input_words, 0);
+        flat.lists();
+        into.unknown = flat.unknown.iter().map(|s| s.to_string()).collect();
         Ok(())
     }
 
@@ -484,19 +544,33 @@ impl JitModule {
         if input.module != self.id
             || out.module != self.id
             || out.policy != input.policy
-            || input.words.len() != c.input_words
+            || input.words.len() < c.input_words
             || out.words.len() != c.tables.out_words()
         {
             return Err(RunError::Mismatch);
         }
+        let host = HostCtx {
+            module: self,
+            input,
+        };
         // SAFETY: `c.f` is live code of this module (freed only in `Drop`, which cannot run
-        // while `&self` is borrowed). It reads only words `0..input_words` of the input (every
-        // offset it loads is derived from the parameter layout, never from input values) and
-        // writes only words `0..out_words` of the output; both lengths were checked just above.
-        // Any word values are memory-safe: they are only compared, computed with, or used as a
-        // switch index that Cranelift bounds-checks. It allocates nothing, calls nothing and
-        // cannot unwind.
-        unsafe { (c.f)(input.words.as_ptr(), now_ms, out.words.as_mut_ptr()) };
+        // while `&self` is borrowed). It reads the fixed part of the input, words
+        // `0..input_words` (offsets derived from the parameter layout, never from input values;
+        // the length was checked just above), and the elements of its lists, at the start and
+        // length that the list's own words give: `Bound`'s words are private and only
+        // `bind_into` writes them, always pointing inside the buffer. It writes only words
+        // `0..out_words` of the output (checked above). Other word values are only compared,
+        // computed with, or used as a switch index that Cranelift bounds-checks. It allocates
+        // nothing and cannot unwind; the one function it calls, `xop_zone_field`, gets the
+        // pointer to `host`, which lives until this call returns.
+        unsafe {
+            (c.f)(
+                input.words.as_ptr(),
+                now_ms,
+                out.words.as_mut_ptr(),
+                &raw const host,
+            )
+        };
         Ok(())
     }
 
@@ -521,9 +595,9 @@ impl JitModule {
         }
     }
 
-    /// The decision in `out`, as the interpreter words it: the reasons are those of the reason
-    /// bitset, ordered by the first fired rule that gives each.
-    pub fn decision(&self, out: &Output) -> Decision {
+    /// The decision in `out`, run on `input`, as the interpreter words it: the reasons are
+    /// those of the reason bitset, ordered by the first fired rule that gives each.
+    pub fn decision(&self, input: &Bound, out: &Output) -> Decision {
         let (Some(Entry::Compiled(c)), Some(pol)) = (
             self.policies.get(out.policy),
             self.program.policies.get(out.policy),
@@ -560,7 +634,18 @@ impl JitModule {
                     "the compiled code reported an unknown error site".into(),
                 );
             };
-            let msg = site.message(out.words[2] as i64, out.words[3] as i64);
+            let name = |id: i64| -> String {
+                if id >= input.unknown_base {
+                    let k = usize::try_from(id - input.unknown_base).unwrap_or(usize::MAX);
+                    return input.unknown.get(k).cloned().unwrap_or_default();
+                }
+                self.strings
+                    .iter()
+                    .find(|(_, i)| **i == id)
+                    .map(|(s, _)| s.clone())
+                    .unwrap_or_default()
+            };
+            let msg = site.message(out.words[2] as i64, out.words[3] as i64, &name);
             return failed(
                 RUNTIME_ERROR,
                 fired_before(rule),
@@ -601,57 +686,159 @@ impl JitModule {
             error: None,
         }
     }
+}
 
-    fn intern<'v>(&self, s: &'v str, unknown: &mut Vec<&'v str>) -> i64 {
-        if let Some(&id) = self.strings.get(s) {
+/// Lays a checked input out (see the module documentation).
+struct Flat<'m, 'v, 'b> {
+    module: &'m JitModule,
+    words: &'b mut Vec<i64>,
+    /// Strings that are no constant, in order of first appearance: id `strings.len() + i`.
+    unknown: Vec<&'v str>,
+    zones: &'b mut Vec<(i64, Option<TimeZone>)>,
+    /// Lists still to lay out: the word of their header, their element type, their elements,
+    /// how deep they are.
+    lists: Vec<(usize, &'m Type, &'v [Value], u32)>,
+}
+
+impl<'m, 'v> Flat<'m, 'v, '_> {
+    fn intern(&mut self, s: &'v str) -> i64 {
+        if let Some(&id) = self.module.strings.get(s) {
             return id;
         }
-        let base = self.strings.len();
-        let k = unknown.iter().position(|u| *u == s).unwrap_or_else(|| {
-            unknown.push(s);
-            unknown.len() - 1
-        });
+        let base = self.module.strings.len();
+        let k = self
+            .unknown
+            .iter()
+            .position(|u| *u == s)
+            .unwrap_or_else(|| {
+                self.unknown.push(s);
+                self.unknown.len() - 1
+            });
         (base + k) as i64
     }
 
-    fn flatten<'v>(
-        &self,
-        ty: &Type,
-        v: &'v Value,
-        buf: &mut Vec<i64>,
-        unknown: &mut Vec<&'v str>,
-        depth: u32,
-    ) {
+    fn value(&mut self, ty: &'m Type, v: &'v Value, depth: u32) {
         if depth > MAX_RECORD_DEPTH {
             return;
         }
+        let program = &self.module.program;
         match (ty, v) {
             (Type::Optional(inner), Value::Absent) => {
-                buf.push(0);
-                let n = size(&self.program, inner, depth).unwrap_or(0);
-                buf.extend(std::iter::repeat_n(0, n));
+                self.words.push(0);
+                let n = size(program, inner, depth).unwrap_or(0);
+                self.words.extend(std::iter::repeat_n(0, n));
             }
             (Type::Optional(inner), v) => {
-                buf.push(1);
-                self.flatten(inner, v, buf, unknown, depth);
+                self.words.push(1);
+                self.value(inner, v, depth);
             }
-            (Type::List(_) | Type::Set(_) | Type::Decimal | Type::Money, _) => {}
+            (Type::List(elem) | Type::Set(elem), Value::List(xs)) => {
+                // Two words: where the elements start, how many; the elements go after the
+                // fixed part (see `lists`).
+                self.lists.push((self.words.len(), elem, xs, depth));
+                self.words.extend([0, xs.len() as i64]);
+            }
+            (Type::Decimal | Type::Money, _) => {}
             (Type::Record(r), Value::Record(_, fields)) => {
-                if let Some(rt) = self.program.records.get(*r as usize) {
+                if let Some(rt) = program.records.get(*r as usize) {
                     for (f, fv) in rt.fields.iter().zip(fields.iter()) {
-                        self.flatten(&f.ty, fv, buf, unknown, depth + 1);
+                        self.value(&f.ty, fv, depth + 1);
                     }
                 }
             }
-            (_, Value::Bool(b)) => buf.push(i64::from(*b)),
-            (_, Value::Int(n) | Value::Duration(n) | Value::Time(n)) => buf.push(*n),
-            (_, Value::Enum(_, x) | Value::Symbol(x)) => buf.push(i64::from(*x)),
-            (_, Value::Text(s) | Value::Id(s) | Value::Tz(s)) => {
-                let id = self.intern(s, unknown);
-                buf.push(id);
+            (_, Value::Bool(b)) => self.words.push(i64::from(*b)),
+            (_, Value::Int(n) | Value::Duration(n) | Value::Time(n)) => self.words.push(*n),
+            (_, Value::Enum(_, x) | Value::Symbol(x)) => self.words.push(i64::from(*x)),
+            (_, Value::Text(s) | Value::Id(s)) => {
+                let id = self.intern(s);
+                self.words.push(id);
+            }
+            (_, Value::Tz(s)) => {
+                let id = self.intern(s);
+                if !self.zones.iter().any(|(z, _)| *z == id) {
+                    self.zones.push((id, crate::intrinsics::time_zone(s).ok()));
+                }
+                self.words.push(id);
             }
             _ => {}
         }
+    }
+
+    /// Lays out the elements of every list met so far (and of the lists inside them), each
+    /// list's elements contiguous, and points each list's first word at them.
+    fn lists(&mut self) {
+        let mut i = 0;
+        while i < self.lists.len() {
+            let (header, elem, xs, depth) = self.lists[i];
+            let start = self.words.len() as i64;
+            for x in xs {
+                self.value(elem, x, depth + 1);
+            }
+            self.words[header] = start;
+            i += 1;
+        }
+    }
+}
+
+/// The name of [`xop_zone_field`] in generated code.
+const ZONE_FIELD: &str = "xop_zone_field";
+
+/// [`xop_zone_field`]'s answer for a zone that is no IANA zone.
+const ZONE_UNKNOWN: i64 = -1;
+
+/// [`xop_zone_field`]'s answer for an instant outside the range of times.
+const INSTANT_OUT_OF_RANGE: i64 = -2;
+
+/// The host functions, declared in the module.
+struct Host {
+    zone_field: cranelift_module::FuncId,
+}
+
+impl Host {
+    fn declare(module: &mut JITModule) -> Result<Host, String> {
+        let mut sig = module.make_signature();
+        for _ in 0..4 {
+            sig.params.push(AbiParam::new(I64));
+        }
+        sig.returns.push(AbiParam::new(I64));
+        let zone_field = module
+            .declare_function(ZONE_FIELD, Linkage::Import, &sig)
+            .map_err(|e| format!("declaring the host functions failed: {e}"))?;
+        Ok(Host { zone_field })
+    }
+}
+
+/// What the host functions see of a running decision: its module and its input.
+struct HostCtx<'a> {
+    module: &'a JitModule,
+    input: &'a Bound,
+}
+
+/// `local_hour` (`field` 0) or `day_of_week` (`field` 1) of instant `t` in the zone of string
+/// id `tz`, as the interpreter computes them; or [`ZONE_UNKNOWN`], [`INSTANT_OUT_OF_RANGE`].
+/// Cannot fail otherwise, allocates nothing and cannot unwind.
+extern "C" fn xop_zone_field(ctx: *const HostCtx<'_>, t: i64, tz: i64, field: i64) -> i64 {
+    // SAFETY: generated code passes on the context pointer it was called with, which
+    // `JitModule::run` points at a `HostCtx` on its stack that outlives the call.
+    let ctx = unsafe { &*ctx };
+    let zone = ctx
+        .input
+        .zones
+        .iter()
+        .chain(ctx.module.const_zones.iter())
+        .find(|(id, _)| *id == tz)
+        .and_then(|(_, z)| z.as_ref());
+    let Some(zone) = zone else {
+        return ZONE_UNKNOWN;
+    };
+    let Ok(ts) = jiff::Timestamp::from_millisecond(t) else {
+        return INSTANT_OUT_OF_RANGE;
+    };
+    let dt = zone.to_datetime(ts);
+    if field == 0 {
+        i64::from(dt.hour())
+    } else {
+        i64::from(dt.weekday().to_monday_one_offset())
     }
 }
 
@@ -685,7 +872,8 @@ fn size(program: &Program, ty: &Type, depth: u32) -> Result<usize, String> {
         | Type::Id
         | Type::Symbol(_)
         | Type::Enum(_) => 1,
-        Type::Decimal | Type::Money | Type::List(_) | Type::Set(_) => 0,
+        Type::List(_) | Type::Set(_) => 2,
+        Type::Decimal | Type::Money => 0,
         Type::Optional(inner) => 1 + size(program, inner, depth)?,
         Type::Record(r) => {
             let rt = program
@@ -714,6 +902,9 @@ enum Base {
     Id,
     Tz,
     Record(u32),
+    /// A list or set of the input: its element type's index in `Gen::list_tys`; the payload
+    /// is the address of its two words (start, length).
+    List(u32),
     /// Always absent (`Const(Absent)`, a lambda slot).
     Absent,
 }
@@ -731,6 +922,7 @@ impl Base {
             Base::Id => "Id",
             Base::Tz => "Tz",
             Base::Record(_) => "record",
+            Base::List(_) => "list",
             Base::Absent => "absent",
         }
     }
@@ -770,7 +962,8 @@ fn compile_policy(
     program: &Program,
     pol: &Policy,
     index: usize,
-    strings: &mut HashMap<String, i64>,
+    (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
+    host: &Host,
 ) -> Result<(cranelift_module::FuncId, usize, Vec<Site>, Tables, usize), String> {
     let nparams = pol.params.len();
     if nparams > pol.slots as usize {
@@ -793,10 +986,11 @@ fn compile_policy(
     let tables = Tables::new(pol);
     let mut ctx = module.make_context();
     let mut sig = module.make_signature();
-    for _ in 0..3 {
+    for _ in 0..4 {
         sig.params.push(AbiParam::new(I64));
     }
     ctx.func.signature = sig.clone();
+    let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, switches) = {
@@ -816,8 +1010,13 @@ fn compile_policy(
             rule: 0,
             sites: Vec::new(),
             strings,
+            tz_consts,
             tables: &tables,
             switches: 0,
+            list_tys: Vec::new(),
+            lambdas: Vec::new(),
+            ctx: params[3],
+            zone_field,
         };
         g.body()?;
         g.b.seal_all_blocks();
@@ -848,9 +1047,19 @@ struct Gen<'p, 'f, 's> {
     rule: usize,
     sites: Vec<Site>,
     strings: &'s mut HashMap<String, i64>,
+    /// The ids of the strings used as `Tz` constants.
+    tz_consts: &'s mut Vec<i64>,
     tables: &'s Tables,
     /// How many equality-guard switches were emitted.
     switches: usize,
+    /// The element types of the lists met (see [`Base::List`]).
+    list_tys: Vec<Type>,
+    /// The lambda slots bound by the quantifiers being compiled, innermost last.
+    lambdas: Vec<(u32, JV)>,
+    /// The host context pointer (the fourth parameter).
+    ctx: CVal,
+    /// The host function for time zones ([`xop_zone_field`]).
+    zone_field: FuncRef,
 }
 
 fn word(i: usize) -> i32 {
@@ -1132,9 +1341,21 @@ impl<'p> Gen<'p, '_, '_> {
             Type::Optional(inner) => (Some(self.load(ptr, off)), &**inner, off + 1),
             t => (None, t, off),
         };
-        let base = base_of(inner)?;
+        let base = match inner {
+            Type::List(elem) | Type::Set(elem) => {
+                let t = match self.list_tys.iter().position(|t| *t == **elem) {
+                    Some(t) => t,
+                    None => {
+                        self.list_tys.push((**elem).clone());
+                        self.list_tys.len() - 1
+                    }
+                };
+                Base::List(u32::try_from(t).map_err(|_| "too many list types")?)
+            }
+            t => base_of(t)?,
+        };
         let val = match base {
-            Base::Record(_) => self.b.ins().iadd_imm_u(ptr, word(off) as i64),
+            Base::Record(_) | Base::List(_) => self.b.ins().iadd_imm_u(ptr, word(off) as i64),
             _ => self.load(ptr, off),
         };
         Ok(JV { base, present, val })
@@ -1151,7 +1372,13 @@ impl<'p> Gen<'p, '_, '_> {
             Value::Symbol(s) => (Base::Symbol, i64::from(*s)),
             Value::Text(s) => (Base::Text, self.intern(s)),
             Value::Id(s) => (Base::Id, self.intern(s)),
-            Value::Tz(s) => (Base::Tz, self.intern(s)),
+            Value::Tz(s) => {
+                let id = self.intern(s);
+                if !self.tz_consts.contains(&id) {
+                    self.tz_consts.push(id);
+                }
+                (Base::Tz, id)
+            }
             _ => return None,
         })
     }
@@ -1279,8 +1506,13 @@ impl<'p> Gen<'p, '_, '_> {
             }
             Expr::List(_) | Expr::Set(_) => Err("uses a list or set value".into()),
             Expr::Record(..) => Err("builds a record".into()),
-            Expr::Quantify { .. } => Err("uses a list quantifier".into()),
-            Expr::Intrinsic(which, _) => Err(format!("uses the intrinsic {which:?}")),
+            Expr::Quantify {
+                quantifier,
+                list,
+                slot,
+                body,
+            } => self.quantify(*quantifier, list, *slot, body.as_deref(), d),
+            Expr::Intrinsic(which, args) => self.intrinsic(*which, args, d),
             Expr::Signal(..) => Err("reads a signal".into()),
         }
     }
@@ -1347,6 +1579,9 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     fn slot(&mut self, s: u32) -> Result<JV, String> {
+        if let Some((_, v)) = self.lambdas.iter().rev().find(|(l, _)| *l == s) {
+            return Ok(*v);
+        }
         if self.pol.now_slot == Some(s) {
             return Ok(JV {
                 base: Base::Time,
@@ -1540,7 +1775,15 @@ impl<'p> Gen<'p, '_, '_> {
                     }
                 }
             }
-            _ => return Err("uses `in` on a list or set value".into()),
+            xs => {
+                let l = self.expr(xs, d + 1)?;
+                let val = self.each(&l, "`in`", Quantifier::Any, |g, e| g.eq(xv, e, 0))?;
+                return Ok(JV {
+                    base: Base::Bool,
+                    present: None,
+                    val,
+                });
+            }
         }
         let mut acc = self.c(0);
         for it in items {
@@ -1551,6 +1794,277 @@ impl<'p> Gen<'p, '_, '_> {
             base: Base::Bool,
             present: None,
             val: acc,
+        })
+    }
+
+    /// The list `l` (a list value of the input) as its element type, start word and length.
+    fn list_parts(&mut self, l: &JV, what: &str) -> Result<(Type, CVal, CVal), String> {
+        let Base::List(t) = l.base else {
+            return Err(format!("uses {what} on {}", l.base.kind()));
+        };
+        if l.present.is_some() {
+            return Err(format!("uses {what} on a list that may be absent"));
+        }
+        let elem = self
+            .list_tys
+            .get(t as usize)
+            .cloned()
+            .ok_or("uses an unknown list type")?;
+        let start = self.load(l.val, 0);
+        let len = self.load(l.val, 1);
+        Ok((elem, start, len))
+    }
+
+    /// A loop over the elements of list `l`: `hit` decides each element (a 0/1 word); `any`
+    /// stops at the first hit (1, else 0), `all` at the first miss (0, else 1), `count` counts
+    /// the hits. Returns the result word.
+    fn each(
+        &mut self,
+        l: &JV,
+        what: &str,
+        q: Quantifier,
+        mut hit: impl FnMut(&mut Self, JV) -> Result<CVal, String>,
+    ) -> Result<CVal, String> {
+        let (elem, start, len) = self.list_parts(l, what)?;
+        let sz = size(self.program, &elem, 0)? as i64;
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, I64);
+        let acc = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let result = self.b.append_block_param(exit, I64);
+        let zero = self.c(0);
+        let init = self.c(i64::from(q == Quantifier::All));
+        self.b
+            .ins()
+            .jump(head, &[BlockArg::Value(zero), BlockArg::Value(init)]);
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, len);
+        self.b
+            .ins()
+            .brif(more, body, &[], exit, &[BlockArg::Value(acc)]);
+        self.b.switch_to_block(body);
+        // Element `i` starts at word `start + i * sz` of the input (see `Flat::lists`).
+        let k = self.b.ins().imul_imm_s(i, sz);
+        let w = self.b.ins().iadd(start, k);
+        let bytes = self.b.ins().ishl_imm_u(w, 3);
+        let addr = self.b.ins().iadd(self.input, bytes);
+        let e = self.load_typed(addr, 0, &elem)?;
+        let h = hit(self, e)?;
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        match q {
+            Quantifier::Count => {
+                let acc1 = self.b.ins().iadd(acc, h);
+                self.b
+                    .ins()
+                    .jump(head, &[BlockArg::Value(i1), BlockArg::Value(acc1)]);
+            }
+            Quantifier::Any | Quantifier::All => {
+                let stop = self.c(i64::from(q == Quantifier::Any));
+                let go_on = self.b.create_block();
+                let (then, then_args, els, els_args) = if q == Quantifier::Any {
+                    (exit, vec![BlockArg::Value(stop)], go_on, vec![])
+                } else {
+                    (go_on, vec![], exit, vec![BlockArg::Value(stop)])
+                };
+                self.b.ins().brif(h, then, &then_args, els, &els_args);
+                self.b.switch_to_block(go_on);
+                self.b
+                    .ins()
+                    .jump(head, &[BlockArg::Value(i1), BlockArg::Value(acc)]);
+            }
+        }
+        self.b.switch_to_block(exit);
+        Ok(result)
+    }
+
+    fn quantify(
+        &mut self,
+        q: Quantifier,
+        list: &Expr,
+        slot: u32,
+        body: Option<&Expr>,
+        d: u32,
+    ) -> Result<JV, String> {
+        let l = self.expr(list, d)?;
+        let val = match body {
+            None => {
+                if q != Quantifier::Count {
+                    // The interpreter fails on it; nothing well-typed has it.
+                    return Err(format!("uses `{q:?}` without a condition"));
+                }
+                self.list_parts(&l, "a quantifier")?.2
+            }
+            Some(body) => self.each(&l, "a quantifier", q, |g, e| {
+                g.lambdas.push((slot, e));
+                let v = g.expr(body, d);
+                g.lambdas.pop();
+                g.as_bool(v?, "the condition of a quantifier")
+            })?,
+        };
+        let base = if q == Quantifier::Count {
+            Base::Int
+        } else {
+            Base::Bool
+        };
+        Ok(JV {
+            base,
+            present: None,
+            val,
+        })
+    }
+
+    /// Word offset and type of field `name` of record type `rt`.
+    fn field_at(&self, rt: u32, name: &str) -> Result<(usize, Type), String> {
+        let r = self
+            .program
+            .records
+            .get(rt as usize)
+            .ok_or("reads a record type not in the program")?;
+        let mut off = 0;
+        for f in &r.fields {
+            if f.name == name {
+                return Ok((off, f.ty.clone()));
+            }
+            off += size(self.program, &f.ty, 1)?;
+        }
+        Err(format!("reads a record without a field `{name}`"))
+    }
+
+    /// Field `name` of the element record `e`, which must be of kind `base` (and present
+    /// unless `optional`).
+    fn elem_field(&mut self, e: &JV, name: &str, base: Base, optional: bool) -> Result<JV, String> {
+        let Base::Record(rt) = e.base else {
+            return Err("calls an intrinsic on a list that is not of records".into());
+        };
+        let (off, fty) = self.field_at(rt, name)?;
+        let v = self.load_typed(e.val, off, &fty)?;
+        if v.base != base || (v.present.is_some() && !optional) {
+            return Err(format!(
+                "calls an intrinsic on a field `{name}` of another type"
+            ));
+        }
+        Ok(v)
+    }
+
+    /// `t >= now - window`, exactly (in 128 bits), as a 0/1 word.
+    fn at_or_after_window_start(&mut self, t: CVal, window: CVal) -> CVal {
+        let t = self.b.ins().sextend(I128, t);
+        let now = self.b.ins().sextend(I128, self.now);
+        let w = self.b.ins().sextend(I128, window);
+        let start = self.b.ins().isub(now, w);
+        let ge = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, t, start);
+        self.bool64(ge)
+    }
+
+    fn intrinsic(&mut self, which: Intrinsic, args: &[Expr], d: u32) -> Result<JV, String> {
+        let fname = intrinsics::name(which);
+        let mut vs = Vec::with_capacity(args.len());
+        for a in args {
+            vs.push(self.expr(a, d)?);
+        }
+        if vs.len() != intrinsics::arity(which) {
+            return Err(format!("calls {fname} with {} argument(s)", vs.len()));
+        }
+        if vs.iter().any(|v| v.present.is_some()) {
+            return Err(format!("passes {fname} a value that may be absent"));
+        }
+        let bases: Vec<Base> = vs.iter().map(|v| v.base).collect();
+        let int = |val| JV {
+            base: Base::Int,
+            present: None,
+            val,
+        };
+        Ok(match (which, bases.as_slice()) {
+            (Intrinsic::Hours | Intrinsic::Minutes | Intrinsic::Days, [Base::Int]) => {
+                let unit = match which {
+                    Intrinsic::Hours => 3_600_000,
+                    Intrinsic::Minutes => 60_000,
+                    _ => 86_400_000,
+                };
+                let u = self.c(unit);
+                let (r, of) = self.b.ins().smul_overflow(vs[0].val, u);
+                let z = self.c(0);
+                self.check(of, Site::Unit(fname), vs[0].val, z);
+                JV {
+                    base: Base::Duration,
+                    present: None,
+                    val: r,
+                }
+            }
+            (Intrinsic::LocalHour | Intrinsic::DayOfWeek, [Base::Time, Base::Tz]) => {
+                let (t, tz) = (vs[0].val, vs[1].val);
+                let field = self.c(i64::from(which == Intrinsic::DayOfWeek));
+                let call = self
+                    .b
+                    .ins()
+                    .call(self.zone_field, &[self.ctx, t, tz, field]);
+                let r = self.b.inst_results(call)[0];
+                let unknown = self.b.ins().icmp_imm_s(IntCC::Equal, r, ZONE_UNKNOWN);
+                self.check(unknown, Site::UnknownZone, t, tz);
+                let range = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::Equal, r, INSTANT_OUT_OF_RANGE);
+                self.check(range, Site::InstantRange, t, tz);
+                int(r)
+            }
+            (Intrinsic::Consent, [Base::List(_), Base::Symbol, Base::Symbol]) => {
+                let (purpose, channel) = (vs[1].val, vs[2].val);
+                let val = self.each(&vs[0], fname, Quantifier::Any, |g, k| {
+                    let kp = g.elem_field(&k, "purpose", Base::Symbol, false)?;
+                    let kc = g.elem_field(&k, "channel", Base::Symbol, false)?;
+                    let given = g.elem_field(&k, "given_at", Base::Time, false)?;
+                    let withdrawn = g.elem_field(&k, "withdrawn_at", Base::Time, true)?;
+                    let a = g.b.ins().icmp(IntCC::Equal, kp.val, purpose);
+                    let b = g.b.ins().icmp(IntCC::Equal, kc.val, channel);
+                    let c =
+                        g.b.ins()
+                            .icmp(IntCC::SignedLessThanOrEqual, given.val, g.now);
+                    let later =
+                        g.b.ins()
+                            .icmp(IntCC::SignedGreaterThan, withdrawn.val, g.now);
+                    let later = g.bool64(later);
+                    let not_withdrawn = match withdrawn.present {
+                        // absent, or after now
+                        Some(p) => {
+                            let absent = g.b.ins().bxor_imm_u(p, 1);
+                            g.b.ins().bor(absent, later)
+                        }
+                        None => later,
+                    };
+                    let ab = g.b.ins().band(a, b);
+                    let abc = g.b.ins().band(ab, c);
+                    let abc = g.bool64(abc);
+                    Ok(g.b.ins().band(abc, not_withdrawn))
+                })?;
+                JV {
+                    base: Base::Bool,
+                    present: None,
+                    val,
+                }
+            }
+            (Intrinsic::ContactsWithin, [Base::List(_), Base::Duration])
+            | (Intrinsic::ContactsOnWithin, [Base::List(_), Base::Symbol, Base::Duration]) => {
+                let on = (which == Intrinsic::ContactsOnWithin).then(|| vs[1].val);
+                let window = vs[vs.len() - 1].val;
+                let val = self.each(&vs[0], fname, Quantifier::Count, |g, k| {
+                    let at = g.elem_field(&k, "contacted_at", Base::Time, false)?;
+                    let mut ok = g.b.ins().icmp(IntCC::SignedLessThanOrEqual, at.val, g.now);
+                    let ok64 = g.bool64(ok);
+                    let after = g.at_or_after_window_start(at.val, window);
+                    let mut hit = g.b.ins().band(ok64, after);
+                    if let Some(ch) = on {
+                        let kc = g.elem_field(&k, "channel", Base::Symbol, false)?;
+                        ok = g.b.ins().icmp(IntCC::Equal, kc.val, ch);
+                        let same = g.bool64(ok);
+                        hit = g.b.ins().band(hit, same);
+                    }
+                    Ok(hit)
+                })?;
+                int(val)
+            }
+            _ => return Err(format!("uses the intrinsic {fname}")),
         })
     }
 

@@ -665,14 +665,211 @@ fn guarded_policy() -> Policy {
     )
 }
 
+// Records 2 = Consent { purpose: Purpose, channel: Channel, given_at: Time, withdrawn_at: Time? }
+//         3 = Contact { channel: Channel, contacted_at: Time }
+fn list_records() -> [RecordType; 2] {
+    [
+        RecordType {
+            name: "std.consent.Consent".into(),
+            fields: vec![
+                f("purpose", Type::Symbol(SymbolKind::Purpose)),
+                f("channel", Type::Symbol(SymbolKind::Channel)),
+                f("given_at", Type::Time),
+                f("withdrawn_at", opt(Type::Time)),
+            ],
+        },
+        RecordType {
+            name: "std.contact.Contact".into(),
+            fields: vec![
+                f("channel", Type::Symbol(SymbolKind::Channel)),
+                f("contacted_at", Type::Time),
+            ],
+        },
+    ]
+}
+
+/// Lists and sets of the input, quantifiers (nested too), `in` a list value, and the
+/// intrinsics: consent, contact counts, local hour and day of week (zones that exist and one
+/// that does not, instants out of range), durations from counts (overflowing too).
+fn lists_policy() -> Policy {
+    let c = || slot(0);
+    let consents = || slot(1);
+    let contacts = || slot(2);
+    let ch = || slot(3);
+    let tz = || slot(4);
+    let n = || slot(5);
+    let now = || slot(6);
+    let sym = |i| Expr::Const(Value::Symbol(i));
+    let intr = |w, args| Expr::Intrinsic(w, args);
+    let q = |quantifier, list, slot, body: Option<Expr>| Expr::Quantify {
+        quantifier,
+        list: b(list),
+        slot,
+        body: body.map(b),
+    };
+    let hour = |zone| intr(Intrinsic::LocalHour, vec![now(), zone]);
+    let mut pol = policy(
+        "lists",
+        vec![
+            param("c", Type::Record(1)),
+            param("consents", Type::List(Box::new(Type::Record(2)))),
+            param("contacts", Type::Set(Box::new(Type::Record(3)))),
+            param("ch", Type::Symbol(SymbolKind::Channel)),
+            param("tz", Type::Tz),
+            param("n", Type::Int),
+        ],
+        Some(6),
+        vec![
+            (
+                Verdict::Deny,
+                "no-consent",
+                Some(not(intr(
+                    Intrinsic::Consent,
+                    vec![consents(), sym(3), ch()],
+                ))),
+            ),
+            (
+                Verdict::Allow,
+                "email-consent",
+                Some(intr(Intrinsic::Consent, vec![consents(), sym(3), sym(1)])),
+            ),
+            (
+                Verdict::Deny,
+                "cap",
+                Some(cmp(
+                    CmpOp::Ge,
+                    intr(
+                        Intrinsic::ContactsWithin,
+                        vec![contacts(), intr(Intrinsic::Hours, vec![n()])],
+                    ),
+                    int(1),
+                )),
+            ),
+            (
+                Verdict::Review,
+                "cap-channel",
+                Some(cmp(
+                    CmpOp::Ge,
+                    intr(
+                        Intrinsic::ContactsOnWithin,
+                        vec![contacts(), ch(), intr(Intrinsic::Days, vec![int(1)])],
+                    ),
+                    int(1),
+                )),
+            ),
+            (
+                Verdict::Deny,
+                "quiet-hours",
+                Some(not(Expr::InRange {
+                    value: b(hour(tz())),
+                    lo: b(int(8)),
+                    hi: b(int(21)),
+                    inclusive: false,
+                })),
+            ),
+            (
+                Verdict::Allow,
+                "weekday",
+                Some(cmp(
+                    CmpOp::Le,
+                    intr(Intrinsic::DayOfWeek, vec![now(), tz()]),
+                    int(5),
+                )),
+            ),
+            (
+                Verdict::Allow,
+                "tagged",
+                Some(Expr::In(b(text("FR")), b(field(c(), 9)))),
+            ),
+            (
+                Verdict::Deny,
+                "any-sms",
+                Some(q(
+                    Quantifier::Any,
+                    contacts(),
+                    7,
+                    Some(cmp(CmpOp::Eq, field(slot(7), 0), sym(0))),
+                )),
+            ),
+            (
+                Verdict::Review,
+                "all-recent",
+                Some(q(
+                    Quantifier::All,
+                    contacts(),
+                    7,
+                    Some(cmp(
+                        CmpOp::Gt,
+                        field(slot(7), 1),
+                        ar(ArithOp::Sub, now(), intr(Intrinsic::Minutes, vec![n()])),
+                    )),
+                )),
+            ),
+            (
+                Verdict::Allow,
+                "count",
+                Some(cmp(
+                    CmpOp::Gt,
+                    q(Quantifier::Count, field(c(), 9), 7, None),
+                    int(1),
+                )),
+            ),
+            (
+                Verdict::Deny,
+                "nested",
+                Some(q(
+                    Quantifier::Any,
+                    consents(),
+                    7,
+                    Some(cmp(
+                        CmpOp::Gt,
+                        q(
+                            Quantifier::Count,
+                            contacts(),
+                            8,
+                            Some(cmp(CmpOp::Eq, field(slot(8), 0), field(slot(7), 1))),
+                        ),
+                        int(0),
+                    )),
+                )),
+            ),
+            (
+                Verdict::Allow,
+                "paris-ten",
+                Some(cmp(
+                    CmpOp::Eq,
+                    hour(Expr::Const(Value::Tz(Arc::from("Europe/Paris")))),
+                    int(10),
+                )),
+            ),
+            (
+                Verdict::Deny,
+                "atlantis",
+                Some(and(
+                    cmp(CmpOp::Eq, n(), int(7)),
+                    cmp(
+                        CmpOp::Eq,
+                        hour(Expr::Const(Value::Tz(Arc::from("Atlantis/Deep")))),
+                        int(3),
+                    ),
+                )),
+            ),
+        ],
+    );
+    pol.slots = 9;
+    pol
+}
+
 fn program() -> Program {
     let mut p = base_program();
+    p.records.extend(list_records());
     p.policies = vec![
         customer_policy(),
         arith_policy(),
         optional_policy(),
         many_rules_policy(),
         guarded_policy(),
+        lists_policy(),
     ];
     p
 }
@@ -680,7 +877,13 @@ fn program() -> Program {
 // ---------------------------------------------------------------- generating inputs
 
 const TEXTS: &[&str] = &["FR", "DE", "NL", "US", "u-1", "u-2", "u-3", ""];
-const ZONES: &[&str] = &["UTC", "Europe/Paris", "America/New_York"];
+const ZONES: &[&str] = &[
+    "UTC",
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Nowhere/Atlantis",
+];
 
 fn gen_value(rng: &mut Rng, p: &Program, ty: &Type) -> Value {
     match ty {
@@ -698,10 +901,16 @@ fn gen_value(rng: &mut Rng, p: &Program, ty: &Type) -> Value {
             rng.int()
         }),
         Type::Duration => Value::Duration(rng.int()),
-        Type::Time => Value::Time(rng.int()),
+        Type::Time => Value::Time(if rng.chance(30) {
+            *rng.pick(&[0, 1, -1, 20, 1000, -2000])
+        } else {
+            rng.int()
+        }),
         Type::Text => Value::text(rng.pick::<&str>(TEXTS)),
         Type::Id => Value::Id(Arc::from(*rng.pick(TEXTS))),
         Type::Tz => Value::Tz(Arc::from(*rng.pick(ZONES))),
+        // symbols 0..=2 are channels, 3 the one purpose
+        Type::Symbol(SymbolKind::Purpose) => Value::Symbol(3),
         Type::Symbol(_) => Value::Symbol(rng.below(3) as u32),
         Type::Enum(e) => Value::Enum(*e, rng.below(3) as u32),
         Type::Record(r) => {
@@ -712,8 +921,17 @@ fn gen_value(rng: &mut Rng, p: &Program, ty: &Type) -> Value {
                 .collect();
             Value::Record(*r, Arc::from(fields))
         }
-        Type::List(inner) | Type::Set(inner) if **inner == Type::Text => {
-            Value::List(Arc::from(vec![Value::text("a")]))
+        Type::List(inner) => {
+            let n = rng.below(5);
+            let xs: Vec<Value> = (0..n).map(|_| gen_value(rng, p, inner)).collect();
+            Value::List(Arc::from(xs))
+        }
+        Type::Set(inner) => {
+            let n = rng.below(5);
+            let mut xs: Vec<Value> = (0..n).map(|_| gen_value(rng, p, inner)).collect();
+            xs.sort();
+            xs.dedup();
+            Value::List(Arc::from(xs))
         }
         _ => Value::List(Arc::from(vec![])),
     }
@@ -737,10 +955,13 @@ fn gen_args(rng: &mut Rng, p: &Program, pol: &Policy) -> Vec<Value> {
 }
 
 fn now(rng: &mut Rng) -> i64 {
-    if rng.chance(50) {
-        rng.below(10_000) as i64
-    } else {
-        rng.int()
+    match rng.below(10) {
+        // instants the generated times often equal: boundaries get exercised
+        0..=2 => *rng.pick(&[0, 1, -1, 20, 1000, -2000]),
+        3 | 4 => rng.below(10_000) as i64,
+        // 2023 to 2026: every hour and weekday in every zone
+        5 | 6 => 1_672_531_200_000 + rng.below(100_000_000_000) as i64,
+        _ => rng.int(),
     }
 }
 
@@ -862,7 +1083,7 @@ fn equality_guards_compiled_to_switches() {
     let jit = jit::compile(&p);
     // seg (Text), n (Int), c.tier, c.channel, c.id: five runs; the optional and broken ones not.
     assert_eq!(jit.switches(4), 5);
-    let ds = differential(0x5EED_0F_5A17C4, 4, 20_000);
+    let ds = differential(0x5EED_0F5A_17C4, 4, 20_000);
     let (seen, errors, _) = coverage(&ds);
     let never: Vec<String> = (0..77)
         .map(|i| format!("acme.guarded#{i}"))
@@ -878,6 +1099,30 @@ fn equality_guards_compiled_to_switches() {
     assert!(errors > 100, "division by zero inside a case: {errors}");
     for v in ["Allow", "Review", "Deny"] {
         assert!(seen.contains_key(v), "no {v}");
+    }
+}
+
+#[test]
+fn lists_quantifiers_and_intrinsics() {
+    let ds = differential(0x1157_5EED, 5, 20_000);
+    let (seen, errors, _) = coverage(&ds);
+    assert_rules_fired(&seen, "lists", 12);
+    for v in ["Allow", "Review", "Deny"] {
+        assert!(seen.contains_key(v), "no {v}: {seen:?}");
+    }
+    // unknown zones, instants out of range, overflowing durations: all reported alike
+    assert!(errors > 200, "{errors}");
+    let messages: Vec<&str> = ds.iter().filter_map(|d| d.error.as_deref()).collect();
+    for needle in [
+        "unknown time zone \"Nowhere/Atlantis\"",
+        "unknown time zone \"Atlantis/Deep\"",
+        "outside the supported range of times",
+        "overflows the range of durations",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(needle)),
+            "no error {needle:?}"
+        );
     }
 }
 
@@ -903,7 +1148,7 @@ fn bound_inputs_and_reusable_outputs() {
         }
         jit.run(bound, 0, &mut out).expect("runs");
         runs += 1;
-        assert_eq!(jit.decision(&out), expected);
+        assert_eq!(jit.decision(bound, &out), expected);
         // The verdict and the reason bits are the code's own, not recomputed.
         assert_eq!(out.verdict().is_some(), expected.error.is_none());
         if let Some(v) = out.verdict() {
@@ -988,31 +1233,37 @@ fn unsupported_policies_fall_back() {
     let mut p = base_program();
     p.policies = vec![
         policy(
-            "quantified",
-            vec![param("c", Type::Record(1))],
+            "literal",
+            vec![param("n", Type::Int)],
             None,
             vec![(
                 Verdict::Deny,
                 "any",
                 Some(Expr::Quantify {
                     quantifier: Quantifier::Any,
-                    list: b(field(slot(0), 9)),
+                    list: b(Expr::List(vec![int(1), slot(0)])),
                     slot: 1,
-                    body: Some(b(cmp(CmpOp::Eq, slot(1), text("a")))),
+                    body: Some(b(cmp(CmpOp::Eq, slot(1), int(3)))),
                 }),
             )],
         ),
         policy(
-            "hours",
+            "record",
             vec![param("n", Type::Int)],
             None,
             vec![(
                 Verdict::Deny,
-                "h",
+                "r",
                 Some(cmp(
-                    CmpOp::Gt,
-                    Expr::Intrinsic(Intrinsic::Hours, vec![slot(0)]),
-                    dur(0),
+                    CmpOp::Eq,
+                    Expr::Record(
+                        3,
+                        vec![Expr::Const(Value::Symbol(0)), Expr::Const(Value::Time(0))],
+                    ),
+                    Expr::Record(
+                        3,
+                        vec![Expr::Const(Value::Symbol(0)), Expr::Const(Value::Time(0))],
+                    ),
                 )),
             )],
         ),
@@ -1029,12 +1280,20 @@ fn unsupported_policies_fall_back() {
             vec![(Verdict::Allow, "ok", Some(cmp(CmpOp::Gt, slot(0), int(0))))],
         ),
     ];
+    p.records.extend(list_records());
     let jit = jit::compile(&p);
-    let customer = gen_value(&mut Rng(7), &p, &Type::Record(1));
-    assert_eq!(jit.decide(0, &[customer], 0), None);
-    assert!(jit.unsupported(0).expect("a reason").contains("quantifier"));
+    assert_eq!(jit.decide(0, &[Value::Int(1)], 0), None);
+    assert!(
+        jit.unsupported(0)
+            .expect("a reason")
+            .contains("list or set value")
+    );
     assert_eq!(jit.decide(1, &[Value::Int(1)], 0), None);
-    assert!(jit.unsupported(1).expect("a reason").contains("Hours"));
+    assert!(
+        jit.unsupported(1)
+            .expect("a reason")
+            .contains("builds a record")
+    );
     assert_eq!(jit.decide(2, &[Value::Decimal(1.into())], 0), None);
     assert!(jit.unsupported(2).expect("a reason").contains("Decimal"));
     // the supported policy of the same module still runs
