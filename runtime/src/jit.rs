@@ -1653,6 +1653,17 @@ impl<'p> Gen<'p, '_, '_> {
 
     /// Checks that the values are of one ordered kind; fails the decision if one is absent.
     fn ordered(&mut self, vs: &[JV]) -> Result<(), String> {
+        let orderable = |b: Base| matches!(b, Base::Int | Base::Duration | Base::Time);
+        if vs.iter().any(|v| v.base == Base::Absent)
+            && vs
+                .iter()
+                .all(|v| v.base == Base::Absent || orderable(v.base))
+        {
+            // Always absent: the interpreter fails whatever the other operands are.
+            let one = self.c(1);
+            self.check_msg(one, "comparing an absent value".into());
+            return Ok(());
+        }
         let base = vs[0].base;
         if !matches!(base, Base::Int | Base::Duration | Base::Time)
             || vs.iter().any(|v| v.base != base)
@@ -1697,6 +1708,10 @@ impl<'p> Gen<'p, '_, '_> {
     fn eq(&mut self, a: JV, b: JV, depth: u32) -> Result<CVal, String> {
         if depth > MAX_RECORD_DEPTH {
             return Err("compares records nested too deeply".into());
+        }
+        if matches!(a.base, Base::List(_)) || matches!(b.base, Base::List(_)) {
+            // A list's payload is its address: comparing it would not compare the elements.
+            return Err("compares lists".into());
         }
         let same = a.base == b.base && a.base != Base::Absent;
         if a.present.is_none() && b.present.is_none() {
@@ -1759,6 +1774,9 @@ impl<'p> Gen<'p, '_, '_> {
 
     fn member(&mut self, x: &Expr, xs: &Expr, d: u32) -> Result<JV, String> {
         let xv = self.expr(x, d)?;
+        if matches!(xv.base, Base::List(_)) {
+            return Err("compares lists".into());
+        }
         let mut items = Vec::new();
         match xs {
             Expr::List(es) | Expr::Set(es) => {
