@@ -1,0 +1,173 @@
+//! The network actions of `std.camara`, carried out once a decision allows them: an allowed
+//! `create_qos_session` creates the session through the Quality on Demand connector, an allowed
+//! `delete_qos_session` deletes it. What happened (the session, or the failure) and the calls
+//! made (with their correlators) come back as an [`ActionRecord`] for the proof log.
+
+use serde::{Deserialize, Serialize};
+use xop_runtime::interp::Decision;
+use xop_runtime::ir::Verdict;
+use xop_runtime::value::Value;
+
+use crate::Camara;
+use crate::api::{CreateSession, SessionInfo};
+use crate::http::{CallError, NetworkCall};
+
+/// `std.camara.create_qos_session(phone_number, application_server, qos_profile, duration)`.
+pub const CREATE_QOS_SESSION: &str = "std.camara.create_qos_session";
+
+/// `std.camara.delete_qos_session(session_id)`.
+pub const DELETE_QOS_SESSION: &str = "std.camara.delete_qos_session";
+
+/// What carrying out an action gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActionOutcome {
+    /// The QoS session was created (its `sessionId` is in it).
+    SessionCreated(SessionInfo),
+    /// The QoS session was deleted.
+    SessionDeleted {
+        /// Its id.
+        session_id: String,
+    },
+    /// The network refused or did not answer; nothing may have been done.
+    Failed(CallError),
+    /// The action was not carried out: the decision did not allow it.
+    NotAllowed {
+        /// The decision's verdict.
+        verdict: Verdict,
+    },
+}
+
+/// One action carried out (or not), for the proof record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRecord {
+    /// The action's qualified name.
+    pub action: String,
+    /// What happened.
+    pub outcome: ActionOutcome,
+    /// The HTTP requests made, with their correlators.
+    pub calls: Vec<NetworkCall>,
+}
+
+impl ActionRecord {
+    /// The id of the session created or deleted, if any.
+    pub fn session_id(&self) -> Option<&str> {
+        match &self.outcome {
+            ActionOutcome::SessionCreated(s) => Some(&s.session_id),
+            ActionOutcome::SessionDeleted { session_id } => Some(session_id),
+            _ => None,
+        }
+    }
+
+    /// The `x-correlator` of the action's call, if a request was sent.
+    pub fn correlator(&self) -> Option<&str> {
+        self.calls.iter().find_map(|c| c.correlator.as_deref())
+    }
+}
+
+/// Carries out the actions a decision allowed, for the actions it knows.
+pub trait ActionExecutor {
+    /// Carries out `action` (its qualified name) with its bound arguments `args`, in the
+    /// action's parameter order, if `decision` allows it. `None` when this executor does not
+    /// carry out that action (it is someone else's).
+    fn execute(&self, action: &str, args: &[Value], decision: &Decision) -> Option<ActionRecord>;
+}
+
+impl ActionExecutor for Camara {
+    fn execute(&self, action: &str, args: &[Value], decision: &Decision) -> Option<ActionRecord> {
+        if !is_network_action(action) {
+            return None;
+        }
+        if decision.verdict != Verdict::Allow {
+            return Some(ActionRecord {
+                action: action.to_string(),
+                outcome: ActionOutcome::NotAllowed {
+                    verdict: decision.verdict,
+                },
+                calls: Vec::new(),
+            });
+        }
+        self.perform(action, args)
+    }
+}
+
+/// Whether `action` is one the connectors carry out.
+pub fn is_network_action(action: &str) -> bool {
+    action == CREATE_QOS_SESSION || action == DELETE_QOS_SESSION
+}
+
+impl Camara {
+    /// Carries out `action` with `args` without looking at a decision: for an action a person
+    /// approved after a `review`. `None` when it is not a network action.
+    pub fn perform(&self, action: &str, args: &[Value]) -> Option<ActionRecord> {
+        let record = |outcome, calls| {
+            Some(ActionRecord {
+                action: action.to_string(),
+                outcome,
+                calls,
+            })
+        };
+        let invalid = |what: &str| {
+            record(
+                ActionOutcome::Failed(CallError::InvalidArgument(format!(
+                    "{action} expects {what}, got ({})",
+                    args.iter().map(Value::kind).collect::<Vec<_>>().join(", ")
+                ))),
+                Vec::new(),
+            )
+        };
+        match action {
+            CREATE_QOS_SESSION => {
+                let [phone, server, profile, Value::Duration(ms)] = args else {
+                    return invalid("(Text, Text, Text, Duration)");
+                };
+                let (Some(phone), Some(server), Some(profile)) =
+                    (text(phone), text(server), text(profile))
+                else {
+                    return invalid("(Text, Text, Text, Duration)");
+                };
+                if ms % 1000 != 0 {
+                    let e = CallError::InvalidArgument(format!(
+                        "the duration must be whole seconds, not {ms} ms"
+                    ));
+                    return record(ActionOutcome::Failed(e), Vec::new());
+                }
+                let req = CreateSession {
+                    phone_number: phone.to_string(),
+                    application_server: server.to_string(),
+                    qos_profile: profile.to_string(),
+                    duration_s: ms / 1000,
+                };
+                let x = self.create_session(&req);
+                let outcome = match x.result {
+                    Ok(s) => ActionOutcome::SessionCreated(s),
+                    Err(e) => ActionOutcome::Failed(e),
+                };
+                record(outcome, x.calls)
+            }
+            DELETE_QOS_SESSION => {
+                let [id] = args else {
+                    return invalid("(Text)");
+                };
+                let Some(id) = text(id) else {
+                    return invalid("(Text)");
+                };
+                let x = self.delete_session(id);
+                let outcome = match x.result {
+                    Ok(()) => ActionOutcome::SessionDeleted {
+                        session_id: id.to_string(),
+                    },
+                    Err(e) => ActionOutcome::Failed(e),
+                };
+                record(outcome, x.calls)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn text(v: &Value) -> Option<&str> {
+    match v {
+        Value::Text(s) | Value::Id(s) => Some(s),
+        _ => None,
+    }
+}

@@ -1,0 +1,656 @@
+//! The CAMARA operations, typed: the request bodies the OpenAPI files give, and their answers
+//! checked against the contract (a field missing or of the wrong type, an unknown enum value or
+//! an ill-formed date is an error, never a guess).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json, json};
+
+use crate::Camara;
+use crate::config::Api;
+use crate::http::{CallError, NetworkCall, Request, Retry};
+
+/// The result of one operation and every HTTP request it made (attempts, token requests), in
+/// order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange<T> {
+    /// The answer, or why there is none.
+    pub result: Result<T, CallError>,
+    /// The requests made, with their correlators.
+    pub calls: Vec<NetworkCall>,
+}
+
+impl<T> Exchange<T> {
+    fn local_error(error: CallError) -> Exchange<T> {
+        Exchange {
+            result: Err(error),
+            calls: Vec::new(),
+        }
+    }
+
+    /// The `x-correlator` of the operation (the one of its first attempt; every attempt of a
+    /// call sends the same), if a request was sent.
+    pub fn correlator(&self) -> Option<&str> {
+        self.calls.iter().find_map(|c| c.correlator.as_deref())
+    }
+}
+
+/// `POST /retrieve-date` of SIM Swap: when the SIM last changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimSwapDate {
+    /// `latestSimChange`, in milliseconds since the epoch; `None` when the operator does not
+    /// disclose it.
+    pub latest_sim_change: Option<i64>,
+    /// `monitoredPeriod`, in days, if given.
+    pub monitored_period_days: Option<i64>,
+}
+
+/// `POST /retrieve` of Device Roaming Status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoamingStatus {
+    /// `roaming`
+    pub roaming: bool,
+    /// `countryCode`, the visited network's Mobile Country Code.
+    pub country_code: Option<i64>,
+    /// `countryName` (empty when not given).
+    pub country_name: Vec<String>,
+    /// `lastStatusTime`, in milliseconds since the epoch.
+    pub last_status_time: Option<i64>,
+}
+
+/// `ConnectivityType` of Device Reachability Status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Connectivity {
+    /// `DATA`
+    Data,
+    /// `SMS`
+    Sms,
+}
+
+/// `POST /retrieve` of Device Reachability Status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReachabilityStatus {
+    /// `reachable`
+    pub reachable: bool,
+    /// `connectivity` (empty when not given).
+    pub connectivity: Vec<Connectivity>,
+    /// `lastStatusTime`, in milliseconds since the epoch.
+    pub last_status_time: Option<i64>,
+}
+
+/// `QosStatus` of Quality on Demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QosStatus {
+    /// `REQUESTED`
+    Requested,
+    /// `AVAILABLE`
+    Available,
+    /// `UNAVAILABLE`
+    Unavailable,
+}
+
+/// `StatusInfo` of Quality on Demand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatusInfo {
+    /// `DURATION_EXPIRED`
+    DurationExpired,
+    /// `NETWORK_TERMINATED`
+    NetworkTerminated,
+    /// `DELETE_REQUESTED`
+    DeleteRequested,
+}
+
+/// `SessionInfo` of Quality on Demand (the fields XOP uses).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// `sessionId` (a UUID).
+    pub session_id: String,
+    /// `qosProfile`
+    pub qos_profile: String,
+    /// `duration`, in seconds.
+    pub duration_s: i64,
+    /// `qosStatus`
+    pub qos_status: QosStatus,
+    /// `statusInfo`
+    pub status_info: Option<StatusInfo>,
+    /// `startedAt`, in milliseconds since the epoch.
+    pub started_at: Option<i64>,
+    /// `expiresAt`, in milliseconds since the epoch.
+    pub expires_at: Option<i64>,
+}
+
+/// What `POST /sessions` asks for (two-legged: the device is named by its phone number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateSession {
+    /// `device.phoneNumber`, E.164 with a leading `+`.
+    pub phone_number: String,
+    /// `applicationServer`: an IPv4 or IPv6 address, optionally with a `/mask`.
+    pub application_server: String,
+    /// `qosProfile`
+    pub qos_profile: String,
+    /// `duration`, in seconds (at least 1).
+    pub duration_s: i64,
+}
+
+impl Camara {
+    /// `POST /check` of SIM Swap: whether the SIM was swapped in the last `max_age_hours`
+    /// (1 to 2400).
+    pub fn check_sim_swap(&self, phone_number: &str, max_age_hours: i64) -> Exchange<bool> {
+        if let Err(e) = check_phone(phone_number) {
+            return Exchange::local_error(e);
+        }
+        if !(1..=2400).contains(&max_age_hours) {
+            return Exchange::local_error(CallError::InvalidArgument(format!(
+                "maxAge must be 1 to 2400 hours, not {max_age_hours}"
+            )));
+        }
+        let body = json!({ "phoneNumber": phone_number, "maxAge": max_age_hours });
+        self.json_call(
+            Api::SimSwap,
+            "checkSimSwap",
+            "POST",
+            "/check".into(),
+            Some(body),
+            Retry::Idempotent,
+            &[200],
+            |o| o.bool("swapped"),
+        )
+    }
+
+    /// `POST /retrieve-date` of SIM Swap: when the SIM last changed.
+    pub fn retrieve_sim_swap_date(&self, phone_number: &str) -> Exchange<SimSwapDate> {
+        if let Err(e) = check_phone(phone_number) {
+            return Exchange::local_error(e);
+        }
+        let body = json!({ "phoneNumber": phone_number });
+        self.json_call(
+            Api::SimSwap,
+            "retrieveSimSwapDate",
+            "POST",
+            "/retrieve-date".into(),
+            Some(body),
+            Retry::Idempotent,
+            &[200],
+            |o| {
+                // Required, and nullable: `null` is "not disclosed", a missing key is a bug.
+                if !o.0.contains_key("latestSimChange") {
+                    return Err("latestSimChange is missing".into());
+                }
+                let monitored = o.opt_int("monitoredPeriod")?;
+                if monitored.is_some_and(|d| d < 0) {
+                    return Err("monitoredPeriod is negative".into());
+                }
+                Ok(SimSwapDate {
+                    latest_sim_change: o.opt_time("latestSimChange")?,
+                    monitored_period_days: monitored,
+                })
+            },
+        )
+    }
+
+    /// `POST /retrieve` of Device Roaming Status.
+    pub fn roaming_status(&self, phone_number: &str) -> Exchange<RoamingStatus> {
+        if let Err(e) = check_phone(phone_number) {
+            return Exchange::local_error(e);
+        }
+        let body = json!({ "device": { "phoneNumber": phone_number } });
+        self.json_call(
+            Api::DeviceRoamingStatus,
+            "getRoamingStatus",
+            "POST",
+            "/retrieve".into(),
+            Some(body),
+            Retry::Idempotent,
+            &[200],
+            |o| {
+                Ok(RoamingStatus {
+                    roaming: o.bool("roaming")?,
+                    country_code: o.opt_int("countryCode")?,
+                    country_name: o.str_list("countryName")?,
+                    last_status_time: o.opt_time("lastStatusTime")?,
+                })
+            },
+        )
+    }
+
+    /// `POST /retrieve` of Device Reachability Status.
+    pub fn reachability_status(&self, phone_number: &str) -> Exchange<ReachabilityStatus> {
+        if let Err(e) = check_phone(phone_number) {
+            return Exchange::local_error(e);
+        }
+        let body = json!({ "device": { "phoneNumber": phone_number } });
+        self.json_call(
+            Api::DeviceReachabilityStatus,
+            "getReachabilityStatus",
+            "POST",
+            "/retrieve".into(),
+            Some(body),
+            Retry::Idempotent,
+            &[200],
+            |o| {
+                let connectivity = o
+                    .str_list("connectivity")?
+                    .iter()
+                    .map(|c| match c.as_str() {
+                        "DATA" => Ok(Connectivity::Data),
+                        "SMS" => Ok(Connectivity::Sms),
+                        other => Err(format!("connectivity `{other}` is not DATA or SMS")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(ReachabilityStatus {
+                    reachable: o.bool("reachable")?,
+                    connectivity,
+                    last_status_time: o.opt_time("lastStatusTime")?,
+                })
+            },
+        )
+    }
+
+    /// `POST /sessions` of Quality on Demand: asks for a QoS session. Not repeated after a
+    /// timeout or a 5xx (the contract has no idempotency key: a second session could be made);
+    /// repeated only when the request surely was not processed (no connection, 429).
+    pub fn create_session(&self, req: &CreateSession) -> Exchange<SessionInfo> {
+        let server = match application_server(&req.application_server) {
+            Ok(s) => s,
+            Err(e) => return Exchange::local_error(e),
+        };
+        if let Err(e) = check_phone(&req.phone_number)
+            .and_then(|()| check_profile(&req.qos_profile))
+            .and_then(|()| check_seconds("duration", req.duration_s))
+        {
+            return Exchange::local_error(e);
+        }
+        let body = json!({
+            "device": { "phoneNumber": req.phone_number },
+            "applicationServer": server,
+            "qosProfile": req.qos_profile,
+            "duration": req.duration_s,
+        });
+        self.json_call(
+            Api::QualityOnDemand,
+            "createSession",
+            "POST",
+            "/sessions".into(),
+            Some(body),
+            Retry::Once,
+            &[201],
+            session_info,
+        )
+    }
+
+    /// `GET /sessions/{sessionId}` of Quality on Demand.
+    pub fn get_session(&self, session_id: &str) -> Exchange<SessionInfo> {
+        if let Err(e) = check_uuid(session_id) {
+            return Exchange::local_error(e);
+        }
+        self.json_call(
+            Api::QualityOnDemand,
+            "getSession",
+            "GET",
+            format!("/sessions/{session_id}"),
+            None,
+            Retry::Idempotent,
+            &[200],
+            session_info,
+        )
+    }
+
+    /// `DELETE /sessions/{sessionId}` of Quality on Demand. Repeated like a read (deleting
+    /// twice deletes once); a 404 on a retry after an attempt whose outcome is unknown means
+    /// that attempt deleted it.
+    pub fn delete_session(&self, session_id: &str) -> Exchange<()> {
+        if let Err(e) = check_uuid(session_id) {
+            return Exchange::local_error(e);
+        }
+        let req = Request {
+            api: Api::QualityOnDemand,
+            operation: "deleteSession",
+            method: "DELETE",
+            path: format!("/sessions/{session_id}"),
+            body: None,
+            retry: Retry::Idempotent,
+            expect: &[204],
+        };
+        let mut calls = Vec::new();
+        let result = self.transport.call(&req, &mut calls).map(|_| ());
+        let result = match result {
+            Err(CallError::Api { status: 404, .. }) if earlier_attempt_unknown(&calls) => Ok(()),
+            other => other,
+        };
+        Exchange { result, calls }
+    }
+
+    /// `POST /sessions/{sessionId}/extend` of Quality on Demand: adds
+    /// `additional_s` seconds to an available session. Not repeated after a timeout or a 5xx
+    /// (it would extend twice).
+    pub fn extend_session(&self, session_id: &str, additional_s: i64) -> Exchange<SessionInfo> {
+        if let Err(e) = check_uuid(session_id)
+            .and_then(|()| check_seconds("requestedAdditionalDuration", additional_s))
+        {
+            return Exchange::local_error(e);
+        }
+        let body = json!({ "requestedAdditionalDuration": additional_s });
+        self.json_call(
+            Api::QualityOnDemand,
+            "extendQosSessionDuration",
+            "POST",
+            format!("/sessions/{session_id}/extend"),
+            Some(body),
+            Retry::Once,
+            &[200],
+            session_info,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn json_call<T>(
+        &self,
+        api: Api,
+        operation: &'static str,
+        method: &'static str,
+        path: String,
+        body: Option<Json>,
+        retry: Retry,
+        expect: &[u16],
+        parse: impl FnOnce(&Obj<'_>) -> Result<T, String>,
+    ) -> Exchange<T> {
+        let req = Request {
+            api,
+            operation,
+            method,
+            path,
+            body,
+            retry,
+            expect,
+        };
+        let mut calls = Vec::new();
+        let result = self.transport.call(&req, &mut calls).and_then(|answer| {
+            let parsed: Json = serde_json::from_str(&answer.body).map_err(|e| {
+                CallError::BadResponse(format!("status {}: not JSON: {e}", answer.status))
+            })?;
+            let Json::Object(map) = parsed else {
+                return Err(CallError::BadResponse(
+                    "the body is not a JSON object".into(),
+                ));
+            };
+            parse(&Obj(&map)).map_err(CallError::BadResponse)
+        });
+        if let (Err(e @ CallError::BadResponse(_)), Some(last)) = (&result, calls.last_mut()) {
+            // The request went through but its answer is unusable: say so on the record.
+            last.error = Some(e.to_string());
+        }
+        Exchange { result, calls }
+    }
+}
+
+/// Whether an attempt before the last one may have been processed (no answer, or a 5xx).
+fn earlier_attempt_unknown(calls: &[NetworkCall]) -> bool {
+    let attempts: Vec<&NetworkCall> = calls.iter().filter(|c| c.api != "oauth2").collect();
+    attempts.len() > 1
+        && attempts[..attempts.len() - 1]
+            .iter()
+            .any(|c| c.status.is_none_or(|s| s >= 500))
+}
+
+fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
+    let session_id = o.str("sessionId")?;
+    check_uuid(&session_id).map_err(|e| format!("sessionId: {e}"))?;
+    let duration_s = o.int("duration")?;
+    if duration_s < 1 {
+        return Err(format!("duration {duration_s} is less than 1 second"));
+    }
+    let qos_status = match o.str("qosStatus")?.as_str() {
+        "REQUESTED" => QosStatus::Requested,
+        "AVAILABLE" => QosStatus::Available,
+        "UNAVAILABLE" => QosStatus::Unavailable,
+        other => return Err(format!("qosStatus `{other}` is not in the contract")),
+    };
+    let status_info = match o.opt_str("statusInfo")?.as_deref() {
+        None => None,
+        Some("DURATION_EXPIRED") => Some(StatusInfo::DurationExpired),
+        Some("NETWORK_TERMINATED") => Some(StatusInfo::NetworkTerminated),
+        Some("DELETE_REQUESTED") => Some(StatusInfo::DeleteRequested),
+        Some(other) => return Err(format!("statusInfo `{other}` is not in the contract")),
+    };
+    Ok(SessionInfo {
+        session_id,
+        qos_profile: o.str("qosProfile")?,
+        duration_s,
+        qos_status,
+        status_info,
+        started_at: o.opt_time("startedAt")?,
+        expires_at: o.opt_time("expiresAt")?,
+    })
+}
+
+/// A JSON object with typed, contract-checking getters.
+struct Obj<'a>(&'a Map<String, Json>);
+
+impl Obj<'_> {
+    fn get(&self, key: &str) -> Option<&Json> {
+        self.0.get(key).filter(|v| !v.is_null())
+    }
+
+    fn bool(&self, key: &str) -> Result<bool, String> {
+        match self.get(key) {
+            Some(Json::Bool(b)) => Ok(*b),
+            Some(_) => Err(format!("{key} is not a boolean")),
+            None => Err(format!("{key} is missing")),
+        }
+    }
+
+    fn int(&self, key: &str) -> Result<i64, String> {
+        self.opt_int(key)?
+            .ok_or_else(|| format!("{key} is missing"))
+    }
+
+    fn opt_int(&self, key: &str) -> Result<Option<i64>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| format!("{key} is not an integer")),
+        }
+    }
+
+    fn str(&self, key: &str) -> Result<String, String> {
+        self.opt_str(key)?
+            .ok_or_else(|| format!("{key} is missing"))
+    }
+
+    fn opt_str(&self, key: &str) -> Result<Option<String>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Json::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{key} is not a string")),
+        }
+    }
+
+    fn str_list(&self, key: &str) -> Result<Vec<String>, String> {
+        match self.get(key) {
+            None => Ok(Vec::new()),
+            Some(Json::Array(xs)) => xs
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("{key} has an element that is not a string"))
+                })
+                .collect(),
+            Some(_) => Err(format!("{key} is not an array")),
+        }
+    }
+
+    /// An RFC 3339 date-time with a time zone, in milliseconds since the epoch.
+    fn opt_time(&self, key: &str) -> Result<Option<i64>, String> {
+        match self.opt_str(key)? {
+            None => Ok(None),
+            Some(s) => s
+                .parse::<jiff::Timestamp>()
+                .map(|t| Some(t.as_millisecond()))
+                .map_err(|e| format!("{key} `{s}` is not an RFC 3339 date-time: {e}")),
+        }
+    }
+}
+
+/// CAMARA's `PhoneNumber`: `^\+[1-9][0-9]{4,14}$`.
+fn check_phone(s: &str) -> Result<(), CallError> {
+    let digits = s.strip_prefix('+').unwrap_or("");
+    let ok = (5..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if ok {
+        Ok(())
+    } else {
+        Err(CallError::InvalidArgument(
+            "the phone number is not E.164 with a leading + (like +33612345678)".into(),
+        ))
+    }
+}
+
+/// A UUID in its 8-4-4-4-12 hex form (`SessionId`). Also keeps the path free of `/`, `?`, …
+fn check_uuid(s: &str) -> Result<(), CallError> {
+    let groups: Vec<&str> = s.split('-').collect();
+    let ok = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(CallError::InvalidArgument(format!(
+            "session id `{}` is not a UUID",
+            s.chars().take(64).collect::<String>()
+        )))
+    }
+}
+
+/// `QosProfileName`: 3 to 256 of `[a-zA-Z0-9_.-]`.
+fn check_profile(s: &str) -> Result<(), CallError> {
+    let ok = (3..=256).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CallError::InvalidArgument(format!(
+            "QoS profile `{}` is not 3 to 256 of letters, digits, `_`, `.`, `-`",
+            s.chars().take(64).collect::<String>()
+        )))
+    }
+}
+
+/// An `int32` count of seconds, at least 1.
+fn check_seconds(field: &str, s: i64) -> Result<(), CallError> {
+    if (1..=i64::from(i32::MAX)).contains(&s) {
+        Ok(())
+    } else {
+        Err(CallError::InvalidArgument(format!(
+            "{field} must be 1 to {} seconds, not {s}",
+            i32::MAX
+        )))
+    }
+}
+
+/// `ApplicationServer`: `{"ipv4Address": …}` or `{"ipv6Address": …}`, the address optionally
+/// with a `/mask` valid for its version.
+fn application_server(s: &str) -> Result<Json, CallError> {
+    let bad = || {
+        CallError::InvalidArgument(format!(
+            "application server `{}` is not an IPv4 or IPv6 address (optionally with /mask)",
+            s.chars().take(64).collect::<String>()
+        ))
+    };
+    let (addr, mask) = match s.split_once('/') {
+        Some((a, m)) => (a, Some(m.parse::<u8>().map_err(|_| bad())?)),
+        None => (s, None),
+    };
+    if addr.parse::<std::net::Ipv4Addr>().is_ok() {
+        if mask.is_some_and(|m| m > 32) {
+            return Err(bad());
+        }
+        return Ok(json!({ "ipv4Address": s }));
+    }
+    if addr.parse::<std::net::Ipv6Addr>().is_ok() {
+        if mask.is_some_and(|m| m > 128) {
+            return Err(bad());
+        }
+        return Ok(json!({ "ipv6Address": s }));
+    }
+    Err(bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers() {
+        for ok in ["+33612345678", "+12345", "+123456789012345"] {
+            assert!(check_phone(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "33612345678",
+            "+0612345678",
+            "+1234",
+            "+1234567890123456",
+            "+3361234567a",
+            "",
+        ] {
+            assert!(check_phone(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_ids_and_profiles() {
+        assert!(check_uuid("3fa85f64-5717-4562-b3fc-2c963f66afa6").is_ok());
+        assert!(check_uuid("../../admin").is_err());
+        assert!(check_uuid("3fa85f64-5717-4562-b3fc-2c963f66afa6/extend").is_err());
+        assert!(check_profile("QOS_L").is_ok());
+        assert!(check_profile("QO").is_err());
+        assert!(check_profile("QOS L").is_err());
+    }
+
+    #[test]
+    fn application_servers() {
+        assert_eq!(
+            application_server("198.51.100.0/24").unwrap(),
+            json!({ "ipv4Address": "198.51.100.0/24" })
+        );
+        assert_eq!(
+            application_server("2001:db8::/64").unwrap(),
+            json!({ "ipv6Address": "2001:db8::/64" })
+        );
+        for bad in [
+            "198.51.100.0/33",
+            "2001:db8::/129",
+            "example.com",
+            "1.2.3.4/x",
+            "",
+        ] {
+            assert!(application_server(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn contract_checks_on_answers() {
+        let obj = |text: &str| match serde_json::from_str::<Json>(text).unwrap() {
+            Json::Object(m) => m,
+            _ => unreachable!("objects only"),
+        };
+        let m = obj(
+            r#"{"sessionId":"3fa85f64-5717-4562-b3fc-2c963f66afa6","qosProfile":"QOS_L","duration":3600,"qosStatus":"PENDING"}"#,
+        );
+        assert!(session_info(&Obj(&m)).unwrap_err().contains("qosStatus"));
+        let m = obj(
+            r#"{"sessionId":"x","qosProfile":"QOS_L","duration":3600,"qosStatus":"REQUESTED"}"#,
+        );
+        assert!(session_info(&Obj(&m)).unwrap_err().contains("sessionId"));
+        let m = obj(r#"{"t":"2024-02-20T10:41:38.657","n":1.5,"l":[1]}"#);
+        let o = Obj(&m);
+        assert!(o.opt_time("t").is_err(), "a date-time needs its time zone");
+        assert!(o.opt_int("n").is_err());
+        assert!(o.str_list("l").is_err());
+        assert_eq!(o.str_list("missing").unwrap(), Vec::<String>::new());
+    }
+}

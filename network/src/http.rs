@@ -1,0 +1,745 @@
+//! The HTTP exchange every connector goes through: an OAuth2 bearer token (client-credentials
+//! grant, cached until it expires), an `x-correlator` per call, a timeout per attempt, bounded
+//! retries of what is safe to retry, CAMARA error bodies, and a record of every request made.
+
+use std::fmt;
+use std::io::ErrorKind;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use ureq::Agent;
+
+use crate::config::{Api, CamaraConfig};
+
+/// The most of an answer's body that is read; a larger one is out of contract.
+const MAX_BODY: u64 = 1 << 20;
+
+/// What tells the time to the connectors (token expiry, cache ages). Tests move it by hand.
+pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+/// One HTTP request made to the network (one attempt of a call, or a token request), as the
+/// proof record keeps it. Phone numbers and other arguments are not in it: the decision's
+/// evidence has them, hashed when personal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkCall {
+    /// The API (`sim-swap`, `quality-on-demand`, `device-roaming-status`,
+    /// `device-reachability-status`), or `oauth2` for the token endpoint.
+    pub api: String,
+    /// The operation's `operationId` in the API's OpenAPI file (`checkSimSwap`), or `token`.
+    pub operation: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The path under the API's base URL (`/check`, `/sessions/{id}`).
+    pub path: String,
+    /// The `x-correlator` sent (one per call, the same on each of its attempts); `None` for
+    /// the token endpoint, which is not a CAMARA API.
+    pub correlator: Option<String>,
+    /// The `x-correlator` the answer carried, if any.
+    pub echoed_correlator: Option<String>,
+    /// 1 for the first attempt of a call, 2 for its first retry, …
+    pub attempt: u32,
+    /// The HTTP status of the answer; `None` when there was none (timeout, connection failed).
+    pub status: Option<u16>,
+    /// The CAMARA error `code` of an error answer (or OAuth2 `error` of the token endpoint).
+    pub error_code: Option<String>,
+    /// What went wrong with this request; `None` when it succeeded.
+    pub error: Option<String>,
+    /// How long the request took, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// Why a call gave no answer that the connector could use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CallError {
+    /// The API is not configured (no base URL in `[camara]`); nothing was sent.
+    NotConfigured(String),
+    /// An argument is outside the API's contract (a phone number that is not E.164, a
+    /// `maxAge` out of range); nothing was sent.
+    InvalidArgument(String),
+    /// No token could be had from the token endpoint.
+    Auth(String),
+    /// The API answered with a CAMARA error body.
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The error `code` (`OUT_OF_RANGE`, `QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE`).
+        code: String,
+        /// The error `message`.
+        message: String,
+    },
+    /// The API answered with a status its contract does not give for this operation, or an
+    /// error status without a CAMARA error body.
+    UnexpectedStatus {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// No answer within the timeout.
+    Timeout,
+    /// The connection failed or broke.
+    Transport(String),
+    /// The answer's body is not what the contract says (not JSON, a field missing or of the
+    /// wrong type, an unknown enum value).
+    BadResponse(String),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::NotConfigured(m) => write!(f, "not configured: {m}"),
+            CallError::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            CallError::Auth(m) => write!(f, "no access token: {m}"),
+            CallError::Api {
+                status,
+                code,
+                message,
+            } => write!(f, "{status} {code}: {message}"),
+            CallError::UnexpectedStatus { status, body } if body.is_empty() => {
+                write!(f, "unexpected status {status}")
+            }
+            CallError::UnexpectedStatus { status, body } => {
+                write!(f, "unexpected status {status}: {body}")
+            }
+            CallError::Timeout => f.write_str("timed out"),
+            CallError::Transport(m) => write!(f, "connection failed: {m}"),
+            CallError::BadResponse(m) => write!(f, "answer out of contract: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl CallError {
+    /// The CAMARA error code, for an error answer.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            CallError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, for an answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            CallError::Api { status, .. } | CallError::UnexpectedStatus { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether a call may be repeated when its outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Repeating it changes nothing (reads, also those CAMARA makes with POST; DELETE): retried
+    /// on timeouts, broken connections, 5xx and 429.
+    Idempotent,
+    /// Repeating it may do it twice (creating a session, extending one): retried only when
+    /// the request surely was not processed (no connection could be made, or 429).
+    Once,
+}
+
+/// One call to make.
+pub(crate) struct Request<'a> {
+    pub api: Api,
+    pub operation: &'static str,
+    pub method: &'static str,
+    /// The path under the API's base URL.
+    pub path: String,
+    pub body: Option<serde_json::Value>,
+    pub retry: Retry,
+    /// The success statuses the contract gives for this operation.
+    pub expect: &'a [u16],
+}
+
+/// A successful answer.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+#[derive(Clone)]
+struct Token {
+    value: String,
+    /// When to stop using it (before its real expiry, to allow for clock skew and latency).
+    renew_at: Instant,
+}
+
+/// The HTTP side of the connectors: the agent, the configuration and the token cache.
+pub(crate) struct Transport {
+    pub config: CamaraConfig,
+    agent: Agent,
+    token: Mutex<Option<Token>>,
+    pub clock: Clock,
+}
+
+/// What one attempt gave.
+enum Attempt {
+    Done(Answer),
+    /// Failed; retry if `retryable`, after at least `wait` (a `Retry-After`).
+    Failed {
+        error: CallError,
+        retryable: bool,
+        wait: Option<Duration>,
+        /// A 401 with a token that was cached: it may have been revoked, fetch a new one.
+        stale_token: bool,
+    },
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere while holding the lock leaves plain data behind; keep using it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Transport {
+    pub fn new(config: CamaraConfig, clock: Clock) -> Transport {
+        let agent = Agent::config_builder()
+            .http_status_as_error(false)
+            // A redirect would carry the bearer token and the body elsewhere: refuse them.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_global(Some(config.timeout))
+            .timeout_connect(Some(config.connect_timeout))
+            .user_agent(concat!("xop-network/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Transport {
+            config,
+            agent,
+            token: Mutex::new(None),
+            clock,
+        }
+    }
+
+    /// Forgets the cached token.
+    pub fn clear_token(&self) {
+        lock(&self.token).take();
+    }
+
+    /// Makes `req`, retrying what is safe to retry, and appends every request made (token
+    /// requests included) to `calls`.
+    pub fn call(
+        &self,
+        req: &Request<'_>,
+        calls: &mut Vec<NetworkCall>,
+    ) -> Result<Answer, CallError> {
+        let Some(base) = self.config.base_url(req.api) else {
+            return Err(CallError::NotConfigured(format!(
+                "no base URL for {} in [camara] (api_root or apis.{})",
+                req.api.name(),
+                req.api.name().replace('-', "_")
+            )));
+        };
+        let url = format!("{base}{}", req.path);
+        let correlator = new_correlator();
+        let body = req.body.as_ref().map(serde_json::Value::to_string);
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = match self.token(calls) {
+                Ok((token, cached)) => self.attempt(
+                    req,
+                    &url,
+                    &correlator,
+                    body.as_deref(),
+                    &token,
+                    cached,
+                    attempt,
+                    calls,
+                ),
+                Err((error, retryable)) => Attempt::Failed {
+                    error,
+                    retryable,
+                    wait: None,
+                    stale_token: false,
+                },
+            };
+            match outcome {
+                Attempt::Done(answer) => return Ok(answer),
+                Attempt::Failed {
+                    stale_token: true,
+                    error,
+                    ..
+                } => {
+                    lock(&self.token).take();
+                    // One more try with a fresh token: a 401 means nothing was done.
+                    if refreshed || attempt >= self.config.max_attempts {
+                        return Err(error);
+                    }
+                    refreshed = true;
+                }
+                Attempt::Failed {
+                    error,
+                    retryable,
+                    wait,
+                    ..
+                } => {
+                    if !retryable || attempt >= self.config.max_attempts {
+                        return Err(error);
+                    }
+                    thread::sleep(self.backoff(attempt, wait));
+                }
+            }
+        }
+    }
+
+    /// The wait before retry number `attempt`: the backoff doubled each time, or the server's
+    /// `Retry-After` if longer, capped by `max_backoff`.
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let doubled = self
+            .config
+            .backoff
+            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
+        doubled
+            .max(retry_after.unwrap_or_default())
+            .min(self.config.max_backoff)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attempt(
+        &self,
+        req: &Request<'_>,
+        url: &str,
+        correlator: &str,
+        body: Option<&str>,
+        token: &str,
+        cached_token: bool,
+        attempt: u32,
+        calls: &mut Vec<NetworkCall>,
+    ) -> Attempt {
+        let started = Instant::now();
+        let bearer = format!("Bearer {token}");
+        let sent = match req.method {
+            "GET" => self
+                .agent
+                .get(url)
+                .header("authorization", &bearer)
+                .header("x-correlator", correlator)
+                .header("accept", "application/json")
+                .call(),
+            "DELETE" => self
+                .agent
+                .delete(url)
+                .header("authorization", &bearer)
+                .header("x-correlator", correlator)
+                .header("accept", "application/json")
+                .call(),
+            _ => self
+                .agent
+                .post(url)
+                .header("authorization", &bearer)
+                .header("x-correlator", correlator)
+                .header("accept", "application/json")
+                .content_type("application/json")
+                .send(body.unwrap_or("{}")),
+        };
+        let mut record = NetworkCall {
+            api: req.api.name().to_string(),
+            operation: req.operation.to_string(),
+            method: req.method.to_string(),
+            path: req.path.clone(),
+            correlator: Some(correlator.to_string()),
+            echoed_correlator: None,
+            attempt,
+            status: None,
+            error_code: None,
+            error: None,
+            elapsed_ms: 0,
+        };
+        let outcome = match sent {
+            Err(e) => {
+                let (error, connected) = transport_error(e);
+                Attempt::Failed {
+                    error,
+                    // Without a connection nothing was sent: safe to repeat anything.
+                    retryable: !connected || req.retry == Retry::Idempotent,
+                    wait: None,
+                    stale_token: false,
+                }
+            }
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                record.status = Some(status);
+                record.echoed_correlator = header(&resp, "x-correlator");
+                let retry_after = header(&resp, "retry-after")
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                match resp
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_BODY)
+                    .read_to_string()
+                {
+                    Err(e) => {
+                        let (error, _) = transport_error(e);
+                        Attempt::Failed {
+                            error,
+                            retryable: req.retry == Retry::Idempotent,
+                            wait: None,
+                            stale_token: false,
+                        }
+                    }
+                    Ok(text) if req.expect.contains(&status) => {
+                        Attempt::Done(Answer { status, body: text })
+                    }
+                    Ok(text) => {
+                        let error = error_answer(status, &text);
+                        let retryable = status == 429
+                            || (req.retry == Retry::Idempotent && (500..600).contains(&status));
+                        Attempt::Failed {
+                            error,
+                            retryable,
+                            wait: retry_after,
+                            stale_token: status == 401 && cached_token,
+                        }
+                    }
+                }
+            }
+        };
+        if let Attempt::Failed { error, .. } = &outcome {
+            record.error_code = error.code().map(str::to_string);
+            record.error = Some(error.to_string());
+        }
+        record.elapsed_ms = elapsed_ms(started);
+        calls.push(record);
+        outcome
+    }
+
+    /// A token: the cached one if still good (`true`), else a new one from the token endpoint
+    /// (`false`). An error says whether asking again may help.
+    fn token(&self, calls: &mut Vec<NetworkCall>) -> Result<(String, bool), (CallError, bool)> {
+        let now = (self.clock)();
+        if let Some(t) = lock(&self.token).as_ref()
+            && now < t.renew_at
+        {
+            return Ok((t.value.clone(), true));
+        }
+        let token = self.fetch_token(calls)?;
+        let value = token.value.clone();
+        *lock(&self.token) = Some(token);
+        Ok((value, false))
+    }
+
+    fn fetch_token(&self, calls: &mut Vec<NetworkCall>) -> Result<Token, (CallError, bool)> {
+        let c = &self.config;
+        let started = Instant::now();
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = c.scope.as_deref() {
+            form.push(("scope", scope));
+        }
+        // RFC 6749 §2.3.1: the client id and secret, form-encoded, in HTTP Basic.
+        let basic = base64(
+            format!(
+                "{}:{}",
+                form_encode(&c.client_id),
+                form_encode(c.client_secret.expose())
+            )
+            .as_bytes(),
+        );
+        let sent = self
+            .agent
+            .post(&c.token_url)
+            .header("authorization", &format!("Basic {basic}"))
+            .header("accept", "application/json")
+            .send_form(form);
+        let mut record = NetworkCall {
+            api: "oauth2".into(),
+            operation: "token".into(),
+            method: "POST".into(),
+            path: String::new(),
+            correlator: None,
+            echoed_correlator: None,
+            attempt: 1,
+            status: None,
+            error_code: None,
+            error: None,
+            elapsed_ms: 0,
+        };
+        let fetched_at = (self.clock)();
+        let result = match sent {
+            Err(e) => {
+                let (error, _) = transport_error(e);
+                Err((CallError::Auth(error.to_string()), true))
+            }
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                record.status = Some(status);
+                match resp
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_BODY)
+                    .read_to_string()
+                {
+                    Err(e) => Err((CallError::Auth(transport_error(e).0.to_string()), true)),
+                    Ok(text) if status == 200 => self
+                        .parse_token(&text, fetched_at)
+                        .map_err(|m| (CallError::Auth(m), false)),
+                    Ok(text) => {
+                        // RFC 6749 §5.2: `error` and `error_description`.
+                        let body: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+                        let field = |k: &str| {
+                            body.as_ref()
+                                .and_then(|b| b.get(k))
+                                .and_then(|v| v.as_str())
+                                .map(str::to_string)
+                        };
+                        record.error_code = field("error");
+                        let what = match (field("error"), field("error_description")) {
+                            (Some(e), Some(d)) => format!("{e}: {d}"),
+                            (Some(e), None) => e,
+                            _ => excerpt(&text),
+                        };
+                        let retryable = status == 429 || status >= 500;
+                        Err((
+                            CallError::Auth(format!("the token endpoint answered {status} {what}")),
+                            retryable,
+                        ))
+                    }
+                }
+            }
+        };
+        if let Err((e, _)) = &result {
+            record.error = Some(e.to_string());
+        }
+        record.elapsed_ms = elapsed_ms(started);
+        calls.push(record);
+        result
+    }
+
+    fn parse_token(&self, text: &str, fetched_at: Instant) -> Result<Token, String> {
+        let body: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| format!("the token endpoint's answer is not JSON: {e}"))?;
+        let value = body
+            .get("access_token")
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .ok_or("the token endpoint's answer has no access_token")?;
+        // A token is sent in a header: refuse anything that cannot be one (RFC 6750 b64token).
+        if !value.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+        }) {
+            return Err("the access_token has characters a bearer token cannot have".into());
+        }
+        match body.get("token_type").and_then(|v| v.as_str()) {
+            Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+            other => {
+                return Err(format!(
+                    "the token_type is {}, not Bearer",
+                    other.unwrap_or("missing")
+                ));
+            }
+        }
+        let lifetime = match body.get("expires_in") {
+            None | Some(serde_json::Value::Null) => self.config.default_token_lifetime,
+            Some(v) => Duration::from_secs(
+                v.as_u64()
+                    .ok_or("expires_in is not a whole number of seconds")?,
+            ),
+        };
+        // Renew a little early: the token must still be good when the API checks it.
+        let margin = (lifetime / 10).min(Duration::from_secs(30));
+        Ok(Token {
+            value: value.to_string(),
+            renew_at: fetched_at + lifetime.saturating_sub(margin),
+        })
+    }
+}
+
+fn header<B>(resp: &ureq::http::Response<B>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The error of a non-success answer: the CAMARA `ErrorInfo` (`status`, `code`, `message`)
+/// if the body is one, else the status and the start of the body.
+fn error_answer(status: u16, text: &str) -> CallError {
+    let body: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    let info = body.as_ref().and_then(|b| {
+        Some((
+            b.get("status")?.as_u64()?,
+            b.get("code")?.as_str()?,
+            b.get("message")?.as_str()?,
+        ))
+    });
+    match info {
+        Some((_, code, message)) if (200..300).contains(&status) => CallError::BadResponse(
+            format!("status {status} is not this operation's, with error {code}: {message}"),
+        ),
+        Some((_, code, message)) if status >= 400 => CallError::Api {
+            status,
+            code: code.to_string(),
+            message: message.to_string(),
+        },
+        _ => CallError::UnexpectedStatus {
+            status,
+            body: excerpt(text),
+        },
+    }
+}
+
+/// Classifies a ureq error: the error, and whether a connection was made (so that the
+/// request may have been received).
+fn transport_error(e: ureq::Error) -> (CallError, bool) {
+    use ureq::Error as E;
+    match e {
+        E::Timeout(ureq::Timeout::Resolve | ureq::Timeout::Connect) => (CallError::Timeout, false),
+        E::Timeout(_) => (CallError::Timeout, true),
+        E::HostNotFound => (CallError::Transport("host not found".into()), false),
+        E::ConnectionFailed => (CallError::Transport("connection failed".into()), false),
+        E::Io(io) => {
+            let connected = !matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused | ErrorKind::NotFound | ErrorKind::AddrNotAvailable
+            );
+            let error = if io.kind() == ErrorKind::TimedOut {
+                CallError::Timeout
+            } else {
+                CallError::Transport(io.to_string())
+            };
+            (error, connected)
+        }
+        E::BodyExceedsLimit(n) => (
+            CallError::BadResponse(format!("the body is larger than {n} bytes")),
+            true,
+        ),
+        other => (CallError::Transport(other.to_string()), true),
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    let t = text.trim();
+    match t.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &t[..i]),
+        None => t.to_string(),
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A new correlator: a random UUID (version 4). It fits every API's `XCorrelator` pattern
+/// (Device Status allows only letters, digits and `-`, at most 55).
+pub fn new_correlator() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // No system randomness: fall back on the time and a counter, still unique per process.
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        b[..8].copy_from_slice(&(t as u64).to_le_bytes());
+        b[8..].copy_from_slice(&n.to_le_bytes());
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Standard base64 with padding.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let index = usize::try_from((n >> (18 - 6 * i)) & 63).unwrap_or(0);
+                out.push(char::from(ALPHABET[index]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn form_encoding() {
+        assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(form_encode("Az09*-._"), "Az09*-._");
+    }
+
+    #[test]
+    fn correlators_are_uuids_and_differ() {
+        let a = new_correlator();
+        let b = new_correlator();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        let groups: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(groups, vec![8, 4, 4, 4, 12]);
+        assert!(a.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
+        assert_eq!(a.as_bytes()[14], b'4', "version 4");
+    }
+
+    #[test]
+    fn error_bodies() {
+        let e = error_answer(
+            429,
+            r#"{"status":429,"code":"TOO_MANY_REQUESTS","message":"Rate limit reached."}"#,
+        );
+        assert_eq!(e.code(), Some("TOO_MANY_REQUESTS"));
+        assert_eq!(e.to_string(), "429 TOO_MANY_REQUESTS: Rate limit reached.");
+        let e = error_answer(502, "<html>bad gateway</html>");
+        assert_eq!(e.status(), Some(502));
+        assert_eq!(e.code(), None);
+        // A body missing `message` is not a CAMARA error body.
+        let e = error_answer(400, r#"{"status":400,"code":"INVALID_ARGUMENT"}"#);
+        assert!(matches!(e, CallError::UnexpectedStatus { status: 400, .. }));
+        assert_eq!(excerpt(&"x".repeat(500)).chars().count(), 201);
+    }
+}

@@ -1,0 +1,91 @@
+//! The XOP network connectors: the CAMARA APIs (SIM Swap 2.1.0, Quality on Demand 1.1.0,
+//! Device Roaming Status 1.0.0, Device Reachability Status 1.0.0) as the `std.camara` signal
+//! sources and actions. A crate of its own so that the embeddable runtime stays free of HTTP.
+//!
+//! - [`Camara`] holds the configuration (`[camara]` in `xop.toml`, [`CamaraConfig`]), the
+//!   HTTP agent, the OAuth2 token (client-credentials grant, reused until it expires) and the
+//!   cache of signal values. It is `Send + Sync`: share one per process.
+//! - Every operation follows its OpenAPI contract (request bodies, `x-correlator`, bearer
+//!   token, error bodies with `status`/`code`/`message`) and returns an [`Exchange`]: the
+//!   typed answer or a [`CallError`], and the [`NetworkCall`]s made.
+//! - [`NetworkSignals`] is the interpreter's [`Signals`](xop_runtime::interp::Signals) for one
+//!   decision: a signal declared `from camara.sim_swap(…) max_age 5m` is fetched when a rule
+//!   reads it, reused while younger than its `max_age`, and absent when the call fails or
+//!   times out; each read leaves a [`SignalOutcome`] (the reason, the correlators) for the
+//!   proof record. [`Camara::decide`] returns them next to the decision.
+//! - [`ActionExecutor`] carries out an allowed `create_qos_session` / `delete_qos_session`
+//!   and returns an [`ActionRecord`] (the session id or the failure, with the correlator).
+//!
+//! Retries: at most `max_attempts` per call, with doubling backoff. Reads (also those CAMARA
+//! makes with POST) and DELETE are retried on timeouts, broken connections, 5xx and 429;
+//! creating or extending a QoS session only when the request surely was not processed (no
+//! connection, 429), since the contract has no idempotency key. A 401 with a cached token
+//! fetches a new token and tries once more.
+
+mod actions;
+mod api;
+mod config;
+mod convert;
+mod http;
+mod signals;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub use actions::{
+    ActionExecutor, ActionOutcome, ActionRecord, CREATE_QOS_SESSION, DELETE_QOS_SESSION,
+    is_network_action,
+};
+pub use api::{
+    Connectivity, CreateSession, Exchange, QosStatus, ReachabilityStatus, RoamingStatus,
+    SessionInfo, SimSwapDate, StatusInfo,
+};
+pub use config::{Api, CamaraConfig, ConfigError, Secret};
+pub use http::{CallError, Clock, NetworkCall, new_correlator};
+pub use signals::{NetworkSignals, SignalOutcome};
+
+/// The CAMARA connectors of one process: configuration, HTTP agent, token and value caches.
+pub struct Camara {
+    transport: http::Transport,
+    cache: Mutex<signals::Cache>,
+}
+
+impl Camara {
+    /// Connectors with `config`, on the system clock.
+    pub fn new(config: CamaraConfig) -> Camara {
+        Camara::with_clock(config, Arc::new(Instant::now))
+    }
+
+    /// Connectors with `config`, telling the time (token expiry, value ages) with `clock`.
+    pub fn with_clock(config: CamaraConfig, clock: Clock) -> Camara {
+        let cache = Mutex::new(signals::Cache::new(config.cache_entries));
+        Camara {
+            transport: http::Transport::new(config, clock),
+            cache,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &CamaraConfig {
+        &self.transport.config
+    }
+
+    /// Forgets the cached token and signal values (after a configuration change, say).
+    pub fn clear_caches(&self) {
+        self.transport.clear_token();
+        http::lock(&self.cache).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_camara_serves_every_thread() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Camara>();
+        shared::<SignalOutcome>();
+        shared::<ActionRecord>();
+    }
+}

@@ -1,0 +1,200 @@
+//! Device Roaming Status and Device Reachability Status 1.0.0: requests, the spec's answers as
+//! `std.camara` values, and every error body they list.
+
+use serde_json::json;
+use xop_network::{CallError, Connectivity};
+use xop_runtime::interp::Signals;
+use xop_runtime::value::Value;
+
+use crate::support::{Reply, Spec, Stub, path_only};
+use crate::{customer, field, program, signal, variant};
+
+const PHONE: &str = "+123456789";
+
+#[test]
+fn roaming_examples_become_roaming_status_values() {
+    let spec = Spec::load("device-roaming-status.yaml");
+    let examples = spec.success_examples("/retrieve", "post", "200");
+    assert_eq!(examples.len(), 3);
+    for (name, answer) in examples {
+        assert!(
+            spec.check_response("/retrieve", "post", "200", &answer)
+                .is_empty()
+        );
+        let a = answer.clone();
+        let stub = Stub::start(move |_, _| Reply::json(200, &a));
+        let camara = stub.camara();
+        let typed = camara.roaming_status(PHONE).result.unwrap();
+        assert!(typed.roaming, "{name}");
+        assert_eq!(typed.country_code, answer["countryCode"].as_i64(), "{name}");
+
+        let s = signal("roaming");
+        let signals = camara.signals(program(), 0);
+        let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
+        assert_eq!(field(&v, "roaming"), Value::Bool(true), "{name}");
+        assert_eq!(
+            field(&v, "country_code"),
+            Value::Int(answer["countryCode"].as_i64().unwrap())
+        );
+        let names: Vec<Value> = answer["countryName"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| Value::text(n.as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            field(&v, "country_name"),
+            Value::List(names.into()),
+            "{name}"
+        );
+        assert_eq!(
+            field(&v, "last_status_time"),
+            Value::Time(crate::ms("2024-02-20T10:41:38.657Z"))
+        );
+
+        let reqs = stub.api_requests();
+        assert_eq!(reqs.len(), 2, "the typed call, then the signal's");
+        for req in &reqs {
+            assert_eq!(path_only(&req.path), "/device-roaming-status/v1/retrieve");
+            // Also: the correlator fits this API's narrower pattern (letters, digits, `-`,
+            // at most 55).
+            let problems = spec.check_request("/retrieve", "POST", req, "token-1");
+            assert!(problems.is_empty(), "{problems:?}");
+            assert_eq!(req.json(), json!({ "device": { "phoneNumber": PHONE } }));
+        }
+        let req = &reqs[1];
+        let outcome = &signals.outcomes()[0];
+        assert!(outcome.present);
+        assert_eq!(
+            outcome.calls.last().unwrap().correlator.as_deref(),
+            req.header("x-correlator")
+        );
+    }
+}
+
+#[test]
+fn not_roaming_has_no_country() {
+    let stub = Stub::start(|_, _| Reply::json(200, &json!({ "roaming": false })));
+    let camara = stub.camara();
+    let s = signal("roaming");
+    let v =
+        camara
+            .signals(program(), 0)
+            .read(s, &program().signals[s as usize], &[customer(PHONE)]);
+    assert_eq!(field(&v, "roaming"), Value::Bool(false));
+    assert_eq!(field(&v, "country_code"), Value::Absent);
+    assert_eq!(field(&v, "country_name"), Value::List(Vec::new().into()));
+    assert_eq!(field(&v, "last_status_time"), Value::Absent);
+}
+
+#[test]
+fn reachability_examples_become_reachability_status_values() {
+    let spec = Spec::load("device-reachability-status.yaml");
+    let examples = spec.success_examples("/retrieve", "post", "200");
+    assert_eq!(examples.len(), 4);
+    for (name, answer) in examples {
+        assert!(
+            spec.check_response("/retrieve", "post", "200", &answer)
+                .is_empty()
+        );
+        let a = answer.clone();
+        let stub = Stub::start(move |_, _| Reply::json(200, &a));
+        let camara = stub.camara();
+        let typed = camara.reachability_status(PHONE).result.unwrap();
+        let expected: Vec<Connectivity> = answer["connectivity"]
+            .as_array()
+            .map(|xs| {
+                xs.iter()
+                    .map(|x| match x.as_str() {
+                        Some("DATA") => Connectivity::Data,
+                        _ => Connectivity::Sms,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(typed.connectivity, expected, "{name}");
+
+        let s = signal("reachability");
+        let v = camara.signals(program(), 0).read(
+            s,
+            &program().signals[s as usize],
+            &[customer(PHONE)],
+        );
+        assert_eq!(
+            field(&v, "reachable"),
+            Value::Bool(answer["reachable"].as_bool().unwrap())
+        );
+        let Value::List(conn) = field(&v, "connectivity") else {
+            panic!("{name}: not a list");
+        };
+        let names: Vec<String> = conn.iter().map(variant).collect();
+        let wanted: Vec<&str> = expected
+            .iter()
+            .map(|c| match c {
+                Connectivity::Data => "connected_data",
+                Connectivity::Sms => "connected_sms",
+            })
+            .collect();
+        assert_eq!(names, wanted, "{name}");
+        let req = &stub.api_requests()[0];
+        assert_eq!(
+            path_only(&req.path),
+            "/device-reachability-status/v1/retrieve"
+        );
+        let problems = spec.check_request("/retrieve", "POST", req, "token-1");
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+}
+
+#[test]
+fn every_listed_error_body() {
+    for file in [
+        "device-roaming-status.yaml",
+        "device-reachability-status.yaml",
+    ] {
+        let spec = Spec::load(file);
+        let errors = spec.error_examples("/retrieve", "post");
+        assert!(errors.iter().any(|(s, _)| *s == 503), "{file} lists 503");
+        for (status, body) in errors {
+            let answer = body.clone();
+            let stub = Stub::start(move |_, _| Reply::json(status, &answer));
+            let camara = stub.camara();
+            let result = if file.starts_with("device-roaming") {
+                camara.roaming_status(PHONE).result.map(|_| ())
+            } else {
+                camara.reachability_status(PHONE).result.map(|_| ())
+            };
+            let expected = CallError::Api {
+                status,
+                code: body["code"].as_str().unwrap().into(),
+                message: body["message"].as_str().unwrap().into(),
+            };
+            assert_eq!(result, Err(expected), "{file} {status}");
+            // Reads are retried on 429 and 503 (three attempts), not on the others.
+            let attempts = stub.api_requests().len();
+            let retried = status == 429 || status == 503;
+            assert_eq!(attempts, if retried { 3 } else { 1 }, "{file} {status}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_connectivity_is_out_of_contract() {
+    let stub = Stub::start(|_, _| {
+        Reply::json(
+            200,
+            &json!({ "reachable": true, "connectivity": ["VOICE"] }),
+        )
+    });
+    let camara = stub.camara();
+    assert!(matches!(
+        camara.reachability_status(PHONE).result,
+        Err(CallError::BadResponse(_))
+    ));
+    let s = signal("reachability");
+    let signals = camara.signals(program(), 0);
+    let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
+    assert_eq!(v, Value::Absent);
+    let reason = signals.outcomes()[0].reason.clone().unwrap();
+    assert!(reason.contains("connectivity `VOICE`"), "{reason}");
+}

@@ -1,0 +1,433 @@
+//! Quality on Demand 1.1.0: create, get, delete and extend a session; what may be retried;
+//! and the QoD action carried out once a decision allows it.
+
+use std::time::Duration;
+
+use serde_json::json;
+use xop_network::{
+    ActionExecutor, ActionOutcome, CREATE_QOS_SESSION, CallError, CreateSession,
+    DELETE_QOS_SESSION, QosStatus, StatusInfo,
+};
+use xop_runtime::ir::Verdict;
+use xop_runtime::value::Value;
+
+use crate::support::{Reply, Spec, Stub, path_only};
+
+const ID: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
+const PHONE: &str = "+123456789";
+
+fn route(path: &str) -> String {
+    path_only(path)
+        .trim_start_matches("/quality-on-demand/v1")
+        .replace(ID, "{sessionId}")
+}
+
+fn request() -> CreateSession {
+    CreateSession {
+        phone_number: PHONE.into(),
+        application_server: "198.51.100.0/24".into(),
+        qos_profile: "QOS_L".into(),
+        duration_s: 3600,
+    }
+}
+
+/// A stand-in QoD endpoint answering with the spec's examples.
+fn qod_stub(spec: &Spec) -> Stub {
+    let created = spec.example("SESSION_CREATION_EXAMPLE");
+    let available = spec.example("SESSION_AVAILABLE_EXAMPLE");
+    Stub::start(
+        move |r, _| match (r.method.as_str(), route(&r.path).as_str()) {
+            ("POST", "/sessions") => Reply::json(201, &created),
+            ("GET", "/sessions/{sessionId}") => Reply::json(200, &available),
+            ("DELETE", "/sessions/{sessionId}") => Reply::raw(204, ""),
+            ("POST", "/sessions/{sessionId}/extend") => {
+                let mut s = available.clone();
+                s["duration"] = json!(
+                    3600 + r.json()["requestedAdditionalDuration"]
+                        .as_i64()
+                        .unwrap_or(0)
+                );
+                s["expiresAt"] = json!("2024-06-01T13:30:00Z");
+                Reply::json(200, &s)
+            }
+            _ => Reply::raw(405, ""),
+        },
+    )
+}
+
+#[test]
+fn create_get_extend_delete_follow_the_contract() {
+    let spec = Spec::load("quality-on-demand.yaml");
+    let stub = qod_stub(&spec);
+    let camara = stub.camara();
+
+    let created = camara.create_session(&request());
+    let s = created.result.clone().unwrap();
+    assert_eq!(s.session_id, ID);
+    assert_eq!(s.qos_status, QosStatus::Requested);
+    assert_eq!((s.duration_s, s.started_at), (3600, None));
+
+    let got = camara.get_session(ID).result.unwrap();
+    assert_eq!(got.qos_status, QosStatus::Available);
+    assert_eq!(got.started_at, Some(crate::ms("2024-06-01T12:00:00Z")));
+    assert_eq!(got.expires_at, Some(crate::ms("2024-06-01T13:00:00Z")));
+
+    let extended = camara.extend_session(ID, 1800).result.unwrap();
+    assert_eq!(extended.duration_s, 5400);
+    assert_eq!(extended.expires_at, Some(crate::ms("2024-06-01T13:30:00Z")));
+
+    assert_eq!(camara.delete_session(ID).result, Ok(()));
+
+    let reqs = stub.api_requests();
+    let shapes: Vec<(String, String)> = reqs
+        .iter()
+        .map(|r| (r.method.clone(), route(&r.path)))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            ("POST", "/sessions"),
+            ("GET", "/sessions/{sessionId}"),
+            ("POST", "/sessions/{sessionId}/extend"),
+            ("DELETE", "/sessions/{sessionId}"),
+        ]
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+    );
+    for r in &reqs {
+        let path = route(&r.path);
+        let problems = spec.check_request(&path, &r.method, r, "token-1");
+        assert!(problems.is_empty(), "{} {path}: {problems:?}", r.method);
+    }
+    assert_eq!(
+        reqs[0].json(),
+        json!({
+            "device": { "phoneNumber": PHONE },
+            "applicationServer": { "ipv4Address": "198.51.100.0/24" },
+            "qosProfile": "QOS_L",
+            "duration": 3600,
+        })
+    );
+    assert_eq!(
+        reqs[2].json(),
+        json!({ "requestedAdditionalDuration": 1800 })
+    );
+    // The examples the stub answered with are valid answers.
+    for (path, method, status, example) in [
+        ("/sessions", "post", "201", "SESSION_CREATION_EXAMPLE"),
+        (
+            "/sessions/{sessionId}",
+            "get",
+            "200",
+            "SESSION_AVAILABLE_EXAMPLE",
+        ),
+        (
+            "/sessions/{sessionId}",
+            "get",
+            "200",
+            "SESSION_UNAVAILABLE_EXAMPLE",
+        ),
+    ] {
+        let problems = spec.check_response(path, method, status, &spec.example(example));
+        assert!(problems.is_empty(), "{example}: {problems:?}");
+    }
+    // A request with a wrong shape is caught by the same check (the check can fail).
+    let mut broken = reqs[0].clone();
+    broken.body = json!({ "qosProfile": "QOS_L", "duration": 0 }).to_string();
+    let problems = spec.check_request("/sessions", "POST", &broken, "token-1");
+    assert!(
+        problems.iter().any(|p| p.contains("applicationServer")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("minimum")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn an_unavailable_session_and_ipv6_servers() {
+    let spec = Spec::load("quality-on-demand.yaml");
+    let unavailable = spec.example("SESSION_UNAVAILABLE_EXAMPLE");
+    let stub = Stub::start(move |_, _| Reply::json(200, &unavailable));
+    let s = stub.camara().get_session(ID).result.unwrap();
+    assert_eq!(s.qos_status, QosStatus::Unavailable);
+    assert_eq!(s.status_info, Some(StatusInfo::NetworkTerminated));
+    assert_eq!(s.duration_s, 2428);
+
+    let created = spec.example("SESSION_CREATION_EXAMPLE");
+    let stub = Stub::start(move |_, _| Reply::json(201, &created));
+    let mut req = request();
+    req.application_server = "2001:db8:85a3:8d3::/64".into();
+    assert!(stub.camara().create_session(&req).result.is_ok());
+    let body = stub.api_requests()[0].json();
+    assert_eq!(
+        body["applicationServer"],
+        json!({ "ipv6Address": "2001:db8:85a3:8d3::/64" })
+    );
+    let problems = spec.check_request("/sessions", "POST", &stub.api_requests()[0], "token-1");
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn every_listed_error_body_of_each_operation() {
+    let spec = Spec::load("quality-on-demand.yaml");
+    for (path, method) in [
+        ("/sessions", "post"),
+        ("/sessions/{sessionId}", "get"),
+        ("/sessions/{sessionId}", "delete"),
+        ("/sessions/{sessionId}/extend", "post"),
+    ] {
+        for (status, body) in spec.error_examples(path, method) {
+            let answer = body.clone();
+            let stub = Stub::start(move |_, _| Reply::json(status, &answer));
+            let camara = stub.camara();
+            let result = match (path, method) {
+                ("/sessions", _) => camara.create_session(&request()).result.map(|_| ()),
+                (_, "get") => camara.get_session(ID).result.map(|_| ()),
+                (_, "delete") => camara.delete_session(ID).result,
+                _ => camara.extend_session(ID, 60).result.map(|_| ()),
+            };
+            let expected = CallError::Api {
+                status,
+                code: body["code"].as_str().unwrap().into(),
+                message: body["message"].as_str().unwrap().into(),
+            };
+            assert_eq!(result, Err(expected), "{method} {path} {status}");
+        }
+    }
+    // The QoD-specific codes are among them.
+    let codes: Vec<String> = spec
+        .error_examples("/sessions", "post")
+        .iter()
+        .map(|(_, b)| b["code"].as_str().unwrap().to_string())
+        .collect();
+    for code in [
+        "QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE",
+        "QUALITY_ON_DEMAND.QOS_PROFILE_NOT_APPLICABLE",
+        "CONFLICT",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "{code}");
+    }
+}
+
+#[test]
+fn creating_is_not_repeated_when_it_may_have_happened() {
+    let spec = Spec::load("quality-on-demand.yaml");
+    // A 500 or a timeout: the session may exist; no second POST.
+    let stub = Stub::start(|_, _| Reply::raw(500, "boom"));
+    let x = stub.camara().create_session(&request());
+    assert!(matches!(
+        x.result,
+        Err(CallError::UnexpectedStatus { status: 500, .. })
+    ));
+    assert_eq!(stub.api_requests().len(), 1);
+
+    let created = spec.example("SESSION_CREATION_EXAMPLE");
+    let late = created.clone();
+    let stub = Stub::start(move |_, _| Reply::json(201, &late).delayed(Duration::from_millis(300)));
+    let mut config = stub.config();
+    config.timeout = Duration::from_millis(100);
+    let x = xop_network::Camara::new(config).create_session(&request());
+    assert_eq!(x.result, Err(CallError::Timeout));
+    assert_eq!(stub.api_requests().len(), 1);
+
+    // A 429 refused it: safe to ask again.
+    let stub = Stub::start(move |_, n| {
+        if n == 0 {
+            Reply::json(
+                429,
+                &json!({ "status": 429, "code": "TOO_MANY_REQUESTS", "message": "Rate limit reached." }),
+            )
+        } else {
+            Reply::json(201, &created)
+        }
+    });
+    let x = stub.camara().create_session(&request());
+    assert_eq!(x.result.unwrap().session_id, ID);
+    assert_eq!(stub.api_requests().len(), 2);
+
+    // Extending is like creating: a 503 is final.
+    let stub = Stub::start(|_, _| Reply::raw(503, ""));
+    assert!(stub.camara().extend_session(ID, 60).result.is_err());
+    assert_eq!(stub.api_requests().len(), 1);
+}
+
+#[test]
+fn deleting_is_repeated_and_a_late_404_means_deleted() {
+    // The first DELETE times out (it may have worked); the retry finds nothing: deleted.
+    let stub = Stub::start(|_, n| {
+        if n == 0 {
+            Reply::raw(204, "").delayed(Duration::from_millis(300))
+        } else {
+            Reply::json(
+                404,
+                &json!({ "status": 404, "code": "NOT_FOUND", "message": "The specified resource is not found." }),
+            )
+        }
+    });
+    let mut config = stub.config();
+    config.timeout = Duration::from_millis(100);
+    let x = xop_network::Camara::new(config).delete_session(ID);
+    assert_eq!(x.result, Ok(()));
+    assert_eq!(stub.api_requests().len(), 2);
+    // A 404 on the first attempt is a 404.
+    let stub = Stub::start(|_, _| {
+        Reply::json(
+            404,
+            &json!({ "status": 404, "code": "NOT_FOUND", "message": "The specified resource is not found." }),
+        )
+    });
+    assert!(matches!(
+        stub.camara().delete_session(ID).result,
+        Err(CallError::Api { status: 404, .. })
+    ));
+}
+
+#[test]
+fn arguments_out_of_contract_send_nothing() {
+    let stub = Stub::start(|_, _| Reply::raw(500, ""));
+    let camara = stub.camara();
+    for req in [
+        CreateSession {
+            duration_s: 0,
+            ..request()
+        },
+        CreateSession {
+            qos_profile: "a b".into(),
+            ..request()
+        },
+        CreateSession {
+            application_server: "example.com".into(),
+            ..request()
+        },
+        CreateSession {
+            phone_number: "123".into(),
+            ..request()
+        },
+    ] {
+        assert!(matches!(
+            camara.create_session(&req).result,
+            Err(CallError::InvalidArgument(_))
+        ));
+    }
+    assert!(matches!(
+        camara.get_session("../admin").result,
+        Err(CallError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        camara.extend_session(ID, 0).result,
+        Err(CallError::InvalidArgument(_))
+    ));
+    assert!(stub.requests().is_empty());
+}
+
+fn create_args(profile: &str, duration_ms: i64) -> Vec<Value> {
+    vec![
+        Value::text(PHONE),
+        Value::text("198.51.100.0/24"),
+        Value::text(profile),
+        Value::Duration(duration_ms),
+    ]
+}
+
+#[test]
+fn an_allowed_qod_instruction_creates_the_session() {
+    let spec = Spec::load("quality-on-demand.yaml");
+    let stub = qod_stub(&spec);
+    let camara = stub.camara();
+    let program = crate::program();
+
+    // The policy allows QOS_L: the session is created, its id and correlator recorded.
+    let args = create_args("QOS_L", 3_600_000);
+    let (decision, _) = camara.decide_action(program, CREATE_QOS_SESSION, &args, 0);
+    assert_eq!(decision.verdict, Verdict::Allow, "{decision:?}");
+    let record = camara
+        .execute(CREATE_QOS_SESSION, &args, &decision)
+        .unwrap();
+    assert_eq!(record.session_id(), Some(ID));
+    assert!(matches!(&record.outcome, ActionOutcome::SessionCreated(s) if s.duration_s == 3600));
+    let sent = stub.api_requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].header("x-correlator"), record.correlator());
+    assert_eq!(sent[0].json()["duration"], json!(3600));
+
+    // It denies QOS_E: nothing is sent.
+    let args = create_args("QOS_E", 3_600_000);
+    let (decision, _) = camara.decide_action(program, CREATE_QOS_SESSION, &args, 0);
+    assert_eq!(decision.verdict, Verdict::Deny);
+    assert_eq!(decision.reasons, ["unknown-profile"]);
+    let record = camara
+        .execute(CREATE_QOS_SESSION, &args, &decision)
+        .unwrap();
+    assert_eq!(
+        record.outcome,
+        ActionOutcome::NotAllowed {
+            verdict: Verdict::Deny
+        }
+    );
+    assert!(record.calls.is_empty());
+    assert_eq!(stub.api_requests().len(), 1);
+
+    // Deleting, and an action that is not the network's.
+    let record = camara
+        .perform(DELETE_QOS_SESSION, &[Value::text(ID)])
+        .unwrap();
+    assert_eq!(record.session_id(), Some(ID));
+    assert!(matches!(
+        record.outcome,
+        ActionOutcome::SessionDeleted { .. }
+    ));
+    assert!(
+        camara
+            .execute("acme.net.block_payment", &[], &decision)
+            .is_none()
+    );
+}
+
+#[test]
+fn a_failed_qod_instruction_records_why() {
+    let spec = Spec::load("quality-on-demand.yaml");
+    let (status, body) = spec
+        .error_examples("/sessions", "post")
+        .into_iter()
+        .find(|(_, b)| b["code"] == "QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE")
+        .unwrap();
+    let answer = body.clone();
+    let stub = Stub::start(move |_, _| Reply::json(status, &answer));
+    let camara = stub.camara();
+    let args = create_args("QOS_L", 3_600_000);
+    let (decision, _) = camara.decide_action(crate::program(), CREATE_QOS_SESSION, &args, 0);
+    let record = camara
+        .execute(CREATE_QOS_SESSION, &args, &decision)
+        .unwrap();
+    match &record.outcome {
+        ActionOutcome::Failed(e) => {
+            assert_eq!(e.code(), Some("QUALITY_ON_DEMAND.DURATION_OUT_OF_RANGE"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(record.session_id(), None);
+    assert!(record.correlator().is_some());
+    let api_call = record
+        .calls
+        .iter()
+        .find(|c| c.api == "quality-on-demand")
+        .unwrap();
+    assert_eq!(api_call.status, Some(400));
+    // Part of a second is not a duration QoD can ask for: refused before any call.
+    let args = create_args("QOS_L", 1_500);
+    let record = camara.perform(CREATE_QOS_SESSION, &args).unwrap();
+    assert!(matches!(
+        record.outcome,
+        ActionOutcome::Failed(CallError::InvalidArgument(_))
+    ));
+    assert!(record.calls.is_empty());
+    // Arguments of the wrong kinds are a failure, not a panic.
+    let record = camara
+        .perform(CREATE_QOS_SESSION, &[Value::Int(1)])
+        .unwrap();
+    assert!(matches!(
+        record.outcome,
+        ActionOutcome::Failed(CallError::InvalidArgument(_))
+    ));
+}

@@ -1,0 +1,190 @@
+//! OAuth2 client credentials: the token request, reuse until expiry, renewal after a 401, and
+//! a token endpoint that refuses.
+
+use std::time::Duration;
+
+use serde_json::json;
+use xop_network::{CallError, Camara};
+
+use crate::support::{CLIENT_ID, ManualClock, Reply, Stub, TOKEN_PATH};
+
+const PHONE: &str = "+33612345678";
+
+fn swapped() -> Reply {
+    Reply::json(200, &json!({ "swapped": false }))
+}
+
+#[test]
+fn the_token_request_is_a_client_credentials_grant() {
+    let stub = Stub::start(|_, _| swapped());
+    let mut config = stub.config();
+    config.scope = Some("sim-swap:check sim-swap:retrieve-date".into());
+    let x = Camara::new(config).check_sim_swap(PHONE, 1);
+    assert_eq!(x.result, Ok(false));
+    let token_req = stub
+        .requests()
+        .into_iter()
+        .find(|r| r.path == TOKEN_PATH)
+        .unwrap();
+    assert_eq!(token_req.method, "POST");
+    assert_eq!(
+        token_req.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let mut form: Vec<&str> = token_req.body.split('&').collect();
+    form.sort_unstable();
+    assert_eq!(
+        form,
+        vec![
+            "grant_type=client_credentials",
+            "scope=sim-swap%3Acheck+sim-swap%3Aretrieve-date"
+        ]
+    );
+    // The stub's token endpoint checked the HTTP Basic credentials (id and form-encoded
+    // secret); the API request carries the token it gave.
+    assert!(
+        token_req
+            .header("authorization")
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    assert_eq!(
+        stub.api_requests()[0].header("authorization"),
+        Some("Bearer token-1")
+    );
+    let recorded = &x.calls[0];
+    assert_eq!(
+        (recorded.api.as_str(), recorded.status),
+        ("oauth2", Some(200))
+    );
+    assert_eq!(recorded.correlator, None);
+}
+
+#[test]
+fn a_token_is_reused_until_it_expires() {
+    let clock = ManualClock::new();
+    let stub = Stub::start_with_tokens(600, |_, _| swapped());
+    let camara = Camara::with_clock(stub.config(), clock.clock());
+    for _ in 0..3 {
+        assert_eq!(camara.check_sim_swap(PHONE, 1).result, Ok(false));
+    }
+    assert_eq!(stub.token_requests(), 1);
+    // Still good 9 minutes later (renewed 30 s before the end, at most 10% of its life).
+    clock.advance(Duration::from_secs(9 * 60));
+    camara.check_sim_swap(PHONE, 1);
+    assert_eq!(stub.token_requests(), 1);
+    // Within the last 30 s: a new one.
+    clock.advance(Duration::from_secs(45));
+    camara.check_sim_swap(PHONE, 1);
+    assert_eq!(stub.token_requests(), 2);
+    let auth: Vec<_> = stub
+        .api_requests()
+        .iter()
+        .map(|r| r.header("authorization").unwrap().to_string())
+        .collect();
+    assert_eq!(auth[..4], ["Bearer token-1"; 4]);
+    assert_eq!(auth[4], "Bearer token-2");
+}
+
+#[test]
+fn a_revoked_token_is_replaced_once() {
+    // The API refuses token-1 (revoked early), accepts token-2.
+    let stub = Stub::start(|r, _| {
+        if r.header("authorization") == Some("Bearer token-1") {
+            Reply::json(
+                401,
+                &json!({ "status": 401, "code": "UNAUTHENTICATED", "message": "Request not authenticated due to missing, invalid, or expired credentials. A new authentication is required." }),
+            )
+        } else {
+            swapped()
+        }
+    });
+    let camara = stub.camara();
+    let x = camara.check_sim_swap(PHONE, 1);
+    // token-1 was fresh for this call: its 401 is final.
+    assert!(matches!(x.result, Err(CallError::Api { status: 401, .. })));
+    assert_eq!(stub.token_requests(), 1);
+    // token-1 is still cached; on the next call its 401 fetches token-2 and tries again.
+    let x = camara.check_sim_swap(PHONE, 1);
+    assert_eq!(x.result, Ok(false));
+    assert_eq!(stub.token_requests(), 2);
+    let ops: Vec<_> = x.calls.iter().map(|c| (c.api.as_str(), c.status)).collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("sim-swap", Some(401)),
+            ("oauth2", Some(200)),
+            ("sim-swap", Some(200))
+        ]
+    );
+    // Always 401: one renewal, no loop.
+    let stub = Stub::start(|_, _| {
+        Reply::json(
+            401,
+            &json!({ "status": 401, "code": "UNAUTHENTICATED", "message": "no" }),
+        )
+    });
+    let camara = stub.camara();
+    camara.check_sim_swap(PHONE, 1);
+    let x = camara.check_sim_swap(PHONE, 1);
+    assert!(matches!(x.result, Err(CallError::Api { status: 401, .. })));
+    assert_eq!(stub.api_requests().len(), 3);
+}
+
+#[test]
+fn a_refusing_token_endpoint_stops_the_call() {
+    let stub = Stub::start(|_, _| swapped());
+    let mut config = stub.config();
+    config.client_secret = xop_network::Secret::new("wrong");
+    let x = Camara::new(config).check_sim_swap(PHONE, 1);
+    match &x.result {
+        Err(CallError::Auth(m)) => {
+            assert!(
+                m.contains("401 invalid_client: bad client credentials"),
+                "{m}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A refusal is final: one token request, no API request.
+    assert_eq!(stub.token_requests(), 1);
+    assert!(stub.api_requests().is_empty());
+    assert_eq!(x.calls[0].error_code.as_deref(), Some("invalid_client"));
+    assert!(CLIENT_ID.len() > 1);
+}
+
+#[test]
+fn token_answers_out_of_contract_are_refused() {
+    for (body, what) in [
+        (json!({ "token_type": "Bearer" }), "no access_token"),
+        (
+            json!({ "access_token": "t", "token_type": "mac" }),
+            "not Bearer",
+        ),
+        (
+            json!({ "access_token": "a b", "token_type": "Bearer" }),
+            "cannot have",
+        ),
+        (
+            json!({ "access_token": "t", "token_type": "Bearer", "expires_in": "soon" }),
+            "expires_in",
+        ),
+    ] {
+        // A stand-in token endpoint served by the API handler at another path.
+        let answer = body.clone();
+        let stub = Stub::start(move |r, _| {
+            if r.path == "/other-token" {
+                Reply::json(200, &answer)
+            } else {
+                swapped()
+            }
+        });
+        let mut config = stub.config();
+        config.token_url = format!("{}/other-token", stub.url);
+        let x = Camara::new(config).check_sim_swap(PHONE, 1);
+        match &x.result {
+            Err(CallError::Auth(m)) => assert!(m.contains(what), "{body}: {m}"),
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+}
