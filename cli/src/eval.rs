@@ -1,6 +1,5 @@
 //! `xop eval`: one decision of one policy on one input, with the reasons and the rules that fired.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -75,6 +74,10 @@ pub struct EvalArgs {
     /// Refuse a module not signed by this public key (from `xop keygen`)
     #[arg(long, value_name = "PUBKEY")]
     pub trust: Option<PathBuf>,
+    /// Prove the decision in the proof log in this folder (created if needed): the record's
+    /// sequence number is printed; see `xop log` and `xop explain`
+    #[arg(long, value_name = "DIR", conflicts_with = "decision")]
+    pub log: Option<PathBuf>,
 }
 
 /// Runs `xop eval`.
@@ -84,23 +87,11 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         Err(s) => return s,
     };
     let program = compiled.program();
-    let input = if args.input.as_os_str() == "-" {
-        let mut s = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
-            error(&format!(
-                "cannot read standard input: {}",
-                files::reason(&e)
-            ));
+    let input = match files::read_text_or_stdin(&args.input) {
+        Ok(t) => t,
+        Err(m) => {
+            error(&m);
             return FAILURE;
-        }
-        s
-    } else {
-        match files::read_text(&args.input) {
-            Ok(t) => t,
-            Err(m) => {
-                error(&m);
-                return FAILURE;
-            }
         }
     };
     let policy_name = match (&args.policy, &args.decision) {
@@ -116,6 +107,9 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         ));
         return FAILURE;
     };
+    if let Some(dir) = &args.log {
+        return logged(args, &compiled, dir, &policy_name, index, &input);
+    }
     let (decision, status) = match xop_runtime::bind::bind_json(program, index, &input) {
         Ok(bound) => {
             let now = bound
@@ -159,6 +153,76 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
     let text = match args.format {
         Format::Human => human(program, index, &decision),
         Format::Json => json(program, index, &decision),
+    };
+    match out(&text) {
+        Ok(()) => status,
+        Err(s) => s,
+    }
+}
+
+/// `--log DIR`: the decision made by the runtime, which proves it in the log first.
+fn logged(
+    args: &EvalArgs,
+    compiled: &compile::Compiled,
+    dir: &std::path::Path,
+    policy: &str,
+    index: usize,
+    input: &str,
+) -> u8 {
+    if args.engine == Engine::Jit {
+        error("--log decides on the interpreter; leave out --engine jit");
+        return FAILURE;
+    }
+    // The module file's own bytes when given one (its hash is its identity in the log), else
+    // the sources compiled to a module.
+    let bytes = match &args.paths[..] {
+        [single] if single.extension().is_some_and(|e| e == "xopm") => {
+            match std::fs::read(single) {
+                Ok(b) => b,
+                Err(e) => {
+                    error(&files::cannot_read(
+                        &single.display().to_string(),
+                        &files::reason(&e),
+                    ));
+                    return FAILURE;
+                }
+            }
+        }
+        _ => compiled.module.to_bytes(None),
+    };
+    let trust = match &args.trust {
+        Some(path) => match compile::read_public_key(path) {
+            Ok(k) => Some(k),
+            Err(s) => return s,
+        },
+        None => None,
+    };
+    let (decision, outcome) =
+        match crate::log::eval_logged(dir, &bytes, trust.as_ref(), policy, input) {
+            Ok(d) => d,
+            Err(s) => return s,
+        };
+    let program = compiled.program();
+    let status = if decision.reasons.iter().any(|r| r == interp::BAD_INPUT) {
+        PROBLEMS
+    } else {
+        SUCCESS
+    };
+    let seq = outcome.seq.unwrap_or_default();
+    let text = match args.format {
+        Format::Human => format!(
+            "{}  proof: record {seq} in {} (`xop explain {} {seq}`)\n",
+            human(program, index, &decision),
+            dir.display(),
+            dir.display()
+        ),
+        Format::Json => {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&json(program, index, &decision)).unwrap_or_default();
+            v["seq"] = serde_json::json!(seq);
+            v["module"] = serde_json::json!(outcome.module);
+            format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+        }
     };
     match out(&text) {
         Ok(()) => status,

@@ -77,6 +77,18 @@ pub fn read_text(path: &Path) -> Result<String, String> {
     utf8(bytes)
 }
 
+/// Reads UTF-8 text from `path`, or from standard input when `path` is `-`; the error says
+/// what went wrong.
+pub fn read_text_or_stdin(path: &Path) -> Result<String, String> {
+    if path.as_os_str() != "-" {
+        return read_text(path);
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+        .map_err(|e| format!("cannot read standard input: {}", reason(&e)))?;
+    utf8(bytes)
+}
+
 /// Decodes UTF-8 text; the error says where the first invalid byte is.
 pub fn utf8(bytes: Vec<u8>) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| {

@@ -1,0 +1,441 @@
+//! `xop log`: the proof log's tools (verify, show, prove, verify-proof, replay, erase), and
+//! `xop eval --log`, which proves a decision in a log.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use ed25519_dalek::VerifyingKey;
+use xop_runtime::engine::{Input, Outcome, Runtime};
+use xop_runtime::interp::Decision;
+use xop_runtime::proof::record::{Body, Record};
+use xop_runtime::proof::replay::{Replayed, load_module, replay};
+use xop_runtime::proof::verify::{LogReader, read_public_key, verify_log};
+use xop_runtime::proof::{InclusionProof, LogConfig, LogError, ProofLog};
+
+use crate::{FAILURE, PROBLEMS, SUCCESS, error, files, out};
+
+/// Long help of `xop log`.
+pub const LONG_ABOUT: &str = "\
+Inspect and check a proof log: the append-only, tamper-evident log in which every decision is a
+record (a leaf of an RFC 9162 Merkle tree, with signed C2SP checkpoints).
+
+DIR is the log's data folder (what `xop eval --log DIR` writes). See docs/proof-log.md.";
+
+/// Exit status documentation of `xop log`.
+pub const AFTER_LONG_HELP: &str = "\
+Exit status: 0 the log (or proof) checks out; 1 a problem was found (a changed, missing,
+reordered or forged record, a bad signature, a replay that differs); 2 usage or I/O error.
+
+Examples:
+  xop log verify data/               recompute the tree and every checkpoint signature
+  xop log show data/ 12              record 12, as JSON
+  xop log prove data/ 12 --format json > proof.json
+  xop log verify-proof proof.json --key data/log.pub
+  xop log replay data/               re-decide every logged decision
+  xop log erase data/ cust-42        erase a subject's hash key (GDPR Art. 17)";
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people
+    Human,
+    /// JSON
+    Json,
+}
+
+/// Arguments of `xop log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// What to do
+    #[command(subcommand)]
+    pub command: LogCommand,
+}
+
+/// The `xop log` verbs.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Recompute the tree and every checkpoint signature; name the first bad record
+    Verify {
+        /// The log's folder
+        dir: PathBuf,
+        /// The checkpoint public key (default: DIR/log.pub; pass a copy kept elsewhere to
+        /// rule out that someone replaced both)
+        #[arg(long, value_name = "PUBKEY")]
+        key: Option<PathBuf>,
+    },
+    /// List the records, or show record N
+    Show {
+        /// The log's folder
+        dir: PathBuf,
+        /// The record's sequence number
+        n: Option<u64>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print the inclusion proof of record N against the latest signed checkpoint
+    Prove {
+        /// The log's folder
+        dir: PathBuf,
+        /// The record's sequence number
+        n: u64,
+        /// Output format (json is what `verify-proof` reads)
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Check an inclusion proof (from `xop log prove --format json`) against its checkpoint
+    VerifyProof {
+        /// The proof file, or `-` for standard input
+        proof: PathBuf,
+        /// The log's checkpoint public key
+        #[arg(long, value_name = "PUBKEY")]
+        key: PathBuf,
+    },
+    /// Re-decide every logged decision with its module; confirm the same outcome
+    Replay {
+        /// The log's folder
+        dir: PathBuf,
+    },
+    /// Erase a data subject's hash key (GDPR Art. 17): their personal evidence is unlinked
+    Erase {
+        /// The log's folder
+        dir: PathBuf,
+        /// The subject's id (the `id` of their record in the input)
+        subject: String,
+    },
+}
+
+/// Runs `xop log`.
+pub fn run(args: &LogArgs) -> u8 {
+    match &args.command {
+        LogCommand::Verify { dir, key } => verify(dir, key.as_deref()),
+        LogCommand::Show { dir, n, format } => show(dir, *n, *format),
+        LogCommand::Prove { dir, n, format } => prove(dir, *n, *format),
+        LogCommand::VerifyProof { proof, key } => verify_proof(proof, key),
+        LogCommand::Replay { dir } => replay_all(dir),
+        LogCommand::Erase { dir, subject } => erase(dir, subject),
+    }
+}
+
+fn fail(e: &LogError) -> u8 {
+    error(&e.to_string());
+    FAILURE
+}
+
+fn print(text: &str) -> u8 {
+    match out(text) {
+        Ok(()) => SUCCESS,
+        Err(s) => s,
+    }
+}
+
+fn key_for(dir: &Path, key: Option<&Path>) -> Result<(VerifyingKey, bool), LogError> {
+    match key {
+        Some(k) => read_public_key(k).map(|k| (k, false)),
+        None => read_public_key(&dir.join("log.pub")).map(|k| (k, true)),
+    }
+}
+
+fn verify(dir: &Path, key: Option<&Path>) -> u8 {
+    let (key, from_folder) = match key_for(dir, key) {
+        Ok(k) => k,
+        Err(e) => return fail(&e),
+    };
+    let report = match verify_log(dir, &key) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let mut s = String::new();
+    for p in &report.problems {
+        let at = match p.seq {
+            Some(seq) if p.offset > 0 => format!("record {seq} (byte {})", p.offset),
+            Some(seq) => format!("record {seq}"),
+            None => format!("byte {}", p.offset),
+        };
+        s.push_str(&format!("bad: {at}: {}\n", p.message));
+    }
+    let status = if let Some(first) = report.problems.first() {
+        let named = first.seq.map_or_else(
+            || format!("byte {}", first.offset),
+            |n| format!("record {n}"),
+        );
+        s.push_str(&format!(
+            "the log does not verify: {} problem{}, the first at {named}\n",
+            report.problems.len(),
+            if report.problems.len() == 1 { "" } else { "s" }
+        ));
+        PROBLEMS
+    } else {
+        s.push_str(&format!(
+            "ok: {} records, {} signed checkpoint{} verified (tree size {}, origin {})\n",
+            report.records,
+            report.checkpoints,
+            if report.checkpoints == 1 { "" } else { "s" },
+            report.verified_size,
+            report.origin
+        ));
+        if from_folder {
+            s.push_str(
+                "note: checked with the key in the log folder (log.pub); pass --key with a copy \
+                 kept elsewhere to rule out a replaced key\n",
+            );
+        }
+        SUCCESS
+    };
+    match out(&s) {
+        Ok(()) => status,
+        Err(e) => e,
+    }
+}
+
+fn summary(r: &Record) -> String {
+    match &r.body {
+        Body::Decision(d) => {
+            let reasons = if d.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", d.reasons.join(", "))
+            };
+            format!(
+                "{} {} decision {} {}{reasons}",
+                r.seq,
+                r.time,
+                d.policy,
+                d.verdict.keyword()
+            )
+        }
+        Body::Erasure { key } => format!("{} {} erasure of subject key {key}", r.seq, r.time),
+        Body::Event { name, .. } => format!("{} {} event {name}", r.seq, r.time),
+    }
+}
+
+fn show(dir: &Path, n: Option<u64>, format: Format) -> u8 {
+    let mut reader = match LogReader::open(dir) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    if let Some(n) = n {
+        let bytes = match reader.record_bytes(n) {
+            Ok(b) => b,
+            Err(e) => return fail(&e),
+        };
+        let text = match format {
+            Format::Json => format!("{}\n", String::from_utf8_lossy(&bytes)),
+            Format::Human => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(v) => format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
+                Err(_) => format!("{}\n", String::from_utf8_lossy(&bytes)),
+            },
+        };
+        return print(&text);
+    }
+    let mut s = String::new();
+    if format == Format::Human {
+        s.push_str(&format!(
+            "log {} in {}: {} records\n",
+            reader.origin(),
+            dir.display(),
+            reader.size()
+        ));
+    }
+    for seq in 0..reader.size() {
+        match reader.record(seq) {
+            Ok(r) => match format {
+                Format::Human => {
+                    s.push_str(&summary(&r));
+                    s.push('\n');
+                }
+                Format::Json => {
+                    s.push_str(&serde_json::to_string(&r).unwrap_or_default());
+                    s.push('\n');
+                }
+            },
+            Err(e) => {
+                let _ = out(&s);
+                return fail(&e);
+            }
+        }
+    }
+    print(&s)
+}
+
+fn prove(dir: &Path, n: u64, format: Format) -> u8 {
+    let mut reader = match LogReader::open(dir) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let proof = match reader.prove(n) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let text = match format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&proof).unwrap_or_default()
+        ),
+        Format::Human => {
+            let mut s = format!(
+                "inclusion proof of record {n} in the tree of size {} (log {})\nrecord: {}\n\
+                 leaf hash: {}\naudit path (leaf to root):\n",
+                proof.tree_size,
+                reader.origin(),
+                proof.record,
+                xop_runtime::module::hex(&xop_runtime::proof::merkle::leaf_hash(
+                    proof.record.as_bytes()
+                )),
+            );
+            for (i, h) in proof.path.iter().enumerate() {
+                s.push_str(&format!("  {}. {h}\n", i + 1));
+            }
+            s.push_str("signed checkpoint:\n");
+            for line in proof.checkpoint.lines() {
+                s.push_str(&format!("  {line}\n"));
+            }
+            s.push_str("(use --format json to save it for `xop log verify-proof`)\n");
+            s
+        }
+    };
+    print(&text)
+}
+
+fn verify_proof(path: &Path, key: &Path) -> u8 {
+    let key = match read_public_key(key) {
+        Ok(k) => k,
+        Err(e) => return fail(&e),
+    };
+    let text = match files::read_text_or_stdin(path) {
+        Ok(t) => t,
+        Err(m) => {
+            error(&m);
+            return FAILURE;
+        }
+    };
+    let proof: InclusionProof = match serde_json::from_str(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            error(&format!(
+                "`{}` is not an inclusion proof ({e}); make one with `xop log prove DIR N --format json`",
+                path.display()
+            ));
+            return FAILURE;
+        }
+    };
+    match proof.verify(&key) {
+        Ok(cp) => print(&format!(
+            "ok: record {} is in log {} (tree size {}), as its signed checkpoint says\n",
+            proof.seq, cp.origin, cp.size
+        )),
+        Err(e) => {
+            let _ = out(&format!("bad: {e}\n"));
+            PROBLEMS
+        }
+    }
+}
+
+fn replay_all(dir: &Path) -> u8 {
+    let mut reader = match LogReader::open(dir) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let mut modules: HashMap<String, Result<xop_runtime::module::LoadedModule, String>> =
+        HashMap::new();
+    let (mut same, mut different, mut skipped) = (0u64, 0u64, 0u64);
+    let mut s = String::new();
+    for seq in 0..reader.size() {
+        let record = match reader.record(seq) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        };
+        let Body::Decision(d) = record.body else {
+            continue;
+        };
+        let module = modules
+            .entry(d.module.clone())
+            .or_insert_with(|| load_module(dir, &d.module).map_err(|e| e.to_string()));
+        let program = match module {
+            Ok(m) => &m.module.program,
+            Err(e) => {
+                different += 1;
+                s.push_str(&format!("record {seq}: cannot replay: {e}\n"));
+                continue;
+            }
+        };
+        match replay(program, &d) {
+            Replayed::Same => same += 1,
+            Replayed::Different(diffs) => {
+                different += 1;
+                s.push_str(&format!("record {seq}: differs: {}\n", diffs.join("; ")));
+            }
+            Replayed::Skipped(why) => {
+                skipped += 1;
+                s.push_str(&format!("record {seq}: skipped: {why}\n"));
+            }
+        }
+    }
+    s.push_str(&format!(
+        "{} decisions replayed: {same} same, {different} different, {skipped} skipped\n",
+        same + different + skipped
+    ));
+    match out(&s) {
+        Ok(()) if different > 0 => PROBLEMS,
+        Ok(()) => SUCCESS,
+        Err(e) => e,
+    }
+}
+
+fn erase(dir: &Path, subject: &str) -> u8 {
+    if !dir.join("log.xpl").exists() {
+        error(&format!("no proof log in `{}` (no log.xpl)", dir.display()));
+        return FAILURE;
+    }
+    let log = match ProofLog::open(dir, LogConfig::default()) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let result = log.erase_subject(subject);
+    let closed = log.close();
+    match (result, closed) {
+        (Err(e), _) | (_, Err(e)) => fail(&e),
+        (Ok(None), Ok(())) => print(&format!(
+            "subject `{subject}` has no key: nothing personal of theirs is in the log\n"
+        )),
+        (Ok(Some(seq)), Ok(())) => print(&format!(
+            "erased the hash key of subject `{subject}`: their personal evidence can no longer be \
+             linked to them; the erasure is record {seq}\n"
+        )),
+    }
+}
+
+/// `xop eval … --log DIR`: decides through the runtime, which proves the decision in the log
+/// in `dir` before answering. `module_bytes` is the module file (or the compiled sources).
+pub fn eval_logged(
+    dir: &Path,
+    module_bytes: &[u8],
+    trust: Option<&VerifyingKey>,
+    policy: &str,
+    input: &str,
+) -> Result<(Decision, Outcome), u8> {
+    let log = ProofLog::open(dir, LogConfig::default()).map_err(|e| fail(&e))?;
+    let rt = Runtime::with_log(log);
+    if let Err(e) = rt.load_bytes("eval", module_bytes, trust) {
+        error(&e.to_string());
+        return Err(FAILURE);
+    }
+    let outcome = rt.decide(policy, Input::Json(input)).map_err(|e| {
+        error(&e.to_string());
+        FAILURE
+    })?;
+    rt.close().map_err(|e| fail(&e))?;
+    let decision = Decision {
+        verdict: outcome.verdict,
+        reasons: outcome.reasons.clone(),
+        fired: outcome.fired.clone(),
+        review: outcome.review.as_ref().map(|r| xop_runtime::ir::Review {
+            role: r.role.clone(),
+            within_ms: r.within_ms,
+            fallback: r.fallback,
+        }),
+        error: outcome.error.clone(),
+    };
+    Ok((decision, outcome))
+}

@@ -1,0 +1,422 @@
+//! The proof log's command-line tools on a real log written by `xop eval --log`: a log that
+//! verifies, and every kind of tampering (a changed, re-hashed, deleted, reordered or forged
+//! record, a forged checkpoint) named by `xop log verify`; proofs, replay, explain, erasure.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use xop_runtime::proof::merkle::{Tree, leaf_hash};
+use xop_runtime::proof::store::{Frame, Frames, MAGIC, Tag, commit_body, write_frame};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("xop-log-test-{}-{name}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn xop(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/acme")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A log of six decisions (each its own `xop eval`, so each its own batch and checkpoint):
+/// offers to customers with 0..=5 messages this week, one of them on hold.
+fn make_log(tmp: &TempDir) -> PathBuf {
+    let module = tmp.0.join("acme.xopm");
+    let o = xop(&["build", s(&examples()), "-o", s(&module)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let base: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(examples().join("inputs/offer-on-hold.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = tmp.0.join("data");
+    for i in 0..6 {
+        let mut input = base.clone();
+        input["to"]["messages_7d"] = serde_json::json!(i);
+        input["to"]["in_service_interaction"] = serde_json::json!(i == 1);
+        let path = tmp.0.join(format!("input-{i}.json"));
+        fs::write(&path, input.to_string()).unwrap();
+        let o = xop(&[
+            "eval",
+            s(&module),
+            "--policy",
+            "contact",
+            "--input",
+            s(&path),
+            "--log",
+            s(&dir),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("proof: record {i} in")),
+            "{}",
+            text(&o)
+        );
+    }
+    dir
+}
+
+fn frames(dir: &Path) -> Vec<Frame> {
+    Frames::open(&dir.join("log.xpl"))
+        .unwrap()
+        .map(|f| f.unwrap())
+        .collect()
+}
+
+fn write_frames(dir: &Path, frames: &[Frame]) {
+    let mut bytes = MAGIC.to_vec();
+    for f in frames {
+        let tag = f.tag;
+        write_frame(&mut bytes, tag, &f.body, &f.hash);
+    }
+    fs::write(dir.join("log.xpl"), bytes).unwrap();
+}
+
+fn record_index(frames: &[Frame], seq: usize) -> usize {
+    frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.tag == Tag::Record)
+        .nth(seq)
+        .unwrap()
+        .0
+}
+
+/// `xop log verify` fails, and its first problem names `what`.
+fn assert_named(dir: &Path, what: &str) -> String {
+    let o = xop(&["log", "verify", s(dir)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(what),
+        "the first problem should name {what}:\n{out}"
+    );
+    out
+}
+
+#[test]
+fn an_untouched_log_verifies_and_its_tools_work() {
+    let tmp = TempDir::new("ok");
+    let dir = make_log(&tmp);
+    let o = xop(&["log", "verify", s(&dir)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("ok: 6 records"), "{}", text(&o));
+
+    // show: a line per record; one record as JSON.
+    let o = xop(&["log", "show", s(&dir)]);
+    assert!(o.status.success());
+    let out = text(&o);
+    assert!(
+        out.contains("1 ") && out.contains("deny (in-service-interaction)\n"),
+        "{out}"
+    );
+    let o = xop(&["log", "show", s(&dir), "3", "--format", "json"]);
+    let record: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(record["seq"], 3);
+    assert_eq!(record["policy"], "acme.contact.contact");
+    assert_eq!(record["verdict"], "deny");
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).contains("+336"),
+        "msisdn in clear"
+    );
+    let o = xop(&["log", "show", s(&dir), "6"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no record 6"), "{}", text(&o));
+
+    // prove + verify-proof, and a tampered proof.
+    let o = xop(&["log", "prove", s(&dir), "2", "--format", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let proof = tmp.0.join("proof.json");
+    fs::write(&proof, &o.stdout).unwrap();
+    let key = dir.join("log.pub");
+    let o = xop(&["log", "verify-proof", s(&proof), "--key", s(&key)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("record 2 is in log"), "{}", text(&o));
+    let tampered = String::from_utf8_lossy(&fs::read(&proof).unwrap()).replacen(
+        "\\\"seq\\\":2",
+        "\\\"seq\\\":3",
+        1,
+    );
+    assert!(
+        tampered.contains("seq\\\":3"),
+        "the proof quotes its record"
+    );
+    fs::write(&proof, tampered).unwrap();
+    let o = xop(&["log", "verify-proof", s(&proof), "--key", s(&key)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = xop(&["log", "prove", s(&dir), "2"]);
+    assert!(text(&o).contains("audit path"), "{}", text(&o));
+
+    // replay: the same verdicts.
+    let o = xop(&["log", "replay", s(&dir)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("6 decisions replayed: 6 same"),
+        "{}",
+        text(&o)
+    );
+
+    // explain: the verdict, evidence, and the fired rule's source.
+    let o = Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args(["explain", s(&dir), "1"])
+        .env("NO_COLOR", "1")
+        .current_dir(examples().join("../.."))
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("record 1: deny (in-service-interaction)"),
+        "{out}"
+    );
+    assert!(out.contains("to.in_service_interaction = true"), "{out}");
+    assert!(
+        out.contains("deny \"in-service-interaction\" when c.in_service_interaction"),
+        "{out}"
+    );
+    assert!(out.contains("decided the verdict"), "{out}");
+    // Values no rule reads are not evidence.
+    assert!(
+        !out.contains("to.nickname") && !out.contains("to.segment"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_changed_record_is_named() {
+    let tmp = TempDir::new("changed");
+    let dir = make_log(&tmp);
+    let mut f = frames(&dir);
+    let i = record_index(&f, 2);
+    let body = String::from_utf8(f[i].body.clone()).unwrap();
+    let changed = body.replacen("\"verdict\":\"allow\"", "\"verdict\":\"deny\" ", 1);
+    assert_ne!(body, changed);
+    f[i].body = changed.into_bytes();
+    write_frames(&dir, &f);
+    let out = assert_named(&dir, "record 2");
+    assert!(out.contains("was changed"), "{out}");
+}
+
+#[test]
+fn a_changed_and_rehashed_record_is_caught_by_the_commit_and_checkpoint() {
+    let tmp = TempDir::new("rehashed");
+    let dir = make_log(&tmp);
+    let mut f = frames(&dir);
+    let i = record_index(&f, 1);
+    let body = String::from_utf8(f[i].body.clone()).unwrap();
+    let changed = body.replacen("\"value\":1", "\"value\":0", 1);
+    assert_ne!(body, changed, "{body}");
+    f[i].body = changed.into_bytes();
+    f[i].hash = leaf_hash(&f[i].body);
+    write_frames(&dir, &f);
+    assert_named(&dir, "record 1");
+}
+
+#[test]
+fn a_deleted_record_is_named() {
+    let tmp = TempDir::new("deleted");
+    let dir = make_log(&tmp);
+    let mut f = frames(&dir);
+    let i = record_index(&f, 3);
+    f.remove(i);
+    write_frames(&dir, &f);
+    let out = assert_named(&dir, "record 3");
+    assert!(out.contains("missing"), "{out}");
+}
+
+#[test]
+fn reordered_records_are_named() {
+    let tmp = TempDir::new("reordered");
+    let dir = make_log(&tmp);
+    let mut f = frames(&dir);
+    let (a, b) = (record_index(&f, 2), record_index(&f, 3));
+    let (fa, fb) = (f[a].clone(), f[b].clone());
+    f[a] = fb;
+    f[b] = fa;
+    write_frames(&dir, &f);
+    assert_named(&dir, "record 2");
+}
+
+#[test]
+fn a_forged_record_in_the_middle_is_named() {
+    let tmp = TempDir::new("forged-middle");
+    let dir = make_log(&tmp);
+    let mut f = frames(&dir);
+    let i = record_index(&f, 2);
+    // A copy of record 2 with a valid hash, inserted after it.
+    let copy = f[i].clone();
+    f.insert(i + 1, copy);
+    write_frames(&dir, &f);
+    let out = assert_named(&dir, "record 3");
+    assert!(out.contains("forged"), "{out}");
+}
+
+#[test]
+fn a_forged_record_at_the_end_is_named() {
+    let tmp = TempDir::new("forged-end");
+    let dir = make_log(&tmp);
+    let mut f = frames(&dir);
+    // Record 6: a copy of record 5 renumbered, with a valid hash and a valid commit.
+    let last = record_index(&f, 5);
+    let body = String::from_utf8(f[last].body.clone())
+        .unwrap()
+        .replacen("{\"seq\":5,", "{\"seq\":6,", 1)
+        .into_bytes();
+    let hash = leaf_hash(&body);
+    let mut leaves: Vec<_> = f
+        .iter()
+        .filter(|x| x.tag == Tag::Record)
+        .map(|x| x.hash)
+        .collect();
+    leaves.push(hash);
+    let tree = Tree::from_leaves(leaves);
+    let commit = commit_body(7, &tree.root());
+    let offset = f.last().unwrap().end();
+    f.push(Frame {
+        offset,
+        tag: Tag::Record,
+        hash,
+        body,
+    });
+    f.push(Frame {
+        offset,
+        tag: Tag::Commit,
+        hash: leaf_hash(&commit),
+        body: commit.to_vec(),
+    });
+    write_frames(&dir, &f);
+    let out = assert_named(&dir, "record 6");
+    assert!(out.contains("not covered by a signed checkpoint"), "{out}");
+
+    // The forger signs a checkpoint with their own key: refused.
+    let forged = xop_runtime::proof::checkpoint::Checkpoint {
+        origin: String::from_utf8(f[0].body.clone())
+            .unwrap()
+            .split('"')
+            .nth(5)
+            .unwrap()
+            .to_string(),
+        size: 7,
+        root: tree.root(),
+    }
+    .sign(&ed25519_dalek::SigningKey::from_bytes(&[1; 32]));
+    f.push(Frame {
+        offset,
+        tag: Tag::Checkpoint,
+        hash: leaf_hash(forged.as_bytes()),
+        body: forged.into_bytes(),
+    });
+    write_frames(&dir, &f);
+    let out = assert_named(&dir, "byte");
+    assert!(out.contains("no signature by key"), "{out}");
+}
+
+#[test]
+fn erasure_keeps_the_log_verifying() {
+    let tmp = TempDir::new("erase");
+    let dir = make_log(&tmp);
+    // A fraud check: the SIM-swap signal's connector reads the personal msisdn, so the record
+    // holds its keyed hash, under the key of subject cust-42.
+    let mut input: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(examples().join("inputs/offer-on-hold.json")).unwrap(),
+    )
+    .unwrap();
+    input.as_object_mut().unwrap().remove("channel");
+    input.as_object_mut().unwrap().remove("offer");
+    input["tx"] = serde_json::json!({"id": "tx-1", "amount": "250.00 EUR", "merchant": "ACME"});
+    input["signals"] =
+        serde_json::json!({"sim_swap": {"swapped": true, "latest_swap": "2026-11-25T09:00:00Z"}});
+    let path = tmp.0.join("fraud.json");
+    fs::write(&path, input.to_string()).unwrap();
+    let module = tmp.0.join("acme.xopm");
+    let o = xop(&[
+        "eval",
+        s(&module),
+        "--policy",
+        "fraud",
+        "--input",
+        s(&path),
+        "--log",
+        s(&dir),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("review (recent-sim-swap)"),
+        "{}",
+        text(&o)
+    );
+    let o = xop(&["log", "show", s(&dir), "6", "--format", "json"]);
+    let record = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        record.contains("\"path\":\"to.msisdn\",\"hmac\":"),
+        "{record}"
+    );
+    assert!(!record.contains("+336"), "{record}");
+
+    let before = fs::read(dir.join("subjects.keys")).unwrap();
+    assert!(before[8..].iter().any(|&b| b != 0));
+    let o = xop(&["log", "erase", s(&dir), "cust-42"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("the erasure is record 7"), "{}", text(&o));
+    let after = fs::read(dir.join("subjects.keys")).unwrap();
+    assert_eq!(before.len(), after.len());
+    assert!(
+        after[8..].iter().all(|&b| b == 0),
+        "the key's slot is zeroed"
+    );
+    let o = xop(&["log", "verify", s(&dir)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("ok: 8 records"), "{}", text(&o));
+    let o = xop(&["log", "replay", s(&dir)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = xop(&["log", "erase", s(&dir), "cust-42"]);
+    assert!(text(&o).contains("has no key"), "{}", text(&o));
+    let o = xop(&["explain", s(&dir), "7"]);
+    assert!(text(&o).contains("was erased"), "{}", text(&o));
+}
+
+#[test]
+fn verify_reports_a_missing_log_clearly() {
+    let tmp = TempDir::new("missing");
+    let o = xop(&["log", "verify", s(&tmp.0)]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = xop(&["log", "show", s(&tmp.0)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no proof log"), "{}", text(&o));
+}

@@ -1,0 +1,621 @@
+//! Evidence: the input values a decision's rules read, computed from the policy's IR.
+//!
+//! **The read set is static.** When a module is loaded, every rule expression of a policy is
+//! walked once to find the input paths it can read ([`ReadSet::of_policy`]): a field chain
+//! (`c.consents`, `c.tz`) is a path; a path used as a whole value (compared, passed to an
+//! intrinsic, tested for presence) is read whole; a quantifier's element is the list's path
+//! with `[*]`, plus the list's length. A value handed to a signal is not read by the rules: the
+//! signal's connector reads the paths of its declared source arguments (`c.msisdn` for
+//! `camara.sim_swap(c.msisdn, 24h)`), which are logged marked `via` the signal, and the signal's
+//! value is logged too. The set over-approximates what one evaluation reads (both branches of
+//! an `if`, every rule even after a run-time error), never under-approximates: whatever a rule
+//! could have looked at is in the record, and nothing else of the input is.
+//!
+//! **Extraction** ([`extract`]) walks the input values along the read set and emits one item
+//! per scalar (a record read whole is expanded field by field; a list gives its length and
+//! its elements). An `@personal` field is never written in clear: its whole value is replaced
+//! by `HMAC-SHA-256(subject key, JSON text of the value)` and the key's id. The subject is the
+//! `id` field of the nearest enclosing record, or the caller's subject.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hmac::{Hmac, Mac};
+use serde_json::Value as Json;
+use sha2::Sha256;
+
+use super::record::{Evidence, SignalRead, first_symbol, value_json};
+use crate::ir::{Expr, Policy, Program, Quantifier, Type};
+use crate::module::hex;
+use crate::value::Value;
+
+/// One step of an input path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    /// A record's field, by index.
+    Field(u32),
+    /// Every element of a list.
+    Each,
+    /// Only a list's length.
+    Len,
+}
+
+/// An input path: a parameter and the steps into it; the value at its end is read whole.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ReadPath {
+    /// The parameter's index.
+    pub param: u32,
+    /// The steps.
+    pub steps: Vec<Step>,
+}
+
+/// What a policy's rules can read of its input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadSet {
+    /// Paths the rules read.
+    pub rules: BTreeSet<ReadPath>,
+    /// Paths only passed to a signal's connector, with the signal's qualified name.
+    pub via: BTreeMap<ReadPath, String>,
+}
+
+struct Walk<'a> {
+    program: &'a Program,
+    set: ReadSet,
+    /// The signal whose connector arguments are being walked, if any.
+    via: Option<String>,
+}
+
+impl ReadSet {
+    /// The read set of `policy`'s rules.
+    pub fn of_policy(program: &Program, policy: &Policy) -> ReadSet {
+        let mut w = Walk {
+            program,
+            set: ReadSet::default(),
+            via: None,
+        };
+        let slots = policy.slots.max(policy.params.len() as u32) as usize;
+        let mut env: Vec<Option<ReadPath>> = vec![None; slots];
+        for (i, slot) in env.iter_mut().enumerate().take(policy.params.len()) {
+            *slot = Some(ReadPath {
+                param: i as u32,
+                steps: Vec::new(),
+            });
+        }
+        for rule in &policy.rules {
+            if let Some(c) = &rule.condition {
+                w.used(c, &mut env, 0);
+            }
+        }
+        // A path the rules read needs no `via` entry.
+        let rules = w.set.rules.clone();
+        w.set.via.retain(|p, _| !rules.contains(p));
+        w.set
+    }
+}
+
+/// How deep the walk goes before giving up on precision (the interpreter refuses deeper
+/// programs; the walk must not overflow the stack on a hostile module either).
+const MAX_DEPTH: u32 = 256;
+
+impl Walk<'_> {
+    fn read(&mut self, p: ReadPath) {
+        match &self.via {
+            None => {
+                self.set.rules.insert(p);
+            }
+            Some(signal) => {
+                self.set.via.entry(p).or_insert_with(|| signal.clone());
+            }
+        }
+    }
+
+    /// `e` is used as a value: its path, if it is one, is read whole.
+    fn used(&mut self, e: &Expr, env: &mut Vec<Option<ReadPath>>, depth: u32) {
+        if let Some(p) = self.path(e, env, depth) {
+            self.read(p);
+        }
+    }
+
+    /// The input path `e` denotes, if it is one; records the reads of its parts otherwise.
+    fn path(&mut self, e: &Expr, env: &mut Vec<Option<ReadPath>>, depth: u32) -> Option<ReadPath> {
+        if depth > MAX_DEPTH {
+            // Too deep to analyse: read every parameter whole (sound, if coarse).
+            for p in env.iter().flatten().cloned().collect::<Vec<_>>() {
+                self.read(p);
+            }
+            return None;
+        }
+        let d = depth + 1;
+        match e {
+            Expr::Const(_) => None,
+            Expr::Slot(s) => env.get(*s as usize).cloned().flatten(),
+            Expr::Field(inner, f) => {
+                let mut p = self.path(inner, env, d)?;
+                p.steps.push(Step::Field(*f));
+                Some(p)
+            }
+            Expr::Quantify {
+                quantifier,
+                list,
+                slot,
+                body,
+            } => {
+                let lp = self.path(list, env, d);
+                if let Some(lp) = &lp {
+                    let mut len = lp.clone();
+                    len.steps.push(Step::Len);
+                    self.read(len);
+                }
+                let element = lp.map(|mut p| {
+                    p.steps.push(Step::Each);
+                    p
+                });
+                if let Some(body) = body {
+                    let s = *slot as usize;
+                    if env.len() <= s {
+                        env.resize(s + 1, None);
+                    }
+                    let saved = std::mem::replace(&mut env[s], element);
+                    self.used(body, env, d);
+                    env[s] = saved;
+                } else if *quantifier != Quantifier::Count {
+                    // `any(xs)`/`all(xs)` without a body read the elements themselves.
+                    if let Some(p) = element {
+                        self.read(p);
+                    }
+                }
+                None
+            }
+            Expr::Signal(index, args) => {
+                let arg_paths: Vec<Option<ReadPath>> =
+                    args.iter().map(|a| self.path(a, env, d)).collect();
+                if let Some(decl) = self.program.signals.get(*index as usize) {
+                    let mut signal_env = arg_paths;
+                    let saved = self.via.replace(decl.name.clone());
+                    for a in &decl.source_args {
+                        self.used(a, &mut signal_env, d);
+                    }
+                    self.via = saved;
+                } else {
+                    for p in arg_paths.into_iter().flatten() {
+                        self.read(p);
+                    }
+                }
+                None
+            }
+            Expr::Not(a) | Expr::Neg(a) | Expr::IsPresent(a) => {
+                self.used(a, env, d);
+                None
+            }
+            Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::Arith(_, a, b)
+            | Expr::In(a, b)
+            | Expr::Default(a, b) => {
+                self.used(a, env, d);
+                self.used(b, env, d);
+                None
+            }
+            Expr::InRange { value, lo, hi, .. } => {
+                for x in [value, lo, hi] {
+                    self.used(x, env, d);
+                }
+                None
+            }
+            Expr::If(c, a, b) => {
+                for x in [c, a, b] {
+                    self.used(x, env, d);
+                }
+                None
+            }
+            Expr::List(xs) | Expr::Set(xs) | Expr::Record(_, xs) | Expr::Intrinsic(_, xs) => {
+                for x in xs {
+                    self.used(x, env, d);
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A subject's hash key and its id, as [`extract`] needs them.
+pub trait KeyProvider {
+    /// The key of `subject` (created if it has none yet): its 16-byte id and 32-byte secret.
+    fn key_for(&self, subject: &str) -> Result<([u8; 16], [u8; 32]), String>;
+}
+
+/// HMAC-SHA-256 of `data` under `key`, hex.
+pub fn keyed_hash(key: &[u8; 32], data: &[u8]) -> String {
+    // HMAC accepts a key of any length; a 32-byte key cannot be refused.
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(data);
+    hex(&mac.finalize().into_bytes())
+}
+
+/// The evidence of a decision: the values at the read set's paths in `args` (personal ones
+/// hashed with their subject's key from `keys`; `subject` when no enclosing record has an `id`).
+pub fn extract(
+    program: &Program,
+    policy: &Policy,
+    set: &ReadSet,
+    args: &[Value],
+    subject: &str,
+    keys: &dyn KeyProvider,
+) -> Result<Vec<Evidence>, String> {
+    let mut out: BTreeMap<(String, u8), Evidence> = BTreeMap::new();
+    let mut x = Extract {
+        program,
+        keys,
+        out: &mut out,
+    };
+    let paths = set
+        .rules
+        .iter()
+        .map(|p| (p, None))
+        .chain(set.via.iter().map(|(p, s)| (p, Some(s.as_str()))));
+    for (p, via) in paths {
+        let (Some(param), Some(value)) = (
+            policy.params.get(p.param as usize),
+            args.get(p.param as usize),
+        ) else {
+            continue;
+        };
+        x.walk(value, &p.steps, &param.name, subject, false, via)?;
+    }
+    Ok(out.into_values().collect())
+}
+
+struct Extract<'a> {
+    program: &'a Program,
+    keys: &'a dyn KeyProvider,
+    /// Keyed by path and item kind (0 value, 1 length) so that each is written once, the rules'
+    /// reading (walked first) winning over a connector's.
+    out: &'a mut BTreeMap<(String, u8), Evidence>,
+}
+
+fn item(path: &str) -> Evidence {
+    Evidence {
+        path: path.to_string(),
+        value: None,
+        len: None,
+        hmac: None,
+        key: None,
+        via: None,
+    }
+}
+
+impl Extract<'_> {
+    fn emit(&mut self, kind: u8, mut e: Evidence, via: Option<&str>) {
+        e.via = via.map(str::to_string);
+        self.out.entry((e.path.clone(), kind)).or_insert(e);
+    }
+
+    /// The subject a record value speaks of: its `id` field, if it has one.
+    fn subject_of<'v>(&self, v: &'v Value) -> Option<&'v str> {
+        let Value::Record(t, fields) = v else {
+            return None;
+        };
+        let i = self.program.records.get(*t as usize)?.field("id")?;
+        match fields.get(i)? {
+            Value::Id(s) | Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn walk(
+        &mut self,
+        v: &Value,
+        steps: &[Step],
+        path: &str,
+        subject: &str,
+        personal: bool,
+        via: Option<&str>,
+    ) -> Result<(), String> {
+        let subject = self.subject_of(v).unwrap_or(subject);
+        if personal {
+            // The whole personal value, whatever part of it was read, as one keyed hash.
+            let (id, key) = self.keys.key_for(subject)?;
+            let text = serde_json::to_vec(&value_json(self.program, v)).unwrap_or_default();
+            let mut e = item(path);
+            e.hmac = Some(keyed_hash(&key, &text));
+            e.key = Some(hex(&id));
+            self.emit(0, e, via);
+            return Ok(());
+        }
+        let Some((step, rest)) = steps.split_first() else {
+            return self.whole(v, path, subject, via);
+        };
+        match (step, v) {
+            (Step::Field(f), Value::Record(t, fields)) => {
+                let Some(field) = self
+                    .program
+                    .records
+                    .get(*t as usize)
+                    .and_then(|r| r.fields.get(*f as usize))
+                else {
+                    return Ok(());
+                };
+                let Some(fv) = fields.get(*f as usize) else {
+                    return Ok(());
+                };
+                let p = format!("{path}.{}", field.name);
+                self.walk(fv, rest, &p, subject, field.personal, via)
+            }
+            (Step::Each, Value::List(items)) => {
+                let mut e = item(path);
+                e.len = Some(items.len() as u64);
+                self.emit(1, e, via);
+                for (i, x) in items.iter().enumerate() {
+                    self.walk(x, rest, &format!("{path}[{i}]"), subject, false, via)?;
+                }
+                Ok(())
+            }
+            (Step::Len, Value::List(items)) => {
+                let mut e = item(path);
+                e.len = Some(items.len() as u64);
+                self.emit(1, e, via);
+                Ok(())
+            }
+            // An absent optional (or a value of another shape) ends the path here.
+            _ => self.whole(v, path, subject, via),
+        }
+    }
+
+    /// A value read whole: records field by field, lists element by element.
+    fn whole(
+        &mut self,
+        v: &Value,
+        path: &str,
+        subject: &str,
+        via: Option<&str>,
+    ) -> Result<(), String> {
+        match v {
+            Value::Record(t, fields) => {
+                let Some(rt) = self.program.records.get(*t as usize) else {
+                    return Ok(());
+                };
+                let subject = self.subject_of(v).unwrap_or(subject);
+                for (f, fv) in rt.fields.iter().zip(fields.iter()) {
+                    let p = format!("{path}.{}", f.name);
+                    self.walk(fv, &[], &p, subject, f.personal, via)?;
+                }
+                Ok(())
+            }
+            Value::List(items) => {
+                let mut e = item(path);
+                e.len = Some(items.len() as u64);
+                self.emit(1, e, via);
+                for (i, x) in items.iter().enumerate() {
+                    self.walk(x, &[], &format!("{path}[{i}]"), subject, false, via)?;
+                }
+                Ok(())
+            }
+            scalar => {
+                let mut e = item(path);
+                e.value = Some(value_json(self.program, scalar));
+                self.emit(0, e, via);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A logged decision's input rebuilt from its evidence, for replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rebuilt {
+    /// The input JSON (what [`crate::bind::bind_value`] reads): the logged values at their
+    /// paths, defaults elsewhere (the rules do not read those).
+    pub input: Json,
+    /// Paths the rules read whose value is only known as a keyed hash (`@personal`), and
+    /// signals read with several values: a replay of such a record may differ.
+    pub unknown: Vec<String>,
+}
+
+/// Rebuilds the input of a decision of `policy` from its evidence, signals and decision time.
+pub fn rebuild(
+    program: &Program,
+    policy: &Policy,
+    evidence: &[Evidence],
+    signals: &[SignalRead],
+    at: &str,
+) -> Result<Rebuilt, String> {
+    let mut input = serde_json::Map::new();
+    for p in &policy.params {
+        input.insert(p.name.clone(), default_json(program, &p.ty, 0)?);
+    }
+    let mut unknown = Vec::new();
+    for e in evidence {
+        if e.via.is_some() {
+            continue;
+        }
+        if e.hmac.is_some() {
+            unknown.push(e.path.clone());
+            continue;
+        }
+        let (name, steps) = parse_path(&e.path)?;
+        let param = policy
+            .params
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| format!("evidence path `{}`: no parameter `{name}`", e.path))?;
+        let slot = input
+            .get_mut(&name)
+            .ok_or_else(|| format!("evidence path `{}`: no parameter `{name}`", e.path))?;
+        set_path(program, slot, &param.ty, &steps, e, &e.path)?;
+    }
+    input.insert("now".into(), Json::String(at.to_string()));
+    let mut sig = serde_json::Map::new();
+    for s in signals {
+        match sig.get(&s.signal) {
+            Some(v) if v != &s.value => unknown.push(format!("signal {}", s.signal)),
+            Some(_) => {}
+            None => {
+                sig.insert(s.signal.clone(), s.value.clone());
+            }
+        }
+    }
+    input.insert("signals".into(), Json::Object(sig));
+    Ok(Rebuilt {
+        input: Json::Object(input),
+        unknown,
+    })
+}
+
+enum PathSeg {
+    Field(String),
+    Index(usize),
+}
+
+fn parse_path(path: &str) -> Result<(String, Vec<PathSeg>), String> {
+    let bad = || format!("malformed evidence path `{path}`");
+    let mut segs = Vec::new();
+    let mut first = None;
+    for part in path.split('.') {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if name.is_empty() {
+            return Err(bad());
+        }
+        if first.is_none() {
+            first = Some(name.to_string());
+        } else {
+            segs.push(PathSeg::Field(name.to_string()));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').ok_or_else(bad)?;
+            segs.push(PathSeg::Index(r[..end].parse().map_err(|_| bad())?));
+            rest = &r[end + 1..];
+        }
+        if !rest.is_empty() {
+            return Err(bad());
+        }
+    }
+    Ok((first.ok_or_else(bad)?, segs))
+}
+
+fn set_path(
+    program: &Program,
+    slot: &mut Json,
+    ty: &Type,
+    steps: &[PathSeg],
+    e: &Evidence,
+    path: &str,
+) -> Result<(), String> {
+    let bad = |why: &str| format!("evidence path `{path}`: {why}");
+    let ty = match ty {
+        Type::Optional(inner) => {
+            if steps.is_empty() && e.value == Some(Json::Null) {
+                *slot = Json::Null;
+                return Ok(());
+            }
+            if slot.is_null() {
+                *slot = default_json(program, inner, 0)?;
+            }
+            inner.as_ref()
+        }
+        other => other,
+    };
+    let Some((step, rest)) = steps.split_first() else {
+        if let Some(n) = e.len {
+            let (Type::List(elem) | Type::Set(elem)) = ty else {
+                return Err(bad("a length for a value that is not a list"));
+            };
+            let arr = slot
+                .as_array_mut()
+                .ok_or_else(|| bad("not a list in the rebuilt input"))?;
+            let n = usize::try_from(n).map_err(|_| bad("list too long"))?;
+            if n > 1_000_000 {
+                return Err(bad("list too long"));
+            }
+            while arr.len() < n {
+                arr.push(default_json(program, elem, 0)?);
+            }
+            return Ok(());
+        }
+        if let Some(v) = &e.value {
+            *slot = v.clone();
+        }
+        return Ok(());
+    };
+    match (step, ty) {
+        (PathSeg::Field(name), Type::Record(t)) => {
+            let rt = program
+                .records
+                .get(*t as usize)
+                .ok_or_else(|| bad("unknown record type"))?;
+            let f = rt
+                .fields
+                .iter()
+                .find(|f| &f.name == name)
+                .ok_or_else(|| bad(&format!("no field `{name}`")))?;
+            let obj = slot
+                .as_object_mut()
+                .ok_or_else(|| bad("not a record in the rebuilt input"))?;
+            let child = obj
+                .get_mut(name)
+                .ok_or_else(|| bad(&format!("no field `{name}`")))?;
+            set_path(program, child, &f.ty, rest, e, path)
+        }
+        (PathSeg::Index(i), Type::List(elem) | Type::Set(elem)) => {
+            let arr = slot
+                .as_array_mut()
+                .ok_or_else(|| bad("not a list in the rebuilt input"))?;
+            if *i > 1_000_000 {
+                return Err(bad("index too large"));
+            }
+            while arr.len() <= *i {
+                arr.push(default_json(program, elem, 0)?);
+            }
+            set_path(program, &mut arr[*i], elem, rest, e, path)
+        }
+        _ => Err(bad("does not match the parameter's type")),
+    }
+}
+
+/// The default value of a type in the input format (false, 0, "", empty lists, null for
+/// optionals, the first enum variant or symbol, UTC, the epoch), for the parts of a replayed
+/// input that no rule reads.
+pub fn default_json(program: &Program, ty: &Type, depth: u32) -> Result<Json, String> {
+    if depth > MAX_DEPTH {
+        return Err("a record type nests too deeply".into());
+    }
+    Ok(match ty {
+        Type::Bool => Json::Bool(false),
+        Type::Int | Type::Duration => Json::from(0),
+        Type::Decimal => Json::String("0".into()),
+        Type::Money => Json::String("0 EUR".into()),
+        Type::Text | Type::Id => Json::String(String::new()),
+        Type::Time => Json::String("1970-01-01T00:00:00Z".into()),
+        Type::Tz => Json::String("UTC".into()),
+        Type::Symbol(kind) => Json::String(
+            first_symbol(program, *kind)
+                .ok_or_else(|| format!("the program declares no {kind:?}"))?,
+        ),
+        Type::Enum(e) => Json::String(
+            program
+                .enums
+                .get(*e as usize)
+                .and_then(|t| t.variants.first())
+                .cloned()
+                .ok_or_else(|| format!("enum #{e} has no variant"))?,
+        ),
+        Type::Record(t) => {
+            let rt = program
+                .records
+                .get(*t as usize)
+                .ok_or_else(|| format!("unknown record type #{t}"))?;
+            let mut m = serde_json::Map::new();
+            for f in &rt.fields {
+                m.insert(f.name.clone(), default_json(program, &f.ty, depth + 1)?);
+            }
+            Json::Object(m)
+        }
+        Type::List(_) | Type::Set(_) => Json::Array(Vec::new()),
+        Type::Optional(_) => Json::Null,
+    })
+}

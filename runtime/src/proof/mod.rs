@@ -1,0 +1,426 @@
+//! The proof log: every decision as a record in an append-only, tamper-evident log
+//! (DESIGN.md §4; the format and the reasoning behind it: `docs/proof-log.md`).
+//!
+//! - [`record`]: what a record holds and its canonical encoding;
+//! - [`evidence`]: the input values a policy's rules read (statically), `@personal` ones as
+//!   keyed hashes; and the replayable input rebuilt from them;
+//! - [`merkle`]: the RFC 9162 tree, inclusion and consistency proofs;
+//! - [`checkpoint`]: C2SP signed checkpoints;
+//! - [`store`]: the log file and its group-commit writer;
+//! - [`keys`]: the subject keys (erasable) and the log's signing key;
+//! - [`verify`]: what `xop log verify` checks, and a read-only view of a log.
+//!
+//! A log lives in a folder: `log.xpl` (the records, commits and checkpoints), `subjects.keys`,
+//! `log.key`/`log.pub` (unless the caller brings its own key), `modules/<sha256>.xopm` (every
+//! module a record refers to, for replay and explanations) and `LOCK` (one writer at a time).
+
+pub mod checkpoint;
+pub mod evidence;
+pub mod keys;
+pub mod merkle;
+pub mod record;
+pub mod replay;
+pub mod store;
+pub mod verify;
+
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+
+use self::checkpoint::Checkpoint;
+use self::evidence::KeyProvider;
+use self::keys::SubjectKeys;
+use self::merkle::Hash;
+use self::record::{Body, Entry, encode, time_text};
+use self::store::{Recovery, Writer};
+use crate::module::hex;
+
+/// How a log is opened.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// The log's origin (the name its checkpoints are signed under), for a new log; checked
+    /// against an existing one. `None`: `xop.local/log/<random>` for a new log.
+    pub origin: Option<String>,
+    /// The checkpoint signing key; `None`: `log.key` in the folder, created with the log.
+    pub signing_key: Option<SigningKey>,
+    /// Sign a checkpoint after this many records …
+    pub checkpoint_every: u64,
+    /// … or when this much time has passed with records not yet covered, whichever is first.
+    pub checkpoint_interval: Duration,
+    /// The most records in one batch (one sync).
+    pub max_batch: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> LogConfig {
+        LogConfig {
+            origin: None,
+            signing_key: None,
+            checkpoint_every: 10_000,
+            checkpoint_interval: Duration::from_secs(1),
+            max_batch: 16_384,
+        }
+    }
+}
+
+/// What went wrong with a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogError {
+    /// A file could not be read or written.
+    Io {
+        /// The file.
+        path: String,
+        /// The system's message.
+        message: String,
+    },
+    /// A file is damaged, at this byte offset.
+    Corrupt {
+        /// The file.
+        path: String,
+        /// Where.
+        offset: u64,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+    /// Another process has the log open for writing.
+    Locked {
+        /// The log's folder.
+        dir: String,
+    },
+    /// A configuration problem (a wrong origin, an unreadable key).
+    Config(String),
+    /// The writer failed earlier (a full disk, an I/O error): nothing more is acknowledged.
+    /// Reopen the log after fixing the cause; the interrupted batch is discarded.
+    Failed(String),
+    /// A record too large for one frame.
+    TooLarge {
+        /// Its size in bytes.
+        len: usize,
+    },
+}
+
+impl LogError {
+    pub(crate) fn io(path: &Path, e: &std::io::Error) -> LogError {
+        LogError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::Io { path, message } => write!(f, "`{path}`: {message}"),
+            LogError::Corrupt {
+                path,
+                offset,
+                message,
+            } => write!(f, "`{path}` is damaged at byte {offset}: {message}"),
+            LogError::Locked { dir } => write!(
+                f,
+                "the proof log in `{dir}` is open for writing by another process (a running \
+                 `xop serve`?); stop it first, or use its API"
+            ),
+            LogError::Config(m) => f.write_str(m),
+            LogError::Failed(m) => write!(
+                f,
+                "the proof log stopped accepting records: {m}; fix the cause and reopen the log"
+            ),
+            LogError::TooLarge { len } => write!(
+                f,
+                "a record of {len} bytes is larger than a log frame ({} bytes); the input is too \
+                 large to prove",
+                store::MAX_FRAME
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+/// An inclusion proof of one record, against a signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionProof {
+    /// The record's sequence number (its leaf index).
+    pub seq: u64,
+    /// The record's bytes (its leaf), as text.
+    pub record: String,
+    /// The tree size the proof is for.
+    pub tree_size: u64,
+    /// The audit path, hex, leaf to root.
+    pub path: Vec<String>,
+    /// The signed checkpoint (C2SP signed note) of that tree size.
+    pub checkpoint: String,
+}
+
+/// Why a proof does not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofError(pub String);
+
+impl fmt::Display for ProofError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProofError {}
+
+impl InclusionProof {
+    /// Checks the proof: the checkpoint is signed by `key`, its size is the proof's, and the
+    /// record's leaf hash with the path gives the checkpoint's root.
+    pub fn verify(&self, key: &VerifyingKey) -> Result<Checkpoint, ProofError> {
+        let cp = Checkpoint::open(&self.checkpoint, key)
+            .map_err(|e| ProofError(format!("the checkpoint does not verify: {e}")))?;
+        if cp.size != self.tree_size {
+            return Err(ProofError(format!(
+                "the proof is for tree size {}, the checkpoint is of size {}",
+                self.tree_size, cp.size
+            )));
+        }
+        let mut path = Vec::with_capacity(self.path.len());
+        for h in &self.path {
+            path.push(unhex32(h).ok_or_else(|| {
+                ProofError(format!("`{h}` in the path is not a 64-digit hex hash"))
+            })?);
+        }
+        let leaf = merkle::leaf_hash(self.record.as_bytes());
+        if !merkle::verify_inclusion(&leaf, self.seq, self.tree_size, &path, &cp.root) {
+            return Err(ProofError(format!(
+                "record {} is not in the tree of size {} signed by the checkpoint: the record or \
+                 the path was altered",
+                self.seq, self.tree_size
+            )));
+        }
+        Ok(cp)
+    }
+}
+
+/// 64 hex digits to 32 bytes.
+pub fn unhex32(s: &str) -> Option<Hash> {
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// An open proof log, writable by this process.
+pub struct ProofLog {
+    dir: PathBuf,
+    writer: Writer,
+    origin: String,
+    verifying_key: VerifyingKey,
+    recovery: Recovery,
+    // Held for the log's lifetime: one writer per folder.
+    _lock: File,
+}
+
+impl fmt::Debug for ProofLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProofLog")
+            .field("dir", &self.dir)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProofLog {
+    /// Opens the log in `dir` (created if needed) for writing: takes the folder's lock,
+    /// discards a batch a crash interrupted (never an acknowledged one), signs a checkpoint
+    /// over acknowledged records no checkpoint covers yet, and starts the writer.
+    pub fn open(dir: &Path, config: LogConfig) -> Result<ProofLog, LogError> {
+        std::fs::create_dir_all(dir.join("modules")).map_err(|e| LogError::io(dir, &e))?;
+        let lock_path = dir.join("LOCK");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| LogError::io(&lock_path, &e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(LogError::Locked {
+                    dir: dir.display().to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(LogError::io(&lock_path, &e)),
+        }
+        let key = match &config.signing_key {
+            Some(k) => k.clone(),
+            None => keys::load_or_create_signing_key(dir)?,
+        };
+        let verifying_key = key.verifying_key();
+        let subject_keys = SubjectKeys::open(&dir.join("subjects.keys"))?;
+        let (writer, recovery, origin) = Writer::open(dir, &config, key, subject_keys)?;
+        Ok(ProofLog {
+            dir: dir.to_path_buf(),
+            writer,
+            origin,
+            verifying_key,
+            recovery,
+            _lock: lock,
+        })
+    }
+
+    /// The log's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The public key its checkpoints verify with.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.verifying_key
+    }
+
+    /// What opening the log recovered from (an interrupted batch it discarded).
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// Appends a record and returns its sequence number once it is durable (group commit:
+    /// concurrent callers share one sync).
+    pub fn append(&self, entry: &Entry) -> Result<u64, LogError> {
+        self.writer.append(encode(entry))
+    }
+
+    /// Appends an event record (`kind: "event"`) now: e.g. a review's outcome. `data` must hold
+    /// no personal data in clear.
+    pub fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, LogError> {
+        self.append(&Entry {
+            time: time_text(jiff::Timestamp::now().as_millisecond()),
+            body: Body::Event {
+                name: name.to_string(),
+                data,
+            },
+        })
+    }
+
+    /// How many records are durable.
+    pub fn size(&self) -> u64 {
+        self.read_view(|v| v.records.len() as u64)
+    }
+
+    /// The bytes of record `seq`, if it is durable.
+    pub fn record_bytes(&self, seq: u64) -> Result<Option<Vec<u8>>, LogError> {
+        self.writer.read(seq)
+    }
+
+    /// The latest signed checkpoint (a C2SP signed note), if one was written.
+    pub fn checkpoint(&self) -> Option<String> {
+        self.read_view(|v| v.checkpoint.clone())
+    }
+
+    /// The inclusion proof of record `seq` against the latest signed checkpoint. `Ok(None)`
+    /// when no checkpoint covers it yet (one is signed within the configured interval).
+    pub fn prove(&self, seq: u64) -> Result<Option<InclusionProof>, LogError> {
+        let Some(note) = self.checkpoint() else {
+            return Ok(None);
+        };
+        let body_end = note.rfind("\n\n").map_or(note.len(), |i| i + 1);
+        let cp = Checkpoint::parse_body(&note[..body_end])
+            .map_err(|e| LogError::Failed(format!("internal: own checkpoint: {e}")))?;
+        if seq >= cp.size {
+            return Ok(None);
+        }
+        let path = self.read_view(|v| v.tree.inclusion_proof(seq, cp.size));
+        let (Some(path), Some(bytes)) = (path, self.record_bytes(seq)?) else {
+            return Ok(None);
+        };
+        Ok(Some(InclusionProof {
+            seq,
+            record: String::from_utf8_lossy(&bytes).into_owned(),
+            tree_size: cp.size,
+            path: path.iter().map(|h| hex(h)).collect(),
+            checkpoint: note,
+        }))
+    }
+
+    /// Erases `subject`'s hash key (GDPR Art. 17) and records the erasure. The records keep
+    /// their hashes, so the tree and every proof stay valid, but the subject's `@personal`
+    /// evidence can no longer be linked to any value. Returns the erasure record's sequence
+    /// number, or `None` if the subject has no key (nothing was ever logged of them).
+    pub fn erase_subject(&self, subject: &str) -> Result<Option<u64>, LogError> {
+        let erased = {
+            let mut keys = self.keys();
+            keys.erase(subject, &self.dir.join("subjects.keys"))?
+        };
+        match erased {
+            None => Ok(None),
+            Some(key) => self
+                .append(&Entry {
+                    time: time_text(jiff::Timestamp::now().as_millisecond()),
+                    body: Body::Erasure { key },
+                })
+                .map(Some),
+        }
+    }
+
+    /// Keeps a module's file in `modules/<sha256 hex>.xopm`, so that replay and explanations
+    /// find the module a record names. Idempotent.
+    pub fn store_module(&self, content_hash: &[u8; 32], bytes: &[u8]) -> Result<(), LogError> {
+        store_module(&self.dir, content_hash, bytes)
+    }
+
+    /// Stops the writer after what is queued, with a final signed checkpoint.
+    pub fn close(mut self) -> Result<(), LogError> {
+        self.writer.close()
+    }
+
+    fn keys(&self) -> std::sync::MutexGuard<'_, SubjectKeys> {
+        self.writer
+            .shared
+            .keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn read_view<T>(&self, f: impl FnOnce(&store::View) -> T) -> T {
+        let v = self
+            .writer
+            .shared
+            .view
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&v)
+    }
+}
+
+impl KeyProvider for ProofLog {
+    fn key_for(&self, subject: &str) -> Result<([u8; 16], [u8; 32]), String> {
+        self.keys().key_for(subject).map_err(|e| e.to_string())
+    }
+}
+
+/// The path of module `content_hash` in a log folder.
+pub fn module_path(dir: &Path, content_hash: &str) -> PathBuf {
+    dir.join("modules").join(format!("{content_hash}.xopm"))
+}
+
+fn store_module(dir: &Path, content_hash: &[u8; 32], bytes: &[u8]) -> Result<(), LogError> {
+    let path = module_path(dir, &hex(content_hash));
+    if path.exists() {
+        return Ok(());
+    }
+    let modules = dir.join("modules");
+    std::fs::create_dir_all(&modules).map_err(|e| LogError::io(&modules, &e))?;
+    let tmp = modules.join(format!("{}.tmp", hex(content_hash)));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| File::open(&tmp)?.sync_all())
+        .map_err(|e| LogError::io(&tmp, &e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, &e))?;
+    store::sync_dir(&modules)
+}

@@ -1,0 +1,353 @@
+//! Proof records: what the log keeps of each decision (and of each erasure and other event),
+//! and their canonical encoding.
+//!
+//! A record is one line of JSON with no whitespace, its keys in this order: `seq`, `time`,
+//! `kind`, then the kind's fields in the order of the structs below. The bytes as written are
+//! the Merkle leaf, so the encoding is defined by the bytes, not re-derived: [`encode`] is the
+//! one writer, and `xop log verify` checks that every record re-encodes to exactly its bytes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::ir::{Program, SymbolKind, Verdict};
+use crate::value::Value;
+
+/// A record, as stored (the leaf of the tree).
+// No `deny_unknown_fields` here or in the bodies: serde does not support it with `flatten`.
+// Unknown fields are caught by the canonical check of `decode` instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Its position in the log, from 0.
+    pub seq: u64,
+    /// When it was written (RFC 3339, UTC, milliseconds).
+    pub time: String,
+    /// What it records.
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// A record without its sequence number: what a caller hands to the log, which numbers it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// When it was written (RFC 3339, UTC, milliseconds).
+    pub time: String,
+    /// What it records.
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// What a record records.
+// Records are built once per decision and moved, never kept in bulk: boxing the large
+// variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    /// A decision.
+    Decision(DecisionRecord),
+    /// A subject's hash key was erased (GDPR Art. 17): the evidence hashed with it is unlinked.
+    Erasure {
+        /// The erased key's id.
+        key: String,
+    },
+    /// Anything else the runtime proves (a review's outcome, a module swap): a name and a JSON
+    /// object. It must hold no personal data in clear.
+    Event {
+        /// What happened, e.g. `review.approved`.
+        name: String,
+        /// The details.
+        data: Json,
+    },
+}
+
+/// A decision, as proven.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The module's content hash (hex): the module file's SHA-256.
+    pub module: String,
+    /// The policy's qualified name.
+    pub policy: String,
+    /// The decision time the rules saw (RFC 3339, milliseconds).
+    pub at: String,
+    /// The input values the rules read (see [`super::evidence`]).
+    pub evidence: Vec<Evidence>,
+    /// The signals read, in order.
+    pub signals: Vec<SignalRead>,
+    /// The verdict: `allow`, `review` or `deny`.
+    #[serde(with = "verdict_keyword")]
+    pub verdict: Verdict,
+    /// The reasons.
+    pub reasons: Vec<String>,
+    /// The ids of the rules that fired.
+    pub fired: Vec<String>,
+    /// The review's terms, for a review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewTerms>,
+    /// What went wrong, for a decision that failed closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A review's terms as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewTerms {
+    /// The role that decides.
+    pub role: String,
+    /// How long it has, in milliseconds.
+    pub within_ms: i64,
+    /// What applies when nobody decides in time.
+    #[serde(with = "verdict_keyword")]
+    pub fallback: Verdict,
+    /// The deadline (RFC 3339): the decision time plus `within_ms`.
+    pub deadline: String,
+}
+
+/// One input value a rule read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// The input path, e.g. `to.consents[0].purpose`.
+    pub path: String,
+    /// The value in the input JSON format (`null` for absent); for a list, see `len`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub value: Option<Json>,
+    /// For a list: its length (its elements' read parts follow as their own items).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub len: Option<u64>,
+    /// For an `@personal` value: HMAC-SHA-256 of its JSON text, keyed by its subject's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hmac: Option<String>,
+    /// For an `@personal` value: the id of the subject key it is hashed with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Set when the value was read only to be passed to this signal's connector (not by a
+    /// rule directly): replay does not need it, the signal's value is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+}
+
+/// One signal read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalRead {
+    /// The signal's qualified name.
+    pub signal: String,
+    /// The value read (`null` when absent), in the input JSON format.
+    pub value: Json,
+}
+
+/// A field that is present is `Some`, even when it is `null` (an absent input value).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Json>, D::Error> {
+    Json::deserialize(d).map(Some)
+}
+
+/// Verdicts as their keywords (`allow`, `review`, `deny`).
+mod verdict_keyword {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::ir::Verdict;
+
+    pub fn serialize<S: Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.keyword())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Verdict, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "allow" => Ok(Verdict::Allow),
+            "review" => Ok(Verdict::Review),
+            "deny" => Ok(Verdict::Deny),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown verdict {other:?} (expected allow, review or deny)"
+            ))),
+        }
+    }
+}
+
+/// The record's canonical bytes, without the sequence number: `{"time":…}`. The writer
+/// prefixes `{"seq":N,` (see [`with_seq`]).
+pub fn encode(entry: &Entry) -> Vec<u8> {
+    // Serializing plain structs of strings, integers and JSON values cannot fail.
+    serde_json::to_vec(entry).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+/// The full record bytes: `{"seq":N,` followed by `rest` without its opening brace.
+pub fn with_seq(seq: u64, rest: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    match rest.get(1..) {
+        Some(tail) if tail != b"}" => {
+            out.push(b',');
+            out.extend_from_slice(tail);
+        }
+        _ => out.push(b'}'),
+    }
+}
+
+/// Parses a record's bytes, checking that they are canonical (re-encode to the same bytes).
+pub fn decode(bytes: &[u8]) -> Result<Record, String> {
+    let record: Record =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a proof record: {e}"))?;
+    let again = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
+    if again != bytes {
+        return Err(
+            "the record is not in canonical form (its bytes differ from its \
+                    re-encoding): it was edited"
+                .into(),
+        );
+    }
+    Ok(record)
+}
+
+/// A time in the record format: RFC 3339, UTC, milliseconds.
+pub fn time_text(ms: i64) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => format!("{t:.3}"),
+        Err(_) => ms.to_string(),
+    }
+}
+
+/// Parses a record time back to milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    s.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
+/// A value in the input JSON format (what [`crate::bind`] reads back): records as objects,
+/// lists as arrays, symbols by qualified name, times in RFC 3339, durations in milliseconds,
+/// money as `"12.50 EUR"`, decimals as strings.
+pub fn value_json(program: &Program, v: &Value) -> Json {
+    match v {
+        Value::Absent => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::from(*i),
+        Value::Decimal(d) => Json::String(d.to_string()),
+        Value::Money(d, c) => Json::String(format!("{d} {c}")),
+        Value::Text(s) | Value::Tz(s) | Value::Id(s) => Json::String(s.to_string()),
+        Value::Duration(ms) => Json::from(*ms),
+        Value::Time(ms) => Json::String(time_text(*ms)),
+        Value::Symbol(i) => Json::String(
+            program
+                .symbols
+                .get(*i as usize)
+                .map_or_else(|| format!("#{i}"), |s| s.qualified.clone()),
+        ),
+        Value::Enum(e, i) => Json::String(
+            program
+                .enums
+                .get(*e as usize)
+                .and_then(|t| t.variants.get(*i as usize))
+                .cloned()
+                .unwrap_or_else(|| format!("#{i}")),
+        ),
+        Value::Record(t, fields) => {
+            let mut m = serde_json::Map::new();
+            if let Some(rt) = program.records.get(*t as usize) {
+                for (f, v) in rt.fields.iter().zip(fields.iter()) {
+                    m.insert(f.name.clone(), value_json(program, v));
+                }
+            }
+            Json::Object(m)
+        }
+        Value::List(items) => Json::Array(items.iter().map(|v| value_json(program, v)).collect()),
+    }
+}
+
+/// The first symbol of a kind, by qualified name: the default of a channel, purpose or role
+/// in a replayed input (its value was not read, so any one does).
+pub(crate) fn first_symbol(program: &Program, kind: SymbolKind) -> Option<String> {
+    program
+        .symbols
+        .iter()
+        .find(|s| s.kind == kind)
+        .map(|s| s.qualified.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry {
+        Entry {
+            time: time_text(1_764_064_800_000),
+            body: Body::Decision(DecisionRecord {
+                module: "ab".into(),
+                policy: "acme.contact".into(),
+                at: time_text(0),
+                evidence: vec![
+                    Evidence {
+                        path: "to.tz".into(),
+                        value: Some(Json::String("Europe/Paris".into())),
+                        len: None,
+                        hmac: None,
+                        key: None,
+                        via: None,
+                    },
+                    // An absent value is `null`, and stays so.
+                    Evidence {
+                        path: "to.nickname".into(),
+                        value: Some(Json::Null),
+                        len: None,
+                        hmac: None,
+                        key: None,
+                        via: None,
+                    },
+                ],
+                signals: vec![],
+                verdict: Verdict::Deny,
+                reasons: vec!["quiet-hours".into()],
+                fired: vec!["contact#4".into()],
+                review: None,
+                error: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_canonically() {
+        let rest = encode(&entry());
+        let mut bytes = Vec::new();
+        with_seq(7, &rest, &mut bytes);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.starts_with(
+                r#"{"seq":7,"time":"2025-11-25T10:00:00.000Z","kind":"decision","module":"ab""#
+            ),
+            "{text}"
+        );
+        let r = decode(&bytes).unwrap();
+        assert_eq!(r.seq, 7);
+        assert_eq!(r.body, entry().body);
+        // Whitespace, reordered keys or unknown keys are not canonical.
+        let spaced = text.replacen(',', ", ", 1);
+        assert!(decode(spaced.as_bytes()).is_err());
+        let unknown = text.replacen("\"kind\"", "\"x\":1,\"kind\"", 1);
+        assert!(decode(unknown.as_bytes()).is_err());
+        assert!(decode(b"not json").is_err());
+    }
+
+    #[test]
+    fn events_and_erasures_encode() {
+        for body in [
+            Body::Erasure { key: "k1".into() },
+            Body::Event {
+                name: "review.approved".into(),
+                data: serde_json::json!({"case": "c-1", "by": "alice"}),
+            },
+        ] {
+            let rest = encode(&Entry {
+                time: time_text(0),
+                body: body.clone(),
+            });
+            let mut bytes = Vec::new();
+            with_seq(0, &rest, &mut bytes);
+            assert_eq!(decode(&bytes).unwrap().body, body);
+        }
+    }
+}

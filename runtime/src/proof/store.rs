@@ -1,0 +1,781 @@
+//! The log file (`log.xpl`) and its writer.
+//!
+//! The file is the magic `XOPLOG01` and a sequence of frames: a tag byte, the body's length
+//! (u32 little-endian), `SHA-256(0x00 || body)` (for a record, its Merkle leaf hash), the body.
+//!
+//! | tag | body |
+//! |-----|------|
+//! | `H` | the header, first frame: JSON `{"format":1,"origin":"…"}` |
+//! | `R` | a record (canonical JSON, see [`super::record`]) |
+//! | `C` | a commit: tree size (u64 LE) and root (32 bytes), ending every batch |
+//! | `S` | a signed checkpoint (a C2SP signed note), every N records and/or T seconds |
+//!
+//! **Group commit.** Callers queue their records; one writer thread takes everything queued,
+//! numbers it, appends the records and a commit frame (and a signed checkpoint when one is
+//! due) with one write, syncs the file once (`fdatasync`), and only then wakes the callers of
+//! that batch. So an acknowledged record is on disk, and everything after the last commit frame
+//! is a batch that nobody was told about: opening the log truncates it (a crash mid-batch).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+
+use super::checkpoint::Checkpoint;
+use super::keys::SubjectKeys;
+use super::merkle::{Hash, Tree, leaf_hash};
+use super::record::with_seq;
+use super::{LogConfig, LogError};
+
+/// The file's first bytes.
+pub const MAGIC: &[u8; 8] = b"XOPLOG01";
+/// The largest frame body accepted (a record larger than this is refused when appended).
+pub const MAX_FRAME: u32 = 16 << 20;
+/// The largest batch the writer writes at once (bytes); recovery never truncates more than
+/// this plus one frame.
+pub const MAX_BATCH_BYTES: usize = 8 << 20;
+const FRAME_HEADER: usize = 1 + 4 + 32;
+
+/// A frame's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    /// The header.
+    Header,
+    /// A record.
+    Record,
+    /// A commit (end of a batch).
+    Commit,
+    /// A signed checkpoint.
+    Checkpoint,
+}
+
+impl Tag {
+    fn byte(self) -> u8 {
+        match self {
+            Tag::Header => b'H',
+            Tag::Record => b'R',
+            Tag::Commit => b'C',
+            Tag::Checkpoint => b'S',
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Tag> {
+        Some(match b {
+            b'H' => Tag::Header,
+            b'R' => Tag::Record,
+            b'C' => Tag::Commit,
+            b'S' => Tag::Checkpoint,
+            _ => return None,
+        })
+    }
+}
+
+/// One frame as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Its byte offset in the file.
+    pub offset: u64,
+    /// Its kind.
+    pub tag: Tag,
+    /// The hash written with it.
+    pub hash: Hash,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+impl Frame {
+    /// The offset just after it.
+    pub fn end(&self) -> u64 {
+        self.offset + (FRAME_HEADER + self.body.len()) as u64
+    }
+}
+
+/// Appends a frame to `out`.
+pub fn write_frame(out: &mut Vec<u8>, tag: Tag, body: &[u8], hash: &Hash) {
+    out.push(tag.byte());
+    // Bodies are checked against MAX_FRAME before they get here.
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(hash);
+    out.extend_from_slice(body);
+}
+
+/// A commit frame's body.
+pub fn commit_body(size: u64, root: &Hash) -> [u8; 40] {
+    let mut b = [0u8; 40];
+    b[..8].copy_from_slice(&size.to_le_bytes());
+    b[8..].copy_from_slice(root);
+    b
+}
+
+/// Reads a commit frame's body.
+pub fn parse_commit(body: &[u8]) -> Option<(u64, Hash)> {
+    if body.len() != 40 {
+        return None;
+    }
+    let size = u64::from_le_bytes(body[..8].try_into().ok()?);
+    let root: Hash = body[8..].try_into().ok()?;
+    Some((size, root))
+}
+
+/// The header frame's body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// The file format version (1).
+    pub format: u32,
+    /// The log's origin: the name its checkpoints are signed under.
+    pub origin: String,
+}
+
+/// Reads frames one after the other; stops at the end of the file or at the first frame that
+/// cannot be read (with its offset).
+pub struct Frames<R: Read> {
+    reader: R,
+    offset: u64,
+    len: u64,
+    done: bool,
+}
+
+/// Why reading frames stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    /// Where.
+    pub offset: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Frames<BufReader<File>> {
+    /// Opens the log file at `path` and checks its magic.
+    pub fn open(path: &Path) -> Result<Frames<BufReader<File>>, LogError> {
+        let file = File::open(path).map_err(|e| LogError::io(path, &e))?;
+        let len = file.metadata().map_err(|e| LogError::io(path, &e))?.len();
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut magic = [0u8; 8];
+        if len < 8 || reader.read_exact(&mut magic).is_err() || &magic != MAGIC {
+            return Err(LogError::Corrupt {
+                path: path.display().to_string(),
+                offset: 0,
+                message: "not an XOP proof log (it does not start with XOPLOG01)".into(),
+            });
+        }
+        Ok(Frames {
+            reader,
+            offset: 8,
+            len,
+            done: false,
+        })
+    }
+}
+
+impl<R: Read> Iterator for Frames<R> {
+    type Item = Result<Frame, FrameError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.offset >= self.len {
+            return None;
+        }
+        let offset = self.offset;
+        let fail = |this: &mut Self, message: String| {
+            this.done = true;
+            Some(Err(FrameError { offset, message }))
+        };
+        if self.len - offset < FRAME_HEADER as u64 {
+            return fail(
+                self,
+                format!(
+                    "a frame header is cut short ({} bytes where {FRAME_HEADER} are needed)",
+                    self.len - offset
+                ),
+            );
+        }
+        let mut head = [0u8; FRAME_HEADER];
+        if let Err(e) = self.reader.read_exact(&mut head) {
+            return fail(self, format!("cannot read: {e}"));
+        }
+        let Some(tag) = Tag::from_byte(head[0]) else {
+            return fail(self, format!("unknown frame tag 0x{:02x}", head[0]));
+        };
+        let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
+        if len > MAX_FRAME {
+            return fail(
+                self,
+                format!("a frame claims {len} bytes (at most {MAX_FRAME})"),
+            );
+        }
+        let end = offset + FRAME_HEADER as u64 + u64::from(len);
+        if end > self.len {
+            return fail(
+                self,
+                format!(
+                    "a frame of {len} bytes is cut short by the end of the file ({} bytes missing)",
+                    end - self.len
+                ),
+            );
+        }
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&head[5..]);
+        let mut body = vec![0u8; len as usize];
+        if let Err(e) = self.reader.read_exact(&mut body) {
+            return fail(self, format!("cannot read: {e}"));
+        }
+        self.offset = end;
+        Some(Ok(Frame {
+            offset,
+            tag,
+            hash,
+            body,
+        }))
+    }
+}
+
+/// What opening a log found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes cut from the end: an unacknowledged batch interrupted by a crash.
+    pub truncated_bytes: u64,
+    /// Records in that batch.
+    pub truncated_records: u64,
+}
+
+/// The log as scanned: what the writer and the readers need.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    /// The header.
+    pub header: Option<Header>,
+    /// Each committed record's body offset and length.
+    pub records: Vec<(u64, u32)>,
+    /// The leaf hashes of the committed records, as written.
+    pub leaves: Vec<Hash>,
+    /// The last signed checkpoint's note, and its frame offset.
+    pub checkpoint: Option<(String, u64)>,
+    /// Where the committed part ends.
+    pub end: u64,
+    /// The first frame that could not be read, if any.
+    pub error: Option<FrameError>,
+    /// Records after the last commit (an interrupted batch).
+    pub uncommitted: u64,
+}
+
+/// Scans the log file: frames up to the first unreadable one, keeping what the last commit
+/// covers.
+pub fn scan(path: &Path) -> Result<Scanned, LogError> {
+    let mut s = Scanned {
+        end: MAGIC.len() as u64,
+        ..Scanned::default()
+    };
+    let mut records: Vec<(u64, u32)> = Vec::new();
+    let mut leaves: Vec<Hash> = Vec::new();
+    for frame in Frames::open(path)? {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                s.error = Some(e);
+                break;
+            }
+        };
+        match frame.tag {
+            Tag::Header => {
+                if frame.offset != MAGIC.len() as u64 {
+                    s.error = Some(FrameError {
+                        offset: frame.offset,
+                        message: "a second header frame".into(),
+                    });
+                    break;
+                }
+                match serde_json::from_slice::<Header>(&frame.body) {
+                    Ok(h) => s.header = Some(h),
+                    Err(e) => {
+                        s.error = Some(FrameError {
+                            offset: frame.offset,
+                            message: format!("the header does not decode: {e}"),
+                        });
+                        break;
+                    }
+                }
+                s.end = frame.end();
+            }
+            Tag::Record => {
+                records.push((frame.offset + FRAME_HEADER as u64, frame.body.len() as u32));
+                leaves.push(frame.hash);
+            }
+            Tag::Commit => {
+                let Some((size, _)) = parse_commit(&frame.body) else {
+                    s.error = Some(FrameError {
+                        offset: frame.offset,
+                        message: "a commit frame of the wrong length".into(),
+                    });
+                    break;
+                };
+                if size != records.len() as u64 {
+                    s.error = Some(FrameError {
+                        offset: frame.offset,
+                        message: format!(
+                            "a commit for {size} records after {} records",
+                            records.len()
+                        ),
+                    });
+                    break;
+                }
+                s.end = frame.end();
+                s.records.clone_from(&records);
+                s.leaves.clone_from(&leaves);
+            }
+            Tag::Checkpoint => {
+                let note = String::from_utf8_lossy(&frame.body).into_owned();
+                s.checkpoint = Some((note, frame.offset));
+                s.end = frame.end();
+            }
+        }
+    }
+    s.uncommitted = (records.len() - s.records.len()) as u64;
+    Ok(s)
+}
+
+/// What callers and the writer share.
+struct Queue {
+    /// Records waiting for the writer (their bytes without `seq`).
+    entries: Vec<Vec<u8>>,
+    /// The sequence number of `entries[0]`.
+    first_seq: u64,
+    /// Records durable so far (all sequence numbers below are on disk).
+    durable: u64,
+    /// Why the writer stopped, if it failed: every later append fails too.
+    failed: Option<String>,
+    closing: bool,
+}
+
+/// What readers see of the log while it is written.
+pub(crate) struct View {
+    pub(crate) tree: Tree,
+    pub(crate) records: Vec<(u64, u32)>,
+    pub(crate) checkpoint: Option<String>,
+}
+
+pub(crate) struct Shared {
+    queue: Mutex<Queue>,
+    /// The writer waits on it for records.
+    queued: Condvar,
+    /// Callers wait on it for durability.
+    durable: Condvar,
+    pub(crate) view: RwLock<View>,
+    pub(crate) keys: Mutex<SubjectKeys>,
+}
+
+/// The writer's side of an open log.
+pub(crate) struct Writer {
+    pub(crate) shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// A read handle for records.
+    reader: Mutex<File>,
+}
+
+struct WriterState {
+    file: File,
+    path: PathBuf,
+    keys_path: PathBuf,
+    origin: String,
+    key: SigningKey,
+    every: u64,
+    interval: Duration,
+    max_batch: usize,
+    last_checkpoint_size: u64,
+    last_checkpoint_at: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the queue half-updated in a way that matters
+    // more than stopping: recover the guard and go on.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Writer {
+    /// Opens (creating if needed) the log file in `dir`, recovers an interrupted batch, and
+    /// starts the writer thread.
+    pub(crate) fn open(
+        dir: &Path,
+        config: &LogConfig,
+        key: SigningKey,
+        keys: SubjectKeys,
+    ) -> Result<(Writer, Recovery, String), LogError> {
+        let path = dir.join("log.xpl");
+        let exists = path.exists();
+        if !exists {
+            let origin = config
+                .origin
+                .clone()
+                .unwrap_or_else(|| format!("xop.local/log/{}", &random_hex()));
+            let header = serde_json::to_vec(&Header {
+                format: 1,
+                origin: origin.clone(),
+            })
+            .map_err(|e| LogError::Config(e.to_string()))?;
+            let mut bytes = MAGIC.to_vec();
+            write_frame(&mut bytes, Tag::Header, &header, &leaf_hash(&header));
+            // Written under a temporary name and renamed, so a log file always has its header.
+            let tmp = dir.join("log.xpl.tmp");
+            let mut f = File::create(&tmp).map_err(|e| LogError::io(&tmp, &e))?;
+            f.write_all(&bytes)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| LogError::io(&tmp, &e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, &e))?;
+            sync_dir(dir)?;
+        }
+        let scanned = scan(&path)?;
+        let Some(header) = scanned.header.clone() else {
+            return Err(LogError::Corrupt {
+                path: path.display().to_string(),
+                offset: 8,
+                message: scanned.error.map_or_else(
+                    || "the log has no header frame".into(),
+                    |e| format!("the header frame cannot be read: {}", e.message),
+                ),
+            });
+        };
+        if let Some(origin) = &config.origin
+            && origin != &header.origin
+        {
+            return Err(LogError::Config(format!(
+                "the log in `{}` has origin `{}`, not `{origin}`; use another folder for another log",
+                dir.display(),
+                header.origin
+            )));
+        }
+        let file_len = std::fs::metadata(&path)
+            .map_err(|e| LogError::io(&path, &e))?
+            .len();
+        let tail = file_len - scanned.end;
+        let mut recovery = Recovery::default();
+        if tail > 0 {
+            if tail > (MAX_BATCH_BYTES as u64) + u64::from(MAX_FRAME) + 4096 {
+                let (offset, message) = scanned.error.map_or(
+                    (scanned.end, "records after the last commit".to_string()),
+                    |e| (e.offset, e.message),
+                );
+                return Err(LogError::Corrupt {
+                    path: path.display().to_string(),
+                    offset,
+                    message: format!(
+                        "{message}, followed by {tail} bytes: more than one interrupted batch, so \
+                         the log is damaged, not cut short by a crash; run `xop log verify` and \
+                         restore the log from a copy"
+                    ),
+                });
+            }
+            recovery.truncated_bytes = tail;
+            recovery.truncated_records = scanned.uncommitted;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| LogError::io(&path, &e))?;
+        if tail > 0 {
+            file.set_len(scanned.end)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| LogError::io(&path, &e))?;
+        }
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| LogError::io(&path, &e))?;
+        let tree = Tree::from_leaves(scanned.leaves.iter().copied());
+        let size = tree.size();
+        let checkpoint = scanned.checkpoint.as_ref().map(|(n, _)| n.clone());
+        let last_checkpoint_size = checkpoint
+            .as_deref()
+            .and_then(|n| {
+                let body_end = n.rfind("\n\n")?;
+                Checkpoint::parse_body(&n[..=body_end]).ok()
+            })
+            .map_or(0, |c| c.size);
+        let reader = File::open(&path).map_err(|e| LogError::io(&path, &e))?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                entries: Vec::new(),
+                first_seq: size,
+                durable: size,
+                failed: None,
+                closing: false,
+            }),
+            queued: Condvar::new(),
+            durable: Condvar::new(),
+            view: RwLock::new(View {
+                tree,
+                records: scanned.records,
+                checkpoint,
+            }),
+            keys: Mutex::new(keys),
+        });
+        let mut state = WriterState {
+            file,
+            path: path.clone(),
+            keys_path: dir.join("subjects.keys"),
+            origin: header.origin.clone(),
+            key,
+            every: config.checkpoint_every.max(1),
+            interval: config.checkpoint_interval,
+            max_batch: config.max_batch.max(1),
+            last_checkpoint_size,
+            last_checkpoint_at: Instant::now(),
+        };
+        // A log opened after a crash may end with committed records no signed checkpoint
+        // covers yet: sign them now, so every acknowledged record is covered.
+        if size > last_checkpoint_size {
+            state
+                .write_batch(&shared, Vec::new(), size, true)
+                .map_err(|e| LogError::Failed(e.to_string()))?;
+        }
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("xop-proof-log".into())
+            .spawn(move || state.run(&thread_shared))
+            .map_err(|e| LogError::Config(format!("cannot start the log writer thread: {e}")))?;
+        Ok((
+            Writer {
+                shared,
+                thread: Some(thread),
+                reader: Mutex::new(reader),
+            },
+            recovery,
+            header.origin,
+        ))
+    }
+
+    /// Queues a record (its bytes without `seq`) and returns its sequence number once it is
+    /// durable.
+    pub(crate) fn append(&self, rest: Vec<u8>) -> Result<u64, LogError> {
+        if rest.len() + 32 > MAX_FRAME as usize {
+            return Err(LogError::TooLarge { len: rest.len() });
+        }
+        let mut q = lock(&self.shared.queue);
+        if let Some(why) = &q.failed {
+            return Err(LogError::Failed(why.clone()));
+        }
+        if q.closing {
+            return Err(LogError::Failed("the log is closing".into()));
+        }
+        let seq = q.first_seq + q.entries.len() as u64;
+        q.entries.push(rest);
+        if q.entries.len() == 1 {
+            self.shared.queued.notify_one();
+        }
+        while q.durable <= seq {
+            if let Some(why) = &q.failed {
+                return Err(LogError::Failed(why.clone()));
+            }
+            q = self
+                .shared
+                .durable
+                .wait(q)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        Ok(seq)
+    }
+
+    /// The bytes of record `seq`, if it is durable.
+    pub(crate) fn read(&self, seq: u64) -> Result<Option<Vec<u8>>, LogError> {
+        let at = {
+            let view = self
+                .shared
+                .view
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            usize::try_from(seq)
+                .ok()
+                .and_then(|i| view.records.get(i).copied())
+        };
+        let Some((offset, len)) = at else {
+            return Ok(None);
+        };
+        let mut f = lock(&self.reader);
+        let mut buf = vec![0u8; len as usize];
+        f.seek(SeekFrom::Start(offset))
+            .and_then(|_| f.read_exact(&mut buf))
+            .map_err(|e| LogError::Io {
+                path: "log.xpl".into(),
+                message: e.to_string(),
+            })?;
+        Ok(Some(buf))
+    }
+
+    /// Stops the writer after the queued records, with a final signed checkpoint.
+    pub(crate) fn close(&mut self) -> Result<(), LogError> {
+        {
+            let mut q = lock(&self.shared.queue);
+            q.closing = true;
+            self.shared.queued.notify_one();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        match &lock(&self.shared.queue).failed {
+            Some(why) => Err(LogError::Failed(why.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+fn random_hex() -> String {
+    let mut b = [0u8; 8];
+    // Only names the log; a failed random source leaves a fixed name, still valid.
+    let _ = getrandom::fill(&mut b);
+    crate::module::hex(&b)
+}
+
+/// Syncs a directory, so that a file created or renamed in it survives a crash.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| LogError::io(dir, &e))?;
+    }
+    let _ = dir;
+    Ok(())
+}
+
+impl WriterState {
+    fn run(mut self, shared: &Shared) {
+        loop {
+            let (batch, first_seq, closing) = {
+                let mut q = lock(&shared.queue);
+                loop {
+                    if !q.entries.is_empty() || q.closing {
+                        break;
+                    }
+                    let due = self
+                        .interval
+                        .saturating_sub(self.last_checkpoint_at.elapsed());
+                    let uncovered = q.durable > self.last_checkpoint_size;
+                    if uncovered && due.is_zero() {
+                        break;
+                    }
+                    let wait = if uncovered {
+                        due
+                    } else {
+                        Duration::from_secs(3600)
+                    };
+                    q = shared
+                        .queued
+                        .wait_timeout(q, wait)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+                let n = q.entries.len().min(self.max_batch);
+                let batch: Vec<Vec<u8>> = q.entries.drain(..n).collect();
+                let first = q.first_seq;
+                q.first_seq += n as u64;
+                (batch, first, q.closing && q.entries.is_empty())
+            };
+            let n = batch.len() as u64;
+            let result = self.write_batch(shared, batch, first_seq, closing);
+            let mut q = lock(&shared.queue);
+            match result {
+                Ok(()) => q.durable = first_seq + n,
+                Err(e) => q.failed = Some(e.to_string()),
+            }
+            shared.durable.notify_all();
+            if q.failed.is_some() || closing {
+                return;
+            }
+        }
+    }
+
+    /// Writes one batch: its records, a commit, and a signed checkpoint when one is due
+    /// (or `force`d); one write and one sync.
+    fn write_batch(
+        &mut self,
+        shared: &Shared,
+        batch: Vec<Vec<u8>>,
+        first_seq: u64,
+        force: bool,
+    ) -> Result<(), LogError> {
+        // Keys first: a record must never be durable before the key its evidence used.
+        lock(&shared.keys).flush(&self.keys_path)?;
+        let mut out = Vec::with_capacity(batch.iter().map(|r| r.len() + 64).sum::<usize>() + 512);
+        let offset = self
+            .file
+            .stream_position()
+            .map_err(|e| LogError::io(&self.path, &e))?;
+        let mut record = Vec::new();
+        let mut new_records = Vec::with_capacity(batch.len());
+        let mut hashes = Vec::with_capacity(batch.len());
+        for (i, rest) in batch.iter().enumerate() {
+            record.clear();
+            with_seq(first_seq + i as u64, rest, &mut record);
+            let h = leaf_hash(&record);
+            let before = out.len();
+            write_frame(&mut out, Tag::Record, &record, &h);
+            new_records.push((offset + (before + FRAME_HEADER) as u64, record.len() as u32));
+            hashes.push(h);
+        }
+        let (size, root) = {
+            let mut view = shared
+                .view
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Numbering is the queue's; the tree must agree with it before anything is written.
+            if view.tree.size() != first_seq {
+                return Err(LogError::Failed(format!(
+                    "internal: the tree has {} records, the batch starts at {first_seq}",
+                    view.tree.size()
+                )));
+            }
+            // Readers only look at the first `records.len()` leaves (the durable ones), so the
+            // tree may run ahead of the disk while the batch is written.
+            for h in &hashes {
+                view.tree.push(*h);
+            }
+            (view.tree.size(), view.tree.root())
+        };
+        if !batch.is_empty() {
+            let body = commit_body(size, &root);
+            write_frame(&mut out, Tag::Commit, &body, &leaf_hash(&body));
+        }
+        let due = size - self.last_checkpoint_size >= self.every
+            || (size > self.last_checkpoint_size
+                && self.last_checkpoint_at.elapsed() >= self.interval);
+        let mut note = None;
+        if (due || force) && size > self.last_checkpoint_size {
+            let text = Checkpoint {
+                origin: self.origin.clone(),
+                size,
+                root,
+            }
+            .sign(&self.key);
+            write_frame(
+                &mut out,
+                Tag::Checkpoint,
+                text.as_bytes(),
+                &leaf_hash(text.as_bytes()),
+            );
+            note = Some(text);
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all(&out)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| LogError::io(&self.path, &e))?;
+        let mut view = shared
+            .view
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        view.records.extend(new_records);
+        if let Some(n) = note {
+            view.checkpoint = Some(n);
+            self.last_checkpoint_size = size;
+            self.last_checkpoint_at = Instant::now();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,438 @@
+//! Reading a log without writing it: [`LogReader`] (records, proofs) and [`verify_log`], which
+//! recomputes everything from the bytes and names what does not hold.
+//!
+//! `verify_log` checks, frame by frame: each record's bytes against the hash written with it
+//! (a changed record is named); that it decodes and is canonical; that sequence numbers run
+//! 0, 1, 2, … (a deleted, reordered or inserted record is named); each commit's root against
+//! the tree recomputed from the records' bytes; each signed checkpoint's signature (with the
+//! trusted key) and root; and that every record is covered by a signed checkpoint. A record
+//! changed *and* re-hashed, with the commits rewritten, is caught by the first signed
+//! checkpoint after it, which names the range of records it covers.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::VerifyingKey;
+
+use super::checkpoint::Checkpoint;
+use super::merkle::{Tree, leaf_hash};
+use super::record::{Record, decode};
+use super::store::{Frames, Header, Tag, parse_commit, scan};
+use super::{InclusionProof, LogError};
+use crate::module::{hex, parse_verifying_key};
+
+/// A read-only view of a log: its committed records.
+pub struct LogReader {
+    dir: PathBuf,
+    origin: String,
+    records: Vec<(u64, u32)>,
+    tree: Tree,
+    checkpoint: Option<String>,
+    file: File,
+}
+
+impl LogReader {
+    /// Opens the log in `dir` for reading (no lock: a live log can be read; it sees the
+    /// records committed when it was opened).
+    pub fn open(dir: &Path) -> Result<LogReader, LogError> {
+        let path = dir.join("log.xpl");
+        if !path.exists() {
+            return Err(LogError::Config(format!(
+                "no proof log in `{}` (no log.xpl): is this the data folder given to `xop eval \
+                 --log` or `xop serve --data`?",
+                dir.display()
+            )));
+        }
+        let scanned = scan(&path)?;
+        let Some(header) = scanned.header else {
+            return Err(LogError::Corrupt {
+                path: path.display().to_string(),
+                offset: 8,
+                message: "the log has no readable header frame".into(),
+            });
+        };
+        let file = File::open(&path).map_err(|e| LogError::io(&path, &e))?;
+        Ok(LogReader {
+            dir: dir.to_path_buf(),
+            origin: header.origin,
+            tree: Tree::from_leaves(scanned.leaves.iter().copied()),
+            records: scanned.records,
+            checkpoint: scanned.checkpoint.map(|(n, _)| n),
+            file,
+        })
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The log's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// How many committed records.
+    pub fn size(&self) -> u64 {
+        self.records.len() as u64
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> Option<&str> {
+        self.checkpoint.as_deref()
+    }
+
+    /// The bytes of record `seq`.
+    pub fn record_bytes(&mut self, seq: u64) -> Result<Vec<u8>, LogError> {
+        let Some(&(offset, len)) = usize::try_from(seq).ok().and_then(|i| self.records.get(i))
+        else {
+            return Err(LogError::Config(format!(
+                "no record {seq}: the log has {} records (0 to {})",
+                self.size(),
+                self.size().saturating_sub(1)
+            )));
+        };
+        let mut buf = vec![0u8; len as usize];
+        let path = self.dir.join("log.xpl");
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| self.file.read_exact(&mut buf))
+            .map_err(|e| LogError::io(&path, &e))?;
+        Ok(buf)
+    }
+
+    /// Record `seq`, decoded.
+    pub fn record(&mut self, seq: u64) -> Result<Record, LogError> {
+        let bytes = self.record_bytes(seq)?;
+        decode(&bytes).map_err(|message| LogError::Corrupt {
+            path: self.dir.join("log.xpl").display().to_string(),
+            offset: self.records[seq as usize].0,
+            message: format!("record {seq}: {message}; run `xop log verify`"),
+        })
+    }
+
+    /// The inclusion proof of record `seq` against the latest signed checkpoint.
+    pub fn prove(&mut self, seq: u64) -> Result<InclusionProof, LogError> {
+        let Some(note) = self.checkpoint.clone() else {
+            return Err(LogError::Config(
+                "the log has no signed checkpoint yet, so nothing can be proven".into(),
+            ));
+        };
+        let body_end = note.rfind("\n\n").map_or(note.len(), |i| i + 1);
+        let cp = Checkpoint::parse_body(&note[..body_end]).map_err(|e| LogError::Corrupt {
+            path: self.dir.join("log.xpl").display().to_string(),
+            offset: 0,
+            message: format!("the latest checkpoint: {e}"),
+        })?;
+        if seq >= cp.size {
+            return Err(LogError::Config(format!(
+                "record {seq} is not covered by the latest signed checkpoint (tree size {}); \
+                 a live log signs the next one within its checkpoint interval",
+                cp.size
+            )));
+        }
+        let bytes = self.record_bytes(seq)?;
+        let path = self
+            .tree
+            .inclusion_proof(seq, cp.size)
+            .ok_or_else(|| LogError::Config(format!("record {seq} is not in the tree")))?;
+        Ok(InclusionProof {
+            seq,
+            record: String::from_utf8_lossy(&bytes).into_owned(),
+            tree_size: cp.size,
+            path: path.iter().map(|h| hex(h)).collect(),
+            checkpoint: note,
+        })
+    }
+
+    /// The public key in the folder (`log.pub`). Trusting it only proves the log was not
+    /// altered by someone who could not also replace this file: pass a key kept elsewhere to
+    /// rule that out.
+    pub fn folder_key(&self) -> Result<VerifyingKey, LogError> {
+        read_public_key(&self.dir.join("log.pub"))
+    }
+}
+
+/// Reads a public key file (`xop keygen` format).
+pub fn read_public_key(path: &Path) -> Result<VerifyingKey, LogError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LogError::io(path, &e))?;
+    parse_verifying_key(&text)
+        .map_err(|e| LogError::Config(format!("`{}` is not a public key: {e}", path.display())))
+}
+
+/// One thing `verify` found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The record it concerns, if one.
+    pub seq: Option<u64>,
+    /// The byte offset in `log.xpl`.
+    pub offset: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The log's origin.
+    pub origin: String,
+    /// Records read.
+    pub records: u64,
+    /// Signed checkpoints whose signature and root verified.
+    pub checkpoints: u64,
+    /// The largest tree size a verified checkpoint covers.
+    pub verified_size: u64,
+    /// The problems, in file order (the first names the first bad record).
+    pub problems: Vec<Problem>,
+}
+
+/// The most problems reported (after a deletion, every later record would be one).
+const MAX_PROBLEMS: usize = 50;
+
+fn problem(report: &mut Report, seq: Option<u64>, offset: u64, message: String) {
+    if report.problems.len() < MAX_PROBLEMS {
+        report.problems.push(Problem {
+            seq,
+            offset,
+            message,
+        });
+    }
+}
+
+/// Verifies the log in `dir` against the checkpoint key `key`.
+pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
+    let path = dir.join("log.xpl");
+    let mut report = Report::default();
+    let mut tree = Tree::new();
+    let mut expected_seq: u64 = 0;
+    let mut committed: u64 = 0;
+    // Records with a problem already reported since the last verified checkpoint: a root
+    // mismatch they explain is not reported again.
+    let mut explained = false;
+    let mut first = true;
+    for frame in Frames::open(&path)? {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                problem(
+                    &mut report,
+                    None,
+                    e.offset,
+                    format!(
+                        "{} (after record {})",
+                        e.message,
+                        tree.size().saturating_sub(1)
+                    ),
+                );
+                break;
+            }
+        };
+        if frame.tag != Tag::Record && frame.hash != leaf_hash(&frame.body) {
+            problem(
+                &mut report,
+                None,
+                frame.offset,
+                "a frame was changed: its bytes do not match the hash written with it".into(),
+            );
+        }
+        if first {
+            first = false;
+            match (frame.tag, serde_json::from_slice::<Header>(&frame.body)) {
+                (Tag::Header, Ok(h)) => report.origin = h.origin,
+                _ => {
+                    problem(
+                        &mut report,
+                        None,
+                        frame.offset,
+                        "the first frame is not the log's header".into(),
+                    );
+                    return Ok(report);
+                }
+            }
+            continue;
+        }
+        match frame.tag {
+            Tag::Header => {
+                problem(
+                    &mut report,
+                    None,
+                    frame.offset,
+                    "a second header frame".into(),
+                );
+            }
+            Tag::Record => {
+                let index = tree.size();
+                let h = leaf_hash(&frame.body);
+                tree.push(h);
+                report.records += 1;
+                if h != frame.hash {
+                    explained = true;
+                    problem(
+                        &mut report,
+                        Some(index),
+                        frame.offset,
+                        format!(
+                            "record {index} was changed: its bytes do not match the hash written \
+                             with it"
+                        ),
+                    );
+                }
+                match decode(&frame.body) {
+                    Err(e) => {
+                        explained = true;
+                        problem(
+                            &mut report,
+                            Some(index),
+                            frame.offset,
+                            format!("record {index}: {e}"),
+                        );
+                    }
+                    Ok(r) if r.seq != expected_seq => {
+                        explained = true;
+                        let what = if r.seq > expected_seq {
+                            format!(
+                                "record {expected_seq} is missing (deleted or moved): the record \
+                                 at its place has seq {}",
+                                r.seq
+                            )
+                        } else {
+                            format!(
+                                "record {index} has seq {} where {expected_seq} is expected: a \
+                                 record was reordered, duplicated or forged",
+                                r.seq
+                            )
+                        };
+                        problem(&mut report, Some(index), frame.offset, what);
+                        expected_seq = r.seq + 1;
+                    }
+                    Ok(_) => expected_seq += 1,
+                }
+            }
+            Tag::Commit => {
+                let Some((size, root)) = parse_commit(&frame.body) else {
+                    problem(
+                        &mut report,
+                        None,
+                        frame.offset,
+                        "a commit frame of the wrong length".into(),
+                    );
+                    continue;
+                };
+                if size != tree.size() {
+                    explained = true;
+                    let message = if size > tree.size() {
+                        format!(
+                            "records {committed} to {} were committed together, but only {} of \
+                             them are here: a record was deleted",
+                            size.saturating_sub(1),
+                            tree.size().saturating_sub(committed)
+                        )
+                    } else {
+                        format!(
+                            "records {committed} to {} were committed together, but {} records \
+                             are here: a record was forged",
+                            size.saturating_sub(1),
+                            tree.size().saturating_sub(committed)
+                        )
+                    };
+                    problem(&mut report, Some(committed), frame.offset, message);
+                } else if root != tree.root() && !explained {
+                    explained = true;
+                    problem(
+                        &mut report,
+                        Some(committed),
+                        frame.offset,
+                        format!(
+                            "the commit of records {committed} to {} does not match their \
+                             content: one of them was changed",
+                            size.saturating_sub(1)
+                        ),
+                    );
+                }
+                committed = tree.size();
+            }
+            Tag::Checkpoint => {
+                let note = String::from_utf8_lossy(&frame.body);
+                match Checkpoint::open(&note, key) {
+                    Err(e) => problem(
+                        &mut report,
+                        None,
+                        frame.offset,
+                        format!("signed checkpoint: {e}"),
+                    ),
+                    Ok(cp) if cp.origin != report.origin => {
+                        let message = format!(
+                            "a checkpoint of another log (origin `{}`, this log is `{}`)",
+                            cp.origin, report.origin
+                        );
+                        problem(&mut report, None, frame.offset, message);
+                    }
+                    Ok(cp) => match tree.root_at(cp.size) {
+                        None => problem(
+                            &mut report,
+                            None,
+                            frame.offset,
+                            format!(
+                                "a signed checkpoint of {} records after only {} records: \
+                                 records were deleted",
+                                cp.size,
+                                tree.size()
+                            ),
+                        ),
+                        Some(root) if root != cp.root => {
+                            if !explained {
+                                let from = report.verified_size;
+                                problem(
+                                    &mut report,
+                                    Some(from),
+                                    frame.offset,
+                                    format!(
+                                        "the signed checkpoint of tree size {} does not match \
+                                         records {} to {}: one of them was changed or forged \
+                                         (and its hash and commit rewritten)",
+                                        cp.size,
+                                        from,
+                                        cp.size.saturating_sub(1)
+                                    ),
+                                );
+                            }
+                            explained = true;
+                        }
+                        Some(_) => {
+                            report.checkpoints += 1;
+                            report.verified_size = report.verified_size.max(cp.size);
+                            explained = false;
+                        }
+                    },
+                }
+            }
+        }
+    }
+    if committed < tree.size() {
+        problem(
+            &mut report,
+            Some(committed),
+            0,
+            format!(
+                "records {committed} to {} are not committed (a batch a crash interrupted; the \
+                 runtime discards it when it opens the log)",
+                tree.size() - 1
+            ),
+        );
+    } else if report.verified_size < tree.size() && report.problems.is_empty() {
+        let from = report.verified_size;
+        problem(
+            &mut report,
+            Some(from),
+            0,
+            format!(
+                "records {from} to {} are not covered by a signed checkpoint, so nothing proves \
+                 they were not forged (a running log signs one within its checkpoint interval \
+                 and when it closes: verify again then)",
+                tree.size() - 1
+            ),
+        );
+    }
+    Ok(report)
+}

@@ -1,0 +1,724 @@
+//! The runtime API and the proof log together: decisions proven under concurrency, evidence,
+//! review cases, replay, inclusion proofs, erasure, crash safety (a crash image taken under
+//! load, and a real `kill -9` of a writer process), atomic module swaps.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use xop_runtime::engine::{Input, Options, ReviewCase, ReviewSink, Runtime};
+use xop_runtime::ir::{
+    CmpOp, Expr, Field, Param, Policy, Program, Quantifier, RecordType, Review, Rule, SignalDecl,
+    SourceRef, Symbol, SymbolKind, Type, Verdict,
+};
+use xop_runtime::module::{Module, hash_sources};
+use xop_runtime::proof::evidence::keyed_hash;
+use xop_runtime::proof::record::{Body, DecisionRecord};
+use xop_runtime::proof::replay::{Replayed, load_module, replay};
+use xop_runtime::proof::verify::{LogReader, verify_log};
+use xop_runtime::proof::{LogConfig, ProofLog};
+use xop_runtime::value::Value;
+
+fn rule(n: usize, verdict: Verdict, reason: &str, condition: Option<Expr>) -> Rule {
+    Rule {
+        id: format!("contact#{n}"),
+        verdict,
+        reason: Some(reason.into()),
+        condition,
+        review: (verdict == Verdict::Review).then(|| Review {
+            role: "acme.fraud_desk".into(),
+            within_ms: 900_000,
+            fallback: Verdict::Deny,
+        }),
+        source: SourceRef {
+            file: "acme.xop".into(),
+            line: n as u32 + 2,
+            column: 3,
+            text: format!("{} \"{reason}\" …", verdict.keyword()),
+        },
+    }
+}
+
+fn field(name: &str, ty: Type, personal: bool) -> Field {
+    Field {
+        name: name.into(),
+        ty,
+        personal,
+    }
+}
+
+/// A customer policy: a frequency cap (threshold `cap`), consent by channel (a quantifier),
+/// a review when a SIM-swap signal (whose connector reads the personal `msisdn`) says so.
+fn program(cap: i64) -> Program {
+    let to = || Box::new(Expr::Slot(0));
+    Program {
+        records: vec![
+            RecordType {
+                name: "acme.Customer".into(),
+                fields: vec![
+                    field("id", Type::Id, false),
+                    field("tz", Type::Tz, false),
+                    field("messages_7d", Type::Int, false),
+                    field("msisdn", Type::Text, true),
+                    field("nickname", Type::Optional(Box::new(Type::Text)), false),
+                    field("consents", Type::List(Box::new(Type::Record(1))), false),
+                ],
+            },
+            RecordType {
+                name: "acme.Consent".into(),
+                fields: vec![
+                    field("purpose", Type::Symbol(SymbolKind::Purpose), false),
+                    field("channel", Type::Symbol(SymbolKind::Channel), false),
+                ],
+            },
+        ],
+        enums: vec![],
+        symbols: vec![
+            Symbol {
+                kind: SymbolKind::Channel,
+                name: "sms".into(),
+                qualified: "std.channel.sms".into(),
+            },
+            Symbol {
+                kind: SymbolKind::Channel,
+                name: "email".into(),
+                qualified: "std.channel.email".into(),
+            },
+            Symbol {
+                kind: SymbolKind::Purpose,
+                name: "marketing".into(),
+                qualified: "acme.marketing".into(),
+            },
+        ],
+        signals: vec![SignalDecl {
+            name: "acme.sim_swap".into(),
+            params: vec![Param {
+                name: "c".into(),
+                ty: Type::Record(0),
+            }],
+            ty: Type::Bool,
+            source: "camara.sim_swap".into(),
+            source_args: vec![Expr::Field(Box::new(Expr::Slot(0)), 3)],
+            max_age_ms: None,
+        }],
+        policies: vec![Policy {
+            name: "contact".into(),
+            qualified: "acme.contact".into(),
+            action: "acme.send_offer".into(),
+            params: vec![
+                Param {
+                    name: "to".into(),
+                    ty: Type::Record(0),
+                },
+                Param {
+                    name: "channel".into(),
+                    ty: Type::Symbol(SymbolKind::Channel),
+                },
+            ],
+            now_slot: None,
+            slots: 3,
+            rules: vec![
+                rule(
+                    1,
+                    Verdict::Deny,
+                    "frequency-cap",
+                    Some(Expr::Cmp(
+                        CmpOp::Ge,
+                        Box::new(Expr::Field(to(), 2)),
+                        Box::new(Expr::Const(Value::Int(cap))),
+                    )),
+                ),
+                rule(
+                    2,
+                    Verdict::Deny,
+                    "no-consent",
+                    Some(Expr::Not(Box::new(Expr::Quantify {
+                        quantifier: Quantifier::Any,
+                        list: Box::new(Expr::Field(to(), 5)),
+                        slot: 2,
+                        body: Some(Box::new(Expr::Cmp(
+                            CmpOp::Eq,
+                            Box::new(Expr::Field(Box::new(Expr::Slot(2)), 1)),
+                            Box::new(Expr::Slot(1)),
+                        ))),
+                    }))),
+                ),
+                rule(
+                    3,
+                    Verdict::Review,
+                    "sim-swap",
+                    Some(Expr::Default(
+                        Box::new(Expr::Signal(0, vec![Expr::Slot(0)])),
+                        Box::new(Expr::Const(Value::Bool(false))),
+                    )),
+                ),
+                rule(4, Verdict::Allow, "eligible", None),
+            ],
+        }],
+        ..Program::default()
+    }
+}
+
+fn module_bytes(cap: i64) -> Vec<u8> {
+    Module {
+        program: program(cap),
+        source_hash: hash_sources([("acme.xop", &b"module acme"[..])]),
+        sources: vec!["acme.xop".into()],
+    }
+    .to_bytes(None)
+}
+
+fn input(id: &str, messages: i64, channel: &str, swap: Option<bool>) -> String {
+    serde_json::json!({
+        "to": {
+            "id": id,
+            "tz": "Europe/Paris",
+            "messages_7d": messages,
+            "msisdn": "+33612345678",
+            "nickname": "Bob",
+            "consents": [
+                {"purpose": "marketing", "channel": "email"},
+                {"purpose": "marketing", "channel": "sms"}
+            ]
+        },
+        "channel": channel,
+        "now": "2026-11-25T10:00:00Z",
+        "signals": {"sim_swap": swap},
+    })
+    .to_string()
+}
+
+fn config() -> LogConfig {
+    LogConfig {
+        origin: Some("test.xop/log".into()),
+        ..LogConfig::default()
+    }
+}
+
+fn runtime(dir: &Path) -> Runtime {
+    let rt = Runtime::with_log(ProofLog::open(dir, config()).unwrap());
+    rt.load_bytes("acme", &module_bytes(3), None).unwrap();
+    rt
+}
+
+fn decision(dir: &Path, seq: u64) -> DecisionRecord {
+    let mut r = LogReader::open(dir).unwrap();
+    match r.record(seq).unwrap().body {
+        Body::Decision(d) => d,
+        other => panic!("record {seq} is not a decision: {other:?}"),
+    }
+}
+
+fn assert_verifies(dir: &Path) {
+    let key = LogReader::open(dir).unwrap().folder_key().unwrap();
+    let report = verify_log(dir, &key).unwrap();
+    assert!(report.problems.is_empty(), "{:#?}", report.problems);
+}
+
+#[test]
+fn concurrent_decisions_are_proven_and_the_log_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Arc::new(runtime(dir.path()));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let rt = Arc::clone(&rt);
+            std::thread::spawn(move || {
+                (0..150)
+                    .map(|i| {
+                        let o = rt
+                            .decide(
+                                "contact",
+                                Input::Json(&input(&format!("c-{t}"), i % 5, "sms", None)),
+                            )
+                            .unwrap();
+                        let want = if i % 5 >= 3 {
+                            Verdict::Deny
+                        } else {
+                            Verdict::Allow
+                        };
+                        assert_eq!(o.verdict, want);
+                        o.seq.unwrap()
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..1200).collect::<Vec<u64>>());
+    assert_eq!(rt.log().unwrap().size(), 1200);
+    Arc::try_unwrap(rt).unwrap().close().unwrap();
+    assert_verifies(dir.path());
+    let reader = LogReader::open(dir.path()).unwrap();
+    assert_eq!(reader.size(), 1200);
+    assert_eq!(reader.origin(), "test.xop/log");
+}
+
+#[test]
+fn evidence_holds_what_the_rules_read_and_hashes_personal_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let o = rt
+        .decide(
+            "contact",
+            Input::Json(&input("cust-1", 1, "sms", Some(false))),
+        )
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Allow);
+    let seq = o.seq.unwrap();
+    rt.close().unwrap();
+    let d = decision(dir.path(), seq);
+    let paths: Vec<&str> = d.evidence.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "channel",
+            "to.consents",
+            "to.consents[0].channel",
+            "to.consents[1].channel",
+            "to.messages_7d",
+            "to.msisdn",
+        ],
+        "{:#?}",
+        d.evidence
+    );
+    // Read by the signal's connector only; personal, so hashed with the subject's key.
+    let msisdn = d.evidence.iter().find(|e| e.path == "to.msisdn").unwrap();
+    assert_eq!(msisdn.via.as_deref(), Some("acme.sim_swap"));
+    assert!(msisdn.value.is_none());
+    let key_id = msisdn.key.clone().unwrap();
+    let raw = std::fs::read(dir.path().join("log.xpl")).unwrap();
+    assert!(
+        !raw.windows(12).any(|w| w == b"+33612345678"),
+        "the personal value is in the log in clear"
+    );
+    // The hash is the HMAC of the value's JSON text under the subject's key.
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    let key = subject_key(dir.path(), &key_id).expect("the subject key exists");
+    assert_eq!(
+        msisdn.hmac.as_deref(),
+        Some(keyed_hash(&key, b"\"+33612345678\"").as_str())
+    );
+    drop(log);
+    // Fields no rule reads (tz, nickname, id, purposes) are not in the record.
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.contains("tz") || p.contains("nickname"))
+    );
+    assert_eq!(d.signals.len(), 1);
+    assert_eq!(d.signals[0].signal, "acme.sim_swap");
+    assert_eq!(d.signals[0].value, serde_json::json!(false));
+    assert_eq!(d.at, "2026-11-25T10:00:00.000Z");
+}
+
+/// The key with this id, read from the key file (80-byte slots: id, subject hash, key).
+fn subject_key(dir: &Path, id: &str) -> Option<[u8; 32]> {
+    let bytes = std::fs::read(dir.join("subjects.keys")).unwrap();
+    bytes[8..].chunks_exact(80).find_map(|s| {
+        (xop_runtime::module::hex(&s[..16]) == id).then(|| s[48..].try_into().unwrap())
+    })
+}
+
+struct Cases(std::sync::Mutex<Vec<ReviewCase>>);
+
+impl ReviewSink for Cases {
+    fn open_case(&self, case: &ReviewCase) -> Result<String, String> {
+        let mut cases = self.0.lock().unwrap();
+        cases.push(case.clone());
+        Ok(format!("case-{}", case.seq.unwrap()))
+    }
+}
+
+#[test]
+fn a_review_verdict_opens_a_case_after_its_record_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let sink = Arc::new(Cases(std::sync::Mutex::new(Vec::new())));
+    struct Shared(Arc<Cases>);
+    impl ReviewSink for Shared {
+        fn open_case(&self, case: &ReviewCase) -> Result<String, String> {
+            self.0.open_case(case)
+        }
+    }
+    rt.set_review_sink(Some(Box::new(Shared(Arc::clone(&sink)))));
+    let o = rt
+        .decide(
+            "contact",
+            Input::Json(&input("cust-1", 0, "sms", Some(true))),
+        )
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Review);
+    let seq = o.seq.unwrap();
+    assert_eq!(o.case.as_deref(), Some(format!("case-{seq}").as_str()));
+    let terms = o.review.clone().unwrap();
+    assert_eq!(terms.role, "acme.fraud_desk");
+    assert_eq!(terms.deadline, "2026-11-25T10:15:00.000Z");
+    assert_eq!(
+        rt.log().unwrap().size(),
+        seq + 1,
+        "the record is durable first"
+    );
+    let cases = sink.0.lock().unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].action, "acme.send_offer");
+    assert_eq!(cases[0].reasons, ["sim-swap"]);
+    assert!(cases[0].evidence.iter().any(|e| e.path == "to.msisdn"));
+    // An allowed decision opens no case.
+    let o = rt
+        .decide("contact", Input::Json(&input("cust-1", 0, "sms", None)))
+        .unwrap();
+    assert_eq!((o.verdict, o.case), (Verdict::Allow, None));
+}
+
+#[test]
+fn replay_gives_the_logged_decisions_and_catches_another_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let inputs = [
+        input("a", 0, "sms", None),
+        input("b", 5, "sms", None),
+        input("c", 0, "push", None),
+        input("d", 0, "email", Some(true)),
+        r#"{"to": 1}"#.to_string(),
+    ];
+    let mut outcomes = Vec::new();
+    for i in &inputs {
+        outcomes.push(rt.decide("contact", Input::Json(i)).unwrap());
+    }
+    rt.close().unwrap();
+    let verdicts: Vec<Verdict> = outcomes.iter().map(|o| o.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Allow,
+            Verdict::Deny,
+            Verdict::Deny,
+            Verdict::Review,
+            Verdict::Deny
+        ]
+    );
+    let mut reader = LogReader::open(dir.path()).unwrap();
+    let module = load_module(dir.path(), &outcomes[0].module).unwrap();
+    let other = program(0);
+    for o in &outcomes {
+        let Body::Decision(d) = reader.record(o.seq.unwrap()).unwrap().body else {
+            panic!("not a decision");
+        };
+        let again = replay(&module.module.program, &d);
+        if d.reasons == ["xop:bad-input"] {
+            assert!(matches!(again, Replayed::Skipped(_)), "{again:?}");
+            // The refusal names the path and kind only, never the value.
+            let error = d.error.unwrap();
+            assert!(
+                ["channel: unknown-enum-value", "to: wrong-type"].contains(&error.as_str()),
+                "{error}"
+            );
+            continue;
+        }
+        assert_eq!(again, Replayed::Same, "record {}", o.seq.unwrap());
+        // Against a module whose cap is 0, the allowed one is denied: replay says so.
+        if d.verdict == Verdict::Allow {
+            assert!(matches!(replay(&other, &d), Replayed::Different(_)));
+        }
+    }
+}
+
+#[test]
+fn inclusion_proofs_verify_and_fail_when_tampered() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    for i in 0..37 {
+        rt.decide("contact", Input::Json(&input("p", i % 4, "sms", None)))
+            .unwrap();
+    }
+    let key = rt.log().unwrap().verifying_key();
+    rt.close().unwrap();
+    let mut reader = LogReader::open(dir.path()).unwrap();
+    for seq in [0, 1, 17, 36] {
+        let proof = reader.prove(seq).unwrap();
+        let cp = proof.verify(&key).unwrap();
+        assert_eq!(cp.size, 37);
+        let mut bad = proof.clone();
+        bad.record = bad.record.replacen("\"seq\":", "\"seq\": ", 1);
+        assert!(bad.verify(&key).is_err());
+        let mut bad = proof.clone();
+        bad.seq = (seq + 1) % 37;
+        assert!(bad.verify(&key).is_err());
+        let mut bad = proof.clone();
+        bad.path[0] = "00".repeat(32);
+        assert!(bad.verify(&key).is_err());
+        let mut bad = proof.clone();
+        bad.checkpoint = bad.checkpoint.replacen("\n37\n", "\n38\n", 1);
+        assert!(bad.verify(&key).is_err());
+        let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key();
+        assert!(proof.verify(&other).is_err());
+    }
+    assert!(reader.prove(37).is_err());
+}
+
+#[test]
+fn erasure_unlinks_personal_evidence_and_keeps_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let a = rt
+        .decide("contact", Input::Json(&input("cust-a", 0, "sms", None)))
+        .unwrap();
+    let b = rt
+        .decide("contact", Input::Json(&input("cust-b", 0, "sms", None)))
+        .unwrap();
+    let root_before = LogReader::open(dir.path()).unwrap().size();
+    let key_of = |seq| {
+        decision(dir.path(), seq)
+            .evidence
+            .iter()
+            .find(|e| e.path == "to.msisdn")
+            .and_then(|e| e.key.clone())
+            .unwrap()
+    };
+    let (ka, kb) = (key_of(a.seq.unwrap()), key_of(b.seq.unwrap()));
+    assert_ne!(ka, kb, "each subject has its own key");
+    let erased = rt.log().unwrap().erase_subject("cust-a").unwrap();
+    assert!(erased.is_some());
+    assert_eq!(rt.log().unwrap().erase_subject("nobody").unwrap(), None);
+    rt.close().unwrap();
+    assert_verifies(dir.path());
+    assert_eq!(subject_key(dir.path(), &ka), None, "the key is gone");
+    assert!(subject_key(dir.path(), &kb).is_some(), "others keep theirs");
+    // The decision records are unchanged (same bytes); an erasure record was added.
+    let mut reader = LogReader::open(dir.path()).unwrap();
+    assert_eq!(reader.size(), root_before + 1);
+    match reader.record(erased.unwrap()).unwrap().body {
+        Body::Erasure { key } => assert_eq!(key, ka),
+        other => panic!("{other:?}"),
+    }
+    // A new decision about the erased subject gets a new key.
+    let rt = runtime(dir.path());
+    let c = rt
+        .decide("contact", Input::Json(&input("cust-a", 0, "sms", None)))
+        .unwrap();
+    rt.close().unwrap();
+    assert_ne!(key_of(c.seq.unwrap()), ka);
+}
+
+#[test]
+fn modules_swap_atomically_while_deciding() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Arc::new(runtime(dir.path()));
+    let (v1, v2) = (module_bytes(3), module_bytes(0));
+    let h1 = xop_runtime::module::hex(&xop_runtime::module::content_hash(&v1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let (rt, stop, v1, v2) = (Arc::clone(&rt), Arc::clone(&stop), v1, v2.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let bytes = if n % 2 == 0 { &v2 } else { &v1 };
+                rt.load_bytes("acme", bytes, None).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut seen = HashSet::new();
+    for _ in 0..400 {
+        let o = rt
+            .decide("contact", Input::Json(&input("s", 1, "sms", None)))
+            .unwrap();
+        // Each decision is wholly the old module's or wholly the new one's.
+        let want = if o.module == h1 {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        };
+        assert_eq!(o.verdict, want);
+        seen.insert(o.module);
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(swapper.join().unwrap() > 0);
+    assert_eq!(rt.modules().modules.len(), 1);
+    // Both modules are kept in the log folder, for replay.
+    for h in &seen {
+        load_module(dir.path(), h).unwrap();
+    }
+    // A module defining a loaded policy under another name is refused.
+    let e = rt.load_bytes("other", &v2, None).unwrap_err();
+    assert!(
+        e.to_string().contains("already defined by module `acme`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_crash_image_taken_under_load_has_every_acknowledged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Arc::new(runtime(dir.path()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (rt, stop, acked) = (Arc::clone(&rt), Arc::clone(&stop), Arc::clone(&acked));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let o = rt
+                        .decide("contact", Input::Json(&input("x", 1, "sms", None)))
+                        .unwrap();
+                    acked.lock().unwrap().push(o.seq.unwrap());
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // What is on disk now (as a crash would leave it): copied while the writer goes on.
+    let before: Vec<u64> = acked.lock().unwrap().clone();
+    let image = tempfile::tempdir().unwrap();
+    for f in ["log.xpl", "subjects.keys", "log.key", "log.pub"] {
+        std::fs::copy(dir.path().join(f), image.path().join(f)).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(before.len() > 10, "too few decisions: {}", before.len());
+    let log = ProofLog::open(image.path(), config()).unwrap();
+    let size = log.size();
+    for seq in &before {
+        assert!(
+            *seq < size,
+            "acknowledged record {seq} lost (the image has {size})"
+        );
+    }
+    log.close().unwrap();
+    assert_verifies(image.path());
+}
+
+/// The child of [`kill_9_under_load_loses_no_acknowledged_record`]: decides in a loop and
+/// prints each acknowledged sequence number. Does nothing unless run as that child.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var("XOP_CRASH_CHILD_DIR") else {
+        return;
+    };
+    let rt = Arc::new(runtime(Path::new(&dir)));
+    let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let workers: Vec<_> = (0..8)
+        .map(|t| {
+            let (rt, out) = (Arc::clone(&rt), Arc::clone(&out));
+            std::thread::spawn(move || {
+                loop {
+                    let o = rt
+                        .decide_with(
+                            "contact",
+                            Input::Json(&input(&format!("k{t}"), 1, "sms", None)),
+                            Options::default(),
+                        )
+                        .unwrap();
+                    let mut out = out.lock().unwrap();
+                    let _ = writeln!(out, "ack {}", o.seq.unwrap());
+                    let _ = out.flush();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+}
+
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_record() {
+    if std::env::var("XOP_CRASH_CHILD_DIR").is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env("XOP_CRASH_CHILD_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut acked = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(n) = line.strip_prefix("ack ") {
+            acked.push(n.parse::<u64>().unwrap());
+            if acked.len() >= 3000 {
+                break;
+            }
+        }
+    }
+    // SIGKILL: no destructor, no final checkpoint, a batch possibly half written.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(acked.len() >= 3000, "the child stopped early");
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    let size = log.size();
+    let max = *acked.iter().max().unwrap();
+    assert!(
+        max < size,
+        "acknowledged record {max} lost: the log has {size}"
+    );
+    log.close().unwrap();
+    assert_verifies(dir.path());
+    // Every acknowledged record is readable and is a decision.
+    let mut reader = LogReader::open(dir.path()).unwrap();
+    for seq in acked.iter().step_by(97) {
+        assert!(matches!(
+            reader.record(*seq).unwrap().body,
+            Body::Decision(_)
+        ));
+    }
+}
+
+#[test]
+fn a_damaged_log_is_an_error_with_a_location_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    for i in 0..20 {
+        rt.decide("contact", Input::Json(&input("z", i % 4, "sms", None)))
+            .unwrap();
+    }
+    rt.close().unwrap();
+    let key = LogReader::open(dir.path()).unwrap().folder_key().unwrap();
+    let original = std::fs::read(dir.path().join("log.xpl")).unwrap();
+    // Every kind of damage, at many places: verify reports it (never panics); open either
+    // recovers or refuses with an error.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..300 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let at = (state % original.len() as u64) as usize;
+        let mut bytes = original.clone();
+        match state % 3 {
+            0 => bytes[at] ^= 1 << (state % 8),
+            1 => bytes.truncate(at),
+            _ => {
+                bytes.drain(at..(at + 7).min(original.len()));
+            }
+        }
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::write(copy.path().join("log.xpl"), &bytes).unwrap();
+        std::fs::copy(dir.path().join("log.key"), copy.path().join("log.key")).unwrap();
+        let report = verify_log(copy.path(), &key);
+        // A log cut right after a signed checkpoint is a valid shorter log: only a copy of a
+        // later checkpoint kept elsewhere (a witness) shows the cut.
+        if let (Ok(r), false) = (&report, state % 3 == 1) {
+            assert!(!r.problems.is_empty(), "damage at byte {at} went unnoticed");
+        }
+        let _ = LogReader::open(copy.path()).map(|mut r| {
+            for s in 0..r.size() {
+                let _ = r.record(s);
+            }
+        });
+        let _ = ProofLog::open(copy.path(), config()).map(|l| l.close());
+    }
+}
