@@ -1,0 +1,428 @@
+//! `xop review`: list, show, approve and reject review cases of a data folder; `xop token`:
+//! make reviewer and operator tokens and their hashes for `xop.toml`; `xop serve`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+use xop_runtime::engine::Runtime;
+use xop_runtime::proof::{LogConfig, LogError, ProofLog};
+use xop_runtime::review::{self, Case, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Status};
+use xop_server::config::{Config, token_hash};
+
+use crate::{FAILURE, PROBLEMS, SUCCESS, error, out};
+
+/// Long help of `xop review`.
+pub const LONG_ABOUT: &str = "\
+Human review: the cases opened by `review` verdicts (action, reasons, evidence, role, deadline,
+fallback). A reviewer of the case's role approves or rejects it, once; when nobody does in time,
+the fallback applies. Each outcome, and who decided, is a record in the proof log.
+
+`list` and `show` only read the folder (they work while `xop serve` runs). `approve` and
+`reject` authenticate the reviewer with a token listed (hashed) in xop.toml, and write to the
+proof log: stop `xop serve` first, or decide over HTTP (POST /v1/reviews/ID/approve).
+See docs/review.md.";
+
+/// Exit status documentation of `xop review`.
+pub const AFTER_LONG_HELP: &str = "\
+Exit status: 0 done; 1 refused (unknown token, wrong role, already decided, halted, no such
+case); 2 usage or I/O error.
+
+Examples:
+  xop review list --data data/ --status open
+  xop review show rv-12 --data data/
+  XOP_TOKEN=… xop review approve rv-12 --data data/ --config xop.toml --note \"called the customer\"";
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people
+    Human,
+    /// JSON
+    Json,
+}
+
+/// `xop review` arguments.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    #[command(subcommand)]
+    command: ReviewCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReviewCommand {
+    /// List the cases
+    List {
+        /// The data folder (`xop serve --data`)
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Only cases of this status: open, approved, rejected, fallback, all
+        #[arg(long, default_value = "all")]
+        status: String,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Show one case, with its evidence
+    Show {
+        /// The case id (`rv-N`)
+        id: String,
+        /// The data folder
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Approve a case (the action may go ahead)
+    Approve(DecideArgs),
+    /// Reject a case (the action is denied)
+    Reject(DecideArgs),
+}
+
+#[derive(Debug, Args)]
+struct DecideArgs {
+    /// The case id (`rv-N`)
+    id: String,
+    /// The data folder
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// The configuration listing reviewers (hashed tokens)
+    #[arg(long, value_name = "FILE", default_value = "xop.toml")]
+    config: PathBuf,
+    /// The reviewer's token (default: the XOP_TOKEN environment variable)
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// A note kept with the outcome
+    #[arg(long)]
+    note: Option<String>,
+}
+
+/// Runs `xop review`.
+pub fn run(args: &ReviewArgs) -> u8 {
+    match &args.command {
+        ReviewCommand::List {
+            data,
+            status,
+            format,
+        } => list(data, status, *format),
+        ReviewCommand::Show { id, data, format } => show(data, id, *format),
+        ReviewCommand::Approve(a) => decide(a, true),
+        ReviewCommand::Reject(a) => decide(a, false),
+    }
+}
+
+fn read(data: &Path) -> Result<Vec<Case>, u8> {
+    if !data.is_dir() {
+        error(&format!(
+            "`{}` is not a data folder (`xop serve --data DIR`)",
+            data.display()
+        ));
+        return Err(FAILURE);
+    }
+    review::read(data).map(|(c, _)| c).map_err(|e| {
+        error(&e.to_string());
+        FAILURE
+    })
+}
+
+fn line(c: &Case, now: i64) -> String {
+    let state = match (c.status, &c.decided_by) {
+        (Status::Open, _) if c.deadline_ms <= now => "open (overdue: the fallback applies when \
+                                                      the queue is next opened)"
+            .to_string(),
+        (Status::Open, _) => format!("open until {}", c.deadline),
+        (s, Some(by)) => format!(
+            "{} by {by} -> {}",
+            s.keyword(),
+            c.verdict.as_deref().unwrap_or("?")
+        ),
+        (s, None) => s.keyword().to_string(),
+    };
+    format!(
+        "{}  {}  role {}  else {}  ({})  {}\n",
+        c.id,
+        c.action,
+        c.role,
+        c.fallback,
+        c.reasons.join(", "),
+        state
+    )
+}
+
+fn list(data: &Path, status: &str, format: Format) -> u8 {
+    let wanted = match status {
+        "all" => None,
+        s => match Status::parse(s) {
+            Some(s) => Some(s),
+            None => {
+                error(&format!(
+                    "`--status {s}`: use open, approved, rejected, fallback or all"
+                ));
+                return FAILURE;
+            }
+        },
+    };
+    let cases: Vec<Case> = match read(data) {
+        Ok(c) => c
+            .into_iter()
+            .filter(|c| wanted.is_none_or(|s| c.status == s))
+            .collect(),
+        Err(s) => return s,
+    };
+    let text = match format {
+        Format::Json => format!("{}\n", serde_json::json!({ "cases": cases })),
+        Format::Human if cases.is_empty() => "no cases\n".to_string(),
+        Format::Human => {
+            let now = jiff::Timestamp::now().as_millisecond();
+            cases.iter().map(|c| line(c, now)).collect()
+        }
+    };
+    match out(&text) {
+        Ok(()) => SUCCESS,
+        Err(s) => s,
+    }
+}
+
+fn show(data: &Path, id: &str, format: Format) -> u8 {
+    let cases = match read(data) {
+        Ok(c) => c,
+        Err(s) => return s,
+    };
+    let Some(c) = cases.into_iter().find(|c| c.id == id) else {
+        error(&ReviewError::NotFound(id.to_string()).to_string());
+        return PROBLEMS;
+    };
+    let text = match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&c).unwrap_or_default()),
+        Format::Human => {
+            let mut t = line(&c, jiff::Timestamp::now().as_millisecond());
+            t.push_str(&format!(
+                "  policy {} (record {}), module {}\n",
+                c.policy,
+                c.seq.map_or("-".to_string(), |s| s.to_string()),
+                c.module
+            ));
+            if let Some(n) = &c.note {
+                t.push_str(&format!("  note: {n}\n"));
+            }
+            for e in &c.evidence {
+                t.push_str(&format!(
+                    "  evidence {}\n",
+                    serde_json::to_string(e).unwrap_or_default()
+                ));
+            }
+            t
+        }
+    };
+    match out(&text) {
+        Ok(()) => SUCCESS,
+        Err(s) => s,
+    }
+}
+
+fn decide(a: &DecideArgs, approve: bool) -> u8 {
+    let config = match Config::load(&a.config) {
+        Ok(c) => c,
+        Err(m) => {
+            error(&format!(
+                "{m} (the reviewers' hashed tokens; --config FILE)"
+            ));
+            return FAILURE;
+        }
+    };
+    let token = match a.token.clone().or_else(|| std::env::var("XOP_TOKEN").ok()) {
+        Some(t) => t,
+        None => {
+            error("give the reviewer's token: --token TOKEN or the XOP_TOKEN environment variable");
+            return FAILURE;
+        }
+    };
+    let Some(who) = config.authenticate(&token) else {
+        error(&format!(
+            "the token is not in `{}` (its SHA-256 must be a reviewer's token_sha256; `xop token \
+             hash`): nothing was decided",
+            a.config.display()
+        ));
+        return PROBLEMS;
+    };
+    if !a.data.is_dir() {
+        error(&format!(
+            "`{}` is not a data folder (`xop serve --data DIR`)",
+            a.data.display()
+        ));
+        return FAILURE;
+    }
+    let log = match ProofLog::open(&a.data, LogConfig::default()) {
+        Ok(l) => l,
+        Err(e @ LogError::Locked { .. }) => {
+            error(&format!(
+                "{e}; while it runs, decide over HTTP: POST /v1/reviews/{}/{}",
+                a.id,
+                if approve { "approve" } else { "reject" }
+            ));
+            return FAILURE;
+        }
+        Err(e) => {
+            error(&e.to_string());
+            return FAILURE;
+        }
+    };
+    let rt = Arc::new(Runtime::with_log(log));
+    let status = match ReviewQueue::open(&a.data, Box::new(RuntimeLog(Arc::downgrade(&rt)))) {
+        Err(e) => {
+            error(&e.to_string());
+            FAILURE
+        }
+        Ok(queue) => {
+            let reviewer = Reviewer {
+                name: who.name,
+                roles: who.roles,
+            };
+            let result = if approve {
+                queue.approve(&a.id, &reviewer, a.note.as_deref())
+            } else {
+                queue.reject(&a.id, &reviewer, a.note.as_deref())
+            };
+            queue.shutdown();
+            match result {
+                Ok(c) => {
+                    let text = format!(
+                        "{} {} by {} -> {} (proof record {})\n",
+                        c.id,
+                        c.status.keyword(),
+                        c.decided_by.as_deref().unwrap_or("?"),
+                        c.verdict.as_deref().unwrap_or("?"),
+                        c.proof.map_or("-".to_string(), |s| s.to_string())
+                    );
+                    match out(&text) {
+                        Ok(()) => SUCCESS,
+                        Err(s) => s,
+                    }
+                }
+                Err(e @ (ReviewError::Io(_) | ReviewError::Corrupt(_) | ReviewError::Log(_))) => {
+                    error(&e.to_string());
+                    FAILURE
+                }
+                Err(e) => {
+                    error(&format!("{e}: nothing was decided"));
+                    PROBLEMS
+                }
+            }
+        }
+    };
+    match Arc::try_unwrap(rt) {
+        Ok(rt) => {
+            if let Err(e) = rt.close() {
+                error(&e.to_string());
+                return FAILURE;
+            }
+        }
+        // Unreachable in practice (the queue is shut down); the records are durable anyway.
+        Err(_) => error("the proof log could not be closed cleanly; its records are durable"),
+    }
+    status
+}
+
+/// `xop token` arguments.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print the SHA-256 of a token (for `token_sha256` in xop.toml)
+    Hash {
+        /// The token (default: the first line of standard input, so it stays out of the shell
+        /// history)
+        token: Option<String>,
+    },
+    /// Make a new random token; prints it and its hash
+    New,
+}
+
+/// Runs `xop token`.
+pub fn token(args: &TokenArgs) -> u8 {
+    let text = match &args.command {
+        TokenCommand::Hash { token: Some(t) } => format!("{}\n", token_hash(t)),
+        TokenCommand::Hash { token: None } => {
+            let mut s = String::new();
+            if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+                error(&format!("cannot read the token from standard input: {e}"));
+                return FAILURE;
+            }
+            let t = s.lines().next().unwrap_or("").trim();
+            if t.is_empty() {
+                error("give a token: `xop token hash TOKEN`, or on standard input");
+                return FAILURE;
+            }
+            format!("{}\n", token_hash(t))
+        }
+        TokenCommand::New => {
+            let mut bytes = [0u8; 24];
+            if let Err(e) = getrandom::fill(&mut bytes) {
+                error(&format!("no randomness from the system: {e}"));
+                return FAILURE;
+            }
+            let t = format!("xop_{}", xop_runtime::module::hex(&bytes));
+            format!(
+                "token:        {t}\ntoken_sha256: {}\n(give the token to its holder; put only the hash in xop.toml)\n",
+                token_hash(&t)
+            )
+        }
+    };
+    match out(&text) {
+        Ok(()) => SUCCESS,
+        Err(s) => s,
+    }
+}
+
+/// Long help of `xop serve`.
+pub const SERVE_LONG_ABOUT: &str = "\
+Serve decisions over HTTP: POST /v1/decide/{policy} (JSON in and out), the review queue
+(GET /v1/reviews, POST /v1/reviews/{id}/approve|reject), the proof log (GET /v1/log/checkpoint,
+GET /v1/log/proof/N), hot swap (POST /v1/modules), the halt switch (POST|DELETE /v1/halt),
+/healthz and /metrics. Every decision is answered only once its proof record is durable.
+ctrl-c or SIGTERM stops it gracefully: requests in flight are answered, the log is closed with a
+signed checkpoint. See docs/serve.md.";
+
+/// `xop serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Compiled modules (`xop build`), each loaded under its file name without extension
+    #[arg(long = "module", value_name = "FILE", required = true, num_args = 1..)]
+    modules: Vec<PathBuf>,
+    /// The data folder: the proof log and the review queue
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Reviewers, operators, the trusted module key, limits (docs/serve.md)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The address to listen on (default: the configuration's, else 127.0.0.1:8080)
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Worker threads (default: one per core)
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+}
+
+/// Runs `xop serve`.
+pub fn serve(args: &ServeArgs) -> u8 {
+    let opts = xop_server::ServeOptions {
+        modules: args.modules.clone(),
+        data: args.data.clone(),
+        config: args.config.clone(),
+        listen: args.listen.clone(),
+        workers: args.workers,
+    };
+    match xop_server::run(&opts) {
+        Ok(()) => SUCCESS,
+        Err(m) => {
+            error(&m);
+            FAILURE
+        }
+    }
+}

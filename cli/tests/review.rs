@@ -1,0 +1,348 @@
+//! `xop serve`, `xop review` and `xop token` as processes: reviews decided from the command
+//! line (authenticated, by role, once; overdue cases get their fallback when the queue is
+//! opened); a graceful stop (SIGTERM); `kill -9` under load, then every acknowledged decision
+//! is in the log and `xop log verify` passes. The policies: `server/tests/pay/pay.xop`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use xop_runtime::proof::verify::LogReader;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "xop-review-cli-{}-{name}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn xop(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("XOP_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The test module, built by `xop build`, and xop.toml (hashes by `xop token hash`).
+fn setup(tmp: &TempDir) -> (PathBuf, PathBuf) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/tests/pay");
+    let module = tmp.0.join("pay.xopm");
+    let o = xop(&["build", s(&src), "-o", s(&module)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let hash = |t: &str| {
+        let o = xop(&["token", "hash", t]);
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    let config = tmp.0.join("xop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{}\"\n\
+             [[reviewers]]\nname = \"bob\"\nroles = [\"marketing\"]\ntoken_sha256 = \"{}\"\n",
+            hash("ana-token"),
+            hash("bob-token")
+        ),
+    )
+    .unwrap();
+    (module, config)
+}
+
+/// Starts `xop serve` on a free port; returns the process and its address.
+fn serve(module: &Path, data: &Path, config: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args([
+            "serve",
+            "--module",
+            s(module),
+            "--data",
+            s(data),
+            "--config",
+            s(config),
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (child, addr)
+}
+
+/// POST /v1/decide/{policy}: the status and body, or `None` when the connection failed.
+fn decide(addr: SocketAddr, policy: &str, input: &Value) -> Option<(u16, Value)> {
+    let body = input.to_string();
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let req = format!(
+        "POST /v1/decide/{policy} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let t = String::from_utf8_lossy(&out).into_owned();
+    let status = t.get(9..12)?.parse().ok()?;
+    let (_, b) = t.split_once("\r\n\r\n")?;
+    Some((status, serde_json::from_str(b).ok()?))
+}
+
+fn pay(amount: i64) -> Value {
+    json!({"to": {"id": "c-1", "vip": false}, "amount": amount})
+}
+
+fn sigterm(child: &mut Child) {
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "xop serve exited with {status} after SIGTERM"
+    );
+}
+
+fn log_verifies(data: &Path) {
+    let o = xop(&["log", "verify", s(data)]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+fn record(data: &Path, seq: u64) -> String {
+    let mut r = LogReader::open(data).unwrap();
+    String::from_utf8(r.record_bytes(seq).unwrap()).unwrap()
+}
+
+#[test]
+fn reviews_from_the_command_line() {
+    let tmp = TempDir::new("cli");
+    let (module, config) = setup(&tmp);
+    let data = tmp.0.join("data");
+    let (mut child, addr) = serve(&module, &data, &config);
+    let (st, o) = decide(addr, "freeze", &pay(500)).unwrap();
+    assert_eq!(st, 200, "{o}");
+    let id = o["case"].as_str().unwrap().to_string();
+    let (_, o) = decide(addr, "block", &pay(500)).unwrap();
+    let overdue = o["case"].as_str().unwrap().to_string();
+    // The server holds the log: deciding a case from the command line says to use HTTP.
+    let o = xop(&[
+        "review",
+        "approve",
+        &id,
+        "--data",
+        s(&data),
+        "--config",
+        s(&config),
+        "--token",
+        "ana-token",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("POST /v1/reviews/"), "{}", text(&o));
+    // Listing works while it runs.
+    let o = xop(&["review", "list", "--data", s(&data), "--status", "open"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&id), "{}", text(&o));
+    sigterm(&mut child);
+    log_verifies(&data);
+
+    let approve = |token: Option<&str>, case: &str| {
+        let mut args = vec![
+            "review",
+            "approve",
+            case,
+            "--data",
+            s(&data),
+            "--config",
+            s(&config),
+        ];
+        if let Some(t) = token {
+            args.extend(["--token", t]);
+        }
+        xop(&args)
+    };
+    let o = approve(None, &id);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("XOP_TOKEN"), "{}", text(&o));
+    let o = approve(Some("guess"), &id);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = approve(Some("bob-token"), &id);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("fraud_desk"), "{}", text(&o));
+    let o = xop(&[
+        "review",
+        "show",
+        &id,
+        "--data",
+        s(&data),
+        "--format",
+        "json",
+    ]);
+    let case: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(case["status"], "open");
+
+    let o = approve(Some("ana-token"), &id);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("approved by ana -> allow"),
+        "{}",
+        text(&o)
+    );
+    let o = approve(Some("ana-token"), &id);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("already decided"), "{}", text(&o));
+
+    // `block` gave 1 s: by now the fallback applies as soon as the queue is opened.
+    std::thread::sleep(Duration::from_millis(1100));
+    let o = xop(&[
+        "review",
+        "reject",
+        &overdue,
+        "--data",
+        s(&data),
+        "--config",
+        s(&config),
+        "--token",
+        "ana-token",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("deadline"), "{}", text(&o));
+
+    let o = xop(&["review", "list", "--data", s(&data), "--format", "json"]);
+    let cases: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let by: Vec<(&str, &str)> = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap(),
+                c["decided_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(by, [("approved", "ana"), ("fallback", "deadline")]);
+    let proof = cases["cases"][0]["proof"].as_u64().unwrap();
+    assert!(record(&data, proof).contains("review.approved"));
+    log_verifies(&data);
+
+    let o = xop(&["token", "new"]);
+    let t = text(&o);
+    let token = t.lines().next().unwrap().split_whitespace().nth(1).unwrap();
+    let hash = t.lines().nth(1).unwrap().split_whitespace().nth(1).unwrap();
+    assert_eq!(text(&xop(&["token", "hash", token])).trim(), hash);
+}
+
+#[test]
+fn kill_9_under_load_loses_no_acknowledged_decision() {
+    let tmp = TempDir::new("kill");
+    let (module, config) = setup(&tmp);
+    let data = tmp.0.join("data");
+    let (mut child, addr) = serve(&module, &data, &config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let stop = Arc::clone(&stop);
+            let acked = Arc::clone(&acked);
+            std::thread::spawn(move || {
+                let mut n = 0i64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    // Alternate allow and deny, so verdicts can be checked against the log.
+                    let amount = if (n + i) % 2 == 0 { 5 } else { -5 };
+                    match decide(addr, "receipt", &pay(amount)) {
+                        Some((200, o)) => acked.lock().unwrap().push((
+                            o["seq"].as_u64().unwrap(),
+                            o["verdict"].as_str().unwrap().to_string(),
+                        )),
+                        Some((st, o)) => panic!("{st}: {o}"),
+                        // The server is gone: nothing more is acknowledged.
+                        None => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "only {} decisions under load",
+        acked.len()
+    );
+
+    // Reopening recovers the log (an interrupted batch was never acknowledged).
+    let (mut child, addr) = serve(&module, &data, &config);
+    let (st, o) = decide(addr, "receipt", &pay(5)).unwrap();
+    assert_eq!(st, 200);
+    let after = o["seq"].as_u64().unwrap();
+    sigterm(&mut child);
+    log_verifies(&data);
+    let mut reader = LogReader::open(&data).unwrap();
+    for (seq, verdict) in &acked {
+        assert!(
+            *seq < after,
+            "record {seq} acknowledged but reused after the restart"
+        );
+        let bytes = String::from_utf8(reader.record_bytes(*seq).unwrap()).unwrap();
+        assert!(
+            bytes.contains("\"policy\":\"t.pay.receipt\"")
+                && bytes.contains(&format!("\"verdict\":\"{verdict}\"")),
+            "record {seq} is not the acknowledged {verdict}: {bytes}"
+        );
+    }
+}

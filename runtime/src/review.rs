@@ -1,0 +1,1059 @@
+//! The review queue (DESIGN.md §5): a `review` verdict opens a durable case; a person of the
+//! named role approves or rejects it, once; when nobody does in time, the deadline's fallback
+//! applies. Every outcome, and who decided it (a reviewer's name, `deadline`, or `halt`), is a
+//! proof record (`review.approved`, `review.rejected`, `review.fallback`). A halt switch sends
+//! every high-risk action to its fallback until it is lifted. The file format and the reasoning
+//! behind it: `docs/review.md`.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use xop_runtime::engine::Runtime;
+//! use xop_runtime::proof::{LogConfig, ProofLog};
+//! use xop_runtime::review::{ReviewQueue, RuntimeLog};
+//!
+//! let dir = std::path::Path::new("data");
+//! let rt = Arc::new(Runtime::with_log(ProofLog::open(dir, LogConfig::default())?));
+//! let queue = ReviewQueue::open(dir, Box::new(RuntimeLog(Arc::downgrade(&rt))))?;
+//! rt.set_review_sink(Some(queue.sink()));
+//! queue.start_timer();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **Store.** `DIR/reviews.log` is an append-only file of JSON lines, each written with one
+//! `write` and one `fdatasync` before the change it describes is visible: `open` (a case),
+//! `decide` (its outcome, the decider), `proved` (the outcome's proof record), `halt` and
+//! `lift`. Opening the file replays it; a last line a crash cut short is dropped (its change was
+//! never acknowledged). A decided case whose `proved` line is missing (a crash between the two)
+//! gets its proof record appended on open, marked `recovered`.
+//!
+//! **High risk.** The IR does not carry an action's risk class, but the compiler proves that
+//! every `risk high` action is guarded by a `review` rule before any allow (E-level
+//! compliance check). So the runtime treats every policy with a `review` rule as guarding a
+//! high-risk action: a superset of the high-risk actions, which errs on the safe side. Its
+//! fallback is the first review rule's `else` verdict ([`halt_fallback`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::engine::{ReviewCase, ReviewSink, Runtime};
+use crate::ir::{Program, Verdict};
+use crate::proof::record::{Evidence, time_text};
+use crate::proof::{LogError, ProofLog};
+
+/// The name of the review store in a data folder.
+pub const FILE: &str = "reviews.log";
+
+/// The decider recorded when the deadline's fallback applies.
+pub const BY_DEADLINE: &str = "deadline";
+/// The decider recorded when the halt switch applies the fallback.
+pub const BY_HALT: &str = "halt";
+
+/// Where the queue writes its proof records.
+pub trait EventLog: Send + Sync {
+    /// Appends an event record and returns its sequence number once it is durable.
+    fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String>;
+}
+
+impl EventLog for ProofLog {
+    fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+        ProofLog::append_event(self, name, data).map_err(|e| e.to_string())
+    }
+}
+
+/// A runtime's proof log, held weakly: the runtime holds the queue (as its review sink), so a
+/// strong reference back would keep both alive forever.
+pub struct RuntimeLog(pub Weak<Runtime>);
+
+impl EventLog for RuntimeLog {
+    fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+        let rt = self.0.upgrade().ok_or(
+            "the runtime was closed; the outcome will be proven when the queue is next opened",
+        )?;
+        let log = rt
+            .log()
+            .ok_or("the runtime has no proof log: open it with `Runtime::with_log`")?;
+        ProofLog::append_event(log, name, data).map_err(|e: LogError| e.to_string())
+    }
+}
+
+/// An authenticated person who may decide cases of their roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewer {
+    /// Their name, as recorded in the proof log.
+    pub name: String,
+    /// The roles they hold (a case names one).
+    pub roles: Vec<String>,
+}
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Waiting for a reviewer.
+    Open,
+    /// A reviewer approved it: the action may go ahead.
+    Approved,
+    /// A reviewer rejected it.
+    Rejected,
+    /// Nobody decided in time (or the halt switch was on): the fallback applied.
+    Fallback,
+}
+
+impl Status {
+    /// The keyword (`open`, `approved`, …).
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Fallback => "fallback",
+        }
+    }
+
+    /// Parses a keyword.
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "open" => Status::Open,
+            "approved" => Status::Approved,
+            "rejected" => Status::Rejected,
+            "fallback" => Status::Fallback,
+            _ => return None,
+        })
+    }
+}
+
+/// A review case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// Its id (`rv-<record>`: the decision's proof record).
+    pub id: String,
+    /// The decision's proof record.
+    pub seq: Option<u64>,
+    /// The module's content hash, hex.
+    pub module: String,
+    /// The policy's qualified name.
+    pub policy: String,
+    /// The action's qualified name.
+    pub action: String,
+    /// Why it is reviewed.
+    pub reasons: Vec<String>,
+    /// The role that decides.
+    pub role: String,
+    /// How long the role has, in milliseconds.
+    pub within_ms: i64,
+    /// The verdict when nobody decides in time (`allow` or `deny`).
+    pub fallback: String,
+    /// The deadline (ms since the epoch): when the case was opened plus `within_ms`.
+    pub deadline_ms: i64,
+    /// The deadline, RFC 3339.
+    pub deadline: String,
+    /// The evidence, as logged (personal values hashed).
+    pub evidence: Vec<Evidence>,
+    /// The decision time the rules saw (ms since the epoch).
+    pub at_ms: i64,
+    /// When the case was opened (ms since the epoch).
+    pub opened_ms: i64,
+    /// Where it stands.
+    pub status: Status,
+    /// The final verdict once decided (`allow` when approved, `deny` when rejected, the
+    /// fallback otherwise).
+    pub verdict: Option<String>,
+    /// Who decided: a reviewer's name, `deadline` or `halt`.
+    pub decided_by: Option<String>,
+    /// When (RFC 3339).
+    pub decided_at: Option<String>,
+    /// The reviewer's note.
+    pub note: Option<String>,
+    /// The outcome's proof record, once durable.
+    pub proof: Option<u64>,
+}
+
+/// The halt switch's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Halt {
+    /// Who turned it on.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Why, as given.
+    pub reason: String,
+}
+
+/// Why the queue refused something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReviewError {
+    /// No case has this id.
+    NotFound(String),
+    /// The case was decided already: nothing changed.
+    AlreadyDecided {
+        /// The case.
+        id: String,
+        /// How it was decided.
+        status: Status,
+        /// By whom.
+        by: String,
+    },
+    /// The reviewer does not hold the case's role: nothing changed.
+    WrongRole {
+        /// The case.
+        id: String,
+        /// The role it needs.
+        role: String,
+        /// The reviewer.
+        reviewer: String,
+    },
+    /// The halt switch is on: high-risk actions cannot be approved.
+    Halted {
+        /// The case.
+        id: String,
+        /// Who halted.
+        by: String,
+    },
+    /// The store could not be read or written.
+    Io(String),
+    /// The store is damaged.
+    Corrupt(String),
+    /// The outcome is durable in the queue but its proof record could not be appended (it will
+    /// be when the queue is next opened).
+    Log(String),
+}
+
+impl fmt::Display for ReviewError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReviewError::NotFound(id) => write!(
+                f,
+                "no review case `{id}`; `xop review list` (or `GET /v1/reviews`) shows the cases"
+            ),
+            ReviewError::AlreadyDecided { id, status, by } => write!(
+                f,
+                "case `{id}` was already decided ({}, by {by}); a case is decided once",
+                status.keyword()
+            ),
+            ReviewError::WrongRole { id, role, reviewer } => write!(
+                f,
+                "case `{id}` is for role `{role}`, which `{reviewer}` does not hold; ask a \
+                 reviewer of that role, or add the role to `{reviewer}` in xop.toml"
+            ),
+            ReviewError::Halted { id, by } => write!(
+                f,
+                "the halt switch is on (turned on by {by}): case `{id}` guards a high-risk action \
+                 and cannot be approved until the halt is lifted (it can be rejected)"
+            ),
+            ReviewError::Io(m) | ReviewError::Corrupt(m) => f.write_str(m),
+            ReviewError::Log(m) => write!(
+                f,
+                "the outcome is recorded in the review queue, but its proof record could not be \
+                 written: {m}; it is written when the queue is next opened"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReviewError {}
+
+/// One line of the store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+enum Line {
+    Open {
+        case: Box<Case>,
+    },
+    Decide {
+        id: String,
+        status: Status,
+        verdict: String,
+        by: String,
+        at: String,
+        note: Option<String>,
+    },
+    Proved {
+        id: String,
+        seq: u64,
+    },
+    Halt {
+        halt: Halt,
+    },
+    Lift {
+        by: String,
+        at: String,
+    },
+}
+
+/// A clock: milliseconds since the epoch (injectable for tests).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The wall clock.
+pub fn wall_clock() -> Clock {
+    Arc::new(|| jiff::Timestamp::now().as_millisecond())
+}
+
+struct State {
+    file: File,
+    cases: BTreeMap<String, Case>,
+    halt: Option<Halt>,
+}
+
+impl State {
+    /// Makes `line` durable, then applies it.
+    fn write(&mut self, path: &Path, line: Line) -> Result<(), ReviewError> {
+        write_line(path, &mut self.file, &line)?;
+        apply(&mut self.cases, &mut self.halt, line);
+        Ok(())
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    state: Mutex<State>,
+    wake: Condvar,
+    stop: AtomicBool,
+    events: Box<dyn EventLog>,
+    clock: Clock,
+    timer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The review queue of a data folder. Cloning shares it.
+#[derive(Clone)]
+pub struct ReviewQueue {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for ReviewQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReviewQueue")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_err(path: &Path, e: &std::io::Error) -> ReviewError {
+    ReviewError::Io(format!("`{}`: {e}", path.display()))
+}
+
+fn verdict_keyword(v: Verdict) -> String {
+    v.keyword().to_string()
+}
+
+/// The fallback a halt applies to policy `index` of `program`: the first `review` rule's
+/// `else` verdict, or `None` when the policy has no review rule (then it does not guard a
+/// high-risk action, see the module documentation).
+pub fn halt_fallback(program: &Program, index: usize) -> Option<Verdict> {
+    program
+        .policies
+        .get(index)?
+        .rules
+        .iter()
+        .find_map(|r| r.review.as_ref().map(|t| t.fallback))
+}
+
+/// Reads the queue of `dir` without opening it for writing (no lock, no fallback applied):
+/// for listing cases while `xop serve` runs. A missing store is an empty queue.
+pub fn read(dir: &Path) -> Result<(Vec<Case>, Option<Halt>), ReviewError> {
+    let path = dir.join(FILE);
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
+        Err(e) => return Err(io_err(&path, &e)),
+    };
+    let (cases, halt, _) = replay(&path, &mut file)?;
+    let mut cases: Vec<Case> = cases.into_values().collect();
+    cases.sort_by_key(|c| (c.seq, c.opened_ms));
+    Ok((cases, halt))
+}
+
+impl ReviewQueue {
+    /// Opens (or creates) the queue in `dir` with the wall clock; see
+    /// [`ReviewQueue::open_with_clock`].
+    pub fn open(dir: &Path, events: Box<dyn EventLog>) -> Result<ReviewQueue, ReviewError> {
+        ReviewQueue::open_with_clock(dir, events, wall_clock())
+    }
+
+    /// Opens (or creates) the queue in `dir`: replays the store, proves outcomes a crash left
+    /// unproven, and applies the fallback of every case whose deadline has passed (also those
+    /// that passed while nothing ran). Call [`ReviewQueue::start_timer`] to keep applying them.
+    pub fn open_with_clock(
+        dir: &Path,
+        events: Box<dyn EventLog>,
+        clock: Clock,
+    ) -> Result<ReviewQueue, ReviewError> {
+        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, &e))?;
+        let path = dir.join(FILE);
+        let mut file = File::options()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, &e))?;
+        let (cases, halt, good_len) = replay(&path, &mut file)?;
+        let len = file.metadata().map_err(|e| io_err(&path, &e))?.len();
+        if good_len < len {
+            // A line a crash cut short: its change was never acknowledged.
+            file.set_len(good_len).map_err(|e| io_err(&path, &e))?;
+            file.sync_all().map_err(|e| io_err(&path, &e))?;
+        }
+        let queue = ReviewQueue {
+            inner: Arc::new(Inner {
+                path,
+                state: Mutex::new(State { file, cases, halt }),
+                wake: Condvar::new(),
+                stop: AtomicBool::new(false),
+                events,
+                clock,
+                timer: Mutex::new(None),
+            }),
+        };
+        let unproven: Vec<Case> = queue
+            .lock()
+            .cases
+            .values()
+            .filter(|c| c.status != Status::Open && c.proof.is_none())
+            .cloned()
+            .collect();
+        for c in unproven {
+            queue.prove(&c, true)?;
+        }
+        queue.apply_due()?;
+        Ok(queue)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The sink to plug into the runtime ([`Runtime::set_review_sink`]).
+    pub fn sink(&self) -> Box<dyn ReviewSink> {
+        Box::new(self.clone())
+    }
+
+    /// Starts the thread that applies fallbacks when deadlines pass (idempotent).
+    pub fn start_timer(&self) {
+        let mut timer = self
+            .inner
+            .timer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if timer.is_some() {
+            return;
+        }
+        let queue = self.clone();
+        *timer = std::thread::Builder::new()
+            .name("xop-review-timer".into())
+            .spawn(move || queue.run_timer())
+            .ok();
+    }
+
+    /// Stops the timer thread and waits for it.
+    pub fn shutdown(&self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        self.inner.wake.notify_all();
+        let handle = self
+            .inner
+            .timer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    fn run_timer(&self) {
+        while !self.inner.stop.load(Ordering::SeqCst) {
+            // An error (a full disk) is retried on the next tick; nothing is lost, as the
+            // case stays open and due.
+            let _ = self.apply_due();
+            let state = self.lock();
+            let now = (self.inner.clock)();
+            let next = state
+                .cases
+                .values()
+                .filter(|c| c.status == Status::Open)
+                .map(|c| c.deadline_ms)
+                .min();
+            // Wake at the next deadline, and at least every second (the clock may be a test's).
+            let wait = next.map_or(1000, |d| d.saturating_sub(now).clamp(1, 1000));
+            if self.inner.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let _ = self
+                .inner
+                .wake
+                .wait_timeout(state, Duration::from_millis(wait as u64));
+        }
+    }
+
+    /// Applies the fallback to every open case whose deadline has passed; returns them.
+    pub fn apply_due(&self) -> Result<Vec<Case>, ReviewError> {
+        let now = (self.inner.clock)();
+        let due: Vec<String> = self
+            .lock()
+            .cases
+            .values()
+            .filter(|c| c.status == Status::Open && c.deadline_ms <= now)
+            .map(|c| c.id.clone())
+            .collect();
+        let mut done = Vec::new();
+        for id in due {
+            match self.close(&id, Status::Fallback, BY_DEADLINE, None, None) {
+                Ok(c) => done.push(c),
+                // Decided meanwhile by a reviewer: theirs stands.
+                Err(ReviewError::AlreadyDecided { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Every case, in id order, optionally only those of one status.
+    pub fn list(&self, status: Option<Status>) -> Vec<Case> {
+        let mut cases: Vec<Case> = self
+            .lock()
+            .cases
+            .values()
+            .filter(|c| status.is_none_or(|s| c.status == s))
+            .cloned()
+            .collect();
+        cases.sort_by_key(|c| (c.seq, c.opened_ms));
+        cases
+    }
+
+    /// One case.
+    pub fn get(&self, id: &str) -> Option<Case> {
+        self.lock().cases.get(id).cloned()
+    }
+
+    /// Approves case `id` as `reviewer` (who must hold its role; once). The case's verdict
+    /// becomes `allow`; a `review.approved` proof record names the reviewer.
+    pub fn approve(
+        &self,
+        id: &str,
+        reviewer: &Reviewer,
+        note: Option<&str>,
+    ) -> Result<Case, ReviewError> {
+        self.close(id, Status::Approved, &reviewer.name, Some(reviewer), note)
+    }
+
+    /// Rejects case `id` as `reviewer` (who must hold its role; once). The case's verdict
+    /// becomes `deny`; a `review.rejected` proof record names the reviewer.
+    pub fn reject(
+        &self,
+        id: &str,
+        reviewer: &Reviewer,
+        note: Option<&str>,
+    ) -> Result<Case, ReviewError> {
+        self.close(id, Status::Rejected, &reviewer.name, Some(reviewer), note)
+    }
+
+    /// Decides a case: checks (under the lock) that it is open and the reviewer holds its
+    /// role, makes the outcome durable in the store, then proves it.
+    fn close(
+        &self,
+        id: &str,
+        status: Status,
+        by: &str,
+        reviewer: Option<&Reviewer>,
+        note: Option<&str>,
+    ) -> Result<Case, ReviewError> {
+        let case = {
+            let mut state = self.lock();
+            let halt_by = state.halt.as_ref().map(|h| h.by.clone());
+            let case = state
+                .cases
+                .get(id)
+                .ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+            if case.status != Status::Open {
+                return Err(ReviewError::AlreadyDecided {
+                    id: id.to_string(),
+                    status: case.status,
+                    by: case.decided_by.clone().unwrap_or_default(),
+                });
+            }
+            if let Some(r) = reviewer
+                && !r.roles.contains(&case.role)
+            {
+                return Err(ReviewError::WrongRole {
+                    id: id.to_string(),
+                    role: case.role.clone(),
+                    reviewer: r.name.clone(),
+                });
+            }
+            if let (Status::Approved, Some(halt_by)) = (status, halt_by) {
+                return Err(ReviewError::Halted {
+                    id: id.to_string(),
+                    by: halt_by,
+                });
+            }
+            let verdict = match status {
+                Status::Approved => "allow".to_string(),
+                Status::Rejected => "deny".to_string(),
+                _ => case.fallback.clone(),
+            };
+            let line = Line::Decide {
+                id: id.to_string(),
+                status,
+                verdict,
+                by: by.to_string(),
+                at: time_text((self.inner.clock)()),
+                note: note.map(str::to_string),
+            };
+            state.write(&self.inner.path, line)?;
+            state.cases.get(id).cloned()
+        };
+        let case = case.ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+        self.prove(&case, false)
+    }
+
+    /// Appends the outcome's proof record and notes it in the store.
+    fn prove(&self, case: &Case, recovered: bool) -> Result<Case, ReviewError> {
+        let name = match case.status {
+            Status::Approved => "review.approved",
+            Status::Rejected => "review.rejected",
+            _ => "review.fallback",
+        };
+        let mut data = json!({
+            "case": case.id,
+            "record": case.seq,
+            "policy": case.policy,
+            "action": case.action,
+            "role": case.role,
+            "verdict": case.verdict,
+            "by": case.decided_by,
+        });
+        if recovered && let Some(o) = data.as_object_mut() {
+            o.insert("recovered".into(), json!(true));
+        }
+        let seq = self
+            .inner
+            .events
+            .append_event(name, data)
+            .map_err(ReviewError::Log)?;
+        let mut state = self.lock();
+        let line = Line::Proved {
+            id: case.id.clone(),
+            seq,
+        };
+        state.write(&self.inner.path, line)?;
+        Ok(state.cases.get(&case.id).cloned().unwrap_or_else(|| {
+            let mut c = case.clone();
+            c.proof = Some(seq);
+            c
+        }))
+    }
+
+    /// The halt switch's state (`None`: not halted).
+    pub fn halted(&self) -> Option<Halt> {
+        self.lock().halt.clone()
+    }
+
+    /// Turns the halt switch on (durable; a `halt.on` proof record names `by`). Until it is
+    /// lifted, high-risk actions get their fallback and their cases cannot be approved.
+    pub fn halt(&self, by: &str, reason: &str) -> Result<Halt, ReviewError> {
+        let halt = Halt {
+            by: by.to_string(),
+            at: time_text((self.inner.clock)()),
+            reason: reason.to_string(),
+        };
+        {
+            let mut state = self.lock();
+            let line = Line::Halt { halt: halt.clone() };
+            state.write(&self.inner.path, line)?;
+        }
+        self.inner
+            .events
+            .append_event("halt.on", json!({"by": by, "reason": reason}))
+            .map_err(ReviewError::Log)?;
+        Ok(halt)
+    }
+
+    /// Lifts the halt switch (durable; a `halt.off` proof record names `by`). Whether it was on.
+    pub fn lift(&self, by: &str) -> Result<bool, ReviewError> {
+        {
+            let mut state = self.lock();
+            if state.halt.is_none() {
+                return Ok(false);
+            }
+            let line = Line::Lift {
+                by: by.to_string(),
+                at: time_text((self.inner.clock)()),
+            };
+            state.write(&self.inner.path, line)?;
+        }
+        self.inner
+            .events
+            .append_event("halt.off", json!({"by": by}))
+            .map_err(ReviewError::Log)?;
+        Ok(true)
+    }
+
+    /// While the halt switch is on, a decision of a high-risk policy (one with a review rule,
+    /// whose fallback is `fallback`) that is not a deny gets the fallback: proven as a
+    /// `halt.fallback` record naming the decision's record. Returns the verdict that applies
+    /// (`None`: the decision's own).
+    pub fn halt_decision(
+        &self,
+        seq: Option<u64>,
+        policy: &str,
+        verdict: Verdict,
+        case: Option<&str>,
+        fallback: Option<Verdict>,
+    ) -> Result<Option<Verdict>, ReviewError> {
+        let Some(fallback) = fallback else {
+            return Ok(None);
+        };
+        if verdict == Verdict::Deny || self.halted().is_none() {
+            return Ok(None);
+        }
+        if let Some(id) = case {
+            // The case was closed by the halt when it was opened (see `open_case`).
+            return Ok(self.get(id).and_then(|c| c.verdict).map(|v| {
+                if v == "allow" {
+                    Verdict::Allow
+                } else {
+                    Verdict::Deny
+                }
+            }));
+        }
+        self.inner
+            .events
+            .append_event(
+                "halt.fallback",
+                json!({"record": seq, "policy": policy, "verdict": fallback.keyword()}),
+            )
+            .map_err(ReviewError::Log)?;
+        Ok(Some(fallback))
+    }
+
+    fn open_case_inner(&self, case: &ReviewCase) -> Result<String, ReviewError> {
+        let now = (self.inner.clock)();
+        let deadline_ms = now.saturating_add(case.terms.within_ms);
+        let (id, halted) = {
+            let mut state = self.lock();
+            let id = match case.seq {
+                // One case per decision record: opening it again is a no-op.
+                Some(seq) => {
+                    let id = format!("rv-{seq}");
+                    if state.cases.contains_key(&id) {
+                        return Ok(id);
+                    }
+                    id
+                }
+                // A runtime without a proof log: the opening time, made unique.
+                None => (0u64..)
+                    .map(|n| format!("rv-t{now}-{n}"))
+                    .find(|id| !state.cases.contains_key(id))
+                    .unwrap_or_default(),
+            };
+            let line = Line::Open {
+                case: Box::new(Case {
+                    id: id.clone(),
+                    seq: case.seq,
+                    module: case.module.clone(),
+                    policy: case.policy.clone(),
+                    action: case.action.clone(),
+                    reasons: case.reasons.clone(),
+                    role: case.terms.role.clone(),
+                    within_ms: case.terms.within_ms,
+                    fallback: verdict_keyword(case.terms.fallback),
+                    deadline_ms,
+                    deadline: time_text(deadline_ms),
+                    evidence: case.evidence.clone(),
+                    at_ms: case.at_ms,
+                    opened_ms: now,
+                    status: Status::Open,
+                    verdict: None,
+                    decided_by: None,
+                    decided_at: None,
+                    note: None,
+                    proof: None,
+                }),
+            };
+            state.write(&self.inner.path, line)?;
+            (id, state.halt.is_some())
+        };
+        self.inner.wake.notify_all();
+        if halted {
+            // Every review-gated action counts as high risk: the halt applies its fallback now.
+            match self.close(&id, Status::Fallback, BY_HALT, None, None) {
+                // A zero deadline's timer may have been first: the fallback applied either way.
+                Ok(_) | Err(ReviewError::AlreadyDecided { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(id)
+    }
+}
+
+impl ReviewSink for ReviewQueue {
+    fn open_case(&self, case: &ReviewCase) -> Result<String, String> {
+        self.open_case_inner(case).map_err(|e| e.to_string())
+    }
+}
+
+fn write_line(path: &Path, file: &mut File, line: &Line) -> Result<(), ReviewError> {
+    let mut text = serde_json::to_string(line)
+        .map_err(|e| ReviewError::Io(format!("internal: cannot encode a review line: {e}")))?;
+    text.push('\n');
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_data())
+        .map_err(|e| io_err(path, &e))
+}
+
+fn apply(cases: &mut BTreeMap<String, Case>, halt: &mut Option<Halt>, line: Line) {
+    match line {
+        Line::Open { case } => {
+            cases.entry(case.id.clone()).or_insert(*case);
+        }
+        Line::Decide {
+            id,
+            status,
+            verdict,
+            by,
+            at,
+            note,
+        } => {
+            if let Some(c) = cases.get_mut(&id)
+                && c.status == Status::Open
+            {
+                c.status = status;
+                c.verdict = Some(verdict);
+                c.decided_by = Some(by);
+                c.decided_at = Some(at);
+                c.note = note;
+            }
+        }
+        Line::Proved { id, seq } => {
+            if let Some(c) = cases.get_mut(&id) {
+                c.proof = Some(seq);
+            }
+        }
+        Line::Halt { halt: h } => *halt = Some(h),
+        Line::Lift { .. } => *halt = None,
+    }
+}
+
+type Replayed = (BTreeMap<String, Case>, Option<Halt>, u64);
+
+/// Reads the store: the cases, the halt state, and the length of its good prefix (a last
+/// line a crash cut short is not part of it; a bad line before the last is damage).
+fn replay(path: &Path, file: &mut File) -> Result<Replayed, ReviewError> {
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| io_err(path, &e))?;
+    let mut reader = BufReader::new(&*file);
+    let mut cases = BTreeMap::new();
+    let mut halt = None;
+    let mut good = 0u64;
+    let mut buf = Vec::new();
+    let mut number = 0usize;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| io_err(path, &e))?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        let complete = buf.last() == Some(&b'\n');
+        if !complete {
+            // A torn last line (only the last can lack its newline): dropped by the caller.
+            break;
+        }
+        match serde_json::from_slice::<Line>(&buf) {
+            Ok(line) => {
+                apply(&mut cases, &mut halt, line);
+                good += n as u64;
+            }
+            Err(e) => {
+                return Err(ReviewError::Corrupt(format!(
+                    "`{}` is damaged at line {number}: {e}; restore it from a backup (every \
+                     outcome is also in the proof log)",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok((cases, halt, good))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proof::record::ReviewTerms;
+    use std::sync::atomic::AtomicI64;
+
+    #[derive(Default)]
+    struct Events(Mutex<Vec<(String, serde_json::Value)>>);
+
+    impl EventLog for Arc<Events> {
+        fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+            let mut v = self.0.lock().unwrap();
+            v.push((name.to_string(), data));
+            Ok(v.len() as u64 - 1)
+        }
+    }
+
+    fn case(seq: u64, within_ms: i64) -> ReviewCase {
+        ReviewCase {
+            seq: Some(seq),
+            module: "m".into(),
+            policy: "p.fraud".into(),
+            action: "p.block".into(),
+            reasons: vec!["r".into()],
+            terms: ReviewTerms {
+                role: "fraud_desk".into(),
+                within_ms,
+                fallback: Verdict::Deny,
+                deadline: String::new(),
+            },
+            evidence: Vec::new(),
+            at_ms: 0,
+        }
+    }
+
+    fn desk() -> Reviewer {
+        Reviewer {
+            name: "ana".into(),
+            roles: vec!["fraud_desk".into()],
+        }
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("xop-review-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        p
+    }
+
+    #[test]
+    fn decided_once_by_the_role_and_durable() {
+        let dir = tmp("once");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        let id = q.open_case(&case(7, 60_000)).unwrap();
+        assert_eq!(id, "rv-7");
+        let other = Reviewer {
+            name: "bob".into(),
+            roles: vec!["marketing".into()],
+        };
+        assert!(matches!(
+            q.approve(&id, &other, None),
+            Err(ReviewError::WrongRole { .. })
+        ));
+        assert_eq!(q.get(&id).unwrap().status, Status::Open);
+        let c = q.approve(&id, &desk(), Some("ok")).unwrap();
+        assert_eq!(c.status, Status::Approved);
+        assert_eq!(c.proof, Some(0));
+        assert!(matches!(
+            q.reject(&id, &desk(), None),
+            Err(ReviewError::AlreadyDecided { .. })
+        ));
+        assert_eq!(ev.0.lock().unwrap().len(), 1);
+        drop(q);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        let c = q.get(&id).unwrap();
+        assert_eq!(
+            (c.status, c.decided_by.as_deref()),
+            (Status::Approved, Some("ana"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn deadline_fallback_with_a_clock_and_across_reopen() {
+        let dir = tmp("clock");
+        let ev = Arc::new(Events::default());
+        let now = Arc::new(AtomicI64::new(1_000));
+        let n2 = Arc::clone(&now);
+        let clock: Clock = Arc::new(move || n2.load(Ordering::SeqCst));
+        let q =
+            ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&ev)), clock.clone()).unwrap();
+        let id = q.open_case(&case(1, 500)).unwrap();
+        assert!(q.apply_due().unwrap().is_empty());
+        drop(q);
+        now.store(2_000, Ordering::SeqCst);
+        let q = ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&ev)), clock).unwrap();
+        let c = q.get(&id).unwrap();
+        assert_eq!(c.status, Status::Fallback);
+        assert_eq!(c.decided_by.as_deref(), Some(BY_DEADLINE));
+        assert_eq!(c.verdict.as_deref(), Some("deny"));
+        assert_eq!(ev.0.lock().unwrap()[0].0, "review.fallback");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn cases_without_a_record_get_distinct_ids() {
+        let dir = tmp("noseq");
+        let clock: Clock = Arc::new(|| 5_000);
+        let q = ReviewQueue::open_with_clock(&dir, Box::new(Arc::new(Events::default())), clock)
+            .unwrap();
+        let mut c = case(0, 60_000);
+        c.seq = None;
+        let a = q.open_case(&c).unwrap();
+        let b = q.open_case(&c).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(q.list(Some(Status::Open)).len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_damage_is_refused() {
+        let dir = tmp("torn");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        q.open_case(&case(3, 60_000)).unwrap();
+        drop(q);
+        let path = dir.join(FILE);
+        let mut f = File::options().append(true).open(&path).unwrap();
+        f.write_all(b"{\"op\":\"decide\",\"id\":\"rv-3\"").unwrap();
+        drop(f);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        assert_eq!(q.get("rv-3").unwrap().status, Status::Open);
+        drop(q);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("garbage\n{text}")).unwrap();
+        assert!(matches!(
+            ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))),
+            Err(ReviewError::Corrupt(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn halt_applies_fallback_and_refuses_approval() {
+        let dir = tmp("halt");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        let open = q.open_case(&case(1, 60_000)).unwrap();
+        q.halt("ops", "incident").unwrap();
+        assert!(matches!(
+            q.approve(&open, &desk(), None),
+            Err(ReviewError::Halted { .. })
+        ));
+        let id = q.open_case(&case(2, 60_000)).unwrap();
+        let c = q.get(&id).unwrap();
+        assert_eq!(
+            (c.status, c.decided_by.as_deref()),
+            (Status::Fallback, Some(BY_HALT))
+        );
+        drop(q);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        assert!(q.halted().is_some());
+        assert!(q.lift("ops").unwrap());
+        assert!(q.approve(&open, &desk(), None).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

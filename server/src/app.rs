@@ -1,0 +1,595 @@
+//! The HTTP API (axum): routes, request checks, authentication, errors as JSON.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use xop_runtime::engine::{Input, Outcome, Runtime, RuntimeError};
+use xop_runtime::ir::Verdict;
+use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, Status, halt_fallback};
+
+use crate::config::{Config, Principal};
+use crate::metrics::Metrics;
+
+/// What every handler shares.
+pub struct App {
+    /// The runtime (modules, proof log).
+    pub rt: Arc<Runtime>,
+    /// The review queue (the runtime's review sink).
+    pub queue: ReviewQueue,
+    /// The configuration.
+    pub config: Config,
+    /// The metrics.
+    pub metrics: Metrics,
+}
+
+/// An error answer: `{"error": code, "message": …}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (
+            self.status,
+            axum::Json(json!({"error": self.code, "message": self.message})),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"xop\""),
+            );
+        }
+        r
+    }
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// The router over `app`.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/decide/{policy}", post(decide))
+        .route("/v1/reviews", get(list_reviews))
+        .route("/v1/reviews/{id}", get(show_review))
+        .route("/v1/reviews/{id}/approve", post(approve))
+        .route("/v1/reviews/{id}/reject", post(reject))
+        .route("/v1/log/checkpoint", get(checkpoint))
+        .route("/v1/log/proof/{n}", get(proof))
+        .route("/v1/modules", post(load_module))
+        .route("/v1/halt", get(halt_state).post(halt_on).delete(halt_off))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), guard))
+        .with_state(app)
+}
+
+/// The per-request timeout, and the refusal counter.
+async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let limit = Duration::from_millis(app.config.timeout_ms);
+    let response = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request took longer than {} ms (timeout_ms in xop.toml); it was not \
+                 acknowledged, retry it",
+                app.config.timeout_ms
+            ),
+        )
+        .into_response(),
+    };
+    if response.status().is_client_error() || response.status().is_server_error() {
+        app.metrics.refused();
+    }
+    response
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no endpoint `{}`; the endpoints are POST /v1/decide/{{policy}}, GET /v1/reviews, \
+             GET /v1/reviews/{{id}}, POST /v1/reviews/{{id}}/approve|reject, GET \
+             /v1/log/checkpoint, GET /v1/log/proof/{{n}}, POST /v1/modules, GET|POST|DELETE \
+             /v1/halt, GET /healthz, GET /metrics (docs/serve.md)",
+            uri.path()
+        ),
+    )
+}
+
+/// Reads a body of media type `want` within the size limit. `optional`: an empty body without
+/// a content type is fine.
+async fn read_body(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+    want: &str,
+    optional: bool,
+) -> Result<Bytes> {
+    let limit = app.config.body_limit;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is larger than {limit} bytes (body_limit in xop.toml)"),
+        )
+    };
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let ty = headers.get(header::CONTENT_TYPE);
+    let media = ty
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .map(str::to_string);
+    // The body is read (within the limit) even when it is refused, so that the client reads
+    // the answer rather than a reset connection.
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())?;
+    if optional && ty.is_none() && bytes.is_empty() {
+        return Ok(bytes);
+    }
+    if !media
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case(want))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "the body must be `Content-Type: {want}`, not `{}`",
+                media.as_deref().unwrap_or("(none)")
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {e}; nothing was decided"),
+        )
+    })
+}
+
+fn principal(app: &App, headers: &HeaderMap) -> Result<Principal> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send `Authorization: Bearer TOKEN` with a token whose SHA-256 is in xop.toml",
+        ));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "the Authorization header must be `Bearer TOKEN`",
+            )
+        })?;
+    app.config.authenticate(token).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "the token is not in xop.toml (its SHA-256 must be a reviewer's or operator's \
+             token_sha256)",
+        )
+    })
+}
+
+fn operator(app: &App, headers: &HeaderMap) -> Result<Principal> {
+    let p = principal(app, headers)?;
+    if !p.operator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_operator",
+            format!(
+                "`{}` is not an operator; only [[operators]] in xop.toml may do this",
+                p.name
+            ),
+        ));
+    }
+    Ok(p)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))?
+}
+
+fn runtime_error(e: RuntimeError) -> ApiError {
+    match e {
+        RuntimeError::UnknownPolicy { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_policy", e.to_string())
+        }
+        RuntimeError::Log(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_proven",
+            format!("{e}; the decision must not be acted upon"),
+        ),
+        RuntimeError::Module(_) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "module_refused",
+            e.to_string(),
+        ),
+        RuntimeError::Conflict { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+        }
+        RuntimeError::Io(_) => ApiError::internal(e.to_string()),
+    }
+}
+
+fn review_error(e: ReviewError) -> ApiError {
+    let (status, code) = match &e {
+        ReviewError::NotFound(_) => (StatusCode::NOT_FOUND, "no_such_case"),
+        ReviewError::AlreadyDecided { .. } => (StatusCode::CONFLICT, "already_decided"),
+        ReviewError::WrongRole { .. } => (StatusCode::FORBIDDEN, "wrong_role"),
+        ReviewError::Halted { .. } => (StatusCode::CONFLICT, "halted"),
+        ReviewError::Log(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_proven"),
+        ReviewError::Io(_) | ReviewError::Corrupt(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "review_store")
+        }
+    };
+    ApiError::new(status, code, e.to_string())
+}
+
+fn log_event(rt: &Runtime, name: &str, data: Value) -> Result<Option<u64>> {
+    match rt.log() {
+        None => Ok(None),
+        Some(log) => log.append_event(name, data).map(Some).map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_proven",
+                format!("the proof record could not be written: {e}"),
+            )
+        }),
+    }
+}
+
+impl App {
+    /// Decides and applies the halt switch and a failed case's fallback; blocking.
+    fn decide_blocking(&self, policy: &str, input: &Value) -> Result<Value> {
+        let o: Outcome = self
+            .rt
+            .decide(policy, Input::Value(input))
+            .map_err(runtime_error)?;
+        let fallback = self
+            .rt
+            .modules()
+            .policy(&o.policy)
+            .and_then(|(m, i)| halt_fallback(m.program(), i));
+        let halted = self
+            .queue
+            .halt_decision(o.seq, &o.policy, o.verdict, o.case.as_deref(), fallback)
+            .map_err(review_error)?;
+        let mut verdict = halted.unwrap_or(o.verdict);
+        if let (Verdict::Review, None, Some(terms)) = (verdict, &o.case, &o.review) {
+            // No case could be opened: the fallback applies now, proven.
+            verdict = terms.fallback;
+            log_event(
+                &self.rt,
+                "review.fallback",
+                json!({"record": o.seq, "policy": o.policy, "verdict": verdict.keyword(),
+                       "by": "case-error"}),
+            )?;
+        }
+        Ok(json!({
+            "verdict": verdict.keyword(),
+            "reasons": o.reasons,
+            "fired": o.fired,
+            "seq": o.seq,
+            "case": o.case,
+            "case_error": o.case_error,
+            "review": o.review,
+            "error": o.error,
+            "halted": halted.is_some(),
+            "module": o.module,
+            "policy": o.policy,
+        }))
+    }
+}
+
+async fn decide(
+    State(app): State<Arc<App>>,
+    Path(policy): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let start = Instant::now();
+    let bytes = read_body(&app, &headers, body, "application/json", false).await?;
+    let input = parse_json(&bytes)?;
+    let a = Arc::clone(&app);
+    let out = blocking(move || a.decide_blocking(&policy, &input)).await?;
+    let verdict = out["verdict"].as_str().unwrap_or("deny");
+    app.metrics.decision(verdict, start.elapsed());
+    Ok(axum::Json(out).into_response())
+}
+
+fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
+    uri.query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+async fn list_reviews(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response> {
+    principal(&app, &headers)?;
+    let status = match query_param(&uri, "status") {
+        None | Some("all") => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_status",
+                format!("`status={s}`: use open, approved, rejected, fallback or all"),
+            )
+        })?),
+    };
+    Ok(axum::Json(json!({"cases": app.queue.list(status)})).into_response())
+}
+
+async fn show_review(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    principal(&app, &headers)?;
+    let case = app
+        .queue
+        .get(&id)
+        .ok_or_else(|| review_error(ReviewError::NotFound(id)))?;
+    Ok(axum::Json(case).into_response())
+}
+
+async fn approve(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    review(app, id, headers, body, true).await
+}
+
+async fn reject(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    review(app, id, headers, body, false).await
+}
+
+async fn review(
+    app: Arc<App>,
+    id: String,
+    headers: HeaderMap,
+    body: Body,
+    approve: bool,
+) -> Result<Response> {
+    let bytes = read_body(&app, &headers, body, "application/json", true).await?;
+    let p = principal(&app, &headers)?;
+    let note = if bytes.is_empty() {
+        None
+    } else {
+        match parse_json(&bytes)?.get("note") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_note",
+                    "`note` must be a string",
+                ));
+            }
+        }
+    };
+    let reviewer = Reviewer {
+        name: p.name,
+        roles: p.roles,
+    };
+    let a = Arc::clone(&app);
+    let case = blocking(move || {
+        if approve {
+            a.queue.approve(&id, &reviewer, note.as_deref())
+        } else {
+            a.queue.reject(&id, &reviewer, note.as_deref())
+        }
+        .map_err(review_error)
+    })
+    .await?;
+    app.metrics.review_decided();
+    Ok(axum::Json(case).into_response())
+}
+
+async fn checkpoint(State(app): State<Arc<App>>) -> Result<Response> {
+    let note = app.rt.log().and_then(|l| l.checkpoint()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_checkpoint",
+            "no checkpoint is signed yet: one is signed within a second of the first record",
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
+}
+
+async fn proof(State(app): State<Arc<App>>, Path(n): Path<String>) -> Result<Response> {
+    let seq: u64 = n.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_record_number",
+            format!("`{n}` is not a record number (0, 1, 2, …)"),
+        )
+    })?;
+    let a = Arc::clone(&app);
+    let proof = blocking(move || {
+        let log =
+            a.rt.log()
+                .ok_or_else(|| ApiError::internal("the runtime has no proof log"))?;
+        let size = log.size();
+        match log.prove(seq) {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) if seq >= size => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_such_record",
+                format!("record {seq} does not exist: the log has {size} records"),
+            )),
+            Ok(None) => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_yet_covered",
+                format!(
+                    "record {seq} is not covered by a signed checkpoint yet; retry in a second"
+                ),
+            )),
+            Err(e) => Err(ApiError::internal(e.to_string())),
+        }
+    })
+    .await?;
+    Ok(axum::Json(proof).into_response())
+}
+
+async fn load_module(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Result<Response> {
+    let bytes = read_body(&app, &headers, body, "application/octet-stream", false).await?;
+    let p = operator(&app, &headers)?;
+    let name = match query_param(&uri, "name") {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => {
+            let set = app.rt.modules();
+            match set.modules.as_slice() {
+                [only] => only.name.clone(),
+                _ => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "module_name",
+                        "name the slot to load into: POST /v1/modules?name=NAME (the loaded \
+                         modules are named after their files)",
+                    ));
+                }
+            }
+        }
+    };
+    let a = Arc::clone(&app);
+    let info = blocking(move || {
+        let info =
+            a.rt.load_bytes(&name, &bytes, a.config.trust.as_ref())
+                .map_err(runtime_error)?;
+        log_event(
+            &a.rt,
+            "module.loaded",
+            json!({"name": info.name, "module": info.hash, "by": p.name}),
+        )?;
+        Ok(info)
+    })
+    .await?;
+    app.metrics.swap();
+    Ok(axum::Json(json!({
+        "name": info.name,
+        "module": info.hash,
+        "policies": info.policies,
+        "signer": info.signer,
+    }))
+    .into_response())
+}
+
+async fn halt_state(State(app): State<Arc<App>>) -> Response {
+    axum::Json(json!({"halt": app.queue.halted()})).into_response()
+}
+
+async fn halt_on(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Result<Response> {
+    let bytes = read_body(&app, &headers, body, "application/json", true).await?;
+    let p = operator(&app, &headers)?;
+    let reason = if bytes.is_empty() {
+        String::new()
+    } else {
+        parse_json(&bytes)?
+            .get("reason")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let a = Arc::clone(&app);
+    let halt = blocking(move || a.queue.halt(&p.name, &reason).map_err(review_error)).await?;
+    Ok(axum::Json(json!({"halt": halt})).into_response())
+}
+
+async fn halt_off(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response> {
+    let p = operator(&app, &headers)?;
+    let a = Arc::clone(&app);
+    let was = blocking(move || a.queue.lift(&p.name).map_err(review_error)).await?;
+    Ok(axum::Json(json!({"halt": null, "lifted": was})).into_response())
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let modules: Vec<Value> = app
+        .rt
+        .modules()
+        .modules
+        .iter()
+        .map(|m| json!({"name": m.name, "module": m.hash}))
+        .collect();
+    axum::Json(json!({
+        "status": "ok",
+        "modules": modules,
+        "log_records": app.rt.log().map(|l| l.size()),
+        "halted": app.queue.halted().is_some(),
+    }))
+    .into_response()
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let size = app.rt.log().map_or(0, |l| l.size());
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(size, app.queue.halted().is_some()),
+    )
+        .into_response()
+}

@@ -1,0 +1,213 @@
+//! `xop serve`: the XOP runtime over HTTP (tokio, axum). Decisions are proven in the proof log
+//! before they are answered; review cases go to the review queue; operators hot-swap modules
+//! and turn the halt switch. The endpoints and guarantees: `docs/serve.md`.
+//!
+//! Network-facing code lives here, apart from the runtime crate, so that a service embedding
+//! the runtime carries no HTTP stack.
+
+pub mod app;
+pub mod config;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use xop_runtime::engine::{Runtime, RuntimeError};
+use xop_runtime::proof::{LogConfig, ProofLog};
+use xop_runtime::review::{ReviewQueue, RuntimeLog};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// The default address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// What `xop serve` is given.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Module files, each loaded under its file stem.
+    pub modules: Vec<PathBuf>,
+    /// The data folder: proof log, review queue.
+    pub data: PathBuf,
+    /// `xop.toml`.
+    pub config: Option<PathBuf>,
+    /// The address (overrides the configuration's).
+    pub listen: Option<String>,
+    /// Worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+/// A running server.
+pub struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<Result<(), String>>>,
+}
+
+impl Running {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops it gracefully (see [`serve`]) and waits until the proof log is closed.
+    pub fn stop(mut self) -> Result<(), String> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err("the server thread panicked".into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for ctrl-c or SIGTERM, then stops gracefully.
+    pub fn wait_for_signal(self) -> Result<(), String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the signal handler: {e}"))?;
+        rt.block_on(shutdown_signal());
+        self.stop()
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Opens the data folder (proof log, review queue), loads the modules, binds the address and
+/// serves on a thread of its own. Errors say what to fix.
+pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
+    let config = match &opts.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let listen = opts
+        .listen
+        .clone()
+        .or_else(|| config.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    if opts.modules.is_empty() {
+        return Err("give at least one module: --module FILE.xopm (`xop build`)".into());
+    }
+    let log = ProofLog::open(&opts.data, LogConfig::default()).map_err(|e| e.to_string())?;
+    let rt = Arc::new(Runtime::with_log(log));
+    for path in &opts.modules {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("module")
+            .to_string();
+        rt.load_file(&name, path, config.trust.as_ref())
+            .map_err(|e| match e {
+                RuntimeError::Io(m) => m,
+                e => format!("`{}`: {e}", path.display()),
+            })?;
+    }
+    let queue = ReviewQueue::open(&opts.data, Box::new(RuntimeLog(Arc::downgrade(&rt))))
+        .map_err(|e| e.to_string())?;
+    rt.set_review_sink(Some(queue.sink()));
+    queue.start_timer();
+    let listener = std::net::TcpListener::bind(&listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| format!("cannot listen on `{listen}`: {e} (use --listen ADDR)"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = opts.workers {
+        builder.worker_threads(n.max(1));
+    }
+    let tokio_rt = builder
+        .build()
+        .map_err(|e| format!("cannot start the server's threads: {e}"))?;
+    let app = Arc::new(App {
+        rt: Arc::clone(&rt),
+        queue: queue.clone(),
+        config,
+        metrics: Metrics::default(),
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("xop-serve".into())
+        .spawn(move || {
+            let served = tokio_rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)
+                    .map_err(|e| format!("cannot listen: {e}"))?;
+                axum::serve(listener, app::router(app))
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await
+                    .map_err(|e| format!("the server failed: {e}"))
+            });
+            // In-flight requests are answered by now; blocking decisions cut loose by a
+            // timeout still finish (their records are durable either way).
+            tokio_rt.shutdown_timeout(Duration::from_secs(10));
+            let closed = close(rt, &queue);
+            served.and(closed)
+        })
+        .map_err(|e| format!("cannot start the server thread: {e}"))?;
+    Ok(Running {
+        addr,
+        stop: Some(tx),
+        thread: Some(thread),
+    })
+}
+
+/// Stops the review timer and closes the proof log (a final signed checkpoint). Every
+/// acknowledged record was durable before it was acknowledged; this only adds the checkpoint.
+fn close(rt: Arc<Runtime>, queue: &ReviewQueue) -> Result<(), String> {
+    queue.shutdown();
+    rt.set_review_sink(None);
+    let mut rt = rt;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Arc::try_unwrap(rt) {
+            Ok(runtime) => return runtime.close().map_err(|e| e.to_string()),
+            Err(shared) if Instant::now() < deadline => {
+                rt = shared;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(_) => {
+                return Err(
+                    "a decision still running after 10 s kept the proof log open; its records \
+                     are durable, the next start signs the final checkpoint"
+                        .into(),
+                );
+            }
+        }
+    }
+}
+
+/// Runs `xop serve` until ctrl-c or SIGTERM. Prints the address on standard output.
+pub fn run(opts: &ServeOptions) -> Result<(), String> {
+    let running = serve(opts)?;
+    println!("xop serve: listening on http://{}", running.addr());
+    running.wait_for_signal()
+}

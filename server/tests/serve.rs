@@ -1,0 +1,655 @@
+//! `xop serve` over real HTTP on loopback: decisions and every refusal, reviews and their
+//! authentication, deadlines (also across a restart), hot swap under load, the halt switch,
+//! the log endpoints. The policies: `tests/pay/pay.xop`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use xop_compiler::db::Workspace;
+use xop_runtime::module::{Module, hash_sources, parse_signing_key, write_keypair};
+use xop_runtime::proof::verify::{LogReader, read_public_key, verify_log};
+use xop_server::config::token_hash;
+use xop_server::{Running, ServeOptions, serve};
+
+const ANA: &str = "ana-token";
+const BOB: &str = "bob-token";
+const OPS: &str = "ops-token";
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "xop-serve-{}-{name}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The test module, compiled; `tweak` edits the source first (for a second version).
+fn module_bytes(tweak: &str, key: Option<&str>) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pay/pay.xop");
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("allow \"ok\"", tweak);
+    let mut ws = Workspace::new();
+    ws.set_file("pay.xop", text.as_str());
+    let errors: Vec<_> = ws
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let program = xop_compiler::lower::lower(ws.db(), ws.project()).unwrap();
+    let module = Module {
+        program,
+        source_hash: hash_sources([("pay.xop", text.as_bytes())]),
+        sources: vec!["pay.xop".into()],
+    };
+    let key = key.map(|k| parse_signing_key(k).unwrap());
+    module.to_bytes(key.as_ref())
+}
+
+struct Setup {
+    tmp: TempDir,
+    opts: ServeOptions,
+    secret: String,
+}
+
+/// A data folder, a signed module, and xop.toml with ana (fraud_desk), bob (marketing) and
+/// ops (operator).
+fn setup(name: &str, body_limit: usize) -> Setup {
+    let tmp = TempDir::new(name);
+    let (secret, public) = write_keypair([7; 32]);
+    std::fs::write(tmp.0.join("trust.pub"), public).unwrap();
+    std::fs::write(
+        tmp.0.join("pay.xopm"),
+        module_bytes("allow \"ok\"", Some(&secret)),
+    )
+    .unwrap();
+    let config = format!(
+        "trust = \"trust.pub\"\nbody_limit = {body_limit}\n\
+         [[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{}\"\n\
+         [[reviewers]]\nname = \"bob\"\nrole = \"marketing\"\ntoken_sha256 = \"{}\"\n\
+         [[operators]]\nname = \"ops\"\ntoken_sha256 = \"{}\"\n",
+        token_hash(ANA),
+        token_hash(BOB),
+        token_hash(OPS)
+    );
+    std::fs::write(tmp.0.join("xop.toml"), config).unwrap();
+    let opts = ServeOptions {
+        modules: vec![tmp.0.join("pay.xopm")],
+        data: tmp.0.join("data"),
+        config: Some(tmp.0.join("xop.toml")),
+        listen: Some("127.0.0.1:0".into()),
+        workers: Some(2),
+    };
+    Setup { tmp, opts, secret }
+}
+
+/// One HTTP/1.1 request (connection closed after it): status and body.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    // The server may refuse before reading a large body: a failed write is fine then.
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Raw bytes in, status and body out.
+fn request_raw(addr: SocketAddr, raw: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+fn decide(addr: SocketAddr, policy: &str, input: &Value) -> (u16, Value) {
+    let (s, b) = request(
+        addr,
+        "POST",
+        &format!("/v1/decide/{policy}"),
+        &[("Content-Type", "application/json")],
+        input.to_string().as_bytes(),
+    );
+    (s, json_of(&b))
+}
+
+fn pay(amount: i64) -> Value {
+    json!({"to": {"id": "c-1", "vip": false}, "amount": amount})
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn review_action(addr: SocketAddr, id: &str, action: &str, token: Option<&str>) -> (u16, Value) {
+    let auth = token.map(bearer);
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let (s, b) = request(
+        addr,
+        "POST",
+        &format!("/v1/reviews/{id}/{action}"),
+        &headers,
+        br#"{"note":"checked"}"#,
+    );
+    (s, json_of(&b))
+}
+
+fn case(addr: SocketAddr, id: &str) -> Value {
+    let auth = bearer(ANA);
+    let (s, b) = request(
+        addr,
+        "GET",
+        &format!("/v1/reviews/{id}"),
+        &[("Authorization", auth.as_str())],
+        b"",
+    );
+    assert_eq!(s, 200, "{b}");
+    json_of(&b)
+}
+
+fn log_size(addr: SocketAddr) -> u64 {
+    let (_, b) = request(addr, "GET", "/healthz", &[], b"");
+    json_of(&b)["log_records"].as_u64().unwrap()
+}
+
+/// `xop log verify`'s check: the tree and every checkpoint, no problem.
+fn verified(data: &Path) {
+    let key = read_public_key(&data.join("log.pub")).unwrap();
+    let report = verify_log(data, &key).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(report.checkpoints > 0 && report.verified_size == report.records);
+}
+
+fn start(setup: &Setup) -> Running {
+    serve(&setup.opts).unwrap()
+}
+
+/// The log verifies and record `seq` contains every one of `needles`.
+fn record_contains(data: &Path, seq: u64, needles: &[&str]) {
+    let mut r = LogReader::open(data).unwrap();
+    let bytes = String::from_utf8(r.record_bytes(seq).unwrap()).unwrap();
+    for n in needles {
+        assert!(bytes.contains(n), "record {seq} lacks {n}: {bytes}");
+    }
+}
+
+#[test]
+fn decide_happy_path_and_every_refusal() {
+    let s = setup("decide", 1024);
+    let srv = start(&s);
+    let addr = srv.addr();
+
+    let (st, o) = decide(addr, "receipt", &pay(5));
+    assert_eq!(st, 200, "{o}");
+    assert_eq!(o["verdict"], "allow");
+    assert_eq!(o["reasons"], json!(["ok"]));
+    assert_eq!(o["fired"], json!(["receipt#2"]));
+    let first = o["seq"].as_u64().unwrap();
+    let (st, o) = decide(addr, "receipt", &pay(-1));
+    assert_eq!((st, o["verdict"].as_str()), (200, Some("deny")));
+    assert_eq!(o["seq"].as_u64(), Some(first + 1));
+    // Ill-typed input is a proven deny, never an allow.
+    let (st, o) = decide(addr, "receipt", &json!({"to": {"id": "c"}, "amount": "x"}));
+    assert_eq!((st, o["verdict"].as_str()), (200, Some("deny")));
+    assert_eq!(o["reasons"], json!(["xop:bad-input"]));
+
+    let size = log_size(addr);
+    let json_ct = [("Content-Type", "application/json")];
+    // Malformed JSON.
+    let (st, b) = request(addr, "POST", "/v1/decide/receipt", &json_ct, b"{\"to\": ");
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(json_of(&b)["error"], "malformed_json");
+    assert!(
+        json_of(&b)["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
+    // Wrong and missing content type.
+    let body = pay(5).to_string();
+    let (st, b) = request(
+        addr,
+        "POST",
+        "/v1/decide/receipt",
+        &[("Content-Type", "text/plain")],
+        body.as_bytes(),
+    );
+    assert_eq!(st, 415, "{b}");
+    assert!(
+        json_of(&b)["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/json")
+    );
+    let (st, _) = request(addr, "POST", "/v1/decide/receipt", &[], body.as_bytes());
+    assert_eq!(st, 415);
+    // Oversize.
+    // (Announced, not sent: refused on the header, before the body is read.)
+    let (st, b) = request_raw(
+        addr,
+        b"POST /v1/decide/receipt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+          Content-Type: application/json\r\nContent-Length: 4096\r\n\r\n",
+    );
+    assert_eq!(st, 413, "{b}");
+    assert_eq!(json_of(&b)["error"], "too_large");
+    // Unknown policy, unknown endpoint, wrong method.
+    let (st, o) = decide(addr, "nope", &pay(5));
+    assert_eq!(st, 404);
+    assert!(o["message"].as_str().unwrap().contains("receipt"), "{o}");
+    let (st, b) = request(addr, "GET", "/v2/x", &[], b"");
+    assert_eq!(
+        (st, json_of(&b)["error"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (st, _) = request(addr, "GET", "/v1/decide/receipt", &[], b"");
+    assert_eq!(st, 405);
+    // No refusal wrote a record.
+    assert_eq!(log_size(addr), size);
+
+    // The log endpoints: a checkpoint and a proof of the first decision.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let proof = loop {
+        let (st, b) = request(addr, "GET", &format!("/v1/log/proof/{first}"), &[], b"");
+        if st == 200 {
+            break json_of(&b);
+        }
+        assert_eq!(json_of(&b)["error"], "not_yet_covered");
+        assert!(Instant::now() < deadline, "no checkpoint in 10 s");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        proof["record"]
+            .as_str()
+            .unwrap()
+            .contains("\"verdict\":\"allow\"")
+    );
+    let (st, note) = request(addr, "GET", "/v1/log/checkpoint", &[], b"");
+    assert_eq!(st, 200);
+    assert!(note.contains("xop.local/log/"), "{note}");
+    let (st, b) = request(addr, "GET", "/v1/log/proof/x", &[], b"");
+    assert_eq!(
+        (st, json_of(&b)["error"].as_str()),
+        (400, Some("bad_record_number"))
+    );
+    let (st, _) = request(addr, "GET", "/v1/log/proof/999999", &[], b"");
+    assert_eq!(st, 404);
+    let (st, m) = request(addr, "GET", "/metrics", &[], b"");
+    assert_eq!(st, 200);
+    assert!(
+        m.contains("xop_decisions_total{verdict=\"allow\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("xop_decision_seconds_count 3"), "{m}");
+    // One server per data folder.
+    let err = serve(&s.opts)
+        .err()
+        .expect("a second server on the folder is refused");
+    assert!(err.contains("open for writing"), "{err}");
+
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}
+
+#[test]
+fn reviews_need_the_role_and_are_decided_once() {
+    let s = setup("review", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let (st, o) = decide(addr, "freeze", &pay(500));
+    assert_eq!(st, 200, "{o}");
+    assert_eq!(o["verdict"], "review");
+    assert_eq!(o["review"]["role"], "fraud_desk");
+    let id = o["case"].as_str().unwrap().to_string();
+    assert_eq!(id, format!("rv-{}", o["seq"]));
+
+    // Listing needs a token.
+    let (st, _) = request(addr, "GET", "/v1/reviews", &[], b"");
+    assert_eq!(st, 401);
+    let size = log_size(addr);
+    // No token, a bad token, the wrong role: refused, nothing changes.
+    let (st, b) = review_action(addr, &id, "approve", None);
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (401, Some("unauthenticated")),
+        "{b}"
+    );
+    let (st, b) = review_action(addr, &id, "approve", Some("guess"));
+    assert_eq!((st, b["error"].as_str()), (401, Some("bad_token")));
+    let (st, b) = review_action(addr, &id, "approve", Some(BOB));
+    assert_eq!((st, b["error"].as_str()), (403, Some("wrong_role")));
+    assert!(b["message"].as_str().unwrap().contains("fraud_desk"));
+    assert_eq!(case(addr, &id)["status"], "open");
+    assert_eq!(log_size(addr), size);
+
+    // The right role decides, once.
+    let (st, c) = review_action(addr, &id, "approve", Some(ANA));
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(
+        (
+            c["status"].as_str(),
+            c["decided_by"].as_str(),
+            c["verdict"].as_str()
+        ),
+        (Some("approved"), Some("ana"), Some("allow"))
+    );
+    let proof = c["proof"].as_u64().unwrap();
+    let (st, b) = review_action(addr, &id, "reject", Some(ANA));
+    assert_eq!((st, b["error"].as_str()), (409, Some("already_decided")));
+    let (st, _) = review_action(addr, &id, "approve", Some(ANA));
+    assert_eq!(st, 409);
+    let c = case(addr, &id);
+    assert_eq!(
+        (c["status"].as_str(), c["note"].as_str()),
+        (Some("approved"), Some("checked"))
+    );
+    assert_eq!(log_size(addr), size + 1);
+    let auth = bearer(ANA);
+    let (st, b) = request(
+        addr,
+        "GET",
+        "/v1/reviews?status=open",
+        &[("Authorization", auth.as_str())],
+        b"",
+    );
+    assert_eq!(st, 200);
+    assert_eq!(json_of(&b)["cases"], json!([]));
+    let (st, _) = request(
+        addr,
+        "GET",
+        "/v1/reviews/rv-404",
+        &[("Authorization", auth.as_str())],
+        b"",
+    );
+    assert_eq!(st, 404);
+    srv.stop().unwrap();
+    record_contains(
+        &s.opts.data,
+        proof,
+        &["review.approved", "\"by\":\"ana\"", &id],
+    );
+    verified(&s.opts.data);
+}
+
+fn wait_status(addr: SocketAddr, id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let c = case(addr, id);
+        if c["status"] == status {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "case {id} is still {}",
+            c["status"]
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_passed_deadline_applies_the_fallback_also_after_a_restart() {
+    let s = setup("deadline", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    // `block` gives its fraud desk 1 s, else deny.
+    let (_, o) = decide(addr, "block", &pay(500));
+    assert_eq!(o["verdict"], "review");
+    let id = o["case"].as_str().unwrap().to_string();
+    let c = wait_status(addr, &id, "fallback");
+    assert_eq!(
+        (c["decided_by"].as_str(), c["verdict"].as_str()),
+        (Some("deadline"), Some("deny"))
+    );
+    let proof = c["proof"].as_u64().unwrap();
+    let (st, _) = review_action(addr, &id, "approve", Some(ANA));
+    assert_eq!(st, 409, "too late to approve");
+
+    // A case open when the server stops gets its fallback when it starts again.
+    let (_, o) = decide(addr, "block", &pay(700));
+    let id2 = o["case"].as_str().unwrap().to_string();
+    srv.stop().unwrap();
+    let (cases, _) = xop_runtime::review::read(&s.opts.data).unwrap();
+    let open = cases.iter().find(|c| c.id == id2).unwrap();
+    assert_eq!(open.status.keyword(), "open", "stopped before the deadline");
+    std::thread::sleep(Duration::from_millis(1200));
+    let srv = start(&s);
+    let c = case(srv.addr(), &id2);
+    assert_eq!(
+        (c["status"].as_str(), c["decided_by"].as_str()),
+        (Some("fallback"), Some("deadline"))
+    );
+    let proof2 = c["proof"].as_u64().unwrap();
+    srv.stop().unwrap();
+    record_contains(&s.opts.data, proof, &["review.fallback", &id]);
+    record_contains(&s.opts.data, proof2, &["review.fallback", &id2]);
+    verified(&s.opts.data);
+}
+
+#[test]
+fn hot_swap_under_concurrent_decides() {
+    let s = setup("swap", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let v2 = module_bytes("allow \"ok-v2\"", Some(&s.secret));
+    let octet = [("Content-Type", "application/octet-stream")];
+    // Refusals first: no token, a reviewer, an unsigned module, a wrong content type.
+    let (st, _) = request(addr, "POST", "/v1/modules", &octet, &v2);
+    assert_eq!(st, 401);
+    let ana = bearer(ANA);
+    let ops = bearer(OPS);
+    let (st, b) = request(
+        addr,
+        "POST",
+        "/v1/modules",
+        &[octet[0], ("Authorization", ana.as_str())],
+        &v2,
+    );
+    assert_eq!(
+        (st, json_of(&b)["error"].as_str()),
+        (403, Some("not_operator"))
+    );
+    let unsigned = module_bytes("allow \"ok-v2\"", None);
+    let (st, b) = request(
+        addr,
+        "POST",
+        "/v1/modules",
+        &[octet[0], ("Authorization", ops.as_str())],
+        &unsigned,
+    );
+    assert_eq!(
+        (st, json_of(&b)["error"].as_str()),
+        (422, Some("module_refused")),
+        "{b}"
+    );
+    let (st, _) = request(
+        addr,
+        "POST",
+        "/v1/modules",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", ops.as_str()),
+        ],
+        &v2,
+    );
+    assert_eq!(st, 415);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let (st, o) = decide(addr, "receipt", &pay(5));
+                    assert_eq!(st, 200, "{o}");
+                    assert_eq!(o["verdict"], "allow");
+                    seen.lock()
+                        .unwrap()
+                        .push(o["reasons"][0].as_str().unwrap().to_string());
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let (st, b) = request(
+        addr,
+        "POST",
+        "/v1/modules?name=pay",
+        &[octet[0], ("Authorization", ops.as_str())],
+        &v2,
+    );
+    assert_eq!(st, 200, "{b}");
+    let after = seen.lock().unwrap().len();
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert!(seen.iter().any(|r| r == "ok"), "decided before the swap");
+    assert!(seen.len() > after, "decided after the swap");
+    // Every decision started after the swap answered uses the new module (4 may be in flight).
+    assert!(
+        seen[(after + 4).min(seen.len() - 1)..]
+            .iter()
+            .all(|r| r == "ok-v2")
+    );
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}
+
+#[test]
+fn the_halt_switch_sends_high_risk_actions_to_their_fallback() {
+    let s = setup("halt", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let (_, o) = decide(addr, "freeze", &pay(500));
+    let open = o["case"].as_str().unwrap().to_string();
+    let json_ct = ("Content-Type", "application/json");
+    let (st, _) = request(addr, "POST", "/v1/halt", &[json_ct], b"{}");
+    assert_eq!(st, 401);
+    let ana = bearer(ANA);
+    let ops = bearer(OPS);
+    let (st, _) = request(
+        addr,
+        "POST",
+        "/v1/halt",
+        &[json_ct, ("Authorization", ana.as_str())],
+        b"{}",
+    );
+    assert_eq!(st, 403);
+    let (st, b) = request(
+        addr,
+        "POST",
+        "/v1/halt",
+        &[json_ct, ("Authorization", ops.as_str())],
+        br#"{"reason":"incident 42"}"#,
+    );
+    assert_eq!(st, 200, "{b}");
+    // A high-risk action gets its fallback (the review's `else deny`), proven; a minimal-risk
+    // one is untouched; an open high-risk case cannot be approved.
+    let (st, o) = decide(addr, "freeze", &pay(600));
+    assert_eq!(st, 200);
+    assert_eq!(
+        (o["verdict"].as_str(), o["halted"].as_bool()),
+        (Some("deny"), Some(true))
+    );
+    let closed = case(addr, o["case"].as_str().unwrap());
+    assert_eq!(closed["decided_by"], "halt");
+    let (_, o) = decide(addr, "receipt", &pay(5));
+    assert_eq!(o["verdict"], "allow");
+    let (st, b) = review_action(addr, &open, "approve", Some(ANA));
+    assert_eq!((st, b["error"].as_str()), (409, Some("halted")));
+    srv.stop().unwrap();
+
+    // Durable: still halted after a restart, until an operator lifts it.
+    let srv = start(&s);
+    let addr = srv.addr();
+    let (_, b) = request(addr, "GET", "/v1/halt", &[], b"");
+    assert_eq!(json_of(&b)["halt"]["by"], "ops");
+    let (_, o) = decide(addr, "freeze", &pay(600));
+    assert_eq!(o["verdict"], "deny");
+    let (st, _) = request(
+        addr,
+        "DELETE",
+        "/v1/halt",
+        &[("Authorization", ana.as_str())],
+        b"",
+    );
+    assert_eq!(st, 403);
+    let (st, _) = request(
+        addr,
+        "DELETE",
+        "/v1/halt",
+        &[("Authorization", ops.as_str())],
+        b"",
+    );
+    assert_eq!(st, 200);
+    let (_, o) = decide(addr, "freeze", &pay(600));
+    assert_eq!(o["verdict"], "review");
+    let (st, _) = review_action(addr, &open, "approve", Some(ANA));
+    assert_eq!(st, 200);
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+    drop(s.tmp);
+}
