@@ -53,6 +53,7 @@ pub const CODES: &[CodeInfo] = &[
     e("E0213", "unknown journey state"),
     e("E0214", "invalid annotation"),
     e("E0215", "reserved module name"),
+    e("E0216", "parameter listed twice in a tool binding"),
     e("E0301", "type mismatch"),
     e("E0302", "value may be absent"),
     e("E0303", "wrong arguments"),

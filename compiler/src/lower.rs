@@ -31,6 +31,7 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
     l.declarations();
     l.policies();
     l.decisions();
+    l.agents();
     l.tests();
     if l.errors.is_empty() {
         Ok(l.program)
@@ -1025,6 +1026,78 @@ impl<'a> Lowering<'a> {
                 proposals,
             };
             self.program.decisions.push(decision);
+        }
+    }
+
+    /// Agents: each tool binding with its action's parameters and which tool-call argument
+    /// fills which parameter (the checker has refused unknown actions and parameters).
+    fn agents(&mut self) {
+        let (db, project) = (self.db, self.project);
+        for def in self.defs(DefKind::Agent) {
+            let Some(item) = item_ast(db, def.file, def.index).clone() else {
+                continue;
+            };
+            let ItemKind::Agent(a) = &item.kind else {
+                continue;
+            };
+            let text = def.file.text(db);
+            let mut tools = Vec::new();
+            for t in &a.tools {
+                let Some(action) = resolve::resolve_path(db, project, def.file, &t.action) else {
+                    self.errors.push(format!(
+                        "agent {}: tool \"{}\" is bound to an unknown action",
+                        def.name, t.tool.value
+                    ));
+                    continue;
+                };
+                let Signature::Action { params, .. } =
+                    resolve::signature(db, project, action.file, action.index).clone()
+                else {
+                    self.errors.push(format!(
+                        "agent {}: tool \"{}\" is bound to `{}`, which is not an action",
+                        def.name, t.tool.value, action.name
+                    ));
+                    continue;
+                };
+                let mut arguments = Vec::new();
+                for name in &t.params {
+                    match params.iter().position(|p| *p.name == *name.name) {
+                        Some(i) => arguments.push(ir::ToolArgument {
+                            argument: name.name.clone(),
+                            param: index(i),
+                        }),
+                        None => self.errors.push(format!(
+                            "agent {}: tool \"{}\": `{}` has no parameter `{}`",
+                            def.name, t.tool.value, action.name, name.name
+                        )),
+                    }
+                }
+                let ir_params = params
+                    .iter()
+                    .map(|p| ir::Param {
+                        name: p.name.to_string(),
+                        ty: self.ty(&p.ty),
+                    })
+                    .collect();
+                let pos = crate::render::position(text, t.span.start());
+                tools.push(ir::ToolBinding {
+                    tool: t.tool.value.clone(),
+                    action: action.qualified(db),
+                    params: ir_params,
+                    arguments,
+                    source: ir::SourceRef {
+                        file: def.file.path(db).to_string(),
+                        line: index(pos.line),
+                        column: index(pos.column),
+                        text: text.get(t.span.range()).unwrap_or("").to_string(),
+                    },
+                });
+            }
+            self.program.agents.push(ir::AgentDef {
+                name: def.name.to_string(),
+                qualified: def.qualified(db),
+                tools,
+            });
         }
     }
 

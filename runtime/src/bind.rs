@@ -1091,6 +1091,7 @@ mod tests {
             ],
             tests: vec![],
             decisions: vec![],
+            agents: vec![],
         }
     }
 

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::value::Value;
 
-/// The IR format version; a module of another version is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// The IR format version written by this runtime. Version 2 added [`Program::agents`];
+/// version 1 modules still load (with no agents), any other version is refused.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A compiled program: everything a runtime needs to decide and to explain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -31,6 +32,9 @@ pub struct Program {
     /// Decisions (next-best-action), by index.
     #[serde(default)]
     pub decisions: Vec<DecisionDef>,
+    /// Agents: the MCP tools an AI agent may call, bound to actions (format version 2).
+    #[serde(default)]
+    pub agents: Vec<AgentDef>,
 }
 
 impl Program {
@@ -48,6 +52,13 @@ impl Program {
             .iter()
             .enumerate()
             .find(|(_, d)| d.name == name || d.qualified == name)
+    }
+
+    /// The agent named `name` (its short or qualified name).
+    pub fn agent(&self, name: &str) -> Option<&AgentDef> {
+        self.agents
+            .iter()
+            .find(|a| a.name == name || a.qualified == name)
     }
 
     /// The symbol of `kind` named `name`: its qualified name, or its short name. A short name
@@ -465,4 +476,60 @@ pub struct TestCase {
     pub reasons: Option<Vec<String>>,
     /// Where the `expect` is written.
     pub source: SourceRef,
+}
+
+/// An agent: the MCP tools an AI agent may call, each bound to a declared action. A tool no
+/// binding names is denied (no shadow orchestration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentDef {
+    /// Short name.
+    pub name: String,
+    /// Qualified name.
+    pub qualified: String,
+    /// Its tool bindings, in written order; tool names are unique.
+    pub tools: Vec<ToolBinding>,
+}
+
+impl AgentDef {
+    /// The binding of tool `name`.
+    pub fn tool(&self, name: &str) -> Option<&ToolBinding> {
+        self.tools.iter().find(|t| t.tool == name)
+    }
+}
+
+/// `tool "crm.refund" -> refund(amount, reason)`: a call of the tool is an instance of the
+/// action; the listed parameters take the call's arguments of the same name, the others come
+/// from the caller's context (the gateway's session subject).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolBinding {
+    /// The MCP tool's name.
+    pub tool: String,
+    /// The action's qualified name (what [`crate::interp::decide_action`] takes).
+    pub action: String,
+    /// The action's parameters, in order (an action's policies take the same ones).
+    pub params: Vec<Param>,
+    /// Which tool-call argument fills which parameter.
+    pub arguments: Vec<ToolArgument>,
+    /// Where the binding is written.
+    pub source: SourceRef,
+}
+
+impl ToolBinding {
+    /// The argument filling parameter `param` (an index into [`ToolBinding::params`]), if the
+    /// tool call gives it.
+    pub fn argument_for(&self, param: usize) -> Option<&str> {
+        self.arguments
+            .iter()
+            .find(|a| a.param as usize == param)
+            .map(|a| a.argument.as_str())
+    }
+}
+
+/// One tool-call argument bound to an action parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolArgument {
+    /// The argument's name in the tool call (`params.arguments` of `tools/call`).
+    pub argument: String,
+    /// The parameter it fills: an index into [`ToolBinding::params`].
+    pub param: u32,
 }

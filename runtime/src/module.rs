@@ -25,7 +25,10 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ir::{FORMAT_VERSION, Program};
+use crate::ir::{
+    DecisionDef, EnumType, FORMAT_VERSION, Policy, Program, RecordType, SignalDecl, Symbol,
+    TestCase,
+};
 
 /// The file's first four bytes.
 pub const MAGIC: &[u8; 4] = b"XOPM";
@@ -73,6 +76,68 @@ struct PayloadRef<'a> {
 struct Payload {
     program: Program,
     sources: Vec<String>,
+}
+
+/// The oldest format version this runtime still reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
+
+/// A version 1 payload: a program without agents. Postcard is not self-describing (a missing
+/// trailing field is not "absent", the next field's bytes would be read as it), so the old
+/// layout is decoded with its own struct rather than with `#[serde(default)]`.
+#[derive(Deserialize)]
+struct PayloadV1 {
+    program: ProgramV1,
+    sources: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ProgramV1 {
+    records: Vec<RecordType>,
+    enums: Vec<EnumType>,
+    symbols: Vec<Symbol>,
+    signals: Vec<SignalDecl>,
+    policies: Vec<Policy>,
+    tests: Vec<TestCase>,
+    decisions: Vec<DecisionDef>,
+}
+
+impl From<PayloadV1> for Payload {
+    fn from(v1: PayloadV1) -> Payload {
+        let p = v1.program;
+        Payload {
+            program: Program {
+                records: p.records,
+                enums: p.enums,
+                symbols: p.symbols,
+                signals: p.signals,
+                policies: p.policies,
+                tests: p.tests,
+                decisions: p.decisions,
+                agents: Vec::new(),
+            },
+            sources: v1.sources,
+        }
+    }
+}
+
+/// Decodes a payload of format `version` (one this runtime reads), refusing unused bytes.
+fn decode_payload(version: u32, bytes: &[u8]) -> Result<Payload, ModuleError> {
+    fn take<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ModuleError> {
+        let (value, unused): (T, &[u8]) =
+            postcard::take_from_bytes(bytes).map_err(|e| ModuleError::Malformed(e.to_string()))?;
+        if !unused.is_empty() {
+            return Err(ModuleError::Malformed(format!(
+                "{} unused byte(s) after the program",
+                unused.len()
+            )));
+        }
+        Ok(value)
+    }
+    if version == 1 {
+        take::<PayloadV1>(bytes).map(Payload::from)
+    } else {
+        take::<Payload>(bytes)
+    }
 }
 
 /// Why a module was refused.
@@ -127,8 +192,9 @@ impl fmt::Display for ModuleError {
             }
             ModuleError::UnsupportedVersion { found, expected } => write!(
                 f,
-                "unsupported module format version {found} (this runtime reads version \
-                 {expected}); rebuild the module with a matching `xop build`"
+                "unsupported module format version {found} (this runtime reads versions \
+                 {OLDEST_READABLE_VERSION} to {expected}); rebuild the module with a matching \
+                 `xop build`"
             ),
             ModuleError::Truncated { needed, len } => write!(
                 f,
@@ -221,7 +287,7 @@ pub fn load(bytes: &[u8], trust: Option<&VerifyingKey>) -> Result<LoadedModule, 
         });
     }
     let version = u32::from_le_bytes(bytes[4..HASH_AT].try_into().expect("4 bytes"));
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(ModuleError::UnsupportedVersion {
             found: version,
             expected: FORMAT_VERSION,
@@ -281,14 +347,7 @@ pub fn load(bytes: &[u8], trust: Option<&VerifyingKey>) -> Result<LoadedModule, 
         return Err(ModuleError::Unsigned);
     }
 
-    let (payload, unused): (Payload, &[u8]) = postcard::take_from_bytes(&bytes[HEADER_LEN..end])
-        .map_err(|e| ModuleError::Malformed(e.to_string()))?;
-    if !unused.is_empty() {
-        return Err(ModuleError::Malformed(format!(
-            "{} unused byte(s) after the program",
-            unused.len()
-        )));
-    }
+    let payload = decode_payload(version, &bytes[HEADER_LEN..end])?;
     let source_hash: [u8; 32] = bytes[SOURCE_HASH_AT..LEN_AT].try_into().expect("32 bytes");
     Ok(LoadedModule {
         module: Module {
@@ -492,6 +551,7 @@ mod tests {
             }],
             tests: vec![],
             decisions: vec![],
+            agents: vec![],
         }
     }
 
@@ -591,7 +651,87 @@ mod tests {
                 expected: FORMAT_VERSION
             }
         );
-        assert!(e.to_string().contains("version 2"), "{e}");
+        assert!(e.to_string().contains("version 3"), "{e}");
+        // Version 0 (below the oldest readable) too.
+        bytes[4..8].copy_from_slice(&0u32.to_le_bytes());
+        assert!(matches!(
+            Module::from_bytes(&bytes, None),
+            Err(ModuleError::UnsupportedVersion { found: 0, .. })
+        ));
+    }
+
+    /// A version 1 module (written before agents existed) still loads, with no agents.
+    #[test]
+    fn version_1_modules_still_load() {
+        #[derive(Serialize)]
+        struct ProgramV1Ref<'a> {
+            records: &'a [RecordType],
+            enums: &'a [EnumType],
+            symbols: &'a [Symbol],
+            signals: &'a [SignalDecl],
+            policies: &'a [Policy],
+            tests: &'a [TestCase],
+            decisions: &'a [DecisionDef],
+        }
+        #[derive(Serialize)]
+        struct PayloadV1Ref<'a> {
+            program: ProgramV1Ref<'a>,
+            sources: &'a [String],
+        }
+        let m = module();
+        let p = &m.program;
+        assert!(p.agents.is_empty());
+        let payload = postcard::to_stdvec(&PayloadV1Ref {
+            program: ProgramV1Ref {
+                records: &p.records,
+                enums: &p.enums,
+                symbols: &p.symbols,
+                signals: &p.signals,
+                policies: &p.policies,
+                tests: &p.tests,
+                decisions: &p.decisions,
+            },
+            sources: &m.sources,
+        })
+        .unwrap();
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&[0; 32]);
+        bytes.extend_from_slice(&m.source_hash);
+        bytes.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        let hash = integrity_hash(&bytes);
+        bytes[HASH_AT..SOURCE_HASH_AT].copy_from_slice(&hash);
+        assert_eq!(Module::from_bytes(&bytes, None).unwrap(), m);
+        // The same bytes labelled version 2 do not decode as a version 2 program.
+        let mut v2 = bytes.clone();
+        v2[4..8].copy_from_slice(&2u32.to_le_bytes());
+        let hash = integrity_hash(&v2[..]);
+        v2[HASH_AT..SOURCE_HASH_AT].copy_from_slice(&hash);
+        assert!(matches!(
+            Module::from_bytes(&v2, None),
+            Err(ModuleError::Malformed(_))
+        ));
+        // A version 2 module keeps its agents.
+        let mut with_agent = module();
+        with_agent.program.agents.push(crate::ir::AgentDef {
+            name: "bot".into(),
+            qualified: "acme.bot".into(),
+            tools: vec![crate::ir::ToolBinding {
+                tool: "crm.offer".into(),
+                action: "acme.send_offer".into(),
+                params: with_agent.program.policies[0].params.clone(),
+                arguments: vec![crate::ir::ToolArgument {
+                    argument: "to".into(),
+                    param: 0,
+                }],
+                source: crate::ir::SourceRef::default(),
+            }],
+        });
+        let bytes = with_agent.to_bytes(None);
+        assert_eq!(bytes[4..8], FORMAT_VERSION.to_le_bytes());
+        assert_eq!(Module::from_bytes(&bytes, None).unwrap(), with_agent);
     }
 
     #[test]

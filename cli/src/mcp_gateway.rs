@@ -1,0 +1,61 @@
+//! `xop mcp-gateway`: the command-line face of the MCP gateway (`xop-gateway`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// The long help of `xop mcp-gateway`.
+pub const LONG_ABOUT: &str = "\
+Run an MCP gateway on standard input and output: between an MCP client (an AI agent) and the
+upstream MCP server it starts, every tool call is decided by the module's policies.
+
+tools/list shows only the tools the agent binds to an action some policy can allow; each
+tools/call is mapped to its action (arguments from the call, other parameters from --subject),
+decided, recorded in the proof log (--log), then forwarded (allow), refused with a JSON-RPC
+error carrying the reasons (deny), or held for human review (a tool result with isError and the
+case id). A tool no binding names is never listed and always refused. Protocol: MCP 2025-11-25
+(clients asking for 2026-07-28 are answered with 2025-11-25). See docs/mcp-gateway.md.";
+
+/// The arguments of `xop mcp-gateway`.
+#[derive(Debug, Args)]
+#[command(after_long_help = "\
+Exit status:
+  0  the client closed the session
+  1  the upstream server exited (pending requests got errors)
+  2  the gateway could not start (module, key, subject, log or command)
+
+Example:
+  xop mcp-gateway --module acme.xopm --subject '{\"to\": {\"id\": \"cust-42\"}}' --log data -- python3 tools.py")]
+pub struct McpGatewayArgs {
+    /// The compiled module (.xopm) whose agent and policies govern the tool calls
+    #[arg(long, value_name = "FILE")]
+    pub module: PathBuf,
+    /// Require the module to be signed by this public key (a file from `xop keygen`)
+    #[arg(long, value_name = "PUBKEY")]
+    pub trust: Option<PathBuf>,
+    /// The agent whose tool bindings apply (default: the module's only agent)
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// The session's subject: a JSON object (or a file holding one) with the action parameters
+    /// tool calls do not give, by name, e.g. '{"to": {"id": "cust-42"}}'
+    #[arg(long, value_name = "FILE|JSON")]
+    pub subject: Option<String>,
+    /// Record every decision in the proof log in this folder (created if needed)
+    #[arg(long, value_name = "DIR")]
+    pub log: Option<PathBuf>,
+    /// The upstream MCP server's command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "UPSTREAM_COMMAND")]
+    pub upstream: Vec<String>,
+}
+
+/// Runs the gateway; the exit status.
+pub fn run(args: McpGatewayArgs) -> u8 {
+    xop_gateway::run(&xop_gateway::Options {
+        module: args.module,
+        trust: args.trust,
+        agent: args.agent,
+        subject: args.subject,
+        log: args.log,
+        upstream: args.upstream,
+    })
+}

@@ -1,0 +1,147 @@
+//! Proof of every tool call: what the gateway records, behind a small trait so that the
+//! session logic does not depend on where records go.
+
+use std::path::Path;
+
+use serde_json::{Value as Json, json};
+use xop_runtime::bind::Bound;
+use xop_runtime::engine::{Input, Options, Runtime};
+use xop_runtime::ir::Program;
+use xop_runtime::proof::{LogConfig, ProofLog};
+
+/// One tool call as decided, for the record. It holds no argument values: those the rules
+/// read are in the policies' decision records, as evidence (personal ones as keyed hashes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord<'a> {
+    /// The agent's qualified name.
+    pub agent: &'a str,
+    /// The tool called.
+    pub tool: &'a str,
+    /// The action it is bound to (`None` for an unbound tool).
+    pub action: Option<&'a str>,
+    /// The action's input, bound (`None` when the call was refused before binding).
+    pub bound: Option<&'a Bound>,
+    /// `allow`, `deny` or `review`.
+    pub verdict: &'a str,
+    /// The reasons.
+    pub reasons: &'a [String],
+    /// The rules that fired, across the action's policies.
+    pub fired: &'a [String],
+    /// The review case, for a review or a review's resolution.
+    pub case: Option<&'a str>,
+    /// What happened, e.g. `mcp.tools_call`, `mcp.review_fallback`.
+    pub event: &'a str,
+}
+
+/// Where tool calls are proven. An error means the call was not proven: the gateway then
+/// refuses it ([`crate::jsonrpc::NOT_PROVEN`]) rather than act without proof.
+pub trait Recorder {
+    /// Records `call`; the sequence numbers of the records written, in order.
+    fn record(&mut self, program: &Program, call: &CallRecord<'_>) -> Result<Vec<u64>, String>;
+}
+
+/// No log: nothing is recorded (the gateway runs without `--log`).
+#[derive(Debug, Default)]
+pub struct NoRecorder;
+
+impl Recorder for NoRecorder {
+    fn record(&mut self, _program: &Program, _call: &CallRecord<'_>) -> Result<Vec<u64>, String> {
+        Ok(Vec::new())
+    }
+}
+
+/// The proof log of the runtime ([`xop_runtime::engine`]): for a decided call, one decision
+/// record per policy guarding the action (with its evidence; each replays with `xop log
+/// replay`), then an `mcp.tools_call` event that ties them to the call and gives the combined
+/// verdict. An unbound tool or a refused input gets the event only.
+pub struct EngineRecorder {
+    runtime: Runtime,
+}
+
+impl std::fmt::Debug for EngineRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineRecorder").finish_non_exhaustive()
+    }
+}
+
+/// The name the module is loaded under in the runtime.
+const MODULE_NAME: &str = "mcp-gateway";
+
+impl EngineRecorder {
+    /// Opens (or creates) the proof log in `dir` and loads the module's bytes into it (the log
+    /// keeps a copy of the module for replay).
+    pub fn open(dir: &Path, module: &[u8]) -> Result<EngineRecorder, String> {
+        let log = ProofLog::open(dir, LogConfig::default())
+            .map_err(|e| format!("cannot open the proof log `{}`: {e}", dir.display()))?;
+        let runtime = Runtime::with_log(log);
+        runtime
+            .load_bytes(MODULE_NAME, module, None)
+            .map_err(|e| format!("cannot load the module into the proof log: {e}"))?;
+        Ok(EngineRecorder { runtime })
+    }
+
+    /// Closes the log (a final signed checkpoint).
+    pub fn close(self) -> Result<(), String> {
+        self.runtime.close().map_err(|e| e.to_string())
+    }
+}
+
+impl Recorder for EngineRecorder {
+    fn record(&mut self, program: &Program, call: &CallRecord<'_>) -> Result<Vec<u64>, String> {
+        let mut seqs = Vec::new();
+        if let (Some(action), Some(bound)) = (call.action, call.bound) {
+            for p in program.policies.iter().filter(|p| p.action == action) {
+                let outcome = self
+                    .runtime
+                    .decide_with(&p.qualified, Input::Bound(bound), Options::default())
+                    .map_err(|e| e.to_string())?;
+                seqs.extend(outcome.seq);
+            }
+        }
+        let log = self
+            .runtime
+            .log()
+            .ok_or_else(|| "the runtime has no proof log".to_string())?;
+        let data = json!({
+            "agent": call.agent,
+            "tool": call.tool,
+            "action": call.action,
+            "verdict": call.verdict,
+            "reasons": call.reasons,
+            "fired": call.fired,
+            "decisions": seqs,
+            "case": call.case,
+        });
+        let seq = log
+            .append_event(call.event, data)
+            .map_err(|e| e.to_string())?;
+        seqs.push(seq);
+        Ok(seqs)
+    }
+}
+
+/// A recorder that keeps the records in memory, for tests of the session logic.
+#[derive(Debug, Default)]
+pub struct MemoryRecorder {
+    /// The records, as JSON, in order.
+    pub records: Vec<Json>,
+    /// Fail every record (to test that an unproven call is refused).
+    pub fail: bool,
+}
+
+impl Recorder for MemoryRecorder {
+    fn record(&mut self, _program: &Program, call: &CallRecord<'_>) -> Result<Vec<u64>, String> {
+        if self.fail {
+            return Err("the log is full".into());
+        }
+        self.records.push(json!({
+            "event": call.event,
+            "tool": call.tool,
+            "action": call.action,
+            "verdict": call.verdict,
+            "reasons": call.reasons,
+            "case": call.case,
+        }));
+        Ok(vec![self.records.len() as u64 - 1])
+    }
+}

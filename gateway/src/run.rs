@@ -1,0 +1,298 @@
+//! `xop mcp-gateway`: the process around a [`Session`]: the module, the subject, the log, the
+//! upstream server's process, and the two line readers.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value as Json};
+use xop_runtime::module;
+
+use crate::record::{EngineRecorder, NoRecorder, Recorder};
+use crate::session::{Out, Session};
+
+/// The options of `xop mcp-gateway`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The compiled module (`.xopm`).
+    pub module: PathBuf,
+    /// The public key the module must be signed with (a file written by `xop keygen`).
+    pub trust: Option<PathBuf>,
+    /// The agent whose bindings apply (the module's only agent when `None`).
+    pub agent: Option<String>,
+    /// The session's subject: a JSON object, or a file holding one.
+    pub subject: Option<String>,
+    /// The proof log's folder.
+    pub log: Option<PathBuf>,
+    /// The upstream MCP server's command and arguments.
+    pub upstream: Vec<String>,
+}
+
+/// Exit status: the client closed the session.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the upstream server exited (the client got errors for what was pending).
+pub const EXIT_UPSTREAM: u8 = 1;
+/// Exit status: the gateway could not start (module, key, subject, log, command).
+pub const EXIT_FAILURE: u8 = 2;
+
+/// Runs the gateway until the client closes its input or the upstream server exits; the exit
+/// status. Errors go to standard error as `error: …`.
+pub fn run(options: &Options) -> u8 {
+    match start(options) {
+        Ok(status) => status,
+        Err(message) => {
+            eprintln!("error: {message}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn read_text(path: &Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the {what} `{}`: {e}", path.display()))
+}
+
+/// The subject: inline JSON (starting with `{`) or a file.
+fn subject(text: Option<&str>) -> Result<Map<String, Json>, String> {
+    let Some(text) = text else {
+        return Ok(Map::new());
+    };
+    let (json, from) = if text.trim_start().starts_with('{') {
+        (text.to_string(), "--subject".to_string())
+    } else {
+        (
+            read_text(Path::new(text), "subject file")?,
+            format!("`{text}`"),
+        )
+    };
+    match serde_json::from_str::<Json>(&json) {
+        Ok(Json::Object(o)) => Ok(o),
+        Ok(_) => Err(format!(
+            "{from} is not a JSON object: give the action parameters the tool calls do not \
+             take, by name, e.g. {{\"to\": {{\"id\": \"cust-42\"}}}}"
+        )),
+        Err(e) => Err(format!("{from} is not valid JSON: {e}")),
+    }
+}
+
+fn start(options: &Options) -> Result<u8, String> {
+    let bytes = std::fs::read(&options.module).map_err(|e| {
+        format!(
+            "cannot read the module `{}`: {e} (build one with `xop build SOURCES -o FILE.xopm`)",
+            options.module.display()
+        )
+    })?;
+    let trust = match &options.trust {
+        Some(path) => Some(
+            module::parse_verifying_key(read_text(path, "public key")?.trim())
+                .map_err(|e| format!("`{}` is not a public key: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let loaded = module::load(&bytes, trust.as_ref())
+        .map_err(|e| format!("refusing module `{}`: {e}", options.module.display()))?;
+    let context = subject(options.subject.as_deref())?;
+    let Some((command, args)) = options.upstream.split_first() else {
+        return Err("no upstream command: give it after `--`, e.g. `xop mcp-gateway --module m.xopm -- python3 server.py`".into());
+    };
+    let program = loaded.module.program;
+    match &options.log {
+        Some(dir) => {
+            let recorder = EngineRecorder::open(dir, &bytes)?;
+            let session = Session::new(program, options.agent.as_deref(), context, recorder)?;
+            let (status, recorder) = serve(session, command, args)?;
+            recorder
+                .close()
+                .map_err(|e| format!("cannot close the proof log: {e}"))?;
+            Ok(status)
+        }
+        None => {
+            let session = Session::new(program, options.agent.as_deref(), context, NoRecorder)?;
+            serve(session, command, args).map(|(status, _)| status)
+        }
+    }
+}
+
+enum Event {
+    Client(String),
+    ClientEof,
+    Upstream(String),
+    UpstreamEof,
+}
+
+/// Reads lines from `input` into `tx` until its end, then sends `eof`.
+fn pump(
+    input: impl Read + Send + 'static,
+    tx: mpsc::Sender<Event>,
+    wrap: fn(String) -> Event,
+    eof: Event,
+) {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(input);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let line = String::from_utf8_lossy(&buf);
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    if tx.send(wrap(line.to_string())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = tx.send(eof);
+    });
+}
+
+fn write_line(out: &mut impl Write, value: &Json) -> io::Result<()> {
+    let mut text = value.to_string();
+    text.push('\n');
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Ends the upstream process: its input closed, a grace period, then a kill.
+fn stop(child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn serve<R: Recorder>(
+    mut session: Session<R>,
+    command: &str,
+    args: &[String],
+) -> Result<(u8, R), String> {
+    for w in session.startup_warnings() {
+        eprintln!("warning: {w}");
+    }
+    let mut child = Command::new(command)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot start the upstream MCP server `{command}`: {e}"))?;
+    let (Some(upstream_in), Some(upstream_out)) = (child.stdin.take(), child.stdout.take()) else {
+        stop(&mut child);
+        return Err("the upstream server's standard input and output are not available".into());
+    };
+    let mut upstream_in: Option<ChildStdin> = Some(upstream_in);
+    let (tx, rx) = mpsc::channel();
+    pump(
+        upstream_out,
+        tx.clone(),
+        Event::Upstream,
+        Event::UpstreamEof,
+    );
+    pump(io::stdin(), tx, Event::Client, Event::ClientEof);
+    let mut stdout = io::stdout();
+    let status = loop {
+        let Ok(event) = rx.recv() else {
+            break EXIT_OK;
+        };
+        let outs = match event {
+            Event::Client(line) => session.from_client(&line),
+            Event::Upstream(line) => session.from_upstream(&line),
+            Event::ClientEof => {
+                // The client is done: close the upstream's input so that it exits too.
+                upstream_in = None;
+                break EXIT_OK;
+            }
+            Event::UpstreamEof => {
+                let outs = session.upstream_gone();
+                for o in &outs {
+                    if let Out::Client(v) = o {
+                        let _ = write_line(&mut stdout, v);
+                    }
+                }
+                eprintln!("error: the upstream MCP server `{command}` has exited; stopping");
+                break EXIT_UPSTREAM;
+            }
+        };
+        let mut upstream_failed = false;
+        let mut client_gone = false;
+        for o in outs {
+            match o {
+                Out::Client(v) => client_gone |= write_line(&mut stdout, &v).is_err(),
+                Out::Upstream(v) => {
+                    let ok = upstream_in
+                        .as_mut()
+                        .is_some_and(|w| write_line(w, &v).is_ok());
+                    upstream_failed |= !ok;
+                }
+                Out::Warn(w) => eprintln!("warning: {w}"),
+            }
+        }
+        if client_gone {
+            break EXIT_OK;
+        }
+        if upstream_failed {
+            // Its input is closed: it is exiting; answer what waits for it and stop.
+            for o in session.upstream_gone() {
+                if let Out::Client(v) = o {
+                    let _ = write_line(&mut stdout, &v);
+                }
+            }
+            eprintln!("error: the upstream MCP server `{command}` stopped reading; stopping");
+            break EXIT_UPSTREAM;
+        }
+    };
+    drop(upstream_in);
+    stop(&mut child);
+    Ok((status, session.into_recorder()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_inline_file_and_errors() {
+        assert_eq!(subject(None).unwrap(), Map::new());
+        let s = subject(Some(r#"{"to": {"id": "c-1"}}"#)).unwrap();
+        assert_eq!(s["to"]["id"], "c-1");
+        let dir = std::env::temp_dir().join(format!("xop-gw-subject-{}", std::process::id()));
+        std::fs::write(&dir, r#"{"to": 1}"#).unwrap();
+        assert_eq!(subject(Some(dir.to_str().unwrap())).unwrap()["to"], 1);
+        let _ = std::fs::remove_file(&dir);
+        assert!(
+            subject(Some("{nope"))
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+        assert!(
+            subject(Some("/no/such/file"))
+                .unwrap_err()
+                .contains("cannot read")
+        );
+    }
+
+    #[test]
+    fn refuses_to_start_without_what_it_needs() {
+        let o = Options {
+            module: "/no/such/module.xopm".into(),
+            trust: None,
+            agent: None,
+            subject: None,
+            log: None,
+            upstream: vec!["true".into()],
+        };
+        assert!(start(&o).unwrap_err().contains("xop build"));
+    }
+}

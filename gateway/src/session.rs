@@ -1,0 +1,789 @@
+//! One gateway session: the protocol logic between the client and the upstream server, as a
+//! pure function of the messages (the I/O is in [`crate::run`]).
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value as Json, json};
+use xop_runtime::bind::{self, Bound};
+use xop_runtime::interp::{self, BAD_INPUT, NoSignals};
+use xop_runtime::ir::{AgentDef, Program, ToolBinding, Verdict};
+use xop_runtime::proof::record::time_text;
+
+use crate::jsonrpc::{self, Message};
+use crate::policy::{self, REVIEW_APPROVED, REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL};
+use crate::record::{CallRecord, Recorder};
+
+/// The protocol revision the gateway speaks, to the client and to the upstream server. A client
+/// asking for another one (2026-07-28 among them) is answered with this one, as the MCP
+/// lifecycle's version negotiation has it; the client decides whether to go on.
+pub const PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// The `_meta` key with which a retried call names its review case.
+pub const CASE_META: &str = "xop/case";
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Out {
+    /// To the client (on standard output).
+    Client(Json),
+    /// To the upstream server.
+    Upstream(Json),
+    /// A warning for the operator (on standard error).
+    Warn(String),
+}
+
+/// What a request forwarded upstream was, to treat its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Initialize,
+    ToolsList,
+    Other,
+}
+
+/// A call held for review.
+#[derive(Debug, Clone, PartialEq)]
+struct Case {
+    tool: String,
+    arguments: Map<String, Json>,
+    deadline_ms: i64,
+    fallback: Verdict,
+    reasons: Vec<String>,
+}
+
+/// The outcome of deciding one call.
+struct Decided {
+    verdict: Verdict,
+    reasons: Vec<String>,
+    fired: Vec<String>,
+    error: Option<String>,
+    review: Option<xop_runtime::ir::Review>,
+    bound: Option<Bound>,
+}
+
+/// A call held for review, as a [`ReviewDesk`] receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldCall<'a> {
+    /// The agent's qualified name.
+    pub agent: &'a str,
+    /// The tool called.
+    pub tool: &'a str,
+    /// The action's qualified name.
+    pub action: &'a str,
+    /// The review's reasons.
+    pub reasons: &'a [String],
+    /// The role that decides.
+    pub role: &'a str,
+    /// The deadline (ms since the epoch), after which the fallback applies.
+    pub deadline_ms: i64,
+}
+
+/// What became of a review case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// Nobody decided yet.
+    Pending,
+    /// A reviewer approved the call: its retry is forwarded.
+    Approved {
+        /// Who.
+        by: String,
+    },
+    /// A reviewer rejected the call: its retry is refused.
+    Rejected {
+        /// Who.
+        by: String,
+    },
+}
+
+/// Where review cases are opened and decided: the seam for the review queue (DESIGN §5), whose
+/// authenticated reviewers approve or reject cases.
+pub trait ReviewDesk {
+    /// Opens a case for `call`; its id (which the client must not be able to guess).
+    fn open(&mut self, call: &HeldCall<'_>) -> Result<String, String>;
+    /// What became of case `id`.
+    fn resolution(&self, id: &str) -> Resolution;
+}
+
+/// The default desk: cases known to this process only, with random ids, that nobody can
+/// approve or reject here, so only their deadline's fallback resolves them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalDesk;
+
+impl ReviewDesk for LocalDesk {
+    fn open(&mut self, _call: &HeldCall<'_>) -> Result<String, String> {
+        Ok(new_case_id())
+    }
+
+    fn resolution(&self, _id: &str) -> Resolution {
+        Resolution::Pending
+    }
+}
+
+/// A gateway session.
+pub struct Session<R: Recorder> {
+    program: Program,
+    agent: AgentDef,
+    context: Map<String, Json>,
+    recorder: R,
+    pending: HashMap<String, Pending>,
+    cases: HashMap<String, Case>,
+    upstream_alive: bool,
+    clock: Box<dyn Fn() -> i64 + Send>,
+    desk: Box<dyn ReviewDesk + Send>,
+}
+
+impl<R: Recorder> std::fmt::Debug for Session<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("agent", &self.agent.qualified)
+            .field("pending", &self.pending.len())
+            .field("cases", &self.cases.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Picks the agent: the one named, or the module's only one.
+pub fn pick_agent<'p>(program: &'p Program, name: Option<&str>) -> Result<&'p AgentDef, String> {
+    let names = || {
+        program
+            .agents
+            .iter()
+            .map(|a| a.qualified.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(n) => program.agent(n).ok_or_else(|| {
+            if program.agents.is_empty() {
+                format!("the module has no agent `{n}`, nor any other: declare one (`agent {n} {{ tool \"…\" -> action(…) }}`) and rebuild the module")
+            } else {
+                format!("the module has no agent `{n}`; its agents are: {}", names())
+            }
+        }),
+        None => match program.agents.as_slice() {
+            [only] => Ok(only),
+            [] => Err("the module has no agent: declare one (`agent NAME { tool \"…\" -> action(…) }`) and rebuild the module".into()),
+            _ => Err(format!(
+                "the module has several agents ({}): choose one with --agent NAME",
+                names()
+            )),
+        },
+    }
+}
+
+impl<R: Recorder> Session<R> {
+    /// A session for `agent` (or the module's only agent) of `program`, with `context` (the
+    /// session's subject: values of the action parameters that tool calls do not give).
+    pub fn new(
+        program: Program,
+        agent: Option<&str>,
+        context: Map<String, Json>,
+        recorder: R,
+    ) -> Result<Session<R>, String> {
+        let agent = pick_agent(&program, agent)?.clone();
+        Ok(Session {
+            program,
+            agent,
+            context,
+            recorder,
+            pending: HashMap::new(),
+            cases: HashMap::new(),
+            upstream_alive: true,
+            clock: Box::new(|| jiff::Timestamp::now().as_millisecond()),
+            desk: Box::new(LocalDesk),
+        })
+    }
+
+    /// Replaces the clock (ms since the epoch), for tests of review deadlines.
+    pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + 'static) -> Session<R> {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// Replaces where review cases are opened and decided (the in-process [`LocalDesk`] by
+    /// default).
+    pub fn with_desk(mut self, desk: impl ReviewDesk + Send + 'static) -> Session<R> {
+        self.desk = Box::new(desk);
+        self
+    }
+
+    /// The recorder (to close the log at the end).
+    pub fn into_recorder(self) -> R {
+        self.recorder
+    }
+
+    /// The recorder, borrowed.
+    pub fn recorder(&self) -> &R {
+        &self.recorder
+    }
+
+    /// The tools listed to the client, in binding order.
+    pub fn listed_tools(&self) -> Vec<&str> {
+        self.agent
+            .tools
+            .iter()
+            .filter(|b| policy::listable(&self.program, b, &self.context))
+            .map(|b| b.tool.as_str())
+            .collect()
+    }
+
+    /// Warnings about the configuration: bound tools that will not be listed, and why.
+    pub fn startup_warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for b in &self.agent.tools {
+            if !policy::can_allow(&self.program, &b.action) {
+                out.push(format!(
+                    "tool \"{}\" is not listed: no policy can allow `{}`",
+                    b.tool, b.action
+                ));
+                continue;
+            }
+            let missing: Vec<&str> = policy::context_params(b)
+                .into_iter()
+                .filter(|p| !self.context.contains_key(*p))
+                .collect();
+            if !missing.is_empty() {
+                out.push(format!(
+                    "tool \"{}\" is not listed: the subject does not give {} of `{}`; add {} to --subject",
+                    b.tool,
+                    missing.join(", "),
+                    b.action,
+                    missing
+                        .iter()
+                        .map(|m| format!("\"{m}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        out
+    }
+
+    /// Handles a line from the client.
+    pub fn from_client(&mut self, line: &str) -> Vec<Out> {
+        let (value, message) = match jsonrpc::parse(line) {
+            Ok(m) => m,
+            Err(bad) => return vec![Out::Client(bad.response)],
+        };
+        match message {
+            Message::Request { id, method, params } => {
+                if !self.upstream_alive {
+                    return vec![gone(&id)];
+                }
+                match method.as_str() {
+                    "initialize" => self.initialize(&id, value),
+                    // The modern era's probe: answered as a server of the handshake era does, so
+                    // that a dual-era client falls back to `initialize` (never forwarded: a modern
+                    // upstream would lock the client into an era the gateway does not speak).
+                    "server/discover" => vec![Out::Client(jsonrpc::error(
+                        &id,
+                        jsonrpc::METHOD_NOT_FOUND,
+                        "method not found: server/discover (this gateway speaks MCP 2025-11-25: \
+                         use the initialize handshake)",
+                        None,
+                    ))],
+                    "tools/list" => self.forward(&id, value, Pending::ToolsList),
+                    "tools/call" => self.call(&id, value, &params),
+                    _ => self.forward(&id, value, Pending::Other),
+                }
+            }
+            Message::Notification { .. } | Message::Response { .. } => {
+                if self.upstream_alive {
+                    vec![Out::Upstream(value)]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    /// Handles a line from the upstream server.
+    pub fn from_upstream(&mut self, line: &str) -> Vec<Out> {
+        let (mut value, message) = match jsonrpc::parse(line) {
+            Ok(m) => m,
+            Err(_) => {
+                return vec![Out::Warn(format!(
+                    "the upstream server sent a line that is not a JSON-RPC message; ignored: {}",
+                    line.chars().take(200).collect::<String>()
+                ))];
+            }
+        };
+        let Message::Response { id } = message else {
+            // Its requests (sampling, elicitation, roots, ping) and notifications go to the
+            // client as they are.
+            return vec![Out::Client(value)];
+        };
+        match self.pending.remove(&jsonrpc::id_key(&id)) {
+            Some(Pending::Initialize) => {
+                let answered = value["result"]["protocolVersion"]
+                    .as_str()
+                    .map(str::to_string);
+                match answered.as_deref() {
+                    Some(PROTOCOL_VERSION) => vec![Out::Client(value)],
+                    Some(other) => vec![Out::Client(jsonrpc::error(
+                        &id,
+                        jsonrpc::INTERNAL_ERROR,
+                        &format!(
+                            "the upstream MCP server speaks protocol {other}, the gateway only \
+                             {PROTOCOL_VERSION}: run an upstream server that supports \
+                             {PROTOCOL_VERSION}"
+                        ),
+                        None,
+                    ))],
+                    // An error response passes as it is.
+                    None => vec![Out::Client(value)],
+                }
+            }
+            Some(Pending::ToolsList) => {
+                let listed: BTreeSet<String> = self
+                    .listed_tools()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+                if let Some(Json::Array(tools)) =
+                    value.get_mut("result").and_then(|r| r.get_mut("tools"))
+                {
+                    tools.retain(|t| {
+                        t.get("name")
+                            .and_then(Json::as_str)
+                            .is_some_and(|n| listed.contains(n))
+                    });
+                }
+                vec![Out::Client(value)]
+            }
+            Some(Pending::Other) | None => vec![Out::Client(value)],
+        }
+    }
+
+    /// The upstream server exited: every request waiting for it gets an error, and so does
+    /// every later one.
+    pub fn upstream_gone(&mut self) -> Vec<Out> {
+        self.upstream_alive = false;
+        let mut ids: Vec<String> = self.pending.drain().map(|(k, _)| k).collect();
+        ids.sort();
+        ids.iter()
+            .filter_map(|k| serde_json::from_str::<Json>(k).ok())
+            .map(|id| gone(&id))
+            .collect()
+    }
+
+    fn forward(&mut self, id: &Json, value: Json, kind: Pending) -> Vec<Out> {
+        self.pending.insert(jsonrpc::id_key(id), kind);
+        vec![Out::Upstream(value)]
+    }
+
+    fn initialize(&mut self, id: &Json, mut value: Json) -> Vec<Out> {
+        match value.get_mut("params") {
+            Some(Json::Object(p)) => {
+                p.insert("protocolVersion".into(), json!(PROTOCOL_VERSION));
+            }
+            _ => {
+                return vec![Out::Client(jsonrpc::error(
+                    id,
+                    jsonrpc::INVALID_PARAMS,
+                    "initialize needs params {protocolVersion, capabilities, clientInfo}",
+                    None,
+                ))];
+            }
+        }
+        self.forward(id, value, Pending::Initialize)
+    }
+
+    fn call(&mut self, id: &Json, value: Json, params: &Json) -> Vec<Out> {
+        let Some(name) = params.get("name").and_then(Json::as_str) else {
+            return vec![Out::Client(jsonrpc::error(
+                id,
+                jsonrpc::INVALID_PARAMS,
+                "tools/call needs params.name, the tool's name",
+                None,
+            ))];
+        };
+        let arguments = match params.get("arguments") {
+            None | Some(Json::Null) => Map::new(),
+            Some(Json::Object(a)) => a.clone(),
+            Some(_) => {
+                return vec![Out::Client(jsonrpc::error(
+                    id,
+                    jsonrpc::INVALID_PARAMS,
+                    "tools/call params.arguments must be an object",
+                    None,
+                ))];
+            }
+        };
+        let case_id = params
+            .get("_meta")
+            .and_then(|m| m.get(CASE_META))
+            .map(|c| c.as_str().map(str::to_string).ok_or(()));
+        let case_id = match case_id {
+            None => None,
+            Some(Ok(c)) => Some(c),
+            Some(Err(())) => {
+                return vec![Out::Client(jsonrpc::error(
+                    id,
+                    jsonrpc::INVALID_PARAMS,
+                    &format!("params._meta[\"{CASE_META}\"] must be the case id, a string"),
+                    None,
+                ))];
+            }
+        };
+        let Some(binding) = self.agent.tool(name).cloned() else {
+            return self.unbound(id, name);
+        };
+        if let Some(c) = &case_id {
+            match self.cases.get(c) {
+                None => {
+                    return vec![Out::Client(jsonrpc::error(
+                        id,
+                        jsonrpc::BAD_CASE,
+                        &format!(
+                            "no review case `{c}` in this session: call the tool without \
+                             _meta[\"{CASE_META}\"] to have it decided (and held) anew"
+                        ),
+                        Some(json!({ "case": c })),
+                    ))];
+                }
+                Some(case) if case.tool != name || case.arguments != arguments => {
+                    return vec![Out::Client(jsonrpc::error(
+                        id,
+                        jsonrpc::BAD_CASE,
+                        &format!(
+                            "review case `{c}` holds another call (tool \"{}\" with other \
+                             arguments): retry exactly the call that was held",
+                            case.tool
+                        ),
+                        Some(json!({ "case": c })),
+                    ))];
+                }
+                Some(_) => {}
+            }
+        }
+        let now_ms = (self.clock)();
+        let d = self.decide(&binding, &arguments, now_ms);
+        match d.verdict {
+            Verdict::Allow => {
+                if let Some(c) = &case_id {
+                    self.cases.remove(c);
+                }
+                self.finish(id, &binding, &d, None, "mcp.tools_call", Some(value))
+            }
+            Verdict::Deny => {
+                if let Some(c) = &case_id {
+                    self.cases.remove(c);
+                }
+                self.finish(id, &binding, &d, None, "mcp.tools_call", None)
+            }
+            Verdict::Review => self.review(id, &binding, arguments, d, case_id, now_ms, value),
+        }
+    }
+
+    /// Decides a call of `binding`: the action's input from the arguments and the context,
+    /// bound to the action's parameters, then every policy guarding the action.
+    fn decide(&self, binding: &ToolBinding, arguments: &Map<String, Json>, now_ms: i64) -> Decided {
+        let refused = |reason: &str, error: String| Decided {
+            verdict: Verdict::Deny,
+            reasons: vec![reason.to_string()],
+            fired: Vec::new(),
+            error: Some(error),
+            review: None,
+            bound: None,
+        };
+        let input =
+            match policy::action_input(binding, arguments, &self.context, &time_text(now_ms)) {
+                Ok(i) => i,
+                Err(r) => return refused(r.reason, r.message),
+            };
+        // The action's policies all take the action's parameters: bind with the first one.
+        let Some(guard) = self
+            .program
+            .policies
+            .iter()
+            .position(|p| p.action == binding.action && p.params == binding.params)
+        else {
+            return refused(
+                "xop:unguarded",
+                format!(
+                    "no policy guards `{}`: an action no policy guards is denied",
+                    binding.action
+                ),
+            );
+        };
+        let bound = match bind::bind_value(&self.program, guard, &input) {
+            Ok(b) => b,
+            Err(e) => return refused(BAD_INPUT, format!("tool \"{}\": {e}", binding.tool)),
+        };
+        let at = bound.now_ms.unwrap_or(now_ms);
+        let d = interp::decide_action(&self.program, &binding.action, &bound.args, at, &NoSignals);
+        Decided {
+            verdict: d.verdict,
+            reasons: d.reasons,
+            fired: d.fired,
+            error: d.error,
+            review: d.review,
+            bound: Some(bound),
+        }
+    }
+
+    /// Records the call, then answers it: forwards `forward` (an allowed call) or refuses it.
+    fn finish(
+        &mut self,
+        id: &Json,
+        binding: &ToolBinding,
+        d: &Decided,
+        case: Option<&str>,
+        event: &str,
+        forward: Option<Json>,
+    ) -> Vec<Out> {
+        let records = match self.record(&binding.tool, Some(binding), d, case, event) {
+            Ok(r) => r,
+            Err(e) => return vec![not_proven(id, &e)],
+        };
+        match forward {
+            Some(value) if d.verdict == Verdict::Allow => self.forward(id, value, Pending::Other),
+            _ => vec![Out::Client(jsonrpc::error(
+                id,
+                jsonrpc::DENIED,
+                &format!(
+                    "denied by policy: tool \"{}\" ({}) — {}",
+                    binding.tool,
+                    binding.action,
+                    if d.reasons.is_empty() {
+                        "no rule allows it".to_string()
+                    } else {
+                        d.reasons.join(", ")
+                    }
+                ),
+                Some(json!({
+                    "verdict": "deny",
+                    "reasons": d.reasons,
+                    "fired": d.fired,
+                    "tool": binding.tool,
+                    "action": binding.action,
+                    "error": d.error,
+                    "records": records,
+                    "case": case,
+                })),
+            ))],
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn review(
+        &mut self,
+        id: &Json,
+        binding: &ToolBinding,
+        arguments: Map<String, Json>,
+        mut d: Decided,
+        case_id: Option<String>,
+        now_ms: i64,
+        value: Json,
+    ) -> Vec<Out> {
+        // A retry of a held call: a reviewer's decision, else the deadline, settles it.
+        if let Some(c) = case_id
+            && let Some(case) = self.cases.get(&c).cloned()
+        {
+            let decided = match self.desk.resolution(&c) {
+                Resolution::Approved { by } => Some((Verdict::Allow, REVIEW_APPROVED, by)),
+                Resolution::Rejected { by } => Some((Verdict::Deny, REVIEW_REJECTED, by)),
+                Resolution::Pending => None,
+            };
+            if let Some((verdict, reason, by)) = decided {
+                self.cases.remove(&c);
+                d.verdict = verdict;
+                d.reasons = case.reasons.clone();
+                d.reasons.push(reason.to_string());
+                if verdict == Verdict::Deny {
+                    d.error = Some(format!("the review was rejected by {by}"));
+                }
+                let forward = (verdict == Verdict::Allow).then_some(value);
+                let event = if verdict == Verdict::Allow {
+                    "mcp.review_approved"
+                } else {
+                    "mcp.review_rejected"
+                };
+                return self.finish(id, binding, &d, Some(&c), event, forward);
+            }
+            if now_ms < case.deadline_ms {
+                return self.pending_review(
+                    id,
+                    binding,
+                    &d,
+                    &c,
+                    case.deadline_ms,
+                    "mcp.review_pending",
+                );
+            }
+            self.cases.remove(&c);
+            d.verdict = case.fallback;
+            d.reasons = case.reasons.clone();
+            d.reasons.push(REVIEW_EXPIRED.to_string());
+            let forward = (case.fallback == Verdict::Allow).then_some(value);
+            return self.finish(id, binding, &d, Some(&c), "mcp.review_fallback", forward);
+        }
+        let Some(terms) = d.review.clone() else {
+            // The interpreter always gives the terms of a review; fail closed if not.
+            d.verdict = Verdict::Deny;
+            d.error = Some("a review without its terms".into());
+            return self.finish(id, binding, &d, None, "mcp.tools_call", None);
+        };
+        let case = match self.desk.open(&HeldCall {
+            agent: &self.agent.qualified,
+            tool: &binding.tool,
+            action: &binding.action,
+            reasons: &d.reasons,
+            role: &terms.role,
+            deadline_ms: now_ms.saturating_add(terms.within_ms),
+        }) {
+            Ok(case) => case,
+            Err(e) => {
+                // No case, no hold: fail closed (the review's fallback needs a case to wait on).
+                d.verdict = Verdict::Deny;
+                d.error = Some(format!("the review case could not be opened: {e}"));
+                return self.finish(id, binding, &d, None, "mcp.tools_call", None);
+            }
+        };
+        let deadline_ms = now_ms.saturating_add(terms.within_ms);
+        self.cases.insert(
+            case.clone(),
+            Case {
+                tool: binding.tool.clone(),
+                arguments,
+                deadline_ms,
+                fallback: terms.fallback,
+                reasons: d.reasons.clone(),
+            },
+        );
+        self.pending_review(id, binding, &d, &case, deadline_ms, "mcp.tools_call")
+    }
+
+    /// The answer to a held call: a tool result with `isError` and the case.
+    fn pending_review(
+        &mut self,
+        id: &Json,
+        binding: &ToolBinding,
+        d: &Decided,
+        case: &str,
+        deadline_ms: i64,
+        event: &str,
+    ) -> Vec<Out> {
+        let records = match self.record(&binding.tool, Some(binding), d, Some(case), event) {
+            Ok(r) => r,
+            Err(e) => {
+                self.cases.remove(case);
+                return vec![not_proven(id, &e)];
+            }
+        };
+        let terms = d.review.as_ref();
+        let role = terms.map_or("", |t| t.role.as_str());
+        let fallback = terms.map_or("deny", |t| t.fallback.keyword());
+        let deadline = time_text(deadline_ms);
+        let text = format!(
+            "Held for human review (case {case}): tool \"{}\" needs the approval of role {role} \
+             ({}). Nothing was done. Retry the same call with _meta {{\"{CASE_META}\": \
+             \"{case}\"}} after approval; at {deadline} the fallback ({fallback}) applies.",
+            binding.tool,
+            d.reasons.join(", ")
+        );
+        vec![Out::Client(jsonrpc::result(
+            id,
+            json!({
+                "content": [{ "type": "text", "text": text }],
+                "isError": true,
+                "structuredContent": {
+                    "status": "pending-review",
+                    "case": case,
+                    "role": role,
+                    "deadline": deadline,
+                    "fallback": fallback,
+                    "reasons": d.reasons,
+                    "tool": binding.tool,
+                    "action": binding.action,
+                    "records": records,
+                },
+            }),
+        ))]
+    }
+
+    fn unbound(&mut self, id: &Json, name: &str) -> Vec<Out> {
+        let d = Decided {
+            verdict: Verdict::Deny,
+            reasons: vec![UNBOUND_TOOL.to_string()],
+            fired: Vec::new(),
+            error: None,
+            review: None,
+            bound: None,
+        };
+        let records = match self.record(name, None, &d, None, "mcp.tools_call") {
+            Ok(r) => r,
+            Err(e) => return vec![not_proven(id, &e)],
+        };
+        vec![Out::Client(jsonrpc::error(
+            id,
+            jsonrpc::UNBOUND_TOOL,
+            &format!(
+                "tool \"{name}\" is not bound to any action of agent {}: it is never allowed \
+                 (bind it in the agent: `tool \"{name}\" -> action(…)`)",
+                self.agent.name
+            ),
+            Some(json!({
+                "verdict": "deny",
+                "reasons": [UNBOUND_TOOL],
+                "tool": name,
+                "records": records,
+            })),
+        ))]
+    }
+
+    /// Records a call.
+    fn record(
+        &mut self,
+        tool: &str,
+        binding: Option<&ToolBinding>,
+        d: &Decided,
+        case: Option<&str>,
+        event: &str,
+    ) -> Result<Vec<u64>, String> {
+        let call = CallRecord {
+            agent: &self.agent.qualified,
+            tool,
+            action: binding.map(|b| b.action.as_str()),
+            bound: d.bound.as_ref(),
+            verdict: d.verdict.keyword(),
+            reasons: &d.reasons,
+            fired: &d.fired,
+            case,
+            event,
+        };
+        self.recorder.record(&self.program, &call)
+    }
+}
+
+/// The answer to a call whose decision could not be recorded (fail closed).
+fn not_proven(id: &Json, e: &str) -> Out {
+    Out::Client(jsonrpc::error(
+        id,
+        jsonrpc::NOT_PROVEN,
+        &format!(
+            "the decision could not be recorded in the proof log, so the call is refused: {e}"
+        ),
+        None,
+    ))
+}
+
+fn gone(id: &Json) -> Out {
+    Out::Client(jsonrpc::error(
+        id,
+        jsonrpc::UPSTREAM_GONE,
+        "the upstream MCP server has exited; restart the gateway",
+        None,
+    ))
+}
+
+/// A case id no client can guess: 16 random bytes, hex.
+fn new_case_id() -> String {
+    let mut b = [0u8; 16];
+    if getrandom::fill(&mut b).is_err() {
+        // No randomness: fall back to the time, still unique within the session.
+        let t = jiff::Timestamp::now().as_nanosecond().to_le_bytes();
+        b.copy_from_slice(&t);
+    }
+    format!("case-{}", xop_runtime::module::hex(&b))
+}
