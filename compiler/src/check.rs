@@ -114,14 +114,31 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
     };
     let scope = resolve::file_scope(db, project, file);
     let mut c = Checker::new(db, project, file, scope);
+    check_item_with(&mut c, db, project, file, index, item);
+    ItemCheck {
+        diagnostics: c.diags,
+        used_imports: c.used_imports,
+    }
+}
+
+/// Checks `item`, item `index` of `file`, with `c`, which collects what is found. The language
+/// server runs it with a checker that takes notes (see [`crate::ide`]).
+pub fn check_item_with(
+    c: &mut Checker<'_>,
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    index: u32,
+    item: &ast::Item,
+) {
     let path = file.path(db).clone();
-    annotations(&mut c, &path, item);
+    annotations(c, &path, item);
     match &item.kind {
         ItemKind::Record(r) => {
-            params(&mut c, &path, &r.fields);
+            params(c, &path, &r.fields);
             for f in &r.fields {
                 for a in &f.annotations {
-                    annotation_use(&mut c, &path, a, "personal");
+                    annotation_use(c, &path, a, "personal");
                 }
             }
         }
@@ -135,7 +152,7 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
             }
         }
         ItemKind::Action(a) => {
-            params(&mut c, &path, &a.params);
+            params(c, &path, &a.params);
             if let Some(p) = &a.purpose {
                 c.expect_def(p, DefKind::Purpose);
             }
@@ -160,7 +177,7 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
             }
         }
         ItemKind::Signal(s) => {
-            let ps = params(&mut c, &path, &s.params);
+            let ps = params(c, &path, &s.params);
             c.ty(&s.ty);
             let mut env = Env::default();
             bind_params(&mut env, &ps);
@@ -202,10 +219,10 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
             }
         }
         ItemKind::Event(e) => {
-            params(&mut c, &path, &e.params);
+            params(c, &path, &e.params);
         }
         ItemKind::Fn(f) => {
-            let ps = params(&mut c, &path, &f.params);
+            let ps = params(c, &path, &f.params);
             let ret = c.ty(&f.ret);
             if let Some(body) = &f.body {
                 let mut env = Env::default();
@@ -229,16 +246,16 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
                 }
             }
         }
-        ItemKind::Policy(p) => policy(&mut c, db, project, &path, p),
+        ItemKind::Policy(p) => policy(c, db, project, &path, p),
         ItemKind::Decision(d) => {
-            let ps = params(&mut c, &path, &d.params);
+            let ps = params(c, &path, &d.params);
             let mut env = Env::default();
             bind_params(&mut env, &ps);
             if let Some(at) = &d.at {
                 env.bind(&at.name, Ty::Time, at.span);
             }
             for p in &d.proposals {
-                action_call(&mut c, db, project, &env, &p.call);
+                action_call(c, db, project, &env, &p.call);
                 if let Some(r) = &p.rank {
                     let t = c.expr(&env, &BTreeSet::new(), r, None);
                     if !matches!(t, Ty::Int | Ty::Decimal | Ty::Unknown) {
@@ -259,7 +276,7 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
                 }
             }
         }
-        ItemKind::Journey(j) => journey(&mut c, db, project, &path, j),
+        ItemKind::Journey(j) => journey(c, db, project, &path, j),
         ItemKind::Agent(a) => {
             let mut seen = BTreeMap::new();
             for t in &a.tools {
@@ -273,20 +290,34 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
                 if let Signature::Action { params: ap, .. } =
                     resolve::signature(db, project, action.file, action.index)
                 {
+                    let mut bound: BTreeMap<&str, Span> = BTreeMap::new();
                     for name in &t.params {
                         if !ap.iter().any(|p| *p.name == *name.name) {
-                            unknown_param(&mut c, &path, &action.name, name, ap);
+                            unknown_param(c, &path, &action.name, name, ap);
+                        }
+                        // One tool argument fills one parameter: a second listing is a slip.
+                        if let Some(first) = bound.insert(&name.name, name.span) {
+                            c.diags.push(
+                                Diagnostic::error(
+                                    "E0216",
+                                    &path,
+                                    name.span,
+                                    format!(
+                                        "tool \"{}\" lists parameter `{}` twice",
+                                        t.tool.value, name.name
+                                    ),
+                                )
+                                .with_label("listed again here")
+                                .with_secondary(&path, first, "first listed here")
+                                .with_help(format!("remove the second `{}`", name.name)),
+                            );
                         }
                     }
                 }
             }
         }
-        ItemKind::Test(t) => test(&mut c, db, project, &path, t),
+        ItemKind::Test(t) => test(c, db, project, &path, t),
         ItemKind::Role(_) | ItemKind::Channel(_) | ItemKind::Purpose(_) | ItemKind::Error => {}
-    }
-    ItemCheck {
-        diagnostics: c.diags,
-        used_imports: c.used_imports,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod compliance;
 pub mod db;
 pub mod diagnostic;
 pub mod format;
+pub mod ide;
 pub mod lexer;
 pub mod logic;
 pub mod lower;

@@ -160,6 +160,11 @@ impl Env {
     fn get(&self, name: &str) -> Option<&Ty> {
         self.vars.get(name).map(|(t, _)| t)
     }
+
+    /// Where `name` is bound, if it is.
+    fn binding(&self, name: &str) -> Option<Span> {
+        self.vars.get(name).map(|(_, s)| *s)
+    }
 }
 
 /// Places known to be present on the current path.
@@ -183,6 +188,11 @@ pub struct Checker<'a> {
     pub used_imports: BTreeSet<(u32, String)>,
     /// Whether the expressions checked are a test's (record values are allowed only there).
     pub in_test: bool,
+    /// When set, what each expression's type is and what each name refers to (for the
+    /// language server; the compiler's own checks leave it unset).
+    pub notes: Option<Box<crate::ide::Notes>>,
+    file: SourceFile,
+    depth: u32,
 }
 
 const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
@@ -198,6 +208,21 @@ impl<'a> Checker<'a> {
             diags: Vec::new(),
             used_imports: BTreeSet::new(),
             in_test: false,
+            notes: None,
+            file,
+            depth: 0,
+        }
+    }
+
+    fn note_type(&mut self, span: Span, ty: &Ty) {
+        if let Some(n) = &mut self.notes {
+            n.types.push((span, ty.clone()));
+        }
+    }
+
+    fn note_ref(&mut self, span: Span, target: crate::ide::Target) {
+        if let Some(n) = &mut self.notes {
+            n.refs.push(crate::ide::Ref { span, target });
         }
     }
 
@@ -212,6 +237,7 @@ impl<'a> Checker<'a> {
                 if let Some(u) = e.via_use {
                     self.used_imports.insert((u, name.to_string()));
                 }
+                self.note_ref(span, crate::ide::Target::Def(e.def.clone()));
                 Some(e.def)
             }
             Lookup::Ambiguous(defs) => {
@@ -278,10 +304,13 @@ impl<'a> Checker<'a> {
             self.err(d);
             return None;
         };
-        match resolve::item_table(self.db, file)
+        let found = resolve::item_table(self.db, file)
             .by_name
-            .get(last.name.as_str())
-        {
+            .get(last.name.as_str());
+        if let Some(def) = found {
+            self.note_ref(last.span, crate::ide::Target::Def(def.clone()));
+        }
+        match found {
             Some(def) if def.kind == kind => Some(def.clone()),
             Some(def) => {
                 let d = Diagnostic::error(
@@ -457,6 +486,27 @@ impl<'a> Checker<'a> {
 
     /// The type of `e` (possibly `T?`), given an expected type for literals that need one.
     pub fn expr(&mut self, env: &Env, facts: &Facts, e: &Expr, expected: Option<&Ty>) -> Ty {
+        if self.depth == 0
+            && let Some(n) = &mut self.notes
+        {
+            // The names in scope where an item's expressions start, for completion.
+            for (name, (ty, span)) in &env.vars {
+                n.locals.push(crate::ide::Local {
+                    name: Arc::from(name.as_str()),
+                    span: *span,
+                    scope: None,
+                    ty: ty.clone(),
+                });
+            }
+        }
+        self.depth += 1;
+        let ty = self.expr_kind(env, facts, e, expected);
+        self.depth -= 1;
+        self.note_type(e.span, &ty);
+        ty
+    }
+
+    fn expr_kind(&mut self, env: &Env, facts: &Facts, e: &Expr, expected: Option<&Ty>) -> Ty {
         match &e.kind {
             ExprKind::Lit(l) => self.literal(l, e.span, expected),
             ExprKind::Paren(inner) => self.expr(env, facts, inner, expected),
@@ -631,6 +681,10 @@ impl<'a> Checker<'a> {
 
     fn name(&mut self, env: &Env, n: &ast::Ident) -> Ty {
         if let Some(t) = env.get(&n.name) {
+            if let Some(span) = env.binding(&n.name) {
+                let file = self.file;
+                self.note_ref(n.span, crate::ide::Target::Local { file, span });
+            }
             return t.clone();
         }
         if let Some(def) = self.lookup(&n.name, n.span) {
@@ -660,6 +714,11 @@ impl<'a> Checker<'a> {
             if enums.len() == 1 {
                 let def = enums[0].clone();
                 self.mark_enum_import(&def);
+                let target = crate::ide::Target::Variant {
+                    def: def.clone(),
+                    name: Arc::from(n.name.as_str()),
+                };
+                self.note_ref(n.span, target);
                 return Ty::Enum(def);
             }
             let d = resolve::ambiguous(self.db, &self.path, &n.name, n.span, enums).with_help(
@@ -683,10 +742,16 @@ impl<'a> Checker<'a> {
                 self.used_imports.insert((u, n.name.clone()));
             }
             let def = entry.def;
+            self.note_ref(n.span, crate::ide::Target::Def(def.clone()));
             if let Signature::Enum(vs) =
                 resolve::signature(self.db, self.project, def.file, def.index)
             {
                 if vs.iter().any(|v| **v == *field.name) {
+                    let target = crate::ide::Target::Variant {
+                        def: def.clone(),
+                        name: Arc::from(field.name.as_str()),
+                    };
+                    self.note_ref(field.span, target);
                     return Ty::Enum(def);
                 }
                 let mut d = Diagnostic::error(
@@ -737,6 +802,13 @@ impl<'a> Checker<'a> {
             }
         };
         if let Some((_, ty)) = fields.iter().find(|(n, _)| **n == *field.name) {
+            if let Ty::Record(def) = t {
+                let target = crate::ide::Target::Field {
+                    record: def.clone(),
+                    name: Arc::from(field.name.as_str()),
+                };
+                self.note_ref(field.span, target);
+            }
             return ty.clone();
         }
         let mut d = Diagnostic::error(
@@ -791,6 +863,11 @@ impl<'a> Checker<'a> {
             }
             match decl.iter().find(|p| *p.name == *n.name) {
                 Some(p) => {
+                    let target = crate::ide::Target::Field {
+                        record: def.clone(),
+                        name: p.name.clone(),
+                    };
+                    self.note_ref(n.span, target);
                     let what = format!("field `{}` of `{}`", n.name, def.name);
                     self.check(env, facts, v, &p.ty, &what);
                 }
@@ -1198,6 +1275,14 @@ impl<'a> Checker<'a> {
             match &l.kind {
                 ExprKind::Lambda(x, body) => {
                     let mut inner = env.clone();
+                    if let Some(n) = &mut self.notes {
+                        n.locals.push(crate::ide::Local {
+                            name: Arc::from(x.name.as_str()),
+                            span: x.span,
+                            scope: Some(body.span),
+                            ty: elem.clone(),
+                        });
+                    }
                     inner.bind(&x.name, elem, x.span);
                     self.condition(&inner, body);
                 }

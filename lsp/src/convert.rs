@@ -1,0 +1,587 @@
+//! Every conversion between the server's values and the protocol's types (`ls_types`) lives
+//! here, so that a change of the protocol crate touches this file only: positions (UTF-16)
+//! and byte spans, URIs and paths, and each feature's result.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use tower_lsp_server::ls_types::{
+    self as lsp, CodeActionKind, CompletionItemKind, DiagnosticRelatedInformation,
+    DiagnosticSeverity, DocumentSymbol, FoldingRangeKind, Location, MarkupContent, MarkupKind,
+    NumberOrString, Position, Range, SemanticTokenModifier, SemanticTokenType, SemanticTokens,
+    SemanticTokensLegend, SymbolKind as LspSymbolKind, TextEdit, Uri, WorkspaceEdit,
+};
+use xop_compiler::db::SourceFile;
+use xop_compiler::diagnostic::{Diagnostic, Severity};
+use xop_compiler::resolve::DefKind;
+use xop_compiler::span::Span;
+
+use crate::actions::Fix;
+use crate::completion::{Completion, Kind};
+use crate::folding::{Fold, FoldKind};
+use crate::hover::HoverInfo;
+use crate::lines::LineIndex;
+use crate::semantic::{self, TokenType};
+use crate::state::Snapshot;
+use crate::stdlib::{SCHEME, StdlibLocation};
+use crate::symbols::{Symbol, SymbolKind};
+
+// ---- positions
+
+/// The protocol position of byte `offset`.
+pub fn position(idx: &LineIndex<'_>, offset: usize) -> Position {
+    let (line, character) = idx.position(offset);
+    Position { line, character }
+}
+
+/// The protocol range of `span` in `text`.
+pub fn range(text: &str, span: Span) -> Range {
+    let idx = LineIndex::new(text);
+    range_in(&idx, span)
+}
+
+fn range_in(idx: &LineIndex<'_>, span: Span) -> Range {
+    Range {
+        start: position(idx, span.start()),
+        end: position(idx, span.end()),
+    }
+}
+
+/// The byte offset of a protocol position in `text`.
+pub fn offset(text: &str, p: Position) -> usize {
+    LineIndex::new(text).offset(p.line, p.character)
+}
+
+/// The byte span of a protocol range in `text`.
+pub fn span(text: &str, r: Range) -> Span {
+    let idx = LineIndex::new(text);
+    Span::new(
+        idx.offset(r.start.line, r.start.character),
+        idx.offset(r.end.line, r.end.character),
+    )
+}
+
+/// Applies one content change of `didChange` to `text`: a range edit, or the whole text.
+pub fn apply_change(text: &str, change: &lsp::TextDocumentContentChangeEvent) -> String {
+    match change.range {
+        Some(r) => {
+            let s = span(text, r);
+            let mut out = String::with_capacity(text.len() + change.text.len());
+            out.push_str(&text[..s.start()]);
+            out.push_str(&change.text);
+            out.push_str(&text[s.end()..]);
+            out
+        }
+        None => change.text.clone(),
+    }
+}
+
+// ---- URIs
+
+/// The database path of a document: the stdlib's own path for a file of the stdlib folder
+/// (or the `xop-stdlib:` scheme), the filesystem path for a `file:` URI, else the URI itself
+/// (an unsaved buffer).
+pub fn path_of(uri: &Uri, stdlib: &StdlibLocation) -> String {
+    let text = uri.as_str();
+    if let Some(rest) = text.strip_prefix(&format!("{SCHEME}:")) {
+        return rest.trim_start_matches('/').to_string();
+    }
+    if let Some(p) = uri.to_file_path() {
+        if let Some(std) = stdlib.stdlib_path(&p) {
+            return std;
+        }
+        return p.to_string_lossy().into_owned();
+    }
+    text.to_string()
+}
+
+/// The URI of `file` for the editor.
+pub fn uri_of(snap: &Snapshot, file: SourceFile) -> Option<Uri> {
+    let path = snap.path(file);
+    if snap.is_stdlib(file) {
+        return match snap.stdlib.file_path(&path) {
+            Some(p) => Uri::from_file_path(p),
+            None => format!("{SCHEME}:///{path}").parse().ok(),
+        };
+    }
+    if Path::new(&*path).is_absolute() {
+        return Uri::from_file_path(&*path);
+    }
+    path.parse().ok()
+}
+
+/// The location of `span` in `file`.
+pub fn location(snap: &Snapshot, file: SourceFile, span: Span) -> Option<Location> {
+    Some(Location {
+        uri: uri_of(snap, file)?,
+        range: range(&snap.text(file), span),
+    })
+}
+
+// ---- diagnostics
+
+/// A compiler diagnostic as the protocol's: code, severity, the message with its label and
+/// help, and the secondary labels as related information.
+pub fn diagnostic(snap: &Snapshot, text: &str, d: &Diagnostic) -> lsp::Diagnostic {
+    let mut message = d.message.clone();
+    if !d.label.is_empty() {
+        message.push_str(&format!("\n{}", d.label));
+    }
+    if let Some(h) = &d.help {
+        message.push_str(&format!("\nhelp: {h}"));
+    }
+    let related: Vec<DiagnosticRelatedInformation> = d
+        .secondary
+        .iter()
+        .filter_map(|l| {
+            let file = snap.file(&l.file)?;
+            Some(DiagnosticRelatedInformation {
+                location: location(snap, file, l.span)?,
+                message: l.message.clone(),
+            })
+        })
+        .collect();
+    lsp::Diagnostic {
+        range: range(text, d.span),
+        severity: Some(match d.severity {
+            Severity::Error => DiagnosticSeverity::ERROR,
+            Severity::Warning => DiagnosticSeverity::WARNING,
+        }),
+        code: Some(NumberOrString::String(d.code.to_string())),
+        source: Some("xop".to_string()),
+        message,
+        related_information: (!related.is_empty()).then_some(related),
+        ..Default::default()
+    }
+}
+
+// ---- features
+
+/// A hover.
+pub fn hover(text: &str, h: &HoverInfo) -> lsp::Hover {
+    lsp::Hover {
+        contents: lsp::HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: h.markdown.clone(),
+        }),
+        range: Some(range(text, h.span)),
+    }
+}
+
+/// A completion item.
+pub fn completion(c: &Completion) -> lsp::CompletionItem {
+    let kind = match c.kind {
+        Kind::Keyword => CompletionItemKind::KEYWORD,
+        Kind::Module => CompletionItemKind::MODULE,
+        Kind::EnumValue | Kind::RiskClass => CompletionItemKind::ENUM_MEMBER,
+        Kind::Field => CompletionItemKind::FIELD,
+        Kind::Local => CompletionItemKind::VARIABLE,
+        Kind::BuiltinType => CompletionItemKind::CLASS,
+        Kind::Annotation => CompletionItemKind::PROPERTY,
+        Kind::Def(k) => match k {
+            DefKind::Record => CompletionItemKind::STRUCT,
+            DefKind::Enum => CompletionItemKind::ENUM,
+            DefKind::Action | DefKind::Fn | DefKind::Intrinsic | DefKind::Signal => {
+                CompletionItemKind::FUNCTION
+            }
+            DefKind::Role | DefKind::Channel | DefKind::Purpose => CompletionItemKind::CONSTANT,
+            DefKind::Event => CompletionItemKind::EVENT,
+            DefKind::Policy | DefKind::Decision | DefKind::Journey | DefKind::Agent => {
+                CompletionItemKind::MODULE
+            }
+        },
+    };
+    lsp::CompletionItem {
+        label: c.label.clone(),
+        kind: Some(kind),
+        detail: c.detail.clone(),
+        ..Default::default()
+    }
+}
+
+fn symbol_kind(k: SymbolKind) -> LspSymbolKind {
+    match k {
+        SymbolKind::Module => LspSymbolKind::MODULE,
+        SymbolKind::Test => LspSymbolKind::METHOD,
+        SymbolKind::Field => LspSymbolKind::FIELD,
+        SymbolKind::EnumValue => LspSymbolKind::ENUM_MEMBER,
+        SymbolKind::Rule => LspSymbolKind::KEY,
+        SymbolKind::State => LspSymbolKind::OBJECT,
+        SymbolKind::Def(d) => match d {
+            DefKind::Record => LspSymbolKind::STRUCT,
+            DefKind::Enum => LspSymbolKind::ENUM,
+            DefKind::Action | DefKind::Fn | DefKind::Intrinsic | DefKind::Signal => {
+                LspSymbolKind::FUNCTION
+            }
+            DefKind::Role | DefKind::Channel | DefKind::Purpose => LspSymbolKind::CONSTANT,
+            DefKind::Event => LspSymbolKind::EVENT,
+            DefKind::Policy | DefKind::Decision | DefKind::Journey | DefKind::Agent => {
+                LspSymbolKind::CLASS
+            }
+        },
+    }
+}
+
+/// A document symbol (with its children).
+#[allow(deprecated)] // `deprecated` is a required field of the protocol's struct
+pub fn document_symbol(text: &str, s: &Symbol) -> DocumentSymbol {
+    let idx = LineIndex::new(text);
+    document_symbol_in(&idx, s)
+}
+
+#[allow(deprecated)] // `deprecated` is a required field of the protocol's struct
+fn document_symbol_in(idx: &LineIndex<'_>, s: &Symbol) -> DocumentSymbol {
+    let range = range_in(idx, s.span);
+    let mut selection = range_in(idx, s.selection);
+    // The protocol requires the selection inside the range.
+    if s.selection.start() < s.span.start() || s.selection.end() > s.span.end() {
+        selection = range;
+    }
+    DocumentSymbol {
+        name: if s.name.is_empty() {
+            "_".into()
+        } else {
+            s.name.clone()
+        },
+        detail: s.detail.clone(),
+        kind: symbol_kind(s.kind),
+        tags: None,
+        deprecated: None,
+        range,
+        selection_range: selection,
+        children: (!s.children.is_empty()).then(|| {
+            s.children
+                .iter()
+                .map(|c| document_symbol_in(idx, c))
+                .collect()
+        }),
+    }
+}
+
+/// A workspace symbol.
+pub fn workspace_symbol(
+    snap: &Snapshot,
+    file: SourceFile,
+    s: &Symbol,
+    container: &str,
+) -> Option<lsp::WorkspaceSymbol> {
+    Some(lsp::WorkspaceSymbol {
+        name: s.name.clone(),
+        kind: symbol_kind(s.kind),
+        tags: None,
+        container_name: (!container.is_empty()).then(|| container.to_string()),
+        location: lsp::OneOf::Left(location(snap, file, s.selection)?),
+        data: None,
+    })
+}
+
+/// Edits of one text.
+pub fn text_edits(text: &str, edits: &[(Span, String)]) -> Vec<TextEdit> {
+    let idx = LineIndex::new(text);
+    edits
+        .iter()
+        .map(|(s, new)| TextEdit {
+            range: range_in(&idx, *s),
+            new_text: new.clone(),
+        })
+        .collect()
+}
+
+/// A whole-document replacement (formatting).
+pub fn replace_all(text: &str, new: String) -> Vec<TextEdit> {
+    text_edits(text, &[(Span::new(0, text.len()), new)])
+}
+
+/// A workspace edit over several files.
+pub fn workspace_edit(
+    snap: &Snapshot,
+    edits: &[(SourceFile, Vec<(Span, String)>)],
+) -> WorkspaceEdit {
+    let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+    for (file, es) in edits {
+        if let Some(uri) = uri_of(snap, *file) {
+            changes
+                .entry(uri)
+                .or_default()
+                .extend(text_edits(&snap.text(*file), es));
+        }
+    }
+    WorkspaceEdit {
+        changes: Some(changes),
+        ..Default::default()
+    }
+}
+
+/// A quick fix as a code action.
+pub fn code_action(snap: &Snapshot, file: SourceFile, fix: &Fix) -> lsp::CodeActionOrCommand {
+    let text = snap.text(file);
+    lsp::CodeActionOrCommand::CodeAction(lsp::CodeAction {
+        title: fix.title.clone(),
+        kind: Some(CodeActionKind::QUICKFIX),
+        diagnostics: Some(vec![diagnostic(snap, &text, &fix.diagnostic)]),
+        edit: Some(workspace_edit(snap, &[(file, fix.edits.clone())])),
+        is_preferred: Some(fix.preferred),
+        ..Default::default()
+    })
+}
+
+/// A folding range.
+pub fn folding_range(f: &Fold) -> lsp::FoldingRange {
+    lsp::FoldingRange {
+        start_line: f.start,
+        end_line: f.end,
+        kind: Some(match f.kind {
+            FoldKind::Region => FoldingRangeKind::Region,
+            FoldKind::Comment => FoldingRangeKind::Comment,
+            FoldKind::Imports => FoldingRangeKind::Imports,
+        }),
+        ..Default::default()
+    }
+}
+
+fn token_type(t: TokenType) -> SemanticTokenType {
+    match t {
+        TokenType::Keyword => SemanticTokenType::KEYWORD,
+        TokenType::Namespace => SemanticTokenType::NAMESPACE,
+        TokenType::Struct => SemanticTokenType::STRUCT,
+        TokenType::Enum => SemanticTokenType::ENUM,
+        TokenType::EnumMember => SemanticTokenType::ENUM_MEMBER,
+        TokenType::Function => SemanticTokenType::FUNCTION,
+        TokenType::Variable => SemanticTokenType::VARIABLE,
+        TokenType::Parameter => SemanticTokenType::PARAMETER,
+        TokenType::Property => SemanticTokenType::PROPERTY,
+        TokenType::String => SemanticTokenType::STRING,
+        TokenType::Number => SemanticTokenType::NUMBER,
+        TokenType::Comment => SemanticTokenType::COMMENT,
+        TokenType::Decorator => SemanticTokenType::DECORATOR,
+        TokenType::Class => SemanticTokenType::CLASS,
+        TokenType::Type => SemanticTokenType::TYPE,
+    }
+}
+
+/// The semantic tokens legend the server announces.
+pub fn legend() -> SemanticTokensLegend {
+    SemanticTokensLegend {
+        token_types: semantic::TOKEN_TYPES
+            .iter()
+            .map(|t| token_type(*t))
+            .collect(),
+        token_modifiers: vec![
+            SemanticTokenModifier::DECLARATION,
+            SemanticTokenModifier::DEFAULT_LIBRARY,
+        ],
+    }
+}
+
+/// Tokens in the protocol's relative encoding; a token spanning lines is cut at its first
+/// line's end (multi-line tokens are optional for clients).
+pub fn semantic_tokens(text: &str, tokens: &[semantic::Token]) -> SemanticTokens {
+    let idx = LineIndex::new(text);
+    let mut data = Vec::with_capacity(tokens.len());
+    let (mut prev_line, mut prev_col) = (0u32, 0u32);
+    for t in tokens {
+        let (line, col) = idx.position(t.span.start());
+        let (end_line, end_col) = idx.position(t.span.end());
+        let length = if end_line == line {
+            end_col.saturating_sub(col)
+        } else {
+            let line_end = text[t.span.start()..]
+                .find('\n')
+                .map_or(text.len(), |i| t.span.start() + i);
+            idx.position(line_end).1.saturating_sub(col)
+        };
+        if length == 0 {
+            continue;
+        }
+        let delta_line = line.saturating_sub(prev_line);
+        let delta_start = if delta_line == 0 {
+            col.saturating_sub(prev_col)
+        } else {
+            col
+        };
+        data.push(lsp::SemanticToken {
+            delta_line,
+            delta_start,
+            length,
+            token_type: semantic::TOKEN_TYPES
+                .iter()
+                .position(|x| *x == t.ty)
+                .and_then(|i| u32::try_from(i).ok())
+                .unwrap_or(0),
+            token_modifiers_bitset: t.modifiers,
+        });
+        (prev_line, prev_col) = (line, col);
+    }
+    SemanticTokens {
+        result_id: None,
+        data,
+    }
+}
+
+/// What the server can do.
+pub fn capabilities() -> lsp::ServerCapabilities {
+    use lsp::{
+        CodeActionOptions, CodeActionProviderCapability, CompletionOptions,
+        FoldingRangeProviderCapability, HoverProviderCapability, OneOf, RenameOptions,
+        SemanticTokensFullOptions, SemanticTokensOptions, SemanticTokensServerCapabilities,
+        TextDocumentSyncCapability, TextDocumentSyncKind,
+    };
+    lsp::ServerCapabilities {
+        position_encoding: Some(lsp::PositionEncodingKind::UTF16),
+        text_document_sync: Some(TextDocumentSyncCapability::Kind(
+            TextDocumentSyncKind::INCREMENTAL,
+        )),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![".".into(), "@".into()]),
+            ..Default::default()
+        }),
+        definition_provider: Some(OneOf::Left(true)),
+        references_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        workspace_symbol_provider: Some(OneOf::Left(true)),
+        document_formatting_provider: Some(OneOf::Left(true)),
+        rename_provider: Some(OneOf::Right(RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        })),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            ..Default::default()
+        })),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+            SemanticTokensOptions {
+                legend: legend(),
+                full: Some(SemanticTokensFullOptions::Bool(true)),
+                range: None,
+                ..Default::default()
+            },
+        )),
+        folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+        ..Default::default()
+    }
+}
+
+/// The request error for a message the user should see.
+pub fn request_failed(message: impl Into<String>) -> tower_lsp_server::jsonrpc::Error {
+    tower_lsp_server::jsonrpc::Error {
+        code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32803),
+        message: message.into().into(),
+        data: None,
+    }
+}
+
+/// The request error for work made stale by an edit.
+pub fn content_modified() -> tower_lsp_server::jsonrpc::Error {
+    tower_lsp_server::jsonrpc::Error::new(tower_lsp_server::jsonrpc::ErrorCode::ContentModified)
+}
+
+/// The request error for a request that failed inside the server.
+pub fn internal_error(message: impl Into<String>) -> tower_lsp_server::jsonrpc::Error {
+    tower_lsp_server::jsonrpc::Error {
+        code: tower_lsp_server::jsonrpc::ErrorCode::InternalError,
+        message: message.into().into(),
+        data: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::snapshot;
+
+    #[test]
+    fn range_edits_count_utf16_units() {
+        // `😀` is two UTF-16 units: the edit replaces `x`, not half the emoji.
+        let text = "a😀x\nb";
+        let change = lsp::TextDocumentContentChangeEvent {
+            range: Some(Range {
+                start: Position {
+                    line: 0,
+                    character: 3,
+                },
+                end: Position {
+                    line: 0,
+                    character: 4,
+                },
+            }),
+            range_length: None,
+            text: "yz".into(),
+        };
+        assert_eq!(apply_change(text, &change), "a😀yz\nb");
+        assert_eq!(
+            range(text, Span::new(5, 6)).start,
+            Position {
+                line: 0,
+                character: 3
+            }
+        );
+        let whole = lsp::TextDocumentContentChangeEvent {
+            range: None,
+            range_length: None,
+            text: "new".into(),
+        };
+        assert_eq!(apply_change(text, &whole), "new");
+    }
+
+    #[test]
+    fn tokens_are_relative() {
+        let text = "ab cd\n  ef";
+        let t = |s: usize, e: usize| semantic::Token {
+            span: Span::new(s, e),
+            ty: TokenType::Keyword,
+            modifiers: 0,
+        };
+        let out = semantic_tokens(text, &[t(0, 2), t(3, 5), t(8, 10)]);
+        let rel: Vec<(u32, u32, u32)> = out
+            .data
+            .iter()
+            .map(|d| (d.delta_line, d.delta_start, d.length))
+            .collect();
+        assert_eq!(rel, vec![(0, 0, 2), (0, 3, 2), (1, 2, 2)]);
+    }
+
+    #[test]
+    fn diagnostics_keep_code_help_and_related_locations() {
+        let (_st, snap) = snapshot(&[(
+            "/w/a.xop",
+            "module a\nrecord R { x: Int }\nrecord R { y: Int }\n",
+        )]);
+        let file = snap.file("/w/a.xop").expect("file");
+        let text = snap.text(file);
+        let d = xop_compiler::db::file_diagnostics(&snap.db, snap.project, file)
+            .iter()
+            .find(|d| d.code == "E0206")
+            .cloned()
+            .expect("a duplicate");
+        let l = diagnostic(&snap, &text, &d);
+        assert_eq!(l.code, Some(NumberOrString::String("E0206".into())));
+        assert_eq!(l.severity, Some(DiagnosticSeverity::ERROR));
+        assert!(l.message.contains("help: "), "{}", l.message);
+        let related = l.related_information.expect("first definition");
+        assert_eq!(
+            related[0].location.range.start,
+            Position {
+                line: 1,
+                character: 7
+            }
+        );
+    }
+
+    #[test]
+    fn stdlib_uris_map_back_to_stdlib_paths() {
+        let (_st, snap) = snapshot(&[]);
+        let std = snap.file("std/consent.xop").expect("stdlib file");
+        let uri = uri_of(&snap, std).expect("a uri");
+        assert_eq!(uri.as_str(), "xop-stdlib:///std/consent.xop");
+        assert_eq!(path_of(&uri, &snap.stdlib), "std/consent.xop");
+        let dir = std::env::temp_dir().join(format!("xop-convert-{}", std::process::id()));
+        let loc = StdlibLocation::install_in(&dir);
+        let file_uri =
+            Uri::from_file_path(loc.file_path("std/time.xop").expect("a path")).expect("uri");
+        assert_eq!(path_of(&file_uri, &loc), "std/time.xop");
+        let other = Uri::from_file_path("/work/x.xop").expect("uri");
+        assert_eq!(path_of(&other, &loc), "/work/x.xop");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

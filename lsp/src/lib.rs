@@ -1,0 +1,47 @@
+//! The XOP language server, `xop lsp`: diagnostics as you type, hover, navigation,
+//! completion, formatting, rename, quick fixes, semantic tokens and folding, over the
+//! compiler's own salsa database (`xop_compiler::db`), so that the editor and `xop check`
+//! agree by construction.
+//!
+//! One module per concept: [`server`] speaks the protocol, [`convert`] holds every conversion
+//! to and from the protocol's types, [`state`] owns the database; the features ([`hover`],
+//! [`navigation`], [`completion`], [`symbols`], [`formatting`], [`actions`], [`semantic`],
+//! [`folding`], [`diagnostics`]) are plain functions over a [`state::Snapshot`] that return
+//! plain values, and are tested as such.
+
+pub mod actions;
+pub mod completion;
+pub mod convert;
+pub mod diagnostics;
+pub mod folding;
+pub mod formatting;
+pub mod hover;
+pub mod lines;
+pub mod navigation;
+pub mod semantic;
+pub mod server;
+pub mod state;
+pub mod stdlib;
+pub mod symbols;
+
+#[cfg(test)]
+mod testing;
+
+use tower_lsp_server::{LspService, Server};
+
+/// Serves the protocol on standard input and output until the client exits. Returns an error
+/// message if the runtime cannot start.
+pub fn run_stdio() -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_io()
+        .build()
+        .map_err(|e| format!("cannot start the language server's runtime: {e}"))?;
+    runtime.block_on(async {
+        let (service, socket) = LspService::new(server::Backend::new);
+        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+            .serve(service)
+            .await;
+    });
+    Ok(())
+}

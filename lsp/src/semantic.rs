@@ -1,0 +1,279 @@
+//! Semantic tokens: the lexer's tokens (keywords, literals, comments), and each name
+//! classified by what the compiler resolved it to.
+
+use std::collections::HashMap;
+
+use self::lexemes::lex_tokens;
+use xop_compiler::db::{SourceFile, parse_file};
+use xop_compiler::ide::{self, Target};
+use xop_compiler::resolve::DefKind;
+use xop_compiler::span::Span;
+
+use crate::state::Snapshot;
+
+/// Token types, in the order of the legend the server announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TokenType {
+    /// `policy`, `deny`, `when`, …
+    Keyword,
+    /// A module name.
+    Namespace,
+    /// A record.
+    Struct,
+    /// An enum.
+    Enum,
+    /// An enum value, a role, a channel, a purpose.
+    EnumMember,
+    /// A function, intrinsic, signal or action.
+    Function,
+    /// A local name.
+    Variable,
+    /// A parameter of a declaration.
+    Parameter,
+    /// A record field.
+    Property,
+    /// A text literal.
+    String,
+    /// A number, duration, amount or time.
+    Number,
+    /// A comment.
+    Comment,
+    /// An annotation.
+    Decorator,
+    /// A policy, decision, journey, agent or event.
+    Class,
+    /// A built-in type.
+    Type,
+}
+
+/// Every token type, in legend order.
+pub const TOKEN_TYPES: &[TokenType] = &[
+    TokenType::Keyword,
+    TokenType::Namespace,
+    TokenType::Struct,
+    TokenType::Enum,
+    TokenType::EnumMember,
+    TokenType::Function,
+    TokenType::Variable,
+    TokenType::Parameter,
+    TokenType::Property,
+    TokenType::String,
+    TokenType::Number,
+    TokenType::Comment,
+    TokenType::Decorator,
+    TokenType::Class,
+    TokenType::Type,
+];
+
+/// Modifier bit: the name is declared here.
+pub const MOD_DECLARATION: u32 = 1;
+/// Modifier bit: it comes from the stdlib.
+pub const MOD_DEFAULT_LIBRARY: u32 = 2;
+
+/// One token: where, what, modifier bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    /// Where.
+    pub span: Span,
+    /// What.
+    pub ty: TokenType,
+    /// [`MOD_DECLARATION`] and [`MOD_DEFAULT_LIBRARY`] bits.
+    pub modifiers: u32,
+}
+
+/// The tokens of `file`, in order, not overlapping.
+pub fn tokens(snap: &Snapshot, file: SourceFile) -> Vec<Token> {
+    let db = &snap.db;
+    let text = snap.text(file);
+    let mut names: HashMap<usize, (Span, Target)> = HashMap::new();
+    let mut collect = |notes: &ide::Notes| {
+        for r in &notes.refs {
+            names
+                .entry(r.span.start())
+                .or_insert((r.span, r.target.clone()));
+        }
+    };
+    collect(ide::file_notes(db, snap.project, file));
+    for i in 0..parse_file(db, file).ast.items.len() {
+        collect(ide::item_notes(
+            db,
+            snap.project,
+            file,
+            u32::try_from(i).unwrap_or(u32::MAX),
+        ));
+    }
+    let mut out = Vec::new();
+    for (span, kind) in lex_tokens(&text) {
+        let token = match kind {
+            Lexeme::Keyword => Some((TokenType::Keyword, 0)),
+            Lexeme::Text => Some((TokenType::String, 0)),
+            Lexeme::Number => Some((TokenType::Number, 0)),
+            Lexeme::Comment => Some((TokenType::Comment, 0)),
+            Lexeme::Annotation => Some((TokenType::Decorator, 0)),
+            Lexeme::Name => match names.get(&span.start()) {
+                Some((s, target)) if *s == span => Some(classify(snap, target, span)),
+                _ => text
+                    .get(span.range())
+                    .filter(|t| xop_compiler::resolve::BUILTIN_TYPES.contains(t))
+                    .map(|_| (TokenType::Type, MOD_DEFAULT_LIBRARY)),
+            },
+        };
+        if let Some((ty, modifiers)) = token {
+            out.push(Token {
+                span,
+                ty,
+                modifiers,
+            });
+        }
+    }
+    out
+}
+
+fn classify(snap: &Snapshot, target: &Target, at: Span) -> (TokenType, u32) {
+    let db = &snap.db;
+    let decl = ide::definition(db, target);
+    let mut modifiers = 0;
+    if let Some((f, s)) = decl {
+        if s == at {
+            modifiers |= MOD_DECLARATION;
+        }
+        if snap.is_stdlib(f) {
+            modifiers |= MOD_DEFAULT_LIBRARY;
+        }
+    }
+    let ty = match target {
+        Target::Def(d) => match d.kind {
+            DefKind::Record => TokenType::Struct,
+            DefKind::Enum => TokenType::Enum,
+            DefKind::Role | DefKind::Channel | DefKind::Purpose => TokenType::EnumMember,
+            DefKind::Fn | DefKind::Intrinsic | DefKind::Signal | DefKind::Action => {
+                TokenType::Function
+            }
+            DefKind::Event
+            | DefKind::Policy
+            | DefKind::Decision
+            | DefKind::Journey
+            | DefKind::Agent => TokenType::Class,
+        },
+        Target::Local { .. } => TokenType::Variable,
+        Target::Field { .. } => TokenType::Property,
+        Target::Variant { .. } => TokenType::EnumMember,
+        Target::Module(_) => TokenType::Namespace,
+    };
+    (ty, modifiers)
+}
+
+/// What the lexer says a piece of text is, coarsely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lexeme {
+    /// A keyword.
+    Keyword,
+    /// A name.
+    Name,
+    /// A text literal.
+    Text,
+    /// A number, duration, amount of money or time.
+    Number,
+    /// A comment (doc comments included).
+    Comment,
+    /// `@name`.
+    Annotation,
+}
+
+/// The lexer's view of a text, reduced to what highlighting needs.
+mod lexemes {
+    use xop_compiler::lexer::{Token, lex};
+    use xop_compiler::span::Span;
+
+    use super::Lexeme;
+
+    /// Every token and comment of `text`, in order.
+    pub fn lex_tokens(text: &str) -> Vec<(Span, Lexeme)> {
+        let lexed = lex(text);
+        let mut out: Vec<(Span, Lexeme)> = Vec::new();
+        let mut after_at = false;
+        for &(start, tok, end) in &lexed.tokens {
+            let span = Span::new(start, end);
+            let kind = match tok {
+                Token::Ident if after_at => {
+                    // `@personal`: one decorator token from the `@`.
+                    if let Some(last) = out.last_mut()
+                        && last.1 == Lexeme::Annotation
+                    {
+                        last.0 = last.0.to(span);
+                    }
+                    after_at = false;
+                    continue;
+                }
+                Token::Ident => Lexeme::Name,
+                Token::Text => Lexeme::Text,
+                Token::Int | Token::Decimal | Token::Money | Token::Duration | Token::Time => {
+                    Lexeme::Number
+                }
+                Token::DocComment | Token::Comment => Lexeme::Comment,
+                Token::AtSign => {
+                    after_at = true;
+                    out.push((span, Lexeme::Annotation));
+                    continue;
+                }
+                Token::Error => continue,
+                t if t.describe() == "a keyword or symbol" && is_word(text, span) => {
+                    Lexeme::Keyword
+                }
+                _ => {
+                    after_at = false;
+                    continue;
+                }
+            };
+            after_at = false;
+            out.push((span, kind));
+        }
+        out.extend(lexed.comments.iter().map(|c| (c.span, Lexeme::Comment)));
+        out.sort_by_key(|(s, _)| s.start());
+        out
+    }
+
+    fn is_word(text: &str, span: Span) -> bool {
+        text.get(span.range())
+            .and_then(|s| s.chars().next())
+            .is_some_and(|c| c.is_ascii_alphabetic())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::State;
+    use crate::stdlib::StdlibLocation;
+
+    const SRC: &str = "/// Doc.\nmodule a\nuse std.consent.consent\nrecord C { consents: List<std.consent.Consent> }\nfn f(c: C): Bool = consent(c, std.consent.marketing, std.channel.sms)\npolicy p for x(to: c) {\n  deny \"r\" when true\n}\n";
+
+    #[test]
+    fn keywords_names_and_comments() {
+        let mut st = State::new(StdlibLocation::Scheme);
+        st.open("a.xop", SRC, 1);
+        let snap = st.snapshot();
+        let file = snap.file("a.xop").expect("file");
+        let toks = tokens(&snap, file);
+        let at = |needle: &str| {
+            let off = SRC.find(needle).expect("needle");
+            toks.iter()
+                .find(|t| t.span.start() == off)
+                .map(|t| (t.ty, t.modifiers))
+        };
+        assert_eq!(at("/// Doc."), Some((TokenType::Comment, 0)));
+        assert_eq!(at("policy"), Some((TokenType::Keyword, 0)));
+        assert_eq!(at("record"), Some((TokenType::Keyword, 0)));
+        assert_eq!(at("C {"), Some((TokenType::Struct, MOD_DECLARATION)));
+        assert_eq!(
+            at("consent(c"),
+            Some((TokenType::Function, MOD_DEFAULT_LIBRARY))
+        );
+        assert_eq!(at("\"r\""), Some((TokenType::String, 0)));
+        assert_eq!(at("Bool"), Some((TokenType::Type, MOD_DEFAULT_LIBRARY)));
+        // Sorted and not overlapping.
+        for w in toks.windows(2) {
+            assert!(w[0].span.end() <= w[1].span.start(), "{w:?}");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The server driven in-process through its tower `Service`: the protocol handlers, the
+//! order of edits, the versions on published diagnostics, and errors that leave it running.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tower::{Service, ServiceExt};
+use tower_lsp_server::LspService;
+use tower_lsp_server::jsonrpc::Request;
+use xop_lsp::server::Backend;
+
+const TEXT: &str = "module a\nrecord C { n: Int }\nfn f(c: C): Bool = c.n > 1\n";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+async fn call(service: &mut LspService<Backend>, req: Request) -> Option<Value> {
+    let resp = service
+        .ready()
+        .await
+        .expect("ready")
+        .call(req)
+        .await
+        .expect("no transport error");
+    resp.map(|r| serde_json::to_value(r).expect("json"))
+}
+
+#[test]
+fn edits_apply_in_order_and_errors_leave_the_server_running() {
+    runtime().block_on(async {
+        let dir = std::env::temp_dir().join(format!("xop-lsp-service-{}", std::process::id()));
+        let (mut service, socket) = LspService::new(Backend::new);
+        // Everything the server sends the client (publishDiagnostics) is collected here.
+        let (tx, rx) = std::sync::mpsc::channel::<Value>();
+        tokio::spawn(async move {
+            let mut socket = socket;
+            while let Some(msg) = socket.next().await {
+                let _ = tx.send(serde_json::to_value(msg).expect("json"));
+            }
+        });
+        let uri = format!("file://{}/a.xop", dir.display());
+        let init = Request::build("initialize")
+            .params(json!({ "capabilities": {} }))
+            .id(1)
+            .finish();
+        let r = call(&mut service, init).await.expect("a response");
+        assert_eq!(r["result"]["capabilities"]["hoverProvider"], json!(true));
+        call(&mut service, Request::build("initialized").params(json!({})).finish()).await;
+        call(
+            &mut service,
+            Request::build("textDocument/didOpen")
+                .params(json!({ "textDocument": { "uri": uri, "languageId": "xop", "version": 1, "text": TEXT } }))
+                .finish(),
+        )
+        .await;
+        // Ten edits, each appending to the number: `1` becomes `1111111111`, then an error.
+        let end = json!({ "line": 2, "character": 26 });
+        for v in 2..12 {
+            call(
+                &mut service,
+                Request::build("textDocument/didChange")
+                    .params(json!({
+                        "textDocument": { "uri": uri, "version": v },
+                        "contentChanges": [{ "range": { "start": end, "end": end }, "text": "1" }]
+                    }))
+                    .finish(),
+            )
+            .await;
+        }
+        call(
+            &mut service,
+            Request::build("textDocument/didChange")
+                .params(json!({
+                    "textDocument": { "uri": uri, "version": 12 },
+                    "contentChanges": [{ "range": { "start": { "line": 2, "character": 19 }, "end": { "line": 2, "character": 20 } }, "text": "d" }]
+                }))
+                .finish(),
+        )
+        .await;
+        // The last diagnostics published carry version 12 and the error of the last edit.
+        let last = tokio::task::spawn_blocking(move || {
+            loop {
+                let msg = rx
+                    .recv_timeout(Duration::from_secs(20))
+                    .expect("diagnostics for version 12");
+                if msg["method"] == "textDocument/publishDiagnostics"
+                    && msg["params"]["version"] == json!(12)
+                {
+                    return msg;
+                }
+            }
+        })
+        .await
+        .expect("the collector");
+        let codes: Vec<&str> = last["params"]["diagnostics"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|d| d["code"].as_str())
+            .collect();
+        assert_eq!(codes, vec!["C0104", "E0205"], "{last}");
+        // A request about an unknown document fails; the server answers the next one.
+        let bad = Request::build("textDocument/hover")
+            .params(json!({ "textDocument": { "uri": "file:///nope.xop" }, "position": { "line": 0, "character": 0 } }))
+            .id(2)
+            .finish();
+        let r = call(&mut service, bad).await.expect("a response");
+        assert_eq!(r["error"]["code"], json!(-32602));
+        let hover = Request::build("textDocument/hover")
+            .params(json!({ "textDocument": { "uri": uri }, "position": { "line": 2, "character": 28 } }))
+            .id(3)
+            .finish();
+        let r = call(&mut service, hover).await.expect("a response");
+        // The literal the ten edits typed, with its type.
+        let value = r["result"]["contents"]["value"].as_str().expect("markdown");
+        assert_eq!(value, "```xop\nInt\n```");
+        assert_eq!(r["result"]["range"]["end"]["character"], json!(36));
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
