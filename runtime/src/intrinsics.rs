@@ -8,6 +8,9 @@
 //! `now - window <= t` is decided without computing `now - window` in 64 bits, so no window,
 //! however large or negative, is an overflow error.
 
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -224,9 +227,23 @@ fn civil(t: i64, tz: &str) -> Result<jiff::civil::DateTime, String> {
 }
 
 /// The IANA time zone `name`, from the bundled tz database.
+///
+/// Looking a zone up parses its rules (microseconds), and every input check and every
+/// `local_hour` needs one, so zones are kept once found; a `TimeZone` is a shared pointer.
+/// Unknown names are not kept, so input cannot grow the cache.
 pub fn time_zone(name: &str) -> Result<TimeZone, String> {
+    static ZONES: OnceLock<RwLock<HashMap<String, TimeZone>>> = OnceLock::new();
+    let zones = ZONES.get_or_init(Default::default);
+    if let Some(zone) = zones.read().ok().and_then(|z| z.get(name).cloned()) {
+        return Ok(zone);
+    }
     match TimeZone::get(name) {
-        Ok(zone) if !zone.is_unknown() => Ok(zone),
+        Ok(zone) if !zone.is_unknown() => {
+            if let Ok(mut z) = zones.write() {
+                z.insert(name.to_string(), zone.clone());
+            }
+            Ok(zone)
+        }
         _ => Err(format!("unknown time zone {name:?}")),
     }
 }
