@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end demo on the bundled examples: check (types and compliance), run the tests,
-# build a signed module, and decide an input with it. Run from anywhere: `bash examples/demo.sh`.
+# build a signed module, decide an input with it on both engines, prove the decision in the
+# proof log (verify, inclusion proof, replay, explain). Run from anywhere: `bash examples/demo.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p xop
@@ -24,6 +25,21 @@ echo
 echo "== xop eval: a customer on hold is offered 'buy-now' by SMS (module verified with --trust)"
 $xop eval "$work/acme.xopm" --trust "$work/acme.pub" --policy contact \
   --input examples/acme/inputs/offer-on-hold.json
+
+echo
+echo "== the same decision on the Cranelift JIT (consent() and local_hour() compiled)"
+$xop eval "$work/acme.xopm" --trust "$work/acme.pub" --policy contact --engine jit \
+  --input examples/acme/inputs/offer-on-hold.json
+
+echo
+echo "== xop eval --log: the decision as a record of the proof log (Merkle tree, signed checkpoint)"
+$xop eval "$work/acme.xopm" --trust "$work/acme.pub" --policy contact \
+  --input examples/acme/inputs/offer-on-hold.json --log "$work/log"
+$xop log verify "$work/log"
+$xop log prove "$work/log" 0 --format json > "$work/proof.json"
+$xop log verify-proof "$work/proof.json" --key "$work/log/log.pub"
+$xop log replay "$work/log"
+$xop explain "$work/log" 0
 
 echo
 echo "== xop eval --decision: next best action for a customer at risk of churning"

@@ -7,8 +7,12 @@ mod build;
 mod check;
 mod compile;
 mod eval;
+mod explain;
 mod files;
 mod fmt;
+mod log;
+mod mcp_gateway;
+mod review;
 mod sarif;
 mod test;
 
@@ -86,6 +90,28 @@ enum Command {
     /// Make an Ed25519 key pair for signing modules
     #[command(long_about = build::KEYGEN_LONG_ABOUT)]
     Keygen(build::KeygenArgs),
+    /// Run the language server on standard input and output (for editors)
+    #[command(
+        long_about = "Run the XOP language server (LSP) on standard input and output.\n\nEditors start it; see docs/editors.md for VS Code, Neovim and Helix."
+    )]
+    Lsp,
+    /// Verify, show, prove, replay the proof log; erase a subject's key
+    #[command(long_about = log::LONG_ABOUT, after_long_help = log::AFTER_LONG_HELP)]
+    Log(log::LogArgs),
+    /// Explain a logged decision: evidence and the source of the rules that fired
+    #[command(long_about = explain::LONG_ABOUT)]
+    Explain(explain::ExplainArgs),
+    /// Gate an AI agent's MCP tool calls with the module's policies (stdio proxy)
+    #[command(long_about = mcp_gateway::LONG_ABOUT)]
+    McpGateway(mcp_gateway::McpGatewayArgs),
+    /// List, show, approve and reject human review cases
+    #[command(long_about = review::LONG_ABOUT, after_long_help = review::AFTER_LONG_HELP)]
+    Review(review::ReviewArgs),
+    /// Serve decisions, reviews and the proof log over HTTP
+    #[command(long_about = review::SERVE_LONG_ABOUT)]
+    Serve(review::ServeArgs),
+    /// Make reviewer and operator tokens, and their SHA-256 for xop.toml
+    Token(review::TokenArgs),
 }
 
 /// The `--color` choice.
@@ -161,6 +187,19 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args, cli.color),
         Command::Test(args) => test::run(&args, cli.color),
         Command::Keygen(args) => build::keygen(&args),
+        Command::Lsp => match xop_lsp::run_stdio() {
+            Ok(()) => SUCCESS,
+            Err(e) => {
+                error(&e);
+                FAILURE
+            }
+        },
+        Command::Log(args) => log::run(&args),
+        Command::Explain(args) => explain::run(&args, cli.color),
+        Command::McpGateway(args) => mcp_gateway::run(args),
+        Command::Review(args) => review::run(&args),
+        Command::Serve(args) => review::serve(&args),
+        Command::Token(args) => review::token(&args),
     };
     ExitCode::from(status)
 }

@@ -3,10 +3,14 @@
 //! compiled modules carries no parser, checker or editor support.
 
 pub mod bind;
+pub mod engine;
 pub mod interp;
 pub mod intrinsics;
 pub mod ir;
 pub mod jit;
 pub mod module;
+pub mod proof;
+pub mod review;
 pub mod sample;
+pub mod synth;
 pub mod value;
