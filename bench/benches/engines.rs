@@ -229,7 +229,7 @@ fn contact_policy(c: &mut Criterion) {
     g.bench_function("xop_jit", |b| {
         b.iter(|| xop.run_at(black_box(&bound), now, &mut out))
     });
-    g.bench_function("xop_interp", |b| {
+    g.bench_function("json/xop_interp", |b| {
         b.iter(|| xop.interp_json(black_box(&json)))
     });
     g.bench_function("cedar", |b| b.iter(|| cedar.authorize(black_box(&req))));
@@ -313,9 +313,9 @@ fn summary() {
     for e in [
         "rust",
         "xop_jit",
-        "xop_interp",
         "cedar",
         "regorus_rvm",
+        "json/xop_interp",
         "json/xop_jit",
         "json/cedar",
         "json/regorus_rvm",
