@@ -2,33 +2,16 @@
 //! verifies, and every kind of tampering (a changed, re-hashed, deleted, reordered or forged
 //! record, a forged checkpoint) named by `xop log verify`; proofs, replay, explain, erasure.
 
+mod support;
+
+use support::{TempDir, s, text};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use xop_runtime::proof::merkle::{Tree, leaf_hash};
 use xop_runtime::proof::store::{Frame, Frames, MAGIC, Tag, commit_body, write_frame};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("xop-log-test-{}-{name}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn xop(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xop"))
@@ -38,20 +21,8 @@ fn xop(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/acme")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// A log of six decisions (each its own `xop eval`, so each its own batch and checkpoint):

@@ -3,38 +3,20 @@
 //! opened); a graceful stop (SIGTERM); `kill -9` under load, then every acknowledged decision
 //! is in the log and `xop log verify` passes. The policies: `server/tests/pay/pay.xop`.
 
+mod support;
+
+use support::{TempDir, s, text};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use xop_runtime::proof::verify::LogReader;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "xop-review-cli-{}-{name}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn xop(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xop"))
@@ -43,18 +25,6 @@ fn xop(args: &[&str]) -> Output {
         .env_remove("XOP_TOKEN")
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// The test module, built by `xop build`, and xop.toml (hashes by `xop token hash`).
