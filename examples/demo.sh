@@ -9,12 +9,37 @@ xop=target/debug/xop
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-echo "== xop check examples/ (syntax, names, types, EU AI Act / GDPR compliance)"
-$xop check examples/
+# Each folder is its own project: the ACME example and the seed scenarios.
+projects=(examples/acme examples/scenarios/*/)
+
+echo "== xop check (syntax, names, types, EU AI Act / GDPR compliance), each project"
+for p in "${projects[@]}"; do $xop check "$p"; done
 
 echo
-echo "== xop test examples/"
-$xop test examples/
+echo "== xop test examples/acme"
+$xop test examples/acme
+
+echo
+echo "== seed scenarios: each case of examples/scenarios/*/cases.json, decided (on hold, SIM swap, credit limit)"
+for p in examples/scenarios/*/; do
+  echo "-- $p"
+  $xop build "$p" -o "$work/scenario.xopm" > /dev/null
+  python3 - "$p/cases.json" "$work" "$xop" <<'PY'
+import json, subprocess, sys
+cases, work, xop = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+for c in cases:
+    path = f"{work}/case.json"
+    json.dump(c["input"], open(path, "w"))
+    out = subprocess.run([xop, "eval", f"{work}/scenario.xopm", "--policy", c["policy"],
+                          "--input", path, "--format", "json"], capture_output=True, text=True)
+    d = json.loads(out.stdout)
+    want = c["expect"]
+    ok = d["verdict"] == want["verdict"] and d["reasons"] == want["reasons"]
+    print(f"{'ok  ' if ok else 'FAIL'} {c['name']}: {d['verdict']} {d['reasons']}")
+    if not ok:
+        sys.exit(1)
+PY
+done
 
 echo
 echo "== xop keygen + xop build --sign (a content-addressed, signed module)"

@@ -93,11 +93,15 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
 }
 
-/// The scenario folders, sorted by name.
-fn scenarios() -> Vec<PathBuf> {
-    let dir = corpus_dir();
+/// The seed scenarios of `examples/scenarios/`, in the corpus's format.
+fn seed_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios")
+}
+
+/// The scenario folders under `dir`, sorted by name.
+fn scenarios(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(&dir)
+    for entry in walkdir::WalkDir::new(dir)
         .min_depth(1)
         .max_depth(1)
         .sort_by_file_name()
@@ -374,12 +378,11 @@ fn expected_text(e: &Expect) -> String {
     s
 }
 
-#[test]
-fn conformance_corpus() {
-    let scenarios = scenarios();
+/// Decides every case of every scenario on every engine; the failures, and how many cases ran.
+fn run_scenarios(scenarios: &[PathBuf]) -> (Vec<String>, usize) {
     let mut failures: Vec<String> = Vec::new();
     let mut total_cases = 0;
-    for dir in &scenarios {
+    for dir in scenarios {
         let scenario = dir
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -427,6 +430,13 @@ fn conformance_corpus() {
             }
         }
     }
+    (failures, total_cases)
+}
+
+#[test]
+fn conformance_corpus() {
+    let scenarios = scenarios(&corpus_dir());
+    let (mut failures, total_cases) = run_scenarios(&scenarios);
     if scenarios.len() < MIN_SCENARIOS {
         failures.push(format!(
             "the corpus has {} scenario(s); it must keep at least {MIN_SCENARIOS}",
@@ -443,6 +453,22 @@ fn conformance_corpus() {
         "{} conformance failure(s) ({} scenarios, {total_cases} cases):\n\n{}",
         failures.len(),
         scenarios.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The seed scenarios of issue 7 that are written so far (`examples/scenarios/`), each a
+/// project with its cases, decided like the corpus on both engines.
+#[test]
+fn seed_scenarios() {
+    let scenarios = scenarios(&seed_dir());
+    let (failures, total_cases) = run_scenarios(&scenarios);
+    assert!(scenarios.len() >= 3, "{} seed scenario(s)", scenarios.len());
+    assert!(total_cases >= 10, "{total_cases} seed case(s)");
+    assert!(
+        failures.is_empty(),
+        "{} seed scenario failure(s):\n\n{}",
+        failures.len(),
         failures.join("\n\n")
     );
 }
