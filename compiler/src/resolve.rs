@@ -67,7 +67,8 @@ impl DefKind {
         }
     }
 
-    fn of(kind: &ItemKind) -> Option<DefKind> {
+    /// The kind of definition an item declares (`None` for tests and unparsable items).
+    pub fn of(kind: &ItemKind) -> Option<DefKind> {
         Some(match kind {
             ItemKind::Record(_) => DefKind::Record,
             ItemKind::Enum(_) => DefKind::Enum,

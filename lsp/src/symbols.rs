@@ -90,7 +90,7 @@ fn item_symbol(item: &ast::Item, text: &str) -> Option<Symbol> {
         ItemKind::Error => return None,
         k => {
             let n = item.name()?;
-            (n.name.clone(), n.span, SymbolKind::Def(def_kind(k)?))
+            (n.name.clone(), n.span, SymbolKind::Def(DefKind::of(k)?))
         }
     };
     let mut children = Vec::new();
@@ -162,26 +162,6 @@ fn item_symbol(item: &ast::Item, text: &str) -> Option<Symbol> {
         span: item.span,
         selection,
         children,
-    })
-}
-
-fn def_kind(k: &ItemKind) -> Option<DefKind> {
-    Some(match k {
-        ItemKind::Record(_) => DefKind::Record,
-        ItemKind::Enum(_) => DefKind::Enum,
-        ItemKind::Action(_) => DefKind::Action,
-        ItemKind::Signal(_) => DefKind::Signal,
-        ItemKind::Role(_) => DefKind::Role,
-        ItemKind::Channel(_) => DefKind::Channel,
-        ItemKind::Purpose(_) => DefKind::Purpose,
-        ItemKind::Event(_) => DefKind::Event,
-        ItemKind::Fn(f) if f.body.is_none() => DefKind::Intrinsic,
-        ItemKind::Fn(_) => DefKind::Fn,
-        ItemKind::Policy(_) => DefKind::Policy,
-        ItemKind::Decision(_) => DefKind::Decision,
-        ItemKind::Journey(_) => DefKind::Journey,
-        ItemKind::Agent(_) => DefKind::Agent,
-        ItemKind::Test(_) | ItemKind::Error => return None,
     })
 }
 

@@ -158,18 +158,13 @@ impl Camara {
 
     /// `POST /retrieve-date` of SIM Swap: when the SIM last changed.
     pub fn retrieve_sim_swap_date(&self, phone_number: &str) -> Exchange<SimSwapDate> {
-        if let Err(e) = check_phone(phone_number) {
-            return Exchange::local_error(e);
-        }
         let body = json!({ "phoneNumber": phone_number });
-        self.json_call(
+        self.phone_read(
             Api::SimSwap,
             "retrieveSimSwapDate",
-            "POST",
-            "/retrieve-date".into(),
-            Some(body),
-            Retry::Idempotent,
-            &[200],
+            "/retrieve-date",
+            phone_number,
+            body,
             |o| {
                 // Required, and nullable: `null` is "not disclosed", a missing key is a bug.
                 if !o.0.contains_key("latestSimChange") {
@@ -189,18 +184,13 @@ impl Camara {
 
     /// `POST /retrieve` of Device Roaming Status.
     pub fn roaming_status(&self, phone_number: &str) -> Exchange<RoamingStatus> {
-        if let Err(e) = check_phone(phone_number) {
-            return Exchange::local_error(e);
-        }
         let body = json!({ "device": { "phoneNumber": phone_number } });
-        self.json_call(
+        self.phone_read(
             Api::DeviceRoamingStatus,
             "getRoamingStatus",
-            "POST",
-            "/retrieve".into(),
-            Some(body),
-            Retry::Idempotent,
-            &[200],
+            "/retrieve",
+            phone_number,
+            body,
             |o| {
                 Ok(RoamingStatus {
                     roaming: o.bool("roaming")?,
@@ -214,18 +204,13 @@ impl Camara {
 
     /// `POST /retrieve` of Device Reachability Status.
     pub fn reachability_status(&self, phone_number: &str) -> Exchange<ReachabilityStatus> {
-        if let Err(e) = check_phone(phone_number) {
-            return Exchange::local_error(e);
-        }
         let body = json!({ "device": { "phoneNumber": phone_number } });
-        self.json_call(
+        self.phone_read(
             Api::DeviceReachabilityStatus,
             "getReachabilityStatus",
-            "POST",
-            "/retrieve".into(),
-            Some(body),
-            Retry::Idempotent,
-            &[200],
+            "/retrieve",
+            phone_number,
+            body,
             |o| {
                 let connectivity = o
                     .str_list("connectivity")?
@@ -338,6 +323,32 @@ impl Camara {
             Retry::Once,
             &[200],
             session_info,
+        )
+    }
+
+    /// A read-only `POST` about `phone_number` (CAMARA's check and retrieve operations): the
+    /// number checked before anything is sent, retried as idempotent, 200 expected.
+    fn phone_read<T>(
+        &self,
+        api: Api,
+        operation: &'static str,
+        path: &'static str,
+        phone_number: &str,
+        body: Json,
+        parse: impl FnOnce(&Obj<'_>) -> Result<T, String>,
+    ) -> Exchange<T> {
+        if let Err(e) = check_phone(phone_number) {
+            return Exchange::local_error(e);
+        }
+        self.json_call(
+            api,
+            operation,
+            "POST",
+            path.into(),
+            Some(body),
+            Retry::Idempotent,
+            &[200],
+            parse,
         )
     }
 
