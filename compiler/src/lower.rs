@@ -823,7 +823,20 @@ impl<'a> Lowering<'a> {
                 }
                 self.expr(def.file, &inner, slots, body, None)
             }
-            DefKind::Intrinsic => self.intrinsic(&def, &params, lowered),
+            DefKind::Intrinsic => {
+                // The static record type of each argument, for open-record parameters.
+                let arg_types: Vec<Option<Ty>> = params
+                    .iter()
+                    .zip(&ordered)
+                    .map(|(p, a)| match (&p.ty, a) {
+                        (Ty::Open(_), Some(x)) => {
+                            Some(self.checker_type(file, frame, x, Some(&p.ty)))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                self.intrinsic(&def, &params, &arg_types, lowered)
+            }
             _ => {
                 self.errors.push(format!("`{name}` cannot be called"));
                 IExpr::Const(Value::Absent)
@@ -835,6 +848,7 @@ impl<'a> Lowering<'a> {
         &mut self,
         def: &Def,
         params: &[resolve::TypedParam],
+        arg_types: &[Option<Ty>],
         mut args: Vec<IExpr>,
     ) -> IExpr {
         let q = def.qualified(self.db);
@@ -845,7 +859,8 @@ impl<'a> Lowering<'a> {
                 && let Some(arg) = args.get_mut(i)
             {
                 let subject = std::mem::replace(arg, IExpr::Const(Value::Absent));
-                *arg = self.open_field(subject, field);
+                let ty = arg_types.get(i).and_then(Option::as_ref);
+                *arg = self.open_field(subject, ty, field);
             }
         }
         let which = match q.as_str() {
@@ -888,10 +903,20 @@ impl<'a> Lowering<'a> {
         IExpr::Intrinsic(which, args)
     }
 
-    /// `subject.field` where the subject's record type is only known at run time by value: the
-    /// field index is found by name in every record type that has it, which the type checker
-    /// guarantees for the argument's type.
-    fn open_field(&mut self, subject: IExpr, field: &str) -> IExpr {
+    /// `subject.field` for an open-record parameter: the field's index in the argument's own
+    /// record type, looked up by name. Only when that type is not a known record (it always is in
+    /// a checked program) is the index taken from every record having the field, if they agree.
+    fn open_field(&mut self, subject: IExpr, ty: Option<&Ty>, field: &str) -> IExpr {
+        if let Some(Ty::Record(def)) = ty.map(Ty::present) {
+            let at = self
+                .program
+                .records
+                .get(self.record_index(def) as usize)
+                .and_then(|r| r.field(field));
+            if let Some(at) = at {
+                return IExpr::Field(Box::new(subject), index(at));
+            }
+        }
         let indices: BTreeSet<usize> = self
             .program
             .records
