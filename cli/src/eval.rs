@@ -78,6 +78,10 @@ pub struct EvalArgs {
     /// sequence number is printed; see `xop log` and `xop explain`
     #[arg(long, value_name = "DIR", conflicts_with = "decision")]
     pub log: Option<PathBuf>,
+    /// Read `[camara]` from this `xop.toml`: signals are then read from the network (not from
+    /// the input), and an allowed QoD instruction creates its session (docs/network.md)
+    #[arg(long, value_name = "FILE", conflicts_with = "decision")]
+    pub config: Option<PathBuf>,
 }
 
 /// Runs `xop eval`.
@@ -107,8 +111,8 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         ));
         return FAILURE;
     };
-    if let Some(dir) = &args.log {
-        return logged(args, &compiled, dir, &policy_name, index, &input);
+    if args.log.is_some() || args.config.is_some() {
+        return logged(args, &compiled, &policy_name, index, &input);
     }
     let (decision, status) = match xop_runtime::bind::bind_json(program, index, &input) {
         Ok(bound) => {
@@ -164,15 +168,24 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
 fn logged(
     args: &EvalArgs,
     compiled: &compile::Compiled,
-    dir: &std::path::Path,
     policy: &str,
     index: usize,
     input: &str,
 ) -> u8 {
     if args.engine == Engine::Jit {
-        error("--log decides on the interpreter; leave out --engine jit");
+        error("--log and --config decide on the interpreter; leave out --engine jit");
         return FAILURE;
     }
+    let camara = match &args.config {
+        Some(path) => match xop_network::CamaraConfig::from_file(path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                error(&e.to_string());
+                return FAILURE;
+            }
+        },
+        None => None,
+    };
     // The module file's own bytes when given one (its hash is its identity in the log), else
     // the sources compiled to a module.
     let bytes = match &args.paths[..] {
@@ -197,8 +210,9 @@ fn logged(
         },
         None => None,
     };
+    let dir = args.log.as_deref();
     let (decision, outcome) =
-        match crate::log::eval_logged(dir, &bytes, trust.as_ref(), policy, input) {
+        match crate::log::eval_logged(dir, &bytes, trust.as_ref(), policy, input, camara) {
             Ok(d) => d,
             Err(s) => return s,
         };
@@ -208,19 +222,33 @@ fn logged(
     } else {
         SUCCESS
     };
-    let seq = outcome.seq.unwrap_or_default();
     let text = match args.format {
-        Format::Human => format!(
-            "{}  proof: record {seq} in {} (`xop explain {} {seq}`)\n",
-            human(program, index, &decision),
-            dir.display(),
-            dir.display()
-        ),
+        Format::Human => {
+            let mut s = human(program, index, &decision);
+            s.push_str(&network_lines(&outcome));
+            if let (Some(dir), Some(seq)) = (dir, outcome.seq) {
+                s.push_str(&format!(
+                    "  proof: record {seq} in {} (`xop explain {} {seq}`)\n",
+                    dir.display(),
+                    dir.display()
+                ));
+            }
+            s
+        }
         Format::Json => {
             let mut v: serde_json::Value =
                 serde_json::from_str(&json(program, index, &decision)).unwrap_or_default();
-            v["seq"] = serde_json::json!(seq);
+            if dir.is_some() {
+                v["seq"] = serde_json::json!(outcome.seq);
+            }
             v["module"] = serde_json::json!(outcome.module);
+            if !outcome.signals.is_empty() {
+                v["signals"] = serde_json::json!(outcome.signals);
+            }
+            if let Some(p) = &outcome.performed {
+                v["performed"] = serde_json::json!(p);
+                v["performed_seq"] = serde_json::json!(outcome.performed_seq);
+            }
             format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
         }
     };
@@ -228,6 +256,28 @@ fn logged(
         Ok(()) => status,
         Err(s) => s,
     }
+}
+
+/// The signals a decision read through the connectors and the action it carried out, with the
+/// correlators of their network calls.
+fn network_lines(outcome: &xop_runtime::engine::Outcome) -> String {
+    use xop_runtime::proof::record::correlators;
+    let mut s = String::new();
+    for r in &outcome.signals {
+        if let Some(f) = &r.fetch {
+            s.push_str(&format!("  signal {} {}\n", r.signal, f.describe()));
+        }
+    }
+    if let Some(p) = &outcome.performed {
+        s.push_str(&format!(
+            "  performed {}: {} {}{}\n",
+            p.action,
+            if p.ok { "done" } else { "failed" },
+            p.result,
+            correlators(&p.calls)
+        ));
+    }
+    s
 }
 
 /// `--decision NAME`: the ranked candidates, each with its action's decision.
@@ -313,7 +363,8 @@ fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
             s
         }
         Format::Json => {
-            let mut t = serde_json::to_string_pretty(&ranked).unwrap_or_default();
+            let mut t = serde_json::to_string_pretty(&ranked_json(program, name, &ranked))
+                .unwrap_or_default();
             t.push('\n');
             t
         }
@@ -322,6 +373,48 @@ fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
         Ok(()) => SUCCESS,
         Err(s) => s,
     }
+}
+
+/// `--decision NAME --format json`: the candidates by rank, each with its arguments in the
+/// input format of `xop eval --policy` (one key per parameter), and the choice: the index of
+/// the first candidate not denied (docs/language.md §5.10), or `null`.
+fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> serde_json::Value {
+    use xop_runtime::proof::record::value_json;
+    let candidates: Vec<serde_json::Value> = ranked
+        .iter()
+        .map(|c| {
+            let params = program
+                .policies
+                .iter()
+                .find(|p| p.action == c.action)
+                .map(|p| p.params.as_slice())
+                .unwrap_or_default();
+            let args: serde_json::Map<String, serde_json::Value> = params
+                .iter()
+                .zip(&c.args)
+                .map(|(p, v)| (p.name.clone(), value_json(program, v)))
+                .collect();
+            let d = &c.decision;
+            serde_json::json!({
+                "action": c.action,
+                "line": c.line,
+                "rank": value_json(program, &c.rank),
+                "args": args,
+                "verdict": d.verdict.keyword(),
+                "reasons": d.reasons,
+                "fired": d.fired,
+                "review": d.review.as_ref().map(|r| serde_json::json!({
+                    "role": r.role, "within_ms": r.within_ms, "fallback": r.fallback.keyword()
+                })),
+                "error": d.error,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "decision": program.decision(name).map(|(_, d)| d.qualified.clone()),
+        "choice": ranked.iter().position(|c| c.decision.verdict != Verdict::Deny),
+        "candidates": candidates,
+    })
 }
 
 /// The candidate's scalar arguments, `channel: email, offer: "x"` (records are left out).

@@ -111,6 +111,9 @@ fn explain(dir: &Path, n: u64, time: &str, d: &DecisionRecord, color: bool) -> S
         s.push_str("signals read:\n");
         for sig in &d.signals {
             s.push_str(&format!("  {} = {}\n", sig.signal, sig.value));
+            if let Some(f) = &sig.fetch {
+                s.push_str(&format!("    {}\n", f.describe()));
+            }
         }
     }
     let module = match load_module(dir, &d.module) {

@@ -406,17 +406,26 @@ fn erase(dir: &Path, subject: &str) -> u8 {
     }
 }
 
-/// `xop eval … --log DIR`: decides through the runtime, which proves the decision in the log
-/// in `dir` before answering. `module_bytes` is the module file (or the compiled sources).
+/// `xop eval … --log DIR` / `--config FILE`: decides through the runtime, which proves the
+/// decision in the log in `dir` (if given) before answering, reading signals through the CAMARA
+/// connectors (if configured). `module_bytes` is the module file (or the compiled sources).
 pub fn eval_logged(
-    dir: &Path,
+    dir: Option<&Path>,
     module_bytes: &[u8],
     trust: Option<&VerifyingKey>,
     policy: &str,
     input: &str,
+    camara: Option<xop_network::CamaraConfig>,
 ) -> Result<(Decision, Outcome), u8> {
-    let log = ProofLog::open(dir, LogConfig::default()).map_err(|e| fail(&e))?;
-    let rt = Runtime::with_log(log);
+    let rt = match dir {
+        Some(dir) => {
+            Runtime::with_log(ProofLog::open(dir, LogConfig::default()).map_err(|e| fail(&e))?)
+        }
+        None => Runtime::new(),
+    };
+    if let Some(c) = camara {
+        rt.set_connectors(Some(Box::new(xop_network::Camara::new(c))));
+    }
     if let Err(e) = rt.load_bytes("eval", module_bytes, trust) {
         error(&e.to_string());
         return Err(FAILURE);

@@ -19,36 +19,9 @@ const MAX_BODY: u64 = 1 << 20;
 /// What tells the time to the connectors (token expiry, cache ages). Tests move it by hand.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
-/// One HTTP request made to the network (one attempt of a call, or a token request), as the
-/// proof record keeps it. Phone numbers and other arguments are not in it: the decision's
-/// evidence has them, hashed when personal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkCall {
-    /// The API (`sim-swap`, `quality-on-demand`, `device-roaming-status`,
-    /// `device-reachability-status`), or `oauth2` for the token endpoint.
-    pub api: String,
-    /// The operation's `operationId` in the API's OpenAPI file (`checkSimSwap`), or `token`.
-    pub operation: String,
-    /// The HTTP method.
-    pub method: String,
-    /// The path under the API's base URL (`/check`, `/sessions/{id}`).
-    pub path: String,
-    /// The `x-correlator` sent (one per call, the same on each of its attempts); `None` for
-    /// the token endpoint, which is not a CAMARA API.
-    pub correlator: Option<String>,
-    /// The `x-correlator` the answer carried, if any.
-    pub echoed_correlator: Option<String>,
-    /// 1 for the first attempt of a call, 2 for its first retry, …
-    pub attempt: u32,
-    /// The HTTP status of the answer; `None` when there was none (timeout, connection failed).
-    pub status: Option<u16>,
-    /// The CAMARA error `code` of an error answer (or OAuth2 `error` of the token endpoint).
-    pub error_code: Option<String>,
-    /// What went wrong with this request; `None` when it succeeded.
-    pub error: Option<String>,
-    /// How long the request took, in milliseconds.
-    pub elapsed_ms: u64,
-}
+/// One HTTP request made to the network, as the proof record keeps it (the runtime's record
+/// type: the connectors fill it, the proof log stores it).
+pub use xop_runtime::proof::record::NetworkCall;
 
 /// Why a call gave no answer that the connector could use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@
 mod actions;
 mod api;
 mod config;
+mod connectors;
 mod convert;
 mod http;
 mod signals;

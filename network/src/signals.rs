@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use xop_runtime::interp::{self, Decision, NoSignals, Signals};
 use xop_runtime::ir::{Expr, Program, SignalDecl};
+use xop_runtime::proof::record::SignalFetch;
 use xop_runtime::value::Value;
 
 use crate::Camara;
@@ -271,6 +272,16 @@ impl Signals for NetworkSignals<'_> {
         let (value, outcome) = self.read_signal(decl, args);
         lock(&self.outcomes).push(outcome);
         value
+    }
+
+    fn fetch(&self, nth: usize) -> Option<SignalFetch> {
+        lock(&self.outcomes).get(nth).map(|o| SignalFetch {
+            source: o.source.clone(),
+            cached: o.cached,
+            age_ms: o.age_ms,
+            reason: o.reason.clone(),
+            calls: o.calls.clone(),
+        })
     }
 }
 

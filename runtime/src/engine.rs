@@ -30,7 +30,8 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use ed25519_dalek::VerifyingKey;
 
-use crate::bind::{self, Bound};
+use crate::bind::{self, BindError, BindErrorKind, Bound};
+use crate::connectors::{Connectors, Performed};
 use crate::interp::{self, BAD_INPUT, Decision, FixedSignals, Signals};
 use crate::ir::{Program, SignalDecl, Verdict};
 use crate::module::{self, LoadedModule, ModuleError, hex};
@@ -218,6 +219,16 @@ pub struct Outcome {
     pub policy: String,
     /// The decision time (ms since the epoch).
     pub at_ms: i64,
+    /// The action the decision allowed, carried out by the [`Connectors`] (`None` when the
+    /// action is not theirs, or was not allowed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performed: Option<Performed>,
+    /// The signals read, in order, with how each was fetched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<SignalRead>,
+    /// The proof record of [`Outcome::performed`] (the event `action.performed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performed_seq: Option<u64>,
 }
 
 fn keyword<S: serde::Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
@@ -229,6 +240,7 @@ pub struct Runtime {
     modules: ArcSwap<ModuleSet>,
     log: Option<ProofLog>,
     review: ArcSwapOption<Box<dyn ReviewSink>>,
+    connectors: ArcSwapOption<Box<dyn Connectors>>,
 }
 
 impl fmt::Debug for Runtime {
@@ -267,6 +279,7 @@ impl Runtime {
             modules: ArcSwap::from_pointee(ModuleSet::default()),
             log: None,
             review: ArcSwapOption::empty(),
+            connectors: ArcSwapOption::empty(),
         }
     }
 
@@ -294,6 +307,13 @@ impl Runtime {
     /// Plugs in (or replaces, or with `None` removes) the review sink.
     pub fn set_review_sink(&self, sink: Option<Box<dyn ReviewSink>>) {
         self.review.store(sink.map(Arc::new));
+    }
+
+    /// Plugs in (or with `None` removes) the connectors to the network: from then on signals
+    /// are read through them, not from the input, and allowed actions that are theirs are
+    /// carried out and proven.
+    pub fn set_connectors(&self, connectors: Option<Box<dyn Connectors>>) {
+        self.connectors.store(connectors.map(Arc::new));
     }
 
     /// The modules loaded now (a snapshot).
@@ -454,8 +474,23 @@ impl Runtime {
                 Err(e) => Err(e),
             },
         };
+        let connectors = self.connectors.load_full();
+        let bound = match bound {
+            // The network is the source of signals: a value given in the input could hide a
+            // SIM swap, so it is refused, not ignored.
+            Ok(b) if connectors.is_some() && options.signals.is_none() && !b.signals.is_empty() => {
+                Err(BindError {
+                    kind: BindErrorKind::UnknownField,
+                    path: "signals".to_string(),
+                    message:
+                        "signals are read from the network here; leave `signals` out of the input"
+                            .to_string(),
+                })
+            }
+            other => other,
+        };
         let now_wall = jiff::Timestamp::now().as_millisecond();
-        let (decision, at_ms, evidence, signals) = match bound {
+        let (decision, at_ms, evidence, signals) = match &bound {
             Err(e) => (
                 // Only the kind and path are kept: the message may quote a personal value.
                 Decision {
@@ -476,8 +511,17 @@ impl Runtime {
             Ok(b) => {
                 let at = b.now_ms.unwrap_or(now_wall);
                 let fixed = FixedSignals(b.signals.clone());
+                let network = match (&connectors, options.signals) {
+                    (Some(c), None) => Some(c.signals(program, at)),
+                    _ => None,
+                };
+                let inner: &dyn Signals = match (options.signals, &network) {
+                    (Some(s), _) => s,
+                    (None, Some(n)) => n.as_ref(),
+                    (None, None) => &fixed,
+                };
                 let recording = Recording {
-                    inner: options.signals.unwrap_or(&fixed),
+                    inner,
                     reads: std::cell::RefCell::new(Vec::new()),
                 };
                 let d = interp::decide(program, index, &b.args, at, &recording);
@@ -496,12 +540,14 @@ impl Runtime {
                 };
                 let signals = reads
                     .iter()
-                    .map(|(i, v)| SignalRead {
+                    .enumerate()
+                    .map(|(n, (i, v))| SignalRead {
                         signal: program
                             .signals
                             .get(*i as usize)
                             .map_or_else(|| format!("#{i}"), |s| s.name.clone()),
                         value: value_json(program, v),
+                        fetch: inner.fetch(n),
                     })
                     .collect();
                 (d, at, evidence, signals)
@@ -517,6 +563,11 @@ impl Runtime {
             evidence.clone()
         } else {
             Vec::new()
+        };
+        let signals_read = if signals.is_empty() {
+            Vec::new()
+        } else {
+            signals.clone()
         };
         let seq = match &self.log {
             None => None,
@@ -539,7 +590,24 @@ impl Runtime {
                 Some(log.append(&entry).map_err(RuntimeError::Log)?)
             }
         };
+        // The action is carried out only once the decision allowing it is durable, and what
+        // came of it is proven right after.
+        let (performed, performed_seq) = match (&connectors, &bound) {
+            (Some(c), Ok(b)) if decision.verdict == Verdict::Allow => {
+                match c.perform(program, &pol.action, &b.args) {
+                    Some(p) => {
+                        let seq = self.prove_performed(seq, &p)?;
+                        (Some(p), seq)
+                    }
+                    None => (None, None),
+                }
+            }
+            _ => (None, None),
+        };
         let outcome = Outcome {
+            signals: signals_read,
+            performed,
+            performed_seq,
             verdict: decision.verdict,
             reasons: decision.reasons,
             fired: decision.fired,
@@ -556,6 +624,31 @@ impl Runtime {
             Some(terms) => self.with_case(outcome, &pol.action, terms, case_evidence),
             None => outcome,
         })
+    }
+
+    /// Appends the event `action.performed` for the action the decision `decision` allowed.
+    fn prove_performed(
+        &self,
+        decision: Option<u64>,
+        p: &Performed,
+    ) -> Result<Option<u64>, RuntimeError> {
+        let Some(log) = &self.log else {
+            return Ok(None);
+        };
+        let entry = Entry {
+            time: time_text(jiff::Timestamp::now().as_millisecond()),
+            body: Body::Event {
+                name: "action.performed".to_string(),
+                data: serde_json::json!({
+                    "decision": decision,
+                    "action": p.action,
+                    "ok": p.ok,
+                    "result": p.result,
+                    "calls": p.calls,
+                }),
+            },
+        };
+        log.append(&entry).map(Some).map_err(RuntimeError::Log)
     }
 
     fn with_case(

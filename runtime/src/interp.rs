@@ -76,6 +76,14 @@ pub trait Signals {
     /// The value of signal `signal` (declared as `decl`) for `args`, or `Value::Absent` when it
     /// is unavailable, failed or is stale.
     fn read(&self, signal: u32, decl: &SignalDecl, args: &[Value]) -> Value;
+
+    /// How the `nth` read of this source (from 0, in the order they were made) was fetched,
+    /// for the proof record: the network calls and their correlators, or why it is absent.
+    /// `None` for a source that keeps no such account (values given in the input).
+    fn fetch(&self, nth: usize) -> Option<crate::proof::record::SignalFetch> {
+        let _ = nth;
+        None
+    }
 }
 
 /// No signal is ever available.

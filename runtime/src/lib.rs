@@ -3,6 +3,7 @@
 //! compiled modules carries no parser, checker or editor support.
 
 pub mod bind;
+pub mod connectors;
 pub mod engine;
 pub mod interp;
 pub mod intrinsics;

@@ -40,6 +40,8 @@ struct File {
     reviewers: Vec<Entry>,
     #[serde(default)]
     operators: Vec<Entry>,
+    /// Read by `xop_network::CamaraConfig` (which checks its keys).
+    camara: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +82,9 @@ pub struct Config {
     pub body_limit: usize,
     /// The per-request timeout, in milliseconds.
     pub timeout_ms: u64,
+    /// The CAMARA connectors' settings (`[camara]`), when the file has them: signals are then
+    /// read from the network and allowed QoD instructions carried out.
+    pub camara: Option<xop_network::CamaraConfig>,
     credentials: Vec<Credential>,
 }
 
@@ -90,6 +95,7 @@ impl Default for Config {
             trust: None,
             body_limit: DEFAULT_BODY_LIMIT,
             timeout_ms: DEFAULT_TIMEOUT_MS,
+            camara: None,
             credentials: Vec::new(),
         }
     }
@@ -163,11 +169,18 @@ impl Config {
         if file.body_limit == Some(0) {
             return Err("body_limit must be at least 1 byte".into());
         }
+        let camara = match file.camara {
+            None => None,
+            Some(_) => Some(
+                xop_network::CamaraConfig::from_toml(text).map_err(|e| format!("[camara]: {e}"))?,
+            ),
+        };
         Ok(Config {
             listen: file.listen,
             trust,
             body_limit: file.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
             timeout_ms: file.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS).max(1),
+            camara,
             credentials,
         })
     }

@@ -128,6 +128,9 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
                 e => format!("`{}`: {e}", path.display()),
             })?;
     }
+    if let Some(camara) = &config.camara {
+        rt.set_connectors(Some(Box::new(xop_network::Camara::new(camara.clone()))));
+    }
     let queue = ReviewQueue::open(&opts.data, Box::new(RuntimeLog(Arc::downgrade(&rt))))
         .map_err(|e| e.to_string())?;
     rt.set_review_sink(Some(queue.sink()));

@@ -5,6 +5,7 @@
 mod device_status;
 mod policy;
 mod qod;
+mod runtime;
 mod sim_swap;
 mod support;
 mod token;

@@ -139,6 +139,87 @@ pub struct SignalRead {
     pub signal: String,
     /// The value read (`null` when absent), in the input JSON format.
     pub value: Json,
+    /// Where the value came from, when a connector read it (absent for values given in the
+    /// input): the network calls and their correlators, or why the signal is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<SignalFetch>,
+}
+
+/// How a connector read a signal: fetched now, or reused within its `max_age`, or absent and
+/// why; with the network calls behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalFetch {
+    /// The declared source, e.g. `std.camara.sim_swap`.
+    pub source: String,
+    /// Whether the value was reused from an earlier call (the calls are then that call's).
+    pub cached: bool,
+    /// How old the value was when read, in milliseconds (0 when fetched for this read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_ms: Option<u64>,
+    /// Why the signal is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The HTTP requests behind the value, or made in vain.
+    pub calls: Vec<NetworkCall>,
+}
+
+impl SignalFetch {
+    /// For people: `from SOURCE: fetched (x-correlator …)`, `reused, N ms old`, or
+    /// `absent: why`.
+    pub fn describe(&self) -> String {
+        let how = match (&self.reason, self.cached) {
+            (Some(why), _) => format!("absent: {why}"),
+            (None, true) => format!("reused, {} ms old", self.age_ms.unwrap_or(0)),
+            (None, false) => "fetched".to_string(),
+        };
+        format!("from {}: {how}{}", self.source, correlators(&self.calls))
+    }
+}
+
+/// ` (x-correlator A, B)` for the calls that carried one; empty when none did.
+pub fn correlators(calls: &[NetworkCall]) -> String {
+    let c: Vec<&str> = calls
+        .iter()
+        .filter_map(|c| c.correlator.as_deref())
+        .collect();
+    if c.is_empty() {
+        String::new()
+    } else {
+        format!(" (x-correlator {})", c.join(", "))
+    }
+}
+
+/// One HTTP request made to the network (one attempt of a call, or a token request), as the
+/// proof record keeps it. Phone numbers and other arguments are not in it: the decision's
+/// evidence has them, hashed when personal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkCall {
+    /// The API (`sim-swap`, `quality-on-demand`, `device-roaming-status`,
+    /// `device-reachability-status`), or `oauth2` for the token endpoint.
+    pub api: String,
+    /// The operation's `operationId` in the API's OpenAPI file (`checkSimSwap`), or `token`.
+    pub operation: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The path under the API's base URL (`/check`, `/sessions/{id}`).
+    pub path: String,
+    /// The `x-correlator` sent (one per call, the same on each of its attempts); `None` for
+    /// the token endpoint, which is not a CAMARA API.
+    pub correlator: Option<String>,
+    /// The `x-correlator` the answer carried, if any.
+    pub echoed_correlator: Option<String>,
+    /// 1 for the first attempt of a call, 2 for its first retry, …
+    pub attempt: u32,
+    /// The HTTP status of the answer; `None` when there was none (timeout, connection failed).
+    pub status: Option<u16>,
+    /// The CAMARA error `code` of an error answer (or OAuth2 `error` of the token endpoint).
+    pub error_code: Option<String>,
+    /// What went wrong with this request; `None` when it succeeded.
+    pub error: Option<String>,
+    /// How long the request took, in milliseconds.
+    pub elapsed_ms: u64,
 }
 
 /// A field that is present is `Some`, even when it is `null` (an absent input value).

@@ -1,0 +1,41 @@
+//! The CAMARA connectors plugged into the runtime ([`xop_runtime::connectors::Connectors`]):
+//! every decision of a [`xop_runtime::engine::Runtime`] reads its signals through them, and an
+//! allowed QoD instruction creates (or deletes) the session, each proven with its correlators.
+
+use serde_json::json;
+use xop_runtime::connectors::{Connectors, Performed};
+use xop_runtime::interp::Signals;
+use xop_runtime::ir::Program;
+use xop_runtime::value::Value;
+
+use crate::Camara;
+use crate::actions::ActionOutcome;
+
+impl Connectors for Camara {
+    fn signals<'a>(&'a self, program: &'a Program, now_ms: i64) -> Box<dyn Signals + 'a> {
+        Box::new(self.signals(program, now_ms))
+    }
+
+    fn perform(&self, _program: &Program, action: &str, args: &[Value]) -> Option<Performed> {
+        let record = Camara::perform(self, action, args)?;
+        let (ok, result) = match &record.outcome {
+            ActionOutcome::SessionCreated(s) => (
+                true,
+                json!({"session_id": s.session_id, "qos_profile": s.qos_profile, "qos_status": s.qos_status, "duration_s": s.duration_s}),
+            ),
+            ActionOutcome::SessionDeleted { session_id } => {
+                (true, json!({"session_id": session_id, "deleted": true}))
+            }
+            ActionOutcome::Failed(e) => (false, json!({"error": e.to_string()})),
+            ActionOutcome::NotAllowed { verdict } => {
+                (false, json!({"not_allowed": verdict.keyword()}))
+            }
+        };
+        Some(Performed {
+            action: record.action,
+            ok,
+            result,
+            calls: record.calls,
+        })
+    }
+}

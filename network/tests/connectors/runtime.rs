@@ -1,0 +1,158 @@
+//! The connectors plugged into the runtime (`Runtime::set_connectors`): signals are read from
+//! the network when a rule needs them and their correlators are proven in the decision's record;
+//! an allowed QoD instruction creates its session, proven as `action.performed`; signal values
+//! in the input are refused (the network is their source).
+
+use serde_json::json;
+use xop_runtime::engine::{Input, Runtime};
+use xop_runtime::ir::Verdict;
+use xop_runtime::module::{Module, hash_sources};
+use xop_runtime::proof::record::{Body, Record, decode};
+use xop_runtime::proof::{LogConfig, ProofLog};
+
+use crate::program;
+use crate::support::{Reply, Spec, Stub, path_only};
+
+const PHONE: &str = "+33612345678";
+
+/// A stand-in for SIM Swap (a swap an hour ago) and QoD (the contract's creation example).
+fn network() -> Stub {
+    let created = Spec::load("quality-on-demand.yaml").example("SESSION_CREATION_EXAMPLE");
+    Stub::start(move |r, _| match path_only(&r.path) {
+        "/sim-swap/v2/check" => Reply::json(200, &json!({ "swapped": true })),
+        "/sim-swap/v2/retrieve-date" => {
+            Reply::json(200, &json!({ "latestSimChange": "2026-11-25T09:00:00Z" }))
+        }
+        "/quality-on-demand/v1/sessions" => Reply::json(201, &created),
+        _ => Reply::raw(404, ""),
+    })
+}
+
+fn runtime(dir: &std::path::Path, stub: &Stub) -> Runtime {
+    let log = ProofLog::open(dir, LogConfig::default()).unwrap();
+    let rt = Runtime::with_log(log);
+    let bytes = Module {
+        program: program().clone(),
+        source_hash: hash_sources([("net.xop", crate::SOURCE.as_bytes())]),
+        sources: vec!["net.xop".into()],
+    }
+    .to_bytes(None);
+    rt.load_bytes("net", &bytes, None).unwrap();
+    rt.set_connectors(Some(Box::new(stub.camara())));
+    rt
+}
+
+fn record(rt: &Runtime, seq: u64) -> Record {
+    let bytes = rt.log().unwrap().record_bytes(seq).unwrap().unwrap();
+    decode(&bytes).unwrap()
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("xop-net-rt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn signal_reads_are_proven_with_their_correlators() {
+    let stub = network();
+    let dir = temp("signals");
+    let rt = runtime(&dir, &stub);
+    let input = json!({"to": {"id": "c-1", "msisdn": PHONE}, "now": "2026-11-25T10:00:00Z"});
+    let out = rt
+        .decide("payments", Input::Json(&input.to_string()))
+        .unwrap();
+    assert_eq!(out.verdict, Verdict::Review, "{out:?}");
+    let seq = out.seq.unwrap();
+    let record = record(&rt, seq);
+    let Body::Decision(d) = record.body else {
+        panic!("not a decision: {record:?}")
+    };
+    let fetch = d.signals[0].fetch.as_ref().expect("the read's provenance");
+    assert_eq!(fetch.source, "std.camara.sim_swap");
+    let sent: Vec<String> = stub
+        .api_requests()
+        .iter()
+        .map(|r| r.header("x-correlator").unwrap().to_string())
+        .collect();
+    let proven: Vec<String> = fetch
+        .calls
+        .iter()
+        .filter_map(|c| c.correlator.clone())
+        .collect();
+    assert_eq!(
+        proven, sent,
+        "the correlators the operator saw are in the record"
+    );
+    assert_eq!(sent.len(), 2);
+    rt.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn signals_in_the_input_are_refused_when_the_network_is_their_source() {
+    let stub = network();
+    let dir = temp("refused");
+    let rt = runtime(&dir, &stub);
+    // A caller claiming "no swap" must not get past the fraud check.
+    let input =
+        json!({"to": {"id": "c-1", "msisdn": PHONE}, "signals": {"sim_swap": {"swapped": false}}});
+    let out = rt
+        .decide("payments", Input::Json(&input.to_string()))
+        .unwrap();
+    assert_eq!(out.verdict, Verdict::Deny);
+    assert_eq!(out.reasons, ["xop:bad-input"]);
+    assert!(
+        out.error.as_deref().unwrap_or("").starts_with("signals:"),
+        "{out:?}"
+    );
+    assert!(
+        stub.api_requests().is_empty(),
+        "nothing was asked of the network"
+    );
+    rt.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_allowed_qod_instruction_creates_the_session_and_proves_it() {
+    let stub = network();
+    let dir = temp("qod");
+    let rt = runtime(&dir, &stub);
+    let input = |profile: &str| {
+        json!({"phone_number": PHONE, "application_server": "198.51.100.0/24",
+               "qos_profile": profile, "duration": "1h"})
+        .to_string()
+    };
+    // Denied: nothing is sent.
+    let out = rt.decide("boost", Input::Json(&input("QOS_X"))).unwrap();
+    assert_eq!(out.verdict, Verdict::Deny);
+    assert!(out.performed.is_none());
+    assert!(stub.api_requests().is_empty());
+    // Allowed: the session is created and the event follows the decision in the log.
+    let out = rt.decide("boost", Input::Json(&input("QOS_L"))).unwrap();
+    assert_eq!(out.verdict, Verdict::Allow);
+    let p = out.performed.as_ref().expect("performed");
+    assert!(p.ok, "{p:?}");
+    let session = p.result["session_id"].as_str().unwrap().to_string();
+    let sent = stub.api_requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].json()["qosProfile"], "QOS_L");
+    assert_eq!(sent[0].json()["duration"], 3600);
+    let record = record(&rt, out.performed_seq.unwrap());
+    let Body::Event { name, data } = record.body else {
+        panic!("not an event: {record:?}")
+    };
+    assert_eq!(name, "action.performed");
+    assert_eq!(data["decision"], json!(out.seq));
+    assert_eq!(data["result"]["session_id"], json!(session));
+    let correlators: Vec<&str> = data["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["correlator"].as_str())
+        .collect();
+    assert_eq!(correlators, [sent[0].header("x-correlator").unwrap()]);
+    rt.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
