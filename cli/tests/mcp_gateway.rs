@@ -258,3 +258,44 @@ fn official_python_sdk_end_to_end() {
         assert!(listing.contains(expected), "no `{expected}` in:\n{listing}");
     }
 }
+
+/// Seed scenario (d), `examples/scenarios/agent-refund/`: the agent script of the demo, run
+/// through the gateway with the SDK; it fails on any call the policies would decide otherwise.
+#[test]
+fn seed_scenario_agent_refund() {
+    if !python_has(
+        "import mcp.client.stdio, mcp.server.mcpserver",
+        "the Python `mcp` package",
+    ) {
+        return;
+    }
+    let tmp = TempDir::new("agent-refund");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios/agent-refund");
+    let module = tmp.0.join("refund.xopm");
+    let o = xop(&["build", s(&scenario), "-o", s(&module)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let log = tmp.0.join("log");
+    let subject = r#"{"to": {"id": "cust-42", "consents": [{"purpose": "ai_support", "channel": "in_app", "given_at": "2026-01-01T00:00:00Z"}], "refunds_30d": 0}}"#;
+    let o = Command::new("python3")
+        .args([
+            s(&scenario.join("agent.py")),
+            env!("CARGO_BIN_EXE_xop"),
+            s(&module),
+            s(&log),
+            subject,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "the agent failed:\n{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("held for role support_lead"), "{out}");
+    let listing = text(&xop(&["log", "show", s(&log)]));
+    for expected in [
+        "decision scenario.agent_refund.refunds allow (small-refund)",
+        "decision scenario.agent_refund.refunds review (large-refund)",
+        "decision scenario.agent_refund.refunds deny (refund-over-limit)",
+    ] {
+        assert!(listing.contains(expected), "no `{expected}` in:\n{listing}");
+    }
+    assert!(xop(&["log", "verify", s(&log)]).status.success());
+}

@@ -23,6 +23,22 @@
 //!   `null` for none) and `error_contains` (a substring of the error of a decision that failed
 //!   closed) only when given.
 //!
+//! A case may ask a `decision` (next best action, docs/language.md §5.10) instead of a policy:
+//!
+//! ```json
+//! [{"name": "a VIP's video call is boosted",
+//!   "decision": "consultation_boost",
+//!   "input": {"c": {...}, "call": {...}, "now": "2026-11-25T10:00:00Z"},
+//!   "expect": {"choice": 0,
+//!              "candidates": [{"action": "std.camara.create_qos_session", "rank": 10,
+//!                              "verdict": "allow", "reasons": ["boost-within-limits"]}]}}]
+//! ```
+//!
+//! - `expect.candidates` is the exact list of candidates, by rank (highest first, ties in source
+//!   order), each with its action's qualified name, its `rank` (JSON as in `xop eval --format
+//!   json`), and its verdict and reasons;
+//! - `expect.choice` is the index of the first candidate not denied, or `null` for none.
+//!
 //! Input that does not bind is decided as `deny` with the single reason `xop:bad-input`, no rule
 //! fired, and the binding error (which names the field path) as the error, like `xop eval`.
 //!
@@ -176,9 +192,25 @@ struct Expect {
 #[derive(Debug)]
 struct Case {
     name: String,
-    policy: String,
+    /// The policy asked, or the decision's name and what it expects.
+    target: Target,
     input: Json,
     expect: Expect,
+}
+
+/// What a case asks.
+#[derive(Debug)]
+enum Target {
+    Policy(String),
+    Decision(String, DecisionExpect),
+}
+
+/// What a decision case expects.
+#[derive(Debug)]
+struct DecisionExpect {
+    choice: Option<usize>,
+    /// (action, rank, verdict, reasons), by rank.
+    candidates: Vec<(String, Json, String, Vec<String>)>,
 }
 
 fn strings(v: &Json, what: &str) -> Result<Vec<String>, String> {
@@ -220,10 +252,13 @@ fn parse_case(v: &Json) -> Result<Case, String> {
     let Json::Object(obj) = v else {
         return Err("a case must be an object".to_string());
     };
-    only_keys(obj, &["name", "policy", "input", "expect"], "a case")?;
+    only_keys(
+        obj,
+        &["name", "policy", "decision", "input", "expect"],
+        "a case",
+    )?;
     let name = string(obj, "name")?;
     let in_case = |e: String| format!("case {name:?}: {e}");
-    let policy = string(obj, "policy").map_err(in_case)?;
     let input = obj
         .get("input")
         .cloned()
@@ -231,6 +266,26 @@ fn parse_case(v: &Json) -> Result<Case, String> {
     let Some(Json::Object(ex)) = obj.get("expect") else {
         return Err(in_case("`expect` must be an object".to_string()));
     };
+    if obj.contains_key("decision") {
+        if obj.contains_key("policy") {
+            return Err(in_case("give `policy` or `decision`, not both".to_string()));
+        }
+        let decision = string(obj, "decision").map_err(in_case)?;
+        let expect = parse_decision_expect(ex).map_err(in_case)?;
+        return Ok(Case {
+            name,
+            target: Target::Decision(decision, expect),
+            input,
+            expect: Expect {
+                verdict: String::new(),
+                reasons: Vec::new(),
+                fired: None,
+                review: None,
+                error_contains: None,
+            },
+        });
+    }
+    let policy = string(obj, "policy").map_err(in_case)?;
     only_keys(
         ex,
         &["verdict", "reasons", "fired", "review", "error_contains"],
@@ -277,7 +332,7 @@ fn parse_case(v: &Json) -> Result<Case, String> {
         .transpose()?;
     Ok(Case {
         name,
-        policy,
+        target: Target::Policy(policy),
         input,
         expect: Expect {
             verdict,
@@ -287,6 +342,85 @@ fn parse_case(v: &Json) -> Result<Case, String> {
             error_contains,
         },
     })
+}
+
+fn parse_decision_expect(ex: &serde_json::Map<String, Json>) -> Result<DecisionExpect, String> {
+    only_keys(ex, &["choice", "candidates"], "`expect` of a decision case")?;
+    let choice = match ex.get("choice") {
+        Some(Json::Null) => None,
+        Some(Json::Number(n)) => Some(
+            n.as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or("`choice` must be an index or null")?,
+        ),
+        _ => return Err("`expect.choice` must be an index or null".to_string()),
+    };
+    let Some(Json::Array(items)) = ex.get("candidates") else {
+        return Err("`expect.candidates` must be an array".to_string());
+    };
+    let mut candidates = Vec::new();
+    for c in items {
+        let Json::Object(o) = c else {
+            return Err("a candidate must be an object".to_string());
+        };
+        only_keys(o, &["action", "rank", "verdict", "reasons"], "a candidate")?;
+        let reasons = strings(
+            o.get("reasons").ok_or("a candidate needs `reasons`")?,
+            "reasons",
+        )?;
+        candidates.push((
+            string(o, "action")?,
+            o.get("rank").cloned().ok_or("a candidate needs `rank`")?,
+            string(o, "verdict")?,
+            reasons,
+        ));
+    }
+    Ok(DecisionExpect { choice, candidates })
+}
+
+/// Ranks decision `index` on the input like `xop eval --decision`: what differs from
+/// `expect`, as text (empty when it conforms).
+fn decision_differences(
+    program: &Program,
+    index: usize,
+    input: &str,
+    expect: &DecisionExpect,
+) -> Option<String> {
+    let ranked = match xop_runtime::bind::bind_decision_json(program, index, input) {
+        Ok(b) => interp::rank(
+            program,
+            index,
+            &b.args,
+            b.now_ms.unwrap_or(0),
+            &FixedSignals(b.signals),
+        ),
+        Err(e) => return Some(format!("the input does not bind: {e}")),
+    };
+    let ranked = match ranked {
+        Ok(r) => r,
+        Err(d) => return Some(format!("no candidate: {}", describe(&d))),
+    };
+    let actual: Vec<(String, Json, String, Vec<String>)> = ranked
+        .iter()
+        .map(|c| {
+            (
+                c.action.clone(),
+                xop_runtime::proof::record::value_json(program, &c.rank),
+                c.decision.verdict.keyword().to_string(),
+                c.decision.reasons.clone(),
+            )
+        })
+        .collect();
+    let choice = ranked
+        .iter()
+        .position(|c| c.decision.verdict != Verdict::Deny);
+    if actual == expect.candidates && choice == expect.choice {
+        return None;
+    }
+    Some(format!(
+        "candidates or choice differ\n    expected choice {:?}, {:?}\n    actual   choice {choice:?}, {actual:?}",
+        expect.choice, expect.candidates
+    ))
 }
 
 fn cases(dir: &Path) -> Result<Vec<Case>, String> {
@@ -402,12 +536,33 @@ fn run_scenarios(scenarios: &[PathBuf]) -> (Vec<String>, usize) {
         };
         total_cases += cases.len();
         for case in &cases {
-            let Some((index, _)) = program.policy(&case.policy) else {
+            let policy = match &case.target {
+                Target::Policy(p) => p,
+                Target::Decision(name, expect) => {
+                    // The interpreter ranks; the JIT joins when it compiles decisions.
+                    match program.decision(name) {
+                        None => failures
+                            .push(format!("{scenario} / {}: no decision `{name}`", case.name)),
+                        Some((index, _)) => {
+                            if let Some(d) = decision_differences(
+                                &program,
+                                index,
+                                &case.input.to_string(),
+                                expect,
+                            ) {
+                                failures.push(format!("{scenario} / {} [interp]: {d}", case.name));
+                            }
+                        }
+                    }
+                    continue;
+                }
+            };
+            let Some((index, _)) = program.policy(policy) else {
                 let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
                 failures.push(format!(
                     "{scenario} / {}: no policy `{}`; the policies are: {}",
                     case.name,
-                    case.policy,
+                    policy,
                     names.join(", ")
                 ));
                 continue;
