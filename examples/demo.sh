@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # The end-to-end demo on the bundled examples: check (types and compliance), run the tests,
-# build a signed module, decide an input with it on both engines, prove the decision in the
-# proof log (verify, inclusion proof, replay, explain). Run from anywhere: `bash examples/demo.sh`.
+# decide every seed scenario's cases, build a signed module, decide an input with it on both
+# engines, prove the decision in the proof log (verify, inclusion proof, replay, explain); then
+# the network scenarios end to end: `xop serve` reading SIM swaps from a local stand-in of the
+# operator's CAMARA APIs, a review case approved over HTTP, a QoD session created, an AI agent's
+# tool calls arbitrated through `xop mcp-gateway`, and `xop log verify` on the logs.
+# Run from anywhere: `bash examples/demo.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p xop
 xop=target/debug/xop
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 # Each folder is its own project: the ACME example and the seed scenarios.
 projects=(examples/acme examples/scenarios/*/)
@@ -20,25 +29,11 @@ echo "== xop test examples/acme"
 $xop test examples/acme
 
 echo
-echo "== seed scenarios: each case of examples/scenarios/*/cases.json, decided (on hold, SIM swap, credit limit)"
+echo "== seed scenarios: each case of examples/scenarios/*/cases.json, decided or ranked with xop eval"
 for p in examples/scenarios/*/; do
   echo "-- $p"
   $xop build "$p" -o "$work/scenario.xopm" > /dev/null
-  python3 - "$p/cases.json" "$work" "$xop" <<'PY'
-import json, subprocess, sys
-cases, work, xop = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
-for c in cases:
-    path = f"{work}/case.json"
-    json.dump(c["input"], open(path, "w"))
-    out = subprocess.run([xop, "eval", f"{work}/scenario.xopm", "--policy", c["policy"],
-                          "--input", path, "--format", "json"], capture_output=True, text=True)
-    d = json.loads(out.stdout)
-    want = c["expect"]
-    ok = d["verdict"] == want["verdict"] and d["reasons"] == want["reasons"]
-    print(f"{'ok  ' if ok else 'FAIL'} {c['name']}: {d['verdict']} {d['reasons']}")
-    if not ok:
-        sys.exit(1)
-PY
+  python3 examples/scenarios/decide_cases.py "$xop" "$work/scenario.xopm" "$p/cases.json" "$work"
 done
 
 echo
@@ -76,3 +71,62 @@ echo "== the same input with a wrong type: denied, never allowed"
 sed 's/"in_service_interaction": true/"in_service_interaction": "yes"/' \
   examples/acme/inputs/offer-on-hold.json \
   | $xop eval "$work/acme.xopm" --trust "$work/acme.pub" --policy contact --input - || true
+
+echo
+echo "== network scenarios end to end, against a local stand-in for the operator's CAMARA APIs"
+python3 examples/standins/camara.py --port-file "$work/camara.port" --requests "$work/camara.jsonl" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/camara.port" ] && break; sleep 0.1; done
+camara="http://127.0.0.1:$(cat "$work/camara.port")"
+echo "CAMARA stand-in at $camara (OAuth2 tokens, SIM Swap, Quality on Demand, Device Status)"
+token=$($xop token new | awk '/^token:/ {print $2}')
+hash=$($xop token hash "$token" | grep -Eo '[0-9a-f]{64}')
+{
+  echo '[[reviewers]]'
+  echo 'name = "ana"'
+  echo 'roles = ["fraud_desk"]'
+  echo "token_sha256 = \"$hash\""
+  echo
+  echo '[camara]'
+  echo "api_root = \"$camara\""
+  echo "token_url = \"$camara/oauth2/token\""
+  echo 'client_id = "xop-demo"'
+  echo 'client_secret = "demo-secret"'
+} > "$work/xop.toml"
+$xop build examples/scenarios/sim-swap-payment -o "$work/fraud.xopm" > /dev/null
+$xop build examples/scenarios/qod-vip-boost -o "$work/boost.xopm" > /dev/null
+$xop serve --module "$work/fraud.xopm" --module "$work/boost.xopm" --data "$work/data" \
+  --config "$work/xop.toml" --listen 127.0.0.1:0 > "$work/serve.out" &
+serve=$!
+pids+=($serve)
+for _ in $(seq 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/.*listening on //p' "$work/serve.out")
+echo "xop serve at $url: signals read through the connectors ([camara] in xop.toml)"
+echo
+python3 examples/standins/network_demo.py "$url" "$token" "$xop" "$work/boost.xopm" "$work"
+kill -TERM "$serve"
+wait "$serve"
+echo
+echo "what the stand-in operator received (each x-correlator is also in the proof log):"
+cat "$work/camara.jsonl"
+
+echo
+echo "== xop log verify, replay and explain on the server's log (the SIM swap read and its correlators)"
+$xop log verify "$work/data"
+$xop log replay "$work/data"
+$xop explain "$work/data" 0 | sed -n "1,12p"
+
+echo
+echo "== (d) an AI support agent's tool calls through xop mcp-gateway (the official MCP Python SDK)"
+if python3 -c "import mcp.client.stdio, mcp.server.mcpserver" 2> /dev/null; then
+  $xop build examples/scenarios/agent-refund -o "$work/agent.xopm" > /dev/null
+  python3 examples/scenarios/agent-refund/agent.py "$xop" "$work/agent.xopm" "$work/agent-log" \
+    '{"to": {"id": "cust-42", "consents": [{"purpose": "ai_support", "channel": "in_app", "given_at": "2026-01-01T00:00:00Z"}], "refunds_30d": 0}}' \
+    2> "$work/gateway.err"
+  $xop log verify "$work/agent-log"
+else
+  echo "skipped: the Python package mcp is not installed (pip install mcp==2.3.0; .ci/run installs it)"
+fi
+
+echo
+echo "demo: done"

@@ -191,6 +191,12 @@ pub trait ReviewSink: Send + Sync {
     /// durable. An error leaves the outcome without a case id and with
     /// [`Outcome::case_error`]: the caller must then apply the review's fallback itself.
     fn open_case(&self, case: &ReviewCase) -> Result<String, String>;
+
+    /// Whether the halt switch is on: high-risk actions (a policy with a review rule) then get
+    /// their fallback, so the runtime does not carry them out even when allowed.
+    fn halted(&self) -> bool {
+        false
+    }
 }
 
 /// A decision made by the runtime.
@@ -593,7 +599,9 @@ impl Runtime {
         // The action is carried out only once the decision allowing it is durable, and what
         // came of it is proven right after.
         let (performed, performed_seq) = match (&connectors, &bound) {
-            (Some(c), Ok(b)) if decision.verdict == Verdict::Allow => {
+            (Some(c), Ok(b))
+                if decision.verdict == Verdict::Allow && !self.halts(program, index) =>
+            {
                 match c.perform(program, &pol.action, &b.args) {
                     Some(p) => {
                         let seq = self.prove_performed(seq, &p)?;
@@ -624,6 +632,15 @@ impl Runtime {
             Some(terms) => self.with_case(outcome, &pol.action, terms, case_evidence),
             None => outcome,
         })
+    }
+
+    /// Whether the halt switch holds back policy `index`'s action (it guards a high-risk one).
+    fn halts(&self, program: &Program, index: usize) -> bool {
+        self.review
+            .load()
+            .as_ref()
+            .is_some_and(|sink| sink.halted())
+            && crate::review::halt_fallback(program, index).is_some()
     }
 
     /// Appends the event `action.performed` for the action the decision `decision` allowed.

@@ -802,6 +802,10 @@ impl ReviewSink for ReviewQueue {
     fn open_case(&self, case: &ReviewCase) -> Result<String, String> {
         self.open_case_inner(case).map_err(|e| e.to_string())
     }
+
+    fn halted(&self) -> bool {
+        ReviewQueue::halted(self).is_some()
+    }
 }
 
 fn write_line(path: &Path, file: &mut File, line: &Line) -> Result<(), ReviewError> {

@@ -328,6 +328,8 @@ impl App {
             "halted": halted.is_some(),
             "module": o.module,
             "policy": o.policy,
+            "performed": o.performed,
+            "performed_seq": o.performed_seq,
         }))
     }
 }

@@ -156,3 +156,62 @@ fn an_allowed_qod_instruction_creates_the_session_and_proves_it() {
     rt.close().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A review sink with the halt switch on.
+struct Halted;
+
+impl xop_runtime::engine::ReviewSink for Halted {
+    fn open_case(&self, _case: &xop_runtime::engine::ReviewCase) -> Result<String, String> {
+        Ok("case-1".into())
+    }
+
+    fn halted(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_halt_holds_back_a_high_risk_network_action_even_when_allowed() {
+    // A QoD policy with a review rule guards a high-risk use: under a halt it is not carried out.
+    let source = r#"module acme.boost
+use std.camara.create_qos_session
+role network_ops
+policy boost for create_qos_session(qos_profile: q) {
+  review "premium-profile" by role network_ops within 1h else deny when q == "QOS_E"
+  allow "boost"
+}
+"#;
+    let mut ws = xop_compiler::db::Workspace::new();
+    ws.set_file("boost.xop", source);
+    let program = xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowers");
+    let stub = network();
+    let rt = Runtime::new();
+    let bytes = Module {
+        program,
+        source_hash: hash_sources([("boost.xop", source.as_bytes())]),
+        sources: vec!["boost.xop".into()],
+    }
+    .to_bytes(None);
+    rt.load_bytes("boost", &bytes, None).unwrap();
+    rt.set_connectors(Some(Box::new(stub.camara())));
+    let input = json!({"phone_number": PHONE, "application_server": "198.51.100.0/24",
+                       "qos_profile": "QOS_L", "duration": "1h"})
+    .to_string();
+    rt.set_review_sink(Some(Box::new(Halted)));
+    let out = rt.decide("boost", Input::Json(&input)).unwrap();
+    assert_eq!(
+        out.verdict,
+        Verdict::Allow,
+        "the runtime's verdict; the server applies the halt"
+    );
+    assert!(out.performed.is_none(), "{out:?}");
+    assert!(
+        stub.api_requests().is_empty(),
+        "nothing was sent under the halt"
+    );
+    // Without the halt, the same decision creates the session.
+    rt.set_review_sink(None);
+    let out = rt.decide("boost", Input::Json(&input)).unwrap();
+    assert!(out.performed.as_ref().is_some_and(|p| p.ok), "{out:?}");
+    assert_eq!(stub.api_requests().len(), 1);
+}
