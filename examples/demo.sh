@@ -79,13 +79,23 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$work/camara.port" ] && break; sleep 0.1; done
 camara="http://127.0.0.1:$(cat "$work/camara.port")"
 echo "CAMARA stand-in at $camara (OAuth2 tokens, SIM Swap, Quality on Demand, Device Status)"
-token=$($xop token new | awk '/^token:/ {print $2}')
-hash=$($xop token hash "$token" | grep -Eo '[0-9a-f]{64}')
+new_token() { $xop token new | awk '/^token:/ {print $2}'; }
+token_hash() { $xop token hash "$1" | grep -Eo '[0-9a-f]{64}'; }
+token=$(new_token)          # ana, of the fraud desk
+lead_token=$(new_token)     # sam, a support lead
+gateway_token=$(new_token)  # the MCP gateway, an operator that opens review cases
 {
   echo '[[reviewers]]'
   echo 'name = "ana"'
   echo 'roles = ["fraud_desk"]'
-  echo "token_sha256 = \"$hash\""
+  echo "token_sha256 = \"$(token_hash "$token")\""
+  echo '[[reviewers]]'
+  echo 'name = "sam"'
+  echo 'roles = ["support_lead"]'
+  echo "token_sha256 = \"$(token_hash "$lead_token")\""
+  echo '[[operators]]'
+  echo 'name = "mcp-gateway"'
+  echo "token_sha256 = \"$(token_hash "$gateway_token")\""
   echo
   echo '[camara]'
   echo "api_root = \"$camara\""
@@ -104,6 +114,20 @@ url=$(sed -n 's/.*listening on //p' "$work/serve.out")
 echo "xop serve at $url: signals read through the connectors ([camara] in xop.toml)"
 echo
 python3 examples/standins/network_demo.py "$url" "$token" "$xop" "$work/boost.xopm" "$work"
+echo
+echo "== (d) an AI support agent's tool calls through xop mcp-gateway (the official MCP Python SDK)"
+echo "   (held calls are reviewed in the review queue of the xop serve above)"
+if python3 -c "import mcp.client.stdio, mcp.server.mcpserver" 2> /dev/null; then
+  $xop build examples/scenarios/agent-refund -o "$work/agent.xopm" > /dev/null
+  XOP_REVIEW_SERVER="$url" XOP_TOKEN="$gateway_token" XOP_REVIEWER_TOKEN="$lead_token" \
+    python3 examples/scenarios/agent-refund/agent.py "$xop" "$work/agent.xopm" "$work/agent-log" \
+    '{"to": {"id": "cust-42", "consents": [{"purpose": "ai_support", "channel": "in_app", "given_at": "2026-01-01T00:00:00Z"}], "refunds_30d": 0}}' \
+    2> "$work/gateway.err"
+  $xop log verify "$work/agent-log"
+else
+  echo "skipped: the Python package mcp is not installed (pip install mcp==2.3.0; .ci/run installs it)"
+fi
+
 kill -TERM "$serve"
 wait "$serve"
 echo
@@ -115,18 +139,6 @@ echo "== xop log verify, replay and explain on the server's log (the SIM swap re
 $xop log verify "$work/data"
 $xop log replay "$work/data"
 $xop explain "$work/data" 0 | sed -n "1,12p"
-
-echo
-echo "== (d) an AI support agent's tool calls through xop mcp-gateway (the official MCP Python SDK)"
-if python3 -c "import mcp.client.stdio, mcp.server.mcpserver" 2> /dev/null; then
-  $xop build examples/scenarios/agent-refund -o "$work/agent.xopm" > /dev/null
-  python3 examples/scenarios/agent-refund/agent.py "$xop" "$work/agent.xopm" "$work/agent-log" \
-    '{"to": {"id": "cust-42", "consents": [{"purpose": "ai_support", "channel": "in_app", "given_at": "2026-01-01T00:00:00Z"}], "refunds_30d": 0}}' \
-    2> "$work/gateway.err"
-  $xop log verify "$work/agent-log"
-else
-  echo "skipped: the Python package mcp is not installed (pip install mcp==2.3.0; .ci/run installs it)"
-fi
 
 echo
 echo "demo: done"

@@ -43,6 +43,11 @@ pub struct McpGatewayArgs {
     /// Record every decision in the proof log in this folder (created if needed)
     #[arg(long, value_name = "DIR")]
     pub log: Option<PathBuf>,
+    /// Open the review cases of held calls in the review queue of this running `xop serve`
+    /// (its URL), where reviewers approve or reject them; the operator token to open them
+    /// with is read from the environment variable XOP_TOKEN
+    #[arg(long, value_name = "URL")]
+    pub review_server: Option<String>,
     /// The upstream MCP server's command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "UPSTREAM_COMMAND")]
     pub upstream: Vec<String>,
@@ -50,7 +55,20 @@ pub struct McpGatewayArgs {
 
 /// Runs the gateway; the exit status.
 pub fn run(args: McpGatewayArgs) -> u8 {
+    let review_server = match args.review_server {
+        None => None,
+        Some(url) => match std::env::var("XOP_TOKEN") {
+            Ok(token) if !token.trim().is_empty() => Some((url, token)),
+            _ => {
+                crate::error(
+                    "--review-server needs an operator token in the environment variable XOP_TOKEN (`xop token new`; its hash under [[operators]] in the server's xop.toml)",
+                );
+                return xop_gateway::run::EXIT_FAILURE;
+            }
+        },
+    };
     xop_gateway::run(&xop_gateway::Options {
+        review_server,
         module: args.module,
         trust: args.trust,
         agent: args.agent,

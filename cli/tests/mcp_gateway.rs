@@ -260,7 +260,9 @@ fn official_python_sdk_end_to_end() {
 }
 
 /// Seed scenario (d), `examples/scenarios/agent-refund/`: the agent script of the demo, run
-/// through the gateway with the SDK; it fails on any call the policies would decide otherwise.
+/// through the gateway with the SDK, its held refund reviewed in the review queue of a running
+/// `xop serve` (`--review-server`) and approved there by a support lead; the script fails on any
+/// call the policies would decide otherwise.
 #[test]
 fn seed_scenario_agent_refund() {
     if !python_has(
@@ -274,6 +276,55 @@ fn seed_scenario_agent_refund() {
     let module = tmp.0.join("refund.xopm");
     let o = xop(&["build", s(&scenario), "-o", s(&module)]);
     assert!(o.status.success(), "{}", text(&o));
+
+    // A server whose review queue takes the gateway's cases: sam leads support, the gateway
+    // is an operator.
+    let (lead, gateway) = ("lead-token-1", "gateway-token-1");
+    let hash = |t: &str| {
+        let o = xop(&["token", "hash", t]);
+        text(&o)
+            .split_whitespace()
+            .find(|w| w.len() == 64)
+            .unwrap()
+            .to_string()
+    };
+    std::fs::write(
+        tmp.0.join("xop.toml"),
+        format!(
+            "[[reviewers]]\nname = \"sam\"\nroles = [\"support_lead\"]\ntoken_sha256 = \"{}\"\n\
+             [[operators]]\nname = \"mcp-gateway\"\ntoken_sha256 = \"{}\"\n",
+            hash(lead),
+            hash(gateway)
+        ),
+    )
+    .unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args([
+            "serve",
+            "--module",
+            s(&module),
+            "--data",
+            s(&tmp.0.join("data")),
+            "--config",
+            s(&tmp.0.join("xop.toml")),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(url.starts_with("http://"), "{line}");
+
     let log = tmp.0.join("log");
     let subject = r#"{"to": {"id": "cust-42", "consents": [{"purpose": "ai_support", "channel": "in_app", "given_at": "2026-01-01T00:00:00Z"}], "refunds_30d": 0}}"#;
     let o = Command::new("python3")
@@ -284,18 +335,30 @@ fn seed_scenario_agent_refund() {
             s(&log),
             subject,
         ])
+        .env("XOP_REVIEW_SERVER", &url)
+        .env("XOP_TOKEN", gateway)
+        .env("XOP_REVIEWER_TOKEN", lead)
         .output()
         .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
     assert!(o.status.success(), "the agent failed:\n{}", text(&o));
     let out = text(&o);
-    assert!(out.contains("held for role support_lead"), "{out}");
+    assert!(out.contains("the support lead sam approves"), "{out}");
+    assert!(out.contains("retried with the case: forwarded"), "{out}");
     let listing = text(&xop(&["log", "show", s(&log)]));
     for expected in [
         "decision scenario.agent_refund.refunds allow (small-refund)",
         "decision scenario.agent_refund.refunds review (large-refund)",
         "decision scenario.agent_refund.refunds deny (refund-over-limit)",
+        "event mcp.review_approved",
     ] {
         assert!(listing.contains(expected), "no `{expected}` in:\n{listing}");
     }
     assert!(xop(&["log", "verify", s(&log)]).status.success());
+    // The server's log has the request and sam's approval.
+    let listing = text(&xop(&["log", "show", s(&tmp.0.join("data"))]));
+    for expected in ["event review.requested", "event review.approved"] {
+        assert!(listing.contains(expected), "no `{expected}` in:\n{listing}");
+    }
 }

@@ -15,6 +15,7 @@
 //! state ([`session::Session`]), so the protocol logic is a pure function of the messages and
 //! is tested without processes. See `docs/mcp-gateway.md`.
 
+pub mod desk;
 pub mod jsonrpc;
 pub mod policy;
 pub mod record;

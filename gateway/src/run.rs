@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value as Json};
 use xop_runtime::module;
 
+use crate::desk::ServerDesk;
 use crate::record::{EngineRecorder, NoRecorder, Recorder};
 use crate::session::{Out, Session};
 
@@ -27,6 +28,9 @@ pub struct Options {
     pub subject: Option<String>,
     /// The proof log's folder.
     pub log: Option<PathBuf>,
+    /// Where held calls' review cases go: a running `xop serve` (its base URL), and the
+    /// operator token to open them with. `None`: the in-process desk nobody can approve.
+    pub review_server: Option<(String, String)>,
     /// The upstream MCP server's command and arguments.
     pub upstream: Vec<String>,
 }
@@ -99,10 +103,22 @@ fn start(options: &Options) -> Result<u8, String> {
         return Err("no upstream command: give it after `--`, e.g. `xop mcp-gateway --module m.xopm -- python3 server.py`".into());
     };
     let program = loaded.module.program;
+    let desk = match &options.review_server {
+        Some((url, token)) => Some(ServerDesk::new(
+            url,
+            token,
+            &module::hex(&loaded.content_hash),
+        )?),
+        None => None,
+    };
     match &options.log {
         Some(dir) => {
             let recorder = EngineRecorder::open(dir, &bytes)?;
             let session = Session::new(program, options.agent.as_deref(), context, recorder)?;
+            let session = match desk {
+                Some(d) => session.with_desk(d),
+                None => session,
+            };
             let (status, recorder) = serve(session, command, args)?;
             recorder
                 .close()
@@ -111,6 +127,10 @@ fn start(options: &Options) -> Result<u8, String> {
         }
         None => {
             let session = Session::new(program, options.agent.as_deref(), context, NoRecorder)?;
+            let session = match desk {
+                Some(d) => session.with_desk(d),
+                None => session,
+            };
             serve(session, command, args).map(|(status, _)| status)
         }
     }
@@ -291,6 +311,7 @@ mod tests {
             agent: None,
             subject: None,
             log: None,
+            review_server: None,
             upstream: vec!["true".into()],
         };
         assert!(start(&o).unwrap_err().contains("xop build"));

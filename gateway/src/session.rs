@@ -75,6 +75,10 @@ pub struct HeldCall<'a> {
     pub role: &'a str,
     /// The deadline (ms since the epoch), after which the fallback applies.
     pub deadline_ms: i64,
+    /// How long the role has, in milliseconds.
+    pub within_ms: i64,
+    /// What applies when nobody decides in time.
+    pub fallback: Verdict,
 }
 
 /// What became of a review case.
@@ -631,6 +635,8 @@ impl<R: Recorder> Session<R> {
             reasons: &d.reasons,
             role: &terms.role,
             deadline_ms: now_ms.saturating_add(terms.within_ms),
+            within_ms: terms.within_ms,
+            fallback: terms.fallback,
         }) {
             Ok(case) => case,
             Err(e) => {

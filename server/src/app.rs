@@ -11,8 +11,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use xop_runtime::engine::{Input, Outcome, Runtime, RuntimeError};
+use xop_runtime::engine::{Input, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError};
 use xop_runtime::ir::Verdict;
+use xop_runtime::proof::record::ReviewTerms;
 use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, Status, halt_fallback};
 
 use crate::config::{Config, Principal};
@@ -75,7 +76,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/decide/{policy}", post(decide))
-        .route("/v1/reviews", get(list_reviews))
+        .route("/v1/reviews", get(list_reviews).post(open_review))
         .route("/v1/reviews/{id}", get(show_review))
         .route("/v1/reviews/{id}/approve", post(approve))
         .route("/v1/reviews/{id}/reject", post(reject))
@@ -117,7 +118,7 @@ async fn not_found(uri: Uri) -> ApiError {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no endpoint `{}`; the endpoints are POST /v1/decide/{{policy}}, GET /v1/reviews, \
+            "no endpoint `{}`; the endpoints are POST /v1/decide/{{policy}}, GET|POST /v1/reviews, \
              GET /v1/reviews/{{id}}, POST /v1/reviews/{{id}}/approve|reject, GET \
              /v1/log/checkpoint, GET /v1/log/proof/{{n}}, POST /v1/modules, GET|POST|DELETE \
              /v1/halt, GET /healthz, GET /metrics (docs/serve.md)",
@@ -373,6 +374,97 @@ async fn list_reviews(
         })?),
     };
     Ok(axum::Json(json!({"cases": app.queue.list(status)})).into_response())
+}
+
+/// `POST /v1/reviews` (operator): a review case for a decision made elsewhere, e.g. an agent's
+/// tool call that `xop mcp-gateway` holds. The request is proven first (`review.requested`,
+/// naming the operator), and the case is that record's: `rv-<record>`.
+async fn open_review(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let bytes = read_body(&app, &headers, body, "application/json", false).await?;
+    let p = operator(&app, &headers)?;
+    let v = parse_json(&bytes)?;
+    let bad = |what: &str| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_review_request",
+            format!(
+                "{what}; send {{\"action\", \"reasons\": [..], \"role\", \"within_ms\", \
+                 \"fallback\": \"deny\"|\"allow\"}} and optionally \"policy\", \"module\", \
+                 \"source\", \"record\" (docs/serve.md)"
+            ),
+        )
+    };
+    let text = |key: &str| -> Result<String> {
+        match v.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            _ => Err(bad(&format!("`{key}` must be a non-empty string"))),
+        }
+    };
+    let action = text("action")?;
+    let role = text("role")?;
+    let reasons: Vec<String> = match v.get("reasons") {
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|r| r.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad("`reasons` must be strings"))?,
+        _ => return Err(bad("`reasons` must be a non-empty array")),
+    };
+    let within_ms = v
+        .get("within_ms")
+        .and_then(Value::as_i64)
+        .filter(|ms| *ms > 0)
+        .ok_or_else(|| bad("`within_ms` must be a positive number of milliseconds"))?;
+    let fallback = match v.get("fallback").and_then(Value::as_str) {
+        Some("deny") => Verdict::Deny,
+        Some("allow") => Verdict::Allow,
+        _ => return Err(bad("`fallback` must be \"deny\" or \"allow\"")),
+    };
+    let optional = |key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let (policy, module, source) = (optional("policy"), optional("module"), optional("source"));
+    let record = v.get("record").and_then(Value::as_u64);
+    let a = Arc::clone(&app);
+    let case = blocking(move || {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let seq = log_event(
+            &a.rt,
+            "review.requested",
+            json!({"by": p.name, "source": source, "record": record, "module": module,
+                   "policy": policy, "action": action, "reasons": reasons, "role": role,
+                   "within_ms": within_ms, "fallback": fallback.keyword()}),
+        )?;
+        let case = ReviewCase {
+            seq,
+            module,
+            policy,
+            action,
+            reasons,
+            terms: ReviewTerms {
+                role,
+                within_ms,
+                fallback,
+                deadline: xop_runtime::proof::record::time_text(now.saturating_add(within_ms)),
+            },
+            evidence: Vec::new(),
+            at_ms: now,
+        };
+        let id = ReviewSink::open_case(&a.queue, &case).map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_proven",
+                format!("the case could not be opened: {e}"),
+            )
+        })?;
+        a.queue
+            .get(&id)
+            .ok_or_else(|| ApiError::internal(format!("case {id} vanished")))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(case)).into_response())
 }
 
 async fn show_review(

@@ -653,3 +653,83 @@ fn the_halt_switch_sends_high_risk_actions_to_their_fallback() {
     verified(&s.opts.data);
     drop(s.tmp);
 }
+
+/// `POST /v1/reviews`: an operator (the MCP gateway) opens a case for a call held elsewhere;
+/// it is proven first, and reviewers of its role decide it like any other.
+#[test]
+fn an_operator_opens_a_review_case_for_a_held_call() {
+    let s = setup("open-review", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let body = json!({"source": "mcp-gateway acme.bot tool refund", "action": "acme.refund",
+                      "reasons": ["large-refund"], "role": "fraud_desk", "within_ms": 60000,
+                      "fallback": "deny", "module": "ab12"});
+    let open = |token: Option<&str>, body: &Value| {
+        let auth = token.map(bearer);
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        let (st, b) = request(
+            addr,
+            "POST",
+            "/v1/reviews",
+            &headers,
+            body.to_string().as_bytes(),
+        );
+        (st, json_of(&b))
+    };
+    let size = log_size(addr);
+    // Only an operator may open one; a bad request says what to send; nothing is logged.
+    assert_eq!(open(None, &body).0, 401);
+    let (st, b) = open(Some(ANA), &body);
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (403, Some("not_operator")),
+        "{b}"
+    );
+    let mut bad = body.clone();
+    bad["fallback"] = json!("review");
+    let (st, b) = open(Some(OPS), &bad);
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (400, Some("bad_review_request")),
+        "{b}"
+    );
+    assert!(b["message"].as_str().unwrap().contains("fallback"), "{b}");
+    let mut bad = body.clone();
+    bad["reasons"] = json!([]);
+    assert_eq!(open(Some(OPS), &bad).0, 400);
+    assert_eq!(log_size(addr), size);
+
+    let (st, c) = open(Some(OPS), &body);
+    assert_eq!(st, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let requested = c["seq"].as_u64().unwrap();
+    assert_eq!(id, format!("rv-{requested}"));
+    assert_eq!(
+        (
+            c["status"].as_str(),
+            c["role"].as_str(),
+            c["fallback"].as_str()
+        ),
+        (Some("open"), Some("fraud_desk"), Some("deny"))
+    );
+    // The wrong role is refused; the right one approves, and the gateway reads the outcome.
+    assert_eq!(review_action(addr, &id, "approve", Some(BOB)).0, 403);
+    let (st, c) = review_action(addr, &id, "approve", Some(ANA));
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(case(addr, &id)["status"], "approved");
+    srv.stop().unwrap();
+    record_contains(
+        &s.opts.data,
+        requested,
+        &[
+            "review.requested",
+            "\"by\":\"ops\"",
+            "large-refund",
+            "mcp-gateway",
+        ],
+    );
+    verified(&s.opts.data);
+}

@@ -3,12 +3,19 @@ refunds through `xop mcp-gateway`, which decides each tool call with the policie
 refund.xop, proves it in the log, and forwards, holds or refuses it.
 
 Usage: agent.py XOP MODULE LOG_DIR SUBJECT_JSON. Prints what happened to each call; exits 1 if
-anything differs from what the policies say (run by examples/demo.sh)."""
+anything differs from what the policies say (run by examples/demo.sh).
+
+With XOP_REVIEW_SERVER (the URL of a running `xop serve`), XOP_TOKEN (an operator token of that
+server, for the gateway to open review cases) and XOP_REVIEWER_TOKEN (a support lead's token)
+in the environment, the held refund's case is opened in that server's review queue; the support
+lead approves it there, and the agent's retry with the case id is forwarded."""
 
 import asyncio
+import json
 import os
 import sys
 import tempfile
+import urllib.request
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -32,12 +39,18 @@ async def refused(coro):
 
 async def main(xop, module, log, subject):
     calls = os.path.join(tempfile.mkdtemp(), "calls.jsonl")
+    server = os.environ.get("XOP_REVIEW_SERVER")
+    review = ["--review-server", server] if server else []
+    env = {"XOP_CALLS": calls}
+    if server:
+        env["XOP_TOKEN"] = os.environ["XOP_TOKEN"]
     params = StdioServerParameters(
         command=xop,
-        args=["mcp-gateway", "--module", module, "--subject", subject, "--log", log,
+        args=["mcp-gateway", "--module", module, "--subject", subject, "--log", log, *review,
               "--", sys.executable, os.path.join(HERE, "tools.py")],
-        env={"XOP_CALLS": calls},
+        env=env,
     )
+    allowed = 1
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
@@ -54,6 +67,17 @@ async def main(xop, module, log, subject):
             print(f"refund 450.00 EUR: held for role {held.get('role')} "
                   f"({', '.join(held.get('reasons', []))}), case {held.get('case')}")
             check(r.is_error and held.get("status") == "pending-review", f"{r}")
+            if server:
+                # Meanwhile, the support lead approves the case in the server's review queue.
+                case = approve(server, os.environ["XOP_REVIEWER_TOKEN"], held["case"])
+                print(f"  the support lead {case['decided_by']} approves {case['id']} "
+                      f"(proof record {case['proof']} of the server's log)")
+                r = await session.call_tool(
+                    "refund", {"amount": "450.00 EUR", "reason": "broken phone"},
+                    meta={"xop/case": held["case"]})
+                print(f"refund 450.00 EUR retried with the case: forwarded -> {r.content[0].text}")
+                check(not r.is_error and r.content[0].text.startswith("refunded"), f"{r}")
+                allowed = 2
 
             e = await refused(session.call_tool("refund", {"amount": "1500.00 EUR", "reason": "x"}))
             print(f"refund 1500.00 EUR: refused, error {e.code}, reasons {e.error.data['reasons']}")
@@ -69,8 +93,17 @@ async def main(xop, module, log, subject):
 
     with open(calls, encoding="utf-8") as f:
         ran = [line for line in f if line.strip()]
-    print(f"calls that reached the tool server: {len(ran)} (only the allowed refund)")
-    check(len(ran) == 1, f"the tool server ran {ran}")
+    print(f"calls that reached the tool server: {len(ran)} (only the allowed refunds)")
+    check(len(ran) == allowed, f"the tool server ran {ran}")
+
+
+def approve(server, token, case):
+    req = urllib.request.Request(f"{server}/v1/reviews/{case}/approve", method="POST",
+                                 data=json.dumps({"note": "receipt checked"}).encode())
+    req.add_header("Content-Type", "application/json")
+    req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
 
 
 if __name__ == "__main__":
