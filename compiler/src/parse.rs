@@ -460,6 +460,31 @@ test "t" {
     }
 
     #[test]
+    fn enum_variants_need_no_separator_like_record_fields() {
+        for src in [
+            "module m\nenum T {\n  /// doc\n  standard\n  vip\n}\n",
+            "module m\nenum T { standard, vip }\n",
+            "module m\nenum T { standard, vip, }\n",
+            "module m\nenum T { standard vip }\n",
+        ] {
+            let parsed = p(src);
+            assert!(
+                parsed.diagnostics.is_empty(),
+                "{src}: {:#?}",
+                parsed.diagnostics
+            );
+            let Some(crate::ast::ItemKind::Enum(e)) = parsed.ast.items.first().map(|i| &i.kind)
+            else {
+                panic!("{src}: no enum");
+            };
+            let names: Vec<&str> = e.variants.iter().map(|v| v.name.name.as_str()).collect();
+            assert_eq!(names, ["standard", "vip"], "{src}");
+        }
+        // Two commas in a row are still an error.
+        assert!(!p("module m\nenum T { a,, b }\n").diagnostics.is_empty());
+    }
+
+    #[test]
     fn recovers_and_reports_every_error() {
         let parsed = p(
             "module m\nrecord A { x: }\nenum B { $ }\npolicy p for a { deny \"x\" when }\nrole r\n",
