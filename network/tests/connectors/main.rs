@@ -3,6 +3,7 @@
 //! and answers with the contracts' own examples.
 
 mod device_status;
+mod no_panic;
 mod policy;
 mod qod;
 mod runtime;
