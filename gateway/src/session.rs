@@ -290,6 +290,15 @@ impl<R: Recorder> Session<R> {
                     _ => self.forward(&id, value, Pending::Other),
                 }
             }
+            // A request sent without an id (`tools/call` as a "notification") must not reach
+            // the upstream server undecided: only MCP's own notifications pass, and nothing can
+            // be answered to a message without an id, so the operator is told.
+            Message::Notification { method, .. } if !method.starts_with("notifications/") => {
+                vec![Out::Warn(format!(
+                    "dropped a client message `{method}` without an id: only `notifications/…` \
+                     may be sent without one (a request needs an id to be decided and answered)"
+                ))]
+            }
             Message::Notification { .. } | Message::Response { .. } => {
                 if self.upstream_alive {
                     vec![Out::Upstream(value)]

@@ -492,3 +492,21 @@ fn a_case_that_cannot_be_opened_denies_the_call() {
     let why = out["error"]["data"]["error"].as_str().unwrap();
     assert!(why.contains("could not be opened"), "{why}");
 }
+
+#[test]
+fn a_tool_call_without_an_id_is_never_forwarded() {
+    // Found by tests/no_panic.rs: a `tools/call` sent as a notification passed undecided.
+    let mut s = session();
+    let n = json!({"jsonrpc": "2.0", "method": "tools/call",
+                   "params": {"name": "close_account", "arguments": {}}});
+    let outs = s.from_client(&n.to_string());
+    assert!(
+        outs.iter().all(|o| !matches!(o, Out::Upstream(_))),
+        "{outs:?}"
+    );
+    assert!(matches!(outs.as_slice(), [Out::Warn(w)] if w.contains("without an id")));
+    // MCP's own notifications still pass.
+    let n =
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}});
+    assert_eq!(to_upstream(s.from_client(&n.to_string())), n);
+}
