@@ -273,6 +273,17 @@ impl<R: Recorder> Session<R> {
                 if !self.upstream_alive {
                     return vec![gone(&id)];
                 }
+                // Answers are matched to requests by id: a second request in flight under the
+                // same id would take the first one's place (an unfiltered tool list, say).
+                if self.pending.contains_key(&jsonrpc::id_key(&id)) {
+                    return vec![Out::Client(jsonrpc::error(
+                        &id,
+                        jsonrpc::INVALID_REQUEST,
+                        "this id is already used by a request still in flight; give each \
+                         request its own id",
+                        None,
+                    ))];
+                }
                 match method.as_str() {
                     "initialize" => self.initialize(&id, value),
                     // The modern era's probe: answered as a server of the handshake era does, so

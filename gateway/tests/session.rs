@@ -510,3 +510,20 @@ fn a_tool_call_without_an_id_is_never_forwarded() {
         json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}});
     assert_eq!(to_upstream(s.from_client(&n.to_string())), n);
 }
+
+#[test]
+fn a_request_reusing_an_id_in_flight_is_refused() {
+    let mut s = session();
+    let list = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"});
+    assert_eq!(to_upstream(s.from_client(&list.to_string())), list);
+    // The same id again before the answer: refused, so the list's answer is still filtered.
+    let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"});
+    let err = to_client(s.from_client(&ping.to_string()));
+    assert_eq!(err["error"]["code"], -32600, "{err}");
+    let tools = json!([{"name": "refund"}, {"name": "delete_all_customers"}]);
+    let resp = json!({"jsonrpc": "2.0", "id": 7, "result": {"tools": tools}});
+    let out = to_client(s.from_upstream(&resp.to_string()));
+    assert_eq!(out["result"]["tools"], json!([{"name": "refund"}]));
+    // Once answered, the id may be used again.
+    assert_eq!(to_upstream(s.from_client(&ping.to_string())), ping);
+}
