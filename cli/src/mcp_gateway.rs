@@ -48,6 +48,10 @@ pub struct McpGatewayArgs {
     /// with is read from the environment variable XOP_TOKEN
     #[arg(long, value_name = "URL")]
     pub review_server: Option<String>,
+    /// Read `[camara]` from this `xop.toml`: the policies' signals are then read from the
+    /// network through the CAMARA connectors, and proven with their correlators
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The upstream MCP server's command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "UPSTREAM_COMMAND")]
     pub upstream: Vec<String>,
@@ -69,6 +73,7 @@ pub fn run(args: McpGatewayArgs) -> u8 {
     };
     xop_gateway::run(&xop_gateway::Options {
         review_server,
+        config: args.config,
         module: args.module,
         trust: args.trust,
         agent: args.agent,

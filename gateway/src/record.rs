@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value as Json, json};
 use xop_runtime::bind::Bound;
+use xop_runtime::connectors::{Replay, TapedRead};
 use xop_runtime::engine::{Input, Options, Runtime};
 use xop_runtime::ir::Program;
 use xop_runtime::proof::{LogConfig, ProofLog};
@@ -21,6 +22,8 @@ pub struct CallRecord<'a> {
     pub action: Option<&'a str>,
     /// The action's input, bound (`None` when the call was refused before binding).
     pub bound: Option<&'a Bound>,
+    /// The signals the decision read, with how they were fetched.
+    pub reads: &'a [TapedRead],
     /// `allow`, `deny` or `review`.
     pub verdict: &'a str,
     /// The reasons.
@@ -93,7 +96,15 @@ impl Recorder for EngineRecorder {
             for p in program.policies.iter().filter(|p| p.action == action) {
                 let outcome = self
                     .runtime
-                    .decide_with(&p.qualified, Input::Bound(bound), Options::default())
+                    .decide_with(
+                        &p.qualified,
+                        Input::Bound(bound),
+                        Options {
+                            // Proven with what the decision read, not a second read.
+                            signals: Some(&Replay::new(call.reads)),
+                            ..Options::default()
+                        },
+                    )
                     .map_err(|e| e.to_string())?;
                 seqs.extend(outcome.seq);
             }

@@ -31,6 +31,9 @@ pub struct Options {
     /// Where held calls' review cases go: a running `xop serve` (its base URL), and the
     /// operator token to open them with. `None`: the in-process desk nobody can approve.
     pub review_server: Option<(String, String)>,
+    /// An `xop.toml` whose `[camara]` section gives the CAMARA connectors: the policies'
+    /// signals are then read from the network (absent otherwise).
+    pub config: Option<PathBuf>,
     /// The upstream MCP server's command and arguments.
     pub upstream: Vec<String>,
 }
@@ -103,6 +106,12 @@ fn start(options: &Options) -> Result<u8, String> {
         return Err("no upstream command: give it after `--`, e.g. `xop mcp-gateway --module m.xopm -- python3 server.py`".into());
     };
     let program = loaded.module.program;
+    let connectors = match &options.config {
+        Some(path) => Some(xop_network::Camara::new(
+            xop_network::CamaraConfig::from_file(path).map_err(|e| e.to_string())?,
+        )),
+        None => None,
+    };
     let desk = match &options.review_server {
         Some((url, token)) => Some(ServerDesk::new(
             url,
@@ -119,6 +128,10 @@ fn start(options: &Options) -> Result<u8, String> {
                 Some(d) => session.with_desk(d),
                 None => session,
             };
+            let session = match connectors {
+                Some(c) => session.with_connectors(Box::new(c)),
+                None => session,
+            };
             let (status, recorder) = serve(session, command, args)?;
             recorder
                 .close()
@@ -129,6 +142,10 @@ fn start(options: &Options) -> Result<u8, String> {
             let session = Session::new(program, options.agent.as_deref(), context, NoRecorder)?;
             let session = match desk {
                 Some(d) => session.with_desk(d),
+                None => session,
+            };
+            let session = match connectors {
+                Some(c) => session.with_connectors(Box::new(c)),
                 None => session,
             };
             serve(session, command, args).map(|(status, _)| status)
@@ -312,6 +329,7 @@ mod tests {
             subject: None,
             log: None,
             review_server: None,
+            config: None,
             upstream: vec!["true".into()],
         };
         assert!(start(&o).unwrap_err().contains("xop build"));

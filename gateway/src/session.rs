@@ -5,7 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Map, Value as Json, json};
 use xop_runtime::bind::{self, Bound};
-use xop_runtime::interp::{self, BAD_INPUT, NoSignals};
+use xop_runtime::connectors::{Connectors, Taped, TapedRead};
+use xop_runtime::interp::{self, BAD_INPUT, NoSignals, Signals};
 use xop_runtime::ir::{AgentDef, Program, ToolBinding, Verdict};
 use xop_runtime::proof::record::time_text;
 
@@ -58,6 +59,8 @@ struct Decided {
     error: Option<String>,
     review: Option<xop_runtime::ir::Review>,
     bound: Option<Bound>,
+    /// The signals the decision read, to prove it with exactly those values.
+    reads: Vec<TapedRead>,
 }
 
 /// A call held for review, as a [`ReviewDesk`] receives it.
@@ -133,6 +136,7 @@ pub struct Session<R: Recorder> {
     upstream_alive: bool,
     clock: Box<dyn Fn() -> i64 + Send>,
     desk: Box<dyn ReviewDesk + Send>,
+    connectors: Option<Box<dyn Connectors>>,
 }
 
 impl<R: Recorder> std::fmt::Debug for Session<R> {
@@ -194,6 +198,7 @@ impl<R: Recorder> Session<R> {
             upstream_alive: true,
             clock: Box::new(|| jiff::Timestamp::now().as_millisecond()),
             desk: Box::new(LocalDesk),
+            connectors: None,
         })
     }
 
@@ -207,6 +212,13 @@ impl<R: Recorder> Session<R> {
     /// default).
     pub fn with_desk(mut self, desk: impl ReviewDesk + Send + 'static) -> Session<R> {
         self.desk = Box::new(desk);
+        self
+    }
+
+    /// Reads the signals the policies declare through `connectors` (the CAMARA connectors);
+    /// without them every signal is absent and the policies' absence handling applies.
+    pub fn with_connectors(mut self, connectors: Box<dyn Connectors>) -> Session<R> {
+        self.connectors = Some(connectors);
         self
     }
 
@@ -509,6 +521,7 @@ impl<R: Recorder> Session<R> {
             error: Some(error),
             review: None,
             bound: None,
+            reads: Vec::new(),
         };
         let input =
             match policy::action_input(binding, arguments, &self.context, &time_text(now_ms)) {
@@ -535,7 +548,16 @@ impl<R: Recorder> Session<R> {
             Err(e) => return refused(BAD_INPUT, format!("tool \"{}\": {e}", binding.tool)),
         };
         let at = bound.now_ms.unwrap_or(now_ms);
-        let d = interp::decide_action(&self.program, &binding.action, &bound.args, at, &NoSignals);
+        let network = self
+            .connectors
+            .as_ref()
+            .map(|c| c.signals(&self.program, at));
+        let source: &dyn Signals = match &network {
+            Some(n) => n.as_ref(),
+            None => &NoSignals,
+        };
+        let taped = Taped::new(source);
+        let d = interp::decide_action(&self.program, &binding.action, &bound.args, at, &taped);
         Decided {
             verdict: d.verdict,
             reasons: d.reasons,
@@ -543,6 +565,7 @@ impl<R: Recorder> Session<R> {
             error: d.error,
             review: d.review,
             bound: Some(bound),
+            reads: taped.into_reads(),
         }
     }
 
@@ -736,6 +759,7 @@ impl<R: Recorder> Session<R> {
             error: None,
             review: None,
             bound: None,
+            reads: Vec::new(),
         };
         let records = match self.record(name, None, &d, None, "mcp.tools_call") {
             Ok(r) => r,
@@ -772,6 +796,7 @@ impl<R: Recorder> Session<R> {
             tool,
             action: binding.map(|b| b.action.as_str()),
             bound: d.bound.as_ref(),
+            reads: &d.reads,
             verdict: d.verdict.keyword(),
             reasons: &d.reasons,
             fired: &d.fired,
