@@ -55,6 +55,9 @@ use crate::ir::{ArithOp, CmpOp, Expr, Intrinsic, Policy, Program, Quantifier, Ty
 use crate::value::Value;
 use jiff::tz::TimeZone;
 
+mod json;
+pub use json::{JsonError, JsonReader};
+
 /// Output words before the fired-rule bitset.
 const HEADER: usize = 5;
 
