@@ -253,6 +253,10 @@ fn contact_policy(c: &mut Criterion) {
     g.bench_function("json/xop_jit", |b| {
         b.iter(|| xop.run_json(&mut json_input, black_box(&json), &mut out))
     });
+    // The floor for any reader built on serde_json: scanning the text, every value ignored.
+    g.bench_function("json/serde_json_ignored", |b| {
+        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(&json)).is_ok())
+    });
     g.bench_function("json/xop_jit_values", |b| {
         b.iter(|| xop.run_json_values(black_box(&json), &mut out))
     });
@@ -335,6 +339,7 @@ fn summary() {
         "json/xop_interp",
         "json/xop_jit",
         "json/xop_jit_values",
+        "json/serde_json_ignored",
         "json/cedar",
         "json/regorus_rvm",
     ] {

@@ -590,6 +590,7 @@ impl Scratch {
         self.used - 1
     }
 
+    #[inline]
     fn put(&mut self, seg: usize, at: usize, word: i64, tag: u32) -> Option<()> {
         let s = self.segments.get_mut(seg)?;
         *s.words.get_mut(at)? = word;
@@ -894,6 +895,7 @@ impl<'de> DeserializeSeed<'de> for Slot<'_, '_> {
 impl Slot<'_, '_> {
     /// The node past any optionals (a non-null value: their presence words set to 1), and
     /// where its words go.
+    #[inline]
     fn present<E: de::Error>(&mut self) -> Result<(Node, usize), E> {
         let mut at = self.at;
         let mut node = self.cx.plan.nodes.get(self.node as usize).copied();
@@ -905,6 +907,7 @@ impl Slot<'_, '_> {
         node.map(|n| (n, at)).ok_or_else(no)
     }
 
+    #[inline]
     fn put<E: de::Error>(&mut self, at: usize, word: i64, tag: u32) -> Result<(), E> {
         self.cx.s.put(self.seg, at, word, tag).ok_or_else(no)
     }
