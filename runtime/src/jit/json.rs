@@ -104,9 +104,11 @@ enum Node {
 }
 
 /// A record's fields: their names, nodes and offsets in the record's words.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct RecordPlan {
     fields: Vec<FieldPlan>,
+    /// Field name to index in `fields`.
+    index: Names,
     /// Bit `i` set: field `i` must be given (it is not optional).
     required: u128,
 }
@@ -132,12 +134,64 @@ struct Plan {
     now_key: bool,
     signals_key: bool,
     /// The module's constant strings and their ids; `names[id]` is the string of an id.
-    strings: FxHashMap<Box<str>, i64>,
+    strings: Names,
     names: Vec<Box<str>>,
     /// Per symbol kind (channel, purpose, role), every accepted name and its symbol.
-    symbols: [FxHashMap<Box<str>, i64>; 3],
+    symbols: [Names; 3],
     /// Per enum of the program, variant name to index.
-    enums: Vec<FxHashMap<Box<str>, i64>>,
+    enums: Vec<Names>,
+}
+
+/// Names to numbers. Most tables (a record's fields, an enum's variants, the channels) are
+/// small: a scan comparing one word (the length and the first bytes) beats hashing the key.
+#[derive(Debug, Default)]
+struct Names {
+    small: Vec<(u64, Box<str>, i64)>,
+    large: FxHashMap<Box<str>, i64>,
+}
+
+/// Beyond this many names, a hash table.
+const SMALL_NAMES: usize = 16;
+
+/// The first 7 bytes of a name and its length, as one word.
+#[inline]
+fn name_word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = b.len().min(7);
+    w[..n].copy_from_slice(&b[..n]);
+    w[7] = b.len() as u8;
+    u64::from_le_bytes(w)
+}
+
+impl Names {
+    /// Adds `name` unless it is there already (the first one wins).
+    fn insert(&mut self, name: &str, value: i64) {
+        if self.get(name).is_some() {
+            return;
+        }
+        if self.large.is_empty() && self.small.len() < SMALL_NAMES {
+            self.small
+                .push((name_word(name.as_bytes()), name.into(), value));
+            return;
+        }
+        for (_, n, v) in self.small.drain(..) {
+            self.large.insert(n, v);
+        }
+        self.large.insert(name.into(), value);
+    }
+
+    #[inline]
+    fn get(&self, key: &str) -> Option<i64> {
+        if !self.large.is_empty() {
+            return self.large.get(key).copied();
+        }
+        let w = name_word(key.as_bytes());
+        let k = key.as_bytes();
+        self.small
+            .iter()
+            .find(|(q, n, _)| *q == w && n.len() == k.len() && n.as_bytes().get(7..) == k.get(7..))
+            .map(|e| e.2)
+    }
 }
 
 fn kind_index(kind: SymbolKind) -> usize {
@@ -249,8 +303,13 @@ impl PlanBuilder<'_> {
             });
             offset += size(self.program, ty, depth)?;
         }
+        let mut index = Names::default();
+        for (i, f) in out.iter().enumerate() {
+            index.insert(&f.name, i as i64);
+        }
         Ok(RecordPlan {
             fields: out,
+            index,
             required,
         })
     }
@@ -284,19 +343,19 @@ impl Plan {
         let is_param = |n: &str| pol.params.iter().any(|p| p.name == n);
 
         let mut names: Vec<Box<str>> = vec![Box::from(""); module.strings.len()];
-        let mut strings = FxHashMap::default();
+        let mut strings = Names::default();
         for (s, &id) in &module.strings {
             if let Some(slot) = usize::try_from(id).ok().and_then(|i| names.get_mut(i)) {
                 *slot = s.as_str().into();
             }
-            strings.insert(Box::from(s.as_str()), id);
+            strings.insert(s, id);
         }
         // `Program::symbol` accepts a symbol's qualified name or (unambiguous) short name.
-        let mut symbols: [FxHashMap<Box<str>, i64>; 3] = Default::default();
+        let mut symbols: [Names; 3] = Default::default();
         for sym in &program.symbols {
             for name in [&sym.name, &sym.qualified] {
                 if let Some(i) = program.symbol(sym.kind, name) {
-                    symbols[kind_index(sym.kind)].insert(name.as_str().into(), i64::from(i));
+                    symbols[kind_index(sym.kind)].insert(name, i64::from(i));
                 }
             }
         }
@@ -304,10 +363,10 @@ impl Plan {
             .enums
             .iter()
             .map(|e| {
-                let mut m = FxHashMap::default();
+                let mut m = Names::default();
                 // The first variant of a name wins, as in `bind`.
-                for (i, v) in e.variants.iter().enumerate().rev() {
-                    m.insert(v.as_str().into(), i as i64);
+                for (i, v) in e.variants.iter().enumerate() {
+                    m.insert(v, i as i64);
                 }
                 m
             })
@@ -600,7 +659,7 @@ impl Scratch {
 
     /// A string's id if it is a constant, else its provisional index and [`TAG_UNKNOWN`].
     fn intern(&mut self, plan: &Plan, text: &str) -> (i64, u32) {
-        if let Some(&id) = plan.strings.get(text) {
+        if let Some(id) = plan.strings.get(text) {
             return (id, 0);
         }
         let known = &self.strings[..self.nstrings];
@@ -704,8 +763,9 @@ impl<'de> Visitor<'de> for RootKeySeed<'_> {
     }
 }
 
+#[inline]
 fn field_index(r: &RecordPlan, key: &str) -> Option<usize> {
-    r.fields.iter().position(|f| &*f.name == key)
+    r.index.get(key).and_then(|i| usize::try_from(i).ok())
 }
 
 impl<'de> Visitor<'de> for Root<'_, '_> {
@@ -978,7 +1038,7 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
             Node::Money if money_text(s) => Ok(()),
             Node::Symbol(kind) => {
                 let i = plan.symbols[kind_index(kind)].get(s).ok_or_else(no)?;
-                self.put(at, *i, 0)
+                self.put(at, i, 0)
             }
             Node::Enum(e) => {
                 let i = plan
@@ -986,7 +1046,7 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
                     .get(e as usize)
                     .and_then(|m| m.get(s))
                     .ok_or_else(no)?;
-                self.put(at, *i, 0)
+                self.put(at, i, 0)
             }
             _ => Err(no()),
         }
@@ -1195,6 +1255,44 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Small and large tables find exactly the names they hold, whatever they share.
+    #[test]
+    fn names_find_exactly_their_names() {
+        let long = "abcdefg".repeat(40);
+        let mut names: Vec<String> = vec![
+            "".into(),
+            "a".into(),
+            "abcdefg".into(),
+            "abcdefgh".into(),
+            "abcdefgi".into(),
+            long[..263].into(),
+        ];
+        let probes: Vec<String> = vec![
+            "abcdef".into(),
+            "abcdefgj".into(),
+            "abcdefh".into(),
+            long[..262].into(),
+            long[..264].into(),
+            "b".into(),
+        ];
+        for size in [names.len(), 40] {
+            while names.len() < size {
+                names.push(format!("n{}", names.len()));
+            }
+            let mut t = Names::default();
+            for (i, n) in names.iter().enumerate() {
+                t.insert(n, i as i64);
+            }
+            t.insert("a", 99); // the first one wins
+            for (i, n) in names.iter().enumerate() {
+                assert_eq!(t.get(n), Some(i as i64), "{n}");
+            }
+            for p in &probes {
+                assert_eq!(t.get(p), None, "{p}");
+            }
+        }
+    }
 
     /// The short cut for times must give jiff's answer on every text it accepts.
     #[test]
