@@ -156,11 +156,14 @@ const SMALL_NAMES: usize = 16;
 /// The first 7 bytes of a name and its length, as one word.
 #[inline]
 fn name_word(b: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    let n = b.len().min(7);
-    w[..n].copy_from_slice(&b[..n]);
-    w[7] = b.len() as u8;
-    u64::from_le_bytes(w)
+    let head = match b.first_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w) & 0x00ff_ffff_ffff_ffff,
+        None => b
+            .iter()
+            .enumerate()
+            .fold(0, |w, (i, &c)| w | (u64::from(c) << (8 * i))),
+    };
+    head | ((b.len() as u64 & 0xff) << 56)
 }
 
 impl Names {
