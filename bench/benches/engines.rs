@@ -11,7 +11,9 @@
 //! `xop_jit` is the hot path: the input laid out once (`JitModule::bind`), each call writing the
 //! verdict, reason bits and fired bits into a reused `Output`. `xop_jit_decision` also lays the
 //! input out from values and builds the allocated `Decision` (reason and rule strings);
-//! `json/xop_jit` parses and binds the JSON text, lays it out and runs.
+//! `json/xop_jit` reads the JSON text straight into the JIT's layout (`JsonReader`, reused
+//! buffers) and runs; `contact/json/xop_jit_values` is the path before that reader: a
+//! `serde_json::Value` tree, `bind` to `Value`s, `JitModule::bind`, run.
 //!
 //! Before timing, every engine is checked to agree with the others on 50 inputs (decision and
 //! reasons). At the end a table of medians, with ratios to hand-written Rust, is printed from
@@ -55,6 +57,7 @@ fn engines(c: &mut Criterion) {
 
     // Before timing: every engine agrees with every other on decision and reasons.
     let cases = inputs(RULES, 50);
+    let mut json_input = xop.json_input();
     let denied = cases.iter().filter(|c| hand.decide(c).0).count();
     assert!((10..40).contains(&denied), "{denied} of 50 inputs denied");
     for c in cases.iter().chain(timed_inputs().iter().map(|(_, c)| c)) {
@@ -66,8 +69,12 @@ fn engines(c: &mut Criterion) {
         let mut out = xop.output();
         xop.run(&xop.bound(c), &mut out);
         assert_eq!(xop.output_outcome(&out), want, "xop jit, bound, {c:?}");
-        xop.run_json(&json, &mut out);
+        xop.run_json(&mut json_input, &json, &mut out);
         assert_eq!(xop.output_outcome(&out), want, "xop jit from json, {c:?}");
+        assert!(
+            !json_input.fell_back(),
+            "the JSON reader's fast path, {c:?}"
+        );
         assert_eq!(outcome(&xop.interp(&args)), want, "xop interpreter, {c:?}");
         assert_eq!(outcome(&xop.jit_json(&json)), want, "xop from json, {c:?}");
         let req = cedar.request(c);
@@ -129,7 +136,7 @@ fn engines(c: &mut Criterion) {
             b.iter(|| rego.eval_interp(black_box(&input)))
         });
         g.bench_function(format!("{name}/json/xop_jit"), |b| {
-            b.iter(|| xop.run_json(black_box(&json), &mut out))
+            b.iter(|| xop.run_json(&mut json_input, black_box(&json), &mut out))
         });
         g.bench_function(format!("{name}/json/cedar"), |b| {
             b.iter(|| cedar.authorize_json(black_box(&json)))
@@ -189,6 +196,7 @@ fn contact_policy(c: &mut Criterion) {
     };
     let cases = contact::cases(300);
     let mut out = xop.output();
+    let mut json_input = xop.json_input();
     let mut allowed = 0;
     for k in cases.iter().chain(std::iter::once(&contact::timed_case())) {
         let (deny, bits) = contact::decide(k);
@@ -198,6 +206,12 @@ fn contact_policy(c: &mut Criterion) {
         let (input, now) = xop.bound_json(&json);
         xop.run_at(&input, now, &mut out);
         assert_eq!(xop.output_outcome(&out), want, "xop jit, {json}");
+        xop.run_json(&mut json_input, &json, &mut out);
+        assert_eq!(xop.output_outcome(&out), want, "xop jit from json, {json}");
+        assert!(
+            !json_input.fell_back(),
+            "the JSON reader's fast path, {json}"
+        );
         assert_eq!(
             outcome(&xop.interp_json(&json)),
             want,
@@ -237,7 +251,14 @@ fn contact_policy(c: &mut Criterion) {
         b.iter(|| rego.eval(black_box(&rego_input)))
     });
     g.bench_function("json/xop_jit", |b| {
-        b.iter(|| xop.run_json(black_box(&json), &mut out))
+        b.iter(|| xop.run_json(&mut json_input, black_box(&json), &mut out))
+    });
+    // The floor for any reader built on serde_json: scanning the text, every value ignored.
+    g.bench_function("json/serde_json_ignored", |b| {
+        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(&json)).is_ok())
+    });
+    g.bench_function("json/xop_jit_values", |b| {
+        b.iter(|| xop.run_json_values(black_box(&json), &mut out))
     });
     g.bench_function("json/cedar", |b| {
         b.iter(|| cedar.authorize_json(black_box(&peer)))
@@ -317,6 +338,8 @@ fn summary() {
         "regorus_rvm",
         "json/xop_interp",
         "json/xop_jit",
+        "json/xop_jit_values",
+        "json/serde_json_ignored",
         "json/cedar",
         "json/regorus_rvm",
     ] {

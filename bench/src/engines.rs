@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use xop_compiler::db::Workspace;
 use xop_runtime::interp::{self, Decision, NoSignals};
 use xop_runtime::ir::{Program, Verdict};
-use xop_runtime::jit::{self, Bound, JitModule, Output};
+use xop_runtime::jit::{self, Bound, JitModule, JsonReader, Output};
 use xop_runtime::value::Value;
 
 /// The policy's name in [`xop_source`].
@@ -216,9 +216,33 @@ impl Xop {
         out.verdict()
     }
 
-    /// From JSON text to the hot path's output: parse and bind, lay out, run (at the input's
-    /// `now`, else 0).
-    pub fn run_json(&self, json: &str, out: &mut Output) -> Option<Verdict> {
+    /// Buffers for [`Xop::run_json`], reused across calls.
+    pub fn json_input(&self) -> JsonInput {
+        JsonInput {
+            reader: self
+                .jit
+                .json_reader(self.policy)
+                .expect("the policy is compiled"),
+            bound: Bound::empty(),
+        }
+    }
+
+    /// From JSON text to the hot path's output: the JIT's JSON reader lays the text out
+    /// straight into a reused input (no `serde_json::Value`, no `Value`s), then the run (at
+    /// the input's `now`, else 0).
+    pub fn run_json(&self, input: &mut JsonInput, json: &str, out: &mut Output) -> Option<Verdict> {
+        let now = input
+            .reader
+            .bind_json_into(&self.jit, json, &mut input.bound)
+            .expect("reading the input");
+        self.jit
+            .run(&input.bound, now.unwrap_or(0), out)
+            .expect("the policy runs");
+        out.verdict()
+    }
+
+    /// The path before the JSON reader: `bind_json` to `Value`s, `JitModule::bind`, run.
+    pub fn run_json_values(&self, json: &str, out: &mut Output) -> Option<Verdict> {
         let (input, now) = self.bound_json(json);
         self.jit.run(&input, now, out).expect("the policy runs");
         out.verdict()
@@ -284,6 +308,19 @@ impl Xop {
         let bound = xop_runtime::bind::bind_json(&self.program, self.policy, json)
             .expect("binding the input");
         self.jit(&bound.args)
+    }
+}
+
+/// The JSON reader of [`Xop`]'s policy and the input it fills ([`Xop::run_json`]).
+pub struct JsonInput {
+    reader: JsonReader,
+    bound: Bound,
+}
+
+impl JsonInput {
+    /// Whether the last read took the reference path instead of the fast one.
+    pub fn fell_back(&self) -> bool {
+        self.reader.fell_back()
     }
 }
 

@@ -114,6 +114,15 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
     if args.log.is_some() || args.config.is_some() {
         return logged(args, &compiled, &policy_name, index, &input);
     }
+    // A policy the JIT compiles reads the JSON text straight into its layout.
+    let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
+    if let Some((decision, status)) = jit.as_ref().and_then(|j| jit_from_json(j, index, &input)) {
+        let text = match args.format {
+            Format::Human => human(program, index, &decision),
+            Format::Json => json(program, index, &decision),
+        };
+        return out(&text).map_or_else(|s| s, |()| status);
+    }
     let (decision, status) = match xop_runtime::bind::bind_json(program, index, &input) {
         Ok(bound) => {
             let now = bound
@@ -128,7 +137,7 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
                     )
                 }
                 Engine::Jit => {
-                    let jit = xop_runtime::jit::compile(program);
+                    let jit = jit.unwrap_or_else(|| xop_runtime::jit::compile(program));
                     match jit.decide(index, &bound.args, now) {
                         Some(d) => (d, SUCCESS),
                         None => {
@@ -162,6 +171,37 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         Ok(()) => status,
         Err(s) => s,
     }
+}
+
+/// `--engine jit` on a policy the JIT compiles (`None` otherwise): the JSON reader lays the
+/// input out without a `Value` tree; refused input is the same `xop:bad-input` deny as
+/// `bind_json`'s.
+fn jit_from_json(
+    jit: &xop_runtime::jit::JitModule,
+    index: usize,
+    input: &str,
+) -> Option<(Decision, u8)> {
+    let mut reader = jit.json_reader(index).ok()?;
+    let mut bound = xop_runtime::jit::Bound::empty();
+    Some(match reader.bind_json_into(jit, input, &mut bound) {
+        Ok(now) => {
+            let now = now.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+            let mut output = jit.output(index);
+            let decision = match jit.run(&bound, now, &mut output) {
+                Ok(()) => jit.decision(&bound, &output),
+                Err(e) => Decision {
+                    verdict: Verdict::Deny,
+                    reasons: vec![interp::RUNTIME_ERROR.to_string()],
+                    fired: Vec::new(),
+                    review: None,
+                    error: Some(e.to_string()),
+                },
+            };
+            (decision, SUCCESS)
+        }
+        Err(e @ xop_runtime::jit::JsonError::Input(_)) => (e.decision(), PROBLEMS),
+        Err(e) => (e.decision(), SUCCESS),
+    })
 }
 
 /// `--log DIR`: the decision made by the runtime, which proves it in the log first.

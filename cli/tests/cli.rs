@@ -656,6 +656,51 @@ fn the_jit_decides_a_scalar_policy_like_the_interpreter() {
 }
 
 #[test]
+fn the_jit_refuses_bad_json_input_like_the_interpreter() {
+    // The JIT reads JSON with its own reader: refused input must read exactly as `bind_json`
+    // words it (deny, xop:bad-input, the field path), with the same exit status.
+    let dir = TempDir::new("eval-jit-bad-input");
+    dir.write(
+        "p.xop",
+        "module p\n\npurpose service\n\nrecord Customer {\n  id: Id\n  messages_7d: Int\n}\n\n\
+         action greet(to: Customer) purpose service risk minimal\n\n\
+         policy caps for greet(to: c) {\n  deny \"too-many\" when c.messages_7d >= 3\n  allow \"ok\"\n}\n",
+    );
+    for (name, input) in [
+        ("missing.json", r#"{"to": {"id": "c1"}}"#),
+        ("type.json", r#"{"to": {"id": "c1", "messages_7d": "5"}}"#),
+        (
+            "range.json",
+            r#"{"to": {"id": "c1", "messages_7d": 9223372036854775808}}"#,
+        ),
+        (
+            "time.json",
+            r#"{"now": "yesterday", "to": {"id": "c1", "messages_7d": 1}}"#,
+        ),
+        ("json.json", r#"{"to": {"id": "c1", "messages_7d": 1}"#),
+    ] {
+        dir.write(name, input);
+        let run = |engine: &str| {
+            xop(
+                dir.path(),
+                &[
+                    "eval", "p.xop", "--policy", "caps", "--input", name, "--engine", engine,
+                    "--format", "json",
+                ],
+            )
+        };
+        let (interp, jit) = (run("interp"), run("jit"));
+        assert_eq!(jit.status.code(), Some(1), "{name}: {}", stderr(&jit));
+        assert_eq!(stdout(&jit), stdout(&interp), "{name}");
+        assert!(
+            stdout(&jit).contains("xop:bad-input"),
+            "{name}: {}",
+            stdout(&jit)
+        );
+    }
+}
+
+#[test]
 fn signed_modules_load_only_unaltered_and_with_the_trusted_key() {
     let dir = TempDir::new("build");
     let input = format!("{}/inputs/offer-on-hold.json", acme());

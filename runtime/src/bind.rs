@@ -858,7 +858,7 @@ fn is_decimal_syntax(s: &str) -> bool {
 
 /// A decimal, exactly from its text; the error kind says whether the text is malformed or the
 /// number out of range.
-fn parse_decimal(s: &str) -> Result<Decimal, BindErrorKind> {
+pub(crate) fn parse_decimal(s: &str) -> Result<Decimal, BindErrorKind> {
     if !is_decimal_syntax(s) {
         return Err(BindErrorKind::Malformed);
     }
@@ -872,7 +872,7 @@ fn parse_decimal(s: &str) -> Result<Decimal, BindErrorKind> {
 }
 
 /// A currency code: three upper-case ASCII letters.
-fn currency_code(s: &str) -> Result<Arc<str>, String> {
+pub(crate) fn currency_code(s: &str) -> Result<Arc<str>, String> {
     if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(Arc::from(s))
     } else {
@@ -885,7 +885,7 @@ fn currency_code(s: &str) -> Result<Arc<str>, String> {
 
 /// A duration like `1h30m` in milliseconds: groups of digits and a unit (`w d h m s ms`), units
 /// largest first and each at most once, optionally preceded by `-`.
-fn parse_duration(s: &str) -> Result<i64, BindErrorKind> {
+pub(crate) fn parse_duration(s: &str) -> Result<i64, BindErrorKind> {
     const UNITS: [(&str, i64); 6] = [
         ("w", 604_800_000),
         ("d", 86_400_000),

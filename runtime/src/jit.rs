@@ -55,6 +55,9 @@ use crate::ir::{ArithOp, CmpOp, Expr, Intrinsic, Policy, Program, Quantifier, Ty
 use crate::value::Value;
 use jiff::tz::TimeZone;
 
+mod json;
+pub use json::{JsonError, JsonReader};
+
 /// Output words before the fired-rule bitset.
 const HEADER: usize = 5;
 
@@ -168,8 +171,9 @@ pub struct Bound {
     module: u64,
     policy: usize,
     /// The fixed part (the parameters' words), then the elements of every list, each list's
-    /// two words in the fixed part pointing at them. Only [`JitModule::bind_into`] writes it,
-    /// so every list points inside it: the generated code relies on that.
+    /// two words in the fixed part pointing at them. Only [`JitModule::bind_into`] and the JSON
+    /// reader (`jit/json.rs`, which places lists the same way) write it, so every list points
+    /// inside it: the generated code relies on that.
     words: Vec<i64>,
     /// The strings of the input that are no constant of the module, by id − `unknown_base`.
     unknown: Vec<String>,

@@ -1,0 +1,1361 @@
+//! A schema-driven JSON reader: JSON text straight into a compiled policy's input layout
+//! ([`Bound`]), without the [`serde_json::Value`] tree and the [`Value`]s of [`crate::bind`].
+//!
+//! [`JsonReader`] is built once per policy from its parameter types: every record gets a table
+//! of its field names and where each field's words go, every enum and symbol kind a hash table
+//! from the accepted names to their index, and the module's constant strings a hash table to
+//! their ids. Reading drives [`serde_json::Deserializer`] with a [`DeserializeSeed`] per value
+//! that writes the value's words where the layout puts them, whatever order the keys come in.
+//! A list's elements are read into a segment of their own; once the text is read, the segments
+//! are placed after the fixed part in the order [`JitModule::bind_into`] places lists, and the
+//! strings that are no constant are numbered in the order it meets them, so the words are the
+//! same as that path's, word for word.
+//!
+//! Semantics: [`crate::bind::bind_json`] followed by [`JitModule::bind_into`] is the reference.
+//! The reader takes the fast path only for input it fully understands: an object whose keys it
+//! all knows, each once, every required field present, every value of its type. Anything else
+//! (invalid JSON, a missing or unknown field, a duplicate key, a wrong type, an unknown enum
+//! name, a number out of range, a bad time or zone, and the rarer forms: a `Decimal` given as a
+//! float, sets of records or optionals, `signals`) is handed to the reference path, which gives the
+//! verdict and the error, word for word. So bad input fails closed with exactly the reference's
+//! error, and good input the reference accepts but the fast path does not is still bound, only
+//! slower. The fast path allocates nothing once the reader's buffers have grown to the input's
+//! size.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use rustc_hash::FxHashMap;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::{Bound, Entry, JitModule, MAX_RECORD_DEPTH, size};
+use crate::bind::{self, BindError};
+use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
+use crate::ir::{Program, SymbolKind, Type, Verdict};
+
+/// Why [`JsonReader::bind_json_into`] refused an input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonError {
+    /// The input does not fit the policy's parameters: [`crate::bind::bind_json`]'s error.
+    Input(BindError),
+    /// The input could not be laid out ([`JitModule::bind_into`]'s refusal, a decision).
+    Refused(Decision),
+}
+
+impl JsonError {
+    /// The decision to return for this input: a deny, with `xop:bad-input` and the error for
+    /// refused input (as `xop eval` words it).
+    pub fn decision(&self) -> Decision {
+        match self {
+            JsonError::Input(e) => Decision {
+                verdict: Verdict::Deny,
+                reasons: vec![BAD_INPUT.to_string()],
+                fired: Vec::new(),
+                review: None,
+                error: Some(e.to_string()),
+            },
+            JsonError::Refused(d) => d.clone(),
+        }
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonError::Input(e) => e.fmt(f),
+            JsonError::Refused(d) => f.write_str(d.error.as_deref().unwrap_or("refused")),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// How a value of one type is read (an arena index into [`Plan::nodes`]).
+#[derive(Debug, Clone, Copy)]
+enum Node {
+    Bool,
+    Int,
+    Duration,
+    Time,
+    Text,
+    Id,
+    Tz,
+    /// Validated, takes no word (the JIT does not read it).
+    Decimal,
+    /// Validated, takes no word.
+    Money,
+    Symbol(SymbolKind),
+    /// The enum's index into [`Plan::enums`].
+    Enum(u32),
+    /// Index into [`Plan::records`].
+    Record(u32),
+    /// A list or set: its element's node and word count.
+    List {
+        elem: u32,
+        words: usize,
+        set: bool,
+    },
+    /// A presence word, then the inner value's words.
+    Optional(u32),
+    /// Left to the reference path (sets the fast path cannot sort).
+    Other,
+}
+
+/// A record's fields: their names, nodes and offsets in the record's words.
+#[derive(Debug)]
+struct RecordPlan {
+    fields: Vec<FieldPlan>,
+    /// Field name to index in `fields`.
+    index: Names,
+    /// Bit `i` set: field `i` must be given (it is not optional).
+    required: u128,
+}
+
+#[derive(Debug, Clone)]
+struct FieldPlan {
+    name: Box<str>,
+    node: u32,
+    offset: usize,
+}
+
+/// What a policy's input looks like, derived once from its parameter types.
+#[derive(Debug)]
+struct Plan {
+    module: u64,
+    policy: usize,
+    input_words: usize,
+    nodes: Vec<Node>,
+    records: Vec<RecordPlan>,
+    /// The parameters, as a record laid out at word 0.
+    params: RecordPlan,
+    /// Whether `now` and `signals` are the reserved keys (no parameter has their name).
+    now_key: bool,
+    signals_key: bool,
+    /// The module's constant strings and their ids; `names[id]` is the string of an id.
+    strings: Names,
+    names: Vec<Box<str>>,
+    /// Per symbol kind (channel, purpose, role), every accepted name and its symbol.
+    symbols: [Names; 3],
+    /// Per enum of the program, variant name to index.
+    enums: Vec<Names>,
+}
+
+/// Names to numbers. Most tables (a record's fields, an enum's variants, the channels) are
+/// small: a scan comparing one word (the length and the first bytes) beats hashing the key.
+#[derive(Debug, Default)]
+struct Names {
+    small: Vec<(u64, Box<str>, i64)>,
+    large: FxHashMap<Box<str>, i64>,
+}
+
+/// Beyond this many names, a hash table.
+const SMALL_NAMES: usize = 16;
+
+/// The first 7 bytes of a name and its length, as one word.
+#[inline]
+fn name_word(b: &[u8]) -> u64 {
+    let head = match b.first_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w) & 0x00ff_ffff_ffff_ffff,
+        None => b
+            .iter()
+            .enumerate()
+            .fold(0, |w, (i, &c)| w | (u64::from(c) << (8 * i))),
+    };
+    head | ((b.len() as u64 & 0xff) << 56)
+}
+
+impl Names {
+    /// Adds `name` unless it is there already (the first one wins).
+    fn insert(&mut self, name: &str, value: i64) {
+        if self.get(name).is_some() {
+            return;
+        }
+        if self.large.is_empty() && self.small.len() < SMALL_NAMES {
+            self.small
+                .push((name_word(name.as_bytes()), name.into(), value));
+            return;
+        }
+        for (_, n, v) in self.small.drain(..) {
+            self.large.insert(n, v);
+        }
+        self.large.insert(name.into(), value);
+    }
+
+    #[inline]
+    fn get(&self, key: &str) -> Option<i64> {
+        if !self.large.is_empty() {
+            return self.large.get(key).copied();
+        }
+        let w = name_word(key.as_bytes());
+        let k = key.as_bytes();
+        self.small
+            .iter()
+            .find(|(q, n, _)| *q == w && n.len() == k.len() && n.as_bytes().get(7..) == k.get(7..))
+            .map(|e| e.2)
+    }
+}
+
+fn kind_index(kind: SymbolKind) -> usize {
+    match kind {
+        SymbolKind::Channel => 0,
+        SymbolKind::Purpose => 1,
+        SymbolKind::Role => 2,
+    }
+}
+
+struct PlanBuilder<'p> {
+    program: &'p Program,
+    nodes: Vec<Node>,
+    records: Vec<RecordPlan>,
+    record_of: FxHashMap<u32, u32>,
+}
+
+impl PlanBuilder<'_> {
+    fn node(&mut self, ty: &Type, depth: u32) -> Result<u32, String> {
+        if depth > MAX_RECORD_DEPTH {
+            return Err("a record type nested too deeply (or recursive)".into());
+        }
+        let node = match ty {
+            Type::Bool => Node::Bool,
+            Type::Int => Node::Int,
+            Type::Duration => Node::Duration,
+            Type::Time => Node::Time,
+            Type::Text => Node::Text,
+            Type::Id => Node::Id,
+            Type::Tz => Node::Tz,
+            Type::Decimal => Node::Decimal,
+            Type::Money => Node::Money,
+            Type::Symbol(k) => Node::Symbol(*k),
+            Type::Enum(e) => {
+                if (*e as usize) >= self.program.enums.len() {
+                    return Err(format!("enum #{e} is not in the program"));
+                }
+                Node::Enum(*e)
+            }
+            Type::Record(r) => Node::Record(self.record(*r, depth)?),
+            Type::List(elem) | Type::Set(elem) => {
+                let set = matches!(ty, Type::Set(_));
+                let words = size(self.program, elem, depth + 1)?;
+                // A set is sorted by value: the fast path sorts one-word scalars only.
+                let sortable = matches!(
+                    **elem,
+                    Type::Bool
+                        | Type::Int
+                        | Type::Duration
+                        | Type::Time
+                        | Type::Text
+                        | Type::Id
+                        | Type::Tz
+                        | Type::Symbol(_)
+                        | Type::Enum(_)
+                );
+                if set && !sortable {
+                    Node::Other
+                } else {
+                    Node::List {
+                        elem: self.node(elem, depth + 1)?,
+                        words,
+                        set,
+                    }
+                }
+            }
+            Type::Optional(inner) => Node::Optional(self.node(inner, depth)?),
+        };
+        self.nodes.push(node);
+        Ok((self.nodes.len() - 1) as u32)
+    }
+
+    fn record(&mut self, r: u32, depth: u32) -> Result<u32, String> {
+        if let Some(&i) = self.record_of.get(&r) {
+            return Ok(i);
+        }
+        let rt = self
+            .program
+            .records
+            .get(r as usize)
+            .ok_or_else(|| format!("record type #{r} is not in the program"))?;
+        let fields: Vec<(String, Type)> = rt
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.ty.clone()))
+            .collect();
+        let plan = self.fields(&fields, depth + 1)?;
+        self.records.push(plan);
+        let i = (self.records.len() - 1) as u32;
+        self.record_of.insert(r, i);
+        Ok(i)
+    }
+
+    fn fields(&mut self, fields: &[(String, Type)], depth: u32) -> Result<RecordPlan, String> {
+        if fields.len() > 128 {
+            return Err("a record of more than 128 fields".into());
+        }
+        let mut out = Vec::with_capacity(fields.len());
+        let mut required = 0u128;
+        let mut offset = 0;
+        for (i, (name, ty)) in fields.iter().enumerate() {
+            if !matches!(ty, Type::Optional(_)) {
+                required |= 1 << i;
+            }
+            out.push(FieldPlan {
+                name: name.as_str().into(),
+                node: self.node(ty, depth)?,
+                offset,
+            });
+            offset += size(self.program, ty, depth)?;
+        }
+        let mut index = Names::default();
+        for (i, f) in out.iter().enumerate() {
+            index.insert(&f.name, i as i64);
+        }
+        Ok(RecordPlan {
+            fields: out,
+            index,
+            required,
+        })
+    }
+}
+
+impl Plan {
+    fn new(module: &JitModule, policy: usize) -> Result<Plan, String> {
+        let c = match module.policies.get(policy) {
+            Some(Entry::Compiled(c)) => c,
+            Some(Entry::Unsupported(why)) => {
+                return Err(format!(
+                    "policy #{policy} is not compiled by the JIT: it {why}"
+                ));
+            }
+            None => return Err(format!("no policy #{policy} in the program")),
+        };
+        let program = &module.program;
+        let pol = &program.policies[policy];
+        let mut b = PlanBuilder {
+            program,
+            nodes: Vec::new(),
+            records: Vec::new(),
+            record_of: FxHashMap::default(),
+        };
+        let params: Vec<(String, Type)> = pol
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.ty.clone()))
+            .collect();
+        let params = b.fields(&params, 0)?;
+        let is_param = |n: &str| pol.params.iter().any(|p| p.name == n);
+
+        let mut names: Vec<Box<str>> = vec![Box::from(""); module.strings.len()];
+        let mut strings = Names::default();
+        for (s, &id) in &module.strings {
+            if let Some(slot) = usize::try_from(id).ok().and_then(|i| names.get_mut(i)) {
+                *slot = s.as_str().into();
+            }
+            strings.insert(s, id);
+        }
+        // `Program::symbol` accepts a symbol's qualified name or (unambiguous) short name.
+        let mut symbols: [Names; 3] = Default::default();
+        for sym in &program.symbols {
+            for name in [&sym.name, &sym.qualified] {
+                if let Some(i) = program.symbol(sym.kind, name) {
+                    symbols[kind_index(sym.kind)].insert(name, i64::from(i));
+                }
+            }
+        }
+        let enums = program
+            .enums
+            .iter()
+            .map(|e| {
+                let mut m = Names::default();
+                // The first variant of a name wins, as in `bind`.
+                for (i, v) in e.variants.iter().enumerate() {
+                    m.insert(v, i as i64);
+                }
+                m
+            })
+            .collect();
+        Ok(Plan {
+            module: module.id,
+            policy,
+            input_words: c.input_words,
+            nodes: b.nodes,
+            records: b.records,
+            params,
+            now_key: !is_param("now"),
+            signals_key: !is_param("signals"),
+            strings,
+            names,
+            symbols,
+            enums,
+        })
+    }
+}
+
+/// A word that holds the provisional index of a string that is no constant.
+const TAG_UNKNOWN: u32 = 1;
+/// A word that holds a `Tz` id; the zone is entry `tag >> 2` of [`Scratch::zones`].
+const TAG_TZ: u32 = 2;
+
+/// The words of the fixed part (segment 0) or of one list's elements.
+#[derive(Debug, Clone, Default)]
+struct Segment {
+    words: Vec<i64>,
+    /// Per word: 0, or [`TAG_UNKNOWN`] / [`TAG_TZ`] bits.
+    tags: Vec<u32>,
+    /// The segment and word of the list's two header words.
+    parent: usize,
+    offset: usize,
+}
+
+/// A zone name met in an input, kept across calls (looking a zone up costs microseconds).
+#[derive(Debug, Clone)]
+struct ZoneEntry {
+    text: String,
+    /// The zone's IANA name, as `bind` keeps it.
+    canonical: String,
+    zone: TimeZone,
+}
+
+/// Zone names kept at most (more are looked up again; input cannot grow the cache).
+const MAX_ZONES: usize = 64;
+
+/// Buffers reused across calls.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    segments: Vec<Segment>,
+    used: usize,
+    /// Strings that are no constant, in order of first appearance in the text.
+    strings: Vec<String>,
+    nstrings: usize,
+    zones: Vec<ZoneEntry>,
+    /// Placement: segments sorted by parent, the queue, each segment's final start.
+    by_parent: Vec<usize>,
+    queue: Vec<usize>,
+    start: Vec<usize>,
+    tags: Vec<u32>,
+    canon: Vec<u32>,
+    order: Vec<usize>,
+    set: Vec<(i64, u32)>,
+}
+
+/// Reads JSON text into a compiled policy's input layout ([`Bound`]); see the module
+/// documentation. Built by [`JitModule::json_reader`]; cheap to clone (one per thread).
+#[derive(Debug, Clone)]
+pub struct JsonReader {
+    plan: Arc<Plan>,
+    scratch: Scratch,
+    fell_back: bool,
+}
+
+impl JitModule {
+    /// A reader of JSON input for policy `policy`, or why there is none (the policy is not
+    /// compiled, or does not exist).
+    pub fn json_reader(&self, policy: usize) -> Result<JsonReader, String> {
+        Ok(JsonReader {
+            plan: Arc::new(Plan::new(self, policy)?),
+            scratch: Scratch::default(),
+            fell_back: false,
+        })
+    }
+}
+
+impl Bound {
+    /// An empty input for [`JsonReader::bind_json_into`] (or [`JitModule::bind_into`]) to fill.
+    pub fn empty() -> Bound {
+        Bound {
+            module: 0,
+            policy: usize::MAX,
+            words: Vec::new(),
+            unknown: Vec::new(),
+            unknown_base: 0,
+            zones: Vec::new(),
+        }
+    }
+
+    /// Whether two inputs are laid out identically: same module and policy, same words, same
+    /// strings that are no constant, same zones (by name). For tests of the binders.
+    pub fn same_layout(&self, other: &Bound) -> bool {
+        let zones = |b: &Bound| -> Vec<(i64, Option<String>)> {
+            b.zones
+                .iter()
+                .map(|(id, z)| {
+                    (
+                        *id,
+                        z.as_ref().and_then(|z| z.iana_name().map(String::from)),
+                    )
+                })
+                .collect()
+        };
+        self.module == other.module
+            && self.policy == other.policy
+            && self.words == other.words
+            && self.unknown == other.unknown
+            && self.unknown_base == other.unknown_base
+            && zones(self) == zones(other)
+    }
+
+    /// The input's words (the fixed part, then the lists' elements). For tests and tools.
+    pub fn words(&self) -> &[i64] {
+        &self.words
+    }
+}
+
+impl JsonReader {
+    /// Reads `json` (the input of `xop eval`: one key per parameter, optional `now` and
+    /// `signals`) into `into`, reusing its buffers, and returns the input's `now` (ms), if it
+    /// gives one. The result equals [`crate::bind::bind_json`] then [`JitModule::bind_into`]
+    /// on every input, errors included.
+    pub fn bind_json_into(
+        &mut self,
+        module: &JitModule,
+        json: &str,
+        into: &mut Bound,
+    ) -> Result<Option<i64>, JsonError> {
+        if module.id != self.plan.module {
+            return Err(JsonError::Refused(Decision::failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                "the JSON reader was made for another module".into(),
+            )));
+        }
+        if let Some(now) = self.fast(module, json, into) {
+            self.fell_back = false;
+            return Ok(now);
+        }
+        self.fell_back = true;
+        // The reference path words every error, and binds what the fast path leaves to it.
+        let policy = self.plan.policy;
+        let bound = bind::bind_json(&module.program, policy, json).map_err(JsonError::Input)?;
+        module
+            .bind_into(policy, &bound.args, into)
+            .map_err(JsonError::Refused)?;
+        Ok(bound.now_ms)
+    }
+
+    /// Whether the last call took the reference path (refused input, or input the fast path
+    /// leaves to it).
+    pub fn fell_back(&self) -> bool {
+        self.fell_back
+    }
+
+    /// The fast path: `None` if the input is not one it reads (then `into` is garbage).
+    fn fast(&mut self, module: &JitModule, json: &str, into: &mut Bound) -> Option<Option<i64>> {
+        let plan = &*self.plan;
+        let s = &mut self.scratch;
+        s.used = 0;
+        s.nstrings = 0;
+        if s.zones.len() > MAX_ZONES {
+            s.zones.clear();
+        }
+        let root = s.new_segment(usize::MAX, 0, plan.input_words);
+        let mut cx = Cx { plan, s, now: None };
+        let mut de = serde_json::Deserializer::from_str(json);
+        Root {
+            cx: &mut cx,
+            seg: root,
+        }
+        .deserialize(&mut de)
+        .ok()?;
+        de.end().ok()?;
+        let now = cx.now;
+        self.place(module, into)?;
+        Some(now)
+    }
+
+    /// Lays the segments out as [`JitModule::bind_into`] does (the fixed part, then each list's
+    /// elements, breadth first in the order the lists are met) and numbers the strings that
+    /// are no constant in the order that layout meets them.
+    fn place(&mut self, module: &JitModule, into: &mut Bound) -> Option<()> {
+        let plan = &*self.plan;
+        let s = &mut self.scratch;
+        into.module = plan.module;
+        into.policy = plan.policy;
+        into.words.clear();
+        into.zones.clear();
+        s.tags.clear();
+        s.by_parent.clear();
+        s.by_parent.extend(1..s.used);
+        let segments = &s.segments;
+        s.by_parent
+            .sort_unstable_by_key(|&i| (segments[i].parent, segments[i].offset));
+        s.start.clear();
+        s.start.resize(s.used, 0);
+        s.queue.clear();
+        s.queue.push(0);
+        let mut q = 0;
+        while q < s.queue.len() {
+            let id = s.queue[q];
+            q += 1;
+            let seg = s.segments.get(id)?;
+            let start = into.words.len();
+            into.words.extend_from_slice(&seg.words);
+            s.tags.extend_from_slice(&seg.tags);
+            s.start[id] = start;
+            if id != 0 {
+                let header = s.start.get(seg.parent)? + seg.offset;
+                *into.words.get_mut(header)? = start as i64;
+            }
+            let from = s.by_parent.partition_point(|&c| segments[c].parent < id);
+            let to = s.by_parent.partition_point(|&c| segments[c].parent <= id);
+            s.queue.extend_from_slice(s.by_parent.get(from..to)?);
+        }
+        // Strings that are no constant: ids in order of first appearance in the layout.
+        let base = module.strings.len() as i64;
+        s.canon.clear();
+        s.canon.resize(s.nstrings, u32::MAX);
+        s.order.clear();
+        for (w, &tag) in into.words.iter_mut().zip(&s.tags) {
+            if tag & TAG_UNKNOWN != 0 {
+                let k = usize::try_from(*w).ok()?;
+                let c = s.canon.get_mut(k)?;
+                if *c == u32::MAX {
+                    *c = s.order.len() as u32;
+                    s.order.push(k);
+                }
+                *w = base + i64::from(*c);
+            }
+            if tag & TAG_TZ != 0 && !into.zones.iter().any(|(id, _)| id == w) {
+                let zone = s.zones.get((tag >> 2) as usize)?.zone.clone();
+                into.zones.push((*w, Some(zone)));
+            }
+        }
+        into.unknown.truncate(s.order.len());
+        for (i, &k) in s.order.iter().enumerate() {
+            let text = s.strings.get(k)?;
+            match into.unknown.get_mut(i) {
+                Some(u) => {
+                    u.clear();
+                    u.push_str(text);
+                }
+                None => into.unknown.push(text.clone()),
+            }
+        }
+        into.unknown_base = base;
+        Some(())
+    }
+}
+
+impl Scratch {
+    /// A zeroed segment of `words` words whose header is word `offset` of segment `parent`.
+    fn new_segment(&mut self, parent: usize, offset: usize, words: usize) -> usize {
+        if self.used == self.segments.len() {
+            self.segments.push(Segment::default());
+        }
+        let seg = &mut self.segments[self.used];
+        seg.words.clear();
+        seg.words.resize(words, 0);
+        seg.tags.clear();
+        seg.tags.resize(words, 0);
+        seg.parent = parent;
+        seg.offset = offset;
+        self.used += 1;
+        self.used - 1
+    }
+
+    #[inline]
+    fn put(&mut self, seg: usize, at: usize, word: i64, tag: u32) -> Option<()> {
+        let s = self.segments.get_mut(seg)?;
+        *s.words.get_mut(at)? = word;
+        *s.tags.get_mut(at)? = tag;
+        Some(())
+    }
+
+    /// A string's id if it is a constant, else its provisional index and [`TAG_UNKNOWN`].
+    fn intern(&mut self, plan: &Plan, text: &str) -> (i64, u32) {
+        if let Some(id) = plan.strings.get(text) {
+            return (id, 0);
+        }
+        let known = &self.strings[..self.nstrings];
+        if let Some(k) = known.iter().position(|u| u == text) {
+            return (k as i64, TAG_UNKNOWN);
+        }
+        if self.nstrings == self.strings.len() {
+            self.strings.push(String::new());
+        }
+        let slot = &mut self.strings[self.nstrings];
+        slot.clear();
+        slot.push_str(text);
+        self.nstrings += 1;
+        ((self.nstrings - 1) as i64, TAG_UNKNOWN)
+    }
+
+    /// The zone entry for `text`, looked up (as `bind` and the input check do) on a miss.
+    fn zone(&mut self, text: &str) -> Option<usize> {
+        if let Some(i) = self.zones.iter().position(|z| z.text == text) {
+            return Some(i);
+        }
+        let tz = TimeZone::get(text).ok()?;
+        let canonical = tz.iana_name().unwrap_or(text).to_string();
+        // What the layout keeps, and what the input check requires to be a known zone.
+        let zone = crate::intrinsics::time_zone(&canonical).ok()?;
+        self.zones.push(ZoneEntry {
+            text: text.to_string(),
+            canonical,
+            zone,
+        });
+        Some(self.zones.len() - 1)
+    }
+
+    /// The text of a string word, for sorting sets.
+    fn text<'a>(&'a self, plan: &'a Plan, word: i64, tag: u32) -> &'a str {
+        let i = usize::try_from(word).unwrap_or(usize::MAX);
+        if tag & TAG_UNKNOWN != 0 {
+            self.strings.get(i).map_or("", String::as_str)
+        } else {
+            plan.names.get(i).map_or("", |s| s)
+        }
+    }
+}
+
+/// What the seeds share while reading one input.
+struct Cx<'a> {
+    plan: &'a Plan,
+    s: &'a mut Scratch,
+    now: Option<i64>,
+}
+
+/// Any refusal of the fast path: the reference path takes over and words the error.
+fn no<E: de::Error>() -> E {
+    E::custom("")
+}
+
+/// The top-level object: the parameters, `now`, `signals`.
+struct Root<'c, 'a> {
+    cx: &'c mut Cx<'a>,
+    seg: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Root<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+/// A key of the top-level object.
+enum RootKey {
+    Param(usize),
+    Now,
+    Signals,
+}
+
+struct RootKeySeed<'p>(&'p Plan);
+
+impl<'de> DeserializeSeed<'de> for RootKeySeed<'_> {
+    type Value = RootKey;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RootKey, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootKeySeed<'_> {
+    type Value = RootKey;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a parameter name")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<RootKey, E> {
+        if let Some(i) = field_index(&self.0.params, key) {
+            Ok(RootKey::Param(i))
+        } else if self.0.now_key && key == "now" {
+            Ok(RootKey::Now)
+        } else if self.0.signals_key && key == "signals" {
+            Ok(RootKey::Signals)
+        } else {
+            Err(no())
+        }
+    }
+}
+
+#[inline]
+fn field_index(r: &RecordPlan, key: &str) -> Option<usize> {
+    r.index.get(key).and_then(|i| usize::try_from(i).ok())
+}
+
+impl<'de> Visitor<'de> for Root<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let plan = self.cx.plan;
+        let mut seen = 0u128;
+        let (mut now_seen, mut signals_seen) = (false, false);
+        while let Some(key) = map.next_key_seed(RootKeySeed(plan))? {
+            match key {
+                RootKey::Param(i) => {
+                    if seen & (1 << i) != 0 {
+                        return Err(no());
+                    }
+                    seen |= 1 << i;
+                    let f = &plan.params.fields[i];
+                    map.next_value_seed(Slot {
+                        cx: &mut *self.cx,
+                        node: f.node,
+                        seg: self.seg,
+                        at: f.offset,
+                    })?;
+                }
+                RootKey::Now => {
+                    if now_seen {
+                        return Err(no());
+                    }
+                    now_seen = true;
+                    self.cx.now = map.next_value_seed(NowSeed)?;
+                }
+                RootKey::Signals => {
+                    if signals_seen {
+                        return Err(no());
+                    }
+                    signals_seen = true;
+                    // Only `null` here; signals are bound by the reference path.
+                    map.next_value_seed(NullSeed)?;
+                }
+            }
+        }
+        if plan.params.required & !seen != 0 {
+            return Err(no());
+        }
+        Ok(())
+    }
+}
+
+/// `now`: an RFC 3339 time or `null`.
+struct NowSeed;
+
+impl<'de> DeserializeSeed<'de> for NowSeed {
+    type Value = Option<i64>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<i64>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NowSeed {
+    type Value = Option<i64>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a time or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<i64>, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<i64>, E> {
+        time(s).map(Some).ok_or_else(no)
+    }
+}
+
+/// Accepts only `null`.
+struct NullSeed;
+
+impl<'de> DeserializeSeed<'de> for NullSeed {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NullSeed {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// A time as `bind` reads it (jiff's RFC 3339), in ms since the epoch.
+fn time(s: &str) -> Option<i64> {
+    if let Some(t) = fast_time(s.as_bytes()) {
+        return Some(t);
+    }
+    s.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.as_millisecond())
+}
+
+/// The common form `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (years 1970 to 9998, seconds below 60)
+/// without jiff's general parser; `None` for anything else, which jiff then reads.
+fn fast_time(b: &[u8]) -> Option<i64> {
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let mut n = 0i64;
+        for &c in b.get(range)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + i64::from(c - b'0');
+        }
+        Some(n)
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[b.len() - 1] != b'Z'
+    {
+        return None;
+    }
+    let (y, mo, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (h, mi, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1970..=9998).contains(&y) || d < 1 || d > month_days || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let mut ms = 0;
+    if b.len() > 20 {
+        // `.` and 1 to 9 digits; the time keeps whole milliseconds (truncated, as jiff).
+        let frac = b.get(20..b.len() - 1)?;
+        if b[19] != b'.' || frac.is_empty() || frac.len() > 9 {
+            return None;
+        }
+        let mut scale = 100;
+        for &c in frac {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            ms += i64::from(c - b'0') * scale;
+            scale /= 10;
+        }
+    } else if b[19] != b'Z' {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's algorithm), years from March.
+    let (yy, m) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = yy / 400;
+    let yoe = yy - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
+}
+
+/// One value: its node, and where its words go (segment and word).
+struct Slot<'c, 'a> {
+    cx: &'c mut Cx<'a>,
+    node: u32,
+    seg: usize,
+    at: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Slot<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Slot<'_, '_> {
+    /// The node past any optionals (a non-null value: their presence words set to 1), and
+    /// where its words go.
+    #[inline]
+    fn present<E: de::Error>(&mut self) -> Result<(Node, usize), E> {
+        let mut at = self.at;
+        let mut node = self.cx.plan.nodes.get(self.node as usize).copied();
+        while let Some(Node::Optional(inner)) = node {
+            self.cx.s.put(self.seg, at, 1, 0).ok_or_else(no)?;
+            at += 1;
+            node = self.cx.plan.nodes.get(inner as usize).copied();
+        }
+        node.map(|n| (n, at)).ok_or_else(no)
+    }
+
+    #[inline]
+    fn put<E: de::Error>(&mut self, at: usize, word: i64, tag: u32) -> Result<(), E> {
+        self.cx.s.put(self.seg, at, word, tag).ok_or_else(no)
+    }
+
+    fn int<E: de::Error>(mut self, n: i64) -> Result<(), E> {
+        match self.present()? {
+            (Node::Int | Node::Duration, at) => self.put(at, n, 0),
+            (Node::Decimal, _) => Ok(()),
+            _ => Err(no()),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Slot<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value of the parameter's type")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        // `null` is absent: the presence word stays 0, and so do the value's words.
+        match self.cx.plan.nodes.get(self.node as usize) {
+            Some(Node::Optional(_)) => Ok(()),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_bool<E: de::Error>(mut self, b: bool) -> Result<(), E> {
+        match self.present()? {
+            (Node::Bool, at) => self.put(at, i64::from(b), 0),
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
+        self.int(n)
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<(), E> {
+        // Beyond `i64` is out of range: the reference path says so.
+        self.int(i64::try_from(n).map_err(|_| no())?)
+    }
+
+    fn visit_str<E: de::Error>(mut self, s: &str) -> Result<(), E> {
+        let (node, at) = self.present()?;
+        let plan = self.cx.plan;
+        match node {
+            Node::Text | Node::Id => {
+                let (w, tag) = self.cx.s.intern(plan, s);
+                self.put(at, w, tag)
+            }
+            Node::Tz => {
+                let z = self.cx.s.zone(s).ok_or_else(no)?;
+                let canonical = std::mem::take(&mut self.cx.s.zones[z].canonical);
+                let (w, tag) = self.cx.s.intern(plan, &canonical);
+                self.cx.s.zones[z].canonical = canonical;
+                self.put(at, w, tag | TAG_TZ | ((z as u32) << 2))
+            }
+            Node::Time => {
+                let t = time(s).ok_or_else(no)?;
+                self.put(at, t, 0)
+            }
+            Node::Duration => {
+                let d = bind::parse_duration(s).map_err(|_| no())?;
+                self.put(at, d, 0)
+            }
+            Node::Decimal => bind::parse_decimal(s).map(|_| ()).map_err(|_| no()),
+            Node::Money if money_text(s) => Ok(()),
+            Node::Symbol(kind) => {
+                let i = plan.symbols[kind_index(kind)].get(s).ok_or_else(no)?;
+                self.put(at, i, 0)
+            }
+            Node::Enum(e) => {
+                let i = plan
+                    .enums
+                    .get(e as usize)
+                    .and_then(|m| m.get(s))
+                    .ok_or_else(no)?;
+                self.put(at, i, 0)
+            }
+            _ => Err(no()),
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let (r, at) = match self.present()? {
+            (Node::Record(r), at) => (r, at),
+            (Node::Money, _) => return money_object(map),
+            _ => return Err(no()),
+        };
+        let plan = self.cx.plan;
+        let rec = plan.records.get(r as usize).ok_or_else(no)?;
+        let mut seen = 0u128;
+        while let Some(i) = map.next_key_seed(KeySeed(rec))? {
+            if seen & (1 << i) != 0 {
+                return Err(no());
+            }
+            seen |= 1 << i;
+            let f = &rec.fields[i];
+            map.next_value_seed(Slot {
+                cx: &mut *self.cx,
+                node: f.node,
+                seg: self.seg,
+                at: at + f.offset,
+            })?;
+        }
+        if rec.required & !seen != 0 {
+            return Err(no());
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let (Node::List { elem, words, set }, at) = self.present()? else {
+            return Err(no());
+        };
+        let s = &mut *self.cx.s;
+        let seg = s.new_segment(self.seg, at, 0);
+        let mut n = 0usize;
+        loop {
+            let s = &mut *self.cx.s;
+            let segment = &mut s.segments[seg];
+            segment.words.resize((n + 1) * words, 0);
+            segment.tags.resize((n + 1) * words, 0);
+            let slot = Slot {
+                cx: &mut *self.cx,
+                node: elem,
+                seg,
+                at: n * words,
+            };
+            if seq.next_element_seed(slot)?.is_none() {
+                break;
+            }
+            n += 1;
+        }
+        let s = &mut *self.cx.s;
+        let segment = &mut s.segments[seg];
+        segment.words.truncate(n * words);
+        segment.tags.truncate(n * words);
+        if set {
+            let plan = self.cx.plan;
+            let text = matches!(
+                plan.nodes.get(elem as usize),
+                Some(Node::Text | Node::Id | Node::Tz)
+            );
+            n = sort_set(plan, s, seg, text);
+        }
+        self.put(at + 1, n as i64, 0)
+    }
+}
+
+/// Sorts a set's one-word elements by value and drops repeats, as `bind` builds sets; returns
+/// how many are left.
+fn sort_set(plan: &Plan, s: &mut Scratch, seg: usize, text: bool) -> usize {
+    let mut pairs = std::mem::take(&mut s.set);
+    pairs.clear();
+    let segment = &s.segments[seg];
+    pairs.extend(
+        segment
+            .words
+            .iter()
+            .copied()
+            .zip(segment.tags.iter().copied()),
+    );
+    // Strings order by text (Tz by its IANA name), everything else by its word.
+    pairs.sort_by(|a, b| {
+        if text {
+            s.text(plan, a.0, a.1).cmp(s.text(plan, b.0, b.1))
+        } else {
+            a.0.cmp(&b.0)
+        }
+    });
+    pairs.dedup_by(|a, b| a.0 == b.0 && (a.1 & TAG_UNKNOWN) == (b.1 & TAG_UNKNOWN));
+    let segment = &mut s.segments[seg];
+    segment.words.clear();
+    segment.tags.clear();
+    for &(w, t) in &pairs {
+        segment.words.push(w);
+        segment.tags.push(t);
+    }
+    let n = pairs.len();
+    s.set = pairs;
+    n
+}
+
+/// Money as text, `"12.50 EUR"`, as `bind` checks it.
+fn money_text(s: &str) -> bool {
+    let mut parts = s.split_whitespace();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(amount), Some(currency), None) => {
+            bind::parse_decimal(amount).is_ok() && bind::currency_code(currency).is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// Money as `{"amount": "12.50", "currency": "EUR"}`, each key once.
+fn money_object<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    let (mut amount, mut currency) = (false, false);
+    while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        match &*key {
+            "amount" if !amount => {
+                amount = true;
+                map.next_value_seed(AmountSeed)?;
+            }
+            "currency" if !currency => {
+                currency = true;
+                map.next_value_seed(CurrencySeed)?;
+            }
+            _ => return Err(no()),
+        }
+    }
+    if amount && currency {
+        Ok(())
+    } else {
+        Err(no())
+    }
+}
+
+/// A money amount: a decimal string or an integer (floats go to the reference path).
+struct AmountSeed;
+
+impl<'de> DeserializeSeed<'de> for AmountSeed {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AmountSeed {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an amount")
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        bind::parse_decimal(s).map(|_| ()).map_err(|_| no())
+    }
+}
+
+/// A currency code.
+struct CurrencySeed;
+
+impl<'de> DeserializeSeed<'de> for CurrencySeed {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CurrencySeed {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a currency code")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        bind::currency_code(s).map(|_| ()).map_err(|_| no())
+    }
+}
+
+struct KeySeed<'r>(&'r RecordPlan);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = usize;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = usize;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
+        field_index(self.0, key).ok_or_else(no)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small and large tables find exactly the names they hold, whatever they share.
+    #[test]
+    fn names_find_exactly_their_names() {
+        let long = "abcdefg".repeat(40);
+        let mut names: Vec<String> = vec![
+            "".into(),
+            "a".into(),
+            "abcdefg".into(),
+            "abcdefgh".into(),
+            "abcdefgi".into(),
+            long[..263].into(),
+        ];
+        let probes: Vec<String> = vec![
+            "abcdef".into(),
+            "abcdefgj".into(),
+            "abcdefh".into(),
+            long[..262].into(),
+            long[..264].into(),
+            "b".into(),
+        ];
+        for size in [names.len(), 40] {
+            while names.len() < size {
+                names.push(format!("n{}", names.len()));
+            }
+            let mut t = Names::default();
+            for (i, n) in names.iter().enumerate() {
+                t.insert(n, i as i64);
+            }
+            t.insert("a", 99); // the first one wins
+            for (i, n) in names.iter().enumerate() {
+                assert_eq!(t.get(n), Some(i as i64), "{n}");
+            }
+            for p in &probes {
+                assert_eq!(t.get(p), None, "{p}");
+            }
+        }
+    }
+
+    /// The short cut for times must give jiff's answer on every text it accepts.
+    #[test]
+    fn fast_time_agrees_with_jiff() {
+        let jiff = |s: &str| {
+            s.parse::<jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_millisecond())
+        };
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut accepted = 0;
+        for i in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Up to the year 9999, whole seconds or not.
+            let mut ms = (x % 253_402_300_799_000) as i64;
+            if i % 3 == 0 {
+                ms -= ms % 1000;
+            }
+            let t = jiff::Timestamp::from_millisecond(ms).expect("in range");
+            let mut text = t.to_string();
+            if i % 7 == 0 {
+                // Sub-millisecond digits are truncated.
+                text = text.replace('Z', "123Z");
+            }
+            let fast = fast_time(text.as_bytes());
+            if fast.is_some() {
+                accepted += 1;
+                assert_eq!(fast, jiff(&text), "{text}");
+            }
+            assert_eq!(time(&text), jiff(&text), "{text}");
+        }
+        assert!(accepted > 150_000, "{accepted}");
+        for text in [
+            "2024-02-29T23:59:59.999Z",
+            "2023-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2000-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:60:00Z",
+            "2026-01-01T23:59:60Z",
+            "2026-01-01T10:00:00.Z",
+            "2026-01-01T10:00:00.1234567891Z",
+            "2026-01-01T10:00:00,5Z",
+            "2026-01-01t10:00:00z",
+            "1969-12-31T23:59:59.5Z",
+            "1970-01-01T00:00:00Z",
+            "9998-12-31T23:59:59.999999999Z",
+            "9999-12-31T23:59:59Z",
+            "+2026-01-01T00:00:00Z",
+            "2026-1-01T00:00:00Z",
+            "",
+            "Z",
+        ] {
+            if let Some(t) = fast_time(text.as_bytes()) {
+                assert_eq!(Some(t), jiff(text), "{text}");
+            }
+            assert_eq!(time(text), jiff(text), "{text}");
+        }
+    }
+}

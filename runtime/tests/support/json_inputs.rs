@@ -1,0 +1,512 @@
+//! Random JSON inputs for a policy, valid and mutated, and the check that the JIT's JSON reader
+//! (`JsonReader::bind_json_into`) agrees with the reference path (`bind::bind_json`, then
+//! `JitModule::bind`): the same words or the same error. Shared by `runtime/tests/json_reader.rs`
+//! (generated programs) and `tests/tests/json_reader.rs` (ACME and the conformance corpus).
+
+#![allow(dead_code)]
+
+use xop_runtime::bind;
+use xop_runtime::ir::{Program, Type};
+use xop_runtime::jit::{Bound, JitModule, JsonError, JsonReader};
+use xop_runtime::sample::Sampler;
+use xop_runtime::value::Value;
+
+/// A JSON document whose object keys keep their order and may repeat, and whose numbers keep
+/// their text.
+#[derive(Debug, Clone)]
+pub enum J {
+    Null,
+    Bool(bool),
+    Num(String),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(Vec<(String, J)>),
+}
+
+/// A deterministic generator (the sampler's).
+pub struct Rng<'a>(pub &'a mut Sampler);
+
+impl Rng<'_> {
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.0.next_u64() % n as u64) as usize
+        }
+    }
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn shuffle<T>(&mut self, xs: &mut [T]) {
+        for i in (1..xs.len()).rev() {
+            let j = self.below(i + 1);
+            xs.swap(i, j);
+        }
+    }
+}
+
+/// Texts that probe the reader: constants' look-alikes, escapes, unicode, bad times and zones.
+const ODD_TEXTS: &[&str] = &[
+    "",
+    "x",
+    "X",
+    "é🙂",
+    "a\"b\\c",
+    "\u{0}\u{1f}",
+    "line\nbreak",
+    "yesterday",
+    "2026-02-30T10:00:00Z",
+    "2026-13-01T00:00:00Z",
+    "2026-01-01T24:00:00Z",
+    "2026-01-01t10:00:00z",
+    "2026-01-01 10:00:00Z",
+    "2026-01-01T10:00:00.1234567891Z",
+    "2026-01-01T10:00:60Z",
+    "2024-02-29T23:59:59.999Z",
+    "2100-02-29T00:00:00Z",
+    "1969-12-31T23:59:59.5Z",
+    "9999-12-31T23:59:59Z",
+    "2026-06-01T10:00:00+02:00",
+    "2026-06-01T10:00Z",
+    "Mars/Olympus",
+    "europe/paris",
+    "EUROPE/PARIS",
+    "EST",
+    "UTC",
+    "Etc/Unknown",
+    "America/New_York",
+    "1h30m",
+    "90x",
+    "-5m",
+    "1w2d",
+    "2m1h",
+    "9999999999999999999w",
+    "1.5",
+    "-0",
+    "12.50 EUR",
+    "12.50 eur",
+    "sms",
+    "std.channel.sms",
+    "marketing",
+    "vip",
+    "standard",
+    "gold",
+];
+
+const ODD_NUMBERS: &[&str] = &[
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "1.5",
+    "1e3",
+    "1E400",
+    "-1e-7",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "18446744073709551615",
+    "18446744073709551616",
+    "123456789012345678901234567890",
+    "3.0",
+];
+
+/// `v` (of type `ty`) as JSON, in one of the forms `bind` accepts.
+pub fn encode(program: &Program, ty: &Type, v: &Value, rng: &mut Rng) -> J {
+    match (ty, v) {
+        (Type::Optional(_), Value::Absent) => J::Null,
+        (Type::Optional(inner), v) => encode(program, inner, v, rng),
+        (_, Value::Bool(b)) => J::Bool(*b),
+        (_, Value::Int(n)) => J::Num(n.to_string()),
+        (_, Value::Decimal(d)) => {
+            if rng.chance(30) && d.fract().is_zero() {
+                J::Num(d.trunc().to_string())
+            } else {
+                J::Str(d.to_string())
+            }
+        }
+        (_, Value::Money(d, c)) => {
+            if rng.chance(50) {
+                J::Str(format!("{d} {c}"))
+            } else {
+                J::Obj(vec![
+                    ("currency".into(), J::Str(c.to_string())),
+                    ("amount".into(), J::Str(d.to_string())),
+                ])
+            }
+        }
+        (_, Value::Text(s) | Value::Id(s)) => J::Str(s.to_string()),
+        (_, Value::Tz(s)) => J::Str(s.to_string()),
+        (_, Value::Duration(ms)) => {
+            let ms = *ms;
+            match rng.below(3) {
+                0 => J::Num(ms.to_string()),
+                1 if ms != i64::MIN => J::Str(format!(
+                    "{}{}ms",
+                    if ms < 0 { "-" } else { "" },
+                    ms.unsigned_abs()
+                )),
+                _ if ms > 0 && ms % 60_000 == 0 => {
+                    let h = ms / 3_600_000;
+                    let m = (ms % 3_600_000) / 60_000;
+                    J::Str(match (h, m) {
+                        (0, m) => format!("{m}m"),
+                        (h, 0) => format!("{h}h"),
+                        (h, m) => format!("{h}h{m}m"),
+                    })
+                }
+                _ => J::Num(ms.to_string()),
+            }
+        }
+        (_, Value::Time(ms)) => match jiff::Timestamp::from_millisecond(*ms) {
+            Ok(t) if rng.chance(15) => {
+                let offset = jiff::tz::Offset::from_hours(2).expect("an offset");
+                J::Str(t.display_with_offset(offset).to_string())
+            }
+            Ok(t) => J::Str(t.to_string()),
+            Err(_) => J::Str(format!("{ms}ms after 1970")),
+        },
+        (_, Value::Symbol(i)) => {
+            let sym = &program.symbols[*i as usize];
+            J::Str(if rng.chance(30) {
+                sym.qualified.clone()
+            } else {
+                sym.name.clone()
+            })
+        }
+        (Type::Enum(e), Value::Enum(_, i)) => {
+            J::Str(program.enums[*e as usize].variants[*i as usize].clone())
+        }
+        (Type::Record(r), Value::Record(_, fields)) => {
+            let rt = &program.records[*r as usize];
+            let mut out = Vec::new();
+            for (f, fv) in rt.fields.iter().zip(fields.iter()) {
+                if matches!(fv, Value::Absent) && rng.chance(50) {
+                    continue; // a missing optional field
+                }
+                out.push((f.name.clone(), encode(program, &f.ty, fv, rng)));
+            }
+            rng.shuffle(&mut out);
+            J::Obj(out)
+        }
+        (Type::List(t) | Type::Set(t), Value::List(xs)) => {
+            let mut out: Vec<J> = xs.iter().map(|x| encode(program, t, x, rng)).collect();
+            if matches!(ty, Type::Set(_)) {
+                // Any order and repeats: the binder sorts and deduplicates.
+                if !out.is_empty() && rng.chance(40) {
+                    let i = rng.below(out.len());
+                    out.push(out[i].clone());
+                }
+                rng.shuffle(&mut out);
+            }
+            J::Arr(out)
+        }
+        _ => J::Null,
+    }
+}
+
+/// A valid input for policy `policy` (from the sampler's arguments), or `None` if the sampler
+/// has none.
+pub fn input(program: &Program, policy: usize, rng: &mut Rng) -> Option<J> {
+    let args = rng.0.args(program, policy)?;
+    let pol = &program.policies[policy];
+    let mut fields: Vec<(String, J)> = Vec::new();
+    for (p, a) in pol.params.iter().zip(&args) {
+        // An absent optional parameter may be left out.
+        if matches!(a, Value::Absent) && rng.chance(50) {
+            continue;
+        }
+        fields.push((p.name.clone(), encode(program, &p.ty, a, rng)));
+    }
+    match rng.below(4) {
+        0 => {}
+        1 => fields.push(("now".into(), J::Null)),
+        _ => {
+            let ms = 1_767_225_600_000 + (rng.0.next_u64() % 31_536_000_000) as i64;
+            let t = jiff::Timestamp::from_millisecond(ms).expect("a time");
+            fields.push(("now".into(), J::Str(t.to_string())));
+        }
+    }
+    if rng.chance(10) {
+        fields.push(("signals".into(), J::Null));
+    }
+    rng.shuffle(&mut fields);
+    Some(J::Obj(fields))
+}
+
+fn odd_value(rng: &mut Rng) -> J {
+    match rng.below(7) {
+        0 => J::Null,
+        1 => J::Bool(rng.chance(50)),
+        2 => J::Num(ODD_NUMBERS[rng.below(ODD_NUMBERS.len())].into()),
+        3 | 4 => J::Str(ODD_TEXTS[rng.below(ODD_TEXTS.len())].into()),
+        5 => J::Arr(if rng.chance(50) {
+            Vec::new()
+        } else {
+            vec![J::Num("1".into()), J::Str("x".into())]
+        }),
+        _ => J::Obj(if rng.chance(50) {
+            Vec::new()
+        } else {
+            vec![("zzz".into(), J::Num("1".into()))]
+        }),
+    }
+}
+
+/// Counts the nodes of `j`.
+fn count(j: &J) -> usize {
+    1 + match j {
+        J::Arr(xs) => xs.iter().map(count).sum(),
+        J::Obj(fs) => fs.iter().map(|(_, v)| count(v)).sum(),
+        _ => 0,
+    }
+}
+
+/// Node `n` of `j` in pre-order.
+fn nth(j: &mut J, n: usize) -> Option<&mut J> {
+    if n == 0 {
+        return Some(j);
+    }
+    let mut n = n - 1;
+    let children: Vec<&mut J> = match j {
+        J::Arr(xs) => xs.iter_mut().collect(),
+        J::Obj(fs) => fs.iter_mut().map(|(_, v)| v).collect(),
+        _ => return None,
+    };
+    for c in children {
+        let k = count(c);
+        if n < k {
+            return nth(c, n);
+        }
+        n -= k;
+    }
+    None
+}
+
+/// One random change that is likely (not certain) to make the input invalid.
+pub fn mutate(j: &mut J, rng: &mut Rng) {
+    let n = count(j);
+    let at = rng.below(n);
+    let Some(node) = nth(j, at) else { return };
+    match rng.below(8) {
+        // Drop a field or an element.
+        0 => match node {
+            J::Obj(fs) if !fs.is_empty() => {
+                let i = rng.below(fs.len());
+                fs.remove(i);
+            }
+            J::Arr(xs) if !xs.is_empty() => {
+                let i = rng.below(xs.len());
+                xs.remove(i);
+            }
+            other => *other = odd_value(rng),
+        },
+        // An unknown field, or a key given twice.
+        1 => match node {
+            J::Obj(fs) if !fs.is_empty() && rng.chance(60) => {
+                let i = rng.below(fs.len());
+                let dup = if rng.chance(50) {
+                    fs[i].1.clone()
+                } else {
+                    odd_value(rng)
+                };
+                let key = fs[i].0.clone();
+                let at = rng.below(fs.len() + 1);
+                fs.insert(at, (key, dup));
+            }
+            J::Obj(fs) => fs.push(("zzz".into(), J::Num("1".into()))),
+            other => *other = odd_value(rng),
+        },
+        // A string that is almost right.
+        2 => match node {
+            J::Str(s) if !s.is_empty() && rng.chance(50) => {
+                s.pop();
+            }
+            J::Str(s) => s.push_str(ODD_TEXTS[rng.below(ODD_TEXTS.len())]),
+            other => *other = odd_value(rng),
+        },
+        _ => *node = odd_value(rng),
+    }
+}
+
+fn push_string(s: &str, out: &mut String, rng: &mut Rng) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            // Escapes of ordinary characters: the reader must see the unescaped text.
+            c if rng.chance(3) => {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{u:04X}"));
+                }
+            }
+            '/' if rng.chance(50) => out.push_str("\\/"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `j` as JSON text, with random whitespace and escapes.
+pub fn text(j: &J, rng: &mut Rng) -> String {
+    let mut out = String::new();
+    write(j, &mut out, rng);
+    out
+}
+
+fn write(j: &J, out: &mut String, rng: &mut Rng) {
+    let space = |out: &mut String, rng: &mut Rng| {
+        if rng.chance(10) {
+            out.push_str([" ", "\n  ", "\t"][rng.below(3)]);
+        }
+    };
+    match j {
+        J::Null => out.push_str("null"),
+        J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        J::Num(n) => out.push_str(n),
+        J::Str(s) => push_string(s, out, rng),
+        J::Arr(xs) => {
+            out.push('[');
+            for (i, x) in xs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                space(out, rng);
+                write(x, out, rng);
+            }
+            out.push(']');
+        }
+        J::Obj(fs) => {
+            out.push('{');
+            for (i, (k, v)) in fs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                space(out, rng);
+                push_string(k, out, rng);
+                out.push(':');
+                space(out, rng);
+                write(v, out, rng);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// One random change to the text itself (truncation, trailing data, a stray byte).
+pub fn mutate_text(s: &mut String, rng: &mut Rng) {
+    match rng.below(4) {
+        0 if !s.is_empty() => {
+            let mut cut = rng.below(s.len());
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+        }
+        1 => s.push_str(["x", " ", "{}", ",", "\u{feff}"][rng.below(5)]),
+        2 => s.insert(0, [' ', '\n', '['][rng.below(3)]),
+        _ => *s = s.replacen(':', "::", 1),
+    }
+}
+
+/// The reference: `bind::bind_json`, then `JitModule::bind`.
+pub fn reference(
+    program: &Program,
+    jit: &JitModule,
+    policy: usize,
+    json: &str,
+) -> Result<(Bound, Option<i64>), JsonError> {
+    let bound = bind::bind_json(program, policy, json).map_err(JsonError::Input)?;
+    let laid = jit.bind(policy, &bound.args).map_err(JsonError::Refused)?;
+    Ok((laid, bound.now_ms))
+}
+
+/// Tallies of one run of [`check`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    /// Inputs checked.
+    pub inputs: usize,
+    /// Inputs the reference accepted.
+    pub accepted: usize,
+    /// Accepted inputs that the fast path read (no fallback).
+    pub fast: usize,
+}
+
+/// Reads `json` with the reader (into `into`, reused across calls) and with the reference, and
+/// panics, naming the input, unless they agree.
+pub fn check(
+    program: &Program,
+    jit: &JitModule,
+    reader: &mut JsonReader,
+    policy: usize,
+    json: &str,
+    into: &mut Bound,
+    tally: &mut Tally,
+) {
+    let got = reader.bind_json_into(jit, json, into);
+    let want = reference(program, jit, policy, json);
+    tally.inputs += 1;
+    match (&got, &want) {
+        (Ok(now), Ok((bound, want_now))) => {
+            tally.accepted += 1;
+            tally.fast += usize::from(!reader.fell_back());
+            assert!(
+                into.same_layout(bound) && now == want_now,
+                "policy {}: the reader's layout differs from the reference on\n{json}\nreader:    {into:?} now {now:?}\nreference: {bound:?} now {want_now:?}",
+                program.policies[policy].name
+            );
+        }
+        (Err(a), Err(b)) => assert_eq!(
+            a, b,
+            "policy {}: the reader's error differs from the reference on\n{json}",
+            program.policies[policy].name
+        ),
+        _ => panic!(
+            "policy {}: the reader and the reference disagree on\n{json}\nreader:    {got:?}\nreference: {want:?}",
+            program.policies[policy].name
+        ),
+    }
+}
+
+/// Checks `count` random inputs (a third valid, the rest mutated) for every policy of
+/// `program` that the JIT compiles; returns the tallies.
+pub fn check_program(program: &Program, seed: u64, count: usize) -> Tally {
+    let jit = xop_runtime::jit::compile(program);
+    let mut sampler = Sampler::new(program, seed);
+    let mut tally = Tally::default();
+    for policy in 0..program.policies.len() {
+        let Ok(mut reader) = jit.json_reader(policy) else {
+            continue;
+        };
+        let mut into = Bound::empty();
+        for i in 0..count {
+            let mut rng = Rng(&mut sampler);
+            let Some(mut j) = input(program, policy, &mut rng) else {
+                break;
+            };
+            if i % 3 != 0 {
+                for _ in 0..1 + rng.below(2) {
+                    mutate(&mut j, &mut rng);
+                }
+            }
+            let mut json = text(&j, &mut rng);
+            if i % 17 == 5 {
+                mutate_text(&mut json, &mut rng);
+            }
+            check(
+                program,
+                &jit,
+                &mut reader,
+                policy,
+                &json,
+                &mut into,
+                &mut tally,
+            );
+        }
+    }
+    tally
+}

@@ -1,0 +1,2 @@
+//! Helpers shared by test binaries.
+pub mod json_inputs;

@@ -1,0 +1,122 @@
+//! The JIT's JSON reader against the reference path (`bind::bind_json`, then
+//! `JitModule::bind`) on real projects: ACME (`examples/acme`), the seed scenarios
+//! (`examples/scenarios`) and the conformance corpus (`tests/conformance`). For every policy
+//! the JIT compiles: the projects' own inputs (the ACME input files, every case of
+//! `cases.json`, bad input included), then generated inputs, valid and mutated. The reader
+//! must give the same words for every input the reference accepts and the same error for
+//! every input it refuses.
+
+#[path = "../../runtime/tests/support/json_inputs.rs"]
+mod json_inputs;
+
+use std::path::{Path, PathBuf};
+
+use json_inputs::{Tally, check, check_program};
+use xop_compiler::db::Workspace;
+use xop_compiler::diagnostic::Severity;
+use xop_runtime::ir::Program;
+use xop_runtime::jit::Bound;
+
+/// Checks and lowers the `.xop` files under `dir` (none may have an error).
+fn compile(dir: &Path) -> Program {
+    let mut ws = Workspace::new();
+    let mut files = 0;
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.expect("a readable folder");
+        let path = entry.path();
+        if entry.file_type().is_file() && path.extension().is_some_and(|e| e == "xop") {
+            let text = std::fs::read_to_string(path).expect("a readable file");
+            ws.set_file(&path.to_string_lossy(), text.as_str());
+            files += 1;
+        }
+    }
+    assert!(files > 0, "no .xop file under {}", dir.display());
+    let errors: Vec<_> = ws
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{}: {errors:#?}", dir.display());
+    xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowering")
+}
+
+/// The JSON inputs a project ships: `inputs/*.json`, and the `input` of each case of
+/// `cases.json` with its policy's name.
+fn shipped_inputs(dir: &Path) -> Vec<(Option<String>, String)> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir.join("inputs")) {
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            out.push((None, std::fs::read_to_string(p).expect("a readable input")));
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(dir.join("cases.json")) {
+        let cases: serde_json::Value = serde_json::from_str(&text).expect("cases.json is JSON");
+        for case in cases.as_array().into_iter().flatten() {
+            let policy = case["policy"].as_str().map(String::from);
+            out.push((policy, case["input"].to_string()));
+        }
+    }
+    out
+}
+
+fn projects() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("../examples/acme")];
+    for parent in [root.join("../examples/scenarios"), root.join("conformance")] {
+        let mut sub: Vec<PathBuf> = std::fs::read_dir(&parent)
+            .expect("a readable folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        sub.sort();
+        dirs.extend(sub);
+    }
+    dirs
+}
+
+#[test]
+fn reader_agrees_with_the_reference_on_the_projects() {
+    let mut total = Tally::default();
+    let mut compiled = 0;
+    for (i, dir) in projects().iter().enumerate() {
+        let program = compile(dir);
+        let jit = xop_runtime::jit::compile(&program);
+        // The projects' own inputs, for every policy they can be read for.
+        let inputs = shipped_inputs(dir);
+        for policy in 0..program.policies.len() {
+            let Ok(mut reader) = jit.json_reader(policy) else {
+                continue;
+            };
+            compiled += 1;
+            let mut into = Bound::empty();
+            let name = &program.policies[policy].name;
+            for (for_policy, json) in &inputs {
+                if for_policy.as_ref().is_none_or(|p| p == name) {
+                    check(
+                        &program,
+                        &jit,
+                        &mut reader,
+                        policy,
+                        json,
+                        &mut into,
+                        &mut total,
+                    );
+                }
+            }
+        }
+        let t = check_program(&program, 7 + i as u64, 400);
+        total.inputs += t.inputs;
+        total.accepted += t.accepted;
+        total.fast += t.fast;
+    }
+    eprintln!("{compiled} policies, {total:?}");
+    assert!(
+        compiled >= 10,
+        "only {compiled} policies compiled by the JIT"
+    );
+    assert!(total.accepted * 5 > total.inputs, "{total:?}");
+    assert!(total.accepted < total.inputs * 4 / 5, "{total:?}");
+    assert!(total.fast * 10 > total.accepted * 9, "{total:?}");
+}
