@@ -89,7 +89,8 @@ pub fn segment(s: &str) -> String {
 /// Sends `POST url.base + path` with a JSON body and a bearer token; returns the status and
 /// the body. Errors are connection and protocol failures, said plainly.
 pub fn post_json(url: &Url, path: &str, token: &str, body: &str) -> Result<(u16, String), String> {
-    let addr = format!("{}:{}", url.host.trim_matches(['[', ']']), url.port);
+    // `[::1]:8080` keeps its brackets: that is the form `to_socket_addrs` parses.
+    let addr = format!("{}:{}", url.host, url.port);
     let target = addr
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve `{}`: {e}", url.host))?
@@ -190,6 +191,15 @@ mod tests {
         assert!(!u.is_loopback());
         let u = Url::parse("http://[::1]:9").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("[::1]", 9));
+        assert!(u.is_loopback());
+        // The address `post_json` resolves, for each form of host.
+        for u in ["http://[::1]:9", "http://127.0.0.1:9", "http://localhost:9"] {
+            let u = Url::parse(u).unwrap();
+            assert!(
+                format!("{}:{}", u.host, u.port).to_socket_addrs().is_ok(),
+                "{u:?}"
+            );
+        }
         for bad in [
             "https://x",
             "x:80",
