@@ -452,9 +452,9 @@ fn scalar_json(program: &Program, v: &Value, out: &mut Vec<u8>) {
 struct Extract<'a> {
     program: &'a Program,
     keys: &'a dyn KeyProvider,
-    /// Each item with its kind (0 value, 1 length); sorted and deduplicated at the end so that
-    /// each (path, kind) is written once, the rules' reading (walked first) winning over a
-    /// connector's.
+    /// Where the items go, with their kind (0 value, 1 length); the caller sorts and
+    /// deduplicates them at the end so that each (path, kind) is written once, the rules'
+    /// reading (walked first) winning over a connector's.
     out: &'a mut dyn Emit,
 }
 
