@@ -4,18 +4,20 @@
 //! full, as a server's request handlers would.
 //!
 //! Each iteration is one decision; criterion's time per iteration is the inverse of the
-//! throughput. Pin to one core with `taskset -c 0 cargo bench -p xop-bench --bench proof`.
+//! throughput. Measured three ways: the runtime as `xop serve` runs it (the policy compiled by
+//! the JIT), on the interpreter only, and without a log (what the proof costs). Pin to one core with `taskset -c 0 cargo bench -p xop-bench --bench proof`.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use xop_compiler::db::Workspace;
 use xop_runtime::bind::Bound;
-use xop_runtime::engine::{Input, Runtime};
+use xop_runtime::engine::{Engine, Input, Runtime};
 use xop_runtime::ir::Verdict;
 use xop_runtime::module::{Module, hash_sources};
 use xop_runtime::proof::{LogConfig, ProofLog};
@@ -58,100 +60,135 @@ fn input() -> String {
 }
 
 /// [`DECIDERS`] threads, started once, that decide on demand (so that thread start-up is not
-/// timed).
+/// timed). Work is handed out through atomics, not a shared lock: a lock taken twice per
+/// decision by a thousand threads would be measured as much as the runtime is.
 struct Pool {
-    state: Arc<(Mutex<Work>, Condvar)>,
+    shared: Arc<PoolShared>,
 }
 
-#[derive(Default)]
-struct Work {
-    /// Decisions still to start in the current round.
-    todo: u64,
+struct PoolShared {
+    /// Decisions still to claim in the current round (goes below zero once all are claimed).
+    todo: AtomicI64,
     /// Decisions finished in the current round.
-    done: u64,
+    done: AtomicU64,
+    /// Decisions in the current round.
+    target: AtomicU64,
+    /// The current round's number; deciders wait on `start` for the next one.
+    round: Mutex<u64>,
+    start: Condvar,
+    /// Set by the decider finishing a round's last decision.
+    finished: Mutex<bool>,
+    finish: Condvar,
 }
 
 impl Pool {
     fn new(rt: Arc<Runtime>, bound: Arc<Bound>, logged: bool) -> Pool {
-        let state = Arc::new((Mutex::new(Work::default()), Condvar::new()));
+        let shared = Arc::new(PoolShared {
+            todo: AtomicI64::new(0),
+            done: AtomicU64::new(0),
+            target: AtomicU64::new(0),
+            round: Mutex::new(0),
+            start: Condvar::new(),
+            finished: Mutex::new(false),
+            finish: Condvar::new(),
+        });
         for _ in 0..DECIDERS {
-            let (rt, bound, state) = (Arc::clone(&rt), Arc::clone(&bound), Arc::clone(&state));
+            let (rt, bound, sh) = (Arc::clone(&rt), Arc::clone(&bound), Arc::clone(&shared));
             std::thread::spawn(move || {
-                let (lock, cv) = &*state;
+                let mut seen = 0;
                 loop {
                     {
-                        let mut w = lock.lock().unwrap();
-                        while w.todo == 0 {
-                            w = cv.wait(w).unwrap();
+                        let mut r = sh.round.lock().unwrap();
+                        while *r == seen {
+                            r = sh.start.wait(r).unwrap();
                         }
-                        w.todo -= 1;
+                        seen = *r;
                     }
-                    let o = rt.decide("contact", Input::Bound(&bound)).unwrap();
-                    assert_eq!(o.seq.is_some(), logged);
-                    let mut w = lock.lock().unwrap();
-                    w.done += 1;
-                    if w.todo == 0 {
-                        cv.notify_all();
+                    while sh.todo.fetch_sub(1, Ordering::AcqRel) > 0 {
+                        let o = rt.decide("contact", Input::Bound(&bound)).unwrap();
+                        assert_eq!(o.seq.is_some(), logged);
+                        let done = sh.done.fetch_add(1, Ordering::AcqRel) + 1;
+                        if done == sh.target.load(Ordering::Acquire) {
+                            *sh.finished.lock().unwrap() = true;
+                            sh.finish.notify_one();
+                        }
                     }
                 }
             });
         }
-        Pool { state }
+        Pool { shared }
     }
 
     /// `n` decisions over the pool; the wall time they take.
     fn run(&self, n: u64) -> Duration {
-        let (lock, cv) = &*self.state;
+        let sh = &*self.shared;
+        *sh.finished.lock().unwrap() = false;
+        sh.target.store(n, Ordering::Release);
+        sh.done.store(0, Ordering::Release);
         let start = Instant::now();
+        sh.todo.store(n as i64, Ordering::Release);
         {
-            let mut w = lock.lock().unwrap();
-            w.todo = n;
-            w.done = 0;
-            cv.notify_all();
+            let mut r = sh.round.lock().unwrap();
+            *r += 1;
+            sh.start.notify_all();
         }
-        let mut w = lock.lock().unwrap();
-        while w.done < n {
-            w = cv.wait(w).unwrap();
+        let mut f = sh.finished.lock().unwrap();
+        while !*f {
+            f = sh.finish.wait(f).unwrap();
         }
         start.elapsed()
     }
 }
 
-fn bench(c: &mut Criterion) {
-    let module = acme_module();
-    let dir = tempfile::tempdir().unwrap();
-    let log = ProofLog::open(dir.path(), LogConfig::default()).unwrap();
-    let rt = Arc::new(Runtime::with_log(log));
-    rt.load_bytes("acme", &module, None).unwrap();
-    let text = input();
+/// A runtime deciding the ACME module, proving in a log in `dir` (none without), on the JIT or
+/// only on the interpreter.
+fn runtime(module: &[u8], dir: Option<&Path>, jit: bool) -> Arc<Runtime> {
+    let rt = match dir {
+        Some(d) => Runtime::with_log(ProofLog::open(d, LogConfig::default()).unwrap()),
+        None => Runtime::new(),
+    };
+    rt.set_jit(jit);
+    rt.load_bytes("acme", module, None).unwrap();
     let set = rt.modules();
     let (m, index) = set.policy("contact").unwrap();
-    let bound = Arc::new(xop_runtime::bind::bind_json(m.program(), index, &text).unwrap());
+    let engine = m.engine(index);
+    assert_eq!(engine == Engine::Jit, jit, "{:?}", m.jit_unsupported(index));
     drop(set);
-    // Before timing: the decision is the documented one, and it is proven.
-    let o = rt.decide("contact", Input::Json(&text)).unwrap();
-    assert_eq!(o.verdict, Verdict::Deny);
-    assert_eq!(o.reasons, ["in-service-interaction"]);
-    assert_eq!(o.seq, Some(0));
+    Arc::new(rt)
+}
 
+fn bench(c: &mut Criterion) {
+    let module = acme_module();
+    let text = input();
     let mut g = c.benchmark_group("proof");
     g.throughput(Throughput::Elements(1));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(10));
-    let pool = Pool::new(Arc::clone(&rt), Arc::clone(&bound), true);
-    g.bench_function("durable_decisions_bound", |b| {
-        b.iter_custom(|iters| pool.run(iters))
-    });
-    // Without the log, for comparison: what the proof costs.
-    let bare = Arc::new(Runtime::new());
-    bare.load_bytes("acme", &module, None).unwrap();
-    let bare_pool = Pool::new(bare, Arc::clone(&bound), false);
-    g.bench_function("unlogged_decisions_bound", |b| {
-        b.iter_custom(|iters| bare_pool.run(iters))
-    });
+    // The runtime as `xop serve` runs it (the policy on the JIT), then on the interpreter
+    // only, then without the log (what the proof costs).
+    for (name, jit, logged) in [
+        ("durable_decisions_bound", true, true),
+        ("durable_decisions_bound_interpreter", false, true),
+        ("unlogged_decisions_bound", true, false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(&module, logged.then(|| dir.path()), jit);
+        let set = rt.modules();
+        let (m, index) = set.policy("contact").unwrap();
+        let bound = Arc::new(xop_runtime::bind::bind_json(m.program(), index, &text).unwrap());
+        drop(set);
+        // Before timing: the decision is the documented one, and it is proven.
+        let o = rt.decide("contact", Input::Json(&text)).unwrap();
+        assert_eq!(o.verdict, Verdict::Deny);
+        assert_eq!(o.reasons, ["in-service-interaction"]);
+        assert_eq!(o.seq, logged.then_some(0));
+        let pool = Pool::new(Arc::clone(&rt), bound, logged);
+        g.bench_function(name, |b| b.iter_custom(|iters| pool.run(iters)));
+        if let Some(log) = rt.log() {
+            eprintln!("{name}: {} records written", log.size());
+        }
+    }
     g.finish();
-    let size = rt.log().unwrap().size();
-    eprintln!("proof log: {size} records written");
 }
 
 criterion_group!(benches, bench);

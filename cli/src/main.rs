@@ -10,6 +10,7 @@ mod eval;
 mod explain;
 mod files;
 mod fmt;
+mod http;
 mod log;
 mod mcp_gateway;
 mod review;

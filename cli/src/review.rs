@@ -11,7 +11,7 @@ use xop_runtime::proof::{LogConfig, LogError, ProofLog};
 use xop_runtime::review::{self, Case, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Status};
 use xop_server::config::{Config, token_hash};
 
-use crate::{FAILURE, PROBLEMS, SUCCESS, error, out};
+use crate::{FAILURE, PROBLEMS, SUCCESS, error, http, out};
 
 /// Long help of `xop review`.
 pub const LONG_ABOUT: &str = "\
@@ -21,7 +21,8 @@ the fallback applies. Each outcome, and who decided, is a record in the proof lo
 
 `list` and `show` only read the folder (they work while `xop serve` runs). `approve` and
 `reject` authenticate the reviewer with a token listed (hashed) in xop.toml, and write to the
-proof log: stop `xop serve` first, or decide over HTTP (POST /v1/reviews/ID/approve).
+proof log. While `xop serve` runs on the folder it holds the log: give `--server URL` (its
+address) and the server, with its own xop.toml, authenticates the token and decides.
 See docs/review.md.";
 
 /// Exit status documentation of `xop review`.
@@ -32,7 +33,8 @@ case); 2 usage or I/O error.
 Examples:
   xop review list --data data/ --status open
   xop review show rv-12 --data data/
-  XOP_TOKEN=… xop review approve rv-12 --data data/ --config xop.toml --note \"called the customer\"";
+  XOP_TOKEN=… xop review approve rv-12 --data data/ --config xop.toml --note \"called the customer\"
+  XOP_TOKEN=… xop review reject rv-12 --server http://127.0.0.1:8080";
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,9 +87,13 @@ enum ReviewCommand {
 struct DecideArgs {
     /// The case id (`rv-N`)
     id: String,
-    /// The data folder
-    #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    /// The data folder (with `xop serve` stopped)
+    #[arg(long, value_name = "DIR", required_unless_present = "server")]
+    data: Option<PathBuf>,
+    /// Decide through the running `xop serve` at this address (http://HOST:PORT) instead of
+    /// the folder; the server's xop.toml authenticates the token
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data", "config"])]
+    server: Option<String>,
     /// The configuration listing reviewers (hashed tokens)
     #[arg(long, value_name = "FILE", default_value = "xop.toml")]
     config: PathBuf,
@@ -222,7 +228,105 @@ fn show(data: &Path, id: &str, format: Format) -> u8 {
     }
 }
 
+fn decided_line(c: &Case) -> String {
+    format!(
+        "{} {} by {} -> {} (proof record {})\n",
+        c.id,
+        c.status.keyword(),
+        c.decided_by.as_deref().unwrap_or("?"),
+        c.verdict.as_deref().unwrap_or("?"),
+        c.proof.map_or("-".to_string(), |s| s.to_string())
+    )
+}
+
+fn reviewer_token(a: &DecideArgs) -> Result<String, u8> {
+    a.token
+        .clone()
+        .or_else(|| std::env::var("XOP_TOKEN").ok())
+        .ok_or_else(|| {
+            error("give the reviewer's token: --token TOKEN or the XOP_TOKEN environment variable");
+            FAILURE
+        })
+}
+
+/// `approve`/`reject` through a running `xop serve` (`POST /v1/reviews/{id}/approve|reject`).
+fn decide_remote(a: &DecideArgs, server: &str, approve: bool) -> u8 {
+    let url = match http::Url::parse(server) {
+        Ok(u) => u,
+        Err(m) => {
+            error(&format!("--server {m}"));
+            return FAILURE;
+        }
+    };
+    let token = match reviewer_token(a) {
+        Ok(t) => t,
+        Err(s) => return s,
+    };
+    if !url.is_loopback() {
+        error(&format!(
+            "warning: the token goes in clear to {}:{}; prefer the server's host or a tunnel",
+            url.host, url.port
+        ));
+    }
+    let body = serde_json::json!({ "note": a.note }).to_string();
+    let path = format!(
+        "/v1/reviews/{}/{}",
+        http::segment(&a.id),
+        if approve { "approve" } else { "reject" }
+    );
+    let (status, text) = match http::post_json(&url, &path, &token, &body) {
+        Ok(r) => r,
+        Err(m) => {
+            error(&format!("{m}: nothing was decided"));
+            return FAILURE;
+        }
+    };
+    if status == 200 {
+        return match serde_json::from_str::<Case>(&text) {
+            Ok(c) => match out(&decided_line(&c)) {
+                Ok(()) => SUCCESS,
+                Err(s) => s,
+            },
+            Err(e) => {
+                // Decided, but the answer is not a case: say so rather than guess.
+                error(&format!(
+                    "the server answered 200 but not with a case ({e}): {text}"
+                ));
+                FAILURE
+            }
+        };
+    }
+    // The server's errors are `{"error": code, "message": …}` (docs/serve.md).
+    let (code, message) = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .map(|v| {
+            (
+                v["error"].as_str().unwrap_or("").to_string(),
+                v["message"].as_str().unwrap_or(&text).to_string(),
+            )
+        })
+        .unwrap_or_else(|| (String::new(), text.clone()));
+    let refused = matches!(status, 401 | 403 | 404 | 409);
+    error(&format!(
+        "the server refused ({status}{}): {message}{}",
+        if code.is_empty() {
+            String::new()
+        } else {
+            format!(" {code}")
+        },
+        if refused { ": nothing was decided" } else { "" }
+    ));
+    if refused { PROBLEMS } else { FAILURE }
+}
+
 fn decide(a: &DecideArgs, approve: bool) -> u8 {
+    if let Some(server) = &a.server {
+        return decide_remote(a, server, approve);
+    }
+    let Some(data) = a.data.as_deref() else {
+        error("give the data folder (--data DIR) or the running server (--server URL)");
+        return FAILURE;
+    };
     let config = match Config::load(&a.config) {
         Ok(c) => c,
         Err(m) => {
@@ -232,12 +336,9 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
             return FAILURE;
         }
     };
-    let token = match a.token.clone().or_else(|| std::env::var("XOP_TOKEN").ok()) {
-        Some(t) => t,
-        None => {
-            error("give the reviewer's token: --token TOKEN or the XOP_TOKEN environment variable");
-            return FAILURE;
-        }
+    let token = match reviewer_token(a) {
+        Ok(t) => t,
+        Err(s) => return s,
     };
     let Some(who) = config.authenticate(&token) else {
         error(&format!(
@@ -247,20 +348,24 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
         ));
         return PROBLEMS;
     };
-    if !a.data.is_dir() {
+    if !data.is_dir() {
         error(&format!(
             "`{}` is not a data folder (`xop serve --data DIR`)",
-            a.data.display()
+            data.display()
         ));
         return FAILURE;
     }
-    let log = match ProofLog::open(&a.data, LogConfig::default()) {
+    let log = match ProofLog::open(data, LogConfig::default()) {
         Ok(l) => l,
-        Err(e @ LogError::Locked { .. }) => {
+        Err(LogError::Locked { .. }) => {
+            // The server writes its address beside the log while it runs.
+            let url = xop_server::running_url(data);
             error(&format!(
-                "{e}; while it runs, decide over HTTP: POST /v1/reviews/{}/{}",
-                a.id,
-                if approve { "approve" } else { "reject" }
+                "`xop serve` is running on `{}` and holds its proof log: nothing was decided; \
+                 decide through it with `--server {}` (instead of --data and --config; the \
+                 server checks the token), or stop it first",
+                data.display(),
+                url.as_deref().unwrap_or("http://HOST:PORT")
             ));
             return FAILURE;
         }
@@ -270,7 +375,7 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
         }
     };
     let rt = Arc::new(Runtime::with_log(log));
-    let status = match ReviewQueue::open(&a.data, Box::new(RuntimeLog(Arc::downgrade(&rt)))) {
+    let status = match ReviewQueue::open(data, Box::new(RuntimeLog(Arc::downgrade(&rt)))) {
         Err(e) => {
             error(&e.to_string());
             FAILURE
@@ -288,14 +393,7 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
             queue.shutdown();
             match result {
                 Ok(c) => {
-                    let text = format!(
-                        "{} {} by {} -> {} (proof record {})\n",
-                        c.id,
-                        c.status.keyword(),
-                        c.decided_by.as_deref().unwrap_or("?"),
-                        c.verdict.as_deref().unwrap_or("?"),
-                        c.proof.map_or("-".to_string(), |s| s.to_string())
-                    );
+                    let text = decided_line(&c);
                     match out(&text) {
                         Ok(()) => SUCCESS,
                         Err(s) => s,

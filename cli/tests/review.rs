@@ -142,7 +142,9 @@ fn reviews_from_the_command_line() {
     let id = o["case"].as_str().unwrap().to_string();
     let (_, o) = decide(addr, "block", &pay(500)).unwrap();
     let overdue = o["case"].as_str().unwrap().to_string();
-    // The server holds the log: deciding a case from the command line says to use HTTP.
+    let (_, o) = decide(addr, "freeze", &pay(501)).unwrap();
+    let local = o["case"].as_str().unwrap().to_string();
+    // The server holds the log: deciding a case on the folder is refused, naming the server.
     let o = xop(&[
         "review",
         "approve",
@@ -155,13 +157,75 @@ fn reviews_from_the_command_line() {
         "ana-token",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("POST /v1/reviews/"), "{}", text(&o));
-    // Listing works while it runs.
+    let url = format!("http://{addr}");
+    assert!(
+        text(&o).contains(&format!("--server {url}")) && text(&o).contains("nothing was decided"),
+        "{}",
+        text(&o)
+    );
+    // Through the running server: its xop.toml authenticates, by role, once.
+    let remote = |action: &str, token: Option<&str>, case: &str| {
+        let mut args = vec!["review", action, case, "--server", url.as_str()];
+        if let Some(t) = token {
+            args.extend(["--token", t]);
+        }
+        args.extend(["--note", "called the customer"]);
+        xop(&args)
+    };
+    let o = remote("approve", None, &id);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("XOP_TOKEN"), "{}", text(&o));
+    let o = remote("approve", Some("guess"), &id);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("401 bad_token"), "{}", text(&o));
+    let o = remote("reject", Some("bob-token"), &id);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("fraud_desk"), "{}", text(&o));
+    let o = remote("approve", Some("ana-token"), "rv-999");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("404"), "{}", text(&o));
+    let o = remote("approve", Some("ana-token"), &id);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("approved by ana -> allow"),
+        "{}",
+        text(&o)
+    );
+    let o = remote("reject", Some("ana-token"), &id);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("already decided"), "{}", text(&o));
+    // --server with --data is a usage error; a server that is not there is an I/O error.
+    let o = xop(&[
+        "review",
+        "approve",
+        &id,
+        "--server",
+        &url,
+        "--data",
+        s(&data),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = xop(&[
+        "review",
+        "approve",
+        &id,
+        "--server",
+        "https://x",
+        "--token",
+        "t",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("plain HTTP"), "{}", text(&o));
+    // Listing works while it runs (the case approved through the server is no longer open).
     let o = xop(&["review", "list", "--data", s(&data), "--status", "open"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains(&id), "{}", text(&o));
+    assert!(text(&o).contains(&local), "{}", text(&o));
+    assert!(!text(&o).contains(&format!("{id} ")), "{}", text(&o));
     sigterm(&mut child);
     log_verifies(&data);
+    // A stopped server leaves no address behind.
+    assert!(!data.join("serve.url").exists());
+    let id = local;
 
     let approve = |token: Option<&str>, case: &str| {
         let mut args = vec![
@@ -238,8 +302,19 @@ fn reviews_from_the_command_line() {
             )
         })
         .collect();
-    assert_eq!(by, [("approved", "ana"), ("fallback", "deadline")]);
+    assert_eq!(
+        by,
+        [
+            ("approved", "ana"),
+            ("fallback", "deadline"),
+            ("approved", "ana")
+        ]
+    );
+    // Both approvals, the one through the server (with its note) and the local one, are proven.
     let proof = cases["cases"][0]["proof"].as_u64().unwrap();
+    assert!(record(&data, proof).contains("review.approved"));
+    assert_eq!(cases["cases"][0]["note"], "called the customer");
+    let proof = cases["cases"][2]["proof"].as_u64().unwrap();
     assert!(record(&data, proof).contains("review.approved"));
     log_verifies(&data);
 

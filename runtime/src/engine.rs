@@ -26,6 +26,7 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use ed25519_dalek::VerifyingKey;
@@ -34,10 +35,12 @@ use crate::bind::{self, BindError, BindErrorKind, Bound};
 use crate::connectors::{Connectors, Performed};
 use crate::interp::{self, BAD_INPUT, Decision, FixedSignals, Signals};
 use crate::ir::{Program, SignalDecl, Verdict};
+use crate::jit::{self, JitModule};
 use crate::module::{self, LoadedModule, ModuleError, hex};
 use crate::proof::evidence::{self, ReadSet};
 use crate::proof::record::{
-    Body, DecisionRecord, Entry, Evidence, ReviewTerms, SignalRead, time_text, value_json,
+    Body, DecisionRecord, Entry, Evidence, ReviewTerms, SignalRead, encode, encode_with_evidence,
+    time_text, value_json,
 };
 use crate::proof::{LogError, ProofLog};
 use crate::value::Value;
@@ -53,12 +56,41 @@ pub struct LoadedPolicies {
     pub hash: String,
     /// Each policy's read set (by policy index).
     pub read_sets: Vec<ReadSet>,
+    /// The module's policies compiled by the JIT, when the runtime uses it and it compiled
+    /// at least one of them.
+    pub jit: Option<JitModule>,
+}
+
+/// Which engine decides a policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The compiled code ([`crate::jit`]).
+    Jit,
+    /// The reference interpreter ([`crate::interp`]).
+    Interpreter,
 }
 
 impl LoadedPolicies {
     /// The program.
     pub fn program(&self) -> &Program {
         &self.loaded.module.program
+    }
+
+    /// The engine that decides policy `index`: the JIT when it compiled the policy, the
+    /// interpreter otherwise.
+    pub fn engine(&self, index: usize) -> Engine {
+        match &self.jit {
+            Some(j) if j.unsupported(index).is_none() => Engine::Jit,
+            _ => Engine::Interpreter,
+        }
+    }
+
+    /// Why the JIT does not decide policy `index` (`None` when it does).
+    pub fn jit_unsupported(&self, index: usize) -> Option<&str> {
+        match &self.jit {
+            Some(j) => j.unsupported(index),
+            None => Some("the JIT is off for this runtime (or compiled none of the module)"),
+        }
     }
 }
 
@@ -247,6 +279,10 @@ pub struct Runtime {
     log: Option<ProofLog>,
     review: ArcSwapOption<Box<dyn ReviewSink>>,
     connectors: ArcSwapOption<Box<dyn Connectors>>,
+    /// Whether modules loaded from now on are compiled by the JIT.
+    use_jit: AtomicBool,
+    /// Decisions made by compiled code (for tests and metrics).
+    jit_decisions: AtomicU64,
 }
 
 impl fmt::Debug for Runtime {
@@ -286,7 +322,20 @@ impl Runtime {
             log: None,
             review: ArcSwapOption::empty(),
             connectors: ArcSwapOption::empty(),
+            use_jit: AtomicBool::new(true),
+            jit_decisions: AtomicU64::new(0),
         }
+    }
+
+    /// Whether modules loaded from now on are compiled by the JIT (on by default). Off, every
+    /// policy is decided by the reference interpreter; the decisions are the same either way.
+    pub fn set_jit(&self, on: bool) {
+        self.use_jit.store(on, Ordering::Relaxed);
+    }
+
+    /// How many decisions compiled code has made so far.
+    pub fn jit_decisions(&self) -> u64 {
+        self.jit_decisions.load(Ordering::Relaxed)
     }
 
     /// A runtime proving every decision in `log`.
@@ -424,11 +473,21 @@ impl Runtime {
             .iter()
             .map(|p| ReadSet::of_policy(program, p))
             .collect();
+        // Compiled once per load, before the swap: deciding never waits for the compiler.
+        let jit = if self.use_jit.load(Ordering::Relaxed) {
+            let j = jit::compile(program);
+            (0..program.policies.len())
+                .any(|i| j.unsupported(i).is_none())
+                .then_some(j)
+        } else {
+            None
+        };
         Ok(Arc::new(LoadedPolicies {
             name: name.to_string(),
             hash: hex(&loaded.content_hash),
             loaded,
             read_sets,
+            jit,
         }))
     }
 
@@ -438,9 +497,11 @@ impl Runtime {
     }
 
     /// Decides `policy` on `input`: binds it (bad input is a deny with `xop:bad-input`, proven
-    /// like any decision), evaluates it on the reference interpreter, appends the proof record
-    /// and waits until it is durable, then opens a review case if the verdict is `review`.
-    /// An error means the decision was not proven and must not be acted upon.
+    /// like any decision), evaluates it with the JIT's code when the policy is compiled (else,
+    /// or if the compiled code cannot run, on the reference interpreter: the decision is the
+    /// same), appends the proof record and waits until it is durable, then opens a review case
+    /// if the verdict is `review`. An error means the decision was not proven and must not be
+    /// acted upon.
     pub fn decide_with(
         &self,
         policy: &str,
@@ -496,7 +557,7 @@ impl Runtime {
             other => other,
         };
         let now_wall = jiff::Timestamp::now().as_millisecond();
-        let (decision, at_ms, evidence, signals) = match &bound {
+        let (decision, at_ms, evidence, evidence_json, signals) = match &bound {
             Err(e) => (
                 // Only the kind and path are kept: the message may quote a personal value.
                 Decision {
@@ -512,6 +573,7 @@ impl Runtime {
                 },
                 now_wall,
                 Vec::new(),
+                None,
                 Vec::new(),
             ),
             Ok(b) => {
@@ -530,19 +592,44 @@ impl Runtime {
                     inner,
                     reads: std::cell::RefCell::new(Vec::new()),
                 };
-                let d = interp::decide(program, index, &b.args, at, &recording);
+                // A compiled policy reads no signal, so the recording stays empty on that path.
+                let compiled = m
+                    .jit
+                    .as_ref()
+                    .filter(|j| j.unsupported(index).is_none())
+                    .and_then(|j| j.decide(index, &b.args, at));
+                let d = match compiled {
+                    Some(d) => {
+                        self.jit_decisions.fetch_add(1, Ordering::Relaxed);
+                        d
+                    }
+                    None => interp::decide(program, index, &b.args, at, &recording),
+                };
                 let reads = recording.reads.into_inner();
-                let evidence = match &self.log {
-                    Some(log) => evidence::extract(
-                        program,
-                        pol,
-                        &m.read_sets[index],
-                        &b.args,
-                        options.subject.unwrap_or(""),
-                        log,
-                    )
-                    .map_err(|e| RuntimeError::Log(LogError::Failed(e)))?,
-                    None => Vec::new(),
+                // Only a review case needs the evidence as values; otherwise it goes straight
+                // into the record's bytes (the same bytes, without building the items).
+                let subject = options.subject.unwrap_or("");
+                let (evidence, evidence_json) = match &self.log {
+                    Some(log) if d.review.is_some() => (
+                        evidence::extract(program, pol, &m.read_sets[index], &b.args, subject, log)
+                            .map_err(|e| RuntimeError::Log(LogError::Failed(e)))?,
+                        None,
+                    ),
+                    Some(log) => {
+                        let mut json = Vec::with_capacity(1024);
+                        evidence::extract_json(
+                            program,
+                            pol,
+                            &m.read_sets[index],
+                            &b.args,
+                            subject,
+                            log,
+                            &mut json,
+                        )
+                        .map_err(|e| RuntimeError::Log(LogError::Failed(e)))?;
+                        (Vec::new(), Some(json))
+                    }
+                    None => (Vec::new(), None),
                 };
                 let signals = reads
                     .iter()
@@ -556,7 +643,7 @@ impl Runtime {
                         fetch: inner.fetch(n),
                     })
                     .collect();
-                (d, at, evidence, signals)
+                (d, at, evidence, evidence_json, signals)
             }
         };
         let review = decision.review.as_ref().map(|r| ReviewTerms {
@@ -593,7 +680,16 @@ impl Runtime {
                         error: decision.error.clone(),
                     }),
                 };
-                Some(log.append(&entry).map_err(RuntimeError::Log)?)
+                let rest = match evidence_json {
+                    // Fails closed: a record must never lose its evidence.
+                    Some(json) => encode_with_evidence(&entry, &json).ok_or_else(|| {
+                        RuntimeError::Log(LogError::Failed(
+                            "internal: the evidence could not be placed in the record".into(),
+                        ))
+                    })?,
+                    None => encode(&entry),
+                };
+                Some(log.append_encoded(rest).map_err(RuntimeError::Log)?)
             }
         };
         // The action is carried out only once the decision allowing it is durable, and what

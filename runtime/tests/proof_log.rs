@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use xop_runtime::engine::{Input, Options, ReviewCase, ReviewSink, Runtime};
+use xop_runtime::engine::{Engine, Input, Options, ReviewCase, ReviewSink, Runtime};
 use xop_runtime::ir::{
     CmpOp, Expr, Field, Param, Policy, Program, Quantifier, RecordType, Review, Rule, SignalDecl,
     SourceRef, Symbol, SymbolKind, Type, Verdict,
 };
 use xop_runtime::module::{Module, hash_sources};
 use xop_runtime::proof::evidence::keyed_hash;
-use xop_runtime::proof::record::{Body, DecisionRecord};
+use xop_runtime::proof::record::{Body, DecisionRecord, time_text};
 use xop_runtime::proof::replay::{Replayed, load_module, replay};
 use xop_runtime::proof::verify::{LogReader, verify_log};
 use xop_runtime::proof::{LogConfig, ProofLog};
@@ -721,4 +721,231 @@ fn a_damaged_log_is_an_error_with_a_location_never_a_panic() {
         });
         let _ = ProofLog::open(copy.path(), config()).map(|l| l.close());
     }
+}
+
+/// [`program`] plus `plain`: the same rules without the SIM-swap review. `plain` reads no
+/// signal, so the JIT compiles it; `contact` reads one, so it stays on the interpreter.
+fn two_engine_module(cap: i64) -> Vec<u8> {
+    let mut p = program(cap);
+    let mut plain = p.policies[0].clone();
+    plain.name = "plain".into();
+    plain.qualified = "acme.plain".into();
+    plain.action = "acme.send_plain".into();
+    plain.rules.remove(2);
+    p.policies.push(plain);
+    Module {
+        program: p,
+        source_hash: hash_sources([("acme.xop", &b"module acme"[..])]),
+        sources: vec!["acme.xop".into()],
+    }
+    .to_bytes(None)
+}
+
+/// A record's bytes from `"kind"` on: everything but its sequence number and write time.
+fn record_after_time(dir: &Path, seq: u64) -> String {
+    let bytes =
+        String::from_utf8(LogReader::open(dir).unwrap().record_bytes(seq).unwrap()).unwrap();
+    let at = bytes.find(",\"kind\":").expect("a record has a kind");
+    assert!(bytes[..at].starts_with(&format!("{{\"seq\":{seq},\"time\":\"")));
+    bytes[at..].to_string()
+}
+
+/// The inputs both engine tests decide: allowed, capped, without consent, on each channel,
+/// with absent optionals, and refused (ill-typed, unknown channel, missing field).
+fn engine_inputs() -> Vec<String> {
+    let mut inputs = Vec::new();
+    for messages in [0, 2, 3, 7, i64::MAX] {
+        for channel in ["sms", "email"] {
+            inputs.push(input(
+                &format!("c-{messages}"),
+                messages,
+                channel,
+                Some(false),
+            ));
+        }
+    }
+    let mut no_consent: serde_json::Value =
+        serde_json::from_str(&input("n", 0, "sms", None)).unwrap();
+    no_consent["to"]["consents"] = serde_json::json!([]);
+    no_consent["to"]["nickname"] = serde_json::Value::Null;
+    inputs.push(no_consent.to_string());
+    let mut one: serde_json::Value = serde_json::from_str(&input("o", 1, "email", None)).unwrap();
+    one["to"]["consents"] = serde_json::json!([{"purpose": "marketing", "channel": "sms"}]);
+    inputs.push(one.to_string());
+    inputs.push(input("s", 0, "sms", Some(true)));
+    inputs.push(r#"{"to": 1, "channel": "sms"}"#.into());
+    inputs.push(input("p", 0, "push", None));
+    inputs.push(r#"{"channel": "sms", "now": "2026-11-25T10:00:00Z"}"#.into());
+    inputs
+}
+
+#[test]
+fn the_jit_and_the_interpreter_give_the_same_decisions_and_records() {
+    let (jit_dir, interp_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let jit = Runtime::with_log(ProofLog::open(jit_dir.path(), config()).unwrap());
+    let interp = Runtime::with_log(ProofLog::open(interp_dir.path(), config()).unwrap());
+    interp.set_jit(false);
+    jit.load_bytes("acme", &two_engine_module(3), None).unwrap();
+    interp
+        .load_bytes("acme", &two_engine_module(3), None)
+        .unwrap();
+    let set = jit.modules();
+    let (m, index) = set.policy("plain").unwrap();
+    assert_eq!(
+        m.engine(index),
+        Engine::Jit,
+        "{:?}",
+        m.jit_unsupported(index)
+    );
+    let set = interp.modules();
+    let (m, index) = set.policy("plain").unwrap();
+    assert_eq!(m.engine(index), Engine::Interpreter);
+
+    let inputs = engine_inputs();
+    let mut verdicts = Vec::new();
+    for (i, text) in inputs.iter().enumerate() {
+        let mut a = jit.decide("plain", Input::Json(text)).unwrap();
+        let b = interp.decide("plain", Input::Json(text)).unwrap();
+        assert_eq!(a.seq, Some(i as u64));
+        let (mut ra, rb) = (
+            record_after_time(jit_dir.path(), i as u64),
+            record_after_time(interp_dir.path(), i as u64),
+        );
+        // A refused input has no decision time of its own: it is the clock's, read by each
+        // runtime in turn (the only other field allowed to differ).
+        if a.reasons == ["xop:bad-input"] {
+            ra = ra.replacen(&time_text(a.at_ms), &time_text(b.at_ms), 1);
+            a.at_ms = b.at_ms;
+        }
+        assert_eq!(a, b, "input {i}: {text}");
+        verdicts.push(a.verdict);
+        // The proof records are the same bytes apart from the sequence number and time.
+        assert_eq!(ra, rb, "input {i}: {text}");
+    }
+    // The comparison covered every verdict and refusal, and the JIT made the well-typed
+    // decisions (a refused input is denied before any engine runs).
+    for v in [Verdict::Allow, Verdict::Deny] {
+        assert!(verdicts.contains(&v), "{verdicts:?}");
+    }
+    let refused = 3;
+    assert_eq!(jit.jit_decisions(), (inputs.len() - refused) as u64);
+    assert_eq!(interp.jit_decisions(), 0);
+    jit.close().unwrap();
+    interp.close().unwrap();
+    assert_verifies(jit_dir.path());
+
+    // Replaying the JIT's records on the interpreter gives their verdicts.
+    let mut reader = LogReader::open(jit_dir.path()).unwrap();
+    let mut replayed = 0;
+    for seq in 0..reader.size() {
+        let Body::Decision(d) = reader.record(seq).unwrap().body else {
+            panic!("not a decision");
+        };
+        let module = load_module(jit_dir.path(), &d.module).unwrap();
+        match replay(&module.module.program, &d) {
+            Replayed::Same => replayed += 1,
+            Replayed::Skipped(_) => assert_eq!(d.reasons, ["xop:bad-input"]),
+            Replayed::Different(why) => panic!("record {seq}: {why:?}"),
+        }
+    }
+    assert_eq!(replayed, inputs.len() - refused);
+}
+
+#[test]
+fn a_policy_the_jit_cannot_compile_is_decided_by_the_interpreter() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::with_log(ProofLog::open(dir.path(), config()).unwrap());
+    rt.load_bytes("acme", &two_engine_module(3), None).unwrap();
+    let set = rt.modules();
+    let (m, index) = set.policy("contact").unwrap();
+    assert_eq!(m.engine(index), Engine::Interpreter);
+    let why = m.jit_unsupported(index).unwrap();
+    assert!(why.contains("signal"), "{why}");
+    drop(set);
+    // The signal is read (and logged) through the interpreter: a review, then an allow.
+    let o = rt
+        .decide("contact", Input::Json(&input("s", 0, "sms", Some(true))))
+        .unwrap();
+    assert_eq!(
+        (o.verdict, o.reasons.as_slice()),
+        (Verdict::Review, &["sim-swap".to_string()][..])
+    );
+    assert!(
+        record_after_time(dir.path(), 0)
+            .contains("\"signals\":[{\"signal\":\"acme.sim_swap\",\"value\":true}]")
+    );
+    let o = rt
+        .decide("contact", Input::Json(&input("s", 0, "sms", Some(false))))
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Allow);
+    assert_eq!(rt.jit_decisions(), 0);
+    // The compiled policy of the same module still runs compiled.
+    rt.decide("plain", Input::Json(&input("s", 0, "sms", None)))
+        .unwrap();
+    assert_eq!(rt.jit_decisions(), 1);
+    rt.close().unwrap();
+    assert_verifies(dir.path());
+}
+
+#[test]
+fn evidence_written_as_json_is_the_encoding_of_the_evidence_items() {
+    use xop_runtime::proof::evidence::{ReadSet, extract, extract_json};
+    let dir = tempfile::tempdir().unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    let mut p = program(3);
+    // Rules that also read text values (the id, the optional nickname), so that escaping and
+    // absent values are compared too.
+    let to = || Box::new(Expr::Slot(0));
+    p.policies[0].rules.push(rule(
+        5,
+        Verdict::Deny,
+        "odd",
+        Some(Expr::And(
+            Box::new(Expr::Cmp(
+                CmpOp::Eq,
+                Box::new(Expr::Field(to(), 0)),
+                Box::new(Expr::Const(Value::Id("x".into()))),
+            )),
+            Box::new(Expr::IsPresent(Box::new(Expr::Field(to(), 4)))),
+        )),
+    ));
+    let policy = &p.policies[0];
+    let set = ReadSet::of_policy(&p, policy);
+    let mut inputs = engine_inputs();
+    // Text that JSON must escape, in a value the rules read whole.
+    let mut odd: serde_json::Value =
+        serde_json::from_str(&input("q\"\\\u{1}é", 1, "sms", None)).unwrap();
+    odd["to"]["nickname"] = serde_json::json!("line\nbreak \"quoted\" \u{7f}");
+    inputs.push(odd.to_string());
+    let mut compared = 0;
+    for text in &inputs {
+        let Ok(b) = xop_runtime::bind::bind_json(&p, 0, text) else {
+            continue;
+        };
+        for subject in ["", "someone"] {
+            let items = extract(&p, policy, &set, &b.args, subject, &log).unwrap();
+            assert!(
+                items.iter().any(|e| e.hmac.is_some()),
+                "a personal value is hashed"
+            );
+            assert!(
+                items.iter().any(|e| e.len.is_some()),
+                "a list length is read"
+            );
+            assert!(
+                items.iter().any(|e| e.via.is_some()),
+                "a connector's read is marked"
+            );
+            assert!(items.iter().any(|e| e.path == "to.nickname"), "{items:?}");
+            let mut json = Vec::new();
+            extract_json(&p, policy, &set, &b.args, subject, &log, &mut json).unwrap();
+            assert_eq!(
+                String::from_utf8(json).unwrap(),
+                serde_json::to_string(&items).unwrap(),
+                "{text}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 20, "{compared}");
 }

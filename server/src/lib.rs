@@ -26,6 +26,30 @@ use crate::metrics::Metrics;
 /// The default address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// The file in the data folder holding the running server's URL (`http://ADDR`), so that
+/// `xop review approve` can say where to send what it may not write itself.
+pub const URL_FILE: &str = "serve.url";
+
+/// The URL a server running on `data` wrote, if any. Only meaningful while the folder's log is
+/// locked (a server killed with `kill -9` leaves the file behind; the next one overwrites it).
+pub fn running_url(data: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(data.join(URL_FILE)).ok()?;
+    let url = text.lines().next()?.trim();
+    (url.starts_with("http://") && url.len() < 256).then(|| url.to_string())
+}
+
+/// The URL to reach `addr` from this host: an unspecified address (`0.0.0.0`, `::`) is
+/// reached on loopback.
+fn local_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    format!("http://{ip}:{}", addr.port())
+}
+
 /// What `xop serve` is given.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
@@ -141,6 +165,9 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?;
+    // Best effort: it only serves a friendlier message (`xop review` while the server runs).
+    let url_file = opts.data.join(URL_FILE);
+    let _ = std::fs::write(&url_file, format!("{}\n", local_url(addr)));
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
     if let Some(n) = opts.workers {
@@ -172,6 +199,8 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
             // In-flight requests are answered by now; blocking decisions cut loose by a
             // timeout still finish (their records are durable either way).
             tokio_rt.shutdown_timeout(Duration::from_secs(10));
+            // Before the log's lock is released: afterwards the file may be the next server's.
+            let _ = std::fs::remove_file(&url_file);
             let closed = close(rt, &queue);
             served.and(closed)
         })

@@ -75,6 +75,11 @@ struct Setup {
 /// A data folder, a signed module, and xop.toml with ana (fraud_desk), bob (marketing) and
 /// ops (operator).
 fn setup(name: &str, body_limit: usize) -> Setup {
+    setup_with(name, body_limit, "")
+}
+
+/// [`setup`] with `extra` top-level keys in xop.toml.
+fn setup_with(name: &str, body_limit: usize, extra: &str) -> Setup {
     let tmp = TempDir::new(name);
     let (secret, public) = write_keypair([7; 32]);
     std::fs::write(tmp.0.join("trust.pub"), public).unwrap();
@@ -84,7 +89,7 @@ fn setup(name: &str, body_limit: usize) -> Setup {
     )
     .unwrap();
     let config = format!(
-        "trust = \"trust.pub\"\nbody_limit = {body_limit}\n\
+        "trust = \"trust.pub\"\nbody_limit = {body_limit}\n{extra}\
          [[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{}\"\n\
          [[reviewers]]\nname = \"bob\"\nrole = \"marketing\"\ntoken_sha256 = \"{}\"\n\
          [[operators]]\nname = \"ops\"\ntoken_sha256 = \"{}\"\n",
@@ -345,6 +350,132 @@ fn decide_happy_path_and_every_refusal() {
         .expect("a second server on the folder is refused");
     assert!(err.contains("open for writing"), "{err}");
 
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}
+
+/// Status and body of a response read from `s` (the server closes or answers within 30 s).
+fn read_response(s: &mut TcpStream) -> (u16, String) {
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn a_stalled_body_times_out_and_decides_nothing() {
+    let s = setup_with("stall", 1 << 20, "timeout_ms = 400\n");
+    let srv = start(&s);
+    let addr = srv.addr();
+    let size = log_size(addr);
+    let body = pay(5).to_string();
+    // Announce the whole body, send half of it, then nothing: the client stalls.
+    let mut c = TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /v1/decide/receipt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&body.as_bytes()[..body.len() / 2]).unwrap();
+    let started = Instant::now();
+    let (st, b) = read_response(&mut c);
+    let waited = started.elapsed();
+    assert!(st == 408 || st == 503, "status {st}: {b}");
+    let err = json_of(&b);
+    assert_eq!(err["error"], "timeout", "{b}");
+    assert!(
+        err["message"].as_str().unwrap().contains("timeout_ms"),
+        "{b}"
+    );
+    // Answered at the limit, not at the client's pace (nor never).
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    // A body trickled in slower than the limit allows is cut off the same way.
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(head.as_bytes()).unwrap();
+    let trickle = std::thread::spawn(move || {
+        for byte in body.as_bytes() {
+            if c.write_all(&[*byte]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        c
+    });
+    let mut c = trickle.join().unwrap();
+    let (st, b) = read_response(&mut c);
+    assert!(st == 408 || st == 503, "status {st}: {b}");
+    assert_eq!(json_of(&b)["error"], "timeout", "{b}");
+    // Nothing was decided, nothing logged; the server still answers.
+    assert_eq!(log_size(addr), size);
+    let (st, o) = decide(addr, "receipt", &pay(5));
+    assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")));
+    let (_, m) = request(addr, "GET", "/metrics", &[], b"");
+    assert!(
+        m.contains("xop_decisions_total{verdict=\"allow\"} 1"),
+        "{m}"
+    );
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}
+
+/// A chunked request (no Content-Length) with `chunks` as its body.
+fn chunked(chunks: &[&[u8]]) -> Vec<u8> {
+    let mut raw = b"POST /v1/decide/receipt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+          Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        .to_vec();
+    for c in chunks {
+        raw.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        raw.extend_from_slice(c);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    raw
+}
+
+#[test]
+fn a_chunked_body_over_the_limit_is_refused() {
+    let s = setup("chunked", 1024);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let size = log_size(addr);
+    // Within the limit, chunked is read like any body and decided.
+    let body = pay(5).to_string();
+    let (half, rest) = body.as_bytes().split_at(body.len() / 2);
+    let (st, b) = request_raw(addr, &chunked(&[half, rest]));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(json_of(&b)["verdict"], "allow");
+    assert_eq!(log_size(addr), size + 1);
+    // Over it: no length announced, so the limit applies while reading. Valid JSON (spaces
+    // before the object), so only the size can refuse it.
+    let padding = vec![b' '; 700];
+    let (st, b) = request_raw(addr, &chunked(&[&padding, &padding, body.as_bytes()]));
+    assert_eq!(st, 413, "{b}");
+    let err = json_of(&b);
+    assert_eq!(err["error"], "too_large");
+    assert!(
+        err["message"].as_str().unwrap().contains("1024 bytes"),
+        "{b}"
+    );
+    // One byte over, in one chunk.
+    let mut just_over = vec![b' '; 1025 - body.len()];
+    just_over.extend_from_slice(body.as_bytes());
+    let (st, _) = request_raw(addr, &chunked(&[&just_over]));
+    assert_eq!(st, 413);
+    // Exactly at the limit is fine.
+    let at_limit = &just_over[1..];
+    let (st, b) = request_raw(addr, &chunked(&[at_limit]));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(log_size(addr), size + 2);
     srv.stop().unwrap();
     verified(&s.opts.data);
 }

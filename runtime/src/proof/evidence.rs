@@ -245,12 +245,68 @@ pub fn extract(
     subject: &str,
     keys: &dyn KeyProvider,
 ) -> Result<Vec<Evidence>, String> {
-    let mut out: BTreeMap<(String, u8), Evidence> = BTreeMap::new();
-    let mut x = Extract {
+    let mut items = Items {
         program,
-        keys,
-        out: &mut out,
+        out: Vec::with_capacity(32),
     };
+    walk_set(program, policy, set, args, subject, keys, &mut items)?;
+    let mut out = items.out;
+    // In (path, kind) order, each once, the first emitted winning: a stable sort keeps
+    // emission order among equal keys and `dedup_by` keeps the first of each run. (A vector
+    // sorted once allocates far less per decision than a map keyed by cloned paths.)
+    out.sort_by(|(ka, a), (kb, b)| a.path.cmp(&b.path).then(ka.cmp(kb)));
+    out.dedup_by(|(kb, b), (ka, a)| *ka == *kb && a.path == b.path);
+    Ok(out.into_iter().map(|(_, e)| e).collect())
+}
+
+/// The evidence of a decision as [`extract`] finds it, written straight to `out` as the JSON
+/// array that encoding [`extract`]'s result gives, byte for byte (`serde_json::to_vec(&items)`),
+/// without building the items: the hot path of a logged decision, where the items would only
+/// be encoded and dropped.
+pub fn extract_json(
+    program: &Program,
+    policy: &Policy,
+    set: &ReadSet,
+    args: &[Value],
+    subject: &str,
+    keys: &dyn KeyProvider,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let mut j = JsonItems {
+        program,
+        buf: Vec::with_capacity(1024),
+        items: Vec::with_capacity(32),
+    };
+    walk_set(program, policy, set, args, subject, keys, &mut j)?;
+    let JsonItems { buf, mut items, .. } = j;
+    let path = |i: &JsonItem| &buf[i.start as usize..i.path_end as usize];
+    // The same order and deduplication as `extract` (paths compared as the same bytes).
+    items.sort_by(|a, b| path(a).cmp(path(b)).then(a.kind.cmp(&b.kind)));
+    items.dedup_by(|a, b| a.kind == b.kind && path(a) == path(b));
+    out.push(b'[');
+    for (n, i) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"path\":");
+        json_str(out, &String::from_utf8_lossy(path(i)));
+        out.extend_from_slice(&buf[i.path_end as usize..i.end as usize]);
+        out.push(b'}');
+    }
+    out.push(b']');
+    Ok(())
+}
+
+fn walk_set(
+    program: &Program,
+    policy: &Policy,
+    set: &ReadSet,
+    args: &[Value],
+    subject: &str,
+    keys: &dyn KeyProvider,
+    out: &mut dyn Emit,
+) -> Result<(), String> {
+    let mut x = Extract { program, keys, out };
     let paths = set
         .rules
         .iter()
@@ -265,34 +321,144 @@ pub fn extract(
         };
         x.walk(value, &p.steps, &param.name, subject, false, via)?;
     }
-    Ok(out.into_values().collect())
+    Ok(())
+}
+
+/// One evidence item as the walk finds it.
+enum Item<'v> {
+    /// A value read (never a record or a list: those are expanded).
+    Value(&'v Value),
+    /// A list's length.
+    Len(u64),
+    /// A personal value's keyed hash and the key's id, hex.
+    Hashed(String, String),
+}
+
+/// Where the walk puts items: kind 0 for a value (or hash), 1 for a length.
+trait Emit {
+    fn emit(&mut self, kind: u8, path: &str, item: Item<'_>, via: Option<&str>);
+}
+
+/// Items as [`Evidence`] values.
+struct Items<'a> {
+    program: &'a Program,
+    out: Vec<(u8, Evidence)>,
+}
+
+impl Emit for Items<'_> {
+    fn emit(&mut self, kind: u8, path: &str, item: Item<'_>, via: Option<&str>) {
+        let mut e = Evidence {
+            path: path.to_string(),
+            value: None,
+            len: None,
+            hmac: None,
+            key: None,
+            via: via.map(str::to_string),
+        };
+        match item {
+            Item::Value(v) => e.value = Some(value_json(self.program, v)),
+            Item::Len(n) => e.len = Some(n),
+            Item::Hashed(h, k) => {
+                e.hmac = Some(h);
+                e.key = Some(k);
+            }
+        }
+        self.out.push((kind, e));
+    }
+}
+
+/// Items as JSON: each item's path (raw) and the rest of its object (encoded) in one buffer.
+struct JsonItems<'a> {
+    program: &'a Program,
+    buf: Vec<u8>,
+    items: Vec<JsonItem>,
+}
+
+struct JsonItem {
+    start: u32,
+    path_end: u32,
+    end: u32,
+    kind: u8,
+}
+
+impl Emit for JsonItems<'_> {
+    fn emit(&mut self, kind: u8, path: &str, item: Item<'_>, via: Option<&str>) {
+        let start = self.buf.len() as u32;
+        self.buf.extend_from_slice(path.as_bytes());
+        let path_end = self.buf.len() as u32;
+        // The fields after `path`, in the order and form `Evidence` serializes them.
+        match item {
+            Item::Value(v) => {
+                self.buf.extend_from_slice(b",\"value\":");
+                scalar_json(self.program, v, &mut self.buf);
+            }
+            Item::Len(n) => {
+                self.buf.extend_from_slice(b",\"len\":");
+                self.buf.extend_from_slice(n.to_string().as_bytes());
+            }
+            Item::Hashed(h, k) => {
+                self.buf.extend_from_slice(b",\"hmac\":");
+                json_str(&mut self.buf, &h);
+                self.buf.extend_from_slice(b",\"key\":");
+                json_str(&mut self.buf, &k);
+            }
+        }
+        if let Some(via) = via {
+            self.buf.extend_from_slice(b",\"via\":");
+            json_str(&mut self.buf, via);
+        }
+        self.items.push(JsonItem {
+            start,
+            path_end,
+            end: self.buf.len() as u32,
+            kind,
+        });
+    }
+}
+
+/// A JSON string exactly as `serde_json` writes one.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a `&str` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// `value_json(program, v)` encoded, without building the JSON value for the scalars.
+fn scalar_json(program: &Program, v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Absent => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Int(i) | Value::Duration(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Text(s) | Value::Tz(s) | Value::Id(s) => json_str(out, s),
+        Value::Symbol(i) => match program.symbols.get(*i as usize) {
+            Some(s) => json_str(out, &s.qualified),
+            None => json_str(out, &format!("#{i}")),
+        },
+        Value::Enum(e, i) => match program
+            .enums
+            .get(*e as usize)
+            .and_then(|t| t.variants.get(*i as usize))
+        {
+            Some(name) => json_str(out, name),
+            None => json_str(out, &format!("#{i}")),
+        },
+        Value::Time(ms) => json_str(out, &super::record::time_text(*ms)),
+        // Rare, or not scalars: the general conversion.
+        other => {
+            let _ = serde_json::to_writer(&mut *out, &value_json(program, other));
+        }
+    }
 }
 
 struct Extract<'a> {
     program: &'a Program,
     keys: &'a dyn KeyProvider,
-    /// Keyed by path and item kind (0 value, 1 length) so that each is written once, the rules'
+    /// Where the items go, with their kind (0 value, 1 length); the caller sorts and
+    /// deduplicates them at the end so that each (path, kind) is written once, the rules'
     /// reading (walked first) winning over a connector's.
-    out: &'a mut BTreeMap<(String, u8), Evidence>,
-}
-
-fn item(path: &str) -> Evidence {
-    Evidence {
-        path: path.to_string(),
-        value: None,
-        len: None,
-        hmac: None,
-        key: None,
-        via: None,
-    }
+    out: &'a mut dyn Emit,
 }
 
 impl Extract<'_> {
-    fn emit(&mut self, kind: u8, mut e: Evidence, via: Option<&str>) {
-        e.via = via.map(str::to_string);
-        self.out.entry((e.path.clone(), kind)).or_insert(e);
-    }
-
     /// The subject a record value speaks of: its `id` field, if it has one.
     fn subject_of<'v>(&self, v: &'v Value) -> Option<&'v str> {
         let Value::Record(t, fields) = v else {
@@ -319,10 +485,12 @@ impl Extract<'_> {
             // The whole personal value, whatever part of it was read, as one keyed hash.
             let (id, key) = self.keys.key_for(subject)?;
             let text = serde_json::to_vec(&value_json(self.program, v)).unwrap_or_default();
-            let mut e = item(path);
-            e.hmac = Some(keyed_hash(&key, &text));
-            e.key = Some(hex(&id));
-            self.emit(0, e, via);
+            self.out.emit(
+                0,
+                path,
+                Item::Hashed(keyed_hash(&key, &text), hex(&id)),
+                via,
+            );
             return Ok(());
         }
         let Some((step, rest)) = steps.split_first() else {
@@ -345,18 +513,14 @@ impl Extract<'_> {
                 self.walk(fv, rest, &p, subject, field.personal, via)
             }
             (Step::Each, Value::List(items)) => {
-                let mut e = item(path);
-                e.len = Some(items.len() as u64);
-                self.emit(1, e, via);
+                self.out.emit(1, path, Item::Len(items.len() as u64), via);
                 for (i, x) in items.iter().enumerate() {
                     self.walk(x, rest, &format!("{path}[{i}]"), subject, false, via)?;
                 }
                 Ok(())
             }
             (Step::Len, Value::List(items)) => {
-                let mut e = item(path);
-                e.len = Some(items.len() as u64);
-                self.emit(1, e, via);
+                self.out.emit(1, path, Item::Len(items.len() as u64), via);
                 Ok(())
             }
             // An absent optional (or a value of another shape) ends the path here.
@@ -385,18 +549,14 @@ impl Extract<'_> {
                 Ok(())
             }
             Value::List(items) => {
-                let mut e = item(path);
-                e.len = Some(items.len() as u64);
-                self.emit(1, e, via);
+                self.out.emit(1, path, Item::Len(items.len() as u64), via);
                 for (i, x) in items.iter().enumerate() {
                     self.walk(x, &[], &format!("{path}[{i}]"), subject, false, via)?;
                 }
                 Ok(())
             }
             scalar => {
-                let mut e = item(path);
-                e.value = Some(value_json(self.program, scalar));
-                self.emit(0, e, via);
+                self.out.emit(0, path, Item::Value(scalar), via);
                 Ok(())
             }
         }

@@ -297,6 +297,12 @@ impl ProofLog {
         self.writer.append(encode(entry))
     }
 
+    /// Appends a record already encoded (`rest`: [`record::encode`]'s bytes, or
+    /// [`record::encode_with_evidence`]'s); as [`Self::append`].
+    pub(crate) fn append_encoded(&self, rest: Vec<u8>) -> Result<u64, LogError> {
+        self.writer.append(rest)
+    }
+
     /// Appends an event record (`kind: "event"`) now: e.g. a review's outcome. `data` must hold
     /// no personal data in clear.
     pub fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, LogError> {

@@ -254,7 +254,32 @@ mod verdict_keyword {
 /// prefixes `{"seq":N,` (see [`with_seq`]).
 pub fn encode(entry: &Entry) -> Vec<u8> {
     // Serializing plain structs of strings, integers and JSON values cannot fail.
-    serde_json::to_vec(entry).unwrap_or_else(|_| b"{}".to_vec())
+    // Sized for a typical decision record, so that encoding rarely reallocates.
+    let mut out = Vec::with_capacity(2048);
+    match serde_json::to_writer(&mut out, entry) {
+        Ok(()) => out,
+        Err(_) => b"{}".to_vec(),
+    }
+}
+
+/// [`encode`] of a decision entry whose `evidence` is empty, with `evidence_json` (the encoded
+/// array, see [`super::evidence::extract_json`]) in its place: the bytes `encode` gives for the
+/// entry holding those items. `None` if the entry is not such a decision.
+pub fn encode_with_evidence(entry: &Entry, evidence_json: &[u8]) -> Option<Vec<u8>> {
+    match &entry.body {
+        Body::Decision(d) if d.evidence.is_empty() => {}
+        _ => return None,
+    }
+    let rest = encode(entry);
+    // The fields before `evidence` (time, kind, module hash, policy name, decision time) are
+    // JSON strings, in which a quote is escaped: the first `,"evidence":[]` is the field.
+    const EMPTY: &[u8] = b",\"evidence\":[]";
+    let at = rest.windows(EMPTY.len()).position(|w| w == EMPTY)? + EMPTY.len() - 2;
+    let mut out = Vec::with_capacity(rest.len() + evidence_json.len());
+    out.extend_from_slice(&rest[..at]);
+    out.extend_from_slice(evidence_json);
+    out.extend_from_slice(&rest[at + 2..]);
+    Some(out)
 }
 
 /// The full record bytes: `{"seq":N,` followed by `rest` without its opening brace.

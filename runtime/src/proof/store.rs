@@ -15,11 +15,17 @@
 //! due) with one write, syncs the file once (`fdatasync`), and only then wakes the callers of
 //! that batch. So an acknowledged record is on disk, and everything after the last commit frame
 //! is a batch that nobody was told about: opening the log truncates it (a crash mid-batch).
+//!
+//! Each caller parks its own thread and the writer unparks exactly the callers of the batch
+//! it made durable: one condition variable shared by every caller would wake all of them
+//! (about a thousand under load) on every batch, each to find the queue lock taken.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
@@ -339,6 +345,8 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
 struct Queue {
     /// Records waiting for the writer (their bytes without `seq`).
     entries: Vec<Vec<u8>>,
+    /// The thread waiting for each of `entries`, to unpark once it is durable.
+    waiters: Vec<Thread>,
     /// The sequence number of `entries[0]`.
     first_seq: u64,
     /// Records durable so far (all sequence numbers below are on disk).
@@ -359,8 +367,10 @@ pub(crate) struct Shared {
     queue: Mutex<Queue>,
     /// The writer waits on it for records.
     queued: Condvar,
-    /// Callers wait on it for durability.
-    durable: Condvar,
+    /// `Queue::durable`, readable without the lock: a parked caller checks it when woken.
+    durable: AtomicU64,
+    /// Set (after `Queue::failed`) when the writer failed.
+    failed: AtomicBool,
     pub(crate) view: RwLock<View>,
     pub(crate) keys: Mutex<SubjectKeys>,
 }
@@ -494,13 +504,15 @@ impl Writer {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 entries: Vec::new(),
+                waiters: Vec::new(),
                 first_seq: size,
                 durable: size,
                 failed: None,
                 closing: false,
             }),
             queued: Condvar::new(),
-            durable: Condvar::new(),
+            durable: AtomicU64::new(size),
+            failed: AtomicBool::new(false),
             view: RwLock::new(View {
                 tree,
                 records: scanned.records,
@@ -549,29 +561,39 @@ impl Writer {
         if rest.len() + 32 > MAX_FRAME as usize {
             return Err(LogError::TooLarge { len: rest.len() });
         }
-        let mut q = lock(&self.shared.queue);
-        if let Some(why) = &q.failed {
-            return Err(LogError::Failed(why.clone()));
-        }
-        if q.closing {
-            return Err(LogError::Failed("the log is closing".into()));
-        }
-        let seq = q.first_seq + q.entries.len() as u64;
-        q.entries.push(rest);
-        if q.entries.len() == 1 {
-            self.shared.queued.notify_one();
-        }
-        while q.durable <= seq {
+        let seq = {
+            let mut q = lock(&self.shared.queue);
             if let Some(why) = &q.failed {
                 return Err(LogError::Failed(why.clone()));
             }
-            q = self
-                .shared
-                .durable
-                .wait(q)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if q.closing {
+                return Err(LogError::Failed("the log is closing".into()));
+            }
+            let seq = q.first_seq + q.entries.len() as u64;
+            q.entries.push(rest);
+            q.waiters.push(std::thread::current());
+            if q.entries.len() == 1 {
+                self.shared.queued.notify_one();
+            }
+            seq
+        };
+        // The writer unparks this thread once the batch holding `seq` is synced (or the log
+        // failed); an unpark that comes before `park` makes `park` return at once, and a
+        // spurious return is looked at again.
+        loop {
+            if self.shared.durable.load(Ordering::Acquire) > seq {
+                return Ok(seq);
+            }
+            if self.shared.failed.load(Ordering::Acquire) {
+                return Err(LogError::Failed(
+                    lock(&self.shared.queue)
+                        .failed
+                        .clone()
+                        .unwrap_or_else(|| "the log failed".into()),
+                ));
+            }
+            std::thread::park();
         }
-        Ok(seq)
     }
 
     /// The bytes of record `seq`, if it is durable.
@@ -645,7 +667,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
 impl WriterState {
     fn run(mut self, shared: &Shared) {
         loop {
-            let (batch, first_seq, closing) = {
+            let (batch, waiters, first_seq, closing) = {
                 let mut q = lock(&shared.queue);
                 loop {
                     if !q.entries.is_empty() || q.closing {
@@ -670,20 +692,51 @@ impl WriterState {
                         .0;
                 }
                 let n = q.entries.len().min(self.max_batch);
-                let batch: Vec<Vec<u8>> = q.entries.drain(..n).collect();
+                // Taking the whole queue is the common case: swap the vectors, copy nothing.
+                let (batch, waiters) = if n == q.entries.len() {
+                    (
+                        std::mem::take(&mut q.entries),
+                        std::mem::take(&mut q.waiters),
+                    )
+                } else {
+                    (
+                        q.entries.drain(..n).collect(),
+                        q.waiters.drain(..n).collect(),
+                    )
+                };
                 let first = q.first_seq;
                 q.first_seq += n as u64;
-                (batch, first, q.closing && q.entries.is_empty())
+                (batch, waiters, first, q.closing && q.entries.is_empty())
             };
             let n = batch.len() as u64;
             let result = self.write_batch(shared, batch, first_seq, closing);
-            let mut q = lock(&shared.queue);
-            match result {
-                Ok(()) => q.durable = first_seq + n,
-                Err(e) => q.failed = Some(e.to_string()),
+            let (wake, stop) = {
+                let mut q = lock(&shared.queue);
+                match result {
+                    Ok(()) => {
+                        q.durable = first_seq + n;
+                        shared.durable.store(q.durable, Ordering::Release);
+                    }
+                    Err(e) => {
+                        q.failed = Some(e.to_string());
+                        shared.failed.store(true, Ordering::Release);
+                    }
+                }
+                let stop = q.failed.is_some() || closing;
+                // A failed log answers everyone still queued too (with the error); no later
+                // caller queues, `failed` is set under the lock they take.
+                let rest = if q.failed.is_some() {
+                    std::mem::take(&mut q.waiters)
+                } else {
+                    Vec::new()
+                };
+                (rest, stop)
+            };
+            // Outside the lock: the woken callers do not have to wait for it.
+            for t in waiters.iter().chain(wake.iter()) {
+                t.unpark();
             }
-            shared.durable.notify_all();
-            if q.failed.is_some() || closing {
+            if stop {
                 return;
             }
         }
