@@ -212,10 +212,6 @@ fn logged(
     index: usize,
     input: &str,
 ) -> u8 {
-    if args.engine == Engine::Jit {
-        error("--log and --config decide on the interpreter; leave out --engine jit");
-        return FAILURE;
-    }
     let camara = match &args.config {
         Some(path) => match xop_network::CamaraConfig::from_file(path) {
             Ok(c) => Some(c),
@@ -251,11 +247,18 @@ fn logged(
         None => None,
     };
     let dir = args.log.as_deref();
-    let (decision, outcome) =
-        match crate::log::eval_logged(dir, &bytes, trust.as_ref(), policy, input, camara) {
-            Ok(d) => d,
-            Err(s) => return s,
-        };
+    let (decision, outcome) = match crate::log::eval_logged(
+        dir,
+        &bytes,
+        trust.as_ref(),
+        policy,
+        input,
+        camara,
+        args.engine == Engine::Jit,
+    ) {
+        Ok(d) => d,
+        Err(s) => return s,
+    };
     let program = compiled.program();
     let status = if decision.reasons.iter().any(|r| r == interp::BAD_INPUT) {
         PROBLEMS

@@ -409,6 +409,8 @@ fn erase(dir: &Path, subject: &str) -> u8 {
 /// `xop eval … --log DIR` / `--config FILE`: decides through the runtime, which proves the
 /// decision in the log in `dir` (if given) before answering, reading signals through the CAMARA
 /// connectors (if configured). `module_bytes` is the module file (or the compiled sources).
+/// `jit`: the runtime decides with the JIT's code (the policy must be compiled), else with the
+/// reference interpreter.
 pub fn eval_logged(
     dir: Option<&Path>,
     module_bytes: &[u8],
@@ -416,6 +418,7 @@ pub fn eval_logged(
     policy: &str,
     input: &str,
     camara: Option<xop_network::CamaraConfig>,
+    jit: bool,
 ) -> Result<(Decision, Outcome), u8> {
     let rt = match dir {
         Some(dir) => {
@@ -426,9 +429,19 @@ pub fn eval_logged(
     if let Some(c) = camara {
         rt.set_connectors(Some(Box::new(xop_network::Camara::new(c))));
     }
+    rt.set_jit(jit);
     if let Err(e) = rt.load_bytes("eval", module_bytes, trust) {
         error(&e.to_string());
         return Err(FAILURE);
+    }
+    if jit {
+        let set = rt.modules();
+        if let Some(why) = set.policy(policy).and_then(|(m, i)| m.jit_unsupported(i)) {
+            error(&format!(
+                "the JIT does not compile policy `{policy}` yet: {why}; use --engine interp"
+            ));
+            return Err(FAILURE);
+        }
     }
     let outcome = rt.decide(policy, Input::Json(input)).map_err(|e| {
         error(&e.to_string());
