@@ -48,10 +48,13 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
 
-use crate::interp::check_input;
-use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
+use crate::interp::{self, BAD_INPUT, Candidate, Decision, NoSignals, RUNTIME_ERROR};
+use crate::interp::{check_input, check_value};
 use crate::intrinsics;
-use crate::ir::{ArithOp, CmpOp, Expr, Intrinsic, Policy, Program, Quantifier, Type, Verdict};
+use crate::ir::{
+    ArithOp, CmpOp, DecisionDef, Expr, Intrinsic, Param, Policy, Program, Proposal, Quantifier,
+    Rule, Type, Verdict,
+};
 use crate::value::Value;
 use jiff::tz::TimeZone;
 
@@ -91,6 +94,8 @@ pub struct JitModule {
     /// The zone of every string used as a `Tz` constant, by id.
     const_zones: Vec<(i64, Option<TimeZone>)>,
     policies: Vec<Entry>,
+    /// The decisions, by index.
+    decisions: Vec<DecisionEntry>,
     /// Owns the code; `None` only during drop. (A `Mutex` because `JITModule` is not `Sync`;
     /// it is never locked while deciding.)
     module: Option<Mutex<JITModule>>,
@@ -100,6 +105,38 @@ enum Entry {
     Compiled(Compiled),
     Unsupported(String),
 }
+
+enum DecisionEntry {
+    Compiled(CompiledDecision),
+    Unsupported(String),
+}
+
+/// A decision's code and output layout: the candidate count at word [`DEC_COUNT`], then one
+/// (proposal, rank) pair per proposal (the first `count` of them are the ranked candidates),
+/// then one block per proposal.
+struct CompiledDecision {
+    f: PolicyFn,
+    input_words: usize,
+    sites: Vec<Site>,
+    cands: Vec<Cand>,
+    out_words: usize,
+}
+
+/// One proposal's block in a decision's output: its rank at `base`, then a policy-shaped block
+/// (error words, verdict, fired bits, reason bits) over the rules of every policy guarding its
+/// action, in the order `decide_action` evaluates them.
+struct Cand {
+    base: usize,
+    /// Each rule's policy and index in it.
+    rules: Vec<(usize, usize)>,
+    tables: Tables,
+}
+
+/// Where a decision's output holds its candidate count.
+const DEC_COUNT: usize = 0;
+
+/// Where a decision's (proposal, rank) pairs start.
+const DEC_PAIRS: usize = 1;
 
 struct Compiled {
     f: PolicyFn,
@@ -123,10 +160,9 @@ struct Tables {
 }
 
 impl Tables {
-    fn new(pol: &Policy) -> Tables {
+    fn new(rules: &[&Rule]) -> Tables {
         let mut reasons: Vec<String> = Vec::new();
-        let rule_reason = pol
-            .rules
+        let rule_reason = rules
             .iter()
             .map(|r| {
                 let reason = r.reason.as_ref()?;
@@ -138,7 +174,7 @@ impl Tables {
             })
             .collect();
         Tables {
-            fired_words: pol.rules.len().div_ceil(64),
+            fired_words: rules.len().div_ceil(64),
             reason_words: reasons.len().div_ceil(64),
             reasons,
             rule_reason,
@@ -167,6 +203,8 @@ impl Tables {
 pub struct Bound {
     module: u64,
     policy: usize,
+    /// Bound for decision `policy` rather than for a policy.
+    decision: bool,
     /// The fixed part (the parameters' words), then the elements of every list, each list's
     /// two words in the fixed part pointing at them. Only [`JitModule::bind_into`] writes it,
     /// so every list points inside it: the generated code relies on that.
@@ -320,12 +358,15 @@ impl std::fmt::Debug for JitModule {
 
 impl Drop for JitModule {
     fn drop(&mut self) {
-        // The function pointers die with `self.policies`; nothing can call them from now on.
+        // The function pointers die with `self.policies` and `self.decisions`; nothing can call
+        // them from now on.
         self.policies.clear();
+        self.decisions.clear();
         if let Some(m) = self.module.take() {
             let m = m.into_inner().unwrap_or_else(|p| p.into_inner());
             // SAFETY: the only pointers into this module's code are the `PolicyFn`s of
-            // `self.policies`, which are only called through `&self` (`decide`); `drop` has
+            // `self.policies` and `self.decisions`, which are only called through `&self`
+            // (`run`, `run_decision`); `drop` has
             // `&mut self`, so no call is running (callers hold an `Arc<JitModule>` while calling)
             // and none can start: the pointers were cleared above and never escape `self`.
             unsafe { m.free_memory() };
@@ -341,11 +382,15 @@ pub fn compile(program: &Program) -> JitModule {
         strings: HashMap::new(),
         const_zones: Vec::new(),
         policies: Vec::new(),
+        decisions: Vec::new(),
         module: None,
     };
     let all_unsupported = |jm: &mut JitModule, why: String| {
         jm.policies = (0..program.policies.len())
             .map(|_| Entry::Unsupported(why.clone()))
+            .collect();
+        jm.decisions = (0..program.decisions.len())
+            .map(|_| DecisionEntry::Unsupported(why.clone()))
             .collect();
     };
     let builder = match JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()) {
@@ -384,6 +429,17 @@ pub fn compile(program: &Program) -> JitModule {
             &host,
         ));
     }
+    let mut pending_decisions = Vec::with_capacity(program.decisions.len());
+    for (i, def) in program.decisions.iter().enumerate() {
+        pending_decisions.push(compile_decision(
+            &mut module,
+            program,
+            def,
+            i,
+            (&mut jm.strings, &mut tz_consts),
+            &host,
+        ));
+    }
     // The zones of the `Tz` constants, resolved once.
     for (name, &id) in &jm.strings {
         if tz_consts.contains(&id) {
@@ -414,6 +470,24 @@ pub fn compile(program: &Program) -> JitModule {
                 })
             }
             Err(why) => Entry::Unsupported(why),
+        });
+    }
+    for p in pending_decisions {
+        jm.decisions.push(match p {
+            Ok((id, input_words, sites, cands, out_words)) => {
+                let ptr = module.get_finalized_function(id);
+                // SAFETY: as for the policies above: a function finalized just above with the
+                // signature of `PolicyFn`, valid until `free_memory` in `Drop`.
+                let f = unsafe { std::mem::transmute::<*const u8, PolicyFn>(ptr) };
+                DecisionEntry::Compiled(CompiledDecision {
+                    f,
+                    input_words,
+                    sites,
+                    cands,
+                    out_words,
+                })
+            }
+            Err(why) => DecisionEntry::Unsupported(why),
         });
     }
     jm.module = Some(Mutex::new(module));
@@ -462,6 +536,7 @@ impl JitModule {
             words: Vec::new(),
             unknown: Vec::new(),
             unknown_base: 0,
+            decision: false,
             zones: Vec::new(),
         };
         self.bind_into(policy, args, &mut b)?;
@@ -477,6 +552,7 @@ impl JitModule {
     ) -> Result<(), Decision> {
         into.module = self.id;
         into.policy = policy;
+        into.decision = false;
         into.words.clear();
         let c = match self.policies.get(policy) {
             Some(Entry::Compiled(c)) => c,
@@ -542,6 +618,7 @@ impl JitModule {
             return Err(RunError::NotCompiled);
         };
         if input.module != self.id
+            || input.decision
             || out.module != self.id
             || out.policy != input.policy
             || input.words.len() < c.input_words
@@ -615,76 +692,414 @@ impl JitModule {
                 "the output was made for another module".into(),
             );
         }
-        let fired_before = |limit: usize| -> Vec<String> {
-            (0..limit)
-                .filter(|&i| out.fired(i))
-                .map(|i| pol.rules[i].id.clone())
-                .collect()
-        };
-        let err = out.words[0];
-        if err != 0 {
-            let rule = usize::try_from(err - 1).unwrap_or(usize::MAX);
-            let site = usize::try_from(out.words[1])
-                .ok()
-                .and_then(|s| c.sites.get(s));
-            let (Some(r), Some(site)) = (pol.rules.get(rule), site) else {
-                return failed(
+        let rules: Vec<&Rule> = pol.rules.iter().collect();
+        self.decode(input, &out.words, &rules, &c.tables, &c.sites)
+            .unwrap_or_else(|_| {
+                failed(
                     RUNTIME_ERROR,
                     Vec::new(),
                     "the compiled code reported an unknown error site".into(),
-                );
+                )
+            })
+    }
+
+    /// The string of interned id `id` (a constant's, or one of the input's own).
+    fn name_of(&self, input: &Bound, id: i64) -> String {
+        if id >= input.unknown_base {
+            let k = usize::try_from(id - input.unknown_base).unwrap_or(usize::MAX);
+            return input.unknown.get(k).cloned().unwrap_or_default();
+        }
+        self.strings
+            .iter()
+            .find(|(_, i)| **i == id)
+            .map(|(s, _)| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The decision written into the policy-shaped block `words` over `rules`, as the
+    /// interpreter words it: the reasons are those of the reason bitset, ordered by the first
+    /// fired rule that gives each. `Err` (a message) when the error word points past `rules`:
+    /// an error outside of them (a decision's candidate).
+    fn decode(
+        &self,
+        input: &Bound,
+        words: &[u64],
+        rules: &[&Rule],
+        tables: &Tables,
+        sites: &[Site],
+    ) -> Result<Decision, String> {
+        if words.len() < tables.out_words() {
+            return Ok(failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                "the output was made for another module".into(),
+            ));
+        }
+        let fired = |i: usize| words[HEADER + i / 64] & (1u64 << (i % 64)) != 0;
+        let fired_before = |limit: usize| -> Vec<String> {
+            (0..limit)
+                .filter(|&i| fired(i))
+                .map(|i| rules[i].id.clone())
+                .collect()
+        };
+        let err = words[0];
+        if err != 0 {
+            let rule = usize::try_from(err - 1).unwrap_or(usize::MAX);
+            let site = usize::try_from(words[1]).ok().and_then(|s| sites.get(s));
+            let Some(site) = site else {
+                return Ok(failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    "the compiled code reported an unknown error site".into(),
+                ));
             };
-            let name = |id: i64| -> String {
-                if id >= input.unknown_base {
-                    let k = usize::try_from(id - input.unknown_base).unwrap_or(usize::MAX);
-                    return input.unknown.get(k).cloned().unwrap_or_default();
-                }
-                self.strings
-                    .iter()
-                    .find(|(_, i)| **i == id)
-                    .map(|(s, _)| s.clone())
-                    .unwrap_or_default()
+            let msg = site.message(words[2] as i64, words[3] as i64, &|id| {
+                self.name_of(input, id)
+            });
+            let Some(r) = rules.get(rule) else {
+                return Err(msg);
             };
-            let msg = site.message(out.words[2] as i64, out.words[3] as i64, &name);
-            return failed(
+            return Ok(failed(
                 RUNTIME_ERROR,
                 fired_before(rule),
                 format!("rule {}: {msg}", r.id),
-            );
+            ));
         }
-        let Some(verdict) = out.verdict() else {
-            return failed(
-                RUNTIME_ERROR,
-                Vec::new(),
-                "the compiled code wrote no verdict".into(),
-            );
+        let verdict = match words[VERDICT] as i64 {
+            VERDICT_ALLOW => Verdict::Allow,
+            VERDICT_REVIEW => Verdict::Review,
+            VERDICT_DENY => Verdict::Deny,
+            _ => {
+                return Ok(failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    "the compiled code wrote no verdict".into(),
+                ));
+            }
         };
-        let bits = out.reason_bits(self);
+        let bits = &words[tables.reasons_at()..tables.reasons_at() + tables.reason_words];
         let mut reasons: Vec<String> = Vec::new();
         let mut review = None;
-        for (i, rule) in pol.rules.iter().enumerate() {
+        for (i, rule) in rules.iter().enumerate() {
             // Only the rules of the winning verdict give reasons (the combining rule).
-            if !out.fired(i) || rule.verdict != verdict {
+            if !fired(i) || rule.verdict != verdict {
                 continue;
             }
             if verdict == Verdict::Review && review.is_none() {
                 review = rule.review.clone();
             }
-            if let Some(r) = c.tables.rule_reason[i] {
+            if let Some(r) = tables.rule_reason[i] {
                 let r = r as usize;
-                let reason = &c.tables.reasons[r];
+                let reason = &tables.reasons[r];
                 if bits[r / 64] & (1u64 << (r % 64)) != 0 && !reasons.contains(reason) {
                     reasons.push(reason.clone());
                 }
             }
         }
-        Decision {
+        Ok(Decision {
             verdict,
             reasons,
-            fired: fired_before(pol.rules.len()),
+            fired: fired_before(rules.len()),
             review,
             error: None,
+        })
+    }
+}
+
+/// Where a compiled decision writes its ranked candidates ([`JitModule::decision_output`]);
+/// reusable across calls.
+#[derive(Debug, Clone)]
+pub struct DecisionOutput {
+    module: u64,
+    decision: usize,
+    words: Vec<u64>,
+}
+
+impl DecisionOutput {
+    /// How many candidates the last run ranked (proposals whose condition held, and those whose
+    /// own evaluation failed).
+    pub fn len(&self) -> usize {
+        self.words
+            .get(DEC_COUNT)
+            .map_or(0, |&n| usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether the last run ranked no candidate.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `k`-th ranked candidate (0 is the best): its proposal's index in
+    /// [`crate::ir::DecisionDef::proposals`] and its rank (`i64::MIN` for a candidate whose
+    /// evaluation failed).
+    pub fn candidate(&self, k: usize) -> Option<(usize, i64)> {
+        if k >= self.len() {
+            return None;
         }
+        let at = DEC_PAIRS + 2 * k;
+        let p = usize::try_from(*self.words.get(at)?).ok()?;
+        Some((p, *self.words.get(at + 1)? as i64))
+    }
+
+    /// The verdict of proposal `proposal` in the last run, or `None` if it failed (a run-time
+    /// error: deny, see [`JitModule::candidates`]) or was not proposed.
+    pub fn verdict(&self, module: &JitModule, proposal: usize) -> Option<Verdict> {
+        let c = module
+            .compiled_decision(self.decision)?
+            .cands
+            .get(proposal)?;
+        let block = self
+            .words
+            .get(c.base + 1..c.base + 1 + c.tables.out_words())?;
+        if block[0] != 0 {
+            return None;
+        }
+        match block[VERDICT] as i64 {
+            VERDICT_ALLOW => Some(Verdict::Allow),
+            VERDICT_REVIEW => Some(Verdict::Review),
+            VERDICT_DENY => Some(Verdict::Deny),
+            _ => None,
+        }
+    }
+}
+
+impl JitModule {
+    /// Why decision `decision` is not compiled (`None` if it is, or if there is no such
+    /// decision): it is then ranked by the interpreter ([`crate::interp::rank`]).
+    pub fn decision_unsupported(&self, decision: usize) -> Option<&str> {
+        match self.decisions.get(decision)? {
+            DecisionEntry::Unsupported(why) => Some(why),
+            DecisionEntry::Compiled(_) => None,
+        }
+    }
+
+    fn compiled_decision(&self, decision: usize) -> Option<&CompiledDecision> {
+        match self.decisions.get(decision)? {
+            DecisionEntry::Compiled(c) => Some(c),
+            DecisionEntry::Unsupported(_) => None,
+        }
+    }
+
+    /// Ranks decision `decision` on `args` at `now_ms`: exactly what [`crate::interp::rank`]
+    /// gives (without signals: a compiled decision reads none), or `None` if the decision is
+    /// not compiled ([`Self::decision_unsupported`] says why).
+    pub fn decide_decision(
+        &self,
+        decision: usize,
+        args: &[Value],
+        now_ms: i64,
+    ) -> Option<Result<Vec<Candidate>, Decision>> {
+        match self.decisions.get(decision) {
+            Some(DecisionEntry::Unsupported(_)) => return None,
+            Some(DecisionEntry::Compiled(_)) => {}
+            None => {
+                return Some(Err(failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    format!("no decision #{decision} in the program"),
+                )));
+            }
+        }
+        let input = match self.bind_decision(decision, args) {
+            Ok(b) => b,
+            Err(d) => return Some(Err(d)),
+        };
+        let mut out = self.decision_output(decision);
+        self.run_decision(&input, now_ms, &mut out).ok()?;
+        Some(Ok(self.candidates(&input, &out, args, now_ms)))
+    }
+
+    /// Checks `args` against decision `decision`'s parameters (the interpreter's check and
+    /// messages) and lays them out for [`Self::run_decision`]. Bad input fails closed: the
+    /// error is the deny decision to return.
+    pub fn bind_decision(&self, decision: usize, args: &[Value]) -> Result<Bound, Decision> {
+        let Some(def) = self.program.decisions.get(decision) else {
+            return Err(failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                format!("no decision #{decision} in the program"),
+            ));
+        };
+        let Some(c) = self.compiled_decision(decision) else {
+            return Err(failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                format!("decision {} is not compiled by the JIT", def.qualified),
+            ));
+        };
+        if args.len() != def.params.len() {
+            return Err(failed(
+                BAD_INPUT,
+                Vec::new(),
+                format!(
+                    "decision {}: expects {} argument(s), got {}",
+                    def.qualified,
+                    def.params.len(),
+                    args.len()
+                ),
+            ));
+        }
+        for (param, arg) in def.params.iter().zip(args) {
+            check_value(&self.program, &param.ty, arg).map_err(|e| {
+                failed(
+                    BAD_INPUT,
+                    Vec::new(),
+                    format!("decision {}: `{}`: {e}", def.qualified, param.name),
+                )
+            })?;
+        }
+        let mut b = Bound {
+            module: self.id,
+            policy: decision,
+            decision: true,
+            words: Vec::with_capacity(c.input_words),
+            unknown: Vec::new(),
+            unknown_base: self.strings.len() as i64,
+            zones: Vec::new(),
+        };
+        let mut flat = Flat {
+            module: self,
+            words: &mut b.words,
+            unknown: Vec::new(),
+            zones: &mut b.zones,
+            lists: Vec::new(),
+        };
+        for (param, arg) in def.params.iter().zip(args) {
+            flat.value(&param.ty, arg, 0);
+        }
+        flat.words.resize(c.input_words, 0);
+        flat.lists();
+        b.unknown = flat.unknown.iter().map(|s| s.to_string()).collect();
+        Ok(b)
+    }
+
+    /// An output buffer for decision `decision` (empty if it is not compiled).
+    pub fn decision_output(&self, decision: usize) -> DecisionOutput {
+        let words = self.compiled_decision(decision).map_or(0, |c| c.out_words);
+        DecisionOutput {
+            module: self.id,
+            decision,
+            words: vec![0; words],
+        }
+    }
+
+    /// Ranks the decision `input` was bound for at `now_ms` into `out`: every candidate's rank,
+    /// verdict, reasons and fired rules, and the candidates in ranked order. Allocates nothing,
+    /// locks nothing and calls nothing but the decision's code.
+    pub fn run_decision(
+        &self,
+        input: &Bound,
+        now_ms: i64,
+        out: &mut DecisionOutput,
+    ) -> Result<(), RunError> {
+        let Some(c) = self.compiled_decision(input.policy) else {
+            return Err(RunError::NotCompiled);
+        };
+        if input.module != self.id
+            || !input.decision
+            || out.module != self.id
+            || out.decision != input.policy
+            || input.words.len() < c.input_words
+            || out.words.len() != c.out_words
+        {
+            return Err(RunError::Mismatch);
+        }
+        let host = HostCtx {
+            module: self,
+            input,
+        };
+        // SAFETY: as in `run`: `c.f` is live code of this module; it reads the input's fixed
+        // part (`0..input_words`, checked above) and its lists (inside the buffer, written by
+        // `bind_decision` only), writes only words `0..out_words` of the output (checked
+        // above: the pairs at fixed offsets, at most one per proposal, and the proposals'
+        // blocks), allocates nothing, cannot unwind, and passes `host` (alive until the call
+        // returns) to `xop_zone_field` only.
+        unsafe {
+            (c.f)(
+                input.words.as_ptr(),
+                now_ms,
+                out.words.as_mut_ptr(),
+                &raw const host,
+            )
+        };
+        Ok(())
+    }
+
+    /// The ranked candidates in `out`, as [`crate::interp::rank`] gives them. The candidates'
+    /// argument values, which only explanations show, are evaluated from `args` (the values
+    /// `input` was bound from) by the interpreter; everything else is the compiled code's.
+    pub fn candidates(
+        &self,
+        input: &Bound,
+        out: &DecisionOutput,
+        args: &[Value],
+        now_ms: i64,
+    ) -> Vec<Candidate> {
+        let (Some(c), Some(def)) = (
+            self.compiled_decision(out.decision),
+            self.program.decisions.get(out.decision),
+        ) else {
+            return Vec::new();
+        };
+        if out.module != self.id || out.words.len() != c.out_words {
+            return Vec::new();
+        }
+        let mut frame = vec![Value::Absent; def.slots as usize];
+        for (cell, a) in frame.iter_mut().zip(args) {
+            *cell = a.clone();
+        }
+        if let Some(cell) = def.now_slot.and_then(|s| frame.get_mut(s as usize)) {
+            *cell = Value::Time(now_ms);
+        }
+        let mut ranked = Vec::with_capacity(out.len());
+        for k in 0..out.len() {
+            let Some((p, rank)) = out.candidate(k) else {
+                continue;
+            };
+            let (Some(cand), Some(prop)) = (c.cands.get(p), def.proposals.get(p)) else {
+                continue;
+            };
+            let rules: Vec<&Rule> = cand
+                .rules
+                .iter()
+                .map(|&(pi, ri)| &self.program.policies[pi].rules[ri])
+                .collect();
+            let block = &out.words[cand.base + 1..];
+            let failed_candidate = |msg: String| Candidate {
+                action: prop.action.clone(),
+                args: Vec::new(),
+                rank: Value::Int(i64::MIN),
+                decision: failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    format!(
+                        "proposal of {} at line {}: {msg}",
+                        prop.action, prop.source.line
+                    ),
+                ),
+                line: prop.source.line,
+            };
+            ranked.push(
+                match self.decode(input, block, &rules, &cand.tables, &c.sites) {
+                    Err(msg) => failed_candidate(msg),
+                    Ok(decision) => {
+                        let values: Result<Vec<Value>, String> = prop
+                            .args
+                            .iter()
+                            .map(|a| interp::eval(&self.program, a, &mut frame, now_ms, &NoSignals))
+                            .collect();
+                        Candidate {
+                            action: prop.action.clone(),
+                            args: values.unwrap_or_default(),
+                            rank: Value::Int(rank),
+                            decision,
+                            line: prop.source.line,
+                        }
+                    }
+                },
+            );
+        }
+        ranked
     }
 }
 
@@ -983,7 +1398,8 @@ fn compile_policy(
     if input_words > (i32::MAX as usize) / 16 || pol.rules.len() > (i32::MAX as usize) / 16 {
         return Err("too large".into());
     }
-    let tables = Tables::new(pol);
+    let rules: Vec<&Rule> = pol.rules.iter().collect();
+    let tables = Tables::new(&rules);
     let mut ctx = module.make_context();
     let mut sig = module.make_signature();
     for _ in 0..4 {
@@ -1001,8 +1417,15 @@ fn compile_policy(
         let params = b.block_params(entry).to_vec();
         let mut g = Gen {
             program,
-            pol,
-            offsets,
+            rules,
+            frame: Frame {
+                params: &pol.params,
+                now_slot: pol.now_slot,
+                slots: pol.slots,
+                offsets,
+                args: None,
+            },
+            on_error: None,
             b,
             input: params[0],
             now: params[1],
@@ -1036,10 +1459,202 @@ fn compile_policy(
     Ok((id, input_words, sites, tables, switches))
 }
 
+/// The guarding policies of one proposal: their indices, and where their rules start in the
+/// proposal's rule list.
+type Guards<'p> = Vec<(usize, &'p Policy, usize)>;
+
+fn compile_decision<'p>(
+    module: &mut JITModule,
+    program: &'p Program,
+    def: &'p DecisionDef,
+    index: usize,
+    (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
+    host: &Host,
+) -> Result<(cranelift_module::FuncId, usize, Vec<Site>, Vec<Cand>, usize), String> {
+    let nparams = def.params.len();
+    if nparams > def.slots as usize {
+        return Err("its frame is smaller than its parameters".into());
+    }
+    if let Some(s) = def.now_slot
+        && s >= def.slots
+    {
+        return Err("its time slot is out of the frame".into());
+    }
+    let mut offsets = Vec::with_capacity(nparams);
+    let mut input_words = 0usize;
+    for p in &def.params {
+        offsets.push(input_words);
+        input_words += size(program, &p.ty, 0)?;
+    }
+    // Each proposal: the policies guarding its action (what `decide_action` evaluates), their
+    // rules as one list, and its block of the output.
+    let n = def.proposals.len();
+    let mut cands = Vec::with_capacity(n);
+    let mut guards: Vec<Guards<'p>> = Vec::with_capacity(n);
+    let mut rule_lists: Vec<Vec<&Rule>> = Vec::with_capacity(n);
+    let mut base = DEC_PAIRS + 2 * n;
+    for prop in &def.proposals {
+        let mut gs = Vec::new();
+        let mut rules: Vec<&Rule> = Vec::new();
+        let mut ids = Vec::new();
+        for (pi, pol) in program.policies.iter().enumerate() {
+            if pol.action != prop.action {
+                continue;
+            }
+            if pol.params.len() != prop.args.len() {
+                return Err(format!(
+                    "proposes {} with {} argument(s) where policy {} takes {}",
+                    prop.action,
+                    prop.args.len(),
+                    pol.qualified,
+                    pol.params.len()
+                ));
+            }
+            if pol.params.len() > pol.slots as usize || pol.now_slot.is_some_and(|s| s >= pol.slots)
+            {
+                return Err(format!(
+                    "guarded by policy {}, whose frame is malformed",
+                    pol.qualified
+                ));
+            }
+            gs.push((pi, pol, rules.len()));
+            for (ri, r) in pol.rules.iter().enumerate() {
+                rules.push(r);
+                ids.push((pi, ri));
+            }
+        }
+        let tables = Tables::new(&rules);
+        let words = 1 + tables.out_words();
+        cands.push(Cand {
+            base,
+            rules: ids,
+            tables,
+        });
+        base += words;
+        guards.push(gs);
+        rule_lists.push(rules);
+    }
+    let out_words = base;
+    if input_words > (i32::MAX as usize) / 16 || out_words > (i32::MAX as usize) / 16 {
+        return Err("too large".into());
+    }
+    let mut ctx = module.make_context();
+    let mut sig = module.make_signature();
+    for _ in 0..4 {
+        sig.params.push(AbiParam::new(I64));
+    }
+    ctx.func.signature = sig.clone();
+    let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
+    let mut fctx = FunctionBuilderContext::new();
+    let cfg = module.target_config();
+    let sites = {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let Some(first) = cands.first() else {
+            // No proposal: no candidate.
+            let zero = b.ins().iconst(I64, 0);
+            b.ins()
+                .store(MemFlagsData::trusted(), zero, params[2], word(DEC_COUNT));
+            b.ins().return_(&[]);
+            b.seal_all_blocks();
+            b.finalize(cfg);
+            return declare_define(module, index, &sig, &mut ctx)
+                .map(|id| (id, input_words, Vec::new(), cands, out_words));
+        };
+        let mut g = Gen {
+            program,
+            rules: Vec::new(),
+            frame: Frame {
+                params: &def.params,
+                now_slot: def.now_slot,
+                slots: def.slots,
+                offsets: offsets.clone(),
+                args: None,
+            },
+            on_error: None,
+            b,
+            input: params[0],
+            now: params[1],
+            out: params[2],
+            rule: 0,
+            sites: Vec::new(),
+            strings,
+            tz_consts,
+            tables: &first.tables,
+            switches: 0,
+            list_tys: Vec::new(),
+            lambdas: Vec::new(),
+            ctx: params[3],
+            zone_field,
+        };
+        let out = params[2];
+        let zero = g.c(0);
+        g.b.ins()
+            .store(MemFlagsData::trusted(), zero, out, word(DEC_COUNT));
+        for (p, prop) in def.proposals.iter().enumerate() {
+            g.frame = Frame {
+                params: &def.params,
+                now_slot: def.now_slot,
+                slots: def.slots,
+                offsets: offsets.clone(),
+                args: None,
+            };
+            g.rules = rule_lists[p].clone();
+            g.tables = &cands[p].tables;
+            g.candidate(out, p, prop, cands[p].base, &guards[p])?;
+        }
+        g.sort_candidates(out);
+        g.b.ins().return_(&[]);
+        g.b.seal_all_blocks();
+        let Gen { b, sites, .. } = g;
+        b.finalize(cfg);
+        sites
+    };
+    let id = declare_define(module, index, &sig, &mut ctx)?;
+    Ok((id, input_words, sites, cands, out_words))
+}
+
+/// Declares and defines decision `index`'s function from `ctx`.
+fn declare_define(
+    module: &mut JITModule,
+    index: usize,
+    sig: &cranelift_codegen::ir::Signature,
+    ctx: &mut cranelift_codegen::Context,
+) -> Result<cranelift_module::FuncId, String> {
+    let id = module
+        .declare_function(&format!("xop_decision_{index}"), Linkage::Local, sig)
+        .map_err(|e| format!("declaring the code failed: {e}"))?;
+    module
+        .define_function(id, ctx)
+        .map_err(|e| format!("compiling the code failed: {e}"))?;
+    module.clear_context(ctx);
+    Ok(id)
+}
+
+/// Where the slots of the code being compiled come from: a policy's or decision's parameters
+/// read from the input, or (a guarding policy inlined into a decision) the values of a
+/// candidate's arguments.
+struct Frame<'p> {
+    params: &'p [Param],
+    now_slot: Option<u32>,
+    slots: u32,
+    /// Each parameter's word offset in the input.
+    offsets: Vec<usize>,
+    /// The parameters' values when they are a candidate's arguments.
+    args: Option<Vec<JV>>,
+}
+
 struct Gen<'p, 'f, 's> {
     program: &'p Program,
-    pol: &'p Policy,
-    offsets: Vec<usize>,
+    /// The rules being compiled: their index here is their bit in the output.
+    rules: Vec<&'p Rule>,
+    frame: Frame<'p>,
+    /// Where a run-time error goes after writing its words: `None` returns (a policy); a
+    /// decision goes on with its next candidate.
+    on_error: Option<Block>,
     b: FunctionBuilder<'f>,
     input: CVal,
     now: CVal,
@@ -1073,8 +1688,221 @@ impl<'p> Gen<'p, '_, '_> {
         for w in 0..self.tables.out_words() {
             self.store_out(zero, w);
         }
-        let n = self.pol.rules.len();
-        let mut i = 0;
+        let n = self.rules.len();
+        self.rules_range(0, n)?;
+        self.finish();
+        self.b.ins().return_(&[]);
+        Ok(())
+    }
+
+    /// Proposal `p` of a decision, into its block at word `base` of the output `out`: if its
+    /// condition holds, its arguments and rank, then the rules of every policy guarding its
+    /// action on those arguments (`decide_action`), and the combining rule; then it joins the
+    /// candidates. An error in its own evaluation makes it a failed candidate ranked
+    /// `i64::MIN`; an error in a rule, a failed decision at its rank (the interpreter's `rank`).
+    fn candidate(
+        &mut self,
+        out: CVal,
+        p: usize,
+        prop: &'p Proposal,
+        base: usize,
+        guards: &Guards<'p>,
+    ) -> Result<(), String> {
+        let f = MemFlagsData::trusted();
+        let zero = self.c(0);
+        for w in 0..1 + self.tables.out_words() {
+            self.b.ins().store(f, zero, out, word(base + w));
+        }
+        self.out = self.b.ins().iadd_imm_s(out, word(base + 1) as i64);
+        let n_rules = self.rules.len();
+        // An error of the candidate itself is reported at the rule past its rules.
+        self.rule = n_rules;
+        let eval_fail = self.b.create_block();
+        let append = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.set_cold_block(eval_fail);
+        self.on_error = Some(eval_fail);
+        if let Some(c) = &prop.condition {
+            let v = self.expr(c, 1)?;
+            let v = self.as_bool(v, "the condition")?;
+            let yes = self.b.create_block();
+            self.b.ins().brif(v, yes, &[], next, &[]);
+            self.b.switch_to_block(yes);
+        }
+        let mut args = Vec::with_capacity(prop.args.len());
+        for a in &prop.args {
+            args.push(self.expr(a, 1)?);
+        }
+        let rank = match &prop.rank {
+            None => self.c(0),
+            Some(r) => {
+                let v = self.expr(r, 1)?;
+                if v.base != Base::Int {
+                    return Err(format!("ranks by a value of kind {}", v.base.kind()));
+                }
+                if v.present.is_some() {
+                    return Err("ranks by a value that may be absent".into());
+                }
+                v.val
+            }
+        };
+        self.b.ins().store(f, rank, out, word(base));
+        for (_, pol, _) in guards {
+            for (i, param) in pol.params.iter().enumerate() {
+                if !self.arg_fits(&prop.args[i], &args[i], &param.ty) {
+                    return Err(format!(
+                        "passes {} an argument `{}` it cannot check against policy {}",
+                        prop.action, param.name, pol.qualified
+                    ));
+                }
+            }
+        }
+        // From here on an error is the candidate's failed decision, at its rank.
+        self.on_error = Some(append);
+        for (gi, (_, pol, start)) in guards.iter().enumerate() {
+            let end = guards.get(gi + 1).map_or(n_rules, |g| g.2);
+            self.frame = Frame {
+                params: &pol.params,
+                now_slot: pol.now_slot,
+                slots: pol.slots,
+                offsets: Vec::new(),
+                args: Some(args.clone()),
+            };
+            self.rules_range(*start, end)?;
+        }
+        self.finish();
+        self.b.ins().jump(append, &[]);
+        self.b.switch_to_block(eval_fail);
+        let min = self.c(i64::MIN);
+        self.b.ins().store(f, min, out, word(base));
+        self.b.ins().jump(append, &[]);
+        // Join the candidates: the next (proposal, rank) pair.
+        self.b.switch_to_block(append);
+        let count = self.load(out, DEC_COUNT);
+        let at = self.b.ins().ishl_imm_u(count, 4);
+        let at = self.b.ins().iadd(out, at);
+        let pc = self.c(p as i64);
+        let r = self.load(out, base);
+        self.b.ins().store(f, pc, at, word(DEC_PAIRS));
+        self.b.ins().store(f, r, at, word(DEC_PAIRS + 1));
+        let count1 = self.b.ins().iadd_imm_s(count, 1);
+        self.b.ins().store(f, count1, out, word(DEC_COUNT));
+        self.b.ins().jump(next, &[]);
+        self.b.switch_to_block(next);
+        self.on_error = None;
+        Ok(())
+    }
+
+    /// Whether every value of argument `arg` (compiled to `v`) passes the interpreter's input
+    /// check against parameter type `ty` (`check_value`), so that the code need not repeat it.
+    fn arg_fits(&self, arg: &Expr, v: &JV, ty: &Type) -> bool {
+        let (want, optional) = match ty {
+            Type::Optional(t) => (&**t, true),
+            t => (t, false),
+        };
+        if let Expr::Const(k) = arg {
+            return check_value(self.program, ty, k).is_ok();
+        }
+        if v.base == Base::Absent {
+            return optional;
+        }
+        if v.present.is_some() && !optional {
+            return false;
+        }
+        if let Some(t) = self.decl_type(arg, 0) {
+            // A path of the input, checked with its declared type when it was bound.
+            return t == *ty || (optional && t == *want);
+        }
+        // Computed: kinds whose every value is valid.
+        matches!(
+            (v.base, want),
+            (Base::Bool, Type::Bool)
+                | (Base::Int, Type::Int)
+                | (Base::Duration, Type::Duration)
+                | (Base::Time, Type::Time)
+                | (Base::Text, Type::Text)
+                | (Base::Id, Type::Id)
+        )
+    }
+
+    /// The declared type of an input path `slot.field.field…` (or of the decision time).
+    fn decl_type(&self, e: &Expr, depth: u32) -> Option<Type> {
+        if depth > MAX_RECORD_DEPTH {
+            return None;
+        }
+        match e {
+            Expr::Slot(s) if self.lambdas.iter().any(|(l, _)| l == s) => None,
+            Expr::Slot(s) if self.frame.now_slot == Some(*s) => Some(Type::Time),
+            Expr::Slot(s) => self.frame.params.get(*s as usize).map(|p| p.ty.clone()),
+            Expr::Field(r, i) => {
+                let Type::Record(rt) = self.decl_type(r, depth + 1)? else {
+                    return None;
+                };
+                let rt = self.program.records.get(rt as usize)?;
+                Some(rt.fields.get(*i as usize)?.ty.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Ranks the (proposal, rank) pairs of a decision's output `out`, highest rank first and
+    /// ties in written order (an insertion sort, stable; a decision has few candidates).
+    fn sort_candidates(&mut self, out: CVal) {
+        let f = MemFlagsData::trusted();
+        let count = self.load(out, DEC_COUNT);
+        let head_i = self.b.create_block();
+        let i = self.b.append_block_param(head_i, I64);
+        let body_i = self.b.create_block();
+        let head_j = self.b.create_block();
+        let j = self.b.append_block_param(head_j, I64);
+        let check_j = self.b.create_block();
+        let shift = self.b.create_block();
+        let place = self.b.create_block();
+        let done = self.b.create_block();
+        let one = self.c(1);
+        self.b.ins().jump(head_i, &[BlockArg::Value(one)]);
+        self.b.switch_to_block(head_i);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, count);
+        self.b.ins().brif(more, body_i, &[], done, &[]);
+        self.b.switch_to_block(body_i);
+        let at_i = self.pair_at(out, i);
+        let kp = self.load(at_i, DEC_PAIRS);
+        let kr = self.load(at_i, DEC_PAIRS + 1);
+        self.b.ins().jump(head_j, &[BlockArg::Value(i)]);
+        self.b.switch_to_block(head_j);
+        let first = self.b.ins().icmp_imm_s(IntCC::Equal, j, 0);
+        self.b.ins().brif(first, place, &[], check_j, &[]);
+        self.b.switch_to_block(check_j);
+        let j1 = self.b.ins().iadd_imm_s(j, -1);
+        let at_prev = self.pair_at(out, j1);
+        let pr = self.load(at_prev, DEC_PAIRS + 1);
+        // Only a strictly lower rank moves down: ties keep their order.
+        let stop = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, pr, kr);
+        self.b.ins().brif(stop, place, &[], shift, &[]);
+        self.b.switch_to_block(shift);
+        let pp = self.load(at_prev, DEC_PAIRS);
+        let at_j = self.pair_at(out, j);
+        self.b.ins().store(f, pp, at_j, word(DEC_PAIRS));
+        self.b.ins().store(f, pr, at_j, word(DEC_PAIRS + 1));
+        self.b.ins().jump(head_j, &[BlockArg::Value(j1)]);
+        self.b.switch_to_block(place);
+        let at_j = self.pair_at(out, j);
+        self.b.ins().store(f, kp, at_j, word(DEC_PAIRS));
+        self.b.ins().store(f, kr, at_j, word(DEC_PAIRS + 1));
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().jump(head_i, &[BlockArg::Value(i1)]);
+        self.b.switch_to_block(done);
+    }
+
+    /// The address of pair `k` minus the pairs' offset (so that `load(at, DEC_PAIRS)` reads it).
+    fn pair_at(&mut self, out: CVal, k: CVal) -> CVal {
+        let bytes = self.b.ins().ishl_imm_u(k, 4);
+        self.b.ins().iadd(out, bytes)
+    }
+
+    /// Rules `from..to` (of one frame), equality-guarded runs as switches.
+    fn rules_range(&mut self, from: usize, n: usize) -> Result<(), String> {
+        let mut i = from;
         while i < n {
             if let Some((path, _)) = self.guard(i) {
                 let mut j = i + 1;
@@ -1090,8 +1918,6 @@ impl<'p> Gen<'p, '_, '_> {
             self.rule(i)?;
             i += 1;
         }
-        self.finish();
-        self.b.ins().return_(&[]);
         Ok(())
     }
 
@@ -1112,10 +1938,10 @@ impl<'p> Gen<'p, '_, '_> {
     /// Rule `i`: if its condition holds, marks it fired and notes its reason under its verdict.
     fn rule(&mut self, i: usize) -> Result<(), String> {
         self.rule = i;
-        let pol = self.pol;
+        let rule = self.rules[i];
         let fire = self.b.create_block();
         let next = self.b.create_block();
-        match &pol.rules[i].condition {
+        match &rule.condition {
             None => {
                 self.b.ins().jump(fire, &[]);
             }
@@ -1129,7 +1955,7 @@ impl<'p> Gen<'p, '_, '_> {
         self.set_bit(HEADER + i / 64, i % 64);
         if let Some(r) = self.tables.rule_reason[i] {
             let r = r as usize;
-            let at = self.tables.class_at(verdict_code(pol.rules[i].verdict));
+            let at = self.tables.class_at(verdict_code(rule.verdict));
             self.set_bit(at + r / 64, r % 64);
         }
         self.b.ins().jump(next, &[]);
@@ -1141,7 +1967,7 @@ impl<'p> Gen<'p, '_, '_> {
     /// alone or as the leftmost operand of `and`s, where `P` is an always-present input path of
     /// a scalar kind and the constant of the same kind; gives `P` and the constant's word.
     fn guard(&mut self, i: usize) -> Option<(&'p Expr, i64)> {
-        let mut e = self.pol.rules[i].condition.as_ref()?;
+        let mut e = self.rules[i].condition.as_ref()?;
         while let Expr::And(a, _) = e {
             e = a;
         }
@@ -1166,8 +1992,8 @@ impl<'p> Gen<'p, '_, '_> {
             return None;
         }
         let ty = match e {
-            Expr::Slot(s) if self.pol.now_slot != Some(*s) => {
-                self.pol.params.get(*s as usize)?.ty.clone()
+            Expr::Slot(s) if self.frame.now_slot != Some(*s) => {
+                self.frame.params.get(*s as usize)?.ty.clone()
             }
             Expr::Field(r, i) => {
                 let Type::Record(rt) = self.path_type(r, depth + 1)? else {
@@ -1223,7 +2049,6 @@ impl<'p> Gen<'p, '_, '_> {
             let fired = self.load(self.out, HEADER + w);
             for (class, acc) in any.iter_mut().enumerate() {
                 let mask = self
-                    .pol
                     .rules
                     .iter()
                     .enumerate()
@@ -1301,7 +2126,14 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().store(f, s, out, 8);
         self.b.ins().store(f, x, out, 16);
         self.b.ins().store(f, y, out, 24);
-        self.b.ins().return_(&[]);
+        match self.on_error {
+            Some(blk) => {
+                self.b.ins().jump(blk, &[]);
+            }
+            None => {
+                self.b.ins().return_(&[]);
+            }
+        }
         self.b.switch_to_block(ok);
     }
 
@@ -1582,7 +2414,7 @@ impl<'p> Gen<'p, '_, '_> {
         if let Some((_, v)) = self.lambdas.iter().rev().find(|(l, _)| *l == s) {
             return Ok(*v);
         }
-        if self.pol.now_slot == Some(s) {
+        if self.frame.now_slot == Some(s) {
             return Ok(JV {
                 base: Base::Time,
                 present: None,
@@ -1590,12 +2422,18 @@ impl<'p> Gen<'p, '_, '_> {
             });
         }
         let i = s as usize;
-        if let Some(p) = self.pol.params.get(i) {
-            let off = self.offsets[i];
+        if let Some(p) = self.frame.params.get(i) {
+            if let Some(args) = &self.frame.args {
+                return args
+                    .get(i)
+                    .copied()
+                    .ok_or_else(|| "misses an argument".to_string());
+            }
+            let off = self.frame.offsets[i];
             let ty = p.ty.clone();
             return self.load_typed(self.input, off, &ty);
         }
-        if s < self.pol.slots {
+        if s < self.frame.slots {
             return Ok(self.absent());
         }
         Err(format!("reads slot {s}, out of the frame"))
