@@ -72,6 +72,14 @@ const VERDICT_DENY: i64 = 2;
 /// A run of at least this many rules guarded by equality on one path becomes a switch.
 const SWITCH_MIN: usize = 4;
 
+/// A run of at least this many equality-guarded rules whose residuals are simple comparisons
+/// becomes a table walked by a small loop instead of code per rule (see [`Gen::table_run`]).
+const TABLE_MIN: usize = 16;
+
+/// Words per rule entry of a rule table: the residual's outcome mask, its constant, the fired
+/// word's byte offset and bit, the reason-class word's byte offset and bit.
+const ENTRY_WORDS: usize = 6;
+
 /// Gives every compiled module its own id, so that inputs and outputs of one module are never
 /// used with another's code.
 static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -120,6 +128,8 @@ struct CompiledDecision {
     sites: Vec<Site>,
     cands: Vec<Cand>,
     out_words: usize,
+    /// The rule tables the code reads (as in [`Compiled`]).
+    _data: Vec<Box<[i64]>>,
 }
 
 /// One proposal's block in a decision's output: its rank at `base`, then a policy-shaped block
@@ -144,6 +154,9 @@ struct Compiled {
     sites: Vec<Site>,
     tables: Tables,
     switches: usize,
+    /// The rule tables the code reads at their fixed addresses (see [`Gen::table_run`]):
+    /// owned here, next to the code, and never changed.
+    _data: Vec<Box<[i64]>>,
 }
 
 /// A policy's reason table and output layout.
@@ -162,11 +175,13 @@ struct Tables {
 impl Tables {
     fn new(rules: &[&Rule]) -> Tables {
         let mut reasons: Vec<String> = Vec::new();
+        // Indexed by name: a policy of thousands of distinct reasons stays linear.
+        let mut index: HashMap<&str, usize> = HashMap::new();
         let rule_reason = rules
             .iter()
             .map(|r| {
                 let reason = r.reason.as_ref()?;
-                let i = reasons.iter().position(|x| x == reason).unwrap_or_else(|| {
+                let i = *index.entry(reason.as_str()).or_insert_with(|| {
                     reasons.push(reason.clone());
                     reasons.len() - 1
                 });
@@ -393,7 +408,15 @@ pub fn compile(program: &Program) -> JitModule {
             .map(|_| DecisionEntry::Unsupported(why.clone()))
             .collect();
     };
-    let builder = match JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()) {
+    // Cranelift's IR verifier costs about a tenth of compiling: debug builds (and so every
+    // test) run it on all generated code; release builds trust what the tests verified.
+    let verifier = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
+    let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
+    let builder = match JITBuilder::with_flags(&flags, default_libcall_names()) {
         Ok(mut b) => {
             b.symbol(ZONE_FIELD, xop_zone_field as *const u8);
             b
@@ -454,7 +477,7 @@ pub fn compile(program: &Program) -> JitModule {
     }
     for p in pending {
         jm.policies.push(match p {
-            Ok((id, input_words, sites, tables, switches)) => {
+            Ok((id, input_words, sites, tables, switches, data)) => {
                 let ptr = module.get_finalized_function(id);
                 // SAFETY: `ptr` is the entry of a function finalized just above, generated with
                 // the signature `(i64, i64, i64, i64)` -> `()` in the platform's default calling
@@ -467,6 +490,7 @@ pub fn compile(program: &Program) -> JitModule {
                     sites,
                     tables,
                     switches,
+                    _data: data,
                 })
             }
             Err(why) => Entry::Unsupported(why),
@@ -474,7 +498,7 @@ pub fn compile(program: &Program) -> JitModule {
     }
     for p in pending_decisions {
         jm.decisions.push(match p {
-            Ok((id, input_words, sites, cands, out_words)) => {
+            Ok((id, input_words, sites, cands, out_words, data)) => {
                 let ptr = module.get_finalized_function(id);
                 // SAFETY: as for the policies above: a function finalized just above with the
                 // signature of `PolicyFn`, valid until `free_memory` in `Drop`.
@@ -485,6 +509,7 @@ pub fn compile(program: &Program) -> JitModule {
                     sites,
                     cands,
                     out_words,
+                    _data: data,
                 })
             }
             Err(why) => DecisionEntry::Unsupported(why),
@@ -1372,6 +1397,28 @@ struct JV {
     val: CVal,
 }
 
+/// A compiled policy before finalizing: its function, input words, error sites, tables,
+/// switches and rule tables.
+type PolicyCode = (
+    cranelift_module::FuncId,
+    usize,
+    Vec<Site>,
+    Tables,
+    usize,
+    Vec<Box<[i64]>>,
+);
+
+/// A compiled decision before finalizing: its function, input words, error sites, candidate
+/// blocks, output words and rule tables.
+type DecisionCode = (
+    cranelift_module::FuncId,
+    usize,
+    Vec<Site>,
+    Vec<Cand>,
+    usize,
+    Vec<Box<[i64]>>,
+);
+
 fn compile_policy(
     module: &mut JITModule,
     program: &Program,
@@ -1379,7 +1426,7 @@ fn compile_policy(
     index: usize,
     (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
     host: &Host,
-) -> Result<(cranelift_module::FuncId, usize, Vec<Site>, Tables, usize), String> {
+) -> Result<PolicyCode, String> {
     let nparams = pol.params.len();
     if nparams > pol.slots as usize {
         return Err("its frame is smaller than its parameters".into());
@@ -1409,7 +1456,7 @@ fn compile_policy(
     let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
-    let (sites, switches) = {
+    let (sites, switches, data) = {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -1436,6 +1483,7 @@ fn compile_policy(
             tz_consts,
             tables: &tables,
             switches: 0,
+            data: Vec::new(),
             list_tys: Vec::new(),
             lambdas: Vec::new(),
             ctx: params[3],
@@ -1444,10 +1492,14 @@ fn compile_policy(
         g.body()?;
         g.b.seal_all_blocks();
         let Gen {
-            b, sites, switches, ..
+            b,
+            sites,
+            switches,
+            data,
+            ..
         } = g;
         b.finalize(cfg);
-        (sites, switches)
+        (sites, switches, data)
     };
     let id = module
         .declare_function(&format!("xop_policy_{index}"), Linkage::Local, &sig)
@@ -1456,7 +1508,7 @@ fn compile_policy(
         .define_function(id, &mut ctx)
         .map_err(|e| format!("compiling the code failed: {e}"))?;
     module.clear_context(&mut ctx);
-    Ok((id, input_words, sites, tables, switches))
+    Ok((id, input_words, sites, tables, switches, data))
 }
 
 /// The guarding policies of one proposal: their indices, and where their rules start in the
@@ -1470,7 +1522,7 @@ fn compile_decision<'p>(
     index: usize,
     (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
     host: &Host,
-) -> Result<(cranelift_module::FuncId, usize, Vec<Site>, Vec<Cand>, usize), String> {
+) -> Result<DecisionCode, String> {
     let nparams = def.params.len();
     if nparams > def.slots as usize {
         return Err("its frame is smaller than its parameters".into());
@@ -1547,7 +1599,7 @@ fn compile_decision<'p>(
     let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
-    let sites = {
+    let (sites, data) = {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -1562,7 +1614,7 @@ fn compile_decision<'p>(
             b.seal_all_blocks();
             b.finalize(cfg);
             return declare_define(module, index, &sig, &mut ctx)
-                .map(|id| (id, input_words, Vec::new(), cands, out_words));
+                .map(|id| (id, input_words, Vec::new(), cands, out_words, Vec::new()));
         };
         let mut g = Gen {
             program,
@@ -1585,6 +1637,7 @@ fn compile_decision<'p>(
             tz_consts,
             tables: &first.tables,
             switches: 0,
+            data: Vec::new(),
             list_tys: Vec::new(),
             lambdas: Vec::new(),
             ctx: params[3],
@@ -1609,12 +1662,12 @@ fn compile_decision<'p>(
         g.sort_candidates(out);
         g.b.ins().return_(&[]);
         g.b.seal_all_blocks();
-        let Gen { b, sites, .. } = g;
+        let Gen { b, sites, data, .. } = g;
         b.finalize(cfg);
-        sites
+        (sites, data)
     };
     let id = declare_define(module, index, &sig, &mut ctx)?;
-    Ok((id, input_words, sites, cands, out_words))
+    Ok((id, input_words, sites, cands, out_words, data))
 }
 
 /// Declares and defines decision `index`'s function from `ctx`.
@@ -1665,8 +1718,10 @@ struct Gen<'p, 'f, 's> {
     /// The ids of the strings used as `Tz` constants.
     tz_consts: &'s mut Vec<i64>,
     tables: &'s Tables,
-    /// How many equality-guard switches were emitted.
+    /// How many equality-guard switches (or tables) were emitted.
     switches: usize,
+    /// The rule tables of the code (see [`Gen::table_run`]).
+    data: Vec<Box<[i64]>>,
     /// The element types of the lists met (see [`Base::List`]).
     list_tys: Vec<Type>,
     /// The lambda slots bound by the quantifiers being compiled, innermost last.
@@ -1909,6 +1964,10 @@ impl<'p> Gen<'p, '_, '_> {
                 while j < n && self.guard(j).is_some_and(|(p, _)| p == path) {
                     j += 1;
                 }
+                if j - i >= TABLE_MIN && self.table_run(i, j, path)? {
+                    i = j;
+                    continue;
+                }
                 if j - i >= SWITCH_MIN {
                     self.switch_run(i, j, path)?;
                     i = j;
@@ -2005,6 +2064,243 @@ impl<'p> Gen<'p, '_, '_> {
             _ => return None,
         };
         (!matches!(ty, Type::Optional(_))).then_some(ty)
+    }
+
+    /// The residual of rule `i` after its equality guard when it is simple: `None` for
+    /// `P == k` alone, or `Q op c` with `Q` an always-present scalar input path and `c` a
+    /// constant of its kind (ordering only on Int, Duration and Time), which can neither fail
+    /// nor be absent.
+    #[allow(clippy::type_complexity)]
+    fn simple_residual(&mut self, i: usize) -> Option<Option<(&'p Expr, CmpOp, i64)>> {
+        let r = match self.rules[i].condition.as_ref()? {
+            Expr::Cmp(CmpOp::Eq, ..) => return Some(None),
+            Expr::And(a, r) if matches!(**a, Expr::Cmp(CmpOp::Eq, ..)) => r,
+            _ => return None,
+        };
+        let Expr::Cmp(op, q, k) = &**r else {
+            return None;
+        };
+        let (Expr::Const(k), false) = (&**k, matches!(**q, Expr::Const(_))) else {
+            return None;
+        };
+        let base = base_of(&self.path_type(q, 0)?).ok()?;
+        if matches!(base, Base::Record(_) | Base::List(_) | Base::Absent) {
+            return None;
+        }
+        let (kb, c) = self.const_word(k)?;
+        let ordered = !matches!(op, CmpOp::Eq | CmpOp::Ne);
+        if kb != base || (ordered && !matches!(base, Base::Int | Base::Duration | Base::Time)) {
+            return None;
+        }
+        Some(Some((&**q, *op, c)))
+    }
+
+    /// Rules `from..to`, all guarded by equality on `path` and with simple residuals (see
+    /// [`Self::simple_residual`]) on one path `Q`, as data instead of code: a table of the
+    /// guards' constants (indexed directly when they are dense, else binary-searched) gives
+    /// each constant's rules, and one loop evaluates their residuals branch-free and sets
+    /// their fired and reason bits. The code is the same size whatever the number of rules,
+    /// which is what makes a policy of thousands of rules quick to compile. Evaluating `Q` for
+    /// every input, and the residuals in any order, is the rule-order scan's result: neither
+    /// can fail, and bits only accumulate. `Ok(false)`: the run does not qualify.
+    fn table_run(&mut self, from: usize, to: usize, path: &Expr) -> Result<bool, String> {
+        let mut q_path: Option<&'p Expr> = None;
+        // (key, outcome mask, constant, rule); outcome bits: 1 `q < c`, 2 `q == c`, 4 `q > c`.
+        let mut rows: Vec<(i64, i64, i64, usize)> = Vec::with_capacity(to - from);
+        for i in from..to {
+            let (Some((_, k)), Some(res)) = (self.guard(i), self.simple_residual(i)) else {
+                return Ok(false);
+            };
+            let (mask, c) = match res {
+                None => (0b111, 0),
+                Some((q, op, c)) => {
+                    match q_path {
+                        None => q_path = Some(q),
+                        Some(p) if p == q => {}
+                        Some(_) => return Ok(false),
+                    }
+                    let mask = match op {
+                        CmpOp::Lt => 0b001,
+                        CmpOp::Le => 0b011,
+                        CmpOp::Eq => 0b010,
+                        CmpOp::Ne => 0b101,
+                        CmpOp::Gt => 0b100,
+                        CmpOp::Ge => 0b110,
+                    };
+                    (mask, c)
+                }
+            };
+            rows.push((k, mask, c, i));
+        }
+        // Keys ascending, each key's rules in rule order (the sort is stable).
+        rows.sort_by_key(|r| r.0);
+        let mut keys: Vec<i64> = Vec::new();
+        let mut starts: Vec<i64> = Vec::new();
+        for (e, r) in rows.iter().enumerate() {
+            if keys.last() != Some(&r.0) {
+                keys.push(r.0);
+                starts.push(e as i64);
+            }
+        }
+        starts.push(rows.len() as i64);
+        let m = keys.len();
+        let (Some(&min), Some(&max)) = (keys.first(), keys.last()) else {
+            return Ok(false);
+        };
+        let span = i128::from(max) - i128::from(min) + 1;
+        let dense = span <= 2 * m as i128 + 16;
+        let mut data: Vec<i64> = Vec::with_capacity(2 * m + 1 + ENTRY_WORDS * rows.len());
+        data.extend(&keys);
+        data.extend(&starts);
+        let entries_at = data.len();
+        for &(_, mask, c, i) in &rows {
+            let fired_w = HEADER + i / 64;
+            let (class_w, class_bit) = match self.tables.rule_reason[i] {
+                Some(r) => {
+                    let r = r as usize;
+                    let at = self.tables.class_at(verdict_code(self.rules[i].verdict));
+                    (at + r / 64, 1u64 << (r % 64))
+                }
+                None => (fired_w, 0),
+            };
+            data.extend([
+                mask,
+                c,
+                i64::from(word(fired_w)),
+                (1u64 << (i % 64)) as i64,
+                i64::from(word(class_w)),
+                class_bit as i64,
+            ]);
+        }
+        let dense_at = data.len();
+        if dense {
+            let mut index = vec![-1i64; span as usize];
+            for (case, k) in keys.iter().enumerate() {
+                index[(k - min) as usize] = case as i64;
+            }
+            data.extend(index);
+        }
+        if data.len() > (i32::MAX as usize) / 16 {
+            return Ok(false);
+        }
+        let data: Box<[i64]> = data.into_boxed_slice();
+        let table = self.c(data.as_ptr() as i64);
+        // The code reads the table at this address: it is kept with the code and never moves
+        // (a boxed slice's elements stay where they are when the box is moved).
+        self.data.push(data);
+
+        let v = self.expr(path, 1)?.val;
+        let q = match q_path {
+            Some(q) => self.expr(q, 1)?.val,
+            None => self.c(0),
+        };
+        let join = self.b.create_block();
+        let found = self.b.create_block();
+        let case = self.b.append_block_param(found, I64);
+        if dense {
+            // `v - min` wraps for values below `min`: one unsigned check covers both ends.
+            let d = self.b.ins().iadd_imm_s(v, min.wrapping_neg());
+            let inside = self
+                .b
+                .ins()
+                .icmp_imm_u(IntCC::UnsignedLessThan, d, span as i64);
+            let look = self.b.create_block();
+            self.b.ins().brif(inside, look, &[], join, &[]);
+            self.b.switch_to_block(look);
+            let at = self.b.ins().ishl_imm_u(d, 3);
+            let at = self.b.ins().iadd(table, at);
+            let c = self.load(at, dense_at);
+            let hit = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, c, 0);
+            self.b
+                .ins()
+                .brif(hit, found, &[BlockArg::Value(c)], join, &[]);
+        } else {
+            // The first key not below `v`, by binary search.
+            let head = self.b.create_block();
+            let lo = self.b.append_block_param(head, I64);
+            let hi = self.b.append_block_param(head, I64);
+            let body = self.b.create_block();
+            let done = self.b.create_block();
+            let zero = self.c(0);
+            let mk = self.c(m as i64);
+            self.b
+                .ins()
+                .jump(head, &[BlockArg::Value(zero), BlockArg::Value(mk)]);
+            self.b.switch_to_block(head);
+            let more = self.b.ins().icmp(IntCC::SignedLessThan, lo, hi);
+            self.b.ins().brif(more, body, &[], done, &[]);
+            self.b.switch_to_block(body);
+            let sum = self.b.ins().iadd(lo, hi);
+            let mid = self.b.ins().ushr_imm_u(sum, 1);
+            let at = self.b.ins().ishl_imm_u(mid, 3);
+            let at = self.b.ins().iadd(table, at);
+            let km = self.load(at, 0);
+            let less = self.b.ins().icmp(IntCC::SignedLessThan, km, v);
+            let mid1 = self.b.ins().iadd_imm_s(mid, 1);
+            let lo1 = self.b.ins().select(less, mid1, lo);
+            let hi1 = self.b.ins().select(less, hi, mid);
+            self.b
+                .ins()
+                .jump(head, &[BlockArg::Value(lo1), BlockArg::Value(hi1)]);
+            self.b.switch_to_block(done);
+            let inside = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, lo, m as i64);
+            let check = self.b.create_block();
+            self.b.ins().brif(inside, check, &[], join, &[]);
+            self.b.switch_to_block(check);
+            let at = self.b.ins().ishl_imm_u(lo, 3);
+            let at = self.b.ins().iadd(table, at);
+            let k = self.load(at, 0);
+            let hit = self.b.ins().icmp(IntCC::Equal, k, v);
+            self.b
+                .ins()
+                .brif(hit, found, &[BlockArg::Value(lo)], join, &[]);
+        }
+        // The key's rules: entries `starts[case]..starts[case + 1]`.
+        self.b.switch_to_block(found);
+        let at = self.b.ins().ishl_imm_u(case, 3);
+        let at = self.b.ins().iadd(table, at);
+        let start = self.load(at, m);
+        let end = self.load(at, m + 1);
+        let head = self.b.create_block();
+        let e = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        self.b.ins().jump(head, &[BlockArg::Value(start)]);
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, e, end);
+        self.b.ins().brif(more, body, &[], join, &[]);
+        self.b.switch_to_block(body);
+        let at = self.b.ins().imul_imm_s(e, (ENTRY_WORDS * 8) as i64);
+        let at = self.b.ins().iadd(table, at);
+        let mask = self.load(at, entries_at);
+        let c = self.load(at, entries_at + 1);
+        // The outcome's bit: 0 below, 1 equal, 2 above (ordering kinds are compared signed;
+        // the masks of `==` and `!=` give the same answer below and above).
+        let gt = self.b.ins().icmp(IntCC::SignedGreaterThan, q, c);
+        let eq = self.b.ins().icmp(IntCC::Equal, q, c);
+        let gt = self.bool64(gt);
+        let eq = self.bool64(eq);
+        let shift = self.b.ins().ishl_imm_u(gt, 1);
+        let shift = self.b.ins().bor(shift, eq);
+        let holds = self.b.ins().ushr(mask, shift);
+        let holds = self.b.ins().band_imm_u(holds, 1);
+        let all = self.b.ins().ineg(holds);
+        for (w, bit) in [(2, 3), (4, 5)] {
+            let off = self.load(at, entries_at + w);
+            let bits = self.load(at, entries_at + bit);
+            let bits = self.b.ins().band(bits, all);
+            let addr = self.b.ins().iadd(self.out, off);
+            let old = self.load(addr, 0);
+            let new = self.b.ins().bor(old, bits);
+            self.b.ins().store(MemFlagsData::trusted(), new, addr, 0);
+        }
+        let e1 = self.b.ins().iadd_imm_s(e, 1);
+        self.b.ins().jump(head, &[BlockArg::Value(e1)]);
+        self.b.switch_to_block(join);
+        self.switches += 1;
+        Ok(true)
     }
 
     /// Rules `from..to`, all guarded by equality on `path`: one switch on `path`'s value, each
@@ -2231,8 +2527,12 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     fn intern(&mut self, s: &str) -> i64 {
+        if let Some(&id) = self.strings.get(s) {
+            return id;
+        }
         let n = self.strings.len() as i64;
-        *self.strings.entry(s.to_string()).or_insert(n)
+        self.strings.insert(s.to_string(), n);
+        n
     }
 
     fn expr(&mut self, e: &Expr, depth: u32) -> Result<JV, String> {

@@ -560,6 +560,99 @@ fn many_rules_policy() -> Policy {
     policy("many", vec![param("v", Type::Int)], None, rules)
 }
 
+/// Long runs of equality-guarded rules with simple residuals, compiled to rule tables: Text keys
+/// (dense: indexed directly) with every comparison on an Int, Int keys (sparse: searched)
+/// with comparisons on a Duration, enum keys with `==`/`!=` on a Text; keys on either side,
+/// duplicate keys, keys no input has, rules without residual, reasons shared across verdicts.
+fn table_policy() -> Policy {
+    let (seg, n, d, tier) = (slot(0), slot(1), slot(2), slot(3));
+    let ops = [
+        CmpOp::Lt,
+        CmpOp::Le,
+        CmpOp::Eq,
+        CmpOp::Ne,
+        CmpOp::Gt,
+        CmpOp::Ge,
+    ];
+    let verdict = |i: usize| match i % 7 {
+        0 => Verdict::Deny,
+        1 | 2 => Verdict::Review,
+        _ => Verdict::Allow,
+    };
+    let reason = |i: usize| -> &'static str { ["a", "b", "c", "", "d", "e", "f"][i % 7] };
+    let mut rules: Vec<RuleSpec> = Vec::new();
+    let keys = ["FR", "DE", "NL", "US", "u-1", "u-2", "", "XX"];
+    for i in 0..48 {
+        let key = keys[(i * 5) % keys.len()];
+        let guard = if i % 4 == 0 {
+            cmp(CmpOp::Eq, text(key), seg.clone())
+        } else {
+            cmp(CmpOp::Eq, seg.clone(), text(key))
+        };
+        let cond = if i % 9 == 4 {
+            guard
+        } else {
+            and(
+                guard,
+                cmp(ops[i % 6], n.clone(), int((i as i64 % 13) * 7 - 40)),
+            )
+        };
+        rules.push((verdict(i), reason(i), Some(cond)));
+    }
+    let sparse = [
+        -2000,
+        -7,
+        0,
+        1,
+        2,
+        3,
+        5,
+        8,
+        13,
+        21,
+        34,
+        55,
+        89,
+        1000,
+        5000,
+        i64::MIN,
+    ];
+    for i in 0..32 {
+        let cond = and(
+            cmp(CmpOp::Eq, n.clone(), int(sparse[(i * 3) % sparse.len()])),
+            cmp(ops[(i + 2) % 6], d.clone(), dur((i as i64 % 11) * 5 - 20)),
+        );
+        rules.push((verdict(i + 1), reason(i + 2), Some(cond)));
+    }
+    for i in 0..18 {
+        let cond = and(
+            cmp(
+                CmpOp::Eq,
+                tier.clone(),
+                Expr::Const(Value::Enum(0, (i % 3) as u32)),
+            ),
+            cmp(
+                if i % 2 == 0 { CmpOp::Eq } else { CmpOp::Ne },
+                seg.clone(),
+                text(keys[i % 5]),
+            ),
+        );
+        rules.push((verdict(i + 2), reason(i + 4), Some(cond)));
+    }
+    rules.push((Verdict::Allow, "ok", None));
+    policy(
+        "table",
+        vec![
+            param("seg", Type::Text),
+            param("n", Type::Int),
+            param("d", Type::Duration),
+            param("tier", Type::Enum(0)),
+        ],
+        None,
+        rules,
+    )
+}
+
 /// Runs of rules guarded by equality on one input path (compiled to switches), on Text, Int,
 /// enum, symbol and Id paths, constants on either side, duplicate keys, keys no input has,
 /// errors inside a case, reasons shared across verdicts, and guards the switch must not take
@@ -870,6 +963,7 @@ fn program() -> Program {
         many_rules_policy(),
         guarded_policy(),
         lists_policy(),
+        table_policy(),
     ];
     p
 }
@@ -1100,6 +1194,32 @@ fn equality_guards_compiled_to_switches() {
     for v in ["Allow", "Review", "Deny"] {
         assert!(seen.contains_key(v), "no {v}");
     }
+}
+
+#[test]
+fn equality_guards_compiled_to_rule_tables() {
+    let p = program();
+    let jit = jit::compile(&p);
+    assert_eq!(jit.switches(6), 3);
+    let ds = differential(0x7AB1_E5EE_D000_0001, 6, 30_000);
+    let (seen, _, _) = coverage(&ds);
+    let never: Vec<usize> = (0..98)
+        .filter(|i| !seen.contains_key(&format!("acme.table#{i}")))
+        .collect();
+    // Rules keyed on "XX" cannot fire (no input has it); a few others need rare inputs (an
+    // exact Int, a rare key); most fire.
+    assert!(never.len() < 15, "never fired: {never:?}");
+    for i in (0..48).filter(|&i| keys_xx(i)) {
+        assert!(never.contains(&i), "rule {i} keyed on XX fired");
+    }
+    for v in ["Allow", "Review", "Deny"] {
+        assert!(seen.contains_key(v), "no {v}");
+    }
+}
+
+/// Whether rule `i` of the Text run of `table_policy` is keyed on "XX".
+fn keys_xx(i: usize) -> bool {
+    (i * 5) % 8 == 7
 }
 
 #[test]
