@@ -34,6 +34,18 @@
 //! constant matches, in rule order. A skipped rule could neither fire nor fail (`and` stops at a
 //! false left operand), so the result is the linear scan's.
 //!
+//! Rule tables: a run of at least 16 such rules whose residuals are one simple
+//! comparison on a shared input path (or nothing) becomes data walked by a small loop instead
+//! of code per rule, so that compiling stays fast for thousands of rules (see `Gen::table_run`).
+//!
+//! Decisions: each decision is one function too ([`JitModule::run_decision`] into a
+//! [`DecisionOutput`]): per proposal its condition, arguments and rank, then the rules of every
+//! policy guarding its action inlined on those arguments, into the proposal's own block; the
+//! candidates' (proposal, rank) pairs are sorted in the generated code (highest first, ties in
+//! written order). A decision with a rank or an argument the JIT cannot compile or check falls
+//! back: [`JitModule::decide_decision`] returns `None` and [`JitModule::decision_unsupported`]
+//! says why.
+//!
 //! All of the runtime's `unsafe` is in this module: calling the generated code and freeing it.
 #![allow(unsafe_code)]
 
