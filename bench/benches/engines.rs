@@ -1,8 +1,8 @@
 //! The decision engines against their peers, on workload (b) of the performance issue: 200 deny
 //! rules `deny "seg-i" when c.segment == "seg-i" and c.messages_7d >= i` and an `allow "ok"`.
 //! XOP (JIT and interpreter), hand-written Rust, Cedar and regorus (bytecode VM and tree-walking
-//! interpreter), each with its input prepared, then each from JSON text; and XOP's source to
-//! ready-to-call time for 10, 100 and 1,000 rules. Needs the `peers` feature:
+//! interpreter), each with its input prepared, then each from JSON text (XOP's source to
+//! ready-to-call time is `benches/ready.rs`, which needs no peer). Needs the `peers` feature:
 //!
 //! ```sh
 //! cargo bench -p xop-bench --features peers --bench engines
@@ -31,9 +31,6 @@ use xop_bench::engines::peers::{Cedar, Rego, cedar_outcome, rego_outcome};
 use xop_bench::engines::{
     Customer, Handwritten, inputs, outcome, xop_compile, xop_compile_policy, xop_source,
 };
-use xop_compiler::db::Workspace;
-use xop_compiler::lower::lower;
-use xop_runtime::jit;
 
 /// Rules in the measured workload.
 const RULES: usize = 200;
@@ -149,36 +146,8 @@ fn engines(c: &mut Criterion) {
 
     contact_policy(c);
 
-    // Source to ready-to-call: parse, check (with the compliance proofs), lower, JIT-compile.
-    let mut g = c.benchmark_group("ready");
-    g.sample_size(10);
-    for n in [10, 100, 1000] {
-        let source = xop_source(n);
-        g.bench_function(format!("xop_{n}_rules"), |b| {
-            b.iter(|| xop_compile(black_box(&source)).policy)
-        });
-    }
-    // Where the 1,000-rule figure goes: the checks alone (a new workspace), lowering a checked
-    // project, and JIT-compiling the lowered program.
-    let source = xop_source(1000);
-    let load = || {
-        let mut ws = Workspace::new();
-        ws.set_file("bench/engines.xop", source.as_str());
-        ws
-    };
-    g.bench_function("xop_1000_rules/check", |b| {
-        b.iter(|| load().diagnostics().len())
-    });
-    let ws = load();
-    assert!(ws.diagnostics().is_empty());
-    g.bench_function("xop_1000_rules/lower", |b| {
-        b.iter(|| lower(ws.db(), ws.project()).map(|p| p.policies.len()))
-    });
-    let program = lower(ws.db(), ws.project()).expect("lowering");
-    g.bench_function("xop_1000_rules/jit", |b| {
-        b.iter(|| jit::compile(black_box(&program)).unsupported(0).is_none())
-    });
-    g.finish();
+    // Source to ready-to-call (`ready/*`) is measured by `benches/ready.rs`, which needs no
+    // peer; the table at the end prints its figures when they exist.
 }
 
 /// Workload (a): the contact policy of DESIGN.md §1 (see `xop_bench::contact`).

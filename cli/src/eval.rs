@@ -325,10 +325,6 @@ fn network_lines(outcome: &xop_runtime::engine::Outcome) -> String {
 
 /// `--decision NAME`: the ranked candidates, each with its action's decision.
 fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
-    if args.engine == Engine::Jit {
-        error("the JIT does not rank decisions yet; use --engine interp");
-        return FAILURE;
-    }
     let Some((index, _)) = program.decision(name) else {
         let names: Vec<&str> = program.decisions.iter().map(|d| d.name.as_str()).collect();
         error(&format!(
@@ -351,13 +347,29 @@ fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
     let now = bound
         .now_ms
         .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
-    let ranked = match interp::rank(
-        program,
-        index,
-        &bound.args,
-        now,
-        &FixedSignals(bound.signals),
-    ) {
+    let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
+    let compiled = jit.as_ref().and_then(|j| {
+        let ranked = j.decide_decision(index, &bound.args, now);
+        if ranked.is_none() {
+            // Not compiled (e.g. a Decimal rank): the interpreter ranks it, and says so.
+            let why = j
+                .decision_unsupported(index)
+                .unwrap_or("it is not supported");
+            eprintln!(
+                "note: the JIT does not compile decision `{name}`: {why}; ranked by the interpreter"
+            );
+        }
+        ranked
+    });
+    let ranked = match compiled.unwrap_or_else(|| {
+        interp::rank(
+            program,
+            index,
+            &bound.args,
+            now,
+            &FixedSignals(bound.signals),
+        )
+    }) {
         Ok(r) => r,
         Err(d) => {
             let text = format!(

@@ -794,3 +794,33 @@ fn a_decision_ranks_candidates_each_decided_by_its_policies() {
         "{out}"
     );
 }
+
+#[test]
+fn the_jit_ranks_a_decision_as_the_interpreter_does() {
+    let dir = TempDir::new("eval-decision-jit");
+    let input = format!("{}/inputs/retention.json", acme());
+    let run = |engine: &str, format: &str| {
+        xop(
+            dir.path(),
+            &[
+                "eval",
+                &acme(),
+                "--decision",
+                "retention",
+                "--input",
+                &input,
+                "--engine",
+                engine,
+                "--format",
+                format,
+            ],
+        )
+    };
+    for format in ["human", "json"] {
+        let (interp, jit) = (run("interp", format), run("jit", format));
+        assert_eq!(jit.status.code(), Some(0), "{}", stderr(&jit));
+        // Compiled, not a fallback: no note on stderr.
+        assert_eq!(stderr(&jit), "", "{}", stderr(&jit));
+        assert_eq!(stdout(&jit), stdout(&interp));
+    }
+}

@@ -11,7 +11,7 @@
 //! same fact written in two policies is one atom. A property is proved when no assignment of the
 //! atoms reaches a forbidden outcome; otherwise the assignment found is shown as an example.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::ast::{self, ExprKind, ItemKind, Literal, RuleKind, Target, UnOp, Verdict};
@@ -615,6 +615,9 @@ struct Cx<'a> {
     project: Project,
     /// Atom keys, by index.
     atoms: Vec<String>,
+    /// Each atom key's index: a linear search of `atoms` made checking a policy of a
+    /// thousand rules quadratic.
+    atom_index: HashMap<String, u32>,
     /// How each atom is shown.
     shown: Vec<String>,
     diags: Vec<Diagnostic>,
@@ -635,6 +638,7 @@ impl<'a> Cx<'a> {
             db,
             project,
             atoms: Vec::new(),
+            atom_index: HashMap::new(),
             shown: Vec::new(),
             diags: Vec::new(),
         }
@@ -662,12 +666,14 @@ impl<'a> Cx<'a> {
     }
 
     fn atom(&mut self, key: &str, shown: &str) -> u32 {
-        if let Some(i) = self.atoms.iter().position(|k| k == key) {
-            return u32::try_from(i).unwrap_or(u32::MAX);
+        if let Some(&i) = self.atom_index.get(key) {
+            return i;
         }
         self.atoms.push(key.to_string());
         self.shown.push(shown.to_string());
-        u32::try_from(self.atoms.len() - 1).unwrap_or(u32::MAX)
+        let i = u32::try_from(self.atoms.len() - 1).unwrap_or(u32::MAX);
+        self.atom_index.insert(key.to_string(), i);
+        i
     }
 
     /// "for example when …" from a witness assignment.

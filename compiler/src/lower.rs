@@ -5,7 +5,7 @@
 //! a purpose is lowered once per action of that purpose (named `policy@action`). Lowering is
 //! only run on a project without errors; what it still cannot lower is reported as a message.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -27,6 +27,7 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
         enums: BTreeMap::new(),
         signals: BTreeMap::new(),
         errors: Vec::new(),
+        lines: std::cell::RefCell::new(HashMap::new()),
     };
     l.declarations();
     l.policies();
@@ -49,6 +50,8 @@ struct Lowering<'a> {
     enums: BTreeMap<String, u32>,
     signals: BTreeMap<String, u32>,
     errors: Vec<String>,
+    /// Each source text's line starts (by address and length), for rules' positions.
+    lines: std::cell::RefCell<HashMap<(usize, usize), crate::render::Lines>>,
 }
 
 /// How a name reads inside the expression being lowered.
@@ -84,6 +87,16 @@ fn bind_now(frame: &mut Frame, slots: &mut u32, at: &ast::Ident) -> u32 {
 }
 
 impl<'a> Lowering<'a> {
+    /// The line and column of byte `offset` of `text` (a source file's text).
+    fn position(&self, text: &str, offset: usize) -> crate::render::Position {
+        let key = (text.as_ptr() as usize, text.len());
+        self.lines
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| crate::render::Lines::new(text))
+            .position(text, offset)
+    }
+
     /// A frame with `params` in slots `0..n`, and their IR form.
     fn param_frame(&mut self, params: &[resolve::TypedParam]) -> (Frame, Vec<ir::Param>) {
         let mut frame = Frame::default();
@@ -380,7 +393,7 @@ impl<'a> Lowering<'a> {
                     )
                 }
             };
-            let pos = crate::render::position(text, span.start());
+            let pos = self.position(text, span.start());
             rules.push(ir::Rule {
                 id: format!("{}#{}", def.name, i + 1),
                 verdict,
@@ -1028,7 +1041,7 @@ impl<'a> Lowering<'a> {
                         e
                     }
                 });
-                let pos = crate::render::position(text, p.span.start());
+                let pos = self.position(text, p.span.start());
                 proposals.push(ir::Proposal {
                     action: action.qualified(db),
                     args,
@@ -1104,7 +1117,7 @@ impl<'a> Lowering<'a> {
                         ty: self.ty(&p.ty),
                     })
                     .collect();
-                let pos = crate::render::position(text, t.span.start());
+                let pos = self.position(text, t.span.start());
                 tools.push(ir::ToolBinding {
                     tool: t.tool.value.clone(),
                     action: action.qualified(db),
@@ -1243,7 +1256,7 @@ impl<'a> Lowering<'a> {
                 given.push((i, self.expr(file, frame, slots, value, Some(&ret))));
             }
         }
-        let pos = crate::render::position(text, e.span.start());
+        let pos = self.position(text, e.span.start());
         Some(ir::TestCase {
             name: t.name.value.clone(),
             policy: index(policy),

@@ -78,6 +78,36 @@ pub fn position(text: &str, offset: usize) -> Position {
     Position { line, column }
 }
 
+/// The line starts of a text, for many positions in it: [`position`] scans the text from its
+/// start on every call, which made lowering a file of a thousand rules quadratic.
+#[derive(Debug, Clone)]
+pub struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    /// The line starts of `text`.
+    pub fn new(text: &str) -> Lines {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { starts }
+    }
+
+    /// [`position`] of byte `offset` in `text`, the text these lines are of.
+    pub fn position(&self, text: &str, offset: usize) -> Position {
+        let offset = offset.min(text.len());
+        if !text.is_char_boundary(offset) {
+            return position(text, offset);
+        }
+        // Line starts at or before `offset`: one more than the newlines before it.
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0).min(offset);
+        let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        Position { line, column }
+    }
+}
+
 /// Diagnostics as a JSON array: code, severity, message, file, byte span, start and end
 /// positions, label, secondary labels, notes and help.
 pub fn json(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>) -> serde_json::Value {
@@ -110,5 +140,23 @@ mod tests {
     fn positions_count_lines_and_characters() {
         assert_eq!(position("ab\ncé d", 7), Position { line: 2, column: 4 });
         assert_eq!(position("x", 99), Position { line: 1, column: 2 });
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::{Lines, position};
+
+    #[test]
+    fn lines_give_the_positions_of_a_scan() {
+        let text = "a\nbé\n\n  ∀x\nlast";
+        let lines = Lines::new(text);
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(
+                lines.position(text, offset),
+                position(text, offset),
+                "offset {offset}"
+            );
+        }
     }
 }

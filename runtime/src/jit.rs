@@ -34,6 +34,18 @@
 //! constant matches, in rule order. A skipped rule could neither fire nor fail (`and` stops at a
 //! false left operand), so the result is the linear scan's.
 //!
+//! Rule tables: a run of at least 16 such rules whose residuals are one simple
+//! comparison on a shared input path (or nothing) becomes data walked by a small loop instead
+//! of code per rule, so that compiling stays fast for thousands of rules (see `Gen::table_run`).
+//!
+//! Decisions: each decision is one function too ([`JitModule::run_decision`] into a
+//! [`DecisionOutput`]): per proposal its condition, arguments and rank, then the rules of every
+//! policy guarding its action inlined on those arguments, into the proposal's own block; the
+//! candidates' (proposal, rank) pairs are sorted in the generated code (highest first, ties in
+//! written order). A decision with a rank or an argument the JIT cannot compile or check falls
+//! back: [`JitModule::decide_decision`] returns `None` and [`JitModule::decision_unsupported`]
+//! says why.
+//!
 //! All of the runtime's `unsafe` is in this module: calling the generated code and freeing it.
 #![allow(unsafe_code)]
 
@@ -48,10 +60,13 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
 
-use crate::interp::check_input;
-use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
+use crate::interp::{self, BAD_INPUT, Candidate, Decision, NoSignals, RUNTIME_ERROR};
+use crate::interp::{check_input, check_value};
 use crate::intrinsics;
-use crate::ir::{ArithOp, CmpOp, Expr, Intrinsic, Policy, Program, Quantifier, Type, Verdict};
+use crate::ir::{
+    ArithOp, CmpOp, DecisionDef, Expr, Intrinsic, Param, Policy, Program, Proposal, Quantifier,
+    Rule, Type, Verdict,
+};
 use crate::value::Value;
 use jiff::tz::TimeZone;
 
@@ -71,6 +86,14 @@ const VERDICT_DENY: i64 = 2;
 
 /// A run of at least this many rules guarded by equality on one path becomes a switch.
 const SWITCH_MIN: usize = 4;
+
+/// A run of at least this many equality-guarded rules whose residuals are simple comparisons
+/// becomes a table walked by a small loop instead of code per rule (see [`Gen::table_run`]).
+const TABLE_MIN: usize = 16;
+
+/// Words per rule entry of a rule table: the residual's outcome mask, its constant, the fired
+/// word's byte offset and bit, the reason-class word's byte offset and bit.
+const ENTRY_WORDS: usize = 6;
 
 /// Gives every compiled module its own id, so that inputs and outputs of one module are never
 /// used with another's code.
@@ -94,6 +117,8 @@ pub struct JitModule {
     /// The zone of every string used as a `Tz` constant, by id.
     const_zones: Vec<(i64, Option<TimeZone>)>,
     policies: Vec<Entry>,
+    /// The decisions, by index.
+    decisions: Vec<DecisionEntry>,
     /// Owns the code; `None` only during drop. (A `Mutex` because `JITModule` is not `Sync`;
     /// it is never locked while deciding.)
     module: Option<Mutex<JITModule>>,
@@ -104,12 +129,49 @@ enum Entry {
     Unsupported(String),
 }
 
+enum DecisionEntry {
+    Compiled(CompiledDecision),
+    Unsupported(String),
+}
+
+/// A decision's code and output layout: the candidate count at word [`DEC_COUNT`], then one
+/// (proposal, rank) pair per proposal (the first `count` of them are the ranked candidates),
+/// then one block per proposal.
+struct CompiledDecision {
+    f: PolicyFn,
+    input_words: usize,
+    sites: Vec<Site>,
+    cands: Vec<Cand>,
+    out_words: usize,
+    /// The rule tables the code reads (as in [`Compiled`]).
+    _data: Vec<Box<[i64]>>,
+}
+
+/// One proposal's block in a decision's output: its rank at `base`, then a policy-shaped block
+/// (error words, verdict, fired bits, reason bits) over the rules of every policy guarding its
+/// action, in the order `decide_action` evaluates them.
+struct Cand {
+    base: usize,
+    /// Each rule's policy and index in it.
+    rules: Vec<(usize, usize)>,
+    tables: Tables,
+}
+
+/// Where a decision's output holds its candidate count.
+const DEC_COUNT: usize = 0;
+
+/// Where a decision's (proposal, rank) pairs start.
+const DEC_PAIRS: usize = 1;
+
 struct Compiled {
     f: PolicyFn,
     input_words: usize,
     sites: Vec<Site>,
     tables: Tables,
     switches: usize,
+    /// The rule tables the code reads at their fixed addresses (see [`Gen::table_run`]):
+    /// owned here, next to the code, and never changed.
+    _data: Vec<Box<[i64]>>,
 }
 
 /// A policy's reason table and output layout.
@@ -126,14 +188,15 @@ struct Tables {
 }
 
 impl Tables {
-    fn new(pol: &Policy) -> Tables {
+    fn new(rules: &[&Rule]) -> Tables {
         let mut reasons: Vec<String> = Vec::new();
-        let rule_reason = pol
-            .rules
+        // Indexed by name: a policy of thousands of distinct reasons stays linear.
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let rule_reason = rules
             .iter()
             .map(|r| {
                 let reason = r.reason.as_ref()?;
-                let i = reasons.iter().position(|x| x == reason).unwrap_or_else(|| {
+                let i = *index.entry(reason.as_str()).or_insert_with(|| {
                     reasons.push(reason.clone());
                     reasons.len() - 1
                 });
@@ -141,7 +204,7 @@ impl Tables {
             })
             .collect();
         Tables {
-            fired_words: pol.rules.len().div_ceil(64),
+            fired_words: rules.len().div_ceil(64),
             reason_words: reasons.len().div_ceil(64),
             reasons,
             rule_reason,
@@ -170,6 +233,8 @@ impl Tables {
 pub struct Bound {
     module: u64,
     policy: usize,
+    /// Bound for decision `policy` rather than for a policy.
+    decision: bool,
     /// The fixed part (the parameters' words), then the elements of every list, each list's
     /// two words in the fixed part pointing at them. Only [`JitModule::bind_into`] and the JSON
     /// reader (`jit/json.rs`, which places lists the same way) write it, so every list points
@@ -324,12 +389,15 @@ impl std::fmt::Debug for JitModule {
 
 impl Drop for JitModule {
     fn drop(&mut self) {
-        // The function pointers die with `self.policies`; nothing can call them from now on.
+        // The function pointers die with `self.policies` and `self.decisions`; nothing can call
+        // them from now on.
         self.policies.clear();
+        self.decisions.clear();
         if let Some(m) = self.module.take() {
             let m = m.into_inner().unwrap_or_else(|p| p.into_inner());
             // SAFETY: the only pointers into this module's code are the `PolicyFn`s of
-            // `self.policies`, which are only called through `&self` (`decide`); `drop` has
+            // `self.policies` and `self.decisions`, which are only called through `&self`
+            // (`run`, `run_decision`); `drop` has
             // `&mut self`, so no call is running (callers hold an `Arc<JitModule>` while calling)
             // and none can start: the pointers were cleared above and never escape `self`.
             unsafe { m.free_memory() };
@@ -345,14 +413,26 @@ pub fn compile(program: &Program) -> JitModule {
         strings: HashMap::new(),
         const_zones: Vec::new(),
         policies: Vec::new(),
+        decisions: Vec::new(),
         module: None,
     };
     let all_unsupported = |jm: &mut JitModule, why: String| {
         jm.policies = (0..program.policies.len())
             .map(|_| Entry::Unsupported(why.clone()))
             .collect();
+        jm.decisions = (0..program.decisions.len())
+            .map(|_| DecisionEntry::Unsupported(why.clone()))
+            .collect();
     };
-    let builder = match JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()) {
+    // Cranelift's IR verifier costs about a tenth of compiling: debug builds (and so every
+    // test) run it on all generated code; release builds trust what the tests verified.
+    let verifier = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
+    let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
+    let builder = match JITBuilder::with_flags(&flags, default_libcall_names()) {
         Ok(mut b) => {
             b.symbol(ZONE_FIELD, xop_zone_field as *const u8);
             b
@@ -388,6 +468,17 @@ pub fn compile(program: &Program) -> JitModule {
             &host,
         ));
     }
+    let mut pending_decisions = Vec::with_capacity(program.decisions.len());
+    for (i, def) in program.decisions.iter().enumerate() {
+        pending_decisions.push(compile_decision(
+            &mut module,
+            program,
+            def,
+            i,
+            (&mut jm.strings, &mut tz_consts),
+            &host,
+        ));
+    }
     // The zones of the `Tz` constants, resolved once.
     for (name, &id) in &jm.strings {
         if tz_consts.contains(&id) {
@@ -402,7 +493,7 @@ pub fn compile(program: &Program) -> JitModule {
     }
     for p in pending {
         jm.policies.push(match p {
-            Ok((id, input_words, sites, tables, switches)) => {
+            Ok((id, input_words, sites, tables, switches, data)) => {
                 let ptr = module.get_finalized_function(id);
                 // SAFETY: `ptr` is the entry of a function finalized just above, generated with
                 // the signature `(i64, i64, i64, i64)` -> `()` in the platform's default calling
@@ -415,9 +506,29 @@ pub fn compile(program: &Program) -> JitModule {
                     sites,
                     tables,
                     switches,
+                    _data: data,
                 })
             }
             Err(why) => Entry::Unsupported(why),
+        });
+    }
+    for p in pending_decisions {
+        jm.decisions.push(match p {
+            Ok((id, input_words, sites, cands, out_words, data)) => {
+                let ptr = module.get_finalized_function(id);
+                // SAFETY: as for the policies above: a function finalized just above with the
+                // signature of `PolicyFn`, valid until `free_memory` in `Drop`.
+                let f = unsafe { std::mem::transmute::<*const u8, PolicyFn>(ptr) };
+                DecisionEntry::Compiled(CompiledDecision {
+                    f,
+                    input_words,
+                    sites,
+                    cands,
+                    out_words,
+                    _data: data,
+                })
+            }
+            Err(why) => DecisionEntry::Unsupported(why),
         });
     }
     jm.module = Some(Mutex::new(module));
@@ -466,6 +577,7 @@ impl JitModule {
             words: Vec::new(),
             unknown: Vec::new(),
             unknown_base: 0,
+            decision: false,
             zones: Vec::new(),
         };
         self.bind_into(policy, args, &mut b)?;
@@ -481,6 +593,7 @@ impl JitModule {
     ) -> Result<(), Decision> {
         into.module = self.id;
         into.policy = policy;
+        into.decision = false;
         into.words.clear();
         let c = match self.policies.get(policy) {
             Some(Entry::Compiled(c)) => c,
@@ -546,6 +659,7 @@ impl JitModule {
             return Err(RunError::NotCompiled);
         };
         if input.module != self.id
+            || input.decision
             || out.module != self.id
             || out.policy != input.policy
             || input.words.len() < c.input_words
@@ -619,76 +733,414 @@ impl JitModule {
                 "the output was made for another module".into(),
             );
         }
-        let fired_before = |limit: usize| -> Vec<String> {
-            (0..limit)
-                .filter(|&i| out.fired(i))
-                .map(|i| pol.rules[i].id.clone())
-                .collect()
-        };
-        let err = out.words[0];
-        if err != 0 {
-            let rule = usize::try_from(err - 1).unwrap_or(usize::MAX);
-            let site = usize::try_from(out.words[1])
-                .ok()
-                .and_then(|s| c.sites.get(s));
-            let (Some(r), Some(site)) = (pol.rules.get(rule), site) else {
-                return failed(
+        let rules: Vec<&Rule> = pol.rules.iter().collect();
+        self.decode(input, &out.words, &rules, &c.tables, &c.sites)
+            .unwrap_or_else(|_| {
+                failed(
                     RUNTIME_ERROR,
                     Vec::new(),
                     "the compiled code reported an unknown error site".into(),
-                );
+                )
+            })
+    }
+
+    /// The string of interned id `id` (a constant's, or one of the input's own).
+    fn name_of(&self, input: &Bound, id: i64) -> String {
+        if id >= input.unknown_base {
+            let k = usize::try_from(id - input.unknown_base).unwrap_or(usize::MAX);
+            return input.unknown.get(k).cloned().unwrap_or_default();
+        }
+        self.strings
+            .iter()
+            .find(|(_, i)| **i == id)
+            .map(|(s, _)| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The decision written into the policy-shaped block `words` over `rules`, as the
+    /// interpreter words it: the reasons are those of the reason bitset, ordered by the first
+    /// fired rule that gives each. `Err` (a message) when the error word points past `rules`:
+    /// an error outside of them (a decision's candidate).
+    fn decode(
+        &self,
+        input: &Bound,
+        words: &[u64],
+        rules: &[&Rule],
+        tables: &Tables,
+        sites: &[Site],
+    ) -> Result<Decision, String> {
+        if words.len() < tables.out_words() {
+            return Ok(failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                "the output was made for another module".into(),
+            ));
+        }
+        let fired = |i: usize| words[HEADER + i / 64] & (1u64 << (i % 64)) != 0;
+        let fired_before = |limit: usize| -> Vec<String> {
+            (0..limit)
+                .filter(|&i| fired(i))
+                .map(|i| rules[i].id.clone())
+                .collect()
+        };
+        let err = words[0];
+        if err != 0 {
+            let rule = usize::try_from(err - 1).unwrap_or(usize::MAX);
+            let site = usize::try_from(words[1]).ok().and_then(|s| sites.get(s));
+            let Some(site) = site else {
+                return Ok(failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    "the compiled code reported an unknown error site".into(),
+                ));
             };
-            let name = |id: i64| -> String {
-                if id >= input.unknown_base {
-                    let k = usize::try_from(id - input.unknown_base).unwrap_or(usize::MAX);
-                    return input.unknown.get(k).cloned().unwrap_or_default();
-                }
-                self.strings
-                    .iter()
-                    .find(|(_, i)| **i == id)
-                    .map(|(s, _)| s.clone())
-                    .unwrap_or_default()
+            let msg = site.message(words[2] as i64, words[3] as i64, &|id| {
+                self.name_of(input, id)
+            });
+            let Some(r) = rules.get(rule) else {
+                return Err(msg);
             };
-            let msg = site.message(out.words[2] as i64, out.words[3] as i64, &name);
-            return failed(
+            return Ok(failed(
                 RUNTIME_ERROR,
                 fired_before(rule),
                 format!("rule {}: {msg}", r.id),
-            );
+            ));
         }
-        let Some(verdict) = out.verdict() else {
-            return failed(
-                RUNTIME_ERROR,
-                Vec::new(),
-                "the compiled code wrote no verdict".into(),
-            );
+        let verdict = match words[VERDICT] as i64 {
+            VERDICT_ALLOW => Verdict::Allow,
+            VERDICT_REVIEW => Verdict::Review,
+            VERDICT_DENY => Verdict::Deny,
+            _ => {
+                return Ok(failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    "the compiled code wrote no verdict".into(),
+                ));
+            }
         };
-        let bits = out.reason_bits(self);
+        let bits = &words[tables.reasons_at()..tables.reasons_at() + tables.reason_words];
         let mut reasons: Vec<String> = Vec::new();
         let mut review = None;
-        for (i, rule) in pol.rules.iter().enumerate() {
+        for (i, rule) in rules.iter().enumerate() {
             // Only the rules of the winning verdict give reasons (the combining rule).
-            if !out.fired(i) || rule.verdict != verdict {
+            if !fired(i) || rule.verdict != verdict {
                 continue;
             }
             if verdict == Verdict::Review && review.is_none() {
                 review = rule.review.clone();
             }
-            if let Some(r) = c.tables.rule_reason[i] {
+            if let Some(r) = tables.rule_reason[i] {
                 let r = r as usize;
-                let reason = &c.tables.reasons[r];
+                let reason = &tables.reasons[r];
                 if bits[r / 64] & (1u64 << (r % 64)) != 0 && !reasons.contains(reason) {
                     reasons.push(reason.clone());
                 }
             }
         }
-        Decision {
+        Ok(Decision {
             verdict,
             reasons,
-            fired: fired_before(pol.rules.len()),
+            fired: fired_before(rules.len()),
             review,
             error: None,
+        })
+    }
+}
+
+/// Where a compiled decision writes its ranked candidates ([`JitModule::decision_output`]);
+/// reusable across calls.
+#[derive(Debug, Clone)]
+pub struct DecisionOutput {
+    module: u64,
+    decision: usize,
+    words: Vec<u64>,
+}
+
+impl DecisionOutput {
+    /// How many candidates the last run ranked (proposals whose condition held, and those whose
+    /// own evaluation failed).
+    pub fn len(&self) -> usize {
+        self.words
+            .get(DEC_COUNT)
+            .map_or(0, |&n| usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether the last run ranked no candidate.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `k`-th ranked candidate (0 is the best): its proposal's index in
+    /// [`crate::ir::DecisionDef::proposals`] and its rank (`i64::MIN` for a candidate whose
+    /// evaluation failed).
+    pub fn candidate(&self, k: usize) -> Option<(usize, i64)> {
+        if k >= self.len() {
+            return None;
         }
+        let at = DEC_PAIRS + 2 * k;
+        let p = usize::try_from(*self.words.get(at)?).ok()?;
+        Some((p, *self.words.get(at + 1)? as i64))
+    }
+
+    /// The verdict of proposal `proposal` in the last run, or `None` if it failed (a run-time
+    /// error: deny, see [`JitModule::candidates`]) or was not proposed.
+    pub fn verdict(&self, module: &JitModule, proposal: usize) -> Option<Verdict> {
+        let c = module
+            .compiled_decision(self.decision)?
+            .cands
+            .get(proposal)?;
+        let block = self
+            .words
+            .get(c.base + 1..c.base + 1 + c.tables.out_words())?;
+        if block[0] != 0 {
+            return None;
+        }
+        match block[VERDICT] as i64 {
+            VERDICT_ALLOW => Some(Verdict::Allow),
+            VERDICT_REVIEW => Some(Verdict::Review),
+            VERDICT_DENY => Some(Verdict::Deny),
+            _ => None,
+        }
+    }
+}
+
+impl JitModule {
+    /// Why decision `decision` is not compiled (`None` if it is, or if there is no such
+    /// decision): it is then ranked by the interpreter ([`crate::interp::rank`]).
+    pub fn decision_unsupported(&self, decision: usize) -> Option<&str> {
+        match self.decisions.get(decision)? {
+            DecisionEntry::Unsupported(why) => Some(why),
+            DecisionEntry::Compiled(_) => None,
+        }
+    }
+
+    fn compiled_decision(&self, decision: usize) -> Option<&CompiledDecision> {
+        match self.decisions.get(decision)? {
+            DecisionEntry::Compiled(c) => Some(c),
+            DecisionEntry::Unsupported(_) => None,
+        }
+    }
+
+    /// Ranks decision `decision` on `args` at `now_ms`: exactly what [`crate::interp::rank`]
+    /// gives (without signals: a compiled decision reads none), or `None` if the decision is
+    /// not compiled ([`Self::decision_unsupported`] says why).
+    pub fn decide_decision(
+        &self,
+        decision: usize,
+        args: &[Value],
+        now_ms: i64,
+    ) -> Option<Result<Vec<Candidate>, Decision>> {
+        match self.decisions.get(decision) {
+            Some(DecisionEntry::Unsupported(_)) => return None,
+            Some(DecisionEntry::Compiled(_)) => {}
+            None => {
+                return Some(Err(failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    format!("no decision #{decision} in the program"),
+                )));
+            }
+        }
+        let input = match self.bind_decision(decision, args) {
+            Ok(b) => b,
+            Err(d) => return Some(Err(d)),
+        };
+        let mut out = self.decision_output(decision);
+        self.run_decision(&input, now_ms, &mut out).ok()?;
+        Some(Ok(self.candidates(&input, &out, args, now_ms)))
+    }
+
+    /// Checks `args` against decision `decision`'s parameters (the interpreter's check and
+    /// messages) and lays them out for [`Self::run_decision`]. Bad input fails closed: the
+    /// error is the deny decision to return.
+    pub fn bind_decision(&self, decision: usize, args: &[Value]) -> Result<Bound, Decision> {
+        let Some(def) = self.program.decisions.get(decision) else {
+            return Err(failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                format!("no decision #{decision} in the program"),
+            ));
+        };
+        let Some(c) = self.compiled_decision(decision) else {
+            return Err(failed(
+                RUNTIME_ERROR,
+                Vec::new(),
+                format!("decision {} is not compiled by the JIT", def.qualified),
+            ));
+        };
+        if args.len() != def.params.len() {
+            return Err(failed(
+                BAD_INPUT,
+                Vec::new(),
+                format!(
+                    "decision {}: expects {} argument(s), got {}",
+                    def.qualified,
+                    def.params.len(),
+                    args.len()
+                ),
+            ));
+        }
+        for (param, arg) in def.params.iter().zip(args) {
+            check_value(&self.program, &param.ty, arg).map_err(|e| {
+                failed(
+                    BAD_INPUT,
+                    Vec::new(),
+                    format!("decision {}: `{}`: {e}", def.qualified, param.name),
+                )
+            })?;
+        }
+        let mut b = Bound {
+            module: self.id,
+            policy: decision,
+            decision: true,
+            words: Vec::with_capacity(c.input_words),
+            unknown: Vec::new(),
+            unknown_base: self.strings.len() as i64,
+            zones: Vec::new(),
+        };
+        let mut flat = Flat {
+            module: self,
+            words: &mut b.words,
+            unknown: Vec::new(),
+            zones: &mut b.zones,
+            lists: Vec::new(),
+        };
+        for (param, arg) in def.params.iter().zip(args) {
+            flat.value(&param.ty, arg, 0);
+        }
+        flat.words.resize(c.input_words, 0);
+        flat.lists();
+        b.unknown = flat.unknown.iter().map(|s| s.to_string()).collect();
+        Ok(b)
+    }
+
+    /// An output buffer for decision `decision` (empty if it is not compiled).
+    pub fn decision_output(&self, decision: usize) -> DecisionOutput {
+        let words = self.compiled_decision(decision).map_or(0, |c| c.out_words);
+        DecisionOutput {
+            module: self.id,
+            decision,
+            words: vec![0; words],
+        }
+    }
+
+    /// Ranks the decision `input` was bound for at `now_ms` into `out`: every candidate's rank,
+    /// verdict, reasons and fired rules, and the candidates in ranked order. Allocates nothing,
+    /// locks nothing and calls nothing but the decision's code.
+    pub fn run_decision(
+        &self,
+        input: &Bound,
+        now_ms: i64,
+        out: &mut DecisionOutput,
+    ) -> Result<(), RunError> {
+        let Some(c) = self.compiled_decision(input.policy) else {
+            return Err(RunError::NotCompiled);
+        };
+        if input.module != self.id
+            || !input.decision
+            || out.module != self.id
+            || out.decision != input.policy
+            || input.words.len() < c.input_words
+            || out.words.len() != c.out_words
+        {
+            return Err(RunError::Mismatch);
+        }
+        let host = HostCtx {
+            module: self,
+            input,
+        };
+        // SAFETY: as in `run`: `c.f` is live code of this module; it reads the input's fixed
+        // part (`0..input_words`, checked above) and its lists (inside the buffer, written by
+        // `bind_decision` only), writes only words `0..out_words` of the output (checked
+        // above: the pairs at fixed offsets, at most one per proposal, and the proposals'
+        // blocks), allocates nothing, cannot unwind, and passes `host` (alive until the call
+        // returns) to `xop_zone_field` only.
+        unsafe {
+            (c.f)(
+                input.words.as_ptr(),
+                now_ms,
+                out.words.as_mut_ptr(),
+                &raw const host,
+            )
+        };
+        Ok(())
+    }
+
+    /// The ranked candidates in `out`, as [`crate::interp::rank`] gives them. The candidates'
+    /// argument values, which only explanations show, are evaluated from `args` (the values
+    /// `input` was bound from) by the interpreter; everything else is the compiled code's.
+    pub fn candidates(
+        &self,
+        input: &Bound,
+        out: &DecisionOutput,
+        args: &[Value],
+        now_ms: i64,
+    ) -> Vec<Candidate> {
+        let (Some(c), Some(def)) = (
+            self.compiled_decision(out.decision),
+            self.program.decisions.get(out.decision),
+        ) else {
+            return Vec::new();
+        };
+        if out.module != self.id || out.words.len() != c.out_words {
+            return Vec::new();
+        }
+        let mut frame = vec![Value::Absent; def.slots as usize];
+        for (cell, a) in frame.iter_mut().zip(args) {
+            *cell = a.clone();
+        }
+        if let Some(cell) = def.now_slot.and_then(|s| frame.get_mut(s as usize)) {
+            *cell = Value::Time(now_ms);
+        }
+        let mut ranked = Vec::with_capacity(out.len());
+        for k in 0..out.len() {
+            let Some((p, rank)) = out.candidate(k) else {
+                continue;
+            };
+            let (Some(cand), Some(prop)) = (c.cands.get(p), def.proposals.get(p)) else {
+                continue;
+            };
+            let rules: Vec<&Rule> = cand
+                .rules
+                .iter()
+                .map(|&(pi, ri)| &self.program.policies[pi].rules[ri])
+                .collect();
+            let block = &out.words[cand.base + 1..];
+            let failed_candidate = |msg: String| Candidate {
+                action: prop.action.clone(),
+                args: Vec::new(),
+                rank: Value::Int(i64::MIN),
+                decision: failed(
+                    RUNTIME_ERROR,
+                    Vec::new(),
+                    format!(
+                        "proposal of {} at line {}: {msg}",
+                        prop.action, prop.source.line
+                    ),
+                ),
+                line: prop.source.line,
+            };
+            ranked.push(
+                match self.decode(input, block, &rules, &cand.tables, &c.sites) {
+                    Err(msg) => failed_candidate(msg),
+                    Ok(decision) => {
+                        let values: Result<Vec<Value>, String> = prop
+                            .args
+                            .iter()
+                            .map(|a| interp::eval(&self.program, a, &mut frame, now_ms, &NoSignals))
+                            .collect();
+                        Candidate {
+                            action: prop.action.clone(),
+                            args: values.unwrap_or_default(),
+                            rank: Value::Int(rank),
+                            decision,
+                            line: prop.source.line,
+                        }
+                    }
+                },
+            );
+        }
+        ranked
     }
 }
 
@@ -961,6 +1413,28 @@ struct JV {
     val: CVal,
 }
 
+/// A compiled policy before finalizing: its function, input words, error sites, tables,
+/// switches and rule tables.
+type PolicyCode = (
+    cranelift_module::FuncId,
+    usize,
+    Vec<Site>,
+    Tables,
+    usize,
+    Vec<Box<[i64]>>,
+);
+
+/// A compiled decision before finalizing: its function, input words, error sites, candidate
+/// blocks, output words and rule tables.
+type DecisionCode = (
+    cranelift_module::FuncId,
+    usize,
+    Vec<Site>,
+    Vec<Cand>,
+    usize,
+    Vec<Box<[i64]>>,
+);
+
 fn compile_policy(
     module: &mut JITModule,
     program: &Program,
@@ -968,7 +1442,7 @@ fn compile_policy(
     index: usize,
     (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
     host: &Host,
-) -> Result<(cranelift_module::FuncId, usize, Vec<Site>, Tables, usize), String> {
+) -> Result<PolicyCode, String> {
     let nparams = pol.params.len();
     if nparams > pol.slots as usize {
         return Err("its frame is smaller than its parameters".into());
@@ -987,7 +1461,8 @@ fn compile_policy(
     if input_words > (i32::MAX as usize) / 16 || pol.rules.len() > (i32::MAX as usize) / 16 {
         return Err("too large".into());
     }
-    let tables = Tables::new(pol);
+    let rules: Vec<&Rule> = pol.rules.iter().collect();
+    let tables = Tables::new(&rules);
     let mut ctx = module.make_context();
     let mut sig = module.make_signature();
     for _ in 0..4 {
@@ -997,7 +1472,7 @@ fn compile_policy(
     let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
-    let (sites, switches) = {
+    let (sites, switches, data) = {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -1005,8 +1480,15 @@ fn compile_policy(
         let params = b.block_params(entry).to_vec();
         let mut g = Gen {
             program,
-            pol,
-            offsets,
+            rules,
+            frame: Frame {
+                params: &pol.params,
+                now_slot: pol.now_slot,
+                slots: pol.slots,
+                offsets,
+                args: None,
+            },
+            on_error: None,
             b,
             input: params[0],
             now: params[1],
@@ -1017,6 +1499,7 @@ fn compile_policy(
             tz_consts,
             tables: &tables,
             switches: 0,
+            data: Vec::new(),
             list_tys: Vec::new(),
             lambdas: Vec::new(),
             ctx: params[3],
@@ -1025,10 +1508,14 @@ fn compile_policy(
         g.body()?;
         g.b.seal_all_blocks();
         let Gen {
-            b, sites, switches, ..
+            b,
+            sites,
+            switches,
+            data,
+            ..
         } = g;
         b.finalize(cfg);
-        (sites, switches)
+        (sites, switches, data)
     };
     let id = module
         .declare_function(&format!("xop_policy_{index}"), Linkage::Local, &sig)
@@ -1037,13 +1524,206 @@ fn compile_policy(
         .define_function(id, &mut ctx)
         .map_err(|e| format!("compiling the code failed: {e}"))?;
     module.clear_context(&mut ctx);
-    Ok((id, input_words, sites, tables, switches))
+    Ok((id, input_words, sites, tables, switches, data))
+}
+
+/// The guarding policies of one proposal: their indices, and where their rules start in the
+/// proposal's rule list.
+type Guards<'p> = Vec<(usize, &'p Policy, usize)>;
+
+fn compile_decision<'p>(
+    module: &mut JITModule,
+    program: &'p Program,
+    def: &'p DecisionDef,
+    index: usize,
+    (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
+    host: &Host,
+) -> Result<DecisionCode, String> {
+    let nparams = def.params.len();
+    if nparams > def.slots as usize {
+        return Err("its frame is smaller than its parameters".into());
+    }
+    if let Some(s) = def.now_slot
+        && s >= def.slots
+    {
+        return Err("its time slot is out of the frame".into());
+    }
+    let mut offsets = Vec::with_capacity(nparams);
+    let mut input_words = 0usize;
+    for p in &def.params {
+        offsets.push(input_words);
+        input_words += size(program, &p.ty, 0)?;
+    }
+    // Each proposal: the policies guarding its action (what `decide_action` evaluates), their
+    // rules as one list, and its block of the output.
+    let n = def.proposals.len();
+    let mut cands = Vec::with_capacity(n);
+    let mut guards: Vec<Guards<'p>> = Vec::with_capacity(n);
+    let mut rule_lists: Vec<Vec<&Rule>> = Vec::with_capacity(n);
+    let mut base = DEC_PAIRS + 2 * n;
+    for prop in &def.proposals {
+        let mut gs = Vec::new();
+        let mut rules: Vec<&Rule> = Vec::new();
+        let mut ids = Vec::new();
+        for (pi, pol) in program.policies.iter().enumerate() {
+            if pol.action != prop.action {
+                continue;
+            }
+            if pol.params.len() != prop.args.len() {
+                return Err(format!(
+                    "proposes {} with {} argument(s) where policy {} takes {}",
+                    prop.action,
+                    prop.args.len(),
+                    pol.qualified,
+                    pol.params.len()
+                ));
+            }
+            if pol.params.len() > pol.slots as usize || pol.now_slot.is_some_and(|s| s >= pol.slots)
+            {
+                return Err(format!(
+                    "guarded by policy {}, whose frame is malformed",
+                    pol.qualified
+                ));
+            }
+            gs.push((pi, pol, rules.len()));
+            for (ri, r) in pol.rules.iter().enumerate() {
+                rules.push(r);
+                ids.push((pi, ri));
+            }
+        }
+        let tables = Tables::new(&rules);
+        let words = 1 + tables.out_words();
+        cands.push(Cand {
+            base,
+            rules: ids,
+            tables,
+        });
+        base += words;
+        guards.push(gs);
+        rule_lists.push(rules);
+    }
+    let out_words = base;
+    if input_words > (i32::MAX as usize) / 16 || out_words > (i32::MAX as usize) / 16 {
+        return Err("too large".into());
+    }
+    let mut ctx = module.make_context();
+    let mut sig = module.make_signature();
+    for _ in 0..4 {
+        sig.params.push(AbiParam::new(I64));
+    }
+    ctx.func.signature = sig.clone();
+    let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
+    let mut fctx = FunctionBuilderContext::new();
+    let cfg = module.target_config();
+    let (sites, data) = {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let Some(first) = cands.first() else {
+            // No proposal: no candidate.
+            let zero = b.ins().iconst(I64, 0);
+            b.ins()
+                .store(MemFlagsData::trusted(), zero, params[2], word(DEC_COUNT));
+            b.ins().return_(&[]);
+            b.seal_all_blocks();
+            b.finalize(cfg);
+            return declare_define(module, index, &sig, &mut ctx)
+                .map(|id| (id, input_words, Vec::new(), cands, out_words, Vec::new()));
+        };
+        let mut g = Gen {
+            program,
+            rules: Vec::new(),
+            frame: Frame {
+                params: &def.params,
+                now_slot: def.now_slot,
+                slots: def.slots,
+                offsets: offsets.clone(),
+                args: None,
+            },
+            on_error: None,
+            b,
+            input: params[0],
+            now: params[1],
+            out: params[2],
+            rule: 0,
+            sites: Vec::new(),
+            strings,
+            tz_consts,
+            tables: &first.tables,
+            switches: 0,
+            data: Vec::new(),
+            list_tys: Vec::new(),
+            lambdas: Vec::new(),
+            ctx: params[3],
+            zone_field,
+        };
+        let out = params[2];
+        let zero = g.c(0);
+        g.b.ins()
+            .store(MemFlagsData::trusted(), zero, out, word(DEC_COUNT));
+        for (p, prop) in def.proposals.iter().enumerate() {
+            g.frame = Frame {
+                params: &def.params,
+                now_slot: def.now_slot,
+                slots: def.slots,
+                offsets: offsets.clone(),
+                args: None,
+            };
+            g.rules = rule_lists[p].clone();
+            g.tables = &cands[p].tables;
+            g.candidate(out, p, prop, cands[p].base, &guards[p])?;
+        }
+        g.sort_candidates(out);
+        g.b.ins().return_(&[]);
+        g.b.seal_all_blocks();
+        let Gen { b, sites, data, .. } = g;
+        b.finalize(cfg);
+        (sites, data)
+    };
+    let id = declare_define(module, index, &sig, &mut ctx)?;
+    Ok((id, input_words, sites, cands, out_words, data))
+}
+
+/// Declares and defines decision `index`'s function from `ctx`.
+fn declare_define(
+    module: &mut JITModule,
+    index: usize,
+    sig: &cranelift_codegen::ir::Signature,
+    ctx: &mut cranelift_codegen::Context,
+) -> Result<cranelift_module::FuncId, String> {
+    let id = module
+        .declare_function(&format!("xop_decision_{index}"), Linkage::Local, sig)
+        .map_err(|e| format!("declaring the code failed: {e}"))?;
+    module
+        .define_function(id, ctx)
+        .map_err(|e| format!("compiling the code failed: {e}"))?;
+    module.clear_context(ctx);
+    Ok(id)
+}
+
+/// Where the slots of the code being compiled come from: a policy's or decision's parameters
+/// read from the input, or (a guarding policy inlined into a decision) the values of a
+/// candidate's arguments.
+struct Frame<'p> {
+    params: &'p [Param],
+    now_slot: Option<u32>,
+    slots: u32,
+    /// Each parameter's word offset in the input.
+    offsets: Vec<usize>,
+    /// The parameters' values when they are a candidate's arguments.
+    args: Option<Vec<JV>>,
 }
 
 struct Gen<'p, 'f, 's> {
     program: &'p Program,
-    pol: &'p Policy,
-    offsets: Vec<usize>,
+    /// The rules being compiled: their index here is their bit in the output.
+    rules: Vec<&'p Rule>,
+    frame: Frame<'p>,
+    /// Where a run-time error goes after writing its words: `None` returns (a policy); a
+    /// decision goes on with its next candidate.
+    on_error: Option<Block>,
     b: FunctionBuilder<'f>,
     input: CVal,
     now: CVal,
@@ -1054,8 +1734,10 @@ struct Gen<'p, 'f, 's> {
     /// The ids of the strings used as `Tz` constants.
     tz_consts: &'s mut Vec<i64>,
     tables: &'s Tables,
-    /// How many equality-guard switches were emitted.
+    /// How many equality-guard switches (or tables) were emitted.
     switches: usize,
+    /// The rule tables of the code (see [`Gen::table_run`]).
+    data: Vec<Box<[i64]>>,
     /// The element types of the lists met (see [`Base::List`]).
     list_tys: Vec<Type>,
     /// The lambda slots bound by the quantifiers being compiled, innermost last.
@@ -1077,13 +1759,230 @@ impl<'p> Gen<'p, '_, '_> {
         for w in 0..self.tables.out_words() {
             self.store_out(zero, w);
         }
-        let n = self.pol.rules.len();
-        let mut i = 0;
+        let n = self.rules.len();
+        self.rules_range(0, n)?;
+        self.finish();
+        self.b.ins().return_(&[]);
+        Ok(())
+    }
+
+    /// Proposal `p` of a decision, into its block at word `base` of the output `out`: if its
+    /// condition holds, its arguments and rank, then the rules of every policy guarding its
+    /// action on those arguments (`decide_action`), and the combining rule; then it joins the
+    /// candidates. An error in its own evaluation makes it a failed candidate ranked
+    /// `i64::MIN`; an error in a rule, a failed decision at its rank (the interpreter's `rank`).
+    fn candidate(
+        &mut self,
+        out: CVal,
+        p: usize,
+        prop: &'p Proposal,
+        base: usize,
+        guards: &Guards<'p>,
+    ) -> Result<(), String> {
+        let f = MemFlagsData::trusted();
+        let zero = self.c(0);
+        for w in 0..1 + self.tables.out_words() {
+            self.b.ins().store(f, zero, out, word(base + w));
+        }
+        self.out = self.b.ins().iadd_imm_s(out, word(base + 1) as i64);
+        let n_rules = self.rules.len();
+        // An error of the candidate itself is reported at the rule past its rules.
+        self.rule = n_rules;
+        let eval_fail = self.b.create_block();
+        let append = self.b.create_block();
+        let next = self.b.create_block();
+        self.b.set_cold_block(eval_fail);
+        self.on_error = Some(eval_fail);
+        if let Some(c) = &prop.condition {
+            let v = self.expr(c, 1)?;
+            let v = self.as_bool(v, "the condition")?;
+            let yes = self.b.create_block();
+            self.b.ins().brif(v, yes, &[], next, &[]);
+            self.b.switch_to_block(yes);
+        }
+        let mut args = Vec::with_capacity(prop.args.len());
+        for a in &prop.args {
+            args.push(self.expr(a, 1)?);
+        }
+        let rank = match &prop.rank {
+            None => self.c(0),
+            Some(r) => {
+                let v = self.expr(r, 1)?;
+                if v.base != Base::Int {
+                    return Err(format!("ranks by a value of kind {}", v.base.kind()));
+                }
+                if v.present.is_some() {
+                    return Err("ranks by a value that may be absent".into());
+                }
+                v.val
+            }
+        };
+        self.b.ins().store(f, rank, out, word(base));
+        for (_, pol, _) in guards {
+            for (i, param) in pol.params.iter().enumerate() {
+                if !self.arg_fits(&prop.args[i], &args[i], &param.ty) {
+                    return Err(format!(
+                        "passes {} an argument `{}` it cannot check against policy {}",
+                        prop.action, param.name, pol.qualified
+                    ));
+                }
+            }
+        }
+        // From here on an error is the candidate's failed decision, at its rank.
+        self.on_error = Some(append);
+        for (gi, (_, pol, start)) in guards.iter().enumerate() {
+            let end = guards.get(gi + 1).map_or(n_rules, |g| g.2);
+            self.frame = Frame {
+                params: &pol.params,
+                now_slot: pol.now_slot,
+                slots: pol.slots,
+                offsets: Vec::new(),
+                args: Some(args.clone()),
+            };
+            self.rules_range(*start, end)?;
+        }
+        self.finish();
+        self.b.ins().jump(append, &[]);
+        self.b.switch_to_block(eval_fail);
+        let min = self.c(i64::MIN);
+        self.b.ins().store(f, min, out, word(base));
+        self.b.ins().jump(append, &[]);
+        // Join the candidates: the next (proposal, rank) pair.
+        self.b.switch_to_block(append);
+        let count = self.load(out, DEC_COUNT);
+        let at = self.b.ins().ishl_imm_u(count, 4);
+        let at = self.b.ins().iadd(out, at);
+        let pc = self.c(p as i64);
+        let r = self.load(out, base);
+        self.b.ins().store(f, pc, at, word(DEC_PAIRS));
+        self.b.ins().store(f, r, at, word(DEC_PAIRS + 1));
+        let count1 = self.b.ins().iadd_imm_s(count, 1);
+        self.b.ins().store(f, count1, out, word(DEC_COUNT));
+        self.b.ins().jump(next, &[]);
+        self.b.switch_to_block(next);
+        self.on_error = None;
+        Ok(())
+    }
+
+    /// Whether every value of argument `arg` (compiled to `v`) passes the interpreter's input
+    /// check against parameter type `ty` (`check_value`), so that the code need not repeat it.
+    fn arg_fits(&self, arg: &Expr, v: &JV, ty: &Type) -> bool {
+        let (want, optional) = match ty {
+            Type::Optional(t) => (&**t, true),
+            t => (t, false),
+        };
+        if let Expr::Const(k) = arg {
+            return check_value(self.program, ty, k).is_ok();
+        }
+        if v.base == Base::Absent {
+            return optional;
+        }
+        if v.present.is_some() && !optional {
+            return false;
+        }
+        if let Some(t) = self.decl_type(arg, 0) {
+            // A path of the input, checked with its declared type when it was bound.
+            return t == *ty || (optional && t == *want);
+        }
+        // Computed: kinds whose every value is valid.
+        matches!(
+            (v.base, want),
+            (Base::Bool, Type::Bool)
+                | (Base::Int, Type::Int)
+                | (Base::Duration, Type::Duration)
+                | (Base::Time, Type::Time)
+                | (Base::Text, Type::Text)
+                | (Base::Id, Type::Id)
+        )
+    }
+
+    /// The declared type of an input path `slot.field.field…` (or of the decision time).
+    fn decl_type(&self, e: &Expr, depth: u32) -> Option<Type> {
+        if depth > MAX_RECORD_DEPTH {
+            return None;
+        }
+        match e {
+            Expr::Slot(s) if self.lambdas.iter().any(|(l, _)| l == s) => None,
+            Expr::Slot(s) if self.frame.now_slot == Some(*s) => Some(Type::Time),
+            Expr::Slot(s) => self.frame.params.get(*s as usize).map(|p| p.ty.clone()),
+            Expr::Field(r, i) => {
+                let Type::Record(rt) = self.decl_type(r, depth + 1)? else {
+                    return None;
+                };
+                let rt = self.program.records.get(rt as usize)?;
+                Some(rt.fields.get(*i as usize)?.ty.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Ranks the (proposal, rank) pairs of a decision's output `out`, highest rank first and
+    /// ties in written order (an insertion sort, stable; a decision has few candidates).
+    fn sort_candidates(&mut self, out: CVal) {
+        let f = MemFlagsData::trusted();
+        let count = self.load(out, DEC_COUNT);
+        let head_i = self.b.create_block();
+        let i = self.b.append_block_param(head_i, I64);
+        let body_i = self.b.create_block();
+        let head_j = self.b.create_block();
+        let j = self.b.append_block_param(head_j, I64);
+        let check_j = self.b.create_block();
+        let shift = self.b.create_block();
+        let place = self.b.create_block();
+        let done = self.b.create_block();
+        let one = self.c(1);
+        self.b.ins().jump(head_i, &[BlockArg::Value(one)]);
+        self.b.switch_to_block(head_i);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, count);
+        self.b.ins().brif(more, body_i, &[], done, &[]);
+        self.b.switch_to_block(body_i);
+        let at_i = self.pair_at(out, i);
+        let kp = self.load(at_i, DEC_PAIRS);
+        let kr = self.load(at_i, DEC_PAIRS + 1);
+        self.b.ins().jump(head_j, &[BlockArg::Value(i)]);
+        self.b.switch_to_block(head_j);
+        let first = self.b.ins().icmp_imm_s(IntCC::Equal, j, 0);
+        self.b.ins().brif(first, place, &[], check_j, &[]);
+        self.b.switch_to_block(check_j);
+        let j1 = self.b.ins().iadd_imm_s(j, -1);
+        let at_prev = self.pair_at(out, j1);
+        let pr = self.load(at_prev, DEC_PAIRS + 1);
+        // Only a strictly lower rank moves down: ties keep their order.
+        let stop = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, pr, kr);
+        self.b.ins().brif(stop, place, &[], shift, &[]);
+        self.b.switch_to_block(shift);
+        let pp = self.load(at_prev, DEC_PAIRS);
+        let at_j = self.pair_at(out, j);
+        self.b.ins().store(f, pp, at_j, word(DEC_PAIRS));
+        self.b.ins().store(f, pr, at_j, word(DEC_PAIRS + 1));
+        self.b.ins().jump(head_j, &[BlockArg::Value(j1)]);
+        self.b.switch_to_block(place);
+        let at_j = self.pair_at(out, j);
+        self.b.ins().store(f, kp, at_j, word(DEC_PAIRS));
+        self.b.ins().store(f, kr, at_j, word(DEC_PAIRS + 1));
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().jump(head_i, &[BlockArg::Value(i1)]);
+        self.b.switch_to_block(done);
+    }
+
+    /// The address of pair `k` minus the pairs' offset (so that `load(at, DEC_PAIRS)` reads it).
+    fn pair_at(&mut self, out: CVal, k: CVal) -> CVal {
+        let bytes = self.b.ins().ishl_imm_u(k, 4);
+        self.b.ins().iadd(out, bytes)
+    }
+
+    /// Rules `from..to` (of one frame), equality-guarded runs as switches.
+    fn rules_range(&mut self, from: usize, n: usize) -> Result<(), String> {
+        let mut i = from;
         while i < n {
             if let Some((path, _)) = self.guard(i) {
                 let mut j = i + 1;
                 while j < n && self.guard(j).is_some_and(|(p, _)| p == path) {
                     j += 1;
+                }
+                if j - i >= TABLE_MIN && self.table_run(i, j, path)? {
+                    i = j;
+                    continue;
                 }
                 if j - i >= SWITCH_MIN {
                     self.switch_run(i, j, path)?;
@@ -1094,8 +1993,6 @@ impl<'p> Gen<'p, '_, '_> {
             self.rule(i)?;
             i += 1;
         }
-        self.finish();
-        self.b.ins().return_(&[]);
         Ok(())
     }
 
@@ -1116,10 +2013,10 @@ impl<'p> Gen<'p, '_, '_> {
     /// Rule `i`: if its condition holds, marks it fired and notes its reason under its verdict.
     fn rule(&mut self, i: usize) -> Result<(), String> {
         self.rule = i;
-        let pol = self.pol;
+        let rule = self.rules[i];
         let fire = self.b.create_block();
         let next = self.b.create_block();
-        match &pol.rules[i].condition {
+        match &rule.condition {
             None => {
                 self.b.ins().jump(fire, &[]);
             }
@@ -1133,7 +2030,7 @@ impl<'p> Gen<'p, '_, '_> {
         self.set_bit(HEADER + i / 64, i % 64);
         if let Some(r) = self.tables.rule_reason[i] {
             let r = r as usize;
-            let at = self.tables.class_at(verdict_code(pol.rules[i].verdict));
+            let at = self.tables.class_at(verdict_code(rule.verdict));
             self.set_bit(at + r / 64, r % 64);
         }
         self.b.ins().jump(next, &[]);
@@ -1145,7 +2042,7 @@ impl<'p> Gen<'p, '_, '_> {
     /// alone or as the leftmost operand of `and`s, where `P` is an always-present input path of
     /// a scalar kind and the constant of the same kind; gives `P` and the constant's word.
     fn guard(&mut self, i: usize) -> Option<(&'p Expr, i64)> {
-        let mut e = self.pol.rules[i].condition.as_ref()?;
+        let mut e = self.rules[i].condition.as_ref()?;
         while let Expr::And(a, _) = e {
             e = a;
         }
@@ -1170,8 +2067,8 @@ impl<'p> Gen<'p, '_, '_> {
             return None;
         }
         let ty = match e {
-            Expr::Slot(s) if self.pol.now_slot != Some(*s) => {
-                self.pol.params.get(*s as usize)?.ty.clone()
+            Expr::Slot(s) if self.frame.now_slot != Some(*s) => {
+                self.frame.params.get(*s as usize)?.ty.clone()
             }
             Expr::Field(r, i) => {
                 let Type::Record(rt) = self.path_type(r, depth + 1)? else {
@@ -1183,6 +2080,243 @@ impl<'p> Gen<'p, '_, '_> {
             _ => return None,
         };
         (!matches!(ty, Type::Optional(_))).then_some(ty)
+    }
+
+    /// The residual of rule `i` after its equality guard when it is simple: `None` for
+    /// `P == k` alone, or `Q op c` with `Q` an always-present scalar input path and `c` a
+    /// constant of its kind (ordering only on Int, Duration and Time), which can neither fail
+    /// nor be absent.
+    #[allow(clippy::type_complexity)]
+    fn simple_residual(&mut self, i: usize) -> Option<Option<(&'p Expr, CmpOp, i64)>> {
+        let r = match self.rules[i].condition.as_ref()? {
+            Expr::Cmp(CmpOp::Eq, ..) => return Some(None),
+            Expr::And(a, r) if matches!(**a, Expr::Cmp(CmpOp::Eq, ..)) => r,
+            _ => return None,
+        };
+        let Expr::Cmp(op, q, k) = &**r else {
+            return None;
+        };
+        let (Expr::Const(k), false) = (&**k, matches!(**q, Expr::Const(_))) else {
+            return None;
+        };
+        let base = base_of(&self.path_type(q, 0)?).ok()?;
+        if matches!(base, Base::Record(_) | Base::List(_) | Base::Absent) {
+            return None;
+        }
+        let (kb, c) = self.const_word(k)?;
+        let ordered = !matches!(op, CmpOp::Eq | CmpOp::Ne);
+        if kb != base || (ordered && !matches!(base, Base::Int | Base::Duration | Base::Time)) {
+            return None;
+        }
+        Some(Some((&**q, *op, c)))
+    }
+
+    /// Rules `from..to`, all guarded by equality on `path` and with simple residuals (see
+    /// [`Self::simple_residual`]) on one path `Q`, as data instead of code: a table of the
+    /// guards' constants (indexed directly when they are dense, else binary-searched) gives
+    /// each constant's rules, and one loop evaluates their residuals branch-free and sets
+    /// their fired and reason bits. The code is the same size whatever the number of rules,
+    /// which is what makes a policy of thousands of rules quick to compile. Evaluating `Q` for
+    /// every input, and the residuals in any order, is the rule-order scan's result: neither
+    /// can fail, and bits only accumulate. `Ok(false)`: the run does not qualify.
+    fn table_run(&mut self, from: usize, to: usize, path: &Expr) -> Result<bool, String> {
+        let mut q_path: Option<&'p Expr> = None;
+        // (key, outcome mask, constant, rule); outcome bits: 1 `q < c`, 2 `q == c`, 4 `q > c`.
+        let mut rows: Vec<(i64, i64, i64, usize)> = Vec::with_capacity(to - from);
+        for i in from..to {
+            let (Some((_, k)), Some(res)) = (self.guard(i), self.simple_residual(i)) else {
+                return Ok(false);
+            };
+            let (mask, c) = match res {
+                None => (0b111, 0),
+                Some((q, op, c)) => {
+                    match q_path {
+                        None => q_path = Some(q),
+                        Some(p) if p == q => {}
+                        Some(_) => return Ok(false),
+                    }
+                    let mask = match op {
+                        CmpOp::Lt => 0b001,
+                        CmpOp::Le => 0b011,
+                        CmpOp::Eq => 0b010,
+                        CmpOp::Ne => 0b101,
+                        CmpOp::Gt => 0b100,
+                        CmpOp::Ge => 0b110,
+                    };
+                    (mask, c)
+                }
+            };
+            rows.push((k, mask, c, i));
+        }
+        // Keys ascending, each key's rules in rule order (the sort is stable).
+        rows.sort_by_key(|r| r.0);
+        let mut keys: Vec<i64> = Vec::new();
+        let mut starts: Vec<i64> = Vec::new();
+        for (e, r) in rows.iter().enumerate() {
+            if keys.last() != Some(&r.0) {
+                keys.push(r.0);
+                starts.push(e as i64);
+            }
+        }
+        starts.push(rows.len() as i64);
+        let m = keys.len();
+        let (Some(&min), Some(&max)) = (keys.first(), keys.last()) else {
+            return Ok(false);
+        };
+        let span = i128::from(max) - i128::from(min) + 1;
+        let dense = span <= 2 * m as i128 + 16;
+        let mut data: Vec<i64> = Vec::with_capacity(2 * m + 1 + ENTRY_WORDS * rows.len());
+        data.extend(&keys);
+        data.extend(&starts);
+        let entries_at = data.len();
+        for &(_, mask, c, i) in &rows {
+            let fired_w = HEADER + i / 64;
+            let (class_w, class_bit) = match self.tables.rule_reason[i] {
+                Some(r) => {
+                    let r = r as usize;
+                    let at = self.tables.class_at(verdict_code(self.rules[i].verdict));
+                    (at + r / 64, 1u64 << (r % 64))
+                }
+                None => (fired_w, 0),
+            };
+            data.extend([
+                mask,
+                c,
+                i64::from(word(fired_w)),
+                (1u64 << (i % 64)) as i64,
+                i64::from(word(class_w)),
+                class_bit as i64,
+            ]);
+        }
+        let dense_at = data.len();
+        if dense {
+            let mut index = vec![-1i64; span as usize];
+            for (case, k) in keys.iter().enumerate() {
+                index[(k - min) as usize] = case as i64;
+            }
+            data.extend(index);
+        }
+        if data.len() > (i32::MAX as usize) / 16 {
+            return Ok(false);
+        }
+        let data: Box<[i64]> = data.into_boxed_slice();
+        let table = self.c(data.as_ptr() as i64);
+        // The code reads the table at this address: it is kept with the code and never moves
+        // (a boxed slice's elements stay where they are when the box is moved).
+        self.data.push(data);
+
+        let v = self.expr(path, 1)?.val;
+        let q = match q_path {
+            Some(q) => self.expr(q, 1)?.val,
+            None => self.c(0),
+        };
+        let join = self.b.create_block();
+        let found = self.b.create_block();
+        let case = self.b.append_block_param(found, I64);
+        if dense {
+            // `v - min` wraps for values below `min`: one unsigned check covers both ends.
+            let d = self.b.ins().iadd_imm_s(v, min.wrapping_neg());
+            let inside = self
+                .b
+                .ins()
+                .icmp_imm_u(IntCC::UnsignedLessThan, d, span as i64);
+            let look = self.b.create_block();
+            self.b.ins().brif(inside, look, &[], join, &[]);
+            self.b.switch_to_block(look);
+            let at = self.b.ins().ishl_imm_u(d, 3);
+            let at = self.b.ins().iadd(table, at);
+            let c = self.load(at, dense_at);
+            let hit = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, c, 0);
+            self.b
+                .ins()
+                .brif(hit, found, &[BlockArg::Value(c)], join, &[]);
+        } else {
+            // The first key not below `v`, by binary search.
+            let head = self.b.create_block();
+            let lo = self.b.append_block_param(head, I64);
+            let hi = self.b.append_block_param(head, I64);
+            let body = self.b.create_block();
+            let done = self.b.create_block();
+            let zero = self.c(0);
+            let mk = self.c(m as i64);
+            self.b
+                .ins()
+                .jump(head, &[BlockArg::Value(zero), BlockArg::Value(mk)]);
+            self.b.switch_to_block(head);
+            let more = self.b.ins().icmp(IntCC::SignedLessThan, lo, hi);
+            self.b.ins().brif(more, body, &[], done, &[]);
+            self.b.switch_to_block(body);
+            let sum = self.b.ins().iadd(lo, hi);
+            let mid = self.b.ins().ushr_imm_u(sum, 1);
+            let at = self.b.ins().ishl_imm_u(mid, 3);
+            let at = self.b.ins().iadd(table, at);
+            let km = self.load(at, 0);
+            let less = self.b.ins().icmp(IntCC::SignedLessThan, km, v);
+            let mid1 = self.b.ins().iadd_imm_s(mid, 1);
+            let lo1 = self.b.ins().select(less, mid1, lo);
+            let hi1 = self.b.ins().select(less, hi, mid);
+            self.b
+                .ins()
+                .jump(head, &[BlockArg::Value(lo1), BlockArg::Value(hi1)]);
+            self.b.switch_to_block(done);
+            let inside = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, lo, m as i64);
+            let check = self.b.create_block();
+            self.b.ins().brif(inside, check, &[], join, &[]);
+            self.b.switch_to_block(check);
+            let at = self.b.ins().ishl_imm_u(lo, 3);
+            let at = self.b.ins().iadd(table, at);
+            let k = self.load(at, 0);
+            let hit = self.b.ins().icmp(IntCC::Equal, k, v);
+            self.b
+                .ins()
+                .brif(hit, found, &[BlockArg::Value(lo)], join, &[]);
+        }
+        // The key's rules: entries `starts[case]..starts[case + 1]`.
+        self.b.switch_to_block(found);
+        let at = self.b.ins().ishl_imm_u(case, 3);
+        let at = self.b.ins().iadd(table, at);
+        let start = self.load(at, m);
+        let end = self.load(at, m + 1);
+        let head = self.b.create_block();
+        let e = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        self.b.ins().jump(head, &[BlockArg::Value(start)]);
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, e, end);
+        self.b.ins().brif(more, body, &[], join, &[]);
+        self.b.switch_to_block(body);
+        let at = self.b.ins().imul_imm_s(e, (ENTRY_WORDS * 8) as i64);
+        let at = self.b.ins().iadd(table, at);
+        let mask = self.load(at, entries_at);
+        let c = self.load(at, entries_at + 1);
+        // The outcome's bit: 0 below, 1 equal, 2 above (ordering kinds are compared signed;
+        // the masks of `==` and `!=` give the same answer below and above).
+        let gt = self.b.ins().icmp(IntCC::SignedGreaterThan, q, c);
+        let eq = self.b.ins().icmp(IntCC::Equal, q, c);
+        let gt = self.bool64(gt);
+        let eq = self.bool64(eq);
+        let shift = self.b.ins().ishl_imm_u(gt, 1);
+        let shift = self.b.ins().bor(shift, eq);
+        let holds = self.b.ins().ushr(mask, shift);
+        let holds = self.b.ins().band_imm_u(holds, 1);
+        let all = self.b.ins().ineg(holds);
+        for (w, bit) in [(2, 3), (4, 5)] {
+            let off = self.load(at, entries_at + w);
+            let bits = self.load(at, entries_at + bit);
+            let bits = self.b.ins().band(bits, all);
+            let addr = self.b.ins().iadd(self.out, off);
+            let old = self.load(addr, 0);
+            let new = self.b.ins().bor(old, bits);
+            self.b.ins().store(MemFlagsData::trusted(), new, addr, 0);
+        }
+        let e1 = self.b.ins().iadd_imm_s(e, 1);
+        self.b.ins().jump(head, &[BlockArg::Value(e1)]);
+        self.b.switch_to_block(join);
+        self.switches += 1;
+        Ok(true)
     }
 
     /// Rules `from..to`, all guarded by equality on `path`: one switch on `path`'s value, each
@@ -1227,7 +2361,6 @@ impl<'p> Gen<'p, '_, '_> {
             let fired = self.load(self.out, HEADER + w);
             for (class, acc) in any.iter_mut().enumerate() {
                 let mask = self
-                    .pol
                     .rules
                     .iter()
                     .enumerate()
@@ -1305,7 +2438,14 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().store(f, s, out, 8);
         self.b.ins().store(f, x, out, 16);
         self.b.ins().store(f, y, out, 24);
-        self.b.ins().return_(&[]);
+        match self.on_error {
+            Some(blk) => {
+                self.b.ins().jump(blk, &[]);
+            }
+            None => {
+                self.b.ins().return_(&[]);
+            }
+        }
         self.b.switch_to_block(ok);
     }
 
@@ -1403,8 +2543,12 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     fn intern(&mut self, s: &str) -> i64 {
+        if let Some(&id) = self.strings.get(s) {
+            return id;
+        }
         let n = self.strings.len() as i64;
-        *self.strings.entry(s.to_string()).or_insert(n)
+        self.strings.insert(s.to_string(), n);
+        n
     }
 
     fn expr(&mut self, e: &Expr, depth: u32) -> Result<JV, String> {
@@ -1586,7 +2730,7 @@ impl<'p> Gen<'p, '_, '_> {
         if let Some((_, v)) = self.lambdas.iter().rev().find(|(l, _)| *l == s) {
             return Ok(*v);
         }
-        if self.pol.now_slot == Some(s) {
+        if self.frame.now_slot == Some(s) {
             return Ok(JV {
                 base: Base::Time,
                 present: None,
@@ -1594,12 +2738,18 @@ impl<'p> Gen<'p, '_, '_> {
             });
         }
         let i = s as usize;
-        if let Some(p) = self.pol.params.get(i) {
-            let off = self.offsets[i];
+        if let Some(p) = self.frame.params.get(i) {
+            if let Some(args) = &self.frame.args {
+                return args
+                    .get(i)
+                    .copied()
+                    .ok_or_else(|| "misses an argument".to_string());
+            }
+            let off = self.frame.offsets[i];
             let ty = p.ty.clone();
             return self.load_typed(self.input, off, &ty);
         }
-        if s < self.pol.slots {
+        if s < self.frame.slots {
             return Ok(self.absent());
         }
         Err(format!("reads slot {s}, out of the frame"))

@@ -286,3 +286,96 @@ fn ordering_an_always_absent_value_is_compiled() {
     let d = agree(&program, &jit, 0, &[Value::Int(1)], 0).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(d.reasons, [RUNTIME_ERROR]);
 }
+
+/// Decisions over the generated policies: for each policy, a decision with its parameters that
+/// proposes its action four times (arguments: the decision's own parameters), under some of
+/// its rules' conditions, ranked by constants (ties) or by `if` over another rule's condition
+/// (a failing condition fails the candidate). The JIT must rank exactly as the interpreter
+/// does, and compile every decision whose policy it compiles.
+#[test]
+fn jit_and_interpreter_agree_on_generated_decisions() {
+    use xop_runtime::ir::{DecisionDef, Expr, Proposal, SourceRef};
+    let programs = env("XOP_GENERATED_PROGRAMS", PROGRAMS).min(60);
+    let (mut compared, mut compiled, mut failed_candidates, mut ranked) = (0, 0, 0, 0);
+    for seed in 0..programs {
+        let mut program = synth::program(seed);
+        let decisions: Vec<DecisionDef> = program
+            .policies
+            .iter()
+            .map(|pol| {
+                let cond = |k: usize| pol.rules[k % pol.rules.len()].condition.clone();
+                let proposals = (0..4)
+                    .map(|k| Proposal {
+                        action: pol.action.clone(),
+                        args: (0..pol.params.len() as u32).map(Expr::Slot).collect(),
+                        rank: match k % 3 {
+                            0 => None,
+                            1 => cond(k + 1).map(|c| {
+                                Expr::If(
+                                    Box::new(c),
+                                    Box::new(Expr::Const(Value::Int(10))),
+                                    Box::new(Expr::Const(Value::Int(-(k as i64)))),
+                                )
+                            }),
+                            _ => Some(Expr::Const(Value::Int(10))),
+                        },
+                        condition: if k % 2 == 1 { cond(3 * k) } else { None },
+                        source: SourceRef {
+                            line: k as u32 + 1,
+                            ..SourceRef::default()
+                        },
+                    })
+                    .collect();
+                DecisionDef {
+                    name: format!("d{}", pol.name),
+                    qualified: format!("gen.d{}", pol.name),
+                    params: pol.params.clone(),
+                    now_slot: pol.now_slot,
+                    slots: pol.slots,
+                    proposals,
+                }
+            })
+            .collect();
+        program.decisions = decisions;
+        let jit = jit::compile(&program);
+        for i in 0..program.decisions.len() {
+            if let Some(why) = jit.decision_unsupported(i) {
+                assert!(
+                    jit.unsupported(i).is_some(),
+                    "seed {seed}: decision {i} refused ({why}) though its policy is compiled"
+                );
+                continue;
+            }
+            compiled += 1;
+            let mut sampler = Sampler::new(&program, seed.wrapping_mul(7919) + i as u64);
+            for _ in 0..60 {
+                let args = sampler.args(&program, i).expect("sampled input");
+                let now = YEAR_2026 + (sampler.next_u64() % YEAR_MS) as i64;
+                let expected = interp::rank(&program, i, &args, now, &NoSignals);
+                let actual = jit.decide_decision(i, &args, now);
+                assert_eq!(
+                    actual.as_ref(),
+                    Some(&expected),
+                    "seed {seed}, decision {i}, now {now}, args {args:?}\n{:#?}",
+                    program.decisions[i]
+                );
+                compared += 1;
+                if let Ok(cands) = &expected {
+                    ranked += cands.len();
+                    failed_candidates += cands
+                        .iter()
+                        .filter(|c| c.decision.reasons == [RUNTIME_ERROR])
+                        .count();
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{compared} rankings of {compiled} decisions: {ranked} candidates, {failed_candidates} failed"
+    );
+    assert!(
+        compiled >= programs as usize,
+        "too few decisions compiled: {compiled}"
+    );
+    assert!(failed_candidates > 0 && failed_candidates * 2 < ranked);
+}

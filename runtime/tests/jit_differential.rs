@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use xop_runtime::interp::{self, Decision, NoSignals, RUNTIME_ERROR};
 use xop_runtime::ir::{
-    ArithOp, CmpOp, EnumType, Expr, Field, Intrinsic, Param, Policy, Program, Quantifier,
-    RecordType, Review, Rule, SourceRef, Symbol, SymbolKind, Type, Verdict,
+    ArithOp, CmpOp, DecisionDef, EnumType, Expr, Field, Intrinsic, Param, Policy, Program,
+    Proposal, Quantifier, RecordType, Review, Rule, SourceRef, Symbol, SymbolKind, Type, Verdict,
 };
 use xop_runtime::jit;
 use xop_runtime::value::Value;
@@ -560,6 +560,99 @@ fn many_rules_policy() -> Policy {
     policy("many", vec![param("v", Type::Int)], None, rules)
 }
 
+/// Long runs of equality-guarded rules with simple residuals, compiled to rule tables: Text keys
+/// (dense: indexed directly) with every comparison on an Int, Int keys (sparse: searched)
+/// with comparisons on a Duration, enum keys with `==`/`!=` on a Text; keys on either side,
+/// duplicate keys, keys no input has, rules without residual, reasons shared across verdicts.
+fn table_policy() -> Policy {
+    let (seg, n, d, tier) = (slot(0), slot(1), slot(2), slot(3));
+    let ops = [
+        CmpOp::Lt,
+        CmpOp::Le,
+        CmpOp::Eq,
+        CmpOp::Ne,
+        CmpOp::Gt,
+        CmpOp::Ge,
+    ];
+    let verdict = |i: usize| match i % 7 {
+        0 => Verdict::Deny,
+        1 | 2 => Verdict::Review,
+        _ => Verdict::Allow,
+    };
+    let reason = |i: usize| -> &'static str { ["a", "b", "c", "", "d", "e", "f"][i % 7] };
+    let mut rules: Vec<RuleSpec> = Vec::new();
+    let keys = ["FR", "DE", "NL", "US", "u-1", "u-2", "", "XX"];
+    for i in 0..48 {
+        let key = keys[(i * 5) % keys.len()];
+        let guard = if i % 4 == 0 {
+            cmp(CmpOp::Eq, text(key), seg.clone())
+        } else {
+            cmp(CmpOp::Eq, seg.clone(), text(key))
+        };
+        let cond = if i % 9 == 4 {
+            guard
+        } else {
+            and(
+                guard,
+                cmp(ops[i % 6], n.clone(), int((i as i64 % 13) * 7 - 40)),
+            )
+        };
+        rules.push((verdict(i), reason(i), Some(cond)));
+    }
+    let sparse = [
+        -2000,
+        -7,
+        0,
+        1,
+        2,
+        3,
+        5,
+        8,
+        13,
+        21,
+        34,
+        55,
+        89,
+        1000,
+        5000,
+        i64::MIN,
+    ];
+    for i in 0..32 {
+        let cond = and(
+            cmp(CmpOp::Eq, n.clone(), int(sparse[(i * 3) % sparse.len()])),
+            cmp(ops[(i + 2) % 6], d.clone(), dur((i as i64 % 11) * 5 - 20)),
+        );
+        rules.push((verdict(i + 1), reason(i + 2), Some(cond)));
+    }
+    for i in 0..18 {
+        let cond = and(
+            cmp(
+                CmpOp::Eq,
+                tier.clone(),
+                Expr::Const(Value::Enum(0, (i % 3) as u32)),
+            ),
+            cmp(
+                if i % 2 == 0 { CmpOp::Eq } else { CmpOp::Ne },
+                seg.clone(),
+                text(keys[i % 5]),
+            ),
+        );
+        rules.push((verdict(i + 2), reason(i + 4), Some(cond)));
+    }
+    rules.push((Verdict::Allow, "ok", None));
+    policy(
+        "table",
+        vec![
+            param("seg", Type::Text),
+            param("n", Type::Int),
+            param("d", Type::Duration),
+            param("tier", Type::Enum(0)),
+        ],
+        None,
+        rules,
+    )
+}
+
 /// Runs of rules guarded by equality on one input path (compiled to switches), on Text, Int,
 /// enum, symbol and Id paths, constants on either side, duplicate keys, keys no input has,
 /// errors inside a case, reasons shared across verdicts, and guards the switch must not take
@@ -870,6 +963,7 @@ fn program() -> Program {
         many_rules_policy(),
         guarded_policy(),
         lists_policy(),
+        table_policy(),
     ];
     p
 }
@@ -1103,6 +1197,32 @@ fn equality_guards_compiled_to_switches() {
 }
 
 #[test]
+fn equality_guards_compiled_to_rule_tables() {
+    let p = program();
+    let jit = jit::compile(&p);
+    assert_eq!(jit.switches(6), 3);
+    let ds = differential(0x7AB1_E5EE_D000_0001, 6, 30_000);
+    let (seen, _, _) = coverage(&ds);
+    let never: Vec<usize> = (0..98)
+        .filter(|i| !seen.contains_key(&format!("acme.table#{i}")))
+        .collect();
+    // Rules keyed on "XX" cannot fire (no input has it); a few others need rare inputs (an
+    // exact Int, a rare key); most fire.
+    assert!(never.len() < 15, "never fired: {never:?}");
+    for i in (0..48).filter(|&i| keys_xx(i)) {
+        assert!(never.contains(&i), "rule {i} keyed on XX fired");
+    }
+    for v in ["Allow", "Review", "Deny"] {
+        assert!(seen.contains_key(v), "no {v}");
+    }
+}
+
+/// Whether rule `i` of the Text run of `table_policy` is keyed on "XX".
+fn keys_xx(i: usize) -> bool {
+    (i * 5) % 8 == 7
+}
+
+#[test]
 fn lists_quantifiers_and_intrinsics() {
     let ds = differential(0x1157_5EED, 5, 20_000);
     let (seen, errors, _) = coverage(&ds);
@@ -1328,4 +1448,321 @@ fn shared_across_threads_and_dropped() {
         h.join().expect("no panic");
     }
     drop(jit); // frees the code (the last Arc)
+}
+
+// ---------------------------------------------------------------- decisions
+
+fn proposal(
+    action: &str,
+    args: Vec<Expr>,
+    rank: Option<Expr>,
+    condition: Option<Expr>,
+) -> Proposal {
+    Proposal {
+        action: action.into(),
+        args,
+        rank,
+        condition,
+        source: SourceRef::default(),
+    }
+}
+
+fn guard_policy(
+    name: &str,
+    action: &str,
+    params: Vec<Param>,
+    now: Option<u32>,
+    rules: Vec<RuleSpec>,
+) -> Policy {
+    let mut p = policy(name, params, now, rules);
+    p.action = action.into();
+    p
+}
+
+/// Decisions whose candidates are guarded by two policies (one with an equality-guard switch),
+/// by one, or by none; with ranks that tie, overflow and fail.
+fn decision_program() -> Program {
+    let mut p = base_program();
+    let c = || slot(0);
+    let mut customer = customer_policy();
+    customer.action = "acme.offer".into();
+    let offer_params = || {
+        vec![
+            param("c", Type::Record(1)),
+            param("country", Type::Text),
+            param("tz", Type::Tz),
+        ]
+    };
+    let mut second_rules: Vec<RuleSpec> = vec![
+        (
+            Verdict::Deny,
+            "young",
+            Some(cmp(CmpOp::Lt, field(c(), C_AGE), int(30))),
+        ),
+        (Verdict::Review, "vip", Some(field(c(), C_VIP))),
+        (
+            Verdict::Deny,
+            "overflow",
+            Some(cmp(
+                CmpOp::Eq,
+                ar(ArithOp::Mul, field(c(), C_AGE), int(1_000_000_000_000)),
+                int(7_000_000_000_000),
+            )),
+        ),
+    ];
+    for (k, country) in ["FR", "DE", "NL", "US", "FR"].iter().enumerate() {
+        second_rules.push((
+            if k % 2 == 0 {
+                Verdict::Allow
+            } else {
+                Verdict::Deny
+            },
+            ["c-fr", "c-de", "c-nl", "c-us", "c-fr2"][k],
+            Some(and(
+                cmp(CmpOp::Eq, slot(1), text(country)),
+                cmp(CmpOp::Ge, field(c(), C_AGE), int(20 * k as i64)),
+            )),
+        ));
+    }
+    let second = guard_policy(
+        "second",
+        "acme.offer",
+        offer_params(),
+        Some(3),
+        second_rules,
+    );
+    let note = guard_policy(
+        "note",
+        "acme.note",
+        vec![param("n", Type::Int)],
+        None,
+        vec![
+            (Verdict::Allow, "pos", Some(cmp(CmpOp::Gt, slot(0), int(0)))),
+            (
+                Verdict::Deny,
+                "big",
+                Some(cmp(CmpOp::Gt, slot(0), int(100))),
+            ),
+            (
+                Verdict::Allow,
+                "pos",
+                Some(cmp(CmpOp::Gt, slot(0), int(10))),
+            ),
+        ],
+    );
+    p.policies = vec![customer, second, note];
+    let tz = |z: &str| Expr::Const(Value::Tz(Arc::from(z)));
+    let n = || slot(1);
+    let mut nba = DecisionDef {
+        name: "nba".into(),
+        qualified: "acme.nba".into(),
+        params: vec![
+            param("c", Type::Record(1)),
+            param("n", Type::Int),
+            param("country", Type::Text),
+        ],
+        now_slot: Some(3),
+        slots: 5,
+        proposals: vec![
+            proposal(
+                "acme.offer",
+                vec![c(), text("FR"), tz("Europe/Paris")],
+                Some(ar(ArithOp::Mul, field(c(), C_AGE), n())),
+                Some(field(c(), C_VIP)),
+            ),
+            proposal("acme.offer", vec![c(), slot(2), tz("UTC")], Some(n()), None),
+            proposal(
+                "acme.offer",
+                vec![c(), field(field(c(), C_ADDR), 0), tz("America/New_York")],
+                Some(int(100)),
+                Some(cmp(CmpOp::Gt, field(c(), C_AGE), n())),
+            ),
+            proposal("acme.unguarded", vec![c()], Some(Expr::Neg(b(n()))), None),
+            proposal(
+                "acme.offer",
+                vec![c(), text("DE"), tz("UTC")],
+                Some(n()),
+                // fails when the backup address is absent
+                Some(cmp(CmpOp::Eq, field(field(c(), C_BACKUP), 0), text("DE"))),
+            ),
+            proposal(
+                "acme.note",
+                vec![ar(ArithOp::Add, n(), field(c(), C_AGE))],
+                None,
+                Some(cmp(CmpOp::Lt, n(), int(50))),
+            ),
+            proposal(
+                "acme.note",
+                vec![n()],
+                Some(Expr::If(b(field(c(), C_VIP)), b(n()), b(int(0)))),
+                None,
+            ),
+        ],
+    };
+    for (i, prop) in nba.proposals.iter_mut().enumerate() {
+        prop.source.line = 10 + i as u32;
+    }
+    let decimal = DecisionDef {
+        name: "decimal".into(),
+        qualified: "acme.decimal".into(),
+        params: vec![param("n", Type::Int)],
+        now_slot: None,
+        slots: 1,
+        proposals: vec![proposal(
+            "acme.note",
+            vec![slot(0)],
+            Some(Expr::Const(Value::Decimal(1.into()))),
+            None,
+        )],
+    };
+    let empty = DecisionDef {
+        name: "empty".into(),
+        qualified: "acme.empty".into(),
+        params: vec![param("n", Type::Int)],
+        now_slot: None,
+        slots: 1,
+        proposals: Vec::new(),
+    };
+    p.decisions = vec![nba, decimal, empty];
+    p
+}
+
+#[test]
+fn decisions_rank_like_the_interpreter() {
+    let p = decision_program();
+    let jit = jit::compile(&p);
+    assert_eq!(jit.decision_unsupported(0), None);
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for _ in 0..20_000 {
+        let mut args: Vec<Value> = p.decisions[0]
+            .params
+            .iter()
+            .map(|x| gen_value(&mut rng, &p, &x.ty))
+            .collect();
+        if rng.chance(2) {
+            args[rng.below(3) as usize] = Value::Bool(true);
+        }
+        if rng.chance(1) {
+            args.pop();
+        }
+        let t = now(&mut rng);
+        let expected = interp::rank(&p, 0, &args, t, &NoSignals);
+        let got = jit.decide_decision(0, &args, t);
+        assert_eq!(got.as_ref(), Some(&expected), "args {args:?}, now {t}");
+        match &expected {
+            Err(d) => *seen.entry(format!("refused {}", d.reasons[0])).or_default() += 1,
+            Ok(cands) => {
+                *seen
+                    .entry(format!("{} candidates", cands.len()))
+                    .or_default() += 1;
+                for w in cands.windows(2) {
+                    if w[0].rank == w[1].rank {
+                        *seen.entry("tie".into()).or_default() += 1;
+                    }
+                }
+                for c in cands {
+                    let d = &c.decision;
+                    let what = match d.error.as_deref() {
+                        Some(e) if e.starts_with("proposal") => "candidate error".to_string(),
+                        Some(_) => "rule error".to_string(),
+                        None => format!("{:?}", d.verdict),
+                    };
+                    *seen.entry(format!("line {} {what}", c.line)).or_default() += 1;
+                    for r in &d.fired {
+                        *seen.entry(r.clone()).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    // The inputs reach every outcome the test is about.
+    for key in [
+        "refused xop:bad-input",
+        "3 candidates",
+        "7 candidates",
+        "tie",
+        "line 10 candidate error",
+        "line 10 Deny",
+        "line 11 rule error",
+        "line 11 Allow",
+        "line 11 Review",
+        "line 12 rule error",
+        "line 13 Deny",
+        "line 13 candidate error",
+        "line 14 candidate error",
+        "line 15 candidate error",
+        "line 15 Allow",
+        "line 16 Deny",
+        "acme.second#4",
+        "acme.second#7",
+    ] {
+        assert!(
+            seen.get(key).copied().unwrap_or(0) > 0,
+            "{key} never seen: {seen:?}"
+        );
+    }
+}
+
+#[test]
+fn decisions_hot_path_and_fallback() {
+    let p = decision_program();
+    let jit = jit::compile(&p);
+    // A Decimal rank is not compiled: the interpreter ranks it, and the reason says why.
+    assert!(
+        jit.decision_unsupported(1)
+            .expect("a reason")
+            .contains("Decimal")
+    );
+    assert_eq!(jit.decide_decision(1, &[Value::Int(1)], 0), None);
+    // No proposal: no candidate.
+    assert_eq!(
+        jit.decide_decision(2, &[Value::Int(1)], 0),
+        Some(interp::rank(&p, 2, &[Value::Int(1)], 0, &NoSignals))
+    );
+    // No such decision fails closed like the interpreter.
+    assert_eq!(
+        jit.decide_decision(9, &[], 0),
+        Some(interp::rank(&p, 9, &[], 0, &NoSignals))
+    );
+    // Bound once, run into a reused output: the ranked pairs and verdicts without allocating.
+    let mut rng = Rng(7);
+    let mut out = jit.decision_output(0);
+    for _ in 0..200 {
+        let args: Vec<Value> = p.decisions[0]
+            .params
+            .iter()
+            .map(|x| gen_value(&mut rng, &p, &x.ty))
+            .collect();
+        let input = jit.bind_decision(0, &args).expect("valid input");
+        jit.run_decision(&input, 1000, &mut out).expect("runs");
+        let expected = interp::rank(&p, 0, &args, 1000, &NoSignals).expect("valid input");
+        assert_eq!(out.len(), expected.len());
+        for (k, c) in expected.iter().enumerate() {
+            let (prop, rank) = out.candidate(k).expect("a candidate");
+            assert_eq!(p.decisions[0].proposals[prop].source.line, c.line);
+            assert_eq!(Value::Int(rank), c.rank);
+            let verdict = (c.decision.error.is_none()).then_some(c.decision.verdict);
+            assert_eq!(out.verdict(&jit, prop), verdict);
+        }
+        assert_eq!(jit.candidates(&input, &out, &args, 1000), expected);
+    }
+    // Inputs and outputs of policies and decisions do not mix.
+    let input = jit
+        .bind_decision(
+            0,
+            &[
+                gen_value(&mut rng, &p, &Type::Record(1)),
+                Value::Int(1),
+                Value::text("FR"),
+            ],
+        )
+        .expect("valid input");
+    let mut pout = jit.output(0);
+    assert_eq!(jit.run(&input, 0, &mut pout), Err(jit::RunError::Mismatch));
+    let mut other = jit.decision_output(2);
+    assert_eq!(
+        jit.run_decision(&input, 0, &mut other),
+        Err(jit::RunError::Mismatch)
+    );
 }

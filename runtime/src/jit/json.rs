@@ -465,6 +465,7 @@ impl Bound {
         Bound {
             module: 0,
             policy: usize::MAX,
+            decision: false,
             words: Vec::new(),
             unknown: Vec::new(),
             unknown_base: 0,
@@ -570,6 +571,7 @@ impl JsonReader {
         let s = &mut self.scratch;
         into.module = plan.module;
         into.policy = plan.policy;
+        into.decision = false;
         into.words.clear();
         into.zones.clear();
         s.tags.clear();
