@@ -386,16 +386,42 @@ fn decision_differences(
     input: &str,
     expect: &DecisionExpect,
 ) -> Option<String> {
-    let ranked = match xop_runtime::bind::bind_decision_json(program, index, input) {
-        Ok(b) => interp::rank(
+    let b = match xop_runtime::bind::bind_decision_json(program, index, input) {
+        Ok(b) => b,
+        Err(e) => return Some(format!("the input does not bind: {e}")),
+    };
+    let now = b.now_ms.unwrap_or(0);
+    let mut engines = vec![(
+        "interp",
+        interp::rank(
             program,
             index,
             &b.args,
-            b.now_ms.unwrap_or(0),
-            &FixedSignals(b.signals),
+            now,
+            &FixedSignals(b.signals.clone()),
         ),
-        Err(e) => return Some(format!("the input does not bind: {e}")),
-    };
+    )];
+    // The JIT ranks too, where it compiles the decision (it reads no signal).
+    if b.signals.is_empty()
+        && let Some(r) = xop_runtime::jit::compile(program).decide_decision(index, &b.args, now)
+    {
+        engines.push(("jit", r));
+    }
+    let mut out = Vec::new();
+    for (engine, ranked) in engines {
+        if let Some(d) = ranking_differences(program, ranked, expect) {
+            out.push(format!("[{engine}] {d}"));
+        }
+    }
+    (!out.is_empty()).then(|| out.join("\n"))
+}
+
+/// What differs between a ranking and a decision case's expectation.
+fn ranking_differences(
+    program: &Program,
+    ranked: Result<Vec<interp::Candidate>, Decision>,
+    expect: &DecisionExpect,
+) -> Option<String> {
     let ranked = match ranked {
         Ok(r) => r,
         Err(d) => return Some(format!("no candidate: {}", describe(&d))),
@@ -539,7 +565,6 @@ fn run_scenarios(scenarios: &[PathBuf]) -> (Vec<String>, usize) {
             let policy = match &case.target {
                 Target::Policy(p) => p,
                 Target::Decision(name, expect) => {
-                    // The interpreter ranks; the JIT joins when it compiles decisions.
                     match program.decision(name) {
                         None => failures
                             .push(format!("{scenario} / {}: no decision `{name}`", case.name)),
@@ -550,7 +575,7 @@ fn run_scenarios(scenarios: &[PathBuf]) -> (Vec<String>, usize) {
                                 &case.input.to_string(),
                                 expect,
                             ) {
-                                failures.push(format!("{scenario} / {} [interp]: {d}", case.name));
+                                failures.push(format!("{scenario} / {}: {d}", case.name));
                             }
                         }
                     }
