@@ -124,14 +124,7 @@ fn start(options: &Options) -> Result<u8, String> {
         Some(dir) => {
             let recorder = EngineRecorder::open(dir, &bytes)?;
             let session = Session::new(program, options.agent.as_deref(), context, recorder)?;
-            let session = match desk {
-                Some(d) => session.with_desk(d),
-                None => session,
-            };
-            let session = match connectors {
-                Some(c) => session.with_connectors(Box::new(c)),
-                None => session,
-            };
+            let session = equip(session, desk, connectors);
             let (status, recorder) = serve(session, command, args)?;
             recorder
                 .close()
@@ -140,16 +133,25 @@ fn start(options: &Options) -> Result<u8, String> {
         }
         None => {
             let session = Session::new(program, options.agent.as_deref(), context, NoRecorder)?;
-            let session = match desk {
-                Some(d) => session.with_desk(d),
-                None => session,
-            };
-            let session = match connectors {
-                Some(c) => session.with_connectors(Box::new(c)),
-                None => session,
-            };
+            let session = equip(session, desk, connectors);
             serve(session, command, args).map(|(status, _)| status)
         }
+    }
+}
+
+/// The session with its review desk and connectors, when given.
+fn equip<R: Recorder>(
+    session: Session<R>,
+    desk: Option<ServerDesk>,
+    connectors: Option<xop_network::Camara>,
+) -> Session<R> {
+    let session = match desk {
+        Some(d) => session.with_desk(d),
+        None => session,
+    };
+    match connectors {
+        Some(c) => session.with_connectors(Box::new(c)),
+        None => session,
     }
 }
 
