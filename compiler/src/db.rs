@@ -74,7 +74,30 @@ impl Db for Database {}
 /// Parses one file.
 #[salsa::tracked(returns(ref))]
 pub fn parse_file(db: &dyn Db, file: SourceFile) -> Parsed {
+    if *file.is_stdlib(db) {
+        return parse_stdlib(file.path(db), file.text(db));
+    }
     parse::parse(file.path(db), file.text(db))
+}
+
+/// The standard library's files are the same in every workspace of the process: parsed once,
+/// then copied (a copy of the tree costs a fraction of lexing and parsing it again).
+fn parse_stdlib(path: &Arc<str>, text: &Arc<str>) -> Parsed {
+    type Cache = std::collections::HashMap<Arc<str>, (Arc<str>, Parsed)>;
+    static PARSED: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
+    let cache = PARSED.get_or_init(Default::default);
+    if let Some(p) = cache.lock().ok().and_then(|c| {
+        c.get(path)
+            .filter(|(t, _)| **t == **text)
+            .map(|(_, p)| p.clone())
+    }) {
+        return p;
+    }
+    let parsed = parse::parse(path, text);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(path.clone(), (text.clone(), parsed.clone()));
+    }
+    parsed
 }
 
 /// One item of a file. Queries that look at a single item read it through this query, so that
