@@ -4,22 +4,14 @@
 
 mod support;
 
-use support::{TempDir, s, text};
+use support::{TempDir, s, text, xop};
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use xop_runtime::proof::merkle::{Tree, leaf_hash};
 use xop_runtime::proof::store::{Frame, Frames, MAGIC, Tag, commit_body, write_frame};
-
-fn xop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/acme")

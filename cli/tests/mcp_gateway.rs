@@ -9,11 +9,11 @@
 
 mod support;
 
-use support::{TempDir, s, text};
+use support::{TempDir, s, text, xop};
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -21,14 +21,6 @@ use serde_json::{Value as Json, json};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp")
-}
-
-fn xop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
 }
 
 /// Whether `python3` runs `code`; under CI a failure is an error, not a skip.

@@ -5,27 +5,18 @@
 
 mod support;
 
-use support::{TempDir, s, text};
+use support::{TempDir, s, text, xop};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use xop_runtime::proof::verify::LogReader;
-
-fn xop(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("XOP_TOKEN")
-        .output()
-        .unwrap()
-}
 
 /// The test module, built by `xop build`, and xop.toml (hashes by `xop token hash`).
 fn setup(tmp: &TempDir) -> (PathBuf, PathBuf) {

@@ -239,24 +239,13 @@ pub struct Candidate {
     pub line: u32,
 }
 
-/// Decides decision `decision`: every proposal whose condition holds becomes a candidate,
-/// decided by every policy guarding its action ([`decide_action`]), and the candidates are
-/// ranked by their `rank by` value, highest first, ties in written order. The caller acts on
-/// the first allowed one (or asks for review). Bad input gives `Err` with the failed decision.
-pub fn rank(
+/// Checks `args` against decision `def`'s parameters: their number and each value's type.
+/// Bad input is the failed (deny) decision to return. Both engines check with it.
+pub(crate) fn check_decision_args(
     program: &Program,
-    decision: usize,
+    def: &crate::ir::DecisionDef,
     args: &[Value],
-    now_ms: i64,
-    signals: &dyn Signals,
-) -> Result<Vec<Candidate>, Decision> {
-    let Some(def) = program.decisions.get(decision) else {
-        return Err(Decision::failed(
-            RUNTIME_ERROR,
-            Vec::new(),
-            format!("no decision #{decision} in the program"),
-        ));
-    };
+) -> Result<(), Decision> {
     if args.len() != def.params.len() {
         return Err(Decision::failed(
             BAD_INPUT,
@@ -278,6 +267,28 @@ pub fn rank(
             )
         })?;
     }
+    Ok(())
+}
+
+/// Decides decision `decision`: every proposal whose condition holds becomes a candidate,
+/// decided by every policy guarding its action ([`decide_action`]), and the candidates are
+/// ranked by their `rank by` value, highest first, ties in written order. The caller acts on
+/// the first allowed one (or asks for review). Bad input gives `Err` with the failed decision.
+pub fn rank(
+    program: &Program,
+    decision: usize,
+    args: &[Value],
+    now_ms: i64,
+    signals: &dyn Signals,
+) -> Result<Vec<Candidate>, Decision> {
+    let Some(def) = program.decisions.get(decision) else {
+        return Err(Decision::failed(
+            RUNTIME_ERROR,
+            Vec::new(),
+            format!("no decision #{decision} in the program"),
+        ));
+    };
+    check_decision_args(program, def, args)?;
     let mut frame = frame_of(def.slots, def.now_slot, args, now_ms).map_err(|e| {
         Decision::failed(
             RUNTIME_ERROR,

@@ -968,27 +968,7 @@ impl JitModule {
                 format!("decision {} is not compiled by the JIT", def.qualified),
             ));
         };
-        if args.len() != def.params.len() {
-            return Err(failed(
-                BAD_INPUT,
-                Vec::new(),
-                format!(
-                    "decision {}: expects {} argument(s), got {}",
-                    def.qualified,
-                    def.params.len(),
-                    args.len()
-                ),
-            ));
-        }
-        for (param, arg) in def.params.iter().zip(args) {
-            check_value(&self.program, &param.ty, arg).map_err(|e| {
-                failed(
-                    BAD_INPUT,
-                    Vec::new(),
-                    format!("decision {}: `{}`: {e}", def.qualified, param.name),
-                )
-            })?;
-        }
+        interp::check_decision_args(&self.program, def, args)?;
         let mut b = Bound {
             module: self.id,
             policy: decision,

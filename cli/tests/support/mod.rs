@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A temporary folder, removed when dropped.
@@ -60,4 +60,15 @@ pub fn text(o: &Output) -> String {
 /// A path as `&str`, for a command line.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// Runs the `xop` binary with `args`: no colour, and no `XOP_TOKEN` from the environment (a
+/// test that needs one sets it).
+pub fn xop(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("XOP_TOKEN")
+        .output()
+        .unwrap()
 }
