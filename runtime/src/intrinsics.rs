@@ -11,11 +11,9 @@
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
 
-use jiff::Timestamp;
-use jiff::tz::TimeZone;
-
 use crate::ir::{Intrinsic, Program, RecordType};
 use crate::value::Value;
+use crate::zone::{Field, Zone};
 
 /// Milliseconds in a minute, an hour, a day.
 const MINUTE_MS: i64 = 60_000;
@@ -75,13 +73,15 @@ pub fn call(
         Intrinsic::LocalHour | Intrinsic::DayOfWeek => {
             let t = time(fname, 1, &args[0])?;
             let tz = tz_name(fname, 2, &args[1])?;
-            let dt = civil(t, tz)?;
-            let n = if which == Intrinsic::LocalHour {
-                i64::from(dt.hour())
+            let field = if which == Intrinsic::LocalHour {
+                Field::Hour
             } else {
-                i64::from(dt.weekday().to_monday_one_offset())
+                Field::Weekday
             };
-            Ok(Value::Int(n))
+            time_zone(tz)?
+                .field(t, field)
+                .map(Value::Int)
+                .ok_or_else(|| format!("the instant {t}ms is outside the supported range of times"))
         }
         Intrinsic::Hours | Intrinsic::Minutes | Intrinsic::Days => {
             let n = int(fname, 1, &args[0])?;
@@ -218,34 +218,22 @@ fn swapped_within(program: &Program, s: &Value, window: i64, now: i64) -> Result
     }
 }
 
-/// The wall-clock date and time of instant `t` in zone `tz`.
-fn civil(t: i64, tz: &str) -> Result<jiff::civil::DateTime, String> {
-    let zone = time_zone(tz)?;
-    let ts = Timestamp::from_millisecond(t)
-        .map_err(|_| format!("the instant {t}ms is outside the supported range of times"))?;
-    Ok(zone.to_datetime(ts))
-}
-
 /// The IANA time zone `name`, from the bundled tz database.
 ///
 /// Looking a zone up parses its rules (microseconds), and every input check and every
-/// `local_hour` needs one, so zones are kept once found; a `TimeZone` is a shared pointer.
+/// `local_hour` needs one, so zones are kept once found; a [`Zone`] is a shared pointer.
 /// Unknown names are not kept, so input cannot grow the cache.
-pub fn time_zone(name: &str) -> Result<TimeZone, String> {
-    static ZONES: OnceLock<RwLock<HashMap<String, TimeZone>>> = OnceLock::new();
+pub fn time_zone(name: &str) -> Result<Zone, String> {
+    static ZONES: OnceLock<RwLock<HashMap<String, Zone>>> = OnceLock::new();
     let zones = ZONES.get_or_init(Default::default);
     if let Some(zone) = zones.read().ok().and_then(|z| z.get(name).cloned()) {
         return Ok(zone);
     }
-    match TimeZone::get(name) {
-        Ok(zone) if !zone.is_unknown() => {
-            if let Ok(mut z) = zones.write() {
-                z.insert(name.to_string(), zone.clone());
-            }
-            Ok(zone)
-        }
-        _ => Err(format!("unknown time zone {name:?}")),
+    let zone = Zone::get(name)?;
+    if let Ok(mut z) = zones.write() {
+        z.insert(name.to_string(), zone.clone());
     }
+    Ok(zone)
 }
 
 // ------------------------------------------------------------------ argument and field access
@@ -446,7 +434,7 @@ mod tests {
 
     /// Milliseconds since the epoch of an RFC 3339 instant.
     fn at(s: &str) -> i64 {
-        s.parse::<Timestamp>()
+        s.parse::<jiff::Timestamp>()
             .expect("a valid instant")
             .as_millisecond()
     }

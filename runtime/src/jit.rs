@@ -68,7 +68,7 @@ use crate::ir::{
     Rule, Type, Verdict,
 };
 use crate::value::Value;
-use jiff::tz::TimeZone;
+use crate::zone::{Field, Zone};
 
 mod json;
 pub use json::{JsonError, JsonReader};
@@ -115,7 +115,7 @@ pub struct JitModule {
     program: Program,
     strings: HashMap<String, i64>,
     /// The zone of every string used as a `Tz` constant, by id.
-    const_zones: Vec<(i64, Option<TimeZone>)>,
+    const_zones: Vec<(i64, Option<Zone>)>,
     policies: Vec<Entry>,
     /// The decisions, by index.
     decisions: Vec<DecisionEntry>,
@@ -244,7 +244,7 @@ pub struct Bound {
     unknown: Vec<String>,
     unknown_base: i64,
     /// The time zone of every `Tz` id of the input (`None`: not a known IANA zone).
-    zones: Vec<(i64, Option<TimeZone>)>,
+    zones: Vec<(i64, Option<Zone>)>,
 }
 
 /// Where a compiled policy writes its decision ([`JitModule::output`]); reusable across calls.
@@ -1130,7 +1130,7 @@ struct Flat<'m, 'v, 'b> {
     words: &'b mut Vec<i64>,
     /// Strings that are no constant, in order of first appearance: id `strings.len() + i`.
     unknown: Vec<&'v str>,
-    zones: &'b mut Vec<(i64, Option<TimeZone>)>,
+    zones: &'b mut Vec<(i64, Option<Zone>)>,
     /// Lists still to lay out: the word of their header, their element type, their elements,
     /// how deep they are.
     lists: Vec<(usize, &'m Type, &'v [Value], u32)>,
@@ -1267,15 +1267,12 @@ extern "C" fn xop_zone_field(ctx: *const HostCtx<'_>, t: i64, tz: i64, field: i6
     let Some(zone) = zone else {
         return ZONE_UNKNOWN;
     };
-    let Ok(ts) = jiff::Timestamp::from_millisecond(t) else {
-        return INSTANT_OUT_OF_RANGE;
-    };
-    let dt = zone.to_datetime(ts);
-    if field == 0 {
-        i64::from(dt.hour())
+    let field = if field == 0 {
+        Field::Hour
     } else {
-        i64::from(dt.weekday().to_monday_one_offset())
-    }
+        Field::Weekday
+    };
+    zone.field(t, field).unwrap_or(INSTANT_OUT_OF_RANGE)
 }
 
 /// One combining rule, one input check, one failed decision: the interpreter's, so that the

@@ -15,3 +15,4 @@ pub mod review;
 pub mod sample;
 pub mod synth;
 pub mod value;
+pub mod zone;

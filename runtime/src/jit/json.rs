@@ -413,7 +413,7 @@ struct ZoneEntry {
     text: String,
     /// The zone's IANA name, as `bind` keeps it.
     canonical: String,
-    zone: TimeZone,
+    zone: crate::zone::Zone,
 }
 
 /// Zone names kept at most (more are looked up again; input cannot grow the cache).
@@ -482,7 +482,8 @@ impl Bound {
                 .map(|(id, z)| {
                     (
                         *id,
-                        z.as_ref().and_then(|z| z.iana_name().map(String::from)),
+                        z.as_ref()
+                            .and_then(|z| z.tz().iana_name().map(String::from)),
                     )
                 })
                 .collect()

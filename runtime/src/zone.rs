@@ -1,0 +1,280 @@
+//! IANA time zones as `local_hour` and `day_of_week` read them, in both engines.
+//!
+//! jiff answers "what is the UTC offset of zone Z at instant t" by a binary search over the
+//! zone's transitions (about 40 ns for Europe/Paris on the reference machine), which was most
+//! of the contact policy's decision time. A [`Zone`] keeps, next to jiff's zone, a table of its
+//! offsets for the instants decisions are actually made at (1970 to 2106): the range is cut into
+//! buckets of 2^22 seconds (48.5 days), and each bucket holds the offset at its start and the one
+//! transition inside it, if any. A lookup is an index, a compare and two divisions.
+//!
+//! Buckets with two or more transitions (a few zones suspend summer time for a month), and
+//! instants outside the table, are answered by jiff itself, so the table changes no answer: it
+//! is built from jiff's own transitions, and a test compares both over every zone of the
+//! bundled database.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+/// log2 of a bucket's width in seconds: shorter than any gap between two transitions in all
+/// but a handful of zones, long enough that the table stays small (16 KiB a zone).
+const BUCKET_BITS: u32 = 22;
+/// Buckets in the table: from 1970-01-01T00:00:00Z to 2^32 seconds later (2106-02-07).
+const BUCKETS: usize = 1 << (32 - BUCKET_BITS);
+/// One past the last second the table covers.
+const TABLE_END: i64 = 1 << 32;
+/// `Bucket::at` of a bucket with more than one transition: ask jiff.
+const ASK_JIFF: i64 = i64::MIN;
+
+/// Seconds in a day.
+const DAY: i64 = 86_400;
+
+/// The offsets in force over one bucket: `before` until second `at`, `after` from it on.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    at: i64,
+    before: i32,
+    after: i32,
+}
+
+/// Which field of the local date and time to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The hour, 0 to 23.
+    Hour,
+    /// The ISO day of the week, 1 (Monday) to 7 (Sunday).
+    Weekday,
+}
+
+/// An IANA time zone with its offset table; cloning shares both.
+#[derive(Debug, Clone)]
+pub struct Zone(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    tz: TimeZone,
+    buckets: Box<[Bucket]>,
+}
+
+impl Zone {
+    /// The zone `name` from the bundled tz database (not cached: see
+    /// [`crate::intrinsics::time_zone`]), or an error naming it.
+    pub fn get(name: &str) -> Result<Zone, String> {
+        match TimeZone::get(name) {
+            Ok(tz) if !tz.is_unknown() => Ok(Zone::new(tz)),
+            _ => Err(format!("unknown time zone {name:?}")),
+        }
+    }
+
+    /// `tz` with its offset table built from its transitions.
+    pub fn new(tz: TimeZone) -> Zone {
+        let buckets = table(&tz);
+        Zone(Arc::new(Inner { tz, buckets }))
+    }
+
+    /// jiff's zone.
+    pub fn tz(&self) -> &TimeZone {
+        &self.0.tz
+    }
+
+    /// `field` of the local date and time at instant `ms` (milliseconds since the epoch), or
+    /// `None` when the instant is outside the range of times jiff supports.
+    pub fn field(&self, ms: i64, field: Field) -> Option<i64> {
+        let sec = ms.div_euclid(1000);
+        let offset = match self.table_offset(sec) {
+            Some(offset) => offset,
+            None => {
+                let dt = self.0.tz.to_datetime(Timestamp::from_millisecond(ms).ok()?);
+                return Some(match field {
+                    Field::Hour => i64::from(dt.hour()),
+                    Field::Weekday => i64::from(dt.weekday().to_monday_one_offset()),
+                });
+            }
+        };
+        // In the table's range `sec + offset` cannot overflow (offsets are under a day).
+        let local = sec + i64::from(offset);
+        Some(match field {
+            Field::Hour => local.rem_euclid(DAY) / 3600,
+            // 1970-01-01 was a Thursday, ISO day 4.
+            Field::Weekday => (local.div_euclid(DAY) + 3).rem_euclid(7) + 1,
+        })
+    }
+
+    /// The offset in seconds at second `sec` from the table, or `None` where jiff must answer.
+    fn table_offset(&self, sec: i64) -> Option<i32> {
+        if !(0..TABLE_END).contains(&sec) {
+            return None;
+        }
+        let b = self.0.buckets.get((sec >> BUCKET_BITS) as usize)?;
+        if b.at == ASK_JIFF {
+            None
+        } else if sec >= b.at {
+            Some(b.after)
+        } else {
+            Some(b.before)
+        }
+    }
+}
+
+/// The offset table of `tz`, from one walk over its transitions in the table's range.
+fn table(tz: &TimeZone) -> Box<[Bucket]> {
+    let offset = |t: Timestamp| tz.to_offset(t).seconds();
+    let mut buckets = Vec::with_capacity(BUCKETS);
+    let mut current = offset(Timestamp::UNIX_EPOCH);
+    // Transitions that change the offset (some change only the abbreviation), in order.
+    let mut changes = tz
+        .following(Timestamp::UNIX_EPOCH)
+        .map(|t| (t.timestamp().as_second(), t.offset().seconds()))
+        .take_while(|&(at, _)| at < TABLE_END)
+        .peekable();
+    for b in 0..BUCKETS as i64 {
+        let end = (b + 1) << BUCKET_BITS;
+        let before = current;
+        let mut bucket = Bucket {
+            at: i64::MAX,
+            before,
+            after: before,
+        };
+        while let Some(&(at, to)) = changes.peek() {
+            if at >= end {
+                break;
+            }
+            changes.next();
+            if to == current {
+                continue;
+            }
+            current = to;
+            bucket = if bucket.at == i64::MAX {
+                Bucket {
+                    at,
+                    before,
+                    after: to,
+                }
+            } else {
+                Bucket {
+                    at: ASK_JIFF,
+                    before,
+                    after: to,
+                }
+            };
+        }
+        buckets.push(bucket);
+    }
+    buckets.into_boxed_slice()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// jiff's own answer, what the table must reproduce.
+    fn jiff_field(tz: &TimeZone, ms: i64, field: Field) -> Option<i64> {
+        let dt = tz.to_datetime(Timestamp::from_millisecond(ms).ok()?);
+        Some(match field {
+            Field::Hour => i64::from(dt.hour()),
+            Field::Weekday => i64::from(dt.weekday().to_monday_one_offset()),
+        })
+    }
+
+    /// A small deterministic generator (splitmix64), so that a failure names a reproducible
+    /// instant.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    #[test]
+    fn the_table_agrees_with_jiff_in_every_zone() {
+        let mut state = 7;
+        let mut zones = 0;
+        let mut asked_jiff = 0;
+        for name in jiff::tz::db().available() {
+            let Ok(zone) = Zone::get(name.as_str()) else {
+                continue;
+            };
+            zones += 1;
+            asked_jiff += zone.0.buckets.iter().filter(|b| b.at == ASK_JIFF).count();
+            let tz = zone.tz().clone();
+            let check = |ms: i64| {
+                for field in [Field::Hour, Field::Weekday] {
+                    assert_eq!(
+                        zone.field(ms, field),
+                        jiff_field(&tz, ms, field),
+                        "{field:?} at {ms} ms in {name}"
+                    );
+                }
+            };
+            // Around every transition in the table's range: the second before, at and after.
+            for t in tz
+                .following(Timestamp::UNIX_EPOCH)
+                .take_while(|t| t.timestamp().as_second() < TABLE_END)
+            {
+                let ms = t.timestamp().as_millisecond();
+                for d in [-1_001, -1_000, -1, 0, 1, 999, 1_000] {
+                    check(ms + d);
+                }
+            }
+            // Random instants over the table's range and beyond it on both sides.
+            for _ in 0..200 {
+                let r = next(&mut state);
+                check((r % (TABLE_END as u64 * 1000)) as i64);
+                check((r % (300 * 366 * DAY as u64 * 1000)) as i64 - 100 * 366 * DAY * 1000);
+            }
+            // The edges of the table and of jiff's range.
+            for ms in [
+                0,
+                -1,
+                TABLE_END * 1000 - 1,
+                TABLE_END * 1000,
+                i64::MIN,
+                i64::MAX,
+            ] {
+                check(ms);
+            }
+        }
+        assert!(zones > 300, "only {zones} zones in the bundled database");
+        // The fallback is exercised by real zones (e.g. Africa/Casablanca's Ramadan suspension).
+        assert!(asked_jiff > 0);
+    }
+
+    #[test]
+    fn paris_and_utc_by_hand() {
+        let paris = Zone::get("Europe/Paris").expect("Paris");
+        let at = |s: &str| s.parse::<Timestamp>().expect("a time").as_millisecond();
+        // Spring forward on 2026-03-29 at 01:00Z, fall back on 2026-10-25 at 01:00Z.
+        assert_eq!(
+            paris.field(at("2026-03-29T00:59:59Z"), Field::Hour),
+            Some(1)
+        );
+        assert_eq!(
+            paris.field(at("2026-03-29T01:00:00Z"), Field::Hour),
+            Some(3)
+        );
+        assert_eq!(
+            paris.field(at("2026-10-25T00:30:00Z"), Field::Hour),
+            Some(2)
+        );
+        assert_eq!(
+            paris.field(at("2026-10-25T01:30:00Z"), Field::Hour),
+            Some(2)
+        );
+        // 2026-11-29 is a Sunday in Paris from 23:00Z the day before.
+        assert_eq!(
+            paris.field(at("2026-11-28T22:59:59Z"), Field::Weekday),
+            Some(6)
+        );
+        assert_eq!(
+            paris.field(at("2026-11-28T23:00:00Z"), Field::Weekday),
+            Some(7)
+        );
+        let utc = Zone::get("UTC").expect("UTC");
+        assert_eq!(utc.field(-1, Field::Hour), Some(23));
+        assert_eq!(utc.field(-1, Field::Weekday), Some(3));
+        assert_eq!(utc.field(i64::MAX, Field::Hour), None);
+        assert!(Zone::get("Europe/Atlantis").is_err());
+    }
+}
