@@ -3,6 +3,11 @@
 pub mod contact;
 pub mod engines;
 
+/// The benchmarks run on the allocator the `xop` binary ships with (see `cli/src/main.rs`),
+/// so that they measure what it runs; the peer engines, in the same process, get it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Write as _;
 
 /// A synthetic project of about `lines` lines: `files` modules, each with a customer record,

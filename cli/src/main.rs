@@ -22,6 +22,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc rather than the system allocator: the compiler allocates a node at a time, and
+/// glibc's malloc and free were a third of the time from source to a ready policy
+/// (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ABOUT: &str = "Check, format, build and run XOP policies";
 
 const LONG_ABOUT: &str = "\

@@ -390,27 +390,41 @@ impl Canon<'_> {
     /// A canonical key for an expression: locals become `$param`, declarations their
     /// qualified names, and a call's named arguments are put in parameter order.
     fn key(&self, e: &ast::Expr, bound: &[String]) -> String {
+        let mut out = String::new();
+        self.key_into(e, bound, &mut out);
+        out
+    }
+
+    /// [`Canon::key`] appended to `out`: one buffer for the whole expression, where a string
+    /// per node made the keys a twentieth of checking a large policy.
+    fn key_into(&self, e: &ast::Expr, bound: &[String], out: &mut String) {
+        use std::fmt::Write as _;
         match &e.kind {
             ExprKind::Name(n) => {
                 // Lambda parameters by position, so `x => …` and `y => …` meet.
                 if let Some(i) = bound.iter().rposition(|b| *b == n.name) {
-                    return format!("#{i}");
+                    let _ = write!(out, "#{i}");
+                } else if let Some(s) = self.subst.get(&n.name) {
+                    out.push_str(s);
+                } else if let Some(q) = self.qualified(&n.name) {
+                    out.push_str(&q);
+                } else {
+                    out.push_str(&n.name);
                 }
-                if let Some(s) = self.subst.get(&n.name) {
-                    return s.clone();
-                }
-                if let Some(q) = self.qualified(&n.name) {
-                    return q;
-                }
-                n.name.clone()
             }
-            ExprKind::Paren(x) => self.key(x, bound),
-            ExprKind::Lit(l) => match l {
-                Literal::Duration(ms, _) => format!("{ms}ms"),
-                Literal::Int(i) => i.to_string(),
-                other => format!("{other:?}"),
-            },
-            ExprKind::Field(r, f) => format!("{}.{}", self.key(r, bound), f.name),
+            ExprKind::Paren(x) => self.key_into(x, bound, out),
+            ExprKind::Lit(l) => {
+                let _ = match l {
+                    Literal::Duration(ms, _) => write!(out, "{ms}ms"),
+                    Literal::Int(i) => write!(out, "{i}"),
+                    other => write!(out, "{other:?}"),
+                };
+            }
+            ExprKind::Field(r, f) => {
+                self.key_into(r, bound, out);
+                out.push('.');
+                out.push_str(&f.name);
+            }
             ExprKind::Call {
                 callee,
                 receiver,
@@ -428,90 +442,119 @@ impl Canon<'_> {
                         self.key(&a.value, bound),
                     ));
                 }
+                out.push_str(&qualified);
+                out.push('(');
                 // Named arguments in parameter order, when the callee's parameters are known.
                 if values.iter().any(|(n, _)| n.is_some())
                     && let Lookup::Found(e) = self.scope.lookup(self.db, name)
                     && let Signature::Callable { params, .. } =
                         resolve::signature(self.db, self.project, e.def.file, e.def.index)
                 {
-                    let mut ordered: Vec<String> = Vec::new();
                     let mut positional = values
                         .iter()
                         .filter(|(n, _)| n.is_none())
-                        .map(|(_, v)| v.clone());
-                    for p in params {
+                        .map(|(_, v)| v.as_str());
+                    for (i, p) in params.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
                         match values.iter().find(|(n, _)| n.as_deref() == Some(&*p.name)) {
-                            Some((_, v)) => ordered.push(v.clone()),
-                            None => ordered.push(positional.next().unwrap_or_default()),
+                            Some((_, v)) => out.push_str(v),
+                            None => out.push_str(positional.next().unwrap_or_default()),
                         }
                     }
-                    return format!("{qualified}({})", ordered.join(", "));
+                } else {
+                    for (i, (_, v)) in values.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        out.push_str(v);
+                    }
                 }
-                let vs: Vec<String> = values.into_iter().map(|(_, v)| v).collect();
-                format!("{qualified}({})", vs.join(", "))
+                out.push(')');
             }
-            ExprKind::Binary(op, a, b) => format!(
-                "({} {} {})",
-                self.key(a, bound),
-                op.symbol(),
-                self.key(b, bound)
-            ),
-            ExprKind::Unary(op, x) => format!(
-                "({}{})",
-                if *op == UnOp::Not { "not " } else { "-" },
-                self.key(x, bound)
-            ),
-            ExprKind::Is { expr, present } => format!(
-                "({} is {})",
-                self.key(expr, bound),
-                if *present { "present" } else { "absent" }
-            ),
+            ExprKind::Binary(op, a, b) => {
+                out.push('(');
+                self.key_into(a, bound, out);
+                out.push(' ');
+                out.push_str(op.symbol());
+                out.push(' ');
+                self.key_into(b, bound, out);
+                out.push(')');
+            }
+            ExprKind::Unary(op, x) => {
+                out.push_str(if *op == UnOp::Not { "(not " } else { "(-" });
+                self.key_into(x, bound, out);
+                out.push(')');
+            }
+            ExprKind::Is { expr, present } => {
+                out.push('(');
+                self.key_into(expr, bound, out);
+                out.push_str(if *present {
+                    " is present)"
+                } else {
+                    " is absent)"
+                });
+            }
             ExprKind::Range { lo, hi, inclusive } => {
-                format!(
-                    "{}{}{}",
-                    self.key(lo, bound),
-                    if *inclusive { "..=" } else { ".." },
-                    self.key(hi, bound)
-                )
+                self.key_into(lo, bound, out);
+                out.push_str(if *inclusive { "..=" } else { ".." });
+                self.key_into(hi, bound, out);
             }
-            ExprKind::If(c, a, b) => format!(
-                "(if {} then {} else {})",
-                self.key(c, bound),
-                self.key(a, bound),
-                self.key(b, bound)
-            ),
+            ExprKind::If(c, a, b) => {
+                out.push_str("(if ");
+                self.key_into(c, bound, out);
+                out.push_str(" then ");
+                self.key_into(a, bound, out);
+                out.push_str(" else ");
+                self.key_into(b, bound, out);
+                out.push(')');
+            }
             ExprKind::List(xs) | ExprKind::Set(xs) => {
-                let items: Vec<String> = xs.iter().map(|x| self.key(x, bound)).collect();
-                format!("[{}]", items.join(", "))
+                out.push('[');
+                for (i, x) in xs.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    self.key_into(x, bound, out);
+                }
+                out.push(']');
             }
             ExprKind::Record { fields, rest } => {
-                let items: Vec<String> = fields
-                    .iter()
-                    .map(|(n, v)| format!("{}: {}", n.name, self.key(v, bound)))
-                    .collect();
-                format!(
-                    "{{{}{}}}",
-                    items.join(", "),
-                    if *rest { ", .." } else { "" }
-                )
+                out.push('{');
+                for (i, (n, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&n.name);
+                    out.push_str(": ");
+                    self.key_into(v, bound, out);
+                }
+                if *rest {
+                    out.push_str(", ..");
+                }
+                out.push('}');
             }
             ExprKind::Lambda(x, body) => {
                 let mut inner = bound.to_vec();
                 inner.push(x.name.clone());
-                format!("(#{} => {})", inner.len() - 1, self.key(body, &inner))
+                let _ = write!(out, "(#{} => ", inner.len() - 1);
+                self.key_into(body, &inner, out);
+                out.push(')');
             }
-            ExprKind::Error => "<error>".to_string(),
+            ExprKind::Error => out.push_str("<error>"),
         }
     }
 
     fn atom(&self, e: &ast::Expr) -> CanonCondition {
-        let shown = self
-            .text
-            .get(e.span.range())
-            .unwrap_or("")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = self.text.get(e.span.range()).unwrap_or("");
+        let mut shown = String::with_capacity(text.len());
+        for word in text.split_whitespace() {
+            if !shown.is_empty() {
+                shown.push(' ');
+            }
+            shown.push_str(word);
+        }
         CanonCondition::Atom(self.key(e, &[]), shown)
     }
 

@@ -23,11 +23,12 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
         db,
         project,
         program: Program::default(),
-        records: BTreeMap::new(),
-        enums: BTreeMap::new(),
+        records: HashMap::new(),
+        enums: HashMap::new(),
         signals: BTreeMap::new(),
         errors: Vec::new(),
         lines: std::cell::RefCell::new(HashMap::new()),
+        scopes: std::cell::RefCell::new(Vec::new()),
     };
     l.declarations();
     l.policies();
@@ -46,12 +47,17 @@ struct Lowering<'a> {
     project: Project,
     program: Program,
     /// Record and enum declarations → their index.
-    records: BTreeMap<String, u32>,
-    enums: BTreeMap<String, u32>,
+    /// (Keyed by where they are declared: a qualified name is two allocations to build, and
+    /// every field access asks.)
+    records: HashMap<(SourceFile, u32), u32>,
+    enums: HashMap<(SourceFile, u32), u32>,
     signals: BTreeMap<String, u32>,
     errors: Vec<String>,
     /// Each source text's line starts (by address and length), for rules' positions.
     lines: std::cell::RefCell<HashMap<(usize, usize), crate::render::Lines>>,
+    /// Each file's scope: asking salsa interns the (project, file) pair every time, and
+    /// lowering asks at every expression node.
+    scopes: std::cell::RefCell<Vec<(SourceFile, &'a resolve::Scope)>>,
 }
 
 /// How a name reads inside the expression being lowered.
@@ -118,7 +124,7 @@ impl<'a> Lowering<'a> {
     /// every record indexed, and the runtime refuses an out-of-range index).
     fn record_index(&self, def: &Def) -> u32 {
         self.records
-            .get(&def.qualified(self.db))
+            .get(&(def.file, def.index))
             .copied()
             .unwrap_or(u32::MAX)
     }
@@ -126,7 +132,7 @@ impl<'a> Lowering<'a> {
     /// The program's index of enum type `def` (`u32::MAX` if unknown).
     fn enum_index(&self, def: &Def) -> u32 {
         self.enums
-            .get(&def.qualified(self.db))
+            .get(&(def.file, def.index))
             .copied()
             .unwrap_or(u32::MAX)
     }
@@ -148,12 +154,12 @@ impl<'a> Lowering<'a> {
     fn declarations(&mut self) {
         let (db, project) = (self.db, self.project);
         for def in self.defs(DefKind::Record) {
-            self.records
-                .insert(def.qualified(db), index(self.records.len()));
+            let at = index(self.records.len());
+            self.records.insert((def.file, def.index), at);
         }
         for def in self.defs(DefKind::Enum) {
-            self.enums
-                .insert(def.qualified(db), index(self.enums.len()));
+            let at = index(self.enums.len());
+            self.enums.insert((def.file, def.index), at);
             let variants = match resolve::signature(db, project, def.file, def.index) {
                 Signature::Enum(vs) => vs.iter().map(|v| v.to_string()).collect(),
                 _ => Vec::new(),
@@ -285,7 +291,7 @@ impl<'a> Lowering<'a> {
     fn policies(&mut self) {
         let (db, project) = (self.db, self.project);
         for def in self.defs(DefKind::Policy) {
-            let Some(item) = item_ast(db, def.file, def.index).clone() else {
+            let Some(item) = item_ast(db, def.file, def.index).as_ref() else {
                 continue;
             };
             let ItemKind::Policy(p) = &item.kind else {
@@ -424,6 +430,16 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// The scope of `file`.
+    fn scope(&self, file: SourceFile) -> &'a resolve::Scope {
+        if let Some((_, s)) = self.scopes.borrow().iter().find(|(f, _)| *f == file) {
+            return s;
+        }
+        let s = resolve::file_scope(self.db, self.project, file);
+        self.scopes.borrow_mut().push((file, s));
+        s
+    }
+
     fn checker_type(
         &self,
         file: SourceFile,
@@ -431,7 +447,7 @@ impl<'a> Lowering<'a> {
         e: &ast::Expr,
         expected: Option<&Ty>,
     ) -> Ty {
-        let scope = resolve::file_scope(self.db, self.project, file);
+        let scope = self.scope(file);
         let mut c = Checker::new(self.db, self.project, file, scope);
         c.expr(&frame.env, &BTreeSet::new(), e, expected)
     }
@@ -455,7 +471,7 @@ impl<'a> Lowering<'a> {
         expected: Option<&Ty>,
     ) -> IExpr {
         let db = self.db;
-        let scope = resolve::file_scope(db, self.project, file);
+        let scope = self.scope(file);
         match &e.kind {
             ExprKind::Paren(x) => self.expr(file, frame, slots, x, expected),
             ExprKind::Lit(l) => IExpr::Const(self.literal(l, expected)),
@@ -620,7 +636,18 @@ impl<'a> Lowering<'a> {
         a: &ast::Expr,
         b: &ast::Expr,
     ) -> IExpr {
-        let lhs_ty = self.checker_type(file, frame, a, None);
+        // The left operand's type steers how the right one is lowered; `and`, `or` and
+        // arithmetic do not need it, and typing it again is a sizeable part of lowering.
+        let lhs_ty = match op {
+            BinOp::And
+            | BinOp::Or
+            | BinOp::Add
+            | BinOp::Sub
+            | BinOp::Mul
+            | BinOp::Div
+            | BinOp::Rem => Ty::Unknown,
+            _ => self.checker_type(file, frame, a, None),
+        };
         let la = self.expr(file, frame, slots, a, None);
         let bx = |l: &mut Self, slots: &mut u32, expected: Option<&Ty>| {
             Box::new(l.expr(file, frame, slots, b, expected))
@@ -761,7 +788,7 @@ impl<'a> Lowering<'a> {
         let name = callee.last().name.as_str();
         let mut values: Vec<&ast::Expr> = receiver.into_iter().collect();
         values.extend(args.iter().map(|a| &a.value));
-        let scope = resolve::file_scope(db, project, file);
+        let scope = self.scope(file);
         let found = match scope.lookup(db, name) {
             Lookup::Found(e) => Some(e.def),
             _ => None,
@@ -820,7 +847,7 @@ impl<'a> Lowering<'a> {
             }
             DefKind::Fn => {
                 // Inline: the body, with each parameter standing for its argument.
-                let Some(item) = item_ast(db, def.file, def.index).clone() else {
+                let Some(item) = item_ast(db, def.file, def.index).as_ref() else {
                     return IExpr::Const(Value::Absent);
                 };
                 let ItemKind::Fn(f) = &item.kind else {
@@ -995,7 +1022,7 @@ impl<'a> Lowering<'a> {
     fn decisions(&mut self) {
         let (db, project) = (self.db, self.project);
         for def in self.defs(DefKind::Decision) {
-            let Some(item) = item_ast(db, def.file, def.index).clone() else {
+            let Some(item) = item_ast(db, def.file, def.index).as_ref() else {
                 continue;
             };
             let ItemKind::Decision(d) = &item.kind else {
@@ -1072,7 +1099,7 @@ impl<'a> Lowering<'a> {
     fn agents(&mut self) {
         let (db, project) = (self.db, self.project);
         for def in self.defs(DefKind::Agent) {
-            let Some(item) = item_ast(db, def.file, def.index).clone() else {
+            let Some(item) = item_ast(db, def.file, def.index).as_ref() else {
                 continue;
             };
             let ItemKind::Agent(a) = &item.kind else {

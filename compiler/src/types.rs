@@ -778,16 +778,22 @@ impl<'a> Checker<'a> {
 
     /// The type of field `field` of a value of type `t`.
     pub fn field_of(&mut self, t: &Ty, field: &ast::Ident) -> Ty {
-        let fields: Vec<(Arc<str>, Ty)> = match t {
+        // Found in place, without copying the record's fields: this runs for every field
+        // access of every rule.
+        let found = match t {
             Ty::Unknown => return Ty::Unknown,
             Ty::Record(def) => match resolve::signature(self.db, self.project, def.file, def.index)
             {
-                Signature::Record(fs) => {
-                    fs.iter().map(|p| (p.name.clone(), p.ty.clone())).collect()
-                }
+                Signature::Record(fs) => fs
+                    .iter()
+                    .find(|p| *p.name == *field.name)
+                    .map(|p| p.ty.clone()),
                 _ => return Ty::Unknown,
             },
-            Ty::Open(fs) => fs.clone(),
+            Ty::Open(fs) => fs
+                .iter()
+                .find(|(n, _)| **n == *field.name)
+                .map(|(_, ty)| ty.clone()),
             other => {
                 let d = Diagnostic::error(
                     "E0305",
@@ -801,16 +807,27 @@ impl<'a> Checker<'a> {
                 return Ty::Unknown;
             }
         };
-        if let Some((_, ty)) = fields.iter().find(|(n, _)| **n == *field.name) {
-            if let Ty::Record(def) = t {
+        if let Some(ty) = found {
+            if let Ty::Record(def) = t
+                && self.notes.is_some()
+            {
                 let target = crate::ide::Target::Field {
                     record: def.clone(),
                     name: Arc::from(field.name.as_str()),
                 };
                 self.note_ref(field.span, target);
             }
-            return ty.clone();
+            return ty;
         }
+        let fields: Vec<Arc<str>> = match t {
+            Ty::Record(def) => match resolve::signature(self.db, self.project, def.file, def.index)
+            {
+                Signature::Record(fs) => fs.iter().map(|p| p.name.clone()).collect(),
+                _ => Vec::new(),
+            },
+            Ty::Open(fs) => fs.iter().map(|(n, _)| n.clone()).collect(),
+            _ => Vec::new(),
+        };
         let mut d = Diagnostic::error(
             "E0210",
             &self.path,
@@ -818,10 +835,10 @@ impl<'a> Checker<'a> {
             format!("`{t}` has no field `{}`", field.name),
         )
         .with_label("unknown field");
-        if let Some(s) = resolve::suggest(&field.name, fields.iter().map(|(n, _)| &**n)) {
+        if let Some(s) = resolve::suggest(&field.name, fields.iter().map(|n| &**n)) {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else {
-            let names: Vec<&str> = fields.iter().map(|(n, _)| &**n).collect();
+            let names: Vec<&str> = fields.iter().map(|n| &**n).collect();
             d = d.with_help(format!("its fields are: {}", names.join(", ")));
         }
         if let Ty::Record(def) = t {
