@@ -11,8 +11,10 @@
 //! same fact written in two policies is one atom. A property is proved when no assignment of the
 //! atoms reaches a forbidden outcome; otherwise the assignment found is shown as an example.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::ast::{self, ExprKind, ItemKind, Literal, RuleKind, Target, UnOp, Verdict};
 use crate::db::{Db, Project, SourceFile, item_ast};
@@ -660,7 +662,8 @@ struct Cx<'a> {
     atoms: Vec<String>,
     /// Each atom key's index: a linear search of `atoms` made checking a policy of a
     /// thousand rules quadratic.
-    atom_index: HashMap<String, u32>,
+    /// (Fx: keyed by our own canonical keys, and SipHash was 3% of checking 1,000 rules.)
+    atom_index: FxHashMap<String, u32>,
     /// How each atom is shown.
     shown: Vec<String>,
     diags: Vec<Diagnostic>,
@@ -681,7 +684,7 @@ impl<'a> Cx<'a> {
             db,
             project,
             atoms: Vec::new(),
-            atom_index: HashMap::new(),
+            atom_index: FxHashMap::default(),
             shown: Vec::new(),
             diags: Vec::new(),
         }

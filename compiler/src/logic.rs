@@ -106,36 +106,58 @@ impl Formula {
     /// The atoms the formula mentions, sorted.
     pub fn atom_set(&self) -> Vec<u32> {
         let mut out = Vec::new();
-        self.atoms(&mut out);
+        self.occurrences(&mut out);
         out.sort_unstable();
+        out.dedup();
         out
     }
 
     /// Whether no atom occurs twice (such a formula is satisfiable unless it is `False`).
     pub fn atoms_are_distinct(&self) -> bool {
-        fn count(f: &Formula, n: &mut usize) {
-            match f {
-                Formula::Atom(_) => *n += 1,
-                Formula::Not(x) => count(x, n),
-                Formula::And(xs) | Formula::Or(xs) => xs.iter().for_each(|x| count(x, n)),
-                Formula::True | Formula::False => {}
-            }
-        }
-        let mut n = 0;
-        count(self, &mut n);
-        n == self.atom_set().len()
+        let mut all = Vec::new();
+        self.occurrences(&mut all);
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        n == all.len()
     }
 
-    fn atoms(&self, out: &mut Vec<u32>) {
+    /// Every occurrence of an atom, in order, repeats included.
+    fn occurrences(&self, out: &mut Vec<u32>) {
+        match self {
+            Formula::Atom(a) => out.push(*a),
+            Formula::Not(f) => f.occurrences(out),
+            Formula::And(xs) | Formula::Or(xs) => xs.iter().for_each(|x| x.occurrences(out)),
+            Formula::True | Formula::False => {}
+        }
+    }
+
+    /// The distinct atoms in order of first occurrence, stopping once there are more than
+    /// `limit` (a question that large is not searched, so counting further is wasted; a
+    /// policy of 1,000 rules made the full, quadratic collection a tenth of checking).
+    fn atoms_upto(&self, limit: usize, out: &mut Vec<u32>) {
+        if out.len() > limit {
+            return;
+        }
         match self {
             Formula::Atom(a) => {
                 if !out.contains(a) {
                     out.push(*a);
                 }
             }
-            Formula::Not(f) => f.atoms(out),
-            Formula::And(xs) | Formula::Or(xs) => xs.iter().for_each(|x| x.atoms(out)),
+            Formula::Not(f) => f.atoms_upto(limit, out),
+            Formula::And(xs) | Formula::Or(xs) => xs.iter().for_each(|x| x.atoms_upto(limit, out)),
             Formula::True | Formula::False => {}
+        }
+    }
+
+    /// The first atom the formula mentions.
+    fn first_atom(&self) -> Option<u32> {
+        match self {
+            Formula::Atom(a) => Some(*a),
+            Formula::Not(f) => f.first_atom(),
+            Formula::And(xs) | Formula::Or(xs) => xs.iter().find_map(Formula::first_atom),
+            Formula::True | Formula::False => None,
         }
     }
 }
@@ -158,7 +180,7 @@ pub enum Sat {
 /// Searches for an assignment of the atoms that makes `f` true.
 pub fn satisfiable(f: &Formula) -> Sat {
     let mut atoms = Vec::new();
-    f.atoms(&mut atoms);
+    f.atoms_upto(MAX_ATOMS, &mut atoms);
     if atoms.len() > MAX_ATOMS {
         return Sat::TooLarge;
     }
@@ -227,9 +249,7 @@ fn search(f: &Formula, assignment: &mut [Option<bool>]) -> bool {
             return false;
         }
     }
-    let mut atoms = Vec::new();
-    f.atoms(&mut atoms);
-    let Some(&a) = atoms.first() else {
+    let Some(a) = f.first_atom() else {
         return false;
     };
     for value in [true, false] {

@@ -49,7 +49,9 @@
 //! All of the runtime's `unsafe` is in this module: calling the generated code and freeing it.
 #![allow(unsafe_code)]
 
-use std::collections::HashMap;
+// Fx, not SipHash: the keys are the program's own strings (inputs only look up), and interning
+// was a tenth of JIT-compiling 1,000 rules.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Mutex;
 
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -191,7 +193,7 @@ impl Tables {
     fn new(rules: &[&Rule]) -> Tables {
         let mut reasons: Vec<String> = Vec::new();
         // Indexed by name: a policy of thousands of distinct reasons stays linear.
-        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut index: HashMap<&str, usize> = HashMap::default();
         let rule_reason = rules
             .iter()
             .map(|r| {
@@ -410,7 +412,7 @@ pub fn compile(program: &Program) -> JitModule {
     let mut jm = JitModule {
         id: NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         program: program.clone(),
-        strings: HashMap::new(),
+        strings: HashMap::default(),
         const_zones: Vec::new(),
         policies: Vec::new(),
         decisions: Vec::new(),
