@@ -43,26 +43,53 @@ fn setup(tmp: &TempDir) -> (PathBuf, PathBuf) {
     (module, config)
 }
 
+/// A running `xop serve`, killed and reaped when dropped, so that a failing assertion (a
+/// panic) does not leave the server behind.
+struct Served(Child);
+
+impl std::ops::Deref for Served {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Both fail harmlessly when a test has already stopped and reaped the server.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `xop serve` on a free port; returns the process and its address.
-fn serve(module: &Path, data: &Path, config: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args([
-            "serve",
-            "--module",
-            s(module),
-            "--data",
-            s(data),
-            "--config",
-            s(config),
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "2",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+fn serve(module: &Path, data: &Path, config: &Path) -> (Served, SocketAddr) {
+    let mut child = Served(
+        Command::new(env!("CARGO_BIN_EXE_xop"))
+            .args([
+                "serve",
+                "--module",
+                s(module),
+                "--data",
+                s(data),
+                "--config",
+                s(config),
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
