@@ -24,18 +24,11 @@ use crate::http::{CallError, NetworkCall, lock};
 pub struct SignalOutcome {
     /// The signal's qualified name.
     pub signal: String,
-    /// Its source, e.g. `std.camara.sim_swap`.
-    pub source: String,
     /// Whether the read gave a value.
     pub present: bool,
-    /// Whether the value was reused from an earlier call (the calls are then that call's).
-    pub cached: bool,
-    /// How old the value was when read, in milliseconds (0 when fetched for this read).
-    pub age_ms: Option<u64>,
-    /// Why the signal is absent.
-    pub reason: Option<String>,
-    /// The HTTP requests behind the value, or made in vain, with their correlators.
-    pub calls: Vec<NetworkCall>,
+    /// Where the value came from: the source, whether it was reused and how old, why it is
+    /// absent, and the HTTP requests behind it (what the proof record keeps of the read).
+    pub fetch: SignalFetch,
 }
 
 /// A connector source a signal can be declared `from`.
@@ -154,15 +147,17 @@ impl<'a> NetworkSignals<'a> {
     fn read_signal(&self, decl: &SignalDecl, args: &[Value]) -> (Value, SignalOutcome) {
         let mut out = SignalOutcome {
             signal: decl.name.clone(),
-            source: decl.source.clone(),
             present: false,
-            cached: false,
-            age_ms: None,
-            reason: None,
-            calls: Vec::new(),
+            fetch: SignalFetch {
+                source: decl.source.clone(),
+                cached: false,
+                age_ms: None,
+                reason: None,
+                calls: Vec::new(),
+            },
         };
         let absent = |mut out: SignalOutcome, reason: String| {
-            out.reason = Some(reason);
+            out.fetch.reason = Some(reason);
             (Value::Absent, out)
         };
         let Some(source) = Source::of(&decl.source) else {
@@ -184,9 +179,9 @@ impl<'a> NetworkSignals<'a> {
             if let Some(e) = cache.entries.get(&key) {
                 let age = now.saturating_duration_since(e.at);
                 if age <= ttl {
-                    out.cached = true;
-                    out.age_ms = Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
-                    out.calls = e.calls.clone();
+                    out.fetch.cached = true;
+                    out.fetch.age_ms = Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+                    out.fetch.calls = e.calls.clone();
                     let fetched = e.fetched.clone();
                     drop(cache);
                     return self.present(out, decl, &fetched);
@@ -194,10 +189,10 @@ impl<'a> NetworkSignals<'a> {
             }
         }
         let (fetched, calls) = self.camara.fetch(source, &key.1);
-        out.calls = calls;
+        out.fetch.calls = calls;
         match fetched {
             Err(e) => {
-                let reason = failure_reason(&decl.source, &e, &out.calls);
+                let reason = failure_reason(&decl.source, &e, &out.fetch.calls);
                 absent(out, reason)
             }
             Ok(fetched) => {
@@ -206,11 +201,11 @@ impl<'a> NetworkSignals<'a> {
                         fetched: fetched.clone(),
                         at: now,
                         ttl,
-                        calls: out.calls.clone(),
+                        calls: out.fetch.calls.clone(),
                     };
                     lock(&self.camara.cache).insert(key, entry, now);
                 }
-                out.age_ms = Some(0);
+                out.fetch.age_ms = Some(0);
                 self.present(out, decl, &fetched)
             }
         }
@@ -235,7 +230,7 @@ impl<'a> NetworkSignals<'a> {
                 (v, out)
             }
             Err(e) => {
-                out.reason = Some(format!("{}: {e}", decl.source));
+                out.fetch.reason = Some(format!("{}: {e}", decl.source));
                 (Value::Absent, out)
             }
         }
@@ -275,13 +270,7 @@ impl Signals for NetworkSignals<'_> {
     }
 
     fn fetch(&self, nth: usize) -> Option<SignalFetch> {
-        lock(&self.outcomes).get(nth).map(|o| SignalFetch {
-            source: o.source.clone(),
-            cached: o.cached,
-            age_ms: o.age_ms,
-            reason: o.reason.clone(),
-            calls: o.calls.clone(),
-        })
+        lock(&self.outcomes).get(nth).map(|o| o.fetch.clone())
     }
 }
 

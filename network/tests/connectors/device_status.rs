@@ -66,7 +66,7 @@ fn roaming_examples_become_roaming_status_values() {
         let outcome = &signals.outcomes()[0];
         assert!(outcome.present);
         assert_eq!(
-            outcome.calls.last().unwrap().correlator.as_deref(),
+            outcome.fetch.calls.last().unwrap().correlator.as_deref(),
             req.header("x-correlator")
         );
     }
@@ -195,6 +195,6 @@ fn an_unknown_connectivity_is_out_of_contract() {
     let signals = camara.signals(program(), 0);
     let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
     assert_eq!(v, Value::Absent);
-    let reason = signals.outcomes()[0].reason.clone().unwrap();
+    let reason = signals.outcomes()[0].fetch.reason.clone().unwrap();
     assert!(reason.contains("connectivity `VOICE`"), "{reason}");
 }

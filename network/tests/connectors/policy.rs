@@ -54,11 +54,16 @@ fn a_recent_swap_sends_the_payment_to_review() {
     assert_eq!(outcomes.len(), 1);
     let o = &outcomes[0];
     assert_eq!(
-        (o.present, o.cached, o.reason.as_deref()),
+        (o.present, o.fetch.cached, o.fetch.reason.as_deref()),
         (true, false, None)
     );
-    assert_eq!(o.source, "std.camara.sim_swap");
-    let api: Vec<_> = o.calls.iter().filter(|c| c.api == "sim-swap").collect();
+    assert_eq!(o.fetch.source, "std.camara.sim_swap");
+    let api: Vec<_> = o
+        .fetch
+        .calls
+        .iter()
+        .filter(|c| c.api == "sim-swap")
+        .collect();
     let sent = stub.api_requests();
     assert_eq!(api.len(), 2);
     for (call, req) in api.iter().zip(&sent) {
@@ -132,10 +137,14 @@ fn network_down_applies_the_policys_absent_handling() {
     assert_eq!(decision.reasons, ["recent-sim-swap"]);
     let o = &outcomes[0];
     assert!(!o.present);
-    let reason = o.reason.as_deref().unwrap();
+    let reason = o.fetch.reason.as_deref().unwrap();
     assert!(reason.starts_with("std.camara.sim_swap: "), "{reason}");
     assert!(reason.contains("connection"), "{reason}");
-    assert_eq!(o.calls.len(), 3, "bounded: max_attempts token requests");
+    assert_eq!(
+        o.fetch.calls.len(),
+        3,
+        "bounded: max_attempts token requests"
+    );
 }
 
 #[test]
@@ -150,10 +159,15 @@ fn a_timeout_makes_the_signal_absent_and_says_so() {
     let o = &outcomes[0];
     assert!(!o.present);
     assert_eq!(
-        o.reason.as_deref(),
+        o.fetch.reason.as_deref(),
         Some("std.camara.sim_swap: sim-swap checkSimSwap: timed out (after 3 attempts)")
     );
-    let api: Vec<_> = o.calls.iter().filter(|c| c.api == "sim-swap").collect();
+    let api: Vec<_> = o
+        .fetch
+        .calls
+        .iter()
+        .filter(|c| c.api == "sim-swap")
+        .collect();
     assert_eq!(api.len(), 3);
     assert!(
         api.iter()
@@ -175,12 +189,12 @@ fn an_error_answer_makes_the_signal_absent_with_its_code() {
     assert_eq!(decision.verdict, Verdict::Review);
     let o = &outcomes[0];
     assert_eq!(
-        o.reason.as_deref(),
+        o.fetch.reason.as_deref(),
         Some(
             "std.camara.sim_swap: sim-swap checkSimSwap: 400 OUT_OF_RANGE: Client specified an invalid range."
         )
     );
-    let call = o.calls.iter().find(|c| c.api == "sim-swap").unwrap();
+    let call = o.fetch.calls.iter().find(|c| c.api == "sim-swap").unwrap();
     assert_eq!(call.error_code.as_deref(), Some("OUT_OF_RANGE"));
     // /retrieve-date was not asked: the value is absent already.
     assert_eq!(stub.api_requests().len(), 1);
@@ -191,7 +205,7 @@ fn malformed_json_makes_the_signal_absent() {
     let stub = Stub::start(|_, _| Reply::raw(200, "{\"swapped\": tru"));
     let (decision, outcomes) = block_payment(&stub.camara());
     assert_eq!(decision.verdict, Verdict::Review);
-    let reason = outcomes[0].reason.as_deref().unwrap();
+    let reason = outcomes[0].fetch.reason.as_deref().unwrap();
     assert!(reason.contains("answer out of contract"), "{reason}");
 }
 
@@ -209,10 +223,10 @@ fn values_are_reused_within_max_age_then_fetched_again() {
     assert_eq!(decision.verdict, Verdict::Review);
     assert_eq!(stub.api_requests().len(), 2);
     let o = &second[0];
-    assert!(o.present && o.cached);
-    assert_eq!(o.age_ms, Some(240_000));
+    assert!(o.present && o.fetch.cached);
+    assert_eq!(o.fetch.age_ms, Some(240_000));
     // The proof still names the calls the value came from.
-    assert_eq!(o.calls, first[0].calls);
+    assert_eq!(o.fetch.calls, first[0].fetch.calls);
 
     // Another phone number is another value.
     let other = camara.decide_action(
@@ -221,13 +235,13 @@ fn values_are_reused_within_max_age_then_fetched_again() {
         &[customer("+33699999999")],
         crate::ms(NOW),
     );
-    assert!(!other.1[0].cached);
+    assert!(!other.1[0].fetch.cached);
     assert_eq!(stub.api_requests().len(), 4);
 
     // Past max_age (5m), it is fetched again.
     clock.advance(Duration::from_secs(61 + 1));
     let (_, third) = block_payment(&camara);
-    assert!(!third[0].cached);
+    assert!(!third[0].fetch.cached);
     assert_eq!(stub.api_requests().len(), 6);
 }
 
@@ -250,7 +264,7 @@ fn failures_are_not_cached() {
     let (_, first) = block_payment(&camara);
     assert!(!first[0].present);
     let (decision, second) = block_payment(&camara);
-    assert!(second[0].present && !second[0].cached);
+    assert!(second[0].present && !second[0].fetch.cached);
     assert_eq!(decision.reasons, ["no-recent-sim-swap"]);
 }
 
@@ -282,6 +296,7 @@ fn the_qos_session_signal() {
     assert_eq!(v, Value::Absent);
     assert!(
         signals.outcomes()[1]
+            .fetch
             .reason
             .as_deref()
             .unwrap()
@@ -299,7 +314,7 @@ fn a_source_without_a_connector_is_absent() {
     let signals = camara.signals(program(), 0);
     assert_eq!(signals.read(0, &decl, &[customer(PHONE)]), Value::Absent);
     assert_eq!(
-        signals.outcomes()[0].reason.as_deref(),
+        signals.outcomes()[0].fetch.reason.as_deref(),
         Some("no connector for source `acme.crm.lookup`")
     );
     // A signal whose declared type is not the connector's record: absent, not a wrong value.
@@ -312,6 +327,6 @@ fn a_source_without_a_connector_is_absent() {
     let camara = stub.camara();
     let signals = camara.signals(program(), 0);
     assert_eq!(signals.read(0, &decl, &[customer(PHONE)]), Value::Absent);
-    let reason = signals.outcomes()[0].reason.clone().unwrap();
+    let reason = signals.outcomes()[0].fetch.reason.clone().unwrap();
     assert!(reason.contains("RoamingStatus"), "{reason}");
 }
