@@ -58,12 +58,7 @@ fn a_recent_swap_sends_the_payment_to_review() {
         (true, false, None)
     );
     assert_eq!(o.fetch.source, "std.camara.sim_swap");
-    let api: Vec<_> = o
-        .fetch
-        .calls
-        .iter()
-        .filter(|c| c.api == "sim-swap")
-        .collect();
+    let api = sim_swap_calls(o);
     let sent = stub.api_requests();
     assert_eq!(api.len(), 2);
     for (call, req) in api.iter().zip(&sent) {
@@ -162,12 +157,7 @@ fn a_timeout_makes_the_signal_absent_and_says_so() {
         o.fetch.reason.as_deref(),
         Some("std.camara.sim_swap: sim-swap checkSimSwap: timed out (after 3 attempts)")
     );
-    let api: Vec<_> = o
-        .fetch
-        .calls
-        .iter()
-        .filter(|c| c.api == "sim-swap")
-        .collect();
+    let api = sim_swap_calls(o);
     assert_eq!(api.len(), 3);
     assert!(
         api.iter()
@@ -329,4 +319,13 @@ fn a_source_without_a_connector_is_absent() {
     assert_eq!(signals.read(0, &decl, &[customer(PHONE)]), Value::Absent);
     let reason = signals.outcomes()[0].fetch.reason.clone().unwrap();
     assert!(reason.contains("RoamingStatus"), "{reason}");
+}
+
+/// The read's requests to the SIM swap API (token requests left out).
+fn sim_swap_calls(o: &xop_network::SignalOutcome) -> Vec<&xop_runtime::proof::record::NetworkCall> {
+    o.fetch
+        .calls
+        .iter()
+        .filter(|c| c.api == "sim-swap")
+        .collect()
 }
