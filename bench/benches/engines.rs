@@ -169,6 +169,8 @@ fn contact_policy(c: &mut Criterion) {
     let mut allowed = 0;
     for k in cases.iter().chain(std::iter::once(&contact::timed_case())) {
         let (deny, bits) = contact::decide(k);
+        let zone = xop_runtime::zone::Zone::get(&k.tz).expect("the case's zone");
+        assert_eq!(contact::decide_zone_table(k, &zone), (deny, bits), "{k:?}");
         let want = (deny, contact::reason_names(bits));
         allowed += usize::from(!deny);
         let json = k.json();
@@ -209,6 +211,10 @@ fn contact_policy(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(4));
     g.warm_up_time(Duration::from_secs(1));
     g.bench_function("rust", |b| b.iter(|| contact::decide(black_box(&k))));
+    let zone = xop_runtime::zone::Zone::get(&k.tz).expect("the timed case's zone");
+    g.bench_function("rust_zone_table", |b| {
+        b.iter(|| contact::decide_zone_table(black_box(&k), &zone))
+    });
     g.bench_function("xop_jit", |b| {
         b.iter(|| xop.run_at(black_box(&bound), now, &mut out))
     });

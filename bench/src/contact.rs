@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use xop_runtime::zone::{Field, Zone};
 
 /// The policy's name in [`XOP_SOURCE`].
 pub const POLICY: &str = "contact";
@@ -108,6 +109,17 @@ pub const REASONS: [&str; 5] = [
 /// Hand-written Rust, as a careful engineer would write it: a verdict and a reason bit set
 /// (bit `i` is [`REASONS`]`[i]`), no allocation.
 pub fn decide(c: &Case) -> (bool, u8) {
+    decide_with(c, local_hour)
+}
+
+/// [`decide`] with the local hour from XOP's zone table ([`xop_runtime::zone::Zone`], what
+/// both XOP engines use) instead of jiff's zone: the JIT against Rust doing the same arithmetic.
+pub fn decide_zone_table(c: &Case, zone: &Zone) -> (bool, u8) {
+    decide_with(c, |c| zone.field(c.now, Field::Hour).unwrap_or(-1))
+}
+
+/// The policy with the local hour computed by `hour`.
+fn decide_with(c: &Case, hour: impl Fn(&Case) -> i64) -> (bool, u8) {
     let mut deny = 0u8;
     if c.in_service_interaction {
         deny |= 1;
@@ -124,7 +136,7 @@ pub fn decide(c: &Case) -> (bool, u8) {
     if c.messages_7d >= 3 {
         deny |= 4;
     }
-    if !(8..21).contains(&local_hour(c)) {
+    if !(8..21).contains(&hour(c)) {
         deny |= 8;
     }
     if deny != 0 { (true, deny) } else { (false, 16) }
