@@ -21,6 +21,11 @@
 //! error, and good input the reference accepts but the fast path does not is still bound, only
 //! slower. The fast path allocates nothing once the reader's buffers have grown to the input's
 //! size.
+//!
+//! Before the serde path, the direct scanner ([`scan`]) tries the text: a strict subset of JSON
+//! (no escapes, plain integers, known keys once each) read byte by byte against the plan, each
+//! value handed to the same [`Cx`] methods as the seeds. On anything else it gives up and the
+//! serde path starts over, so it adds speed, never a decision of its own.
 #![forbid(unsafe_code)]
 
 use std::fmt;
