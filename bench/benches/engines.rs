@@ -12,8 +12,10 @@
 //! verdict, reason bits and fired bits into a reused `Output`. `xop_jit_decision` also lays the
 //! input out from values and builds the allocated `Decision` (reason and rule strings);
 //! `json/xop_jit` reads the JSON text straight into the JIT's layout (`JsonReader`, reused
-//! buffers) and runs; `contact/json/xop_jit_values` is the path before that reader: a
-//! `serde_json::Value` tree, `bind` to `Value`s, `JitModule::bind`, run.
+//! buffers; its direct scanner reads these inputs) and runs; `contact/json/xop_jit_serde` is the
+//! same reader with the scanner off (its serde_json-driven path); `contact/json/xop_jit_values`
+//! is the path before that reader: a `serde_json::Value` tree, `bind` to `Value`s,
+//! `JitModule::bind`, run.
 //!
 //! Before timing, every engine is checked to agree with the others on 50 inputs (decision and
 //! reasons). At the end a table of medians, with ratios to hand-written Rust, is printed from
@@ -29,8 +31,9 @@ use criterion::{Criterion, criterion_group};
 use xop_bench::contact;
 use xop_bench::engines::peers::{Cedar, Rego, cedar_outcome, rego_outcome};
 use xop_bench::engines::{
-    Customer, Handwritten, inputs, outcome, xop_compile, xop_compile_policy, xop_source,
+    Customer, Handwritten, Xop, inputs, outcome, xop_compile, xop_compile_policy, xop_source,
 };
+use xop_runtime::jit::{Bound, JsonReader};
 
 /// Rules in the measured workload.
 const RULES: usize = 200;
@@ -44,6 +47,29 @@ fn timed_inputs() -> [(&'static str, Customer); 2] {
         messages_7d,
     };
     [("deny", c(150)), ("allow", c(149))]
+}
+
+/// A JSON reader of `xop`'s policy, its direct scanner on or off.
+fn reader(xop: &Xop, scan: bool) -> JsonReader {
+    let mut r = xop
+        .jit
+        .json_reader(xop.policy)
+        .expect("the policy is compiled");
+    r.set_scan(scan);
+    r
+}
+
+/// Asserts that the JSON reader's direct scanner reads `json` (the timed figures are of that
+/// path) and that the serde path, alone, reads it without falling back.
+fn assert_scanned(xop: &Xop, json: &str) {
+    let mut into = Bound::empty();
+    for scan in [true, false] {
+        let mut r = reader(xop, scan);
+        r.bind_json_into(&xop.jit, json, &mut into)
+            .expect("reading the input");
+        assert!(!r.fell_back(), "the JSON reader's fast path, {json}");
+        assert_eq!(r.scanned(), scan, "the JSON reader's scanner, {json}");
+    }
 }
 
 fn engines(c: &mut Criterion) {
@@ -72,6 +98,7 @@ fn engines(c: &mut Criterion) {
             !json_input.fell_back(),
             "the JSON reader's fast path, {c:?}"
         );
+        assert_scanned(&xop, &json);
         assert_eq!(outcome(&xop.interp(&args)), want, "xop interpreter, {c:?}");
         assert_eq!(outcome(&xop.jit_json(&json)), want, "xop from json, {c:?}");
         let req = cedar.request(c);
@@ -183,6 +210,7 @@ fn contact_policy(c: &mut Criterion) {
             !json_input.fell_back(),
             "the JSON reader's fast path, {json}"
         );
+        assert_scanned(&xop, &json);
         assert_eq!(
             outcome(&xop.interp_json(&json)),
             want,
@@ -227,6 +255,17 @@ fn contact_policy(c: &mut Criterion) {
     });
     g.bench_function("json/xop_jit", |b| {
         b.iter(|| xop.run_json(&mut json_input, black_box(&json), &mut out))
+    });
+    // The same reader with its direct scanner off: the serde_json-driven path.
+    let mut serde_reader = reader(&xop, false);
+    let mut serde_bound = Bound::empty();
+    g.bench_function("json/xop_jit_serde", |b| {
+        b.iter(|| {
+            let now = serde_reader
+                .bind_json_into(&xop.jit, black_box(&json), &mut serde_bound)
+                .expect("reading the input");
+            xop.run_at(&serde_bound, now.unwrap_or(0), &mut out)
+        })
     });
     // The floor for any reader built on serde_json: scanning the text, every value ignored.
     g.bench_function("json/serde_json_ignored", |b| {
@@ -313,6 +352,7 @@ fn summary() {
         "regorus_rvm",
         "json/xop_interp",
         "json/xop_jit",
+        "json/xop_jit_serde",
         "json/xop_jit_values",
         "json/serde_json_ignored",
         "json/cedar",

@@ -1,8 +1,9 @@
 //! The JIT's JSON reader (`JsonReader`) against the reference path (`bind::bind_json`, then
-//! `JitModule::bind`) on arbitrary text: the same layout for input the reference accepts, the
-//! same error for input it refuses, and no panic either way. The first byte picks one of a few
-//! generated programs (`xop_runtime::synth`); the rest is the JSON text, read for every policy
-//! the JIT compiles. Run: `cargo +nightly fuzz run json_reader` (see docs/testing.md).
+//! `JitModule::bind`) on arbitrary text, with its direct scanner on and off: the same layout
+//! for input the reference accepts, the same error for input it refuses, and no panic either
+//! way. The first byte picks one of a few generated programs (`xop_runtime::synth`); the rest
+//! is the JSON text, read for every policy the JIT compiles. Run: `cargo +nightly fuzz run
+//! json_reader` (see docs/testing.md).
 #![no_main]
 
 use std::sync::OnceLock;
@@ -38,24 +39,34 @@ fuzz_target!(|data: &[u8]| {
     };
     let (program, module) = &programs()[usize::from(pick) % programs().len()];
     for policy in 0..program.policies.len() {
-        let Ok(mut reader) = module.json_reader(policy) else {
+        let Ok(reader) = module.json_reader(policy) else {
             continue;
         };
-        let mut into = Bound::empty();
-        let got = reader.bind_json_into(module, text, &mut into);
         let want = bind::bind_json(program, policy, text)
             .map_err(JsonError::Input)
             .and_then(|b| {
                 let laid = module.bind(policy, &b.args).map_err(JsonError::Refused)?;
                 Ok((laid, b.now_ms))
             });
-        match (got, want) {
-            (Ok(now), Ok((bound, want_now))) => {
-                assert!(into.same_layout(&bound), "layouts differ on {text:?}");
-                assert_eq!(now, want_now, "times differ on {text:?}");
+        // The direct scanner first (the default), then the serde path alone.
+        for scan in [true, false] {
+            let mut reader = reader.clone();
+            reader.set_scan(scan);
+            let mut into = Bound::empty();
+            let got = reader.bind_json_into(module, text, &mut into);
+            match (got, &want) {
+                (Ok(now), Ok((bound, want_now))) => {
+                    assert!(into.same_layout(bound), "layouts differ on {text:?}");
+                    assert_eq!(now, *want_now, "times differ on {text:?}");
+                }
+                (Err(a), Err(b)) => {
+                    assert_eq!(&a, b, "errors differ on {text:?}");
+                    assert!(!reader.scanned(), "the scanner accepted {text:?}");
+                }
+                (a, b) => {
+                    panic!("the reader and the reference disagree on {text:?}: {a:?} / {b:?}")
+                }
             }
-            (Err(a), Err(b)) => assert_eq!(a, b, "errors differ on {text:?}"),
-            (a, b) => panic!("the reader and the reference disagree on {text:?}: {a:?} / {b:?}"),
         }
     }
 });

@@ -21,6 +21,11 @@
 //! error, and good input the reference accepts but the fast path does not is still bound, only
 //! slower. The fast path allocates nothing once the reader's buffers have grown to the input's
 //! size.
+//!
+//! Before the serde path, the direct scanner ([`scan`]) tries the text: a strict subset of JSON
+//! (no escapes, plain integers, known keys once each) read byte by byte against the plan, each
+//! value handed to the same [`Cx`] methods as the seeds. On anything else it gives up and the
+//! serde path starts over, so it adds speed, never a decision of its own.
 #![forbid(unsafe_code)]
 
 use std::fmt;
@@ -34,6 +39,8 @@ use super::{Bound, Entry, JitModule, MAX_RECORD_DEPTH, size};
 use crate::bind::{self, BindError};
 use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
 use crate::ir::{Program, SymbolKind, Type, Verdict};
+
+mod scan;
 
 /// Why [`JsonReader::bind_json_into`] refused an input.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +123,9 @@ struct RecordPlan {
 #[derive(Debug, Clone)]
 struct FieldPlan {
     name: Box<str>,
+    /// The name has no quote, backslash or control character and no earlier field has it:
+    /// the scanner may compare it with the text in place.
+    plain: bool,
     node: u32,
     offset: usize,
 }
@@ -301,6 +311,7 @@ impl PlanBuilder<'_> {
             }
             out.push(FieldPlan {
                 name: name.as_str().into(),
+                plain: name.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\'),
                 node: self.node(ty, depth)?,
                 offset,
             });
@@ -309,6 +320,11 @@ impl PlanBuilder<'_> {
         let mut index = Names::default();
         for (i, f) in out.iter().enumerate() {
             index.insert(&f.name, i as i64);
+        }
+        // A name given to two fields means the first (as in `bind`): the scanner must not
+        // match the second in place.
+        for (i, f) in out.iter_mut().enumerate() {
+            f.plain &= index.get(&f.name) == Some(i as i64);
         }
         Ok(RecordPlan {
             fields: out,
@@ -445,6 +461,10 @@ pub struct JsonReader {
     plan: Arc<Plan>,
     scratch: Scratch,
     fell_back: bool,
+    /// Whether to try the direct scanner first.
+    scan: bool,
+    /// Whether the last input was read by the direct scanner.
+    scanned: bool,
 }
 
 impl JitModule {
@@ -455,6 +475,8 @@ impl JitModule {
             plan: Arc::new(Plan::new(self, policy)?),
             scratch: Scratch::default(),
             fell_back: false,
+            scan: true,
+            scanned: false,
         })
     }
 }
@@ -525,6 +547,7 @@ impl JsonReader {
             return Ok(now);
         }
         self.fell_back = true;
+        self.scanned = false;
         // The reference path words every error, and binds what the fast path leaves to it.
         let policy = self.plan.policy;
         let bound = bind::bind_json(&module.program, policy, json).map_err(JsonError::Input)?;
@@ -534,32 +557,58 @@ impl JsonReader {
         Ok(bound.now_ms)
     }
 
-    /// Whether the last call took the reference path (refused input, or input the fast path
-    /// leaves to it).
+    /// Whether the last call took the reference path (refused input, or input the fast paths
+    /// leave to it).
     pub fn fell_back(&self) -> bool {
         self.fell_back
+    }
+
+    /// Whether the last call was read by the direct scanner (the first fast path: plain JSON
+    /// of the expected shape), not by the serde-driven path nor the reference.
+    pub fn scanned(&self) -> bool {
+        self.scanned
+    }
+
+    /// Turns the direct scanner on (the default) or off. Off, every input is read by the
+    /// serde-driven path or the reference: for benchmarks and tests of that path alone.
+    pub fn set_scan(&mut self, on: bool) {
+        self.scan = on;
     }
 
     /// The fast path: `None` if the input is not one it reads (then `into` is garbage).
     fn fast(&mut self, module: &JitModule, json: &str, into: &mut Bound) -> Option<Option<i64>> {
         let plan = &*self.plan;
         let s = &mut self.scratch;
-        s.used = 0;
-        s.nstrings = 0;
         if s.zones.len() > MAX_ZONES {
             s.zones.clear();
         }
-        let root = s.new_segment(usize::MAX, 0, plan.input_words);
-        let mut cx = Cx { plan, s, now: None };
-        let mut de = serde_json::Deserializer::from_str(json);
-        Root {
-            cx: &mut cx,
-            seg: root,
+        let mut now = None;
+        // The direct scanner first; if it gives up, the serde path reads the text again from
+        // a clean slate (only the zone cache survives, which holds no input state).
+        self.scanned = self.scan && {
+            s.used = 0;
+            s.nstrings = 0;
+            let root = s.new_segment(usize::MAX, 0, plan.input_words);
+            let mut cx = Cx { plan, s, now: None };
+            let read = scan::read(&mut cx, json, root).is_some();
+            now = cx.now;
+            read
+        };
+        if !self.scanned {
+            s.used = 0;
+            s.nstrings = 0;
+            let root = s.new_segment(usize::MAX, 0, plan.input_words);
+            let mut cx = Cx { plan, s, now: None };
+            let mut de = serde_json::Deserializer::from_str(json);
+            Root {
+                cx: &mut cx,
+                seg: root,
+            }
+            .deserialize(&mut de)
+            .ok()?;
+            de.end().ok()?;
+            now = cx.now;
         }
-        .deserialize(&mut de)
-        .ok()?;
-        de.end().ok()?;
-        let now = cx.now;
         self.place(module, into)?;
         Some(now)
     }
@@ -710,11 +759,107 @@ impl Scratch {
     }
 }
 
-/// What the seeds share while reading one input.
+/// What the seeds (and the direct scanner) share while reading one input.
 struct Cx<'a> {
     plan: &'a Plan,
     s: &'a mut Scratch,
     now: Option<i64>,
+}
+
+/// What a value means, whichever tokenizer read it: the serde seeds and the direct scanner
+/// ([`scan`]) both go through these, so they cannot differ in what they write.
+impl Cx<'_> {
+    /// The node past any optionals of `node` (a non-null value: their presence words set to
+    /// 1), and where its words go.
+    #[inline]
+    fn present(&mut self, node: u32, seg: usize, mut at: usize) -> Option<(Node, usize)> {
+        let mut node = self.plan.nodes.get(node as usize).copied();
+        while let Some(Node::Optional(inner)) = node {
+            self.s.put(seg, at, 1, 0)?;
+            at += 1;
+            node = self.plan.nodes.get(inner as usize).copied();
+        }
+        node.map(|n| (n, at))
+    }
+
+    /// Whether `null` is accepted for `node` (an optional: its words stay 0).
+    #[inline]
+    fn null(&self, node: u32) -> bool {
+        matches!(self.plan.nodes.get(node as usize), Some(Node::Optional(_)))
+    }
+
+    /// An integer for the (present) node `node`.
+    #[inline]
+    fn int(&mut self, node: Node, seg: usize, at: usize, n: i64) -> Option<()> {
+        match node {
+            Node::Int | Node::Duration => self.s.put(seg, at, n, 0),
+            Node::Decimal => Some(()),
+            _ => None,
+        }
+    }
+
+    /// A boolean for the (present) node `node`.
+    #[inline]
+    fn bool(&mut self, node: Node, seg: usize, at: usize, b: bool) -> Option<()> {
+        match node {
+            Node::Bool => self.s.put(seg, at, i64::from(b), 0),
+            _ => None,
+        }
+    }
+
+    /// A string for the (present) node `node`.
+    fn str(&mut self, node: Node, seg: usize, at: usize, s: &str) -> Option<()> {
+        let plan = self.plan;
+        match node {
+            Node::Text | Node::Id => {
+                let (w, tag) = self.s.intern(plan, s);
+                self.s.put(seg, at, w, tag)
+            }
+            Node::Tz => {
+                let z = self.s.zone(s)?;
+                let canonical = std::mem::take(&mut self.s.zones[z].canonical);
+                let (w, tag) = self.s.intern(plan, &canonical);
+                self.s.zones[z].canonical = canonical;
+                self.s.put(seg, at, w, tag | TAG_TZ | ((z as u32) << 2))
+            }
+            Node::Time => self.s.put(seg, at, time(s)?, 0),
+            Node::Duration => self.s.put(seg, at, bind::parse_duration(s).ok()?, 0),
+            Node::Decimal => bind::parse_decimal(s).ok().map(|_| ()),
+            Node::Money if money_text(s) => Some(()),
+            Node::Symbol(kind) => {
+                let i = plan.symbols[kind_index(kind)].get(s)?;
+                self.s.put(seg, at, i, 0)
+            }
+            Node::Enum(e) => {
+                let i = plan.enums.get(e as usize).and_then(|m| m.get(s))?;
+                self.s.put(seg, at, i, 0)
+            }
+            _ => None,
+        }
+    }
+
+    /// Ends a list of `n` elements read into segment `list` (sorted and deduplicated if it is a
+    /// set) by writing its length into its header, word `at + 1` of segment `seg`.
+    fn end_list(
+        &mut self,
+        list: usize,
+        n: usize,
+        elem: u32,
+        set: bool,
+        seg: usize,
+        at: usize,
+    ) -> Option<()> {
+        let mut n = n;
+        if set {
+            let plan = self.plan;
+            let text = matches!(
+                plan.nodes.get(elem as usize),
+                Some(Node::Text | Node::Id | Node::Tz)
+            );
+            n = sort_set(plan, self.s, list, text);
+        }
+        self.s.put(seg, at + 1, n as i64, 0)
+    }
 }
 
 /// Any refusal of the fast path: the reference path takes over and words the error.
@@ -959,31 +1104,14 @@ impl<'de> DeserializeSeed<'de> for Slot<'_, '_> {
 }
 
 impl Slot<'_, '_> {
-    /// The node past any optionals (a non-null value: their presence words set to 1), and
-    /// where its words go.
     #[inline]
     fn present<E: de::Error>(&mut self) -> Result<(Node, usize), E> {
-        let mut at = self.at;
-        let mut node = self.cx.plan.nodes.get(self.node as usize).copied();
-        while let Some(Node::Optional(inner)) = node {
-            self.cx.s.put(self.seg, at, 1, 0).ok_or_else(no)?;
-            at += 1;
-            node = self.cx.plan.nodes.get(inner as usize).copied();
-        }
-        node.map(|n| (n, at)).ok_or_else(no)
-    }
-
-    #[inline]
-    fn put<E: de::Error>(&mut self, at: usize, word: i64, tag: u32) -> Result<(), E> {
-        self.cx.s.put(self.seg, at, word, tag).ok_or_else(no)
+        self.cx.present(self.node, self.seg, self.at).ok_or_else(no)
     }
 
     fn int<E: de::Error>(mut self, n: i64) -> Result<(), E> {
-        match self.present()? {
-            (Node::Int | Node::Duration, at) => self.put(at, n, 0),
-            (Node::Decimal, _) => Ok(()),
-            _ => Err(no()),
-        }
+        let (node, at) = self.present()?;
+        self.cx.int(node, self.seg, at, n).ok_or_else(no)
     }
 }
 
@@ -995,17 +1123,16 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         // `null` is absent: the presence word stays 0, and so do the value's words.
-        match self.cx.plan.nodes.get(self.node as usize) {
-            Some(Node::Optional(_)) => Ok(()),
-            _ => Err(no()),
+        if self.cx.null(self.node) {
+            Ok(())
+        } else {
+            Err(no())
         }
     }
 
     fn visit_bool<E: de::Error>(mut self, b: bool) -> Result<(), E> {
-        match self.present()? {
-            (Node::Bool, at) => self.put(at, i64::from(b), 0),
-            _ => Err(no()),
-        }
+        let (node, at) = self.present()?;
+        self.cx.bool(node, self.seg, at, b).ok_or_else(no)
     }
 
     fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
@@ -1019,43 +1146,7 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
 
     fn visit_str<E: de::Error>(mut self, s: &str) -> Result<(), E> {
         let (node, at) = self.present()?;
-        let plan = self.cx.plan;
-        match node {
-            Node::Text | Node::Id => {
-                let (w, tag) = self.cx.s.intern(plan, s);
-                self.put(at, w, tag)
-            }
-            Node::Tz => {
-                let z = self.cx.s.zone(s).ok_or_else(no)?;
-                let canonical = std::mem::take(&mut self.cx.s.zones[z].canonical);
-                let (w, tag) = self.cx.s.intern(plan, &canonical);
-                self.cx.s.zones[z].canonical = canonical;
-                self.put(at, w, tag | TAG_TZ | ((z as u32) << 2))
-            }
-            Node::Time => {
-                let t = time(s).ok_or_else(no)?;
-                self.put(at, t, 0)
-            }
-            Node::Duration => {
-                let d = bind::parse_duration(s).map_err(|_| no())?;
-                self.put(at, d, 0)
-            }
-            Node::Decimal => bind::parse_decimal(s).map(|_| ()).map_err(|_| no()),
-            Node::Money if money_text(s) => Ok(()),
-            Node::Symbol(kind) => {
-                let i = plan.symbols[kind_index(kind)].get(s).ok_or_else(no)?;
-                self.put(at, i, 0)
-            }
-            Node::Enum(e) => {
-                let i = plan
-                    .enums
-                    .get(e as usize)
-                    .and_then(|m| m.get(s))
-                    .ok_or_else(no)?;
-                self.put(at, i, 0)
-            }
-            _ => Err(no()),
-        }
+        self.cx.str(node, self.seg, at, s).ok_or_else(no)
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
@@ -1090,8 +1181,7 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
         let (Node::List { elem, words, set }, at) = self.present()? else {
             return Err(no());
         };
-        let s = &mut *self.cx.s;
-        let seg = s.new_segment(self.seg, at, 0);
+        let seg = self.cx.s.new_segment(self.seg, at, 0);
         let mut n = 0usize;
         loop {
             let s = &mut *self.cx.s;
@@ -1109,19 +1199,12 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
             }
             n += 1;
         }
-        let s = &mut *self.cx.s;
-        let segment = &mut s.segments[seg];
+        let segment = &mut self.cx.s.segments[seg];
         segment.words.truncate(n * words);
         segment.tags.truncate(n * words);
-        if set {
-            let plan = self.cx.plan;
-            let text = matches!(
-                plan.nodes.get(elem as usize),
-                Some(Node::Text | Node::Id | Node::Tz)
-            );
-            n = sort_set(plan, s, seg, text);
-        }
-        self.put(at + 1, n as i64, 0)
+        self.cx
+            .end_list(seg, n, elem, set, self.seg, at)
+            .ok_or_else(no)
     }
 }
 

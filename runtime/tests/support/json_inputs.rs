@@ -330,7 +330,7 @@ pub fn mutate(j: &mut J, rng: &mut Rng) {
     }
 }
 
-fn push_string(s: &str, out: &mut String, rng: &mut Rng) {
+fn push_string(s: &str, out: &mut String, rng: &mut Rng, escapes: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -338,13 +338,13 @@ fn push_string(s: &str, out: &mut String, rng: &mut Rng) {
             '\\' => out.push_str("\\\\"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             // Escapes of ordinary characters: the reader must see the unescaped text.
-            c if rng.chance(3) => {
+            c if escapes && rng.chance(3) => {
                 let mut buf = [0u16; 2];
                 for u in c.encode_utf16(&mut buf) {
                     out.push_str(&format!("\\u{u:04X}"));
                 }
             }
-            '/' if rng.chance(50) => out.push_str("\\/"),
+            '/' if escapes && rng.chance(50) => out.push_str("\\/"),
             c => out.push(c),
         }
     }
@@ -354,11 +354,19 @@ fn push_string(s: &str, out: &mut String, rng: &mut Rng) {
 /// `j` as JSON text, with random whitespace and escapes.
 pub fn text(j: &J, rng: &mut Rng) -> String {
     let mut out = String::new();
-    write(j, &mut out, rng);
+    write(j, &mut out, rng, true);
     out
 }
 
-fn write(j: &J, out: &mut String, rng: &mut Rng) {
+/// `j` as JSON text with random whitespace, escaping only what must be (the form most
+/// clients send, and the one the reader's direct scanner reads).
+pub fn plain_text(j: &J, rng: &mut Rng) -> String {
+    let mut out = String::new();
+    write(j, &mut out, rng, false);
+    out
+}
+
+fn write(j: &J, out: &mut String, rng: &mut Rng, escapes: bool) {
     let space = |out: &mut String, rng: &mut Rng| {
         if rng.chance(10) {
             out.push_str([" ", "\n  ", "\t"][rng.below(3)]);
@@ -368,7 +376,7 @@ fn write(j: &J, out: &mut String, rng: &mut Rng) {
         J::Null => out.push_str("null"),
         J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         J::Num(n) => out.push_str(n),
-        J::Str(s) => push_string(s, out, rng),
+        J::Str(s) => push_string(s, out, rng, escapes),
         J::Arr(xs) => {
             out.push('[');
             for (i, x) in xs.iter().enumerate() {
@@ -376,7 +384,7 @@ fn write(j: &J, out: &mut String, rng: &mut Rng) {
                     out.push(',');
                 }
                 space(out, rng);
-                write(x, out, rng);
+                write(x, out, rng, escapes);
             }
             out.push(']');
         }
@@ -387,30 +395,100 @@ fn write(j: &J, out: &mut String, rng: &mut Rng) {
                     out.push(',');
                 }
                 space(out, rng);
-                push_string(k, out, rng);
+                push_string(k, out, rng, escapes);
                 out.push(':');
                 space(out, rng);
-                write(v, out, rng);
+                write(v, out, rng, escapes);
             }
             out.push('}');
         }
     }
 }
 
-/// One random change to the text itself (truncation, trailing data, a stray byte).
+/// One random change to the text itself (truncation, trailing data, a stray byte, and the
+/// near-misses of JSON's grammar a hand-written scanner could let through).
 pub fn mutate_text(s: &mut String, rng: &mut Rng) {
-    match rng.below(4) {
+    // A random character boundary.
+    let at = |s: &String, rng: &mut Rng| {
+        let mut i = rng.below(s.len() + 1);
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    match rng.below(14) {
         0 if !s.is_empty() => {
-            let mut cut = rng.below(s.len());
-            while !s.is_char_boundary(cut) {
-                cut -= 1;
-            }
+            let cut = at(s, rng);
             s.truncate(cut);
         }
-        1 => s.push_str(["x", " ", "{}", ",", "\u{feff}"][rng.below(5)]),
-        2 => s.insert(0, [' ', '\n', '['][rng.below(3)]),
-        _ => *s = s.replacen(':', "::", 1),
+        1 => s.push_str(["x", " ", "{}", ",", "\u{feff}", "\r\n", "\u{0}"][rng.below(7)]),
+        2 => s.insert(0, [' ', '\n', '[', '\u{feff}', '\r'][rng.below(5)]),
+        3 => *s = s.replacen(':', "::", 1),
+        // A stray byte anywhere: a control character, a backslash, a quote, a comma.
+        4 => {
+            let i = at(s, rng);
+            s.insert(
+                i,
+                ['\u{1}', '\u{1f}', '\t', '\\', '"', ',', '\u{7f}', 'é'][rng.below(8)],
+            );
+        }
+        // A trailing comma, an empty member, a missing colon or comma.
+        5 => *s = s.replacen('}', ",}", 1),
+        6 => *s = s.replacen(']', ",]", 1),
+        7 => *s = s.replacen(',', "", 1),
+        8 => *s = s.replacen(':', "", 1),
+        // Numbers serde_json reads as floats or refuses: leading zeros, `-0`, a bare sign.
+        9 => {
+            let pick = ["01", "-0", "-", "00", "1.", ".5", "1e", "-01", "0x1"][rng.below(9)];
+            *s = s.replacen(|c: char| c.is_ascii_digit(), pick, 1);
+        }
+        // Literals almost right.
+        10 => {
+            let (from, to) = [
+                ("true", "tru"),
+                ("false", "fals"),
+                ("null", "nul"),
+                ("true", "True"),
+                ("null", "nulll"),
+            ][rng.below(5)];
+            *s = s.replacen(from, to, 1);
+        }
+        // Whitespace JSON does not allow (a form feed, a non-breaking space).
+        11 => *s = s.replacen(": ", [":\u{c}", ":\u{a0}"][rng.below(2)], 1),
+        // A raw line break inside a string.
+        12 => *s = s.replacen("\"", "\"\n", 1),
+        _ => *s = s.replacen('"', "'", 1),
     }
+}
+
+/// The same document with other whitespace (all of JSON's four kinds, in runs): a change the
+/// reader must not notice.
+pub fn respace(s: &str, rng: &mut Rng) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        out.push(c);
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' | '[' | ',' | ':' if rng.chance(30) => {
+                for _ in 0..1 + rng.below(3) {
+                    out.push([' ', '\t', '\n', '\r'][rng.below(4)]);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The reference: `bind::bind_json`, then `JitModule::bind`.
@@ -434,6 +512,8 @@ pub struct Tally {
     pub accepted: usize,
     /// Accepted inputs that the fast path read (no fallback).
     pub fast: usize,
+    /// Accepted inputs that the direct scanner read (the first fast path).
+    pub scanned: usize,
 }
 
 /// Reads `json` with the reader (into `into`, reused across calls) and with the reference, and
@@ -454,14 +534,17 @@ pub fn check(
         (Ok(now), Ok((bound, want_now))) => {
             tally.accepted += 1;
             tally.fast += usize::from(!reader.fell_back());
+            tally.scanned += usize::from(reader.scanned());
             assert!(
                 into.same_layout(bound) && now == want_now,
-                "policy {}: the reader's layout differs from the reference on\n{json}\nreader:    {into:?} now {now:?}\nreference: {bound:?} now {want_now:?}",
-                program.policies[policy].name
+                "policy {}: the reader's layout differs from the reference on\n{json}\nreader (scanned: {}):    {into:?} now {now:?}\nreference: {bound:?} now {want_now:?}",
+                program.policies[policy].name,
+                reader.scanned()
             );
         }
         (Err(a), Err(b)) => assert_eq!(
-            a, b,
+            (a, reader.scanned()),
+            (b, false),
             "policy {}: the reader's error differs from the reference on\n{json}",
             program.policies[policy].name
         ),
@@ -473,7 +556,8 @@ pub fn check(
 }
 
 /// Checks `count` random inputs (a third valid, the rest mutated) for every policy of
-/// `program` that the JIT compiles; returns the tallies.
+/// `program` that the JIT compiles, each with the reader's direct scanner on and off (so both
+/// fast paths are compared with the reference); returns the tallies.
 pub fn check_program(program: &Program, seed: u64, count: usize) -> Tally {
     let jit = xop_runtime::jit::compile(program);
     let mut sampler = Sampler::new(program, seed);
@@ -482,6 +566,8 @@ pub fn check_program(program: &Program, seed: u64, count: usize) -> Tally {
         let Ok(mut reader) = jit.json_reader(policy) else {
             continue;
         };
+        let mut serde_reader = reader.clone();
+        serde_reader.set_scan(false);
         let mut into = Bound::empty();
         for i in 0..count {
             let mut rng = Rng(&mut sampler);
@@ -493,19 +579,20 @@ pub fn check_program(program: &Program, seed: u64, count: usize) -> Tally {
                     mutate(&mut j, &mut rng);
                 }
             }
-            let mut json = text(&j, &mut rng);
-            if i % 17 == 5 {
+            let mut json = if i % 2 == 0 {
+                plain_text(&j, &mut rng)
+            } else {
+                text(&j, &mut rng)
+            };
+            if i % 4 == 1 {
+                json = respace(&json, &mut rng);
+            }
+            if i % 7 == 5 {
                 mutate_text(&mut json, &mut rng);
             }
-            check(
-                program,
-                &jit,
-                &mut reader,
-                policy,
-                &json,
-                &mut into,
-                &mut tally,
-            );
+            for r in [&mut reader, &mut serde_reader] {
+                check(program, &jit, r, policy, &json, &mut into, &mut tally);
+            }
         }
     }
     tally

@@ -1,0 +1,425 @@
+//! The direct scanner: the first of the reader's three paths. It reads the JSON text byte by
+//! byte against the policy's [`Plan`], without serde: keys are compared against the field the
+//! layout expects next (one `memcmp`, no look-up) before any table is consulted, strings are
+//! scanned eight bytes at a time for a quote, a backslash or a control character, integers are
+//! read in place.
+//!
+//! It reads only a strict subset of JSON and gives up (`None`) on anything else: an escape in a
+//! string, a number that is not a plain integer of at most 18 digits (`-0`, fractions,
+//! exponents, leading zeros), an unknown or repeated key, a missing field, a value of the wrong
+//! kind, money, anything it cannot place, any byte the JSON grammar does not allow where it
+//! stands, and text after the object. What it reads it hands to the same [`Cx`] methods the
+//! serde seeds use, so a value means the same on both paths; when it gives up, the serde path
+//! reads the text again from scratch, and that path falls back to the reference binder in turn.
+//! So the scanner never accepts what serde_json or the reference rejects, and every error is
+//! still the reference's.
+#![forbid(unsafe_code)]
+
+use super::{Cx, Node, Plan, RecordPlan, field_index, time};
+
+/// Deeper than this, give up (serde_json's recursion limit is 128; the layout is far
+/// shallower, so this never refuses a real input).
+const MAX_DEPTH: u32 = 100;
+
+/// Reads `text` into the segments of `cx` (the fixed part is segment `root`); `None` if the
+/// text is not one the scanner reads, whatever the reason.
+pub(super) fn read(cx: &mut Cx<'_>, text: &str, root: usize) -> Option<()> {
+    let mut p = Scan {
+        b: text.as_bytes(),
+        text,
+        i: 0,
+        depth: 0,
+    };
+    p.ws();
+    p.root(cx, root)?;
+    p.ws();
+    (p.i == p.b.len()).then_some(())
+}
+
+struct Scan<'t> {
+    b: &'t [u8],
+    text: &'t str,
+    i: usize,
+    depth: u32,
+}
+
+/// A key: the index of a field of the record (or parameter list) being read, or any other key.
+enum Key<'t> {
+    Field(usize),
+    Other(&'t str),
+}
+
+/// Every byte 0x01, every byte 0x80: the constants of the word-at-a-time byte tests.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero if some byte of `x` is zero (exact as a yes/no; not which byte).
+#[inline]
+fn has_zero(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
+/// Non-zero if some byte of the 8 is `"`, `\` or below 0x20: the bytes a plain string stops at.
+#[inline]
+fn special(x: u64) -> u64 {
+    has_zero(x ^ (LO * u64::from(b'"')))
+        | has_zero(x ^ (LO * u64::from(b'\\')))
+        | (x.wrapping_sub(LO * 0x20) & !x & HI)
+}
+
+impl<'t> Scan<'t> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// JSON's whitespace: space, tab, line feed, carriage return.
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek()? == c {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + word.len())? == word {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A string without escapes, at the opening quote; its text (between the quotes).
+    #[inline]
+    fn string(&mut self) -> Option<&'t str> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let mut j = start;
+        // Eight bytes at a time until a chunk holds a byte a plain string stops at.
+        while let Some(chunk) = self.b.get(j..j + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().ok()?);
+            if special(word) != 0 {
+                break;
+            }
+            j += 8;
+        }
+        loop {
+            match *self.b.get(j)? {
+                b'"' => break,
+                // An escape (the serde path decodes it) or a control character (invalid).
+                b'\\' | 0..0x20 => return None,
+                _ => j += 1,
+            }
+        }
+        self.i = j + 1;
+        // Quotes are ASCII, so both ends are character boundaries of the `&str`.
+        self.text.get(start..j)
+    }
+
+    /// A plain integer: `-`? and 1 to 18 digits, no leading zero, no fraction nor exponent,
+    /// and not `-0` (which serde_json reads as a float). Anything else: `None`.
+    #[inline]
+    fn int(&mut self) -> Option<i64> {
+        let neg = self.peek()? == b'-';
+        if neg {
+            self.i += 1;
+        }
+        let start = self.i;
+        let mut n: i64 = 0;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            // 18 digits always fit an `i64`; longer numbers go to the serde path.
+            if self.i - start == 18 {
+                return None;
+            }
+            n = n * 10 + i64::from(c - b'0');
+            self.i += 1;
+        }
+        let len = self.i - start;
+        if len == 0 || (self.b[start] == b'0' && (len > 1 || neg)) {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.peek() {
+            return None;
+        }
+        Some(if neg { -n } else { n })
+    }
+
+    /// A key at its opening quote: the field `rec.fields[*next]` if the text is that name
+    /// (compared in place), else looked up; `*next` becomes the field after the one found.
+    #[inline]
+    fn key(&mut self, rec: &RecordPlan, next: &mut usize) -> Option<Key<'t>> {
+        if let Some(f) = rec.fields.get(*next) {
+            let name = f.name.as_bytes();
+            let from = self.i + 1;
+            // `plain`: the name has no byte that would end or escape a JSON string, so the
+            // bytes match exactly when the key is that name.
+            if f.plain
+                && self.peek() == Some(b'"')
+                && self.b.get(from..from + name.len()) == Some(name)
+                && self.b.get(from + name.len()) == Some(&b'"')
+            {
+                self.i = from + name.len() + 1;
+                *next += 1;
+                return Some(Key::Field(*next - 1));
+            }
+        }
+        let s = self.string()?;
+        Some(match field_index(rec, s) {
+            Some(k) => {
+                *next = k + 1;
+                Key::Field(k)
+            }
+            None => Key::Other(s),
+        })
+    }
+
+    /// After a member or an element: `,` (more follow) or the closing `close`.
+    #[inline]
+    fn more(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        let c = self.peek()?;
+        self.i += 1;
+        if c == b',' {
+            self.ws();
+            Some(true)
+        } else if c == close {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// `{`, whitespace, and whether the object has members (else its `}` is read).
+    #[inline]
+    fn open(&mut self, c: u8, close: u8) -> Option<bool> {
+        self.eat(c)?;
+        self.ws();
+        if self.peek()? == close {
+            self.i += 1;
+            return Some(false);
+        }
+        Some(true)
+    }
+
+    /// `:` between a key and its value, with the whitespace around it.
+    #[inline]
+    fn colon(&mut self) -> Option<()> {
+        self.ws();
+        self.eat(b':')?;
+        self.ws();
+        Some(())
+    }
+
+    /// The top-level object: the parameters, `now` and `signals` (only `null`).
+    fn root(&mut self, cx: &mut Cx<'_>, seg: usize) -> Option<()> {
+        let plan: &Plan = cx.plan;
+        let (mut seen, mut next) = (0u128, 0usize);
+        let (mut now_seen, mut signals_seen) = (false, false);
+        let mut more = self.open(b'{', b'}')?;
+        while more {
+            let key = self.key(&plan.params, &mut next)?;
+            self.colon()?;
+            match key {
+                Key::Field(k) => {
+                    if seen & (1 << k) != 0 {
+                        return None;
+                    }
+                    seen |= 1 << k;
+                    let f = plan.params.fields.get(k)?;
+                    self.value(cx, f.node, seg, f.offset)?;
+                }
+                Key::Other("now") if plan.now_key && !now_seen => {
+                    now_seen = true;
+                    cx.now = if self.peek()? == b'n' {
+                        self.literal(b"null")?;
+                        None
+                    } else {
+                        Some(time(self.string()?)?)
+                    };
+                }
+                Key::Other("signals") if plan.signals_key && !signals_seen => {
+                    signals_seen = true;
+                    // Only `null` here; signals are bound by the reference path.
+                    self.literal(b"null")?;
+                }
+                Key::Other(_) => return None,
+            }
+            more = self.more(b'}')?;
+        }
+        (plan.params.required & !seen == 0).then_some(())
+    }
+
+    /// One value of node `node`, its words at word `at` of segment `seg`.
+    fn value(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
+        let c = self.peek()?;
+        if c == b'n' {
+            // `null` is absent: the presence word stays 0, and so do the value's words.
+            self.literal(b"null")?;
+            return cx.null(node).then_some(());
+        }
+        let (node, at) = cx.present(node, seg, at)?;
+        match c {
+            b'"' => {
+                let s = self.string()?;
+                cx.str(node, seg, at, s)
+            }
+            b't' => {
+                self.literal(b"true")?;
+                cx.bool(node, seg, at, true)
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                cx.bool(node, seg, at, false)
+            }
+            b'-' | b'0'..=b'9' => {
+                let n = self.int()?;
+                cx.int(node, seg, at, n)
+            }
+            b'{' => match node {
+                Node::Record(r) => self.record(cx, r, seg, at),
+                _ => None,
+            },
+            b'[' => match node {
+                Node::List { elem, words, set } => self.list(cx, elem, words, set, seg, at),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= MAX_DEPTH).then_some(())
+    }
+
+    /// A record's object: each field once, in any order, every required field given.
+    fn record(&mut self, cx: &mut Cx<'_>, r: u32, seg: usize, at: usize) -> Option<()> {
+        self.enter()?;
+        let plan: &Plan = cx.plan;
+        let rec = plan.records.get(r as usize)?;
+        let (mut seen, mut next) = (0u128, 0usize);
+        let mut more = self.open(b'{', b'}')?;
+        while more {
+            let Key::Field(k) = self.key(rec, &mut next)? else {
+                return None;
+            };
+            if seen & (1 << k) != 0 {
+                return None;
+            }
+            seen |= 1 << k;
+            self.colon()?;
+            let f = rec.fields.get(k)?;
+            self.value(cx, f.node, seg, at + f.offset)?;
+            more = self.more(b'}')?;
+        }
+        self.depth -= 1;
+        (rec.required & !seen == 0).then_some(())
+    }
+
+    /// A list's array: the elements into a segment of their own, as the serde path does.
+    fn list(
+        &mut self,
+        cx: &mut Cx<'_>,
+        elem: u32,
+        words: usize,
+        set: bool,
+        seg: usize,
+        at: usize,
+    ) -> Option<()> {
+        self.enter()?;
+        let list = cx.s.new_segment(seg, at, 0);
+        let mut n = 0usize;
+        let mut more = self.open(b'[', b']')?;
+        while more {
+            let segment = cx.s.segments.get_mut(list)?;
+            segment.words.resize((n + 1) * words, 0);
+            segment.tags.resize((n + 1) * words, 0);
+            self.value(cx, elem, list, n * words)?;
+            n += 1;
+            more = self.more(b']')?;
+        }
+        self.depth -= 1;
+        cx.end_list(list, n, elem, set, seg, at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The eight-byte test stops at exactly the bytes the byte loop stops at.
+    #[test]
+    fn special_flags_exactly_quotes_backslashes_and_control_bytes() {
+        for b in 0..=255u8 {
+            let stop = b == b'"' || b == b'\\' || b < 0x20;
+            for pos in 0..8 {
+                let mut chunk = [b'a'; 8];
+                chunk[pos] = b;
+                // Neighbours that could trip a borrow: the largest and smallest plain bytes.
+                if pos > 0 {
+                    chunk[pos - 1] = 0xff;
+                }
+                if pos < 7 {
+                    chunk[pos + 1] = 0x20;
+                }
+                let word = u64::from_le_bytes(chunk);
+                assert_eq!(special(word) != 0, stop, "byte {b:#x} at {pos}");
+            }
+        }
+    }
+
+    /// Integers: exactly the plain forms, with their value; the position after them.
+    #[test]
+    fn int_reads_only_plain_integers() {
+        let read = |t: &str| {
+            let mut p = Scan {
+                b: t.as_bytes(),
+                text: t,
+                i: 0,
+                depth: 0,
+            };
+            p.int().map(|n| (n, p.i))
+        };
+        assert_eq!(read("0"), Some((0, 1)));
+        assert_eq!(read("0,"), Some((0, 1)));
+        assert_eq!(read("-1}"), Some((-1, 2)));
+        assert_eq!(
+            read("123456789012345678"),
+            Some((123_456_789_012_345_678, 18))
+        );
+        assert_eq!(
+            read("-999999999999999999"),
+            Some((-999_999_999_999_999_999, 19))
+        );
+        for t in [
+            "",
+            "-",
+            "-0",
+            "01",
+            "-01",
+            "1.5",
+            "1e3",
+            "1E3",
+            "0.0",
+            "1234567890123456789",
+            "+1",
+            "x",
+        ] {
+            assert_eq!(read(t), None, "{t}");
+        }
+    }
+}
