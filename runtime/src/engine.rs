@@ -23,6 +23,7 @@
 //! verdict is handed to the [`ReviewSink`], if one is plugged in, after its record is durable;
 //! the sink opens the case and returns its id ([`Outcome::case`]).
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::path::Path;
@@ -48,6 +49,12 @@ use crate::proof::record::{
 use crate::proof::store::check_size;
 use crate::proof::{Durable, LogError, ProofLog};
 use crate::value::Value;
+
+thread_local! {
+    /// The evidence of this thread's last decision as JSON, its buffer reused by the next: it
+    /// is copied into the record.
+    static EVIDENCE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
 
 /// A module ready to decide with.
 #[derive(Debug)]
@@ -819,7 +826,8 @@ impl Runtime {
                         None,
                     ),
                     Some(log) => {
-                        let mut json = Vec::with_capacity(1024);
+                        let mut json = EVIDENCE.with(Cell::take);
+                        json.clear();
                         evidence::extract_json(
                             program,
                             pol,
@@ -881,9 +889,9 @@ impl Runtime {
         let record = match &self.log {
             None => None,
             Some(_) => {
-                let rest = match evidence_json {
+                let rest = match &evidence_json {
                     // Fails closed: a record must never lose its evidence.
-                    Some(json) => encode_with_evidence(&entry, &json).ok_or_else(|| {
+                    Some(json) => encode_with_evidence(&entry, json).ok_or_else(|| {
                         RuntimeError::Log(LogError::Failed(
                             "internal: the evidence could not be placed in the record".into(),
                         ))
@@ -891,6 +899,11 @@ impl Runtime {
                     None => encode(&entry),
                 };
                 check_size(rest.len()).map_err(RuntimeError::Log)?;
+                if let Some(json) = evidence_json
+                    && json.capacity() <= 1 << 16
+                {
+                    EVIDENCE.with(|e| e.set(json));
+                }
                 Some(rest)
             }
         };

@@ -881,16 +881,22 @@ impl WriterState {
             .file
             .stream_position()
             .map_err(|e| LogError::io(&self.path, &e))?;
-        let mut record = Vec::new();
         let mut new_records = Vec::with_capacity(batch.len());
         let mut hashes = Vec::with_capacity(batch.len());
         for (i, rest) in batch.iter().enumerate() {
-            record.clear();
-            with_seq(first_seq + i as u64, rest, &mut record);
-            let h = leaf_hash(&record);
+            // The frame built in place (`write_frame`'s layout): the record is numbered straight
+            // into the batch's bytes and hashed there, not built apart and copied in.
             let before = out.len();
-            write_frame(&mut out, Tag::Record, &record, &h);
-            new_records.push((offset + (before + FRAME_HEADER) as u64, record.len() as u32));
+            out.push(Tag::Record.byte());
+            out.extend_from_slice(&[0u8; FRAME_HEADER - 1]);
+            let body = out.len();
+            with_seq(first_seq + i as u64, rest, &mut out);
+            let len = out.len() - body;
+            let h = leaf_hash(&out[body..]);
+            // Records are checked against MAX_FRAME when queued.
+            out[before + 1..before + 5].copy_from_slice(&(len as u32).to_le_bytes());
+            out[before + 5..body].copy_from_slice(&h);
+            new_records.push((offset + body as u64, len as u32));
             hashes.push(h);
         }
         let (size, root) = {
