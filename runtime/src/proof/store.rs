@@ -968,3 +968,106 @@ impl WriterState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{Body, Entry, time_text};
+    use super::super::{LogConfig, ProofLog};
+    use super::*;
+
+    fn event(i: u64) -> Entry {
+        Entry {
+            time: time_text(0),
+            body: Body::Event {
+                name: format!("test.e{i}"),
+                data: serde_json::json!({ "i": i }),
+            },
+        }
+    }
+
+    /// Batches of 3 records at most, so that a lot spans several syncs.
+    fn small_batches(dir: &Path) -> ProofLog {
+        let config = LogConfig {
+            origin: Some("test.xop/log".into()),
+            max_batch: 3,
+            ..LogConfig::default()
+        };
+        ProofLog::open(dir, config).unwrap()
+    }
+
+    fn block_on<F: Future + Unpin>(mut f: F) -> F::Output {
+        struct Unpark(Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(v) = Pin::new(&mut f).poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    #[test]
+    fn a_lot_spanning_batches_is_acknowledged_once_its_last_record_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = small_batches(dir.path());
+        let entries: Vec<Entry> = (0..10).map(event).collect();
+        assert_eq!(log.append_many(&entries).unwrap(), 0..10);
+        // Four syncs of at most 3: the caller was woken by the last, not the first.
+        assert_eq!(log.size(), 10);
+        for i in 0..10 {
+            let bytes = log.record_bytes(i).unwrap().unwrap();
+            let text = String::from_utf8(bytes).unwrap();
+            assert!(text.contains(&format!("\"test.e{i}\"")), "{text}");
+        }
+        assert_eq!(log.append_many(&[]).unwrap(), 10..10);
+    }
+
+    #[test]
+    fn futures_complete_with_their_own_sequence_numbers_once_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = small_batches(dir.path());
+        let held = log.hold_writer();
+        let mut pending: Vec<Durable> = (0..7).map(|i| log.submit(&event(i)).unwrap()).collect();
+        let seqs: Vec<u64> = pending.iter().map(Durable::seq).collect();
+        assert_eq!(seqs, (0..7).collect::<Vec<_>>());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for d in pending.iter_mut() {
+            assert!(
+                Pin::new(d).poll(&mut cx).is_pending(),
+                "answered before written"
+            );
+        }
+        assert_eq!(log.size(), 0);
+        drop(held);
+        // Completed out of order: each still answers for its own record.
+        for d in pending.into_iter().rev() {
+            let seq = d.seq();
+            assert_eq!(block_on(d), Ok(seq));
+            assert_eq!(log.size(), 7, "answered before the last batch was durable");
+            let text = String::from_utf8(log.record_bytes(seq).unwrap().unwrap()).unwrap();
+            assert!(text.contains(&format!("\"test.e{seq}\"")), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_failed_write_answers_every_waiter_with_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = small_batches(dir.path());
+        let held = log.hold_writer();
+        let pending: Vec<Durable> = (0..5).map(|i| log.submit(&event(i)).unwrap()).collect();
+        log.fail_next_batch();
+        drop(held);
+        for d in pending {
+            assert!(matches!(block_on(d), Err(LogError::Failed(_))));
+        }
+        assert!(matches!(log.append(&event(9)), Err(LogError::Failed(_))));
+        assert!(matches!(log.submit(&event(9)), Err(LogError::Failed(_))));
+        assert_eq!(log.size(), 0);
+    }
+}
