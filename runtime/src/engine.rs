@@ -386,8 +386,11 @@ struct Prepared {
     /// For a review case: the evidence as logged.
     case_evidence: Vec<Evidence>,
     /// An allowed action the connectors may carry out, with its arguments.
-    perform: Option<(Arc<Box<dyn Connectors>>, Vec<Value>)>,
+    perform: Option<Perform>,
 }
+
+/// The connectors that carry an allowed action out, and the action's arguments.
+type Perform = (Arc<Box<dyn Connectors>>, Vec<Value>);
 
 fn keyword<S: serde::Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v.keyword())
