@@ -4,11 +4,17 @@
 //! full, as a server's request handlers would.
 //!
 //! Each iteration is one decision; criterion's time per iteration is the inverse of the
-//! throughput. Measured three ways: the runtime as `xop serve` runs it (the policy compiled by
-//! the JIT), on the interpreter only, and without a log (what the proof costs). Pin to one core with `taskset -c 0 cargo bench -p xop-bench --bench proof`.
+//! throughput. Measured with a thread per decision in flight (`Runtime::decide`, blocking):
+//! the runtime as `xop serve` runs it (the policy compiled by the JIT), on the interpreter
+//! only, and without a log (what the proof costs); then with one thread and many decisions in
+//! flight, none of them holding a thread while its record is synced: `Runtime::decide_many`
+//! (one wait per batch) and `Runtime::submit` futures on a one-thread tokio runtime (as the
+//! server's handlers await them). Pin to one core with
+//! `taskset -c 0 cargo bench -p xop-bench --bench proof`.
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -17,7 +23,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use xop_compiler::db::Workspace;
 use xop_runtime::bind::Bound;
-use xop_runtime::engine::{Engine, Input, Runtime};
+use xop_runtime::engine::{Engine, Input, Options, Outcome, Request, Runtime};
 use xop_runtime::ir::Verdict;
 use xop_runtime::module::{Module, hash_sources};
 use xop_runtime::proof::{LogConfig, ProofLog};
@@ -25,6 +31,9 @@ use xop_runtime::proof::{LogConfig, ProofLog};
 /// Concurrent deciders: one sync takes about 5 ms on the reference machine, so a batch needs
 /// about a thousand records in flight to reach 200,000 decisions per second.
 const DECIDERS: usize = 1024;
+
+/// Decisions in flight at once from one thread: `decide_many`'s batch, or submitted futures.
+const IN_FLIGHT: usize = 4096;
 
 fn acme_module() -> Vec<u8> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/acme");
@@ -157,6 +166,63 @@ fn runtime(module: &[u8], dir: Option<&Path>, jit: bool) -> Arc<Runtime> {
     Arc::new(rt)
 }
 
+/// `n` decisions by this thread, [`IN_FLIGHT`] at a time with `decide_many`; the wall time.
+fn batched(rt: &Runtime, bound: &Bound, n: u64) -> Duration {
+    let batch = vec![
+        Request {
+            policy: "contact",
+            input: Input::Bound(bound),
+            options: Options::default(),
+        };
+        IN_FLIGHT
+    ];
+    let start = Instant::now();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(IN_FLIGHT as u64);
+        for r in rt.decide_many(&batch[..k as usize]) {
+            assert!(r.unwrap().seq.is_some());
+        }
+        left -= k;
+    }
+    start.elapsed()
+}
+
+/// `n` decisions as tasks on a one-thread tokio runtime, each submitting its decision and
+/// awaiting it, [`IN_FLIGHT`] at a time (a new one starts as the oldest is answered); the
+/// wall time.
+fn submitted(
+    tokio: &tokio::runtime::Runtime,
+    rt: &Arc<Runtime>,
+    bound: &Arc<Bound>,
+    n: u64,
+) -> Duration {
+    tokio.block_on(async {
+        let start = Instant::now();
+        let mut flight: VecDeque<tokio::task::JoinHandle<Outcome>> =
+            VecDeque::with_capacity(IN_FLIGHT);
+        for _ in 0..n {
+            if flight.len() == IN_FLIGHT
+                && let Some(oldest) = flight.pop_front()
+            {
+                let o = oldest.await.unwrap();
+                assert!(o.seq.is_some());
+            }
+            let (rt, bound) = (Arc::clone(rt), Arc::clone(bound));
+            flight.push_back(tokio::spawn(async move {
+                let pending = rt
+                    .submit("contact", Input::Bound(&bound), Options::default())
+                    .unwrap();
+                rt.finish(pending.await.unwrap()).unwrap()
+            }));
+        }
+        for t in flight {
+            assert!(t.await.unwrap().seq.is_some());
+        }
+        start.elapsed()
+    })
+}
+
 fn bench(c: &mut Criterion) {
     let module = acme_module();
     let text = input();
@@ -187,6 +253,25 @@ fn bench(c: &mut Criterion) {
         if let Some(log) = rt.log() {
             eprintln!("{name}: {} records written", log.size());
         }
+    }
+    // One thread, many decisions in flight.
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(&module, Some(dir.path()), true);
+    let set = rt.modules();
+    let (m, index) = set.policy("contact").unwrap();
+    let bound = Arc::new(xop_runtime::bind::bind_json(m.program(), index, &text).unwrap());
+    drop(set);
+    g.bench_function("durable_decisions_batched", |b| {
+        b.iter_custom(|iters| batched(&rt, &bound, iters))
+    });
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    g.bench_function("durable_decisions_async", |b| {
+        b.iter_custom(|iters| submitted(&tokio, &rt, &bound, iters))
+    });
+    if let Some(log) = rt.log() {
+        eprintln!("batched and async: {} records written", log.size());
     }
     g.finish();
 }

@@ -23,10 +23,14 @@
 //! verdict is handed to the [`ReviewSink`], if one is plugged in, after its record is durable;
 //! the sink opens the case and returns its id ([`Outcome::case`]).
 
+use std::cell::Cell;
 use std::fmt;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use ed25519_dalek::VerifyingKey;
@@ -42,8 +46,15 @@ use crate::proof::record::{
     Body, DecisionRecord, Entry, Evidence, ReviewTerms, SignalRead, encode, encode_with_evidence,
     time_text, value_json,
 };
-use crate::proof::{LogError, ProofLog};
+use crate::proof::store::check_size;
+use crate::proof::{Durable, LogError, ProofLog};
 use crate::value::Value;
+
+thread_local! {
+    /// The evidence of this thread's last decision as JSON, its buffer reused by the next: it
+    /// is copied into the record.
+    static EVIDENCE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
 
 /// A module ready to decide with.
 #[derive(Debug)]
@@ -268,6 +279,118 @@ pub struct Outcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub performed_seq: Option<u64>,
 }
+
+/// One decision of a batch ([`Runtime::decide_many`]).
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    /// The policy.
+    pub policy: &'a str,
+    /// The input.
+    pub input: Input<'a>,
+    /// The options.
+    pub options: Options<'a>,
+}
+
+/// A decision made, its record queued ([`Runtime::submit`]): a future that completes once the
+/// record is durable, with the [`Decided`] decision to [`Runtime::finish`], or with the error
+/// that kept it from being proven (then it must not be acted upon). Dropping it does not
+/// withdraw the record, which is written all the same.
+#[must_use = "a decision is proven only once its `Pending` completes"]
+pub struct Pending {
+    /// `None` once completed.
+    prepared: Option<Prepared>,
+    /// `None` without a log.
+    durable: Option<Durable>,
+}
+
+impl Pending {
+    /// The sequence number the proof record will have (`None` without a log); it is not
+    /// durable before the future completes.
+    pub fn seq(&self) -> Option<u64> {
+        self.durable.as_ref().map(Durable::seq)
+    }
+}
+
+impl fmt::Debug for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pending")
+            .field("seq", &self.seq())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Future for Pending {
+    type Output = Result<Decided, RuntimeError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let seq = match &mut this.durable {
+            Some(d) => match Pin::new(d).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => Some(r),
+            },
+            None => None,
+        };
+        let Some(mut prepared) = this.prepared.take() else {
+            return Poll::Ready(Err(RuntimeError::Log(LogError::Failed(
+                "internal: a decision awaited again after it completed".into(),
+            ))));
+        };
+        Poll::Ready(match seq {
+            Some(Err(e)) => Err(RuntimeError::Log(e)),
+            Some(Ok(seq)) => {
+                prepared.outcome.seq = Some(seq);
+                Ok(Decided { prepared })
+            }
+            None => Ok(Decided { prepared }),
+        })
+    }
+}
+
+/// A decision whose proof record is durable, waiting for [`Runtime::finish`].
+pub struct Decided {
+    prepared: Prepared,
+}
+
+impl Decided {
+    /// Whether [`Runtime::finish`] may block: it carries out an allowed action through the
+    /// connectors (the network), or hands a `review` to the review sink (a durable case).
+    /// When it may, an async caller runs it where blocking is allowed.
+    pub fn may_block(&self) -> bool {
+        self.prepared.perform.is_some() || self.prepared.outcome.review.is_some()
+    }
+
+    /// The decision as it stands (without the action's result or the review case, which
+    /// [`Runtime::finish`] adds).
+    pub fn outcome(&self) -> &Outcome {
+        &self.prepared.outcome
+    }
+}
+
+impl fmt::Debug for Decided {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decided")
+            .field("outcome", &self.prepared.outcome)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A decision made, before its record is durable.
+struct Prepared {
+    module: Arc<LoadedPolicies>,
+    index: usize,
+    /// Without the case, the action's result and (until durable) `seq`.
+    outcome: Outcome,
+    /// The proof record's bytes (without `seq`) until queued; `None` without a log.
+    record: Option<Vec<u8>>,
+    /// For a review case: the evidence as logged.
+    case_evidence: Vec<Evidence>,
+    /// An allowed action the connectors may carry out, with its arguments.
+    perform: Option<Perform>,
+}
+
+/// The connectors that carry an allowed action out, and the action's arguments.
+type Perform = (Arc<Box<dyn Connectors>>, Vec<Value>);
 
 fn keyword<S: serde::Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(v.keyword())
@@ -508,6 +631,96 @@ impl Runtime {
         input: Input<'_>,
         options: Options<'_>,
     ) -> Result<Outcome, RuntimeError> {
+        let mut p = self.make_decision(policy, input, options)?;
+        if let (Some(log), Some(rest)) = (&self.log, p.record.take()) {
+            p.outcome.seq = Some(log.append_encoded(rest).map_err(RuntimeError::Log)?);
+        }
+        self.follow_up(p)
+    }
+
+    /// Decides every request of `batch`, each as [`Runtime::decide_with`] does, with one wait
+    /// for the lot: the records are queued together and the calling thread waits once, until
+    /// the last is durable (the log is durable in order), instead of once per decision. The
+    /// results are in the order of `batch`, their records' sequence numbers consecutive in
+    /// that order (skipping the requests that failed before a record was made). If the log
+    /// fails, every decision of the batch fails (closed).
+    pub fn decide_many(&self, batch: &[Request<'_>]) -> Vec<Result<Outcome, RuntimeError>> {
+        let mut prepared: Vec<Result<Prepared, RuntimeError>> = batch
+            .iter()
+            .map(|r| self.make_decision(r.policy, r.input, r.options))
+            .collect();
+        if let Some(log) = &self.log {
+            let records: Vec<Vec<u8>> = prepared
+                .iter_mut()
+                .filter_map(|p| p.as_mut().ok().and_then(|p| p.record.take()))
+                .collect();
+            match log.append_many_encoded(records) {
+                Ok(first) => {
+                    for (p, seq) in prepared.iter_mut().flatten().zip(first..) {
+                        p.outcome.seq = Some(seq);
+                    }
+                }
+                Err(e) => {
+                    for p in &mut prepared {
+                        if p.is_ok() {
+                            *p = Err(RuntimeError::Log(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        prepared
+            .into_iter()
+            .map(|p| p.and_then(|p| self.follow_up(p)))
+            .collect()
+    }
+
+    /// Decides `policy` on `input` as [`Runtime::decide_with`] does, but only queues the proof
+    /// record and returns at once, without waiting for the disk: the [`Pending`] future
+    /// completes once the record is durable (one sync for every decision of the batch, no
+    /// thread waiting per decision), and [`Runtime::finish`] then gives the [`Outcome`].
+    /// Nothing of the decision may be acted upon before that.
+    ///
+    /// Deciding itself does not block, unless connectors are plugged in
+    /// ([`Runtime::set_connectors`]): then signals are read over the network while deciding.
+    pub fn submit(
+        &self,
+        policy: &str,
+        input: Input<'_>,
+        options: Options<'_>,
+    ) -> Result<Pending, RuntimeError> {
+        let mut p = self.make_decision(policy, input, options)?;
+        let durable = match (&self.log, p.record.take()) {
+            (Some(log), Some(rest)) => Some(log.submit_encoded(rest).map_err(RuntimeError::Log)?),
+            _ => None,
+        };
+        Ok(Pending {
+            prepared: Some(p),
+            durable,
+        })
+    }
+
+    /// The outcome of a decision whose record is durable (a completed [`Pending`]): carries out
+    /// an allowed action through the connectors and proves it, or opens a review case, when
+    /// there is one to (see [`Decided::may_block`]: that work may block).
+    pub fn finish(&self, decided: Decided) -> Result<Outcome, RuntimeError> {
+        self.follow_up(decided.prepared)
+    }
+
+    /// Whether connectors are plugged in: deciding then reads signals over the network, so it
+    /// may block.
+    pub fn has_connectors(&self) -> bool {
+        self.connectors.load().is_some()
+    }
+
+    /// Decides, and encodes the proof record (when there is a log), without waiting for
+    /// anything but the connectors' signals.
+    fn make_decision(
+        &self,
+        policy: &str,
+        input: Input<'_>,
+        options: Options<'_>,
+    ) -> Result<Prepared, RuntimeError> {
         let set = self.modules.load();
         let Some((m, index)) = set.policy(policy) else {
             return Err(RuntimeError::UnknownPolicy {
@@ -616,7 +829,8 @@ impl Runtime {
                         None,
                     ),
                     Some(log) => {
-                        let mut json = Vec::with_capacity(1024);
+                        let mut json = EVIDENCE.with(Cell::take);
+                        json.clear();
                         evidence::extract_json(
                             program,
                             pol,
@@ -652,80 +866,109 @@ impl Runtime {
             fallback: r.fallback,
             deadline: time_text(at_ms.saturating_add(r.within_ms)),
         });
-        let case_evidence = if review.is_some() {
-            evidence.clone()
-        } else {
-            Vec::new()
+        // The action is carried out only once the decision allowing it is durable (in
+        // `follow_up`), with the arguments it was decided on.
+        let perform = match (&connectors, &bound) {
+            (Some(c), Ok(b)) if decision.verdict == Verdict::Allow => {
+                Some((Arc::clone(c), b.args.clone()))
+            }
+            _ => None,
         };
-        let signals_read = if signals.is_empty() {
-            Vec::new()
-        } else {
-            signals.clone()
+        let entry = Entry {
+            time: time_text(now_wall),
+            body: Body::Decision(DecisionRecord {
+                module: m.hash.clone(),
+                policy: pol.qualified.clone(),
+                at: time_text(at_ms),
+                evidence,
+                signals,
+                verdict: decision.verdict,
+                reasons: decision.reasons,
+                fired: decision.fired,
+                review,
+                error: decision.error,
+            }),
         };
-        let seq = match &self.log {
+        let record = match &self.log {
             None => None,
-            Some(log) => {
-                let entry = Entry {
-                    time: time_text(now_wall),
-                    body: Body::Decision(DecisionRecord {
-                        module: m.hash.clone(),
-                        policy: pol.qualified.clone(),
-                        at: time_text(at_ms),
-                        evidence,
-                        signals,
-                        verdict: decision.verdict,
-                        reasons: decision.reasons.clone(),
-                        fired: decision.fired.clone(),
-                        review: review.clone(),
-                        error: decision.error.clone(),
-                    }),
-                };
-                let rest = match evidence_json {
+            Some(_) => {
+                let rest = match &evidence_json {
                     // Fails closed: a record must never lose its evidence.
-                    Some(json) => encode_with_evidence(&entry, &json).ok_or_else(|| {
+                    Some(json) => encode_with_evidence(&entry, json).ok_or_else(|| {
                         RuntimeError::Log(LogError::Failed(
                             "internal: the evidence could not be placed in the record".into(),
                         ))
                     })?,
                     None => encode(&entry),
                 };
-                Some(log.append_encoded(rest).map_err(RuntimeError::Log)?)
+                check_size(rest.len()).map_err(RuntimeError::Log)?;
+                if let Some(json) = evidence_json
+                    && json.capacity() <= 1 << 16
+                {
+                    EVIDENCE.with(|e| e.set(json));
+                }
+                Some(rest)
             }
         };
-        // The action is carried out only once the decision allowing it is durable, and what
-        // came of it is proven right after.
-        let (performed, performed_seq) = match (&connectors, &bound) {
-            (Some(c), Ok(b))
-                if decision.verdict == Verdict::Allow && !self.halts(program, index) =>
-            {
-                match c.perform(program, &pol.action, &b.args) {
-                    Some(p) => {
-                        let seq = self.prove_performed(seq, &p)?;
-                        (Some(p), seq)
-                    }
-                    None => (None, None),
-                }
-            }
-            _ => (None, None),
+        // The record's parts become the outcome's: moved, not copied.
+        let Body::Decision(r) = entry.body else {
+            return Err(RuntimeError::Log(LogError::Failed(
+                "internal: a decision record of another kind".into(),
+            )));
+        };
+        let case_evidence = if r.review.is_some() {
+            r.evidence
+        } else {
+            Vec::new()
         };
         let outcome = Outcome {
-            signals: signals_read,
-            performed,
-            performed_seq,
-            verdict: decision.verdict,
-            reasons: decision.reasons,
-            fired: decision.fired,
-            review: review.clone(),
+            signals: r.signals,
+            performed: None,
+            performed_seq: None,
+            verdict: r.verdict,
+            reasons: r.reasons,
+            fired: r.fired,
+            review: r.review,
             case: None,
             case_error: None,
-            error: decision.error,
-            seq,
-            module: m.hash.clone(),
-            policy: pol.qualified.clone(),
+            error: r.error,
+            seq: None,
+            module: r.module,
+            policy: r.policy,
             at_ms,
         };
-        Ok(match &review {
-            Some(terms) => self.with_case(outcome, &pol.action, terms, case_evidence),
+        Ok(Prepared {
+            module: m,
+            index,
+            outcome,
+            record,
+            case_evidence,
+            perform,
+        })
+    }
+
+    /// What follows a decision once its record is durable: the allowed action, the review case.
+    fn follow_up(&self, p: Prepared) -> Result<Outcome, RuntimeError> {
+        let Prepared {
+            module,
+            index,
+            mut outcome,
+            case_evidence,
+            perform,
+            ..
+        } = p;
+        let program = module.program();
+        let pol = &program.policies[index];
+        // What came of the action is proven right after the decision.
+        if let Some((c, args)) = perform
+            && !self.halts(program, index)
+            && let Some(done) = c.perform(program, &pol.action, &args)
+        {
+            outcome.performed_seq = self.prove_performed(outcome.seq, &done)?;
+            outcome.performed = Some(done);
+        }
+        Ok(match outcome.review.clone() {
+            Some(terms) => self.with_case(outcome, &pol.action, &terms, case_evidence),
             None => outcome,
         })
     }
@@ -825,4 +1068,266 @@ fn check_conflicts(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{CmpOp, Expr, Param, Policy, Review, Rule, SourceRef, Type};
+    use crate::module::{Module, hash_sources};
+    use crate::proof::LogConfig;
+
+    fn rule(n: usize, verdict: Verdict, reason: &str, condition: Option<Expr>) -> Rule {
+        Rule {
+            id: format!("acme.p#{n}"),
+            verdict,
+            reason: Some(reason.into()),
+            condition,
+            review: (verdict == Verdict::Review).then(|| Review {
+                role: "acme.desk".into(),
+                within_ms: 60_000,
+                fallback: Verdict::Deny,
+            }),
+            source: SourceRef {
+                file: "acme.xop".into(),
+                line: n as u32,
+                column: 3,
+                text: reason.into(),
+            },
+        }
+    }
+
+    fn cmp(op: CmpOp, n: i64) -> Option<Expr> {
+        Some(Expr::Cmp(
+            op,
+            Box::new(Expr::Slot(0)),
+            Box::new(Expr::Const(Value::Int(n))),
+        ))
+    }
+
+    /// `p(n: Int)`: deny from 10 on, review at 5, allow otherwise.
+    fn module_bytes() -> Vec<u8> {
+        let program = Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                qualified: "acme.p".into(),
+                action: "acme.act".into(),
+                params: vec![Param {
+                    name: "n".into(),
+                    ty: Type::Int,
+                }],
+                now_slot: None,
+                slots: 1,
+                rules: vec![
+                    rule(1, Verdict::Deny, "big", cmp(CmpOp::Ge, 10)),
+                    rule(2, Verdict::Review, "five", cmp(CmpOp::Eq, 5)),
+                    rule(3, Verdict::Allow, "ok", None),
+                ],
+            }],
+            ..Program::default()
+        };
+        Module {
+            program,
+            source_hash: hash_sources([("acme.xop", &b"module acme"[..])]),
+            sources: vec!["acme.xop".into()],
+        }
+        .to_bytes(None)
+    }
+
+    fn runtime(dir: &Path) -> Runtime {
+        let log = ProofLog::open(
+            dir,
+            LogConfig {
+                origin: Some("test.xop/log".into()),
+                ..LogConfig::default()
+            },
+        )
+        .unwrap();
+        let rt = Runtime::with_log(log);
+        rt.load_bytes("acme", &module_bytes(), None).unwrap();
+        rt
+    }
+
+    /// The record `seq` as JSON.
+    fn record(rt: &Runtime, seq: u64) -> serde_json::Value {
+        let bytes = rt.log().unwrap().record_bytes(seq).unwrap().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    /// Runs a future on this thread (the runtime has no executor of its own).
+    fn block_on<F: Future>(f: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    fn is_pending<F: Future + Unpin>(f: &mut F) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        Pin::new(f).poll(&mut cx).is_pending()
+    }
+
+    #[test]
+    fn decide_many_answers_each_request_with_its_own_decision_and_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(dir.path());
+        let inputs = [
+            r#"{"n": 1}"#,
+            r#"{"n": 12}"#,
+            "",
+            r#"{"n": 5}"#,
+            r#"{"n": 7}"#,
+        ];
+        let batch: Vec<Request<'_>> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, text)| Request {
+                // The third names no loaded policy: it fails alone.
+                policy: if i == 2 { "nope" } else { "p" },
+                input: Input::Json(text),
+                options: Options::default(),
+            })
+            .collect();
+        let results = rt.decide_many(&batch);
+        assert_eq!(results.len(), 5);
+        assert!(matches!(
+            results[2],
+            Err(RuntimeError::UnknownPolicy { .. })
+        ));
+        let expected = [
+            (0, Verdict::Allow, 1, 0),
+            (1, Verdict::Deny, 12, 1),
+            (3, Verdict::Review, 5, 2),
+            (4, Verdict::Allow, 7, 3),
+        ];
+        // Every acknowledged record is durable when the batch returns.
+        assert_eq!(rt.log().unwrap().size(), 4);
+        for (i, verdict, n, seq) in expected {
+            let o = results[i].as_ref().unwrap();
+            assert_eq!(o.verdict, verdict, "request {i}");
+            assert_eq!(o.seq, Some(seq), "request {i}");
+            let r = record(&rt, seq);
+            assert_eq!(r["seq"], seq);
+            assert_eq!(r["verdict"], verdict.keyword());
+            assert_eq!(r["evidence"][0]["path"], "n");
+            assert_eq!(r["evidence"][0]["value"], n, "request {i}: {r}");
+        }
+        assert_eq!(
+            results[3].as_ref().unwrap().review.as_ref().unwrap().role,
+            "acme.desk"
+        );
+    }
+
+    #[test]
+    fn a_submitted_decision_is_acknowledged_only_once_its_record_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(dir.path());
+        let log = rt.log().unwrap();
+        let held = log.hold_writer();
+        let mut pending: Vec<Pending> = (0..3)
+            .map(|n| {
+                let text = format!(r#"{{"n": {}}}"#, n * 6);
+                rt.submit("p", Input::Json(&text), Options::default())
+                    .unwrap()
+            })
+            .collect();
+        for (i, p) in pending.iter_mut().enumerate() {
+            assert_eq!(p.seq(), Some(i as u64));
+            assert!(
+                is_pending(p),
+                "decision {i} answered before its record was written"
+            );
+        }
+        assert_eq!(log.size(), 0);
+        drop(held);
+        let verdicts = [Verdict::Allow, Verdict::Allow, Verdict::Deny];
+        for (i, p) in pending.into_iter().enumerate() {
+            let decided = block_on(p).unwrap();
+            assert!(
+                log.size() > i as u64,
+                "decision {i} acknowledged before durable"
+            );
+            assert!(!decided.may_block());
+            let o = rt.finish(decided).unwrap();
+            assert_eq!(o.seq, Some(i as u64));
+            assert_eq!(o.verdict, verdicts[i]);
+            assert_eq!(record(&rt, i as u64)["evidence"][0]["value"], i * 6);
+        }
+        // A review is handed to the sink on finishing, which may block.
+        let review = block_on(
+            rt.submit("p", Input::Json(r#"{"n": 5}"#), Options::default())
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(review.may_block());
+        assert_eq!(review.outcome().verdict, Verdict::Review);
+    }
+
+    #[test]
+    fn a_log_that_fails_fails_every_decision_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(dir.path());
+        let log = rt.log().unwrap();
+        log.fail_next_batch();
+        let first = rt
+            .submit("p", Input::Json(r#"{"n": 1}"#), Options::default())
+            .unwrap();
+        assert!(matches!(
+            block_on(first),
+            Err(RuntimeError::Log(LogError::Failed(_)))
+        ));
+        // From then on nothing is acknowledged, whichever way it is asked.
+        assert!(matches!(
+            rt.decide("p", Input::Json(r#"{"n": 1}"#)),
+            Err(RuntimeError::Log(_))
+        ));
+        let batch = [Request {
+            policy: "p",
+            input: Input::Json(r#"{"n": 2}"#),
+            options: Options::default(),
+        }; 3];
+        let results = rt.decide_many(&batch);
+        assert_eq!(results.len(), 3);
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Err(RuntimeError::Log(_))))
+        );
+        assert!(
+            rt.submit("p", Input::Json(r#"{"n": 1}"#), Options::default())
+                .is_err()
+        );
+        assert_eq!(log.size(), 0);
+    }
+
+    #[test]
+    fn a_batch_waiting_on_a_failing_write_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(dir.path());
+        rt.log().unwrap().fail_next_batch();
+        let batch = [Request {
+            policy: "p",
+            input: Input::Json(r#"{"n": 2}"#),
+            options: Options::default(),
+        }; 4];
+        // The batch is queued, then its write fails: the parked thread is told, not left.
+        let results = rt.decide_many(&batch);
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Err(RuntimeError::Log(LogError::Failed(_)))))
+        );
+        assert_eq!(rt.log().unwrap().size(), 0);
+    }
 }

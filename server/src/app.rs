@@ -11,7 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use xop_runtime::engine::{Input, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError};
+use xop_runtime::engine::{Input, Options, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError};
 use xop_runtime::ir::Verdict;
 use xop_runtime::proof::record::ReviewTerms;
 use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, Status, halt_fallback};
@@ -297,6 +297,41 @@ impl App {
             .rt
             .decide(policy, Input::Value(input))
             .map_err(runtime_error)?;
+        self.answer(o)
+    }
+
+    /// Decides on the async worker and awaits the record's durability without holding a
+    /// thread: deciding takes about a microsecond, and the writer completes the whole batch's
+    /// futures after its one sync. What may block stays on the blocking pool: connectors (they
+    /// read signals over the network while deciding), the halt switch (its fallback is a
+    /// record of its own), a review (its case is made durable) or an action to carry out.
+    async fn decide_async(self: &Arc<Self>, policy: String, input: Value) -> Result<Value> {
+        if self.rt.has_connectors() || self.queue.halted().is_some() {
+            let a = Arc::clone(self);
+            return blocking(move || a.decide_blocking(&policy, &input)).await;
+        }
+        let pending = self
+            .rt
+            .submit(&policy, Input::Value(&input), Options::default())
+            .map_err(runtime_error)?;
+        drop(input);
+        let decided = pending.await.map_err(runtime_error)?;
+        // The halt switch may have been turned on while the record was written.
+        if decided.may_block() || self.queue.halted().is_some() {
+            let a = Arc::clone(self);
+            return blocking(move || {
+                let o = a.rt.finish(decided).map_err(runtime_error)?;
+                a.answer(o)
+            })
+            .await;
+        }
+        let o = self.rt.finish(decided).map_err(runtime_error)?;
+        self.answer(o)
+    }
+
+    /// The answer to a proven decision: the halt switch applied, and a failed case's fallback
+    /// (both proven; blocking only when the switch is on or a case failed).
+    fn answer(&self, o: Outcome) -> Result<Value> {
         let fallback = self
             .rt
             .modules()
@@ -344,8 +379,7 @@ async fn decide(
     let start = Instant::now();
     let bytes = read_body(&app, &headers, body, "application/json", false).await?;
     let input = parse_json(&bytes)?;
-    let a = Arc::clone(&app);
-    let out = blocking(move || a.decide_blocking(&policy, &input)).await?;
+    let out = app.decide_async(policy, input).await?;
     let verdict = out["verdict"].as_str().unwrap_or("deny");
     app.metrics.decision(verdict, start.elapsed());
     Ok(axum::Json(out).into_response())

@@ -615,6 +615,49 @@ fn a_passed_deadline_applies_the_fallback_also_after_a_restart() {
     verified(&s.opts.data);
 }
 
+/// Decisions are awaited on the async workers: under concurrent requests each answer is its own
+/// decision, with a record of its own that is durable when the answer comes.
+#[test]
+fn concurrent_decides_are_answered_once_their_own_records_are_durable() {
+    let s = setup("concurrent", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let workers: Vec<_> = (0..8i64)
+        .map(|w| {
+            std::thread::spawn(move || {
+                (0..25i64)
+                    .map(|i| {
+                        // Negative amounts are denied: both verdicts in the mix.
+                        let amount = if i % 5 == 0 {
+                            -(w * 100 + i)
+                        } else {
+                            w * 100 + i
+                        };
+                        let (st, o) = decide(addr, "receipt", &pay(amount));
+                        assert_eq!(st, 200, "{o}");
+                        let seq = o["seq"].as_u64().unwrap();
+                        assert!(log_size(addr) > seq, "record {seq} answered before durable");
+                        let verdict = if amount < 0 { "deny" } else { "allow" };
+                        assert_eq!(o["verdict"], verdict, "{amount}: {o}");
+                        (seq, amount)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let answers: Vec<(u64, i64)> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    let seqs: std::collections::HashSet<u64> = answers.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs.len(), 200, "two answers share a record");
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+    for (seq, amount) in answers {
+        record_contains(&s.opts.data, seq, &[&format!("\"value\":{amount}}}")]);
+    }
+}
+
 #[test]
 fn hot_swap_under_concurrent_decides() {
     let s = setup("swap", 1 << 20);

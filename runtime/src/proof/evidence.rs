@@ -307,6 +307,9 @@ fn walk_set(
     out: &mut dyn Emit,
 ) -> Result<(), String> {
     let mut x = Extract { program, keys, out };
+    // One path buffer for the whole walk, extended and cut back at each step: a decision
+    // reads tens of paths, and formatting each anew was a good part of extracting them.
+    let mut path = String::with_capacity(128);
     let paths = set
         .rules
         .iter()
@@ -319,7 +322,9 @@ fn walk_set(
         ) else {
             continue;
         };
-        x.walk(value, &p.steps, &param.name, subject, false, via)?;
+        path.clear();
+        path.push_str(&param.name);
+        x.walk(value, &p.steps, &mut path, subject, false, via)?;
     }
     Ok(())
 }
@@ -449,6 +454,13 @@ fn scalar_json(program: &Program, v: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends `[i]` to a path.
+fn push_index(path: &mut String, i: usize) {
+    use std::fmt::Write as _;
+    // Writing to a `String` cannot fail.
+    let _ = write!(path, "[{i}]");
+}
+
 struct Extract<'a> {
     program: &'a Program,
     keys: &'a dyn KeyProvider,
@@ -471,11 +483,12 @@ impl Extract<'_> {
         }
     }
 
+    /// Walks `v` along `steps`; `path` is where `v` is, and is as it was on return.
     fn walk(
         &mut self,
         v: &Value,
         steps: &[Step],
-        path: &str,
+        path: &mut String,
         subject: &str,
         personal: bool,
         via: Option<&str>,
@@ -509,13 +522,21 @@ impl Extract<'_> {
                 let Some(fv) = fields.get(*f as usize) else {
                     return Ok(());
                 };
-                let p = format!("{path}.{}", field.name);
-                self.walk(fv, rest, &p, subject, field.personal, via)
+                let at = path.len();
+                path.push('.');
+                path.push_str(&field.name);
+                let r = self.walk(fv, rest, path, subject, field.personal, via);
+                path.truncate(at);
+                r
             }
             (Step::Each, Value::List(items)) => {
                 self.out.emit(1, path, Item::Len(items.len() as u64), via);
+                let at = path.len();
                 for (i, x) in items.iter().enumerate() {
-                    self.walk(x, rest, &format!("{path}[{i}]"), subject, false, via)?;
+                    push_index(path, i);
+                    let r = self.walk(x, rest, path, subject, false, via);
+                    path.truncate(at);
+                    r?;
                 }
                 Ok(())
             }
@@ -532,10 +553,11 @@ impl Extract<'_> {
     fn whole(
         &mut self,
         v: &Value,
-        path: &str,
+        path: &mut String,
         subject: &str,
         via: Option<&str>,
     ) -> Result<(), String> {
+        let at = path.len();
         match v {
             Value::Record(t, fields) => {
                 let Some(rt) = self.program.records.get(*t as usize) else {
@@ -543,15 +565,21 @@ impl Extract<'_> {
                 };
                 let subject = self.subject_of(v).unwrap_or(subject);
                 for (f, fv) in rt.fields.iter().zip(fields.iter()) {
-                    let p = format!("{path}.{}", f.name);
-                    self.walk(fv, &[], &p, subject, f.personal, via)?;
+                    path.push('.');
+                    path.push_str(&f.name);
+                    let r = self.walk(fv, &[], path, subject, f.personal, via);
+                    path.truncate(at);
+                    r?;
                 }
                 Ok(())
             }
             Value::List(items) => {
                 self.out.emit(1, path, Item::Len(items.len() as u64), via);
                 for (i, x) in items.iter().enumerate() {
-                    self.walk(x, &[], &format!("{path}[{i}]"), subject, false, via)?;
+                    push_index(path, i);
+                    let r = self.walk(x, &[], path, subject, false, via);
+                    path.truncate(at);
+                    r?;
                 }
                 Ok(())
             }

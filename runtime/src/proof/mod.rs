@@ -35,6 +35,7 @@ use self::evidence::KeyProvider;
 use self::keys::SubjectKeys;
 use self::merkle::Hash;
 use self::record::{Body, Entry, encode, time_text};
+pub use self::store::Durable;
 use self::store::{Recovery, Writer};
 use crate::module::hex;
 
@@ -297,10 +298,40 @@ impl ProofLog {
         self.writer.append(encode(entry))
     }
 
+    /// Appends records together and returns their sequence numbers (consecutive, in order)
+    /// once all are durable: the calling thread waits once for the lot, not once per record.
+    /// If one is refused (too large), none is appended.
+    pub fn append_many(&self, entries: &[Entry]) -> Result<std::ops::Range<u64>, LogError> {
+        let n = entries.len() as u64;
+        let first = self
+            .writer
+            .append_many(entries.iter().map(encode).collect())?;
+        Ok(first..first + n)
+    }
+
+    /// Queues a record and returns at once, without waiting for the disk: the returned
+    /// [`Durable`] future completes with the record's sequence number once it is durable, or
+    /// with the error that stopped the log (then the record must be taken as never written).
+    /// Many records can be in flight from one thread or task; the writer completes every
+    /// future of a batch after its one sync.
+    pub fn submit(&self, entry: &Entry) -> Result<Durable, LogError> {
+        self.writer.submit(encode(entry))
+    }
+
     /// Appends a record already encoded (`rest`: [`record::encode`]'s bytes, or
     /// [`record::encode_with_evidence`]'s); as [`Self::append`].
     pub(crate) fn append_encoded(&self, rest: Vec<u8>) -> Result<u64, LogError> {
         self.writer.append(rest)
+    }
+
+    /// [`Self::append_many`] of records already encoded; returns the first sequence number.
+    pub(crate) fn append_many_encoded(&self, records: Vec<Vec<u8>>) -> Result<u64, LogError> {
+        self.writer.append_many(records)
+    }
+
+    /// [`Self::submit`] of a record already encoded.
+    pub(crate) fn submit_encoded(&self, rest: Vec<u8>) -> Result<Durable, LogError> {
+        self.writer.submit(rest)
     }
 
     /// Appends an event record (`kind: "event"`) now: e.g. a review's outcome. `data` must hold
@@ -384,6 +415,22 @@ impl ProofLog {
     /// Stops the writer after what is queued, with a final signed checkpoint.
     pub fn close(mut self) -> Result<(), LogError> {
         self.writer.close()
+    }
+
+    /// Tests: the writer's next batch fails as on a full disk (the log then stops).
+    #[cfg(test)]
+    pub(crate) fn fail_next_batch(&self) {
+        self.writer
+            .shared
+            .fail_next
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Tests: holds the writer before its next batch is written, while the guard lives (the
+    /// writer takes the subject keys' lock first).
+    #[cfg(test)]
+    pub(crate) fn hold_writer(&self) -> std::sync::MutexGuard<'_, SubjectKeys> {
+        self.keys()
     }
 
     fn keys(&self) -> std::sync::MutexGuard<'_, SubjectKeys> {

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+use std::cell::{Cell, RefCell};
 
 use crate::ir::{Program, SymbolKind, Verdict};
 use crate::value::Value;
@@ -270,22 +271,36 @@ pub fn encode_with_evidence(entry: &Entry, evidence_json: &[u8]) -> Option<Vec<u
         Body::Decision(d) if d.evidence.is_empty() => {}
         _ => return None,
     }
-    let rest = encode(entry);
-    // The fields before `evidence` (time, kind, module hash, policy name, decision time) are
-    // JSON strings, in which a quote is escaped: the first `,"evidence":[]` is the field.
-    const EMPTY: &[u8] = b",\"evidence\":[]";
-    let at = rest.windows(EMPTY.len()).position(|w| w == EMPTY)? + EMPTY.len() - 2;
-    let mut out = Vec::with_capacity(rest.len() + evidence_json.len());
-    out.extend_from_slice(&rest[..at]);
-    out.extend_from_slice(evidence_json);
-    out.extend_from_slice(&rest[at + 2..]);
-    Some(out)
+    thread_local! {
+        /// The entry as serialized, reused: only the record's own bytes are allocated.
+        static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    }
+    let mut rest = SCRATCH.with(Cell::take);
+    rest.clear();
+    let out = serde_json::to_writer(&mut rest, entry).ok().and_then(|()| {
+        // The fields before `evidence` (time, kind, module hash, policy name, decision time)
+        // are JSON strings, in which a quote is escaped: the first `,"evidence":[]` is the
+        // field.
+        const EMPTY: &[u8] = b",\"evidence\":[]";
+        let at = rest.windows(EMPTY.len()).position(|w| w == EMPTY)? + EMPTY.len() - 2;
+        let mut out = Vec::with_capacity(rest.len() + evidence_json.len());
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(evidence_json);
+        out.extend_from_slice(&rest[at + 2..]);
+        Some(out)
+    });
+    // A rare huge record's buffer is not kept.
+    if rest.capacity() <= 1 << 16 {
+        SCRATCH.with(|s| s.set(rest));
+    }
+    out
 }
 
 /// The full record bytes: `{"seq":N,` followed by `rest` without its opening brace.
 pub fn with_seq(seq: u64, rest: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"seq\":");
-    out.extend_from_slice(seq.to_string().as_bytes());
+    // Writing to a `Vec` cannot fail; no string is allocated for the number.
+    let _ = std::io::Write::write_fmt(out, format_args!("{seq}"));
     match rest.get(1..) {
         Some(tail) if tail != b"}" => {
             out.push(b',');
@@ -312,10 +327,29 @@ pub fn decode(bytes: &[u8]) -> Result<Record, String> {
 
 /// A time in the record format: RFC 3339, UTC, milliseconds.
 pub fn time_text(ms: i64) -> String {
-    match jiff::Timestamp::from_millisecond(ms) {
+    thread_local! {
+        /// The last two times this thread formatted: a decision formats its time and its
+        /// decision time, and the decisions of one millisecond (or of inputs giving the same
+        /// `now`) share them, so a copy is made instead of formatting again.
+        static LAST: RefCell<[(Option<i64>, String); 2]> =
+            const { RefCell::new([(None, String::new()), (None, String::new())]) };
+    }
+    let format = |ms: i64| match jiff::Timestamp::from_millisecond(ms) {
         Ok(t) => format!("{t:.3}"),
         Err(_) => ms.to_string(),
-    }
+    };
+    LAST.with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return format(ms);
+        };
+        if let Some((_, text)) = last.iter().find(|(m, _)| *m == Some(ms)) {
+            return text.clone();
+        }
+        let text = format(ms);
+        last.swap(0, 1);
+        last[0] = (Some(ms), text.clone());
+        text
+    })
 }
 
 /// Parses a record time back to milliseconds.

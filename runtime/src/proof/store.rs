@@ -16,19 +16,26 @@
 //! that batch. So an acknowledged record is on disk, and everything after the last commit frame
 //! is a batch that nobody was told about: opening the log truncates it (a crash mid-batch).
 //!
-//! Each caller parks its own thread and the writer unparks exactly the callers of the batch
-//! it made durable: one condition variable shared by every caller would wake all of them
-//! (about a thousand under load) on every batch, each to find the queue lock taken.
+//! Each waiter is woken alone, once the last record it waits for is durable: a blocking
+//! caller parks its thread and the writer unparks it (one condition variable shared by every
+//! caller would wake all of them, about a thousand under load, on every batch, each to find the
+//! queue lock taken); an asynchronous caller holds a [`Durable`] future that the writer
+//! completes, so no thread waits per record. A caller queueing many records at once waits
+//! once, for the last of them: the log is durable in order.
 
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::task::{Context, Poll};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
+use futures_channel::oneshot;
 
 use super::checkpoint::Checkpoint;
 use super::keys::SubjectKeys;
@@ -341,12 +348,43 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
     Ok(s)
 }
 
+/// Who waits for records to be durable.
+enum Waiter {
+    /// A thread parked in [`Writer::append`] or [`Writer::append_many`]: unparked.
+    Thread(Thread),
+    /// A [`Durable`] future: completed with the outcome.
+    Future(oneshot::Sender<Result<(), LogError>>),
+}
+
+impl Waiter {
+    fn wake(self, result: &Result<(), LogError>) {
+        match self {
+            Waiter::Thread(t) => t.unpark(),
+            // The receiver may be gone (a caller that gave up, e.g. a request timed out): the
+            // record is durable all the same, nobody is told.
+            Waiter::Future(tx) => {
+                let _ = tx.send(result.clone());
+            }
+        }
+    }
+}
+
+/// Refuses a record (its bytes without `seq`) too large for one frame.
+pub(crate) fn check_size(len: usize) -> Result<(), LogError> {
+    // `seq` and its digits add at most 32 bytes.
+    if len + 32 > MAX_FRAME as usize {
+        return Err(LogError::TooLarge { len });
+    }
+    Ok(())
+}
+
 /// What callers and the writer share.
 struct Queue {
     /// Records waiting for the writer (their bytes without `seq`).
     entries: Vec<Vec<u8>>,
-    /// The thread waiting for each of `entries`, to unpark once it is durable.
-    waiters: Vec<Thread>,
+    /// Who waits, with the last sequence number each waits for, in ascending order (they are
+    /// queued with their records, under the same lock).
+    waiters: Vec<(u64, Waiter)>,
     /// The sequence number of `entries[0]`.
     first_seq: u64,
     /// Records durable so far (all sequence numbers below are on disk).
@@ -354,6 +392,41 @@ struct Queue {
     /// Why the writer stopped, if it failed: every later append fails too.
     failed: Option<String>,
     closing: bool,
+}
+
+/// A queued record on its way to disk: a future that completes with its sequence number once
+/// it is durable (its batch synced), or with the error that stopped the log. Dropping it does
+/// not withdraw the record; it is written all the same, only nobody is told.
+#[derive(Debug)]
+#[must_use = "a record is acknowledged only once its `Durable` completes"]
+pub struct Durable {
+    seq: u64,
+    rx: oneshot::Receiver<Result<(), LogError>>,
+}
+
+impl Durable {
+    /// The sequence number the record will have (it is not durable before the future
+    /// completes).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Future for Durable {
+    type Output = Result<u64, LogError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let seq = self.seq;
+        Pin::new(&mut self.rx).poll(cx).map(|r| match r {
+            Ok(Ok(())) => Ok(seq),
+            Ok(Err(e)) => Err(e),
+            // The writer dropped the sender without answering: it is gone, and the record is
+            // not known to be durable, so it fails closed.
+            Err(oneshot::Canceled) => Err(LogError::Failed(
+                "the log writer stopped before the record was durable".into(),
+            )),
+        })
+    }
 }
 
 /// What readers see of the log while it is written.
@@ -373,6 +446,9 @@ pub(crate) struct Shared {
     failed: AtomicBool,
     pub(crate) view: RwLock<View>,
     pub(crate) keys: Mutex<SubjectKeys>,
+    /// Tests: the next batch's write fails as a full disk would.
+    #[cfg(test)]
+    pub(crate) fail_next: AtomicBool,
 }
 
 /// The writer's side of an open log.
@@ -519,6 +595,8 @@ impl Writer {
                 checkpoint,
             }),
             keys: Mutex::new(keys),
+            #[cfg(test)]
+            fail_next: AtomicBool::new(false),
         });
         let mut state = WriterState {
             file,
@@ -555,34 +633,48 @@ impl Writer {
         ))
     }
 
-    /// Queues a record (its bytes without `seq`) and returns its sequence number once it is
-    /// durable.
-    pub(crate) fn append(&self, rest: Vec<u8>) -> Result<u64, LogError> {
-        if rest.len() + 32 > MAX_FRAME as usize {
-            return Err(LogError::TooLarge { len: rest.len() });
+    /// Queues `records` (their bytes without `seq`) with whoever waits for the last of them,
+    /// and returns the first one's sequence number. Refuses them all if one is too large.
+    fn enqueue(&self, records: Vec<Vec<u8>>, waiter: Waiter) -> Result<u64, LogError> {
+        for r in &records {
+            check_size(r.len())?;
         }
-        let seq = {
-            let mut q = lock(&self.shared.queue);
-            if let Some(why) = &q.failed {
-                return Err(LogError::Failed(why.clone()));
-            }
-            if q.closing {
-                return Err(LogError::Failed("the log is closing".into()));
-            }
-            let seq = q.first_seq + q.entries.len() as u64;
-            q.entries.push(rest);
-            q.waiters.push(std::thread::current());
-            if q.entries.len() == 1 {
-                self.shared.queued.notify_one();
-            }
-            seq
-        };
+        let mut q = lock(&self.shared.queue);
+        if let Some(why) = &q.failed {
+            return Err(LogError::Failed(why.clone()));
+        }
+        if q.closing {
+            return Err(LogError::Failed("the log is closing".into()));
+        }
+        let first = q.first_seq + q.entries.len() as u64;
+        let n = records.len() as u64;
+        if n == 0 {
+            // Nothing to wait for: the waiter is answered now.
+            drop(q);
+            waiter.wake(&Ok(()));
+            return Ok(first);
+        }
+        let was_empty = q.entries.is_empty();
+        if was_empty {
+            q.entries = records;
+        } else {
+            q.entries.extend(records);
+        }
+        q.waiters.push((first + n - 1, waiter));
+        if was_empty {
+            self.shared.queued.notify_one();
+        }
+        Ok(first)
+    }
+
+    /// Parks this thread until record `seq` is durable (or the log failed).
+    fn wait_parked(&self, seq: u64) -> Result<(), LogError> {
         // The writer unparks this thread once the batch holding `seq` is synced (or the log
         // failed); an unpark that comes before `park` makes `park` return at once, and a
         // spurious return is looked at again.
         loop {
             if self.shared.durable.load(Ordering::Acquire) > seq {
-                return Ok(seq);
+                return Ok(());
             }
             if self.shared.failed.load(Ordering::Acquire) {
                 return Err(LogError::Failed(
@@ -594,6 +686,33 @@ impl Writer {
             }
             std::thread::park();
         }
+    }
+
+    /// Queues a record (its bytes without `seq`) and returns its sequence number once it is
+    /// durable.
+    pub(crate) fn append(&self, rest: Vec<u8>) -> Result<u64, LogError> {
+        let seq = self.enqueue(vec![rest], Waiter::Thread(std::thread::current()))?;
+        self.wait_parked(seq)?;
+        Ok(seq)
+    }
+
+    /// Queues records (their bytes without `seq`) together and returns the first one's
+    /// sequence number once all are durable: one wait for the lot.
+    pub(crate) fn append_many(&self, records: Vec<Vec<u8>>) -> Result<u64, LogError> {
+        let n = records.len() as u64;
+        let first = self.enqueue(records, Waiter::Thread(std::thread::current()))?;
+        if n > 0 {
+            self.wait_parked(first + n - 1)?;
+        }
+        Ok(first)
+    }
+
+    /// Queues a record (its bytes without `seq`) and returns at once: the [`Durable`] future
+    /// completes with its sequence number once it is durable.
+    pub(crate) fn submit(&self, rest: Vec<u8>) -> Result<Durable, LogError> {
+        let (tx, rx) = oneshot::channel();
+        let seq = self.enqueue(vec![rest], Waiter::Future(tx))?;
+        Ok(Durable { seq, rx })
     }
 
     /// The bytes of record `seq`, if it is durable.
@@ -667,7 +786,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
 impl WriterState {
     fn run(mut self, shared: &Shared) {
         loop {
-            let (batch, waiters, first_seq, closing) = {
+            let (batch, first_seq, closing) = {
                 let mut q = lock(&shared.queue);
                 loop {
                     if !q.entries.is_empty() || q.closing {
@@ -692,49 +811,53 @@ impl WriterState {
                         .0;
                 }
                 let n = q.entries.len().min(self.max_batch);
-                // Taking the whole queue is the common case: swap the vectors, copy nothing.
-                let (batch, waiters) = if n == q.entries.len() {
-                    (
-                        std::mem::take(&mut q.entries),
-                        std::mem::take(&mut q.waiters),
-                    )
+                // Taking the whole queue is the common case: swap the vector, copy nothing.
+                let batch = if n == q.entries.len() {
+                    std::mem::take(&mut q.entries)
                 } else {
-                    (
-                        q.entries.drain(..n).collect(),
-                        q.waiters.drain(..n).collect(),
-                    )
+                    q.entries.drain(..n).collect()
                 };
                 let first = q.first_seq;
                 q.first_seq += n as u64;
-                (batch, waiters, first, q.closing && q.entries.is_empty())
+                (batch, first, q.closing && q.entries.is_empty())
             };
             let n = batch.len() as u64;
             let result = self.write_batch(shared, batch, first_seq, closing);
-            let (wake, stop) = {
+            let (wake, answer, stop) = {
                 let mut q = lock(&shared.queue);
-                match result {
+                let answer = match result {
                     Ok(()) => {
                         q.durable = first_seq + n;
                         shared.durable.store(q.durable, Ordering::Release);
+                        Ok(())
                     }
                     Err(e) => {
-                        q.failed = Some(e.to_string());
+                        let why = e.to_string();
+                        q.failed = Some(why.clone());
                         shared.failed.store(true, Ordering::Release);
+                        Err(LogError::Failed(why))
                     }
-                }
+                };
                 let stop = q.failed.is_some() || closing;
-                // A failed log answers everyone still queued too (with the error); no later
-                // caller queues, `failed` is set under the lock they take.
-                let rest = if q.failed.is_some() {
+                // The waiters whose last record is now durable; a failed log answers everyone
+                // still queued (with the error): no later caller queues, `failed` is set under
+                // the lock they take.
+                let durable = q.durable;
+                let k = if q.failed.is_some() {
+                    q.waiters.len()
+                } else {
+                    q.waiters.partition_point(|(last, _)| *last < durable)
+                };
+                let wake: Vec<(u64, Waiter)> = if k == q.waiters.len() {
                     std::mem::take(&mut q.waiters)
                 } else {
-                    Vec::new()
+                    q.waiters.drain(..k).collect()
                 };
-                (rest, stop)
+                (wake, answer, stop)
             };
             // Outside the lock: the woken callers do not have to wait for it.
-            for t in waiters.iter().chain(wake.iter()) {
-                t.unpark();
+            for (_, w) in wake {
+                w.wake(&answer);
             }
             if stop {
                 return;
@@ -758,16 +881,22 @@ impl WriterState {
             .file
             .stream_position()
             .map_err(|e| LogError::io(&self.path, &e))?;
-        let mut record = Vec::new();
         let mut new_records = Vec::with_capacity(batch.len());
         let mut hashes = Vec::with_capacity(batch.len());
         for (i, rest) in batch.iter().enumerate() {
-            record.clear();
-            with_seq(first_seq + i as u64, rest, &mut record);
-            let h = leaf_hash(&record);
+            // The frame built in place (`write_frame`'s layout): the record is numbered straight
+            // into the batch's bytes and hashed there, not built apart and copied in.
             let before = out.len();
-            write_frame(&mut out, Tag::Record, &record, &h);
-            new_records.push((offset + (before + FRAME_HEADER) as u64, record.len() as u32));
+            out.push(Tag::Record.byte());
+            out.extend_from_slice(&[0u8; FRAME_HEADER - 1]);
+            let body = out.len();
+            with_seq(first_seq + i as u64, rest, &mut out);
+            let len = out.len() - body;
+            let h = leaf_hash(&out[body..]);
+            // Records are checked against MAX_FRAME when queued.
+            out[before + 1..before + 5].copy_from_slice(&(len as u32).to_le_bytes());
+            out[before + 5..body].copy_from_slice(&h);
+            new_records.push((offset + body as u64, len as u32));
             hashes.push(h);
         }
         let (size, root) = {
@@ -815,6 +944,13 @@ impl WriterState {
         if out.is_empty() {
             return Ok(());
         }
+        #[cfg(test)]
+        if shared.fail_next.swap(false, Ordering::AcqRel) {
+            return Err(LogError::Io {
+                path: self.path.display().to_string(),
+                message: "No space left on device (injected by a test)".into(),
+            });
+        }
         self.file
             .write_all(&out)
             .and_then(|()| self.file.sync_data())
@@ -830,5 +966,108 @@ impl WriterState {
             self.last_checkpoint_at = Instant::now();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{Body, Entry, time_text};
+    use super::super::{LogConfig, ProofLog};
+    use super::*;
+
+    fn event(i: u64) -> Entry {
+        Entry {
+            time: time_text(0),
+            body: Body::Event {
+                name: format!("test.e{i}"),
+                data: serde_json::json!({ "i": i }),
+            },
+        }
+    }
+
+    /// Batches of 3 records at most, so that a lot spans several syncs.
+    fn small_batches(dir: &Path) -> ProofLog {
+        let config = LogConfig {
+            origin: Some("test.xop/log".into()),
+            max_batch: 3,
+            ..LogConfig::default()
+        };
+        ProofLog::open(dir, config).unwrap()
+    }
+
+    fn block_on<F: Future + Unpin>(mut f: F) -> F::Output {
+        struct Unpark(Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(v) = Pin::new(&mut f).poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    #[test]
+    fn a_lot_spanning_batches_is_acknowledged_once_its_last_record_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = small_batches(dir.path());
+        let entries: Vec<Entry> = (0..10).map(event).collect();
+        assert_eq!(log.append_many(&entries).unwrap(), 0..10);
+        // Four syncs of at most 3: the caller was woken by the last, not the first.
+        assert_eq!(log.size(), 10);
+        for i in 0..10 {
+            let bytes = log.record_bytes(i).unwrap().unwrap();
+            let text = String::from_utf8(bytes).unwrap();
+            assert!(text.contains(&format!("\"test.e{i}\"")), "{text}");
+        }
+        assert_eq!(log.append_many(&[]).unwrap(), 10..10);
+    }
+
+    #[test]
+    fn futures_complete_with_their_own_sequence_numbers_once_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = small_batches(dir.path());
+        let held = log.hold_writer();
+        let mut pending: Vec<Durable> = (0..7).map(|i| log.submit(&event(i)).unwrap()).collect();
+        let seqs: Vec<u64> = pending.iter().map(Durable::seq).collect();
+        assert_eq!(seqs, (0..7).collect::<Vec<_>>());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for d in pending.iter_mut() {
+            assert!(
+                Pin::new(d).poll(&mut cx).is_pending(),
+                "answered before written"
+            );
+        }
+        assert_eq!(log.size(), 0);
+        drop(held);
+        // Completed out of order: each still answers for its own record.
+        for d in pending.into_iter().rev() {
+            let seq = d.seq();
+            assert_eq!(block_on(d), Ok(seq));
+            assert_eq!(log.size(), 7, "answered before the last batch was durable");
+            let text = String::from_utf8(log.record_bytes(seq).unwrap().unwrap()).unwrap();
+            assert!(text.contains(&format!("\"test.e{seq}\"")), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_failed_write_answers_every_waiter_with_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = small_batches(dir.path());
+        let held = log.hold_writer();
+        let pending: Vec<Durable> = (0..5).map(|i| log.submit(&event(i)).unwrap()).collect();
+        log.fail_next_batch();
+        drop(held);
+        for d in pending {
+            assert!(matches!(block_on(d), Err(LogError::Failed(_))));
+        }
+        assert!(matches!(log.append(&event(9)), Err(LogError::Failed(_))));
+        assert!(matches!(log.submit(&event(9)), Err(LogError::Failed(_))));
+        assert_eq!(log.size(), 0);
     }
 }
