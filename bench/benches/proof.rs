@@ -21,6 +21,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+// Links the allocator `xop serve` runs on (mimalloc, set by `xop_bench`), which nothing else
+// here would pull in.
+use xop_bench as _;
 use xop_compiler::db::Workspace;
 use xop_runtime::bind::Bound;
 use xop_runtime::engine::{Engine, Input, Options, Outcome, Request, Runtime};

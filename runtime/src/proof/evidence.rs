@@ -289,7 +289,7 @@ pub fn extract_json(
             out.push(b',');
         }
         out.extend_from_slice(b"{\"path\":");
-        json_str(out, &String::from_utf8_lossy(path(i)));
+        json_utf8(out, path(i));
         out.extend_from_slice(&buf[i.path_end as usize..i.end as usize]);
         out.push(b'}');
     }
@@ -423,8 +423,23 @@ impl Emit for JsonItems<'_> {
 
 /// A JSON string exactly as `serde_json` writes one.
 fn json_str(out: &mut Vec<u8>, s: &str) {
-    // Writing a `&str` into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    json_utf8(out, s.as_bytes());
+}
+
+/// `json_str` of UTF-8 bytes. Evidence strings (paths, names, ids) rarely need escaping, and
+/// serde_json escapes only control bytes, `"` and `\` (UTF-8 is written as is), so a string
+/// without them is copied between quotes; any other goes through serde_json.
+fn json_utf8(out: &mut Vec<u8>, b: &[u8]) {
+    let plain = b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\');
+    if plain && (b.is_ascii() || std::str::from_utf8(b).is_ok()) {
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+    } else {
+        // Writing a `&str` into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &*String::from_utf8_lossy(b));
+    }
 }
 
 /// `value_json(program, v)` encoded, without building the JSON value for the scalars.
@@ -806,4 +821,30 @@ pub fn default_json(program: &Program, ty: &Type, depth: u32) -> Result<Json, St
         Type::List(_) | Type::Set(_) => Json::Array(Vec::new()),
         Type::Optional(_) => Json::Null,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"to.id",
+            b"c-42 \x7f~",
+            "Zo\u{eb} \u{1f600} \u{2028}".as_bytes(),
+            b"say \"hi\"",
+            b"back\\slash",
+            b"tab\there\nline\x01\x1f",
+            b"bad \xff utf-8",
+            b"cut \xe2\x82",
+        ];
+        for b in cases {
+            let mut ours = Vec::new();
+            json_utf8(&mut ours, b);
+            let serde = serde_json::to_vec(&*String::from_utf8_lossy(b)).expect("a string");
+            assert_eq!(ours, serde, "{:?}", String::from_utf8_lossy(b));
+        }
+    }
 }
