@@ -430,8 +430,11 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
 /// serde_json escapes only control bytes, `"` and `\` (UTF-8 is written as is), so a string
 /// without them is copied between quotes; any other goes through serde_json.
 fn json_utf8(out: &mut Vec<u8>, b: &[u8]) {
-    let plain = b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\');
-    if plain && (b.is_ascii() || std::str::from_utf8(b).is_ok()) {
+    // One pass without early exit (it vectorises): bytes to escape, and bytes past ASCII.
+    let (escape, high) = b.iter().fold((false, false), |(e, h), &c| {
+        (e | (c < 0x20) | (c == b'"') | (c == b'\\'), h | (c >= 0x80))
+    });
+    if !escape && (!high || std::str::from_utf8(b).is_ok()) {
         out.reserve(b.len() + 2);
         out.push(b'"');
         out.extend_from_slice(b);
