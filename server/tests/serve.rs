@@ -742,11 +742,17 @@ fn hot_swap_under_concurrent_decides() {
     let seen = seen.lock().unwrap();
     assert!(seen.iter().any(|r| r == "ok"), "decided before the swap");
     assert!(seen.len() > after, "decided after the swap");
-    // Every decision started after the swap answered uses the new module (4 may be in flight).
+    // Every decision started after the swap answered uses the new module. Each worker has at
+    // most one request in flight, so at most 4 answers from the old module can still arrive,
+    // in any order: a preempted thread may deliver its answer after the others' next ones.
+    let late_old = seen[after..].iter().filter(|r| *r == "ok").count();
     assert!(
-        seen[(after + 4).min(seen.len() - 1)..]
-            .iter()
-            .all(|r| r == "ok-v2")
+        late_old <= 4,
+        "{late_old} answers from the old module after the swap"
+    );
+    assert!(
+        seen[after..].iter().any(|r| r == "ok-v2"),
+        "no answer from the new module"
     );
     srv.stop().unwrap();
     verified(&s.opts.data);
