@@ -16,6 +16,10 @@ use serde_json::Value;
 const VALID: &str = "module demo\n\nrole reviewer\n\npurpose service\n\nrecord Customer {\n  id: Id\n}\n\naction block(to: Customer) purpose service risk high\n\npolicy p for block(to: c) {\n  review \"check\" by role reviewer within 1h else deny\n}\n";
 const INVALID: &str = "module demo\n\nrecord A { x: }\n";
 /// Valid, but spaced as no formatter would leave it.
+/// A scalar policy both engines decide: a frequency cap, then allow.
+const CAPS: &str = "module p\n\npurpose service\n\nrecord Customer {\n  id: Id\n  messages_7d: Int\n}\n\n\
+     action greet(to: Customer) purpose service risk minimal\n\n\
+     policy caps for greet(to: c) {\n  deny \"too-many\" when c.messages_7d >= 3\n  allow \"ok\"\n}\n";
 const MESSY: &str = "module   demo\nrole      reviewer   \n";
 
 fn command(dir: &Path, args: &[&str]) -> Command {
@@ -632,12 +636,7 @@ fn the_jit_decides_the_contact_policy_like_the_interpreter() {
 #[test]
 fn the_jit_decides_a_scalar_policy_like_the_interpreter() {
     let dir = TempDir::new("eval-jit-scalar");
-    dir.write(
-        "p.xop",
-        "module p\n\npurpose service\n\nrecord Customer {\n  id: Id\n  messages_7d: Int\n}\n\n\
-         action greet(to: Customer) purpose service risk minimal\n\n\
-         policy caps for greet(to: c) {\n  deny \"too-many\" when c.messages_7d >= 3\n  allow \"ok\"\n}\n",
-    );
+    dir.write("p.xop", CAPS);
     dir.write("in.json", r#"{"to": {"id": "c1", "messages_7d": 5}}"#);
     for engine in ["interp", "jit"] {
         let o = xop(
@@ -660,12 +659,7 @@ fn the_jit_refuses_bad_json_input_like_the_interpreter() {
     // The JIT reads JSON with its own reader: refused input must read exactly as `bind_json`
     // words it (deny, xop:bad-input, the field path), with the same exit status.
     let dir = TempDir::new("eval-jit-bad-input");
-    dir.write(
-        "p.xop",
-        "module p\n\npurpose service\n\nrecord Customer {\n  id: Id\n  messages_7d: Int\n}\n\n\
-         action greet(to: Customer) purpose service risk minimal\n\n\
-         policy caps for greet(to: c) {\n  deny \"too-many\" when c.messages_7d >= 3\n  allow \"ok\"\n}\n",
-    );
+    dir.write("p.xop", CAPS);
     for (name, input) in [
         ("missing.json", r#"{"to": {"id": "c1"}}"#),
         ("type.json", r#"{"to": {"id": "c1", "messages_7d": "5"}}"#),

@@ -116,10 +116,7 @@ impl Formula {
     pub fn atoms_are_distinct(&self) -> bool {
         let mut all = Vec::new();
         self.occurrences(&mut all);
-        let n = all.len();
-        all.sort_unstable();
-        all.dedup();
-        n == all.len()
+        all.len() == self.atom_set().len()
     }
 
     /// Every occurrence of an atom, in order, repeats included.
