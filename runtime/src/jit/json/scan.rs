@@ -15,7 +15,7 @@
 //! still the reference's.
 #![forbid(unsafe_code)]
 
-use super::{Cx, Node, Plan, RecordPlan, field_index, time};
+use super::{Cx, Node, Plan, RecordPlan, field_index, same, time};
 
 /// Deeper than this, give up (serde_json's recursion limit is 128; the layout is far
 /// shallower, so this never refuses a real input).
@@ -109,25 +109,38 @@ impl<'t> Scan<'t> {
         }
         let start = self.i + 1;
         let mut j = start;
-        // Eight bytes at a time until a chunk holds a byte a plain string stops at.
-        while let Some(chunk) = self.b.get(j..j + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().ok()?);
-            if special(word) != 0 {
-                break;
+        // Eight bytes at a time until a chunk holds a byte a plain string stops at: the lowest
+        // flagged byte of `special` is exact (a borrow only flags bytes above a true one), so
+        // it is the first such byte.
+        while let Some(chunk) = self.b.get(j..j + 8).and_then(|c| c.first_chunk::<8>()) {
+            let hit = special(u64::from_le_bytes(*chunk));
+            if hit != 0 {
+                j += (hit.trailing_zeros() / 8) as usize;
+                // A quote ends it; an escape (the serde path decodes it) or a control
+                // character (invalid) is not read here.
+                return self.string_end(start, j);
             }
             j += 8;
         }
         loop {
             match *self.b.get(j)? {
                 b'"' => break,
-                // An escape (the serde path decodes it) or a control character (invalid).
                 b'\\' | 0..0x20 => return None,
                 _ => j += 1,
             }
         }
-        self.i = j + 1;
+        self.string_end(start, j)
+    }
+
+    /// The string from `start` to the byte at `end`, which must be its closing quote.
+    #[inline]
+    fn string_end(&mut self, start: usize, end: usize) -> Option<&'t str> {
+        if self.b.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.i = end + 1;
         // Quotes are ASCII, so both ends are character boundaries of the `&str`.
-        self.text.get(start..j)
+        self.text.get(start..end)
     }
 
     /// A plain integer: `-`? and 1 to 18 digits, no leading zero, no fraction nor exponent,
@@ -163,16 +176,11 @@ impl<'t> Scan<'t> {
     #[inline]
     fn key(&mut self, rec: &RecordPlan, next: &mut usize) -> Option<Key<'t>> {
         if let Some(f) = rec.fields.get(*next) {
-            let name = f.name.as_bytes();
-            let from = self.i + 1;
             // `plain`: the name has no byte that would end or escape a JSON string, so the
             // bytes match exactly when the key is that name.
-            if f.plain
-                && self.peek() == Some(b'"')
-                && self.b.get(from..from + name.len()) == Some(name)
-                && self.b.get(from + name.len()) == Some(&b'"')
-            {
-                self.i = from + name.len() + 1;
+            let end = self.i + f.quoted.len();
+            if f.plain && self.b.get(self.i..end).is_some_and(|t| same(t, &f.quoted)) {
+                self.i = end;
                 *next += 1;
                 return Some(Key::Field(*next - 1));
             }
@@ -379,6 +387,30 @@ mod tests {
                 let word = u64::from_le_bytes(chunk);
                 assert_eq!(special(word) != 0, stop, "byte {b:#x} at {pos}");
             }
+        }
+    }
+
+    /// The lowest byte `special` flags is the first byte a plain string stops at, whatever
+    /// the bytes around it (a borrow only ever flags bytes above a true stop).
+    #[test]
+    fn special_finds_the_first_stop_byte() {
+        let bytes = [
+            0u8, 0x01, 0x1f, 0x20, 0x21, b'"', b'#', b'\\', b'a', 0x7f, 0x80, 0xff,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            // xorshift: any chunk of the interesting bytes.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let chunk: [u8; 8] =
+                std::array::from_fn(|k| bytes[((state >> (5 * k)) % bytes.len() as u64) as usize]);
+            let first = chunk
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            let hit = special(u64::from_le_bytes(chunk));
+            let found = (hit != 0).then(|| (hit.trailing_zeros() / 8) as usize);
+            assert_eq!(found, first, "{chunk:x?}");
         }
     }
 
