@@ -154,28 +154,59 @@ struct Plan {
     enums: Vec<Names>,
 }
 
-/// Names to numbers. Most tables (a record's fields, an enum's variants, the channels) are
-/// small: a scan comparing one word (the length and the first bytes) beats hashing the key.
+/// Names to numbers: an open-addressing table over a key that costs two loads (the first
+/// seven bytes and the length, and for longer names the last eight bytes). Most tables (a
+/// record's fields, an enum's variants, the channels) are small, and hashing the whole name with
+/// a general hasher cost more than the rest of the look-up.
 #[derive(Debug, Default)]
 struct Names {
-    small: Vec<(u64, Box<str>, i64)>,
-    large: FxHashMap<Box<str>, i64>,
+    /// (key, name, value), in insertion order.
+    entries: Vec<(u64, Box<str>, i64)>,
+    /// Index + 1 into `entries`, 0 for an empty slot; a power of two, at least twice as many
+    /// slots as entries (or none).
+    slots: Vec<u32>,
 }
 
-/// Beyond this many names, a hash table.
-const SMALL_NAMES: usize = 16;
+/// The table key of a name: [`name_word`], mixed with the last eight bytes of a longer name.
+#[inline(always)]
+fn name_key(b: &[u8]) -> u64 {
+    let tail = b
+        .last_chunk::<8>()
+        .map_or(0, |w| u64::from_le_bytes(*w).rotate_left(29));
+    name_word(b) ^ tail
+}
 
-/// The first 7 bytes of a name and its length, as one word.
-#[inline]
+/// The first slot to probe for `key` in a table of `mask + 1` slots.
+#[inline(always)]
+fn first_slot(key: u64, mask: usize) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize & mask
+}
+
+/// The first 7 bytes of a name and its length, as one word. Short names are read as two
+/// overlapping loads (the bytes they share are the same), not byte by byte.
+#[inline(always)]
 fn name_word(b: &[u8]) -> u64 {
-    let head = match b.first_chunk::<8>() {
-        Some(w) => u64::from_le_bytes(*w) & 0x00ff_ffff_ffff_ffff,
-        None => b
-            .iter()
-            .enumerate()
-            .fold(0, |w, (i, &c)| w | (u64::from(c) << (8 * i))),
+    let n = b.len();
+    let load4 = |i: usize| {
+        b.get(i..i + 4)
+            .and_then(|w| w.first_chunk::<4>())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(*w)))
     };
-    head | ((b.len() as u64 & 0xff) << 56)
+    let load2 = |i: usize| {
+        b.get(i..i + 2)
+            .and_then(|w| w.first_chunk::<2>())
+            .map_or(0, |w| u64::from(u16::from_le_bytes(*w)))
+    };
+    let head = match n {
+        8.. => b
+            .first_chunk::<8>()
+            .map_or(0, |w| u64::from_le_bytes(*w) & 0x00ff_ffff_ffff_ffff),
+        4..=7 => load4(0) | (load4(n - 4) << (8 * (n - 4))),
+        2..=3 => load2(0) | (load2(n - 2) << (8 * (n - 2))),
+        1 => u64::from(b[0]),
+        _ => 0,
+    };
+    head | ((n as u64 & 0xff) << 56)
 }
 
 impl Names {
@@ -184,28 +215,44 @@ impl Names {
         if self.get(name).is_some() {
             return;
         }
-        if self.large.is_empty() && self.small.len() < SMALL_NAMES {
-            self.small
-                .push((name_word(name.as_bytes()), name.into(), value));
-            return;
+        let key = name_key(name.as_bytes());
+        self.entries.push((key, name.into(), value));
+        if self.entries.len() * 2 > self.slots.len() {
+            let size = (self.entries.len() * 4).next_power_of_two();
+            self.slots.clear();
+            self.slots.resize(size, 0);
+            for i in 0..self.entries.len() {
+                self.place(i);
+            }
+        } else {
+            self.place(self.entries.len() - 1);
         }
-        for (_, n, v) in self.small.drain(..) {
-            self.large.insert(n, v);
-        }
-        self.large.insert(name.into(), value);
     }
 
-    #[inline]
-    fn get(&self, key: &str) -> Option<i64> {
-        if !self.large.is_empty() {
-            return self.large.get(key).copied();
+    /// Puts entry `i` in the first free slot of its probe sequence.
+    fn place(&mut self, i: usize) {
+        let mask = self.slots.len() - 1;
+        let mut at = first_slot(self.entries[i].0, mask);
+        while self.slots[at] != 0 {
+            at = (at + 1) & mask;
         }
-        let w = name_word(key.as_bytes());
+        self.slots[at] = i as u32 + 1;
+    }
+
+    #[inline(always)]
+    fn get(&self, key: &str) -> Option<i64> {
         let k = key.as_bytes();
-        self.small
-            .iter()
-            .find(|(q, n, _)| *q == w && n.len() == k.len() && same(n.as_bytes(), k))
-            .map(|e| e.2)
+        let h = name_key(k);
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut at = first_slot(h, mask);
+        loop {
+            let e = *self.slots.get(at)?;
+            let (q, n, v) = self.entries.get(usize::try_from(e).ok()?.checked_sub(1)?)?;
+            if *q == h && same(n.as_bytes(), k) {
+                return Some(*v);
+            }
+            at = (at + 1) & mask;
+        }
     }
 }
 
@@ -836,7 +883,8 @@ impl Cx<'_> {
         }
     }
 
-    /// A string for the (present) node `node`.
+    /// A string for the (present) node `node`. The common kinds inline; the rest out of line.
+    #[inline(always)]
     fn str(&mut self, node: Node, seg: usize, at: usize, s: &str) -> Option<()> {
         let plan = self.plan;
         match node {
@@ -844,17 +892,7 @@ impl Cx<'_> {
                 let (w, tag) = self.s.intern(plan, s);
                 self.s.put(seg, at, w, tag)
             }
-            Node::Tz => {
-                let z = self.s.zone(s)?;
-                let canonical = std::mem::take(&mut self.s.zones[z].canonical);
-                let (w, tag) = self.s.intern(plan, &canonical);
-                self.s.zones[z].canonical = canonical;
-                self.s.put(seg, at, w, tag | TAG_TZ | ((z as u32) << 2))
-            }
             Node::Time => self.s.put(seg, at, time(s)?, 0),
-            Node::Duration => self.s.put(seg, at, bind::parse_duration(s).ok()?, 0),
-            Node::Decimal => bind::parse_decimal(s).ok().map(|_| ()),
-            Node::Money if money_text(s) => Some(()),
             Node::Symbol(kind) => {
                 let i = plan.symbols[kind_index(kind)].get(s)?;
                 self.s.put(seg, at, i, 0)
@@ -863,6 +901,25 @@ impl Cx<'_> {
                 let i = plan.enums.get(e as usize).and_then(|m| m.get(s))?;
                 self.s.put(seg, at, i, 0)
             }
+            _ => self.str_rare(node, seg, at, s),
+        }
+    }
+
+    /// [`Cx::str`] for the kinds met less often: zones, durations, decimals, money.
+    #[inline(never)]
+    fn str_rare(&mut self, node: Node, seg: usize, at: usize, s: &str) -> Option<()> {
+        let plan = self.plan;
+        match node {
+            Node::Tz => {
+                let z = self.s.zone(s)?;
+                let canonical = std::mem::take(&mut self.s.zones[z].canonical);
+                let (w, tag) = self.s.intern(plan, &canonical);
+                self.s.zones[z].canonical = canonical;
+                self.s.put(seg, at, w, tag | TAG_TZ | ((z as u32) << 2))
+            }
+            Node::Duration => self.s.put(seg, at, bind::parse_duration(s).ok()?, 0),
+            Node::Decimal => bind::parse_decimal(s).ok().map(|_| ()),
+            Node::Money if money_text(s) => Some(()),
             _ => None,
         }
     }
@@ -1374,7 +1431,21 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 mod tests {
     use super::*;
 
-    /// Small and large tables find exactly the names they hold, whatever they share.
+    /// Small and large tables find exactly the names they hold, whatever they share: names
+    /// with the same table key (same length, first seven and last eight bytes) included.
+    #[test]
+    fn name_word_is_the_first_seven_bytes_and_the_length() {
+        let name = b"abcdefghijkl";
+        for n in 0..=name.len() {
+            let b = &name[..n];
+            let mut want = (n as u64) << 56;
+            for (i, &c) in b.iter().take(7).enumerate() {
+                want |= u64::from(c) << (8 * i);
+            }
+            assert_eq!(name_word(b), want, "{n} bytes");
+        }
+    }
+
     #[test]
     fn names_find_exactly_their_names() {
         let long = "abcdefg".repeat(40);
@@ -1385,6 +1456,9 @@ mod tests {
             "abcdefgh".into(),
             "abcdefgi".into(),
             long[..263].into(),
+            "abcdefgh1a12345678".into(),
+            "abcdefgh1b12345678".into(),
+            "abcdefgh1c12345678".into(),
         ];
         let probes: Vec<String> = vec![
             "abcdef".into(),
@@ -1393,6 +1467,7 @@ mod tests {
             long[..262].into(),
             long[..264].into(),
             "b".into(),
+            "abcdefgh1d12345678".into(),
         ];
         for size in [names.len(), 40] {
             while names.len() < size {

@@ -68,20 +68,20 @@ fn special(x: u64) -> u64 {
 }
 
 impl<'t> Scan<'t> {
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
     /// JSON's whitespace: space, tab, line feed, carriage return.
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
             self.i += 1;
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
         if self.peek()? == c {
             self.i += 1;
@@ -91,7 +91,7 @@ impl<'t> Scan<'t> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         if self.b.get(self.i..self.i + word.len())? == word {
             self.i += word.len();
@@ -102,7 +102,7 @@ impl<'t> Scan<'t> {
     }
 
     /// A string without escapes, at the opening quote; its text (between the quotes).
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Option<&'t str> {
         if self.peek()? != b'"' {
             return None;
@@ -133,7 +133,7 @@ impl<'t> Scan<'t> {
     }
 
     /// The string from `start` to the byte at `end`, which must be its closing quote.
-    #[inline]
+    #[inline(always)]
     fn string_end(&mut self, start: usize, end: usize) -> Option<&'t str> {
         if self.b.get(end) != Some(&b'"') {
             return None;
@@ -145,7 +145,7 @@ impl<'t> Scan<'t> {
 
     /// A plain integer: `-`? and 1 to 18 digits, no leading zero, no fraction nor exponent,
     /// and not `-0` (which serde_json reads as a float). Anything else: `None`.
-    #[inline]
+    #[inline(always)]
     fn int(&mut self) -> Option<i64> {
         let neg = self.peek()? == b'-';
         if neg {
@@ -173,7 +173,7 @@ impl<'t> Scan<'t> {
 
     /// A key at its opening quote: the field `rec.fields[*next]` if the text is that name
     /// (compared in place), else looked up; `*next` becomes the field after the one found.
-    #[inline]
+    #[inline(always)]
     fn key(&mut self, rec: &RecordPlan, next: &mut usize) -> Option<Key<'t>> {
         if let Some(f) = rec.fields.get(*next) {
             // `plain`: the name has no byte that would end or escape a JSON string, so the
@@ -196,7 +196,7 @@ impl<'t> Scan<'t> {
     }
 
     /// After a member or an element: `,` (more follow) or the closing `close`.
-    #[inline]
+    #[inline(always)]
     fn more(&mut self, close: u8) -> Option<bool> {
         self.ws();
         let c = self.peek()?;
@@ -212,7 +212,7 @@ impl<'t> Scan<'t> {
     }
 
     /// `{`, whitespace, and whether the object has members (else its `}` is read).
-    #[inline]
+    #[inline(always)]
     fn open(&mut self, c: u8, close: u8) -> Option<bool> {
         self.eat(c)?;
         self.ws();
@@ -224,7 +224,7 @@ impl<'t> Scan<'t> {
     }
 
     /// `:` between a key and its value, with the whitespace around it.
-    #[inline]
+    #[inline(always)]
     fn colon(&mut self) -> Option<()> {
         self.ws();
         self.eat(b':')?;
@@ -272,6 +272,7 @@ impl<'t> Scan<'t> {
     }
 
     /// One value of node `node`, its words at word `at` of segment `seg`.
+    #[inline(always)]
     fn value(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
         let c = self.peek()?;
         if c == b'n' {
@@ -315,6 +316,7 @@ impl<'t> Scan<'t> {
     }
 
     /// A record's object: each field once, in any order, every required field given.
+    #[inline(never)]
     fn record(&mut self, cx: &mut Cx<'_>, r: u32, seg: usize, at: usize) -> Option<()> {
         self.enter()?;
         let plan: &Plan = cx.plan;
@@ -339,6 +341,7 @@ impl<'t> Scan<'t> {
     }
 
     /// A list's array: the elements into a segment of their own, as the serde path does.
+    #[inline(never)]
     fn list(
         &mut self,
         cx: &mut Cx<'_>,
