@@ -499,6 +499,19 @@ struct Segment {
     offset: usize,
 }
 
+impl Segment {
+    /// Makes the words up to `len` exist (zeroed when new). A list grows by doubling, so its
+    /// elements cost a resize each only for the first few; [`Cx::end_list`] cuts it to size.
+    #[inline(always)]
+    fn room(&mut self, len: usize) {
+        if self.words.len() < len {
+            let to = len.max(2 * self.words.len()).max(16);
+            self.words.resize(to, 0);
+            self.tags.resize(to, 0);
+        }
+    }
+}
+
 /// A zone name met in an input, kept across calls (looking a zone up costs microseconds).
 #[derive(Debug, Clone)]
 struct ZoneEntry {
@@ -926,15 +939,20 @@ impl Cx<'_> {
 
     /// Ends a list of `n` elements read into segment `list` (sorted and deduplicated if it is a
     /// set) by writing its length into its header, word `at + 1` of segment `seg`.
+    #[allow(clippy::too_many_arguments)]
     fn end_list(
         &mut self,
         list: usize,
         n: usize,
+        words: usize,
         elem: u32,
         set: bool,
         seg: usize,
         at: usize,
     ) -> Option<()> {
+        let segment = self.s.segments.get_mut(list)?;
+        segment.words.truncate(n * words);
+        segment.tags.truncate(n * words);
         let mut n = n;
         if set {
             let plan = self.plan;
@@ -1097,10 +1115,17 @@ impl<'de> Visitor<'de> for NullSeed {
 }
 
 /// A time as `bind` reads it (jiff's RFC 3339), in ms since the epoch.
+#[inline(always)]
 fn time(s: &str) -> Option<i64> {
-    if let Some(t) = fast_time(s.as_bytes()) {
-        return Some(t);
+    match fast_time(s.as_bytes()) {
+        Some(t) => Some(t),
+        None => jiff_time(s),
     }
+}
+
+/// [`time`] for the forms [`fast_time`] leaves to jiff.
+#[inline(never)]
+fn jiff_time(s: &str) -> Option<i64> {
     s.parse::<jiff::Timestamp>()
         .ok()
         .map(|t| t.as_millisecond())
@@ -1108,6 +1133,7 @@ fn time(s: &str) -> Option<i64> {
 
 /// The common form `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (years 1970 to 9998, seconds below 60)
 /// without jiff's general parser; `None` for anything else, which jiff then reads.
+#[inline(always)]
 fn fast_time(b: &[u8]) -> Option<i64> {
     let head = b.first_chunk::<19>()?;
     if b.len() < 20
@@ -1120,17 +1146,38 @@ fn fast_time(b: &[u8]) -> Option<i64> {
     {
         return None;
     }
-    // Every digit position at once: a byte that is no digit gives a value above 9.
-    let digit = head.map(|c| c.wrapping_sub(b'0'));
-    let bad = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
-        .iter()
-        .fold(0u8, |bad, &i| bad | u8::from(digit[i] > 9));
-    if bad != 0 {
+    // Every digit position at once, without branches: a byte that is no digit is above 9.
+    let digit = |i: usize| head[i].wrapping_sub(b'0');
+    let (y0, y1, y2, y3) = (digit(0), digit(1), digit(2), digit(3));
+    let (m0, m1, d0, d1) = (digit(5), digit(6), digit(8), digit(9));
+    let (h0, h1, i0, i1, s0, s1) = (
+        digit(11),
+        digit(12),
+        digit(14),
+        digit(15),
+        digit(17),
+        digit(18),
+    );
+    let bad = (y0 > 9)
+        | (y1 > 9)
+        | (y2 > 9)
+        | (y3 > 9)
+        | (m0 > 9)
+        | (m1 > 9)
+        | (d0 > 9)
+        | (d1 > 9)
+        | (h0 > 9)
+        | (h1 > 9)
+        | (i0 > 9)
+        | (i1 > 9)
+        | (s0 > 9)
+        | (s1 > 9);
+    if bad {
         return None;
     }
-    let two = |i: usize| i64::from(digit[i]) * 10 + i64::from(digit[i + 1]);
-    let (y, mo, d) = (two(0) * 100 + two(2), two(5), two(8));
-    let (h, mi, sec) = (two(11), two(14), two(17));
+    let two = |a: u8, b: u8| i64::from(a) * 10 + i64::from(b);
+    let (y, mo, d) = (two(y0, y1) * 100 + two(y2, y3), two(m0, m1), two(d0, d1));
+    let (h, mi, sec) = (two(h0, h1), two(i0, i1), two(s0, s1));
     let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
     let month_days = match mo {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -1270,10 +1317,7 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
         let seg = self.cx.s.new_segment(self.seg, at, 0);
         let mut n = 0usize;
         loop {
-            let s = &mut *self.cx.s;
-            let segment = &mut s.segments[seg];
-            segment.words.resize((n + 1) * words, 0);
-            segment.tags.resize((n + 1) * words, 0);
+            self.cx.s.segments[seg].room((n + 1) * words);
             let slot = Slot {
                 cx: &mut *self.cx,
                 node: elem,
@@ -1285,11 +1329,8 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
             }
             n += 1;
         }
-        let segment = &mut self.cx.s.segments[seg];
-        segment.words.truncate(n * words);
-        segment.tags.truncate(n * words);
         self.cx
-            .end_list(seg, n, elem, set, self.seg, at)
+            .end_list(seg, n, words, elem, set, self.seg, at)
             .ok_or_else(no)
     }
 }

@@ -356,15 +356,13 @@ impl<'t> Scan<'t> {
         let mut n = 0usize;
         let mut more = self.open(b'[', b']')?;
         while more {
-            let segment = cx.s.segments.get_mut(list)?;
-            segment.words.resize((n + 1) * words, 0);
-            segment.tags.resize((n + 1) * words, 0);
+            cx.s.segments.get_mut(list)?.room((n + 1) * words);
             self.value(cx, elem, list, n * words)?;
             n += 1;
             more = self.more(b']')?;
         }
         self.depth -= 1;
-        cx.end_list(list, n, elem, set, seg, at)
+        cx.end_list(list, n, words, elem, set, seg, at)
     }
 }
 
