@@ -57,7 +57,7 @@ use std::sync::Mutex;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I64, I128};
 use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder, MemFlagsData};
-use cranelift_codegen::ir::{Block, FuncRef, Value as CVal};
+use cranelift_codegen::ir::{Block, FuncRef, StackSlotData, StackSlotKind, Value as CVal};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
@@ -71,12 +71,17 @@ use crate::ir::{
 };
 use crate::value::Value;
 use crate::zone::{Field, Zone};
+use rust_decimal::Decimal;
 
 mod json;
 pub use json::{JsonError, JsonReader};
 
 /// Output words before the fired-rule bitset.
-const HEADER: usize = 5;
+const HEADER: usize = 9;
+
+/// The output words holding the decimal operands an error message needs (two words each,
+/// see [`dec_words`]): written only when a decimal operation fails, read only then.
+const WIDE: usize = 5;
 
 /// The output word holding the verdict ([`VERDICT_ALLOW`] …).
 const VERDICT: usize = 4;
@@ -332,6 +337,34 @@ enum Site {
     UnknownZone,
     /// `local_hour` or `day_of_week` of instant `x`, out of the range of times.
     InstantRange,
+    /// Decimal arithmetic `x op y` overflows: the operands are the output's wide words, or
+    /// (`int_y`) `y` is an Int in `y` (Money times or by an Int).
+    DecOverflow(ArithOp, bool),
+    /// Decimal division by zero, the operands as for [`Site::DecOverflow`].
+    DecDivZero(bool),
+    /// Money arithmetic in currencies `x` and `y` (string ids).
+    MixedCurrencies(ArithOp),
+    /// Ordering money in currencies `x` and `y` (string ids).
+    CompareCurrencies,
+}
+
+/// A decimal's two input words: the 16 bytes of [`Decimal::serialize`] (flags, then the 96-bit
+/// mantissa's low, middle and high 32 bits, little-endian), as two little-endian words.
+fn dec_words(d: &Decimal) -> [i64; 2] {
+    let b = d.serialize();
+    let mut lo = [0u8; 8];
+    let mut hi = [0u8; 8];
+    lo.copy_from_slice(&b[..8]);
+    hi.copy_from_slice(&b[8..]);
+    [i64::from_le_bytes(lo), i64::from_le_bytes(hi)]
+}
+
+/// The decimal of two words written by [`dec_words`] (any words give some decimal).
+fn dec_of(w: [i64; 2]) -> Decimal {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&w[0].to_le_bytes());
+    b[8..].copy_from_slice(&w[1].to_le_bytes());
+    Decimal::deserialize(b)
 }
 
 fn op_symbol(op: ArithOp) -> &'static str {
@@ -345,9 +378,31 @@ fn op_symbol(op: ArithOp) -> &'static str {
 }
 
 impl Site {
-    /// The message, with `name` giving the string of an interned id.
-    fn message(&self, x: i64, y: i64, name: &dyn Fn(i64) -> String) -> String {
+    /// The message, with `name` giving the string of an interned id and `wide` the output's
+    /// decimal operand words.
+    fn message(&self, x: i64, y: i64, wide: [i64; 4], name: &dyn Fn(i64) -> String) -> String {
+        let dx = || dec_of([wide[0], wide[1]]);
+        let dy = |int_y: bool| {
+            if int_y {
+                Decimal::from(y)
+            } else {
+                dec_of([wide[2], wide[3]])
+            }
+        };
         match self {
+            Site::DecOverflow(op, int_y) => {
+                format!("{} {} {} overflows", dx(), op_symbol(*op), dy(*int_y))
+            }
+            Site::DecDivZero(int_y) => format!("{} / {}: division by zero", dx(), dy(*int_y)),
+            Site::MixedCurrencies(op) => format!(
+                "money in {} {} money in {}: mixed currencies",
+                name(x),
+                op_symbol(*op),
+                name(y)
+            ),
+            Site::CompareCurrencies => {
+                format!("comparing money in {} with money in {}", name(x), name(y))
+            }
             Site::Unit(f) => format!("{f}({x}) overflows the range of durations"),
             Site::UnknownZone => format!("unknown time zone {:?}", name(y)),
             Site::InstantRange => {
@@ -437,6 +492,8 @@ pub fn compile(program: &Program) -> JitModule {
     let builder = match JITBuilder::with_flags(&flags, default_libcall_names()) {
         Ok(mut b) => {
             b.symbol(ZONE_FIELD, xop_zone_field as *const u8);
+            b.symbol(DEC_ARITH, xop_dec_arith as *const u8);
+            b.symbol(DEC_CMP, xop_dec_cmp as *const u8);
             b
         }
         Err(e) => {
@@ -796,7 +853,8 @@ impl JitModule {
                     "the compiled code reported an unknown error site".into(),
                 ));
             };
-            let msg = site.message(words[2] as i64, words[3] as i64, &|id| {
+            let wide = [0, 1, 2, 3].map(|k| words[WIDE + k] as i64);
+            let msg = site.message(words[2] as i64, words[3] as i64, wide, &|id| {
                 self.name_of(input, id)
             });
             let Some(r) = rules.get(rule) else {
@@ -1176,7 +1234,12 @@ impl<'m, 'v> Flat<'m, 'v, '_> {
                 self.lists.push((self.words.len(), elem, xs, depth));
                 self.words.extend([0, xs.len() as i64]);
             }
-            (Type::Decimal | Type::Money, _) => {}
+            (Type::Decimal, Value::Decimal(d)) => self.words.extend(dec_words(d)),
+            (Type::Money, Value::Money(d, c)) => {
+                self.words.extend(dec_words(d));
+                let id = self.intern(c);
+                self.words.push(id);
+            }
             (Type::Record(r), Value::Record(_, fields)) => {
                 if let Some(rt) = program.records.get(*r as usize) {
                     for (f, fv) in rt.fields.iter().zip(fields.iter()) {
@@ -1227,22 +1290,109 @@ const ZONE_UNKNOWN: i64 = -1;
 /// [`xop_zone_field`]'s answer for an instant outside the range of times.
 const INSTANT_OUT_OF_RANGE: i64 = -2;
 
+/// The name of [`xop_dec_arith`] in generated code.
+const DEC_ARITH: &str = "xop_dec_arith";
+
+/// The name of [`xop_dec_cmp`] in generated code.
+const DEC_CMP: &str = "xop_dec_cmp";
+
+/// [`xop_dec_arith`]'s answers: done, overflow, division by zero.
+const DEC_OK: i64 = 0;
+const DEC_OVERFLOW: i64 = 1;
+const DEC_DIV_ZERO: i64 = 2;
+
+/// Added to [`xop_dec_arith`]'s operation code when its `y` is an Int value, not the address
+/// of a decimal.
+const DEC_INT_Y: i64 = 4;
+
 /// The host functions, declared in the module.
 struct Host {
     zone_field: cranelift_module::FuncId,
+    dec_arith: cranelift_module::FuncId,
+    dec_cmp: cranelift_module::FuncId,
 }
 
 impl Host {
     fn declare(module: &mut JITModule) -> Result<Host, String> {
-        let mut sig = module.make_signature();
-        for _ in 0..4 {
-            sig.params.push(AbiParam::new(I64));
-        }
-        sig.returns.push(AbiParam::new(I64));
+        let sig = |module: &JITModule, params: usize| {
+            let mut sig = module.make_signature();
+            for _ in 0..params {
+                sig.params.push(AbiParam::new(I64));
+            }
+            sig.returns.push(AbiParam::new(I64));
+            sig
+        };
+        let err = |e| format!("declaring the host functions failed: {e}");
+        let s4 = sig(module, 4);
+        let s2 = sig(module, 2);
         let zone_field = module
-            .declare_function(ZONE_FIELD, Linkage::Import, &sig)
-            .map_err(|e| format!("declaring the host functions failed: {e}"))?;
-        Ok(Host { zone_field })
+            .declare_function(ZONE_FIELD, Linkage::Import, &s4)
+            .map_err(err)?;
+        let dec_arith = module
+            .declare_function(DEC_ARITH, Linkage::Import, &s4)
+            .map_err(err)?;
+        let dec_cmp = module
+            .declare_function(DEC_CMP, Linkage::Import, &s2)
+            .map_err(err)?;
+        Ok(Host {
+            zone_field,
+            dec_arith,
+            dec_cmp,
+        })
+    }
+}
+
+/// Checked decimal arithmetic, the interpreter's `dec_op`: `x op y` (`op` 0 `+`, 1 `-`, 2 `*`,
+/// 3 `/`, plus [`DEC_INT_Y`] when `y` is an Int rather than the address of a decimal) into
+/// the two words at `out`; [`DEC_OK`], else [`DEC_OVERFLOW`] or [`DEC_DIV_ZERO`] (and `out`
+/// is left alone). Allocates nothing and cannot unwind.
+extern "C" fn xop_dec_arith(op: i64, x: *const i64, y: i64, out: *mut i64) -> i64 {
+    // SAFETY: generated code passes the address of a decimal's two words as `x` (in the input,
+    // a constant's data kept with the code, or a stack slot of the caller), and as `y` unless
+    // `op` says it is an Int.
+    let a = unsafe { dec_of([*x, *x.add(1)]) };
+    let b = if op & DEC_INT_Y != 0 {
+        Decimal::from(y)
+    } else {
+        let y = y as *const i64;
+        // SAFETY: as for `x`.
+        unsafe { dec_of([*y, *y.add(1)]) }
+    };
+    if op & 3 == 3 && b.is_zero() {
+        return DEC_DIV_ZERO;
+    }
+    // rust_decimal's checked operations do not panic; should one, it is an overflow here
+    // rather than an unwind through generated code.
+    let r = std::panic::catch_unwind(|| match op & 3 {
+        0 => a.checked_add(b),
+        1 => a.checked_sub(b),
+        2 => a.checked_mul(b),
+        _ => a.checked_div(b),
+    });
+    match r {
+        Ok(Some(d)) => {
+            let [w0, w1] = dec_words(&d);
+            // SAFETY: generated code passes a stack slot of (at least) two words as `out`.
+            unsafe {
+                *out = w0;
+                *out.add(1) = w1;
+            }
+            DEC_OK
+        }
+        _ => DEC_OVERFLOW,
+    }
+}
+
+/// The order of the decimals at `x` and `y` (two words each): -1, 0 or 1. Cannot fail,
+/// allocates nothing and cannot unwind.
+extern "C" fn xop_dec_cmp(x: *const i64, y: *const i64) -> i64 {
+    // SAFETY: generated code passes the addresses of two decimals' words (see
+    // `xop_dec_arith`).
+    let (a, b) = unsafe { (dec_of([*x, *x.add(1)]), dec_of([*y, *y.add(1)])) };
+    match a.cmp(&b) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
     }
 }
 
@@ -1307,8 +1457,8 @@ fn size(program: &Program, ty: &Type, depth: u32) -> Result<usize, String> {
         | Type::Id
         | Type::Symbol(_)
         | Type::Enum(_) => 1,
-        Type::List(_) | Type::Set(_) => 2,
-        Type::Decimal | Type::Money => 0,
+        Type::List(_) | Type::Set(_) | Type::Decimal => 2,
+        Type::Money => 3,
         Type::Optional(inner) => 1 + size(program, inner, depth)?,
         Type::Record(r) => {
             let rt = program
@@ -1337,6 +1487,11 @@ enum Base {
     Id,
     Tz,
     Record(u32),
+    /// A decimal: the payload is the address of its two words ([`dec_words`]), in the input,
+    /// a constant's data or a stack slot.
+    Decimal,
+    /// Money: the address of its three words, the amount's two and the currency's string id.
+    Money,
     /// A list or set of the input: its element type's index in `Gen::list_tys`; the payload
     /// is the address of its two words (start, length).
     List(u32),
@@ -1357,6 +1512,8 @@ impl Base {
             Base::Id => "Id",
             Base::Tz => "Tz",
             Base::Record(_) => "record",
+            Base::Decimal => "Decimal",
+            Base::Money => "Money",
             Base::List(_) => "list",
             Base::Absent => "absent",
         }
@@ -1376,8 +1533,8 @@ fn base_of(ty: &Type) -> Result<Base, String> {
         Type::Symbol(_) => Base::Symbol,
         Type::Enum(e) => Base::Enum(*e),
         Type::Record(r) => Base::Record(*r),
-        Type::Decimal => return Err("uses a Decimal value".into()),
-        Type::Money => return Err("uses a Money value".into()),
+        Type::Decimal => Base::Decimal,
+        Type::Money => Base::Money,
         Type::List(_) | Type::Set(_) => return Err("uses a list or set value".into()),
         Type::Optional(_) => return Err("uses a nested optional".into()),
     })
@@ -1449,6 +1606,8 @@ fn compile_policy(
     }
     ctx.func.signature = sig.clone();
     let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
+    let dec_arith = module.declare_func_in_func(host.dec_arith, &mut ctx.func);
+    let dec_cmp = module.declare_func_in_func(host.dec_cmp, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, switches, data) = {
@@ -1483,6 +1642,8 @@ fn compile_policy(
             lambdas: Vec::new(),
             ctx: params[3],
             zone_field,
+            dec_arith,
+            dec_cmp,
         };
         g.body()?;
         g.b.seal_all_blocks();
@@ -1592,6 +1753,8 @@ fn compile_decision<'p>(
     }
     ctx.func.signature = sig.clone();
     let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
+    let dec_arith = module.declare_func_in_func(host.dec_arith, &mut ctx.func);
+    let dec_cmp = module.declare_func_in_func(host.dec_cmp, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, data) = {
@@ -1637,6 +1800,8 @@ fn compile_decision<'p>(
             lambdas: Vec::new(),
             ctx: params[3],
             zone_field,
+            dec_arith,
+            dec_cmp,
         };
         let out = params[2];
         let zero = g.c(0);
@@ -1725,6 +1890,9 @@ struct Gen<'p, 'f, 's> {
     ctx: CVal,
     /// The host function for time zones ([`xop_zone_field`]).
     zone_field: FuncRef,
+    /// The host functions for decimals ([`xop_dec_arith`], [`xop_dec_cmp`]).
+    dec_arith: FuncRef,
+    dec_cmp: FuncRef,
 }
 
 fn word(i: usize) -> i32 {
@@ -1872,6 +2040,8 @@ impl<'p> Gen<'p, '_, '_> {
                 | (Base::Time, Type::Time)
                 | (Base::Text, Type::Text)
                 | (Base::Id, Type::Id)
+                | (Base::Decimal, Type::Decimal)
+                | (Base::Money, Type::Money)
         )
     }
 
@@ -2402,6 +2572,12 @@ impl<'p> Gen<'p, '_, '_> {
 
     /// Stops with an error if `cond` is non-zero.
     fn check(&mut self, cond: CVal, site: Site, x: CVal, y: CVal) {
+        self.check_wide(cond, site, x, y, &[]);
+    }
+
+    /// [`Self::check`], also copying the decimals at the addresses `wide` (two words each) to
+    /// the output's wide words for the message.
+    fn check_wide(&mut self, cond: CVal, site: Site, x: CVal, y: CVal, wide: &[CVal]) {
         let err = self.b.create_block();
         let ok = self.b.create_block();
         self.b.set_cold_block(err);
@@ -2417,6 +2593,12 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().store(f, s, out, 8);
         self.b.ins().store(f, x, out, 16);
         self.b.ins().store(f, y, out, 24);
+        for (k, &at) in wide.iter().enumerate() {
+            for w in 0..2 {
+                let v = self.load(at, w);
+                self.b.ins().store(f, v, out, word(WIDE + 2 * k + w));
+            }
+        }
         match self.on_error {
             Some(blk) => {
                 self.b.ins().jump(blk, &[]);
@@ -2478,7 +2660,9 @@ impl<'p> Gen<'p, '_, '_> {
             t => base_of(t)?,
         };
         let val = match base {
-            Base::Record(_) | Base::List(_) => self.b.ins().iadd_imm_u(ptr, word(off) as i64),
+            Base::Record(_) | Base::List(_) | Base::Decimal | Base::Money => {
+                self.b.ins().iadd_imm_u(ptr, word(off) as i64)
+            }
             _ => self.load(ptr, off),
         };
         Ok(JV { base, present, val })
@@ -2509,6 +2693,26 @@ impl<'p> Gen<'p, '_, '_> {
     fn konst(&mut self, v: &Value) -> Result<JV, String> {
         if *v == Value::Absent {
             return Ok(self.absent());
+        }
+        let (base, data) = match v {
+            Value::Decimal(d) => (Base::Decimal, dec_words(d).to_vec()),
+            Value::Money(d, c) => {
+                let [w0, w1] = dec_words(d);
+                (Base::Money, vec![w0, w1, self.intern(c)])
+            }
+            _ => (Base::Absent, Vec::new()),
+        };
+        if base != Base::Absent {
+            let data: Box<[i64]> = data.into_boxed_slice();
+            // The code reads the constant at this address: kept with the code, never moved
+            // (as the rule tables, see `table_run`).
+            let val = self.c(data.as_ptr() as i64);
+            self.data.push(data);
+            return Ok(JV {
+                base,
+                present: None,
+                val,
+            });
         }
         let (base, n) = self
             .const_word(v)
@@ -2583,6 +2787,28 @@ impl<'p> Gen<'p, '_, '_> {
                 let v = self.expr(value, d)?;
                 let lo = self.expr(lo, d)?;
                 let hi = self.expr(hi, d)?;
+                if [v.base, lo.base, hi.base]
+                    .iter()
+                    .any(|b| matches!(b, Base::Decimal | Base::Money))
+                {
+                    // `lo <= v`, then `v < hi` (or `<=`), as the interpreter orders them.
+                    let o1 = self.dec_order(lo, v)?;
+                    let o2 = self.dec_order(v, hi)?;
+                    let above = self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, o1, 0);
+                    let cc = if *inclusive {
+                        IntCC::SignedLessThanOrEqual
+                    } else {
+                        IntCC::SignedLessThan
+                    };
+                    let below = self.b.ins().icmp_imm_s(cc, o2, 0);
+                    let both = self.b.ins().band(above, below);
+                    let val = self.bool64(both);
+                    return Ok(JV {
+                        base: Base::Bool,
+                        present: None,
+                        val,
+                    });
+                }
                 self.ordered(&[v, lo, hi])?;
                 let above = self
                     .b
@@ -2832,6 +3058,14 @@ impl<'p> Gen<'p, '_, '_> {
             CmpOp::Gt => IntCC::SignedGreaterThan,
             CmpOp::Ge => IntCC::SignedGreaterThanOrEqual,
         };
+        if [a.base, b.base]
+            .iter()
+            .any(|b| matches!(b, Base::Decimal | Base::Money))
+        {
+            let o = self.dec_order(a, b)?;
+            let r = self.b.ins().icmp_imm_s(cc, o, 0);
+            return Ok(self.bool64(r));
+        }
         self.ordered(&[a, b])?;
         let r = self.b.ins().icmp(cc, a.val, b.val);
         Ok(self.bool64(r))
@@ -2862,8 +3096,9 @@ impl<'p> Gen<'p, '_, '_> {
             return Ok(both_absent);
         }
         let both = self.b.ins().band(pa, pb);
-        let peq = if matches!(a.base, Base::Record(_)) {
-            // An absent record has no address: compare fields only when both are present.
+        let peq = if matches!(a.base, Base::Record(_) | Base::Decimal | Base::Money) {
+            // An absent record (or decimal, or money) may have no address: compare the words
+            // only when both are present.
             let cmp_blk = self.b.create_block();
             let join = self.b.create_block();
             let joined = self.b.append_block_param(join, I64);
@@ -2884,6 +3119,16 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     fn payload_eq(&mut self, base: Base, x: CVal, y: CVal, depth: u32) -> Result<CVal, String> {
+        if matches!(base, Base::Decimal | Base::Money) {
+            let e = self.dec_eq(x, y);
+            if base == Base::Decimal {
+                return Ok(e);
+            }
+            let (cx, cy) = (self.load(x, 2), self.load(y, 2));
+            let same = self.b.ins().icmp(IntCC::Equal, cx, cy);
+            let same = self.bool64(same);
+            return Ok(self.b.ins().band(e, same));
+        }
         let Base::Record(r) = base else {
             let e = self.b.ins().icmp(IntCC::Equal, x, y);
             return Ok(self.bool64(e));
@@ -2905,6 +3150,170 @@ impl<'p> Gen<'p, '_, '_> {
         Ok(acc)
     }
 
+    /// Whether the decimals at `x` and `y` are equal (0/1), as numbers (`1.50 == 1.5`): equal
+    /// words are, else the host compares.
+    fn dec_eq(&mut self, x: CVal, y: CVal) -> CVal {
+        let (x0, x1, y0, y1) = (
+            self.load(x, 0),
+            self.load(x, 1),
+            self.load(y, 0),
+            self.load(y, 1),
+        );
+        let e0 = self.b.ins().icmp(IntCC::Equal, x0, y0);
+        let e1 = self.b.ins().icmp(IntCC::Equal, x1, y1);
+        let same = self.b.ins().band(e0, e1);
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        let r = self.b.append_block_param(join, I64);
+        let one = self.c(1);
+        self.b
+            .ins()
+            .brif(same, join, &[BlockArg::Value(one)], slow, &[]);
+        self.b.switch_to_block(slow);
+        let o = self.dec_cmp_call(x, y);
+        let e = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+        let e = self.bool64(e);
+        self.b.ins().jump(join, &[BlockArg::Value(e)]);
+        self.b.switch_to_block(join);
+        r
+    }
+
+    /// The order (-1, 0, 1) of the decimals at `x` and `y`, by the host.
+    fn dec_cmp_call(&mut self, x: CVal, y: CVal) -> CVal {
+        let call = self.b.ins().call(self.dec_cmp, &[x, y]);
+        self.b.inst_results(call)[0]
+    }
+
+    /// A stack slot of `words` words, for a computed decimal or money: its address.
+    fn scratch(&mut self, words: usize) -> CVal {
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (words * 8) as u32,
+            3,
+        ));
+        self.b.ins().stack_addr(I64, slot, 0)
+    }
+
+    /// The order of `a` and `b` (-1, 0, 1) when either is a Decimal or Money, as the
+    /// interpreter's `order`: absent fails, then money in two currencies, then the numbers.
+    fn dec_order(&mut self, a: JV, b: JV) -> Result<CVal, String> {
+        let orderable = |b: Base| {
+            matches!(
+                b,
+                Base::Int
+                    | Base::Duration
+                    | Base::Time
+                    | Base::Decimal
+                    | Base::Money
+                    | Base::Absent
+            )
+        };
+        if (a.base == Base::Absent || b.base == Base::Absent)
+            && orderable(a.base)
+            && orderable(b.base)
+        {
+            let one = self.c(1);
+            self.check_msg(one, "comparing an absent value".into());
+            return Ok(self.c(0));
+        }
+        if a.base != b.base || !matches!(a.base, Base::Decimal | Base::Money) {
+            return Err(format!("orders {} and {}", a.base.kind(), b.base.kind()));
+        }
+        if a.present.is_some() || b.present.is_some() {
+            let (pa, pb) = (self.presence(&a), self.presence(&b));
+            let both = self.b.ins().band(pa, pb);
+            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
+            self.check_msg(absent, "comparing an absent value".into());
+        }
+        if a.base == Base::Money {
+            let (ca, cb) = (self.load(a.val, 2), self.load(b.val, 2));
+            let differ = self.b.ins().icmp(IntCC::NotEqual, ca, cb);
+            self.check(differ, Site::CompareCurrencies, ca, cb);
+        }
+        Ok(self.dec_cmp_call(a.val, b.val))
+    }
+
+    /// Arithmetic with a Decimal or Money operand, as the interpreter's `arith` and `dec_op`.
+    fn dec_arith(&mut self, op: ArithOp, a: JV, b: JV) -> Result<JV, String> {
+        use ArithOp::{Add, Div, Mul, Rem, Sub};
+        use Base::{Decimal as Dc, Int as I, Money as M};
+        let (base, int_y) = match (op, a.base, b.base) {
+            (_, Dc, Dc) => (Dc, false),
+            (Add | Sub, M, M) => (M, false),
+            (Mul | Div, M, I) => (M, true),
+            (Mul | Div, M, Dc) => (M, false),
+            _ => {
+                return Err(format!(
+                    "computes {} {} {}",
+                    a.base.kind(),
+                    op_symbol(op),
+                    b.base.kind()
+                ));
+            }
+        };
+        if a.present.is_some() || b.present.is_some() {
+            let (pa, pb) = (self.presence(&a), self.presence(&b));
+            let both = self.b.ins().band(pa, pb);
+            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
+            self.check(
+                absent,
+                Site::ArithAbsent(op, a.base.kind(), b.base.kind()),
+                pa,
+                pb,
+            );
+        }
+        let words = if base == M { 3 } else { 2 };
+        let out = self.scratch(words);
+        if op == Rem {
+            let one = self.c(1);
+            self.check_msg(one, "`%` is for Int only".into());
+            return Ok(JV {
+                base,
+                present: None,
+                val: out,
+            });
+        }
+        if (a.base, b.base) == (M, M) {
+            let (ca, cb) = (self.load(a.val, 2), self.load(b.val, 2));
+            let differ = self.b.ins().icmp(IntCC::NotEqual, ca, cb);
+            self.check(differ, Site::MixedCurrencies(op), ca, cb);
+        }
+        let code = match op {
+            Add => 0,
+            Sub => 1,
+            Mul => 2,
+            _ => 3,
+        } + if int_y { DEC_INT_Y } else { 0 };
+        let code = self.c(code);
+        let call = self
+            .b
+            .ins()
+            .call(self.dec_arith, &[code, a.val, b.val, out]);
+        let st = self.b.inst_results(call)[0];
+        let wide: Vec<CVal> = if int_y {
+            vec![a.val]
+        } else {
+            vec![a.val, b.val]
+        };
+        let y = if int_y { b.val } else { self.c(0) };
+        let zero = self.c(0);
+        let of = self.b.ins().icmp_imm_s(IntCC::Equal, st, DEC_OVERFLOW);
+        self.check_wide(of, Site::DecOverflow(op, int_y), zero, y, &wide);
+        if op == Div {
+            let dz = self.b.ins().icmp_imm_s(IntCC::Equal, st, DEC_DIV_ZERO);
+            self.check_wide(dz, Site::DecDivZero(int_y), zero, y, &wide);
+        }
+        if base == M {
+            let c = self.load(a.val, 2);
+            self.b.ins().store(MemFlagsData::trusted(), c, out, word(2));
+        }
+        Ok(JV {
+            base,
+            present: None,
+            val: out,
+        })
+    }
+
     fn member(&mut self, x: &Expr, xs: &Expr, d: u32) -> Result<JV, String> {
         let xv = self.expr(x, d)?;
         if matches!(xv.base, Base::List(_)) {
@@ -2921,7 +3330,7 @@ impl<'p> Gen<'p, '_, '_> {
                 for v in vs.iter() {
                     match v {
                         // Never equal to a value of a kind the JIT supports.
-                        Value::Decimal(_) | Value::Money(..) | Value::List(_) => {}
+                        Value::List(_) => {}
                         v => items.push(self.konst(v)?),
                     }
                 }
@@ -3220,6 +3629,27 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     fn neg(&mut self, v: JV) -> Result<JV, String> {
+        if matches!(v.base, Base::Decimal | Base::Money) {
+            // rust_decimal's `-` flips the sign bit (bit 31 of the flags, the first word's).
+            self.require_present(&v, "negating an absent value");
+            let words = if v.base == Base::Money { 3 } else { 2 };
+            let out = self.scratch(words);
+            let f = MemFlagsData::trusted();
+            for w in 0..words {
+                let x = self.load(v.val, w);
+                let x = if w == 0 {
+                    self.b.ins().bxor_imm_u(x, 1 << 31)
+                } else {
+                    x
+                };
+                self.b.ins().store(f, x, out, word(w));
+            }
+            return Ok(JV {
+                base: v.base,
+                present: None,
+                val: out,
+            });
+        }
         let site = match v.base {
             Base::Int => Site::NegInt,
             Base::Duration => Site::NegDur,
@@ -3238,6 +3668,12 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     fn arith(&mut self, op: ArithOp, a: JV, b: JV) -> Result<JV, String> {
+        if [a.base, b.base]
+            .iter()
+            .any(|b| matches!(b, Base::Decimal | Base::Money))
+        {
+            return self.dec_arith(op, a, b);
+        }
         use ArithOp::{Add, Div, Mul, Rem, Sub};
         use Base::{Duration as D, Int as I, Time as T};
         let (base, site) = match (op, a.base, b.base) {

@@ -30,11 +30,6 @@ const NOT_COMPILED_YET: &[&str] = &[
     "uses a list or set value",
     "uses a constant list",
     "compares lists",
-    // Decimal and Money
-    "uses a Decimal value",
-    "uses a constant Decimal",
-    "uses a Money value",
-    "uses a constant Money",
     // text ordering and concatenation
     "orders Text",
     "computes Text + Text",
