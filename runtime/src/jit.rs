@@ -3736,3 +3736,358 @@ impl<'p> Gen<'p, '_, '_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Decimal and Money edge cases: the JIT against the interpreter, and the expected result
+    //! spelled out so that both being wrong alike fails too.
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::interp::NoSignals;
+    use crate::ir::{Param, Policy, Rule, SourceRef};
+
+    fn b(e: Expr) -> Box<Expr> {
+        Box::new(e)
+    }
+    fn slot(i: u32) -> Expr {
+        Expr::Slot(i)
+    }
+    fn k(v: Value) -> Expr {
+        Expr::Const(v)
+    }
+    fn dec(s: &str) -> Value {
+        Value::Decimal(s.parse().expect("a decimal"))
+    }
+    fn money(s: &str, c: &str) -> Value {
+        Value::Money(s.parse().expect("a decimal"), Arc::from(c))
+    }
+    fn cmp(op: CmpOp, a: Expr, b2: Expr) -> Expr {
+        Expr::Cmp(op, b(a), b(b2))
+    }
+    fn arith(op: ArithOp, a: Expr, b2: Expr) -> Expr {
+        Expr::Arith(op, b(a), b(b2))
+    }
+
+    /// One policy over parameters `params`: deny "hit" when `cond`, else allow "ok".
+    fn program(params: Vec<Type>, cond: Expr) -> Program {
+        let rule = |n: usize, verdict, reason: &str, condition| Rule {
+            id: format!("t.p#{n}"),
+            verdict,
+            reason: Some(reason.into()),
+            condition,
+            review: None,
+            source: SourceRef::default(),
+        };
+        Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                qualified: "t.p".into(),
+                action: "t.act".into(),
+                slots: params.len() as u32,
+                params: params
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, ty)| Param {
+                        name: format!("a{i}"),
+                        ty,
+                    })
+                    .collect(),
+                now_slot: None,
+                rules: vec![
+                    rule(1, Verdict::Deny, "hit", Some(cond)),
+                    rule(2, Verdict::Allow, "ok", None),
+                ],
+            }],
+            ..Program::default()
+        }
+    }
+
+    /// Decides `program` on `args` with both engines, requires the same decision and the JIT to
+    /// have compiled it; gives the decision's error, or whether the rule fired.
+    fn run(program: &Program, args: &[Value]) -> Result<bool, String> {
+        let jit = compile(program);
+        assert_eq!(jit.unsupported(0), None);
+        let expected = interp::decide(program, 0, args, 0, &NoSignals);
+        assert_eq!(jit.decide(0, args, 0), Some(expected.clone()), "{args:?}");
+        match expected.error {
+            Some(e) => Err(e),
+            None => Ok(expected.verdict == Verdict::Deny),
+        }
+    }
+
+    fn dd() -> Vec<Type> {
+        vec![Type::Decimal, Type::Decimal]
+    }
+
+    #[test]
+    fn scales_do_not_matter_to_equality_or_order() {
+        let eq = program(dd(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert_eq!(run(&eq, &[dec("1.50"), dec("1.5")]), Ok(true));
+        assert_eq!(run(&eq, &[dec("1.50"), dec("1.51")]), Ok(false));
+        assert_eq!(run(&eq, &[dec("0"), dec("-0.00")]), Ok(true));
+        let lt = program(dd(), cmp(CmpOp::Lt, slot(0), slot(1)));
+        assert_eq!(run(&lt, &[dec("1.5"), dec("1.50")]), Ok(false));
+        assert_eq!(run(&lt, &[dec("1.499"), dec("1.5")]), Ok(true));
+        assert_eq!(run(&lt, &[dec("-2"), dec("-1.99")]), Ok(true));
+        let mm = vec![Type::Money, Type::Money];
+        let eq = program(mm.clone(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert_eq!(
+            run(&eq, &[money("1.50", "EUR"), money("1.5", "EUR")]),
+            Ok(true)
+        );
+        // Equality across currencies is false, not an error (the interpreter's `==`).
+        assert_eq!(
+            run(&eq, &[money("1.5", "EUR"), money("1.5", "USD")]),
+            Ok(false)
+        );
+        let ge = program(mm, cmp(CmpOp::Ge, slot(0), k(money("100.00", "EUR"))));
+        assert_eq!(
+            run(&ge, &[money("100", "EUR"), money("0", "EUR")]),
+            Ok(true)
+        );
+        assert_eq!(
+            run(&ge, &[money("99.999", "EUR"), money("0", "EUR")]),
+            Ok(false)
+        );
+        let member = program(
+            vec![Type::Decimal],
+            Expr::In(
+                b(slot(0)),
+                b(k(Value::List(Arc::from(vec![dec("1"), dec("2.5")])))),
+            ),
+        );
+        assert_eq!(run(&member, &[dec("2.50")]), Ok(true));
+        assert_eq!(run(&member, &[dec("1.01")]), Ok(false));
+    }
+
+    #[test]
+    fn negatives_and_negation() {
+        let p = program(
+            vec![Type::Decimal],
+            cmp(CmpOp::Gt, Expr::Neg(b(slot(0))), k(dec("2.4"))),
+        );
+        assert_eq!(run(&p, &[dec("-2.5")]), Ok(true));
+        assert_eq!(run(&p, &[dec("2.5")]), Ok(false));
+        let p = program(
+            vec![Type::Money],
+            cmp(CmpOp::Eq, Expr::Neg(b(slot(0))), k(money("-3.10", "EUR"))),
+        );
+        assert_eq!(run(&p, &[money("3.1", "EUR")]), Ok(true));
+        assert_eq!(run(&p, &[money("3.1", "USD")]), Ok(false));
+    }
+
+    #[test]
+    fn overflow_is_the_interpreters_error() {
+        let max = Value::Decimal(Decimal::MAX);
+        let add = program(
+            dd(),
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Add, slot(0), slot(1)),
+                k(dec("0")),
+            ),
+        );
+        assert_eq!(
+            run(&add, &[max.clone(), dec("1")]),
+            Err("rule t.p#1: 79228162514264337593543950335 + 1 overflows".into())
+        );
+        let mul = program(
+            dd(),
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Mul, slot(0), slot(1)),
+                k(dec("0")),
+            ),
+        );
+        assert_eq!(
+            run(&mul, &[max.clone(), dec("-2.0")]),
+            Err("rule t.p#1: 79228162514264337593543950335 * -2.0 overflows".into())
+        );
+        // Money times an Int: the Int is the message's right operand.
+        let times = program(
+            vec![Type::Money, Type::Int],
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Mul, slot(0), slot(1)),
+                k(money("0", "EUR")),
+            ),
+        );
+        assert_eq!(
+            run(
+                &times,
+                &[
+                    Value::Money(Decimal::MIN, Arc::from("EUR")),
+                    Value::Int(i64::MIN)
+                ]
+            ),
+            Err(
+                "rule t.p#1: -79228162514264337593543950335 * -9223372036854775808 overflows"
+                    .into()
+            )
+        );
+        assert_eq!(
+            run(&times, &[money("2.50", "EUR"), Value::Int(3)]),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn division_by_zero_and_rounding() {
+        let div = |params, rhs| {
+            program(
+                params,
+                cmp(CmpOp::Eq, arith(ArithOp::Div, slot(0), slot(1)), rhs),
+            )
+        };
+        let p = div(dd(), k(dec("0.3333333333333333333333333333")));
+        assert_eq!(
+            run(&p, &[dec("1"), dec("0.00")]),
+            Err("rule t.p#1: 1 / 0.00: division by zero".into())
+        );
+        assert_eq!(run(&p, &[dec("1"), dec("3")]), Ok(true));
+        let p = div(dd(), k(dec("0.6666666666666666666666666667")));
+        assert_eq!(run(&p, &[dec("2"), dec("3")]), Ok(true));
+        let p = div(
+            vec![Type::Money, Type::Int],
+            k(money("3.3333333333333333333333333333", "EUR")),
+        );
+        assert_eq!(
+            run(&p, &[money("10", "EUR"), Value::Int(0)]),
+            Err("rule t.p#1: 10 / 0: division by zero".into())
+        );
+        assert_eq!(run(&p, &[money("10", "EUR"), Value::Int(3)]), Ok(true));
+        let rem = program(
+            dd(),
+            cmp(
+                CmpOp::Eq,
+                arith(ArithOp::Rem, slot(0), slot(1)),
+                k(dec("0")),
+            ),
+        );
+        assert_eq!(
+            run(&rem, &[dec("1"), dec("3")]),
+            Err("rule t.p#1: `%` is for Int only".into())
+        );
+    }
+
+    #[test]
+    fn currencies_must_match() {
+        let mm = vec![Type::Money, Type::Money];
+        let add = program(
+            mm.clone(),
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Add, slot(0), slot(1)),
+                k(money("0", "EUR")),
+            ),
+        );
+        assert_eq!(
+            run(&add, &[money("1", "EUR"), money("1", "USD")]),
+            Err("rule t.p#1: money in EUR + money in USD: mixed currencies".into())
+        );
+        // A currency no constant has (an input string's id) is named in the message too.
+        assert_eq!(
+            run(&add, &[money("1", "JPY"), money("1", "GBP")]),
+            Err("rule t.p#1: money in JPY + money in GBP: mixed currencies".into())
+        );
+        assert_eq!(
+            run(&add, &[money("1", "EUR"), money("-1", "EUR")]),
+            Ok(false)
+        );
+        let lt = program(mm, cmp(CmpOp::Lt, slot(0), slot(1)));
+        assert_eq!(
+            run(&lt, &[money("1", "USD"), money("2", "EUR")]),
+            Err("rule t.p#1: comparing money in USD with money in EUR".into())
+        );
+        // In a range, `lo <= v` is ordered first: its currencies fail before the absent `hi`.
+        let range = program(
+            vec![
+                Type::Money,
+                Type::Money,
+                Type::Optional(Box::new(Type::Money)),
+            ],
+            Expr::InRange {
+                value: b(slot(1)),
+                lo: b(slot(0)),
+                hi: b(slot(2)),
+                inclusive: false,
+            },
+        );
+        assert_eq!(
+            run(
+                &range,
+                &[money("1", "USD"), money("2", "EUR"), Value::Absent]
+            ),
+            Err("rule t.p#1: comparing money in USD with money in EUR".into())
+        );
+        assert_eq!(
+            run(
+                &range,
+                &[money("1", "EUR"), money("2", "EUR"), Value::Absent]
+            ),
+            Err("rule t.p#1: comparing an absent value".into())
+        );
+        assert_eq!(
+            run(
+                &range,
+                &[money("1", "EUR"), money("2", "EUR"), money("2.00", "EUR")]
+            ),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn absent_decimals_fail_or_default_like_the_interpreter() {
+        let od = vec![Type::Optional(Box::new(Type::Decimal)), Type::Decimal];
+        let add = program(
+            od.clone(),
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Add, slot(0), slot(1)),
+                k(dec("0")),
+            ),
+        );
+        assert_eq!(
+            run(&add, &[Value::Absent, dec("1")]),
+            Err("rule t.p#1: absent + Decimal: absent where a value is needed".into())
+        );
+        let dflt = program(
+            od.clone(),
+            cmp(
+                CmpOp::Eq,
+                Expr::Default(b(slot(0)), b(slot(1))),
+                k(dec("7.0")),
+            ),
+        );
+        assert_eq!(run(&dflt, &[Value::Absent, dec("7")]), Ok(true));
+        assert_eq!(run(&dflt, &[dec("6.99"), dec("7")]), Ok(false));
+        let eq = program(od, cmp(CmpOp::Eq, slot(0), k(Value::Absent)));
+        assert_eq!(run(&eq, &[Value::Absent, dec("1")]), Ok(true));
+        assert_eq!(run(&eq, &[dec("0"), dec("1")]), Ok(false));
+        // An `if` joining a decimal with an absent one, compared for equality.
+        let join = program(
+            vec![Type::Bool, Type::Decimal],
+            cmp(
+                CmpOp::Eq,
+                Expr::If(b(slot(0)), b(slot(1)), b(k(Value::Absent))),
+                k(dec("1")),
+            ),
+        );
+        assert_eq!(run(&join, &[Value::Bool(false), dec("1")]), Ok(false));
+        assert_eq!(run(&join, &[Value::Bool(true), dec("1.000")]), Ok(true));
+    }
+
+    #[test]
+    fn words_round_trip() {
+        for d in [
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(-1, 28),
+            Decimal::ZERO,
+        ] {
+            assert_eq!(dec_of(dec_words(&d)), d);
+            assert_eq!(dec_of(dec_words(&d)).to_string(), d.to_string());
+        }
+    }
+}
