@@ -3,30 +3,48 @@
 //! messages. A policy it cannot compile falls back: [`JitModule::decide`] returns `None` and
 //! [`JitModule::unsupported`] says why.
 //!
-//! Supported: parameters of types Bool, Int, Duration, Time, enums, symbols, Text, Id, Tz,
-//! records (fields flattened at fixed offsets) and optionals of those; the decision time;
-//! constants of those kinds; `not`, `and`, `or`, comparisons (ordering on Int, Duration and Time;
-//! structural equality on everything supported, records included), checked arithmetic on Int,
-//! Duration and Time, unary minus, `in` a list or set literal (or constant list), ranges,
-//! `is present`, `??` and `if`.
-//! Not supported (the policy falls back): lists and sets as values, Decimal, Money, text
-//! ordering and concatenation, record literals, quantifiers, intrinsics and signals.
+//! Supported: parameters of types Bool, Int, Decimal, Money, Duration, Time, enums, symbols,
+//! Text, Id, Tz, records (fields flattened at fixed offsets), lists and sets of the input, and
+//! optionals of those; the decision time; constants of those kinds (and constant lists for
+//! `in`); `not`, `and`, `or`, comparisons (ordering on Int, Decimal, Money of one currency,
+//! Duration and Time; structural equality on everything supported but lists, records
+//! included), checked arithmetic on Int, Decimal, Money (`+ -` of one currency, `* /` by an
+//! Int or a Decimal), Duration and Time, unary minus, `in` a list or set literal, a constant
+//! list or a list of the input, ranges, `is present`, `??`, `if`, the quantifiers `any`, `all`
+//! and `count` over a list of the input, and the intrinsics `hours`, `minutes`, `days`,
+//! `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
+//! Not supported (the policy falls back): list and set literals as values and comparisons of
+//! lists, text ordering and concatenation, record literals, `swapped_within`, optional lists or
+//! intrinsic arguments, and signals. A decision ranked by a Decimal falls back too.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
-//! Id and Tz an interned id; a record its fields in order; `T?` a presence word then `T`'s
-//! words; unsupported types take no word). Text constants are interned at compile time; an input
-//! string that is no constant gets a fresh id that equals no constant.
+//! Id and Tz an interned id; Decimal two words, the 16 bytes of rust_decimal's `serialize()`
+//! (flags with scale and sign, then the 96-bit mantissa's low, middle and high 32 bits) read as
+//! two little-endian words, see `dec_words`; Money those two words then its currency's interned
+//! id; a record its fields in order; a list or set two words, where its elements start and how
+//! many, the elements after the fixed part; `T?` a presence word then `T`'s words). Text
+//! constants are interned at compile time; an input string that is no constant gets a fresh id
+//! that equals no constant. Decimal and Money constants are laid out at compile time in data
+//! owned next to the code. In generated code a Decimal or Money value is the address of its
+//! words (in the input, a constant's data, or a stack slot for a computed one).
+//!
+//! Decimal arithmetic and ordering call the host (`xop_dec_arith`, `xop_dec_cmp`), which uses
+//! rust_decimal exactly as the interpreter does, cannot panic, and reports overflow or division
+//! by zero as a status that the code turns into the interpreter's error; equal words are equal
+//! without a call, and negation flips the sign bit inline.
 //!
 //! Output ([`Output`]): `out[0]` is the index of the failing rule + 1 (0 if none), `out[1]` the
-//! error site, `out[2]` and `out[3]` the operands the message needs, `out[4]` the verdict; then
+//! error site, `out[2]` and `out[3]` the operands the message needs, `out[4]` the verdict,
+//! `out[5..9]` the two decimal operands of a failed decimal operation (written only then); then
 //! the fired-rule bitset, the bitset of the reasons that applied (indices into the policy's reason
 //! table, [`JitModule::reason_table`]) and scratch words (the reasons of each verdict class). The
 //! generated code combines the verdict itself.
 //!
 //! Hot path: [`JitModule::bind`] lays an input out once (checking it and interning its strings);
-//! [`JitModule::run`] then decides it into a reusable [`Output`] without allocating, locking or
-//! calling anything. [`JitModule::decide`] does all three and builds a [`Decision`].
+//! [`JitModule::run`] then decides it into a reusable [`Output`] without allocating or locking;
+//! the only calls are to the host functions for time zones and decimals, which allocate
+//! nothing either. [`JitModule::decide`] does all three and builds a [`Decision`].
 //!
 //! Equality guards: a run of consecutive rules whose conditions start with `P == constant` on the
 //! same input path `P` (alone or as the left operand of `and`) is compiled to one switch on `P`
@@ -712,7 +730,8 @@ impl JitModule {
     }
 
     /// Runs the policy `input` was bound for at `now_ms`, writing its verdict, reasons and fired
-    /// rules into `out`. Allocates nothing, locks nothing and calls nothing but the policy's code.
+    /// rules into `out`. Allocates nothing and locks nothing; calls nothing but the policy's
+    /// code and the host functions it calls (time zones, decimals), which do neither.
     pub fn run(&self, input: &Bound, now_ms: i64, out: &mut Output) -> Result<(), RunError> {
         let Some(Entry::Compiled(c)) = self.policies.get(input.policy) else {
             return Err(RunError::NotCompiled);
@@ -738,8 +757,11 @@ impl JitModule {
         // `bind_into` writes them, always pointing inside the buffer. It writes only words
         // `0..out_words` of the output (checked above). Other word values are only compared,
         // computed with, or used as a switch index that Cranelift bounds-checks. It allocates
-        // nothing and cannot unwind; the one function it calls, `xop_zone_field`, gets the
-        // pointer to `host`, which lives until this call returns.
+        // nothing and cannot unwind. Of the host functions it calls, `xop_zone_field` gets the
+        // pointer to `host`, which lives until this call returns; `xop_dec_arith` and
+        // `xop_dec_cmp` get addresses of decimal words inside the input (at layout offsets or
+        // inside a list, as above), inside constant data owned by `c`, or inside stack slots
+        // of the generated function, and write only into such a stack slot.
         unsafe {
             (c.f)(
                 input.words.as_ptr(),
@@ -1065,8 +1087,8 @@ impl JitModule {
     }
 
     /// Ranks the decision `input` was bound for at `now_ms` into `out`: every candidate's rank,
-    /// verdict, reasons and fired rules, and the candidates in ranked order. Allocates nothing,
-    /// locks nothing and calls nothing but the decision's code.
+    /// verdict, reasons and fired rules, and the candidates in ranked order. Allocates nothing
+    /// and locks nothing (as [`Self::run`]).
     pub fn run_decision(
         &self,
         input: &Bound,
@@ -1094,7 +1116,8 @@ impl JitModule {
         // `bind_decision` only), writes only words `0..out_words` of the output (checked
         // above: the pairs at fixed offsets, at most one per proposal, and the proposals'
         // blocks), allocates nothing, cannot unwind, and passes `host` (alive until the call
-        // returns) to `xop_zone_field` only.
+        // returns) to `xop_zone_field` only; the decimal host functions get addresses as in
+        // `run`.
         unsafe {
             (c.f)(
                 input.words.as_ptr(),
