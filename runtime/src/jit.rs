@@ -15,7 +15,7 @@
 //! `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
 //! Not supported (the policy falls back): list and set literals as values and comparisons of
 //! lists, text ordering and concatenation, record literals, `swapped_within`, optional lists or
-//! intrinsic arguments, and signals. A decision ranked by a Decimal falls back too.
+//! intrinsic arguments, and signals.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
@@ -60,7 +60,8 @@
 //! [`DecisionOutput`]): per proposal its condition, arguments and rank, then the rules of every
 //! policy guarding its action inlined on those arguments, into the proposal's own block; the
 //! candidates' (proposal, rank) pairs are sorted in the generated code (highest first, ties in
-//! written order). A decision with a rank or an argument the JIT cannot compile or check falls
+//! written order). A decision ranked by a Decimal has three words per rank (see
+//! `Cand::rank_words`) and compares ranks through the host (`xop_rank_cmp`). A decision with a rank or an argument the JIT cannot compile or check falls
 //! back: [`JitModule::decide_decision`] returns `None` and [`JitModule::decision_unsupported`]
 //! says why.
 //!
@@ -177,10 +178,24 @@ struct CompiledDecision {
 /// action, in the order `decide_action` evaluates them.
 struct Cand {
     base: usize,
+    /// The rank's words at `base`: 1 (an Int), or 3 when the decision has a Decimal rank
+    /// (a kind, 0 Int or 1 Decimal, then the Int or the decimal's two words).
+    rank_words: usize,
     /// Each rule's policy and index in it.
     rules: Vec<(usize, usize)>,
     tables: Tables,
 }
+
+impl Cand {
+    /// Where the candidate's policy-shaped block starts.
+    fn block(&self) -> usize {
+        self.base + self.rank_words
+    }
+}
+
+/// `compile_decision`'s refusal when a rank is a Decimal and ranks are one word: compile again
+/// with wide ranks.
+const WIDE_RANKS: &str = "ranks by a Decimal (wide ranks needed)";
 
 /// Where a decision's output holds its candidate count.
 const DEC_COUNT: usize = 0;
@@ -512,6 +527,7 @@ pub fn compile(program: &Program) -> JitModule {
             b.symbol(ZONE_FIELD, xop_zone_field as *const u8);
             b.symbol(DEC_ARITH, xop_dec_arith as *const u8);
             b.symbol(DEC_CMP, xop_dec_cmp as *const u8);
+            b.symbol(RANK_CMP, xop_rank_cmp as *const u8);
             b
         }
         Err(e) => {
@@ -547,14 +563,28 @@ pub fn compile(program: &Program) -> JitModule {
     }
     let mut pending_decisions = Vec::with_capacity(program.decisions.len());
     for (i, def) in program.decisions.iter().enumerate() {
-        pending_decisions.push(compile_decision(
+        let mut code = compile_decision(
             &mut module,
             program,
             def,
             i,
             (&mut jm.strings, &mut tz_consts),
             &host,
-        ));
+            false,
+        );
+        if code.as_ref().is_err_and(|e| e == WIDE_RANKS) {
+            // Ranked by a Decimal somewhere: again, with a kind and two words per rank.
+            code = compile_decision(
+                &mut module,
+                program,
+                def,
+                i,
+                (&mut jm.strings, &mut tz_consts),
+                &host,
+                true,
+            );
+        }
+        pending_decisions.push(code);
     }
     // The zones of the `Tz` constants, resolved once.
     for (name, &id) in &jm.strings {
@@ -935,6 +965,9 @@ impl JitModule {
 pub struct DecisionOutput {
     module: u64,
     decision: usize,
+    /// Ranks take three words (the decision ranks by a Decimal, see [`Cand::rank_words`]):
+    /// the pairs hold where each rank is.
+    wide: bool,
     words: Vec<u64>,
 }
 
@@ -954,14 +987,41 @@ impl DecisionOutput {
 
     /// The `k`-th ranked candidate (0 is the best): its proposal's index in
     /// [`crate::ir::DecisionDef::proposals`] and its rank (`i64::MIN` for a candidate whose
-    /// evaluation failed).
+    /// evaluation failed; a Decimal rank's integer part, saturated: [`Self::rank`] is exact).
     pub fn candidate(&self, k: usize) -> Option<(usize, i64)> {
         if k >= self.len() {
             return None;
         }
         let at = DEC_PAIRS + 2 * k;
         let p = usize::try_from(*self.words.get(at)?).ok()?;
-        Some((p, *self.words.get(at + 1)? as i64))
+        let rank = match self.rank(k)? {
+            Value::Int(n) => n,
+            Value::Decimal(d) => {
+                use rust_decimal::prelude::ToPrimitive;
+                d.trunc().to_i64().unwrap_or(if d.is_sign_negative() {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                })
+            }
+            _ => return None,
+        };
+        Some((p, rank))
+    }
+
+    /// The `k`-th ranked candidate's rank, an Int or a Decimal value (as in
+    /// [`crate::interp::Candidate::rank`]).
+    pub fn rank(&self, k: usize) -> Option<Value> {
+        if k >= self.len() {
+            return None;
+        }
+        let r = *self.words.get(DEC_PAIRS + 2 * k + 1)? as i64;
+        if !self.wide {
+            return Some(Value::Int(r));
+        }
+        let at = usize::try_from(r).ok()?;
+        let w = self.words.get(at..at + 3)?;
+        Some(wide_rank([w[0] as i64, w[1] as i64, w[2] as i64]))
     }
 
     /// The verdict of proposal `proposal` in the last run, or `None` if it failed (a run-time
@@ -973,7 +1033,7 @@ impl DecisionOutput {
             .get(proposal)?;
         let block = self
             .words
-            .get(c.base + 1..c.base + 1 + c.tables.out_words())?;
+            .get(c.block()..c.block() + c.tables.out_words())?;
         if block[0] != 0 {
             return None;
         }
@@ -1078,11 +1138,12 @@ impl JitModule {
 
     /// An output buffer for decision `decision` (empty if it is not compiled).
     pub fn decision_output(&self, decision: usize) -> DecisionOutput {
-        let words = self.compiled_decision(decision).map_or(0, |c| c.out_words);
+        let c = self.compiled_decision(decision);
         DecisionOutput {
             module: self.id,
             decision,
-            words: vec![0; words],
+            wide: c.is_some_and(|c| c.cands.iter().any(|k| k.rank_words == 3)),
+            words: vec![0; c.map_or(0, |c| c.out_words)],
         }
     }
 
@@ -1168,7 +1229,7 @@ impl JitModule {
                 .iter()
                 .map(|&(pi, ri)| &self.program.policies[pi].rules[ri])
                 .collect();
-            let block = &out.words[cand.base + 1..];
+            let block = &out.words[cand.block()..];
             let failed_candidate = |msg: String| Candidate {
                 action: prop.action.clone(),
                 args: Vec::new(),
@@ -1195,7 +1256,7 @@ impl JitModule {
                         Candidate {
                             action: prop.action.clone(),
                             args: values.unwrap_or_default(),
-                            rank: Value::Int(rank),
+                            rank: out.rank(k).unwrap_or(Value::Int(rank)),
                             decision,
                             line: prop.source.line,
                         }
@@ -1319,6 +1380,9 @@ const DEC_ARITH: &str = "xop_dec_arith";
 /// The name of [`xop_dec_cmp`] in generated code.
 const DEC_CMP: &str = "xop_dec_cmp";
 
+/// The name of [`xop_rank_cmp`] in generated code.
+const RANK_CMP: &str = "xop_rank_cmp";
+
 /// [`xop_dec_arith`]'s answers: done, overflow, division by zero.
 const DEC_OK: i64 = 0;
 const DEC_OVERFLOW: i64 = 1;
@@ -1333,6 +1397,7 @@ struct Host {
     zone_field: cranelift_module::FuncId,
     dec_arith: cranelift_module::FuncId,
     dec_cmp: cranelift_module::FuncId,
+    rank_cmp: cranelift_module::FuncId,
 }
 
 impl Host {
@@ -1357,10 +1422,14 @@ impl Host {
         let dec_cmp = module
             .declare_function(DEC_CMP, Linkage::Import, &s2)
             .map_err(err)?;
+        let rank_cmp = module
+            .declare_function(RANK_CMP, Linkage::Import, &s2)
+            .map_err(err)?;
         Ok(Host {
             zone_field,
             dec_arith,
             dec_cmp,
+            rank_cmp,
         })
     }
 }
@@ -1403,6 +1472,34 @@ extern "C" fn xop_dec_arith(op: i64, x: *const i64, y: i64, out: *mut i64) -> i6
             DEC_OK
         }
         _ => DEC_OVERFLOW,
+    }
+}
+
+/// The rank of a wide rank's three words (see [`Cand::rank_words`]).
+fn wide_rank(w: [i64; 3]) -> Value {
+    if w[0] == 0 {
+        Value::Int(w[1])
+    } else {
+        Value::Decimal(dec_of([w[1], w[2]]))
+    }
+}
+
+/// The order of the wide ranks at `x` and `y` (three words each, see [`Cand::rank_words`]):
+/// -1, 0 or 1, as the interpreter orders rank values (an Int below any Decimal). Cannot fail,
+/// allocates nothing and cannot unwind.
+extern "C" fn xop_rank_cmp(x: *const i64, y: *const i64) -> i64 {
+    // SAFETY: generated code passes the addresses of two ranks' three words in the output.
+    let (a, b) = unsafe { ([*x, *x.add(1), *x.add(2)], [*y, *y.add(1), *y.add(2)]) };
+    let order = match (a[0], b[0]) {
+        (0, 0) => a[1].cmp(&b[1]),
+        (0, _) => std::cmp::Ordering::Less,
+        (_, 0) => std::cmp::Ordering::Greater,
+        _ => dec_of([a[1], a[2]]).cmp(&dec_of([b[1], b[2]])),
+    };
+    match order {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
     }
 }
 
@@ -1631,6 +1728,7 @@ fn compile_policy(
     let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
     let dec_arith = module.declare_func_in_func(host.dec_arith, &mut ctx.func);
     let dec_cmp = module.declare_func_in_func(host.dec_cmp, &mut ctx.func);
+    let rank_cmp = module.declare_func_in_func(host.rank_cmp, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, switches, data) = {
@@ -1667,6 +1765,8 @@ fn compile_policy(
             zone_field,
             dec_arith,
             dec_cmp,
+            rank_cmp,
+            wide_ranks: false,
         };
         g.body()?;
         g.b.seal_all_blocks();
@@ -1701,6 +1801,7 @@ fn compile_decision<'p>(
     index: usize,
     (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
     host: &Host,
+    wide: bool,
 ) -> Result<DecisionCode, String> {
     let nparams = def.params.len();
     if nparams > def.slots as usize {
@@ -1755,9 +1856,11 @@ fn compile_decision<'p>(
             }
         }
         let tables = Tables::new(&rules);
-        let words = 1 + tables.out_words();
+        let rank_words = if wide { 3 } else { 1 };
+        let words = rank_words + tables.out_words();
         cands.push(Cand {
             base,
+            rank_words,
             rules: ids,
             tables,
         });
@@ -1778,6 +1881,7 @@ fn compile_decision<'p>(
     let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
     let dec_arith = module.declare_func_in_func(host.dec_arith, &mut ctx.func);
     let dec_cmp = module.declare_func_in_func(host.dec_cmp, &mut ctx.func);
+    let rank_cmp = module.declare_func_in_func(host.rank_cmp, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, data) = {
@@ -1825,7 +1929,10 @@ fn compile_decision<'p>(
             zone_field,
             dec_arith,
             dec_cmp,
+            rank_cmp,
+            wide_ranks: false,
         };
+        g.wide_ranks = wide;
         let out = params[2];
         let zero = g.c(0);
         g.b.ins()
@@ -1916,6 +2023,10 @@ struct Gen<'p, 'f, 's> {
     /// The host functions for decimals ([`xop_dec_arith`], [`xop_dec_cmp`]).
     dec_arith: FuncRef,
     dec_cmp: FuncRef,
+    /// The host function ordering wide ranks ([`xop_rank_cmp`]).
+    rank_cmp: FuncRef,
+    /// Ranks take three words (see [`Cand::rank_words`]).
+    wide_ranks: bool,
 }
 
 fn word(i: usize) -> i32 {
@@ -1951,10 +2062,11 @@ impl<'p> Gen<'p, '_, '_> {
     ) -> Result<(), String> {
         let f = MemFlagsData::trusted();
         let zero = self.c(0);
-        for w in 0..1 + self.tables.out_words() {
+        let rank_words = if self.wide_ranks { 3 } else { 1 };
+        for w in 0..rank_words + self.tables.out_words() {
             self.b.ins().store(f, zero, out, word(base + w));
         }
-        self.out = self.b.ins().iadd_imm_s(out, word(base + 1) as i64);
+        self.out = self.b.ins().iadd_imm_s(out, word(base + rank_words) as i64);
         let n_rules = self.rules.len();
         // An error of the candidate itself is reported at the rule past its rules.
         self.rule = n_rules;
@@ -1975,19 +2087,38 @@ impl<'p> Gen<'p, '_, '_> {
             args.push(self.expr(a, 1)?);
         }
         let rank = match &prop.rank {
-            None => self.c(0),
+            None => JV {
+                base: Base::Int,
+                present: None,
+                val: zero,
+            },
             Some(r) => {
                 let v = self.expr(r, 1)?;
-                if v.base != Base::Int {
+                if v.base == Base::Decimal && !self.wide_ranks {
+                    return Err(WIDE_RANKS.into());
+                }
+                if !matches!(v.base, Base::Int | Base::Decimal) {
                     return Err(format!("ranks by a value of kind {}", v.base.kind()));
                 }
                 if v.present.is_some() {
                     return Err("ranks by a value that may be absent".into());
                 }
-                v.val
+                v
             }
         };
-        self.b.ins().store(f, rank, out, word(base));
+        if !self.wide_ranks {
+            self.b.ins().store(f, rank.val, out, word(base));
+        } else if rank.base == Base::Int {
+            self.b.ins().store(f, zero, out, word(base));
+            self.b.ins().store(f, rank.val, out, word(base + 1));
+        } else {
+            let one = self.c(1);
+            self.b.ins().store(f, one, out, word(base));
+            for w in 0..2 {
+                let x = self.load(rank.val, w);
+                self.b.ins().store(f, x, out, word(base + 1 + w));
+            }
+        }
         for (_, pol, _) in guards {
             for (i, param) in pol.params.iter().enumerate() {
                 if !self.arg_fits(&prop.args[i], &args[i], &param.ty) {
@@ -2015,7 +2146,12 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().jump(append, &[]);
         self.b.switch_to_block(eval_fail);
         let min = self.c(i64::MIN);
-        self.b.ins().store(f, min, out, word(base));
+        if self.wide_ranks {
+            self.b.ins().store(f, zero, out, word(base));
+            self.b.ins().store(f, min, out, word(base + 1));
+        } else {
+            self.b.ins().store(f, min, out, word(base));
+        }
         self.b.ins().jump(append, &[]);
         // Join the candidates: the next (proposal, rank) pair.
         self.b.switch_to_block(append);
@@ -2023,7 +2159,12 @@ impl<'p> Gen<'p, '_, '_> {
         let at = self.b.ins().ishl_imm_u(count, 4);
         let at = self.b.ins().iadd(out, at);
         let pc = self.c(p as i64);
-        let r = self.load(out, base);
+        // Wide ranks: the pair holds where the rank is (see `sort_candidates`).
+        let r = if self.wide_ranks {
+            self.c(base as i64)
+        } else {
+            self.load(out, base)
+        };
         self.b.ins().store(f, pc, at, word(DEC_PAIRS));
         self.b.ins().store(f, r, at, word(DEC_PAIRS + 1));
         let count1 = self.b.ins().iadd_imm_s(count, 1);
@@ -2120,7 +2261,20 @@ impl<'p> Gen<'p, '_, '_> {
         let at_prev = self.pair_at(out, j1);
         let pr = self.load(at_prev, DEC_PAIRS + 1);
         // Only a strictly lower rank moves down: ties keep their order.
-        let stop = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, pr, kr);
+        let stop = if self.wide_ranks {
+            // The pairs hold the word offsets of the ranks, which the host orders.
+            let a = self.b.ins().ishl_imm_u(pr, 3);
+            let a = self.b.ins().iadd(out, a);
+            let b = self.b.ins().ishl_imm_u(kr, 3);
+            let b = self.b.ins().iadd(out, b);
+            let call = self.b.ins().call(self.rank_cmp, &[a, b]);
+            let o = self.b.inst_results(call)[0];
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, o, 0)
+        } else {
+            self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, pr, kr)
+        };
         self.b.ins().brif(stop, place, &[], shift, &[]);
         self.b.switch_to_block(shift);
         let pp = self.load(at_prev, DEC_PAIRS);
@@ -4099,6 +4253,54 @@ mod tests {
         );
         assert_eq!(run(&join, &[Value::Bool(false), dec("1")]), Ok(false));
         assert_eq!(run(&join, &[Value::Bool(true), dec("1.000")]), Ok(true));
+    }
+
+    /// A decision ranked by Decimals (and by nothing: an Int 0, below any Decimal; and by a
+    /// failing division: `i64::MIN`) ranks as the interpreter does, ties in written order.
+    #[test]
+    fn decisions_rank_by_decimals() {
+        use crate::ir::{DecisionDef, Proposal};
+        let mut program = program(dd(), cmp(CmpOp::Gt, slot(0), slot(1)));
+        let prop = |line: u32, rank: Option<Expr>| Proposal {
+            action: "t.act".into(),
+            args: vec![slot(0), slot(1)],
+            rank,
+            condition: None,
+            source: SourceRef {
+                line,
+                ..SourceRef::default()
+            },
+        };
+        program.decisions = vec![DecisionDef {
+            name: "d".into(),
+            qualified: "t.d".into(),
+            params: program.policies[0].params.clone(),
+            now_slot: None,
+            slots: 2,
+            proposals: vec![
+                prop(1, None),
+                prop(2, Some(slot(0))),
+                prop(3, Some(arith(ArithOp::Div, slot(0), slot(1)))),
+                prop(4, Some(k(dec("-1.5")))),
+                prop(5, Some(slot(1))),
+                prop(6, Some(k(dec("2.50")))),
+            ],
+        }];
+        let jit = compile(&program);
+        assert_eq!(jit.decision_unsupported(0), None);
+        let mut lines_seen = Vec::new();
+        for (x, y) in [("2.5", "1"), ("1", "0"), ("-3", "2.500"), ("2.5", "2.5")] {
+            let args = [dec(x), dec(y)];
+            let expected = interp::rank(&program, 0, &args, 0, &NoSignals);
+            let actual = jit.decide_decision(0, &args, 0);
+            assert_eq!(actual.as_ref(), Some(&expected), "{x} {y}");
+            let lines: Vec<u32> = expected.unwrap().iter().map(|c| c.line).collect();
+            lines_seen.push(lines);
+        }
+        // 2.5 / 1: 2.5 (line 2), 2.5 (3), 2.50 (6), 1 (5), -1.5 (4), then the Int 0 (1).
+        assert_eq!(lines_seen[0], [2, 3, 6, 5, 4, 1]);
+        // 1 / 0 fails: its candidate is last, below the Int 0.
+        assert_eq!(lines_seen[1], [6, 2, 5, 4, 1, 3]);
     }
 
     #[test]
