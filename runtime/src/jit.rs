@@ -31,8 +31,9 @@
 //!
 //! Decimal arithmetic and ordering call the host (`xop_dec_arith`, `xop_dec_cmp`), which uses
 //! rust_decimal exactly as the interpreter does, cannot panic, and reports overflow or division
-//! by zero as a status that the code turns into the interpreter's error; equal words are equal
-//! without a call, and negation flips the sign bit inline.
+//! by zero as a status that the code turns into the interpreter's error. Decimals of the same
+//! scale and sign are compared inline (their 96-bit mantissas), and negation flips the sign
+//! bit inline.
 //!
 //! Output ([`Output`]): `out[0]` is the index of the failing rule + 1 (0 if none), `out[1]` the
 //! error site, `out[2]` and `out[3]` the operands the message needs, `out[4]` the verdict,
@@ -3327,27 +3328,35 @@ impl<'p> Gen<'p, '_, '_> {
         Ok(acc)
     }
 
-    /// Whether the decimals at `x` and `y` are equal (0/1), as numbers (`1.50 == 1.5`): equal
-    /// words are, else the host compares.
-    fn dec_eq(&mut self, x: CVal, y: CVal) -> CVal {
-        let (x0, x1, y0, y1) = (
+    /// The words of the decimals at `x` and `y`.
+    fn dec_loads(&mut self, x: CVal, y: CVal) -> [CVal; 4] {
+        [
             self.load(x, 0),
             self.load(x, 1),
             self.load(y, 0),
             self.load(y, 1),
-        );
+        ]
+    }
+
+    /// Whether the decimals at `x` and `y` are equal (0/1), as numbers (`1.50 == 1.5`): with
+    /// the same flags (scale and sign) they are when their words are; with other flags the
+    /// host compares them.
+    fn dec_eq(&mut self, x: CVal, y: CVal) -> CVal {
+        let [x0, x1, y0, y1] = self.dec_loads(x, y);
         let e0 = self.b.ins().icmp(IntCC::Equal, x0, y0);
         let e1 = self.b.ins().icmp(IntCC::Equal, x1, y1);
         let same = self.b.ins().band(e0, e1);
+        let same = self.bool64(same);
+        let flags = self.same_flags(x0, y0);
         let slow = self.b.create_block();
         let join = self.b.create_block();
         let r = self.b.append_block_param(join, I64);
-        let one = self.c(1);
         self.b
             .ins()
-            .brif(same, join, &[BlockArg::Value(one)], slow, &[]);
+            .brif(flags, join, &[BlockArg::Value(same)], slow, &[]);
         self.b.switch_to_block(slow);
-        let o = self.dec_cmp_call(x, y);
+        let call = self.b.ins().call(self.dec_cmp, &[x, y]);
+        let o = self.b.inst_results(call)[0];
         let e = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
         let e = self.bool64(e);
         self.b.ins().jump(join, &[BlockArg::Value(e)]);
@@ -3355,10 +3364,59 @@ impl<'p> Gen<'p, '_, '_> {
         r
     }
 
-    /// The order (-1, 0, 1) of the decimals at `x` and `y`, by the host.
+    /// Whether two decimals' first words (`dec_words`) have the same flags, their low 32 bits:
+    /// the same scale and sign.
+    fn same_flags(&mut self, x0: CVal, y0: CVal) -> CVal {
+        let d = self.b.ins().bxor(x0, y0);
+        let d = self.b.ins().band_imm_u(d, 0xffff_ffff);
+        self.b.ins().icmp_imm_s(IntCC::Equal, d, 0)
+    }
+
+    /// The order (-1, 0, 1) of the decimals at `x` and `y`: with the same flags (scale and
+    /// sign) by their 96-bit mantissas inline, else by the host.
     fn dec_cmp_call(&mut self, x: CVal, y: CVal) -> CVal {
+        let [x0, x1, y0, y1] = self.dec_loads(x, y);
+        let flags = self.same_flags(x0, y0);
+        let fast = self.b.create_block();
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        let r = self.b.append_block_param(join, I64);
+        self.b.ins().brif(flags, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        // The mantissa is `lo | mid << 32 | hi << 64` (see `dec_words`): its high 32 bits are
+        // the second word's high half, its low 64 bits the first word's high half then the
+        // second word's low half.
+        let mantissa = |g: &mut Self, w0: CVal, w1: CVal| {
+            let hi = g.b.ins().ushr_imm_u(w1, 32);
+            let a = g.b.ins().ushr_imm_u(w0, 32);
+            let b = g.b.ins().ishl_imm_u(w1, 32);
+            (hi, g.b.ins().bor(a, b))
+        };
+        let (xh, xl) = mantissa(self, x0, x1);
+        let (yh, yl) = mantissa(self, y0, y1);
+        let h_lt = self.b.ins().icmp(IntCC::UnsignedLessThan, xh, yh);
+        let h_gt = self.b.ins().icmp(IntCC::UnsignedGreaterThan, xh, yh);
+        let h_eq = self.b.ins().icmp(IntCC::Equal, xh, yh);
+        let l_lt = self.b.ins().icmp(IntCC::UnsignedLessThan, xl, yl);
+        let l_gt = self.b.ins().icmp(IntCC::UnsignedGreaterThan, xl, yl);
+        let lt = self.b.ins().band(h_eq, l_lt);
+        let lt = self.b.ins().bor(h_lt, lt);
+        let gt = self.b.ins().band(h_eq, l_gt);
+        let gt = self.b.ins().bor(h_gt, gt);
+        let lt = self.bool64(lt);
+        let gt = self.bool64(gt);
+        let o = self.b.ins().isub(gt, lt);
+        // Both negative (the sign is bit 31 of the flags): the larger mantissa is the smaller.
+        let neg = self.b.ins().band_imm_u(x0, 1 << 31);
+        let minus = self.b.ins().ineg(o);
+        let o = self.b.ins().select(neg, minus, o);
+        self.b.ins().jump(join, &[BlockArg::Value(o)]);
+        self.b.switch_to_block(slow);
         let call = self.b.ins().call(self.dec_cmp, &[x, y]);
-        self.b.inst_results(call)[0]
+        let h = self.b.inst_results(call)[0];
+        self.b.ins().jump(join, &[BlockArg::Value(h)]);
+        self.b.switch_to_block(join);
+        r
     }
 
     /// A stack slot of `words` words, for a computed decimal or money: its address.
@@ -4036,6 +4094,35 @@ mod tests {
         );
         assert_eq!(run(&member, &[dec("2.50")]), Ok(true));
         assert_eq!(run(&member, &[dec("1.01")]), Ok(false));
+    }
+
+    /// Same scale and sign: ordered inline by the 96-bit mantissa (its high word first),
+    /// reversed when negative.
+    #[test]
+    fn same_scale_orders_inline() {
+        let lt = program(dd(), cmp(CmpOp::Lt, slot(0), slot(1)));
+        let two64 = "18446744073709551616";
+        let below = "18446744073709551615";
+        for (x, y, want) in [
+            ("-1.5", "-1.4", true),
+            ("-1.4", "-1.5", false),
+            ("1.4", "1.5", true),
+            ("-1.5", "-1.5", false),
+            (below, two64, true),
+            (two64, below, false),
+            ("-18446744073709551616", "-18446744073709551615", true),
+            ("4294967296.00", "4294967295.99", false),
+            ("4294967295.99", "4294967296.00", true),
+        ] {
+            assert_eq!(run(&lt, &[dec(x), dec(y)]), Ok(want), "{x} < {y}");
+        }
+        let max = Value::Decimal(Decimal::MAX);
+        let almost = Value::Decimal(Decimal::MAX - Decimal::ONE);
+        assert_eq!(run(&lt, &[almost.clone(), max.clone()]), Ok(true));
+        assert_eq!(run(&lt, &[max, almost]), Ok(false));
+        let eq = program(dd(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert_eq!(run(&eq, &[dec("-2.50"), dec("-2.5")]), Ok(true));
+        assert_eq!(run(&eq, &[dec("-2.50"), dec("-2.51")]), Ok(false));
     }
 
     #[test]
