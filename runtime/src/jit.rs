@@ -37,7 +37,7 @@
 //!
 //! Output ([`Output`]): `out[0]` is the index of the failing rule + 1 (0 if none), `out[1]` the
 //! error site, `out[2]` and `out[3]` the operands the message needs, `out[4]` the verdict,
-//! `out[5..9]` the two decimal operands of a failed decimal operation (written only then); then
+//! `out[5..9]` the two decimal operands of a failed decimal operation (meaningful only then); then
 //! the fired-rule bitset, the bitset of the reasons that applied (indices into the policy's reason
 //! table, [`JitModule::reason_table`]) and scratch words (the reasons of each verdict class). The
 //! generated code combines the verdict itself.
@@ -100,7 +100,7 @@ pub use json::{JsonError, JsonReader};
 const HEADER: usize = 9;
 
 /// The output words holding the decimal operands an error message needs (two words each,
-/// see [`dec_words`]): written only when a decimal operation fails, read only then.
+/// see [`dec_words`]): set when a decimal operation fails, read only then.
 const WIDE: usize = 5;
 
 /// The output word holding the verdict ([`VERDICT_ALLOW`] …).
