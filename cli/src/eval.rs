@@ -351,7 +351,8 @@ fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
     let compiled = jit.as_ref().and_then(|j| {
         let ranked = j.decide_decision(index, &bound.args, now);
         if ranked.is_none() {
-            // Not compiled (e.g. a Decimal rank): the interpreter ranks it, and says so.
+            // Not compiled (e.g. a rank that may be absent): the interpreter ranks it, and
+            // says so.
             let why = j
                 .decision_unsupported(index)
                 .unwrap_or("it is not supported");

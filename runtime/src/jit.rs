@@ -3,30 +3,49 @@
 //! messages. A policy it cannot compile falls back: [`JitModule::decide`] returns `None` and
 //! [`JitModule::unsupported`] says why.
 //!
-//! Supported: parameters of types Bool, Int, Duration, Time, enums, symbols, Text, Id, Tz,
-//! records (fields flattened at fixed offsets) and optionals of those; the decision time;
-//! constants of those kinds; `not`, `and`, `or`, comparisons (ordering on Int, Duration and Time;
-//! structural equality on everything supported, records included), checked arithmetic on Int,
-//! Duration and Time, unary minus, `in` a list or set literal (or constant list), ranges,
-//! `is present`, `??` and `if`.
-//! Not supported (the policy falls back): lists and sets as values, Decimal, Money, text
-//! ordering and concatenation, record literals, quantifiers, intrinsics and signals.
+//! Supported: parameters of types Bool, Int, Decimal, Money, Duration, Time, enums, symbols,
+//! Text, Id, Tz, records (fields flattened at fixed offsets), lists and sets of the input, and
+//! optionals of those; the decision time; constants of those kinds (and constant lists for
+//! `in`); `not`, `and`, `or`, comparisons (ordering on Int, Decimal, Money of one currency,
+//! Duration and Time; structural equality on everything supported but lists, records
+//! included), checked arithmetic on Int, Decimal, Money (`+ -` of one currency, `* /` by an
+//! Int or a Decimal), Duration and Time, unary minus, `in` a list or set literal, a constant
+//! list or a list of the input, ranges, `is present`, `??`, `if`, the quantifiers `any`, `all`
+//! and `count` over a list of the input, and the intrinsics `hours`, `minutes`, `days`,
+//! `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
+//! Not supported (the policy falls back): list and set literals as values and comparisons of
+//! lists, text ordering and concatenation, record literals, `swapped_within`, optional lists or
+//! intrinsic arguments, and signals.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
-//! Id and Tz an interned id; a record its fields in order; `T?` a presence word then `T`'s
-//! words; unsupported types take no word). Text constants are interned at compile time; an input
-//! string that is no constant gets a fresh id that equals no constant.
+//! Id and Tz an interned id; Decimal two words, the 16 bytes of rust_decimal's `serialize()`
+//! (flags with scale and sign, then the 96-bit mantissa's low, middle and high 32 bits) read as
+//! two little-endian words, see `dec_words`; Money those two words then its currency's interned
+//! id; a record its fields in order; a list or set two words, where its elements start and how
+//! many, the elements after the fixed part; `T?` a presence word then `T`'s words). Text
+//! constants are interned at compile time; an input string that is no constant gets a fresh id
+//! that equals no constant. Decimal and Money constants are laid out at compile time in data
+//! owned next to the code. In generated code a Decimal or Money value is the address of its
+//! words (in the input, a constant's data, or a stack slot for a computed one).
+//!
+//! Decimal arithmetic and ordering call the host (`xop_dec_arith`, `xop_dec_cmp`), which uses
+//! rust_decimal exactly as the interpreter does, cannot panic, and reports overflow or division
+//! by zero as a status that the code turns into the interpreter's error. Decimals of the same
+//! scale and sign are compared inline (their 96-bit mantissas), and negation flips the sign
+//! bit inline.
 //!
 //! Output ([`Output`]): `out[0]` is the index of the failing rule + 1 (0 if none), `out[1]` the
-//! error site, `out[2]` and `out[3]` the operands the message needs, `out[4]` the verdict; then
+//! error site, `out[2]` and `out[3]` the operands the message needs, `out[4]` the verdict,
+//! `out[5..9]` the two decimal operands of a failed decimal operation (meaningful only then); then
 //! the fired-rule bitset, the bitset of the reasons that applied (indices into the policy's reason
 //! table, [`JitModule::reason_table`]) and scratch words (the reasons of each verdict class). The
 //! generated code combines the verdict itself.
 //!
 //! Hot path: [`JitModule::bind`] lays an input out once (checking it and interning its strings);
-//! [`JitModule::run`] then decides it into a reusable [`Output`] without allocating, locking or
-//! calling anything. [`JitModule::decide`] does all three and builds a [`Decision`].
+//! [`JitModule::run`] then decides it into a reusable [`Output`] without allocating or locking;
+//! the only calls are to the host functions for time zones and decimals, which allocate
+//! nothing either. [`JitModule::decide`] does all three and builds a [`Decision`].
 //!
 //! Equality guards: a run of consecutive rules whose conditions start with `P == constant` on the
 //! same input path `P` (alone or as the left operand of `and`) is compiled to one switch on `P`
@@ -42,7 +61,8 @@
 //! [`DecisionOutput`]): per proposal its condition, arguments and rank, then the rules of every
 //! policy guarding its action inlined on those arguments, into the proposal's own block; the
 //! candidates' (proposal, rank) pairs are sorted in the generated code (highest first, ties in
-//! written order). A decision with a rank or an argument the JIT cannot compile or check falls
+//! written order). A decision ranked by a Decimal has three words per rank (see
+//! `Cand::rank_words`) and compares ranks through the host (`xop_rank_cmp`). A decision with a rank or an argument the JIT cannot compile or check falls
 //! back: [`JitModule::decide_decision`] returns `None` and [`JitModule::decision_unsupported`]
 //! says why.
 //!
@@ -57,7 +77,7 @@ use std::sync::Mutex;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I64, I128};
 use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder, MemFlagsData};
-use cranelift_codegen::ir::{Block, FuncRef, Value as CVal};
+use cranelift_codegen::ir::{Block, FuncRef, StackSlotData, StackSlotKind, Value as CVal};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
@@ -71,12 +91,17 @@ use crate::ir::{
 };
 use crate::value::Value;
 use crate::zone::{Field, Zone};
+use rust_decimal::Decimal;
 
 mod json;
 pub use json::{JsonError, JsonReader};
 
 /// Output words before the fired-rule bitset.
-const HEADER: usize = 5;
+const HEADER: usize = 9;
+
+/// The output words holding the decimal operands an error message needs (two words each,
+/// see [`dec_words`]): set when a decimal operation fails, read only then.
+const WIDE: usize = 5;
 
 /// The output word holding the verdict ([`VERDICT_ALLOW`] …).
 const VERDICT: usize = 4;
@@ -154,10 +179,24 @@ struct CompiledDecision {
 /// action, in the order `decide_action` evaluates them.
 struct Cand {
     base: usize,
+    /// The rank's words at `base`: 1 (an Int), or 3 when the decision has a Decimal rank
+    /// (a kind, 0 Int or 1 Decimal, then the Int or the decimal's two words).
+    rank_words: usize,
     /// Each rule's policy and index in it.
     rules: Vec<(usize, usize)>,
     tables: Tables,
 }
+
+impl Cand {
+    /// Where the candidate's policy-shaped block starts.
+    fn block(&self) -> usize {
+        self.base + self.rank_words
+    }
+}
+
+/// `compile_decision`'s refusal when a rank is a Decimal and ranks are one word: compile again
+/// with wide ranks.
+const WIDE_RANKS: &str = "ranks by a Decimal (wide ranks needed)";
 
 /// Where a decision's output holds its candidate count.
 const DEC_COUNT: usize = 0;
@@ -332,6 +371,34 @@ enum Site {
     UnknownZone,
     /// `local_hour` or `day_of_week` of instant `x`, out of the range of times.
     InstantRange,
+    /// Decimal arithmetic `x op y` overflows: the operands are the output's wide words, or
+    /// (`int_y`) `y` is an Int in `y` (Money times or by an Int).
+    DecOverflow(ArithOp, bool),
+    /// Decimal division by zero, the operands as for [`Site::DecOverflow`].
+    DecDivZero(bool),
+    /// Money arithmetic in currencies `x` and `y` (string ids).
+    MixedCurrencies(ArithOp),
+    /// Ordering money in currencies `x` and `y` (string ids).
+    CompareCurrencies,
+}
+
+/// A decimal's two input words: the 16 bytes of [`Decimal::serialize`] (flags, then the 96-bit
+/// mantissa's low, middle and high 32 bits, little-endian), as two little-endian words.
+fn dec_words(d: &Decimal) -> [i64; 2] {
+    let b = d.serialize();
+    let mut lo = [0u8; 8];
+    let mut hi = [0u8; 8];
+    lo.copy_from_slice(&b[..8]);
+    hi.copy_from_slice(&b[8..]);
+    [i64::from_le_bytes(lo), i64::from_le_bytes(hi)]
+}
+
+/// The decimal of two words written by [`dec_words`] (any words give some decimal).
+fn dec_of(w: [i64; 2]) -> Decimal {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&w[0].to_le_bytes());
+    b[8..].copy_from_slice(&w[1].to_le_bytes());
+    Decimal::deserialize(b)
 }
 
 fn op_symbol(op: ArithOp) -> &'static str {
@@ -345,9 +412,31 @@ fn op_symbol(op: ArithOp) -> &'static str {
 }
 
 impl Site {
-    /// The message, with `name` giving the string of an interned id.
-    fn message(&self, x: i64, y: i64, name: &dyn Fn(i64) -> String) -> String {
+    /// The message, with `name` giving the string of an interned id and `wide` the output's
+    /// decimal operand words.
+    fn message(&self, x: i64, y: i64, wide: [i64; 4], name: &dyn Fn(i64) -> String) -> String {
+        let dx = || dec_of([wide[0], wide[1]]);
+        let dy = |int_y: bool| {
+            if int_y {
+                Decimal::from(y)
+            } else {
+                dec_of([wide[2], wide[3]])
+            }
+        };
         match self {
+            Site::DecOverflow(op, int_y) => {
+                format!("{} {} {} overflows", dx(), op_symbol(*op), dy(*int_y))
+            }
+            Site::DecDivZero(int_y) => format!("{} / {}: division by zero", dx(), dy(*int_y)),
+            Site::MixedCurrencies(op) => format!(
+                "money in {} {} money in {}: mixed currencies",
+                name(x),
+                op_symbol(*op),
+                name(y)
+            ),
+            Site::CompareCurrencies => {
+                format!("comparing money in {} with money in {}", name(x), name(y))
+            }
             Site::Unit(f) => format!("{f}({x}) overflows the range of durations"),
             Site::UnknownZone => format!("unknown time zone {:?}", name(y)),
             Site::InstantRange => {
@@ -437,6 +526,9 @@ pub fn compile(program: &Program) -> JitModule {
     let builder = match JITBuilder::with_flags(&flags, default_libcall_names()) {
         Ok(mut b) => {
             b.symbol(ZONE_FIELD, xop_zone_field as *const u8);
+            b.symbol(DEC_ARITH, xop_dec_arith as *const u8);
+            b.symbol(DEC_CMP, xop_dec_cmp as *const u8);
+            b.symbol(RANK_CMP, xop_rank_cmp as *const u8);
             b
         }
         Err(e) => {
@@ -472,14 +564,28 @@ pub fn compile(program: &Program) -> JitModule {
     }
     let mut pending_decisions = Vec::with_capacity(program.decisions.len());
     for (i, def) in program.decisions.iter().enumerate() {
-        pending_decisions.push(compile_decision(
+        let mut code = compile_decision(
             &mut module,
             program,
             def,
             i,
             (&mut jm.strings, &mut tz_consts),
             &host,
-        ));
+            false,
+        );
+        if code.as_ref().is_err_and(|e| e == WIDE_RANKS) {
+            // Ranked by a Decimal somewhere: again, with a kind and two words per rank.
+            code = compile_decision(
+                &mut module,
+                program,
+                def,
+                i,
+                (&mut jm.strings, &mut tz_consts),
+                &host,
+                true,
+            );
+        }
+        pending_decisions.push(code);
     }
     // The zones of the `Tz` constants, resolved once.
     for (name, &id) in &jm.strings {
@@ -655,7 +761,8 @@ impl JitModule {
     }
 
     /// Runs the policy `input` was bound for at `now_ms`, writing its verdict, reasons and fired
-    /// rules into `out`. Allocates nothing, locks nothing and calls nothing but the policy's code.
+    /// rules into `out`. Allocates nothing and locks nothing; calls nothing but the policy's
+    /// code and the host functions it calls (time zones, decimals), which do neither.
     pub fn run(&self, input: &Bound, now_ms: i64, out: &mut Output) -> Result<(), RunError> {
         let Some(Entry::Compiled(c)) = self.policies.get(input.policy) else {
             return Err(RunError::NotCompiled);
@@ -681,8 +788,11 @@ impl JitModule {
         // `bind_into` writes them, always pointing inside the buffer. It writes only words
         // `0..out_words` of the output (checked above). Other word values are only compared,
         // computed with, or used as a switch index that Cranelift bounds-checks. It allocates
-        // nothing and cannot unwind; the one function it calls, `xop_zone_field`, gets the
-        // pointer to `host`, which lives until this call returns.
+        // nothing and cannot unwind. Of the host functions it calls, `xop_zone_field` gets the
+        // pointer to `host`, which lives until this call returns; `xop_dec_arith` and
+        // `xop_dec_cmp` get addresses of decimal words inside the input (at layout offsets or
+        // inside a list, as above), inside constant data owned by `c`, or inside stack slots
+        // of the generated function, and write only into such a stack slot.
         unsafe {
             (c.f)(
                 input.words.as_ptr(),
@@ -796,7 +906,8 @@ impl JitModule {
                     "the compiled code reported an unknown error site".into(),
                 ));
             };
-            let msg = site.message(words[2] as i64, words[3] as i64, &|id| {
+            let wide = [0, 1, 2, 3].map(|k| words[WIDE + k] as i64);
+            let msg = site.message(words[2] as i64, words[3] as i64, wide, &|id| {
                 self.name_of(input, id)
             });
             let Some(r) = rules.get(rule) else {
@@ -855,6 +966,9 @@ impl JitModule {
 pub struct DecisionOutput {
     module: u64,
     decision: usize,
+    /// Ranks take three words (the decision ranks by a Decimal, see [`Cand::rank_words`]):
+    /// the pairs hold where each rank is.
+    wide: bool,
     words: Vec<u64>,
 }
 
@@ -874,14 +988,41 @@ impl DecisionOutput {
 
     /// The `k`-th ranked candidate (0 is the best): its proposal's index in
     /// [`crate::ir::DecisionDef::proposals`] and its rank (`i64::MIN` for a candidate whose
-    /// evaluation failed).
+    /// evaluation failed; a Decimal rank's integer part, saturated: [`Self::rank`] is exact).
     pub fn candidate(&self, k: usize) -> Option<(usize, i64)> {
         if k >= self.len() {
             return None;
         }
         let at = DEC_PAIRS + 2 * k;
         let p = usize::try_from(*self.words.get(at)?).ok()?;
-        Some((p, *self.words.get(at + 1)? as i64))
+        let rank = match self.rank(k)? {
+            Value::Int(n) => n,
+            Value::Decimal(d) => {
+                use rust_decimal::prelude::ToPrimitive;
+                d.trunc().to_i64().unwrap_or(if d.is_sign_negative() {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                })
+            }
+            _ => return None,
+        };
+        Some((p, rank))
+    }
+
+    /// The `k`-th ranked candidate's rank, an Int or a Decimal value (as in
+    /// [`crate::interp::Candidate::rank`]).
+    pub fn rank(&self, k: usize) -> Option<Value> {
+        if k >= self.len() {
+            return None;
+        }
+        let r = *self.words.get(DEC_PAIRS + 2 * k + 1)? as i64;
+        if !self.wide {
+            return Some(Value::Int(r));
+        }
+        let at = usize::try_from(r).ok()?;
+        let w = self.words.get(at..at + 3)?;
+        Some(wide_rank([w[0] as i64, w[1] as i64, w[2] as i64]))
     }
 
     /// The verdict of proposal `proposal` in the last run, or `None` if it failed (a run-time
@@ -893,7 +1034,7 @@ impl DecisionOutput {
             .get(proposal)?;
         let block = self
             .words
-            .get(c.base + 1..c.base + 1 + c.tables.out_words())?;
+            .get(c.block()..c.block() + c.tables.out_words())?;
         if block[0] != 0 {
             return None;
         }
@@ -998,17 +1139,18 @@ impl JitModule {
 
     /// An output buffer for decision `decision` (empty if it is not compiled).
     pub fn decision_output(&self, decision: usize) -> DecisionOutput {
-        let words = self.compiled_decision(decision).map_or(0, |c| c.out_words);
+        let c = self.compiled_decision(decision);
         DecisionOutput {
             module: self.id,
             decision,
-            words: vec![0; words],
+            wide: c.is_some_and(|c| c.cands.iter().any(|k| k.rank_words == 3)),
+            words: vec![0; c.map_or(0, |c| c.out_words)],
         }
     }
 
     /// Ranks the decision `input` was bound for at `now_ms` into `out`: every candidate's rank,
-    /// verdict, reasons and fired rules, and the candidates in ranked order. Allocates nothing,
-    /// locks nothing and calls nothing but the decision's code.
+    /// verdict, reasons and fired rules, and the candidates in ranked order. Allocates nothing
+    /// and locks nothing (as [`Self::run`]).
     pub fn run_decision(
         &self,
         input: &Bound,
@@ -1036,7 +1178,8 @@ impl JitModule {
         // `bind_decision` only), writes only words `0..out_words` of the output (checked
         // above: the pairs at fixed offsets, at most one per proposal, and the proposals'
         // blocks), allocates nothing, cannot unwind, and passes `host` (alive until the call
-        // returns) to `xop_zone_field` only.
+        // returns) to `xop_zone_field` only; the decimal host functions get addresses as in
+        // `run`.
         unsafe {
             (c.f)(
                 input.words.as_ptr(),
@@ -1087,7 +1230,7 @@ impl JitModule {
                 .iter()
                 .map(|&(pi, ri)| &self.program.policies[pi].rules[ri])
                 .collect();
-            let block = &out.words[cand.base + 1..];
+            let block = &out.words[cand.block()..];
             let failed_candidate = |msg: String| Candidate {
                 action: prop.action.clone(),
                 args: Vec::new(),
@@ -1114,7 +1257,7 @@ impl JitModule {
                         Candidate {
                             action: prop.action.clone(),
                             args: values.unwrap_or_default(),
-                            rank: Value::Int(rank),
+                            rank: out.rank(k).unwrap_or(Value::Int(rank)),
                             decision,
                             line: prop.source.line,
                         }
@@ -1176,7 +1319,12 @@ impl<'m, 'v> Flat<'m, 'v, '_> {
                 self.lists.push((self.words.len(), elem, xs, depth));
                 self.words.extend([0, xs.len() as i64]);
             }
-            (Type::Decimal | Type::Money, _) => {}
+            (Type::Decimal, Value::Decimal(d)) => self.words.extend(dec_words(d)),
+            (Type::Money, Value::Money(d, c)) => {
+                self.words.extend(dec_words(d));
+                let id = self.intern(c);
+                self.words.push(id);
+            }
             (Type::Record(r), Value::Record(_, fields)) => {
                 if let Some(rt) = program.records.get(*r as usize) {
                     for (f, fv) in rt.fields.iter().zip(fields.iter()) {
@@ -1227,22 +1375,145 @@ const ZONE_UNKNOWN: i64 = -1;
 /// [`xop_zone_field`]'s answer for an instant outside the range of times.
 const INSTANT_OUT_OF_RANGE: i64 = -2;
 
+/// The name of [`xop_dec_arith`] in generated code.
+const DEC_ARITH: &str = "xop_dec_arith";
+
+/// The name of [`xop_dec_cmp`] in generated code.
+const DEC_CMP: &str = "xop_dec_cmp";
+
+/// The name of [`xop_rank_cmp`] in generated code.
+const RANK_CMP: &str = "xop_rank_cmp";
+
+/// [`xop_dec_arith`]'s answers: done, overflow, division by zero.
+const DEC_OK: i64 = 0;
+const DEC_OVERFLOW: i64 = 1;
+const DEC_DIV_ZERO: i64 = 2;
+
+/// Added to [`xop_dec_arith`]'s operation code when its `y` is an Int value, not the address
+/// of a decimal.
+const DEC_INT_Y: i64 = 4;
+
 /// The host functions, declared in the module.
 struct Host {
     zone_field: cranelift_module::FuncId,
+    dec_arith: cranelift_module::FuncId,
+    dec_cmp: cranelift_module::FuncId,
+    rank_cmp: cranelift_module::FuncId,
 }
 
 impl Host {
     fn declare(module: &mut JITModule) -> Result<Host, String> {
-        let mut sig = module.make_signature();
-        for _ in 0..4 {
-            sig.params.push(AbiParam::new(I64));
-        }
-        sig.returns.push(AbiParam::new(I64));
+        let sig = |module: &JITModule, params: usize| {
+            let mut sig = module.make_signature();
+            for _ in 0..params {
+                sig.params.push(AbiParam::new(I64));
+            }
+            sig.returns.push(AbiParam::new(I64));
+            sig
+        };
+        let err = |e| format!("declaring the host functions failed: {e}");
+        let s4 = sig(module, 4);
+        let s2 = sig(module, 2);
         let zone_field = module
-            .declare_function(ZONE_FIELD, Linkage::Import, &sig)
-            .map_err(|e| format!("declaring the host functions failed: {e}"))?;
-        Ok(Host { zone_field })
+            .declare_function(ZONE_FIELD, Linkage::Import, &s4)
+            .map_err(err)?;
+        let dec_arith = module
+            .declare_function(DEC_ARITH, Linkage::Import, &s4)
+            .map_err(err)?;
+        let dec_cmp = module
+            .declare_function(DEC_CMP, Linkage::Import, &s2)
+            .map_err(err)?;
+        let rank_cmp = module
+            .declare_function(RANK_CMP, Linkage::Import, &s2)
+            .map_err(err)?;
+        Ok(Host {
+            zone_field,
+            dec_arith,
+            dec_cmp,
+            rank_cmp,
+        })
+    }
+}
+
+/// Checked decimal arithmetic, the interpreter's `dec_op`: `x op y` (`op` 0 `+`, 1 `-`, 2 `*`,
+/// 3 `/`, plus [`DEC_INT_Y`] when `y` is an Int rather than the address of a decimal) into
+/// the two words at `out`; [`DEC_OK`], else [`DEC_OVERFLOW`] or [`DEC_DIV_ZERO`] (and `out`
+/// is left alone). Allocates nothing and cannot unwind.
+extern "C" fn xop_dec_arith(op: i64, x: *const i64, y: i64, out: *mut i64) -> i64 {
+    // SAFETY: generated code passes the address of a decimal's two words as `x` (in the input,
+    // a constant's data kept with the code, or a stack slot of the caller), and as `y` unless
+    // `op` says it is an Int.
+    let a = unsafe { dec_of([*x, *x.add(1)]) };
+    let b = if op & DEC_INT_Y != 0 {
+        Decimal::from(y)
+    } else {
+        let y = y as *const i64;
+        // SAFETY: as for `x`.
+        unsafe { dec_of([*y, *y.add(1)]) }
+    };
+    if op & 3 == 3 && b.is_zero() {
+        return DEC_DIV_ZERO;
+    }
+    // rust_decimal's checked operations do not panic; should one, it is an overflow here
+    // rather than an unwind through generated code.
+    let r = std::panic::catch_unwind(|| match op & 3 {
+        0 => a.checked_add(b),
+        1 => a.checked_sub(b),
+        2 => a.checked_mul(b),
+        _ => a.checked_div(b),
+    });
+    match r {
+        Ok(Some(d)) => {
+            let [w0, w1] = dec_words(&d);
+            // SAFETY: generated code passes a stack slot of (at least) two words as `out`.
+            unsafe {
+                *out = w0;
+                *out.add(1) = w1;
+            }
+            DEC_OK
+        }
+        _ => DEC_OVERFLOW,
+    }
+}
+
+/// The rank of a wide rank's three words (see [`Cand::rank_words`]).
+fn wide_rank(w: [i64; 3]) -> Value {
+    if w[0] == 0 {
+        Value::Int(w[1])
+    } else {
+        Value::Decimal(dec_of([w[1], w[2]]))
+    }
+}
+
+/// The order of the wide ranks at `x` and `y` (three words each, see [`Cand::rank_words`]):
+/// -1, 0 or 1, as the interpreter orders rank values (an Int below any Decimal). Cannot fail,
+/// allocates nothing and cannot unwind.
+extern "C" fn xop_rank_cmp(x: *const i64, y: *const i64) -> i64 {
+    // SAFETY: generated code passes the addresses of two ranks' three words in the output.
+    let (a, b) = unsafe { ([*x, *x.add(1), *x.add(2)], [*y, *y.add(1), *y.add(2)]) };
+    let order = match (a[0], b[0]) {
+        (0, 0) => a[1].cmp(&b[1]),
+        (0, _) => std::cmp::Ordering::Less,
+        (_, 0) => std::cmp::Ordering::Greater,
+        _ => dec_of([a[1], a[2]]).cmp(&dec_of([b[1], b[2]])),
+    };
+    match order {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
+    }
+}
+
+/// The order of the decimals at `x` and `y` (two words each): -1, 0 or 1. Cannot fail,
+/// allocates nothing and cannot unwind.
+extern "C" fn xop_dec_cmp(x: *const i64, y: *const i64) -> i64 {
+    // SAFETY: generated code passes the addresses of two decimals' words (see
+    // `xop_dec_arith`).
+    let (a, b) = unsafe { (dec_of([*x, *x.add(1)]), dec_of([*y, *y.add(1)])) };
+    match a.cmp(&b) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
     }
 }
 
@@ -1307,8 +1578,8 @@ fn size(program: &Program, ty: &Type, depth: u32) -> Result<usize, String> {
         | Type::Id
         | Type::Symbol(_)
         | Type::Enum(_) => 1,
-        Type::List(_) | Type::Set(_) => 2,
-        Type::Decimal | Type::Money => 0,
+        Type::List(_) | Type::Set(_) | Type::Decimal => 2,
+        Type::Money => 3,
         Type::Optional(inner) => 1 + size(program, inner, depth)?,
         Type::Record(r) => {
             let rt = program
@@ -1337,6 +1608,11 @@ enum Base {
     Id,
     Tz,
     Record(u32),
+    /// A decimal: the payload is the address of its two words ([`dec_words`]), in the input,
+    /// a constant's data or a stack slot.
+    Decimal,
+    /// Money: the address of its three words, the amount's two and the currency's string id.
+    Money,
     /// A list or set of the input: its element type's index in `Gen::list_tys`; the payload
     /// is the address of its two words (start, length).
     List(u32),
@@ -1357,6 +1633,8 @@ impl Base {
             Base::Id => "Id",
             Base::Tz => "Tz",
             Base::Record(_) => "record",
+            Base::Decimal => "Decimal",
+            Base::Money => "Money",
             Base::List(_) => "list",
             Base::Absent => "absent",
         }
@@ -1376,8 +1654,8 @@ fn base_of(ty: &Type) -> Result<Base, String> {
         Type::Symbol(_) => Base::Symbol,
         Type::Enum(e) => Base::Enum(*e),
         Type::Record(r) => Base::Record(*r),
-        Type::Decimal => return Err("uses a Decimal value".into()),
-        Type::Money => return Err("uses a Money value".into()),
+        Type::Decimal => Base::Decimal,
+        Type::Money => Base::Money,
         Type::List(_) | Type::Set(_) => return Err("uses a list or set value".into()),
         Type::Optional(_) => return Err("uses a nested optional".into()),
     })
@@ -1449,6 +1727,9 @@ fn compile_policy(
     }
     ctx.func.signature = sig.clone();
     let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
+    let dec_arith = module.declare_func_in_func(host.dec_arith, &mut ctx.func);
+    let dec_cmp = module.declare_func_in_func(host.dec_cmp, &mut ctx.func);
+    let rank_cmp = module.declare_func_in_func(host.rank_cmp, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, switches, data) = {
@@ -1483,6 +1764,10 @@ fn compile_policy(
             lambdas: Vec::new(),
             ctx: params[3],
             zone_field,
+            dec_arith,
+            dec_cmp,
+            rank_cmp,
+            wide_ranks: false,
         };
         g.body()?;
         g.b.seal_all_blocks();
@@ -1517,6 +1802,7 @@ fn compile_decision<'p>(
     index: usize,
     (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
     host: &Host,
+    wide: bool,
 ) -> Result<DecisionCode, String> {
     let nparams = def.params.len();
     if nparams > def.slots as usize {
@@ -1571,9 +1857,11 @@ fn compile_decision<'p>(
             }
         }
         let tables = Tables::new(&rules);
-        let words = 1 + tables.out_words();
+        let rank_words = if wide { 3 } else { 1 };
+        let words = rank_words + tables.out_words();
         cands.push(Cand {
             base,
+            rank_words,
             rules: ids,
             tables,
         });
@@ -1592,6 +1880,9 @@ fn compile_decision<'p>(
     }
     ctx.func.signature = sig.clone();
     let zone_field = module.declare_func_in_func(host.zone_field, &mut ctx.func);
+    let dec_arith = module.declare_func_in_func(host.dec_arith, &mut ctx.func);
+    let dec_cmp = module.declare_func_in_func(host.dec_cmp, &mut ctx.func);
+    let rank_cmp = module.declare_func_in_func(host.rank_cmp, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, data) = {
@@ -1637,7 +1928,12 @@ fn compile_decision<'p>(
             lambdas: Vec::new(),
             ctx: params[3],
             zone_field,
+            dec_arith,
+            dec_cmp,
+            rank_cmp,
+            wide_ranks: false,
         };
+        g.wide_ranks = wide;
         let out = params[2];
         let zero = g.c(0);
         g.b.ins()
@@ -1725,6 +2021,13 @@ struct Gen<'p, 'f, 's> {
     ctx: CVal,
     /// The host function for time zones ([`xop_zone_field`]).
     zone_field: FuncRef,
+    /// The host functions for decimals ([`xop_dec_arith`], [`xop_dec_cmp`]).
+    dec_arith: FuncRef,
+    dec_cmp: FuncRef,
+    /// The host function ordering wide ranks ([`xop_rank_cmp`]).
+    rank_cmp: FuncRef,
+    /// Ranks take three words (see [`Cand::rank_words`]).
+    wide_ranks: bool,
 }
 
 fn word(i: usize) -> i32 {
@@ -1760,10 +2063,11 @@ impl<'p> Gen<'p, '_, '_> {
     ) -> Result<(), String> {
         let f = MemFlagsData::trusted();
         let zero = self.c(0);
-        for w in 0..1 + self.tables.out_words() {
+        let rank_words = if self.wide_ranks { 3 } else { 1 };
+        for w in 0..rank_words + self.tables.out_words() {
             self.b.ins().store(f, zero, out, word(base + w));
         }
-        self.out = self.b.ins().iadd_imm_s(out, word(base + 1) as i64);
+        self.out = self.b.ins().iadd_imm_s(out, word(base + rank_words) as i64);
         let n_rules = self.rules.len();
         // An error of the candidate itself is reported at the rule past its rules.
         self.rule = n_rules;
@@ -1784,19 +2088,38 @@ impl<'p> Gen<'p, '_, '_> {
             args.push(self.expr(a, 1)?);
         }
         let rank = match &prop.rank {
-            None => self.c(0),
+            None => JV {
+                base: Base::Int,
+                present: None,
+                val: zero,
+            },
             Some(r) => {
                 let v = self.expr(r, 1)?;
-                if v.base != Base::Int {
+                if v.base == Base::Decimal && !self.wide_ranks {
+                    return Err(WIDE_RANKS.into());
+                }
+                if !matches!(v.base, Base::Int | Base::Decimal) {
                     return Err(format!("ranks by a value of kind {}", v.base.kind()));
                 }
                 if v.present.is_some() {
                     return Err("ranks by a value that may be absent".into());
                 }
-                v.val
+                v
             }
         };
-        self.b.ins().store(f, rank, out, word(base));
+        if !self.wide_ranks {
+            self.b.ins().store(f, rank.val, out, word(base));
+        } else if rank.base == Base::Int {
+            self.b.ins().store(f, zero, out, word(base));
+            self.b.ins().store(f, rank.val, out, word(base + 1));
+        } else {
+            let one = self.c(1);
+            self.b.ins().store(f, one, out, word(base));
+            for w in 0..2 {
+                let x = self.load(rank.val, w);
+                self.b.ins().store(f, x, out, word(base + 1 + w));
+            }
+        }
         for (_, pol, _) in guards {
             for (i, param) in pol.params.iter().enumerate() {
                 if !self.arg_fits(&prop.args[i], &args[i], &param.ty) {
@@ -1824,7 +2147,12 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().jump(append, &[]);
         self.b.switch_to_block(eval_fail);
         let min = self.c(i64::MIN);
-        self.b.ins().store(f, min, out, word(base));
+        if self.wide_ranks {
+            self.b.ins().store(f, zero, out, word(base));
+            self.b.ins().store(f, min, out, word(base + 1));
+        } else {
+            self.b.ins().store(f, min, out, word(base));
+        }
         self.b.ins().jump(append, &[]);
         // Join the candidates: the next (proposal, rank) pair.
         self.b.switch_to_block(append);
@@ -1832,7 +2160,12 @@ impl<'p> Gen<'p, '_, '_> {
         let at = self.b.ins().ishl_imm_u(count, 4);
         let at = self.b.ins().iadd(out, at);
         let pc = self.c(p as i64);
-        let r = self.load(out, base);
+        // Wide ranks: the pair holds where the rank is (see `sort_candidates`).
+        let r = if self.wide_ranks {
+            self.c(base as i64)
+        } else {
+            self.load(out, base)
+        };
         self.b.ins().store(f, pc, at, word(DEC_PAIRS));
         self.b.ins().store(f, r, at, word(DEC_PAIRS + 1));
         let count1 = self.b.ins().iadd_imm_s(count, 1);
@@ -1872,6 +2205,8 @@ impl<'p> Gen<'p, '_, '_> {
                 | (Base::Time, Type::Time)
                 | (Base::Text, Type::Text)
                 | (Base::Id, Type::Id)
+                | (Base::Decimal, Type::Decimal)
+                | (Base::Money, Type::Money)
         )
     }
 
@@ -1927,7 +2262,20 @@ impl<'p> Gen<'p, '_, '_> {
         let at_prev = self.pair_at(out, j1);
         let pr = self.load(at_prev, DEC_PAIRS + 1);
         // Only a strictly lower rank moves down: ties keep their order.
-        let stop = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, pr, kr);
+        let stop = if self.wide_ranks {
+            // The pairs hold the word offsets of the ranks, which the host orders.
+            let a = self.b.ins().ishl_imm_u(pr, 3);
+            let a = self.b.ins().iadd(out, a);
+            let b = self.b.ins().ishl_imm_u(kr, 3);
+            let b = self.b.ins().iadd(out, b);
+            let call = self.b.ins().call(self.rank_cmp, &[a, b]);
+            let o = self.b.inst_results(call)[0];
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, o, 0)
+        } else {
+            self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, pr, kr)
+        };
         self.b.ins().brif(stop, place, &[], shift, &[]);
         self.b.switch_to_block(shift);
         let pp = self.load(at_prev, DEC_PAIRS);
@@ -2402,6 +2750,12 @@ impl<'p> Gen<'p, '_, '_> {
 
     /// Stops with an error if `cond` is non-zero.
     fn check(&mut self, cond: CVal, site: Site, x: CVal, y: CVal) {
+        self.check_wide(cond, site, x, y, &[]);
+    }
+
+    /// [`Self::check`], also copying the decimals at the addresses `wide` (two words each) to
+    /// the output's wide words for the message.
+    fn check_wide(&mut self, cond: CVal, site: Site, x: CVal, y: CVal, wide: &[CVal]) {
         let err = self.b.create_block();
         let ok = self.b.create_block();
         self.b.set_cold_block(err);
@@ -2417,6 +2771,12 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().store(f, s, out, 8);
         self.b.ins().store(f, x, out, 16);
         self.b.ins().store(f, y, out, 24);
+        for (k, &at) in wide.iter().enumerate() {
+            for w in 0..2 {
+                let v = self.load(at, w);
+                self.b.ins().store(f, v, out, word(WIDE + 2 * k + w));
+            }
+        }
         match self.on_error {
             Some(blk) => {
                 self.b.ins().jump(blk, &[]);
@@ -2478,7 +2838,9 @@ impl<'p> Gen<'p, '_, '_> {
             t => base_of(t)?,
         };
         let val = match base {
-            Base::Record(_) | Base::List(_) => self.b.ins().iadd_imm_u(ptr, word(off) as i64),
+            Base::Record(_) | Base::List(_) | Base::Decimal | Base::Money => {
+                self.b.ins().iadd_imm_u(ptr, word(off) as i64)
+            }
             _ => self.load(ptr, off),
         };
         Ok(JV { base, present, val })
@@ -2509,6 +2871,26 @@ impl<'p> Gen<'p, '_, '_> {
     fn konst(&mut self, v: &Value) -> Result<JV, String> {
         if *v == Value::Absent {
             return Ok(self.absent());
+        }
+        let (base, data) = match v {
+            Value::Decimal(d) => (Base::Decimal, dec_words(d).to_vec()),
+            Value::Money(d, c) => {
+                let [w0, w1] = dec_words(d);
+                (Base::Money, vec![w0, w1, self.intern(c)])
+            }
+            _ => (Base::Absent, Vec::new()),
+        };
+        if base != Base::Absent {
+            let data: Box<[i64]> = data.into_boxed_slice();
+            // The code reads the constant at this address: kept with the code, never moved
+            // (as the rule tables, see `table_run`).
+            let val = self.c(data.as_ptr() as i64);
+            self.data.push(data);
+            return Ok(JV {
+                base,
+                present: None,
+                val,
+            });
         }
         let (base, n) = self
             .const_word(v)
@@ -2583,6 +2965,28 @@ impl<'p> Gen<'p, '_, '_> {
                 let v = self.expr(value, d)?;
                 let lo = self.expr(lo, d)?;
                 let hi = self.expr(hi, d)?;
+                if [v.base, lo.base, hi.base]
+                    .iter()
+                    .any(|b| matches!(b, Base::Decimal | Base::Money))
+                {
+                    // `lo <= v`, then `v < hi` (or `<=`), as the interpreter orders them.
+                    let o1 = self.dec_order(lo, v)?;
+                    let o2 = self.dec_order(v, hi)?;
+                    let above = self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, o1, 0);
+                    let cc = if *inclusive {
+                        IntCC::SignedLessThanOrEqual
+                    } else {
+                        IntCC::SignedLessThan
+                    };
+                    let below = self.b.ins().icmp_imm_s(cc, o2, 0);
+                    let both = self.b.ins().band(above, below);
+                    let val = self.bool64(both);
+                    return Ok(JV {
+                        base: Base::Bool,
+                        present: None,
+                        val,
+                    });
+                }
                 self.ordered(&[v, lo, hi])?;
                 let above = self
                     .b
@@ -2832,6 +3236,14 @@ impl<'p> Gen<'p, '_, '_> {
             CmpOp::Gt => IntCC::SignedGreaterThan,
             CmpOp::Ge => IntCC::SignedGreaterThanOrEqual,
         };
+        if [a.base, b.base]
+            .iter()
+            .any(|b| matches!(b, Base::Decimal | Base::Money))
+        {
+            let o = self.dec_order(a, b)?;
+            let r = self.b.ins().icmp_imm_s(cc, o, 0);
+            return Ok(self.bool64(r));
+        }
         self.ordered(&[a, b])?;
         let r = self.b.ins().icmp(cc, a.val, b.val);
         Ok(self.bool64(r))
@@ -2862,8 +3274,9 @@ impl<'p> Gen<'p, '_, '_> {
             return Ok(both_absent);
         }
         let both = self.b.ins().band(pa, pb);
-        let peq = if matches!(a.base, Base::Record(_)) {
-            // An absent record has no address: compare fields only when both are present.
+        let peq = if matches!(a.base, Base::Record(_) | Base::Decimal | Base::Money) {
+            // An absent record (or decimal, or money) may have no address: compare the words
+            // only when both are present.
             let cmp_blk = self.b.create_block();
             let join = self.b.create_block();
             let joined = self.b.append_block_param(join, I64);
@@ -2884,6 +3297,16 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     fn payload_eq(&mut self, base: Base, x: CVal, y: CVal, depth: u32) -> Result<CVal, String> {
+        if matches!(base, Base::Decimal | Base::Money) {
+            let e = self.dec_eq(x, y);
+            if base == Base::Decimal {
+                return Ok(e);
+            }
+            let (cx, cy) = (self.load(x, 2), self.load(y, 2));
+            let same = self.b.ins().icmp(IntCC::Equal, cx, cy);
+            let same = self.bool64(same);
+            return Ok(self.b.ins().band(e, same));
+        }
         let Base::Record(r) = base else {
             let e = self.b.ins().icmp(IntCC::Equal, x, y);
             return Ok(self.bool64(e));
@@ -2905,6 +3328,227 @@ impl<'p> Gen<'p, '_, '_> {
         Ok(acc)
     }
 
+    /// The words of the decimals at `x` and `y`.
+    fn dec_loads(&mut self, x: CVal, y: CVal) -> [CVal; 4] {
+        [
+            self.load(x, 0),
+            self.load(x, 1),
+            self.load(y, 0),
+            self.load(y, 1),
+        ]
+    }
+
+    /// Whether the decimals at `x` and `y` are equal (0/1), as numbers (`1.50 == 1.5`): with
+    /// the same flags (scale and sign) they are when their words are; with other flags the
+    /// host compares them.
+    fn dec_eq(&mut self, x: CVal, y: CVal) -> CVal {
+        let [x0, x1, y0, y1] = self.dec_loads(x, y);
+        let e0 = self.b.ins().icmp(IntCC::Equal, x0, y0);
+        let e1 = self.b.ins().icmp(IntCC::Equal, x1, y1);
+        let same = self.b.ins().band(e0, e1);
+        let same = self.bool64(same);
+        let flags = self.same_flags(x0, y0);
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        let r = self.b.append_block_param(join, I64);
+        self.b
+            .ins()
+            .brif(flags, join, &[BlockArg::Value(same)], slow, &[]);
+        self.b.switch_to_block(slow);
+        let call = self.b.ins().call(self.dec_cmp, &[x, y]);
+        let o = self.b.inst_results(call)[0];
+        let e = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+        let e = self.bool64(e);
+        self.b.ins().jump(join, &[BlockArg::Value(e)]);
+        self.b.switch_to_block(join);
+        r
+    }
+
+    /// Whether two decimals' first words (`dec_words`) have the same flags, their low 32 bits:
+    /// the same scale and sign.
+    fn same_flags(&mut self, x0: CVal, y0: CVal) -> CVal {
+        let d = self.b.ins().bxor(x0, y0);
+        let d = self.b.ins().band_imm_u(d, 0xffff_ffff);
+        self.b.ins().icmp_imm_s(IntCC::Equal, d, 0)
+    }
+
+    /// The order (-1, 0, 1) of the decimals at `x` and `y`: with the same flags (scale and
+    /// sign) by their 96-bit mantissas inline, else by the host.
+    fn dec_cmp_call(&mut self, x: CVal, y: CVal) -> CVal {
+        let [x0, x1, y0, y1] = self.dec_loads(x, y);
+        let flags = self.same_flags(x0, y0);
+        let fast = self.b.create_block();
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        let r = self.b.append_block_param(join, I64);
+        self.b.ins().brif(flags, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        // The mantissa is `lo | mid << 32 | hi << 64` (see `dec_words`): its high 32 bits are
+        // the second word's high half, its low 64 bits the first word's high half then the
+        // second word's low half.
+        let mantissa = |g: &mut Self, w0: CVal, w1: CVal| {
+            let hi = g.b.ins().ushr_imm_u(w1, 32);
+            let a = g.b.ins().ushr_imm_u(w0, 32);
+            let b = g.b.ins().ishl_imm_u(w1, 32);
+            (hi, g.b.ins().bor(a, b))
+        };
+        let (xh, xl) = mantissa(self, x0, x1);
+        let (yh, yl) = mantissa(self, y0, y1);
+        let h_lt = self.b.ins().icmp(IntCC::UnsignedLessThan, xh, yh);
+        let h_gt = self.b.ins().icmp(IntCC::UnsignedGreaterThan, xh, yh);
+        let h_eq = self.b.ins().icmp(IntCC::Equal, xh, yh);
+        let l_lt = self.b.ins().icmp(IntCC::UnsignedLessThan, xl, yl);
+        let l_gt = self.b.ins().icmp(IntCC::UnsignedGreaterThan, xl, yl);
+        let lt = self.b.ins().band(h_eq, l_lt);
+        let lt = self.b.ins().bor(h_lt, lt);
+        let gt = self.b.ins().band(h_eq, l_gt);
+        let gt = self.b.ins().bor(h_gt, gt);
+        let lt = self.bool64(lt);
+        let gt = self.bool64(gt);
+        let o = self.b.ins().isub(gt, lt);
+        // Both negative (the sign is bit 31 of the flags): the larger mantissa is the smaller.
+        let neg = self.b.ins().band_imm_u(x0, 1 << 31);
+        let minus = self.b.ins().ineg(o);
+        let o = self.b.ins().select(neg, minus, o);
+        self.b.ins().jump(join, &[BlockArg::Value(o)]);
+        self.b.switch_to_block(slow);
+        let call = self.b.ins().call(self.dec_cmp, &[x, y]);
+        let h = self.b.inst_results(call)[0];
+        self.b.ins().jump(join, &[BlockArg::Value(h)]);
+        self.b.switch_to_block(join);
+        r
+    }
+
+    /// A stack slot of `words` words, for a computed decimal or money: its address.
+    fn scratch(&mut self, words: usize) -> CVal {
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (words * 8) as u32,
+            3,
+        ));
+        self.b.ins().stack_addr(I64, slot, 0)
+    }
+
+    /// The order of `a` and `b` (-1, 0, 1) when either is a Decimal or Money, as the
+    /// interpreter's `order`: absent fails, then money in two currencies, then the numbers.
+    fn dec_order(&mut self, a: JV, b: JV) -> Result<CVal, String> {
+        let orderable = |b: Base| {
+            matches!(
+                b,
+                Base::Int
+                    | Base::Duration
+                    | Base::Time
+                    | Base::Decimal
+                    | Base::Money
+                    | Base::Absent
+            )
+        };
+        if (a.base == Base::Absent || b.base == Base::Absent)
+            && orderable(a.base)
+            && orderable(b.base)
+        {
+            let one = self.c(1);
+            self.check_msg(one, "comparing an absent value".into());
+            return Ok(self.c(0));
+        }
+        if a.base != b.base || !matches!(a.base, Base::Decimal | Base::Money) {
+            return Err(format!("orders {} and {}", a.base.kind(), b.base.kind()));
+        }
+        if a.present.is_some() || b.present.is_some() {
+            let (pa, pb) = (self.presence(&a), self.presence(&b));
+            let both = self.b.ins().band(pa, pb);
+            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
+            self.check_msg(absent, "comparing an absent value".into());
+        }
+        if a.base == Base::Money {
+            let (ca, cb) = (self.load(a.val, 2), self.load(b.val, 2));
+            let differ = self.b.ins().icmp(IntCC::NotEqual, ca, cb);
+            self.check(differ, Site::CompareCurrencies, ca, cb);
+        }
+        Ok(self.dec_cmp_call(a.val, b.val))
+    }
+
+    /// Arithmetic with a Decimal or Money operand, as the interpreter's `arith` and `dec_op`.
+    fn dec_arith(&mut self, op: ArithOp, a: JV, b: JV) -> Result<JV, String> {
+        use ArithOp::{Add, Div, Mul, Rem, Sub};
+        use Base::{Decimal as Dc, Int as I, Money as M};
+        let (base, int_y) = match (op, a.base, b.base) {
+            (_, Dc, Dc) => (Dc, false),
+            (Add | Sub, M, M) => (M, false),
+            (Mul | Div, M, I) => (M, true),
+            (Mul | Div, M, Dc) => (M, false),
+            _ => {
+                return Err(format!(
+                    "computes {} {} {}",
+                    a.base.kind(),
+                    op_symbol(op),
+                    b.base.kind()
+                ));
+            }
+        };
+        if a.present.is_some() || b.present.is_some() {
+            let (pa, pb) = (self.presence(&a), self.presence(&b));
+            let both = self.b.ins().band(pa, pb);
+            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
+            self.check(
+                absent,
+                Site::ArithAbsent(op, a.base.kind(), b.base.kind()),
+                pa,
+                pb,
+            );
+        }
+        let words = if base == M { 3 } else { 2 };
+        let out = self.scratch(words);
+        if op == Rem {
+            let one = self.c(1);
+            self.check_msg(one, "`%` is for Int only".into());
+            return Ok(JV {
+                base,
+                present: None,
+                val: out,
+            });
+        }
+        if (a.base, b.base) == (M, M) {
+            let (ca, cb) = (self.load(a.val, 2), self.load(b.val, 2));
+            let differ = self.b.ins().icmp(IntCC::NotEqual, ca, cb);
+            self.check(differ, Site::MixedCurrencies(op), ca, cb);
+        }
+        let code = match op {
+            Add => 0,
+            Sub => 1,
+            Mul => 2,
+            _ => 3,
+        } + if int_y { DEC_INT_Y } else { 0 };
+        let code = self.c(code);
+        let call = self
+            .b
+            .ins()
+            .call(self.dec_arith, &[code, a.val, b.val, out]);
+        let st = self.b.inst_results(call)[0];
+        let wide: Vec<CVal> = if int_y {
+            vec![a.val]
+        } else {
+            vec![a.val, b.val]
+        };
+        let y = if int_y { b.val } else { self.c(0) };
+        let zero = self.c(0);
+        let of = self.b.ins().icmp_imm_s(IntCC::Equal, st, DEC_OVERFLOW);
+        self.check_wide(of, Site::DecOverflow(op, int_y), zero, y, &wide);
+        if op == Div {
+            let dz = self.b.ins().icmp_imm_s(IntCC::Equal, st, DEC_DIV_ZERO);
+            self.check_wide(dz, Site::DecDivZero(int_y), zero, y, &wide);
+        }
+        if base == M {
+            let c = self.load(a.val, 2);
+            self.b.ins().store(MemFlagsData::trusted(), c, out, word(2));
+        }
+        Ok(JV {
+            base,
+            present: None,
+            val: out,
+        })
+    }
+
     fn member(&mut self, x: &Expr, xs: &Expr, d: u32) -> Result<JV, String> {
         let xv = self.expr(x, d)?;
         if matches!(xv.base, Base::List(_)) {
@@ -2921,7 +3565,7 @@ impl<'p> Gen<'p, '_, '_> {
                 for v in vs.iter() {
                     match v {
                         // Never equal to a value of a kind the JIT supports.
-                        Value::Decimal(_) | Value::Money(..) | Value::List(_) => {}
+                        Value::List(_) => {}
                         v => items.push(self.konst(v)?),
                     }
                 }
@@ -3220,6 +3864,27 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     fn neg(&mut self, v: JV) -> Result<JV, String> {
+        if matches!(v.base, Base::Decimal | Base::Money) {
+            // rust_decimal's `-` flips the sign bit (bit 31 of the flags, the first word's).
+            self.require_present(&v, "negating an absent value");
+            let words = if v.base == Base::Money { 3 } else { 2 };
+            let out = self.scratch(words);
+            let f = MemFlagsData::trusted();
+            for w in 0..words {
+                let x = self.load(v.val, w);
+                let x = if w == 0 {
+                    self.b.ins().bxor_imm_u(x, 1 << 31)
+                } else {
+                    x
+                };
+                self.b.ins().store(f, x, out, word(w));
+            }
+            return Ok(JV {
+                base: v.base,
+                present: None,
+                val: out,
+            });
+        }
         let site = match v.base {
             Base::Int => Site::NegInt,
             Base::Duration => Site::NegDur,
@@ -3238,6 +3903,12 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     fn arith(&mut self, op: ArithOp, a: JV, b: JV) -> Result<JV, String> {
+        if [a.base, b.base]
+            .iter()
+            .any(|b| matches!(b, Base::Decimal | Base::Money))
+        {
+            return self.dec_arith(op, a, b);
+        }
         use ArithOp::{Add, Div, Mul, Rem, Sub};
         use Base::{Duration as D, Int as I, Time as T};
         let (base, site) = match (op, a.base, b.base) {
@@ -3298,5 +3969,437 @@ impl<'p> Gen<'p, '_, '_> {
             present: None,
             val,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Decimal and Money edge cases: the JIT against the interpreter, and the expected result
+    //! spelled out so that both being wrong alike fails too.
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::interp::NoSignals;
+    use crate::ir::{Param, Policy, Rule, SourceRef};
+
+    fn b(e: Expr) -> Box<Expr> {
+        Box::new(e)
+    }
+    fn slot(i: u32) -> Expr {
+        Expr::Slot(i)
+    }
+    fn k(v: Value) -> Expr {
+        Expr::Const(v)
+    }
+    fn dec(s: &str) -> Value {
+        Value::Decimal(s.parse().expect("a decimal"))
+    }
+    fn money(s: &str, c: &str) -> Value {
+        Value::Money(s.parse().expect("a decimal"), Arc::from(c))
+    }
+    fn cmp(op: CmpOp, a: Expr, b2: Expr) -> Expr {
+        Expr::Cmp(op, b(a), b(b2))
+    }
+    fn arith(op: ArithOp, a: Expr, b2: Expr) -> Expr {
+        Expr::Arith(op, b(a), b(b2))
+    }
+
+    /// One policy over parameters `params`: deny "hit" when `cond`, else allow "ok".
+    fn program(params: Vec<Type>, cond: Expr) -> Program {
+        let rule = |n: usize, verdict, reason: &str, condition| Rule {
+            id: format!("t.p#{n}"),
+            verdict,
+            reason: Some(reason.into()),
+            condition,
+            review: None,
+            source: SourceRef::default(),
+        };
+        Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                qualified: "t.p".into(),
+                action: "t.act".into(),
+                slots: params.len() as u32,
+                params: params
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, ty)| Param {
+                        name: format!("a{i}"),
+                        ty,
+                    })
+                    .collect(),
+                now_slot: None,
+                rules: vec![
+                    rule(1, Verdict::Deny, "hit", Some(cond)),
+                    rule(2, Verdict::Allow, "ok", None),
+                ],
+            }],
+            ..Program::default()
+        }
+    }
+
+    /// Decides `program` on `args` with both engines, requires the same decision and the JIT to
+    /// have compiled it; gives the decision's error, or whether the rule fired.
+    fn run(program: &Program, args: &[Value]) -> Result<bool, String> {
+        let jit = compile(program);
+        assert_eq!(jit.unsupported(0), None);
+        let expected = interp::decide(program, 0, args, 0, &NoSignals);
+        assert_eq!(jit.decide(0, args, 0), Some(expected.clone()), "{args:?}");
+        match expected.error {
+            Some(e) => Err(e),
+            None => Ok(expected.verdict == Verdict::Deny),
+        }
+    }
+
+    fn dd() -> Vec<Type> {
+        vec![Type::Decimal, Type::Decimal]
+    }
+
+    #[test]
+    fn scales_do_not_matter_to_equality_or_order() {
+        let eq = program(dd(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert_eq!(run(&eq, &[dec("1.50"), dec("1.5")]), Ok(true));
+        assert_eq!(run(&eq, &[dec("1.50"), dec("1.51")]), Ok(false));
+        assert_eq!(run(&eq, &[dec("0"), dec("-0.00")]), Ok(true));
+        let lt = program(dd(), cmp(CmpOp::Lt, slot(0), slot(1)));
+        assert_eq!(run(&lt, &[dec("1.5"), dec("1.50")]), Ok(false));
+        assert_eq!(run(&lt, &[dec("1.499"), dec("1.5")]), Ok(true));
+        assert_eq!(run(&lt, &[dec("-2"), dec("-1.99")]), Ok(true));
+        let mm = vec![Type::Money, Type::Money];
+        let eq = program(mm.clone(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert_eq!(
+            run(&eq, &[money("1.50", "EUR"), money("1.5", "EUR")]),
+            Ok(true)
+        );
+        // Equality across currencies is false, not an error (the interpreter's `==`).
+        assert_eq!(
+            run(&eq, &[money("1.5", "EUR"), money("1.5", "USD")]),
+            Ok(false)
+        );
+        let ge = program(mm, cmp(CmpOp::Ge, slot(0), k(money("100.00", "EUR"))));
+        assert_eq!(
+            run(&ge, &[money("100", "EUR"), money("0", "EUR")]),
+            Ok(true)
+        );
+        assert_eq!(
+            run(&ge, &[money("99.999", "EUR"), money("0", "EUR")]),
+            Ok(false)
+        );
+        let member = program(
+            vec![Type::Decimal],
+            Expr::In(
+                b(slot(0)),
+                b(k(Value::List(Arc::from(vec![dec("1"), dec("2.5")])))),
+            ),
+        );
+        assert_eq!(run(&member, &[dec("2.50")]), Ok(true));
+        assert_eq!(run(&member, &[dec("1.01")]), Ok(false));
+    }
+
+    /// Same scale and sign: ordered inline by the 96-bit mantissa (its high word first),
+    /// reversed when negative.
+    #[test]
+    fn same_scale_orders_inline() {
+        let lt = program(dd(), cmp(CmpOp::Lt, slot(0), slot(1)));
+        let two64 = "18446744073709551616";
+        let below = "18446744073709551615";
+        for (x, y, want) in [
+            ("-1.5", "-1.4", true),
+            ("-1.4", "-1.5", false),
+            ("1.4", "1.5", true),
+            ("-1.5", "-1.5", false),
+            (below, two64, true),
+            (two64, below, false),
+            ("-18446744073709551616", "-18446744073709551615", true),
+            ("4294967296.00", "4294967295.99", false),
+            ("4294967295.99", "4294967296.00", true),
+        ] {
+            assert_eq!(run(&lt, &[dec(x), dec(y)]), Ok(want), "{x} < {y}");
+        }
+        let max = Value::Decimal(Decimal::MAX);
+        let almost = Value::Decimal(Decimal::MAX - Decimal::ONE);
+        assert_eq!(run(&lt, &[almost.clone(), max.clone()]), Ok(true));
+        assert_eq!(run(&lt, &[max, almost]), Ok(false));
+        let eq = program(dd(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert_eq!(run(&eq, &[dec("-2.50"), dec("-2.5")]), Ok(true));
+        assert_eq!(run(&eq, &[dec("-2.50"), dec("-2.51")]), Ok(false));
+    }
+
+    #[test]
+    fn negatives_and_negation() {
+        let p = program(
+            vec![Type::Decimal],
+            cmp(CmpOp::Gt, Expr::Neg(b(slot(0))), k(dec("2.4"))),
+        );
+        assert_eq!(run(&p, &[dec("-2.5")]), Ok(true));
+        assert_eq!(run(&p, &[dec("2.5")]), Ok(false));
+        let p = program(
+            vec![Type::Money],
+            cmp(CmpOp::Eq, Expr::Neg(b(slot(0))), k(money("-3.10", "EUR"))),
+        );
+        assert_eq!(run(&p, &[money("3.1", "EUR")]), Ok(true));
+        assert_eq!(run(&p, &[money("3.1", "USD")]), Ok(false));
+    }
+
+    #[test]
+    fn overflow_is_the_interpreters_error() {
+        let max = Value::Decimal(Decimal::MAX);
+        let add = program(
+            dd(),
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Add, slot(0), slot(1)),
+                k(dec("0")),
+            ),
+        );
+        assert_eq!(
+            run(&add, &[max.clone(), dec("1")]),
+            Err("rule t.p#1: 79228162514264337593543950335 + 1 overflows".into())
+        );
+        let mul = program(
+            dd(),
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Mul, slot(0), slot(1)),
+                k(dec("0")),
+            ),
+        );
+        assert_eq!(
+            run(&mul, &[max.clone(), dec("-2.0")]),
+            Err("rule t.p#1: 79228162514264337593543950335 * -2.0 overflows".into())
+        );
+        // Money times an Int: the Int is the message's right operand.
+        let times = program(
+            vec![Type::Money, Type::Int],
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Mul, slot(0), slot(1)),
+                k(money("0", "EUR")),
+            ),
+        );
+        assert_eq!(
+            run(
+                &times,
+                &[
+                    Value::Money(Decimal::MIN, Arc::from("EUR")),
+                    Value::Int(i64::MIN)
+                ]
+            ),
+            Err(
+                "rule t.p#1: -79228162514264337593543950335 * -9223372036854775808 overflows"
+                    .into()
+            )
+        );
+        assert_eq!(
+            run(&times, &[money("2.50", "EUR"), Value::Int(3)]),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn division_by_zero_and_rounding() {
+        let div = |params, rhs| {
+            program(
+                params,
+                cmp(CmpOp::Eq, arith(ArithOp::Div, slot(0), slot(1)), rhs),
+            )
+        };
+        let p = div(dd(), k(dec("0.3333333333333333333333333333")));
+        assert_eq!(
+            run(&p, &[dec("1"), dec("0.00")]),
+            Err("rule t.p#1: 1 / 0.00: division by zero".into())
+        );
+        assert_eq!(run(&p, &[dec("1"), dec("3")]), Ok(true));
+        let p = div(dd(), k(dec("0.6666666666666666666666666667")));
+        assert_eq!(run(&p, &[dec("2"), dec("3")]), Ok(true));
+        let p = div(
+            vec![Type::Money, Type::Int],
+            k(money("3.3333333333333333333333333333", "EUR")),
+        );
+        assert_eq!(
+            run(&p, &[money("10", "EUR"), Value::Int(0)]),
+            Err("rule t.p#1: 10 / 0: division by zero".into())
+        );
+        assert_eq!(run(&p, &[money("10", "EUR"), Value::Int(3)]), Ok(true));
+        let rem = program(
+            dd(),
+            cmp(
+                CmpOp::Eq,
+                arith(ArithOp::Rem, slot(0), slot(1)),
+                k(dec("0")),
+            ),
+        );
+        assert_eq!(
+            run(&rem, &[dec("1"), dec("3")]),
+            Err("rule t.p#1: `%` is for Int only".into())
+        );
+    }
+
+    #[test]
+    fn currencies_must_match() {
+        let mm = vec![Type::Money, Type::Money];
+        let add = program(
+            mm.clone(),
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Add, slot(0), slot(1)),
+                k(money("0", "EUR")),
+            ),
+        );
+        assert_eq!(
+            run(&add, &[money("1", "EUR"), money("1", "USD")]),
+            Err("rule t.p#1: money in EUR + money in USD: mixed currencies".into())
+        );
+        // A currency no constant has (an input string's id) is named in the message too.
+        assert_eq!(
+            run(&add, &[money("1", "JPY"), money("1", "GBP")]),
+            Err("rule t.p#1: money in JPY + money in GBP: mixed currencies".into())
+        );
+        assert_eq!(
+            run(&add, &[money("1", "EUR"), money("-1", "EUR")]),
+            Ok(false)
+        );
+        let lt = program(mm, cmp(CmpOp::Lt, slot(0), slot(1)));
+        assert_eq!(
+            run(&lt, &[money("1", "USD"), money("2", "EUR")]),
+            Err("rule t.p#1: comparing money in USD with money in EUR".into())
+        );
+        // In a range, `lo <= v` is ordered first: its currencies fail before the absent `hi`.
+        let range = program(
+            vec![
+                Type::Money,
+                Type::Money,
+                Type::Optional(Box::new(Type::Money)),
+            ],
+            Expr::InRange {
+                value: b(slot(1)),
+                lo: b(slot(0)),
+                hi: b(slot(2)),
+                inclusive: false,
+            },
+        );
+        assert_eq!(
+            run(
+                &range,
+                &[money("1", "USD"), money("2", "EUR"), Value::Absent]
+            ),
+            Err("rule t.p#1: comparing money in USD with money in EUR".into())
+        );
+        assert_eq!(
+            run(
+                &range,
+                &[money("1", "EUR"), money("2", "EUR"), Value::Absent]
+            ),
+            Err("rule t.p#1: comparing an absent value".into())
+        );
+        assert_eq!(
+            run(
+                &range,
+                &[money("1", "EUR"), money("2", "EUR"), money("2.00", "EUR")]
+            ),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn absent_decimals_fail_or_default_like_the_interpreter() {
+        let od = vec![Type::Optional(Box::new(Type::Decimal)), Type::Decimal];
+        let add = program(
+            od.clone(),
+            cmp(
+                CmpOp::Gt,
+                arith(ArithOp::Add, slot(0), slot(1)),
+                k(dec("0")),
+            ),
+        );
+        assert_eq!(
+            run(&add, &[Value::Absent, dec("1")]),
+            Err("rule t.p#1: absent + Decimal: absent where a value is needed".into())
+        );
+        let dflt = program(
+            od.clone(),
+            cmp(
+                CmpOp::Eq,
+                Expr::Default(b(slot(0)), b(slot(1))),
+                k(dec("7.0")),
+            ),
+        );
+        assert_eq!(run(&dflt, &[Value::Absent, dec("7")]), Ok(true));
+        assert_eq!(run(&dflt, &[dec("6.99"), dec("7")]), Ok(false));
+        let eq = program(od, cmp(CmpOp::Eq, slot(0), k(Value::Absent)));
+        assert_eq!(run(&eq, &[Value::Absent, dec("1")]), Ok(true));
+        assert_eq!(run(&eq, &[dec("0"), dec("1")]), Ok(false));
+        // An `if` joining a decimal with an absent one, compared for equality.
+        let join = program(
+            vec![Type::Bool, Type::Decimal],
+            cmp(
+                CmpOp::Eq,
+                Expr::If(b(slot(0)), b(slot(1)), b(k(Value::Absent))),
+                k(dec("1")),
+            ),
+        );
+        assert_eq!(run(&join, &[Value::Bool(false), dec("1")]), Ok(false));
+        assert_eq!(run(&join, &[Value::Bool(true), dec("1.000")]), Ok(true));
+    }
+
+    /// A decision ranked by Decimals (and by nothing: an Int 0, below any Decimal; and by a
+    /// failing division: `i64::MIN`) ranks as the interpreter does, ties in written order.
+    #[test]
+    fn decisions_rank_by_decimals() {
+        use crate::ir::{DecisionDef, Proposal};
+        let mut program = program(dd(), cmp(CmpOp::Gt, slot(0), slot(1)));
+        let prop = |line: u32, rank: Option<Expr>| Proposal {
+            action: "t.act".into(),
+            args: vec![slot(0), slot(1)],
+            rank,
+            condition: None,
+            source: SourceRef {
+                line,
+                ..SourceRef::default()
+            },
+        };
+        program.decisions = vec![DecisionDef {
+            name: "d".into(),
+            qualified: "t.d".into(),
+            params: program.policies[0].params.clone(),
+            now_slot: None,
+            slots: 2,
+            proposals: vec![
+                prop(1, None),
+                prop(2, Some(slot(0))),
+                prop(3, Some(arith(ArithOp::Div, slot(0), slot(1)))),
+                prop(4, Some(k(dec("-1.5")))),
+                prop(5, Some(slot(1))),
+                prop(6, Some(k(dec("2.50")))),
+            ],
+        }];
+        let jit = compile(&program);
+        assert_eq!(jit.decision_unsupported(0), None);
+        let mut lines_seen = Vec::new();
+        for (x, y) in [("2.5", "1"), ("1", "0"), ("-3", "2.500"), ("2.5", "2.5")] {
+            let args = [dec(x), dec(y)];
+            let expected = interp::rank(&program, 0, &args, 0, &NoSignals);
+            let actual = jit.decide_decision(0, &args, 0);
+            assert_eq!(actual.as_ref(), Some(&expected), "{x} {y}");
+            let lines: Vec<u32> = expected.unwrap().iter().map(|c| c.line).collect();
+            lines_seen.push(lines);
+        }
+        // 2.5 / 1: 2.5 (line 2), 2.5 (3), 2.50 (6), 1 (5), -1.5 (4), then the Int 0 (1).
+        assert_eq!(lines_seen[0], [2, 3, 6, 5, 4, 1]);
+        // 1 / 0 fails: its candidate is last, below the Int 0.
+        assert_eq!(lines_seen[1], [6, 2, 5, 4, 1, 3]);
+    }
+
+    #[test]
+    fn words_round_trip() {
+        for d in [
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(-1, 28),
+            Decimal::ZERO,
+        ] {
+            assert_eq!(dec_of(dec_words(&d)), d);
+            assert_eq!(dec_of(dec_words(&d)).to_string(), d.to_string());
+        }
     }
 }

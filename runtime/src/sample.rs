@@ -77,6 +77,28 @@ impl Sampler {
         }
     }
 
+    /// Mostly cents; now and then another scale (`1.5` against `1.50`), or an extreme (overflow,
+    /// rounding at 28 digits, signed zeros).
+    fn decimal(&mut self) -> Decimal {
+        match self.below(8) {
+            0 => Decimal::new(self.int() % 100_000, self.below(5) as u32),
+            1 => {
+                let extremes = [
+                    Decimal::MAX,
+                    Decimal::MIN,
+                    Decimal::ZERO,
+                    -Decimal::new(0, 2),
+                    Decimal::new(1, 28),
+                    Decimal::new(i64::MAX, 0),
+                    Decimal::new(self.int(), 3),
+                    Decimal::new(1, 0) / Decimal::new(3, 0),
+                ];
+                extremes[self.below(extremes.len())]
+            }
+            _ => Decimal::new(self.int() % 100_000, 2),
+        }
+    }
+
     fn text(&mut self) -> Arc<str> {
         let i = self.below(self.texts.len());
         self.texts[i].clone()
@@ -94,8 +116,13 @@ impl Sampler {
         Some(match ty {
             Type::Bool => Value::Bool(self.below(2) == 0),
             Type::Int => Value::Int(self.int()),
-            Type::Decimal => Value::Decimal(Decimal::new(self.int() % 100_000, 2)),
-            Type::Money => Value::Money(Decimal::new(self.int() % 100_000, 2), Arc::from("EUR")),
+            Type::Decimal => Value::Decimal(self.decimal()),
+            Type::Money => {
+                let amount = self.decimal();
+                // Now and then another currency (mixed-currency errors).
+                let currency = if self.below(8) == 0 { "USD" } else { "EUR" };
+                Value::Money(amount, Arc::from(currency))
+            }
             Type::Text => Value::Text(self.text()),
             Type::Id => Value::Id(self.text()),
             Type::Tz => Value::Tz(Arc::from(

@@ -30,11 +30,6 @@ const NOT_COMPILED_YET: &[&str] = &[
     "uses a list or set value",
     "uses a constant list",
     "compares lists",
-    // Decimal and Money
-    "uses a Decimal value",
-    "uses a constant Decimal",
-    "uses a Money value",
-    "uses a constant Money",
     // text ordering and concatenation
     "orders Text",
     "computes Text + Text",
@@ -297,6 +292,7 @@ fn jit_and_interpreter_agree_on_generated_decisions() {
     use xop_runtime::ir::{DecisionDef, Expr, Proposal, SourceRef};
     let programs = env("XOP_GENERATED_PROGRAMS", PROGRAMS).min(60);
     let (mut compared, mut compiled, mut failed_candidates, mut ranked) = (0, 0, 0, 0);
+    let mut decimal_ranked = 0;
     for seed in 0..programs {
         let mut program = synth::program(seed);
         let decisions: Vec<DecisionDef> = program
@@ -304,11 +300,37 @@ fn jit_and_interpreter_agree_on_generated_decisions() {
             .iter()
             .map(|pol| {
                 let cond = |k: usize| pol.rules[k % pol.rules.len()].condition.clone();
+                // A Decimal parameter, if any, ranks the last proposal (Decimal ranks order
+                // above Int ones).
+                let records = &program.records;
+                let decimal = pol
+                    .params
+                    .iter()
+                    .enumerate()
+                    .find_map(|(j, p)| match &p.ty {
+                        Type::Decimal => Some(Expr::Slot(j as u32)),
+                        Type::Record(r) => records[*r as usize]
+                            .fields
+                            .iter()
+                            .position(|f| f.ty == Type::Decimal)
+                            .map(|f| Expr::Field(Box::new(Expr::Slot(j as u32)), f as u32)),
+                        _ => None,
+                    })
+                    .or_else(|| {
+                        let c = cond(5)?;
+                        let d = |s: &str| {
+                            s.parse()
+                                .ok()
+                                .map(|d| Box::new(Expr::Const(Value::Decimal(d))))
+                        };
+                        Some(Expr::If(Box::new(c), d("1.5")?, d("-0.50")?))
+                    });
                 let proposals = (0..4)
                     .map(|k| Proposal {
                         action: pol.action.clone(),
                         args: (0..pol.params.len() as u32).map(Expr::Slot).collect(),
                         rank: match k % 3 {
+                            0 if k == 3 => decimal.clone(),
                             0 => None,
                             1 => cond(k + 1).map(|c| {
                                 Expr::If(
@@ -347,6 +369,9 @@ fn jit_and_interpreter_agree_on_generated_decisions() {
                 continue;
             }
             compiled += 1;
+            if program.decisions[i].proposals[3].rank.is_some() {
+                decimal_ranked += 1;
+            }
             let mut sampler = Sampler::new(&program, seed.wrapping_mul(7919) + i as u64);
             for _ in 0..60 {
                 let args = sampler.args(&program, i).expect("sampled input");
@@ -378,4 +403,5 @@ fn jit_and_interpreter_agree_on_generated_decisions() {
         "too few decisions compiled: {compiled}"
     );
     assert!(failed_candidates > 0 && failed_candidates * 2 < ranked);
+    assert!(decimal_ranked > 0, "no decision ranked by a Decimal");
 }

@@ -1388,8 +1388,8 @@ fn unsupported_policies_fall_back() {
             )],
         ),
         policy(
-            "decimal",
-            vec![param("x", Type::Decimal)],
+            "text-order",
+            vec![param("x", Type::Text)],
             None,
             vec![(Verdict::Deny, "d", Some(cmp(CmpOp::Gt, slot(0), slot(0))))],
         ),
@@ -1414,8 +1414,12 @@ fn unsupported_policies_fall_back() {
             .expect("a reason")
             .contains("builds a record")
     );
-    assert_eq!(jit.decide(2, &[Value::Decimal(1.into())], 0), None);
-    assert!(jit.unsupported(2).expect("a reason").contains("Decimal"));
+    assert_eq!(jit.decide(2, &[Value::text("a")], 0), None);
+    assert!(
+        jit.unsupported(2)
+            .expect("a reason")
+            .contains("orders Text")
+    );
     // the supported policy of the same module still runs
     assert_eq!(jit.unsupported(3), None);
     let d = jit.decide(3, &[Value::Int(5)], 0).expect("compiled");
@@ -1708,13 +1712,37 @@ fn decisions_rank_like_the_interpreter() {
 fn decisions_hot_path_and_fallback() {
     let p = decision_program();
     let jit = jit::compile(&p);
-    // A Decimal rank is not compiled: the interpreter ranks it, and the reason says why.
-    assert!(
-        jit.decision_unsupported(1)
-            .expect("a reason")
-            .contains("Decimal")
+    // A Decimal rank is compiled (three words per rank) and ranks as the interpreter does.
+    assert_eq!(jit.decision_unsupported(1), None);
+    let ranked = jit.decide_decision(1, &[Value::Int(1)], 0);
+    assert_eq!(
+        ranked,
+        Some(interp::rank(&p, 1, &[Value::Int(1)], 0, &NoSignals))
     );
-    assert_eq!(jit.decide_decision(1, &[Value::Int(1)], 0), None);
+    assert_eq!(
+        ranked.and_then(Result::ok).expect("ranked")[0].rank,
+        Value::Decimal(1.into())
+    );
+    let input = jit.bind_decision(1, &[Value::Int(1)]).expect("valid input");
+    let mut out = jit.decision_output(1);
+    jit.run_decision(&input, 0, &mut out).expect("runs");
+    assert_eq!(out.rank(0), Some(Value::Decimal(1.into())));
+    assert_eq!(out.candidate(0), Some((0, 1)));
+    // A rank of another kind is not compiled: the interpreter ranks it, and the reason says
+    // why.
+    let mut money = p.clone();
+    money.decisions[1].proposals[0].rank = Some(Expr::Const(Value::Money(
+        1.into(),
+        std::sync::Arc::from("EUR"),
+    )));
+    let money_jit = jit::compile(&money);
+    assert!(
+        money_jit
+            .decision_unsupported(1)
+            .expect("a reason")
+            .contains("ranks by a value of kind Money")
+    );
+    assert_eq!(money_jit.decide_decision(1, &[Value::Int(1)], 0), None);
     // No proposal: no candidate.
     assert_eq!(
         jit.decide_decision(2, &[Value::Int(1)], 0),

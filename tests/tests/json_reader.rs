@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use json_inputs::{Tally, check, check_program};
 use xop_compiler::db::Workspace;
 use xop_compiler::diagnostic::Severity;
-use xop_runtime::ir::Program;
+use xop_runtime::ir::{Program, Type};
 use xop_runtime::jit::Bound;
 
 /// Checks and lowers the `.xop` files under `dir` (none may have an error).
@@ -61,6 +61,19 @@ fn shipped_inputs(dir: &Path) -> Vec<(Option<String>, String)> {
     out
 }
 
+/// Whether a value of `ty` holds a Decimal or Money somewhere.
+fn has_decimals(program: &Program, ty: &Type, depth: u32) -> bool {
+    match ty {
+        Type::Decimal | Type::Money => true,
+        Type::Optional(t) | Type::List(t) | Type::Set(t) => has_decimals(program, t, depth),
+        Type::Record(r) if depth < 16 => program.records[*r as usize]
+            .fields
+            .iter()
+            .any(|f| has_decimals(program, &f.ty, depth + 1)),
+        _ => false,
+    }
+}
+
 fn projects() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut dirs = vec![root.join("../examples/acme")];
@@ -80,6 +93,7 @@ fn projects() -> Vec<PathBuf> {
 fn reader_agrees_with_the_reference_on_the_projects() {
     let mut total = Tally::default();
     let mut compiled = 0;
+    let mut with_decimals = 0;
     for (i, dir) in projects().iter().enumerate() {
         let program = compile(dir);
         let jit = xop_runtime::jit::compile(&program);
@@ -90,6 +104,13 @@ fn reader_agrees_with_the_reference_on_the_projects() {
                 continue;
             };
             compiled += 1;
+            if program.policies[policy]
+                .params
+                .iter()
+                .any(|p| has_decimals(&program, &p.ty, 0))
+            {
+                with_decimals += 1;
+            }
             let mut into = Bound::empty();
             let name = &program.policies[policy].name;
             for (for_policy, json) in &inputs {
@@ -111,10 +132,16 @@ fn reader_agrees_with_the_reference_on_the_projects() {
         total.accepted += t.accepted;
         total.fast += t.fast;
     }
-    eprintln!("{compiled} policies, {total:?}");
+    eprintln!("{compiled} policies ({with_decimals} with Decimal or Money input), {total:?}");
     assert!(
         compiled >= 10,
         "only {compiled} policies compiled by the JIT"
+    );
+    // The money policies (refunds, charging, comparing, …) are read too, with their shipped
+    // inputs and generated ones in every form `bind` accepts.
+    assert!(
+        with_decimals >= 9,
+        "only {with_decimals} policies with Decimal or Money input read"
     );
     assert!(total.accepted * 5 > total.inputs, "{total:?}");
     assert!(total.accepted < total.inputs * 4 / 5, "{total:?}");

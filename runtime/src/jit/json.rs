@@ -89,9 +89,9 @@ enum Node {
     Text,
     Id,
     Tz,
-    /// Validated, takes no word (the JIT does not read it).
+    /// Two words: the decimal's [`super::dec_words`].
     Decimal,
-    /// Validated, takes no word.
+    /// Three words: the amount's two, then the currency's string id.
     Money,
     Symbol(SymbolKind),
     /// The enum's index into [`Plan::enums`].
@@ -882,7 +882,8 @@ impl Cx<'_> {
     fn int(&mut self, node: Node, seg: usize, at: usize, n: i64) -> Option<()> {
         match node {
             Node::Int | Node::Duration => self.s.put(seg, at, n, 0),
-            Node::Decimal => Some(()),
+            // `bind` reads the number's text: an integer's is `Decimal::from`'s (scale 0).
+            Node::Decimal => self.decimal(seg, at, rust_decimal::Decimal::from(n)),
             _ => None,
         }
     }
@@ -931,10 +932,27 @@ impl Cx<'_> {
                 self.s.put(seg, at, w, tag | TAG_TZ | ((z as u32) << 2))
             }
             Node::Duration => self.s.put(seg, at, bind::parse_duration(s).ok()?, 0),
-            Node::Decimal => bind::parse_decimal(s).ok().map(|_| ()),
-            Node::Money if money_text(s) => Some(()),
+            Node::Decimal => self.decimal(seg, at, bind::parse_decimal(s).ok()?),
+            Node::Money => {
+                let (amount, currency) = money_text(s)?;
+                self.decimal(seg, at, amount)?;
+                self.currency(seg, at, currency)
+            }
             _ => None,
         }
+    }
+
+    /// A decimal's two words at word `at` of segment `seg`.
+    fn decimal(&mut self, seg: usize, at: usize, d: rust_decimal::Decimal) -> Option<()> {
+        let [w0, w1] = super::dec_words(&d);
+        self.s.put(seg, at, w0, 0)?;
+        self.s.put(seg, at + 1, w1, 0)
+    }
+
+    /// Money's currency (a valid code), the word after its amount's at word `at`.
+    fn currency(&mut self, seg: usize, at: usize, code: &str) -> Option<()> {
+        let (w, tag) = self.s.intern(self.plan, code);
+        self.s.put(seg, at + 2, w, tag)
     }
 
     /// Ends a list of `n` elements read into segment `list` (sorted and deduplicated if it is a
@@ -1285,7 +1303,7 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let (r, at) = match self.present()? {
             (Node::Record(r), at) => (r, at),
-            (Node::Money, _) => return money_object(map),
+            (Node::Money, at) => return money_object(map, self.cx, self.seg, at),
             _ => return Err(no()),
         };
         let plan = self.cx.plan;
@@ -1369,29 +1387,43 @@ fn sort_set(plan: &Plan, s: &mut Scratch, seg: usize, text: bool) -> usize {
     n
 }
 
-/// Money as text, `"12.50 EUR"`, as `bind` checks it.
-fn money_text(s: &str) -> bool {
+/// `bind::currency_code`'s test (three upper-case ASCII letters), without its allocation.
+fn is_currency(s: &str) -> bool {
+    s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// Money as text, `"12.50 EUR"`, as `bind` reads it: the amount and the currency code.
+fn money_text(s: &str) -> Option<(rust_decimal::Decimal, &str)> {
     let mut parts = s.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(amount), Some(currency), None) => {
-            bind::parse_decimal(amount).is_ok() && bind::currency_code(currency).is_ok()
+        (Some(amount), Some(currency), None) if is_currency(currency) => {
+            Some((bind::parse_decimal(amount).ok()?, currency))
         }
-        _ => false,
+        _ => None,
     }
 }
 
-/// Money as `{"amount": "12.50", "currency": "EUR"}`, each key once.
-fn money_object<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+/// Money as `{"amount": "12.50", "currency": "EUR"}`, each key once, into its three words at
+/// word `at` of segment `seg`.
+fn money_object<'de, A: MapAccess<'de>>(
+    mut map: A,
+    cx: &mut Cx<'_>,
+    seg: usize,
+    at: usize,
+) -> Result<(), A::Error> {
     let (mut amount, mut currency) = (false, false);
     while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
         match &*key {
             "amount" if !amount => {
                 amount = true;
-                map.next_value_seed(AmountSeed)?;
+                let d = map.next_value_seed(AmountSeed)?;
+                cx.decimal(seg, at, d).ok_or_else(no)?;
             }
             "currency" if !currency => {
                 currency = true;
-                map.next_value_seed(CurrencySeed)?;
+                let code = map.next_value_seed(CurrencySeed)?;
+                let code = std::str::from_utf8(&code).map_err(|_| no())?;
+                cx.currency(seg, at, code).ok_or_else(no)?;
             }
             _ => return Err(no()),
         }
@@ -1407,25 +1439,26 @@ fn money_object<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
 struct AmountSeed;
 
 impl<'de> DeserializeSeed<'de> for AmountSeed {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    type Value = rust_decimal::Decimal;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for AmountSeed {
-    type Value = ();
+    type Value = rust_decimal::Decimal;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an amount")
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    // `bind` reads the number's text: an integer's is `Decimal::from`'s (scale 0).
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        Ok(rust_decimal::Decimal::from(n))
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        Ok(rust_decimal::Decimal::from(n))
     }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
-        bind::parse_decimal(s).map(|_| ()).map_err(|_| no())
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        bind::parse_decimal(s).map_err(|_| no())
     }
 }
 
@@ -1433,19 +1466,22 @@ impl<'de> Visitor<'de> for AmountSeed {
 struct CurrencySeed;
 
 impl<'de> DeserializeSeed<'de> for CurrencySeed {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    type Value = [u8; 3];
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for CurrencySeed {
-    type Value = ();
+    type Value = [u8; 3];
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a currency code")
     }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
-        bind::currency_code(s).map(|_| ()).map_err(|_| no())
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        if !is_currency(s) {
+            return Err(no());
+        }
+        s.as_bytes().try_into().map_err(|_| no())
     }
 }
 
