@@ -7,14 +7,15 @@
 //! Text, Id, Tz, records (fields flattened at fixed offsets), lists and sets of the input, and
 //! optionals of those; the decision time; constants of those kinds (and constant lists for
 //! `in`); `not`, `and`, `or`, comparisons (ordering on Int, Decimal, Money of one currency,
-//! Duration and Time; structural equality on everything supported but lists, records
-//! included), checked arithmetic on Int, Decimal, Money (`+ -` of one currency, `* /` by an
+//! Duration and Time; structural equality on everything supported, records included, and
+//! between a list or set of the input and a list literal or a set literal of constants),
+//! checked arithmetic on Int, Decimal, Money (`+ -` of one currency, `* /` by an
 //! Int or a Decimal), Duration and Time, unary minus, `in` a list or set literal, a constant
 //! list or a list of the input, ranges, `is present`, `??`, `if`, the quantifiers `any`, `all`
 //! and `count` over a list of the input, and the intrinsics `hours`, `minutes`, `days`,
 //! `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
-//! Not supported (the policy falls back): list and set literals as values and comparisons of
-//! lists, text ordering and concatenation, record literals, `swapped_within`, optional lists or
+//! Not supported (the policy falls back): list and set literals as values elsewhere, other
+//! comparisons of lists (two lists of the input, a set literal of computed elements), text ordering and concatenation, record literals, `swapped_within`, optional lists or
 //! intrinsic arguments, and signals.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
@@ -2940,6 +2941,22 @@ impl<'p> Gen<'p, '_, '_> {
             }
             Expr::And(a, b) => self.and_or(false, a, b, d),
             Expr::Or(a, b) => self.and_or(true, a, b, d),
+            Expr::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b)
+                if matches!(**a, Expr::List(_) | Expr::Set(_))
+                    || matches!(**b, Expr::List(_) | Expr::Set(_)) =>
+            {
+                let eq = self.literal_eq(a, b, d)?;
+                let val = if *op == CmpOp::Eq {
+                    eq
+                } else {
+                    self.b.ins().bxor_imm_u(eq, 1)
+                };
+                Ok(JV {
+                    base: Base::Bool,
+                    present: None,
+                    val,
+                })
+            }
             Expr::Cmp(op, a, b) => {
                 let a = self.expr(a, d)?;
                 let b = self.expr(b, d)?;
@@ -3590,6 +3607,84 @@ impl<'p> Gen<'p, '_, '_> {
             present: None,
             val: acc,
         })
+    }
+
+    /// `==` between a list or set of the input and a list or set literal (either side), 0/1.
+    /// A list is equal to a list literal of as many elements, element by element. A set (sorted
+    /// and without duplicates when bound) is equal to a set literal of constants when it has as
+    /// many elements as the literal has distinct ones and holds each of them. The literal's
+    /// elements are evaluated before the list is read when the literal is on the left, as the
+    /// interpreter evaluates the left operand first, and before any element is compared in
+    /// either case, so an element that fails fails whatever the lengths.
+    fn literal_eq(&mut self, a: &Expr, b: &Expr, d: u32) -> Result<CVal, String> {
+        let lit_left = matches!(a, Expr::List(_) | Expr::Set(_));
+        let (lit, other) = if lit_left { (a, b) } else { (b, a) };
+        if matches!(other, Expr::List(_) | Expr::Set(_)) {
+            return Err("compares two list literals".into());
+        }
+        let elems = |g: &mut Self| -> Result<Vec<JV>, String> {
+            match lit {
+                Expr::List(es) => es.iter().map(|e| g.expr(e, d + 1)).collect(),
+                Expr::Set(es) => {
+                    // Distinct constants only: the count to compare with is known here.
+                    let mut vals: Vec<&Value> = Vec::new();
+                    for e in es {
+                        let Expr::Const(v) = e else {
+                            return Err(
+                                "compares a set with a set literal that is not constant".into()
+                            );
+                        };
+                        if !vals.contains(&v) {
+                            vals.push(v);
+                        }
+                    }
+                    vals.into_iter().map(|v| g.konst(v)).collect()
+                }
+                _ => Err("compares lists".into()),
+            }
+        };
+        let (items, l) = if lit_left {
+            let items = elems(self)?;
+            (items, self.expr(other, d)?)
+        } else {
+            let l = self.expr(other, d)?;
+            (elems(self)?, l)
+        };
+        if items.iter().any(|it| matches!(it.base, Base::List(_))) {
+            return Err("compares lists of lists".into());
+        }
+        let (elem, start, len) = self.list_parts(&l, "`==`")?;
+        let n = items.len() as i64;
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let result = self.b.append_block_param(exit, I64);
+        let same_len = self.b.ins().icmp_imm_s(IntCC::Equal, len, n);
+        let zero = self.c(0);
+        self.b
+            .ins()
+            .brif(same_len, body, &[], exit, &[BlockArg::Value(zero)]);
+        self.b.switch_to_block(body);
+        let mut acc = self.c(1);
+        if matches!(lit, Expr::List(_)) {
+            let sz = size(self.program, &elem, 0)? as i64;
+            for (i, it) in items.into_iter().enumerate() {
+                // Element `i` starts at word `start + i * sz` of the input (see `Flat::lists`).
+                let w = self.b.ins().iadd_imm_s(start, i as i64 * sz);
+                let bytes = self.b.ins().ishl_imm_u(w, 3);
+                let addr = self.b.ins().iadd(self.input, bytes);
+                let e = self.load_typed(addr, 0, &elem)?;
+                let hit = self.eq(e, it, 0)?;
+                acc = self.b.ins().band(acc, hit);
+            }
+        } else {
+            for it in items {
+                let held = self.each(&l, "`==`", Quantifier::Any, |g, e| g.eq(e, it, 0))?;
+                acc = self.b.ins().band(acc, held);
+            }
+        }
+        self.b.ins().jump(exit, &[BlockArg::Value(acc)]);
+        self.b.switch_to_block(exit);
+        Ok(result)
     }
 
     /// The list `l` (a list value of the input) as its element type, start word and length.

@@ -807,7 +807,10 @@ impl Scratch {
             return (id, 0);
         }
         let known = &self.strings[..self.nstrings];
-        if let Some(k) = known.iter().position(|u| same(u.as_bytes(), text.as_bytes())) {
+        if let Some(k) = known
+            .iter()
+            .position(|u| same(u.as_bytes(), text.as_bytes()))
+        {
             return (k as i64, TAG_UNKNOWN);
         }
         if self.nstrings == self.strings.len() {
