@@ -258,7 +258,7 @@ impl Names {
 
 /// `a == b`, inline: the names compared here are short, and a call to `memcmp` was a tenth of
 /// reading an input. Words of eight bytes (overlapping at the end), then of four, then bytes.
-#[inline]
+#[inline(always)]
 fn same(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
