@@ -36,7 +36,11 @@ fn contact_bound(c: &mut Criterion) {
         let (input, now) = xop.bound_json(&json);
         xop.run_at(&input, now, &mut out);
         assert_eq!(xop.output_outcome(&out), want, "xop jit, {json}");
-        assert_eq!(outcome(&xop.interp_json(&json)), want, "interpreter, {json}");
+        assert_eq!(
+            outcome(&xop.interp_json(&json)),
+            want,
+            "interpreter, {json}"
+        );
     }
 
     let k = contact::timed_case();
