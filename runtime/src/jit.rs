@@ -116,8 +116,8 @@ pub struct JitModule {
     id: u64,
     program: Program,
     strings: HashMap<String, i64>,
-    /// The zone of every string used as a `Tz` constant, by id.
-    const_zones: Vec<(i64, Option<Zone>)>,
+    /// The zone of every string used as a `Tz` constant, by id (set once, by `compile`).
+    const_zones: Zones,
     policies: Vec<Entry>,
     /// The decisions, by index.
     decisions: Vec<DecisionEntry>,
@@ -246,7 +246,39 @@ pub struct Bound {
     unknown: Vec<String>,
     unknown_base: i64,
     /// The time zone of every `Tz` id of the input (`None`: not a known IANA zone).
-    zones: Vec<(i64, Option<Zone>)>,
+    zones: Zones,
+}
+
+/// Time zones by string id, as generated code finds them: the zones themselves, and next to
+/// them the pairs `(id, table address)` the code searches (see [`Zone::table_addr`]; 0 for an
+/// id that is no IANA zone). Both change only together, through `push` and `clear`, so every
+/// address in `pairs` is the table of a `Zone` held in `list`, alive as long as this value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Zones {
+    list: Vec<(i64, Option<Zone>)>,
+    pairs: Vec<i64>,
+}
+
+impl Zones {
+    pub(crate) fn push(&mut self, (id, zone): (i64, Option<Zone>)) {
+        self.pairs
+            .extend([id, zone.as_ref().map_or(0, Zone::table_addr)]);
+        self.list.push((id, zone));
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.list.clear();
+        self.pairs.clear();
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, (i64, Option<Zone>)> {
+        self.list.iter()
+    }
+
+    /// The pairs' address and how many pairs there are, for [`HostCtx`].
+    fn raw(&self) -> (*const i64, i64) {
+        (self.pairs.as_ptr(), self.list.len() as i64)
+    }
 }
 
 /// Where a compiled policy writes its decision ([`JitModule::output`]); reusable across calls.
@@ -413,7 +445,7 @@ pub fn compile(program: &Program) -> JitModule {
         id: NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         program: program.clone(),
         strings: HashMap::default(),
-        const_zones: Vec::new(),
+        const_zones: Zones::default(),
         policies: Vec::new(),
         decisions: Vec::new(),
         module: None,
@@ -580,7 +612,7 @@ impl JitModule {
             unknown: Vec::new(),
             unknown_base: 0,
             decision: false,
-            zones: Vec::new(),
+            zones: Zones::default(),
         };
         self.bind_into(policy, args, &mut b)?;
         Ok(b)
@@ -669,10 +701,7 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        let host = HostCtx {
-            module: self,
-            input,
-        };
+        let host = HostCtx::new(self, input);
         // SAFETY: `c.f` is live code of this module (freed only in `Drop`, which cannot run
         // while `&self` is borrowed). It reads the fixed part of the input, words
         // `0..input_words` (offsets derived from the parameter layout, never from input values;
@@ -682,7 +711,14 @@ impl JitModule {
         // `0..out_words` of the output (checked above). Other word values are only compared,
         // computed with, or used as a switch index that Cranelift bounds-checks. It allocates
         // nothing and cannot unwind; the one function it calls, `xop_zone_field`, gets the
-        // pointer to `host`, which lives until this call returns.
+        // pointer to `host`, which lives until this call returns. Through `host` it also reads
+        // the zone pairs of `input` and of `self` (`nzones` pairs from `zones`, likewise for the
+        // constants: `HostCtx::new` takes both from the `Vec` they describe) and the offset
+        // tables they point to: each address is that of a `Zone` held by the same `Zones`
+        // (`Zones::push`), which `input` (borrowed for the whole call) or `self` own and nothing
+        // changes during the call, and a `Zone`'s table never moves or changes while it lives.
+        // The code reads bucket `sec >> BUCKET_BITS` only for `0 <= sec < TABLE_END`, below the
+        // table's length (`Zone::table_addr`; checked at compile time in zone.rs).
         unsafe {
             (c.f)(
                 input.words.as_ptr(),
@@ -978,7 +1014,7 @@ impl JitModule {
             words: Vec::with_capacity(c.input_words),
             unknown: Vec::new(),
             unknown_base: self.strings.len() as i64,
-            zones: Vec::new(),
+            zones: Zones::default(),
         };
         let mut flat = Flat {
             module: self,
@@ -1027,16 +1063,14 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        let host = HostCtx {
-            module: self,
-            input,
-        };
+        let host = HostCtx::new(self, input);
         // SAFETY: as in `run`: `c.f` is live code of this module; it reads the input's fixed
         // part (`0..input_words`, checked above) and its lists (inside the buffer, written by
         // `bind_decision` only), writes only words `0..out_words` of the output (checked
         // above: the pairs at fixed offsets, at most one per proposal, and the proposals'
         // blocks), allocates nothing, cannot unwind, and passes `host` (alive until the call
-        // returns) to `xop_zone_field` only.
+        // returns) to `xop_zone_field` only. It reads the zone pairs and offset tables `host`
+        // points to, owned by `input` and `self` for the whole call, within bounds (see `run`).
         unsafe {
             (c.f)(
                 input.words.as_ptr(),
@@ -1132,7 +1166,7 @@ struct Flat<'m, 'v, 'b> {
     words: &'b mut Vec<i64>,
     /// Strings that are no constant, in order of first appearance: id `strings.len() + i`.
     unknown: Vec<&'v str>,
-    zones: &'b mut Vec<(i64, Option<Zone>)>,
+    zones: &'b mut Zones,
     /// Lists still to lay out: the word of their header, their element type, their elements,
     /// how deep they are.
     lists: Vec<(usize, &'m Type, &'v [Value], u32)>,
@@ -1246,10 +1280,38 @@ impl Host {
     }
 }
 
-/// What the host functions see of a running decision: its module and its input.
+/// What generated code and the host functions see of a running decision. Generated code reads
+/// the first four words (offsets [`CTX_ZONES`] …, fixed by `repr(C)`): the input's zone pairs
+/// and the module's constant zone pairs (see [`Zones`]), each as address and pair count.
+#[repr(C)]
 struct HostCtx<'a> {
+    zones: *const i64,
+    nzones: i64,
+    const_zones: *const i64,
+    nconst_zones: i64,
     module: &'a JitModule,
     input: &'a Bound,
+}
+
+/// Byte offsets of [`HostCtx`]'s words that generated code reads.
+const CTX_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, zones) as i32;
+const CTX_NZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nzones) as i32;
+const CTX_CONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, const_zones) as i32;
+const CTX_NCONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nconst_zones) as i32;
+
+impl<'a> HostCtx<'a> {
+    fn new(module: &'a JitModule, input: &'a Bound) -> HostCtx<'a> {
+        let (zones, nzones) = input.zones.raw();
+        let (const_zones, nconst_zones) = module.const_zones.raw();
+        HostCtx {
+            zones,
+            nzones,
+            const_zones,
+            nconst_zones,
+            module,
+            input,
+        }
+    }
 }
 
 /// `local_hour` (`field` 0) or `day_of_week` (`field` 1) of instant `t` in the zone of string
@@ -3098,6 +3160,140 @@ impl<'p> Gen<'p, '_, '_> {
         Ok(v)
     }
 
+    /// `field` of instant `t` (ms) in the zone of string id `tz`, as [`Zone::field`] computes
+    /// it, or a run-time error as the interpreter gives it.
+    ///
+    /// The zone's table is found by searching the context's zone pairs (the input's, then the
+    /// module's constants: almost always one pair), and read inline: bucket `sec >> BUCKET_BITS`
+    /// gives the offset, then the local hour or weekday is a few divisions by constants, which
+    /// Cranelift turns into multiplications. The host call [`xop_zone_field`] remains for what
+    /// the table does not answer: an id that is no IANA zone, an instant outside 1970–2106,
+    /// a bucket with two transitions; it also words the errors.
+    fn zone_field(&mut self, t: CVal, tz: CVal, field: Field) -> CVal {
+        use crate::zone::{
+            ASK_JIFF, BUCKET_AFTER, BUCKET_AT, BUCKET_BEFORE, BUCKET_BITS, BUCKET_SIZE_BITS, DAY,
+            TABLE_END,
+        };
+        let f = MemFlagsData::trusted();
+        let slow = self.b.create_block();
+        let found = self.b.create_block();
+        let table = self.b.append_block_param(found, I64);
+        let done = self.b.create_block();
+        let r = self.b.append_block_param(done, I64);
+        self.b.set_cold_block(slow);
+        // The two pair arrays, one after the other: a miss in the input's goes on to the
+        // constants', a miss there to the host call (which answers "unknown zone").
+        let consts = self.b.create_block();
+        let ctx = self.ctx;
+        let zones = self.b.ins().load(I64, f, ctx, CTX_ZONES);
+        let nzones = self.b.ins().load(I64, f, ctx, CTX_NZONES);
+        self.search_pairs(zones, nzones, tz, found, consts);
+        self.b.switch_to_block(consts);
+        let czones = self.b.ins().load(I64, f, ctx, CTX_CONST_ZONES);
+        let nczones = self.b.ins().load(I64, f, ctx, CTX_NCONST_ZONES);
+        self.search_pairs(czones, nczones, tz, found, slow);
+
+        // Found: a table (address 0 is a name that is no zone: the host call says so). The
+        // instant must be in the table's range, `0 <= t < TABLE_END * 1000`: one unsigned
+        // compare, since a negative `t` is a huge unsigned one.
+        self.b.switch_to_block(found);
+        let in_range = self.b.create_block();
+        let known = self.b.create_block();
+        self.b.ins().brif(table, known, &[], slow, &[]);
+        self.b.switch_to_block(known);
+        let ok = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, t, TABLE_END * 1000);
+        self.b.ins().brif(ok, in_range, &[], slow, &[]);
+
+        // `sec = t / 1000` (t is non-negative here, so this is `div_euclid`), then its bucket:
+        // `table + (sec >> BUCKET_BITS) * 16`, below 1,024 buckets since `sec < 2^32`.
+        self.b.switch_to_block(in_range);
+        let thousand = self.c(1000);
+        let sec = self.b.ins().udiv(t, thousand);
+        let index = self.b.ins().ushr_imm_u(sec, i64::from(BUCKET_BITS));
+        let off = self.b.ins().ishl_imm_u(index, i64::from(BUCKET_SIZE_BITS));
+        let bucket = self.b.ins().iadd(table, off);
+        let at = self.b.ins().load(I64, f, bucket, BUCKET_AT);
+        let before = self.b.ins().sload32(f, bucket, BUCKET_BEFORE);
+        let after = self.b.ins().sload32(f, bucket, BUCKET_AFTER);
+        let ask = self.b.ins().icmp_imm_s(IntCC::Equal, at, ASK_JIFF);
+        let table_answers = self.b.create_block();
+        self.b.ins().brif(ask, slow, &[], table_answers, &[]);
+
+        // The offset in force, then the local time shifted by a week: positive (offsets are
+        // under a day), so unsigned divisions give the Euclidean ones, and a whole week keeps
+        // both the hour and the weekday.
+        self.b.switch_to_block(table_answers);
+        let later = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, sec, at);
+        let offset = self.b.ins().select(later, after, before);
+        let local = self.b.ins().iadd(sec, offset);
+        let local = self.b.ins().iadd_imm_s(local, 7 * DAY);
+        let day = self.c(DAY);
+        let value = match field {
+            Field::Hour => {
+                let in_day = self.b.ins().urem(local, day);
+                let hour = self.c(3600);
+                self.b.ins().udiv(in_day, hour)
+            }
+            Field::Weekday => {
+                // 1970-01-01 was a Thursday, ISO day 4.
+                let days = self.b.ins().udiv(local, day);
+                let days = self.b.ins().iadd_imm_s(days, 3);
+                let seven = self.c(7);
+                let wd = self.b.ins().urem(days, seven);
+                self.b.ins().iadd_imm_s(wd, 1)
+            }
+        };
+        self.b.ins().jump(done, &[BlockArg::Value(value)]);
+
+        // The host call, for everything else, with the errors it reports.
+        self.b.switch_to_block(slow);
+        let which = self.c(i64::from(field == Field::Weekday));
+        let call = self.b.ins().call(self.zone_field, &[ctx, t, tz, which]);
+        let answer = self.b.inst_results(call)[0];
+        let unknown = self.b.ins().icmp_imm_s(IntCC::Equal, answer, ZONE_UNKNOWN);
+        self.check(unknown, Site::UnknownZone, t, tz);
+        let range = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, answer, INSTANT_OUT_OF_RANGE);
+        self.check(range, Site::InstantRange, t, tz);
+        self.b.ins().jump(done, &[BlockArg::Value(answer)]);
+
+        self.b.switch_to_block(done);
+        r
+    }
+
+    /// Searches `n` pairs `(id, table address)` at `pairs` for `tz`: to `found` with the
+    /// address, or to `miss`.
+    fn search_pairs(&mut self, pairs: CVal, n: CVal, tz: CVal, found: Block, miss: Block) {
+        let f = MemFlagsData::trusted();
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        let zero = self.c(0);
+        self.b.ins().jump(head, &[BlockArg::Value(zero)]);
+        self.b.switch_to_block(head);
+        let end = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, n);
+        self.b.ins().brif(end, miss, &[], body, &[]);
+        self.b.switch_to_block(body);
+        let off = self.b.ins().ishl_imm_u(i, 4);
+        let pair = self.b.ins().iadd(pairs, off);
+        let id = self.b.ins().load(I64, f, pair, 0);
+        let addr = self.b.ins().load(I64, f, pair, 8);
+        let hit = self.b.ins().icmp(IntCC::Equal, id, tz);
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().brif(
+            hit,
+            found,
+            &[BlockArg::Value(addr)],
+            head,
+            &[BlockArg::Value(next)],
+        );
+    }
+
     /// `t >= now - window`, exactly (in 128 bits), as a 0/1 word.
     fn at_or_after_window_start(&mut self, t: CVal, window: CVal) -> CVal {
         let t = self.b.ins().sextend(I128, t);
@@ -3144,21 +3340,12 @@ impl<'p> Gen<'p, '_, '_> {
                 }
             }
             (Intrinsic::LocalHour | Intrinsic::DayOfWeek, [Base::Time, Base::Tz]) => {
-                let (t, tz) = (vs[0].val, vs[1].val);
-                let field = self.c(i64::from(which == Intrinsic::DayOfWeek));
-                let call = self
-                    .b
-                    .ins()
-                    .call(self.zone_field, &[self.ctx, t, tz, field]);
-                let r = self.b.inst_results(call)[0];
-                let unknown = self.b.ins().icmp_imm_s(IntCC::Equal, r, ZONE_UNKNOWN);
-                self.check(unknown, Site::UnknownZone, t, tz);
-                let range = self
-                    .b
-                    .ins()
-                    .icmp_imm_s(IntCC::Equal, r, INSTANT_OUT_OF_RANGE);
-                self.check(range, Site::InstantRange, t, tz);
-                int(r)
+                let field = if which == Intrinsic::DayOfWeek {
+                    Field::Weekday
+                } else {
+                    Field::Hour
+                };
+                int(self.zone_field(vs[0].val, vs[1].val, field))
             }
             (Intrinsic::Consent, [Base::List(_), Base::Symbol, Base::Symbol]) => {
                 let (purpose, channel) = (vs[1].val, vs[2].val);
