@@ -55,7 +55,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::sync::Mutex;
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{I64, I128};
+use cranelift_codegen::ir::types::{I32, I64, I128};
 use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder, MemFlagsData};
 use cranelift_codegen::ir::{Block, FuncRef, Value as CVal};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
@@ -3210,8 +3210,7 @@ impl<'p> Gen<'p, '_, '_> {
         // `sec = t / 1000` (t is non-negative here, so this is `div_euclid`), then its bucket:
         // `table + (sec >> BUCKET_BITS) * 16`, below 1,024 buckets since `sec < 2^32`.
         self.b.switch_to_block(in_range);
-        let thousand = self.c(1000);
-        let sec = self.b.ins().udiv(t, thousand);
+        let sec = self.udiv_small(t, 1000);
         let index = self.b.ins().ushr_imm_u(sec, i64::from(BUCKET_BITS));
         let off = self.b.ins().ishl_imm_u(index, i64::from(BUCKET_SIZE_BITS));
         let bucket = self.b.ins().iadd(table, off);
@@ -3224,26 +3223,30 @@ impl<'p> Gen<'p, '_, '_> {
 
         // The offset in force, then the local time shifted by a week: positive (offsets are
         // under a day), so unsigned divisions give the Euclidean ones, and a whole week keeps
-        // both the hour and the weekday.
+        // both the hour and the weekday. It is below 2^34, so the hours and days since the
+        // shifted epoch fit 32 bits.
         self.b.switch_to_block(table_answers);
         let later = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, sec, at);
         let offset = self.b.ins().select(later, after, before);
         let local = self.b.ins().iadd(sec, offset);
         let local = self.b.ins().iadd_imm_s(local, 7 * DAY);
-        let day = self.c(DAY);
         let value = match field {
             Field::Hour => {
-                let in_day = self.b.ins().urem(local, day);
-                let hour = self.c(3600);
-                self.b.ins().udiv(in_day, hour)
+                let hours = self.udiv_small(local, 3600);
+                let hours = self.b.ins().ireduce(I32, hours);
+                let day = self.b.ins().iconst(I32, 24);
+                let hour = self.b.ins().urem(hours, day);
+                self.b.ins().uextend(I64, hour)
             }
             Field::Weekday => {
                 // 1970-01-01 was a Thursday, ISO day 4.
-                let days = self.b.ins().udiv(local, day);
+                let days = self.udiv_small(local, DAY as u64);
+                let days = self.b.ins().ireduce(I32, days);
                 let days = self.b.ins().iadd_imm_s(days, 3);
-                let seven = self.c(7);
-                let wd = self.b.ins().urem(days, seven);
-                self.b.ins().iadd_imm_s(wd, 1)
+                let week = self.b.ins().iconst(I32, 7);
+                let wd = self.b.ins().urem(days, week);
+                let wd = self.b.ins().iadd_imm_s(wd, 1);
+                self.b.ins().uextend(I64, wd)
             }
         };
         self.b.ins().jump(done, &[BlockArg::Value(value)]);
@@ -3264,6 +3267,17 @@ impl<'p> Gen<'p, '_, '_> {
 
         self.b.switch_to_block(done);
         r
+    }
+
+    /// `x / d` for `x < 2^48` and `d` one of 1,000, 3,600, 86,400: the high word of
+    /// `x * ceil(2^64 / d)`. That product is `2^64 * (x/d + x*e / (d * 2^64))` with
+    /// `e = ceil(2^64/d) * d - 2^64` (384, 3,584 and 61,184), so the floor is exact while
+    /// `x * e < 2^64`. Cranelift's own `udiv` by a constant must hold for all of `u64`, which
+    /// for these divisors costs three more instructions on the look-up's critical path.
+    fn udiv_small(&mut self, x: CVal, d: u64) -> CVal {
+        debug_assert!(matches!(d, 1_000 | 3_600 | 86_400));
+        let m = self.c(u64::MAX.div_ceil(d) as i64);
+        self.b.ins().umulhi(x, m)
     }
 
     /// Searches `n` pairs `(id, table address)` at `pairs` for `tz`: to `found` with the
