@@ -54,6 +54,11 @@ fn source() -> String {
         }
         s.push_str("  allow \"ok\"\n}\n");
     }
+    // A decision's code looks zones up too (ranked by both fields, guarded by both policies).
+    s.push_str(
+        "\ndecision zoned(tz: Tz) at now {\n  propose probe(tz: tz)\n      \
+         rank by local_hour(now, tz) * 10 + day_of_week(now, tz)\n}\n",
+    );
     s
 }
 
@@ -191,6 +196,32 @@ fn inline_lookup_agrees_with_the_zone_and_the_interpreter() {
         }
     }
     assert!(checked > 5_000, "only {checked} instants");
+}
+
+#[test]
+fn decisions_look_zones_up_inline_too() {
+    let e = Engines::new();
+    let (decision, _) = e
+        .program
+        .decisions
+        .iter()
+        .enumerate()
+        .find(|(_, d)| d.name == "zoned")
+        .expect("the decision");
+    let mut state = 14;
+    for name in ["Australia/Lord_Howe", "Asia/Kathmandu", "Europe/Atlantis"] {
+        let zone = Zone::get(name).ok();
+        let instants = zone.as_ref().map_or_else(
+            || vec![0, 1_764_061_200_000, i64::MAX],
+            |z| instants(z, &mut state),
+        );
+        let args = [Value::Tz(name.into())];
+        for ms in instants {
+            let jit = e.jit.decide_decision(decision, &args, ms);
+            let interp = interp::rank(&e.program, decision, &args, ms, &NoSignals);
+            assert_eq!(jit, Some(interp), "{name} at {ms} ms");
+        }
+    }
 }
 
 #[test]
