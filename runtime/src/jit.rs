@@ -1281,10 +1281,14 @@ impl Host {
 }
 
 /// What generated code and the host functions see of a running decision. Generated code reads
-/// the first four words (offsets [`CTX_ZONES`] …, fixed by `repr(C)`): the input's zone pairs
-/// and the module's constant zone pairs (see [`Zones`]), each as address and pair count.
+/// the first six words (offsets [`CTX_ZONE0`] …, fixed by `repr(C)`): a copy of the input's
+/// first zone pair (the usual case: one load less on the look-up's path), then the input's
+/// zone pairs and the module's constant zone pairs (see [`Zones`]), each as address and pair
+/// count.
 #[repr(C)]
 struct HostCtx<'a> {
+    /// The input's first pair `(id, table address)`, or `(-1, 0)` (no id is negative).
+    zone0: [i64; 2],
     zones: *const i64,
     nzones: i64,
     const_zones: *const i64,
@@ -1294,6 +1298,7 @@ struct HostCtx<'a> {
 }
 
 /// Byte offsets of [`HostCtx`]'s words that generated code reads.
+const CTX_ZONE0: i32 = std::mem::offset_of!(HostCtx<'static>, zone0) as i32;
 const CTX_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, zones) as i32;
 const CTX_NZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nzones) as i32;
 const CTX_CONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, const_zones) as i32;
@@ -1303,7 +1308,12 @@ impl<'a> HostCtx<'a> {
     fn new(module: &'a JitModule, input: &'a Bound) -> HostCtx<'a> {
         let (zones, nzones) = input.zones.raw();
         let (const_zones, nconst_zones) = module.const_zones.raw();
+        let zone0 = match input.zones.pairs.get(..2) {
+            Some(&[id, table]) => [id, table],
+            _ => [-1, 0],
+        };
         HostCtx {
+            zone0,
             zones,
             nzones,
             const_zones,
@@ -3181,10 +3191,19 @@ impl<'p> Gen<'p, '_, '_> {
         let done = self.b.create_block();
         let r = self.b.append_block_param(done, I64);
         self.b.set_cold_block(slow);
-        // The two pair arrays, one after the other: a miss in the input's goes on to the
-        // constants', a miss there to the host call (which answers "unknown zone").
+        // The input's first pair, then the two pair arrays, one after the other: a miss in the
+        // input's goes on to the constants', a miss there to the host call (which answers
+        // "unknown zone").
         let consts = self.b.create_block();
+        let rest = self.b.create_block();
         let ctx = self.ctx;
+        let id0 = self.b.ins().load(I64, f, ctx, CTX_ZONE0);
+        let table0 = self.b.ins().load(I64, f, ctx, CTX_ZONE0 + 8);
+        let hit0 = self.b.ins().icmp(IntCC::Equal, id0, tz);
+        self.b
+            .ins()
+            .brif(hit0, found, &[BlockArg::Value(table0)], rest, &[]);
+        self.b.switch_to_block(rest);
         let zones = self.b.ins().load(I64, f, ctx, CTX_ZONES);
         let nzones = self.b.ins().load(I64, f, ctx, CTX_NZONES);
         self.search_pairs(zones, nzones, tz, found, consts);
