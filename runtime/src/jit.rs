@@ -713,8 +713,9 @@ impl JitModule {
         // nothing and cannot unwind; the one function it calls, `xop_zone_field`, gets the
         // pointer to `host`, which lives until this call returns. Through `host` it also reads
         // the zone pairs of `input` and of `self` (`nzones` pairs from `zones`, likewise for the
-        // constants: `HostCtx::new` takes both from the `Vec` they describe) and the offset
-        // tables they point to: each address is that of a `Zone` held by the same `Zones`
+        // constants: `HostCtx::new` takes both from the `Vec` they describe, and copies the
+        // input's first pair) and the offset tables they point to (never through a pair whose
+        // address is 0): each address is that of a `Zone` held by the same `Zones`
         // (`Zones::push`), which `input` (borrowed for the whole call) or `self` own and nothing
         // changes during the call, and a `Zone`'s table never moves or changes while it lives.
         // The code reads bucket `sec >> BUCKET_BITS` only for `0 <= sec < TABLE_END`, below the
