@@ -3384,12 +3384,22 @@ impl<'p> Gen<'p, '_, '_> {
             (Intrinsic::Consent, [Base::List(_), Base::Symbol, Base::Symbol]) => {
                 let (purpose, channel) = (vs[1].val, vs[2].val);
                 let val = self.each(&vs[0], fname, Quantifier::Any, |g, k| {
+                    // Purpose and channel first: a record for another purpose or channel (most
+                    // of them) skips the loads and compares of its times, as Rust's `&&` would.
                     let kp = g.elem_field(&k, "purpose", Base::Symbol, false)?;
                     let kc = g.elem_field(&k, "channel", Base::Symbol, false)?;
-                    let given = g.elem_field(&k, "given_at", Base::Time, false)?;
-                    let withdrawn = g.elem_field(&k, "withdrawn_at", Base::Time, true)?;
                     let a = g.b.ins().icmp(IntCC::Equal, kp.val, purpose);
                     let b = g.b.ins().icmp(IntCC::Equal, kc.val, channel);
+                    let ab = g.b.ins().band(a, b);
+                    let times = g.b.create_block();
+                    let merge = g.b.create_block();
+                    let hit = g.b.append_block_param(merge, I64);
+                    let zero = g.c(0);
+                    g.b.ins()
+                        .brif(ab, times, &[], merge, &[BlockArg::Value(zero)]);
+                    g.b.switch_to_block(times);
+                    let given = g.elem_field(&k, "given_at", Base::Time, false)?;
+                    let withdrawn = g.elem_field(&k, "withdrawn_at", Base::Time, true)?;
                     let c =
                         g.b.ins()
                             .icmp(IntCC::SignedLessThanOrEqual, given.val, g.now);
@@ -3405,10 +3415,11 @@ impl<'p> Gen<'p, '_, '_> {
                         }
                         None => later,
                     };
-                    let ab = g.b.ins().band(a, b);
-                    let abc = g.b.ins().band(ab, c);
-                    let abc = g.bool64(abc);
-                    Ok(g.b.ins().band(abc, not_withdrawn))
+                    let c = g.bool64(c);
+                    let v = g.b.ins().band(c, not_withdrawn);
+                    g.b.ins().jump(merge, &[BlockArg::Value(v)]);
+                    g.b.switch_to_block(merge);
+                    Ok(hit)
                 })?;
                 JV {
                     base: Base::Bool,
