@@ -76,7 +76,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::sync::Mutex;
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{I64, I128};
+use cranelift_codegen::ir::types::{I32, I64, I128};
 use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder, MemFlagsData};
 use cranelift_codegen::ir::{Block, FuncRef, StackSlotData, StackSlotKind, Value as CVal};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
@@ -142,8 +142,8 @@ pub struct JitModule {
     id: u64,
     program: Program,
     strings: HashMap<String, i64>,
-    /// The zone of every string used as a `Tz` constant, by id.
-    const_zones: Vec<(i64, Option<Zone>)>,
+    /// The zone of every string used as a `Tz` constant, by id (set once, by `compile`).
+    const_zones: Zones,
     policies: Vec<Entry>,
     /// The decisions, by index.
     decisions: Vec<DecisionEntry>,
@@ -286,7 +286,39 @@ pub struct Bound {
     unknown: Vec<String>,
     unknown_base: i64,
     /// The time zone of every `Tz` id of the input (`None`: not a known IANA zone).
-    zones: Vec<(i64, Option<Zone>)>,
+    zones: Zones,
+}
+
+/// Time zones by string id, as generated code finds them: the zones themselves, and next to
+/// them the pairs `(id, table address)` the code searches (see [`Zone::table_addr`]; 0 for an
+/// id that is no IANA zone). Both change only together, through `push` and `clear`, so every
+/// address in `pairs` is the table of a `Zone` held in `list`, alive as long as this value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Zones {
+    list: Vec<(i64, Option<Zone>)>,
+    pairs: Vec<i64>,
+}
+
+impl Zones {
+    pub(crate) fn push(&mut self, (id, zone): (i64, Option<Zone>)) {
+        self.pairs
+            .extend([id, zone.as_ref().map_or(0, Zone::table_addr)]);
+        self.list.push((id, zone));
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.list.clear();
+        self.pairs.clear();
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, (i64, Option<Zone>)> {
+        self.list.iter()
+    }
+
+    /// The pairs' address and how many pairs there are, for [`HostCtx`].
+    fn raw(&self) -> (*const i64, i64) {
+        (self.pairs.as_ptr(), self.list.len() as i64)
+    }
 }
 
 /// Where a compiled policy writes its decision ([`JitModule::output`]); reusable across calls.
@@ -503,7 +535,7 @@ pub fn compile(program: &Program) -> JitModule {
         id: NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         program: program.clone(),
         strings: HashMap::default(),
-        const_zones: Vec::new(),
+        const_zones: Zones::default(),
         policies: Vec::new(),
         decisions: Vec::new(),
         module: None,
@@ -687,7 +719,7 @@ impl JitModule {
             unknown: Vec::new(),
             unknown_base: 0,
             decision: false,
-            zones: Vec::new(),
+            zones: Zones::default(),
         };
         self.bind_into(policy, args, &mut b)?;
         Ok(b)
@@ -777,10 +809,7 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        let host = HostCtx {
-            module: self,
-            input,
-        };
+        let host = HostCtx::new(self, input);
         // SAFETY: `c.f` is live code of this module (freed only in `Drop`, which cannot run
         // while `&self` is borrowed). It reads the fixed part of the input, words
         // `0..input_words` (offsets derived from the parameter layout, never from input values;
@@ -793,7 +822,15 @@ impl JitModule {
         // pointer to `host`, which lives until this call returns; `xop_dec_arith` and
         // `xop_dec_cmp` get addresses of decimal words inside the input (at layout offsets or
         // inside a list, as above), inside constant data owned by `c`, or inside stack slots
-        // of the generated function, and write only into such a stack slot.
+        // of the generated function, and write only into such a stack slot. Through `host` it
+        // also reads the zone pairs of `input` and of `self` (`nzones` pairs from `zones`,
+        // likewise for the constants: `HostCtx::new` takes both from the `Vec` they describe,
+        // and copies the input's first pair) and the offset tables they point to (never through
+        // a pair whose address is 0): each address is that of a `Zone` held by the same `Zones`
+        // (`Zones::push`), which `input` (borrowed for the whole call) or `self` own and nothing
+        // changes during the call, and a `Zone`'s table never moves or changes while it lives.
+        // The code reads bucket `sec >> BUCKET_BITS` only for `0 <= sec < TABLE_END`, below the
+        // table's length (`Zone::table_addr`; checked at compile time in zone.rs).
         unsafe {
             (c.f)(
                 input.words.as_ptr(),
@@ -1120,7 +1157,7 @@ impl JitModule {
             words: Vec::with_capacity(c.input_words),
             unknown: Vec::new(),
             unknown_base: self.strings.len() as i64,
-            zones: Vec::new(),
+            zones: Zones::default(),
         };
         let mut flat = Flat {
             module: self,
@@ -1170,17 +1207,15 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        let host = HostCtx {
-            module: self,
-            input,
-        };
+        let host = HostCtx::new(self, input);
         // SAFETY: as in `run`: `c.f` is live code of this module; it reads the input's fixed
         // part (`0..input_words`, checked above) and its lists (inside the buffer, written by
         // `bind_decision` only), writes only words `0..out_words` of the output (checked
         // above: the pairs at fixed offsets, at most one per proposal, and the proposals'
         // blocks), allocates nothing, cannot unwind, and passes `host` (alive until the call
         // returns) to `xop_zone_field` only; the decimal host functions get addresses as in
-        // `run`.
+        // `run`. It reads the zone pairs and offset tables `host` points to, owned by `input`
+        // and `self` for the whole call, within bounds (see `run`).
         unsafe {
             (c.f)(
                 input.words.as_ptr(),
@@ -1276,7 +1311,7 @@ struct Flat<'m, 'v, 'b> {
     words: &'b mut Vec<i64>,
     /// Strings that are no constant, in order of first appearance: id `strings.len() + i`.
     unknown: Vec<&'v str>,
-    zones: &'b mut Vec<(i64, Option<Zone>)>,
+    zones: &'b mut Zones,
     /// Lists still to lay out: the word of their header, their element type, their elements,
     /// how deep they are.
     lists: Vec<(usize, &'m Type, &'v [Value], u32)>,
@@ -1518,10 +1553,48 @@ extern "C" fn xop_dec_cmp(x: *const i64, y: *const i64) -> i64 {
     }
 }
 
-/// What the host functions see of a running decision: its module and its input.
+/// What generated code and the host functions see of a running decision. Generated code reads
+/// the first six words (offsets [`CTX_ZONE0`] …, fixed by `repr(C)`): a copy of the input's
+/// first zone pair (the usual case: one load less on the look-up's path), then the input's
+/// zone pairs and the module's constant zone pairs (see [`Zones`]), each as address and pair
+/// count.
+#[repr(C)]
 struct HostCtx<'a> {
+    /// The input's first pair `(id, table address)`, or `(-1, 0)` (no id is negative).
+    zone0: [i64; 2],
+    zones: *const i64,
+    nzones: i64,
+    const_zones: *const i64,
+    nconst_zones: i64,
     module: &'a JitModule,
     input: &'a Bound,
+}
+
+/// Byte offsets of [`HostCtx`]'s words that generated code reads.
+const CTX_ZONE0: i32 = std::mem::offset_of!(HostCtx<'static>, zone0) as i32;
+const CTX_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, zones) as i32;
+const CTX_NZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nzones) as i32;
+const CTX_CONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, const_zones) as i32;
+const CTX_NCONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nconst_zones) as i32;
+
+impl<'a> HostCtx<'a> {
+    fn new(module: &'a JitModule, input: &'a Bound) -> HostCtx<'a> {
+        let (zones, nzones) = input.zones.raw();
+        let (const_zones, nconst_zones) = module.const_zones.raw();
+        let zone0 = match input.zones.pairs.get(..2) {
+            Some(&[id, table]) => [id, table],
+            _ => [-1, 0],
+        };
+        HostCtx {
+            zone0,
+            zones,
+            nzones,
+            const_zones,
+            nconst_zones,
+            module,
+            input,
+        }
+    }
 }
 
 /// `local_hour` (`field` 0) or `day_of_week` (`field` 1) of instant `t` in the zone of string
@@ -3837,6 +3910,163 @@ impl<'p> Gen<'p, '_, '_> {
         Ok(v)
     }
 
+    /// `field` of instant `t` (ms) in the zone of string id `tz`, as [`Zone::field`] computes
+    /// it, or a run-time error as the interpreter gives it.
+    ///
+    /// The zone's table is found by searching the context's zone pairs (the input's, then the
+    /// module's constants: almost always one pair), and read inline: bucket `sec >> BUCKET_BITS`
+    /// gives the offset, then the local hour or weekday is a few divisions by constants, which
+    /// Cranelift turns into multiplications. The host call [`xop_zone_field`] remains for what
+    /// the table does not answer: an id that is no IANA zone, an instant outside 1970–2106,
+    /// a bucket with two transitions; it also words the errors.
+    fn zone_field(&mut self, t: CVal, tz: CVal, field: Field) -> CVal {
+        use crate::zone::{
+            ASK_JIFF, BUCKET_AFTER, BUCKET_AT, BUCKET_BEFORE, BUCKET_BITS, BUCKET_SIZE_BITS, DAY,
+            TABLE_END,
+        };
+        let f = MemFlagsData::trusted();
+        let slow = self.b.create_block();
+        let found = self.b.create_block();
+        let table = self.b.append_block_param(found, I64);
+        let done = self.b.create_block();
+        let r = self.b.append_block_param(done, I64);
+        self.b.set_cold_block(slow);
+        // The input's first pair, then the two pair arrays, one after the other: a miss in the
+        // input's goes on to the constants', a miss there to the host call (which answers
+        // "unknown zone").
+        let consts = self.b.create_block();
+        let rest = self.b.create_block();
+        let ctx = self.ctx;
+        let id0 = self.b.ins().load(I64, f, ctx, CTX_ZONE0);
+        let table0 = self.b.ins().load(I64, f, ctx, CTX_ZONE0 + 8);
+        let hit0 = self.b.ins().icmp(IntCC::Equal, id0, tz);
+        self.b
+            .ins()
+            .brif(hit0, found, &[BlockArg::Value(table0)], rest, &[]);
+        self.b.switch_to_block(rest);
+        let zones = self.b.ins().load(I64, f, ctx, CTX_ZONES);
+        let nzones = self.b.ins().load(I64, f, ctx, CTX_NZONES);
+        self.search_pairs(zones, nzones, tz, found, consts);
+        self.b.switch_to_block(consts);
+        let czones = self.b.ins().load(I64, f, ctx, CTX_CONST_ZONES);
+        let nczones = self.b.ins().load(I64, f, ctx, CTX_NCONST_ZONES);
+        self.search_pairs(czones, nczones, tz, found, slow);
+
+        // Found: a table (address 0 is a name that is no zone: the host call says so). The
+        // instant must be in the table's range, `0 <= t < TABLE_END * 1000`: one unsigned
+        // compare, since a negative `t` is a huge unsigned one.
+        self.b.switch_to_block(found);
+        let in_range = self.b.create_block();
+        let known = self.b.create_block();
+        self.b.ins().brif(table, known, &[], slow, &[]);
+        self.b.switch_to_block(known);
+        let ok = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThan, t, TABLE_END * 1000);
+        self.b.ins().brif(ok, in_range, &[], slow, &[]);
+
+        // `sec = t / 1000` (t is non-negative here, so this is `div_euclid`), then its bucket:
+        // `table + (sec >> BUCKET_BITS) * 16`, below 1,024 buckets since `sec < 2^32`.
+        self.b.switch_to_block(in_range);
+        let sec = self.udiv_small(t, 1000);
+        let index = self.b.ins().ushr_imm_u(sec, i64::from(BUCKET_BITS));
+        let off = self.b.ins().ishl_imm_u(index, i64::from(BUCKET_SIZE_BITS));
+        let bucket = self.b.ins().iadd(table, off);
+        let at = self.b.ins().load(I64, f, bucket, BUCKET_AT);
+        let before = self.b.ins().sload32(f, bucket, BUCKET_BEFORE);
+        let after = self.b.ins().sload32(f, bucket, BUCKET_AFTER);
+        let ask = self.b.ins().icmp_imm_s(IntCC::Equal, at, ASK_JIFF);
+        let table_answers = self.b.create_block();
+        self.b.ins().brif(ask, slow, &[], table_answers, &[]);
+
+        // The offset in force, then the local time shifted by a week: positive (offsets are
+        // under a day), so unsigned divisions give the Euclidean ones, and a whole week keeps
+        // both the hour and the weekday. It is below 2^34, so the hours and days since the
+        // shifted epoch fit 32 bits.
+        self.b.switch_to_block(table_answers);
+        let later = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, sec, at);
+        let offset = self.b.ins().select(later, after, before);
+        let local = self.b.ins().iadd(sec, offset);
+        let local = self.b.ins().iadd_imm_s(local, 7 * DAY);
+        let value = match field {
+            Field::Hour => {
+                let hours = self.udiv_small(local, 3600);
+                let hours = self.b.ins().ireduce(I32, hours);
+                let day = self.b.ins().iconst(I32, 24);
+                let hour = self.b.ins().urem(hours, day);
+                self.b.ins().uextend(I64, hour)
+            }
+            Field::Weekday => {
+                // 1970-01-01 was a Thursday, ISO day 4.
+                let days = self.udiv_small(local, DAY as u64);
+                let days = self.b.ins().ireduce(I32, days);
+                let days = self.b.ins().iadd_imm_s(days, 3);
+                let week = self.b.ins().iconst(I32, 7);
+                let wd = self.b.ins().urem(days, week);
+                let wd = self.b.ins().iadd_imm_s(wd, 1);
+                self.b.ins().uextend(I64, wd)
+            }
+        };
+        self.b.ins().jump(done, &[BlockArg::Value(value)]);
+
+        // The host call, for everything else, with the errors it reports.
+        self.b.switch_to_block(slow);
+        let which = self.c(i64::from(field == Field::Weekday));
+        let call = self.b.ins().call(self.zone_field, &[ctx, t, tz, which]);
+        let answer = self.b.inst_results(call)[0];
+        let unknown = self.b.ins().icmp_imm_s(IntCC::Equal, answer, ZONE_UNKNOWN);
+        self.check(unknown, Site::UnknownZone, t, tz);
+        let range = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, answer, INSTANT_OUT_OF_RANGE);
+        self.check(range, Site::InstantRange, t, tz);
+        self.b.ins().jump(done, &[BlockArg::Value(answer)]);
+
+        self.b.switch_to_block(done);
+        r
+    }
+
+    /// `x / d` for `x < 2^48` and `d` one of 1,000, 3,600, 86,400: the high word of
+    /// `x * ceil(2^64 / d)`. That product is `2^64 * (x/d + x*e / (d * 2^64))` with
+    /// `e = ceil(2^64/d) * d - 2^64` (384, 3,584 and 61,184), so the floor is exact while
+    /// `x * e < 2^64`. Cranelift's own `udiv` by a constant must hold for all of `u64`, which
+    /// for these divisors costs three more instructions on the look-up's critical path.
+    fn udiv_small(&mut self, x: CVal, d: u64) -> CVal {
+        debug_assert!(matches!(d, 1_000 | 3_600 | 86_400));
+        let m = self.c(u64::MAX.div_ceil(d) as i64);
+        self.b.ins().umulhi(x, m)
+    }
+
+    /// Searches `n` pairs `(id, table address)` at `pairs` for `tz`: to `found` with the
+    /// address, or to `miss`.
+    fn search_pairs(&mut self, pairs: CVal, n: CVal, tz: CVal, found: Block, miss: Block) {
+        let f = MemFlagsData::trusted();
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        let zero = self.c(0);
+        self.b.ins().jump(head, &[BlockArg::Value(zero)]);
+        self.b.switch_to_block(head);
+        let end = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, i, n);
+        self.b.ins().brif(end, miss, &[], body, &[]);
+        self.b.switch_to_block(body);
+        let off = self.b.ins().ishl_imm_u(i, 4);
+        let pair = self.b.ins().iadd(pairs, off);
+        let id = self.b.ins().load(I64, f, pair, 0);
+        let addr = self.b.ins().load(I64, f, pair, 8);
+        let hit = self.b.ins().icmp(IntCC::Equal, id, tz);
+        let next = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().brif(
+            hit,
+            found,
+            &[BlockArg::Value(addr)],
+            head,
+            &[BlockArg::Value(next)],
+        );
+    }
+
     /// `t >= now - window`, exactly (in 128 bits), as a 0/1 word.
     fn at_or_after_window_start(&mut self, t: CVal, window: CVal) -> CVal {
         let t = self.b.ins().sextend(I128, t);
@@ -3883,31 +4113,32 @@ impl<'p> Gen<'p, '_, '_> {
                 }
             }
             (Intrinsic::LocalHour | Intrinsic::DayOfWeek, [Base::Time, Base::Tz]) => {
-                let (t, tz) = (vs[0].val, vs[1].val);
-                let field = self.c(i64::from(which == Intrinsic::DayOfWeek));
-                let call = self
-                    .b
-                    .ins()
-                    .call(self.zone_field, &[self.ctx, t, tz, field]);
-                let r = self.b.inst_results(call)[0];
-                let unknown = self.b.ins().icmp_imm_s(IntCC::Equal, r, ZONE_UNKNOWN);
-                self.check(unknown, Site::UnknownZone, t, tz);
-                let range = self
-                    .b
-                    .ins()
-                    .icmp_imm_s(IntCC::Equal, r, INSTANT_OUT_OF_RANGE);
-                self.check(range, Site::InstantRange, t, tz);
-                int(r)
+                let field = if which == Intrinsic::DayOfWeek {
+                    Field::Weekday
+                } else {
+                    Field::Hour
+                };
+                int(self.zone_field(vs[0].val, vs[1].val, field))
             }
             (Intrinsic::Consent, [Base::List(_), Base::Symbol, Base::Symbol]) => {
                 let (purpose, channel) = (vs[1].val, vs[2].val);
                 let val = self.each(&vs[0], fname, Quantifier::Any, |g, k| {
+                    // Purpose and channel first: a record for another purpose or channel (most
+                    // of them) skips the loads and compares of its times, as Rust's `&&` would.
                     let kp = g.elem_field(&k, "purpose", Base::Symbol, false)?;
                     let kc = g.elem_field(&k, "channel", Base::Symbol, false)?;
-                    let given = g.elem_field(&k, "given_at", Base::Time, false)?;
-                    let withdrawn = g.elem_field(&k, "withdrawn_at", Base::Time, true)?;
                     let a = g.b.ins().icmp(IntCC::Equal, kp.val, purpose);
                     let b = g.b.ins().icmp(IntCC::Equal, kc.val, channel);
+                    let ab = g.b.ins().band(a, b);
+                    let times = g.b.create_block();
+                    let merge = g.b.create_block();
+                    let hit = g.b.append_block_param(merge, I64);
+                    let zero = g.c(0);
+                    g.b.ins()
+                        .brif(ab, times, &[], merge, &[BlockArg::Value(zero)]);
+                    g.b.switch_to_block(times);
+                    let given = g.elem_field(&k, "given_at", Base::Time, false)?;
+                    let withdrawn = g.elem_field(&k, "withdrawn_at", Base::Time, true)?;
                     let c =
                         g.b.ins()
                             .icmp(IntCC::SignedLessThanOrEqual, given.val, g.now);
@@ -3923,10 +4154,11 @@ impl<'p> Gen<'p, '_, '_> {
                         }
                         None => later,
                     };
-                    let ab = g.b.ins().band(a, b);
-                    let abc = g.b.ins().band(ab, c);
-                    let abc = g.bool64(abc);
-                    Ok(g.b.ins().band(abc, not_withdrawn))
+                    let c = g.bool64(c);
+                    let v = g.b.ins().band(c, not_withdrawn);
+                    g.b.ins().jump(merge, &[BlockArg::Value(v)]);
+                    g.b.switch_to_block(merge);
+                    Ok(hit)
                 })?;
                 JV {
                     base: Base::Bool,

@@ -19,24 +19,46 @@ use jiff::tz::TimeZone;
 
 /// log2 of a bucket's width in seconds: shorter than any gap between two transitions in all
 /// but a handful of zones, long enough that the table stays small (16 KiB a zone).
-const BUCKET_BITS: u32 = 22;
+pub(crate) const BUCKET_BITS: u32 = 22;
 /// Buckets in the table: from 1970-01-01T00:00:00Z to 2^32 seconds later (2106-02-07).
 const BUCKETS: usize = 1 << (32 - BUCKET_BITS);
 /// One past the last second the table covers.
-const TABLE_END: i64 = 1 << 32;
+pub(crate) const TABLE_END: i64 = 1 << 32;
 /// `Bucket::at` of a bucket with more than one transition: ask jiff.
-const ASK_JIFF: i64 = i64::MIN;
+pub(crate) const ASK_JIFF: i64 = i64::MIN;
 
 /// Seconds in a day.
-const DAY: i64 = 86_400;
+pub(crate) const DAY: i64 = 86_400;
 
-/// The offsets in force over one bucket: `before` until second `at`, `after` from it on.
+/// The offsets in force over one bucket: `before` until second `at`, `after` from it on
+/// (`at` is `i64::MAX` when nothing changes in the bucket, [`ASK_JIFF`] when two or more
+/// offsets change).
+///
+/// The JIT's generated code reads the table directly (see [`Zone::table_addr`]), so the layout
+/// is fixed: 16 bytes a bucket, `at` at byte 0, `before` at byte 8, `after` at byte 12, native
+/// endianness; the constants below state it and the compiler checks it.
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 struct Bucket {
     at: i64,
     before: i32,
     after: i32,
 }
+
+/// log2 of a bucket's size in bytes.
+pub(crate) const BUCKET_SIZE_BITS: u32 = 4;
+/// Byte offsets of a bucket's fields.
+pub(crate) const BUCKET_AT: i32 = 0;
+pub(crate) const BUCKET_BEFORE: i32 = 8;
+pub(crate) const BUCKET_AFTER: i32 = 12;
+const _: () = {
+    assert!(std::mem::size_of::<Bucket>() == 1 << BUCKET_SIZE_BITS);
+    assert!(std::mem::offset_of!(Bucket, at) == BUCKET_AT as usize);
+    assert!(std::mem::offset_of!(Bucket, before) == BUCKET_BEFORE as usize);
+    assert!(std::mem::offset_of!(Bucket, after) == BUCKET_AFTER as usize);
+    // Any second of the table's range, shifted right by BUCKET_BITS, indexes a bucket.
+    assert!((TABLE_END >> BUCKET_BITS) as usize == BUCKETS);
+};
 
 /// Which field of the local date and time to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +98,15 @@ impl Zone {
     /// jiff's zone.
     pub fn tz(&self) -> &TimeZone {
         &self.0.tz
+    }
+
+    /// The address of the offset table's first bucket, for the JIT's generated code: exactly
+    /// `TABLE_END >> BUCKET_BITS` (1,024) buckets laid out as [`Bucket`] documents, never
+    /// changed nor moved while any clone of this `Zone` lives. Bucket `sec >> BUCKET_BITS`
+    /// holds second `sec` of `0..TABLE_END`; where its `at` is [`ASK_JIFF`], only
+    /// [`Zone::field`] answers.
+    pub(crate) fn table_addr(&self) -> i64 {
+        self.0.buckets.as_ptr() as i64
     }
 
     /// `field` of the local date and time at instant `ms` (milliseconds since the epoch), or
@@ -161,6 +192,7 @@ fn table(tz: &TimeZone) -> Box<[Bucket]> {
         }
         buckets.push(bucket);
     }
+    debug_assert_eq!(buckets.len(), BUCKETS);
     buckets.into_boxed_slice()
 }
 

@@ -580,7 +580,7 @@ impl Bound {
             words: Vec::new(),
             unknown: Vec::new(),
             unknown_base: 0,
-            zones: Vec::new(),
+            zones: super::Zones::default(),
         }
     }
 
