@@ -1164,32 +1164,16 @@ mod tests {
 
     // ------------------------------------------------------------------ building programs
 
-    fn b(e: Expr) -> Box<Expr> {
-        Box::new(e)
-    }
-    fn slot(i: u32) -> Expr {
-        Expr::Slot(i)
-    }
+    use crate::ir::build::{arith as ar, b, cmp, dec, money, slot};
+
     fn int(n: i64) -> Expr {
         Expr::Const(Value::Int(n))
     }
     fn boolean(v: bool) -> Expr {
         Expr::Const(Value::Bool(v))
     }
-    fn money(amount: &str, cur: &str) -> Value {
-        Value::Money(amount.parse().expect("a decimal"), Arc::from(cur))
-    }
-    fn dec(s: &str) -> Value {
-        Value::Decimal(s.parse().expect("a decimal"))
-    }
     fn list(xs: Vec<Value>) -> Value {
         Value::List(Arc::from(xs))
-    }
-    fn cmp(op: CmpOp, a: Expr, c: Expr) -> Expr {
-        Expr::Cmp(op, b(a), b(c))
-    }
-    fn ar(op: ArithOp, a: Expr, c: Expr) -> Expr {
-        Expr::Arith(op, b(a), b(c))
     }
     fn param(name: &str, ty: Type) -> Param {
         Param {

@@ -533,3 +533,30 @@ pub struct ToolArgument {
     /// The parameter it fills: an index into [`ToolBinding::params`].
     pub param: u32,
 }
+
+/// Builders of IR by hand, shared by the engines' unit tests.
+#[cfg(test)]
+pub(crate) mod build {
+    use super::{ArithOp, CmpOp, Expr};
+    use crate::value::Value;
+    use std::sync::Arc;
+
+    pub fn b(e: Expr) -> Box<Expr> {
+        Box::new(e)
+    }
+    pub fn slot(i: u32) -> Expr {
+        Expr::Slot(i)
+    }
+    pub fn cmp(op: CmpOp, a: Expr, c: Expr) -> Expr {
+        Expr::Cmp(op, b(a), b(c))
+    }
+    pub fn arith(op: ArithOp, a: Expr, c: Expr) -> Expr {
+        Expr::Arith(op, b(a), b(c))
+    }
+    pub fn dec(s: &str) -> Value {
+        Value::Decimal(s.parse().expect("a decimal"))
+    }
+    pub fn money(amount: &str, cur: &str) -> Value {
+        Value::Money(amount.parse().expect("a decimal"), Arc::from(cur))
+    }
+}

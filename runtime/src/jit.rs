@@ -2104,6 +2104,16 @@ struct Gen<'p, 'f, 's> {
     wide_ranks: bool,
 }
 
+/// Why the JIT does not compile `a op b` for these operand kinds.
+fn arith_unsupported(op: ArithOp, a: &JV, b: &JV) -> String {
+    format!(
+        "computes {} {} {}",
+        a.base.kind(),
+        op_symbol(op),
+        b.base.kind()
+    )
+}
+
 fn word(i: usize) -> i32 {
     // Offsets are bounded in `compile_policy` (and record layouts by their input size).
     (i * 8) as i32
@@ -3567,26 +3577,9 @@ impl<'p> Gen<'p, '_, '_> {
             (Add | Sub, M, M) => (M, false),
             (Mul | Div, M, I) => (M, true),
             (Mul | Div, M, Dc) => (M, false),
-            _ => {
-                return Err(format!(
-                    "computes {} {} {}",
-                    a.base.kind(),
-                    op_symbol(op),
-                    b.base.kind()
-                ));
-            }
+            _ => return Err(arith_unsupported(op, &a, &b)),
         };
-        if a.present.is_some() || b.present.is_some() {
-            let (pa, pb) = (self.presence(&a), self.presence(&b));
-            let both = self.b.ins().band(pa, pb);
-            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
-            self.check(
-                absent,
-                Site::ArithAbsent(op, a.base.kind(), b.base.kind()),
-                pa,
-                pb,
-            );
-        }
+        self.check_arith_present(op, &a, &b);
         let words = if base == M { 3 } else { 2 };
         let out = self.scratch(words);
         if op == Rem {
@@ -3758,6 +3751,21 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().jump(exit, &[BlockArg::Value(acc)]);
         self.b.switch_to_block(exit);
         Ok(result)
+    }
+
+    /// The interpreter's error for arithmetic on an absent operand, when either may be absent.
+    fn check_arith_present(&mut self, op: ArithOp, a: &JV, b: &JV) {
+        if a.present.is_some() || b.present.is_some() {
+            let (pa, pb) = (self.presence(a), self.presence(b));
+            let both = self.b.ins().band(pa, pb);
+            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
+            self.check(
+                absent,
+                Site::ArithAbsent(op, a.base.kind(), b.base.kind()),
+                pa,
+                pb,
+            );
+        }
     }
 
     /// The list `l` (a list value of the input) as its element type, start word and length.
@@ -4246,26 +4254,9 @@ impl<'p> Gen<'p, '_, '_> {
             (Add | Sub, T, D) => (T, Site::IntOp(op)),
             (Add, D, T) => (T, Site::DurPlusTime),
             (Sub, T, T) => (D, Site::TimeMinusTime),
-            _ => {
-                return Err(format!(
-                    "computes {} {} {}",
-                    a.base.kind(),
-                    op_symbol(op),
-                    b.base.kind()
-                ));
-            }
+            _ => return Err(arith_unsupported(op, &a, &b)),
         };
-        if a.present.is_some() || b.present.is_some() {
-            let (pa, pb) = (self.presence(&a), self.presence(&b));
-            let both = self.b.ins().band(pa, pb);
-            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
-            self.check(
-                absent,
-                Site::ArithAbsent(op, a.base.kind(), b.base.kind()),
-                pa,
-                pb,
-            );
-        }
+        self.check_arith_present(op, &a, &b);
         let (x, y) = (a.val, b.val);
         let val = match op {
             Add | Sub | Mul => {
@@ -4309,26 +4300,10 @@ mod tests {
     use crate::interp::NoSignals;
     use crate::ir::{Param, Policy, Rule, SourceRef};
 
-    fn b(e: Expr) -> Box<Expr> {
-        Box::new(e)
-    }
-    fn slot(i: u32) -> Expr {
-        Expr::Slot(i)
-    }
+    use crate::ir::build::{arith, b, cmp, dec, money, slot};
+
     fn k(v: Value) -> Expr {
         Expr::Const(v)
-    }
-    fn dec(s: &str) -> Value {
-        Value::Decimal(s.parse().expect("a decimal"))
-    }
-    fn money(s: &str, c: &str) -> Value {
-        Value::Money(s.parse().expect("a decimal"), Arc::from(c))
-    }
-    fn cmp(op: CmpOp, a: Expr, b2: Expr) -> Expr {
-        Expr::Cmp(op, b(a), b(b2))
-    }
-    fn arith(op: ArithOp, a: Expr, b2: Expr) -> Expr {
-        Expr::Arith(op, b(a), b(b2))
     }
 
     /// One policy over parameters `params`: deny "hit" when `cond`, else allow "ok".

@@ -33,15 +33,7 @@ role desk
 "#;
 
 fn program() -> Program {
-    let mut ws = xop_compiler::db::Workspace::new();
-    ws.set_file("actions.xop", SOURCE);
-    let errors: Vec<_> = ws
-        .diagnostics()
-        .into_iter()
-        .filter(|d| d.is_error())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowers")
+    xop_tests::lower_source("actions.xop", SOURCE)
 }
 
 fn customer(p: &Program, vip: bool, messages: i64) -> Value {

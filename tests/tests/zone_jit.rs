@@ -63,15 +63,7 @@ fn source() -> String {
 }
 
 fn program() -> Program {
-    let mut ws = xop_compiler::db::Workspace::new();
-    ws.set_file("t/zones.xop", source());
-    let errors: Vec<_> = ws
-        .diagnostics()
-        .into_iter()
-        .filter(|d| d.is_error())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowers")
+    xop_tests::lower_source("t/zones.xop", &source())
 }
 
 /// The hour and weekday a decision's reasons name, if it did not fail.
