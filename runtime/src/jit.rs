@@ -2121,8 +2121,11 @@ fn word(i: usize) -> i32 {
 
 impl<'p> Gen<'p, '_, '_> {
     fn body(&mut self) -> Result<(), String> {
+        // Word 0 (no failing rule), the wide words and the bit sets start at 0. The error site,
+        // its operands and the verdict (words 1 to 4) need not: a failing check writes words 0
+        // to 3 together, `finish` writes the verdict, and words 1 to 4 are read only after them.
         let zero = self.c(0);
-        for w in 0..self.tables.out_words() {
+        for w in (0..self.tables.out_words()).filter(|w| !(1..=VERDICT).contains(w)) {
             self.store_out(zero, w);
         }
         let n = self.rules.len();
