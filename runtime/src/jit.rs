@@ -38,7 +38,7 @@
 //! `xop_text_concat` writes `x + y` there and gives it the id of an equal constant, input
 //! string or earlier result if there is one, else the next id. Text ordering calls
 //! `xop_text_cmp` (the interpreter's order: by code points, which is by UTF-8 bytes) unless
-//! the two ids are equal. Only Text values are computed, so the ids that messages name (a
+//! the two ids are equal (or both operands are constants: then it is folded). Only Text values are computed, so the ids that messages name (a
 //! currency, a zone) are always a constant's or the input's.
 //!
 //! Decimal arithmetic and ordering call the host (`xop_dec_arith`, `xop_dec_cmp`), which uses
@@ -3128,6 +3128,24 @@ impl<'p> Gen<'p, '_, '_> {
             Expr::And(a, b) => self.and_or(false, a, b, d),
             Expr::Or(a, b) => self.and_or(true, a, b, d),
             Expr::Cmp(op, a, b) => {
+                if let (Expr::Const(Value::Text(x)), Expr::Const(Value::Text(y))) = (&**a, &**b) {
+                    // Two constant texts: their order is known now (the interpreter's `cmp`).
+                    let o = x.cmp(y);
+                    let holds = match op {
+                        CmpOp::Eq => o.is_eq(),
+                        CmpOp::Ne => o.is_ne(),
+                        CmpOp::Lt => o.is_lt(),
+                        CmpOp::Le => o.is_le(),
+                        CmpOp::Gt => o.is_gt(),
+                        CmpOp::Ge => o.is_ge(),
+                    };
+                    let val = self.c(i64::from(holds));
+                    return Ok(JV {
+                        base: Base::Bool,
+                        present: None,
+                        val,
+                    });
+                }
                 let a = self.expr(a, d)?;
                 let b = self.expr(b, d)?;
                 let val = self.cmp(*op, a, b)?;
@@ -4713,6 +4731,14 @@ mod tests {
                 assert_eq!(run(&ic, &[t(x)]), want, "{x:?} {op:?} {y:?}");
                 let cc = program(vec![Type::Text], cmp(op, k(t(x)), k(t(y))));
                 assert_eq!(run(&cc, &[t("")]), want, "{x:?} {op:?} {y:?}");
+                // constant ids not folded: chosen at run time
+                let pick = Expr::If(
+                    b(cmp(CmpOp::Eq, slot(0), k(t("first")))),
+                    b(k(t(x))),
+                    b(k(t("other"))),
+                );
+                let cc = program(vec![Type::Text], cmp(op, pick, k(t(y))));
+                assert_eq!(run(&cc, &[t("first")]), want, "{x:?} {op:?} {y:?}");
             }
         }
     }
