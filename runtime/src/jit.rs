@@ -4936,4 +4936,42 @@ mod tests {
             "the steady state allocates nothing"
         );
     }
+
+    /// Inputs read by the JSON reader number their strings themselves: concatenations and
+    /// ordering see them the same.
+    #[test]
+    fn concatenations_see_the_strings_of_a_json_input() {
+        let concat = |x, y| arith(ArithOp::Add, x, y);
+        let p = program(
+            vec![Type::Text; 3],
+            Expr::And(
+                b(cmp(CmpOp::Eq, concat(slot(0), slot(1)), slot(2))),
+                b(cmp(CmpOp::Lt, slot(2), concat(slot(1), k(t("m"))))),
+            ),
+        );
+        let jit = compile(&p);
+        assert_eq!(jit.unsupported(0), None);
+        let mut reader = jit.json_reader(0).expect("a reader");
+        let mut input = Bound::empty();
+        let mut out = jit.output(0);
+        let mut fired = 0;
+        for (x, y, z) in [
+            ("a", "b", "ab"),
+            ("a", "m", "am"),
+            ("é", "a", "éa"),
+            ("a", "é", "aé"),
+            ("b", "a", "ab"),
+            ("", "", ""),
+        ] {
+            let json = format!(r#"{{"a0": {x:?}, "a1": {y:?}, "a2": {z:?}}}"#);
+            reader
+                .bind_json_into(&jit, &json, &mut input)
+                .expect("reads");
+            jit.run(&input, 0, &mut out).expect("runs");
+            let expected = interp::decide(&p, 0, &[t(x), t(y), t(z)], 0, &NoSignals);
+            assert_eq!(jit.decision(&input, &out), expected, "{json}");
+            fired += usize::from(expected.verdict == Verdict::Deny);
+        }
+        assert_eq!(fired, 4);
+    }
 }
