@@ -7,16 +7,16 @@
 //! Text, Id, Tz, records (fields flattened at fixed offsets), lists and sets of the input, and
 //! optionals of those; the decision time; constants of those kinds (and constant lists for
 //! `in`); `not`, `and`, `or`, comparisons (ordering on Int, Decimal, Money of one currency,
-//! Duration and Time; structural equality on everything supported, records included, and
+//! Duration, Time and Text; structural equality on everything supported, records included, and
 //! between a list or set of the input and a list literal or a set literal of constants),
-//! checked arithmetic on Int, Decimal, Money (`+ -` of one currency, `* /` by an
-//! Int or a Decimal), Duration and Time, unary minus, `in` a list or set literal, a constant
-//! list or a list of the input, ranges, `is present`, `??`, `if`, the quantifiers `any`, `all`
-//! and `count` over a list of the input, and the intrinsics `hours`, `minutes`, `days`,
-//! `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
+//! checked arithmetic on Int, Decimal, Money (`+ -` of one currency, `* /` by an Int or a
+//! Decimal), Duration and Time, Text concatenation, unary minus, `in` a list or set literal, a
+//! constant list or a list of the input, ranges, `is present`, `??`, `if`, the quantifiers
+//! `any`, `all` and `count` over a list of the input, and the intrinsics `hours`, `minutes`,
+//! `days`, `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
 //! Not supported (the policy falls back): list and set literals as values elsewhere, other
-//! comparisons of lists (two lists of the input, a set literal of computed elements), text ordering and concatenation, record literals, `swapped_within`, optional lists or
-//! intrinsic arguments, and signals.
+//! comparisons of lists (two lists of the input, a set literal of computed elements), record
+//! literals, `swapped_within`, optional lists or intrinsic arguments, and signals.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
@@ -29,6 +29,18 @@
 //! that equals no constant. Decimal and Money constants are laid out at compile time in data
 //! owned next to the code. In generated code a Decimal or Money value is the address of its
 //! words (in the input, a constant's data, or a stack slot for a computed one).
+//!
+//! Strings: a Text, Id or Tz value is a string id, and equal texts have equal ids, so equality
+//! is id equality. Ids `0..unknown_base` are the module's constants (`JitModule::strings`,
+//! interned at compile time); the next ones the input's strings that are no constant
+//! (`Bound::unknown`, numbered when binding); then the texts the run computes (concatenations,
+//! see `Texts`), in a scratch area owned by the [`Output`] (or [`DecisionOutput`]), emptied at
+//! the start of each run and reused, so that the steady state allocates nothing.
+//! `xop_text_concat` writes `x + y` there and gives it the id of an equal constant, input
+//! string or earlier result if there is one, else the next id. Text ordering calls
+//! `xop_text_cmp` (the interpreter's order: by code points, which is by UTF-8 bytes) unless
+//! the two ids are equal (or both operands are constants: then it is folded). Only Text values are computed, so the ids that messages name (a
+//! currency, a zone) are always a constant's or the input's.
 //!
 //! Decimal arithmetic and ordering call the host (`xop_dec_arith`, `xop_dec_cmp`), which uses
 //! rust_decimal exactly as the interpreter does, cannot panic, and reports overflow or division
@@ -45,8 +57,9 @@
 //!
 //! Hot path: [`JitModule::bind`] lays an input out once (checking it and interning its strings);
 //! [`JitModule::run`] then decides it into a reusable [`Output`] without allocating or locking;
-//! the only calls are to the host functions for time zones and decimals, which allocate
-//! nothing either. [`JitModule::decide`] does all three and builds a [`Decision`].
+//! the only calls are to the host functions for time zones, decimals and texts, which allocate
+//! nothing either (but the text scratch area, when a run needs more room than the earlier runs
+//! into the same output did). [`JitModule::decide`] does all three and builds a [`Decision`].
 //!
 //! Equality guards: a run of consecutive rules whose conditions start with `P == constant` on the
 //! same input path `P` (alone or as the left operand of `and`) is compiled to one switch on `P`
@@ -142,6 +155,8 @@ pub struct JitModule {
     id: u64,
     program: Program,
     strings: HashMap<String, i64>,
+    /// The constant strings by id (`names[id]`), for the host functions and messages.
+    names: Vec<Box<str>>,
     /// The zone of every string used as a `Tz` constant, by id (set once, by `compile`).
     const_zones: Zones,
     policies: Vec<Entry>,
@@ -327,6 +342,36 @@ pub struct Output {
     module: u64,
     policy: usize,
     words: Vec<u64>,
+    /// The texts the last run computed (concatenations), reused by the next.
+    texts: Texts,
+}
+
+/// The texts a run computes (concatenations), in a scratch area owned by its output and reused
+/// across runs, so that the steady state allocates nothing. Text `k` of a run on input `b` has
+/// string id `b.unknown_base + b.unknown.len() + k`: ids `0..unknown_base` are the module's
+/// constants, the next `unknown.len()` the input's strings that are no constant, then these.
+/// A computed text equal to a constant or to an input string gets that id instead, and equal
+/// computed texts get one id, so that equal texts always have equal ids.
+#[derive(Debug, Clone, Default)]
+struct Texts {
+    /// The texts, back to back.
+    buf: String,
+    /// Where each text ends in `buf` (text `k` is `buf[ends[k - 1]..ends[k]]`).
+    ends: Vec<usize>,
+}
+
+impl Texts {
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+
+    /// Where computed text `k` is in `buf`.
+    fn span(&self, k: usize) -> Option<(usize, usize)> {
+        let end = *self.ends.get(k)?;
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        Some((start, end))
+    }
 }
 
 impl Output {
@@ -535,6 +580,7 @@ pub fn compile(program: &Program) -> JitModule {
         id: NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         program: program.clone(),
         strings: HashMap::default(),
+        names: Vec::new(),
         const_zones: Zones::default(),
         policies: Vec::new(),
         decisions: Vec::new(),
@@ -562,6 +608,8 @@ pub fn compile(program: &Program) -> JitModule {
             b.symbol(DEC_ARITH, xop_dec_arith as *const u8);
             b.symbol(DEC_CMP, xop_dec_cmp as *const u8);
             b.symbol(RANK_CMP, xop_rank_cmp as *const u8);
+            b.symbol(TEXT_CMP, xop_text_cmp as *const u8);
+            b.symbol(TEXT_CONCAT, xop_text_concat as *const u8);
             b
         }
         Err(e) => {
@@ -619,6 +667,10 @@ pub fn compile(program: &Program) -> JitModule {
             );
         }
         pending_decisions.push(code);
+    }
+    jm.names = vec![Box::from(""); jm.strings.len()];
+    for (name, &id) in &jm.strings {
+        jm.names[id as usize] = Box::from(name.as_str());
     }
     // The zones of the `Tz` constants, resolved once.
     for (name, &id) in &jm.strings {
@@ -790,12 +842,14 @@ impl JitModule {
             module: self.id,
             policy,
             words: vec![0; words],
+            texts: Texts::default(),
         }
     }
 
     /// Runs the policy `input` was bound for at `now_ms`, writing its verdict, reasons and fired
     /// rules into `out`. Allocates nothing and locks nothing; calls nothing but the policy's
-    /// code and the host functions it calls (time zones, decimals), which do neither.
+    /// code and the host functions it calls (time zones, decimals, texts), which do neither
+    /// (but `out`'s text scratch area grows when a run needs more room than earlier ones).
     pub fn run(&self, input: &Bound, now_ms: i64, out: &mut Output) -> Result<(), RunError> {
         let Some(Entry::Compiled(c)) = self.policies.get(input.policy) else {
             return Err(RunError::NotCompiled);
@@ -809,7 +863,8 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        let host = HostCtx::new(self, input);
+        out.texts.clear();
+        let host = HostCtx::new(self, input, &raw mut out.texts);
         // SAFETY: `c.f` is live code of this module (freed only in `Drop`, which cannot run
         // while `&self` is borrowed). It reads the fixed part of the input, words
         // `0..input_words` (offsets derived from the parameter layout, never from input values;
@@ -818,8 +873,10 @@ impl JitModule {
         // `bind_into` writes them, always pointing inside the buffer. It writes only words
         // `0..out_words` of the output (checked above). Other word values are only compared,
         // computed with, or used as a switch index that Cranelift bounds-checks. It allocates
-        // nothing and cannot unwind. Of the host functions it calls, `xop_zone_field` gets the
-        // pointer to `host`, which lives until this call returns; `xop_dec_arith` and
+        // nothing and cannot unwind. Of the host functions it calls, `xop_zone_field`,
+        // `xop_text_cmp` and `xop_text_concat` get the pointer to `host`, which lives until
+        // this call returns (its `texts` points into `out`, which the generated code never
+        // touches but through its words); `xop_dec_arith` and
         // `xop_dec_cmp` get addresses of decimal words inside the input (at layout offsets or
         // inside a list, as above), inside constant data owned by `c`, or inside stack slots
         // of the generated function, and write only into such a stack slot. Through `host` it
@@ -900,10 +957,10 @@ impl JitModule {
             let k = usize::try_from(id - input.unknown_base).unwrap_or(usize::MAX);
             return input.unknown.get(k).cloned().unwrap_or_default();
         }
-        self.strings
-            .iter()
-            .find(|(_, i)| **i == id)
-            .map(|(s, _)| s.clone())
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.names.get(i))
+            .map(|s| s.to_string())
             .unwrap_or_default()
     }
 
@@ -1008,6 +1065,8 @@ pub struct DecisionOutput {
     /// the pairs hold where each rank is.
     wide: bool,
     words: Vec<u64>,
+    /// The texts the last run computed (see [`Output`]).
+    texts: Texts,
 }
 
 impl DecisionOutput {
@@ -1183,6 +1242,7 @@ impl JitModule {
             decision,
             wide: c.is_some_and(|c| c.cands.iter().any(|k| k.rank_words == 3)),
             words: vec![0; c.map_or(0, |c| c.out_words)],
+            texts: Texts::default(),
         }
     }
 
@@ -1207,15 +1267,17 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        let host = HostCtx::new(self, input);
+        out.texts.clear();
+        let host = HostCtx::new(self, input, &raw mut out.texts);
         // SAFETY: as in `run`: `c.f` is live code of this module; it reads the input's fixed
         // part (`0..input_words`, checked above) and its lists (inside the buffer, written by
         // `bind_decision` only), writes only words `0..out_words` of the output (checked
         // above: the pairs at fixed offsets, at most one per proposal, and the proposals'
         // blocks), allocates nothing, cannot unwind, and passes `host` (alive until the call
-        // returns) to `xop_zone_field` only; the decimal host functions get addresses as in
-        // `run`. It reads the zone pairs and offset tables `host` points to, owned by `input`
-        // and `self` for the whole call, within bounds (see `run`).
+        // returns) to `xop_zone_field`, `xop_text_cmp` and `xop_text_concat` only (as in
+        // `run`); the decimal host functions get addresses as in `run`. It reads the zone pairs
+        // and offset tables `host` points to, owned by `input` and `self` for the whole call,
+        // within bounds (see `run`).
         unsafe {
             (c.f)(
                 input.words.as_ptr(),
@@ -1435,6 +1497,8 @@ struct Host {
     dec_arith: cranelift_module::FuncId,
     dec_cmp: cranelift_module::FuncId,
     rank_cmp: cranelift_module::FuncId,
+    text_cmp: cranelift_module::FuncId,
+    text_concat: cranelift_module::FuncId,
 }
 
 impl Host {
@@ -1450,6 +1514,7 @@ impl Host {
         let err = |e| format!("declaring the host functions failed: {e}");
         let s4 = sig(module, 4);
         let s2 = sig(module, 2);
+        let s3 = sig(module, 3);
         let zone_field = module
             .declare_function(ZONE_FIELD, Linkage::Import, &s4)
             .map_err(err)?;
@@ -1462,11 +1527,19 @@ impl Host {
         let rank_cmp = module
             .declare_function(RANK_CMP, Linkage::Import, &s2)
             .map_err(err)?;
+        let text_cmp = module
+            .declare_function(TEXT_CMP, Linkage::Import, &s3)
+            .map_err(err)?;
+        let text_concat = module
+            .declare_function(TEXT_CONCAT, Linkage::Import, &s3)
+            .map_err(err)?;
         Ok(Host {
             zone_field,
             dec_arith,
             dec_cmp,
             rank_cmp,
+            text_cmp,
+            text_concat,
         })
     }
 }
@@ -1557,7 +1630,8 @@ extern "C" fn xop_dec_cmp(x: *const i64, y: *const i64) -> i64 {
 /// the first six words (offsets [`CTX_ZONE0`] …, fixed by `repr(C)`): a copy of the input's
 /// first zone pair (the usual case: one load less on the look-up's path), then the input's
 /// zone pairs and the module's constant zone pairs (see [`Zones`]), each as address and pair
-/// count.
+/// count. The host functions also see the module, the input and the texts the run computed so
+/// far.
 #[repr(C)]
 struct HostCtx<'a> {
     /// The input's first pair `(id, table address)`, or `(-1, 0)` (no id is negative).
@@ -1568,6 +1642,107 @@ struct HostCtx<'a> {
     nconst_zones: i64,
     module: &'a JitModule,
     input: &'a Bound,
+    /// The output's scratch area (see [`Texts`]): only `xop_text_concat` writes it, and no
+    /// reference into it outlives a host call.
+    texts: *mut Texts,
+}
+
+/// Where the text of a string id is: a constant's or an input string (`Str`), or a text this
+/// run computed, at a span of [`Texts::buf`] (`Own`).
+enum TextAt<'a> {
+    Str(&'a str),
+    Own(usize, usize),
+}
+
+/// Where the text of string id `id` is (see [`Texts`] for the ids); an id of none of them
+/// (never generated) reads as the empty text.
+fn text_at<'a>(module: &'a JitModule, input: &'a Bound, texts: &Texts, id: i64) -> TextAt<'a> {
+    let base = input.unknown_base;
+    let Ok(i) = usize::try_from(id) else {
+        return TextAt::Str("");
+    };
+    if id < base {
+        return TextAt::Str(module.names.get(i).map_or("", |s| s));
+    }
+    let k = i - base as usize;
+    if let Some(s) = input.unknown.get(k) {
+        return TextAt::Str(s);
+    }
+    match texts.span(k - input.unknown.len()) {
+        Some((s, e)) => TextAt::Own(s, e),
+        None => TextAt::Str(""),
+    }
+}
+
+/// The text of string id `id` (see [`text_at`]).
+fn text_of<'a>(module: &'a JitModule, input: &'a Bound, texts: &'a Texts, id: i64) -> &'a str {
+    match text_at(module, input, texts, id) {
+        TextAt::Str(s) => s,
+        TextAt::Own(s, e) => texts.buf.get(s..e).unwrap_or(""),
+    }
+}
+
+/// The name of [`xop_text_cmp`] in generated code.
+const TEXT_CMP: &str = "xop_text_cmp";
+
+/// The name of [`xop_text_concat`] in generated code.
+const TEXT_CONCAT: &str = "xop_text_concat";
+
+/// The order of the texts of string ids `x` and `y`: -1, 0 or 1, as the interpreter orders
+/// Text (`str`'s order: by bytes of UTF-8, which is by code points). Allocates nothing and
+/// cannot fail or unwind.
+extern "C" fn xop_text_cmp(ctx: *const HostCtx<'_>, x: i64, y: i64) -> i64 {
+    // SAFETY: generated code passes on the context pointer it was called with, which `run` or
+    // `run_decision` points at a `HostCtx` on its stack that outlives the call.
+    let ctx = unsafe { &*ctx };
+    // SAFETY: `texts` points at the running output's scratch area, alive for the whole run;
+    // nothing else uses it while this host call reads it (generated code is single-threaded
+    // and does not touch it; no other host call is running).
+    let texts = unsafe { &*ctx.texts };
+    let a = text_of(ctx.module, ctx.input, texts, x);
+    let b = text_of(ctx.module, ctx.input, texts, y);
+    match a.cmp(b) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
+    }
+}
+
+/// The string id of the concatenation of the texts of string ids `x` and `y` (see [`Texts`]):
+/// a constant's or an input string's id if it equals one, else the id of an equal text this
+/// run already computed, else a new one. Cannot fail or unwind; allocates only when the
+/// output's scratch area must grow.
+extern "C" fn xop_text_concat(ctx: *const HostCtx<'_>, x: i64, y: i64) -> i64 {
+    // SAFETY: as in `xop_text_cmp`.
+    let ctx = unsafe { &*ctx };
+    // SAFETY: `texts` points at the running output's scratch area, alive for the whole run
+    // and used by nothing else during this call (see `xop_text_cmp`): this is the only
+    // reference to it until the call returns.
+    let texts = unsafe { &mut *ctx.texts };
+    let (module, input) = (ctx.module, ctx.input);
+    let start = texts.buf.len();
+    for id in [x, y] {
+        match text_at(module, input, texts, id) {
+            TextAt::Str(s) => texts.buf.push_str(s),
+            TextAt::Own(s, e) => texts.buf.extend_from_within(s..e),
+        }
+    }
+    let s = &texts.buf[start..];
+    let found = if let Some(&id) = module.strings.get(s) {
+        Some(id)
+    } else if let Some(k) = input.unknown.iter().position(|u| u == s) {
+        Some(input.unknown_base + k as i64)
+    } else {
+        (0..texts.ends.len())
+            .find(|&k| texts.span(k).is_some_and(|(a, b)| &texts.buf[a..b] == s))
+            .map(|k| input.unknown_base + (input.unknown.len() + k) as i64)
+    };
+    if let Some(id) = found {
+        texts.buf.truncate(start);
+        return id;
+    }
+    texts.ends.push(texts.buf.len());
+    input.unknown_base + (input.unknown.len() + texts.ends.len() - 1) as i64
 }
 
 /// Byte offsets of [`HostCtx`]'s words that generated code reads.
@@ -1578,7 +1753,7 @@ const CTX_CONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, const_zones)
 const CTX_NCONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nconst_zones) as i32;
 
 impl<'a> HostCtx<'a> {
-    fn new(module: &'a JitModule, input: &'a Bound) -> HostCtx<'a> {
+    fn new(module: &'a JitModule, input: &'a Bound, texts: *mut Texts) -> HostCtx<'a> {
         let (zones, nzones) = input.zones.raw();
         let (const_zones, nconst_zones) = module.const_zones.raw();
         let zone0 = match input.zones.pairs.get(..2) {
@@ -1593,6 +1768,7 @@ impl<'a> HostCtx<'a> {
             nconst_zones,
             module,
             input,
+            texts,
         }
     }
 }
@@ -1804,6 +1980,8 @@ fn compile_policy(
     let dec_arith = module.declare_func_in_func(host.dec_arith, &mut ctx.func);
     let dec_cmp = module.declare_func_in_func(host.dec_cmp, &mut ctx.func);
     let rank_cmp = module.declare_func_in_func(host.rank_cmp, &mut ctx.func);
+    let text_cmp = module.declare_func_in_func(host.text_cmp, &mut ctx.func);
+    let text_concat = module.declare_func_in_func(host.text_concat, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, switches, data) = {
@@ -1841,6 +2019,8 @@ fn compile_policy(
             dec_arith,
             dec_cmp,
             rank_cmp,
+            text_cmp,
+            text_concat,
             wide_ranks: false,
         };
         g.body()?;
@@ -1957,6 +2137,8 @@ fn compile_decision<'p>(
     let dec_arith = module.declare_func_in_func(host.dec_arith, &mut ctx.func);
     let dec_cmp = module.declare_func_in_func(host.dec_cmp, &mut ctx.func);
     let rank_cmp = module.declare_func_in_func(host.rank_cmp, &mut ctx.func);
+    let text_cmp = module.declare_func_in_func(host.text_cmp, &mut ctx.func);
+    let text_concat = module.declare_func_in_func(host.text_concat, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, data) = {
@@ -2005,6 +2187,8 @@ fn compile_decision<'p>(
             dec_arith,
             dec_cmp,
             rank_cmp,
+            text_cmp,
+            text_concat,
             wide_ranks: false,
         };
         g.wide_ranks = wide;
@@ -2100,6 +2284,9 @@ struct Gen<'p, 'f, 's> {
     dec_cmp: FuncRef,
     /// The host function ordering wide ranks ([`xop_rank_cmp`]).
     rank_cmp: FuncRef,
+    /// The host functions for texts ([`xop_text_cmp`], [`xop_text_concat`]).
+    text_cmp: FuncRef,
+    text_concat: FuncRef,
     /// Ranks take three words (see [`Cand::rank_words`]).
     wide_ranks: bool,
 }
@@ -3044,6 +3231,24 @@ impl<'p> Gen<'p, '_, '_> {
                 })
             }
             Expr::Cmp(op, a, b) => {
+                if let (Expr::Const(Value::Text(x)), Expr::Const(Value::Text(y))) = (&**a, &**b) {
+                    // Two constant texts: their order is known now (the interpreter's `cmp`).
+                    let o = x.cmp(y);
+                    let holds = match op {
+                        CmpOp::Eq => o.is_eq(),
+                        CmpOp::Ne => o.is_ne(),
+                        CmpOp::Lt => o.is_lt(),
+                        CmpOp::Le => o.is_le(),
+                        CmpOp::Gt => o.is_gt(),
+                        CmpOp::Ge => o.is_ge(),
+                    };
+                    let val = self.c(i64::from(holds));
+                    return Ok(JV {
+                        base: Base::Bool,
+                        present: None,
+                        val,
+                    });
+                }
                 let a = self.expr(a, d)?;
                 let b = self.expr(b, d)?;
                 let val = self.cmp(*op, a, b)?;
@@ -3091,16 +3296,27 @@ impl<'p> Gen<'p, '_, '_> {
                     });
                 }
                 self.ordered(&[v, lo, hi])?;
-                let above = self
-                    .b
-                    .ins()
-                    .icmp(IntCC::SignedLessThanOrEqual, lo.val, v.val);
                 let cc = if *inclusive {
                     IntCC::SignedLessThanOrEqual
                 } else {
                     IntCC::SignedLessThan
                 };
-                let below = self.b.ins().icmp(cc, v.val, hi.val);
+                let (above, below) = if v.base == Base::Text {
+                    // `lo <= v`, then `v < hi` (or `<=`), by the texts' order.
+                    let o1 = self.text_order(lo.val, v.val);
+                    let o2 = self.text_order(v.val, hi.val);
+                    (
+                        self.b.ins().icmp_imm_s(IntCC::SignedLessThanOrEqual, o1, 0),
+                        self.b.ins().icmp_imm_s(cc, o2, 0),
+                    )
+                } else {
+                    (
+                        self.b
+                            .ins()
+                            .icmp(IntCC::SignedLessThanOrEqual, lo.val, v.val),
+                        self.b.ins().icmp(cc, v.val, hi.val),
+                    )
+                };
                 let both = self.b.ins().band(above, below);
                 let val = self.bool64(both);
                 Ok(JV {
@@ -3293,7 +3509,7 @@ impl<'p> Gen<'p, '_, '_> {
 
     /// Checks that the values are of one ordered kind; fails the decision if one is absent.
     fn ordered(&mut self, vs: &[JV]) -> Result<(), String> {
-        let orderable = |b: Base| matches!(b, Base::Int | Base::Duration | Base::Time);
+        let orderable = |b: Base| matches!(b, Base::Int | Base::Duration | Base::Time | Base::Text);
         if vs.iter().any(|v| v.base == Base::Absent)
             && vs
                 .iter()
@@ -3305,9 +3521,7 @@ impl<'p> Gen<'p, '_, '_> {
             return Ok(());
         }
         let base = vs[0].base;
-        if !matches!(base, Base::Int | Base::Duration | Base::Time)
-            || vs.iter().any(|v| v.base != base)
-        {
+        if !orderable(base) || vs.iter().any(|v| v.base != base) {
             let kinds: Vec<&str> = vs.iter().map(|v| v.base.kind()).collect();
             return Err(format!("orders {}", kinds.join(" and ")));
         }
@@ -3348,8 +3562,32 @@ impl<'p> Gen<'p, '_, '_> {
             return Ok(self.bool64(r));
         }
         self.ordered(&[a, b])?;
+        if a.base == Base::Text && b.base == Base::Text {
+            let o = self.text_order(a.val, b.val);
+            let r = self.b.ins().icmp_imm_s(cc, o, 0);
+            return Ok(self.bool64(r));
+        }
         let r = self.b.ins().icmp(cc, a.val, b.val);
         Ok(self.bool64(r))
+    }
+
+    /// The order (-1, 0, 1) of the texts of string ids `x` and `y`: equal ids are equal texts
+    /// (see [`Texts`]) inline, else the host compares the texts.
+    fn text_order(&mut self, x: CVal, y: CVal) -> CVal {
+        let same = self.b.ins().icmp(IntCC::Equal, x, y);
+        let slow = self.b.create_block();
+        let join = self.b.create_block();
+        let r = self.b.append_block_param(join, I64);
+        let zero = self.c(0);
+        self.b
+            .ins()
+            .brif(same, join, &[BlockArg::Value(zero)], slow, &[]);
+        self.b.switch_to_block(slow);
+        let call = self.b.ins().call(self.text_cmp, &[self.ctx, x, y]);
+        let o = self.b.inst_results(call)[0];
+        self.b.ins().jump(join, &[BlockArg::Value(o)]);
+        self.b.switch_to_block(join);
+        r
     }
 
     /// Structural equality (0/1), as the interpreter's `==` on values.
@@ -3689,7 +3927,7 @@ impl<'p> Gen<'p, '_, '_> {
         let lit_left = matches!(a, Expr::List(_) | Expr::Set(_));
         let (lit, other) = if lit_left { (a, b) } else { (b, a) };
         if matches!(other, Expr::List(_) | Expr::Set(_)) {
-            return Err("compares two list literals".into());
+            return Err("uses a list or set value".into());
         }
         let elems = |g: &mut Self| -> Result<Vec<JV>, String> {
             match lit {
@@ -4240,12 +4478,41 @@ impl<'p> Gen<'p, '_, '_> {
         })
     }
 
+    /// `a + b` on two Texts: the host concatenates them into the run's scratch area and gives
+    /// the result's string id (see [`Texts`]); an absent operand fails as in `arith`.
+    fn concat(&mut self, a: JV, b: JV) -> JV {
+        if a.present.is_some() || b.present.is_some() {
+            let (pa, pb) = (self.presence(&a), self.presence(&b));
+            let both = self.b.ins().band(pa, pb);
+            let absent = self.b.ins().icmp_imm_s(IntCC::Equal, both, 0);
+            self.check(
+                absent,
+                Site::ArithAbsent(ArithOp::Add, "Text", "Text"),
+                pa,
+                pb,
+            );
+        }
+        let call = self
+            .b
+            .ins()
+            .call(self.text_concat, &[self.ctx, a.val, b.val]);
+        let val = self.b.inst_results(call)[0];
+        JV {
+            base: Base::Text,
+            present: None,
+            val,
+        }
+    }
+
     fn arith(&mut self, op: ArithOp, a: JV, b: JV) -> Result<JV, String> {
         if [a.base, b.base]
             .iter()
             .any(|b| matches!(b, Base::Decimal | Base::Money))
         {
             return self.dec_arith(op, a, b);
+        }
+        if (op, a.base, b.base) == (ArithOp::Add, Base::Text, Base::Text) {
+            return Ok(self.concat(a, b));
         }
         use ArithOp::{Add, Div, Mul, Rem, Sub};
         use Base::{Duration as D, Int as I, Time as T};
@@ -4706,5 +4973,310 @@ mod tests {
             assert_eq!(dec_of(dec_words(&d)), d);
             assert_eq!(dec_of(dec_words(&d)).to_string(), d.to_string());
         }
+    }
+
+    fn t(s: &str) -> Value {
+        Value::text(s)
+    }
+
+    /// `cond`, with every text of `consts` made a constant of the program (so that inputs
+    /// equal to them get constant ids): `(a0 in consts or true) and cond`.
+    fn with_consts(consts: &[&str], cond: Expr) -> Expr {
+        let list: Vec<Value> = consts.iter().map(|c| t(c)).collect();
+        let mention = Expr::Or(
+            b(Expr::In(b(slot(0)), b(k(Value::List(Arc::from(list)))))),
+            b(k(Value::Bool(true))),
+        );
+        Expr::And(b(mention), b(cond))
+    }
+
+    /// Pairs of texts whose order the tests spell out: `(a, b, a.cmp(b))` by code points, which
+    /// is the order of their UTF-8 bytes (not UTF-16's, not a collation's).
+    fn text_pairs() -> Vec<(&'static str, &'static str, std::cmp::Ordering)> {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        vec![
+            ("ab", "abc", Less),
+            ("abc", "ab", Greater),
+            ("abc", "abc", Equal),
+            ("", "a", Less),
+            ("", "", Equal),
+            ("Z", "a", Less),
+            ("z", "é", Less),
+            ("é", "z", Greater),
+            ("e\u{301}", "é", Less),
+            ("\u{FFFF}", "\u{10000}", Less),
+            ("b", "ab", Greater),
+        ]
+    }
+
+    #[test]
+    fn texts_order_by_code_points_like_the_interpreter() {
+        let tt = vec![Type::Text, Type::Text];
+        let all: Vec<&str> = text_pairs().iter().flat_map(|(a, b, _)| [*a, *b]).collect();
+        for (op, holds) in [
+            (
+                CmpOp::Lt,
+                std::cmp::Ordering::is_lt as fn(std::cmp::Ordering) -> bool,
+            ),
+            (CmpOp::Le, std::cmp::Ordering::is_le),
+            (CmpOp::Gt, std::cmp::Ordering::is_gt),
+            (CmpOp::Ge, std::cmp::Ordering::is_ge),
+        ] {
+            // input/input: texts no constant has, then texts that are all constants
+            let fresh = program(tt.clone(), cmp(op, slot(0), slot(1)));
+            let known = program(tt.clone(), with_consts(&all, cmp(op, slot(0), slot(1))));
+            for (x, y, order) in text_pairs() {
+                let want = Ok(holds(order));
+                assert_eq!(run(&fresh, &[t(x), t(y)]), want, "{x:?} {op:?} {y:?}");
+                assert_eq!(run(&known, &[t(x), t(y)]), want, "{x:?} {op:?} {y:?}");
+                // constant/input, input/constant, constant/constant
+                let ci = program(vec![Type::Text], cmp(op, k(t(x)), slot(0)));
+                assert_eq!(run(&ci, &[t(y)]), want, "{x:?} {op:?} {y:?}");
+                let ic = program(vec![Type::Text], cmp(op, slot(0), k(t(y))));
+                assert_eq!(run(&ic, &[t(x)]), want, "{x:?} {op:?} {y:?}");
+                let cc = program(vec![Type::Text], cmp(op, k(t(x)), k(t(y))));
+                assert_eq!(run(&cc, &[t("")]), want, "{x:?} {op:?} {y:?}");
+                // constant ids not folded: chosen at run time
+                let pick = Expr::If(
+                    b(cmp(CmpOp::Eq, slot(0), k(t("first")))),
+                    b(k(t(x))),
+                    b(k(t("other"))),
+                );
+                let cc = program(vec![Type::Text], cmp(op, pick, k(t(y))));
+                assert_eq!(run(&cc, &[t("first")]), want, "{x:?} {op:?} {y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_ranges_and_absent_texts_order_like_the_interpreter() {
+        let range = |inclusive| {
+            program(
+                vec![Type::Text],
+                Expr::InRange {
+                    value: b(slot(0)),
+                    lo: b(k(t("b"))),
+                    hi: b(k(t("d"))),
+                    inclusive,
+                },
+            )
+        };
+        for (x, half_open, closed) in [
+            ("a", false, false),
+            ("b", true, true),
+            ("bz", true, true),
+            ("d", false, true),
+            ("d\u{0}", false, false),
+            ("é", false, false),
+        ] {
+            assert_eq!(run(&range(false), &[t(x)]), Ok(half_open), "{x:?}");
+            assert_eq!(run(&range(true), &[t(x)]), Ok(closed), "{x:?}");
+        }
+        let opt = program(
+            vec![Type::Optional(Box::new(Type::Text)), Type::Text],
+            cmp(CmpOp::Lt, slot(0), slot(1)),
+        );
+        assert_eq!(
+            run(&opt, &[Value::Absent, t("a")]),
+            Err("rule t.p#1: comparing an absent value".into())
+        );
+        assert_eq!(run(&opt, &[t("a"), t("b")]), Ok(true));
+    }
+
+    #[test]
+    fn concatenations_get_the_ids_of_equal_texts() {
+        let ttt = vec![Type::Text; 4];
+        let concat = |x, y| arith(ArithOp::Add, x, y);
+        // equal to a constant
+        let to_const = program(
+            ttt.clone(),
+            cmp(CmpOp::Eq, concat(slot(0), k(t("!"))), k(t("no!"))),
+        );
+        assert_eq!(run(&to_const, &[t("no"), t(""), t(""), t("")]), Ok(true));
+        assert_eq!(run(&to_const, &[t("ye"), t(""), t(""), t("")]), Ok(false));
+        // equal to an input string (no constant), or not
+        let to_input = program(
+            ttt.clone(),
+            cmp(CmpOp::Eq, concat(slot(0), slot(1)), slot(2)),
+        );
+        let args = |a: &str, b2: &str, c: &str, d: &str| [t(a), t(b2), t(c), t(d)];
+        assert_eq!(run(&to_input, &args("ab", "c", "abc", "")), Ok(true));
+        assert_eq!(run(&to_input, &args("ab", "c", "ab", "c")), Ok(false));
+        assert_eq!(run(&to_input, &args("a", "bc", "abc", "")), Ok(true));
+        assert_eq!(run(&to_input, &args("", "", "", "x")), Ok(true));
+        assert_eq!(run(&to_input, &args("é", "", "é", "")), Ok(true));
+        // equal to another concatenation, either side computed
+        let to_concat = program(
+            ttt.clone(),
+            cmp(
+                CmpOp::Eq,
+                concat(slot(0), slot(1)),
+                concat(slot(2), slot(3)),
+            ),
+        );
+        assert_eq!(run(&to_concat, &args("ab", "c", "a", "bc")), Ok(true));
+        assert_eq!(run(&to_concat, &args("ab", "c", "a", "b")), Ok(false));
+        assert_eq!(run(&to_concat, &args("", "", "", "")), Ok(true));
+        assert_eq!(run(&to_concat, &args("x", "", "", "x")), Ok(true));
+        let ne = program(
+            ttt.clone(),
+            cmp(
+                CmpOp::Ne,
+                concat(slot(0), slot(1)),
+                concat(slot(2), slot(3)),
+            ),
+        );
+        assert_eq!(run(&ne, &args("ab", "c", "a", "bc")), Ok(false));
+        assert_eq!(run(&ne, &args("ab", "c", "ab", "d")), Ok(true));
+        // a concatenation of concatenations, ordered against an input and a constant
+        let ordered = program(
+            ttt.clone(),
+            Expr::And(
+                b(cmp(
+                    CmpOp::Lt,
+                    concat(concat(slot(0), slot(1)), k(t("b"))),
+                    slot(2),
+                )),
+                b(cmp(CmpOp::Ge, concat(slot(0), slot(0)), k(t("aa")))),
+            ),
+        );
+        assert_eq!(run(&ordered, &args("a", "", "ac", "")), Ok(true));
+        assert_eq!(run(&ordered, &args("a", "", "ab", "")), Ok(false));
+        assert_eq!(run(&ordered, &args("a", "é", "az", "")), Ok(false));
+        assert_eq!(run(&ordered, &args("", "", "c", "")), Ok(false));
+        // `in` a constant list
+        let member = program(
+            ttt,
+            Expr::In(
+                b(concat(slot(0), slot(1))),
+                b(k(Value::List(Arc::from(vec![t("gold"), t("vip")])))),
+            ),
+        );
+        assert_eq!(run(&member, &args("go", "ld", "", "")), Ok(true));
+        assert_eq!(run(&member, &args("", "vip", "", "")), Ok(true));
+        assert_eq!(run(&member, &args("v", "i", "", "")), Ok(false));
+    }
+
+    #[test]
+    fn a_long_chain_of_concatenations() {
+        // ((a0 + a0) + a1) + a0 … 64 times on the left, a1 + (a0 + (a1 + … a1)) on the right
+        let mut left = slot(0);
+        let mut right = slot(1);
+        for i in 0..64 {
+            left = arith(ArithOp::Add, left, slot(i % 2));
+            right = arith(ArithOp::Add, slot(1 - i % 2), right);
+        }
+        let tt = vec![Type::Text, Type::Text];
+        let want = format!("a{}", "ab".repeat(32));
+        let eq = program(tt.clone(), cmp(CmpOp::Eq, left.clone(), k(t(&want))));
+        assert_eq!(run(&eq, &[t("a"), t("b")]), Ok(true));
+        assert_eq!(run(&eq, &[t("a"), t("c")]), Ok(false));
+        assert_eq!(run(&eq, &[t(""), t("")]), Ok(false));
+        // the right chain is "ab" * 32 + "b": above the left one
+        let lt = program(tt.clone(), cmp(CmpOp::Lt, left.clone(), right.clone()));
+        assert_eq!(run(&lt, &[t("a"), t("b")]), Ok(true));
+        assert_eq!(run(&lt, &[t("é"), t("é")]), Ok(false));
+        assert_eq!(run(&lt, &[t("b"), t("a")]), Ok(false));
+        let eq = program(tt, cmp(CmpOp::Eq, left, right));
+        assert_eq!(run(&eq, &[t("é"), t("é")]), Ok(true));
+        assert_eq!(run(&eq, &[t(""), t("")]), Ok(true));
+    }
+
+    #[test]
+    fn concatenating_an_absent_text_fails_like_the_interpreter() {
+        let p = program(
+            vec![Type::Optional(Box::new(Type::Text)), Type::Text],
+            cmp(CmpOp::Eq, arith(ArithOp::Add, slot(1), slot(0)), k(t("x"))),
+        );
+        assert_eq!(
+            run(&p, &[Value::Absent, t("x")]),
+            Err("rule t.p#1: Text + absent: absent where a value is needed".into())
+        );
+        assert_eq!(run(&p, &[t(""), t("x")]), Ok(true));
+    }
+
+    /// One output reused across runs: every run starts with an empty scratch area, so ids of
+    /// an earlier run's texts do not leak into the next.
+    #[test]
+    fn the_text_scratch_area_is_reused_across_runs() {
+        let concat = |x, y| arith(ArithOp::Add, x, y);
+        let p = program(
+            vec![Type::Text; 3],
+            Expr::And(
+                b(cmp(CmpOp::Eq, concat(slot(0), slot(1)), slot(2))),
+                b(cmp(CmpOp::Lt, concat(slot(1), slot(0)), k(t("m")))),
+            ),
+        );
+        let jit = compile(&p);
+        assert_eq!(jit.unsupported(0), None);
+        let mut out = jit.output(0);
+        let cases = [
+            ["a", "b", "ab"],
+            ["long text ", "here", "long text here"],
+            ["x", "y", "yx"],
+            ["", "", ""],
+            ["zz", "a", "zza"],
+            ["a", "b", "ab"],
+        ];
+        for _ in 0..3 {
+            for c in cases {
+                let args: Vec<Value> = c.iter().map(|s| t(s)).collect();
+                let input = jit.bind(0, &args).expect("binds");
+                jit.run(&input, 0, &mut out).expect("runs");
+                // this run's two concatenations at most: nothing kept from earlier runs
+                assert!(out.texts.ends.len() <= 2, "{:?}", out.texts);
+                let expected = interp::decide(&p, 0, &args, 0, &NoSignals);
+                assert_eq!(jit.decision(&input, &out), expected, "{c:?}");
+            }
+        }
+        let cap = out.texts.buf.capacity();
+        for c in cases {
+            let args: Vec<Value> = c.iter().map(|s| t(s)).collect();
+            let input = jit.bind(0, &args).expect("binds");
+            jit.run(&input, 0, &mut out).expect("runs");
+        }
+        assert_eq!(
+            out.texts.buf.capacity(),
+            cap,
+            "the steady state allocates nothing"
+        );
+    }
+
+    /// Inputs read by the JSON reader number their strings themselves: concatenations and
+    /// ordering see them the same.
+    #[test]
+    fn concatenations_see_the_strings_of_a_json_input() {
+        let concat = |x, y| arith(ArithOp::Add, x, y);
+        let p = program(
+            vec![Type::Text; 3],
+            Expr::And(
+                b(cmp(CmpOp::Eq, concat(slot(0), slot(1)), slot(2))),
+                b(cmp(CmpOp::Lt, slot(2), concat(slot(1), k(t("m"))))),
+            ),
+        );
+        let jit = compile(&p);
+        assert_eq!(jit.unsupported(0), None);
+        let mut reader = jit.json_reader(0).expect("a reader");
+        let mut input = Bound::empty();
+        let mut out = jit.output(0);
+        let mut fired = 0;
+        for (x, y, z) in [
+            ("a", "b", "ab"),
+            ("a", "m", "am"),
+            ("é", "a", "éa"),
+            ("a", "é", "aé"),
+            ("b", "a", "ab"),
+            ("", "", ""),
+        ] {
+            let json = format!(r#"{{"a0": {x:?}, "a1": {y:?}, "a2": {z:?}}}"#);
+            reader
+                .bind_json_into(&jit, &json, &mut input)
+                .expect("reads");
+            jit.run(&input, 0, &mut out).expect("runs");
+            let expected = interp::decide(&p, 0, &[t(x), t(y), t(z)], 0, &NoSignals);
+            assert_eq!(jit.decision(&input, &out), expected, "{json}");
+            fired += usize::from(expected.verdict == Verdict::Deny);
+        }
+        assert_eq!(fired, 4);
     }
 }

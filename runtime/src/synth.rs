@@ -41,7 +41,8 @@ const CONTACT: u32 = 1;
 const SIM_SWAP: u32 = 2;
 
 /// Texts of constants (and so of sampled inputs, since the sampler collects them).
-const TEXTS: &[&str] = &["", "x", "gold", "fr", "vip"];
+/// "é" orders above "z" by code points (and "fr" + "" is "fr", "x" + "x" no constant).
+const TEXTS: &[&str] = &["", "x", "gold", "fr", "vip", "é"];
 /// Time zones (the sampler's own four, so that equality fires).
 const ZONES: &[&str] = &["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"];
 /// 2026-01-01T00:00:00Z, where the sampler's times are.
@@ -796,7 +797,8 @@ impl Synth<'_> {
                     _ => self.arith(Add, y, x),
                 }
             }
-            Type::Text if full => {
+            // In both modes: the JIT concatenates texts.
+            Type::Text => {
                 let x = self.expr(ty, d);
                 let y = self.expr(ty, d);
                 self.arith(Add, x, y)
@@ -958,8 +960,9 @@ impl Synth<'_> {
 
     fn ordered(&self, ty: &Type) -> bool {
         match ty {
-            Type::Int | Type::Duration | Type::Time => true,
-            Type::Decimal | Type::Money | Type::Text => self.mode == Mode::Full,
+            // Text too: the JIT orders texts (through the host).
+            Type::Int | Type::Duration | Type::Time | Type::Text => true,
+            Type::Decimal | Type::Money => self.mode == Mode::Full,
             _ => false,
         }
     }

@@ -1388,10 +1388,14 @@ fn unsupported_policies_fall_back() {
             )],
         ),
         policy(
-            "text-order",
+            "signal",
             vec![param("x", Type::Text)],
             None,
-            vec![(Verdict::Deny, "d", Some(cmp(CmpOp::Gt, slot(0), slot(0))))],
+            vec![(
+                Verdict::Deny,
+                "d",
+                Some(cmp(CmpOp::Eq, Expr::Signal(0, vec![slot(0)]), slot(0))),
+            )],
         ),
         policy(
             "fine",
@@ -1418,7 +1422,7 @@ fn unsupported_policies_fall_back() {
     assert!(
         jit.unsupported(2)
             .expect("a reason")
-            .contains("orders Text")
+            .contains("reads a signal")
     );
     // the supported policy of the same module still runs
     assert_eq!(jit.unsupported(3), None);
