@@ -863,8 +863,7 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        out.texts.clear();
-        let host = HostCtx::new(self, input, &raw mut out.texts);
+        let host = HostCtx::new(self, input, &mut out.texts);
         // SAFETY: `c.f` is live code of this module (freed only in `Drop`, which cannot run
         // while `&self` is borrowed). It reads the fixed part of the input, words
         // `0..input_words` (offsets derived from the parameter layout, never from input values;
@@ -1267,8 +1266,7 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        out.texts.clear();
-        let host = HostCtx::new(self, input, &raw mut out.texts);
+        let host = HostCtx::new(self, input, &mut out.texts);
         // SAFETY: as in `run`: `c.f` is live code of this module; it reads the input's fixed
         // part (`0..input_words`, checked above) and its lists (inside the buffer, written by
         // `bind_decision` only), writes only words `0..out_words` of the output (checked
@@ -1753,7 +1751,9 @@ const CTX_CONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, const_zones)
 const CTX_NCONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nconst_zones) as i32;
 
 impl<'a> HostCtx<'a> {
-    fn new(module: &'a JitModule, input: &'a Bound, texts: *mut Texts) -> HostCtx<'a> {
+    /// The context of one run; it starts with an empty text scratch area.
+    fn new(module: &'a JitModule, input: &'a Bound, texts: &mut Texts) -> HostCtx<'a> {
+        texts.clear();
         let (zones, nzones) = input.zones.raw();
         let (const_zones, nconst_zones) = module.const_zones.raw();
         let zone0 = match input.zones.pairs.get(..2) {
@@ -1768,7 +1768,7 @@ impl<'a> HostCtx<'a> {
             nconst_zones,
             module,
             input,
-            texts,
+            texts: std::ptr::from_mut(texts),
         }
     }
 }
