@@ -97,7 +97,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
 
 use crate::interp::{self, BAD_INPUT, Candidate, Decision, NoSignals, RUNTIME_ERROR};
-use crate::interp::{check_input, check_value};
+use crate::interp::{Signals, check_input, check_value};
 use crate::intrinsics;
 use crate::ir::{
     ArithOp, CmpOp, DecisionDef, Expr, Intrinsic, Param, Policy, Program, Proposal, Quantifier,
@@ -162,6 +162,8 @@ pub struct JitModule {
     policies: Vec<Entry>,
     /// The decisions, by index.
     decisions: Vec<DecisionEntry>,
+    /// The signal reads of the generated code, by the index it passes to [`xop_signal`].
+    sig_sites: Vec<SigSite>,
     /// Owns the code; `None` only during drop. (A `Mutex` because `JITModule` is not `Sync`;
     /// it is never locked while deciding.)
     module: Option<Mutex<JITModule>>,
@@ -584,6 +586,7 @@ pub fn compile(program: &Program) -> JitModule {
         const_zones: Zones::default(),
         policies: Vec::new(),
         decisions: Vec::new(),
+        sig_sites: Vec::new(),
         module: None,
     };
     let all_unsupported = |jm: &mut JitModule, why: String| {
@@ -610,6 +613,7 @@ pub fn compile(program: &Program) -> JitModule {
             b.symbol(RANK_CMP, xop_rank_cmp as *const u8);
             b.symbol(TEXT_CMP, xop_text_cmp as *const u8);
             b.symbol(TEXT_CONCAT, xop_text_concat as *const u8);
+            b.symbol(SIGNAL, xop_signal as *const u8);
             b
         }
         Err(e) => {
@@ -639,7 +643,7 @@ pub fn compile(program: &Program) -> JitModule {
             program,
             pol,
             i,
-            (&mut jm.strings, &mut tz_consts),
+            (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
             &host,
         ));
     }
@@ -650,7 +654,7 @@ pub fn compile(program: &Program) -> JitModule {
             program,
             def,
             i,
-            (&mut jm.strings, &mut tz_consts),
+            (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
             &host,
             false,
         );
@@ -661,7 +665,7 @@ pub fn compile(program: &Program) -> JitModule {
                 program,
                 def,
                 i,
-                (&mut jm.strings, &mut tz_consts),
+                (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
                 &host,
                 true,
             );
@@ -737,9 +741,32 @@ impl JitModule {
         }
     }
 
-    /// Decides policy `policy` on `args` at `now_ms`: exactly what [`interp::decide`] gives
-    /// (without signals: a compiled policy reads none), or `None` if the policy is not compiled.
+    /// Decides policy `policy` on `args` at `now_ms` without a signal source (every signal
+    /// reads as absent): exactly what [`interp::decide`] gives with [`NoSignals`], or `None` if
+    /// the policy is not compiled.
     pub fn decide(&self, policy: usize, args: &[Value], now_ms: i64) -> Option<Decision> {
+        self.decide_in(policy, args, now_ms, None)
+    }
+
+    /// [`Self::decide`], reading signals from `signals`: exactly what [`interp::decide`] gives
+    /// with the same source, which sees the same reads in the same order.
+    pub fn decide_with_signals(
+        &self,
+        policy: usize,
+        args: &[Value],
+        now_ms: i64,
+        signals: &dyn Signals,
+    ) -> Option<Decision> {
+        self.decide_in(policy, args, now_ms, Some(signals))
+    }
+
+    fn decide_in(
+        &self,
+        policy: usize,
+        args: &[Value],
+        now_ms: i64,
+        signals: Option<&dyn Signals>,
+    ) -> Option<Decision> {
         match self.policies.get(policy) {
             Some(Entry::Unsupported(_)) => return None,
             Some(Entry::Compiled(_)) => {}
@@ -756,7 +783,10 @@ impl JitModule {
             Err(d) => return Some(d),
         };
         let mut out = self.output(policy);
-        self.run(&input, now_ms, &mut out).ok()?;
+        match signals {
+            None => self.run(&input, now_ms, &mut out).ok()?,
+            Some(s) => self.run_with_signals(&input, now_ms, s, &mut out).ok()?,
+        }
         Some(self.decision(&input, &out))
     }
 
@@ -823,6 +853,7 @@ impl JitModule {
             unknown: Vec::new(),
             zones: &mut into.zones,
             lists: Vec::new(),
+            run: None,
         };
         for (param, arg) in pol.params.iter().zip(args) {
             flat.value(&param.ty, arg, 0);
@@ -850,7 +881,40 @@ impl JitModule {
     /// rules into `out`. Allocates nothing and locks nothing; calls nothing but the policy's
     /// code and the host functions it calls (time zones, decimals, texts), which do neither
     /// (but `out`'s text scratch area grows when a run needs more room than earlier ones).
+    /// Without a signal source: a policy that reads a signal reads it as absent (see
+    /// [`Self::run_with_signals`]).
     pub fn run(&self, input: &Bound, now_ms: i64, out: &mut Output) -> Result<(), RunError> {
+        self.run_in(input, now_ms, None, out)
+    }
+
+    /// [`Self::run`], reading the policy's signals from `signals`, as the interpreter reads them:
+    /// once per signal and arguments (memoised for the run), in the order the rules reach them,
+    /// a value out of the declared type's contract read as absent. A read allocates, and the
+    /// source may do I/O. A panic of the source is resumed here, once the code has returned.
+    pub fn run_with_signals(
+        &self,
+        input: &Bound,
+        now_ms: i64,
+        signals: &dyn Signals,
+        out: &mut Output,
+    ) -> Result<(), RunError> {
+        let mut state = SigState::new(signals);
+        self.run_in(input, now_ms, Some(&mut state), out)?;
+        if let Some(p) = state.panic.take() {
+            std::panic::resume_unwind(p);
+        }
+        Ok(())
+    }
+
+    // Inlined, so that `run`'s path (no source: `sig` is `None`) stays what it was.
+    #[inline(always)]
+    fn run_in<'a>(
+        &'a self,
+        input: &'a Bound,
+        now_ms: i64,
+        sig: Option<&mut SigState<'a>>,
+        out: &'a mut Output,
+    ) -> Result<(), RunError> {
         let Some(Entry::Compiled(c)) = self.policies.get(input.policy) else {
             return Err(RunError::NotCompiled);
         };
@@ -863,7 +927,10 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        let host = HostCtx::new(self, input, &mut out.texts);
+        let mut host = HostCtx::new(self, input, &mut out.texts);
+        if let Some(sig) = sig {
+            host.sig = std::ptr::from_mut(sig);
+        }
         // SAFETY: `c.f` is live code of this module (freed only in `Drop`, which cannot run
         // while `&self` is borrowed). It reads the fixed part of the input, words
         // `0..input_words` (offsets derived from the parameter layout, never from input values;
@@ -873,9 +940,13 @@ impl JitModule {
         // `0..out_words` of the output (checked above). Other word values are only compared,
         // computed with, or used as a switch index that Cranelift bounds-checks. It allocates
         // nothing and cannot unwind. Of the host functions it calls, `xop_zone_field`,
-        // `xop_text_cmp` and `xop_text_concat` get the pointer to `host`, which lives until
-        // this call returns (its `texts` points into `out`, which the generated code never
-        // touches but through its words); `xop_dec_arith` and
+        // `xop_text_cmp`, `xop_text_concat` and `xop_signal` get the pointer to `host`, which
+        // lives until this call returns (its `texts` points into `out`, which the generated
+        // code never touches but through its words; its `sig` is null or points at the
+        // caller's `SigState`, alive until after this call). `xop_signal` also gets two stack
+        // slots of the generated function: the arguments' words (scalars, or the addresses of
+        // values' words, as for the decimal host functions) and the value's words, the only
+        // memory it writes besides `out`'s texts and the `SigState`; `xop_dec_arith` and
         // `xop_dec_cmp` get addresses of decimal words inside the input (at layout offsets or
         // inside a list, as above), inside constant data owned by `c`, or inside stack slots
         // of the generated function, and write only into such a stack slot. Through `host` it
@@ -1160,14 +1231,36 @@ impl JitModule {
         }
     }
 
-    /// Ranks decision `decision` on `args` at `now_ms`: exactly what [`crate::interp::rank`]
-    /// gives (without signals: a compiled decision reads none), or `None` if the decision is
-    /// not compiled ([`Self::decision_unsupported`] says why).
+    /// Ranks decision `decision` on `args` at `now_ms` without a signal source (every signal
+    /// reads as absent): exactly what [`crate::interp::rank`] gives with [`NoSignals`], or
+    /// `None` if the decision is not compiled ([`Self::decision_unsupported`] says why).
     pub fn decide_decision(
         &self,
         decision: usize,
         args: &[Value],
         now_ms: i64,
+    ) -> Option<Result<Vec<Candidate>, Decision>> {
+        self.decide_decision_in(decision, args, now_ms, None)
+    }
+
+    /// [`Self::decide_decision`], reading signals from `signals`: exactly what
+    /// [`crate::interp::rank`] gives with the same source, which sees the same reads.
+    pub fn decide_decision_with_signals(
+        &self,
+        decision: usize,
+        args: &[Value],
+        now_ms: i64,
+        signals: &dyn Signals,
+    ) -> Option<Result<Vec<Candidate>, Decision>> {
+        self.decide_decision_in(decision, args, now_ms, Some(signals))
+    }
+
+    fn decide_decision_in(
+        &self,
+        decision: usize,
+        args: &[Value],
+        now_ms: i64,
+        signals: Option<&dyn Signals>,
     ) -> Option<Result<Vec<Candidate>, Decision>> {
         match self.decisions.get(decision) {
             Some(DecisionEntry::Unsupported(_)) => return None,
@@ -1185,7 +1278,12 @@ impl JitModule {
             Err(d) => return Some(Err(d)),
         };
         let mut out = self.decision_output(decision);
-        self.run_decision(&input, now_ms, &mut out).ok()?;
+        match signals {
+            None => self.run_decision(&input, now_ms, &mut out).ok()?,
+            Some(s) => self
+                .run_decision_with_signals(&input, now_ms, s, &mut out)
+                .ok()?,
+        }
         Some(Ok(self.candidates(&input, &out, args, now_ms)))
     }
 
@@ -1223,6 +1321,7 @@ impl JitModule {
             unknown: Vec::new(),
             zones: &mut b.zones,
             lists: Vec::new(),
+            run: None,
         };
         for (param, arg) in def.params.iter().zip(args) {
             flat.value(&param.ty, arg, 0);
@@ -1247,12 +1346,41 @@ impl JitModule {
 
     /// Ranks the decision `input` was bound for at `now_ms` into `out`: every candidate's rank,
     /// verdict, reasons and fired rules, and the candidates in ranked order. Allocates nothing
-    /// and locks nothing (as [`Self::run`]).
+    /// and locks nothing (as [`Self::run`]); every signal reads as absent.
     pub fn run_decision(
         &self,
         input: &Bound,
         now_ms: i64,
         out: &mut DecisionOutput,
+    ) -> Result<(), RunError> {
+        self.run_decision_in(input, now_ms, None, out)
+    }
+
+    /// [`Self::run_decision`], reading signals from `signals` as [`Self::run_with_signals`]
+    /// does (the interpreter's memo: one for the decision's own expressions, a fresh one for
+    /// each candidate's policies).
+    pub fn run_decision_with_signals(
+        &self,
+        input: &Bound,
+        now_ms: i64,
+        signals: &dyn Signals,
+        out: &mut DecisionOutput,
+    ) -> Result<(), RunError> {
+        let mut state = SigState::new(signals);
+        self.run_decision_in(input, now_ms, Some(&mut state), out)?;
+        if let Some(p) = state.panic.take() {
+            std::panic::resume_unwind(p);
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn run_decision_in<'a>(
+        &'a self,
+        input: &'a Bound,
+        now_ms: i64,
+        sig: Option<&mut SigState<'a>>,
+        out: &'a mut DecisionOutput,
     ) -> Result<(), RunError> {
         let Some(c) = self.compiled_decision(input.policy) else {
             return Err(RunError::NotCompiled);
@@ -1266,14 +1394,18 @@ impl JitModule {
         {
             return Err(RunError::Mismatch);
         }
-        let host = HostCtx::new(self, input, &mut out.texts);
+        let mut host = HostCtx::new(self, input, &mut out.texts);
+        if let Some(sig) = sig {
+            host.sig = std::ptr::from_mut(sig);
+        }
         // SAFETY: as in `run`: `c.f` is live code of this module; it reads the input's fixed
         // part (`0..input_words`, checked above) and its lists (inside the buffer, written by
         // `bind_decision` only), writes only words `0..out_words` of the output (checked
         // above: the pairs at fixed offsets, at most one per proposal, and the proposals'
         // blocks), allocates nothing, cannot unwind, and passes `host` (alive until the call
-        // returns) to `xop_zone_field`, `xop_text_cmp` and `xop_text_concat` only (as in
-        // `run`); the decimal host functions get addresses as in `run`. It reads the zone pairs
+        // returns) to `xop_zone_field`, `xop_text_cmp`, `xop_text_concat` and `xop_signal`
+        // only (as in `run`, with `sig` null or the caller's live `SigState`); the decimal
+        // host functions and `xop_signal` get addresses as in `run`. It reads the zone pairs
         // and offset tables `host` points to, owned by `input` and `self` for the whole call,
         // within bounds (see `run`).
         unsafe {
@@ -1375,10 +1507,17 @@ struct Flat<'m, 'v, 'b> {
     /// Lists still to lay out: the word of their header, their element type, their elements,
     /// how deep they are.
     lists: Vec<(usize, &'m Type, &'v [Value], u32)>,
+    /// Laying out a signal's value during a run ([`xop_signal`]) rather than an input: the
+    /// input and the output's texts, where a string that is no constant and no input string
+    /// becomes a computed text (see [`Texts`]).
+    run: Option<(&'b Bound, &'b mut Texts)>,
 }
 
 impl<'m, 'v> Flat<'m, 'v, '_> {
     fn intern(&mut self, s: &'v str) -> i64 {
+        if let Some((input, texts)) = &mut self.run {
+            return run_text_id(self.module, input, texts, s);
+        }
         if let Some(&id) = self.module.strings.get(s) {
             return id;
         }
@@ -1497,6 +1636,7 @@ struct Host {
     rank_cmp: cranelift_module::FuncId,
     text_cmp: cranelift_module::FuncId,
     text_concat: cranelift_module::FuncId,
+    signal: cranelift_module::FuncId,
 }
 
 impl Host {
@@ -1531,6 +1671,9 @@ impl Host {
         let text_concat = module
             .declare_function(TEXT_CONCAT, Linkage::Import, &s3)
             .map_err(err)?;
+        let signal = module
+            .declare_function(SIGNAL, Linkage::Import, &s4)
+            .map_err(err)?;
         Ok(Host {
             zone_field,
             dec_arith,
@@ -1538,6 +1681,7 @@ impl Host {
             rank_cmp,
             text_cmp,
             text_concat,
+            signal,
         })
     }
 }
@@ -1640,9 +1784,13 @@ struct HostCtx<'a> {
     nconst_zones: i64,
     module: &'a JitModule,
     input: &'a Bound,
-    /// The output's scratch area (see [`Texts`]): only `xop_text_concat` writes it, and no
-    /// reference into it outlives a host call.
+    /// The output's scratch area (see [`Texts`]): only `xop_text_concat` and `xop_signal` write
+    /// it, and no reference into it outlives a host call.
     texts: *mut Texts,
+    /// The run's signal source and memo ([`SigState`]), or null for a run without a source
+    /// ([`JitModule::run`]): every signal then reads as absent, as with [`NoSignals`]. Only
+    /// `xop_signal` uses it, and no reference into it outlives a host call.
+    sig: *mut SigState<'a>,
 }
 
 /// Where the text of a string id is: a constant's or an input string (`Str`), or a text this
@@ -1769,6 +1917,7 @@ impl<'a> HostCtx<'a> {
             module,
             input,
             texts: std::ptr::from_mut(texts),
+            sig: std::ptr::null_mut(),
         }
     }
 }
@@ -1796,6 +1945,449 @@ extern "C" fn xop_zone_field(ctx: *const HostCtx<'_>, t: i64, tz: i64, field: i6
         Field::Weekday
     };
     zone.field(t, field).unwrap_or(INSTANT_OUT_OF_RANGE)
+}
+
+/// The name of [`xop_signal`] in generated code.
+const SIGNAL: &str = "xop_signal";
+
+/// [`xop_signal`]'s answers: the value's words are written; the signal source panicked (the
+/// panic is kept in [`SigState::panic`] and resumed once the generated code has returned, so
+/// that it never unwinds through generated frames).
+const SIG_OK: i64 = 0;
+const SIG_PANICKED: i64 = 1;
+
+/// One signal read in generated code ([`Gen::signal`]), as [`xop_signal`] needs it.
+#[derive(Debug, Clone)]
+struct SigSite {
+    /// The signal's index in the program (checked at compile time).
+    signal: u32,
+    /// The type of each argument as generated code passes it: two words per argument, its
+    /// presence (0: absent) and its payload (a scalar word, or the address of the value's
+    /// words for a record, Decimal, Money, list or set).
+    args: Vec<Type>,
+    /// The layout of the value written back: the declared type, made optional (a read may
+    /// always be absent).
+    ty: Type,
+    /// How many words `ty` takes.
+    words: usize,
+    /// The memo the read goes through: 0 for a policy and for a decision's own expressions,
+    /// `1 + p` for the policies guarding proposal `p` (the interpreter decides each candidate's
+    /// action with a fresh evaluator, so a fresh memo).
+    scope: i64,
+}
+
+/// One memoised read: its scope, signal and arguments, and the value (already checked
+/// against the declared type).
+type Memo = (i64, u32, Vec<Value>, Value);
+
+/// The signal source of one run and what it read ([`JitModule::run_with_signals`]).
+struct SigState<'a> {
+    signals: &'a dyn Signals,
+    /// The reads made so far (the interpreter's `Evaluator::read_signal` memo; a handful per
+    /// decision, so a list).
+    memo: Vec<Memo>,
+    /// A panic of the source, caught in `xop_signal`, to resume after the run.
+    panic: Option<Box<dyn std::any::Any + Send>>,
+    /// Scratch for the value's words.
+    words: Vec<i64>,
+}
+
+impl<'a> SigState<'a> {
+    fn new(signals: &'a dyn Signals) -> SigState<'a> {
+        SigState {
+            signals,
+            memo: Vec::new(),
+            panic: None,
+            words: Vec::new(),
+        }
+    }
+}
+
+/// Whether generated code passes a value of `ty` by the address of its words.
+fn by_address(ty: &Type) -> bool {
+    matches!(
+        ty,
+        Type::Record(_) | Type::Decimal | Type::Money | Type::List(_) | Type::Set(_)
+    )
+}
+
+/// The value of type `ty` laid out at `w[*at..]` (see the module documentation), reading the
+/// elements of lists in the input and the texts of string ids as [`text_of`] does; `*at` moves
+/// past it. The inverse of [`Flat::value`]; words that are no such layout give some value
+/// (never a panic).
+fn words_value(
+    module: &JitModule,
+    input: &Bound,
+    texts: &Texts,
+    ty: &Type,
+    w: &[i64],
+    at: &mut usize,
+    depth: u32,
+) -> Value {
+    let next = |at: &mut usize| {
+        let x = w.get(*at).copied().unwrap_or(0);
+        *at += 1;
+        x
+    };
+    if depth > MAX_RECORD_DEPTH {
+        return Value::Absent;
+    }
+    let text = |id: i64| -> std::sync::Arc<str> {
+        std::sync::Arc::from(text_of(module, input, texts, id))
+    };
+    match ty {
+        Type::Optional(inner) => {
+            if next(at) == 0 {
+                *at += size(&module.program, inner, depth).unwrap_or(0);
+                Value::Absent
+            } else {
+                words_value(module, input, texts, inner, w, at, depth)
+            }
+        }
+        Type::Bool => Value::Bool(next(at) != 0),
+        Type::Int => Value::Int(next(at)),
+        Type::Duration => Value::Duration(next(at)),
+        Type::Time => Value::Time(next(at)),
+        Type::Text => Value::Text(text(next(at))),
+        Type::Id => Value::Id(text(next(at))),
+        Type::Tz => Value::Tz(text(next(at))),
+        Type::Symbol(_) => Value::Symbol(next(at) as u32),
+        Type::Enum(e) => Value::Enum(*e, next(at) as u32),
+        Type::Decimal => Value::Decimal(dec_of([next(at), next(at)])),
+        Type::Money => {
+            let d = dec_of([next(at), next(at)]);
+            Value::Money(d, text(next(at)))
+        }
+        Type::Record(r) => {
+            let Some(rt) = module.program.records.get(*r as usize) else {
+                return Value::Absent;
+            };
+            let fields: Vec<Value> = rt
+                .fields
+                .iter()
+                .map(|f| words_value(module, input, texts, &f.ty, w, at, depth + 1))
+                .collect();
+            Value::Record(*r, fields.into())
+        }
+        Type::List(elem) | Type::Set(elem) => {
+            // The elements are in the input, from word `start` (see `Flat::lists`).
+            let start = usize::try_from(next(at)).unwrap_or(usize::MAX);
+            let len = usize::try_from(next(at)).unwrap_or(0);
+            let mut c = start;
+            let xs: Vec<Value> = (0..len.min(input.words.len()))
+                .map(|_| words_value(module, input, texts, elem, &input.words, &mut c, depth + 1))
+                .collect();
+            Value::List(xs.into())
+        }
+    }
+}
+
+/// The string id of text `s` in a run on `input` (see [`Texts`]): a constant's, an input
+/// string's or an earlier computed text's if equal, else a new computed text's.
+fn run_text_id(module: &JitModule, input: &Bound, texts: &mut Texts, s: &str) -> i64 {
+    if let Some(&id) = module.strings.get(s) {
+        return id;
+    }
+    if let Some(k) = input.unknown.iter().position(|u| u == s) {
+        return input.unknown_base + k as i64;
+    }
+    let known =
+        (0..texts.ends.len()).find(|&k| texts.span(k).is_some_and(|(a, b)| &texts.buf[a..b] == s));
+    let k = match known {
+        Some(k) => k,
+        None => {
+            texts.buf.push_str(s);
+            texts.ends.push(texts.buf.len());
+            texts.ends.len() - 1
+        }
+    };
+    input.unknown_base + (input.unknown.len() + k) as i64
+}
+
+/// Reads signal site `site` (an index into [`JitModule::sig_sites`]) for generated code: turns
+/// the argument words at `args` back into values, reads through the run's source with the
+/// interpreter's memo (a read of the same signal with equal arguments, in the same scope, is
+/// made once) and its out-of-contract rule (a value that does not match the declared type is
+/// absent), and writes the value's words at `out` in the layout of [`SigSite::ty`]. Returns
+/// [`SIG_OK`], or [`SIG_PANICKED`] when the source panicked. Unlike the other host functions,
+/// it allocates, and the source may do I/O. Never unwinds.
+extern "C" fn xop_signal(
+    ctx: *const HostCtx<'_>,
+    site: i64,
+    args: *const i64,
+    out: *mut i64,
+) -> i64 {
+    // SAFETY: generated code passes on the context pointer it was called with, which `run`,
+    // `run_decision` or their `_with_signals` forms point at a `HostCtx` on their stack that
+    // outlives the call.
+    let ctx = unsafe { &*ctx };
+    let (module, input) = (ctx.module, ctx.input);
+    let Some(s) = usize::try_from(site)
+        .ok()
+        .and_then(|i| module.sig_sites.get(i))
+    else {
+        return SIG_PANICKED;
+    };
+    let write = |words: &[i64]| {
+        for k in 0..s.words {
+            // SAFETY: generated code passes a stack slot of `s.words` words as `out`
+            // (`Gen::signal`), and writes nothing else there during this call.
+            unsafe { *out.add(k) = words.get(k).copied().unwrap_or(0) };
+        }
+    };
+    if ctx.sig.is_null() {
+        // No source: every read is absent (what `NoSignals` answers, and absent passes any
+        // declared type made optional), so the arguments need not be read.
+        write(&[]);
+        return SIG_OK;
+    }
+    // SAFETY: `sig` points at the `SigState` of the running call, on its caller's stack and
+    // alive for the whole run; nothing else uses it during this host call (generated code
+    // never touches it, and no other host call is running).
+    let state = unsafe { &mut *ctx.sig };
+    if state.panic.is_some() {
+        // A decision goes on with its next candidate after an error: read nothing more.
+        return SIG_PANICKED;
+    }
+    // SAFETY: `texts` points at the running output's scratch area, alive for the whole run and
+    // used by nothing else during this call (see `xop_text_cmp`).
+    let texts = unsafe { &mut *ctx.texts };
+    let mut values = Vec::with_capacity(s.args.len());
+    for (k, ty) in s.args.iter().enumerate() {
+        // SAFETY: generated code passes a stack slot of two words per argument as `args`.
+        let (present, payload) = unsafe { (*args.add(2 * k), *args.add(2 * k + 1)) };
+        if present == 0 {
+            values.push(Value::Absent);
+            continue;
+        }
+        let words: Vec<i64> = if by_address(ty) {
+            let n = size(&module.program, ty, 0).unwrap_or(0);
+            let p = payload as *const i64;
+            // SAFETY: for a present value of such a type, generated code passes the address of
+            // its `n` words (`size` of the same type, which `Gen::signal` checked): in the
+            // input, a constant's data owned by the module, or a stack slot of the caller,
+            // all alive during the call — the same words the generated code itself reads.
+            (0..n).map(|i| unsafe { *p.add(i) }).collect()
+        } else {
+            vec![payload]
+        };
+        values.push(words_value(module, input, texts, ty, &words, &mut 0, 0));
+    }
+    let program = &module.program;
+    let Some(decl) = program.signals.get(s.signal as usize) else {
+        return SIG_PANICKED;
+    };
+    let known = state
+        .memo
+        .iter()
+        .find(|(scope, signal, a, _)| *scope == s.scope && *signal == s.signal && *a == values)
+        .map(|m| m.3.clone());
+    let value = match known {
+        Some(v) => v,
+        None => {
+            let signals = state.signals;
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                signals.read(s.signal, decl, &values)
+            }));
+            let v = match read {
+                Ok(v) => v,
+                Err(p) => {
+                    state.panic = Some(p);
+                    return SIG_PANICKED;
+                }
+            };
+            // An answer that does not match the declared type is out of contract: absent.
+            let v = if check_value(program, &decl.ty, &v).is_ok() {
+                v
+            } else {
+                Value::Absent
+            };
+            state.memo.push((s.scope, s.signal, values, v.clone()));
+            v
+        }
+    };
+    state.words.clear();
+    let mut zones = Zones::default();
+    let mut flat = Flat {
+        module,
+        words: &mut state.words,
+        unknown: Vec::new(),
+        zones: &mut zones,
+        lists: Vec::new(),
+        run: Some((input, texts)),
+    };
+    flat.value(&s.ty, &value, 0);
+    write(&state.words);
+    SIG_OK
+}
+
+/// Why the JIT cannot lay out a signal's value of type `ty` in its scratch words, if so.
+fn signal_layout(program: &Program, ty: &Type, depth: u32) -> Result<(), String> {
+    if depth > MAX_RECORD_DEPTH {
+        return Err("is a record type nested too deeply (or recursive)".into());
+    }
+    match ty {
+        Type::List(_) | Type::Set(_) => {
+            Err("holds a list or set (the JIT lays lists out only in the input)".into())
+        }
+        // Generated code finds a zone by the string id of an input's or a constant's `Tz`.
+        Type::Tz => {
+            Err("holds a Tz (the code knows only the zones of the input and constants)".into())
+        }
+        // Error messages name a currency by an input's or a constant's string id.
+        Type::Money => {
+            Err("holds Money (messages name only the input's and constants' currencies)".into())
+        }
+        Type::Optional(inner) if matches!(**inner, Type::Optional(_)) => {
+            Err("is a nested optional".into())
+        }
+        Type::Optional(inner) => signal_layout(program, inner, depth),
+        Type::Record(r) => {
+            let rt = program
+                .records
+                .get(*r as usize)
+                .ok_or_else(|| format!("is record type #{r}, not in the program"))?;
+            for f in &rt.fields {
+                signal_layout(program, &f.ty, depth + 1)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Gen<'_, '_, '_> {
+    /// Reads signal `i` with `args` (the interpreter's `eval_signal`): the arguments in order,
+    /// then a call to [`xop_signal`], which writes the value (made optional) into a stack slot
+    /// of this function; the value is read from there like a parameter from the input.
+    fn signal(&mut self, i: u32, args: &[Expr], d: u32) -> Result<JV, String> {
+        let program = self.program;
+        // A malformed program fails when the read is reached, in the interpreter; refusing it
+        // here gives the same decisions (the interpreter decides instead).
+        let decl = usize::try_from(i)
+            .ok()
+            .and_then(|j| program.signals.get(j))
+            .ok_or_else(|| format!("reads signal #{i}, which is not in the program"))?;
+        if args.len() != decl.params.len() {
+            return Err(format!(
+                "reads signal {} with {} argument(s) where it takes {}",
+                decl.name,
+                args.len(),
+                decl.params.len()
+            ));
+        }
+        let ty = match &decl.ty {
+            Type::Optional(_) => decl.ty.clone(),
+            t => Type::Optional(Box::new(t.clone())),
+        };
+        signal_layout(program, &ty, 0)
+            .map_err(|why| format!("reads signal {}, whose value {why}", decl.name))?;
+        let words = size(program, &ty, 0)?;
+        let mut vs = Vec::with_capacity(args.len());
+        for a in args {
+            vs.push(self.expr(a, d)?);
+        }
+        let mut tys = Vec::with_capacity(vs.len());
+        for v in &vs {
+            tys.push(self.arg_type(v.base)?);
+        }
+        let f = MemFlagsData::trusted();
+        let argv = self.scratch(2 * vs.len().max(1));
+        for (k, v) in vs.iter().enumerate() {
+            let p = self.presence(v);
+            self.b.ins().store(f, p, argv, word(2 * k));
+            self.b.ins().store(f, v.val, argv, word(2 * k + 1));
+        }
+        let site = self.sig_sites.len();
+        self.sig_sites.push(SigSite {
+            signal: i,
+            args: tys,
+            ty: ty.clone(),
+            words,
+            scope: self.memo_scope,
+        });
+        let out = self.scratch(words.max(1));
+        let site = self.c(site as i64);
+        let call = self.b.ins().call(self.signal, &[self.ctx, site, argv, out]);
+        let status = self.b.inst_results(call)[0];
+        // Only a panic of the source (resumed by the caller once the code has returned): the
+        // message is never seen.
+        self.check_msg(status, "the signal source panicked".into());
+        self.load_typed(out, 0, &ty)
+    }
+
+    /// The IR type of a signal argument of kind `b`, as [`xop_signal`] reads it back.
+    fn arg_type(&self, b: Base) -> Result<Type, String> {
+        Ok(match b {
+            Base::Bool | Base::Absent => Type::Bool,
+            Base::Int => Type::Int,
+            Base::Duration => Type::Duration,
+            Base::Time => Type::Time,
+            Base::Enum(e) => Type::Enum(e),
+            // The kind does not change the word.
+            Base::Symbol => Type::Symbol(crate::ir::SymbolKind::Channel),
+            Base::Text => Type::Text,
+            Base::Id => Type::Id,
+            Base::Tz => Type::Tz,
+            Base::Record(r) => Type::Record(r),
+            Base::Decimal => Type::Decimal,
+            Base::Money => Type::Money,
+            Base::List(t) => Type::List(Box::new(
+                self.list_tys
+                    .get(t as usize)
+                    .cloned()
+                    .ok_or("passes a signal a list of an unknown type")?,
+            )),
+        })
+    }
+
+    /// `swapped_within(s, window)` on compiled operands, as `intrinsics::swapped_within`: the
+    /// window must be present, then the record; the latest swap at or after `now - window`
+    /// (exactly, in 128 bits), or, without one, no monitored period covering the window.
+    fn swapped_within(&mut self, vs: &[JV]) -> Result<JV, String> {
+        const F: &str = "swapped_within";
+        let [s, w] = vs else {
+            return Err(format!("calls {F} with {} argument(s)", vs.len()));
+        };
+        if w.base != Base::Duration {
+            return Err(format!("calls {F} with a window of kind {}", w.base.kind()));
+        }
+        if !matches!(s.base, Base::Record(_)) {
+            return Err(format!("calls {F} on a value of kind {}", s.base.kind()));
+        }
+        // The interpreter's messages, in its order: the window first.
+        self.require_present(w, &format!("{F}: argument 2 is absent, not a Duration"));
+        self.require_present(
+            s,
+            &format!("{F}: argument 1 is absent, not a SimSwap record"),
+        );
+        let record = JV {
+            present: None,
+            ..*s
+        };
+        let latest = self.elem_field(&record, "latest_swap", Base::Time, true)?;
+        let period = self.elem_field(&record, "monitored_period", Base::Duration, true)?;
+        let recent = self.at_or_after_window_start(latest.val, w.val);
+        // Without a latest swap: true unless a monitored period covers the whole window.
+        let short = self.b.ins().icmp(IntCC::SignedLessThan, period.val, w.val);
+        let short = self.bool64(short);
+        let unknown = match period.present {
+            Some(p) => {
+                let absent = self.b.ins().bxor_imm_u(p, 1);
+                self.b.ins().bor(absent, short)
+            }
+            None => short,
+        };
+        let val = match latest.present {
+            Some(p) => self.b.ins().select(p, recent, unknown),
+            None => recent,
+        };
+        Ok(JV {
+            base: Base::Bool,
+            present: None,
+            val,
+        })
+    }
 }
 
 /// One combining rule, one input check, one failed decision: the interpreter's, so that the
@@ -1947,7 +2539,7 @@ fn compile_policy(
     program: &Program,
     pol: &Policy,
     index: usize,
-    (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
+    (strings, tz_consts, sig_sites): (&mut HashMap<String, i64>, &mut Vec<i64>, &mut Vec<SigSite>),
     host: &Host,
 ) -> Result<PolicyCode, String> {
     let nparams = pol.params.len();
@@ -1982,6 +2574,7 @@ fn compile_policy(
     let rank_cmp = module.declare_func_in_func(host.rank_cmp, &mut ctx.func);
     let text_cmp = module.declare_func_in_func(host.text_cmp, &mut ctx.func);
     let text_concat = module.declare_func_in_func(host.text_concat, &mut ctx.func);
+    let signal = module.declare_func_in_func(host.signal, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, switches, data) = {
@@ -2021,6 +2614,9 @@ fn compile_policy(
             rank_cmp,
             text_cmp,
             text_concat,
+            signal,
+            sig_sites: &mut *sig_sites,
+            memo_scope: 0,
             wide_ranks: false,
         };
         g.body()?;
@@ -2054,7 +2650,7 @@ fn compile_decision<'p>(
     program: &'p Program,
     def: &'p DecisionDef,
     index: usize,
-    (strings, tz_consts): (&mut HashMap<String, i64>, &mut Vec<i64>),
+    (strings, tz_consts, sig_sites): (&mut HashMap<String, i64>, &mut Vec<i64>, &mut Vec<SigSite>),
     host: &Host,
     wide: bool,
 ) -> Result<DecisionCode, String> {
@@ -2139,6 +2735,7 @@ fn compile_decision<'p>(
     let rank_cmp = module.declare_func_in_func(host.rank_cmp, &mut ctx.func);
     let text_cmp = module.declare_func_in_func(host.text_cmp, &mut ctx.func);
     let text_concat = module.declare_func_in_func(host.text_concat, &mut ctx.func);
+    let signal = module.declare_func_in_func(host.signal, &mut ctx.func);
     let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, data) = {
@@ -2189,6 +2786,9 @@ fn compile_decision<'p>(
             rank_cmp,
             text_cmp,
             text_concat,
+            signal,
+            sig_sites: &mut *sig_sites,
+            memo_scope: 0,
             wide_ranks: false,
         };
         g.wide_ranks = wide;
@@ -2287,6 +2887,12 @@ struct Gen<'p, 'f, 's> {
     /// The host functions for texts ([`xop_text_cmp`], [`xop_text_concat`]).
     text_cmp: FuncRef,
     text_concat: FuncRef,
+    /// The host function reading signals ([`xop_signal`]).
+    signal: FuncRef,
+    /// The signal reads compiled so far, of the whole module (see [`SigSite`]).
+    sig_sites: &'s mut Vec<SigSite>,
+    /// The memo scope of the signal reads being compiled (see [`SigSite::scope`]).
+    memo_scope: i64,
     /// Ranks take three words (see [`Cand::rank_words`]).
     wide_ranks: bool,
 }
@@ -2358,8 +2964,17 @@ impl<'p> Gen<'p, '_, '_> {
             self.b.switch_to_block(yes);
         }
         let mut args = Vec::with_capacity(prop.args.len());
+        let reads = self.sig_sites.len();
         for a in &prop.args {
             args.push(self.expr(a, 1)?);
+        }
+        if self.sig_sites.len() != reads {
+            // `candidates` evaluates the arguments again, for explanations, with the
+            // interpreter and no signal source: a value read here would differ there.
+            return Err(format!(
+                "proposes {} with an argument that reads a signal",
+                prop.action
+            ));
         }
         let rank = match &prop.rank {
             None => JV {
@@ -2406,6 +3021,8 @@ impl<'p> Gen<'p, '_, '_> {
         }
         // From here on an error is the candidate's failed decision, at its rank.
         self.on_error = Some(append);
+        // The interpreter decides the candidate's action with a fresh signal memo.
+        self.memo_scope = p as i64 + 1;
         for (gi, (_, pol, start)) in guards.iter().enumerate() {
             let end = guards.get(gi + 1).map_or(n_rules, |g| g.2);
             self.frame = Frame {
@@ -2417,6 +3034,7 @@ impl<'p> Gen<'p, '_, '_> {
             };
             self.rules_range(*start, end)?;
         }
+        self.memo_scope = 0;
         self.finish();
         self.b.ins().jump(append, &[]);
         self.b.switch_to_block(eval_fail);
@@ -3363,7 +3981,7 @@ impl<'p> Gen<'p, '_, '_> {
                 body,
             } => self.quantify(*quantifier, list, *slot, body.as_deref(), d),
             Expr::Intrinsic(which, args) => self.intrinsic(*which, args, d),
-            Expr::Signal(..) => Err("reads a signal".into()),
+            Expr::Signal(i, args) => self.signal(*i, args, d),
         }
     }
 
@@ -4335,6 +4953,9 @@ impl<'p> Gen<'p, '_, '_> {
         if vs.len() != intrinsics::arity(which) {
             return Err(format!("calls {fname} with {} argument(s)", vs.len()));
         }
+        if which == Intrinsic::SwappedWithin {
+            return self.swapped_within(&vs);
+        }
         if vs.iter().any(|v| v.present.is_some()) {
             return Err(format!("passes {fname} a value that may be absent"));
         }
@@ -5278,5 +5899,606 @@ mod tests {
             fired += usize::from(expected.verdict == Verdict::Deny);
         }
         assert_eq!(fired, 4);
+    }
+}
+
+#[cfg(test)]
+mod signal_tests {
+    //! Signal reads and `swapped_within` in compiled code: the JIT against the interpreter with
+    //! the same source, down to the reads each makes, and the expected results spelled out.
+    use std::cell::RefCell;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::interp::FixedSignals;
+    use crate::ir::build::{b, cmp, slot};
+    use crate::ir::{DecisionDef, EnumType, Field as RField, Param, Policy, Proposal};
+    use crate::ir::{RecordType, Rule, SignalDecl, SourceRef};
+
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
+    /// The decision time of the tests.
+    const NOW: i64 = 1_780_000_000_000;
+
+    /// Record types: 0 Customer { id: Id, msisdn: Text }, 1 SimSwap (std.camara's), 2 Info
+    /// { name: Text, score: Int?, tier: Tier, note: Text?, since: Time }; enum 0 Tier.
+    fn types() -> (Vec<RecordType>, Vec<EnumType>) {
+        let f = |name: &str, ty: Type| RField {
+            name: name.into(),
+            ty,
+            personal: false,
+        };
+        let opt = |t: Type| Type::Optional(Box::new(t));
+        (
+            vec![
+                RecordType {
+                    name: "t.Customer".into(),
+                    fields: vec![f("id", Type::Id), f("msisdn", Type::Text)],
+                },
+                RecordType {
+                    name: "std.camara.SimSwap".into(),
+                    fields: vec![
+                        f("swapped", Type::Bool),
+                        f("latest_swap", opt(Type::Time)),
+                        f("monitored_period", opt(Type::Duration)),
+                    ],
+                },
+                RecordType {
+                    name: "t.Info".into(),
+                    fields: vec![
+                        f("name", Type::Text),
+                        f("score", opt(Type::Int)),
+                        f("tier", Type::Enum(0)),
+                        f("note", opt(Type::Text)),
+                        f("since", Type::Time),
+                    ],
+                },
+            ],
+            vec![EnumType {
+                name: "t.Tier".into(),
+                variants: vec!["gold".into(), "silver".into()],
+            }],
+        )
+    }
+
+    /// Signals: 0 `sim_swap(c: Customer): SimSwap`, 1 `info(n: Text): Info`, 2 `level(n: Int):
+    /// Int`, 3 `tags(c: Customer): List<Text>`.
+    fn signals() -> Vec<SignalDecl> {
+        let decl = |name: &str, param: Type, ty: Type| SignalDecl {
+            name: format!("t.{name}"),
+            params: vec![Param {
+                name: "x".into(),
+                ty: param,
+            }],
+            ty,
+            source: "test".into(),
+            source_args: Vec::new(),
+            max_age_ms: None,
+        };
+        vec![
+            decl("sim_swap", Type::Record(0), Type::Record(1)),
+            decl("info", Type::Text, Type::Record(2)),
+            decl("level", Type::Int, Type::Int),
+            decl("tags", Type::Record(0), Type::List(Box::new(Type::Text))),
+        ]
+    }
+
+    fn rule(n: usize, verdict: Verdict, reason: &str, condition: Option<Expr>) -> Rule {
+        Rule {
+            id: format!("t.p#{n}"),
+            verdict,
+            reason: Some(reason.into()),
+            condition,
+            review: None,
+            source: SourceRef::default(),
+        }
+    }
+
+    /// One policy over `params` (and the decision time in the next slot) with `rules`.
+    fn program(params: Vec<Type>, rules: Vec<Rule>) -> Program {
+        let (records, enums) = types();
+        let n = params.len() as u32;
+        Program {
+            records,
+            enums,
+            signals: signals(),
+            policies: vec![Policy {
+                name: "p".into(),
+                qualified: "t.p".into(),
+                action: "t.act".into(),
+                slots: n + 1,
+                params: params
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, ty)| Param {
+                        name: format!("a{i}"),
+                        ty,
+                    })
+                    .collect(),
+                now_slot: Some(n),
+                rules,
+            }],
+            ..Program::default()
+        }
+    }
+
+    /// A source answering `answer(signal, args)` and keeping every read, in order.
+    struct Log<F: Fn(u32, &[Value]) -> Value> {
+        answer: F,
+        reads: RefCell<Vec<(u32, Vec<Value>, Value)>>,
+    }
+
+    impl<F: Fn(u32, &[Value]) -> Value> Log<F> {
+        fn new(answer: F) -> Self {
+            Log {
+                answer,
+                reads: RefCell::new(Vec::new()),
+            }
+        }
+
+        fn take(&self) -> Vec<(u32, Vec<Value>, Value)> {
+            self.reads.take()
+        }
+    }
+
+    impl<F: Fn(u32, &[Value]) -> Value> Signals for Log<F> {
+        fn read(&self, signal: u32, _decl: &SignalDecl, args: &[Value]) -> Value {
+            let v = (self.answer)(signal, args);
+            self.reads
+                .borrow_mut()
+                .push((signal, args.to_vec(), v.clone()));
+            v
+        }
+    }
+
+    fn t(s: &str) -> Value {
+        Value::text(s)
+    }
+
+    fn customer(msisdn: &str) -> Value {
+        Value::Record(0, Arc::from(vec![Value::Id(Arc::from("c1")), t(msisdn)]))
+    }
+
+    fn swap(latest: Option<i64>, period: Option<i64>) -> Value {
+        Value::Record(
+            1,
+            Arc::from(vec![
+                Value::Bool(latest.is_some()),
+                latest.map_or(Value::Absent, Value::Time),
+                period.map_or(Value::Absent, Value::Duration),
+            ]),
+        )
+    }
+
+    /// Decides policy 0 with both engines on the same answers; requires the JIT to have
+    /// compiled it, the same decision and the same reads. Gives the decision and the reads.
+    fn both(
+        p: &Program,
+        args: &[Value],
+        answer: impl Fn(u32, &[Value]) -> Value,
+    ) -> (Decision, Vec<(u32, Vec<Value>, Value)>) {
+        let jit = compile(p);
+        assert_eq!(jit.unsupported(0), None);
+        let log = Log::new(answer);
+        let expected = interp::decide(p, 0, args, NOW, &log);
+        let interp_reads = log.take();
+        let actual = jit.decide_with_signals(0, args, NOW, &log);
+        assert_eq!(actual.as_ref(), Some(&expected), "{args:?}");
+        assert_eq!(log.take(), interp_reads, "the reads differ on {args:?}");
+        (expected, interp_reads)
+    }
+
+    fn read(i: u32, arg: Expr) -> Expr {
+        Expr::Signal(i, vec![arg])
+    }
+
+    /// `sim_swap(c) is absent or sim_swap(c).swapped_within(window)`, the bundled policies'
+    /// condition.
+    fn fraud(window: Expr) -> Program {
+        let s = || read(0, slot(0));
+        let cond = Expr::Or(
+            b(Expr::Not(b(Expr::IsPresent(b(s()))))),
+            b(Expr::Intrinsic(Intrinsic::SwappedWithin, vec![s(), window])),
+        );
+        program(
+            vec![Type::Record(0), Type::Optional(Box::new(Type::Duration))],
+            vec![
+                rule(1, Verdict::Deny, "recent-or-unknown", Some(cond)),
+                rule(2, Verdict::Allow, "ok", None),
+            ],
+        )
+    }
+
+    fn denied(d: &Decision) -> bool {
+        assert_eq!(d.error, None);
+        d.verdict == Verdict::Deny
+    }
+
+    #[test]
+    fn present_absent_and_out_of_contract_values() {
+        let p = fraud(Expr::Const(Value::Duration(DAY)));
+        let args = [customer("+33612345678"), Value::Absent];
+        let cases: Vec<(Value, bool)> = vec![
+            (Value::Absent, true),
+            (swap(Some(NOW - HOUR), None), true),
+            (swap(Some(NOW - 2 * DAY), None), false),
+            // Out of contract, so absent: another kind, another record, a field of another
+            // type, a missing field.
+            (Value::Int(3), true),
+            (customer("x"), true),
+            (
+                Value::Record(
+                    1,
+                    Arc::from(vec![Value::Int(1), Value::Absent, Value::Absent]),
+                ),
+                true,
+            ),
+            (Value::Record(1, Arc::from(vec![Value::Bool(false)])), true),
+        ];
+        for (answer, deny) in cases {
+            let (d, reads) = both(&p, &args, |_, _| answer.clone());
+            assert_eq!(denied(&d), deny, "{answer:?}");
+            // Read once (memoised), with the customer as its argument.
+            assert_eq!(reads.len(), 1);
+            assert_eq!(reads[0].1, vec![args[0].clone()]);
+        }
+        // Without a source, every read is absent: the JIT's `decide` is the interpreter's with
+        // `NoSignals`.
+        let jit = compile(&p);
+        let expected = interp::decide(&p, 0, &args, NOW, &NoSignals);
+        assert_eq!(jit.decide(0, &args, NOW), Some(expected.clone()));
+        assert_eq!(expected.reasons, ["recent-or-unknown"]);
+        let fixed = FixedSignals(vec![(0, swap(Some(NOW - 3 * DAY), Some(DAY)))]);
+        let expected = interp::decide(&p, 0, &args, NOW, &fixed);
+        assert_eq!(
+            jit.decide_with_signals(0, &args, NOW, &fixed),
+            Some(expected.clone())
+        );
+        assert_eq!(expected.reasons, ["ok"]);
+    }
+
+    #[test]
+    fn swapped_within_edge_cases() {
+        let p = fraud(Expr::Const(Value::Duration(DAY)));
+        let args = [customer("+33612345678"), Value::Absent];
+        let cases = [
+            // At the window's start is within it; a millisecond before is not.
+            (swap(Some(NOW - DAY), None), true),
+            (swap(Some(NOW - DAY - 1), None), false),
+            // In the future.
+            (swap(Some(NOW + DAY), None), true),
+            // Undisclosed date: a monitored period covering the window rules a swap out.
+            (swap(None, Some(DAY)), false),
+            (swap(None, Some(2 * DAY)), false),
+            (swap(None, Some(DAY - 1)), true),
+            (swap(None, None), true),
+            // A latest swap decides, whatever the period.
+            (swap(Some(NOW - 2 * DAY), Some(HOUR)), false),
+            (swap(Some(i64::MIN), None), false),
+            (swap(Some(i64::MAX), None), true),
+        ];
+        for (answer, deny) in cases {
+            let (d, _) = both(&p, &args, |_, _| answer.clone());
+            assert_eq!(denied(&d), deny, "{answer:?}");
+        }
+        // Windows that would overflow `now - window` in 64 bits are compared exactly.
+        for (window, latest, deny) in [
+            (i64::MAX, i64::MIN, false),
+            (i64::MIN, i64::MAX, false),
+            (i64::MIN + 1, NOW + 1, false),
+            (-HOUR, NOW + HOUR, true),
+            (-HOUR, NOW + HOUR - 1, false),
+        ] {
+            let p = fraud(slot(1));
+            let args = [customer("+1"), Value::Duration(window)];
+            let (d, _) = both(&p, &args, |_, _| swap(Some(latest), None));
+            assert_eq!(denied(&d), deny, "{window} {latest}");
+        }
+        // A window read from an absent value, or a swap record that is absent, fail closed
+        // with the interpreter's messages.
+        let p = fraud(slot(1));
+        let (d, _) = both(&p, &[customer("+1"), Value::Absent], |_, _| {
+            swap(None, None)
+        });
+        assert_eq!(
+            d.error.as_deref(),
+            Some("rule t.p#1: swapped_within: argument 2 is absent, not a Duration")
+        );
+        let bare = program(
+            vec![Type::Record(0)],
+            vec![rule(
+                1,
+                Verdict::Deny,
+                "recent",
+                Some(Expr::Intrinsic(
+                    Intrinsic::SwappedWithin,
+                    vec![read(0, slot(0)), Expr::Const(Value::Duration(DAY))],
+                )),
+            )],
+        );
+        let (d, _) = both(&bare, &[customer("+1")], |_, _| Value::Absent);
+        assert_eq!(
+            d.error.as_deref(),
+            Some("rule t.p#1: swapped_within: argument 1 is absent, not a SimSwap record")
+        );
+        let (d, _) = both(&bare, &[customer("+1")], |_, _| swap(None, Some(DAY)));
+        assert_eq!((d.verdict, d.error), (Verdict::Deny, None));
+    }
+
+    #[test]
+    fn reads_are_memoised_per_signal_and_arguments() {
+        // level(a0) > 1, level(a0) > 2, level(a0 + 0) > 3, level(a1) > 4: three reads of the
+        // same argument value, one of another.
+        let lvl = |arg: Expr, n: i64| {
+            Some(cmp(
+                CmpOp::Gt,
+                Expr::Default(b(read(2, arg)), b(Expr::Const(Value::Int(0)))),
+                Expr::Const(Value::Int(n)),
+            ))
+        };
+        let plus0 = Expr::Arith(ArithOp::Add, b(slot(0)), b(Expr::Const(Value::Int(0))));
+        let p = program(
+            vec![Type::Int, Type::Int],
+            vec![
+                rule(1, Verdict::Deny, "r1", lvl(slot(0), 1)),
+                rule(2, Verdict::Deny, "r2", lvl(slot(0), 2)),
+                rule(3, Verdict::Deny, "r3", lvl(plus0, 3)),
+                rule(4, Verdict::Deny, "r4", lvl(slot(1), 4)),
+                rule(5, Verdict::Allow, "ok", None),
+            ],
+        );
+        let answer = |_: u32, a: &[Value]| match a {
+            [Value::Int(n)] => Value::Int(n * 10),
+            _ => Value::Absent,
+        };
+        let (d, reads) = both(&p, &[Value::Int(1), Value::Int(7)], answer);
+        assert_eq!(d.reasons, ["r1", "r2", "r3", "r4"]);
+        let args: Vec<&[Value]> = reads.iter().map(|r| r.1.as_slice()).collect();
+        assert_eq!(args, [&[Value::Int(1)][..], &[Value::Int(7)][..]]);
+        // Equal arguments: one read.
+        let (_, reads) = both(&p, &[Value::Int(2), Value::Int(2)], answer);
+        assert_eq!(reads.len(), 1);
+        // Each decision reads afresh.
+        let jit = compile(&p);
+        let log = Log::new(answer);
+        for _ in 0..3 {
+            jit.decide_with_signals(0, &[Value::Int(1), Value::Int(1)], NOW, &log);
+        }
+        assert_eq!(log.take().len(), 3);
+    }
+
+    fn info(name: &str, score: Option<i64>, tier: u32, note: Option<&str>) -> Value {
+        Value::Record(
+            2,
+            Arc::from(vec![
+                t(name),
+                score.map_or(Value::Absent, Value::Int),
+                Value::Enum(0, tier),
+                note.map_or(Value::Absent, t),
+                Value::Time(NOW - HOUR),
+            ]),
+        )
+    }
+
+    #[test]
+    fn texts_enums_and_optional_fields_of_a_value() {
+        // info(a0): its name equal to the constant "gold", to the input's a1, and its note
+        // (or "") concatenated with "!" equal to "new!"; its score ?? 0 above 5; its tier silver; its
+        // note present; its time before now.
+        let i = || read(1, slot(0));
+        let f = |n: u32| Expr::Field(b(i()), n);
+        let k = |v: Value| Expr::Const(v);
+        let conds = vec![
+            cmp(CmpOp::Eq, f(0), k(t("gold"))),
+            cmp(CmpOp::Eq, f(0), slot(1)),
+            cmp(
+                CmpOp::Eq,
+                Expr::Arith(
+                    ArithOp::Add,
+                    b(Expr::Default(b(f(3)), b(k(t(""))))),
+                    b(k(t("!"))),
+                ),
+                k(t("new!")),
+            ),
+            cmp(
+                CmpOp::Gt,
+                Expr::Default(b(f(1)), b(k(Value::Int(0)))),
+                k(Value::Int(5)),
+            ),
+            cmp(CmpOp::Eq, f(2), k(Value::Enum(0, 1))),
+            Expr::IsPresent(b(f(3))),
+            cmp(CmpOp::Lt, f(4), slot(2)),
+            cmp(CmpOp::Lt, f(0), slot(1)),
+        ];
+        let mut rules: Vec<Rule> = conds
+            .into_iter()
+            .enumerate()
+            .map(|(n, c)| rule(n + 1, Verdict::Deny, &format!("r{}", n + 1), Some(c)))
+            .collect();
+        rules.push(rule(99, Verdict::Allow, "ok", None));
+        let mut p = program(vec![Type::Text, Type::Text], rules);
+        p.policies[0].now_slot = Some(2);
+        let jit = compile(&p);
+        assert_eq!(jit.unsupported(0), None);
+        let reasons = |a0: &str, a1: &str, v: Value| {
+            let (d, reads) = both(&p, &[t(a0), t(a1)], |_, _| v.clone());
+            assert_eq!(reads.len(), 1, "memoised");
+            d.reasons
+        };
+        // A name equal to a constant, a note that is no text of the module or the input.
+        assert_eq!(
+            reasons("k", "zzz", info("gold", Some(9), 1, Some("new"))),
+            ["r1", "r3", "r4", "r5", "r6", "r7", "r8"]
+        );
+        // A name equal to the input's second string, absent fields.
+        assert_eq!(
+            reasons("k", "fresh", info("fresh", None, 0, None)),
+            ["r2", "r7"]
+        );
+        // A name equal to nothing known, and a note that is.
+        assert_eq!(
+            reasons("k", "a", info("brand new", Some(5), 0, Some("gold"))),
+            ["r6", "r7"]
+        );
+        // An absent value fails where it is needed, as in the interpreter.
+        let (d, _) = both(&p, &[t("k"), t("a")], |_, _| Value::Absent);
+        assert!(d.error.is_some_and(|e| e.starts_with("rule t.p#1: ")));
+    }
+
+    #[test]
+    fn the_arguments_are_the_interpreters_values() {
+        // sim_swap(c) for the input's customer, then for its second (optional) customer,
+        // absent or present (equal to the first: no second read), and info(c.msisdn + "?"),
+        // a computed text.
+        let cond = |e: Expr| Some(Expr::IsPresent(b(e)));
+        let concat = Expr::Arith(
+            ArithOp::Add,
+            b(Expr::Field(b(slot(0)), 1)),
+            b(Expr::Const(t("?"))),
+        );
+        let p = program(
+            vec![Type::Record(0), Type::Optional(Box::new(Type::Record(0)))],
+            vec![
+                rule(1, Verdict::Deny, "a", cond(read(0, slot(0)))),
+                rule(2, Verdict::Deny, "b", cond(read(0, slot(1)))),
+                rule(3, Verdict::Deny, "c", cond(read(1, concat))),
+                rule(4, Verdict::Allow, "ok", None),
+            ],
+        );
+        for second in [Value::Absent, customer("+2"), customer("+1")] {
+            let (_, reads) = both(&p, &[customer("+1"), second.clone()], |s, _| {
+                if s == 0 {
+                    swap(None, None)
+                } else {
+                    Value::Absent
+                }
+            });
+            let args: Vec<Vec<Value>> = reads.into_iter().map(|r| r.1).collect();
+            let mut want = vec![vec![customer("+1")]];
+            if second != customer("+1") {
+                want.push(vec![second.clone()]);
+            }
+            want.push(vec![t("+1?")]);
+            assert_eq!(args, want);
+        }
+    }
+
+    #[test]
+    fn what_the_layout_cannot_hold_is_refused_precisely() {
+        let p = program(
+            vec![Type::Record(0)],
+            vec![rule(
+                1,
+                Verdict::Deny,
+                "x",
+                Some(Expr::IsPresent(b(read(3, slot(0))))),
+            )],
+        );
+        assert_eq!(
+            compile(&p).unsupported(0),
+            Some(
+                "reads signal t.tags, whose value holds a list or set (the JIT lays lists out \
+                 only in the input)"
+            )
+        );
+        let p = program(
+            vec![Type::Record(0)],
+            vec![rule(
+                1,
+                Verdict::Deny,
+                "x",
+                Some(Expr::IsPresent(b(Expr::Signal(0, vec![])))),
+            )],
+        );
+        assert_eq!(
+            compile(&p).unsupported(0),
+            Some("reads signal t.sim_swap with 0 argument(s) where it takes 1")
+        );
+        let p = program(
+            vec![Type::Record(0)],
+            vec![rule(
+                1,
+                Verdict::Deny,
+                "x",
+                Some(Expr::IsPresent(b(read(9, slot(0))))),
+            )],
+        );
+        assert_eq!(
+            compile(&p).unsupported(0),
+            Some("reads signal #9, which is not in the program")
+        );
+    }
+
+    #[test]
+    fn a_panicking_source_panics_the_caller_not_the_process() {
+        let p = fraud(Expr::Const(Value::Duration(DAY)));
+        let jit = compile(&p);
+        let log = Log::new(|_, _| -> Value { panic!("the network is on fire") });
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            jit.decide_with_signals(0, &[customer("+1"), Value::Absent], NOW, &log)
+        }));
+        let msg = r.expect_err("panics");
+        assert_eq!(msg.downcast_ref::<&str>(), Some(&"the network is on fire"));
+    }
+
+    #[test]
+    fn decisions_read_with_a_fresh_memo_per_candidate() {
+        // Two proposals of `t.act` whose condition reads level(a0); the policy reads it too.
+        let lvl = || Expr::Default(b(read(2, slot(0))), b(Expr::Const(Value::Int(0))));
+        let mut p = program(
+            vec![Type::Int],
+            vec![
+                rule(
+                    1,
+                    Verdict::Deny,
+                    "high",
+                    Some(cmp(CmpOp::Gt, lvl(), Expr::Const(Value::Int(15)))),
+                ),
+                rule(2, Verdict::Allow, "ok", None),
+            ],
+        );
+        let prop = |line: u32, rank: Option<Expr>| Proposal {
+            action: "t.act".into(),
+            args: vec![slot(0)],
+            rank,
+            condition: Some(cmp(CmpOp::Gt, lvl(), Expr::Const(Value::Int(line as i64)))),
+            source: SourceRef {
+                line,
+                ..SourceRef::default()
+            },
+        };
+        p.decisions = vec![DecisionDef {
+            name: "d".into(),
+            qualified: "t.d".into(),
+            params: p.policies[0].params.clone(),
+            now_slot: None,
+            slots: 1,
+            proposals: vec![prop(1, Some(lvl())), prop(2, None), prop(30, None)],
+        }];
+        let jit = compile(&p);
+        assert_eq!(jit.decision_unsupported(0), None);
+        for n in [0, 1, 2, 5] {
+            let log = Log::new(|_, a: &[Value]| match a {
+                [Value::Int(0)] => Value::Absent,
+                [Value::Int(n)] => Value::Int(n * 10),
+                _ => Value::Absent,
+            });
+            let expected = interp::rank(&p, 0, &[Value::Int(n)], NOW, &log);
+            let reads = log.take();
+            let actual = jit.decide_decision_with_signals(0, &[Value::Int(n)], NOW, &log);
+            assert_eq!(actual.as_ref(), Some(&expected), "{n}");
+            assert_eq!(log.take(), reads, "{n}");
+            if n == 5 {
+                // The decision's own read, then one per candidate's policies (three).
+                assert_eq!(reads.len(), 4);
+            }
+        }
+        // A proposal's argument that reads a signal is refused (explanations evaluate the
+        // arguments again, without the source).
+        p.decisions[0].proposals[0].args = vec![lvl()];
+        assert_eq!(
+            compile(&p).decision_unsupported(0),
+            Some("proposes t.act with an argument that reads a signal")
+        );
     }
 }
