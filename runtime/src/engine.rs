@@ -805,12 +805,13 @@ impl Runtime {
                     inner,
                     reads: std::cell::RefCell::new(Vec::new()),
                 };
-                // A compiled policy reads no signal, so the recording stays empty on that path.
+                // Both engines read through the recording: the same reads, in the same order,
+                // so the proof record does not depend on which one decided.
                 let compiled = m
                     .jit
                     .as_ref()
                     .filter(|j| j.unsupported(index).is_none())
-                    .and_then(|j| j.decide(index, &b.args, at));
+                    .and_then(|j| j.decide_with_signals(index, &b.args, at, &recording));
                 let d = match compiled {
                     Some(d) => {
                         self.jit_decisions.fetch_add(1, Ordering::Relaxed);

@@ -726,6 +726,11 @@ fn a_damaged_log_is_an_error_with_a_location_never_a_panic() {
 /// [`program`] plus `plain`: the same rules without the SIM-swap review. `plain` reads no
 /// signal, so the JIT compiles it; `contact` reads one, so it stays on the interpreter.
 fn two_engine_module(cap: i64) -> Vec<u8> {
+    program_bytes(two_engine_program(cap))
+}
+
+/// [`program`] and a copy of its policy without the signal rule, `plain`.
+fn two_engine_program(cap: i64) -> Program {
     let mut p = program(cap);
     let mut plain = p.policies[0].clone();
     plain.name = "plain".into();
@@ -733,6 +738,10 @@ fn two_engine_module(cap: i64) -> Vec<u8> {
     plain.action = "acme.send_plain".into();
     plain.rules.remove(2);
     p.policies.push(plain);
+    p
+}
+
+fn program_bytes(p: Program) -> Vec<u8> {
     Module {
         program: p,
         source_hash: hash_sources([("acme.xop", &b"module acme"[..])]),
@@ -852,15 +861,106 @@ fn the_jit_and_the_interpreter_give_the_same_decisions_and_records() {
 }
 
 #[test]
+fn a_policy_reading_a_signal_is_decided_by_the_jit_with_the_interpreters_record() {
+    let (jit_dir, interp_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let jit = Runtime::with_log(ProofLog::open(jit_dir.path(), config()).unwrap());
+    let interp = Runtime::with_log(ProofLog::open(interp_dir.path(), config()).unwrap());
+    interp.set_jit(false);
+    jit.load_bytes("acme", &two_engine_module(3), None).unwrap();
+    interp
+        .load_bytes("acme", &two_engine_module(3), None)
+        .unwrap();
+    let set = jit.modules();
+    let (m, index) = set.policy("contact").unwrap();
+    assert_eq!(
+        m.engine(index),
+        Engine::Jit,
+        "{:?}",
+        m.jit_unsupported(index)
+    );
+    drop(set);
+    let mut inputs = engine_inputs();
+    // The signal true, false, absent (null, and not given at all).
+    inputs.push(input("t", 0, "sms", Some(true)));
+    inputs.push(input("f", 0, "email", Some(false)));
+    inputs.push(input("n", 0, "sms", None));
+    let mut given: serde_json::Value = serde_json::from_str(&input("g", 0, "sms", None)).unwrap();
+    given.as_object_mut().unwrap().remove("signals");
+    inputs.push(given.to_string());
+    let mut read = 0;
+    for (i, text) in inputs.iter().enumerate() {
+        let a = jit.decide("contact", Input::Json(text)).unwrap();
+        let b = interp.decide("contact", Input::Json(text)).unwrap();
+        if a.reasons == ["xop:bad-input"] {
+            // Refused before any engine runs (and timed by each runtime's clock).
+            assert_eq!(a.reasons, b.reasons);
+            continue;
+        }
+        assert_eq!(a, b, "input {i}: {text}");
+        let (ra, rb) = (
+            record_after_time(jit_dir.path(), i as u64),
+            record_after_time(interp_dir.path(), i as u64),
+        );
+        // The same bytes, the signal reads included (personal values are hashed with each
+        // log's own keys).
+        assert_eq!(unsalted(&ra), unsalted(&rb), "input {i}: {text}");
+        read += usize::from(ra.contains("\"signals\":[{\"signal\":\"acme.sim_swap\""));
+    }
+    assert!(read >= 3, "only {read} records show a signal read");
+    assert_eq!(jit.jit_decisions() as usize, inputs.len() - 3);
+    jit.close().unwrap();
+    interp.close().unwrap();
+    assert_verifies(jit_dir.path());
+}
+
+/// `record` with the values of its `hmac` and `key` fields blanked.
+fn unsalted(record: &str) -> String {
+    let mut out = String::with_capacity(record.len());
+    let mut rest = record;
+    while let Some(at) = ["\"hmac\":\"", "\"key\":\""]
+        .iter()
+        .filter_map(|f| rest.find(f).map(|i| i + f.len()))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
 fn a_policy_the_jit_cannot_compile_is_decided_by_the_interpreter() {
     let dir = tempfile::tempdir().unwrap();
     let rt = Runtime::with_log(ProofLog::open(dir.path(), config()).unwrap());
-    rt.load_bytes("acme", &two_engine_module(3), None).unwrap();
+    // A rule that never fires (`count([1]) > 1`) over a list literal, which the JIT does not
+    // compile.
+    let mut p = two_engine_program(3);
+    let n = p.policies[0].rules.len();
+    let count = Expr::Quantify {
+        quantifier: Quantifier::Count,
+        list: Box::new(Expr::List(vec![Expr::Const(Value::Int(1))])),
+        slot: 0,
+        body: None,
+    };
+    p.policies[0].rules.push(rule(
+        n + 1,
+        Verdict::Deny,
+        "never",
+        Some(Expr::Cmp(
+            CmpOp::Gt,
+            Box::new(count),
+            Box::new(Expr::Const(Value::Int(1))),
+        )),
+    ));
+    rt.load_bytes("acme", &program_bytes(p), None).unwrap();
     let set = rt.modules();
     let (m, index) = set.policy("contact").unwrap();
     assert_eq!(m.engine(index), Engine::Interpreter);
     let why = m.jit_unsupported(index).unwrap();
-    assert!(why.contains("signal"), "{why}");
+    assert!(why.contains("list or set value"), "{why}");
     drop(set);
     // The signal is read (and logged) through the interpreter: a review, then an allow.
     let o = rt
