@@ -936,7 +936,10 @@ impl JitModule {
         // `0..input_words` (offsets derived from the parameter layout, never from input values;
         // the length was checked just above), and the elements of its lists, at the start and
         // length that the list's own words give: `Bound`'s words are private and only
-        // `bind_into` writes them, always pointing inside the buffer. It writes only words
+        // `bind_into` writes them, always pointing inside the buffer; a list in a value read
+        // from a signal points (relative to the input's words) inside a buffer that
+        // `xop_signal` laid out whole and keeps in the `SigState` until after this call
+        // (`SigState::lists`), or is empty (a value that is absent). It writes only words
         // `0..out_words` of the output (checked above). Other word values are only compared,
         // computed with, or used as a switch index that Cranelift bounds-checks. It allocates
         // nothing and cannot unwind. Of the host functions it calls, `xop_zone_field`,
@@ -1990,6 +1993,10 @@ struct SigState<'a> {
     panic: Option<Box<dyn std::any::Any + Send>>,
     /// Scratch for the value's words.
     words: Vec<i64>,
+    /// The values read that hold lists, laid out whole (fixed part, then the elements): the
+    /// code finds a list's elements at `input + 8 * start`, so each list's `start` is made
+    /// relative to the input's words. Boxes never move, and live until the run is over.
+    lists: Vec<Box<[i64]>>,
 }
 
 impl<'a> SigState<'a> {
@@ -1999,6 +2006,7 @@ impl<'a> SigState<'a> {
             memo: Vec::new(),
             panic: None,
             words: Vec::new(),
+            lists: Vec::new(),
         }
     }
 }
@@ -2015,10 +2023,12 @@ fn by_address(ty: &Type) -> bool {
 /// elements of lists in the input and the texts of string ids as [`text_of`] does; `*at` moves
 /// past it. The inverse of [`Flat::value`]; words that are no such layout give some value
 /// (never a panic).
+#[allow(clippy::too_many_arguments)] // the run's parts, and a cursor: one recursive walk
 fn words_value(
     module: &JitModule,
     input: &Bound,
     texts: &Texts,
+    lists: &[Box<[i64]>],
     ty: &Type,
     w: &[i64],
     at: &mut usize,
@@ -2041,7 +2051,7 @@ fn words_value(
                 *at += size(&module.program, inner, depth).unwrap_or(0);
                 Value::Absent
             } else {
-                words_value(module, input, texts, inner, w, at, depth)
+                words_value(module, input, texts, lists, inner, w, at, depth)
             }
         }
         Type::Bool => Value::Bool(next(at) != 0),
@@ -2065,21 +2075,36 @@ fn words_value(
             let fields: Vec<Value> = rt
                 .fields
                 .iter()
-                .map(|f| words_value(module, input, texts, &f.ty, w, at, depth + 1))
+                .map(|f| words_value(module, input, texts, lists, &f.ty, w, at, depth + 1))
                 .collect();
             Value::Record(*r, fields.into())
         }
         Type::List(elem) | Type::Set(elem) => {
-            // The elements are in the input, from word `start` (see `Flat::lists`).
-            let start = usize::try_from(next(at)).unwrap_or(usize::MAX);
+            // The elements are at word `start` from the input's (see `Flat::lists`): in the
+            // input, or in a value read from a signal.
+            let start = next(at);
             let len = usize::try_from(next(at)).unwrap_or(0);
-            let mut c = start;
-            let xs: Vec<Value> = (0..len.min(input.words.len()))
-                .map(|_| words_value(module, input, texts, elem, &input.words, &mut c, depth + 1))
+            let (ws, mut c) = list_at(input, lists, start);
+            let xs: Vec<Value> = (0..len.min(ws.len()))
+                .map(|_| words_value(module, input, texts, lists, elem, ws, &mut c, depth + 1))
                 .collect();
             Value::List(xs.into())
         }
     }
+}
+
+/// The words holding the elements of a list whose first word is `start` words from the
+/// input's first (see [`SigState::lists`]), and the index of that word in them: the input's,
+/// or those of a value read from a signal; none (an empty list) if neither holds it.
+fn list_at<'x>(input: &'x Bound, lists: &'x [Box<[i64]>], start: i64) -> (&'x [i64], usize) {
+    let addr = (input.words.as_ptr() as i64).wrapping_add(start.wrapping_mul(8));
+    for ws in std::iter::once(&input.words[..]).chain(lists.iter().map(|b| &b[..])) {
+        let off = addr.wrapping_sub(ws.as_ptr() as i64);
+        if off >= 0 && off % 8 == 0 && (off / 8) as u64 <= ws.len() as u64 {
+            return (ws, (off / 8) as usize);
+        }
+    }
+    (&[], 0)
 }
 
 /// The string id of text `s` in a run on `input` (see [`Texts`]): a constant's, an input
@@ -2171,7 +2196,16 @@ extern "C" fn xop_signal(
         } else {
             vec![payload]
         };
-        values.push(words_value(module, input, texts, ty, &words, &mut 0, 0));
+        values.push(words_value(
+            module,
+            input,
+            texts,
+            &state.lists,
+            ty,
+            &words,
+            &mut 0,
+            0,
+        ));
     }
     let program = &module.program;
     let Some(decl) = program.signals.get(s.signal as usize) else {
@@ -2217,7 +2251,28 @@ extern "C" fn xop_signal(
         run: Some((input, texts)),
     };
     flat.value(&s.ty, &value, 0);
-    write(&state.words);
+    if flat.words.len() != s.words {
+        // Never for a checked value; should it happen, the read is absent (all words 0: no
+        // presence, and any list empty), never a layout the code would misread.
+        write(&[]);
+        return SIG_OK;
+    }
+    if flat.lists.is_empty() {
+        write(&state.words);
+        return SIG_OK;
+    }
+    flat.lists();
+    let headers: Vec<usize> = flat.lists.iter().map(|l| l.0).collect();
+    let mut whole: Box<[i64]> = state.words.as_slice().into();
+    // Both are arrays of words, so their distance is a whole number of words.
+    let delta = (whole.as_ptr() as i64).wrapping_sub(input.words.as_ptr() as i64) / 8;
+    for h in headers {
+        if let Some(start) = whole.get_mut(h) {
+            *start = start.wrapping_add(delta);
+        }
+    }
+    write(&whole);
+    state.lists.push(whole);
     SIG_OK
 }
 
@@ -2227,9 +2282,7 @@ fn signal_layout(program: &Program, ty: &Type, depth: u32) -> Result<(), String>
         return Err("is a record type nested too deeply (or recursive)".into());
     }
     match ty {
-        Type::List(_) | Type::Set(_) => {
-            Err("holds a list or set (the JIT lays lists out only in the input)".into())
-        }
+        Type::List(elem) | Type::Set(elem) => signal_layout(program, elem, depth + 1),
         // Generated code finds a zone by the string id of an input's or a constant's `Tz`.
         Type::Tz => {
             Err("holds a Tz (the code knows only the zones of the input and constants)".into())
@@ -5921,7 +5974,8 @@ mod signal_tests {
     const NOW: i64 = 1_780_000_000_000;
 
     /// Record types: 0 Customer { id: Id, msisdn: Text }, 1 SimSwap (std.camara's), 2 Info
-    /// { name: Text, score: Int?, tier: Tier, note: Text?, since: Time }; enum 0 Tier.
+    /// { name: Text, score: Int?, tier: Tier, note: Text?, since: Time }, 3 Tags { tags:
+    /// List<Text> }, 4 Ints { ns: List<Int> }; enum 0 Tier.
     fn types() -> (Vec<RecordType>, Vec<EnumType>) {
         let f = |name: &str, ty: Type| RField {
             name: name.into(),
@@ -5953,6 +6007,14 @@ mod signal_tests {
                         f("since", Type::Time),
                     ],
                 },
+                RecordType {
+                    name: "t.Tags".into(),
+                    fields: vec![f("tags", Type::List(Box::new(Type::Text)))],
+                },
+                RecordType {
+                    name: "t.Ints".into(),
+                    fields: vec![f("ns", Type::List(Box::new(Type::Int)))],
+                },
             ],
             vec![EnumType {
                 name: "t.Tier".into(),
@@ -5962,7 +6024,8 @@ mod signal_tests {
     }
 
     /// Signals: 0 `sim_swap(c: Customer): SimSwap`, 1 `info(n: Text): Info`, 2 `level(n: Int):
-    /// Int`, 3 `tags(c: Customer): List<Text>`.
+    /// Int`, 3 `tags(c: Customer): Tags`, 4 `zone(c: Customer): Tz`, 5 `doubled(xs: List<Int>):
+    /// Ints`.
     fn signals() -> Vec<SignalDecl> {
         let decl = |name: &str, param: Type, ty: Type| SignalDecl {
             name: format!("t.{name}"),
@@ -5979,7 +6042,9 @@ mod signal_tests {
             decl("sim_swap", Type::Record(0), Type::Record(1)),
             decl("info", Type::Text, Type::Record(2)),
             decl("level", Type::Int, Type::Int),
-            decl("tags", Type::Record(0), Type::List(Box::new(Type::Text))),
+            decl("tags", Type::Record(0), Type::Record(3)),
+            decl("zone", Type::Record(0), Type::Tz),
+            decl("doubled", Type::List(Box::new(Type::Int)), Type::Record(4)),
         ]
     }
 
@@ -6384,6 +6449,83 @@ mod signal_tests {
     }
 
     #[test]
+    fn lists_in_values_and_arguments() {
+        // "a" in tags(c).tags; count(tags(c).tags) == 2; any n > 5 in doubled(xs).ns, of the
+        // input's list, and in doubled(doubled(xs).ns).ns, of a list just read.
+        let tags = || Expr::Field(b(read(3, slot(0))), 0);
+        let doubled = |arg: Expr| Expr::Field(b(read(5, arg)), 0);
+        let k = |v: Value| Expr::Const(v);
+        let count = |l: Expr| Expr::Quantify {
+            quantifier: Quantifier::Count,
+            list: b(l),
+            slot: 2,
+            body: None,
+        };
+        let any_big = |l: Expr| Expr::Quantify {
+            quantifier: Quantifier::Any,
+            list: b(l),
+            slot: 2,
+            body: Some(b(cmp(CmpOp::Gt, slot(2), k(Value::Int(5))))),
+        };
+        let mut p = program(
+            vec![Type::Record(0), Type::List(Box::new(Type::Int))],
+            vec![
+                rule(
+                    1,
+                    Verdict::Deny,
+                    "a",
+                    Some(Expr::In(b(k(t("a"))), b(tags()))),
+                ),
+                rule(
+                    2,
+                    Verdict::Deny,
+                    "two",
+                    Some(cmp(CmpOp::Eq, count(tags()), k(Value::Int(2)))),
+                ),
+                rule(3, Verdict::Deny, "big", Some(any_big(doubled(slot(1))))),
+                rule(
+                    4,
+                    Verdict::Deny,
+                    "bigger",
+                    Some(any_big(doubled(doubled(slot(1))))),
+                ),
+                rule(5, Verdict::Allow, "ok", None),
+            ],
+        );
+        p.policies[0].slots = 4;
+        p.policies[0].now_slot = Some(3);
+        let list = |xs: &[i64]| Value::List(xs.iter().map(|&n| Value::Int(n)).collect());
+        // Tags: "x" and "a" for the msisdn "+a", else the msisdn alone.
+        let one = |r: u32, v: Value| Value::Record(r, Arc::from(vec![v]));
+        let answer = |s: u32, a: &[Value]| match (s, a) {
+            (3, [Value::Record(_, f)]) if f[1] == t("+a") => {
+                one(3, Value::List(vec![t("x"), t("a")].into()))
+            }
+            (3, [Value::Record(_, f)]) => one(3, Value::List(vec![f[1].clone()].into())),
+            (5, [Value::List(xs)]) => one(
+                4,
+                Value::List(
+                    xs.iter()
+                        .map(|x| match x {
+                            Value::Int(n) => Value::Int(n * 2),
+                            other => other.clone(),
+                        })
+                        .collect(),
+                ),
+            ),
+            _ => Value::Absent,
+        };
+        let (d, reads) = both(&p, &[customer("+a"), list(&[1, 2])], answer);
+        assert_eq!(d.reasons, ["a", "two", "bigger"]);
+        assert_eq!(reads[1].1, vec![list(&[1, 2])]);
+        assert_eq!(reads[2].1, vec![list(&[2, 4])]);
+        let (d, _) = both(&p, &[customer("+b"), list(&[3])], answer);
+        assert_eq!(d.reasons, ["big", "bigger"]);
+        let (d, _) = both(&p, &[customer("+b"), list(&[])], answer);
+        assert_eq!(d.reasons, ["ok"]);
+    }
+
+    #[test]
     fn what_the_layout_cannot_hold_is_refused_precisely() {
         let p = program(
             vec![Type::Record(0)],
@@ -6391,14 +6533,14 @@ mod signal_tests {
                 1,
                 Verdict::Deny,
                 "x",
-                Some(Expr::IsPresent(b(read(3, slot(0))))),
+                Some(Expr::IsPresent(b(read(4, slot(0))))),
             )],
         );
         assert_eq!(
             compile(&p).unsupported(0),
             Some(
-                "reads signal t.tags, whose value holds a list or set (the JIT lays lists out \
-                 only in the input)"
+                "reads signal t.zone, whose value holds a Tz (the code knows only the zones of \
+                 the input and constants)"
             )
         );
         let p = program(
