@@ -1,13 +1,128 @@
 //! Differential testing: for every policy of the examples (ACME and the scenarios) and of the
 //! conformance corpus that the JIT compiles, random well-typed inputs give the same decision in
-//! the JIT and in the reference interpreter. At least 100,000 comparisons per run; longer runs: raise
-//! `XOP_DIFFERENTIAL_CASES` (inputs per policy).
+//! the JIT and in the reference interpreter. A policy that reads signals gets random signal
+//! values (well-typed near the decision time, absent, or out of contract), the same for both
+//! engines, which must make the same reads. At least 100,000 comparisons per run; longer runs:
+//! raise `XOP_DIFFERENTIAL_CASES` (inputs per policy).
 
+use std::cell::{Cell, RefCell};
 use std::path::Path;
+use std::sync::Arc;
 
-use xop_runtime::interp::{self, NoSignals};
-use xop_runtime::ir::Program;
+use xop_runtime::interp::{self, Signals};
+use xop_runtime::ir::{Program, SignalDecl, Type};
 use xop_runtime::sample::Sampler;
+use xop_runtime::value::Value;
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+/// One read: the signal, its arguments, the value answered.
+type Read = (u32, Vec<Value>, Value);
+
+/// A seeded source of random signal values: a quarter absent or out of the declared type's
+/// contract, the others well-typed, with times and durations mostly near the decision time
+/// (so that `swapped_within` windows both hit and miss, edges included). Keeps its reads.
+struct RandomSignals<'a> {
+    program: &'a Program,
+    now: i64,
+    sampler: &'a RefCell<Sampler>,
+    reads: RefCell<Vec<Read>>,
+}
+
+impl RandomSignals<'_> {
+    /// `v` with its times and durations moved near `self.now` (most of them).
+    fn near(&self, s: &mut Sampler, v: Value) -> Value {
+        let pick = |s: &mut Sampler, xs: &[i64]| xs[(s.next_u64() % xs.len() as u64) as usize];
+        match v {
+            Value::Time(_) if !s.next_u64().is_multiple_of(4) => {
+                let offsets = [
+                    -30 * DAY,
+                    -2 * DAY,
+                    -DAY - 1,
+                    -DAY,
+                    -DAY + 1,
+                    -HOUR,
+                    0,
+                    HOUR,
+                ];
+                Value::Time(self.now.saturating_add(pick(s, &offsets)))
+            }
+            Value::Duration(_) if !s.next_u64().is_multiple_of(4) => Value::Duration(pick(
+                s,
+                &[0, HOUR, 12 * HOUR, DAY - 1, DAY, DAY + 1, 2 * DAY],
+            )),
+            Value::Record(r, fields) => {
+                Value::Record(r, fields.iter().map(|f| self.near(s, f.clone())).collect())
+            }
+            Value::List(xs) => Value::List(xs.iter().map(|x| self.near(s, x.clone())).collect()),
+            v => v,
+        }
+    }
+
+    /// A value that does not match `ty`: of another kind, or a record of the type with a
+    /// field missing or of another kind.
+    fn out_of_contract(&self, s: &mut Sampler, ty: &Type) -> Value {
+        let other = if matches!(ty, Type::Int) {
+            Value::text("not an Int")
+        } else {
+            Value::Int(7)
+        };
+        match (s.value(self.program, ty), s.next_u64() % 3) {
+            (Some(Value::Record(r, fields)), 0) if !fields.is_empty() => {
+                Value::Record(r, fields[1..].to_vec().into())
+            }
+            (Some(Value::Record(r, fields)), 1) if !fields.is_empty() => {
+                let mut fields = fields.to_vec();
+                fields[0] = Value::Tz(Arc::from("Not/AZone"));
+                Value::Record(r, fields.into())
+            }
+            _ => other,
+        }
+    }
+}
+
+impl Signals for RandomSignals<'_> {
+    fn read(&self, signal: u32, decl: &SignalDecl, args: &[Value]) -> Value {
+        let mut s = self.sampler.borrow_mut();
+        let v = match s.next_u64() % 8 {
+            0 => Value::Absent,
+            1 => self.out_of_contract(&mut s, &decl.ty),
+            _ => match s.value(self.program, &decl.ty) {
+                Some(v) => self.near(&mut s, v),
+                None => Value::Absent,
+            },
+        };
+        self.reads
+            .borrow_mut()
+            .push((signal, args.to_vec(), v.clone()));
+        v
+    }
+}
+
+/// Answers the reads of a tape in order: the `k`-th read gets the `k`-th value if it reads
+/// the same signal with the same arguments, else absent (and the reads differ, which the test
+/// catches). Keeps its reads.
+struct Tape<'a> {
+    tape: &'a [Read],
+    next: Cell<usize>,
+    reads: RefCell<Vec<Read>>,
+}
+
+impl Signals for Tape<'_> {
+    fn read(&self, signal: u32, _decl: &SignalDecl, args: &[Value]) -> Value {
+        let k = self.next.get();
+        self.next.set(k + 1);
+        let v = match self.tape.get(k) {
+            Some((s, a, v)) if *s == signal && a == args => v.clone(),
+            _ => Value::Absent,
+        };
+        self.reads
+            .borrow_mut()
+            .push((signal, args.to_vec(), v.clone()));
+        v
+    }
+}
 
 /// Compiles every `.xop` file under `dir` into one program.
 fn program(dir: &Path) -> Program {
@@ -30,15 +145,18 @@ fn program(dir: &Path) -> Program {
 
 /// How many policies of ACME and the conformance corpus the JIT compiles (update it when the
 /// JIT learns a construct or the corpus grows).
-const COMPILED: usize = 37;
+const COMPILED: usize = 40;
 
-/// What the JIT refuses, and why: only signals (text ordering and concatenation are compiled
-/// since the `jit-text` work, Decimal and Money since `jit-decimal`, list and set literals
-/// compared with a list of the input since then).
-const REFUSED: &[&str] = &[
-    "acme.fraud.fraud: reads a signal",
-    "scenario.sim_swap.fraud: reads a signal",
-    "conf.signals.swaps: reads a signal",
+/// What the JIT refuses, and why: nothing (text ordering and concatenation are compiled since
+/// the `jit-text` work, Decimal and Money since `jit-decimal`, list and set literals compared
+/// with a list of the input since then, signals and `swapped_within` since `sig`).
+const REFUSED: &[&str] = &[];
+
+/// The compiled policies that read signals, compared with random signal values.
+const SIGNAL_POLICIES: &[&str] = &[
+    "acme.fraud.fraud",
+    "scenario.sim_swap.fraud",
+    "conf.signals.swaps",
 ];
 
 /// Policies that order or concatenate texts, compiled and so compared.
@@ -129,26 +247,77 @@ fn jit_and_interpreter_agree_on_random_inputs() {
     };
     let mut comparisons = 0usize;
     let mut seed = 1u64;
+    // Per policy that reads signals: how many comparisons read at least one, how many read a
+    // present value, and the distinct outcomes (verdict and reasons) they gave.
+    let mut signal_reads: Vec<(String, usize, usize)> = Vec::new();
+    let mut outcomes: Vec<(String, Vec<String>)> = Vec::new();
     for (p, jit, supported) in &compiled {
         for &i in supported {
             let mut sampler = Sampler::new(p, seed);
+            let values = RefCell::new(Sampler::new(p, seed ^ 0x5167_6e61_6c73));
             seed += 1;
+            let name = &p.policies[i].qualified;
+            let mut reading = (0, 0);
+            let mut seen: Vec<String> = Vec::new();
             for _ in 0..per_policy {
                 let Some(args) = sampler.args(p, i) else {
                     break;
                 };
                 let now = 1_767_225_600_000 + (sampler.next_u64() % 31_536_000_000) as i64;
-                let expected = interp::decide(p, i, &args, now, &NoSignals);
-                let actual = jit.decide(i, &args, now);
+                let random = RandomSignals {
+                    program: p,
+                    now,
+                    sampler: &values,
+                    reads: RefCell::new(Vec::new()),
+                };
+                let expected = interp::decide(p, i, &args, now, &random);
+                let tape = random.reads.into_inner();
+                let replay = Tape {
+                    tape: &tape,
+                    next: Cell::new(0),
+                    reads: RefCell::new(Vec::new()),
+                };
+                let actual = jit.decide_with_signals(i, &args, now, &replay);
                 assert_eq!(
                     actual.as_ref(),
                     Some(&expected),
-                    "policy {} on {args:?} at {now}",
-                    p.policies[i].qualified
+                    "policy {name} on {args:?} at {now}, signals {tape:?}"
                 );
+                assert_eq!(
+                    replay.reads.into_inner(),
+                    tape,
+                    "policy {name} on {args:?} at {now}: other reads"
+                );
+                if !tape.is_empty() {
+                    reading.0 += 1;
+                    reading.1 += usize::from(tape.iter().any(|r| r.2 != Value::Absent));
+                    let outcome = format!("{:?} {:?}", expected.verdict, expected.reasons);
+                    if !seen.contains(&outcome) {
+                        seen.push(outcome);
+                    }
+                }
                 comparisons += 1;
+            }
+            if reading.0 > 0 {
+                signal_reads.push((name.clone(), reading.0, reading.1));
+                outcomes.push((name.clone(), seen));
             }
         }
     }
     assert!(comparisons >= 100_000, "only {comparisons} comparisons");
+    eprintln!("signal reads (policy, decisions reading, reading a value): {signal_reads:?}");
+    let names: Vec<&str> = signal_reads.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, SIGNAL_POLICIES, "other policies read signals");
+    for (name, reading, present) in &signal_reads {
+        assert!(
+            *present * 2 >= *reading,
+            "{name}: only {present} of {reading} decisions read a value"
+        );
+    }
+    // The random values reach more than one outcome (the fraud policies have two: review
+    // for a recent swap or no answer, deny otherwise).
+    eprintln!("their outcomes: {outcomes:#?}");
+    for (name, seen) in &outcomes {
+        assert!(seen.len() >= 2, "{name}: only {seen:?}");
+    }
 }
