@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use xop_runtime::interp::{self, BAD_INPUT, Decision, NoSignals, RUNTIME_ERROR};
+use xop_runtime::interp::{self, BAD_INPUT, Decision, FixedSignals, NoSignals, RUNTIME_ERROR};
 use xop_runtime::ir::{Program, Type, Verdict};
 use xop_runtime::jit::{self, JitModule};
 use xop_runtime::sample::Sampler;
@@ -33,11 +33,12 @@ const NOT_COMPILED_YET: &[&str] = &[
     // record literals (and record constants)
     "builds a record",
     "uses a constant record",
-    // optional lists and intrinsic arguments, swapped_within, signals
+    // optional lists and intrinsic arguments
     "a list that may be absent",
     "a value that may be absent",
-    "uses the intrinsic swapped_within",
-    "reads a signal",
+    // signal values holding a Tz or Money (signals and swapped_within are compiled)
+    "whose value holds a Tz",
+    "whose value holds Money",
 ];
 
 /// 2026-01-01T00:00:00Z and one year, where the sampler's times are.
@@ -154,8 +155,20 @@ fn agree(
     args: &[Value],
     now: i64,
 ) -> Result<Decision, String> {
-    let expected = interp::decide(program, policy, args, now, &NoSignals);
-    let actual = jit.decide(policy, args, now);
+    // Signal values drawn from the decision time (a quarter of them absent), the same for
+    // both engines.
+    let mut sampler = Sampler::new(program, now as u64);
+    let mut given = Vec::new();
+    for (s, decl) in program.signals.iter().enumerate() {
+        if !sampler.next_u64().is_multiple_of(4)
+            && let Some(v) = sampler.value(program, &decl.ty)
+        {
+            given.push((s as u32, v));
+        }
+    }
+    let signals = FixedSignals(given);
+    let expected = interp::decide(program, policy, args, now, &signals);
+    let actual = jit.decide_with_signals(policy, args, now, &signals);
     if actual.as_ref() == Some(&expected) {
         return Ok(expected);
     }
