@@ -138,7 +138,9 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
                 }
                 Engine::Jit => {
                     let jit = jit.unwrap_or_else(|| xop_runtime::jit::compile(program));
-                    match jit.decide(index, &bound.args, now) {
+                    // The given signals, as the interpreter reads them.
+                    let signals = FixedSignals(bound.signals);
+                    match jit.decide_with_signals(index, &bound.args, now, &signals) {
                         Some(d) => (d, SUCCESS),
                         None => {
                             let why = jit.unsupported(index).unwrap_or("it is not supported");
@@ -184,6 +186,9 @@ fn jit_from_json(
     let mut reader = jit.json_reader(index).ok()?;
     let mut bound = xop_runtime::jit::Bound::empty();
     Some(match reader.bind_json_into(jit, input, &mut bound) {
+        // The reference path binds non-null `signals` but the reader keeps only the
+        // arguments: such input is decided below, with its signals.
+        Ok(_) if reader.fell_back() => return None,
         Ok(now) => {
             let now = now.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
             let mut output = jit.output(index);
@@ -348,8 +353,9 @@ fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
         .now_ms
         .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
     let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
+    let signals = FixedSignals(bound.signals);
     let compiled = jit.as_ref().and_then(|j| {
-        let ranked = j.decide_decision(index, &bound.args, now);
+        let ranked = j.decide_decision_with_signals(index, &bound.args, now, &signals);
         if ranked.is_none() {
             // Not compiled (e.g. a rank that may be absent): the interpreter ranks it, and
             // says so.
@@ -362,15 +368,9 @@ fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
         }
         ranked
     });
-    let ranked = match compiled.unwrap_or_else(|| {
-        interp::rank(
-            program,
-            index,
-            &bound.args,
-            now,
-            &FixedSignals(bound.signals),
-        )
-    }) {
+    let ranked = match compiled
+        .unwrap_or_else(|| interp::rank(program, index, &bound.args, now, &signals))
+    {
         Ok(r) => r,
         Err(d) => {
             let text = format!(

@@ -606,6 +606,65 @@ fn the_jit_says_plainly_which_policies_it_does_not_compile() {
 }
 
 #[test]
+fn the_jit_decides_a_signal_policy_with_the_given_signals() {
+    let dir = TempDir::new("eval-jit-signals");
+    dir.write(
+        "fraud.xop",
+        include_str!("../../examples/scenarios/sim-swap-payment/fraud.xop"),
+    );
+    let input = |signals: &str| {
+        format!(
+            r#"{{"now": "2026-11-25T10:00:00Z", "to": {{"id": "c", "msisdn": "+33612345678"}},
+               "tx": {{"id": "t", "amount": "250.00 EUR"}}{signals}}}"#
+        )
+    };
+    let cases = [
+        (
+            "recent.json",
+            input(
+                r#", "signals": {"sim_swap": {"swapped": true, "latest_swap": "2026-11-25T09:00:00Z"}}"#,
+            ),
+            "review (recent-sim-swap)",
+        ),
+        (
+            "old.json",
+            input(
+                r#", "signals": {"sim_swap": {"swapped": false, "latest_swap": "2026-01-01T00:00:00Z"}}"#,
+            ),
+            "deny (no-recent-sim-swap)",
+        ),
+        ("none.json", input(""), "review (recent-sim-swap)"),
+        (
+            "null.json",
+            input(r#", "signals": {"sim_swap": null}"#),
+            "review (recent-sim-swap)",
+        ),
+    ];
+    for (name, text, want) in &cases {
+        dir.write(name, text);
+        let run = |engine: &str| {
+            xop(
+                dir.path(),
+                &[
+                    "eval",
+                    "fraud.xop",
+                    "--policy",
+                    "fraud",
+                    "--input",
+                    name,
+                    "--engine",
+                    engine,
+                ],
+            )
+        };
+        let (interp, jit) = (run("interp"), run("jit"));
+        assert_eq!(jit.status.code(), Some(0), "{name}: {}", stderr(&jit));
+        assert_eq!(stdout(&jit), stdout(&interp), "{name}");
+        assert!(stdout(&jit).starts_with(want), "{name}: {}", stdout(&jit));
+    }
+}
+
+#[test]
 fn the_jit_decides_the_contact_policy_like_the_interpreter() {
     let dir = TempDir::new("eval-jit-contact");
     // consent() over the customer's consents, local_hour() in Europe/Paris: both engines.
