@@ -84,15 +84,10 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
         given.push((*signal, constant(e)?));
     }
     let policy = case.policy as usize;
-    let d = interp::decide(
-        program,
-        policy,
-        &args,
-        case.now,
-        &FixedSignals(given.clone()),
-    );
-    // The JIT reads no signals yet: it declines policies that do, so `given` is not needed.
-    if let Some(j) = jit.decide(policy, &args, case.now)
+    let signals = FixedSignals(given);
+    let d = interp::decide(program, policy, &args, case.now, &signals);
+    // The JIT reads the same given signals.
+    if let Some(j) = jit.decide_with_signals(policy, &args, case.now, &signals)
         && j != d
     {
         return Err(format!(
