@@ -13,10 +13,12 @@
 //! Decimal), Duration and Time, Text concatenation, unary minus, `in` a list or set literal, a
 //! constant list or a list of the input, ranges, `is present`, `??`, `if`, the quantifiers
 //! `any`, `all` and `count` over a list of the input, and the intrinsics `hours`, `minutes`,
-//! `days`, `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
+//! `days`, `local_hour`, `day_of_week`, `consent`, `contacts_within`, `contacts_on_within` and
+//! `swapped_within` (inline over the record's words); signal reads (see Signals below).
 //! Not supported (the policy falls back): list and set literals as values elsewhere, other
 //! comparisons of lists (two lists of the input, a set literal of computed elements), record
-//! literals, `swapped_within`, optional lists or intrinsic arguments, and signals.
+//! literals, optional lists or intrinsic arguments, signals whose value holds a `Tz` or `Money`,
+//! and a decision's proposal arguments that read a signal.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
@@ -37,10 +39,12 @@
 //! see `Texts`), in a scratch area owned by the [`Output`] (or [`DecisionOutput`]), emptied at
 //! the start of each run and reused, so that the steady state allocates nothing.
 //! `xop_text_concat` writes `x + y` there and gives it the id of an equal constant, input
-//! string or earlier result if there is one, else the next id. Text ordering calls
+//! string or earlier result if there is one, else the next id; `xop_signal` interns a signal
+//! value's texts the same way. Text ordering calls
 //! `xop_text_cmp` (the interpreter's order: by code points, which is by UTF-8 bytes) unless
-//! the two ids are equal (or both operands are constants: then it is folded). Only Text values are computed, so the ids that messages name (a
-//! currency, a zone) are always a constant's or the input's.
+//! the two ids are equal (or both operands are constants: then it is folded). Only Text values
+//! are computed (or read from signals, whose values hold no currency or zone), so the ids that
+//! messages name (a currency, a zone) are always a constant's or the input's.
 //!
 //! Decimal arithmetic and ordering call the host (`xop_dec_arith`, `xop_dec_cmp`), which uses
 //! rust_decimal exactly as the interpreter does, cannot panic, and reports overflow or division
@@ -55,11 +59,27 @@
 //! table, [`JitModule::reason_table`]) and scratch words (the reasons of each verdict class). The
 //! generated code combines the verdict itself.
 //!
+//! Signals: a read evaluates its arguments, stores each as a presence word and a payload (the
+//! scalar, or the address of the value's words) in a stack slot, and calls `xop_signal` with
+//! the index of the read's `SigSite` and a stack slot for the value. The host turns the words
+//! back into values (`words_value`), reads through the run's [`Signals`] with the
+//! interpreter's memo (per run; in a decision one scope for its own expressions and one per
+//! candidate's policies, as `decide_action` has a fresh evaluator) and its out-of-contract rule
+//! ([`check_value`]: a value not of the declared type is absent), and lays the value out with
+//! `Flat`, the binder's code, in the declared type made optional; its strings get a
+//! constant's, an input string's or a computed text's id (`Texts`). A value holding lists is
+//! laid out whole in a buffer the run keeps, each list's start relative to the input's words
+//! (where the code looks for elements). A panic of the source is caught and resumed once the
+//! code has returned. [`JitModule::run`] and [`JitModule::run_decision`] read every signal as
+//! absent (as [`NoSignals`]); the `_with_signals` forms take a source.
+//!
 //! Hot path: [`JitModule::bind`] lays an input out once (checking it and interning its strings);
 //! [`JitModule::run`] then decides it into a reusable [`Output`] without allocating or locking;
 //! the only calls are to the host functions for time zones, decimals and texts, which allocate
 //! nothing either (but the text scratch area, when a run needs more room than the earlier runs
-//! into the same output did). [`JitModule::decide`] does all three and builds a [`Decision`].
+//! into the same output did). A policy that reads signals also calls `xop_signal`, which
+//! allocates (the arguments as values, the memo) and whose source may do I/O; a policy without
+//! signals does no extra work. [`JitModule::decide`] does all three and builds a [`Decision`].
 //!
 //! Equality guards: a run of consecutive rules whose conditions start with `P == constant` on the
 //! same input path `P` (alone or as the left operand of `and`) is compiled to one switch on `P`
