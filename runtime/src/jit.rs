@@ -17,8 +17,8 @@
 //! `swapped_within` (inline over the record's words); signal reads (see Signals below).
 //! Not supported (the policy falls back): list and set literals as values elsewhere, other
 //! comparisons of lists (two lists of the input, a set literal of computed elements), record
-//! literals, optional lists or intrinsic arguments, signals whose value holds a `Tz` or `Money`,
-//! and a decision's proposal arguments that read a signal.
+//! literals, optional lists or intrinsic arguments, signals whose value holds a `Tz`, and a
+//! decision's proposal arguments that read a signal.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
@@ -43,8 +43,8 @@
 //! value's texts the same way. Text ordering calls
 //! `xop_text_cmp` (the interpreter's order: by code points, which is by UTF-8 bytes) unless
 //! the two ids are equal (or both operands are constants: then it is folded). Only Text values
-//! are computed (or read from signals, whose values hold no currency or zone), so the ids that
-//! messages name (a currency, a zone) are always a constant's or the input's.
+//! are computed, and signal values hold no zone, so a zone's id is always a constant's or the
+//! input's; a currency's may be a signal's (messages find it like any text, `text_of`).
 //!
 //! Decimal arithmetic and ordering call the host (`xop_dec_arith`, `xop_dec_cmp`), which uses
 //! rust_decimal exactly as the interpreter does, cannot panic, and reports overflow or division
@@ -1034,7 +1034,7 @@ impl JitModule {
             );
         }
         let rules: Vec<&Rule> = pol.rules.iter().collect();
-        self.decode(input, &out.words, &rules, &c.tables, &c.sites)
+        self.decode(input, &out.texts, &out.words, &rules, &c.tables, &c.sites)
             .unwrap_or_else(|_| {
                 failed(
                     RUNTIME_ERROR,
@@ -1044,17 +1044,10 @@ impl JitModule {
             })
     }
 
-    /// The string of interned id `id` (a constant's, or one of the input's own).
-    fn name_of(&self, input: &Bound, id: i64) -> String {
-        if id >= input.unknown_base {
-            let k = usize::try_from(id - input.unknown_base).unwrap_or(usize::MAX);
-            return input.unknown.get(k).cloned().unwrap_or_default();
-        }
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.names.get(i))
-            .map(|s| s.to_string())
-            .unwrap_or_default()
+    /// The string of interned id `id`: a constant's, one of the input's own, or a text the run
+    /// computed or read from a signal (the currency of Money read from a signal, say).
+    fn name_of(&self, input: &Bound, texts: &Texts, id: i64) -> String {
+        text_of(self, input, texts, id).to_string()
     }
 
     /// The decision written into the policy-shaped block `words` over `rules`, as the
@@ -1064,6 +1057,7 @@ impl JitModule {
     fn decode(
         &self,
         input: &Bound,
+        texts: &Texts,
         words: &[u64],
         rules: &[&Rule],
         tables: &Tables,
@@ -1096,7 +1090,7 @@ impl JitModule {
             };
             let wide = [0, 1, 2, 3].map(|k| words[WIDE + k] as i64);
             let msg = site.message(words[2] as i64, words[3] as i64, wide, &|id| {
-                self.name_of(input, id)
+                self.name_of(input, texts, id)
             });
             let Some(r) = rules.get(rule) else {
                 return Err(msg);
@@ -1497,7 +1491,7 @@ impl JitModule {
                 line: prop.source.line,
             };
             ranked.push(
-                match self.decode(input, block, &rules, &cand.tables, &c.sites) {
+                match self.decode(input, &out.texts, block, &rules, &cand.tables, &c.sites) {
                     Err(msg) => failed_candidate(msg),
                     Ok(decision) => {
                         let values: Result<Vec<Value>, String> = prop
@@ -2155,13 +2149,35 @@ fn run_text_id(module: &JitModule, input: &Bound, texts: &mut Texts, s: &str) ->
 /// made once) and its out-of-contract rule (a value that does not match the declared type is
 /// absent), and writes the value's words at `out` in the layout of [`SigSite::ty`]. Returns
 /// [`SIG_OK`], or [`SIG_PANICKED`] when the source panicked. Unlike the other host functions,
-/// it allocates, and the source may do I/O. Never unwinds.
+/// it allocates, and the source may do I/O. Never unwinds: a panic (the source's, caught
+/// inside; or, should one happen, this crate's) is kept in the run's [`SigState`] for the
+/// caller to resume once the generated code has returned.
 extern "C" fn xop_signal(
     ctx: *const HostCtx<'_>,
     site: i64,
     args: *const i64,
     out: *mut i64,
 ) -> i64 {
+    // After a panic the run's results are not used: the caller resumes the panic.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_signal_at(ctx, site, args, out)
+    }));
+    r.unwrap_or_else(|p| {
+        // SAFETY: as in `read_signal_at`: the context of the running call, whose `sig` is null
+        // or the caller's live `SigState`; the read that panicked holds no reference into it
+        // any more.
+        let sig = unsafe { (*ctx).sig };
+        if !sig.is_null() {
+            // SAFETY: see above; nothing else uses the state during this host call.
+            let state = unsafe { &mut *sig };
+            state.panic.get_or_insert(p);
+        }
+        SIG_PANICKED
+    })
+}
+
+/// The work of [`xop_signal`] (which catches its panics).
+fn read_signal_at(ctx: *const HostCtx<'_>, site: i64, args: *const i64, out: *mut i64) -> i64 {
     // SAFETY: generated code passes on the context pointer it was called with, which `run`,
     // `run_decision` or their `_with_signals` forms point at a `HostCtx` on their stack that
     // outlives the call.
@@ -2306,10 +2322,6 @@ fn signal_layout(program: &Program, ty: &Type, depth: u32) -> Result<(), String>
         // Generated code finds a zone by the string id of an input's or a constant's `Tz`.
         Type::Tz => {
             Err("holds a Tz (the code knows only the zones of the input and constants)".into())
-        }
-        // Error messages name a currency by an input's or a constant's string id.
-        Type::Money => {
-            Err("holds Money (messages name only the input's and constants' currencies)".into())
         }
         Type::Optional(inner) if matches!(**inner, Type::Optional(_)) => {
             Err("is a nested optional".into())
@@ -6045,7 +6057,7 @@ mod signal_tests {
 
     /// Signals: 0 `sim_swap(c: Customer): SimSwap`, 1 `info(n: Text): Info`, 2 `level(n: Int):
     /// Int`, 3 `tags(c: Customer): Tags`, 4 `zone(c: Customer): Tz`, 5 `doubled(xs: List<Int>):
-    /// Ints`.
+    /// Ints`, 6 `price(c: Customer): Money`.
     fn signals() -> Vec<SignalDecl> {
         let decl = |name: &str, param: Type, ty: Type| SignalDecl {
             name: format!("t.{name}"),
@@ -6065,6 +6077,7 @@ mod signal_tests {
             decl("tags", Type::Record(0), Type::Record(3)),
             decl("zone", Type::Record(0), Type::Tz),
             decl("doubled", Type::List(Box::new(Type::Int)), Type::Record(4)),
+            decl("price", Type::Record(0), Type::Money),
         ]
     }
 
@@ -6543,6 +6556,52 @@ mod signal_tests {
         assert_eq!(d.reasons, ["big", "bigger"]);
         let (d, _) = both(&p, &[customer("+b"), list(&[])], answer);
         assert_eq!(d.reasons, ["ok"]);
+    }
+
+    #[test]
+    fn money_read_from_a_signal() {
+        use crate::ir::build::money;
+        // price(c) > 10.00 EUR; (price(c) ?? 0 EUR) + 1.5 EUR == 12.5 EUR.
+        let price = || read(6, slot(0));
+        let k = |v: Value| Expr::Const(v);
+        let p = program(
+            vec![Type::Record(0)],
+            vec![
+                rule(
+                    1,
+                    Verdict::Deny,
+                    "dear",
+                    Some(cmp(CmpOp::Gt, price(), k(money("10.00", "EUR")))),
+                ),
+                rule(
+                    2,
+                    Verdict::Deny,
+                    "eleven",
+                    Some(cmp(
+                        CmpOp::Eq,
+                        Expr::Arith(
+                            ArithOp::Add,
+                            b(Expr::Default(b(price()), b(k(money("0", "EUR"))))),
+                            b(k(money("1.5", "EUR"))),
+                        ),
+                        k(money("12.5", "EUR")),
+                    )),
+                ),
+                rule(3, Verdict::Allow, "ok", None),
+            ],
+        );
+        let (d, _) = both(&p, &[customer("+1")], |_, _| money("11.00", "EUR"));
+        assert_eq!(d.reasons, ["dear", "eleven"]);
+        let (d, _) = both(&p, &[customer("+1")], |_, _| money("9.99", "EUR"));
+        assert_eq!(d.reasons, ["ok"]);
+        // A currency that is no text of the module or the input is named in the message.
+        let (d, _) = both(&p, &[customer("+1")], |_, _| money("11", "CHF"));
+        assert_eq!(
+            d.error.as_deref(),
+            Some("rule t.p#1: comparing money in CHF with money in EUR")
+        );
+        let (d, _) = both(&p, &[customer("+1")], |_, _| Value::Absent);
+        assert!(d.error.is_some_and(|e| e.starts_with("rule t.p#1: ")));
     }
 
     #[test]

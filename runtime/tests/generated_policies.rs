@@ -36,9 +36,8 @@ const NOT_COMPILED_YET: &[&str] = &[
     // optional lists and intrinsic arguments
     "a list that may be absent",
     "a value that may be absent",
-    // signal values holding a Tz or Money (signals and swapped_within are compiled)
+    // signal values holding a Tz (signals and swapped_within are compiled)
     "whose value holds a Tz",
-    "whose value holds Money",
 ];
 
 /// 2026-01-01T00:00:00Z and one year, where the sampler's times are.
