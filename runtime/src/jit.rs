@@ -17,8 +17,8 @@
 //! `swapped_within` (inline over the record's words); signal reads (see Signals below).
 //! Not supported (the policy falls back): list and set literals as values elsewhere, other
 //! comparisons of lists (two lists of the input, a set literal of computed elements), record
-//! literals, optional lists or intrinsic arguments, signals whose value holds a `Tz`, and a
-//! decision's proposal arguments that read a signal.
+//! literals, optional lists or intrinsic arguments, signals whose value is a nested optional,
+//! and a decision's proposal arguments that read a signal.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
@@ -43,8 +43,8 @@
 //! value's texts the same way. Text ordering calls
 //! `xop_text_cmp` (the interpreter's order: by code points, which is by UTF-8 bytes) unless
 //! the two ids are equal (or both operands are constants: then it is folded). Only Text values
-//! are computed, and signal values hold no zone, so a zone's id is always a constant's or the
-//! input's; a currency's may be a signal's (messages find it like any text, `text_of`).
+//! are computed; a currency or zone read from a signal may have any id (messages find its text
+//! with `text_of`, and `xop_zone_field` its zone in the run's signal state).
 //!
 //! Decimal arithmetic and ordering call the host (`xop_dec_arith`, `xop_dec_cmp`), which uses
 //! rust_decimal exactly as the interpreter does, cannot panic, and reports overflow or division
@@ -1946,11 +1946,22 @@ extern "C" fn xop_zone_field(ctx: *const HostCtx<'_>, t: i64, tz: i64, field: i6
     // SAFETY: generated code passes on the context pointer it was called with, which
     // `JitModule::run` points at a `HostCtx` on its stack that outlives the call.
     let ctx = unsafe { &*ctx };
+    // The zones of `Tz` values read from signals: only this host call knows them (the
+    // generated code's search misses them and calls here).
+    let read = if ctx.sig.is_null() {
+        None
+    } else {
+        // SAFETY: `sig` points at the `SigState` of the running call, alive for the whole run;
+        // no other reference to it is live during this host call (only `xop_signal` makes one,
+        // and it is not running).
+        Some(unsafe { &(*ctx.sig).zones })
+    };
     let zone = ctx
         .input
         .zones
         .iter()
         .chain(ctx.module.const_zones.iter())
+        .chain(read.into_iter().flat_map(Zones::iter))
         .find(|(id, _)| *id == tz)
         .and_then(|(_, z)| z.as_ref());
     let Some(zone) = zone else {
@@ -2007,6 +2018,8 @@ struct SigState<'a> {
     panic: Option<Box<dyn std::any::Any + Send>>,
     /// Scratch for the value's words.
     words: Vec<i64>,
+    /// The zone of every `Tz` id read (`Flat` adds them), for [`xop_zone_field`].
+    zones: Zones,
     /// The values read that hold lists, laid out whole (fixed part, then the elements): the
     /// code finds a list's elements at `input + 8 * start`, so each list's `start` is made
     /// relative to the input's words. Boxes never move, and live until the run is over.
@@ -2020,6 +2033,7 @@ impl<'a> SigState<'a> {
             memo: Vec::new(),
             panic: None,
             words: Vec::new(),
+            zones: Zones::default(),
             lists: Vec::new(),
         }
     }
@@ -2277,12 +2291,11 @@ fn read_signal_at(ctx: *const HostCtx<'_>, site: i64, args: *const i64, out: *mu
         }
     };
     state.words.clear();
-    let mut zones = Zones::default();
     let mut flat = Flat {
         module,
         words: &mut state.words,
         unknown: Vec::new(),
-        zones: &mut zones,
+        zones: &mut state.zones,
         lists: Vec::new(),
         run: Some((input, texts)),
     };
@@ -2319,10 +2332,6 @@ fn signal_layout(program: &Program, ty: &Type, depth: u32) -> Result<(), String>
     }
     match ty {
         Type::List(elem) | Type::Set(elem) => signal_layout(program, elem, depth + 1),
-        // Generated code finds a zone by the string id of an input's or a constant's `Tz`.
-        Type::Tz => {
-            Err("holds a Tz (the code knows only the zones of the input and constants)".into())
-        }
         Type::Optional(inner) if matches!(**inner, Type::Optional(_)) => {
             Err("is a nested optional".into())
         }
@@ -6057,7 +6066,7 @@ mod signal_tests {
 
     /// Signals: 0 `sim_swap(c: Customer): SimSwap`, 1 `info(n: Text): Info`, 2 `level(n: Int):
     /// Int`, 3 `tags(c: Customer): Tags`, 4 `zone(c: Customer): Tz`, 5 `doubled(xs: List<Int>):
-    /// Ints`, 6 `price(c: Customer): Money`.
+    /// Ints`, 6 `price(c: Customer): Money`, 7 `odd(n: Int): Int??` (a nested optional).
     fn signals() -> Vec<SignalDecl> {
         let decl = |name: &str, param: Type, ty: Type| SignalDecl {
             name: format!("t.{name}"),
@@ -6078,6 +6087,11 @@ mod signal_tests {
             decl("zone", Type::Record(0), Type::Tz),
             decl("doubled", Type::List(Box::new(Type::Int)), Type::Record(4)),
             decl("price", Type::Record(0), Type::Money),
+            decl(
+                "odd",
+                Type::Int,
+                Type::Optional(Box::new(Type::Optional(Box::new(Type::Int)))),
+            ),
         ]
     }
 
@@ -6605,22 +6619,87 @@ mod signal_tests {
     }
 
     #[test]
+    fn time_zones_read_from_a_signal() {
+        // local_hour(now, zone(c) ?? UTC) for each hour; zone(c) == Asia/Tokyo (a Tz
+        // constant); zone(c) == the input's zone; c.msisdn == "Australia/Sydney" (a Text
+        // constant only).
+        let k = |v: Value| Expr::Const(v);
+        let tz = |s: &str| Value::Tz(Arc::from(s));
+        let zone = || read(4, slot(0));
+        let hour = Expr::Intrinsic(
+            Intrinsic::LocalHour,
+            vec![slot(2), Expr::Default(b(zone()), b(k(tz("UTC"))))],
+        );
+        let mut rules: Vec<Rule> = (0..24)
+            .map(|h| {
+                let c = cmp(CmpOp::Eq, hour.clone(), k(Value::Int(h)));
+                rule(h as usize + 1, Verdict::Deny, &format!("h{h}"), Some(c))
+            })
+            .collect();
+        rules.push(rule(
+            25,
+            Verdict::Deny,
+            "tokyo",
+            Some(cmp(CmpOp::Eq, zone(), k(tz("Asia/Tokyo")))),
+        ));
+        rules.push(rule(
+            26,
+            Verdict::Deny,
+            "same",
+            Some(cmp(CmpOp::Eq, zone(), slot(1))),
+        ));
+        rules.push(rule(
+            27,
+            Verdict::Deny,
+            "sydney",
+            Some(cmp(
+                CmpOp::Eq,
+                Expr::Field(b(slot(0)), 1),
+                k(t("Australia/Sydney")),
+            )),
+        ));
+        let mut p = program(vec![Type::Record(0), Type::Tz], rules);
+        p.policies[0].now_slot = Some(2);
+        p.policies[0].slots = 3;
+        let reasons = |answer: &str| {
+            let v = tz(answer);
+            let (d, _) = both(&p, &[customer("+1"), tz("Europe/Paris")], |_, _| v.clone());
+            d.reasons
+        };
+        let hour_of = |zone: &str| {
+            let z = crate::intrinsics::time_zone(zone).expect("a zone");
+            format!("h{}", z.field(NOW, Field::Hour).expect("in range"))
+        };
+        assert_eq!(
+            reasons("Asia/Tokyo"),
+            [hour_of("Asia/Tokyo"), "tokyo".into()]
+        );
+        assert_eq!(
+            reasons("Europe/Paris"),
+            [hour_of("Europe/Paris"), "same".into()]
+        );
+        // Neither a constant nor the input's: a computed id, whose zone only the host knows.
+        assert_eq!(reasons("America/New_York"), [hour_of("America/New_York")]);
+        // A Text constant's id, which is no Tz constant.
+        assert_eq!(reasons("Australia/Sydney"), [hour_of("Australia/Sydney")]);
+        // No such zone: out of contract, so absent, so UTC.
+        assert_eq!(reasons("Not/AZone"), [hour_of("UTC")]);
+    }
+
+    #[test]
     fn what_the_layout_cannot_hold_is_refused_precisely() {
         let p = program(
-            vec![Type::Record(0)],
+            vec![Type::Int],
             vec![rule(
                 1,
                 Verdict::Deny,
                 "x",
-                Some(Expr::IsPresent(b(read(4, slot(0))))),
+                Some(Expr::IsPresent(b(read(7, slot(0))))),
             )],
         );
         assert_eq!(
             compile(&p).unsupported(0),
-            Some(
-                "reads signal t.zone, whose value holds a Tz (the code knows only the zones of \
-                 the input and constants)"
-            )
+            Some("reads signal t.odd, whose value is a nested optional")
         );
         let p = program(
             vec![Type::Record(0)],

@@ -33,11 +33,9 @@ const NOT_COMPILED_YET: &[&str] = &[
     // record literals (and record constants)
     "builds a record",
     "uses a constant record",
-    // optional lists and intrinsic arguments
+    // optional lists and intrinsic arguments (signals and swapped_within are compiled)
     "a list that may be absent",
     "a value that may be absent",
-    // signal values holding a Tz (signals and swapped_within are compiled)
-    "whose value holds a Tz",
 ];
 
 /// 2026-01-01T00:00:00Z and one year, where the sampler's times are.
