@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use xop_runtime::interp::{self, BAD_INPUT, Decision, FixedSignals, NoSignals, RUNTIME_ERROR};
+use xop_runtime::interp::{self, BAD_INPUT, Decision, FixedSignals, RUNTIME_ERROR};
 use xop_runtime::ir::{Program, Type, Verdict};
 use xop_runtime::jit::{self, JitModule};
 use xop_runtime::sample::Sampler;
@@ -145,15 +145,9 @@ fn compare_program(seed: u64, inputs: usize, cov: &mut Coverage) {
 
 /// One comparison: the decision both engines give, or what tells them apart (the policy,
 /// the input, both decisions), to reproduce.
-fn agree(
-    program: &Program,
-    jit: &JitModule,
-    policy: usize,
-    args: &[Value],
-    now: i64,
-) -> Result<Decision, String> {
-    // Signal values drawn from the decision time (a quarter of them absent), the same for
-    // both engines.
+/// Signal values drawn from the decision time (a quarter of them absent), the same for both
+/// engines.
+fn given(program: &Program, now: i64) -> FixedSignals {
     let mut sampler = Sampler::new(program, now as u64);
     let mut given = Vec::new();
     for (s, decl) in program.signals.iter().enumerate() {
@@ -163,7 +157,17 @@ fn agree(
             given.push((s as u32, v));
         }
     }
-    let signals = FixedSignals(given);
+    FixedSignals(given)
+}
+
+fn agree(
+    program: &Program,
+    jit: &JitModule,
+    policy: usize,
+    args: &[Value],
+    now: i64,
+) -> Result<Decision, String> {
+    let signals = given(program, now);
     let expected = interp::decide(program, policy, args, now, &signals);
     let actual = jit.decide_with_signals(policy, args, now, &signals);
     if actual.as_ref() == Some(&expected) {
@@ -383,8 +387,9 @@ fn jit_and_interpreter_agree_on_generated_decisions() {
             for _ in 0..60 {
                 let args = sampler.args(&program, i).expect("sampled input");
                 let now = YEAR_2026 + (sampler.next_u64() % YEAR_MS) as i64;
-                let expected = interp::rank(&program, i, &args, now, &NoSignals);
-                let actual = jit.decide_decision(i, &args, now);
+                let signals = given(&program, now);
+                let expected = interp::rank(&program, i, &args, now, &signals);
+                let actual = jit.decide_decision_with_signals(i, &args, now, &signals);
                 assert_eq!(
                     actual.as_ref(),
                     Some(&expected),
