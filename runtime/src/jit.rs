@@ -1789,8 +1789,9 @@ extern "C" fn xop_dec_cmp(x: *const i64, y: *const i64) -> i64 {
 /// the first six words (offsets [`CTX_ZONE0`] …, fixed by `repr(C)`): a copy of the input's
 /// first zone pair (the usual case: one load less on the look-up's path), then the input's
 /// zone pairs and the module's constant zone pairs (see [`Zones`]), each as address and pair
-/// count. The host functions also see the module, the input and the texts the run computed so
-/// far.
+/// count. The host functions also see the module, the input, the texts the run computed so
+/// far and the run's signal source and reads (after the words the code reads, so that their
+/// offsets do not move).
 #[repr(C)]
 struct HostCtx<'a> {
     /// The input's first pair `(id, table address)`, or `(-1, 0)` (no id is negative).
