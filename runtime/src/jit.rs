@@ -184,6 +184,10 @@ pub struct JitModule {
     decisions: Vec<DecisionEntry>,
     /// The signal reads of the generated code, by the index it passes to [`xop_signal`].
     sig_sites: Vec<SigSite>,
+    /// Whether each policy's code, and each decision's, reads a signal: those that do not run
+    /// without a signal state even when given a source (no extra work on their path).
+    policy_reads: Vec<bool>,
+    decision_reads: Vec<bool>,
     /// Owns the code; `None` only during drop. (A `Mutex` because `JITModule` is not `Sync`;
     /// it is never locked while deciding.)
     module: Option<Mutex<JITModule>>,
@@ -607,6 +611,8 @@ pub fn compile(program: &Program) -> JitModule {
         policies: Vec::new(),
         decisions: Vec::new(),
         sig_sites: Vec::new(),
+        policy_reads: Vec::new(),
+        decision_reads: Vec::new(),
         module: None,
     };
     let all_unsupported = |jm: &mut JitModule, why: String| {
@@ -658,6 +664,7 @@ pub fn compile(program: &Program) -> JitModule {
     let mut pending = Vec::with_capacity(program.policies.len());
     let mut tz_consts = Vec::new();
     for (i, pol) in program.policies.iter().enumerate() {
+        let reads = jm.sig_sites.len();
         pending.push(compile_policy(
             &mut module,
             program,
@@ -666,9 +673,11 @@ pub fn compile(program: &Program) -> JitModule {
             (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
             &host,
         ));
+        jm.policy_reads.push(jm.sig_sites.len() != reads);
     }
     let mut pending_decisions = Vec::with_capacity(program.decisions.len());
     for (i, def) in program.decisions.iter().enumerate() {
+        let reads = jm.sig_sites.len();
         let mut code = compile_decision(
             &mut module,
             program,
@@ -691,6 +700,7 @@ pub fn compile(program: &Program) -> JitModule {
             );
         }
         pending_decisions.push(code);
+        jm.decision_reads.push(jm.sig_sites.len() != reads);
     }
     jm.names = vec![Box::from(""); jm.strings.len()];
     for (name, &id) in &jm.strings {
@@ -911,6 +921,7 @@ impl JitModule {
     /// once per signal and arguments (memoised for the run), in the order the rules reach them,
     /// a value out of the declared type's contract read as absent. A read allocates, and the
     /// source may do I/O. A panic of the source is resumed here, once the code has returned.
+    /// A policy that reads no signal runs exactly as with [`Self::run`].
     pub fn run_with_signals(
         &self,
         input: &Bound,
@@ -918,6 +929,14 @@ impl JitModule {
         signals: &dyn Signals,
         out: &mut Output,
     ) -> Result<(), RunError> {
+        if !self
+            .policy_reads
+            .get(input.policy)
+            .copied()
+            .unwrap_or(false)
+        {
+            return self.run_in(input, now_ms, None, out);
+        }
         let mut state = SigState::new(signals);
         self.run_in(input, now_ms, Some(&mut state), out)?;
         if let Some(p) = state.panic.take() {
@@ -1383,6 +1402,14 @@ impl JitModule {
         signals: &dyn Signals,
         out: &mut DecisionOutput,
     ) -> Result<(), RunError> {
+        if !self
+            .decision_reads
+            .get(input.policy)
+            .copied()
+            .unwrap_or(false)
+        {
+            return self.run_decision_in(input, now_ms, None, out);
+        }
         let mut state = SigState::new(signals);
         self.run_decision_in(input, now_ms, Some(&mut state), out)?;
         if let Some(p) = state.panic.take() {
