@@ -4722,9 +4722,9 @@ mod tests {
 
     use super::*;
     use crate::interp::NoSignals;
-    use crate::ir::{Param, Policy, Rule, SourceRef};
+    use crate::ir::SourceRef;
 
-    use crate::ir::build::{arith, b, cmp, dec, money, slot};
+    use crate::ir::build::{self, arith, b, cmp, dec, money, slot};
 
     fn k(v: Value) -> Expr {
         Expr::Const(v)
@@ -4732,36 +4732,13 @@ mod tests {
 
     /// One policy over parameters `params`: deny "hit" when `cond`, else allow "ok".
     fn program(params: Vec<Type>, cond: Expr) -> Program {
-        let rule = |n: usize, verdict, reason: &str, condition| Rule {
-            id: format!("t.p#{n}"),
-            verdict,
-            reason: Some(reason.into()),
-            condition,
-            review: None,
-            source: SourceRef::default(),
-        };
-        Program {
-            policies: vec![Policy {
-                name: "p".into(),
-                qualified: "t.p".into(),
-                action: "t.act".into(),
-                slots: params.len() as u32,
-                params: params
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, ty)| Param {
-                        name: format!("a{i}"),
-                        ty,
-                    })
-                    .collect(),
-                now_slot: None,
-                rules: vec![
-                    rule(1, Verdict::Deny, "hit", Some(cond)),
-                    rule(2, Verdict::Allow, "ok", None),
-                ],
-            }],
-            ..Program::default()
-        }
+        build::program(
+            params,
+            vec![
+                build::rule(1, Verdict::Deny, "hit", Some(cond)),
+                build::rule(2, Verdict::Allow, "ok", None),
+            ],
+        )
     }
 
     /// Decides `program` on `args` with both engines, requires the same decision and the JIT to

@@ -7,27 +7,15 @@
 use std::sync::Arc;
 
 use xop_runtime::interp::{self, NoSignals};
+use xop_runtime::ir::build::{b, cmp, program, rule, slot};
 use xop_runtime::ir::{
-    ArithOp, CmpOp, Expr, Field, Intrinsic, Param, Policy, Program, RecordType, Rule, SourceRef,
-    Symbol, SymbolKind, Type, Verdict,
+    ArithOp, CmpOp, Expr, Field, Intrinsic, Program, RecordType, Symbol, SymbolKind, Type, Verdict,
 };
 use xop_runtime::jit::{self, JitModule};
 use xop_runtime::value::Value;
 
-fn b(e: Expr) -> Box<Expr> {
-    Box::new(e)
-}
-
 fn int(n: i64) -> Expr {
     Expr::Const(Value::Int(n))
-}
-
-fn slot(i: u32) -> Expr {
-    Expr::Slot(i)
-}
-
-fn cmp(op: CmpOp, x: Expr, y: Expr) -> Expr {
-    Expr::Cmp(op, b(x), b(y))
 }
 
 fn range(v: Expr, lo: Expr, hi: Expr, inclusive: bool) -> Expr {
@@ -36,43 +24,6 @@ fn range(v: Expr, lo: Expr, hi: Expr, inclusive: bool) -> Expr {
         lo: b(lo),
         hi: b(hi),
         inclusive,
-    }
-}
-
-fn rule(n: usize, verdict: Verdict, reason: &str, condition: Option<Expr>) -> Rule {
-    Rule {
-        id: format!("t.p#{n}"),
-        verdict,
-        reason: Some(reason.into()),
-        condition,
-        review: None,
-        source: SourceRef::default(),
-    }
-}
-
-fn policy(params: Vec<Type>, rules: Vec<Rule>) -> Policy {
-    Policy {
-        name: "p".into(),
-        qualified: "t.p".into(),
-        action: "t.act".into(),
-        slots: params.len() as u32,
-        params: params
-            .into_iter()
-            .enumerate()
-            .map(|(i, ty)| Param {
-                name: format!("a{i}"),
-                ty,
-            })
-            .collect(),
-        now_slot: None,
-        rules,
-    }
-}
-
-fn program(params: Vec<Type>, rules: Vec<Rule>) -> Program {
-    Program {
-        policies: vec![policy(params, rules)],
-        ..Program::default()
     }
 }
 
