@@ -3595,14 +3595,13 @@ impl<'p> Gen<'p, '_, '_> {
         if depth > MAX_RECORD_DEPTH {
             return Err("compares records nested too deeply".into());
         }
-        if matches!(a.base, Base::List(_)) || matches!(b.base, Base::List(_)) {
-            // A list's payload is its address: comparing it would not compare the elements.
-            return Err("compares lists".into());
-        }
-        let same = a.base == b.base && a.base != Base::Absent;
+        // Two lists are of one kind whatever their element types: `[] == []` holds, and the
+        // elements decide the rest (see `list_eq`).
+        let both_lists = matches!((a.base, b.base), (Base::List(_), Base::List(_)));
+        let same = both_lists || (a.base == b.base && a.base != Base::Absent);
         if a.present.is_none() && b.present.is_none() {
             return if same {
-                self.payload_eq(a.base, a.val, b.val, depth)
+                self.payload_eq2(a.base, a.val, b.base, b.val, depth)
             } else {
                 Ok(self.c(0))
             };
@@ -3615,9 +3614,12 @@ impl<'p> Gen<'p, '_, '_> {
             return Ok(both_absent);
         }
         let both = self.b.ins().band(pa, pb);
-        let peq = if matches!(a.base, Base::Record(_) | Base::Decimal | Base::Money) {
-            // An absent record (or decimal, or money) may have no address: compare the words
-            // only when both are present.
+        let peq = if matches!(
+            a.base,
+            Base::Record(_) | Base::Decimal | Base::Money | Base::List(_)
+        ) {
+            // An absent record (or decimal, money, list) may have no address, or no elements
+            // where its header points: compare the words only when both are present.
             let cmp_blk = self.b.create_block();
             let join = self.b.create_block();
             let joined = self.b.append_block_param(join, I64);
@@ -3626,7 +3628,7 @@ impl<'p> Gen<'p, '_, '_> {
                 .ins()
                 .brif(both, cmp_blk, &[], join, &[BlockArg::Value(zero)]);
             self.b.switch_to_block(cmp_blk);
-            let e = self.payload_eq(a.base, a.val, b.val, depth)?;
+            let e = self.payload_eq2(a.base, a.val, b.base, b.val, depth)?;
             self.b.ins().jump(join, &[BlockArg::Value(e)]);
             self.b.switch_to_block(join);
             joined
@@ -3635,6 +3637,89 @@ impl<'p> Gen<'p, '_, '_> {
             self.b.ins().band(e, both)
         };
         Ok(self.b.ins().bor(peq, both_absent))
+    }
+
+    /// [`Self::payload_eq`] of two present values of one kind, where two lists are of one
+    /// kind whatever their element types (`bx` is `y`'s kind).
+    fn payload_eq2(
+        &mut self,
+        base: Base,
+        x: CVal,
+        bx: Base,
+        y: CVal,
+        depth: u32,
+    ) -> Result<CVal, String> {
+        match (base, bx) {
+            (Base::List(tx), Base::List(ty)) => self.list_eq(tx, x, ty, y, depth),
+            _ => self.payload_eq(base, x, y, depth),
+        }
+    }
+
+    /// Whether the lists whose headers are at `x` (elements of type `list_tys[tx]`) and `y`
+    /// (`list_tys[ty]`) are equal (0/1), as the interpreter compares them: as many elements,
+    /// equal in order (sets too: the interpreter compares them in element order, which for
+    /// sets bound from JSON is their canonical order). Elements are compared with [`Self::eq`],
+    /// so decimals compare as numbers (`1.0 == 1.00`) whatever their words.
+    fn list_eq(&mut self, tx: u32, x: CVal, ty: u32, y: CVal, depth: u32) -> Result<CVal, String> {
+        if depth > MAX_RECORD_DEPTH {
+            return Err("compares lists nested too deeply".into());
+        }
+        let elem = |g: &Self, t: u32| {
+            g.list_tys
+                .get(t as usize)
+                .cloned()
+                .ok_or_else(|| "compares an unknown list type".to_string())
+        };
+        let (ex, ey) = (elem(self, tx)?, elem(self, ty)?);
+        let sx = size(self.program, &ex, 0)? as i64;
+        let sy = size(self.program, &ey, 0)? as i64;
+        let (start_x, len_x) = (self.load(x, 0), self.load(x, 1));
+        let (start_y, len_y) = (self.load(y, 0), self.load(y, 1));
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let result = self.b.append_block_param(exit, I64);
+        let same_len = self.b.ins().icmp(IntCC::Equal, len_x, len_y);
+        let (zero, one) = (self.c(0), self.c(1));
+        self.b.ins().brif(
+            same_len,
+            head,
+            &[BlockArg::Value(zero)],
+            exit,
+            &[BlockArg::Value(zero)],
+        );
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, len_x);
+        self.b
+            .ins()
+            .brif(more, body, &[], exit, &[BlockArg::Value(one)]);
+        self.b.switch_to_block(body);
+        let ax = self.elem_addr(start_x, i, sx);
+        let ay = self.elem_addr(start_y, i, sy);
+        let vx = self.load_typed(ax, 0, &ex)?;
+        let vy = self.load_typed(ay, 0, &ey)?;
+        let e = self.eq(vx, vy, depth + 1)?;
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        let zero = self.c(0);
+        self.b.ins().brif(
+            e,
+            head,
+            &[BlockArg::Value(i1)],
+            exit,
+            &[BlockArg::Value(zero)],
+        );
+        self.b.switch_to_block(exit);
+        Ok(result)
+    }
+
+    /// The address of element `i` of a list whose elements start at input word `start` and
+    /// take `sz` words each (see `Flat::lists`).
+    fn elem_addr(&mut self, start: CVal, i: CVal, sz: i64) -> CVal {
+        let k = self.b.ins().imul_imm_s(i, sz);
+        let w = self.b.ins().iadd(start, k);
+        let bytes = self.b.ins().ishl_imm_u(w, 3);
+        self.b.ins().iadd(self.input, bytes)
     }
 
     fn payload_eq(&mut self, base: Base, x: CVal, y: CVal, depth: u32) -> Result<CVal, String> {
@@ -3647,6 +3732,9 @@ impl<'p> Gen<'p, '_, '_> {
             let same = self.b.ins().icmp(IntCC::Equal, cx, cy);
             let same = self.bool64(same);
             return Ok(self.b.ins().band(e, same));
+        }
+        if let Base::List(t) = base {
+            return self.list_eq(t, x, t, y, depth);
         }
         let Base::Record(r) = base else {
             let e = self.b.ins().icmp(IntCC::Equal, x, y);
@@ -3875,9 +3963,6 @@ impl<'p> Gen<'p, '_, '_> {
 
     fn member(&mut self, x: &Expr, xs: &Expr, d: u32) -> Result<JV, String> {
         let xv = self.expr(x, d)?;
-        if matches!(xv.base, Base::List(_)) {
-            return Err("compares lists".into());
-        }
         let mut items = Vec::new();
         match xs {
             Expr::List(es) | Expr::Set(es) => {
@@ -3886,13 +3971,28 @@ impl<'p> Gen<'p, '_, '_> {
                 }
             }
             Expr::Const(Value::List(vs)) => {
+                let mut acc = self.c(0);
                 for v in vs.iter() {
-                    match v {
-                        // Never equal to a value of a kind the JIT supports.
-                        Value::List(_) => {}
-                        v => items.push(self.konst(v)?),
-                    }
+                    let hit = match v {
+                        // A constant list is equal to a list `x` element by element, and to
+                        // no value of another kind.
+                        Value::List(ws) if matches!(xv.base, Base::List(_)) => {
+                            let ws = ws.iter().map(|w| self.konst(w)).collect::<Result<_, _>>()?;
+                            self.list_matches(xv, ws, false)?
+                        }
+                        Value::List(_) => continue,
+                        v => {
+                            let it = self.konst(v)?;
+                            self.eq(xv, it, 0)?
+                        }
+                    };
+                    acc = self.b.ins().bor(acc, hit);
                 }
+                return Ok(JV {
+                    base: Base::Bool,
+                    present: None,
+                    val: acc,
+                });
             }
             xs => {
                 let l = self.expr(xs, d + 1)?;
@@ -3916,63 +4016,107 @@ impl<'p> Gen<'p, '_, '_> {
         })
     }
 
-    /// `==` between a list or set of the input and a list or set literal (either side), 0/1.
-    /// A list is equal to a list literal of as many elements, element by element. A set (sorted
-    /// and without duplicates when bound) is equal to a set literal of constants when it has as
-    /// many elements as the literal has distinct ones and holds each of them. The literal's
-    /// elements are evaluated before the list is read when the literal is on the left, as the
-    /// interpreter evaluates the left operand first, and before any element is compared in
-    /// either case, so an element that fails fails whatever the lengths.
+    /// `==` between a list or set of the input and a list or set literal (either side), 0/1,
+    /// as the interpreter compares the literal's value with the list: in element order.
+    ///
+    /// A list literal is that value, element by element. A set literal's value is its elements
+    /// sorted and without duplicates (`eval_set`): for constants that is done here, and then
+    /// it is compared like a list literal. For computed elements the list equals it when the
+    /// list is strictly increasing (in the order of values), every element of the list is one
+    /// of the literal's and every element of the literal is in the list: the sorted list of the
+    /// literal's distinct elements is the only such list. An absent list equals no literal.
+    ///
+    /// The literal's elements are evaluated before the list is read when the literal is on
+    /// the left, as the interpreter evaluates the left operand first, and before any element
+    /// is compared in either case, so an element that fails fails whatever the lengths.
     fn literal_eq(&mut self, a: &Expr, b: &Expr, d: u32) -> Result<CVal, String> {
         let lit_left = matches!(a, Expr::List(_) | Expr::Set(_));
         let (lit, other) = if lit_left { (a, b) } else { (b, a) };
         if matches!(other, Expr::List(_) | Expr::Set(_)) {
             return Err("uses a list or set value".into());
         }
-        let elems = |g: &mut Self| -> Result<Vec<JV>, String> {
+        // The literal's elements, and whether they still need the set treatment above.
+        let elems = |g: &mut Self| -> Result<(Vec<JV>, bool), String> {
             match lit {
-                Expr::List(es) => es.iter().map(|e| g.expr(e, d + 1)).collect(),
+                Expr::List(es) => Ok((
+                    es.iter()
+                        .map(|e| g.expr(e, d + 1))
+                        .collect::<Result<_, _>>()?,
+                    false,
+                )),
                 Expr::Set(es) => {
-                    // Distinct constants only: the count to compare with is known here.
-                    let mut vals: Vec<&Value> = Vec::new();
-                    for e in es {
-                        let Expr::Const(v) = e else {
-                            return Err(
-                                "compares a set with a set literal that is not constant".into()
-                            );
-                        };
-                        if !vals.contains(&v) {
-                            vals.push(v);
+                    let consts: Option<Vec<&Value>> = es
+                        .iter()
+                        .map(|e| match e {
+                            Expr::Const(v) => Some(v),
+                            _ => None,
+                        })
+                        .collect();
+                    match consts {
+                        Some(mut vals) => {
+                            // The interpreter's canonical set: sorted by value, unique.
+                            vals.sort();
+                            vals.dedup();
+                            let items = vals
+                                .into_iter()
+                                .map(|v| g.konst(v))
+                                .collect::<Result<_, _>>()?;
+                            Ok((items, false))
                         }
+                        None => Ok((
+                            es.iter()
+                                .map(|e| g.expr(e, d + 1))
+                                .collect::<Result<_, _>>()?,
+                            true,
+                        )),
                     }
-                    vals.into_iter().map(|v| g.konst(v)).collect()
                 }
                 _ => Err("compares lists".into()),
             }
         };
-        let (items, l) = if lit_left {
+        let ((items, computed_set), l) = if lit_left {
             let items = elems(self)?;
             (items, self.expr(other, d)?)
         } else {
             let l = self.expr(other, d)?;
             (elems(self)?, l)
         };
-        if items.iter().any(|it| matches!(it.base, Base::List(_))) {
-            return Err("compares lists of lists".into());
+        self.list_matches(l, items, computed_set)
+    }
+
+    /// Whether list `l` (of the input, maybe absent) equals the list of `items` (0/1), or
+    /// with `computed_set` the set they make (see [`Self::literal_eq`]).
+    fn list_matches(&mut self, l: JV, items: Vec<JV>, computed_set: bool) -> Result<CVal, String> {
+        let exit = self.b.create_block();
+        let result = self.b.append_block_param(exit, I64);
+        let zero = self.c(0);
+        if let Some(p) = l.present {
+            // `==` never fails: an absent list is just not equal to the literal's value.
+            let cmp = self.b.create_block();
+            self.b
+                .ins()
+                .brif(p, cmp, &[], exit, &[BlockArg::Value(zero)]);
+            self.b.switch_to_block(cmp);
         }
+        let l = JV { present: None, ..l };
         let (elem, start, len) = self.list_parts(&l, "`==`")?;
         let n = items.len() as i64;
         let body = self.b.create_block();
-        let exit = self.b.create_block();
-        let result = self.b.append_block_param(exit, I64);
-        let same_len = self.b.ins().icmp_imm_s(IntCC::Equal, len, n);
+        let fits = if computed_set {
+            // At most one element per element of the literal (duplicates make fewer).
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::SignedLessThanOrEqual, len, n)
+        } else {
+            self.b.ins().icmp_imm_s(IntCC::Equal, len, n)
+        };
         let zero = self.c(0);
         self.b
             .ins()
-            .brif(same_len, body, &[], exit, &[BlockArg::Value(zero)]);
+            .brif(fits, body, &[], exit, &[BlockArg::Value(zero)]);
         self.b.switch_to_block(body);
         let mut acc = self.c(1);
-        if matches!(lit, Expr::List(_)) {
+        if !computed_set {
             let sz = size(self.program, &elem, 0)? as i64;
             for (i, it) in items.into_iter().enumerate() {
                 // Element `i` starts at word `start + i * sz` of the input (see `Flat::lists`).
@@ -3984,7 +4128,18 @@ impl<'p> Gen<'p, '_, '_> {
                 acc = self.b.ins().band(acc, hit);
             }
         } else {
-            for it in items {
+            let inc = self.increasing(&elem, start, len)?;
+            acc = self.b.ins().band(acc, inc);
+            let within = self.each(&l, "`==`", Quantifier::All, |g, e| {
+                let mut one_of = g.c(0);
+                for &it in &items {
+                    let hit = g.eq(e, it, 0)?;
+                    one_of = g.b.ins().bor(one_of, hit);
+                }
+                Ok(one_of)
+            })?;
+            acc = self.b.ins().band(acc, within);
+            for &it in &items {
                 let held = self.each(&l, "`==`", Quantifier::Any, |g, e| g.eq(e, it, 0))?;
                 acc = self.b.ins().band(acc, held);
             }
@@ -3992,6 +4147,105 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().jump(exit, &[BlockArg::Value(acc)]);
         self.b.switch_to_block(exit);
         Ok(result)
+    }
+
+    /// Whether the elements (of type `elem`) of the list at input word `start`, `len` of them,
+    /// are strictly increasing in the order of values (0/1), the order the interpreter sorts
+    /// sets by (`Value`'s derived order).
+    fn increasing(&mut self, elem: &Type, start: CVal, len: CVal) -> Result<CVal, String> {
+        let sz = size(self.program, elem, 0)? as i64;
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let result = self.b.append_block_param(exit, I64);
+        let one = self.c(1);
+        self.b.ins().jump(head, &[BlockArg::Value(one)]);
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, len);
+        let one = self.c(1);
+        self.b
+            .ins()
+            .brif(more, body, &[], exit, &[BlockArg::Value(one)]);
+        self.b.switch_to_block(body);
+        let prev = self.b.ins().iadd_imm_s(i, -1);
+        let pa = self.elem_addr(start, prev, sz);
+        let ia = self.elem_addr(start, i, sz);
+        let x = self.load_typed(pa, 0, elem)?;
+        let y = self.load_typed(ia, 0, elem)?;
+        let o = self.value_order(x, y, 0)?;
+        let lt = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, o, 0);
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        let zero = self.c(0);
+        self.b.ins().brif(
+            lt,
+            head,
+            &[BlockArg::Value(i1)],
+            exit,
+            &[BlockArg::Value(zero)],
+        );
+        self.b.switch_to_block(exit);
+        Ok(result)
+    }
+
+    /// The order (-1, 0, 1) of two values of one kind in `Value`'s derived order, which the
+    /// interpreter sorts sets by: absent first; numbers, times and indices (Bool, enum
+    /// variants, symbols) by value; Decimal by number; Money by amount, then currency; texts by
+    /// code points; records field by field. Never fails; lists are not ordered here.
+    fn value_order(&mut self, a: JV, b: JV, depth: u32) -> Result<CVal, String> {
+        if depth > MAX_RECORD_DEPTH {
+            return Err("orders records nested too deeply".into());
+        }
+        if a.base != b.base || matches!(a.base, Base::List(_) | Base::Absent) {
+            return Err(format!(
+                "orders set elements of kinds {} and {}",
+                a.base.kind(),
+                b.base.kind()
+            ));
+        }
+        let o = match a.base {
+            Base::Bool | Base::Int | Base::Duration | Base::Time | Base::Enum(_) | Base::Symbol => {
+                let gt = self.b.ins().icmp(IntCC::SignedGreaterThan, a.val, b.val);
+                let lt = self.b.ins().icmp(IntCC::SignedLessThan, a.val, b.val);
+                let (gt, lt) = (self.bool64(gt), self.bool64(lt));
+                self.b.ins().isub(gt, lt)
+            }
+            Base::Text | Base::Id | Base::Tz => self.text_order(a.val, b.val),
+            Base::Decimal => self.dec_cmp_call(a.val, b.val),
+            Base::Money => {
+                let amount = self.dec_cmp_call(a.val, b.val);
+                let (ca, cb) = (self.load(a.val, 2), self.load(b.val, 2));
+                let currency = self.text_order(ca, cb);
+                self.b.ins().select(amount, amount, currency)
+            }
+            Base::Record(r) => {
+                let program = self.program;
+                let rt = program
+                    .records
+                    .get(r as usize)
+                    .ok_or("orders a record type not in the program")?;
+                let mut o = self.c(0);
+                let mut off = 0;
+                for f in &rt.fields {
+                    let fa = self.load_typed(a.val, off, &f.ty)?;
+                    let fb = self.load_typed(b.val, off, &f.ty)?;
+                    let fo = self.value_order(fa, fb, depth + 1)?;
+                    // The first field that differs decides.
+                    o = self.b.ins().select(o, o, fo);
+                    off += size(program, &f.ty, 1)?;
+                }
+                o
+            }
+            Base::List(_) | Base::Absent => return Err("orders lists".into()),
+        };
+        if a.present.is_none() && b.present.is_none() {
+            return Ok(o);
+        }
+        // Absent orders first (`Value::Absent` is the first variant); two absents are equal.
+        let (pa, pb) = (self.presence(&a), self.presence(&b));
+        let both = self.b.ins().band(pa, pb);
+        let by_presence = self.b.ins().isub(pa, pb);
+        Ok(self.b.ins().select(both, o, by_presence))
     }
 
     /// The interpreter's error for arithmetic on an absent operand, when either may be absent.
@@ -4014,9 +4268,9 @@ impl<'p> Gen<'p, '_, '_> {
         let Base::List(t) = l.base else {
             return Err(format!("uses {what} on {}", l.base.kind()));
         };
-        if l.present.is_some() {
-            return Err(format!("uses {what} on a list that may be absent"));
-        }
+        // An absent list fails as in the interpreter (`not_a_list`); `==` never gets here
+        // with one (see `literal_eq`).
+        self.require_present(l, &format!("{what} needs a list or set, not absent"));
         let elem = self
             .list_tys
             .get(t as usize)
@@ -4335,10 +4589,33 @@ impl<'p> Gen<'p, '_, '_> {
         if vs.len() != intrinsics::arity(which) {
             return Err(format!("calls {fname} with {} argument(s)", vs.len()));
         }
-        if vs.iter().any(|v| v.present.is_some()) {
-            return Err(format!("passes {fname} a value that may be absent"));
-        }
         let bases: Vec<Base> = vs.iter().map(|v| v.base).collect();
+        // What each argument must be, in the words of the interpreter's errors (`intrinsics`).
+        let wants: &[&str] = match (which, bases.as_slice()) {
+            (Intrinsic::Hours | Intrinsic::Minutes | Intrinsic::Days, [Base::Int]) => &["an Int"],
+            (Intrinsic::LocalHour | Intrinsic::DayOfWeek, [Base::Time, Base::Tz]) => {
+                &["a Time", "a Tz"]
+            }
+            (Intrinsic::Consent, [Base::List(_), Base::Symbol, Base::Symbol]) => {
+                &["a list", "a symbol", "a symbol"]
+            }
+            (Intrinsic::ContactsWithin, [Base::List(_), Base::Duration]) => {
+                &["a list", "a Duration"]
+            }
+            (Intrinsic::ContactsOnWithin, [Base::List(_), Base::Symbol, Base::Duration]) => {
+                &["a list", "a symbol", "a Duration"]
+            }
+            _ => return Err(format!("uses the intrinsic {fname}")),
+        };
+        // An optional argument: the interpreter checks the arguments in order, after
+        // evaluating them all, and fails on the first absent one.
+        for (pos, (v, want)) in vs.iter_mut().zip(wants).enumerate() {
+            if v.present.is_some() {
+                let msg = format!("{fname}: argument {} is absent, not {want}", pos + 1);
+                self.require_present(v, &msg);
+                v.present = None;
+            }
+        }
         let int = |val| JV {
             base: Base::Int,
             present: None,
