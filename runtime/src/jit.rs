@@ -5556,4 +5556,396 @@ mod tests {
         }
         assert_eq!(fired, 4);
     }
+
+    fn list(xs: Vec<Value>) -> Value {
+        Value::List(Arc::from(xs))
+    }
+
+    fn list_of(t: Type) -> Type {
+        Type::List(Box::new(t))
+    }
+
+    fn set_of(t: Type) -> Type {
+        Type::Set(Box::new(t))
+    }
+
+    fn opt(t: Type) -> Type {
+        Type::Optional(Box::new(t))
+    }
+
+    /// Every list of up to `n` elements drawn from `pool` (with repeats, in every order).
+    fn lists_from(pool: &[Value], n: usize) -> Vec<Value> {
+        let mut out = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..n {
+            let mut next = Vec::new();
+            for l in &last {
+                for v in pool {
+                    let mut l2: Vec<Value> = l.clone();
+                    l2.push(v.clone());
+                    next.push(l2);
+                }
+            }
+            out.extend(next.iter().cloned());
+            last = next;
+        }
+        out.into_iter().map(list).collect()
+    }
+
+    /// The lists of `lists_from` that are valid sets (no duplicates), in any order: a set
+    /// given to `decide` directly need not be sorted, and then the interpreter compares it in
+    /// its order.
+    fn sets_from(pool: &[Value], n: usize) -> Vec<Value> {
+        lists_from(pool, n)
+            .into_iter()
+            .filter(|l| {
+                let Value::List(xs) = l else { return false };
+                xs.iter().enumerate().all(|(i, x)| !xs[..i].contains(x))
+            })
+            .collect()
+    }
+
+    /// Runs `p` on every pair of `xs` × `ys` (the first two parameters) with both engines
+    /// (`run` requires them to agree); gives how many pairs made the rule fire.
+    fn pairs(p: &Program, xs: &[Value], ys: &[Value], rest: &[Value]) -> usize {
+        let jit = compile(p);
+        assert_eq!(jit.unsupported(0), None);
+        let mut hits = 0;
+        for x in xs {
+            for y in ys {
+                let mut args = vec![x.clone(), y.clone()];
+                args.extend(rest.iter().cloned());
+                let expected = interp::decide(p, 0, &args, 0, &NoSignals);
+                assert_eq!(jit.decide(0, &args, 0), Some(expected.clone()), "{args:?}");
+                hits += usize::from(expected.error.is_none() && expected.verdict == Verdict::Deny);
+            }
+        }
+        hits
+    }
+
+    #[test]
+    fn lists_of_the_input_compare_element_by_element() {
+        let ints = lists_from(&[Value::Int(1), Value::Int(2)], 3);
+        let ll = vec![list_of(Type::Int), list_of(Type::Int)];
+        let eq = program(ll.clone(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        // Each list equals only itself.
+        assert_eq!(pairs(&eq, &ints, &ints, &[]), ints.len());
+        let ne = program(ll, cmp(CmpOp::Ne, slot(0), slot(1)));
+        assert_eq!(
+            pairs(&ne, &ints, &ints, &[]),
+            ints.len() * ints.len() - ints.len()
+        );
+        // Decimals compare as numbers, whatever their scale.
+        let decs = lists_from(&[dec("1"), dec("1.0"), dec("2.50")], 2);
+        let dd = vec![list_of(Type::Decimal), set_of(Type::Decimal)];
+        let eq = program(dd, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let sets = sets_from(&[dec("1.00"), dec("2.5")], 2);
+        let hits = pairs(&eq, &decs, &sets, &[]);
+        assert!(hits > 4, "{hits}");
+        assert_eq!(
+            run(
+                &eq,
+                &[
+                    list(vec![dec("1"), dec("2.50")]),
+                    list(vec![dec("1.00"), dec("2.5")])
+                ]
+            ),
+            Ok(true)
+        );
+        // Money: amounts as numbers, currencies must match.
+        let mm = vec![list_of(Type::Money), list_of(Type::Money)];
+        let eq = program(mm, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let monies = lists_from(
+            &[money("1.0", "EUR"), money("1", "USD"), money("1.00", "EUR")],
+            2,
+        );
+        assert!(pairs(&eq, &monies, &monies, &[]) > monies.len());
+        // Texts of the input, equal to constants or not.
+        let tt = vec![list_of(Type::Text), list_of(Type::Text)];
+        let eq = program(tt, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let texts = lists_from(&[t("a"), t("é"), t("zz")], 2);
+        assert_eq!(pairs(&eq, &texts, &texts, &[]), texts.len());
+        // Two empty lists are equal whatever their element types; others are not.
+        let it = vec![list_of(Type::Int), list_of(Type::Text)];
+        let eq = program(it, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let texts = lists_from(&[t("a")], 2);
+        let ints = lists_from(&[Value::Int(1)], 2);
+        assert_eq!(pairs(&eq, &ints, &texts, &[]), 1);
+        // Lists of optionals: absent elements are equal to each other, whatever the types.
+        let oo = vec![list_of(opt(Type::Int)), list_of(opt(Type::Text))];
+        let eq = program(oo, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let ints = lists_from(&[Value::Int(1), Value::Absent], 2);
+        let texts = lists_from(&[t("a"), Value::Absent], 2);
+        assert_eq!(pairs(&eq, &ints, &texts, &[]), 3);
+        // Lists of lists.
+        let nested = lists_from(&lists_from(&[Value::Int(1), Value::Int(2)], 1), 2);
+        let ll = vec![list_of(list_of(Type::Int)), list_of(list_of(Type::Int))];
+        let eq = program(ll, cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert_eq!(pairs(&eq, &nested, &nested, &[]), nested.len());
+    }
+
+    #[test]
+    fn records_holding_lists_compare_their_lists() {
+        let mut p = program(
+            vec![Type::Record(0), Type::Record(0)],
+            cmp(CmpOp::Eq, slot(0), slot(1)),
+        );
+        p.records = vec![crate::ir::RecordType {
+            name: "t.R".into(),
+            fields: vec![
+                crate::ir::Field {
+                    name: "tags".into(),
+                    ty: set_of(Type::Text),
+                    personal: false,
+                },
+                crate::ir::Field {
+                    name: "amounts".into(),
+                    ty: opt(list_of(Type::Decimal)),
+                    personal: false,
+                },
+            ],
+        }];
+        let r = |tags: Value, amounts: Value| Value::Record(0, Arc::from(vec![tags, amounts]));
+        let mut values = Vec::new();
+        for tags in sets_from(&[t("a"), t("b")], 2) {
+            for amounts in [
+                Value::Absent,
+                list(vec![]),
+                list(vec![dec("1.0")]),
+                list(vec![dec("1")]),
+            ] {
+                values.push(r(tags.clone(), amounts));
+            }
+        }
+        // Pairs equal: same tags, and amounts both absent, both empty or both one.
+        let tag_sets = sets_from(&[t("a"), t("b")], 2).len();
+        assert_eq!(pairs(&p, &values, &values, &[]), tag_sets * (1 + 1 + 4));
+        // `in` a list of records holding lists.
+        let mut member = p.clone();
+        member.policies[0].params[1].ty = list_of(Type::Record(0));
+        member.policies[0].rules[0].condition = Some(Expr::In(b(slot(0)), b(slot(1))));
+        let some = list(values[..5].to_vec());
+        for v in &values {
+            run(&member, &[v.clone(), some.clone()]).ok();
+        }
+    }
+
+    #[test]
+    fn set_literals_are_canonical_like_the_interpreters() {
+        // An input set given directly need not be sorted; the interpreter compares it in its
+        // order with the literal's sorted, unique elements.
+        let ints = sets_from(&[Value::Int(1), Value::Int(2), Value::Int(3)], 3);
+        let lit = |es: Vec<Expr>| Expr::Set(es);
+        let params = vec![set_of(Type::Int), Type::Int, Type::Int];
+        // Constants, with a duplicate.
+        let consts = program(
+            params.clone(),
+            cmp(
+                CmpOp::Eq,
+                slot(0),
+                lit(vec![k(Value::Int(2)), k(Value::Int(1)), k(Value::Int(2))]),
+            ),
+        );
+        assert_eq!(pairs(&consts, &ints, &[Value::Int(0)], &[Value::Int(0)]), 1);
+        // Computed elements, with duplicates among them, on either side.
+        for left in [false, true] {
+            let l = lit(vec![slot(1), k(Value::Int(2)), slot(2)]);
+            let cond = if left {
+                cmp(CmpOp::Eq, l, slot(0))
+            } else {
+                cmp(CmpOp::Eq, slot(0), l)
+            };
+            let p = program(params.clone(), cond);
+            let mut hits = 0;
+            for x in 0..4 {
+                for y in 0..4 {
+                    hits += pairs(&p, &ints, &[Value::Int(x)], &[Value::Int(y)]);
+                }
+            }
+            // Sorted sets only, one per (x, y) in 1..=3 (0 is in no set of the pool): {x, 2, y}
+            // sorted and without duplicates.
+            assert_eq!(hits, 9);
+            assert_eq!(
+                run(
+                    &p,
+                    &[
+                        list(vec![Value::Int(1), Value::Int(2)]),
+                        Value::Int(1),
+                        Value::Int(1)
+                    ]
+                ),
+                Ok(true)
+            );
+            assert_eq!(
+                run(
+                    &p,
+                    &[
+                        list(vec![Value::Int(2), Value::Int(1)]),
+                        Value::Int(1),
+                        Value::Int(1)
+                    ]
+                ),
+                Ok(false)
+            );
+        }
+        // Texts and decimals: ordered by text, and by number (a scale does not matter).
+        let tp = vec![set_of(Type::Text), Type::Text];
+        let p = program(tp, cmp(CmpOp::Eq, slot(0), lit(vec![slot(1), k(t("m"))])));
+        let texts = sets_from(&[t("a"), t("m"), t("é")], 2);
+        assert!(pairs(&p, &texts, &[t("a"), t("é"), t("m"), t("z")], &[]) >= 3);
+        let dp = vec![set_of(Type::Decimal), Type::Decimal];
+        let p = program(
+            dp,
+            cmp(CmpOp::Eq, slot(0), lit(vec![slot(1), k(dec("2.0"))])),
+        );
+        let decs = sets_from(&[dec("1"), dec("2"), dec("-1.50")], 2);
+        assert!(pairs(&p, &decs, &[dec("1.0"), dec("2.00"), dec("-1.5")], &[]) >= 3);
+        // Money: by amount, then currency.
+        let mp = vec![set_of(Type::Money), Type::Money];
+        let p = program(
+            mp,
+            cmp(CmpOp::Eq, slot(0), lit(vec![slot(1), k(money("1", "EUR"))])),
+        );
+        let ms = sets_from(
+            &[money("1", "USD"), money("1.0", "EUR"), money("0.5", "EUR")],
+            2,
+        );
+        assert!(
+            pairs(
+                &p,
+                &ms,
+                &[money("1", "USD"), money("1.00", "EUR"), money("0.5", "EUR")],
+                &[]
+            ) >= 3
+        );
+        // A list (not a set) of the input against a set literal: the same rule.
+        let lp = vec![list_of(Type::Int), Type::Int];
+        let p = program(
+            lp,
+            cmp(CmpOp::Eq, slot(0), lit(vec![slot(1), k(Value::Int(2))])),
+        );
+        let ls = lists_from(&[Value::Int(1), Value::Int(2)], 3);
+        assert_eq!(pairs(&p, &ls, &[Value::Int(1), Value::Int(2)], &[]), 2);
+        // An element that fails fails the comparison, whatever the list.
+        let fp = vec![set_of(Type::Int), Type::Int];
+        let p = program(
+            fp,
+            cmp(
+                CmpOp::Eq,
+                slot(0),
+                lit(vec![arith(ArithOp::Add, slot(1), k(Value::Int(1)))]),
+            ),
+        );
+        assert!(run(&p, &[list(vec![]), Value::Int(i64::MAX)]).is_err());
+        assert_eq!(
+            run(&p, &[list(vec![Value::Int(3)]), Value::Int(2)]),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn optional_lists_fail_or_compare_like_the_interpreter() {
+        let ol = vec![opt(list_of(Type::Int)), opt(set_of(Type::Int))];
+        let lists = {
+            let mut v = lists_from(&[Value::Int(1), Value::Int(2)], 2);
+            v.push(Value::Absent);
+            v
+        };
+        let sets = {
+            let mut v = sets_from(&[Value::Int(1), Value::Int(2)], 2);
+            v.push(Value::Absent);
+            v
+        };
+        // `==` never fails: absent equals absent only.
+        let eq = program(ol.clone(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert!(pairs(&eq, &lists, &sets, &[]) > 1);
+        assert_eq!(run(&eq, &[Value::Absent, Value::Absent]), Ok(true));
+        assert_eq!(run(&eq, &[Value::Absent, list(vec![])]), Ok(false));
+        let lit = program(
+            ol.clone(),
+            cmp(CmpOp::Eq, slot(0), Expr::List(vec![k(Value::Int(1))])),
+        );
+        assert_eq!(pairs(&lit, &lists, &sets, &[]), sets.len());
+        // `in`, quantifiers and `count` fail on an absent list.
+        let member = program(ol.clone(), Expr::In(b(k(Value::Int(1))), b(slot(0))));
+        pairs(&member, &lists, &sets, &[]);
+        assert!(run(&member, &[Value::Absent, Value::Absent]).is_err());
+        let any = program(
+            ol.clone(),
+            Expr::Quantify {
+                quantifier: Quantifier::Any,
+                list: b(slot(1)),
+                slot: 2,
+                body: Some(b(cmp(CmpOp::Gt, slot(2), k(Value::Int(1))))),
+            },
+        );
+        let mut any = any;
+        any.policies[0].slots = 3;
+        pairs(&any, &lists, &sets, &[]);
+        let count = program(
+            ol.clone(),
+            cmp(
+                CmpOp::Gt,
+                Expr::Quantify {
+                    quantifier: Quantifier::Count,
+                    list: b(slot(0)),
+                    slot: 0,
+                    body: None,
+                },
+                k(Value::Int(0)),
+            ),
+        );
+        pairs(&count, &lists, &sets, &[]);
+        // A default makes it a list again.
+        let dflt = program(
+            ol,
+            Expr::In(
+                b(k(Value::Int(2))),
+                b(Expr::Default(b(slot(0)), b(slot(1)))),
+            ),
+        );
+        assert!(pairs(&dflt, &lists, &sets, &[]) > 0);
+    }
+
+    #[test]
+    fn optional_intrinsic_arguments_fail_like_the_interpreter() {
+        let p = program(
+            vec![opt(Type::Int), opt(Type::Time), opt(Type::Tz)],
+            Expr::Or(
+                b(cmp(
+                    CmpOp::Gt,
+                    Expr::Intrinsic(Intrinsic::Hours, vec![slot(0)]),
+                    k(Value::Duration(3_600_000)),
+                )),
+                b(cmp(
+                    CmpOp::Eq,
+                    Expr::Intrinsic(Intrinsic::LocalHour, vec![slot(1), slot(2)]),
+                    k(Value::Int(1)),
+                )),
+            ),
+        );
+        let tz = Value::Tz(Arc::from("Europe/Paris"));
+        for n in [
+            Value::Absent,
+            Value::Int(1),
+            Value::Int(2),
+            Value::Int(i64::MAX),
+        ] {
+            for time in [Value::Absent, Value::Time(0)] {
+                for z in [Value::Absent, tz.clone()] {
+                    let r = run(&p, &[n.clone(), time.clone(), z]);
+                    if n == Value::Absent {
+                        assert_eq!(
+                            r,
+                            Err("rule t.p#1: hours: argument 1 is absent, not an Int".to_string())
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            run(&p, &[Value::Int(0), Value::Time(0), Value::Absent]),
+            Err("rule t.p#1: local_hour: argument 2 is absent, not a Tz".to_string())
+        );
+    }
 }
