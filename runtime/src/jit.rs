@@ -358,12 +358,90 @@ struct Texts {
     buf: String,
     /// Where each text ends in `buf` (text `k` is `buf[ends[k - 1]..ends[k]]`).
     ends: Vec<usize>,
+    /// The texts by content, so that a repeated result is found without scanning the earlier
+    /// ones: an open-addressing table (linear probing, at most half full, a power of two
+    /// long) of `(generation, k)`. A slot of another generation than `generation` is empty,
+    /// so emptying the table between runs is one increment, and the steady state allocates
+    /// nothing: the table keeps its size across runs.
+    index: Vec<(u32, usize)>,
+    /// The current generation (never 0, which marks a slot never used).
+    generation: u32,
 }
 
 impl Texts {
     fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped around: old slots could look current; empty them for real (once every
+            // 2^32 runs).
+            self.index.fill((0, 0));
+            self.generation = 1;
+        }
+    }
+
+    /// The hash the index files a text under.
+    fn hash(s: &str) -> usize {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(s) as usize
+    }
+
+    /// The text `buf[start..]`, just written: if an earlier text of this run is equal, drops
+    /// it and gives that text's `k` (`Ok`); else keeps it as the next text and gives its `k`
+    /// (`Err`). Allocates only when the index or the lists must grow.
+    fn find_or_add(&mut self, start: usize) -> Result<usize, usize> {
+        let h = Self::hash(&self.buf[start..]);
+        let mut free = None;
+        if !self.index.is_empty() {
+            let mask = self.index.len() - 1;
+            let mut i = h & mask;
+            // Terminates: the table is at most half full, so a free slot is always reached.
+            loop {
+                let (g, k) = self.index[i];
+                if g != self.generation {
+                    free = Some(i);
+                    break;
+                }
+                if self
+                    .span(k)
+                    .is_some_and(|(a, b)| self.buf[a..b] == self.buf[start..])
+                {
+                    self.buf.truncate(start);
+                    return Ok(k);
+                }
+                i = (i + 1) & mask;
+            }
+        }
+        self.ends.push(self.buf.len());
+        let k = self.ends.len() - 1;
+        match free {
+            Some(i) if 2 * self.ends.len() <= self.index.len() => {
+                self.index[i] = (self.generation, k);
+            }
+            _ => self.grow(),
+        }
+        Err(k)
+    }
+
+    /// Doubles the index (at least 16 slots) and files every text of this run again.
+    fn grow(&mut self) {
+        let n = (2 * self.index.len()).max(16).max(4 * self.ends.len());
+        let n = n.next_power_of_two();
+        self.index.clear();
+        self.index.resize(n, (0, 0));
+        if self.generation == 0 {
+            self.generation = 1;
+        }
+        let mask = n - 1;
+        for k in 0..self.ends.len() {
+            let Some((a, b)) = self.span(k) else { continue };
+            let mut i = Self::hash(&self.buf[a..b]) & mask;
+            while self.index[i].0 == self.generation {
+                i = (i + 1) & mask;
+            }
+            self.index[i] = (self.generation, k);
+        }
     }
 
     /// Where computed text `k` is in `buf`.
@@ -1708,8 +1786,8 @@ extern "C" fn xop_text_cmp(ctx: *const HostCtx<'_>, x: i64, y: i64) -> i64 {
 
 /// The string id of the concatenation of the texts of string ids `x` and `y` (see [`Texts`]):
 /// a constant's or an input string's id if it equals one, else the id of an equal text this
-/// run already computed, else a new one. Cannot fail or unwind; allocates only when the
-/// output's scratch area must grow.
+/// run already computed (found by content, [`Texts::find_or_add`]), else a new one. Cannot
+/// fail or unwind; allocates only when the output's scratch area must grow.
 extern "C" fn xop_text_concat(ctx: *const HostCtx<'_>, x: i64, y: i64) -> i64 {
     // SAFETY: as in `xop_text_cmp`.
     let ctx = unsafe { &*ctx };
@@ -1726,21 +1804,22 @@ extern "C" fn xop_text_concat(ctx: *const HostCtx<'_>, x: i64, y: i64) -> i64 {
         }
     }
     let s = &texts.buf[start..];
-    let found = if let Some(&id) = module.strings.get(s) {
-        Some(id)
-    } else if let Some(k) = input.unknown.iter().position(|u| u == s) {
-        Some(input.unknown_base + k as i64)
-    } else {
-        (0..texts.ends.len())
-            .find(|&k| texts.span(k).is_some_and(|(a, b)| &texts.buf[a..b] == s))
-            .map(|k| input.unknown_base + (input.unknown.len() + k) as i64)
-    };
+    // A constant (hashed), else an input string that is none (still a scan: the JSON reader
+    // fills `Bound::unknown` and keeps no index of it).
+    let found = module.strings.get(s).copied().or_else(|| {
+        input
+            .unknown
+            .iter()
+            .position(|u| u == s)
+            .map(|k| input.unknown_base + k as i64)
+    });
     if let Some(id) = found {
         texts.buf.truncate(start);
         return id;
     }
-    texts.ends.push(texts.buf.len());
-    input.unknown_base + (input.unknown.len() + texts.ends.len() - 1) as i64
+    // An earlier result of this run, or a new one: either way its index among the results.
+    let (Ok(k) | Err(k)) = texts.find_or_add(start);
+    input.unknown_base + (input.unknown.len() + k) as i64
 }
 
 /// Byte offsets of [`HostCtx`]'s words that generated code reads.
@@ -5946,6 +6025,66 @@ mod tests {
         assert_eq!(
             run(&p, &[Value::Int(0), Value::Time(0), Value::Absent]),
             Err("rule t.p#1: local_hour: argument 2 is absent, not a Tz".to_string())
+        );
+    }
+
+    #[test]
+    fn many_concatenation_results_are_found_by_content() {
+        // Per element: `x + "!"` (new or repeated) and `y + "!"` (repeated every time after
+        // the first), so the index of results grows, finds repeats, and is reused across runs.
+        let concat = |x, y| arith(ArithOp::Add, x, y);
+        let mut p = program(
+            vec![list_of(Type::Text), Type::Text],
+            cmp(
+                CmpOp::Ge,
+                Expr::Quantify {
+                    quantifier: Quantifier::Count,
+                    list: b(slot(0)),
+                    slot: 2,
+                    body: Some(b(cmp(
+                        CmpOp::Eq,
+                        concat(slot(2), k(t("!"))),
+                        concat(slot(1), k(t("!"))),
+                    ))),
+                },
+                k(Value::Int(3)),
+            ),
+        );
+        p.policies[0].slots = 3;
+        let jit = compile(&p);
+        assert_eq!(jit.unsupported(0), None);
+        let mut out = jit.output(0);
+        let words: Vec<String> = (0..300).map(|i| format!("w{}", i % 97)).collect();
+        for round in 0..3 {
+            for n in [0, 1, 5, 40, 300] {
+                let xs = list(words[..n].iter().map(|w| t(w)).collect());
+                for y in ["w1", "w96", "none", "w3!"] {
+                    let args = [xs.clone(), t(y)];
+                    let input = jit.bind(0, &args).expect("binds");
+                    jit.run(&input, 0, &mut out).expect("runs");
+                    let expected = interp::decide(&p, 0, &args, 0, &NoSignals);
+                    assert_eq!(jit.decision(&input, &out), expected, "{round} {n} {y}");
+                    // one result per distinct text: 97 words with "!", and `y + "!"`
+                    assert!(out.texts.ends.len() <= 98, "{}", out.texts.ends.len());
+                }
+            }
+        }
+        // The generation wraps around: the old slots must not look current.
+        out.texts.generation = u32::MAX;
+        let args = [list(words[..40].iter().map(|w| t(w)).collect()), t("w7")];
+        let input = jit.bind(0, &args).expect("binds");
+        jit.run(&input, 0, &mut out).expect("runs");
+        let expected = interp::decide(&p, 0, &args, 0, &NoSignals);
+        assert_eq!(jit.decision(&input, &out), expected);
+        assert_eq!(out.texts.generation, 1);
+        let caps = (out.texts.buf.capacity(), out.texts.index.capacity());
+        let xs = list(words.iter().map(|w| t(w)).collect());
+        let input = jit.bind(0, &[xs, t("w5")]).expect("binds");
+        jit.run(&input, 0, &mut out).expect("runs");
+        assert_eq!(
+            (out.texts.buf.capacity(), out.texts.index.capacity()),
+            caps,
+            "the steady state allocates nothing"
         );
     }
 }
