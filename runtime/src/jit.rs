@@ -3494,7 +3494,13 @@ impl<'p> Gen<'p, '_, '_> {
         let no = self.b.create_block();
         self.b.ins().brif(pa, yes, &[], no, &[]);
         self.b.switch_to_block(no);
-        let bv = self.expr(b, d)?;
+        let bv = match (av.base, b) {
+            // `xs ?? []`: the literal takes the list's type (it has none of its own).
+            (Base::List(t), Expr::List(es) | Expr::Set(es)) => {
+                self.const_list(t, es, matches!(b, Expr::Set(_)))?
+            }
+            _ => self.expr(b, d)?,
+        };
         let b_end = self.b.create_block();
         self.b.ins().jump(b_end, &[]);
         self.b.switch_to_block(yes);
@@ -3505,6 +3511,90 @@ impl<'p> Gen<'p, '_, '_> {
             ..av
         };
         self.merge(a_end, present_a, b_end, bv)
+    }
+
+    /// A list or set literal of constants as a list value of element type `list_tys[t]` (a
+    /// set's elements sorted and unique, as the interpreter builds sets). Its elements are laid
+    /// out at compile time in data kept with the code; its header (start, length) is on the
+    /// stack, its start counted in words from the input as for every list (see `Flat::lists`),
+    /// so the code reading lists reads it as it reads those of the input.
+    fn const_list(&mut self, t: u32, es: &[Expr], set: bool) -> Result<JV, String> {
+        let mut vals = Vec::with_capacity(es.len());
+        for e in es {
+            let Expr::Const(v) = e else {
+                return Err("uses a list or set value".into());
+            };
+            vals.push(v);
+        }
+        if set {
+            vals.sort();
+            vals.dedup();
+        }
+        let elem = self
+            .list_tys
+            .get(t as usize)
+            .cloned()
+            .ok_or("uses an unknown list type")?;
+        let mut words = Vec::new();
+        for v in &vals {
+            self.const_layout(&elem, v, &mut words)?;
+        }
+        let header = self.scratch(2);
+        let start = if words.is_empty() {
+            // No element is ever read.
+            self.c(0)
+        } else {
+            let data: Box<[i64]> = words.into_boxed_slice();
+            // Kept with the code, never moved (as the rule tables, see `table_run`); both it
+            // and the input are arrays of words, so the distance is a whole number of words.
+            let at = self.c(data.as_ptr() as i64);
+            self.data.push(data);
+            let bytes = self.b.ins().isub(at, self.input);
+            self.b.ins().sshr_imm_u(bytes, 3)
+        };
+        let n = self.c(vals.len() as i64);
+        let f = MemFlagsData::trusted();
+        self.b.ins().store(f, start, header, 0);
+        self.b.ins().store(f, n, header, 8);
+        Ok(JV {
+            base: Base::List(t),
+            present: None,
+            val: header,
+        })
+    }
+
+    /// Appends the words of constant `v` laid out as type `ty` (the input layout), or refuses
+    /// a constant of another kind than `ty` or of a kind not laid out at compile time.
+    fn const_layout(&mut self, ty: &Type, v: &Value, out: &mut Vec<i64>) -> Result<(), String> {
+        let wrong = || format!("uses a constant {} in a list of another type", v.kind());
+        match (ty, v) {
+            (Type::Optional(inner), Value::Absent) => {
+                out.push(0);
+                let n = size(self.program, inner, 0)?;
+                out.extend(std::iter::repeat_n(0, n));
+            }
+            (Type::Optional(inner), v) => {
+                out.push(1);
+                self.const_layout(inner, v, out)?;
+            }
+            (Type::Decimal, Value::Decimal(d)) => out.extend(dec_words(d)),
+            (Type::Money, Value::Money(d, c)) => {
+                out.extend(dec_words(d));
+                let id = self.intern(c);
+                out.push(id);
+            }
+            (Type::Record(_) | Type::List(_) | Type::Set(_), _) => {
+                return Err("uses a constant list of records or lists".into());
+            }
+            (ty, v) => {
+                let (base, w) = self.const_word(v).ok_or_else(wrong)?;
+                if base_of(ty)? != base {
+                    return Err(wrong());
+                }
+                out.push(w);
+            }
+        }
+        Ok(())
     }
 
     fn slot(&mut self, s: u32) -> Result<JV, String> {
@@ -5984,6 +6074,51 @@ mod tests {
             ),
         );
         assert!(pairs(&dflt, &lists, &sets, &[]) > 0);
+        // `??` a list or set literal of constants: a list value of the input's layout.
+        let ol = vec![opt(list_of(Type::Int)), opt(set_of(Type::Text)), Type::Int];
+        let lists = {
+            let mut v = lists_from(&[Value::Int(1), Value::Int(2)], 2);
+            v.push(Value::Absent);
+            v
+        };
+        let sets = {
+            let mut v = sets_from(&[t("a"), t("b")], 2);
+            v.push(Value::Absent);
+            v
+        };
+        let ints = |xs: &[i64]| Expr::List(xs.iter().map(|&n| k(Value::Int(n))).collect());
+        let texts = |xs: &[&str]| Expr::Set(xs.iter().map(|&x| k(t(x))).collect());
+        let dflt = |e: Expr| Expr::Default(b(slot(0)), b(e));
+        let dflt_set = |e: Expr| Expr::Default(b(slot(1)), b(e));
+        let count = |l: Expr| Expr::Quantify {
+            quantifier: Quantifier::Count,
+            list: b(l),
+            slot: 3,
+            body: Some(b(cmp(CmpOp::Ge, slot(3), k(Value::Int(2))))),
+        };
+        for cond in [
+            Expr::In(b(slot(2)), b(dflt(ints(&[])))),
+            Expr::In(b(slot(2)), b(dflt(ints(&[2, 1, 2])))),
+            cmp(CmpOp::Eq, dflt(ints(&[1, 2])), ints(&[1, 2])),
+            cmp(CmpOp::Eq, count(dflt(ints(&[3, 2, 1]))), slot(2)),
+            cmp(
+                CmpOp::Eq,
+                dflt_set(texts(&["b", "a", "b"])),
+                texts(&["a", "b"]),
+            ),
+            cmp(
+                CmpOp::Eq,
+                dflt_set(texts(&[])),
+                Expr::Default(b(slot(1)), b(texts(&["a"]))),
+            ),
+            Expr::In(b(k(t("b"))), b(dflt_set(texts(&["b", "c"])))),
+        ] {
+            let mut p = program(ol.clone(), cond);
+            p.policies[0].slots = 4;
+            for n in 0..3 {
+                pairs(&p, &lists, &sets, &[Value::Int(n)]);
+            }
+        }
     }
 
     #[test]
