@@ -7,16 +7,21 @@
 //! Text, Id, Tz, records (fields flattened at fixed offsets), lists and sets of the input, and
 //! optionals of those; the decision time; constants of those kinds (and constant lists for
 //! `in`); `not`, `and`, `or`, comparisons (ordering on Int, Decimal, Money of one currency,
-//! Duration, Time and Text; structural equality on everything supported, records included, and
-//! between a list or set of the input and a list literal or a set literal of constants),
+//! Duration, Time and Text; structural equality on everything supported, records and lists
+//! included: two lists or sets of the input element by element in order, as the interpreter
+//! compares them, and a list or set of the input with a list literal or a set literal, whose
+//! value is canonical, sorted and unique, see `Gen::literal_eq`),
 //! checked arithmetic on Int, Decimal, Money (`+ -` of one currency, `* /` by an Int or a
 //! Decimal), Duration and Time, Text concatenation, unary minus, `in` a list or set literal, a
-//! constant list or a list of the input, ranges, `is present`, `??`, `if`, the quantifiers
+//! constant list or a list of the input, ranges, `is present`, `??` (a list or set literal of
+//! constants as the default of a list too), `if`, the quantifiers
 //! `any`, `all` and `count` over a list of the input, and the intrinsics `hours`, `minutes`,
 //! `days`, `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
-//! Not supported (the policy falls back): list and set literals as values elsewhere, other
-//! comparisons of lists (two lists of the input, a set literal of computed elements), record
-//! literals, `swapped_within`, optional lists or intrinsic arguments, and signals.
+//! Optional lists and intrinsic arguments fail where absent as in the interpreter.
+//! Not supported (the policy falls back): list and set literals as values elsewhere (and of
+//! records or lists as a default), a set literal of computed elements that are lists or
+//! records holding lists, record literals (only tests can write them), `swapped_within`, and
+//! signals.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
