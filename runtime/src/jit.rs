@@ -2385,6 +2385,15 @@ fn arith_unsupported(op: ArithOp, a: &JV, b: &JV) -> String {
     )
 }
 
+/// A list or set literal, or a constant list: what `==` compares with a list of the input
+/// through [`Gen::literal_eq`].
+fn is_list_literal(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::List(_) | Expr::Set(_) | Expr::Const(Value::List(_))
+    )
+}
+
 fn word(i: usize) -> i32 {
     // Offsets are bounded in `compile_policy` (and record layouts by their input size).
     (i * 8) as i32
@@ -3299,8 +3308,7 @@ impl<'p> Gen<'p, '_, '_> {
             Expr::And(a, b) => self.and_or(false, a, b, d),
             Expr::Or(a, b) => self.and_or(true, a, b, d),
             Expr::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b)
-                if matches!(**a, Expr::List(_) | Expr::Set(_))
-                    || matches!(**b, Expr::List(_) | Expr::Set(_)) =>
+                if is_list_literal(a) || is_list_literal(b) =>
             {
                 let eq = self.literal_eq(a, b, d)?;
                 let val = if *op == CmpOp::Eq {
@@ -3502,7 +3510,23 @@ impl<'p> Gen<'p, '_, '_> {
         let bv = match (av.base, b) {
             // `xs ?? []`: the literal takes the list's type (it has none of its own).
             (Base::List(t), Expr::List(es) | Expr::Set(es)) => {
-                self.const_list(t, es, matches!(b, Expr::Set(_)))?
+                let mut vals = Vec::with_capacity(es.len());
+                for e in es {
+                    let Expr::Const(v) = e else {
+                        return Err("uses a list or set value".into());
+                    };
+                    vals.push(v);
+                }
+                if matches!(b, Expr::Set(_)) {
+                    // The interpreter's canonical set: sorted by value, unique.
+                    vals.sort();
+                    vals.dedup();
+                }
+                self.const_list(t, &vals)?
+            }
+            (Base::List(t), Expr::Const(Value::List(vs))) => {
+                let vals: Vec<&Value> = vs.iter().collect();
+                self.const_list(t, &vals)?
             }
             _ => self.expr(b, d)?,
         };
@@ -3518,30 +3542,18 @@ impl<'p> Gen<'p, '_, '_> {
         self.merge(a_end, present_a, b_end, bv)
     }
 
-    /// A list or set literal of constants as a list value of element type `list_tys[t]` (a
-    /// set's elements sorted and unique, as the interpreter builds sets). Its elements are laid
-    /// out at compile time in data kept with the code; its header (start, length) is on the
-    /// stack, its start counted in words from the input as for every list (see `Flat::lists`),
-    /// so the code reading lists reads it as it reads those of the input.
-    fn const_list(&mut self, t: u32, es: &[Expr], set: bool) -> Result<JV, String> {
-        let mut vals = Vec::with_capacity(es.len());
-        for e in es {
-            let Expr::Const(v) = e else {
-                return Err("uses a list or set value".into());
-            };
-            vals.push(v);
-        }
-        if set {
-            vals.sort();
-            vals.dedup();
-        }
+    /// The list of constants `vals` as a list value of element type `list_tys[t]`. Its
+    /// elements are laid out at compile time in data kept with the code; its header (start,
+    /// length) is on the stack, its start counted in words from the input as for every list
+    /// (see `Flat::lists`), so the code reading lists reads it as it reads those of the input.
+    fn const_list(&mut self, t: u32, vals: &[&Value]) -> Result<JV, String> {
         let elem = self
             .list_tys
             .get(t as usize)
             .cloned()
             .ok_or("uses an unknown list type")?;
         let mut words = Vec::new();
-        for v in &vals {
+        for v in vals {
             self.const_layout(&elem, v, &mut words)?;
         }
         let header = self.scratch(2);
@@ -4204,9 +4216,9 @@ impl<'p> Gen<'p, '_, '_> {
     /// the left, as the interpreter evaluates the left operand first, and before any element
     /// is compared in either case, so an element that fails fails whatever the lengths.
     fn literal_eq(&mut self, a: &Expr, b: &Expr, d: u32) -> Result<CVal, String> {
-        let lit_left = matches!(a, Expr::List(_) | Expr::Set(_));
+        let lit_left = is_list_literal(a);
         let (lit, other) = if lit_left { (a, b) } else { (b, a) };
-        if matches!(other, Expr::List(_) | Expr::Set(_)) {
+        if is_list_literal(other) {
             return Err("uses a list or set value".into());
         }
         // The literal's elements, and whether they still need the set treatment above.
@@ -4245,6 +4257,11 @@ impl<'p> Gen<'p, '_, '_> {
                         )),
                     }
                 }
+                // A constant list is its value as it is (a constant set is already canonical).
+                Expr::Const(Value::List(vs)) => Ok((
+                    vs.iter().map(|v| g.konst(v)).collect::<Result<_, _>>()?,
+                    false,
+                )),
                 _ => Err("compares lists".into()),
             }
         };
@@ -4255,6 +4272,11 @@ impl<'p> Gen<'p, '_, '_> {
             let l = self.expr(other, d)?;
             (elems(self)?, l)
         };
+        if !matches!(l.base, Base::List(_)) {
+            // A list equals no value of another kind (nor an absent one); both operands are
+            // evaluated, as the interpreter does.
+            return Ok(self.c(0));
+        }
         self.list_matches(l, items, computed_set)
     }
 
@@ -6072,13 +6094,24 @@ mod tests {
         pairs(&count, &lists, &sets, &[]);
         // A default makes it a list again.
         let dflt = program(
-            ol,
+            ol.clone(),
             Expr::In(
                 b(k(Value::Int(2))),
                 b(Expr::Default(b(slot(0)), b(slot(1)))),
             ),
         );
         assert!(pairs(&dflt, &lists, &sets, &[]) > 0);
+        // Constant lists (as the IR may hold them): compared as they are, and as defaults.
+        let two = || k(list(vec![Value::Int(2), Value::Int(1)]));
+        for cond in [
+            cmp(CmpOp::Eq, slot(0), two()),
+            cmp(CmpOp::Ne, two(), slot(1)),
+            cmp(CmpOp::Eq, Expr::Default(b(slot(0)), b(two())), slot(1)),
+            cmp(CmpOp::Eq, k(Value::Int(2)), two()),
+            cmp(CmpOp::Eq, k(Value::Absent), k(list(vec![]))),
+        ] {
+            pairs(&program(ol.clone(), cond), &lists, &sets, &[]);
+        }
         // `??` a list or set literal of constants: a list value of the input's layout.
         let ol = vec![opt(list_of(Type::Int)), opt(set_of(Type::Text)), Type::Int];
         let lists = {
