@@ -15,13 +15,14 @@
 //! Decimal), Duration and Time, Text concatenation, unary minus, `in` a list or set literal, a
 //! constant list or a list of the input, ranges, `is present`, `??` (a list or set literal of
 //! constants as the default of a list too), `if`, the quantifiers
-//! `any`, `all` and `count` over a list of the input, and the intrinsics `hours`, `minutes`,
+//! `any`, `all` and `count` over a list, and the intrinsics `hours`, `minutes`,
 //! `days`, `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
-//! Optional lists and intrinsic arguments fail where absent as in the interpreter.
-//! Not supported (the policy falls back): list and set literals as values elsewhere (and of
-//! records or lists as a default), a set literal of computed elements that are lists or
-//! records holding lists, record literals (only tests can write them), `swapped_within`, and
-//! signals.
+//! List literals are values too (laid out on the stack, `Gen::list_value`), and set literals
+//! of constants. Optional lists and intrinsic arguments fail where absent as in the
+//! interpreter. Not supported (the policy falls back): set literals of computed elements as
+//! values (but compared with a list), lists of different element types joined by `if` or
+//! `??`, a set literal of computed elements that are lists or records holding lists, record
+//! literals (only tests can write them), `swapped_within`, and signals.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
@@ -2096,7 +2097,7 @@ fn compile_policy(
             tables: &tables,
             switches: 0,
             data: Vec::new(),
-            list_tys: Vec::new(),
+            list_tys: vec![Type::Int],
             lambdas: Vec::new(),
             ctx: params[3],
             zone_field,
@@ -2264,7 +2265,7 @@ fn compile_decision<'p>(
             tables: &first.tables,
             switches: 0,
             data: Vec::new(),
-            list_tys: Vec::new(),
+            list_tys: vec![Type::Int],
             lambdas: Vec::new(),
             ctx: params[3],
             zone_field,
@@ -2355,7 +2356,8 @@ struct Gen<'p, 'f, 's> {
     switches: usize,
     /// The rule tables of the code (see [`Gen::table_run`]).
     data: Vec<Box<[i64]>>,
-    /// The element types of the lists met (see [`Base::List`]).
+    /// The element types of the lists met (see [`Base::List`]); entry [`EMPTY_LIST`] is the
+    /// empty literal's.
     list_tys: Vec<Type>,
     /// The lambda slots bound by the quantifiers being compiled, innermost last.
     lambdas: Vec<(u32, JV)>,
@@ -2384,6 +2386,11 @@ fn arith_unsupported(op: ArithOp, a: &JV, b: &JV) -> String {
         b.base.kind()
     )
 }
+
+/// The list type (index in `Gen::list_tys`) of an empty list literal, `[]`: its elements could
+/// be of any type, so it joins a list of any type (`Gen::merge`) and an intrinsic reading
+/// records finds none in it. Its entry says Int, but no other list gets it.
+const EMPTY_LIST: u32 = 0;
 
 /// A list or set literal, or a constant list: what `==` compares with a list of the input
 /// through [`Gen::literal_eq`].
@@ -3193,14 +3200,8 @@ impl<'p> Gen<'p, '_, '_> {
         };
         let base = match inner {
             Type::List(elem) | Type::Set(elem) => {
-                let t = match self.list_tys.iter().position(|t| *t == **elem) {
-                    Some(t) => t,
-                    None => {
-                        self.list_tys.push((**elem).clone());
-                        self.list_tys.len() - 1
-                    }
-                };
-                Base::List(u32::try_from(t).map_err(|_| "too many list types")?)
+                let elem = (**elem).clone();
+                Base::List(self.list_type(&elem)?)
             }
             t => base_of(t)?,
         };
@@ -3285,6 +3286,11 @@ impl<'p> Gen<'p, '_, '_> {
         }
         let d = depth + 1;
         match e {
+            Expr::Const(Value::List(vs)) => {
+                // As a literal of its elements (already in the order of the value).
+                let es: Vec<Expr> = vs.iter().cloned().map(Expr::Const).collect();
+                self.list_value(&es, d)
+            }
             Expr::Const(v) => self.konst(v),
             Expr::Slot(s) => self.slot(*s),
             Expr::Field(r, i) => {
@@ -3446,7 +3452,20 @@ impl<'p> Gen<'p, '_, '_> {
                 self.b.ins().jump(b_end, &[]);
                 self.merge(a_end, a, b_end, b)
             }
-            Expr::List(_) | Expr::Set(_) => Err("uses a list or set value".into()),
+            Expr::List(es) => self.list_value(es, d),
+            Expr::Set(es) if es.iter().all(|e| matches!(e, Expr::Const(_))) => {
+                // Sorted and unique now, as the interpreter builds sets; computed elements
+                // would need sorting at run time.
+                let mut vs: Vec<&Expr> = es.iter().collect();
+                vs.sort_by(|a, b| match (a, b) {
+                    (Expr::Const(x), Expr::Const(y)) => x.cmp(y),
+                    _ => std::cmp::Ordering::Equal,
+                });
+                vs.dedup_by(|a, b| a == b);
+                let es: Vec<Expr> = vs.into_iter().cloned().collect();
+                self.list_value(&es, d)
+            }
+            Expr::Set(_) => Err("uses a list or set value (a set of computed elements)".into()),
             Expr::Record(..) => Err("builds a record".into()),
             Expr::Quantify {
                 quantifier,
@@ -3467,6 +3486,14 @@ impl<'p> Gen<'p, '_, '_> {
             b.base
         } else if b.base == Base::Absent {
             a.base
+        } else if a.base == Base::List(EMPTY_LIST) && matches!(b.base, Base::List(_)) {
+            // An empty literal's header reads as an empty list of any type.
+            b.base
+        } else if b.base == Base::List(EMPTY_LIST) && matches!(a.base, Base::List(_)) {
+            a.base
+        } else if matches!((a.base, b.base), (Base::List(_), Base::List(_))) {
+            // Their elements are laid out differently: one list value cannot hold both.
+            return Err("uses a list or set value (joins lists of different element types)".into());
         } else {
             return Err(format!(
                 "joins values of different kinds ({} and {})",
@@ -3509,14 +3536,16 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.switch_to_block(no);
         let bv = match (av.base, b) {
             // `xs ?? []`: the literal takes the list's type (it has none of its own).
-            (Base::List(t), Expr::List(es) | Expr::Set(es)) => {
-                let mut vals = Vec::with_capacity(es.len());
-                for e in es {
-                    let Expr::Const(v) = e else {
-                        return Err("uses a list or set value".into());
-                    };
-                    vals.push(v);
-                }
+            (Base::List(t), Expr::List(es) | Expr::Set(es))
+                if es.iter().all(|e| matches!(e, Expr::Const(_))) =>
+            {
+                let mut vals: Vec<&Value> = es
+                    .iter()
+                    .filter_map(|e| match e {
+                        Expr::Const(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect();
                 if matches!(b, Expr::Set(_)) {
                     // The interpreter's canonical set: sorted by value, unique.
                     vals.sort();
@@ -3540,6 +3569,159 @@ impl<'p> Gen<'p, '_, '_> {
             ..av
         };
         self.merge(a_end, present_a, b_end, bv)
+    }
+
+    /// A list literal as a list value: its elements evaluated in order, then laid out in a
+    /// stack slot in the input layout of their type (a presence word each when one may be
+    /// absent), after a header (start, length) whose start is counted in words from the input
+    /// as for every list (see `Flat::lists`), so the code reading lists reads it as it reads
+    /// those of the input. The slot lives as long as the function's frame, like the code
+    /// reading it.
+    fn list_value(&mut self, es: &[Expr], d: u32) -> Result<JV, String> {
+        let mut vs = Vec::with_capacity(es.len());
+        for e in es {
+            vs.push(self.expr(e, d + 1)?);
+        }
+        // The elements' type: one kind for all (absent ones aside), optional if one may be
+        // absent. An empty literal reads no element: any type does.
+        let mut kind: Option<Type> = None;
+        let mut optional = false;
+        for (e, v) in es.iter().zip(&vs) {
+            optional |= v.present.is_some() || v.base == Base::Absent;
+            if v.base == Base::Absent {
+                continue;
+            }
+            let t = self
+                .type_of(e, v)
+                .ok_or("uses a list or set value (elements of an unknown type)")?;
+            match &kind {
+                None => kind = Some(t),
+                Some(k) if *k == t => {}
+                Some(_) => {
+                    return Err("uses a list or set value (elements of several kinds)".into());
+                }
+            }
+        }
+        let elem = match kind {
+            None if !vs.is_empty() => {
+                return Err("uses a list or set value (of absent values)".into());
+            }
+            None => Type::Int,
+            Some(t) if optional => Type::Optional(Box::new(t)),
+            Some(t) => t,
+        };
+        let t = if vs.is_empty() {
+            EMPTY_LIST
+        } else {
+            self.list_type(&elem)?
+        };
+        let sz = size(self.program, &elem, 0)?;
+        let slot = self.scratch(2 + sz * vs.len());
+        let f = MemFlagsData::trusted();
+        let zero = self.c(0);
+        for (i, v) in vs.iter().enumerate() {
+            let mut at = word(2 + i * sz);
+            let inner = match &elem {
+                Type::Optional(inner) => {
+                    let p = self.presence(v);
+                    self.b.ins().store(f, p, slot, at);
+                    at += 8;
+                    &**inner
+                }
+                t => t,
+            };
+            let n = size(self.program, inner, 0)?;
+            if v.base == Base::Absent {
+                for w in 0..n {
+                    self.b.ins().store(f, zero, slot, at + word(w));
+                }
+                continue;
+            }
+            if !matches!(
+                v.base,
+                Base::Decimal | Base::Money | Base::Record(_) | Base::List(_)
+            ) {
+                self.b.ins().store(f, v.val, slot, at);
+                continue;
+            }
+            // The value is the address of its words: copy them, only when present (an absent
+            // one may have no address); absent, its words stay zero.
+            let (copy, done) = (self.b.create_block(), self.b.create_block());
+            for w in 0..n {
+                self.b.ins().store(f, zero, slot, at + word(w));
+            }
+            let p = self.presence(v);
+            self.b.ins().brif(p, copy, &[], done, &[]);
+            self.b.switch_to_block(copy);
+            for w in 0..n {
+                let x = self.load(v.val, w);
+                self.b.ins().store(f, x, slot, at + word(w));
+            }
+            self.b.ins().jump(done, &[]);
+            self.b.switch_to_block(done);
+        }
+        let elems = self.b.ins().iadd_imm_s(slot, 16);
+        // Both the slot and the input are arrays of words: the distance is whole words.
+        let bytes = self.b.ins().isub(elems, self.input);
+        let start = self.b.ins().sshr_imm_u(bytes, 3);
+        let n = self.c(vs.len() as i64);
+        self.b.ins().store(f, start, slot, 0);
+        self.b.ins().store(f, n, slot, 8);
+        Ok(JV {
+            base: Base::List(t),
+            present: None,
+            val: slot,
+        })
+    }
+
+    /// The IR type of value `v` of expression `e` (without its optional), as far as the code
+    /// knows it: from its kind, and for a symbol from its declaration or constant.
+    fn type_of(&self, e: &Expr, v: &JV) -> Option<Type> {
+        Some(match v.base {
+            Base::Bool => Type::Bool,
+            Base::Int => Type::Int,
+            Base::Duration => Type::Duration,
+            Base::Time => Type::Time,
+            Base::Text => Type::Text,
+            Base::Id => Type::Id,
+            Base::Tz => Type::Tz,
+            Base::Decimal => Type::Decimal,
+            Base::Money => Type::Money,
+            Base::Enum(e) => Type::Enum(e),
+            Base::Record(r) => Type::Record(r),
+            Base::List(t) => match e {
+                Expr::Set(_) => Type::Set(Box::new(self.list_tys.get(t as usize)?.clone())),
+                _ => match self.decl_type(e, 0) {
+                    Some(Type::Optional(t)) => *t,
+                    Some(t @ (Type::List(_) | Type::Set(_))) => t,
+                    _ => Type::List(Box::new(self.list_tys.get(t as usize)?.clone())),
+                },
+            },
+            Base::Symbol => match e {
+                Expr::Const(Value::Symbol(s)) => {
+                    Type::Symbol(self.program.symbols.get(*s as usize)?.kind)
+                }
+                _ => match self.decl_type(e, 0)? {
+                    Type::Optional(t) => *t,
+                    t => t,
+                },
+            },
+            Base::Absent => return None,
+        })
+    }
+
+    /// The index in `list_tys` of element type `elem` (added if new).
+    fn list_type(&mut self, elem: &Type) -> Result<u32, String> {
+        // Not the empty literal's own entry (`EMPTY_LIST`).
+        let found = self.list_tys.iter().skip(1).position(|t| t == elem);
+        let t = match found.map(|t| t + 1) {
+            Some(t) => t,
+            None => {
+                self.list_tys.push(elem.clone());
+                self.list_tys.len() - 1
+            }
+        };
+        u32::try_from(t).map_err(|_| "too many list types".into())
     }
 
     /// The list of constants `vals` as a list value of element type `list_tys[t]`. Its
@@ -4216,11 +4398,9 @@ impl<'p> Gen<'p, '_, '_> {
     /// the left, as the interpreter evaluates the left operand first, and before any element
     /// is compared in either case, so an element that fails fails whatever the lengths.
     fn literal_eq(&mut self, a: &Expr, b: &Expr, d: u32) -> Result<CVal, String> {
+        // With two literals, the right one is a list value (`Gen::list_value`).
         let lit_left = is_list_literal(a);
         let (lit, other) = if lit_left { (a, b) } else { (b, a) };
-        if is_list_literal(other) {
-            return Err("uses a list or set value".into());
-        }
         // The literal's elements, and whether they still need the set treatment above.
         let elems = |g: &mut Self| -> Result<(Vec<JV>, bool), String> {
             match lit {
@@ -4390,11 +4570,13 @@ impl<'p> Gen<'p, '_, '_> {
     /// code points; records field by field. Never fails; lists are not ordered here.
     fn value_order(&mut self, a: JV, b: JV, depth: u32) -> Result<CVal, String> {
         if depth > MAX_RECORD_DEPTH {
-            return Err("orders records nested too deeply".into());
+            return Err(
+                "compares with a set literal of computed elements nested too deeply".into(),
+            );
         }
         if a.base != b.base || matches!(a.base, Base::List(_) | Base::Absent) {
             return Err(format!(
-                "orders set elements of kinds {} and {}",
+                "compares with a set literal of computed elements of kinds {} and {}",
                 a.base.kind(),
                 b.base.kind()
             ));
@@ -4432,7 +4614,9 @@ impl<'p> Gen<'p, '_, '_> {
                 }
                 o
             }
-            Base::List(_) | Base::Absent => return Err("orders lists".into()),
+            Base::List(_) | Base::Absent => {
+                return Err("compares with a set literal of computed elements of kind list".into());
+            }
         };
         if a.present.is_none() && b.present.is_none() {
             return Ok(o);
@@ -4549,6 +4733,24 @@ impl<'p> Gen<'p, '_, '_> {
         d: u32,
     ) -> Result<JV, String> {
         let l = self.expr(list, d)?;
+        if l.base == Base::List(EMPTY_LIST) {
+            // `[]` has no element type to compile the condition for, and the condition never
+            // runs: `any` is false, `all` true, `count` 0 (without one too, or failing).
+            if body.is_none() && q != Quantifier::Count {
+                return Err(format!("uses `{q:?}` without a condition"));
+            }
+            let val = self.c(i64::from(q == Quantifier::All));
+            let base = if q == Quantifier::Count {
+                Base::Int
+            } else {
+                Base::Bool
+            };
+            return Ok(JV {
+                base,
+                present: None,
+                val,
+            });
+        }
         let val = match body {
             None => {
                 if q != Quantifier::Count {
@@ -4817,6 +5019,26 @@ impl<'p> Gen<'p, '_, '_> {
             present: None,
             val,
         };
+        if vs.first().is_some_and(|v| v.base == Base::List(EMPTY_LIST))
+            && matches!(
+                which,
+                Intrinsic::Consent | Intrinsic::ContactsWithin | Intrinsic::ContactsOnWithin
+            )
+        {
+            // An empty literal has no record type to read fields of, and needs none: the
+            // interpreter reads no element, so `consent` is false and the counts are 0.
+            let val = self.c(0);
+            let base = if which == Intrinsic::Consent {
+                Base::Bool
+            } else {
+                Base::Int
+            };
+            return Ok(JV {
+                base,
+                present: None,
+                val,
+            });
+        }
         Ok(match (which, bases.as_slice()) {
             (Intrinsic::Hours | Intrinsic::Minutes | Intrinsic::Days, [Base::Int]) => {
                 let unit = match which {
@@ -6259,5 +6481,179 @@ mod tests {
             caps,
             "the steady state allocates nothing"
         );
+    }
+
+    #[test]
+    fn list_literals_are_values() {
+        let q = |quantifier, list: Expr, body: Option<Expr>| Expr::Quantify {
+            quantifier,
+            list: b(list),
+            slot: 9,
+            body: body.map(b),
+        };
+        let int = |n: i64| k(Value::Int(n));
+        let ints = [Value::Absent, Value::Int(1), Value::Int(3)];
+        // Optional elements, absent ones included, in quantifiers and comparisons.
+        let params = vec![opt(Type::Int), opt(Type::Int)];
+        let gt2 = cmp(CmpOp::Gt, slot(9), int(2));
+        for cond in [
+            q(
+                Quantifier::Any,
+                Expr::List(vec![slot(0), slot(1), int(0)]),
+                Some(cmp(CmpOp::Eq, slot(9), int(3))),
+            ),
+            q(
+                Quantifier::All,
+                Expr::List(vec![slot(0), int(3)]),
+                Some(Expr::IsPresent(b(slot(9)))),
+            ),
+            cmp(
+                CmpOp::Eq,
+                q(
+                    Quantifier::Count,
+                    Expr::List(vec![slot(0), slot(0), slot(1)]),
+                    None,
+                ),
+                int(3),
+            ),
+            cmp(
+                CmpOp::Eq,
+                Expr::List(vec![slot(0), slot(1)]),
+                Expr::List(vec![slot(1), slot(0)]),
+            ),
+            cmp(
+                CmpOp::Ne,
+                Expr::List(vec![slot(0)]),
+                Expr::Set(vec![int(1)]),
+            ),
+            q(
+                Quantifier::Any,
+                Expr::Set(vec![int(3), int(1), int(3)]),
+                Some(gt2.clone()),
+            ),
+            q(
+                Quantifier::Any,
+                k(list(vec![Value::Int(1), Value::Int(5)])),
+                Some(gt2.clone()),
+            ),
+            q(Quantifier::All, Expr::List(vec![]), Some(gt2.clone())),
+            Expr::In(
+                b(slot(0)),
+                b(Expr::If(
+                    b(Expr::IsPresent(b(slot(1)))),
+                    // (Both lists of Int: lists of different element types do not join.)
+                    b(Expr::List(vec![
+                        Expr::Default(b(slot(1)), b(int(0))),
+                        int(1),
+                    ])),
+                    b(Expr::List(vec![int(3)])),
+                )),
+            ),
+        ] {
+            let mut p = program(params.clone(), cond);
+            p.policies[0].slots = 10;
+            pairs(&p, &ints, &ints, &[]);
+        }
+        // Decimals, money and records are copied from where they are, only when present.
+        let decs = [Value::Absent, dec("1.0"), dec("2")];
+        let dp = vec![opt(Type::Decimal), list_of(opt(Type::Decimal))];
+        let dl = lists_from(&[dec("1"), dec("2.00"), Value::Absent], 2);
+        let p = program(
+            dp.clone(),
+            cmp(CmpOp::Eq, slot(1), Expr::List(vec![slot(0), k(dec("2"))])),
+        );
+        assert!(pairs(&p, &decs, &dl, &[]) >= 2);
+        let p = program(
+            dp,
+            cmp(
+                CmpOp::Eq,
+                slot(1),
+                Expr::List(vec![Expr::If(
+                    b(Expr::IsPresent(b(slot(0)))),
+                    b(slot(0)),
+                    b(k(Value::Absent)),
+                )]),
+            ),
+        );
+        pairs(&p, &decs, &dl, &[]);
+        let mut rp = program(
+            vec![opt(Type::Record(0)), list_of(Type::Record(0))],
+            cmp(CmpOp::Eq, Expr::List(vec![slot(0), slot(0)]), slot(1)),
+        );
+        rp.records = vec![crate::ir::RecordType {
+            name: "t.R".into(),
+            fields: vec![
+                crate::ir::Field {
+                    name: "m".into(),
+                    ty: Type::Money,
+                    personal: false,
+                },
+                crate::ir::Field {
+                    name: "tags".into(),
+                    ty: set_of(Type::Text),
+                    personal: false,
+                },
+            ],
+        }];
+        let r = |m: &str, tags: Vec<&str>| {
+            Value::Record(
+                0,
+                Arc::from(vec![
+                    money(m, "EUR"),
+                    list(tags.into_iter().map(t).collect()),
+                ]),
+            )
+        };
+        let rs = [
+            Value::Absent,
+            r("1", vec!["a"]),
+            r("1.0", vec!["a"]),
+            r("1", vec![]),
+        ];
+        let rls = lists_from(&rs[1..], 2);
+        assert!(pairs(&rp, &rs, &rls, &[]) >= 4);
+        // An empty literal joins a list of any type, and holds no record for an intrinsic.
+        let ep = vec![Type::Bool, list_of(Type::Text)];
+        let window = || k(Value::Duration(1000));
+        for cond in [
+            cmp(
+                CmpOp::Eq,
+                Expr::Intrinsic(
+                    Intrinsic::ContactsWithin,
+                    vec![Expr::List(vec![]), window()],
+                ),
+                k(Value::Int(0)),
+            ),
+            Expr::In(
+                b(k(t("a"))),
+                b(Expr::If(b(slot(0)), b(Expr::List(vec![])), b(slot(1)))),
+            ),
+            cmp(
+                CmpOp::Eq,
+                Expr::If(b(slot(0)), b(slot(1)), b(k(list(vec![])))),
+                Expr::List(vec![]),
+            ),
+        ] {
+            let texts = lists_from(&[t("a"), t("b")], 2);
+            pairs(
+                &program(ep.clone(), cond),
+                &[Value::Bool(false), Value::Bool(true)],
+                &texts,
+                &[],
+            );
+        }
+        // A list of lists of the input.
+        let lp = vec![list_of(Type::Int), list_of(list_of(Type::Int))];
+        let p = program(
+            lp,
+            cmp(
+                CmpOp::Eq,
+                Expr::List(vec![slot(0), k(list(vec![Value::Int(1)]))]),
+                slot(1),
+            ),
+        );
+        let il = lists_from(&[Value::Int(1), Value::Int(2)], 1);
+        let ill = lists_from(&il, 2);
+        assert!(pairs(&p, &il, &ill, &[]) >= 3);
     }
 }
