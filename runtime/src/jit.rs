@@ -17,12 +17,13 @@
 //! constants as the default of a list too), `if`, the quantifiers
 //! `any`, `all` and `count` over a list, and the intrinsics `hours`, `minutes`,
 //! `days`, `local_hour`, `day_of_week`, `consent`, `contacts_within` and `contacts_on_within`.
-//! List literals are values too (laid out on the stack, `Gen::list_value`), and set literals
-//! of constants. Optional lists and intrinsic arguments fail where absent as in the
-//! interpreter. Not supported (the policy falls back): set literals of computed elements as
-//! values (but compared with a list), lists of different element types joined by `if` or
-//! `??`, a set literal of computed elements that are lists or records holding lists, record
-//! literals (only tests can write them), `swapped_within`, and signals.
+//! List and set literals are values too (laid out on the stack, `Gen::list_value`; a set's
+//! computed elements sorted and deduplicated there, `Gen::canonical_set`). Optional lists and
+//! intrinsic arguments fail where absent as in the interpreter. Not supported (the policy
+//! falls back): a set literal of more than 16 computed elements as a value (compared with a
+//! list it is compiled), lists of different element types joined by `if` or `??`, a set
+//! literal of computed elements that are lists or records holding lists, record literals (only
+//! tests can write them), `swapped_within`, and signals.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
@@ -2392,6 +2393,9 @@ fn arith_unsupported(op: ArithOp, a: &JV, b: &JV) -> String {
 /// records finds none in it. Its entry says Int, but no other list gets it.
 const EMPTY_LIST: u32 = 0;
 
+/// The most computed elements of a set literal used as a value (sorted in unrolled code).
+const SET_SORT_MAX: usize = 16;
+
 /// A list or set literal, or a constant list: what `==` compares with a list of the input
 /// through [`Gen::literal_eq`].
 fn is_list_literal(e: &Expr) -> bool {
@@ -3453,7 +3457,10 @@ impl<'p> Gen<'p, '_, '_> {
                 self.merge(a_end, a, b_end, b)
             }
             Expr::List(es) => self.list_value(es, d),
-            Expr::Set(es) if es.iter().all(|e| matches!(e, Expr::Const(_))) => {
+            Expr::Set(es) if !es.iter().all(|e| matches!(e, Expr::Const(_))) => {
+                self.literal_value(es, true, d)
+            }
+            Expr::Set(es) => {
                 // Sorted and unique now, as the interpreter builds sets; computed elements
                 // would need sorting at run time.
                 let mut vs: Vec<&Expr> = es.iter().collect();
@@ -3465,7 +3472,6 @@ impl<'p> Gen<'p, '_, '_> {
                 let es: Vec<Expr> = vs.into_iter().cloned().collect();
                 self.list_value(&es, d)
             }
-            Expr::Set(_) => Err("uses a list or set value (a set of computed elements)".into()),
             Expr::Record(..) => Err("builds a record".into()),
             Expr::Quantify {
                 quantifier,
@@ -3578,6 +3584,19 @@ impl<'p> Gen<'p, '_, '_> {
     /// those of the input. The slot lives as long as the function's frame, like the code
     /// reading it.
     fn list_value(&mut self, es: &[Expr], d: u32) -> Result<JV, String> {
+        self.literal_value(es, false, d)
+    }
+
+    /// A list literal (`set` false) or a set literal as a list value: see
+    /// [`Self::list_value`]; a set's elements are then sorted and deduplicated into a second
+    /// slot as the interpreter builds sets (stable: of equal elements the first is kept), for
+    /// at most [`SET_SORT_MAX`] elements.
+    fn literal_value(&mut self, es: &[Expr], set: bool, d: u32) -> Result<JV, String> {
+        if set && es.len() > SET_SORT_MAX {
+            return Err(format!(
+                "uses a list or set value (a set of more than {SET_SORT_MAX} computed elements)"
+            ));
+        }
         let mut vs = Vec::with_capacity(es.len());
         for e in es {
             vs.push(self.expr(e, d + 1)?);
@@ -3667,11 +3686,86 @@ impl<'p> Gen<'p, '_, '_> {
         let n = self.c(vs.len() as i64);
         self.b.ins().store(f, start, slot, 0);
         self.b.ins().store(f, n, slot, 8);
+        let slot = if set && vs.len() > 1 {
+            self.canonical_set(elems, vs.len(), &elem)?
+        } else {
+            slot
+        };
         Ok(JV {
             base: Base::List(t),
             present: None,
             val: slot,
         })
+    }
+
+    /// The `k` elements of type `elem` laid out from address `elems` (absent ones as zero
+    /// words, so every address in them is readable), sorted by value and without repeats into
+    /// a new stack slot behind its header: its address. Element `i` goes to the place given
+    /// by how many distinct elements are smaller, unless an earlier element equals it: no
+    /// swaps, `k (k - 1)` comparisons unrolled (`k` is at most [`SET_SORT_MAX`]).
+    fn canonical_set(&mut self, elems: CVal, k: usize, elem: &Type) -> Result<CVal, String> {
+        let sz = size(self.program, elem, 0)?;
+        let mut es = Vec::with_capacity(k);
+        for i in 0..k {
+            es.push(self.load_typed(elems, i * sz, elem)?);
+        }
+        // order[j][i]: the order of element j and element i (j != i).
+        let mut order = vec![vec![None; k]; k];
+        for j in 0..k {
+            for i in 0..k {
+                if i != j {
+                    order[j][i] = Some(self.value_order(es[j], es[i], 0)?);
+                }
+            }
+        }
+        let mut dup = Vec::with_capacity(k);
+        for i in 0..k {
+            let mut any = self.c(0);
+            for row in order.iter().take(i) {
+                if let Some(o) = row[i] {
+                    let e = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+                    let e = self.bool64(e);
+                    any = self.b.ins().bor(any, e);
+                }
+            }
+            dup.push(any);
+        }
+        let out = self.scratch(2 + sz * k);
+        let out_elems = self.b.ins().iadd_imm_s(out, 16);
+        let f = MemFlagsData::trusted();
+        let mut n = self.c(0);
+        for i in 0..k {
+            let mut pos = self.c(0);
+            for (j, row) in order.iter().enumerate() {
+                if let Some(o) = row[i] {
+                    let lt = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, o, 0);
+                    let lt = self.bool64(lt);
+                    let kept = self.b.ins().bxor_imm_u(dup[j], 1);
+                    let smaller = self.b.ins().band(lt, kept);
+                    pos = self.b.ins().iadd(pos, smaller);
+                }
+            }
+            let kept = self.b.ins().bxor_imm_u(dup[i], 1);
+            n = self.b.ins().iadd(n, kept);
+            let (copy, next) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(dup[i], next, &[], copy, &[]);
+            self.b.switch_to_block(copy);
+            let off = self.b.ins().imul_imm_s(pos, (sz * 8) as i64);
+            let to = self.b.ins().iadd(out_elems, off);
+            let from = self.b.ins().iadd_imm_s(elems, (i * sz * 8) as i64);
+            for w in 0..sz {
+                let x = self.load(from, w);
+                self.b.ins().store(f, x, to, word(w));
+            }
+            self.b.ins().jump(next, &[]);
+            self.b.switch_to_block(next);
+        }
+        // Both the slot and the input are arrays of words: the distance is whole words.
+        let bytes = self.b.ins().isub(out_elems, self.input);
+        let start = self.b.ins().sshr_imm_u(bytes, 3);
+        self.b.ins().store(f, start, out, 0);
+        self.b.ins().store(f, n, out, 8);
+        Ok(out)
     }
 
     /// The IR type of value `v` of expression `e` (without its optional), as far as the code
@@ -6641,6 +6735,88 @@ mod tests {
                 &texts,
                 &[],
             );
+        }
+        // Set literals of computed elements as values: sorted, without repeats (the first of
+        // equal elements kept), optional elements first when absent.
+        let q9 = |quantifier, list: Expr, body: Option<Expr>| {
+            let mut e = q(quantifier, list, body);
+            if let Expr::Quantify { slot, .. } = &mut e {
+                *slot = 9;
+            }
+            e
+        };
+        let params = vec![opt(Type::Int), opt(Type::Int)];
+        for cond in [
+            cmp(
+                CmpOp::Eq,
+                q9(
+                    Quantifier::Count,
+                    Expr::Set(vec![slot(0), slot(1), slot(0), int(1)]),
+                    None,
+                ),
+                int(2),
+            ),
+            cmp(
+                CmpOp::Eq,
+                Expr::List(vec![int(1), slot(0)]),
+                Expr::Set(vec![slot(1), slot(0), int(1)]),
+            ),
+            cmp(
+                CmpOp::Eq,
+                Expr::Set(vec![slot(0), slot(1)]),
+                Expr::Set(vec![slot(1), slot(0), slot(1)]),
+            ),
+            Expr::In(
+                b(k(Value::Int(3))),
+                b(Expr::Default(
+                    b(k(Value::Absent)),
+                    b(Expr::Set(vec![slot(1), slot(0)])),
+                )),
+            ),
+        ] {
+            let mut p = program(params.clone(), cond);
+            p.policies[0].slots = 10;
+            pairs(&p, &ints, &ints, &[]);
+        }
+        let decs = [Value::Absent, dec("1.0"), dec("1"), dec("-2.5")];
+        let dls = lists_from(&[Value::Absent, dec("1"), dec("-2.50")], 3);
+        let p = program(
+            vec![opt(Type::Decimal), opt(Type::Decimal)],
+            cmp(
+                CmpOp::Eq,
+                Expr::List(vec![slot(1)]),
+                Expr::Set(vec![slot(0), k(dec("1.00")), slot(0)]),
+            ),
+        );
+        assert!(pairs(&p, &decs, &decs, &[]) >= 2);
+        let p = program(
+            vec![
+                opt(Type::Decimal),
+                opt(Type::Decimal),
+                list_of(opt(Type::Decimal)),
+            ],
+            cmp(
+                CmpOp::Eq,
+                slot(2),
+                Expr::Set(vec![slot(0), k(dec("1.00")), slot(1)]),
+            ),
+        );
+        for l in &dls {
+            pairs(&p, &decs, &decs, std::slice::from_ref(l));
+        }
+        let tp = vec![Type::Text, Type::Text, list_of(Type::Text)];
+        let p = program(
+            tp,
+            cmp(
+                CmpOp::Eq,
+                Expr::Set(vec![slot(1), k(t("m")), slot(0)]),
+                slot(2),
+            ),
+        );
+        let tls = lists_from(&[t("a"), t("m"), t("é")], 3);
+        let words = [t("a"), t("m"), t("é")];
+        for l in &tls {
+            pairs(&p, &words, &words, std::slice::from_ref(l));
         }
         // A list of lists of the input.
         let lp = vec![list_of(Type::Int), list_of(list_of(Type::Int))];
