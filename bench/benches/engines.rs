@@ -1,8 +1,9 @@
 //! The decision engines against their peers, on workload (b) of the performance issue: 200 deny
 //! rules `deny "seg-i" when c.segment == "seg-i" and c.messages_7d >= i` and an `allow "ok"`.
 //! XOP (JIT and interpreter), hand-written Rust, Cedar and regorus (bytecode VM and tree-walking
-//! interpreter), each with its input prepared, then each from JSON text (XOP's source to
-//! ready-to-call time is `benches/ready.rs`, which needs no peer). Needs the `peers` feature:
+//! interpreter), each with its input prepared, then each from JSON text; and the peers' source
+//! to ready-to-call time for 10, 100 and 1,000 such rules (`ready/cedar_*`, `ready/regorus_rvm_*`;
+//! XOP's is `benches/ready.rs`, which needs no peer). Needs the `peers` feature:
 //!
 //! ```sh
 //! cargo bench -p xop-bench --features peers --bench engines
@@ -31,7 +32,7 @@ use criterion::{Criterion, criterion_group};
 use xop_bench::contact;
 use xop_bench::engines::peers::{Cedar, Rego, cedar_outcome, rego_outcome};
 use xop_bench::engines::{
-    Customer, Handwritten, Xop, inputs, outcome, xop_compile, xop_compile_policy, xop_source,
+    self, Customer, Handwritten, Xop, inputs, outcome, xop_compile, xop_compile_policy, xop_source,
 };
 use xop_runtime::jit::{Bound, JsonReader};
 
@@ -173,8 +174,38 @@ fn engines(c: &mut Criterion) {
 
     contact_policy(c);
 
-    // Source to ready-to-call (`ready/*`) is measured by `benches/ready.rs`, which needs no
-    // peer; the table at the end prints its figures when they exist.
+    // XOP's source to ready-to-call (`ready/xop_*`) is measured by `benches/ready.rs`, which
+    // needs no peer; the peers' is measured here, and the table at the end prints both.
+    ready_peers(c);
+}
+
+/// The peers' source to ready-to-call on workload (b)'s shape with 10, 100 and 1,000 rules:
+/// Cedar parsing every policy into a policy set, regorus parsing the Rego module, compiling it
+/// for the entry point and compiling that to RVM bytecode (what `Rego::with_source` does
+/// before its first evaluation). The texts are generated before timing. XOP's figure does
+/// more: type checking and the compliance proofs besides parsing and compiling.
+fn ready_peers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ready");
+    g.sample_size(10);
+    for n in [10, 100, 1000] {
+        let cedar = engines::cedar_policies(n);
+        let rego = engines::rego_source(n);
+        // Ready means deciding: each answers one input before timing.
+        for cust in &inputs(n, 3) {
+            let want = Handwritten::new(n).decide(cust);
+            let ready = Cedar::with_policies(cedar.clone());
+            assert_eq!(cedar_outcome(&ready.authorize(&ready.request(cust))), want);
+            let mut ready = Rego::with_source(rego.clone());
+            assert_eq!(rego_outcome(&ready.eval(&Rego::input(cust))), want);
+        }
+        g.bench_function(format!("cedar_{n}_rules"), |b| {
+            b.iter(|| Cedar::with_policies(black_box(cedar.clone())))
+        });
+        g.bench_function(format!("regorus_rvm_{n}_rules"), |b| {
+            b.iter(|| Rego::with_source(black_box(rego.clone())))
+        });
+    }
+    g.finish();
 }
 
 /// Workload (a): the contact policy of DESIGN.md §1 (see `xop_bench::contact`).
@@ -365,10 +396,19 @@ fn summary() {
         let ratio = rust.map_or("—".to_string(), |r| format!("{:.1}", m / r));
         println!("| `{id}` | {} | {ratio} |", human(m));
     }
+    // Source to ready-to-call: the peers' ratio column is to XOP's figure for as many rules.
+    for n in [10, 100, 1000] {
+        let xop = median_ns(&dir, &format!("ready/xop_{n}_rules"));
+        for e in ["xop", "cedar", "regorus_rvm"] {
+            let id = format!("ready/{e}_{n}_rules");
+            let Some(m) = median_ns(&dir, &id) else {
+                continue;
+            };
+            let ratio = xop.map_or("—".to_string(), |x| format!("{:.2} × xop", m / x));
+            println!("| `{id}` | {} | {ratio} |", human(m));
+        }
+    }
     for id in [
-        "ready/xop_10_rules",
-        "ready/xop_100_rules",
-        "ready/xop_1000_rules",
         "ready/xop_1000_rules/check",
         "ready/xop_1000_rules/lower",
         "ready/xop_1000_rules/jit",

@@ -534,29 +534,72 @@ pub struct ToolArgument {
     pub param: u32,
 }
 
-/// Builders of IR by hand, shared by the engines' unit tests.
-#[cfg(test)]
-pub(crate) mod build {
-    use super::{ArithOp, CmpOp, Expr};
+/// Builders of IR by hand, for tests of the engines (unit and integration tests): a program is
+/// otherwise only made by lowering checked source.
+pub mod build {
+    use super::{ArithOp, CmpOp, Expr, Param, Policy, Program, Rule, SourceRef, Type, Verdict};
+    #[cfg(test)]
     use crate::value::Value;
+    #[cfg(test)]
     use std::sync::Arc;
 
+    /// `e`, boxed.
     pub fn b(e: Expr) -> Box<Expr> {
         Box::new(e)
     }
+    /// Slot `i` (a parameter, or a quantifier's element).
     pub fn slot(i: u32) -> Expr {
         Expr::Slot(i)
     }
+    /// `a op c`.
     pub fn cmp(op: CmpOp, a: Expr, c: Expr) -> Expr {
         Expr::Cmp(op, b(a), b(c))
     }
+    /// `a op c`.
     pub fn arith(op: ArithOp, a: Expr, c: Expr) -> Expr {
         Expr::Arith(op, b(a), b(c))
     }
+    /// A Decimal from its text (panics on a bad one: tests only).
+    #[cfg(test)]
     pub fn dec(s: &str) -> Value {
         Value::Decimal(s.parse().expect("a decimal"))
     }
+    /// A Money value from its amount's text and currency (panics on a bad one: tests only).
+    #[cfg(test)]
     pub fn money(amount: &str, cur: &str) -> Value {
         Value::Money(amount.parse().expect("a decimal"), Arc::from(cur))
+    }
+    /// Rule `n` of policy `t.p` (its id `t.p#n`).
+    pub fn rule(n: usize, verdict: Verdict, reason: &str, condition: Option<Expr>) -> Rule {
+        Rule {
+            id: format!("t.p#{n}"),
+            verdict,
+            reason: Some(reason.into()),
+            condition,
+            review: None,
+            source: SourceRef::default(),
+        }
+    }
+    /// A program of one policy `t.p` over parameters `a0, a1, …` of types `params`.
+    pub fn program(params: Vec<Type>, rules: Vec<Rule>) -> Program {
+        Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                qualified: "t.p".into(),
+                action: "t.act".into(),
+                slots: params.len() as u32,
+                params: params
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, ty)| Param {
+                        name: format!("a{i}"),
+                        ty,
+                    })
+                    .collect(),
+                now_slot: None,
+                rules,
+            }],
+            ..Program::default()
+        }
     }
 }

@@ -60,7 +60,8 @@
 //! `out[5..9]` the two decimal operands of a failed decimal operation (meaningful only then); then
 //! the fired-rule bitset, the bitset of the reasons that applied (indices into the policy's reason
 //! table, [`JitModule::reason_table`]) and scratch words (the reasons of each verdict class). The
-//! generated code combines the verdict itself.
+//! generated code combines the verdict itself. A policy with few bit words keeps them in
+//! variables (registers) and writes them at the end or on an error (`Gen::bits`).
 //!
 //! Hot path: [`JitModule::bind`] lays an input out once (checking it and interning its strings);
 //! [`JitModule::run`] then decides it into a reusable [`Output`] without allocating or locking;
@@ -99,7 +100,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64, I128};
 use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder, MemFlagsData};
 use cranelift_codegen::ir::{Block, FuncRef, StackSlotData, StackSlotKind, Value as CVal};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
 
@@ -2108,6 +2109,7 @@ fn compile_policy(
             text_cmp,
             text_concat,
             wide_ranks: false,
+            bits: Vec::new(),
         };
         g.body()?;
         g.b.seal_all_blocks();
@@ -2276,6 +2278,7 @@ fn compile_decision<'p>(
             text_cmp,
             text_concat,
             wide_ranks: false,
+            bits: Vec::new(),
         };
         g.wide_ranks = wide;
         let out = params[2];
@@ -2376,7 +2379,16 @@ struct Gen<'p, 'f, 's> {
     text_concat: FuncRef,
     /// Ranks take three words (see [`Cand::rank_words`]).
     wide_ranks: bool,
+    /// The bit words of a small policy (the fired bits, then the reasons of each verdict
+    /// class, from word `HEADER` on) kept in variables, so that a rule that fires sets a bit
+    /// in a register rather than in memory, and the output is written once, at the end (or
+    /// on an error); empty: they live in the output's words (decisions, large policies).
+    bits: Vec<Variable>,
 }
+
+/// Policies with at most this many bit words keep them in variables (see `Gen::bits`); a
+/// larger one is mostly rule tables, which set bits in memory anyway.
+const BIT_VARS_MAX: usize = 8;
 
 /// Why the JIT does not compile `a op b` for these operand kinds.
 fn arith_unsupported(op: ArithOp, a: &JV, b: &JV) -> String {
@@ -2412,12 +2424,23 @@ fn word(i: usize) -> i32 {
 
 impl<'p> Gen<'p, '_, '_> {
     fn body(&mut self) -> Result<(), String> {
-        // Word 0 (no failing rule), the wide words and the bit sets start at 0. The error site,
-        // its operands and the verdict (words 1 to 4) need not: a failing check writes words 0
-        // to 3 together, `finish` writes the verdict, and words 1 to 4 are read only after them.
+        // The bit sets start at 0: in variables (written at the end, or on an error), or in
+        // the output. Word 0 (no failing rule) is 0 unless a check fails: `finish` writes it
+        // then, or it is written here when the bits live in memory. The error site, its
+        // operands, the wide words and the verdict need not: a failing check writes the ones
+        // its message reads, `finish` writes the verdict, and they are read only after that.
+        let bit_words = self.tables.out_words() - HEADER;
         let zero = self.c(0);
-        for w in (0..self.tables.out_words()).filter(|w| !(1..=VERDICT).contains(w)) {
-            self.store_out(zero, w);
+        if bit_words <= BIT_VARS_MAX {
+            self.bits = (0..bit_words).map(|_| self.b.declare_var(I64)).collect();
+            for k in 0..bit_words {
+                self.b.def_var(self.bits[k], zero);
+            }
+        } else {
+            self.store_out(zero, 0);
+            for w in HEADER..self.tables.out_words() {
+                self.store_out(zero, w);
+            }
         }
         let n = self.rules.len();
         self.rules_range(0, n)?;
@@ -2685,9 +2708,14 @@ impl<'p> Gen<'p, '_, '_> {
                 while j < n && self.guard(j).is_some_and(|(p, _)| p == path) {
                     j += 1;
                 }
-                if j - i >= TABLE_MIN && self.table_run(i, j, path)? {
-                    i = j;
-                    continue;
+                if j - i >= TABLE_MIN {
+                    // A table sets its bits in memory.
+                    self.flush_bits();
+                    if self.table_run(i, j, path)? {
+                        self.reload_bits();
+                        i = j;
+                        continue;
+                    }
                 }
                 if j - i >= SWITCH_MIN {
                     self.switch_run(i, j, path)?;
@@ -2709,10 +2737,37 @@ impl<'p> Gen<'p, '_, '_> {
 
     /// Sets bit `bit` of output word `w`.
     fn set_bit(&mut self, w: usize, bit: usize) {
-        let out = self.out;
-        let old = self.load(out, w);
+        let old = self.bit_word(w);
         let new = self.b.ins().bor_imm_u(old, (1u64 << bit) as i64);
-        self.store_out(new, w);
+        match w.checked_sub(HEADER).and_then(|k| self.bits.get(k)) {
+            Some(&var) => self.b.def_var(var, new),
+            None => self.store_out(new, w),
+        }
+    }
+
+    /// The current value of output word `w`, a bit word (from its variable if it has one).
+    fn bit_word(&mut self, w: usize) -> CVal {
+        match w.checked_sub(HEADER).and_then(|k| self.bits.get(k)) {
+            Some(&var) => self.b.use_var(var),
+            None => self.load(self.out, w),
+        }
+    }
+
+    /// Writes the bit words kept in variables to the output.
+    fn flush_bits(&mut self) {
+        for k in 0..self.bits.len() {
+            let v = self.b.use_var(self.bits[k]);
+            self.store_out(v, HEADER + k);
+        }
+    }
+
+    /// Reads the bit words kept in variables back from the output (after code that set bits
+    /// there).
+    fn reload_bits(&mut self) {
+        for k in 0..self.bits.len() {
+            let v = self.load(self.out, HEADER + k);
+            self.b.def_var(self.bits[k], v);
+        }
     }
 
     /// Rule `i`: if its condition holds, marks it fired and notes its reason under its verdict.
@@ -2724,6 +2779,12 @@ impl<'p> Gen<'p, '_, '_> {
         match &rule.condition {
             None => {
                 self.b.ins().jump(fire, &[]);
+            }
+            // `unless c` (`not c`): branch on `c` the other way instead of negating it.
+            Some(Expr::Not(c)) => {
+                let v = self.expr(c, 1)?;
+                let v = self.as_bool(v, "the operand of `not`")?;
+                self.b.ins().brif(v, next, &[], fire, &[]);
             }
             Some(c) => {
                 let v = self.expr(c, 1)?;
@@ -3063,7 +3124,7 @@ impl<'p> Gen<'p, '_, '_> {
         let t = self.tables;
         let mut any = [self.c(0), self.c(0), self.c(0)];
         for w in 0..t.fired_words {
-            let fired = self.load(self.out, HEADER + w);
+            let fired = self.bit_word(HEADER + w);
             for (class, acc) in any.iter_mut().enumerate() {
                 let mask = self
                     .rules
@@ -3093,10 +3154,17 @@ impl<'p> Gen<'p, '_, '_> {
         let v = self.b.ins().select(deny, vd, v);
         self.store_out(v, VERDICT);
         let zero = self.c(0);
+        if !self.bits.is_empty() {
+            self.store_out(zero, 0);
+            for w in 0..t.fired_words {
+                let fired = self.bit_word(HEADER + w);
+                self.store_out(fired, HEADER + w);
+            }
+        }
         for w in 0..t.reason_words {
-            let ra = self.load(self.out, t.class_at(VERDICT_ALLOW) + w);
-            let rr = self.load(self.out, t.class_at(VERDICT_REVIEW) + w);
-            let rd = self.load(self.out, t.class_at(VERDICT_DENY) + w);
+            let ra = self.bit_word(t.class_at(VERDICT_ALLOW) + w);
+            let rr = self.bit_word(t.class_at(VERDICT_REVIEW) + w);
+            let rd = self.bit_word(t.class_at(VERDICT_DENY) + w);
             let x = self.b.ins().select(allow, ra, zero);
             let x = self.b.ins().select(review, rr, x);
             let x = self.b.ins().select(deny, rd, x);
@@ -3153,6 +3221,15 @@ impl<'p> Gen<'p, '_, '_> {
             for w in 0..2 {
                 let v = self.load(at, w);
                 self.b.ins().store(f, v, out, word(WIDE + 2 * k + w));
+            }
+        }
+        if !self.bits.is_empty() {
+            // The rules fired before the error are part of the failed decision; its reasons
+            // read as none, as when the bits live in memory.
+            self.flush_bits();
+            let zero = self.c(0);
+            for w in 0..self.tables.reason_words {
+                self.store_out(zero, self.tables.reasons_at() + w);
             }
         }
         match self.on_error {
@@ -3372,6 +3449,7 @@ impl<'p> Gen<'p, '_, '_> {
                 hi,
                 inclusive,
             } => {
+                let (lo_e, hi_e) = (&**lo, &**hi);
                 let v = self.expr(value, d)?;
                 let lo = self.expr(lo, d)?;
                 let hi = self.expr(hi, d)?;
@@ -3398,6 +3476,13 @@ impl<'p> Gen<'p, '_, '_> {
                     });
                 }
                 self.ordered(&[v, lo, hi])?;
+                if let Some(val) = self.const_range(v, lo_e, hi_e, *inclusive) {
+                    return Ok(JV {
+                        base: Base::Bool,
+                        present: None,
+                        val,
+                    });
+                }
                 let cc = if *inclusive {
                     IntCC::SignedLessThanOrEqual
                 } else {
@@ -4001,6 +4086,39 @@ impl<'p> Gen<'p, '_, '_> {
             self.check_msg(absent, "comparing an absent value".into());
         }
         Ok(())
+    }
+
+    /// `v in lo..hi` (or `..=`) with constant bounds on a kind ordered as signed words, as
+    /// one unsigned comparison, `v - lo < hi - lo` (wrapping), 0/1; `None` for other bounds.
+    /// (`v`'s presence is checked already.)
+    fn const_range(&mut self, v: JV, lo: &Expr, hi: &Expr, inclusive: bool) -> Option<CVal> {
+        let (Expr::Const(lo), Expr::Const(hi)) = (lo, hi) else {
+            return None;
+        };
+        let (Some((lb, lo)), Some((hb, hi))) = (self.const_word(lo), self.const_word(hi)) else {
+            return None;
+        };
+        if lb != v.base
+            || hb != v.base
+            || !matches!(v.base, Base::Int | Base::Duration | Base::Time)
+        {
+            return None;
+        }
+        let end = i128::from(hi) + i128::from(inclusive);
+        let width = end - i128::from(lo);
+        Some(if width <= 0 {
+            self.c(0)
+        } else if let Ok(width) = u64::try_from(width) {
+            let off = self.b.ins().iadd_imm_s(v.val, lo.wrapping_neg());
+            let inside = self
+                .b
+                .ins()
+                .icmp_imm_u(IntCC::UnsignedLessThan, off, width as i64);
+            self.bool64(inside)
+        } else {
+            // The whole of i64: every value is inside.
+            self.c(1)
+        })
     }
 
     fn cmp(&mut self, op: CmpOp, a: JV, b: JV) -> Result<CVal, String> {
@@ -4765,55 +4883,96 @@ impl<'p> Gen<'p, '_, '_> {
         q: Quantifier,
         mut hit: impl FnMut(&mut Self, JV) -> Result<CVal, String>,
     ) -> Result<CVal, String> {
-        let (elem, start, len) = self.list_parts(l, what)?;
-        let sz = size(self.program, &elem, 0)? as i64;
-        let head = self.b.create_block();
-        let i = self.b.append_block_param(head, I64);
-        let acc = self.b.append_block_param(head, I64);
-        let body = self.b.create_block();
-        let exit = self.b.create_block();
-        let result = self.b.append_block_param(exit, I64);
-        let zero = self.c(0);
-        let init = self.c(i64::from(q == Quantifier::All));
-        self.b
-            .ins()
-            .jump(head, &[BlockArg::Value(zero), BlockArg::Value(init)]);
-        self.b.switch_to_block(head);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, len);
-        self.b
-            .ins()
-            .brif(more, body, &[], exit, &[BlockArg::Value(acc)]);
-        self.b.switch_to_block(body);
-        // Element `i` starts at word `start + i * sz` of the input (see `Flat::lists`).
-        let k = self.b.ins().imul_imm_s(i, sz);
-        let w = self.b.ins().iadd(start, k);
-        let bytes = self.b.ins().ishl_imm_u(w, 3);
-        let addr = self.b.ins().iadd(self.input, bytes);
-        let e = self.load_typed(addr, 0, &elem)?;
-        let h = hit(self, e)?;
-        let i1 = self.b.ins().iadd_imm_s(i, 1);
         match q {
+            Quantifier::Any => self.each_branch(l, what, true, |g, e, stop, next| {
+                let h = hit(g, e)?;
+                g.b.ins().brif(h, stop, &[], next, &[]);
+                Ok(())
+            }),
+            Quantifier::All => self.each_branch(l, what, false, |g, e, stop, next| {
+                let h = hit(g, e)?;
+                g.b.ins().brif(h, next, &[], stop, &[]);
+                Ok(())
+            }),
             Quantifier::Count => {
+                let (elem, first, end, stride) = self.list_walk(l, what)?;
+                let head = self.b.create_block();
+                let at = self.b.append_block_param(head, I64);
+                let acc = self.b.append_block_param(head, I64);
+                let body = self.b.create_block();
+                let exit = self.b.create_block();
+                let result = self.b.append_block_param(exit, I64);
+                let zero = self.c(0);
+                self.b
+                    .ins()
+                    .jump(head, &[BlockArg::Value(first), BlockArg::Value(zero)]);
+                self.b.switch_to_block(head);
+                let more = self.b.ins().icmp(IntCC::UnsignedLessThan, at, end);
+                self.b
+                    .ins()
+                    .brif(more, body, &[], exit, &[BlockArg::Value(acc)]);
+                self.b.switch_to_block(body);
+                let e = self.load_typed(at, 0, &elem)?;
+                let h = hit(self, e)?;
                 let acc1 = self.b.ins().iadd(acc, h);
+                let at1 = self.b.ins().iadd_imm_s(at, stride);
                 self.b
                     .ins()
-                    .jump(head, &[BlockArg::Value(i1), BlockArg::Value(acc1)]);
-            }
-            Quantifier::Any | Quantifier::All => {
-                let stop = self.c(i64::from(q == Quantifier::Any));
-                let go_on = self.b.create_block();
-                let (then, then_args, els, els_args) = if q == Quantifier::Any {
-                    (exit, vec![BlockArg::Value(stop)], go_on, vec![])
-                } else {
-                    (go_on, vec![], exit, vec![BlockArg::Value(stop)])
-                };
-                self.b.ins().brif(h, then, &then_args, els, &els_args);
-                self.b.switch_to_block(go_on);
-                self.b
-                    .ins()
-                    .jump(head, &[BlockArg::Value(i1), BlockArg::Value(acc)]);
+                    .jump(head, &[BlockArg::Value(at1), BlockArg::Value(acc1)]);
+                self.b.switch_to_block(exit);
+                Ok(result)
             }
         }
+    }
+
+    /// The element type of list `l`, the address of its first element, the address past its
+    /// last, and the element size in bytes: element `i` is at word `start + i * size` of the
+    /// input (see `Flat::lists`), so a loop steps an address instead of multiplying an index.
+    fn list_walk(&mut self, l: &JV, what: &str) -> Result<(Type, CVal, CVal, i64), String> {
+        let (elem, start, len) = self.list_parts(l, what)?;
+        let stride = 8 * size(self.program, &elem, 0)? as i64;
+        let bytes = self.b.ins().ishl_imm_u(start, 3);
+        let first = self.b.ins().iadd(self.input, bytes);
+        let span = self.b.ins().imul_imm_s(len, stride);
+        let end = self.b.ins().iadd(first, span);
+        Ok((elem, first, end, stride))
+    }
+
+    /// A loop over the elements of list `l` that may stop early: `step` gets each element and
+    /// ends the current block by branching to `stop` (the result is `stop_value`) or to `next`
+    /// (the next element; after the last, the result is the opposite). Branching directly, a
+    /// test of several parts (`consent`) needs no 0/1 word per part. Returns the result word.
+    fn each_branch(
+        &mut self,
+        l: &JV,
+        what: &str,
+        stop_value: bool,
+        mut step: impl FnMut(&mut Self, JV, Block, Block) -> Result<(), String>,
+    ) -> Result<CVal, String> {
+        let (elem, first, end, stride) = self.list_walk(l, what)?;
+        let head = self.b.create_block();
+        let at = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        let stop = self.b.create_block();
+        let next = self.b.create_block();
+        let exit = self.b.create_block();
+        let result = self.b.append_block_param(exit, I64);
+        self.b.ins().jump(head, &[BlockArg::Value(first)]);
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, at, end);
+        let done = self.c(i64::from(!stop_value));
+        self.b
+            .ins()
+            .brif(more, body, &[], exit, &[BlockArg::Value(done)]);
+        self.b.switch_to_block(body);
+        let e = self.load_typed(at, 0, &elem)?;
+        step(self, e, stop, next)?;
+        self.b.switch_to_block(stop);
+        let found = self.c(i64::from(stop_value));
+        self.b.ins().jump(exit, &[BlockArg::Value(found)]);
+        self.b.switch_to_block(next);
+        let at1 = self.b.ins().iadd_imm_s(at, stride);
+        self.b.ins().jump(head, &[BlockArg::Value(at1)]);
         self.b.switch_to_block(exit);
         Ok(result)
     }
@@ -5160,43 +5319,38 @@ impl<'p> Gen<'p, '_, '_> {
             }
             (Intrinsic::Consent, [Base::List(_), Base::Symbol, Base::Symbol]) => {
                 let (purpose, channel) = (vs[1].val, vs[2].val);
-                let val = self.each(&vs[0], fname, Quantifier::Any, |g, k| {
+                let val = self.each_branch(&vs[0], fname, true, |g, k, found, next| {
                     // Purpose and channel first: a record for another purpose or channel (most
                     // of them) skips the loads and compares of its times, as Rust's `&&` would.
                     let kp = g.elem_field(&k, "purpose", Base::Symbol, false)?;
+                    let same = g.b.ins().icmp(IntCC::Equal, kp.val, purpose);
+                    let on_channel = g.b.create_block();
+                    g.b.ins().brif(same, on_channel, &[], next, &[]);
+                    g.b.switch_to_block(on_channel);
                     let kc = g.elem_field(&k, "channel", Base::Symbol, false)?;
-                    let a = g.b.ins().icmp(IntCC::Equal, kp.val, purpose);
-                    let b = g.b.ins().icmp(IntCC::Equal, kc.val, channel);
-                    let ab = g.b.ins().band(a, b);
+                    let same = g.b.ins().icmp(IntCC::Equal, kc.val, channel);
                     let times = g.b.create_block();
-                    let merge = g.b.create_block();
-                    let hit = g.b.append_block_param(merge, I64);
-                    let zero = g.c(0);
-                    g.b.ins()
-                        .brif(ab, times, &[], merge, &[BlockArg::Value(zero)]);
+                    g.b.ins().brif(same, times, &[], next, &[]);
                     g.b.switch_to_block(times);
+                    // Given at or before now, and not withdrawn: withdrawn absent, or after now.
                     let given = g.elem_field(&k, "given_at", Base::Time, false)?;
-                    let withdrawn = g.elem_field(&k, "withdrawn_at", Base::Time, true)?;
-                    let c =
+                    let given =
                         g.b.ins()
                             .icmp(IntCC::SignedLessThanOrEqual, given.val, g.now);
+                    let withdrawal = g.b.create_block();
+                    g.b.ins().brif(given, withdrawal, &[], next, &[]);
+                    g.b.switch_to_block(withdrawal);
+                    let withdrawn = g.elem_field(&k, "withdrawn_at", Base::Time, true)?;
+                    if let Some(p) = withdrawn.present {
+                        let when = g.b.create_block();
+                        g.b.ins().brif(p, when, &[], found, &[]);
+                        g.b.switch_to_block(when);
+                    }
                     let later =
                         g.b.ins()
                             .icmp(IntCC::SignedGreaterThan, withdrawn.val, g.now);
-                    let later = g.bool64(later);
-                    let not_withdrawn = match withdrawn.present {
-                        // absent, or after now
-                        Some(p) => {
-                            let absent = g.b.ins().bxor_imm_u(p, 1);
-                            g.b.ins().bor(absent, later)
-                        }
-                        None => later,
-                    };
-                    let c = g.bool64(c);
-                    let v = g.b.ins().band(c, not_withdrawn);
-                    g.b.ins().jump(merge, &[BlockArg::Value(v)]);
-                    g.b.switch_to_block(merge);
-                    Ok(hit)
+                    g.b.ins().brif(later, found, &[], next, &[]);
+                    Ok(())
                 })?;
                 JV {
                     base: Base::Bool,
@@ -5357,9 +5511,9 @@ mod tests {
 
     use super::*;
     use crate::interp::NoSignals;
-    use crate::ir::{Param, Policy, Rule, SourceRef};
+    use crate::ir::SourceRef;
 
-    use crate::ir::build::{arith, b, cmp, dec, money, slot};
+    use crate::ir::build::{self, arith, b, cmp, dec, money, slot};
 
     fn k(v: Value) -> Expr {
         Expr::Const(v)
@@ -5367,36 +5521,13 @@ mod tests {
 
     /// One policy over parameters `params`: deny "hit" when `cond`, else allow "ok".
     fn program(params: Vec<Type>, cond: Expr) -> Program {
-        let rule = |n: usize, verdict, reason: &str, condition| Rule {
-            id: format!("t.p#{n}"),
-            verdict,
-            reason: Some(reason.into()),
-            condition,
-            review: None,
-            source: SourceRef::default(),
-        };
-        Program {
-            policies: vec![Policy {
-                name: "p".into(),
-                qualified: "t.p".into(),
-                action: "t.act".into(),
-                slots: params.len() as u32,
-                params: params
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, ty)| Param {
-                        name: format!("a{i}"),
-                        ty,
-                    })
-                    .collect(),
-                now_slot: None,
-                rules: vec![
-                    rule(1, Verdict::Deny, "hit", Some(cond)),
-                    rule(2, Verdict::Allow, "ok", None),
-                ],
-            }],
-            ..Program::default()
-        }
+        build::program(
+            params,
+            vec![
+                build::rule(1, Verdict::Deny, "hit", Some(cond)),
+                build::rule(2, Verdict::Allow, "ok", None),
+            ],
+        )
     }
 
     /// Decides `program` on `args` with both engines, requires the same decision and the JIT to

@@ -1,0 +1,302 @@
+//! The JIT's code-generation short cuts against the interpreter: rule bits kept in registers
+//! (with a rule table in between, and errors after rules fired), `unless` branching on the
+//! operand, ranges with constant bounds as one unsigned comparison, and loops that stop early.
+//! Each case also runs into one reused output, so that what a run leaves behind cannot leak
+//! into the next.
+
+use std::sync::Arc;
+
+use xop_runtime::interp::{self, NoSignals};
+use xop_runtime::ir::build::{b, cmp, program, rule, slot};
+use xop_runtime::ir::{
+    ArithOp, CmpOp, Expr, Field, Intrinsic, Program, RecordType, Symbol, SymbolKind, Type, Verdict,
+};
+use xop_runtime::jit::{self, JitModule};
+use xop_runtime::value::Value;
+
+fn int(n: i64) -> Expr {
+    Expr::Const(Value::Int(n))
+}
+
+fn range(v: Expr, lo: Expr, hi: Expr, inclusive: bool) -> Expr {
+    Expr::InRange {
+        value: b(v),
+        lo: b(lo),
+        hi: b(hi),
+        inclusive,
+    }
+}
+
+/// Decides every input with both engines: `JitModule::decide`, and `run` into one output
+/// reused across all inputs then `decision`; all three must be the interpreter's decision.
+fn agree(p: &Program, inputs: &[Vec<Value>]) -> JitModule {
+    let jit = jit::compile(p);
+    assert_eq!(jit.unsupported(0), None, "the JIT compiles the policy");
+    let mut out = jit.output(0);
+    for args in inputs {
+        let want = interp::decide(p, 0, args, 0, &NoSignals);
+        assert_eq!(jit.decide(0, args, 0).as_ref(), Some(&want), "{args:?}");
+        let input = jit.bind(0, args).expect("binds");
+        jit.run(&input, 0, &mut out).expect("runs");
+        assert_eq!(jit.decision(&input, &out), want, "reused output, {args:?}");
+    }
+    jit
+}
+
+const EDGES: [i64; 12] = [
+    i64::MIN,
+    i64::MIN + 1,
+    -22,
+    -1,
+    0,
+    1,
+    7,
+    8,
+    20,
+    21,
+    i64::MAX - 1,
+    i64::MAX,
+];
+
+#[test]
+fn ranges_with_constant_bounds_agree_at_every_edge() {
+    let mut bounds: Vec<(i64, i64)> = vec![(8, 21), (21, 8), (5, 5), (-1, 0)];
+    for lo in [i64::MIN, -1, i64::MAX] {
+        for hi in [i64::MIN, 0, i64::MAX] {
+            bounds.push((lo, hi));
+        }
+    }
+    let inputs: Vec<Vec<Value>> = EDGES.iter().map(|&x| vec![Value::Int(x)]).collect();
+    let mut fired = 0;
+    for (lo, hi) in bounds {
+        for inclusive in [false, true] {
+            let cond = range(slot(0), int(lo), int(hi), inclusive);
+            let p = program(
+                vec![Type::Int],
+                vec![
+                    rule(1, Verdict::Deny, "in", Some(cond)),
+                    rule(2, Verdict::Allow, "ok", None),
+                ],
+            );
+            agree(&p, &inputs);
+            fired += inputs
+                .iter()
+                .filter(|a| interp::decide(&p, 0, a, 0, &NoSignals).verdict == Verdict::Deny)
+                .count();
+        }
+    }
+    // Neither always nor never inside: the cases test both answers.
+    assert!(fired > 20 && fired < 300, "{fired}");
+}
+
+#[test]
+fn ranges_of_times_and_durations_and_absent_values() {
+    let t = |ms: i64| Expr::Const(Value::Time(ms));
+    let d = |ms: i64| Expr::Const(Value::Duration(ms));
+    let p = program(
+        vec![Type::Time, Type::Optional(Box::new(Type::Duration))],
+        vec![
+            rule(
+                1,
+                Verdict::Deny,
+                "t",
+                Some(range(slot(0), t(-5), t(5), true)),
+            ),
+            rule(
+                2,
+                Verdict::Review,
+                "d",
+                Some(range(slot(1), d(0), d(60), false)),
+            ),
+            rule(3, Verdict::Allow, "ok", None),
+        ],
+    );
+    let mut inputs = Vec::new();
+    for &x in &EDGES {
+        inputs.push(vec![Value::Time(x), Value::Duration(x)]);
+        inputs.push(vec![Value::Time(x / 3), Value::Absent]);
+    }
+    agree(&p, &inputs);
+    let failed = interp::decide(&p, 0, &[Value::Time(0), Value::Absent], 0, &NoSignals);
+    assert!(failed.error.is_some(), "an absent value in a range fails");
+}
+
+/// `deny unless c` where `c` may be absent: the error names `not`'s operand, as in the
+/// interpreter; where it is present, either answer.
+#[test]
+fn unless_branches_on_its_operand() {
+    let p = program(
+        vec![Type::Optional(Box::new(Type::Bool)), Type::Int],
+        vec![
+            rule(1, Verdict::Deny, "x", Some(cmp(CmpOp::Gt, slot(1), int(0)))),
+            rule(2, Verdict::Deny, "u", Some(Expr::Not(b(slot(0))))),
+            rule(3, Verdict::Allow, "ok", None),
+        ],
+    );
+    let mut inputs = Vec::new();
+    for flag in [Value::Bool(true), Value::Bool(false), Value::Absent] {
+        for n in [-1, 1] {
+            inputs.push(vec![flag.clone(), Value::Int(n)]);
+        }
+    }
+    agree(&p, &inputs);
+    let d = interp::decide(&p, 0, &[Value::Absent, Value::Int(1)], 0, &NoSignals);
+    assert_eq!(
+        d.fired,
+        vec!["t.p#1".to_string()],
+        "rule 1 fired before the error"
+    );
+    assert!(d.error.is_some_and(|e| e.contains("not")));
+}
+
+/// A rule before, a table of 20 equality-guarded rules, a rule after and an error last:
+/// bits set in registers, then in memory by the table, then in registers again, and the
+/// fired rules of a failed decision.
+#[test]
+fn rule_bits_survive_a_rule_table_and_an_error() {
+    let mut rules = vec![rule(
+        0,
+        Verdict::Review,
+        "first",
+        Some(cmp(CmpOp::Gt, slot(1), int(10))),
+    )];
+    for i in 0..20 {
+        let cond = Expr::And(
+            b(cmp(CmpOp::Eq, slot(0), int(i))),
+            b(cmp(CmpOp::Ge, slot(1), int(i))),
+        );
+        // Every other rule shares a reason, so reason bits and rule bits differ.
+        let reason = format!("seg-{}", i % 7);
+        rules.push(rule(i as usize + 1, Verdict::Deny, &reason, Some(cond)));
+    }
+    rules.push(rule(
+        21,
+        Verdict::Allow,
+        "after",
+        Some(cmp(CmpOp::Lt, slot(1), int(5))),
+    ));
+    // Fails when `slot(1)` is 0: 100 / 0.
+    rules.push(rule(
+        22,
+        Verdict::Deny,
+        "divides",
+        Some(cmp(
+            CmpOp::Gt,
+            Expr::Arith(ArithOp::Div, b(int(100)), b(slot(1))),
+            int(1000),
+        )),
+    ));
+    rules.push(rule(23, Verdict::Allow, "ok", None));
+    let p = program(vec![Type::Int, Type::Int], rules);
+    let mut inputs = Vec::new();
+    for seg in [-1, 0, 3, 7, 19, 20] {
+        for n in [0, 1, 3, 4, 6, 11, 19, 25] {
+            inputs.push(vec![Value::Int(seg), Value::Int(n)]);
+        }
+    }
+    // A failure between successes, on the same output.
+    inputs.push(vec![Value::Int(3), Value::Int(0)]);
+    inputs.push(vec![Value::Int(19), Value::Int(25)]);
+    let jit = agree(&p, &inputs);
+    assert_eq!(jit.switches(0), 1, "the 20 rules became a table");
+    let d = interp::decide(&p, 0, &[Value::Int(0), Value::Int(0)], 0, &NoSignals);
+    assert!(d.error.is_some());
+    assert_eq!(d.fired, vec!["t.p#1", "t.p#21"], "fired before the error");
+}
+
+/// `consent` stops at the first record that gives it and skips the rest; every record shape
+/// (other purpose, other channel, given later, withdrawn before or after, never withdrawn).
+#[test]
+fn consent_walks_records_until_one_holds() {
+    let sym = |kind: SymbolKind, name: &str| Symbol {
+        kind,
+        name: name.into(),
+        qualified: format!("std.x.{name}"),
+    };
+    let consent = RecordType {
+        name: "std.consent.Consent".into(),
+        fields: vec![
+            Field {
+                name: "purpose".into(),
+                ty: Type::Symbol(SymbolKind::Purpose),
+                personal: false,
+            },
+            Field {
+                name: "channel".into(),
+                ty: Type::Symbol(SymbolKind::Channel),
+                personal: false,
+            },
+            Field {
+                name: "given_at".into(),
+                ty: Type::Time,
+                personal: false,
+            },
+            Field {
+                name: "withdrawn_at".into(),
+                ty: Type::Optional(Box::new(Type::Time)),
+                personal: false,
+            },
+        ],
+    };
+    let mut p = program(
+        vec![
+            Type::List(Box::new(Type::Record(0))),
+            Type::Symbol(SymbolKind::Channel),
+        ],
+        vec![
+            rule(
+                1,
+                Verdict::Deny,
+                "no-consent",
+                Some(Expr::Not(b(Expr::Intrinsic(
+                    Intrinsic::Consent,
+                    vec![slot(0), Expr::Const(Value::Symbol(0)), slot(1)],
+                )))),
+            ),
+            rule(2, Verdict::Allow, "ok", None),
+        ],
+    );
+    p.records = vec![consent];
+    p.symbols = vec![
+        sym(SymbolKind::Purpose, "marketing"),
+        sym(SymbolKind::Purpose, "service"),
+        sym(SymbolKind::Channel, "sms"),
+        sym(SymbolKind::Channel, "email"),
+    ];
+    let record = |purpose: u32, channel: u32, given: i64, withdrawn: Option<i64>| {
+        Value::Record(
+            0,
+            Arc::from(vec![
+                Value::Symbol(purpose),
+                Value::Symbol(channel),
+                Value::Time(given),
+                withdrawn.map_or(Value::Absent, Value::Time),
+            ]),
+        )
+    };
+    let shapes = [
+        record(1, 2, -10, None),
+        record(0, 3, -10, None),
+        record(0, 2, 10, None),
+        record(0, 2, -10, Some(-1)),
+        record(0, 2, -10, Some(0)),
+        record(0, 2, -10, Some(1)),
+        record(0, 2, 0, None),
+    ];
+    let mut inputs = Vec::new();
+    for i in 0..shapes.len() {
+        for j in 0..shapes.len() {
+            for ch in [2, 3] {
+                let list = Value::List(Arc::from(vec![shapes[i].clone(), shapes[j].clone()]));
+                inputs.push(vec![list, Value::Symbol(ch)]);
+            }
+        }
+    }
+    inputs.push(vec![Value::List(Arc::from(vec![])), Value::Symbol(2)]);
+    agree(&p, &inputs);
+    let allowed = inputs
+        .iter()
+        .filter(|a| interp::decide(&p, 0, a, 0, &NoSignals).verdict == Verdict::Allow)
+        .count();
+    assert!(allowed > 10 && allowed < inputs.len() - 10, "{allowed}");
+}
