@@ -4255,8 +4255,16 @@ impl<'p> Gen<'p, '_, '_> {
         let sy = size(self.program, &ey, 0)? as i64;
         let (start_x, len_x) = (self.load(x, 0), self.load(x, 1));
         let (start_y, len_y) = (self.load(y, 0), self.load(y, 1));
+        // Two addresses stepped together (as `list_walk` does), the first list's end bounding
+        // both: the lengths are equal by then.
+        let zero = self.c(0);
+        let first_x = self.elem_addr(start_x, zero, sx);
+        let first_y = self.elem_addr(start_y, zero, sy);
+        let span = self.b.ins().imul_imm_s(len_x, 8 * sx);
+        let end_x = self.b.ins().iadd(first_x, span);
         let head = self.b.create_block();
-        let i = self.b.append_block_param(head, I64);
+        let at_x = self.b.append_block_param(head, I64);
+        let at_y = self.b.append_block_param(head, I64);
         let body = self.b.create_block();
         let exit = self.b.create_block();
         let result = self.b.append_block_param(exit, I64);
@@ -4265,27 +4273,26 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().brif(
             same_len,
             head,
-            &[BlockArg::Value(zero)],
+            &[BlockArg::Value(first_x), BlockArg::Value(first_y)],
             exit,
             &[BlockArg::Value(zero)],
         );
         self.b.switch_to_block(head);
-        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, len_x);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, at_x, end_x);
         self.b
             .ins()
             .brif(more, body, &[], exit, &[BlockArg::Value(one)]);
         self.b.switch_to_block(body);
-        let ax = self.elem_addr(start_x, i, sx);
-        let ay = self.elem_addr(start_y, i, sy);
-        let vx = self.load_typed(ax, 0, &ex)?;
-        let vy = self.load_typed(ay, 0, &ey)?;
+        let vx = self.load_typed(at_x, 0, &ex)?;
+        let vy = self.load_typed(at_y, 0, &ey)?;
         let e = self.eq(vx, vy, depth + 1)?;
-        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        let next_x = self.b.ins().iadd_imm_s(at_x, 8 * sx);
+        let next_y = self.b.ins().iadd_imm_s(at_y, 8 * sy);
         let zero = self.c(0);
         self.b.ins().brif(
             e,
             head,
-            &[BlockArg::Value(i1)],
+            &[BlockArg::Value(next_x), BlockArg::Value(next_y)],
             exit,
             &[BlockArg::Value(zero)],
         );
