@@ -7,18 +7,25 @@
 //! Text, Id, Tz, records (fields flattened at fixed offsets), lists and sets of the input, and
 //! optionals of those; the decision time; constants of those kinds (and constant lists for
 //! `in`); `not`, `and`, `or`, comparisons (ordering on Int, Decimal, Money of one currency,
-//! Duration, Time and Text; structural equality on everything supported, records included, and
-//! between a list or set of the input and a list literal or a set literal of constants),
+//! Duration, Time and Text; structural equality on everything supported, records and lists
+//! included: two lists or sets of the input element by element in order, as the interpreter
+//! compares them, and a list or set of the input with a list literal or a set literal, whose
+//! value is canonical, sorted and unique, see `Gen::literal_eq`),
 //! checked arithmetic on Int, Decimal, Money (`+ -` of one currency, `* /` by an Int or a
 //! Decimal), Duration and Time, Text concatenation, unary minus, `in` a list or set literal, a
-//! constant list or a list of the input, ranges, `is present`, `??`, `if`, the quantifiers
-//! `any`, `all` and `count` over a list of the input, and the intrinsics `hours`, `minutes`,
+//! constant list or a list of the input, ranges, `is present`, `??` (a list or set literal of
+//! constants as the default of a list too), `if`, the quantifiers
+//! `any`, `all` and `count` over a list, and the intrinsics `hours`, `minutes`,
 //! `days`, `local_hour`, `day_of_week`, `consent`, `contacts_within`, `contacts_on_within` and
 //! `swapped_within` (inline over the record's words); signal reads (see Signals below).
-//! Not supported (the policy falls back): list and set literals as values elsewhere, other
-//! comparisons of lists (two lists of the input, a set literal of computed elements), record
-//! literals, optional lists or intrinsic arguments, signals whose value is a nested optional,
-//! and a decision's proposal arguments that read a signal.
+//! List and set literals are values too (laid out on the stack, `Gen::list_value`; a set's
+//! computed elements sorted and deduplicated there, `Gen::canonical_set`). Optional lists and
+//! intrinsic arguments fail where absent as in the interpreter. Not supported (the policy
+//! falls back): a set literal of more than 16 computed elements as a value (compared with a
+//! list it is compiled), lists of different element types joined by `if` or `??`, a set
+//! literal of computed elements that are lists or records holding lists, record literals (only
+//! tests can write them), signals whose value is a nested optional, and a decision's proposal
+//! arguments that read a signal.
 //!
 //! Input layout: the arguments are flattened into a buffer of `i64` words derived from the
 //! parameter types (Bool 0/1; Int, Duration, Time as is; enum variant index; symbol index; Text,
@@ -385,12 +392,90 @@ struct Texts {
     buf: String,
     /// Where each text ends in `buf` (text `k` is `buf[ends[k - 1]..ends[k]]`).
     ends: Vec<usize>,
+    /// The texts by content, so that a repeated result is found without scanning the earlier
+    /// ones: an open-addressing table (linear probing, at most half full, a power of two
+    /// long) of `(generation, k)`. A slot of another generation than `generation` is empty,
+    /// so emptying the table between runs is one increment, and the steady state allocates
+    /// nothing: the table keeps its size across runs.
+    index: Vec<(u32, usize)>,
+    /// The current generation (never 0, which marks a slot never used).
+    generation: u32,
 }
 
 impl Texts {
     fn clear(&mut self) {
         self.buf.clear();
         self.ends.clear();
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped around: old slots could look current; empty them for real (once every
+            // 2^32 runs).
+            self.index.fill((0, 0));
+            self.generation = 1;
+        }
+    }
+
+    /// The hash the index files a text under.
+    fn hash(s: &str) -> usize {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(s) as usize
+    }
+
+    /// The text `buf[start..]`, just written: if an earlier text of this run is equal, drops
+    /// it and gives that text's `k` (`Ok`); else keeps it as the next text and gives its `k`
+    /// (`Err`). Allocates only when the index or the lists must grow.
+    fn find_or_add(&mut self, start: usize) -> Result<usize, usize> {
+        let h = Self::hash(&self.buf[start..]);
+        let mut free = None;
+        if !self.index.is_empty() {
+            let mask = self.index.len() - 1;
+            let mut i = h & mask;
+            // Terminates: the table is at most half full, so a free slot is always reached.
+            loop {
+                let (g, k) = self.index[i];
+                if g != self.generation {
+                    free = Some(i);
+                    break;
+                }
+                if self
+                    .span(k)
+                    .is_some_and(|(a, b)| self.buf[a..b] == self.buf[start..])
+                {
+                    self.buf.truncate(start);
+                    return Ok(k);
+                }
+                i = (i + 1) & mask;
+            }
+        }
+        self.ends.push(self.buf.len());
+        let k = self.ends.len() - 1;
+        match free {
+            Some(i) if 2 * self.ends.len() <= self.index.len() => {
+                self.index[i] = (self.generation, k);
+            }
+            _ => self.grow(),
+        }
+        Err(k)
+    }
+
+    /// Doubles the index (at least 16 slots) and files every text of this run again.
+    fn grow(&mut self) {
+        let n = (2 * self.index.len()).max(16).max(4 * self.ends.len());
+        let n = n.next_power_of_two();
+        self.index.clear();
+        self.index.resize(n, (0, 0));
+        if self.generation == 0 {
+            self.generation = 1;
+        }
+        let mask = n - 1;
+        for k in 0..self.ends.len() {
+            let Some((a, b)) = self.span(k) else { continue };
+            let mut i = Self::hash(&self.buf[a..b]) & mask;
+            while self.index[i].0 == self.generation {
+                i = (i + 1) & mask;
+            }
+            self.index[i] = (self.generation, k);
+        }
     }
 
     /// Where computed text `k` is in `buf`.
@@ -1902,8 +1987,8 @@ extern "C" fn xop_text_cmp(ctx: *const HostCtx<'_>, x: i64, y: i64) -> i64 {
 
 /// The string id of the concatenation of the texts of string ids `x` and `y` (see [`Texts`]):
 /// a constant's or an input string's id if it equals one, else the id of an equal text this
-/// run already computed, else a new one. Cannot fail or unwind; allocates only when the
-/// output's scratch area must grow.
+/// run already computed (found by content, [`Texts::find_or_add`]), else a new one. Cannot
+/// fail or unwind; allocates only when the output's scratch area must grow.
 extern "C" fn xop_text_concat(ctx: *const HostCtx<'_>, x: i64, y: i64) -> i64 {
     // SAFETY: as in `xop_text_cmp`.
     let ctx = unsafe { &*ctx };
@@ -1920,21 +2005,22 @@ extern "C" fn xop_text_concat(ctx: *const HostCtx<'_>, x: i64, y: i64) -> i64 {
         }
     }
     let s = &texts.buf[start..];
-    let found = if let Some(&id) = module.strings.get(s) {
-        Some(id)
-    } else if let Some(k) = input.unknown.iter().position(|u| u == s) {
-        Some(input.unknown_base + k as i64)
-    } else {
-        (0..texts.ends.len())
-            .find(|&k| texts.span(k).is_some_and(|(a, b)| &texts.buf[a..b] == s))
-            .map(|k| input.unknown_base + (input.unknown.len() + k) as i64)
-    };
+    // A constant (hashed), else an input string that is none (still a scan: the JSON reader
+    // fills `Bound::unknown` and keeps no index of it).
+    let found = module.strings.get(s).copied().or_else(|| {
+        input
+            .unknown
+            .iter()
+            .position(|u| u == s)
+            .map(|k| input.unknown_base + k as i64)
+    });
     if let Some(id) = found {
         texts.buf.truncate(start);
         return id;
     }
-    texts.ends.push(texts.buf.len());
-    input.unknown_base + (input.unknown.len() + texts.ends.len() - 1) as i64
+    // An earlier result of this run, or a new one: either way its index among the results.
+    let (Ok(k) | Err(k)) = texts.find_or_add(start);
+    input.unknown_base + (input.unknown.len() + k) as i64
 }
 
 /// Byte offsets of [`HostCtx`]'s words that generated code reads.
@@ -2728,7 +2814,7 @@ fn compile_policy(
             tables: &tables,
             switches: 0,
             data: Vec::new(),
-            list_tys: Vec::new(),
+            list_tys: vec![Type::Int],
             lambdas: Vec::new(),
             ctx: params[3],
             zone_field,
@@ -2901,7 +2987,7 @@ fn compile_decision<'p>(
             tables: &first.tables,
             switches: 0,
             data: Vec::new(),
-            list_tys: Vec::new(),
+            list_tys: vec![Type::Int],
             lambdas: Vec::new(),
             ctx: params[3],
             zone_field,
@@ -2996,7 +3082,8 @@ struct Gen<'p, 'f, 's> {
     switches: usize,
     /// The rule tables of the code (see [`Gen::table_run`]).
     data: Vec<Box<[i64]>>,
-    /// The element types of the lists met (see [`Base::List`]).
+    /// The element types of the lists met (see [`Base::List`]); entry [`EMPTY_LIST`] is the
+    /// empty literal's.
     list_tys: Vec<Type>,
     /// The lambda slots bound by the quantifiers being compiled, innermost last.
     lambdas: Vec<(u32, JV)>,
@@ -3038,6 +3125,23 @@ fn arith_unsupported(op: ArithOp, a: &JV, b: &JV) -> String {
         a.base.kind(),
         op_symbol(op),
         b.base.kind()
+    )
+}
+
+/// The list type (index in `Gen::list_tys`) of an empty list literal, `[]`: its elements could
+/// be of any type, so it joins a list of any type (`Gen::merge`) and an intrinsic reading
+/// records finds none in it. Its entry says Int, but no other list gets it.
+const EMPTY_LIST: u32 = 0;
+
+/// The most computed elements of a set literal used as a value (sorted in unrolled code).
+const SET_SORT_MAX: usize = 16;
+
+/// A list or set literal, or a constant list: what `==` compares with a list of the input
+/// through [`Gen::literal_eq`].
+fn is_list_literal(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::List(_) | Expr::Set(_) | Expr::Const(Value::List(_))
     )
 }
 
@@ -3917,14 +4021,8 @@ impl<'p> Gen<'p, '_, '_> {
         };
         let base = match inner {
             Type::List(elem) | Type::Set(elem) => {
-                let t = match self.list_tys.iter().position(|t| *t == **elem) {
-                    Some(t) => t,
-                    None => {
-                        self.list_tys.push((**elem).clone());
-                        self.list_tys.len() - 1
-                    }
-                };
-                Base::List(u32::try_from(t).map_err(|_| "too many list types")?)
+                let elem = (**elem).clone();
+                Base::List(self.list_type(&elem)?)
             }
             t => base_of(t)?,
         };
@@ -4009,6 +4107,11 @@ impl<'p> Gen<'p, '_, '_> {
         }
         let d = depth + 1;
         match e {
+            Expr::Const(Value::List(vs)) => {
+                // As a literal of its elements (already in the order of the value).
+                let es: Vec<Expr> = vs.iter().cloned().map(Expr::Const).collect();
+                self.list_value(&es, d)
+            }
             Expr::Const(v) => self.konst(v),
             Expr::Slot(s) => self.slot(*s),
             Expr::Field(r, i) => {
@@ -4032,8 +4135,7 @@ impl<'p> Gen<'p, '_, '_> {
             Expr::And(a, b) => self.and_or(false, a, b, d),
             Expr::Or(a, b) => self.and_or(true, a, b, d),
             Expr::Cmp(op @ (CmpOp::Eq | CmpOp::Ne), a, b)
-                if matches!(**a, Expr::List(_) | Expr::Set(_))
-                    || matches!(**b, Expr::List(_) | Expr::Set(_)) =>
+                if is_list_literal(a) || is_list_literal(b) =>
             {
                 let eq = self.literal_eq(a, b, d)?;
                 let val = if *op == CmpOp::Eq {
@@ -4179,7 +4281,22 @@ impl<'p> Gen<'p, '_, '_> {
                 self.b.ins().jump(b_end, &[]);
                 self.merge(a_end, a, b_end, b)
             }
-            Expr::List(_) | Expr::Set(_) => Err("uses a list or set value".into()),
+            Expr::List(es) => self.list_value(es, d),
+            Expr::Set(es) if !es.iter().all(|e| matches!(e, Expr::Const(_))) => {
+                self.literal_value(es, true, d)
+            }
+            Expr::Set(es) => {
+                // Sorted and unique now, as the interpreter builds sets; computed elements
+                // would need sorting at run time.
+                let mut vs: Vec<&Expr> = es.iter().collect();
+                vs.sort_by(|a, b| match (a, b) {
+                    (Expr::Const(x), Expr::Const(y)) => x.cmp(y),
+                    _ => std::cmp::Ordering::Equal,
+                });
+                vs.dedup_by(|a, b| a == b);
+                let es: Vec<Expr> = vs.into_iter().cloned().collect();
+                self.list_value(&es, d)
+            }
             Expr::Record(..) => Err("builds a record".into()),
             Expr::Quantify {
                 quantifier,
@@ -4200,6 +4317,14 @@ impl<'p> Gen<'p, '_, '_> {
             b.base
         } else if b.base == Base::Absent {
             a.base
+        } else if a.base == Base::List(EMPTY_LIST) && matches!(b.base, Base::List(_)) {
+            // An empty literal's header reads as an empty list of any type.
+            b.base
+        } else if b.base == Base::List(EMPTY_LIST) && matches!(a.base, Base::List(_)) {
+            a.base
+        } else if matches!((a.base, b.base), (Base::List(_), Base::List(_))) {
+            // Their elements are laid out differently: one list value cannot hold both.
+            return Err("uses a list or set value (joins lists of different element types)".into());
         } else {
             return Err(format!(
                 "joins values of different kinds ({} and {})",
@@ -4240,7 +4365,31 @@ impl<'p> Gen<'p, '_, '_> {
         let no = self.b.create_block();
         self.b.ins().brif(pa, yes, &[], no, &[]);
         self.b.switch_to_block(no);
-        let bv = self.expr(b, d)?;
+        let bv = match (av.base, b) {
+            // `xs ?? []`: the literal takes the list's type (it has none of its own).
+            (Base::List(t), Expr::List(es) | Expr::Set(es))
+                if es.iter().all(|e| matches!(e, Expr::Const(_))) =>
+            {
+                let mut vals: Vec<&Value> = es
+                    .iter()
+                    .filter_map(|e| match e {
+                        Expr::Const(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect();
+                if matches!(b, Expr::Set(_)) {
+                    // The interpreter's canonical set: sorted by value, unique.
+                    vals.sort();
+                    vals.dedup();
+                }
+                self.const_list(t, &vals)?
+            }
+            (Base::List(t), Expr::Const(Value::List(vs))) => {
+                let vals: Vec<&Value> = vs.iter().collect();
+                self.const_list(t, &vals)?
+            }
+            _ => self.expr(b, d)?,
+        };
         let b_end = self.b.create_block();
         self.b.ins().jump(b_end, &[]);
         self.b.switch_to_block(yes);
@@ -4251,6 +4400,319 @@ impl<'p> Gen<'p, '_, '_> {
             ..av
         };
         self.merge(a_end, present_a, b_end, bv)
+    }
+
+    /// A list literal as a list value: its elements evaluated in order, then laid out in a
+    /// stack slot in the input layout of their type (a presence word each when one may be
+    /// absent), after a header (start, length) whose start is counted in words from the input
+    /// as for every list (see `Flat::lists`), so the code reading lists reads it as it reads
+    /// those of the input. The slot lives as long as the function's frame, like the code
+    /// reading it.
+    fn list_value(&mut self, es: &[Expr], d: u32) -> Result<JV, String> {
+        self.literal_value(es, false, d)
+    }
+
+    /// A list literal (`set` false) or a set literal as a list value: see
+    /// [`Self::list_value`]; a set's elements are then sorted and deduplicated into a second
+    /// slot as the interpreter builds sets (stable: of equal elements the first is kept), for
+    /// at most [`SET_SORT_MAX`] elements.
+    fn literal_value(&mut self, es: &[Expr], set: bool, d: u32) -> Result<JV, String> {
+        if set && es.len() > SET_SORT_MAX {
+            return Err(format!(
+                "uses a list or set value (a set of more than {SET_SORT_MAX} computed elements)"
+            ));
+        }
+        let mut vs = Vec::with_capacity(es.len());
+        for e in es {
+            vs.push(self.expr(e, d + 1)?);
+        }
+        // The elements' type: one kind for all (absent ones aside), optional if one may be
+        // absent. An empty literal reads no element: any type does.
+        let mut kind: Option<Type> = None;
+        let mut optional = false;
+        for (e, v) in es.iter().zip(&vs) {
+            optional |= v.present.is_some() || v.base == Base::Absent;
+            if v.base == Base::Absent {
+                continue;
+            }
+            let t = self
+                .type_of(e, v)
+                .ok_or("uses a list or set value (elements of an unknown type)")?;
+            match &kind {
+                None => kind = Some(t),
+                Some(k) if *k == t => {}
+                Some(_) => {
+                    return Err("uses a list or set value (elements of several kinds)".into());
+                }
+            }
+        }
+        let elem = match kind {
+            None if !vs.is_empty() => {
+                return Err("uses a list or set value (of absent values)".into());
+            }
+            None => Type::Int,
+            Some(t) if optional => Type::Optional(Box::new(t)),
+            Some(t) => t,
+        };
+        let t = if vs.is_empty() {
+            EMPTY_LIST
+        } else {
+            self.list_type(&elem)?
+        };
+        let sz = size(self.program, &elem, 0)?;
+        let slot = self.scratch(2 + sz * vs.len());
+        let f = MemFlagsData::trusted();
+        let zero = self.c(0);
+        for (i, v) in vs.iter().enumerate() {
+            let mut at = word(2 + i * sz);
+            let inner = match &elem {
+                Type::Optional(inner) => {
+                    let p = self.presence(v);
+                    self.b.ins().store(f, p, slot, at);
+                    at += 8;
+                    &**inner
+                }
+                t => t,
+            };
+            let n = size(self.program, inner, 0)?;
+            if v.base == Base::Absent {
+                for w in 0..n {
+                    self.b.ins().store(f, zero, slot, at + word(w));
+                }
+                continue;
+            }
+            if !matches!(
+                v.base,
+                Base::Decimal | Base::Money | Base::Record(_) | Base::List(_)
+            ) {
+                self.b.ins().store(f, v.val, slot, at);
+                continue;
+            }
+            // The value is the address of its words: copy them, only when present (an absent
+            // one may have no address); absent, its words stay zero.
+            let (copy, done) = (self.b.create_block(), self.b.create_block());
+            for w in 0..n {
+                self.b.ins().store(f, zero, slot, at + word(w));
+            }
+            let p = self.presence(v);
+            self.b.ins().brif(p, copy, &[], done, &[]);
+            self.b.switch_to_block(copy);
+            for w in 0..n {
+                let x = self.load(v.val, w);
+                self.b.ins().store(f, x, slot, at + word(w));
+            }
+            self.b.ins().jump(done, &[]);
+            self.b.switch_to_block(done);
+        }
+        let elems = self.b.ins().iadd_imm_s(slot, 16);
+        // Both the slot and the input are arrays of words: the distance is whole words.
+        let bytes = self.b.ins().isub(elems, self.input);
+        let start = self.b.ins().sshr_imm_u(bytes, 3);
+        let n = self.c(vs.len() as i64);
+        self.b.ins().store(f, start, slot, 0);
+        self.b.ins().store(f, n, slot, 8);
+        let slot = if set && vs.len() > 1 {
+            self.canonical_set(elems, vs.len(), &elem)?
+        } else {
+            slot
+        };
+        Ok(JV {
+            base: Base::List(t),
+            present: None,
+            val: slot,
+        })
+    }
+
+    /// The `k` elements of type `elem` laid out from address `elems` (absent ones as zero
+    /// words, so every address in them is readable), sorted by value and without repeats into
+    /// a new stack slot behind its header: its address. Element `i` goes to the place given
+    /// by how many distinct elements are smaller, unless an earlier element equals it: no
+    /// swaps, `k (k - 1)` comparisons unrolled (`k` is at most [`SET_SORT_MAX`]).
+    fn canonical_set(&mut self, elems: CVal, k: usize, elem: &Type) -> Result<CVal, String> {
+        let sz = size(self.program, elem, 0)?;
+        let mut es = Vec::with_capacity(k);
+        for i in 0..k {
+            es.push(self.load_typed(elems, i * sz, elem)?);
+        }
+        // order[j][i]: the order of element j and element i (j != i).
+        let mut order = vec![vec![None; k]; k];
+        for j in 0..k {
+            for i in 0..k {
+                if i != j {
+                    order[j][i] = Some(self.value_order(es[j], es[i], 0)?);
+                }
+            }
+        }
+        let mut dup = Vec::with_capacity(k);
+        for i in 0..k {
+            let mut any = self.c(0);
+            for row in order.iter().take(i) {
+                if let Some(o) = row[i] {
+                    let e = self.b.ins().icmp_imm_s(IntCC::Equal, o, 0);
+                    let e = self.bool64(e);
+                    any = self.b.ins().bor(any, e);
+                }
+            }
+            dup.push(any);
+        }
+        let out = self.scratch(2 + sz * k);
+        let out_elems = self.b.ins().iadd_imm_s(out, 16);
+        let f = MemFlagsData::trusted();
+        let mut n = self.c(0);
+        for i in 0..k {
+            let mut pos = self.c(0);
+            for (j, row) in order.iter().enumerate() {
+                if let Some(o) = row[i] {
+                    let lt = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, o, 0);
+                    let lt = self.bool64(lt);
+                    let kept = self.b.ins().bxor_imm_u(dup[j], 1);
+                    let smaller = self.b.ins().band(lt, kept);
+                    pos = self.b.ins().iadd(pos, smaller);
+                }
+            }
+            let kept = self.b.ins().bxor_imm_u(dup[i], 1);
+            n = self.b.ins().iadd(n, kept);
+            let (copy, next) = (self.b.create_block(), self.b.create_block());
+            self.b.ins().brif(dup[i], next, &[], copy, &[]);
+            self.b.switch_to_block(copy);
+            let off = self.b.ins().imul_imm_s(pos, (sz * 8) as i64);
+            let to = self.b.ins().iadd(out_elems, off);
+            let from = self.b.ins().iadd_imm_s(elems, (i * sz * 8) as i64);
+            for w in 0..sz {
+                let x = self.load(from, w);
+                self.b.ins().store(f, x, to, word(w));
+            }
+            self.b.ins().jump(next, &[]);
+            self.b.switch_to_block(next);
+        }
+        // Both the slot and the input are arrays of words: the distance is whole words.
+        let bytes = self.b.ins().isub(out_elems, self.input);
+        let start = self.b.ins().sshr_imm_u(bytes, 3);
+        self.b.ins().store(f, start, out, 0);
+        self.b.ins().store(f, n, out, 8);
+        Ok(out)
+    }
+
+    /// The IR type of value `v` of expression `e` (without its optional), as far as the code
+    /// knows it: from its kind, and for a symbol from its declaration or constant.
+    fn type_of(&self, e: &Expr, v: &JV) -> Option<Type> {
+        Some(match v.base {
+            Base::Bool => Type::Bool,
+            Base::Int => Type::Int,
+            Base::Duration => Type::Duration,
+            Base::Time => Type::Time,
+            Base::Text => Type::Text,
+            Base::Id => Type::Id,
+            Base::Tz => Type::Tz,
+            Base::Decimal => Type::Decimal,
+            Base::Money => Type::Money,
+            Base::Enum(e) => Type::Enum(e),
+            Base::Record(r) => Type::Record(r),
+            Base::List(t) => match e {
+                Expr::Set(_) => Type::Set(Box::new(self.list_tys.get(t as usize)?.clone())),
+                _ => match self.decl_type(e, 0) {
+                    Some(Type::Optional(t)) => *t,
+                    Some(t @ (Type::List(_) | Type::Set(_))) => t,
+                    _ => Type::List(Box::new(self.list_tys.get(t as usize)?.clone())),
+                },
+            },
+            Base::Symbol => match e {
+                Expr::Const(Value::Symbol(s)) => {
+                    Type::Symbol(self.program.symbols.get(*s as usize)?.kind)
+                }
+                _ => match self.decl_type(e, 0)? {
+                    Type::Optional(t) => *t,
+                    t => t,
+                },
+            },
+            Base::Absent => return None,
+        })
+    }
+
+    /// The index in `list_tys` of element type `elem` (added if new).
+    fn list_type(&mut self, elem: &Type) -> Result<u32, String> {
+        // Not the empty literal's own entry (`EMPTY_LIST`).
+        let found = self.list_tys.iter().skip(1).position(|t| t == elem);
+        let t = match found.map(|t| t + 1) {
+            Some(t) => t,
+            None => {
+                self.list_tys.push(elem.clone());
+                self.list_tys.len() - 1
+            }
+        };
+        u32::try_from(t).map_err(|_| "too many list types".into())
+    }
+
+    /// The list of constants `vals` as a list value of element type `list_tys[t]`. Its
+    /// elements are laid out at compile time in data kept with the code; its header (start,
+    /// length) is on the stack, its start counted in words from the input as for every list
+    /// (see `Flat::lists`), so the code reading lists reads it as it reads those of the input.
+    fn const_list(&mut self, t: u32, vals: &[&Value]) -> Result<JV, String> {
+        let elem = self
+            .list_tys
+            .get(t as usize)
+            .cloned()
+            .ok_or("uses an unknown list type")?;
+        let mut words = Vec::new();
+        for v in vals {
+            self.const_layout(&elem, v, &mut words)?;
+        }
+        let header = self.scratch(2);
+        let start = if words.is_empty() {
+            // No element is ever read.
+            self.c(0)
+        } else {
+            let data: Box<[i64]> = words.into_boxed_slice();
+            // Kept with the code, never moved (as the rule tables, see `table_run`); both it
+            // and the input are arrays of words, so the distance is a whole number of words.
+            let at = self.c(data.as_ptr() as i64);
+            self.data.push(data);
+            let bytes = self.b.ins().isub(at, self.input);
+            self.b.ins().sshr_imm_u(bytes, 3)
+        };
+        let n = self.c(vals.len() as i64);
+        let f = MemFlagsData::trusted();
+        self.b.ins().store(f, start, header, 0);
+        self.b.ins().store(f, n, header, 8);
+        Ok(JV {
+            base: Base::List(t),
+            present: None,
+            val: header,
+        })
+    }
+
+    /// Appends the words of constant `v` laid out as type `ty` (the input layout), or refuses
+    /// a constant of another kind than `ty` or of a kind not laid out at compile time.
+    fn const_layout(&mut self, ty: &Type, v: &Value, out: &mut Vec<i64>) -> Result<(), String> {
+        let wrong = || format!("uses a constant {} in a list of another type", v.kind());
+        match (ty, v) {
+            (Type::Optional(inner), Value::Absent) => {
+                out.push(0);
+                let n = size(self.program, inner, 0)?;
+                out.extend(std::iter::repeat_n(0, n));
+            }
+            (Type::Optional(inner), v) => {
+                out.push(1);
+                self.const_layout(inner, v, out)?;
+            }
+            (Type::Decimal, Value::Decimal(d)) => out.extend(dec_words(d)),
+            (Type::Money, Value::Money(d, c)) => {
+                out.extend(dec_words(d));
+                let id = self.intern(c);
+                out.push(id);
+            }
+            (Type::Record(_) | Type::List(_) | Type::Set(_), _) => {
+                return Err("uses a constant list of records or lists".into());
+            }
+            (ty, v) => {
+                let (base, w) = self.const_word(v).ok_or_else(wrong)?;
+                if base_of(ty)? != base {
+                    return Err(wrong());
+                }
+                out.push(w);
+            }
+        }
+        Ok(())
     }
 
     fn slot(&mut self, s: u32) -> Result<JV, String> {
@@ -4453,14 +4915,13 @@ impl<'p> Gen<'p, '_, '_> {
         if depth > MAX_RECORD_DEPTH {
             return Err("compares records nested too deeply".into());
         }
-        if matches!(a.base, Base::List(_)) || matches!(b.base, Base::List(_)) {
-            // A list's payload is its address: comparing it would not compare the elements.
-            return Err("compares lists".into());
-        }
-        let same = a.base == b.base && a.base != Base::Absent;
+        // Two lists are of one kind whatever their element types: `[] == []` holds, and the
+        // elements decide the rest (see `list_eq`).
+        let both_lists = matches!((a.base, b.base), (Base::List(_), Base::List(_)));
+        let same = both_lists || (a.base == b.base && a.base != Base::Absent);
         if a.present.is_none() && b.present.is_none() {
             return if same {
-                self.payload_eq(a.base, a.val, b.val, depth)
+                self.payload_eq2(a.base, a.val, b.base, b.val, depth)
             } else {
                 Ok(self.c(0))
             };
@@ -4473,9 +4934,12 @@ impl<'p> Gen<'p, '_, '_> {
             return Ok(both_absent);
         }
         let both = self.b.ins().band(pa, pb);
-        let peq = if matches!(a.base, Base::Record(_) | Base::Decimal | Base::Money) {
-            // An absent record (or decimal, or money) may have no address: compare the words
-            // only when both are present.
+        let peq = if matches!(
+            a.base,
+            Base::Record(_) | Base::Decimal | Base::Money | Base::List(_)
+        ) {
+            // An absent record (or decimal, money, list) may have no address, or no elements
+            // where its header points: compare the words only when both are present.
             let cmp_blk = self.b.create_block();
             let join = self.b.create_block();
             let joined = self.b.append_block_param(join, I64);
@@ -4484,7 +4948,7 @@ impl<'p> Gen<'p, '_, '_> {
                 .ins()
                 .brif(both, cmp_blk, &[], join, &[BlockArg::Value(zero)]);
             self.b.switch_to_block(cmp_blk);
-            let e = self.payload_eq(a.base, a.val, b.val, depth)?;
+            let e = self.payload_eq2(a.base, a.val, b.base, b.val, depth)?;
             self.b.ins().jump(join, &[BlockArg::Value(e)]);
             self.b.switch_to_block(join);
             joined
@@ -4493,6 +4957,96 @@ impl<'p> Gen<'p, '_, '_> {
             self.b.ins().band(e, both)
         };
         Ok(self.b.ins().bor(peq, both_absent))
+    }
+
+    /// [`Self::payload_eq`] of two present values of one kind, where two lists are of one
+    /// kind whatever their element types (`bx` is `y`'s kind).
+    fn payload_eq2(
+        &mut self,
+        base: Base,
+        x: CVal,
+        bx: Base,
+        y: CVal,
+        depth: u32,
+    ) -> Result<CVal, String> {
+        match (base, bx) {
+            (Base::List(tx), Base::List(ty)) => self.list_eq(tx, x, ty, y, depth),
+            _ => self.payload_eq(base, x, y, depth),
+        }
+    }
+
+    /// Whether the lists whose headers are at `x` (elements of type `list_tys[tx]`) and `y`
+    /// (`list_tys[ty]`) are equal (0/1), as the interpreter compares them: as many elements,
+    /// equal in order (sets too: the interpreter compares them in element order, which for
+    /// sets bound from JSON is their canonical order). Elements are compared with [`Self::eq`],
+    /// so decimals compare as numbers (`1.0 == 1.00`) whatever their words.
+    fn list_eq(&mut self, tx: u32, x: CVal, ty: u32, y: CVal, depth: u32) -> Result<CVal, String> {
+        if depth > MAX_RECORD_DEPTH {
+            return Err("compares lists nested too deeply".into());
+        }
+        let elem = |g: &Self, t: u32| {
+            g.list_tys
+                .get(t as usize)
+                .cloned()
+                .ok_or_else(|| "compares an unknown list type".to_string())
+        };
+        let (ex, ey) = (elem(self, tx)?, elem(self, ty)?);
+        let sx = size(self.program, &ex, 0)? as i64;
+        let sy = size(self.program, &ey, 0)? as i64;
+        let (start_x, len_x) = (self.load(x, 0), self.load(x, 1));
+        let (start_y, len_y) = (self.load(y, 0), self.load(y, 1));
+        // Two addresses stepped together (as `list_walk` does), the first list's end bounding
+        // both: the lengths are equal by then.
+        let zero = self.c(0);
+        let first_x = self.elem_addr(start_x, zero, sx);
+        let first_y = self.elem_addr(start_y, zero, sy);
+        let span = self.b.ins().imul_imm_s(len_x, 8 * sx);
+        let end_x = self.b.ins().iadd(first_x, span);
+        let head = self.b.create_block();
+        let at_x = self.b.append_block_param(head, I64);
+        let at_y = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let result = self.b.append_block_param(exit, I64);
+        let same_len = self.b.ins().icmp(IntCC::Equal, len_x, len_y);
+        let (zero, one) = (self.c(0), self.c(1));
+        self.b.ins().brif(
+            same_len,
+            head,
+            &[BlockArg::Value(first_x), BlockArg::Value(first_y)],
+            exit,
+            &[BlockArg::Value(zero)],
+        );
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::UnsignedLessThan, at_x, end_x);
+        self.b
+            .ins()
+            .brif(more, body, &[], exit, &[BlockArg::Value(one)]);
+        self.b.switch_to_block(body);
+        let vx = self.load_typed(at_x, 0, &ex)?;
+        let vy = self.load_typed(at_y, 0, &ey)?;
+        let e = self.eq(vx, vy, depth + 1)?;
+        let next_x = self.b.ins().iadd_imm_s(at_x, 8 * sx);
+        let next_y = self.b.ins().iadd_imm_s(at_y, 8 * sy);
+        let zero = self.c(0);
+        self.b.ins().brif(
+            e,
+            head,
+            &[BlockArg::Value(next_x), BlockArg::Value(next_y)],
+            exit,
+            &[BlockArg::Value(zero)],
+        );
+        self.b.switch_to_block(exit);
+        Ok(result)
+    }
+
+    /// The address of element `i` of a list whose elements start at input word `start` and
+    /// take `sz` words each (see `Flat::lists`).
+    fn elem_addr(&mut self, start: CVal, i: CVal, sz: i64) -> CVal {
+        let k = self.b.ins().imul_imm_s(i, sz);
+        let w = self.b.ins().iadd(start, k);
+        let bytes = self.b.ins().ishl_imm_u(w, 3);
+        self.b.ins().iadd(self.input, bytes)
     }
 
     fn payload_eq(&mut self, base: Base, x: CVal, y: CVal, depth: u32) -> Result<CVal, String> {
@@ -4505,6 +5059,9 @@ impl<'p> Gen<'p, '_, '_> {
             let same = self.b.ins().icmp(IntCC::Equal, cx, cy);
             let same = self.bool64(same);
             return Ok(self.b.ins().band(e, same));
+        }
+        if let Base::List(t) = base {
+            return self.list_eq(t, x, t, y, depth);
         }
         let Base::Record(r) = base else {
             let e = self.b.ins().icmp(IntCC::Equal, x, y);
@@ -4733,9 +5290,6 @@ impl<'p> Gen<'p, '_, '_> {
 
     fn member(&mut self, x: &Expr, xs: &Expr, d: u32) -> Result<JV, String> {
         let xv = self.expr(x, d)?;
-        if matches!(xv.base, Base::List(_)) {
-            return Err("compares lists".into());
-        }
         let mut items = Vec::new();
         match xs {
             Expr::List(es) | Expr::Set(es) => {
@@ -4744,13 +5298,28 @@ impl<'p> Gen<'p, '_, '_> {
                 }
             }
             Expr::Const(Value::List(vs)) => {
+                let mut acc = self.c(0);
                 for v in vs.iter() {
-                    match v {
-                        // Never equal to a value of a kind the JIT supports.
-                        Value::List(_) => {}
-                        v => items.push(self.konst(v)?),
-                    }
+                    let hit = match v {
+                        // A constant list is equal to a list `x` element by element, and to
+                        // no value of another kind.
+                        Value::List(ws) if matches!(xv.base, Base::List(_)) => {
+                            let ws = ws.iter().map(|w| self.konst(w)).collect::<Result<_, _>>()?;
+                            self.list_matches(xv, ws, false)?
+                        }
+                        Value::List(_) => continue,
+                        v => {
+                            let it = self.konst(v)?;
+                            self.eq(xv, it, 0)?
+                        }
+                    };
+                    acc = self.b.ins().bor(acc, hit);
                 }
+                return Ok(JV {
+                    base: Base::Bool,
+                    present: None,
+                    val: acc,
+                });
             }
             xs => {
                 let l = self.expr(xs, d + 1)?;
@@ -4774,63 +5343,115 @@ impl<'p> Gen<'p, '_, '_> {
         })
     }
 
-    /// `==` between a list or set of the input and a list or set literal (either side), 0/1.
-    /// A list is equal to a list literal of as many elements, element by element. A set (sorted
-    /// and without duplicates when bound) is equal to a set literal of constants when it has as
-    /// many elements as the literal has distinct ones and holds each of them. The literal's
-    /// elements are evaluated before the list is read when the literal is on the left, as the
-    /// interpreter evaluates the left operand first, and before any element is compared in
-    /// either case, so an element that fails fails whatever the lengths.
+    /// `==` between a list or set of the input and a list or set literal (either side), 0/1,
+    /// as the interpreter compares the literal's value with the list: in element order.
+    ///
+    /// A list literal is that value, element by element. A set literal's value is its elements
+    /// sorted and without duplicates (`eval_set`): for constants that is done here, and then
+    /// it is compared like a list literal. For computed elements the list equals it when the
+    /// list is strictly increasing (in the order of values), every element of the list is one
+    /// of the literal's and every element of the literal is in the list: the sorted list of the
+    /// literal's distinct elements is the only such list. An absent list equals no literal.
+    ///
+    /// The literal's elements are evaluated before the list is read when the literal is on
+    /// the left, as the interpreter evaluates the left operand first, and before any element
+    /// is compared in either case, so an element that fails fails whatever the lengths.
     fn literal_eq(&mut self, a: &Expr, b: &Expr, d: u32) -> Result<CVal, String> {
-        let lit_left = matches!(a, Expr::List(_) | Expr::Set(_));
+        // With two literals, the right one is a list value (`Gen::list_value`).
+        let lit_left = is_list_literal(a);
         let (lit, other) = if lit_left { (a, b) } else { (b, a) };
-        if matches!(other, Expr::List(_) | Expr::Set(_)) {
-            return Err("uses a list or set value".into());
-        }
-        let elems = |g: &mut Self| -> Result<Vec<JV>, String> {
+        // The literal's elements, and whether they still need the set treatment above.
+        let elems = |g: &mut Self| -> Result<(Vec<JV>, bool), String> {
             match lit {
-                Expr::List(es) => es.iter().map(|e| g.expr(e, d + 1)).collect(),
+                Expr::List(es) => Ok((
+                    es.iter()
+                        .map(|e| g.expr(e, d + 1))
+                        .collect::<Result<_, _>>()?,
+                    false,
+                )),
                 Expr::Set(es) => {
-                    // Distinct constants only: the count to compare with is known here.
-                    let mut vals: Vec<&Value> = Vec::new();
-                    for e in es {
-                        let Expr::Const(v) = e else {
-                            return Err(
-                                "compares a set with a set literal that is not constant".into()
-                            );
-                        };
-                        if !vals.contains(&v) {
-                            vals.push(v);
+                    let consts: Option<Vec<&Value>> = es
+                        .iter()
+                        .map(|e| match e {
+                            Expr::Const(v) => Some(v),
+                            _ => None,
+                        })
+                        .collect();
+                    match consts {
+                        Some(mut vals) => {
+                            // The interpreter's canonical set: sorted by value, unique.
+                            vals.sort();
+                            vals.dedup();
+                            let items = vals
+                                .into_iter()
+                                .map(|v| g.konst(v))
+                                .collect::<Result<_, _>>()?;
+                            Ok((items, false))
                         }
+                        None => Ok((
+                            es.iter()
+                                .map(|e| g.expr(e, d + 1))
+                                .collect::<Result<_, _>>()?,
+                            true,
+                        )),
                     }
-                    vals.into_iter().map(|v| g.konst(v)).collect()
                 }
+                // A constant list is its value as it is (a constant set is already canonical).
+                Expr::Const(Value::List(vs)) => Ok((
+                    vs.iter().map(|v| g.konst(v)).collect::<Result<_, _>>()?,
+                    false,
+                )),
                 _ => Err("compares lists".into()),
             }
         };
-        let (items, l) = if lit_left {
+        let ((items, computed_set), l) = if lit_left {
             let items = elems(self)?;
             (items, self.expr(other, d)?)
         } else {
             let l = self.expr(other, d)?;
             (elems(self)?, l)
         };
-        if items.iter().any(|it| matches!(it.base, Base::List(_))) {
-            return Err("compares lists of lists".into());
+        if !matches!(l.base, Base::List(_)) {
+            // A list equals no value of another kind (nor an absent one); both operands are
+            // evaluated, as the interpreter does.
+            return Ok(self.c(0));
         }
+        self.list_matches(l, items, computed_set)
+    }
+
+    /// Whether list `l` (of the input, maybe absent) equals the list of `items` (0/1), or
+    /// with `computed_set` the set they make (see [`Self::literal_eq`]).
+    fn list_matches(&mut self, l: JV, items: Vec<JV>, computed_set: bool) -> Result<CVal, String> {
+        let exit = self.b.create_block();
+        let result = self.b.append_block_param(exit, I64);
+        let zero = self.c(0);
+        if let Some(p) = l.present {
+            // `==` never fails: an absent list is just not equal to the literal's value.
+            let cmp = self.b.create_block();
+            self.b
+                .ins()
+                .brif(p, cmp, &[], exit, &[BlockArg::Value(zero)]);
+            self.b.switch_to_block(cmp);
+        }
+        let l = JV { present: None, ..l };
         let (elem, start, len) = self.list_parts(&l, "`==`")?;
         let n = items.len() as i64;
         let body = self.b.create_block();
-        let exit = self.b.create_block();
-        let result = self.b.append_block_param(exit, I64);
-        let same_len = self.b.ins().icmp_imm_s(IntCC::Equal, len, n);
+        let fits = if computed_set {
+            // At most one element per element of the literal (duplicates make fewer).
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::SignedLessThanOrEqual, len, n)
+        } else {
+            self.b.ins().icmp_imm_s(IntCC::Equal, len, n)
+        };
         let zero = self.c(0);
         self.b
             .ins()
-            .brif(same_len, body, &[], exit, &[BlockArg::Value(zero)]);
+            .brif(fits, body, &[], exit, &[BlockArg::Value(zero)]);
         self.b.switch_to_block(body);
         let mut acc = self.c(1);
-        if matches!(lit, Expr::List(_)) {
+        if !computed_set {
             let sz = size(self.program, &elem, 0)? as i64;
             for (i, it) in items.into_iter().enumerate() {
                 // Element `i` starts at word `start + i * sz` of the input (see `Flat::lists`).
@@ -4842,7 +5463,18 @@ impl<'p> Gen<'p, '_, '_> {
                 acc = self.b.ins().band(acc, hit);
             }
         } else {
-            for it in items {
+            let inc = self.increasing(&elem, start, len)?;
+            acc = self.b.ins().band(acc, inc);
+            let within = self.each(&l, "`==`", Quantifier::All, |g, e| {
+                let mut one_of = g.c(0);
+                for &it in &items {
+                    let hit = g.eq(e, it, 0)?;
+                    one_of = g.b.ins().bor(one_of, hit);
+                }
+                Ok(one_of)
+            })?;
+            acc = self.b.ins().band(acc, within);
+            for &it in &items {
                 let held = self.each(&l, "`==`", Quantifier::Any, |g, e| g.eq(e, it, 0))?;
                 acc = self.b.ins().band(acc, held);
             }
@@ -4850,6 +5482,109 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().jump(exit, &[BlockArg::Value(acc)]);
         self.b.switch_to_block(exit);
         Ok(result)
+    }
+
+    /// Whether the elements (of type `elem`) of the list at input word `start`, `len` of them,
+    /// are strictly increasing in the order of values (0/1), the order the interpreter sorts
+    /// sets by (`Value`'s derived order).
+    fn increasing(&mut self, elem: &Type, start: CVal, len: CVal) -> Result<CVal, String> {
+        let sz = size(self.program, elem, 0)? as i64;
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, I64);
+        let body = self.b.create_block();
+        let exit = self.b.create_block();
+        let result = self.b.append_block_param(exit, I64);
+        let one = self.c(1);
+        self.b.ins().jump(head, &[BlockArg::Value(one)]);
+        self.b.switch_to_block(head);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i, len);
+        let one = self.c(1);
+        self.b
+            .ins()
+            .brif(more, body, &[], exit, &[BlockArg::Value(one)]);
+        self.b.switch_to_block(body);
+        let prev = self.b.ins().iadd_imm_s(i, -1);
+        let pa = self.elem_addr(start, prev, sz);
+        let ia = self.elem_addr(start, i, sz);
+        let x = self.load_typed(pa, 0, elem)?;
+        let y = self.load_typed(ia, 0, elem)?;
+        let o = self.value_order(x, y, 0)?;
+        let lt = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, o, 0);
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        let zero = self.c(0);
+        self.b.ins().brif(
+            lt,
+            head,
+            &[BlockArg::Value(i1)],
+            exit,
+            &[BlockArg::Value(zero)],
+        );
+        self.b.switch_to_block(exit);
+        Ok(result)
+    }
+
+    /// The order (-1, 0, 1) of two values of one kind in `Value`'s derived order, which the
+    /// interpreter sorts sets by: absent first; numbers, times and indices (Bool, enum
+    /// variants, symbols) by value; Decimal by number; Money by amount, then currency; texts by
+    /// code points; records field by field. Never fails; lists are not ordered here.
+    fn value_order(&mut self, a: JV, b: JV, depth: u32) -> Result<CVal, String> {
+        if depth > MAX_RECORD_DEPTH {
+            return Err(
+                "compares with a set literal of computed elements nested too deeply".into(),
+            );
+        }
+        if a.base != b.base || matches!(a.base, Base::List(_) | Base::Absent) {
+            return Err(format!(
+                "compares with a set literal of computed elements of kinds {} and {}",
+                a.base.kind(),
+                b.base.kind()
+            ));
+        }
+        let o = match a.base {
+            Base::Bool | Base::Int | Base::Duration | Base::Time | Base::Enum(_) | Base::Symbol => {
+                let gt = self.b.ins().icmp(IntCC::SignedGreaterThan, a.val, b.val);
+                let lt = self.b.ins().icmp(IntCC::SignedLessThan, a.val, b.val);
+                let (gt, lt) = (self.bool64(gt), self.bool64(lt));
+                self.b.ins().isub(gt, lt)
+            }
+            Base::Text | Base::Id | Base::Tz => self.text_order(a.val, b.val),
+            Base::Decimal => self.dec_cmp_call(a.val, b.val),
+            Base::Money => {
+                let amount = self.dec_cmp_call(a.val, b.val);
+                let (ca, cb) = (self.load(a.val, 2), self.load(b.val, 2));
+                let currency = self.text_order(ca, cb);
+                self.b.ins().select(amount, amount, currency)
+            }
+            Base::Record(r) => {
+                let program = self.program;
+                let rt = program
+                    .records
+                    .get(r as usize)
+                    .ok_or("orders a record type not in the program")?;
+                let mut o = self.c(0);
+                let mut off = 0;
+                for f in &rt.fields {
+                    let fa = self.load_typed(a.val, off, &f.ty)?;
+                    let fb = self.load_typed(b.val, off, &f.ty)?;
+                    let fo = self.value_order(fa, fb, depth + 1)?;
+                    // The first field that differs decides.
+                    o = self.b.ins().select(o, o, fo);
+                    off += size(program, &f.ty, 1)?;
+                }
+                o
+            }
+            Base::List(_) | Base::Absent => {
+                return Err("compares with a set literal of computed elements of kind list".into());
+            }
+        };
+        if a.present.is_none() && b.present.is_none() {
+            return Ok(o);
+        }
+        // Absent orders first (`Value::Absent` is the first variant); two absents are equal.
+        let (pa, pb) = (self.presence(&a), self.presence(&b));
+        let both = self.b.ins().band(pa, pb);
+        let by_presence = self.b.ins().isub(pa, pb);
+        Ok(self.b.ins().select(both, o, by_presence))
     }
 
     /// The interpreter's error for arithmetic on an absent operand, when either may be absent.
@@ -4872,9 +5607,9 @@ impl<'p> Gen<'p, '_, '_> {
         let Base::List(t) = l.base else {
             return Err(format!("uses {what} on {}", l.base.kind()));
         };
-        if l.present.is_some() {
-            return Err(format!("uses {what} on a list that may be absent"));
-        }
+        // An absent list fails as in the interpreter (`not_a_list`); `==` never gets here
+        // with one (see `literal_eq`).
+        self.require_present(l, &format!("{what} needs a list or set, not absent"));
         let elem = self
             .list_tys
             .get(t as usize)
@@ -4998,6 +5733,24 @@ impl<'p> Gen<'p, '_, '_> {
         d: u32,
     ) -> Result<JV, String> {
         let l = self.expr(list, d)?;
+        if l.base == Base::List(EMPTY_LIST) {
+            // `[]` has no element type to compile the condition for, and the condition never
+            // runs: `any` is false, `all` true, `count` 0 (without one too, or failing).
+            if body.is_none() && q != Quantifier::Count {
+                return Err(format!("uses `{q:?}` without a condition"));
+            }
+            let val = self.c(i64::from(q == Quantifier::All));
+            let base = if q == Quantifier::Count {
+                Base::Int
+            } else {
+                Base::Bool
+            };
+            return Ok(JV {
+                base,
+                present: None,
+                val,
+            });
+        }
         let val = match body {
             None => {
                 if q != Quantifier::Count {
@@ -5237,15 +5990,58 @@ impl<'p> Gen<'p, '_, '_> {
         if which == Intrinsic::SwappedWithin {
             return self.swapped_within(&vs);
         }
-        if vs.iter().any(|v| v.present.is_some()) {
-            return Err(format!("passes {fname} a value that may be absent"));
-        }
         let bases: Vec<Base> = vs.iter().map(|v| v.base).collect();
+        // What each argument must be, in the words of the interpreter's errors (`intrinsics`).
+        let wants: &[&str] = match (which, bases.as_slice()) {
+            (Intrinsic::Hours | Intrinsic::Minutes | Intrinsic::Days, [Base::Int]) => &["an Int"],
+            (Intrinsic::LocalHour | Intrinsic::DayOfWeek, [Base::Time, Base::Tz]) => {
+                &["a Time", "a Tz"]
+            }
+            (Intrinsic::Consent, [Base::List(_), Base::Symbol, Base::Symbol]) => {
+                &["a list", "a symbol", "a symbol"]
+            }
+            (Intrinsic::ContactsWithin, [Base::List(_), Base::Duration]) => {
+                &["a list", "a Duration"]
+            }
+            (Intrinsic::ContactsOnWithin, [Base::List(_), Base::Symbol, Base::Duration]) => {
+                &["a list", "a symbol", "a Duration"]
+            }
+            _ => return Err(format!("uses the intrinsic {fname}")),
+        };
+        // An optional argument: the interpreter checks the arguments in order, after
+        // evaluating them all, and fails on the first absent one.
+        for (pos, (v, want)) in vs.iter_mut().zip(wants).enumerate() {
+            if v.present.is_some() {
+                let msg = format!("{fname}: argument {} is absent, not {want}", pos + 1);
+                self.require_present(v, &msg);
+                v.present = None;
+            }
+        }
         let int = |val| JV {
             base: Base::Int,
             present: None,
             val,
         };
+        if vs.first().is_some_and(|v| v.base == Base::List(EMPTY_LIST))
+            && matches!(
+                which,
+                Intrinsic::Consent | Intrinsic::ContactsWithin | Intrinsic::ContactsOnWithin
+            )
+        {
+            // An empty literal has no record type to read fields of, and needs none: the
+            // interpreter reads no element, so `consent` is false and the counts are 0.
+            let val = self.c(0);
+            let base = if which == Intrinsic::Consent {
+                Base::Bool
+            } else {
+                Base::Int
+            };
+            return Ok(JV {
+                base,
+                present: None,
+                val,
+            });
+        }
         Ok(match (which, bases.as_slice()) {
             (Intrinsic::Hours | Intrinsic::Minutes | Intrinsic::Days, [Base::Int]) => {
                 let unit = match which {
@@ -6152,6 +6948,770 @@ mod tests {
             fired += usize::from(expected.verdict == Verdict::Deny);
         }
         assert_eq!(fired, 4);
+    }
+
+    fn list(xs: Vec<Value>) -> Value {
+        Value::List(Arc::from(xs))
+    }
+
+    fn list_of(t: Type) -> Type {
+        Type::List(Box::new(t))
+    }
+
+    fn set_of(t: Type) -> Type {
+        Type::Set(Box::new(t))
+    }
+
+    fn opt(t: Type) -> Type {
+        Type::Optional(Box::new(t))
+    }
+
+    /// Every list of up to `n` elements drawn from `pool` (with repeats, in every order).
+    fn lists_from(pool: &[Value], n: usize) -> Vec<Value> {
+        let mut out = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..n {
+            let mut next = Vec::new();
+            for l in &last {
+                for v in pool {
+                    let mut l2: Vec<Value> = l.clone();
+                    l2.push(v.clone());
+                    next.push(l2);
+                }
+            }
+            out.extend(next.iter().cloned());
+            last = next;
+        }
+        out.into_iter().map(list).collect()
+    }
+
+    /// The lists of `lists_from` that are valid sets (no duplicates), in any order: a set
+    /// given to `decide` directly need not be sorted, and then the interpreter compares it in
+    /// its order.
+    fn sets_from(pool: &[Value], n: usize) -> Vec<Value> {
+        lists_from(pool, n)
+            .into_iter()
+            .filter(|l| {
+                let Value::List(xs) = l else { return false };
+                xs.iter().enumerate().all(|(i, x)| !xs[..i].contains(x))
+            })
+            .collect()
+    }
+
+    /// Runs `p` on every pair of `xs` × `ys` (the first two parameters) with both engines
+    /// (`run` requires them to agree); gives how many pairs made the rule fire.
+    fn pairs(p: &Program, xs: &[Value], ys: &[Value], rest: &[Value]) -> usize {
+        let jit = compile(p);
+        assert_eq!(jit.unsupported(0), None);
+        let mut hits = 0;
+        for x in xs {
+            for y in ys {
+                let mut args = vec![x.clone(), y.clone()];
+                args.extend(rest.iter().cloned());
+                let expected = interp::decide(p, 0, &args, 0, &NoSignals);
+                assert_eq!(jit.decide(0, &args, 0), Some(expected.clone()), "{args:?}");
+                hits += usize::from(expected.error.is_none() && expected.verdict == Verdict::Deny);
+            }
+        }
+        hits
+    }
+
+    #[test]
+    fn lists_of_the_input_compare_element_by_element() {
+        let ints = lists_from(&[Value::Int(1), Value::Int(2)], 3);
+        let ll = vec![list_of(Type::Int), list_of(Type::Int)];
+        let eq = program(ll.clone(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        // Each list equals only itself.
+        assert_eq!(pairs(&eq, &ints, &ints, &[]), ints.len());
+        let ne = program(ll, cmp(CmpOp::Ne, slot(0), slot(1)));
+        assert_eq!(
+            pairs(&ne, &ints, &ints, &[]),
+            ints.len() * ints.len() - ints.len()
+        );
+        // Decimals compare as numbers, whatever their scale.
+        let decs = lists_from(&[dec("1"), dec("1.0"), dec("2.50")], 2);
+        let dd = vec![list_of(Type::Decimal), set_of(Type::Decimal)];
+        let eq = program(dd, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let sets = sets_from(&[dec("1.00"), dec("2.5")], 2);
+        let hits = pairs(&eq, &decs, &sets, &[]);
+        assert!(hits > 4, "{hits}");
+        assert_eq!(
+            run(
+                &eq,
+                &[
+                    list(vec![dec("1"), dec("2.50")]),
+                    list(vec![dec("1.00"), dec("2.5")])
+                ]
+            ),
+            Ok(true)
+        );
+        // Money: amounts as numbers, currencies must match.
+        let mm = vec![list_of(Type::Money), list_of(Type::Money)];
+        let eq = program(mm, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let monies = lists_from(
+            &[money("1.0", "EUR"), money("1", "USD"), money("1.00", "EUR")],
+            2,
+        );
+        assert!(pairs(&eq, &monies, &monies, &[]) > monies.len());
+        // Texts of the input, equal to constants or not.
+        let tt = vec![list_of(Type::Text), list_of(Type::Text)];
+        let eq = program(tt, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let texts = lists_from(&[t("a"), t("é"), t("zz")], 2);
+        assert_eq!(pairs(&eq, &texts, &texts, &[]), texts.len());
+        // Two empty lists are equal whatever their element types; others are not.
+        let it = vec![list_of(Type::Int), list_of(Type::Text)];
+        let eq = program(it, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let texts = lists_from(&[t("a")], 2);
+        let ints = lists_from(&[Value::Int(1)], 2);
+        assert_eq!(pairs(&eq, &ints, &texts, &[]), 1);
+        // Lists of optionals: absent elements are equal to each other, whatever the types.
+        let oo = vec![list_of(opt(Type::Int)), list_of(opt(Type::Text))];
+        let eq = program(oo, cmp(CmpOp::Eq, slot(0), slot(1)));
+        let ints = lists_from(&[Value::Int(1), Value::Absent], 2);
+        let texts = lists_from(&[t("a"), Value::Absent], 2);
+        assert_eq!(pairs(&eq, &ints, &texts, &[]), 3);
+        // Lists of lists.
+        let nested = lists_from(&lists_from(&[Value::Int(1), Value::Int(2)], 1), 2);
+        let ll = vec![list_of(list_of(Type::Int)), list_of(list_of(Type::Int))];
+        let eq = program(ll, cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert_eq!(pairs(&eq, &nested, &nested, &[]), nested.len());
+    }
+
+    #[test]
+    fn records_holding_lists_compare_their_lists() {
+        let mut p = program(
+            vec![Type::Record(0), Type::Record(0)],
+            cmp(CmpOp::Eq, slot(0), slot(1)),
+        );
+        p.records = vec![crate::ir::RecordType {
+            name: "t.R".into(),
+            fields: vec![
+                crate::ir::Field {
+                    name: "tags".into(),
+                    ty: set_of(Type::Text),
+                    personal: false,
+                },
+                crate::ir::Field {
+                    name: "amounts".into(),
+                    ty: opt(list_of(Type::Decimal)),
+                    personal: false,
+                },
+            ],
+        }];
+        let r = |tags: Value, amounts: Value| Value::Record(0, Arc::from(vec![tags, amounts]));
+        let mut values = Vec::new();
+        for tags in sets_from(&[t("a"), t("b")], 2) {
+            for amounts in [
+                Value::Absent,
+                list(vec![]),
+                list(vec![dec("1.0")]),
+                list(vec![dec("1")]),
+            ] {
+                values.push(r(tags.clone(), amounts));
+            }
+        }
+        // Pairs equal: same tags, and amounts both absent, both empty or both one.
+        let tag_sets = sets_from(&[t("a"), t("b")], 2).len();
+        assert_eq!(pairs(&p, &values, &values, &[]), tag_sets * (1 + 1 + 4));
+        // `in` a list of records holding lists.
+        let mut member = p.clone();
+        member.policies[0].params[1].ty = list_of(Type::Record(0));
+        member.policies[0].rules[0].condition = Some(Expr::In(b(slot(0)), b(slot(1))));
+        let some = list(values[..5].to_vec());
+        for v in &values {
+            run(&member, &[v.clone(), some.clone()]).ok();
+        }
+    }
+
+    #[test]
+    fn set_literals_are_canonical_like_the_interpreters() {
+        // An input set given directly need not be sorted; the interpreter compares it in its
+        // order with the literal's sorted, unique elements.
+        let ints = sets_from(&[Value::Int(1), Value::Int(2), Value::Int(3)], 3);
+        let lit = |es: Vec<Expr>| Expr::Set(es);
+        let params = vec![set_of(Type::Int), Type::Int, Type::Int];
+        // Constants, with a duplicate.
+        let consts = program(
+            params.clone(),
+            cmp(
+                CmpOp::Eq,
+                slot(0),
+                lit(vec![k(Value::Int(2)), k(Value::Int(1)), k(Value::Int(2))]),
+            ),
+        );
+        assert_eq!(pairs(&consts, &ints, &[Value::Int(0)], &[Value::Int(0)]), 1);
+        // Computed elements, with duplicates among them, on either side.
+        for left in [false, true] {
+            let l = lit(vec![slot(1), k(Value::Int(2)), slot(2)]);
+            let cond = if left {
+                cmp(CmpOp::Eq, l, slot(0))
+            } else {
+                cmp(CmpOp::Eq, slot(0), l)
+            };
+            let p = program(params.clone(), cond);
+            let mut hits = 0;
+            for x in 0..4 {
+                for y in 0..4 {
+                    hits += pairs(&p, &ints, &[Value::Int(x)], &[Value::Int(y)]);
+                }
+            }
+            // Sorted sets only, one per (x, y) in 1..=3 (0 is in no set of the pool): {x, 2, y}
+            // sorted and without duplicates.
+            assert_eq!(hits, 9);
+            assert_eq!(
+                run(
+                    &p,
+                    &[
+                        list(vec![Value::Int(1), Value::Int(2)]),
+                        Value::Int(1),
+                        Value::Int(1)
+                    ]
+                ),
+                Ok(true)
+            );
+            assert_eq!(
+                run(
+                    &p,
+                    &[
+                        list(vec![Value::Int(2), Value::Int(1)]),
+                        Value::Int(1),
+                        Value::Int(1)
+                    ]
+                ),
+                Ok(false)
+            );
+        }
+        // Texts and decimals: ordered by text, and by number (a scale does not matter).
+        let tp = vec![set_of(Type::Text), Type::Text];
+        let p = program(tp, cmp(CmpOp::Eq, slot(0), lit(vec![slot(1), k(t("m"))])));
+        let texts = sets_from(&[t("a"), t("m"), t("é")], 2);
+        assert!(pairs(&p, &texts, &[t("a"), t("é"), t("m"), t("z")], &[]) >= 3);
+        let dp = vec![set_of(Type::Decimal), Type::Decimal];
+        let p = program(
+            dp,
+            cmp(CmpOp::Eq, slot(0), lit(vec![slot(1), k(dec("2.0"))])),
+        );
+        let decs = sets_from(&[dec("1"), dec("2"), dec("-1.50")], 2);
+        assert!(pairs(&p, &decs, &[dec("1.0"), dec("2.00"), dec("-1.5")], &[]) >= 3);
+        // Money: by amount, then currency.
+        let mp = vec![set_of(Type::Money), Type::Money];
+        let p = program(
+            mp,
+            cmp(CmpOp::Eq, slot(0), lit(vec![slot(1), k(money("1", "EUR"))])),
+        );
+        let ms = sets_from(
+            &[money("1", "USD"), money("1.0", "EUR"), money("0.5", "EUR")],
+            2,
+        );
+        assert!(
+            pairs(
+                &p,
+                &ms,
+                &[money("1", "USD"), money("1.00", "EUR"), money("0.5", "EUR")],
+                &[]
+            ) >= 3
+        );
+        // A list (not a set) of the input against a set literal: the same rule.
+        let lp = vec![list_of(Type::Int), Type::Int];
+        let p = program(
+            lp,
+            cmp(CmpOp::Eq, slot(0), lit(vec![slot(1), k(Value::Int(2))])),
+        );
+        let ls = lists_from(&[Value::Int(1), Value::Int(2)], 3);
+        assert_eq!(pairs(&p, &ls, &[Value::Int(1), Value::Int(2)], &[]), 2);
+        // An element that fails fails the comparison, whatever the list.
+        let fp = vec![set_of(Type::Int), Type::Int];
+        let p = program(
+            fp,
+            cmp(
+                CmpOp::Eq,
+                slot(0),
+                lit(vec![arith(ArithOp::Add, slot(1), k(Value::Int(1)))]),
+            ),
+        );
+        assert!(run(&p, &[list(vec![]), Value::Int(i64::MAX)]).is_err());
+        assert_eq!(
+            run(&p, &[list(vec![Value::Int(3)]), Value::Int(2)]),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn optional_lists_fail_or_compare_like_the_interpreter() {
+        let ol = vec![opt(list_of(Type::Int)), opt(set_of(Type::Int))];
+        let lists = {
+            let mut v = lists_from(&[Value::Int(1), Value::Int(2)], 2);
+            v.push(Value::Absent);
+            v
+        };
+        let sets = {
+            let mut v = sets_from(&[Value::Int(1), Value::Int(2)], 2);
+            v.push(Value::Absent);
+            v
+        };
+        // `==` never fails: absent equals absent only.
+        let eq = program(ol.clone(), cmp(CmpOp::Eq, slot(0), slot(1)));
+        assert!(pairs(&eq, &lists, &sets, &[]) > 1);
+        assert_eq!(run(&eq, &[Value::Absent, Value::Absent]), Ok(true));
+        assert_eq!(run(&eq, &[Value::Absent, list(vec![])]), Ok(false));
+        let lit = program(
+            ol.clone(),
+            cmp(CmpOp::Eq, slot(0), Expr::List(vec![k(Value::Int(1))])),
+        );
+        assert_eq!(pairs(&lit, &lists, &sets, &[]), sets.len());
+        // `in`, quantifiers and `count` fail on an absent list.
+        let member = program(ol.clone(), Expr::In(b(k(Value::Int(1))), b(slot(0))));
+        pairs(&member, &lists, &sets, &[]);
+        assert!(run(&member, &[Value::Absent, Value::Absent]).is_err());
+        let any = program(
+            ol.clone(),
+            Expr::Quantify {
+                quantifier: Quantifier::Any,
+                list: b(slot(1)),
+                slot: 2,
+                body: Some(b(cmp(CmpOp::Gt, slot(2), k(Value::Int(1))))),
+            },
+        );
+        let mut any = any;
+        any.policies[0].slots = 3;
+        pairs(&any, &lists, &sets, &[]);
+        let count = program(
+            ol.clone(),
+            cmp(
+                CmpOp::Gt,
+                Expr::Quantify {
+                    quantifier: Quantifier::Count,
+                    list: b(slot(0)),
+                    slot: 0,
+                    body: None,
+                },
+                k(Value::Int(0)),
+            ),
+        );
+        pairs(&count, &lists, &sets, &[]);
+        // A default makes it a list again.
+        let dflt = program(
+            ol.clone(),
+            Expr::In(
+                b(k(Value::Int(2))),
+                b(Expr::Default(b(slot(0)), b(slot(1)))),
+            ),
+        );
+        assert!(pairs(&dflt, &lists, &sets, &[]) > 0);
+        // Constant lists (as the IR may hold them): compared as they are, and as defaults.
+        let two = || k(list(vec![Value::Int(2), Value::Int(1)]));
+        for cond in [
+            cmp(CmpOp::Eq, slot(0), two()),
+            cmp(CmpOp::Ne, two(), slot(1)),
+            cmp(CmpOp::Eq, Expr::Default(b(slot(0)), b(two())), slot(1)),
+            cmp(CmpOp::Eq, k(Value::Int(2)), two()),
+            cmp(CmpOp::Eq, k(Value::Absent), k(list(vec![]))),
+        ] {
+            pairs(&program(ol.clone(), cond), &lists, &sets, &[]);
+        }
+        // `??` a list or set literal of constants: a list value of the input's layout.
+        let ol = vec![opt(list_of(Type::Int)), opt(set_of(Type::Text)), Type::Int];
+        let lists = {
+            let mut v = lists_from(&[Value::Int(1), Value::Int(2)], 2);
+            v.push(Value::Absent);
+            v
+        };
+        let sets = {
+            let mut v = sets_from(&[t("a"), t("b")], 2);
+            v.push(Value::Absent);
+            v
+        };
+        let ints = |xs: &[i64]| Expr::List(xs.iter().map(|&n| k(Value::Int(n))).collect());
+        let texts = |xs: &[&str]| Expr::Set(xs.iter().map(|&x| k(t(x))).collect());
+        let dflt = |e: Expr| Expr::Default(b(slot(0)), b(e));
+        let dflt_set = |e: Expr| Expr::Default(b(slot(1)), b(e));
+        let count = |l: Expr| Expr::Quantify {
+            quantifier: Quantifier::Count,
+            list: b(l),
+            slot: 3,
+            body: Some(b(cmp(CmpOp::Ge, slot(3), k(Value::Int(2))))),
+        };
+        for cond in [
+            Expr::In(b(slot(2)), b(dflt(ints(&[])))),
+            Expr::In(b(slot(2)), b(dflt(ints(&[2, 1, 2])))),
+            cmp(CmpOp::Eq, dflt(ints(&[1, 2])), ints(&[1, 2])),
+            cmp(CmpOp::Eq, count(dflt(ints(&[3, 2, 1]))), slot(2)),
+            cmp(
+                CmpOp::Eq,
+                dflt_set(texts(&["b", "a", "b"])),
+                texts(&["a", "b"]),
+            ),
+            cmp(
+                CmpOp::Eq,
+                dflt_set(texts(&[])),
+                Expr::Default(b(slot(1)), b(texts(&["a"]))),
+            ),
+            Expr::In(b(k(t("b"))), b(dflt_set(texts(&["b", "c"])))),
+        ] {
+            let mut p = program(ol.clone(), cond);
+            p.policies[0].slots = 4;
+            for n in 0..3 {
+                pairs(&p, &lists, &sets, &[Value::Int(n)]);
+            }
+        }
+    }
+
+    #[test]
+    fn optional_intrinsic_arguments_fail_like_the_interpreter() {
+        let p = program(
+            vec![opt(Type::Int), opt(Type::Time), opt(Type::Tz)],
+            Expr::Or(
+                b(cmp(
+                    CmpOp::Gt,
+                    Expr::Intrinsic(Intrinsic::Hours, vec![slot(0)]),
+                    k(Value::Duration(3_600_000)),
+                )),
+                b(cmp(
+                    CmpOp::Eq,
+                    Expr::Intrinsic(Intrinsic::LocalHour, vec![slot(1), slot(2)]),
+                    k(Value::Int(1)),
+                )),
+            ),
+        );
+        let tz = Value::Tz(Arc::from("Europe/Paris"));
+        for n in [
+            Value::Absent,
+            Value::Int(1),
+            Value::Int(2),
+            Value::Int(i64::MAX),
+        ] {
+            for time in [Value::Absent, Value::Time(0)] {
+                for z in [Value::Absent, tz.clone()] {
+                    let r = run(&p, &[n.clone(), time.clone(), z]);
+                    if n == Value::Absent {
+                        assert_eq!(
+                            r,
+                            Err("rule t.p#1: hours: argument 1 is absent, not an Int".to_string())
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            run(&p, &[Value::Int(0), Value::Time(0), Value::Absent]),
+            Err("rule t.p#1: local_hour: argument 2 is absent, not a Tz".to_string())
+        );
+    }
+
+    #[test]
+    fn many_concatenation_results_are_found_by_content() {
+        // Per element: `x + "!"` (new or repeated) and `y + "!"` (repeated every time after
+        // the first), so the index of results grows, finds repeats, and is reused across runs.
+        let concat = |x, y| arith(ArithOp::Add, x, y);
+        let mut p = program(
+            vec![list_of(Type::Text), Type::Text],
+            cmp(
+                CmpOp::Ge,
+                Expr::Quantify {
+                    quantifier: Quantifier::Count,
+                    list: b(slot(0)),
+                    slot: 2,
+                    body: Some(b(cmp(
+                        CmpOp::Eq,
+                        concat(slot(2), k(t("!"))),
+                        concat(slot(1), k(t("!"))),
+                    ))),
+                },
+                k(Value::Int(3)),
+            ),
+        );
+        p.policies[0].slots = 3;
+        let jit = compile(&p);
+        assert_eq!(jit.unsupported(0), None);
+        let mut out = jit.output(0);
+        let words: Vec<String> = (0..300).map(|i| format!("w{}", i % 97)).collect();
+        for round in 0..3 {
+            for n in [0, 1, 5, 40, 300] {
+                let xs = list(words[..n].iter().map(|w| t(w)).collect());
+                for y in ["w1", "w96", "none", "w3!"] {
+                    let args = [xs.clone(), t(y)];
+                    let input = jit.bind(0, &args).expect("binds");
+                    jit.run(&input, 0, &mut out).expect("runs");
+                    let expected = interp::decide(&p, 0, &args, 0, &NoSignals);
+                    assert_eq!(jit.decision(&input, &out), expected, "{round} {n} {y}");
+                    // one result per distinct text: 97 words with "!", and `y + "!"`
+                    assert!(out.texts.ends.len() <= 98, "{}", out.texts.ends.len());
+                }
+            }
+        }
+        // The generation wraps around: the old slots must not look current.
+        out.texts.generation = u32::MAX;
+        let args = [list(words[..40].iter().map(|w| t(w)).collect()), t("w7")];
+        let input = jit.bind(0, &args).expect("binds");
+        jit.run(&input, 0, &mut out).expect("runs");
+        let expected = interp::decide(&p, 0, &args, 0, &NoSignals);
+        assert_eq!(jit.decision(&input, &out), expected);
+        assert_eq!(out.texts.generation, 1);
+        let caps = (out.texts.buf.capacity(), out.texts.index.capacity());
+        let xs = list(words.iter().map(|w| t(w)).collect());
+        let input = jit.bind(0, &[xs, t("w5")]).expect("binds");
+        jit.run(&input, 0, &mut out).expect("runs");
+        assert_eq!(
+            (out.texts.buf.capacity(), out.texts.index.capacity()),
+            caps,
+            "the steady state allocates nothing"
+        );
+    }
+
+    #[test]
+    fn list_literals_are_values() {
+        let q = |quantifier, list: Expr, body: Option<Expr>| Expr::Quantify {
+            quantifier,
+            list: b(list),
+            slot: 9,
+            body: body.map(b),
+        };
+        let int = |n: i64| k(Value::Int(n));
+        let ints = [Value::Absent, Value::Int(1), Value::Int(3)];
+        // Optional elements, absent ones included, in quantifiers and comparisons.
+        let params = vec![opt(Type::Int), opt(Type::Int)];
+        let gt2 = cmp(CmpOp::Gt, slot(9), int(2));
+        for cond in [
+            q(
+                Quantifier::Any,
+                Expr::List(vec![slot(0), slot(1), int(0)]),
+                Some(cmp(CmpOp::Eq, slot(9), int(3))),
+            ),
+            q(
+                Quantifier::All,
+                Expr::List(vec![slot(0), int(3)]),
+                Some(Expr::IsPresent(b(slot(9)))),
+            ),
+            cmp(
+                CmpOp::Eq,
+                q(
+                    Quantifier::Count,
+                    Expr::List(vec![slot(0), slot(0), slot(1)]),
+                    None,
+                ),
+                int(3),
+            ),
+            cmp(
+                CmpOp::Eq,
+                Expr::List(vec![slot(0), slot(1)]),
+                Expr::List(vec![slot(1), slot(0)]),
+            ),
+            cmp(
+                CmpOp::Ne,
+                Expr::List(vec![slot(0)]),
+                Expr::Set(vec![int(1)]),
+            ),
+            q(
+                Quantifier::Any,
+                Expr::Set(vec![int(3), int(1), int(3)]),
+                Some(gt2.clone()),
+            ),
+            q(
+                Quantifier::Any,
+                k(list(vec![Value::Int(1), Value::Int(5)])),
+                Some(gt2.clone()),
+            ),
+            q(Quantifier::All, Expr::List(vec![]), Some(gt2.clone())),
+            Expr::In(
+                b(slot(0)),
+                b(Expr::If(
+                    b(Expr::IsPresent(b(slot(1)))),
+                    // (Both lists of Int: lists of different element types do not join.)
+                    b(Expr::List(vec![
+                        Expr::Default(b(slot(1)), b(int(0))),
+                        int(1),
+                    ])),
+                    b(Expr::List(vec![int(3)])),
+                )),
+            ),
+        ] {
+            let mut p = program(params.clone(), cond);
+            p.policies[0].slots = 10;
+            pairs(&p, &ints, &ints, &[]);
+        }
+        // Decimals, money and records are copied from where they are, only when present.
+        let decs = [Value::Absent, dec("1.0"), dec("2")];
+        let dp = vec![opt(Type::Decimal), list_of(opt(Type::Decimal))];
+        let dl = lists_from(&[dec("1"), dec("2.00"), Value::Absent], 2);
+        let p = program(
+            dp.clone(),
+            cmp(CmpOp::Eq, slot(1), Expr::List(vec![slot(0), k(dec("2"))])),
+        );
+        assert!(pairs(&p, &decs, &dl, &[]) >= 2);
+        let p = program(
+            dp,
+            cmp(
+                CmpOp::Eq,
+                slot(1),
+                Expr::List(vec![Expr::If(
+                    b(Expr::IsPresent(b(slot(0)))),
+                    b(slot(0)),
+                    b(k(Value::Absent)),
+                )]),
+            ),
+        );
+        pairs(&p, &decs, &dl, &[]);
+        let mut rp = program(
+            vec![opt(Type::Record(0)), list_of(Type::Record(0))],
+            cmp(CmpOp::Eq, Expr::List(vec![slot(0), slot(0)]), slot(1)),
+        );
+        rp.records = vec![crate::ir::RecordType {
+            name: "t.R".into(),
+            fields: vec![
+                crate::ir::Field {
+                    name: "m".into(),
+                    ty: Type::Money,
+                    personal: false,
+                },
+                crate::ir::Field {
+                    name: "tags".into(),
+                    ty: set_of(Type::Text),
+                    personal: false,
+                },
+            ],
+        }];
+        let r = |m: &str, tags: Vec<&str>| {
+            Value::Record(
+                0,
+                Arc::from(vec![
+                    money(m, "EUR"),
+                    list(tags.into_iter().map(t).collect()),
+                ]),
+            )
+        };
+        let rs = [
+            Value::Absent,
+            r("1", vec!["a"]),
+            r("1.0", vec!["a"]),
+            r("1", vec![]),
+        ];
+        let rls = lists_from(&rs[1..], 2);
+        assert!(pairs(&rp, &rs, &rls, &[]) >= 4);
+        // An empty literal joins a list of any type, and holds no record for an intrinsic.
+        let ep = vec![Type::Bool, list_of(Type::Text)];
+        let window = || k(Value::Duration(1000));
+        for cond in [
+            cmp(
+                CmpOp::Eq,
+                Expr::Intrinsic(
+                    Intrinsic::ContactsWithin,
+                    vec![Expr::List(vec![]), window()],
+                ),
+                k(Value::Int(0)),
+            ),
+            Expr::In(
+                b(k(t("a"))),
+                b(Expr::If(b(slot(0)), b(Expr::List(vec![])), b(slot(1)))),
+            ),
+            cmp(
+                CmpOp::Eq,
+                Expr::If(b(slot(0)), b(slot(1)), b(k(list(vec![])))),
+                Expr::List(vec![]),
+            ),
+        ] {
+            let texts = lists_from(&[t("a"), t("b")], 2);
+            pairs(
+                &program(ep.clone(), cond),
+                &[Value::Bool(false), Value::Bool(true)],
+                &texts,
+                &[],
+            );
+        }
+        // Set literals of computed elements as values: sorted, without repeats (the first of
+        // equal elements kept), optional elements first when absent.
+        let q9 = |quantifier, list: Expr, body: Option<Expr>| {
+            let mut e = q(quantifier, list, body);
+            if let Expr::Quantify { slot, .. } = &mut e {
+                *slot = 9;
+            }
+            e
+        };
+        let params = vec![opt(Type::Int), opt(Type::Int)];
+        for cond in [
+            cmp(
+                CmpOp::Eq,
+                q9(
+                    Quantifier::Count,
+                    Expr::Set(vec![slot(0), slot(1), slot(0), int(1)]),
+                    None,
+                ),
+                int(2),
+            ),
+            cmp(
+                CmpOp::Eq,
+                Expr::List(vec![int(1), slot(0)]),
+                Expr::Set(vec![slot(1), slot(0), int(1)]),
+            ),
+            cmp(
+                CmpOp::Eq,
+                Expr::Set(vec![slot(0), slot(1)]),
+                Expr::Set(vec![slot(1), slot(0), slot(1)]),
+            ),
+            Expr::In(
+                b(k(Value::Int(3))),
+                b(Expr::Default(
+                    b(k(Value::Absent)),
+                    b(Expr::Set(vec![slot(1), slot(0)])),
+                )),
+            ),
+        ] {
+            let mut p = program(params.clone(), cond);
+            p.policies[0].slots = 10;
+            pairs(&p, &ints, &ints, &[]);
+        }
+        let decs = [Value::Absent, dec("1.0"), dec("1"), dec("-2.5")];
+        let dls = lists_from(&[Value::Absent, dec("1"), dec("-2.50")], 3);
+        let p = program(
+            vec![opt(Type::Decimal), opt(Type::Decimal)],
+            cmp(
+                CmpOp::Eq,
+                Expr::List(vec![slot(1)]),
+                Expr::Set(vec![slot(0), k(dec("1.00")), slot(0)]),
+            ),
+        );
+        assert!(pairs(&p, &decs, &decs, &[]) >= 2);
+        let p = program(
+            vec![
+                opt(Type::Decimal),
+                opt(Type::Decimal),
+                list_of(opt(Type::Decimal)),
+            ],
+            cmp(
+                CmpOp::Eq,
+                slot(2),
+                Expr::Set(vec![slot(0), k(dec("1.00")), slot(1)]),
+            ),
+        );
+        for l in &dls {
+            pairs(&p, &decs, &decs, std::slice::from_ref(l));
+        }
+        let tp = vec![Type::Text, Type::Text, list_of(Type::Text)];
+        let p = program(
+            tp,
+            cmp(
+                CmpOp::Eq,
+                Expr::Set(vec![slot(1), k(t("m")), slot(0)]),
+                slot(2),
+            ),
+        );
+        let tls = lists_from(&[t("a"), t("m"), t("é")], 3);
+        let words = [t("a"), t("m"), t("é")];
+        for l in &tls {
+            pairs(&p, &words, &words, std::slice::from_ref(l));
+        }
+        // A list of lists of the input.
+        let lp = vec![list_of(Type::Int), list_of(list_of(Type::Int))];
+        let p = program(
+            lp,
+            cmp(
+                CmpOp::Eq,
+                Expr::List(vec![slot(0), k(list(vec![Value::Int(1)]))]),
+                slot(1),
+            ),
+        );
+        let il = lists_from(&[Value::Int(1), Value::Int(2)], 1);
+        let ill = lists_from(&il, 2);
+        assert!(pairs(&p, &il, &ill, &[]) >= 3);
     }
 }
 

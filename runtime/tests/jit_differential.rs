@@ -1359,9 +1359,11 @@ fn unsupported_policies_fall_back() {
             vec![(
                 Verdict::Deny,
                 "any",
+                // A list of elements of two kinds (ill-typed; list literals of one kind are
+                // compiled).
                 Some(Expr::Quantify {
                     quantifier: Quantifier::Any,
-                    list: b(Expr::List(vec![int(1), slot(0)])),
+                    list: b(Expr::List(vec![Expr::Const(Value::text("one")), slot(0)])),
                     slot: 1,
                     body: Some(b(cmp(CmpOp::Eq, slot(1), int(3)))),
                 }),
