@@ -7724,8 +7724,8 @@ mod signal_tests {
 
     use super::*;
     use crate::interp::FixedSignals;
-    use crate::ir::build::{b, cmp, slot};
-    use crate::ir::{DecisionDef, EnumType, Field as RField, Param, Policy, Proposal};
+    use crate::ir::build::{self, b, cmp, rule, slot};
+    use crate::ir::{DecisionDef, EnumType, Field as RField, Param, Proposal};
     use crate::ir::{RecordType, Rule, SignalDecl, SourceRef};
 
     const HOUR: i64 = 3_600_000;
@@ -7814,42 +7814,18 @@ mod signal_tests {
         ]
     }
 
-    fn rule(n: usize, verdict: Verdict, reason: &str, condition: Option<Expr>) -> Rule {
-        Rule {
-            id: format!("t.p#{n}"),
-            verdict,
-            reason: Some(reason.into()),
-            condition,
-            review: None,
-            source: SourceRef::default(),
-        }
-    }
-
     /// One policy over `params` (and the decision time in the next slot) with `rules`.
     fn program(params: Vec<Type>, rules: Vec<Rule>) -> Program {
         let (records, enums) = types();
         let n = params.len() as u32;
+        let mut p = build::program(params, rules);
+        p.policies[0].slots = n + 1;
+        p.policies[0].now_slot = Some(n);
         Program {
             records,
             enums,
             signals: signals(),
-            policies: vec![Policy {
-                name: "p".into(),
-                qualified: "t.p".into(),
-                action: "t.act".into(),
-                slots: n + 1,
-                params: params
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, ty)| Param {
-                        name: format!("a{i}"),
-                        ty,
-                    })
-                    .collect(),
-                now_slot: Some(n),
-                rules,
-            }],
-            ..Program::default()
+            ..p
         }
     }
 

@@ -788,28 +788,29 @@ fn engine_inputs() -> Vec<String> {
     inputs
 }
 
-#[test]
-fn the_jit_and_the_interpreter_give_the_same_decisions_and_records() {
-    let (jit_dir, interp_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let jit = Runtime::with_log(ProofLog::open(jit_dir.path(), config()).unwrap());
-    let interp = Runtime::with_log(ProofLog::open(interp_dir.path(), config()).unwrap());
+/// Two runtimes logging into `jit_dir` and `interp_dir`, the ACME module of both engines
+/// loaded into each, one deciding on the JIT (required to compile `policy`) and the other on
+/// the interpreter only.
+fn two_runtimes(jit_dir: &Path, interp_dir: &Path, policy: &str) -> (Runtime, Runtime) {
+    let jit = Runtime::with_log(ProofLog::open(jit_dir, config()).unwrap());
+    let interp = Runtime::with_log(ProofLog::open(interp_dir, config()).unwrap());
     interp.set_jit(false);
     jit.load_bytes("acme", &two_engine_module(3), None).unwrap();
     interp
         .load_bytes("acme", &two_engine_module(3), None)
         .unwrap();
-    let set = jit.modules();
-    let (m, index) = set.policy("plain").unwrap();
-    assert_eq!(
-        m.engine(index),
-        Engine::Jit,
-        "{:?}",
-        m.jit_unsupported(index)
-    );
-    let set = interp.modules();
-    let (m, index) = set.policy("plain").unwrap();
-    assert_eq!(m.engine(index), Engine::Interpreter);
+    for (rt, engine) in [(&jit, Engine::Jit), (&interp, Engine::Interpreter)] {
+        let set = rt.modules();
+        let (m, index) = set.policy(policy).unwrap();
+        assert_eq!(m.engine(index), engine, "{:?}", m.jit_unsupported(index));
+    }
+    (jit, interp)
+}
 
+#[test]
+fn the_jit_and_the_interpreter_give_the_same_decisions_and_records() {
+    let (jit_dir, interp_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (jit, interp) = two_runtimes(jit_dir.path(), interp_dir.path(), "plain");
     let inputs = engine_inputs();
     let mut verdicts = Vec::new();
     for (i, text) in inputs.iter().enumerate() {
@@ -863,22 +864,7 @@ fn the_jit_and_the_interpreter_give_the_same_decisions_and_records() {
 #[test]
 fn a_policy_reading_a_signal_is_decided_by_the_jit_with_the_interpreters_record() {
     let (jit_dir, interp_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let jit = Runtime::with_log(ProofLog::open(jit_dir.path(), config()).unwrap());
-    let interp = Runtime::with_log(ProofLog::open(interp_dir.path(), config()).unwrap());
-    interp.set_jit(false);
-    jit.load_bytes("acme", &two_engine_module(3), None).unwrap();
-    interp
-        .load_bytes("acme", &two_engine_module(3), None)
-        .unwrap();
-    let set = jit.modules();
-    let (m, index) = set.policy("contact").unwrap();
-    assert_eq!(
-        m.engine(index),
-        Engine::Jit,
-        "{:?}",
-        m.jit_unsupported(index)
-    );
-    drop(set);
+    let (jit, interp) = two_runtimes(jit_dir.path(), interp_dir.path(), "contact");
     let mut inputs = engine_inputs();
     // The signal true, false, absent (null, and not given at all).
     inputs.push(input("t", 0, "sms", Some(true)));
