@@ -130,6 +130,8 @@ struct FieldPlan {
     quoted: Box<[u8]>,
     node: u32,
     offset: usize,
+    /// `1 << i` for field `i`: its bit in the set of fields read.
+    bit: u128,
 }
 
 /// What a policy's input looks like, derived once from its parameter types.
@@ -152,6 +154,9 @@ struct Plan {
     symbols: [Names; 3],
     /// Per enum of the program, variant name to index.
     enums: Vec<Names>,
+    /// No list is reachable from a list's element and there is no set: the direct scanner
+    /// then writes every word in its final place (see [`Scratch::direct`]).
+    direct: bool,
 }
 
 /// Names to numbers: an open-addressing table over a key that costs two loads (the first
@@ -390,6 +395,7 @@ impl PlanBuilder<'_> {
                 quoted: [b"\"", name.as_bytes(), b"\""].concat().into(),
                 node: self.node(ty, depth)?,
                 offset,
+                bit: 1 << i,
             });
             offset += size(self.program, ty, depth)?;
         }
@@ -408,6 +414,44 @@ impl PlanBuilder<'_> {
             required,
         })
     }
+}
+
+/// Whether no list is reachable from a list's element and no node is a set (or left to the
+/// reference path), so that a reader that meets the lists in the order of their headers can
+/// append their elements after the fixed part as it reads them.
+fn flat(nodes: &[Node], records: &[RecordPlan]) -> bool {
+    // Whether `node` holds a list, memoised per node (the builder rejects recursive records,
+    // so the nodes form no cycle).
+    fn holds_list(
+        nodes: &[Node],
+        records: &[RecordPlan],
+        memo: &mut [Option<bool>],
+        node: u32,
+    ) -> bool {
+        if let Some(Some(known)) = memo.get(node as usize) {
+            return *known;
+        }
+        let holds = match nodes.get(node as usize) {
+            Some(Node::List { .. }) | None => true,
+            Some(Node::Optional(inner)) => holds_list(nodes, records, memo, *inner),
+            Some(Node::Record(r)) => records.get(*r as usize).is_none_or(|rec| {
+                rec.fields
+                    .iter()
+                    .any(|f| holds_list(nodes, records, memo, f.node))
+            }),
+            Some(_) => false,
+        };
+        if let Some(m) = memo.get_mut(node as usize) {
+            *m = Some(holds);
+        }
+        holds
+    }
+    let mut memo = vec![None; nodes.len()];
+    nodes.iter().all(|n| match n {
+        Node::List { elem, set, .. } => !*set && !holds_list(nodes, records, &mut memo, *elem),
+        Node::Other => false,
+        _ => true,
+    })
 }
 
 impl Plan {
@@ -466,7 +510,9 @@ impl Plan {
                 m
             })
             .collect();
+        let direct = flat(&b.nodes, &b.records);
         Ok(Plan {
+            direct,
             module: module.id,
             policy,
             input_words: c.input_words,
@@ -541,6 +587,17 @@ struct Scratch {
     canon: Vec<u32>,
     order: Vec<usize>,
     set: Vec<(i64, u32)>,
+    /// Direct mode (the scanner on a [`Plan::direct`] plan): a word goes straight to word
+    /// `seg + at` of `out` (a "segment" is the position of its first word), which becomes the
+    /// input's words, and only the words that need renumbering are noted.
+    direct: bool,
+    out: Vec<i64>,
+    /// Direct mode: the words holding a string that is no constant (position, provisional
+    /// index), and those holding a zone (position, index into `zones`), in text order.
+    unknown_at: Vec<(usize, u32)>,
+    zone_at: Vec<(usize, u32)>,
+    /// Direct mode: the header of the last list read (lists must come in layout order).
+    last_list: Option<usize>,
 }
 
 /// Reads JSON text into a compiled policy's input layout ([`Bound`]); see the module
@@ -677,13 +734,24 @@ impl JsonReader {
         self.scanned = self.scan && {
             s.used = 0;
             s.nstrings = 0;
-            let root = s.new_segment(usize::MAX, 0, plan.input_words);
+            s.direct = plan.direct;
+            let root = if s.direct {
+                s.out.clear();
+                s.out.resize(plan.input_words, 0);
+                s.unknown_at.clear();
+                s.zone_at.clear();
+                s.last_list = None;
+                0
+            } else {
+                s.new_segment(usize::MAX, 0, plan.input_words)
+            };
             let mut cx = Cx { plan, s, now: None };
             let read = scan::read(&mut cx, json, root).is_some();
             now = cx.now;
             read
         };
         if !self.scanned {
+            s.direct = false;
             s.used = 0;
             s.nstrings = 0;
             let root = s.new_segment(usize::MAX, 0, plan.input_words);
@@ -698,8 +766,48 @@ impl JsonReader {
             de.end().ok()?;
             now = cx.now;
         }
-        self.place(module, into)?;
+        if self.scratch.direct {
+            self.place_direct(module, into)?;
+        } else {
+            self.place(module, into)?;
+        }
         Some(now)
+    }
+
+    /// [`JsonReader::place`] after the direct scanner: the words are in place already; the
+    /// strings that are no constant are numbered in the order the layout meets them, and the
+    /// zones listed in that order.
+    fn place_direct(&mut self, module: &JitModule, into: &mut Bound) -> Option<()> {
+        let plan = &*self.plan;
+        let s = &mut self.scratch;
+        into.module = plan.module;
+        into.policy = plan.policy;
+        into.decision = false;
+        into.zones.clear();
+        // Text order is layout order unless keys came out of order: then sort (few entries).
+        s.unknown_at.sort_unstable_by_key(|&(pos, _)| pos);
+        s.zone_at.sort_unstable_by_key(|&(pos, _)| pos);
+        let base = module.strings.len() as i64;
+        s.canon.clear();
+        s.canon.resize(s.nstrings, u32::MAX);
+        s.order.clear();
+        for &(pos, k) in &s.unknown_at {
+            let c = s.canon.get_mut(k as usize)?;
+            if *c == u32::MAX {
+                *c = s.order.len() as u32;
+                s.order.push(k as usize);
+            }
+            *s.out.get_mut(pos)? = base + i64::from(*c);
+        }
+        for &(pos, z) in &s.zone_at {
+            let w = *s.out.get(pos)?;
+            if !into.zones.iter().any(|(id, _)| *id == w) {
+                let zone = s.zones.get(z as usize)?.zone.clone();
+                into.zones.push((w, Some(zone)));
+            }
+        }
+        std::mem::swap(&mut s.out, &mut into.words);
+        s.unknown(into, base)
     }
 
     /// Lays the segments out as [`JitModule::bind_into`] does (the fixed part, then each list's
@@ -760,9 +868,16 @@ impl JsonReader {
                 into.zones.push((*w, Some(zone)));
             }
         }
-        into.unknown.truncate(s.order.len());
-        for (i, &k) in s.order.iter().enumerate() {
-            let text = s.strings.get(k)?;
+        s.unknown(into, base)
+    }
+}
+
+impl Scratch {
+    /// The strings that are no constant, in the order of `self.order`, into `into`.
+    fn unknown(&self, into: &mut Bound, base: i64) -> Option<()> {
+        into.unknown.truncate(self.order.len());
+        for (i, &k) in self.order.iter().enumerate() {
+            let text = self.strings.get(k)?;
             match into.unknown.get_mut(i) {
                 Some(u) => {
                     u.clear();
@@ -774,9 +889,7 @@ impl JsonReader {
         into.unknown_base = base;
         Some(())
     }
-}
 
-impl Scratch {
     /// A zeroed segment of `words` words whose header is word `offset` of segment `parent`.
     fn new_segment(&mut self, parent: usize, offset: usize, words: usize) -> usize {
         if self.used == self.segments.len() {
@@ -795,9 +908,30 @@ impl Scratch {
 
     #[inline]
     fn put(&mut self, seg: usize, at: usize, word: i64, tag: u32) -> Option<()> {
+        if self.direct {
+            let pos = seg + at;
+            *self.out.get_mut(pos)? = word;
+            if tag != 0 {
+                self.note(pos, word, tag)?;
+            }
+            return Some(());
+        }
         let s = self.segments.get_mut(seg)?;
         *s.words.get_mut(at)? = word;
         *s.tags.get_mut(at)? = tag;
+        Some(())
+    }
+
+    /// Direct mode: notes a word that [`JsonReader::place_direct`] renumbers or reads a zone
+    /// from.
+    #[inline(never)]
+    fn note(&mut self, pos: usize, word: i64, tag: u32) -> Option<()> {
+        if tag & TAG_UNKNOWN != 0 {
+            self.unknown_at.push((pos, u32::try_from(word).ok()?));
+        }
+        if tag & TAG_TZ != 0 {
+            self.zone_at.push((pos, tag >> 2));
+        }
         Some(())
     }
 

@@ -243,11 +243,11 @@ impl<'t> Scan<'t> {
             self.colon()?;
             match key {
                 Key::Field(k) => {
-                    if seen & (1 << k) != 0 {
+                    let f = plan.params.fields.get(k)?;
+                    if seen & f.bit != 0 {
                         return None;
                     }
-                    seen |= 1 << k;
-                    let f = plan.params.fields.get(k)?;
+                    seen |= f.bit;
                     self.value(cx, f.node, seg, f.offset)?;
                 }
                 Key::Other("now") if plan.now_key && !now_seen => {
@@ -271,9 +271,38 @@ impl<'t> Scan<'t> {
         (plan.params.required & !seen == 0).then_some(())
     }
 
-    /// One value of node `node`, its words at word `at` of segment `seg`.
+    /// One value of node `node`, its words at word `at` of segment `seg`. Dispatched on the
+    /// node first for the common kinds that are not optional: each accepts only the one form
+    /// of JSON value [`Scan::any_value`] would read for it (a string, a literal, an integer,
+    /// an object or an array), so both give up on the same text.
     #[inline(always)]
     fn value(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
+        let plan: &Plan = cx.plan;
+        match *plan.nodes.get(node as usize)? {
+            n @ (Node::Text | Node::Id | Node::Time | Node::Symbol(_) | Node::Enum(_)) => {
+                let s = self.string()?;
+                cx.str(n, seg, at, s)
+            }
+            Node::Bool => {
+                let b = match self.peek()? {
+                    b't' => self.literal(b"true").map(|()| true)?,
+                    _ => self.literal(b"false").map(|()| false)?,
+                };
+                cx.s.put(seg, at, i64::from(b), 0)
+            }
+            Node::Int => {
+                let n = self.int()?;
+                cx.s.put(seg, at, n, 0)
+            }
+            Node::Record(r) => self.record(cx, r, seg, at),
+            Node::List { elem, words, set } => self.list(cx, elem, words, set, seg, at),
+            _ => self.any_value(cx, node, seg, at),
+        }
+    }
+
+    /// [`Scan::value`] for every node, dispatched on the value's first byte.
+    #[inline(never)]
+    fn any_value(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
         let c = self.peek()?;
         if c == b'n' {
             // `null` is absent: the presence word stays 0, and so do the value's words.
@@ -327,12 +356,12 @@ impl<'t> Scan<'t> {
             let Key::Field(k) = self.key(rec, &mut next)? else {
                 return None;
             };
-            if seen & (1 << k) != 0 {
+            let f = rec.fields.get(k)?;
+            if seen & f.bit != 0 {
                 return None;
             }
-            seen |= 1 << k;
+            seen |= f.bit;
             self.colon()?;
-            let f = rec.fields.get(k)?;
             self.value(cx, f.node, seg, at + f.offset)?;
             more = self.more(b'}')?;
         }
@@ -352,6 +381,9 @@ impl<'t> Scan<'t> {
         at: usize,
     ) -> Option<()> {
         self.enter()?;
+        if cx.s.direct {
+            return self.list_direct(cx, elem, words, seg + at);
+        }
         let list = cx.s.new_segment(seg, at, 0);
         let mut n = 0usize;
         let mut more = self.open(b'[', b']')?;
@@ -363,6 +395,29 @@ impl<'t> Scan<'t> {
         }
         self.depth -= 1;
         cx.end_list(list, n, words, elem, set, seg, at)
+    }
+
+    /// A list's array in direct mode (a flat plan: no list inside, not a set): the elements
+    /// appended to the words read so far, where the layout puts them provided the lists come
+    /// in the order of their headers (else `None`: the serde path places them).
+    fn list_direct(&mut self, cx: &mut Cx<'_>, elem: u32, words: usize, header: usize) -> Option<()> {
+        if cx.s.last_list.is_some_and(|h| header <= h) {
+            return None;
+        }
+        cx.s.last_list = Some(header);
+        let start = cx.s.out.len();
+        let mut n = 0usize;
+        let mut more = self.open(b'[', b']')?;
+        while more {
+            cx.s.out.resize(start + (n + 1) * words, 0);
+            self.value(cx, elem, start, n * words)?;
+            n += 1;
+            more = self.more(b']')?;
+        }
+        self.depth -= 1;
+        *cx.s.out.get_mut(header)? = start as i64;
+        *cx.s.out.get_mut(header + 1)? = n as i64;
+        Some(())
     }
 }
 
