@@ -126,7 +126,8 @@ struct FieldPlan {
     /// The name has no quote, backslash or control character and no earlier field has it:
     /// the scanner may compare it with the text in place.
     plain: bool,
-    /// The name between quotes, as the key's bytes in the text (`"name"`).
+    /// The name between quotes and the colon after it, as the key's bytes in the text
+    /// (`"name":`).
     quoted: Box<[u8]>,
     node: u32,
     offset: usize,
@@ -167,9 +168,17 @@ struct Plan {
 struct Names {
     /// (key, name, value), in insertion order.
     entries: Vec<(u64, Box<str>, i64)>,
-    /// Index + 1 into `entries`, 0 for an empty slot; a power of two, at least twice as many
-    /// slots as entries (or none).
-    slots: Vec<u32>,
+    /// Per slot: index + 1 into `entries` (0 for an empty slot), the entry's key and value, so
+    /// that a probe costs one load; a power of two, at least twice as many slots as entries
+    /// (or none). A name of at most seven bytes is its key, so a key that matches is the name.
+    slots: Vec<NameSlot>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct NameSlot {
+    key: u64,
+    value: i64,
+    entry: u32,
 }
 
 /// The table key of a name: [`name_word`], mixed with the last eight bytes of a longer name.
@@ -225,7 +234,7 @@ impl Names {
         if self.entries.len() * 2 > self.slots.len() {
             let size = (self.entries.len() * 4).next_power_of_two();
             self.slots.clear();
-            self.slots.resize(size, 0);
+            self.slots.resize(size, NameSlot::default());
             for i in 0..self.entries.len() {
                 self.place(i);
             }
@@ -237,11 +246,16 @@ impl Names {
     /// Puts entry `i` in the first free slot of its probe sequence.
     fn place(&mut self, i: usize) {
         let mask = self.slots.len() - 1;
-        let mut at = first_slot(self.entries[i].0, mask);
-        while self.slots[at] != 0 {
+        let (key, _, value) = self.entries[i];
+        let mut at = first_slot(key, mask);
+        while self.slots[at].entry != 0 {
             at = (at + 1) & mask;
         }
-        self.slots[at] = i as u32 + 1;
+        self.slots[at] = NameSlot {
+            key,
+            value,
+            entry: i as u32 + 1,
+        };
     }
 
     #[inline(always)]
@@ -251,10 +265,17 @@ impl Names {
         let mask = self.slots.len().checked_sub(1)?;
         let mut at = first_slot(h, mask);
         loop {
-            let e = *self.slots.get(at)?;
-            let (q, n, v) = self.entries.get(usize::try_from(e).ok()?.checked_sub(1)?)?;
-            if *q == h && same(n.as_bytes(), k) {
-                return Some(*v);
+            let slot = *self.slots.get(at)?;
+            if slot.entry == 0 {
+                return None;
+            }
+            if slot.key == h
+                && (k.len() < 8 || {
+                    let (_, n, _) = self.entries.get(slot.entry as usize - 1)?;
+                    same(n.as_bytes(), k)
+                })
+            {
+                return Some(slot.value);
             }
             at = (at + 1) & mask;
         }
@@ -392,7 +413,7 @@ impl PlanBuilder<'_> {
             out.push(FieldPlan {
                 name: name.as_str().into(),
                 plain: name.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\'),
-                quoted: [b"\"", name.as_bytes(), b"\""].concat().into(),
+                quoted: [b"\"", name.as_bytes(), b"\":"].concat().into(),
                 node: self.node(ty, depth)?,
                 offset,
                 bit: 1 << i,

@@ -171,8 +171,9 @@ impl<'t> Scan<'t> {
         Some(if neg { -n } else { n })
     }
 
-    /// A key at its opening quote: the field `rec.fields[*next]` if the text is that name
-    /// (compared in place), else looked up; `*next` becomes the field after the one found.
+    /// A key at its opening quote and the `:` after it (with the whitespace around it): the
+    /// field `rec.fields[*next]` if the text is that name and a colon (compared in place),
+    /// else looked up; `*next` becomes the field after the one found.
     #[inline(always)]
     fn key(&mut self, rec: &RecordPlan, next: &mut usize) -> Option<Key<'t>> {
         if let Some(f) = rec.fields.get(*next) {
@@ -181,11 +182,13 @@ impl<'t> Scan<'t> {
             let end = self.i + f.quoted.len();
             if f.plain && self.b.get(self.i..end).is_some_and(|t| same(t, &f.quoted)) {
                 self.i = end;
+                self.ws();
                 *next += 1;
                 return Some(Key::Field(*next - 1));
             }
         }
         let s = self.string()?;
+        self.colon()?;
         Some(match field_index(rec, s) {
             Some(k) => {
                 *next = k + 1;
@@ -240,7 +243,6 @@ impl<'t> Scan<'t> {
         let mut more = self.open(b'{', b'}')?;
         while more {
             let key = self.key(&plan.params, &mut next)?;
-            self.colon()?;
             match key {
                 Key::Field(k) => {
                     let f = plan.params.fields.get(k)?;
@@ -361,7 +363,6 @@ impl<'t> Scan<'t> {
                 return None;
             }
             seen |= f.bit;
-            self.colon()?;
             self.value(cx, f.node, seg, at + f.offset)?;
             more = self.more(b'}')?;
         }
