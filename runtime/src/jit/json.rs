@@ -260,7 +260,12 @@ impl Names {
 
     #[inline(always)]
     fn get(&self, key: &str) -> Option<i64> {
-        let k = key.as_bytes();
+        self.find(key.as_bytes())
+    }
+
+    /// [`Names::get`] on the name's bytes.
+    #[inline(always)]
+    fn find(&self, k: &[u8]) -> Option<i64> {
         let h = name_key(k);
         let mask = self.slots.len().checked_sub(1)?;
         let mut at = first_slot(h, mask);
@@ -927,7 +932,7 @@ impl Scratch {
         self.used - 1
     }
 
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, seg: usize, at: usize, word: i64, tag: u32) -> Option<()> {
         if self.direct {
             let pos = seg + at;
@@ -980,7 +985,11 @@ impl Scratch {
 
     /// The zone entry for `text`, looked up (as `bind` and the input check do) on a miss.
     fn zone(&mut self, text: &str) -> Option<usize> {
-        if let Some(i) = self.zones.iter().position(|z| z.text == text) {
+        if let Some(i) = self
+            .zones
+            .iter()
+            .position(|z| same(z.text.as_bytes(), text.as_bytes()))
+        {
             return Some(i);
         }
         let tz = TimeZone::get(text).ok()?;
@@ -1058,22 +1067,34 @@ impl Cx<'_> {
     /// A string for the (present) node `node`. The common kinds inline; the rest out of line.
     #[inline(always)]
     fn str(&mut self, node: Node, seg: usize, at: usize, s: &str) -> Option<()> {
-        let plan = self.plan;
         match node {
             Node::Text | Node::Id => {
-                let (w, tag) = self.s.intern(plan, s);
+                let (w, tag) = self.s.intern(self.plan, s);
                 self.s.put(seg, at, w, tag)
             }
+            Node::Time | Node::Symbol(_) | Node::Enum(_) => {
+                self.str_bytes(node, seg, at, s.as_bytes())
+            }
+            _ => self.str_rare(node, seg, at, s),
+        }
+    }
+
+    /// [`Cx::str`] for the kinds read from the string's bytes alone (times, symbols, enums):
+    /// the direct scanner calls it without making a `&str` first.
+    #[inline(always)]
+    fn str_bytes(&mut self, node: Node, seg: usize, at: usize, s: &[u8]) -> Option<()> {
+        let plan = self.plan;
+        match node {
             Node::Time => self.s.put(seg, at, time(s)?, 0),
             Node::Symbol(kind) => {
-                let i = plan.symbols[kind_index(kind)].get(s)?;
+                let i = plan.symbols[kind_index(kind)].find(s)?;
                 self.s.put(seg, at, i, 0)
             }
             Node::Enum(e) => {
-                let i = plan.enums.get(e as usize).and_then(|m| m.get(s))?;
+                let i = plan.enums.get(e as usize).and_then(|m| m.find(s))?;
                 self.s.put(seg, at, i, 0)
             }
-            _ => self.str_rare(node, seg, at, s),
+            _ => None,
         }
     }
 
@@ -1182,7 +1203,7 @@ impl<'de> Visitor<'de> for RootKeySeed<'_> {
         f.write_str("a parameter name")
     }
     fn visit_str<E: de::Error>(self, key: &str) -> Result<RootKey, E> {
-        if let Some(i) = field_index(&self.0.params, key) {
+        if let Some(i) = field_index(&self.0.params, key.as_bytes()) {
             Ok(RootKey::Param(i))
         } else if self.0.now_key && key == "now" {
             Ok(RootKey::Now)
@@ -1195,8 +1216,8 @@ impl<'de> Visitor<'de> for RootKeySeed<'_> {
 }
 
 #[inline]
-fn field_index(r: &RecordPlan, key: &str) -> Option<usize> {
-    r.index.get(key).and_then(|i| usize::try_from(i).ok())
+fn field_index(r: &RecordPlan, key: &[u8]) -> Option<usize> {
+    r.index.find(key).and_then(|i| usize::try_from(i).ok())
 }
 
 impl<'de> Visitor<'de> for Root<'_, '_> {
@@ -1266,7 +1287,7 @@ impl<'de> Visitor<'de> for NowSeed {
         Ok(None)
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<i64>, E> {
-        time(s).map(Some).ok_or_else(no)
+        time(s.as_bytes()).map(Some).ok_or_else(no)
     }
 }
 
@@ -1292,8 +1313,8 @@ impl<'de> Visitor<'de> for NullSeed {
 
 /// A time as `bind` reads it (jiff's RFC 3339), in ms since the epoch.
 #[inline(always)]
-fn time(s: &str) -> Option<i64> {
-    match fast_time(s.as_bytes()) {
+fn time(s: &[u8]) -> Option<i64> {
+    match fast_time(s) {
         Some(t) => Some(t),
         None => jiff_time(s),
     }
@@ -1301,8 +1322,10 @@ fn time(s: &str) -> Option<i64> {
 
 /// [`time`] for the forms [`fast_time`] leaves to jiff.
 #[inline(never)]
-fn jiff_time(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>()
+fn jiff_time(s: &[u8]) -> Option<i64> {
+    std::str::from_utf8(s)
+        .ok()?
+        .parse::<jiff::Timestamp>()
         .ok()
         .map(|t| t.as_millisecond())
 }
@@ -1658,7 +1681,7 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("a field name")
     }
     fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
-        field_index(self.0, key).ok_or_else(no)
+        field_index(self.0, key.as_bytes()).ok_or_else(no)
     }
 }
 
@@ -1752,7 +1775,7 @@ mod tests {
                 accepted += 1;
                 assert_eq!(fast, jiff(&text), "{text}");
             }
-            assert_eq!(time(&text), jiff(&text), "{text}");
+            assert_eq!(time(text.as_bytes()), jiff(&text), "{text}");
         }
         assert!(accepted > 150_000, "{accepted}");
         for text in [
@@ -1780,7 +1803,7 @@ mod tests {
             if let Some(t) = fast_time(text.as_bytes()) {
                 assert_eq!(Some(t), jiff(text), "{text}");
             }
-            assert_eq!(time(text), jiff(text), "{text}");
+            assert_eq!(time(text.as_bytes()), jiff(text), "{text}");
         }
     }
 }

@@ -25,28 +25,29 @@ const MAX_DEPTH: u32 = 100;
 /// text is not one the scanner reads, whatever the reason.
 pub(super) fn read(cx: &mut Cx<'_>, text: &str, root: usize) -> Option<()> {
     let mut p = Scan {
-        b: text.as_bytes(),
+        rest: text.as_bytes(),
         text,
-        i: 0,
         depth: 0,
     };
     p.ws();
     p.root(cx, root)?;
     p.ws();
-    (p.i == p.b.len()).then_some(())
+    p.rest.is_empty().then_some(())
 }
 
+/// The scanner's state. The position is the text not read yet, as a slice: each step tests
+/// the length it needs once, where an index into the text cost a bounds check and an
+/// overflow check per access (a third of the scanner's instructions).
 struct Scan<'t> {
-    b: &'t [u8],
+    rest: &'t [u8],
     text: &'t str,
-    i: usize,
     depth: u32,
 }
 
 /// A key: the index of a field of the record (or parameter list) being read, or any other key.
 enum Key<'t> {
     Field(usize),
-    Other(&'t str),
+    Other(&'t [u8]),
 }
 
 /// Every byte 0x01, every byte 0x80: the constants of the word-at-a-time byte tests.
@@ -67,107 +68,136 @@ fn special(x: u64) -> u64 {
         | (x.wrapping_sub(LO * 0x20) & !x & HI)
 }
 
+/// JSON's whitespace: space, tab, line feed, carriage return.
+#[inline(always)]
+fn is_ws(c: u8) -> bool {
+    c <= b' ' && (1u64 << c) & (1 << b' ' | 1 << b'\n' | 1 << b'\t' | 1 << b'\r') != 0
+}
+
 impl<'t> Scan<'t> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
+        self.rest.first().copied()
     }
 
-    /// JSON's whitespace: space, tab, line feed, carriage return.
+    /// How far into the text the scanner is.
+    #[cfg(test)]
+    fn pos(&self) -> usize {
+        self.text.len() - self.rest.len()
+    }
+
+    /// Whitespace: none or one space inline (the common cases), more in a loop.
     #[inline(always)]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
-            self.i += 1;
+        match self.rest {
+            [c, ..] if *c > b' ' => {}
+            [b' ', tail @ ..] if tail.first().is_some_and(|&c| c > b' ') => self.rest = tail,
+            _ => self.ws_loop(),
+        }
+    }
+
+    #[inline(never)]
+    fn ws_loop(&mut self) {
+        while let [c, tail @ ..] = self.rest {
+            if !is_ws(*c) {
+                break;
+            }
+            self.rest = tail;
         }
     }
 
     #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
-        if self.peek()? == c {
-            self.i += 1;
-            Some(())
-        } else {
-            None
+        match self.rest {
+            [x, tail @ ..] if *x == c => {
+                self.rest = tail;
+                Some(())
+            }
+            _ => None,
         }
     }
 
     #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.b.get(self.i..self.i + word.len())? == word {
-            self.i += word.len();
+        let (head, tail) = self.rest.split_at_checked(word.len())?;
+        if head == word {
+            self.rest = tail;
             Some(())
         } else {
             None
         }
     }
 
-    /// A string without escapes, at the opening quote; its text (between the quotes).
+    /// A string without escapes, at the opening quote; its bytes (between the quotes: the
+    /// text of a `&str` cut at two ASCII quotes, so UTF-8).
     #[inline(always)]
-    fn string(&mut self) -> Option<&'t str> {
-        if self.peek()? != b'"' {
+    fn string(&mut self) -> Option<&'t [u8]> {
+        let [b'"', body @ ..] = self.rest else {
             return None;
-        }
-        let start = self.i + 1;
-        let mut j = start;
+        };
         // Eight bytes at a time until a chunk holds a byte a plain string stops at: the lowest
         // flagged byte of `special` is exact (a borrow only flags bytes above a true one), so
         // it is the first such byte.
-        while let Some(chunk) = self.b.get(j..j + 8).and_then(|c| c.first_chunk::<8>()) {
+        let mut s = body;
+        while let Some((chunk, tail)) = s.split_first_chunk::<8>() {
             let hit = special(u64::from_le_bytes(*chunk));
             if hit != 0 {
-                j += (hit.trailing_zeros() / 8) as usize;
+                let end = body.len() - s.len() + (hit.trailing_zeros() / 8) as usize;
                 // A quote ends it; an escape (the serde path decodes it) or a control
                 // character (invalid) is not read here.
-                return self.string_end(start, j);
+                return self.string_end(body, end);
             }
-            j += 8;
+            s = tail;
         }
-        loop {
-            match *self.b.get(j)? {
-                b'"' => break,
-                b'\\' | 0..0x20 => return None,
-                _ => j += 1,
-            }
-        }
-        self.string_end(start, j)
+        let k = s.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        self.string_end(body, body.len() - s.len() + k)
     }
 
-    /// The string from `start` to the byte at `end`, which must be its closing quote.
+    /// The string of `body` (the text after an opening quote) up to byte `end`, which must be
+    /// its closing quote.
     #[inline(always)]
-    fn string_end(&mut self, start: usize, end: usize) -> Option<&'t str> {
-        if self.b.get(end) != Some(&b'"') {
+    fn string_end(&mut self, body: &'t [u8], end: usize) -> Option<&'t [u8]> {
+        let (string, after) = body.split_at_checked(end)?;
+        let [b'"', tail @ ..] = after else {
             return None;
-        }
-        self.i = end + 1;
+        };
+        self.rest = tail;
+        Some(string)
+    }
+
+    /// [`Scan::string`] as a `&str`.
+    #[inline(always)]
+    fn string_str(&mut self) -> Option<&'t str> {
+        let start = self.text.len() - self.rest.len() + 1;
+        let n = self.string()?.len();
         // Quotes are ASCII, so both ends are character boundaries of the `&str`.
-        self.text.get(start..end)
+        self.text.get(start..start + n)
     }
 
     /// A plain integer: `-`? and 1 to 18 digits, no leading zero, no fraction nor exponent,
     /// and not `-0` (which serde_json reads as a float). Anything else: `None`.
     #[inline(always)]
     fn int(&mut self) -> Option<i64> {
-        let neg = self.peek()? == b'-';
-        if neg {
-            self.i += 1;
-        }
-        let start = self.i;
-        let mut n: i64 = 0;
-        while let Some(c @ b'0'..=b'9') = self.peek() {
-            // 18 digits always fit an `i64`; longer numbers go to the serde path.
-            if self.i - start == 18 {
-                return None;
-            }
-            n = n * 10 + i64::from(c - b'0');
-            self.i += 1;
-        }
-        let len = self.i - start;
-        if len == 0 || (self.b[start] == b'0' && (len > 1 || neg)) {
+        let (neg, digits) = match self.rest {
+            [b'-', tail @ ..] => (true, tail),
+            all => (false, all),
+        };
+        let len = digits.iter().take(19).take_while(|c| c.is_ascii_digit()).count();
+        // 18 digits always fit an `i64`; longer numbers go to the serde path.
+        if len == 0 || len > 18 {
             return None;
         }
-        if let Some(b'.' | b'e' | b'E') = self.peek() {
+        let (num, tail) = digits.split_at_checked(len)?;
+        if num[0] == b'0' && (len > 1 || neg) {
             return None;
         }
+        if let Some(b'.' | b'e' | b'E') = tail.first() {
+            return None;
+        }
+        let n = num
+            .iter()
+            .fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'));
+        self.rest = tail;
         Some(if neg { -n } else { n })
     }
 
@@ -179,9 +209,11 @@ impl<'t> Scan<'t> {
         if let Some(f) = rec.fields.get(*next) {
             // `plain`: the name has no byte that would end or escape a JSON string, so the
             // bytes match exactly when the key is that name.
-            let end = self.i + f.quoted.len();
-            if f.plain && self.b.get(self.i..end).is_some_and(|t| same(t, &f.quoted)) {
-                self.i = end;
+            if let Some((head, tail)) = self.rest.split_at_checked(f.quoted.len())
+                && f.plain
+                && same(head, &f.quoted)
+            {
+                self.rest = tail;
                 self.ws();
                 *next += 1;
                 return Some(Key::Field(*next - 1));
@@ -198,12 +230,34 @@ impl<'t> Scan<'t> {
         })
     }
 
-    /// After a member or an element: `,` (more follow) or the closing `close`.
+    /// After a member or an element: `,` (more follow) or the closing `close`. The usual
+    /// forms inline: `,` or `, ` then a non-blank byte, or `close` right away.
     #[inline(always)]
     fn more(&mut self, close: u8) -> Option<bool> {
+        match self.rest {
+            [b',', b' ', tail @ ..] | [b',', tail @ ..]
+                if tail.first().is_some_and(|&c| c > b' ') =>
+            {
+                self.rest = tail;
+                Some(true)
+            }
+            [c, tail @ ..] if *c == close => {
+                self.rest = tail;
+                Some(false)
+            }
+            _ => self.more_slow(close),
+        }
+    }
+
+    /// [`Scan::more`] with any whitespace.
+    #[inline(never)]
+    fn more_slow(&mut self, close: u8) -> Option<bool> {
         self.ws();
-        let c = self.peek()?;
-        self.i += 1;
+        let [c, tail @ ..] = self.rest else {
+            return None;
+        };
+        let c = *c;
+        self.rest = tail;
         if c == b',' {
             self.ws();
             Some(true)
@@ -220,7 +274,7 @@ impl<'t> Scan<'t> {
         self.eat(c)?;
         self.ws();
         if self.peek()? == close {
-            self.i += 1;
+            self.rest = self.rest.get(1..)?;
             return Some(false);
         }
         Some(true)
@@ -252,7 +306,7 @@ impl<'t> Scan<'t> {
                     seen |= f.bit;
                     self.value(cx, f.node, seg, f.offset)?;
                 }
-                Key::Other("now") if plan.now_key && !now_seen => {
+                Key::Other(b"now") if plan.now_key && !now_seen => {
                     now_seen = true;
                     cx.now = if self.peek()? == b'n' {
                         self.literal(b"null")?;
@@ -261,7 +315,7 @@ impl<'t> Scan<'t> {
                         Some(time(self.string()?)?)
                     };
                 }
-                Key::Other("signals") if plan.signals_key && !signals_seen => {
+                Key::Other(b"signals") if plan.signals_key && !signals_seen => {
                     signals_seen = true;
                     // Only `null` here; signals are bound by the reference path.
                     self.literal(b"null")?;
@@ -281,8 +335,12 @@ impl<'t> Scan<'t> {
     fn value(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
         let plan: &Plan = cx.plan;
         match *plan.nodes.get(node as usize)? {
-            n @ (Node::Text | Node::Id | Node::Time | Node::Symbol(_) | Node::Enum(_)) => {
+            n @ (Node::Time | Node::Symbol(_) | Node::Enum(_)) => {
                 let s = self.string()?;
+                cx.str_bytes(n, seg, at, s)
+            }
+            n @ (Node::Text | Node::Id) => {
+                let s = self.string_str()?;
                 cx.str(n, seg, at, s)
             }
             Node::Bool => {
@@ -314,7 +372,7 @@ impl<'t> Scan<'t> {
         let (node, at) = cx.present(node, seg, at)?;
         match c {
             b'"' => {
-                let s = self.string()?;
+                let s = self.string_str()?;
                 cx.str(node, seg, at, s)
             }
             b't' => {
@@ -476,12 +534,11 @@ mod tests {
     fn int_reads_only_plain_integers() {
         let read = |t: &str| {
             let mut p = Scan {
-                b: t.as_bytes(),
+                rest: t.as_bytes(),
                 text: t,
-                i: 0,
                 depth: 0,
             };
-            p.int().map(|n| (n, p.i))
+            p.int().map(|n| (n, p.pos()))
         };
         assert_eq!(read("0"), Some((0, 1)));
         assert_eq!(read("0,"), Some((0, 1)));
