@@ -1330,10 +1330,95 @@ fn jiff_time(s: &[u8]) -> Option<i64> {
         .map(|t| t.as_millisecond())
 }
 
+/// Where a word of eight text bytes has a digit, among the bytes of `mask` (each 0 or 0xff):
+/// a byte is a digit when its high nibble is 3 and stays 3 once 6 is added. A carry out of
+/// a byte above 0xf9 can only make the next byte fail, never pass.
+#[inline(always)]
+fn all_digits(x: u64, mask: u64) -> bool {
+    const NIBBLE: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    let t = (x & NIBBLE) | ((x.wrapping_add(0x0606_0606_0606_0606) & NIBBLE) >> 4);
+    t & mask == 0x3333_3333_3333_3333 & mask
+}
+
+/// Byte `k` of the result is `10 * d[k] + d[k + 1]` for the digit values `d` of the bytes of
+/// `x` that `mask` selects (digits, as [`all_digits`] found them; the other bytes count as
+/// 0, so no byte borrows from the next, and none carries: 99 fits a byte).
+#[inline(always)]
+fn pairs(x: u64, mask: u64) -> u64 {
+    let d = (x & mask) - (0x3030_3030_3030_3030 & mask);
+    d.wrapping_mul(10).wrapping_add(d >> 8)
+}
+
+/// Days in each month of a common year, and before each month.
+const MONTH_DAYS: [i64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const DAYS_BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+
 /// The common form `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (years 1970 to 9998, seconds below 60)
-/// without jiff's general parser; `None` for anything else, which jiff then reads.
+/// without jiff's general parser; `None` for anything else, which jiff then reads. The first
+/// sixteen bytes are checked and read as two words; years from 2100 on (whose leap years
+/// are not every fourth) are left to [`fast_time_general`].
 #[inline(always)]
 fn fast_time(b: &[u8]) -> Option<i64> {
+    let (head, rest) = b.split_first_chunk::<16>()?;
+    let (&[colon, s0, s1], _) = rest.split_first_chunk::<3>()?;
+    let lo = u64::from_le_bytes(*head.first_chunk::<8>()?);
+    let mid = u64::from_le_bytes(*head.last_chunk::<8>()?);
+    // `YYYY-MM-` and `DDTHH:MM` (little-endian: byte 0 lowest).
+    const LO_DIGITS: u64 = 0x00ff_ff00_ffff_ffff;
+    const MID_DIGITS: u64 = 0xffff_00ff_ff00_ffff;
+    let ok = all_digits(lo, LO_DIGITS)
+        & (lo & 0xff00_00ff_0000_0000 == 0x2d00_002d_0000_0000)
+        & all_digits(mid, MID_DIGITS)
+        & (mid & 0x0000_ff00_00ff_0000 == 0x0000_3a00_0054_0000)
+        & (colon == b':')
+        & (s0.wrapping_sub(b'0') <= 9)
+        & (s1.wrapping_sub(b'0') <= 9)
+        & (b.len() >= 20)
+        & (b.last() == Some(&b'Z'));
+    if !ok {
+        return None;
+    }
+    let (p, q) = (pairs(lo, LO_DIGITS), pairs(mid, MID_DIGITS));
+    let byte = |w: u64, k: u32| ((w >> (8 * k)) & 0xff) as i64;
+    let y = byte(p, 0) * 100 + byte(p, 2);
+    let (mo, d) = (byte(p, 5), byte(q, 0));
+    let (h, mi) = (byte(q, 3), byte(q, 6));
+    let sec = i64::from(s0 - b'0') * 10 + i64::from(s1 - b'0');
+    if !(1970..2100).contains(&y) {
+        return fast_time_general(b);
+    }
+    // From 1970 to 2099 every fourth year is a leap year (2000 included).
+    let leap = y % 4 == 0;
+    let m = usize::try_from(mo - 1).ok()?;
+    let month_days = MONTH_DAYS.get(m)? + i64::from(mo == 2 && leap);
+    if d < 1 || d > month_days || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let mut ms = 0;
+    if let [b'.', frac @ .., b'Z'] = b.get(19..)? {
+        // 1 to 9 digits; the time keeps whole milliseconds (truncated, as jiff).
+        if frac.is_empty() || frac.len() > 9 {
+            return None;
+        }
+        let mut scale = 100;
+        for &c in frac {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            ms += i64::from(c - b'0') * scale;
+            scale /= 10;
+        }
+    } else if b.len() != 20 {
+        return None;
+    }
+    let days = 365 * (y - 1970) + (y - 1969) / 4 + DAYS_BEFORE.get(m)? + i64::from(mo > 2 && leap) + d - 1;
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
+}
+
+/// [`fast_time`] byte by byte, for the years [`fast_time`] leaves to it (2100 to 9998): the
+/// same checks and the same answer (H. Hinnant's days from the civil date).
+#[inline(never)]
+fn fast_time_general(b: &[u8]) -> Option<i64> {
     let head = b.first_chunk::<19>()?;
     if b.len() < 20
         || head[4] != b'-'
@@ -1796,6 +1881,27 @@ mod tests {
             "9998-12-31T23:59:59.999999999Z",
             "9999-12-31T23:59:59Z",
             "+2026-01-01T00:00:00Z",
+            // Around the years the word-at-a-time path leaves to the byte-by-byte one.
+            "2096-02-29T00:00:00Z",
+            "2097-02-29T00:00:00Z",
+            "2099-12-31T23:59:59.999Z",
+            "2100-01-01T00:00:00Z",
+            "2100-03-01T00:00:00Z",
+            "1970-01-01T00:00:00.000000001Z",
+            "1969-12-31T23:59:59Z",
+            // Bytes next to digits that a word-at-a-time test could mistake for digits.
+            "2026-1\u{e9}-01T00:00:00Z",
+            "20\u{ff}6-11-01T00:00:00Z",
+            "2026/11/01T00:00:00Z",
+            "2026-11-01 00:00:00Z",
+            "2026-11-01T00-00-00Z",
+            "2026-11-01T00:00:0:Z",
+            "2026-11-01T00:00:00",
+            "2026-11-01T00:00:00ZZ",
+            "2026-11-01T00:00:00.5",
+            "2026-00-01T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-00T00:00:00Z",
             "2026-1-01T00:00:00Z",
             "",
             "Z",
