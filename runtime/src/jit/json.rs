@@ -899,18 +899,14 @@ impl JsonReader {
 }
 
 impl Scratch {
-    /// The strings that are no constant, in the order of `self.order`, into `into`.
-    fn unknown(&self, into: &mut Bound, base: i64) -> Option<()> {
+    /// The strings that are no constant, in the order of `self.order`, into `into`: the
+    /// buffers are swapped, not copied (the ones `into` held come back here for the next
+    /// input, which clears each before use).
+    fn unknown(&mut self, into: &mut Bound, base: i64) -> Option<()> {
         into.unknown.truncate(self.order.len());
-        for (i, &k) in self.order.iter().enumerate() {
-            let text = self.strings.get(k)?;
-            match into.unknown.get_mut(i) {
-                Some(u) => {
-                    u.clear();
-                    u.push_str(text);
-                }
-                None => into.unknown.push(text.clone()),
-            }
+        into.unknown.resize_with(self.order.len(), String::new);
+        for (u, &k) in into.unknown.iter_mut().zip(&self.order) {
+            std::mem::swap(u, self.strings.get_mut(k)?);
         }
         into.unknown_base = base;
         Some(())

@@ -468,11 +468,18 @@ impl<'t> Scan<'t> {
         let mut n = 0usize;
         let mut more = self.open(b'[', b']')?;
         while more {
-            cx.s.out.resize(start + (n + 1) * words, 0);
+            // Room for one more element: the words grow by doubling (zeroed), and are cut
+            // to the elements read at the end.
+            let need = start + (n + 1) * words;
+            if cx.s.out.len() < need {
+                let to = need.max(start + 2 * (n * words)).max(start + 4 * words);
+                cx.s.out.resize(to, 0);
+            }
             self.value(cx, elem, start, n * words)?;
             n += 1;
             more = self.more(b']')?;
         }
+        cx.s.out.truncate(start + n * words);
         self.depth -= 1;
         *cx.s.out.get_mut(header)? = start as i64;
         *cx.s.out.get_mut(header + 1)? = n as i64;
