@@ -15,7 +15,7 @@
 //! still the reference's.
 #![forbid(unsafe_code)]
 
-use super::{Cx, Node, Plan, RecordPlan, field_index, same, time};
+use super::{Cx, Node, Plan, RecordPlan, field_index, time};
 
 /// Deeper than this, give up (serde_json's recursion limit is 128; the layout is far
 /// shallower, so this never refuses a real input).
@@ -209,9 +209,8 @@ impl<'t> Scan<'t> {
         if let Some(f) = rec.fields.get(*next) {
             // `plain`: the name has no byte that would end or escape a JSON string, so the
             // bytes match exactly when the key is that name.
-            if let Some((head, tail)) = self.rest.split_at_checked(f.quoted.len())
+            if let Some(tail) = f.key_in(self.rest)
                 && f.plain
-                && same(head, &f.quoted)
             {
                 self.rest = tail;
                 self.ws();
