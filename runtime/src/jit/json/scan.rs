@@ -295,7 +295,15 @@ impl<'t> Scan<'t> {
         let (mut now_seen, mut signals_seen) = (false, false);
         let mut more = self.open(b'{', b'}')?;
         while more {
-            let key = self.key(&plan.params, &mut next)?;
+            // `now` (no parameter has that name) is usually first: matched in place.
+            let key = match self.rest.split_at_checked(6) {
+                Some((b"\"now\":", tail)) if plan.now_key => {
+                    self.rest = tail;
+                    self.ws();
+                    Key::Other(b"now")
+                }
+                _ => self.key(&plan.params, &mut next)?,
+            };
             match key {
                 Key::Field(k) => {
                     let f = plan.params.fields.get(k)?;
