@@ -346,7 +346,7 @@ impl<'t> Scan<'t> {
                 let s = self.string()?;
                 cx.str_bytes(n, seg, at, s)
             }
-            n @ (Node::Text | Node::Id) => {
+            n @ (Node::Text | Node::Id | Node::Tz) => {
                 let s = self.string_str()?;
                 cx.str(n, seg, at, s)
             }
