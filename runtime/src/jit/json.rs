@@ -218,13 +218,15 @@ struct NameSlot {
     entry: u32,
 }
 
-/// The table key of a name: [`name_word`], mixed with the last eight bytes of a longer name.
+/// The table key of a name: [`name_word`] for a name of at most seven bytes (whose key is
+/// then the name: the length is its top byte, 0 to 7), else mixed with the last eight bytes
+/// and the top bit set, so that no longer name has the key of a short one.
 #[inline(always)]
 fn name_key(b: &[u8]) -> u64 {
-    let tail = b
-        .last_chunk::<8>()
-        .map_or(0, |w| u64::from_le_bytes(*w).rotate_left(29));
-    name_word(b) ^ tail
+    match b.last_chunk::<8>() {
+        Some(w) => (name_word(b) ^ u64::from_le_bytes(*w).rotate_left(29)) | 1 << 63,
+        None => name_word(b),
+    }
 }
 
 /// The first slot to probe for `key` in a table of `mask + 1` slots.
@@ -1840,6 +1842,35 @@ mod tests {
                 want |= u64::from(c) << (8 * i);
             }
             assert_eq!(name_word(b), want, "{n} bytes");
+        }
+    }
+
+    /// A short name's key is the name (so a key match is a name match), and no longer name
+    /// has the key of a short one, whatever its bytes.
+    #[test]
+    fn short_keys_are_their_names_and_long_keys_differ() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 24) as usize;
+            let bytes: Vec<u8> = (0..len).map(|i| (x >> (i % 8 * 8)) as u8 ^ i as u8).collect();
+            let key = name_key(&bytes);
+            if len < 8 {
+                assert_eq!(key, name_word(&bytes));
+                assert_eq!(key >> 56, len as u64);
+            } else {
+                assert!(key >> 56 >= 0x80, "{bytes:?}");
+                // The short name that would share the key if the top byte were a length.
+                let name = String::from_utf8_lossy(&bytes).into_owned();
+                let key = name_key(name.as_bytes());
+                let n = (key >> 56) as usize & 7;
+                let short = &key.to_le_bytes()[..n];
+                let mut t = Names::default();
+                t.insert(&name, 1);
+                assert_eq!(t.find(short), None, "{name:?}");
+            }
         }
     }
 
