@@ -302,6 +302,24 @@ impl Names {
         self.find(key.as_bytes())
     }
 
+    /// [`Names::find`] for a name of at most seven bytes, given as its key ([`name_word`]):
+    /// such a key is the name, and no longer name has it ([`name_key`]).
+    #[inline(always)]
+    fn find_short(&self, key: u64) -> Option<i64> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut at = first_slot(key, mask);
+        loop {
+            let slot = *self.slots.get(at)?;
+            if slot.entry == 0 {
+                return None;
+            }
+            if slot.key == key {
+                return Some(slot.value);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
     /// [`Names::get`] on the name's bytes.
     #[inline(always)]
     fn find(&self, k: &[u8]) -> Option<i64> {

@@ -16,7 +16,7 @@
 //! still the reference's.
 #![forbid(unsafe_code)]
 
-use super::{Cx, Node, Plan, RecordPlan, fast_time, field_index, time};
+use super::{Cx, Names, Node, Plan, RecordPlan, fast_time, field_index, kind_index, time};
 
 /// Deeper than this, give up (serde_json's recursion limit is 128; the layout is far
 /// shallower, so this never refuses a real input).
@@ -180,6 +180,24 @@ impl<'t> Scan<'t> {
             return Some(t);
         }
         time(self.string()?)
+    }
+
+    /// A string looked up in `table` (as [`Names::find`] on its bytes). A name of at most
+    /// seven bytes is read in place: the first byte the eight-byte test flags after the
+    /// opening quote is the first that ends or escapes the string, so if it is a quote the
+    /// bytes before it are the whole string, and they with their length are the table key.
+    #[inline(always)]
+    fn name(&mut self, table: &Names) -> Option<i64> {
+        if let Some((&[b'"', ref w @ ..], _)) = self.rest.split_first_chunk::<9>() {
+            let x = u64::from_le_bytes(*w);
+            let n = (special(x).trailing_zeros() / 8) as usize;
+            if n < 8 && w[n] == b'"' {
+                let key = (x & ((1u64 << (8 * n)) - 1)) | ((n as u64) << 56);
+                self.rest = self.rest.get(n + 2..)?;
+                return table.find_short(key);
+            }
+        }
+        table.find(self.string()?)
     }
 
     /// [`Scan::string`] as a `&str`.
@@ -363,9 +381,14 @@ impl<'t> Scan<'t> {
                 let t = self.time()?;
                 cx.s.put(seg, at, t, 0)
             }
-            n @ (Node::Symbol(_) | Node::Enum(_)) => {
-                let s = self.string()?;
-                cx.str_bytes(n, seg, at, s)
+            // As `Cx::str_bytes` reads them: the name's entry in the kind's table.
+            Node::Symbol(kind) => {
+                let i = self.name(&plan.symbols[kind_index(kind)])?;
+                cx.s.put(seg, at, i, 0)
+            }
+            Node::Enum(e) => {
+                let i = self.name(plan.enums.get(e as usize)?)?;
+                cx.s.put(seg, at, i, 0)
             }
             n @ (Node::Text | Node::Id | Node::Tz) => {
                 let s = self.string_str()?;
@@ -595,6 +618,46 @@ mod tests {
             "2026-11-25T09:00:00Z",
             "\"2026-11-25T09:00\n00Z\"",
             "\"\"",
+        ] {
+            assert_eq!(read(text), None, "{text}");
+        }
+    }
+
+    /// Names: the in-place read of short names and the scanned one find exactly the table's
+    /// entries, stop after the closing quote, and refuse what is no whole plain string.
+    #[test]
+    fn name_finds_exactly_the_table_entries() {
+        let mut t = Names::default();
+        let names = ["", "a", "sms", "email", "service", "abcdefg", "marketing", "abcdefgh"];
+        for (i, n) in names.iter().enumerate() {
+            t.insert(n, i as i64);
+        }
+        let read = |text: &str| {
+            let mut p = Scan {
+                rest: text.as_bytes(),
+                text,
+                depth: 0,
+            };
+            p.name(&t).map(|v| (v, p.pos()))
+        };
+        for (i, n) in names.iter().enumerate() {
+            for after in ["", "}", ", \"channel\": 1}", "\"\"\"\"\"\"\"\""] {
+                let text = format!("\"{n}\"{after}");
+                assert_eq!(read(&text), Some((i as i64, n.len() + 2)), "{text}");
+            }
+        }
+        for text in [
+            "\"sm\"",
+            "\"smss\", \"x\"",
+            "\"Sms\"        ",
+            "\"abcdef\"        ",
+            "\"abcdefgi\"       ",
+            "\"sms",
+            "\"sms\\\"\"       ",
+            "\"em\\u0061il\"       ",
+            "\"sm\ns\"       ",
+            "sms",
+            "\"\u{e9}\"        ",
         ] {
             assert_eq!(read(text), None, "{text}");
         }
