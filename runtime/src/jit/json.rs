@@ -1485,7 +1485,8 @@ fn fast_time(b: &[u8]) -> Option<i64> {
     } else if b.len() != 20 {
         return None;
     }
-    let days = 365 * (y - 1970) + (y - 1969) / 4 + DAYS_BEFORE.get(m)? + i64::from(mo > 2 && leap) + d - 1;
+    let days =
+        365 * (y - 1970) + (y - 1969) / 4 + DAYS_BEFORE.get(m)? + i64::from(mo > 2 && leap) + d - 1;
     Some(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
 }
 
@@ -1873,7 +1874,9 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let len = (x % 24) as usize;
-            let bytes: Vec<u8> = (0..len).map(|i| (x >> (i % 8 * 8)) as u8 ^ i as u8).collect();
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| (x >> (i % 8 * 8)) as u8 ^ i as u8)
+                .collect();
             let key = name_key(&bytes);
             if len < 8 {
                 assert_eq!(key, name_word(&bytes));
@@ -1940,7 +1943,9 @@ mod tests {
     fn key_in_matches_exactly_the_quoted_key() {
         let program = Program::default();
         for len in 0..=20 {
-            let name: String = (0..len).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            let name: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
             let mut b = PlanBuilder {
                 program: &program,
                 nodes: Vec::new(),

@@ -150,7 +150,9 @@ impl<'t> Scan<'t> {
             }
             s = tail;
         }
-        let k = s.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let k = s
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
         self.string_end(body, body.len() - s.len() + k)
     }
 
@@ -217,7 +219,11 @@ impl<'t> Scan<'t> {
             [b'-', tail @ ..] => (true, tail),
             all => (false, all),
         };
-        let len = digits.iter().take(19).take_while(|c| c.is_ascii_digit()).count();
+        let len = digits
+            .iter()
+            .take(19)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         // 18 digits always fit an `i64`; longer numbers go to the serde path.
         if len == 0 || len > 18 {
             return None;
@@ -229,9 +235,7 @@ impl<'t> Scan<'t> {
         if let Some(b'.' | b'e' | b'E') = tail.first() {
             return None;
         }
-        let n = num
-            .iter()
-            .fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'));
+        let n = num.iter().fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'));
         self.rest = tail;
         Some(if neg { -n } else { n })
     }
@@ -510,7 +514,13 @@ impl<'t> Scan<'t> {
     /// A list's array in direct mode (a flat plan: no list inside, not a set): the elements
     /// appended to the words read so far, where the layout puts them provided the lists come
     /// in the order of their headers (else `None`: the serde path places them).
-    fn list_direct(&mut self, cx: &mut Cx<'_>, elem: u32, words: usize, header: usize) -> Option<()> {
+    fn list_direct(
+        &mut self,
+        cx: &mut Cx<'_>,
+        elem: u32,
+        words: usize,
+        header: usize,
+    ) -> Option<()> {
         if cx.s.last_list.is_some_and(|h| header <= h) {
             return None;
         }
@@ -628,7 +638,16 @@ mod tests {
     #[test]
     fn name_finds_exactly_the_table_entries() {
         let mut t = Names::default();
-        let names = ["", "a", "sms", "email", "service", "abcdefg", "marketing", "abcdefgh"];
+        let names = [
+            "",
+            "a",
+            "sms",
+            "email",
+            "service",
+            "abcdefg",
+            "marketing",
+            "abcdefgh",
+        ];
         for (i, n) in names.iter().enumerate() {
             t.insert(n, i as i64);
         }
