@@ -26,6 +26,15 @@
 //! (no escapes, plain integers, known keys once each) read byte by byte against the plan, each
 //! value handed to the same [`Cx`] methods as the seeds. On anything else it gives up and the
 //! serde path starts over, so it adds speed, never a decision of its own.
+//!
+//! On a flat plan ([`Plan::direct`]: no list inside a list's element, no set) the scanner
+//! skips the segments: it writes each word at its final position in a vector that becomes the
+//! input's words, appends a list's elements after the fixed part as it reads them (so lists
+//! must come in the order of their header words, or it gives up), and notes only the words to
+//! renumber (strings that are no constant) and those that name a zone; [`JsonReader::direct`]
+//! says whether the last input was read so. Names are looked up by their bytes in tables whose
+//! slots hold key and value (one load per probe), an expected key and its colon are compared
+//! as one or two words, and times of 1970 to 2099 are read as two words.
 #![forbid(unsafe_code)]
 
 use std::fmt;
@@ -126,10 +135,41 @@ struct FieldPlan {
     /// The name has no quote, backslash or control character and no earlier field has it:
     /// the scanner may compare it with the text in place.
     plain: bool,
-    /// The name between quotes, as the key's bytes in the text (`"name"`).
+    /// The name between quotes and the colon after it, as the key's bytes in the text
+    /// (`"name":`).
     quoted: Box<[u8]>,
+    /// `quoted` as words, for [`FieldPlan::key_in`]: its first eight bytes (zero-padded) and
+    /// the mask of those it has, and its last eight bytes when it is longer.
+    head: u64,
+    head_mask: u64,
+    tail: u64,
     node: u32,
     offset: usize,
+    /// `1 << i` for field `i`: its bit in the set of fields read.
+    bit: u128,
+}
+
+impl FieldPlan {
+    /// If `text` starts with `quoted` (the key and its colon), the text after it. Keys of up
+    /// to 14 bytes (16 with quotes and colon) cost one or two word compares.
+    #[inline(always)]
+    fn key_in<'t>(&self, text: &'t [u8]) -> Option<&'t [u8]> {
+        let n = self.quoted.len();
+        let (key, after) = text.split_at_checked(n)?;
+        let word = |w: Option<&[u8; 8]>| w.map(|w| u64::from_le_bytes(*w));
+        let found = if n <= 8 {
+            match word(text.first_chunk::<8>()) {
+                Some(w) => w & self.head_mask == self.head,
+                None => same(key, &self.quoted),
+            }
+        } else if n <= 16 {
+            word(key.first_chunk::<8>()) == Some(self.head)
+                && word(key.last_chunk::<8>()) == Some(self.tail)
+        } else {
+            same(key, &self.quoted)
+        };
+        found.then_some(after)
+    }
 }
 
 /// What a policy's input looks like, derived once from its parameter types.
@@ -152,6 +192,9 @@ struct Plan {
     symbols: [Names; 3],
     /// Per enum of the program, variant name to index.
     enums: Vec<Names>,
+    /// No list is reachable from a list's element and there is no set: the direct scanner
+    /// then writes every word in its final place (see [`Scratch::direct`]).
+    direct: bool,
 }
 
 /// Names to numbers: an open-addressing table over a key that costs two loads (the first
@@ -162,18 +205,28 @@ struct Plan {
 struct Names {
     /// (key, name, value), in insertion order.
     entries: Vec<(u64, Box<str>, i64)>,
-    /// Index + 1 into `entries`, 0 for an empty slot; a power of two, at least twice as many
-    /// slots as entries (or none).
-    slots: Vec<u32>,
+    /// Per slot: index + 1 into `entries` (0 for an empty slot), the entry's key and value, so
+    /// that a probe costs one load; a power of two, at least twice as many slots as entries
+    /// (or none). A name of at most seven bytes is its key, so a key that matches is the name.
+    slots: Vec<NameSlot>,
 }
 
-/// The table key of a name: [`name_word`], mixed with the last eight bytes of a longer name.
+#[derive(Debug, Default, Clone, Copy)]
+struct NameSlot {
+    key: u64,
+    value: i64,
+    entry: u32,
+}
+
+/// The table key of a name: [`name_word`] for a name of at most seven bytes (whose key is
+/// then the name: the length is its top byte, 0 to 7), else mixed with the last eight bytes
+/// and the top bit set, so that no longer name has the key of a short one.
 #[inline(always)]
 fn name_key(b: &[u8]) -> u64 {
-    let tail = b
-        .last_chunk::<8>()
-        .map_or(0, |w| u64::from_le_bytes(*w).rotate_left(29));
-    name_word(b) ^ tail
+    match b.last_chunk::<8>() {
+        Some(w) => (name_word(b) ^ u64::from_le_bytes(*w).rotate_left(29)) | 1 << 63,
+        None => name_word(b),
+    }
 }
 
 /// The first slot to probe for `key` in a table of `mask + 1` slots.
@@ -220,7 +273,7 @@ impl Names {
         if self.entries.len() * 2 > self.slots.len() {
             let size = (self.entries.len() * 4).next_power_of_two();
             self.slots.clear();
-            self.slots.resize(size, 0);
+            self.slots.resize(size, NameSlot::default());
             for i in 0..self.entries.len() {
                 self.place(i);
             }
@@ -232,24 +285,59 @@ impl Names {
     /// Puts entry `i` in the first free slot of its probe sequence.
     fn place(&mut self, i: usize) {
         let mask = self.slots.len() - 1;
-        let mut at = first_slot(self.entries[i].0, mask);
-        while self.slots[at] != 0 {
+        let (key, _, value) = self.entries[i];
+        let mut at = first_slot(key, mask);
+        while self.slots[at].entry != 0 {
             at = (at + 1) & mask;
         }
-        self.slots[at] = i as u32 + 1;
+        self.slots[at] = NameSlot {
+            key,
+            value,
+            entry: i as u32 + 1,
+        };
     }
 
     #[inline(always)]
     fn get(&self, key: &str) -> Option<i64> {
-        let k = key.as_bytes();
+        self.find(key.as_bytes())
+    }
+
+    /// [`Names::find`] for a name of at most seven bytes, given as its key ([`name_word`]):
+    /// such a key is the name, and no longer name has it ([`name_key`]).
+    #[inline(always)]
+    fn find_short(&self, key: u64) -> Option<i64> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut at = first_slot(key, mask);
+        loop {
+            let slot = *self.slots.get(at)?;
+            if slot.entry == 0 {
+                return None;
+            }
+            if slot.key == key {
+                return Some(slot.value);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// [`Names::get`] on the name's bytes.
+    #[inline(always)]
+    fn find(&self, k: &[u8]) -> Option<i64> {
         let h = name_key(k);
         let mask = self.slots.len().checked_sub(1)?;
         let mut at = first_slot(h, mask);
         loop {
-            let e = *self.slots.get(at)?;
-            let (q, n, v) = self.entries.get(usize::try_from(e).ok()?.checked_sub(1)?)?;
-            if *q == h && same(n.as_bytes(), k) {
-                return Some(*v);
+            let slot = *self.slots.get(at)?;
+            if slot.entry == 0 {
+                return None;
+            }
+            if slot.key == h
+                && (k.len() < 8 || {
+                    let (_, n, _) = self.entries.get(slot.entry as usize - 1)?;
+                    same(n.as_bytes(), k)
+                })
+            {
+                return Some(slot.value);
             }
             at = (at + 1) & mask;
         }
@@ -384,12 +472,22 @@ impl PlanBuilder<'_> {
             if !matches!(ty, Type::Optional(_)) {
                 required |= 1 << i;
             }
+            let quoted: Box<[u8]> = [b"\"", name.as_bytes(), b"\":"].concat().into();
+            let mut head = [0u8; 8];
+            let n = quoted.len().min(8);
+            head[..n].copy_from_slice(&quoted[..n]);
             out.push(FieldPlan {
                 name: name.as_str().into(),
                 plain: name.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\'),
-                quoted: [b"\"", name.as_bytes(), b"\""].concat().into(),
+                head: u64::from_le_bytes(head),
+                head_mask: u64::MAX >> (64 - 8 * n),
+                tail: quoted
+                    .last_chunk::<8>()
+                    .map_or(0, |w| u64::from_le_bytes(*w)),
+                quoted,
                 node: self.node(ty, depth)?,
                 offset,
+                bit: 1 << i,
             });
             offset += size(self.program, ty, depth)?;
         }
@@ -408,6 +506,44 @@ impl PlanBuilder<'_> {
             required,
         })
     }
+}
+
+/// Whether no list is reachable from a list's element and no node is a set (or left to the
+/// reference path), so that a reader that meets the lists in the order of their headers can
+/// append their elements after the fixed part as it reads them.
+fn flat(nodes: &[Node], records: &[RecordPlan]) -> bool {
+    // Whether `node` holds a list, memoised per node (the builder rejects recursive records,
+    // so the nodes form no cycle).
+    fn holds_list(
+        nodes: &[Node],
+        records: &[RecordPlan],
+        memo: &mut [Option<bool>],
+        node: u32,
+    ) -> bool {
+        if let Some(Some(known)) = memo.get(node as usize) {
+            return *known;
+        }
+        let holds = match nodes.get(node as usize) {
+            Some(Node::List { .. }) | None => true,
+            Some(Node::Optional(inner)) => holds_list(nodes, records, memo, *inner),
+            Some(Node::Record(r)) => records.get(*r as usize).is_none_or(|rec| {
+                rec.fields
+                    .iter()
+                    .any(|f| holds_list(nodes, records, memo, f.node))
+            }),
+            Some(_) => false,
+        };
+        if let Some(m) = memo.get_mut(node as usize) {
+            *m = Some(holds);
+        }
+        holds
+    }
+    let mut memo = vec![None; nodes.len()];
+    nodes.iter().all(|n| match n {
+        Node::List { elem, set, .. } => !*set && !holds_list(nodes, records, &mut memo, *elem),
+        Node::Other => false,
+        _ => true,
+    })
 }
 
 impl Plan {
@@ -466,7 +602,9 @@ impl Plan {
                 m
             })
             .collect();
+        let direct = flat(&b.nodes, &b.records);
         Ok(Plan {
+            direct,
             module: module.id,
             policy,
             input_words: c.input_words,
@@ -541,6 +679,17 @@ struct Scratch {
     canon: Vec<u32>,
     order: Vec<usize>,
     set: Vec<(i64, u32)>,
+    /// Direct mode (the scanner on a [`Plan::direct`] plan): a word goes straight to word
+    /// `seg + at` of `out` (a "segment" is the position of its first word), which becomes the
+    /// input's words, and only the words that need renumbering are noted.
+    direct: bool,
+    out: Vec<i64>,
+    /// Direct mode: the words holding a string that is no constant (position, provisional
+    /// index), and those holding a zone (position, index into `zones`), in text order.
+    unknown_at: Vec<(usize, u32)>,
+    zone_at: Vec<(usize, u32)>,
+    /// Direct mode: the header of the last list read (lists must come in layout order).
+    last_list: Option<usize>,
 }
 
 /// Reads JSON text into a compiled policy's input layout ([`Bound`]); see the module
@@ -554,6 +703,8 @@ pub struct JsonReader {
     scan: bool,
     /// Whether the last input was read by the direct scanner.
     scanned: bool,
+    /// Whether the last input was read by the direct scanner in direct mode.
+    direct: bool,
 }
 
 impl JitModule {
@@ -566,6 +717,7 @@ impl JitModule {
             fell_back: false,
             scan: true,
             scanned: false,
+            direct: false,
         })
     }
 }
@@ -637,6 +789,7 @@ impl JsonReader {
         }
         self.fell_back = true;
         self.scanned = false;
+        self.direct = false;
         // The reference path words every error, and binds what the fast path leaves to it.
         let policy = self.plan.policy;
         let bound = bind::bind_json(&module.program, policy, json).map_err(JsonError::Input)?;
@@ -658,6 +811,13 @@ impl JsonReader {
         self.scanned
     }
 
+    /// Whether the last call was read by the direct scanner straight into the input's final
+    /// layout (a policy whose lists hold no lists and that has no sets; see
+    /// [`JsonReader::scanned`]), rather than into segments placed afterwards.
+    pub fn direct(&self) -> bool {
+        self.direct
+    }
+
     /// Turns the direct scanner on (the default) or off. Off, every input is read by the
     /// serde-driven path or the reference: for benchmarks and tests of that path alone.
     pub fn set_scan(&mut self, on: bool) {
@@ -677,13 +837,24 @@ impl JsonReader {
         self.scanned = self.scan && {
             s.used = 0;
             s.nstrings = 0;
-            let root = s.new_segment(usize::MAX, 0, plan.input_words);
+            s.direct = plan.direct;
+            let root = if s.direct {
+                s.out.clear();
+                s.out.resize(plan.input_words, 0);
+                s.unknown_at.clear();
+                s.zone_at.clear();
+                s.last_list = None;
+                0
+            } else {
+                s.new_segment(usize::MAX, 0, plan.input_words)
+            };
             let mut cx = Cx { plan, s, now: None };
             let read = scan::read(&mut cx, json, root).is_some();
             now = cx.now;
             read
         };
         if !self.scanned {
+            s.direct = false;
             s.used = 0;
             s.nstrings = 0;
             let root = s.new_segment(usize::MAX, 0, plan.input_words);
@@ -698,8 +869,49 @@ impl JsonReader {
             de.end().ok()?;
             now = cx.now;
         }
-        self.place(module, into)?;
+        self.direct = self.scratch.direct;
+        if self.direct {
+            self.place_direct(module, into)?;
+        } else {
+            self.place(module, into)?;
+        }
         Some(now)
+    }
+
+    /// [`JsonReader::place`] after the direct scanner: the words are in place already; the
+    /// strings that are no constant are numbered in the order the layout meets them, and the
+    /// zones listed in that order.
+    fn place_direct(&mut self, module: &JitModule, into: &mut Bound) -> Option<()> {
+        let plan = &*self.plan;
+        let s = &mut self.scratch;
+        into.module = plan.module;
+        into.policy = plan.policy;
+        into.decision = false;
+        into.zones.clear();
+        // Text order is layout order unless keys came out of order: then sort (few entries).
+        s.unknown_at.sort_unstable_by_key(|&(pos, _)| pos);
+        s.zone_at.sort_unstable_by_key(|&(pos, _)| pos);
+        let base = module.strings.len() as i64;
+        s.canon.clear();
+        s.canon.resize(s.nstrings, u32::MAX);
+        s.order.clear();
+        for &(pos, k) in &s.unknown_at {
+            let c = s.canon.get_mut(k as usize)?;
+            if *c == u32::MAX {
+                *c = s.order.len() as u32;
+                s.order.push(k as usize);
+            }
+            *s.out.get_mut(pos)? = base + i64::from(*c);
+        }
+        for &(pos, z) in &s.zone_at {
+            let w = *s.out.get(pos)?;
+            if !into.zones.iter().any(|(id, _)| *id == w) {
+                let zone = s.zones.get(z as usize)?.zone.clone();
+                into.zones.push((w, Some(zone)));
+            }
+        }
+        std::mem::swap(&mut s.out, &mut into.words);
+        s.unknown(into, base)
     }
 
     /// Lays the segments out as [`JitModule::bind_into`] does (the fixed part, then each list's
@@ -760,23 +972,24 @@ impl JsonReader {
                 into.zones.push((*w, Some(zone)));
             }
         }
-        into.unknown.truncate(s.order.len());
-        for (i, &k) in s.order.iter().enumerate() {
-            let text = s.strings.get(k)?;
-            match into.unknown.get_mut(i) {
-                Some(u) => {
-                    u.clear();
-                    u.push_str(text);
-                }
-                None => into.unknown.push(text.clone()),
-            }
-        }
-        into.unknown_base = base;
-        Some(())
+        s.unknown(into, base)
     }
 }
 
 impl Scratch {
+    /// The strings that are no constant, in the order of `self.order`, into `into`: the
+    /// buffers are swapped, not copied (the ones `into` held come back here for the next
+    /// input, which clears each before use).
+    fn unknown(&mut self, into: &mut Bound, base: i64) -> Option<()> {
+        into.unknown.truncate(self.order.len());
+        into.unknown.resize_with(self.order.len(), String::new);
+        for (u, &k) in into.unknown.iter_mut().zip(&self.order) {
+            std::mem::swap(u, self.strings.get_mut(k)?);
+        }
+        into.unknown_base = base;
+        Some(())
+    }
+
     /// A zeroed segment of `words` words whose header is word `offset` of segment `parent`.
     fn new_segment(&mut self, parent: usize, offset: usize, words: usize) -> usize {
         if self.used == self.segments.len() {
@@ -793,11 +1006,32 @@ impl Scratch {
         self.used - 1
     }
 
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, seg: usize, at: usize, word: i64, tag: u32) -> Option<()> {
+        if self.direct {
+            let pos = seg + at;
+            *self.out.get_mut(pos)? = word;
+            if tag != 0 {
+                self.note(pos, word, tag)?;
+            }
+            return Some(());
+        }
         let s = self.segments.get_mut(seg)?;
         *s.words.get_mut(at)? = word;
         *s.tags.get_mut(at)? = tag;
+        Some(())
+    }
+
+    /// Direct mode: notes a word that [`JsonReader::place_direct`] renumbers or reads a zone
+    /// from.
+    #[inline(never)]
+    fn note(&mut self, pos: usize, word: i64, tag: u32) -> Option<()> {
+        if tag & TAG_UNKNOWN != 0 {
+            self.unknown_at.push((pos, u32::try_from(word).ok()?));
+        }
+        if tag & TAG_TZ != 0 {
+            self.zone_at.push((pos, tag >> 2));
+        }
         Some(())
     }
 
@@ -825,7 +1059,11 @@ impl Scratch {
 
     /// The zone entry for `text`, looked up (as `bind` and the input check do) on a miss.
     fn zone(&mut self, text: &str) -> Option<usize> {
-        if let Some(i) = self.zones.iter().position(|z| z.text == text) {
+        if let Some(i) = self
+            .zones
+            .iter()
+            .position(|z| same(z.text.as_bytes(), text.as_bytes()))
+        {
             return Some(i);
         }
         let tz = TimeZone::get(text).ok()?;
@@ -903,22 +1141,34 @@ impl Cx<'_> {
     /// A string for the (present) node `node`. The common kinds inline; the rest out of line.
     #[inline(always)]
     fn str(&mut self, node: Node, seg: usize, at: usize, s: &str) -> Option<()> {
-        let plan = self.plan;
         match node {
             Node::Text | Node::Id => {
-                let (w, tag) = self.s.intern(plan, s);
+                let (w, tag) = self.s.intern(self.plan, s);
                 self.s.put(seg, at, w, tag)
             }
+            Node::Time | Node::Symbol(_) | Node::Enum(_) => {
+                self.str_bytes(node, seg, at, s.as_bytes())
+            }
+            _ => self.str_rare(node, seg, at, s),
+        }
+    }
+
+    /// [`Cx::str`] for the kinds read from the string's bytes alone (times, symbols, enums):
+    /// the direct scanner calls it without making a `&str` first.
+    #[inline(always)]
+    fn str_bytes(&mut self, node: Node, seg: usize, at: usize, s: &[u8]) -> Option<()> {
+        let plan = self.plan;
+        match node {
             Node::Time => self.s.put(seg, at, time(s)?, 0),
             Node::Symbol(kind) => {
-                let i = plan.symbols[kind_index(kind)].get(s)?;
+                let i = plan.symbols[kind_index(kind)].find(s)?;
                 self.s.put(seg, at, i, 0)
             }
             Node::Enum(e) => {
-                let i = plan.enums.get(e as usize).and_then(|m| m.get(s))?;
+                let i = plan.enums.get(e as usize).and_then(|m| m.find(s))?;
                 self.s.put(seg, at, i, 0)
             }
-            _ => self.str_rare(node, seg, at, s),
+            _ => None,
         }
     }
 
@@ -1027,7 +1277,7 @@ impl<'de> Visitor<'de> for RootKeySeed<'_> {
         f.write_str("a parameter name")
     }
     fn visit_str<E: de::Error>(self, key: &str) -> Result<RootKey, E> {
-        if let Some(i) = field_index(&self.0.params, key) {
+        if let Some(i) = field_index(&self.0.params, key.as_bytes()) {
             Ok(RootKey::Param(i))
         } else if self.0.now_key && key == "now" {
             Ok(RootKey::Now)
@@ -1040,8 +1290,8 @@ impl<'de> Visitor<'de> for RootKeySeed<'_> {
 }
 
 #[inline]
-fn field_index(r: &RecordPlan, key: &str) -> Option<usize> {
-    r.index.get(key).and_then(|i| usize::try_from(i).ok())
+fn field_index(r: &RecordPlan, key: &[u8]) -> Option<usize> {
+    r.index.find(key).and_then(|i| usize::try_from(i).ok())
 }
 
 impl<'de> Visitor<'de> for Root<'_, '_> {
@@ -1111,7 +1361,7 @@ impl<'de> Visitor<'de> for NowSeed {
         Ok(None)
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Option<i64>, E> {
-        time(s).map(Some).ok_or_else(no)
+        time(s.as_bytes()).map(Some).ok_or_else(no)
     }
 }
 
@@ -1137,8 +1387,8 @@ impl<'de> Visitor<'de> for NullSeed {
 
 /// A time as `bind` reads it (jiff's RFC 3339), in ms since the epoch.
 #[inline(always)]
-fn time(s: &str) -> Option<i64> {
-    match fast_time(s.as_bytes()) {
+fn time(s: &[u8]) -> Option<i64> {
+    match fast_time(s) {
         Some(t) => Some(t),
         None => jiff_time(s),
     }
@@ -1146,16 +1396,104 @@ fn time(s: &str) -> Option<i64> {
 
 /// [`time`] for the forms [`fast_time`] leaves to jiff.
 #[inline(never)]
-fn jiff_time(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>()
+fn jiff_time(s: &[u8]) -> Option<i64> {
+    std::str::from_utf8(s)
+        .ok()?
+        .parse::<jiff::Timestamp>()
         .ok()
         .map(|t| t.as_millisecond())
 }
 
+/// Where a word of eight text bytes has a digit, among the bytes of `mask` (each 0 or 0xff):
+/// a byte is a digit when its high nibble is 3 and stays 3 once 6 is added. A carry out of
+/// a byte above 0xf9 can only make the next byte fail, never pass.
+#[inline(always)]
+fn all_digits(x: u64, mask: u64) -> bool {
+    const NIBBLE: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    let t = (x & NIBBLE) | ((x.wrapping_add(0x0606_0606_0606_0606) & NIBBLE) >> 4);
+    t & mask == 0x3333_3333_3333_3333 & mask
+}
+
+/// Byte `k` of the result is `10 * d[k] + d[k + 1]` for the digit values `d` of the bytes of
+/// `x` that `mask` selects (digits, as [`all_digits`] found them; the other bytes count as
+/// 0, so no byte borrows from the next, and none carries: 99 fits a byte).
+#[inline(always)]
+fn pairs(x: u64, mask: u64) -> u64 {
+    let d = (x & mask) - (0x3030_3030_3030_3030 & mask);
+    d.wrapping_mul(10).wrapping_add(d >> 8)
+}
+
+/// Days in each month of a common year, and before each month.
+const MONTH_DAYS: [i64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const DAYS_BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+
 /// The common form `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (years 1970 to 9998, seconds below 60)
-/// without jiff's general parser; `None` for anything else, which jiff then reads.
+/// without jiff's general parser; `None` for anything else, which jiff then reads. The first
+/// sixteen bytes are checked and read as two words; years from 2100 on (whose leap years
+/// are not every fourth) are left to [`fast_time_general`].
 #[inline(always)]
 fn fast_time(b: &[u8]) -> Option<i64> {
+    let (head, rest) = b.split_first_chunk::<16>()?;
+    let (&[colon, s0, s1], _) = rest.split_first_chunk::<3>()?;
+    let lo = u64::from_le_bytes(*head.first_chunk::<8>()?);
+    let mid = u64::from_le_bytes(*head.last_chunk::<8>()?);
+    // `YYYY-MM-` and `DDTHH:MM` (little-endian: byte 0 lowest).
+    const LO_DIGITS: u64 = 0x00ff_ff00_ffff_ffff;
+    const MID_DIGITS: u64 = 0xffff_00ff_ff00_ffff;
+    let ok = all_digits(lo, LO_DIGITS)
+        & (lo & 0xff00_00ff_0000_0000 == 0x2d00_002d_0000_0000)
+        & all_digits(mid, MID_DIGITS)
+        & (mid & 0x0000_ff00_00ff_0000 == 0x0000_3a00_0054_0000)
+        & (colon == b':')
+        & (s0.wrapping_sub(b'0') <= 9)
+        & (s1.wrapping_sub(b'0') <= 9)
+        & (b.len() >= 20)
+        & (b.last() == Some(&b'Z'));
+    if !ok {
+        return None;
+    }
+    let (p, q) = (pairs(lo, LO_DIGITS), pairs(mid, MID_DIGITS));
+    let byte = |w: u64, k: u32| ((w >> (8 * k)) & 0xff) as i64;
+    let y = byte(p, 0) * 100 + byte(p, 2);
+    let (mo, d) = (byte(p, 5), byte(q, 0));
+    let (h, mi) = (byte(q, 3), byte(q, 6));
+    let sec = i64::from(s0 - b'0') * 10 + i64::from(s1 - b'0');
+    if !(1970..2100).contains(&y) {
+        return fast_time_general(b);
+    }
+    // From 1970 to 2099 every fourth year is a leap year (2000 included).
+    let leap = y % 4 == 0;
+    let m = usize::try_from(mo - 1).ok()?;
+    let month_days = MONTH_DAYS.get(m)? + i64::from(mo == 2 && leap);
+    if d < 1 || d > month_days || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let mut ms = 0;
+    if let [b'.', frac @ .., b'Z'] = b.get(19..)? {
+        // 1 to 9 digits; the time keeps whole milliseconds (truncated, as jiff).
+        if frac.is_empty() || frac.len() > 9 {
+            return None;
+        }
+        let mut scale = 100;
+        for &c in frac {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            ms += i64::from(c - b'0') * scale;
+            scale /= 10;
+        }
+    } else if b.len() != 20 {
+        return None;
+    }
+    let days =
+        365 * (y - 1970) + (y - 1969) / 4 + DAYS_BEFORE.get(m)? + i64::from(mo > 2 && leap) + d - 1;
+    Some(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
+}
+
+/// [`fast_time`] byte by byte, for the years [`fast_time`] leaves to it (2100 to 9998): the
+/// same checks and the same answer (H. Hinnant's days from the civil date).
+#[inline(never)]
+fn fast_time_general(b: &[u8]) -> Option<i64> {
     let head = b.first_chunk::<19>()?;
     if b.len() < 20
         || head[4] != b'-'
@@ -1503,7 +1841,7 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("a field name")
     }
     fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
-        field_index(self.0, key).ok_or_else(no)
+        field_index(self.0, key.as_bytes()).ok_or_else(no)
     }
 }
 
@@ -1523,6 +1861,37 @@ mod tests {
                 want |= u64::from(c) << (8 * i);
             }
             assert_eq!(name_word(b), want, "{n} bytes");
+        }
+    }
+
+    /// A short name's key is the name (so a key match is a name match), and no longer name
+    /// has the key of a short one, whatever its bytes.
+    #[test]
+    fn short_keys_are_their_names_and_long_keys_differ() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 24) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| (x >> (i % 8 * 8)) as u8 ^ i as u8)
+                .collect();
+            let key = name_key(&bytes);
+            if len < 8 {
+                assert_eq!(key, name_word(&bytes));
+                assert_eq!(key >> 56, len as u64);
+            } else {
+                assert!(key >> 56 >= 0x80, "{bytes:?}");
+                // The short name that would share the key if the top byte were a length.
+                let name = String::from_utf8_lossy(&bytes).into_owned();
+                let key = name_key(name.as_bytes());
+                let n = (key >> 56) as usize & 7;
+                let short = &key.to_le_bytes()[..n];
+                let mut t = Names::default();
+                t.insert(&name, 1);
+                assert_eq!(t.find(short), None, "{name:?}");
+            }
         }
     }
 
@@ -1567,6 +1936,39 @@ mod tests {
         }
     }
 
+    /// A field's key is found in the text exactly when the text starts with `"name":`,
+    /// whatever the name's length (the one- and two-word compares and the byte compare), the
+    /// text's length after it, and the byte that differs.
+    #[test]
+    fn key_in_matches_exactly_the_quoted_key() {
+        let program = Program::default();
+        for len in 0..=20 {
+            let name: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let mut b = PlanBuilder {
+                program: &program,
+                nodes: Vec::new(),
+                records: Vec::new(),
+                record_of: FxHashMap::default(),
+            };
+            let plan = b.fields(&[(name.clone(), Type::Int)], 0).expect("a plan");
+            let f = &plan.fields[0];
+            let key = format!("\"{name}\":");
+            for extra in ["", "1", " 12345678", "}"] {
+                let text = format!("{key}{extra}");
+                assert_eq!(f.key_in(text.as_bytes()), Some(extra.as_bytes()), "{text}");
+                // Any one byte changed, and the text cut short: no match.
+                for i in 0..key.len() {
+                    let mut bad = text.clone().into_bytes();
+                    bad[i] ^= 0x01;
+                    assert_eq!(f.key_in(&bad), None, "{text} with byte {i} changed");
+                    assert_eq!(f.key_in(&text.as_bytes()[..i]), None, "{text} cut at {i}");
+                }
+            }
+        }
+    }
+
     /// The short cut for times must give jiff's answer on every text it accepts.
     #[test]
     fn fast_time_agrees_with_jiff() {
@@ -1597,7 +1999,7 @@ mod tests {
                 accepted += 1;
                 assert_eq!(fast, jiff(&text), "{text}");
             }
-            assert_eq!(time(&text), jiff(&text), "{text}");
+            assert_eq!(time(text.as_bytes()), jiff(&text), "{text}");
         }
         assert!(accepted > 150_000, "{accepted}");
         for text in [
@@ -1618,6 +2020,27 @@ mod tests {
             "9998-12-31T23:59:59.999999999Z",
             "9999-12-31T23:59:59Z",
             "+2026-01-01T00:00:00Z",
+            // Around the years the word-at-a-time path leaves to the byte-by-byte one.
+            "2096-02-29T00:00:00Z",
+            "2097-02-29T00:00:00Z",
+            "2099-12-31T23:59:59.999Z",
+            "2100-01-01T00:00:00Z",
+            "2100-03-01T00:00:00Z",
+            "1970-01-01T00:00:00.000000001Z",
+            "1969-12-31T23:59:59Z",
+            // Bytes next to digits that a word-at-a-time test could mistake for digits.
+            "2026-1\u{e9}-01T00:00:00Z",
+            "20\u{ff}6-11-01T00:00:00Z",
+            "2026/11/01T00:00:00Z",
+            "2026-11-01 00:00:00Z",
+            "2026-11-01T00-00-00Z",
+            "2026-11-01T00:00:0:Z",
+            "2026-11-01T00:00:00",
+            "2026-11-01T00:00:00ZZ",
+            "2026-11-01T00:00:00.5",
+            "2026-00-01T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-00T00:00:00Z",
             "2026-1-01T00:00:00Z",
             "",
             "Z",
@@ -1625,7 +2048,7 @@ mod tests {
             if let Some(t) = fast_time(text.as_bytes()) {
                 assert_eq!(Some(t), jiff(text), "{text}");
             }
-            assert_eq!(time(text), jiff(text), "{text}");
+            assert_eq!(time(text.as_bytes()), jiff(text), "{text}");
         }
     }
 }

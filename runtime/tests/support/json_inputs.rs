@@ -491,6 +491,32 @@ pub fn respace(s: &str, rng: &mut Rng) -> String {
     out
 }
 
+/// The same document with one space after every `,` and `:` outside strings (the form of
+/// Python's `json.dumps`, which the direct scanner reads inline).
+pub fn spaced(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        out.push(c);
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            ',' | ':' => out.push(' '),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The reference: `bind::bind_json`, then `JitModule::bind`.
 pub fn reference(
     program: &Program,
@@ -514,6 +540,8 @@ pub struct Tally {
     pub fast: usize,
     /// Accepted inputs that the direct scanner read (the first fast path).
     pub scanned: usize,
+    /// Of those, the inputs it read straight into their final layout (direct mode).
+    pub direct: usize,
 }
 
 /// Reads `json` with the reader (into `into`, reused across calls) and with the reference, and
@@ -535,6 +563,7 @@ pub fn check(
             tally.accepted += 1;
             tally.fast += usize::from(!reader.fell_back());
             tally.scanned += usize::from(reader.scanned());
+            tally.direct += usize::from(reader.direct());
             assert!(
                 into.same_layout(bound) && now == want_now,
                 "policy {}: the reader's layout differs from the reference on\n{json}\nreader (scanned: {}):    {into:?} now {now:?}\nreference: {bound:?} now {want_now:?}",
@@ -586,6 +615,8 @@ pub fn check_program(program: &Program, seed: u64, count: usize) -> Tally {
             };
             if i % 4 == 1 {
                 json = respace(&json, &mut rng);
+            } else if i % 4 == 3 {
+                json = spaced(&json);
             }
             if i % 7 == 5 {
                 mutate_text(&mut json, &mut rng);

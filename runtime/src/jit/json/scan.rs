@@ -1,8 +1,9 @@
 //! The direct scanner: the first of the reader's three paths. It reads the JSON text byte by
 //! byte against the policy's [`Plan`], without serde: keys are compared against the field the
-//! layout expects next (one `memcmp`, no look-up) before any table is consulted, strings are
-//! scanned eight bytes at a time for a quote, a backslash or a control character, integers are
-//! read in place.
+//! layout expects next (one or two word compares of `"name":`, no look-up) before any table
+//! is consulted, strings are scanned eight bytes at a time for a quote, a backslash or a
+//! control character, integers are read in place. The position is the unread text as a slice;
+//! no whitespace or one space, and `,` or `, ` between members, are read inline.
 //!
 //! It reads only a strict subset of JSON and gives up (`None`) on anything else: an escape in a
 //! string, a number that is not a plain integer of at most 18 digits (`-0`, fractions,
@@ -15,7 +16,7 @@
 //! still the reference's.
 #![forbid(unsafe_code)]
 
-use super::{Cx, Node, Plan, RecordPlan, field_index, same, time};
+use super::{Cx, Names, Node, Plan, RecordPlan, fast_time, field_index, kind_index, time};
 
 /// Deeper than this, give up (serde_json's recursion limit is 128; the layout is far
 /// shallower, so this never refuses a real input).
@@ -25,28 +26,29 @@ const MAX_DEPTH: u32 = 100;
 /// text is not one the scanner reads, whatever the reason.
 pub(super) fn read(cx: &mut Cx<'_>, text: &str, root: usize) -> Option<()> {
     let mut p = Scan {
-        b: text.as_bytes(),
+        rest: text.as_bytes(),
         text,
-        i: 0,
         depth: 0,
     };
     p.ws();
     p.root(cx, root)?;
     p.ws();
-    (p.i == p.b.len()).then_some(())
+    p.rest.is_empty().then_some(())
 }
 
+/// The scanner's state. The position is the text not read yet, as a slice: each step tests
+/// the length it needs once, where an index into the text cost a bounds check and an
+/// overflow check per access (a third of the scanner's instructions).
 struct Scan<'t> {
-    b: &'t [u8],
+    rest: &'t [u8],
     text: &'t str,
-    i: usize,
     depth: u32,
 }
 
 /// A key: the index of a field of the record (or parameter list) being read, or any other key.
 enum Key<'t> {
     Field(usize),
-    Other(&'t str),
+    Other(&'t [u8]),
 }
 
 /// Every byte 0x01, every byte 0x80: the constants of the word-at-a-time byte tests.
@@ -67,125 +69,196 @@ fn special(x: u64) -> u64 {
         | (x.wrapping_sub(LO * 0x20) & !x & HI)
 }
 
+/// JSON's whitespace: space, tab, line feed, carriage return.
+#[inline(always)]
+fn is_ws(c: u8) -> bool {
+    c <= b' ' && (1u64 << c) & (1 << b' ' | 1 << b'\n' | 1 << b'\t' | 1 << b'\r') != 0
+}
+
 impl<'t> Scan<'t> {
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
+        self.rest.first().copied()
     }
 
-    /// JSON's whitespace: space, tab, line feed, carriage return.
+    /// How far into the text the scanner is.
+    #[cfg(test)]
+    fn pos(&self) -> usize {
+        self.text.len() - self.rest.len()
+    }
+
+    /// Whitespace: none or one space inline (the common cases), more in a loop.
     #[inline(always)]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.peek() {
-            self.i += 1;
+        match self.rest {
+            [c, ..] if *c > b' ' => {}
+            [b' ', tail @ ..] if tail.first().is_some_and(|&c| c > b' ') => self.rest = tail,
+            _ => self.ws_loop(),
+        }
+    }
+
+    #[inline(never)]
+    fn ws_loop(&mut self) {
+        while let [c, tail @ ..] = self.rest {
+            if !is_ws(*c) {
+                break;
+            }
+            self.rest = tail;
         }
     }
 
     #[inline(always)]
     fn eat(&mut self, c: u8) -> Option<()> {
-        if self.peek()? == c {
-            self.i += 1;
-            Some(())
-        } else {
-            None
+        match self.rest {
+            [x, tail @ ..] if *x == c => {
+                self.rest = tail;
+                Some(())
+            }
+            _ => None,
         }
     }
 
     #[inline(always)]
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.b.get(self.i..self.i + word.len())? == word {
-            self.i += word.len();
+        let (head, tail) = self.rest.split_at_checked(word.len())?;
+        if head == word {
+            self.rest = tail;
             Some(())
         } else {
             None
         }
     }
 
-    /// A string without escapes, at the opening quote; its text (between the quotes).
+    /// A string without escapes, at the opening quote; its bytes (between the quotes: the
+    /// text of a `&str` cut at two ASCII quotes, so UTF-8).
     #[inline(always)]
-    fn string(&mut self) -> Option<&'t str> {
-        if self.peek()? != b'"' {
+    fn string(&mut self) -> Option<&'t [u8]> {
+        let [b'"', body @ ..] = self.rest else {
             return None;
-        }
-        let start = self.i + 1;
-        let mut j = start;
+        };
         // Eight bytes at a time until a chunk holds a byte a plain string stops at: the lowest
         // flagged byte of `special` is exact (a borrow only flags bytes above a true one), so
         // it is the first such byte.
-        while let Some(chunk) = self.b.get(j..j + 8).and_then(|c| c.first_chunk::<8>()) {
+        let mut s = body;
+        while let Some((chunk, tail)) = s.split_first_chunk::<8>() {
             let hit = special(u64::from_le_bytes(*chunk));
             if hit != 0 {
-                j += (hit.trailing_zeros() / 8) as usize;
+                let end = body.len() - s.len() + (hit.trailing_zeros() / 8) as usize;
                 // A quote ends it; an escape (the serde path decodes it) or a control
                 // character (invalid) is not read here.
-                return self.string_end(start, j);
+                return self.string_end(body, end);
             }
-            j += 8;
+            s = tail;
         }
-        loop {
-            match *self.b.get(j)? {
-                b'"' => break,
-                b'\\' | 0..0x20 => return None,
-                _ => j += 1,
-            }
-        }
-        self.string_end(start, j)
+        let k = s
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        self.string_end(body, body.len() - s.len() + k)
     }
 
-    /// The string from `start` to the byte at `end`, which must be its closing quote.
+    /// The string of `body` (the text after an opening quote) up to byte `end`, which must be
+    /// its closing quote.
     #[inline(always)]
-    fn string_end(&mut self, start: usize, end: usize) -> Option<&'t str> {
-        if self.b.get(end) != Some(&b'"') {
+    fn string_end(&mut self, body: &'t [u8], end: usize) -> Option<&'t [u8]> {
+        let (string, after) = body.split_at_checked(end)?;
+        let [b'"', tail @ ..] = after else {
             return None;
+        };
+        self.rest = tail;
+        Some(string)
+    }
+
+    /// A time: a string read by [`time`], as [`Cx::str`] reads a `Time`. The usual form,
+    /// `"YYYY-MM-DDTHH:MM:SSZ"`, is read in place without scanning the string first:
+    /// [`fast_time`] accepts those 20 bytes only if each is a digit or the separator its
+    /// place requires, so none ends or escapes the string, and the byte after them must be
+    /// the closing quote.
+    #[inline(always)]
+    fn time(&mut self) -> Option<i64> {
+        if let Some((&[b'"', ref body @ .., b'"'], tail)) = self.rest.split_first_chunk::<22>()
+            && let Some(t) = fast_time(body)
+        {
+            self.rest = tail;
+            return Some(t);
         }
-        self.i = end + 1;
+        time(self.string()?)
+    }
+
+    /// A string looked up in `table` (as [`Names::find`] on its bytes). A name of at most
+    /// seven bytes is read in place: the first byte the eight-byte test flags after the
+    /// opening quote is the first that ends or escapes the string, so if it is a quote the
+    /// bytes before it are the whole string, and they with their length are the table key.
+    #[inline(always)]
+    fn name(&mut self, table: &Names) -> Option<i64> {
+        if let Some((&[b'"', ref w @ ..], _)) = self.rest.split_first_chunk::<9>() {
+            let x = u64::from_le_bytes(*w);
+            let n = (special(x).trailing_zeros() / 8) as usize;
+            if n < 8 && w[n] == b'"' {
+                let key = (x & ((1u64 << (8 * n)) - 1)) | ((n as u64) << 56);
+                self.rest = self.rest.get(n + 2..)?;
+                return table.find_short(key);
+            }
+        }
+        table.find(self.string()?)
+    }
+
+    /// [`Scan::string`] as a `&str`.
+    #[inline(always)]
+    fn string_str(&mut self) -> Option<&'t str> {
+        let start = self.text.len() - self.rest.len() + 1;
+        let n = self.string()?.len();
         // Quotes are ASCII, so both ends are character boundaries of the `&str`.
-        self.text.get(start..end)
+        self.text.get(start..start + n)
     }
 
     /// A plain integer: `-`? and 1 to 18 digits, no leading zero, no fraction nor exponent,
     /// and not `-0` (which serde_json reads as a float). Anything else: `None`.
     #[inline(always)]
     fn int(&mut self) -> Option<i64> {
-        let neg = self.peek()? == b'-';
-        if neg {
-            self.i += 1;
-        }
-        let start = self.i;
-        let mut n: i64 = 0;
-        while let Some(c @ b'0'..=b'9') = self.peek() {
-            // 18 digits always fit an `i64`; longer numbers go to the serde path.
-            if self.i - start == 18 {
-                return None;
-            }
-            n = n * 10 + i64::from(c - b'0');
-            self.i += 1;
-        }
-        let len = self.i - start;
-        if len == 0 || (self.b[start] == b'0' && (len > 1 || neg)) {
+        let (neg, digits) = match self.rest {
+            [b'-', tail @ ..] => (true, tail),
+            all => (false, all),
+        };
+        let len = digits
+            .iter()
+            .take(19)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        // 18 digits always fit an `i64`; longer numbers go to the serde path.
+        if len == 0 || len > 18 {
             return None;
         }
-        if let Some(b'.' | b'e' | b'E') = self.peek() {
+        let (num, tail) = digits.split_at_checked(len)?;
+        if num[0] == b'0' && (len > 1 || neg) {
             return None;
         }
+        if let Some(b'.' | b'e' | b'E') = tail.first() {
+            return None;
+        }
+        let n = num.iter().fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'));
+        self.rest = tail;
         Some(if neg { -n } else { n })
     }
 
-    /// A key at its opening quote: the field `rec.fields[*next]` if the text is that name
-    /// (compared in place), else looked up; `*next` becomes the field after the one found.
+    /// A key at its opening quote and the `:` after it (with the whitespace around it): the
+    /// field `rec.fields[*next]` if the text is that name and a colon (compared in place),
+    /// else looked up; `*next` becomes the field after the one found.
     #[inline(always)]
     fn key(&mut self, rec: &RecordPlan, next: &mut usize) -> Option<Key<'t>> {
         if let Some(f) = rec.fields.get(*next) {
             // `plain`: the name has no byte that would end or escape a JSON string, so the
             // bytes match exactly when the key is that name.
-            let end = self.i + f.quoted.len();
-            if f.plain && self.b.get(self.i..end).is_some_and(|t| same(t, &f.quoted)) {
-                self.i = end;
+            if let Some(tail) = f.key_in(self.rest)
+                && f.plain
+            {
+                self.rest = tail;
+                self.ws();
                 *next += 1;
                 return Some(Key::Field(*next - 1));
             }
         }
         let s = self.string()?;
+        self.colon()?;
         Some(match field_index(rec, s) {
             Some(k) => {
                 *next = k + 1;
@@ -195,12 +268,34 @@ impl<'t> Scan<'t> {
         })
     }
 
-    /// After a member or an element: `,` (more follow) or the closing `close`.
+    /// After a member or an element: `,` (more follow) or the closing `close`. The usual
+    /// forms inline: `,` or `, ` then a non-blank byte, or `close` right away.
     #[inline(always)]
     fn more(&mut self, close: u8) -> Option<bool> {
+        match self.rest {
+            [b',', b' ', tail @ ..] | [b',', tail @ ..]
+                if tail.first().is_some_and(|&c| c > b' ') =>
+            {
+                self.rest = tail;
+                Some(true)
+            }
+            [c, tail @ ..] if *c == close => {
+                self.rest = tail;
+                Some(false)
+            }
+            _ => self.more_slow(close),
+        }
+    }
+
+    /// [`Scan::more`] with any whitespace.
+    #[inline(never)]
+    fn more_slow(&mut self, close: u8) -> Option<bool> {
         self.ws();
-        let c = self.peek()?;
-        self.i += 1;
+        let [c, tail @ ..] = self.rest else {
+            return None;
+        };
+        let c = *c;
+        self.rest = tail;
         if c == b',' {
             self.ws();
             Some(true)
@@ -217,7 +312,7 @@ impl<'t> Scan<'t> {
         self.eat(c)?;
         self.ws();
         if self.peek()? == close {
-            self.i += 1;
+            self.rest = self.rest.get(1..)?;
             return Some(false);
         }
         Some(true)
@@ -239,27 +334,34 @@ impl<'t> Scan<'t> {
         let (mut now_seen, mut signals_seen) = (false, false);
         let mut more = self.open(b'{', b'}')?;
         while more {
-            let key = self.key(&plan.params, &mut next)?;
-            self.colon()?;
+            // `now` (no parameter has that name) is usually first: matched in place.
+            let key = match self.rest.split_at_checked(6) {
+                Some((b"\"now\":", tail)) if plan.now_key => {
+                    self.rest = tail;
+                    self.ws();
+                    Key::Other(b"now")
+                }
+                _ => self.key(&plan.params, &mut next)?,
+            };
             match key {
                 Key::Field(k) => {
-                    if seen & (1 << k) != 0 {
+                    let f = plan.params.fields.get(k)?;
+                    if seen & f.bit != 0 {
                         return None;
                     }
-                    seen |= 1 << k;
-                    let f = plan.params.fields.get(k)?;
+                    seen |= f.bit;
                     self.value(cx, f.node, seg, f.offset)?;
                 }
-                Key::Other("now") if plan.now_key && !now_seen => {
+                Key::Other(b"now") if plan.now_key && !now_seen => {
                     now_seen = true;
                     cx.now = if self.peek()? == b'n' {
                         self.literal(b"null")?;
                         None
                     } else {
-                        Some(time(self.string()?)?)
+                        Some(self.time()?)
                     };
                 }
-                Key::Other("signals") if plan.signals_key && !signals_seen => {
+                Key::Other(b"signals") if plan.signals_key && !signals_seen => {
                     signals_seen = true;
                     // Only `null` here; signals are bound by the reference path.
                     self.literal(b"null")?;
@@ -271,9 +373,51 @@ impl<'t> Scan<'t> {
         (plan.params.required & !seen == 0).then_some(())
     }
 
-    /// One value of node `node`, its words at word `at` of segment `seg`.
+    /// One value of node `node`, its words at word `at` of segment `seg`. Dispatched on the
+    /// node first for the common kinds that are not optional: each accepts only the one form
+    /// of JSON value [`Scan::any_value`] would read for it (a string, a literal, an integer,
+    /// an object or an array), so both give up on the same text.
     #[inline(always)]
     fn value(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
+        let plan: &Plan = cx.plan;
+        match *plan.nodes.get(node as usize)? {
+            Node::Time => {
+                let t = self.time()?;
+                cx.s.put(seg, at, t, 0)
+            }
+            // As `Cx::str_bytes` reads them: the name's entry in the kind's table.
+            Node::Symbol(kind) => {
+                let i = self.name(&plan.symbols[kind_index(kind)])?;
+                cx.s.put(seg, at, i, 0)
+            }
+            Node::Enum(e) => {
+                let i = self.name(plan.enums.get(e as usize)?)?;
+                cx.s.put(seg, at, i, 0)
+            }
+            n @ (Node::Text | Node::Id | Node::Tz) => {
+                let s = self.string_str()?;
+                cx.str(n, seg, at, s)
+            }
+            Node::Bool => {
+                let b = match self.peek()? {
+                    b't' => self.literal(b"true").map(|()| true)?,
+                    _ => self.literal(b"false").map(|()| false)?,
+                };
+                cx.s.put(seg, at, i64::from(b), 0)
+            }
+            Node::Int => {
+                let n = self.int()?;
+                cx.s.put(seg, at, n, 0)
+            }
+            Node::Record(r) => self.record(cx, r, seg, at),
+            Node::List { elem, words, set } => self.list(cx, elem, words, set, seg, at),
+            _ => self.any_value(cx, node, seg, at),
+        }
+    }
+
+    /// [`Scan::value`] for every node, dispatched on the value's first byte.
+    #[inline(never)]
+    fn any_value(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
         let c = self.peek()?;
         if c == b'n' {
             // `null` is absent: the presence word stays 0, and so do the value's words.
@@ -283,7 +427,7 @@ impl<'t> Scan<'t> {
         let (node, at) = cx.present(node, seg, at)?;
         match c {
             b'"' => {
-                let s = self.string()?;
+                let s = self.string_str()?;
                 cx.str(node, seg, at, s)
             }
             b't' => {
@@ -327,12 +471,11 @@ impl<'t> Scan<'t> {
             let Key::Field(k) = self.key(rec, &mut next)? else {
                 return None;
             };
-            if seen & (1 << k) != 0 {
+            let f = rec.fields.get(k)?;
+            if seen & f.bit != 0 {
                 return None;
             }
-            seen |= 1 << k;
-            self.colon()?;
-            let f = rec.fields.get(k)?;
+            seen |= f.bit;
             self.value(cx, f.node, seg, at + f.offset)?;
             more = self.more(b'}')?;
         }
@@ -352,6 +495,9 @@ impl<'t> Scan<'t> {
         at: usize,
     ) -> Option<()> {
         self.enter()?;
+        if cx.s.direct {
+            return self.list_direct(cx, elem, words, seg + at);
+        }
         let list = cx.s.new_segment(seg, at, 0);
         let mut n = 0usize;
         let mut more = self.open(b'[', b']')?;
@@ -363,6 +509,42 @@ impl<'t> Scan<'t> {
         }
         self.depth -= 1;
         cx.end_list(list, n, words, elem, set, seg, at)
+    }
+
+    /// A list's array in direct mode (a flat plan: no list inside, not a set): the elements
+    /// appended to the words read so far, where the layout puts them provided the lists come
+    /// in the order of their headers (else `None`: the serde path places them).
+    fn list_direct(
+        &mut self,
+        cx: &mut Cx<'_>,
+        elem: u32,
+        words: usize,
+        header: usize,
+    ) -> Option<()> {
+        if cx.s.last_list.is_some_and(|h| header <= h) {
+            return None;
+        }
+        cx.s.last_list = Some(header);
+        let start = cx.s.out.len();
+        let mut n = 0usize;
+        let mut more = self.open(b'[', b']')?;
+        while more {
+            // Room for one more element: the words grow by doubling (zeroed), and are cut
+            // to the elements read at the end.
+            let need = start + (n + 1) * words;
+            if cx.s.out.len() < need {
+                let to = need.max(start + 2 * (n * words)).max(start + 4 * words);
+                cx.s.out.resize(to, 0);
+            }
+            self.value(cx, elem, start, n * words)?;
+            n += 1;
+            more = self.more(b']')?;
+        }
+        cx.s.out.truncate(start + n * words);
+        self.depth -= 1;
+        *cx.s.out.get_mut(header)? = start as i64;
+        *cx.s.out.get_mut(header + 1)? = n as i64;
+        Some(())
     }
 }
 
@@ -415,17 +597,101 @@ mod tests {
         }
     }
 
+    /// Times: the in-place form and the scanned one give [`time`]'s value of the string and
+    /// stop after its closing quote; anything that is not a whole string is refused.
+    #[test]
+    fn time_reads_the_string_as_time_does() {
+        let read = |t: &str| {
+            let mut p = Scan {
+                rest: t.as_bytes(),
+                text: t,
+                depth: 0,
+            };
+            p.time().map(|n| (n, p.pos()))
+        };
+        for (text, inner) in [
+            ("\"2026-11-25T09:00:00Z\"", "2026-11-25T09:00:00Z"),
+            ("\"2026-11-25T09:00:00Z\", ", "2026-11-25T09:00:00Z"),
+            ("\"2126-11-25T09:00:00Z\"}", "2126-11-25T09:00:00Z"),
+            ("\"2026-11-25T09:00:00.5Z\"", "2026-11-25T09:00:00.5Z"),
+            ("\"2026-11-25T09:00:00+01:00\"", "2026-11-25T09:00:00+01:00"),
+            ("\"2026-11-25t09:00:00z\"", "2026-11-25t09:00:00z"),
+        ] {
+            let want = time(inner.as_bytes()).expect(inner);
+            assert_eq!(read(text), Some((want, inner.len() + 2)), "{text}");
+        }
+        for text in [
+            "\"2026-11-25T09:00:00Z",
+            "\"2026-11-25T09:00:00Zx\"",
+            "\"2026-11-25T09:00:00Z\\\"",
+            "\"2026-02-30T09:00:00Z\"",
+            "2026-11-25T09:00:00Z",
+            "\"2026-11-25T09:00\n00Z\"",
+            "\"\"",
+        ] {
+            assert_eq!(read(text), None, "{text}");
+        }
+    }
+
+    /// Names: the in-place read of short names and the scanned one find exactly the table's
+    /// entries, stop after the closing quote, and refuse what is no whole plain string.
+    #[test]
+    fn name_finds_exactly_the_table_entries() {
+        let mut t = Names::default();
+        let names = [
+            "",
+            "a",
+            "sms",
+            "email",
+            "service",
+            "abcdefg",
+            "marketing",
+            "abcdefgh",
+        ];
+        for (i, n) in names.iter().enumerate() {
+            t.insert(n, i as i64);
+        }
+        let read = |text: &str| {
+            let mut p = Scan {
+                rest: text.as_bytes(),
+                text,
+                depth: 0,
+            };
+            p.name(&t).map(|v| (v, p.pos()))
+        };
+        for (i, n) in names.iter().enumerate() {
+            for after in ["", "}", ", \"channel\": 1}", "\"\"\"\"\"\"\"\""] {
+                let text = format!("\"{n}\"{after}");
+                assert_eq!(read(&text), Some((i as i64, n.len() + 2)), "{text}");
+            }
+        }
+        for text in [
+            "\"sm\"",
+            "\"smss\", \"x\"",
+            "\"Sms\"        ",
+            "\"abcdef\"        ",
+            "\"abcdefgi\"       ",
+            "\"sms",
+            "\"sms\\\"\"       ",
+            "\"em\\u0061il\"       ",
+            "\"sm\ns\"       ",
+            "sms",
+            "\"\u{e9}\"        ",
+        ] {
+            assert_eq!(read(text), None, "{text}");
+        }
+    }
+
     /// Integers: exactly the plain forms, with their value; the position after them.
     #[test]
     fn int_reads_only_plain_integers() {
         let read = |t: &str| {
             let mut p = Scan {
-                b: t.as_bytes(),
+                rest: t.as_bytes(),
                 text: t,
-                i: 0,
                 depth: 0,
             };
-            p.int().map(|n| (n, p.i))
+            p.int().map(|n| (n, p.pos()))
         };
         assert_eq!(read("0"), Some((0, 1)));
         assert_eq!(read("0,"), Some((0, 1)));
