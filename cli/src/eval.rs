@@ -186,13 +186,12 @@ fn jit_from_json(
     let mut reader = jit.json_reader(index).ok()?;
     let mut bound = xop_runtime::jit::Bound::empty();
     Some(match reader.bind_json_into(jit, input, &mut bound) {
-        // The reference path binds non-null `signals` but the reader keeps only the
-        // arguments: such input is decided below, with its signals.
-        Ok(_) if reader.fell_back() => return None,
         Ok(now) => {
             let now = now.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
             let mut output = jit.output(index);
-            let decision = match jit.run(&bound, now, &mut output) {
+            // The input's `signals`, read as the interpreter reads them.
+            let signals = FixedSignals(reader.signals().to_vec());
+            let decision = match jit.run_with_signals(&bound, now, &signals, &mut output) {
                 Ok(()) => jit.decision(&bound, &output),
                 Err(e) => Decision {
                     verdict: Verdict::Deny,

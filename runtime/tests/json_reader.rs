@@ -35,3 +35,78 @@ fn reader_agrees_with_the_reference_on_generated_programs() {
     // Programs without sets nor lists in lists are read straight into their final layout.
     assert!(total.direct * 4 > total.scanned, "{total:?}");
 }
+
+/// The values an input gives in `signals` reach the compiled code as they reach the
+/// interpreter: the layout holds only the arguments, `JsonReader::signals` the rest.
+#[test]
+fn signal_values_of_the_input_are_handed_over() {
+    use xop_runtime::interp::{self, FixedSignals};
+    use xop_runtime::ir::build::{b, cmp, program, rule, slot};
+    use xop_runtime::ir::{CmpOp, Expr, SignalDecl, Type, Verdict};
+    use xop_runtime::jit::{self, Bound};
+    use xop_runtime::value::Value;
+
+    // deny "high" when (level() ?? 0) > a0, else allow.
+    let level = Expr::Default(b(Expr::Signal(0, vec![])), b(Expr::Const(Value::Int(0))));
+    let mut p = program(
+        vec![Type::Int],
+        vec![
+            rule(
+                1,
+                Verdict::Deny,
+                "high",
+                Some(cmp(CmpOp::Gt, level, slot(0))),
+            ),
+            rule(2, Verdict::Allow, "ok", None),
+        ],
+    );
+    p.signals = vec![SignalDecl {
+        name: "t.level".into(),
+        params: Vec::new(),
+        ty: Type::Int,
+        source: "t.source".into(),
+        source_args: Vec::new(),
+        max_age_ms: None,
+    }];
+    let module = jit::compile(&p);
+    assert_eq!(module.unsupported(0), None);
+    let mut reader = module.json_reader(0).expect("a reader");
+    let mut bound = Bound::empty();
+    let mut out = module.output(0);
+    let mut denied = 0;
+    for (text, given) in [
+        (
+            r#"{"a0": 5, "signals": {"level": 9}}"#,
+            vec![(0, Value::Int(9))],
+        ),
+        (
+            r#"{"a0": 5, "signals": {"t.level": 2}}"#,
+            vec![(0, Value::Int(2))],
+        ),
+        (
+            r#"{"a0": 5, "signals": {"level": null}}"#,
+            vec![(0, Value::Absent)],
+        ),
+        (r#"{"a0": -1, "signals": null}"#, vec![]),
+        (r#"{"a0": -1}"#, vec![]),
+    ] {
+        reader
+            .bind_json_into(&module, text, &mut bound)
+            .expect("reads");
+        assert_eq!(reader.signals(), &given[..], "{text}");
+        let signals = FixedSignals(reader.signals().to_vec());
+        module
+            .run_with_signals(&bound, 0, &signals, &mut out)
+            .expect("runs");
+        let want = interp::decide(
+            &p,
+            0,
+            &[Value::Int(if text.contains("-1") { -1 } else { 5 })],
+            0,
+            &signals,
+        );
+        assert_eq!(module.decision(&bound, &out), want, "{text}");
+        denied += usize::from(want.verdict == Verdict::Deny);
+    }
+    assert_eq!(denied, 3, "9 > 5, 0 > -1 twice");
+}

@@ -705,6 +705,8 @@ pub struct JsonReader {
     scanned: bool,
     /// Whether the last input was read by the direct scanner in direct mode.
     direct: bool,
+    /// The signal values the last input gave (`signals`; only the reference path binds them).
+    signals: Vec<(u32, crate::value::Value)>,
 }
 
 impl JitModule {
@@ -718,6 +720,7 @@ impl JitModule {
             scan: true,
             scanned: false,
             direct: false,
+            signals: Vec::new(),
         })
     }
 }
@@ -783,6 +786,7 @@ impl JsonReader {
                 "the JSON reader was made for another module".into(),
             )));
         }
+        self.signals.clear();
         if let Some(now) = self.fast(module, json, into) {
             self.fell_back = false;
             return Ok(now);
@@ -796,7 +800,16 @@ impl JsonReader {
         module
             .bind_into(policy, &bound.args, into)
             .map_err(JsonError::Refused)?;
+        self.signals = bound.signals;
         Ok(bound.now_ms)
+    }
+
+    /// The signal values the last input gave in its `signals` (by signal index; empty when it
+    /// gave none or `null`), for deciding it as the interpreter would: pass them to
+    /// [`JitModule::run_with_signals`] through [`crate::interp::FixedSignals`]. The layout
+    /// [`Self::bind_json_into`] writes holds only the arguments.
+    pub fn signals(&self) -> &[(u32, crate::value::Value)] {
+        &self.signals
     }
 
     /// Whether the last call took the reference path (refused input, or input the fast paths
