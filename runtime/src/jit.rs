@@ -403,16 +403,27 @@ struct Texts {
 }
 
 impl Texts {
+    #[inline]
     fn clear(&mut self) {
+        // Nothing computed since the last clear (most runs): the index holds no slot of this
+        // generation, so it need not move on.
+        if self.ends.is_empty() && self.buf.is_empty() {
+            return;
+        }
         self.buf.clear();
         self.ends.clear();
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            // Wrapped around: old slots could look current; empty them for real (once every
-            // 2^32 runs).
-            self.index.fill((0, 0));
-            self.generation = 1;
+            self.wrapped();
         }
+    }
+
+    /// The generation wrapped around: old slots could look current; empty them for real (once
+    /// every 2^32 runs that computed a text).
+    #[cold]
+    fn wrapped(&mut self) {
+        self.index.fill((0, 0));
+        self.generation = 1;
     }
 
     /// The hash the index files a text under.
@@ -2032,6 +2043,8 @@ const CTX_NCONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nconst_zone
 
 impl<'a> HostCtx<'a> {
     /// The context of one run; it starts with an empty text scratch area.
+    // Always inlined: it is most of what `run` does besides calling the code.
+    #[inline(always)]
     fn new(module: &'a JitModule, input: &'a Bound, texts: &mut Texts) -> HostCtx<'a> {
         texts.clear();
         let (zones, nzones) = input.zones.raw();
