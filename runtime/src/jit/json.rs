@@ -1483,18 +1483,7 @@ fn fast_time(b: &[u8]) -> Option<i64> {
     }
     let mut ms = 0;
     if let [b'.', frac @ .., b'Z'] = b.get(19..)? {
-        // 1 to 9 digits; the time keeps whole milliseconds (truncated, as jiff).
-        if frac.is_empty() || frac.len() > 9 {
-            return None;
-        }
-        let mut scale = 100;
-        for &c in frac {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            ms += i64::from(c - b'0') * scale;
-            scale /= 10;
-        }
+        ms = frac_ms(frac)?;
     } else if b.len() != 20 {
         return None;
     }
@@ -1563,19 +1552,10 @@ fn fast_time_general(b: &[u8]) -> Option<i64> {
     }
     let mut ms = 0;
     if b.len() > 20 {
-        // `.` and 1 to 9 digits; the time keeps whole milliseconds (truncated, as jiff).
-        let frac = b.get(20..b.len() - 1)?;
-        if b[19] != b'.' || frac.is_empty() || frac.len() > 9 {
+        if b[19] != b'.' {
             return None;
         }
-        let mut scale = 100;
-        for &c in frac {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            ms += i64::from(c - b'0') * scale;
-            scale /= 10;
-        }
+        ms = frac_ms(b.get(20..b.len() - 1)?)?;
     } else if b[19] != b'Z' {
         return None;
     }
@@ -1856,6 +1836,24 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
         field_index(self.0, key.as_bytes()).ok_or_else(no)
     }
+}
+
+/// The milliseconds of a time's fraction of a second, its 1 to 9 digits after the `.`
+/// (truncated to whole milliseconds, as jiff does), or `None` for anything else.
+fn frac_ms(frac: &[u8]) -> Option<i64> {
+    if frac.is_empty() || frac.len() > 9 {
+        return None;
+    }
+    let mut ms = 0;
+    let mut scale = 100;
+    for &c in frac {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        ms += i64::from(c - b'0') * scale;
+        scale /= 10;
+    }
+    Some(ms)
 }
 
 #[cfg(test)]

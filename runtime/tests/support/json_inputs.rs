@@ -464,36 +464,28 @@ pub fn mutate_text(s: &mut String, rng: &mut Rng) {
 /// The same document with other whitespace (all of JSON's four kinds, in runs): a change the
 /// reader must not notice.
 pub fn respace(s: &str, rng: &mut Rng) -> String {
-    let mut out = String::with_capacity(s.len() * 2);
-    let mut in_string = false;
-    let mut escaped = false;
-    for c in s.chars() {
-        out.push(c);
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
+    outside_strings(s, |c, out| {
+        if matches!(c, '{' | '[' | ',' | ':') && rng.chance(30) {
+            for _ in 0..1 + rng.below(3) {
+                out.push([' ', '\t', '\n', '\r'][rng.below(4)]);
             }
-            continue;
         }
-        match c {
-            '"' => in_string = true,
-            '{' | '[' | ',' | ':' if rng.chance(30) => {
-                for _ in 0..1 + rng.below(3) {
-                    out.push([' ', '\t', '\n', '\r'][rng.below(4)]);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+    })
 }
 
 /// The same document with one space after every `,` and `:` outside strings (the form of
 /// Python's `json.dumps`, which the direct scanner reads inline).
 pub fn spaced(s: &str) -> String {
+    outside_strings(s, |c, out| {
+        if matches!(c, ',' | ':') {
+            out.push(' ');
+        }
+    })
+}
+
+/// `s` with `after(c, out)` called after each character `c` that is outside strings (and is
+/// not a string's opening quote), to add what it likes.
+fn outside_strings(s: &str, mut after: impl FnMut(char, &mut String)) -> String {
     let mut out = String::with_capacity(s.len() * 2);
     let mut in_string = false;
     let mut escaped = false;
@@ -506,12 +498,10 @@ pub fn spaced(s: &str) -> String {
                 (false, '"') => in_string = false,
                 _ => {}
             }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            ',' | ':' => out.push(' '),
-            _ => {}
+        } else if c == '"' {
+            in_string = true;
+        } else {
+            after(c, &mut out);
         }
     }
     out
