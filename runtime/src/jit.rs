@@ -4379,9 +4379,11 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().brif(pa, yes, &[], no, &[]);
         self.b.switch_to_block(no);
         let bv = match (av.base, b) {
-            // `xs ?? []`: the literal takes the list's type (it has none of its own).
+            // `xs ?? []`: the literal takes the list's type (it has none of its own). A left
+            // side that is only ever an empty list has no element type either: the right side
+            // is then compiled as it is, and the join takes its type.
             (Base::List(t), Expr::List(es) | Expr::Set(es))
-                if es.iter().all(|e| matches!(e, Expr::Const(_))) =>
+                if t != EMPTY_LIST && es.iter().all(|e| matches!(e, Expr::Const(_))) =>
             {
                 let mut vals: Vec<&Value> = es
                     .iter()
@@ -4397,7 +4399,7 @@ impl<'p> Gen<'p, '_, '_> {
                 }
                 self.const_list(t, &vals)?
             }
-            (Base::List(t), Expr::Const(Value::List(vs))) => {
+            (Base::List(t), Expr::Const(Value::List(vs))) if t != EMPTY_LIST => {
                 let vals: Vec<&Value> = vs.iter().collect();
                 self.const_list(t, &vals)?
             }

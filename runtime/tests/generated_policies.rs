@@ -31,9 +31,6 @@ const NOT_COMPILED_YET: &[&str] = &[
     "uses a list or set value",
     "uses a constant list",
     "compares with a set literal of computed elements",
-    // lists of different element types joined by `if` or `??` (an empty list joined with an
-    // absent value, then defaulted to a constant list of another element type)
-    "in a list of another type",
     // record literals (and record constants)
     "builds a record",
     "uses a constant record",

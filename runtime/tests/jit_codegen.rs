@@ -300,3 +300,47 @@ fn consent_walks_records_until_one_holds() {
         .count();
     assert!(allowed > 10 && allowed < inputs.len() - 10, "{allowed}");
 }
+
+/// `x in ((if c then absent else []) ?? [a, b])`: the left side is only ever an empty list,
+/// so the default's element type is the join's (found by a long run of generated programs).
+#[test]
+fn an_empty_list_defaults_to_a_list_of_another_type() {
+    let sym = |name: &str| Symbol {
+        kind: SymbolKind::Channel,
+        name: name.into(),
+        qualified: format!("std.channel.{name}"),
+    };
+    let empty_or_absent = Expr::If(
+        b(slot(0)),
+        b(Expr::Const(Value::Absent)),
+        b(Expr::Const(Value::List(Arc::from(vec![])))),
+    );
+    let channels = Expr::Const(Value::List(Arc::from(vec![
+        Value::Symbol(1),
+        Value::Symbol(2),
+    ])));
+    let cond = Expr::In(
+        b(slot(1)),
+        b(Expr::Default(b(empty_or_absent), b(channels))),
+    );
+    let mut p = program(
+        vec![Type::Bool, Type::Symbol(SymbolKind::Channel)],
+        vec![
+            rule(1, Verdict::Deny, "listed", Some(cond)),
+            rule(2, Verdict::Allow, "ok", None),
+        ],
+    );
+    p.symbols = vec![sym("sms"), sym("email"), sym("push")];
+    let mut inputs = Vec::new();
+    for c in [true, false] {
+        for s in 0..3 {
+            inputs.push(vec![Value::Bool(c), Value::Symbol(s)]);
+        }
+    }
+    agree(&p, &inputs);
+    let denied = inputs
+        .iter()
+        .filter(|a| interp::decide(&p, 0, a, 0, &NoSignals).verdict == Verdict::Deny)
+        .count();
+    assert_eq!(denied, 2, "email and push, when the list is absent");
+}
