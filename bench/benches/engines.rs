@@ -13,7 +13,11 @@
 //! verdict, reason bits and fired bits into a reused `Output`. `xop_jit_decision` also lays the
 //! input out from values and builds the allocated `Decision` (reason and rule strings);
 //! `json/xop_jit` reads the JSON text straight into the JIT's layout (`JsonReader`, reused
-//! buffers; its direct scanner reads these inputs) and runs; `contact/json/xop_jit_serde` is the
+//! buffers) and runs: the same text each time, so after the first read the reader replays the
+//! shape it learned (keys, order and blanks compared as bytes, only the values read);
+//! `contact/json/xop_jit_16_texts` reads 16 texts of that shape with other values in turn;
+//! `contact/json/xop_jit_no_replay` is the reader with replaying off (its direct scanner reads
+//! every input anew); `contact/json/xop_jit_serde` is the
 //! same reader with the scanner off (its serde_json-driven path); `contact/json/xop_jit_values`
 //! is the path before that reader: a `serde_json::Value` tree, `bind` to `Value`s,
 //! `JitModule::bind`, run.
@@ -284,8 +288,49 @@ fn contact_policy(c: &mut Criterion) {
     g.bench_function("regorus_rvm", |b| {
         b.iter(|| rego.eval(black_box(&rego_input)))
     });
+    // The timed input read again and again: after the first read, the reader replays the
+    // shape it learned (its keys, order and blanks) and reads only the values.
+    xop.run_json(&mut json_input, &json, &mut out);
+    xop.run_json(&mut json_input, &json, &mut out);
+    assert!(json_input.replayed(), "the reader replays the timed input");
     g.bench_function("json/xop_jit", |b| {
         b.iter(|| xop.run_json(&mut json_input, black_box(&json), &mut out))
+    });
+    // Sixteen texts of that shape with other values, in turn: replayed all the same.
+    let texts: Vec<String> = contact::timed_shape_cases(16)
+        .iter()
+        .map(contact::Case::json)
+        .collect();
+    let mut verdicts = [0usize; 2];
+    for (k, text) in contact::timed_shape_cases(16).iter().zip(&texts) {
+        let (deny, bits) = contact::decide(k);
+        xop.run_json(&mut json_input, text, &mut out);
+        assert_eq!(
+            xop.output_outcome(&out),
+            (deny, contact::reason_names(bits)),
+            "xop jit from json, {text}"
+        );
+        assert!(json_input.replayed(), "the reader replays {text}");
+        verdicts[usize::from(deny)] += 1;
+    }
+    assert!(
+        verdicts[0] > 0 && verdicts[1] > 0,
+        "{verdicts:?} allowed, denied"
+    );
+    let mut next = 0;
+    g.bench_function("json/xop_jit_16_texts", |b| {
+        b.iter(|| {
+            next = (next + 1) % texts.len();
+            xop.run_json(&mut json_input, black_box(&texts[next]), &mut out)
+        })
+    });
+    // The reader without replaying: its direct scanner reads every input anew.
+    let mut scan_input = xop.json_input();
+    scan_input.set_replay(false);
+    xop.run_json(&mut scan_input, &json, &mut out);
+    assert!(!scan_input.replayed() && !scan_input.fell_back());
+    g.bench_function("json/xop_jit_no_replay", |b| {
+        b.iter(|| xop.run_json(&mut scan_input, black_box(&json), &mut out))
     });
     // The same reader with its direct scanner off: the serde_json-driven path.
     let mut serde_reader = reader(&xop, false);
@@ -383,6 +428,8 @@ fn summary() {
         "regorus_rvm",
         "json/xop_interp",
         "json/xop_jit",
+        "json/xop_jit_16_texts",
+        "json/xop_jit_no_replay",
         "json/xop_jit_serde",
         "json/xop_jit_values",
         "json/serde_json_ignored",

@@ -352,3 +352,24 @@ pub fn timed_case() -> Case {
         now,
     }
 }
+
+/// `n` inputs of the timed case's shape (the same keys, order and blanks; three consents, none
+/// withdrawn) with other values: other times, counts, channels and consents, so that some are
+/// allowed and some denied.
+pub fn timed_shape_cases(n: usize) -> Vec<Case> {
+    let channels = [Channel::Sms, Channel::Email, Channel::Voice];
+    (0..n)
+        .map(|i| {
+            let mut k = timed_case();
+            k.messages_7d = (i % 4) as i64;
+            k.now += (i as i64 % 24) * 3_600_000 + i as i64 * 61_001;
+            k.channel = channels[i % 3];
+            for (j, c) in k.consents.iter_mut().enumerate() {
+                c.channel = channels[(i + j) % 3];
+                c.marketing = (i + j) % 4 != 0;
+                c.given_at -= (i * 7 + j) as i64 * 86_400_123;
+            }
+            k
+        })
+        .collect()
+}

@@ -322,6 +322,16 @@ impl JsonInput {
     pub fn fell_back(&self) -> bool {
         self.reader.fell_back()
     }
+
+    /// Whether the last read replayed the shape learned from the read before.
+    pub fn replayed(&self) -> bool {
+        self.reader.replayed()
+    }
+
+    /// Turns the reader's replaying of learned shapes on or off (`JsonReader::set_replay`).
+    pub fn set_replay(&mut self, on: bool) {
+        self.reader.set_replay(on);
+    }
 }
 
 /// A decision as every engine can state it: denied, and the sorted reasons (deny reasons, or

@@ -3,7 +3,8 @@
 //! accepts, the same error for every input it refuses. Inputs are the sampler's arguments as
 //! JSON (keys in random order, escapes, every accepted form of times, durations, symbols),
 //! and mutations of them (dropped and unknown fields, repeated keys, wrong types, odd numbers,
-//! bad times and zones, truncated text).
+//! bad times and zones, truncated text), and texts of the same shape with other values, which
+//! the reader replays against the shape it learned from the text before.
 
 mod support;
 
@@ -21,6 +22,10 @@ fn reader_agrees_with_the_reference_on_generated_programs() {
         total.fast += t.fast;
         total.scanned += t.scanned;
         total.direct += t.direct;
+        total.replayed += t.replayed;
+        total.siblings += t.siblings;
+        total.siblings_accepted += t.siblings_accepted;
+        total.siblings_direct += t.siblings_direct;
     }
     eprintln!("{total:?}");
     // The comparison says something only if both outcomes are common and the fast path,
@@ -34,6 +39,10 @@ fn reader_agrees_with_the_reference_on_generated_programs() {
     assert!(total.scanned * 8 > total.accepted, "{total:?}");
     // Programs without sets nor lists in lists are read straight into their final layout.
     assert!(total.direct * 4 > total.scanned, "{total:?}");
+    // Most siblings of a text read in direct mode are replayed: accepted ones as good input,
+    // and some refused ones too, so both outcomes of a replay are compared.
+    assert!(total.siblings_accepted * 5 > total.siblings, "{total:?}");
+    assert!(total.replayed * 3 > total.siblings_direct, "{total:?}");
 }
 
 /// The values an input gives in `signals` reach the compiled code as they reach the

@@ -131,6 +131,7 @@ fn reader_agrees_with_the_reference_on_the_projects() {
         total.inputs += t.inputs;
         total.accepted += t.accepted;
         total.fast += t.fast;
+        total.replayed += t.replayed;
     }
     eprintln!("{compiled} policies ({with_decimals} with Decimal or Money input), {total:?}");
     assert!(
@@ -146,4 +147,141 @@ fn reader_agrees_with_the_reference_on_the_projects() {
     assert!(total.accepted * 5 > total.inputs, "{total:?}");
     assert!(total.accepted < total.inputs * 4 / 5, "{total:?}");
     assert!(total.fast * 10 > total.accepted * 9, "{total:?}");
+    // Texts of a shape just read are replayed (see `check_program`'s siblings).
+    assert!(total.replayed > 500, "{total:?}");
+}
+
+/// DESIGN.md §1's contact policy, whose input has a list of records with an optional field.
+const CONTACT: &str = r#"module t.contact
+
+use std.consent.{consent, Consent, marketing}
+use std.time.local_hour
+use std.channel.*
+
+record Customer {
+  id: Id
+  in_service_interaction: Bool
+  messages_7d: Int
+  tz: Tz
+  consents: List<Consent>
+}
+
+action send_offer(to: Customer, channel: Channel, offer: Text) purpose marketing risk minimal
+
+policy contact for send_offer(to: c, channel: ch) at now {
+  deny "in-service-interaction" when c.in_service_interaction
+  deny "no-consent" unless consent(c, marketing, ch)
+  deny "frequency-cap" when c.messages_7d >= 3
+  deny "quiet-hours" unless local_hour(now, c.tz) in 8..21
+  allow "eligible"
+}
+"#;
+
+/// The contact input with `consents` (JSON array elements) and `now` as given.
+fn contact_input(now: &str, id: &str, consents: &[&str]) -> String {
+    format!(
+        r#"{{"now": {now}, "to": {{"id": "{id}", "in_service_interaction": false, "messages_7d": 12, "tz": "Europe/Paris", "consents": [{}]}}, "channel": "sms", "offer": "o"}}"#,
+        consents.join(", ")
+    )
+}
+
+/// `json` without the blank after the `offer` key's colon.
+fn tight(json: String) -> String {
+    json.replace(r#""offer": "#, r#""offer":"#)
+}
+
+/// Replaying a learned shape: which texts are replayed, and that every one, replayed or not,
+/// is read as the reference reads it (`check` compares words and errors).
+#[test]
+fn texts_of_the_learned_shape_are_replayed_and_others_read_anew() {
+    let program = xop_tests::lower_source("t/contact.xop", CONTACT);
+    let jit = xop_runtime::jit::compile(&program);
+    let (policy, _) = program.policy("contact").expect("the policy");
+    let mut reader = jit.json_reader(policy).expect("a reader");
+    let mut into = Bound::empty();
+    let mut tally = Tally::default();
+    let t = r#""2026-11-25T09:00:00Z""#;
+    let sms = r#"{"purpose": "marketing", "channel": "sms", "given_at": "2026-11-24T09:00:00Z"}"#;
+    let email = r#"{"purpose": "service", "channel": "email", "given_at": "2025-01-02T03:04:05Z"}"#;
+    let withdrawn = r#"{"purpose": "marketing", "channel": "sms", "given_at": "2026-11-24T09:00:00Z", "withdrawn_at": "2026-11-24T10:00:00Z"}"#;
+    let spaced = r#"{"purpose":"marketing", "channel": "sms", "given_at": "2026-11-24T09:00:00Z"}"#;
+    // (text, replayed): each read right after the one before it.
+    let steps: Vec<(String, bool)> = vec![
+        // Learned from the first.
+        (contact_input(t, "c-1", &[sms, email]), false),
+        // Other values, of other lengths, and more or fewer elements of the same shape.
+        (
+            contact_input(t, "customer-12345", &[email, sms, email]),
+            true,
+        ),
+        (contact_input(t, "c", &[sms]), true),
+        (contact_input(t, "c", &[]), true),
+        // `now` as `null`, then as a time again.
+        (contact_input("null", "c-1", &[sms]), true),
+        (contact_input(t, "c-1", &[sms]), true),
+        // A value the reference refuses: not replayed (the reference's error).
+        (
+            contact_input(t, "c-1", &[&sms.replace("sms", "fax")]),
+            false,
+        ),
+        (
+            contact_input(r#""2026-13-25T09:00:00Z""#, "c-1", &[sms]),
+            false,
+        ),
+        (contact_input(t, "c-1", &[sms]), true),
+        // An element of another shape, other blanks: read by the scanner, which learns them.
+        (contact_input(t, "c-1", &[sms, withdrawn]), false),
+        (contact_input(t, "c-1", &[spaced]), false),
+        (contact_input(t, "c-2", &[spaced, spaced]), true),
+        // Four replays given up in a row: the next input is not tried (the scanner reads
+        // and learns it), the one after is.
+        (contact_input(t, "c-1", &[email]), false),
+        (contact_input(t, "c-1", &["{}"]), false),
+        (contact_input(t, "c-1", &[sms, "1"]), false),
+        (contact_input(t, "c-1", &[withdrawn]), false),
+        (contact_input(t, "c-1", &[spaced]), false),
+        (contact_input(t, "c-1", &[spaced]), true),
+        // A shape learned with elements replays an empty list; one learned with an empty
+        // list (other blanks after `offer` here, so read anew) replays only empty lists.
+        (contact_input(t, "c-1", &[]), true),
+        (tight(contact_input(t, "c-1", &[])), false),
+        (tight(contact_input(t, "c-2", &[])), true),
+        (tight(contact_input(t, "c-1", &[sms])), false),
+        (tight(contact_input(t, "c-1", &[email])), true),
+        // Text after the object, or cut short: refused, as the reference does.
+        (contact_input(t, "c-1", &[sms]) + " x", false),
+        (
+            contact_input(t, "c-1", &[sms])
+                .trim_end_matches('}')
+                .to_string(),
+            false,
+        ),
+    ];
+    for (i, (json, replayed)) in steps.iter().enumerate() {
+        check(
+            &program,
+            &jit,
+            &mut reader,
+            policy,
+            json,
+            &mut into,
+            &mut tally,
+        );
+        assert_eq!(reader.replayed(), *replayed, "step {i}: {json}");
+    }
+    assert_eq!(tally.replayed, steps.iter().filter(|s| s.1).count());
+    // Replaying off: nothing is.
+    reader.set_replay(false);
+    for (json, _) in &steps {
+        check(
+            &program,
+            &jit,
+            &mut reader,
+            policy,
+            json,
+            &mut into,
+            &mut tally,
+        );
+        assert!(!reader.replayed(), "{json}");
+    }
 }

@@ -35,6 +35,11 @@
 //! says whether the last input was read so. Names are looked up by their bytes in tables whose
 //! slots hold key and value (one load per probe), an expected key and its colon are compared
 //! as one or two words, and times of 1970 to 2099 are read as two words.
+//!
+//! On a flat plan, the reader first replays the shape learned from the last input the scanner
+//! read ([`shape`]): its text between the values compared as bytes, its values read by the
+//! scanner's code into their places. Inputs written by one serializer differ only in their
+//! values, so most are read so; any other text goes to the scanner, which learns its shape.
 #![forbid(unsafe_code)]
 
 use std::fmt;
@@ -50,6 +55,7 @@ use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
 use crate::ir::{Program, SymbolKind, Type, Verdict};
 
 mod scan;
+mod shape;
 
 /// Why [`JsonReader::bind_json_into`] refused an input.
 #[derive(Debug, Clone, PartialEq)]
@@ -705,6 +711,15 @@ pub struct JsonReader {
     scanned: bool,
     /// Whether the last input was read by the direct scanner in direct mode.
     direct: bool,
+    /// Whether to replay the learned shape first, and whether the last input was replayed.
+    replay: bool,
+    replayed: bool,
+    /// The shape of the last input the scanner read in direct mode, and the scanner's trace.
+    shape: shape::Shape,
+    trace: Vec<scan::Event>,
+    /// Replays that gave up in a row, and how many inputs to read before trying again.
+    misses: u32,
+    skip: u32,
     /// The signal values the last input gave (`signals`; only the reference path binds them).
     signals: Vec<(u32, crate::value::Value)>,
 }
@@ -720,6 +735,12 @@ impl JitModule {
             scan: true,
             scanned: false,
             direct: false,
+            replay: true,
+            replayed: false,
+            shape: shape::Shape::default(),
+            trace: Vec::new(),
+            misses: 0,
+            skip: 0,
             signals: Vec::new(),
         })
     }
@@ -794,6 +815,7 @@ impl JsonReader {
         self.fell_back = true;
         self.scanned = false;
         self.direct = false;
+        self.replayed = false;
         // The reference path words every error, and binds what the fast path leaves to it.
         let policy = self.plan.policy;
         let bound = bind::bind_json(&module.program, policy, json).map_err(JsonError::Input)?;
@@ -831,10 +853,26 @@ impl JsonReader {
         self.direct
     }
 
+    /// Whether the last call was read by replaying the shape learned from an earlier input
+    /// (see [`JsonReader::set_replay`]); such a call is also [`JsonReader::scanned`] and
+    /// [`JsonReader::direct`].
+    pub fn replayed(&self) -> bool {
+        self.replayed
+    }
+
     /// Turns the direct scanner on (the default) or off. Off, every input is read by the
     /// serde-driven path or the reference: for benchmarks and tests of that path alone.
     pub fn set_scan(&mut self, on: bool) {
         self.scan = on;
+    }
+
+    /// Turns replaying on (the default) or off. On a flat plan, the reader learns the shape
+    /// of each input its scanner reads (its keys in their order, its punctuation and
+    /// blanks) and reads the next input against that shape first: only the values are read,
+    /// the rest compared as exact bytes. An input of another shape is read by the scanner.
+    pub fn set_replay(&mut self, on: bool) {
+        self.replay = on;
+        self.shape.forget();
     }
 
     /// The fast path: `None` if the input is not one it reads (then `into` is garbage).
@@ -845,27 +883,48 @@ impl JsonReader {
             s.zones.clear();
         }
         let mut now = None;
-        // The direct scanner first; if it gives up, the serde path reads the text again from
-        // a clean slate (only the zone cache survives, which holds no input state).
-        self.scanned = self.scan && {
-            s.used = 0;
-            s.nstrings = 0;
-            s.direct = plan.direct;
-            let root = if s.direct {
-                s.out.clear();
-                s.out.resize(plan.input_words, 0);
-                s.unknown_at.clear();
-                s.zone_at.clear();
-                s.last_list = None;
-                0
+        // The learned shape first (a flat plan only), then the direct scanner; if one gives
+        // up, the next reads the text again from a clean slate (only the zone cache survives,
+        // which holds no input state).
+        self.replayed = self.scan && plan.direct && self.replay && self.shape.learned() && {
+            if self.skip > 0 {
+                self.skip -= 1;
+                false
             } else {
-                s.new_segment(usize::MAX, 0, plan.input_words)
-            };
-            let mut cx = Cx { plan, s, now: None };
-            let read = scan::read(&mut cx, json, root).is_some();
-            now = cx.now;
-            read
+                s.begin_direct(plan);
+                let mut cx = Cx { plan, s, now: None };
+                let hit = self.shape.replay(&mut cx, json).is_some();
+                now = cx.now;
+                // Inputs of changing shapes: after four misses in a row, try again only after
+                // 1, 3, 7, … up to 63 inputs.
+                self.misses = if hit {
+                    0
+                } else {
+                    self.misses.saturating_add(1)
+                };
+                self.skip = (1u32 << self.misses.saturating_sub(3).min(6)) - 1;
+                hit
+            }
         };
+        self.scanned = self.replayed
+            || self.scan && {
+                s.used = 0;
+                s.nstrings = 0;
+                s.direct = plan.direct;
+                let root = if s.direct {
+                    s.begin_direct(plan);
+                    0
+                } else {
+                    s.new_segment(usize::MAX, 0, plan.input_words)
+                };
+                let mut cx = Cx { plan, s, now: None };
+                let read = scan::read(&mut cx, json, root, &mut self.trace).is_some();
+                now = cx.now;
+                if read && s.direct && self.replay {
+                    self.shape.learn(plan, &self.trace, json.as_bytes());
+                }
+                read
+            };
         if !self.scanned {
             s.direct = false;
             s.used = 0;
@@ -1017,6 +1076,18 @@ impl Scratch {
         seg.offset = offset;
         self.used += 1;
         self.used - 1
+    }
+
+    /// Starts reading an input in direct mode: the fixed part's words zeroed, nothing noted.
+    fn begin_direct(&mut self, plan: &Plan) {
+        self.used = 0;
+        self.nstrings = 0;
+        self.direct = true;
+        self.out.clear();
+        self.out.resize(plan.input_words, 0);
+        self.unknown_at.clear();
+        self.zone_at.clear();
+        self.last_list = None;
     }
 
     #[inline(always)]

@@ -358,6 +358,57 @@ pub fn text(j: &J, rng: &mut Rng) -> String {
     out
 }
 
+/// `j` as a serializer writes it: every object's keys sorted, no blanks, no escapes but
+/// those that must be. Objects with the same keys then look alike, as they do from one client.
+pub fn serialized(j: &J) -> String {
+    fn sorted(j: &J) -> J {
+        match j {
+            J::Arr(xs) => J::Arr(xs.iter().map(sorted).collect()),
+            J::Obj(fs) => {
+                let mut fs: Vec<(String, J)> =
+                    fs.iter().map(|(k, v)| (k.clone(), sorted(v))).collect();
+                fs.sort_by(|a, b| a.0.cmp(&b.0));
+                J::Obj(fs)
+            }
+            other => other.clone(),
+        }
+    }
+    let mut out = String::new();
+    write_plain(&sorted(j), &mut out);
+    out
+}
+
+fn write_plain(j: &J, out: &mut String) {
+    match j {
+        J::Null => out.push_str("null"),
+        J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        J::Num(n) => out.push_str(n),
+        J::Str(s) => out.push_str(&serde_json::to_string(s).expect("a string")),
+        J::Arr(xs) => {
+            out.push('[');
+            for (i, x) in xs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_plain(x, out);
+            }
+            out.push(']');
+        }
+        J::Obj(fs) => {
+            out.push('{');
+            for (i, (k, v)) in fs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k).expect("a key"));
+                out.push(':');
+                write_plain(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
 /// `j` as JSON text with random whitespace, escaping only what must be (the form most
 /// clients send, and the one the reader's direct scanner reads).
 pub fn plain_text(j: &J, rng: &mut Rng) -> String {
@@ -403,6 +454,40 @@ fn write(j: &J, out: &mut String, rng: &mut Rng, escapes: bool) {
             out.push('}');
         }
     }
+}
+
+/// `json` with a few values changed and its shape mostly kept: one to three digits or letters
+/// changed to others of their class, doubled or dropped, so values change length too. Keys
+/// change now and then (a letter of a key is a letter), and a changed value may be refused:
+/// both must be read as the reference reads them, whatever shape the reader learned.
+pub fn sibling(json: &str, rng: &mut Rng) -> String {
+    let mut out = json.as_bytes().to_vec();
+    let mut changes = 0;
+    for _ in 0..64 {
+        if changes > rng.below(3) {
+            break;
+        }
+        let i = rng.below(out.len());
+        let Some(&c) = out.get(i) else { continue };
+        // Mostly digits: letters are more often keys and names, which the reference refuses
+        // when changed.
+        let (base, n) = match c {
+            b'0'..=b'9' => (b'0', 10),
+            b'a'..=b'z' if rng.chance(25) => (b'a', 26),
+            b'A'..=b'Z' if rng.chance(25) => (b'A', 26),
+            _ => continue,
+        };
+        changes += 1;
+        match rng.below(8) {
+            0 => out.insert(i, c),
+            1 => {
+                out.remove(i);
+            }
+            _ => out[i] = base + rng.below(n) as u8,
+        }
+    }
+    // Only ASCII bytes were changed, added or removed, next to other ASCII bytes.
+    String::from_utf8(out).expect("still UTF-8")
 }
 
 /// One random change to the text itself (truncation, trailing data, a stray byte, and the
@@ -532,6 +617,14 @@ pub struct Tally {
     pub scanned: usize,
     /// Of those, the inputs it read straight into their final layout (direct mode).
     pub direct: usize,
+    /// Of those, the inputs read by replaying the shape learned from an earlier input.
+    pub replayed: usize,
+    /// Siblings checked (an input as a serializer writes it, and texts of its shape with
+    /// other values; not counted above), those the reference accepted, and those of these
+    /// read in direct mode.
+    pub siblings: usize,
+    pub siblings_accepted: usize,
+    pub siblings_direct: usize,
 }
 
 /// Reads `json` with the reader (into `into`, reused across calls) and with the reference, and
@@ -554,6 +647,7 @@ pub fn check(
             tally.fast += usize::from(!reader.fell_back());
             tally.scanned += usize::from(reader.scanned());
             tally.direct += usize::from(reader.direct());
+            tally.replayed += usize::from(reader.replayed());
             assert!(
                 into.same_layout(bound) && now == want_now,
                 "policy {}: the reader's layout differs from the reference on\n{json}\nreader (scanned: {}):    {into:?} now {now:?}\nreference: {bound:?} now {want_now:?}",
@@ -585,6 +679,7 @@ pub fn check_program(program: &Program, seed: u64, count: usize) -> Tally {
         let Ok(mut reader) = jit.json_reader(policy) else {
             continue;
         };
+        let fresh = reader.clone();
         let mut serde_reader = reader.clone();
         serde_reader.set_scan(false);
         let mut into = Bound::empty();
@@ -614,6 +709,22 @@ pub fn check_program(program: &Program, seed: u64, count: usize) -> Tally {
             for r in [&mut reader, &mut serde_reader] {
                 check(program, &jit, r, policy, &json, &mut into, &mut tally);
             }
+            // The input as a serializer writes it, then texts of its shape with other values,
+            // read against the shape the reader learned from it (if it read it in direct mode).
+            // A new reader each time: the shapes of these checks change all the time, and a
+            // reader that sees that stops replaying for a while.
+            let mut sib = Tally::default();
+            let mut r = fresh.clone();
+            let canon = serialized(&j);
+            check(program, &jit, &mut r, policy, &canon, &mut into, &mut sib);
+            for _ in 0..2 {
+                let other = sibling(&canon, &mut rng);
+                check(program, &jit, &mut r, policy, &other, &mut into, &mut sib);
+            }
+            tally.siblings += sib.inputs;
+            tally.siblings_accepted += sib.accepted;
+            tally.siblings_direct += sib.direct;
+            tally.replayed += sib.replayed;
         }
     }
     tally

@@ -23,26 +23,58 @@ use super::{Cx, Names, Node, Plan, RecordPlan, fast_time, field_index, kind_inde
 const MAX_DEPTH: u32 = 100;
 
 /// Reads `text` into the segments of `cx` (the fixed part is segment `root`); `None` if the
-/// text is not one the scanner reads, whatever the reason.
-pub(super) fn read(cx: &mut Cx<'_>, text: &str, root: usize) -> Option<()> {
-    let mut p = Scan {
-        rest: text.as_bytes(),
-        text,
-        depth: 0,
-    };
-    p.ws();
-    p.root(cx, root)?;
-    p.ws();
-    p.rest.is_empty().then_some(())
+/// text is not one the scanner reads, whatever the reason. `trace` receives what was read
+/// where (see [`Event`]), from which [`super::shape`] learns the text's shape.
+pub(super) fn read(cx: &mut Cx<'_>, text: &str, root: usize, trace: &mut Vec<Event>) -> Option<()> {
+    trace.clear();
+    let mut p = Scan::new(text, std::mem::take(trace), 0);
+    let read = p.whole(cx, root);
+    *trace = p.trace;
+    read
+}
+
+/// What the scanner read where in the text, in text order: the values it read whole, and the
+/// structure of lists (whose elements repeat). Everything between two events is literal text
+/// (keys, punctuation, whitespace, `null` of `signals`), which [`super::shape`] keeps as it is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Event {
+    /// A value of node `node` (no record, no list of direct mode) read from `start..end`, its
+    /// words at word `at` of the output (direct mode: the segment is a position).
+    Value {
+        node: u32,
+        at: usize,
+        start: usize,
+        end: usize,
+    },
+    /// The value of the reserved `now` key, at `start..end`.
+    Now { start: usize, end: usize },
+    /// A list read in direct mode from its `[` at `start`: its header word, its elements'
+    /// word count, and where its first element's words go.
+    List {
+        header: usize,
+        words: usize,
+        base: usize,
+        start: usize,
+    },
+    /// An element of the innermost list starts at `start` (after the `[` or `,` and blanks).
+    Elem { start: usize },
+    /// That element ends at `end`.
+    ElemEnd { end: usize },
+    /// The list's `]` ends at `end`.
+    ListEnd { end: usize },
 }
 
 /// The scanner's state. The position is the text not read yet, as a slice: each step tests
 /// the length it needs once, where an index into the text cost a bounds check and an
 /// overflow check per access (a third of the scanner's instructions).
-struct Scan<'t> {
-    rest: &'t [u8],
+pub(super) struct Scan<'t> {
+    pub(super) rest: &'t [u8],
     text: &'t str,
     depth: u32,
+    /// Events are traced only while this is 0: it counts the values being read whole that
+    /// hold others (an optional record, say), and starts at 1 when no trace is wanted.
+    quiet: u32,
+    trace: Vec<Event>,
 }
 
 /// A key: the index of a field of the record (or parameter list) being read, or any other key.
@@ -76,15 +108,42 @@ fn is_ws(c: u8) -> bool {
 }
 
 impl<'t> Scan<'t> {
+    /// A scanner at the start of `text`, tracing into `trace` unless `quiet` is non-zero.
+    pub(super) fn new(text: &'t str, trace: Vec<Event>, quiet: u32) -> Scan<'t> {
+        Scan {
+            rest: text.as_bytes(),
+            text,
+            depth: 0,
+            quiet,
+            trace,
+        }
+    }
+
+    /// The whole text: one object and blanks around it.
+    fn whole(&mut self, cx: &mut Cx<'_>, root: usize) -> Option<()> {
+        self.ws();
+        self.root(cx, root)?;
+        self.ws();
+        self.rest.is_empty().then_some(())
+    }
+
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.rest.first().copied()
     }
 
     /// How far into the text the scanner is.
-    #[cfg(test)]
-    fn pos(&self) -> usize {
+    #[inline(always)]
+    pub(super) fn pos(&self) -> usize {
         self.text.len() - self.rest.len()
+    }
+
+    /// Notes `e` in the trace, unless quiet.
+    #[inline(always)]
+    fn event(&mut self, e: Event) {
+        if self.quiet == 0 {
+            self.trace.push(e);
+        }
     }
 
     /// Whitespace: none or one space inline (the common cases), more in a loop.
@@ -354,12 +413,12 @@ impl<'t> Scan<'t> {
                 }
                 Key::Other(b"now") if plan.now_key && !now_seen => {
                     now_seen = true;
-                    cx.now = if self.peek()? == b'n' {
-                        self.literal(b"null")?;
-                        None
-                    } else {
-                        Some(self.time()?)
-                    };
+                    let start = self.pos();
+                    cx.now = self.now()?;
+                    self.event(Event::Now {
+                        start,
+                        end: self.pos(),
+                    });
                 }
                 Key::Other(b"signals") if plan.signals_key && !signals_seen => {
                     signals_seen = true;
@@ -373,14 +432,71 @@ impl<'t> Scan<'t> {
         (plan.params.required & !seen == 0).then_some(())
     }
 
-    /// One value of node `node`, its words at word `at` of segment `seg`. Dispatched on the
-    /// node first for the common kinds that are not optional: each accepts only the one form
-    /// of JSON value [`Scan::any_value`] would read for it (a string, a literal, an integer,
-    /// an object or an array), so both give up on the same text.
+    /// The value of the reserved `now` key: `null` or a time.
     #[inline(always)]
-    fn value(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
+    pub(super) fn now(&mut self) -> Option<Option<i64>> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            Some(None)
+        } else {
+            Some(Some(self.time()?))
+        }
+    }
+
+    /// One value of node `node`, its words at word `at` of segment `seg`, traced as an
+    /// [`Event::Value`] unless it is a record or a list (whose insides are traced).
+    #[inline(always)]
+    pub(super) fn value(
+        &mut self,
+        cx: &mut Cx<'_>,
+        node: u32,
+        seg: usize,
+        at: usize,
+    ) -> Option<()> {
+        let start = self.pos();
+        self.value_untraced(cx, node, seg, at)?;
+        if !matches!(
+            cx.plan.nodes.get(node as usize),
+            Some(Node::Record(_) | Node::List { .. })
+        ) {
+            self.event(Event::Value {
+                node,
+                at: seg + at,
+                start,
+                end: self.pos(),
+            });
+        }
+        Some(())
+    }
+
+    /// [`Scan::value`] without its event. Dispatched on the node first for the common kinds
+    /// that are not optional: each accepts only the one form of JSON value
+    /// [`Scan::any_value`] would read for it (a string, a literal, an integer, an object or
+    /// an array), so both give up on the same text.
+    #[inline(always)]
+    pub(super) fn value_untraced(
+        &mut self,
+        cx: &mut Cx<'_>,
+        node: u32,
+        seg: usize,
+        at: usize,
+    ) -> Option<()> {
+        let n = *cx.plan.nodes.get(node as usize)?;
+        self.value_of(cx, node, n, seg, at)
+    }
+
+    /// [`Scan::value_untraced`] given the node (`n` is `plan.nodes[node]`).
+    #[inline(always)]
+    pub(super) fn value_of(
+        &mut self,
+        cx: &mut Cx<'_>,
+        node: u32,
+        n: Node,
+        seg: usize,
+        at: usize,
+    ) -> Option<()> {
         let plan: &Plan = cx.plan;
-        match *plan.nodes.get(node as usize)? {
+        match n {
             Node::Time => {
                 let t = self.time()?;
                 cx.s.put(seg, at, t, 0)
@@ -415,9 +531,17 @@ impl<'t> Scan<'t> {
         }
     }
 
-    /// [`Scan::value`] for every node, dispatched on the value's first byte.
+    /// [`Scan::value`] for every node, dispatched on the value's first byte. It is traced as
+    /// one value: what it holds is not.
     #[inline(never)]
     fn any_value(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
+        self.quiet += 1;
+        let read = self.any_value_inner(cx, node, seg, at);
+        self.quiet -= 1;
+        read
+    }
+
+    fn any_value_inner(&mut self, cx: &mut Cx<'_>, node: u32, seg: usize, at: usize) -> Option<()> {
         let c = self.peek()?;
         if c == b'n' {
             // `null` is absent: the presence word stays 0, and so do the value's words.
@@ -496,7 +620,22 @@ impl<'t> Scan<'t> {
     ) -> Option<()> {
         self.enter()?;
         if cx.s.direct {
-            return self.list_direct(cx, elem, words, seg + at);
+            let header = seg + at;
+            self.event(Event::List {
+                header,
+                words,
+                base: cx.s.out.len(),
+                start: self.pos(),
+            });
+            self.list_direct(cx, words, header, |p, cx, base| {
+                p.event(Event::Elem { start: p.pos() });
+                p.value(cx, elem, base, 0)?;
+                p.event(Event::ElemEnd { end: p.pos() });
+                Some(())
+            })?;
+            self.event(Event::ListEnd { end: self.pos() });
+            self.depth -= 1;
+            return Some(());
         }
         let list = cx.s.new_segment(seg, at, 0);
         let mut n = 0usize;
@@ -513,13 +652,15 @@ impl<'t> Scan<'t> {
 
     /// A list's array in direct mode (a flat plan: no list inside, not a set): the elements
     /// appended to the words read so far, where the layout puts them provided the lists come
-    /// in the order of their headers (else `None`: the serde path places them).
-    fn list_direct(
+    /// in the order of their headers (else `None`: the serde path places them). `element`
+    /// reads one element whose words start at the position it is given.
+    #[inline(always)]
+    pub(super) fn list_direct(
         &mut self,
         cx: &mut Cx<'_>,
-        elem: u32,
         words: usize,
         header: usize,
+        mut element: impl FnMut(&mut Self, &mut Cx<'_>, usize) -> Option<()>,
     ) -> Option<()> {
         if cx.s.last_list.is_some_and(|h| header <= h) {
             return None;
@@ -536,12 +677,11 @@ impl<'t> Scan<'t> {
                 let to = need.max(start + 2 * (n * words)).max(start + 4 * words);
                 cx.s.out.resize(to, 0);
             }
-            self.value(cx, elem, start, n * words)?;
+            element(self, cx, start + n * words)?;
             n += 1;
             more = self.more(b']')?;
         }
         cx.s.out.truncate(start + n * words);
-        self.depth -= 1;
         *cx.s.out.get_mut(header)? = start as i64;
         *cx.s.out.get_mut(header + 1)? = n as i64;
         Some(())
@@ -602,11 +742,7 @@ mod tests {
     #[test]
     fn time_reads_the_string_as_time_does() {
         let read = |t: &str| {
-            let mut p = Scan {
-                rest: t.as_bytes(),
-                text: t,
-                depth: 0,
-            };
+            let mut p = Scan::new(t, Vec::new(), 1);
             p.time().map(|n| (n, p.pos()))
         };
         for (text, inner) in [
@@ -652,11 +788,7 @@ mod tests {
             t.insert(n, i as i64);
         }
         let read = |text: &str| {
-            let mut p = Scan {
-                rest: text.as_bytes(),
-                text,
-                depth: 0,
-            };
+            let mut p = Scan::new(text, Vec::new(), 1);
             p.name(&t).map(|v| (v, p.pos()))
         };
         for (i, n) in names.iter().enumerate() {
@@ -686,11 +818,7 @@ mod tests {
     #[test]
     fn int_reads_only_plain_integers() {
         let read = |t: &str| {
-            let mut p = Scan {
-                rest: t.as_bytes(),
-                text: t,
-                depth: 0,
-            };
+            let mut p = Scan::new(t, Vec::new(), 1);
             p.int().map(|n| (n, p.pos()))
         };
         assert_eq!(read("0"), Some((0, 1)));
