@@ -1,6 +1,8 @@
 //! Workload (a), N times, for profilers (`valgrind --tool=callgrind`, `perf`): from JSON text
-//! (the default) or, with `bound`, on the input already bound:
-//! `cargo run --release -p xop-bench --example contact_json -- 1000000 [bound]`.
+//! (the default) or, with `bound`, on the input already bound; `cases` reads the 301 inputs of
+//! the engines bench's agreement check in turn (their shapes differ: one to three consents,
+//! some withdrawn), and `cases-no-replay` does so with the reader's replaying off:
+//! `cargo run --release -p xop-bench --example contact_json -- 1000000 [bound|cases|cases-no-replay]`.
 
 use xop_bench::{contact, engines::xop_compile_policy};
 use xop_runtime::ir::Verdict;
@@ -11,20 +13,33 @@ fn main() {
         .next()
         .and_then(|a| a.parse::<usize>().ok())
         .unwrap_or(1_000_000);
-    let bound = args.next().as_deref() == Some("bound");
+    let mode = args.next().unwrap_or_default();
     let xop = xop_compile_policy(contact::XOP_SOURCE, contact::POLICY);
     let json = contact::timed_case().json();
+    let cases: Vec<String> = contact::cases(300)
+        .iter()
+        .chain(std::iter::once(&contact::timed_case()))
+        .map(contact::Case::json)
+        .collect();
     let mut input = xop.json_input();
+    input.set_replay(mode != "cases-no-replay");
     let mut out = xop.output();
     let (bound_input, now) = xop.bound_json(&json);
-    let mut allowed = 0usize;
-    for _ in 0..times {
-        let verdict = if bound {
-            xop.run_at(std::hint::black_box(&bound_input), now, &mut out)
-        } else {
-            xop.run_json(&mut input, std::hint::black_box(&json), &mut out)
+    let (mut allowed, mut replayed) = (0usize, 0usize);
+    for i in 0..times {
+        let verdict = match mode.as_str() {
+            "bound" => xop.run_at(std::hint::black_box(&bound_input), now, &mut out),
+            "cases" | "cases-no-replay" => {
+                let text = &cases[i % cases.len()];
+                xop.run_json(&mut input, std::hint::black_box(text), &mut out)
+            }
+            _ => xop.run_json(&mut input, std::hint::black_box(&json), &mut out),
         };
         allowed += usize::from(verdict == Some(Verdict::Allow));
+        replayed += usize::from(input.replayed());
     }
-    println!("{allowed} of {times} allowed; {} bytes of JSON", json.len());
+    println!(
+        "{allowed} of {times} allowed, {replayed} replayed; {} bytes of JSON",
+        json.len()
+    );
 }

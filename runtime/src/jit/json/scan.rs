@@ -49,9 +49,10 @@ pub(super) enum Event {
     /// The value of the reserved `now` key, at `start..end`.
     Now { start: usize, end: usize },
     /// A list read in direct mode from its `[` at `start`: its header word, its elements'
-    /// word count, and where its first element's words go.
+    /// node and word count, and where its first element's words go.
     List {
         header: usize,
+        elem: u32,
         words: usize,
         base: usize,
         start: usize,
@@ -136,6 +137,19 @@ impl<'t> Scan<'t> {
     #[inline(always)]
     pub(super) fn pos(&self) -> usize {
         self.text.len() - self.rest.len()
+    }
+
+    /// Where the scanner is (position and depth), to come back to with [`Scan::back`].
+    #[inline(always)]
+    pub(super) fn mark(&self) -> (&'t [u8], u32) {
+        (self.rest, self.depth)
+    }
+
+    /// Back to a [`Scan::mark`].
+    #[inline(always)]
+    pub(super) fn back(&mut self, (rest, depth): (&'t [u8], u32)) {
+        self.rest = rest;
+        self.depth = depth;
     }
 
     /// Notes `e` in the trace, unless quiet.
@@ -623,6 +637,7 @@ impl<'t> Scan<'t> {
             let header = seg + at;
             self.event(Event::List {
                 header,
+                elem,
                 words,
                 base: cx.s.out.len(),
                 start: self.pos(),

@@ -7,7 +7,9 @@
 //! keeps the shape of its first element, which every element must then have. The next input
 //! is replayed against it: each literal is compared as one or two words, each value is read by
 //! the scanner's own [`Scan::value_untraced`], lists by its own [`Scan::list_direct`]. No key is looked
-//! up, no set of fields seen is kept, no whitespace is skipped.
+//! up, no set of fields seen is kept, no whitespace is skipped. An element that does not have
+//! the element's shape (one consent withdrawn among others that are not, say) is read by the
+//! scanner from its start, and the replay goes on after it.
 //!
 //! Replaying accepts exactly what the scanner accepts, with the same words, on the inputs it
 //! does not give up on: the literals are byte for byte those of a text the scanner read, so the
@@ -36,11 +38,12 @@ enum Then {
     Value { node: u32, n: Node, at: usize },
     /// The value of the reserved `now` key.
     Now,
-    /// A list with its header at `header`, `words` words per element, each element read by
-    /// the `body` steps that follow (`None`: the learned list was empty, and only an empty
-    /// list replays).
+    /// A list with its header at `header`, elements of node `elem` and `words` words each,
+    /// each element read by the `body` steps that follow, or, if it does not have their shape
+    /// (or the learned list was empty: `None`), by the scanner.
     List {
         header: usize,
+        elem: u32,
         words: usize,
         body: Option<usize>,
     },
@@ -132,6 +135,7 @@ impl Shape {
                 }
                 Event::List {
                     header,
+                    elem,
                     words,
                     base,
                     start,
@@ -142,6 +146,7 @@ impl Shape {
                     list = Some((self.steps.len(), base, self.steps.len() + 1, 0));
                     let then = Then::List {
                         header,
+                        elem,
                         words,
                         body: None,
                     };
@@ -232,16 +237,23 @@ impl Shape {
                 Then::End => return Some(()),
                 Then::List {
                     header,
+                    elem,
                     words,
                     body,
                 } => {
                     let n = body.unwrap_or(0);
-                    let elem = steps.get(i..i + n)?;
+                    let shape = steps.get(i..i + n)?;
                     i += n;
                     p.list_direct(cx, words, base + header, |p, cx, at| {
-                        // A list learned empty has no element shape.
-                        body?;
-                        self.run(p, cx, elem, at)
+                        let start = p.mark();
+                        if body.is_some() && self.run(p, cx, shape, at).is_some() {
+                            return Some(());
+                        }
+                        // Not of the element's shape: the scanner reads it from its start.
+                        // What the replay wrote of it before giving up, the scanner writes
+                        // again (the same values of the same keys, read by the same code).
+                        p.back(start);
+                        p.value_untraced(cx, elem, at, 0)
                     })?;
                 }
             }
