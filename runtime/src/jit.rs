@@ -360,6 +360,34 @@ impl Zones {
         self.pairs.clear();
     }
 
+    /// Makes entry `k` (entries from `k` on are dropped if it differs) id `id` with `zone`,
+    /// keeping the entry it already is: a reader filling the same input again and again does
+    /// not clone and drop the zone (two atomic operations) each time.
+    pub(crate) fn set(&mut self, k: usize, id: i64, zone: &Zone) {
+        if let Some((i, Some(z))) = self.list.get(k)
+            && *i == id
+            && z.table_addr() == zone.table_addr()
+        {
+            return;
+        }
+        self.truncate(k);
+        self.push((id, Some(zone.clone())));
+    }
+
+    /// Whether `pairs` is exactly `list`'s ids and table addresses (for tests' comparisons).
+    pub(crate) fn consistent(&self) -> bool {
+        self.pairs.len() == 2 * self.list.len()
+            && self.list.iter().zip(self.pairs.chunks(2)).all(|((id, z), p)| {
+                p == [*id, z.as_ref().map_or(0, Zone::table_addr)]
+            })
+    }
+
+    /// Keeps the first `n` entries.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        self.list.truncate(n);
+        self.pairs.truncate(2 * n);
+    }
+
     pub(crate) fn iter(&self) -> std::slice::Iter<'_, (i64, Option<Zone>)> {
         self.list.iter()
     }

@@ -761,7 +761,8 @@ impl Bound {
     }
 
     /// Whether two inputs are laid out identically: same module and policy, same words, same
-    /// strings that are no constant, same zones (by name). For tests of the binders.
+    /// strings that are no constant, same zones (by name, and each with its own table). For
+    /// tests of the binders.
     pub fn same_layout(&self, other: &Bound) -> bool {
         let zones = |b: &Bound| -> Vec<(i64, Option<String>)> {
             b.zones
@@ -781,6 +782,8 @@ impl Bound {
             && self.unknown == other.unknown
             && self.unknown_base == other.unknown_base
             && zones(self) == zones(other)
+            && self.zones.consistent()
+            && other.zones.consistent()
     }
 
     /// The input's words (the fixed part, then the lists' elements). For tests and tools.
@@ -959,7 +962,6 @@ impl JsonReader {
         into.module = plan.module;
         into.policy = plan.policy;
         into.decision = false;
-        into.zones.clear();
         // Text order is layout order unless keys came out of order: then sort (few entries).
         s.unknown_at.sort_unstable_by_key(|&(pos, _)| pos);
         s.zone_at.sort_unstable_by_key(|&(pos, _)| pos);
@@ -975,13 +977,17 @@ impl JsonReader {
             }
             *s.out.get_mut(pos)? = base + i64::from(*c);
         }
+        // The zones in layout order, each id once; the entries the input had already (the
+        // last input read into it, usually) are kept.
+        let mut n = 0;
         for &(pos, z) in &s.zone_at {
             let w = *s.out.get(pos)?;
-            if !into.zones.iter().any(|(id, _)| *id == w) {
-                let zone = s.zones.get(z as usize)?.zone.clone();
-                into.zones.push((w, Some(zone)));
+            if !into.zones.iter().take(n).any(|(id, _)| *id == w) {
+                into.zones.set(n, w, &s.zones.get(z as usize)?.zone);
+                n += 1;
             }
         }
+        into.zones.truncate(n);
         std::mem::swap(&mut s.out, &mut into.words);
         s.unknown(into, base)
     }

@@ -246,14 +246,10 @@ impl Shape {
                     i += n;
                     p.list_direct(cx, words, base + header, |p, cx, at| {
                         let start = p.mark();
-                        if body.is_some() && self.run(p, cx, shape, at).is_some() {
-                            return Some(());
+                        match body {
+                            Some(_) if self.run(p, cx, shape, at).is_some() => Some(()),
+                            _ => scan_element(p, cx, start, elem, at),
                         }
-                        // Not of the element's shape: the scanner reads it from its start.
-                        // What the replay wrote of it before giving up, the scanner writes
-                        // again (the same values of the same keys, read by the same code).
-                        p.back(start);
-                        p.value_untraced(cx, elem, at, 0)
                     })?;
                 }
             }
@@ -289,4 +285,20 @@ impl Shape {
         p.rest = rest.get(n..)?;
         Some(())
     }
+}
+
+/// An element not of the element's shape, read by the scanner from its `start`. What the
+/// replay wrote of it before giving up, the scanner writes again (the same values of the same
+/// keys, read by the same code).
+#[cold]
+#[inline(never)]
+fn scan_element<'t>(
+    p: &mut Scan<'t>,
+    cx: &mut Cx<'_>,
+    start: (&'t [u8], u32),
+    elem: u32,
+    at: usize,
+) -> Option<()> {
+    p.back(start);
+    p.value_untraced(cx, elem, at, 0)
 }
