@@ -226,10 +226,10 @@ impl Shape {
     fn run(&self, p: &mut Scan<'_>, cx: &mut Cx<'_>, steps: &[Step], base: usize) -> Option<()> {
         let mut i = 0;
         loop {
-            let step = *steps.get(i)?;
+            let step = steps.get(i)?;
             i += 1;
             if step.lit.len != 0 {
-                self.literal(p, step.lit)?;
+                self.literal(p, &step.lit)?;
             }
             match step.then {
                 Then::Value { node, n, at } => p.value_of(cx, node, n, base, at)?,
@@ -259,7 +259,7 @@ impl Shape {
     /// Literal `l` (not empty) at the scanner's position: one or two word compares when there
     /// are eight bytes to compare, else the bytes.
     #[inline(always)]
-    fn literal(&self, p: &mut Scan<'_>, l: Lit) -> Option<()> {
+    fn literal(&self, p: &mut Scan<'_>, l: &Lit) -> Option<()> {
         let n = l.len as usize;
         let rest = p.rest;
         let same = match rest.first_chunk::<8>() {
