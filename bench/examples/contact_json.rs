@@ -1,8 +1,9 @@
 //! Workload (a), N times, for profilers (`valgrind --tool=callgrind`, `perf`): from JSON text
-//! (the default) or, with `bound`, on the input already bound; `cases` reads the 301 inputs of
-//! the engines bench's agreement check in turn (their shapes differ: one to three consents,
-//! some withdrawn), and `cases-no-replay` does so with the reader's replaying off:
-//! `cargo run --release -p xop-bench --example contact_json -- 1000000 [bound|cases|cases-no-replay]`.
+//! (the default; `no-replay`: with the reader's replaying off) or, with `bound`, on the input
+//! already bound; `cases` reads the 301 inputs of the engines bench's agreement check in turn
+//! (their shapes differ: one to three consents, some withdrawn), `cases-no-replay` with
+//! replaying off:
+//! `cargo run --release -p xop-bench --example contact_json -- 1000000 [MODE]`.
 
 use xop_bench::{contact, engines::xop_compile_policy};
 use xop_runtime::ir::Verdict;
@@ -22,7 +23,7 @@ fn main() {
         .map(contact::Case::json)
         .collect();
     let mut input = xop.json_input();
-    input.set_replay(mode != "cases-no-replay");
+    input.set_replay(!mode.ends_with("no-replay"));
     let mut out = xop.output();
     let (bound_input, now) = xop.bound_json(&json);
     let (mut allowed, mut replayed) = (0usize, 0usize);

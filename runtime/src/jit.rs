@@ -377,9 +377,11 @@ impl Zones {
     /// Whether `pairs` is exactly `list`'s ids and table addresses (for tests' comparisons).
     pub(crate) fn consistent(&self) -> bool {
         self.pairs.len() == 2 * self.list.len()
-            && self.list.iter().zip(self.pairs.chunks(2)).all(|((id, z), p)| {
-                p == [*id, z.as_ref().map_or(0, Zone::table_addr)]
-            })
+            && self
+                .list
+                .iter()
+                .zip(self.pairs.chunks(2))
+                .all(|((id, z), p)| p == [*id, z.as_ref().map_or(0, Zone::table_addr)])
     }
 
     /// Keeps the first `n` entries.

@@ -1,9 +1,11 @@
-//! The direct scanner: the first of the reader's three paths. It reads the JSON text byte by
-//! byte against the policy's [`Plan`], without serde: keys are compared against the field the
-//! layout expects next (one or two word compares of `"name":`, no look-up) before any table
-//! is consulted, strings are scanned eight bytes at a time for a quote, a backslash or a
-//! control character, integers are read in place. The position is the unread text as a slice;
-//! no whitespace or one space, and `,` or `, ` between members, are read inline.
+//! The direct scanner: the first of the reader's three paths (on a flat plan, the replay of a
+//! learned shape, [`super::shape`], comes before it, and learns from the scanner's trace). It
+//! reads the JSON text byte by byte against the policy's [`Plan`], without serde: keys are
+//! compared against the field the layout expects next (one or two word compares of
+//! `"name":`, no look-up) before any table is consulted, strings are scanned eight bytes at a
+//! time for a quote, a backslash or a control character, integers are read in place. The
+//! position is the unread text as a slice; no whitespace or one space, and `,` or `, ` between
+//! members, are read inline.
 //!
 //! It reads only a strict subset of JSON and gives up (`None`) on anything else: an escape in a
 //! string, a number that is not a plain integer of at most 18 digits (`-0`, fractions,
