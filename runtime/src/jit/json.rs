@@ -920,10 +920,13 @@ impl JsonReader {
                 } else {
                     s.new_segment(usize::MAX, 0, plan.input_words)
                 };
+                // Traced only where a shape can be learned from it.
+                let learn = s.direct && self.replay;
                 let mut cx = Cx { plan, s, now: None };
-                let read = scan::read(&mut cx, json, root, &mut self.trace).is_some();
+                let trace = learn.then_some(&mut self.trace);
+                let read = scan::read(&mut cx, json, root, trace).is_some();
                 now = cx.now;
-                if read && s.direct && self.replay {
+                if read && learn {
                     self.shape.learn(plan, &self.trace, json.as_bytes());
                 }
                 read

@@ -25,9 +25,17 @@ use super::{Cx, Names, Node, Plan, RecordPlan, fast_time, field_index, kind_inde
 const MAX_DEPTH: u32 = 100;
 
 /// Reads `text` into the segments of `cx` (the fixed part is segment `root`); `None` if the
-/// text is not one the scanner reads, whatever the reason. `trace` receives what was read
-/// where (see [`Event`]), from which [`super::shape`] learns the text's shape.
-pub(super) fn read(cx: &mut Cx<'_>, text: &str, root: usize, trace: &mut Vec<Event>) -> Option<()> {
+/// text is not one the scanner reads, whatever the reason. `trace`, if given, receives what was
+/// read where (see [`Event`]), from which [`super::shape`] learns the text's shape.
+pub(super) fn read(
+    cx: &mut Cx<'_>,
+    text: &str,
+    root: usize,
+    trace: Option<&mut Vec<Event>>,
+) -> Option<()> {
+    let Some(trace) = trace else {
+        return Scan::new(text, Vec::new(), 1).whole(cx, root);
+    };
     trace.clear();
     let mut p = Scan::new(text, std::mem::take(trace), 0);
     let read = p.whole(cx, root);
@@ -469,6 +477,9 @@ impl<'t> Scan<'t> {
         seg: usize,
         at: usize,
     ) -> Option<()> {
+        if self.quiet != 0 {
+            return self.value_untraced(cx, node, seg, at);
+        }
         let start = self.pos();
         self.value_untraced(cx, node, seg, at)?;
         if !matches!(
