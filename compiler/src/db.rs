@@ -81,7 +81,7 @@ pub fn parse_file(db: &dyn Db, file: SourceFile) -> Parsed {
 }
 
 /// The standard library's files are the same in every workspace of the process: parsed once,
-/// then copied (a copy of the tree costs a fraction of lexing and parsing it again).
+/// then shared (the tree is behind an `Arc`; only the comments and diagnostics are copied).
 fn parse_stdlib(path: &Arc<str>, text: &Arc<str>) -> Parsed {
     type Cache = std::collections::HashMap<Arc<str>, (Arc<str>, Parsed)>;
     static PARSED: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();

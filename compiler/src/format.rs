@@ -1466,8 +1466,8 @@ expect contact(send_offer(to: {segment: vip, ..}, channel: sms)) == deny("no-con
     fn comments(source: &str) -> Vec<String> {
         parse::parse(&Arc::from("t.xop"), source)
             .comments
-            .into_iter()
-            .map(|c| c.text)
+            .iter()
+            .map(|c| c.text.clone())
             .collect()
     }
 

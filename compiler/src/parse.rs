@@ -38,10 +38,11 @@ pub enum Issue {
 /// A parsed file: the tree, its comments (for the formatter) and the syntax diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Parsed {
-    /// The (possibly partial) tree.
-    pub ast: File,
-    /// Comments, in source order.
-    pub comments: Vec<Comment>,
+    /// The (possibly partial) tree; shared, so that the standard library's trees, parsed once
+    /// per process, cost every new workspace a pointer copy instead of a deep copy.
+    pub ast: Arc<File>,
+    /// Comments, in source order (shared like the tree).
+    pub comments: Arc<[Comment]>,
     /// Lexical and syntax errors.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -109,8 +110,8 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
     }
     crate::diagnostic::sort(&mut diagnostics);
     Parsed {
-        ast,
-        comments: lexed.comments,
+        ast: Arc::new(ast),
+        comments: lexed.comments.into(),
         diagnostics,
     }
 }

@@ -204,6 +204,93 @@ fn rule_bits_survive_a_rule_table_and_an_error() {
     assert_eq!(d.fired, vec!["t.p#1", "t.p#21"], "fired before the error");
 }
 
+/// Runs at the edge of each shape: three equality-guarded rules stay code per rule; four with
+/// simple residuals (every comparison, negative constants) become a switch whose cases select
+/// the bits without branching; four whose residual can fail, a switch with code per case;
+/// sixteen with simple residuals, a rule table. Keys repeat, so a case holds several rules.
+/// With `padding` rules before them the bit words no longer fit in registers (more than 8),
+/// so the same cases also set bits in memory.
+fn short_and_long_runs(padding: usize) {
+    let guard = |k: i64| cmp(CmpOp::Eq, slot(0), int(k));
+    let ops = [
+        CmpOp::Ge,
+        CmpOp::Lt,
+        CmpOp::Ne,
+        CmpOp::Eq,
+        CmpOp::Le,
+        CmpOp::Gt,
+    ];
+    let mut rules = Vec::new();
+    let mut push = |verdict, reason: String, cond| {
+        let id = rules.len();
+        rules.push(rule(id, verdict, &reason, cond));
+    };
+    for i in 0..padding {
+        push(
+            Verdict::Review,
+            format!("pad-{i}"),
+            Some(cmp(CmpOp::Gt, slot(1), int(1000 + i as i64))),
+        );
+    }
+    // A run of three, below a switch's threshold.
+    for k in 0..3 {
+        let cond = Expr::And(b(guard(k)), b(cmp(CmpOp::Ge, slot(1), int(k))));
+        push(Verdict::Deny, format!("three-{k}"), Some(cond));
+    }
+    // Six simple residuals on keys -2, 5, -2, 7, 5, 5, and a bare guard: compact cases.
+    for (i, k) in [-2, 5, -2, 7, 5, 5].into_iter().enumerate() {
+        let c = [3, 5, -2, 7, 0, 6][i];
+        let cond = Expr::And(b(guard(k)), b(cmp(ops[i], slot(1), int(c))));
+        push(Verdict::Deny, format!("case-{i}"), Some(cond));
+    }
+    push(Verdict::Review, "bare".into(), Some(guard(7)));
+    push(
+        Verdict::Review,
+        "between".into(),
+        Some(cmp(CmpOp::Gt, slot(1), int(8))),
+    );
+    // Four residuals that divide (and fail on 0): code per case.
+    for (i, k) in [1, 2, 1, 3].into_iter().enumerate() {
+        let div = Expr::Arith(ArithOp::Div, b(int(12)), b(slot(1)));
+        let cond = Expr::And(b(guard(k)), b(cmp(CmpOp::Gt, div, int(i as i64))));
+        push(Verdict::Deny, format!("switch-{i}"), Some(cond));
+    }
+    push(
+        Verdict::Review,
+        "between again".into(),
+        Some(cmp(CmpOp::Lt, slot(1), int(-4))),
+    );
+    // Sixteen simple residuals: a rule table.
+    for i in 0..16 {
+        let cond = Expr::And(
+            b(guard(i % 5 + 4)),
+            b(cmp(ops[i as usize % 6], slot(1), int(i - 4))),
+        );
+        push(Verdict::Allow, format!("table-{}", i % 3), Some(cond));
+    }
+    push(Verdict::Allow, "ok".into(), None);
+    let p = program(vec![Type::Int, Type::Int], rules);
+    let mut inputs = Vec::new();
+    for seg in [-3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9] {
+        for n in [-5, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 2000] {
+            inputs.push(vec![Value::Int(seg), Value::Int(n)]);
+        }
+    }
+    let jit = agree(&p, &inputs);
+    assert_eq!(jit.switches(0), 3, "the runs of seven, four and sixteen");
+    assert_eq!(jit.rule_tables(0), 1, "the run of sixteen");
+}
+
+#[test]
+fn short_runs_become_switches_long_ones_tables() {
+    short_and_long_runs(0);
+}
+
+#[test]
+fn short_runs_set_bits_in_memory_too() {
+    short_and_long_runs(200);
+}
+
 /// `consent` stops at the first record that gives it and skips the rest; every record shape
 /// (other purpose, other channel, given later, withdrawn before or after, never withdrawn).
 #[test]

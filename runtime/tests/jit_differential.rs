@@ -1177,6 +1177,8 @@ fn equality_guards_compiled_to_switches() {
     let jit = jit::compile(&p);
     // seg (Text), n (Int), c.tier, c.channel, c.id: five runs; the optional and broken ones not.
     assert_eq!(jit.switches(4), 5);
+    // The run of 40 is a rule table; the four short ones are switches.
+    assert_eq!(jit.rule_tables(4), 1);
     let ds = differential(0x5EED_0F5A_17C4, 4, 20_000);
     let (seen, errors, _) = coverage(&ds);
     let never: Vec<String> = (0..77)

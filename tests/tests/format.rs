@@ -200,8 +200,8 @@ test "empty" {}
 fn comments(path: &Arc<str>, source: &str) -> Vec<String> {
     parse(path, source)
         .comments
-        .into_iter()
-        .map(|c| c.text)
+        .iter()
+        .map(|c| c.text.clone())
         .collect()
 }
 
