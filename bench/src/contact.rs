@@ -18,30 +18,7 @@ use xop_runtime::zone::{Field, Zone};
 pub const POLICY: &str = "contact";
 
 /// The XOP source: DESIGN.md §1's contact policy.
-pub const XOP_SOURCE: &str = r#"module bench.contact
-
-use std.consent.{consent, Consent, marketing}
-use std.time.local_hour
-use std.channel.*
-
-record Customer {
-  id: Id
-  in_service_interaction: Bool
-  messages_7d: Int
-  tz: Tz
-  consents: List<Consent>
-}
-
-action send_offer(to: Customer, channel: Channel, offer: Text) purpose marketing risk minimal
-
-policy contact for send_offer(to: c, channel: ch) at now {
-  deny "in-service-interaction" when c.in_service_interaction
-  deny "no-consent" unless consent(c, marketing, ch)
-  deny "frequency-cap" when c.messages_7d >= 3
-  deny "quiet-hours" unless local_hour(now, c.tz) in 8..21
-  allow "eligible"
-}
-"#;
+pub const XOP_SOURCE: &str = include_str!("contact.xop");
 
 /// A channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

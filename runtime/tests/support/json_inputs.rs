@@ -330,7 +330,8 @@ pub fn mutate(j: &mut J, rng: &mut Rng) {
     }
 }
 
-fn push_string(s: &str, out: &mut String, rng: &mut Rng, escapes: bool) {
+/// `s` as a JSON string; with `escapes`, ordinary characters escaped now and then too.
+fn push_string(s: &str, out: &mut String, mut rng: Option<&mut Rng>, escapes: bool) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -338,13 +339,15 @@ fn push_string(s: &str, out: &mut String, rng: &mut Rng, escapes: bool) {
             '\\' => out.push_str("\\\\"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             // Escapes of ordinary characters: the reader must see the unescaped text.
-            c if escapes && rng.chance(3) => {
+            c if escapes && rng.as_deref_mut().is_some_and(|r| r.chance(3)) => {
                 let mut buf = [0u16; 2];
                 for u in c.encode_utf16(&mut buf) {
                     out.push_str(&format!("\\u{u:04X}"));
                 }
             }
-            '/' if escapes && rng.chance(50) => out.push_str("\\/"),
+            '/' if escapes && rng.as_deref_mut().is_some_and(|r| r.chance(50)) => {
+                out.push_str("\\/")
+            }
             c => out.push(c),
         }
     }
@@ -354,7 +357,7 @@ fn push_string(s: &str, out: &mut String, rng: &mut Rng, escapes: bool) {
 /// `j` as JSON text, with random whitespace and escapes.
 pub fn text(j: &J, rng: &mut Rng) -> String {
     let mut out = String::new();
-    write(j, &mut out, rng, true);
+    write(j, &mut out, Some(rng), true);
     out
 }
 
@@ -374,52 +377,24 @@ pub fn serialized(j: &J) -> String {
         }
     }
     let mut out = String::new();
-    write_plain(&sorted(j), &mut out);
+    write(&sorted(j), &mut out, None, false);
     out
-}
-
-fn write_plain(j: &J, out: &mut String) {
-    match j {
-        J::Null => out.push_str("null"),
-        J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        J::Num(n) => out.push_str(n),
-        J::Str(s) => out.push_str(&serde_json::to_string(s).expect("a string")),
-        J::Arr(xs) => {
-            out.push('[');
-            for (i, x) in xs.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_plain(x, out);
-            }
-            out.push(']');
-        }
-        J::Obj(fs) => {
-            out.push('{');
-            for (i, (k, v)) in fs.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&serde_json::to_string(k).expect("a key"));
-                out.push(':');
-                write_plain(v, out);
-            }
-            out.push('}');
-        }
-    }
 }
 
 /// `j` as JSON text with random whitespace, escaping only what must be (the form most
 /// clients send, and the one the reader's direct scanner reads).
 pub fn plain_text(j: &J, rng: &mut Rng) -> String {
     let mut out = String::new();
-    write(j, &mut out, rng, false);
+    write(j, &mut out, Some(rng), false);
     out
 }
 
-fn write(j: &J, out: &mut String, rng: &mut Rng, escapes: bool) {
-    let space = |out: &mut String, rng: &mut Rng| {
-        if rng.chance(10) {
+/// `j` as JSON text: with `rng`, random blanks (and escapes if `escapes`); without, none.
+fn write(j: &J, out: &mut String, mut rng: Option<&mut Rng>, escapes: bool) {
+    let space = |out: &mut String, rng: Option<&mut Rng>| {
+        if let Some(rng) = rng
+            && rng.chance(10)
+        {
             out.push_str([" ", "\n  ", "\t"][rng.below(3)]);
         }
     };
@@ -434,8 +409,8 @@ fn write(j: &J, out: &mut String, rng: &mut Rng, escapes: bool) {
                 if i > 0 {
                     out.push(',');
                 }
-                space(out, rng);
-                write(x, out, rng, escapes);
+                space(out, rng.as_deref_mut());
+                write(x, out, rng.as_deref_mut(), escapes);
             }
             out.push(']');
         }
@@ -445,11 +420,11 @@ fn write(j: &J, out: &mut String, rng: &mut Rng, escapes: bool) {
                 if i > 0 {
                     out.push(',');
                 }
-                space(out, rng);
-                push_string(k, out, rng, escapes);
+                space(out, rng.as_deref_mut());
+                push_string(k, out, rng.as_deref_mut(), escapes);
                 out.push(':');
-                space(out, rng);
-                write(v, out, rng, escapes);
+                space(out, rng.as_deref_mut());
+                write(v, out, rng.as_deref_mut(), escapes);
             }
             out.push('}');
         }
