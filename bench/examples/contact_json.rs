@@ -2,7 +2,7 @@
 //! (the default; `no-replay`: with the reader's replaying off) or, with `bound`, on the input
 //! already bound; `cases` reads the 301 inputs of the engines bench's agreement check in turn
 //! (their shapes differ: one to three consents, some withdrawn), `cases-no-replay` with
-//! replaying off:
+//! replaying off, `texts` the engines bench's 16 texts of the timed input's shape:
 //! `cargo run --release -p xop-bench --example contact_json -- 1000000 [MODE]`.
 
 use xop_bench::{contact, engines::xop_compile_policy};
@@ -17,11 +17,18 @@ fn main() {
     let mode = args.next().unwrap_or_default();
     let xop = xop_compile_policy(contact::XOP_SOURCE, contact::POLICY);
     let json = contact::timed_case().json();
-    let cases: Vec<String> = contact::cases(300)
-        .iter()
-        .chain(std::iter::once(&contact::timed_case()))
-        .map(contact::Case::json)
-        .collect();
+    let cases: Vec<String> = if mode.starts_with("texts") {
+        contact::timed_shape_cases(16)
+            .iter()
+            .map(contact::Case::json)
+            .collect()
+    } else {
+        contact::cases(300)
+            .iter()
+            .chain(std::iter::once(&contact::timed_case()))
+            .map(contact::Case::json)
+            .collect()
+    };
     let mut input = xop.json_input();
     input.set_replay(!mode.ends_with("no-replay"));
     let mut out = xop.output();
@@ -30,7 +37,7 @@ fn main() {
     for i in 0..times {
         let verdict = match mode.as_str() {
             "bound" => xop.run_at(std::hint::black_box(&bound_input), now, &mut out),
-            "cases" | "cases-no-replay" => {
+            "cases" | "cases-no-replay" | "texts" => {
                 let text = &cases[i % cases.len()];
                 xop.run_json(&mut input, std::hint::black_box(text), &mut out)
             }

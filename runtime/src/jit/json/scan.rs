@@ -251,14 +251,22 @@ impl<'t> Scan<'t> {
         Some(string)
     }
 
-    /// A time: a string read by [`time`], as [`Cx::str`] reads a `Time`. The usual form,
-    /// `"YYYY-MM-DDTHH:MM:SSZ"`, is read in place without scanning the string first:
-    /// [`fast_time`] accepts those 20 bytes only if each is a digit or the separator its
-    /// place requires, so none ends or escapes the string, and the byte after them must be
-    /// the closing quote.
+    /// A time: a string read by [`time`], as [`Cx::str`] reads a `Time`. The usual forms,
+    /// `"YYYY-MM-DDTHH:MM:SSZ"` and with milliseconds `"YYYY-MM-DDTHH:MM:SS.mmmZ"` (what
+    /// JavaScript's `toISOString` writes), are read in place without scanning the string
+    /// first: [`fast_time`] accepts those 20 or 24 bytes only if each is a digit or the
+    /// separator its place requires, so none ends or escapes the string, and the byte after
+    /// them must be the closing quote.
     #[inline(always)]
     fn time(&mut self) -> Option<i64> {
         if let Some((&[b'"', ref body @ .., b'"'], tail)) = self.rest.split_first_chunk::<22>()
+            && let Some(t) = fast_time(body)
+        {
+            self.rest = tail;
+            return Some(t);
+        }
+        if let Some((&[b'"', ref body @ .., b'"'], tail)) = self.rest.split_first_chunk::<26>()
+            && body[19] == b'.'
             && let Some(t) = fast_time(body)
         {
             self.rest = tail;
@@ -778,6 +786,17 @@ mod tests {
             ("\"2026-11-25T09:00:00Z\", ", "2026-11-25T09:00:00Z"),
             ("\"2126-11-25T09:00:00Z\"}", "2126-11-25T09:00:00Z"),
             ("\"2026-11-25T09:00:00.5Z\"", "2026-11-25T09:00:00.5Z"),
+            ("\"2026-11-25T09:00:00.123Z\"", "2026-11-25T09:00:00.123Z"),
+            (
+                "\"2026-11-25T09:00:00.123Z\"}, ",
+                "2026-11-25T09:00:00.123Z",
+            ),
+            ("\"1970-01-01T00:00:00.000Z\"", "1970-01-01T00:00:00.000Z"),
+            (
+                "\"2026-11-25T09:00:00.12345Z\"",
+                "2026-11-25T09:00:00.12345Z",
+            ),
+            ("\"2026-11-25T09:00:00,123Z\"", "2026-11-25T09:00:00,123Z"),
             ("\"2026-11-25T09:00:00+01:00\"", "2026-11-25T09:00:00+01:00"),
             ("\"2026-11-25t09:00:00z\"", "2026-11-25t09:00:00z"),
         ] {
@@ -788,6 +807,11 @@ mod tests {
             "\"2026-11-25T09:00:00Z",
             "\"2026-11-25T09:00:00Zx\"",
             "\"2026-11-25T09:00:00Z\\\"",
+            "\"2026-11-25T09:00:00.123Z",
+            "\"2026-11-25T09:00:00.123Zx\"",
+            "\"2026-11-25T09:00:00.1\"3Z\"",
+            "\"2026-11-25T09:00:00.12\\Z\"",
+            "\"2026-02-30T09:00:00.123Z\"",
             "\"2026-02-30T09:00:00Z\"",
             "2026-11-25T09:00:00Z",
             "\"2026-11-25T09:00\n00Z\"",
