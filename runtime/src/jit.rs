@@ -2662,6 +2662,19 @@ fn failed(reason: &str, fired: Vec<String>, error: String) -> Decision {
     Decision::failed(reason, fired, error)
 }
 
+/// `op` as a comparison of two words, ordering signed (the kinds compared as words: Int,
+/// Duration, Time; equality of any word).
+fn int_cc(op: CmpOp) -> IntCC {
+    match op {
+        CmpOp::Eq => IntCC::Equal,
+        CmpOp::Ne => IntCC::NotEqual,
+        CmpOp::Lt => IntCC::SignedLessThan,
+        CmpOp::Le => IntCC::SignedLessThanOrEqual,
+        CmpOp::Gt => IntCC::SignedGreaterThan,
+        CmpOp::Ge => IntCC::SignedGreaterThanOrEqual,
+    }
+}
+
 /// A verdict's code in the output.
 fn verdict_code(v: Verdict) -> i64 {
     match v {
@@ -3952,15 +3965,7 @@ impl<'p> Gen<'p, '_, '_> {
                 let q = self.expr(q, 1)?.val;
                 // Ordering only on kinds compared signed (Int, Duration, Time): see
                 // `simple_residual`.
-                let cc = match op {
-                    CmpOp::Eq => IntCC::Equal,
-                    CmpOp::Ne => IntCC::NotEqual,
-                    CmpOp::Lt => IntCC::SignedLessThan,
-                    CmpOp::Le => IntCC::SignedLessThanOrEqual,
-                    CmpOp::Gt => IntCC::SignedGreaterThan,
-                    CmpOp::Ge => IntCC::SignedGreaterThanOrEqual,
-                };
-                Some(self.b.ins().icmp_imm_s(cc, q, c))
+                Some(self.b.ins().icmp_imm_s(int_cc(op), q, c))
             }
         };
         self.set_bit_if(HEADER + i / 64, i % 64, holds);
@@ -4986,10 +4991,7 @@ impl<'p> Gen<'p, '_, '_> {
                 let e = self.eq(a, b, 0)?;
                 return Ok(self.b.ins().bxor_imm_u(e, 1));
             }
-            CmpOp::Lt => IntCC::SignedLessThan,
-            CmpOp::Le => IntCC::SignedLessThanOrEqual,
-            CmpOp::Gt => IntCC::SignedGreaterThan,
-            CmpOp::Ge => IntCC::SignedGreaterThanOrEqual,
+            CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => int_cc(op),
         };
         if [a.base, b.base]
             .iter()

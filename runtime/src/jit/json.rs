@@ -886,15 +886,14 @@ impl JsonReader {
             s.zones.clear();
         }
         let mut now = None;
-        // The learned shape first (a flat plan only), then the direct scanner; if one gives
-        // up, the next reads the text again from a clean slate (only the zone cache survives,
-        // which holds no input state).
+        // The learned shape first (a flat plan only), then the direct scanner, then the serde
+        // path; if one gives up, the next reads the text again from a clean slate.
         self.replayed = self.scan && plan.direct && self.replay && self.shape.learned() && {
             if self.skip > 0 {
                 self.skip -= 1;
                 false
             } else {
-                s.begin_direct(plan);
+                s.begin(plan, true);
                 let mut cx = Cx { plan, s, now: None };
                 let hit = self.shape.replay(&mut cx, json).is_some();
                 now = cx.now;
@@ -911,15 +910,7 @@ impl JsonReader {
         };
         self.scanned = self.replayed
             || self.scan && {
-                s.used = 0;
-                s.nstrings = 0;
-                s.direct = plan.direct;
-                let root = if s.direct {
-                    s.begin_direct(plan);
-                    0
-                } else {
-                    s.new_segment(usize::MAX, 0, plan.input_words)
-                };
+                let root = s.begin(plan, plan.direct);
                 // Traced only where a shape can be learned from it.
                 let learn = s.direct && self.replay;
                 let mut cx = Cx { plan, s, now: None };
@@ -932,10 +923,7 @@ impl JsonReader {
                 read
             };
         if !self.scanned {
-            s.direct = false;
-            s.used = 0;
-            s.nstrings = 0;
-            let root = s.new_segment(usize::MAX, 0, plan.input_words);
+            let root = s.begin(plan, false);
             let mut cx = Cx { plan, s, now: None };
             let mut de = serde_json::Deserializer::from_str(json);
             Root {
@@ -1087,16 +1075,22 @@ impl Scratch {
         self.used - 1
     }
 
-    /// Starts reading an input in direct mode: the fixed part's words zeroed, nothing noted.
-    fn begin_direct(&mut self, plan: &Plan) {
+    /// Starts reading an input from a clean slate (only the zone cache survives, which holds
+    /// no input state), in direct mode (the fixed part's words zeroed, nothing noted) or into
+    /// segments; returns the fixed part's segment (in direct mode, its position: 0).
+    fn begin(&mut self, plan: &Plan, direct: bool) -> usize {
         self.used = 0;
         self.nstrings = 0;
-        self.direct = true;
+        self.direct = direct;
+        if !direct {
+            return self.new_segment(usize::MAX, 0, plan.input_words);
+        }
         self.out.clear();
         self.out.resize(plan.input_words, 0);
         self.unknown_at.clear();
         self.zone_at.clear();
         self.last_list = None;
+        0
     }
 
     #[inline(always)]

@@ -485,15 +485,13 @@ impl<'t> Scan<'t> {
         seg: usize,
         at: usize,
     ) -> Option<()> {
+        let n = *cx.plan.nodes.get(node as usize)?;
         if self.quiet != 0 {
-            return self.value_untraced(cx, node, seg, at);
+            return self.value_of(cx, node, n, seg, at);
         }
         let start = self.pos();
-        self.value_untraced(cx, node, seg, at)?;
-        if !matches!(
-            cx.plan.nodes.get(node as usize),
-            Some(Node::Record(_) | Node::List { .. })
-        ) {
+        self.value_of(cx, node, n, seg, at)?;
+        if !matches!(n, Node::Record(_) | Node::List { .. }) {
             self.event(Event::Value {
                 node,
                 at: seg + at,
