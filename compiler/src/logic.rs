@@ -277,6 +277,7 @@ fn simplify(f: &Formula, assignment: &[Option<bool>]) -> Formula {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn atom(i: u32) -> Formula {
         Formula::Atom(i)
@@ -313,6 +314,53 @@ mod tests {
             satisfiable(&Formula::and([atom(0), Formula::negate(ab)])),
             Sat::Sat(_)
         ));
+    }
+
+    /// Formulas over at most six atoms, nested a few levels.
+    fn formula() -> impl Strategy<Value = Formula> {
+        let leaf = prop_oneof![
+            Just(Formula::True),
+            Just(Formula::False),
+            (0u32..6).prop_map(Formula::Atom),
+        ];
+        leaf.prop_recursive(4, 40, 4, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|f| Formula::Not(Box::new(f))),
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Formula::And),
+                prop::collection::vec(inner, 0..4).prop_map(Formula::Or),
+            ]
+        })
+    }
+
+    /// Whether `f` is true under the total assignment `bits` (bit `i`: atom `i`).
+    fn truth(f: &Formula, bits: u32) -> bool {
+        match f {
+            Formula::True => true,
+            Formula::False => false,
+            Formula::Atom(a) => bits >> a & 1 == 1,
+            Formula::Not(g) => !truth(g, bits),
+            Formula::And(xs) => xs.iter().all(|x| truth(x, bits)),
+            Formula::Or(xs) => xs.iter().any(|x| truth(x, bits)),
+        }
+    }
+
+    proptest! {
+        /// The search agrees with the truth table, and every witness makes the formula true
+        /// whatever the atoms it leaves out are.
+        #[test]
+        fn search_agrees_with_the_truth_table(f in formula()) {
+            let models: Vec<u32> = (0..64u32).filter(|&b| truth(&f, b)).collect();
+            match satisfiable(&f) {
+                Sat::Unsat => prop_assert!(models.is_empty(), "{f:?} is true under {:#b}", models[0]),
+                Sat::Sat(w) => {
+                    for bits in 0..64u32 {
+                        let agrees = w.iter().all(|&(a, v)| (bits >> a & 1 == 1) == v);
+                        prop_assert!(!agrees || truth(&f, bits), "{f:?}: {w:?} misses {bits:#b}");
+                    }
+                }
+                Sat::TooLarge => prop_assert!(false, "six atoms are not too many"),
+            }
+        }
     }
 
     #[test]
