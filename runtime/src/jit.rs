@@ -797,39 +797,45 @@ pub fn compile(program: &Program) -> JitModule {
     let mut tz_consts = Vec::new();
     for (i, pol) in program.policies.iter().enumerate() {
         let reads = jm.sig_sites.len();
-        pending.push(compile_policy(
-            &mut module,
-            program,
-            pol,
-            i,
-            (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
-            &host,
-        ));
+        pending.push(with_contexts(&mut module, |cl| {
+            compile_policy(
+                cl,
+                program,
+                pol,
+                i,
+                (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
+                &host,
+            )
+        }));
         jm.policy_reads.push(jm.sig_sites.len() != reads);
     }
     let mut pending_decisions = Vec::with_capacity(program.decisions.len());
     for (i, def) in program.decisions.iter().enumerate() {
         let reads = jm.sig_sites.len();
-        let mut code = compile_decision(
-            &mut module,
-            program,
-            def,
-            i,
-            (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
-            &host,
-            false,
-        );
-        if code.as_ref().is_err_and(|e| e == WIDE_RANKS) {
-            // Ranked by a Decimal somewhere: again, with a kind and two words per rank.
-            code = compile_decision(
-                &mut module,
+        let mut code = with_contexts(&mut module, |cl| {
+            compile_decision(
+                cl,
                 program,
                 def,
                 i,
                 (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
                 &host,
-                true,
-            );
+                false,
+            )
+        });
+        if code.as_ref().is_err_and(|e| e == WIDE_RANKS) {
+            // Ranked by a Decimal somewhere: again, with a kind and two words per rank.
+            code = with_contexts(&mut module, |cl| {
+                compile_decision(
+                    cl,
+                    program,
+                    def,
+                    i,
+                    (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
+                    &host,
+                    true,
+                )
+            });
         }
         pending_decisions.push(code);
         jm.decision_reads.push(jm.sig_sites.len() != reads);
@@ -2814,7 +2820,7 @@ type DecisionCode = (
 );
 
 fn compile_policy(
-    module: &mut JITModule,
+    (module, ctx, fctx): Cranelift<'_>,
     program: &Program,
     pol: &Policy,
     index: usize,
@@ -2841,7 +2847,6 @@ fn compile_policy(
     }
     let rules: Vec<&Rule> = pol.rules.iter().collect();
     let tables = Tables::new(&rules);
-    let mut ctx = module.make_context();
     let mut sig = module.make_signature();
     for _ in 0..4 {
         sig.params.push(AbiParam::new(I64));
@@ -2854,10 +2859,9 @@ fn compile_policy(
     let text_cmp = module.declare_func_in_func(host.text_cmp, &mut ctx.func);
     let text_concat = module.declare_func_in_func(host.text_concat, &mut ctx.func);
     let signal = module.declare_func_in_func(host.signal, &mut ctx.func);
-    let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, switches, rule_tables, data) = {
-        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -2913,13 +2917,7 @@ fn compile_policy(
         b.finalize(cfg);
         (sites, switches, rule_tables, data)
     };
-    let id = module
-        .declare_function(&format!("xop_policy_{index}"), Linkage::Local, &sig)
-        .map_err(|e| format!("declaring the code failed: {e}"))?;
-    module
-        .define_function(id, &mut ctx)
-        .map_err(|e| format!("compiling the code failed: {e}"))?;
-    module.clear_context(&mut ctx);
+    let id = declare_define(module, &format!("xop_policy_{index}"), &sig, ctx)?;
     Ok((
         id,
         input_words,
@@ -2935,7 +2933,7 @@ fn compile_policy(
 type Guards<'p> = Vec<(usize, &'p Policy, usize)>;
 
 fn compile_decision<'p>(
-    module: &mut JITModule,
+    (module, ctx, fctx): Cranelift<'_>,
     program: &'p Program,
     def: &'p DecisionDef,
     index: usize,
@@ -3012,7 +3010,6 @@ fn compile_decision<'p>(
     if input_words > (i32::MAX as usize) / 16 || out_words > (i32::MAX as usize) / 16 {
         return Err("too large".into());
     }
-    let mut ctx = module.make_context();
     let mut sig = module.make_signature();
     for _ in 0..4 {
         sig.params.push(AbiParam::new(I64));
@@ -3025,10 +3022,9 @@ fn compile_decision<'p>(
     let text_cmp = module.declare_func_in_func(host.text_cmp, &mut ctx.func);
     let text_concat = module.declare_func_in_func(host.text_concat, &mut ctx.func);
     let signal = module.declare_func_in_func(host.signal, &mut ctx.func);
-    let mut fctx = FunctionBuilderContext::new();
     let cfg = module.target_config();
     let (sites, data) = {
-        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -3041,7 +3037,7 @@ fn compile_decision<'p>(
             b.ins().return_(&[]);
             b.seal_all_blocks();
             b.finalize(cfg);
-            return declare_define(module, index, &sig, &mut ctx)
+            return declare_define(module, &format!("xop_decision_{index}"), &sig, ctx)
                 .map(|id| (id, input_words, Vec::new(), cands, out_words, Vec::new()));
         };
         let mut g = Gen {
@@ -3106,25 +3102,63 @@ fn compile_decision<'p>(
         b.finalize(cfg);
         (sites, data)
     };
-    let id = declare_define(module, index, &sig, &mut ctx)?;
+    let id = declare_define(module, &format!("xop_decision_{index}"), &sig, ctx)?;
     Ok((id, input_words, sites, cands, out_words, data))
 }
 
-/// Declares and defines decision `index`'s function from `ctx`.
+/// Declares and defines the function `name` from `ctx`.
 fn declare_define(
     module: &mut JITModule,
-    index: usize,
+    name: &str,
     sig: &cranelift_codegen::ir::Signature,
     ctx: &mut cranelift_codegen::Context,
 ) -> Result<cranelift_module::FuncId, String> {
     let id = module
-        .declare_function(&format!("xop_decision_{index}"), Linkage::Local, sig)
+        .declare_function(name, Linkage::Local, sig)
         .map_err(|e| format!("declaring the code failed: {e}"))?;
     module
         .define_function(id, ctx)
         .map_err(|e| format!("compiling the code failed: {e}"))?;
     module.clear_context(ctx);
     Ok(id)
+}
+
+/// What compiling one function needs of Cranelift: the module it goes into, and the contexts
+/// it is built in.
+type Cranelift<'a> = (
+    &'a mut JITModule,
+    &'a mut cranelift_codegen::Context,
+    &'a mut FunctionBuilderContext,
+);
+
+thread_local! {
+    /// Cranelift's contexts, kept between the functions (and modules) this thread compiles:
+    /// they hold the buffers of every pass, the register allocator's above all, which new
+    /// contexts allocate again.
+    static CONTEXTS: std::cell::Cell<Option<Box<(cranelift_codegen::Context, FunctionBuilderContext)>>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with this thread's Cranelift contexts (a nested call gets contexts of its own).
+/// They are kept for the next function only if `f` succeeded: a function given up half-way
+/// leaves the builder's context dirty, and it cannot be cleared from outside.
+fn with_contexts<T>(
+    module: &mut JITModule,
+    f: impl FnOnce(Cranelift<'_>) -> Result<T, String>,
+) -> Result<T, String> {
+    let mut pair = CONTEXTS.take().unwrap_or_else(|| {
+        Box::new((
+            cranelift_codegen::Context::new(),
+            FunctionBuilderContext::new(),
+        ))
+    });
+    let (ctx, fctx) = &mut *pair;
+    module.clear_context(ctx);
+    let r = f((module, ctx, fctx));
+    if r.is_ok() {
+        CONTEXTS.set(Some(pair));
+    }
+    r
 }
 
 /// Where the slots of the code being compiled come from: a policy's or decision's parameters
