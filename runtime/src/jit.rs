@@ -2903,6 +2903,7 @@ fn compile_policy(
             memo_scope: 0,
             wide_ranks: false,
             bits: Vec::new(),
+            consts: HashMap::default(),
         };
         g.body()?;
         g.b.seal_all_blocks();
@@ -3077,6 +3078,7 @@ fn compile_decision<'p>(
             memo_scope: 0,
             wide_ranks: false,
             bits: Vec::new(),
+            consts: HashMap::default(),
         };
         g.wide_ranks = wide;
         let out = params[2];
@@ -3228,6 +3230,8 @@ struct Gen<'p, 'f, 's> {
     /// in a register rather than in memory, and the output is written once, at the end (or
     /// on an error); empty: they live in the output's words (decisions, large policies).
     bits: Vec<Variable>,
+    /// The constants made so far, by block (see [`Gen::c`]).
+    consts: HashMap<(Block, i64), CVal>,
 }
 
 /// Policies with at most this many bit words keep them in variables (see `Gen::bits`); a
@@ -3598,8 +3602,13 @@ impl<'p> Gen<'p, '_, '_> {
 
     /// Sets bit `bit` of output word `w` if `cond` (an `icmp` result) holds; always if `None`.
     fn set_bit_if(&mut self, w: usize, bit: usize, cond: Option<CVal>) {
+        let mask = self.c((1u64 << bit) as i64);
+        self.or_bits(w, mask, cond);
+    }
+    /// Word `w` of the bit sets `|= mask` (if `cond`).
+    fn or_bits(&mut self, w: usize, mask: CVal, cond: Option<CVal>) {
         let old = self.bit_word(w);
-        let mut new = self.b.ins().bor_imm_u(old, (1u64 << bit) as i64);
+        let mut new = self.b.ins().bor(old, mask);
         if let Some(cond) = cond {
             new = self.b.ins().select(cond, new, old);
         }
@@ -3638,12 +3647,14 @@ impl<'p> Gen<'p, '_, '_> {
     fn rule(&mut self, i: usize) -> Result<(), String> {
         self.rule = i;
         let rule = self.rules[i];
+        if rule.condition.is_none() {
+            // Always fires: its bits are set where the code is.
+            return self.case_rule(i, None);
+        }
         let fire = self.b.create_block();
         let next = self.b.create_block();
         match &rule.condition {
-            None => {
-                self.b.ins().jump(fire, &[]);
-            }
+            None => {}
             // `unless c` (`not c`): branch on `c` the other way instead of negating it.
             Some(Expr::Not(c)) => {
                 let v = self.expr(c, 1)?;
@@ -3999,14 +4010,30 @@ impl<'p> Gen<'p, '_, '_> {
                 let q = self.expr(q, 1)?.val;
                 // Ordering only on kinds compared signed (Int, Duration, Time): see
                 // `simple_residual`.
-                Some(self.b.ins().icmp_imm_s(int_cc(op), q, c))
+                let c = self.c(c);
+                Some(self.b.ins().icmp(int_cc(op), q, c))
             }
         };
-        self.set_bit_if(HEADER + i / 64, i % 64, holds);
-        if let Some(r) = self.tables.rule_reason[i] {
+        let reason = self.tables.rule_reason[i].map(|r| {
             let r = r as usize;
             let at = self.tables.class_at(verdict_code(self.rules[i].verdict));
-            self.set_bit_if(at + r / 64, r % 64, holds);
+            (at + r / 64, r % 64)
+        });
+        match (holds, reason) {
+            // The rule's bit and its reason's at the same place in their words: one select
+            // makes the mask both take.
+            (Some(holds), Some((w, bit))) if bit == i % 64 => {
+                let (mask, zero) = (self.c((1u64 << bit) as i64), self.c(0));
+                let on = self.b.ins().select(holds, mask, zero);
+                self.or_bits(HEADER + i / 64, on, None);
+                self.or_bits(w, on, None);
+            }
+            _ => {
+                self.set_bit_if(HEADER + i / 64, i % 64, holds);
+                if let Some((w, bit)) = reason {
+                    self.set_bit_if(w, bit, holds);
+                }
+            }
         }
         Ok(())
     }
@@ -4015,7 +4042,9 @@ impl<'p> Gen<'p, '_, '_> {
     /// allow, else deny; the reasons are those noted under the winning verdict.
     fn finish(&mut self) {
         let t = self.tables;
-        let mut any = [self.c(0), self.c(0), self.c(0)];
+        // Whether a rule of each class fired (`None`: the policy has no rule of the class, so
+        // nothing is computed for it: every instruction costs compiling time).
+        let mut any: [Option<CVal>; 3] = [None, None, None];
         for w in 0..t.fired_words {
             let fired = self.bit_word(HEADER + w);
             for (class, acc) in any.iter_mut().enumerate() {
@@ -4028,25 +4057,28 @@ impl<'p> Gen<'p, '_, '_> {
                     .filter(|(_, r)| verdict_code(r.verdict) == class as i64)
                     .fold(0u64, |m, (i, _)| m | (1u64 << (i % 64)));
                 if mask != 0 {
-                    let m = self.b.ins().band_imm_u(fired, mask as i64);
-                    *acc = self.b.ins().bor(*acc, m);
+                    let mask = self.c(mask as i64);
+                    let m = self.b.ins().band(fired, mask);
+                    *acc = Some(match *acc {
+                        Some(a) => self.b.ins().bor(a, m),
+                        None => m,
+                    });
                 }
             }
         }
-        let [allow, review, deny] = any;
-        let allow = self.b.ins().icmp_imm_s(IntCC::NotEqual, allow, 0);
-        let review = self.b.ins().icmp_imm_s(IntCC::NotEqual, review, 0);
-        let deny = self.b.ins().icmp_imm_s(IntCC::NotEqual, deny, 0);
-        let (va, vr, vd) = (
-            self.c(VERDICT_ALLOW),
-            self.c(VERDICT_REVIEW),
-            self.c(VERDICT_DENY),
-        );
-        let v = self.b.ins().select(allow, va, vd);
-        let v = self.b.ins().select(review, vr, v);
-        let v = self.b.ins().select(deny, vd, v);
-        self.store_out(v, VERDICT);
         let zero = self.c(0);
+        let flags = any.map(|a| a.map(|a| self.b.ins().icmp(IntCC::NotEqual, a, zero)));
+        // Deny if a deny fired, else review if a review did, else allow if an allow did, else
+        // deny: the verdict classes from the weakest up.
+        let order = [VERDICT_ALLOW, VERDICT_REVIEW, VERDICT_DENY];
+        let mut v = self.c(VERDICT_DENY);
+        for class in order {
+            if let Some(flag) = flags[class as usize] {
+                let on = self.c(class);
+                v = self.b.ins().select(flag, on, v);
+            }
+        }
+        self.store_out(v, VERDICT);
         if !self.bits.is_empty() {
             self.store_out(zero, 0);
             for w in 0..t.fired_words {
@@ -4055,18 +4087,30 @@ impl<'p> Gen<'p, '_, '_> {
             }
         }
         for w in 0..t.reason_words {
-            let ra = self.bit_word(t.class_at(VERDICT_ALLOW) + w);
-            let rr = self.bit_word(t.class_at(VERDICT_REVIEW) + w);
-            let rd = self.bit_word(t.class_at(VERDICT_DENY) + w);
-            let x = self.b.ins().select(allow, ra, zero);
-            let x = self.b.ins().select(review, rr, x);
-            let x = self.b.ins().select(deny, rd, x);
+            let mut x = zero;
+            for class in order {
+                if let Some(flag) = flags[class as usize] {
+                    let r = self.bit_word(t.class_at(class) + w);
+                    x = self.b.ins().select(flag, r, x);
+                }
+            }
             self.store_out(x, t.reasons_at() + w);
         }
     }
 
+    /// The constant `n`, made once per block: every instruction costs compiling time (about
+    /// ten thousand of the host's), constants included, and codegen asks for the same few
+    /// (0, bit masks) again and again.
     fn c(&mut self, n: i64) -> CVal {
-        self.b.ins().iconst(I64, n)
+        let Some(block) = self.b.current_block() else {
+            return self.b.ins().iconst(I64, n);
+        };
+        if let Some(&v) = self.consts.get(&(block, n)) {
+            return v;
+        }
+        let v = self.b.ins().iconst(I64, n);
+        self.consts.insert((block, n), v);
+        v
     }
 
     /// The presence word of `v`: its own for an optional, the constant 1 otherwise.
