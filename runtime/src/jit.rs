@@ -2904,6 +2904,7 @@ fn compile_policy(
             wide_ranks: false,
             bits: Vec::new(),
             consts: HashMap::default(),
+            zero_bits: Vec::new(),
         };
         g.body()?;
         g.b.seal_all_blocks();
@@ -3079,6 +3080,7 @@ fn compile_decision<'p>(
             wide_ranks: false,
             bits: Vec::new(),
             consts: HashMap::default(),
+            zero_bits: Vec::new(),
         };
         g.wide_ranks = wide;
         let out = params[2];
@@ -3232,6 +3234,9 @@ struct Gen<'p, 'f, 's> {
     bits: Vec<Variable>,
     /// The constants made so far, by block (see [`Gen::c`]).
     consts: HashMap<(Block, i64), CVal>,
+    /// Which of `bits` are still 0 on every path to the code being generated, so that setting
+    /// a bit in one needs no `or` (see [`Gen::or_bits`]).
+    zero_bits: Vec<bool>,
 }
 
 /// Policies with at most this many bit words keep them in variables (see `Gen::bits`); a
@@ -3281,6 +3286,7 @@ impl<'p> Gen<'p, '_, '_> {
         let zero = self.c(0);
         if bit_words <= BIT_VARS_MAX {
             self.bits = (0..bit_words).map(|_| self.b.declare_var(I64)).collect();
+            self.zero_bits = vec![true; bit_words];
             for k in 0..bit_words {
                 self.b.def_var(self.bits[k], zero);
             }
@@ -3607,13 +3613,29 @@ impl<'p> Gen<'p, '_, '_> {
     }
     /// Word `w` of the bit sets `|= mask` (if `cond`).
     fn or_bits(&mut self, w: usize, mask: CVal, cond: Option<CVal>) {
-        let old = self.bit_word(w);
-        let mut new = self.b.ins().bor(old, mask);
-        if let Some(cond) = cond {
-            new = self.b.ins().select(cond, new, old);
-        }
-        match w.checked_sub(HEADER).and_then(|k| self.bits.get(k)) {
-            Some(&var) => self.b.def_var(var, new),
+        let var = w.checked_sub(HEADER).filter(|&k| k < self.bits.len());
+        let new = if var.is_some_and(|k| self.zero_bits[k]) {
+            // Still 0 here: `0 | mask` is the mask.
+            match cond {
+                Some(cond) => {
+                    let zero = self.c(0);
+                    self.b.ins().select(cond, mask, zero)
+                }
+                None => mask,
+            }
+        } else {
+            let old = self.bit_word(w);
+            let new = self.b.ins().bor(old, mask);
+            match cond {
+                Some(cond) => self.b.ins().select(cond, new, old),
+                None => new,
+            }
+        };
+        match var {
+            Some(k) => {
+                self.b.def_var(self.bits[k], new);
+                self.zero_bits[k] = false;
+            }
             None => self.store_out(new, w),
         }
     }
@@ -3640,6 +3662,7 @@ impl<'p> Gen<'p, '_, '_> {
         for k in 0..self.bits.len() {
             let v = self.load(self.out, HEADER + k);
             self.b.def_var(self.bits[k], v);
+            self.zero_bits[k] = false;
         }
     }
 
@@ -3649,7 +3672,7 @@ impl<'p> Gen<'p, '_, '_> {
         let rule = self.rules[i];
         if rule.condition.is_none() {
             // Always fires: its bits are set where the code is.
-            return self.case_rule(i, None);
+            return self.case_rule(i, None, None);
         }
         let fire = self.b.create_block();
         let next = self.b.create_block();
@@ -3977,22 +4000,41 @@ impl<'p> Gen<'p, '_, '_> {
                 }
             }
         }
+        // When every rule compares the same input path with a constant, the path is read once,
+        // before the switch: an input path is loads only (see `path_type`), so reading it on
+        // every way through costs nothing but spares an instruction per case.
+        let mut operand = None;
+        let first = self.simple_residual(from).flatten().map(|r| r.0);
+        if let Some(q) = first
+            && (from..to).all(|i| self.simple_residual(i).flatten().is_some_and(|r| r.0 == q))
+        {
+            operand = Some(self.expr(q, 1)?.val);
+        }
         let mut sw = Switch::new();
         for (k, blk, _) in &cases {
             sw.set_entry(u128::from(*k as u64), *blk);
         }
         sw.emit(&mut self.b, v.val, join);
         self.switches += 1;
+        // Each case starts from the bits as they were before the switch; after it, a bit word
+        // is still 0 only if no case set it.
+        let before = self.zero_bits.clone();
+        let mut after = before.clone();
         for (_, blk, rules) in cases {
             self.b.switch_to_block(blk);
+            self.zero_bits.clone_from(&before);
             for i in rules {
                 match self.simple_residual(i) {
-                    Some(res) => self.case_rule(i, res)?,
+                    Some(res) => self.case_rule(i, res, operand)?,
                     None => self.rule(i)?,
                 }
             }
+            for (a, z) in after.iter_mut().zip(&self.zero_bits) {
+                *a &= *z;
+            }
             self.b.ins().jump(join, &[]);
         }
+        self.zero_bits = after;
         self.b.switch_to_block(join);
         Ok(())
     }
@@ -4002,12 +4044,20 @@ impl<'p> Gen<'p, '_, '_> {
     /// be absent, so it is one comparison whose outcome selects the bits, without a branch or
     /// the guard compared again (a fifth of the blocks of [`Self::rule`], which is what
     /// Cranelift's time grows with).
-    fn case_rule(&mut self, i: usize, res: Option<(&'p Expr, CmpOp, i64)>) -> Result<(), String> {
+    fn case_rule(
+        &mut self,
+        i: usize,
+        res: Option<(&'p Expr, CmpOp, i64)>,
+        operand: Option<CVal>,
+    ) -> Result<(), String> {
         self.rule = i;
         let holds = match res {
             None => None,
             Some((q, op, c)) => {
-                let q = self.expr(q, 1)?.val;
+                let q = match operand {
+                    Some(q) => q,
+                    None => self.expr(q, 1)?.val,
+                };
                 // Ordering only on kinds compared signed (Int, Duration, Time): see
                 // `simple_residual`.
                 let c = self.c(c);
