@@ -3239,6 +3239,14 @@ struct Gen<'p, 'f, 's> {
     zero_bits: Vec<bool>,
 }
 
+/// Whether a verdict class applies, in [`Gen::finish`]: always (a rule of it has no
+/// condition), or when the value is true.
+#[derive(Clone, Copy)]
+enum Flag {
+    Always,
+    If(CVal),
+}
+
 /// Policies with at most this many bit words keep them in variables (see `Gen::bits`); a
 /// larger one is mostly rule tables, which set bits in memory anyway.
 const BIT_VARS_MAX: usize = 8;
@@ -4090,10 +4098,26 @@ impl<'p> Gen<'p, '_, '_> {
 
     /// The combining rule over the fired bits: deny if a deny rule fired, else review, else
     /// allow, else deny; the reasons are those noted under the winning verdict.
+    /// `flag ? on : off`, folded when the flag is known.
+    fn pick(&mut self, flag: Option<Flag>, on: CVal, off: CVal) -> CVal {
+        match flag {
+            None => off,
+            Some(Flag::Always) => on,
+            Some(Flag::If(f)) => self.b.ins().select(f, on, off),
+        }
+    }
     fn finish(&mut self) {
         let t = self.tables;
         // Whether a rule of each class fired (`None`: the policy has no rule of the class, so
         // nothing is computed for it: every instruction costs compiling time).
+        // A class with a rule that has no condition has fired by now (an error returns before
+        // this): its flag is a constant, not a test of the bits.
+        let mut always = [false; 3];
+        for r in &self.rules {
+            if r.condition.is_none() {
+                always[verdict_code(r.verdict) as usize] = true;
+            }
+        }
         let mut any: [Option<CVal>; 3] = [None, None, None];
         for w in 0..t.fired_words {
             let fired = self.bit_word(HEADER + w);
@@ -4106,7 +4130,7 @@ impl<'p> Gen<'p, '_, '_> {
                     .take(64)
                     .filter(|(_, r)| verdict_code(r.verdict) == class as i64)
                     .fold(0u64, |m, (i, _)| m | (1u64 << (i % 64)));
-                if mask != 0 {
+                if mask != 0 && !always[class] {
                     let mask = self.c(mask as i64);
                     let m = self.b.ins().band(fired, mask);
                     *acc = Some(match *acc {
@@ -4117,16 +4141,20 @@ impl<'p> Gen<'p, '_, '_> {
             }
         }
         let zero = self.c(0);
-        let flags = any.map(|a| a.map(|a| self.b.ins().icmp(IntCC::NotEqual, a, zero)));
+        let flags: [Option<Flag>; 3] = std::array::from_fn(|class| {
+            if always[class] {
+                Some(Flag::Always)
+            } else {
+                any[class].map(|a| Flag::If(self.b.ins().icmp(IntCC::NotEqual, a, zero)))
+            }
+        });
         // Deny if a deny fired, else review if a review did, else allow if an allow did, else
         // deny: the verdict classes from the weakest up.
         let order = [VERDICT_ALLOW, VERDICT_REVIEW, VERDICT_DENY];
         let mut v = self.c(VERDICT_DENY);
         for class in order {
-            if let Some(flag) = flags[class as usize] {
-                let on = self.c(class);
-                v = self.b.ins().select(flag, on, v);
-            }
+            let on = self.c(class);
+            v = self.pick(flags[class as usize], on, v);
         }
         self.store_out(v, VERDICT);
         if !self.bits.is_empty() {
@@ -4139,9 +4167,9 @@ impl<'p> Gen<'p, '_, '_> {
         for w in 0..t.reason_words {
             let mut x = zero;
             for class in order {
-                if let Some(flag) = flags[class as usize] {
+                if flags[class as usize].is_some() {
                     let r = self.bit_word(t.class_at(class) + w);
-                    x = self.b.ins().select(flag, r, x);
+                    x = self.pick(flags[class as usize], r, x);
                 }
             }
             self.store_out(x, t.reasons_at() + w);
