@@ -793,11 +793,12 @@ pub fn compile(program: &Program) -> JitModule {
             return jm;
         }
     };
+    let mut contexts = None;
     let mut pending = Vec::with_capacity(program.policies.len());
     let mut tz_consts = Vec::new();
     for (i, pol) in program.policies.iter().enumerate() {
         let reads = jm.sig_sites.len();
-        pending.push(with_contexts(&mut module, |cl| {
+        pending.push(with_contexts(&mut module, &mut contexts, |cl| {
             compile_policy(
                 cl,
                 program,
@@ -812,7 +813,7 @@ pub fn compile(program: &Program) -> JitModule {
     let mut pending_decisions = Vec::with_capacity(program.decisions.len());
     for (i, def) in program.decisions.iter().enumerate() {
         let reads = jm.sig_sites.len();
-        let mut code = with_contexts(&mut module, |cl| {
+        let mut code = with_contexts(&mut module, &mut contexts, |cl| {
             compile_decision(
                 cl,
                 program,
@@ -825,7 +826,7 @@ pub fn compile(program: &Program) -> JitModule {
         });
         if code.as_ref().is_err_and(|e| e == WIDE_RANKS) {
             // Ranked by a Decimal somewhere: again, with a kind and two words per rank.
-            code = with_contexts(&mut module, |cl| {
+            code = with_contexts(&mut module, &mut contexts, |cl| {
                 compile_decision(
                     cl,
                     program,
@@ -3135,32 +3136,29 @@ type Cranelift<'a> = (
     &'a mut FunctionBuilderContext,
 );
 
-thread_local! {
-    /// Cranelift's contexts, kept between the functions (and modules) this thread compiles:
-    /// they hold the buffers of every pass, the register allocator's above all, which new
-    /// contexts allocate again.
-    static CONTEXTS: std::cell::Cell<Option<Box<(cranelift_codegen::Context, FunctionBuilderContext)>>> =
-        const { std::cell::Cell::new(None) };
-}
+/// Cranelift's contexts for one module's functions: they hold the buffers of every pass, the
+/// register allocator's above all, which new contexts would allocate again for each function.
+/// Dropped with the module's compilation, so no thread keeps a large function's buffers.
+type Contexts = Option<(cranelift_codegen::Context, FunctionBuilderContext)>;
 
-/// Runs `f` with this thread's Cranelift contexts (a nested call gets contexts of its own).
-/// They are kept for the next function only if `f` succeeded: a function given up half-way
-/// leaves the builder's context dirty, and it cannot be cleared from outside.
+/// Runs `f` with the module's Cranelift contexts (made on first use). They are kept for the
+/// next function only if `f` succeeded: a function given up half-way leaves the builder's
+/// context dirty, and it cannot be cleared from outside.
 fn with_contexts<T>(
     module: &mut JITModule,
+    contexts: &mut Contexts,
     f: impl FnOnce(Cranelift<'_>) -> Result<T, String>,
 ) -> Result<T, String> {
-    let mut pair = CONTEXTS.take().unwrap_or_else(|| {
-        Box::new((
+    let (ctx, fctx) = contexts.get_or_insert_with(|| {
+        (
             cranelift_codegen::Context::new(),
             FunctionBuilderContext::new(),
-        ))
+        )
     });
-    let (ctx, fctx) = &mut *pair;
     module.clear_context(ctx);
     let r = f((module, ctx, fctx));
-    if r.is_ok() {
-        CONTEXTS.set(Some(pair));
+    if r.is_err() {
+        *contexts = None;
     }
     r
 }
