@@ -813,19 +813,9 @@ pub fn compile(program: &Program) -> JitModule {
     let mut pending_decisions = Vec::with_capacity(program.decisions.len());
     for (i, def) in program.decisions.iter().enumerate() {
         let reads = jm.sig_sites.len();
-        let mut code = with_contexts(&mut module, &mut contexts, |cl| {
-            compile_decision(
-                cl,
-                program,
-                def,
-                i,
-                (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
-                &host,
-                false,
-            )
-        });
-        if code.as_ref().is_err_and(|e| e == WIDE_RANKS) {
-            // Ranked by a Decimal somewhere: again, with a kind and two words per rank.
+        // Ranked by a Decimal somewhere: again, with a kind and two words per rank.
+        let mut code = Err(WIDE_RANKS.to_string());
+        for wide in [false, true] {
             code = with_contexts(&mut module, &mut contexts, |cl| {
                 compile_decision(
                     cl,
@@ -834,9 +824,12 @@ pub fn compile(program: &Program) -> JitModule {
                     i,
                     (&mut jm.strings, &mut tz_consts, &mut jm.sig_sites),
                     &host,
-                    true,
+                    wide,
                 )
             });
+            if !code.as_ref().is_err_and(|e| e == WIDE_RANKS) {
+                break;
+            }
         }
         pending_decisions.push(code);
         jm.decision_reads.push(jm.sig_sites.len() != reads);
