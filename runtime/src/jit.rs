@@ -3600,11 +3600,6 @@ impl<'p> Gen<'p, '_, '_> {
             .store(MemFlagsData::trusted(), v, self.out, word(w));
     }
 
-    /// Sets bit `bit` of output word `w`.
-    fn set_bit(&mut self, w: usize, bit: usize) {
-        self.set_bit_if(w, bit, None);
-    }
-
     /// Sets bit `bit` of output word `w` if `cond` (an `icmp` result) holds; always if `None`.
     fn set_bit_if(&mut self, w: usize, bit: usize, cond: Option<CVal>) {
         let mask = self.c((1u64 << bit) as i64);
@@ -3668,34 +3663,27 @@ impl<'p> Gen<'p, '_, '_> {
     /// Rule `i`: if its condition holds, marks it fired and notes its reason under its verdict.
     fn rule(&mut self, i: usize) -> Result<(), String> {
         self.rule = i;
-        let rule = self.rules[i];
-        if rule.condition.is_none() {
+        let Some(cond) = &self.rules[i].condition else {
             // Always fires: its bits are set where the code is.
             return self.case_rule(i, None, None);
-        }
+        };
         let fire = self.b.create_block();
         let next = self.b.create_block();
-        match &rule.condition {
-            None => {}
+        match cond {
             // `unless c` (`not c`): branch on `c` the other way instead of negating it.
-            Some(Expr::Not(c)) => {
+            Expr::Not(c) => {
                 let v = self.expr(c, 1)?;
                 let v = self.as_bool(v, "the operand of `not`")?;
                 self.b.ins().brif(v, next, &[], fire, &[]);
             }
-            Some(c) => {
+            c => {
                 let v = self.expr(c, 1)?;
                 let v = self.as_bool(v, "the condition")?;
                 self.b.ins().brif(v, fire, &[], next, &[]);
             }
         }
         self.b.switch_to_block(fire);
-        self.set_bit(HEADER + i / 64, i % 64);
-        if let Some(r) = self.tables.rule_reason[i] {
-            let r = r as usize;
-            let at = self.tables.class_at(verdict_code(rule.verdict));
-            self.set_bit(at + r / 64, r % 64);
-        }
+        self.case_rule(i, None, None)?;
         self.b.ins().jump(next, &[]);
         self.b.switch_to_block(next);
         Ok(())
@@ -4002,10 +3990,13 @@ impl<'p> Gen<'p, '_, '_> {
         // When every rule compares the same input path with a constant, the path is read once,
         // before the switch: an input path is loads only (see `path_type`), so reading it on
         // every way through costs nothing but spares an instruction per case.
+        let residuals: Vec<_> = (from..to).map(|i| self.simple_residual(i)).collect();
         let mut operand = None;
-        let first = self.simple_residual(from).flatten().map(|r| r.0);
+        let first = residuals[0].flatten().map(|r| r.0);
         if let Some(q) = first
-            && (from..to).all(|i| self.simple_residual(i).flatten().is_some_and(|r| r.0 == q))
+            && residuals
+                .iter()
+                .all(|r| r.flatten().is_some_and(|r| r.0 == q))
         {
             operand = Some(self.expr(q, 1)?.val);
         }
@@ -4023,7 +4014,7 @@ impl<'p> Gen<'p, '_, '_> {
             self.b.switch_to_block(blk);
             self.zero_bits.clone_from(&before);
             for i in rules {
-                match self.simple_residual(i) {
+                match residuals[i - from] {
                     Some(res) => self.case_rule(i, res, operand)?,
                     None => self.rule(i)?,
                 }
@@ -4087,8 +4078,6 @@ impl<'p> Gen<'p, '_, '_> {
         Ok(())
     }
 
-    /// The combining rule over the fired bits: deny if a deny rule fired, else review, else
-    /// allow, else deny; the reasons are those noted under the winning verdict.
     /// `flag ? on : off`, folded when the flag is known.
     fn pick(&mut self, flag: Option<Flag>, on: CVal, off: CVal) -> CVal {
         match flag {
@@ -4097,10 +4086,10 @@ impl<'p> Gen<'p, '_, '_> {
             Some(Flag::If(f)) => self.b.ins().select(f, on, off),
         }
     }
+    /// The combining rule over the fired bits: deny if a deny rule fired, else review, else
+    /// allow, else deny; the reasons are those noted under the winning verdict.
     fn finish(&mut self) {
         let t = self.tables;
-        // Whether a rule of each class fired (`None`: the policy has no rule of the class, so
-        // nothing is computed for it: every instruction costs compiling time).
         // A class with a rule that has no condition has fired by now (an error returns before
         // this): its flag is a constant, not a test of the bits.
         let mut always = [false; 3];
@@ -4109,6 +4098,8 @@ impl<'p> Gen<'p, '_, '_> {
                 always[verdict_code(r.verdict) as usize] = true;
             }
         }
+        // Whether a rule of each other class fired (`None`: the policy has no rule of the
+        // class, so nothing is computed for it: every instruction costs compiling time).
         let mut any: [Option<CVal>; 3] = [None, None, None];
         for w in 0..t.fired_words {
             let fired = self.bit_word(HEADER + w);
