@@ -11,7 +11,7 @@
 //! same fact written in two policies is one atom. A property is proved when no assignment of the
 //! atoms reaches a forbidden outcome; otherwise the assignment found is shown as an example.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -550,14 +550,7 @@ impl Canon<'_> {
 
     fn atom(&self, e: &ast::Expr) -> CanonCondition {
         let text = self.text.get(e.span.range()).unwrap_or("");
-        let mut shown = String::with_capacity(text.len());
-        for word in text.split_whitespace() {
-            if !shown.is_empty() {
-                shown.push(' ');
-            }
-            shown.push_str(word);
-        }
-        CanonCondition::Atom(self.key(e, &[]), shown)
+        CanonCondition::Atom(self.key(e, &[]), one_line(text))
     }
 
     /// The propositional structure of a Boolean condition.
@@ -1268,7 +1261,10 @@ impl<'a> Cx<'a> {
                 purposes.push(pd.clone());
             }
         }
-        if purposes.is_empty() {
+        // Most projects read few personal fields: only a read of a field of one of these
+        // names needs its receiver's type, which is what this check costs.
+        let names = personal_field_names(self.db, self.project);
+        if purposes.is_empty() || names.is_empty() {
             return;
         }
         // The types of the policy's bound names.
@@ -1292,7 +1288,7 @@ impl<'a> Cx<'a> {
                 continue;
             };
             let mut reads = Vec::new();
-            self.personal_reads(policy.file, &env, &c.expr, &mut reads, 0);
+            self.personal_reads(policy.file, &env, names, &c.expr, &mut reads, 0);
             for (span, field, allowed, decl) in reads {
                 for purpose in &purposes {
                     if !allowed.contains(purpose) {
@@ -1321,6 +1317,7 @@ impl<'a> Cx<'a> {
         &self,
         file: SourceFile,
         env: &BTreeMap<String, Ty>,
+        names: &BTreeSet<String>,
         e: &ast::Expr,
         out: &mut Vec<(Span, String, Vec<Def>, Def)>,
         depth: usize,
@@ -1329,17 +1326,25 @@ impl<'a> Cx<'a> {
             return; // functions cannot recurse (E0209); this only bounds malformed input
         }
         let scope = resolve::file_scope(self.db, self.project, file);
-        let mut checker = crate::types::Checker::new(self.db, self.project, file, scope);
-        let mut tenv = crate::types::Env::default();
-        for (n, t) in env {
-            tenv.bind(n, t.clone(), Span::default());
-        }
+        // Made when the first receiver is typed: most expressions have no field to type.
+        let mut typing: Option<(crate::types::Checker, crate::types::Env)> = None;
+        let mut type_of = |x: &ast::Expr| {
+            let (checker, tenv) = typing.get_or_insert_with(|| {
+                let mut tenv = crate::types::Env::default();
+                for (n, t) in env {
+                    tenv.bind(n, t.clone(), Span::default());
+                }
+                let checker = crate::types::Checker::new(self.db, self.project, file, scope);
+                (checker, tenv)
+            });
+            checker.expr(tenv, &Default::default(), x, None)
+        };
         let mut stack = vec![e];
         while let Some(x) = stack.pop() {
             match &x.kind {
                 ExprKind::Field(recv, f) => {
-                    let t = checker.expr(&tenv, &Default::default(), recv, None);
-                    if let Ty::Record(def) = t.present()
+                    if names.contains(&f.name)
+                        && let Ty::Record(def) = type_of(recv).present()
                         && let Some((allowed, at)) =
                             personal_purposes(self.db, self.project, def, &f.name)
                     {
@@ -1357,15 +1362,12 @@ impl<'a> Cx<'a> {
                     receiver,
                     args,
                 } => {
-                    let mut arg_types = Vec::new();
-                    if let Some(r) = receiver {
-                        arg_types.push(checker.expr(&tenv, &Default::default(), r, None));
-                        stack.push(r);
-                    }
-                    for a in args {
-                        arg_types.push(checker.expr(&tenv, &Default::default(), &a.value, None));
-                        stack.push(&a.value);
-                    }
+                    let operands: Vec<&ast::Expr> = receiver
+                        .as_deref()
+                        .into_iter()
+                        .chain(args.iter().map(|a| &a.value))
+                        .collect();
+                    stack.extend(operands.iter().copied());
                     // Reads inside the signal's source or the function's body count here.
                     if let Lookup::Found(entry) = scope.lookup(self.db, &callee.last().name)
                         && let Some(item) = item_ast(self.db, entry.def.file, entry.def.index)
@@ -1377,6 +1379,10 @@ impl<'a> Cx<'a> {
                             ItemKind::Fn(f) => (&f.params, f.body.iter().collect()),
                             _ => (&[], Vec::new()),
                         };
+                        if body.is_empty() {
+                            continue;
+                        }
+                        let arg_types: Vec<Ty> = operands.iter().map(|o| type_of(o)).collect();
                         let inner_env: BTreeMap<String, Ty> = params
                             .iter()
                             .zip(arg_types.iter())
@@ -1387,6 +1393,7 @@ impl<'a> Cx<'a> {
                             self.personal_reads(
                                 entry.def.file,
                                 &inner_env,
+                                names,
                                 b,
                                 &mut inner,
                                 depth + 1,
@@ -1411,6 +1418,23 @@ impl<'a> Cx<'a> {
             }
         }
     }
+}
+
+/// `text` on one line: its words joined by single spaces.
+fn one_line(text: &str) -> String {
+    // Most conditions are already written so; checking bytes is cheaper than splitting words.
+    let blank = |b: &u8| b.is_ascii_whitespace() || *b == 0x0b;
+    let bytes = text.as_bytes();
+    let as_written = text.is_ascii()
+        && !bytes.first().is_some_and(blank)
+        && !bytes.last().is_some_and(blank)
+        && !bytes
+            .windows(2)
+            .any(|w| blank(&w[0]) && (w[0] != b' ' || blank(&w[1])));
+    if as_written {
+        return text.to_string();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The value of a Boolean literal (through parentheses).
@@ -1441,6 +1465,25 @@ fn channel_param(params: &[resolve::TypedParam]) -> Option<(&resolve::TypedParam
         Ty::List(t) | Ty::Set(t) if **t == Ty::Channel => Some((p, true)),
         _ => None,
     })
+}
+
+/// The names of the project's `@personal` record fields (standard library included).
+#[salsa::tracked(returns(ref))]
+fn personal_field_names(db: &dyn Db, project: Project) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for def in all_defs(db, project, DefKind::Record) {
+        if let Some(item) = item_ast(db, def.file, def.index)
+            && let ItemKind::Record(r) = &item.kind
+        {
+            out.extend(
+                r.fields
+                    .iter()
+                    .filter(|f| f.annotations.iter().any(|a| a.name.name == "personal"))
+                    .map(|f| f.name.name.clone()),
+            );
+        }
+    }
+    out
 }
 
 /// The purposes a `@personal` field may be read for, or `None` if the field is not personal.
@@ -1474,4 +1517,20 @@ fn personal_purposes(
         }
     }
     Some((out, a.span))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The shortcut for text already on one line agrees with joining the words.
+        #[test]
+        fn one_line_joins_words_with_single_spaces(text in "[a  \\t\\n\\r\\x0b\\x0c\u{a0}é]{0,8}") {
+            let words: Vec<&str> = text.split_whitespace().collect();
+            prop_assert_eq!(one_line(&text), words.join(" "));
+        }
+    }
 }
