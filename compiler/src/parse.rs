@@ -78,7 +78,7 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
         lexed.tokens.iter().map(|&(l, t, r)| Ok::<_, ()>((l, t, r))),
     );
     let ast = match result {
-        Ok(ast) => ast,
+        Ok(ast) => *ast,
         Err(e) => {
             issues.push(Issue::Syntax(ErrorRecovery {
                 error: e,
