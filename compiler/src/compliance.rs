@@ -14,10 +14,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ast::{self, ExprKind, ItemKind, Literal, RuleKind, Target, UnOp, Verdict};
-use crate::db::{Db, Project, SourceFile, item_ast};
+use crate::db::{Db, Project, SourceFile, item_ast, parse_file};
 use crate::diagnostic::Diagnostic;
 use crate::logic::{Formula, Sat, satisfiable};
 use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature};
@@ -119,27 +119,6 @@ fn def_at(db: &dyn Db, file: SourceFile, index: u32) -> Option<Def> {
         .cloned()
 }
 
-/// Whether a token can be a name: an identifier or a soft keyword (`fn risk(...)` is a name).
-fn is_name(t: crate::lexer::Token) -> bool {
-    use crate::lexer::Token::*;
-    matches!(
-        t,
-        Ident | Channel | Purpose | Role | Risk | Event | State | Tool | Rank | Wait | Test
-    )
-}
-
-/// The names written in a file, with their offsets (for C0104).
-#[salsa::tracked(returns(ref))]
-pub fn file_names(db: &dyn Db, file: SourceFile) -> Vec<(String, usize)> {
-    let text = file.text(db);
-    crate::lexer::lex(text)
-        .tokens
-        .into_iter()
-        .filter(|(_, t, _)| is_name(*t))
-        .map(|(l, _, r)| (text[l..r].to_string(), l))
-        .collect()
-}
-
 /// C0104: declarations of the project (not the standard library) that nothing names.
 ///
 /// A name counts as used when it appears as a name token anywhere in the project other than
@@ -147,38 +126,56 @@ pub fn file_names(db: &dyn Db, file: SourceFile) -> Vec<(String, usize)> {
 /// missed warning, never a false one). Actions, policies, decisions, journeys and agents are
 /// entry points for the runtime and are never reported.
 fn unused(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
-    let mut names: BTreeMap<&str, Vec<(SourceFile, usize)>> = BTreeMap::new();
-    for &f in project.files(db) {
-        if *f.is_stdlib(db) {
-            continue; // a stdlib name that happens to match is no use of the project's declaration
+    let kind = |def: &Def| {
+        Some(match def.kind {
+            DefKind::Record => "record",
+            DefKind::Enum => "enum",
+            DefKind::Signal => "signal",
+            DefKind::Fn => "function",
+            DefKind::Intrinsic => "intrinsic",
+            DefKind::Role => "role",
+            DefKind::Purpose => "purpose",
+            DefKind::Channel => "channel",
+            DefKind::Event => "event",
+            _ => return None,
+        })
+    };
+    let project_files = || project.files(db).iter().filter(|f| !*f.is_stdlib(db));
+    // The declarations that could be reported, by name, each with where it is declared.
+    let mut candidates: FxHashMap<&str, Vec<(SourceFile, usize)>> = FxHashMap::default();
+    for &f in project_files() {
+        for def in resolve::item_table(db, f).by_name.values() {
+            if kind(def).is_some() {
+                candidates
+                    .entry(&*def.name)
+                    .or_default()
+                    .push((def.file, def.span.start()));
+            }
         }
-        for (name, at) in file_names(db, f) {
-            names.entry(name.as_str()).or_default().push((f, *at));
+    }
+    // The names written somewhere other than where they are declared (a stdlib name that
+    // happens to match is no use of the project's declaration: the standard library is not
+    // read). With two declarations of one name, each one's name is a use of the other.
+    let mut named: FxHashSet<&str> = FxHashSet::default();
+    for &f in project_files() {
+        let text = f.text(db);
+        for span in parse_file(db, f).names.iter() {
+            let name = text.get(span.range()).unwrap_or("");
+            let Some(decls) = candidates.get(name) else {
+                continue;
+            };
+            if decls.iter().any(|&d| d != (f, span.start())) {
+                named.insert(name);
+            }
         }
     }
     let mut out = Vec::new();
-    for &f in project.files(db) {
-        if *f.is_stdlib(db) {
-            continue;
-        }
+    for &f in project_files() {
         for def in resolve::item_table(db, f).by_name.values() {
-            let kind = match def.kind {
-                DefKind::Record => "record",
-                DefKind::Enum => "enum",
-                DefKind::Signal => "signal",
-                DefKind::Fn => "function",
-                DefKind::Intrinsic => "intrinsic",
-                DefKind::Role => "role",
-                DefKind::Purpose => "purpose",
-                DefKind::Channel => "channel",
-                DefKind::Event => "event",
-                _ => continue,
+            let Some(kind) = kind(def) else {
+                continue;
             };
-            let used = names.get(&*def.name).is_some_and(|uses| {
-                uses.iter()
-                    .any(|(uf, at)| !(*uf == def.file && *at == def.span.start()))
-            });
-            if !used {
+            if !named.contains(&*def.name) {
                 out.push(
                     Diagnostic::warning(
                         "C0104",
@@ -1522,7 +1519,39 @@ fn personal_purposes(
 #[cfg(test)]
 mod tests {
     use super::one_line;
+    use crate::db::Workspace;
     use proptest::prelude::*;
+
+    /// C0104 across files: a name written in another file is a use, the declaration's own name
+    /// is not, and two declarations of one name are each other's use.
+    #[test]
+    fn unused_declarations_across_files() {
+        let mut ws = Workspace::new();
+        ws.set_file(
+            "a.xop",
+            "module a\nrole lonely\nrole twin\nfn g(x: Int): Int = x\nfn idle(x: Int): Int = x\n",
+        );
+        ws.set_file(
+            "b.xop",
+            "module b\nuse a.g\nrole twin\nfn h(x: Int): Int = g(x)\n",
+        );
+        let mut unused: Vec<(String, String)> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "C0104")
+            .map(|d| (d.file.to_string(), d.message))
+            .collect();
+        unused.sort();
+        assert_eq!(
+            unused,
+            [
+                ("a.xop", "function `idle` is never used"),
+                ("a.xop", "role `lonely` is never used"),
+                ("b.xop", "function `h` is never used"),
+            ]
+            .map(|(f, m)| (f.to_string(), m.to_string()))
+        );
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]

@@ -291,6 +291,16 @@ pub enum Token {
 }
 
 impl Token {
+    /// Whether the token can be a name: an identifier or a soft keyword (`fn risk(...)` is a
+    /// name).
+    pub fn is_name(self) -> bool {
+        use Token::*;
+        matches!(
+            self,
+            Ident | Channel | Purpose | Role | Risk | Event | State | Tool | Rank | Wait | Test
+        )
+    }
+
     /// How a token is named in "expected one of …" messages.
     pub fn describe(self) -> &'static str {
         use Token::*;

@@ -45,11 +45,20 @@ pub struct Parsed {
     pub comments: Arc<[Comment]>,
     /// Lexical and syntax errors.
     pub diagnostics: Vec<Diagnostic>,
+    /// Where a name is written ([`Token::is_name`]), in source order, wherever it stands: the
+    /// lexer's view, so that even a name in text the parser skipped counts as written.
+    pub names: Arc<[Span]>,
 }
 
 /// Parses one file. `path` names it in diagnostics.
 pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
     let lexed = lexer::lex(source);
+    let names = lexed
+        .tokens
+        .iter()
+        .filter(|(_, t, _)| t.is_name())
+        .map(|&(l, _, r)| Span::new(l, r))
+        .collect();
     let mut diagnostics: Vec<Diagnostic> = lexed
         .errors
         .iter()
@@ -113,6 +122,7 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
         ast: Arc::new(ast),
         comments: lexed.comments.into(),
         diagnostics,
+        names,
     }
 }
 
