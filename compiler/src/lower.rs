@@ -29,6 +29,7 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
         errors: Vec::new(),
         lines: std::cell::RefCell::new(HashMap::new()),
         scopes: std::cell::RefCell::new(Vec::new()),
+        checkers: std::cell::RefCell::new(Vec::new()),
     };
     l.declarations();
     l.policies();
@@ -58,6 +59,8 @@ struct Lowering<'a> {
     /// Each file's scope: asking salsa interns the (project, file) pair every time, and
     /// lowering asks at every expression node.
     scopes: std::cell::RefCell<Vec<(SourceFile, &'a resolve::Scope)>>,
+    /// Each file's type checker, kept for the signatures it has looked up.
+    checkers: std::cell::RefCell<Vec<(SourceFile, Checker<'a>)>>,
 }
 
 /// How a name reads inside the expression being lowered.
@@ -448,7 +451,17 @@ impl<'a> Lowering<'a> {
         expected: Option<&Ty>,
     ) -> Ty {
         let scope = self.scope(file);
-        let mut c = Checker::new(self.db, self.project, file, scope);
+        let mut checkers = self.checkers.borrow_mut();
+        let i = match checkers.iter().position(|(f, _)| *f == file) {
+            Some(i) => i,
+            None => {
+                checkers.push((file, Checker::new(self.db, self.project, file, scope)));
+                checkers.len() - 1
+            }
+        };
+        let c = &mut checkers[i].1;
+        // The file's check reports its errors; lowering wants only the type.
+        c.diags.clear();
         c.expr(&frame.env, &BTreeSet::new(), e, expected)
     }
 

@@ -193,6 +193,9 @@ pub struct Checker<'a> {
     pub notes: Option<Box<crate::ide::Notes>>,
     file: SourceFile,
     depth: u32,
+    /// Signatures already asked for: asking salsa interns the key each time, and every field
+    /// access of every rule asks for its record's.
+    signatures: rustc_hash::FxHashMap<(SourceFile, u32), &'a Signature>,
 }
 
 const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
@@ -211,7 +214,15 @@ impl<'a> Checker<'a> {
             notes: None,
             file,
             depth: 0,
+            signatures: Default::default(),
         }
+    }
+
+    /// The signature of `def` ([`resolve::signature`]), remembered.
+    fn signature(&mut self, def: &Def) -> &'a Signature {
+        self.signatures
+            .entry((def.file, def.index))
+            .or_insert_with(|| resolve::signature(self.db, self.project, def.file, def.index))
     }
 
     fn note_type(&mut self, span: Span, ty: &Ty) {
@@ -743,9 +754,7 @@ impl<'a> Checker<'a> {
             }
             let def = entry.def;
             self.note_ref(n.span, crate::ide::Target::Def(def.clone()));
-            if let Signature::Enum(vs) =
-                resolve::signature(self.db, self.project, def.file, def.index)
-            {
+            if let Signature::Enum(vs) = self.signature(&def) {
                 if vs.iter().any(|v| **v == *field.name) {
                     let target = crate::ide::Target::Variant {
                         def: def.clone(),
@@ -782,8 +791,7 @@ impl<'a> Checker<'a> {
         // access of every rule.
         let found = match t {
             Ty::Unknown => return Ty::Unknown,
-            Ty::Record(def) => match resolve::signature(self.db, self.project, def.file, def.index)
-            {
+            Ty::Record(def) => match self.signature(def) {
                 Signature::Record(fs) => fs
                     .iter()
                     .find(|p| *p.name == *field.name)
@@ -820,8 +828,7 @@ impl<'a> Checker<'a> {
             return ty;
         }
         let fields: Vec<Arc<str>> = match t {
-            Ty::Record(def) => match resolve::signature(self.db, self.project, def.file, def.index)
-            {
+            Ty::Record(def) => match self.signature(def) {
                 Signature::Record(fs) => fs.iter().map(|p| p.name.clone()).collect(),
                 _ => Vec::new(),
             },
@@ -867,9 +874,7 @@ impl<'a> Checker<'a> {
             return Ty::Open(out);
         };
         let def = def.clone();
-        let Signature::Record(decl) =
-            resolve::signature(self.db, self.project, def.file, def.index).clone()
-        else {
+        let Signature::Record(decl) = self.signature(&def) else {
             return Ty::Unknown;
         };
         let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
@@ -1127,9 +1132,7 @@ impl<'a> Checker<'a> {
             self.err(d);
             return Ty::Unknown;
         }
-        let Signature::Callable { params, ret } =
-            resolve::signature(self.db, self.project, def.file, def.index).clone()
-        else {
+        let Signature::Callable { params, ret } = self.signature(&def) else {
             return Ty::Unknown;
         };
         let mut all_args: Vec<ast::Arg> = Vec::new();
@@ -1140,8 +1143,8 @@ impl<'a> Checker<'a> {
             });
         }
         all_args.extend(args.iter().cloned());
-        self.args(env, facts, span, fname, &params, &all_args);
-        ret
+        self.args(env, facts, span, fname, params, &all_args);
+        ret.clone()
     }
 
     /// Matches arguments to parameters (positional first, then by name) and checks their types.
