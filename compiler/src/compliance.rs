@@ -412,13 +412,7 @@ impl Canon<'_> {
                 }
             }
             ExprKind::Paren(x) => self.key_into(x, bound, out),
-            ExprKind::Lit(l) => {
-                let _ = match l {
-                    Literal::Duration(ms, _) => write!(out, "{ms}ms"),
-                    Literal::Int(i) => write!(out, "{i}"),
-                    other => write!(out, "{other:?}"),
-                };
-            }
+            ExprKind::Lit(l) => literal_key(l, out),
             ExprKind::Field(r, f) => {
                 self.key_into(r, bound, out);
                 out.push('.');
@@ -1417,6 +1411,27 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// A literal's part of a canonical key.
+fn literal_key(l: &Literal, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = match l {
+        Literal::Duration(ms, _) => write!(out, "{ms}ms"),
+        Literal::Int(i) => write!(out, "{i}"),
+        // What `{:?}` writes for a text that needs no escape, without formatting it char by
+        // char: most policies compare with many texts.
+        Literal::Text(t)
+            if t.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ') =>
+        {
+            out.push_str("Text(\"");
+            out.push_str(t);
+            out.push_str("\")");
+            Ok(())
+        }
+        other => write!(out, "{other:?}"),
+    };
+}
+
 /// `text` on one line: its words joined by single spaces.
 fn one_line(text: &str) -> String {
     // Most conditions are already written so; checking bytes is cheaper than splitting words.
@@ -1555,6 +1570,15 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// A text's key is what `{:?}` writes, with or without the shortcut.
+        #[test]
+        fn text_keys_are_their_debug_form(t in "[a \"\\\\\n\t\x01é\u{301}]{0,6}") {
+            let mut key = String::new();
+            let lit = crate::ast::Literal::Text(t);
+            super::literal_key(&lit, &mut key);
+            prop_assert_eq!(key, format!("{lit:?}"));
+        }
+
         /// The shortcut for text already on one line agrees with joining the words.
         #[test]
         fn one_line_joins_words_with_single_spaces(text in "[a  \\t\\n\\r\\x0b\\x0c\u{a0}é]{0,8}") {
