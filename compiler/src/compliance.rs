@@ -768,18 +768,17 @@ impl<'a> Cx<'a> {
         }
         // Unclassified actions are checked as high risk: the strictest class that may be allowed.
         let risk = facts.risk.as_deref().unwrap_or("high");
-        let deny: Vec<Formula> = rules
-            .iter()
-            .filter(|r| r.verdict == Verdict::Deny)
-            .map(|r| self.formula(&r.condition))
-            .collect();
-        let review: Vec<Formula> = rules
-            .iter()
-            .filter(|r| r.verdict == Verdict::Review)
-            .map(|r| self.formula(&r.condition))
-            .collect();
-        let no_deny = Formula::negate(Formula::or(deny.clone()));
-        let no_review = Formula::negate(Formula::or(review.clone()));
+        let formulas: Vec<Formula> = rules.iter().map(|r| self.formula(&r.condition)).collect();
+        let of_verdict = |v: Verdict| -> Vec<Formula> {
+            rules
+                .iter()
+                .zip(&formulas)
+                .filter(|(r, _)| r.verdict == v)
+                .map(|(_, f)| f.clone())
+                .collect()
+        };
+        let no_deny = Formula::negate(Formula::or(of_verdict(Verdict::Deny)));
+        let no_review = Formula::negate(Formula::or(of_verdict(Verdict::Review)));
 
         // C0004: a limited-risk action that addresses a person discloses that an AI is involved.
         let addresses_person = subject_param(&facts.params).is_some();
@@ -797,7 +796,6 @@ impl<'a> Cx<'a> {
         }
 
         let consent_required = self.consent_atom(&facts).is_some();
-        let formulas: Vec<Formula> = rules.iter().map(|r| self.formula(&r.condition)).collect();
         for (r, cond) in rules.iter().zip(&formulas) {
             let cond = cond.clone();
             let rpath = self.path(&r.policy);
