@@ -307,6 +307,9 @@ pub mod literal {
             .strip_prefix('"')
             .and_then(|s| s.strip_suffix('"'))
             .unwrap_or(raw);
+        if !inner.contains('\\') {
+            return inner.to_string(); // nothing to decode
+        }
         let mut out = String::with_capacity(inner.len());
         let mut chars = inner.chars();
         while let Some(c) = chars.next() {
@@ -356,7 +359,13 @@ pub mod literal {
 
     /// An integer literal; one that does not fit in 64 bits is reported.
     pub fn int(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
-        match raw.replace('_', "").parse::<i64>() {
+        // Separators are rare: parse the text as it is when it has none.
+        let parsed = if raw.contains('_') {
+            raw.replace('_', "").parse::<i64>()
+        } else {
+            raw.parse::<i64>()
+        };
+        match parsed {
             Ok(v) => Literal::Int(v),
             Err(_) => {
                 issues.push(Issue::Literal(
