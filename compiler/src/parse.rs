@@ -301,7 +301,7 @@ pub mod literal {
             .to_string()
     }
 
-    /// Decodes a quoted text literal; bad escapes are reported and kept as written.
+    /// Decodes a quoted text literal; a bad escape is reported and left out.
     pub fn text(raw: &str, span: Span, issues: &mut Vec<Issue>) -> String {
         let inner = raw
             .strip_prefix('"')
@@ -442,6 +442,37 @@ mod tests {
 
     fn p(src: &str) -> Parsed {
         parse(&Arc::from("t.xop"), src)
+    }
+
+    /// Integers and texts as written and with separators or escapes (the two paths of each).
+    #[test]
+    fn literals_with_and_without_separators_or_escapes() {
+        let mut issues = Vec::new();
+        let sp = Span::new(0, 1);
+        assert_eq!(
+            literal::int("1500", sp, &mut issues),
+            crate::ast::Literal::Int(1500)
+        );
+        assert_eq!(
+            literal::int("1_500", sp, &mut issues),
+            crate::ast::Literal::Int(1500)
+        );
+        assert_eq!(literal::text(r#""a b""#, sp, &mut issues), "a b");
+        assert_eq!(
+            literal::text(r#""a\"b\n\u{e9}""#, sp, &mut issues),
+            "a\"b\né"
+        );
+        assert!(issues.is_empty());
+        assert_eq!(
+            literal::int("9223372036854775808", sp, &mut issues),
+            crate::ast::Literal::Int(0)
+        );
+        assert_eq!(literal::text(r#""a\qb""#, sp, &mut issues), "ab");
+        assert_eq!(
+            issues.len(),
+            2,
+            "an overflow and an unknown escape are reported"
+        );
     }
 
     #[test]
