@@ -4,6 +4,8 @@
 //! typed here (that is `resolve.rs` and `types.rs`). Nodes derive `Serialize` so that tests can
 //! compare two trees with their spans erased (see [`erase_spans`]).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::span::Span;
@@ -48,7 +50,8 @@ pub struct File {
     /// `use` declarations, in order.
     pub uses: Vec<Use>,
     /// Everything else, in order. Items the parser could not read are [`ItemKind::Error`].
-    pub items: Vec<Item>,
+    /// Shared, so that the query that hands one item to the checks copies a pointer.
+    pub items: Vec<Arc<Item>>,
 }
 
 /// `module acme.contact`

@@ -104,7 +104,7 @@ fn parse_stdlib(path: &Arc<str>, text: &Arc<str>) -> Parsed {
 /// an edit elsewhere in the file (which re-parses it) does not re-run them when this item's
 /// tree, spans included, is unchanged.
 #[salsa::tracked(returns(ref))]
-pub fn item_ast(db: &dyn Db, file: SourceFile, index: u32) -> Option<crate::ast::Item> {
+pub fn item_ast(db: &dyn Db, file: SourceFile, index: u32) -> Option<Arc<crate::ast::Item>> {
     parse_file(db, file).ast.items.get(index as usize).cloned()
 }
 

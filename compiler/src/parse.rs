@@ -278,7 +278,7 @@ pub mod literal {
                     }
                     file.uses.push(u);
                 }
-                Top::Item(i) => file.items.push(i),
+                Top::Item(i) => file.items.push(std::sync::Arc::new(i)),
             }
         }
         file
