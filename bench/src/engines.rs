@@ -155,8 +155,8 @@ impl Handwritten {
 
 /// The XOP workload compiled: the program, the policy's index and the JIT module.
 pub struct Xop {
-    /// The lowered program.
-    pub program: Program,
+    /// The lowered program (shared with the compiled module).
+    pub program: std::sync::Arc<Program>,
     /// The policy's index in `program`.
     pub policy: usize,
     /// The compiled module.
@@ -176,9 +176,10 @@ pub fn xop_compile_policy(source: &str, policy: &str) -> Xop {
     ws.set_file("bench/engines.xop", source);
     let diags = ws.diagnostics();
     assert!(diags.is_empty(), "diagnostics: {diags:#?}");
-    let program = xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowering");
+    let program =
+        std::sync::Arc::new(xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowering"));
     let (policy, _) = program.policy(policy).expect("the policy");
-    let jit = jit::compile(&program);
+    let jit = jit::compile_shared(program.clone());
     if let Some(why) = jit.unsupported(policy) {
         panic!("the JIT does not compile the policy: {why}");
     }

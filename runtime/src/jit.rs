@@ -114,7 +114,7 @@
 // Fx, not SipHash: the keys are the program's own strings (inputs only look up), and interning
 // was a tenth of JIT-compiling 1,000 rules.
 use rustc_hash::FxHashMap as HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64, I128};
@@ -185,7 +185,8 @@ type PolicyFn = unsafe extern "C" fn(*const i64, i64, *mut u64, *const HostCtx<'
 /// A compiled module: the generated code of every supported policy of a program.
 pub struct JitModule {
     id: u64,
-    program: Program,
+    /// The program compiled (shared with the caller when given with [`compile_shared`]).
+    program: Arc<Program>,
     strings: HashMap<String, i64>,
     /// The constant strings by id (`names[id]`), for the host functions and messages.
     names: Vec<Box<str>>,
@@ -732,11 +733,17 @@ impl Drop for JitModule {
     }
 }
 
-/// Compiles every policy of `program` that the JIT supports, in one module.
+/// Compiles every policy of `program` that the JIT supports, in one module (which keeps a
+/// copy of the program: [`compile_shared`] shares it instead).
 pub fn compile(program: &Program) -> JitModule {
+    compile_shared(Arc::new(program.clone()))
+}
+
+/// [`compile`] for a program the caller shares with the module.
+pub fn compile_shared(program: Arc<Program>) -> JitModule {
     let mut jm = JitModule {
         id: NEXT_MODULE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        program: program.clone(),
+        program: Arc::clone(&program),
         strings: HashMap::default(),
         names: Vec::new(),
         const_zones: Zones::default(),
@@ -747,6 +754,7 @@ pub fn compile(program: &Program) -> JitModule {
         decision_reads: Vec::new(),
         module: None,
     };
+    let program: &Program = &program;
     let all_unsupported = |jm: &mut JitModule, why: String| {
         jm.policies = (0..program.policies.len())
             .map(|_| Entry::Unsupported(why.clone()))
