@@ -2907,6 +2907,7 @@ fn compile_policy(
             bits: Vec::new(),
             consts: HashMap::default(),
             zero_bits: Vec::new(),
+            guards: Vec::new(),
         };
         g.body()?;
         g.b.seal_all_blocks();
@@ -3083,6 +3084,7 @@ fn compile_decision<'p>(
             bits: Vec::new(),
             consts: HashMap::default(),
             zero_bits: Vec::new(),
+            guards: Vec::new(),
         };
         g.wide_ranks = wide;
         let out = params[2];
@@ -3098,6 +3100,7 @@ fn compile_decision<'p>(
                 args: None,
             };
             g.rules = rule_lists[p].clone();
+            g.guards.clear(); // what was found of the last candidate's rules
             g.tables = &cands[p].tables;
             g.candidate(out, p, prop, cands[p].base, &guards[p])?;
         }
@@ -3236,6 +3239,9 @@ struct Gen<'p, 'f, 's> {
     /// Which of `bits` are still 0 on every path to the code being generated, so that setting
     /// a bit in one needs no `or` (see [`Gen::or_bits`]).
     zero_bits: Vec<bool>,
+    /// Each rule's [`Gen::guard`] once computed: a run's rules are asked while the run is
+    /// found and again while it is compiled.
+    guards: Vec<Option<Option<(&'p Expr, i64)>>>,
 }
 
 /// Whether a verdict class applies, in [`Gen::finish`]: always (a rule of it has no
@@ -3701,6 +3707,19 @@ impl<'p> Gen<'p, '_, '_> {
     /// alone or as the leftmost operand of `and`s, where `P` is an always-present input path of
     /// a scalar kind and the constant of the same kind; gives `P` and the constant's word.
     fn guard(&mut self, i: usize) -> Option<(&'p Expr, i64)> {
+        if let Some(Some(known)) = self.guards.get(i) {
+            return *known;
+        }
+        let found = self.find_guard(i);
+        if self.guards.len() <= i {
+            self.guards.resize(self.rules.len().max(i + 1), None);
+        }
+        self.guards[i] = Some(found);
+        found
+    }
+
+    /// [`Gen::guard`], computed.
+    fn find_guard(&mut self, i: usize) -> Option<(&'p Expr, i64)> {
         let mut e = self.rules[i].condition.as_ref()?;
         while let Expr::And(a, _) = e {
             e = a;

@@ -1804,3 +1804,57 @@ fn decisions_hot_path_and_fallback() {
         Err(jit::RunError::Mismatch)
     );
 }
+
+/// Two candidates whose policies have rules at the same places: the first's are an equality
+/// switch, the second's are not. What the generator learned of the first candidate's rules
+/// must not be used for the second's.
+#[test]
+fn each_candidate_is_compiled_from_its_own_rules() {
+    let mut p = base_program();
+    let n = || slot(0);
+    let rules = |names: [&'static str; 5], op: CmpOp| -> Vec<RuleSpec> {
+        (0..5)
+            .map(|k| {
+                (
+                    Verdict::Deny,
+                    names[k],
+                    Some(cmp(op, n(), int(10 * k as i64))),
+                )
+            })
+            .collect()
+    };
+    p.policies = vec![
+        guard_policy(
+            "eq",
+            "acme.eq",
+            vec![param("n", Type::Int)],
+            None,
+            rules(["eq0", "eq1", "eq2", "eq3", "eq4"], CmpOp::Eq),
+        ),
+        guard_policy(
+            "lt",
+            "acme.lt",
+            vec![param("n", Type::Int)],
+            None,
+            rules(["lt0", "lt1", "lt2", "lt3", "lt4"], CmpOp::Lt),
+        ),
+    ];
+    p.decisions = vec![DecisionDef {
+        name: "pick".into(),
+        qualified: "acme.pick".into(),
+        params: vec![param("n", Type::Int)],
+        now_slot: None,
+        slots: 1,
+        proposals: vec![
+            proposal("acme.eq", vec![n()], None, None),
+            proposal("acme.lt", vec![n()], None, None),
+        ],
+    }];
+    let jit = jit::compile(&p);
+    assert_eq!(jit.decision_unsupported(0), None);
+    for v in -5..55 {
+        let args = [Value::Int(v)];
+        let expected = interp::rank(&p, 0, &args, 0, &NoSignals);
+        assert_eq!(jit.decide_decision(0, &args, 0), Some(expected), "n = {v}");
+    }
+}
