@@ -1812,33 +1812,22 @@ fn decisions_hot_path_and_fallback() {
 fn each_candidate_is_compiled_from_its_own_rules() {
     let mut p = base_program();
     let n = || slot(0);
-    let rules = |names: [&'static str; 5], op: CmpOp| -> Vec<RuleSpec> {
-        (0..5)
+    // Five deny rules `n <op> 0, 10, …, 40`, named `<name>0` to `<name>4`.
+    let policy = |name: &'static str, op: CmpOp| {
+        let rules: Vec<RuleSpec> = (0..5)
             .map(|k| {
+                let reason: &'static str = format!("{name}{k}").leak();
                 (
                     Verdict::Deny,
-                    names[k],
+                    reason,
                     Some(cmp(op, n(), int(10 * k as i64))),
                 )
             })
-            .collect()
+            .collect();
+        let action = format!("acme.{name}");
+        guard_policy(name, &action, vec![param("n", Type::Int)], None, rules)
     };
-    p.policies = vec![
-        guard_policy(
-            "eq",
-            "acme.eq",
-            vec![param("n", Type::Int)],
-            None,
-            rules(["eq0", "eq1", "eq2", "eq3", "eq4"], CmpOp::Eq),
-        ),
-        guard_policy(
-            "lt",
-            "acme.lt",
-            vec![param("n", Type::Int)],
-            None,
-            rules(["lt0", "lt1", "lt2", "lt3", "lt4"], CmpOp::Lt),
-        ),
-    ];
+    p.policies = vec![policy("eq", CmpOp::Eq), policy("lt", CmpOp::Lt)];
     p.decisions = vec![DecisionDef {
         name: "pick".into(),
         qualified: "acme.pick".into(),
