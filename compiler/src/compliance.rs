@@ -389,7 +389,9 @@ impl Canon<'_> {
     /// A canonical key for an expression: locals become `$param`, declarations their
     /// qualified names, and a call's named arguments are put in parameter order.
     fn key(&self, e: &ast::Expr, bound: &[String]) -> String {
-        let mut out = String::new();
+        // About as long as the expression's text (names qualified, blanks dropped): sized
+        // once, not grown a few bytes at a time.
+        let mut out = String::with_capacity(e.span.range().len() + 32);
         self.key_into(e, bound, &mut out);
         out
     }
