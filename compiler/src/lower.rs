@@ -651,6 +651,10 @@ impl<'a> Lowering<'a> {
     ) -> IExpr {
         // The left operand's type steers how the right one is lowered; `and`, `or` and
         // arithmetic do not need it, and typing it again is a sizeable part of lowering.
+        // A literal other than a text (which can be an Id or a zone) is the same value whatever
+        // it is compared with.
+        let plain_literal =
+            matches!(&strip(b).kind, ExprKind::Lit(l) if !matches!(l, Literal::Text(_)));
         let lhs_ty = match op {
             BinOp::And
             | BinOp::Or
@@ -659,6 +663,12 @@ impl<'a> Lowering<'a> {
             | BinOp::Mul
             | BinOp::Div
             | BinOp::Rem => Ty::Unknown,
+            // Nor a comparison with such a literal.
+            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
+                if plain_literal =>
+            {
+                Ty::Unknown
+            }
             _ => self.checker_type(file, frame, a, None),
         };
         let la = self.expr(file, frame, slots, a, None);
