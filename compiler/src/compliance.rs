@@ -1421,7 +1421,7 @@ fn literal_key(l: &Literal, out: &mut String) {
         // char: most policies compare with many texts.
         Literal::Text(t)
             if t.bytes()
-                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ') =>
+                .all(|b| (b.is_ascii_graphic() && b != b'"' && b != b'\\') || b == b' ') =>
         {
             out.push_str("Text(\"");
             out.push_str(t);
@@ -1479,6 +1479,11 @@ fn channel_param(params: &[resolve::TypedParam]) -> Option<(&resolve::TypedParam
     })
 }
 
+/// A record field's `@personal` annotation, if it has one.
+pub(crate) fn personal_annotation(field: &ast::Param) -> Option<&ast::Annotation> {
+    field.annotations.iter().find(|a| a.name.name == "personal")
+}
+
 /// The names of the project's `@personal` record fields (standard library included).
 #[salsa::tracked(returns(ref))]
 fn personal_field_names(db: &dyn Db, project: Project) -> BTreeSet<String> {
@@ -1490,7 +1495,7 @@ fn personal_field_names(db: &dyn Db, project: Project) -> BTreeSet<String> {
             out.extend(
                 r.fields
                     .iter()
-                    .filter(|f| f.annotations.iter().any(|a| a.name.name == "personal"))
+                    .filter(|f| personal_annotation(f).is_some())
                     .map(|f| f.name.name.clone()),
             );
         }
@@ -1511,7 +1516,7 @@ fn personal_purposes(
         return None;
     };
     let f = r.fields.iter().find(|f| f.name.name == field)?;
-    let a = f.annotations.iter().find(|a| a.name.name == "personal")?;
+    let a = personal_annotation(f)?;
     let mut out = Vec::new();
     for arg in &a.args {
         if let ExprKind::List(xs) = &arg.value.kind {

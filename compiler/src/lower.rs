@@ -183,7 +183,7 @@ impl<'a> Lowering<'a> {
                     Some(ItemKind::Record(r)) => r
                         .fields
                         .iter()
-                        .filter(|f| f.annotations.iter().any(|a| a.name.name == "personal"))
+                        .filter(|f| crate::compliance::personal_annotation(f).is_some())
                         .map(|f| f.name.name.clone())
                         .collect(),
                     _ => BTreeSet::new(),

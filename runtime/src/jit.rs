@@ -3712,7 +3712,7 @@ impl<'p> Gen<'p, '_, '_> {
         }
         let found = self.find_guard(i);
         if self.guards.len() <= i {
-            self.guards.resize(self.rules.len().max(i + 1), None);
+            self.guards.resize(self.rules.len(), None);
         }
         self.guards[i] = Some(found);
         found
