@@ -16,6 +16,7 @@ pub mod lexer;
 pub mod logic;
 pub mod lower;
 pub mod parse;
+pub mod precedence;
 pub mod render;
 pub mod resolve;
 pub mod span;

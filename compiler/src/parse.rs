@@ -33,6 +33,8 @@ pub enum Issue {
     Literal(Span, String),
     /// A `module` or `use` in the wrong place.
     Misplaced(Span, &'static str),
+    /// Two comparisons, or two ranges, in a row.
+    Chained(crate::precedence::Chained),
 }
 
 /// A parsed file: the tree, its comments (for the formatter) and the syntax diagnostics.
@@ -115,6 +117,7 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                         "a file starts with one `module` line, then its `use` lines, then its declarations",
                     ),
             ),
+            Issue::Chained(c) => diagnostics.push(chained(path, source, c)),
         }
     }
     crate::diagnostic::sort(&mut diagnostics);
@@ -124,6 +127,30 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
         diagnostics,
         names,
     }
+}
+
+/// E0107 for a second comparison or range in a row.
+fn chained(path: &Arc<str>, source: &str, c: crate::precedence::Chained) -> Diagnostic {
+    let op = source.get(c.span.range()).unwrap_or("");
+    let (what, help) = if c.ranges {
+        (
+            "range",
+            "a range has one lower and one upper bound (`lo..hi`); put a range used as a bound in parentheses",
+        )
+    } else {
+        (
+            "comparison",
+            "join two comparisons with `and` (`a < b and b < c`), or put one in parentheses",
+        )
+    };
+    Diagnostic::error(
+        "E0107",
+        path,
+        c.span,
+        format!("`{op}` cannot follow another {what}: {what}s do not chain"),
+    )
+    .with_label(format!("a second {what} in a row"))
+    .with_help(help)
 }
 
 fn syntax_diagnostic(
@@ -282,6 +309,15 @@ pub mod literal {
             }
         }
         file
+    }
+
+    /// A flat operator sequence grouped by precedence; a chain is reported.
+    pub fn group(parts: Vec<crate::precedence::Part>, issues: &mut Vec<Issue>) -> Expr {
+        let (e, chained) = crate::precedence::group(parts);
+        if let Some(c) = chained {
+            issues.push(Issue::Chained(c));
+        }
+        e
     }
 
     /// A binary expression spanning `l..r`.
