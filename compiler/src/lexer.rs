@@ -360,34 +360,80 @@ pub struct Lexed {
 
 /// Lexes a whole source text. Never fails: problems are in [`Lexed::errors`].
 pub fn lex(source: &str) -> Lexed {
-    let mut out = Lexed::default();
-    let mut lexer = Token::lexer(source);
-    while let Some(result) = lexer.next() {
-        let range = lexer.span();
-        let span = Span::new(range.start, range.end);
-        match result {
-            Ok(Token::Comment) => out.comments.push(Comment {
-                span,
-                text: source[range.clone()].trim_end().to_string(),
-            }),
-            Ok(tok) => out.tokens.push((range.start, tok, range.end)),
-            Err(()) => {
-                let rest = &source[range.start..];
-                let kind = if rest.starts_with('"') {
-                    // Swallow the rest of the line so one missing quote is one error.
-                    let end = rest.find('\n').map_or(source.len(), |i| range.start + i);
-                    lexer.bump(end.saturating_sub(range.end));
-                    LexErrorKind::UnterminatedText
-                } else {
-                    LexErrorKind::UnexpectedChar(rest.chars().next().unwrap_or('\0'))
-                };
-                let span = Span::new(range.start, lexer.span().end);
-                out.errors.push(LexError { span, kind });
-                out.tokens.push((span.start(), Token::Error, span.end()));
+    let mut stream = Stream::new(source);
+    let tokens = (&mut stream).collect();
+    Lexed {
+        tokens,
+        comments: stream.comments,
+        errors: stream.errors,
+    }
+}
+
+/// The parser's tokens one at a time, comments and errors kept aside as they are met: the
+/// parser reads a file without a vector of all its tokens.
+pub struct Stream<'s> {
+    lexer: logos::Lexer<'s, Token>,
+    source: &'s str,
+    /// The comments met so far, in source order.
+    pub comments: Vec<Comment>,
+    /// What could not be read so far.
+    pub errors: Vec<LexError>,
+    /// Where the names met so far are written ([`Token::is_name`]).
+    pub names: Vec<Span>,
+}
+
+impl<'s> Stream<'s> {
+    /// A stream over `source`.
+    pub fn new(source: &'s str) -> Self {
+        Stream {
+            lexer: Token::lexer(source),
+            source,
+            comments: Vec::new(),
+            errors: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+}
+
+impl Iterator for Stream<'_> {
+    type Item = (usize, Token, usize);
+
+    /// The next token for the parser (a comment is kept aside; what cannot be read is
+    /// recorded and given as [`Token::Error`]).
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let result = self.lexer.next()?;
+            let range = self.lexer.span();
+            match result {
+                Ok(Token::Comment) => self.comments.push(Comment {
+                    span: Span::new(range.start, range.end),
+                    text: self.source[range.clone()].trim_end().to_string(),
+                }),
+                Ok(tok) => {
+                    if tok.is_name() {
+                        self.names.push(Span::new(range.start, range.end));
+                    }
+                    return Some((range.start, tok, range.end));
+                }
+                Err(()) => {
+                    let rest = &self.source[range.start..];
+                    let kind = if rest.starts_with('"') {
+                        // Swallow the rest of the line so one missing quote is one error.
+                        let end = rest
+                            .find('\n')
+                            .map_or(self.source.len(), |i| range.start + i);
+                        self.lexer.bump(end.saturating_sub(range.end));
+                        LexErrorKind::UnterminatedText
+                    } else {
+                        LexErrorKind::UnexpectedChar(rest.chars().next().unwrap_or('\0'))
+                    };
+                    let span = Span::new(range.start, self.lexer.span().end);
+                    self.errors.push(LexError { span, kind });
+                    return Some((span.start(), Token::Error, span.end()));
+                }
             }
         }
     }
-    out
 }
 
 #[cfg(test)]

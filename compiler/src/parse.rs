@@ -54,14 +54,25 @@ pub struct Parsed {
 
 /// Parses one file. `path` names it in diagnostics.
 pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
-    let lexed = lexer::lex(source);
-    let names = lexed
-        .tokens
-        .iter()
-        .filter(|(_, t, _)| t.is_name())
-        .map(|&(l, _, r)| Span::new(l, r))
-        .collect();
-    let mut diagnostics: Vec<Diagnostic> = lexed
+    let mut issues = Vec::new();
+    let eof = source.len();
+    // The parser takes the tokens as they are lexed.
+    let mut stream = lexer::Stream::new(source);
+    let tokens = (&mut stream).map(Ok::<_, ()>);
+    let result = grammar::FileParser::new().parse(source, &mut issues, tokens);
+    let ast = match result {
+        Ok(ast) => *ast,
+        Err(e) => {
+            issues.push(Issue::Syntax(ErrorRecovery {
+                error: e,
+                dropped_tokens: Vec::new(),
+            }));
+            File::default()
+        }
+    };
+    // A parse that gave up leaves text unread: its comments, errors and names still count.
+    stream.by_ref().for_each(drop);
+    let mut diagnostics: Vec<Diagnostic> = stream
         .errors
         .iter()
         .map(|e| match e.kind {
@@ -80,24 +91,6 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
             }
         })
         .collect();
-
-    let mut issues = Vec::new();
-    let eof = source.len();
-    let result = grammar::FileParser::new().parse(
-        source,
-        &mut issues,
-        lexed.tokens.iter().map(|&(l, t, r)| Ok::<_, ()>((l, t, r))),
-    );
-    let ast = match result {
-        Ok(ast) => *ast,
-        Err(e) => {
-            issues.push(Issue::Syntax(ErrorRecovery {
-                error: e,
-                dropped_tokens: Vec::new(),
-            }));
-            File::default()
-        }
-    };
     for issue in issues {
         match issue {
             Issue::Syntax(rec) => {
@@ -123,9 +116,9 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
     crate::diagnostic::sort(&mut diagnostics);
     Parsed {
         ast: Arc::new(ast),
-        comments: lexed.comments.into(),
+        comments: stream.comments.into(),
         diagnostics,
-        names,
+        names: stream.names.into(),
     }
 }
 
@@ -478,6 +471,22 @@ mod tests {
 
     fn p(src: &str) -> Parsed {
         parse(&Arc::from("t.xop"), src)
+    }
+
+    /// The parser reads tokens as they are lexed: what follows the last syntax error, up to the
+    /// end of the text, is still lexed, so its comments, lexical errors and names are kept.
+    #[test]
+    fn text_after_the_last_syntax_error_is_still_lexed() {
+        let src = "module m\nfn f(): Int = (1 +\n// tail note\nlater $ name";
+        let parsed = p(src);
+        let codes: Vec<_> = parsed.diagnostics.iter().map(|d| d.code).collect();
+        assert!(codes.contains(&"E0101"), "{codes:?}");
+        assert_eq!(
+            parsed.comments.last().map(|c| c.text.as_str()),
+            Some("// tail note")
+        );
+        let names: Vec<&str> = parsed.names.iter().map(|s| &src[s.range()]).collect();
+        assert_eq!(names.last(), Some(&"name"), "{names:?}");
     }
 
     /// Integers and texts as written and with separators or escapes (the two paths of each).
