@@ -170,6 +170,23 @@ impl Env {
 /// Places known to be present on the current path.
 type Facts = BTreeSet<String>;
 
+/// `a ∪ b`, without building a new set when one side is empty (most conditions learn nothing).
+fn union(mut a: Facts, mut b: Facts) -> Facts {
+    if a.len() < b.len() {
+        std::mem::swap(&mut a, &mut b);
+    }
+    a.extend(b);
+    a
+}
+
+/// `a ∩ b`, without building a new set when one side is empty.
+fn intersection(a: &Facts, b: &Facts) -> Facts {
+    if a.is_empty() || b.is_empty() {
+        return Facts::new();
+    }
+    a & b
+}
+
 /// What narrowing learns from a condition: places present if it is true, and if it is false.
 struct Learned {
     if_true: Facts,
@@ -1042,16 +1059,16 @@ impl<'a> Checker<'a> {
                 let la = self.cond(env, facts, a);
                 let lb = self.cond(env, &la.if_true, b);
                 Learned {
-                    if_true: &la.if_true | &lb.if_true,
-                    if_false: &la.if_false & &lb.if_false,
+                    if_true: union(la.if_true, lb.if_true),
+                    if_false: intersection(&la.if_false, &lb.if_false),
                 }
             }
             ExprKind::Binary(BinOp::Or, a, b) => {
                 let la = self.cond(env, facts, a);
                 let lb = self.cond(env, &la.if_false, b);
                 Learned {
-                    if_true: &la.if_true & &lb.if_true,
-                    if_false: &la.if_false | &lb.if_false,
+                    if_true: intersection(&la.if_true, &lb.if_true),
+                    if_false: union(la.if_false, lb.if_false),
                 }
             }
             ExprKind::Is { expr, present } => {
