@@ -5,10 +5,11 @@
 //! a purpose is lowered once per action of that purpose (named `policy@action`). Lowering is
 //! only run on a project without errors; what it still cannot lower is reported as a message.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap as HashMap;
 use xop_runtime::ir::{self, Expr as IExpr, Program, SymbolKind};
 use xop_runtime::value::Value;
 
@@ -23,11 +24,11 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
         db,
         project,
         program: Program::default(),
-        records: HashMap::new(),
-        enums: HashMap::new(),
+        records: HashMap::default(),
+        enums: HashMap::default(),
         signals: BTreeMap::new(),
         errors: Vec::new(),
-        lines: std::cell::RefCell::new(HashMap::new()),
+        lines: std::cell::RefCell::new(HashMap::default()),
         scopes: std::cell::RefCell::new(Vec::new()),
         checkers: std::cell::RefCell::new(Vec::new()),
     };
