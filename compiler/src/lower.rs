@@ -451,6 +451,13 @@ impl<'a> Lowering<'a> {
         e: &ast::Expr,
         expected: Option<&Ty>,
     ) -> Ty {
+        // A local (a policy's parameter, most often the receiver of a field read) has the
+        // type it was bound with, which is all the checker would look up.
+        if let ExprKind::Name(n) = &e.kind
+            && let Some(t) = frame.env.get(&n.name)
+        {
+            return t.clone();
+        }
         let scope = self.scope(file);
         let mut checkers = self.checkers.borrow_mut();
         let i = match checkers.iter().position(|(f, _)| *f == file) {

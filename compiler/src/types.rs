@@ -157,7 +157,8 @@ impl Env {
         self.vars.insert(name.to_string(), (ty, span));
     }
 
-    fn get(&self, name: &str) -> Option<&Ty> {
+    /// The type of local `name`, if it is bound.
+    pub fn get(&self, name: &str) -> Option<&Ty> {
         self.vars.get(name).map(|(t, _)| t)
     }
 
