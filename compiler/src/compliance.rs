@@ -799,7 +799,6 @@ impl<'a> Cx<'a> {
 
         let consent_required = self.consent_atom(&facts).is_some();
         for (r, cond) in rules.iter().zip(&formulas) {
-            let cond = cond.clone();
             let rpath = self.path(&r.policy);
             let reachable = match r.verdict {
                 Verdict::Deny => Formula::False, // not questioned, see below
@@ -907,9 +906,9 @@ impl<'a> Cx<'a> {
             let never = if cond.atoms_are_distinct() {
                 Sat::Sat(Vec::new())
             } else {
-                satisfiable(&cond)
+                satisfiable(cond)
             };
-            let never = if cond == Formula::False {
+            let never = if *cond == Formula::False {
                 Sat::Unsat
             } else {
                 never

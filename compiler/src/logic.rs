@@ -116,7 +116,8 @@ impl Formula {
     pub fn atoms_are_distinct(&self) -> bool {
         let mut all = Vec::new();
         self.occurrences(&mut all);
-        all.len() == self.atom_set().len()
+        all.sort_unstable();
+        all.windows(2).all(|w| w[0] != w[1])
     }
 
     /// Every occurrence of an atom, in order, repeats included.
@@ -359,6 +360,29 @@ mod tests {
                     }
                 }
                 Sat::TooLarge => prop_assert!(false, "six atoms are not too many"),
+            }
+        }
+
+        /// A formula's atoms are distinct when no atom occurs twice; such a formula, built by
+        /// the constructors as the checks build theirs (the shortcut C0101 takes), is then
+        /// satisfiable unless it is `False`.
+        #[test]
+        fn distinct_atoms_are_counted_and_satisfiable(f in formula()) {
+            fn built(f: &Formula) -> Formula {
+                match f {
+                    Formula::Not(g) => Formula::negate(built(g)),
+                    Formula::And(xs) => Formula::and(xs.iter().map(built)),
+                    Formula::Or(xs) => Formula::or(xs.iter().map(built)),
+                    other => other.clone(),
+                }
+            }
+            let f = built(&f);
+            let mut all = Vec::new();
+            f.occurrences(&mut all);
+            let distinct = f.atom_set().len() == all.len();
+            prop_assert_eq!(f.atoms_are_distinct(), distinct, "{:?}", f);
+            if distinct && f != Formula::False {
+                prop_assert!(matches!(satisfiable(&f), Sat::Sat(_)), "{:?}", f);
             }
         }
     }
