@@ -29,8 +29,7 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
         signals: BTreeMap::new(),
         errors: Vec::new(),
         lines: std::cell::RefCell::new(HashMap::default()),
-        scopes: std::cell::RefCell::new(Vec::new()),
-        checkers: std::cell::RefCell::new(Vec::new()),
+        files: std::cell::RefCell::new(Vec::new()),
     };
     l.declarations();
     l.policies();
@@ -57,11 +56,17 @@ struct Lowering<'a> {
     errors: Vec<String>,
     /// Each source text's line starts (by address and length), for rules' positions.
     lines: std::cell::RefCell<HashMap<(usize, usize), crate::render::Lines>>,
-    /// Each file's scope: asking salsa interns the (project, file) pair every time, and
-    /// lowering asks at every expression node.
-    scopes: std::cell::RefCell<Vec<(SourceFile, &'a resolve::Scope)>>,
-    /// Each file's type checker, kept for the signatures it has looked up.
-    checkers: std::cell::RefCell<Vec<(SourceFile, Checker<'a>)>>,
+    /// Each file's scope (asking salsa interns the (project, file) pair every time, and
+    /// lowering asks at every expression node) and, once needed, its type checker (kept for
+    /// the signatures it has looked up).
+    files: std::cell::RefCell<Vec<FileCx<'a>>>,
+}
+
+/// What lowering keeps of one file: see [`Lowering::files`].
+struct FileCx<'a> {
+    file: SourceFile,
+    scope: &'a resolve::Scope,
+    checker: Option<Checker<'a>>,
 }
 
 /// How a name reads inside the expression being lowered.
@@ -434,14 +439,24 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// The index of `file` in [`Lowering::files`] (added on first use), and its scope.
+    fn file_cx(&self, file: SourceFile) -> (usize, &'a resolve::Scope) {
+        let mut files = self.files.borrow_mut();
+        if let Some(i) = files.iter().position(|f| f.file == file) {
+            return (i, files[i].scope);
+        }
+        let scope = resolve::file_scope(self.db, self.project, file);
+        files.push(FileCx {
+            file,
+            scope,
+            checker: None,
+        });
+        (files.len() - 1, scope)
+    }
+
     /// The scope of `file`.
     fn scope(&self, file: SourceFile) -> &'a resolve::Scope {
-        if let Some((_, s)) = self.scopes.borrow().iter().find(|(f, _)| *f == file) {
-            return s;
-        }
-        let s = resolve::file_scope(self.db, self.project, file);
-        self.scopes.borrow_mut().push((file, s));
-        s
+        self.file_cx(file).1
     }
 
     fn checker_type(
@@ -458,16 +473,11 @@ impl<'a> Lowering<'a> {
         {
             return t.clone();
         }
-        let scope = self.scope(file);
-        let mut checkers = self.checkers.borrow_mut();
-        let i = match checkers.iter().position(|(f, _)| *f == file) {
-            Some(i) => i,
-            None => {
-                checkers.push((file, Checker::new(self.db, self.project, file, scope)));
-                checkers.len() - 1
-            }
-        };
-        let c = &mut checkers[i].1;
+        let (i, scope) = self.file_cx(file);
+        let mut files = self.files.borrow_mut();
+        let c = files[i]
+            .checker
+            .get_or_insert_with(|| Checker::new(self.db, self.project, file, scope));
         // The file's check reports its errors; lowering wants only the type.
         c.diags.clear();
         c.expr(&frame.env, &BTreeSet::new(), e, expected)

@@ -70,7 +70,8 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
             File::default()
         }
     };
-    // A parse that gave up leaves text unread: its comments, errors and names still count.
+    // The parser recovers up to the end of the text, so this reads nothing; should a parse
+    // ever stop early, the unread text's comments, errors and names still count.
     stream.by_ref().for_each(drop);
     let mut diagnostics: Vec<Diagnostic> = stream
         .errors
@@ -311,14 +312,6 @@ pub mod literal {
             issues.push(Issue::Chained(c));
         }
         e
-    }
-
-    /// A binary expression spanning `l..r`.
-    pub fn binary(op: BinOp, a: Expr, b: Expr, l: usize, r: usize) -> Expr {
-        Expr {
-            kind: ExprKind::Binary(op, Box::new(a), Box::new(b)),
-            span: Span::new(l, r),
-        }
     }
 
     /// `/// text` → `text`.

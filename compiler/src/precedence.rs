@@ -146,7 +146,7 @@ fn climb(parts: &mut Parts, min: u8) -> Option<Expr> {
     }
 }
 
-/// `a op b`.
+/// `a op b`, spanning both operands (also `and` and `or`, which the grammar's levels read).
 pub fn combine(a: Expr, op: Op, b: Expr) -> Expr {
     let span = Span::new(a.span.start(), b.span.end());
     let (a, b) = (Box::new(a), Box::new(b));
