@@ -29,6 +29,8 @@ fn range(v: Expr, lo: Expr, hi: Expr, inclusive: bool) -> Expr {
 
 /// Decides every input with both engines: `JitModule::decide`, and `run` into one output
 /// reused across all inputs then `decision`; all three must be the interpreter's decision.
+/// Without an error, the output's reason bit set must name the decision's reasons too (the
+/// decision is read from the fired-rule bits; the reason bits are the output's own).
 fn agree(p: &Program, inputs: &[Vec<Value>]) -> JitModule {
     let jit = jit::compile(p);
     assert_eq!(jit.unsupported(0), None, "the JIT compiles the policy");
@@ -39,6 +41,17 @@ fn agree(p: &Program, inputs: &[Vec<Value>]) -> JitModule {
         let input = jit.bind(0, args).expect("binds");
         jit.run(&input, 0, &mut out).expect("runs");
         assert_eq!(jit.decision(&input, &out), want, "reused output, {args:?}");
+        if want.error.is_none() {
+            let bits = out.reason_bits(&jit);
+            let mut named: Vec<&str> = (jit.reason_table(0).iter().enumerate())
+                .filter(|(i, _)| bits[i / 64] & (1 << (i % 64)) != 0)
+                .map(|(_, r)| r.as_str())
+                .collect();
+            let mut reasons: Vec<&str> = want.reasons.iter().map(String::as_str).collect();
+            named.sort_unstable();
+            reasons.sort_unstable();
+            assert_eq!(named, reasons, "reason bits, {args:?}");
+        }
     }
     jit
 }
@@ -289,6 +302,13 @@ fn short_runs_become_switches_long_ones_tables() {
 #[test]
 fn short_runs_set_bits_in_memory_too() {
     short_and_long_runs(200);
+}
+
+/// With 600 rules before them the output has 50 bit words (10 of fired rules, 40 of reasons),
+/// all cleared at the start of a run: what one run set must not show in the next.
+#[test]
+fn long_outputs_are_cleared_between_runs() {
+    short_and_long_runs(600);
 }
 
 /// `consent` stops at the first record that gives it and skips the rest; every record shape
