@@ -20,7 +20,8 @@ if [ "${1:-}" = json ]; then
   args=("${3:-}")
 else
   example=ready
-  what="per compile of ${1:-1000} rules"
+  rules="${1:-1000}"
+  what="per compile of $rules rules"
   times="${2:-4}"
   args=()
 fi
@@ -38,7 +39,6 @@ count() {
     "$target/release/examples/$example" "${run[@]}" 2>&1 >/dev/null |
     sed -n 's/.*refs: *//p' | tr -d ,
 }
-rules="${1:-1000}"
 many="$(count "$times")"
 once="$(count 1)"
 echo "$(( (many - once) / (times - 1) )) instructions $what"

@@ -282,11 +282,8 @@ impl Xop {
     /// An output as every engine can state it (see [`outcome`]), from the verdict and the
     /// reason bits the generated code wrote.
     pub fn output_outcome(&self, out: &Output) -> (bool, Vec<String>) {
-        let table = self.jit.reason_table(self.policy);
-        let bits = out.reason_bits(&self.jit);
-        let mut reasons: Vec<String> = (0..table.len())
-            .filter(|&i| bits[i / 64] & (1 << (i % 64)) != 0)
-            .map(|i| table[i].clone())
+        let mut reasons: Vec<String> = (out.reason_names(&self.jit).into_iter())
+            .map(str::to_string)
             .collect();
         reasons.sort();
         (out.verdict() == Some(Verdict::Deny), reasons)

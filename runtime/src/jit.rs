@@ -565,6 +565,16 @@ impl Output {
             _ => &[],
         }
     }
+
+    /// The names of the reasons in [`Self::reason_bits`], in the module's reason table order
+    /// (not the interpreter's rule order).
+    pub fn reason_names<'m>(&self, module: &'m JitModule) -> Vec<&'m str> {
+        let bits = self.reason_bits(module);
+        (module.reason_table(self.policy).iter().enumerate())
+            .filter(|(i, _)| bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0))
+            .map(|(_, r)| r.as_str())
+            .collect()
+    }
 }
 
 /// Why [`JitModule::run`] did not run.

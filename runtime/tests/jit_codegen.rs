@@ -42,11 +42,7 @@ fn agree(p: &Program, inputs: &[Vec<Value>]) -> JitModule {
         jit.run(&input, 0, &mut out).expect("runs");
         assert_eq!(jit.decision(&input, &out), want, "reused output, {args:?}");
         if want.error.is_none() {
-            let bits = out.reason_bits(&jit);
-            let mut named: Vec<&str> = (jit.reason_table(0).iter().enumerate())
-                .filter(|(i, _)| bits[i / 64] & (1 << (i % 64)) != 0)
-                .map(|(_, r)| r.as_str())
-                .collect();
+            let mut named = out.reason_names(&jit);
             let mut reasons: Vec<&str> = want.reasons.iter().map(String::as_str).collect();
             named.sort_unstable();
             reasons.sort_unstable();

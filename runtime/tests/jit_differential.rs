@@ -1275,12 +1275,7 @@ fn bound_inputs_and_reusable_outputs() {
         assert_eq!(out.verdict().is_some(), expected.error.is_none());
         if let Some(v) = out.verdict() {
             assert_eq!(v, expected.verdict);
-            let table = jit.reason_table(4);
-            let bits = out.reason_bits(&jit);
-            let mut from_bits: Vec<&str> = (0..table.len())
-                .filter(|&i| bits[i / 64] & (1 << (i % 64)) != 0)
-                .map(|i| table[i].as_str())
-                .collect();
+            let mut from_bits = out.reason_names(&jit);
             let mut reasons: Vec<&str> = expected.reasons.iter().map(String::as_str).collect();
             from_bits.sort_unstable();
             reasons.sort_unstable();
