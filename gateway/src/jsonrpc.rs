@@ -2,6 +2,7 @@
 //! error codes the gateway answers with.
 
 use serde_json::{Value as Json, json};
+use xop_runtime::bind::{self, BindErrorKind};
 
 /// Invalid JSON.
 pub const PARSE_ERROR: i64 = -32700;
@@ -58,14 +59,27 @@ pub struct Malformed {
 
 /// Reads one line as a JSON-RPC 2.0 message. The parsed value is returned with it so that it
 /// can be forwarded unchanged.
+/// An object that gives a key twice is refused as an invalid request: JSON leaves open which
+/// value is meant, and the upstream server might read the other one than the policy did.
 pub fn parse(line: &str) -> Result<(Json, Message), Malformed> {
-    let value: Json = serde_json::from_str(line).map_err(|e| Malformed {
-        response: error(
-            &Json::Null,
-            PARSE_ERROR,
-            &format!("parse error: the line is not JSON ({e}); send one JSON-RPC message per line"),
-            None,
-        ),
+    let value = bind::parse_json(line).map_err(|e| Malformed {
+        response: match e.kind {
+            BindErrorKind::DuplicateKey => error(
+                &Json::Null,
+                INVALID_REQUEST,
+                &format!("invalid request: {e}"),
+                None,
+            ),
+            _ => error(
+                &Json::Null,
+                PARSE_ERROR,
+                &format!(
+                    "parse error: {}; send one JSON-RPC message per line",
+                    e.message
+                ),
+                None,
+            ),
+        },
     })?;
     let message = classify(&value)?;
     Ok((value, message))
@@ -187,6 +201,21 @@ mod tests {
         assert_eq!(
             code(r#"{"jsonrpc":"2.0","id":3}"#),
             (INVALID_REQUEST, json!(3))
+        );
+        // A key given twice, in a tool call's arguments or anywhere else in the message.
+        let twice = r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"refund","arguments":{"amount":5,"amount":5000}}}"#;
+        assert_eq!(code(twice), (INVALID_REQUEST, Json::Null));
+        let e = parse(twice).unwrap_err().response;
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(
+                "invalid request: params.arguments.amount: the key \"amount\" is given twice"
+            ),
+            "{message}"
+        );
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":5,"id":6,"method":"x"}"#),
+            (INVALID_REQUEST, Json::Null)
         );
     }
 }

@@ -28,6 +28,9 @@
 //! | `List<T>`, `Set<T>` | an array; a set is kept sorted and unique, as the interpreter builds sets |
 //! | `T?` | `null` or missing for absent |
 //!
+//! An object that gives a key twice is refused ([`BindErrorKind::DuplicateKey`]; see
+//! [`parse_json`]).
+//!
 //! Every error names the field's path (`to.consents[2].given_at`), what was expected and what was
 //! found, and has a stable [`BindErrorKind`].
 
@@ -69,6 +72,10 @@ pub enum BindErrorKind {
     /// A value of the right JSON type whose text is not valid (a time, duration, money amount,
     /// currency, time zone; or invalid JSON).
     Malformed,
+    /// An object that gives the same key twice. JSON leaves its meaning open (most parsers
+    /// keep the last value, some the first), so the input is refused rather than read one way
+    /// while the system that wrote it or a log reader reads it the other.
+    DuplicateKey,
 }
 
 impl BindErrorKind {
@@ -81,6 +88,7 @@ impl BindErrorKind {
             BindErrorKind::UnknownEnumValue => "unknown-enum-value",
             BindErrorKind::OutOfRange => "out-of-range",
             BindErrorKind::Malformed => "malformed",
+            BindErrorKind::DuplicateKey => "duplicate-key",
         }
     }
 }
@@ -117,12 +125,134 @@ impl std::error::Error for BindError {}
 
 /// Binds a JSON text to policy `policy` of `program`.
 pub fn bind_json(program: &Program, policy: usize, json: &str) -> Result<Bound, BindError> {
-    let value: Json = serde_json::from_str(json).map_err(|e| BindError {
-        kind: BindErrorKind::Malformed,
-        path: String::new(),
-        message: format!("invalid JSON: {e}"),
-    })?;
-    bind_value(program, policy, &value)
+    bind_value(program, policy, &parse_json(json)?)
+}
+
+/// Parses an input's JSON text, refusing what JSON leaves ambiguous: an object that gives a
+/// key twice is a [`BindErrorKind::DuplicateKey`] error naming the key's path and position.
+/// Invalid JSON is [`BindErrorKind::Malformed`], with serde_json's line and column.
+pub fn parse_json(text: &str) -> Result<Json, BindError> {
+    strict(serde_json::Deserializer::from_str(text))
+}
+
+/// [`parse_json`] on bytes (which must be UTF-8, as JSON is).
+pub fn parse_json_bytes(bytes: &[u8]) -> Result<Json, BindError> {
+    strict(serde_json::Deserializer::from_slice(bytes))
+}
+
+fn strict<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+) -> Result<Json, BindError> {
+    use serde::de::DeserializeSeed;
+    let mut duplicate = None;
+    let seed = Strict {
+        path: &Path::ROOT,
+        duplicate: &mut duplicate,
+    };
+    let parsed = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    parsed.map_err(|e| match duplicate {
+        Some((path, key)) => BindError {
+            kind: BindErrorKind::DuplicateKey,
+            path,
+            message: format!(
+                "the key {} is given twice in one object (line {}, column {}); give each key once",
+                quote(&key),
+                e.line(),
+                e.column()
+            ),
+        },
+        None => BindError {
+            kind: BindErrorKind::Malformed,
+            path: String::new(),
+            message: format!("invalid JSON: {e}"),
+        },
+    })
+}
+
+/// Reads one JSON value as [`Json`] does, except that an object's second use of a key stops
+/// the parse, noting the key's path and the key in `duplicate`.
+struct Strict<'p, 'd> {
+    path: &'p Path<'p>,
+    duplicate: &'d mut Option<(String, String)>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_, '_> {
+    type Value = Json;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict<'_, '_> {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
+        Ok(Json::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+        Ok(Json::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+        Ok(Json::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Json, E> {
+        Ok(Number::from_f64(n).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Json, E> {
+        Ok(Json::String(s.to_string()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Json, E> {
+        Ok(Json::String(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let path = self.path.index(out.len());
+            let seed = Strict {
+                path: &path,
+                duplicate: &mut *self.duplicate,
+            };
+            match seq.next_element_seed(seed)? {
+                Some(v) => out.push(v),
+                None => return Ok(Json::Array(out)),
+            }
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = self.path.key(&key);
+            if out.contains_key(&key) {
+                let mut at = String::new();
+                path.render(&mut at);
+                *self.duplicate = Some((at, key));
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            let seed = Strict {
+                path: &path,
+                duplicate: &mut *self.duplicate,
+            };
+            let value = map.next_value_seed(seed)?;
+            out.insert(key, value);
+        }
+        Ok(Json::Object(out))
+    }
 }
 
 /// Binds a Rust value (serialized to JSON first) to policy `policy` of `program`.
@@ -164,11 +294,7 @@ pub fn bind_decision_json(
     decision: usize,
     json: &str,
 ) -> Result<Bound, BindError> {
-    let value: Json = serde_json::from_str(json).map_err(|e| BindError {
-        kind: BindErrorKind::Malformed,
-        path: String::new(),
-        message: format!("invalid JSON: {e}"),
-    })?;
+    let value = parse_json(json)?;
     let d = &program.decisions[decision];
     bind_params(program, &format!("decision {}", d.name), &d.params, &value)
 }
@@ -1251,6 +1377,76 @@ mod tests {
         assert_eq!(
             (e.kind, e.path.as_str()),
             (BindErrorKind::Missing, "channel")
+        );
+    }
+
+    /// A key given twice is refused wherever it is (the input, a record, a list's element,
+    /// `signals`), with its path and position, whatever the two values; the same text with
+    /// each key once binds, and the parse otherwise gives what serde_json gives.
+    #[test]
+    fn duplicate_keys_are_refused_with_their_path() {
+        let good = input(customer()).to_string();
+        assert!(bind_json(&program(), 0, &good).is_ok());
+        assert_eq!(parse_json(&good).unwrap(), input(customer()));
+        assert_eq!(
+            parse_json_bytes(good.as_bytes()).unwrap(),
+            input(customer())
+        );
+        for (from, to, path) in [
+            (r#""offer":"#, r#""offer": "x", "offer":"#, "offer"),
+            (r#""id":"#, r#""id": "c-0", "id":"#, "to.id"),
+            (r#""msisdn":"#, r#""msisdn": null, "msisdn":"#, "to.msisdn"),
+            (
+                r#""channel":"email""#,
+                r#""channel":"email","channel":"email""#,
+                "to.consents[1].channel",
+            ),
+            (
+                r#"{"channel""#,
+                r#"{"we ird": 1, "we ird": 1, "channel""#,
+                r#"["we ird"]"#,
+            ),
+        ] {
+            assert!(good.contains(from), "{from}");
+            let text = good.replacen(from, to, 1);
+            let e = bind_json(&program(), 0, &text).expect_err(&text);
+            assert_eq!(
+                (e.kind, e.path.as_str()),
+                (BindErrorKind::DuplicateKey, path),
+                "{text}"
+            );
+            assert!(
+                e.message.contains("is given twice") && e.message.contains("line 1"),
+                "{e}"
+            );
+            assert_eq!(parse_json(&text).unwrap_err(), e);
+        }
+        // In `signals`, and in a decision's input.
+        let text = good.replacen(
+            '{',
+            r#"{"signals": {"sim_swap": null, "sim_swap": null}, "#,
+            1,
+        );
+        let e = bind_json(&program(), 0, &text).expect_err(&text);
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::DuplicateKey, "signals.sim_swap")
+        );
+        // Invalid JSON is still malformed, with serde_json's position.
+        let e = parse_json(r#"{"a": 1,}"#).unwrap_err();
+        assert_eq!(e.kind, BindErrorKind::Malformed);
+        assert!(
+            e.message
+                .starts_with("invalid JSON: trailing comma at line 1"),
+            "{e}"
+        );
+        let e = parse_json("[1] 2").unwrap_err();
+        assert_eq!(e.kind, BindErrorKind::Malformed);
+        // Values are read as serde_json reads them.
+        let text = r#"{"a": [1, -2, 3.5, 18446744073709551615, true, null, "\u00e9"], "b": {}}"#;
+        assert_eq!(
+            parse_json(text).unwrap(),
+            serde_json::from_str::<Json>(text).unwrap()
         );
     }
 

@@ -11,6 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
+use xop_runtime::bind::BindErrorKind;
 use xop_runtime::engine::{Input, Options, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError};
 use xop_runtime::ir::Verdict;
 use xop_runtime::proof::record::ReviewTerms;
@@ -181,13 +182,20 @@ async fn read_body(
     Ok(bytes)
 }
 
+/// A body's JSON, read as decisions read their input: invalid JSON and an object that gives a
+/// key twice are refused (which value would be meant is left open by JSON).
 fn parse_json(bytes: &[u8]) -> Result<Value> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
+    xop_runtime::bind::parse_json_bytes(bytes).map_err(|e| match e.kind {
+        BindErrorKind::DuplicateKey => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "duplicate_key",
+            format!("the body gives a key twice: {e}; nothing was decided"),
+        ),
+        _ => ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!("the body is not valid JSON: {e}; nothing was decided"),
-        )
+            format!("the body is {}; nothing was decided", e.message),
+        ),
     })
 }
 

@@ -254,11 +254,20 @@ fn decide_happy_path_and_every_refusal() {
     let (st, b) = request(addr, "POST", "/v1/decide/receipt", &json_ct, b"{\"to\": ");
     assert_eq!(st, 400, "{b}");
     assert_eq!(json_of(&b)["error"], "malformed_json");
+    let message = json_of(&b)["message"].as_str().unwrap().to_string();
     assert!(
-        json_of(&b)["message"]
-            .as_str()
-            .unwrap()
-            .contains("not valid JSON")
+        message.contains("invalid JSON") && message.contains("line 1"),
+        "{message}"
+    );
+    // A key given twice: which one is meant is not decided for the caller.
+    let twice = br#"{"to": {"id": "c", "id": "d"}, "amount": 5}"#;
+    let (st, b) = request(addr, "POST", "/v1/decide/receipt", &json_ct, twice);
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(json_of(&b)["error"], "duplicate_key");
+    let message = json_of(&b)["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("the body gives a key twice: to.id: "),
+        "{message}"
     );
     // Wrong and missing content type.
     let body = pay(5).to_string();
