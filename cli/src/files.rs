@@ -10,7 +10,6 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use walkdir::WalkDir;
@@ -71,14 +70,15 @@ pub fn cannot_read(display: &str, reason: &str) -> String {
     format!("cannot read `{display}`: {reason}")
 }
 
-/// Reads a file as UTF-8 text; the error is the reason, in words.
+/// Reads a file as UTF-8 text; the error names the file and says what went wrong.
 pub fn read_text(path: &Path) -> Result<String, String> {
-    let bytes = fs::read(path).map_err(|e| reason(&e))?;
-    utf8(bytes)
+    let display = path.display().to_string();
+    let bytes = fs::read(path).map_err(|e| cannot_read(&display, &reason(&e)))?;
+    utf8(bytes).map_err(|why| cannot_read(&display, &why))
 }
 
-/// Reads UTF-8 text from `path`, or from standard input when `path` is `-`; the error says
-/// what went wrong.
+/// Reads UTF-8 text from `path`, or from standard input when `path` is `-`; the error names
+/// the file and says what went wrong.
 pub fn read_text_or_stdin(path: &Path) -> Result<String, String> {
     if path.as_os_str() != "-" {
         return read_text(path);
@@ -86,7 +86,7 @@ pub fn read_text_or_stdin(path: &Path) -> Result<String, String> {
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
         .map_err(|e| format!("cannot read standard input: {}", reason(&e)))?;
-    utf8(bytes)
+    utf8(bytes).map_err(|why| format!("cannot read standard input: {why}"))
 }
 
 /// Decodes UTF-8 text; the error says where the first invalid byte is.
@@ -96,35 +96,22 @@ pub fn utf8(bytes: Vec<u8>) -> Result<String, String> {
         let at = e.utf8_error().valid_up_to();
         let before = &bytes[..at];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
         format!(
-            "not valid UTF-8 (byte 0x{:02x} at line {line}, column {column}); XOP sources must be UTF-8",
+            "not valid UTF-8 (byte 0x{:02x} at line {line}, column {column}); save it as UTF-8",
             bytes[at]
         )
     })
 }
 
-/// An I/O error as a short lowercase phrase, without Rust's `(os error N)` suffix.
-pub fn reason(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        io::ErrorKind::IsADirectory => "is a directory".to_string(),
-        _ => {
-            let text = e.to_string();
-            let text = match text.find(" (os error ") {
-                Some(i) => text[..i].to_string(),
-                None => text,
-            };
-            let mut chars = text.chars();
-            match chars.next() {
-                Some(first) => first.to_lowercase().chain(chars).collect(),
-                None => text,
-            }
-        }
-    }
-}
+pub use xop_runtime::io::reason;
 
 /// Adds the files named by `root` (a file, or a folder to search) to `found`.
 fn discover(root: &Path, found: &mut Vec<(PathBuf, String)>, errors: &mut Vec<String>) {

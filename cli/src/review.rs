@@ -449,7 +449,10 @@ pub fn token(args: &TokenArgs) -> u8 {
         TokenCommand::Hash { token: None } => {
             let mut s = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut s) {
-                error(&format!("cannot read the token from standard input: {e}"));
+                error(&format!(
+                    "cannot read the token from standard input: {}",
+                    crate::files::reason(&e)
+                ));
                 return FAILURE;
             }
             let t = s.lines().next().unwrap_or("").trim();

@@ -555,6 +555,43 @@ fn eval_prints_the_verdict_reasons_and_fired_rules() {
     assert_eq!(v["reasons"][0], "in-service-interaction");
 }
 
+/// An input or key file that cannot be read is named in the one-line error.
+#[test]
+fn unreadable_files_are_named() {
+    let dir = TempDir::new("eval-unreadable");
+    dir.write("bin.json", b"{\"to\": \"\xff\"}");
+    let eval = |input: &str| {
+        xop(
+            dir.path(),
+            &["eval", &acme(), "--policy", "contact", "--input", input],
+        )
+    };
+    let o = eval("missing.json");
+    assert_code(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: cannot read `missing.json`: no such file or directory\n"
+    );
+    let o = eval("bin.json");
+    assert_code(&o, 2);
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(
+            "error: cannot read `bin.json`: not valid UTF-8 (byte 0xff at line 1, column 9)"
+        ),
+        "{err}"
+    );
+    let o = xop(
+        dir.path(),
+        &["build", &acme(), "-o", "m.xopm", "--sign", "no.key"],
+    );
+    assert_code(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: cannot read `no.key`: no such file or directory\n"
+    );
+}
+
 #[test]
 fn bad_input_is_denied_with_the_field_path_never_allowed() {
     let dir = TempDir::new("eval-bad");

@@ -58,8 +58,13 @@ pub fn run(options: &Options) -> u8 {
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the {what} `{}`: {e}", path.display()))
+    std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read the {what} `{}`: {}",
+            path.display(),
+            xop_runtime::io::reason(&e)
+        )
+    })
 }
 
 /// The subject: inline JSON (starting with `{`) or a file.
@@ -88,8 +93,9 @@ fn subject(text: Option<&str>) -> Result<Map<String, Json>, String> {
 fn start(options: &Options) -> Result<u8, String> {
     let bytes = std::fs::read(&options.module).map_err(|e| {
         format!(
-            "cannot read the module `{}`: {e} (build one with `xop build SOURCES -o FILE.xopm`)",
-            options.module.display()
+            "cannot read the module `{}`: {} (build one with `xop build SOURCES -o FILE.xopm`)",
+            options.module.display(),
+            xop_runtime::io::reason(&e)
         )
     })?;
     let trust = match &options.trust {

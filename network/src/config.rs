@@ -154,8 +154,13 @@ impl CamaraConfig {
 
     /// Reads the `[camara]` section of the `xop.toml` file at `path`.
     pub fn from_file(path: &Path) -> Result<CamaraConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read `{}`: {}",
+                path.display(),
+                xop_runtime::io::reason(&e)
+            ))
+        })?;
         Self::from_toml(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
     }
 }

@@ -506,8 +506,13 @@ impl Runtime {
         path: &Path,
         trust: Option<&VerifyingKey>,
     ) -> Result<ModuleInfo, RuntimeError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| RuntimeError::Io(format!("cannot read `{}`: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            RuntimeError::Io(format!(
+                "cannot read `{}`: {}",
+                path.display(),
+                crate::io::reason(&e)
+            ))
+        })?;
         self.load_bytes(name, &bytes, trust)
     }
 

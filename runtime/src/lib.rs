@@ -7,6 +7,7 @@ pub mod connectors;
 pub mod engine;
 pub mod interp;
 pub mod intrinsics;
+pub mod io;
 pub mod ir;
 pub mod jit;
 pub mod module;

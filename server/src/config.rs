@@ -113,8 +113,13 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
 impl Config {
     /// Reads `xop.toml`. Relative paths in it (`trust`) are relative to its folder.
     pub fn load(path: &Path) -> Result<Config, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the configuration `{}`: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read the configuration `{}`: {}",
+                path.display(),
+                xop_runtime::io::reason(&e)
+            )
+        })?;
         Config::parse(&text, path.parent().unwrap_or(Path::new(".")))
             .map_err(|e| format!("`{}`: {e}", path.display()))
     }
@@ -126,8 +131,13 @@ impl Config {
             None => None,
             Some(p) => {
                 let p = base.join(p);
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| format!("cannot read the trusted key `{}`: {e}", p.display()))?;
+                let text = std::fs::read_to_string(&p).map_err(|e| {
+                    format!(
+                        "cannot read the trusted key `{}`: {}",
+                        p.display(),
+                        xop_runtime::io::reason(&e)
+                    )
+                })?;
                 Some(
                     xop_runtime::module::parse_verifying_key(&text).map_err(|e| {
                         format!("`{}` is not a public key (`xop keygen`): {e}", p.display())

@@ -107,7 +107,7 @@ impl LogError {
     pub(crate) fn io(path: &Path, e: &std::io::Error) -> LogError {
         LogError::Io {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: crate::io::reason(e),
         }
     }
 }
