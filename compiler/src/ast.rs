@@ -116,6 +116,112 @@ pub struct Item {
     pub span: Span,
 }
 
+/// The expressions and types written directly in an item (each with the parts nested in it),
+/// for passes that must see every one: [`Item::roots_mut`].
+#[derive(Default)]
+pub struct Roots<'a> {
+    /// Expressions: conditions, bodies, arguments, values.
+    pub exprs: Vec<&'a mut Expr>,
+    /// Types: of parameters, fields, signals and functions.
+    pub types: Vec<&'a mut TypeExpr>,
+}
+
+impl<'a> Roots<'a> {
+    fn params(&mut self, params: &'a mut [Param]) {
+        for p in params {
+            self.args(p.annotations.iter_mut().flat_map(|a| &mut a.args));
+            self.types.push(&mut p.ty);
+        }
+    }
+
+    fn args(&mut self, args: impl IntoIterator<Item = &'a mut Arg>) {
+        self.exprs.extend(args.into_iter().map(|a| &mut a.value));
+    }
+
+    fn condition(&mut self, c: &'a mut Option<Condition>) {
+        self.exprs.extend(c.as_mut().map(|c| &mut c.expr));
+    }
+}
+
+impl Item {
+    /// Every expression and type written directly in the item, annotations included.
+    pub fn roots_mut(&mut self) -> Roots<'_> {
+        let mut r = Roots::default();
+        r.args(self.annotations.iter_mut().flat_map(|a| &mut a.args));
+        match &mut self.kind {
+            ItemKind::Record(x) => r.params(&mut x.fields),
+            ItemKind::Action(x) => r.params(&mut x.params),
+            ItemKind::Event(x) => r.params(&mut x.params),
+            ItemKind::Signal(x) => {
+                r.params(&mut x.params);
+                r.types.push(&mut x.ty);
+                r.args(&mut x.source_args);
+                r.exprs.extend(x.max_age.as_mut());
+            }
+            ItemKind::Fn(x) => {
+                r.params(&mut x.params);
+                r.types.push(&mut x.ret);
+                r.exprs.extend(x.body.as_mut());
+            }
+            ItemKind::Policy(x) => {
+                for rule in &mut x.rules {
+                    if let Rule::Rule {
+                        kind, condition, ..
+                    } = rule
+                    {
+                        if let RuleKind::Review { within, .. } = kind {
+                            r.exprs.push(within);
+                        }
+                        r.condition(condition);
+                    }
+                }
+            }
+            ItemKind::Decision(x) => {
+                r.params(&mut x.params);
+                for p in &mut x.proposals {
+                    r.args(&mut p.call.args);
+                    r.exprs.extend(p.rank.as_mut());
+                    r.condition(&mut p.condition);
+                }
+            }
+            ItemKind::Journey(x) => {
+                r.params(&mut x.params);
+                for h in x.states.iter_mut().flat_map(|s| &mut s.handlers) {
+                    match &mut h.trigger {
+                        Trigger::On { condition, .. } => r.condition(condition),
+                        Trigger::Wait(e) => r.exprs.push(e),
+                    }
+                    for step in &mut h.steps {
+                        if let Step::Propose(call) = step {
+                            r.args(&mut call.args);
+                        }
+                    }
+                }
+            }
+            ItemKind::Test(x) => {
+                for stmt in &mut x.body {
+                    match stmt {
+                        TestStmt::Let { value, .. } => r.exprs.push(value),
+                        TestStmt::Expect(e) => {
+                            r.args(&mut e.call.args);
+                            r.exprs.extend(e.at.as_mut());
+                            r.exprs.extend(e.given.iter_mut().map(|(_, v)| v));
+                        }
+                        TestStmt::Error(_) => {}
+                    }
+                }
+            }
+            ItemKind::Enum(_)
+            | ItemKind::Role(_)
+            | ItemKind::Channel(_)
+            | ItemKind::Purpose(_)
+            | ItemKind::Agent(_)
+            | ItemKind::Error => {}
+        }
+        r
+    }
+}
+
 impl Item {
     /// The declared name, if the item has one (tests are named by text, errors by nothing).
     pub fn name(&self) -> Option<&Ident> {
@@ -219,6 +325,15 @@ pub enum TypeExpr {
         /// The whole type.
         span: Span,
     },
+    /// A type the parser refused (nested too deeply, see `nesting`); already reported.
+    Error(Span),
+}
+
+/// Dropping a type recurses only so deep (see [`crate::nesting::drop_type`]).
+impl Drop for TypeExpr {
+    fn drop(&mut self) {
+        crate::nesting::drop_type(self);
+    }
 }
 
 impl TypeExpr {
@@ -227,7 +342,8 @@ impl TypeExpr {
         match self {
             TypeExpr::Named { span, .. }
             | TypeExpr::Optional { span, .. }
-            | TypeExpr::Open { span, .. } => *span,
+            | TypeExpr::Open { span, .. }
+            | TypeExpr::Error(span) => *span,
         }
     }
 }
@@ -619,6 +735,14 @@ pub struct Expr {
     pub kind: ExprKind,
     /// The whole expression.
     pub span: Span,
+}
+
+/// Dropping an expression recurses only so deep, however deep it is (see
+/// [`crate::nesting::drop_expr`]).
+impl Drop for Expr {
+    fn drop(&mut self) {
+        crate::nesting::drop_expr(&mut self.kind);
+    }
 }
 
 /// Literal values.

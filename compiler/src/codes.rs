@@ -39,6 +39,7 @@ pub const CODES: &[CodeInfo] = &[
     e("E0105", "invalid literal"),
     e("E0106", "misplaced module or use declaration"),
     e("E0107", "comparisons or ranges in a row"),
+    e("E0108", "nested too deeply"),
     e("E0201", "missing module declaration"),
     e("E0202", "module declared by two files"),
     e("E0203", "unknown module"),

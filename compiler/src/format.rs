@@ -1241,6 +1241,8 @@ pub fn ty(t: &TypeExpr) -> String {
             text.push_str(".. }");
             text
         }
+        // Only in a file with errors, which is not formatted.
+        TypeExpr::Error(_) => "?".to_string(),
     }
 }
 
@@ -1280,11 +1282,15 @@ fn level(e: &Expr) -> u8 {
     }
 }
 
-/// The levels the operands of `op` must have (comparisons do not chain).
+/// The levels the operands of `op` must have (comparisons do not chain; `and` and `or` are
+/// associative, and the parser groups their chains as balanced trees, so either side may be
+/// the same operator without parentheses).
 fn operand_levels(op: BinOp) -> (u8, u8) {
     let p = op.precedence();
     if p == BinOp::Eq.precedence() {
         (p + 1, p + 1)
+    } else if matches!(op, BinOp::And | BinOp::Or) {
+        (p, p)
     } else {
         (p, p + 1)
     }

@@ -255,6 +255,7 @@ fn type_refs(db: &dyn Db, project: Project, file: SourceFile, t: &TypeExpr, note
                 type_refs(db, project, file, f, notes);
             }
         }
+        TypeExpr::Error(_) => {}
     }
 }
 

@@ -15,6 +15,7 @@ pub mod ide;
 pub mod lexer;
 pub mod logic;
 pub mod lower;
+pub mod nesting;
 pub mod parse;
 pub mod precedence;
 pub mod render;

@@ -35,6 +35,9 @@ pub enum Issue {
     Misplaced(Span, &'static str),
     /// Two comparisons, or two ranges, in a row.
     Chained(crate::precedence::Chained),
+    /// An expression (`false`: a type) nested deeper than [`crate::nesting::MAX_NESTING`],
+    /// from where the limit is passed.
+    TooDeep(Span, bool),
 }
 
 /// A parsed file: the tree, its comments (for the formatter) and the syntax diagnostics.
@@ -112,6 +115,7 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                     ),
             ),
             Issue::Chained(c) => diagnostics.push(chained(path, source, c)),
+            Issue::TooDeep(span, expr) => diagnostics.push(too_deep(path, source, span, expr)),
         }
     }
     crate::diagnostic::sort(&mut diagnostics);
@@ -121,6 +125,39 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
         diagnostics,
         names: stream.names.into(),
     }
+}
+
+/// E0108 for a part nested deeper than the limit, pointed at by its first character (the part
+/// itself may run over a whole generated file).
+fn too_deep(path: &Arc<str>, source: &str, span: Span, expr: bool) -> Diagnostic {
+    let start = span.start();
+    let len = source
+        .get(start..)
+        .and_then(|s| s.chars().next())
+        .map_or(0, char::len_utf8);
+    let what = if expr { "expression" } else { "type" };
+    let limit = crate::nesting::MAX_NESTING;
+    Diagnostic::error(
+        "E0108",
+        path,
+        Span::new(start, start + len),
+        format!("{what} nested more than {limit} levels deep"),
+    )
+    .with_label(format!("this part is {} levels deep", limit + 1))
+    .with_note(if expr {
+        format!(
+            "XOP reads expressions up to {limit} levels deep: the engines evaluate at most 256, and the passes in between walk them recursively"
+        )
+    } else {
+        format!(
+            "XOP reads types up to {limit} levels deep: the passes that read them walk them recursively"
+        )
+    })
+    .with_help(if expr {
+        "write it with less nesting: give inner parts names with `fn`, test one value against many with `x in [a, b, c]`; long `and` and `or` chains do not count"
+    } else {
+        "write the type with less nesting"
+    })
 }
 
 /// E0107 for a second comparison or range in a row.
@@ -299,7 +336,12 @@ pub mod literal {
                     }
                     file.uses.push(u);
                 }
-                Top::Item(i) => file.items.push(std::sync::Arc::new(i)),
+                Top::Item(mut i) => {
+                    let (exprs, types) = crate::nesting::limit(&mut i);
+                    issues.extend(exprs.into_iter().map(|s| Issue::TooDeep(s, true)));
+                    issues.extend(types.into_iter().map(|s| Issue::TooDeep(s, false)));
+                    file.items.push(std::sync::Arc::new(i));
+                }
             }
         }
         file

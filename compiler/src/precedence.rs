@@ -161,6 +161,30 @@ pub fn combine(a: Expr, op: Op, b: Expr) -> Expr {
     Expr { kind, span }
 }
 
+/// `a op b op c …` (`and` or `or`) as a balanced tree: each node joins the first half of its
+/// operands with the second, so a chain of n operands is about log2(n) deep. Both operators
+/// are associative and short-circuit left to right, so every grouping decides the same
+/// operands in the same order.
+pub fn balance(operands: Vec<Expr>, op: BinOp) -> Expr {
+    let n = operands.len();
+    grouped(&mut operands.into_iter(), n, op)
+}
+
+/// The next `n` operands of `it`, balanced.
+fn grouped(it: &mut std::vec::IntoIter<Expr>, n: usize, op: BinOp) -> Expr {
+    if n <= 1 {
+        // The grammar gives at least three operands; an empty chain is an error node.
+        return it.next().unwrap_or(Expr {
+            kind: ExprKind::Error,
+            span: Span::new(0, 0),
+        });
+    }
+    let half = n.div_ceil(2);
+    let left = grouped(it, half, op);
+    let right = grouped(it, n - half, op);
+    combine(left, Op::Bin(op), right)
+}
+
 /// `e is present` (`true`) or `e is absent` (`false`), the suffix written at `suffix.1`.
 pub fn is(e: Expr, suffix: (bool, Span)) -> Expr {
     let span = Span::new(e.span.start(), suffix.1.end());
@@ -251,6 +275,24 @@ mod tests {
             (
                 "a % b not in c",
                 "(NotIn (Rem a b @\"a % b\") c @\"a % b not in c\")",
+            ),
+            // `and` and `or` chains are balanced: the first half of the operands, then the rest.
+            ("a and b", "(And a b @\"a and b\")"),
+            (
+                "a and b and c",
+                "(And (And a b @\"a and b\") c @\"a and b and c\")",
+            ),
+            (
+                "a or b or c or d",
+                "(Or (Or a b @\"a or b\") (Or c d @\"c or d\") @\"a or b or c or d\")",
+            ),
+            (
+                "a and b and c and d and e",
+                "(And (And (And a b @\"a and b\") c @\"a and b and c\") (And d e @\"d and e\") @\"a and b and c and d and e\")",
+            ),
+            (
+                "a or b and c or d",
+                "(Or (Or a (And b c @\"b and c\") @\"a or b and c\") d @\"a or b and c or d\")",
             ),
         ];
         for (expr, want) in cases {

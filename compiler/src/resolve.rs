@@ -597,6 +597,8 @@ pub fn resolve_type_in(
     path: &Arc<str>,
 ) -> Result<Ty, Box<Diagnostic>> {
     match t {
+        // Reported by the parser.
+        TypeExpr::Error(_) => Ok(Ty::Unknown),
         TypeExpr::Optional { inner, .. } => {
             let inner = resolve_type_in(db, project, scope, inner, path)?;
             Ok(match inner {

@@ -431,6 +431,7 @@ impl<'a> Checker<'a> {
                     self.mark_type_imports(f);
                 }
             }
+            ast::TypeExpr::Error(_) => {}
         }
     }
 
