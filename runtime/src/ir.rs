@@ -14,6 +14,77 @@ use crate::value::Value;
 /// version 1 modules still load (with no agents), any other version is refused.
 pub const FORMAT_VERSION: u32 = 2;
 
+/// The deepest the expressions, types and values of a program read from bytes may be nested:
+/// more than the interpreter evaluates ([`crate::interp::MAX_DEPTH`]) and than the compiler
+/// writes, and shallow enough that reading and dropping a program recursively fit in a 2 MiB
+/// stack even in a debug build. A module nested deeper is refused as malformed.
+pub const MAX_READ_NESTING: u32 = 320;
+
+thread_local! {
+    /// How deep the deserialization under way on this thread is, and whether one went deeper
+    /// than [`MAX_READ_NESTING`] since [`Level::exceeded`] was last asked.
+    static READING: std::cell::Cell<(u32, bool)> = const { std::cell::Cell::new((0, false)) };
+}
+
+/// One level of nesting of an expression, type or value being deserialized.
+pub(crate) struct Level;
+
+impl Level {
+    /// Enters a level; an error past [`MAX_READ_NESTING`] (noted for [`Level::exceeded`]:
+    /// some formats keep no custom message).
+    pub(crate) fn enter<E: serde::de::Error>() -> Result<Level, E> {
+        let (depth, _) = READING.get();
+        if depth >= MAX_READ_NESTING {
+            READING.set((depth, true));
+            return Err(E::custom(too_deep()));
+        }
+        READING.set((depth + 1, false));
+        Ok(Level)
+    }
+
+    /// Whether a deserialization on this thread went too deep since the last call.
+    pub(crate) fn exceeded() -> bool {
+        let (depth, exceeded) = READING.get();
+        READING.set((depth, false));
+        exceeded
+    }
+}
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        let (depth, exceeded) = READING.get();
+        READING.set((depth.saturating_sub(1), exceeded));
+    }
+}
+
+/// The error for a program nested too deeply.
+pub(crate) fn too_deep() -> String {
+    format!("an expression, type or value is nested deeper than {MAX_READ_NESTING} levels")
+}
+
+/// `Serialize` and `Deserialize` for a recursive type whose derived impls are generated as
+/// inherent functions (`#[serde(remote = "Self")]`): reading counts each level.
+macro_rules! read_with_nesting_limit {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let _level = $crate::ir::Level::enter::<D::Error>()?;
+                <$t>::deserialize(d)
+            }
+        }
+    };
+}
+pub(crate) use read_with_nesting_limit;
+
+read_with_nesting_limit!(Expr);
+read_with_nesting_limit!(Type);
+
 /// A compiled program: everything a runtime needs to decide and to explain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Program {
@@ -149,6 +220,7 @@ pub struct Symbol {
 
 /// A type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub enum Type {
     /// `Bool`
     Bool,
@@ -363,6 +435,7 @@ pub enum Intrinsic {
 /// the interpreter reports (overflow, division by zero, currency mismatch), which make the
 /// decision fail closed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub enum Expr {
     /// A constant.
     Const(Value),

@@ -123,8 +123,14 @@ impl From<PayloadV1> for Payload {
 /// Decodes a payload of format `version` (one this runtime reads), refusing unused bytes.
 fn decode_payload(version: u32, bytes: &[u8]) -> Result<Payload, ModuleError> {
     fn take<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ModuleError> {
-        let (value, unused): (T, &[u8]) =
-            postcard::take_from_bytes(bytes).map_err(|e| ModuleError::Malformed(e.to_string()))?;
+        crate::ir::Level::exceeded();
+        let (value, unused): (T, &[u8]) = postcard::take_from_bytes(bytes).map_err(|e| {
+            ModuleError::Malformed(if crate::ir::Level::exceeded() {
+                crate::ir::too_deep()
+            } else {
+                e.to_string()
+            })
+        })?;
         if !unused.is_empty() {
             return Err(ModuleError::Malformed(format!(
                 "{} unused byte(s) after the program",
@@ -732,6 +738,59 @@ mod tests {
         let bytes = with_agent.to_bytes(None);
         assert_eq!(bytes[4..8], FORMAT_VERSION.to_le_bytes());
         assert_eq!(Module::from_bytes(&bytes, None).unwrap(), with_agent);
+    }
+
+    /// A module whose bytes describe an expression nested deeper than any program the
+    /// compiler writes (and deeper than the stack would survive reading recursively): its
+    /// integrity hash is right, as anyone can compute it; an unsigned module is read unless
+    /// a trusted key is required.
+    fn deeply_nested(levels: usize) -> Vec<u8> {
+        let mut m = module();
+        m.program.policies[0].rules[0].condition = Some(Expr::Not(Box::new(Expr::Slot(7))));
+        let bytes = m.to_bytes(None);
+        let payload = &bytes[HEADER_LEN..];
+        // `Not` is variant 3 of `Expr`, `Slot` variant 1: `Not(Slot(7))` is 3, 1, 7.
+        let at = payload
+            .windows(3)
+            .position(|w| w == [3, 1, 7])
+            .expect("the condition's bytes");
+        let mut deep = payload[..at].to_vec();
+        deep.extend(std::iter::repeat_n(3u8, levels));
+        deep.extend_from_slice(&payload[at + 1..]);
+        let mut out = bytes[..HEADER_LEN].to_vec();
+        out[LEN_AT..HEADER_LEN].copy_from_slice(&(deep.len() as u32).to_le_bytes());
+        out.extend_from_slice(&deep);
+        let hash = integrity_hash(&out);
+        out[HASH_AT..SOURCE_HASH_AT].copy_from_slice(&hash);
+        out
+    }
+
+    #[test]
+    fn deeply_nested_programs_are_refused_not_a_crash() {
+        // Within the limit: read as written.
+        let loaded = load(&deeply_nested(100), None).expect("100 levels");
+        let mut e = loaded.module.program.policies[0].rules[0]
+            .condition
+            .as_ref()
+            .expect("a condition");
+        let mut depth = 0;
+        while let Expr::Not(inner) = e {
+            depth += 1;
+            e = inner;
+        }
+        assert_eq!((depth, e), (100, &Expr::Slot(7)));
+        // A million levels, read on a thread with a 2 MiB stack (as `xop serve`'s workers).
+        let bytes = deeply_nested(1_000_000);
+        let result = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || load(&bytes, None).map(|_| ()))
+            .expect("a thread")
+            .join()
+            .expect("no panic");
+        match result {
+            Err(ModuleError::Malformed(m)) => assert!(m.contains("nested deeper than"), "{m}"),
+            other => panic!("expected a malformed module, got {other:?}"),
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// intrinsics and error messages can find field and variant names. The order (derived) only
 /// serves to keep sets canonical, so that two equal sets are equal values.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub enum Value {
     /// No value (an absent signal, a missing optional field).
     Absent,
@@ -74,3 +75,5 @@ impl Value {
         }
     }
 }
+
+crate::ir::read_with_nesting_limit!(Value);
