@@ -1,7 +1,7 @@
 //! Semantic checks of a file: its module and imports, then each item on its own (a salsa query
 //! per item, so that editing one policy re-checks that policy only), then unused imports.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::ast::{self, ItemKind, Target, TestStmt, Trigger};
@@ -862,24 +862,77 @@ fn expect_guards(
     }
 }
 
-/// If function `index` of `file` can call itself, the chain of calls that does (`a → b → a`).
+/// If function `index` of `file` can call itself, the chain of calls that does (`a → b → a`):
+/// the first cycle back to it that a depth-first search meets, among the functions of its
+/// cycle of the call graph ([`call_cycles`]). A function outside every cycle costs a look-up;
+/// searching from every function instead walked, for a chain of n calls, the whole chain
+/// below each one (quadratic, and a copy of the path at each step made it cubic).
 fn recursion(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> Option<String> {
-    let start = (file, index);
-    let mut stack: Vec<((SourceFile, u32), Vec<String>)> = vec![(start, vec![])];
-    let mut seen = std::collections::HashSet::new();
-    while let Some((node, chain)) = stack.pop() {
+    type Node = (SourceFile, u32);
+    let cycles = call_cycles(db, project);
+    let start: Node = (file, index);
+    let cycle = *cycles.get(&start)?;
+    let mut stack = vec![start];
+    // Function reached → the function that called it and the name it was called by.
+    let mut reached: HashMap<Node, (Node, Arc<str>)> = HashMap::new();
+    while let Some(node) = stack.pop() {
         for (callee, name) in fn_callees(db, project, node.0, node.1).iter() {
-            let mut chain = chain.clone();
-            chain.push(name.to_string());
             if *callee == start {
+                let mut chain = vec![name.to_string()];
+                let mut at = node;
+                while let Some((caller, name)) = reached.get(&at).filter(|_| at != start) {
+                    chain.push(name.to_string());
+                    at = *caller;
+                }
+                chain.reverse();
                 return Some(chain.join(" → "));
             }
-            if seen.insert(*callee) {
-                stack.push((*callee, chain));
+            // Only the cycle's functions lead back: a call out of it never returns to it.
+            if cycles.get(callee) == Some(&cycle) && !reached.contains_key(callee) {
+                reached.insert(*callee, (node, name.clone()));
+                stack.push(*callee);
             }
         }
     }
     None
+}
+
+/// The functions of the project that can call themselves, each with the number of its cycle
+/// (strongly connected component) of the call graph: components of two functions or more,
+/// and functions that call themselves directly. Kosaraju's algorithm, as petgraph runs it
+/// with explicit stacks, so a chain of calls of any length cannot overflow the stack.
+#[salsa::tracked(returns(ref))]
+pub fn call_cycles(db: &dyn Db, project: Project) -> HashMap<(SourceFile, u32), u32> {
+    let mut graph = petgraph::Graph::<(SourceFile, u32), ()>::new();
+    let mut nodes = HashMap::new();
+    for &file in project.files(db) {
+        for (i, item) in crate::db::parse_file(db, file).ast.items.iter().enumerate() {
+            if let ItemKind::Fn(ast::Function { body: Some(_), .. }) = &item.kind {
+                let node = (file, u32::try_from(i).unwrap_or(u32::MAX));
+                nodes.insert(node, graph.add_node(node));
+            }
+        }
+    }
+    let mut self_calls = BTreeSet::new();
+    for (&node, &at) in &nodes {
+        for (callee, _) in fn_callees(db, project, node.0, node.1) {
+            if let Some(&to) = nodes.get(callee) {
+                graph.add_edge(at, to, ());
+                if *callee == node {
+                    self_calls.insert(at);
+                }
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    let components = petgraph::algo::kosaraju_scc(&graph);
+    for (n, component) in components.iter().enumerate() {
+        if component.len() > 1 || component.iter().any(|at| self_calls.contains(at)) {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            out.extend(component.iter().map(|&at| (graph[at], n)));
+        }
+    }
+    out
 }
 
 /// The functions that function `index` of `file` calls directly.

@@ -30,6 +30,7 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
         errors: Vec::new(),
         lines: std::cell::RefCell::new(HashMap::default()),
         files: std::cell::RefCell::new(Vec::new()),
+        inlining: Vec::new(),
     };
     l.declarations();
     l.policies();
@@ -60,7 +61,15 @@ struct Lowering<'a> {
     /// lowering asks at every expression node) and, once needed, its type checker (kept for
     /// the signatures it has looked up).
     files: std::cell::RefCell<Vec<FileCx<'a>>>,
+    /// The functions being inlined, outermost first.
+    inlining: Vec<String>,
 }
+
+/// The most function calls lowering inlines inside one another. Every inlined body adds at
+/// least one level to the rule's expression, and the engines evaluate at most 256
+/// (`xop_runtime::interp::MAX_DEPTH`), so a deeper chain could never be decided; stopping here
+/// also keeps lowering's own recursion short (a chain of 20,000 calls overflowed the stack).
+pub const MAX_INLINING: usize = 64;
 
 /// What lowering keeps of one file: see [`Lowering::files`].
 struct FileCx<'a> {
@@ -897,12 +906,28 @@ impl<'a> Lowering<'a> {
                 let Some(body) = &f.body else {
                     return IExpr::Const(Value::Absent);
                 };
+                if self.inlining.len() >= MAX_INLINING {
+                    let calls = &self.inlining;
+                    let chain = format!(
+                        "`{}` → `{}` → … → `{}` → `{name}`",
+                        calls[0],
+                        calls[1],
+                        calls[calls.len() - 1]
+                    );
+                    self.errors.push(format!(
+                        "{chain} calls functions inside one another more than {MAX_INLINING} deep: XOP inlines each call into the rule, and the engines evaluate at most 256 levels; compute the value with fewer nested calls"
+                    ));
+                    return IExpr::Const(Value::Absent);
+                }
                 let mut inner = Frame::default();
                 for (p, x) in params.iter().zip(lowered) {
                     inner.locals.insert(p.name.to_string(), Local::Inline(x));
                     inner.env.bind(&p.name, p.ty.clone(), p.span);
                 }
-                self.expr(def.file, &inner, slots, body, None)
+                self.inlining.push(name.to_string());
+                let body = self.expr(def.file, &inner, slots, body, None);
+                self.inlining.pop();
+                body
             }
             DefKind::Intrinsic => {
                 // The static record type of each argument, for open-record parameters.

@@ -188,3 +188,38 @@ fn long_and_or_chains_are_decided() {
     use Verdict::{Allow, Deny};
     assert_eq!(verdicts, [Allow, Deny, Deny, Allow, Deny, Allow]);
 }
+
+/// Functions calling one another in a chain: 20,000 deep checks clean in linear time (the
+/// recursion check asks the call graph's cycles once) and is refused by lowering with a
+/// message, without overflowing the stack; 60 deep lowers and decides.
+#[test]
+fn long_call_chains_are_checked_and_refused_when_too_deep() {
+    fn chain(n: usize) -> String {
+        let mut fns = vec!["fn f0(x: Int): Int = x".to_string()];
+        fns.extend((1..n).map(|i| format!("fn f{i}(x: Int): Int = f{}(x) + 1", i - 1)));
+        source(&fns.join("\n"), "Int", &format!("f{}(c.a) > 100", n - 1))
+    }
+    let lowered = |text: String| {
+        on_small_stack(move || {
+            let mut ws = Workspace::new();
+            ws.set_file("deep.xop", text.as_str());
+            let diags = ws.diagnostics();
+            assert!(diags.is_empty(), "{diags:#?}");
+            xop_compiler::lower::lower(ws.db(), ws.project())
+        })
+    };
+    let errors = lowered(chain(20_000)).expect_err("too deep to inline");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("`f19999` → `f19998` → … → `f19936` → `f19935` calls functions inside one another more than 64 deep"),
+        "{errors:?}"
+    );
+    let program = lowered(chain(60)).expect("60 calls inline");
+    let (policy, _) = program.policy("p").expect("the policy");
+    for (a, verdict) in [(41, Verdict::Allow), (42, Verdict::Deny)] {
+        let input = format!(r#"{{"to": {{"a": {a}, "b": 0}}}}"#);
+        let args = bind_json(&program, policy, &input).expect("bound").args;
+        let d = interp::decide(&program, policy, &args, 0, &NoSignals);
+        assert_eq!(d.verdict, verdict, "a = {a}: {d:?}");
+    }
+}
