@@ -37,6 +37,7 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
     l.decisions();
     l.agents();
     l.tests();
+    l.depths();
     if l.errors.is_empty() {
         Ok(l.program)
     } else {
@@ -70,6 +71,9 @@ struct Lowering<'a> {
 /// (`xop_runtime::interp::MAX_DEPTH`), so a deeper chain could never be decided; stopping here
 /// also keeps lowering's own recursion short (a chain of 20,000 calls overflowed the stack).
 pub const MAX_INLINING: usize = 64;
+
+/// How deep a lowered expression may be: what the engines evaluate.
+const MAX_DEPTH: u32 = xop_runtime::interp::MAX_DEPTH;
 
 /// What lowering keeps of one file: see [`Lowering::files`].
 struct FileCx<'a> {
@@ -823,6 +827,51 @@ impl<'a> Lowering<'a> {
                 Value::Absent
             }
         })
+    }
+
+    /// Refuses every rule, proposal and test whose expression is deeper than the engines
+    /// evaluate once its calls are inlined ([`MAX_DEPTH`]): each body is at most 128 levels
+    /// and calls nest at most [`MAX_INLINING`] deep, so the sum can pass the limit, and such a
+    /// program would fail every decision (and a module of it would not load).
+    fn depths(&mut self) {
+        let deep = |e: &IExpr| e.deeper_than(MAX_DEPTH);
+        let what = |kind: &str, name: &str, s: &xop_runtime::ir::SourceRef| {
+            format!(
+                "{kind} `{name}` ({}:{}) is nested more than {MAX_DEPTH} levels deep once its function calls are inlined, deeper than the engines evaluate; compute it with fewer nested calls",
+                s.file, s.line
+            )
+        };
+        let mut errors = Vec::new();
+        for p in &self.program.policies {
+            for r in p
+                .rules
+                .iter()
+                .filter(|r| r.condition.as_ref().is_some_and(deep))
+            {
+                errors.push(what("rule", &r.id, &r.source));
+            }
+        }
+        for d in &self.program.decisions {
+            for (i, p) in d.proposals.iter().enumerate() {
+                if p.args.iter().chain(&p.rank).chain(&p.condition).any(deep) {
+                    errors.push(what(
+                        "proposal",
+                        &format!("{}#{}", d.name, i + 1),
+                        &p.source,
+                    ));
+                }
+            }
+        }
+        for t in &self.program.tests {
+            if t.args
+                .iter()
+                .chain(t.given.iter().map(|(_, e)| e))
+                .any(deep)
+            {
+                errors.push(what("test", &t.name, &t.source));
+            }
+        }
+        self.errors.extend(errors);
     }
 
     fn call(

@@ -218,6 +218,37 @@ pub struct Symbol {
     pub qualified: String,
 }
 
+impl Expr {
+    /// Whether the expression is nested more than `limit` levels deep (itself at level 1).
+    /// Recursive, but never deeper than `limit` + 1 levels.
+    pub fn deeper_than(&self, limit: u32) -> bool {
+        if limit == 0 {
+            return true;
+        }
+        let deeper = |e: &Expr| e.deeper_than(limit - 1);
+        match self {
+            Expr::Const(_) | Expr::Slot(_) => false,
+            Expr::Field(x, _) | Expr::Not(x) | Expr::Neg(x) | Expr::IsPresent(x) => deeper(x),
+            Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::Arith(_, a, b)
+            | Expr::In(a, b)
+            | Expr::Default(a, b) => deeper(a) || deeper(b),
+            Expr::InRange { value, lo, hi, .. } => deeper(value) || deeper(lo) || deeper(hi),
+            Expr::If(c, a, b) => deeper(c) || deeper(a) || deeper(b),
+            Expr::List(xs)
+            | Expr::Set(xs)
+            | Expr::Record(_, xs)
+            | Expr::Intrinsic(_, xs)
+            | Expr::Signal(_, xs) => xs.iter().any(deeper),
+            Expr::Quantify { list, body, .. } => {
+                deeper(list) || body.as_deref().is_some_and(deeper)
+            }
+        }
+    }
+}
+
 /// A type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(remote = "Self")]

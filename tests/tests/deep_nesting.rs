@@ -191,7 +191,8 @@ fn long_and_or_chains_are_decided() {
 
 /// Functions calling one another in a chain: 20,000 deep checks clean in linear time (the
 /// recursion check asks the call graph's cycles once) and is refused by lowering with a
-/// message, without overflowing the stack; 60 deep lowers and decides.
+/// message, without overflowing the stack; 60 deep lowers and decides, unless the inlined
+/// bodies together are deeper than the engines evaluate.
 #[test]
 fn long_call_chains_are_checked_and_refused_when_too_deep() {
     fn chain(n: usize) -> String {
@@ -212,6 +213,18 @@ fn long_call_chains_are_checked_and_refused_when_too_deep() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
         errors[0].starts_with("`f19999` → `f19998` → … → `f19936` → `f19935` calls functions inside one another more than 64 deep"),
+        "{errors:?}"
+    );
+    // Within the call limit, but each body adds five levels: deeper than the engines evaluate.
+    let mut fns = vec!["fn f0(x: Int): Int = x".to_string()];
+    fns.extend(
+        (1..60).map(|i| format!("fn f{i}(x: Int): Int = f{}(x) + 1 + 1 + 1 + 1 + 1", i - 1)),
+    );
+    let errors = lowered(source(&fns.join("\n"), "Int", "f59(c.a) > 100"))
+        .expect_err("too deep to evaluate");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("rule `p#1` (deep.xop:74) is nested more than 256 levels deep"),
         "{errors:?}"
     );
     let program = lowered(chain(60)).expect("60 calls inline");
