@@ -913,15 +913,23 @@ pub fn call_cycles(db: &dyn Db, project: Project) -> HashMap<(SourceFile, u32), 
             }
         }
     }
+    // In declaration order, so that the same program numbers its cycles the same way and
+    // an unchanged answer lets salsa keep what depends on it.
+    let nodes = &nodes;
+    let calls: Vec<_> = graph
+        .node_indices()
+        .flat_map(|at| {
+            let (file, index) = graph[at];
+            fn_callees(db, project, file, index)
+                .iter()
+                .filter_map(move |(callee, _)| Some((at, *nodes.get(callee)?)))
+        })
+        .collect();
     let mut self_calls = BTreeSet::new();
-    for (&node, &at) in &nodes {
-        for (callee, _) in fn_callees(db, project, node.0, node.1) {
-            if let Some(&to) = nodes.get(callee) {
-                graph.add_edge(at, to, ());
-                if *callee == node {
-                    self_calls.insert(at);
-                }
-            }
+    for (at, to) in calls {
+        graph.add_edge(at, to, ());
+        if at == to {
+            self_calls.insert(at);
         }
     }
     let mut out = HashMap::new();

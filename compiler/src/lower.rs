@@ -964,7 +964,7 @@ impl<'a> Lowering<'a> {
                         calls[calls.len() - 1]
                     );
                     self.errors.push(format!(
-                        "{chain} calls functions inside one another more than {MAX_INLINING} deep: XOP inlines each call into the rule, and the engines evaluate at most 256 levels; compute the value with fewer nested calls"
+                        "{chain} calls functions inside one another more than {MAX_INLINING} deep: XOP inlines each call into the rule, and the engines evaluate at most {MAX_DEPTH} levels; compute the value with fewer nested calls"
                     ));
                     return IExpr::Const(Value::Absent);
                 }

@@ -33,12 +33,12 @@ impl Level {
     /// Enters a level; an error past [`MAX_READ_NESTING`] (noted for [`Level::exceeded`]:
     /// some formats keep no custom message).
     pub(crate) fn enter<E: serde::de::Error>() -> Result<Level, E> {
-        let (depth, _) = READING.get();
+        let (depth, exceeded) = READING.get();
         if depth >= MAX_READ_NESTING {
             READING.set((depth, true));
             return Err(E::custom(too_deep()));
         }
-        READING.set((depth + 1, false));
+        READING.set((depth + 1, exceeded));
         Ok(Level)
     }
 
