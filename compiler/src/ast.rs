@@ -329,10 +329,10 @@ pub enum TypeExpr {
     Error(Span),
 }
 
-/// Dropping a type recurses only so deep (see [`crate::nesting::drop_type`]).
+/// Dropping a type recurses only so deep (see [`crate::nesting::drop_tree`]).
 impl Drop for TypeExpr {
     fn drop(&mut self) {
-        crate::nesting::drop_type(self);
+        crate::nesting::drop_tree(self);
     }
 }
 
@@ -738,10 +738,10 @@ pub struct Expr {
 }
 
 /// Dropping an expression recurses only so deep, however deep it is (see
-/// [`crate::nesting::drop_expr`]).
+/// [`crate::nesting::drop_tree`]).
 impl Drop for Expr {
     fn drop(&mut self) {
-        crate::nesting::drop_expr(&mut self.kind);
+        crate::nesting::drop_tree(self);
     }
 }
 

@@ -13,7 +13,7 @@
 //! Right after parsing, each item's expressions and types are measured, descending no deeper
 //! than the limit; the first part of a root found deeper is reported (E0108) and replaced by an
 //! error node. Dropping an expression or a type never recurses deeper than [`DROP_RECURSION`]
-//! levels (see [`drop_expr`]), so neither the replaced subtree nor a partial tree the parser
+//! levels (see [`drop_tree`]), so neither the replaced subtree nor a partial tree the parser
 //! drops while recovering from an error can overflow the stack.
 
 use std::cell::Cell;
@@ -32,78 +32,121 @@ const DROP_RECURSION: u32 = 64;
 /// the span of the first such part of each expression, and of each type (for E0108).
 pub fn limit(item: &mut Item) -> (Vec<Span>, Vec<Span>) {
     let roots = item.roots_mut();
-    let mut exprs = Vec::new();
-    for e in roots.exprs {
-        let mut first = None;
-        limit_expr(e, 1, &mut first);
-        exprs.extend(first);
-    }
-    let mut types = Vec::new();
-    for t in roots.types {
-        let mut first = None;
-        limit_type(t, 1, &mut first);
-        types.extend(first);
-    }
-    (exprs, types)
+    (first_too_deep(roots.exprs), first_too_deep(roots.types))
 }
 
-/// [`limit`] for expression `e` at `depth`: recursive, but never deeper than the limit.
-fn limit_expr(e: &mut Expr, depth: usize, first: &mut Option<Span>) {
+/// For each root, the span of its first part deeper than the limit, which becomes an error
+/// node.
+fn first_too_deep<T: Tree>(roots: Vec<&mut T>) -> Vec<Span> {
+    roots
+        .into_iter()
+        .filter_map(|root| {
+            let mut first = None;
+            limit_tree(root, 1, &mut first);
+            first
+        })
+        .collect()
+}
+
+/// [`limit`] for `t` at `depth`: recursive, but never deeper than the limit.
+fn limit_tree<T: Tree>(t: &mut T, depth: usize, first: &mut Option<Span>) {
     if depth > MAX_NESTING {
-        first.get_or_insert(e.span);
-        e.kind = ExprKind::Error;
+        first.get_or_insert(t.span());
+        *t = t.error();
         return;
     }
-    for_each_child(&mut e.kind, |child| limit_expr(child, depth + 1, first));
+    t.for_each_child(|child| limit_tree(child, depth + 1, first));
 }
 
-/// [`limit`] for type `t` at `depth`.
-fn limit_type(t: &mut TypeExpr, depth: usize, first: &mut Option<Span>) {
-    if depth > MAX_NESTING {
-        let span = t.span();
-        first.get_or_insert(span);
-        *t = TypeExpr::Error(span);
-        return;
+/// The two trees the parser builds: expressions and types.
+pub(crate) trait Tree: Sized {
+    /// Calls `f` on each tree directly inside this one.
+    fn for_each_child<'a>(&'a mut self, f: impl FnMut(&'a mut Self));
+    /// An error node in this one's place (a leaf).
+    fn error(&self) -> Self;
+    /// Where it is written.
+    fn span(&self) -> Span;
+    /// Whether it has no children (a cheaper test than counting them may be given).
+    fn is_leaf(&mut self) -> bool {
+        let mut leaf = true;
+        self.for_each_child(|_| leaf = false);
+        leaf
     }
-    for_each_type_child(t, |child| limit_type(child, depth + 1, first));
+    /// Drops its children now, leaving leaves in their place (a cheaper way may be given).
+    fn drop_children(&mut self) {
+        self.for_each_child(|child| drop(std::mem::replace(child, child.error())));
+    }
 }
 
-/// Calls `f` on each expression directly inside one.
-fn for_each_child<'a>(kind: &'a mut ExprKind, mut f: impl FnMut(&'a mut Expr)) {
-    match kind {
-        ExprKind::Field(x, _)
-        | ExprKind::Unary(_, x)
-        | ExprKind::Is { expr: x, .. }
-        | ExprKind::Lambda(_, x)
-        | ExprKind::Paren(x) => f(x),
-        ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b, .. } => {
-            f(a);
-            f(b);
-        }
-        ExprKind::If(c, a, b) => {
-            f(c);
-            f(a);
-            f(b);
-        }
-        ExprKind::Call { receiver, args, .. } => {
-            if let Some(r) = receiver {
-                f(r);
+impl Tree for Expr {
+    fn for_each_child<'a>(&'a mut self, mut f: impl FnMut(&'a mut Expr)) {
+        match &mut self.kind {
+            ExprKind::Field(x, _)
+            | ExprKind::Unary(_, x)
+            | ExprKind::Is { expr: x, .. }
+            | ExprKind::Lambda(_, x)
+            | ExprKind::Paren(x) => f(x),
+            ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b, .. } => {
+                f(a);
+                f(b);
             }
-            args.iter_mut().for_each(|a| f(&mut a.value));
+            ExprKind::If(c, a, b) => {
+                f(c);
+                f(a);
+                f(b);
+            }
+            ExprKind::Call { receiver, args, .. } => {
+                if let Some(r) = receiver {
+                    f(r);
+                }
+                args.iter_mut().for_each(|a| f(&mut a.value));
+            }
+            ExprKind::List(xs) | ExprKind::Set(xs) => xs.iter_mut().for_each(f),
+            ExprKind::Record { fields, .. } => fields.iter_mut().for_each(|(_, v)| f(v)),
+            ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::Error => {}
         }
-        ExprKind::List(xs) | ExprKind::Set(xs) => xs.iter_mut().for_each(f),
-        ExprKind::Record { fields, .. } => fields.iter_mut().for_each(|(_, v)| f(v)),
-        ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::Error => {}
+    }
+
+    fn error(&self) -> Expr {
+        Expr {
+            kind: ExprKind::Error,
+            span: self.span,
+        }
+    }
+
+    fn span(&self) -> Span {
+        self.span
+    }
+
+    fn is_leaf(&mut self) -> bool {
+        matches!(
+            self.kind,
+            ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::Error
+        )
+    }
+
+    /// The whole kind at once: its boxes and vectors then drop their expressions.
+    fn drop_children(&mut self) {
+        self.kind = ExprKind::Error;
     }
 }
 
-/// Calls `f` on each type directly inside one.
-fn for_each_type_child<'a>(t: &'a mut TypeExpr, mut f: impl FnMut(&'a mut TypeExpr)) {
-    match t {
-        TypeExpr::Named { args, .. } => args.iter_mut().for_each(f),
-        TypeExpr::Optional { inner, .. } => f(inner),
-        TypeExpr::Open { fields, .. } => fields.iter_mut().for_each(|(_, t)| f(t)),
-        TypeExpr::Error(_) => {}
+impl Tree for TypeExpr {
+    fn for_each_child<'a>(&'a mut self, mut f: impl FnMut(&'a mut TypeExpr)) {
+        match self {
+            TypeExpr::Named { args, .. } => args.iter_mut().for_each(f),
+            TypeExpr::Optional { inner, .. } => f(inner),
+            TypeExpr::Open { fields, .. } => fields.iter_mut().for_each(|(_, t)| f(t)),
+            TypeExpr::Error(_) => {}
+        }
+    }
+
+    fn error(&self) -> TypeExpr {
+        TypeExpr::Error(TypeExpr::span(self))
+    }
+
+    fn span(&self) -> Span {
+        TypeExpr::span(self)
     }
 }
 
@@ -112,54 +155,25 @@ thread_local! {
     static DROPPING: Cell<u32> = const { Cell::new(0) };
 }
 
-/// [`Expr`]'s drop, which must not recurse without bound: a tree can be deeper than the stack
-/// before it is limited. Up to [`DROP_RECURSION`] levels, the children are dropped as usual
-/// (recursively: cheap, and no allocation); below that, the children's own children are
-/// moved onto a heap stack and dropped in a loop, each with only leaves below it.
-pub(crate) fn drop_expr(kind: &mut ExprKind) {
-    if matches!(kind, ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::Error) {
+/// The drop of [`Expr`] and [`TypeExpr`], which must not recurse without bound: a tree can be
+/// deeper than the stack before it is limited. The children are taken out and dropped here,
+/// error nodes left in their place. Up to [`DROP_RECURSION`] levels they are dropped as usual
+/// (recursively: cheap, and no allocation); below that, onto a heap stack, each taken apart in
+/// turn, so that every node is dropped with only leaves below it.
+pub(crate) fn drop_tree<T: Tree>(t: &mut T) {
+    if t.is_leaf() {
         return;
     }
     let depth = DROPPING.get();
     if depth < DROP_RECURSION {
         DROPPING.set(depth + 1);
-        drop(std::mem::replace(kind, ExprKind::Error));
-        DROPPING.set(depth);
-        return;
-    }
-    let mut stack = vec![std::mem::replace(kind, ExprKind::Error)];
-    while let Some(mut kind) = stack.pop() {
-        for_each_child(&mut kind, |child| {
-            stack.push(std::mem::replace(&mut child.kind, ExprKind::Error));
-        });
-    }
-}
-
-/// [`drop_expr`] for [`TypeExpr`]. The drop is the enum's own, so the children are taken out
-/// and dropped here, inside the count, rather than by the fields' drops after it.
-pub(crate) fn drop_type(t: &mut TypeExpr) {
-    let mut leaf = true;
-    for_each_type_child(t, |_| leaf = false);
-    if leaf {
-        return;
-    }
-    let span = t.span();
-    let depth = DROPPING.get();
-    if depth < DROP_RECURSION {
-        DROPPING.set(depth + 1);
-        for_each_type_child(t, |child| {
-            drop(std::mem::replace(child, TypeExpr::Error(span)))
-        });
+        t.drop_children();
         DROPPING.set(depth);
         return;
     }
     let mut stack = Vec::new();
-    for_each_type_child(t, |child| {
-        stack.push(std::mem::replace(child, TypeExpr::Error(span)))
-    });
+    t.for_each_child(|child| stack.push(std::mem::replace(child, child.error())));
     while let Some(mut t) = stack.pop() {
-        for_each_type_child(&mut t, |child| {
-            stack.push(std::mem::replace(child, TypeExpr::Error(span)));
-        });
+        t.for_each_child(|child| stack.push(std::mem::replace(child, child.error())));
     }
 }
