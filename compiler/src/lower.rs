@@ -660,8 +660,8 @@ impl<'a> Lowering<'a> {
                 _ => Value::Text(Arc::from(s.as_str())),
             },
             Literal::Duration(ms, _) => Value::Duration(*ms),
-            Literal::Time(t) => match t.parse::<jiff::Timestamp>() {
-                Ok(ts) => Value::Time(ts.as_millisecond()),
+            Literal::Time(t) => match xop_runtime::time::parse_rfc3339(t) {
+                Ok(ms) => Value::Time(ms),
                 Err(_) => {
                     self.errors.push(format!("time `{t}` is not valid"));
                     Value::Absent

@@ -488,12 +488,10 @@ pub mod literal {
 
     /// An RFC 3339 time, checked to be a real instant.
     pub fn time(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
-        if raw.parse::<jiff::Timestamp>().is_err() {
+        if let Err(why) = xop_runtime::time::parse_rfc3339(raw) {
             issues.push(Issue::Literal(
                 span,
-                format!(
-                    "`{raw}` is not a valid RFC 3339 time (check the month, day and hour ranges)"
-                ),
+                format!("`{raw}` is not a valid RFC 3339 time: {why}"),
             ));
         }
         Literal::Time(raw.to_string())
@@ -553,6 +551,30 @@ mod tests {
             2,
             "an overflow and an unknown escape are reported"
         );
+    }
+
+    /// Time literals are read by the runtime's RFC 3339 reader: what it refuses is E0105 with
+    /// its reason, and a fraction of any length is a time.
+    #[test]
+    fn time_literals_are_read_as_inputs_are() {
+        let errors = |src: &str| -> Vec<String> {
+            p(&format!("module m\nfn t(): Time = {src}\n"))
+                .diagnostics
+                .iter()
+                .map(|d| format!("{} {}", d.code, d.message))
+                .collect()
+        };
+        assert_eq!(
+            errors("2026-11-25T10:00:00.1234567891Z"),
+            Vec::<String>::new()
+        );
+        let offset = errors("2026-11-25T10:00:00+24:00");
+        assert_eq!(offset.len(), 1, "{offset:?}");
+        assert!(
+            offset[0].starts_with("E0105 ") && offset[0].contains("the offset is out of range"),
+            "{offset:?}"
+        );
+        assert!(errors("2026-02-30T10:00:00Z")[0].contains("out of range"));
     }
 
     #[test]

@@ -496,10 +496,9 @@ impl Obj<'_> {
     fn opt_time(&self, key: &str) -> Result<Option<i64>, String> {
         match self.opt_str(key)? {
             None => Ok(None),
-            Some(s) => s
-                .parse::<jiff::Timestamp>()
-                .map(|t| Some(t.as_millisecond()))
-                .map_err(|e| format!("{key} `{s}` is not an RFC 3339 date-time: {e}")),
+            Some(s) => xop_runtime::time::parse_rfc3339(&s)
+                .map(Some)
+                .map_err(|why| format!("{key} `{s}` is not an RFC 3339 date-time: {why}")),
         }
     }
 }

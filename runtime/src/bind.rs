@@ -35,7 +35,6 @@
 //! found, and has a stable [`BindErrorKind`].
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -829,16 +828,15 @@ impl Binder<'_> {
         let Json::String(s) = v else {
             return Err(self.wrong_type(&Type::Time, v, path));
         };
-        match jiff::Timestamp::from_str(s) {
-            Ok(t) => Ok(t.as_millisecond()),
-            Err(_) => Err(path.error(
+        crate::time::parse_rfc3339(s).map_err(|why| {
+            path.error(
                 BindErrorKind::Malformed,
                 format!(
-                    "expected an RFC 3339 time like \"2025-03-01T09:30:00Z\", found {}",
+                    "expected an RFC 3339 time like \"2025-03-01T09:30:00Z\", found {} ({why})",
                     describe(v)
                 ),
-            )),
-        }
+            )
+        })
     }
 
     fn signals(&self, v: &Json, path: &Path) -> Result<Vec<(u32, Value)>, BindError> {
@@ -1078,6 +1076,7 @@ mod tests {
     use super::*;
     use crate::ir::{EnumType, Field, Param, Policy, RecordType, SignalDecl, Symbol};
     use serde_json::json;
+    use std::str::FromStr;
 
     fn field(name: &str, ty: Type) -> Field {
         Field {
@@ -1498,13 +1497,28 @@ mod tests {
         assert!(
             e.to_string()
                 .starts_with("to.consents[2].given_at: expected an RFC 3339 time")
-                && e.message.ends_with("found \"yesterday\""),
+                && e.message.contains("found \"yesterday\" (expected the form"),
             "{e}"
         );
         let mut i = input(customer());
         i["now"] = json!("2025-03-01 09:30");
         let e = err(0, i);
         assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, "now"));
+        // Forms that jiff reads but RFC 3339 does not have (crate::time).
+        for now in [
+            "2025-03-01T09:30Z",
+            "2025-03-01T09:30:00+0100",
+            "20250301T093000Z",
+        ] {
+            let mut i = input(customer());
+            i["now"] = json!(now);
+            let e = err(0, i);
+            assert_eq!(
+                (e.kind, e.path.as_str()),
+                (BindErrorKind::Malformed, "now"),
+                "{now}"
+            );
+        }
         let e = bind_json(&program(), 0, "{\"to\": ").unwrap_err();
         assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, ""));
     }

@@ -15,5 +15,6 @@ pub mod proof;
 pub mod review;
 pub mod sample;
 pub mod synth;
+pub mod time;
 pub mod value;
 pub mod zone;

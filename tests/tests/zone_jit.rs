@@ -257,6 +257,12 @@ fn zones_read_from_json_are_looked_up_inline() {
                 continue;
             };
             let json = format!(r#"{{"tz": {name:?}, "now": "{t}"}}"#);
+            if t.to_string().starts_with(['+', '-']) {
+                // Years past 9999 or before 0: jiff writes them, RFC 3339 has no such form.
+                let read = reader.bind_json_into(&e.jit, &json, &mut bound);
+                assert!(read.is_err(), "{json}");
+                continue;
+            }
             let now = reader
                 .bind_json_into(&e.jit, &json, &mut bound)
                 .expect("reading the input")

@@ -352,13 +352,6 @@ pub fn time_text(ms: i64) -> String {
     })
 }
 
-/// Parses a record time back to milliseconds.
-pub fn parse_time(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>()
-        .ok()
-        .map(|t| t.as_millisecond())
-}
-
 /// A value in the input JSON format (what [`crate::bind`] reads back): records as objects,
 /// lists as arrays, symbols by qualified name, times in RFC 3339, durations in milliseconds,
 /// money as `"12.50 EUR"`, decimals as strings.

@@ -1,0 +1,217 @@
+//! RFC 3339 times: the one reader of time text for the whole toolchain.
+//!
+//! XOP's times are RFC 3339 `date-time`s (language.md §2): `YYYY-MM-DD`, `T`, `hh:mm:ss`, an
+//! optional fraction of a second, then `Z` or an offset `±hh:mm` (`T` and `Z` in either case,
+//! as RFC 3339's grammar allows). jiff's own parser reads far more (ISO 8601's basic form
+//! `20261125T100000Z`, a time without seconds, a space for `T`, an offset without minutes or
+//! with seconds, `+24:00`, six-digit years, a bracketed zone that it ignores), and a text that
+//! one reader takes and another refuses, or that means something other than it seems, must not
+//! reach a decision. So this module checks the exact form, then lets jiff check the calendar.
+#![forbid(unsafe_code)]
+
+use jiff::civil::DateTime;
+use jiff::tz::Offset;
+
+/// Milliseconds since the Unix epoch of an RFC 3339 time, or why `s` is not one.
+///
+/// Digits of the fraction past the millisecond are dropped (so any number of them is read,
+/// as RFC 3339 allows); a leap second (`:60`) reads as `:59`, as jiff reads it.
+pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    let b = s.as_bytes();
+    let (date, rest) = b.split_at_checked(10).ok_or(FORM.to_string())?;
+    let (&sep, rest) = rest.split_first().ok_or(FORM.to_string())?;
+    let (clock, rest) = rest.split_at_checked(8).ok_or(FORM.to_string())?;
+    if !(matches!(date, [_, _, _, _, b'-', _, _, b'-', _, _])
+        && matches!(sep, b'T' | b't')
+        && matches!(clock, [_, _, b':', _, _, b':', _, _]))
+    {
+        return Err(FORM.into());
+    }
+    let year = digits(&date[0..4])?;
+    let (month, day) = (digits(&date[5..7])?, digits(&date[8..10])?);
+    let (hour, minute) = (digits(&clock[0..2])?, digits(&clock[3..5])?);
+    let second = digits(&clock[6..8])?;
+    let (nanos, zone) = match rest {
+        [b'.', more @ ..] => {
+            let n = more.iter().take_while(|c| c.is_ascii_digit()).count();
+            if n == 0 {
+                return Err("the fraction of a second has no digits after `.`".into());
+            }
+            let mut nanos = 0;
+            for i in 0..9 {
+                nanos = nanos * 10 + more.get(i).filter(|_| i < n).map_or(0, |c| c - b'0') as i32;
+            }
+            (nanos, &more[n..])
+        }
+        _ => (0, rest),
+    };
+    let offset = match zone {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h0, h1, b':', m0, m1] => {
+            let (h, m) = (digits(&[*h0, *h1])?, digits(&[*m0, *m1])?);
+            if h > 23 || m > 59 {
+                return Err("the offset is out of range (hours 00 to 23, minutes 00 to 59)".into());
+            }
+            let seconds = (h * 60 + m) * 60;
+            if *sign == b'-' { -seconds } else { seconds }
+        }
+        [] => {
+            return Err(
+                "the time zone is missing: end it with `Z` or an offset like `+01:00`".into(),
+            );
+        }
+        _ => return Err("the time must end with `Z` or an offset like `+01:00`".into()),
+    };
+    // Each field's range, checked here so that the message names it; jiff checks them again.
+    let range = |what: &str, v: i32, max: i32, lo: i32| -> Result<i8, String> {
+        match i8::try_from(v) {
+            Ok(f) if (lo..=max).contains(&v) => Ok(f),
+            _ => Err(format!("the {what} is out of range ({lo:02} to {max:02})")),
+        }
+    };
+    let month = range("month", month, 12, 1)?;
+    let year = i16::try_from(year).map_err(|_| RANGE.to_string())?;
+    let last_day = jiff::civil::Date::new(year, month, 1)
+        .map_err(|_| RANGE.to_string())?
+        .days_in_month();
+    let day = range("day", day, i32::from(last_day), 1)?;
+    let civil = DateTime::new(
+        year,
+        month,
+        day,
+        range("hour", hour, 23, 0)?,
+        range("minute", minute, 59, 0)?,
+        range("second", second, 60, 0)?.min(59),
+        nanos,
+    )
+    .map_err(|_| RANGE.to_string())?;
+    let offset = Offset::from_seconds(offset).map_err(|_| RANGE.to_string())?;
+    let ms = offset
+        .to_timestamp(civil)
+        .map(|t| t.as_millisecond())
+        .map_err(|_| RANGE.to_string())?;
+    if ms < YEAR_0 {
+        // Year 0000 with an offset east of UTC: an instant that RFC 3339 cannot write in UTC,
+        // which is how records and outputs write times back.
+        return Err("the time is before 0000-01-01T00:00:00Z, the first time XOP can hold".into());
+    }
+    Ok(ms)
+}
+
+/// 0000-01-01T00:00:00Z in milliseconds since the epoch.
+const YEAR_0: i64 = -62_167_219_200_000;
+
+/// The message for a text not of the form.
+const FORM: &str = "expected the form `YYYY-MM-DDThh:mm:ssZ` or `YYYY-MM-DDThh:mm:ss±hh:mm`, \
+                    with an optional fraction of a second after the seconds";
+
+/// The message for an instant past the last one jiff holds (its range is years -9999 to 9999,
+/// less a day at either end; RFC 3339's years start at 0000, so only the end can be passed).
+const RANGE: &str = "the time is after 9999-12-30T22:00:00Z, the last time XOP can hold";
+
+/// The number written by ASCII digits `d`, or the form's error.
+fn digits(d: &[u8]) -> Result<i32, String> {
+    d.iter().try_fold(0i32, |n, c| {
+        if c.is_ascii_digit() {
+            Ok(n * 10 + i32::from(c - b'0'))
+        } else {
+            Err(FORM.to_string())
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What jiff reads, for the forms both read.
+    fn jiff(s: &str) -> i64 {
+        s.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn reads_what_rfc_3339_writes() {
+        for s in [
+            "2026-11-25T10:00:00Z",
+            "2026-11-25t10:00:00z",
+            "2026-11-25T11:00:00.250+01:00",
+            "2026-11-25T04:30:00-05:30",
+            "2026-11-25T10:00:00-00:00",
+            "2024-02-29T23:59:59.999Z",
+            "1969-12-31T23:59:59.5Z",
+            "0000-01-01T00:00:00Z",
+            "2026-11-25T23:59:59+23:59",
+            "2016-12-31T23:59:60Z",
+        ] {
+            assert_eq!(parse_rfc3339(s), Ok(jiff(s)), "{s}");
+        }
+        // A fraction is cut at the millisecond, however many digits it has.
+        assert_eq!(
+            parse_rfc3339("2026-11-25T10:00:00.123456789123Z"),
+            Ok(jiff("2026-11-25T10:00:00.123Z"))
+        );
+    }
+
+    #[test]
+    fn refuses_what_only_iso_8601_or_jiff_reads() {
+        for s in [
+            "2026-11-25T10:00Z",
+            "2026-11-25T10Z",
+            "2026-11-25 10:00:00Z",
+            "20261125T100000Z",
+            "+002026-11-25T10:00:00Z",
+            "2026-11-25T10:00:00+0100",
+            "2026-11-25T10:00:00+01",
+            "2026-11-25T10:00:00+01:00:30",
+            "2026-11-25T10:00:00+24:00",
+            "2026-11-25T10:00:00+01:60",
+            "2026-11-25T10:00:00,5Z",
+            "2026-11-25T10:00:00.Z",
+            "2026-11-25T10:00:00Z[Europe/Paris]",
+            "2026-11-25T10:00:00",
+            "2026-11-25T10:00:00ZZ",
+            "2026-11-25",
+            "",
+            "2026-02-30T10:00:00Z",
+            "2026-11-25T24:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-1a-01T00:00:00Z",
+            "2026-11-25T10:00:00Z\u{e9}",
+            "\u{e9}2026-11-25T10:00:00Z",
+        ] {
+            assert!(parse_rfc3339(s).is_err(), "{s} was read");
+        }
+    }
+
+    #[test]
+    fn says_what_is_wrong() {
+        let e = |s| parse_rfc3339(s).unwrap_err();
+        assert_eq!(e("2026-11-25T10:00Z"), FORM);
+        assert_eq!(
+            e("2026-02-29T10:00:00Z"),
+            "the day is out of range (01 to 28)"
+        );
+        assert_eq!(
+            e("2024-13-01T10:00:00Z"),
+            "the month is out of range (01 to 12)"
+        );
+        assert_eq!(
+            e("2024-12-01T24:00:00Z"),
+            "the hour is out of range (00 to 23)"
+        );
+        assert_eq!(
+            e("2024-12-01T23:60:00Z"),
+            "the minute is out of range (00 to 59)"
+        );
+        assert_eq!(
+            e("2024-12-01T23:59:61Z"),
+            "the second is out of range (00 to 60)"
+        );
+        assert_eq!(e("9999-12-31T23:59:59Z"), RANGE);
+        assert!(e("0000-01-01T00:59:59+01:00").contains("before 0000-01-01"));
+        assert_eq!(parse_rfc3339("0000-01-01T01:00:00+01:00"), Ok(YEAR_0));
+        assert_eq!(jiff("0000-01-01T00:00:00Z"), YEAR_0);
+        assert!(e("2026-11-25T10:00:00").contains("missing"));
+        assert!(e("2026-11-25T10:00:00+24:00").contains("offset"));
+    }
+}
