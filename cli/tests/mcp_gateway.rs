@@ -94,8 +94,13 @@ impl Gateway {
     }
 
     fn send(&mut self, line: &str) {
+        self.send_bytes(line.as_bytes());
+    }
+
+    fn send_bytes(&mut self, line: &[u8]) {
         let w = self.input.as_mut().unwrap();
-        writeln!(w, "{line}").unwrap();
+        w.write_all(line).unwrap();
+        w.write_all(b"\n").unwrap();
         w.flush().unwrap();
     }
 
@@ -110,6 +115,14 @@ impl Gateway {
     fn ask(&mut self, v: Json) -> Json {
         self.send(&v.to_string());
         self.recv()
+    }
+}
+
+/// A failed test must not leave the gateway (and its upstream) running.
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -147,6 +160,20 @@ fn protocol_negotiation_malformed_input_and_upstream_death() {
     assert_eq!(
         (r["id"].clone(), r["error"]["code"].clone()),
         (Json::Null, json!(-32700))
+    );
+    // Bytes that are not UTF-8 are refused, not replaced: the tool would get other arguments.
+    g.send_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\",\"x\":\"a\xffb\"}");
+    let r = g.recv();
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (Json::Null, json!(-32700))
+    );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not UTF-8 (byte 47"),
+        "{r}"
     );
     let r = g.ask(json!([{"jsonrpc": "2.0", "id": 9, "method": "ping"}]));
     assert_eq!(r["error"]["code"], -32600, "{r}");
@@ -193,6 +220,56 @@ fn client_closing_ends_the_session_cleanly() {
     assert!(r["result"]["tools"].is_array(), "{r}");
     g.input = None;
     assert_eq!(g.child.wait().unwrap().code(), Some(0));
+}
+
+/// An upstream that stops reading its input cannot block the gateway: it still answers what it
+/// answers itself, and a client that closes its input ends the session.
+#[test]
+fn an_upstream_that_stops_reading_does_not_block_the_gateway() {
+    if !python_has("import json", "python3") {
+        return;
+    }
+    let tmp = TempDir::new("stall");
+    let module = build(&tmp);
+    let mut g = Gateway::start(&module);
+    g.send(
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "refund", "arguments": {"amount": "1.00 EUR", "reason": "stall"}}})
+        .to_string(),
+    );
+    // More than the upstream's pipe holds (64 KiB), fewer than the gateway queues for it.
+    let padding = "x".repeat(100);
+    for id in 0..2_000 {
+        g.send(
+            &json!({"jsonrpc": "2.0", "id": 100 + id, "method": "ping",
+                    "params": {"_meta": {"pad": padding}}})
+            .to_string(),
+        );
+    }
+    let r = g.ask(json!({"jsonrpc": "2.0", "id": "d", "method": "server/discover"}));
+    assert_eq!(
+        (r["id"].clone(), r["error"]["code"].clone()),
+        (json!("d"), json!(-32601))
+    );
+    let r = g.ask(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "close_account", "arguments": {}}}),
+    );
+    assert_eq!(r["id"], 2, "{r}");
+    assert!(r["error"].is_object(), "{r}");
+    g.input = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = g.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
 }
 
 #[test]

@@ -102,14 +102,21 @@ fn classify(value: &Json) -> Result<Message, Malformed> {
         };
         return Err(invalid(&Json::Null, why));
     };
-    // An id that is not a string or a number cannot be echoed: answer with `null`.
-    let id = o.get("id").filter(|id| id.is_string() || id.is_number());
+    // MCP ids are strings or integers. Other numbers cannot be echoed exactly: a fraction, or
+    // an integer past 64 bits, is read as a float and would be written back changed (two
+    // distinct large ids would even meet), so they are refused like any other id, with `null`.
+    let id = o
+        .get("id")
+        .filter(|id| id.is_string() || id.is_i64() || id.is_u64());
     let echo = id.cloned().unwrap_or(Json::Null);
     if o.get("jsonrpc").and_then(Json::as_str) != Some("2.0") {
         return Err(invalid(&echo, "`jsonrpc` must be \"2.0\""));
     }
     if o.contains_key("id") && id.is_none() {
-        return Err(invalid(&Json::Null, "`id` must be a string or a number"));
+        return Err(invalid(
+            &Json::Null,
+            "`id` must be a string or an integer (within 64 bits)",
+        ));
     }
     match (o.get("method"), id) {
         (Some(Json::String(method)), Some(id)) => Ok(Message::Request {
@@ -194,6 +201,16 @@ mod tests {
             code(r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#),
             (INVALID_REQUEST, Json::Null)
         );
+        // Ids that are no string or 64-bit integer would be echoed changed (read as floats).
+        for id in ["1.5", "18446744073709551616", "-0", "1e3", "true", "{}"] {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+            assert_eq!(code(&line), (INVALID_REQUEST, Json::Null), "{id}");
+        }
+        for id in ["-9223372036854775808", "18446744073709551615", "0", "\"x\""] {
+            let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+            let (value, _) = parse(&line).unwrap();
+            assert_eq!(value["id"].to_string(), id, "{id} is echoed as it is");
+        }
         assert_eq!(
             code(r#"{"jsonrpc":"2.0","id":3,"method":5}"#),
             (INVALID_REQUEST, json!(3))

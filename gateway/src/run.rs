@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json};
 use xop_runtime::module;
 
 use crate::desk::ServerDesk;
+use crate::jsonrpc;
 use crate::record::{EngineRecorder, NoRecorder, Recorder};
 use crate::session::{Out, Session};
 
@@ -162,17 +163,28 @@ fn equip<R: Recorder>(
 }
 
 enum Event {
-    Client(String),
+    Client(Line),
     ClientEof,
-    Upstream(String),
+    Upstream(Line),
     UpstreamEof,
+    /// Writing to the upstream's input failed: it closed it, or exited.
+    UpstreamStopped,
 }
+
+/// A line read from a peer, without its line break; or, when it is not UTF-8, why not.
+type Line = Result<String, String>;
+
+/// Messages waiting for the upstream server to read them, beyond what its pipe holds, before
+/// the gateway counts it as no longer reading (and stops, answering what waits with -32004).
+/// The queue keeps the gateway answering the client itself (denials, refusals, `-32601`)
+/// while the upstream is slow to read, instead of blocking on a full pipe.
+pub const UPSTREAM_QUEUE: usize = 4096;
 
 /// Reads lines from `input` into `tx` until its end, then sends `eof`.
 fn pump(
     input: impl Read + Send + 'static,
     tx: mpsc::Sender<Event>,
-    wrap: fn(String) -> Event,
+    wrap: fn(Line) -> Event,
     eof: Event,
 ) {
     thread::spawn(move || {
@@ -183,12 +195,21 @@ fn pump(
             match reader.read_until(b'\n', &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf);
-                    let line = line.trim_end_matches(['\n', '\r']);
-                    if line.trim().is_empty() {
+                    while buf.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                        buf.pop();
+                    }
+                    if buf.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    if tx.send(wrap(line.to_string())).is_err() {
+                    // JSON text is UTF-8 (RFC 8259 §8.1); replacing bad bytes would hand the
+                    // tool other arguments than the ones the client sent.
+                    let line = String::from_utf8(std::mem::take(&mut buf)).map_err(|e| {
+                        format!(
+                            "the line is not UTF-8 (byte {} is not); JSON text must be UTF-8",
+                            e.utf8_error().valid_up_to() + 1
+                        )
+                    });
+                    if tx.send(wrap(line)).is_err() {
                         return;
                     }
                 }
@@ -196,6 +217,22 @@ fn pump(
         }
         let _ = tx.send(eof);
     });
+}
+
+/// Writes what is queued to the upstream's `input`, on a thread of its own so that an upstream
+/// that stops reading cannot block the gateway; tells `tx` when a write fails. The input is
+/// closed once the queue's sender is dropped and what it held is written.
+fn feed(mut input: ChildStdin, tx: mpsc::Sender<Event>) -> mpsc::SyncSender<Json> {
+    let (queue, rx) = mpsc::sync_channel::<Json>(UPSTREAM_QUEUE);
+    thread::spawn(move || {
+        for v in rx {
+            if write_line(&mut input, &v).is_err() {
+                let _ = tx.send(Event::UpstreamStopped);
+                return;
+            }
+        }
+    });
+    queue
 }
 
 fn write_line(out: &mut impl Write, value: &Json) -> io::Result<()> {
@@ -237,8 +274,8 @@ fn serve<R: Recorder>(
         stop(&mut child);
         return Err("the upstream server's standard input and output are not available".into());
     };
-    let mut upstream_in: Option<ChildStdin> = Some(upstream_in);
     let (tx, rx) = mpsc::channel();
+    let mut upstream_in = Some(feed(upstream_in, tx.clone()));
     pump(
         upstream_out,
         tx.clone(),
@@ -251,13 +288,28 @@ fn serve<R: Recorder>(
         let Ok(event) = rx.recv() else {
             break EXIT_OK;
         };
+        let mut stalled = None;
         let outs = match event {
-            Event::Client(line) => session.from_client(&line),
-            Event::Upstream(line) => session.from_upstream(&line),
+            Event::Client(Ok(line)) => session.from_client(&line),
+            Event::Client(Err(why)) => vec![Out::Client(jsonrpc::error(
+                &Json::Null,
+                jsonrpc::PARSE_ERROR,
+                &format!("parse error: {why}"),
+                None,
+            ))],
+            Event::Upstream(Ok(line)) => session.from_upstream(&line),
+            Event::Upstream(Err(why)) => vec![Out::Warn(format!(
+                "the upstream server sent a line that is not JSON-RPC; ignored: {why}"
+            ))],
             Event::ClientEof => {
-                // The client is done: close the upstream's input so that it exits too.
+                // The client is done: close the upstream's input (once what is queued for it
+                // is written) so that it exits too.
                 upstream_in = None;
                 break EXIT_OK;
+            }
+            Event::UpstreamStopped => {
+                stalled = Some("stopped reading");
+                Vec::new()
             }
             Event::UpstreamEof => {
                 let outs = session.upstream_gone();
@@ -270,31 +322,33 @@ fn serve<R: Recorder>(
                 break EXIT_UPSTREAM;
             }
         };
-        let mut upstream_failed = false;
         let mut client_gone = false;
         for o in outs {
             match o {
                 Out::Client(v) => client_gone |= write_line(&mut stdout, &v).is_err(),
-                Out::Upstream(v) => {
-                    let ok = upstream_in
-                        .as_mut()
-                        .is_some_and(|w| write_line(w, &v).is_ok());
-                    upstream_failed |= !ok;
-                }
+                Out::Upstream(v) => match upstream_in.as_ref().map(|q| q.try_send(v)) {
+                    Some(Ok(())) => {}
+                    Some(Err(mpsc::TrySendError::Full(_))) => {
+                        stalled = Some("is not reading its input");
+                    }
+                    Some(Err(mpsc::TrySendError::Disconnected(_))) | None => {
+                        stalled = Some("stopped reading");
+                    }
+                },
                 Out::Warn(w) => eprintln!("warning: {w}"),
             }
         }
         if client_gone {
             break EXIT_OK;
         }
-        if upstream_failed {
-            // Its input is closed: it is exiting; answer what waits for it and stop.
+        if let Some(what) = stalled {
+            // Answer what waits for it and stop.
             for o in session.upstream_gone() {
                 if let Out::Client(v) = o {
                     let _ = write_line(&mut stdout, &v);
                 }
             }
-            eprintln!("error: the upstream MCP server `{command}` stopped reading; stopping");
+            eprintln!("error: the upstream MCP server `{command}` {what}; stopping");
             break EXIT_UPSTREAM;
         }
     };

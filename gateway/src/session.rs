@@ -386,7 +386,14 @@ impl<R: Recorder> Session<R> {
                 }
                 vec![Out::Client(value)]
             }
-            Some(Pending::Other) | None => vec![Out::Client(value)],
+            Some(Pending::Other) => vec![Out::Client(value)],
+            // No request of the client waits for this answer: a second answer to one request
+            // (a second, unfiltered tool list, say) or an id the client never sent. Passing it
+            // on could show the agent what the gateway filtered, or answer a later request
+            // that reuses the id.
+            None => vec![Out::Warn(format!(
+                "the upstream server answered id {id}, which no request waits for; ignored"
+            ))],
         }
     }
 

@@ -107,8 +107,19 @@ fn lists_only_tools_that_can_be_allowed() {
         json!({"tools": [{"name": "refund"}, {"name": "set_limit"}], "nextCursor": "x"})
     );
     // A response to another request is not filtered.
+    let ping = json!({"jsonrpc": "2.0", "id": 8, "method": "ping"});
+    assert_eq!(to_upstream(s.from_client(&ping.to_string())), ping);
     let other = json!({"jsonrpc": "2.0", "id": 8, "result": {"tools": tools}});
     assert_eq!(to_client(s.from_upstream(&other.to_string())), other);
+    // A second answer to the list, or an answer no request waits for, never reaches the
+    // client: it would show the tools the gateway hides.
+    for id in [json!(7), json!(8), json!(987), json!("7")] {
+        let again = json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}});
+        match s.from_upstream(&again.to_string()).as_slice() {
+            [Out::Warn(w)] => assert!(w.contains("which no request waits for"), "{w}"),
+            other => panic!("{id}: expected a warning only, got {other:?}"),
+        }
+    }
 }
 
 #[test]

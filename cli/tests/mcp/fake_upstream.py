@@ -1,9 +1,11 @@
 """A minimal MCP server in plain Python (no SDK), for the gateway's protocol tests: it echoes
 the protocol version it is asked for (so the test sees what the gateway forwarded), lists
-four tools, answers calls, and exits without answering a call of `crash`."""
+four tools, answers calls, exits without answering a call of `crash`, and stops reading
+(sleeping) at a call of `stall`."""
 
 import json
 import sys
+import time
 
 for line in sys.stdin:
     msg = json.loads(line)
@@ -22,6 +24,8 @@ for line in sys.stdin:
     elif method == "tools/call":
         if msg["params"]["name"] == "refund" and msg["params"]["arguments"].get("reason") == "crash":
             sys.exit(3)
+        if msg["params"]["name"] == "refund" and msg["params"]["arguments"].get("reason") == "stall":
+            time.sleep(3600)
         result = {"content": [{"type": "text", "text": "ok"}], "isError": False}
     else:
         result = {}
