@@ -1422,27 +1422,8 @@ pub fn text_lit(value: &str) -> String {
 
 /// A duration in milliseconds, in the largest units: `5400000` → `1h30m`, `0` → `0s`.
 pub fn duration(ms: i64) -> String {
-    const UNITS: [(&str, i64); 6] = [
-        ("w", 604_800_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    if ms <= 0 {
-        // The parser builds no negative duration (`-5m` is a negation of `5m`).
-        return "0s".to_string();
-    }
-    let mut rest = ms;
-    let mut out = String::new();
-    for (unit, size) in UNITS {
-        if rest >= size {
-            out.push_str(&format!("{}{unit}", rest / size));
-            rest %= size;
-        }
-    }
-    out
+    // The parser builds no negative duration (`-5m` is a negation of `5m`).
+    xop_runtime::value::duration_text(ms.max(0))
 }
 
 #[cfg(test)]

@@ -375,8 +375,15 @@ impl Camara {
         };
         let mut calls = Vec::new();
         let result = self.transport.call(&req, &mut calls).and_then(|answer| {
-            let parsed: Json = serde_json::from_str(&answer.body).map_err(|e| {
-                CallError::BadResponse(format!("status {}: not JSON: {e}", answer.status))
+            // Strict: an object that gives a key twice (`"swapped": true, "swapped": false`)
+            // is out of contract, not a value to pick one reading of.
+            let parsed = xop_runtime::bind::parse_json(&answer.body).map_err(|e| {
+                CallError::BadResponse(match e.kind {
+                    xop_runtime::bind::BindErrorKind::DuplicateKey => {
+                        format!("status {}: {e}", answer.status)
+                    }
+                    _ => format!("status {}: not JSON: {}", answer.status, e.message),
+                })
             })?;
             let Json::Object(map) = parsed else {
                 return Err(CallError::BadResponse(

@@ -332,7 +332,12 @@ fn checked_url(key: &str, url: &str, allow_plain_http: bool) -> Result<String, C
         if host.is_empty() {
             return Err(ConfigError(format!("[camara] {key}: `{url}` has no host")));
         }
-        let local = host == "localhost" || host == "[::1]" || host.starts_with("127.");
+        // Only names that cannot leave the machine: `127.evil.example` is a DNS name.
+        let local = host == "localhost"
+            || host == "[::1]"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback());
         if local || allow_plain_http {
             return Ok(url.to_string());
         }
@@ -425,7 +430,16 @@ quality_on_demand = "https://qod.example.com/qod/v1"
             let c = CamaraConfig::with_root(root, &format!("{root}/token"), "x", "y").unwrap();
             assert!(c.base_url(Api::SimSwap).unwrap().ends_with("/sim-swap/v2"));
         }
-        assert!(CamaraConfig::with_root("http://10.0.0.1", "https://a/t", "x", "y").is_err());
+        for remote in [
+            "http://10.0.0.1",
+            "http://127.evil.example",
+            "http://127.0.0.1.example.com:8080",
+        ] {
+            assert!(
+                CamaraConfig::with_root(remote, "https://a/t", "x", "y").is_err(),
+                "{remote}"
+            );
+        }
         assert!(CamaraConfig::with_root("ftp://a", "https://a/t", "x", "y").is_err());
     }
 }

@@ -485,8 +485,8 @@ impl Transport {
     }
 
     fn parse_token(&self, text: &str, fetched_at: Instant) -> Result<Token, String> {
-        let body: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| format!("the token endpoint's answer is not JSON: {e}"))?;
+        let body = xop_runtime::bind::parse_json(text)
+            .map_err(|e| format!("the token endpoint's answer is not strict JSON: {e}"))?;
         let value = body
             .get("access_token")
             .and_then(|v| v.as_str())

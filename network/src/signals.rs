@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use xop_runtime::interp::{self, Decision, NoSignals, Signals};
 use xop_runtime::ir::{Expr, Program, SignalDecl};
-use xop_runtime::proof::record::SignalFetch;
-use xop_runtime::value::Value;
+use xop_runtime::proof::record::{SignalFetch, time_text};
+use xop_runtime::value::{Value, duration_text};
 
 use crate::Camara;
 use crate::api::{ReachabilityStatus, RoamingStatus, SessionInfo, SimSwapDate};
@@ -56,7 +56,12 @@ impl Source {
 /// indices may differ (a module swapped while serving).
 #[derive(Debug, Clone)]
 enum Fetched {
-    SimSwap(bool, SimSwapDate),
+    /// `/check`'s answer for a window of `hours`, and `/retrieve-date`'s.
+    SimSwap {
+        swapped: bool,
+        hours: i64,
+        date: SimSwapDate,
+    },
     Roaming(RoamingStatus),
     Reachability(ReachabilityStatus),
     QosSession(SessionInfo),
@@ -217,9 +222,13 @@ impl<'a> NetworkSignals<'a> {
         decl: &SignalDecl,
         fetched: &Fetched,
     ) -> (Value, SignalOutcome) {
+        if let Err(why) = self.current(decl, fetched, &mut out) {
+            out.fetch.reason = Some(format!("{}: {why}", decl.source));
+            return (Value::Absent, out);
+        }
         let (p, ty) = (self.program, &decl.ty);
         let value = match fetched {
-            Fetched::SimSwap(swapped, date) => convert::sim_swap(p, ty, *swapped, date),
+            Fetched::SimSwap { swapped, date, .. } => convert::sim_swap(p, ty, *swapped, date),
             Fetched::Roaming(r) => convert::roaming(p, ty, r),
             Fetched::Reachability(r) => convert::reachability(p, ty, r),
             Fetched::QosSession(s) => convert::qos_session(p, ty, s),
@@ -234,6 +243,44 @@ impl<'a> NetworkSignals<'a> {
                 (Value::Absent, out)
             }
         }
+    }
+
+    /// Whether `fetched` can be believed at the decision time: not older than the signal's
+    /// `max_age` by the time the network says it observed it (`lastStatusTime`; the cache
+    /// only knows when the answer came), and, for SIM Swap, `/check` and `/retrieve-date`
+    /// telling one story. A swap date that contradicts `swapped` must not turn the network's
+    /// "swapped" into "no recent swap": such a value is absent, which policies fail closed on.
+    fn current(
+        &self,
+        decl: &SignalDecl,
+        fetched: &Fetched,
+        out: &mut SignalOutcome,
+    ) -> Result<(), String> {
+        let observed = match fetched {
+            Fetched::Roaming(r) => r.last_status_time,
+            Fetched::Reachability(r) => r.last_status_time,
+            Fetched::SimSwap {
+                swapped,
+                hours,
+                date,
+            } => return sim_swap_agrees(*swapped, *hours, date, self.now_ms),
+            Fetched::QosSession(_) => None,
+        };
+        let (Some(max_age), Some(at)) = (decl.max_age_ms, observed) else {
+            return Ok(());
+        };
+        // A status time after the decision time (clocks apart) is taken as fresh.
+        let age = self.now_ms.saturating_sub(at).max(0);
+        out.fetch.age_ms = out.fetch.age_ms.max(u64::try_from(age).ok());
+        if age > max_age {
+            return Err(format!(
+                "stale: the network observed it {} ago (lastStatusTime {}), more than max_age {}",
+                duration_text(age),
+                time_text(at),
+                duration_text(max_age)
+            ));
+        }
+        Ok(())
     }
 
     /// The connector's arguments: the declaration's source arguments evaluated over the
@@ -365,7 +412,12 @@ impl Camara {
                 };
                 let date = self.retrieve_sim_swap_date(phone);
                 calls.extend(date.calls);
-                (date.result.map(|d| Fetched::SimSwap(swapped, d)), calls)
+                let fetched = date.result.map(|date| Fetched::SimSwap {
+                    swapped,
+                    hours,
+                    date,
+                });
+                (fetched, calls)
             }
             (Source::SimSwap, _) => bad("(Text, Duration)"),
             (source, [id]) => {
@@ -428,5 +480,42 @@ fn text(v: &Value) -> Option<&str> {
     match v {
         Value::Text(s) | Value::Id(s) => Some(s),
         _ => None,
+    }
+}
+/// How far the network's clock and the decision time may be apart before SIM Swap's two
+/// answers are taken to disagree.
+const CLOCK_SKEW_MS: i64 = 5 * 60_000;
+
+/// Whether `/check` (`swapped` within `hours`) and `/retrieve-date` (`date`) agree at the
+/// decision time `now`: a swap inside the window has a date inside it, or an undisclosed one
+/// the operator did not vouch against; no swap has no date inside it. Dates within
+/// [`CLOCK_SKEW_MS`] of the window's start are taken as agreeing either way.
+fn sim_swap_agrees(swapped: bool, hours: i64, date: &SimSwapDate, now: i64) -> Result<(), String> {
+    let window = hours.saturating_mul(3_600_000);
+    let start = now.saturating_sub(window);
+    let disagree = |what: String| {
+        Err(format!(
+            "the network's answers disagree: /check says {} within {hours} h, /retrieve-date {what}",
+            if swapped { "swapped" } else { "not swapped" }
+        ))
+    };
+    match (swapped, date.latest_sim_change) {
+        (true, Some(t)) if t < start.saturating_sub(CLOCK_SKEW_MS) => {
+            disagree(format!("says the latest change was {}", time_text(t)))
+        }
+        (false, Some(t)) if t > start.saturating_add(CLOCK_SKEW_MS) => {
+            disagree(format!("says the latest change was {}", time_text(t)))
+        }
+        (true, None)
+            if date
+                .monitored_period_days
+                .is_some_and(|d| d.saturating_mul(86_400_000) >= window) =>
+        {
+            disagree(format!(
+                "says no change in its monitored period of {} days",
+                date.monitored_period_days.unwrap_or_default()
+            ))
+        }
+        _ => Ok(()),
     }
 }

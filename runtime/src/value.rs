@@ -77,3 +77,42 @@ impl Value {
 }
 
 crate::ir::read_with_nesting_limit!(Value);
+
+/// A duration in milliseconds as XOP writes it, in the largest units: `5400000` → `1h30m`,
+/// `0` → `0s`, `-60000` → `-1m`.
+pub fn duration_text(ms: i64) -> String {
+    const UNITS: [(&str, u64); 6] = [
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    if ms == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::from(if ms < 0 { "-" } else { "" });
+    let mut rest = ms.unsigned_abs();
+    for (unit, size) in UNITS {
+        if rest >= size {
+            out.push_str(&format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_the_largest_units() {
+        assert_eq!(duration_text(5_400_000), "1h30m");
+        assert_eq!(duration_text(0), "0s");
+        assert_eq!(duration_text(-60_000), "-1m");
+        assert_eq!(duration_text(604_800_001), "1w1ms");
+        assert_eq!(duration_text(i64::MIN), "-15250284452w3d7h12m55s808ms");
+    }
+}

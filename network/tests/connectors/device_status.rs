@@ -72,6 +72,41 @@ fn roaming_examples_become_roaming_status_values() {
     }
 }
 
+/// `max_age` bounds the age of what the network observed (`lastStatusTime`), not only the
+/// cache's: a status older than it is absent, with the reason.
+#[test]
+fn a_status_older_than_max_age_is_absent() {
+    let observed = "2026-11-22T10:00:00Z";
+    let stub = Stub::start(move |_, _| {
+        Reply::json(200, &json!({"roaming": false, "lastStatusTime": observed}))
+    });
+    let camara = stub.camara();
+    // `roaming` is declared with max_age 1m.
+    let s = signal("roaming");
+    for (after_ms, present) in [
+        (0, true),
+        (60_000, true),
+        (60_001, false),
+        (3 * 86_400_000, false),
+    ] {
+        let signals = camara.signals(program(), crate::ms(observed) + after_ms);
+        let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
+        let outcome = &signals.outcomes()[0];
+        assert_eq!(outcome.present, present, "{after_ms}: {outcome:?}");
+        if present {
+            assert_eq!(field(&v, "roaming"), Value::Bool(false));
+        } else {
+            assert_eq!(v, Value::Absent);
+            let reason = outcome.fetch.reason.as_deref().unwrap_or_default();
+            assert!(
+                reason.contains("stale") && reason.contains("max_age 1m"),
+                "{reason}"
+            );
+            assert_eq!(outcome.fetch.age_ms, u64::try_from(after_ms).ok());
+        }
+    }
+}
+
 #[test]
 fn not_roaming_has_no_country() {
     let stub = Stub::start(|_, _| Reply::json(200, &json!({ "roaming": false })));

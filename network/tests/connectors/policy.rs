@@ -16,16 +16,89 @@ use crate::{customer, field, program, signal, variant};
 const PHONE: &str = "+33612345678";
 const NOW: &str = "2026-11-25T10:00:00Z";
 
-/// A SIM Swap stand-in whose latest swap is at `latest` (RFC 3339; `None`: not disclosed).
+/// A SIM Swap stand-in whose latest swap is at `latest` (RFC 3339; `None`: not disclosed),
+/// answering `/check` as a network would at [`NOW`].
 fn sim_swap_stub(latest: Option<&'static str>) -> Stub {
     Stub::start(move |r, _| match path_only(&r.path) {
         "/sim-swap/v2/check" => {
             let hours = r.json()["maxAge"].as_i64().unwrap_or(0);
-            Reply::json(200, &json!({ "swapped": latest.is_some() && hours >= 24 }))
+            let start = crate::ms(NOW) - hours * 3_600_000;
+            let swapped = latest.is_some_and(|t| crate::ms(t) >= start);
+            Reply::json(200, &json!({ "swapped": swapped }))
         }
         "/sim-swap/v2/retrieve-date" => Reply::json(200, &json!({ "latestSimChange": latest })),
         _ => Reply::raw(404, ""),
     })
+}
+
+/// A SIM Swap stand-in whose two answers are given as they are.
+fn answers_stub(check: serde_json::Value, date: serde_json::Value) -> Stub {
+    Stub::start(move |r, _| match path_only(&r.path) {
+        "/sim-swap/v2/check" => Reply::json(200, &check),
+        "/sim-swap/v2/retrieve-date" => Reply::json(200, &date),
+        _ => Reply::raw(404, ""),
+    })
+}
+
+/// `/check` says swapped, `/retrieve-date` dates the change outside the window or vouches
+/// that there was none: the two answers disagree, the value is absent, and the policy fails
+/// closed (review) instead of reading "no recent swap" from the date. The answers that agree
+/// are read as before.
+#[test]
+fn answers_that_disagree_are_absent_and_fail_closed() {
+    for (check, date) in [
+        (
+            json!({"swapped": true}),
+            json!({"latestSimChange": "2025-10-21T09:00:00Z"}),
+        ),
+        (
+            json!({"swapped": true}),
+            json!({"latestSimChange": null, "monitoredPeriod": 120}),
+        ),
+        (
+            json!({"swapped": false}),
+            json!({"latestSimChange": "2026-11-25T09:00:00Z"}),
+        ),
+    ] {
+        let stub = answers_stub(check.clone(), date.clone());
+        let (decision, outcomes) = block_payment(&stub.camara());
+        assert_eq!(
+            decision.verdict,
+            Verdict::Review,
+            "{check} {date}: {decision:?}"
+        );
+        assert!(!outcomes[0].present, "{check} {date}");
+        let reason = outcomes[0].fetch.reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.contains("the network's answers disagree"),
+            "{reason}"
+        );
+    }
+    // Agreeing answers: a swap inside the window, none with a date before it (within the
+    // clock skew allowed at its start), an undisclosed date with a short monitored period.
+    for (check, date, verdict) in [
+        (
+            json!({"swapped": true}),
+            json!({"latestSimChange": "2026-11-25T08:00:00Z"}),
+            Verdict::Review,
+        ),
+        (
+            json!({"swapped": false}),
+            json!({"latestSimChange": "2026-11-24T10:03:00Z"}),
+            // The policy reads the date, which is inside its 24 h.
+            Verdict::Review,
+        ),
+        (
+            json!({"swapped": true}),
+            json!({"latestSimChange": "2026-11-24T09:57:00Z"}),
+            Verdict::Deny,
+        ),
+    ] {
+        let stub = answers_stub(check.clone(), date.clone());
+        let (decision, outcomes) = block_payment(&stub.camara());
+        assert!(outcomes[0].present, "{check} {date}: {:?}", outcomes[0]);
+        assert_eq!(decision.verdict, verdict, "{check} {date}");
+    }
 }
 
 fn block_payment(

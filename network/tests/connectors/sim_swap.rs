@@ -255,6 +255,11 @@ fn malformed_answers_are_out_of_contract() {
         ("[true]", "not a JSON object"),
         (r#"{"swapped":"yes"}"#, "swapped is not a boolean"),
         ("{}", "swapped is missing"),
+        // JSON leaves open which value is meant: never pick one.
+        (
+            r#"{"swapped":true,"swapped":false}"#,
+            "the key \"swapped\" is given twice",
+        ),
     ] {
         let b = body.to_string();
         let stub = Stub::start(move |_, _| Reply::raw(200, &b));
