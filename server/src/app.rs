@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use xop_runtime::bind::BindErrorKind;
 use xop_runtime::engine::{Input, Options, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError};
 use xop_runtime::ir::Verdict;
+use xop_runtime::proof::LogError;
 use xop_runtime::proof::record::ReviewTerms;
 use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, Status, halt_fallback};
 
@@ -30,6 +31,18 @@ pub struct App {
     pub config: Config,
     /// The metrics.
     pub metrics: Metrics,
+    /// Why the proof log (or the review store) stopped writing, once it has: nothing more is
+    /// acknowledged until a restart, and `/healthz` says so.
+    pub broken: std::sync::OnceLock<String>,
+}
+
+/// A response's mark that the log or the review store has failed for good ([`App::broken`]).
+#[derive(Debug, Clone)]
+struct Broken(String);
+
+/// Whether `e` means the log's writer has stopped (it acknowledges nothing more).
+fn log_broken(e: &LogError) -> bool {
+    matches!(e, LogError::Io { .. } | LogError::Failed(_))
 }
 
 /// An error answer: `{"error": code, "message": …}`.
@@ -38,6 +51,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    broken: bool,
 }
 
 impl ApiError {
@@ -46,6 +60,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            broken: false,
+        }
+    }
+
+    /// `not_proven`: the record could not be written; `broken` when the writer has stopped.
+    fn not_proven(message: String, broken: bool) -> ApiError {
+        ApiError {
+            broken,
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_proven", message)
         }
     }
 
@@ -61,6 +84,9 @@ impl IntoResponse for ApiError {
             axum::Json(json!({"error": self.code, "message": self.message})),
         )
             .into_response();
+        if self.broken {
+            r.extensions_mut().insert(Broken(self.message));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -88,6 +114,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), guard))
         .with_state(app)
 }
@@ -111,6 +138,9 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
     if response.status().is_client_error() || response.status().is_server_error() {
         app.metrics.refused();
     }
+    if let Some(Broken(why)) = response.extensions().get::<Broken>() {
+        let _ = app.broken.set(why.clone());
+    }
     response
 }
 
@@ -126,6 +156,37 @@ async fn not_found(uri: Uri) -> ApiError {
             uri.path()
         ),
     )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "`{method} {}` is not served; the `Allow` header lists the methods this endpoint \
+             takes (docs/serve.md)",
+            uri.path()
+        ),
+    )
+}
+
+/// A path parameter, percent-decoded as UTF-8; a parameter that is not answers JSON like
+/// every other refusal (axum's own rejection is plain text).
+struct Param(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Param {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(p)) => Ok(Param(p)),
+            Err(e) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_path",
+                format!("{}; percent-encode UTF-8 in paths", e.body_text()),
+            )),
+        }
+    }
 }
 
 /// Reads a body of media type `want` within the size limit. `optional`: an empty body without
@@ -160,9 +221,19 @@ async fn read_body(
         .map(str::to_string);
     // The body is read (within the limit) even when it is refused, so that the client reads
     // the answer rather than a reset connection.
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let e = e.into_inner();
+        if e.is::<http_body_util::LengthLimitError>() {
+            too_large()
+        } else {
+            // Ended before its length, a bad chunk: the client's body, not its size.
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!("the body could not be read ({e}); nothing was decided"),
+            )
+        }
+    })?;
     if optional && ty.is_none() && bytes.is_empty() {
         return Ok(bytes);
     }
@@ -199,6 +270,41 @@ fn parse_json(bytes: &[u8]) -> Result<Value> {
     })
 }
 
+/// The longest review an operator may open: its deadline must be a time the log can write.
+const MAX_WITHIN_MS: i64 = 10 * 366 * 86_400_000;
+
+/// `body` as an object with only the `known` fields: a typo (`nte` for `note`) or another
+/// shape is refused, not read as "no note".
+fn only_fields<'a>(
+    body: &'a Value,
+    known: &[&str],
+    code: &'static str,
+    shape: &str,
+) -> Result<&'a serde_json::Map<String, Value>> {
+    let Value::Object(fields) = body else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!("the body must be a JSON object: {shape}"),
+        ));
+    };
+    if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!(
+                "unknown field `{unknown}`; the fields are {}",
+                known
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(fields)
+}
+
 fn principal(app: &App, headers: &HeaderMap) -> Result<Principal> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::new(
@@ -207,10 +313,13 @@ fn principal(app: &App, headers: &HeaderMap) -> Result<Principal> {
             "send `Authorization: Bearer TOKEN` with a token whose SHA-256 is in xop.toml",
         ));
     };
+    // RFC 9110 §11.1: the scheme is case-insensitive.
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim_start())
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -254,10 +363,9 @@ fn runtime_error(e: RuntimeError) -> ApiError {
         RuntimeError::UnknownPolicy { .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "unknown_policy", e.to_string())
         }
-        RuntimeError::Log(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_proven",
+        RuntimeError::Log(ref l) => ApiError::not_proven(
             format!("{e}; the decision must not be acted upon"),
+            log_broken(l),
         ),
         RuntimeError::Module(_) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -289,10 +397,9 @@ fn log_event(rt: &Runtime, name: &str, data: Value) -> Result<Option<u64>> {
     match rt.log() {
         None => Ok(None),
         Some(log) => log.append_event(name, data).map(Some).map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_proven",
+            ApiError::not_proven(
                 format!("the proof record could not be written: {e}"),
+                log_broken(&e),
             )
         }),
     }
@@ -380,7 +487,7 @@ impl App {
 
 async fn decide(
     State(app): State<Arc<App>>,
-    Path(policy): Path<String>,
+    Param(policy): Param,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
@@ -429,6 +536,22 @@ async fn open_review(
     let bytes = read_body(&app, &headers, body, "application/json", false).await?;
     let p = operator(&app, &headers)?;
     let v = parse_json(&bytes)?;
+    let v = only_fields(
+        &v,
+        &[
+            "action",
+            "reasons",
+            "role",
+            "within_ms",
+            "fallback",
+            "policy",
+            "module",
+            "source",
+            "record",
+        ],
+        "bad_review_request",
+        "{\"action\", \"reasons\", \"role\", \"within_ms\", \"fallback\"} (docs/serve.md)",
+    )?;
     let bad = |what: &str| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -459,16 +582,34 @@ async fn open_review(
     let within_ms = v
         .get("within_ms")
         .and_then(Value::as_i64)
-        .filter(|ms| *ms > 0)
-        .ok_or_else(|| bad("`within_ms` must be a positive number of milliseconds"))?;
+        .filter(|ms| (1..=MAX_WITHIN_MS).contains(ms))
+        .ok_or_else(|| {
+            bad("`within_ms` must be a positive number of milliseconds, at most 10 years")
+        })?;
     let fallback = match v.get("fallback").and_then(Value::as_str) {
         Some("deny") => Verdict::Deny,
         Some("allow") => Verdict::Allow,
         _ => return Err(bad("`fallback` must be \"deny\" or \"allow\"")),
     };
-    let optional = |key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-    let (policy, module, source) = (optional("policy"), optional("module"), optional("source"));
-    let record = v.get("record").and_then(Value::as_u64);
+    let optional = |key: &str| -> Result<String> {
+        match v.get(key) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(bad(&format!("`{key}` must be a string"))),
+        }
+    };
+    let (policy, module, source) = (
+        optional("policy")?,
+        optional("module")?,
+        optional("source")?,
+    );
+    let record = match v.get("record") {
+        None | Some(Value::Null) => None,
+        Some(r) => Some(
+            r.as_u64()
+                .ok_or_else(|| bad("`record` must be a record number (0, 1, 2, …)"))?,
+        ),
+    };
     let a = Arc::clone(&app);
     let case = blocking(move || {
         let now = jiff::Timestamp::now().as_millisecond();
@@ -511,7 +652,7 @@ async fn open_review(
 
 async fn show_review(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    Param(id): Param,
     headers: HeaderMap,
 ) -> Result<Response> {
     principal(&app, &headers)?;
@@ -524,7 +665,7 @@ async fn show_review(
 
 async fn approve(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    Param(id): Param,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
@@ -533,7 +674,7 @@ async fn approve(
 
 async fn reject(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    Param(id): Param,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
@@ -552,7 +693,9 @@ async fn review(
     let note = if bytes.is_empty() {
         None
     } else {
-        match parse_json(&bytes)?.get("note") {
+        let body = parse_json(&bytes)?;
+        let fields = only_fields(&body, &["note"], "bad_note", "{\"note\": \"TEXT\"}")?;
+        match fields.get("note") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(_) => {
@@ -593,7 +736,7 @@ async fn checkpoint(State(app): State<Arc<App>>) -> Result<Response> {
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
-async fn proof(State(app): State<Arc<App>>, Path(n): Path<String>) -> Result<Response> {
+async fn proof(State(app): State<Arc<App>>, Param(n): Param) -> Result<Response> {
     let seq: u64 = n.parse().map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -613,6 +756,16 @@ async fn proof(State(app): State<Arc<App>>, Path(n): Path<String>) -> Result<Res
                 StatusCode::NOT_FOUND,
                 "no_such_record",
                 format!("record {seq} does not exist: the log has {size} records"),
+            )),
+            Ok(None) if a.broken.get().is_some() => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "log_failed",
+                format!(
+                    "record {seq} is not covered by a signed checkpoint, and none will be \
+                     signed: the proof log stopped writing ({}); restart the server once the \
+                     cause is fixed",
+                    a.broken.get().map_or("", String::as_str)
+                ),
             )),
             Ok(None) => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -686,11 +839,19 @@ async fn halt_on(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     let reason = if bytes.is_empty() {
         String::new()
     } else {
-        parse_json(&bytes)?
-            .get("reason")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
+        let body = parse_json(&bytes)?;
+        let fields = only_fields(&body, &["reason"], "bad_halt", "{\"reason\": \"TEXT\"}")?;
+        match fields.get("reason") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_halt",
+                    "`reason` must be a string",
+                ));
+            }
+        }
     };
     let a = Arc::clone(&app);
     let halt = blocking(move || a.queue.halt(&p.name, &reason).map_err(review_error)).await?;
@@ -712,13 +873,20 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         .iter()
         .map(|m| json!({"name": m.name, "module": m.hash}))
         .collect();
-    axum::Json(json!({
-        "status": "ok",
+    let body = json!({
+        "status": if app.broken.get().is_some() { "failing" } else { "ok" },
+        "reason": app.broken.get(),
         "modules": modules,
         "log_records": app.rt.log().map(|l| l.size()),
         "halted": app.queue.halted().is_some(),
-    }))
-    .into_response()
+    });
+    // A node that can acknowledge nothing must leave the load balancer's rotation.
+    let status = if app.broken.get().is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -728,4 +896,68 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         app.metrics.render(size, app.queue.halted().is_some()),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+    use xop_runtime::review::RuntimeLog;
+
+    /// A response that says the log stopped writing takes the node out of rotation: `/healthz`
+    /// answers 503 with the reason from then on. An error that is not the writer's stop
+    /// (an unknown policy, a not-proven decision of a log still writing) does not.
+    #[test]
+    fn a_failed_log_makes_healthz_fail() {
+        let dir = std::env::temp_dir().join(format!("xop-serve-healthz-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let rt = Arc::new(Runtime::new());
+        let queue =
+            ReviewQueue::open(&dir, Box::new(RuntimeLog(Arc::downgrade(&rt)))).expect("a queue");
+        let app = Arc::new(App {
+            rt,
+            queue,
+            config: Config::default(),
+            metrics: Metrics::default(),
+            broken: std::sync::OnceLock::new(),
+        });
+        let routes = Router::new()
+            .route(
+                "/busy",
+                get(|| async { ApiError::not_proven("the log is busy".into(), false) }),
+            )
+            .route(
+                "/broken",
+                get(|| async { ApiError::not_proven("No space left on device".into(), true) }),
+            )
+            .route("/healthz", get(healthz))
+            .layer(middleware::from_fn_with_state(Arc::clone(&app), guard))
+            .with_state(Arc::clone(&app));
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let get = |path: &str| {
+            let req = Request::builder().uri(path).body(Body::empty()).unwrap();
+            let r = tokio.block_on(routes.clone().oneshot(req)).unwrap();
+            let status = r.status();
+            let body = tokio.block_on(axum::body::to_bytes(r.into_body(), 1 << 16));
+            (
+                status,
+                serde_json::from_slice::<Value>(&body.unwrap()).unwrap(),
+            )
+        };
+        assert_eq!(get("/healthz").0, StatusCode::OK);
+        assert_eq!(get("/busy").0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(get("/healthz").1["status"], "ok");
+        assert_eq!(get("/broken").0, StatusCode::SERVICE_UNAVAILABLE);
+        let (status, body) = get("/healthz");
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            (body["status"].as_str(), body["reason"].as_str()),
+            (Some("failing"), Some("No space left on device"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod config;
+pub mod listen;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -181,6 +182,7 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
         queue: queue.clone(),
         config,
         metrics: Metrics::default(),
+        broken: std::sync::OnceLock::new(),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
@@ -189,12 +191,12 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
             let served = tokio_rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)
                     .map_err(|e| format!("cannot listen: {e}"))?;
-                axum::serve(listener, app::router(app))
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await
-                    .map_err(|e| format!("the server failed: {e}"))
+                let head_timeout = Duration::from_millis(app.config.timeout_ms);
+                listen::serve(listener, app::router(app), head_timeout, async {
+                    let _ = rx.await;
+                })
+                .await;
+                Ok::<(), String>(())
             });
             // In-flight requests are answered by now; blocking decisions cut loose by a
             // timeout still finish (their records are durable either way).

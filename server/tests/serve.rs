@@ -305,8 +305,49 @@ fn decide_happy_path_and_every_refusal() {
         (st, json_of(&b)["error"].as_str()),
         (404, Some("not_found"))
     );
-    let (st, _) = request(addr, "GET", "/v1/decide/receipt", &[], b"");
-    assert_eq!(st, 405);
+    // A wrong method is JSON like every refusal, with the methods allowed.
+    for (method, path) in [("GET", "/v1/decide/receipt"), ("DELETE", "/healthz")] {
+        let (st, b) = request(addr, method, path, &[], b"");
+        assert_eq!(
+            (st, json_of(&b)["error"].as_str()),
+            (405, Some("method_not_allowed")),
+            "{method} {path}: {b}"
+        );
+    }
+    // A path that is not percent-encoded UTF-8.
+    for (method, path) in [("POST", "/v1/decide/%FF"), ("GET", "/v1/log/proof/%C0%AF")] {
+        let (st, b) = request(addr, method, path, &json_ct, b"{}");
+        assert_eq!(
+            (st, json_of(&b)["error"].as_str()),
+            (400, Some("bad_path")),
+            "{path}: {b}"
+        );
+    }
+    // A body that ends before its length, or a bad chunk, is the client's error, not a size.
+    let mut short = TcpStream::connect(addr).unwrap();
+    short
+        .write_all(
+            b"POST /v1/decide/receipt HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"a\":1}",
+        )
+        .unwrap();
+    short.shutdown(std::net::Shutdown::Write).unwrap();
+    let (st, b) = read_response(&mut short);
+    assert_eq!(
+        (st, json_of(&b)["error"].as_str()),
+        (400, Some("bad_body")),
+        "{b}"
+    );
+    let (st, b) = request_raw(
+        addr,
+        b"POST /v1/decide/receipt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+          Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    );
+    assert_eq!(
+        (st, json_of(&b)["error"].as_str()),
+        (400, Some("bad_body")),
+        "{b}"
+    );
     // No refusal wrote a record.
     assert_eq!(log_size(addr), size);
 
@@ -429,6 +470,39 @@ fn a_stalled_body_times_out_and_decides_nothing() {
 }
 
 /// A chunked request (no Content-Length) with `chunks` as its body.
+/// A client that never finishes a request's head is cut off at `timeout_ms`, and cannot hold
+/// up a stopping server.
+#[test]
+fn a_request_head_not_sent_in_time_closes_the_connection() {
+    let s = setup_with("head", 1 << 20, "timeout_ms = 400\n");
+    let srv = start(&s);
+    let addr = srv.addr();
+    assert_eq!(decide(addr, "receipt", &pay(5)).0, 200);
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.write_all(b"POST /v1/decide/receipt HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    // The server closes it (hyper answers 408 or just closes): either way the read ends.
+    let (st, _) = read_response(&mut slow);
+    assert!(st == 0 || st == 408, "{st}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    // Another one, open while the server stops: the stop does not wait for it.
+    let mut held = TcpStream::connect(addr).unwrap();
+    held.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    let stopping = Instant::now();
+    srv.stop().unwrap();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        stopping.elapsed()
+    );
+    verified(&s.opts.data);
+}
+
 fn chunked(chunks: &[&[u8]]) -> Vec<u8> {
     let mut raw = b"POST /v1/decide/receipt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
           Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -880,6 +954,25 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
     let mut bad = body.clone();
     bad["reasons"] = json!([]);
     assert_eq!(open(Some(OPS), &bad).0, 400);
+    // Fields of the wrong type are refused, not dropped; so are unknown ones, and a deadline
+    // no time can hold.
+    for (key, value) in [
+        ("record", json!(-1)),
+        ("record", json!("5")),
+        ("module", json!(5)),
+        ("within_ms", json!(i64::MAX)),
+        ("fallbak", json!("deny")),
+    ] {
+        let mut bad = body.clone();
+        bad[key] = value.clone();
+        let (st, b) = open(Some(OPS), &bad);
+        assert_eq!(
+            (st, b["error"].as_str()),
+            (400, Some("bad_review_request")),
+            "{key} = {value}: {b}"
+        );
+        assert!(b["message"].as_str().unwrap().contains(key), "{b}");
+    }
     assert_eq!(log_size(addr), size);
 
     let (st, c) = open(Some(OPS), &body);
@@ -897,6 +990,26 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
     );
     // The wrong role is refused; the right one approves, and the gateway reads the outcome.
     assert_eq!(review_action(addr, &id, "approve", Some(BOB)).0, 403);
+    // A note under another name, or a body that is no object, is refused, not read as none.
+    let auth = format!("bearer {ANA}");
+    for body in [&br#"{"nte":"x"}"#[..], b"[1]", br#"{"note":5}"#] {
+        let (st, b) = request(
+            addr,
+            "POST",
+            &format!("/v1/reviews/{id}/approve"),
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", &auth),
+            ],
+            body,
+        );
+        assert_eq!(
+            (st, json_of(&b)["error"].as_str()),
+            (400, Some("bad_note")),
+            "{b}"
+        );
+    }
+    assert_eq!(case(addr, &id)["status"], "open");
     let (st, c) = review_action(addr, &id, "approve", Some(ANA));
     assert_eq!(st, 200, "{c}");
     assert_eq!(case(addr, &id)["status"], "approved");
