@@ -43,13 +43,13 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<SourceText>, Vec<String>> {
         if !seen.insert(key) {
             continue;
         }
-        match read_text(&path) {
+        match read_named(&path, &display) {
             Ok(text) => files.push(SourceText {
                 path,
                 display,
                 text,
             }),
-            Err(reason) => errors.push(cannot_read(&display, &reason)),
+            Err(message) => errors.push(message),
         }
     }
     if !errors.is_empty() {
@@ -72,9 +72,13 @@ pub fn cannot_read(display: &str, reason: &str) -> String {
 
 /// Reads a file as UTF-8 text; the error names the file and says what went wrong.
 pub fn read_text(path: &Path) -> Result<String, String> {
-    let display = path.display().to_string();
-    let bytes = fs::read(path).map_err(|e| cannot_read(&display, &reason(&e)))?;
-    utf8(bytes).map_err(|why| cannot_read(&display, &why))
+    read_named(path, &path.display().to_string())
+}
+
+/// [`read_text`], naming the file `display` in the error.
+fn read_named(path: &Path, display: &str) -> Result<String, String> {
+    let bytes = fs::read(path).map_err(|e| cannot_read(display, &reason(&e)))?;
+    utf8(bytes).map_err(|why| cannot_read(display, &why))
 }
 
 /// Reads UTF-8 text from `path`, or from standard input when `path` is `-`; the error names

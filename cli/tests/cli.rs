@@ -185,6 +185,11 @@ fn check_non_utf8_file_exits_2() {
     let err = stderr(&out);
     assert!(err.starts_with("error: cannot read `bin.xop`: "), "{err}");
     assert!(err.contains("UTF-8") && err.contains("line 2"), "{err}");
+    assert_eq!(
+        err.matches("bin.xop").count(),
+        1,
+        "the file is named once: {err}"
+    );
 }
 
 #[test]
@@ -517,6 +522,38 @@ fn a_failing_test_shows_expected_and_actual_and_exits_1() {
         "{stdout}"
     );
     assert_eq!(stdout.lines().last(), Some("0 passed, 1 failed"));
+}
+
+/// What `xop check` accepts, `xop test` runs: a function over an open record type reads the
+/// argument's fields, and a test's `let` reads the names visible where it is written, not a
+/// later `let` of the same name (which made the value unlowerable, or a loop).
+#[test]
+fn open_record_functions_and_shadowing_lets_run() {
+    let dir = TempDir::new("test-lowering");
+    dir.write(
+        "t.xop",
+        "module t\n\nuse std.consent.service\n\n\
+         record Cust {\n  id: Id\n  score: Int\n  friends: List<Int>\n}\n\n\
+         action act(to: Cust) purpose service risk minimal\n\n\
+         fn high(c: { score: Int, .. }): Bool = c.score > 5\n\n\
+         policy p for act(to: c) {\n  deny \"high\" when high(c)\n  allow \"ok\"\n}\n\n\
+         test \"open records and shadowing\" {\n\
+           let n = 9\n  let n = n - 1\n\
+           let friends = [1, 2]\n\
+           let friends = { score: n, friends: friends, .. }\n\
+           expect p(act(to: friends)) == deny(\"high\")\n\
+           expect p(act(to: { score: 5, friends: [], .. })) == allow(\"ok\")\n}\n",
+    );
+    let check = xop(dir.path(), &["check", "t.xop"]);
+    assert_code(&check, 0);
+    let o = xop(dir.path(), &["test", "t.xop"]);
+    assert_eq!(
+        (o.status.code(), stdout(&o).lines().last()),
+        (Some(0), Some("2 passed, 0 failed")),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -1401,8 +1401,22 @@ pub fn literal(l: &Literal) -> String {
     }
 }
 
+/// Characters that change how a line displays without showing themselves: bidirectional
+/// controls (which can make code read otherwise than it runs, "Trojan Source"), zero-width
+/// characters, the byte-order mark, and the line and paragraph separators.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
 /// A text literal, quoted and escaped: `"`, `\`, newline and tab by their escapes, other
-/// control characters as `\u{..}`.
+/// control characters and [`invisible`] ones as `\u{..}`.
 pub fn text_lit(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -1412,7 +1426,9 @@ pub fn text_lit(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || invisible(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
             c => out.push(c),
         }
     }
@@ -1563,6 +1579,12 @@ test "t" {
         assert_eq!(
             text_lit("a\"b\\c\nd\te\u{1}\u{7f}é"),
             r#""a\"b\\c\nd\te\u{1}\u{7f}é""#
+        );
+        // Characters that would make the line display otherwise than it reads are escaped;
+        // other non-ASCII text is kept as written.
+        assert_eq!(
+            text_lit("\u{202e}abc\u{2066}\u{feff}\u{2028}\u{200b}日本"),
+            r#""\u{202e}abc\u{2066}\u{feff}\u{2028}\u{200b}日本""#
         );
         let once =
             fmt("module m\nfn f(): List<Int> = [1_000, 0]\nfn g(): Duration = 5400s + 60m\n");

@@ -90,8 +90,9 @@ enum Local {
     /// An inlined function's parameter: the argument's expression itself.
     Inline(IExpr),
     /// A test's `let`: lowered where it is used, against the type expected there (a record
-    /// value has no type of its own).
-    Deferred(Box<ast::Expr>),
+    /// value has no type of its own), with the names visible where it was written (a later
+    /// `let` of the same name must not capture the names it reads).
+    Deferred(Box<(ast::Expr, Frame)>),
 }
 
 /// The names visible where an expression is lowered, and their types.
@@ -524,9 +525,9 @@ impl<'a> Lowering<'a> {
                     return match local {
                         Local::Slot(s) => IExpr::Slot(*s),
                         Local::Inline(x) => x.clone(),
-                        Local::Deferred(x) => {
-                            let x = x.clone();
-                            self.expr(file, frame, slots, &x, expected)
+                        Local::Deferred(deferred) => {
+                            let (x, written) = deferred.as_ref().clone();
+                            self.expr(file, &written, slots, &x, expected)
                         }
                     };
                 }
@@ -969,9 +970,15 @@ impl<'a> Lowering<'a> {
                     return IExpr::Const(Value::Absent);
                 }
                 let mut inner = Frame::default();
-                for (p, x) in params.iter().zip(lowered) {
+                for ((p, x), a) in params.iter().zip(lowered).zip(&ordered) {
+                    // An open-record parameter (`{ score: Int, .. }`) has, in this call, the
+                    // record type of its argument: its fields are read from that record.
+                    let ty = match (&p.ty, a) {
+                        (Ty::Open(_), Some(a)) => self.checker_type(file, frame, a, Some(&p.ty)),
+                        _ => p.ty.clone(),
+                    };
                     inner.locals.insert(p.name.to_string(), Local::Inline(x));
-                    inner.env.bind(&p.name, p.ty.clone(), p.span);
+                    inner.env.bind(&p.name, ty, p.span);
                 }
                 self.inlining.push(name.to_string());
                 let body = self.expr(def.file, &inner, slots, body, None);
@@ -1331,9 +1338,10 @@ impl<'a> Lowering<'a> {
                         ast::TestStmt::Let { name, value, .. } => {
                             // Substituted where used, lowered there with the expected type.
                             let ty = self.checker_type(f, &frame, value, None);
+                            let written = frame.clone();
                             frame.locals.insert(
                                 name.name.clone(),
-                                Local::Deferred(Box::new(value.clone())),
+                                Local::Deferred(Box::new((value.clone(), written))),
                             );
                             frame.env.bind(&name.name, ty, name.span);
                         }
