@@ -310,6 +310,21 @@ impl<R: Recorder> Session<R> {
                     ))],
                     "tools/list" => self.forward(&id, value, Pending::ToolsList),
                     "tools/call" => self.call(&id, value, &params),
+                    // Method names are case-sensitive, but an upstream that matched them
+                    // loosely would run `Tools/Call` undecided: such names are not forwarded.
+                    m if m.eq_ignore_ascii_case("tools/call")
+                        || m.eq_ignore_ascii_case("tools/list") =>
+                    {
+                        vec![Out::Client(jsonrpc::error(
+                            &id,
+                            jsonrpc::METHOD_NOT_FOUND,
+                            &format!(
+                                "method not found: {m} (method names are case-sensitive: \
+                                 `tools/call`, `tools/list`)"
+                            ),
+                            None,
+                        ))]
+                    }
                     _ => self.forward(&id, value, Pending::Other),
                 }
             }

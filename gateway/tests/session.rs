@@ -224,6 +224,19 @@ fn unbound_tools_are_always_refused() {
     assert_eq!(s.recorder().records[0]["verdict"], "deny");
 }
 
+/// `Tools/Call` is no MCP method, but an upstream that matched names loosely would run it
+/// undecided: it is answered, never forwarded.
+#[test]
+fn tool_methods_in_another_case_are_never_forwarded() {
+    let mut s = session();
+    for method in ["Tools/Call", "TOOLS/CALL", "tools/List"] {
+        let line = json!({"jsonrpc": "2.0", "id": 9, "method": method,
+                          "params": {"name": "refund", "arguments": {"amount": "1 EUR"}}});
+        let out = to_client(s.from_client(&line.to_string()));
+        assert_eq!(out["error"]["code"], jsonrpc::METHOD_NOT_FOUND, "{method}");
+    }
+}
+
 #[test]
 fn review_holds_the_call_until_its_deadline_then_applies_the_fallback() {
     use std::sync::Arc;
