@@ -34,10 +34,8 @@ pub struct ExplainArgs {
 pub fn run(args: &ExplainArgs, color: Color) -> u8 {
     let mut reader = match LogReader::open(&args.dir) {
         Ok(r) => r,
-        Err(e) => {
-            error(&e.to_string());
-            return FAILURE;
-        }
+        // A damaged log is a problem found (exit 1), as for `xop log`.
+        Err(e) => return crate::log::fail_log(&e),
     };
     let record = match reader.record(args.n) {
         Ok(r) => r,

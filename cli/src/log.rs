@@ -10,7 +10,7 @@ use xop_runtime::engine::{Input, Outcome, Runtime};
 use xop_runtime::interp::Decision;
 use xop_runtime::proof::record::{Body, Record};
 use xop_runtime::proof::replay::{Replayed, load_module, replay};
-use xop_runtime::proof::verify::{LogReader, read_public_key, verify_log};
+use xop_runtime::proof::verify::{LogReader, log_file, read_public_key, verify_log};
 use xop_runtime::proof::{InclusionProof, LogConfig, LogError, ProofLog};
 
 use crate::{FAILURE, PROBLEMS, SUCCESS, error, files, out};
@@ -123,6 +123,27 @@ fn fail(e: &LogError) -> u8 {
     FAILURE
 }
 
+/// As [`fail`], for the `xop log` verbs: a damaged log is a problem found (exit 1), like a
+/// changed record `verify` names; anything else is a usage or I/O error (exit 2).
+pub fn fail_log(e: &LogError) -> u8 {
+    error(&e.to_string());
+    match e {
+        LogError::Corrupt { .. } => PROBLEMS,
+        _ => FAILURE,
+    }
+}
+
+/// Opens the log in `dir` for writing, and tells the operator on standard error when opening
+/// dropped the torn end of a batch a crash interrupted (never acknowledged, but they should
+/// know bytes were removed).
+pub fn open_log(dir: &Path) -> Result<ProofLog, LogError> {
+    let log = ProofLog::open(dir, LogConfig::default())?;
+    if let Some(w) = log.recovery_warning() {
+        eprintln!("warning: {w}");
+    }
+    Ok(log)
+}
+
 fn print(text: &str) -> u8 {
     match out(text) {
         Ok(()) => SUCCESS,
@@ -138,13 +159,17 @@ fn key_for(dir: &Path, key: Option<&Path>) -> Result<(VerifyingKey, bool), LogEr
 }
 
 fn verify(dir: &Path, key: Option<&Path>) -> u8 {
+    // Said first, as the other verbs say it, rather than "no log.pub" for a wrong folder.
+    if let Err(e) = log_file(dir) {
+        return fail(&e);
+    }
     let (key, from_folder) = match key_for(dir, key) {
         Ok(k) => k,
         Err(e) => return fail(&e),
     };
     let report = match verify_log(dir, &key) {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_log(&e),
     };
     let mut s = String::new();
     for p in &report.problems {
@@ -213,12 +238,12 @@ fn summary(r: &Record) -> String {
 fn show(dir: &Path, n: Option<u64>, format: Format) -> u8 {
     let mut reader = match LogReader::open(dir) {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_log(&e),
     };
     if let Some(n) = n {
         let bytes = match reader.record_bytes(n) {
             Ok(b) => b,
-            Err(e) => return fail(&e),
+            Err(e) => return fail_log(&e),
         };
         let text = match format {
             Format::Json => format!("{}\n", String::from_utf8_lossy(&bytes)),
@@ -252,7 +277,7 @@ fn show(dir: &Path, n: Option<u64>, format: Format) -> u8 {
             },
             Err(e) => {
                 let _ = out(&s);
-                return fail(&e);
+                return fail_log(&e);
             }
         }
     }
@@ -262,11 +287,11 @@ fn show(dir: &Path, n: Option<u64>, format: Format) -> u8 {
 fn prove(dir: &Path, n: u64, format: Format) -> u8 {
     let mut reader = match LogReader::open(dir) {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_log(&e),
     };
     let proof = match reader.prove(n) {
         Ok(p) => p,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_log(&e),
     };
     let text = match format {
         Format::Json => format!(
@@ -335,7 +360,7 @@ fn verify_proof(path: &Path, key: &Path) -> u8 {
 fn replay_all(dir: &Path) -> u8 {
     let mut reader = match LogReader::open(dir) {
         Ok(r) => r,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_log(&e),
     };
     let mut modules: HashMap<String, Result<xop_runtime::module::LoadedModule, String>> =
         HashMap::new();
@@ -344,7 +369,7 @@ fn replay_all(dir: &Path) -> u8 {
     for seq in 0..reader.size() {
         let record = match reader.record(seq) {
             Ok(r) => r,
-            Err(e) => return fail(&e),
+            Err(e) => return fail_log(&e),
         };
         let Body::Decision(d) = record.body else {
             continue;
@@ -384,13 +409,12 @@ fn replay_all(dir: &Path) -> u8 {
 }
 
 fn erase(dir: &Path, subject: &str) -> u8 {
-    if !dir.join("log.xpl").exists() {
-        error(&format!("no proof log in `{}` (no log.xpl)", dir.display()));
-        return FAILURE;
+    if let Err(e) = log_file(dir) {
+        return fail(&e);
     }
-    let log = match ProofLog::open(dir, LogConfig::default()) {
+    let log = match open_log(dir) {
         Ok(l) => l,
-        Err(e) => return fail(&e),
+        Err(e) => return fail_log(&e),
     };
     let result = log.erase_subject(subject);
     let closed = log.close();
@@ -421,9 +445,7 @@ pub fn eval_logged(
     jit: bool,
 ) -> Result<(Decision, Outcome), u8> {
     let rt = match dir {
-        Some(dir) => {
-            Runtime::with_log(ProofLog::open(dir, LogConfig::default()).map_err(|e| fail(&e))?)
-        }
+        Some(dir) => Runtime::with_log(open_log(dir).map_err(|e| fail(&e))?),
         None => Runtime::new(),
     };
     if let Some(c) = camara {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
 use xop_runtime::engine::Runtime;
-use xop_runtime::proof::{LogConfig, LogError, ProofLog};
+use xop_runtime::proof::LogError;
 use xop_runtime::review::{self, Case, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Status};
 use xop_server::config::{Config, token_hash};
 
@@ -355,18 +355,10 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
         ));
         return FAILURE;
     }
-    let log = match ProofLog::open(data, LogConfig::default()) {
+    let log = match crate::log::open_log(data) {
         Ok(l) => l,
         Err(LogError::Locked { .. }) => {
-            // The server writes its address beside the log while it runs.
-            let url = xop_server::running_url(data);
-            error(&format!(
-                "`xop serve` is running on `{}` and holds its proof log: nothing was decided; \
-                 decide through it with `--server {}` (instead of --data and --config; the \
-                 server checks the token), or stop it first",
-                data.display(),
-                url.as_deref().unwrap_or("http://HOST:PORT")
-            ));
+            error(&locked_message(data));
             return FAILURE;
         }
         Err(e) => {
@@ -421,6 +413,28 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
         Err(_) => error("the proof log could not be closed cleanly; its records are durable"),
     }
     status
+}
+
+/// Why `--data` cannot be used now: another process has the proof log open for writing. That
+/// may be `xop serve` (its address, if it left one in the folder, is named, without sending the
+/// token there) or just another command writing the folder, so both ways out are given.
+fn locked_message(data: &Path) -> String {
+    let via_server = match xop_server::running_url(data) {
+        Some(url) => format!(
+            "`xop serve` on this folder left its address, {url}: if it runs, decide through it \
+             with `--server {url}`"
+        ),
+        None => "if `xop serve` runs on this folder, decide through it with `--server \
+                 http://HOST:PORT`"
+            .to_string(),
+    };
+    format!(
+        "another process holds `{}`: the proof log is open for writing (a running `xop serve`, \
+         or another `xop review`, `xop eval --log` or `xop log erase` on the folder); nothing \
+         was decided. Retry once it is done, or {via_server} (instead of --data and --config; \
+         the server checks the token)",
+        data.join("LOCK").display()
+    )
 }
 
 /// `xop token` arguments.

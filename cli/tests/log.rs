@@ -379,6 +379,8 @@ fn verify_reports_a_missing_log_clearly() {
     let tmp = TempDir::new("missing");
     let o = xop(&["log", "verify", s(&tmp.0)]);
     assert_eq!(o.status.code(), Some(2));
+    // As the other verbs say it, not "no log.pub".
+    assert!(text(&o).contains("no proof log in"), "{}", text(&o));
     let o = xop(&["log", "show", s(&tmp.0)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no proof log"), "{}", text(&o));

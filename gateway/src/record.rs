@@ -76,6 +76,9 @@ impl EngineRecorder {
     pub fn open(dir: &Path, module: &[u8]) -> Result<EngineRecorder, String> {
         let log = ProofLog::open(dir, LogConfig::default())
             .map_err(|e| format!("cannot open the proof log `{}`: {e}", dir.display()))?;
+        if let Some(w) = log.recovery_warning() {
+            eprintln!("warning: {w}");
+        }
         let runtime = Runtime::with_log(log);
         runtime
             .load_bytes(MODULE_NAME, module, None)

@@ -23,8 +23,11 @@
 //! `write` and one `fdatasync` before the change it describes is visible: `open` (a case),
 //! `decide` (its outcome, the decider), `proved` (the outcome's proof record), `halt` and
 //! `lift`. Opening the file replays it; a last line a crash cut short is dropped (its change was
-//! never acknowledged). A decided case whose `proved` line is missing (a crash between the two)
-//! gets its proof record appended on open, marked `recovered`.
+//! never acknowledged). A write that fails is undone (the file cut back), or, if that fails
+//! too, the store refuses every later change until reopened. A decided case whose `proved` line
+//! is missing (a crash between the two) gets its proof record appended on open, marked
+//! `recovered`. Opening refuses cases that name records the proof log does not have, and a case
+//! id is never handed to another decision.
 //!
 //! **High risk.** The IR does not carry an action's risk class, but the compiler proves that
 //! every `risk high` action is guarded by a `review` rule before any allow (E-level
@@ -62,11 +65,21 @@ pub const BY_HALT: &str = "halt";
 pub trait EventLog: Send + Sync {
     /// Appends an event record and returns its sequence number once it is durable.
     fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String>;
+
+    /// How many records the log has, if known: opening the queue refuses cases that name a
+    /// record beyond it (the log lost records the queue remembers).
+    fn size(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl EventLog for ProofLog {
     fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
         ProofLog::append_event(self, name, data).map_err(|e| e.to_string())
+    }
+
+    fn size(&self) -> Option<u64> {
+        Some(ProofLog::size(self))
     }
 }
 
@@ -83,6 +96,10 @@ impl EventLog for RuntimeLog {
             .log()
             .ok_or("the runtime has no proof log: open it with `Runtime::with_log`")?;
         ProofLog::append_event(log, name, data).map_err(|e: LogError| e.to_string())
+    }
+
+    fn size(&self) -> Option<u64> {
+        self.0.upgrade()?.log().map(ProofLog::size)
     }
 }
 
@@ -300,16 +317,78 @@ pub fn wall_clock() -> Clock {
 
 struct State {
     file: File,
+    /// The file's length: where the next line goes, and what a failed write is cut back to.
+    len: u64,
+    /// Why the store stopped accepting lines: a failed write could not be undone, so the file
+    /// may end in a partial line that a later line would turn into damage.
+    failed: Option<String>,
     cases: BTreeMap<String, Case>,
     halt: Option<Halt>,
+    /// Tests: how the next write fails.
+    #[cfg(test)]
+    fault: Option<Fault>,
+}
+
+/// Tests: a write that fails as on a full disk, after writing part of the line.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Half the line is written, then the write fails.
+    Torn,
+    /// As `Torn`, and cutting the file back fails too.
+    TornUnrecoverable,
 }
 
 impl State {
-    /// Makes `line` durable, then applies it.
+    /// Makes `line` durable, then applies it. A failed write is undone (the file cut back to
+    /// its length before it), so a partial line never stays in front of later ones; if even
+    /// that fails, the store refuses every later line until it is reopened (fail closed).
     fn write(&mut self, path: &Path, line: Line) -> Result<(), ReviewError> {
-        write_line(path, &mut self.file, &line)?;
+        if let Some(why) = &self.failed {
+            return Err(ReviewError::Io(format!(
+                "the review store `{}` stopped accepting changes after a write failed and could \
+                 not be undone ({why}); nothing was changed: fix the cause and restart (reopening \
+                 drops the partial line)",
+                path.display()
+            )));
+        }
+        let mut text = serde_json::to_string(&line)
+            .map_err(|e| ReviewError::Io(format!("internal: cannot encode a review line: {e}")))?;
+        text.push('\n');
+        if let Err(e) = self.append(text.as_bytes()) {
+            if let Err(undo) = self.undo() {
+                self.failed = Some(format!("{e}, then {undo}"));
+            }
+            return Err(io_err(path, &e));
+        }
+        self.len += text.len() as u64;
         apply(&mut self.cases, &mut self.halt, line);
         Ok(())
+    }
+
+    /// Writes and syncs `bytes` at the end of the file.
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self.fault.is_some() {
+            self.file.write_all(&bytes[..bytes.len() / 2])?;
+            return Err(std::io::Error::other(
+                "No space left on device (injected by a test)",
+            ));
+        }
+        self.file.write_all(bytes)?;
+        self.file.sync_data()
+    }
+
+    /// Cuts the file back to its length before a failed write, and syncs it.
+    fn undo(&mut self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self.fault.take() == Some(Fault::TornUnrecoverable) {
+            return Err(std::io::Error::other(
+                "Input/output error (injected by a test)",
+            ));
+        }
+        self.file.set_len(self.len)?;
+        self.file.sync_data()
     }
 }
 
@@ -397,6 +476,9 @@ impl ReviewQueue {
             .open(&path)
             .map_err(|e| io_err(&path, &e))?;
         let (cases, halt, good_len) = replay(&path, &mut file)?;
+        if let Some(size) = events.size() {
+            check_records(&path, &cases, size)?;
+        }
         let len = file.metadata().map_err(|e| io_err(&path, &e))?.len();
         if good_len < len {
             // A line a crash cut short: its change was never acknowledged.
@@ -406,7 +488,15 @@ impl ReviewQueue {
         let queue = ReviewQueue {
             inner: Arc::new(Inner {
                 path,
-                state: Mutex::new(State { file, cases, halt }),
+                state: Mutex::new(State {
+                    file,
+                    len: good_len,
+                    failed: None,
+                    cases,
+                    halt,
+                    #[cfg(test)]
+                    fault: None,
+                }),
                 wake: Condvar::new(),
                 stop: AtomicBool::new(false),
                 events,
@@ -747,8 +837,27 @@ impl ReviewQueue {
                 // One case per decision record: opening it again is a no-op.
                 Some(seq) => {
                     let id = format!("rv-{seq}");
-                    if state.cases.contains_key(&id) {
-                        return Ok(id);
+                    if let Some(old) = state.cases.get(&id) {
+                        // The same decision opened again is a no-op. Another decision with the
+                        // same record number means the proof log lost records the queue still
+                        // has: answering with the old case (perhaps approved) would let the new
+                        // decision through unseen, so it fails closed.
+                        if same_decision(old, case) {
+                            return Ok(id);
+                        }
+                        return Err(ReviewError::Corrupt(format!(
+                            "case `{id}` already exists for another decision (policy `{}`, \
+                             module {}, opened {}) than record {seq} (policy `{}`, module {}): \
+                             the proof log has lost records that the review queue `{}` still \
+                             refers to; no case was opened, the review's fallback applies. Run \
+                             `xop log verify` on the data folder and restore it from a backup",
+                            old.policy,
+                            old.module,
+                            time_text(old.opened_ms),
+                            case.policy,
+                            case.module,
+                            self.inner.path.display()
+                        )));
                     }
                     id
                 }
@@ -798,6 +907,49 @@ impl ReviewQueue {
     }
 }
 
+/// Whether `old` was opened for the decision `case` describes: every field the decision gave
+/// it is the same (its record, module, policy, action, reasons, terms, evidence and time).
+fn same_decision(old: &Case, case: &ReviewCase) -> bool {
+    old.seq == case.seq
+        && old.module == case.module
+        && old.policy == case.policy
+        && old.action == case.action
+        && old.reasons == case.reasons
+        && old.role == case.terms.role
+        && old.within_ms == case.terms.within_ms
+        && old.fallback == verdict_keyword(case.terms.fallback)
+        && old.evidence == case.evidence
+        && old.at_ms == case.at_ms
+}
+
+/// Refuses a queue whose cases name records (decisions or outcome proofs) the proof log of
+/// `size` records does not have: the log lost them (damage, or a log restored from an older
+/// backup than the queue), and new decisions would reuse their numbers.
+fn check_records(
+    path: &Path,
+    cases: &BTreeMap<String, Case>,
+    size: u64,
+) -> Result<(), ReviewError> {
+    let beyond = cases.values().find_map(|c| {
+        [c.seq, c.proof]
+            .into_iter()
+            .flatten()
+            .find(|&seq| seq >= size)
+            .map(|seq| (c, seq))
+    });
+    match beyond {
+        None => Ok(()),
+        Some((c, seq)) => Err(ReviewError::Corrupt(format!(
+            "case `{}` in `{}` refers to proof record {seq}, but the proof log has only {size} \
+             records: the log lost records (damage, or restored from an older backup than the \
+             review queue). Nothing was started; run `xop log verify` on the data folder and \
+             restore the log and `{FILE}` from the same backup",
+            c.id,
+            path.display()
+        ))),
+    }
+}
+
 impl ReviewSink for ReviewQueue {
     fn open_case(&self, case: &ReviewCase) -> Result<String, String> {
         self.open_case_inner(case).map_err(|e| e.to_string())
@@ -806,15 +958,6 @@ impl ReviewSink for ReviewQueue {
     fn halted(&self) -> bool {
         ReviewQueue::halted(self).is_some()
     }
-}
-
-fn write_line(path: &Path, file: &mut File, line: &Line) -> Result<(), ReviewError> {
-    let mut text = serde_json::to_string(line)
-        .map_err(|e| ReviewError::Io(format!("internal: cannot encode a review line: {e}")))?;
-    text.push('\n');
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_data())
-        .map_err(|e| io_err(path, &e))
 }
 
 fn apply(cases: &mut BTreeMap<String, Case>, halt: &mut Option<Halt>, line: Line) {
@@ -908,6 +1051,19 @@ mod tests {
             let mut v = self.0.lock().unwrap();
             v.push((name.to_string(), data));
             Ok(v.len() as u64 - 1)
+        }
+    }
+
+    /// A log of `1` records, for the check on open.
+    struct Sized(Arc<Events>, u64);
+
+    impl EventLog for Sized {
+        fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+            self.0.append_event(name, data)
+        }
+
+        fn size(&self) -> Option<u64> {
+            Some(self.1)
         }
     }
 
@@ -1058,6 +1214,119 @@ mod tests {
         assert!(q.halted().is_some());
         assert!(q.lift("ops").unwrap());
         assert!(q.approve(&open, &desk(), None).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_case_id_of_another_decision_is_refused_never_reused() {
+        let dir = tmp("reuse");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        let first = case(7, 60_000);
+        assert_eq!(q.open_case(&first).unwrap(), "rv-7");
+        q.approve("rv-7", &desk(), None).unwrap();
+        // The same decision again: the same case.
+        assert_eq!(q.open_case(&first).unwrap(), "rv-7");
+        // Another decision under the same record number (the log lost records): refused, and
+        // the approved case is not handed to it.
+        let mut other = case(7, 60_000);
+        other.at_ms = 1;
+        other.evidence =
+            vec![serde_json::from_value(json!({"path": "amount", "value": 900})).unwrap()];
+        let err = q.open_case(&other).unwrap_err();
+        assert!(err.contains("already exists for another decision"), "{err}");
+        let mut policy = case(7, 60_000);
+        policy.policy = "p.other".into();
+        assert!(q.open_case(&policy).is_err());
+        assert_eq!(q.list(None).len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn cases_beyond_the_proof_log_are_refused_on_open() {
+        let dir = tmp("beyond");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Sized(Arc::clone(&ev), 10))).unwrap();
+        q.open_case(&case(7, 60_000)).unwrap();
+        drop(q);
+        // The log now has 8 records: record 7 is there.
+        ReviewQueue::open(&dir, Box::new(Sized(Arc::clone(&ev), 8))).unwrap();
+        // It lost records: case rv-7 names one it no longer has.
+        let Err(ReviewError::Corrupt(m)) =
+            ReviewQueue::open(&dir, Box::new(Sized(Arc::clone(&ev), 5)))
+        else {
+            panic!("opened over a log without record 7");
+        };
+        assert!(m.contains("rv-7") && m.contains("record 7"), "{m}");
+        // The outcome's proof record counts too: record 9 here.
+        for i in 0..9 {
+            ev.append_event("other", json!(i)).unwrap();
+        }
+        let q = ReviewQueue::open(&dir, Box::new(Sized(Arc::clone(&ev), 10))).unwrap();
+        assert_eq!(q.approve("rv-7", &desk(), None).unwrap().proof, Some(9));
+        drop(q);
+        let Err(ReviewError::Corrupt(m)) =
+            ReviewQueue::open(&dir, Box::new(Sized(Arc::clone(&ev), 9)))
+        else {
+            panic!("opened over a log without the outcome's proof record 9");
+        };
+        assert!(m.contains("record 9"), "{m}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_write_is_undone_so_the_store_stays_readable() {
+        let dir = tmp("torn-write");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        q.open_case(&case(3, 60_000)).unwrap();
+        let path = dir.join(FILE);
+        let before = std::fs::read(&path).unwrap();
+        q.lock().fault = Some(Fault::Torn);
+        assert!(matches!(
+            q.approve("rv-3", &desk(), None),
+            Err(ReviewError::Io(_))
+        ));
+        // Nothing of the failed line is left, and nothing changed.
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(q.get("rv-3").unwrap().status, Status::Open);
+        // The next write lands after the last good line, and the store reopens.
+        q.approve("rv-3", &desk(), Some("retried")).unwrap();
+        drop(q);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        let c = q.get("rv-3").unwrap();
+        assert_eq!(
+            (c.status, c.note.as_deref()),
+            (Status::Approved, Some("retried"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_write_that_cannot_be_undone_stops_the_store() {
+        let dir = tmp("stuck");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        q.open_case(&case(4, 60_000)).unwrap();
+        q.lock().fault = Some(Fault::TornUnrecoverable);
+        assert!(q.approve("rv-4", &desk(), None).is_err());
+        // The partial line is still in the file: every later change is refused rather than
+        // written after it (where it would be lost, and make the store unreadable).
+        let Err(ReviewError::Io(m)) = q.reject("rv-4", &desk(), None) else {
+            panic!("a write after an unrecoverable failure was accepted");
+        };
+        assert!(m.contains("stopped accepting changes"), "{m}");
+        assert!(q.open_case(&case(5, 60_000)).is_err());
+        assert!(q.halt("ops", "x").is_err());
+        assert_eq!(q.get("rv-4").unwrap().status, Status::Open);
+        drop(q);
+        // Reopening drops the partial (last) line; the case is still open and can be decided.
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        assert_eq!(q.get("rv-4").unwrap().status, Status::Open);
+        assert_eq!(
+            q.reject("rv-4", &desk(), None).unwrap().status,
+            Status::Rejected
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -140,6 +140,9 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
         return Err("give at least one module: --module FILE.xopm (`xop build`)".into());
     }
     let log = ProofLog::open(&opts.data, LogConfig::default()).map_err(|e| e.to_string())?;
+    if let Some(w) = log.recovery_warning() {
+        eprintln!("xop serve: warning: {w}");
+    }
     let rt = Arc::new(Runtime::with_log(log));
     for path in &opts.modules {
         let name = path

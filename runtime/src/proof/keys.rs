@@ -52,18 +52,39 @@ fn random<const N: usize>() -> Result<[u8; N], LogError> {
 }
 
 impl SubjectKeys {
-    /// Opens (or creates) the key file at `path`.
-    pub fn open(path: &Path) -> Result<SubjectKeys, LogError> {
+    /// Opens the key file at `path`, creating it when it is missing (or empty) unless
+    /// `history` gives the number of records the log already has: then a missing file is an
+    /// error, since a new one would silently unlink every subject's evidence from its key
+    /// without an erasure record.
+    pub fn open(path: &Path, history: Option<u64>) -> Result<SubjectKeys, LogError> {
         let io = |e: std::io::Error| LogError::io(path, &e);
-        let mut file = OpenOptions::new()
+        let missing = |how: &str| {
+            LogError::Config(format!(
+                "`{}` (the subjects' hash keys) is {how}, but the log already has {} records: \
+             restore it from a backup; a new key file would silently unlink every subject's \
+             personal evidence, so none is made",
+                path.display(),
+                history.unwrap_or(0)
+            ))
+        };
+        let mut file = match OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
+            .create(history.is_none())
             .truncate(false)
             .open(path)
-            .map_err(io)?;
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && history.is_some() => {
+                return Err(missing("missing"));
+            }
+            Err(e) => return Err(io(e)),
+        };
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
+        if bytes.is_empty() && history.is_some() {
+            return Err(missing("empty"));
+        }
         if bytes.is_empty() {
             file.write_all(MAGIC).map_err(io)?;
             file.sync_all().map_err(io)?;
@@ -164,9 +185,14 @@ impl SubjectKeys {
     }
 }
 
-/// Loads the log's signing key from `dir/log.key`, creating `log.key` (mode 0600) and
-/// `log.pub` when there is none.
-pub fn load_or_create_signing_key(dir: &Path) -> Result<SigningKey, LogError> {
+/// Loads the log's signing key from `dir/log.key`. When there is none, creates `log.key`
+/// (mode 0600) and `log.pub` for a new log (`history` is `None`); for a log with records or
+/// checkpoints (`history`: how many records) a missing key is an error: a new key would
+/// replace `log.pub` and make every earlier checkpoint fail to verify.
+pub fn load_or_create_signing_key(
+    dir: &Path,
+    history: Option<u64>,
+) -> Result<SigningKey, LogError> {
     let secret = dir.join("log.key");
     match std::fs::read_to_string(&secret) {
         Ok(text) => parse_signing_key(&text).map_err(|e| LogError::Config(format!(
@@ -174,6 +200,16 @@ pub fn load_or_create_signing_key(dir: &Path) -> Result<SigningKey, LogError> {
             secret.display()
         ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(records) = history {
+                return Err(LogError::Config(format!(
+                    "`{}` (the log's signing key) is missing, but the log already has {records} \
+                     records: restore it from a backup (it must match \
+                     `{}`); a new key would make every earlier checkpoint fail to verify, so \
+                     none is made",
+                    secret.display(),
+                    dir.join("log.pub").display()
+                )));
+            }
             let seed: [u8; 32] = random()?;
             let (secret_text, public_text) = write_keypair(seed);
             write_private(&secret, secret_text.as_bytes())?;
@@ -207,7 +243,7 @@ mod tests {
     fn keys_persist_and_erasure_zeroes_the_slot() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("subjects.keys");
-        let mut k = SubjectKeys::open(&path).unwrap();
+        let mut k = SubjectKeys::open(&path, None).unwrap();
         let (id1, key1) = k.key_for("cust-1").unwrap();
         let (id2, _) = k.key_for("cust-2").unwrap();
         assert_eq!(k.key_for("cust-1").unwrap(), (id1, key1));
@@ -215,7 +251,7 @@ mod tests {
         k.flush(&path).unwrap();
         drop(k);
 
-        let mut k = SubjectKeys::open(&path).unwrap();
+        let mut k = SubjectKeys::open(&path, None).unwrap();
         assert_eq!(k.key_for("cust-1").unwrap(), (id1, key1));
         assert_eq!(k.erase("cust-1", &path).unwrap(), Some(hex(&id1)));
         assert_eq!(k.erase("cust-1", &path).unwrap(), None);
@@ -224,7 +260,7 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         // The key's bytes are gone from the file, not just marked deleted.
         assert!(!bytes.windows(32).any(|w| w == key1));
-        let mut k = SubjectKeys::open(&path).unwrap();
+        let mut k = SubjectKeys::open(&path, None).unwrap();
         assert_eq!(k.key_by_id(&hex(&id1)), None);
         assert!(k.key_by_id(&hex(&id2)).is_some());
         // A new key for an erased subject is a new key.

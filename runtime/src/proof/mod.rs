@@ -45,7 +45,8 @@ pub struct LogConfig {
     /// The log's origin (the name its checkpoints are signed under), for a new log; checked
     /// against an existing one. `None`: `xop.local/log/<random>` for a new log.
     pub origin: Option<String>,
-    /// The checkpoint signing key; `None`: `log.key` in the folder, created with the log.
+    /// The checkpoint signing key; `None`: `log.key` in the folder, created with the log (a
+    /// log with records whose `log.key` is missing is refused: restore the key).
     pub signing_key: Option<SigningKey>,
     /// Sign a checkpoint after this many records …
     pub checkpoint_every: u64,
@@ -235,8 +236,12 @@ impl fmt::Debug for ProofLog {
 
 impl ProofLog {
     /// Opens the log in `dir` (created if needed) for writing: takes the folder's lock,
-    /// discards a batch a crash interrupted (never an acknowledged one), signs a checkpoint
-    /// over acknowledged records no checkpoint covers yet, and starts the writer.
+    /// discards a batch a crash interrupted (never an acknowledged one; [`Self::recovery`]
+    /// says what was dropped, for the operator), signs a checkpoint over acknowledged records
+    /// no checkpoint covers yet, and starts the writer. A damaged log (anything after the last
+    /// commit that cannot be one torn batch, see [`store::judge_tail`]) is refused with
+    /// [`LogError::Corrupt`] and left as it is; so is a log with records whose `log.key` (when
+    /// the caller brings no key) or `subjects.keys` is missing.
     pub fn open(dir: &Path, config: LogConfig) -> Result<ProofLog, LogError> {
         std::fs::create_dir_all(dir.join("modules")).map_err(|e| LogError::io(dir, &e))?;
         let lock_path = dir.join("LOCK");
@@ -255,13 +260,18 @@ impl ProofLog {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(LogError::io(&lock_path, &e)),
         }
+        // Damage is refused before anything is created or changed.
+        let prepared = Writer::prepare(dir, &config)?;
+        // Keys are made with a new log only: made later, they would silently replace the key
+        // earlier checkpoints were signed with, or every subject's key.
+        let history = (!prepared.is_new()).then(|| prepared.size());
         let key = match &config.signing_key {
             Some(k) => k.clone(),
-            None => keys::load_or_create_signing_key(dir)?,
+            None => keys::load_or_create_signing_key(dir, history)?,
         };
         let verifying_key = key.verifying_key();
-        let subject_keys = SubjectKeys::open(&dir.join("subjects.keys"))?;
-        let (writer, recovery, origin) = Writer::open(dir, &config, key, subject_keys)?;
+        let subject_keys = SubjectKeys::open(&dir.join("subjects.keys"), history)?;
+        let (writer, recovery, origin) = Writer::start(dir, &config, prepared, key, subject_keys)?;
         Ok(ProofLog {
             dir: dir.to_path_buf(),
             writer,
@@ -290,6 +300,11 @@ impl ProofLog {
     /// What opening the log recovered from (an interrupted batch it discarded).
     pub fn recovery(&self) -> &Recovery {
         &self.recovery
+    }
+
+    /// What to tell the operator about [`Self::recovery`] (`None`: nothing was dropped).
+    pub fn recovery_warning(&self) -> Option<String> {
+        self.recovery.warning(&self.dir.join("log.xpl"))
     }
 
     /// Appends a record and returns its sequence number once it is durable (group commit:

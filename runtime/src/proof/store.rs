@@ -14,7 +14,8 @@
 //! numbers it, appends the records and a commit frame (and a signed checkpoint when one is
 //! due) with one write, syncs the file once (`fdatasync`), and only then wakes the callers of
 //! that batch. So an acknowledged record is on disk, and everything after the last commit frame
-//! is a batch that nobody was told about: opening the log truncates it (a crash mid-batch).
+//! may be a batch that nobody was told about (a crash mid-batch): opening the log drops it, but
+//! only when it can be one, see [`judge_tail`]; anything else is damage and the log is refused.
 //!
 //! Each waiter is woken alone, once the last record it waits for is durable: a blocking
 //! caller parks its thread and the writer unparks it (one condition variable shared by every
@@ -47,9 +48,15 @@ use super::{LogConfig, LogError};
 pub const MAGIC: &[u8; 8] = b"XOPLOG01";
 /// The largest frame body accepted (a record larger than this is refused when appended).
 pub const MAX_FRAME: u32 = 16 << 20;
-/// The largest batch the writer writes at once (bytes); recovery never truncates more than
-/// this plus one frame.
+/// The most record bytes the writer puts in one batch (a single record larger than this is
+/// a batch of its own); recovery never drops more than [`MAX_TORN_TAIL`].
 pub const MAX_BATCH_BYTES: usize = 8 << 20;
+/// The longest a batch can be on disk: [`MAX_BATCH_BYTES`] of records, then one more record
+/// of up to [`MAX_FRAME`], its commit and a signed checkpoint (the slack covers the frame
+/// headers and the note). A longer tail after the last commit cannot be one interrupted batch.
+pub const MAX_TORN_TAIL: u64 = MAX_BATCH_BYTES as u64 + MAX_FRAME as u64 + (64 << 10);
+/// What the writer counts per record besides its bytes (frame header, `seq`), for the bound.
+const RECORD_OVERHEAD: usize = 64;
 const FRAME_HEADER: usize = 1 + 4 + 32;
 
 /// A frame's kind.
@@ -184,6 +191,13 @@ impl Frames<BufReader<File>> {
     }
 }
 
+impl<R: Read> Frames<R> {
+    /// The file's length when it was opened: frames are read up to there.
+    pub fn file_len(&self) -> u64 {
+        self.len
+    }
+}
+
 impl<R: Read> Iterator for Frames<R> {
     type Item = Result<Frame, FrameError>;
 
@@ -248,10 +262,31 @@ impl<R: Read> Iterator for Frames<R> {
 /// What opening a log found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {
+    /// Where the dropped bytes began (the end of the last commit), if any were dropped.
+    pub offset: u64,
     /// Bytes cut from the end: an unacknowledged batch interrupted by a crash.
     pub truncated_bytes: u64,
-    /// Records in that batch.
+    /// Complete records in that batch.
     pub truncated_records: u64,
+}
+
+impl Recovery {
+    /// What to tell the operator when opening dropped a torn tail (`None`: nothing was
+    /// dropped). `path` is the log file.
+    pub fn warning(&self, path: &Path) -> Option<String> {
+        (self.truncated_bytes > 0).then(|| {
+            format!(
+                "dropped {} bytes ({} complete record{}) at byte {} of `{}`: the end of a batch \
+                 that a crash or a failed write interrupted before it was synced, so it was \
+                 never acknowledged",
+                self.truncated_bytes,
+                self.truncated_records,
+                if self.truncated_records == 1 { "" } else { "s" },
+                self.offset,
+                path.display()
+            )
+        })
+    }
 }
 
 /// The log as scanned: what the writer and the readers need.
@@ -271,10 +306,22 @@ pub struct Scanned {
     pub error: Option<FrameError>,
     /// Records after the last commit (an interrupted batch).
     pub uncommitted: u64,
+    /// The file's length when it was scanned.
+    pub len: u64,
+}
+
+/// The tree size a signed note's body states (its signature is not checked).
+pub(crate) fn note_size(note: &str) -> Option<u64> {
+    let body_end = note.rfind("\n\n")?;
+    Checkpoint::parse_body(&note[..=body_end])
+        .ok()
+        .map(|c| c.size)
 }
 
 /// Scans the log file: frames up to the first unreadable one, keeping what the last commit
-/// covers.
+/// covers. A frame is unreadable when it cannot be parsed, when its bytes do not match the hash
+/// written with it, or when it does not fit where it is (a second header, a commit or a
+/// checkpoint whose size is not the number of records before it).
 pub fn scan(path: &Path) -> Result<Scanned, LogError> {
     let mut s = Scanned {
         end: MAGIC.len() as u64,
@@ -282,7 +329,9 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
     };
     let mut records: Vec<(u64, u32)> = Vec::new();
     let mut leaves: Vec<Hash> = Vec::new();
-    for frame in Frames::open(path)? {
+    let mut frames = Frames::open(path)?;
+    s.len = frames.file_len();
+    for frame in &mut frames {
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
@@ -290,22 +339,39 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
                 break;
             }
         };
+        let fail = |message: String| {
+            Some(FrameError {
+                offset: frame.offset,
+                message,
+            })
+        };
+        if s.header.is_none() && frame.tag != Tag::Header {
+            s.error = fail("the first frame is not the log's header".into());
+            break;
+        }
+        // Every frame carries SHA-256(0x00 || body): a changed byte is found here, not taken
+        // for data (a record's hash is its leaf, which the tree is rebuilt from).
+        if leaf_hash(&frame.body) != frame.hash {
+            s.error = fail(match frame.tag {
+                Tag::Record => format!(
+                    "record {} does not match the hash written with it (its bytes or its hash \
+                     were changed)",
+                    records.len()
+                ),
+                _ => "a frame does not match the hash written with it".into(),
+            });
+            break;
+        }
         match frame.tag {
             Tag::Header => {
                 if frame.offset != MAGIC.len() as u64 {
-                    s.error = Some(FrameError {
-                        offset: frame.offset,
-                        message: "a second header frame".into(),
-                    });
+                    s.error = fail("a second header frame".into());
                     break;
                 }
                 match serde_json::from_slice::<Header>(&frame.body) {
                     Ok(h) => s.header = Some(h),
                     Err(e) => {
-                        s.error = Some(FrameError {
-                            offset: frame.offset,
-                            message: format!("the header does not decode: {e}"),
-                        });
+                        s.error = fail(format!("the header does not decode: {e}"));
                         break;
                     }
                 }
@@ -317,20 +383,14 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
             }
             Tag::Commit => {
                 let Some((size, _)) = parse_commit(&frame.body) else {
-                    s.error = Some(FrameError {
-                        offset: frame.offset,
-                        message: "a commit frame of the wrong length".into(),
-                    });
+                    s.error = fail("a commit frame of the wrong length".into());
                     break;
                 };
                 if size != records.len() as u64 {
-                    s.error = Some(FrameError {
-                        offset: frame.offset,
-                        message: format!(
-                            "a commit for {size} records after {} records",
-                            records.len()
-                        ),
-                    });
+                    s.error = fail(format!(
+                        "a commit for {size} records after {} records",
+                        records.len()
+                    ));
                     break;
                 }
                 s.end = frame.end();
@@ -339,6 +399,24 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
             }
             Tag::Checkpoint => {
                 let note = String::from_utf8_lossy(&frame.body).into_owned();
+                // The writer signs a checkpoint right after a commit, of exactly the records
+                // before it: anything else is an old checkpoint copied here, or records moved.
+                let why = match note_size(&note) {
+                    None => Some("a checkpoint that is not a signed note".to_string()),
+                    Some(_) if records.len() > s.records.len() => {
+                        Some("a signed checkpoint after uncommitted records".to_string())
+                    }
+                    Some(size) if size != records.len() as u64 => Some(format!(
+                        "a signed checkpoint of tree size {size} after {} records (an older \
+                         checkpoint copied here, or records moved)",
+                        records.len()
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(why) = why {
+                    s.error = fail(why);
+                    break;
+                }
                 s.checkpoint = Some((note, frame.offset));
                 s.end = frame.end();
             }
@@ -346,6 +424,115 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
     }
     s.uncommitted = (records.len() - s.records.len()) as u64;
     Ok(s)
+}
+
+/// Judges what follows the last commit (or checkpoint) of a scanned log: either the torn end of
+/// one batch that was never synced, hence never acknowledged (returned: where it starts, how
+/// long it is, how many complete records it holds), or damage (an error: the log must not be
+/// written, and its readers must not pretend it ends there).
+///
+/// A crash mid-batch leaves a prefix of the batch's one write, possibly with runs of zeros
+/// where pages never reached the disk; it never leaves anything after the batch. So the tail
+/// is taken for a torn batch only if (1) it is no longer than a batch can be
+/// ([`MAX_TORN_TAIL`]); (2) the first frame that cannot be read is not a complete frame whose
+/// bytes match its hash (a changed tag or a frame that does not fit is damage, not a crash);
+/// and (3) no byte offset after that frame starts a frame whose bytes match its hash: such a
+/// frame was written after the damaged one, so the damage is taken to be in data that was
+/// synced (a later commit or checkpoint shows it most plainly). Two cases stay ambiguous, and
+/// each is settled the safe way for acknowledged records: damage confined to the last batch
+/// with nothing intact after it looks exactly like a torn write and is dropped (reported); a
+/// crash that wrote the pages of its batch out of order, leaving a hole before intact frames,
+/// looks like damage and is refused.
+pub fn judge_tail(path: &Path, s: &Scanned) -> Result<Recovery, LogError> {
+    let tail = s.len.saturating_sub(s.end);
+    if tail == 0 {
+        return Ok(Recovery::default());
+    }
+    let (at, what) = match &s.error {
+        Some(e) => (e.offset, e.message.clone()),
+        None => (
+            s.end,
+            format!("{} records are not followed by a commit", s.uncommitted),
+        ),
+    };
+    let damaged = |why: String| LogError::Corrupt {
+        path: path.display().to_string(),
+        offset: at,
+        message: format!(
+            "{what}; {why}, so the log is damaged, not cut short by a crash. Nothing was \
+             changed: run `xop log verify {}` and restore the log from a backup",
+            path.parent()
+                .map_or_else(|| ".".into(), |d| d.display().to_string())
+        ),
+    };
+    if tail > MAX_TORN_TAIL {
+        return Err(damaged(format!(
+            "{tail} bytes follow the last commit (at byte {}), more than one batch can be \
+             ({MAX_TORN_TAIL})",
+            s.end
+        )));
+    }
+    if let Some(e) = &s.error {
+        let bytes = read_range(path, e.offset, s.len)?;
+        let origin = s.header.as_ref().map_or("", |h| h.origin.as_str());
+        if intact_frame(&bytes, 0, origin, true) {
+            return Err(damaged(
+                "yet the frame there is complete and matches its hash".into(),
+            ));
+        }
+        if let Some(p) = (1..bytes.len()).find(|&p| intact_frame(&bytes, p, origin, false)) {
+            return Err(damaged(format!(
+                "an intact frame follows at byte {} (written after the damaged one)",
+                e.offset + p as u64
+            )));
+        }
+    }
+    Ok(Recovery {
+        offset: s.end,
+        truncated_bytes: tail,
+        truncated_records: s.uncommitted,
+    })
+}
+
+/// Bytes `from..to` of the file at `path`.
+fn read_range(path: &Path, from: u64, to: u64) -> Result<Vec<u8>, LogError> {
+    let io = |e: std::io::Error| LogError::io(path, &e);
+    let mut f = File::open(path).map_err(io)?;
+    f.seek(SeekFrom::Start(from)).map_err(io)?;
+    let mut bytes = vec![0u8; usize::try_from(to.saturating_sub(from)).unwrap_or(0)];
+    f.read_exact(&mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
+/// Whether a complete frame whose bytes match its hash starts at `bytes[p..]`. With
+/// `any_tag`, whatever its tag byte; otherwise only a frame the writer could have written
+/// (its tag, and the start of its body: a record's `{"seq":`, a commit's 40 bytes, a note
+/// naming `origin`), so that only the few plausible offsets cost a hash.
+fn intact_frame(bytes: &[u8], p: usize, origin: &str, any_tag: bool) -> bool {
+    let Some(head) = bytes.get(p..p + FRAME_HEADER) else {
+        return false;
+    };
+    let len = u32::from_le_bytes([head[1], head[2], head[3], head[4]]);
+    if len > MAX_FRAME {
+        return false;
+    }
+    let start = p + FRAME_HEADER;
+    let Some(body) = bytes.get(start..start + len as usize) else {
+        return false;
+    };
+    let plausible = any_tag
+        || match Tag::from_byte(head[0]) {
+            Some(Tag::Record) => body.starts_with(b"{\"seq\":"),
+            Some(Tag::Commit) => len == 40,
+            Some(Tag::Checkpoint) => {
+                !origin.is_empty()
+                    && body.starts_with(origin.as_bytes())
+                    && body.get(origin.len()) == Some(&b'\n')
+            }
+            Some(Tag::Header) => body.starts_with(b"{\"format\":"),
+            None => false,
+        };
+    plausible && leaf_hash(body)[..] == head[5..]
 }
 
 /// Who waits for records to be durable.
@@ -478,15 +665,32 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A log file about to be opened for writing: created if it was missing, scanned, its tail
+/// judged, nothing changed yet.
+pub(crate) struct Prepared {
+    path: PathBuf,
+    header: Header,
+    scanned: Scanned,
+    recovery: Recovery,
+}
+
+impl Prepared {
+    /// Whether nothing was ever committed or signed in it: only then may its keys be made.
+    pub(crate) fn is_new(&self) -> bool {
+        self.scanned.records.is_empty() && self.scanned.checkpoint.is_none()
+    }
+
+    /// How many records are committed.
+    pub(crate) fn size(&self) -> u64 {
+        self.scanned.records.len() as u64
+    }
+}
+
 impl Writer {
-    /// Opens (creating if needed) the log file in `dir`, recovers an interrupted batch, and
-    /// starts the writer thread.
-    pub(crate) fn open(
-        dir: &Path,
-        config: &LogConfig,
-        key: SigningKey,
-        keys: SubjectKeys,
-    ) -> Result<(Writer, Recovery, String), LogError> {
+    /// Creates the log file in `dir` if there is none, scans it and judges what follows its
+    /// last commit ([`judge_tail`]): a damaged log is refused here, before anything is
+    /// written. Nothing is truncated yet (see [`Writer::start`]).
+    pub(crate) fn prepare(dir: &Path, config: &LogConfig) -> Result<Prepared, LogError> {
         let path = dir.join("log.xpl");
         let exists = path.exists();
         if !exists {
@@ -516,7 +720,7 @@ impl Writer {
                 path: path.display().to_string(),
                 offset: 8,
                 message: scanned.error.map_or_else(
-                    || "the log has no header frame".into(),
+                    || "the log has no header frame (it was cut short)".into(),
                     |e| format!("the header frame cannot be read: {}", e.message),
                 ),
             });
@@ -530,36 +734,47 @@ impl Writer {
                 header.origin
             )));
         }
-        let file_len = std::fs::metadata(&path)
-            .map_err(|e| LogError::io(&path, &e))?
-            .len();
-        let tail = file_len - scanned.end;
-        let mut recovery = Recovery::default();
-        if tail > 0 {
-            if tail > (MAX_BATCH_BYTES as u64) + u64::from(MAX_FRAME) + 4096 {
-                let (offset, message) = scanned.error.map_or(
-                    (scanned.end, "records after the last commit".to_string()),
-                    |e| (e.offset, e.message),
-                );
-                return Err(LogError::Corrupt {
-                    path: path.display().to_string(),
-                    offset,
-                    message: format!(
-                        "{message}, followed by {tail} bytes: more than one interrupted batch, so \
-                         the log is damaged, not cut short by a crash; run `xop log verify` and \
-                         restore the log from a copy"
-                    ),
-                });
-            }
-            recovery.truncated_bytes = tail;
-            recovery.truncated_records = scanned.uncommitted;
-        }
+        let recovery = judge_tail(&path, &scanned)?;
+        Ok(Prepared {
+            path,
+            header,
+            scanned,
+            recovery,
+        })
+    }
+
+    /// Drops the torn tail [`Writer::prepare`] found (if any) and starts the writer thread.
+    pub(crate) fn start(
+        dir: &Path,
+        config: &LogConfig,
+        prepared: Prepared,
+        key: SigningKey,
+        keys: SubjectKeys,
+    ) -> Result<(Writer, Recovery, String), LogError> {
+        let Prepared {
+            path,
+            header,
+            scanned,
+            recovery,
+        } = prepared;
+        let tail = recovery.truncated_bytes;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(&path)
             .map_err(|e| LogError::io(&path, &e))?;
         if tail > 0 {
+            // Judged on the length scanned; the lock keeps other writers out, so a change
+            // since means something else writes the file: touch nothing.
+            let len = file.metadata().map_err(|e| LogError::io(&path, &e))?.len();
+            if len != scanned.len {
+                return Err(LogError::Config(format!(
+                    "`{}` changed while it was opened ({} bytes, then {len}): another program \
+                     writes it; nothing was truncated",
+                    path.display(),
+                    scanned.len
+                )));
+            }
             file.set_len(scanned.end)
                 .and_then(|()| file.sync_all())
                 .map_err(|e| LogError::io(&path, &e))?;
@@ -569,13 +784,7 @@ impl Writer {
         let tree = Tree::from_leaves(scanned.leaves.iter().copied());
         let size = tree.size();
         let checkpoint = scanned.checkpoint.as_ref().map(|(n, _)| n.clone());
-        let last_checkpoint_size = checkpoint
-            .as_deref()
-            .and_then(|n| {
-                let body_end = n.rfind("\n\n")?;
-                Checkpoint::parse_body(&n[..=body_end]).ok()
-            })
-            .map_or(0, |c| c.size);
+        let last_checkpoint_size = checkpoint.as_deref().and_then(note_size).unwrap_or(0);
         let reader = File::open(&path).map_err(|e| LogError::io(&path, &e))?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -810,7 +1019,19 @@ impl WriterState {
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0;
                 }
-                let n = q.entries.len().min(self.max_batch);
+                // At most `max_batch` records and about MAX_BATCH_BYTES (at least one record):
+                // the bound that lets opening tell a torn batch from damage (`judge_tail`).
+                let mut bytes = 0usize;
+                let n = q
+                    .entries
+                    .iter()
+                    .take(self.max_batch)
+                    .take_while(|e| {
+                        let first = bytes == 0;
+                        bytes += e.len() + RECORD_OVERHEAD;
+                        first || bytes <= MAX_BATCH_BYTES
+                    })
+                    .count();
                 // Taking the whole queue is the common case: swap the vector, copy nothing.
                 let batch = if n == q.entries.len() {
                     std::mem::take(&mut q.entries)
@@ -1069,5 +1290,42 @@ mod tests {
         assert!(matches!(log.append(&event(9)), Err(LogError::Failed(_))));
         assert!(matches!(log.submit(&event(9)), Err(LogError::Failed(_))));
         assert_eq!(log.size(), 0);
+    }
+
+    #[test]
+    fn a_batch_holds_about_max_batch_bytes_of_records_at_most() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ProofLog::open(dir.path(), LogConfig::default()).unwrap();
+        let big = |i: u64| Entry {
+            time: time_text(0),
+            body: Body::Event {
+                name: format!("test.big{i}"),
+                data: serde_json::json!({ "pad": "x".repeat(MAX_BATCH_BYTES / 2 - 1000) }),
+            },
+        };
+        let held = log.hold_writer();
+        let pending: Vec<Durable> = (0..4).map(|i| log.submit(&big(i)).unwrap()).collect();
+        drop(held);
+        for d in pending {
+            block_on(d).unwrap();
+        }
+        log.close().unwrap();
+        // Queued together (the writer may have taken the first before the rest came), never
+        // more than two in a batch: each under the bound that lets opening tell a torn batch
+        // from damage.
+        let mut commits = Vec::new();
+        let mut start = MAGIC.len() as u64;
+        for f in Frames::open(&dir.path().join("log.xpl")).unwrap() {
+            let f = f.unwrap();
+            if f.tag == Tag::Commit {
+                commits.push(f.end() - start);
+            }
+            if f.tag != Tag::Record {
+                start = f.end();
+            }
+        }
+        assert!(commits.len() >= 2, "{commits:?}");
+        let bound = MAX_BATCH_BYTES as u64 + 4096;
+        assert!(commits.iter().all(|&len| len <= bound), "{commits:?}");
     }
 }

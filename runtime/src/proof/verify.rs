@@ -5,7 +5,9 @@
 //! (a changed record is named); that it decodes and is canonical; that sequence numbers run
 //! 0, 1, 2, … (a deleted, reordered or inserted record is named); each commit's root against
 //! the tree recomputed from the records' bytes; each signed checkpoint's signature (with the
-//! trusted key) and root; and that every record is covered by a signed checkpoint. A record
+//! trusted key) and root, and its place (a checkpoint is of exactly the records before it, so
+//! an older one copied over a newer one is named); that the file has its header (a file cut to
+//! the magic is reported); and that every record is covered by a signed checkpoint. A record
 //! changed *and* re-hashed, with the commits rewritten, is caught by the first signed
 //! checkpoint after it, which names the range of records it covers.
 
@@ -18,7 +20,7 @@ use ed25519_dalek::VerifyingKey;
 use super::checkpoint::Checkpoint;
 use super::merkle::{Tree, leaf_hash};
 use super::record::{Record, decode};
-use super::store::{Frames, Header, Tag, parse_commit, scan};
+use super::store::{Frames, Header, MAGIC, Tag, judge_tail, parse_commit, scan};
 use super::{InclusionProof, LogError};
 use crate::module::{hex, parse_verifying_key};
 
@@ -35,23 +37,29 @@ pub struct LogReader {
 impl LogReader {
     /// Opens the log in `dir` for reading (no lock: a live log can be read; it sees the
     /// records committed when it was opened).
+    ///
+    /// A damaged log is an error naming the byte (and the record) where it is damaged: a frame
+    /// that cannot be read or whose bytes do not match its hash, anywhere but in the torn end
+    /// of a batch that was never synced (what [`super::store::judge_tail`] lets a writer drop;
+    /// on a live log it may be a batch being written). Readers never work on the part before
+    /// the damage as if it were the whole log.
     pub fn open(dir: &Path) -> Result<LogReader, LogError> {
-        let path = dir.join("log.xpl");
-        if !path.exists() {
-            return Err(LogError::Config(format!(
-                "no proof log in `{}` (no log.xpl): is this the data folder given to `xop eval \
-                 --log` or `xop serve --data`?",
-                dir.display()
-            )));
-        }
+        let path = log_file(dir)?;
         let scanned = scan(&path)?;
-        let Some(header) = scanned.header else {
+        let Some(header) = scanned.header.clone() else {
             return Err(LogError::Corrupt {
                 path: path.display().to_string(),
                 offset: 8,
-                message: "the log has no readable header frame".into(),
+                message: scanned.error.map_or_else(
+                    || {
+                        "the log has no header frame (it was cut short); run `xop log verify`"
+                            .into()
+                    },
+                    |e| format!("the header frame cannot be read: {}", e.message),
+                ),
             });
         };
+        judge_tail(&path, &scanned)?;
         let file = File::open(&path).map_err(|e| LogError::io(&path, &e))?;
         Ok(LogReader {
             dir: dir.to_path_buf(),
@@ -154,6 +162,19 @@ impl LogReader {
     }
 }
 
+/// The log file of the log in `dir`, or an error saying there is no log there.
+pub fn log_file(dir: &Path) -> Result<PathBuf, LogError> {
+    let path = dir.join("log.xpl");
+    if path.exists() {
+        return Ok(path);
+    }
+    Err(LogError::Config(format!(
+        "no proof log in `{}` (no log.xpl): is this the data folder given to `xop eval --log` or \
+         `xop serve --data`?",
+        dir.display()
+    )))
+}
+
 /// Reads a public key file (`xop keygen` format).
 pub fn read_public_key(path: &Path) -> Result<VerifyingKey, LogError> {
     let text = std::fs::read_to_string(path).map_err(|e| LogError::io(path, &e))?;
@@ -202,7 +223,7 @@ fn problem(report: &mut Report, seq: Option<u64>, offset: u64, message: String) 
 
 /// Verifies the log in `dir` against the checkpoint key `key`.
 pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
-    let path = dir.join("log.xpl");
+    let path = log_file(dir)?;
     let mut report = Report::default();
     let mut tree = Tree::new();
     let mut expected_seq: u64 = 0;
@@ -368,6 +389,33 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
                         );
                         problem(&mut report, None, frame.offset, message);
                     }
+                    // The writer signs a checkpoint of exactly the records before it, and
+                    // sizes only grow: a smaller one is an older checkpoint copied here (its
+                    // signature and root are genuine, its place is not).
+                    Ok(cp) if cp.size < tree.size() => {
+                        if !explained {
+                            let older = if cp.size < report.verified_size {
+                                format!(
+                                    ", smaller than the checkpoint before it ({})",
+                                    report.verified_size
+                                )
+                            } else {
+                                String::new()
+                            };
+                            problem(
+                                &mut report,
+                                None,
+                                frame.offset,
+                                format!(
+                                    "a signed checkpoint of tree size {} where {} records precede \
+                                     it{older}: an older checkpoint was copied over a newer one \
+                                     (or records were inserted before it)",
+                                    cp.size,
+                                    tree.size()
+                                ),
+                            );
+                        }
+                    }
                     Ok(cp) => match tree.root_at(cp.size) {
                         None => problem(
                             &mut report,
@@ -409,7 +457,15 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
             }
         }
     }
-    if committed < tree.size() {
+    if first && report.problems.is_empty() {
+        // Only the magic: the header frame (and everything after it) is gone.
+        problem(
+            &mut report,
+            None,
+            MAGIC.len() as u64,
+            "the log has no header frame: it was cut short after its first 8 bytes".into(),
+        );
+    } else if committed < tree.size() {
         problem(
             &mut report,
             Some(committed),

@@ -1,0 +1,342 @@
+//! A damaged proof log is refused, never cut: opening for writing drops only the torn end of
+//! one batch a crash interrupted (and says so), readers report damage instead of reading the
+//! part before it, keys are never made anew for a log that has records, and `verify` catches a
+//! log cut to its magic and an old checkpoint copied over a newer one.
+
+use std::path::Path;
+
+use xop_runtime::proof::record::{Body, Entry, time_text};
+use xop_runtime::proof::store::{Frame, Frames, MAX_TORN_TAIL, Tag};
+use xop_runtime::proof::verify::{LogReader, verify_log};
+use xop_runtime::proof::{LogConfig, LogError, ProofLog};
+
+fn config() -> LogConfig {
+    LogConfig {
+        origin: Some("test.xop/damage".into()),
+        // A signed checkpoint after every batch, as `xop eval --log` leaves them.
+        checkpoint_every: 1,
+        ..LogConfig::default()
+    }
+}
+
+fn event(i: u64) -> Entry {
+    Entry {
+        time: time_text(0),
+        body: Body::Event {
+            name: format!("test.e{i}"),
+            data: serde_json::json!({ "i": i }),
+        },
+    }
+}
+
+/// A log of `n` records, one batch each (record, commit, checkpoint), closed.
+fn log_of(dir: &Path, n: u64) {
+    let log = ProofLog::open(dir, config()).unwrap();
+    for i in 0..n {
+        log.append(&event(i)).unwrap();
+    }
+    log.close().unwrap();
+}
+
+fn frames(dir: &Path) -> Vec<Frame> {
+    Frames::open(&dir.join("log.xpl"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The `n`th frame of kind `tag`.
+fn nth(dir: &Path, tag: Tag, n: usize) -> Frame {
+    frames(dir)
+        .into_iter()
+        .filter(|f| f.tag == tag)
+        .nth(n)
+        .unwrap()
+}
+
+fn change(dir: &Path, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let path = dir.join("log.xpl");
+    let mut bytes = std::fs::read(&path).unwrap();
+    f(&mut bytes);
+    std::fs::write(&path, &bytes).unwrap();
+    bytes
+}
+
+/// Opening for writing refuses with the damage's offset and changes nothing; readers refuse too.
+fn refused(dir: &Path, offset: u64) -> String {
+    let before = std::fs::read(dir.join("log.xpl")).unwrap();
+    let err = ProofLog::open(dir, config()).unwrap_err();
+    let LogError::Corrupt {
+        offset: at,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("not refused as damage: {err}");
+    };
+    assert_eq!(*at, offset, "{err}");
+    assert!(message.contains("xop log verify"), "{err}");
+    assert!(message.contains("backup"), "{err}");
+    assert_eq!(
+        std::fs::read(dir.join("log.xpl")).unwrap(),
+        before,
+        "a refused log was changed"
+    );
+    let Err(read) = LogReader::open(dir) else {
+        panic!("a reader read the log before the damage as if it were all of it");
+    };
+    assert!(matches!(read, LogError::Corrupt { offset: o, .. } if o == offset));
+    err.to_string()
+}
+
+#[test]
+fn a_flipped_tag_before_later_commits_is_damage_and_nothing_is_cut() {
+    // The QA case: record 3's tag `R` becomes `P`; the next writer used to cut records 3 to 5
+    // and reuse their numbers.
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 6);
+    let r3 = nth(dir.path(), Tag::Record, 3).offset;
+    change(dir.path(), |b| b[r3 as usize] = b'P');
+    let m = refused(dir.path(), r3);
+    assert!(m.contains("unknown frame tag 0x50"), "{m}");
+}
+
+#[test]
+fn a_changed_record_or_hash_anywhere_but_the_torn_end_is_damage() {
+    for (what, pick) in [("body", 40usize), ("hash", 10)] {
+        let dir = tempfile::tempdir().unwrap();
+        log_of(dir.path(), 6);
+        let r2 = nth(dir.path(), Tag::Record, 2).offset;
+        change(dir.path(), |b| b[r2 as usize + pick] ^= 0x01);
+        let m = refused(dir.path(), r2);
+        assert!(m.contains("record 2 does not match"), "{what}: {m}");
+    }
+}
+
+#[test]
+fn damage_in_the_last_batch_with_its_commit_intact_is_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 4);
+    // The last record's body: its commit and checkpoint follow, intact.
+    let r3 = nth(dir.path(), Tag::Record, 3).offset;
+    change(dir.path(), |b| b[r3 as usize + 45] ^= 0x20);
+    refused(dir.path(), r3);
+}
+
+#[test]
+fn a_complete_frame_with_a_changed_tag_is_damage_even_at_the_end() {
+    // The last frame of all (the final checkpoint) with its tag changed: complete and matching
+    // its hash, so no crash left it.
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 3);
+    let last = frames(dir.path()).pop().unwrap();
+    assert_eq!(last.tag, Tag::Checkpoint);
+    change(dir.path(), |b| b[last.offset as usize] = b'X');
+    let m = refused(dir.path(), last.offset);
+    assert!(m.contains("complete and matches its hash"), "{m}");
+}
+
+#[test]
+fn an_old_checkpoint_copied_over_a_newer_one_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 4);
+    let old = nth(dir.path(), Tag::Checkpoint, 0);
+    let new = nth(dir.path(), Tag::Checkpoint, 2);
+    // Same origin, one-digit sizes, same-length base64: the old note fits the new one's place.
+    assert_eq!(old.body.len(), new.body.len());
+    let at = new.offset as usize;
+    let old_frame = std::fs::read(dir.path().join("log.xpl")).unwrap()
+        [old.offset as usize..old.end() as usize]
+        .to_vec();
+    change(dir.path(), |b| {
+        b[at..at + old_frame.len()].copy_from_slice(&old_frame)
+    });
+    let m = refused(dir.path(), new.offset);
+    assert!(m.contains("tree size 1 after 3 records"), "{m}");
+    let key = xop_runtime::proof::verify::read_public_key(&dir.path().join("log.pub")).unwrap();
+    let report = verify_log(dir.path(), &key).unwrap();
+    let p = report
+        .problems
+        .iter()
+        .find(|p| p.offset == new.offset)
+        .unwrap_or_else(|| panic!("verify missed the old checkpoint: {report:?}"));
+    assert!(
+        p.message.contains("tree size 1 where 3 records precede it"),
+        "{}",
+        p.message
+    );
+}
+
+#[test]
+fn a_torn_last_batch_is_dropped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    log.append_many(&[event(0), event(1)]).unwrap();
+    log.append_many(&[event(2), event(3), event(4)]).unwrap();
+    log.close().unwrap();
+    // The second batch as a crash leaves it: its first record whole, the second cut short.
+    let end = nth(dir.path(), Tag::Checkpoint, 0).end();
+    let r3 = nth(dir.path(), Tag::Record, 3);
+    let cut = r3.offset + 50;
+    change(dir.path(), |b| b.truncate(cut as usize));
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.size(), 2);
+    let r = log.recovery().clone();
+    assert_eq!(
+        (r.offset, r.truncated_bytes, r.truncated_records),
+        (end, cut - end, 1)
+    );
+    let w = log.recovery_warning().unwrap();
+    assert!(
+        w.contains(&format!(
+            "dropped {} bytes (1 complete record) at byte {end}",
+            cut - end
+        )) && w.contains("never acknowledged"),
+        "{w}"
+    );
+    assert_eq!(log.append(&event(9)).unwrap(), 2);
+    log.close().unwrap();
+    let key = xop_runtime::proof::verify::read_public_key(&dir.path().join("log.pub")).unwrap();
+    assert_eq!(verify_log(dir.path(), &key).unwrap().problems, []);
+}
+
+#[test]
+fn a_torn_batch_with_pages_never_written_is_dropped() {
+    // The file grew to the batch's length but its last part is zeros (pages not yet on disk).
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 2);
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    log.append_many(&[event(2), event(3)]).unwrap();
+    log.close().unwrap();
+    let r3 = nth(dir.path(), Tag::Record, 3).offset as usize;
+    change(dir.path(), |b| b[r3 + 3..].fill(0));
+    // A reader takes it for a batch being written: it sees the records before it.
+    assert_eq!(LogReader::open(dir.path()).unwrap().size(), 2);
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.size(), 2);
+    assert_eq!(log.recovery().truncated_records, 1);
+    log.close().unwrap();
+}
+
+#[test]
+fn complete_records_without_their_commit_are_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 3);
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    log.append_many(&[event(3), event(4)]).unwrap();
+    log.close().unwrap();
+    let commit = nth(dir.path(), Tag::Commit, 3).offset;
+    change(dir.path(), |b| b.truncate(commit as usize));
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!((log.size(), log.recovery().truncated_records), (3, 2));
+    log.close().unwrap();
+}
+
+#[test]
+fn a_tail_longer_than_one_batch_is_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 2);
+    let len = std::fs::metadata(dir.path().join("log.xpl")).unwrap().len();
+    change(dir.path(), |b| {
+        b.resize(b.len() + MAX_TORN_TAIL as usize + 1, 0)
+    });
+    let m = refused(dir.path(), len);
+    assert!(m.contains("more than one batch can be"), "{m}");
+}
+
+#[test]
+fn random_damage_is_refused_or_keeps_every_committed_record() {
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 12);
+    let original = std::fs::read(dir.path().join("log.xpl")).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..200 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let at = (state % original.len() as u64) as usize;
+        let copy = tempfile::tempdir().unwrap();
+        for f in ["log.key", "log.pub", "subjects.keys"] {
+            std::fs::copy(dir.path().join(f), copy.path().join(f)).unwrap();
+        }
+        let mut bytes = original.clone();
+        if state.is_multiple_of(2) {
+            bytes[at] ^= 1 << (state % 8);
+        } else {
+            bytes.drain(at..(at + 5).min(original.len()));
+        }
+        std::fs::write(copy.path().join("log.xpl"), &bytes).unwrap();
+        // Every batch ends with a checkpoint: changed or deleted bytes anywhere but in the
+        // very last frame are followed by an intact frame, so they are damage; in the last
+        // frame (a checkpoint) they cost no record.
+        match LogReader::open(copy.path()) {
+            Ok(r) => assert_eq!(r.size(), 12, "a reader lost records (damage at {at})"),
+            Err(e) => assert!(matches!(e, LogError::Corrupt { .. }), "{e}"),
+        }
+        match ProofLog::open(copy.path(), config()) {
+            Ok(log) => {
+                assert_eq!(log.size(), 12, "the writer cut records (damage at {at})");
+                log.close().unwrap();
+            }
+            Err(e) => {
+                assert!(matches!(e, LogError::Corrupt { .. }), "{e}");
+                assert_eq!(std::fs::read(copy.path().join("log.xpl")).unwrap(), bytes);
+            }
+        }
+    }
+}
+
+#[test]
+fn keys_are_never_made_anew_for_a_log_with_records() {
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 2);
+    let public = std::fs::read(dir.path().join("log.pub")).unwrap();
+    std::fs::rename(dir.path().join("log.key"), dir.path().join("moved.key")).unwrap();
+    let e = ProofLog::open(dir.path(), config())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("log.key") && e.contains("missing") && e.contains("2 records"),
+        "{e}"
+    );
+    assert!(!dir.path().join("log.key").exists());
+    assert_eq!(std::fs::read(dir.path().join("log.pub")).unwrap(), public);
+    std::fs::rename(dir.path().join("moved.key"), dir.path().join("log.key")).unwrap();
+
+    std::fs::remove_file(dir.path().join("subjects.keys")).unwrap();
+    let e = ProofLog::open(dir.path(), config())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("subjects.keys") && e.contains("missing"), "{e}");
+    assert!(!dir.path().join("subjects.keys").exists());
+    std::fs::write(dir.path().join("subjects.keys"), b"").unwrap();
+    assert!(ProofLog::open(dir.path(), config()).is_err());
+
+    // A new log (no record yet) gets both.
+    let fresh = tempfile::tempdir().unwrap();
+    ProofLog::open(fresh.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+    std::fs::remove_file(fresh.path().join("log.key")).unwrap();
+    std::fs::remove_file(fresh.path().join("subjects.keys")).unwrap();
+    ProofLog::open(fresh.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+    assert!(fresh.path().join("log.key").exists());
+}
+
+#[test]
+fn verify_reports_a_log_cut_to_its_magic() {
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 2);
+    change(dir.path(), |b| b.truncate(8));
+    let key = xop_runtime::proof::verify::read_public_key(&dir.path().join("log.pub")).unwrap();
+    let report = verify_log(dir.path(), &key).unwrap();
+    assert_eq!(report.problems.len(), 1, "{report:?}");
+    assert_eq!(report.problems[0].offset, 8);
+    assert!(report.problems[0].message.contains("no header frame"));
+    assert!(LogReader::open(dir.path()).is_err());
+    assert!(ProofLog::open(dir.path(), config()).is_err());
+}
