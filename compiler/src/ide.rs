@@ -278,10 +278,12 @@ fn finish(db: &dyn Db, file: SourceFile, notes: &mut Notes) {
             r.span = Span::new(r.span.end() - name.len(), r.span.end());
         }
     }
-    let mut seen = std::collections::BTreeSet::new();
+    // Keyed by value: a target's `Debug` text would include its file's whole text, which made
+    // this quadratic in the file's size.
+    let mut seen = std::collections::HashSet::new();
     notes
         .refs
-        .retain(|r| seen.insert((r.span, format!("{:?}", r.target))));
+        .retain(|r| seen.insert((r.span, r.target.clone())));
     let mut seen = std::collections::BTreeSet::new();
     notes
         .types
@@ -513,6 +515,33 @@ mod tests {
         let fields = fields_of(ws.db(), ws.project(), &locals[0].ty);
         let names: Vec<&str> = fields.iter().map(|(n, _)| &**n).collect();
         assert_eq!(names, vec!["messages_7d", "vip"]);
+    }
+
+    #[test]
+    fn duplicate_notes_are_dropped_and_distinct_ones_kept() {
+        let mut ws = Workspace::new();
+        let a = ws.set_file("a.xop", SRC);
+        let b = ws.set_file("b.xop", SRC);
+        let c = Span::new(at(SRC, "c: Customer", 0), at(SRC, "c: Customer", 0) + 1);
+        let vip = Span::new(at(SRC, "vip", 1), at(SRC, "vip", 1) + 3);
+        let local = |file| Target::Local { file, span: c };
+        let r = |span, target| Ref { span, target };
+        let mut notes = Notes {
+            refs: vec![
+                r(c, local(a)),
+                r(vip, local(a)),
+                r(c, local(a)),
+                // The same place and name, bound in another file: another target.
+                r(c, local(b)),
+                r(vip, local(a)),
+            ],
+            ..Notes::default()
+        };
+        finish(ws.db(), a, &mut notes);
+        assert_eq!(
+            notes.refs,
+            vec![r(c, local(a)), r(vip, local(a)), r(c, local(b))]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use xop_compiler::resolve::{self, DefKind, Lookup, Signature, file_scope};
 use xop_compiler::span::Span;
 use xop_compiler::types::Ty;
 
+use crate::lines;
 use crate::state::Snapshot;
 
 /// One quick fix.
@@ -40,6 +41,15 @@ pub fn fixes(snap: &Snapshot, file: SourceFile, range: Span) -> Vec<Fix> {
             _ => suggestion_fix(d),
         };
         out.extend(fix);
+    }
+    // The fixes write `\n`; a document with other line breaks keeps its own.
+    let eol = lines::line_break(&snap.text(file));
+    if eol != "\n" {
+        for f in &mut out {
+            for (_, new) in &mut f.edits {
+                *new = new.replace('\n', eol);
+            }
+        }
     }
     out
 }
@@ -158,7 +168,7 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
         .or_else(|| params.iter().find(|p| matches!(p.ty, Ty::Record(_))))
         .and_then(|p| var_of(&p.name))?;
     let text = snap.text(file);
-    let line_start = text[..span.start()].rfind('\n').map_or(0, |i| i + 1);
+    let line_start = lines::line_start(&text, span.start());
     let indent = &text[line_start..span.start()];
     let mut edits = vec![(
         Span::new(span.start(), span.start()),
@@ -319,6 +329,28 @@ mod tests {
             !codes.iter().any(|c| c.starts_with('E')),
             "{codes:?}\n{fixed}"
         );
+    }
+
+    #[test]
+    fn fixes_keep_the_documents_line_breaks() {
+        let text = CONTACT
+            .replace(
+                "  deny \"no-consent\" unless consent(c, marketing, ch)\n",
+                "",
+            )
+            .replace("use std.consent.consent\n", "")
+            .replace('\n', "\r\n");
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+        assert!(
+            fixed.contains("  deny \"no-consent\" unless consent(c, marketing, ch)\r\n  allow"),
+            "{fixed:?}"
+        );
+        assert!(
+            fixed.contains("\r\nuse std.consent.consent\r\n"),
+            "{fixed:?}"
+        );
+        assert_eq!(fixed.matches('\n').count(), fixed.matches("\r\n").count());
+        assert!(!codes.contains(&"C0005"), "{codes:?}");
     }
 
     #[test]

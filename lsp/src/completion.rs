@@ -11,8 +11,10 @@ use std::sync::Arc;
 use xop_compiler::check::RISK_CLASSES;
 use xop_compiler::db::SourceFile;
 use xop_compiler::ide;
+use xop_compiler::lexer::{Token, lex};
 use xop_compiler::resolve::{self, BUILTIN_TYPES, DefKind, Lookup, Signature, file_scope};
 
+use crate::lines;
 use crate::navigation::KEYWORDS;
 use crate::state::Snapshot;
 
@@ -56,8 +58,11 @@ const ANNOTATIONS: &[&str] = &["personal", "reaches_phone", "annex_iii", "ai_dis
 pub fn complete(snap: &Snapshot, file: SourceFile, offset: usize) -> Vec<Completion> {
     let text = snap.text(file);
     let offset = floor_char(&text, offset.min(text.len()));
-    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_start = lines::line_start(&text, offset);
     let line = &text[line_start..offset];
+    if in_comment_or_literal(&text, line_start, offset) {
+        return Vec::new();
+    }
     // The part of a name already typed is left for the editor to filter on.
     let word_start = line
         .char_indices()
@@ -139,6 +144,35 @@ pub fn complete(snap: &Snapshot, file: SourceFile, offset: usize) -> Vec<Complet
     }
     out.dedup();
     out
+}
+
+/// Whether `offset` is inside a comment or a text, number, duration, money or time literal,
+/// where no name is written. No token spans lines, so the cursor's line is lexed alone.
+fn in_comment_or_literal(text: &str, line_start: usize, offset: usize) -> bool {
+    let line_end = text[offset..]
+        .find(['\n', '\r'])
+        .map_or(text.len(), |i| offset + i);
+    let line = &text[line_start..line_end];
+    let at = offset - line_start;
+    let lexed = lex(line);
+    // A comment runs to the end of its line, and so does an unclosed `"`.
+    let in_comment = |start: usize, end: usize| start < at && at <= end;
+    if lexed
+        .comments
+        .iter()
+        .any(|c| in_comment(c.span.start(), c.span.end()))
+    {
+        return true;
+    }
+    lexed.tokens.iter().any(|&(start, tok, end)| match tok {
+        Token::Comment | Token::DocComment => in_comment(start, end),
+        Token::Error => line[start..].starts_with('"') && start < at,
+        Token::Text => start < at && at < end,
+        Token::Int | Token::Decimal | Token::Money | Token::Duration | Token::Time => {
+            start < at && at <= end
+        }
+        _ => false,
+    })
 }
 
 fn keyword(k: &str) -> Completion {
@@ -353,6 +387,34 @@ mod tests {
         let text = format!("{CONTACT}@");
         let ls = labels(&text, text.len());
         assert!(has(&ls, "personal", Kind::Annotation));
+    }
+
+    #[test]
+    fn nothing_inside_comments_and_literals() {
+        let text = CONTACT.replace(
+            "  allow \"ok\"",
+            "  // a comment\n  /// doc\n  deny \"quiet\" when c.messages_7d > 1_000 and ch == sms\n  deny \"open",
+        ) + "test t at 2026-11-25T10:00:00Z within 24h\n";
+        for (needle, plus) in [
+            ("// a comment", 4),
+            ("// a comment", 12),
+            ("/// doc", 5),
+            ("\"quiet\"", 1),
+            ("\"quiet\"", 6),
+            ("1_000", 1),
+            ("1_000", 5),
+            ("\"open", 3),
+            ("2026-11", 5),
+            ("24h", 3),
+        ] {
+            let ls = labels(&text, at(&text, needle, 0, plus));
+            assert!(ls.is_empty(), "{needle:?}+{plus}: {ls:?}");
+        }
+        // Right after a closing quote, before a comment, and on a name: completions.
+        for (needle, plus) in [("\"quiet\" ", 8), ("// a comment", 0), ("ch == sms", 9)] {
+            let ls = labels(&text, at(&text, needle, 0, plus));
+            assert!(has(&ls, "deny", Kind::Keyword), "{needle:?}+{plus}: {ls:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! and byte spans, URIs and paths, and each feature's result.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tower_lsp_server::ls_types::{
     self as lsp, CodeActionKind, CompletionItemKind, DiagnosticRelatedInformation,
@@ -79,20 +79,29 @@ pub fn apply_change(text: &str, change: &lsp::TextDocumentContentChangeEvent) ->
 // ---- URIs
 
 /// The database path of a document: the stdlib's own path for a file of the stdlib folder
-/// (or the `xop-stdlib:` scheme), the filesystem path for a `file:` URI, else the URI itself
-/// (an unsaved buffer).
+/// (or the `xop-stdlib:` scheme), the filesystem path for a `file:` URI, else the URI itself:
+/// a document of another scheme (`untitled:`, a diff view's `git:`) is a document of its own,
+/// never the file whose path its URI happens to contain.
 pub fn path_of(uri: &Uri, stdlib: &StdlibLocation) -> String {
     let text = uri.as_str();
     if let Some(rest) = text.strip_prefix(&format!("{SCHEME}:")) {
         return rest.trim_start_matches('/').to_string();
     }
-    if let Some(p) = uri.to_file_path() {
+    if let Some(p) = file_path(uri) {
         if let Some(std) = stdlib.stdlib_path(&p) {
             return std;
         }
         return p.to_string_lossy().into_owned();
     }
     text.to_string()
+}
+
+/// The filesystem path of a `file:` URI; `None` for any other scheme.
+pub fn file_path(uri: &Uri) -> Option<PathBuf> {
+    if !uri.scheme().as_str().eq_ignore_ascii_case("file") {
+        return None;
+    }
+    uri.to_file_path().map(|p| p.into_owned())
 }
 
 /// The URI of `file` for the editor.
@@ -385,10 +394,9 @@ pub fn semantic_tokens(text: &str, tokens: &[semantic::Token]) -> SemanticTokens
         let length = if end_line == line {
             end_col.saturating_sub(col)
         } else {
-            let line_end = text[t.span.start()..]
-                .find('\n')
-                .map_or(text.len(), |i| t.span.start() + i);
-            idx.position(line_end).1.saturating_sub(col)
+            idx.position(idx.line_end(line as usize))
+                .1
+                .saturating_sub(col)
         };
         if length == 0 {
             continue;
@@ -566,6 +574,39 @@ mod tests {
                 character: 7
             }
         );
+    }
+
+    #[test]
+    fn only_file_uris_are_paths() {
+        let uri = |s: &str| s.parse::<Uri>().expect("a uri");
+        let std = StdlibLocation::Scheme;
+        assert_eq!(path_of(&uri("file:///w/a.xop"), &std), "/w/a.xop");
+        assert_eq!(path_of(&uri("FILE:///w/a.xop"), &std), "/w/a.xop");
+        for other in [
+            "untitled:Untitled-1",
+            "git:/w/a.xop?%7B%22ref%22%3A%22HEAD%22%7D",
+            "inmemory://model/1",
+        ] {
+            assert_eq!(path_of(&uri(other), &std), other);
+            assert_eq!(file_path(&uri(other)), None, "{other}");
+        }
+        // Each is its own document, published under its own URI.
+        let (_st, snap) = snapshot(&[
+            ("/w/a.xop", "module a\n"),
+            ("git:/w/a.xop?%7B%22ref%22%3A%22HEAD%22%7D", "module a\n"),
+            ("inmemory://model/1", "module m\n"),
+        ]);
+        for (path, uri) in [
+            ("/w/a.xop", "file:///w/a.xop"),
+            (
+                "git:/w/a.xop?%7B%22ref%22%3A%22HEAD%22%7D",
+                "git:/w/a.xop?%7B%22ref%22%3A%22HEAD%22%7D",
+            ),
+            ("inmemory://model/1", "inmemory://model/1"),
+        ] {
+            let file = snap.file(path).expect("a document");
+            assert_eq!(uri_of(&snap, file).expect("a uri").as_str(), uri);
+        }
     }
 
     #[test]

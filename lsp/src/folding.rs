@@ -73,8 +73,9 @@ pub fn folds(snap: &Snapshot, file: SourceFile) -> Vec<Fold> {
     }
     // Runs of comment lines: `//` kept by the lexer, `///` read as doc comments.
     let mut run: Option<(u32, u32)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let i = u32::try_from(i).unwrap_or(u32::MAX);
+    for n in 0..idx.len() {
+        let line = idx.line_text(n);
+        let i = u32::try_from(n).unwrap_or(u32::MAX);
         if line.trim_start().starts_with("//") {
             run = Some(run.map_or((i, i), |(s, _)| (s, i)));
         } else if let Some((s, e)) = run.take()

@@ -3,7 +3,8 @@
 //! compiler's own salsa database (`xop_compiler::db`), so that the editor and `xop check`
 //! agree by construction.
 //!
-//! One module per concept: [`server`] speaks the protocol, [`convert`] holds every conversion
+//! One module per concept: [`transport`] frames the messages on standard input and output and
+//! answers malformed ones, [`server`] speaks the protocol, [`convert`] holds every conversion
 //! to and from the protocol's types, [`state`] owns the database; the features ([`hover`],
 //! [`navigation`], [`completion`], [`symbols`], [`formatting`], [`actions`], [`semantic`],
 //! [`folding`], [`diagnostics`]) are plain functions over a [`state::Snapshot`] that return
@@ -23,25 +24,21 @@ pub mod server;
 pub mod state;
 pub mod stdlib;
 pub mod symbols;
+pub mod transport;
 
 #[cfg(test)]
 mod testing;
 
-use tower_lsp_server::{LspService, Server};
-
-/// Serves the protocol on standard input and output until the client exits. Returns an error
-/// message if the runtime cannot start.
+/// Serves the protocol on standard input and output until the client exits or closes its
+/// input. Returns an error message if the runtime or a thread cannot start.
 pub fn run_stdio() -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_io()
         .build()
         .map_err(|e| format!("cannot start the language server's runtime: {e}"))?;
-    runtime.block_on(async {
-        let (service, socket) = LspService::new(server::Backend::new);
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-            .serve(service)
-            .await;
-    });
-    Ok(())
+    let served = transport::serve(&runtime, std::io::stdin(), std::io::stdout());
+    // Diagnostics still being computed are not waited for: the process ends.
+    runtime.shutdown_background();
+    served.map(|_| ())
 }

@@ -1,5 +1,6 @@
 //! Byte offsets ↔ (line, UTF-16 column): the compiler counts bytes, the protocol counts
-//! UTF-16 code units by default, and the two differ on every non-ASCII character.
+//! UTF-16 code units by default, and the two differ on every non-ASCII character. Lines end at
+//! `\r\n`, `\n` or `\r`, the protocol's three line breaks.
 
 /// The start of each line of a text, for converting positions.
 #[derive(Debug, Clone)]
@@ -12,31 +13,36 @@ impl<'a> LineIndex<'a> {
     /// Indexes `text`.
     pub fn new(text: &'a str) -> LineIndex<'a> {
         let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let bytes = text.as_bytes();
+        for (i, &b) in bytes.iter().enumerate() {
+            // A `\r` followed by `\n` is one break, counted at the `\n`.
+            if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
         LineIndex { text, starts }
     }
 
     /// The (line, UTF-16 column) of byte `offset`; an offset inside a character or past the
-    /// end is clamped to the character's start or the end of the text.
+    /// end is clamped to the character's start or the end of the text, one inside a line break
+    /// (between `\r` and `\n`) to the end of its line.
     pub fn position(&self, offset: usize) -> (u32, u32) {
         let offset = self.floor(offset.min(self.text.len()));
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
         let start = self.starts[line];
+        let offset = offset.min(self.line_end(line));
         let col: usize = self.text[start..offset].chars().map(char::len_utf16).sum();
         (to_u32(line), to_u32(col))
     }
 
     /// The byte offset of (line, UTF-16 column). A line past the end gives the end of the text;
-    /// a column past the end of its line gives the end of the line; a column inside a
-    /// surrogate pair gives the start of the character.
+    /// a column past the end of its line gives the end of the line, before its line break; a
+    /// column inside a surrogate pair gives the start of the character.
     pub fn offset(&self, line: u32, col: u32) -> usize {
         let Some(&start) = self.starts.get(line as usize) else {
             return self.text.len();
         };
-        let end = self
-            .starts
-            .get(line as usize + 1)
-            .map_or(self.text.len(), |&e| e - 1);
+        let end = self.line_end(line as usize);
         let mut units = 0usize;
         for (i, c) in self.text[start..end].char_indices() {
             let next = units + c.len_utf16();
@@ -46,6 +52,26 @@ impl<'a> LineIndex<'a> {
             units = next;
         }
         end
+    }
+
+    /// The byte offset where line `line` ends, before its line break (the end of the text for
+    /// the last line or a line past the end).
+    pub fn line_end(&self, line: usize) -> usize {
+        let Some(&next) = self.starts.get(line + 1) else {
+            return self.text.len();
+        };
+        let bytes = self.text.as_bytes();
+        if next >= 2 && &bytes[next - 2..next] == b"\r\n" {
+            next - 2
+        } else {
+            next - 1
+        }
+    }
+
+    /// The text of line `line` without its line break (empty past the end).
+    pub fn line_text(&self, line: usize) -> &'a str {
+        let start = self.starts.get(line).copied().unwrap_or(self.text.len());
+        &self.text[start..self.line_end(line).max(start)]
     }
 
     /// The number of lines.
@@ -69,6 +95,20 @@ impl<'a> LineIndex<'a> {
         }
         offset
     }
+}
+
+/// The line break `text` uses (its first), for text inserted into it: `\n` if it has none.
+pub fn line_break(text: &str) -> &'static str {
+    match text.find(['\n', '\r']) {
+        Some(i) if text[i..].starts_with("\r\n") => "\r\n",
+        Some(i) if text[i..].starts_with('\r') => "\r",
+        _ => "\n",
+    }
+}
+
+/// The start of the line that byte `offset` is on (lines end at `\r\n`, `\n` or `\r`).
+pub fn line_start(text: &str, offset: usize) -> usize {
+    text[..offset].rfind(['\n', '\r']).map_or(0, |i| i + 1)
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -104,6 +144,54 @@ mod tests {
         // Inside a UTF-8 sequence: clamped back.
         assert_eq!(idx.position(1), (0, 0));
         assert_eq!(idx.offset(1, 0), text.find('y').expect("y"));
+    }
+
+    #[test]
+    fn crlf_cr_and_lf_are_line_breaks() {
+        for text in ["ab\r\ncd\r\n", "ab\rcd\r", "ab\ncd\n", "ab\r\ncd\ref\ngh"] {
+            let idx = LineIndex::new(text);
+            let c = text.find('c').expect("c");
+            assert_eq!(idx.position(c), (1, 0), "{text:?}");
+            assert_eq!(idx.offset(1, 1), c + 1, "{text:?}");
+            // Past the end of a line: before its line break, whichever it is.
+            assert_eq!(idx.offset(0, 2), 2, "{text:?}");
+            assert_eq!(idx.offset(0, 99), 2, "{text:?}");
+            assert_eq!(idx.offset(1, 99), c + 2, "{text:?}");
+            assert_eq!(idx.line_end(0), 2, "{text:?}");
+            assert_eq!(
+                (idx.line_text(0), idx.line_text(1)),
+                ("ab", "cd"),
+                "{text:?}"
+            );
+            // Every offset outside a `\r\n` comes back from its position.
+            for off in 0..=text.len() {
+                if off > 0 && &text[off - 1..off] == "\r" && text[off..].starts_with('\n') {
+                    // Between `\r` and `\n`: the end of the line.
+                    assert_eq!(idx.position(off), idx.position(off - 1), "{text:?} {off}");
+                    continue;
+                }
+                let (l, col) = idx.position(off);
+                assert_eq!(idx.offset(l, col), off, "{text:?} offset {off}");
+            }
+        }
+        let idx = LineIndex::new("ab\r\ncd\ref\ngh");
+        assert_eq!(idx.len(), 4);
+        assert_eq!(idx.position(8), (2, 1));
+        assert_eq!(idx.offset(3, 0), 10);
+        // A text ending in a line break has an empty last line.
+        assert_eq!(LineIndex::new("a\r").len(), 2);
+        assert_eq!(LineIndex::new("a\r").position(2), (1, 0));
+    }
+
+    #[test]
+    fn line_breaks_and_starts() {
+        assert_eq!(line_break("a\r\nb\n"), "\r\n");
+        assert_eq!(line_break("a\rb"), "\r");
+        assert_eq!(line_break("a\nb\r\n"), "\n");
+        assert_eq!(line_break("a"), "\n");
+        assert_eq!(line_start("ab\r\ncd", 6), 4);
+        assert_eq!(line_start("ab\rcd", 5), 3);
+        assert_eq!(line_start("abcd", 3), 0);
     }
 
     #[test]

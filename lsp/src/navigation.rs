@@ -1,10 +1,12 @@
 //! Go to definition, find references and rename, from the compiler's own name resolution
 //! ([`xop_compiler::ide`]).
 
-use xop_compiler::db::SourceFile;
+use xop_compiler::db::{SourceFile, parse_file};
 use xop_compiler::ide::{self, Target};
+use xop_compiler::resolve::{self, BUILTIN_TYPES, Lookup, Scope, Signature, file_scope};
 use xop_compiler::span::Span;
 
+use crate::lines::LineIndex;
 use crate::state::Snapshot;
 
 /// Replacements in one file: span → new text.
@@ -62,6 +64,9 @@ pub fn rename(
         .get(r.span.range())
         .unwrap_or_default()
         .to_string();
+    if new_name != old {
+        check_clashes(snap, &r.target, &old, new_name)?;
+    }
     let mut out: Vec<FileEdits> = Vec::new();
     for (f, span) in ide::references(&snap.db, snap.project, &r.target) {
         // A name imported under an alias (`use a.x as y`) keeps its alias.
@@ -86,6 +91,145 @@ fn check_renamable(snap: &Snapshot, target: &Target) -> Result<(), String> {
         }
         Some(_) => Ok(()),
         None => Err("cannot find where this is declared".into()),
+    }
+}
+
+/// Refuses a new name that would clash with, capture or be captured by another name: a
+/// built-in type; for a declaration, a name already visible in a file that sees it (declared,
+/// imported, or an enum value); for a field or an enum value, a sibling; for a local, another
+/// local of the item whose scope overlaps its own, or a name used inside its scope; and for a
+/// declaration or an enum value, a local of that name where it is used.
+fn check_clashes(snap: &Snapshot, target: &Target, old: &str, new: &str) -> Result<(), String> {
+    if BUILTIN_TYPES.contains(&new) {
+        return Err(format!("`{new}` is a built-in type"));
+    }
+    let db = &snap.db;
+    let project = snap.project;
+    let refs = ide::references(db, project, target);
+    match target {
+        Target::Def(def) => {
+            for f in snap.files() {
+                if snap.is_stdlib(f) {
+                    continue;
+                }
+                let scope = file_scope(db, project, f);
+                let sees = f == def.file
+                    || matches!(scope.lookup(db, old), Lookup::Found(e) if e.def == *def);
+                if sees && let Some(what) = visible(snap, scope, new) {
+                    return Err(format!("`{new}` is already {what} in {}", snap.path(f)));
+                }
+            }
+        }
+        Target::Field { record, .. } => {
+            if let Signature::Record(fields) =
+                resolve::signature(db, project, record.file, record.index)
+                && fields.iter().any(|p| &*p.name == new)
+            {
+                return Err(format!(
+                    "record `{}` already has a field `{new}`",
+                    record.name
+                ));
+            }
+            // Fields are always written after `.` or in a record value: no other name clashes.
+            return Ok(());
+        }
+        Target::Variant { def, .. } => {
+            if let Signature::Enum(values) = resolve::signature(db, project, def.file, def.index)
+                && values.iter().any(|v| &**v == new)
+            {
+                return Err(format!("enum `{}` already has a value `{new}`", def.name));
+            }
+            // A value is also written alone, so every file that writes it must not see `new`.
+            let mut files: Vec<SourceFile> = refs.iter().map(|(f, _)| *f).collect();
+            files.dedup();
+            for f in files {
+                if let Some(what) = visible(snap, file_scope(db, project, f), new) {
+                    return Err(format!("`{new}` is already {what} in {}", snap.path(f)));
+                }
+            }
+        }
+        Target::Local { file, span } => return local_clashes(snap, *file, *span, target, new),
+        Target::Module(_) => return Ok(()),
+    }
+    for (f, at) in &refs {
+        if ide::locals_at(db, project, *f, at.start())
+            .iter()
+            .any(|l| &*l.name == new)
+        {
+            return Err(format!(
+                "`{new}` is a local name where `{old}` is used ({}:{})",
+                snap.path(*f),
+                LineIndex::new(&snap.text(*f)).line(at.start()) + 1
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What `name` already is in `scope`, if anything.
+fn visible(snap: &Snapshot, scope: &Scope, name: &str) -> Option<String> {
+    let db = &snap.db;
+    match scope.lookup(db, name) {
+        Lookup::Found(e) => Some(format!("the name of `{}`", e.def.qualified(db))),
+        Lookup::Ambiguous(_) => Some("imported".into()),
+        Lookup::Missing => scope
+            .variants
+            .get(name)
+            .and_then(|enums| enums.first())
+            .map(|e| format!("a value of enum `{}`", e.qualified(db))),
+    }
+}
+
+/// [`check_clashes`] for the local bound at `span` of `file`.
+fn local_clashes(
+    snap: &Snapshot,
+    file: SourceFile,
+    span: Span,
+    target: &Target,
+    new: &str,
+) -> Result<(), String> {
+    let db = &snap.db;
+    let Some(i) = ide::item_at(db, file, span.start()) else {
+        return Ok(());
+    };
+    let notes = ide::item_notes(db, snap.project, file, i);
+    // Where the local is visible: its own scope, else the whole item.
+    let scope = notes
+        .locals
+        .iter()
+        .find(|l| l.span == span)
+        .and_then(|l| l.scope);
+    let item_span = parse_file(db, file)
+        .ast
+        .items
+        .get(i as usize)
+        .map_or(span, |it| it.span);
+    let region = scope.unwrap_or(item_span);
+    let overlaps = |other: Option<Span>| {
+        let o = other.unwrap_or(item_span);
+        o.start() < region.end() && region.start() < o.end()
+    };
+    if notes
+        .locals
+        .iter()
+        .any(|l| &*l.name == new && l.span != span && overlaps(l.scope))
+    {
+        return Err(format!("`{new}` is already a local name here"));
+    }
+    let text = snap.text(file);
+    let used = notes.refs.iter().find(|r| {
+        region.contains(r.span.start())
+            && text.get(r.span.range()) == Some(new)
+            && r.target != *target
+            // Its own declaration is not a use.
+            && ide::definition(db, &r.target) != Some((file, r.span))
+    });
+    match used {
+        Some(r) => Err(format!(
+            "`{new}` is used here (line {}) for something else, which the renamed name would hide",
+            LineIndex::new(&text).line(r.span.start()) + 1
+        )),
+        None => Ok(()),
     }
 }
 
@@ -194,6 +338,47 @@ mod tests {
         let std = at(CONTACT, "consent(c", 0, 0);
         assert!(prepare_rename(&snap, contact, std).is_err());
         assert!(prepare_rename(&snap, contact, at(CONTACT, "\"cap\"", 0, 1)).is_err());
+    }
+
+    #[test]
+    fn rename_refuses_clashes_and_captures() {
+        let (_st, snap) = snapshot(&[("customer.xop", CUSTOMER), ("contact.xop", CONTACT)]);
+        let customer = snap.file("customer.xop").expect("file");
+        let contact = snap.file("contact.xop").expect("file");
+        let refused = |file, offset, new: &str| match rename(&snap, file, offset, new) {
+            Err(e) => e,
+            Ok(edits) => panic!("renamed to `{new}`: {edits:?}"),
+        };
+        let record = at(CUSTOMER, "Customer {", 0, 0);
+        assert!(refused(customer, record, "Int").contains("built-in type"));
+        assert!(refused(customer, record, "Text").contains("built-in type"));
+        // Declared in the module, or imported into it.
+        let e = refused(customer, record, "fraud_desk");
+        assert!(e.contains("shop.customer.fraud_desk"), "{e}");
+        let e = refused(customer, record, "Consent");
+        assert!(e.contains("std.consent.Consent"), "{e}");
+        // Imported only by contact.xop, which uses `Customer`.
+        let e = refused(customer, record, "sms");
+        assert!(e.contains("contact.xop"), "{e}");
+        // Siblings.
+        let field = at(CUSTOMER, "messages_7d", 0, 0);
+        assert!(refused(customer, field, "segment").contains("already has a field"));
+        assert!(rename(&snap, customer, field, "msgs").is_ok());
+        let value = at(CUSTOMER, "vip", 0, 0);
+        assert!(refused(customer, value, "standard").contains("already has a value"));
+        assert!(refused(customer, value, "marketing").contains("shop.customer.marketing"));
+        // A local of the same name where the declaration is used would capture it.
+        let purpose = at(CUSTOMER, "marketing", 0, 0);
+        let e = refused(customer, purpose, "ch");
+        assert!(e.contains("local name where `marketing` is used"), "{e}");
+        // A local: another local of the item, or a name used in its scope, clashes.
+        let c = at(CONTACT, "to: c", 0, 4);
+        assert!(refused(contact, c, "ch").contains("already a local name"));
+        assert!(refused(contact, c, "marketing").contains("used here"));
+        assert!(refused(contact, c, "consent").contains("used here"));
+        assert!(rename(&snap, contact, c, "cust").is_ok());
+        // Its own name is no clash.
+        assert!(rename(&snap, contact, c, "c").is_ok());
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The protocol front: `tower-lsp-server`'s [`LanguageServer`] over the [`State`].
 //!
 //! Notifications that change documents write to the database synchronously, at the top of
-//! their handler and before any `.await`, so edits apply in the order they arrive. Requests and
-//! diagnostics run on a [`Snapshot`] inside a blocking task: an edit cancels them (salsa's
+//! their handler and before any `.await`, so edits apply in the order they arrive. A request
+//! takes its [`Snapshot`] the same way, so it sees exactly the edits that arrived before it, and
+//! runs on it inside a blocking task, as diagnostics do: an edit cancels them (salsa's
 //! cancellation, caught by [`salsa::Cancelled::catch`]) and the request answers "content
-//! modified"; a panic in a query becomes an "internal error" answer and the server goes on.
+//! modified"; dropping a request (on `$/cancelRequest` or `exit`) cancels its work too; a panic
+//! in a query becomes an "internal error" answer and the server goes on.
 
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
@@ -66,20 +68,27 @@ impl Backend {
         let _ = std::panic::catch_unwind(AssertUnwindSafe(|| f(&mut state)));
     }
 
-    /// Runs `f` on a snapshot in a blocking task. The snapshot is taken and dropped inside
-    /// the task: one waiting in a queue of the async runtime could block a write (which waits
-    /// for every snapshot) on a worker that the queued task needs.
-    async fn read<T: Send + 'static>(
+    /// Runs `f` on a snapshot in a blocking task. The snapshot is taken now, when the request
+    /// handler first runs and before it awaits anything, so that it holds exactly the edits
+    /// received before the request (tower-lsp-server starts handlers in the order messages
+    /// arrive); a later edit cancels the work, answered "content modified". The snapshot goes
+    /// straight to the blocking pool, never waiting in the async runtime's queue, where it
+    /// could block a write (which waits for every snapshot) on a worker the task needs.
+    ///
+    /// Dropping the returned future (tower-lsp-server does on `$/cancelRequest` and `exit`)
+    /// cancels the work: its next salsa query unwinds.
+    fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Snapshot) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let state = self.state.clone();
-        run_guarded(move || {
-            // The lock is released before the work starts, so that an edit can cancel it.
-            let snap = lock(&state).snapshot();
-            f(&snap)
-        })
-        .await
+    ) -> impl Future<Output = Result<T>> {
+        let snap = self.lock().snapshot();
+        // Made before the future, so that dropping it unpolled cancels too.
+        let guard = CancelOnDrop(salsa::Database::cancellation_token(&snap.db));
+        let task = spawn_guarded(move || f(&snap));
+        async move {
+            let _guard = guard;
+            task.await
+        }
     }
 
     /// Recomputes and publishes the diagnostics of every file, in the background.
@@ -130,6 +139,16 @@ impl Backend {
     }
 }
 
+/// Cancels the salsa queries of one snapshot when dropped: the request was answered or
+/// abandoned, and either way its work is no longer needed (after it finished, a no-op).
+struct CancelOnDrop(salsa::CancellationToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 /// Locks the state. A panic while writing leaves the database consistent (salsa's inputs are
 /// set whole), so a poisoned lock is still usable.
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -141,14 +160,24 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 pub async fn run_guarded<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
+    spawn_guarded(f).await
+}
+
+/// Starts `f` in a blocking task at once (not when the future is first polled), like
+/// [`run_guarded`].
+fn spawn_guarded<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> impl Future<Output = Result<T>> {
     let task = tokio::task::spawn_blocking(move || salsa::Cancelled::catch(AssertUnwindSafe(f)));
-    match task.await {
-        Ok(Ok(result)) => result,
-        Ok(Err(_cancelled)) => Err(convert::content_modified()),
-        Err(e) => Err(convert::internal_error(format!(
-            "the request failed inside the server: {}",
-            panic_message(e)
-        ))),
+    async move {
+        match task.await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_cancelled)) => Err(convert::content_modified()),
+            Err(e) => Err(convert::internal_error(format!(
+                "the request failed inside the server: {}",
+                panic_message(e)
+            ))),
+        }
     }
 }
 
@@ -207,13 +236,13 @@ fn roots(params: &InitializeParams) -> Vec<PathBuf> {
         .workspace_folders
         .iter()
         .flatten()
-        .filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned()))
+        .filter_map(|f| convert::file_path(&f.uri))
         .collect();
     #[allow(deprecated)] // older clients send only `rootUri`
     if out.is_empty()
-        && let Some(p) = params.root_uri.as_ref().and_then(|u| u.to_file_path())
+        && let Some(p) = params.root_uri.as_ref().and_then(convert::file_path)
     {
-        out.push(p.into_owned());
+        out.push(p);
     }
     out
 }
@@ -281,7 +310,7 @@ impl LanguageServer for Backend {
     async fn did_change_watched_files(&self, params: lsp::DidChangeWatchedFilesParams) {
         self.write(|state| {
             for change in &params.changes {
-                let Some(fs) = change.uri.to_file_path() else {
+                let Some(fs) = convert::file_path(&change.uri) else {
                     continue;
                 };
                 if fs.extension().is_some_and(|e| e == "xop") {
@@ -482,6 +511,43 @@ mod tests {
         let e = r.expect_err("an error");
         assert_eq!(e.code, ErrorCode::InternalError);
         assert!(e.message.contains("boom"), "{}", e.message);
+    }
+
+    #[test]
+    fn dropping_a_request_stops_its_work() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .expect("a runtime");
+        let ended = rt.block_on(async {
+            let (service, _socket) = tower_lsp_server::LspService::new(Backend::new);
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            // Work that only a salsa cancellation ends; it says so when it does.
+            let work = service.inner().read(move |snap| -> Result<()> {
+                struct Ended(std::sync::mpsc::Sender<()>);
+                impl Drop for Ended {
+                    fn drop(&mut self) {
+                        let _ = self.0.send(());
+                    }
+                }
+                let _ended = Ended(tx);
+                loop {
+                    salsa::Database::unwind_if_revision_cancelled(&snap.db);
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            });
+            // What tower-lsp-server does with a cancelled request.
+            drop(work);
+            tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(20)))
+                .await
+                .expect("the waiter")
+        });
+        // Without waiting for work that may never end (if this test fails).
+        rt.shutdown_background();
+        assert!(
+            ended.is_ok(),
+            "the work goes on after its request was dropped"
+        );
     }
 
     #[test]

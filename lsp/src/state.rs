@@ -4,7 +4,8 @@
 //!
 //! Writes happen under the state's lock, synchronously, in the order the notifications
 //! arrive. A write cancels the queries running on snapshots and waits until every snapshot is
-//! dropped (salsa's rule), so a snapshot lives only inside the blocking task that uses it.
+//! dropped (salsa's rule), so a snapshot goes straight from the handler that takes it to the
+//! blocking task that uses it, and lives no longer.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
