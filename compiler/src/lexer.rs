@@ -11,7 +11,9 @@ use crate::span::Span;
 
 /// A token of the XOP grammar. Tokens carry no data: the parser slices the source by span.
 #[derive(Logos, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[logos(skip r"[ \t\r\n\f]+")]
+// A line ends with `\n` or `\r\n`; a carriage return alone is an error (E0101), not a
+// line break the editor would count and the compiler would not.
+#[logos(skip r"([ \t\n\f]|\r\n)+")]
 pub enum Token {
     // ---- declarations
     /// `module`
@@ -277,14 +279,14 @@ pub enum Token {
     #[regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})")]
     Time,
     /// A text literal: `"in-service-interaction"`, with `\"`, `\\`, `\n`, `\t`, `\u{..}` escapes.
-    #[regex(r#""([^"\\\n]|\\.)*""#)]
+    #[regex(r#""([^"\\\n\r]|\\[^\n\r])*""#)]
     Text,
     /// A doc comment line: `/// ...`. Attached by the grammar to the next declaration.
-    #[regex(r"///[^\n]*", allow_greedy = true)]
+    #[regex(r"///[^\n\r]*", allow_greedy = true)]
     DocComment,
     /// A line comment: `// ...`. Never reaches the parser; kept for the formatter.
-    #[regex(r"//([^/\n][^\n]*)?", allow_greedy = true)]
-    #[regex(r"////[^\n]*", allow_greedy = true)]
+    #[regex(r"//([^/\n\r][^\n\r]*)?", allow_greedy = true)]
+    #[regex(r"////[^\n\r]*", allow_greedy = true)]
     Comment,
     /// Stands for input the lexer could not read; the parser's recovery absorbs it.
     Error,

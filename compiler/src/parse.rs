@@ -80,6 +80,14 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
         .errors
         .iter()
         .map(|e| match e.kind {
+            LexErrorKind::UnexpectedChar('\r') => Diagnostic::error(
+                "E0101",
+                path,
+                e.span,
+                "a carriage return (`\\r`) without a line feed",
+            )
+            .with_label("a line ends with `\\n` or `\\r\\n`, not `\\r` alone")
+            .with_help("convert the file's line endings to LF or CRLF"),
             LexErrorKind::UnexpectedChar(c) => Diagnostic::error(
                 "E0101",
                 path,
@@ -551,6 +559,43 @@ mod tests {
             2,
             "an overflow and an unknown escape are reported"
         );
+    }
+
+    /// Lines end with `\n` or `\r\n`; a lone `\r` is E0101 wherever it is, also after a
+    /// comment or inside a text literal, so that no line break is counted by an editor and
+    /// not by the compiler. CRLF files read as LF ones.
+    #[test]
+    fn a_lone_carriage_return_is_an_error_and_crlf_a_line_break() {
+        let codes = |src: &str| -> Vec<&'static str> {
+            p(src).diagnostics.iter().map(|d| d.code).collect()
+        };
+        let lf = "module m\n// note\nfn f(): Text = \"a\"\n";
+        assert_eq!(codes(lf), Vec::<&str>::new());
+        assert_eq!(codes(&lf.replace('\n', "\r\n")), Vec::<&str>::new());
+        let crlf = p(&lf.replace('\n', "\r\n"));
+        assert_eq!(crlf.comments[0].text, "// note");
+        for src in [
+            "module m\rfn f(): Int = 1\n",
+            "module m\n// note\rfn f(): Int = 1\n",
+            "module m\nfn f(): Text = \"a\rb\"\n",
+        ] {
+            let parsed = p(src);
+            let first = &parsed.diagnostics[0];
+            assert!(
+                first.code == "E0101" || first.code == "E0102",
+                "{src:?}: {:?}",
+                parsed.diagnostics
+            );
+            assert!(
+                parsed
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.message.contains("carriage return"))
+                    || first.code == "E0102",
+                "{src:?}: {:?}",
+                parsed.diagnostics
+            );
+        }
     }
 
     /// Time literals are read by the runtime's RFC 3339 reader: what it refuses is E0105 with
