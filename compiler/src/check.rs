@@ -741,6 +741,9 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
                     );
                 }
                 let ty = c.expr(&env, &BTreeSet::new(), value, None);
+                if c.notes.is_some() {
+                    c.test_lets.insert(name.span, (value.clone(), env.clone()));
+                }
                 env.bind(&name.name, ty, name.span);
             }
             TestStmt::Expect(e) => {

@@ -544,6 +544,36 @@ mod tests {
         );
     }
 
+    /// A record value bound by a test's `let` has its record type only where it is used: its
+    /// fields are references of that record's fields all the same (else renaming a field
+    /// would leave the test's values behind, and the test would no longer compile).
+    #[test]
+    fn fields_of_record_values_in_test_lets_are_references() {
+        let src = "module a\nuse std.consent.service\n\
+            record Cust {\n  id: Id\n  score: Int\n}\n\
+            action act(to: Cust) purpose service risk minimal\n\
+            policy p for act(to: c) {\n  deny \"x\" when c.score > 5\n  allow \"ok\"\n}\n\
+            test \"t\" {\n  let one = { score: 9, .. }\n  let many = [{ score: 1, .. }]\n\
+              expect p(act(to: one)) == deny(\"x\")\n\
+              expect p(act(to: { score: 2, .. })) == allow(\"ok\")\n}\n";
+        let mut ws = Workspace::new();
+        let file = ws.set_file("a.xop", src);
+        let off = at(src, "score", 0);
+        let r = target_at(ws.db(), ws.project(), file, off).expect("a name");
+        let refs = references(ws.db(), ws.project(), &r.target);
+        let starts: Vec<usize> = refs.iter().map(|(_, s)| s.start()).collect();
+        // Declared; read by `c.score`; written in `one` (used as a `Cust`) and in the
+        // literal in place. `many` is never used as a record: its field refers to nothing.
+        for nth in [0, 1, 2, 4] {
+            assert!(
+                starts.contains(&at(src, "score", nth)),
+                "score #{nth}: {starts:?}"
+            );
+        }
+        assert!(!starts.contains(&at(src, "score", 3)), "{starts:?}");
+        assert_eq!(refs.len(), 4, "{starts:?}");
+    }
+
     #[test]
     fn references_cross_files() {
         let mut ws = Workspace::new();

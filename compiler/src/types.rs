@@ -214,6 +214,9 @@ pub struct Checker<'a> {
     /// Signatures already asked for: asking salsa interns the key each time, and every field
     /// access of every rule asks for its record's.
     signatures: rustc_hash::FxHashMap<(SourceFile, u32), &'a Signature>,
+    /// A test's `let`s by the span of their name, with the names visible where each is
+    /// written; only kept for the language server (see [`Checker::let_test_value`]).
+    pub test_lets: rustc_hash::FxHashMap<Span, (Expr, Env)>,
 }
 
 const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
@@ -233,6 +236,7 @@ impl<'a> Checker<'a> {
             file,
             depth: 0,
             signatures: Default::default(),
+            test_lets: Default::default(),
         }
     }
 
@@ -514,6 +518,27 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// For the language server: a test's `let` of a record value has no record type where it
+    /// is written (`let c = { score: 9, .. }`), so its fields refer to nothing there. Where
+    /// it is used as a record (or a list of them), its value is checked again against that
+    /// type for its notes only (its errors were reported where it is used), so that
+    /// references and rename of a field find it.
+    fn let_test_value(&mut self, env: &Env, n: &ast::Ident, expected: Option<&Ty>) {
+        let record = |t: &Ty| matches!(t.present(), Ty::Record(_));
+        let wanted = expected.is_some_and(|t| {
+            record(t) || matches!(t.present(), Ty::List(e) | Ty::Set(e) if record(e))
+        });
+        let Some(span) = env.binding(&n.name).filter(|_| wanted) else {
+            return;
+        };
+        let Some((value, written)) = self.test_lets.get(&span).cloned() else {
+            return;
+        };
+        let keep = self.diags.len();
+        self.expr(&written, &Facts::new(), &value, expected);
+        self.diags.truncate(keep);
+    }
+
     /// The type of `e` (possibly `T?`), given an expected type for literals that need one.
     pub fn expr(&mut self, env: &Env, facts: &Facts, e: &Expr, expected: Option<&Ty>) -> Ty {
         if self.depth == 0
@@ -541,7 +566,13 @@ impl<'a> Checker<'a> {
             ExprKind::Lit(l) => self.literal(l, e.span, expected),
             ExprKind::Paren(inner) => self.expr(env, facts, inner, expected),
             ExprKind::Error => Ty::Unknown,
-            ExprKind::Name(n) => self.name(env, n),
+            ExprKind::Name(n) => {
+                let ty = self.name(env, n);
+                if self.notes.is_some() {
+                    self.let_test_value(env, n, expected);
+                }
+                ty
+            }
             ExprKind::Field(recv, field) => self.field(env, facts, recv, field),
             ExprKind::Call {
                 callee,
