@@ -83,6 +83,7 @@ impl ReviewDesk for ServerDesk {
             "reasons": call.reasons,
             "role": call.role,
             "within_ms": call.within_ms,
+            "evidence": call.evidence,
             "fallback": match call.fallback {
                 Verdict::Allow => "allow",
                 _ => "deny",
@@ -150,6 +151,7 @@ mod tests {
             deadline_ms: 0,
             within_ms: 1000,
             fallback: Verdict::Deny,
+            evidence: &[],
         };
         assert!(d.open(&call).unwrap_err().contains("did not answer"));
     }

@@ -8,6 +8,7 @@ use xop_runtime::bind::Bound;
 use xop_runtime::connectors::{Replay, TapedRead};
 use xop_runtime::engine::{Input, Options, Runtime};
 use xop_runtime::ir::Program;
+use xop_runtime::proof::evidence::KeyProvider;
 use xop_runtime::proof::{LogConfig, ProofLog};
 
 /// One tool call as decided, for the record. It holds no argument values: those the rules
@@ -41,6 +42,12 @@ pub struct CallRecord<'a> {
 pub trait Recorder {
     /// Records `call`; the sequence numbers of the records written, in order.
     fn record(&mut self, program: &Program, call: &CallRecord<'_>) -> Result<Vec<u64>, String>;
+
+    /// The subject keys that `@personal` values are hashed with in this log's records, so that
+    /// a review case's evidence hashes them the same way (`None`: no log).
+    fn keys(&self) -> Option<&dyn KeyProvider> {
+        None
+    }
 }
 
 /// No log: nothing is recorded (the gateway runs without `--log`).
@@ -93,6 +100,10 @@ impl EngineRecorder {
 }
 
 impl Recorder for EngineRecorder {
+    fn keys(&self) -> Option<&dyn KeyProvider> {
+        self.runtime.log().map(|l| l as &dyn KeyProvider)
+    }
+
     fn record(&mut self, program: &Program, call: &CallRecord<'_>) -> Result<Vec<u64>, String> {
         let mut seqs = Vec::new();
         if let (Some(action), Some(bound)) = (call.action, call.bound) {

@@ -8,7 +8,8 @@ use xop_runtime::bind::{self, Bound};
 use xop_runtime::connectors::{Connectors, Taped, TapedRead};
 use xop_runtime::interp::{self, BAD_INPUT, NoSignals, Signals};
 use xop_runtime::ir::{AgentDef, Program, ToolBinding, Verdict};
-use xop_runtime::proof::record::time_text;
+use xop_runtime::proof::evidence::{self, KeyProvider, ReadPath, ReadSet};
+use xop_runtime::proof::record::{Evidence, time_text};
 
 use crate::jsonrpc::{self, Message};
 use crate::policy::{self, REVIEW_APPROVED, REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL};
@@ -64,7 +65,7 @@ struct Decided {
 }
 
 /// A call held for review, as a [`ReviewDesk`] receives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HeldCall<'a> {
     /// The agent's qualified name.
     pub agent: &'a str,
@@ -82,6 +83,9 @@ pub struct HeldCall<'a> {
     pub within_ms: i64,
     /// What applies when nobody decides in time.
     pub fallback: Verdict,
+    /// What the action's policies read of the call's arguments, as their records keep it
+    /// (`@personal` values hashed), so that the reviewer sees what they decide on.
+    pub evidence: &'a [Evidence],
 }
 
 /// What became of a review case.
@@ -693,7 +697,9 @@ impl<R: Recorder> Session<R> {
             d.error = Some("a review without its terms".into());
             return self.finish(id, binding, &d, None, "mcp.tools_call", None);
         };
+        let evidence = self.evidence(&binding.action, d.bound.as_ref());
         let case = match self.desk.open(&HeldCall {
+            evidence: &evidence,
             agent: &self.agent.qualified,
             tool: &binding.tool,
             action: &binding.action,
@@ -826,6 +832,71 @@ impl<R: Recorder> Session<R> {
             event,
         };
         self.recorder.record(&self.program, &call)
+    }
+}
+
+impl<R: Recorder> Session<R> {
+    /// The held call's input as the reviewer sees it: every parameter of the action, whole,
+    /// not only what the rules read (a review that always applies reads nothing, and the
+    /// reviewer must still see the amount), with `@personal` values hashed by the log's
+    /// subject keys (without a log, by a key of this process that nobody keeps: the reviewer
+    /// sees that there is such a value, never the value). Empty if it cannot be made.
+    fn evidence(&self, action: &str, bound: Option<&Bound>) -> Vec<Evidence> {
+        let (Some(bound), Some(policy)) = (
+            bound,
+            self.program.policies.iter().find(|p| p.action == action),
+        ) else {
+            return Vec::new();
+        };
+        let ephemeral = EphemeralKeys::new();
+        let keys: &dyn KeyProvider = match self.recorder.keys() {
+            Some(k) => k,
+            None => &ephemeral,
+        };
+        let whole = ReadSet {
+            rules: (0..policy.params.len())
+                .map(|i| ReadPath {
+                    param: u32::try_from(i).unwrap_or(u32::MAX),
+                    steps: Vec::new(),
+                })
+                .collect(),
+            via: Default::default(),
+        };
+        evidence::extract(&self.program, policy, &whole, &bound.args, "", keys).unwrap_or_default()
+    }
+}
+
+/// A subject key made for one process and never stored: `@personal` values hashed with it
+/// cannot be linked to anything outside the process.
+struct EphemeralKeys {
+    id: [u8; 16],
+    key: [u8; 32],
+}
+
+impl EphemeralKeys {
+    fn new() -> EphemeralKeys {
+        let mut bytes = [0u8; 48];
+        // Without randomness the key is all zeros: the hashes are then guessable for small
+        // values, so nothing is hashed at all (the key is refused below).
+        let ok = getrandom::fill(&mut bytes).is_ok();
+        let mut k = EphemeralKeys {
+            id: [0; 16],
+            key: [0; 32],
+        };
+        if ok {
+            k.id.copy_from_slice(&bytes[..16]);
+            k.key.copy_from_slice(&bytes[16..]);
+        }
+        k
+    }
+}
+
+impl KeyProvider for EphemeralKeys {
+    fn key_for(&self, _subject: &str) -> Result<([u8; 16], [u8; 32]), String> {
+        if self.key == [0; 32] {
+            return Err("no randomness for a key".into());
+        }
+        Ok((self.id, self.key))
     }
 }
 

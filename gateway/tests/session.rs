@@ -433,6 +433,8 @@ struct Desk(
     std::sync::Arc<std::sync::Mutex<Vec<(String, String, Resolution)>>>,
     /// Refuse to open cases.
     bool,
+    /// The evidence each case was opened with, as JSON.
+    std::sync::Arc<std::sync::Mutex<Vec<Json>>>,
 );
 
 impl ReviewDesk for Desk {
@@ -443,6 +445,10 @@ impl ReviewDesk for Desk {
         }
         let id = format!("q-{}", cases.len());
         cases.push((id.clone(), call.role.to_string(), Resolution::Pending));
+        self.2
+            .lock()
+            .unwrap()
+            .push(serde_json::to_value(call.evidence).unwrap());
         Ok(id)
     }
 
@@ -468,6 +474,20 @@ fn an_approved_case_is_forwarded_on_retry_and_a_rejected_one_refused() {
     let held = to_client(s.from_client(&call(1, "set_limit", args.clone())));
     assert_eq!(held["result"]["structuredContent"]["case"], "q-0");
     assert_eq!(desk.0.lock().unwrap()[0].1, "credit_officer");
+    // The reviewer sees the call's input, though the review reads none of it: the limit and
+    // the customer (whose fields are not personal here).
+    let evidence = desk.2.lock().unwrap()[0].clone();
+    let paths: Vec<(&str, &Json)> = evidence
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["path"].as_str().unwrap(), &e["value"]))
+        .collect();
+    assert!(
+        paths.contains(&("limit", &json!("5000.00 EUR"))),
+        "{evidence}"
+    );
+    assert!(paths.contains(&("to.vip", &json!(false))), "{evidence}");
     desk.0.lock().unwrap()[0].2 = Resolution::Approved { by: "alice".into() };
     // Approved: the retry goes to the tool.
     let up = to_upstream(s.from_client(&retry(2, "q-0")));
@@ -510,7 +530,7 @@ fn an_approved_case_is_forwarded_on_retry_and_a_rejected_one_refused() {
 
 #[test]
 fn a_case_that_cannot_be_opened_denies_the_call() {
-    let mut s = session().with_desk(Desk(Default::default(), true));
+    let mut s = session().with_desk(Desk(Default::default(), true, Default::default()));
     let out = to_client(s.from_client(&call(1, "set_limit", json!({"limit": "1.00 EUR"}))));
     assert_eq!(out["error"]["code"], jsonrpc::DENIED);
     let why = out["error"]["data"]["error"].as_str().unwrap();

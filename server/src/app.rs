@@ -15,7 +15,7 @@ use xop_runtime::bind::BindErrorKind;
 use xop_runtime::engine::{Input, Options, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError};
 use xop_runtime::ir::Verdict;
 use xop_runtime::proof::LogError;
-use xop_runtime::proof::record::ReviewTerms;
+use xop_runtime::proof::record::{Evidence, ReviewTerms};
 use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, Status, halt_fallback};
 
 use crate::config::{Config, Principal};
@@ -269,6 +269,9 @@ fn parse_json(bytes: &[u8]) -> Result<Value> {
         ),
     })
 }
+
+/// The most evidence items a review request may carry.
+const MAX_EVIDENCE: usize = 10_000;
 
 /// The longest review an operator may open: its deadline must be a time the log can write.
 const MAX_WITHIN_MS: i64 = 10 * 366 * 86_400_000;
@@ -548,6 +551,7 @@ async fn open_review(
             "module",
             "source",
             "record",
+            "evidence",
         ],
         "bad_review_request",
         "{\"action\", \"reasons\", \"role\", \"within_ms\", \"fallback\"} (docs/serve.md)",
@@ -610,6 +614,25 @@ async fn open_review(
                 .ok_or_else(|| bad("`record` must be a record number (0, 1, 2, …)"))?,
         ),
     };
+    // What the decision read, for the reviewer (the gateway sends the held call's, personal
+    // values hashed): proven with the request.
+    let evidence: Vec<Evidence> = match v.get("evidence") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(items) => match serde_json::from_value::<Vec<Evidence>>(items.clone()) {
+            Ok(items) if items.len() <= MAX_EVIDENCE => items,
+            Ok(_) => {
+                return Err(bad(&format!(
+                    "`evidence` has more than {MAX_EVIDENCE} items"
+                )));
+            }
+            Err(e) => {
+                return Err(bad(&format!(
+                    "`evidence` must be a list of {{\"path\", \"value\"}} items as proof records \
+                     hold them ({e})"
+                )));
+            }
+        },
+    };
     let a = Arc::clone(&app);
     let case = blocking(move || {
         let now = jiff::Timestamp::now().as_millisecond();
@@ -618,7 +641,8 @@ async fn open_review(
             "review.requested",
             json!({"by": p.name, "source": source, "record": record, "module": module,
                    "policy": policy, "action": action, "reasons": reasons, "role": role,
-                   "within_ms": within_ms, "fallback": fallback.keyword()}),
+                   "within_ms": within_ms, "fallback": fallback.keyword(),
+                   "evidence": evidence}),
         )?;
         let case = ReviewCase {
             seq,
@@ -632,7 +656,7 @@ async fn open_review(
                 fallback,
                 deadline: xop_runtime::proof::record::time_text(now.saturating_add(within_ms)),
             },
-            evidence: Vec::new(),
+            evidence,
             at_ms: now,
         };
         let id = ReviewSink::open_case(&a.queue, &case).map_err(|e| {

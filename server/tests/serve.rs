@@ -917,7 +917,8 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
     let addr = srv.addr();
     let body = json!({"source": "mcp-gateway acme.bot tool refund", "action": "acme.refund",
                       "reasons": ["large-refund"], "role": "fraud_desk", "within_ms": 60000,
-                      "fallback": "deny", "module": "ab12"});
+                      "fallback": "deny", "module": "ab12",
+                      "evidence": [{"path": "amount", "value": "500.00 EUR"}]});
     let open = |token: Option<&str>, body: &Value| {
         let auth = token.map(bearer);
         let mut headers = vec![("Content-Type", "application/json")];
@@ -962,6 +963,8 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
         ("module", json!(5)),
         ("within_ms", json!(i64::MAX)),
         ("fallbak", json!("deny")),
+        ("evidence", json!([{"path": "amount", "colour": 1}])),
+        ("evidence", json!("amount")),
     ] {
         let mut bad = body.clone();
         bad[key] = value.clone();
@@ -979,6 +982,12 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
     assert_eq!(st, 201, "{c}");
     let id = c["id"].as_str().unwrap().to_string();
     let requested = c["seq"].as_u64().unwrap();
+    // The reviewer sees what the held call carried.
+    assert_eq!(
+        c["evidence"],
+        json!([{"path": "amount", "value": "500.00 EUR"}]),
+        "{c}"
+    );
     assert_eq!(id, format!("rv-{requested}"));
     assert_eq!(
         (
@@ -1022,6 +1031,7 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
             "\"by\":\"ops\"",
             "large-refund",
             "mcp-gateway",
+            "500.00 EUR",
         ],
     );
     verified(&s.opts.data);
