@@ -917,7 +917,11 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     let size = app.rt.log().map_or(0, |l| l.size());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(size, app.queue.halted().is_some()),
+        app.metrics.render(
+            size,
+            app.queue.halted().is_some(),
+            app.broken.get().is_some(),
+        ),
     )
         .into_response()
 }
@@ -978,6 +982,11 @@ mod tests {
         assert_eq!(get("/broken").0, StatusCode::SERVICE_UNAVAILABLE);
         let (status, body) = get("/healthz");
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            app.metrics
+                .render(0, false, app.broken.get().is_some())
+                .contains("\nxop_log_failed 1\n")
+        );
         assert_eq!(
             (body["status"].as_str(), body["reason"].as_str()),
             (Some("failing"), Some("No space left on device"))

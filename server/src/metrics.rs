@@ -62,7 +62,7 @@ impl Metrics {
     }
 
     /// The exposition text; `log_size` is the proof log's record count.
-    pub fn render(&self, log_size: u64, halted: bool) -> String {
+    pub fn render(&self, log_size: u64, halted: bool, log_failed: bool) -> String {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut s = String::new();
         let _ = writeln!(
@@ -92,11 +92,16 @@ impl Metrics {
              xop_log_records {log_size}\n\
              # HELP xop_halted Whether the halt switch is on.\n\
              # TYPE xop_halted gauge\n\
-             xop_halted {}",
+             xop_halted {}\n\
+             # HELP xop_log_failed Whether the proof log stopped writing (nothing is acknowledged \
+             until a restart).\n\
+             # TYPE xop_log_failed gauge\n\
+             xop_log_failed {}",
             g(&self.refused),
             g(&self.reviews_decided),
             g(&self.swaps),
-            u8::from(halted)
+            u8::from(halted),
+            u8::from(log_failed)
         );
         let _ = writeln!(
             s,
