@@ -503,6 +503,38 @@ fn bind(
     params: &[TypedParam],
     bindings: &[ast::Binding],
 ) {
+    // Each parameter bound once, each name once: a parameter bound twice, or two parameters
+    // under one name, would let the checker and the compiled policy read different ones.
+    let mut params_seen: BTreeMap<&str, Span> = BTreeMap::new();
+    let mut vars_seen: BTreeMap<&str, Span> = BTreeMap::new();
+    for b in bindings {
+        if let Some(first) = params_seen.insert(&b.param.name, b.param.span) {
+            c.diags.push(
+                Diagnostic::error(
+                    "E0206",
+                    path,
+                    b.param.span,
+                    format!("parameter `{}` is bound more than once", b.param.name),
+                )
+                .with_label("bound again here")
+                .with_secondary(path, first, "first bound here")
+                .with_help(format!("bind `{}` once", b.param.name)),
+            );
+        }
+        if let Some(first) = vars_seen.insert(&b.var.name, b.var.span) {
+            c.diags.push(
+                Diagnostic::error(
+                    "E0206",
+                    path,
+                    b.var.span,
+                    format!("`{}` names two parameters", b.var.name),
+                )
+                .with_label("a second parameter under this name")
+                .with_secondary(path, first, "first named here")
+                .with_help("give each parameter its own name"),
+            );
+        }
+    }
     for b in bindings {
         match params.iter().find(|p| *p.name == *b.param.name) {
             Some(p) => env.bind(&b.var.name, p.ty.clone(), b.var.span),

@@ -797,7 +797,7 @@ impl<'a> Cx<'a> {
             );
         }
 
-        let consent_required = self.consent_atom(&facts).is_some();
+        let consent_required = !self.consent_atoms(&facts).is_empty();
         for (r, cond) in rules.iter().zip(&formulas) {
             let rpath = self.path(&r.policy);
             let reachable = match r.verdict {
@@ -870,12 +870,12 @@ impl<'a> Cx<'a> {
                 );
             }
             // C0005: consent for (subject, purpose, channel) on every path to allow.
-            if r.verdict != Verdict::Deny
-                && let Some(required) = self.consent_atom(&facts)
-            {
-                let (key, shown) = required;
-                let shown = self.in_policy_names(&r.policy, &shown);
-                let consent = Formula::Atom(self.atom(&key, &shown));
+            let required = self.consent_atoms(&facts);
+            if r.verdict != Verdict::Deny && !required.is_empty() {
+                let consent = Formula::and(required.iter().map(|(key, shown)| {
+                    let shown = self.in_policy_names(&r.policy, shown);
+                    Formula::Atom(self.atom(key, &shown))
+                }));
                 let without = Formula::and([reachable.clone(), Formula::negate(consent)]);
                 match satisfiable(&without) {
                     Sat::Sat(w) => {
@@ -974,30 +974,43 @@ impl<'a> Cx<'a> {
         format!("consent({})", renamed.join(", "))
     }
 
-    /// The canonical consent fact the action needs, if it addresses a person on a channel.
-    fn consent_atom(&self, facts: &ActionFacts) -> Option<(String, String)> {
-        let (channel, many) = channel_param(&facts.params)?;
-        let purpose = facts.purpose.as_ref()?;
+    /// The canonical consent facts the action needs, one per channel parameter, if it
+    /// addresses a person on a channel (every channel it may use needs consent: an action
+    /// with a second channel parameter could reach the person on it).
+    fn consent_atoms(&self, facts: &ActionFacts) -> Vec<(String, String)> {
+        let Some(purpose) = facts.purpose.as_ref() else {
+            return Vec::new();
+        };
+        let channels = channel_params(&facts.params);
+        if channels.is_empty() {
+            return Vec::new();
+        }
         let Some(subject) = subject_param(&facts.params) else {
             // A channel but no person to hold consent: no rule can establish it.
-            return Some((
+            return vec![(
                 "std.consent.consent(<no subject>)".to_string(),
                 "consent for a subject the action does not name".to_string(),
-            ));
+            )];
         };
         let module = resolve::module_name(self.db, purpose.file);
-        let (s, p, c) = (&subject.name, &purpose.name, &channel.name);
-        Some(if many {
-            (
-                format!("all(${c}, (#0 => std.consent.consent(${s}, {module}.{p}, #0)))"),
-                format!("all({c}, x => consent({s}, {p}, x))"),
-            )
-        } else {
-            (
-                format!("std.consent.consent(${s}, {module}.{p}, ${c})"),
-                format!("consent({s}, {p}, {c})"),
-            )
-        })
+        let (s, p) = (&subject.name, &purpose.name);
+        channels
+            .into_iter()
+            .map(|(channel, many)| {
+                let c = &channel.name;
+                if many {
+                    (
+                        format!("all(${c}, (#0 => std.consent.consent(${s}, {module}.{p}, #0)))"),
+                        format!("all({c}, x => consent({s}, {p}, x))"),
+                    )
+                } else {
+                    (
+                        format!("std.consent.consent(${s}, {module}.{p}, ${c})"),
+                        format!("consent({s}, {p}, {c})"),
+                    )
+                }
+            })
+            .collect()
     }
 
     /// C0103: an allow and a deny with the same condition.
@@ -1104,12 +1117,21 @@ impl<'a> Cx<'a> {
         let path = self.path(policy);
         for r in &p.rules {
             if let ast::Rule::Rule {
-                kind,
-                reason: None,
-                span,
-                ..
+                kind, reason, span, ..
             } = r
             {
+                // A reason that shows nothing (empty, blanks, invisible characters) explains
+                // nothing either.
+                let shows_nothing = |t: &str| {
+                    t.chars().all(|c| {
+                        c.is_whitespace()
+                            || c.is_control()
+                            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+                    })
+                };
+                if reason.as_ref().is_some_and(|t| !shows_nothing(&t.value)) {
+                    continue;
+                }
                 let verdict = match kind {
                     RuleKind::Deny => "deny",
                     RuleKind::Allow => "allow",
@@ -1117,7 +1139,7 @@ impl<'a> Cx<'a> {
                 };
                 self.diags.push(
                     Diagnostic::error("C0007", &path, *span, format!("this {verdict} rule has no reason code"))
-                        .with_label("no reason")
+                        .with_label(if reason.is_some() { "a reason that shows nothing" } else { "no reason" })
                         .with_note("EU AI Act Art. 13 and 86, GDPR Art. 22: a person affected by a decision is entitled to an explanation; the reason code is what the proof log and `xop explain` show")
                         .with_help(format!("write a reason after `{verdict}`: `{verdict} \"short-reason\" …`")),
                 );
@@ -1312,8 +1334,10 @@ impl<'a> Cx<'a> {
         out: &mut Vec<(Span, String, Vec<Def>, Def)>,
         depth: usize,
     ) {
-        if depth > 16 {
-            return; // functions cannot recurse (E0209); this only bounds malformed input
+        if depth > crate::lower::MAX_INLINING {
+            // Functions cannot recurse (E0209), and lowering refuses calls nested deeper than
+            // this: every program that builds is walked whole.
+            return;
         }
         let scope = resolve::file_scope(self.db, self.project, file);
         // Made when the first receiver is typed: most expressions have no field to type.
@@ -1357,6 +1381,23 @@ impl<'a> Cx<'a> {
                         .into_iter()
                         .chain(args.iter().map(|a| &a.value))
                         .collect();
+                    // `any`/`all`/`count` over a collection: the lambda's parameter is one of
+                    // its elements, so reads through it are typed (`m => m.birth_year`).
+                    if let [collection, lambda] = operands.as_slice()
+                        && let ExprKind::Lambda(param, body) = &lambda.kind
+                    {
+                        let element = match type_of(collection).present() {
+                            Ty::List(t) | Ty::Set(t) => Some((**t).clone()),
+                            _ => None,
+                        };
+                        if let Some(t) = element {
+                            let mut inner_env = env.clone();
+                            inner_env.insert(param.name.clone(), t);
+                            self.personal_reads(file, &inner_env, names, body, out, depth + 1);
+                            stack.push(collection);
+                            continue;
+                        }
+                    }
                     stack.extend(operands.iter().copied());
                     // Reads inside the signal's source or the function's body count here.
                     if let Lookup::Found(entry) = scope.lookup(self.db, &callee.last().name)
@@ -1372,12 +1413,22 @@ impl<'a> Cx<'a> {
                         if body.is_empty() {
                             continue;
                         }
-                        let arg_types: Vec<Ty> = operands.iter().map(|o| type_of(o)).collect();
-                        let inner_env: BTreeMap<String, Ty> = params
+                        // Each argument's type under the parameter it is passed to: positional
+                        // ones (the receiver first) in order, named ones by their names.
+                        let positional = receiver
+                            .as_deref()
+                            .into_iter()
+                            .chain(args.iter().filter(|a| a.name.is_none()).map(|a| &a.value));
+                        let mut inner_env: BTreeMap<String, Ty> = params
                             .iter()
-                            .zip(arg_types.iter())
-                            .map(|(p, t)| (p.name.name.clone(), t.clone()))
+                            .zip(positional)
+                            .map(|(p, a)| (p.name.name.clone(), type_of(a)))
                             .collect();
+                        for a in args {
+                            if let Some(n) = &a.name {
+                                inner_env.insert(n.name.clone(), type_of(&a.value));
+                            }
+                        }
                         for b in body {
                             let mut inner = Vec::new();
                             self.personal_reads(
@@ -1470,12 +1521,15 @@ fn subject_param(params: &[resolve::TypedParam]) -> Option<&resolve::TypedParam>
 
 /// The channel an action uses: a `Channel` (or `Channel?`) parameter, or a list or set of
 /// channels (`true` in the second place), which then all need consent.
-fn channel_param(params: &[resolve::TypedParam]) -> Option<(&resolve::TypedParam, bool)> {
-    params.iter().find_map(|p| match p.ty.present() {
-        Ty::Channel => Some((p, false)),
-        Ty::List(t) | Ty::Set(t) if **t == Ty::Channel => Some((p, true)),
-        _ => None,
-    })
+fn channel_params(params: &[resolve::TypedParam]) -> Vec<(&resolve::TypedParam, bool)> {
+    params
+        .iter()
+        .filter_map(|p| match p.ty.present() {
+            Ty::Channel => Some((p, false)),
+            Ty::List(t) | Ty::Set(t) if **t == Ty::Channel => Some((p, true)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A record field's `@personal` annotation, if it has one.
