@@ -423,7 +423,43 @@ impl App {
     /// futures after its one sync. What may block stays on the blocking pool: connectors (they
     /// read signals over the network while deciding), the halt switch (its fallback is a
     /// record of its own), a review (its case is made durable) or an action to carry out.
+    /// Refuses a policy that is one of several guarding its action. The compliance checker
+    /// proves its properties of all of them together (a deny in any wins, a review in one
+    /// holds the action), so deciding one alone could allow what another denies or sends to
+    /// a human: such an action is decided where all its policies are combined (a decision, a
+    /// journey, the MCP gateway), not here.
+    fn whole_action(&self, policy: &str) -> Result<()> {
+        let modules = self.rt.modules();
+        let Some((m, i)) = modules.policy(policy) else {
+            return Ok(()); // unknown: the decision says so
+        };
+        let program = m.program();
+        let action = &program.policies[i].action;
+        let guards: Vec<&str> = program
+            .policies
+            .iter()
+            .filter(|p| &p.action == action)
+            .map(|p| p.name.as_str())
+            .collect();
+        if guards.len() > 1 {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "partial_policy",
+                format!(
+                    "`{policy}` is one of {} policies guarding `{action}` ({}); deciding it alone \
+                     could allow what another denies or sends to review, so nothing was decided. \
+                     Merge the rules into one policy, or decide the action where its policies \
+                     are combined (a `decision`, `xop mcp-gateway`)",
+                    guards.len(),
+                    guards.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     async fn decide_async(self: &Arc<Self>, policy: String, input: Value) -> Result<Value> {
+        self.whole_action(&policy)?;
         if self.rt.has_connectors() || self.queue.halted().is_some() {
             let a = Arc::clone(self);
             return blocking(move || a.decide_blocking(&policy, &input)).await;

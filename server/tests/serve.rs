@@ -470,6 +470,36 @@ fn a_stalled_body_times_out_and_decides_nothing() {
 }
 
 /// A chunked request (no Content-Length) with `chunks` as its body.
+/// A policy that is one of several guarding its action is not decided alone: its allow could
+/// be another's deny (the compliance checker proves all of them together).
+#[test]
+fn a_policy_that_shares_its_action_is_not_decided_alone() {
+    let s = setup("partial", 1 << 20);
+    let two = module_bytes(
+        "allow \"ok\"\n}\n\npolicy receipt_cap for send_receipt(to: c, amount: a) {\n  \
+         deny \"too-large\" when a > 1000\n  allow \"capped\"",
+        Some(&s.secret),
+    );
+    std::fs::write(s.tmp.0.join("pay.xopm"), two).unwrap();
+    let srv = start(&s);
+    let addr = srv.addr();
+    let size = log_size(addr);
+    for policy in ["receipt", "receipt_cap"] {
+        let (st, o) = decide(addr, policy, &pay(5000));
+        assert_eq!(
+            (st, o["error"].as_str()),
+            (409, Some("partial_policy")),
+            "{o}"
+        );
+        let message = o["message"].as_str().unwrap();
+        assert!(message.contains("receipt, receipt_cap"), "{message}");
+    }
+    // A policy alone on its action is decided as before.
+    assert_eq!(decide(addr, "block", &pay(5)).0, 200);
+    assert_eq!(log_size(addr), size + 1);
+    srv.stop().unwrap();
+}
+
 /// A client that never finishes a request's head is cut off at `timeout_ms`, and cannot hold
 /// up a stopping server.
 #[test]
