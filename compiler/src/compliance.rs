@@ -1410,7 +1410,8 @@ impl<'a> Cx<'a> {
                             ItemKind::Fn(f) => (&f.params, f.body.iter().collect()),
                             _ => (&[], Vec::new()),
                         };
-                        if body.is_empty() {
+                        let intrinsic = matches!(&item.kind, ItemKind::Fn(f) if f.body.is_none());
+                        if body.is_empty() && !intrinsic {
                             continue;
                         }
                         // Each argument's type under the parameter it is passed to: positional
@@ -1428,6 +1429,38 @@ impl<'a> Cx<'a> {
                             if let Some(n) = &a.name {
                                 inner_env.insert(n.name.clone(), type_of(&a.value));
                             }
+                        }
+                        if intrinsic {
+                            // An intrinsic has no body to walk: what it reads of a record is
+                            // the fields its open-record parameter names
+                            // (`contacts_within(c, 7d)` reads `c.contacts`).
+                            if let Signature::Callable { params: typed, .. } = resolve::signature(
+                                self.db,
+                                self.project,
+                                entry.def.file,
+                                entry.def.index,
+                            ) {
+                                for p in typed {
+                                    let (Ty::Open(fields), Some(Ty::Record(def))) =
+                                        (p.ty.present(), inner_env.get(&*p.name).map(Ty::present))
+                                    else {
+                                        continue;
+                                    };
+                                    for (f, _) in fields {
+                                        if names.contains(&**f)
+                                            && let Some((allowed, at)) =
+                                                personal_purposes(self.db, self.project, def, f)
+                                        {
+                                            let decl = Def {
+                                                span: at,
+                                                ..def.clone()
+                                            };
+                                            out.push((x.span, f.to_string(), allowed, decl));
+                                        }
+                                    }
+                                }
+                            }
+                            continue;
                         }
                         for b in body {
                             let mut inner = Vec::new();
