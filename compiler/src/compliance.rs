@@ -11,7 +11,7 @@
 //! same fact written in two policies is one atom. A property is proved when no assignment of the
 //! atoms reaches a forbidden outcome; otherwise the assignment found is shown as an example.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -1481,7 +1481,22 @@ impl<'a> Cx<'a> {
                     stack.push(y)
                 }
                 ExprKind::Is { expr, .. } => stack.push(expr),
-                ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b, .. } => {
+                ExprKind::Binary(op, a, b) => {
+                    // Comparing whole records (`c.me == c.ref`, `p in c.family`) reads every
+                    // field of them, the personal ones included.
+                    if matches!(
+                        op,
+                        ast::BinOp::Eq | ast::BinOp::Ne | ast::BinOp::In | ast::BinOp::NotIn
+                    ) {
+                        for side in [a, b] {
+                            let mut seen = HashSet::new();
+                            self.whole_record_reads(&type_of(side), names, x.span, out, &mut seen);
+                        }
+                    }
+                    stack.push(a);
+                    stack.push(b);
+                }
+                ExprKind::Range { lo: a, hi: b, .. } => {
                     stack.push(a);
                     stack.push(b);
                 }
@@ -1490,6 +1505,49 @@ impl<'a> Cx<'a> {
                 ExprKind::Record { fields, .. } => stack.extend(fields.iter().map(|(_, v)| v)),
                 ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::Error => {}
             }
+        }
+    }
+}
+
+impl Cx<'_> {
+    /// The `@personal` fields a value of type `ty` holds, in its records and theirs (lists,
+    /// sets and optionals looked into), reported as read at `at`: comparing it reads them all.
+    fn whole_record_reads(
+        &self,
+        ty: &Ty,
+        names: &BTreeSet<String>,
+        at: Span,
+        out: &mut Vec<(Span, String, Vec<Def>, Def)>,
+        seen: &mut HashSet<(SourceFile, u32)>,
+    ) {
+        let def = match ty.present() {
+            Ty::Record(def) => def,
+            Ty::List(t) | Ty::Set(t) => {
+                return self.whole_record_reads(t, names, at, out, seen);
+            }
+            _ => return,
+        };
+        // A record that holds itself (through a list) is walked once.
+        if !seen.insert((def.file, def.index)) {
+            return;
+        }
+        let Signature::Record(fields) =
+            resolve::signature(self.db, self.project, def.file, def.index)
+        else {
+            return;
+        };
+        for f in fields {
+            if names.contains(&*f.name)
+                && let Some((allowed, span)) =
+                    personal_purposes(self.db, self.project, def, &f.name)
+            {
+                let decl = Def {
+                    span,
+                    ..def.clone()
+                };
+                out.push((at, f.name.to_string(), allowed, decl));
+            }
+            self.whole_record_reads(&f.ty, names, at, out, seen);
         }
     }
 }
