@@ -508,30 +508,37 @@ fn bind(
     let mut params_seen: BTreeMap<&str, Span> = BTreeMap::new();
     let mut vars_seen: BTreeMap<&str, Span> = BTreeMap::new();
     for b in bindings {
-        if let Some(first) = params_seen.insert(&b.param.name, b.param.span) {
-            c.diags.push(
-                Diagnostic::error(
-                    "E0206",
-                    path,
-                    b.param.span,
-                    format!("parameter `{}` is bound more than once", b.param.name),
-                )
-                .with_label("bound again here")
-                .with_secondary(path, first, "first bound here")
-                .with_help(format!("bind `{}` once", b.param.name)),
-            );
-        }
-        if let Some(first) = vars_seen.insert(&b.var.name, b.var.span) {
-            c.diags.push(
-                Diagnostic::error(
-                    "E0206",
-                    path,
+        let twice = [
+            params_seen
+                .insert(&b.param.name, b.param.span)
+                .map(|first| {
+                    let n = &b.param.name;
+                    (
+                        b.param.span,
+                        first,
+                        format!("parameter `{n}` is bound more than once"),
+                        "bound again here",
+                        "first bound here",
+                        format!("bind `{n}` once"),
+                    )
+                }),
+            vars_seen.insert(&b.var.name, b.var.span).map(|first| {
+                (
                     b.var.span,
+                    first,
                     format!("`{}` names two parameters", b.var.name),
+                    "a second parameter under this name",
+                    "first named here",
+                    "give each parameter its own name".to_string(),
                 )
-                .with_label("a second parameter under this name")
-                .with_secondary(path, first, "first named here")
-                .with_help("give each parameter its own name"),
+            }),
+        ];
+        for (span, first, message, label, secondary, help) in twice.into_iter().flatten() {
+            c.diags.push(
+                Diagnostic::error("E0206", path, span, message)
+                    .with_label(label)
+                    .with_secondary(path, first, secondary)
+                    .with_help(help),
             );
         }
     }
