@@ -1123,11 +1123,8 @@ impl<'a> Cx<'a> {
                 // A reason that shows nothing (empty, blanks, invisible characters) explains
                 // nothing either.
                 let shows_nothing = |t: &str| {
-                    t.chars().all(|c| {
-                        c.is_whitespace()
-                            || c.is_control()
-                            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
-                    })
+                    t.chars()
+                        .all(|c| c.is_whitespace() || c.is_control() || crate::format::invisible(c))
                 };
                 if reason.as_ref().is_some_and(|t| !shows_nothing(&t.value)) {
                     continue;

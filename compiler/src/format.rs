@@ -1404,7 +1404,7 @@ pub fn literal(l: &Literal) -> String {
 /// Characters that change how a line displays without showing themselves: bidirectional
 /// controls (which can make code read otherwise than it runs, "Trojan Source"), zero-width
 /// characters, the byte-order mark, and the line and paragraph separators.
-fn invisible(c: char) -> bool {
+pub(crate) fn invisible(c: char) -> bool {
     matches!(
         c,
         '\u{061c}'
