@@ -111,6 +111,19 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         ));
         return FAILURE;
     };
+    let action = &program.policies[index].action;
+    let guards: Vec<&str> = program.guards(action).map(|p| p.name.as_str()).collect();
+    if guards.len() > 1 {
+        // `xop serve` refuses such a policy (409 partial_policy); here it is evaluated alone,
+        // which is what debugging a policy needs, but it is not the action's verdict.
+        eprintln!(
+            "note: `{policy_name}` is one of {} policies guarding `{action}` ({}): this is its \
+             verdict alone; the action's combines them all (a deny in any wins, a review in one \
+             holds it)",
+            guards.len(),
+            guards.join(", ")
+        );
+    }
     if args.log.is_some() || args.config.is_some() {
         return logged(args, &compiled, &policy_name, index, &input);
     }
@@ -475,7 +488,7 @@ fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> s
 /// The candidate's scalar arguments, `channel: email, offer: "x"` (records are left out).
 fn show_args(program: &Program, action: &str, args: &[xop_runtime::value::Value]) -> String {
     use xop_runtime::value::Value;
-    let Some(p) = program.policies.iter().find(|p| p.action == action) else {
+    let Some(p) = program.guards(action).next() else {
         return String::new();
     };
     p.params

@@ -556,6 +556,32 @@ fn open_record_functions_and_shadowing_lets_run() {
     );
 }
 
+/// A policy that shares its action is evaluated alone, with a note that it is not the
+/// action's verdict (`xop serve` refuses to decide it alone).
+#[test]
+fn eval_notes_a_policy_that_shares_its_action() {
+    let dir = TempDir::new("eval-partial");
+    dir.write(
+        "t.xop",
+        "module t\n\npurpose service\n\nrecord Customer {\n  id: Id\n  vip: Bool\n}\n\n\
+         action greet(to: Customer) purpose service risk minimal\n\n\
+         policy a for greet(to: c) {\n  allow \"ok\"\n}\n\n\
+         policy b for greet(to: c) {\n  deny \"not-vip\" unless c.vip\n  allow \"vip\"\n}\n",
+    );
+    dir.write("in.json", r#"{"to": {"id": "c-1", "vip": false}}"#);
+    let o = xop(
+        dir.path(),
+        &["eval", "t.xop", "--policy", "a", "--input", "in.json"],
+    );
+    assert_code(&o, 0);
+    assert!(stdout(&o).starts_with("allow"), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("note: `a` is one of 2 policies guarding `t.greet` (a, b)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn eval_prints_the_verdict_reasons_and_fired_rules() {
     let dir = TempDir::new("eval");

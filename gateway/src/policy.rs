@@ -43,7 +43,7 @@ fn constant(e: &Expr) -> Option<bool> {
 pub fn can_allow(program: &Program, action: &str) -> bool {
     let mut guarded = false;
     let mut some_allow = false;
-    for p in program.policies.iter().filter(|p| p.action == action) {
+    for p in program.guards(action) {
         guarded = true;
         for r in &p.rules {
             let applies = r.condition.as_ref().map_or(Some(true), constant);

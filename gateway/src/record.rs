@@ -107,7 +107,7 @@ impl Recorder for EngineRecorder {
     fn record(&mut self, program: &Program, call: &CallRecord<'_>) -> Result<Vec<u64>, String> {
         let mut seqs = Vec::new();
         if let (Some(action), Some(bound)) = (call.action, call.bound) {
-            for p in program.policies.iter().filter(|p| p.action == action) {
+            for p in program.guards(action) {
                 let outcome = self
                     .runtime
                     .decide_with(

@@ -842,10 +842,7 @@ impl<R: Recorder> Session<R> {
     /// subject keys (without a log, by a key of this process that nobody keeps: the reviewer
     /// sees that there is such a value, never the value). Empty if it cannot be made.
     fn evidence(&self, action: &str, bound: Option<&Bound>) -> Vec<Evidence> {
-        let (Some(bound), Some(policy)) = (
-            bound,
-            self.program.policies.iter().find(|p| p.action == action),
-        ) else {
+        let (Some(bound), Some(policy)) = (bound, self.program.guards(action).next()) else {
             return Vec::new();
         };
         let ephemeral = EphemeralKeys::new();

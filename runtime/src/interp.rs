@@ -188,11 +188,7 @@ pub fn decide_action(
     now_ms: i64,
     signals: &dyn Signals,
 ) -> Decision {
-    let guards: Vec<&Policy> = program
-        .policies
-        .iter()
-        .filter(|p| p.action == action)
-        .collect();
+    let guards: Vec<&Policy> = program.guards(action).collect();
     let mut ev = Evaluator::new(program, now_ms, signals);
     let mut fired: Vec<&Rule> = Vec::new();
     for pol in &guards {

@@ -117,6 +117,12 @@ impl Program {
             .find(|(_, p)| p.name == name || p.qualified == name)
     }
 
+    /// The policies guarding action `action` (qualified name), in declaration order: an
+    /// action's verdict combines them all.
+    pub fn guards<'p>(&'p self, action: &'p str) -> impl Iterator<Item = &'p Policy> + 'p {
+        self.policies.iter().filter(move |p| p.action == action)
+    }
+
     /// The decision named `name` (its short or qualified name).
     pub fn decision(&self, name: &str) -> Option<(usize, &DecisionDef)> {
         self.decisions

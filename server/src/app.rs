@@ -435,12 +435,7 @@ impl App {
         };
         let program = m.program();
         let action = &program.policies[i].action;
-        let guards: Vec<&str> = program
-            .policies
-            .iter()
-            .filter(|p| &p.action == action)
-            .map(|p| p.name.as_str())
-            .collect();
+        let guards: Vec<&str> = program.guards(action).map(|p| p.name.as_str()).collect();
         if guards.len() > 1 {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
