@@ -387,8 +387,14 @@ pub struct Stream<'s> {
 impl<'s> Stream<'s> {
     /// A stream over `source`.
     pub fn new(source: &'s str) -> Self {
+        let mut lexer = Token::lexer(source);
+        // A byte-order mark that opens the file (Windows editors write one) is not text; one
+        // anywhere else is an unexpected character like any other.
+        if source.starts_with('\u{feff}') {
+            lexer.bump('\u{feff}'.len_utf8());
+        }
         Stream {
-            lexer: Token::lexer(source),
+            lexer,
             source,
             comments: Vec::new(),
             errors: Vec::new(),

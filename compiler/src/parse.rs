@@ -598,6 +598,22 @@ mod tests {
         }
     }
 
+    /// A byte-order mark that opens a file is skipped (spans still count it, so positions are
+    /// the text's own); anywhere else it is E0101.
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped() {
+        let parsed = p("\u{feff}module m\nfn f(): Int = 1\n");
+        assert_eq!(parsed.diagnostics.len(), 0, "{:?}", parsed.diagnostics);
+        let module = parsed.ast.module.as_ref().expect("a module line");
+        assert_eq!(module.span.start(), 3);
+        let codes: Vec<_> = p("module m\n\u{feff}fn f(): Int = 1\n")
+            .diagnostics
+            .iter()
+            .map(|d| d.code)
+            .collect();
+        assert_eq!(codes, ["E0101"]);
+    }
+
     /// Time literals are read by the runtime's RFC 3339 reader: what it refuses is E0105 with
     /// its reason, and a fraction of any length is a time.
     #[test]
