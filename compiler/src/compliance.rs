@@ -797,7 +797,9 @@ impl<'a> Cx<'a> {
             );
         }
 
-        let consent_required = !self.consent_atoms(&facts).is_empty();
+        // The consent facts the action needs, made once for all its rules.
+        let required = self.consent_atoms(&facts);
+        let consent_required = !required.is_empty();
         for (r, cond) in rules.iter().zip(&formulas) {
             let rpath = self.path(&r.policy);
             let reachable = match r.verdict {
@@ -870,8 +872,7 @@ impl<'a> Cx<'a> {
                 );
             }
             // C0005: consent for (subject, purpose, channel) on every path to allow.
-            let required = self.consent_atoms(&facts);
-            if r.verdict != Verdict::Deny && !required.is_empty() {
+            if r.verdict != Verdict::Deny && consent_required {
                 let consent = Formula::and(required.iter().map(|(key, shown)| {
                     let shown = self.in_policy_names(&r.policy, shown);
                     Formula::Atom(self.atom(key, &shown))
