@@ -4,14 +4,15 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use xop_runtime::interp::{self, Decision, FixedSignals};
-use xop_runtime::ir::{Program, Verdict};
+use xop_runtime::ir::{Program, Rule, Verdict};
 
 use crate::{Color, FAILURE, PROBLEMS, SUCCESS, compile, error, files, out};
 
 /// Long help of `xop eval`.
 pub const LONG_ABOUT: &str = "\
-Decide one input with one policy and print the verdict, every reason that applied and the rules
-that fired (with where they are written).
+Decide one input with one policy (--policy), or with every policy guarding an action
+(--action: their fired rules combined, a deny in any wins, a review in one holds it), and print
+the verdict, every reason that applied and the rules that fired (with where they are written).
 
 The first argument is a compiled module (.xopm) or .xop sources. The input is a JSON object
 with one key per parameter of the policy's action, and optionally \"now\" (an RFC 3339 time; the
@@ -25,7 +26,8 @@ Exit status: 0 a decision was made from valid input; 1 the input was refused (de
 xop:bad-input) or the sources have errors; 2 usage or I/O error.
 
 Example:
-  xop eval examples/acme --policy contact --input offer.json";
+  xop eval examples/acme --policy contact --input offer.json
+  xop eval examples/acme --action send_offer --input offer.json";
 
 /// The engine that evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,10 +57,14 @@ pub struct EvalArgs {
     #[arg(
         long,
         value_name = "NAME",
-        required_unless_present = "decision",
-        conflicts_with = "decision"
+        required_unless_present_any = ["decision", "action"],
+        conflicts_with_all = ["decision", "action"]
     )]
     pub policy: Option<String>,
+    /// Or the action to decide over every policy guarding it (its qualified name, or its
+    /// short name when unique): the action's verdict, as `xop serve` gives it
+    #[arg(long, value_name = "NAME", conflicts_with = "decision")]
+    pub action: Option<String>,
     /// Or the decision to rank (its candidates, each decided by its action's policies)
     #[arg(long, value_name = "NAME")]
     pub decision: Option<String>,
@@ -98,10 +104,12 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
             return FAILURE;
         }
     };
-    let policy_name = match (&args.policy, &args.decision) {
-        (Some(p), _) => p.clone(),
-        (None, Some(d)) => return rank(program, d, &input, args),
-        (None, None) => return FAILURE, // clap requires one of them
+    let policy_name = match (&args.policy, &args.decision, &args.action) {
+        (Some(p), _, _) => p.clone(),
+        (None, Some(d), _) => return rank(program, d, &input, args),
+        // The runtime decides an action (combining its policies), with or without a log.
+        (None, None, Some(a)) => return logged(args, &compiled, Target::Action(a), &input),
+        (None, None, None) => return FAILURE, // clap requires one of them
     };
     let Some((index, _)) = program.policy(&policy_name) else {
         let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
@@ -119,20 +127,20 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         eprintln!(
             "note: `{policy_name}` is one of {} policies guarding `{action}` ({}): this is its \
              verdict alone; the action's combines them all (a deny in any wins, a review in one \
-             holds it)",
+             holds it): `--action {action}` gives it",
             guards.len(),
             guards.join(", ")
         );
     }
     if args.log.is_some() || args.config.is_some() {
-        return logged(args, &compiled, &policy_name, index, &input);
+        return logged(args, &compiled, Target::Policy(&policy_name), &input);
     }
     // A policy the JIT compiles reads the JSON text straight into its layout.
     let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
     if let Some((decision, status)) = jit.as_ref().and_then(|j| jit_from_json(j, index, &input)) {
         let text = match args.format {
-            Format::Human => human(program, index, &decision),
-            Format::Json => json(program, index, &decision),
+            Format::Human => human(program, &[index], &decision),
+            Format::Json => json(program, &[index], &decision),
         };
         return out(&text).map_or_else(|s| s, |()| status);
     }
@@ -179,8 +187,8 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         ),
     };
     let text = match args.format {
-        Format::Human => human(program, index, &decision),
-        Format::Json => json(program, index, &decision),
+        Format::Human => human(program, &[index], &decision),
+        Format::Json => json(program, &[index], &decision),
     };
     match out(&text) {
         Ok(()) => status,
@@ -221,14 +229,18 @@ fn jit_from_json(
     })
 }
 
-/// `--log DIR`: the decision made by the runtime, which proves it in the log first.
-fn logged(
-    args: &EvalArgs,
-    compiled: &compile::Compiled,
-    policy: &str,
-    index: usize,
-    input: &str,
-) -> u8 {
+/// What `xop eval` asks the runtime to decide.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// One policy (`--policy`).
+    Policy(&'a str),
+    /// An action over all its policies (`--action`).
+    Action(&'a str),
+}
+
+/// `--log DIR`, `--config FILE` or `--action NAME`: the decision made by the runtime, which
+/// proves it in the log first when there is one.
+fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, input: &str) -> u8 {
     let camara = match &args.config {
         Some(path) => match xop_network::CamaraConfig::from_file(path) {
             Ok(c) => Some(c),
@@ -268,7 +280,7 @@ fn logged(
         dir,
         &bytes,
         trust.as_ref(),
-        policy,
+        target,
         input,
         camara,
         args.engine == Engine::Jit,
@@ -277,6 +289,14 @@ fn logged(
         Err(s) => return s,
     };
     let program = compiled.program();
+    // The policies whose rules may have fired: the one asked, or every one of the action.
+    let policies: Vec<usize> = match (target, &outcome.action) {
+        (Target::Policy(policy), _) => program.policy(policy).map(|(i, _)| i).into_iter().collect(),
+        (Target::Action(_), Some(action)) => (0..program.policies.len())
+            .filter(|&i| &program.policies[i].action == action)
+            .collect(),
+        (Target::Action(_), None) => Vec::new(),
+    };
     let status = if decision.reasons.iter().any(|r| r == interp::BAD_INPUT) {
         PROBLEMS
     } else {
@@ -284,7 +304,7 @@ fn logged(
     };
     let text = match args.format {
         Format::Human => {
-            let mut s = human(program, index, &decision);
+            let mut s = human(program, &policies, &decision);
             s.push_str(&network_lines(&outcome));
             if let (Some(dir), Some(seq)) = (dir, outcome.seq) {
                 s.push_str(&format!(
@@ -297,7 +317,11 @@ fn logged(
         }
         Format::Json => {
             let mut v: serde_json::Value =
-                serde_json::from_str(&json(program, index, &decision)).unwrap_or_default();
+                serde_json::from_str(&json(program, &policies, &decision)).unwrap_or_default();
+            if let Some(action) = &outcome.action {
+                v["action"] = serde_json::json!(action);
+                v["policies"] = serde_json::json!(outcome.policy.split('+').collect::<Vec<_>>());
+            }
             if dir.is_some() {
                 v["seq"] = serde_json::json!(outcome.seq);
             }
@@ -519,7 +543,15 @@ fn show_value(v: &xop_runtime::value::Value) -> String {
     }
 }
 
-fn human(program: &Program, policy: usize, d: &Decision) -> String {
+/// The rule `id` of one of `policies`.
+fn rule_of<'p>(program: &'p Program, policies: &[usize], id: &str) -> Option<&'p Rule> {
+    policies
+        .iter()
+        .filter_map(|&i| program.policies.get(i))
+        .find_map(|p| p.rules.iter().find(|r| r.id == id))
+}
+
+fn human(program: &Program, policies: &[usize], d: &Decision) -> String {
     let mut s = d.verdict.keyword().to_string();
     if !d.reasons.is_empty() {
         s.push_str(&format!(" ({})", d.reasons.join(", ")));
@@ -537,11 +569,7 @@ fn human(program: &Program, policy: usize, d: &Decision) -> String {
         s.push_str(&format!("  error: {e}\n"));
     }
     for id in &d.fired {
-        if let Some(rule) = program
-            .policies
-            .get(policy)
-            .and_then(|p| p.rules.iter().find(|r| &r.id == id))
-        {
+        if let Some(rule) = rule_of(program, policies, id) {
             s.push_str(&format!(
                 "  fired {id} at {}:{}: {}\n",
                 rule.source.file,
@@ -557,15 +585,12 @@ fn human(program: &Program, policy: usize, d: &Decision) -> String {
     s
 }
 
-fn json(program: &Program, policy: usize, d: &Decision) -> String {
+fn json(program: &Program, policies: &[usize], d: &Decision) -> String {
     let fired: Vec<serde_json::Value> = d
         .fired
         .iter()
         .map(|id| {
-            let rule = program
-                .policies
-                .get(policy)
-                .and_then(|p| p.rules.iter().find(|r| &r.id == id));
+            let rule = rule_of(program, policies, id);
             serde_json::json!({
                 "id": id,
                 "file": rule.map(|r| r.source.file.clone()),

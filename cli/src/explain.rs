@@ -69,9 +69,16 @@ fn explain(dir: &Path, n: u64, time: &str, d: &DecisionRecord, color: bool) -> S
     if !d.reasons.is_empty() {
         s.push_str(&format!(" ({})", d.reasons.join(", ")));
     }
+    let what = match &d.action {
+        Some(action) => format!(
+            "action {action} over its policies {}",
+            d.policy.split('+').collect::<Vec<_>>().join(", ")
+        ),
+        None => format!("policy {}", d.policy),
+    };
     s.push_str(&format!(
-        "\n  policy {} of module {}\n  decided for {}, logged at {time}\n",
-        d.policy, d.module, d.at
+        "\n  {what} of module {}\n  decided for {}, logged at {time}\n",
+        d.module, d.at
     ));
     if let Some(r) = &d.review {
         s.push_str(&format!(

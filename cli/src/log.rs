@@ -222,11 +222,14 @@ fn summary(r: &Record) -> String {
             } else {
                 format!(" ({})", d.reasons.join(", "))
             };
+            let what = match &d.action {
+                Some(action) => format!("action {action}"),
+                None => d.policy.clone(),
+            };
             format!(
-                "{} {} decision {} {}{reasons}",
+                "{} {} decision {what} {}{reasons}",
                 r.seq,
                 r.time,
-                d.policy,
                 d.verdict.keyword()
             )
         }
@@ -433,13 +436,14 @@ fn erase(dir: &Path, subject: &str) -> u8 {
 /// `xop eval … --log DIR` / `--config FILE`: decides through the runtime, which proves the
 /// decision in the log in `dir` (if given) before answering, reading signals through the CAMARA
 /// connectors (if configured). `module_bytes` is the module file (or the compiled sources).
-/// `jit`: the runtime decides with the JIT's code (the policy must be compiled), else with the
-/// reference interpreter.
+/// `jit`: the runtime decides with the JIT's code (a policy asked alone must be compiled; of
+/// an action's policies, those the JIT does not compile are decided by the interpreter), else
+/// with the reference interpreter.
 pub fn eval_logged(
     dir: Option<&Path>,
     module_bytes: &[u8],
     trust: Option<&VerifyingKey>,
-    policy: &str,
+    target: crate::eval::Target<'_>,
     input: &str,
     camara: Option<xop_network::CamaraConfig>,
     jit: bool,
@@ -456,7 +460,7 @@ pub fn eval_logged(
         error(&e.to_string());
         return Err(FAILURE);
     }
-    if jit {
+    if let (true, crate::eval::Target::Policy(policy)) = (jit, target) {
         let set = rt.modules();
         if let Some(why) = set.policy(policy).and_then(|(m, i)| m.jit_unsupported(i)) {
             error(&format!(
@@ -465,7 +469,13 @@ pub fn eval_logged(
             return Err(FAILURE);
         }
     }
-    let outcome = rt.decide(policy, Input::Json(input)).map_err(|e| {
+    let outcome = match target {
+        crate::eval::Target::Policy(policy) => rt.decide(policy, Input::Json(input)),
+        crate::eval::Target::Action(action) => {
+            rt.decide_action(action, Input::Json(input), Default::default())
+        }
+    }
+    .map_err(|e| {
         error(&e.to_string());
         FAILURE
     })?;

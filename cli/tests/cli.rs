@@ -580,6 +580,55 @@ fn eval_notes_a_policy_that_shares_its_action() {
         err.contains("note: `a` is one of 2 policies guarding `t.greet` (a, b)"),
         "{err}"
     );
+    assert!(err.contains("`--action t.greet` gives it"), "{err}");
+    // The action's verdict: `b` denies what `a` allows. Both engines, proven and explained.
+    for engine in ["interp", "jit"] {
+        let o = xop(
+            dir.path(),
+            &[
+                "eval", "t.xop", "--action", "greet", "--input", "in.json", "--engine", engine,
+            ],
+        );
+        assert_code(&o, 0);
+        let out = stdout(&o);
+        assert!(out.starts_with("deny (not-vip)\n"), "{engine}: {out}");
+        assert!(out.contains("fired a#1 at t.xop:13"), "{engine}: {out}");
+        assert!(out.contains("fired b#1 at t.xop:17"), "{engine}: {out}");
+    }
+    let o = xop(
+        dir.path(),
+        &[
+            "eval", "t.xop", "--action", "t.greet", "--input", "in.json", "--format", "json",
+            "--log", "log",
+        ],
+    );
+    assert_code(&o, 0);
+    let v = json(&o);
+    assert_eq!(v["verdict"], "deny", "{v}");
+    assert_eq!(v["action"], "t.greet", "{v}");
+    assert_eq!(v["policies"], serde_json::json!(["t.a", "t.b"]), "{v}");
+    assert_eq!(v["seq"], 0, "{v}");
+    let o = xop(dir.path(), &["explain", "log", "0"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("action t.greet over its policies t.a, t.b"),
+        "{}",
+        stdout(&o)
+    );
+    let o = xop(dir.path(), &["log", "replay", "log"]);
+    assert_code(&o, 0);
+    assert!(stdout(&o).contains("1 same"), "{}", stdout(&o));
+    // An action no policy guards is an error naming those that are.
+    let o = xop(
+        dir.path(),
+        &["eval", "t.xop", "--action", "greeet", "--input", "in.json"],
+    );
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("the guarded actions are: t.greet"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -119,6 +119,71 @@ impl ModuleSet {
             .iter()
             .find_map(|m| m.program().policy(name).map(|(i, _)| (m, i)))
     }
+
+    /// Every loaded policy guarding action `action` (its qualified name): each module with
+    /// such policies, and their indices in declaration order.
+    pub fn guards(&self, action: &str) -> Vec<(&Arc<LoadedPolicies>, Vec<usize>)> {
+        self.modules
+            .iter()
+            .filter_map(|m| {
+                let found: Vec<usize> = (m.program().policies.iter().enumerate())
+                    .filter(|(_, p)| p.action == action)
+                    .map(|(i, _)| i)
+                    .collect();
+                (!found.is_empty()).then_some((m, found))
+            })
+            .collect()
+    }
+
+    /// The qualified name of the guarded action `name` (its qualified or its short name),
+    /// with the module whose policies guard it and their indices. An unknown or ambiguous
+    /// name, or an action guarded in several modules, is an error.
+    pub fn action(
+        &self,
+        name: &str,
+    ) -> Result<(String, Arc<LoadedPolicies>, Vec<usize>), RuntimeError> {
+        let mut actions: Vec<&str> = self
+            .modules
+            .iter()
+            .flat_map(|m| m.program().policies.iter().map(|p| p.action.as_str()))
+            .collect();
+        actions.sort_unstable();
+        actions.dedup();
+        let short = |a: &&str| a.rsplit('.').next() == Some(name);
+        let matches: Vec<&str> = match actions.iter().find(|a| **a == name) {
+            Some(a) => vec![*a],
+            None => actions.iter().copied().filter(short).collect(),
+        };
+        let action = match matches.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(RuntimeError::UnknownAction {
+                    action: name.to_string(),
+                    known: actions.iter().map(|a| a.to_string()).collect(),
+                });
+            }
+            many => {
+                return Err(RuntimeError::AmbiguousAction {
+                    action: name.to_string(),
+                    matches: many.iter().map(|a| a.to_string()).collect(),
+                });
+            }
+        };
+        let mut guards = self.guards(action);
+        if guards.len() > 1 {
+            return Err(RuntimeError::SplitAction {
+                action: action.to_string(),
+                modules: guards.iter().map(|(m, _)| m.name.clone()).collect(),
+            });
+        }
+        match guards.pop() {
+            Some((m, indices)) => Ok((action.to_string(), Arc::clone(m), indices)),
+            None => Err(RuntimeError::UnknownAction {
+                action: name.to_string(),
+                known: Vec::new(),
+            }),
+        }
+    }
 }
 
 /// What a load reports.
@@ -155,6 +220,28 @@ pub enum RuntimeError {
         /// The policies there are.
         known: Vec<String>,
     },
+    /// No loaded policy guards this action.
+    UnknownAction {
+        /// The name asked for.
+        action: String,
+        /// The guarded actions there are.
+        known: Vec<String>,
+    },
+    /// The short name of an action means several guarded actions.
+    AmbiguousAction {
+        /// The name asked for.
+        action: String,
+        /// The qualified names it could mean.
+        matches: Vec<String>,
+    },
+    /// The action is guarded by policies of several loaded modules: their compliance
+    /// properties were never proven together, so the runtime does not combine them.
+    SplitAction {
+        /// The action's qualified name.
+        action: String,
+        /// The modules guarding it.
+        modules: Vec<String>,
+    },
     /// The proof log refused the record: the decision was *not* made (never acknowledged
     /// without proof).
     Log(LogError),
@@ -178,6 +265,28 @@ impl fmt::Display for RuntimeError {
                 } else {
                     known.join(", ")
                 }
+            ),
+            RuntimeError::UnknownAction { action, known } => write!(
+                f,
+                "no loaded policy guards an action `{action}`; the guarded actions are: {}",
+                if known.is_empty() {
+                    "(none: load a module first)".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+            RuntimeError::AmbiguousAction { action, matches } => write!(
+                f,
+                "the action name `{action}` could mean {}: give its qualified name",
+                matches.join(" or ")
+            ),
+            RuntimeError::SplitAction { action, modules } => write!(
+                f,
+                "action `{action}` is guarded by policies of {} modules ({}): they were checked \
+                 apart, so their compliance was never proven together; build its policies into \
+                 one module",
+                modules.len(),
+                modules.join(", ")
             ),
             RuntimeError::Log(e) => write!(f, "the decision could not be proven: {e}"),
         }
@@ -264,8 +373,18 @@ pub struct Outcome {
     pub seq: Option<u64>,
     /// The module's content hash, hex.
     pub module: String,
-    /// The policy's qualified name.
+    /// The policy's qualified name; for a decision of an action over all its policies,
+    /// their qualified names joined with `+` (as in the proof record).
     pub policy: String,
+    /// For a decision of an action over all its policies ([`Runtime::decide_action`]): the
+    /// action's qualified name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// What the halt switch turns this decision into: the fallback of the high-risk action it
+    /// decided (a policy with a `review` rule guards it), from the module it was decided
+    /// with; `None` when the action is not high-risk.
+    #[serde(skip)]
+    pub halt_fallback: Option<Verdict>,
     /// The decision time (ms since the epoch).
     pub at_ms: i64,
     /// The action the decision allowed, carried out by the [`Connectors`] (`None` when the
@@ -387,6 +506,55 @@ struct Prepared {
     case_evidence: Vec<Evidence>,
     /// An allowed action the connectors may carry out, with its arguments.
     perform: Option<Perform>,
+}
+
+/// What a decision is asked of.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// One policy, by name.
+    Policy(&'a str),
+    /// An action, by name: every policy guarding it.
+    Action(&'a str),
+}
+
+/// The policies a decision evaluates (indices in their module's program).
+enum Guards {
+    /// One policy.
+    One(usize),
+    /// Every policy guarding an action, in declaration order (never empty).
+    Action(Vec<usize>),
+}
+
+impl Guards {
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Guards::One(i) => std::slice::from_ref(i),
+            Guards::Action(v) => v,
+        }
+    }
+
+    fn first(&self) -> usize {
+        self.as_slice().first().copied().unwrap_or(0)
+    }
+}
+
+/// Signal reads memoised across the policies of one action's decision (see
+/// [`Runtime::decide_guards`]).
+struct Memo<'a> {
+    inner: &'a dyn Signals,
+    seen: std::cell::RefCell<std::collections::HashMap<(u32, Vec<Value>), Value>>,
+}
+
+impl Signals for Memo<'_> {
+    fn read(&self, signal: u32, decl: &SignalDecl, args: &[Value]) -> Value {
+        let key = (signal, args.to_vec());
+        if let Some(v) = self.seen.borrow().get(&key) {
+            return v.clone();
+        }
+        let v = self.inner.read(signal, decl, args);
+        self.seen.borrow_mut().insert(key, v.clone());
+        v
+    }
 }
 
 /// The connectors that carry an allowed action out, and the action's arguments.
@@ -636,7 +804,36 @@ impl Runtime {
         input: Input<'_>,
         options: Options<'_>,
     ) -> Result<Outcome, RuntimeError> {
-        let mut p = self.make_decision(policy, input, options)?;
+        self.decide_target(Target::Policy(policy), input, options)
+    }
+
+    /// Decides action `action` (its qualified name, or its short name when that is unique) on
+    /// `input` over every policy guarding it, as it is decided wherever it is proposed: their
+    /// fired rules are combined as one policy's (a deny in any wins, a review in one holds the
+    /// action; nothing allowed is deny). This is the action's verdict, the one the compliance
+    /// checker's proofs are about; [`Runtime::decide_with`] gives one policy's alone. The
+    /// input is the action's (the same for each of its policies); each policy is decided by
+    /// the JIT's code when it is compiled, else by the interpreter, reading signals through
+    /// one memo, so the outcome is [`interp::decide_action`]'s. One proof record holds the
+    /// combined decision, with the evidence every policy read and
+    /// [`DecisionRecord::action`]. An action guarded by policies of several loaded modules is
+    /// refused ([`RuntimeError::SplitAction`]).
+    pub fn decide_action(
+        &self,
+        action: &str,
+        input: Input<'_>,
+        options: Options<'_>,
+    ) -> Result<Outcome, RuntimeError> {
+        self.decide_target(Target::Action(action), input, options)
+    }
+
+    fn decide_target(
+        &self,
+        target: Target<'_>,
+        input: Input<'_>,
+        options: Options<'_>,
+    ) -> Result<Outcome, RuntimeError> {
+        let mut p = self.make_decision(target, input, options)?;
         if let (Some(log), Some(rest)) = (&self.log, p.record.take()) {
             p.outcome.seq = Some(log.append_encoded(rest).map_err(RuntimeError::Log)?);
         }
@@ -652,7 +849,7 @@ impl Runtime {
     pub fn decide_many(&self, batch: &[Request<'_>]) -> Vec<Result<Outcome, RuntimeError>> {
         let mut prepared: Vec<Result<Prepared, RuntimeError>> = batch
             .iter()
-            .map(|r| self.make_decision(r.policy, r.input, r.options))
+            .map(|r| self.make_decision(Target::Policy(r.policy), r.input, r.options))
             .collect();
         if let Some(log) = &self.log {
             let records: Vec<Vec<u8>> = prepared
@@ -694,7 +891,27 @@ impl Runtime {
         input: Input<'_>,
         options: Options<'_>,
     ) -> Result<Pending, RuntimeError> {
-        let mut p = self.make_decision(policy, input, options)?;
+        self.submit_target(Target::Policy(policy), input, options)
+    }
+
+    /// [`Runtime::submit`] for a decision of action `action` over all its policies, as
+    /// [`Runtime::decide_action`] makes it.
+    pub fn submit_action(
+        &self,
+        action: &str,
+        input: Input<'_>,
+        options: Options<'_>,
+    ) -> Result<Pending, RuntimeError> {
+        self.submit_target(Target::Action(action), input, options)
+    }
+
+    fn submit_target(
+        &self,
+        target: Target<'_>,
+        input: Input<'_>,
+        options: Options<'_>,
+    ) -> Result<Pending, RuntimeError> {
+        let mut p = self.make_decision(target, input, options)?;
         let durable = match (&self.log, p.record.take()) {
             (Some(log), Some(rest)) => Some(log.submit_encoded(rest).map_err(RuntimeError::Log)?),
             _ => None,
@@ -722,25 +939,43 @@ impl Runtime {
     /// anything but the connectors' signals.
     fn make_decision(
         &self,
-        policy: &str,
+        target: Target<'_>,
         input: Input<'_>,
         options: Options<'_>,
     ) -> Result<Prepared, RuntimeError> {
         let set = self.modules.load();
-        let Some((m, index)) = set.policy(policy) else {
-            return Err(RuntimeError::UnknownPolicy {
-                policy: policy.to_string(),
-                known: set
-                    .modules
-                    .iter()
-                    .flat_map(|m| m.program().policies.iter().map(|p| p.name.clone()))
-                    .collect(),
-            });
+        let (m, guards, action) = match target {
+            Target::Policy(policy) => {
+                let Some((m, index)) = set.policy(policy) else {
+                    return Err(RuntimeError::UnknownPolicy {
+                        policy: policy.to_string(),
+                        known: set
+                            .modules
+                            .iter()
+                            .flat_map(|m| m.program().policies.iter().map(|p| p.name.clone()))
+                            .collect(),
+                    });
+                };
+                (Arc::clone(m), Guards::One(index), None)
+            }
+            Target::Action(name) => {
+                let (action, m, indices) = set.action(name)?;
+                (m, Guards::Action(indices), Some(action))
+            }
         };
-        let m = Arc::clone(m);
         drop(set);
         let program = m.program();
+        // Every policy of an action has the action's parameters: the first binds the input.
+        let index = guards.first();
         let pol = &program.policies[index];
+        let merged;
+        let read_set = match &guards {
+            Guards::Action(indices) if indices.len() > 1 => {
+                merged = ReadSet::union(indices.iter().map(|&i| &m.read_sets[i]));
+                &merged
+            }
+            _ => &m.read_sets[index],
+        };
         let owned;
         let bound = match input {
             Input::Bound(b) => Ok(b),
@@ -812,17 +1047,11 @@ impl Runtime {
                 };
                 // Both engines read through the recording: the same reads, in the same order,
                 // so the proof record does not depend on which one decided.
-                let compiled = m
-                    .jit
-                    .as_ref()
-                    .filter(|j| j.unsupported(index).is_none())
-                    .and_then(|j| j.decide_with_signals(index, &b.args, at, &recording));
-                let d = match compiled {
-                    Some(d) => {
-                        self.jit_decisions.fetch_add(1, Ordering::Relaxed);
-                        d
+                let d = match &guards {
+                    Guards::One(index) => self.decide_policy(&m, *index, &b.args, at, &recording),
+                    Guards::Action(indices) => {
+                        self.decide_guards(&m, indices, &b.args, at, &recording)
                     }
-                    None => interp::decide(program, index, &b.args, at, &recording),
                 };
                 let reads = recording.reads.into_inner();
                 // Only a review case needs the evidence as values; otherwise it goes straight
@@ -830,7 +1059,7 @@ impl Runtime {
                 let subject = options.subject.unwrap_or("");
                 let (evidence, evidence_json) = match &self.log {
                     Some(log) if d.review.is_some() => (
-                        evidence::extract(program, pol, &m.read_sets[index], &b.args, subject, log)
+                        evidence::extract(program, pol, read_set, &b.args, subject, log)
                             .map_err(|e| RuntimeError::Log(LogError::Failed(e)))?,
                         None,
                     ),
@@ -838,13 +1067,7 @@ impl Runtime {
                         let mut json = EVIDENCE.with(Cell::take);
                         json.clear();
                         evidence::extract_json(
-                            program,
-                            pol,
-                            &m.read_sets[index],
-                            &b.args,
-                            subject,
-                            log,
-                            &mut json,
+                            program, pol, read_set, &b.args, subject, log, &mut json,
                         )
                         .map_err(|e| RuntimeError::Log(LogError::Failed(e)))?;
                         (Vec::new(), Some(json))
@@ -884,7 +1107,15 @@ impl Runtime {
             time: time_text(now_wall),
             body: Body::Decision(DecisionRecord {
                 module: m.hash.clone(),
-                policy: pol.qualified.clone(),
+                policy: match &guards {
+                    Guards::One(_) => pol.qualified.clone(),
+                    Guards::Action(indices) => indices
+                        .iter()
+                        .map(|&i| program.policies[i].qualified.as_str())
+                        .collect::<Vec<_>>()
+                        .join("+"),
+                },
+                action,
                 at: time_text(at_ms),
                 evidence,
                 signals,
@@ -941,6 +1172,8 @@ impl Runtime {
             seq: None,
             module: r.module,
             policy: r.policy,
+            action: r.action,
+            halt_fallback: crate::review::halt_fallback(program, guards.as_slice()),
             at_ms,
         };
         Ok(Prepared {
@@ -967,7 +1200,7 @@ impl Runtime {
         let pol = &program.policies[index];
         // What came of the action is proven right after the decision.
         if let Some((c, args)) = perform
-            && !self.halts(program, index)
+            && !self.halts(&outcome)
             && let Some(done) = c.perform(program, &pol.action, &args)
         {
             outcome.performed_seq = self.prove_performed(outcome.seq, &done)?;
@@ -979,13 +1212,82 @@ impl Runtime {
         })
     }
 
-    /// Whether the halt switch holds back policy `index`'s action (it guards a high-risk one).
-    fn halts(&self, program: &Program, index: usize) -> bool {
+    /// Whether the halt switch holds back the action `outcome` decided (a high-risk one).
+    fn halts(&self, outcome: &Outcome) -> bool {
         self.review
             .load()
             .as_ref()
             .is_some_and(|sink| sink.halted())
-            && crate::review::halt_fallback(program, index).is_some()
+            && outcome.halt_fallback.is_some()
+    }
+
+    /// Decides policy `index` of `m`: by the JIT's code when it is compiled (and can run),
+    /// else by the reference interpreter; the decision is the same.
+    fn decide_policy(
+        &self,
+        m: &LoadedPolicies,
+        index: usize,
+        args: &[Value],
+        at: i64,
+        signals: &dyn Signals,
+    ) -> Decision {
+        let compiled = m
+            .jit
+            .as_ref()
+            .filter(|j| j.unsupported(index).is_none())
+            .and_then(|j| j.decide_with_signals(index, args, at, signals));
+        match compiled {
+            Some(d) => {
+                self.jit_decisions.fetch_add(1, Ordering::Relaxed);
+                d
+            }
+            None => interp::decide(m.program(), index, args, at, signals),
+        }
+    }
+
+    /// Decides an action over its policies `guards` of `m` (in declaration order), each by
+    /// [`Runtime::decide_policy`], and combines their fired rules as
+    /// [`interp::decide_action`] does: its result, whichever engine decided each policy. The
+    /// policies read signals through one memo, so a signal is read once per decision for the
+    /// same arguments, as the interpreter's one evaluator reads it. The first policy that
+    /// fails ends the decision, with the rules that fired before it.
+    fn decide_guards(
+        &self,
+        m: &LoadedPolicies,
+        guards: &[usize],
+        args: &[Value],
+        at: i64,
+        signals: &dyn Signals,
+    ) -> Decision {
+        let program = m.program();
+        let memo = Memo {
+            inner: signals,
+            seen: std::cell::RefCell::new(std::collections::HashMap::new()),
+        };
+        let mut fired: Vec<&crate::ir::Rule> = Vec::new();
+        for &index in guards {
+            let d = self.decide_policy(m, index, args, at, &memo);
+            if d.error.is_some() {
+                let mut ids: Vec<String> = fired.iter().map(|r| r.id.clone()).collect();
+                ids.extend(d.fired);
+                return Decision { fired: ids, ..d };
+            }
+            // A decision's fired rules are in the policy's order: one walk finds them.
+            let mut rules = program.policies[index].rules.iter();
+            for id in &d.fired {
+                match rules.find(|r| &r.id == id) {
+                    Some(r) => fired.push(r),
+                    None => {
+                        return Decision::failed(
+                            interp::RUNTIME_ERROR,
+                            fired.iter().map(|r| r.id.clone()).collect(),
+                            format!("internal: rule `{id}` fired out of its policy's order"),
+                        );
+                    }
+                }
+            }
+        }
+        interp::combine_rules(&fired)
     }
 
     /// Appends the event `action.performed` for the action the decision `decision` allowed.

@@ -359,7 +359,7 @@ pub(crate) fn combine(pol: &Policy, fired: &[usize]) -> Decision {
 /// The combining rule over the fired rules (of one policy, or of every policy guarding an
 /// action): deny if a deny fired, else review, else allow, else deny; the reasons of the rules
 /// whose verdict won, deduplicated in order.
-fn combine_rules(fired: &[&Rule]) -> Decision {
+pub(crate) fn combine_rules(fired: &[&Rule]) -> Decision {
     let rules = || fired.iter().copied();
     let verdict = if rules().any(|r| r.verdict == Verdict::Deny) {
         Verdict::Deny

@@ -424,16 +424,23 @@ fn verdict_keyword(v: Verdict) -> String {
     v.keyword().to_string()
 }
 
-/// The fallback a halt applies to policy `index` of `program`: the first `review` rule's
-/// `else` verdict, or `None` when the policy has no review rule (then it does not guard a
-/// high-risk action, see the module documentation).
-pub fn halt_fallback(program: &Program, index: usize) -> Option<Verdict> {
-    program
-        .policies
-        .get(index)?
-        .rules
+/// The fallback a halt applies to a decision of the policies `policies` of `program` (one
+/// policy, or every policy guarding an action): each policy's is its first `review` rule's
+/// `else` verdict, and of several the strictest (deny if any is deny). `None` when none of
+/// them has a review rule: then they do not guard a high-risk action (see the module
+/// documentation).
+pub fn halt_fallback(program: &Program, policies: &[usize]) -> Option<Verdict> {
+    policies
         .iter()
-        .find_map(|r| r.review.as_ref().map(|t| t.fallback))
+        .filter_map(|&i| {
+            program
+                .policies
+                .get(i)?
+                .rules
+                .iter()
+                .find_map(|r| r.review.as_ref().map(|t| t.fallback))
+        })
+        .reduce(|a, b| if b == Verdict::Deny { b } else { a })
 }
 
 /// Reads the queue of `dir` without opening it for writing (no lock, no fallback applied):

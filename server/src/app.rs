@@ -16,7 +16,7 @@ use xop_runtime::engine::{Input, Options, Outcome, ReviewCase, ReviewSink, Runti
 use xop_runtime::ir::Verdict;
 use xop_runtime::proof::LogError;
 use xop_runtime::proof::record::{Evidence, ReviewTerms};
-use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, Status, halt_fallback};
+use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, Status};
 
 use crate::config::{Config, Principal};
 use crate::metrics::Metrics;
@@ -103,6 +103,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/decide/{policy}", post(decide))
+        .route("/v1/actions/{action}/decide", post(decide_action))
         .route("/v1/reviews", get(list_reviews).post(open_review))
         .route("/v1/reviews/{id}", get(show_review))
         .route("/v1/reviews/{id}/approve", post(approve))
@@ -149,7 +150,8 @@ async fn not_found(uri: Uri) -> ApiError {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no endpoint `{}`; the endpoints are POST /v1/decide/{{policy}}, GET|POST /v1/reviews, \
+            "no endpoint `{}`; the endpoints are POST /v1/decide/{{policy}}, POST \
+             /v1/actions/{{action}}/decide, GET|POST /v1/reviews, \
              GET /v1/reviews/{{id}}, POST /v1/reviews/{{id}}/approve|reject, GET \
              /v1/log/checkpoint, GET /v1/log/proof/{{n}}, POST /v1/modules, GET|POST|DELETE \
              /v1/halt, GET /healthz, GET /metrics (docs/serve.md)",
@@ -366,6 +368,15 @@ fn runtime_error(e: RuntimeError) -> ApiError {
         RuntimeError::UnknownPolicy { .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "unknown_policy", e.to_string())
         }
+        RuntimeError::UnknownAction { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, "unknown_action", e.to_string())
+        }
+        RuntimeError::AmbiguousAction { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, "ambiguous_action", e.to_string())
+        }
+        RuntimeError::SplitAction { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "split_action", e.to_string())
+        }
         RuntimeError::Log(ref l) => ApiError::not_proven(
             format!("{e}; the decision must not be acted upon"),
             log_broken(l),
@@ -410,11 +421,13 @@ fn log_event(rt: &Runtime, name: &str, data: Value) -> Result<Option<u64>> {
 
 impl App {
     /// Decides and applies the halt switch and a failed case's fallback; blocking.
-    fn decide_blocking(&self, policy: &str, input: &Value) -> Result<Value> {
-        let o: Outcome = self
-            .rt
-            .decide(policy, Input::Value(input))
-            .map_err(runtime_error)?;
+    fn decide_blocking(&self, asked: &Asked, input: &Value) -> Result<Value> {
+        let input = Input::Value(input);
+        let o: Outcome = match asked {
+            Asked::Policy(policy) => self.rt.decide(policy, input),
+            Asked::Action(action) => self.rt.decide_action(action, input, Options::default()),
+        }
+        .map_err(runtime_error)?;
         self.answer(o)
     }
 
@@ -423,19 +436,29 @@ impl App {
     /// futures after its one sync. What may block stays on the blocking pool: connectors (they
     /// read signals over the network while deciding), the halt switch (its fallback is a
     /// record of its own), a review (its case is made durable) or an action to carry out.
-    /// Refuses a policy that is one of several guarding its action. The compliance checker
-    /// proves its properties of all of them together (a deny in any wins, a review in one
-    /// holds the action), so deciding one alone could allow what another denies or sends to
-    /// a human: such an action is decided where all its policies are combined (a decision, a
-    /// journey, the MCP gateway), not here.
-    fn whole_action(&self, policy: &str) -> Result<()> {
+    /// Refuses a policy that is one of several guarding its action (in any loaded module).
+    /// The compliance checker proves its properties of all of them together (a deny in any
+    /// wins, a review in one holds the action), so deciding one alone could allow what
+    /// another denies or sends to a human: such an action is decided over all its policies
+    /// (`POST /v1/actions/{action}/decide`).
+    fn whole_action(&self, asked: &Asked) -> Result<()> {
+        let Asked::Policy(policy) = asked else {
+            return Ok(());
+        };
         let modules = self.rt.modules();
         let Some((m, i)) = modules.policy(policy) else {
             return Ok(()); // unknown: the decision says so
         };
-        let program = m.program();
-        let action = &program.policies[i].action;
-        let guards: Vec<&str> = program.guards(action).map(|p| p.name.as_str()).collect();
+        let action = &m.program().policies[i].action;
+        let guards: Vec<&str> = modules
+            .guards(action)
+            .into_iter()
+            .flat_map(|(m, indices)| {
+                indices
+                    .into_iter()
+                    .map(|i| m.program().policies[i].name.as_str())
+            })
+            .collect();
         if guards.len() > 1 {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -443,8 +466,7 @@ impl App {
                 format!(
                     "`{policy}` is one of {} policies guarding `{action}` ({}); deciding it alone \
                      could allow what another denies or sends to review, so nothing was decided. \
-                     Merge the rules into one policy, or decide the action where its policies \
-                     are combined (a `decision`, `xop mcp-gateway`)",
+                     Decide the action over all its policies: POST /v1/actions/{action}/decide",
                     guards.len(),
                     guards.join(", ")
                 ),
@@ -453,16 +475,23 @@ impl App {
         Ok(())
     }
 
-    async fn decide_async(self: &Arc<Self>, policy: String, input: Value) -> Result<Value> {
-        self.whole_action(&policy)?;
+    async fn decide_async(self: &Arc<Self>, asked: Asked, input: Value) -> Result<Value> {
+        self.whole_action(&asked)?;
         if self.rt.has_connectors() || self.queue.halted().is_some() {
             let a = Arc::clone(self);
-            return blocking(move || a.decide_blocking(&policy, &input)).await;
+            return blocking(move || a.decide_blocking(&asked, &input)).await;
         }
-        let pending = self
-            .rt
-            .submit(&policy, Input::Value(&input), Options::default())
-            .map_err(runtime_error)?;
+        let pending = match &asked {
+            Asked::Policy(policy) => {
+                self.rt
+                    .submit(policy, Input::Value(&input), Options::default())
+            }
+            Asked::Action(action) => {
+                self.rt
+                    .submit_action(action, Input::Value(&input), Options::default())
+            }
+        }
+        .map_err(runtime_error)?;
         drop(input);
         let decided = pending.await.map_err(runtime_error)?;
         // The halt switch may have been turned on while the record was written.
@@ -481,14 +510,16 @@ impl App {
     /// The answer to a proven decision: the halt switch applied, and a failed case's fallback
     /// (both proven; blocking only when the switch is on or a case failed).
     fn answer(&self, o: Outcome) -> Result<Value> {
-        let fallback = self
-            .rt
-            .modules()
-            .policy(&o.policy)
-            .and_then(|(m, i)| halt_fallback(m.program(), i));
+        // The fallback of the module the decision was made with (a swap may have followed).
         let halted = self
             .queue
-            .halt_decision(o.seq, &o.policy, o.verdict, o.case.as_deref(), fallback)
+            .halt_decision(
+                o.seq,
+                &o.policy,
+                o.verdict,
+                o.case.as_deref(),
+                o.halt_fallback,
+            )
             .map_err(review_error)?;
         let mut verdict = halted.unwrap_or(o.verdict);
         if let (Verdict::Review, None, Some(terms)) = (verdict, &o.case, &o.review) {
@@ -513,10 +544,19 @@ impl App {
             "halted": halted.is_some(),
             "module": o.module,
             "policy": o.policy,
+            "action": o.action,
             "performed": o.performed,
             "performed_seq": o.performed_seq,
         }))
     }
+}
+
+/// What a decision is asked of.
+enum Asked {
+    /// One policy (`POST /v1/decide/{policy}`).
+    Policy(String),
+    /// An action over all its policies (`POST /v1/actions/{action}/decide`).
+    Action(String),
 }
 
 async fn decide(
@@ -525,10 +565,28 @@ async fn decide(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
+    decide_asked(app, Asked::Policy(policy), headers, body).await
+}
+
+async fn decide_action(
+    State(app): State<Arc<App>>,
+    Param(action): Param,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    decide_asked(app, Asked::Action(action), headers, body).await
+}
+
+async fn decide_asked(
+    app: Arc<App>,
+    asked: Asked,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
     let start = Instant::now();
     let bytes = read_body(&app, &headers, body, "application/json", false).await?;
     let input = parse_json(&bytes)?;
-    let out = app.decide_async(policy, input).await?;
+    let out = app.decide_async(asked, input).await?;
     let verdict = out["verdict"].as_str().unwrap_or("deny");
     app.metrics.decision(verdict, start.elapsed());
     Ok(axum::Json(out).into_response())

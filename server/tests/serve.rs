@@ -154,15 +154,23 @@ fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
-fn decide(addr: SocketAddr, policy: &str, input: &Value) -> (u16, Value) {
+fn post_json(addr: SocketAddr, path: &str, input: &Value) -> (u16, Value) {
     let (s, b) = request(
         addr,
         "POST",
-        &format!("/v1/decide/{policy}"),
+        path,
         &[("Content-Type", "application/json")],
         input.to_string().as_bytes(),
     );
     (s, json_of(&b))
+}
+
+fn decide(addr: SocketAddr, policy: &str, input: &Value) -> (u16, Value) {
+    post_json(addr, &format!("/v1/decide/{policy}"), input)
+}
+
+fn decide_action(addr: SocketAddr, action: &str, input: &Value) -> (u16, Value) {
+    post_json(addr, &format!("/v1/actions/{action}/decide"), input)
 }
 
 fn pay(amount: i64) -> Value {
@@ -493,11 +501,51 @@ fn a_policy_that_shares_its_action_is_not_decided_alone() {
         );
         let message = o["message"].as_str().unwrap();
         assert!(message.contains("receipt, receipt_cap"), "{message}");
+        assert!(
+            message.contains("/v1/actions/t.pay.send_receipt/decide"),
+            "{message}"
+        );
     }
     // A policy alone on its action is decided as before.
     assert_eq!(decide(addr, "block", &pay(5)).0, 200);
     assert_eq!(log_size(addr), size + 1);
+    // The action is decided over both: `receipt` allows 5,000, `receipt_cap` denies it.
+    let (st, o) = decide_action(addr, "send_receipt", &pay(5000));
+    assert_eq!(st, 200, "{o}");
+    assert_eq!(o["verdict"], "deny", "{o}");
+    assert_eq!(o["reasons"], json!(["too-large"]), "{o}");
+    assert_eq!(o["action"], "t.pay.send_receipt", "{o}");
+    assert_eq!(o["policy"], "t.pay.receipt+t.pay.receipt_cap", "{o}");
+    let denied = o["seq"].as_u64().unwrap();
+    let (st, o) = decide_action(addr, "t.pay.send_receipt", &pay(5));
+    assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")), "{o}");
+    assert_eq!(o["reasons"], json!(["ok", "capped"]), "{o}");
+    assert_eq!(log_size(addr), size + 3);
+    // An action no policy guards, and ill-typed input (a proven deny, as for a policy).
+    let (st, o) = decide_action(addr, "send_reciept", &pay(5));
+    assert_eq!(
+        (st, o["error"].as_str()),
+        (404, Some("unknown_action")),
+        "{o}"
+    );
+    let message = o["message"].as_str().unwrap();
+    assert!(message.contains("t.pay.send_receipt"), "{message}");
+    let (st, o) = decide_action(addr, "send_receipt", &json!({"to": 1}));
+    assert_eq!(
+        (st, o["reasons"].clone()),
+        (200, json!(["xop:bad-input"])),
+        "{o}"
+    );
     srv.stop().unwrap();
+    record_contains(
+        &s.opts.data,
+        denied,
+        &[
+            "\"action\":\"t.pay.send_receipt\"",
+            "\"policy\":\"t.pay.receipt+t.pay.receipt_cap\"",
+        ],
+    );
+    verified(&s.opts.data);
 }
 
 /// A client that never finishes a request's head is cut off at `timeout_ms`, and cannot hold
@@ -902,6 +950,18 @@ fn the_halt_switch_sends_high_risk_actions_to_their_fallback() {
     assert_eq!(closed["decided_by"], "halt");
     let (_, o) = decide(addr, "receipt", &pay(5));
     assert_eq!(o["verdict"], "allow");
+    // Decided as an action, the same.
+    let (_, o) = decide_action(addr, "freeze_account", &pay(600));
+    assert_eq!(
+        (o["verdict"].as_str(), o["halted"].as_bool()),
+        (Some("deny"), Some(true)),
+        "{o}"
+    );
+    let (_, o) = decide_action(addr, "send_receipt", &pay(5));
+    assert_eq!(
+        (o["verdict"].as_str(), o["halted"].as_bool()),
+        (Some("allow"), Some(false))
+    );
     let (st, b) = review_action(addr, &open, "approve", Some(ANA));
     assert_eq!((st, b["error"].as_str()), (409, Some("halted")));
     srv.stop().unwrap();

@@ -90,6 +90,21 @@ impl ReadSet {
         w.set.via.retain(|p, _| !rules.contains(p));
         w.set
     }
+
+    /// What any of `sets` reads: the read set of several policies of one action (they share
+    /// the action's parameters), as one decision over all of them reads it.
+    pub fn union<'s>(sets: impl IntoIterator<Item = &'s ReadSet>) -> ReadSet {
+        let mut out = ReadSet::default();
+        for set in sets {
+            out.rules.extend(set.rules.iter().cloned());
+            for (p, signal) in &set.via {
+                out.via.entry(p.clone()).or_insert_with(|| signal.clone());
+            }
+        }
+        let rules = &out.rules;
+        out.via.retain(|p, _| !rules.contains(p));
+        out
+    }
 }
 
 /// How deep the walk goes before giving up on precision (the interpreter refuses deeper

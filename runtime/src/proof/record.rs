@@ -66,8 +66,15 @@ pub enum Body {
 pub struct DecisionRecord {
     /// The module's content hash (hex): the module file's SHA-256.
     pub module: String,
-    /// The policy's qualified name.
+    /// The policy's qualified name; for a decision of an action over every policy guarding it
+    /// ([`DecisionRecord::action`]), their qualified names joined with `+`, in the order they
+    /// were evaluated.
     pub policy: String,
+    /// For a decision of an action over every policy guarding it (`xop serve`'s `POST
+    /// /v1/actions/{action}/decide`, [`crate::engine::Runtime::decide_action`]): the action's
+    /// qualified name. Absent for a decision of one policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// The decision time the rules saw (RFC 3339, milliseconds).
     pub at: String,
     /// The input values the rules read (see [`super::evidence`]).
@@ -278,7 +285,7 @@ pub fn encode_with_evidence(entry: &Entry, evidence_json: &[u8]) -> Option<Vec<u
     let mut rest = SCRATCH.with(Cell::take);
     rest.clear();
     let out = serde_json::to_writer(&mut rest, entry).ok().and_then(|()| {
-        // The fields before `evidence` (time, kind, module hash, policy name, decision time)
+        // The fields before `evidence` (time, kind, module hash, policy name, action, decision time)
         // are JSON strings, in which a quote is escaped: the first `,"evidence":[]` is the
         // field.
         const EMPTY: &[u8] = b",\"evidence\":[]";
@@ -412,6 +419,7 @@ mod tests {
             body: Body::Decision(DecisionRecord {
                 module: "ab".into(),
                 policy: "acme.contact".into(),
+                action: None,
                 at: time_text(0),
                 evidence: vec![
                     Evidence {

@@ -61,12 +61,39 @@ pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
             "the input was refused (xop:bad-input): only the refusal is proven".into(),
         );
     }
-    let Some((index, policy)) = program.policy(&record.policy) else {
-        return Replayed::Different(vec![format!(
-            "the module has no policy `{}`",
-            record.policy
-        )]);
+    // The policies the record was decided by: one, or every policy guarding its action.
+    let guards: Vec<usize> = match &record.action {
+        None => match program.policy(&record.policy) {
+            Some((index, _)) => vec![index],
+            None => {
+                return Replayed::Different(vec![format!(
+                    "the module has no policy `{}`",
+                    record.policy
+                )]);
+            }
+        },
+        Some(action) => {
+            let guards: Vec<usize> = (0..program.policies.len())
+                .filter(|&i| &program.policies[i].action == action)
+                .collect();
+            let names: Vec<&str> = guards
+                .iter()
+                .map(|&i| program.policies[i].qualified.as_str())
+                .collect();
+            if names.join("+") != record.policy {
+                return Replayed::Different(vec![format!(
+                    "the module's policies guarding `{action}` are `{}`, the record's `{}`",
+                    names.join("+"),
+                    record.policy
+                )]);
+            }
+            guards
+        }
     };
+    let Some(&index) = guards.first() else {
+        return Replayed::Different(vec!["the record names no policy".into()]);
+    };
+    let policy = &program.policies[index];
     let rebuilt = match rebuild(
         program,
         policy,
@@ -86,13 +113,11 @@ pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
     let Some(now) = bound.now_ms else {
         return Replayed::Different(vec!["the record has no decision time".into()]);
     };
-    let d = interp::decide(
-        program,
-        index,
-        &bound.args,
-        now,
-        &FixedSignals(bound.signals),
-    );
+    let signals = FixedSignals(bound.signals);
+    let d = match &record.action {
+        None => interp::decide(program, index, &bound.args, now, &signals),
+        Some(action) => interp::decide_action(program, action, &bound.args, now, &signals),
+    };
     let diffs = compare(record, &d);
     if diffs.is_empty() {
         Replayed::Same
