@@ -6,9 +6,9 @@
 //! One module per concept: [`transport`] frames the messages on standard input and output and
 //! answers malformed ones, [`server`] speaks the protocol, [`convert`] holds every conversion
 //! to and from the protocol's types, [`state`] owns the database; the features ([`hover`],
-//! [`navigation`], [`completion`], [`symbols`], [`formatting`], [`actions`], [`semantic`],
-//! [`folding`], [`diagnostics`]) are plain functions over a [`state::Snapshot`] that return
-//! plain values, and are tested as such.
+//! [`navigation`] with [`params`], [`completion`], [`symbols`], [`formatting`], [`actions`],
+//! [`semantic`], [`folding`], [`diagnostics`]) are plain functions over a [`state::Snapshot`]
+//! that return plain values, and are tested as such.
 
 pub mod actions;
 pub mod completion;
@@ -19,6 +19,7 @@ pub mod formatting;
 pub mod hover;
 pub mod lines;
 pub mod navigation;
+pub mod params;
 pub mod semantic;
 pub mod server;
 pub mod state;

@@ -1,21 +1,42 @@
 //! Go to definition, find references and rename, from the compiler's own name resolution
-//! ([`xop_compiler::ide`]).
+//! ([`xop_compiler::ide`]), and for the named parameters of actions and events, which are
+//! not names in scope, from [`crate::params`].
 
 use xop_compiler::db::{SourceFile, parse_file};
 use xop_compiler::ide::{self, Target};
+use xop_compiler::lexer::lex;
 use xop_compiler::resolve::{self, BUILTIN_TYPES, Lookup, Scope, Signature, file_scope};
 use xop_compiler::span::Span;
 
 use crate::lines::LineIndex;
+use crate::params::{self, Site};
 use crate::state::Snapshot;
 
 /// Replacements in one file: span → new text.
 pub type FileEdits = (SourceFile, Vec<(Span, String)>);
 
-/// Where the name at `offset` is declared (possibly in the stdlib).
-pub fn definition(snap: &Snapshot, file: SourceFile, offset: usize) -> Option<(SourceFile, Span)> {
-    let r = ide::target_at(&snap.db, snap.project, file, offset)?;
-    ide::definition(&snap.db, &r.target)
+/// Why a name of the standard library is not renamed, after "… is".
+pub(crate) const STDLIB_READ_ONLY: &str =
+    "declared by the standard library, which cannot be edited";
+
+/// The parameter of an action or event named at `offset` that rename and find references
+/// work on. A binding written as the name alone (`for a(channel)`) is also its local's
+/// declaration: those requests work on the local there, as for any local.
+fn param_site(snap: &Snapshot, file: SourceFile, offset: usize) -> Option<Site> {
+    params::site_at(snap, file, offset).filter(|s| !s.shorthand)
+}
+
+/// Where the name at `offset` is declared (possibly in the stdlib): one place, or for a
+/// parameter bound by a `for purpose P(...)` policy, its declaration in each action of `P`.
+pub fn definition(snap: &Snapshot, file: SourceFile, offset: usize) -> Vec<(SourceFile, Span)> {
+    // A shorthand binding's local is declared right there: its parameter is the useful answer.
+    if let Some(site) = params::site_at(snap, file, offset) {
+        return params::definitions(snap, &site);
+    }
+    ide::target_at(&snap.db, snap.project, file, offset)
+        .and_then(|r| ide::definition(&snap.db, &r.target))
+        .into_iter()
+        .collect()
 }
 
 /// Every place the name at `offset` refers to the same thing, with or without its
@@ -26,6 +47,13 @@ pub fn references(
     offset: usize,
     include_declaration: bool,
 ) -> Vec<(SourceFile, Span)> {
+    if let Some(site) = param_site(snap, file, offset) {
+        return params::references(snap, &params::group(snap, &site))
+            .into_iter()
+            .filter(|s| include_declaration || !s.declaration)
+            .map(|s| (s.file, s.span))
+            .collect();
+    }
     let Some(r) = ide::target_at(&snap.db, snap.project, file, offset) else {
         return Vec::new();
     };
@@ -38,6 +66,10 @@ pub fn references(
 
 /// The name that would be renamed at `offset`, or why it cannot be.
 pub fn prepare_rename(snap: &Snapshot, file: SourceFile, offset: usize) -> Result<Span, String> {
+    if let Some(site) = param_site(snap, file, offset) {
+        params::check_renamable(snap, &params::group(snap, &site))?;
+        return Ok(site.span);
+    }
     let r = ide::target_at(&snap.db, snap.project, file, offset)
         .ok_or_else(|| "there is no name here to rename".to_string())?;
     check_renamable(snap, &r.target)?;
@@ -51,10 +83,9 @@ pub fn rename(
     offset: usize,
     new_name: &str,
 ) -> Result<Vec<FileEdits>, String> {
-    if !is_identifier(new_name) {
-        return Err(format!(
-            "`{new_name}` is not a name: use letters, digits and `_`, not starting with a digit, and not a keyword"
-        ));
+    check_new_name(new_name)?;
+    if let Some(site) = param_site(snap, file, offset) {
+        return rename_param(snap, &site, new_name);
     }
     let r = ide::target_at(&snap.db, snap.project, file, offset)
         .ok_or_else(|| "there is no name here to rename".to_string())?;
@@ -73,12 +104,61 @@ pub fn rename(
         if snap.text(f).get(span.range()) != Some(old.as_str()) {
             continue;
         }
-        match out.iter_mut().find(|(g, _)| *g == f) {
-            Some((_, edits)) => edits.push((span, new_name.to_string())),
-            None => out.push((f, vec![(span, new_name.to_string())])),
-        }
+        // A local bound by a shorthand binding keeps binding its parameter:
+        // `for a(channel)` becomes `for a(channel: ch)`.
+        let shorthand = matches!(r.target, Target::Local { .. })
+            && new_name != old
+            && params::is_shorthand(snap, f, span);
+        let text = if shorthand {
+            format!("{old}: {new_name}")
+        } else {
+            new_name.to_string()
+        };
+        push_edit(&mut out, f, span, text);
     }
     Ok(out)
+}
+
+/// [`rename`] for the parameter of an action or event named at `site`, with the parameters
+/// that must keep its name ([`params::group`]).
+fn rename_param(snap: &Snapshot, site: &Site, new_name: &str) -> Result<Vec<FileEdits>, String> {
+    let group = params::group(snap, site);
+    params::check_renamable(snap, &group)?;
+    let old = &*group.name;
+    if new_name != old {
+        params::check_clashes(snap, &group, new_name)?;
+    }
+    let mut out: Vec<FileEdits> = Vec::new();
+    for s in params::references(snap, &group) {
+        push_edit(
+            &mut out,
+            s.file,
+            s.span,
+            params::replacement(&s, old, new_name),
+        );
+    }
+    Ok(out)
+}
+
+/// Adds the replacement of `span` in `file` by `text` to `out`.
+fn push_edit(out: &mut Vec<FileEdits>, file: SourceFile, span: Span, text: String) {
+    match out.iter_mut().find(|(g, _)| *g == file) {
+        Some((_, edits)) => edits.push((span, text)),
+        None => out.push((file, vec![(span, text)])),
+    }
+}
+
+/// Refuses a new name that is not one name to the lexer, or is a built-in type.
+fn check_new_name(new: &str) -> Result<(), String> {
+    if !is_identifier(new) {
+        return Err(format!(
+            "`{new}` is not a name: use letters, digits and `_`, not starting with a digit, and not a keyword"
+        ));
+    }
+    if BUILTIN_TYPES.contains(&new) {
+        return Err(format!("`{new}` is a built-in type"));
+    }
+    Ok(())
 }
 
 fn check_renamable(snap: &Snapshot, target: &Target) -> Result<(), String> {
@@ -86,23 +166,18 @@ fn check_renamable(snap: &Snapshot, target: &Target) -> Result<(), String> {
         return Err("a module is renamed by editing its `module` line and each `use` of it".into());
     }
     match ide::definition(&snap.db, target) {
-        Some((f, _)) if snap.is_stdlib(f) => {
-            Err("this is declared by the standard library, which cannot be edited".into())
-        }
+        Some((f, _)) if snap.is_stdlib(f) => Err(format!("this is {STDLIB_READ_ONLY}")),
         Some(_) => Ok(()),
         None => Err("cannot find where this is declared".into()),
     }
 }
 
-/// Refuses a new name that would clash with, capture or be captured by another name: a
-/// built-in type; for a declaration, a name already visible in a file that sees it (declared,
-/// imported, or an enum value); for a field or an enum value, a sibling; for a local, another
-/// local of the item whose scope overlaps its own, or a name used inside its scope; and for a
-/// declaration or an enum value, a local of that name where it is used.
+/// Refuses a new name that would clash with, capture or be captured by another name: for a
+/// declaration, a name already visible in a file that sees it (declared, imported, or an enum
+/// value); for a field or an enum value, a sibling; for a local, another local of the item
+/// whose scope overlaps its own, or a name used inside its scope; and for a declaration or an
+/// enum value, a local of that name where it is used.
 fn check_clashes(snap: &Snapshot, target: &Target, old: &str, new: &str) -> Result<(), String> {
-    if BUILTIN_TYPES.contains(&new) {
-        return Err(format!("`{new}` is a built-in type"));
-    }
     let db = &snap.db;
     let project = snap.project;
     let refs = ide::references(db, project, target);
@@ -289,12 +364,13 @@ pub const KEYWORDS: &[&str] = &[
     "false",
 ];
 
-/// Whether `s` is a name the lexer reads as one identifier.
+/// Whether `s` is one name to the compiler's lexer: an identifier, or a soft keyword
+/// (`channel`, `event`, `state`, …), which the grammar takes wherever it takes a name.
 pub fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !KEYWORDS.contains(&s)
+    let lexed = lex(s);
+    matches!(lexed.tokens.as_slice(), [(0, t, end)] if t.is_name() && *end == s.len())
+        && lexed.errors.is_empty()
+        && lexed.comments.is_empty()
 }
 
 #[cfg(test)]
@@ -306,10 +382,14 @@ mod tests {
     fn definition_across_files_and_into_the_stdlib() {
         let (_st, snap) = snapshot(&[("customer.xop", CUSTOMER), ("contact.xop", CONTACT)]);
         let contact = snap.file("contact.xop").expect("file");
-        let (f, span) = definition(&snap, contact, at(CONTACT, "Customer", 1, 1)).expect("found");
+        let [(f, span)] = definition(&snap, contact, at(CONTACT, "Customer", 1, 1))[..] else {
+            panic!("one definition");
+        };
         assert_eq!(&*snap.path(f), "customer.xop");
         assert_eq!(span.start(), at(CUSTOMER, "Customer {", 0, 0));
-        let (f, span) = definition(&snap, contact, at(CONTACT, "consent(c", 0, 1)).expect("found");
+        let [(f, span)] = definition(&snap, contact, at(CONTACT, "consent(c", 0, 1))[..] else {
+            panic!("one definition");
+        };
         assert!(snap.is_stdlib(f));
         assert!(snap.text(f)[span.start()..].starts_with("consent("));
     }
@@ -385,5 +465,8 @@ mod tests {
     fn identifiers() {
         assert!(is_identifier("fraud_desk") && is_identifier("_x1"));
         assert!(!is_identifier("") && !is_identifier("a-b") && !is_identifier("policy"));
+        assert!(!is_identifier(" x") && !is_identifier("x y") && !is_identifier("x//"));
+        // Soft keywords are names wherever the grammar takes one (`channel: Channel`).
+        assert!(is_identifier("channel") && is_identifier("event"));
     }
 }

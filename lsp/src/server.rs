@@ -338,9 +338,15 @@ impl LanguageServer for Backend {
         let (uri, pos) = position_params(&params.text_document_position_params);
         self.read(move |snap| {
             let (file, offset) = locate(snap, &uri, pos)?;
-            Ok(navigation::definition(snap, file, offset)
-                .and_then(|(f, s)| convert::location(snap, f, s))
-                .map(GotoDefinitionResponse::Scalar))
+            let mut locs: Vec<Location> = navigation::definition(snap, file, offset)
+                .into_iter()
+                .filter_map(|(f, s)| convert::location(snap, f, s))
+                .collect();
+            Ok(match locs.len() {
+                0 => None,
+                1 => locs.pop().map(GotoDefinitionResponse::Scalar),
+                _ => Some(GotoDefinitionResponse::Array(locs)),
+            })
         })
         .await
     }

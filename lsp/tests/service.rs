@@ -190,3 +190,74 @@ fn a_request_is_answered_on_the_text_it_was_sent_after() {
         assert_eq!(old + modified, 40);
     });
 }
+
+/// Go to definition answers a list when a name has several declarations (a parameter bound by
+/// a `for purpose P(...)` policy is declared by each action of `P`), and rename edits each
+/// document.
+#[test]
+fn several_definitions_are_a_list_and_rename_edits_each_document() {
+    runtime().block_on(async {
+        let (mut service, socket) = LspService::new(Backend::new);
+        tokio::spawn(socket.for_each(|_| async {}));
+        let model = "file:///xop-lsp-service-params/model.xop";
+        let rules = "file:///xop-lsp-service-params/rules.xop";
+        let init = Request::build("initialize")
+            .params(json!({ "capabilities": {} }))
+            .id(1)
+            .finish();
+        call(&mut service, init).await.expect("a response");
+        call(&mut service, Request::build("initialized").params(json!({})).finish()).await;
+        let texts = [
+            (
+                model,
+                "module m\npurpose p\nrecord C { id: Id }\n\
+                 action a(to: C) purpose p risk minimal\naction b(to: C) purpose p risk minimal\n",
+            ),
+            (
+                rules,
+                "module r\nuse m.*\npolicy q for purpose p(to: c) {\n  allow \"ok\"\n}\n",
+            ),
+        ];
+        for (uri, text) in texts {
+            call(
+                &mut service,
+                Request::build("textDocument/didOpen")
+                    .params(json!({ "textDocument": { "uri": uri, "languageId": "xop", "version": 1, "text": text } }))
+                    .finish(),
+            )
+            .await;
+        }
+        let at = json!({ "textDocument": { "uri": rules }, "position": { "line": 2, "character": 24 } });
+        let r = call(
+            &mut service,
+            Request::build("textDocument/definition")
+                .params(at.clone())
+                .id(2)
+                .finish(),
+        )
+        .await
+        .expect("a response");
+        let lines: Vec<&Value> = r["result"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a list: {r}"))
+            .iter()
+            .map(|l| &l["range"]["start"]["line"])
+            .collect();
+        assert_eq!(lines, vec![&json!(3), &json!(4)], "{r}");
+        let mut params = at;
+        params["newName"] = json!("recipient");
+        let r = call(
+            &mut service,
+            Request::build("textDocument/rename")
+                .params(params)
+                .id(3)
+                .finish(),
+        )
+        .await
+        .expect("a response");
+        let changes = &r["result"]["changes"];
+        assert_eq!(changes[model].as_array().map(Vec::len), Some(2), "{r}");
+        assert_eq!(changes[rules].as_array().map(Vec::len), Some(1), "{r}");
+        assert_eq!(changes[rules][0]["newText"], json!("recipient"));
+    });
+}

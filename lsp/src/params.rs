@@ -1,0 +1,354 @@
+//! The named parameters of actions and events: where each is declared and every place its name
+//! is written, for go to definition, find references and rename ([`crate::navigation`]).
+//!
+//! A parameter's name is written, besides its declaration, in a policy's bindings
+//! (`for send_offer(to: c)`, `for purpose marketing(to: c)`), a journey's event bindings
+//! (`on signed_up(source: s)`), the named arguments of an action instance (`propose` in a
+//! decision or a journey, a test's `expect`) and an agent's tool bindings
+//! (`-> refund(amount)`). None of these is a name in scope, so the compiler's notes
+//! ([`xop_compiler::ide`]) do not record them: they are read from the syntax tree here, each
+//! with its action or event resolved as the checker resolves it.
+//!
+//! A policy `for purpose P(to: c)` binds `to` in every action of purpose `P` at once, and the
+//! checker requires each of them to have it: such parameters must keep one name, so they are
+//! one [`Group`], renamed together with all their uses.
+
+use std::sync::Arc;
+
+use xop_compiler::ast::{self, ItemKind, TestStmt, Trigger};
+use xop_compiler::check::guarded_actions;
+use xop_compiler::db::{SourceFile, parse_file};
+use xop_compiler::ide;
+use xop_compiler::resolve::{self, Def, DefKind, Lookup, Signature, TypedParam};
+use xop_compiler::span::Span;
+
+use crate::state::Snapshot;
+
+/// Whose parameter a [`Site`] names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owner {
+    /// One action or event.
+    One(Def),
+    /// Every action of this purpose (a `for purpose P(...)` binding).
+    Purpose(Def),
+}
+
+/// A place where the name of a parameter of an action or event is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// The file it is written in.
+    pub file: SourceFile,
+    /// Where the name is written.
+    pub span: Span,
+    /// The parameter's name.
+    pub name: Arc<str>,
+    /// Whether this is the parameter's declaration.
+    pub declaration: bool,
+    /// Whether this is a binding written as the name alone (`for a(channel)`), which also
+    /// binds a local of that name at the same place.
+    pub shorthand: bool,
+    owner: Owner,
+}
+
+/// Parameters that share one name (see the module's documentation), by their action or event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The name they share.
+    pub name: Arc<str>,
+    /// The actions and events whose parameter of that name belongs to the group.
+    pub owners: Vec<Def>,
+}
+
+/// The parameters of `def`, an action or an event.
+fn params_of<'a>(snap: &'a Snapshot, def: &Def) -> &'a [TypedParam] {
+    match resolve::signature(&snap.db, snap.project, def.file, def.index) {
+        Signature::Action { params, .. } if def.kind == DefKind::Action => params,
+        Signature::Callable { params, .. } if def.kind == DefKind::Event => params,
+        _ => &[],
+    }
+}
+
+/// The declaration of parameter `name` of `def`.
+fn declared(snap: &Snapshot, def: &Def, name: &str) -> Option<Span> {
+    params_of(snap, def)
+        .iter()
+        .find(|p| &*p.name == name)
+        .map(|p| p.span)
+}
+
+/// The actions or events `site` names a parameter of: one, or for a purpose's binding each
+/// action of the purpose (those lacking the parameter are the checker's errors, not owners).
+fn owners(snap: &Snapshot, site: &Site) -> Vec<Def> {
+    let candidates = match &site.owner {
+        Owner::One(def) => vec![def.clone()],
+        Owner::Purpose(p) => guarded_actions(&snap.db, snap.project, p),
+    };
+    candidates
+        .into_iter()
+        .filter(|d| declared(snap, d, &site.name).is_some())
+        .collect()
+}
+
+/// The parameters a binding list names; `channel` alone binds parameter `channel` to a local
+/// at the same place (a shorthand).
+fn bindings(bs: &[ast::Binding]) -> Vec<(&ast::Ident, bool)> {
+    bs.iter()
+        .map(|b| (&b.param, b.param.span == b.var.span))
+        .collect()
+}
+
+/// The parameters an action instance's arguments name.
+fn named(args: &[ast::Arg]) -> Vec<(&ast::Ident, bool)> {
+    args.iter()
+        .filter_map(|a| a.name.as_ref())
+        .map(|n| (n, false))
+        .collect()
+}
+
+/// Names of parameters written together: their action or event (if it resolves), each name
+/// with whether it is a shorthand binding, and whether they are the declarations.
+type Names<'a> = (Option<Owner>, Vec<(&'a ast::Ident, bool)>, bool);
+
+/// The sites written in item `index` of `file`.
+fn item_sites(snap: &Snapshot, file: SourceFile, index: usize, item: &ast::Item) -> Vec<Site> {
+    let db = &snap.db;
+    let project = snap.project;
+    // As the checker resolves them: a path of the right kind, else nothing.
+    let resolve = |path: &ast::Path, kind: DefKind| {
+        resolve::resolve_path(db, project, file, path)
+            .filter(|d| d.kind == kind)
+            .map(Owner::One)
+    };
+    let mut lists: Vec<Names> = Vec::new();
+    match &item.kind {
+        ItemKind::Action(ast::Action { name, params, .. })
+        | ItemKind::Event(ast::Event { name, params }) => {
+            let this = resolve::item_table(db, file)
+                .by_name
+                .get(name.name.as_str())
+                .filter(|d| d.index as usize == index)
+                .cloned()
+                .map(Owner::One);
+            lists.push((
+                this,
+                params.iter().map(|p| (&p.name, false)).collect(),
+                true,
+            ));
+        }
+        ItemKind::Policy(p) => {
+            let owner = match &p.target {
+                ast::Target::Action(path) => resolve(path, DefKind::Action),
+                ast::Target::Purpose(purpose) => {
+                    match resolve::file_scope(db, project, file).lookup(db, &purpose.name) {
+                        Lookup::Found(e) if e.def.kind == DefKind::Purpose => {
+                            Some(Owner::Purpose(e.def))
+                        }
+                        _ => None,
+                    }
+                }
+            };
+            lists.push((owner, bindings(&p.bindings), false));
+        }
+        ItemKind::Decision(d) => {
+            for p in &d.proposals {
+                let owner = resolve(&p.call.callee, DefKind::Action);
+                lists.push((owner, named(&p.call.args), false));
+            }
+        }
+        ItemKind::Journey(j) => {
+            for h in j.states.iter().flat_map(|s| &s.handlers) {
+                if let Trigger::On {
+                    event,
+                    bindings: bs,
+                    ..
+                } = &h.trigger
+                {
+                    lists.push((resolve(event, DefKind::Event), bindings(bs), false));
+                }
+                for step in &h.steps {
+                    if let ast::Step::Propose(call) = step {
+                        let owner = resolve(&call.callee, DefKind::Action);
+                        lists.push((owner, named(&call.args), false));
+                    }
+                }
+            }
+        }
+        ItemKind::Agent(a) => {
+            for t in &a.tools {
+                let names = t.params.iter().map(|n| (n, false)).collect();
+                lists.push((resolve(&t.action, DefKind::Action), names, false));
+            }
+        }
+        ItemKind::Test(t) => {
+            for stmt in &t.body {
+                if let TestStmt::Expect(e) = stmt {
+                    let owner = resolve(&e.call.callee, DefKind::Action);
+                    lists.push((owner, named(&e.call.args), false));
+                }
+            }
+        }
+        _ => {}
+    }
+    let mut out = Vec::new();
+    for (owner, names, declaration) in lists {
+        let Some(owner) = owner else { continue };
+        out.extend(names.into_iter().map(|(name, shorthand)| Site {
+            file,
+            span: name.span,
+            name: Arc::from(name.name.as_str()),
+            declaration,
+            shorthand,
+            owner: owner.clone(),
+        }));
+    }
+    out
+}
+
+/// Every site of the project, the stdlib's included.
+fn all_sites(snap: &Snapshot) -> Vec<Site> {
+    let mut out = Vec::new();
+    for file in snap.files() {
+        for (i, item) in parse_file(&snap.db, file).ast.items.iter().enumerate() {
+            out.extend(item_sites(snap, file, i, item));
+        }
+    }
+    out
+}
+
+/// The sites of the item at `offset` of `file`.
+fn sites_at(snap: &Snapshot, file: SourceFile, offset: usize) -> Vec<Site> {
+    let Some(i) = ide::item_at(&snap.db, file, offset) else {
+        return Vec::new();
+    };
+    match parse_file(&snap.db, file).ast.items.get(i as usize) {
+        Some(item) => item_sites(snap, file, i as usize, item),
+        None => Vec::new(),
+    }
+}
+
+/// The parameter name at `offset` (a cursor just after a name counts) whose action or event
+/// is known, if any.
+pub fn site_at(snap: &Snapshot, file: SourceFile, offset: usize) -> Option<Site> {
+    sites_at(snap, file, offset)
+        .into_iter()
+        // Two names of parameters are never adjacent: at most one contains the offset.
+        .find(|s| s.span.contains(offset) && !owners(snap, s).is_empty())
+}
+
+/// Whether `span` of `file` is a binding written as the parameter's name alone, whatever the
+/// parameter (renaming its local must not rename the parameter it binds, even a wrong one).
+pub fn is_shorthand(snap: &Snapshot, file: SourceFile, span: Span) -> bool {
+    sites_at(snap, file, span.start())
+        .iter()
+        .any(|s| s.shorthand && s.span == span)
+}
+
+/// The parameters `site` names and those that must keep one name with them: for each action
+/// of a purpose whose policies bind the name, every action of that purpose.
+pub fn group(snap: &Snapshot, site: &Site) -> Group {
+    let mut members = owners(snap, site);
+    let sites = all_sites(snap);
+    // The bindings of the name by purpose policies: each ties the actions of its purpose.
+    let mut ties: Vec<(&Site, &Def)> = sites
+        .iter()
+        .filter(|s| s.name == site.name)
+        .filter_map(|s| match &s.owner {
+            Owner::Purpose(p) => Some((s, p)),
+            Owner::One(_) => None,
+        })
+        .collect();
+    // Until no tie reaches a member (one round, as long as an action has one purpose).
+    while let Some(i) = ties
+        .iter()
+        .position(|(_, p)| members.iter().any(|d| purpose_of(snap, d) == Some(*p)))
+    {
+        let (tie, _) = ties.swap_remove(i);
+        for d in owners(snap, tie) {
+            if !members.contains(&d) {
+                members.push(d);
+            }
+        }
+    }
+    Group {
+        name: site.name.clone(),
+        owners: members,
+    }
+}
+
+/// The purpose of `def`, if it is an action whose purpose resolves.
+fn purpose_of<'a>(snap: &'a Snapshot, def: &Def) -> Option<&'a Def> {
+    match resolve::signature(&snap.db, snap.project, def.file, def.index) {
+        Signature::Action { purpose, .. } => purpose.as_ref(),
+        _ => None,
+    }
+}
+
+/// Whether `site` names a parameter of the group.
+fn names(snap: &Snapshot, site: &Site, group: &Group) -> bool {
+    site.name == group.name
+        && match &site.owner {
+            Owner::One(d) => group.owners.contains(d),
+            Owner::Purpose(p) => group.owners.iter().any(|d| purpose_of(snap, d) == Some(p)),
+        }
+}
+
+/// Where the parameters `site` names are declared: one, or one per action of a purpose.
+pub fn definitions(snap: &Snapshot, site: &Site) -> Vec<(SourceFile, Span)> {
+    owners(snap, site)
+        .iter()
+        .filter_map(|d| declared(snap, d, &site.name).map(|s| (d.file, s)))
+        .collect()
+}
+
+/// Every site that names a parameter of `group`, declarations included, sorted by file and
+/// place.
+pub fn references(snap: &Snapshot, group: &Group) -> Vec<Site> {
+    let mut out: Vec<Site> = all_sites(snap)
+        .into_iter()
+        .filter(|s| names(snap, s, group))
+        .collect();
+    out.sort_by_key(|s| (snap.path(s.file), s.span));
+    out.dedup_by(|a, b| a.file == b.file && a.span == b.span);
+    out
+}
+
+/// Why the parameters of `group` cannot be renamed, if they cannot: one of them is the
+/// stdlib's.
+pub fn check_renamable(snap: &Snapshot, group: &Group) -> Result<(), String> {
+    match group.owners.iter().find(|d| snap.is_stdlib(d.file)) {
+        Some(d) => Err(format!(
+            "parameter `{}` of `{}` is {}",
+            group.name,
+            d.qualified(&snap.db),
+            crate::navigation::STDLIB_READ_ONLY
+        )),
+        None if group.owners.is_empty() => Err("cannot find where this is declared".into()),
+        None => Ok(()),
+    }
+}
+
+/// Refuses `new` if an action or event of `group` already has a parameter of that name.
+pub fn check_clashes(snap: &Snapshot, group: &Group, new: &str) -> Result<(), String> {
+    match group
+        .owners
+        .iter()
+        .find(|d| declared(snap, d, new).is_some())
+    {
+        Some(d) => Err(format!(
+            "{} `{}` already has a parameter `{new}`",
+            d.item(&snap.db).keyword(),
+            d.name
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The replacement that renames the parameter at `site` from `old` to `new`: a shorthand
+/// binding keeps its local's name (`channel` becomes `medium: channel`).
+pub fn replacement(site: &Site, old: &str, new: &str) -> String {
+    if site.shorthand && old != new {
+        format!("{new}: {old}")
+    } else {
+        new.to_string()
+    }
+}
