@@ -189,9 +189,10 @@ fn render(rule: &Rule, verdict: Verdict, color: bool) -> String {
     .with_label(Label::new((file.clone(), span)).with_message(decisive));
     let mut buf = Vec::new();
     // Writing into a Vec cannot fail; a failure would only lose this one rule's picture.
-    let _ = report
-        .finish()
-        .write(ariadne::sources([(file, text)]), &mut buf);
+    let _ = report.finish().write(
+        ariadne::sources([(file, xop_compiler::render::for_ariadne(&text).into_owned())]),
+        &mut buf,
+    );
     let text = String::from_utf8_lossy(&buf).into_owned();
     if color { text } else { strip_ansi(&text) }
 }

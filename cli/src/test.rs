@@ -74,8 +74,24 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
 
 /// Decides one test case; `Err` says how the outcome differs from the expectation.
 pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(), String> {
+    let policy = case.policy as usize;
+    // Tests never read the clock: one without `at` passes only where the time cannot matter.
+    let now = match case.now {
+        TestCase::NO_TIME => match program.policies.get(policy) {
+            Some(p) if p.reads_time() => {
+                return Err(format!(
+                    "  policy `{}` reads the decision time (`at now`, or consent, contact \
+                     counts, SIM swaps), and the test gives none: tests never read the clock; \
+                     write one after the expectation, e.g. `… at 2026-11-25T10:00:00Z`\n",
+                    p.name
+                ));
+            }
+            _ => 0,
+        },
+        now => now,
+    };
     let constant = |e| {
-        interp::eval_const(program, e, case.now)
+        interp::eval_const(program, e, now)
             .map_err(|m| format!("  cannot evaluate the test's input: {m}\n"))
     };
     let args: Vec<Value> = case.args.iter().map(constant).collect::<Result<_, _>>()?;
@@ -83,11 +99,10 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
     for (signal, e) in &case.given {
         given.push((*signal, constant(e)?));
     }
-    let policy = case.policy as usize;
     let signals = FixedSignals(given);
-    let d = interp::decide(program, policy, &args, case.now, &signals);
+    let d = interp::decide(program, policy, &args, now, &signals);
     // The JIT reads the same given signals.
-    if let Some(j) = jit.decide_with_signals(policy, &args, case.now, &signals)
+    if let Some(j) = jit.decide_with_signals(policy, &args, now, &signals)
         && j != d
     {
         return Err(format!(
@@ -109,17 +124,18 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
     if verdict_ok && reasons_ok {
         return Ok(());
     }
-    let show = |v: xop_runtime::ir::Verdict, r: &[String]| {
-        if r.is_empty() {
-            v.keyword().to_string()
-        } else {
-            format!("{}({})", v.keyword(), r.join(", "))
+    // As the test writes it: `deny` (any reasons), `deny()` (none), `deny("a", "b")`.
+    let show = |v: xop_runtime::ir::Verdict, r: Option<&[String]>| match r {
+        None => v.keyword().to_string(),
+        Some(r) => {
+            let quoted: Vec<String> = r.iter().map(|r| format!("{r:?}")).collect();
+            format!("{}({})", v.keyword(), quoted.join(", "))
         }
     };
     let mut why = format!(
         "  expected {}\n  actual   {}\n",
-        show(case.expect, expected_reasons.as_deref().unwrap_or(&[])),
-        show(d.verdict, &actual_reasons)
+        show(case.expect, expected_reasons.as_deref()),
+        show(d.verdict, Some(&actual_reasons))
     );
     if let Some(e) = &d.error {
         why.push_str(&format!("  error: {e}\n"));

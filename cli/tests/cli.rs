@@ -518,10 +518,86 @@ fn a_failing_test_shows_expected_and_actual_and_exits_1() {
     let stdout = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{stdout}{}", stderr(&o));
     assert!(
-        stdout.contains("expected allow(vip)") && stdout.contains("actual   deny(not-vip)"),
+        stdout.contains("expected allow(\"vip\")") && stdout.contains("actual   deny(\"not-vip\")"),
         "{stdout}"
     );
     assert_eq!(stdout.lines().last(), Some("0 passed, 1 failed"));
+}
+
+/// An expectation prints as it is written: `deny()` (no reason) is not `deny` (any reasons).
+#[test]
+fn a_failing_expectation_of_no_reason_prints_as_written() {
+    let dir = TempDir::new("test-no-reason");
+    dir.write(
+        "t.xop",
+        "module t\n\npurpose service\n\nrecord Customer {\n  id: Id\n  vip: Bool\n}\n\n\
+         action greet(to: Customer) purpose service risk minimal\n\n\
+         policy p for greet(to: c) {\n  deny \"not-vip\" unless c.vip\n  allow \"vip\"\n}\n\n\
+         test \"no reason\" {\n  expect p(greet(to: { vip: false, .. })) == deny()\n}\n",
+    );
+    let o = xop(dir.path(), &["test", "t.xop"]);
+    let stdout = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}{}", stderr(&o));
+    assert!(
+        stdout.contains("expected deny()\n") && stdout.contains("actual   deny(\"not-vip\")"),
+        "{stdout}"
+    );
+}
+
+/// A test may expect a decision to fail closed: `deny("xop:runtime-error")` is a reason it
+/// can name (an overflow here), and it passes only when the decision did fail.
+#[test]
+fn a_test_may_expect_a_runtime_error() {
+    let dir = TempDir::new("test-runtime-error");
+    dir.write(
+        "t.xop",
+        "module t\n\npurpose service\n\nrecord Customer {\n  id: Id\n  n: Int\n}\n\n\
+         action greet(to: Customer) purpose service risk minimal\n\n\
+         policy p for greet(to: c) {\n  deny \"big\" when c.n * 4611686018427387904 > 0\n  allow \"ok\"\n}\n\n\
+         test \"overflow fails closed\" {\n  \
+         expect p(greet(to: { n: 4, .. })) == deny(\"xop:runtime-error\")\n  \
+         expect p(greet(to: { n: 0, .. })) == deny(\"xop:runtime-error\")\n}\n",
+    );
+    let o = xop(dir.path(), &["test", "t.xop"]);
+    let stdout = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}{}", stderr(&o));
+    assert!(stdout.contains("actual   allow(\"ok\")"), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("1 passed, 1 failed"),
+        "{stdout}"
+    );
+}
+
+/// Tests never read the clock: a test without `at` of a policy that reads the decision time
+/// fails and asks for one; of a policy that does not, it runs.
+#[test]
+fn a_test_without_a_time_of_a_policy_that_reads_it_fails() {
+    let dir = TempDir::new("test-clock");
+    dir.write(
+        "t.xop",
+        "module t\n\nuse std.time.local_hour\n\npurpose service\n\n\
+         record Customer {\n  id: Id\n  tz: Tz\n}\n\n\
+         action greet(to: Customer) purpose service risk minimal\n\n\
+         policy p for greet(to: c) at now {\n  deny \"night\" unless local_hour(now, c.tz) in 8..20\n  allow \"ok\"\n}\n\n\
+         policy q for greet(to: c) {\n  allow \"fine\"\n}\n\n\
+         test \"clock\" {\n  expect p(greet(to: { .. })) == deny(\"night\")\n  \
+         expect p(greet(to: { .. })) == allow at 2026-11-25T10:00:00Z\n  \
+         expect q(greet(to: { .. })) == allow\n}\n",
+    );
+    let o = xop(dir.path(), &["test", "t.xop"]);
+    let stdout = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}{}", stderr(&o));
+    assert!(
+        stdout.contains("policy `p` reads the decision time")
+            && stdout.contains("at 2026-11-25T10:00:00Z`"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("2 passed, 1 failed"),
+        "{stdout}"
+    );
 }
 
 /// What `xop check` accepts, `xop test` runs: a function over an open record type reads the

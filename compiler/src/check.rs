@@ -135,11 +135,17 @@ pub fn check_item_with(
     annotations(c, &path, item);
     match &item.kind {
         ItemKind::Record(r) => {
-            params(c, &path, &r.fields);
+            params(c, &path, &r.fields, Open::Refused("a record field"));
             for f in &r.fields {
                 for a in &f.annotations {
                     annotation_use(c, &path, a, "personal");
                 }
+            }
+            if let Some(name) = item.name()
+                && let Some(cycle) = record_recursion(db, project, file, index)
+            {
+                c.diags
+                    .push(recursive_record(db, project, &path, &name.name, r, &cycle));
             }
         }
         ItemKind::Enum(e) => {
@@ -152,7 +158,7 @@ pub fn check_item_with(
             }
         }
         ItemKind::Action(a) => {
-            params(c, &path, &a.params);
+            params(c, &path, &a.params, Open::Refused("an action's parameter"));
             if let Some(p) = &a.purpose {
                 c.expect_def(p, DefKind::Purpose);
             }
@@ -177,7 +183,7 @@ pub fn check_item_with(
             }
         }
         ItemKind::Signal(s) => {
-            let ps = params(c, &path, &s.params);
+            let ps = params(c, &path, &s.params, Open::Refused("a signal's parameter"));
             c.ty(&s.ty);
             let mut env = Env::default();
             bind_params(&mut env, &ps);
@@ -219,10 +225,10 @@ pub fn check_item_with(
             }
         }
         ItemKind::Event(e) => {
-            params(c, &path, &e.params);
+            params(c, &path, &e.params, Open::Refused("an event's parameter"));
         }
         ItemKind::Fn(f) => {
-            let ps = params(c, &path, &f.params);
+            let ps = params(c, &path, &f.params, Open::Allowed);
             let ret = c.ty(&f.ret);
             if let Some(body) = &f.body {
                 let mut env = Env::default();
@@ -248,7 +254,7 @@ pub fn check_item_with(
         }
         ItemKind::Policy(p) => policy(c, db, project, &path, p),
         ItemKind::Decision(d) => {
-            let ps = params(c, &path, &d.params);
+            let ps = params(c, &path, &d.params, Open::Refused("a decision's parameter"));
             let mut env = Env::default();
             bind_params(&mut env, &ps);
             if let Some(at) = &d.at {
@@ -321,7 +327,27 @@ pub fn check_item_with(
     }
 }
 
-fn params(c: &mut Checker<'_>, path: &Arc<str>, ps: &[ast::Param]) -> Vec<TypedParam> {
+/// Whether parameters (or fields) may have an open record type.
+#[derive(Clone, Copy)]
+enum Open {
+    /// A function's parameters: it reads only the fields it names, of any record that has them.
+    Allowed,
+    /// Anything else, named for the diagnostic: an input (a field, an action's parameter) must
+    /// have a declared type, which the runtime binds and checks.
+    Refused(&'static str),
+}
+
+/// The first open record type written in `t` (itself, or inside `?`, `List<…>`, `Set<…>`).
+fn open_type(t: &ast::TypeExpr) -> Option<Span> {
+    match t {
+        ast::TypeExpr::Open { span, .. } => Some(*span),
+        ast::TypeExpr::Optional { inner, .. } => open_type(inner),
+        ast::TypeExpr::Named { args, .. } => args.iter().find_map(open_type),
+        ast::TypeExpr::Error(_) => None,
+    }
+}
+
+fn params(c: &mut Checker<'_>, path: &Arc<str>, ps: &[ast::Param], open: Open) -> Vec<TypedParam> {
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
     for p in ps {
@@ -330,9 +356,22 @@ fn params(c: &mut Checker<'_>, path: &Arc<str>, ps: &[ast::Param]) -> Vec<TypedP
                 .push(resolve::duplicate(path, &p.name.name, p.name.span, first));
         }
         let ty = c.ty(&p.ty);
-        if matches!(ty, Ty::Open(_)) {
-            // Open record types are for intrinsics' parameters only; elsewhere they would let a
-            // policy read fields the input schema does not declare.
+        if let (Open::Refused(what), Some(span)) = (open, open_type(&p.ty)) {
+            c.diags.push(
+                Diagnostic::error(
+                    "E0315",
+                    path,
+                    span,
+                    format!("an open record type cannot be the type of {what}"),
+                )
+                .with_label("open record type")
+                .with_note(
+                    "an open record type `{ f: T, .. }` accepts any record with those fields; it \
+                     is for a function's parameters, whose argument has a declared type where \
+                     the function is called",
+                )
+                .with_help("declare a record with these fields and use its name here"),
+            );
         }
         out.push(TypedParam {
             name: Arc::from(p.name.name.as_str()),
@@ -692,7 +731,7 @@ fn action_call(
 }
 
 fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, j: &ast::Journey) {
-    let ps = params(c, path, &j.params);
+    let ps = params(c, path, &j.params, Open::Refused("a journey's parameter"));
     let mut states: BTreeMap<&str, Span> = BTreeMap::new();
     for s in &j.states {
         if let Some(first) = states.insert(&s.name.name, s.name.span) {
@@ -794,7 +833,22 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
                 if let Some(at) = &e.at {
                     c.check(&env, &BTreeSet::new(), at, &Ty::Time, "`at` takes a time");
                 }
+                let mut given: BTreeMap<&str, Span> = BTreeMap::new();
                 for (signal, value) in &e.given {
+                    if let Some(first) = given.insert(&signal.name, signal.span) {
+                        // The runner would read one of the two and ignore the other.
+                        c.diags.push(
+                            Diagnostic::error(
+                                "E0206",
+                                path,
+                                signal.span,
+                                format!("signal `{}` is given twice", signal.name),
+                            )
+                            .with_label("given again here")
+                            .with_secondary(path, first, "first given here")
+                            .with_help("give each signal one value; remove one of the two"),
+                        );
+                    }
                     if let Some(def) = c.expect_def(signal, DefKind::Signal)
                         && let Signature::Callable { ret, .. } =
                             resolve::signature(db, project, def.file, def.index).clone()
@@ -866,7 +920,7 @@ fn expect_guards(
             .with_help("ask a policy that guards this action"),
         );
     }
-    let reasons: BTreeSet<&str> = p
+    let mut reasons: BTreeSet<&str> = p
         .rules
         .iter()
         .filter_map(|r| match r {
@@ -876,6 +930,17 @@ fn expect_guards(
             _ => None,
         })
         .collect();
+    // A test may expect the decision to fail closed (an overflow, a division by zero).
+    let failed = xop_runtime::interp::RUNTIME_ERROR;
+    let expected: Vec<&str> = e
+        .reasons
+        .iter()
+        .flatten()
+        .map(|r| r.value.as_str())
+        .collect();
+    if expected.contains(&failed) {
+        reasons.insert(failed);
+    }
     for r in e.reasons.iter().flatten() {
         if !reasons.contains(r.value.as_str()) {
             let mut d = Diagnostic::error(
@@ -1032,4 +1097,203 @@ pub fn fn_callees(
         }
     }
     out
+}
+
+/// A record (by where it is declared) and the index of one of its fields.
+type FieldStep = ((SourceFile, u32), u32);
+
+/// The records a value of type `ty` holds: the type itself, or what its `?`, `List` or `Set`
+/// holds (a record inside an optional or a collection is still inside).
+fn records_in(ty: &Ty, out: &mut Vec<(SourceFile, u32)>) {
+    match ty {
+        Ty::Record(d) => out.push((d.file, d.index)),
+        Ty::Optional(t) | Ty::List(t) | Ty::Set(t) | Ty::Range(t) => records_in(t, out),
+        Ty::Open(fields) => fields.iter().for_each(|(_, t)| records_in(t, out)),
+        _ => {}
+    }
+}
+
+/// The records that the fields of record `index` of `file` hold: `(field index, record)`, in
+/// the order of the fields.
+fn record_refs(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    index: u32,
+) -> Vec<(u32, (SourceFile, u32))> {
+    let Signature::Record(fields) = resolve::signature(db, project, file, index) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        let mut held = Vec::new();
+        records_in(&f.ty, &mut held);
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        out.extend(held.into_iter().map(|r| (i, r)));
+    }
+    out
+}
+
+/// The records of the project that contain themselves (§5.2: directly, through other records,
+/// or inside `?`, `List` or `Set`), each with the number of its cycle (strongly connected
+/// component) of the graph "a field of record A holds record B". Found once per project, as
+/// [`call_cycles`] finds recursive functions.
+#[salsa::tracked(returns(ref))]
+pub fn record_cycles(db: &dyn Db, project: Project) -> HashMap<(SourceFile, u32), u32> {
+    let mut graph = petgraph::Graph::<(SourceFile, u32), ()>::new();
+    let mut nodes = HashMap::new();
+    for &file in project.files(db) {
+        for (i, item) in crate::db::parse_file(db, file).ast.items.iter().enumerate() {
+            if let ItemKind::Record(_) = &item.kind {
+                let node = (file, u32::try_from(i).unwrap_or(u32::MAX));
+                nodes.insert(node, graph.add_node(node));
+            }
+        }
+    }
+    let mut self_refs = BTreeSet::new();
+    for at in graph.node_indices().collect::<Vec<_>>() {
+        let (file, index) = graph[at];
+        for (_, target) in record_refs(db, project, file, index) {
+            if let Some(&to) = nodes.get(&target) {
+                graph.add_edge(at, to, ());
+                if at == to {
+                    self_refs.insert(at);
+                }
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for (n, component) in petgraph::algo::kosaraju_scc(&graph).iter().enumerate() {
+        if component.len() > 1 || component.iter().any(|at| self_refs.contains(at)) {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            out.extend(component.iter().map(|&at| (graph[at], n)));
+        }
+    }
+    out
+}
+
+/// If record `index` of `file` contains itself, a shortest chain of fields that leads from it
+/// back to it: its own field first, the field that closes the cycle last.
+pub fn record_recursion(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    index: u32,
+) -> Option<Vec<FieldStep>> {
+    type Node = (SourceFile, u32);
+    let cycles = record_cycles(db, project);
+    let start: Node = (file, index);
+    let cycle = *cycles.get(&start)?;
+    // Breadth first, so that the chain shown is a shortest one.
+    let mut queue = std::collections::VecDeque::from([start]);
+    // Record reached → the record and field it was reached through.
+    let mut reached: HashMap<Node, FieldStep> = HashMap::new();
+    while let Some(node) = queue.pop_front() {
+        for (field, target) in record_refs(db, project, node.0, node.1) {
+            if target == start {
+                let mut chain = vec![(node, field)];
+                let mut at = node;
+                while let Some(&step) = reached.get(&at) {
+                    chain.push(step);
+                    at = step.0;
+                }
+                chain.reverse();
+                return Some(chain);
+            }
+            // Only the records of the cycle lead back to it.
+            if cycles.get(&target) == Some(&cycle) && !reached.contains_key(&target) {
+                reached.insert(target, (node, field));
+                queue.push_back(target);
+            }
+        }
+    }
+    None
+}
+
+/// `ty` written with the record `target` replaced by `Id`: what a field holds to refer to a
+/// record instead of containing it (`N?` → `Id?`, `List<N>` → `List<Id>`).
+fn with_id(ty: &Ty, target: (SourceFile, u32)) -> String {
+    match ty {
+        Ty::Record(d) if (d.file, d.index) == target => "Id".to_string(),
+        Ty::Optional(t) => format!("{}?", with_id(t, target)),
+        Ty::List(t) => format!("List<{}>", with_id(t, target)),
+        Ty::Set(t) => format!("Set<{}>", with_id(t, target)),
+        other => other.to_string(),
+    }
+}
+
+/// E0217 for record `name` (`r`), which contains itself through `cycle` (from
+/// [`record_recursion`]): reported at its own field that starts the cycle, the other fields
+/// of the cycle shown as secondary labels.
+fn recursive_record(
+    db: &dyn Db,
+    project: Project,
+    path: &Arc<str>,
+    name: &str,
+    r: &ast::Record,
+    cycle: &[FieldStep],
+) -> Diagnostic {
+    // Each step's record name, field (name, resolved type, where written) and file.
+    let step = |((file, index), field): FieldStep| {
+        let item = crate::db::item_ast(db, file, index).as_ref()?;
+        let ItemKind::Record(rec) = &item.kind else {
+            return None;
+        };
+        let f = rec.fields.get(field as usize)?;
+        let ty = match resolve::signature(db, project, file, index) {
+            Signature::Record(fs) => fs.get(field as usize).map(|p| p.ty.clone()),
+            _ => None,
+        }?;
+        Some((
+            rec.name.name.clone(),
+            f.name.name.clone(),
+            ty,
+            file.path(db).clone(),
+            f.name.span.to(f.ty.span()),
+        ))
+    };
+    let steps: Vec<_> = cycle.iter().filter_map(|s| step(*s)).collect();
+    let chain: Vec<String> = steps
+        .iter()
+        .map(|(rn, f, ..)| format!("{rn}.{f}"))
+        .collect();
+    let chain = format!("{} → {name}", chain.join(" → "));
+    // The record each step's field holds: the next step's record, and the first one at the end.
+    let held = |i: usize| -> String {
+        steps
+            .get(i + 1)
+            .map_or_else(|| name.to_string(), |(rn, ..)| rn.clone())
+    };
+    let first = r
+        .fields
+        .get(cycle[0].1 as usize)
+        .map_or(r.name.span, |f| f.name.span.to(f.ty.span()));
+    let mut d = Diagnostic::error(
+        "E0217",
+        path,
+        first,
+        format!("record `{name}` contains itself"),
+    )
+    .with_label(format!("through {chain}"));
+    for (i, (rn, f, _, file, span)) in steps.iter().enumerate().skip(1) {
+        let message = if i + 1 == steps.len() {
+            format!("`{rn}.{f}` holds `{}` again, closing the cycle", held(i))
+        } else {
+            format!("`{rn}.{f}` holds `{}`", held(i))
+        };
+        d = d.with_secondary(file, *span, message);
+    }
+    d = d.with_note(
+        "record values are finite trees: a record may not contain itself, directly or through other records, not even inside `?`, `List` or `Set`",
+    );
+    if let Some((_, f, ty, ..)) = steps.first() {
+        // The record the first field holds: the next of the cycle, or the record itself.
+        let target = cycle.get(1).map_or(cycle[0].0, |s| s.0);
+        d = d.with_help(format!(
+            "refer to the `{}` by its `Id` instead of holding it: write `{f}: {}` rather than `{f}: {ty}`",
+            held(0),
+            with_id(ty, target)
+        ));
+    }
+    d
 }

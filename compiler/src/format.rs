@@ -1224,15 +1224,8 @@ pub fn ty(t: &TypeExpr) -> String {
                 format!("{}<{}>", path.dotted(), args.join(", "))
             }
         }
-        TypeExpr::Optional { inner, .. } => {
-            let inner = ty(inner);
-            // `T??` would lex as `??`
-            if inner.ends_with('?') {
-                format!("{inner} ?")
-            } else {
-                format!("{inner}?")
-            }
-        }
+        // `T??` lexes as one `??` token, which the type grammar reads as two `?`.
+        TypeExpr::Optional { inner, .. } => format!("{}?", ty(inner)),
         TypeExpr::Open { fields, .. } => {
             let mut text = "{ ".to_string();
             for (name, t) in fields {
@@ -1631,5 +1624,17 @@ test "t" {
         let names: Vec<String> = (0..12).map(|i| format!("variant_{i}")).collect();
         let once = fmt(&format!("module m\nenum E {{ {} }}\n", names.join(", ")));
         assert_eq!(once.lines().count(), 2 + 2 + 12);
+    }
+
+    /// `T??` is written back as it reads (it used to be `T? ?`, when `??` was no type syntax).
+    #[test]
+    fn a_double_optional_type_is_written_with_two_question_marks() {
+        let once = fmt("module m\nrecord R { a: Int? ?, b: Text?? }\n");
+        assert!(once.contains("  a: Int??\n  b: Text??\n"), "{once}");
+        assert_eq!(fmt(&once), once);
+        assert_eq!(
+            tree(&once),
+            tree("module m\nrecord R { a: Int? ?, b: Text? ? }\n")
+        );
     }
 }

@@ -20,18 +20,13 @@ use crate::types::{Checker, Env, Ty};
 
 /// Lowers the whole project (standard library included) to one program.
 pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
-    let mut l = Lowering {
-        db,
-        project,
-        program: Program::default(),
-        records: HashMap::default(),
-        enums: HashMap::default(),
-        signals: BTreeMap::new(),
-        errors: Vec::new(),
-        lines: std::cell::RefCell::new(HashMap::default()),
-        files: std::cell::RefCell::new(Vec::new()),
-        inlining: Vec::new(),
-    };
+    // A record that contains itself (E0217) has no finite default value (`..` in a test would
+    // build one forever): such a program is refused here too, not only by the checker.
+    let recursive = recursive_records(db, project);
+    if !recursive.is_empty() {
+        return Err(recursive);
+    }
+    let mut l = Lowering::new(db, project);
     l.declarations();
     l.policies();
     l.decisions();
@@ -43,6 +38,23 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
     } else {
         Err(l.errors)
     }
+}
+
+/// What lowering says about each record that contains itself (E0217), in declaration order.
+fn recursive_records(db: &dyn Db, project: Project) -> Vec<String> {
+    let cycles = crate::check::record_cycles(db, project);
+    let mut out = Vec::new();
+    for &file in project.files(db) {
+        for def in resolve::item_table(db, file).by_name.values() {
+            if def.kind == DefKind::Record && cycles.contains_key(&(def.file, def.index)) {
+                out.push(format!(
+                    "record `{}` contains itself (E0217): run `xop check`",
+                    def.qualified(db)
+                ));
+            }
+        }
+    }
+    out
 }
 
 struct Lowering<'a> {
@@ -116,6 +128,21 @@ fn bind_now(frame: &mut Frame, slots: &mut u32, at: &ast::Ident) -> u32 {
 }
 
 impl<'a> Lowering<'a> {
+    fn new(db: &'a dyn Db, project: Project) -> Self {
+        Lowering {
+            db,
+            project,
+            program: Program::default(),
+            records: HashMap::default(),
+            enums: HashMap::default(),
+            signals: BTreeMap::new(),
+            errors: Vec::new(),
+            lines: std::cell::RefCell::new(HashMap::default()),
+            files: std::cell::RefCell::new(Vec::new()),
+            inlining: Vec::new(),
+        }
+    }
+
     /// The line and column of byte `offset` of `text` (a source file's text).
     fn position(&self, text: &str, offset: usize) -> crate::render::Position {
         let key = (text.as_ptr() as usize, text.len());
@@ -781,7 +808,9 @@ impl<'a> Lowering<'a> {
         for p in &decl {
             match fields.iter().find(|(n, _)| *n.name == *p.name) {
                 Some((_, v)) => out.push(self.expr(file, frame, slots, v, Some(&p.ty))),
-                None if rest || p.ty.is_optional() => out.push(self.default(&p.ty, &p.name)),
+                None if rest || p.ty.is_optional() => {
+                    out.push(self.default(&p.ty, &p.name, &mut Vec::new()));
+                }
                 None => {
                     self.errors
                         .push(format!("record value of `{}` lacks `{}`", def.name, p.name));
@@ -792,8 +821,10 @@ impl<'a> Lowering<'a> {
         IExpr::Record(rid, out)
     }
 
-    /// The value `..` gives a field in a test's record value.
-    fn default(&mut self, t: &Ty, field: &str) -> IExpr {
+    /// The value `..` gives a field in a test's record value. `within` holds the records whose
+    /// defaults are being built: a record met again inside its own default contains itself
+    /// (E0217), and has no finite default.
+    fn default(&mut self, t: &Ty, field: &str, within: &mut Vec<(SourceFile, u32)>) -> IExpr {
         IExpr::Const(match t {
             Ty::Optional(_) => Value::Absent,
             Ty::Bool => Value::Bool(false),
@@ -812,13 +843,25 @@ impl<'a> Lowering<'a> {
             }
             Ty::Record(d) => {
                 let d = d.clone();
+                if within.contains(&(d.file, d.index)) {
+                    self.errors.push(format!(
+                        "record `{}` contains itself (E0217): field `{field}` has no default",
+                        d.name
+                    ));
+                    return IExpr::Const(Value::Absent);
+                }
                 let Signature::Record(decl) =
                     resolve::signature(self.db, self.project, d.file, d.index).clone()
                 else {
                     return IExpr::Const(Value::Absent);
                 };
                 let rid = self.record_index(&d);
-                let fields = decl.iter().map(|p| self.default(&p.ty, &p.name)).collect();
+                within.push((d.file, d.index));
+                let fields = decl
+                    .iter()
+                    .map(|p| self.default(&p.ty, &p.name, within))
+                    .collect();
+                within.pop();
                 return IExpr::Record(rid, fields);
             }
             other => {
@@ -1389,7 +1432,7 @@ impl<'a> Lowering<'a> {
                 IExpr::Const(Value::Time(ms)) => ms,
                 _ => 0,
             },
-            None => 0,
+            None => ir::TestCase::NO_TIME,
         };
         let mut given = Vec::new();
         for (signal, value) in &e.given {
@@ -1436,5 +1479,67 @@ fn strip(e: &ast::Expr) -> &ast::Expr {
     match &e.kind {
         ExprKind::Paren(x) => strip(x),
         _ => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Workspace;
+
+    /// QA's crash: `..` in a test of a record that contains itself filled its defaults forever
+    /// (`xop test` and `xop build` overflowed the stack).
+    const RECURSIVE: &str = r#"module qa.rr4
+use std.consent.service
+record N { id: Id, next: N }
+action act(n: N) purpose service risk minimal
+policy p for act(n: n) { allow "ok" }
+test "t" { expect p(act(n: { id: "a", .. })) == allow }
+"#;
+
+    fn workspace(source: &str) -> Workspace {
+        let mut ws = Workspace::new();
+        ws.set_file("rr4.xop", source);
+        ws
+    }
+
+    /// The checker reports it (E0217), so `xop` never lowers it; lowering refuses it anyway.
+    #[test]
+    fn a_recursive_record_is_an_error_and_is_not_lowered() {
+        let ws = workspace(RECURSIVE);
+        let codes: Vec<&str> = ws
+            .diagnostics()
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.code)
+            .collect();
+        assert_eq!(codes, ["E0217"]);
+        let errors = lower(ws.db(), ws.project()).expect_err("refused");
+        assert_eq!(
+            errors,
+            ["record `qa.rr4.N` contains itself (E0217): run `xop check`"]
+        );
+    }
+
+    /// The defaults `..` gives stop at a record met again inside its own default, whatever
+    /// let the type through.
+    #[test]
+    fn defaults_stop_at_a_record_that_contains_itself() {
+        let ws = workspace(RECURSIVE);
+        let (db, project) = (ws.db(), ws.project());
+        let file = ws.file("rr4.xop").expect("the file");
+        let def = resolve::item_table(db, file)
+            .by_name
+            .get("N")
+            .cloned()
+            .expect("record N");
+        let mut l = Lowering::new(db, project);
+        l.declarations();
+        let value = l.default(&Ty::Record(def), "n", &mut Vec::new());
+        assert!(matches!(value, IExpr::Record(_, _)));
+        assert_eq!(
+            l.errors,
+            ["record `N` contains itself (E0217): field `next` has no default"]
+        );
     }
 }

@@ -58,7 +58,7 @@ pub struct Parsed {
 /// Parses one file. `path` names it in diagnostics.
 pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
     let mut issues = Vec::new();
-    let eof = source.len();
+    let eof = source.trim_end().len();
     // The parser takes the tokens as they are lexed.
     let mut stream = lexer::Stream::new(source);
     let tokens = (&mut stream).map(Ok::<_, ()>);
@@ -76,33 +76,7 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
     // The parser recovers up to the end of the text, so this reads nothing; should a parse
     // ever stop early, the unread text's comments, errors and names still count.
     stream.by_ref().for_each(drop);
-    let mut diagnostics: Vec<Diagnostic> = stream
-        .errors
-        .iter()
-        .map(|e| match e.kind {
-            LexErrorKind::UnexpectedChar('\r') => Diagnostic::error(
-                "E0101",
-                path,
-                e.span,
-                "a carriage return (`\\r`) without a line feed",
-            )
-            .with_label("a line ends with `\\n` or `\\r\\n`, not `\\r` alone")
-            .with_help("convert the file's line endings to LF or CRLF"),
-            LexErrorKind::UnexpectedChar(c) => Diagnostic::error(
-                "E0101",
-                path,
-                e.span,
-                format!("unexpected character `{}`", c.escape_debug()),
-            )
-            .with_label("no token starts with this character")
-            .with_help("remove it; text belongs inside double quotes"),
-            LexErrorKind::UnterminatedText => {
-                Diagnostic::error("E0102", path, e.span, "text literal is not closed")
-                    .with_label("this text has no closing `\"` on its line")
-                    .with_help("add a closing `\"`; a text literal cannot span lines (use `\\n`)")
-            }
-        })
-        .collect();
+    let mut diagnostics = lex_diagnostics(path, &stream.errors);
     for issue in issues {
         match issue {
             Issue::Syntax(rec) => {
@@ -204,10 +178,26 @@ fn syntax_diagnostic(
             ..
         } => None, // already reported by the lexer
         ParseError::UnrecognizedToken {
-            token: (l, _, r),
+            token: (l, token, r),
             expected,
         } => {
             let found = &source[l..r];
+            let wants = |t: &str| expected.iter().any(|e| e == t);
+            let keyword =
+                !token.is_name() && found.chars().all(|c| c.is_alphanumeric() || c == '_');
+            // The advice fits the mistake: a keyword where a name goes, `=` for `==`.
+            let help = if keyword && wants("IDENT") && !wants("INT") {
+                format!("`{found}` is a keyword and cannot be used as a name; choose another name")
+            } else if keyword && wants("INT") {
+                format!(
+                    "a value is expected here, and `{found}` cannot start one: is the expression \
+                     before it unfinished?"
+                )
+            } else if found == "=" && wants("\"==\"") {
+                "to compare, write `==`; a single `=` only gives a value (`let x = …`)".to_string()
+            } else {
+                "check the declaration's form in docs/language.md".to_string()
+            };
             Some(
                 Diagnostic::error(
                     "E0103",
@@ -216,9 +206,7 @@ fn syntax_diagnostic(
                     format!("unexpected `{found}`"),
                 )
                 .with_label(format!("expected {}", expected_list(&expected)))
-                .with_help(
-                    "check the declaration's form in docs/language.md; a keyword cannot be used as a name",
-                ),
+                .with_help(help),
             )
         }
         ParseError::ExtraToken { token: (l, _, r) } => Some(
@@ -234,6 +222,8 @@ fn syntax_diagnostic(
             Diagnostic::error(
                 "E0104",
                 path,
+                // Just after the last thing written, not past the final newline: on the line
+                // the reader sees, and the same place in every output format.
                 Span::new(eof, eof),
                 "the file ends too early",
             )
@@ -251,6 +241,75 @@ fn syntax_diagnostic(
         ),
         ParseError::User { .. } => None,
     }
+}
+
+/// The lexer's errors as diagnostics. Operators of other languages (`!`, `&&`, `||`) and
+/// single quotes get advice of their own: "remove it" would turn `!c.flag` into its opposite.
+fn lex_diagnostics(path: &Arc<str>, errors: &[lexer::LexError]) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::new();
+    let mut i = 0;
+    while let Some(e) = errors.get(i) {
+        i += 1;
+        let d = match e.kind {
+            LexErrorKind::UnexpectedChar('\r') => Diagnostic::error(
+                "E0101",
+                path,
+                e.span,
+                "a carriage return (`\\r`) without a line feed",
+            )
+            .with_label("a line ends with `\\n` or `\\r\\n`, not `\\r` alone")
+            .with_help("convert the file's line endings to LF or CRLF"),
+            LexErrorKind::UnexpectedChar(c @ ('&' | '|')) => {
+                // `&&` is two unreadable characters: one diagnostic for both.
+                let mut span = e.span;
+                let mut written = c.to_string();
+                if let Some(next) = errors.get(i)
+                    && next.kind == e.kind
+                    && next.span.start() == span.end()
+                {
+                    span = Span::new(span.start(), next.span.end());
+                    written.push(c);
+                    i += 1;
+                }
+                let word = if c == '&' { "and" } else { "or" };
+                Diagnostic::error(
+                    "E0101",
+                    path,
+                    span,
+                    format!("`{written}` is not an operator in XOP"),
+                )
+                .with_label(format!("write `{word}` here"))
+                .with_help(format!(
+                    "XOP's logical operators are words: `a {word} b` (and `not a`)"
+                ))
+            }
+            LexErrorKind::UnexpectedChar('!') => {
+                Diagnostic::error("E0101", path, e.span, "`!` is not an operator in XOP")
+                    .with_label("write `not` here")
+                    .with_help("negation is the word `not`: `not c.flag` (`!=` is not-equal)")
+            }
+            LexErrorKind::UnexpectedChar('\'') => {
+                Diagnostic::error("E0101", path, e.span, "unexpected character `'`")
+                    .with_label("text is written in double quotes")
+                    .with_help("write text as \"like this\"; XOP has no single-quoted literals")
+            }
+            LexErrorKind::UnexpectedChar(c) => Diagnostic::error(
+                "E0101",
+                path,
+                e.span,
+                format!("unexpected character `{}`", c.escape_debug()),
+            )
+            .with_label("no token starts with this character")
+            .with_help("remove it; text belongs inside double quotes"),
+            LexErrorKind::UnterminatedText => {
+                Diagnostic::error("E0102", path, e.span, "text literal is not closed")
+                    .with_label("this text has no closing `\"` on its line")
+                    .with_help("add a closing `\"`; a text literal cannot span lines (use `\\n`)")
+            }
+        };
+        out.push(d);
+    }
+    out
 }
 
 /// Turns lalrpop's terminal names into words: `"deny"` → `` `deny` ``, `IDENT` → "a name".
@@ -399,6 +458,11 @@ pub mod literal {
                     let decoded = rest
                         .strip_prefix('{')
                         .and_then(|r| r.split_once('}'))
+                        // 1 to 6 hex digits, nothing else (`from_str_radix` takes a sign).
+                        .filter(|(hex, _)| {
+                            (1..=6).contains(&hex.len())
+                                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+                        })
                         .and_then(|(hex, _)| {
                             u32::from_str_radix(hex, 16).ok().map(|v| (hex.len(), v))
                         })
@@ -449,10 +513,35 @@ pub mod literal {
         }
     }
 
-    /// `12.50 EUR` → amount and currency.
-    pub fn money(raw: &str) -> Literal {
+    /// A decimal literal; one that a `Decimal` cannot hold exactly (more than 28 significant
+    /// digits, or beyond its range) is reported, never rounded: `0.1` followed by 29 zeros and
+    /// a 1 must not silently mean `0.1`.
+    pub fn decimal(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
+        let digits = raw.replace('_', "");
+        exact(&digits, "decimal", raw, span, issues);
+        Literal::Decimal(digits)
+    }
+
+    /// `12.50 EUR` → amount and currency; an amount a `Decimal` cannot hold exactly is
+    /// reported.
+    pub fn money(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
         let (amount, currency) = raw.rsplit_once(' ').unwrap_or((raw, ""));
-        Literal::Money(amount.replace('_', ""), currency.to_string())
+        let amount = amount.replace('_', "");
+        exact(&amount, "amount", raw, span, issues);
+        Literal::Money(amount, currency.to_string())
+    }
+
+    fn exact(digits: &str, what: &str, raw: &str, span: Span, issues: &mut Vec<Issue>) {
+        if rust_decimal::Decimal::from_str_exact(digits).is_err() {
+            issues.push(Issue::Literal(
+                span,
+                format!(
+                    "{what} `{raw}` cannot be held exactly: decimals have at most 28 significant \
+                     digits and lie within ±{}; round it yourself to what you mean",
+                    rust_decimal::Decimal::MAX
+                ),
+            ));
+        }
     }
 
     /// `1h30m` → milliseconds; an overflowing duration is reported.
@@ -714,5 +803,36 @@ test "t" {
                 .iter()
                 .any(|i| i.name().is_some_and(|n| n.name == "r"))
         );
+    }
+
+    /// `T??` is `T?` of `T?` (§6.1): in a type, the `??` token (the default operator in
+    /// expressions) is read as two `?`, the inner one spanning the first.
+    #[test]
+    fn a_double_question_mark_after_a_type_is_two_optionals() {
+        use crate::ast::{ItemKind, TypeExpr};
+        let parsed = p("module m\nrecord R { a: Int??, b: Int? ?, c: List<Int??>? }\n");
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let ItemKind::Record(r) = &parsed.ast.items[0].kind else {
+            panic!("a record: {:?}", parsed.ast.items[0].kind);
+        };
+        // The inner optional's span, and the outer one's, if `t` is `T??` (or `T? ?`).
+        let twice = |t: &TypeExpr| match t {
+            TypeExpr::Optional { inner, span } => match &**inner {
+                TypeExpr::Optional { inner, span: s } => {
+                    matches!(&**inner, TypeExpr::Named { .. }).then_some((*s, *span))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let (inner, outer) = twice(&r.fields[0].ty).expect("`Int??` is two optionals");
+        assert_eq!(
+            (inner.end() + 1, inner.start()),
+            (outer.end(), outer.start())
+        );
+        assert!(twice(&r.fields[1].ty).is_some(), "{:?}", r.fields[1].ty);
+        // Still the default operator in an expression.
+        let parsed = p("module m\nfn f(a: Int?): Int = a ?? 0\n");
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
     }
 }

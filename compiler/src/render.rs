@@ -19,7 +19,7 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
         for file in std::iter::once(&d.file).chain(d.secondary.iter().map(|l| &l.file)) {
             if !texts.contains_key(&**file) {
                 let text = source(file).unwrap_or_default();
-                texts.insert(file.to_string(), text);
+                texts.insert(file.to_string(), for_ariadne(&text).into_owned());
             }
         }
         let clamp = |file: &str, r: std::ops::Range<usize>| {
@@ -57,6 +57,35 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
         let _ = report.finish().write(cache, &mut out);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `text` as ariadne must be given it to number lines as XOP does. ariadne also ends a line at
+/// a lone carriage return, a vertical tab, a form feed, U+0085, U+2028 and U+2029, which XOP
+/// reads as ordinary characters (in comments and text) or as errors: each becomes a character
+/// of the same length in bytes that ends no line (a space, or a visible `¶` / `␤` for the
+/// invisible separators), so that byte offsets, line numbers and columns stay those of
+/// [`position`].
+pub fn for_ariadne(text: &str) -> std::borrow::Cow<'_, str> {
+    let breaks = |c: char| matches!(c, '\x0B' | '\x0C' | '\u{85}' | '\u{2028}' | '\u{2029}');
+    let lone_cr =
+        |i: usize| text.as_bytes()[i] == b'\r' && text.as_bytes().get(i + 1) != Some(&b'\n');
+    if !text
+        .char_indices()
+        .any(|(i, c)| breaks(c) || (c == '\r' && lone_cr(i)))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        out.push(match c {
+            '\x0B' | '\x0C' => ' ',
+            '\r' if lone_cr(i) => ' ',
+            '\u{85}' => '¶',
+            '\u{2028}' | '\u{2029}' => '␤',
+            c => c,
+        });
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A line and column (both 1-based, column in characters) for JSON output.
@@ -135,6 +164,36 @@ pub fn json(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>) -> se
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_output_numbers_lines_as_the_json_does_whatever_separators_the_text_holds() {
+        use crate::span::Span;
+        for sep in [
+            "\u{2028}",
+            "\u{2029}",
+            "\u{85}",
+            "\x0B",
+            "\x0C",
+            "\r",
+            "\u{2028}\u{2029}\u{85}",
+        ] {
+            let text = format!("module qa\n// a {sep} b\nfn f(): Int = nosuch\n");
+            let at = text.find("nosuch").unwrap();
+            let d = Diagnostic::error(
+                "E0201",
+                &std::sync::Arc::from("t.xop"),
+                Span::new(at, at + 6),
+                "unknown",
+            );
+            let out = human(std::slice::from_ref(&d), &|_| Some(text.clone()), false);
+            let p = position(&text, at);
+            assert_eq!((p.line, p.column), (3, 15));
+            assert!(out.contains("t.xop:3:15"), "{sep:?}: {out}");
+            assert!(out.contains("3 │ fn f(): Int = nosuch"), "{sep:?}: {out}");
+            // The same length in bytes: every offset stays where it was.
+            assert_eq!(for_ariadne(&text).len(), text.len());
+        }
+    }
 
     #[test]
     fn positions_count_lines_and_characters() {

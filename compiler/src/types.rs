@@ -1023,6 +1023,9 @@ impl<'a> Checker<'a> {
                 );
                 inner
             }
+            BinOp::Eq | BinOp::Ne if is_absent_literal(a) || is_absent_literal(b) => {
+                self.absent_comparison(env, facts, e, op, a, b)
+            }
             BinOp::Eq | BinOp::Ne => {
                 let ta = self.expr(env, facts, a, None);
                 let ta = self.require_present(facts, a, ta);
@@ -1074,6 +1077,54 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
+        }
+    }
+
+    /// `x == absent`, `x != absent` (or `absent` first): absence is not a value that `==`
+    /// compares (§6.3), so one error, which says to test with `is absent` / `is present`.
+    /// `x` is checked on its own, without asking it to be present (that would be a second,
+    /// misleading E0302).
+    fn absent_comparison(
+        &mut self,
+        env: &Env,
+        facts: &Facts,
+        e: &Expr,
+        op: BinOp,
+        a: &Expr,
+        b: &Expr,
+    ) -> Ty {
+        let other = if is_absent_literal(a) { b } else { a };
+        let t = self.expr(env, facts, other, None);
+        let shown = self.source_of(other);
+        let test = if op == BinOp::Eq { "absent" } else { "present" };
+        let mut d = Diagnostic::error(
+            "E0314",
+            &self.path,
+            e.span,
+            format!("`{}` cannot test for absence", op.symbol()),
+        )
+        .with_note("absence is not a value: `==` and `!=` compare present values, and `is absent` / `is present` test for absence (and let the rest of the condition use the value)");
+        d = match &t {
+            Ty::Optional(_) | Ty::Unknown => d
+                .with_label("this compares with `absent`")
+                .with_help(format!("write `{shown} is {test}`")),
+            other_ty => d
+                .with_label(format!("`{shown}` is `{other_ty}`, which is never absent"))
+                .with_help(format!(
+                    "remove the comparison: it is always {}",
+                    op != BinOp::Eq
+                )),
+        };
+        self.err(d);
+        Ty::Bool
+    }
+
+    /// The source text of `e` for a help line, if it is short and on one line; else `VALUE`.
+    fn source_of(&self, e: &Expr) -> String {
+        let text = self.file.text(self.db);
+        match text.get(e.span.start()..e.span.end()) {
+            Some(s) if !s.contains('\n') && s.chars().count() <= 60 => s.to_string(),
+            _ => "VALUE".to_string(),
         }
     }
 
@@ -1393,6 +1444,15 @@ fn arith(op: BinOp, a: &Ty, b: &Ty) -> Option<Ty> {
         (BinOp::Add, Text, Text) => Text,
         _ => return None,
     })
+}
+
+/// Whether `e` is the literal `absent` (in parentheses or not).
+fn is_absent_literal(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Lit(Literal::Absent) => true,
+        ExprKind::Paren(x) => is_absent_literal(x),
+        _ => false,
+    }
 }
 
 /// A canonical key for a pure expression, used for absence narrowing; `None` for expressions

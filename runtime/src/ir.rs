@@ -225,6 +225,45 @@ pub struct Symbol {
 }
 
 impl Expr {
+    /// Calls `f` on the expression and on every expression inside it, parents first.
+    pub fn walk(&self, f: &mut impl FnMut(&Expr)) {
+        f(self);
+        match self {
+            Expr::Const(_) | Expr::Slot(_) => {}
+            Expr::Field(x, _) | Expr::Not(x) | Expr::Neg(x) | Expr::IsPresent(x) => x.walk(f),
+            Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::Arith(_, a, b)
+            | Expr::In(a, b)
+            | Expr::Default(a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            Expr::InRange { value, lo, hi, .. } => {
+                value.walk(f);
+                lo.walk(f);
+                hi.walk(f);
+            }
+            Expr::If(a, b, c) => {
+                a.walk(f);
+                b.walk(f);
+                c.walk(f);
+            }
+            Expr::List(xs)
+            | Expr::Set(xs)
+            | Expr::Record(_, xs)
+            | Expr::Intrinsic(_, xs)
+            | Expr::Signal(_, xs) => xs.iter().for_each(|x| x.walk(f)),
+            Expr::Quantify { list, body, .. } => {
+                list.walk(f);
+                if let Some(b) = body {
+                    b.walk(f);
+                }
+            }
+        }
+    }
+
     /// Whether the expression is nested more than `limit` levels deep (itself at level 1).
     /// Recursive, but never deeper than `limit` + 1 levels.
     pub fn deeper_than(&self, limit: u32) -> bool {
@@ -370,6 +409,31 @@ pub struct Policy {
     pub slots: u32,
     /// Its rules, in order.
     pub rules: Vec<Rule>,
+}
+
+impl Policy {
+    /// Whether its rules can read the decision time: the time it names (`at now`), or an
+    /// intrinsic that reads it (`consent`, `contacts_within`, `contacts_on_within`,
+    /// `swapped_within`). A test of such a policy must give the time (`at`).
+    pub fn reads_time(&self) -> bool {
+        let mut reads = false;
+        for c in self.rules.iter().filter_map(|r| r.condition.as_ref()) {
+            c.walk(&mut |e| {
+                reads |= match e {
+                    Expr::Slot(s) => Some(*s) == self.now_slot,
+                    Expr::Intrinsic(i, _) => matches!(
+                        i,
+                        Intrinsic::Consent
+                            | Intrinsic::ContactsWithin
+                            | Intrinsic::ContactsOnWithin
+                            | Intrinsic::SwappedWithin
+                    ),
+                    _ => false,
+                };
+            });
+        }
+        reads
+    }
 }
 
 /// A review's terms.
@@ -576,7 +640,7 @@ pub struct TestCase {
     pub policy: u32,
     /// The action's arguments (constant expressions), one per policy parameter.
     pub args: Vec<Expr>,
-    /// The decision time (ms since the epoch); the Unix epoch if not written.
+    /// The decision time (ms since the epoch); [`TestCase::NO_TIME`] if not written.
     pub now: i64,
     /// What each named signal reads (others are absent).
     pub given: Vec<(u32, Expr)>,
@@ -586,6 +650,14 @@ pub struct TestCase {
     pub reasons: Option<Vec<String>>,
     /// Where the `expect` is written.
     pub source: SourceRef,
+}
+
+impl TestCase {
+    /// [`TestCase::now`] of a test written without `at`: no time a literal can give. Tests
+    /// never read the clock: a runner refuses such a test of a policy that reads the time
+    /// ([`Policy::reads_time`]), and runs it at the epoch otherwise (its time cannot matter).
+    /// Modules built before this was introduced have the epoch itself there.
+    pub const NO_TIME: i64 = i64::MIN;
 }
 
 /// An agent: the MCP tools an AI agent may call, each bound to a declared action. A tool no

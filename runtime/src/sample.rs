@@ -35,7 +35,7 @@ impl Sampler {
         for p in &program.policies {
             for r in &p.rules {
                 if let Some(c) = &r.condition {
-                    walk(c, &mut visit);
+                    c.walk(&mut visit);
                 }
             }
         }
@@ -183,43 +183,5 @@ impl Sampler {
             .iter()
             .map(|param| self.value(program, &param.ty))
             .collect()
-    }
-}
-
-fn walk(e: &Expr, f: &mut impl FnMut(&Expr)) {
-    f(e);
-    match e {
-        Expr::Const(_) | Expr::Slot(_) => {}
-        Expr::Field(x, _) | Expr::Not(x) | Expr::Neg(x) | Expr::IsPresent(x) => walk(x, f),
-        Expr::And(a, b)
-        | Expr::Or(a, b)
-        | Expr::Cmp(_, a, b)
-        | Expr::Arith(_, a, b)
-        | Expr::In(a, b)
-        | Expr::Default(a, b) => {
-            walk(a, f);
-            walk(b, f);
-        }
-        Expr::InRange { value, lo, hi, .. } => {
-            walk(value, f);
-            walk(lo, f);
-            walk(hi, f);
-        }
-        Expr::If(a, b, c) => {
-            walk(a, f);
-            walk(b, f);
-            walk(c, f);
-        }
-        Expr::List(xs)
-        | Expr::Set(xs)
-        | Expr::Record(_, xs)
-        | Expr::Intrinsic(_, xs)
-        | Expr::Signal(_, xs) => xs.iter().for_each(|x| walk(x, f)),
-        Expr::Quantify { list, body, .. } => {
-            walk(list, f);
-            if let Some(b) = body {
-                walk(b, f);
-            }
-        }
     }
 }
