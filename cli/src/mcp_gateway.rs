@@ -52,6 +52,13 @@ pub struct McpGatewayArgs {
     /// network through the CAMARA connectors, and proven with their correlators
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Answer a request the upstream server has not answered (nor reported progress on) for
+    /// this many seconds with error -32001, and cancel it upstream
+    #[arg(long, value_name = "SECS", default_value_t = xop_gateway::inflight::DEFAULT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub upstream_timeout: u64,
+    /// Never wait longer than this many seconds for one request, progress notwithstanding
+    #[arg(long, value_name = "SECS", default_value_t = xop_gateway::inflight::DEFAULT_MAX_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub upstream_max_timeout: u64,
     /// The upstream MCP server's command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "UPSTREAM_COMMAND")]
     pub upstream: Vec<String>,
@@ -59,6 +66,16 @@ pub struct McpGatewayArgs {
 
 /// Runs the gateway; the exit status.
 pub fn run(args: McpGatewayArgs) -> u8 {
+    let timeouts = match xop_gateway::inflight::Timeouts::new(
+        std::time::Duration::from_secs(args.upstream_timeout),
+        std::time::Duration::from_secs(args.upstream_max_timeout),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::error(&e);
+            return xop_gateway::run::EXIT_FAILURE;
+        }
+    };
     let review_server = match args.review_server {
         None => None,
         Some(url) => match std::env::var("XOP_TOKEN") {
@@ -79,6 +96,7 @@ pub fn run(args: McpGatewayArgs) -> u8 {
         agent: args.agent,
         subject: args.subject,
         log: args.log,
+        timeouts,
         upstream: args.upstream,
     })
 }

@@ -15,8 +15,10 @@ pub const INVALID_PARAMS: i64 = -32602;
 /// The gateway could not do what it must (e.g. the upstream answered another protocol version).
 pub const INTERNAL_ERROR: i64 = -32603;
 
-/// The policies denied the tool call (server-error range; reasons in `error.data`).
-pub const DENIED: i64 = -32001;
+/// The policies denied the tool call (server-error range; reasons in `error.data`). Not -32001,
+/// which the official SDKs read as a timed-out request ([`REQUEST_TIMEOUT`]): a client that
+/// retries timeouts must not retry a denial.
+pub const DENIED: i64 = -32006;
 /// The agent binds no action to this tool: it is never allowed.
 pub const UNBOUND_TOOL: i64 = -32002;
 /// The decision could not be recorded in the proof log, so it is not acted upon.
@@ -25,6 +27,11 @@ pub const NOT_PROVEN: i64 = -32003;
 pub const UPSTREAM_GONE: i64 = -32004;
 /// A retry names a review case that does not exist or is for another call.
 pub const BAD_CASE: i64 = -32005;
+/// The upstream MCP server did not answer a forwarded request in time: the official SDKs' code
+/// for a timed-out request (TypeScript `ErrorCode.RequestTimeout`, Python 2.x
+/// `REQUEST_TIMEOUT`), so that a client built on them treats it as it treats its own timeouts
+/// (`error.data.reasons` is `["xop:upstream-timeout"]`).
+pub const REQUEST_TIMEOUT: i64 = -32001;
 
 /// A message read from a peer, classified.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,11 +11,14 @@
 //! - a tool that no binding names is never listed and always refused.
 //!
 //! The gateway is network-facing, so it lives outside the embeddable runtime (DESIGN §7). It
-//! uses plain threads: one reads the client, one reads the upstream, and one loop owns the
-//! state ([`session::Session`]), so the protocol logic is a pure function of the messages and
-//! is tested without processes. See `docs/mcp-gateway.md`.
+//! uses plain threads: one reads the client, one reads the upstream, one writes to the
+//! upstream, and one loop owns the state ([`session::Session`]), so the protocol logic is a
+//! pure function of the messages and is tested without processes. The loop also keeps the
+//! deadlines of the requests forwarded upstream ([`inflight`]): it sleeps until the next
+//! message or the earliest deadline. See `docs/mcp-gateway.md`.
 
 pub mod desk;
+pub mod inflight;
 pub mod jsonrpc;
 pub mod policy;
 pub mod record;

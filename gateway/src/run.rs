@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json};
 use xop_runtime::module;
 
 use crate::desk::ServerDesk;
+use crate::inflight::Timeouts;
 use crate::jsonrpc;
 use crate::record::{EngineRecorder, NoRecorder, Recorder};
 use crate::session::{Out, Session};
@@ -35,6 +36,8 @@ pub struct Options {
     /// An `xop.toml` whose `[camara]` section gives the CAMARA connectors: the policies'
     /// signals are then read from the network (absent otherwise).
     pub config: Option<PathBuf>,
+    /// How long requests forwarded to the upstream server are waited for.
+    pub timeouts: Timeouts,
     /// The upstream MCP server's command and arguments.
     pub upstream: Vec<String>,
 }
@@ -109,9 +112,9 @@ fn start(options: &Options) -> Result<u8, String> {
     let loaded = module::load(&bytes, trust.as_ref())
         .map_err(|e| format!("refusing module `{}`: {e}", options.module.display()))?;
     let context = subject(options.subject.as_deref())?;
-    let Some((command, args)) = options.upstream.split_first() else {
+    if options.upstream.is_empty() {
         return Err("no upstream command: give it after `--`, e.g. `xop mcp-gateway --module m.xopm -- python3 server.py`".into());
-    };
+    }
     let program = loaded.module.program;
     let connectors = match &options.config {
         Some(path) => Some(xop_network::Camara::new(
@@ -130,18 +133,20 @@ fn start(options: &Options) -> Result<u8, String> {
     match &options.log {
         Some(dir) => {
             let recorder = EngineRecorder::open(dir, &bytes)?;
-            let session = Session::new(program, options.agent.as_deref(), context, recorder)?;
+            let session = Session::new(program, options.agent.as_deref(), context, recorder)?
+                .with_timeouts(options.timeouts);
             let session = equip(session, desk, connectors);
-            let (status, recorder) = serve(session, command, args)?;
+            let (status, recorder) = serve(session, &options.upstream, io::stdin(), io::stdout())?;
             recorder
                 .close()
                 .map_err(|e| format!("cannot close the proof log: {e}"))?;
             Ok(status)
         }
         None => {
-            let session = Session::new(program, options.agent.as_deref(), context, NoRecorder)?;
+            let session = Session::new(program, options.agent.as_deref(), context, NoRecorder)?
+                .with_timeouts(options.timeouts);
             let session = equip(session, desk, connectors);
-            serve(session, command, args).map(|(status, _)| status)
+            serve(session, &options.upstream, io::stdin(), io::stdout()).map(|(status, _)| status)
         }
     }
 }
@@ -255,11 +260,20 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn serve<R: Recorder>(
+/// Runs `session` between a client (`client_in`, `client_out`: standard input and output for
+/// `xop mcp-gateway`) and the upstream server started with `upstream` (command, arguments),
+/// until the client closes its input ([`EXIT_OK`]) or the upstream stops ([`EXIT_UPSTREAM`]);
+/// the exit status and the recorder. Warnings go to standard error. The session's timeouts are
+/// kept by the real clock: give it none of its own ([`Session::with_monotonic_clock`]).
+pub fn serve<R: Recorder>(
     mut session: Session<R>,
-    command: &str,
-    args: &[String],
+    upstream: &[String],
+    client_in: impl Read + Send + 'static,
+    mut stdout: impl Write,
 ) -> Result<(u8, R), String> {
+    let Some((command, args)) = upstream.split_first() else {
+        return Err("no upstream command".into());
+    };
     for w in session.startup_warnings() {
         eprintln!("warning: {w}");
     }
@@ -282,36 +296,47 @@ fn serve<R: Recorder>(
         Event::Upstream,
         Event::UpstreamEof,
     );
-    pump(io::stdin(), tx, Event::Client, Event::ClientEof);
-    let mut stdout = io::stdout();
+    pump(client_in, tx, Event::Client, Event::ClientEof);
     let status = loop {
-        let Ok(event) = rx.recv() else {
-            break EXIT_OK;
+        // Sleep until a message comes or the earliest request forwarded upstream runs out of
+        // time: one thread keeps every deadline, and messages are handled as soon as they come.
+        let event = match session.next_deadline() {
+            None => match rx.recv() {
+                Ok(e) => Some(e),
+                Err(_) => break EXIT_OK,
+            },
+            Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(e) => Some(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break EXIT_OK,
+            },
         };
         let mut stalled = None;
-        let outs = match event {
-            Event::Client(Ok(line)) => session.from_client(&line),
-            Event::Client(Err(why)) => vec![Out::Client(jsonrpc::error(
+        let mut outs = match event {
+            // Only time passed.
+            None => Vec::new(),
+            Some(Event::Client(Ok(line))) => session.from_client(&line),
+            Some(Event::Client(Err(why))) => vec![Out::Client(jsonrpc::error(
                 &Json::Null,
                 jsonrpc::PARSE_ERROR,
                 &format!("parse error: {why}"),
                 None,
             ))],
-            Event::Upstream(Ok(line)) => session.from_upstream(&line),
-            Event::Upstream(Err(why)) => vec![Out::Warn(format!(
+            Some(Event::Upstream(Ok(line))) => session.from_upstream(&line),
+            Some(Event::Upstream(Err(why))) => vec![Out::Warn(format!(
                 "the upstream server sent a line that is not JSON-RPC; ignored: {why}"
             ))],
-            Event::ClientEof => {
+            Some(Event::ClientEof) => {
                 // The client is done: close the upstream's input (once what is queued for it
                 // is written) so that it exits too.
                 upstream_in = None;
                 break EXIT_OK;
             }
-            Event::UpstreamStopped => {
+            Some(Event::UpstreamStopped) => {
                 stalled = Some("stopped reading");
                 Vec::new()
             }
-            Event::UpstreamEof => {
+            Some(Event::UpstreamEof) => {
                 let outs = session.upstream_gone();
                 for o in &outs {
                     if let Out::Client(v) = o {
@@ -322,6 +347,9 @@ fn serve<R: Recorder>(
                 break EXIT_UPSTREAM;
             }
         };
+        // Checked after every message too, so that a steady stream of them cannot hold a
+        // timeout back.
+        outs.extend(session.expire());
         let mut client_gone = false;
         for o in outs {
             match o {
@@ -392,6 +420,7 @@ mod tests {
             log: None,
             review_server: None,
             config: None,
+            timeouts: Timeouts::default(),
             upstream: vec!["true".into()],
         };
         assert!(start(&o).unwrap_err().contains("xop build"));

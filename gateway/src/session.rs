@@ -2,6 +2,7 @@
 //! pure function of the messages (the I/O is in [`crate::run`]).
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
 
 use serde_json::{Map, Value as Json, json};
 use xop_runtime::bind::{self, Bound};
@@ -11,6 +12,7 @@ use xop_runtime::ir::{AgentDef, Program, ToolBinding, Verdict};
 use xop_runtime::proof::evidence::{self, KeyProvider, ReadPath, ReadSet};
 use xop_runtime::proof::record::{Evidence, time_text};
 
+use crate::inflight::{self, InFlight, Limit, Progress, Timeouts};
 use crate::jsonrpc::{self, Message};
 use crate::policy::{self, REVIEW_APPROVED, REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL};
 use crate::record::{CallRecord, Recorder};
@@ -36,7 +38,7 @@ pub enum Out {
 
 /// What a request forwarded upstream was, to treat its response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pending {
+pub(crate) enum Pending {
     Initialize,
     ToolsList,
     Other,
@@ -135,10 +137,11 @@ pub struct Session<R: Recorder> {
     agent: AgentDef,
     context: Map<String, Json>,
     recorder: R,
-    pending: HashMap<String, Pending>,
+    inflight: InFlight,
     cases: HashMap<String, Case>,
     upstream_alive: bool,
     clock: Box<dyn Fn() -> i64 + Send>,
+    monotonic: Box<dyn Fn() -> Instant + Send>,
     desk: Box<dyn ReviewDesk + Send>,
     connectors: Option<Box<dyn Connectors>>,
 }
@@ -147,7 +150,7 @@ impl<R: Recorder> std::fmt::Debug for Session<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("agent", &self.agent.qualified)
-            .field("pending", &self.pending.len())
+            .field("pending", &self.inflight.len())
             .field("cases", &self.cases.len())
             .finish_non_exhaustive()
     }
@@ -197,10 +200,11 @@ impl<R: Recorder> Session<R> {
             agent,
             context,
             recorder,
-            pending: HashMap::new(),
+            inflight: InFlight::new(Timeouts::default()),
             cases: HashMap::new(),
             upstream_alive: true,
             clock: Box::new(|| jiff::Timestamp::now().as_millisecond()),
+            monotonic: Box::new(Instant::now),
             desk: Box::new(LocalDesk),
             connectors: None,
         })
@@ -210,6 +214,29 @@ impl<R: Recorder> Session<R> {
     pub fn with_clock(mut self, clock: impl Fn() -> i64 + Send + 'static) -> Session<R> {
         self.clock = Box::new(clock);
         self
+    }
+
+    /// How long requests forwarded upstream are waited for ([`Timeouts::default`]: 60 s, reset
+    /// by progress, at most 600 s).
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Session<R> {
+        self.inflight.set_timeouts(timeouts);
+        self
+    }
+
+    /// Replaces the monotonic clock that upstream timeouts are measured with, for tests. The
+    /// loop of [`crate::run`] sleeps until [`Session::next_deadline`] by the real clock, so a
+    /// session given another clock is for driving by hand.
+    pub fn with_monotonic_clock(
+        mut self,
+        clock: impl Fn() -> Instant + Send + 'static,
+    ) -> Session<R> {
+        self.monotonic = Box::new(clock);
+        self
+    }
+
+    /// The timeouts of requests forwarded upstream.
+    pub fn timeouts(&self) -> Timeouts {
+        self.inflight.timeouts()
     }
 
     /// Replaces where review cases are opened and decided (the in-process [`LocalDesk`] by
@@ -291,12 +318,24 @@ impl<R: Recorder> Session<R> {
                 }
                 // Answers are matched to requests by id: a second request in flight under the
                 // same id would take the first one's place (an unfiltered tool list, say).
-                if self.pending.contains_key(&jsonrpc::id_key(&id)) {
+                let key = jsonrpc::id_key(&id);
+                if self.inflight.contains(&key) {
                     return vec![Out::Client(jsonrpc::error(
                         &id,
                         jsonrpc::INVALID_REQUEST,
                         "this id is already used by a request still in flight; give each \
                          request its own id",
+                        None,
+                    ))];
+                }
+                // Nor may it take the place of one the gateway stopped waiting for: the late
+                // answer would be taken for this request's.
+                if self.inflight.is_abandoned(&key) {
+                    return vec![Out::Client(jsonrpc::error(
+                        &id,
+                        jsonrpc::INVALID_REQUEST,
+                        "this id is already used by a request that timed out or was cancelled, \
+                         whose answer may still come; give each request its own id",
                         None,
                     ))];
                 }
@@ -341,7 +380,23 @@ impl<R: Recorder> Session<R> {
                      may be sent without one (a request needs an id to be decided and answered)"
                 ))]
             }
-            Message::Notification { .. } | Message::Response { .. } => {
+            Message::Notification { method } => {
+                if !self.upstream_alive {
+                    return Vec::new();
+                }
+                // The client gave up on a request: stop waiting for it too (its late answer is
+                // then dropped), and let the upstream know, as before.
+                if method == "notifications/cancelled"
+                    && let Some(key) = value
+                        .get("params")
+                        .and_then(|p| p.get("requestId"))
+                        .and_then(token_key)
+                {
+                    self.inflight.cancel(&key);
+                }
+                vec![Out::Upstream(value)]
+            }
+            Message::Response { .. } => {
                 if self.upstream_alive {
                     vec![Out::Upstream(value)]
                 } else {
@@ -349,6 +404,87 @@ impl<R: Recorder> Session<R> {
                 }
             }
         }
+    }
+
+    /// When the earliest request forwarded upstream runs out of time, if any waits: the loop
+    /// calls [`Session::expire`] then (it may find nothing due yet, when the request was
+    /// answered or reported progress since).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.inflight.next_deadline()
+    }
+
+    /// Stops waiting for the requests forwarded upstream whose time is up: each gets a
+    /// [`jsonrpc::REQUEST_TIMEOUT`] error, and the upstream a `notifications/cancelled` for it
+    /// (except `initialize`, which MCP forbids cancelling). Their late answers are dropped.
+    pub fn expire(&mut self) -> Vec<Out> {
+        let now = (self.monotonic)();
+        let timeouts = self.inflight.timeouts();
+        let mut outs = Vec::new();
+        for (request, limit) in self.inflight.expire(now) {
+            let method = &request.method;
+            let (option, timeout, waited) = match limit {
+                Limit::Timeout => (
+                    "--upstream-timeout",
+                    timeouts.request,
+                    format!("within {}", inflight::seconds(timeouts.request)),
+                ),
+                Limit::Max => (
+                    "--upstream-max-timeout",
+                    timeouts.max,
+                    format!(
+                        "within the gateway's maximum of {} for one request, progress \
+                         notwithstanding",
+                        inflight::seconds(timeouts.max)
+                    ),
+                ),
+            };
+            let cancel = request.kind != Pending::Initialize;
+            let mut message = format!(
+                "the upstream MCP server did not answer `{method}` {waited}; the gateway stopped \
+                 waiting"
+            );
+            if cancel {
+                message.push_str(" and cancelled the request upstream");
+            }
+            if method == "tools/call" {
+                message.push_str(" (the call was allowed and forwarded: the tool may have acted)");
+            }
+            message.push_str(&format!(
+                ". Retry later, check the upstream server, or give the gateway a longer {option}"
+            ));
+            outs.push(Out::Client(jsonrpc::error(
+                &request.id,
+                jsonrpc::REQUEST_TIMEOUT,
+                &message,
+                Some(json!({
+                    "reasons": [UPSTREAM_TIMEOUT],
+                    "method": method,
+                    "timeout": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                })),
+            )));
+            if cancel {
+                outs.push(Out::Upstream(json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/cancelled",
+                    "params": {
+                        "requestId": request.id,
+                        "reason": format!("xop mcp-gateway: no answer {waited}"),
+                    },
+                })));
+            }
+            outs.push(Out::Warn(format!(
+                "the upstream server did not answer `{method}` (id {}) {waited}; the client got \
+                 error {}{}",
+                request.id,
+                jsonrpc::REQUEST_TIMEOUT,
+                if cancel {
+                    " and the upstream notifications/cancelled"
+                } else {
+                    ""
+                }
+            )));
+        }
+        outs
     }
 
     /// Handles a line from the upstream server.
@@ -362,12 +498,29 @@ impl<R: Recorder> Session<R> {
                 ))];
             }
         };
-        let Message::Response { id } = message else {
-            // Its requests (sampling, elicitation, roots, ping) and notifications go to the
-            // client as they are.
-            return vec![Out::Client(value)];
+        let id = match message {
+            Message::Response { id } => id,
+            Message::Notification { method } if method == "notifications/progress" => {
+                let token = value
+                    .get("params")
+                    .and_then(|p| p.get("progressToken"))
+                    .and_then(token_key);
+                let now = (self.monotonic)();
+                return match token.map(|t| self.inflight.progress(&t, now)) {
+                    // The client has its answer (a timeout, or it cancelled): progress on a
+                    // request that is over is no longer for it.
+                    Some(Progress::Abandoned) => Vec::new(),
+                    Some(Progress::Waiting | Progress::Unknown) | None => vec![Out::Client(value)],
+                };
+            }
+            // Its requests (sampling, elicitation, roots, ping) and other notifications go to
+            // the client as they are.
+            Message::Request { .. } | Message::Notification { .. } => {
+                return vec![Out::Client(value)];
+            }
         };
-        match self.pending.remove(&jsonrpc::id_key(&id)) {
+        let key = jsonrpc::id_key(&id);
+        match self.inflight.answered(&key).map(|r| r.kind) {
             Some(Pending::Initialize) => {
                 let answered = value["result"]["protocolVersion"]
                     .as_str()
@@ -406,6 +559,12 @@ impl<R: Recorder> Session<R> {
                 vec![Out::Client(value)]
             }
             Some(Pending::Other) => vec![Out::Client(value)],
+            // The answer to a request the gateway stopped waiting for: the client already has
+            // its answer (a timeout error) or gave up on it (cancelled).
+            None if self.inflight.late(&key) => vec![Out::Warn(format!(
+                "the upstream server answered id {id}, which no request waits for any more (it \
+                 timed out or the client cancelled it); ignored"
+            ))],
             // No request of the client waits for this answer: a second answer to one request
             // (a second, unfiltered tool list, say) or an id the client never sent. Passing it
             // on could show the agent what the gateway filtered, or answer a later request
@@ -420,16 +579,24 @@ impl<R: Recorder> Session<R> {
     /// every later one.
     pub fn upstream_gone(&mut self) -> Vec<Out> {
         self.upstream_alive = false;
-        let mut ids: Vec<String> = self.pending.drain().map(|(k, _)| k).collect();
-        ids.sort();
-        ids.iter()
-            .filter_map(|k| serde_json::from_str::<Json>(k).ok())
-            .map(|id| gone(&id))
-            .collect()
+        self.inflight.drain().iter().map(|r| gone(&r.id)).collect()
     }
 
     fn forward(&mut self, id: &Json, value: Json, kind: Pending) -> Vec<Out> {
-        self.pending.insert(jsonrpc::id_key(id), kind);
+        let method = value
+            .get("method")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string();
+        // Progress the upstream reports under this token gives the request more time.
+        let token = value
+            .get("params")
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get("progressToken"))
+            .and_then(token_key);
+        let now = (self.monotonic)();
+        self.inflight
+            .insert(jsonrpc::id_key(id), id.clone(), kind, method, token, now);
         vec![Out::Upstream(value)]
     }
 
@@ -916,6 +1083,15 @@ fn gone(id: &Json) -> Out {
         "the upstream MCP server has exited; restart the gateway",
         None,
     ))
+}
+
+/// The reason code of a request the upstream server did not answer in time.
+pub const UPSTREAM_TIMEOUT: &str = "xop:upstream-timeout";
+
+/// The key of a request id or progress token (a string or an integer, as MCP has them; `1` and
+/// `"1"` differ), `None` for anything else.
+fn token_key(v: &Json) -> Option<String> {
+    (v.is_string() || v.is_i64() || v.is_u64()).then(|| jsonrpc::id_key(v))
 }
 
 /// A case id no client can guess: 16 random bytes, hex.

@@ -58,19 +58,19 @@ async def main(xop, module, log, calls):
 
             # Denied: a JSON-RPC error with the reasons, never forwarded.
             err = await expect_error(
-                session.call_tool("refund", {"amount": "500.00 EUR", "reason": "x"}), -32001)
+                session.call_tool("refund", {"amount": "500.00 EUR", "reason": "x"}), -32006)
             check(err.data["reasons"] == ["refund-too-large"], f"data {err.data}")
             check(err.data["verdict"] == "deny", f"data {err.data}")
 
             # An argument the binding does not pass to the action is refused.
             err = await expect_error(
                 session.call_tool("refund", {"amount": "1.00 EUR", "reason": "x", "to": "me"}),
-                -32001)
+                -32006)
             check(err.data["reasons"] == ["xop:unbound-argument"], f"data {err.data}")
 
             # Bad input: the field path and the bad-input reason.
             err = await expect_error(
-                session.call_tool("refund", {"amount": "lots", "reason": "x"}), -32001)
+                session.call_tool("refund", {"amount": "lots", "reason": "x"}), -32006)
             check(err.data["reasons"] == ["xop:bad-input"], f"data {err.data}")
             check("amount" in err.data["error"], f"data {err.data}")
 
@@ -78,7 +78,7 @@ async def main(xop, module, log, calls):
             err = await expect_error(session.call_tool("delete_all_customers", {}), -32002)
             check(err.data["reasons"] == ["xop:unbound-tool"], f"data {err.data}")
             # Bound but never allowed (deny only): not listed, and refused when called.
-            err = await expect_error(session.call_tool("close_account", {}), -32001)
+            err = await expect_error(session.call_tool("close_account", {}), -32006)
             check(err.data["reasons"] == ["never-by-agent"], f"data {err.data}")
 
             # Review: held (not forwarded), a tool result with isError and the case.
