@@ -613,6 +613,31 @@ pub fn guarded_actions(db: &dyn Db, project: Project, scope_def: &Def) -> Vec<De
     out
 }
 
+/// The actions a purpose policy binding `bindings` guards: every action of `purpose`
+/// ([`guarded_actions`]) but the standard library's that lack a parameter it binds. The
+/// standard library's `create_qos_session` is of purpose `service` and has no `to`: a
+/// project's `for purpose service(to: c)` means the project's actions, and the QoD action
+/// keeps the policies that name it. A project's own action that lacks a bound parameter is
+/// still guarded, and an error (E0211): the policy must not silently skip it.
+pub fn purpose_actions(
+    db: &dyn Db,
+    project: Project,
+    purpose: &Def,
+    bindings: &[ast::Binding],
+) -> Vec<Def> {
+    let mut actions = guarded_actions(db, project, purpose);
+    actions.retain(|a| {
+        !*a.file.is_stdlib(db)
+            || match resolve::signature(db, project, a.file, a.index) {
+                Signature::Action { params, .. } => bindings
+                    .iter()
+                    .all(|b| params.iter().any(|x| *x.name == *b.param.name)),
+                _ => false,
+            }
+    });
+    actions
+}
+
 fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p: &ast::Policy) {
     let mut env = Env::default();
     match &p.target {
@@ -628,7 +653,7 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
             if let Some(def) = c.expect_def(purpose, DefKind::Purpose) {
                 // A binding must name a parameter that every action of the purpose has, with
                 // one type, so that the policy reads the same thing whichever action it guards.
-                let actions = guarded_actions(db, project, &def);
+                let actions = purpose_actions(db, project, &def, &p.bindings);
                 for b in &p.bindings {
                     let mut ty: Option<Ty> = None;
                     for a in &actions {
@@ -899,7 +924,9 @@ fn expect_guards(
                 return;
             };
             match pscope.lookup(db, &pname.name) {
-                resolve::Lookup::Found(x) => guarded_actions(db, project, &x.def).contains(action),
+                resolve::Lookup::Found(x) => {
+                    purpose_actions(db, project, &x.def, &p.bindings).contains(action)
+                }
                 _ => true,
             }
         }

@@ -292,7 +292,7 @@ pub fn policy_guard(db: &dyn Db, project: Project, file: SourceFile, index: u32)
         Target::Purpose(name) => {
             match resolve::file_scope(db, project, policy.file).lookup(db, &name.name) {
                 Lookup::Found(e) if e.def.kind == DefKind::Purpose => {
-                    crate::check::guarded_actions(db, project, &e.def)
+                    crate::check::purpose_actions(db, project, &e.def, &p.bindings)
                 }
                 _ => Vec::new(),
             }

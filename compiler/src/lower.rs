@@ -353,7 +353,9 @@ impl<'a> Lowering<'a> {
                     .collect(),
                 Target::Purpose(name) => {
                     match resolve::file_scope(db, project, def.file).lookup(db, &name.name) {
-                        Lookup::Found(e) => crate::check::guarded_actions(db, project, &e.def),
+                        Lookup::Found(e) => {
+                            crate::check::purpose_actions(db, project, &e.def, &p.bindings)
+                        }
                         _ => Vec::new(),
                     }
                 }

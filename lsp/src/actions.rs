@@ -2,7 +2,7 @@
 //! guard (C0005), add a missing reason code (C0007), and apply a "did you mean" suggestion.
 
 use xop_compiler::ast::{self, ItemKind, Rule, RuleKind, Target};
-use xop_compiler::check::guarded_actions;
+use xop_compiler::check::purpose_actions;
 use xop_compiler::db::{SourceFile, file_diagnostics, item_ast, parse_file};
 use xop_compiler::diagnostic::Diagnostic;
 use xop_compiler::ide;
@@ -132,7 +132,7 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
     let action = match &policy.target {
         Target::Action(path) => resolve::resolve_path(db, snap.project, file, path)?,
         Target::Purpose(p) => match file_scope(db, snap.project, file).lookup(db, &p.name) {
-            Lookup::Found(e) => guarded_actions(db, snap.project, &e.def)
+            Lookup::Found(e) => purpose_actions(db, snap.project, &e.def, &policy.bindings)
                 .into_iter()
                 .next()?,
             _ => return None,
