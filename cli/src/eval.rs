@@ -496,7 +496,8 @@ fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> s
                 "reasons": d.reasons,
                 "fired": d.fired,
                 "review": d.review.as_ref().map(|r| serde_json::json!({
-                    "role": r.role, "within_ms": r.within_ms, "fallback": r.fallback.keyword()
+                    "role": r.role, "also": r.also, "within_ms": r.within_ms,
+                    "fallback": r.fallback.keyword()
                 })),
                 "error": d.error,
             })
@@ -543,6 +544,15 @@ fn show_value(v: &xop_runtime::value::Value) -> String {
     }
 }
 
+/// A review's roles as people read them: `desk`, or `desk and lead` when reviews of several
+/// roles fired (a reviewer must hold them all).
+pub fn roles(role: &str, also: &[String]) -> String {
+    std::iter::once(role)
+        .chain(also.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 /// The rule `id` of one of `policies`.
 fn rule_of<'p>(program: &'p Program, policies: &[usize], id: &str) -> Option<&'p Rule> {
     policies
@@ -560,7 +570,7 @@ fn human(program: &Program, policies: &[usize], d: &Decision) -> String {
     if let Some(r) = &d.review {
         s.push_str(&format!(
             "  review by role {} within {} ms, else {}\n",
-            r.role,
+            roles(&r.role, &r.also),
             r.within_ms,
             r.fallback.keyword()
         ));
@@ -604,7 +614,8 @@ fn json(program: &Program, policies: &[usize], d: &Decision) -> String {
         "reasons": d.reasons,
         "fired": fired,
         "review": d.review.as_ref().map(|r| serde_json::json!({
-            "role": r.role, "within_ms": r.within_ms, "fallback": r.fallback.keyword()
+            "role": r.role, "also": r.also, "within_ms": r.within_ms,
+            "fallback": r.fallback.keyword()
         })),
         "error": d.error,
     });

@@ -83,7 +83,7 @@ fn explain(dir: &Path, n: u64, time: &str, d: &DecisionRecord, color: bool) -> S
     if let Some(r) = &d.review {
         s.push_str(&format!(
             "  review by role {} before {}, else {}\n",
-            r.role,
+            crate::eval::roles(&r.role, &r.also),
             r.deadline,
             r.fallback.keyword()
         ));

@@ -488,6 +488,7 @@ pub fn eval_logged(
             role: r.role.clone(),
             within_ms: r.within_ms,
             fallback: r.fallback,
+            also: r.also.clone(),
         }),
         error: outcome.error.clone(),
     };

@@ -150,7 +150,7 @@ fn line(c: &Case, now: i64) -> String {
         "{}  {}  role {}  else {}  ({})  {}\n",
         c.id,
         c.action,
-        c.role,
+        crate::eval::roles(&c.role, &c.also),
         c.fallback,
         c.reasons.join(", "),
         state

@@ -338,9 +338,35 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// The policies in the order they are evaluated (language.md §8.2): by module name, then
+    /// as declared. Which review's terms lead and where a run-time error stops an action's
+    /// decision depend on it, so it must not follow the names of the policies.
+    fn policies_in_order(&self) -> Vec<Def> {
+        let (db, project) = (self.db, self.project);
+        let index = resolve::module_index(db, project);
+        let mut files: Vec<SourceFile> = index.by_name.values().copied().collect();
+        for &f in project.files(db) {
+            if !files.contains(&f) {
+                files.push(f);
+            }
+        }
+        let mut out = Vec::new();
+        for f in files {
+            let mut defs: Vec<Def> = resolve::item_table(db, f)
+                .by_name
+                .values()
+                .filter(|d| d.kind == DefKind::Policy)
+                .cloned()
+                .collect();
+            defs.sort_by_key(|d| d.index);
+            out.extend(defs);
+        }
+        out
+    }
+
     fn policies(&mut self) {
         let (db, project) = (self.db, self.project);
-        for def in self.defs(DefKind::Policy) {
+        for def in self.policies_in_order() {
             let Some(item) = item_ast(db, def.file, def.index).as_ref() else {
                 continue;
             };
@@ -447,6 +473,7 @@ impl<'a> Lowering<'a> {
                             role: role.name.clone(),
                             within_ms,
                             fallback,
+                            also: Vec::new(),
                         }),
                     )
                 }

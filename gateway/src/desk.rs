@@ -82,6 +82,7 @@ impl ReviewDesk for ServerDesk {
             "action": call.action,
             "reasons": call.reasons,
             "role": call.role,
+            "also": call.also,
             "within_ms": call.within_ms,
             "evidence": call.evidence,
             "fallback": match call.fallback {
@@ -148,6 +149,7 @@ mod tests {
             action: "x",
             reasons: &["r".to_string()],
             role: "lead",
+            also: &[],
             deadline_ms: 0,
             within_ms: 1000,
             fallback: Verdict::Deny,

@@ -79,6 +79,8 @@ pub struct HeldCall<'a> {
     pub reasons: &'a [String],
     /// The role that decides.
     pub role: &'a str,
+    /// Other roles the reviewer must also hold (review rules of several roles fired).
+    pub also: &'a [String],
     /// The deadline (ms since the epoch), after which the fallback applies.
     pub deadline_ms: i64,
     /// How long the role has, in milliseconds.
@@ -872,6 +874,7 @@ impl<R: Recorder> Session<R> {
             action: &binding.action,
             reasons: &d.reasons,
             role: &terms.role,
+            also: &terms.also,
             deadline_ms: now_ms.saturating_add(terms.within_ms),
             within_ms: terms.within_ms,
             fallback: terms.fallback,
@@ -916,7 +919,14 @@ impl<R: Recorder> Session<R> {
             }
         };
         let terms = d.review.as_ref();
-        let role = terms.map_or("", |t| t.role.as_str());
+        // Every role the approval needs: a reviewer must hold them all.
+        let role = terms.map_or(String::new(), |t| {
+            std::iter::once(&t.role)
+                .chain(&t.also)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" and ")
+        });
         let fallback = terms.map_or("deny", |t| t.fallback.keyword());
         let deadline = time_text(deadline_ms);
         let text = format!(

@@ -1094,6 +1094,7 @@ impl Runtime {
             within_ms: r.within_ms,
             fallback: r.fallback,
             deadline: time_text(at_ms.saturating_add(r.within_ms)),
+            also: r.also.clone(),
         });
         // The action is carried out only once the decision allowing it is durable (in
         // `follow_up`), with the arguments it was decided on.
@@ -1395,6 +1396,7 @@ mod tests {
                 role: "acme.desk".into(),
                 within_ms: 60_000,
                 fallback: Verdict::Deny,
+                also: Vec::new(),
             }),
             source: SourceRef {
                 file: "acme.xop".into(),

@@ -52,7 +52,8 @@ pub struct Decision {
     pub reasons: Vec<String>,
     /// The ids of the rules that fired, in order (for an error, those that fired before it).
     pub fired: Vec<String>,
-    /// The terms of the first fired review rule, when the verdict is `review`.
+    /// When the verdict is `review`: the terms of the review rules that fired, merged
+    /// ([`merge_reviews`]).
     pub review: Option<Review>,
     /// What went wrong, for a decision that failed closed.
     pub error: Option<String>,
@@ -379,9 +380,7 @@ pub(crate) fn combine_rules(fired: &[&Rule]) -> Decision {
         }
     }
     let review = if verdict == Verdict::Review {
-        rules()
-            .find(|r| r.verdict == Verdict::Review)
-            .and_then(|r| r.review.clone())
+        merge_reviews(rules().filter_map(|r| r.review.as_ref()))
     } else {
         None
     };
@@ -392,6 +391,36 @@ pub(crate) fn combine_rules(fired: &[&Rule]) -> Decision {
         review,
         error: None,
     }
+}
+
+/// The terms of a review verdict over the review rules that fired, in order (language.md
+/// §8.3: the action goes ahead only if every one is approved by its role in time, or falls
+/// back to allow). One case stands for all of them: the first one's role and every other
+/// role named (a reviewer must hold them all), the earliest deadline, and `deny` as the
+/// fallback if any of them falls back to deny. Stricter than separate cases, never looser:
+/// nobody approves for a role they lack, and a deny fallback is never lost.
+pub fn merge_reviews<'r>(fired: impl IntoIterator<Item = &'r Review>) -> Option<Review> {
+    let mut merged: Option<Review> = None;
+    for r in fired {
+        match &mut merged {
+            None => {
+                merged = Some(Review {
+                    also: Vec::new(),
+                    ..r.clone()
+                });
+            }
+            Some(m) => {
+                if r.role != m.role && !m.also.contains(&r.role) {
+                    m.also.push(r.role.clone());
+                }
+                m.within_ms = m.within_ms.min(r.within_ms);
+                if r.fallback == Verdict::Deny {
+                    m.fallback = Verdict::Deny;
+                }
+            }
+        }
+    }
+    merged
 }
 
 /// Checks the action's arguments against the policy's parameters.
@@ -1194,6 +1223,7 @@ mod tests {
                 role: format!("role-{i}"),
                 within_ms: 900_000,
                 fallback: Verdict::Deny,
+                also: Vec::new(),
             }),
             source: SourceRef::default(),
         }
@@ -1392,7 +1422,28 @@ mod tests {
     }
 
     #[test]
-    fn review_carries_the_first_fired_review_terms() {
+    fn the_terms_of_several_fired_reviews_merge_strictly() {
+        let r = |role: &str, within_ms, fallback| Review {
+            role: role.into(),
+            within_ms,
+            fallback,
+            also: Vec::new(),
+        };
+        let lax = r("desk", 60_000, Verdict::Allow);
+        let strict = r("lead", 900_000, Verdict::Deny);
+        let m = merge_reviews([&lax, &strict, &r("desk", 30_000, Verdict::Allow)]).unwrap();
+        // Every role, once, the first first; the earliest deadline; a deny fallback wins.
+        assert_eq!(m.role, "desk");
+        assert_eq!(m.also, vec!["lead".to_string()]);
+        assert_eq!(m.within_ms, 30_000);
+        assert_eq!(m.fallback, Verdict::Deny);
+        // One review keeps its terms.
+        assert_eq!(merge_reviews([&lax]), Some(lax.clone()));
+        assert_eq!(merge_reviews(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn review_carries_the_terms_of_every_fired_review() {
         let p = program(vec![policy(
             vec![param("x", Type::Int)],
             0,
@@ -1412,8 +1463,13 @@ mod tests {
         assert_eq!(d.review.map(|r| r.role), Some("role-1".to_string()));
         let d = decide(&p, 0, &[Value::Int(11)], 0, &NoSignals);
         assert_eq!(d.reasons, vec!["big", "any"]);
-        assert_eq!(d.review.map(|r| r.role), Some("role-0".to_string()));
         assert_eq!(d.fired, vec!["acme.p#0", "acme.p#1", "acme.p#2"]);
+        let review = d.review.unwrap();
+        // Both reviews fired: a reviewer must hold both roles.
+        assert_eq!(
+            (review.role.as_str(), review.also.as_slice()),
+            ("role-0", ["role-1".to_string()].as_slice())
+        );
     }
 
     #[test]

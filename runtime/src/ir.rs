@@ -445,6 +445,11 @@ pub struct Review {
     pub within_ms: i64,
     /// What applies when nobody decides in time.
     pub fallback: Verdict,
+    /// For the terms of a review verdict that several fired review rules gave
+    /// ([`crate::interp::merge_reviews`]): the other roles that must approve besides `role`.
+    /// A rule has one role, so modules never hold it (nor read it).
+    #[serde(skip)]
+    pub also: Vec<String>,
 }
 
 /// A rule.

@@ -1293,14 +1293,16 @@ impl JitModule {
         };
         let bits = &words[tables.reasons_at()..tables.reasons_at() + tables.reason_words];
         let mut reasons: Vec<String> = Vec::new();
-        let mut review = None;
+        let mut reviews = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             // Only the rules of the winning verdict give reasons (the combining rule).
             if !fired(i) || rule.verdict != verdict {
                 continue;
             }
-            if verdict == Verdict::Review && review.is_none() {
-                review = rule.review.clone();
+            if verdict == Verdict::Review
+                && let Some(r) = &rule.review
+            {
+                reviews.push(r);
             }
             if let Some(r) = tables.rule_reason[i] {
                 let r = r as usize;
@@ -1314,7 +1316,7 @@ impl JitModule {
             verdict,
             reasons,
             fired: fired_before(rules.len()),
-            review,
+            review: crate::interp::merge_reviews(reviews),
             error: None,
         })
     }

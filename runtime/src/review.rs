@@ -166,6 +166,10 @@ pub struct Case {
     pub reasons: Vec<String>,
     /// The role that decides.
     pub role: String,
+    /// Other roles a reviewer must also hold: the case stands for review rules of several
+    /// roles that fired together (`interp::merge_reviews`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
     /// How long the role has, in milliseconds.
     pub within_ms: i64,
     /// The verdict when nobody decides in time (`allow` or `deny`).
@@ -259,8 +263,9 @@ impl fmt::Display for ReviewError {
             ),
             ReviewError::WrongRole { id, role, reviewer } => write!(
                 f,
-                "case `{id}` is for role `{role}`, which `{reviewer}` does not hold; ask a \
-                 reviewer of that role, or add the role to `{reviewer}` in xop.toml"
+                "case `{id}` needs a reviewer of role `{role}`, which `{reviewer}` does not \
+                 hold (a case for reviews of several roles needs all of them); ask a reviewer \
+                 of that role, or add the role to `{reviewer}` in xop.toml"
             ),
             ReviewError::Halted { id, by } => write!(
                 f,
@@ -681,11 +686,13 @@ impl ReviewQueue {
                 });
             }
             if let Some(r) = reviewer
-                && !r.roles.contains(&case.role)
+                && let Some(missing) = std::iter::once(&case.role)
+                    .chain(&case.also)
+                    .find(|role| !r.roles.contains(role))
             {
                 return Err(ReviewError::WrongRole {
                     id: id.to_string(),
-                    role: case.role.clone(),
+                    role: missing.clone(),
                     reviewer: r.name.clone(),
                 });
             }
@@ -883,6 +890,7 @@ impl ReviewQueue {
                     action: case.action.clone(),
                     reasons: case.reasons.clone(),
                     role: case.terms.role.clone(),
+                    also: case.terms.also.clone(),
                     within_ms: case.terms.within_ms,
                     fallback: verdict_keyword(case.terms.fallback),
                     deadline_ms,
@@ -923,6 +931,7 @@ fn same_decision(old: &Case, case: &ReviewCase) -> bool {
         && old.action == case.action
         && old.reasons == case.reasons
         && old.role == case.terms.role
+        && old.also == case.terms.also
         && old.within_ms == case.terms.within_ms
         && old.fallback == verdict_keyword(case.terms.fallback)
         && old.evidence == case.evidence
@@ -1086,6 +1095,7 @@ mod tests {
                 within_ms,
                 fallback: Verdict::Deny,
                 deadline: String::new(),
+                also: Vec::new(),
             },
             evidence: Vec::new(),
             at_ms: 0,
@@ -1103,6 +1113,44 @@ mod tests {
         let p = std::env::temp_dir().join(format!("xop-review-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         p
+    }
+
+    /// A case for reviews of several roles needs a reviewer who holds every one; the roles
+    /// stay with the case across a reopen.
+    #[test]
+    fn a_case_of_several_roles_needs_a_reviewer_of_all_of_them() {
+        let dir = tmp("roles");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        let mut c = case(3, 60_000);
+        c.terms.also = vec!["lead".into()];
+        let id = q.open_case(&c).unwrap();
+        let err = q.approve(&id, &desk(), None).unwrap_err();
+        assert!(
+            matches!(&err, ReviewError::WrongRole { role, .. } if role == "lead"),
+            "{err}"
+        );
+        let lead = Reviewer {
+            name: "lee".into(),
+            roles: vec!["lead".into()],
+        };
+        assert!(matches!(
+            q.reject(&id, &lead, None),
+            Err(ReviewError::WrongRole { .. })
+        ));
+        drop(q);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        assert_eq!(q.get(&id).unwrap().also, vec!["lead".to_string()]);
+        let both = Reviewer {
+            name: "bo".into(),
+            roles: vec!["lead".into(), "fraud_desk".into()],
+        };
+        let c = q.approve(&id, &both, None).unwrap();
+        assert_eq!(
+            (c.status, c.decided_by.as_deref()),
+            (Status::Approved, Some("bo"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

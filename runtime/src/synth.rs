@@ -443,6 +443,7 @@ impl Synth<'_> {
                 role: self.pick(&roles),
                 within_ms: self.pick(&[60_000, 900_000, DAY_MS]),
                 fallback: self.pick(&[Verdict::Deny, Verdict::Allow]),
+                also: Vec::new(),
             }
         });
         Rule {

@@ -125,6 +125,7 @@ fn policy(name: &str, params: Vec<Param>, now_slot: Option<u32>, rules: Vec<Rule
                     role: format!("role-{i}"),
                     within_ms: 60_000 * (i as i64 + 1),
                     fallback: Verdict::Deny,
+                    also: Vec::new(),
                 }),
                 source: SourceRef::default(),
             })

@@ -32,6 +32,7 @@ fn rule(n: usize, verdict: Verdict, reason: &str, condition: Option<Expr>) -> Ru
             role: "acme.fraud_desk".into(),
             within_ms: 900_000,
             fallback: Verdict::Deny,
+            also: Vec::new(),
         }),
         source: SourceRef {
             file: "acme.xop".into(),

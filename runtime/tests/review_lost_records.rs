@@ -50,6 +50,7 @@ fn a_queue_whose_cases_the_log_lost_refuses_to_start() {
             within_ms: 60_000,
             fallback: Verdict::Deny,
             deadline: String::new(),
+            also: Vec::new(),
         },
         evidence: Vec::new(),
         at_ms: 0,

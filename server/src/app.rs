@@ -450,23 +450,35 @@ impl App {
             return Ok(()); // unknown: the decision says so
         };
         let action = &m.program().policies[i].action;
-        let guards: Vec<&str> = modules
-            .guards(action)
-            .into_iter()
+        let by_module = modules.guards(action);
+        let guards: Vec<&str> = by_module
+            .iter()
             .flat_map(|(m, indices)| {
                 indices
-                    .into_iter()
-                    .map(|i| m.program().policies[i].name.as_str())
+                    .iter()
+                    .map(|&i| m.program().policies[i].name.as_str())
             })
             .collect();
         if guards.len() > 1 {
+            // Where its policies live in one module the action can be decided whole; across
+            // modules it cannot (split_action): say what works.
+            let fix = if by_module.len() > 1 {
+                let names: Vec<&str> = by_module.iter().map(|(m, _)| m.name.as_str()).collect();
+                format!(
+                    "they are in modules {}, checked apart: build them into one module, then \
+                     decide the action over all of them (POST /v1/actions/{action}/decide)",
+                    names.join(", ")
+                )
+            } else {
+                format!("decide the action over all its policies: POST /v1/actions/{action}/decide")
+            };
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "partial_policy",
                 format!(
                     "`{policy}` is one of {} policies guarding `{action}` ({}); deciding it alone \
-                     could allow what another denies or sends to review, so nothing was decided. \
-                     Decide the action over all its policies: POST /v1/actions/{action}/decide",
+                     could allow what another denies or sends to review, so nothing was decided; \
+                     {fix}",
                     guards.len(),
                     guards.join(", ")
                 ),
@@ -634,6 +646,7 @@ async fn open_review(
             "action",
             "reasons",
             "role",
+            "also",
             "within_ms",
             "fallback",
             "policy",
@@ -664,6 +677,16 @@ async fn open_review(
     };
     let action = text("action")?;
     let role = text("role")?;
+    // Other roles the reviewer must also hold (reviews of several roles fired together).
+    let also: Vec<String> = match v.get("also") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|r| r.as_str().filter(|s| !s.is_empty()).map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| bad("`also` must be an array of role names"))?,
+        Some(_) => return Err(bad("`also` must be an array of role names")),
+    };
     let reasons: Vec<String> = match v.get("reasons") {
         Some(Value::Array(items)) if !items.is_empty() => items
             .iter()
@@ -730,6 +753,7 @@ async fn open_review(
             "review.requested",
             json!({"by": p.name, "source": source, "record": record, "module": module,
                    "policy": policy, "action": action, "reasons": reasons, "role": role,
+                   "also": also,
                    "within_ms": within_ms, "fallback": fallback.keyword(),
                    "evidence": evidence}),
         )?;
@@ -744,6 +768,7 @@ async fn open_review(
                 within_ms,
                 fallback,
                 deadline: xop_runtime::proof::record::time_text(now.saturating_add(within_ms)),
+                also,
             },
             evidence,
             at_ms: now,

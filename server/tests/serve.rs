@@ -1055,6 +1055,8 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
         ("fallbak", json!("deny")),
         ("evidence", json!([{"path": "amount", "colour": 1}])),
         ("evidence", json!("amount")),
+        ("also", json!("marketing")),
+        ("also", json!([""])),
     ] {
         let mut bad = body.clone();
         bad[key] = value.clone();
@@ -1067,6 +1069,19 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
         assert!(b["message"].as_str().unwrap().contains(key), "{b}");
     }
     assert_eq!(log_size(addr), size);
+
+    // A case for reviews of two roles: a reviewer of one of them cannot decide it.
+    let mut two = body.clone();
+    two["also"] = json!(["marketing"]);
+    let (st, c) = open(Some(OPS), &two);
+    assert_eq!((st, c["also"].clone()), (201, json!(["marketing"])), "{c}");
+    let two_id = c["id"].as_str().unwrap().to_string();
+    for token in [ANA, BOB] {
+        let (st, b) = review_action(addr, &two_id, "approve", Some(token));
+        assert_eq!((st, b["error"].as_str()), (403, Some("wrong_role")), "{b}");
+    }
+    // Only the request was proven: no outcome for a refused reviewer.
+    assert_eq!(log_size(addr), size + 1);
 
     let (st, c) = open(Some(OPS), &body);
     assert_eq!(st, 201, "{c}");

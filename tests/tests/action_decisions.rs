@@ -408,3 +408,68 @@ policy plain for pay(to: c) {
     assert_eq!(fallback(&[strict, lenient]), Some(Verdict::Deny));
     assert_eq!(fallback(&[plain]), None);
 }
+
+/// Two policies of one action ask for reviews with other terms: the outcome needs both roles,
+/// has the earlier deadline and falls back to deny if either does (language.md §8.3), on both
+/// engines; policies are evaluated in declaration order, not in the order of their names.
+#[test]
+fn reviews_of_several_policies_merge_and_policies_keep_their_declared_order() {
+    let source = r#"module acme.rev
+
+use std.consent.fraud
+
+role desk
+role lead
+
+record Customer {
+  id: Id
+  score: Int
+}
+
+action pay(to: Customer, amount: Int) purpose fraud risk minimal
+
+policy zz_strict for pay(to: c, amount: a) {
+  review "big" by role lead within 2h else deny when a > 1000
+  allow "ok"
+}
+
+policy aa_lax for purpose fraud(amount: a) {
+  review "mid" by role desk within 15m else allow when a > 100
+}
+"#;
+    let p = xop_tests::lower_source("rev.xop", source);
+    let order: Vec<&str> = p.guards("acme.rev.pay").map(|g| g.name.as_str()).collect();
+    assert_eq!(order, ["zz_strict", "aa_lax@pay"]);
+    for jit in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::with_log(ProofLog::open(dir.path(), LogConfig::default()).unwrap());
+        rt.set_jit(jit);
+        rt.load_bytes("rev", &module_bytes(source), None).unwrap();
+        let decide = |amount: i64| {
+            let input = format!(
+                r#"{{"to": {{"id": "c1", "score": 1}}, "amount": {amount}, "now": "2026-11-27T10:00:00Z"}}"#
+            );
+            rt.decide_action("pay", Input::Json(&input), Options::default())
+                .unwrap()
+        };
+        let both = decide(5000);
+        assert_eq!(both.verdict, Verdict::Review, "jit {jit}");
+        assert_eq!(both.reasons, ["big", "mid"], "jit {jit}");
+        let terms = both.review.as_ref().unwrap();
+        assert_eq!(
+            (terms.role.as_str(), terms.also.as_slice()),
+            ("lead", ["desk".to_string()].as_slice()),
+            "jit {jit}"
+        );
+        assert_eq!(terms.within_ms, 15 * 60_000, "jit {jit}");
+        assert_eq!(terms.fallback, Verdict::Deny, "jit {jit}");
+        // One review alone keeps its own terms.
+        let mid = decide(500);
+        let terms = mid.review.as_ref().unwrap();
+        assert_eq!(
+            (terms.role.as_str(), terms.also.len(), terms.fallback),
+            ("desk", 0, Verdict::Allow),
+            "jit {jit}"
+        );
+    }
+}
