@@ -1,6 +1,7 @@
 //! Go to definition, find references and rename, from the compiler's own name resolution
-//! ([`xop_compiler::ide`]), and for the named parameters of actions and events, which are
-//! not names in scope, from [`crate::params`].
+//! ([`xop_compiler::ide`]), and for the named parameters of actions, events, functions,
+//! intrinsics and signals, whose names written in bindings and named arguments are not names
+//! in scope, from [`crate::params`].
 
 use xop_compiler::db::{SourceFile, parse_file};
 use xop_compiler::ide::{self, Target};
@@ -19,11 +20,22 @@ pub type FileEdits = (SourceFile, Vec<(Span, String)>);
 pub(crate) const STDLIB_READ_ONLY: &str =
     "declared by the standard library, which cannot be edited";
 
-/// The parameter of an action or event named at `offset` that rename and find references
-/// work on. A binding written as the name alone (`for a(channel)`) is also its local's
-/// declaration: those requests work on the local there, as for any local.
-fn param_site(snap: &Snapshot, file: SourceFile, offset: usize) -> Option<Site> {
-    params::site_at(snap, file, offset).filter(|s| !s.shorthand)
+/// The named parameter at `offset` that rename and find references work on, with where its
+/// name is written there. A binding written as the name alone (`for a(channel)`) is also its
+/// local's declaration: those requests work on the local there, as for any local. A use of a
+/// function's or a signal's parameter in its body is a local bound at the parameter's
+/// declaration: they work on the parameter, which is also written at call sites
+/// (`quiet(hour: h)`).
+fn param_at(snap: &Snapshot, file: SourceFile, offset: usize) -> Option<(Site, Span)> {
+    if let Some(site) = params::site_at(snap, file, offset) {
+        let span = site.span;
+        return (!site.shorthand).then_some((site, span));
+    }
+    let r = ide::target_at(&snap.db, snap.project, file, offset)?;
+    match r.target {
+        Target::Local { file, span } => params::declared_at(snap, file, span).map(|s| (s, r.span)),
+        _ => None,
+    }
 }
 
 /// Where the name at `offset` is declared (possibly in the stdlib): one place, or for a
@@ -47,7 +59,7 @@ pub fn references(
     offset: usize,
     include_declaration: bool,
 ) -> Vec<(SourceFile, Span)> {
-    if let Some(site) = param_site(snap, file, offset) {
+    if let Some((site, _)) = param_at(snap, file, offset) {
         return params::references(snap, &params::group(snap, &site))
             .into_iter()
             .filter(|s| include_declaration || !s.declaration)
@@ -66,9 +78,9 @@ pub fn references(
 
 /// The name that would be renamed at `offset`, or why it cannot be.
 pub fn prepare_rename(snap: &Snapshot, file: SourceFile, offset: usize) -> Result<Span, String> {
-    if let Some(site) = param_site(snap, file, offset) {
+    if let Some((site, span)) = param_at(snap, file, offset) {
         params::check_renamable(snap, &params::group(snap, &site))?;
-        return Ok(site.span);
+        return Ok(span);
     }
     let r = ide::target_at(&snap.db, snap.project, file, offset)
         .ok_or_else(|| "there is no name here to rename".to_string())?;
@@ -84,7 +96,7 @@ pub fn rename(
     new_name: &str,
 ) -> Result<Vec<FileEdits>, String> {
     check_new_name(new_name)?;
-    if let Some(site) = param_site(snap, file, offset) {
+    if let Some((site, _)) = param_at(snap, file, offset) {
         return rename_param(snap, &site, new_name);
     }
     let r = ide::target_at(&snap.db, snap.project, file, offset)
@@ -119,14 +131,19 @@ pub fn rename(
     Ok(out)
 }
 
-/// [`rename`] for the parameter of an action or event named at `site`, with the parameters
-/// that must keep its name ([`params::group`]).
+/// [`rename`] for the parameter named at `site`, with the parameters that must keep its name
+/// ([`params::group`]) and, for a function's or a signal's, its uses in the body.
 fn rename_param(snap: &Snapshot, site: &Site, new_name: &str) -> Result<Vec<FileEdits>, String> {
     let group = params::group(snap, site);
     params::check_renamable(snap, &group)?;
     let old = &*group.name;
     if new_name != old {
         params::check_clashes(snap, &group, new_name)?;
+        // Where it is also a local, the local's clashes: a local of the body it would clash
+        // with, or a name used in the body that it would hide.
+        for (file, span) in params::locals(snap, &group) {
+            local_clashes(snap, file, span, &Target::Local { file, span }, new_name)?;
+        }
     }
     let mut out: Vec<FileEdits> = Vec::new();
     for s in params::references(snap, &group) {
@@ -299,10 +316,23 @@ fn local_clashes(
             // Its own declaration is not a use.
             && ide::definition(db, &r.target) != Some((file, r.span))
     });
-    match used {
-        Some(r) => Err(format!(
+    if let Some(r) = used {
+        return Err(format!(
             "`{new}` is used here (line {}) for something else, which the renamed name would hide",
             LineIndex::new(&text).line(r.span.start()) + 1
+        ));
+    }
+    // A call whose callee resolves to no declaration is a collection operation (`count(xs)`),
+    // which a local of its name hides: it would then call nothing.
+    let builtin = params::callees(snap, file, i).into_iter().find(|c| {
+        region.contains(c.span.start())
+            && c.name == new
+            && !notes.refs.iter().any(|r| r.span == c.span)
+    });
+    match builtin {
+        Some(c) => Err(format!(
+            "`{new}` is called here (line {}) as a collection operation, which the renamed name would hide",
+            LineIndex::new(&text).line(c.span.start()) + 1
         )),
         None => Ok(()),
     }

@@ -1,13 +1,20 @@
-//! The named parameters of actions and events: where each is declared and every place its name
-//! is written, for go to definition, find references and rename ([`crate::navigation`]).
+//! The named parameters of actions, events, functions, intrinsics and signals: where each is
+//! declared and every place its name is written, for go to definition, find references and
+//! rename ([`crate::navigation`]).
 //!
 //! A parameter's name is written, besides its declaration, in a policy's bindings
 //! (`for send_offer(to: c)`, `for purpose marketing(to: c)`), a journey's event bindings
 //! (`on signed_up(source: s)`), the named arguments of an action instance (`propose` in a
-//! decision or a journey, a test's `expect`) and an agent's tool bindings
-//! (`-> refund(amount)`). None of these is a name in scope, so the compiler's notes
-//! ([`xop_compiler::ide`]) do not record them: they are read from the syntax tree here, each
-//! with its action or event resolved as the checker resolves it.
+//! decision or a journey, a test's `expect`), an agent's tool bindings (`-> refund(amount)`),
+//! and the named arguments of a call (`quiet(hour: h)`, `c.score(at: now)`, a signal's
+//! `from camara.sim_swap(phone_number: c.phone, window: 24h)`). None of these is a name in
+//! scope, so the compiler's notes ([`xop_compiler::ide`]) do not record them: they are read
+//! from the syntax tree here, each with its action, event, function, intrinsic or signal
+//! resolved as the checker resolves it.
+//!
+//! A parameter of a function or a signal is also a local of its body (the function's body, the
+//! signal's source arguments and `max_age`): its uses there are the compiler's references of
+//! that local, and belong to the parameter too ([`references`]).
 //!
 //! A policy `for purpose P(to: c)` binds `to` in every action of purpose `P` at once, and the
 //! checker requires each of them to have it: such parameters must keep one name, so they are
@@ -15,10 +22,10 @@
 
 use std::sync::Arc;
 
-use xop_compiler::ast::{self, ItemKind, TestStmt, Trigger};
+use xop_compiler::ast::{self, Expr, ExprKind, ItemKind, TestStmt, Trigger};
 use xop_compiler::check::guarded_actions;
 use xop_compiler::db::{SourceFile, parse_file};
-use xop_compiler::ide;
+use xop_compiler::ide::{self, Target};
 use xop_compiler::resolve::{self, Def, DefKind, Lookup, Signature, TypedParam};
 use xop_compiler::span::Span;
 
@@ -27,13 +34,14 @@ use crate::state::Snapshot;
 /// Whose parameter a [`Site`] names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Owner {
-    /// One action or event.
+    /// One action, event, function, intrinsic or signal.
     One(Def),
     /// Every action of this purpose (a `for purpose P(...)` binding).
     Purpose(Def),
 }
 
-/// A place where the name of a parameter of an action or event is written.
+/// A place where the name of a parameter of an action, event, function, intrinsic or signal is
+/// written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Site {
     /// The file it is written in.
@@ -50,20 +58,28 @@ pub struct Site {
     owner: Owner,
 }
 
-/// Parameters that share one name (see the module's documentation), by their action or event.
+/// Parameters that share one name (see the module's documentation), by their declaration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     /// The name they share.
     pub name: Arc<str>,
-    /// The actions and events whose parameter of that name belongs to the group.
+    /// The actions, events, functions, intrinsics and signals whose parameter of that name
+    /// belongs to the group.
     pub owners: Vec<Def>,
 }
 
-/// The parameters of `def`, an action or an event.
+/// What is called with named arguments in an expression (`f(name: value)`).
+const CALLABLE: [DefKind; 3] = [DefKind::Fn, DefKind::Intrinsic, DefKind::Signal];
+
+/// The parameters of `def`, an action, an event, a function, an intrinsic or a signal.
 fn params_of<'a>(snap: &'a Snapshot, def: &Def) -> &'a [TypedParam] {
     match resolve::signature(&snap.db, snap.project, def.file, def.index) {
         Signature::Action { params, .. } if def.kind == DefKind::Action => params,
-        Signature::Callable { params, .. } if def.kind == DefKind::Event => params,
+        Signature::Callable { params, .. }
+            if def.kind == DefKind::Event || CALLABLE.contains(&def.kind) =>
+        {
+            params
+        }
         _ => &[],
     }
 }
@@ -76,7 +92,7 @@ fn declared(snap: &Snapshot, def: &Def, name: &str) -> Option<Span> {
         .map(|p| p.span)
 }
 
-/// The actions or events `site` names a parameter of: one, or for a purpose's binding each
+/// The declarations `site` names a parameter of: one, or for a purpose's binding each
 /// action of the purpose (those lacking the parameter are the checker's errors, not owners).
 fn owners(snap: &Snapshot, site: &Site) -> Vec<Def> {
     let candidates = match &site.owner {
@@ -105,8 +121,64 @@ fn named(args: &[ast::Arg]) -> Vec<(&ast::Ident, bool)> {
         .collect()
 }
 
-/// Names of parameters written together: their action or event (if it resolves), each name
-/// with whether it is a shorthand binding, and whether they are the declarations.
+/// The callees of the calls written in item `index` of `file` (`count` in `count(xs)`).
+pub fn callees(snap: &Snapshot, file: SourceFile, index: u32) -> Vec<ast::Ident> {
+    let Some(item) = parse_file(&snap.db, file).ast.items.get(index as usize) else {
+        return Vec::new();
+    };
+    let mut copy = ast::Item::clone(item);
+    calls(roots(&mut copy))
+        .into_iter()
+        .map(|(callee, _)| callee.last().clone())
+        .collect()
+}
+
+/// Every expression written in `item`. [`ast::Item::roots_mut`] lists them for the compiler's
+/// passes; it wants the item mutable, so it is given a copy.
+fn roots(item: &mut ast::Item) -> Vec<&Expr> {
+    item.roots_mut()
+        .exprs
+        .into_iter()
+        .map(|e| -> &Expr { e })
+        .collect()
+}
+
+/// Every call in `roots` and the expressions nested in them: its callee and its arguments.
+fn calls(roots: Vec<&Expr>) -> Vec<(&ast::Path, &[ast::Arg])> {
+    let mut out = Vec::new();
+    let mut stack = roots;
+    while let Some(e) = stack.pop() {
+        match &e.kind {
+            ExprKind::Call {
+                callee,
+                receiver,
+                args,
+            } => {
+                out.push((callee, args.as_slice()));
+                stack.extend(receiver.as_deref());
+                stack.extend(args.iter().map(|a| &a.value));
+            }
+            ExprKind::Field(x, _)
+            | ExprKind::Unary(_, x)
+            | ExprKind::Is { expr: x, .. }
+            | ExprKind::Lambda(_, x)
+            | ExprKind::Paren(x) => stack.push(x),
+            ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b, .. } => {
+                stack.push(a);
+                stack.push(b);
+            }
+            ExprKind::If(c, a, b) => stack.extend([&**c, &**a, &**b]),
+            ExprKind::List(xs) | ExprKind::Set(xs) => stack.extend(xs),
+            ExprKind::Record { fields, .. } => stack.extend(fields.iter().map(|(_, v)| v)),
+            ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::Error => {}
+        }
+    }
+    out
+}
+
+/// Names of parameters written together: their action, event, function, intrinsic or signal (if
+/// it resolves), each name with whether it is a shorthand binding, and whether they are the
+/// declarations.
 type Names<'a> = (Option<Owner>, Vec<(&'a ast::Ident, bool)>, bool);
 
 /// The sites written in item `index` of `file`.
@@ -119,10 +191,25 @@ fn item_sites(snap: &Snapshot, file: SourceFile, index: usize, item: &ast::Item)
             .filter(|d| d.kind == kind)
             .map(Owner::One)
     };
+    let mut copy = item.clone();
+    let roots = roots(&mut copy);
     let mut lists: Vec<Names> = Vec::new();
+    // The named arguments of every call in the item's expressions: a call's callee is looked up
+    // as a name in scope, as the checker does (`count` declared as a function is that function;
+    // not declared, the collection operation, which has no parameters).
+    let scope = resolve::file_scope(db, project, file);
+    for (callee, args) in calls(roots) {
+        let owner = match scope.lookup(db, &callee.last().name) {
+            Lookup::Found(e) if CALLABLE.contains(&e.def.kind) => Some(Owner::One(e.def)),
+            _ => None,
+        };
+        lists.push((owner, named(args), false));
+    }
     match &item.kind {
         ItemKind::Action(ast::Action { name, params, .. })
-        | ItemKind::Event(ast::Event { name, params }) => {
+        | ItemKind::Event(ast::Event { name, params })
+        | ItemKind::Fn(ast::Function { name, params, .. })
+        | ItemKind::Signal(ast::Signal { name, params, .. }) => {
             let this = resolve::item_table(db, file)
                 .by_name
                 .get(name.name.as_str())
@@ -134,6 +221,11 @@ fn item_sites(snap: &Snapshot, file: SourceFile, index: usize, item: &ast::Item)
                 params.iter().map(|p| (&p.name, false)).collect(),
                 true,
             ));
+            // A signal's source: an intrinsic, by its path.
+            if let ItemKind::Signal(sig) = &item.kind {
+                let owner = resolve(&sig.source, DefKind::Intrinsic);
+                lists.push((owner, named(&sig.source_args), false));
+            }
         }
         ItemKind::Policy(p) => {
             let owner = match &p.target {
@@ -300,13 +392,63 @@ pub fn definitions(snap: &Snapshot, site: &Site) -> Vec<(SourceFile, Span)> {
         .collect()
 }
 
-/// Every site that names a parameter of `group`, declarations included, sorted by file and
-/// place.
+/// The parameter declared at `span` of `file`, if one is: a use of a function's or a signal's
+/// parameter in its body is a local bound there.
+pub fn declared_at(snap: &Snapshot, file: SourceFile, span: Span) -> Option<Site> {
+    sites_at(snap, file, span.start())
+        .into_iter()
+        .find(|s| s.declaration && s.span == span)
+}
+
+/// Where parameter `name` of `def` is declared, if it is also a local of its declaration's body
+/// (a function's parameter, or a signal's in its source's arguments and `max_age`).
+fn local_of(snap: &Snapshot, def: &Def, name: &str) -> Option<Span> {
+    let span = declared(snap, def, name)?;
+    ide::item_notes(&snap.db, snap.project, def.file, def.index)
+        .locals
+        .iter()
+        .any(|l| l.span == span)
+        .then_some(span)
+}
+
+/// The parameters of `group` that are also locals of their declaration's body, by where they
+/// are declared.
+pub fn locals(snap: &Snapshot, group: &Group) -> Vec<(SourceFile, Span)> {
+    group
+        .owners
+        .iter()
+        .filter_map(|d| local_of(snap, d, &group.name).map(|s| (d.file, s)))
+        .collect()
+}
+
+/// Every site that names a parameter of `group`, declarations included, and the uses of those
+/// that are locals of their declaration's body, sorted by file and place.
 pub fn references(snap: &Snapshot, group: &Group) -> Vec<Site> {
     let mut out: Vec<Site> = all_sites(snap)
         .into_iter()
         .filter(|s| names(snap, s, group))
         .collect();
+    for def in &group.owners {
+        let Some(decl) = local_of(snap, def, &group.name) else {
+            continue;
+        };
+        let local = Target::Local {
+            file: def.file,
+            span: decl,
+        };
+        for (file, span) in ide::references(&snap.db, snap.project, &local) {
+            if (file, span) != (def.file, decl) {
+                out.push(Site {
+                    file,
+                    span,
+                    name: group.name.clone(),
+                    declaration: false,
+                    shorthand: false,
+                    owner: Owner::One(def.clone()),
+                });
+            }
+        }
+    }
     out.sort_by_key(|s| (snap.path(s.file), s.span));
     out.dedup_by(|a, b| a.file == b.file && a.span == b.span);
     out
