@@ -18,6 +18,18 @@
 //!   spaces), and a condition that still does not fit breaks before each `and` / `or` of its
 //!   top-level chain, 4 more spaces in; a proposal puts `rank by` and its condition on
 //!   continuation lines; an `expect` breaks before `==`, then packs `at` and `given` after it;
+//! - bracketed lists in code (record, list and set literals, call arguments, the reasons of an
+//!   `expect`) on one line if they fit; else one element per line, one level deeper, each with
+//!   a trailing comma (but `..`, which takes none), and the closing bracket at the start of a
+//!   line with the rest of the code after it, as parameter lists; inner lists are laid out the
+//!   same way, so one that fits stays flat. Outer lists break first; a list breaks for width
+//!   only where nothing but closing brackets follows it on its line (`let c = {`, `f(g(`, not
+//!   `f(a) + b`) and the line up to its opening bracket fits; a proposal's or an `expect`'s
+//!   call that breaks keeps `rank by` / `==` ... after its `)` if they fit there (and hold no
+//!   comment). A list with a comment inside is always broken, so that each comment stays next
+//!   to its element (the layout engine is [`doc`]);
+//! - a `fn` body that is a literal or a call and fits neither after ` = ` nor on the next line
+//!   opens on the header line (`fn f(): List<Text> = [`);
 //! - blocks with nothing inside are written `{}`;
 //! - expressions with single spaces around binary operators, none around `..` / `..=`, and
 //!   exactly the parentheses the author wrote (they are [`ExprKind::Paren`] nodes; no others are
@@ -33,11 +45,16 @@
 //! then placed: a comment before a line's code goes on its own line above it (a blank line
 //! before or after it in the source is kept), a comment after a line's code on the same source
 //! line stays at the end of that line, two spaces after the code. A comment written inside code
-//! that the formatter joins onto one line moves above that line. Nothing is ever dropped.
+//! that the formatter joins onto one line moves above that line (inside a bracketed list it
+//! breaks the list instead, and stays with its element). Nothing is ever dropped.
 //!
 //! A file with a syntax error is never formatted: [`format`] returns its diagnostics.
 
+mod doc;
+
 use std::sync::Arc;
+
+use doc::{Doc, Element, List};
 
 use crate::ast::*;
 use crate::diagnostic::{Diagnostic, Severity};
@@ -150,7 +167,39 @@ fn fits(indent: usize, text: &str) -> bool {
     indent + text.chars().count() <= WIDTH
 }
 
-impl Layout<'_> {
+impl<'a> Layout<'a> {
+    fn src(&self) -> Source<'a> {
+        Source {
+            tokens: self.tokens,
+            comments: self.comments,
+        }
+    }
+
+    /// `doc` as lines from `indent`, its lists broken where the line does not fit.
+    fn flow(&mut self, indent: usize, lead: Option<usize>, doc: &Doc, end: Option<usize>) {
+        doc::flow(&mut self.lines, indent, lead, doc, end);
+    }
+
+    /// Appends `text` (ending at byte `end`) to the last line if it fits there and no comment is
+    /// written before its end (which would have to move above the line); returns whether it did.
+    fn append(&mut self, text: &Doc, end: usize) -> bool {
+        let commented = self
+            .lines
+            .last()
+            .and_then(|l| l.end)
+            .is_none_or(|from| self.has_comment(from, end));
+        let Some(last) = self.lines.last_mut() else {
+            return false;
+        };
+        let joined = format!("{} {}", last.text, text.flat());
+        if commented || text.forced() || !fits(last.indent, &joined) {
+            return false;
+        }
+        last.text = joined;
+        last.end = Some(end);
+        true
+    }
+
     fn push(&mut self, indent: usize, text: String, lead: Option<usize>, end: Option<usize>) {
         self.lines.push(Line {
             indent,
@@ -193,8 +242,7 @@ impl Layout<'_> {
 
     /// Whether a comment starts in `from..to`.
     fn has_comment(&self, from: usize, to: usize) -> bool {
-        let i = self.comments.partition_point(|c| c.span.start() < from);
-        self.comments.get(i).is_some_and(|c| c.span.start() < to)
+        self.src().has_comment(from, to)
     }
 
     /// The first token of kind `kind` among the three tokens at or after byte `from`.
@@ -325,10 +373,10 @@ impl Layout<'_> {
             }
             ItemKind::Signal(s) => {
                 let mut rest = format!(
-                    ": {} from {}({})",
+                    ": {} from {}{}",
                     ty(&s.ty),
                     s.source.dotted(),
-                    args(&s.source_args)
+                    arg_list(&s.source_args)
                 );
                 if let Some(m) = &s.max_age {
                     rest.push_str(&format!(" max_age {}", expr(m, 0)));
@@ -375,9 +423,18 @@ impl Layout<'_> {
                     .token_after(close, Token::RParen)
                     .map_or(close, |s| s.start());
                 if let Some(list) = self.inline_params(&f.params, open, close) {
-                    let line = format!("{}({list}){ret} = {}", head.text, expr(body, 0));
-                    if fits(0, &line) {
-                        self.push(0, line, Some(head.lead), Some(end));
+                    let header = format!("{}({list}){ret} = ", head.text);
+                    let doc = self.src().expr(body, 0);
+                    // A literal or a call that fits neither after the header nor on a line of its
+                    // own opens on the header line, and breaks.
+                    let hug = is_bracketed(body) && !doc.fits(INDENT) && fits(0, &header);
+                    let line = Doc::cat(vec![Doc::text(header), doc]);
+                    if line.fits(0) {
+                        self.push(0, line.flat(), Some(head.lead), Some(end));
+                        return;
+                    }
+                    if hug {
+                        self.flow(0, Some(head.lead), &line, Some(end));
                         return;
                     }
                 }
@@ -565,49 +622,51 @@ impl Layout<'_> {
                     .filter(|s| !s.is_empty())
                     .collect();
                 let head = head.join(" ");
-                let join = |text: &str| {
-                    if head.is_empty() {
-                        text.to_string()
-                    } else {
-                        format!("{head} {text}")
-                    }
-                };
-                let text = format!("{}{suffix}", expr(e, 0));
-                let whole = join(&text);
-                let parts = chain_parts(e);
-                let alone = format!("{kw} {text}");
-                if fits(indent, &whole) {
-                    self.push(indent, whole, lead, end);
+                let head = if head.is_empty() { head } else { head + " " };
+                let src = self.src();
+                let whole = Doc::cat(vec![
+                    Doc::text(head.clone()),
+                    src.expr(e, 0),
+                    Doc::text(suffix),
+                ]);
+                let alone = || format!("{kw} {}{suffix}", src.expr(e, 0).flat());
+                if whole.fits(indent) {
+                    self.push(indent, whole.flat(), lead, end);
                 } else if !prefix.is_empty()
                     && !kw.is_empty()
-                    && fits(indent + CONTINUATION, &alone)
+                    && !whole.forced()
+                    && fits(indent + CONTINUATION, &alone())
                 {
                     // the condition fits on a line of its own
                     let i = self.tokens.partition_point(|t| t.0 < e.span.start());
                     let keyword = i.checked_sub(1).and_then(|k| self.tokens.get(k));
                     let before = i.checked_sub(2).and_then(|k| self.tokens.get(k));
                     self.push(indent, prefix, lead, before.map(|t| t.2));
-                    self.push(indent + CONTINUATION, alone, keyword.map(|t| t.0), end);
-                } else if parts.len() < 2 {
-                    self.push(indent, whole, lead, end);
+                    self.push(indent + CONTINUATION, alone(), keyword.map(|t| t.0), end);
                 } else {
-                    let last = parts.len() - 1;
-                    for (i, (op, text, span)) in parts.into_iter().enumerate() {
-                        let mut line = match op {
-                            None => join(&text),
-                            Some(op) => format!("{} {text}", op.symbol()),
-                        };
-                        let (line_indent, line_lead) = match op {
-                            None => (indent, lead),
-                            Some(_) => (indent + CONTINUATION, Some(span.start())),
-                        };
-                        let line_end = if i == last {
-                            line.push_str(suffix);
-                            end
-                        } else {
-                            Some(span.end())
-                        };
-                        self.push(line_indent, line, line_lead, line_end);
+                    let parts = src.chain_parts(e);
+                    if parts.len() < 2 {
+                        // no `and` / `or` to break before: break the lists in it
+                        self.flow(indent, lead, &whole, end);
+                    } else {
+                        let last = parts.len() - 1;
+                        for (i, (op, doc, span)) in parts.into_iter().enumerate() {
+                            let (line_indent, line_lead, first) = match op {
+                                None => (indent, lead, head.clone()),
+                                Some(op) => (
+                                    indent + CONTINUATION,
+                                    Some(span.start()),
+                                    format!("{} ", op.symbol()),
+                                ),
+                            };
+                            let (line_end, tail) = if i == last {
+                                (end, suffix)
+                            } else {
+                                (Some(span.end()), "")
+                            };
+                            let line = Doc::cat(vec![Doc::text(first), doc, Doc::text(tail)]);
+                            self.flow(line_indent, line_lead, &line, line_end);
+                        }
                     }
                 }
             }
@@ -620,7 +679,7 @@ impl Layout<'_> {
     /// A function body on the lines after its header: on one line if it fits, else an `if` as
     /// `if` / `then` / `else` lines (`else if` chains flattened), else broken as a condition.
     fn body(&mut self, e: &Expr, indent: usize, end: usize) {
-        if fits(indent, &expr(e, 0)) || !matches!(e.kind, ExprKind::If(..)) {
+        if self.src().expr(e, 0).fits(indent) || !matches!(e.kind, ExprKind::If(..)) {
             self.chain(
                 indent,
                 Some(e.span.start()),
@@ -770,34 +829,45 @@ impl Layout<'_> {
         self.close(0, end);
     }
 
-    /// `propose call rank by e when c` on one line if it fits, else `rank by` and the condition
-    /// on continuation lines (the condition broken before `and` / `or` if it still does not fit).
+    /// `propose call rank by e when c` on one line if it fits; else the call (its arguments
+    /// broken if it does not fit), then `rank by` and the condition after its `)` if they fit
+    /// there, else on continuation lines (the condition broken before `and` / `or` if it still
+    /// does not fit).
     fn proposal(&mut self, p: &Proposal, indent: usize) {
-        let head = format!("propose {}", call(&p.call));
-        let rank = p.rank.as_ref().map(|r| format!("rank by {}", expr(r, 0)));
+        let src = self.src();
+        let head = Doc::cat(vec![Doc::text("propose "), src.call(&p.call)]);
+        let rank = p
+            .rank
+            .as_ref()
+            .map(|r| Doc::cat(vec![Doc::text("rank by "), src.expr(r, 0)]));
         let cond = p.condition.as_ref().map(|c| {
             let (kw, e) = condition_parts(c);
-            format!("{kw} {}", expr(e, 0))
+            Doc::cat(vec![Doc::text(format!("{kw} ")), src.expr(e, 0)])
         });
-        let whole: Vec<&str> = [Some(head.as_str()), rank.as_deref(), cond.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
-        let whole = whole.join(" ");
+        let rest: Vec<Doc> = [rank.clone(), cond].into_iter().flatten().collect();
         let end = p.span.end();
-        if fits(indent, &whole) || (rank.is_none() && cond.is_none()) {
-            self.push(indent, whole, Some(p.span.start()), Some(end));
+        if rest.is_empty() {
+            self.flow(indent, Some(p.span.start()), &head, Some(end));
             return;
         }
-        self.push(indent, head, Some(p.span.start()), Some(p.call.span.end()));
+        let rest = spaced(rest);
+        let whole = Doc::cat(vec![head.clone(), Doc::text(" "), rest.clone()]);
+        if whole.fits(indent) {
+            self.push(indent, whole.flat(), Some(p.span.start()), Some(end));
+            return;
+        }
+        self.flow(indent, Some(p.span.start()), &head, Some(p.call.span.end()));
+        if self.append(&rest, end) {
+            return;
+        }
         let cont = indent + CONTINUATION;
-        if let (Some(text), Some(r)) = (rank, &p.rank) {
+        if let (Some(doc), Some(r)) = (rank, &p.rank) {
             let r_end = if p.condition.is_some() {
                 r.span.end()
             } else {
                 end
             };
-            self.push(cont, text, Some(r.span.start()), Some(r_end));
+            self.flow(cont, Some(r.span.start()), &doc, Some(r_end));
         }
         if let Some(c) = &p.condition {
             self.chain(
@@ -884,12 +954,15 @@ impl Layout<'_> {
         }
         for step in &h.steps {
             match step {
-                Step::Propose(c) => self.push(
-                    indent + INDENT,
-                    format!("propose {}", call(c)),
-                    Some(c.span.start()),
-                    Some(c.span.end()),
-                ),
+                Step::Propose(c) => {
+                    let doc = Doc::cat(vec![Doc::text("propose "), self.src().call(c)]);
+                    self.flow(
+                        indent + INDENT,
+                        Some(c.span.start()),
+                        &doc,
+                        Some(c.span.end()),
+                    );
+                }
                 Step::Goto(n) => self.push(
                     indent + INDENT,
                     format!("goto {}", n.name),
@@ -911,12 +984,13 @@ impl Layout<'_> {
         self.push_open(0, text + " {", Some(t.name.span.start()), Some(brace));
         for stmt in &t.body {
             match stmt {
-                TestStmt::Let { name, value, span } => self.push(
-                    INDENT,
-                    format!("let {} = {}", name.name, expr(value, 0)),
-                    Some(span.start()),
-                    Some(span.end()),
-                ),
+                TestStmt::Let { name, value, span } => {
+                    let doc = Doc::cat(vec![
+                        Doc::text(format!("let {} = ", name.name)),
+                        self.src().expr(value, 0),
+                    ]);
+                    self.flow(INDENT, Some(span.start()), &doc, Some(span.end()));
+                }
                 TestStmt::Expect(e) => self.expect(e, INDENT),
                 TestStmt::Error(_) => {} // not reached: a file with errors is not formatted
             }
@@ -924,71 +998,90 @@ impl Layout<'_> {
         self.close(0, end);
     }
 
-    /// `expect p(call) == verdict(reasons) at T given s = v`, broken before `==`, `at` and
-    /// `given` (packed onto continuation lines) when it does not fit.
+    /// `expect p(call) == verdict(reasons) at T given s = v` on one line if it fits; else the
+    /// head `expect p(call)` (the call's arguments broken if it does not fit), then the clauses
+    /// after it if they fit there, else broken before `==`, `at` and `given`, packed onto
+    /// continuation lines (a clause that does not fit one has its lists broken).
     fn expect(&mut self, e: &Expect, indent: usize) {
-        let head = format!("expect {}({})", e.policy.dotted(), call(&e.call));
-        // (text, first byte, last byte) of each clause after the head
-        let mut parts: Vec<(String, Option<usize>, Option<usize>)> = Vec::new();
-        let mut verdict = format!("== {}", e.verdict.keyword());
+        let src = self.src();
+        let head = Doc::cat(vec![
+            Doc::text(format!("expect {}(", e.policy.dotted())),
+            src.call(&e.call),
+            Doc::text(")"),
+        ]);
+        // (clause, first byte, last byte) of each clause after the head
+        let mut parts: Vec<(Doc, Option<usize>, Option<usize>)> = Vec::new();
+        let mut verdict = vec![Doc::text(format!("== {}", e.verdict.keyword()))];
         let eq = self.token_after(e.call.span.end(), Token::EqEq);
         // the verdict keyword is the token after `==`
-        let mut verdict_end = eq.and_then(|eq| {
-            let i = self.tokens.partition_point(|t| t.0 < eq.end());
-            self.tokens.get(i).map(|t| t.2)
-        });
+        let mut verdict_end = eq.and_then(|eq| src.next_token(eq.end()).map(|t| t.2));
         if let Some(reasons) = &e.reasons {
-            let texts: Vec<String> = reasons.iter().map(|r| text_lit(&r.value)).collect();
-            verdict.push_str(&format!("({})", texts.join(", ")));
+            let from = verdict_end.map_or(e.call.span.end(), |v| src.start_of(v, Token::LParen));
             let last = reasons.last().map(|r| r.span.end()).or(verdict_end);
             verdict_end = last.and_then(|l| self.token_after(l, Token::RParen).map(|s| s.end()));
+            let items = reasons
+                .iter()
+                .map(|r| element(Doc::text(text_lit(&r.value)), r.span))
+                .collect();
+            let to = verdict_end.unwrap_or(from);
+            verdict.push(src.list(("(", ")"), false, (from, to), items));
         }
-        parts.push((verdict, eq.map(|s| s.start()), verdict_end));
+        parts.push((Doc::cat(verdict), eq.map(|s| s.start()), verdict_end));
         if let Some(at) = &e.at {
             parts.push((
-                format!("at {}", expr(at, 0)),
+                Doc::cat(vec![Doc::text("at "), src.expr(at, 0)]),
                 Some(at.span.start()),
                 Some(at.span.end()),
             ));
         }
         if !e.given.is_empty() {
-            let texts: Vec<String> = e
-                .given
-                .iter()
-                .map(|(n, v)| format!("{} = {}", n.name, expr(v, 0)))
-                .collect();
+            let mut given = vec![Doc::text("given ")];
+            for (i, (n, v)) in e.given.iter().enumerate() {
+                let sep = if i == 0 { "" } else { ", " };
+                given.push(Doc::text(format!("{sep}{} = ", n.name)));
+                given.push(src.expr(v, 0));
+            }
             parts.push((
-                format!("given {}", texts.join(", ")),
+                Doc::cat(given),
                 e.given.first().map(|(n, _)| n.span.start()),
                 e.given.last().map(|(_, v)| v.span.end()),
             ));
         }
-        let whole = std::iter::once(head.clone())
-            .chain(parts.iter().map(|p| p.0.clone()))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let rest = spaced(parts.iter().map(|p| p.0.clone()).collect());
+        let whole = Doc::cat(vec![head.clone(), Doc::text(" "), rest.clone()]);
         let end = e.span.end();
-        if fits(indent, &whole) {
-            self.push(indent, whole, Some(e.span.start()), Some(end));
+        if whole.fits(indent) {
+            self.push(indent, whole.flat(), Some(e.span.start()), Some(end));
             return;
         }
-        self.push(indent, head, Some(e.span.start()), Some(e.call.span.end()));
+        self.flow(indent, Some(e.span.start()), &head, Some(e.call.span.end()));
+        if self.append(&rest, end) {
+            return;
+        }
         let cont = indent + CONTINUATION;
         let mut current: Option<(String, Option<usize>, Option<usize>)> = None;
-        for (text, lead, last) in parts {
-            current = match current {
-                Some((t, l, r)) if fits(cont, &format!("{t} {text}")) => {
-                    Some((format!("{t} {text}"), l.or(lead), last.or(r)))
+        for (doc, lead, last) in parts {
+            if let Some((text, l, r)) = current.take() {
+                let joined = format!("{text} {}", doc.flat());
+                if !doc.forced() && fits(cont, &joined) {
+                    current = Some((joined, l.or(lead), last.or(r)));
+                    continue;
                 }
-                Some((t, l, r)) => {
-                    self.push(cont, t, l, r);
-                    Some((text, lead, last))
-                }
-                None => Some((text, lead, last)),
-            };
+                self.push(cont, text, l, r);
+            }
+            if doc.fits(cont) {
+                current = Some((doc.flat(), lead, last));
+            } else {
+                self.flow(cont, lead, &doc, last);
+            }
         }
-        if let Some((t, l, _)) = current {
-            self.push(cont, t, l, Some(end));
+        match current {
+            Some((text, lead, _)) => self.push(cont, text, lead, Some(end)),
+            None => {
+                if let Some(line) = self.lines.last_mut() {
+                    line.end = Some(end);
+                }
+            }
         }
     }
 }
@@ -1019,6 +1112,30 @@ struct Rest {
     suffix: String,
     end: Option<usize>,
     opens: bool,
+}
+
+/// Docs joined by single spaces.
+fn spaced(docs: Vec<Doc>) -> Doc {
+    let mut parts = Vec::with_capacity(2 * docs.len());
+    for (i, d) in docs.into_iter().enumerate() {
+        if i > 0 {
+            parts.push(Doc::text(" "));
+        }
+        parts.push(d);
+    }
+    Doc::cat(parts)
+}
+
+/// Whether an expression is written in brackets of its own (a literal list, set or record, or
+/// a call), so that it can open at the end of the line before it.
+fn is_bracketed(e: &Expr) -> bool {
+    matches!(
+        e.kind,
+        ExprKind::List(_)
+            | ExprKind::Set(_)
+            | ExprKind::Record { .. }
+            | ExprKind::Call { receiver: None, .. }
+    )
 }
 
 fn condition_parts(c: &Condition) -> (&'static str, &Expr) {
@@ -1177,7 +1294,7 @@ fn annotation(a: &Annotation) -> String {
     if a.args.is_empty() {
         format!("@{}", a.name.name)
     } else {
-        format!("@{}({})", a.name.name, args(&a.args))
+        format!("@{}{}", a.name.name, arg_list(&a.args))
     }
 }
 
@@ -1239,22 +1356,236 @@ pub fn ty(t: &TypeExpr) -> String {
     }
 }
 
-fn call(c: &Call) -> String {
-    format!("{}({})", c.callee.dotted(), args(&c.args))
-}
-
-fn args(args: &[Arg]) -> String {
-    let parts: Vec<String> = args
-        .iter()
-        .map(|a| match &a.name {
-            Some(n) => format!("{}: {}", n.name, expr(&a.value, 0)),
-            None => expr(&a.value, 0),
-        })
-        .collect();
-    parts.join(", ")
+/// `(args)` on one line.
+fn arg_list(args: &[Arg]) -> String {
+    Source::NONE.args(args, 0, 0).flat()
 }
 
 // ---------------------------------------------------------------- expressions
+
+/// The tokens and comments of the file being formatted: where brackets and commas are, for
+/// anchoring comments to list elements, and whether a comment is written inside a list (which
+/// then cannot be flat). Empty ([`Source::NONE`]) where an expression is only written flat.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    tokens: &'a [(usize, Token, usize)],
+    comments: &'a [Comment],
+}
+
+impl Source<'_> {
+    const NONE: Source<'static> = Source {
+        tokens: &[],
+        comments: &[],
+    };
+
+    /// Whether a comment starts in `from..to`.
+    fn has_comment(&self, from: usize, to: usize) -> bool {
+        let i = self.comments.partition_point(|c| c.span.start() < from);
+        self.comments.get(i).is_some_and(|c| c.span.start() < to)
+    }
+
+    /// The first token at or after byte `from`.
+    fn next_token(&self, from: usize) -> Option<(usize, Token, usize)> {
+        let i = self.tokens.partition_point(|t| t.0 < from);
+        self.tokens.get(i).copied()
+    }
+
+    /// The start of the token of kind `kind` just after byte `from` (`from` if it is not there).
+    fn start_of(&self, from: usize, kind: Token) -> usize {
+        self.next_token(from)
+            .filter(|t| t.1 == kind)
+            .map_or(from, |t| t.0)
+    }
+
+    /// A list whose brackets are at `from` (the opening one's start) and `to` (the closing
+    /// one's end).
+    fn list(
+        &self,
+        (open, close): (&'static str, &'static str),
+        pad: bool,
+        (from, to): (usize, usize),
+        items: Vec<Element>,
+    ) -> Doc {
+        Doc::list(List {
+            open,
+            close,
+            pad,
+            items,
+            open_end: Some(from + open.len()),
+            close_start: Some(to.saturating_sub(close.len()).max(from)),
+            commented: self.has_comment(from, to),
+        })
+    }
+
+    /// `(args)`, the `(` at or after byte `from`, the `)` ending at byte `to`.
+    fn args(&self, args: &[Arg], from: usize, to: usize) -> Doc {
+        let items = args
+            .iter()
+            .map(|a| {
+                let value = self.expr(&a.value, 0);
+                match &a.name {
+                    Some(n) => element(
+                        Doc::cat(vec![Doc::text(format!("{}: ", n.name)), value]),
+                        Span::new(n.span.start(), a.value.span.end()),
+                    ),
+                    None => element(value, a.value.span),
+                }
+            })
+            .collect();
+        let from = self.start_of(from, Token::LParen);
+        self.list(("(", ")"), false, (from, to), items)
+    }
+
+    /// `callee(args)` of a proposal, a step or an `expect`.
+    fn call(&self, c: &Call) -> Doc {
+        Doc::cat(vec![
+            Doc::text(c.callee.dotted()),
+            self.args(&c.args, c.callee.span.end(), c.span.end()),
+        ])
+    }
+
+    /// An expression in a position that needs at least level `min` (see [`expr`]).
+    fn expr(&self, e: &Expr, min: u8) -> Doc {
+        let doc = self.bare(e);
+        if level(e) < min {
+            Doc::cat(vec![Doc::text("("), doc, Doc::text(")")])
+        } else {
+            doc
+        }
+    }
+
+    fn bare(&self, e: &Expr) -> Doc {
+        let span = (e.span.start(), e.span.end());
+        match &e.kind {
+            ExprKind::Lit(l) => Doc::text(literal(l)),
+            ExprKind::Name(n) => Doc::text(n.name.clone()),
+            ExprKind::Field(x, f) => {
+                Doc::cat(vec![self.expr(x, 10), Doc::text(format!(".{}", f.name))])
+            }
+            ExprKind::Call {
+                callee,
+                receiver,
+                args: a,
+            } => {
+                let args = self.args(a, callee.span.end(), e.span.end());
+                match receiver {
+                    Some(r) => Doc::cat(vec![
+                        self.expr(r, 10),
+                        Doc::text(format!(".{}", callee.dotted())),
+                        args,
+                    ]),
+                    None => Doc::cat(vec![Doc::text(callee.dotted()), args]),
+                }
+            }
+            ExprKind::Binary(op, a, b) => {
+                let (la, lb) = operand_levels(*op);
+                Doc::cat(vec![
+                    self.expr(a, la),
+                    Doc::text(format!(" {} ", op.symbol())),
+                    self.expr(b, lb),
+                ])
+            }
+            ExprKind::Unary(UnOp::Not, x) => Doc::cat(vec![Doc::text("not "), self.expr(x, 3)]),
+            ExprKind::Unary(UnOp::Neg, x) => Doc::cat(vec![Doc::text("-"), self.expr(x, 9)]),
+            ExprKind::Is { expr: x, present } => Doc::cat(vec![
+                self.expr(x, 5),
+                Doc::text(if *present {
+                    " is present"
+                } else {
+                    " is absent"
+                }),
+            ]),
+            ExprKind::Range { lo, hi, inclusive } => Doc::cat(vec![
+                self.expr(lo, 6),
+                Doc::text(if *inclusive { "..=" } else { ".." }),
+                self.expr(hi, 6),
+            ]),
+            ExprKind::If(c, a, b) => Doc::cat(vec![
+                Doc::text("if "),
+                self.expr(c, 0),
+                Doc::text(" then "),
+                self.expr(a, 0),
+                Doc::text(" else "),
+                self.expr(b, 0),
+            ]),
+            ExprKind::List(xs) => {
+                let items = xs.iter().map(|x| element(self.expr(x, 0), x.span));
+                self.list(("[", "]"), false, span, items.collect())
+            }
+            ExprKind::Set(xs) => {
+                let items = xs.iter().map(|x| element(self.expr(x, 0), x.span));
+                self.list(("{", "}"), false, span, items.collect())
+            }
+            ExprKind::Record { fields, rest } => {
+                let mut items: Vec<Element> = fields
+                    .iter()
+                    .map(|(n, v)| {
+                        let field =
+                            Doc::cat(vec![Doc::text(format!("{}: ", n.name)), self.expr(v, 0)]);
+                        element(field, Span::new(n.span.start(), v.span.end()))
+                    })
+                    .collect();
+                if *rest {
+                    // `..` is the last token before the `}`; the grammar allows no comma after it
+                    let close = span.1.saturating_sub(1);
+                    let i = self.tokens.partition_point(|t| t.0 < close);
+                    let dots = i
+                        .checked_sub(1)
+                        .and_then(|i| self.tokens.get(i))
+                        .filter(|t| t.1 == Token::DotDot);
+                    items.push(Element {
+                        doc: Doc::text(".."),
+                        lead: dots.map(|t| t.0),
+                        end: dots.map(|t| t.2),
+                        comma: false,
+                    });
+                }
+                self.list(("{", "}"), true, span, items)
+            }
+            ExprKind::Lambda(x, body) => Doc::cat(vec![
+                Doc::text(format!("{} => ", x.name)),
+                self.expr(body, 0),
+            ]),
+            ExprKind::Paren(x) => Doc::cat(vec![Doc::text("("), self.expr(x, 0), Doc::text(")")]),
+            ExprKind::Error => Doc::text("absent"), // not built by the parser
+        }
+    }
+
+    /// The operands of the top-level `and` / `or` chain of a condition, each with the operator
+    /// before it (none for the first) and its span. Joined by spaces they give `expr(e, 0)`.
+    fn chain_parts(&self, e: &Expr) -> Vec<(Option<BinOp>, Doc, Span)> {
+        fn walk(
+            src: &Source,
+            e: &Expr,
+            min: u8,
+            op: Option<BinOp>,
+            out: &mut Vec<(Option<BinOp>, Doc, Span)>,
+        ) {
+            if let ExprKind::Binary(o @ (BinOp::And | BinOp::Or), a, b) = &e.kind
+                && level(e) >= min
+            {
+                let (la, lb) = operand_levels(*o);
+                walk(src, a, la, op, out);
+                walk(src, b, lb, Some(*o), out);
+            } else {
+                out.push((op, src.expr(e, min), e.span));
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, e, 0, None, &mut out);
+        out
+    }
+}
+
+/// An element of a list, written at `span`.
+fn element(doc: Doc, span: Span) -> Element {
+    Element {
+        doc,
+        lead: Some(span.start()),
+        end: Some(span.end()),
+        comma: true,
+    }
+}
 
 /// How tightly an expression binds, as the grammar's levels: `if` 0, `or` 1, `and` 2, `not` 3,
 /// comparisons and `is` 4, ranges 5, `??` 6, `+ -` 7, `* / %` 8, unary `-` 9, postfix 10,
@@ -1289,95 +1620,11 @@ fn operand_levels(op: BinOp) -> (u8, u8) {
     }
 }
 
-/// An expression in a position that needs at least level `min`. The parser's trees never need
-/// added parentheses (the author's are [`ExprKind::Paren`] nodes); others get them.
+/// An expression in a position that needs at least level `min`, on one line. The parser's
+/// trees never need added parentheses (the author's are [`ExprKind::Paren`] nodes); others get
+/// them.
 pub fn expr(e: &Expr, min: u8) -> String {
-    let text = bare(e);
-    if level(e) < min {
-        format!("({text})")
-    } else {
-        text
-    }
-}
-
-fn bare(e: &Expr) -> String {
-    match &e.kind {
-        ExprKind::Lit(l) => literal(l),
-        ExprKind::Name(n) => n.name.clone(),
-        ExprKind::Field(x, f) => format!("{}.{}", expr(x, 10), f.name),
-        ExprKind::Call {
-            callee,
-            receiver,
-            args: a,
-        } => match receiver {
-            Some(r) => format!("{}.{}({})", expr(r, 10), callee.dotted(), args(a)),
-            None => format!("{}({})", callee.dotted(), args(a)),
-        },
-        ExprKind::Binary(op, a, b) => {
-            let (la, lb) = operand_levels(*op);
-            format!("{} {} {}", expr(a, la), op.symbol(), expr(b, lb))
-        }
-        ExprKind::Unary(UnOp::Not, x) => format!("not {}", expr(x, 3)),
-        ExprKind::Unary(UnOp::Neg, x) => format!("-{}", expr(x, 9)),
-        ExprKind::Is { expr: x, present } => format!(
-            "{} is {}",
-            expr(x, 5),
-            if *present { "present" } else { "absent" }
-        ),
-        ExprKind::Range { lo, hi, inclusive } => format!(
-            "{}{}{}",
-            expr(lo, 6),
-            if *inclusive { "..=" } else { ".." },
-            expr(hi, 6)
-        ),
-        ExprKind::If(c, a, b) => {
-            format!("if {} then {} else {}", expr(c, 0), expr(a, 0), expr(b, 0))
-        }
-        ExprKind::List(xs) => {
-            let xs: Vec<String> = xs.iter().map(|x| expr(x, 0)).collect();
-            format!("[{}]", xs.join(", "))
-        }
-        ExprKind::Set(xs) => {
-            let xs: Vec<String> = xs.iter().map(|x| expr(x, 0)).collect();
-            format!("{{{}}}", xs.join(", "))
-        }
-        ExprKind::Record { fields, rest } => {
-            let mut parts: Vec<String> = fields
-                .iter()
-                .map(|(n, v)| format!("{}: {}", n.name, expr(v, 0)))
-                .collect();
-            if *rest {
-                parts.push("..".to_string());
-            }
-            if parts.is_empty() {
-                "{}".to_string()
-            } else {
-                format!("{{ {} }}", parts.join(", "))
-            }
-        }
-        ExprKind::Lambda(x, body) => format!("{} => {}", x.name, expr(body, 0)),
-        ExprKind::Paren(x) => format!("({})", expr(x, 0)),
-        ExprKind::Error => "absent".to_string(), // not built by the parser
-    }
-}
-
-/// The operands of the top-level `and` / `or` chain of a condition, each with the operator
-/// before it (none for the first) and its span. Joined by spaces they give `expr(e, 0)`.
-fn chain_parts(e: &Expr) -> Vec<(Option<BinOp>, String, Span)> {
-    fn walk(e: &Expr, min: u8, op: Option<BinOp>, out: &mut Vec<(Option<BinOp>, String, Span)>) {
-        if let ExprKind::Binary(o @ (BinOp::And | BinOp::Or), a, b) = &e.kind
-            && level(e) >= min
-        {
-            let (la, lb) = operand_levels(*o);
-            walk(a, la, op, out);
-            walk(b, lb, Some(*o), out);
-        } else {
-            out.push((op, expr(e, min), e.span));
-        }
-    }
-    let mut out = Vec::new();
-    walk(e, 0, None, &mut out);
-    out
+    Source::NONE.expr(e, min).flat()
 }
 
 /// A literal from its value, in normal form.
@@ -1624,6 +1871,127 @@ test "t" {
         let names: Vec<String> = (0..12).map(|i| format!("variant_{i}")).collect();
         let once = fmt(&format!("module m\nenum E {{ {} }}\n", names.join(", ")));
         assert_eq!(once.lines().count(), 2 + 2 + 12);
+    }
+
+    /// Formats `source`, checks that the result is a fixed point with the same tree and
+    /// comments, and returns it.
+    fn canonical(source: &str) -> String {
+        let once = fmt(source);
+        assert_eq!(fmt(&once), once, "not idempotent");
+        assert_eq!(tree(source), tree(&once));
+        assert_eq!(comments(source), comments(&once));
+        once
+    }
+
+    /// `test "t" { ... }` in a module, each statement on its own line.
+    fn in_test(statements: &[&str]) -> String {
+        let mut text = "module m\n\ntest \"t\" {\n".to_string();
+        for s in statements {
+            text.push_str(s);
+            text.push('\n');
+        }
+        text + "}\n"
+    }
+
+    /// The bug QA found: a hand-wrapped record literal was joined into one line and its
+    /// per-field comments stacked above the `let`.
+    #[test]
+    fn a_record_literal_keeps_its_comments_next_to_its_fields() {
+        let source = in_test(&[
+            "  let c = {",
+            "    id: \"x\", // the id",
+            "    // leading",
+            "    tz: \"Europe/Paris\"",
+            "  }",
+        ]);
+        let expected = in_test(&[
+            "  let c = {",
+            "    id: \"x\",  // the id",
+            "    // leading",
+            "    tz: \"Europe/Paris\",",
+            "  }",
+        ]);
+        assert_eq!(canonical(&source), expected);
+        // without the comments it fits, and is joined
+        let plain = in_test(&[
+            "  let c = {",
+            "    id: \"x\",",
+            "    tz: \"Europe/Paris\"",
+            "  }",
+        ]);
+        assert_eq!(
+            canonical(&plain),
+            in_test(&["  let c = { id: \"x\", tz: \"Europe/Paris\" }"])
+        );
+    }
+
+    #[test]
+    fn a_list_breaks_when_its_line_is_one_column_too_wide() {
+        let line = |n: usize| format!("  let x = [\"{}\", \"b\"]", "a".repeat(n));
+        let widest = line(WIDTH - line(0).len());
+        assert_eq!(widest.len(), WIDTH);
+        assert_eq!(canonical(&in_test(&[&widest])), in_test(&[&widest]));
+        let a = "a".repeat(WIDTH + 1 - line(0).len());
+        assert_eq!(
+            canonical(&in_test(&[&line(a.len())])),
+            in_test(&["  let x = [", &format!("    \"{a}\","), "    \"b\",", "  ]"])
+        );
+    }
+
+    #[test]
+    fn a_list_with_code_after_it_breaks_only_for_a_comment() {
+        let items: Vec<String> = (0..12).map(|i| format!("\"item-{i}\"")).collect();
+        let wide = format!("  let x = [{}] + [\"z\"]", items.join(", "));
+        assert!(wide.len() > WIDTH);
+        assert_eq!(canonical(&in_test(&[&wide])), in_test(&[&wide]));
+        let commented = in_test(&["  let x = [1, // one", "    2] + [3]"]);
+        assert_eq!(
+            canonical(&commented),
+            in_test(&["  let x = [", "    1,  // one", "    2,", "  ] + [3]"])
+        );
+    }
+
+    #[test]
+    fn a_broken_call_keeps_what_follows_its_paren_unless_a_comment_is_in_it() {
+        let call = "propose create_qos_session(phone_number: c.msisdn, application_server: c.server, qos_profile: \"QOS_L\")";
+        let decision = |body: &str| format!("module m\n\ndecision d(c: C) {{\n{body}}}\n");
+        let broken = "  propose create_qos_session(\n    phone_number: c.msisdn,\n    application_server: c.server,\n    qos_profile: \"QOS_L\",\n  )";
+        assert_eq!(
+            canonical(&decision(&format!("  {call} rank by 10 when c.vip\n"))),
+            decision(&format!("{broken} rank by 10 when c.vip\n"))
+        );
+        assert_eq!(
+            canonical(&decision(&format!(
+                "  {call} rank by 10 // why\n    when c.vip\n"
+            ))),
+            decision(&format!(
+                "{broken}\n      rank by 10  // why\n      when c.vip\n"
+            ))
+        );
+    }
+
+    #[test]
+    fn a_function_body_literal_too_wide_for_its_own_line_opens_on_the_header_line() {
+        let names: Vec<String> = (0..11).map(|i| format!("\"name-{i}\"")).collect();
+        let source = format!("module m\nfn f(): List<Text> = [{}]\n", names.join(", "));
+        let mut expected = "module m\n\nfn f(): List<Text> = [\n".to_string();
+        for n in &names {
+            expected.push_str(&format!("  {n},\n"));
+        }
+        expected.push_str("]\n");
+        assert_eq!(canonical(&source), expected);
+        // one that fits on the next line goes there, as any other body
+        let source = format!(
+            "module m\nfn f(): List<Text> = [{}]\n",
+            names[..9].join(", ")
+        );
+        assert_eq!(
+            canonical(&source),
+            format!(
+                "module m\n\nfn f(): List<Text> =\n  [{}]\n",
+                names[..9].join(", ")
+            )
+        );
     }
 
     /// `T??` is written back as it reads (it used to be `T? ?`, when `??` was no type syntax).
