@@ -542,8 +542,19 @@ impl Canon<'_> {
     }
 
     fn atom(&self, e: &ast::Expr) -> CanonCondition {
+        CanonCondition::Atom(self.key(e, &[]), self.shown(e))
+    }
+
+    /// How a condition is quoted in a message: as written, on one line; one that holds a
+    /// comment (a list written over several lines) is printed from its tree instead, so that
+    /// no comment ends up inside the quote.
+    fn shown(&self, e: &ast::Expr) -> String {
         let text = self.text.get(e.span.range()).unwrap_or("");
-        CanonCondition::Atom(self.key(e, &[]), one_line(text))
+        if text.contains("//") {
+            crate::format::expr(e, 0)
+        } else {
+            one_line(text)
+        }
     }
 
     /// The propositional structure of a Boolean condition.
@@ -586,10 +597,7 @@ impl Canon<'_> {
             ExprKind::Is { expr, present } => {
                 let fact = CanonCondition::Atom(
                     format!("({} is present)", self.key(expr, &[])),
-                    format!(
-                        "{} is present",
-                        self.text.get(expr.span.range()).unwrap_or("")
-                    ),
+                    format!("{} is present", self.shown(expr)),
                 );
                 if *present {
                     fact
