@@ -19,8 +19,39 @@ fn program() -> Program {
     xop_compiler::lower::lower(ws.db(), ws.project()).expect("the examples lower")
 }
 
-/// Decides `input` with every policy: bad input must be denied, and nothing may panic.
+/// A runtime (JIT on, no log) with the example project loaded, made once.
+fn runtime() -> &'static xop_runtime::engine::Runtime {
+    static RT: std::sync::OnceLock<xop_runtime::engine::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        let rt = xop_runtime::engine::Runtime::new();
+        let module = xop_runtime::module::Module {
+            program: program(),
+            source_hash: [0; 32],
+            sources: Vec::new(),
+        };
+        rt.load_bytes("acme", &module.to_bytes(None), None)
+            .expect("the examples load");
+        rt
+    })
+}
+
+/// Decides `input` with every policy, and every action over its policies through the runtime:
+/// bad input must be denied, and nothing may panic.
 fn decide_all(program: &Program, input: &str) {
+    let mut actions: Vec<&str> = program.policies.iter().map(|p| p.action.as_str()).collect();
+    actions.dedup();
+    for action in actions {
+        let o = runtime()
+            .decide_action(
+                action,
+                xop_runtime::engine::Input::Json(input),
+                Default::default(),
+            )
+            .expect("no log: a decision is always made");
+        if o.error.is_some() {
+            assert_eq!(o.verdict, Verdict::Deny, "{o:?}");
+        }
+    }
     for i in 0..program.policies.len() {
         match xop_runtime::bind::bind_json(program, i, input) {
             Ok(b) => {
