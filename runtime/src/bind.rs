@@ -478,6 +478,35 @@ fn symbol_kind_name(kind: SymbolKind) -> &'static str {
 const DURATION_HELP: &str =
     "a duration like \"15m\" or \"1h30m\" (units w, d, h, m, s, ms) or integer milliseconds";
 
+/// A type's name as written in XOP (`List<Consent>`, `Text?`, a record's short name).
+pub fn type_name(program: &Program, ty: &Type) -> String {
+    match ty {
+        Type::Bool => "Bool".into(),
+        Type::Int => "Int".into(),
+        Type::Decimal => "Decimal".into(),
+        Type::Money => "Money".into(),
+        Type::Text => "Text".into(),
+        Type::Duration => "Duration".into(),
+        Type::Time => "Time".into(),
+        Type::Tz => "Tz".into(),
+        Type::Id => "Id".into(),
+        Type::Symbol(SymbolKind::Channel) => "Channel".into(),
+        Type::Symbol(SymbolKind::Purpose) => "Purpose".into(),
+        Type::Symbol(SymbolKind::Role) => "Role".into(),
+        Type::Record(i) => program
+            .records
+            .get(*i as usize)
+            .map_or_else(|| format!("record #{i}"), |r| short(&r.name).into()),
+        Type::Enum(i) => program
+            .enums
+            .get(*i as usize)
+            .map_or_else(|| format!("enum #{i}"), |e| short(&e.name).into()),
+        Type::List(t) => format!("List<{}>", type_name(program, t)),
+        Type::Set(t) => format!("Set<{}>", type_name(program, t)),
+        Type::Optional(t) => format!("{}?", type_name(program, t)),
+    }
+}
+
 struct Binder<'p> {
     program: &'p Program,
 }
@@ -485,33 +514,7 @@ struct Binder<'p> {
 impl Binder<'_> {
     /// The type's name as written in XOP.
     fn type_name(&self, ty: &Type) -> String {
-        match ty {
-            Type::Bool => "Bool".into(),
-            Type::Int => "Int".into(),
-            Type::Decimal => "Decimal".into(),
-            Type::Money => "Money".into(),
-            Type::Text => "Text".into(),
-            Type::Duration => "Duration".into(),
-            Type::Time => "Time".into(),
-            Type::Tz => "Tz".into(),
-            Type::Id => "Id".into(),
-            Type::Symbol(SymbolKind::Channel) => "Channel".into(),
-            Type::Symbol(SymbolKind::Purpose) => "Purpose".into(),
-            Type::Symbol(SymbolKind::Role) => "Role".into(),
-            Type::Record(i) => self
-                .program
-                .records
-                .get(*i as usize)
-                .map_or_else(|| format!("record #{i}"), |r| short(&r.name).into()),
-            Type::Enum(i) => self
-                .program
-                .enums
-                .get(*i as usize)
-                .map_or_else(|| format!("enum #{i}"), |e| short(&e.name).into()),
-            Type::List(t) => format!("List<{}>", self.type_name(t)),
-            Type::Set(t) => format!("Set<{}>", self.type_name(t)),
-            Type::Optional(t) => format!("{}?", self.type_name(t)),
-        }
+        type_name(self.program, ty)
     }
 
     /// What a value of `ty` looks like in JSON.

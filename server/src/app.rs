@@ -103,6 +103,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/v1/decide/{policy}", post(decide))
+        .route("/v1/actions", get(list_actions))
         .route("/v1/actions/{action}/decide", post(decide_action))
         .route("/v1/reviews", get(list_reviews).post(open_review))
         .route("/v1/reviews/{id}", get(show_review))
@@ -151,7 +152,7 @@ async fn not_found(uri: Uri) -> ApiError {
         "not_found",
         format!(
             "no endpoint `{}`; the endpoints are POST /v1/decide/{{policy}}, POST \
-             /v1/actions/{{action}}/decide, GET|POST /v1/reviews, \
+             /v1/actions/{{action}}/decide, GET /v1/actions, GET|POST /v1/reviews, \
              GET /v1/reviews/{{id}}, POST /v1/reviews/{{id}}/approve|reject, GET \
              /v1/log/checkpoint, GET /v1/log/proof/{{n}}, POST /v1/modules, GET|POST|DELETE \
              /v1/halt, GET /healthz, GET /metrics (docs/serve.md)",
@@ -1001,6 +1002,51 @@ async fn halt_off(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Res
     let a = Arc::clone(&app);
     let was = blocking(move || a.queue.lift(&p.name).map_err(review_error)).await?;
     Ok(axum::Json(json!({"halt": null, "lifted": was})).into_response())
+}
+
+/// `GET /v1/actions`: every guarded action of the loaded modules, with what a client needs to
+/// decide it: the policies that guard it, its parameters and their types, an input of the
+/// right shape (every value a default: a template to fill in), and whether the halt switch
+/// holds it (it has a review rule).
+async fn list_actions(State(app): State<Arc<App>>) -> Response {
+    use xop_runtime::bind::type_name;
+    use xop_runtime::proof::evidence::default_json;
+    let modules = app.rt.modules();
+    let mut actions = Vec::new();
+    for m in &modules.modules {
+        let program = m.program();
+        let mut seen: Vec<&str> = Vec::new();
+        for p in &program.policies {
+            if seen.contains(&p.action.as_str()) {
+                continue;
+            }
+            seen.push(&p.action);
+            let guards: Vec<usize> = (0..program.policies.len())
+                .filter(|&i| program.policies[i].action == p.action)
+                .collect();
+            let mut example = serde_json::Map::new();
+            let params: Vec<Value> = p
+                .params
+                .iter()
+                .map(|x| {
+                    example.insert(
+                        x.name.clone(),
+                        default_json(program, &x.ty, 0).unwrap_or(Value::Null),
+                    );
+                    json!({"name": x.name, "type": type_name(program, &x.ty)})
+                })
+                .collect();
+            actions.push(json!({
+                "action": p.action,
+                "module": m.name,
+                "policies": guards.iter().map(|&i| &program.policies[i].qualified).collect::<Vec<_>>(),
+                "params": params,
+                "example": example,
+                "high_risk": xop_runtime::review::halt_fallback(program, &guards).is_some(),
+            }));
+        }
+    }
+    axum::Json(json!({"actions": actions})).into_response()
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {

@@ -521,6 +521,31 @@ fn a_policy_that_shares_its_action_is_not_decided_alone() {
     assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")), "{o}");
     assert_eq!(o["reasons"], json!(["ok", "capped"]), "{o}");
     assert_eq!(log_size(addr), size + 3);
+    // The actions, their policies and parameters, and an input of the right shape that
+    // decides as it is.
+    let (st, b) = request(addr, "GET", "/v1/actions", &[], b"");
+    assert_eq!(st, 200, "{b}");
+    let actions = json_of(&b)["actions"].as_array().unwrap().clone();
+    let receipt = actions
+        .iter()
+        .find(|a| a["action"] == "t.pay.send_receipt")
+        .unwrap_or_else(|| panic!("{b}"));
+    assert_eq!(
+        receipt["policies"],
+        json!(["t.pay.receipt", "t.pay.receipt_cap"])
+    );
+    assert_eq!(
+        receipt["params"],
+        json!([{"name": "to", "type": "Customer"}, {"name": "amount", "type": "Int"}])
+    );
+    assert_eq!(receipt["high_risk"], false);
+    let block = actions
+        .iter()
+        .find(|a| a["action"] == "t.pay.block_payment")
+        .unwrap();
+    assert_eq!(block["high_risk"], true);
+    let (st, o) = decide_action(addr, "send_receipt", &receipt["example"]);
+    assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")), "{o}");
     // An action no policy guards, and ill-typed input (a proven deny, as for a policy).
     let (st, o) = decide_action(addr, "send_reciept", &pay(5));
     assert_eq!(
