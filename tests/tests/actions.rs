@@ -68,8 +68,8 @@ fn every_guarding_policy_takes_part() {
     let busy = decide(false, 5);
     assert_eq!(busy.verdict, Verdict::Deny);
     assert_eq!(busy.reasons, vec!["too-many"]);
-    // Fired rules of every policy, in the program's policy order.
-    assert_eq!(busy.fired, vec!["caps#1", "notices#1"]);
+    // Fired rules of every policy, in the order they are declared (language.md §8.2).
+    assert_eq!(busy.fired, vec!["notices#1", "caps#1"]);
     // A review anywhere holds the allow for a person.
     let vip = decide(true, 0);
     assert_eq!(vip.verdict, Verdict::Review);

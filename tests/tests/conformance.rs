@@ -313,12 +313,17 @@ fn parse_case(v: &Json) -> Result<Case, String> {
         None => None,
         Some(Json::Null) => Some(None),
         Some(r @ Json::Object(o)) => {
-            only_keys(o, &["role", "within_ms", "fallback"], "`expect.review`").map_err(in_case)?;
+            only_keys(
+                o,
+                &["role", "also", "within_ms", "fallback"],
+                "`expect.review`",
+            )
+            .map_err(in_case)?;
             Some(Some(r.clone()))
         }
         Some(_) => {
             return Err(in_case(
-                "`expect.review` must be null or {role, within_ms, fallback}".to_string(),
+                "`expect.review` must be null or {role, [also,] within_ms, fallback}".to_string(),
             ));
         }
     };
@@ -477,11 +482,16 @@ fn cases(dir: &Path) -> Result<Vec<Case>, String> {
 /// The review terms of a decision, as JSON like `xop eval --format json`.
 fn review_json(d: &Decision) -> Json {
     d.review.as_ref().map_or(Json::Null, |r| {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "role": r.role,
             "within_ms": r.within_ms,
             "fallback": r.fallback.keyword(),
-        })
+        });
+        // The other roles of merged reviews, only when there are some (as the files write it).
+        if !r.also.is_empty() {
+            v["also"] = serde_json::json!(r.also);
+        }
+        v
     })
 }
 
