@@ -13,11 +13,13 @@ use crate::{Color, PROBLEMS, SUCCESS, compile, out};
 /// Long help of `xop test`.
 pub const LONG_ABOUT: &str = "\
 Run every `test` block of the sources: each `expect policy(action(...)) == verdict(reasons)`
-is decided and compared, verdict and (when written) the exact set of reasons. A failing test
-shows what was expected and what came out, with the rules that fired.
+(one policy) or `expect action(...) == verdict(reasons)` (the action's verdict over every
+policy guarding it) is decided and compared, verdict and (when written) the exact set of
+reasons. A failing test shows what was expected and what came out, with the rules that fired.
 
-Every test runs on the reference interpreter and, when the JIT compiles its policy, on the
-JIT too: the two must give the same decision, or the test fails.";
+Every test runs on the reference interpreter and, when the JIT compiles its policy (one of
+the action's policies at least), on the JIT too: the two must give the same decision, or the
+test fails.";
 
 /// Exit status documentation of `xop test`.
 pub const AFTER_LONG_HELP: &str = "\
@@ -75,19 +77,38 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
 /// Decides one test case; `Err` says how the outcome differs from the expectation.
 pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(), String> {
     let policy = case.policy as usize;
+    // The policies asked: the one of `expect P(a(args))`, or every policy guarding the action
+    // of `expect a(args)`, in the order the action's verdict combines them.
+    let asked: Vec<usize> = match &case.action {
+        None => vec![policy],
+        Some(action) => program
+            .policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.action == *action)
+            .map(|(i, _)| i)
+            .collect(),
+    };
     // Tests never read the clock: one without `at` passes only where the time cannot matter.
     let now = match case.now {
-        TestCase::NO_TIME => match program.policies.get(policy) {
-            Some(p) if p.reads_time() => {
-                return Err(format!(
-                    "  policy `{}` reads the decision time (`at now`, or consent, contact \
-                     counts, SIM swaps), and the test gives none: tests never read the clock; \
-                     write one after the expectation, e.g. `… at 2026-11-25T10:00:00Z`\n",
-                    p.name
-                ));
+        TestCase::NO_TIME => {
+            match asked
+                .iter()
+                .filter_map(|&i| program.policies.get(i))
+                .find(|p| p.reads_time())
+            {
+                Some(p) => {
+                    return Err(format!(
+                        "  policy `{}` reads the decision time (`at now`, or consent, contact \
+                         counts, SIM swaps), and the test gives none: tests never read the \
+                         clock; write one after the expectation, e.g. \
+                         `… at 2026-11-25T10:00:00Z`\n",
+                        p.name
+                    ));
+                }
+                None => 0,
             }
-            _ => 0,
-        },
+        }
         now => now,
     };
     let constant = |e| {
@@ -100,9 +121,28 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
         given.push((*signal, constant(e)?));
     }
     let signals = FixedSignals(given);
-    let d = interp::decide(program, policy, &args, now, &signals);
-    // The JIT reads the same given signals.
-    if let Some(j) = jit.decide_with_signals(policy, &args, now, &signals)
+    let (d, j) = match &case.action {
+        None => (
+            interp::decide(program, policy, &args, now, &signals),
+            // The JIT reads the same given signals.
+            jit.decide_with_signals(policy, &args, now, &signals),
+        ),
+        Some(action) => {
+            let d = interp::decide_action(program, action, &args, now, &signals);
+            // As the runtime decides an action: each policy by the JIT where it compiled it,
+            // else by the interpreter, their fired rules combined. Compared when the JIT
+            // decided one of them at least.
+            let jitted = asked.iter().any(|&i| jit.unsupported(i).is_none());
+            let j = jitted.then(|| {
+                interp::combine_guards(program, &asked, |i| {
+                    jit.decide_with_signals(i, &args, now, &signals)
+                        .unwrap_or_else(|| interp::decide(program, i, &args, now, &signals))
+                })
+            });
+            (d, j)
+        }
+    };
+    if let Some(j) = j
         && j != d
     {
         return Err(format!(

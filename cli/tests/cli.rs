@@ -600,6 +600,73 @@ fn a_test_without_a_time_of_a_policy_that_reads_it_fails() {
     );
 }
 
+/// Two policies guard `greet`: `p` for it and `q` for its purpose, which reads the time.
+const TWO_POLICIES: &str = "module t\n\nuse std.time.local_hour\n\npurpose service\n\
+    role desk\nrole legal\n\n\
+    record Customer {\n  id: Id\n  vip: Bool\n  blocked: Bool\n  score: Int\n  tz: Tz\n}\n\n\
+    action greet(to: Customer) purpose service risk minimal\n\n\
+    policy p for greet(to: c) {\n  deny \"not-vip\" unless c.vip\n  \
+    review \"big\" by role desk within 2h else deny when c.score > 5\n  allow \"vip\"\n}\n\n\
+    policy q for purpose service(to: c) at now {\n  deny \"blocked\" when c.blocked\n  \
+    deny \"night\" unless local_hour(now, c.tz) in 8..21\n  \
+    review \"risky\" by role legal within 1h else allow when c.score > 7\n  allow \"daytime\"\n}\n\n";
+
+/// `expect a(args) == V` tests the action's verdict, over every policy guarding it: a deny of
+/// either wins, reasons are compared as a set across them, reviews merge; a failing one shows
+/// expected and actual as the policy form does, and the clock rule covers every policy.
+#[test]
+fn a_test_may_expect_an_actions_verdict_over_its_policies() {
+    let dir = TempDir::new("test-action-form");
+    let at = "at 2026-11-25T10:00:00Z";
+    dir.write(
+        "t.xop",
+        format!(
+            "{TWO_POLICIES}test \"the action's verdict\" {{\n  \
+             let blocked = {{ vip: true, blocked: true, .. }}\n  \
+             expect p(greet(to: blocked)) == allow(\"vip\")\n  \
+             expect greet(to: blocked) == deny(\"blocked\") {at}\n  \
+             expect greet(to: {{ blocked: true, tz: \"Europe/Paris\", .. }}) \
+             == deny(\"night\", \"not-vip\", \"blocked\") at 2026-11-25T22:30:00Z\n  \
+             expect greet(to: {{ vip: true, .. }}) == allow(\"daytime\", \"vip\") {at}\n  \
+             expect greet(to: {{ vip: true, score: 9, .. }}) == review(\"risky\", \"big\") {at}\n  \
+             expect greet(to: {{ vip: true, score: 6, .. }}) == review(\"big\") {at}\n}}\n\n\
+             test \"fails\" {{\n  \
+             expect greet(to: {{ vip: true, blocked: true, .. }}) == allow(\"vip\") {at}\n  \
+             expect greet(to: {{ vip: true, score: 9, .. }}) == review(\"big\") {at}\n  \
+             expect greet(to: {{ vip: true, .. }}) == allow\n}}\n"
+        ),
+    );
+    let check = xop(dir.path(), &["check", "t.xop"]);
+    assert!(!stderr(&check).contains("error"), "{}", stderr(&check));
+    let o = xop(dir.path(), &["test", "t.xop"]);
+    let stdout = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}{}", stderr(&o));
+    let passed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("ok ")).collect();
+    assert_eq!(passed.len(), 6, "{stdout}");
+    // The deny of the second policy wins over the first one's allow.
+    assert!(
+        stdout.contains(
+            "  expected allow(\"vip\")\n  actual   deny(\"blocked\")\n  fired p#3\n  fired q#1\n  fired q#4\n"
+        ),
+        "{stdout}"
+    );
+    // The reasons of a review are those of both policies.
+    assert!(
+        stdout.contains("  expected review(\"big\")\n  actual   review(\"big\", \"risky\")\n"),
+        "{stdout}"
+    );
+    // Tests never read the clock, whichever guarding policy reads it.
+    assert!(
+        stdout.contains("policy `q@greet` reads the decision time"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("6 passed, 3 failed"),
+        "{stdout}"
+    );
+}
+
 /// What `xop check` accepts, `xop test` runs: a function over an open record type reads the
 /// argument's fields, and a test's `let` reads the names visible where it is written, not a
 /// later `let` of the same name (which made the value unlowerable, or a loop).

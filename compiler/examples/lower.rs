@@ -27,10 +27,16 @@ fn main() {
                 );
             }
             for t in &p.tests {
-                println!(
-                    "test {:?} → policy {} expects {:?} {:?}",
-                    t.name, t.policy, t.expect, t.reasons
-                );
+                match &t.action {
+                    None => println!(
+                        "test {:?} → policy {} expects {:?} {:?}",
+                        t.name, t.policy, t.expect, t.reasons
+                    ),
+                    Some(a) => println!(
+                        "test {:?} → action {a} expects {:?} {:?}",
+                        t.name, t.expect, t.reasons
+                    ),
+                }
             }
         }
         Err(errors) => {

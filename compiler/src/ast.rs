@@ -700,11 +700,17 @@ pub enum TestStmt {
     Error(Span),
 }
 
-/// `expect policy(action(args)) == verdict("reason", ...) at T given s = v, ...`
+/// `expect policy(action(args)) == verdict("reason", ...) at T given s = v, ...`, or, without
+/// a policy around the action instance, `expect action(args) == …`: the action's verdict over
+/// every policy guarding it.
+///
+/// The parser tells the two forms apart by their shape: `P(a(args))`, one positional argument
+/// that is a call, is the policy form (`policy` is `P`); any other call is the action form. The
+/// checker then requires `P` to be a policy, or the action form's callee to be an action.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Expect {
-    /// The policy under test.
-    pub policy: Path,
+    /// The policy under test, in the policy form; `None` in the action form.
+    pub policy: Option<Path>,
     /// The action instance it is asked about.
     pub call: Call,
     /// The expected verdict.
@@ -717,6 +723,64 @@ pub struct Expect {
     pub given: Vec<(Ident, Expr)>,
     /// The whole statement.
     pub span: Span,
+}
+
+impl Expect {
+    /// Splits the call written after `expect` into the policy and the action instance:
+    /// `P(a(args))`, one positional argument that is a call (`a` may be a path, `m.a`), is the
+    /// policy form (`Some(P)`); any other call is the action form (`None`, the call itself).
+    pub fn subject(written: Call) -> (Option<Path>, Call) {
+        fn segments(e: &Expr, out: &mut Vec<Ident>) -> bool {
+            match &e.kind {
+                ExprKind::Name(n) => {
+                    out.push(n.clone());
+                    true
+                }
+                ExprKind::Field(base, f) => {
+                    let ok = segments(base, out);
+                    out.push(f.clone());
+                    ok
+                }
+                _ => false,
+            }
+        }
+        let Call { callee, args, span } = written;
+        if let [
+            Arg {
+                name: None,
+                value:
+                    Expr {
+                        kind:
+                            ExprKind::Call {
+                                callee: inner,
+                                receiver,
+                                args: inner_args,
+                            },
+                        span: inner_span,
+                    },
+            },
+        ] = args.as_slice()
+        {
+            let mut path = Vec::new();
+            let start = match receiver {
+                None => Some(inner.span.start()),
+                Some(r) => segments(r, &mut path).then_some(r.span.start()),
+            };
+            if let Some(start) = start {
+                path.extend(inner.segments.iter().cloned());
+                let action = Call {
+                    callee: Path {
+                        segments: path,
+                        span: Span::new(start, inner.span.end()),
+                    },
+                    args: inner_args.clone(),
+                    span: *inner_span,
+                };
+                return (Some(callee), action);
+            }
+        }
+        (None, Call { callee, args, span })
+    }
 }
 
 /// An argument: positional, or named (`to: c`).

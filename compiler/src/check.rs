@@ -850,10 +850,34 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
                 env.bind(&name.name, ty, name.span);
             }
             TestStmt::Expect(e) => {
-                let policy = c.expect_path(&e.policy, DefKind::Policy);
-                let action = action_call(c, db, project, &env, &e.call);
-                if let (Some(policy), Some(action)) = (policy, action) {
-                    expect_guards(c, db, project, path, e, &policy, &action);
+                match &e.policy {
+                    Some(policy) => {
+                        let policy = c.expect_path(policy, DefKind::Policy);
+                        let action = action_call(c, db, project, &env, &e.call);
+                        if let (Some(policy), Some(action)) = (policy, action) {
+                            expect_guards(c, db, project, path, e, &policy, &action);
+                        }
+                    }
+                    None => {
+                        let before = c.diags.len();
+                        match action_call(c, db, project, &env, &e.call) {
+                            Some(action) => expect_action(c, db, project, path, e, &action),
+                            None => {
+                                // `expect contact(to: c)`: a policy is asked about an action
+                                // instance, written inside it.
+                                if let Some(d) = c.diags.get_mut(before)
+                                    && d.code == "E0208"
+                                    && d.help.is_none()
+                                    && d.message.contains("is a policy")
+                                {
+                                    d.help = Some(format!(
+                                        "to ask policy `{0}` alone, write the action instance inside it: `expect {0}(action(...)) == ...`; to ask for an action's verdict, write the action: `expect action(...) == ...`",
+                                        e.call.callee.dotted()
+                                    ));
+                                }
+                            }
+                        }
+                    }
                 }
                 if let Some(at) = &e.at {
                     c.check(&env, &BTreeSet::new(), at, &Ty::Time, "`at` takes a time");
@@ -947,16 +971,84 @@ fn expect_guards(
             .with_help("ask a policy that guards this action"),
         );
     }
-    let mut reasons: BTreeSet<&str> = p
-        .rules
-        .iter()
-        .filter_map(|r| match r {
-            ast::Rule::Rule {
-                reason: Some(t), ..
-            } => Some(t.value.as_str()),
-            _ => None,
+    let reasons: BTreeSet<&str> = policy_reasons(p).collect();
+    let message = |r: &str| format!("policy `{}` has no rule with reason \"{r}\"", policy.name);
+    expect_reasons(c, path, e, &message, "its", reasons);
+}
+
+/// The reasons of a policy's rules.
+fn policy_reasons(p: &ast::Policy) -> impl Iterator<Item = &str> {
+    p.rules.iter().filter_map(|r| match r {
+        ast::Rule::Rule {
+            reason: Some(t), ..
+        } => Some(t.value.as_str()),
+        _ => None,
+    })
+}
+
+/// In a test of an action's verdict (`expect a(args) == V`): some policy must guard the action,
+/// and every expected reason must be a reason of one of its guarding policies.
+fn expect_action(
+    c: &mut Checker<'_>,
+    db: &dyn Db,
+    project: Project,
+    path: &Arc<str>,
+    e: &ast::Expect,
+    action: &Def,
+) {
+    let guards: Vec<Def> = crate::compliance::all_defs(db, project, DefKind::Policy)
+        .into_iter()
+        .filter(|p| {
+            crate::compliance::policy_guard(db, project, p.file, p.index)
+                .actions
+                .contains(action)
         })
         .collect();
+    if guards.is_empty() {
+        c.diags.push(
+            Diagnostic::error(
+                "E0301",
+                path,
+                e.call.callee.span,
+                format!("no policy guards action `{}`", action.name),
+            )
+            .with_label("not guarded by any policy")
+            .with_secondary(action.file.path(db), action.span, "action declared here")
+            .with_help("an action no policy guards is always denied: test a guarded action, or write a policy for this one"),
+        );
+        return;
+    }
+    let items: Vec<_> = guards.iter().map(|g| g.item(db)).collect();
+    let reasons: BTreeSet<&str> = items
+        .iter()
+        .filter_map(|item| match &item.kind {
+            ItemKind::Policy(p) => Some(p),
+            _ => None,
+        })
+        .flat_map(policy_reasons)
+        .collect();
+    let mut names: Vec<String> = guards.iter().map(|g| format!("`{}`", g.name)).collect();
+    names.sort();
+    let message = |r: &str| {
+        format!(
+            "no policy guarding action `{}` ({}) has a rule with reason \"{r}\"",
+            action.name,
+            names.join(", ")
+        )
+    };
+    expect_reasons(c, path, e, &message, "their", reasons);
+}
+
+/// Every reason an `expect` writes must be one of `reasons` (E0205), or
+/// `xop:runtime-error`; `message` says so of a reason that is not.
+fn expect_reasons(
+    c: &mut Checker<'_>,
+    path: &Arc<str>,
+    e: &ast::Expect,
+    message: &dyn Fn(&str) -> String,
+    whose: &str,
+    mut reasons: BTreeSet<&str>,
+) {
     // A test may expect the decision to fail closed (an overflow, a division by zero).
     let failed = xop_runtime::interp::RUNTIME_ERROR;
     let expected: Vec<&str> = e
@@ -970,20 +1062,12 @@ fn expect_guards(
     }
     for r in e.reasons.iter().flatten() {
         if !reasons.contains(r.value.as_str()) {
-            let mut d = Diagnostic::error(
-                "E0205",
-                path,
-                r.span,
-                format!(
-                    "policy `{}` has no rule with reason \"{}\"",
-                    policy.name, r.value
-                ),
-            )
-            .with_label("unknown reason");
+            let mut d = Diagnostic::error("E0205", path, r.span, message(&r.value))
+                .with_label("unknown reason");
             d = match resolve::suggest(&r.value, reasons.iter().copied()) {
                 Some(s) => d.with_help(format!("did you mean \"{s}\"?")),
                 None => d.with_help(format!(
-                    "its reasons are: {}",
+                    "{whose} reasons are: {}",
                     reasons
                         .iter()
                         .map(|r| format!("\"{r}\""))

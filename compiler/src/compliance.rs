@@ -233,7 +233,7 @@ pub enum CanonCondition {
 }
 
 /// Every declaration of a kind in the project.
-fn all_defs(db: &dyn Db, project: Project, kind: DefKind) -> Vec<Def> {
+pub(crate) fn all_defs(db: &dyn Db, project: Project, kind: DefKind) -> Vec<Def> {
     let mut out = Vec::new();
     for &f in project.files(db) {
         out.extend(

@@ -998,17 +998,21 @@ impl<'a> Layout<'a> {
         self.close(0, end);
     }
 
-    /// `expect p(call) == verdict(reasons) at T given s = v` on one line if it fits; else the
-    /// head `expect p(call)` (the call's arguments broken if it does not fit), then the clauses
+    /// `expect p(call) == verdict(reasons) at T given s = v` (or `expect call == …`, the action
+    /// form) on one line if it fits; else the head `expect p(call)` (the call's arguments broken if it does not fit), then the clauses
     /// after it if they fit there, else broken before `==`, `at` and `given`, packed onto
     /// continuation lines (a clause that does not fit one has its lists broken).
     fn expect(&mut self, e: &Expect, indent: usize) {
         let src = self.src();
-        let head = Doc::cat(vec![
-            Doc::text(format!("expect {}(", e.policy.dotted())),
-            src.call(&e.call),
-            Doc::text(")"),
-        ]);
+        let head = match &e.policy {
+            Some(policy) => Doc::cat(vec![
+                Doc::text(format!("expect {}(", policy.dotted())),
+                src.call(&e.call),
+                Doc::text(")"),
+            ]),
+            // The action form: `expect a(args)`, the action's verdict.
+            None => Doc::cat(vec![Doc::text("expect "), src.call(&e.call)]),
+        };
         // (clause, first byte, last byte) of each clause after the head
         let mut parts: Vec<(Doc, Option<usize>, Option<usize>)> = Vec::new();
         let mut verdict = vec![Doc::text(format!("== {}", e.verdict.keyword()))];

@@ -1441,16 +1441,31 @@ impl<'a> Lowering<'a> {
         text: &str,
     ) -> Option<ir::TestCase> {
         let (db, project) = (self.db, self.project);
-        let policy_def = resolve::resolve_path(db, project, file, &e.policy)?;
         let action = resolve::resolve_path(db, project, file, &e.call.callee)?;
         let action_q = action.qualified(db);
-        let policy_module = resolve::module_name(db, policy_def.file);
-        let policy = self.program.policies.iter().position(|p| {
-            p.action == action_q
-                && (p.qualified == format!("{policy_module}.{}", policy_def.name)
-                    || p.qualified
-                        == format!("{policy_module}.{}@{}", policy_def.name, action.name))
-        })?;
+        let (policy, action_form) = match &e.policy {
+            Some(policy) => {
+                let policy_def = resolve::resolve_path(db, project, file, policy)?;
+                let policy_module = resolve::module_name(db, policy_def.file);
+                let policy = self.program.policies.iter().position(|p| {
+                    p.action == action_q
+                        && (p.qualified == format!("{policy_module}.{}", policy_def.name)
+                            || p.qualified
+                                == format!("{policy_module}.{}@{}", policy_def.name, action.name))
+                })?;
+                (policy, None)
+            }
+            // The action's verdict: every policy guarding it; the first one's parameters are
+            // the action's.
+            None => {
+                let first = self
+                    .program
+                    .policies
+                    .iter()
+                    .position(|p| p.action == action_q)?;
+                (first, Some(action_q.clone()))
+            }
+        };
         let params = match resolve::signature(db, project, action.file, action.index).clone() {
             Signature::Action { params, .. } => params,
             _ => return None,
@@ -1500,6 +1515,7 @@ impl<'a> Lowering<'a> {
                 column: index(pos.column),
                 text: text.get(e.span.range()).unwrap_or("").to_string(),
             },
+            action: action_form,
         })
     }
 }

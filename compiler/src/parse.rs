@@ -598,6 +598,7 @@ pub mod literal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ast::{ItemKind, Path, TestStmt};
 
     fn p(src: &str) -> Parsed {
         parse(&Arc::from("t.xop"), src)
@@ -617,6 +618,56 @@ mod tests {
         );
         let names: Vec<&str> = parsed.names.iter().map(|s| &src[s.range()]).collect();
         assert_eq!(names.last(), Some(&"name"), "{names:?}");
+    }
+
+    /// `expect P(a(args))` asks policy `P` (the action a path or a name); `expect a(args)`, any
+    /// other call, asks for the action's verdict: the two forms read alike up to `(`.
+    #[test]
+    fn the_two_forms_of_expect() {
+        let src = "module m\ntest \"t\" {\n\
+                   expect p(a(to: c)) == allow\n\
+                   expect p(m.n.a(to: c, x: 1)) == allow\n\
+                   expect a(to: c, x: 1) == allow\n\
+                   expect a(f(x)) == allow\n\
+                   expect a(f(x), 2) == allow\n\
+                   expect a(g().f(x)) == allow\n\
+                   expect a() == allow\n}\n";
+        let parsed = p(src);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let ItemKind::Test(t) = &parsed.ast.items[0].kind else {
+            panic!("a test");
+        };
+        let forms: Vec<(Option<String>, String, usize)> = t
+            .body
+            .iter()
+            .map(|s| match s {
+                TestStmt::Expect(e) => (
+                    e.policy.as_ref().map(Path::dotted),
+                    e.call.callee.dotted(),
+                    e.call.args.len(),
+                ),
+                _ => panic!("an expect"),
+            })
+            .collect();
+        let f = |p: Option<&str>, c: &str, n| (p.map(str::to_string), c.to_string(), n);
+        assert_eq!(
+            forms,
+            [
+                f(Some("p"), "a", 1),
+                f(Some("p"), "m.n.a", 2),
+                f(None, "a", 2),
+                // One positional call reads as the policy form, whatever the names mean.
+                f(Some("a"), "f", 1),
+                f(None, "a", 2),
+                f(None, "a", 1),
+                f(None, "a", 0),
+            ]
+        );
+        let TestStmt::Expect(e) = &t.body[1] else {
+            unreachable!()
+        };
+        assert_eq!(&src[e.call.callee.span.range()], "m.n.a");
+        assert_eq!(&src[e.call.span.range()], "m.n.a(to: c, x: 1)");
     }
 
     /// Integers and texts as written and with separators or escapes (the two paths of each).

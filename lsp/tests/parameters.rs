@@ -602,3 +602,56 @@ policy q for a(too) {
         .replace("when too", "when n");
     assert_eq!(texts["m.xop"], want);
 }
+
+/// The action form of a test's `expect` (`expect send_offer(channel: …) == V`, the action's
+/// verdict) names the action's parameters as the policy form does: renamed with them, from the
+/// declaration and from the test.
+#[test]
+fn the_action_form_of_expect_names_the_actions_parameters() {
+    let tests = "module shop.tests
+use shop.model.*
+use shop.rules.contact
+use std.channel.email
+
+test \"the action's verdict\" {
+  let c = { id: \"1\", .. }
+  expect send_offer(to: c, channel: email, offer: \"x\") == deny(\"no-email\")
+  expect contact(send_offer(to: c, channel: email, offer: \"y\")) == deny(\"no-email\")
+}
+";
+    let files: Vec<(&str, &str)> = FILES
+        .iter()
+        .copied()
+        .chain([("tests.xop", tests)])
+        .collect();
+    let owned: Vec<(&str, String)> = files.iter().map(|(p, t)| (*p, t.to_string())).collect();
+    let (st, snap) = open(&owned);
+    assert_eq!(errors(&st), Vec::<String>::new());
+    let file = snap.file("tests.xop").expect("file");
+    for offset in [
+        at(tests, "channel: email, offer: \"x\"", 0, 0),
+        at(tests, "channel: email, offer: \"y\"", 0, 3),
+    ] {
+        let edits =
+            rename(&snap, file, offset, "medium").unwrap_or_else(|e| panic!("refused: {e}"));
+        let texts = apply(&files, &snap, &edits);
+        let t = &texts["tests.xop"];
+        assert!(
+            t.contains("expect send_offer(to: c, medium: email, offer: \"x\") == deny")
+                && t.contains("contact(send_offer(to: c, medium: email, offer: \"y\"))"),
+            "{t}"
+        );
+        assert!(
+            texts["model.xop"].contains("send_offer(to: Customer, medium: Channel,"),
+            "{}",
+            texts["model.xop"]
+        );
+        let (st, _) = open(
+            &texts
+                .iter()
+                .map(|(p, t)| (p.as_str(), t.clone()))
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(errors(&st), Vec::<String>::new(), "{texts:#?}");
+    }
+}

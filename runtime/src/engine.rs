@@ -1265,30 +1265,9 @@ impl Runtime {
             inner: signals,
             seen: std::cell::RefCell::new(std::collections::HashMap::new()),
         };
-        let mut fired: Vec<&crate::ir::Rule> = Vec::new();
-        for &index in guards {
-            let d = self.decide_policy(m, index, args, at, &memo);
-            if d.error.is_some() {
-                let mut ids: Vec<String> = fired.iter().map(|r| r.id.clone()).collect();
-                ids.extend(d.fired);
-                return Decision { fired: ids, ..d };
-            }
-            // A decision's fired rules are in the policy's order: one walk finds them.
-            let mut rules = program.policies[index].rules.iter();
-            for id in &d.fired {
-                match rules.find(|r| &r.id == id) {
-                    Some(r) => fired.push(r),
-                    None => {
-                        return Decision::failed(
-                            interp::RUNTIME_ERROR,
-                            fired.iter().map(|r| r.id.clone()).collect(),
-                            format!("internal: rule `{id}` fired out of its policy's order"),
-                        );
-                    }
-                }
-            }
-        }
-        interp::combine_rules(&fired)
+        interp::combine_guards(program, guards, |index| {
+            self.decide_policy(m, index, args, at, &memo)
+        })
     }
 
     /// Appends the event `action.performed` for the action the decision `decision` allowed.

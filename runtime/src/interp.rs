@@ -220,6 +220,49 @@ pub fn decide_action(
     combine_rules(&fired)
 }
 
+/// Combines the decisions of policies `guards` (indices into [`Program::policies`], in order),
+/// each made by `decide` (by either engine), as [`decide_action`] combines its policies' fired
+/// rules: the first policy that fails ends the decision, with the rules that fired before it.
+/// The runtime decides an action's policies so, each by the engine that compiled it, and
+/// `xop test` checks the JIT's per-policy decisions so combined against [`decide_action`].
+pub fn combine_guards(
+    program: &Program,
+    guards: &[usize],
+    mut decide: impl FnMut(usize) -> Decision,
+) -> Decision {
+    let mut fired: Vec<&Rule> = Vec::new();
+    for &index in guards {
+        let d = decide(index);
+        if d.error.is_some() {
+            let mut ids: Vec<String> = fired.iter().map(|r| r.id.clone()).collect();
+            ids.extend(d.fired);
+            return Decision { fired: ids, ..d };
+        }
+        // A decision's fired rules are in the policy's order: one walk finds them.
+        let Some(pol) = program.policies.get(index) else {
+            return Decision::failed(
+                RUNTIME_ERROR,
+                fired.iter().map(|r| r.id.clone()).collect(),
+                format!("no policy #{index} in the program"),
+            );
+        };
+        let mut rules = pol.rules.iter();
+        for id in &d.fired {
+            match rules.find(|r| &r.id == id) {
+                Some(r) => fired.push(r),
+                None => {
+                    return Decision::failed(
+                        RUNTIME_ERROR,
+                        fired.iter().map(|r| r.id.clone()).collect(),
+                        format!("internal: rule `{id}` fired out of its policy's order"),
+                    );
+                }
+            }
+        }
+    }
+    combine_rules(&fired)
+}
+
 /// One ranked candidate of a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Candidate {

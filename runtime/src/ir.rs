@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::value::Value;
 
-/// The IR format version written by this runtime. Version 2 added [`Program::agents`];
-/// version 1 modules still load (with no agents), any other version is refused.
-pub const FORMAT_VERSION: u32 = 2;
+/// The IR format version written by this runtime. Version 2 added [`Program::agents`],
+/// version 3 [`TestCase::action`] (tests of an action's verdict); version 1 and 2 modules still
+/// load (with no agents, and only tests of one policy), any other version is refused.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The deepest the expressions, types and values of a program read from bytes may be nested:
 /// more than the interpreter evaluates ([`crate::interp::MAX_DEPTH`]) and than the compiler
@@ -641,7 +642,8 @@ pub struct Proposal {
 pub struct TestCase {
     /// What it checks, in words.
     pub name: String,
-    /// The policy asked (index into [`Program::policies`]).
+    /// The policy asked (index into [`Program::policies`]); in the action form
+    /// ([`TestCase::action`]), the first policy guarding the action.
     pub policy: u32,
     /// The action's arguments (constant expressions), one per policy parameter.
     pub args: Vec<Expr>,
@@ -655,6 +657,11 @@ pub struct TestCase {
     pub reasons: Option<Vec<String>>,
     /// Where the `expect` is written.
     pub source: SourceRef,
+    /// `None` for a test of one policy (`expect P(a(args)) == V`); the action's qualified name
+    /// for a test of the action's verdict (`expect a(args) == V`), decided over every policy
+    /// guarding it, as [`crate::interp::decide_action`] does (format version 3; the tests of
+    /// older modules are all of one policy).
+    pub action: Option<String>,
 }
 
 impl TestCase {

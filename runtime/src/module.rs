@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::ir::{
-    DecisionDef, EnumType, FORMAT_VERSION, Policy, Program, RecordType, SignalDecl, Symbol,
-    TestCase,
+    AgentDef, DecisionDef, EnumType, Expr, FORMAT_VERSION, Policy, Program, RecordType, SignalDecl,
+    SourceRef, Symbol, TestCase, Verdict,
 };
 
 /// The file's first four bytes.
@@ -97,7 +97,7 @@ struct ProgramV1 {
     symbols: Vec<Symbol>,
     signals: Vec<SignalDecl>,
     policies: Vec<Policy>,
-    tests: Vec<TestCase>,
+    tests: Vec<TestCaseV2>,
     decisions: Vec<DecisionDef>,
 }
 
@@ -111,11 +111,78 @@ impl From<PayloadV1> for Payload {
                 symbols: p.symbols,
                 signals: p.signals,
                 policies: p.policies,
-                tests: p.tests,
+                tests: p.tests.into_iter().map(TestCase::from).collect(),
                 decisions: p.decisions,
                 agents: Vec::new(),
             },
             sources: v1.sources,
+        }
+    }
+}
+
+/// A version 2 payload: agents, and tests of one policy each (no [`TestCase::action`]).
+#[derive(Deserialize)]
+struct PayloadV2 {
+    program: ProgramV2,
+    sources: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ProgramV2 {
+    records: Vec<RecordType>,
+    enums: Vec<EnumType>,
+    symbols: Vec<Symbol>,
+    signals: Vec<SignalDecl>,
+    policies: Vec<Policy>,
+    tests: Vec<TestCaseV2>,
+    decisions: Vec<DecisionDef>,
+    agents: Vec<AgentDef>,
+}
+
+/// A test case of versions 1 and 2: always of one policy.
+#[derive(Deserialize)]
+struct TestCaseV2 {
+    name: String,
+    policy: u32,
+    args: Vec<Expr>,
+    now: i64,
+    given: Vec<(u32, Expr)>,
+    expect: Verdict,
+    reasons: Option<Vec<String>>,
+    source: SourceRef,
+}
+
+impl From<TestCaseV2> for TestCase {
+    fn from(t: TestCaseV2) -> TestCase {
+        TestCase {
+            name: t.name,
+            policy: t.policy,
+            args: t.args,
+            now: t.now,
+            given: t.given,
+            expect: t.expect,
+            reasons: t.reasons,
+            source: t.source,
+            action: None,
+        }
+    }
+}
+
+impl From<PayloadV2> for Payload {
+    fn from(v2: PayloadV2) -> Payload {
+        let p = v2.program;
+        Payload {
+            program: Program {
+                records: p.records,
+                enums: p.enums,
+                symbols: p.symbols,
+                signals: p.signals,
+                policies: p.policies,
+                tests: p.tests.into_iter().map(TestCase::from).collect(),
+                decisions: p.decisions,
+                agents: p.agents,
+            },
+            sources: v2.sources,
         }
     }
 }
@@ -139,10 +206,10 @@ fn decode_payload(version: u32, bytes: &[u8]) -> Result<Payload, ModuleError> {
         }
         Ok(value)
     }
-    if version == 1 {
-        take::<PayloadV1>(bytes).map(Payload::from)
-    } else {
-        take::<Payload>(bytes)
+    match version {
+        1 => take::<PayloadV1>(bytes).map(Payload::from),
+        2 => take::<PayloadV2>(bytes).map(Payload::from),
+        _ => take::<Payload>(bytes),
     }
 }
 
@@ -625,6 +692,12 @@ mod tests {
             let e = Module::from_bytes(&b, None).expect_err("a changed byte must be refused");
             match i {
                 0..4 => assert_eq!(e, ModuleError::BadMagic, "byte {i}"),
+                // Another version this runtime reads (3 becomes 2) is caught by the hash.
+                4..8 if (OLDEST_READABLE_VERSION..=FORMAT_VERSION)
+                    .contains(&u32::from_le_bytes([b[4], b[5], b[6], b[7]])) =>
+                {
+                    assert_eq!(e, ModuleError::HashMismatch, "byte {i}")
+                }
                 4..8 => assert!(
                     matches!(e, ModuleError::UnsupportedVersion { .. }),
                     "byte {i}: {e}"
@@ -657,13 +730,79 @@ mod tests {
                 expected: FORMAT_VERSION
             }
         );
-        assert!(e.to_string().contains("version 3"), "{e}");
+        assert!(e.to_string().contains("version 4"), "{e}");
         // Version 0 (below the oldest readable) too.
         bytes[4..8].copy_from_slice(&0u32.to_le_bytes());
         assert!(matches!(
             Module::from_bytes(&bytes, None),
             Err(ModuleError::UnsupportedVersion { found: 0, .. })
         ));
+    }
+
+    /// A test case as versions 1 and 2 wrote it: without [`TestCase::action`].
+    #[derive(Serialize)]
+    struct TestCaseV2Ref<'a> {
+        name: &'a str,
+        policy: u32,
+        args: &'a [Expr],
+        now: i64,
+        given: &'a [(u32, Expr)],
+        expect: Verdict,
+        reasons: &'a Option<Vec<String>>,
+        source: &'a SourceRef,
+    }
+
+    fn old_tests(p: &Program) -> Vec<TestCaseV2Ref<'_>> {
+        p.tests
+            .iter()
+            .map(|t| {
+                assert_eq!(t.action, None, "older modules have tests of one policy");
+                TestCaseV2Ref {
+                    name: &t.name,
+                    policy: t.policy,
+                    args: &t.args,
+                    now: t.now,
+                    given: &t.given,
+                    expect: t.expect,
+                    reasons: &t.reasons,
+                    source: &t.source,
+                }
+            })
+            .collect()
+    }
+
+    /// A module of `version` with `payload`, its integrity hash right.
+    fn with_payload(version: u32, m: &Module, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&version.to_le_bytes());
+        bytes.extend_from_slice(&[0; 32]);
+        bytes.extend_from_slice(&m.source_hash);
+        bytes.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_le_bytes());
+        bytes.extend_from_slice(payload);
+        let hash = integrity_hash(&bytes);
+        bytes[HASH_AT..SOURCE_HASH_AT].copy_from_slice(&hash);
+        bytes
+    }
+
+    /// A test case of policy 0, as a module carries it.
+    fn policy_test() -> TestCase {
+        TestCase {
+            name: "capped".into(),
+            policy: 0,
+            args: vec![Expr::Const(Value::Int(3))],
+            now: TestCase::NO_TIME,
+            given: vec![(0, Expr::Const(Value::Bool(true)))],
+            expect: Verdict::Deny,
+            reasons: Some(vec!["frequency-cap".into()]),
+            source: SourceRef {
+                file: "acme.xop".into(),
+                line: 9,
+                column: 3,
+                text: "expect contact(send_offer(to: c)) == deny".into(),
+            },
+            action: None,
+        }
     }
 
     /// A version 1 module (written before agents existed) still loads, with no agents.
@@ -676,7 +815,7 @@ mod tests {
             symbols: &'a [Symbol],
             signals: &'a [SignalDecl],
             policies: &'a [Policy],
-            tests: &'a [TestCase],
+            tests: Vec<TestCaseV2Ref<'a>>,
             decisions: &'a [DecisionDef],
         }
         #[derive(Serialize)]
@@ -684,7 +823,8 @@ mod tests {
             program: ProgramV1Ref<'a>,
             sources: &'a [String],
         }
-        let m = module();
+        let mut m = module();
+        m.program.tests.push(policy_test());
         let p = &m.program;
         assert!(p.agents.is_empty());
         let payload = postcard::to_stdvec(&PayloadV1Ref {
@@ -694,21 +834,13 @@ mod tests {
                 symbols: &p.symbols,
                 signals: &p.signals,
                 policies: &p.policies,
-                tests: &p.tests,
+                tests: old_tests(p),
                 decisions: &p.decisions,
             },
             sources: &m.sources,
         })
         .unwrap();
-        let mut bytes = Vec::new();
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&1u32.to_le_bytes());
-        bytes.extend_from_slice(&[0; 32]);
-        bytes.extend_from_slice(&m.source_hash);
-        bytes.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        let hash = integrity_hash(&bytes);
-        bytes[HASH_AT..SOURCE_HASH_AT].copy_from_slice(&hash);
+        let bytes = with_payload(1, &m, &payload);
         assert_eq!(Module::from_bytes(&bytes, None).unwrap(), m);
         // The same bytes labelled version 2 do not decode as a version 2 program.
         let mut v2 = bytes.clone();
@@ -738,6 +870,68 @@ mod tests {
         let bytes = with_agent.to_bytes(None);
         assert_eq!(bytes[4..8], FORMAT_VERSION.to_le_bytes());
         assert_eq!(Module::from_bytes(&bytes, None).unwrap(), with_agent);
+    }
+
+    /// A version 2 module (written before tests of an action's verdict existed) still loads:
+    /// its agents kept, its tests all of one policy.
+    #[test]
+    fn version_2_modules_still_load() {
+        #[derive(Serialize)]
+        struct ProgramV2Ref<'a> {
+            records: &'a [RecordType],
+            enums: &'a [EnumType],
+            symbols: &'a [Symbol],
+            signals: &'a [SignalDecl],
+            policies: &'a [Policy],
+            tests: Vec<TestCaseV2Ref<'a>>,
+            decisions: &'a [DecisionDef],
+            agents: &'a [AgentDef],
+        }
+        #[derive(Serialize)]
+        struct PayloadV2Ref<'a> {
+            program: ProgramV2Ref<'a>,
+            sources: &'a [String],
+        }
+        let mut m = module();
+        m.program.tests.push(policy_test());
+        m.program.tests.push(TestCase {
+            name: "second".into(),
+            reasons: None,
+            ..policy_test()
+        });
+        m.program.agents.push(AgentDef {
+            name: "bot".into(),
+            qualified: "acme.bot".into(),
+            tools: vec![],
+        });
+        let p = &m.program;
+        let payload = postcard::to_stdvec(&PayloadV2Ref {
+            program: ProgramV2Ref {
+                records: &p.records,
+                enums: &p.enums,
+                symbols: &p.symbols,
+                signals: &p.signals,
+                policies: &p.policies,
+                tests: old_tests(p),
+                decisions: &p.decisions,
+                agents: &p.agents,
+            },
+            sources: &m.sources,
+        })
+        .unwrap();
+        let bytes = with_payload(2, &m, &payload);
+        let loaded = Module::from_bytes(&bytes, None).unwrap();
+        assert_eq!(loaded, m);
+        assert!(loaded.program.tests.iter().all(|t| t.action.is_none()));
+        // The same bytes read as version 3 are not that module: the layouts differ.
+        let v3 = with_payload(3, &m, &payload);
+        assert_ne!(Module::from_bytes(&v3, None).ok(), Some(m.clone()));
+        // Version 3 carries a test of an action's verdict.
+        let mut current = m.clone();
+        current.program.tests[1].action = Some("acme.send_offer".into());
+        let bytes = current.to_bytes(None);
+        assert_eq!(bytes[4..8], 3u32.to_le_bytes());
+        assert_eq!(Module::from_bytes(&bytes, None).unwrap(), current);
     }
 
     /// A module whose bytes describe an expression nested deeper than any program the

@@ -193,6 +193,8 @@ test "no buy-now SMS while the customer is on hold" {
   expect fraud(send_offer(to: gold, channel: sms, offer: "x")) == review() given sim_swap = { swapped: true }, roaming = absent
   // before a long expect
   expect contact(send_offer(to: gold, channel: sms, offer: "a fairly long offer text")) == deny("quiet-hours", "frequency-cap") at 2026-11-25T23:00:00Z given sim_swap = absent
+  expect send_offer(to: gold, channel: sms, offer: "x") == allow at 2026-11-25T10:00:00Z // the action's verdict
+  expect send_offer( to: gold, channel: sms, offer: "a fairly long offer text" ) == deny("quiet-hours", "frequency-cap") at 2026-11-25T23:00:00Z given sim_swap = absent
 }
 
 test "empty" {}
