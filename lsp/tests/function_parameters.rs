@@ -6,9 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use xop_lsp::navigation::{FileEdits, definition, prepare_rename, references, rename};
+use xop_lsp::navigation::{definition, prepare_rename, references, rename};
 use xop_lsp::state::{Snapshot, State};
-use xop_lsp::stdlib::StdlibLocation;
 
 const MODEL: &str = "module shop.model
 use std.camara.SimSwap
@@ -48,119 +47,27 @@ policy contact for send_offer(to: c, channel: ch) at now {
 
 const FILES: &[(&str, &str)] = &[("model.xop", MODEL), ("rules.xop", RULES)];
 
-/// A state with `files` open, and a snapshot of it.
-fn open(files: &[(&str, String)]) -> (State, Snapshot) {
-    let mut st = State::new(StdlibLocation::Scheme);
-    for (path, text) in files {
-        st.open(path, text, 1);
-    }
-    let snap = st.snapshot();
-    (st, snap)
-}
+mod support;
 
-/// The fixture, which compiles (so that a rename that breaks it shows).
+use support::{at, places};
+
 fn project() -> (State, Snapshot) {
-    let files: Vec<(&str, String)> = FILES.iter().map(|(p, t)| (*p, t.to_string())).collect();
-    let (st, snap) = open(&files);
-    assert_eq!(errors(&st), Vec::<String>::new());
-    (st, snap)
-}
-
-/// The byte offset of the `nth` `needle` in `text`, plus `plus`.
-fn at(text: &str, needle: &str, nth: usize, plus: usize) -> usize {
-    text.match_indices(needle)
-        .nth(nth)
-        .map(|(i, _)| i + plus)
-        .unwrap_or_else(|| panic!("`{needle}` #{nth} is not in the text"))
-}
-
-/// The compiler's errors (not warnings, not compliance findings) of the project.
-fn errors(st: &State) -> Vec<String> {
-    st.workspace()
-        .diagnostics()
-        .iter()
-        .filter(|d| d.code.starts_with('E'))
-        .map(|d| format!("{} {}: {}", d.code, d.file, d.message))
-        .collect()
-}
-
-/// The text of each of `files` once `edits` are applied.
-fn apply(files: &[(&str, &str)], snap: &Snapshot, edits: &[FileEdits]) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = files
-        .iter()
-        .map(|(p, t)| (p.to_string(), t.to_string()))
-        .collect();
-    for (file, es) in edits {
-        let path = snap.path(*file).to_string();
-        assert!(out.contains_key(&path), "edits {path}");
-        let mut es = es.clone();
-        es.sort_by_key(|(s, _)| std::cmp::Reverse(s.start()));
-        // Two edits of one place would be applied twice.
-        let mut starts: Vec<usize> = es.iter().map(|(s, _)| s.start()).collect();
-        starts.dedup();
-        assert_eq!(starts.len(), es.len(), "one edit per place: {es:?}");
-        let text = out.get_mut(&path).expect("a file");
-        for (span, new) in es {
-            text.replace_range(span.range(), &new);
-        }
-    }
-    out
+    support::project(FILES)
 }
 
 /// Renames at `offset` of `path` and checks the result: the texts, which must still compile.
 fn renamed(path: &str, offset: usize, new: &str) -> BTreeMap<String, String> {
-    let (_st, snap) = project();
-    let file = snap.file(path).expect("file");
-    let edits = rename(&snap, file, offset, new).unwrap_or_else(|e| panic!("refused: {e}"));
-    let texts = apply(FILES, &snap, &edits);
-    let (st, _) = open(
-        &texts
-            .iter()
-            .map(|(p, t)| (p.as_str(), t.clone()))
-            .collect::<Vec<_>>(),
-    );
-    assert_eq!(errors(&st), Vec::<String>::new(), "{texts:#?}");
-    texts
+    support::renamed(FILES, path, offset, new)
 }
 
-/// The fixture's texts with each `(file, from, to)` applied: `from`, written once in the file,
-/// replaced by `to`.
+/// The fixture's texts with each `(file, from, to)` applied.
 fn expected(changes: &[(&str, &str, &str)]) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = FILES
-        .iter()
-        .map(|(p, t)| (p.to_string(), t.to_string()))
-        .collect();
-    for (path, from, to) in changes {
-        let text = out.get_mut(*path).expect("a file");
-        assert_eq!(text.matches(from).count(), 1, "`{from}` once in {path}");
-        *text = text.replace(from, to);
-    }
-    out
+    support::expected(FILES, changes)
 }
 
 /// Why renaming at `offset` of `path` to `new` is refused.
 fn refused(path: &str, offset: usize, new: &str) -> String {
-    let (_st, snap) = project();
-    let file = snap.file(path).expect("file");
-    match rename(&snap, file, offset, new) {
-        Err(e) => e,
-        Ok(edits) => panic!("renamed to `{new}`: {edits:?}"),
-    }
-}
-
-/// `(path, line text from the name on)` of each location.
-fn places(
-    snap: &Snapshot,
-    locs: &[(xop_compiler::db::SourceFile, xop_compiler::span::Span)],
-) -> Vec<String> {
-    locs.iter()
-        .map(|(f, s)| {
-            let text = snap.text(*f);
-            let rest = &text[s.start()..];
-            let line = rest.split('\n').next().unwrap_or_default();
-            format!("{}: {line}", snap.path(*f))
-        })
-        .collect()
+    support::refused(FILES, path, offset, new)
 }
 
 /// `quiet`'s `hour`: its declaration, its two uses in the body, and the named arguments of
