@@ -28,6 +28,12 @@ pub fn hover(snap: &Snapshot, file: SourceFile, offset: usize) -> Option<HoverIn
     if let Some(r) = ide::target_at(db, snap.project, file, offset) {
         span = Some(r.span);
         parts.push(describe(snap, &r.target));
+    } else if let Some(site) = crate::params::site_at(snap, file, offset)
+        && let Some(md) = crate::params::describe(snap, &site)
+    {
+        // A parameter's name where the language writes it (a binding, a named argument).
+        span = Some(site.span);
+        parts.push(md);
     } else if let Some((risk_span, risk)) = risk_at(snap, file, offset) {
         span = Some(risk_span);
         parts.push(format!("```xop\nrisk {risk}\n```\n\n{}", risk_class(&risk)));
@@ -230,6 +236,18 @@ mod tests {
         assert!(h.contains("Offer something."), "{h}");
         assert!(h.contains("**Purpose** `marketing`"), "{h}");
         assert!(h.contains("**minimal risk**"), "{h}");
+    }
+
+    #[test]
+    fn a_parameter_name_in_a_binding_shows_its_type_and_its_action() {
+        let files = [("customer.xop", CUSTOMER), ("contact.xop", CONTACT)];
+        // `channel` in `for send_offer(to: c, channel: ch)`.
+        let h = hover_at(&files, "contact.xop", at(CONTACT, "channel: ch", 0, 2));
+        assert!(h.contains("channel: Channel"), "{h}");
+        assert!(
+            h.contains("parameter of action `shop.contact.send_offer`"),
+            "{h}"
+        );
     }
 
     #[test]

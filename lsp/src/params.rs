@@ -318,6 +318,34 @@ fn sites_at(snap: &Snapshot, file: SourceFile, offset: usize) -> Vec<Site> {
     }
 }
 
+/// What hovering a parameter's name at `site` shows: the parameter with its type, and whose
+/// it is (for a purpose policy's binding, every action of the purpose that has it).
+pub fn describe(snap: &Snapshot, site: &Site) -> Option<String> {
+    let db = &snap.db;
+    let mut shown: Vec<String> = Vec::new();
+    let mut whose: Vec<String> = Vec::new();
+    for def in owners(snap, site) {
+        let Some(p) = params_of(snap, &def).iter().find(|p| *p.name == *site.name) else {
+            continue;
+        };
+        let line = format!("{}: {}", p.name, p.ty);
+        if !shown.contains(&line) {
+            shown.push(line);
+        }
+        // "an action" → "action"
+        let kind = def.kind.describe().split_once(' ').map_or("", |(_, k)| k);
+        whose.push(format!("{kind} `{}`", def.qualified(db)));
+    }
+    if whose.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "```xop\n{}\n```\n\nparameter of {}",
+        shown.join("\n"),
+        whose.join(", ")
+    ))
+}
+
 /// The parameter name at `offset` (a cursor just after a name counts) whose action or event
 /// is known, if any.
 pub fn site_at(snap: &Snapshot, file: SourceFile, offset: usize) -> Option<Site> {
