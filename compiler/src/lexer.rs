@@ -303,6 +303,31 @@ impl Token {
         )
     }
 
+    /// Whether the token can open a file-level line: `module`, `use` or a declaration's keyword.
+    pub fn starts_declaration(self) -> bool {
+        use Token::*;
+        matches!(
+            self,
+            Module
+                | Use
+                | Record
+                | Enum
+                | Action
+                | Signal
+                | Role
+                | Channel
+                | Purpose
+                | Event
+                | Fn
+                | Intrinsic
+                | Policy
+                | Decision
+                | Journey
+                | Agent
+                | Test
+        )
+    }
+
     /// How a token is named in "expected one of …" messages.
     pub fn describe(self) -> &'static str {
         use Token::*;

@@ -188,26 +188,7 @@ fn syntax_diagnostic(
             // The advice fits the mistake: a keyword where a name goes, `=` for `==`.
             // A declaration's keyword where a `}` could close the one before: the `}` is
             // likelier missing than the keyword misused.
-            const STARTS: &[&str] = &[
-                "record",
-                "enum",
-                "action",
-                "signal",
-                "role",
-                "channel",
-                "purpose",
-                "event",
-                "fn",
-                "intrinsic",
-                "policy",
-                "decision",
-                "journey",
-                "agent",
-                "test",
-                "module",
-                "use",
-            ];
-            let help = if wants("\"}\"") && STARTS.contains(&found) {
+            let help = if wants("\"}\"") && token.starts_declaration() {
                 format!("is a `}}` missing before this `{found}`? Close the declaration above it")
             } else if keyword && wants("IDENT") && !wants("INT") {
                 format!("`{found}` is a keyword and cannot be used as a name; choose another name")

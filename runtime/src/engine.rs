@@ -67,6 +67,9 @@ pub struct LoadedPolicies {
     pub hash: String,
     /// Each policy's read set (by policy index).
     pub read_sets: Vec<ReadSet>,
+    /// Each policy's halt fallback (by policy index), found once at load rather than by a
+    /// scan of its rules on every decision ([`crate::review::halt_fallback`]).
+    pub halt_fallbacks: Vec<Option<Verdict>>,
     /// The module's policies compiled by the JIT, when the runtime uses it and it compiled
     /// at least one of them.
     pub jit: Option<JitModule>,
@@ -142,42 +145,52 @@ impl ModuleSet {
         &self,
         name: &str,
     ) -> Result<(String, Arc<LoadedPolicies>, Vec<usize>), RuntimeError> {
-        let mut actions: Vec<&str> = self
-            .modules
-            .iter()
-            .flat_map(|m| m.program().policies.iter().map(|p| p.action.as_str()))
-            .collect();
-        actions.sort_unstable();
-        actions.dedup();
-        let short = |a: &&str| a.rsplit('.').next() == Some(name);
-        let matches: Vec<&str> = match actions.iter().find(|a| **a == name) {
-            Some(a) => vec![*a],
-            None => actions.iter().copied().filter(short).collect(),
-        };
-        let action = match matches.as_slice() {
-            [one] => *one,
-            [] => {
-                return Err(RuntimeError::UnknownAction {
-                    action: name.to_string(),
-                    known: actions.iter().map(|a| a.to_string()).collect(),
-                });
+        // A qualified name (what clients mostly send) needs no list of every action.
+        let exact = self.guards(name);
+        let action = if !exact.is_empty() {
+            name.to_string()
+        } else {
+            let mut actions: Vec<&str> = self
+                .modules
+                .iter()
+                .flat_map(|m| m.program().policies.iter().map(|p| p.action.as_str()))
+                .collect();
+            actions.sort_unstable();
+            actions.dedup();
+            let matches: Vec<&str> = actions
+                .iter()
+                .copied()
+                .filter(|a| a.rsplit('.').next() == Some(name))
+                .collect();
+            match matches.as_slice() {
+                [one] => one.to_string(),
+                [] => {
+                    return Err(RuntimeError::UnknownAction {
+                        action: name.to_string(),
+                        known: actions.iter().map(|a| a.to_string()).collect(),
+                    });
+                }
+                many => {
+                    return Err(RuntimeError::AmbiguousAction {
+                        action: name.to_string(),
+                        matches: many.iter().map(|a| a.to_string()).collect(),
+                    });
+                }
             }
-            many => {
-                return Err(RuntimeError::AmbiguousAction {
-                    action: name.to_string(),
-                    matches: many.iter().map(|a| a.to_string()).collect(),
-                });
-            }
         };
-        let mut guards = self.guards(action);
+        let mut guards = if exact.is_empty() {
+            self.guards(&action)
+        } else {
+            exact
+        };
         if guards.len() > 1 {
             return Err(RuntimeError::SplitAction {
-                action: action.to_string(),
+                action: action.clone(),
                 modules: guards.iter().map(|(m, _)| m.name.clone()).collect(),
             });
         }
         match guards.pop() {
-            Some((m, indices)) => Ok((action.to_string(), Arc::clone(m), indices)),
+            Some((m, indices)) => Ok((action, Arc::clone(m), indices)),
             None => Err(RuntimeError::UnknownAction {
                 action: name.to_string(),
                 known: Vec::new(),
@@ -769,6 +782,9 @@ impl Runtime {
             .iter()
             .map(|p| ReadSet::of_policy(program, p))
             .collect();
+        let halt_fallbacks = (0..program.policies.len())
+            .map(|i| crate::review::halt_fallback(program, &[i]))
+            .collect();
         // Compiled once per load, before the swap: deciding never waits for the compiler.
         let jit = if self.use_jit.load(Ordering::Relaxed) {
             let j = jit::compile(program);
@@ -783,6 +799,7 @@ impl Runtime {
             hash: hex(&loaded.content_hash),
             loaded,
             read_sets,
+            halt_fallbacks,
             jit,
         }))
     }
@@ -1174,7 +1191,9 @@ impl Runtime {
             module: r.module,
             policy: r.policy,
             action: r.action,
-            halt_fallback: crate::review::halt_fallback(program, guards.as_slice()),
+            halt_fallback: (guards.as_slice().iter())
+                .filter_map(|&i| m.halt_fallbacks.get(i).copied().flatten())
+                .reduce(crate::review::stricter),
             at_ms,
         };
         Ok(Prepared {

@@ -445,7 +445,12 @@ pub fn halt_fallback(program: &Program, policies: &[usize]) -> Option<Verdict> {
                 .iter()
                 .find_map(|r| r.review.as_ref().map(|t| t.fallback))
         })
-        .reduce(|a, b| if b == Verdict::Deny { b } else { a })
+        .reduce(stricter)
+}
+
+/// The stricter of two fallbacks: `deny` if either is.
+pub fn stricter(a: Verdict, b: Verdict) -> Verdict {
+    if b == Verdict::Deny { b } else { a }
 }
 
 /// Reads the queue of `dir` without opening it for writing (no lock, no fallback applied):
