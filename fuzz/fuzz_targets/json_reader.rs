@@ -4,7 +4,7 @@
 //! way. The first byte picks one of a few generated programs (`xop_runtime::synth`); the rest
 //! is one JSON text, or two separated by a zero byte, read in turn for every policy the JIT
 //! compiles by one reader (so the second is replayed against the shape learned from the
-//! first; one text is read twice). Run: `cargo +nightly fuzz run json_reader` (see
+//! first, and once more by that shape's compiled code; one text is read twice). Run: `cargo +nightly fuzz run json_reader` (see
 //! docs/testing.md).
 #![no_main]
 
@@ -48,12 +48,16 @@ fuzz_target!(|data: &[u8]| {
         let Ok(reader) = module.json_reader(policy) else {
             continue;
         };
-        // The direct scanner first (the default, replaying on), then the serde path alone.
-        for scan in [true, false] {
+        // The direct scanner (the default, replaying on), the same with the shape learned
+        // from the first text compiled before the second is read, then the serde path alone.
+        for (scan, compile) in [(true, false), (true, true), (false, false)] {
             let mut reader = reader.clone();
             reader.set_scan(scan);
             let mut into = Bound::empty();
-            for text in texts {
+            for (i, text) in texts.iter().enumerate() {
+                if compile && i == 1 {
+                    reader.compile_now();
+                }
                 check(program, module, &mut reader, policy, text, &mut into);
             }
         }

@@ -136,6 +136,7 @@ use crate::zone::{Field, Zone};
 use rust_decimal::Decimal;
 
 mod json;
+mod reader;
 pub use json::{JsonError, JsonReader};
 
 /// Output words before the fired-rule bitset.
@@ -743,6 +744,25 @@ impl Drop for JitModule {
     }
 }
 
+/// A JIT builder for this host (`opt_level` speed) that knows the host functions `symbols`
+/// (name and address), and no others.
+fn jit_builder(symbols: &[(&str, *const u8)]) -> Result<JITBuilder, String> {
+    // Cranelift's IR verifier costs about a tenth of compiling: debug builds (and so every
+    // test) run it on all generated code; release builds trust what the tests verified.
+    let verifier = if cfg!(debug_assertions) {
+        "true"
+    } else {
+        "false"
+    };
+    let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
+    let mut b =
+        JITBuilder::with_flags(&flags, default_libcall_names()).map_err(|e| e.to_string())?;
+    for &(name, ptr) in symbols {
+        b.symbol(name, ptr);
+    }
+    Ok(b)
+}
+
 /// Compiles every policy of `program` that the JIT supports, in one module (which keeps a
 /// copy of the program: [`compile_shared`] shares it instead).
 pub fn compile(program: &Program) -> JitModule {
@@ -773,25 +793,16 @@ pub fn compile_shared(program: Arc<Program>) -> JitModule {
             .map(|_| DecisionEntry::Unsupported(why.clone()))
             .collect();
     };
-    // Cranelift's IR verifier costs about a tenth of compiling: debug builds (and so every
-    // test) run it on all generated code; release builds trust what the tests verified.
-    let verifier = if cfg!(debug_assertions) {
-        "true"
-    } else {
-        "false"
-    };
-    let flags = [("opt_level", "speed"), ("enable_verifier", verifier)];
-    let builder = match JITBuilder::with_flags(&flags, default_libcall_names()) {
-        Ok(mut b) => {
-            b.symbol(ZONE_FIELD, xop_zone_field as *const u8);
-            b.symbol(DEC_ARITH, xop_dec_arith as *const u8);
-            b.symbol(DEC_CMP, xop_dec_cmp as *const u8);
-            b.symbol(RANK_CMP, xop_rank_cmp as *const u8);
-            b.symbol(TEXT_CMP, xop_text_cmp as *const u8);
-            b.symbol(TEXT_CONCAT, xop_text_concat as *const u8);
-            b.symbol(SIGNAL, xop_signal as *const u8);
-            b
-        }
+    let builder = match jit_builder(&[
+        (ZONE_FIELD, xop_zone_field as *const u8),
+        (DEC_ARITH, xop_dec_arith as *const u8),
+        (DEC_CMP, xop_dec_cmp as *const u8),
+        (RANK_CMP, xop_rank_cmp as *const u8),
+        (TEXT_CMP, xop_text_cmp as *const u8),
+        (TEXT_CONCAT, xop_text_concat as *const u8),
+        (SIGNAL, xop_signal as *const u8),
+    ]) {
+        Ok(b) => b,
         Err(e) => {
             all_unsupported(&mut jm, format!("no JIT on this host: {e}"));
             return jm;

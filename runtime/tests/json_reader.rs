@@ -4,7 +4,8 @@
 //! JSON (keys in random order, escapes, every accepted form of times, durations, symbols),
 //! and mutations of them (dropped and unknown fields, repeated keys, wrong types, odd numbers,
 //! bad times and zones, truncated text), and texts of the same shape with other values, which
-//! the reader replays against the shape it learned from the text before.
+//! the reader replays against the shape it learned from the text before, and reads again with
+//! that shape compiled.
 
 mod support;
 
@@ -23,6 +24,7 @@ fn reader_agrees_with_the_reference_on_generated_programs() {
         total.scanned += t.scanned;
         total.direct += t.direct;
         total.replayed += t.replayed;
+        total.compiled += t.compiled;
         total.siblings += t.siblings;
         total.siblings_accepted += t.siblings_accepted;
         total.siblings_direct += t.siblings_direct;
@@ -43,6 +45,9 @@ fn reader_agrees_with_the_reference_on_generated_programs() {
     // and some refused ones too, so both outcomes of a replay are compared.
     assert!(total.siblings_accepted * 5 > total.siblings, "{total:?}");
     assert!(total.replayed * 3 > total.siblings_direct, "{total:?}");
+    // For every fourth input the siblings are read again after the shape was compiled: most
+    // of those replayed are read by the code (the rest it leaves to the replay).
+    assert!(total.compiled * 8 > total.replayed, "{total:?}");
 }
 
 /// The values an input gives in `signals` reach the compiled code as they reach the
@@ -118,4 +123,44 @@ fn signal_values_of_the_input_are_handed_over() {
         denied += usize::from(want.verdict == Verdict::Deny);
     }
     assert_eq!(denied, 3, "9 > 5, 0 > -1 twice");
+}
+
+/// Seeds for the `json_reader` fuzz target, written to the folder `XOP_FUZZ_SEEDS` names (a
+/// tool, not a check: `cargo test -p xop-runtime --test json_reader -- --ignored`): per generated program the target reads, texts of each policy's input
+/// as a serializer writes them, each followed by a zero byte and a text of its shape with other
+/// values (so that the second is replayed, and read by the compiled shape). See
+/// docs/testing.md.
+#[test]
+#[ignore = "writes fuzz seeds to XOP_FUZZ_SEEDS"]
+fn fuzz_seeds_for_the_json_reader() {
+    use support::json_inputs::{Rng, input, serialized, sibling};
+    use xop_runtime::sample::Sampler;
+    let dir = std::env::var_os("XOP_FUZZ_SEEDS").expect("XOP_FUZZ_SEEDS names the seeds' folder");
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("the seeds' folder");
+    let mut written = 0;
+    // The fuzz target's programs: `synth::program(seed)` for seeds 0 to 7, picked by the first
+    // byte modulo 8.
+    for seed in 0..8u8 {
+        let program = synth::program(u64::from(seed));
+        let mut sampler = Sampler::new(&program, u64::from(seed) ^ 0xf022);
+        for policy in 0..program.policies.len() {
+            for k in 0..4 {
+                let mut rng = Rng(&mut sampler);
+                let Some(j) = input(&program, policy, &mut rng) else {
+                    break;
+                };
+                let canon = serialized(&j);
+                let other = sibling(&canon, &mut rng);
+                let mut bytes = vec![seed];
+                bytes.extend_from_slice(canon.as_bytes());
+                bytes.push(0);
+                bytes.extend_from_slice(other.as_bytes());
+                let path = dir.join(format!("seed-{seed}-{policy}-{k}"));
+                std::fs::write(path, bytes).expect("a seed");
+                written += 1;
+            }
+        }
+    }
+    assert!(written > 50, "only {written} seeds");
 }

@@ -15,7 +15,7 @@ use json_inputs::{Tally, check, check_program};
 use xop_compiler::db::Workspace;
 use xop_compiler::diagnostic::Severity;
 use xop_runtime::ir::{Program, Type};
-use xop_runtime::jit::{Bound, JsonReader};
+use xop_runtime::jit::{Bound, JitModule, JsonReader};
 
 /// Checks and lowers the `.xop` files under `dir` (none may have an error).
 fn compile(dir: &Path) -> Program {
@@ -163,6 +163,23 @@ fn contact_input(now: &str, id: &str, consents: &[&str]) -> String {
     )
 }
 
+/// The contact input's usual `now`, and consent records: given, given for service, withdrawn.
+const T: &str = r#""2026-11-25T09:00:00Z""#;
+const SMS: &str =
+    r#"{"purpose": "marketing", "channel": "sms", "given_at": "2026-11-24T09:00:00Z"}"#;
+const EMAIL: &str =
+    r#"{"purpose": "service", "channel": "email", "given_at": "2025-01-02T03:04:05Z"}"#;
+const WITHDRAWN: &str = r#"{"purpose": "marketing", "channel": "sms", "given_at": "2026-11-24T09:00:00Z", "withdrawn_at": "2026-11-24T10:00:00Z"}"#;
+
+/// The contact policy compiled, its index and a reader of its input.
+fn contact_reader() -> (Program, JitModule, usize, JsonReader) {
+    let program = xop_tests::lower_source("t/contact.xop", CONTACT);
+    let jit = xop_runtime::jit::compile(&program);
+    let (policy, _) = program.policy("contact").expect("the policy");
+    let reader = jit.json_reader(policy).expect("a reader");
+    (program, jit, policy, reader)
+}
+
 /// `json` without the blank after the `offer` key's colon.
 fn tight(json: String) -> String {
     json.replace(r#""offer": "#, r#""offer":"#)
@@ -172,16 +189,10 @@ fn tight(json: String) -> String {
 /// is read as the reference reads it (`check` compares words and errors).
 #[test]
 fn texts_of_the_learned_shape_are_replayed_and_others_read_anew() {
-    let program = xop_tests::lower_source("t/contact.xop", CONTACT);
-    let jit = xop_runtime::jit::compile(&program);
-    let (policy, _) = program.policy("contact").expect("the policy");
-    let mut reader = jit.json_reader(policy).expect("a reader");
+    let (program, jit, policy, mut reader) = contact_reader();
     let mut into = Bound::empty();
     let mut tally = Tally::default();
-    let t = r#""2026-11-25T09:00:00Z""#;
-    let sms = r#"{"purpose": "marketing", "channel": "sms", "given_at": "2026-11-24T09:00:00Z"}"#;
-    let email = r#"{"purpose": "service", "channel": "email", "given_at": "2025-01-02T03:04:05Z"}"#;
-    let withdrawn = r#"{"purpose": "marketing", "channel": "sms", "given_at": "2026-11-24T09:00:00Z", "withdrawn_at": "2026-11-24T10:00:00Z"}"#;
+    let (t, sms, email, withdrawn) = (T, SMS, EMAIL, WITHDRAWN);
     let spaced = r#"{"purpose":"marketing", "channel": "sms", "given_at": "2026-11-24T09:00:00Z"}"#;
     // (text, replayed): each read right after the one before it.
     let steps: Vec<(String, bool)> = vec![
@@ -262,4 +273,177 @@ fn texts_of_the_learned_shape_are_replayed_and_others_read_anew() {
     reader.set_replay(false);
     read_all(&mut reader, false);
     assert_eq!(tally.replayed, steps.iter().filter(|s| s.1).count());
+}
+
+/// A learned shape compiled to native code (`JsonReader::compile_now`): which texts its code
+/// reads and which it leaves to the replay, and that every one is read as the reference reads
+/// it (`check` compares words and errors).
+#[test]
+fn a_compiled_shape_reads_texts_of_its_shape_and_leaves_the_rest() {
+    let (program, jit, policy, mut reader) = contact_reader();
+    let mut into = Bound::empty();
+    let mut tally = Tally::default();
+    let (t, sms, email, withdrawn) = (T, SMS, EMAIL, WITHDRAWN);
+    let first = contact_input(t, "c-1", &[sms, email]);
+    check(
+        &program,
+        &jit,
+        &mut reader,
+        policy,
+        &first,
+        &mut into,
+        &mut tally,
+    );
+    assert!(!reader.compiled());
+    assert!(reader.compile_now(), "the contact input's shape compiles");
+    // (text, compiled): each read right after the one before it, all by the same code.
+    let steps: Vec<(String, bool)> = vec![
+        (first.clone(), true),
+        // Other values and lengths, more or fewer elements, `now` as `null` and with
+        // milliseconds, qualified names, a year the in-place parse leaves to the host, an
+        // escape-free string of every length around a word.
+        (
+            contact_input(t, "customer-12345", &[email, sms, email]),
+            true,
+        ),
+        (contact_input(t, "c", &[sms]), true),
+        (contact_input(t, "c", &[]), true),
+        (contact_input("null", "c-1", &[sms]), true),
+        (
+            contact_input(r#""2026-11-25T09:00:00.250Z""#, "c-1", &[sms]),
+            true,
+        ),
+        (
+            contact_input(r#""2150-11-25T09:00:00Z""#, "c-1", &[sms]),
+            true,
+        ),
+        (
+            contact_input(
+                t,
+                "c-1",
+                &[&sms.replace(r#""sms""#, r#""std.channel.sms""#)],
+            ),
+            true,
+        ),
+        (contact_input(t, "1234567", &[sms]), true),
+        (contact_input(t, "12345678", &[sms]), true),
+        (contact_input(t, "123456789", &[sms]), true),
+        // Blanks around the list's elements, as the replay reads them.
+        (
+            contact_input(t, "c-1", &[sms, email])
+                .replace("[{", "[ \n{")
+                .replace("}, {", "} ,\t{")
+                .replace("}]", "}\r\n]"),
+            true,
+        ),
+        // An escape in a string: the host reads it (the serde path, in the end).
+        (contact_input(t, "c\\u002d1", &[sms]), false),
+        (contact_input(t, "c-1", &[sms]), true),
+        // Values the reference refuses: the code gives up, and the reference words the error
+        // (three in a row at most: after four misses the reader stops trying for a while).
+        (
+            contact_input(t, "c-1", &[&sms.replace("sms", "fax")]),
+            false,
+        ),
+        (
+            contact_input(r#""2026-13-25T09:00:00Z""#, "c-1", &[sms]),
+            false,
+        ),
+        (
+            contact_input(t, "c-1", &[sms]).replace("false", "nope"),
+            false,
+        ),
+        (contact_input(t, "c-1", &[sms]), true),
+        // Elements of another shape: the host's scanner reads those, the code the rest.
+        (contact_input(t, "c-1", &[sms, withdrawn, email]), true),
+        (contact_input(t, "c-1", &[withdrawn]), true),
+        // Text after the object, or cut short.
+        (contact_input(t, "c-1", &[sms]) + " x", false),
+        (
+            contact_input(t, "c-1", &[sms])
+                .trim_end_matches('}')
+                .to_string(),
+            false,
+        ),
+        (contact_input(t, "c-1", &[email]), true),
+        // A list closed by the wrong bracket, or with a comma too many.
+        (contact_input(t, "c-1", &[sms]).replace("}]", "}}"), false),
+        (contact_input(t, "c-1", &[sms]).replace("}]", "},]"), false),
+        (contact_input(t, "c-1", &[sms]), true),
+    ];
+    // Then with compiling off: nothing is read by the code, everything still as the
+    // reference reads it.
+    for compiling in [true, false] {
+        reader.set_compile(compiling);
+        for (i, (json, compiled)) in steps.iter().enumerate() {
+            check(
+                &program,
+                &jit,
+                &mut reader,
+                policy,
+                json,
+                &mut into,
+                &mut tally,
+            );
+            assert_eq!(
+                reader.compiled(),
+                compiling && *compiled,
+                "step {i}: {json}"
+            );
+        }
+    }
+    assert_eq!(tally.compiled, steps.iter().filter(|s| s.1).count());
+}
+
+/// A reader compiles the shape it has replayed 65,536 times by itself, whatever else it read
+/// in between, and reads the next texts of that shape with the code.
+#[test]
+fn a_shape_replayed_often_is_compiled() {
+    let (program, jit, policy, mut reader) = contact_reader();
+    let mut into = Bound::empty();
+    let mut tally = Tally::default();
+    let text = |i: usize| contact_input(T, &format!("c-{i}"), &[SMS]);
+    let refused = contact_input(T, "c-1", &[&SMS.replace("sms", "fax")]);
+    // Read 0 is learned; then 65,536 replays, with a refused text now and then (not a
+    // replay, and no new shape learned).
+    reader
+        .bind_json_into(&jit, &text(0), &mut into)
+        .expect("read");
+    assert!(!reader.replayed());
+    let (mut replays, mut i) = (0, 0);
+    while replays < 65_535 {
+        i += 1;
+        if i % 1000 == 0 {
+            assert!(reader.bind_json_into(&jit, &refused, &mut into).is_err());
+            assert!(!reader.replayed());
+        }
+        reader
+            .bind_json_into(&jit, &text(i), &mut into)
+            .expect("read");
+        assert!(reader.replayed() && !reader.compiled(), "read {i}");
+        replays += 1;
+    }
+    // The 65,536th replay compiles the shape; the texts after it are read by the code.
+    check(
+        &program,
+        &jit,
+        &mut reader,
+        policy,
+        &text(i + 1),
+        &mut into,
+        &mut tally,
+    );
+    assert!(reader.replayed() && !reader.compiled());
+    for k in 2..20 {
+        check(
+            &program,
+            &jit,
+            &mut reader,
+            policy,
+            &text(i + k),
+            &mut into,
+            &mut tally,
+        );
+        assert!(reader.compiled(), "read {}", i + k);
+    }
 }

@@ -49,7 +49,7 @@ use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{Bound, Entry, JitModule, MAX_RECORD_DEPTH, size};
+use super::{Bound, Entry, JitModule, MAX_RECORD_DEPTH, reader, size};
 use crate::bind::{self, BindError};
 use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
 use crate::ir::{Program, SymbolKind, Type, Verdict};
@@ -722,7 +722,23 @@ pub struct JsonReader {
     skip: u32,
     /// The signal values the last input gave (`signals`; only the reference path binds them).
     signals: Vec<(u32, crate::value::Value)>,
+    /// Whether to compile a shape replayed often ([`JsonReader::set_compile`]), its code, the
+    /// replays of the current shape since it was learned, the shapes compiled so far, and
+    /// whether the last input was read by the code.
+    compile: bool,
+    code: Option<Arc<reader::ShapeCode>>,
+    hits: u32,
+    compiles: u32,
+    compiled: bool,
 }
+
+/// Replays of one shape before it is compiled. Compiling the contact input's shape costs about
+/// 2.5 ms and saves about 40 ns per input (docs/performance.md), so it pays after about 60,000
+/// inputs: a reader that has replayed that many is likely to read many more of them.
+const COMPILE_AFTER: u32 = 1 << 16;
+
+/// Shapes compiled at most per reader.
+const MAX_COMPILES: u32 = 8;
 
 impl JitModule {
     /// A reader of JSON input for policy `policy`, or why there is none (the policy is not
@@ -742,6 +758,11 @@ impl JitModule {
             misses: 0,
             skip: 0,
             signals: Vec::new(),
+            compile: true,
+            code: None,
+            hits: 0,
+            compiles: 0,
+            compiled: false,
         })
     }
 }
@@ -863,6 +884,35 @@ impl JsonReader {
         self.replayed
     }
 
+    /// Whether the last call was read by the learned shape's compiled code (see
+    /// [`JsonReader::set_compile`]); such a call is also [`JsonReader::replayed`].
+    pub fn compiled(&self) -> bool {
+        self.compiled
+    }
+
+    /// Turns compiling learned shapes on (the default) or off. On, a shape replayed 65,536
+    /// times is compiled to native code that reads the next inputs of that shape (at most
+    /// eight shapes per reader); off, or where the code gives up, the shape is replayed.
+    /// [`JsonReader::compile_now`] compiles at once.
+    pub fn set_compile(&mut self, on: bool) {
+        self.compile = on;
+        if !on {
+            self.code = None;
+        }
+    }
+
+    /// Compiles the learned shape now (for tests and benchmarks), whether or not it was
+    /// replayed often; whether there is code for it now.
+    pub fn compile_now(&mut self) -> bool {
+        if self.code.is_none() && self.shape.learned() {
+            self.code = self
+                .shape
+                .ops(&self.plan)
+                .and_then(|ops| reader::ShapeCode::compile(&ops, self.plan.input_words));
+        }
+        self.code.is_some()
+    }
+
     /// Turns the direct scanner on (the default) or off. Off, every input is read by the
     /// serde-driven path or the reference: for benchmarks and tests of that path alone.
     pub fn set_scan(&mut self, on: bool) {
@@ -876,6 +926,8 @@ impl JsonReader {
     pub fn set_replay(&mut self, on: bool) {
         self.replay = on;
         self.shape.forget();
+        self.code = None;
+        self.hits = 0;
     }
 
     /// The fast path: `None` if the input is not one it reads (then `into` is garbage).
@@ -886,28 +938,65 @@ impl JsonReader {
             s.zones.clear();
         }
         let mut now = None;
-        // The learned shape first (a flat plan only), then the direct scanner, then the serde
-        // path; if one gives up, the next reads the text again from a clean slate.
-        self.replayed = self.scan && plan.direct && self.replay && self.shape.learned() && {
-            if self.skip > 0 {
-                self.skip -= 1;
-                false
-            } else {
-                s.begin(plan, true);
-                let mut cx = Cx { plan, s, now: None };
-                let hit = self.shape.replay(&mut cx, json).is_some();
-                now = cx.now;
-                // Inputs of changing shapes: after four misses in a row, try again only after
-                // 1, 3, 7, … up to 63 inputs.
-                self.misses = if hit {
-                    0
-                } else {
-                    self.misses.saturating_add(1)
-                };
-                self.skip = (1u32 << self.misses.saturating_sub(3).min(6)) - 1;
-                hit
+        // The learned shape's code first, then the shape replayed, (a flat plan only), then
+        // the direct scanner, then the serde path; if one gives up, the next reads the text
+        // again from a clean slate.
+        self.compiled = self.scan && plan.direct && self.replay && self.skip == 0 && {
+            match &self.code {
+                Some(code) => {
+                    s.begin(plan, true);
+                    let mut cx = Cx { plan, s, now: None };
+                    let read = code.read(&mut HostRead {
+                        cx: &mut cx,
+                        text: json,
+                    });
+                    now = cx.now;
+                    read
+                }
+                None => false,
             }
         };
+        if self.compiled {
+            // A read of the learned shape, as a replay that hit.
+            self.misses = 0;
+        }
+        self.replayed = self.compiled
+            || self.scan && plan.direct && self.replay && self.shape.learned() && {
+                if self.skip > 0 {
+                    self.skip -= 1;
+                    false
+                } else {
+                    s.begin(plan, true);
+                    let mut cx = Cx { plan, s, now: None };
+                    let hit = self.shape.replay(&mut cx, json).is_some();
+                    now = cx.now;
+                    // Replayed often enough: compile the shape, once (and a few shapes per
+                    // reader at most, so that inputs of changing shapes do not compile on and
+                    // on).
+                    self.hits = self.hits.saturating_add(u32::from(hit));
+                    if hit
+                        && self.hits == COMPILE_AFTER
+                        && self.code.is_none()
+                        && self.compile
+                        && self.compiles < MAX_COMPILES
+                    {
+                        self.compiles += 1;
+                        self.code = self
+                            .shape
+                            .ops(plan)
+                            .and_then(|ops| reader::ShapeCode::compile(&ops, plan.input_words));
+                    }
+                    // Inputs of changing shapes: after four misses in a row, try again only after
+                    // 1, 3, 7, … up to 63 inputs.
+                    self.misses = if hit {
+                        0
+                    } else {
+                        self.misses.saturating_add(1)
+                    };
+                    self.skip = (1u32 << self.misses.saturating_sub(3).min(6)) - 1;
+                    hit
+                }
+            };
         self.scanned = self.replayed
             || self.scan && {
                 let root = s.begin(plan, plan.direct);
@@ -919,6 +1008,8 @@ impl JsonReader {
                 now = cx.now;
                 if read && learn {
                     self.shape.learn(plan, &self.trace, json.as_bytes());
+                    self.code = None;
+                    self.hits = 0;
                 }
                 read
             };
@@ -1174,6 +1265,113 @@ impl Scratch {
             plan.names.get(i).map_or("", |s| s)
         }
     }
+}
+
+/// What compiled shape code ([`super::reader`]) calls back into: the replay's own code at the
+/// position the code has reached, over the reader's [`Cx`] and the text.
+pub(super) struct HostRead<'h, 'a> {
+    cx: &'h mut Cx<'a>,
+    text: &'h str,
+}
+
+impl<'h> HostRead<'h, '_> {
+    /// The text being read.
+    pub(super) fn text(&self) -> &'h str {
+        self.text
+    }
+
+    /// The words' address and length (they may move when a list grows).
+    pub(super) fn out(&mut self) -> (*mut i64, usize) {
+        (self.cx.s.out.as_mut_ptr(), self.cx.s.out.len())
+    }
+
+    /// A value of node `node` at byte `pos`, its words at `base + at`, as the replay reads it:
+    /// the position after it.
+    pub(super) fn value(&mut self, node: u32, base: usize, at: usize, pos: usize) -> Option<usize> {
+        let n = *self.cx.plan.nodes.get(node as usize)?;
+        let mut p = scan_at(self.text, pos)?;
+        p.value_of(self.cx, node, n, base, at)?;
+        Some(self.text.len() - p.rest.len())
+    }
+
+    /// A string of node `node` (Text, Id or Tz) whose text is the `len` bytes from byte
+    /// `start` (which the scanner's `string` would read: no escape), its word at `word`.
+    pub(super) fn string(
+        &mut self,
+        node: u32,
+        word: usize,
+        start: usize,
+        len: usize,
+    ) -> Option<()> {
+        let n = *self.cx.plan.nodes.get(node as usize)?;
+        let s = self.text.get(start..start.checked_add(len)?)?;
+        self.cx.str(n, 0, word, s)
+    }
+
+    /// A list's element of node `elem` read whole by the scanner from byte `pos`, its words
+    /// from `base` (the replay's `scan_element`): the position after it.
+    pub(super) fn element(&mut self, elem: u32, base: usize, pos: usize) -> Option<usize> {
+        let mut p = scan_at(self.text, pos)?;
+        p.value_untraced(self.cx, elem, base, 0)?;
+        Some(self.text.len() - p.rest.len())
+    }
+
+    /// `now` read by compiled code.
+    pub(super) fn set_now(&mut self, now: i64) {
+        self.cx.now = Some(now);
+    }
+
+    /// The value of `now` at byte `pos`: the position after it.
+    pub(super) fn now(&mut self, pos: usize) -> Option<usize> {
+        let mut p = scan_at(self.text, pos)?;
+        let now = p.now()?;
+        let end = self.text.len() - p.rest.len();
+        self.cx.now = now;
+        Some(end)
+    }
+
+    /// A list with its header at word `header` starts (lists must come in the order of their
+    /// headers, as in [`scan::Scan::list_direct`]): where its elements' words start.
+    pub(super) fn list_begin(&mut self, header: usize) -> Option<usize> {
+        if self.cx.s.last_list.is_some_and(|h| header <= h) {
+            return None;
+        }
+        self.cx.s.last_list = Some(header);
+        Some(self.cx.s.out.len())
+    }
+
+    /// Makes the words up to `need` exist (zeroed), growing by doubling.
+    pub(super) fn room(&mut self, need: usize) -> Option<()> {
+        let out = &mut self.cx.s.out;
+        if out.len() < need {
+            let to = need.max(2 * out.len());
+            out.resize(to, 0);
+        }
+        Some(())
+    }
+
+    /// A list of `n` elements of `words` words from word `start` ends: the words are cut to
+    /// them and its header written.
+    pub(super) fn list_end(
+        &mut self,
+        header: usize,
+        start: usize,
+        n: usize,
+        words: usize,
+    ) -> Option<()> {
+        let out = &mut self.cx.s.out;
+        out.truncate(start.checked_add(n.checked_mul(words)?)?);
+        *out.get_mut(header)? = start as i64;
+        *out.get_mut(header + 1)? = n as i64;
+        Some(())
+    }
+}
+
+/// A scanner (untraced) at byte `pos` of `text`.
+fn scan_at(text: &str, pos: usize) -> Option<scan::Scan<'_>> {
+    let mut p = scan::Scan::new(text, Vec::new(), 1);
+    p.rest = text.as_bytes().get(pos..)?;
+    Some(p)
 }
 
 /// What the seeds (and the direct scanner) share while reading one input.
@@ -1504,6 +1702,16 @@ fn all_digits(x: u64, mask: u64) -> bool {
 fn pairs(x: u64, mask: u64) -> u64 {
     let d = (x & mask) - (0x3030_3030_3030_3030 & mask);
     d.wrapping_mul(10).wrapping_add(d >> 8)
+}
+
+/// The forms of a time the reader's scanner reads in place (the text between the quotes):
+/// 20 bytes, or 24 with milliseconds, read by [`fast_time`]; `None` for any other.
+pub(super) fn fast_time_of(b: &[u8]) -> Option<i64> {
+    match b.len() {
+        20 => fast_time(b),
+        24 if b[19] == b'.' => fast_time(b),
+        _ => None,
+    }
 }
 
 /// Days in each month of a common year, and before each month.

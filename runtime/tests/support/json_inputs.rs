@@ -594,6 +594,8 @@ pub struct Tally {
     pub direct: usize,
     /// Of those, the inputs read by replaying the shape learned from an earlier input.
     pub replayed: usize,
+    /// Of those, the inputs read by the learned shape's compiled code.
+    pub compiled: usize,
     /// Siblings checked (an input as a serializer writes it, and texts of its shape with
     /// other values; not counted above), those the reference accepted, and those of these
     /// read in direct mode.
@@ -623,6 +625,7 @@ pub fn check(
             tally.scanned += usize::from(reader.scanned());
             tally.direct += usize::from(reader.direct());
             tally.replayed += usize::from(reader.replayed());
+            tally.compiled += usize::from(reader.compiled());
             assert!(
                 into.same_layout(bound) && now == want_now,
                 "policy {}: the reader's layout differs from the reference on\n{json}\nreader (scanned: {}):    {into:?} now {now:?}\nreference: {bound:?} now {want_now:?}",
@@ -691,15 +694,43 @@ pub fn check_program(program: &Program, seed: u64, count: usize) -> Tally {
             let mut sib = Tally::default();
             let mut r = fresh.clone();
             let canon = serialized(&j);
-            check(program, &jit, &mut r, policy, &canon, &mut into, &mut sib);
-            for _ in 0..2 {
-                let other = sibling(&canon, &mut rng);
-                check(program, &jit, &mut r, policy, &other, &mut into, &mut sib);
+            let others: Vec<String> = (0..2).map(|_| sibling(&canon, &mut rng)).collect();
+            for text in std::iter::once(&canon).chain(&others) {
+                check(program, &jit, &mut r, policy, text, &mut into, &mut sib);
+            }
+            // For every fourth input, the same texts once more by a reader that compiled the
+            // shape it learned (compiling costs milliseconds, more in debug builds).
+            let mut compiled = Tally::default();
+            if i % 4 == 0 {
+                let mut r = fresh.clone();
+                check(
+                    program,
+                    &jit,
+                    &mut r,
+                    policy,
+                    &canon,
+                    &mut into,
+                    &mut compiled,
+                );
+                if r.compile_now() {
+                    for other in &others {
+                        check(
+                            program,
+                            &jit,
+                            &mut r,
+                            policy,
+                            other,
+                            &mut into,
+                            &mut compiled,
+                        );
+                    }
+                }
             }
             tally.siblings += sib.inputs;
             tally.siblings_accepted += sib.accepted;
             tally.siblings_direct += sib.direct;
             tally.replayed += sib.replayed;
+            tally.compiled += compiled.compiled;
         }
     }
     tally

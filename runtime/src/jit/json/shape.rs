@@ -20,8 +20,9 @@
 //! would end it. Anything else gives up (`None`), and the scanner reads the text from scratch.
 #![forbid(unsafe_code)]
 
+use super::super::reader::{MAX_INLINE_NAMES, Op, Read};
 use super::scan::{Event, Scan};
-use super::{Cx, Node, Plan};
+use super::{Cx, Node, Plan, kind_index};
 
 /// One step of a shape: literal text, then what follows it.
 #[derive(Debug, Clone, Copy)]
@@ -284,6 +285,85 @@ impl Shape {
         }
         p.rest = rest.get(n..)?;
         Some(())
+    }
+}
+
+impl Shape {
+    /// The shape as steps for [`ShapeCode::compile`]; `None` if it has a list learned empty
+    /// (whose elements only the scanner reads) or is not learned.
+    pub(super) fn ops(&self, plan: &Plan) -> Option<Vec<Op>> {
+        if !self.learned {
+            return None;
+        }
+        let mut i = 0;
+        let ops = self.ops_of(plan, &self.steps, &mut i)?;
+        (i == self.steps.len()).then_some(ops)
+    }
+
+    /// The ops of `steps` from `*i` up to their [`Then::End`] (included in `*i`).
+    fn ops_of(&self, plan: &Plan, steps: &[Step], i: &mut usize) -> Option<Vec<Op>> {
+        let mut ops = Vec::new();
+        loop {
+            let step = steps.get(*i)?;
+            *i += 1;
+            if step.lit.len != 0 {
+                let off = step.lit.off as usize;
+                let bytes = self.bytes.get(off..off + step.lit.len as usize)?;
+                ops.push(Op::Lit(bytes.into()));
+            }
+            match step.then {
+                Then::Value { node, n, at } => ops.push(Op::Value {
+                    node,
+                    at,
+                    read: read_of(plan, n),
+                }),
+                Then::Now => ops.push(Op::Now),
+                Then::End => return Some(ops),
+                Then::List {
+                    header,
+                    elem,
+                    words,
+                    body,
+                } => {
+                    body?;
+                    let body = self.ops_of(plan, steps, i)?;
+                    ops.push(Op::List {
+                        header,
+                        elem,
+                        words,
+                        body,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// How compiled code reads a value of node `n`: booleans and the names of small tables
+/// inline, the rest by the host.
+fn read_of(plan: &Plan, n: Node) -> Read {
+    let table = match n {
+        Node::Bool => return Read::Bool,
+        Node::Time => return Read::Time,
+        Node::Text | Node::Id | Node::Tz => return Read::Str,
+        Node::Enum(e) => plan.enums.get(e as usize),
+        Node::Symbol(kind) => plan.symbols.get(kind_index(kind)),
+        _ => None,
+    };
+    match table {
+        Some(t) if t.entries.len() <= MAX_INLINE_NAMES => Read::Names(
+            t.entries
+                .iter()
+                // Qualified names (`std.channel.sms`) are rare in input: left to the host,
+                // they halve the code to compile.
+                .filter(|(_, name, _)| {
+                    name.bytes()
+                        .all(|c| c >= 0x20 && c != b'"' && c != b'\\' && c != b'.')
+                })
+                .map(|(_, name, value)| ([b"\"", name.as_bytes(), b"\""].concat().into(), *value))
+                .collect(),
+        ),
+        _ => Read::Host,
     }
 }
 

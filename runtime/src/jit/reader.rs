@@ -1,0 +1,942 @@
+//! A learned input shape compiled to native code: the JSON reader's first path once a shape
+//! has been replayed often enough (see [`super::json`]).
+//!
+//! The replay of a shape ([`super::json`]'s `shape` module) walks its steps one by one: per
+//! step a dispatch, a bounds check, a word compare or two. Here the same steps become one
+//! Cranelift function: every literal is a few loads xor-ed with constants and tested once;
+//! every value of an enum or symbol is a switch on its first letter, then a compare with each
+//! accepted name written `"name"`; a boolean is a compare with `true` or `false`; a time in the
+//! two usual forms is found in place and parsed by the host's pure `fast_time_of`; a string's
+//! end is found eight bytes at a time and its text handed to the host; a list is a loop over
+//! its element's steps. What is left (strings' meaning, numbers, optionals, other forms) is
+//! read by the host: the replay's own code ([`HostRead`]) at the position the code reached.
+//!
+//! Semantics: the code accepts a subset of what the replay accepts and writes what it writes.
+//! The literals are the shape's bytes, compared exactly; a name is accepted inline only if the
+//! text is exactly its quoted form, which the replay reads as that name (the names compiled
+//! have no byte that ends or escapes a JSON string), and any other text goes to the host, which
+//! reads it as the replay does; a time or a string read inline is the text the replay's
+//! `time` or `string` would read, given to the same functions; lists are opened, separated and
+//! closed as the replay's `list_direct` does (whitespace, `,`, `]`), and their words grow
+//! zeroed and are cut to the elements read, as there. Where the replay would fall back to the
+//! scanner for one element, the code gives up on the whole text (`0`), and the reader starts
+//! over with the replay from a clean slate. So it adds speed and never a decision of its own;
+//! `runtime/tests/json_reader.rs` and the `json_reader` fuzz target compare it with the
+//! reference on texts of learned shapes.
+//!
+//! Memory safety: every load from the text is preceded by a check that it stays within the
+//! text's length, and every store into the words by a check (for the fixed part, one on
+//! entry, and a bound checked at compile time, [`placed_within`]; for a list's element, that
+//! its words exist, else the host makes room) that it stays within the words the host has made;
+//! the words never shrink below what the code may still write, and the code reads their
+//! address from the state before each store, as a host call may move them. The code is freed
+//! when the last [`ShapeCode`] handle goes.
+
+use std::ffi::c_void;
+use std::sync::{Arc, Mutex};
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Value as CVal};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{Linkage, Module};
+
+use super::json::{HostRead, fast_time_of};
+
+/// One step of a shape to compile, in text order.
+#[derive(Debug, Clone)]
+pub(super) enum Op {
+    /// These bytes, exactly.
+    Lit(Box<[u8]>),
+    /// A value of plan node `node`, its first word at `at` (from the fixed part's start, or
+    /// in a list's element from the element's first word).
+    Value { node: u32, at: usize, read: Read },
+    /// The value of the reserved `now` key.
+    Now,
+    /// A list whose header is word `header` of the fixed part, of elements of plan node
+    /// `elem` and `words` words, each read by `body` (or, if it does not have the body's
+    /// shape, by the host's scanner).
+    List {
+        header: usize,
+        elem: u32,
+        words: usize,
+        body: Vec<Op>,
+    },
+}
+
+/// How a value is read.
+#[derive(Debug, Clone)]
+pub(super) enum Read {
+    /// `true` or `false` inline (else the host).
+    Bool,
+    /// One of these quoted names (`"name"`, no byte in the name that ends or escapes a
+    /// string) and its word, inline; any other text by the host.
+    Names(Vec<Name>),
+    /// A time: the forms `"YYYY-MM-DDTHH:MM:SSZ"` and `"YYYY-MM-DDTHH:MM:SS.mmmZ"` parsed by
+    /// the host's pure [`fast_time_of`] (as the replay's `time` tries them, in that order);
+    /// any other text by the host.
+    Time,
+    /// A string (Text, Id, Tz): its end found inline, eight bytes at a time, then handed
+    /// to the host as the replay hands it to `Cx::str`; with an escape, by the host.
+    Str,
+    /// By the host.
+    Host,
+}
+
+/// A name as compiled: its exact bytes in the text (with the quotes) and its word.
+pub(super) type Name = (Box<[u8]>, i64);
+
+/// Names compiled inline at most (more are looked up by the host's table).
+pub(super) const MAX_INLINE_NAMES: usize = 64;
+
+/// What [`xop_fast_time`] returns for text it does not read (no time it reads is this).
+const NO_TIME: i64 = i64::MIN;
+
+/// What the code and the host share during one read. The host's [`HostRead`] is behind
+/// `host`; `out` and `out_len` are its words, refreshed after every host call.
+#[repr(C)]
+struct State {
+    text: *const u8,
+    len: i64,
+    out: *mut i64,
+    out_len: i64,
+    host: *mut c_void,
+    /// The time of `now` when the code read it inline (`has_now` 1).
+    now: i64,
+    has_now: i64,
+}
+
+/// Byte offsets of [`State`]'s fields.
+const S_TEXT: i32 = std::mem::offset_of!(State, text) as i32;
+const S_LEN: i32 = std::mem::offset_of!(State, len) as i32;
+const S_OUT: i32 = std::mem::offset_of!(State, out) as i32;
+const S_OUT_LEN: i32 = std::mem::offset_of!(State, out_len) as i32;
+const S_NOW: i32 = std::mem::offset_of!(State, now) as i32;
+const S_HAS_NOW: i32 = std::mem::offset_of!(State, has_now) as i32;
+
+type ReadFn = unsafe extern "C" fn(*mut State) -> i64;
+
+/// A compiled shape: its code, freed with the last handle.
+pub(super) struct ShapeCode {
+    f: ReadFn,
+    module: Mutex<Option<JITModule>>,
+}
+
+impl std::fmt::Debug for ShapeCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShapeCode")
+    }
+}
+
+impl Drop for ShapeCode {
+    fn drop(&mut self) {
+        let module = self.module.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = module.take() {
+            // SAFETY: the only pointer into this module's code is `self.f`, called only
+            // through `&self` (`read`); `drop` has `&mut self`, so no call is running and none
+            // can start.
+            unsafe { m.free_memory() };
+        }
+    }
+}
+
+impl ShapeCode {
+    /// Compiles `ops` for a plan whose fixed part has `input_words` words; `None` if the
+    /// shape is not one this compiles (a value placed outside its words) or the host has no
+    /// JIT.
+    pub(super) fn compile(ops: &[Op], input_words: usize) -> Option<Arc<ShapeCode>> {
+        if !placed_within(ops, input_words) {
+            return None;
+        }
+        let builder = super::jit_builder(&[
+            (VALUE, xop_read_value as *const u8),
+            (NOW, xop_read_now as *const u8),
+            (LIST, xop_read_list as *const u8),
+            (ROOM, xop_read_room as *const u8),
+            (LIST_END, xop_read_list_end as *const u8),
+            (FAST_TIME, xop_fast_time as *const u8),
+            (STR, xop_read_str as *const u8),
+            (ELEMENT, xop_read_element as *const u8),
+        ])
+        .ok()?;
+        let mut module = JITModule::new(builder);
+        if module.target_config().pointer_type() != I64 {
+            return None;
+        }
+        let id = define(&mut module, ops, input_words);
+        let ready = id.and_then(|id| {
+            module.finalize_definitions().ok()?;
+            Some(module.get_finalized_function(id))
+        });
+        let Some(ptr) = ready else {
+            // SAFETY: nothing of this module was finalized into a pointer that escapes.
+            unsafe { module.free_memory() };
+            return None;
+        };
+        // SAFETY: `ptr` is the entry of the function finalized just above, generated with the
+        // signature `(i64) -> i64` in the platform's default calling convention, which is the
+        // C ABI of `ReadFn` with the pointer as a 64-bit word (checked above). It stays valid
+        // until `free_memory` in `Drop`.
+        let f = unsafe { std::mem::transmute::<*const u8, ReadFn>(ptr) };
+        Some(Arc::new(ShapeCode {
+            f,
+            module: Mutex::new(Some(module)),
+        }))
+    }
+
+    /// Reads the text of `host` (whose words are zeroed, the fixed part's at least); whether
+    /// the code read all of it. If not, what it wrote is garbage.
+    pub(super) fn read(&self, host: &mut HostRead<'_, '_>) -> bool {
+        let text = host.text();
+        let (out, out_len) = host.out();
+        let mut state = State {
+            text: text.as_ptr(),
+            len: text.len() as i64,
+            out,
+            out_len: out_len as i64,
+            host: (host as *mut HostRead<'_, '_>).cast::<c_void>(),
+            now: 0,
+            has_now: 0,
+        };
+        // SAFETY: `self.f` is valid while `self` lives (see `compile`). The state points at
+        // the text and at `host`, both borrowed for the whole call; the code reads the text
+        // only below `len` and writes the words only below `out_len`, which the host
+        // callbacks keep current (module documentation), and the callbacks catch panics.
+        let read = unsafe { (self.f)(&mut state) == 1 };
+        if read && state.has_now != 0 {
+            host.set_now(state.now);
+        }
+        read
+    }
+}
+
+/// Whether every value of `ops` and every list header lies within the words it is placed in:
+/// the fixed part's `input_words`, or an element's words.
+fn placed_within(ops: &[Op], words: usize) -> bool {
+    ops.iter().all(|op| match op {
+        Op::Lit(_) | Op::Now => true,
+        Op::Value { at, .. } => *at < words,
+        Op::List {
+            header,
+            words: w,
+            body,
+            ..
+        } => header + 1 < words && *w > 0 && placed_within(body, *w),
+    })
+}
+
+const VALUE: &str = "xop_read_value";
+const NOW: &str = "xop_read_now";
+const LIST: &str = "xop_read_list";
+const ROOM: &str = "xop_read_room";
+const LIST_END: &str = "xop_read_list_end";
+const FAST_TIME: &str = "xop_fast_time";
+const STR: &str = "xop_read_str";
+const ELEMENT: &str = "xop_read_element";
+
+/// A list's element of plan node `elem` read whole by the scanner from byte `pos`, its words
+/// from `base`: the position after it.
+extern "C" fn xop_read_element(state: *mut State, elem: i64, base: i64, pos: i64) -> i64 {
+    with_host(state, |h| {
+        let elem = u32::try_from(elem).ok()?;
+        i64::try_from(h.element(elem, as_usize(base)?, as_usize(pos)?)?).ok()
+    })
+}
+
+/// A string of node `node` (Text, Id or Tz) whose text is the `len` bytes from byte `start`,
+/// its word at `word`: `0`.
+extern "C" fn xop_read_str(state: *mut State, node: i64, word: i64, start: i64, len: i64) -> i64 {
+    with_host(state, |h| {
+        let node = u32::try_from(node).ok()?;
+        h.string(node, as_usize(word)?, as_usize(start)?, as_usize(len)?)
+            .map(|()| 0)
+    })
+}
+
+/// The `len` bytes at `body` read by [`fast_time_of`], or [`NO_TIME`].
+extern "C" fn xop_fast_time(body: *const u8, len: i64) -> i64 {
+    let Ok(len) = usize::try_from(len) else {
+        return NO_TIME;
+    };
+    // SAFETY: generated code passes a range it has checked lies within the text being read
+    // (`short_of` before the call), which `ShapeCode::read` borrows for the whole call.
+    let b = unsafe { std::slice::from_raw_parts(body, len) };
+    fast_time_of(b).unwrap_or(NO_TIME)
+}
+
+/// The host of a call: the state and its [`HostRead`].
+///
+/// # Safety
+/// `state` must be the pointer [`ShapeCode::read`] passed to the code, during that call, and
+/// the references must not outlive the host function that asked for them.
+unsafe fn host_of<'s>(state: *mut State) -> (&'s mut State, &'s mut HostRead<'s, 's>) {
+    // SAFETY: per the function's contract, `state` is a live, exclusive `State` whose `host`
+    // is the `HostRead` borrowed mutably by `ShapeCode::read` for the whole call; the code
+    // holds no other reference to either while a host function runs. The lifetimes given
+    // here are the host function's: `HostRead`'s methods store nothing borrowed into it (the
+    // strings they keep are copied), so no reference of the wrong lifetime can be left behind.
+    unsafe {
+        let st = &mut *state;
+        let host = &mut *st.host.cast::<HostRead<'s, 's>>();
+        (st, host)
+    }
+}
+
+/// Runs `f` on the call's host, refreshes the words' address and length in the state, and
+/// maps `None` or a panic to `-1`.
+fn with_host(state: *mut State, f: impl FnOnce(&mut HostRead<'_, '_>) -> Option<i64>) -> i64 {
+    // SAFETY: only called from the host functions below, which generated code calls with the
+    // state `ShapeCode::read` gave it.
+    let (st, host) = unsafe { host_of(state) };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *host)));
+    let (out, out_len) = host.out();
+    st.out = out;
+    st.out_len = out_len as i64;
+    match r {
+        Ok(Some(v)) => v,
+        _ => -1,
+    }
+}
+
+/// A value of plan node `node` at byte `pos`, its words at `base + at`: the position after it.
+extern "C" fn xop_read_value(state: *mut State, node: i64, base: i64, at: i64, pos: i64) -> i64 {
+    with_host(state, |h| {
+        let node = u32::try_from(node).ok()?;
+        let end = h.value(node, as_usize(base)?, as_usize(at)?, as_usize(pos)?)?;
+        i64::try_from(end).ok()
+    })
+}
+
+/// The value of `now` at byte `pos`: the position after it.
+extern "C" fn xop_read_now(state: *mut State, pos: i64) -> i64 {
+    with_host(state, |h| i64::try_from(h.now(as_usize(pos)?)?).ok())
+}
+
+/// A list whose header is word `header` starts: where its elements' words start.
+extern "C" fn xop_read_list(state: *mut State, header: i64) -> i64 {
+    with_host(state, |h| {
+        i64::try_from(h.list_begin(as_usize(header)?)?).ok()
+    })
+}
+
+/// Makes the words up to `need` exist: `0`.
+extern "C" fn xop_read_room(state: *mut State, need: i64) -> i64 {
+    with_host(state, |h| h.room(as_usize(need)?).map(|()| 0))
+}
+
+/// A list of `n` elements of `words` words from word `start`, header `header`, ends: `0`.
+extern "C" fn xop_read_list_end(
+    state: *mut State,
+    header: i64,
+    start: i64,
+    n: i64,
+    words: i64,
+) -> i64 {
+    with_host(state, |h| {
+        h.list_end(
+            as_usize(header)?,
+            as_usize(start)?,
+            as_usize(n)?,
+            as_usize(words)?,
+        )
+        .map(|()| 0)
+    })
+}
+
+fn as_usize(v: i64) -> Option<usize> {
+    usize::try_from(v).ok()
+}
+
+/// Declares and defines the reading function of `ops` in `module`.
+fn define(
+    module: &mut JITModule,
+    ops: &[Op],
+    input_words: usize,
+) -> Option<cranelift_module::FuncId> {
+    let sig_of = |module: &JITModule, params: usize| {
+        let mut sig = module.make_signature();
+        for _ in 0..params {
+            sig.params.push(AbiParam::new(I64));
+        }
+        sig.returns.push(AbiParam::new(I64));
+        sig
+    };
+    let mut ids = Vec::new();
+    for (name, params) in [
+        (VALUE, 5),
+        (NOW, 2),
+        (LIST, 2),
+        (ROOM, 2),
+        (LIST_END, 5),
+        (FAST_TIME, 2),
+        (STR, 5),
+        (ELEMENT, 4),
+    ] {
+        let sig = sig_of(module, params);
+        ids.push(module.declare_function(name, Linkage::Import, &sig).ok()?);
+    }
+    let sig = sig_of(module, 1);
+    let mut ctx = module.make_context();
+    ctx.func.signature = sig.clone();
+    let refs: Vec<FuncRef> = ids
+        .iter()
+        .map(|&id| module.declare_func_in_func(id, &mut ctx.func))
+        .collect();
+    let mut fctx = FunctionBuilderContext::new();
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let state = b.block_params(entry)[0];
+        let f = MemFlagsData::trusted();
+        let text = b.ins().load(I64, f, state, S_TEXT);
+        let len = b.ins().load(I64, f, state, S_LEN);
+        let pos = b.declare_var(I64);
+        let zero = b.ins().iconst(I64, 0);
+        b.def_var(pos, zero);
+        let fail = b.create_block();
+        let mut g = Gen {
+            b,
+            state,
+            text,
+            len,
+            pos,
+            fail,
+            f_value: refs[0],
+            f_now: refs[1],
+            f_list: refs[2],
+            f_room: refs[3],
+            f_list_end: refs[4],
+            f_time: refs[5],
+            f_str: refs[6],
+            f_element: refs[7],
+        };
+        // The fixed part's words exist (the host zeroed them): checked once.
+        let out_len = g.b.ins().load(I64, f, state, S_OUT_LEN);
+        let short =
+            g.b.ins()
+                .icmp_imm_s(IntCC::SignedLessThan, out_len, input_words as i64);
+        g.branch_fail(short);
+        let base = g.b.ins().iconst(I64, 0);
+        g.ops(ops, base);
+        // All of the text read.
+        let p = g.pos();
+        let rest = g.b.ins().icmp(IntCC::NotEqual, p, len);
+        g.branch_fail(rest);
+        let one = g.b.ins().iconst(I64, 1);
+        g.b.ins().return_(&[one]);
+        g.b.switch_to_block(fail);
+        let zero = g.b.ins().iconst(I64, 0);
+        g.b.ins().return_(&[zero]);
+        g.b.seal_all_blocks();
+        let cfg = module.target_config();
+        g.b.finalize(cfg);
+    }
+    let id = module
+        .declare_function("xop_read_shape", Linkage::Local, &sig)
+        .ok()?;
+    module.define_function(id, &mut ctx).ok()?;
+    Some(id)
+}
+
+/// The function being generated.
+struct Gen<'a> {
+    b: FunctionBuilder<'a>,
+    state: CVal,
+    text: CVal,
+    len: CVal,
+    /// The byte position reached in the text.
+    pos: Variable,
+    /// Returns 0: the text is left to the replay.
+    fail: Block,
+    f_value: FuncRef,
+    f_now: FuncRef,
+    f_list: FuncRef,
+    f_room: FuncRef,
+    f_list_end: FuncRef,
+    f_time: FuncRef,
+    f_str: FuncRef,
+    f_element: FuncRef,
+}
+
+/// Loads from the text: any alignment, never trapping (every load is bounds-checked first).
+fn text_flags() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+impl Gen<'_> {
+    fn pos(&mut self) -> CVal {
+        self.b.use_var(self.pos)
+    }
+
+    fn advance(&mut self, n: i64) {
+        let p = self.pos();
+        let next = self.b.ins().iadd_imm_s(p, n);
+        self.b.def_var(self.pos, next);
+    }
+
+    /// Goes to `fail` if `cond` (non-zero), else on in a new block.
+    fn branch_fail(&mut self, cond: CVal) {
+        let next = self.b.create_block();
+        self.b.ins().brif(cond, self.fail, &[], next, &[]);
+        self.b.switch_to_block(next);
+    }
+
+    /// Whether fewer than `n` bytes are left (a boolean).
+    fn short_of(&mut self, n: i64) -> CVal {
+        let p = self.pos();
+        let end = self.b.ins().iadd_imm_s(p, n);
+        self.b.ins().icmp(IntCC::SignedGreaterThan, end, self.len)
+    }
+
+    /// The address of the text at the position.
+    fn here(&mut self) -> CVal {
+        let p = self.pos();
+        self.b.ins().iadd(self.text, p)
+    }
+
+    /// Zero if the `bytes.len()` bytes at the position are `bytes` (which must be in bounds):
+    /// loads of 8 bytes (the last one overlapping), or for shorter ones two overlapping loads
+    /// of 4, 2 or 1, each xor-ed with the expected value, or-ed together.
+    fn differs(&mut self, bytes: &[u8]) -> CVal {
+        let at = self.here();
+        let n = bytes.len();
+        let word = |off: usize, size: usize| -> i64 {
+            let mut w = [0u8; 8];
+            w[..size].copy_from_slice(&bytes[off..off + size]);
+            i64::from_le_bytes(w)
+        };
+        let mut loads: Vec<(usize, usize)> = Vec::new();
+        if n >= 8 {
+            let mut off = 0;
+            while off + 8 < n {
+                loads.push((off, 8));
+                off += 8;
+            }
+            loads.push((n - 8, 8));
+        } else {
+            let size = if n >= 4 {
+                4
+            } else if n >= 2 {
+                2
+            } else {
+                1
+            };
+            loads.push((0, size));
+            if n > size {
+                loads.push((n - size, size));
+            }
+        }
+        let mut acc: Option<CVal> = None;
+        for (off, size) in loads {
+            let f = text_flags();
+            let v = match size {
+                8 => self.b.ins().load(I64, f, at, off as i32),
+                4 => self.b.ins().uload32(f, at, off as i32),
+                2 => self.b.ins().uload16(I64, f, at, off as i32),
+                _ => self.b.ins().uload8(I64, f, at, off as i32),
+            };
+            let expect = self.b.ins().iconst(I64, word(off, size));
+            let d = self.b.ins().bxor(v, expect);
+            acc = Some(match acc {
+                Some(a) => self.b.ins().bor(a, d),
+                None => d,
+            });
+        }
+        acc.unwrap_or_else(|| self.b.ins().iconst(I64, 0))
+    }
+
+    /// `bytes`, exactly, at the position (else fail); the position moves past them.
+    fn lit(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let n = bytes.len() as i64;
+        let short = self.short_of(n);
+        self.branch_fail(short);
+        let d = self.differs(bytes);
+        self.branch_fail(d);
+        self.advance(n);
+    }
+
+    /// The byte at the position (fail at the end of the text).
+    fn byte(&mut self) -> CVal {
+        let short = self.short_of(1);
+        self.branch_fail(short);
+        let at = self.here();
+        self.b.ins().uload8(I64, text_flags(), at, 0)
+    }
+
+    /// Skips JSON whitespace.
+    fn ws(&mut self) {
+        let head = self.b.create_block();
+        let test = self.b.create_block();
+        let done = self.b.create_block();
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(head);
+        let short = self.short_of(1);
+        self.b.ins().brif(short, done, &[], test, &[]);
+        self.b.switch_to_block(test);
+        let at = self.here();
+        let c = self.b.ins().uload8(I64, text_flags(), at, 0);
+        // A blank is below 0x21 and one of its four bits in a mask of them.
+        let low = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, c, 0x21);
+        let bit = self.b.ins().iconst(I64, 1);
+        let bit = self.b.ins().ishl(bit, c);
+        let mask = (1i64 << b' ') | (1 << b'\n') | (1 << b'\t') | (1 << b'\r');
+        let blank = self.b.ins().band_imm_s(bit, mask);
+        let blank = self.b.ins().icmp_imm_s(IntCC::NotEqual, blank, 0);
+        let blank = self.b.ins().band(low, blank);
+        let skip = self.b.create_block();
+        self.b.ins().brif(blank, skip, &[], done, &[]);
+        self.b.switch_to_block(skip);
+        self.advance(1);
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(done);
+    }
+
+    /// Calls host function `f` with the state first; fails on a negative result, which is
+    /// returned otherwise.
+    fn host(&mut self, f: FuncRef, args: &[CVal]) -> CVal {
+        let mut all = vec![self.state];
+        all.extend_from_slice(args);
+        let call = self.b.ins().call(f, &all);
+        let r = self.b.inst_results(call)[0];
+        let bad = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, r, 0);
+        self.branch_fail(bad);
+        r
+    }
+
+    /// Writes `v` to word `base + at` of the words (within them: see [`placed_within`] and
+    /// the room made for each element).
+    fn store(&mut self, base: CVal, at: usize, v: CVal) {
+        let out = self
+            .b
+            .ins()
+            .load(I64, MemFlagsData::trusted(), self.state, S_OUT);
+        let w = self.b.ins().iadd_imm_s(base, at as i64);
+        let off = self.b.ins().ishl_imm_s(w, 3);
+        let addr = self.b.ins().iadd(out, off);
+        self.b.ins().store(MemFlagsData::trusted(), v, addr, 0);
+    }
+
+    fn ops(&mut self, ops: &[Op], base: CVal) {
+        for op in ops {
+            match op {
+                Op::Lit(bytes) => self.lit(bytes),
+                Op::Value { node, at, read } => self.value(*node, base, *at, read),
+                Op::Now => self.now(),
+                Op::List {
+                    header,
+                    elem,
+                    words,
+                    body,
+                } => self.list(*header, *elem, *words, body),
+            }
+        }
+    }
+
+    /// A value by the host at the position.
+    fn host_value(&mut self, node: u32, base: CVal, at: usize) {
+        let node = self.b.ins().iconst(I64, i64::from(node));
+        let at = self.b.ins().iconst(I64, at as i64);
+        let p = self.pos();
+        let end = self.host(self.f_value, &[node, base, at, p]);
+        self.b.def_var(self.pos, end);
+    }
+
+    fn value(&mut self, node: u32, base: CVal, at: usize, read: &Read) {
+        match read {
+            Read::Host => self.host_value(node, base, at),
+            Read::Str => self.string(node, base, at),
+            Read::Bool => {
+                let cands = [(Box::from(&b"true"[..]), 1), (Box::from(&b"false"[..]), 0)];
+                self.names(node, base, at, &cands, 0);
+            }
+            Read::Names(names) => self.names(node, base, at, names, 1),
+            Read::Time => self.time_or(
+                |g| g.host_value(node, base, at),
+                |g, t| g.store(base, at, t),
+            ),
+        }
+    }
+
+    /// The value of `now`: a time read inline into the state, else (`null`, other forms)
+    /// by the host.
+    fn now(&mut self) {
+        self.time_or(
+            |g| {
+                let p = g.pos();
+                let end = g.host(g.f_now, &[p]);
+                g.b.def_var(g.pos, end);
+            },
+            |g, t| {
+                let f = MemFlagsData::trusted();
+                g.b.ins().store(f, t, g.state, S_NOW);
+                let one = g.b.ins().iconst(I64, 1);
+                g.b.ins().store(f, one, g.state, S_HAS_NOW);
+            },
+        );
+    }
+
+    /// A time read inline ([`Gen::time`]) and given to `found`, else read by `other`.
+    fn time_or(&mut self, other: impl FnOnce(&mut Self), found: impl FnOnce(&mut Self, CVal)) {
+        let done = self.b.create_block();
+        let t = self.b.append_block_param(done, I64);
+        let miss = self.b.create_block();
+        let after = self.b.create_block();
+        self.time(done, miss);
+        self.b.switch_to_block(miss);
+        other(self);
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(done);
+        found(self, t);
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(after);
+    }
+
+    /// A string: `"`, then eight bytes at a time until one of them is a quote, a backslash
+    /// or a control byte (the replay's `special`, whose lowest flagged byte is exact); if that
+    /// byte is the closing quote, the bytes before it go to the host as the string's text.
+    /// Anything else (an escape, a control byte, fewer than eight bytes left) goes to the
+    /// host whole.
+    fn string(&mut self, node: u32, base: CVal, at: usize) {
+        let after = self.b.create_block();
+        let host = self.b.create_block();
+        let open = self.b.create_block();
+        let c = self.byte();
+        let quote = self.b.ins().icmp_imm_s(IntCC::Equal, c, i64::from(b'"'));
+        self.b.ins().brif(quote, open, &[], host, &[]);
+        self.b.switch_to_block(open);
+        let p = self.pos();
+        let start = self.b.ins().iadd_imm_s(p, 1);
+        let head = self.b.create_block();
+        let k = self.b.append_block_param(head, I64);
+        self.b.ins().jump(head, &[start.into()]);
+        self.b.switch_to_block(head);
+        let end8 = self.b.ins().iadd_imm_s(k, 8);
+        let short = self.b.ins().icmp(IntCC::SignedGreaterThan, end8, self.len);
+        let load = self.b.create_block();
+        self.b.ins().brif(short, host, &[], load, &[]);
+        self.b.switch_to_block(load);
+        let addr = self.b.ins().iadd(self.text, k);
+        let x = self.b.ins().load(I64, text_flags(), addr, 0);
+        const LO: i64 = 0x0101_0101_0101_0101;
+        const HI: i64 = 0x8080_8080_8080_8080_u64 as i64;
+        let not_x = self.b.ins().bnot(x);
+        let has_zero = |g: &mut Self, y: CVal| {
+            let m = g.b.ins().iadd_imm_s(y, LO.wrapping_neg());
+            let ny = g.b.ins().bnot(y);
+            let m = g.b.ins().band(m, ny);
+            g.b.ins().band_imm_s(m, HI)
+        };
+        let xq = self.b.ins().bxor_imm_s(x, LO * i64::from(b'"'));
+        let a = has_zero(self, xq);
+        let xb = self.b.ins().bxor_imm_s(x, LO * i64::from(b'\\'));
+        let bb = has_zero(self, xb);
+        let ctl = self.b.ins().iadd_imm_s(x, (LO * 0x20).wrapping_neg());
+        let ctl = self.b.ins().band(ctl, not_x);
+        let ctl = self.b.ins().band_imm_s(ctl, HI);
+        let sp = self.b.ins().bor(a, bb);
+        let sp = self.b.ins().bor(sp, ctl);
+        let found = self.b.create_block();
+        let next = self.b.ins().iadd_imm_s(k, 8);
+        self.b.ins().brif(sp, found, &[], head, &[next.into()]);
+        self.b.switch_to_block(found);
+        let tz = self.b.ins().ctz(sp);
+        let byte = self.b.ins().ushr_imm_s(tz, 3);
+        let stop = self.b.ins().iadd(k, byte);
+        let at_stop = self.b.ins().iadd(self.text, stop);
+        let c = self.b.ins().uload8(I64, text_flags(), at_stop, 0);
+        let closes = self.b.ins().icmp_imm_s(IntCC::Equal, c, i64::from(b'"'));
+        let give = self.b.create_block();
+        self.b.ins().brif(closes, give, &[], host, &[]);
+        self.b.switch_to_block(give);
+        let node_c = self.b.ins().iconst(I64, i64::from(node));
+        let word = self.b.ins().iadd_imm_s(base, at as i64);
+        let n = self.b.ins().isub(stop, start);
+        self.host(self.f_str, &[node_c, word, start, n]);
+        let past = self.b.ins().iadd_imm_s(stop, 1);
+        self.b.def_var(self.pos, past);
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(host);
+        self.host_value(node, base, at);
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(after);
+    }
+
+    /// A time in one of the two forms read in place (see [`Read::Time`]): jumps to `done`
+    /// with its value (the position past it), or to `other` (the position unchanged).
+    fn time(&mut self, done: Block, other: Block) {
+        let long = self.b.create_block();
+        self.time_form(22, long, done);
+        self.b.switch_to_block(long);
+        self.time_form(26, other, done);
+    }
+
+    /// `"`, `n - 2` bytes that [`fast_time_of`] reads, `"`: to `done` with the time, else to
+    /// `miss`.
+    fn time_form(&mut self, n: i64, miss: Block, done: Block) {
+        let fits = self.b.create_block();
+        let short = self.short_of(n);
+        self.b.ins().brif(short, miss, &[], fits, &[]);
+        self.b.switch_to_block(fits);
+        let at = self.here();
+        let f = text_flags();
+        let open = self.b.ins().uload8(I64, f, at, 0);
+        let close = self.b.ins().uload8(I64, f, at, (n - 1) as i32);
+        let open = self.b.ins().icmp_imm_s(IntCC::Equal, open, i64::from(b'"'));
+        let close = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, close, i64::from(b'"'));
+        let quoted = self.b.ins().band(open, close);
+        let parse = self.b.create_block();
+        self.b.ins().brif(quoted, parse, &[], miss, &[]);
+        self.b.switch_to_block(parse);
+        let body = self.b.ins().iadd_imm_s(at, 1);
+        let len = self.b.ins().iconst(I64, n - 2);
+        let call = self.b.ins().call(self.f_time, &[body, len]);
+        let t = self.b.inst_results(call)[0];
+        let bad = self.b.ins().icmp_imm_s(IntCC::Equal, t, NO_TIME);
+        let good = self.b.create_block();
+        self.b.ins().brif(bad, miss, &[], good, &[]);
+        self.b.switch_to_block(good);
+        self.advance(n);
+        self.b.ins().jump(done, &[t.into()]);
+    }
+
+    /// One of `cands` (exact bytes and their word), chosen by the byte at `key` (after the
+    /// opening quote of a name) through a switch, then compared whole; anything else (and
+    /// text too short to compare) by the host.
+    fn names(&mut self, node: u32, base: CVal, at: usize, cands: &[Name], key: usize) {
+        let done = self.b.create_block();
+        let host = self.b.create_block();
+        let mut buckets: Vec<(u8, Vec<&Name>)> = Vec::new();
+        for c in cands {
+            let Some(&k) = c.0.get(key) else { continue };
+            match buckets.iter_mut().find(|(b, _)| *b == k) {
+                Some((_, v)) => v.push(c),
+                None => buckets.push((k, vec![c])),
+            }
+        }
+        let fits = self.b.create_block();
+        let short = self.short_of(key as i64 + 1);
+        self.b.ins().brif(short, host, &[], fits, &[]);
+        self.b.switch_to_block(fits);
+        let here = self.here();
+        let k = self.b.ins().uload8(I64, text_flags(), here, key as i32);
+        let mut sw = Switch::new();
+        let blocks: Vec<Block> = buckets.iter().map(|_| self.b.create_block()).collect();
+        for ((byte, _), blk) in buckets.iter().zip(&blocks) {
+            sw.set_entry(u128::from(*byte), *blk);
+        }
+        sw.emit(&mut self.b, k, host);
+        for ((_, mut bucket), blk) in buckets.into_iter().zip(blocks) {
+            self.b.switch_to_block(blk);
+            // Shorter names first: the short forms are the usual ones.
+            bucket.sort_by_key(|c| c.0.len());
+            for (bytes, word) in bucket {
+                let n = bytes.len() as i64;
+                let fits = self.b.create_block();
+                let next = self.b.create_block();
+                let short = self.short_of(n);
+                self.b.ins().brif(short, next, &[], fits, &[]);
+                self.b.switch_to_block(fits);
+                let d = self.differs(bytes);
+                let hit = self.b.create_block();
+                self.b.ins().brif(d, next, &[], hit, &[]);
+                self.b.switch_to_block(hit);
+                let v = self.b.ins().iconst(I64, *word);
+                self.store(base, at, v);
+                self.advance(n);
+                self.b.ins().jump(done, &[]);
+                self.b.switch_to_block(next);
+            }
+            self.b.ins().jump(host, &[]);
+        }
+        self.b.switch_to_block(host);
+        self.host_value(node, base, at);
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
+    }
+
+    /// A list: `[`, blanks, then `]` or elements separated by `,` (blanks around it), each
+    /// read by `body` into room made for it, then `]`; as the replay's `list_direct`.
+    fn list(&mut self, header: usize, elem_node: u32, words: usize, body: &[Op]) {
+        let h = self.b.ins().iconst(I64, header as i64);
+        let start = self.host(self.f_list, &[h]);
+        let c = self.byte();
+        let not_open = self.b.ins().icmp_imm_s(IntCC::NotEqual, c, i64::from(b'['));
+        self.branch_fail(not_open);
+        self.advance(1);
+        self.ws();
+        let end = self.b.create_block();
+        let n_end = self.b.append_block_param(end, I64);
+        let elem = self.b.create_block();
+        let n_elem = self.b.append_block_param(elem, I64);
+        let c = self.byte();
+        let close = self.b.ins().icmp_imm_s(IntCC::Equal, c, i64::from(b']'));
+        let zero = self.b.ins().iconst(I64, 0);
+        let empty = self.b.create_block();
+        self.b.ins().brif(close, empty, &[], elem, &[zero.into()]);
+        self.b.switch_to_block(empty);
+        self.advance(1);
+        self.b.ins().jump(end, &[zero.into()]);
+
+        // One element: room for it, its steps, then `,` (another) or `]` (the end).
+        self.b.switch_to_block(elem);
+        let words_c = words as i64;
+        let first = self.b.ins().imul_imm_s(n_elem, words_c);
+        let base = self.b.ins().iadd(start, first);
+        let need = self.b.ins().iadd_imm_s(base, words_c);
+        let out_len = self
+            .b
+            .ins()
+            .load(I64, MemFlagsData::trusted(), self.state, S_OUT_LEN);
+        let more = self.b.ins().icmp(IntCC::SignedGreaterThan, need, out_len);
+        let grow = self.b.create_block();
+        let body_block = self.b.create_block();
+        self.b.ins().brif(more, grow, &[], body_block, &[]);
+        self.b.switch_to_block(grow);
+        self.host(self.f_room, &[need]);
+        self.b.ins().jump(body_block, &[]);
+        self.b.switch_to_block(body_block);
+        // An element that does not have the element's shape (or whose value the host does
+        // not read) is read whole by the host's scanner from its start, as the replay does.
+        let from = self.pos();
+        let other = self.b.create_block();
+        let after = self.b.create_block();
+        let fail = std::mem::replace(&mut self.fail, other);
+        self.ops(body, base);
+        self.fail = fail;
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(other);
+        let elem_c = self.b.ins().iconst(I64, i64::from(elem_node));
+        let past = self.host(self.f_element, &[elem_c, base, from]);
+        self.b.def_var(self.pos, past);
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(after);
+        let next_n = self.b.ins().iadd_imm_s(n_elem, 1);
+        self.ws();
+        let c = self.byte();
+        self.advance(1);
+        let comma = self.b.ins().icmp_imm_s(IntCC::Equal, c, i64::from(b','));
+        let another = self.b.create_block();
+        let not_comma = self.b.create_block();
+        self.b.ins().brif(comma, another, &[], not_comma, &[]);
+        self.b.switch_to_block(another);
+        self.ws();
+        self.b.ins().jump(elem, &[next_n.into()]);
+        self.b.switch_to_block(not_comma);
+        let not_close = self.b.ins().icmp_imm_s(IntCC::NotEqual, c, i64::from(b']'));
+        self.branch_fail(not_close);
+        self.b.ins().jump(end, &[next_n.into()]);
+
+        self.b.switch_to_block(end);
+        let w = self.b.ins().iconst(I64, words_c);
+        self.host(self.f_list_end, &[h, start, n_end, w]);
+    }
+}
