@@ -59,5 +59,38 @@ fn contact_bound(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, contact_bound);
+/// Workload (a) from JSON text with each of the reader's paths for a learned shape: its
+/// compiled code (the default once a shape has been replayed 65,536 times; compiled at once
+/// here), the replay, and the direct scanner alone (replaying off).
+fn contact_json(c: &mut Criterion) {
+    let xop = xop_compile_policy(contact::XOP_SOURCE, contact::POLICY);
+    let json = contact::timed_case().json();
+    let mut out = xop.output();
+    let mut g = c.benchmark_group("contact_json");
+    g.measurement_time(Duration::from_secs(4));
+    g.warm_up_time(Duration::from_secs(1));
+    for (name, compile, replay) in [
+        ("xop_jit_compiled", true, true),
+        ("xop_jit_replayed", false, true),
+        ("xop_jit_scanned", false, false),
+    ] {
+        let mut input = xop.json_input();
+        input.set_replay(replay);
+        input.set_compile(compile);
+        let want = xop.run_json(&mut input, &json, &mut out);
+        // What the reader does by itself after 65,536 replays of the shape.
+        assert_eq!(input.compile_now(), compile, "{name}");
+        for _ in 0..300 {
+            assert_eq!(xop.run_json(&mut input, &json, &mut out), want);
+        }
+        assert_eq!(input.compiled(), compile, "{name}");
+        assert_eq!(input.replayed(), replay, "{name}");
+        g.bench_function(name, |b| {
+            b.iter(|| xop.run_json(&mut input, black_box(&json), &mut out))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, contact_bound, contact_json);
 criterion_main!(benches);

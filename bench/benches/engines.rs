@@ -14,7 +14,9 @@
 //! input out from values and builds the allocated `Decision` (reason and rule strings);
 //! `json/xop_jit` reads the JSON text straight into the JIT's layout (`JsonReader`, reused
 //! buffers) and runs: the same text each time, so after the first read the reader replays the
-//! shape it learned (keys, order and blanks compared as bytes, only the values read);
+//! shape it learned (keys, order and blanks compared as bytes, only the values read); on
+//! (a) that shape is compiled first (what the reader does by itself after 65,536 replays), and
+//! `contact/json/xop_jit_replayed` is the replay without the code;
 //! `contact/json/xop_jit_16_texts` reads 16 texts of that shape with other values in turn;
 //! `contact/json/xop_jit_no_replay` is the reader with replaying off (its direct scanner reads
 //! every input anew); `contact/json/xop_jit_serde` is the
@@ -164,6 +166,13 @@ fn engines(c: &mut Criterion) {
         g.bench_function(format!("{name}/regorus_interp"), |b| {
             b.iter(|| rego.eval_interp(black_box(&input)))
         });
+        // The text's shape compiled (what the reader does by itself after 65,536 replays).
+        xop.run_json(&mut json_input, &json, &mut out);
+        if !json_input.compiled() {
+            assert!(json_input.compile_now(), "the timed input's shape compiles");
+        }
+        xop.run_json(&mut json_input, &json, &mut out);
+        assert!(json_input.compiled(), "the compiled shape reads {json}");
         g.bench_function(format!("{name}/json/xop_jit"), |b| {
             b.iter(|| xop.run_json(&mut json_input, black_box(&json), &mut out))
         });
@@ -289,14 +298,28 @@ fn contact_policy(c: &mut Criterion) {
         b.iter(|| rego.eval(black_box(&rego_input)))
     });
     // The timed input read again and again: after the first read, the reader replays the
-    // shape it learned (its keys, order and blanks) and reads only the values.
+    // shape it learned (its keys, order and blanks) and reads only the values; after 65,536
+    // replays it compiles that shape, and the code reads them (compiled at once here).
+    let mut replay_input = xop.json_input();
+    replay_input.set_compile(false);
+    for input in [&mut json_input, &mut replay_input] {
+        xop.run_json(input, &json, &mut out);
+        xop.run_json(input, &json, &mut out);
+        assert!(input.replayed(), "the reader replays the timed input");
+    }
+    assert!(json_input.compile_now(), "the timed input's shape compiles");
     xop.run_json(&mut json_input, &json, &mut out);
-    xop.run_json(&mut json_input, &json, &mut out);
-    assert!(json_input.replayed(), "the reader replays the timed input");
+    assert!(
+        json_input.compiled(),
+        "the compiled shape reads the timed input"
+    );
     g.bench_function("json/xop_jit", |b| {
         b.iter(|| xop.run_json(&mut json_input, black_box(&json), &mut out))
     });
-    // Sixteen texts of that shape with other values, in turn: replayed all the same.
+    g.bench_function("json/xop_jit_replayed", |b| {
+        b.iter(|| xop.run_json(&mut replay_input, black_box(&json), &mut out))
+    });
+    // Sixteen texts of that shape with other values, in turn: read by the code all the same.
     let texts: Vec<String> = contact::timed_shape_cases(16)
         .iter()
         .map(contact::Case::json)
@@ -310,7 +333,7 @@ fn contact_policy(c: &mut Criterion) {
             (deny, contact::reason_names(bits)),
             "xop jit from json, {text}"
         );
-        assert!(json_input.replayed(), "the reader replays {text}");
+        assert!(json_input.compiled(), "the compiled shape reads {text}");
         verdicts[usize::from(deny)] += 1;
     }
     assert!(
@@ -428,6 +451,7 @@ fn summary() {
         "regorus_rvm",
         "json/xop_interp",
         "json/xop_jit",
+        "json/xop_jit_replayed",
         "json/xop_jit_16_texts",
         "json/xop_jit_no_replay",
         "json/xop_jit_serde",

@@ -330,6 +330,22 @@ impl JsonInput {
     pub fn set_replay(&mut self, on: bool) {
         self.reader.set_replay(on);
     }
+
+    /// Whether the last read ran the learned shape's compiled code.
+    pub fn compiled(&self) -> bool {
+        self.reader.compiled()
+    }
+
+    /// Compiles the shape the reader learned from the last input (`JsonReader::compile_now`):
+    /// what a reader does by itself after 65,536 replays of it; whether there is code now.
+    pub fn compile_now(&mut self) -> bool {
+        self.reader.compile_now()
+    }
+
+    /// Turns the reader's compiling of learned shapes on or off (`JsonReader::set_compile`).
+    pub fn set_compile(&mut self, on: bool) {
+        self.reader.set_compile(on);
+    }
 }
 
 /// A decision as every engine can state it: denied, and the sorted reasons (deny reasons, or
