@@ -1,7 +1,7 @@
 //! Semantic tokens: the lexer's tokens (keywords, literals, comments), and each name
 //! classified by what the compiler resolved it to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use self::lexemes::lex_tokens;
 use xop_compiler::db::{SourceFile, parse_file};
@@ -102,6 +102,7 @@ pub fn tokens(snap: &Snapshot, file: SourceFile) -> Vec<Token> {
             u32::try_from(i).unwrap_or(u32::MAX),
         ));
     }
+    let params = param_names(&parse_file(db, file).ast);
     let mut out = Vec::new();
     for (span, kind) in lex_tokens(&text) {
         let token = match kind {
@@ -111,7 +112,7 @@ pub fn tokens(snap: &Snapshot, file: SourceFile) -> Vec<Token> {
             Lexeme::Comment => Some((TokenType::Comment, 0)),
             Lexeme::Annotation => Some((TokenType::Decorator, 0)),
             Lexeme::Name => match names.get(&span.start()) {
-                Some((s, target)) if *s == span => Some(classify(snap, target, span)),
+                Some((s, target)) if *s == span => Some(classify(snap, target, span, &params)),
                 _ => text
                     .get(span.range())
                     .filter(|t| xop_compiler::resolve::BUILTIN_TYPES.contains(t))
@@ -129,7 +130,32 @@ pub fn tokens(snap: &Snapshot, file: SourceFile) -> Vec<Token> {
     out
 }
 
-fn classify(snap: &Snapshot, target: &Target, at: Span) -> (TokenType, u32) {
+/// Where the names of the parameters of the file's declarations (functions, actions, events,
+/// signals, decisions, journeys) are written: a local bound there is a parameter, at its
+/// declaration and at every use.
+fn param_names(ast: &xop_compiler::ast::File) -> HashSet<Span> {
+    use xop_compiler::ast::ItemKind;
+    ast.items
+        .iter()
+        .flat_map(|item| match &item.kind {
+            ItemKind::Action(x) => &x.params[..],
+            ItemKind::Event(x) => &x.params[..],
+            ItemKind::Signal(x) => &x.params[..],
+            ItemKind::Fn(x) => &x.params[..],
+            ItemKind::Decision(x) => &x.params[..],
+            ItemKind::Journey(x) => &x.params[..],
+            _ => &[],
+        })
+        .map(|p| p.name.span)
+        .collect()
+}
+
+fn classify(
+    snap: &Snapshot,
+    target: &Target,
+    at: Span,
+    params: &HashSet<Span>,
+) -> (TokenType, u32) {
     let db = &snap.db;
     let decl = ide::definition(db, target);
     let mut modifiers = 0;
@@ -155,6 +181,7 @@ fn classify(snap: &Snapshot, target: &Target, at: Span) -> (TokenType, u32) {
             | DefKind::Journey
             | DefKind::Agent => TokenType::Class,
         },
+        Target::Local { span, .. } if params.contains(span) => TokenType::Parameter,
         Target::Local { .. } => TokenType::Variable,
         Target::Field { .. } => TokenType::Property,
         Target::Variant { .. } => TokenType::EnumMember,
@@ -271,6 +298,9 @@ mod tests {
         );
         assert_eq!(at("\"r\""), Some((TokenType::String, 0)));
         assert_eq!(at("Bool"), Some((TokenType::Type, MOD_DEFAULT_LIBRARY)));
+        // A function's parameter where it is declared and where it is used.
+        assert_eq!(at("c: C"), Some((TokenType::Parameter, MOD_DECLARATION)));
+        assert_eq!(at("c, std"), Some((TokenType::Parameter, 0)));
         // Sorted and not overlapping.
         for w in toks.windows(2) {
             assert!(w[0].span.end() <= w[1].span.start(), "{w:?}");
