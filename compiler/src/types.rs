@@ -487,10 +487,32 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Checks a condition (`when`, `unless`, `if`): it must be `Bool`.
+    /// Checks a condition (`when`, `unless`, `if`): it must be `Bool`, unless a syntax error
+    /// right after it cut it short (`when c.n = 3` reads as `when c.n`, then an unexpected
+    /// `=`): then its type says nothing the syntax error does not say better, and only what
+    /// it holds is checked.
     pub fn condition(&mut self, env: &Env, e: &Expr) {
         let facts = Facts::new();
-        self.check(env, &facts, e, &Ty::Bool, "a condition must be `Bool`");
+        if self.cut_short(e.span) {
+            self.expr(env, &facts, e, None);
+        } else {
+            self.check(env, &facts, e, &Ty::Bool, "a condition must be `Bool`");
+        }
+    }
+
+    /// Whether a syntax error of the file starts right after `span` (blanks between).
+    fn cut_short(&self, span: Span) -> bool {
+        let parsed = crate::db::parse_file(self.db, self.file);
+        if parsed.diagnostics.is_empty() {
+            return false;
+        }
+        let text = self.file.text(self.db);
+        parsed.diagnostics.iter().any(|d| {
+            d.span.start() >= span.end()
+                && text
+                    .get(span.end()..d.span.start())
+                    .is_some_and(|between| between.trim().is_empty())
+        })
     }
 
     /// If `ty` is `T?` and the place `e` is not known to be present, reports E0302; returns `T`.
