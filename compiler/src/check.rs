@@ -851,10 +851,24 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
             }
             TestStmt::Expect(e) => {
                 match &e.policy {
-                    Some(policy) => {
-                        let policy = c.expect_path(policy, DefKind::Policy);
-                        let action = action_call(c, db, project, &env, &e.call);
-                        if let (Some(policy), Some(action)) = (policy, action) {
+                    Some(policy_path) => {
+                        let before = c.diags.len();
+                        let policy = c.expect_path(policy_path, DefKind::Policy);
+                        // `expect act(mk(3))`: one unnamed argument reads as a policy asked
+                        // about an action instance; `act` is the action itself. Say how to
+                        // write the action's form, and do not also read `mk(3)` as an action.
+                        if let Some(d) = c.diags.get_mut(before)
+                            && d.code == "E0208"
+                            && d.help.is_none()
+                            && d.message.contains("is an action")
+                        {
+                            d.help = Some(format!(
+                                "to expect the verdict of action `{0}`, name its arguments: `expect {0}(parameter: value, …) == …`; `{0}(x)` with one unnamed argument reads as a policy `{0}` asked about the action instance `x`",
+                                policy_path.dotted()
+                            ));
+                        } else if let Some(action) = action_call(c, db, project, &env, &e.call)
+                            && let Some(policy) = policy
+                        {
                             expect_guards(c, db, project, path, e, &policy, &action);
                         }
                     }
