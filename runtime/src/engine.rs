@@ -24,6 +24,7 @@
 //! the sink opens the case and returns its id ([`Outcome::case`]).
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::path::Path;
@@ -67,6 +68,9 @@ pub struct LoadedPolicies {
     pub hash: String,
     /// Each policy's read set (by policy index).
     pub read_sets: Vec<ReadSet>,
+    /// The read set of each action guarded by several of the module's policies: the union of
+    /// theirs, which a decision of the action reads (found once at load, not per decision).
+    pub action_read_sets: HashMap<String, ReadSet>,
     /// Each policy's halt fallback (by policy index), found once at load rather than by a
     /// scan of its rules on every decision ([`crate::review::halt_fallback`]).
     pub halt_fallbacks: Vec<Option<Verdict>>,
@@ -555,7 +559,7 @@ impl Guards {
 /// [`Runtime::decide_guards`]).
 struct Memo<'a> {
     inner: &'a dyn Signals,
-    seen: std::cell::RefCell<std::collections::HashMap<(u32, Vec<Value>), Value>>,
+    seen: std::cell::RefCell<HashMap<(u32, Vec<Value>), Value>>,
 }
 
 impl Signals for Memo<'_> {
@@ -777,10 +781,25 @@ impl Runtime {
                 .map_err(RuntimeError::Log)?;
         }
         let program = &loaded.module.program;
-        let read_sets = program
+        let read_sets: Vec<ReadSet> = program
             .policies
             .iter()
             .map(|p| ReadSet::of_policy(program, p))
+            .collect();
+        let mut by_action: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, p) in program.policies.iter().enumerate() {
+            by_action.entry(p.action.as_str()).or_default().push(i);
+        }
+        let action_read_sets = by_action
+            .into_iter()
+            .filter(|(_, indices)| indices.len() > 1)
+            .map(|(action, indices)| {
+                let sets: &Vec<ReadSet> = &read_sets;
+                (
+                    action.to_string(),
+                    ReadSet::union(indices.iter().map(|&i| &sets[i])),
+                )
+            })
             .collect();
         let halt_fallbacks = (0..program.policies.len())
             .map(|i| crate::review::halt_fallback(program, &[i]))
@@ -799,6 +818,7 @@ impl Runtime {
             hash: hex(&loaded.content_hash),
             loaded,
             read_sets,
+            action_read_sets,
             halt_fallbacks,
             jit,
         }))
@@ -986,10 +1006,16 @@ impl Runtime {
         let index = guards.first();
         let pol = &program.policies[index];
         let merged;
-        let read_set = match &guards {
-            Guards::Action(indices) if indices.len() > 1 => {
-                merged = ReadSet::union(indices.iter().map(|&i| &m.read_sets[i]));
-                &merged
+        let read_set = match (&guards, &action) {
+            (Guards::Action(indices), Some(action)) if indices.len() > 1 => {
+                match m.action_read_sets.get(action) {
+                    Some(set) => set,
+                    // Not found at load (no module loads so): the union, as there.
+                    None => {
+                        merged = ReadSet::union(indices.iter().map(|&i| &m.read_sets[i]));
+                        &merged
+                    }
+                }
             }
             _ => &m.read_sets[index],
         };
@@ -1282,7 +1308,7 @@ impl Runtime {
         let program = m.program();
         let memo = Memo {
             inner: signals,
-            seen: std::cell::RefCell::new(std::collections::HashMap::new()),
+            seen: std::cell::RefCell::new(HashMap::new()),
         };
         interp::combine_guards(program, guards, |index| {
             self.decide_policy(m, index, args, at, &memo)
