@@ -12,7 +12,8 @@ use crate::{Color, PROBLEMS, SUCCESS, compile, out};
 
 /// Long help of `xop test`.
 pub const LONG_ABOUT: &str = "\
-Run every `test` block of the sources: each `expect policy(action(...)) == verdict(reasons)`
+Run every `test` block of the sources (or of a compiled module: `xop build` keeps the tests,
+and `--trust` checks its signature as `xop eval` does): each `expect policy(action(...)) == verdict(reasons)`
 (one policy) or `expect action(...) == verdict(reasons)` (the action's verdict over every
 policy guarding it) is decided and compared, verdict and (when written) the exact set of
 reasons. A failing test shows what was expected and what came out, with the rules that fired.
@@ -29,14 +30,18 @@ error. The last line is always `N passed, N failed`.";
 /// Arguments of `xop test`.
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Files or folders of .xop sources (default: the current folder)
-    #[arg(value_name = "PATHS", default_value = ".")]
+    /// Files or folders of .xop sources (default: the current folder), or one compiled module
+    /// (.xopm), whose tests `xop build` kept
+    #[arg(value_name = "MODULE|PATHS", default_value = ".")]
     pub paths: Vec<PathBuf>,
+    /// Refuse a module not signed by this public key (from `xop keygen`)
+    #[arg(long, value_name = "PUBKEY")]
+    pub trust: Option<PathBuf>,
 }
 
 /// Runs `xop test`.
 pub fn run(args: &TestArgs, color: Color) -> u8 {
-    let compiled = match compile::from_sources(&args.paths, color) {
+    let compiled = match compile::load(&args.paths, args.trust.as_deref(), color) {
         Ok(c) => c,
         Err(status) => {
             // Still end with the summary line, so CI logs read the same way.

@@ -505,6 +505,46 @@ fn test_runs_the_examples_and_ends_with_the_summary_line() {
 }
 
 #[test]
+fn test_runs_the_tests_a_compiled_module_kept() {
+    let dir = TempDir::new("test-module");
+    assert_eq!(
+        xop(dir.path(), &["keygen", "-o", "k"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        xop(dir.path(), &["keygen", "-o", "other"]).status.code(),
+        Some(0)
+    );
+    let o = xop(
+        dir.path(),
+        &["build", &acme(), "-o", "m.xopm", "--sign", "k.key"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The module's tests, as from the sources; and its signature checked when asked.
+    for args in [
+        &["test", "m.xopm"][..],
+        &["test", "m.xopm", "--trust", "k.pub"],
+    ] {
+        let o = xop(dir.path(), args);
+        let out = stdout(&o);
+        assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+        assert_eq!(out.lines().last(), Some("4 passed, 0 failed"), "{out}");
+        assert!(out.contains("examples/acme/contact.xop:"), "{out}");
+    }
+    let wrong = xop(dir.path(), &["test", "m.xopm", "--trust", "other.pub"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("refusing module"),
+        "{}",
+        stderr(&wrong)
+    );
+    assert_eq!(stdout(&wrong).lines().last(), Some("0 passed, 0 failed"));
+    // `--trust` is for a module: sources are refused with it.
+    let sources = xop(dir.path(), &["test", &acme(), "--trust", "k.pub"]);
+    assert_eq!(sources.status.code(), Some(2));
+}
+
+#[test]
 fn a_failing_test_shows_expected_and_actual_and_exits_1() {
     let dir = TempDir::new("test-failing");
     dir.write(
