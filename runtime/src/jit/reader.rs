@@ -123,6 +123,13 @@ pub(super) struct ShapeCode {
     module: Mutex<Option<JITModule>>,
 }
 
+// Clones of a reader (one per thread) share its compiled shape: the code only reads the state
+// it is given, and the module is freed under its lock once.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<ShapeCode>();
+};
+
 impl std::fmt::Debug for ShapeCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ShapeCode")
