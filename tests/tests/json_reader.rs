@@ -366,6 +366,34 @@ fn a_compiled_shape_reads_texts_of_its_shape_and_leaves_the_rest() {
             false,
         ),
         (contact_input(t, "c-1", &[email]), true),
+        // Integers: negative (the host reads it), and forms the reference refuses (a leading
+        // zero, a fraction, an exponent, more digits than fit), each after a good text.
+        (
+            contact_input(t, "c-1", &[sms]).replace(": 12", ": -12"),
+            true,
+        ),
+        (
+            contact_input(t, "c-1", &[sms]).replace(": 12", ": 012"),
+            false,
+        ),
+        (contact_input(t, "c-1", &[sms]).replace(": 12", ": 0"), true),
+        (
+            contact_input(t, "c-1", &[sms]).replace(": 12", ": 1.5"),
+            false,
+        ),
+        (
+            contact_input(t, "c-1", &[sms]).replace(": 12", ": 1e2"),
+            false,
+        ),
+        (
+            contact_input(t, "c-1", &[sms]).replace(": 12", ": 123456789012345678"),
+            true,
+        ),
+        (
+            contact_input(t, "c-1", &[sms]).replace(": 12", ": 1234567890123456789"),
+            false,
+        ),
+        (contact_input(t, "c-1", &[sms]), true),
         // A list closed by the wrong bracket, or with a comma too many.
         (contact_input(t, "c-1", &[sms]).replace("}]", "}}"), false),
         (contact_input(t, "c-1", &[sms]).replace("}]", "},]"), false),

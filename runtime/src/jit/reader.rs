@@ -7,9 +7,10 @@
 //! every value of an enum or symbol is a switch on its first letter, then a compare with each
 //! accepted name written `"name"`; a boolean is a compare with `true` or `false`; a time in the
 //! two usual forms is found in place and parsed by the host's pure `fast_time_of`; a string's
-//! end is found eight bytes at a time and its text handed to the host; a list is a loop over
-//! its element's steps. What is left (strings' meaning, numbers, optionals, other forms) is
-//! read by the host: the replay's own code ([`HostRead`]) at the position the code reached.
+//! end is found eight bytes at a time and its text handed to the host; a plain integer is read
+//! in place; a list is a loop over its element's steps. What is left (strings' meaning, other
+//! numbers, optionals, other forms) is read by the host: the replay's own code
+//! ([`HostRead`]) at the position the code reached.
 //!
 //! Semantics: the code accepts a subset of what the replay accepts and writes what it writes.
 //! The literals are the shape's bytes, compared exactly; a name is accepted inline only if the
@@ -77,6 +78,10 @@ pub(super) enum Read {
     /// the host's pure [`fast_time_of`] (as the replay's `time` tries them, in that order);
     /// any other text by the host.
     Time,
+    /// An integer (Int): 1 to 18 digits, no sign, no leading zero but `0` itself, not
+    /// followed by `.`, `e` or `E`, inline (the forms the replay's `int` reads, less the
+    /// negative ones); any other text by the host.
+    Int,
     /// A string (Text, Id, Tz): its end found inline, eight bytes at a time, then handed
     /// to the host as the replay hands it to `Cx::str`; with an escape, by the host.
     Str,
@@ -658,6 +663,7 @@ impl Gen<'_> {
         match read {
             Read::Host => self.host_value(node, base, at),
             Read::Str => self.string(node, base, at),
+            Read::Int => self.int(node, base, at),
             Read::Bool => {
                 let cands = [(Box::from(&b"true"[..]), 1), (Box::from(&b"false"[..]), 0)];
                 self.names(node, base, at, &cands, 0);
@@ -668,6 +674,99 @@ impl Gen<'_> {
                 |g, t| g.store(base, at, t),
             ),
         }
+    }
+
+    /// An integer in the form [`Read::Int`] says, else by the host.
+    fn int(&mut self, node: u32, base: CVal, at: usize) {
+        let host = self.b.create_block();
+        let after = self.b.create_block();
+        let start = self.pos();
+        // Digits from the position: (index, value so far), at most 19 looked at.
+        let head = self.b.create_block();
+        let i = self.b.append_block_param(head, I64);
+        let v = self.b.append_block_param(head, I64);
+        let zero = self.b.ins().iconst(I64, 0);
+        self.b.ins().jump(head, &[start.into(), zero.into()]);
+        self.b.switch_to_block(head);
+        let digits = self.b.ins().isub(i, start);
+        let ended = self.b.create_block();
+        let end_i = self.b.append_block_param(ended, I64);
+        let end_v = self.b.append_block_param(ended, I64);
+        let has = self.b.create_block();
+        let at_end = self
+            .b
+            .ins()
+            .icmp(IntCC::SignedGreaterThanOrEqual, i, self.len);
+        let too_long = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThan, digits, 18);
+        self.b.ins().brif(too_long, host, &[], has, &[]);
+        self.b.switch_to_block(has);
+        let load = self.b.create_block();
+        self.b
+            .ins()
+            .brif(at_end, ended, &[i.into(), v.into()], load, &[]);
+        self.b.switch_to_block(load);
+        let addr = self.b.ins().iadd(self.text, i);
+        let c = self.b.ins().uload8(I64, text_flags(), addr, 0);
+        let d = self.b.ins().iadd_imm_s(c, -i64::from(b'0'));
+        let is_digit = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedLessThanOrEqual, d, 9);
+        let more = self.b.create_block();
+        self.b
+            .ins()
+            .brif(is_digit, more, &[], ended, &[i.into(), v.into()]);
+        self.b.switch_to_block(more);
+        let ten = self.b.ins().imul_imm_s(v, 10);
+        let next_v = self.b.ins().iadd(ten, d);
+        let next_i = self.b.ins().iadd_imm_s(i, 1);
+        self.b.ins().jump(head, &[next_i.into(), next_v.into()]);
+        // After the digits: at least one, no leading zero unless alone, and not a fraction
+        // or an exponent next.
+        self.b.switch_to_block(ended);
+        let n = self.b.ins().isub(end_i, start);
+        let none = self.b.ins().icmp_imm_s(IntCC::Equal, n, 0);
+        let checks = self.b.create_block();
+        self.b.ins().brif(none, host, &[], checks, &[]);
+        self.b.switch_to_block(checks);
+        let first_addr = self.b.ins().iadd(self.text, start);
+        let first = self.b.ins().uload8(I64, text_flags(), first_addr, 0);
+        let zero_first = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::Equal, first, i64::from(b'0'));
+        let long = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, n, 1);
+        let leading = self.b.ins().band(zero_first, long);
+        let tail = self.b.create_block();
+        self.b.ins().brif(leading, host, &[], tail, &[]);
+        self.b.switch_to_block(tail);
+        let last = self
+            .b
+            .ins()
+            .icmp(IntCC::SignedGreaterThanOrEqual, end_i, self.len);
+        let peek = self.b.create_block();
+        let good = self.b.create_block();
+        self.b.ins().brif(last, good, &[], peek, &[]);
+        self.b.switch_to_block(peek);
+        let next_addr = self.b.ins().iadd(self.text, end_i);
+        let c = self.b.ins().uload8(I64, text_flags(), next_addr, 0);
+        let dot = self.b.ins().icmp_imm_s(IntCC::Equal, c, i64::from(b'.'));
+        let e = self.b.ins().icmp_imm_s(IntCC::Equal, c, i64::from(b'e'));
+        let big_e = self.b.ins().icmp_imm_s(IntCC::Equal, c, i64::from(b'E'));
+        let bad = self.b.ins().bor(dot, e);
+        let bad = self.b.ins().bor(bad, big_e);
+        self.b.ins().brif(bad, host, &[], good, &[]);
+        self.b.switch_to_block(good);
+        self.store(base, at, end_v);
+        self.b.def_var(self.pos, end_i);
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(host);
+        self.host_value(node, base, at);
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(after);
     }
 
     /// The value of `now`: a time read inline into the state, else (`null`, other forms)
