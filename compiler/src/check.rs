@@ -857,16 +857,14 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
                         // `expect act(mk(3))`: one unnamed argument reads as a policy asked
                         // about an action instance; `act` is the action itself. Say how to
                         // write the action's form, and do not also read `mk(3)` as an action.
-                        if let Some(d) = c.diags.get_mut(before)
-                            && d.code == "E0208"
-                            && d.help.is_none()
-                            && d.message.contains("is an action")
-                        {
-                            d.help = Some(format!(
+                        let misread = help_wrong_kind(c, before, "is an action", || {
+                            format!(
                                 "to expect the verdict of action `{0}`, name its arguments: `expect {0}(parameter: value, …) == …`; `{0}(x)` with one unnamed argument reads as a policy `{0}` asked about the action instance `x`",
                                 policy_path.dotted()
-                            ));
-                        } else if let Some(action) = action_call(c, db, project, &env, &e.call)
+                            )
+                        });
+                        if !misread
+                            && let Some(action) = action_call(c, db, project, &env, &e.call)
                             && let Some(policy) = policy
                         {
                             expect_guards(c, db, project, path, e, &policy, &action);
@@ -879,16 +877,12 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
                             None => {
                                 // `expect contact(to: c)`: a policy is asked about an action
                                 // instance, written inside it.
-                                if let Some(d) = c.diags.get_mut(before)
-                                    && d.code == "E0208"
-                                    && d.help.is_none()
-                                    && d.message.contains("is a policy")
-                                {
-                                    d.help = Some(format!(
+                                help_wrong_kind(c, before, "is a policy", || {
+                                    format!(
                                         "to ask policy `{0}` alone, write the action instance inside it: `expect {0}(action(...)) == ...`; to ask for an action's verdict, write the action: `expect action(...) == ...`",
                                         e.call.callee.dotted()
-                                    ));
-                                }
+                                    )
+                                });
                             }
                         }
                     }
@@ -923,6 +917,23 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
             }
             TestStmt::Error(_) => {}
         }
+    }
+}
+
+/// Gives the first diagnostic reported since `before`, if it is an E0208 saying the name
+/// `is_a` something (`"is an action"`) and has no help yet, the help `help`; whether it did.
+fn help_wrong_kind(
+    c: &mut Checker<'_>,
+    before: usize,
+    is_a: &str,
+    help: impl FnOnce() -> String,
+) -> bool {
+    match c.diags.get_mut(before) {
+        Some(d) if d.code == "E0208" && d.help.is_none() && d.message.contains(is_a) => {
+            d.help = Some(help());
+            true
+        }
+        _ => false,
     }
 }
 

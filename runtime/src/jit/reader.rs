@@ -763,10 +763,7 @@ impl Gen<'_> {
         self.store(base, at, end_v);
         self.b.def_var(self.pos, end_i);
         self.b.ins().jump(after, &[]);
-        self.b.switch_to_block(host);
-        self.host_value(node, base, at);
-        self.b.ins().jump(after, &[]);
-        self.b.switch_to_block(after);
+        self.by_host(host, after, node, base, at);
     }
 
     /// The value of `now`: a time read inline into the state, else (`null`, other forms)
@@ -867,10 +864,7 @@ impl Gen<'_> {
         let past = self.b.ins().iadd_imm_s(stop, 1);
         self.b.def_var(self.pos, past);
         self.b.ins().jump(after, &[]);
-        self.b.switch_to_block(host);
-        self.host_value(node, base, at);
-        self.b.ins().jump(after, &[]);
-        self.b.switch_to_block(after);
+        self.by_host(host, after, node, base, at);
     }
 
     /// A time in one of the two forms read in place (see [`Read::Time`]): jumps to `done`
@@ -963,10 +957,16 @@ impl Gen<'_> {
             }
             self.b.ins().jump(host, &[]);
         }
+        self.by_host(host, done, node, base, at);
+    }
+
+    /// Block `host` reads the value by the host, then goes on at `after`, where the code goes
+    /// on from here.
+    fn by_host(&mut self, host: Block, after: Block, node: u32, base: CVal, at: usize) {
         self.b.switch_to_block(host);
         self.host_value(node, base, at);
-        self.b.ins().jump(done, &[]);
-        self.b.switch_to_block(done);
+        self.b.ins().jump(after, &[]);
+        self.b.switch_to_block(after);
     }
 
     /// A list: `[`, blanks, then `]` or elements separated by `,` (blanks around it), each
