@@ -896,6 +896,8 @@ impl JsonReader {
     /// [`JsonReader::compile_now`] compiles at once.
     pub fn set_compile(&mut self, on: bool) {
         self.compile = on;
+        // Turned on again, the replays are counted anew.
+        self.hits = 0;
         if !on {
             self.code = None;
         }
@@ -938,9 +940,9 @@ impl JsonReader {
             s.zones.clear();
         }
         let mut now = None;
-        // The learned shape's code first, then the shape replayed, (a flat plan only), then
-        // the direct scanner, then the serde path; if one gives up, the next reads the text
-        // again from a clean slate.
+        // The learned shape's code first, then the shape replayed (both on a flat plan only),
+        // then the direct scanner, then the serde path; if one gives up, the next reads the
+        // text again from a clean slate.
         self.compiled = self.scan && plan.direct && self.replay && self.skip == 0 && {
             match &self.code {
                 Some(code) => {

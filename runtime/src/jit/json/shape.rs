@@ -286,11 +286,9 @@ impl Shape {
         p.rest = rest.get(n..)?;
         Some(())
     }
-}
 
-impl Shape {
-    /// The shape as steps for [`ShapeCode::compile`]; `None` if it has a list learned empty
-    /// (whose elements only the scanner reads) or is not learned.
+    /// The shape as steps for `ShapeCode::compile` (`super::super::reader`); `None` if it has
+    /// a list learned empty (whose elements only the scanner reads) or is not learned.
     pub(super) fn ops(&self, plan: &Plan) -> Option<Vec<Op>> {
         if !self.learned {
             return None;
@@ -339,8 +337,8 @@ impl Shape {
     }
 }
 
-/// How compiled code reads a value of node `n`: booleans and the names of small tables
-/// inline, the rest by the host.
+/// How compiled code reads a value of node `n`: booleans, times, strings, integers and the
+/// names of small tables (their short forms) inline, the rest by the host.
 fn read_of(plan: &Plan, n: Node) -> Read {
     let table = match n {
         Node::Bool => return Read::Bool,
