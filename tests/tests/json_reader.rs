@@ -474,4 +474,17 @@ fn a_shape_replayed_often_is_compiled() {
         );
         assert!(reader.compiled(), "read {}", i + k);
     }
+    // Compiling off drops the code; on again, the replays are counted anew.
+    reader.set_compile(false);
+    reader.set_compile(true);
+    for k in 0..65_536 {
+        reader
+            .bind_json_into(&jit, &text(k), &mut into)
+            .expect("read");
+        assert!(reader.replayed() && !reader.compiled(), "replay {k}");
+    }
+    reader
+        .bind_json_into(&jit, &text(0), &mut into)
+        .expect("read");
+    assert!(reader.compiled());
 }
