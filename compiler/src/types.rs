@@ -214,6 +214,8 @@ pub struct Checker<'a> {
     /// Signatures already asked for: asking salsa interns the key each time, and every field
     /// access of every rule asks for its record's.
     signatures: rustc_hash::FxHashMap<(SourceFile, u32), &'a Signature>,
+    /// Where the file's syntax errors start, asked for once (see [`Checker::cut_short`]).
+    syntax_errors: Option<Vec<usize>>,
     /// A test's `let`s by the span of their name, with the names visible where each is
     /// written; only kept for the language server (see [`Checker::let_test_value`]).
     pub test_lets: rustc_hash::FxHashMap<Span, (Expr, Env)>,
@@ -236,6 +238,7 @@ impl<'a> Checker<'a> {
             file,
             depth: 0,
             signatures: Default::default(),
+            syntax_errors: None,
             test_lets: Default::default(),
         }
     }
@@ -501,16 +504,23 @@ impl<'a> Checker<'a> {
     }
 
     /// Whether a syntax error of the file starts right after `span` (blanks between).
-    fn cut_short(&self, span: Span) -> bool {
-        let parsed = crate::db::parse_file(self.db, self.file);
-        if parsed.diagnostics.is_empty() {
+    fn cut_short(&mut self, span: Span) -> bool {
+        let (db, file) = (self.db, self.file);
+        let starts = self.syntax_errors.get_or_insert_with(|| {
+            crate::db::parse_file(db, file)
+                .diagnostics
+                .iter()
+                .map(|d| d.span.start())
+                .collect()
+        });
+        if starts.is_empty() {
             return false;
         }
-        let text = self.file.text(self.db);
-        parsed.diagnostics.iter().any(|d| {
-            d.span.start() >= span.end()
+        let text = file.text(db);
+        starts.iter().any(|&start| {
+            start >= span.end()
                 && text
-                    .get(span.end()..d.span.start())
+                    .get(span.end()..start)
                     .is_some_and(|between| between.trim().is_empty())
         })
     }
