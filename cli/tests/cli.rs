@@ -504,22 +504,26 @@ fn test_runs_the_examples_and_ends_with_the_summary_line() {
     );
 }
 
-#[test]
-fn test_runs_the_tests_a_compiled_module_kept() {
-    let dir = TempDir::new("test-module");
-    assert_eq!(
-        xop(dir.path(), &["keygen", "-o", "k"]).status.code(),
-        Some(0)
-    );
-    assert_eq!(
-        xop(dir.path(), &["keygen", "-o", "other"]).status.code(),
-        Some(0)
-    );
+/// In `dir`: key pairs `k` and `other` (`xop keygen`), and the examples built into `m.xopm`
+/// signed with `k.key`.
+fn signed_acme(dir: &TempDir) {
+    for key in ["k", "other"] {
+        assert_eq!(
+            xop(dir.path(), &["keygen", "-o", key]).status.code(),
+            Some(0)
+        );
+    }
     let o = xop(
         dir.path(),
         &["build", &acme(), "-o", "m.xopm", "--sign", "k.key"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn test_runs_the_tests_a_compiled_module_kept() {
+    let dir = TempDir::new("test-module");
+    signed_acme(&dir);
     // The module's tests, as from the sources; and its signature checked when asked.
     for args in [
         &["test", "m.xopm"][..],
@@ -1097,24 +1101,12 @@ fn the_jit_refuses_bad_json_input_like_the_interpreter() {
 fn signed_modules_load_only_unaltered_and_with_the_trusted_key() {
     let dir = TempDir::new("build");
     let input = format!("{}/inputs/offer-on-hold.json", acme());
-    assert_eq!(
-        xop(dir.path(), &["keygen", "-o", "k"]).status.code(),
-        Some(0)
-    );
-    assert_eq!(
-        xop(dir.path(), &["keygen", "-o", "other"]).status.code(),
-        Some(0)
-    );
+    signed_acme(&dir);
     // keygen never overwrites
     assert_eq!(
         xop(dir.path(), &["keygen", "-o", "k"]).status.code(),
         Some(2)
     );
-    let o = xop(
-        dir.path(),
-        &["build", &acme(), "-o", "m.xopm", "--sign", "k.key"],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let eval = |module: &str, key: &str| {
         xop(
             dir.path(),

@@ -1706,8 +1706,10 @@ fn pairs(x: u64, mask: u64) -> u64 {
     d.wrapping_mul(10).wrapping_add(d >> 8)
 }
 
-/// The forms of a time the reader's scanner reads in place (the text between the quotes):
-/// 20 bytes, or 24 with milliseconds, read by [`fast_time`]; `None` for any other.
+/// The forms of a time the reader's scanner and compiled shapes read in place (the text
+/// between the quotes): 20 bytes, or 24 with milliseconds, read by [`fast_time`]; `None` for
+/// any other.
+#[inline(always)]
 pub(super) fn fast_time_of(b: &[u8]) -> Option<i64> {
     match b.len() {
         20 => fast_time(b),
