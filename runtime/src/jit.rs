@@ -131,6 +131,7 @@ use crate::ir::{
     ArithOp, CmpOp, DecisionDef, Expr, Intrinsic, Param, Policy, Program, Proposal, Quantifier,
     Rule, Type, Verdict,
 };
+use crate::reads::Reads;
 use crate::value::Value;
 use crate::zone::{Field, Zone};
 use rust_decimal::Decimal;
@@ -267,6 +268,8 @@ struct Compiled {
     tables: Tables,
     switches: usize,
     rule_tables: usize,
+    /// What the rules can read of each parameter: the binders leave the rest's strings out.
+    reads: Vec<Reads>,
     /// The rule tables the code reads at their fixed addresses (see [`Gen::table_run`]):
     /// owned here, next to the code, and never changed.
     _data: Vec<Box<[i64]>>,
@@ -879,7 +882,13 @@ pub fn compile_shared(program: Arc<Program>) -> JitModule {
         jm.module = Some(Mutex::new(module));
         return jm;
     }
-    for p in pending {
+    for (i, p) in pending.into_iter().enumerate() {
+        let reads = jm
+            .program
+            .policies
+            .get(i)
+            .map(|pol| Reads::of_policy(&jm.program, pol))
+            .unwrap_or_default();
         jm.policies.push(match p {
             Ok((id, input_words, sites, tables, (switches, rule_tables), data)) => {
                 let ptr = module.get_finalized_function(id);
@@ -895,6 +904,7 @@ pub fn compile_shared(program: Arc<Program>) -> JitModule {
                     tables,
                     switches,
                     rule_tables,
+                    reads,
                     _data: data,
                 })
             }
@@ -1047,8 +1057,8 @@ impl JitModule {
             lists: Vec::new(),
             run: None,
         };
-        for (param, arg) in pol.params.iter().zip(args) {
-            flat.value(&param.ty, arg, 0);
+        for (k, (param, arg)) in pol.params.iter().zip(args).enumerate() {
+            flat.value(&param.ty, arg, 0, c.reads.get(k).unwrap_or(&Reads::All));
         }
         // Never happens for checked input; keeps the fixed part exactly as long as the code
         // expects, before the lists' elements go after it.
@@ -1532,7 +1542,7 @@ impl JitModule {
             run: None,
         };
         for (param, arg) in def.params.iter().zip(args) {
-            flat.value(&param.ty, arg, 0);
+            flat.value(&param.ty, arg, 0, &Reads::All);
         }
         flat.words.resize(c.input_words, 0);
         flat.lists();
@@ -1721,8 +1731,8 @@ struct Flat<'m, 'v, 'b> {
     unknown: Vec<&'v str>,
     zones: &'b mut Zones,
     /// Lists still to lay out: the word of their header, their element type, their elements,
-    /// how deep they are.
-    lists: Vec<(usize, &'m Type, &'v [Value], u32)>,
+    /// how deep they are, what is read of each element.
+    lists: Vec<(usize, &'m Type, &'v [Value], u32, &'m Reads)>,
     /// Laying out a signal's value during a run ([`xop_signal`]) rather than an input: the
     /// input and the output's texts, where a string that is no constant and no input string
     /// becomes a computed text (see [`Texts`]).
@@ -1749,7 +1759,7 @@ impl<'m, 'v> Flat<'m, 'v, '_> {
         (base + k) as i64
     }
 
-    fn value(&mut self, ty: &'m Type, v: &'v Value, depth: u32) {
+    fn value(&mut self, ty: &'m Type, v: &'v Value, depth: u32, reads: &'m Reads) {
         if depth > MAX_RECORD_DEPTH {
             return;
         }
@@ -1762,12 +1772,17 @@ impl<'m, 'v> Flat<'m, 'v, '_> {
             }
             (Type::Optional(inner), v) => {
                 self.words.push(1);
-                self.value(inner, v, depth);
+                self.value(inner, v, depth, reads);
             }
             (Type::List(elem) | Type::Set(elem), Value::List(xs)) => {
                 // Two words: where the elements start, how many; the elements go after the
                 // fixed part (see `lists`).
-                self.lists.push((self.words.len(), elem, xs, depth));
+                // A set is bound whole (see `Reads::add`).
+                let each = match ty {
+                    Type::Set(_) => &Reads::All,
+                    _ => reads.elements(),
+                };
+                self.lists.push((self.words.len(), elem, xs, depth, each));
                 self.words.extend([0, xs.len() as i64]);
             }
             (Type::Decimal, Value::Decimal(d)) => self.words.extend(dec_words(d)),
@@ -1778,14 +1793,16 @@ impl<'m, 'v> Flat<'m, 'v, '_> {
             }
             (Type::Record(r), Value::Record(_, fields)) => {
                 if let Some(rt) = program.records.get(*r as usize) {
-                    for (f, fv) in rt.fields.iter().zip(fields.iter()) {
-                        self.value(&f.ty, fv, depth + 1);
+                    for (i, (f, fv)) in rt.fields.iter().zip(fields.iter()).enumerate() {
+                        self.value(&f.ty, fv, depth + 1, reads.field(i));
                     }
                 }
             }
             (_, Value::Bool(b)) => self.words.push(i64::from(*b)),
             (_, Value::Int(n) | Value::Duration(n) | Value::Time(n)) => self.words.push(*n),
             (_, Value::Enum(_, x) | Value::Symbol(x)) => self.words.push(i64::from(*x)),
+            // A string no rule reads: no id, so nothing to intern (see `Reads`).
+            (_, Value::Text(_) | Value::Id(_)) if reads.unread() => self.words.push(0),
             (_, Value::Text(s) | Value::Id(s)) => {
                 let id = self.intern(s);
                 self.words.push(id);
@@ -1806,10 +1823,10 @@ impl<'m, 'v> Flat<'m, 'v, '_> {
     fn lists(&mut self) {
         let mut i = 0;
         while i < self.lists.len() {
-            let (header, elem, xs, depth) = self.lists[i];
+            let (header, elem, xs, depth, each) = self.lists[i];
             let start = self.words.len() as i64;
             for x in xs {
-                self.value(elem, x, depth + 1);
+                self.value(elem, x, depth + 1, each);
             }
             self.words[header] = start;
             i += 1;
@@ -2502,7 +2519,7 @@ fn read_signal_at(ctx: *const HostCtx<'_>, site: i64, args: *const i64, out: *mu
         lists: Vec::new(),
         run: Some((input, texts)),
     };
-    flat.value(&s.ty, &value, 0);
+    flat.value(&s.ty, &value, 0, &Reads::All);
     if flat.words.len() != s.words {
         // Never for a checked value; should it happen, the read is absent (all words 0: no
         // presence, and any list empty), never a layout the code would misread.

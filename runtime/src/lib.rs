@@ -12,6 +12,7 @@ pub mod ir;
 pub mod jit;
 pub mod module;
 pub mod proof;
+pub mod reads;
 pub mod review;
 pub mod sample;
 pub mod synth;

@@ -488,3 +488,172 @@ fn a_shape_replayed_often_is_compiled() {
         .expect("read");
     assert!(reader.compiled());
 }
+
+/// What the contact policy reads of its input, and that the strings it does not read (the
+/// customer's `id`, the `offer`) are bound as nothing by the reader on every path (scanned,
+/// replayed, compiled) and by the reference alike; once a rule reads the id, it is bound.
+#[test]
+fn strings_no_rule_reads_are_not_bound() {
+    use xop_runtime::reads::Reads::{self, All, Nothing};
+    let (program, jit, policy, mut reader) = contact_reader();
+    let pol = &program.policies[policy];
+    let names: Vec<&str> = pol.params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["to", "channel", "offer"]);
+    // `to`: id, in_service_interaction, messages_7d, tz, consents.
+    assert_eq!(
+        Reads::of_policy(&program, pol),
+        [
+            Reads::Fields(vec![Nothing, All, All, All, All].into()),
+            All,
+            Nothing
+        ]
+    );
+    let input = |id: &str, offer: &str| {
+        contact_input(T, id, &[SMS, EMAIL])
+            .replace(r#""offer": "o""#, &format!(r#""offer": "{offer}""#))
+    };
+    let (a, b) = (input("c-1", "o"), input("customer-12345", r#"buy \"now\""#));
+    let mut into = Bound::empty();
+    let mut tally = Tally::default();
+    let mut words = Vec::new();
+    for round in 0..3 {
+        if round == 2 {
+            assert!(reader.compile_now());
+        }
+        for json in [&a, &b] {
+            check(
+                &program,
+                &jit,
+                &mut reader,
+                policy,
+                json,
+                &mut into,
+                &mut tally,
+            );
+            assert_eq!(into.strings(), ["Europe/Paris"], "round {round}");
+            words.push(into.words().to_vec());
+            // The first text is scanned, then replayed, then read by the compiled shape (the
+            // second, with an escape, by the serde path).
+            if json == &a {
+                assert_eq!(
+                    (reader.scanned(), reader.replayed(), reader.compiled()),
+                    (true, round > 0, round == 2)
+                );
+            }
+        }
+    }
+    assert!(words.iter().all(|w| *w == words[0]));
+    assert_eq!(tally.accepted, 6);
+
+    // A rule that reads the id: it is bound, as a constant or as one of the input's strings.
+    let source = CONTACT.replace(
+        r#"  allow "eligible""#,
+        "  deny \"blocked\" when c.id == \"c-0\"\n  allow \"eligible\"",
+    );
+    let program = xop_tests::lower_source("t/contact.xop", &source);
+    let jit = xop_runtime::jit::compile(&program);
+    let (policy, pol) = program.policy("contact").expect("the policy");
+    assert_eq!(
+        Reads::of_policy(&program, pol)[0],
+        Reads::Fields(vec![All, All, All, All, All].into())
+    );
+    let mut reader = jit.json_reader(policy).expect("a reader");
+    for (json, strings) in [
+        (&a, vec!["c-1", "Europe/Paris"]),
+        (&input("c-0", "o"), vec!["Europe/Paris"]),
+    ] {
+        check(
+            &program,
+            &jit,
+            &mut reader,
+            policy,
+            json,
+            &mut into,
+            &mut tally,
+        );
+        assert_eq!(into.strings(), strings);
+    }
+}
+
+/// Lengths, list elements read in part, optionals and sets: what is read of each, and that
+/// the reader binds what the reference binds, on generated inputs too. A set is bound whole
+/// even where only its length is read: the reader sorts and deduplicates it by its strings.
+#[test]
+fn parts_of_lists_and_records_no_rule_reads() {
+    use xop_runtime::reads::Reads::{self, All, Elements, Fields, Nothing};
+    const SOURCE: &str = r#"module t.reads
+
+use std.consent.service
+
+record Item {
+  sku: Text
+  note: Text
+  qty: Int
+}
+
+record Order {
+  id: Id
+  tags: Set<Text>
+  labels: List<Text>
+  items: List<Item>
+  memo: Text?
+}
+
+action place(order: Order, clerk: Id) purpose service risk minimal
+
+policy orders for place(order: o) {
+  deny "many-tags" when count(o.tags) > 2
+  deny "many-labels" when count(o.labels) > 2
+  deny "bulk" when o.items.any(i => i.qty >= 10 and i.sku == "x")
+  deny "memo" when o.memo is present
+  allow "ok"
+}
+"#;
+    let program = xop_tests::lower_source("t/reads.xop", SOURCE);
+    let jit = xop_runtime::jit::compile(&program);
+    let (policy, pol) = program.policy("orders").expect("the policy");
+    let item = Fields(vec![All, Nothing, All].into());
+    assert_eq!(
+        Reads::of_policy(&program, pol),
+        [
+            Fields(vec![Nothing, Nothing, Nothing, Elements(Box::new(item)), All].into()),
+            Nothing
+        ]
+    );
+    let mut reader = jit.json_reader(policy).expect("a reader");
+    let mut into = Bound::empty();
+    let mut tally = Tally::default();
+    let input = |tags: &str, memo: &str| {
+        format!(
+            r#"{{"now": {T}, "order": {{"id": "o-1", "tags": [{tags}], "labels": ["l1", "l2", "l3"], "items": [{{"sku": "x", "note": "fragile", "qty": 12}}, {{"sku": "y", "note": "n", "qty": 1}}], "memo": {memo}}}, "clerk": "agent-7"}}"#
+        )
+    };
+    for json in [
+        input(r#""b", "a", "b""#, "null"),
+        input(r#""b", "a", "c", "d""#, r#""call first""#),
+        input("", "null"),
+    ] {
+        check(
+            &program,
+            &jit,
+            &mut reader,
+            policy,
+            &json,
+            &mut into,
+            &mut tally,
+        );
+        // Only the tags (a set, bound whole), the items' sku and the memo (whose presence is
+        // read, which reads it whole) are bound as strings.
+        assert!(
+            into.strings()
+                .iter()
+                .all(|s| ["a", "b", "c", "d", "y", "call first"].contains(&s.as_str())),
+            "{:?}",
+            into.strings()
+        );
+    }
+    assert_eq!(tally.accepted, 3);
+    // Generated inputs, valid and mutated, against the reference.
+    let total = check_program(&program, 11, 600);
+    assert!(total.accepted > 100, "{total:?}");
+}

@@ -53,6 +53,7 @@ use super::{Bound, Entry, JitModule, MAX_RECORD_DEPTH, reader, size};
 use crate::bind::{self, BindError};
 use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
 use crate::ir::{Program, SymbolKind, Type, Verdict};
+use crate::reads::Reads;
 
 mod scan;
 mod shape;
@@ -103,6 +104,8 @@ enum Node {
     Time,
     Text,
     Id,
+    /// A `Text` or `Id` no rule reads ([`Reads`]): checked to be a string, its word left 0.
+    Unread,
     Tz,
     /// Two words: the decimal's [`super::dec_words`].
     Decimal,
@@ -388,11 +391,13 @@ struct PlanBuilder<'p> {
     program: &'p Program,
     nodes: Vec<Node>,
     records: Vec<RecordPlan>,
-    record_of: FxHashMap<u32, u32>,
+    /// The plan of a record type read whole (`true`) or not at all; a record read in part is
+    /// planned again wherever it is met (its parts differ from place to place).
+    record_of: FxHashMap<(u32, bool), u32>,
 }
 
 impl PlanBuilder<'_> {
-    fn node(&mut self, ty: &Type, depth: u32) -> Result<u32, String> {
+    fn node(&mut self, ty: &Type, depth: u32, reads: &Reads) -> Result<u32, String> {
         if depth > MAX_RECORD_DEPTH {
             return Err("a record type nested too deeply (or recursive)".into());
         }
@@ -401,6 +406,7 @@ impl PlanBuilder<'_> {
             Type::Int => Node::Int,
             Type::Duration => Node::Duration,
             Type::Time => Node::Time,
+            Type::Text | Type::Id if reads.unread() => Node::Unread,
             Type::Text => Node::Text,
             Type::Id => Node::Id,
             Type::Tz => Node::Tz,
@@ -413,7 +419,7 @@ impl PlanBuilder<'_> {
                 }
                 Node::Enum(*e)
             }
-            Type::Record(r) => Node::Record(self.record(*r, depth)?),
+            Type::Record(r) => Node::Record(self.record(*r, depth, reads)?),
             Type::List(elem) | Type::Set(elem) => {
                 let set = matches!(ty, Type::Set(_));
                 let words = size(self.program, elem, depth + 1)?;
@@ -433,21 +439,28 @@ impl PlanBuilder<'_> {
                 if set && !sortable {
                     Node::Other
                 } else {
+                    // A set is bound whole (see `Reads::add`).
+                    let each = if set { &Reads::All } else { reads.elements() };
                     Node::List {
-                        elem: self.node(elem, depth + 1)?,
+                        elem: self.node(elem, depth + 1, each)?,
                         words,
                         set,
                     }
                 }
             }
-            Type::Optional(inner) => Node::Optional(self.node(inner, depth)?),
+            Type::Optional(inner) => Node::Optional(self.node(inner, depth, reads)?),
         };
         self.nodes.push(node);
         Ok((self.nodes.len() - 1) as u32)
     }
 
-    fn record(&mut self, r: u32, depth: u32) -> Result<u32, String> {
-        if let Some(&i) = self.record_of.get(&r) {
+    fn record(&mut self, r: u32, depth: u32, reads: &Reads) -> Result<u32, String> {
+        let whole = match reads {
+            Reads::All => Some(true),
+            Reads::Nothing => Some(false),
+            _ => None,
+        };
+        if let Some(&i) = whole.and_then(|w| self.record_of.get(&(r, w))) {
             return Ok(i);
         }
         let rt = self
@@ -460,14 +473,22 @@ impl PlanBuilder<'_> {
             .iter()
             .map(|f| (f.name.clone(), f.ty.clone()))
             .collect();
-        let plan = self.fields(&fields, depth + 1)?;
+        let reads: Vec<&Reads> = (0..fields.len()).map(|i| reads.field(i)).collect();
+        let plan = self.fields(&fields, &reads, depth + 1)?;
         self.records.push(plan);
         let i = (self.records.len() - 1) as u32;
-        self.record_of.insert(r, i);
+        if let Some(w) = whole {
+            self.record_of.insert((r, w), i);
+        }
         Ok(i)
     }
 
-    fn fields(&mut self, fields: &[(String, Type)], depth: u32) -> Result<RecordPlan, String> {
+    fn fields(
+        &mut self,
+        fields: &[(String, Type)],
+        reads: &[&Reads],
+        depth: u32,
+    ) -> Result<RecordPlan, String> {
         if fields.len() > 128 {
             return Err("a record of more than 128 fields".into());
         }
@@ -491,7 +512,7 @@ impl PlanBuilder<'_> {
                     .last_chunk::<8>()
                     .map_or(0, |w| u64::from_le_bytes(*w)),
                 quoted,
-                node: self.node(ty, depth)?,
+                node: self.node(ty, depth, reads.get(i).copied().unwrap_or(&Reads::All))?,
                 offset,
                 bit: 1 << i,
             });
@@ -576,7 +597,10 @@ impl Plan {
             .iter()
             .map(|p| (p.name.clone(), p.ty.clone()))
             .collect();
-        let params = b.fields(&params, 0)?;
+        let reads: Vec<&Reads> = (0..params.len())
+            .map(|i| c.reads.get(i).unwrap_or(&Reads::All))
+            .collect();
+        let params = b.fields(&params, &reads, 0)?;
         let is_param = |n: &str| pol.params.iter().any(|p| p.name == n);
 
         let mut names: Vec<Box<str>> = vec![Box::from(""); module.strings.len()];
@@ -810,6 +834,13 @@ impl Bound {
     /// The input's words (the fixed part, then the lists' elements). For tests and tools.
     pub fn words(&self) -> &[i64] {
         &self.words
+    }
+
+    /// The input's strings that are no constant of the module, in the order of their ids.
+    /// Strings no rule reads are not among them (see [`crate::reads::Reads`]). For tests and
+    /// tools.
+    pub fn strings(&self) -> &[String] {
+        &self.unknown
     }
 }
 
@@ -1433,6 +1464,8 @@ impl Cx<'_> {
                 let (w, tag) = self.s.intern(self.plan, s);
                 self.s.put(seg, at, w, tag)
             }
+            // Read and checked by the caller; its word stays 0, as the reference binds it.
+            Node::Unread => Some(()),
             Node::Time | Node::Symbol(_) | Node::Enum(_) => {
                 self.str_bytes(node, seg, at, s.as_bytes())
             }
@@ -2245,7 +2278,9 @@ mod tests {
                 records: Vec::new(),
                 record_of: FxHashMap::default(),
             };
-            let plan = b.fields(&[(name.clone(), Type::Int)], 0).expect("a plan");
+            let plan = b
+                .fields(&[(name.clone(), Type::Int)], &[], 0)
+                .expect("a plan");
             let f = &plan.fields[0];
             let key = format!("\"{name}\":");
             for extra in ["", "1", " 12345678", "}"] {

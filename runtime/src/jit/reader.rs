@@ -85,6 +85,9 @@ pub(super) enum Read {
     /// A string (Text, Id, Tz): its end found inline, eight bytes at a time, then handed
     /// to the host as the replay hands it to `Cx::str`; with an escape, by the host.
     Str,
+    /// A string no rule reads: checked as [`Read::Str`] finds its end, nothing stored (the
+    /// word stays 0); with an escape, by the host.
+    Skip,
     /// By the host.
     Host,
 }
@@ -662,7 +665,8 @@ impl Gen<'_> {
     fn value(&mut self, node: u32, base: CVal, at: usize, read: &Read) {
         match read {
             Read::Host => self.host_value(node, base, at),
-            Read::Str => self.string(node, base, at),
+            Read::Str => self.string(node, base, at, true),
+            Read::Skip => self.string(node, base, at, false),
             Read::Int => self.int(node, base, at),
             Read::Bool => {
                 let cands = [(Box::from(&b"true"[..]), 1), (Box::from(&b"false"[..]), 0)];
@@ -802,10 +806,11 @@ impl Gen<'_> {
 
     /// A string: `"`, then eight bytes at a time until one of them is a quote, a backslash
     /// or a control byte (the replay's `special`, whose lowest flagged byte is exact); if that
-    /// byte is the closing quote, the bytes before it go to the host as the string's text.
+    /// byte is the closing quote, the bytes before it go to the host as the string's text
+    /// (unless `store` is false: nothing is stored of a string no rule reads).
     /// Anything else (an escape, a control byte, fewer than eight bytes left) goes to the
     /// host whole.
-    fn string(&mut self, node: u32, base: CVal, at: usize) {
+    fn string(&mut self, node: u32, base: CVal, at: usize, store: bool) {
         let after = self.b.create_block();
         let host = self.b.create_block();
         let open = self.b.create_block();
@@ -857,10 +862,12 @@ impl Gen<'_> {
         let give = self.b.create_block();
         self.b.ins().brif(closes, give, &[], host, &[]);
         self.b.switch_to_block(give);
-        let node_c = self.b.ins().iconst(I64, i64::from(node));
-        let word = self.b.ins().iadd_imm_s(base, at as i64);
-        let n = self.b.ins().isub(stop, start);
-        self.host(self.f_str, &[node_c, word, start, n]);
+        if store {
+            let node_c = self.b.ins().iconst(I64, i64::from(node));
+            let word = self.b.ins().iadd_imm_s(base, at as i64);
+            let n = self.b.ins().isub(stop, start);
+            self.host(self.f_str, &[node_c, word, start, n]);
+        }
         let past = self.b.ins().iadd_imm_s(stop, 1);
         self.b.def_var(self.pos, past);
         self.b.ins().jump(after, &[]);

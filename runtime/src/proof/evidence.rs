@@ -1,15 +1,9 @@
-//! Evidence: the input values a decision's rules read, computed from the policy's IR.
+//! Evidence: the input values a decision's rules read.
 //!
-//! **The read set is static.** When a module is loaded, every rule expression of a policy is
-//! walked once to find the input paths it can read ([`ReadSet::of_policy`]): a field chain
-//! (`c.consents`, `c.tz`) is a path; a path used as a whole value (compared, passed to an
-//! intrinsic, tested for presence) is read whole; a quantifier's element is the list's path
-//! with `[*]`, plus the list's length. A value handed to a signal is not read by the rules: the
-//! signal's connector reads the paths of its declared source arguments (`c.msisdn` for
-//! `camara.sim_swap(c.msisdn, 24h)`), which are logged marked `via` the signal, and the signal's
-//! value is logged too. The set over-approximates what one evaluation reads (both branches of
-//! an `if`, every rule even after a run-time error), never under-approximates: whatever a rule
-//! could have looked at is in the record, and nothing else of the input is.
+//! The paths are the policy's read set ([`ReadSet`], computed once when a module is loaded; see
+//! [`crate::reads`]): whatever a rule could have looked at is in the record, and nothing else of
+//! the input is. A path read only by a signal's connector is logged marked `via` the signal, and
+//! the signal's value is logged too.
 //!
 //! **Extraction** ([`extract`]) walks the input values along the read set and emits one item
 //! per scalar (a record read whole is expanded field by field; a list gives its length and
@@ -17,221 +11,16 @@
 //! by `HMAC-SHA-256(subject key, JSON text of the value)` and the key's id. The subject is the
 //! `id` field of the nearest enclosing record, or the caller's subject.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use hmac::{Hmac, Mac};
 use serde_json::Value as Json;
 use sha2::Sha256;
 
 use super::record::{Evidence, SignalRead, first_symbol, value_json};
-use crate::ir::{Expr, Policy, Program, Quantifier, Type};
+use crate::ir::{Policy, Program, Type};
 use crate::module::hex;
+use crate::reads::MAX_DEPTH;
+pub use crate::reads::{ReadPath, ReadSet, Step};
 use crate::value::Value;
-
-/// One step of an input path.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Step {
-    /// A record's field, by index.
-    Field(u32),
-    /// Every element of a list.
-    Each,
-    /// Only a list's length.
-    Len,
-}
-
-/// An input path: a parameter and the steps into it; the value at its end is read whole.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ReadPath {
-    /// The parameter's index.
-    pub param: u32,
-    /// The steps.
-    pub steps: Vec<Step>,
-}
-
-/// What a policy's rules can read of its input.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReadSet {
-    /// Paths the rules read.
-    pub rules: BTreeSet<ReadPath>,
-    /// Paths only passed to a signal's connector, with the signal's qualified name.
-    pub via: BTreeMap<ReadPath, String>,
-}
-
-struct Walk<'a> {
-    program: &'a Program,
-    set: ReadSet,
-    /// The signal whose connector arguments are being walked, if any.
-    via: Option<String>,
-}
-
-impl ReadSet {
-    /// The read set of `policy`'s rules.
-    pub fn of_policy(program: &Program, policy: &Policy) -> ReadSet {
-        let mut w = Walk {
-            program,
-            set: ReadSet::default(),
-            via: None,
-        };
-        let slots = policy.slots.max(policy.params.len() as u32) as usize;
-        let mut env: Vec<Option<ReadPath>> = vec![None; slots];
-        for (i, slot) in env.iter_mut().enumerate().take(policy.params.len()) {
-            *slot = Some(ReadPath {
-                param: i as u32,
-                steps: Vec::new(),
-            });
-        }
-        for rule in &policy.rules {
-            if let Some(c) = &rule.condition {
-                w.used(c, &mut env, 0);
-            }
-        }
-        // A path the rules read needs no `via` entry.
-        let rules = w.set.rules.clone();
-        w.set.via.retain(|p, _| !rules.contains(p));
-        w.set
-    }
-
-    /// What any of `sets` reads: the read set of several policies of one action (they share
-    /// the action's parameters), as one decision over all of them reads it.
-    pub fn union<'s>(sets: impl IntoIterator<Item = &'s ReadSet>) -> ReadSet {
-        let mut out = ReadSet::default();
-        for set in sets {
-            out.rules.extend(set.rules.iter().cloned());
-            for (p, signal) in &set.via {
-                out.via.entry(p.clone()).or_insert_with(|| signal.clone());
-            }
-        }
-        let rules = &out.rules;
-        out.via.retain(|p, _| !rules.contains(p));
-        out
-    }
-}
-
-/// How deep the walk goes before giving up on precision (the interpreter refuses deeper
-/// programs; the walk must not overflow the stack on a hostile module either).
-const MAX_DEPTH: u32 = 256;
-
-impl Walk<'_> {
-    fn read(&mut self, p: ReadPath) {
-        match &self.via {
-            None => {
-                self.set.rules.insert(p);
-            }
-            Some(signal) => {
-                self.set.via.entry(p).or_insert_with(|| signal.clone());
-            }
-        }
-    }
-
-    /// `e` is used as a value: its path, if it is one, is read whole.
-    fn used(&mut self, e: &Expr, env: &mut Vec<Option<ReadPath>>, depth: u32) {
-        if let Some(p) = self.path(e, env, depth) {
-            self.read(p);
-        }
-    }
-
-    /// The input path `e` denotes, if it is one; records the reads of its parts otherwise.
-    fn path(&mut self, e: &Expr, env: &mut Vec<Option<ReadPath>>, depth: u32) -> Option<ReadPath> {
-        if depth > MAX_DEPTH {
-            // Too deep to analyse: read every parameter whole (sound, if coarse).
-            for p in env.iter().flatten().cloned().collect::<Vec<_>>() {
-                self.read(p);
-            }
-            return None;
-        }
-        let d = depth + 1;
-        match e {
-            Expr::Const(_) => None,
-            Expr::Slot(s) => env.get(*s as usize).cloned().flatten(),
-            Expr::Field(inner, f) => {
-                let mut p = self.path(inner, env, d)?;
-                p.steps.push(Step::Field(*f));
-                Some(p)
-            }
-            Expr::Quantify {
-                quantifier,
-                list,
-                slot,
-                body,
-            } => {
-                let lp = self.path(list, env, d);
-                if let Some(lp) = &lp {
-                    let mut len = lp.clone();
-                    len.steps.push(Step::Len);
-                    self.read(len);
-                }
-                let element = lp.map(|mut p| {
-                    p.steps.push(Step::Each);
-                    p
-                });
-                if let Some(body) = body {
-                    let s = *slot as usize;
-                    if env.len() <= s {
-                        env.resize(s + 1, None);
-                    }
-                    let saved = std::mem::replace(&mut env[s], element);
-                    self.used(body, env, d);
-                    env[s] = saved;
-                } else if *quantifier != Quantifier::Count {
-                    // `any(xs)`/`all(xs)` without a body read the elements themselves.
-                    if let Some(p) = element {
-                        self.read(p);
-                    }
-                }
-                None
-            }
-            Expr::Signal(index, args) => {
-                let arg_paths: Vec<Option<ReadPath>> =
-                    args.iter().map(|a| self.path(a, env, d)).collect();
-                if let Some(decl) = self.program.signals.get(*index as usize) {
-                    let mut signal_env = arg_paths;
-                    let saved = self.via.replace(decl.name.clone());
-                    for a in &decl.source_args {
-                        self.used(a, &mut signal_env, d);
-                    }
-                    self.via = saved;
-                } else {
-                    for p in arg_paths.into_iter().flatten() {
-                        self.read(p);
-                    }
-                }
-                None
-            }
-            Expr::Not(a) | Expr::Neg(a) | Expr::IsPresent(a) => {
-                self.used(a, env, d);
-                None
-            }
-            Expr::And(a, b)
-            | Expr::Or(a, b)
-            | Expr::Cmp(_, a, b)
-            | Expr::Arith(_, a, b)
-            | Expr::In(a, b)
-            | Expr::Default(a, b) => {
-                self.used(a, env, d);
-                self.used(b, env, d);
-                None
-            }
-            Expr::InRange { value, lo, hi, .. } => {
-                for x in [value, lo, hi] {
-                    self.used(x, env, d);
-                }
-                None
-            }
-            Expr::If(c, a, b) => {
-                for x in [c, a, b] {
-                    self.used(x, env, d);
-                }
-                None
-            }
-            Expr::List(xs) | Expr::Set(xs) | Expr::Record(_, xs) | Expr::Intrinsic(_, xs) => {
-                for x in xs {
-                    self.used(x, env, d);
-                }
-                None
-            }
-        }
-    }
-}
 
 /// A subject's hash key and its id, as [`extract`] needs them.
 pub trait KeyProvider {

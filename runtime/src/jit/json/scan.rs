@@ -547,6 +547,8 @@ impl<'t> Scan<'t> {
                 let s = self.string_str()?;
                 cx.str(n, seg, at, s)
             }
+            // Only checked: a string no rule reads keeps word 0.
+            Node::Unread => self.string().map(drop),
             Node::Bool => {
                 let b = match self.peek()? {
                     b't' => self.literal(b"true").map(|()| true)?,

@@ -344,6 +344,7 @@ fn read_of(plan: &Plan, n: Node) -> Read {
         Node::Bool => return Read::Bool,
         Node::Time => return Read::Time,
         Node::Text | Node::Id | Node::Tz => return Read::Str,
+        Node::Unread => return Read::Skip,
         Node::Int => return Read::Int,
         Node::Enum(e) => plan.enums.get(e as usize),
         Node::Symbol(kind) => plan.symbols.get(kind_index(kind)),
