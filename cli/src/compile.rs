@@ -40,7 +40,7 @@ pub fn from_sources(paths: &[PathBuf], color: Color) -> Result<Compiled, u8> {
         .collect();
     if !diags.is_empty() {
         let source = |p: &str| ws.source(p).map(|t| t.to_string());
-        eprint!("{}", render::human(&diags, &source, color.stderr()));
+        crate::err(&render::human(&diags, &source, color.stderr()));
         error(&format!(
             "{} error{} in the sources: nothing was compiled (run `xop check` for details)",
             diags.len(),
@@ -75,7 +75,7 @@ pub fn from_sources(paths: &[PathBuf], color: Color) -> Result<Compiled, u8> {
 /// file), or compiles sources when `paths` are `.xop` files or folders.
 pub fn load(paths: &[PathBuf], trust: Option<&Path>, color: Color) -> Result<Compiled, u8> {
     if let [single] = paths
-        && single.extension().is_some_and(|e| e == "xopm")
+        && (single.extension().is_some_and(|e| e == "xopm") || files::is_module(single))
     {
         let bytes = std::fs::read(single).map_err(|e| {
             error(&files::cannot_read(

@@ -78,7 +78,23 @@ pub fn read_text(path: &Path) -> Result<String, String> {
 /// [`read_text`], naming the file `display` in the error.
 fn read_named(path: &Path, display: &str) -> Result<String, String> {
     let bytes = fs::read(path).map_err(|e| cannot_read(display, &reason(&e)))?;
+    if bytes.starts_with(xop_runtime::module::MAGIC) {
+        return Err(format!(
+            "`{display}` is a compiled module, not a source file: give it alone, as the only path \
+             (`xop eval {display} --policy NAME --input FILE`, `xop test {display}`)"
+        ));
+    }
     utf8(bytes).map_err(|why| cannot_read(display, &why))
+}
+
+/// Whether `path` is a file that starts as a compiled module does (whatever its name).
+pub fn is_module(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 4];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == xop_runtime::module::MAGIC
 }
 
 /// Reads UTF-8 text from `path`, or from standard input when `path` is `-`; the error names

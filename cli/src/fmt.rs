@@ -10,7 +10,7 @@ use xop_compiler::diagnostic::Diagnostic;
 use xop_compiler::format::format;
 use xop_compiler::render;
 
-use crate::{Color, FAILURE, PROBLEMS, SUCCESS, error, files, out};
+use crate::{Color, FAILURE, PROBLEMS, SUCCESS, err, error, files, out};
 
 /// The long help of `xop fmt`.
 pub const LONG_ABOUT: &str = "\
@@ -97,7 +97,10 @@ pub fn run(args: &FmtArgs, color: Color) -> u8 {
     if let Err(failure) = out(&listing) {
         return failure;
     }
-    eprintln!("{}", summary(sources.len(), changed, broken, args.check));
+    err(&format!(
+        "{}\n",
+        summary(sources.len(), changed, broken, args.check)
+    ));
     if failed {
         FAILURE
     } else if broken > 0 || (args.check && changed > 0) {
@@ -159,7 +162,7 @@ fn report(diags: &[Diagnostic], display: &str, text: &str, color: Color) {
     }
     let texts: HashMap<&str, &str> = HashMap::from([(display, text)]);
     let source = |path: &str| texts.get(path).map(|t| t.to_string());
-    eprint!("{}", render::human(&diags, &source, color.stderr()));
+    err(&render::human(&diags, &source, color.stderr()));
 }
 
 fn summary(files: usize, changed: usize, broken: usize, check: bool) -> String {

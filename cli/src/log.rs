@@ -139,7 +139,7 @@ pub fn fail_log(e: &LogError) -> u8 {
 pub fn open_log(dir: &Path) -> Result<ProofLog, LogError> {
     let log = ProofLog::open(dir, LogConfig::default())?;
     if let Some(w) = log.recovery_warning() {
-        eprintln!("warning: {w}");
+        crate::err(&format!("warning: {w}\n"));
     }
     Ok(log)
 }

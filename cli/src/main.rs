@@ -162,7 +162,15 @@ pub const FAILURE: u8 = 2;
 
 /// Prints `error: MESSAGE` on standard error.
 pub fn error(message: &str) {
-    eprintln!("error: {message}");
+    err(&format!("error: {message}\n"));
+}
+
+/// Writes `text` to standard error. Unlike `eprint!`, a closed or failing standard error
+/// (`xop … 2>&1 >/dev/null | head -c 10`) is not a panic: there is nowhere left to report it,
+/// and the exit status still says what happened.
+pub fn err(text: &str) {
+    use std::io::Write as _;
+    let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Writes `text` to standard output. A closed pipe (`xop check | head`) is not an error: the

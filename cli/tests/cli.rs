@@ -1209,3 +1209,67 @@ fn the_jit_ranks_a_decision_as_the_interpreter_does() {
         assert_eq!(stdout(&jit), stdout(&interp));
     }
 }
+
+/// A compiled module is known by its first bytes, whatever its name; given with sources or
+/// another module, it is named as a module, not read as a source that is not UTF-8.
+#[test]
+fn a_module_is_known_by_its_content_and_must_be_given_alone() {
+    let dir = TempDir::new("module-alone");
+    signed_acme(&dir);
+    fs::copy(dir.path().join("m.xopm"), dir.path().join("m.bin")).unwrap();
+    let input = format!("{}/inputs/offer-on-hold.json", acme());
+    let o = xop(
+        dir.path(),
+        &["eval", "m.bin", "--policy", "contact", "--input", &input],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("deny (in-service-interaction)"));
+    for args in [
+        &[
+            "eval",
+            "m.xopm",
+            &acme(),
+            "--policy",
+            "contact",
+            "--input",
+            &input,
+        ][..],
+        &["test", "m.xopm", "m.bin"],
+        &["check", "m.bin"],
+    ] {
+        let o = xop(dir.path(), args);
+        assert_eq!(code(&o), 2, "{args:?}");
+        let err = stderr(&o);
+        assert!(
+            err.contains("is a compiled module, not a source file: give it alone"),
+            "{err}"
+        );
+        assert!(!err.contains("UTF-8"), "{err}");
+    }
+}
+
+/// A closed standard error is no panic: `xop` exits with its usual status.
+#[test]
+fn a_closed_standard_error_is_not_a_panic() {
+    let dir = TempDir::new("closed-stderr");
+    dir.write("bad.xop", INVALID);
+    let input = dir.path().join("in.json");
+    fs::write(&input, "{").unwrap();
+    dir.write("p.xop", CAPS);
+    for args in [
+        &["check", "bad.xop"][..],
+        &["fmt", "--check", "bad.xop"],
+        &["eval", "p.xop", "--policy", "nope", "--input", "in.json"],
+        &["build", "bad.xop", "-o", "x.xopm"],
+    ] {
+        let mut child = command(dir.path(), args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before `xop` has compiled anything, so every write to it fails.
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert!(matches!(status.code(), Some(1 | 2)), "{args:?}: {status:?}");
+    }
+}

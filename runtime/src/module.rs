@@ -287,16 +287,21 @@ impl fmt::Display for ModuleError {
                 "the module's program does not decode ({why}); rebuild it with a matching \
                  `xop build`"
             ),
-            ModuleError::Unsigned => {
-                write!(f, "the module is not signed, but a trusted key is required")
-            }
+            ModuleError::Unsigned => write!(
+                f,
+                "the module is not signed, but a trusted key is required; sign it with \
+                 `xop build --sign KEYFILE`, using the secret key of the trusted public key"
+            ),
             ModuleError::UntrustedSigner { signer, trusted } => write!(
                 f,
-                "the module is signed by key {signer}, not by the trusted key {trusted}"
+                "the module is signed by key {signer}, not by the trusted key {trusted}; \
+                 rebuild it with `xop build --sign KEYFILE` using the trusted key's secret \
+                 key, or trust the key that signed it if you know it is yours"
             ),
             ModuleError::BadSignature => write!(
                 f,
-                "the module's signature is invalid: the module or its signature was altered"
+                "the module's signature is invalid: the module or its signature was altered; \
+                 do not load it, rebuild and sign it again from its sources"
             ),
         }
     }
