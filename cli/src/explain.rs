@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ariadne::{Color as Paint, Config, IndexType, Label, Report, ReportKind};
 use clap::Args;
-use xop_runtime::ir::{Rule, Verdict};
+use xop_runtime::ir::{Policy, Program, Rule, Verdict};
 use xop_runtime::proof::record::{Body, DecisionRecord};
 use xop_runtime::proof::replay::load_module;
 use xop_runtime::proof::verify::LogReader;
@@ -131,23 +131,69 @@ fn explain(dir: &Path, n: u64, time: &str, d: &DecisionRecord, color: bool) -> S
             return s;
         }
     };
-    let rules: Vec<&Rule> = module
-        .module
-        .program
-        .policies
-        .iter()
-        .flat_map(|p| p.rules.iter())
-        .collect();
     if d.fired.is_empty() {
         s.push_str("no rule fired\n");
     }
-    for id in &d.fired {
-        match rules.iter().find(|r| &r.id == id) {
+    // The policies the record names: a qualified name, or an action's, joined with `+`.
+    let program = &module.module.program;
+    let policies: Vec<usize> = (d.policy.split('+'))
+        .filter_map(|q| program.policies.iter().position(|p| p.qualified == q))
+        .collect();
+    let (rules, shared) = fired_rules(program, &policies, &d.fired);
+    for (id, rule) in d.fired.iter().zip(rules) {
+        match rule {
             Some(rule) => s.push_str(&render(rule, d.verdict, color)),
             None => s.push_str(&format!("fired {id}: not in the module\n")),
         }
     }
+    if shared {
+        s.push_str(
+            "note: this module gives the same rule ids to rules of several of the policies \
+             (it was built before a rule id named its policy's module when policies share a \
+             name): each id is taken in the order the rules fired, policy by policy, which is \
+             right unless a policy fired no rule\n",
+        );
+    }
     s
+}
+
+/// The rule each id of `fired` names, looked for in `policies` (indices into the program's
+/// policies, in the order they were decided), else anywhere in the program; and whether an id
+/// names rules of several of those policies.
+///
+/// A rule id names one rule of a program (language.md §8.2), but a module built before a rule
+/// id named its policy's module gave the rules of two policies sharing a short name (in two
+/// modules) the same ids. The ids are therefore taken in the order the engines list them (the
+/// policies in order, each one's fired rules in order): each is looked for after the rule
+/// found before it, which finds such an old id in the policy that fired it unless a policy
+/// before it fired none of its rules.
+pub(crate) fn fired_rules<'p>(
+    program: &'p Program,
+    policies: &[usize],
+    fired: &[String],
+) -> (Vec<Option<&'p Rule>>, bool) {
+    let policies: Vec<&Policy> = (policies.iter())
+        .filter_map(|&i| program.policies.get(i))
+        .collect();
+    let rules: Vec<&Rule> = policies.iter().flat_map(|p| p.rules.iter()).collect();
+    let mut next = 0;
+    let mut shared = false;
+    let found = fired
+        .iter()
+        .map(|id| {
+            let has = |p: &&&Policy| p.rules.iter().any(|r| &r.id == id);
+            shared |= policies.iter().filter(has).count() > 1;
+            let after = (next..rules.len()).find(|&i| &rules[i].id == id);
+            if let Some(i) = after.or_else(|| rules.iter().position(|r| &r.id == id)) {
+                next = i + 1;
+                return Some(rules[i]);
+            }
+            (program.policies.iter())
+                .flat_map(|p| p.rules.iter())
+                .find(|r| &r.id == id)
+        })
+        .collect();
+    (found, shared)
 }
 
 /// One fired rule as an ariadne report over its source line.
@@ -239,4 +285,78 @@ fn source_text(file: &str, line: u32, column: u32, rule: &str) -> (String, usize
     let pad_cols = " ".repeat((column as usize).saturating_sub(1).min(1_000));
     let start = pad_lines.len() + pad_cols.len();
     (format!("{pad_lines}{pad_cols}{rule}\n"), start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xop_runtime::ir::SourceRef;
+
+    fn policy(qualified: &str, ids: &[&str]) -> Policy {
+        let rules = (ids.iter().enumerate())
+            .map(|(i, id)| Rule {
+                id: id.to_string(),
+                verdict: Verdict::Deny,
+                reason: Some(format!("{qualified}/{}", i + 1)),
+                condition: None,
+                review: None,
+                source: SourceRef::default(),
+            })
+            .collect();
+        Policy {
+            name: qualified.rsplit('.').next().unwrap_or(qualified).into(),
+            qualified: qualified.into(),
+            action: "a.act".into(),
+            params: Vec::new(),
+            now_slot: None,
+            slots: 0,
+            rules,
+        }
+    }
+
+    fn reasons(found: &[Option<&Rule>]) -> Vec<String> {
+        (found.iter())
+            .map(|r| r.and_then(|r| r.reason.clone()).unwrap_or_default())
+            .collect()
+    }
+
+    /// Rule ids name one rule each: it is found whichever order they come in.
+    #[test]
+    fn a_fired_id_is_the_rule_of_that_id() {
+        let program = Program {
+            policies: vec![
+                policy("a.contact", &["a.contact#1", "a.contact#2"]),
+                policy("b.contact", &["b.contact#1", "b.contact#2"]),
+            ],
+            ..Program::default()
+        };
+        let fired = ["b.contact#2".to_string(), "a.contact#1".to_string()];
+        let (found, shared) = fired_rules(&program, &[0, 1], &fired);
+        assert_eq!(reasons(&found), ["b.contact/2", "a.contact/1"]);
+        assert!(!shared);
+        let (found, _) = fired_rules(&program, &[], &["nope#1".to_string()]);
+        assert_eq!(found, [None]);
+    }
+
+    /// A module built when two policies sharing a short name gave their rules the same ids:
+    /// the ids are matched in firing order, policy by policy, and flagged.
+    #[test]
+    fn ids_two_policies_share_are_matched_in_firing_order() {
+        let program = Program {
+            policies: vec![
+                policy("a.contact", &["contact#1", "contact#2", "contact#3"]),
+                policy("b.contact", &["contact#1", "contact#2"]),
+            ],
+            ..Program::default()
+        };
+        let fired: Vec<String> = ["contact#3", "contact#1", "contact#2"]
+            .map(String::from)
+            .into();
+        let (found, shared) = fired_rules(&program, &[0, 1], &fired);
+        assert_eq!(
+            reasons(&found),
+            ["a.contact/3", "b.contact/1", "b.contact/2"]
+        );
+        assert!(shared);
+    }
 }

@@ -40,6 +40,13 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
     }
 }
 
+/// The names that occur more than once in `names`: short names that several declarations
+/// (in different modules) share.
+fn shared_names<'n>(names: impl IntoIterator<Item = &'n str>) -> BTreeSet<&'n str> {
+    let mut seen = BTreeSet::new();
+    names.into_iter().filter(|n| !seen.insert(*n)).collect()
+}
+
 /// What lowering says about each record that contains itself (E0217), in declaration order.
 fn recursive_records(db: &dyn Db, project: Project) -> Vec<String> {
     let cycles = crate::check::record_cycles(db, project);
@@ -366,6 +373,7 @@ impl<'a> Lowering<'a> {
 
     fn policies(&mut self) {
         let (db, project) = (self.db, self.project);
+        let mut lowered = Vec::new();
         for def in self.policies_in_order() {
             let Some(item) = item_ast(db, def.file, def.index).as_ref() else {
                 continue;
@@ -386,9 +394,23 @@ impl<'a> Lowering<'a> {
                     }
                 }
             };
+            if !actions.is_empty() {
+                lowered.push((def, p, actions));
+            }
+        }
+        // Rule ids name their policy by its short name, unless another policy of the program
+        // has it too (in another module): then by its qualified name, so that an id names one
+        // rule of one policy (language.md §8.2).
+        let shared = shared_names(lowered.iter().map(|(def, _, _)| &*def.name));
+        for (def, p, actions) in &lowered {
             let purpose_policy = matches!(p.target, Target::Purpose(_));
+            let id_prefix = if shared.contains(&*def.name) {
+                def.qualified(db)
+            } else {
+                def.name.to_string()
+            };
             for action in actions {
-                let policy = self.policy(&def, p, &action, purpose_policy);
+                let policy = self.policy(def, p, action, purpose_policy, &id_prefix);
                 self.program.policies.push(policy);
             }
         }
@@ -400,6 +422,7 @@ impl<'a> Lowering<'a> {
         p: &ast::Policy,
         action: &Def,
         purpose_policy: bool,
+        id_prefix: &str,
     ) -> ir::Policy {
         let (db, project) = (self.db, self.project);
         let params = match resolve::signature(db, project, action.file, action.index).clone() {
@@ -480,7 +503,7 @@ impl<'a> Lowering<'a> {
             };
             let pos = self.position(text, span.start());
             rules.push(ir::Rule {
-                id: format!("{}#{}", def.name, i + 1),
+                id: format!("{id_prefix}#{}", i + 1),
                 verdict,
                 reason: reason.as_ref().map(|r| r.value.clone()),
                 condition,
@@ -915,6 +938,7 @@ impl<'a> Lowering<'a> {
             )
         };
         let mut errors = Vec::new();
+        let shared = shared_names(self.program.decisions.iter().map(|d| d.name.as_str()));
         for p in &self.program.policies {
             for r in p
                 .rules
@@ -925,13 +949,15 @@ impl<'a> Lowering<'a> {
             }
         }
         for d in &self.program.decisions {
+            // As a rule's id: by the decision's short name unless another decision has it too.
+            let name = if shared.contains(d.name.as_str()) {
+                &d.qualified
+            } else {
+                &d.name
+            };
             for (i, p) in d.proposals.iter().enumerate() {
                 if p.args.iter().chain(&p.rank).chain(&p.condition).any(deep) {
-                    errors.push(what(
-                        "proposal",
-                        &format!("{}#{}", d.name, i + 1),
-                        &p.source,
-                    ));
+                    errors.push(what("proposal", &format!("{name}#{}", i + 1), &p.source));
                 }
             }
         }
@@ -1585,6 +1611,148 @@ test "t" { expect p(act(n: { id: "a", .. })) == allow }
         assert_eq!(
             l.errors,
             ["record `N` contains itself (E0217): field `next` has no default"]
+        );
+    }
+
+    /// The program of the project of these `(path, text)` files, which must check clean.
+    fn project(files: &[(&str, &str)]) -> Program {
+        let mut ws = Workspace::new();
+        for (path, text) in files {
+            ws.set_file(path, *text);
+        }
+        let errors: Vec<String> = ws
+            .diagnostics()
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        lower(ws.db(), ws.project()).expect("lowered")
+    }
+
+    /// A policy `contact` and a policy `fraud`; with [`OTHER`], two modules that each have a
+    /// policy `contact` guarding `send_offer`.
+    const CONTACT: &str = r#"module acme.contact
+use std.consent.{marketing, service}
+record C { id: Id, n: Int }
+action send_offer(to: C) purpose marketing risk minimal
+action send_news(to: C) purpose marketing risk minimal
+action call_back(to: C) purpose service risk minimal
+policy contact for send_offer(to: c) {
+  deny "busy" when c.n > 5
+  allow "ok"
+}
+policy fraud for call_back(to: c) { allow "ok" }
+"#;
+
+    const OTHER: &str = r#"module acme.other
+use std.consent.marketing
+use acme.contact.{C, send_offer}
+policy contact for send_offer(to: c) {
+  deny "cap" when c.n >= 1
+  allow "fine"
+}
+"#;
+
+    /// A purpose policy also named `contact`: lowered once per action of the purpose.
+    const THIRD: &str = r#"module acme.third
+use std.consent.marketing
+use acme.contact.C
+policy contact for purpose marketing {
+  deny "third" when false
+}
+"#;
+
+    fn ids(program: &Program) -> Vec<(String, Vec<String>)> {
+        program
+            .policies
+            .iter()
+            .map(|p| {
+                let ids = p.rules.iter().map(|r| r.id.clone()).collect();
+                (p.qualified.clone(), ids)
+            })
+            .collect()
+    }
+
+    /// QA's audit trail named rules that never fired: two policies `contact` (in two modules)
+    /// both gave their rules the ids `contact#1`, `contact#2`, so a fired id was looked up in
+    /// the wrong policy. A short name that several policies share qualifies their rule ids; the
+    /// others keep the short form.
+    #[test]
+    fn rule_ids_are_qualified_when_policies_share_a_short_name() {
+        let program = project(&[("contact.xop", CONTACT), ("other.xop", OTHER)]);
+        assert_eq!(
+            ids(&program),
+            [
+                (
+                    "acme.contact.contact".to_string(),
+                    vec![
+                        "acme.contact.contact#1".to_string(),
+                        "acme.contact.contact#2".to_string()
+                    ]
+                ),
+                (
+                    "acme.contact.fraud".to_string(),
+                    vec!["fraud#1".to_string()]
+                ),
+                (
+                    "acme.other.contact".to_string(),
+                    vec![
+                        "acme.other.contact#1".to_string(),
+                        "acme.other.contact#2".to_string()
+                    ]
+                ),
+            ]
+        );
+        let all: Vec<&str> = (program.policies.iter())
+            .flat_map(|p| p.rules.iter().map(|r| r.id.as_str()))
+            .collect();
+        let unique: BTreeSet<&str> = all.iter().copied().collect();
+        assert_eq!(unique.len(), all.len(), "{all:?}");
+
+        // A purpose policy sharing the name: qualified by its module, not by the action it is
+        // lowered for (its rules are the same rules in each copy).
+        let program = project(&[
+            ("contact.xop", CONTACT),
+            ("other.xop", OTHER),
+            ("third.xop", THIRD),
+        ]);
+        let third: Vec<(String, Vec<String>)> = ids(&program)
+            .into_iter()
+            .filter(|(q, _)| q.starts_with("acme.third."))
+            .collect();
+        assert_eq!(
+            third,
+            [
+                (
+                    "acme.third.contact@send_news".to_string(),
+                    vec!["acme.third.contact#1".to_string()]
+                ),
+                (
+                    "acme.third.contact@send_offer".to_string(),
+                    vec!["acme.third.contact#1".to_string()]
+                ),
+            ]
+        );
+    }
+
+    /// Without a shared name, every id keeps the short form that outputs, snapshots and docs
+    /// show (`contact#2`).
+    #[test]
+    fn rule_ids_keep_the_short_name_when_it_is_unambiguous() {
+        let program = project(&[("contact.xop", CONTACT)]);
+        assert_eq!(
+            ids(&program),
+            [
+                (
+                    "acme.contact.contact".to_string(),
+                    vec!["contact#1".to_string(), "contact#2".to_string()]
+                ),
+                (
+                    "acme.contact.fraud".to_string(),
+                    vec!["fraud#1".to_string()]
+                ),
+            ]
         );
     }
 }
