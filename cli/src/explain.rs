@@ -196,6 +196,24 @@ pub(crate) fn fired_rules<'p>(
     (found, shared)
 }
 
+/// A fired rule as `xop eval` and `xop test` list it: `  fired ID at FILE:LINE: TEXT` (the
+/// rule's text on one line), or `  fired ID` when the module has no rule of that id.
+pub(crate) fn fired_line(id: &str, rule: Option<&Rule>) -> String {
+    match rule {
+        Some(rule) => format!(
+            "  fired {id} at {}:{}: {}\n",
+            rule.source.file,
+            rule.source.line,
+            rule.source
+                .text
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        None => format!("  fired {id}\n"),
+    }
+}
+
 /// One fired rule as an ariadne report over its source line.
 fn render(rule: &Rule, verdict: Verdict, color: bool) -> String {
     let src = &rule.source;

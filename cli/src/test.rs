@@ -71,6 +71,9 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
             }
         }
     }
+    if program.tests.is_empty() {
+        report.push_str("no `test` block in the sources: nothing was run\n");
+    }
     report.push_str(&format!("{passed} passed, {failed} failed\n"));
     match out(&report) {
         Ok(()) if failed == 0 => SUCCESS,
@@ -185,8 +188,9 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
     if let Some(e) = &d.error {
         why.push_str(&format!("  error: {e}\n"));
     }
-    for id in &d.fired {
-        why.push_str(&format!("  fired {id}\n"));
+    let (rules, _) = crate::explain::fired_rules(program, &asked, &d.fired);
+    for (id, rule) in d.fired.iter().zip(rules) {
+        why.push_str(&crate::explain::fired_line(id, rule));
     }
     Err(why)
 }

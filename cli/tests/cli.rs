@@ -690,7 +690,10 @@ fn a_test_may_expect_an_actions_verdict_over_its_policies() {
     // The deny of the second policy wins over the first one's allow.
     assert!(
         stdout.contains(
-            "  expected allow(\"vip\")\n  actual   deny(\"blocked\")\n  fired p#3\n  fired q#1\n  fired q#4\n"
+            "  expected allow(\"vip\")\n  actual   deny(\"blocked\")\n  \
+             fired p#3 at t.xop:22: allow \"vip\"\n  \
+             fired q#1 at t.xop:26: deny \"blocked\" when c.blocked\n  \
+             fired q#4 at t.xop:29: allow \"daytime\"\n"
         ),
         "{stdout}"
     );
@@ -1272,4 +1275,19 @@ fn a_closed_standard_error_is_not_a_panic() {
         let status = child.wait().unwrap();
         assert!(matches!(status.code(), Some(1 | 2)), "{args:?}: {status:?}");
     }
+}
+
+/// Sources without a `test` block: `xop test` says nothing was run, and still ends with the
+/// summary line and exits 0.
+#[test]
+fn test_says_when_the_sources_have_no_test() {
+    let dir = TempDir::new("test-none");
+    dir.write("p.xop", CAPS);
+    let o = xop(dir.path(), &["test", "p.xop"]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 0, "{out}{}", stderr(&o));
+    assert_eq!(
+        out,
+        "no `test` block in the sources: nothing was run\n0 passed, 0 failed\n"
+    );
 }
