@@ -1,12 +1,14 @@
 //! `xop eval`: one decision of one policy on one input, with the reasons and the rules that fired.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use xop_runtime::bind::{self, BindError};
+use xop_runtime::engine::RuntimeError;
 use xop_runtime::interp::{self, Decision, FixedSignals};
 use xop_runtime::ir::{Program, Rule, Verdict};
 
-use crate::{Color, FAILURE, PROBLEMS, SUCCESS, compile, error, files, out};
+use crate::{Color, FAILURE, PROBLEMS, SUCCESS, compile, err, error, files, out};
 
 /// Long help of `xop eval`.
 pub const LONG_ABOUT: &str = "\
@@ -16,9 +18,10 @@ the verdict, every reason that applied and the rules that fired (with where they
 
 The first argument is a compiled module (.xopm) or .xop sources. The input is a JSON object
 with one key per parameter of the policy's action, and optionally \"now\" (an RFC 3339 time; the
-current time if absent) and \"signals\" (signal name → value or null). Bad input never allows:
-a missing field, a wrong type or an unknown enum value gives deny with reason xop:bad-input and
-a message naming the field.";
+current time if absent) and \"signals\" (signal name → value or null); a leading UTF-8
+byte-order mark is skipped. Bad input never allows: invalid JSON or UTF-8, a missing field, a
+wrong type or an unknown enum value gives deny with reason xop:bad-input and a message naming
+the field, what was expected and what was found.";
 
 /// Exit status documentation of `xop eval`.
 pub const AFTER_LONG_HELP: &str = "\
@@ -97,54 +100,97 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         Err(s) => return s,
     };
     let program = compiled.program();
-    let input = match files::read_text_or_stdin(&args.input) {
-        Ok(t) => t,
+    let bytes = match read_input(&args.input) {
+        Ok(b) => b,
         Err(m) => {
             error(&m);
             return FAILURE;
         }
     };
+    // Input that is not UTF-8 is bad input like any other malformed JSON: a deny, not an I/O
+    // error. A leading byte-order mark is skipped.
+    let input = bind::json_text(&bytes);
     let policy_name = match (&args.policy, &args.decision, &args.action) {
         (Some(p), _, _) => p.clone(),
-        (None, Some(d), _) => return rank(program, d, &input, args),
+        (None, Some(d), _) => return rank(program, d, input, args),
         // The runtime decides an action (combining its policies), with or without a log.
-        (None, None, Some(a)) => return logged(args, &compiled, Target::Action(a), &input),
+        (None, None, Some(a)) => return logged(args, &compiled, Target::Action(a), &bytes),
         (None, None, None) => return FAILURE, // clap requires one of them
     };
-    let Some((index, _)) = program.policy(&policy_name) else {
-        let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
-        error(&format!(
-            "no policy `{policy_name}`; the policies are: {}",
-            names.join(", ")
-        ));
-        return FAILURE;
+    let index = match program.resolve_policy(&policy_name) {
+        Ok((index, _)) => index,
+        // Two policies of that name (in two modules): refused as the runtime refuses it.
+        Err(matches) if matches.len() > 1 => {
+            error(
+                &RuntimeError::AmbiguousPolicy {
+                    policy: policy_name,
+                    matches: matches.iter().map(|m| m.to_string()).collect(),
+                }
+                .to_string(),
+            );
+            return FAILURE;
+        }
+        Err(_) => {
+            let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
+            error(&if names.is_empty() {
+                format!(
+                    "no policy `{policy_name}`: {} no policy",
+                    declares(&args.paths)
+                )
+            } else {
+                format!(
+                    "no policy `{policy_name}`; the policies are: {}",
+                    names.join(", ")
+                )
+            });
+            return FAILURE;
+        }
     };
     let action = &program.policies[index].action;
-    let guards: Vec<&str> = program.guards(action).map(|p| p.name.as_str()).collect();
+    let mut guards: Vec<&str> = program.guards(action).map(|p| p.name.as_str()).collect();
+    if (1..guards.len()).any(|i| guards[..i].contains(&guards[i])) {
+        // Two of them have one short name (in two modules): named so that they can be told
+        // apart and asked for.
+        guards = program
+            .guards(action)
+            .map(|p| p.qualified.as_str())
+            .collect();
+    }
     if guards.len() > 1 {
         // `xop serve` refuses such a policy (409 partial_policy); here it is evaluated alone,
         // which is what debugging a policy needs, but it is not the action's verdict.
-        eprintln!(
+        err(&format!(
             "note: `{policy_name}` is one of {} policies guarding `{action}` ({}): this is its \
              verdict alone; the action's combines them all (a deny in any wins, a review in one \
-             holds it): `--action {action}` gives it",
+             holds it): `--action {action}` gives it\n",
             guards.len(),
             guards.join(", ")
-        );
+        ));
     }
     if args.log.is_some() || args.config.is_some() {
-        return logged(args, &compiled, Target::Policy(&policy_name), &input);
+        return logged(args, &compiled, Target::Policy(&policy_name), &bytes);
     }
+    let input = match input {
+        Ok(text) => text,
+        Err(e) => {
+            let decision = refused(e.to_string());
+            let text = match args.format {
+                Format::Human => human(program, &[index], &decision),
+                Format::Json => json(program, &[index], &decision),
+            };
+            return out(&text).map_or_else(|s| s, |()| PROBLEMS);
+        }
+    };
     // A policy the JIT compiles reads the JSON text straight into its layout.
     let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
-    if let Some((decision, status)) = jit.as_ref().and_then(|j| jit_from_json(j, index, &input)) {
+    if let Some((decision, status)) = jit.as_ref().and_then(|j| jit_from_json(j, index, input)) {
         let text = match args.format {
             Format::Human => human(program, &[index], &decision),
             Format::Json => json(program, &[index], &decision),
         };
         return out(&text).map_or_else(|s| s, |()| status);
     }
-    let (decision, status) = match xop_runtime::bind::bind_json(program, index, &input) {
+    let (decision, status) = match bind::bind_json(program, index, input) {
         Ok(bound) => {
             let now = bound
                 .now_ms
@@ -175,16 +221,7 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
             }
         }
         // Refused input is a decision too: deny, never allow.
-        Err(e) => (
-            Decision {
-                verdict: Verdict::Deny,
-                reasons: vec!["xop:bad-input".to_string()],
-                fired: Vec::new(),
-                review: None,
-                error: Some(e.to_string()),
-            },
-            PROBLEMS,
-        ),
+        Err(e) => (refused(e.to_string()), PROBLEMS),
     };
     let text = match args.format {
         Format::Human => human(program, &[index], &decision),
@@ -193,6 +230,50 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
     match out(&text) {
         Ok(()) => status,
         Err(s) => s,
+    }
+}
+
+/// Reads the input's bytes from `path`, or from standard input when `path` is `-`; the error
+/// names the file and says what went wrong. Whether they are UTF-8 is the binder's to say
+/// (bad input, not an I/O error).
+fn read_input(path: &Path) -> Result<Vec<u8>, String> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            .map_err(|e| format!("cannot read standard input: {}", files::reason(&e)))?;
+        return Ok(bytes);
+    }
+    std::fs::read(path)
+        .map_err(|e| files::cannot_read(&path.display().to_string(), &files::reason(&e)))
+}
+
+/// The compiled module file, when the paths are one (as [`compile::load`] tells: a `.xopm`
+/// file, or any file that starts as a module does).
+fn module_file(paths: &[PathBuf]) -> Option<&Path> {
+    match paths {
+        [single] if single.extension().is_some_and(|e| e == "xopm") || files::is_module(single) => {
+            Some(single)
+        }
+        _ => None,
+    }
+}
+
+/// What declares the program's names, for saying it declares none: a module, or the sources.
+fn declares(paths: &[PathBuf]) -> &'static str {
+    match module_file(paths) {
+        Some(_) => "the module declares",
+        None => "the sources declare",
+    }
+}
+
+/// The decision on refused input: deny with `xop:bad-input` and the binder's message.
+fn refused(message: String) -> Decision {
+    Decision {
+        verdict: Verdict::Deny,
+        reasons: vec![interp::BAD_INPUT.to_string()],
+        fired: Vec::new(),
+        review: None,
+        error: Some(message),
     }
 }
 
@@ -240,7 +321,7 @@ pub enum Target<'a> {
 
 /// `--log DIR`, `--config FILE` or `--action NAME`: the decision made by the runtime, which
 /// proves it in the log first when there is one.
-fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, input: &str) -> u8 {
+fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, input: &[u8]) -> u8 {
     let camara = match &args.config {
         Some(path) => match xop_network::CamaraConfig::from_file(path) {
             Ok(c) => Some(c),
@@ -253,19 +334,17 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
     };
     // The module file's own bytes when given one (its hash is its identity in the log), else
     // the sources compiled to a module.
-    let bytes = match &args.paths[..] {
-        [single] if single.extension().is_some_and(|e| e == "xopm") => {
-            match std::fs::read(single) {
-                Ok(b) => b,
-                Err(e) => {
-                    error(&files::cannot_read(
-                        &single.display().to_string(),
-                        &files::reason(&e),
-                    ));
-                    return FAILURE;
-                }
+    let bytes = match module_file(&args.paths) {
+        Some(single) => match std::fs::read(single) {
+            Ok(b) => b,
+            Err(e) => {
+                error(&files::cannot_read(
+                    &single.display().to_string(),
+                    &files::reason(&e),
+                ));
+                return FAILURE;
             }
-        }
+        },
         _ => compiled.module.to_bytes(None),
     };
     let trust = match &args.trust {
@@ -276,22 +355,29 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
         None => None,
     };
     let dir = args.log.as_deref();
-    let (decision, outcome) = match crate::log::eval_logged(
-        dir,
-        &bytes,
-        trust.as_ref(),
-        target,
-        input,
-        camara,
-        args.engine == Engine::Jit,
-    ) {
+    let decided = match bind::json_text(input) {
+        Ok(text) => crate::log::eval_logged(
+            dir,
+            &bytes,
+            trust.as_ref(),
+            target,
+            text,
+            camara,
+            args.engine == Engine::Jit,
+        ),
+        Err(_) => refused_on_runtime(dir, &bytes, trust.as_ref(), target, input),
+    };
+    let (decision, outcome) = match decided {
         Ok(d) => d,
         Err(s) => return s,
     };
     let program = compiled.program();
     // The policies whose rules may have fired: the one asked, or every one of the action.
     let policies: Vec<usize> = match (target, &outcome.action) {
-        (Target::Policy(policy), _) => program.policy(policy).map(|(i, _)| i).into_iter().collect(),
+        (Target::Policy(policy), _) => (program.resolve_policy(policy).ok())
+            .map(|(i, _)| i)
+            .into_iter()
+            .collect(),
         (Target::Action(_), Some(action)) => (0..program.policies.len())
             .filter(|&i| &program.policies[i].action == action)
             .collect(),
@@ -342,6 +428,48 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
     }
 }
 
+/// Input that is not UTF-8, on the runtime's path: [`crate::log::eval_logged`] takes text, so
+/// the bytes are handed to the runtime here, which refuses them as it refuses any bad input
+/// (deny, `xop:bad-input`, proven in the log with `--log`). Nothing is read from the network
+/// and no engine runs for refused input, so neither `--config` nor `--engine` matters.
+fn refused_on_runtime(
+    dir: Option<&Path>,
+    module: &[u8],
+    trust: Option<&ed25519_dalek::VerifyingKey>,
+    target: Target<'_>,
+    input: &[u8],
+) -> Result<(Decision, xop_runtime::engine::Outcome), u8> {
+    use xop_runtime::engine::{Input, Runtime};
+    let failed = |message: String| {
+        error(&message);
+        FAILURE
+    };
+    let rt = match dir {
+        Some(dir) => {
+            Runtime::with_log(crate::log::open_log(dir).map_err(|e| failed(e.to_string()))?)
+        }
+        None => Runtime::new(),
+    };
+    rt.load_bytes("eval", module, trust)
+        .map_err(|e| failed(e.to_string()))?;
+    let outcome = match target {
+        Target::Policy(policy) => rt.decide(policy, Input::JsonBytes(input)),
+        Target::Action(action) => {
+            rt.decide_action(action, Input::JsonBytes(input), Default::default())
+        }
+    }
+    .map_err(|e| failed(e.to_string()))?;
+    rt.close().map_err(|e| failed(e.to_string()))?;
+    let decision = Decision {
+        verdict: outcome.verdict,
+        reasons: outcome.reasons.clone(),
+        fired: outcome.fired.clone(),
+        review: None,
+        error: outcome.error.clone(),
+    };
+    Ok((decision, outcome))
+}
+
 /// The signals a decision read through the connectors and the action it carried out, with the
 /// correlators of their network calls.
 fn network_lines(outcome: &xop_runtime::engine::Outcome) -> String {
@@ -365,25 +493,26 @@ fn network_lines(outcome: &xop_runtime::engine::Outcome) -> String {
 }
 
 /// `--decision NAME`: the ranked candidates, each with its action's decision.
-fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
+fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &EvalArgs) -> u8 {
     let Some((index, _)) = program.decision(name) else {
         let names: Vec<&str> = program.decisions.iter().map(|d| d.name.as_str()).collect();
-        error(&format!(
-            "no decision `{name}`; the decisions are: {}",
-            names.join(", ")
-        ));
+        error(&if names.is_empty() {
+            format!(
+                "no decision `{name}`: {} no decision",
+                declares(&args.paths)
+            )
+        } else {
+            format!(
+                "no decision `{name}`; the decisions are: {}",
+                names.join(", ")
+            )
+        });
         return FAILURE;
     };
-    let bound = match xop_runtime::bind::bind_decision_json(program, index, input) {
+    let bound = match input.and_then(|text| bind::bind_decision_json(program, index, text)) {
         Ok(b) => b,
-        Err(e) => {
-            // Nothing is proposed from refused input.
-            let text = format!("no candidate (xop:bad-input)\n  error: {e}\n");
-            return match out(&text) {
-                Ok(()) => PROBLEMS,
-                Err(s) => s,
-            };
-        }
+        // Nothing is proposed from refused input.
+        Err(e) => return no_candidate(program, name, &refused(e.to_string()), args.format),
     };
     let now = bound
         .now_ms
@@ -398,9 +527,9 @@ fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
             let why = j
                 .decision_unsupported(index)
                 .unwrap_or("it is not supported");
-            eprintln!(
-                "note: the JIT does not compile decision `{name}`: {why}; ranked by the interpreter"
-            );
+            err(&format!(
+                "note: the JIT does not compile decision `{name}`: {why}; ranked by the interpreter\n"
+            ));
         }
         ranked
     });
@@ -408,17 +537,7 @@ fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
         .unwrap_or_else(|| interp::rank(program, index, &bound.args, now, &signals))
     {
         Ok(r) => r,
-        Err(d) => {
-            let text = format!(
-                "no candidate ({})\n  error: {}\n",
-                d.reasons.join(", "),
-                d.error.unwrap_or_default()
-            );
-            return match out(&text) {
-                Ok(()) => PROBLEMS,
-                Err(s) => s,
-            };
-        }
+        Err(d) => return no_candidate(program, name, &d, args.format),
     };
     let text = match args.format {
         Format::Human => {
@@ -467,9 +586,35 @@ fn rank(program: &Program, name: &str, input: &str, args: &EvalArgs) -> u8 {
     }
 }
 
+/// `--decision NAME` when nothing could be ranked (refused input, a failed evaluation): `no
+/// candidate (REASONS)` and the error, or the JSON of a ranking with no candidate, `choice`
+/// null, and the reasons and error. Exit status 1.
+fn no_candidate(program: &Program, name: &str, d: &Decision, format: Format) -> u8 {
+    let text = match format {
+        Format::Human => format!(
+            "no candidate ({})\n  error: {}\n",
+            d.reasons.join(", "),
+            d.error.as_deref().unwrap_or_default()
+        ),
+        Format::Json => {
+            let mut v = ranked_json(program, name, &[]);
+            v["reasons"] = serde_json::json!(d.reasons);
+            v["error"] = serde_json::json!(d.error);
+            let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
+            t.push('\n');
+            t
+        }
+    };
+    match out(&text) {
+        Ok(()) => PROBLEMS,
+        Err(s) => s,
+    }
+}
+
 /// `--decision NAME --format json`: the candidates by rank, each with its arguments in the
 /// input format of `xop eval --policy` (one key per parameter), and the choice: the index of
-/// the first candidate not denied (docs/language.md §5.10), or `null`.
+/// the first candidate not denied (docs/language.md §5.10), or `null`; `reasons` and `error`
+/// say why nothing was ranked (empty and `null` here; see [`no_candidate`]).
 fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> serde_json::Value {
     use xop_runtime::proof::record::value_json;
     let candidates: Vec<serde_json::Value> = ranked
@@ -507,6 +652,8 @@ fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> s
         "decision": program.decision(name).map(|(_, d)| d.qualified.clone()),
         "choice": ranked.iter().position(|c| c.decision.verdict != Verdict::Deny),
         "candidates": candidates,
+        "reasons": [],
+        "error": null,
     })
 }
 

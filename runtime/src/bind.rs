@@ -32,7 +32,12 @@
 //! [`parse_json`]).
 //!
 //! Every error names the field's path (`to.consents[2].given_at`), what was expected and what was
-//! found, and has a stable [`BindErrorKind`].
+//! found, and has a stable [`BindErrorKind`]. [`BindError::redacted`] is the same message
+//! without the input's values, for the proof log.
+//!
+//! JSON text may begin with a UTF-8 byte-order mark, which is skipped (RFC 8259 §8.1 lets a
+//! parser ignore it; editors on Windows write one); bytes that are not UTF-8 are refused
+//! ([`BindErrorKind::Malformed`], saying where the first invalid byte is).
 
 use std::fmt;
 use std::sync::Arc;
@@ -107,6 +112,26 @@ pub struct BindError {
     pub path: String,
     /// What was expected and what was found.
     pub message: String,
+    /// [`BindError::message`] without the input's values: a value found is named by its JSON
+    /// type (`expected an integer, found a string`), the rest (what was expected, the names
+    /// that are known, the hint) is the same. This is what a proof record keeps: a value may
+    /// be personal, and a record is never rewritten. Keys are kept, as in
+    /// [`BindError::path`].
+    pub redacted: String,
+}
+
+impl BindError {
+    /// An error whose message quotes no value of the input (it is its own
+    /// [`BindError::redacted`]).
+    pub fn new(kind: BindErrorKind, path: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        BindError {
+            kind,
+            path: path.into(),
+            redacted: message.clone(),
+            message,
+        }
+    }
 }
 
 impl fmt::Display for BindError {
@@ -127,16 +152,57 @@ pub fn bind_json(program: &Program, policy: usize, json: &str) -> Result<Bound, 
     bind_value(program, policy, &parse_json(json)?)
 }
 
-/// Parses an input's JSON text, refusing what JSON leaves ambiguous: an object that gives a
-/// key twice is a [`BindErrorKind::DuplicateKey`] error naming the key's path and position.
-/// Invalid JSON is [`BindErrorKind::Malformed`], with serde_json's line and column.
-pub fn parse_json(text: &str) -> Result<Json, BindError> {
-    strict(serde_json::Deserializer::from_str(text))
+/// [`bind_json`] on bytes: bytes that are not UTF-8 are refused input too
+/// ([`json_text`]).
+pub fn bind_json_bytes(program: &Program, policy: usize, json: &[u8]) -> Result<Bound, BindError> {
+    bind_value(program, policy, &parse_json_bytes(json)?)
 }
 
-/// [`parse_json`] on bytes (which must be UTF-8, as JSON is).
+/// Parses an input's JSON text, refusing what JSON leaves ambiguous: an object that gives a
+/// key twice is a [`BindErrorKind::DuplicateKey`] error naming the key's path and position.
+/// Invalid JSON is [`BindErrorKind::Malformed`], with serde_json's line and column. A leading
+/// byte-order mark is skipped.
+pub fn parse_json(text: &str) -> Result<Json, BindError> {
+    strict(serde_json::Deserializer::from_str(skip_bom(text)))
+}
+
+/// [`parse_json`] on bytes, which must be UTF-8 ([`json_text`]).
 pub fn parse_json_bytes(bytes: &[u8]) -> Result<Json, BindError> {
-    strict(serde_json::Deserializer::from_slice(bytes))
+    strict(serde_json::Deserializer::from_str(json_text(bytes)?))
+}
+
+/// The text of a JSON input given as bytes, without a leading byte-order mark. Bytes that are
+/// not UTF-8 (JSON text is, RFC 8259 §8.1) are a [`BindErrorKind::Malformed`] error saying
+/// where the first invalid byte is: `not valid UTF-8 (byte 0xff at line 1, column 12)`. The
+/// column counts characters, from 1.
+pub fn json_text(bytes: &[u8]) -> Result<&str, BindError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        // Valid UTF-8 up to `at`: its characters are counted.
+        let column =
+            std::str::from_utf8(&before[line_start..]).map_or(0, |s| s.chars().count()) + 1;
+        BindError::new(
+            BindErrorKind::Malformed,
+            "",
+            format!(
+                "invalid JSON: not valid UTF-8 (byte 0x{:02x} at line {line}, column {column}); \
+                 JSON text must be UTF-8",
+                bytes[at]
+            ),
+        )
+    })
+}
+
+/// `text` without a leading byte-order mark.
+fn skip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 fn strict<'de, R: serde_json::de::Read<'de>>(
@@ -149,22 +215,19 @@ fn strict<'de, R: serde_json::de::Read<'de>>(
         duplicate: &mut duplicate,
     };
     let parsed = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    // The key is in the path already, and serde_json's messages quote no value.
     parsed.map_err(|e| match duplicate {
-        Some((path, key)) => BindError {
-            kind: BindErrorKind::DuplicateKey,
+        Some((path, key)) => BindError::new(
+            BindErrorKind::DuplicateKey,
             path,
-            message: format!(
+            format!(
                 "the key {} is given twice in one object (line {}, column {}); give each key once",
                 quote(&key),
                 e.line(),
                 e.column()
             ),
-        },
-        None => BindError {
-            kind: BindErrorKind::Malformed,
-            path: String::new(),
-            message: format!("invalid JSON: {e}"),
-        },
+        ),
+        None => BindError::new(BindErrorKind::Malformed, "", format!("invalid JSON: {e}")),
     })
 }
 
@@ -264,6 +327,8 @@ pub fn bind_serde<T: serde::Serialize + ?Sized>(
         kind: BindErrorKind::Malformed,
         path: String::new(),
         message: format!("the input cannot be represented as JSON: {e}"),
+        // A `Serialize` implementation's error may say anything.
+        redacted: "the input cannot be represented as JSON".into(),
     })?;
     bind_value(program, policy, &value)
 }
@@ -309,15 +374,13 @@ fn bind_params(
     let root = Path::ROOT;
     let Json::Object(object) = input else {
         let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-        return Err(root.error(
-            BindErrorKind::WrongType,
+        return Err(root.found(BindErrorKind::WrongType, input, |found| {
             format!(
-                "expected an object with the parameters of {} ({}), found {}",
+                "expected an object with the parameters of {} ({}), found {found}",
                 owner,
                 names.join(", "),
-                describe(input)
-            ),
-        ));
+            )
+        }));
     };
     let is_param = |name: &str| params.iter().any(|p| p.name == name);
     let now_key = (!is_param("now")).then_some("now");
@@ -422,13 +485,30 @@ impl<'a> Path<'a> {
         }
     }
 
+    /// An error whose message quotes no value of the input (keys are in the path anyway).
     fn error(&self, kind: BindErrorKind, message: String) -> BindError {
+        self.error_redacted(kind, message.clone(), message)
+    }
+
+    /// An error saying what was `found`: `message` says it with the value
+    /// (`found "3"`), the [`BindError::redacted`] one with its JSON type (`found a string`).
+    fn found(
+        &self,
+        kind: BindErrorKind,
+        found: &Json,
+        message: impl Fn(&str) -> String,
+    ) -> BindError {
+        self.error_redacted(kind, message(&describe(found)), message(&json_type(found)))
+    }
+
+    fn error_redacted(&self, kind: BindErrorKind, message: String, redacted: String) -> BindError {
         let mut path = String::new();
         self.render(&mut path);
         BindError {
             kind,
             path,
             message,
+            redacted,
         }
     }
 }
@@ -459,6 +539,17 @@ fn describe(v: &Json) -> String {
         Json::Array(a) if a.len() == 1 => "an array of 1 element".into(),
         Json::Array(a) => format!("an array of {} elements", a.len()),
         Json::Object(_) => "an object".into(),
+    }
+}
+
+/// What a JSON value is, without its value when that is a string or a number (what
+/// [`BindError::redacted`] says instead of [`describe`]).
+fn json_type(v: &Json) -> String {
+    match v {
+        Json::String(_) => "a string".into(),
+        Json::Number(_) => "a number".into(),
+        // `null`, `true`, `false`, and arrays and objects by their length only.
+        other => describe(other),
     }
 }
 
@@ -542,14 +633,10 @@ impl Binder<'_> {
     }
 
     fn wrong_type(&self, ty: &Type, found: &Json, path: &Path) -> BindError {
-        path.error(
-            BindErrorKind::WrongType,
-            format!(
-                "expected {}, found {}",
-                self.expectation(ty),
-                describe(found)
-            ),
-        )
+        let expected = self.expectation(ty);
+        path.found(BindErrorKind::WrongType, found, |found| {
+            format!("expected {expected}, found {found}")
+        })
     }
 
     /// A field or parameter that may be missing.
@@ -594,10 +681,9 @@ impl Binder<'_> {
             Type::Duration => match v {
                 Json::Number(n) => int(n, path).map(Value::Duration),
                 Json::String(s) => parse_duration(s).map(Value::Duration).map_err(|kind| {
-                    path.error(
-                        kind,
-                        format!("expected {DURATION_HELP}, found {}", describe(v)),
-                    )
+                    path.found(kind, v, |found| {
+                        format!("expected {DURATION_HELP}, found {found}")
+                    })
                 }),
                 _ => Err(self.wrong_type(ty, v, path)),
             },
@@ -605,13 +691,11 @@ impl Binder<'_> {
             Type::Tz => match v {
                 Json::String(s) => match jiff::tz::TimeZone::get(s) {
                     Ok(tz) => Ok(Value::Tz(Arc::from(tz.iana_name().unwrap_or(s)))),
-                    Err(_) => Err(path.error(
-                        BindErrorKind::Malformed,
+                    Err(_) => Err(path.found(BindErrorKind::Malformed, v, |found| {
                         format!(
-                            "expected an IANA time zone name like \"Europe/Paris\", found {}",
-                            describe(v)
-                        ),
-                    )),
+                            "expected an IANA time zone name like \"Europe/Paris\", found {found}"
+                        )
+                    })),
                 },
                 _ => Err(self.wrong_type(ty, v, path)),
             },
@@ -628,14 +712,12 @@ impl Binder<'_> {
                                 .filter(|sym| sym.kind == *kind)
                                 .map(|sym| sym.name.as_str())
                                 .collect();
-                            path.error(
+                            let kind = symbol_kind_name(*kind);
+                            let known = list_or_none(&known);
+                            path.error_redacted(
                                 BindErrorKind::UnknownEnumValue,
-                                format!(
-                                    "unknown {} {}; known: {}",
-                                    symbol_kind_name(*kind),
-                                    describe(v),
-                                    list_or_none(&known)
-                                ),
+                                format!("unknown {kind} {}; known: {known}", describe(v)),
+                                format!("unknown {kind} name; known: {known}"),
                             )
                         })
                 }
@@ -655,14 +737,14 @@ impl Binder<'_> {
                     Some(i) => Ok(Value::Enum(*index, i as u32)),
                     None => {
                         let known: Vec<&str> = decl.variants.iter().map(String::as_str).collect();
-                        Err(path.error(
+                        let (name, known) = (short(&decl.name), list_or_none(&known));
+                        Err(path.error_redacted(
                             BindErrorKind::UnknownEnumValue,
                             format!(
-                                "unknown {} variant {}; expected one of: {}",
-                                short(&decl.name),
+                                "unknown {name} variant {}; expected one of: {known}",
                                 describe(v),
-                                list_or_none(&known)
                             ),
+                            format!("unknown {name} variant; expected one of: {known}"),
                         ))
                     }
                 }
@@ -735,18 +817,18 @@ impl Binder<'_> {
             Json::String(s) => s.clone(),
             _ => return Err(self.wrong_type(&Type::Decimal, v, path)),
         };
-        parse_decimal(&text).map_err(|kind| {
-            let message = match kind {
-                BindErrorKind::OutOfRange => format!(
+        parse_decimal(&text).map_err(|kind| match kind {
+            BindErrorKind::OutOfRange => path.error_redacted(
+                kind,
+                format!(
                     "{} is out of the Decimal range (28 significant digits)",
                     describe(v)
                 ),
-                _ => format!(
-                    "expected a decimal number like \"12.50\", found {}",
-                    describe(v)
-                ),
-            };
-            path.error(kind, message)
+                "the number is out of the Decimal range (28 significant digits)".into(),
+            ),
+            _ => path.found(kind, v, |found| {
+                format!("expected a decimal number like \"12.50\", found {found}")
+            }),
         })
     }
 
@@ -757,25 +839,19 @@ impl Binder<'_> {
                 let (Some(amount), Some(currency), None) =
                     (parts.next(), parts.next(), parts.next())
                 else {
-                    return Err(path.error(
-                        BindErrorKind::Malformed,
+                    return Err(path.found(BindErrorKind::Malformed, v, |found| {
                         format!(
-                            "expected money like \"12.50 EUR\" (amount, space, currency), found {}",
-                            describe(v)
-                        ),
-                    ));
+                            "expected money like \"12.50 EUR\" (amount, space, currency), found {found}"
+                        )
+                    }));
                 };
                 let amount = parse_decimal(amount).map_err(|kind| {
-                    path.error(
-                        kind,
-                        format!(
-                            "expected money like \"12.50 EUR\", found {} (bad amount)",
-                            describe(v)
-                        ),
-                    )
+                    path.found(kind, v, |found| {
+                        format!("expected money like \"12.50 EUR\", found {found} (bad amount)")
+                    })
                 })?;
                 let currency = currency_code(currency)
-                    .map_err(|message| path.error(BindErrorKind::Malformed, message))?;
+                    .ok_or_else(|| currency_error(path, &Json::String(currency.into())))?;
                 Ok(Value::Money(amount, currency))
             }
             Json::Object(object) => {
@@ -808,16 +884,14 @@ impl Binder<'_> {
                             "missing; expected a currency code like \"EUR\"".into(),
                         ));
                     }
-                    Some(Json::String(c)) => currency_code(c).map_err(|message| {
-                        currency_path.error(BindErrorKind::Malformed, message)
-                    })?,
+                    Some(c @ Json::String(code)) => {
+                        currency_code(code).ok_or_else(|| currency_error(&currency_path, c))?
+                    }
                     Some(other) => {
-                        return Err(currency_path.error(
+                        return Err(currency_path.found(
                             BindErrorKind::WrongType,
-                            format!(
-                                "expected a currency code like \"EUR\", found {}",
-                                describe(other)
-                            ),
+                            other,
+                            |found| format!("expected a currency code like \"EUR\", found {found}"),
                         ));
                     }
                 };
@@ -831,26 +905,21 @@ impl Binder<'_> {
         let Json::String(s) = v else {
             return Err(self.wrong_type(&Type::Time, v, path));
         };
+        // `why` says what is wrong with the form, never quoting the text.
         crate::time::parse_rfc3339(s).map_err(|why| {
-            path.error(
-                BindErrorKind::Malformed,
+            path.found(BindErrorKind::Malformed, v, |found| {
                 format!(
-                    "expected an RFC 3339 time like \"2025-03-01T09:30:00Z\", found {} ({why})",
-                    describe(v)
-                ),
-            )
+                    "expected an RFC 3339 time like \"2025-03-01T09:30:00Z\", found {found} ({why})"
+                )
+            })
         })
     }
 
     fn signals(&self, v: &Json, path: &Path) -> Result<Vec<(u32, Value)>, BindError> {
         let Json::Object(object) = v else {
-            return Err(path.error(
-                BindErrorKind::WrongType,
-                format!(
-                    "expected an object from signal names to values, found {}",
-                    describe(v)
-                ),
-            ));
+            return Err(path.found(BindErrorKind::WrongType, v, |found| {
+                format!("expected an object from signal names to values, found {found}")
+            }));
         };
         let decls = &self.program.signals;
         let mut out: Vec<(u32, Value, &str)> = Vec::with_capacity(object.len());
@@ -930,9 +999,11 @@ fn int(n: &Number, path: &Path) -> Result<i64, BindError> {
         return Ok(i);
     }
     let out_of_range = || {
-        path.error(
+        let range = format!("the Int range ({} to {})", i64::MIN, i64::MAX);
+        path.error_redacted(
             BindErrorKind::OutOfRange,
-            format!("{n} is out of the Int range ({} to {})", i64::MIN, i64::MAX),
+            format!("{n} is out of {range}"),
+            format!("the number is out of {range}"),
         )
     };
     if n.is_u64() {
@@ -941,9 +1012,10 @@ fn int(n: &Number, path: &Path) -> Result<i64, BindError> {
     match n.as_f64() {
         // An integral number written with an exponent or beyond i64 (parsed as a float).
         Some(f) if f.fract() == 0.0 && f.abs() >= i64::MAX as f64 => Err(out_of_range()),
-        _ => Err(path.error(
+        _ => Err(path.error_redacted(
             BindErrorKind::WrongType,
             format!("expected an integer, found {n}"),
+            "expected an integer, found a number with a fraction or an exponent".into(),
         )),
     }
 }
@@ -999,15 +1071,15 @@ pub(crate) fn parse_decimal(s: &str) -> Result<Decimal, BindErrorKind> {
 }
 
 /// A currency code: three upper-case ASCII letters.
-pub(crate) fn currency_code(s: &str) -> Result<Arc<str>, String> {
-    if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(Arc::from(s))
-    } else {
-        Err(format!(
-            "expected a currency code of 3 upper-case letters like \"EUR\", found {}",
-            quote(s)
-        ))
-    }
+pub(crate) fn currency_code(s: &str) -> Option<Arc<str>> {
+    (s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())).then(|| Arc::from(s))
+}
+
+/// The error for a currency code that is not one (`found`).
+fn currency_error(path: &Path, found: &Json) -> BindError {
+    path.found(BindErrorKind::Malformed, found, |found| {
+        format!("expected a currency code of 3 upper-case letters like \"EUR\", found {found}")
+    })
 }
 
 /// A duration like `1h30m` in milliseconds: groups of digits and a unit (`w d h m s ms`), units
@@ -1524,6 +1596,153 @@ mod tests {
         }
         let e = bind_json(&program(), 0, "{\"to\": ").unwrap_err();
         assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, ""));
+    }
+
+    #[test]
+    fn the_redacted_message_names_a_found_value_by_its_type_only() {
+        // (field of the customer, value, the redacted message)
+        let cases = [
+            (
+                "messages_7d",
+                json!("7secret"),
+                "expected an integer, found a string",
+            ),
+            (
+                "messages_7d",
+                json!(7.5),
+                "expected an integer, found a number with a fraction or an exponent",
+            ),
+            (
+                "messages_7d",
+                json!(1e30),
+                "the number is out of the Int range (-9223372036854775808 to 9223372036854775807)",
+            ),
+            (
+                "segment",
+                json!("secret-gold"),
+                "unknown Segment variant; expected one of: vip, standard",
+            ),
+            (
+                "id",
+                json!(735_112),
+                "expected an id (a string), found a number",
+            ),
+            (
+                "in_service_interaction",
+                json!("secret"),
+                "expected true or false, found a string",
+            ),
+            (
+                "tz",
+                json!("Secret/Zone"),
+                "expected an IANA time zone name like \"Europe/Paris\", found a string",
+            ),
+            (
+                "risk_score",
+                json!("12.5secret"),
+                "expected a decimal number like \"12.50\", found a string",
+            ),
+            (
+                "risk_score",
+                json!("79228162514264337593543950336999"),
+                "the number is out of the Decimal range (28 significant digits)",
+            ),
+            (
+                "balance",
+                json!("12.50 secret"),
+                "expected a currency code of 3 upper-case letters like \"EUR\", found a string",
+            ),
+            (
+                "balance",
+                json!({"amount": "1", "currency": 735_112}),
+                "expected a currency code like \"EUR\", found a number",
+            ),
+            (
+                "msisdn",
+                json!(33_612_345_678_i64),
+                "expected a string, found a number",
+            ),
+            (
+                "consents",
+                json!({"secret": 1}),
+                "expected an array of Consent, found an object",
+            ),
+        ];
+        for (field, value, redacted) in cases {
+            let mut c = customer();
+            c[field] = value.clone();
+            let e = err(0, input(c));
+            assert_eq!(e.redacted, redacted, "{field}: {e}");
+            let shown = match &value {
+                Json::String(s) => s.clone(),
+                Json::Object(o) => o.keys().next().cloned().unwrap_or_default(),
+                other => other.to_string(),
+            };
+            // The message quotes it (a money text's wrong part, a number as JSON writes it;
+            // not an object, which it describes), the redacted one never.
+            let quoted = shown.trim_start_matches("12.50 ");
+            if !value.is_object() {
+                assert!(
+                    e.message.contains(quoted) || e.message.contains(&value.to_string()),
+                    "{field}: {e}"
+                );
+            }
+            assert!(!e.redacted.contains(quoted), "{field}: {}", e.redacted);
+        }
+        // The time's hint says what is wrong with the form, never quoting it.
+        let mut i = input(customer());
+        i["now"] = json!("secret-yesterday");
+        let e = err(0, i);
+        assert!(
+            e.message
+                .contains("found \"secret-yesterday\" (expected the form"),
+            "{e}"
+        );
+        assert!(
+            e.redacted.starts_with(
+                "expected an RFC 3339 time like \"2025-03-01T09:30:00Z\", found a string (expected the form"
+            ),
+            "{}",
+            e.redacted
+        );
+        // Messages that quote no value (keys are in the path) are their own redaction.
+        let mut c = customer();
+        c["segmnt"] = json!("vip");
+        let e = err(0, input(c));
+        assert_eq!(e.redacted, e.message);
+        let e = bind_json(&program(), 0, "{\"to\": ").unwrap_err();
+        assert_eq!(e.redacted, e.message);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped_and_bytes_must_be_utf8() {
+        let text = input(customer()).to_string();
+        let want = bind_json(&program(), 0, &text).unwrap();
+        assert_eq!(
+            bind_json(&program(), 0, &format!("\u{feff}{text}")).unwrap(),
+            want
+        );
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend_from_slice(text.as_bytes());
+        assert_eq!(bind_json_bytes(&program(), 0, &bytes).unwrap(), want);
+        assert_eq!(json_text(&bytes).unwrap(), text);
+        // Only one, and only before the text.
+        let e = parse_json(&format!("\u{feff}\u{feff}{text}")).unwrap_err();
+        assert_eq!(e.kind, BindErrorKind::Malformed);
+        let e = parse_json(&format!(" \u{feff}{text}")).unwrap_err();
+        assert_eq!(e.kind, BindErrorKind::Malformed);
+        // Not UTF-8: where the first invalid byte is, columns in characters.
+        let e = json_text(b"{\n  \"id\": \"caf\xC3\xA9\xFF\"}").unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, ""));
+        assert_eq!(
+            e.message,
+            "invalid JSON: not valid UTF-8 (byte 0xff at line 2, column 14); JSON text must be UTF-8"
+        );
+        assert_eq!(e.redacted, e.message);
+        let e = bind_json_bytes(&program(), 0, b"\xC3(").unwrap_err();
+        assert!(e.message.contains("byte 0xc3 at line 1, column 1"), "{e}");
+        let e = parse_json_bytes(b"\xEF\xBB\xBF\xFF").unwrap_err();
+        assert!(e.message.contains("byte 0xff at line 1, column 1"), "{e}");
     }
 
     #[test]

@@ -120,11 +120,44 @@ pub struct ModuleSet {
 }
 
 impl ModuleSet {
-    /// The module and index of policy `name` (short or qualified name, or `policy@action`).
+    /// The module and index of policy `name` (short or qualified name, or `policy@action`);
+    /// `None` for an unknown or ambiguous name ([`ModuleSet::resolve_policy`] says which).
     pub fn policy(&self, name: &str) -> Option<(&Arc<LoadedPolicies>, usize)> {
-        self.modules
-            .iter()
-            .find_map(|m| m.program().policy(name).map(|(i, _)| (m, i)))
+        self.resolve_policy(name).ok()
+    }
+
+    /// The module and index of policy `name`: its qualified name, or its short name (or
+    /// `policy@action`) when only one loaded policy has it ([`Program::resolve_policy`]).
+    /// An unknown name is [`RuntimeError::UnknownPolicy`], a short name several policies
+    /// have (two modules of one program may each declare a `contact`) is
+    /// [`RuntimeError::AmbiguousPolicy`]: deciding the first would answer for a policy the
+    /// caller may not have meant.
+    pub fn resolve_policy(
+        &self,
+        name: &str,
+    ) -> Result<(&Arc<LoadedPolicies>, usize), RuntimeError> {
+        // Two loaded modules never share a policy name (`RuntimeError::Conflict`): the first
+        // module that knows the name decides.
+        for m in &self.modules {
+            match m.program().resolve_policy(name) {
+                Ok((i, _)) => return Ok((m, i)),
+                Err(matches) if matches.len() > 1 => {
+                    return Err(RuntimeError::AmbiguousPolicy {
+                        policy: name.to_string(),
+                        matches: matches.iter().map(|q| q.to_string()).collect(),
+                    });
+                }
+                Err(_) => {}
+            }
+        }
+        Err(RuntimeError::UnknownPolicy {
+            policy: name.to_string(),
+            known: self
+                .modules
+                .iter()
+                .flat_map(|m| m.program().policies.iter().map(|p| p.name.clone()))
+                .collect(),
+        })
     }
 
     /// Every loaded policy guarding action `action` (its qualified name): each module with
@@ -237,6 +270,13 @@ pub enum RuntimeError {
         /// The policies there are.
         known: Vec<String>,
     },
+    /// The short name of a policy means several policies (of two modules of one program).
+    AmbiguousPolicy {
+        /// The name asked for.
+        policy: String,
+        /// The qualified names it could mean.
+        matches: Vec<String>,
+    },
     /// No loaded policy guards this action.
     UnknownAction {
         /// The name asked for.
@@ -292,6 +332,11 @@ impl fmt::Display for RuntimeError {
                     known.join(", ")
                 }
             ),
+            RuntimeError::AmbiguousPolicy { policy, matches } => write!(
+                f,
+                "the policy name `{policy}` could mean {}: give its qualified name",
+                matches.join(" or ")
+            ),
             RuntimeError::AmbiguousAction { action, matches } => write!(
                 f,
                 "the action name `{action}` could mean {}: give its qualified name",
@@ -315,8 +360,13 @@ impl std::error::Error for RuntimeError {}
 /// A decision's input.
 #[derive(Clone, Copy)]
 pub enum Input<'a> {
-    /// JSON text (see `docs/runtime.md`): the action's parameters, `now`, `signals`.
+    /// JSON text (see `docs/runtime.md`): the action's parameters, `now`, `signals`. A
+    /// leading byte-order mark is skipped.
     Json(&'a str),
+    /// The same as bytes, as read from a file or a socket: bytes that are not UTF-8 are
+    /// refused input (`xop:bad-input`, saying where the first invalid byte is), proven like
+    /// any other.
+    JsonBytes(&'a [u8]),
     /// A parsed JSON value of the same shape.
     Value(&'a serde_json::Value),
     /// Values already bound to the policy's parameters.
@@ -384,7 +434,9 @@ pub struct Outcome {
     pub case: Option<String>,
     /// For a review whose case could not be opened: why.
     pub case_error: Option<String>,
-    /// What went wrong, for a decision that failed closed.
+    /// What went wrong, for a decision that failed closed. For refused input, the whole
+    /// message (`to.messages_7d: expected an integer, found "3"`), which the record keeps only
+    /// as `path: kind` and a detail without the input's values.
     pub error: Option<String>,
     /// The proof record's sequence number (`None` without a log).
     pub seq: Option<u64>,
@@ -983,16 +1035,7 @@ impl Runtime {
         let set = self.modules.load();
         let (m, guards, action) = match target {
             Target::Policy(policy) => {
-                let Some((m, index)) = set.policy(policy) else {
-                    return Err(RuntimeError::UnknownPolicy {
-                        policy: policy.to_string(),
-                        known: set
-                            .modules
-                            .iter()
-                            .flat_map(|m| m.program().policies.iter().map(|p| p.name.clone()))
-                            .collect(),
-                    });
-                };
+                let (m, index) = set.resolve_policy(policy)?;
                 (Arc::clone(m), Guards::One(index), None)
             }
             Target::Action(name) => {
@@ -1029,6 +1072,13 @@ impl Runtime {
                 }
                 Err(e) => Err(e),
             },
+            Input::JsonBytes(bytes) => match bind::bind_json_bytes(program, index, bytes) {
+                Ok(b) => {
+                    owned = b;
+                    Ok(&owned)
+                }
+                Err(e) => Err(e),
+            },
             Input::Value(v) => match bind::bind_value(program, index, v) {
                 Ok(b) => {
                     owned = b;
@@ -1042,20 +1092,25 @@ impl Runtime {
             // The network is the source of signals: a value given in the input could hide a
             // SIM swap, so it is refused, not ignored.
             Ok(b) if connectors.is_some() && options.signals.is_none() && !b.signals.is_empty() => {
-                Err(BindError {
-                    kind: BindErrorKind::UnknownField,
-                    path: "signals".to_string(),
-                    message:
-                        "signals are read from the network here; leave `signals` out of the input"
-                            .to_string(),
-                })
+                Err(BindError::new(
+                    BindErrorKind::UnknownField,
+                    "signals",
+                    "signals are read from the network here; leave `signals` out of the input",
+                ))
             }
             other => other,
         };
         let now_wall = jiff::Timestamp::now().as_millisecond();
+        // Refused input: the caller is told the whole message (`to.messages_7d: expected an
+        // integer, found "3"`), the record keeps the stable `path: kind` as its error and the
+        // message without the input's values as its detail: a value may be personal, and a
+        // record is never rewritten.
+        let (told, detail) = match &bound {
+            Err(e) => (Some(e.to_string()), Some(e.redacted.clone())),
+            Ok(_) => (None, None),
+        };
         let (decision, at_ms, evidence, evidence_json, signals) = match &bound {
             Err(e) => (
-                // Only the kind and path are kept: the message may quote a personal value.
                 Decision {
                     verdict: Verdict::Deny,
                     reasons: vec![BAD_INPUT.to_string()],
@@ -1168,6 +1223,7 @@ impl Runtime {
                 fired: decision.fired,
                 review,
                 error: decision.error,
+                detail,
             }),
         };
         let record = match &self.log {
@@ -1212,7 +1268,7 @@ impl Runtime {
             review: r.review,
             case: None,
             case_error: None,
-            error: r.error,
+            error: told.or(r.error),
             seq: None,
             module: r.module,
             policy: r.policy,

@@ -118,6 +118,28 @@ impl Program {
             .find(|(_, p)| p.name == name || p.qualified == name)
     }
 
+    /// The policy a user's `name` means, refusing a short name two policies have (two
+    /// modules may each declare a policy `contact`): its qualified name, or its short name
+    /// (`policy@action` for a purpose policy) when only one policy has it. `Err` holds the
+    /// qualified names of the policies with that short name: none when there is no such
+    /// policy, several when the name is ambiguous (give one of them). What `xop eval --policy`
+    /// and the runtime (`xop serve`) resolve names with; [`Program::policy`] takes the first.
+    pub fn resolve_policy(&self, name: &str) -> Result<(usize, &Policy), Vec<&str>> {
+        if let Some(found) = (self.policies.iter().enumerate()).find(|(_, p)| p.qualified == name) {
+            return Ok(found);
+        }
+        let mut short = (self.policies.iter().enumerate()).filter(|(_, p)| p.name == name);
+        match (short.next(), short.next()) {
+            (Some(one), None) => Ok(one),
+            _ => Err(self
+                .policies
+                .iter()
+                .filter(|p| p.name == name)
+                .map(|p| p.qualified.as_str())
+                .collect()),
+        }
+    }
+
     /// The policies guarding action `action` (qualified name), in declaration order: an
     /// action's verdict combines them all.
     pub fn guards<'p>(&'p self, action: &'p str) -> impl Iterator<Item = &'p Policy> + 'p {

@@ -372,6 +372,9 @@ fn runtime_error(e: RuntimeError) -> ApiError {
         RuntimeError::UnknownAction { .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "unknown_action", e.to_string())
         }
+        RuntimeError::AmbiguousPolicy { .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, "ambiguous_policy", e.to_string())
+        }
         RuntimeError::AmbiguousAction { .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "ambiguous_action", e.to_string())
         }

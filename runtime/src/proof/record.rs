@@ -91,9 +91,17 @@ pub struct DecisionRecord {
     /// The review's terms, for a review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewTerms>,
-    /// What went wrong, for a decision that failed closed.
+    /// What went wrong, for a decision that failed closed. For refused input
+    /// (`xop:bad-input`): the field path and the stable error kind, `to.messages_7d:
+    /// wrong-type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For refused input: what was expected and the hint, without the input's values (a
+    /// value found is named by its JSON type: `expected an integer, found a string`; see
+    /// [`crate::bind::BindError::redacted`]). Absent otherwise, and in records written
+    /// before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// A review's terms as recorded.
@@ -450,6 +458,7 @@ mod tests {
                 fired: vec!["contact#4".into()],
                 review: None,
                 error: None,
+                detail: None,
             }),
         }
     }
@@ -475,6 +484,39 @@ mod tests {
         let unknown = text.replacen("\"kind\"", "\"x\":1,\"kind\"", 1);
         assert!(decode(unknown.as_bytes()).is_err());
         assert!(decode(b"not json").is_err());
+    }
+
+    #[test]
+    fn a_refused_inputs_detail_follows_its_error_and_old_records_stay_canonical() {
+        let refused = |detail: Option<&str>| {
+            let mut e = entry();
+            let Body::Decision(d) = &mut e.body else {
+                unreachable!()
+            };
+            d.evidence.clear();
+            d.reasons = vec!["xop:bad-input".into()];
+            d.fired.clear();
+            d.error = Some("to.messages_7d: wrong-type".into());
+            d.detail = detail.map(Into::into);
+            let mut bytes = Vec::new();
+            with_seq(3, &encode(&e), &mut bytes);
+            (e, String::from_utf8(bytes).unwrap())
+        };
+        let (e, text) = refused(Some("expected an integer, found a string"));
+        assert!(
+            text.ends_with(
+                r#""error":"to.messages_7d: wrong-type","detail":"expected an integer, found a string"}"#
+            ),
+            "{text}"
+        );
+        assert_eq!(decode(text.as_bytes()).unwrap().body, e.body);
+        // A record written before the detail was kept reads and re-encodes as it was.
+        let (old, text) = refused(None);
+        assert!(
+            text.ends_with(r#""error":"to.messages_7d: wrong-type"}"#),
+            "{text}"
+        );
+        assert_eq!(decode(text.as_bytes()).unwrap().body, old.body);
     }
 
     #[test]

@@ -1,0 +1,730 @@
+//! `xop eval`'s input, end to end: refused input explained in full on every path (`--policy`,
+//! the JIT, `--log`, `--action`), proven in the log with its stable code and a detail that
+//! quotes none of the input's values; `--decision --format json` answers refused input in
+//! JSON; input that is not UTF-8 is bad input, not an I/O error; a leading byte-order mark is
+//! skipped (also by `xop serve`); an ambiguous `--policy` name is refused (also by `xop
+//! serve`); a closed standard error is no panic; a program without decisions says so.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{TempDir, s, text};
+
+/// The first module: a receipt guarded by a policy `p`, and a decision.
+const A: &str = r#"/// The first module: a receipt, guarded by a policy named `p`.
+module t.a
+
+/// Helping a customer with something they asked for.
+purpose service
+
+/// How much a customer is worth.
+enum Tier { gold, silver }
+
+/// A customer.
+record Customer {
+  id: Id
+  tier: Tier
+  orders: Int
+}
+
+/// Send a receipt.
+action send_receipt(to: Customer, amount: Int) purpose service risk minimal
+
+policy p for send_receipt(to: c, amount: a) {
+  deny "negative" when a < 0
+  allow "ok"
+}
+
+/// Which receipt to send.
+decision pick(c: Customer) {
+  propose send_receipt(to: c, amount: c.orders) rank by 1
+}
+"#;
+
+/// The second module: another action, guarded by another policy named `p`.
+const B: &str = r#"/// The second module: another action, guarded by another policy named `p`.
+module t.b
+
+use t.a.{Customer, Tier, service}
+
+/// Thank a customer.
+action thank(to: Customer) purpose service risk minimal
+
+policy p for thank(to: c) {
+  deny "silver" when c.tier == Tier.silver
+  allow "thanked"
+}
+"#;
+
+const OK: &str = r#"{"to": {"id": "c-1", "tier": "gold", "orders": 2}, "amount": 5}"#;
+
+/// A folder with the two modules under `src/`.
+fn project(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    dir.write("src/a.xop", A);
+    dir.write("src/b.xop", B);
+    dir
+}
+
+/// Runs `xop ARGS` in `dir`, with `stdin` on standard input (none when `None`).
+fn run(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn xop(dir: &Path, args: &[&str]) -> Output {
+    run(dir, args, None)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn json_of(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
+}
+
+fn assert_code(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "{}", text(o));
+}
+
+/// Record `seq` of the log in `dir`, as JSON (`xop log show`).
+fn record(dir: &Path, log: &str, seq: u64) -> (String, Value) {
+    let o = xop(
+        dir,
+        &["log", "show", log, &seq.to_string(), "--format", "json"],
+    );
+    assert_code(&o, 0);
+    let line = stdout(&o);
+    let v = serde_json::from_str(&line).unwrap();
+    (line, v)
+}
+
+fn log_verifies(dir: &Path, log: &str) {
+    let o = xop(dir, &["log", "verify", log]);
+    assert_code(&o, 0);
+}
+
+/// A running `xop serve`, killed and reaped when dropped.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `xop serve` of `module` on a free port, its data in `data`.
+fn serve(module: &Path, data: &Path) -> (Served, SocketAddr) {
+    let mut child = Served(
+        Command::new(env!("CARGO_BIN_EXE_xop"))
+            .args([
+                "serve",
+                "--module",
+                s(module),
+                "--data",
+                s(data),
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                "1",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    (child, addr)
+}
+
+/// POST `body` as JSON to `path`: the status and the answer.
+fn post(addr: SocketAddr, path: &str, body: &[u8]) -> (u16, Value) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let t = String::from_utf8_lossy(&out).into_owned();
+    let status = t[9..12].parse().unwrap();
+    let (_, b) = t.split_once("\r\n\r\n").unwrap();
+    (status, serde_json::from_str(b).unwrap())
+}
+
+/// Builds the project's module: its path.
+fn build(dir: &TempDir) -> PathBuf {
+    let o = xop(dir.path(), &["build", "src", "-o", "m.xopm"]);
+    assert_code(&o, 0);
+    dir.path().join("m.xopm")
+}
+
+/// Item 1: the message of a refused input (the path, what was expected, what was found, the
+/// hint) is the same on every path; the proof record keeps the stable `path: kind` as its
+/// error and the message without the input's values as its detail.
+#[test]
+fn refused_input_is_explained_in_full_on_every_path_and_proven_without_its_values() {
+    let dir = project("explained");
+    let customer = |fields: &str| {
+        format!(r#"{{"to": {{"id": "c-1", "tier": "gold", {fields}}}, "amount": 5}}"#)
+    };
+    // (input, the message's start, the record's error, the record's detail's start)
+    let cases: Vec<(String, &str, &str, &str)> = vec![
+        (
+            customer(r#""orders": "secret-3""#),
+            r#"to.orders: expected an integer, found "secret-3""#,
+            "to.orders: wrong-type",
+            "expected an integer, found a string",
+        ),
+        (
+            format!(r#"{{"now": "secret-yesterday", {}"#, &OK[1..]),
+            r#"now: expected an RFC 3339 time like "2025-03-01T09:30:00Z", found "secret-yesterday" (expected the form"#,
+            "now: malformed",
+            r#"expected an RFC 3339 time like "2025-03-01T09:30:00Z", found a string (expected the form"#,
+        ),
+        (
+            String::new(),
+            "input: invalid JSON: EOF while parsing a value at line 1 column 0",
+            "input: malformed",
+            "invalid JSON: EOF while parsing a value at line 1 column 0",
+        ),
+        (
+            OK.replace("gold", "secret-platinum"),
+            r#"to.tier: unknown Tier variant "secret-platinum"; expected one of: gold, silver"#,
+            "to.tier: unknown-enum-value",
+            "unknown Tier variant; expected one of: gold, silver",
+        ),
+        (
+            customer(r#""orders": 2, "foo": "secret""#),
+            r#"to.foo: unknown field "foo" of Customer; known fields: id, tier, orders"#,
+            "to.foo: unknown-field",
+            r#"unknown field "foo" of Customer; known fields: id, tier, orders"#,
+        ),
+        (
+            customer(r#""orders": 2.5"#),
+            "to.orders: expected an integer, found 2.5",
+            "to.orders: wrong-type",
+            "expected an integer, found a number with a fraction or an exponent",
+        ),
+        (
+            OK.replace(r#", "orders": 2"#, ""),
+            "to.orders: missing; expected an integer",
+            "to.orders: missing",
+            "missing; expected an integer",
+        ),
+    ];
+    let mut seq = 0;
+    for (input, message, code, detail) in &cases {
+        dir.write("in.json", input);
+        let policy = ["eval", "src", "--policy", "t.a.p", "--input", "in.json"];
+        let action = [
+            "eval",
+            "src",
+            "--action",
+            "send_receipt",
+            "--input",
+            "in.json",
+        ];
+        // The reference: the interpreter on `--policy`, as before.
+        let o = xop(dir.path(), &[&policy[..], &["--format", "json"]].concat());
+        assert_code(&o, 1);
+        let want = json_of(&o)["error"].as_str().unwrap().to_string();
+        assert!(want.starts_with(message), "{want}");
+        let human = format!("deny (xop:bad-input)\n  error: {want}\n");
+        for args in [
+            &policy[..],
+            &[&policy[..], &["--engine", "jit"]].concat(),
+            &[&policy[..], &["--log", "log"]].concat(),
+            &action[..],
+            &[&action[..], &["--engine", "jit"]].concat(),
+            &[&action[..], &["--log", "log"]].concat(),
+        ] {
+            let o = xop(dir.path(), args);
+            assert_code(&o, 1);
+            assert!(stdout(&o).starts_with(&human), "{args:?}: {}", text(&o));
+            let o = xop(dir.path(), &[args, &["--format", "json"]].concat());
+            assert_code(&o, 1);
+            let v = json_of(&o);
+            assert_eq!(v["verdict"], "deny", "{args:?}: {v}");
+            assert_eq!(v["reasons"], json!(["xop:bad-input"]), "{args:?}: {v}");
+            assert_eq!(v["error"], want.as_str(), "{args:?}: {v}");
+        }
+        // Four records: --policy and --action, human and JSON, all the same refusal.
+        for _ in 0..4 {
+            let (line, r) = record(dir.path(), "log", seq);
+            assert_eq!(r["reasons"], json!(["xop:bad-input"]), "{line}");
+            assert_eq!(r["error"], *code, "{line}");
+            let logged = r["detail"].as_str().unwrap_or_else(|| panic!("{line}"));
+            assert!(logged.starts_with(detail), "{line}");
+            assert!(
+                !line.contains("secret-"),
+                "a value of the input is logged: {line}"
+            );
+            seq += 1;
+        }
+    }
+    log_verifies(dir.path(), "log");
+    let o = xop(dir.path(), &["log", "replay", "log"]);
+    assert_code(&o, 0);
+    // `xop explain` reads such a record.
+    let o = xop(dir.path(), &["explain", "log", "0"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("error: to.orders: wrong-type"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Item 1, `xop serve`: the answer to refused input carries the whole message too, the record
+/// only the code and the detail.
+#[test]
+fn serve_answers_refused_input_with_the_whole_message() {
+    let dir = project("serve-explained");
+    let module = build(&dir);
+    let data = dir.path().join("data");
+    let (_served, addr) = serve(&module, &data);
+    let input = OK.replace("\"orders\": 2", "\"orders\": \"secret-3\"");
+    let (st, o) = post(addr, "/v1/decide/t.a.p", input.as_bytes());
+    assert_eq!(st, 200, "{o}");
+    assert_eq!(o["reasons"], json!(["xop:bad-input"]), "{o}");
+    assert_eq!(
+        o["error"], r#"to.orders: expected an integer, found "secret-3""#,
+        "{o}"
+    );
+    let (line, r) = record(dir.path(), "data", o["seq"].as_u64().unwrap());
+    assert_eq!(r["error"], "to.orders: wrong-type", "{line}");
+    assert_eq!(r["detail"], "expected an integer, found a string", "{line}");
+    assert!(!line.contains("secret-"), "{line}");
+}
+
+/// Item 2: `--decision … --format json` answers refused input with the JSON of a ranking:
+/// no candidate, `choice` null, the reasons and the error.
+#[test]
+fn a_decision_on_refused_input_is_json_with_format_json() {
+    let dir = project("decision-json");
+    dir.write("bad.json", r#"{"c": {"id": 5}}"#);
+    dir.write(
+        "good.json",
+        r#"{"c": {"id": "c-1", "tier": "gold", "orders": 2}}"#,
+    );
+    let args = |input: &'static str| ["eval", "src", "--decision", "pick", "--input", input];
+    let o = xop(
+        dir.path(),
+        &[&args("bad.json")[..], &["--format", "json"]].concat(),
+    );
+    assert_code(&o, 1);
+    assert_eq!(
+        json_of(&o),
+        json!({
+            "decision": "t.a.pick",
+            "choice": null,
+            "candidates": [],
+            "reasons": ["xop:bad-input"],
+            "error": "c.id: expected an id (a string), found 5",
+        })
+    );
+    // For people, as before.
+    let o = xop(dir.path(), &args("bad.json"));
+    assert_code(&o, 1);
+    assert_eq!(
+        stdout(&o),
+        "no candidate (xop:bad-input)\n  error: c.id: expected an id (a string), found 5\n"
+    );
+    // A good input has the same keys: no reason, no error.
+    let o = xop(
+        dir.path(),
+        &[&args("good.json")[..], &["--format", "json"]].concat(),
+    );
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert_eq!(v["choice"], 0, "{v}");
+    assert_eq!(v["reasons"], json!([]), "{v}");
+    assert_eq!(v["error"], Value::Null, "{v}");
+    assert_eq!(v["candidates"][0]["verdict"], "allow", "{v}");
+}
+
+/// Item 3: input that is not UTF-8 is refused as bad input (deny, exit 1, where the invalid
+/// byte is), like any other malformed JSON, on every path and from standard input.
+#[test]
+fn input_that_is_not_utf8_is_bad_input() {
+    let dir = project("not-utf8");
+    // Line 2, after `  "to": {"id": "café` (20 characters): column 21.
+    let input: &[u8] =
+        b"{\n  \"to\": {\"id\": \"caf\xc3\xa9\xff\", \"tier\": \"gold\", \"orders\": 2},\n  \"amount\": 5\n}\n";
+    dir.write("in.json", input);
+    let message = "input: invalid JSON: not valid UTF-8 (byte 0xff at line 2, column 21); JSON \
+                   text must be UTF-8";
+    let policy = ["eval", "src", "--policy", "t.a.p"];
+    let action = ["eval", "src", "--action", "send_receipt"];
+    let file = ["--input", "in.json"];
+    for (args, stdin) in [
+        ([&policy[..], &file[..]].concat(), None),
+        ([&policy[..], &["--input", "-"]].concat(), Some(input)),
+        (
+            [&policy[..], &file[..], &["--engine", "jit"]].concat(),
+            None,
+        ),
+        (
+            [&policy[..], &["--input", "-", "--engine", "jit"]].concat(),
+            Some(input),
+        ),
+        ([&policy[..], &file[..], &["--log", "log"]].concat(), None),
+        ([&action[..], &file[..]].concat(), None),
+        (
+            [&action[..], &["--input", "-", "--log", "log"]].concat(),
+            Some(input),
+        ),
+    ] {
+        let o = run(dir.path(), &args, stdin);
+        assert_code(&o, 1);
+        assert_eq!(
+            stdout(&o).lines().take(2).collect::<Vec<_>>(),
+            ["deny (xop:bad-input)", &format!("  error: {message}")],
+            "{args:?}"
+        );
+        let o = run(
+            dir.path(),
+            &[&args[..], &["--format", "json"]].concat(),
+            stdin,
+        );
+        assert_code(&o, 1);
+        let v = json_of(&o);
+        assert_eq!(
+            (&v["verdict"], &v["reasons"], &v["error"]),
+            (&json!("deny"), &json!(["xop:bad-input"]), &json!(message)),
+            "{args:?}"
+        );
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+    // Proven: two records by --policy, two by --action.
+    for seq in 0..4 {
+        let (line, r) = record(dir.path(), "log", seq);
+        assert_eq!(r["error"], "input: malformed", "{line}");
+        assert_eq!(
+            r["detail"],
+            "invalid JSON: not valid UTF-8 (byte 0xff at line 2, column 21); JSON text must be \
+             UTF-8",
+            "{line}"
+        );
+    }
+    log_verifies(dir.path(), "log");
+    // A decision's input too.
+    let o = xop(
+        dir.path(),
+        &[
+            "eval",
+            "src",
+            "--decision",
+            "pick",
+            "--input",
+            "in.json",
+            "--format",
+            "json",
+        ],
+    );
+    assert_code(&o, 1);
+    assert_eq!(json_of(&o)["error"], message);
+}
+
+/// Item 4: a UTF-8 byte-order mark before the input is skipped, wherever input JSON is read:
+/// `xop eval` (every path, files and standard input) and `xop serve`.
+#[test]
+fn a_leading_byte_order_mark_is_skipped() {
+    let dir = project("bom");
+    let input = format!("\u{feff}{OK}");
+    dir.write("in.json", &input);
+    let policy = ["eval", "src", "--policy", "t.a.p"];
+    let action = ["eval", "src", "--action", "send_receipt"];
+    let file = ["--input", "in.json"];
+    for (args, stdin) in [
+        ([&policy[..], &file[..]].concat(), None),
+        (
+            [&policy[..], &["--input", "-"]].concat(),
+            Some(input.as_bytes()),
+        ),
+        (
+            [&policy[..], &file[..], &["--engine", "jit"]].concat(),
+            None,
+        ),
+        ([&policy[..], &file[..], &["--log", "log"]].concat(), None),
+        ([&action[..], &file[..]].concat(), None),
+        (
+            [&action[..], &file[..], &["--engine", "jit"]].concat(),
+            None,
+        ),
+    ] {
+        let o = run(dir.path(), &args, stdin);
+        assert_code(&o, 0);
+        assert!(
+            stdout(&o).starts_with("allow (ok)\n"),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+    // A decision's input.
+    dir.write(
+        "d.json",
+        "\u{feff}{\"c\": {\"id\": \"c-1\", \"tier\": \"gold\", \"orders\": 2}}",
+    );
+    let o = xop(
+        dir.path(),
+        &["eval", "src", "--decision", "pick", "--input", "d.json"],
+    );
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains("next best action: t.a.send_receipt"),
+        "{}",
+        text(&o)
+    );
+    // Only a leading one: one inside the text is not blank space.
+    dir.write("late.json", format!(" \u{feff}{OK}"));
+    let o = xop(
+        dir.path(),
+        &[&policy[..], &["--input", "late.json"]].concat(),
+    );
+    assert_code(&o, 1);
+    assert!(
+        stdout(&o).contains("invalid JSON: expected value"),
+        "{}",
+        text(&o)
+    );
+    // `xop serve` reads a decision's body the same way.
+    let module = build(&dir);
+    let (_served, addr) = serve(&module, &dir.path().join("data"));
+    let (st, o) = post(addr, "/v1/decide/t.a.p", input.as_bytes());
+    assert_eq!((st, &o["verdict"]), (200, &json!("allow")), "{o}");
+    let (st, o) = post(addr, "/v1/actions/send_receipt/decide", input.as_bytes());
+    assert_eq!((st, &o["verdict"]), (200, &json!("allow")), "{o}");
+}
+
+/// Item 5: a short policy name two modules use is refused, naming the qualified names, as an
+/// ambiguous action name is; by `xop eval` on every path and by `xop serve`.
+#[test]
+fn an_ambiguous_policy_name_is_refused() {
+    let dir = project("ambiguous");
+    dir.write("in.json", OK);
+    let module = build(&dir);
+    let refusal = "error: the policy name `p` could mean t.a.p or t.b.p: give its qualified name\n";
+    for from in ["src", "m.xopm"] {
+        let args = ["eval", from, "--policy", "p", "--input", "in.json"];
+        for extra in [
+            &[][..],
+            &["--engine", "jit"],
+            &["--log", "log"],
+            &["--format", "json"],
+        ] {
+            let o = xop(dir.path(), &[&args[..], extra].concat());
+            assert_code(&o, 2);
+            assert_eq!(stderr(&o), refusal, "{from} {extra:?}");
+            assert_eq!(stdout(&o), "", "{from} {extra:?}");
+        }
+        // The qualified names decide.
+        let o = xop(
+            dir.path(),
+            &["eval", from, "--policy", "t.a.p", "--input", "in.json"],
+        );
+        assert_code(&o, 0);
+        assert!(stdout(&o).starts_with("allow (ok)"), "{}", text(&o));
+        dir.write(
+            "thank.json",
+            r#"{"to": {"id": "c-1", "tier": "silver", "orders": 2}}"#,
+        );
+        let o = xop(
+            dir.path(),
+            &["eval", from, "--policy", "t.b.p", "--input", "thank.json"],
+        );
+        assert_code(&o, 0);
+        assert!(stdout(&o).starts_with("deny (silver)"), "{}", text(&o));
+    }
+    // Refused before any log is opened.
+    assert!(!dir.path().join("log").exists());
+    // `xop serve` refuses it too (404, as an ambiguous action name).
+    let (_served, addr) = serve(&module, &dir.path().join("data"));
+    let (st, o) = post(addr, "/v1/decide/p", OK.as_bytes());
+    assert_eq!(st, 404, "{o}");
+    assert_eq!(o["error"], "ambiguous_policy", "{o}");
+    assert_eq!(
+        o["message"],
+        "the policy name `p` could mean t.a.p or t.b.p: give its qualified name"
+    );
+    let (st, o) = post(addr, "/v1/decide/t.a.p", OK.as_bytes());
+    assert_eq!((st, &o["verdict"]), (200, &json!("allow")), "{o}");
+}
+
+/// Item 6: a note on a closed standard error (`xop eval … 2>&1 >/dev/null | head -c 10`) is
+/// no panic: the decision is still printed and the exit status says what it was.
+#[test]
+fn a_closed_standard_error_is_no_panic() {
+    let dir = project("closed-stderr");
+    // A second policy guarding the receipt: asking one of them alone prints a note.
+    dir.write(
+        "src/c.xop",
+        "/// A second policy of the receipt.\nmodule t.c\n\nuse t.a.send_receipt\n\n\
+         policy q for send_receipt(to: c, amount: a) {\n  deny \"large\" when a > 100\n  \
+         allow \"small\"\n}\n",
+    );
+    dir.write("in.json", OK);
+    let args = ["eval", "src", "--policy", "t.a.p", "--input", "in.json"];
+    let o = xop(dir.path(), &args);
+    assert_code(&o, 0);
+    assert!(
+        stderr(&o).starts_with("note: `t.a.p` is one of 2 policies"),
+        "{}",
+        text(&o)
+    );
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args(args)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(writer)
+        .output()
+        .unwrap();
+    assert_code(&o, 0);
+    assert!(stdout(&o).starts_with("allow (ok)"), "{}", text(&o));
+}
+
+/// Item 7: asking for a decision of a program that declares none says so, instead of an
+/// empty list.
+#[test]
+fn a_program_without_decisions_says_so() {
+    let dir = TempDir::new("no-decisions");
+    dir.write("src/a.xop", A.split("/// Which receipt").next().unwrap());
+    dir.write("in.json", OK);
+    let ask = |from: &str| {
+        xop(
+            dir.path(),
+            &["eval", from, "--decision", "nope", "--input", "in.json"],
+        )
+    };
+    let o = ask("src");
+    assert_code(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: no decision `nope`: the sources declare no decision\n"
+    );
+    let o = xop(dir.path(), &["build", "src", "-o", "m.xopm"]);
+    assert_code(&o, 0);
+    let o = ask("m.xopm");
+    assert_code(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: no decision `nope`: the module declares no decision\n"
+    );
+    // With decisions, they are listed.
+    let dir = project("some-decisions");
+    dir.write("in.json", OK);
+    let o = xop(
+        dir.path(),
+        &["eval", "src", "--decision", "nope", "--input", "in.json"],
+    );
+    assert_code(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: no decision `nope`; the decisions are: pick\n"
+    );
+}
+
+/// A compiled module under another name than `.xopm` (known by its magic) is decided, on the
+/// runtime's path, from its own bytes: its signature checked by `--trust`, its hash the
+/// record's, as for `m.xopm`.
+#[test]
+fn a_module_under_another_name_is_decided_from_its_own_bytes() {
+    let dir = project("module-bytes");
+    dir.write("in.json", OK);
+    let o = xop(dir.path(), &["keygen", "-o", "k"]);
+    assert_code(&o, 0);
+    let o = xop(
+        dir.path(),
+        &["build", "src", "-o", "m.xopm", "--sign", "k.key"],
+    );
+    assert_code(&o, 0);
+    std::fs::copy(dir.path().join("m.xopm"), dir.path().join("m.bin")).unwrap();
+    let o = xop(
+        dir.path(),
+        &[
+            "eval",
+            "m.bin",
+            "--trust",
+            "k.pub",
+            "--action",
+            "send_receipt",
+            "--input",
+            "in.json",
+            "--log",
+            "log",
+            "--format",
+            "json",
+        ],
+    );
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert_eq!(v["verdict"], "allow", "{v}");
+    let o = xop(
+        dir.path(),
+        &[
+            "eval",
+            "m.xopm",
+            "--trust",
+            "k.pub",
+            "--action",
+            "send_receipt",
+            "--input",
+            "in.json",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(json_of(&o)["module"], v["module"]);
+    let o = xop(
+        dir.path(),
+        &["eval", "m.bin", "--decision", "nope", "--input", "in.json"],
+    );
+    assert_code(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: no decision `nope`; the decisions are: pick\n"
+    );
+}
