@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use xop_runtime::bind::{self, BindError};
 use xop_runtime::engine::RuntimeError;
 use xop_runtime::interp::{self, Decision, FixedSignals};
-use xop_runtime::ir::{Program, Rule, Verdict};
+use xop_runtime::ir::{Program, Verdict};
 
 use crate::{Color, FAILURE, PROBLEMS, SUCCESS, compile, err, error, files, out};
 
@@ -700,14 +700,6 @@ pub fn roles(role: &str, also: &[String]) -> String {
         .join(" and ")
 }
 
-/// The rule `id` of one of `policies`.
-fn rule_of<'p>(program: &'p Program, policies: &[usize], id: &str) -> Option<&'p Rule> {
-    policies
-        .iter()
-        .filter_map(|&i| program.policies.get(i))
-        .find_map(|p| p.rules.iter().find(|r| r.id == id))
-}
-
 fn human(program: &Program, policies: &[usize], d: &Decision) -> String {
     let mut s = d.verdict.keyword().to_string();
     if !d.reasons.is_empty() {
@@ -725,29 +717,20 @@ fn human(program: &Program, policies: &[usize], d: &Decision) -> String {
     if let Some(e) = &d.error {
         s.push_str(&format!("  error: {e}\n"));
     }
-    for id in &d.fired {
-        if let Some(rule) = rule_of(program, policies, id) {
-            s.push_str(&format!(
-                "  fired {id} at {}:{}: {}\n",
-                rule.source.file,
-                rule.source.line,
-                rule.source
-                    .text
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
-        }
+    let (rules, _) = crate::explain::fired_rules(program, policies, &d.fired);
+    for (id, rule) in d.fired.iter().zip(rules) {
+        s.push_str(&crate::explain::fired_line(id, rule));
     }
     s
 }
 
 fn json(program: &Program, policies: &[usize], d: &Decision) -> String {
+    let (rules, _) = crate::explain::fired_rules(program, policies, &d.fired);
     let fired: Vec<serde_json::Value> = d
         .fired
         .iter()
-        .map(|id| {
-            let rule = rule_of(program, policies, id);
+        .zip(rules)
+        .map(|(id, rule)| {
             serde_json::json!({
                 "id": id,
                 "file": rule.map(|r| r.source.file.clone()),

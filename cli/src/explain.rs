@@ -91,6 +91,9 @@ fn explain(dir: &Path, n: u64, time: &str, d: &DecisionRecord, color: bool) -> S
     if let Some(e) = &d.error {
         s.push_str(&format!("  error: {e}\n"));
     }
+    if let Some(m) = &d.detail {
+        s.push_str(&format!("  detail: {m}\n"));
+    }
     s.push_str("evidence (the input values the rules read):\n");
     if d.evidence.is_empty() {
         s.push_str("  (none)\n");

@@ -306,11 +306,11 @@ fn refused_input_is_explained_in_full_on_every_path_and_proven_without_its_value
     log_verifies(dir.path(), "log");
     let o = xop(dir.path(), &["log", "replay", "log"]);
     assert_code(&o, 0);
-    // `xop explain` reads such a record.
+    // `xop explain` reads such a record, its detail included.
     let o = xop(dir.path(), &["explain", "log", "0"]);
     assert_code(&o, 0);
     assert!(
-        stdout(&o).contains("error: to.orders: wrong-type"),
+        stdout(&o).contains("error: to.orders: wrong-type\n  detail: expected "),
         "{}",
         text(&o)
     );
