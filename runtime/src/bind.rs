@@ -149,13 +149,13 @@ impl std::error::Error for BindError {}
 
 /// Binds a JSON text to policy `policy` of `program`.
 pub fn bind_json(program: &Program, policy: usize, json: &str) -> Result<Bound, BindError> {
-    bind_value(program, policy, &parse_json(json)?)
+    bind_value(program, policy, &parse_input(json)?)
 }
 
 /// [`bind_json`] on bytes: bytes that are not UTF-8 are refused input too
 /// ([`json_text`]).
 pub fn bind_json_bytes(program: &Program, policy: usize, json: &[u8]) -> Result<Bound, BindError> {
-    bind_value(program, policy, &parse_json_bytes(json)?)
+    bind_value(program, policy, &parse_input(json_text(json)?)?)
 }
 
 /// Parses an input's JSON text, refusing what JSON leaves ambiguous: an object that gives a
@@ -163,12 +163,23 @@ pub fn bind_json_bytes(program: &Program, policy: usize, json: &[u8]) -> Result<
 /// Invalid JSON is [`BindErrorKind::Malformed`], with serde_json's line and column. A leading
 /// byte-order mark is skipped.
 pub fn parse_json(text: &str) -> Result<Json, BindError> {
-    strict(serde_json::Deserializer::from_str(skip_bom(text)))
+    strict(skip_bom(text), false)
 }
 
 /// [`parse_json`] on bytes, which must be UTF-8 ([`json_text`]).
 pub fn parse_json_bytes(bytes: &[u8]) -> Result<Json, BindError> {
-    strict(serde_json::Deserializer::from_str(json_text(bytes)?))
+    strict(json_text(bytes)?, false)
+}
+
+/// [`parse_json`] for a decision's input, which also refuses a number that a JSON number
+/// value cannot keep as written: serde_json reads a number with a fraction or an exponent,
+/// or an integer beyond 64 bits, as an `f64`, which keeps about 17 significant digits, so
+/// `0.1000000000000000000000000001` (a Decimal's 28) would be read as `0.1` and decided on
+/// as such. Such a number is an [`BindErrorKind::OutOfRange`] error at its path, saying to give
+/// it as a string (a Decimal's exact form). Numbers an `f64` keeps (`0.1`, `12.5`, `1e3`) are
+/// read as before.
+pub fn parse_input(text: &str) -> Result<Json, BindError> {
+    strict(skip_bom(text), true)
 }
 
 /// The text of a JSON input given as bytes, without a leading byte-order mark. Bytes that are
@@ -205,16 +216,20 @@ fn skip_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
-fn strict<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
-) -> Result<Json, BindError> {
+/// Parses `text` as [`parse_json`] does; with `exact`, also as [`parse_input`] does.
+fn strict(text: &str, exact: bool) -> Result<Json, BindError> {
     use serde::de::DeserializeSeed;
-    let mut duplicate = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut seen = Seen::default();
     let seed = Strict {
         path: &Path::ROOT,
-        duplicate: &mut duplicate,
+        seen: &mut seen,
     };
     let parsed = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    if exact && parsed.is_ok() {
+        inexact_number(text, &seen)?;
+    }
+    let duplicate = seen.duplicate;
     // The key is in the path already, and serde_json's messages quote no value.
     parsed.map_err(|e| match duplicate {
         Some((path, key)) => BindError::new(
@@ -231,11 +246,97 @@ fn strict<'de, R: serde_json::de::Read<'de>>(
     })
 }
 
+/// What [`Strict`] notes while it reads.
+#[derive(Default)]
+struct Seen {
+    /// The path and the key of an object's second use of a key.
+    duplicate: Option<(String, String)>,
+    /// The numbers read so far.
+    numbers: usize,
+    /// The numbers read as `f64`: their index among the numbers, and their path.
+    floats: Vec<(usize, String)>,
+}
+
 /// Reads one JSON value as [`Json`] does, except that an object's second use of a key stops
-/// the parse, noting the key's path and the key in `duplicate`.
+/// the parse, noting the key's path and the key; and notes the numbers read as `f64`.
 struct Strict<'p, 'd> {
     path: &'p Path<'p>,
-    duplicate: &'d mut Option<(String, String)>,
+    seen: &'d mut Seen,
+}
+
+/// The first number of `text` that was read as an `f64` (`seen`) and does not keep the value
+/// written: `Err` at its path. The numbers' texts are found only when some number was read as
+/// an `f64`, so that most inputs pay nothing.
+fn inexact_number(text: &str, seen: &Seen) -> Result<(), BindError> {
+    if seen.floats.is_empty() {
+        return Ok(());
+    }
+    let texts = number_texts(text);
+    if texts.len() != seen.numbers {
+        // Never for text serde_json parsed; should it happen, nothing is refused on a guess.
+        return Ok(());
+    }
+    for (index, path) in &seen.floats {
+        let Some(&written) = texts.get(*index) else {
+            continue;
+        };
+        let Ok(exact) = parse_decimal(written) else {
+            // Beyond a Decimal: the type's own range check words it.
+            continue;
+        };
+        let read = written
+            .parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+            .and_then(|n| parse_decimal(&n.to_string()).ok());
+        if read != Some(exact) {
+            const WHY: &str = "a JSON number with more than about 17 significant digits, or an \
+                               integer beyond 64 bits, is read rounded";
+            return Err(BindError {
+                kind: BindErrorKind::OutOfRange,
+                path: path.clone(),
+                message: format!(
+                    "the number {written} cannot be read as written: {WHY}; give a Decimal as \
+                     a string (\"{written}\"), which is read exactly"
+                ),
+                redacted: format!(
+                    "the number cannot be read as written: {WHY}; give a Decimal as a string, \
+                     which is read exactly"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The text of every number of the JSON text `json`, in document order (the order serde_json
+/// reads them in). Strings, keys included, are skipped with their escapes.
+fn number_texts(json: &str) -> Vec<&str> {
+    let b = json.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < b.len() && matches!(b[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                // Number bytes are ASCII, so both ends are character boundaries.
+                out.extend(json.get(start..i));
+            }
+            _ => i += 1,
+        }
+    }
+    out
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_, '_> {
@@ -258,14 +359,20 @@ impl<'de> serde::de::Visitor<'de> for Strict<'_, '_> {
     }
 
     fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+        self.seen.numbers += 1;
         Ok(Json::Number(n.into()))
     }
 
     fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+        self.seen.numbers += 1;
         Ok(Json::Number(n.into()))
     }
 
     fn visit_f64<E>(self, n: f64) -> Result<Json, E> {
+        let mut at = String::new();
+        self.path.render(&mut at);
+        self.seen.floats.push((self.seen.numbers, at));
+        self.seen.numbers += 1;
         Ok(Number::from_f64(n).map_or(Json::Null, Json::Number))
     }
 
@@ -287,7 +394,7 @@ impl<'de> serde::de::Visitor<'de> for Strict<'_, '_> {
             let path = self.path.index(out.len());
             let seed = Strict {
                 path: &path,
-                duplicate: &mut *self.duplicate,
+                seen: &mut *self.seen,
             };
             match seq.next_element_seed(seed)? {
                 Some(v) => out.push(v),
@@ -303,12 +410,12 @@ impl<'de> serde::de::Visitor<'de> for Strict<'_, '_> {
             if out.contains_key(&key) {
                 let mut at = String::new();
                 path.render(&mut at);
-                *self.duplicate = Some((at, key));
+                self.seen.duplicate = Some((at, key));
                 return Err(serde::de::Error::custom("duplicate key"));
             }
             let seed = Strict {
                 path: &path,
-                duplicate: &mut *self.duplicate,
+                seen: &mut *self.seen,
             };
             let value = map.next_value_seed(seed)?;
             out.insert(key, value);
@@ -1975,6 +2082,50 @@ mod tests {
         assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, "d"));
         let e = d(json!([1])).unwrap_err();
         assert_eq!(e.kind, BindErrorKind::WrongType);
+    }
+
+    /// A decision's input written as text: a number JSON would read rounded is refused at its
+    /// path, with its text in the message and not in the redacted one; a number an `f64` keeps
+    /// is read as before; strings that look like numbers do not shift which number is which.
+    #[test]
+    fn numbers_read_rounded_are_refused() {
+        let text = |d: &str, n: &str| {
+            format!(r#"{{"amount": "1 EUR", "wait": "1h", "n": {n}, "d": {d}}}"#)
+        };
+        let bind = |d: &str, n: &str| bind_json(&program(), 1, &text(d, n));
+        let dec = |s: &str| Value::Decimal(Decimal::from_str(s).unwrap());
+        for (d, want) in [
+            ("0.1", "0.1"),
+            ("12.5", "12.5"),
+            ("1e3", "1000"),
+            ("-0", "0"),
+        ] {
+            let b = bind(d, "3").unwrap_or_else(|e| panic!("{d}: {e}"));
+            assert_eq!(b.args[3], dec(want), "{d}");
+        }
+        let long = "0.1000000000000000000000000001";
+        let e = bind(long, "3").unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::OutOfRange, "d"));
+        assert!(
+            e.message.contains(&format!("(\"{long}\")")),
+            "{}",
+            e.message
+        );
+        assert!(!e.redacted.contains("0.1"), "{}", e.redacted);
+        // The same digits as a string are read exactly.
+        let b = bind(&format!("\"{long}\""), "3").unwrap();
+        assert_eq!(b.args[3], dec(long));
+        // An integer beyond 64 bits, in an Int: refused at its path, not rounded.
+        let e = bind("1", "-9223372036854775809").unwrap_err();
+        assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::OutOfRange, "n"));
+        assert!(e.message.contains("-9223372036854775809"), "{}", e.message);
+        // The generic parse (a connector's answer, a request body) reads it rounded.
+        assert!(parse_json(&text(long, "3")).is_ok());
+        // Numbers are found in document order; strings and keys, escapes included, skipped.
+        assert_eq!(
+            number_texts(r#"{"a\"1": [1, -2.5e+3, "x\\", "\"3.0\"", 4], "5": 0.1}"#),
+            ["1", "-2.5e+3", "4", "0.1"]
+        );
     }
 
     #[test]

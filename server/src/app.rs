@@ -259,11 +259,27 @@ async fn read_body(
 /// A body's JSON, read as decisions read their input: invalid JSON and an object that gives a
 /// key twice are refused (which value would be meant is left open by JSON).
 fn parse_json(bytes: &[u8]) -> Result<Value> {
-    xop_runtime::bind::parse_json_bytes(bytes).map_err(|e| match e.kind {
+    body_json(xop_runtime::bind::parse_json_bytes(bytes))
+}
+
+/// A decision's input as [`parse_json`] reads a body, refusing too a number that JSON would
+/// read rounded ([`xop_runtime::bind::parse_input`]).
+fn parse_input(bytes: &[u8]) -> Result<Value> {
+    body_json(xop_runtime::bind::json_text(bytes).and_then(xop_runtime::bind::parse_input))
+}
+
+/// A parsed body, or the answer to one that is refused.
+fn body_json(parsed: std::result::Result<Value, xop_runtime::bind::BindError>) -> Result<Value> {
+    parsed.map_err(|e| match e.kind {
         BindErrorKind::DuplicateKey => ApiError::new(
             StatusCode::BAD_REQUEST,
             "duplicate_key",
             format!("the body gives a key twice: {e}; nothing was decided"),
+        ),
+        BindErrorKind::OutOfRange => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "inexact_number",
+            format!("{e}; nothing was decided"),
         ),
         _ => ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -601,7 +617,7 @@ async fn decide_asked(
 ) -> Result<Response> {
     let start = Instant::now();
     let bytes = read_body(&app, &headers, body, "application/json", false).await?;
-    let input = parse_json(&bytes)?;
+    let input = parse_input(&bytes)?;
     let out = app.decide_async(asked, input).await?;
     let verdict = out["verdict"].as_str().unwrap_or("deny");
     app.metrics.decision(verdict, start.elapsed());

@@ -277,6 +277,17 @@ fn decide_happy_path_and_every_refusal() {
         message.starts_with("the body gives a key twice: to.id: "),
         "{message}"
     );
+    // A number JSON would read rounded (an integer beyond 64 bits): refused at its path,
+    // nothing decided.
+    let rounded = br#"{"to": {"id": "c", "vip": false}, "amount": 18446744073709551616}"#;
+    let (st, b) = request(addr, "POST", "/v1/decide/receipt", &json_ct, rounded);
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(json_of(&b)["error"], "inexact_number");
+    let message = json_of(&b)["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("amount: the number 18446744073709551616 cannot be read as written"),
+        "{message}"
+    );
     // Wrong and missing content type.
     let body = pay(5).to_string();
     let (st, b) = request(
