@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::{ArgGroup, Args, ValueEnum};
 use xop_runtime::bind::{self, BindError};
 use xop_runtime::engine::RuntimeError;
 use xop_runtime::interp::{self, Decision, FixedSignals};
@@ -50,23 +50,20 @@ pub enum Format {
     Json,
 }
 
-/// Arguments of `xop eval`.
+/// Arguments of `xop eval`: exactly one of `--policy`, `--action` and `--decision` says what to
+/// ask.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("asked").required(true).args(["policy", "action", "decision"])))]
 pub struct EvalArgs {
     /// A module (.xopm), or .xop files and folders
     #[arg(required = true, value_name = "MODULE|PATHS")]
     pub paths: Vec<PathBuf>,
     /// The policy to ask (its name, or `policy@action` for a purpose policy)
-    #[arg(
-        long,
-        value_name = "NAME",
-        required_unless_present_any = ["decision", "action"],
-        conflicts_with_all = ["decision", "action"]
-    )]
+    #[arg(long, value_name = "NAME")]
     pub policy: Option<String>,
     /// Or the action to decide over every policy guarding it (its qualified name, or its
     /// short name when unique): the action's verdict, as `xop serve` gives it
-    #[arg(long, value_name = "NAME", conflicts_with = "decision")]
+    #[arg(long, value_name = "NAME")]
     pub action: Option<String>,
     /// Or the decision to rank (its candidates, each decided by its action's policies)
     #[arg(long, value_name = "NAME")]
@@ -494,7 +491,17 @@ fn network_lines(outcome: &xop_runtime::engine::Outcome) -> String {
 
 /// `--decision NAME`: the ranked candidates, each with its action's decision.
 fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &EvalArgs) -> u8 {
-    let Some((index, _)) = program.decision(name) else {
+    let found = match program.resolve_decision(name) {
+        Err(matches) if matches.len() > 1 => {
+            error(&format!(
+                "the decision name `{name}` could mean {}: give its qualified name",
+                matches.join(", ")
+            ));
+            return FAILURE;
+        }
+        found => found.ok(),
+    };
+    let Some((index, _)) = found else {
         let names: Vec<&str> = program.decisions.iter().map(|d| d.name.as_str()).collect();
         error(&if names.is_empty() {
             format!(
@@ -649,7 +656,7 @@ fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> s
         })
         .collect();
     serde_json::json!({
-        "decision": program.decision(name).map(|(_, d)| d.qualified.clone()),
+        "decision": program.resolve_decision(name).ok().map(|(_, d)| d.qualified.clone()),
         "choice": ranked.iter().position(|c| c.decision.verdict != Verdict::Deny),
         "candidates": candidates,
         "reasons": [],

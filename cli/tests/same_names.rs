@@ -257,3 +257,44 @@ fn explain_shows_the_rules_that_fired_in_their_own_policy() {
         }
     }
 }
+
+/// Two decisions named `offers` in two modules: `--decision offers` is refused with both
+/// qualified names, as `--policy contact` is; each qualified name ranks its own proposals.
+#[test]
+fn a_decision_name_two_modules_share_is_refused() {
+    let dir = project("same-names-decision");
+    for (file, module) in [("amb/d1.xop", "acme.d1"), ("amb/d2.xop", "acme.d2")] {
+        dir.write(
+            file,
+            format!(
+                "module {module}\n\nuse acme.contact.{{Customer, send_offer}}\n\n\
+                 decision offers(c: Customer) {{\n  propose send_offer(to: c) rank by 1\n}}\n"
+            ),
+        );
+    }
+    dir.write(
+        "in.json",
+        r#"{"c": {"id": "c-1", "on_hold": false, "vip": true, "messages_7d": 0}}"#,
+    );
+    let o = xop(
+        dir.path(),
+        &["eval", "amb", "--decision", "offers", "--input", "in.json"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "the decision name `offers` could mean acme.d1.offers, acme.d2.offers: give its \
+             qualified name"
+        ),
+        "{}",
+        text(&o)
+    );
+    for name in ["acme.d1.offers", "acme.d2.offers"] {
+        let o = xop(
+            dir.path(),
+            &["eval", "amb", "--decision", name, "--input", "in.json"],
+        );
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+        assert!(!text(&o).contains("could mean"), "{}", text(&o));
+    }
+}

@@ -125,19 +125,13 @@ impl Program {
     /// policy, several when the name is ambiguous (give one of them). What `xop eval --policy`
     /// and the runtime (`xop serve`) resolve names with; [`Program::policy`] takes the first.
     pub fn resolve_policy(&self, name: &str) -> Result<(usize, &Policy), Vec<&str>> {
-        if let Some(found) = (self.policies.iter().enumerate()).find(|(_, p)| p.qualified == name) {
-            return Ok(found);
-        }
-        let mut short = (self.policies.iter().enumerate()).filter(|(_, p)| p.name == name);
-        match (short.next(), short.next()) {
-            (Some(one), None) => Ok(one),
-            _ => Err(self
-                .policies
-                .iter()
-                .filter(|p| p.name == name)
-                .map(|p| p.qualified.as_str())
-                .collect()),
-        }
+        resolve_named(&self.policies, name, |p| (&p.name, &p.qualified))
+    }
+
+    /// The decision a user's `name` means, as [`Program::resolve_policy`] finds a policy: a
+    /// short name two decisions have (in two modules) is refused with their qualified names.
+    pub fn resolve_decision(&self, name: &str) -> Result<(usize, &DecisionDef), Vec<&str>> {
+        resolve_named(&self.decisions, name, |d| (&d.name, &d.qualified))
     }
 
     /// The policies guarding action `action` (qualified name), in declaration order: an
@@ -817,5 +811,27 @@ pub mod build {
             }],
             ..Program::default()
         }
+    }
+}
+
+/// The item of `items` that `name` means: the one whose qualified name it is, else the only
+/// one whose short name it is (`names` gives an item's short and qualified names). `Err` holds
+/// the qualified names of the items of that short name: none, or several (ambiguous).
+fn resolve_named<'p, T>(
+    items: &'p [T],
+    name: &str,
+    names: impl Fn(&T) -> (&str, &str),
+) -> Result<(usize, &'p T), Vec<&'p str>> {
+    if let Some(found) = (items.iter().enumerate()).find(|(_, x)| names(x).1 == name) {
+        return Ok(found);
+    }
+    let mut short = (items.iter().enumerate()).filter(|(_, x)| names(x).0 == name);
+    match (short.next(), short.next()) {
+        (Some(one), None) => Ok(one),
+        _ => Err(items
+            .iter()
+            .filter(|x| names(x).0 == name)
+            .map(|x| names(x).1)
+            .collect()),
     }
 }
