@@ -639,6 +639,10 @@ fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> s
                 .map(|(p, v)| (p.name.clone(), value_json(program, v)))
                 .collect();
             let d = &c.decision;
+            let guards: Vec<usize> = (program.policies.iter().enumerate())
+                .filter(|(_, p)| p.action == c.action)
+                .map(|(i, _)| i)
+                .collect();
             serde_json::json!({
                 "action": c.action,
                 "line": c.line,
@@ -646,7 +650,7 @@ fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> s
                 "args": args,
                 "verdict": d.verdict.keyword(),
                 "reasons": d.reasons,
-                "fired": d.fired,
+                "fired": fired_json(program, &guards, &d.fired),
                 "review": d.review.as_ref().map(|r| serde_json::json!({
                     "role": r.role, "also": r.also, "within_ms": r.within_ms,
                     "fallback": r.fallback.keyword()
@@ -731,10 +735,10 @@ fn human(program: &Program, policies: &[usize], d: &Decision) -> String {
     s
 }
 
-fn json(program: &Program, policies: &[usize], d: &Decision) -> String {
-    let (rules, _) = crate::explain::fired_rules(program, policies, &d.fired);
-    let fired: Vec<serde_json::Value> = d
-        .fired
+/// The fired rules of a decision over `policies`, as JSON: each rule's id, file, line and text.
+fn fired_json(program: &Program, policies: &[usize], fired: &[String]) -> Vec<serde_json::Value> {
+    let (rules, _) = crate::explain::fired_rules(program, policies, fired);
+    fired
         .iter()
         .zip(rules)
         .map(|(id, rule)| {
@@ -745,11 +749,14 @@ fn json(program: &Program, policies: &[usize], d: &Decision) -> String {
                 "text": rule.map(|r| r.source.text.clone()),
             })
         })
-        .collect();
+        .collect()
+}
+
+fn json(program: &Program, policies: &[usize], d: &Decision) -> String {
     let value = serde_json::json!({
         "verdict": d.verdict.keyword(),
         "reasons": d.reasons,
-        "fired": fired,
+        "fired": fired_json(program, policies, &d.fired),
         "review": d.review.as_ref().map(|r| serde_json::json!({
             "role": r.role, "also": r.also, "within_ms": r.within_ms,
             "fallback": r.fallback.keyword()

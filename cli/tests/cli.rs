@@ -1213,6 +1213,20 @@ fn the_jit_ranks_a_decision_as_the_interpreter_does() {
         assert_eq!(stderr(&jit), "", "{}", stderr(&jit));
         assert_eq!(stdout(&jit), stdout(&interp));
     }
+    // A candidate's fired rules are listed as a policy's are: id, file, line and text.
+    let v = json(&run("jit", "json"));
+    let fired: Vec<&Value> = (v["candidates"].as_array().unwrap().iter())
+        .flat_map(|c| c["fired"].as_array().unwrap())
+        .collect();
+    assert!(!fired.is_empty(), "{v}");
+    for f in fired {
+        assert!(f["id"].as_str().is_some_and(|id| id.contains('#')), "{f}");
+        assert!(
+            f["file"].as_str().is_some_and(|p| p.ends_with(".xop")),
+            "{f}"
+        );
+        assert!(f["line"].as_u64().is_some_and(|l| l > 0), "{f}");
+    }
 }
 
 /// A compiled module is known by its first bytes, whatever its name; given with sources or
