@@ -953,8 +953,15 @@ impl Binder<'_> {
                     }));
                 };
                 let amount = parse_decimal(amount).map_err(|kind| {
-                    path.found(kind, v, |found| {
-                        format!("expected money like \"12.50 EUR\", found {found} (bad amount)")
+                    path.found(kind, v, |found| match kind {
+                        BindErrorKind::OutOfRange => format!(
+                            "expected money like \"12.50 EUR\", found {found}, whose amount is \
+                             out of the Decimal range (28 significant digits)"
+                        ),
+                        _ => format!(
+                            "expected money like \"12.50 EUR\", found {found}, whose amount is \
+                             no decimal number"
+                        ),
                     })
                 })?;
                 let currency = currency_code(currency)
@@ -1997,7 +2004,23 @@ mod tests {
             (e.kind, e.path.as_str()),
             (BindErrorKind::Malformed, "amount")
         );
+        // An amount beyond a Decimal says so (the redacted message without the value).
+        let e = bad(json!("99999999999999999999999999999999999999 EUR"));
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::OutOfRange, "amount")
+        );
+        assert!(
+            e.message
+                .ends_with("out of the Decimal range (28 significant digits)")
+        );
+        assert!(!e.redacted.contains("999"), "{}", e.redacted);
         let e = bad(json!("12,50 EUR"));
+        assert!(
+            e.message.ends_with("whose amount is no decimal number"),
+            "{}",
+            e.message
+        );
         assert_eq!(
             (e.kind, e.path.as_str()),
             (BindErrorKind::Malformed, "amount")
