@@ -190,15 +190,7 @@ pub fn json_text(bytes: &[u8]) -> Result<&str, BindError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
-        let before = &bytes[..at];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        // Valid UTF-8 up to `at`: its characters are counted.
-        let column =
-            std::str::from_utf8(&before[line_start..]).map_or(0, |s| s.chars().count()) + 1;
+        let (line, column) = line_column(bytes, at);
         BindError::new(
             BindErrorKind::Malformed,
             "",
@@ -209,6 +201,22 @@ pub fn json_text(bytes: &[u8]) -> Result<&str, BindError> {
             ),
         )
     })
+}
+
+/// The line and column (both from 1; the column in characters) of byte `at` of `bytes`, whose
+/// bytes before `at` are UTF-8 (where a UTF-8 error is: `Utf8Error::valid_up_to`).
+pub fn line_column(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = bytes.get(..at).unwrap_or(bytes);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
 }
 
 /// `text` without a leading byte-order mark.
