@@ -74,6 +74,7 @@ pub const CODES: &[CodeInfo] = &[
     e("E0315", "open record type out of place"),
     w("W0201", "unused import"),
     w("W0301", "value is never absent"),
+    w("W0302", "operation fails on every input"),
     e("C0001", "high-risk action allowed without human review"),
     e("C0002", "review of a high-risk action falls back to allow"),
     e("C0003", "prohibited action used"),

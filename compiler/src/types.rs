@@ -15,6 +15,8 @@ use crate::db::{Db, Project, SourceFile};
 use crate::diagnostic::Diagnostic;
 use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature, TypedParam};
 use crate::span::Span;
+use xop_runtime::ir::ArithOp;
+use xop_runtime::value::Value;
 
 /// A type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -1075,6 +1077,14 @@ impl<'a> Checker<'a> {
                 let tb = self.require_present(facts, b, tb);
                 if !compatible(self.db, self.project, &tb, &ta) || !ta.ordered() {
                     self.op_error(e.span, op.symbol(), &ta, Some(&tb));
+                } else if let (Some(Value::Money(_, x)), Some(Value::Money(_, y))) =
+                    (constant(a), constant(b))
+                    && x != y
+                {
+                    self.fails_always(
+                        e,
+                        format!("money in {x} ordered against money in {y}: mixed currencies"),
+                    );
                 }
                 Ty::Bool
             }
@@ -1102,7 +1112,15 @@ impl<'a> Checker<'a> {
                 let tb = self.expr(env, facts, b, None);
                 let tb = self.require_present(facts, b, tb);
                 match arith(op, &ta, &tb) {
-                    Some(t) => t,
+                    Some(t) => {
+                        if let (Some(x), Some(y), Some(op)) =
+                            (constant(a), constant(b), arith_op(op))
+                            && let Err(why) = xop_runtime::interp::arith(op, x, y)
+                        {
+                            self.fails_always(e, why);
+                        }
+                        t
+                    }
                     None => {
                         self.op_error(e.span, op.symbol(), &ta, Some(&tb));
                         Ty::Unknown
@@ -1110,6 +1128,22 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+
+    /// W0302: operation `e`, of constants only, fails with `why` whatever the input.
+    fn fails_always(&mut self, e: &Expr, why: String) {
+        let d = Diagnostic::warning(
+            "W0302",
+            &self.path,
+            e.span,
+            format!("this operation fails on every input: {why}"),
+        )
+        .with_label("fails whatever the input")
+        .with_help(
+            "a rule that evaluates it denies with `xop:runtime-error` every time; write the \
+             constant you mean",
+        );
+        self.err(d);
     }
 
     /// `x == absent`, `x != absent` (or `absent` first): absence is not a value that `==`
@@ -1457,6 +1491,47 @@ impl<'a> Checker<'a> {
 }
 
 /// The result type of an arithmetic operation, if defined.
+/// The value of `e` when it is made of literals only (numbers, money, durations, times, `-`
+/// and arithmetic on them) and computes without error; else `None` (an operation of constants
+/// that fails is reported where it is, not again around it).
+fn constant(e: &Expr) -> Option<Value> {
+    match &e.kind {
+        ExprKind::Lit(Literal::Int(i)) => Some(Value::Int(*i)),
+        ExprKind::Lit(Literal::Decimal(d)) => d.parse().ok().map(Value::Decimal),
+        ExprKind::Lit(Literal::Money(a, c)) => a
+            .parse()
+            .ok()
+            .map(|a| Value::Money(a, Arc::from(c.as_str()))),
+        ExprKind::Lit(Literal::Duration(ms, _)) => Some(Value::Duration(*ms)),
+        ExprKind::Lit(Literal::Time(t)) => {
+            xop_runtime::time::parse_rfc3339(t).ok().map(Value::Time)
+        }
+        ExprKind::Unary(UnOp::Neg, x) => match constant(x)? {
+            Value::Int(i) => i.checked_neg().map(Value::Int),
+            Value::Decimal(d) => Some(Value::Decimal(-d)),
+            Value::Duration(ms) => ms.checked_neg().map(Value::Duration),
+            Value::Money(d, c) => Some(Value::Money(-d, c)),
+            _ => None,
+        },
+        ExprKind::Binary(op, a, b) => {
+            xop_runtime::interp::arith(arith_op(*op)?, constant(a)?, constant(b)?).ok()
+        }
+        _ => None,
+    }
+}
+
+/// The IR's operator for an arithmetic `op`.
+fn arith_op(op: BinOp) -> Option<ArithOp> {
+    Some(match op {
+        BinOp::Add => ArithOp::Add,
+        BinOp::Sub => ArithOp::Sub,
+        BinOp::Mul => ArithOp::Mul,
+        BinOp::Div => ArithOp::Div,
+        BinOp::Rem => ArithOp::Rem,
+        _ => return None,
+    })
+}
+
 fn arith(op: BinOp, a: &Ty, b: &Ty) -> Option<Ty> {
     use Ty::*;
     if matches!(a, Unknown) || matches!(b, Unknown) {

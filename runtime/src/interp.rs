@@ -1167,7 +1167,10 @@ fn dec_op(op: ArithOp, x: Decimal, y: Decimal) -> Result<Decimal, String> {
     r.ok_or_else(|| format!("{x} {} {y} overflows", op_symbol(op)))
 }
 
-fn arith(op: ArithOp, a: Value, b: Value) -> Result<Value, String> {
+/// `a op b` as the engines compute it, or the run-time error it is (overflow, division by
+/// zero, mixed currencies): also what the checker uses to find an operation of constants that
+/// fails on every input (W0302).
+pub fn arith(op: ArithOp, a: Value, b: Value) -> Result<Value, String> {
     use ArithOp::{Add, Div, Mul, Sub};
     let overflow = |what: String| move || format!("{what} overflows");
     match (op, a, b) {
