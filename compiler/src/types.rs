@@ -1077,8 +1077,8 @@ impl<'a> Checker<'a> {
                 let tb = self.require_present(facts, b, tb);
                 if !compatible(self.db, self.project, &tb, &ta) || !ta.ordered() {
                     self.op_error(e.span, op.symbol(), &ta, Some(&tb));
-                } else if let (Some(Value::Money(_, x)), Some(Value::Money(_, y))) =
-                    (constant(a), constant(b))
+                } else if let Some(Value::Money(_, x)) = constant(a)
+                    && let Some(Value::Money(_, y)) = constant(b)
                     && x != y
                 {
                     self.fails_always(
@@ -1113,8 +1113,9 @@ impl<'a> Checker<'a> {
                 let tb = self.require_present(facts, b, tb);
                 match arith(op, &ta, &tb) {
                     Some(t) => {
-                        if let (Some(x), Some(y), Some(op)) =
-                            (constant(a), constant(b), arith_op(op))
+                        if let Some(x) = constant(a)
+                            && let Some(y) = constant(b)
+                            && let Some(op) = arith_op(op)
                             && let Err(why) = xop_runtime::interp::arith(op, x, y)
                         {
                             self.fails_always(e, why);
