@@ -1031,7 +1031,7 @@ impl<R: Recorder> Session<R> {
             rules: (0..policy.params.len())
                 .map(|i| ReadPath {
                     param: u32::try_from(i).unwrap_or(u32::MAX),
-                    steps: Vec::new(),
+                    steps: Default::default(),
                 })
                 .collect(),
             via: Default::default(),

@@ -15,6 +15,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use smallvec::SmallVec;
+
 use crate::ir::{Expr, Policy, Program, Quantifier, Type};
 
 /// One step of an input path.
@@ -34,7 +36,7 @@ pub struct ReadPath {
     /// The parameter's index.
     pub param: u32,
     /// The steps.
-    pub steps: Vec<Step>,
+    pub steps: SmallVec<[Step; 4]>,
 }
 
 /// What a policy's rules can read of its input.
@@ -121,7 +123,7 @@ impl Reads {
     /// Marks the value at `steps` (in a value of type `ty`) read whole. Steps that do not fit
     /// the type (never from a checked program) read the value here whole: coarse, not unsound.
     fn add(&mut self, program: &Program, ty: &Type, steps: &[Step]) {
-        if *self == Reads::All {
+        if matches!(self, Reads::All) {
             return;
         }
         let ty = match ty {
@@ -133,7 +135,7 @@ impl Reads {
             // The header is always laid out: the length alone reads no part of an element.
             (Some(Step::Len), Type::List(_) | Type::Set(_)) => {}
             (Some(Step::Each), Type::List(elem)) => {
-                if *self == Reads::Nothing {
+                if matches!(self, Reads::Nothing) {
                     *self = Reads::Elements(Box::new(Reads::Nothing));
                 }
                 match self {
@@ -150,7 +152,7 @@ impl Reads {
                     *self = Reads::All;
                     return;
                 };
-                if *self == Reads::Nothing {
+                if matches!(self, Reads::Nothing) {
                     *self = Reads::Fields(vec![Reads::Nothing; rt.fields.len()].into());
                 }
                 match self {
@@ -186,7 +188,7 @@ impl Reads {
 
     /// Whether a string read as `self` may be left out.
     pub fn unread(&self) -> bool {
-        *self == Reads::Nothing
+        matches!(self, Reads::Nothing)
     }
 }
 
@@ -202,7 +204,7 @@ impl Walk<'_> {
         for (i, slot) in env.iter_mut().enumerate().take(policy.params.len()) {
             *slot = Some(ReadPath {
                 param: i as u32,
-                steps: Vec::new(),
+                steps: SmallVec::new(),
             });
         }
         for rule in &policy.rules {
