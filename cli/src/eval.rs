@@ -352,18 +352,10 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
         None => None,
     };
     let dir = args.log.as_deref();
-    let decided = match bind::json_text(input) {
-        Ok(text) => crate::log::eval_logged(
-            dir,
-            &bytes,
-            trust.as_ref(),
-            target,
-            text,
-            camara,
-            args.engine == Engine::Jit,
-        ),
-        Err(_) => refused_on_runtime(dir, &bytes, trust.as_ref(), target, input),
-    };
+    // Input that is not UTF-8 is refused before any engine runs (deny, `xop:bad-input`, proven
+    // with `--log`), so whether the JIT compiles the policy does not matter for it.
+    let jit = args.engine == Engine::Jit && bind::json_text(input).is_ok();
+    let decided = crate::log::eval_logged(dir, &bytes, trust.as_ref(), target, input, camara, jit);
     let (decision, outcome) = match decided {
         Ok(d) => d,
         Err(s) => return s,
@@ -423,48 +415,6 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
         Ok(()) => status,
         Err(s) => s,
     }
-}
-
-/// Input that is not UTF-8, on the runtime's path: [`crate::log::eval_logged`] takes text, so
-/// the bytes are handed to the runtime here, which refuses them as it refuses any bad input
-/// (deny, `xop:bad-input`, proven in the log with `--log`). Nothing is read from the network
-/// and no engine runs for refused input, so neither `--config` nor `--engine` matters.
-fn refused_on_runtime(
-    dir: Option<&Path>,
-    module: &[u8],
-    trust: Option<&ed25519_dalek::VerifyingKey>,
-    target: Target<'_>,
-    input: &[u8],
-) -> Result<(Decision, xop_runtime::engine::Outcome), u8> {
-    use xop_runtime::engine::{Input, Runtime};
-    let failed = |message: String| {
-        error(&message);
-        FAILURE
-    };
-    let rt = match dir {
-        Some(dir) => {
-            Runtime::with_log(crate::log::open_log(dir).map_err(|e| failed(e.to_string()))?)
-        }
-        None => Runtime::new(),
-    };
-    rt.load_bytes("eval", module, trust)
-        .map_err(|e| failed(e.to_string()))?;
-    let outcome = match target {
-        Target::Policy(policy) => rt.decide(policy, Input::JsonBytes(input)),
-        Target::Action(action) => {
-            rt.decide_action(action, Input::JsonBytes(input), Default::default())
-        }
-    }
-    .map_err(|e| failed(e.to_string()))?;
-    rt.close().map_err(|e| failed(e.to_string()))?;
-    let decision = Decision {
-        verdict: outcome.verdict,
-        reasons: outcome.reasons.clone(),
-        fired: outcome.fired.clone(),
-        review: None,
-        error: outcome.error.clone(),
-    };
-    Ok((decision, outcome))
 }
 
 /// The signals a decision read through the connectors and the action it carried out, with the

@@ -435,8 +435,8 @@ fn erase(dir: &Path, subject: &str) -> u8 {
 
 /// `xop eval … --log DIR` / `--config FILE`: decides through the runtime, which proves the
 /// decision in the log in `dir` (if given) before answering, reading signals through the CAMARA
-/// connectors (if configured). `module_bytes` is the module file (or the compiled sources).
-/// `jit`: the runtime decides with the JIT's code (a policy asked alone must be compiled; of
+/// connectors (if configured). `module_bytes` is the module file (or the compiled sources);
+/// `input` the input's bytes (not UTF-8: refused input, proven like any other). `jit`: the runtime decides with the JIT's code (a policy asked alone must be compiled; of
 /// an action's policies, those the JIT does not compile are decided by the interpreter), else
 /// with the reference interpreter.
 pub fn eval_logged(
@@ -444,7 +444,7 @@ pub fn eval_logged(
     module_bytes: &[u8],
     trust: Option<&VerifyingKey>,
     target: crate::eval::Target<'_>,
-    input: &str,
+    input: &[u8],
     camara: Option<xop_network::CamaraConfig>,
     jit: bool,
 ) -> Result<(Decision, Outcome), u8> {
@@ -470,9 +470,9 @@ pub fn eval_logged(
         }
     }
     let outcome = match target {
-        crate::eval::Target::Policy(policy) => rt.decide(policy, Input::Json(input)),
+        crate::eval::Target::Policy(policy) => rt.decide(policy, Input::JsonBytes(input)),
         crate::eval::Target::Action(action) => {
-            rt.decide_action(action, Input::Json(input), Default::default())
+            rt.decide_action(action, Input::JsonBytes(input), Default::default())
         }
     }
     .map_err(|e| {

@@ -883,14 +883,12 @@ pub fn compile_shared(program: Arc<Program>) -> JitModule {
         return jm;
     }
     for (i, p) in pending.into_iter().enumerate() {
-        let reads = jm
-            .program
-            .policies
-            .get(i)
-            .map(|pol| Reads::of_policy(&jm.program, pol))
-            .unwrap_or_default();
         jm.policies.push(match p {
             Ok((id, input_words, sites, tables, (switches, rule_tables), data)) => {
+                // Only a compiled policy binds inputs.
+                let reads = (jm.program.policies.get(i))
+                    .map(|pol| Reads::of_policy(&jm.program, pol))
+                    .unwrap_or_default();
                 let ptr = module.get_finalized_function(id);
                 // SAFETY: `ptr` is the entry of a function finalized just above, generated with
                 // the signature `(i64, i64, i64, i64)` -> `()` in the platform's default calling
