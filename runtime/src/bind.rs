@@ -1134,6 +1134,13 @@ fn int(n: &Number, path: &Path) -> Result<i64, BindError> {
     match n.as_f64() {
         // An integral number written with an exponent or beyond i64 (parsed as a float).
         Some(f) if f.fract() == 0.0 && f.abs() >= i64::MAX as f64 => Err(out_of_range()),
+        // serde_json reads `-0` as the float -0.0; the user wrote no fraction, so it is named
+        // as written, with the fix.
+        Some(f) if f == 0.0 => Err(path.error_redacted(
+            BindErrorKind::WrongType,
+            "expected an integer, found a negative zero; write 0".into(),
+            "expected an integer, found a negative zero; write 0".into(),
+        )),
         _ => Err(path.error_redacted(
             BindErrorKind::WrongType,
             format!("expected an integer, found {n}"),
@@ -1718,6 +1725,24 @@ mod tests {
         }
         let e = bind_json(&program(), 0, "{\"to\": ").unwrap_err();
         assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, ""));
+    }
+
+    #[test]
+    fn a_negative_zero_for_an_int_says_to_write_0() {
+        // serde_json reads `-0` as the float -0.0: the message must not say `-0.0`.
+        let text = serde_json::to_string(&input(customer()))
+            .unwrap()
+            .replace("\"messages_7d\":2", "\"messages_7d\":-0");
+        assert!(text.contains("\"messages_7d\":-0"), "{text}");
+        let e = bind_json(&program(), 0, &text).unwrap_err();
+        assert_eq!(
+            (e.kind, e.path.as_str(), e.message.as_str()),
+            (
+                BindErrorKind::WrongType,
+                "to.messages_7d",
+                "expected an integer, found a negative zero; write 0"
+            )
+        );
     }
 
     #[test]
