@@ -10,20 +10,33 @@ use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Severity};
 
-/// Renders diagnostics as ariadne reports. `source` gives the text of a file by path; a
-/// diagnostic whose file is unknown is rendered without a source excerpt.
+/// At most this many reports are rendered for people; the rest are counted in a last line.
+/// Each report prints the lines it points at, so without a bound a long line holding many
+/// errors makes output (and time) grow with their product. JSON and SARIF list them all.
+pub const MAX_RENDERED: usize = 100;
+
+/// Renders diagnostics as ariadne reports, in their order, at most [`MAX_RENDERED`] of them:
+/// errors before warnings. `source` gives the text of a file by path; a diagnostic whose file
+/// is unknown is rendered without a source excerpt.
 pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, color: bool) -> String {
+    let picked = shown(diags);
+    // Every file's text once, and one cache of them for all reports: ariadne indexes a
+    // source's lines when it is built.
     let mut texts: HashMap<String, String> = HashMap::new();
-    let mut out = Vec::new();
-    for d in diags {
+    for d in &picked {
         for file in std::iter::once(&d.file).chain(d.secondary.iter().map(|l| &l.file)) {
             if !texts.contains_key(&**file) {
                 let text = source(file).unwrap_or_default();
                 texts.insert(file.to_string(), for_ariadne(&text).into_owned());
             }
         }
+    }
+    let lens: HashMap<String, usize> = texts.iter().map(|(k, v)| (k.clone(), v.len())).collect();
+    let mut cache = ariadne::sources(texts);
+    let mut out = Vec::new();
+    for d in &picked {
         let clamp = |file: &str, r: std::ops::Range<usize>| {
-            let len = texts.get(file).map_or(0, String::len);
+            let len = lens.get(file).copied().unwrap_or(0);
             r.start.min(len)..r.end.min(len)
         };
         let kind = match d.severity {
@@ -52,11 +65,45 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
         if let Some(h) = &d.help {
             report = report.with_help(h);
         }
-        let cache = ariadne::sources(texts.iter().map(|(k, v)| (k.clone(), v.clone())));
         // Writing into a Vec cannot fail; a failure would only lose this one report.
-        let _ = report.finish().write(cache, &mut out);
+        let _ = report.finish().write(&mut cache, &mut out);
     }
-    String::from_utf8_lossy(&out).into_owned()
+    let mut text = String::from_utf8_lossy(&out).into_owned();
+    if diags.len() > picked.len() {
+        text.push_str(&format!(
+            "… and {} more not shown (`xop check --format json` lists every one)\n",
+            diags.len() - picked.len()
+        ));
+    }
+    text
+}
+
+/// The diagnostics [`human`] renders: the first [`MAX_RENDERED`] errors, then as many of the
+/// first warnings as there is room for, in their order.
+fn shown(diags: &[Diagnostic]) -> Vec<&Diagnostic> {
+    if diags.len() <= MAX_RENDERED {
+        return diags.iter().collect();
+    }
+    let errors = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .count()
+        .min(MAX_RENDERED);
+    let mut warnings = MAX_RENDERED - errors;
+    let mut errors = errors;
+    diags
+        .iter()
+        .filter(|d| {
+            let left = if d.is_error() {
+                &mut errors
+            } else {
+                &mut warnings
+            };
+            let keep = *left > 0;
+            *left = left.saturating_sub(1);
+            keep
+        })
+        .collect()
 }
 
 /// `text` as ariadne must be given it to number lines as XOP does. ariadne also ends a line at
@@ -193,6 +240,47 @@ mod tests {
             // The same length in bytes: every offset stays where it was.
             assert_eq!(for_ariadne(&text).len(), text.len());
         }
+    }
+
+    #[test]
+    fn many_reports_render_the_first_errors_then_say_how_many_more() {
+        use crate::span::Span;
+        // One long line with an unknown name every 16 bytes, and two warnings first.
+        let names: Vec<String> = (0..MAX_RENDERED + 50).map(|i| format!("u{i:04}")).collect();
+        let text = format!("fn f(): Bool = {}\n", names.join(" or "));
+        let file = std::sync::Arc::from("t.xop");
+        let mut diags = vec![
+            Diagnostic::warning("W0101", &file, Span::new(0, 2), "first warning"),
+            Diagnostic::warning("W0101", &file, Span::new(3, 4), "second warning"),
+        ];
+        for n in &names {
+            let at = text.find(n.as_str()).unwrap();
+            diags.push(Diagnostic::error(
+                "E0201",
+                &file,
+                Span::new(at, at + 5),
+                n.clone(),
+            ));
+        }
+        let out = human(&diags, &|_| Some(text.clone()), false);
+        // Errors first: the warnings have no room left, and the last errors are counted.
+        assert_eq!(out.matches("first warning").count(), 0, "{out}");
+        assert_eq!(out.matches("[E0201]").count(), MAX_RENDERED);
+        assert!(
+            out.contains("Error: u0099") && !out.contains("Error: u0100"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("… and 52 more not shown (`xop check --format json` lists every one)\n"),
+            "{}",
+            &out[out.len() - 200..]
+        );
+        // Fewer than the limit: all of them, in order, warnings included.
+        let few = human(&diags[..5], &|_| Some(text.clone()), false);
+        assert_eq!(few.matches("Warning: ").count(), 2, "{few}");
+        let (second, first_error) = (few.find("second warning"), few.find("Error: u0000"));
+        assert!(second.is_some() && second < first_error, "{few}");
+        assert!(!few.contains("more not shown"));
     }
 
     #[test]
