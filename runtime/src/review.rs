@@ -256,6 +256,12 @@ impl fmt::Display for ReviewError {
                 f,
                 "no review case `{id}`; `xop review list` (or `GET /v1/reviews`) shows the cases"
             ),
+            ReviewError::AlreadyDecided { id, status, by } if by == BY_DEADLINE => write!(
+                f,
+                "case `{id}`'s deadline has passed: its fallback applies ({}); a case is \
+                 decided before its deadline or not at all",
+                status.keyword()
+            ),
             ReviewError::AlreadyDecided { id, status, by } => write!(
                 f,
                 "case `{id}` was already decided ({}, by {by}); a case is decided once",
@@ -676,6 +682,7 @@ impl ReviewQueue {
         reviewer: Option<&Reviewer>,
         note: Option<&str>,
     ) -> Result<Case, ReviewError> {
+        let mut late = false;
         let case = {
             let mut state = self.lock();
             let halt_by = state.halt.as_ref().map(|h| h.by.clone());
@@ -701,12 +708,22 @@ impl ReviewQueue {
                     reviewer: r.name.clone(),
                 });
             }
-            if let (Status::Approved, Some(halt_by)) = (status, halt_by) {
+            // Past the deadline the fallback applies, whether or not the timer has got to the
+            // case yet (many cases falling due at once, a loaded machine): a reviewer's late
+            // answer closes it with its fallback and is told so, never decides it.
+            let now = (self.inner.clock)();
+            late = reviewer.is_some() && case.deadline_ms <= now;
+            if let (Status::Approved, Some(halt_by), false) = (status, halt_by, late) {
                 return Err(ReviewError::Halted {
                     id: id.to_string(),
                     by: halt_by,
                 });
             }
+            let (status, by, note) = if late {
+                (Status::Fallback, BY_DEADLINE, None)
+            } else {
+                (status, by, note)
+            };
             let verdict = match status {
                 Status::Approved => "allow".to_string(),
                 Status::Rejected => "deny".to_string(),
@@ -717,14 +734,22 @@ impl ReviewQueue {
                 status,
                 verdict,
                 by: by.to_string(),
-                at: time_text((self.inner.clock)()),
+                at: time_text(now),
                 note: note.map(str::to_string),
             };
             state.write(&self.inner.path, line)?;
             state.cases.get(id).cloned()
         };
         let case = case.ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
-        self.prove(&case, false)
+        let case = self.prove(&case, false)?;
+        if late {
+            return Err(ReviewError::AlreadyDecided {
+                id: case.id,
+                status: case.status,
+                by: case.decided_by.unwrap_or_default(),
+            });
+        }
+        Ok(case)
     }
 
     /// Appends the outcome's proof record and notes it in the store.
@@ -1211,6 +1236,60 @@ mod tests {
         assert_eq!(c.decided_by.as_deref(), Some(BY_DEADLINE));
         assert_eq!(c.verdict.as_deref(), Some("deny"));
         assert_eq!(ev.0.lock().unwrap()[0].0, "review.fallback");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A reviewer's answer after the deadline, before the timer got to the case (no timer
+    /// runs here), closes it with its fallback and is refused: a late approval never allows.
+    #[test]
+    fn a_late_answer_is_refused_and_the_fallback_applies() {
+        let dir = tmp("late");
+        let ev = Arc::new(Events::default());
+        let now = Arc::new(AtomicI64::new(1_000));
+        let n2 = Arc::clone(&now);
+        let clock: Clock = Arc::new(move || n2.load(Ordering::SeqCst));
+        let q = ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&ev)), clock).unwrap();
+        let (late, rejected, on_time) = (
+            q.open_case(&case(1, 500)).unwrap(),
+            q.open_case(&case(2, 500)).unwrap(),
+            q.open_case(&case(3, 5_000)).unwrap(),
+        );
+        let other = Reviewer {
+            name: "bob".into(),
+            roles: vec!["marketing".into()],
+        };
+        now.store(1_500, Ordering::SeqCst);
+        // Without the role, nothing changes, late or not.
+        assert!(matches!(
+            q.approve(&late, &other, None),
+            Err(ReviewError::WrongRole { .. })
+        ));
+        assert_eq!(q.get(&late).unwrap().status, Status::Open);
+        let err = q.approve(&late, &desk(), None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("deadline has passed: its fallback applies"),
+            "{err}"
+        );
+        assert!(q.reject(&rejected, &desk(), None).is_err());
+        for id in [&late, &rejected] {
+            let c = q.get(id).unwrap();
+            assert_eq!(
+                (c.status, c.decided_by.as_deref(), c.verdict.as_deref()),
+                (Status::Fallback, Some(BY_DEADLINE), Some("deny")),
+                "{id}"
+            );
+        }
+        // Before its deadline a case is decided as asked.
+        let c = q.approve(&on_time, &desk(), None).unwrap();
+        assert_eq!(c.status, Status::Approved);
+        let names: Vec<String> = ev.0.lock().unwrap().iter().map(|e| e.0.clone()).collect();
+        assert_eq!(
+            names,
+            ["review.fallback", "review.fallback", "review.approved"]
+        );
+        // The timer finds nothing left to do.
+        assert!(q.apply_due().unwrap().is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 
