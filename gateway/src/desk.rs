@@ -121,7 +121,20 @@ impl ReviewDesk for ServerDesk {
         match case["status"].as_str() {
             Some("approved") => Resolution::Approved { by },
             Some("rejected") => Resolution::Rejected { by },
+            // Its deadline passed there, or the halt switch closed it.
+            Some("fallback") => Resolution::Fallback { by },
             _ => Resolution::Pending,
+        }
+    }
+
+    /// Asks the server (`GET /v1/halt`) on every high-risk call: a halt must hold at once.
+    fn halted(&self) -> Result<bool, String> {
+        let response = self.agent.get(&format!("{}/v1/halt", self.base)).call();
+        let state = self.answer(response)?;
+        match state.get("halt") {
+            Some(Json::Null) => Ok(false),
+            Some(Json::Object(_)) => Ok(true),
+            _ => Err("the review server's halt state is not {\"halt\": null | {…}}".into()),
         }
     }
 }
@@ -156,5 +169,7 @@ mod tests {
             evidence: &[],
         };
         assert!(d.open(&call).unwrap_err().contains("did not answer"));
+        // Nor can it say whether the halt switch is on: an error, which the session takes as on.
+        assert!(d.halted().unwrap_err().contains("did not answer"));
     }
 }

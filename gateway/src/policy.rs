@@ -16,6 +16,8 @@ pub const REVIEW_EXPIRED: &str = "xop:review-expired";
 pub const REVIEW_APPROVED: &str = "xop:review-approved";
 /// The reason added when a reviewer rejected a held call.
 pub const REVIEW_REJECTED: &str = "xop:review-rejected";
+/// The reason added when the operator's halt switch sent a high-risk call to its fallback.
+pub const HALTED: &str = "xop:halted";
 
 /// Whether a condition is the constant `b` (after `not`s): the only conditions the listing
 /// evaluates statically.

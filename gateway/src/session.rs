@@ -14,7 +14,7 @@ use xop_runtime::proof::record::{Evidence, time_text};
 
 use crate::inflight::{self, InFlight, Limit, Progress, Timeouts};
 use crate::jsonrpc::{self, Message};
-use crate::policy::{self, REVIEW_APPROVED, REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL};
+use crate::policy::{self, HALTED, REVIEW_APPROVED, REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL};
 use crate::record::{CallRecord, Recorder};
 
 /// The protocol revision the gateway speaks, to the client and to the upstream server. A client
@@ -107,6 +107,12 @@ pub enum Resolution {
         /// Who.
         by: String,
     },
+    /// The desk applied the case's fallback (its deadline passed there, or its halt switch
+    /// closed the case): the retry gets the fallback at once.
+    Fallback {
+        /// What applied it (`deadline`, `halt`).
+        by: String,
+    },
 }
 
 /// Where review cases are opened and decided: the seam for the review queue (DESIGN §5), whose
@@ -116,6 +122,12 @@ pub trait ReviewDesk {
     fn open(&mut self, call: &HeldCall<'_>) -> Result<String, String>;
     /// What became of case `id`.
     fn resolution(&self, id: &str) -> Resolution;
+    /// Whether the operator's halt switch is on: a high-risk call (an action a policy with a
+    /// `review` rule guards) that is not denied then gets its fallback, as in `xop serve`.
+    /// An error (the desk could not be asked) is taken as on: the gateway fails closed.
+    fn halted(&self) -> Result<bool, String> {
+        Ok(false)
+    }
 }
 
 /// The default desk: cases known to this process only, with random ids, that nobody can
@@ -688,7 +700,19 @@ impl<R: Recorder> Session<R> {
             }
         }
         let now_ms = (self.clock)();
-        let d = self.decide(&binding, &arguments, now_ms);
+        let mut d = self.decide(&binding, &arguments, now_ms);
+        if let Some(fallback) = self.halt_fallback(&binding.action, &mut d) {
+            // Halted (or unknown): the call's fallback, whatever a reviewer said before, and
+            // a held call's case is closed here.
+            if let Some(c) = &case_id {
+                self.cases.remove(c);
+            }
+            d.verdict = fallback;
+            d.reasons.push(HALTED.to_string());
+            d.review = None;
+            let forward = (fallback == Verdict::Allow).then_some(value);
+            return self.finish(id, &binding, &d, None, "mcp.halt_fallback", forward);
+        }
         match d.verdict {
             Verdict::Allow => {
                 if let Some(c) = &case_id {
@@ -703,6 +727,40 @@ impl<R: Recorder> Session<R> {
                 self.finish(id, &binding, &d, None, "mcp.tools_call", None)
             }
             Verdict::Review => self.review(id, &binding, arguments, d, case_id, now_ms, value),
+        }
+    }
+
+    /// The fallback the halt switch gives decision `d` of `action`: `Some` when `d` is not a
+    /// deny, the action is high-risk (a guarding policy has a `review` rule: the strictest of
+    /// their first review rules' fallbacks, as [`xop_runtime::review::halt_fallback`] gives it
+    /// to `xop serve`) and the desk says the switch is on, or cannot say (then `deny`). Notes
+    /// why in `d.error`.
+    fn halt_fallback(&self, action: &str, d: &mut Decided) -> Option<Verdict> {
+        if d.verdict == Verdict::Deny {
+            return None;
+        }
+        let guards: Vec<usize> = (self.program.policies.iter().enumerate())
+            .filter(|(_, p)| p.action == action)
+            .map(|(i, _)| i)
+            .collect();
+        let fallback = xop_runtime::review::halt_fallback(&self.program, &guards)?;
+        match self.desk.halted() {
+            Ok(false) => None,
+            Ok(true) => {
+                d.error = Some(
+                    "the operator's halt switch is on: high-risk actions get their fallback \
+                     until it is lifted"
+                        .into(),
+                );
+                Some(fallback)
+            }
+            Err(e) => {
+                d.error = Some(format!(
+                    "whether the halt switch is on could not be learned ({e}): a high-risk \
+                     action is denied until it can"
+                ));
+                Some(Verdict::Deny)
+            }
         }
     }
 
@@ -822,25 +880,40 @@ impl<R: Recorder> Session<R> {
         if let Some(c) = case_id
             && let Some(case) = self.cases.get(&c).cloned()
         {
+            // (verdict, the reason added, the event, why a denial was denied)
             let decided = match self.desk.resolution(&c) {
-                Resolution::Approved { by } => Some((Verdict::Allow, REVIEW_APPROVED, by)),
-                Resolution::Rejected { by } => Some((Verdict::Deny, REVIEW_REJECTED, by)),
+                Resolution::Approved { .. } => {
+                    Some((Verdict::Allow, REVIEW_APPROVED, "mcp.review_approved", None))
+                }
+                Resolution::Rejected { by } => Some((
+                    Verdict::Deny,
+                    REVIEW_REJECTED,
+                    "mcp.review_rejected",
+                    Some(format!("the review was rejected by {by}")),
+                )),
+                Resolution::Fallback { by } => Some((
+                    case.fallback,
+                    if by == xop_runtime::review::BY_DEADLINE {
+                        REVIEW_EXPIRED
+                    } else {
+                        HALTED
+                    },
+                    "mcp.review_fallback",
+                    Some(format!(
+                        "the review server applied the case's fallback ({by})"
+                    )),
+                )),
                 Resolution::Pending => None,
             };
-            if let Some((verdict, reason, by)) = decided {
+            if let Some((verdict, reason, event, why)) = decided {
                 self.cases.remove(&c);
                 d.verdict = verdict;
                 d.reasons = case.reasons.clone();
                 d.reasons.push(reason.to_string());
                 if verdict == Verdict::Deny {
-                    d.error = Some(format!("the review was rejected by {by}"));
+                    d.error = why;
                 }
                 let forward = (verdict == Verdict::Allow).then_some(value);
-                let event = if verdict == Verdict::Allow {
-                    "mcp.review_approved"
-                } else {
-                    "mcp.review_rejected"
-                };
                 return self.finish(id, binding, &d, Some(&c), event, forward);
             }
             if now_ms < case.deadline_ms {

@@ -435,6 +435,8 @@ struct Desk(
     bool,
     /// The evidence each case was opened with, as JSON.
     std::sync::Arc<std::sync::Mutex<Vec<Json>>>,
+    /// What `halted` answers (`None`: not halted).
+    std::sync::Arc<std::sync::Mutex<Option<Result<bool, String>>>>,
 );
 
 impl ReviewDesk for Desk {
@@ -459,6 +461,69 @@ impl ReviewDesk for Desk {
             .find(|(c, _, _)| c == id)
             .map_or(Resolution::Pending, |(_, _, r)| r.clone())
     }
+
+    fn halted(&self) -> Result<bool, String> {
+        self.3.lock().unwrap().clone().unwrap_or(Ok(false))
+    }
+}
+
+/// The halt switch (as `xop serve`'s): a high-risk call gets its fallback at once, and so
+/// does one the desk cannot say about; a call of an action without a review rule is decided
+/// as ever; a held call whose case the server closed with its fallback is refused on retry.
+#[test]
+fn the_halt_switch_sends_high_risk_calls_to_their_fallback() {
+    let desk = Desk::default();
+    let mut s = session().with_desk(desk.clone());
+    let limit = json!({"limit": "5000.00 EUR"});
+    // Held before the halt: a case.
+    let held = to_client(s.from_client(&call(1, "set_limit", limit.clone())));
+    assert_eq!(held["result"]["structuredContent"]["case"], "q-0");
+    *desk.3.lock().unwrap() = Some(Ok(true));
+    for (id, why) in [(2, "halt switch is on"), (3, "could not be learned")] {
+        if id == 3 {
+            *desk.3.lock().unwrap() = Some(Err("no answer".into()));
+        }
+        let out = to_client(s.from_client(&call(id, "set_limit", limit.clone())));
+        assert_eq!(out["error"]["code"], jsonrpc::DENIED, "{out}");
+        assert_eq!(
+            out["error"]["data"]["reasons"],
+            json!(["credit-decision", "xop:halted"])
+        );
+        let error = out["error"]["data"]["error"].as_str().unwrap();
+        assert!(error.contains(why), "{error}");
+        assert_eq!(desk.0.lock().unwrap().len(), 1, "no case opened");
+    }
+    // Not high-risk: a small refund is still forwarded.
+    let refund = json!({"amount": "5.00 EUR", "reason": "late"});
+    let up = to_upstream(s.from_client(&call(4, "refund", refund)));
+    assert_eq!(up["params"]["name"], "refund");
+    // Lifted; the server closed the case held before with its fallback (the halt did).
+    *desk.3.lock().unwrap() = None;
+    desk.0.lock().unwrap()[0].2 = Resolution::Fallback { by: "halt".into() };
+    let retry = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+        "name": "set_limit", "arguments": limit, "_meta": {"xop/case": "q-0"}}});
+    let out = to_client(s.from_client(&retry.to_string()));
+    assert_eq!(out["error"]["code"], jsonrpc::DENIED, "{out}");
+    assert_eq!(
+        out["error"]["data"]["reasons"],
+        json!(["credit-decision", "xop:halted"])
+    );
+    let events: Vec<&str> = s
+        .recorder()
+        .records
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "mcp.tools_call",
+            "mcp.halt_fallback",
+            "mcp.halt_fallback",
+            "mcp.tools_call",
+            "mcp.review_fallback"
+        ]
+    );
 }
 
 #[test]
@@ -530,7 +595,12 @@ fn an_approved_case_is_forwarded_on_retry_and_a_rejected_one_refused() {
 
 #[test]
 fn a_case_that_cannot_be_opened_denies_the_call() {
-    let mut s = session().with_desk(Desk(Default::default(), true, Default::default()));
+    let mut s = session().with_desk(Desk(
+        Default::default(),
+        true,
+        Default::default(),
+        Default::default(),
+    ));
     let out = to_client(s.from_client(&call(1, "set_limit", json!({"limit": "1.00 EUR"}))));
     assert_eq!(out["error"]["code"], jsonrpc::DENIED);
     let why = out["error"]["data"]["error"].as_str().unwrap();

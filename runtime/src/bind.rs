@@ -1136,7 +1136,7 @@ fn int(n: &Number, path: &Path) -> Result<i64, BindError> {
         Some(f) if f.fract() == 0.0 && f.abs() >= i64::MAX as f64 => Err(out_of_range()),
         // serde_json reads `-0` as the float -0.0; the user wrote no fraction, so it is named
         // as written, with the fix.
-        Some(f) if f == 0.0 => Err(path.error_redacted(
+        Some(0.0) => Err(path.error_redacted(
             BindErrorKind::WrongType,
             "expected an integer, found a negative zero; write 0".into(),
             "expected an integer, found a negative zero; write 0".into(),

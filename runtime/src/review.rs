@@ -682,7 +682,7 @@ impl ReviewQueue {
         reviewer: Option<&Reviewer>,
         note: Option<&str>,
     ) -> Result<Case, ReviewError> {
-        let mut late = false;
+        let late;
         let case = {
             let mut state = self.lock();
             let halt_by = state.halt.as_ref().map(|h| h.by.clone());
