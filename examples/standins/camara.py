@@ -4,7 +4,10 @@
 It serves an OAuth2 client-credentials token endpoint and the operations XOP's connectors use
 (SIM Swap 2.1.0, Quality on Demand 1.1.0, Device Roaming / Reachability Status 1.0.0) under one
 root, in the contracts' shapes, echoing each request's x-correlator. It answers from a small
-table of subscribers (SUBSCRIBERS below), so the demo's decisions are known in advance.
+table of subscribers (SUBSCRIBERS below), so the demo's decisions are known in advance. Its
+times (lastStatusTime, latestSimChange, startedAt) are those of each request, so a stand-in left
+running stays current; a request outside the contract (maxAge outside 1-2400, a session without
+duration) gets the contracts' 400 error body.
 
     python3 examples/standins/camara.py --port-file PORT_FILE --requests REQUESTS_FILE
 
@@ -23,8 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CLIENT_ID, CLIENT_SECRET, TOKEN = "xop-demo", "demo-secret", "demo-token-0123456789"
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
-# phone number -> hours since the SIM card was last swapped
+# phone number -> hours before each request that the SIM card was last swapped
 SUBSCRIBERS = {
     "+33612345678": 2,        # swapped two hours ago: a payment is paused for review
     "+33687654321": 24 * 400,  # last swapped over a year ago
@@ -33,8 +35,36 @@ SESSIONS = {}
 LOCK = threading.Lock()
 
 
+# The contracts' error bodies for a request that is not acceptable.
+INVALID_ARGUMENT = (400, "INVALID_ARGUMENT", "Client specified an invalid argument, request body or query param.")
+OUT_OF_RANGE = (400, "OUT_OF_RANGE", "Client specified an invalid range.")
+
+
+class Refused(Exception):
+    """A request outside the contract: answered with the error (status, code, message)."""
+
+
+def now():
+    """The time of the request being answered: a long-running stand-in stays current."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
 def iso(t):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def integer(body, key, low, high, default=None):
+    """body[key], an integer from low to high (the contract's bounds), or default if absent."""
+    if key not in body:
+        if default is None:
+            raise Refused(*INVALID_ARGUMENT)
+        return default
+    value = body[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Refused(*INVALID_ARGUMENT)
+    if not low <= value <= high:
+        raise Refused(*OUT_OF_RANGE)
+    return value
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -65,7 +95,13 @@ class Handler(BaseHTTPRequestHandler):
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
-        return json.loads(raw) if raw else {}
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            raise Refused(*INVALID_ARGUMENT)
+        if not isinstance(body, dict):
+            raise Refused(*INVALID_ARGUMENT)
+        return body
 
     def authorised(self):
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
@@ -74,7 +110,8 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def phone(self, body):
-        number = body.get("phoneNumber") or body.get("device", {}).get("phoneNumber")
+        device = body.get("device")
+        number = body.get("phoneNumber") or (device.get("phoneNumber") if isinstance(device, dict) else None)
         if number not in SUBSCRIBERS:
             self.error(404, "IDENTIFIER_NOT_FOUND", "Device identifier not found.")
             return None
@@ -88,34 +125,44 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(200, {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600})
         if not self.authorised():
             return
-        body = self.body()
+        try:
+            self.post(self.body())
+        except Refused as e:
+            self.error(*e.args)
+
+    def post(self, body):
         if self.path == "/sim-swap/v2/check":
+            max_age = integer(body, "maxAge", 1, 2400, default=240)
             number = self.phone(body)
             if number:
-                self.answer(200, {"swapped": SUBSCRIBERS[number] <= body.get("maxAge", 240)})
+                self.answer(200, {"swapped": SUBSCRIBERS[number] <= max_age})
         elif self.path == "/sim-swap/v2/retrieve-date":
             number = self.phone(body)
             if number:
-                swapped = NOW - timedelta(hours=SUBSCRIBERS[number])
+                swapped = now() - timedelta(hours=SUBSCRIBERS[number])
                 self.answer(200, {"latestSimChange": iso(swapped), "monitoredPeriod": 120})
         elif self.path == "/device-roaming-status/v1/retrieve":
             if self.phone(body):
-                self.answer(200, {"lastStatusTime": iso(NOW), "roaming": False})
+                self.answer(200, {"lastStatusTime": iso(now()), "roaming": False})
         elif self.path == "/device-reachability-status/v1/retrieve":
             if self.phone(body):
-                self.answer(200, {"lastStatusTime": iso(NOW), "reachable": True, "connectivity": ["DATA"]})
+                self.answer(200, {"lastStatusTime": iso(now()), "reachable": True, "connectivity": ["DATA"]})
         elif self.path == "/quality-on-demand/v1/sessions":
+            duration = integer(body, "duration", 1, 2**31 - 1)
+            if not isinstance(body.get("qosProfile"), str) or not isinstance(body.get("applicationServer"), dict):
+                raise Refused(*INVALID_ARGUMENT)
             if not self.phone(body):
                 return
+            started = now()
             session = {
                 "sessionId": str(uuid.uuid4()),
-                "duration": body["duration"],
+                "duration": duration,
                 "qosProfile": body["qosProfile"],
                 "device": body["device"],
                 "applicationServer": body["applicationServer"],
                 "qosStatus": "AVAILABLE",
-                "startedAt": iso(NOW),
-                "expiresAt": iso(NOW + timedelta(seconds=body["duration"])),
+                "startedAt": iso(started),
+                "expiresAt": iso(started + timedelta(seconds=duration)),
             }
             with LOCK:
                 SESSIONS[session["sessionId"]] = session

@@ -9,7 +9,7 @@ use xop_runtime::ir::Verdict;
 use xop_runtime::value::Value;
 
 use crate::Camara;
-use crate::api::{CreateSession, SessionInfo};
+use crate::api::{CreateSession, QosStatus, SessionInfo};
 use crate::http::{CallError, NetworkCall};
 
 /// `std.camara.create_qos_session(phone_number, application_server, qos_profile, duration)`.
@@ -23,6 +23,22 @@ pub const DELETE_QOS_SESSION: &str = "std.camara.delete_qos_session";
 pub enum ActionOutcome {
     /// The QoS session was created (its `sessionId` is in it).
     SessionCreated(SessionInfo),
+    /// The network created a session, but not the one asked for: its QoS cannot be provided
+    /// (`qosStatus` `UNAVAILABLE`), or it has another QoS profile than the one the decision
+    /// allowed (the contract lets the network change the duration, not the profile). Not
+    /// done. The session was then deleted, best effort: the contract keeps the resources of
+    /// an `UNAVAILABLE` session until it is deleted, and a new session for the same device and
+    /// flow cannot be created before; and a profile nobody allowed is not kept.
+    SessionDiscarded {
+        /// The session as the network answered.
+        session: SessionInfo,
+        /// The QoS profile asked for.
+        requested_qos_profile: String,
+        /// Why it is not the session asked for.
+        reason: String,
+        /// Why deleting it failed; `None` when it was deleted.
+        delete_error: Option<CallError>,
+    },
     /// The QoS session was deleted.
     SessionDeleted {
         /// Its id.
@@ -49,10 +65,11 @@ pub struct ActionRecord {
 }
 
 impl ActionRecord {
-    /// The id of the session created or deleted, if any.
+    /// The id of the session created (also one discarded) or deleted, if any.
     pub fn session_id(&self) -> Option<&str> {
         match &self.outcome {
-            ActionOutcome::SessionCreated(s) => Some(&s.session_id),
+            ActionOutcome::SessionCreated(s)
+            | ActionOutcome::SessionDiscarded { session: s, .. } => Some(&s.session_id),
             ActionOutcome::SessionDeleted { session_id } => Some(session_id),
             _ => None,
         }
@@ -138,11 +155,24 @@ impl Camara {
                     duration_s: ms / 1000,
                 };
                 let x = self.create_session(&req);
+                let mut calls = x.calls;
                 let outcome = match x.result {
-                    Ok(s) => ActionOutcome::SessionCreated(s),
                     Err(e) => ActionOutcome::Failed(e),
+                    Ok(s) => match not_as_asked(&s, &req) {
+                        None => ActionOutcome::SessionCreated(s),
+                        Some(reason) => {
+                            let deleted = self.delete_session(&s.session_id);
+                            calls.extend(deleted.calls);
+                            ActionOutcome::SessionDiscarded {
+                                session: s,
+                                requested_qos_profile: req.qos_profile,
+                                reason,
+                                delete_error: deleted.result.err(),
+                            }
+                        }
+                    },
                 };
-                record(outcome, x.calls)
+                record(outcome, calls)
             }
             DELETE_QOS_SESSION => {
                 let [id] = args else {
@@ -163,6 +193,32 @@ impl Camara {
             _ => None,
         }
     }
+}
+
+/// Why the session the network created is not the one `req` asked for, if it is not.
+/// `REQUESTED` is as asked (the network is setting it up); a different duration is the
+/// network's to grant.
+fn not_as_asked(s: &SessionInfo, req: &CreateSession) -> Option<String> {
+    let mut why = Vec::new();
+    if s.qos_status == QosStatus::Unavailable {
+        why.push(match s.status_info {
+            Some(info) => format!(
+                "the network answered qosStatus UNAVAILABLE ({}): the QoS asked for cannot be provided",
+                info.name()
+            ),
+            None => {
+                "the network answered qosStatus UNAVAILABLE: the QoS asked for cannot be provided"
+                    .to_string()
+            }
+        });
+    }
+    if s.qos_profile != req.qos_profile {
+        why.push(format!(
+            "the network granted QoS profile {}, not {} as asked and allowed",
+            s.qos_profile, req.qos_profile
+        ));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 fn text(v: &Value) -> Option<&str> {

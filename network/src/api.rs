@@ -57,12 +57,16 @@ pub struct RoamingStatus {
     pub last_status_time: Option<i64>,
 }
 
-/// `ConnectivityType` of Device Reachability Status.
+/// `ConnectivityType` of Device Reachability Status. Serialized in the contract's spelling;
+/// the Rust variant names written before are still read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Connectivity {
     /// `DATA`
+    #[serde(alias = "Data")]
     Data,
     /// `SMS`
+    #[serde(alias = "Sms")]
     Sms,
 }
 
@@ -77,26 +81,58 @@ pub struct ReachabilityStatus {
     pub last_status_time: Option<i64>,
 }
 
-/// `QosStatus` of Quality on Demand.
+/// `QosStatus` of Quality on Demand. Serialized in the contract's spelling (`UNAVAILABLE`),
+/// as the proof log records it; the Rust variant names written before are still read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum QosStatus {
     /// `REQUESTED`
+    #[serde(alias = "Requested")]
     Requested,
     /// `AVAILABLE`
+    #[serde(alias = "Available")]
     Available,
     /// `UNAVAILABLE`
+    #[serde(alias = "Unavailable")]
     Unavailable,
 }
 
-/// `StatusInfo` of Quality on Demand.
+impl QosStatus {
+    /// The contract's spelling, e.g. `UNAVAILABLE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            QosStatus::Requested => "REQUESTED",
+            QosStatus::Available => "AVAILABLE",
+            QosStatus::Unavailable => "UNAVAILABLE",
+        }
+    }
+}
+
+/// `StatusInfo` of Quality on Demand. Serialized in the contract's spelling; the Rust variant
+/// names written before are still read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StatusInfo {
     /// `DURATION_EXPIRED`
+    #[serde(alias = "DurationExpired")]
     DurationExpired,
     /// `NETWORK_TERMINATED`
+    #[serde(alias = "NetworkTerminated")]
     NetworkTerminated,
     /// `DELETE_REQUESTED`
+    #[serde(alias = "DeleteRequested")]
     DeleteRequested,
+}
+
+impl StatusInfo {
+    /// The contract's spelling, e.g. `NETWORK_TERMINATED`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusInfo::DurationExpired => "DURATION_EXPIRED",
+            StatusInfo::NetworkTerminated => "NETWORK_TERMINATED",
+            StatusInfo::DeleteRequested => "DELETE_REQUESTED",
+        }
+    }
 }
 
 /// `SessionInfo` of Quality on Demand (the fields XOP uses).
@@ -280,8 +316,10 @@ impl Camara {
     }
 
     /// `DELETE /sessions/{sessionId}` of Quality on Demand. Repeated like a read (deleting
-    /// twice deletes once); a 404 on a retry after an attempt whose outcome is unknown means
-    /// that attempt deleted it.
+    /// twice deletes once). A 404 on a retry counts as deleted only when an earlier attempt
+    /// may have deleted it (sent, then no answer, or a 500/502/504); after attempts that surely
+    /// did nothing (no connection, a 429 or 503) it is a 404: the session is not there, and
+    /// this call did not delete it.
     pub fn delete_session(&self, session_id: &str) -> Exchange<()> {
         if let Err(e) = check_uuid(session_id) {
             return Exchange::local_error(e);
@@ -296,10 +334,10 @@ impl Camara {
             expect: &[204],
         };
         let mut calls = Vec::new();
-        let result = self.transport.call(&req, &mut calls).map(|_| ());
-        let result = match result {
-            Err(CallError::Api { status: 404, .. }) if earlier_attempt_unknown(&calls) => Ok(()),
-            other => other,
+        let called = self.transport.call_traced(&req, &mut calls);
+        let result = match called.result {
+            Err(CallError::Api { status: 404, .. }) if called.earlier_may_have_run => Ok(()),
+            other => other.map(|_| ()),
         };
         Exchange { result, calls }
     }
@@ -398,15 +436,6 @@ impl Camara {
         }
         Exchange { result, calls }
     }
-}
-
-/// Whether an attempt before the last one may have been processed (no answer, or a 5xx).
-fn earlier_attempt_unknown(calls: &[NetworkCall]) -> bool {
-    let attempts: Vec<&NetworkCall> = calls.iter().filter(|c| c.api != "oauth2").collect();
-    attempts.len() > 1
-        && attempts[..attempts.len() - 1]
-            .iter()
-            .any(|c| c.status.is_none_or(|s| s >= 500))
 }
 
 fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
@@ -570,16 +599,25 @@ fn check_seconds(field: &str, s: i64) -> Result<(), CallError> {
 }
 
 /// `ApplicationServer`: `{"ipv4Address": …}` or `{"ipv6Address": …}`, the address optionally
-/// with a `/mask` valid for its version.
+/// with a `/mask` valid for its version. Strict, since the string is sent as it is: the
+/// address as `std::net` reads it (no leading zeros in IPv4, no zone), the mask 1 to 3 digits
+/// without a leading zero (no sign, no spaces) and at most 32 or 128.
 fn application_server(s: &str) -> Result<Json, CallError> {
     let bad = || {
         CallError::InvalidArgument(format!(
-            "application server `{}` is not an IPv4 or IPv6 address (optionally with /mask)",
+            "application server `{}` is not an IPv4 or IPv6 address, optionally with a /mask of \
+             0-32 (IPv4) or 0-128 (IPv6), like 198.51.100.0/24 or 2001:db8::/64",
             s.chars().take(64).collect::<String>()
         ))
     };
     let (addr, mask) = match s.split_once('/') {
-        Some((a, m)) => (a, Some(m.parse::<u8>().map_err(|_| bad())?)),
+        Some((a, m)) => {
+            let digits = !m.is_empty() && m.len() <= 3 && m.bytes().all(|b| b.is_ascii_digit());
+            if !digits || (m.len() > 1 && m.starts_with('0')) {
+                return Err(bad());
+            }
+            (a, Some(m.parse::<u8>().map_err(|_| bad())?))
+        }
         None => (s, None),
     };
     if addr.parse::<std::net::Ipv4Addr>().is_ok() {
@@ -638,15 +676,71 @@ mod tests {
             application_server("2001:db8::/64").unwrap(),
             json!({ "ipv6Address": "2001:db8::/64" })
         );
+        for ok in [
+            "198.51.100.7",
+            "0.0.0.0/0",
+            "198.51.100.0/32",
+            "2001:db8::1",
+            "2001:db8::/0",
+            "2001:db8::/128",
+        ] {
+            assert!(application_server(ok).is_ok(), "{ok}");
+        }
         for bad in [
             "198.51.100.0/33",
             "2001:db8::/129",
             "example.com",
             "1.2.3.4/x",
             "",
+            // Sent as written: what `u8::from_str` would let through is refused.
+            "198.51.100.0/+24",
+            "198.51.100.0/024",
+            "198.51.100.0/00",
+            "198.51.100.0/ 24",
+            "198.51.100.0/24 ",
+            "198.51.100.0/",
+            "198.51.100.0/24/8",
+            "2001:db8::/0128",
+            "2001:db8::/-1",
+            " 198.51.100.0",
+            "198.051.100.0",
+            "198.51.100",
+            "fe80::1%eth0",
+            "[2001:db8::1]",
         ] {
             assert!(application_server(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn enums_are_written_in_the_contracts_spelling() {
+        let json = |v: Result<Json, serde_json::Error>| v.unwrap();
+        assert_eq!(
+            json(serde_json::to_value(QosStatus::Unavailable)),
+            json!("UNAVAILABLE")
+        );
+        assert_eq!(
+            json(serde_json::to_value(QosStatus::Requested)),
+            json!("REQUESTED")
+        );
+        assert_eq!(
+            json(serde_json::to_value(StatusInfo::NetworkTerminated)),
+            json!("NETWORK_TERMINATED")
+        );
+        assert_eq!(json(serde_json::to_value(Connectivity::Sms)), json!("SMS"));
+        // Both spellings are read: the contract's, and the variant names written before.
+        for (text, status) in [
+            ("\"AVAILABLE\"", QosStatus::Available),
+            ("\"Available\"", QosStatus::Available),
+            ("\"Unavailable\"", QosStatus::Unavailable),
+        ] {
+            assert_eq!(serde_json::from_str::<QosStatus>(text).unwrap(), status);
+        }
+        let info: StatusInfo = serde_json::from_str("\"DeleteRequested\"").unwrap();
+        assert_eq!(info, StatusInfo::DeleteRequested);
+        let c: Connectivity = serde_json::from_str("\"Data\"").unwrap();
+        assert_eq!(c, Connectivity::Data);
+        assert!(serde_json::from_str::<QosStatus>("\"unavailable\"").is_err());
     }
 
     #[test]

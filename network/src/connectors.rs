@@ -23,6 +23,19 @@ impl Connectors for Camara {
                 true,
                 json!({"session_id": s.session_id, "qos_profile": s.qos_profile, "qos_status": s.qos_status, "duration_s": s.duration_s}),
             ),
+            ActionOutcome::SessionDiscarded {
+                session: s,
+                requested_qos_profile,
+                reason,
+                delete_error,
+            } => (
+                false,
+                json!({"error": reason, "session_id": s.session_id, "qos_profile": s.qos_profile,
+                       "requested_qos_profile": requested_qos_profile, "qos_status": s.qos_status,
+                       "status_info": s.status_info, "duration_s": s.duration_s,
+                       "deleted": delete_error.is_none(),
+                       "delete_error": delete_error.as_ref().map(ToString::to_string)}),
+            ),
             ActionOutcome::SessionDeleted { session_id } => {
                 (true, json!({"session_id": session_id, "deleted": true}))
             }

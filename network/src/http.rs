@@ -109,10 +109,11 @@ impl CallError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Retry {
     /// Repeating it changes nothing (reads, also those CAMARA makes with POST; DELETE): retried
-    /// on timeouts, broken connections, 5xx and 429.
+    /// on timeouts, broken connections and the transient error answers ([`transient`]).
     Idempotent,
     /// Repeating it may do it twice (creating a session, extending one): retried only when
-    /// the request surely was not processed (no connection could be made, or 429).
+    /// the request surely was not processed (no connection could be made, or a 429 that is
+    /// not `QUOTA_EXCEEDED`).
     Once,
 }
 
@@ -133,6 +134,14 @@ pub(crate) struct Request<'a> {
 pub(crate) struct Answer {
     pub status: u16,
     pub body: String,
+}
+
+/// What a call gave, and whether an attempt before the last may have been processed by the
+/// operator (sent, then no answer; or an answer saying the server may have acted): a retry's
+/// answer may then be the effect of that attempt (a DELETE's 404).
+pub(crate) struct Called {
+    pub result: Result<Answer, CallError>,
+    pub earlier_may_have_run: bool,
 }
 
 #[derive(Clone)]
@@ -160,6 +169,10 @@ enum Attempt {
         wait: Option<Duration>,
         /// A 401 with a token that was cached: it may have been revoked, fetch a new one.
         stale_token: bool,
+        /// The request reached the operator and may have been carried out (no answer after
+        /// sending it, or a 500/502/504); false when it surely was not (no connection, no
+        /// token, or an answer refusing it).
+        may_have_run: bool,
     },
 }
 
@@ -200,17 +213,27 @@ impl Transport {
         req: &Request<'_>,
         calls: &mut Vec<NetworkCall>,
     ) -> Result<Answer, CallError> {
+        self.call_traced(req, calls).result
+    }
+
+    /// [`Transport::call`], also telling whether an attempt before the last may have been
+    /// processed.
+    pub fn call_traced(&self, req: &Request<'_>, calls: &mut Vec<NetworkCall>) -> Called {
         let Some(base) = self.config.base_url(req.api) else {
-            return Err(CallError::NotConfigured(format!(
-                "no base URL for {} in [camara] (api_root or apis.{})",
-                req.api.name(),
-                req.api.name().replace('-', "_")
-            )));
+            return Called {
+                result: Err(CallError::NotConfigured(format!(
+                    "no base URL for {} in [camara] (api_root or apis.{})",
+                    req.api.name(),
+                    req.api.name().replace('-', "_")
+                ))),
+                earlier_may_have_run: false,
+            };
         };
         let url = format!("{base}{}", req.path);
         let correlator = new_correlator();
         let body = req.body.as_ref().map(serde_json::Value::to_string);
         let mut refreshed = false;
+        let mut earlier_may_have_run = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -230,19 +253,26 @@ impl Transport {
                     retryable,
                     wait: None,
                     stale_token: false,
+                    may_have_run: false,
                 },
             };
+            let done = |result| Called {
+                result,
+                earlier_may_have_run,
+            };
             match outcome {
-                Attempt::Done(answer) => return Ok(answer),
+                Attempt::Done(answer) => return done(Ok(answer)),
                 Attempt::Failed {
                     stale_token: true,
                     error,
                     ..
                 } => {
                     lock(&self.token).take();
-                    // One more try with a fresh token: a 401 means nothing was done.
-                    if refreshed || attempt >= self.config.max_attempts {
-                        return Err(error);
+                    // One more try with a fresh token, whatever `max_attempts`: a 401 means
+                    // nothing was done, so this is not a repeat of the request but its first
+                    // try with a usable token. Once per call, so a revoked client cannot loop.
+                    if refreshed {
+                        return done(Err(error));
                     }
                     refreshed = true;
                 }
@@ -250,11 +280,14 @@ impl Transport {
                     error,
                     retryable,
                     wait,
+                    may_have_run,
                     ..
                 } => {
-                    if !retryable || attempt >= self.config.max_attempts {
-                        return Err(error);
+                    // The fresh-token try does not use up one of the `max_attempts`.
+                    if !retryable || attempt >= self.config.max_attempts + u32::from(refreshed) {
+                        return done(Err(error));
                     }
+                    earlier_may_have_run |= may_have_run;
                     thread::sleep(self.backoff(attempt, wait));
                 }
             }
@@ -333,6 +366,7 @@ impl Transport {
                     retryable: !connected || req.retry == Retry::Idempotent,
                     wait: None,
                     stale_token: false,
+                    may_have_run: connected,
                 }
             }
             Ok(mut resp) => {
@@ -355,6 +389,8 @@ impl Transport {
                             retryable: req.retry == Retry::Idempotent,
                             wait: None,
                             stale_token: false,
+                            // The status came: the request was received, maybe carried out.
+                            may_have_run: true,
                         }
                     }
                     Ok(text) if req.expect.contains(&status) => {
@@ -362,13 +398,17 @@ impl Transport {
                     }
                     Ok(text) => {
                         let error = error_answer(status, &text);
-                        let retryable = status == 429
-                            || (req.retry == Retry::Idempotent && (500..600).contains(&status));
+                        // A 429 refused the request unprocessed: safe to repeat anything.
+                        let retryable = transient(status, error.code())
+                            && (status == 429 || req.retry == Retry::Idempotent);
                         Attempt::Failed {
                             error,
                             retryable,
                             wait: retry_after,
                             stale_token: status == 401 && cached_token,
+                            // A gateway's 502/504 or a 500 may come after the server acted;
+                            // 4xx, 501 and 503 refuse the request.
+                            may_have_run: matches!(status, 500 | 502 | 504),
                         }
                     }
                 }
@@ -467,7 +507,7 @@ impl Transport {
                             (Some(e), None) => e,
                             _ => excerpt(&text),
                         };
-                        let retryable = status == 429 || status >= 500;
+                        let retryable = transient(status, record.error_code.as_deref());
                         Err((
                             CallError::Auth(format!("the token endpoint answered {status} {what}")),
                             retryable,
@@ -520,6 +560,18 @@ impl Transport {
             value: value.to_string(),
             renew_at: fetched_at + lifetime.saturating_sub(margin),
         })
+    }
+}
+
+/// Whether an error answer says "try again later": a 429, unless its code is
+/// `QUOTA_EXCEEDED` (a business quota, which a retry within the call only uses up further);
+/// 502, 503, 504. Any other error is final: 4xx are the request's fault; 500 is a server fault
+/// that repeating at once does not mend; 501 `NOT_IMPLEMENTED` is permanent.
+fn transient(status: u16, code: Option<&str>) -> bool {
+    match status {
+        429 => code != Some("QUOTA_EXCEEDED"),
+        502..=504 => true,
+        _ => false,
     }
 }
 

@@ -14,13 +14,15 @@
 //!   times out; each read leaves a [`SignalOutcome`] (the reason, the correlators) for the
 //!   proof record. [`Camara::decide`] returns them next to the decision.
 //! - [`ActionExecutor`] carries out an allowed `create_qos_session` / `delete_qos_session`
-//!   and returns an [`ActionRecord`] (the session id or the failure, with the correlator).
+//!   and returns an [`ActionRecord`] (the session id or the failure, with the correlator). A
+//!   session created `UNAVAILABLE` or with another QoS profile is not done: it is deleted.
 //!
-//! Retries: at most `max_attempts` per call, with doubling backoff. Reads (also those CAMARA
-//! makes with POST) and DELETE are retried on timeouts, broken connections, 5xx and 429;
-//! creating or extending a QoS session only when the request surely was not processed (no
-//! connection, 429), since the contract has no idempotency key. A 401 with a cached token
-//! fetches a new token and tries once more.
+//! Retries: at most `max_attempts` per call, with doubling backoff, of what may pass: no answer,
+//! 429 (but not `QUOTA_EXCEEDED`), 502, 503, 504; 500, 501 and other 4xx are final. Reads (also
+//! those CAMARA makes with POST) and DELETE are retried on all of these; creating or extending a
+//! QoS session only when the request surely was not processed (no connection, 429), since the
+//! contract has no idempotency key. A 401 with a cached token fetches a new token and tries once
+//! more, beyond `max_attempts` (nothing was done: it is not a repeat).
 
 mod actions;
 mod api;

@@ -247,15 +247,18 @@ impl<'a> NetworkSignals<'a> {
 
     /// Whether `fetched` can be believed at the decision time: not older than the signal's
     /// `max_age` by the time the network says it observed it (`lastStatusTime`; the cache
-    /// only knows when the answer came), and, for SIM Swap, `/check` and `/retrieve-date`
-    /// telling one story. A swap date that contradicts `swapped` must not turn the network's
-    /// "swapped" into "no recent swap": such a value is absent, which policies fail closed on.
+    /// only knows when the answer came; without it, a signal with a `max_age` cannot be
+    /// shown fresh), and, for SIM Swap, `/check` and `/retrieve-date` telling one story. A
+    /// swap date that contradicts `swapped` must not turn the network's "swapped" into "no
+    /// recent swap": such a value is absent, which policies fail closed on.
     fn current(
         &self,
         decl: &SignalDecl,
         fetched: &Fetched,
         out: &mut SignalOutcome,
     ) -> Result<(), String> {
+        // Device Status says when the network observed the status; a QoS session is the
+        // operator's own record, as current as the answer.
         let observed = match fetched {
             Fetched::Roaming(r) => r.last_status_time,
             Fetched::Reachability(r) => r.last_status_time,
@@ -264,10 +267,20 @@ impl<'a> NetworkSignals<'a> {
                 hours,
                 date,
             } => return sim_swap_agrees(*swapped, *hours, date, self.now_ms),
-            Fetched::QosSession(_) => None,
+            Fetched::QosSession(_) => return Ok(()),
         };
-        let (Some(max_age), Some(at)) = (decl.max_age_ms, observed) else {
+        let Some(max_age) = decl.max_age_ms else {
             return Ok(());
+        };
+        let Some(at) = observed else {
+            // The contracts: without `lastStatusTime` "the information may be outdated or its
+            // freshness is uncertain", so it cannot meet a `max_age`.
+            return Err(format!(
+                "freshness unknown: the answer has no lastStatusTime, so it cannot be shown to \
+                 be within max_age {} (declare the signal without max_age to accept answers \
+                 without a time)",
+                duration_text(max_age)
+            ));
         };
         // A status time after the decision time (clocks apart) is taken as fresh.
         let age = self.now_ms.saturating_sub(at).max(0);
@@ -483,13 +496,17 @@ fn text(v: &Value) -> Option<&str> {
     }
 }
 /// How far the network's clock and the decision time may be apart before SIM Swap's two
-/// answers are taken to disagree.
+/// answers are taken to disagree. Allowed only where it errs towards a swap.
 const CLOCK_SKEW_MS: i64 = 5 * 60_000;
 
 /// Whether `/check` (`swapped` within `hours`) and `/retrieve-date` (`date`) agree at the
 /// decision time `now`: a swap inside the window has a date inside it, or an undisclosed one
-/// the operator did not vouch against; no swap has no date inside it. Dates within
-/// [`CLOCK_SKEW_MS`] of the window's start are taken as agreeing either way.
+/// the operator did not vouch against; no swap has no date inside it.
+///
+/// Clock skew is allowed only in the fail-closed direction. "Not swapped" with a date up to
+/// [`CLOCK_SKEW_MS`] after the window's start agrees: a policy reading the date sees a swap.
+/// "Swapped" with a date before the window's start, by any amount, disagrees: a policy reading
+/// the date would see no recent swap although the network said swapped.
 fn sim_swap_agrees(swapped: bool, hours: i64, date: &SimSwapDate, now: i64) -> Result<(), String> {
     let window = hours.saturating_mul(3_600_000);
     let start = now.saturating_sub(window);
@@ -500,9 +517,11 @@ fn sim_swap_agrees(swapped: bool, hours: i64, date: &SimSwapDate, now: i64) -> R
         ))
     };
     match (swapped, date.latest_sim_change) {
-        (true, Some(t)) if t < start.saturating_sub(CLOCK_SKEW_MS) => {
-            disagree(format!("says the latest change was {}", time_text(t)))
-        }
+        (true, Some(t)) if t < start => disagree(format!(
+            "says the latest change was {}, before the window's start {}",
+            time_text(t),
+            time_text(start)
+        )),
         (false, Some(t)) if t > start.saturating_add(CLOCK_SKEW_MS) => {
             disagree(format!("says the latest change was {}", time_text(t)))
         }

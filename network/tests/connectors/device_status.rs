@@ -107,15 +107,69 @@ fn a_status_older_than_max_age_is_absent() {
     }
 }
 
+/// The contracts: without `lastStatusTime` "the information may be outdated or its freshness
+/// is uncertain". A signal declared with a `max_age` cannot be shown fresh: absent, with the
+/// reason (a policy then fails closed); declared without one, the value is read.
+#[test]
+fn a_status_without_its_time_is_absent_under_max_age() {
+    for (file, name, answer) in [
+        (
+            "device-roaming-status.yaml",
+            "roaming",
+            json!({"roaming": false}),
+        ),
+        (
+            "device-reachability-status.yaml",
+            "reachability",
+            json!({"reachable": true, "connectivity": ["DATA"]}),
+        ),
+    ] {
+        let spec = Spec::load(file);
+        assert!(
+            spec.check_response("/retrieve", "post", "200", &answer)
+                .is_empty(),
+            "{file}: the answer is within the contract"
+        );
+        let a = answer.clone();
+        let stub = Stub::start(move |_, _| Reply::json(200, &a));
+        let camara = stub.camara();
+        // Both are declared with max_age 1m.
+        let decl = &program().signals[signal(name) as usize];
+        assert_eq!(decl.max_age_ms, Some(60_000));
+        let signals = camara.signals(program(), crate::ms("2026-11-25T10:00:00Z"));
+        let v = signals.read(signal(name), decl, &[customer(PHONE)]);
+        assert_eq!(v, Value::Absent, "{name}");
+        let outcome = &signals.outcomes()[0];
+        assert!(!outcome.present);
+        let reason = outcome.fetch.reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.contains("no lastStatusTime") && reason.contains("max_age 1m"),
+            "{reason}"
+        );
+        // A value reused from the cache is held to the same rule.
+        let v = signals.read(signal(name), decl, &[customer(PHONE)]);
+        assert_eq!(v, Value::Absent, "{name}, reused");
+        assert!(signals.outcomes()[1].fetch.cached);
+        // Without max_age, nothing is claimed about freshness: the value is read.
+        let mut unbounded = decl.clone();
+        unbounded.max_age_ms = None;
+        let v = signals.read(signal(name), &unbounded, &[customer(PHONE)]);
+        assert_ne!(v, Value::Absent, "{name}");
+        assert_eq!(field(&v, "last_status_time"), Value::Absent);
+    }
+}
+
 #[test]
 fn not_roaming_has_no_country() {
     let stub = Stub::start(|_, _| Reply::json(200, &json!({ "roaming": false })));
     let camara = stub.camara();
     let s = signal("roaming");
-    let v =
-        camara
-            .signals(program(), 0)
-            .read(s, &program().signals[s as usize], &[customer(PHONE)]);
+    // Without max_age: an answer without lastStatusTime is then read (see above).
+    let mut decl = program().signals[s as usize].clone();
+    decl.max_age_ms = None;
+    let v = camara
+        .signals(program(), 0)
+        .read(s, &decl, &[customer(PHONE)]);
     assert_eq!(field(&v, "roaming"), Value::Bool(false));
     assert_eq!(field(&v, "country_code"), Value::Absent);
     assert_eq!(field(&v, "country_name"), Value::List(Vec::new().into()));
@@ -205,9 +259,10 @@ fn every_listed_error_body() {
                 message: body["message"].as_str().unwrap().into(),
             };
             assert_eq!(result, Err(expected), "{file} {status}");
-            // Reads are retried on 429 and 503 (three attempts), not on the others.
+            // Reads are retried on 429 TOO_MANY_REQUESTS and 503 (three attempts), not on the
+            // others: QUOTA_EXCEEDED is a business quota a retry would only use up.
             let attempts = stub.api_requests().len();
-            let retried = status == 429 || status == 503;
+            let retried = (status == 429 && body["code"] == "TOO_MANY_REQUESTS") || status == 503;
             assert_eq!(attempts, if retried { 3 } else { 1 }, "{file} {status}");
         }
     }

@@ -3,11 +3,13 @@
 //! and answers with the contracts' own examples.
 
 mod device_status;
+mod docs;
 mod no_panic;
 mod policy;
 mod qod;
 mod runtime;
 mod sim_swap;
+mod standin;
 mod support;
 mod token;
 

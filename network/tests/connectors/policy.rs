@@ -51,6 +51,16 @@ fn answers_that_disagree_are_absent_and_fail_closed() {
             json!({"swapped": true}),
             json!({"latestSimChange": "2025-10-21T09:00:00Z"}),
         ),
+        // Before the window's start by less than the clock skew allowed the other way: still
+        // a disagreement, or the policy would read "no recent swap" from the date.
+        (
+            json!({"swapped": true}),
+            json!({"latestSimChange": "2026-11-24T09:57:00Z"}),
+        ),
+        (
+            json!({"swapped": true}),
+            json!({"latestSimChange": "2026-11-24T09:59:59Z"}),
+        ),
         (
             json!({"swapped": true}),
             json!({"latestSimChange": null, "monitoredPeriod": 120}),
@@ -74,12 +84,18 @@ fn answers_that_disagree_are_absent_and_fail_closed() {
             "{reason}"
         );
     }
-    // Agreeing answers: a swap inside the window, none with a date before it (within the
-    // clock skew allowed at its start), an undisclosed date with a short monitored period.
+    // Agreeing answers: a swap inside the window (also right at its start), none with a date
+    // just after its start (within the clock skew, which is allowed only where it errs
+    // towards a swap) or before it, an undisclosed date with a short monitored period.
     for (check, date, verdict) in [
         (
             json!({"swapped": true}),
             json!({"latestSimChange": "2026-11-25T08:00:00Z"}),
+            Verdict::Review,
+        ),
+        (
+            json!({"swapped": true}),
+            json!({"latestSimChange": "2026-11-24T10:00:00Z"}),
             Verdict::Review,
         ),
         (
@@ -89,9 +105,14 @@ fn answers_that_disagree_are_absent_and_fail_closed() {
             Verdict::Review,
         ),
         (
-            json!({"swapped": true}),
+            json!({"swapped": false}),
             json!({"latestSimChange": "2026-11-24T09:57:00Z"}),
             Verdict::Deny,
+        ),
+        (
+            json!({"swapped": true}),
+            json!({"latestSimChange": null, "monitoredPeriod": 0}),
+            Verdict::Review,
         ),
     ] {
         let stub = answers_stub(check.clone(), date.clone());

@@ -11,7 +11,7 @@ use xop_network::{
 use xop_runtime::ir::Verdict;
 use xop_runtime::value::Value;
 
-use crate::support::{Reply, Spec, Stub, path_only};
+use crate::support::{Reply, Spec, Stub, free_port, path_only};
 
 const ID: &str = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 const PHONE: &str = "+123456789";
@@ -283,6 +283,80 @@ fn deleting_is_repeated_and_a_late_404_means_deleted() {
     ));
 }
 
+/// A 404 counts as "already deleted" only when an earlier attempt may have deleted it. An
+/// attempt that never reached the operator (connection refused) did nothing: the 404 of the
+/// retry is "not found", recorded as a failure, not as a deletion this call made.
+#[test]
+fn a_404_after_attempts_that_never_reached_the_operator_is_not_found() {
+    let not_found = || {
+        Reply::json(
+            404,
+            &json!({ "status": 404, "code": "NOT_FOUND", "message": "The specified resource is not found." }),
+        )
+    };
+    // The token endpoint answers at once; the QoD endpoint's port has nothing listening on it
+    // for the first attempt, and a stand-in answering 404 by the retry.
+    let tokens = Stub::start(|_, _| Reply::raw(404, ""));
+    let port = free_port();
+    let mut config = tokens.config();
+    config.quality_on_demand = Some(format!("http://127.0.0.1:{port}/quality-on-demand/v1"));
+    config.backoff = Duration::from_millis(600);
+    config.max_backoff = Duration::from_millis(600);
+    let starting = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        Stub::start_at(&format!("127.0.0.1:{port}"), 3600, move |_, _| not_found())
+    });
+    let camara = xop_network::Camara::new(config);
+    let record = camara
+        .perform(DELETE_QOS_SESSION, &[Value::text(ID)])
+        .unwrap();
+    let qod = starting.join().unwrap();
+    let attempts: Vec<_> = record
+        .calls
+        .iter()
+        .filter(|c| c.api == "quality-on-demand")
+        .collect();
+    assert_eq!(attempts.len(), 2, "{:?}", record.calls);
+    assert_eq!(attempts[0].status, None);
+    assert!(
+        attempts[0].error.as_deref().unwrap().contains("connection"),
+        "{:?}",
+        attempts[0]
+    );
+    assert_eq!(attempts[1].status, Some(404));
+    assert_eq!(qod.api_requests().len(), 1, "only the retry reached it");
+    match &record.outcome {
+        ActionOutcome::Failed(e) => assert_eq!(e.code(), Some("NOT_FOUND")),
+        other => panic!("recorded as {other:?}"),
+    }
+    assert_eq!(record.session_id(), None);
+
+    // A 503 refused the first attempt: the 404 is "not found" too.
+    let stub = Stub::start(move |_, n| {
+        if n == 0 {
+            Reply::json(
+                503,
+                &json!({ "status": 503, "code": "UNAVAILABLE", "message": "Service unavailable" }),
+            )
+        } else {
+            not_found()
+        }
+    });
+    let x = stub.camara().delete_session(ID);
+    assert_eq!(x.result.unwrap_err().status(), Some(404));
+    assert_eq!(stub.api_requests().len(), 2);
+
+    // A 504 from a gateway: the first attempt may have reached the server and deleted it.
+    let stub = Stub::start(move |_, n| {
+        if n == 0 {
+            Reply::raw(504, "gateway timeout")
+        } else {
+            not_found()
+        }
+    });
+    assert_eq!(stub.camara().delete_session(ID).result, Ok(()));
+}
+
 #[test]
 fn arguments_out_of_contract_send_nothing() {
     let stub = Stub::start(|_, _| Reply::raw(500, ""));
@@ -298,6 +372,19 @@ fn arguments_out_of_contract_send_nothing() {
         },
         CreateSession {
             application_server: "example.com".into(),
+            ..request()
+        },
+        // Masks as `u8::from_str` would read them, but not as the contract writes them.
+        CreateSession {
+            application_server: "198.51.100.0/+24".into(),
+            ..request()
+        },
+        CreateSession {
+            application_server: "198.51.100.0/024".into(),
+            ..request()
+        },
+        CreateSession {
+            application_server: "2001:db8::/+64".into(),
             ..request()
         },
         CreateSession {
@@ -382,6 +469,124 @@ fn an_allowed_qod_instruction_creates_the_session() {
             .execute("acme.net.block_payment", &[], &decision)
             .is_none()
     );
+}
+
+/// A create answered 201 with a session that is not the one asked for is not done: an
+/// `UNAVAILABLE` session (the QoS cannot be provided; the contract keeps its resources until it
+/// is deleted, and no new session can be created before), or one with another QoS profile
+/// than the decision allowed. The session is deleted, best effort, and the record says why,
+/// with every call's correlator.
+#[test]
+fn a_session_created_unavailable_or_with_another_profile_is_not_done_and_is_deleted() {
+    use xop_runtime::connectors::Connectors;
+
+    let spec = Spec::load("quality-on-demand.yaml");
+    let unavailable = spec.example("SESSION_UNAVAILABLE_EXAMPLE");
+    assert_eq!(unavailable["qosProfile"], "QOS_L");
+    let mut other_profile = spec.example("SESSION_AVAILABLE_EXAMPLE");
+    other_profile["qosProfile"] = json!("QOS_M");
+    let mut both = unavailable.clone();
+    both["qosProfile"] = json!("QOS_M");
+    for (answer, delete_status, why) in [
+        (
+            unavailable,
+            204,
+            vec!["qosStatus UNAVAILABLE (NETWORK_TERMINATED)"],
+        ),
+        (
+            other_profile,
+            204,
+            vec!["granted QoS profile QOS_M, not QOS_L"],
+        ),
+        (
+            both,
+            404,
+            vec![
+                "qosStatus UNAVAILABLE (NETWORK_TERMINATED)",
+                "granted QoS profile QOS_M",
+            ],
+        ),
+    ] {
+        assert!(
+            spec.check_response("/sessions", "post", "201", &answer)
+                .is_empty(),
+            "{answer}"
+        );
+        let created = answer.clone();
+        let stub = Stub::start(move |r, _| match r.method.as_str() {
+            "POST" => Reply::json(201, &created),
+            _ if delete_status == 204 => Reply::raw(204, ""),
+            _ => Reply::json(
+                404,
+                &json!({ "status": 404, "code": "NOT_FOUND", "message": "The specified resource is not found." }),
+            ),
+        });
+        let camara = stub.camara();
+        let args = create_args("QOS_L", 3_600_000);
+        let record = camara.perform(CREATE_QOS_SESSION, &args).unwrap();
+        let ActionOutcome::SessionDiscarded {
+            session,
+            requested_qos_profile,
+            reason,
+            delete_error,
+        } = &record.outcome
+        else {
+            panic!("{answer}: recorded as {:?}", record.outcome);
+        };
+        assert_eq!(session.session_id, ID);
+        assert_eq!(requested_qos_profile, "QOS_L");
+        for w in &why {
+            assert!(reason.contains(w), "{reason}");
+        }
+        assert_eq!(
+            delete_error.as_ref().map(CallError::status),
+            (delete_status == 404).then_some(Some(404))
+        );
+        // The session was deleted: the create and the delete, each with its correlator.
+        let sent = stub.api_requests();
+        let shapes: Vec<(String, String)> = sent
+            .iter()
+            .map(|r| (r.method.clone(), route(&r.path)))
+            .collect();
+        assert_eq!(
+            shapes,
+            [("POST", "/sessions"), ("DELETE", "/sessions/{sessionId}")]
+                .map(|(m, p)| (m.to_string(), p.to_string()))
+        );
+        let correlators: Vec<_> = record
+            .calls
+            .iter()
+            .filter_map(|c| c.correlator.as_deref())
+            .collect();
+        let headers: Vec<_> = sent
+            .iter()
+            .filter_map(|r| r.header("x-correlator"))
+            .collect();
+        assert_eq!(correlators, headers);
+
+        // As the runtime proves it: not ok, with the reason and the session.
+        let performed =
+            Connectors::perform(&camara, crate::program(), CREATE_QOS_SESSION, &args).unwrap();
+        assert!(!performed.ok, "{performed:?}");
+        let r = &performed.result;
+        assert!(r["error"].as_str().unwrap().contains(why[0]), "{r}");
+        assert_eq!(r["session_id"], ID);
+        assert_eq!(r["requested_qos_profile"], "QOS_L");
+        assert_eq!(r["qos_profile"], answer["qosProfile"]);
+        assert_eq!(r["qos_status"], answer["qosStatus"]);
+        assert_eq!(r["deleted"], json!(delete_status == 204));
+    }
+
+    // REQUESTED with the profile asked for is done: the network is setting it up.
+    let stub = qod_stub(&spec);
+    let record = stub
+        .camara()
+        .perform(CREATE_QOS_SESSION, &create_args("QOS_L", 3_600_000))
+        .unwrap();
+    assert!(
+        matches!(&record.outcome, ActionOutcome::SessionCreated(s) if s.qos_status == QosStatus::Requested)
+    );
+    assert_eq!(stub.api_requests().len(), 1, "nothing deleted");
 }
 
 #[test]

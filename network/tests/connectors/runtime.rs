@@ -146,6 +146,8 @@ fn an_allowed_qod_instruction_creates_the_session_and_proves_it() {
     assert_eq!(name, "action.performed");
     assert_eq!(data["decision"], json!(out.seq));
     assert_eq!(data["result"]["session_id"], json!(session));
+    // In the contract's spelling, as the operator wrote it.
+    assert_eq!(data["result"]["qos_status"], "REQUESTED");
     let correlators: Vec<&str> = data["calls"]
         .as_array()
         .unwrap()

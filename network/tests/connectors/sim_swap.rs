@@ -138,9 +138,14 @@ fn every_listed_error_body_is_reported_as_such() {
             assert_eq!(last.status, Some(status));
             assert_eq!(last.error_code.as_deref(), expected.code());
             assert_eq!(last.error.as_deref(), Some(expected.to_string().as_str()));
-            // 429 is retried (the request was refused, not processed); the others are final
-            // (a 401 with a token fetched for this very call too).
-            let expected_attempts = if status == 429 { 2 } else { 1 };
+            // 429 TOO_MANY_REQUESTS is retried (the request was refused, not processed); the
+            // others are final (a 401 with a token fetched for this very call too; a 429
+            // QUOTA_EXCEEDED, a business quota a retry would only use up).
+            let expected_attempts = if body["code"] == "TOO_MANY_REQUESTS" {
+                2
+            } else {
+                1
+            };
             assert_eq!(api_calls.len(), expected_attempts, "{path} {status}");
         }
     }
@@ -197,14 +202,13 @@ fn server_errors_and_rate_limits_are_retried_a_bounded_number_of_times() {
             .all(|c| Some(c.as_str()) == attempts[0].correlator.as_deref())
     );
 
-    // Always 500: exactly max_attempts requests, then the error.
-    let stub = Stub::start(|_, _| Reply::raw(500, "oops"));
-    let x = stub.camara().check_sim_swap(PHONE, 24);
-    assert!(matches!(
-        x.result,
-        Err(CallError::UnexpectedStatus { status: 500, .. })
-    ));
-    assert_eq!(stub.api_requests().len(), 3);
+    // Always 502, 503 or 504: exactly max_attempts requests, then the error.
+    for status in [502, 503, 504] {
+        let stub = Stub::start(move |_, _| Reply::raw(status, "oops"));
+        let x = stub.camara().check_sim_swap(PHONE, 24);
+        assert_eq!(x.result.unwrap_err().status(), Some(status));
+        assert_eq!(stub.api_requests().len(), 3, "{status}");
+    }
 
     // Retry-After is honoured, within max_backoff.
     let stub = Stub::start(|_, n| {
@@ -226,6 +230,45 @@ fn server_errors_and_rate_limits_are_retried_a_bounded_number_of_times() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(300), "{waited:?}");
     assert!(waited < Duration::from_millis(1000), "capped: {waited:?}");
+}
+
+/// Errors that a retry within the call cannot mend are final, even for a read: a 429
+/// `QUOTA_EXCEEDED` (a business quota: each retry would use more of it), a 501 (permanent),
+/// a 500 (a server fault, which repeating at once does not mend).
+#[test]
+fn errors_that_are_not_transient_are_not_retried() {
+    let spec = Spec::load("sim-swap.yaml");
+    let (_, quota) = spec
+        .error_examples("/check", "post")
+        .into_iter()
+        .find(|(_, b)| b["code"] == "QUOTA_EXCEEDED")
+        .expect("the contract lists QUOTA_EXCEEDED");
+    let not_implemented = json!({"status": 501, "code": "NOT_IMPLEMENTED",
+                                 "message": "This functionality is not implemented yet."});
+    let internal = json!({"status": 500, "code": "INTERNAL", "message": "Server error"});
+    for (status, body) in [(429, quota), (501, not_implemented), (500, internal)] {
+        let answer = body.clone();
+        let stub = Stub::start(move |_, _| Reply::json(status, &answer));
+        let x = stub.camara().check_sim_swap(PHONE, 24);
+        assert_eq!(x.result.unwrap_err().code(), body["code"].as_str());
+        assert_eq!(stub.api_requests().len(), 1, "{status} {body}");
+    }
+    // Creating after a QUOTA_EXCEEDED: final too (a TOO_MANY_REQUESTS is retried, see qod.rs).
+    let (_, quota) = Spec::load("quality-on-demand.yaml")
+        .error_examples("/sessions", "post")
+        .into_iter()
+        .find(|(_, b)| b["code"] == "QUOTA_EXCEEDED")
+        .expect("the contract lists QUOTA_EXCEEDED");
+    let stub = Stub::start(move |_, _| Reply::json(429, &quota));
+    let request = xop_network::CreateSession {
+        phone_number: PHONE.into(),
+        application_server: "198.51.100.0/24".into(),
+        qos_profile: "QOS_L".into(),
+        duration_s: 60,
+    };
+    let x = stub.camara().create_session(&request);
+    assert_eq!(x.result.unwrap_err().code(), Some("QUOTA_EXCEEDED"));
+    assert_eq!(stub.api_requests().len(), 1);
 }
 
 #[test]

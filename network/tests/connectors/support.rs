@@ -102,7 +102,16 @@ impl Stub {
         token_lifetime: u64,
         handler: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
     ) -> Stub {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind a local port");
+        Stub::start_at("127.0.0.1:0", token_lifetime, handler)
+    }
+
+    /// A stub listening on `addr` (a port nothing listened on a moment ago, say).
+    pub fn start_at(
+        addr: &str,
+        token_lifetime: u64,
+        handler: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    ) -> Stub {
+        let server = tiny_http::Server::http(addr).expect("bind a local port");
         let port = server.server_addr().to_ip().expect("an IP address").port();
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
@@ -571,6 +580,15 @@ impl Spec {
             }
         }
     }
+}
+
+/// A local port nothing listens on (it was free a moment ago): connecting to it is refused.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The path of a request without its query.

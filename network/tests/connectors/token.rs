@@ -131,6 +131,74 @@ fn a_revoked_token_is_replaced_once() {
     assert_eq!(stub.api_requests().len(), 3);
 }
 
+/// The fresh-token try after a 401 to a cached token does not depend on `max_attempts`: it
+/// is not a repeat of a failed request (a 401 means nothing was done) but its first try with a
+/// usable token. It is not counted against the attempts left for real failures either.
+#[test]
+fn a_revoked_token_is_replaced_whatever_max_attempts() {
+    let revoking = |r: &crate::support::Recorded, _| {
+        if r.header("authorization") == Some("Bearer token-1") {
+            Reply::json(
+                401,
+                &json!({ "status": 401, "code": "UNAUTHENTICATED", "message": "Request not authenticated due to missing, invalid, or expired credentials." }),
+            )
+        } else {
+            swapped()
+        }
+    };
+    let stub = Stub::start(revoking);
+    let mut config = stub.config();
+    config.max_attempts = 1;
+    let camara = Camara::new(config);
+    // token-1 is fetched for the first call (its 401 is final), then cached.
+    assert!(camara.check_sim_swap(PHONE, 1).result.is_err());
+    let x = camara.check_sim_swap(PHONE, 1);
+    assert_eq!(x.result, Ok(false));
+    let ops: Vec<_> = x
+        .calls
+        .iter()
+        .map(|c| (c.api.as_str(), c.status, c.attempt))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("sim-swap", Some(401), 1),
+            ("oauth2", Some(200), 1),
+            ("sim-swap", Some(200), 2)
+        ]
+    );
+
+    // With max_attempts = 2, a 503 after the renewal still gets its retry.
+    let stub = Stub::start(|r, n| {
+        if r.header("authorization") == Some("Bearer token-1") {
+            Reply::json(
+                401,
+                &json!({ "status": 401, "code": "UNAUTHENTICATED", "message": "no" }),
+            )
+        } else if n < 3 {
+            Reply::json(
+                503,
+                &json!({ "status": 503, "code": "UNAVAILABLE", "message": "Service unavailable" }),
+            )
+        } else {
+            swapped()
+        }
+    });
+    let mut config = stub.config();
+    config.max_attempts = 2;
+    let camara = Camara::new(config);
+    assert!(camara.check_sim_swap(PHONE, 1).result.is_err());
+    let x = camara.check_sim_swap(PHONE, 1);
+    assert_eq!(x.result, Ok(false), "{:?}", x.calls);
+    let statuses: Vec<_> = x
+        .calls
+        .iter()
+        .filter(|c| c.api == "sim-swap")
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(statuses, vec![Some(401), Some(503), Some(200)]);
+}
+
 #[test]
 fn a_refusing_token_endpoint_stops_the_call() {
     let stub = Stub::start(|_, _| swapped());
