@@ -123,12 +123,13 @@ fn fail(e: &LogError) -> u8 {
     FAILURE
 }
 
-/// As [`fail`], for the `xop log` verbs: a damaged log is a problem found (exit 1), like a
-/// changed record `verify` names; anything else is a usage or I/O error (exit 2).
+/// As [`fail`], for the `xop log` verbs: a damaged log (or a key file lacking keys its
+/// records name) is a problem found (exit 1), like a changed record `verify` names; anything
+/// else is a usage or I/O error (exit 2).
 pub fn fail_log(e: &LogError) -> u8 {
     error(&e.to_string());
     match e {
-        LogError::Corrupt { .. } => PROBLEMS,
+        LogError::Corrupt { .. } | LogError::MissingKeys { .. } => PROBLEMS,
         _ => FAILURE,
     }
 }
@@ -423,14 +424,57 @@ fn erase(dir: &Path, subject: &str) -> u8 {
     let closed = log.close();
     match (result, closed) {
         (Err(e), _) | (_, Err(e)) => fail(&e),
-        (Ok(None), Ok(())) => print(&format!(
-            "subject `{subject}` has no key: nothing personal of theirs is in the log\n"
-        )),
+        (Ok(None), Ok(())) => print(&no_key(dir, subject)),
         (Ok(Some(seq)), Ok(())) => print(&format!(
             "erased the hash key of subject `{subject}`: their personal evidence can no longer be \
              linked to them; the erasure is record {seq}\n"
         )),
     }
+}
+
+/// What `xop log erase` says of a subject without a key. An erased subject has none either, and
+/// nothing links them to their erasure record (a link kept would tie their old records to
+/// them again), so the log's erasure records are listed as what it may have been.
+fn no_key(dir: &Path, subject: &str) -> String {
+    let mut erasures = Vec::new();
+    if let Ok(mut reader) = LogReader::open(dir) {
+        for seq in 0..reader.size() {
+            if let Ok(Record {
+                body: Body::Erasure { .. },
+                ..
+            }) = reader.record(seq)
+            {
+                erasures.push(seq);
+            }
+        }
+    }
+    let listed = match erasures.as_slice() {
+        [] => {
+            return format!(
+                "subject `{subject}` has no key, and the log has no erasure record: nothing \
+                 personal of theirs is in it; nothing was changed\n"
+            );
+        }
+        [one] => format!("its one erasure record is record {one}"),
+        [first @ .., last] if first.len() < 10 => format!(
+            "its erasure records are records {} and {last}",
+            first
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        many => format!(
+            "it has {} erasure records, the latest record {}",
+            many.len(),
+            many[many.len() - 1]
+        ),
+    };
+    format!(
+        "subject `{subject}` has no key: they were erased already, or nothing personal of theirs \
+         was ever logged ({listed}; an erasure keeps nothing that links a subject to it, so \
+         which one was theirs cannot be told); nothing was changed\n"
+    )
 }
 
 /// `xop eval … --log DIR` / `--config FILE`: decides through the runtime, which proves the

@@ -121,6 +121,15 @@ fn an_untouched_log_verifies_and_its_tools_work() {
     let o = xop(&["log", "show", s(&dir), "6"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no record 6"), "{}", text(&o));
+    // `prove` says it as `show` does: there is no record to wait for a checkpoint of.
+    let o = xop(&["log", "prove", s(&dir), "6"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("no record 6: the log has 6 records (0 to 5)")
+            && !text(&o).contains("checkpoint"),
+        "{}",
+        text(&o)
+    );
 
     // prove + verify-proof, and a tampered proof.
     let o = xop(&["log", "prove", s(&dir), "2", "--format", "json"]);
@@ -248,6 +257,16 @@ fn a_forged_record_in_the_middle_is_named() {
     write_frames(&dir, &f);
     let out = assert_named(&dir, "record 3");
     assert!(out.contains("forged"), "{out}");
+    // Its batch's commit says how many records it closed, by the writer's numbering; the
+    // batches after it are whole, only shifted: not reported again.
+    assert!(
+        out.contains(
+            "record 2 was committed in a batch of its own, but 2 records are here: a record was \
+             inserted (forged or duplicated)"
+        ),
+        "{out}"
+    );
+    assert_eq!(out.matches("bad: ").count(), 2, "{out}");
 }
 
 #[test]
@@ -316,34 +335,7 @@ fn erasure_keeps_the_log_verifying() {
     let dir = make_log(&tmp);
     // A fraud check: the SIM-swap signal's connector reads the personal msisdn, so the record
     // holds its keyed hash, under the key of subject cust-42.
-    let mut input: serde_json::Value = serde_json::from_str(
-        &fs::read_to_string(examples().join("inputs/offer-on-hold.json")).unwrap(),
-    )
-    .unwrap();
-    input.as_object_mut().unwrap().remove("channel");
-    input.as_object_mut().unwrap().remove("offer");
-    input["tx"] = serde_json::json!({"id": "tx-1", "amount": "250.00 EUR", "merchant": "ACME"});
-    input["signals"] =
-        serde_json::json!({"sim_swap": {"swapped": true, "latest_swap": "2026-11-25T09:00:00Z"}});
-    let path = tmp.0.join("fraud.json");
-    fs::write(&path, input.to_string()).unwrap();
-    let module = tmp.0.join("acme.xopm");
-    let o = xop(&[
-        "eval",
-        s(&module),
-        "--policy",
-        "fraud",
-        "--input",
-        s(&path),
-        "--log",
-        s(&dir),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        text(&o).contains("review (recent-sim-swap)"),
-        "{}",
-        text(&o)
-    );
+    fraud_decision(&tmp, &dir);
     let o = xop(&["log", "show", s(&dir), "6", "--format", "json"]);
     let record = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
@@ -368,8 +360,26 @@ fn erasure_keeps_the_log_verifying() {
     assert!(text(&o).contains("ok: 8 records"), "{}", text(&o));
     let o = xop(&["log", "replay", s(&dir)]);
     assert!(o.status.success(), "{}", text(&o));
+    // Again: nothing links an erased subject to its erasure, so the log's erasures are named.
     let o = xop(&["log", "erase", s(&dir), "cust-42"]);
-    assert!(text(&o).contains("has no key"), "{}", text(&o));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("has no key: they were erased already, or nothing personal of theirs")
+            && text(&o).contains("its one erasure record is record 7"),
+        "{}",
+        text(&o)
+    );
+    let o = xop(&[
+        "log",
+        "erase",
+        s(&make_log(&TempDir::new("erase-none"))),
+        "cust-42",
+    ]);
+    assert!(
+        text(&o).contains("has no key, and the log has no erasure record"),
+        "{}",
+        text(&o)
+    );
     let o = xop(&["explain", s(&dir), "7"]);
     assert!(text(&o).contains("was erased"), "{}", text(&o));
 }
@@ -384,4 +394,145 @@ fn verify_reports_a_missing_log_clearly() {
     let o = xop(&["log", "show", s(&tmp.0)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no proof log"), "{}", text(&o));
+}
+
+/// A fraud check about cust-42 decided into `dir` (record `make_log`'s six plus one): the
+/// SIM-swap signal's connector reads the personal msisdn, so the record holds its keyed hash.
+fn fraud_decision(tmp: &TempDir, dir: &Path) {
+    let mut input: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(examples().join("inputs/offer-on-hold.json")).unwrap(),
+    )
+    .unwrap();
+    input.as_object_mut().unwrap().remove("channel");
+    input.as_object_mut().unwrap().remove("offer");
+    input["tx"] = serde_json::json!({"id": "tx-1", "amount": "250.00 EUR", "merchant": "ACME"});
+    input["signals"] =
+        serde_json::json!({"sim_swap": {"swapped": true, "latest_swap": "2026-11-25T09:00:00Z"}});
+    let path = tmp.0.join("fraud.json");
+    fs::write(&path, input.to_string()).unwrap();
+    let o = xop(&[
+        "eval",
+        s(&tmp.0.join("acme.xopm")),
+        "--policy",
+        "fraud",
+        "--input",
+        s(&path),
+        "--log",
+        s(dir),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("review (recent-sim-swap)"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_key_file_that_lost_a_key_is_refused_and_reported() {
+    let tmp = TempDir::new("lost-key");
+    let dir = make_log(&tmp);
+    fraud_decision(&tmp, &dir);
+    let o = xop(&["log", "show", s(&dir), "6", "--format", "json"]);
+    let record: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let key = record["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|e| e["key"].as_str())
+        .unwrap()
+        .to_string();
+    let keys = dir.join("subjects.keys");
+    let full = fs::read(&keys).unwrap();
+    // Cut to its magic: cust-42 would get a new key, and the old evidence would be unlinked
+    // with no erasure record.
+    fs::write(&keys, &full[..8]).unwrap();
+    let log = fs::read(dir.join("log.xpl")).unwrap();
+    let out = assert_named(&dir, "record 6");
+    assert!(
+        out.contains(&format!(
+            "record 6 names subject key {key}, which subjects.keys does not have"
+        )),
+        "{out}"
+    );
+    let input = examples().join("inputs/offer-on-hold.json");
+    let module = tmp.0.join("acme.xopm");
+    let eval = [
+        "eval",
+        s(&module),
+        "--policy",
+        "contact",
+        "--input",
+        s(&input),
+        "--log",
+        s(&dir),
+    ];
+    let o = xop(&eval);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    for want in [
+        "subjects.keys`",
+        &format!("record 6 names subject key {key}"),
+        "no erasure record",
+        "Nothing was changed: restore",
+        "xop log verify",
+    ] {
+        assert!(out.contains(want), "{want} not in: {out}");
+    }
+    let o = xop(&["log", "erase", s(&dir), "cust-42"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(fs::read(&keys).unwrap(), &full[..8]);
+    assert_eq!(fs::read(dir.join("log.xpl")).unwrap(), log);
+    // The slot zeroed by hand instead: the same.
+    let mut zeroed = full.clone();
+    zeroed[8..].fill(0);
+    fs::write(&keys, &zeroed).unwrap();
+    assert_named(&dir, "record 6");
+    assert!(!xop(&eval).status.success());
+    fs::write(&keys, &full).unwrap();
+    assert!(xop(&eval).status.success());
+}
+
+#[test]
+fn replay_fails_on_a_refused_input_record_that_is_not_a_refusal() {
+    let tmp = TempDir::new("refusal");
+    let dir = make_log(&tmp);
+    let bad = tmp.0.join("bad.json");
+    fs::write(&bad, r#"{"to": 1}"#).unwrap();
+    let o = xop(&[
+        "eval",
+        s(&tmp.0.join("acme.xopm")),
+        "--policy",
+        "contact",
+        "--input",
+        s(&bad),
+        "--log",
+        s(&dir),
+    ]);
+    assert!(text(&o).contains("xop:bad-input"), "{}", text(&o));
+    let o = xop(&["log", "replay", s(&dir)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("record 6: skipped: the input was refused"),
+        "{}",
+        text(&o)
+    );
+    // The key holder turns the refusal into an allow (hash rewritten: readers take it).
+    let mut f = frames(&dir);
+    let i = record_index(&f, 6);
+    let body = String::from_utf8(f[i].body.clone()).unwrap();
+    let forged = body.replacen("\"verdict\":\"deny\"", "\"verdict\":\"allow\"", 1);
+    assert_ne!(body, forged);
+    f[i].body = forged.into_bytes();
+    f[i].hash = leaf_hash(&f[i].body);
+    write_frames(&dir, &f);
+    let o = xop(&["log", "replay", s(&dir)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "record 6: differs: verdict allow logged, where refused input is always deny"
+        ),
+        "{}",
+        text(&o)
+    );
 }

@@ -1,13 +1,17 @@
 //! A damaged proof log is refused, never cut: opening for writing drops only the torn end of
 //! one batch a crash interrupted (and says so), readers report damage instead of reading the
-//! part before it, keys are never made anew for a log that has records, and `verify` catches a
-//! log cut to its magic and an old checkpoint copied over a newer one.
+//! part before it, keys are never made anew for a log that has records, a subject key file that
+//! lacks a key a record names (with no erasure record) is refused and reported, and `verify`
+//! catches a log cut to its magic and an old checkpoint copied over a newer one.
 
 use std::path::Path;
 
-use xop_runtime::proof::record::{Body, Entry, time_text};
+use xop_runtime::ir::Verdict;
+use xop_runtime::module::hex;
+use xop_runtime::proof::evidence::KeyProvider;
+use xop_runtime::proof::record::{Body, DecisionRecord, Entry, Evidence, time_text};
 use xop_runtime::proof::store::{Frame, Frames, MAX_TORN_TAIL, Tag};
-use xop_runtime::proof::verify::{LogReader, verify_log};
+use xop_runtime::proof::verify::{LogReader, read_public_key, verify_log};
 use xop_runtime::proof::{LogConfig, LogError, ProofLog};
 
 fn config() -> LogConfig {
@@ -339,4 +343,206 @@ fn verify_reports_a_log_cut_to_its_magic() {
     assert!(report.problems[0].message.contains("no header frame"));
     assert!(LogReader::open(dir.path()).is_err());
     assert!(ProofLog::open(dir.path(), config()).is_err());
+}
+
+/// A decision whose evidence holds `subject`'s personal value hashed with the subject's key,
+/// as the runtime writes it; returns the key's id.
+fn decide_about(log: &ProofLog, subject: &str) -> String {
+    let (id, _) = log.key_for(subject).unwrap();
+    let id = hex(&id);
+    log.append(&Entry {
+        time: time_text(0),
+        body: Body::Decision(DecisionRecord {
+            module: "00".repeat(32),
+            policy: "test.p".into(),
+            action: None,
+            at: time_text(0),
+            evidence: vec![Evidence {
+                path: "to.msisdn".into(),
+                value: None,
+                len: None,
+                hmac: Some("ab".repeat(32)),
+                key: Some(id.clone()),
+                via: None,
+            }],
+            signals: Vec::new(),
+            verdict: Verdict::Allow,
+            reasons: vec!["ok".into()],
+            fired: vec!["p#1".into()],
+            review: None,
+            error: None,
+            detail: None,
+        }),
+    })
+    .unwrap();
+    id
+}
+
+/// A log of decisions about cust-0, cust-1, cust-2 (records 0 to 2) and an event; the key ids.
+fn log_with_subjects(dir: &Path) -> Vec<String> {
+    let log = ProofLog::open(dir, config()).unwrap();
+    let ids = (0..3)
+        .map(|i| decide_about(&log, &format!("cust-{i}")))
+        .collect();
+    log.append(&event(3)).unwrap();
+    log.close().unwrap();
+    ids
+}
+
+fn problems(dir: &Path) -> Vec<(Option<u64>, String)> {
+    let key = read_public_key(&dir.join("log.pub")).unwrap();
+    verify_log(dir, &key)
+        .unwrap()
+        .problems
+        .into_iter()
+        .map(|p| (p.seq, p.message))
+        .collect()
+}
+
+/// Opening for writing refuses, naming the key file, the key and the record, and changes
+/// neither file; `verify` reports the same record.
+fn keys_refused(dir: &Path, id: &str, seq: u64) {
+    let keys = std::fs::read(dir.join("subjects.keys")).unwrap();
+    let log = std::fs::read(dir.join("log.xpl")).unwrap();
+    let e = ProofLog::open(dir, config()).unwrap_err();
+    assert!(matches!(e, LogError::MissingKeys { .. }), "{e}");
+    let m = e.to_string();
+    for want in [
+        "subjects.keys`".to_string(),
+        format!("record {seq} names subject key {id}"),
+        "no erasure record".into(),
+        "restore".into(),
+        "Nothing was changed".into(),
+    ] {
+        assert!(m.contains(&want), "{want} not in: {m}");
+    }
+    assert_eq!(std::fs::read(dir.join("subjects.keys")).unwrap(), keys);
+    assert_eq!(std::fs::read(dir.join("log.xpl")).unwrap(), log);
+    let p = problems(dir);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].0, Some(seq), "{p:?}");
+    assert!(p[0].1.contains(&format!("names subject key {id}")), "{p:?}");
+}
+
+#[test]
+fn a_key_file_cut_to_its_magic_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = log_with_subjects(dir.path());
+    let path = dir.path().join("subjects.keys");
+    let full = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &full[..8]).unwrap();
+    keys_refused(dir.path(), &ids[0], 0);
+    let e = ProofLog::open(dir.path(), config())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("(2 more keys, named by later records, are missing too)"),
+        "{e}"
+    );
+    // Put back, the log opens and verifies.
+    std::fs::write(&path, &full).unwrap();
+    ProofLog::open(dir.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+    assert_eq!(problems(dir.path()), []);
+}
+
+#[test]
+fn a_key_file_without_its_last_slot_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = log_with_subjects(dir.path());
+    let path = dir.path().join("subjects.keys");
+    let full = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &full[..full.len() - 80]).unwrap();
+    keys_refused(dir.path(), &ids[2], 2);
+}
+
+#[test]
+fn a_slot_zeroed_without_an_erasure_record_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = log_with_subjects(dir.path());
+    let path = dir.path().join("subjects.keys");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[8 + 80..8 + 160].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+    keys_refused(dir.path(), &ids[1], 1);
+
+    // Erased properly instead: the erasure record accounts for the zeroed slot.
+    let ok = tempfile::tempdir().unwrap();
+    log_with_subjects(ok.path());
+    let log = ProofLog::open(ok.path(), config()).unwrap();
+    assert_eq!(log.erase_subject("cust-1").unwrap(), Some(4));
+    log.close().unwrap();
+    assert_eq!(problems(ok.path()), []);
+    ProofLog::open(ok.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+}
+
+#[test]
+fn an_erasure_interrupted_after_its_record_is_finished_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = log_with_subjects(dir.path());
+    let path = dir.path().join("subjects.keys");
+    let before = std::fs::read(&path).unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.erase_subject("cust-1").unwrap(), Some(4));
+    log.close().unwrap();
+    // As a crash after the erasure record was durable, before the slot was zeroed, leaves it.
+    std::fs::write(&path, &before).unwrap();
+    let p = problems(dir.path());
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].0, Some(4));
+    assert!(
+        p[0].1.contains(&format!("erased subject key {}", ids[1]))
+            && p[0].1.contains("still has it"),
+        "{p:?}"
+    );
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.recovery().finished_erasures, [(ids[1].clone(), 4)]);
+    let w = log.recovery_warning().unwrap();
+    assert!(w.contains(&ids[1]) && w.contains("record 4"), "{w}");
+    log.close().unwrap();
+    let after = std::fs::read(&path).unwrap();
+    assert_eq!(
+        after[8 + 80..8 + 160],
+        [0u8; 80],
+        "the key's slot is zeroed"
+    );
+    assert_eq!(after[8..8 + 80], before[8..8 + 80], "the others are kept");
+    assert_eq!(problems(dir.path()), []);
+}
+
+#[test]
+fn keys_of_records_a_crash_dropped_may_be_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    decide_about(&log, "cust-0");
+    // A key made for a decision whose record never came (a crash): kept, named by nothing.
+    log.key_for("cust-9").unwrap();
+    log.append(&event(1)).unwrap();
+    let last = decide_about(&log, "cust-2");
+    log.close().unwrap();
+    ProofLog::open(dir.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+    // Cut the last batch's commit and checkpoint: its record was never acknowledged, so the
+    // key it names may be missing too (it was synced first, but need not be).
+    let record = nth(dir.path(), Tag::Record, 2);
+    change(dir.path(), |b| b.truncate(record.end() as usize));
+    let path = dir.path().join("subjects.keys");
+    let keys = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &keys[..keys.len() - 80]).unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.size(), 2);
+    assert_eq!(log.recovery().truncated_records, 1);
+    log.close().unwrap();
+    assert_eq!(
+        problems(dir.path()),
+        [],
+        "key {last} is named by no acknowledged record"
+    );
 }

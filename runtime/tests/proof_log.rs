@@ -415,6 +415,7 @@ fn replay_gives_the_logged_decisions_and_catches_another_module() {
         let again = replay(&module.module.program, &d);
         if d.reasons == ["xop:bad-input"] {
             assert!(matches!(again, Replayed::Skipped(_)), "{again:?}");
+            refused_input_forgeries_differ(&module.module.program, &d);
             // The refusal names the path and kind only, never the value.
             let error = d.error.unwrap();
             assert!(
@@ -429,6 +430,58 @@ fn replay_gives_the_logged_decisions_and_catches_another_module() {
             assert!(matches!(replay(&other, &d), Replayed::Different(_)));
         }
     }
+}
+
+/// A refused input is not re-decided (its values were never bound), so replay checks that its
+/// record is what the runtime writes for one: a key holder's forgery of any of its parts is
+/// a difference, named.
+fn refused_input_forgeries_differ(program: &Program, refused: &DecisionRecord) {
+    let forged = |f: &dyn Fn(&mut DecisionRecord)| {
+        let mut d = refused.clone();
+        f(&mut d);
+        match replay(program, &d) {
+            Replayed::Different(diffs) => diffs.join("; "),
+            other => panic!("a forged refusal replayed as {other:?}: {d:?}"),
+        }
+    };
+    let why = forged(&|d| d.verdict = Verdict::Allow);
+    assert!(
+        why.contains("verdict allow logged, where refused input is always deny"),
+        "{why}"
+    );
+    assert!(forged(&|d| d.verdict = Verdict::Review).contains("verdict review"));
+    let why = forged(&|d| d.reasons.push("ok".into()));
+    assert!(why.contains("reasons [xop:bad-input, ok]"), "{why}");
+    let why = forged(&|d| d.fired.push("contact#1".into()));
+    assert!(why.contains("fired [contact#1]"), "{why}");
+    let why = forged(&|d| {
+        d.review = Some(xop_runtime::proof::record::ReviewTerms {
+            role: "r".into(),
+            within_ms: 1,
+            fallback: Verdict::Allow,
+            deadline: time_text(1),
+            also: Vec::new(),
+        })
+    });
+    assert!(why.contains("a review logged"), "{why}");
+    assert!(forged(&|d| d.error = None).contains("no error logged"));
+    // Given evidence, the record is re-decided: the rules do not refuse what they read.
+    let why = forged(&|d| {
+        d.evidence = decision_evidence_of_an_allow();
+    });
+    assert!(why.contains("reasons"), "{why}");
+}
+
+/// The evidence of an input the policy allows (`a` of the replay test).
+fn decision_evidence_of_an_allow() -> Vec<xop_runtime::proof::record::Evidence> {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let o = rt
+        .decide("contact", Input::Json(&input("a", 0, "sms", None)))
+        .unwrap();
+    assert_eq!(o.verdict, Verdict::Allow);
+    rt.close().unwrap();
+    decision(dir.path(), o.seq.unwrap()).evidence
 }
 
 #[test]
@@ -461,7 +514,9 @@ fn inclusion_proofs_verify_and_fail_when_tampered() {
         let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key();
         assert!(proof.verify(&other).is_err());
     }
-    assert!(reader.prove(37).is_err());
+    // Past the end there is no record to wait for, as `show` says it.
+    let e = reader.prove(37).unwrap_err().to_string();
+    assert_eq!(e, "no record 37: the log has 37 records (0 to 36)");
 }
 
 #[test]

@@ -34,6 +34,35 @@ pub struct App {
     /// Why the proof log (or the review store) stopped writing, once it has: nothing more is
     /// acknowledged until a restart, and `/healthz` says so.
     pub broken: std::sync::OnceLock<String>,
+    /// Held while a module is loaded ([`load_module_bytes`]), so that one refused cannot remove
+    /// the kept file of the same module being accepted at the same time.
+    pub loading: std::sync::Mutex<()>,
+}
+
+/// Loads a module under `name` as [`Runtime::load_bytes`] does, which keeps the module's file
+/// in the log folder before it checks it against the loaded modules; a module refused by that
+/// check (a policy another module defines: `conflict`) was never loaded and no record names
+/// it, so its file is removed again, unless it was kept before (the same module loaded
+/// earlier, which records may name). Callers that may run at once hold [`App::loading`].
+pub fn load_module_bytes(
+    rt: &Runtime,
+    name: &str,
+    bytes: &[u8],
+    trust: Option<&ed25519_dalek::VerifyingKey>,
+) -> std::result::Result<xop_runtime::engine::ModuleInfo, RuntimeError> {
+    let kept = rt.log().map(|log| {
+        xop_runtime::proof::module_path(
+            log.dir(),
+            &xop_runtime::module::hex(&xop_runtime::module::content_hash(bytes)),
+        )
+    });
+    let new = kept.as_ref().is_some_and(|p| !p.exists());
+    let loaded = rt.load_bytes(name, bytes, trust);
+    if let (Err(_), Some(path), true) = (&loaded, &kept, new) {
+        // Best effort: a file left behind costs disk space, not correctness.
+        let _ = std::fs::remove_file(path);
+    }
+    loaded
 }
 
 /// A response's mark that the log or the review store has failed for good ([`App::broken`]).
@@ -91,6 +120,14 @@ impl IntoResponse for ApiError {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"xop\""),
+            );
+        }
+        // RFC 9110 §15.5.16: an unsupported content coding is answered with the codings that
+        // would do.
+        if self.code == "unsupported_encoding" {
+            r.headers_mut().insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
             );
         }
         r
@@ -240,6 +277,40 @@ async fn read_body(
     if optional && ty.is_none() && bytes.is_empty() {
         return Ok(bytes);
     }
+    // Two types would leave it to the server which one the client meant.
+    if headers
+        .get_all(header::CONTENT_TYPE)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "duplicate_header",
+            format!(
+                "the request has more than one Content-Type header; send one, `Content-Type: \
+                 {want}`; nothing was done"
+            ),
+        ));
+    }
+    // The body is read as sent, never decoded: a compressed one would be read as garbage, or
+    // worse, as something else.
+    if let Some(coding) = headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .find(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!(
+                "the body is `Content-Encoding: {coding}`, which is not decoded here; send it \
+                 uncompressed (no Content-Encoding, or `identity`); nothing was done"
+            ),
+        ));
+    }
     if !media
         .as_deref()
         .is_some_and(|m| m.eq_ignore_ascii_case(want))
@@ -263,9 +334,22 @@ fn parse_json(bytes: &[u8]) -> Result<Value> {
 }
 
 /// A decision's input as [`parse_json`] reads a body, refusing too a number that JSON would
-/// read rounded ([`xop_runtime::bind::parse_input`]).
+/// read rounded ([`xop_runtime::bind::parse_input`]). One leading byte-order mark is skipped,
+/// as everywhere; a second one is not JSON.
 fn parse_input(bytes: &[u8]) -> Result<Value> {
-    body_json(xop_runtime::bind::json_text(bytes).and_then(xop_runtime::bind::parse_input))
+    let text = xop_runtime::bind::json_text(bytes);
+    // `json_text` skipped the first mark and `parse_input` would skip one more.
+    if let Ok(t) = text
+        && t.starts_with('\u{feff}')
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body is invalid JSON: a second byte-order mark (U+FEFF) follows the first; \
+             only one leading mark is skipped; nothing was decided",
+        ));
+    }
+    body_json(text.and_then(xop_runtime::bind::parse_input))
 }
 
 /// A parsed body, or the answer to one that is refused.
@@ -966,9 +1050,12 @@ async fn load_module(
     };
     let a = Arc::clone(&app);
     let info = blocking(move || {
-        let info =
-            a.rt.load_bytes(&name, &bytes, a.config.trust.as_ref())
-                .map_err(runtime_error)?;
+        let _loading = a
+            .loading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let info = load_module_bytes(&a.rt, &name, &bytes, a.config.trust.as_ref())
+            .map_err(runtime_error)?;
         log_event(
             &a.rt,
             "module.loaded",
@@ -1128,6 +1215,7 @@ mod tests {
             config: Config::default(),
             metrics: Metrics::default(),
             broken: std::sync::OnceLock::new(),
+            loading: std::sync::Mutex::new(()),
         });
         let routes = Router::new()
             .route(

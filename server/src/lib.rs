@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use xop_runtime::engine::{Runtime, RuntimeError};
+use xop_runtime::engine::Runtime;
 use xop_runtime::proof::{LogConfig, ProofLog};
 use xop_runtime::review::{ReviewQueue, RuntimeLog};
 
@@ -150,11 +150,15 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
             .and_then(|s| s.to_str())
             .unwrap_or("module")
             .to_string();
-        rt.load_file(&name, path, config.trust.as_ref())
-            .map_err(|e| match e {
-                RuntimeError::Io(m) => m,
-                e => format!("`{}`: {e}", path.display()),
-            })?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            format!(
+                "cannot read `{}`: {}",
+                path.display(),
+                xop_runtime::io::reason(&e)
+            )
+        })?;
+        app::load_module_bytes(&rt, &name, &bytes, config.trust.as_ref())
+            .map_err(|e| format!("`{}`: {e}", path.display()))?;
     }
     if let Some(camara) = &config.camara {
         rt.set_connectors(Some(Box::new(xop_network::Camara::new(camara.clone()))));
@@ -186,6 +190,7 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
         config,
         metrics: Metrics::default(),
         broken: std::sync::OnceLock::new(),
+        loading: std::sync::Mutex::new(()),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()

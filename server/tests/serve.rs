@@ -1177,3 +1177,225 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
     );
     verified(&s.opts.data);
 }
+
+/// The whole response (status line, headers, body) to `raw`, as text.
+fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Headers the request leaves ambiguous, or that would have the body read as what it is not,
+/// are refused (JSON, nothing decided): two Content-Types, a content coding; one leading
+/// byte-order mark is skipped, a second is invalid JSON.
+#[test]
+fn ambiguous_types_codings_and_a_second_bom_are_refused() {
+    let s = setup("headers", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let size = log_size(addr);
+    let body = pay(5).to_string();
+    // Two Content-Types, in either order: which one is meant is not decided for the client.
+    for types in [
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Type", "text/plain"),
+        ],
+        [
+            ("Content-Type", "text/plain"),
+            ("Content-Type", "application/json"),
+        ],
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Type", "application/json"),
+        ],
+    ] {
+        let (st, b) = request(addr, "POST", "/v1/decide/receipt", &types, body.as_bytes());
+        assert_eq!(
+            (st, json_of(&b)["error"].as_str()),
+            (400, Some("duplicate_header")),
+            "{types:?}: {b}"
+        );
+        assert!(
+            json_of(&b)["message"]
+                .as_str()
+                .unwrap()
+                .contains("more than one Content-Type header; send one"),
+            "{b}"
+        );
+    }
+    // A content coding is not decoded: refused, with the coding that would do.
+    for coding in ["gzip", "identity, gzip", "br"] {
+        let raw = format!(
+            "POST /v1/decide/receipt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Encoding: {coding}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let answer = exchange(addr, raw.as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 415"), "{answer}");
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("\r\naccept-encoding: identity\r\n"),
+            "{answer}"
+        );
+        let b = answer.split_once("\r\n\r\n").unwrap().1;
+        assert_eq!(json_of(b)["error"], "unsupported_encoding", "{b}");
+        assert!(
+            json_of(b)["message"]
+                .as_str()
+                .unwrap()
+                .contains("send it uncompressed"),
+            "{b}"
+        );
+    }
+    assert_eq!(log_size(addr), size, "a refused request was decided");
+    let json_ct = [("Content-Type", "application/json")];
+    let encoded = [
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "identity"),
+    ];
+    let (st, b) = request(
+        addr,
+        "POST",
+        "/v1/decide/receipt",
+        &encoded,
+        body.as_bytes(),
+    );
+    assert_eq!(st, 200, "{b}");
+    // One leading byte-order mark is skipped; a second one is not JSON.
+    let bom = format!("\u{feff}{body}");
+    let (st, b) = request(addr, "POST", "/v1/decide/receipt", &json_ct, bom.as_bytes());
+    assert_eq!(
+        (st, json_of(&b)["verdict"].as_str()),
+        (200, Some("allow")),
+        "{b}"
+    );
+    let size = log_size(addr);
+    let two = format!("\u{feff}\u{feff}{body}");
+    let (st, b) = request(addr, "POST", "/v1/decide/receipt", &json_ct, two.as_bytes());
+    assert_eq!(
+        (st, json_of(&b)["error"].as_str()),
+        (400, Some("malformed_json")),
+        "{b}"
+    );
+    assert!(b.contains("a second byte-order mark"), "{b}");
+    assert_eq!(log_size(addr), size);
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}
+
+/// What docs/serve.md says of requests the HTTP layer refuses before the API sees them: 400
+/// with no body (hyper offers no way to give one), the connection closed, nothing decided.
+#[test]
+fn malformed_http_framing_is_refused_before_the_api() {
+    let s = setup("framing", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let size = log_size(addr);
+    let body = pay(5).to_string();
+    let post = |lengths: &str| {
+        format!(
+            "POST /v1/decide/receipt HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             {lengths}\r\n{body}"
+        )
+    };
+    for raw in [
+        post(&format!(
+            "Content-Length: {}\r\nContent-Length: 3\r\n",
+            body.len()
+        )),
+        post("Content-Length: abc\r\n"),
+        post("Transfer-Encoding: gzip\r\n"),
+        "GARBAGE\r\n\r\n".to_string(),
+        "POST /v1/decide/receipt HTTP/9.9\r\nHost: x\r\n\r\n".to_string(),
+    ] {
+        let answer = exchange(addr, raw.as_bytes());
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{raw:?}: {answer}"
+        );
+        let (head, rest) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(
+            rest.is_empty() && head.to_ascii_lowercase().contains("content-length: 0"),
+            "{raw:?}: {answer}"
+        );
+    }
+    // A well-formed method no endpoint takes reaches the API: JSON.
+    let answer = exchange(
+        addr,
+        b"FOO /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(answer.contains("\"method_not_allowed\""), "{answer}");
+    // The same length twice is one length: decided.
+    let twice = post(&format!(
+        "Connection: close\r\nContent-Length: {0}\r\nContent-Length: {0}\r\n",
+        body.len()
+    ));
+    let answer = exchange(addr, twice.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(log_size(addr), size + 1);
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}
+
+/// A module refused because it defines a policy another loaded module defines is not kept in
+/// the data folder: at start-up and on hot swap. One kept before (the loaded module itself,
+/// sent again under another name) stays: records name it.
+#[test]
+fn a_module_refused_for_a_conflict_is_not_kept() {
+    let s = setup("conflict", 1 << 20);
+    let kept = |bytes: &[u8]| {
+        s.opts
+            .data
+            .join("modules")
+            .join(format!(
+                "{}.xopm",
+                xop_runtime::module::hex(&xop_runtime::module::content_hash(bytes))
+            ))
+            .exists()
+    };
+    let pay = std::fs::read(s.tmp.0.join("pay.xopm")).unwrap();
+    let v2 = module_bytes("allow \"ok-v2\"", Some(&s.secret));
+    std::fs::write(s.tmp.0.join("other.xopm"), &v2).unwrap();
+    let mut both = s.opts.clone();
+    both.modules.push(s.tmp.0.join("other.xopm"));
+    let err = serve(&both)
+        .err()
+        .expect("a conflict at start-up is refused");
+    assert!(
+        err.contains("other.xopm") && err.contains("already defined"),
+        "{err}"
+    );
+    assert!(!kept(&v2), "the refused module was kept");
+
+    let srv = start(&s);
+    let addr = srv.addr();
+    assert!(kept(&pay));
+    let ops = bearer(OPS);
+    let headers = [
+        ("Content-Type", "application/octet-stream"),
+        ("Authorization", ops.as_str()),
+    ];
+    let (st, b) = request(addr, "POST", "/v1/modules?name=other", &headers, &v2);
+    assert_eq!(
+        (st, json_of(&b)["error"].as_str()),
+        (409, Some("conflict")),
+        "{b}"
+    );
+    assert!(!kept(&v2), "the refused module was kept");
+    let (st, b) = request(addr, "POST", "/v1/modules?name=other", &headers, &pay);
+    assert_eq!(st, 409, "{b}");
+    assert!(kept(&pay), "a module records may name was removed");
+    // Accepted, it is kept (before any record names it).
+    let (st, b) = request(addr, "POST", "/v1/modules?name=pay", &headers, &v2);
+    assert_eq!(st, 200, "{b}");
+    assert!(kept(&v2));
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}

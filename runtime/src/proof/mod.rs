@@ -94,6 +94,14 @@ pub enum LogError {
     },
     /// A configuration problem (a wrong origin, an unreadable key).
     Config(String),
+    /// The subject key file lacks keys that committed records name, with no erasure record
+    /// naming them (it was cut short, a slot was zeroed by hand, an older copy was put back).
+    MissingKeys {
+        /// The key file.
+        path: String,
+        /// Which key, named by which record, and what to do.
+        message: String,
+    },
     /// The writer failed earlier (a full disk, an I/O error): nothing more is acknowledged.
     /// Reopen the log after fixing the cause; the interrupted batch is discarded.
     Failed(String),
@@ -128,6 +136,12 @@ impl fmt::Display for LogError {
                  `xop serve`?); stop it first, or use its API"
             ),
             LogError::Config(m) => f.write_str(m),
+            LogError::MissingKeys { path, message } => {
+                write!(
+                    f,
+                    "`{path}` does not hold the log's subject keys: {message}"
+                )
+            }
             LogError::Failed(m) => write!(
                 f,
                 "the proof log stopped accepting records: {m}; fix the cause and reopen the log"
@@ -241,7 +255,10 @@ impl ProofLog {
     /// no checkpoint covers yet, and starts the writer. A damaged log (anything after the last
     /// commit that cannot be one torn batch, see [`store::judge_tail`]) is refused with
     /// [`LogError::Corrupt`] and left as it is; so is a log with records whose `log.key` (when
-    /// the caller brings no key) or `subjects.keys` is missing.
+    /// the caller brings no key) or `subjects.keys` is missing, and one whose `subjects.keys`
+    /// lacks a key that a committed record names with no erasure record naming it
+    /// ([`LogError::MissingKeys`]). An erasure whose record is durable but whose key a crash
+    /// left in the file is finished ([`Recovery::finished_erasures`]).
     pub fn open(dir: &Path, config: LogConfig) -> Result<ProofLog, LogError> {
         std::fs::create_dir_all(dir.join("modules")).map_err(|e| LogError::io(dir, &e))?;
         let lock_path = dir.join("LOCK");
@@ -270,8 +287,37 @@ impl ProofLog {
             None => keys::load_or_create_signing_key(dir, history)?,
         };
         let verifying_key = key.verifying_key();
-        let subject_keys = SubjectKeys::open(&dir.join("subjects.keys"), history)?;
-        let (writer, recovery, origin) = Writer::start(dir, &config, prepared, key, subject_keys)?;
+        let keys_path = dir.join("subjects.keys");
+        let mut subject_keys = SubjectKeys::open(&keys_path, history)?;
+        // Keys are synced before the records that use them: a committed record whose key is
+        // gone, with no erasure record, is damage. Refused before anything changes, and never
+        // answered with a new key, which would hide the loss.
+        let checked = keys::check(prepared.key_refs(), &subject_keys.ids());
+        if let Some(why) = checked.missing_message("it") {
+            return Err(LogError::MissingKeys {
+                path: keys_path.display().to_string(),
+                message: format!(
+                    "{why}. Nothing was changed: restore `{}` from a backup made after record \
+                     {} was written (`xop log verify {}` lists what is missing)",
+                    keys_path.display(),
+                    checked
+                        .missing
+                        .iter()
+                        .map(|(_, seq)| *seq)
+                        .max()
+                        .unwrap_or(0),
+                    dir.display()
+                ),
+            });
+        }
+        // An erasure record is made durable before the key's slot is zeroed: a crash in
+        // between left the key, which is erased now.
+        for (id, _) in &checked.unerased {
+            subject_keys.erase_id(id, &keys_path)?;
+        }
+        let (writer, mut recovery, origin) =
+            Writer::start(dir, &config, prepared, key, subject_keys)?;
+        recovery.finished_erasures = checked.unerased;
         Ok(ProofLog {
             dir: dir.to_path_buf(),
             writer,
@@ -404,21 +450,25 @@ impl ProofLog {
     /// Erases `subject`'s hash key (GDPR Art. 17) and records the erasure. The records keep
     /// their hashes, so the tree and every proof stay valid, but the subject's `@personal`
     /// evidence can no longer be linked to any value. Returns the erasure record's sequence
-    /// number, or `None` if the subject has no key (nothing was ever logged of them).
+    /// number, or `None` if the subject has no key: nothing of theirs was logged, or they were
+    /// erased before (nothing links an erased subject to its erasure record, by design).
+    ///
+    /// The key is taken out of use first (a later decision about the subject gets a new key),
+    /// then the erasure record is made durable, then the key's slot is zeroed: a crash after
+    /// the record leaves the key in the file, and the next [`ProofLog::open`] erases it. In the
+    /// other order a crash would leave records naming a key that is gone with no record of its
+    /// erasure, which opening refuses as damage.
     pub fn erase_subject(&self, subject: &str) -> Result<Option<u64>, LogError> {
-        let erased = {
-            let mut keys = self.keys();
-            keys.erase(subject, &self.dir.join("subjects.keys"))?
+        let Some((slot, id)) = self.keys().take(subject) else {
+            return Ok(None);
         };
-        match erased {
-            None => Ok(None),
-            Some(key) => self
-                .append(&Entry {
-                    time: time_text(jiff::Timestamp::now().as_millisecond()),
-                    body: Body::Erasure { key },
-                })
-                .map(Some),
-        }
+        let seq = self.append(&Entry {
+            time: time_text(jiff::Timestamp::now().as_millisecond()),
+            body: Body::Erasure { key: hex(&id) },
+        })?;
+        self.keys()
+            .zero_slot(slot, &self.dir.join("subjects.keys"))?;
+        Ok(Some(seq))
     }
 
     /// Keeps a module's file in `modules/<sha256 hex>.xopm`, so that replay and explanations

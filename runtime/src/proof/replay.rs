@@ -4,6 +4,11 @@
 //! The input is rebuilt from the evidence ([`super::evidence::rebuild`]): the values the rules
 //! read at their paths, the signals as read, the decision time; everything the rules do not
 //! read gets a default (by the read set's construction it cannot change the outcome).
+//!
+//! A refused input (`xop:bad-input`) was never bound, so it cannot be re-decided; its record
+//! must then be exactly what the runtime writes for one ([`refusal_differences`]), or the
+//! replay fails: a record that says `xop:bad-input` is otherwise not checked by anything, and a
+//! key holder could turn it into an `allow` that verifies.
 
 use std::path::Path;
 
@@ -11,7 +16,7 @@ use super::evidence::rebuild;
 use super::record::DecisionRecord;
 use super::{LogError, module_path};
 use crate::interp::{self, BAD_INPUT, Decision, FixedSignals};
-use crate::ir::Program;
+use crate::ir::{Program, Verdict};
 use crate::module::{self, LoadedModule, hex};
 
 /// What a replay found.
@@ -21,7 +26,8 @@ pub enum Replayed {
     Same,
     /// Something differs: what.
     Different(Vec<String>),
-    /// Not replayable, and why (a refused input, whose values were never bound).
+    /// Not replayable, and why (a refused input, whose values were never bound and whose
+    /// record has the refusal's form).
     Skipped(String),
 }
 
@@ -54,12 +60,61 @@ pub fn load_module(dir: &Path, hash: &str) -> Result<LoadedModule, LogError> {
     Ok(loaded)
 }
 
-/// Re-decides `record` with `program` and compares.
+/// How a record naming [`BAD_INPUT`] differs from what the runtime writes for refused input:
+/// `deny`, that one reason, no review, the refusal's `error` (field path and error kind), and,
+/// for input refused before it was bound (no evidence, no signals), no rule fired. Empty when
+/// it has that form.
+pub fn refusal_differences(record: &DecisionRecord) -> Vec<String> {
+    let mut diffs = Vec::new();
+    if record.verdict != Verdict::Deny {
+        diffs.push(format!(
+            "verdict {} logged, where refused input is always deny",
+            record.verdict.keyword()
+        ));
+    }
+    if record.reasons != [BAD_INPUT] {
+        diffs.push(format!(
+            "reasons [{}] logged, where refused input has only {BAD_INPUT}",
+            record.reasons.join(", ")
+        ));
+    }
+    if !record.fired.is_empty() && unbound(record) {
+        diffs.push(format!(
+            "fired [{}] logged, where no rule runs on refused input",
+            record.fired.join(", ")
+        ));
+    }
+    if record.review.is_some() {
+        diffs.push("a review logged, where refused input has none".into());
+    }
+    if record.error.is_none() {
+        diffs.push("no error logged, where refused input has the refusal's".into());
+    }
+    diffs
+}
+
+/// Whether the record's input was never bound: no value read, no signal.
+fn unbound(record: &DecisionRecord) -> bool {
+    record.evidence.is_empty() && record.signals.is_empty()
+}
+
+/// Re-decides `record` with `program` and compares. A record naming [`BAD_INPUT`] must have
+/// the refusal's form ([`refusal_differences`], else [`Replayed::Different`]); input refused
+/// before it was bound is then [`Replayed::Skipped`] (there is nothing to re-decide from),
+/// input refused after it (its values are in the evidence) is re-decided like any other.
 pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
     if record.reasons.iter().any(|r| r == BAD_INPUT) {
-        return Replayed::Skipped(
-            "the input was refused (xop:bad-input): only the refusal is proven".into(),
-        );
+        let diffs = refusal_differences(record);
+        if !diffs.is_empty() {
+            return Replayed::Different(diffs);
+        }
+        if unbound(record) {
+            return Replayed::Skipped(
+                "the input was refused (xop:bad-input): only the refusal is proven, and the \
+                 record has its form"
+                    .into(),
+            );
+        }
     }
     // The policies the record was decided by: one, or every policy guarding its action.
     let guards: Vec<usize> = match &record.action {

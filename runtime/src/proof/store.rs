@@ -39,7 +39,7 @@ use ed25519_dalek::SigningKey;
 use futures_channel::oneshot;
 
 use super::checkpoint::Checkpoint;
-use super::keys::SubjectKeys;
+use super::keys::{KeyRefs, SubjectKeys};
 use super::merkle::{Hash, Tree, leaf_hash};
 use super::record::with_seq;
 use super::{LogConfig, LogError};
@@ -268,14 +268,18 @@ pub struct Recovery {
     pub truncated_bytes: u64,
     /// Complete records in that batch.
     pub truncated_records: u64,
+    /// Erasures a crash interrupted after their record was durable, which opening the log
+    /// finished (zeroed the key's slot): the key's id and the erasure record.
+    pub finished_erasures: Vec<(String, u64)>,
 }
 
 impl Recovery {
-    /// What to tell the operator when opening dropped a torn tail (`None`: nothing was
-    /// dropped). `path` is the log file.
+    /// What to tell the operator when opening dropped a torn tail or finished an
+    /// interrupted erasure (`None`: it did neither). `path` is the log file.
     pub fn warning(&self, path: &Path) -> Option<String> {
-        (self.truncated_bytes > 0).then(|| {
-            format!(
+        let mut said = Vec::new();
+        if self.truncated_bytes > 0 {
+            said.push(format!(
                 "dropped {} bytes ({} complete record{}) at byte {} of `{}`: the end of a batch \
                  that a crash or a failed write interrupted before it was synced, so it was \
                  never acknowledged",
@@ -284,8 +288,16 @@ impl Recovery {
                 if self.truncated_records == 1 { "" } else { "s" },
                 self.offset,
                 path.display()
-            )
-        })
+            ));
+        }
+        for (id, seq) in &self.finished_erasures {
+            said.push(format!(
+                "erased subject key {id} from `{}`: its erasure (record {seq}) was interrupted \
+                 after the record was written",
+                path.with_file_name("subjects.keys").display()
+            ));
+        }
+        (!said.is_empty()).then(|| said.join("; "))
     }
 }
 
@@ -308,6 +320,8 @@ pub struct Scanned {
     pub uncommitted: u64,
     /// The file's length when it was scanned.
     pub len: u64,
+    /// The subject key ids the committed records name ([`scan_with_keys`] only).
+    pub keys: KeyRefs,
 }
 
 /// The tree size a signed note's body states (its signature is not checked).
@@ -323,6 +337,16 @@ pub(crate) fn note_size(note: &str) -> Option<u64> {
 /// written with it, or when it does not fit where it is (a second header, a commit or a
 /// checkpoint whose size is not the number of records before it).
 pub fn scan(path: &Path) -> Result<Scanned, LogError> {
+    scan_inner(path, false)
+}
+
+/// [`scan`], also noting the subject key ids the committed records name ([`Scanned::keys`]),
+/// which the key file must account for when the log is opened for writing.
+pub fn scan_with_keys(path: &Path) -> Result<Scanned, LogError> {
+    scan_inner(path, true)
+}
+
+fn scan_inner(path: &Path, keys: bool) -> Result<Scanned, LogError> {
     let mut s = Scanned {
         end: MAGIC.len() as u64,
         ..Scanned::default()
@@ -378,6 +402,9 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
                 s.end = frame.end();
             }
             Tag::Record => {
+                if keys {
+                    s.keys.note_bytes(records.len() as u64, &frame.body);
+                }
                 records.push((frame.offset + FRAME_HEADER as u64, frame.body.len() as u32));
                 leaves.push(frame.hash);
             }
@@ -423,6 +450,7 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
         }
     }
     s.uncommitted = (records.len() - s.records.len()) as u64;
+    s.keys.truncate(s.records.len() as u64);
     Ok(s)
 }
 
@@ -491,6 +519,7 @@ pub fn judge_tail(path: &Path, s: &Scanned) -> Result<Recovery, LogError> {
         offset: s.end,
         truncated_bytes: tail,
         truncated_records: s.uncommitted,
+        finished_erasures: Vec::new(),
     })
 }
 
@@ -684,6 +713,11 @@ impl Prepared {
     pub(crate) fn size(&self) -> u64 {
         self.scanned.records.len() as u64
     }
+
+    /// The subject key ids its committed records name.
+    pub(crate) fn key_refs(&self) -> &KeyRefs {
+        &self.scanned.keys
+    }
 }
 
 impl Writer {
@@ -714,7 +748,7 @@ impl Writer {
             std::fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, &e))?;
             sync_dir(dir)?;
         }
-        let scanned = scan(&path)?;
+        let scanned = scan_with_keys(&path)?;
         let Some(header) = scanned.header.clone() else {
             return Err(LogError::Corrupt {
                 path: path.display().to_string(),

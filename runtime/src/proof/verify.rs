@@ -9,7 +9,9 @@
 //! an older one copied over a newer one is named); that the file has its header (a file cut to
 //! the magic is reported); and that every record is covered by a signed checkpoint. A record
 //! changed *and* re-hashed, with the commits rewritten, is caught by the first signed
-//! checkpoint after it, which names the range of records it covers.
+//! checkpoint after it, which names the range of records it covers. Then the subject key file:
+//! every key a committed record names is in `subjects.keys` unless an erasure record names it,
+//! and no key an erasure record names is still there ([`super::keys::check`]).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::VerifyingKey;
 
 use super::checkpoint::Checkpoint;
+use super::keys::{KeyRefs, check, read_key_ids};
 use super::merkle::{Tree, leaf_hash};
 use super::record::{Record, decode};
 use super::store::{Frames, Header, MAGIC, Tag, judge_tail, parse_commit, scan};
@@ -91,15 +94,23 @@ impl LogReader {
         self.checkpoint.as_deref()
     }
 
+    /// The error for a record number past the end.
+    fn no_record(&self, seq: u64) -> LogError {
+        LogError::Config(match self.size() {
+            0 => format!("no record {seq}: the log has no records"),
+            n => format!(
+                "no record {seq}: the log has {n} record{} (0 to {})",
+                if n == 1 { "" } else { "s" },
+                n - 1
+            ),
+        })
+    }
+
     /// The bytes of record `seq`.
     pub fn record_bytes(&mut self, seq: u64) -> Result<Vec<u8>, LogError> {
         let Some(&(offset, len)) = usize::try_from(seq).ok().and_then(|i| self.records.get(i))
         else {
-            return Err(LogError::Config(format!(
-                "no record {seq}: the log has {} records (0 to {})",
-                self.size(),
-                self.size().saturating_sub(1)
-            )));
+            return Err(self.no_record(seq));
         };
         let mut buf = vec![0u8; len as usize];
         let path = self.dir.join("log.xpl");
@@ -127,6 +138,10 @@ impl LogReader {
                 "the log has no signed checkpoint yet, so nothing can be proven".into(),
             ));
         };
+        if seq >= self.size() {
+            // As `show` says it: there is no such record, so waiting for a checkpoint is no use.
+            return Err(self.no_record(seq));
+        }
         let body_end = note.rfind("\n\n").map_or(note.len(), |i| i + 1);
         let cp = Checkpoint::parse_body(&note[..body_end]).map_err(|e| LogError::Corrupt {
             path: self.dir.join("log.xpl").display().to_string(),
@@ -228,6 +243,11 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
     let mut tree = Tree::new();
     let mut expected_seq: u64 = 0;
     let mut committed: u64 = 0;
+    // The tree size the last commit frame stated: a commit's batch is the records from there
+    // to its own size, by the writer's count (records inserted or deleted before it shift
+    // `committed`, not this).
+    let mut stated: u64 = 0;
+    let mut keys = KeyRefs::default();
     // Records with a problem already reported since the last verified checkpoint: a root
     // mismatch they explain is not reported again.
     let mut explained = false;
@@ -299,7 +319,11 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
                         ),
                     );
                 }
-                match decode(&frame.body) {
+                let decoded = decode(&frame.body);
+                if let Ok(r) = &decoded {
+                    keys.note(r);
+                }
+                match decoded {
                     Err(e) => {
                         explained = true;
                         problem(
@@ -340,37 +364,82 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
                     );
                     continue;
                 };
-                if size != tree.size() {
-                    explained = true;
-                    let message = if size > tree.size() {
-                        format!(
-                            "records {committed} to {} were committed together, but only {} of \
-                             them are here: a record was deleted",
-                            size.saturating_sub(1),
-                            tree.size().saturating_sub(committed)
-                        )
-                    } else {
-                        format!(
-                            "records {committed} to {} were committed together, but {} records \
-                             are here: a record was forged",
-                            size.saturating_sub(1),
-                            tree.size().saturating_sub(committed)
-                        )
-                    };
-                    problem(&mut report, Some(committed), frame.offset, message);
-                } else if root != tree.root() && !explained {
+                let here = tree.size() - committed;
+                let batch = size.saturating_sub(stated);
+                if size < stated {
                     explained = true;
                     problem(
                         &mut report,
                         Some(committed),
                         frame.offset,
                         format!(
-                            "the commit of records {committed} to {} does not match their \
-                             content: one of them was changed",
-                            size.saturating_sub(1)
+                            "a commit of tree size {size} after one of size {stated}: commits \
+                             never shrink, so commit frames were moved or forged"
                         ),
                     );
+                } else if size != tree.size() && batch != here {
+                    // Named by the commit's own numbering: it closed records `stated` to
+                    // `size - 1`.
+                    explained = true;
+                    let committed_as = match batch {
+                        0 => format!("a commit closed no record (tree size {size} again)"),
+                        1 => format!("record {stated} was committed in a batch of its own"),
+                        _ => format!(
+                            "records {stated} to {} were committed together",
+                            size.saturating_sub(1)
+                        ),
+                    };
+                    let what = if here < batch {
+                        "deleted"
+                    } else {
+                        "inserted (forged or duplicated)"
+                    };
+                    problem(
+                        &mut report,
+                        Some(committed),
+                        frame.offset,
+                        format!(
+                            "{committed_as}, but {} here: a record was {what}",
+                            count_here(here)
+                        ),
+                    );
+                } else if size != tree.size() {
+                    // The batch is whole but shifted by records inserted or deleted before
+                    // it: reported there, unless nothing was.
+                    if !explained {
+                        problem(
+                            &mut report,
+                            Some(committed),
+                            frame.offset,
+                            format!(
+                                "a commit of tree size {size} where {} records precede it: \
+                                 records were inserted or deleted before it",
+                                tree.size()
+                            ),
+                        );
+                    }
+                    explained = true;
+                } else if root != tree.root() && !explained {
+                    explained = true;
+                    problem(
+                        &mut report,
+                        Some(committed),
+                        frame.offset,
+                        if size - committed == 1 {
+                            format!(
+                                "the commit of record {committed} does not match its content: \
+                                 it was changed"
+                            )
+                        } else {
+                            format!(
+                                "the commit of records {committed} to {} does not match their \
+                                 content: one of them was changed",
+                                size.saturating_sub(1)
+                            )
+                        },
+                    );
                 }
+                stated = size;
                 committed = tree.size();
             }
             Tag::Checkpoint => {
@@ -417,17 +486,23 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
                         }
                     }
                     Ok(cp) => match tree.root_at(cp.size) {
-                        None => problem(
-                            &mut report,
-                            None,
-                            frame.offset,
-                            format!(
-                                "a signed checkpoint of {} records after only {} records: \
-                                 records were deleted",
-                                cp.size,
-                                tree.size()
-                            ),
-                        ),
+                        // After a deletion already reported, every later checkpoint is short
+                        // by as much: said once.
+                        None if explained => {}
+                        None => {
+                            explained = true;
+                            problem(
+                                &mut report,
+                                None,
+                                frame.offset,
+                                format!(
+                                    "a signed checkpoint of {} records after only {} records: \
+                                     records were deleted",
+                                    cp.size,
+                                    tree.size()
+                                ),
+                            );
+                        }
                         Some(root) if root != cp.root => {
                             if !explained {
                                 let from = report.verified_size;
@@ -490,5 +565,73 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
             ),
         );
     }
+    keys.truncate(committed);
+    check_key_file(dir, &keys, &mut report);
     Ok(report)
+}
+
+/// "N records are", "1 record is", "none is".
+fn count_here(n: u64) -> String {
+    match n {
+        0 => "none is".into(),
+        1 => "1 record is".into(),
+        n => format!("{n} records are"),
+    }
+}
+
+/// Checks `DIR/subjects.keys` against the key ids the committed records name: a key missing
+/// with no erasure record is a problem named by the first record naming it (and how many more
+/// are missing); a key an erasure record names but the file still has is one too (an erasure
+/// a crash interrupted, which the next opening for writing finishes).
+fn check_key_file(dir: &Path, refs: &KeyRefs, report: &mut Report) {
+    let path = dir.join("subjects.keys");
+    let file = "subjects.keys";
+    let ids = match read_key_ids(&path) {
+        Ok(Some(ids)) => ids,
+        Ok(None) if refs.named.is_empty() => return,
+        Ok(None) => {
+            let (id, seq) = refs
+                .named
+                .iter()
+                .min_by_key(|(id, seq)| (**seq, (*id).clone()))
+                .map(|(id, seq)| (id.clone(), *seq))
+                .unwrap_or_default();
+            problem(
+                report,
+                Some(seq),
+                0,
+                format!(
+                    "record {seq} names subject key {id}, but the log has no {file}: restore it \
+                     from a backup"
+                ),
+            );
+            return;
+        }
+        Err(e) => {
+            problem(report, None, 0, format!("{e}"));
+            return;
+        }
+    };
+    let checked = check(refs, &ids);
+    if let Some(why) = checked.missing_message(file) {
+        let seq = checked.missing.first().map(|(_, s)| *s);
+        problem(
+            report,
+            seq,
+            0,
+            format!("{why}; restore {file} from a backup"),
+        );
+    }
+    for (id, seq) in checked.unerased {
+        problem(
+            report,
+            Some(seq),
+            0,
+            format!(
+                "record {seq} erased subject key {id}, but {file} still has it: the erasure was \
+                 interrupted after its record was written; the next time the log is opened for \
+                 writing (`xop serve`, `xop eval --log`, `xop log erase`) the key is zeroed"
+            ),
+        );
+    }
 }
