@@ -155,7 +155,8 @@ pub fn bind_json(program: &Program, policy: usize, json: &str) -> Result<Bound, 
 /// [`bind_json`] on bytes: bytes that are not UTF-8 are refused input too
 /// ([`json_text`]).
 pub fn bind_json_bytes(program: &Program, policy: usize, json: &[u8]) -> Result<Bound, BindError> {
-    bind_value(program, policy, &parse_input(json_text(json)?)?)
+    // `json_text` skipped the one leading byte-order mark; a second one is no JSON.
+    bind_value(program, policy, &strict(json_text(json)?, true)?)
 }
 
 /// Parses an input's JSON text, refusing what JSON leaves ambiguous: an object that gives a
@@ -1725,6 +1726,15 @@ mod tests {
         }
         let e = bind_json(&program(), 0, "{\"to\": ").unwrap_err();
         assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::Malformed, ""));
+    }
+
+    #[test]
+    fn one_leading_byte_order_mark_is_skipped_not_two() {
+        let text = serde_json::to_string(&input(customer())).unwrap();
+        let bom = "\u{feff}";
+        assert!(bind_json_bytes(&program(), 0, format!("{bom}{text}").as_bytes()).is_ok());
+        let e = bind_json_bytes(&program(), 0, format!("{bom}{bom}{text}").as_bytes()).unwrap_err();
+        assert_eq!(e.kind, BindErrorKind::Malformed, "{e}");
     }
 
     #[test]

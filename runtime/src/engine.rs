@@ -764,6 +764,14 @@ impl Runtime {
     ) -> Result<ModuleInfo, RuntimeError> {
         let entry = self.prepare(name, bytes, trust)?;
         let info = info(&entry);
+        // A module refused for a conflict is not stored: checked against the set now, before
+        // storing, and again at the swap (a load racing this one may have changed the set).
+        let others: Vec<Arc<LoadedPolicies>> = (self.modules.load().modules.iter())
+            .filter(|m| m.name != name)
+            .cloned()
+            .collect();
+        check_conflicts(&others, &entry)?;
+        self.store_module(&entry, bytes)?;
         let mut result = Ok(());
         self.modules.rcu(|set| {
             let mut modules: Vec<Arc<LoadedPolicies>> = set
@@ -799,6 +807,9 @@ impl Runtime {
             check_conflicts(&entries, &e)?;
             entries.push(e);
         }
+        for (e, (_, bytes)) in entries.iter().zip(modules) {
+            self.store_module(e, bytes)?;
+        }
         let infos = entries.iter().map(|e| info(e)).collect();
         self.modules.store(Arc::new(ModuleSet { modules: entries }));
         Ok(infos)
@@ -821,6 +832,18 @@ impl Runtime {
         found
     }
 
+    /// Keeps `bytes`, the module of `entry`, in the log's folder, before any decision by it
+    /// can be recorded (replay and explain find it there by its hash).
+    fn store_module(&self, entry: &LoadedPolicies, bytes: &[u8]) -> Result<(), RuntimeError> {
+        match &self.log {
+            Some(log) => log
+                .store_module(&entry.loaded.content_hash, bytes)
+                .map_err(RuntimeError::Log),
+            None => Ok(()),
+        }
+    }
+
+    /// A module verified and made ready to decide with (not yet stored or swapped in).
     fn prepare(
         &self,
         name: &str,
@@ -828,10 +851,6 @@ impl Runtime {
         trust: Option<&VerifyingKey>,
     ) -> Result<Arc<LoadedPolicies>, RuntimeError> {
         let loaded = module::load(bytes, trust).map_err(RuntimeError::Module)?;
-        if let Some(log) = &self.log {
-            log.store_module(&loaded.content_hash, bytes)
-                .map_err(RuntimeError::Log)?;
-        }
         let program = &loaded.module.program;
         let read_sets: Vec<ReadSet> = program
             .policies

@@ -34,35 +34,6 @@ pub struct App {
     /// Why the proof log (or the review store) stopped writing, once it has: nothing more is
     /// acknowledged until a restart, and `/healthz` says so.
     pub broken: std::sync::OnceLock<String>,
-    /// Held while a module is loaded ([`load_module_bytes`]), so that one refused cannot remove
-    /// the kept file of the same module being accepted at the same time.
-    pub loading: std::sync::Mutex<()>,
-}
-
-/// Loads a module under `name` as [`Runtime::load_bytes`] does, which keeps the module's file
-/// in the log folder before it checks it against the loaded modules; a module refused by that
-/// check (a policy another module defines: `conflict`) was never loaded and no record names
-/// it, so its file is removed again, unless it was kept before (the same module loaded
-/// earlier, which records may name). Callers that may run at once hold [`App::loading`].
-pub fn load_module_bytes(
-    rt: &Runtime,
-    name: &str,
-    bytes: &[u8],
-    trust: Option<&ed25519_dalek::VerifyingKey>,
-) -> std::result::Result<xop_runtime::engine::ModuleInfo, RuntimeError> {
-    let kept = rt.log().map(|log| {
-        xop_runtime::proof::module_path(
-            log.dir(),
-            &xop_runtime::module::hex(&xop_runtime::module::content_hash(bytes)),
-        )
-    });
-    let new = kept.as_ref().is_some_and(|p| !p.exists());
-    let loaded = rt.load_bytes(name, bytes, trust);
-    if let (Err(_), Some(path), true) = (&loaded, &kept, new) {
-        // Best effort: a file left behind costs disk space, not correctness.
-        let _ = std::fs::remove_file(path);
-    }
-    loaded
 }
 
 /// A response's mark that the log or the review store has failed for good ([`App::broken`]).
@@ -1050,11 +1021,8 @@ async fn load_module(
     };
     let a = Arc::clone(&app);
     let info = blocking(move || {
-        let _loading = a
-            .loading
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let info = load_module_bytes(&a.rt, &name, &bytes, a.config.trust.as_ref())
+        let info = (a.rt)
+            .load_bytes(&name, &bytes, a.config.trust.as_ref())
             .map_err(runtime_error)?;
         log_event(
             &a.rt,
@@ -1215,7 +1183,6 @@ mod tests {
             config: Config::default(),
             metrics: Metrics::default(),
             broken: std::sync::OnceLock::new(),
-            loading: std::sync::Mutex::new(()),
         });
         let routes = Router::new()
             .route(

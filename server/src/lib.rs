@@ -157,7 +157,7 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
                 xop_runtime::io::reason(&e)
             )
         })?;
-        app::load_module_bytes(&rt, &name, &bytes, config.trust.as_ref())
+        rt.load_bytes(&name, &bytes, config.trust.as_ref())
             .map_err(|e| format!("`{}`: {e}", path.display()))?;
     }
     if let Some(camara) = &config.camara {
@@ -190,7 +190,6 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
         config,
         metrics: Metrics::default(),
         broken: std::sync::OnceLock::new(),
-        loading: std::sync::Mutex::new(()),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
