@@ -215,12 +215,11 @@ pub fn check_item_with(
                 }
             }
             if let Some(m) = &s.max_age {
-                c.check(
+                c.fixed_duration(
                     &env,
-                    &BTreeSet::new(),
                     m,
-                    &Ty::Duration,
-                    "`max_age` must be a duration",
+                    "`max_age`",
+                    "write a duration such as `5m` (arithmetic on literals, `1h + 30m`, works too)",
                 );
             }
         }
@@ -258,7 +257,11 @@ pub fn check_item_with(
             let mut env = Env::default();
             bind_params(&mut env, &ps);
             if let Some(at) = &d.at {
-                env.bind(&at.name, Ty::Time, at.span);
+                let bound = d
+                    .params
+                    .iter()
+                    .map(|p| (&p.name, format!("parameter `{}`", p.name.name)));
+                bind_time(c, &path, &mut env, at, bound);
             }
             for p in &d.proposals {
                 action_call(c, db, project, &env, &p.call);
@@ -593,6 +596,44 @@ fn bind(
     }
 }
 
+/// Binds `at`, the name of the decision time (`at now`), unless a name of `bound` (a
+/// policy's bindings, a decision's parameters, with what each names) is the same: then the
+/// rules could not read one of the two, and which one they read would depend on who reads
+/// them (E0206, at `at`, which is written after them).
+fn bind_time<'n>(
+    c: &mut Checker<'_>,
+    path: &Arc<str>,
+    env: &mut Env,
+    at: &ast::Ident,
+    bound: impl Iterator<Item = (&'n ast::Ident, String)>,
+) {
+    for (name, what) in bound {
+        if name.name == at.name {
+            c.diags.push(
+                Diagnostic::error(
+                    "E0206",
+                    path,
+                    at.span,
+                    format!("`{}` names both {what} and the decision time", at.name),
+                )
+                .with_label("the decision time, under a name already taken")
+                .with_secondary(
+                    path,
+                    name.span,
+                    format!("{what} is named `{}` here", at.name),
+                )
+                .with_help(format!(
+                    "give the decision time a name of its own, e.g. `at now`, or rename {what}"
+                )),
+            );
+            // Neither meaning is right: its uses are not checked against one.
+            env.bind(&at.name, Ty::Unknown, at.span);
+            return;
+        }
+    }
+    env.bind(&at.name, Ty::Time, at.span);
+}
+
 /// The actions a policy guards.
 pub fn guarded_actions(db: &dyn Db, project: Project, scope_def: &Def) -> Vec<Def> {
     let mut out = Vec::new();
@@ -706,7 +747,11 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
         }
     }
     if let Some(at) = &p.at {
-        env.bind(&at.name, Ty::Time, at.span);
+        let bound = p
+            .bindings
+            .iter()
+            .map(|b| (&b.var, format!("parameter `{}`", b.param.name)));
+        bind_time(c, path, &mut env, at, bound);
     }
     for rule in &p.rules {
         let ast::Rule::Rule {
@@ -717,12 +762,11 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
         };
         if let ast::RuleKind::Review { role, within, .. } = kind {
             c.expect_def(role, DefKind::Role);
-            c.check(
+            c.fixed_duration(
                 &env,
-                &BTreeSet::new(),
                 within,
-                &Ty::Duration,
-                "`within` must be a duration",
+                "`within`",
+                "write a duration such as `15m`; for a deadline that depends on the case, write one review rule per case, each with its own `when`",
             );
         }
         if let Some(cond) = condition {
@@ -843,10 +887,11 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
                             .with_help("write the value where it is used (e.g. `tags: []` in a record value), where its type is known"),
                     );
                 }
+                // Its record values get their type where the name is used.
+                c.deferred = true;
                 let ty = c.expr(&env, &BTreeSet::new(), value, None);
-                if c.notes.is_some() {
-                    c.test_lets.insert(name.span, (value.clone(), env.clone()));
-                }
+                c.deferred = false;
+                c.test_lets.insert(name.span, (value.clone(), env.clone()));
                 env.bind(&name.name, ty, name.span);
             }
             TestStmt::Expect(e) => {
@@ -888,7 +933,7 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
                     }
                 }
                 if let Some(at) = &e.at {
-                    c.check(&env, &BTreeSet::new(), at, &Ty::Time, "`at` takes a time");
+                    c.test_time(&env, at);
                 }
                 let mut given: BTreeMap<&str, Span> = BTreeMap::new();
                 for (signal, value) in &e.given {

@@ -72,6 +72,7 @@ pub const CODES: &[CodeInfo] = &[
     e("E0313", "record value outside a test"),
     e("E0314", "comparison with absent"),
     e("E0315", "open record type out of place"),
+    e("E0316", "value not known when compiled"),
     w("W0201", "unused import"),
     w("W0301", "value is never absent"),
     w("W0302", "operation fails on every input"),

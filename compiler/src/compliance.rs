@@ -1131,11 +1131,10 @@ impl<'a> Cx<'a> {
             {
                 // A reason that shows nothing (empty, blanks, invisible characters) explains
                 // nothing either.
-                let shows_nothing = |t: &str| {
-                    t.chars()
-                        .all(|c| c.is_whitespace() || c.is_control() || crate::format::invisible(c))
-                };
-                if reason.as_ref().is_some_and(|t| !shows_nothing(&t.value)) {
+                if reason
+                    .as_ref()
+                    .is_some_and(|t| !crate::format::shows_nothing(&t.value))
+                {
                     continue;
                 }
                 let verdict = match kind {
@@ -1300,13 +1299,21 @@ impl<'a> Cx<'a> {
         let path = self.path(policy);
         for r in &p.rules {
             let ast::Rule::Rule {
-                condition: Some(c), ..
+                kind, condition, ..
             } = r
             else {
                 continue;
             };
+            // Every expression of the rule that is evaluated to decide: its condition, and a
+            // review's deadline, which is part of the verdict.
+            let within = match kind {
+                RuleKind::Review { within, .. } => Some(within),
+                RuleKind::Deny | RuleKind::Allow => None,
+            };
             let mut reads = Vec::new();
-            self.personal_reads(policy.file, &env, names, &c.expr, &mut reads, 0);
+            for e in condition.iter().map(|c| &c.expr).chain(within) {
+                self.personal_reads(policy.file, &env, names, e, &mut reads, 0);
+            }
             for (span, field, allowed, decl) in reads {
                 for purpose in &purposes {
                     if !allowed.contains(purpose) {
@@ -1329,15 +1336,15 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// The `@personal` fields an expression reads (directly, or through a signal's source or a
-    /// function's body), as (where, field name, purposes allowed, record declaration).
+    /// The `@personal` fields an expression reads (directly, or through what it calls, see
+    /// [`Cx::reads_through`]), as (where, field name, purposes allowed, record declaration).
     fn personal_reads(
         &self,
         file: SourceFile,
         env: &BTreeMap<String, Ty>,
         names: &BTreeSet<String>,
         e: &ast::Expr,
-        out: &mut Vec<(Span, String, Vec<Def>, Def)>,
+        out: &mut Vec<PersonalRead>,
         depth: usize,
     ) {
         if depth > crate::lower::MAX_INLINING {
@@ -1346,25 +1353,13 @@ impl<'a> Cx<'a> {
             return;
         }
         let scope = resolve::file_scope(self.db, self.project, file);
-        // Made when the first receiver is typed: most expressions have no field to type.
-        let mut typing: Option<(crate::types::Checker, crate::types::Env)> = None;
-        let mut type_of = |x: &ast::Expr| {
-            let (checker, tenv) = typing.get_or_insert_with(|| {
-                let mut tenv = crate::types::Env::default();
-                for (n, t) in env {
-                    tenv.bind(n, t.clone(), Span::default());
-                }
-                let checker = crate::types::Checker::new(self.db, self.project, file, scope);
-                (checker, tenv)
-            });
-            checker.expr(tenv, &Default::default(), x, None)
-        };
+        let mut typer = Typer::new(self.db, self.project, file, env);
         let mut stack = vec![e];
         while let Some(x) = stack.pop() {
             match &x.kind {
                 ExprKind::Field(recv, f) => {
                     if names.contains(&f.name)
-                        && let Ty::Record(def) = type_of(recv).present()
+                        && let Ty::Record(def) = typer.of(recv).present()
                         && let Some((allowed, at)) =
                             personal_purposes(self.db, self.project, def, &f.name)
                     {
@@ -1392,7 +1387,7 @@ impl<'a> Cx<'a> {
                     if let [collection, lambda] = operands.as_slice()
                         && let ExprKind::Lambda(param, body) = &lambda.kind
                     {
-                        let element = match type_of(collection).present() {
+                        let element = match typer.of(collection).present() {
                             Ty::List(t) | Ty::Set(t) => Some((**t).clone()),
                             _ => None,
                         };
@@ -1405,82 +1400,12 @@ impl<'a> Cx<'a> {
                         }
                     }
                     stack.extend(operands.iter().copied());
-                    // Reads inside the signal's source or the function's body count here.
-                    if let Lookup::Found(entry) = scope.lookup(self.db, &callee.last().name)
-                        && let Some(item) = item_ast(self.db, entry.def.file, entry.def.index)
-                    {
-                        let (params, body): (&[ast::Param], Vec<&ast::Expr>) = match &item.kind {
-                            ItemKind::Signal(s) => {
-                                (&s.params, s.source_args.iter().map(|a| &a.value).collect())
-                            }
-                            ItemKind::Fn(f) => (&f.params, f.body.iter().collect()),
-                            _ => (&[], Vec::new()),
-                        };
-                        let intrinsic = matches!(&item.kind, ItemKind::Fn(f) if f.body.is_none());
-                        if body.is_empty() && !intrinsic {
-                            continue;
-                        }
-                        // Each argument's type under the parameter it is passed to: positional
-                        // ones (the receiver first) in order, named ones by their names.
-                        let positional = receiver
-                            .as_deref()
-                            .into_iter()
-                            .chain(args.iter().filter(|a| a.name.is_none()).map(|a| &a.value));
-                        let mut inner_env: BTreeMap<String, Ty> = params
-                            .iter()
-                            .zip(positional)
-                            .map(|(p, a)| (p.name.name.clone(), type_of(a)))
-                            .collect();
-                        for a in args {
-                            if let Some(n) = &a.name {
-                                inner_env.insert(n.name.clone(), type_of(&a.value));
-                            }
-                        }
-                        if intrinsic {
-                            // An intrinsic has no body to walk: what it reads of a record is
-                            // the fields its open-record parameter names
-                            // (`contacts_within(c, 7d)` reads `c.contacts`).
-                            if let Signature::Callable { params: typed, .. } = resolve::signature(
-                                self.db,
-                                self.project,
-                                entry.def.file,
-                                entry.def.index,
-                            ) {
-                                for p in typed {
-                                    let (Ty::Open(fields), Some(Ty::Record(def))) =
-                                        (p.ty.present(), inner_env.get(&*p.name).map(Ty::present))
-                                    else {
-                                        continue;
-                                    };
-                                    for (f, _) in fields {
-                                        if names.contains(&**f)
-                                            && let Some((allowed, at)) =
-                                                personal_purposes(self.db, self.project, def, f)
-                                        {
-                                            let decl = Def {
-                                                span: at,
-                                                ..def.clone()
-                                            };
-                                            out.push((x.span, f.to_string(), allowed, decl));
-                                        }
-                                    }
-                                }
-                            }
-                            continue;
-                        }
-                        for b in body {
-                            let mut inner = Vec::new();
-                            self.personal_reads(
-                                entry.def.file,
-                                &inner_env,
-                                names,
-                                b,
-                                &mut inner,
-                                depth + 1,
-                            );
-                            // Attribute the read to the call site the author can change.
-                            out.extend(inner.into_iter().map(|(_, f, a, d)| (x.span, f, a, d)));
-                        }
+                    // A call in an expression names its callee as the type checker and
+                    // lowering resolve it: by its last name, in this file's scope.
+                    if let Lookup::Found(entry) = scope.lookup(self.db, &callee.last().name) {
+                        let bound =
+                            self.bound_args(&entry.def, receiver.as_deref(), args, &mut typer);
+                        self.reads_through(&entry.def, &bound, names, x.span, out, depth);
                     }
                 }
                 ExprKind::Unary(_, y) | ExprKind::Paren(y) | ExprKind::Lambda(_, y) => {
@@ -1496,7 +1421,7 @@ impl<'a> Cx<'a> {
                     ) {
                         for side in [a, b] {
                             let mut seen = HashSet::new();
-                            self.whole_record_reads(&type_of(side), names, x.span, out, &mut seen);
+                            self.whole_record_reads(&typer.of(side), names, x.span, out, &mut seen);
                         }
                     }
                     stack.push(a);
@@ -1513,6 +1438,194 @@ impl<'a> Cx<'a> {
             }
         }
     }
+
+    /// The types of a call's arguments, by the names of the parameters of `callee` they are
+    /// passed to, matched as lowering matches them: positional ones (the receiver first) in
+    /// order, named ones by their names.
+    fn bound_args(
+        &self,
+        callee: &Def,
+        receiver: Option<&ast::Expr>,
+        args: &[ast::Arg],
+        typer: &mut Typer<'_>,
+    ) -> BTreeMap<String, Ty> {
+        let Signature::Callable { params, .. } =
+            resolve::signature(self.db, self.project, callee.file, callee.index)
+        else {
+            return BTreeMap::new();
+        };
+        let positional = receiver
+            .into_iter()
+            .chain(args.iter().filter(|a| a.name.is_none()).map(|a| &a.value));
+        let mut bound: BTreeMap<String, Ty> = params
+            .iter()
+            .zip(positional)
+            .map(|(p, a)| (p.name.to_string(), typer.of(a)))
+            .collect();
+        for a in args {
+            if let Some(n) = &a.name {
+                bound.insert(n.name.clone(), typer.of(&a.value));
+            }
+        }
+        bound
+    }
+
+    /// The `@personal` fields a call of `callee` reads through it, given the types of the
+    /// values bound to its parameters, all reported at `at`, the call the author can change.
+    /// Whatever is evaluated for the call counts: a function's body; for an intrinsic, which
+    /// has no body, what its parameters' types let it see ([`Cx::exposed_reads`]); for a
+    /// signal, its source called with its arguments (the arguments, and what the source
+    /// intrinsic reads of them) and its `max_age`.
+    fn reads_through(
+        &self,
+        callee: &Def,
+        bound: &BTreeMap<String, Ty>,
+        names: &BTreeSet<String>,
+        at: Span,
+        out: &mut Vec<PersonalRead>,
+        depth: usize,
+    ) {
+        if depth > crate::lower::MAX_INLINING {
+            return;
+        }
+        let Some(item) = item_ast(self.db, callee.file, callee.index) else {
+            return;
+        };
+        let mut inner = Vec::new();
+        match &item.kind {
+            ItemKind::Fn(f) => match &f.body {
+                Some(body) => {
+                    self.personal_reads(callee.file, bound, names, body, &mut inner, depth + 1)
+                }
+                None => self.intrinsic_reads(callee, bound, names, &mut inner),
+            },
+            ItemKind::Signal(s) => {
+                for e in s.source_args.iter().map(|a| &a.value).chain(&s.max_age) {
+                    self.personal_reads(callee.file, bound, names, e, &mut inner, depth + 1);
+                }
+                // The source is resolved as a path, as the type checker and lowering resolve
+                // it (`camara.sim_swap` is `std.camara.sim_swap`, not a signal `sim_swap`).
+                if let Some(source) =
+                    resolve::resolve_path(self.db, self.project, callee.file, &s.source)
+                {
+                    let mut typer = Typer::new(self.db, self.project, callee.file, bound);
+                    let args = self.bound_args(&source, None, &s.source_args, &mut typer);
+                    self.reads_through(&source, &args, names, at, &mut inner, depth + 1);
+                }
+            }
+            _ => {}
+        }
+        out.extend(inner.into_iter().map(|(_, f, a, d)| (at, f, a, d)));
+    }
+
+    /// The `@personal` fields an intrinsic reads of the values bound to its parameters. It has
+    /// no body to walk, so it reads whatever each parameter's type lets it see (see
+    /// [`Cx::exposed_reads`]).
+    fn intrinsic_reads(
+        &self,
+        intrinsic: &Def,
+        bound: &BTreeMap<String, Ty>,
+        names: &BTreeSet<String>,
+        out: &mut Vec<PersonalRead>,
+    ) {
+        let Signature::Callable { params, .. } =
+            resolve::signature(self.db, self.project, intrinsic.file, intrinsic.index)
+        else {
+            return;
+        };
+        for p in params {
+            if let Some(arg) = bound.get(&*p.name) {
+                // Where the read is reported is the caller's to set.
+                self.exposed_reads(&p.ty, arg, names, Span::default(), out);
+            }
+        }
+    }
+
+    /// The `@personal` fields a value of type `arg` exposes to an intrinsic that takes it as a
+    /// `param`: of an open record (`{ msisdn: Text, .. }`), the fields it names, and what their
+    /// own types expose in turn; of any other type (`Customer`), everything the value holds,
+    /// since it is handed over whole.
+    fn exposed_reads(
+        &self,
+        param: &Ty,
+        arg: &Ty,
+        names: &BTreeSet<String>,
+        at: Span,
+        out: &mut Vec<PersonalRead>,
+    ) {
+        match (param.present(), arg.present()) {
+            (Ty::Open(fields), Ty::Record(def)) => {
+                let Signature::Record(have) =
+                    resolve::signature(self.db, self.project, def.file, def.index)
+                else {
+                    return;
+                };
+                for (f, fty) in fields {
+                    if names.contains(&**f)
+                        && let Some((allowed, span)) =
+                            personal_purposes(self.db, self.project, def, f)
+                    {
+                        let decl = Def {
+                            span,
+                            ..def.clone()
+                        };
+                        out.push((at, f.to_string(), allowed, decl));
+                    }
+                    if let Some(h) = have.iter().find(|h| h.name == *f) {
+                        self.exposed_reads(fty, &h.ty, names, at, out);
+                    }
+                }
+            }
+            (Ty::List(p) | Ty::Set(p), Ty::List(a) | Ty::Set(a)) => {
+                self.exposed_reads(p, a, names, at, out)
+            }
+            _ => self.whole_record_reads(arg, names, at, out, &mut HashSet::new()),
+        }
+    }
+}
+
+/// A read of a `@personal` field: where, the field's name, the purposes it may be read for, and
+/// its record's declaration (spanning the field's annotation).
+type PersonalRead = (Span, String, Vec<Def>, Def);
+
+/// Types the expressions of one file under the given locals, for the C0006 walk. The type
+/// checker is made on the first use: most expressions have no field to type.
+struct Typer<'a> {
+    db: &'a dyn Db,
+    project: Project,
+    file: SourceFile,
+    env: &'a BTreeMap<String, Ty>,
+    checker: Option<(crate::types::Checker<'a>, crate::types::Env)>,
+}
+
+impl<'a> Typer<'a> {
+    fn new(
+        db: &'a dyn Db,
+        project: Project,
+        file: SourceFile,
+        env: &'a BTreeMap<String, Ty>,
+    ) -> Self {
+        Typer {
+            db,
+            project,
+            file,
+            env,
+            checker: None,
+        }
+    }
+
+    fn of(&mut self, e: &ast::Expr) -> Ty {
+        let (checker, tenv) = self.checker.get_or_insert_with(|| {
+            let mut tenv = crate::types::Env::default();
+            for (n, t) in self.env {
+                tenv.bind(n, t.clone(), Span::default());
+            }
+            let scope = resolve::file_scope(self.db, self.project, self.file);
+            let checker = crate::types::Checker::new(self.db, self.project, self.file, scope);
+            (checker, tenv)
+        });
+        checker.expr(tenv, &Default::default(), e, None)
+    }
 }
 
 impl Cx<'_> {
@@ -1523,7 +1636,7 @@ impl Cx<'_> {
         ty: &Ty,
         names: &BTreeSet<String>,
         at: Span,
-        out: &mut Vec<(Span, String, Vec<Def>, Def)>,
+        out: &mut Vec<PersonalRead>,
         seen: &mut HashSet<(SourceFile, u32)>,
     ) {
         let def = match ty.present() {
@@ -1720,6 +1833,76 @@ mod tests {
                 ("b.xop", "function `h` is never used"),
             ]
             .map(|(f, m)| (f.to_string(), m.to_string()))
+        );
+    }
+
+    /// The source text of every C0006 of a one-file module, in order.
+    fn personal_reads(source: &str) -> Vec<String> {
+        let mut ws = Workspace::new();
+        ws.set_file("m.xop", source);
+        let mut reads: Vec<(usize, String)> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "C0006")
+            .map(|d| (d.span.start(), source[d.span.range()].to_string()))
+            .collect();
+        reads.sort();
+        reads.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// C0006 looks at every expression evaluated for a rule: a review's deadline, and for a
+    /// signal it reads, its `max_age` and its source call, what the source intrinsic reads of
+    /// the records it is given included (open records naming the field, nested or not, and
+    /// closed record types); not at what an intrinsic cannot see.
+    #[test]
+    fn personal_reads_in_deadlines_and_signals() {
+        let source = r#"module m
+use std.consent.{marketing, service}
+use std.camara.SimSwap
+role desk
+record Profile {
+  @personal(purpose: [service]) phone: Text
+  segment: Text
+}
+record Customer {
+  id: Id
+  profile: Profile
+  @personal(purpose: [service]) msisdn: Text
+  @personal(purpose: [service]) birth_year: Int
+}
+intrinsic open_score(x: { msisdn: Text, .. }): Int
+intrinsic closed_score(x: Customer): Int
+intrinsic nested_score(x: { profile: { phone: Text, .. }, .. }): Int
+intrinsic segment_score(x: { profile: { segment: Text, .. }, .. }): Int
+signal by_position(c: Customer): Int from open_score(c) max_age 5m
+signal by_name(c: Customer): Int from open_score(x: c) max_age 5m
+signal closed(c: Customer): Int from closed_score(c) max_age 5m
+signal nested(c: Customer): Int from nested_score(c) max_age 5m
+signal segment(c: Customer): Int from segment_score(c) max_age 5m
+signal aged(c: Customer): SimSwap from camara.sim_swap("+33", 24h) max_age (if c.msisdn == "" then 5m else 6m)
+action offer(to: Customer) purpose marketing risk minimal
+policy p for offer(to: c) {
+  deny "a" when (by_position(c) ?? 0) > 1
+  deny "b" when (by_name(c) ?? 0) > 1
+  deny "c" when (closed(c) ?? 0) > 1
+  deny "d" when (nested(c) ?? 0) > 1
+  deny "e" when (segment(c) ?? 0) > 1
+  deny "f" when aged(c) is present
+  review "g" by role desk within (if c.birth_year < 2001 then 1h else 2h) else deny
+}
+"#;
+        assert_eq!(
+            personal_reads(source),
+            [
+                "by_position(c)",
+                "by_name(c)",
+                "closed(c)",
+                "closed(c)",
+                "closed(c)",
+                "nested(c)",
+                "aged(c)",
+                "c.birth_year",
+            ]
         );
     }
 

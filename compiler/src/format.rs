@@ -51,10 +51,12 @@
 //! A file with a syntax error is never formatted: [`format`] returns its diagnostics.
 
 mod doc;
+mod invisible;
 
 use std::sync::Arc;
 
 use doc::{Doc, Element, List};
+pub(crate) use invisible::{invisible, shows_nothing};
 
 use crate::ast::*;
 use crate::diagnostic::{Diagnostic, Severity};
@@ -1645,22 +1647,9 @@ pub fn literal(l: &Literal) -> String {
     }
 }
 
-/// Characters that change how a line displays without showing themselves: bidirectional
-/// controls (which can make code read otherwise than it runs, "Trojan Source"), zero-width
-/// characters, the byte-order mark, and the line and paragraph separators.
-pub(crate) fn invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{061c}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{2028}'..='\u{202e}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{feff}'
-    )
-}
-
-/// A text literal, quoted and escaped: `"`, `\`, newline and tab by their escapes, other
-/// control characters and [`invisible`] ones as `\u{..}`.
+/// A text literal, quoted and escaped: `"`, `\`, newline and tab by their escapes, the other
+/// characters that show nothing ([`invisible`]: controls, zero-width and format characters…) as
+/// `\u{..}`.
 pub fn text_lit(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -1670,7 +1659,7 @@ pub fn text_lit(value: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() || invisible(c) => {
+            c if invisible(c) => {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32));
             }
             c => out.push(c),
@@ -1829,6 +1818,14 @@ test "t" {
         assert_eq!(
             text_lit("\u{202e}abc\u{2066}\u{feff}\u{2028}\u{200b}日本"),
             r#""\u{202e}abc\u{2066}\u{feff}\u{2028}\u{200b}日本""#
+        );
+        // So are the other characters that show nothing (default ignorable, format, blank
+        // symbols), which a reason could otherwise hide behind; spaces are kept.
+        assert_eq!(
+            text_lit(
+                "\u{ad}\u{3164}\u{2800}\u{34f}\u{115f}\u{ffa0}\u{180e}\u{fe0f}\u{e0020}\u{1d173}\u{1bca0} \u{a0}\u{3000}"
+            ),
+            "\"\\u{ad}\\u{3164}\\u{2800}\\u{34f}\\u{115f}\\u{ffa0}\\u{180e}\\u{fe0f}\\u{e0020}\\u{1d173}\\u{1bca0} \u{a0}\u{3000}\""
         );
         let once =
             fmt("module m\nfn f(): List<Int> = [1_000, 0]\nfn g(): Duration = 5400s + 60m\n");

@@ -16,7 +16,7 @@ use xop_runtime::value::Value;
 use crate::ast::{self, BinOp, ExprKind, ItemKind, Literal, Target, UnOp};
 use crate::db::{Db, Project, SourceFile, item_ast, parse_file};
 use crate::resolve::{self, Def, DefKind, Lookup, Signature};
-use crate::types::{Checker, Env, Ty};
+use crate::types::{Checker, Env, Ty, duration_value};
 
 /// Lowers the whole project (standard library included) to one program.
 pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
@@ -326,9 +326,16 @@ impl<'a> Lowering<'a> {
                     .iter()
                     .map(|a| self.expr(def.file, &frame, &mut slots, &a.value, None))
                     .collect();
-                let max_age = s.max_age.as_ref().and_then(|m| match &m.kind {
-                    ExprKind::Lit(Literal::Duration(ms, _)) => Some(*ms),
-                    _ => None,
+                // Written with literals (the checker refuses anything else, E0316).
+                let max_age = s.max_age.as_ref().map(|m| match duration_value(m) {
+                    Some(ms) => ms,
+                    None => {
+                        self.errors.push(format!(
+                            "signal `{}`: `max_age` is not a duration known when compiled (E0316): run `xop check`",
+                            def.name
+                        ));
+                        0
+                    }
                 });
                 (source, args, max_age)
             }
@@ -475,11 +482,11 @@ impl<'a> Lowering<'a> {
                     fallback,
                     ..
                 } => {
-                    let within_ms = match &within.kind {
-                        ExprKind::Lit(Literal::Duration(ms, _)) => *ms,
-                        _ => {
+                    let within_ms = match duration_value(within) {
+                        Some(ms) => ms,
+                        None => {
                             self.errors.push(format!(
-                                "{path}: `within` of rule {} must be a duration literal",
+                                "{path}: `within` of rule {} is not a duration known when compiled (E0316): run `xop check`",
                                 i + 1
                             ));
                             0
@@ -1123,17 +1130,9 @@ impl<'a> Lowering<'a> {
                 *arg = self.open_field(subject, ty, field);
             }
         }
-        let which = match q.as_str() {
-            "std.consent.consent" => ir::Intrinsic::Consent,
-            "std.time.local_hour" => ir::Intrinsic::LocalHour,
-            "std.time.day_of_week" => ir::Intrinsic::DayOfWeek,
-            "std.time.hours" => ir::Intrinsic::Hours,
-            "std.time.minutes" => ir::Intrinsic::Minutes,
-            "std.time.days" => ir::Intrinsic::Days,
-            "std.contact.contacts_within" => ir::Intrinsic::ContactsWithin,
-            "std.contact.contacts_on_within" => ir::Intrinsic::ContactsOnWithin,
-            "std.camara.swapped_within" => ir::Intrinsic::SwappedWithin,
-            "std.channel.reaches_phone" => {
+        let which = match builtin(&q) {
+            Some(Builtin::Runtime(which)) => which,
+            Some(Builtin::ReachesPhone) => {
                 // Known at compile time: the channels annotated `@reaches_phone`.
                 let phones: Vec<IExpr> = self
                     .defs(DefKind::Channel)
@@ -1154,9 +1153,10 @@ impl<'a> Lowering<'a> {
                     .unwrap_or(IExpr::Const(Value::Absent));
                 return IExpr::In(Box::new(ch), Box::new(IExpr::List(phones)));
             }
-            other => {
+            // A connector (the checker refuses its calls, E0312).
+            None => {
                 self.errors
-                    .push(format!("intrinsic `{other}` can only be a signal's source"));
+                    .push(format!("intrinsic `{q}` can only be a signal's source"));
                 return IExpr::Const(Value::Absent);
             }
         };
@@ -1498,10 +1498,24 @@ impl<'a> Lowering<'a> {
         };
         let args = self.call_args(file, frame, slots, &e.call, &params);
         let now = match &e.at {
-            Some(x) => match self.expr(file, frame, slots, x, Some(&Ty::Time)) {
-                IExpr::Const(Value::Time(ms)) => ms,
-                _ => 0,
-            },
+            // Literals, arithmetic and `let`s of those (the checker refuses the rest, E0316).
+            Some(x) => {
+                let at = self.expr(file, frame, slots, x, Some(&Ty::Time));
+                match xop_runtime::interp::eval_const(&self.program, &at, 0) {
+                    Ok(Value::Time(ms)) => ms,
+                    _ => {
+                        let pos = self.position(text, x.span.start());
+                        self.errors.push(format!(
+                            "test \"{}\" ({}:{}:{}): `at` is not a time known when compiled (E0316): run `xop check`",
+                            t.name.value,
+                            file.path(db),
+                            pos.line,
+                            pos.column
+                        ));
+                        0
+                    }
+                }
+            }
             None => ir::TestCase::NO_TIME,
         };
         let mut given = Vec::new();
@@ -1544,6 +1558,37 @@ impl<'a> Lowering<'a> {
             action: action_form,
         })
     }
+}
+
+/// How an intrinsic called in an expression is compiled.
+enum Builtin {
+    /// By the runtime.
+    Runtime(ir::Intrinsic),
+    /// `std.channel.reaches_phone`: known when compiled, from the channels' annotations.
+    ReachesPhone,
+}
+
+/// The intrinsic of qualified name `q`, if an expression may call it: the others are
+/// connectors, which only a signal's `from` names (they read the outside world).
+fn builtin(q: &str) -> Option<Builtin> {
+    Some(Builtin::Runtime(match q {
+        "std.consent.consent" => ir::Intrinsic::Consent,
+        "std.time.local_hour" => ir::Intrinsic::LocalHour,
+        "std.time.day_of_week" => ir::Intrinsic::DayOfWeek,
+        "std.time.hours" => ir::Intrinsic::Hours,
+        "std.time.minutes" => ir::Intrinsic::Minutes,
+        "std.time.days" => ir::Intrinsic::Days,
+        "std.contact.contacts_within" => ir::Intrinsic::ContactsWithin,
+        "std.contact.contacts_on_within" => ir::Intrinsic::ContactsOnWithin,
+        "std.camara.swapped_within" => ir::Intrinsic::SwappedWithin,
+        "std.channel.reaches_phone" => return Some(Builtin::ReachesPhone),
+        _ => return None,
+    }))
+}
+
+/// Whether an expression may call the intrinsic of qualified name `q` (E0312 otherwise).
+pub fn callable_intrinsic(q: &str) -> bool {
+    builtin(q).is_some()
 }
 
 fn strip(e: &ast::Expr) -> &ast::Expr {
@@ -1628,6 +1673,86 @@ test "t" { expect p(act(n: { id: "a", .. })) == allow }
             .collect();
         assert!(errors.is_empty(), "{errors:?}");
         lower(ws.db(), ws.project()).expect("lowered")
+    }
+
+    /// What the program holds as numbers is computed from the literals it is written with:
+    /// before, `within 1h + 30m` was refused, `max_age (1m + 30s)` silently dropped (a signal
+    /// that never goes stale) and a test's `at noon + 1h` run at the epoch.
+    #[test]
+    fn durations_and_test_times_written_with_arithmetic_are_computed() {
+        let program = project(&[(
+            "fixed.xop",
+            r#"module acme.fixed
+use std.camara.SimSwap
+purpose service
+role desk
+record C { id: Id, msisdn: Text }
+action call_back(to: C) purpose service risk minimal
+signal sim_swap(c: C): SimSwap from camara.sim_swap(c.msisdn, 24h) max_age (1m + 30s)
+policy p for call_back(to: c) {
+  review "swapped" by role desk within 1h + 30m else deny
+    when sim_swap(c) is absent or sim_swap(c).swapped
+  allow "ok"
+}
+test "t" {
+  let noon = 2026-11-25T12:00:00Z
+  expect p(call_back(to: { .. })) == review("swapped") at noon + 1h
+}
+"#,
+        )]);
+        let signal = program
+            .signals
+            .iter()
+            .find(|s| s.name == "acme.fixed.sim_swap");
+        assert_eq!(signal.and_then(|s| s.max_age_ms), Some(90_000));
+        let (policy, _) = program.policy("p").expect("policy p");
+        let review = program.policies[policy].rules[0].review.as_ref();
+        assert_eq!(review.map(|r| r.within_ms), Some(5_400_000));
+        let at = xop_runtime::time::parse_rfc3339("2026-11-25T13:00:00Z").expect("a time");
+        assert_eq!(program.tests[0].now, at);
+    }
+
+    /// What lowering cannot build, the checker refuses first, with a code and a place: a range
+    /// as a value (E0304), a channel left to `..` (E0307), a record value of no record type
+    /// (E0310), a connector called in a rule (E0312), a `within` read from the input (E0316).
+    #[test]
+    fn what_lowering_refuses_is_a_checked_error() {
+        let cases = [
+            ("deny \"r\" when (1..3) == (c.n..3)", "", "E0304"),
+            (
+                "deny \"r\" when c.n > 3",
+                "expect p(call_back(to: { n: 5, .. })) == deny",
+                "E0307",
+            ),
+            (
+                "deny \"r\" when c.n > 3",
+                "expect p(call_back(to: { n: 5, ch: sms } == { n: 5, ch: sms })) == deny",
+                "E0310",
+            ),
+            ("deny \"r\" when sim_swap(\"+33\", 1h).swapped", "", "E0312"),
+            (
+                "review \"r\" by role desk within (if c.n > 1 then 1h else 2h) else deny",
+                "",
+                "E0316",
+            ),
+        ];
+        for (rule, test, code) in cases {
+            let source = format!(
+                "module acme.refused\nuse std.camara.sim_swap\nuse std.channel.sms\n\
+                 purpose service\nrole desk\nrecord C {{ id: Id, n: Int, ch: Channel }}\n\
+                 action call_back(to: C) purpose service risk minimal\n\
+                 policy p for call_back(to: c) {{\n  {rule}\n  allow \"ok\"\n}}\n\
+                 test \"t\" {{\n  {test}\n}}\n"
+            );
+            let ws = workspace(&source);
+            let codes: Vec<&str> = ws
+                .diagnostics()
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.code)
+                .collect();
+            assert!(codes.contains(&code), "{code}: {codes:?}\n{source}");
+        }
     }
 
     /// A policy `contact` and a policy `fraud`; with [`OTHER`], two modules that each have a

@@ -51,13 +51,26 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
                     .with_color(color),
             )
             .with_code(d.code)
-            .with_message(&d.message)
-            .with_label(Label::new(main).with_message(&d.label));
-        for l in &d.secondary {
-            let span = (l.file.to_string(), clamp(&l.file, l.span.range()));
-            // No explicit order: ariadne then keeps labels of one file in one block under the
-            // right header.
-            report = report.with_label(Label::new(span).with_message(&l.message));
+            .with_message(&d.message);
+        // Labels in text order, the main file's first: ariadne starts a new block whenever a
+        // label lies above the one before it, and heads a second block of the main file with
+        // the main location, so a label above the main one (the `@personal` annotation of a
+        // field read below) would sit under a header naming the wrong line.
+        let mut labels: Vec<(&str, std::ops::Range<usize>, &str)> =
+            std::iter::once((&*d.file, main.1.clone(), d.label.as_str()))
+                .chain(
+                    d.secondary
+                        .iter()
+                        .map(|l| (&*l.file, clamp(&l.file, l.span.range()), l.message.as_str())),
+                )
+                .collect();
+        labels.sort_by_key(|(file, r, _)| (*file != &*d.file, *file, r.start));
+        for (order, (file, range, message)) in labels.into_iter().enumerate() {
+            report = report.with_label(
+                Label::new((file.to_string(), range))
+                    .with_message(message)
+                    .with_order(i32::try_from(order).unwrap_or(i32::MAX)),
+            );
         }
         for n in &d.notes {
             report = report.with_note(n);
@@ -281,6 +294,23 @@ mod tests {
         let (second, first_error) = (few.find("second warning"), few.find("Error: u0000"));
         assert!(second.is_some() && second < first_error, "{few}");
         assert!(!few.contains("more not shown"));
+    }
+
+    #[test]
+    fn a_label_above_the_main_one_is_shown_in_the_same_block() {
+        use crate::span::Span;
+        let text = "record C {\n  @personal x: Text\n}\nfn f(c: C): Text = c.x\n";
+        let file = std::sync::Arc::from("t.xop");
+        let (read, note) = (text.find("c.x").unwrap(), text.find("@personal").unwrap());
+        let d = Diagnostic::error("C0006", &file, Span::new(read, read + 3), "personal")
+            .with_label("read here")
+            .with_secondary(&file, Span::new(note, note + 9), "personal here");
+        let out = human(std::slice::from_ref(&d), &|_| Some(text.to_string()), false);
+        // One header, at the main location; the annotation's line before the read's.
+        assert_eq!(out.matches("t.xop:").count(), 1, "{out}");
+        assert!(out.contains("[ t.xop:4:20 ]"), "{out}");
+        let (two, four) = (out.find(" 2 │"), out.find(" 4 │"));
+        assert!(two.is_some() && two < four, "{out}");
     }
 
     #[test]

@@ -219,8 +219,11 @@ pub struct Checker<'a> {
     /// Where the file's syntax errors start, asked for once (see [`Checker::cut_short`]).
     syntax_errors: Option<Vec<usize>>,
     /// A test's `let`s by the span of their name, with the names visible where each is
-    /// written; only kept for the language server (see [`Checker::let_test_value`]).
+    /// written (see [`Checker::let_use`]).
     pub test_lets: rustc_hash::FxHashMap<Span, (Expr, Env)>,
+    /// Whether the expression checked is a test's `let` value, whose record values are typed
+    /// where the name is used (see [`Checker::let_use`]).
+    pub deferred: bool,
 }
 
 const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
@@ -242,6 +245,7 @@ impl<'a> Checker<'a> {
             signatures: Default::default(),
             syntax_errors: None,
             test_lets: Default::default(),
+            deferred: false,
         }
     }
 
@@ -492,16 +496,74 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Checks `e`, a duration that the compiled program holds as a number: a review's
+    /// `within`, a signal's `max_age`. It is the same for every decision, so it is written
+    /// with literals (E0316). `what` names it (`` `within` ``).
+    pub fn fixed_duration(&mut self, env: &Env, e: &Expr, what: &str, help: &str) {
+        let before = self.diags.len();
+        let must = format!("{what} must be a duration");
+        self.check(env, &Facts::new(), e, &Ty::Duration, &must);
+        if self.diags[before..].iter().any(Diagnostic::is_error) || duration_value(e).is_some() {
+            return;
+        }
+        let d = Diagnostic::error(
+            "E0316",
+            &self.path,
+            e.span,
+            format!("{what} must be a duration known when the program is compiled"),
+        )
+        .with_label("not computed from literals alone")
+        .with_note("the compiled program holds it as a number, the same for every decision: it cannot read the input, call a function or fail")
+        .with_help(help.to_string());
+        self.err(d);
+    }
+
+    /// Checks a test's `at`: a time, which the compiled test holds as a number, so it is
+    /// written with literals, arithmetic and `let`s of those (E0316).
+    pub fn test_time(&mut self, env: &Env, e: &Expr) {
+        let before = self.diags.len();
+        self.check(env, &Facts::new(), e, &Ty::Time, "`at` takes a time");
+        if self.diags[before..].iter().any(Diagnostic::is_error) {
+            return;
+        }
+        if let Some(Value::Time(_)) = self.test_constant(env, e) {
+            return;
+        }
+        let d = Diagnostic::error(
+            "E0316",
+            &self.path,
+            e.span,
+            "a test's `at` must be a time known when the test is compiled",
+        )
+        .with_label("not computed from literals alone, or out of range")
+        .with_note("the compiled test holds its decision time as a number")
+        .with_help("write a time such as `2026-11-25T10:00:00Z`; arithmetic on literals (`2026-11-25T10:00:00Z + 1h`) and names bound by `let` to such values work too");
+        self.err(d);
+    }
+
+    /// The value of `e`, written in a test where `env` is visible, if [`constant_in`] computes
+    /// it with the test's `let`s.
+    fn test_constant(&self, env: &Env, e: &Expr) -> Option<Value> {
+        constant_in(e, &mut |n| {
+            let (value, written) = self.test_lets.get(&env.binding(&n.name)?)?;
+            self.test_constant(written, value)
+        })
+    }
+
     /// Checks a condition (`when`, `unless`, `if`): it must be `Bool`, unless a syntax error
     /// right after it cut it short (`when c.n = 3` reads as `when c.n`, then an unexpected
     /// `=`): then its type says nothing the syntax error does not say better, and only what
     /// it holds is checked.
     pub fn condition(&mut self, env: &Env, e: &Expr) {
-        let facts = Facts::new();
+        self.condition_in(env, &Facts::new(), e);
+    }
+
+    /// [`Checker::condition`] where `facts` hold (a lambda's body).
+    fn condition_in(&mut self, env: &Env, facts: &Facts, e: &Expr) {
         if self.cut_short(e.span) {
-            self.expr(env, &facts, e, None);
+            self.expr(env, facts, e, None);
         } else {
-            self.check(env, &facts, e, &Ty::Bool, "a condition must be `Bool`");
+            self.check(env, facts, e, &Ty::Bool, "a condition must be `Bool`");
         }
     }
 
@@ -531,19 +593,9 @@ impl<'a> Checker<'a> {
     fn require_present(&mut self, facts: &Facts, e: &Expr, ty: Ty) -> Ty {
         match ty {
             Ty::Optional(inner) => {
-                let known = place(e).is_some_and(|p| facts.contains(&p));
-                if !known {
-                    let shown = place(e).unwrap_or_else(|| "VALUE".to_string());
-                    let message = match place(e) {
-                        Some(p) => format!("`{p}` may be absent"),
-                        None => "this value may be absent".to_string(),
-                    };
-                    let d = Diagnostic::error("E0302", &self.path, e.span, message)
-                    .with_label(format!("this is `{inner}?`"))
-                    .with_note("a signal is absent when it could not be read or is older than its `max_age`; an optional field may be missing")
-                    .with_help(format!(
-                        "handle absence first: `{shown} is absent or ...`, `{shown} is present and ...`, or give a default with `{shown} ?? VALUE`"
-                    ));
+                let key = place(e);
+                if !key.as_ref().is_some_and(|p| facts.contains(p)) {
+                    let d = self.may_be_absent(e, key, &inner);
                     self.err(d);
                 }
                 *inner
@@ -552,25 +604,98 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// For the language server: a test's `let` of a record value has no record type where it
-    /// is written (`let c = { score: 9, .. }`), so its fields refer to nothing there. Where
-    /// it is used as a record (or a list of them), its value is checked again against that
-    /// type for its notes only (its errors were reported where it is used), so that
-    /// references and rename of a field find it.
-    fn let_test_value(&mut self, env: &Env, n: &ast::Ident, expected: Option<&Ty>) {
-        let record = |t: &Ty| matches!(t.present(), Ty::Record(_));
-        let wanted = expected.is_some_and(|t| {
-            record(t) || matches!(t.present(), Ty::List(e) | Ty::Set(e) if record(e))
-        });
-        let Some(span) = env.binding(&n.name).filter(|_| wanted) else {
-            return;
+    /// E0302 for `e`, of type `inner?`. Its help depends on what `e` is: a place can be
+    /// tested (`is present`), anything else can only be given a default, and an `if` is
+    /// absent through one of its branches.
+    fn may_be_absent(&self, e: &Expr, key: Option<String>, inner: &Ty) -> Diagnostic {
+        let note = "a signal is absent when it could not be read or is older than its `max_age`; an optional field may be missing";
+        let (message, help) = match (&strip_parens(e).kind, key) {
+            (_, Some(p)) => (
+                format!("`{p}` may be absent"),
+                format!(
+                    "handle absence first: `{p} is absent or ...`, `{p} is present and ...`, or give a default with `{p} ?? VALUE`"
+                ),
+            ),
+            (ExprKind::Lit(Literal::Absent), None) => (
+                "this value may be absent".to_string(),
+                format!(
+                    "`absent` is no `{inner}`: give a `{inner}` here, or make the type where it goes optional (`{inner}?`)"
+                ),
+            ),
+            (ExprKind::If(..), None) => (
+                "this value may be absent".to_string(),
+                "a branch of this `if` may be absent: handle absence in that branch (`if x is present then x else ...`), or give the whole `if` a default with `(if ...) ?? VALUE`".to_string(),
+            ),
+            (kind, None) => {
+                let shown = self.source_of(e);
+                // `??` binds tighter than comparisons and looser than arithmetic.
+                let whole = matches!(
+                    kind,
+                    ExprKind::Call { .. } | ExprKind::Field(..) | ExprKind::Paren(_)
+                );
+                let shown = if shown == "VALUE" {
+                    "(...)".to_string()
+                } else if whole {
+                    shown
+                } else {
+                    format!("({shown})")
+                };
+                (
+                    "this value may be absent".to_string(),
+                    format!(
+                        "give it a default with `{shown} ?? VALUE`; `is present` narrows only names, fields and calls whose arguments are such places or literals"
+                    ),
+                )
+            }
         };
-        let Some((value, written)) = self.test_lets.get(&span).cloned() else {
-            return;
+        Diagnostic::error("E0302", &self.path, e.span, message)
+            .with_label(format!("this is `{inner}?`"))
+            .with_note(note)
+            .with_help(help)
+    }
+
+    /// The type of a use of name `n` (of type `ty` where it is bound). A test's `let` of a
+    /// record value has no record type where it is written (`let c = { score: 9, .. }`): as
+    /// lowering builds it where it is used, of the record type expected there, it is checked
+    /// there, against that type (what that finds is reported once, at the value). Where no
+    /// record type is expected, the value cannot be built (E0310).
+    fn let_use(&mut self, env: &Env, n: &ast::Ident, ty: Ty, expected: Option<&Ty>) -> Ty {
+        if !self.in_test || self.deferred || !has_open(&ty) {
+            return ty;
+        }
+        let Some((value, written)) = env
+            .binding(&n.name)
+            .and_then(|span| self.test_lets.get(&span))
+            .cloned()
+        else {
+            return ty;
         };
-        let keep = self.diags.len();
-        self.expr(&written, &Facts::new(), &value, expected);
-        self.diags.truncate(keep);
+        if !typed_by(&ty, expected) {
+            let d = Diagnostic::error(
+                "E0310",
+                &self.path,
+                n.span,
+                format!("the record type of `{}` cannot be inferred here", n.name),
+            )
+            .with_label(match expected {
+                Some(t) => format!("a `{t}` is expected here, which names no record type"),
+                None => "no record type is expected here".to_string(),
+            })
+            .with_secondary(&self.path, value.span, "a record value, typed where it is used")
+            .with_help("use it where a record type is expected (an action's argument, a field of a record value, a `given` value), and compare records field by field");
+            self.err(d);
+            return Ty::Unknown;
+        }
+        let before = self.diags.len();
+        let ty = self.expr(&written, &Facts::new(), &value, expected);
+        // Used twice as the same type, the value has the same problems: say them once.
+        let found = self.diags.split_off(before);
+        for d in found {
+            if !self.diags.contains(&d) {
+                self.diags.push(d);
+            }
+        }
+        ty
     }
 
     /// The type of `e` (possibly `T?`), given an expected type for literals that need one.
@@ -602,10 +727,7 @@ impl<'a> Checker<'a> {
             ExprKind::Error => Ty::Unknown,
             ExprKind::Name(n) => {
                 let ty = self.name(env, n);
-                if self.notes.is_some() {
-                    self.let_test_value(env, n, expected);
-                }
-                ty
+                self.let_use(env, n, ty, expected)
             }
             ExprKind::Field(recv, field) => self.field(env, facts, recv, field),
             ExprKind::Call {
@@ -645,25 +767,30 @@ impl<'a> Checker<'a> {
                 }
                 Ty::Bool
             }
-            ExprKind::Range { lo, hi, .. } => {
-                let a = self.expr(env, facts, lo, None);
-                let a = self.require_present(facts, lo, a);
-                self.check(
-                    env,
-                    facts,
-                    hi,
-                    &a,
-                    "both ends of a range must have the same type",
+            ExprKind::Range { .. } => {
+                // A range is not a value: the engines test `x in lo..hi` without building one.
+                self.range(env, facts, e);
+                let d = Diagnostic::error(
+                    "E0304",
+                    &self.path,
+                    e.span,
+                    "a range can only stand right of `in` or `not in`",
+                )
+                .with_label("a range used as a value")
+                .with_help(
+                    "test a value with `x in lo..hi`; to compare two ranges, compare their bounds",
                 );
-                if !a.ordered() {
-                    self.op_error(e.span, "..", &a, None);
-                }
-                Ty::Range(Box::new(a))
+                self.err(d);
+                Ty::Unknown
             }
             ExprKind::If(c, a, b) => {
                 let learned = self.cond(env, facts, c);
+                // A branch is a value of the `if`: what the condition proves of it holds there
+                // (`if e is present then e else 0` is an `Int`), as it does for its operands.
                 let ta = self.expr(env, &learned.if_true, a, expected);
+                let ta = narrowed(&learned.if_true, a, ta);
                 let tb = self.expr(env, &learned.if_false, b, expected.or(Some(&ta)));
+                let tb = narrowed(&learned.if_false, b, tb);
                 self.join(e.span, ta, tb)
             }
             ExprKind::List(xs) => Ty::List(Box::new(self.elements(env, facts, xs, expected))),
@@ -694,6 +821,28 @@ impl<'a> Checker<'a> {
                 Ty::Unknown
             }
         }
+    }
+
+    /// The type of range `e` (`lo..hi`, `lo..=hi`), where it may stand: right of `in`.
+    fn range(&mut self, env: &Env, facts: &Facts, e: &Expr) -> Ty {
+        let ExprKind::Range { lo, hi, .. } = &e.kind else {
+            return self.expr(env, facts, e, None);
+        };
+        let a = self.expr(env, facts, lo, None);
+        let a = self.require_present(facts, lo, a);
+        self.check(
+            env,
+            facts,
+            hi,
+            &a,
+            "both ends of a range must have the same type",
+        );
+        if !a.ordered() {
+            self.op_error(e.span, "..", &a, None);
+        }
+        let ty = Ty::Range(Box::new(a));
+        self.note_type(e.span, &ty);
+        ty
     }
 
     fn join(&mut self, span: Span, a: Ty, b: Ty) -> Ty {
@@ -950,12 +1099,43 @@ impl<'a> Checker<'a> {
     ) -> Ty {
         let Some(Ty::Record(def)) = expected.map(Ty::present) else {
             // Without a record type to check against, the value's own fields are its type.
+            // Their record values are typed with it: later in a test's `let`, else never (one
+            // error is enough).
+            let inner = if self.deferred {
+                None
+            } else {
+                Some(&Ty::Unknown)
+            };
             let mut out = Vec::new();
             for (n, v) in fields {
-                let t = self.expr(env, facts, v, None);
+                let t = self.expr(env, facts, v, inner);
                 out.push((Arc::from(n.name.as_str()), t));
             }
-            return Ty::Open(out);
+            return match expected.map(Ty::present) {
+                // A test's `let`: typed, and checked, where the name is used.
+                _ if self.deferred => Ty::Open(out),
+                Some(Ty::Unknown) => Ty::Unknown,
+                // A record value is built of the record type expected where it is written;
+                // nothing else says which record, and in which order its fields are.
+                None | Some(Ty::Open(_)) => {
+                    let label = match expected {
+                        Some(t) => format!("a `{t}` is expected here, which names no record type"),
+                        None => "no record type is expected here".to_string(),
+                    };
+                    let d = Diagnostic::error(
+                        "E0310",
+                        &self.path,
+                        span,
+                        "the record type of this value cannot be inferred",
+                    )
+                    .with_label(label)
+                    .with_help("write a record value where a record type is expected (an action's argument, a field of a record value, a `given` value), and compare records field by field");
+                    self.err(d);
+                    Ty::Unknown
+                }
+                // Reported by the caller as a mismatch.
+                Some(_) => Ty::Open(out),
+            };
         };
         let def = def.clone();
         let Signature::Record(decl) = self.signature(&def) else {
@@ -983,7 +1163,9 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if !rest {
+        if rest {
+            self.defaults(span, &def, decl, &seen);
+        } else {
             let missing: Vec<&str> = decl
                 .iter()
                 .filter(|p| !p.ty.is_optional() && !seen.contains_key(&*p.name))
@@ -1002,6 +1184,74 @@ impl<'a> Checker<'a> {
             }
         }
         Ty::Record(def)
+    }
+
+    /// E0307 for the fields of record value `span` (of record `def`, declared as `decl`)
+    /// that its `..` leaves out (not in `given`) and that have no default value.
+    fn defaults(
+        &mut self,
+        span: Span,
+        def: &Def,
+        decl: &[TypedParam],
+        given: &BTreeMap<&str, Span>,
+    ) {
+        let mut lacking = Vec::new();
+        for p in decl {
+            if !given.contains_key(&*p.name) {
+                let mut path = vec![p.name.clone()];
+                let mut within = vec![(def.file, def.index)];
+                self.no_default(&p.ty, &mut path, &mut within, &mut lacking);
+            }
+        }
+        if lacking.is_empty() {
+            return;
+        }
+        let listed: Vec<String> = lacking
+            .iter()
+            .map(|(path, ty)| format!("`{}` (a `{ty}`)", path.join(".")))
+            .collect();
+        let write: Vec<String> = lacking.iter().map(|(path, _)| written(path)).collect();
+        let d = Diagnostic::error(
+            "E0307",
+            &self.path,
+            span,
+            format!(
+                "`..` cannot fill {} of this `{}` value: channels, purposes and roles have no default",
+                listed.join(", "),
+                def.name
+            ),
+        )
+        .with_label("fields without a default left out")
+        .with_help(format!("write them in the value: {}", write.join(", ")));
+        self.err(d);
+    }
+
+    /// Adds to `out` the fields of a value of type `ty` (the field at `path`) that have no
+    /// default: itself if it is a channel, purpose or role, or those of a record it is.
+    /// `within` holds the records being filled: one met again contains itself (E0217).
+    fn no_default(
+        &mut self,
+        ty: &Ty,
+        path: &mut Vec<Arc<str>>,
+        within: &mut Vec<(SourceFile, u32)>,
+        out: &mut Vec<(Vec<Arc<str>>, Ty)>,
+    ) {
+        match ty {
+            Ty::Channel | Ty::Purpose | Ty::Role => out.push((path.clone(), ty.clone())),
+            Ty::Record(d) if !within.contains(&(d.file, d.index)) => {
+                let Signature::Record(fields) = self.signature(d) else {
+                    return;
+                };
+                within.push((d.file, d.index));
+                for f in fields {
+                    path.push(f.name.clone());
+                    self.no_default(&f.ty, path, within, out);
+                    path.pop();
+                }
+                within.pop();
+            }
+            _ => {}
+        }
     }
 
     fn op_error(&mut self, span: Span, op: &str, a: &Ty, b: Option<&Ty>) {
@@ -1091,9 +1341,17 @@ impl<'a> Checker<'a> {
             BinOp::In | BinOp::NotIn => {
                 let ta = self.expr(env, facts, a, None);
                 let ta = self.require_present(facts, a, ta);
-                let want = Ty::List(Box::new(ta.clone()));
-                let tb = self.expr(env, facts, b, Some(&want));
-                let tb = self.require_present(facts, b, tb);
+                let tb = if let range @ Expr {
+                    kind: ExprKind::Range { .. },
+                    ..
+                } = strip_parens(b)
+                {
+                    self.range(env, facts, range)
+                } else {
+                    let want = Ty::List(Box::new(ta.clone()));
+                    let tb = self.expr(env, facts, b, Some(&want));
+                    self.require_present(facts, b, tb)
+                };
                 let ok = match &tb {
                     Ty::List(t) | Ty::Set(t) | Ty::Range(t) => {
                         compatible(self.db, self.project, &ta, t)
@@ -1300,6 +1558,24 @@ impl<'a> Checker<'a> {
             self.err(d);
             return Ty::Unknown;
         }
+        if def.kind == DefKind::Intrinsic
+            && !crate::lower::callable_intrinsic(&def.qualified(self.db))
+        {
+            let d = Diagnostic::error(
+                "E0312",
+                &self.path,
+                callee.span,
+                format!("`{fname}` is a connector and cannot be called in an expression"),
+            )
+            .with_label("a connector")
+            .with_secondary(def.file.path(self.db), def.span, "declared here")
+            .with_note("a connector reads the outside world: a signal reads it, once per decision, and says when its value is absent or stale")
+            .with_help(format!(
+                "declare a signal from it, `signal s(...): T from {}(...) max_age 5m`, and read the signal",
+                callee.dotted()
+            ));
+            self.err(d);
+        }
         let Signature::Callable { params, ret } = self.signature(&def) else {
             return Ty::Unknown;
         };
@@ -1472,7 +1748,15 @@ impl<'a> Checker<'a> {
                         });
                     }
                     inner.bind(&x.name, elem, x.span);
-                    self.condition(&inner, body);
+                    // The body runs only where the call is evaluated, so what is known there
+                    // holds in it, except of places that name the lambda's variable: that is
+                    // another value in the body.
+                    let known: Facts = facts
+                        .iter()
+                        .filter(|p| !mentions(p, &x.name))
+                        .cloned()
+                        .collect();
+                    self.condition_in(&inner, &known, body);
                 }
                 _ => {
                     let d = Diagnostic::error(
@@ -1496,7 +1780,14 @@ impl<'a> Checker<'a> {
 /// and arithmetic on them) and computes without error; else `None` (an operation of constants
 /// that fails is reported where it is, not again around it).
 fn constant(e: &Expr) -> Option<Value> {
+    constant_in(e, &mut |_| None)
+}
+
+/// [`constant`], where a name has the value `name` gives it (a test's `let`), if any.
+fn constant_in(e: &Expr, name: &mut dyn FnMut(&ast::Ident) -> Option<Value>) -> Option<Value> {
     match &e.kind {
+        ExprKind::Paren(x) => constant_in(x, name),
+        ExprKind::Name(n) => name(n),
         ExprKind::Lit(Literal::Int(i)) => Some(Value::Int(*i)),
         ExprKind::Lit(Literal::Decimal(d)) => d.parse().ok().map(Value::Decimal),
         ExprKind::Lit(Literal::Money(a, c)) => a
@@ -1507,7 +1798,7 @@ fn constant(e: &Expr) -> Option<Value> {
         ExprKind::Lit(Literal::Time(t)) => {
             xop_runtime::time::parse_rfc3339(t).ok().map(Value::Time)
         }
-        ExprKind::Unary(UnOp::Neg, x) => match constant(x)? {
+        ExprKind::Unary(UnOp::Neg, x) => match constant_in(x, name)? {
             Value::Int(i) => i.checked_neg().map(Value::Int),
             Value::Decimal(d) => Some(Value::Decimal(-d)),
             Value::Duration(ms) => ms.checked_neg().map(Value::Duration),
@@ -1515,8 +1806,18 @@ fn constant(e: &Expr) -> Option<Value> {
             _ => None,
         },
         ExprKind::Binary(op, a, b) => {
-            xop_runtime::interp::arith(arith_op(*op)?, constant(a)?, constant(b)?).ok()
+            let op = arith_op(*op)?;
+            xop_runtime::interp::arith(op, constant_in(a, name)?, constant_in(b, name)?).ok()
         }
+        _ => None,
+    }
+}
+
+/// The milliseconds of duration `e` if it is written with literals only (`15m`, `1h + 30m`)
+/// and computes; see [`Checker::fixed_duration`].
+pub fn duration_value(e: &Expr) -> Option<i64> {
+    match constant(e)? {
+        Value::Duration(ms) => Some(ms),
         _ => None,
     }
 }
@@ -1554,6 +1855,68 @@ fn arith(op: BinOp, a: &Ty, b: &Ty) -> Option<Ty> {
     })
 }
 
+/// `ty` where `facts` hold: `T` for a `T?` place known to be present, else `ty` itself.
+fn narrowed(facts: &Facts, e: &Expr, ty: Ty) -> Ty {
+    match ty {
+        Ty::Optional(inner) if place(e).is_some_and(|p| facts.contains(&p)) => *inner,
+        t => t,
+    }
+}
+
+/// Whether place key `key` (see [`place`]) names `name` anywhere: as its root, or in an
+/// argument of a call. Read by words, so a literal or a parameter name that happens to be
+/// `name` counts too, which only forgets a fact.
+fn mentions(key: &str, name: &str) -> bool {
+    key.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|word| word == name)
+}
+
+/// How to write a field at `path` in a record value: `fav: …`, `home: { ch: …, .. }`.
+fn written(path: &[Arc<str>]) -> String {
+    match path {
+        [] => String::new(),
+        [last] => format!("`{last}: …`"),
+        [first, rest @ ..] => {
+            let inner = written(rest);
+            let inner = inner.trim_matches('`');
+            format!("`{first}: {{ {inner}, .. }}`")
+        }
+    }
+}
+
+/// Whether `ty` has an open record type in it: in a test, the type of a record value written
+/// where no record type was expected (a `let`).
+fn has_open(ty: &Ty) -> bool {
+    match ty {
+        Ty::Open(_) => true,
+        Ty::List(t) | Ty::Set(t) | Ty::Optional(t) => has_open(t),
+        _ => false,
+    }
+}
+
+/// Whether `expected` gives a record type to each record value of a value of type `ty`.
+fn typed_by(ty: &Ty, expected: Option<&Ty>) -> bool {
+    let expected = expected.map(Ty::present);
+    match ty {
+        Ty::Open(_) => matches!(expected, Some(Ty::Record(_) | Ty::Unknown)),
+        Ty::List(t) | Ty::Set(t) => match expected {
+            Some(Ty::List(e) | Ty::Set(e)) => typed_by(t, Some(e)),
+            Some(Ty::Unknown) => true,
+            _ => !has_open(t),
+        },
+        Ty::Optional(t) => typed_by(t, expected),
+        _ => true,
+    }
+}
+
+/// `e` without the parentheses around it.
+fn strip_parens(e: &Expr) -> &Expr {
+    match &e.kind {
+        ExprKind::Paren(x) => strip_parens(x),
+        _ => e,
+    }
+}
+
 /// Whether `e` is the literal `absent` (in parentheses or not).
 fn is_absent_literal(e: &Expr) -> bool {
     match &e.kind {
@@ -1563,8 +1926,10 @@ fn is_absent_literal(e: &Expr) -> bool {
     }
 }
 
-/// A canonical key for a pure expression, used for absence narrowing; `None` for expressions
-/// that are not places (literals, arithmetic).
+/// A canonical key for a pure expression, used for absence narrowing: a name, a field of a
+/// place, or a call (of a function, an intrinsic or a signal: each gives one value within a
+/// decision) whose arguments are places or literals. `None` for expressions that are not places
+/// (literals, arithmetic).
 pub fn place(e: &Expr) -> Option<String> {
     match &e.kind {
         ExprKind::Name(n) => Some(n.name.clone()),

@@ -1,7 +1,8 @@
 //! Go to definition, find references and rename for the parameters of functions, intrinsics
 //! and signals (`xop_lsp::params`): a parameter is written in its declaration, used in the body
 //! (a function's, a signal's source arguments) as a local, and written at call sites as a named
-//! argument (`quiet(hour: h)`, `c.weight(base: 2)`, a signal's `from camara.sim_swap(window: w)`).
+//! argument (`quiet(hour: h)`, an intrinsic's in a signal's source `from weight(base: 2)`, a
+//! signal's `from camara.sim_swap(window: w)`).
 //! Each rename is applied and the project checked again.
 
 use std::collections::BTreeMap;
@@ -33,13 +34,15 @@ use std.time.local_hour
 use std.contact.in_quiet_hours
 
 fn dark(hour: Int): Bool = quiet(hour: hour)
+signal heavy(c: Customer): Int from weight(of: c, base: 3)
+signal heavier(c: Customer): Int from weight(of: c, base: 2)
 
 policy contact for send_offer(to: c, channel: ch) at now {
   deny \"quiet\" when quiet(hour: local_hour(now, c.tz)) or quiet(7)
   deny \"dark\" when dark(hour: 23) and is_sms(ch: ch)
   deny \"quiet-std\" when in_quiet_hours(t: now, tz: c.tz, from_hour: 22, to_hour: 8)
   deny \"unknown-swap\" when swap(c: c, window: 24h) is absent
-  deny \"heavy\" when weight(of: c, base: 3) > 10 or c.weight(base: 2) > 20
+  deny \"heavy\" when (heavy(c) ?? 0) > 10 or (heavier(c) ?? 0) > 20
   deny \"late\" when late([1, 2], cutoff: 5)
   allow \"ok\"
 }
