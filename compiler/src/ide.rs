@@ -274,7 +274,12 @@ fn finish(db: &dyn Db, file: SourceFile, notes: &mut Notes) {
             Target::Module(_) => continue,
         };
         let written = text.get(r.span.range()).unwrap_or("");
-        if written != &*name && written.ends_with(&*name) {
+        // Only a path's last segment is narrowed: an alias that merely ends with the name
+        // (`local_gw` for `gw`) is a name of its own.
+        let qualified = written
+            .strip_suffix(&*name)
+            .is_some_and(|path| path.trim_end().ends_with('.'));
+        if qualified {
             r.span = Span::new(r.span.end() - name.len(), r.span.end());
         }
     }
@@ -407,8 +412,46 @@ pub fn locals_at(db: &dyn Db, project: Project, file: SourceFile, offset: usize)
     let Some(i) = item_at(db, file, offset) else {
         return Vec::new();
     };
-    let mut out: Vec<Local> = item_notes(db, project, file, i)
-        .locals
+    visible(&item_notes(db, project, file, i).locals, offset)
+}
+
+/// The local names visible at `offset` once `insert` is written there. Completion asks right
+/// after a `.` (`fn f(c: Customer): Bool = c.`), where the item does not parse, so binds
+/// nothing, until a name follows the dot: with one inserted, it does. Not a query: the edited
+/// text is parsed and its item checked on each call.
+pub fn locals_at_with(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    offset: usize,
+    insert: &str,
+) -> Vec<Local> {
+    let text = file.text(db);
+    let (Some(before), Some(after)) = (text.get(..offset), text.get(offset..)) else {
+        return Vec::new();
+    };
+    let parsed = crate::parse::parse(file.path(db), &format!("{before}{insert}{after}"));
+    let Some((index, item)) = parsed
+        .ast
+        .items
+        .iter()
+        .enumerate()
+        .find(|(_, it)| it.span.contains(offset))
+    else {
+        return Vec::new();
+    };
+    let scope = resolve::file_scope(db, project, file);
+    let mut c = Checker::new(db, project, file, scope);
+    c.notes = Some(Box::default());
+    let index = u32::try_from(index).unwrap_or(u32::MAX);
+    crate::check::check_item_with(&mut c, db, project, file, index, item);
+    let locals = c.notes.take().map(|n| n.locals).unwrap_or_default();
+    visible(&locals, offset)
+}
+
+/// The locals of `locals` visible at `offset`, the innermost of each name.
+fn visible(locals: &[Local], offset: usize) -> Vec<Local> {
+    let mut out: Vec<Local> = locals
         .iter()
         .filter(|l| l.scope.is_none_or(|s| s.contains(offset)))
         .cloned()

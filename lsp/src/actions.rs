@@ -6,7 +6,7 @@ use xop_compiler::check::purpose_actions;
 use xop_compiler::db::{SourceFile, file_diagnostics, item_ast, parse_file};
 use xop_compiler::diagnostic::Diagnostic;
 use xop_compiler::ide;
-use xop_compiler::resolve::{self, DefKind, Lookup, Signature, file_scope};
+use xop_compiler::resolve::{self, Def, DefKind, Lookup, Signature, TypedParam, file_scope};
 use xop_compiler::span::Span;
 use xop_compiler::types::Ty;
 
@@ -122,7 +122,10 @@ fn review_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> 
     })
 }
 
-/// C0005: add `deny "no-consent" unless consent(SUBJECT, PURPOSE, CHANNEL)` before the rule.
+/// C0005: add `deny "no-consent" unless consent(SUBJECT, PURPOSE, CHANNEL)` before the rule,
+/// for the subject and each channel the compliance check asks consent for. `consent` is the
+/// stdlib's, under whatever name the file gives it (imported if needed, under an alias if a
+/// declaration of the file takes the name); a parameter the policy does not bind yet is bound.
 fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> {
     let db = &snap.db;
     let (policy, rule) = rule_at(snap, file, d.span)?;
@@ -146,50 +149,191 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
     else {
         return None;
     };
-    let var_of = |param: &str| {
-        policy
-            .bindings
-            .iter()
-            .find(|b| b.param.name == param)
-            .map(|b| b.var.name.clone())
-    };
-    let channel = params
-        .iter()
-        .find(|p| p.ty == Ty::Channel)
-        .and_then(|p| var_of(&p.name))?;
-    let has_consents = |t: &Ty| {
-        ide::fields_of(db, snap.project, t)
-            .iter()
-            .any(|(n, _)| &**n == "consents")
-    };
+    // What the compliance check asks consent for: the record parameter named `to`, else the
+    // first record parameter; every channel parameter, or list or set of channels.
+    let is_record = |p: &&TypedParam| matches!(p.ty.present(), Ty::Record(_));
     let subject = params
         .iter()
-        .find(|p| has_consents(&p.ty))
-        .or_else(|| params.iter().find(|p| matches!(p.ty, Ty::Record(_))))
-        .and_then(|p| var_of(&p.name))?;
+        .filter(is_record)
+        .find(|p| &*p.name == "to")
+        .or_else(|| params.iter().find(is_record))?;
+    let channels: Vec<(&TypedParam, bool)> = params
+        .iter()
+        .filter_map(|p| match p.ty.present() {
+            Ty::Channel => Some((p, false)),
+            Ty::List(t) | Ty::Set(t) if **t == Ty::Channel => Some((p, true)),
+            _ => None,
+        })
+        .collect();
+    // `consent` takes present values: a guard for an optional one is the author's to write.
+    if channels.is_empty()
+        || subject.ty.is_optional()
+        || channels.iter().any(|(p, _)| p.ty.is_optional())
+    {
+        return None;
+    }
+    let scope = file_scope(db, snap.project, file);
+    let mut taken: Vec<String> = policy.bindings.iter().map(|b| b.var.name.clone()).collect();
+    // The locals of the policy, bound now or by this fix.
+    let mut new_bindings = Vec::new();
+    let mut local_of = |param: &TypedParam, taken: &mut Vec<String>| {
+        if let Some(b) = policy
+            .bindings
+            .iter()
+            .find(|b| *b.param.name == *param.name)
+        {
+            return b.var.name.clone();
+        }
+        let name = fresh(snap, scope, &param.name, taken);
+        new_bindings.push(if name == *param.name {
+            name.clone()
+        } else {
+            format!("{}: {name}", param.name)
+        });
+        taken.push(name.clone());
+        name
+    };
+    let subject = local_of(subject, &mut taken);
+    let channels: Vec<(String, bool)> = channels
+        .into_iter()
+        .map(|(p, many)| (local_of(p, &mut taken), many))
+        .collect();
+    let mut imports = Vec::new();
+    let purpose_name = name_for(snap, file, purpose, &taken, &mut imports)?;
+    let consent = stdlib_def(snap, "std.consent", "consent")?;
+    let consent_name = name_for(snap, file, &consent, &taken, &mut imports)?;
+    let condition = channels
+        .iter()
+        .map(|(ch, many)| {
+            let call = |ch: &str| format!("{consent_name}({subject}, {purpose_name}, {ch})");
+            if *many {
+                let x = fresh(snap, scope, "x", &taken);
+                format!("all({ch}, {x} => {})", call(&x))
+            } else {
+                call(ch)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" and ");
     let text = snap.text(file);
     let line_start = lines::line_start(&text, span.start());
     let indent = &text[line_start..span.start()];
     let mut edits = vec![(
         Span::new(span.start(), span.start()),
-        format!(
-            "deny \"no-consent\" unless consent({subject}, {}, {channel})\n{indent}",
-            purpose.name
-        ),
+        format!("deny \"no-consent\" unless {condition}\n{indent}"),
     )];
-    let scope = file_scope(db, snap.project, file);
-    if !matches!(scope.lookup(db, "consent"), Lookup::Found(_)) {
-        edits.push(import_edit(snap, file, "use std.consent.consent"));
+    if !new_bindings.is_empty() {
+        edits.push(binding_edit(snap, file, policy, &new_bindings)?);
     }
+    if !imports.is_empty() {
+        edits.push(import_edit(snap, file, &imports.join("\n")));
+    }
+    let bound = if new_bindings.is_empty() {
+        String::new()
+    } else {
+        format!(" and bind {}", new_bindings.join(", "))
+    };
     Some(Fix {
-        title: format!(
-            "Add a consent guard: deny unless consent({subject}, {}, {channel}) (GDPR Art. 6, 7)",
-            purpose.name
-        ),
+        title: format!("Add a consent guard: deny unless {condition}{bound} (GDPR Art. 6, 7)"),
         diagnostic: d.clone(),
         edits,
         preferred: true,
     })
+}
+
+/// The declaration `name` of the stdlib module `module`.
+fn stdlib_def(snap: &Snapshot, module: &str, name: &str) -> Option<Def> {
+    let modules = resolve::module_index(&snap.db, snap.project);
+    let file = *modules.by_name.get(module)?;
+    resolve::item_table(&snap.db, file)
+        .by_name
+        .get(name)
+        .cloned()
+}
+
+/// The name under which `file` can write `def`: the one it already sees it by, else its own
+/// name imported, else an alias (`std_consent`) imported, the `use` lines added to `imports`.
+/// `taken` are the local names where it is written, which would hide a name of the file.
+fn name_for(
+    snap: &Snapshot,
+    file: SourceFile,
+    def: &Def,
+    taken: &[String],
+    imports: &mut Vec<String>,
+) -> Option<String> {
+    let db = &snap.db;
+    let scope = file_scope(db, snap.project, file);
+    let free = |n: &str| !taken.iter().any(|t| t == n);
+    let sees = |n: &str| matches!(scope.lookup(db, n), Lookup::Found(e) if e.def == *def);
+    if sees(&def.name) && free(&def.name) {
+        return Some(def.name.to_string());
+    }
+    if let Some(n) = scope
+        .visible_names(db)
+        .into_iter()
+        .find(|n| sees(n) && free(n))
+    {
+        return Some(n.to_string());
+    }
+    let module = resolve::module_name(db, def.file);
+    if def.file == file {
+        // Its own declaration, hidden only by a local: nothing to import.
+        return None;
+    }
+    if free(&def.name) && matches!(scope.lookup(db, &def.name), Lookup::Missing) {
+        imports.push(format!("use {module}.{}", def.name));
+        return Some(def.name.to_string());
+    }
+    let prefix = module.split('.').next().unwrap_or("std");
+    let alias = fresh(snap, scope, &format!("{prefix}_{}", def.name), taken);
+    imports.push(format!("use {module}.{} as {alias}", def.name));
+    Some(alias)
+}
+
+/// `base`, or `base_2`, `base_3`…: the first that is no name of `scope` nor one of `taken`.
+fn fresh(snap: &Snapshot, scope: &resolve::Scope, base: &str, taken: &[String]) -> String {
+    let free = |n: &str| {
+        matches!(scope.lookup(&snap.db, n), Lookup::Missing)
+            && !scope.variants.contains_key(n)
+            && !taken.iter().any(|t| t == n)
+    };
+    (1..)
+        .map(|i| {
+            if i == 1 {
+                base.to_string()
+            } else {
+                format!("{base}_{i}")
+            }
+        })
+        .find(|n| free(n))
+        .unwrap_or_else(|| base.to_string())
+}
+
+/// The insertion of `bindings` in `policy`'s binding list (`for a(to: c)` → `for a(to: c,
+/// channel)`), or of a binding list after its target if it has none.
+fn binding_edit(
+    snap: &Snapshot,
+    file: SourceFile,
+    policy: &ast::Policy,
+    bindings: &[String],
+) -> Option<(Span, String)> {
+    let text = snap.text(file);
+    let target_end = match &policy.target {
+        Target::Action(path) => path.span.end(),
+        Target::Purpose(p) => p.span.end(),
+    };
+    let after = text.get(target_end..)?;
+    let rest = after.trim_start();
+    let list = bindings.join(", ");
+    if !rest.starts_with('(') {
+        return Some((Span::new(target_end, target_end), format!("({list})")));
+    }
+    let open = target_end + (after.len() - rest.len());
+    let close = open + text[open..].find(')')?;
+    let inside = text[open + 1..close].trim_end();
+    let at = open + 1 + inside.len();
+    let sep = if inside.trim().is_empty() { "" } else { ", " };
+    Some((Span::new(at, at), format!("{sep}{list}")))
 }
 
 /// An insertion of `line` after the last `use` (or the `module` line).
@@ -206,44 +350,165 @@ fn import_edit(snap: &Snapshot, file: SourceFile, line: &str) -> (Span, String) 
     }
 }
 
-/// C0007: a reason after the verdict, named after what the condition reads.
+/// C0007: a reason code after the verdict, or in place of one that shows nothing (`""`). It is
+/// a placeholder named after what the condition reads (its fields, values and calls, else the
+/// parameters its locals bind), in kebab-case, unique among the policy's reasons.
 fn reason_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> {
-    let (_, rule) = rule_at(snap, file, d.span)?;
+    let (policy, rule) = rule_at(snap, file, d.span)?;
     let Rule::Rule {
-        kind,
-        reason: None,
-        condition,
-        span,
+        kind, reason, span, ..
     } = rule
     else {
         return None;
     };
-    let keyword = match kind {
+    let code = placeholder_reasons(snap, file, policy)
+        .into_iter()
+        .find(|(s, _)| s == span)?
+        .1;
+    let keyword = verdict_keyword(kind);
+    let edit = match reason {
+        Some(r) => (r.span, format!("\"{code}\"")),
+        None => {
+            let at = span.start() + keyword.len();
+            (Span::new(at, at), format!(" \"{code}\""))
+        }
+    };
+    Some(Fix {
+        title: format!("Add the reason code \"{code}\" (EU AI Act Art. 13, 86)"),
+        diagnostic: d.clone(),
+        edits: vec![edit],
+        preferred: true,
+    })
+}
+
+fn verdict_keyword(kind: &RuleKind) -> &'static str {
+    match kind {
         RuleKind::Deny => "deny",
         RuleKind::Allow => "allow",
         RuleKind::Review { .. } => "review",
-    };
-    let reason = condition
-        .as_ref()
-        .and_then(|c| {
-            let words: Vec<String> = written(snap, file, c.expr.span)
-                .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
-                .filter(|w| {
-                    w.len() > 2 && w.chars().next().is_some_and(|ch| ch.is_ascii_alphabetic())
-                })
-                .filter(|w| !matches!(*w, "and" | "not" | "absent" | "present" | "true" | "false"))
-                .map(|w| w.replace('_', "-"))
-                .collect();
-            words.last().cloned()
-        })
-        .unwrap_or_else(|| format!("{keyword}-reason"));
-    let at = span.start() + keyword.len();
-    Some(Fix {
-        title: format!("Add the reason code \"{reason}\" (EU AI Act Art. 13, 86)"),
-        diagnostic: d.clone(),
-        edits: vec![(Span::new(at, at), format!(" \"{reason}\""))],
-        preferred: true,
-    })
+    }
+}
+
+/// The placeholder reason of each rule of `policy` that C0007 reports, by the rule's span: in
+/// the order of the rules, so that each keeps its own whichever is fixed first.
+fn placeholder_reasons(
+    snap: &Snapshot,
+    file: SourceFile,
+    policy: &ast::Policy,
+) -> Vec<(Span, String)> {
+    let lacking: Vec<Span> = file_diagnostics(&snap.db, snap.project, file)
+        .iter()
+        .filter(|d| d.code == "C0007")
+        .map(|d| d.span)
+        .collect();
+    let mut used: Vec<String> = Vec::new();
+    let mut wanted = Vec::new();
+    for r in &policy.rules {
+        let Rule::Rule {
+            kind,
+            reason,
+            condition,
+            span,
+        } = r
+        else {
+            continue;
+        };
+        if lacking.contains(span) {
+            wanted.push((*span, kind, condition));
+        } else if let Some(r) = reason {
+            used.push(r.value.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for (span, kind, condition) in wanted {
+        let base = condition
+            .as_ref()
+            .and_then(|c| condition_words(snap, file, policy, c.expr.span))
+            .unwrap_or_else(|| format!("{}-reason", verdict_keyword(kind)));
+        let code = (1..)
+            .map(|i| {
+                if i == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}-{i}")
+                }
+            })
+            .find(|c| !used.contains(c))
+            .unwrap_or(base);
+        used.push(code.clone());
+        out.push((span, code));
+    }
+    out
+}
+
+/// The names the condition at `span` reads, as a reason code: its first two fields, values
+/// and calls (`messages-7d`, `contacts-within`), else the parameters bound to the locals it
+/// reads (`amount` for `a`, bound by `amount: a`).
+fn condition_words(
+    snap: &Snapshot,
+    file: SourceFile,
+    policy: &ast::Policy,
+    span: Span,
+) -> Option<String> {
+    let db = &snap.db;
+    let i = ide::item_at(db, file, span.start())?;
+    let text = snap.text(file);
+    let mut refs: Vec<&ide::Ref> = ide::item_notes(db, snap.project, file, i)
+        .refs
+        .iter()
+        .filter(|r| span.contains(r.span.start()))
+        .collect();
+    refs.sort_by_key(|r| r.span.start());
+    let mut names: Vec<String> = Vec::new();
+    let mut params: Vec<String> = Vec::new();
+    for r in refs {
+        let written = text.get(r.span.range()).unwrap_or_default().to_string();
+        let list = match &r.target {
+            ide::Target::Field { .. } | ide::Target::Variant { .. } => &mut names,
+            ide::Target::Def(d) if !matches!(d.kind, DefKind::Enum | DefKind::Record) => &mut names,
+            ide::Target::Local { span, .. } => {
+                if let Some(b) = policy.bindings.iter().find(|b| b.var.span == *span)
+                    && !params.contains(&b.param.name)
+                {
+                    params.push(b.param.name.clone());
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if !list.contains(&written) {
+            list.push(written);
+        }
+    }
+    let words = if names.is_empty() { params } else { names };
+    let code = words
+        .iter()
+        .take(2)
+        .map(|w| kebab(w))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    (!code.is_empty()).then_some(code)
+}
+
+/// `messages_7d` → `messages-7d`, `sendOffer` → `send-offer`.
+fn kebab(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c == '_' || c == '-' {
+            if !out.is_empty() && !out.ends_with('-') {
+                out.push('-');
+            }
+        } else if c.is_uppercase() {
+            if !out.is_empty() && !out.ends_with('-') {
+                out.push('-');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches('-').to_string()
 }
 
 /// "did you mean `x`?" → replace the name with `x`.
@@ -271,27 +536,130 @@ mod tests {
     /// Applies the first fix whose title contains `title` at `offset` and returns the new text
     /// and its diagnostic codes.
     fn apply(contact: &str, offset: usize, title: &str) -> (String, Vec<&'static str>) {
-        let (_st, snap) = snapshot(&[("customer.xop", CUSTOMER), ("contact.xop", contact)]);
-        let file = snap.file("contact.xop").expect("file");
-        let all = fixes(&snap, file, Span::new(offset, offset));
+        apply_in(CUSTOMER, contact, offset, title)
+    }
+
+    /// [`apply`] to `contact.xop` = `contact` beside `customer.xop` = `customer`.
+    fn apply_in(
+        customer: &str,
+        contact: &str,
+        offset: usize,
+        title: &str,
+    ) -> (String, Vec<&'static str>) {
+        let all = fixes_at(customer, contact, offset);
         let fix = all
             .iter()
             .find(|f| f.title.contains(title))
             .unwrap_or_else(|| panic!("no `{title}` fix among {all:#?}"));
         let mut edits = fix.edits.clone();
+        // Stable: insertions at one place keep their order.
         edits.sort_by_key(|(s, _)| std::cmp::Reverse(s.start()));
         let mut text = contact.to_string();
         for (s, new) in edits {
             text.replace_range(s.range(), &new);
         }
-        drop(snap);
-        let (_st, snap) = snapshot(&[("customer.xop", CUSTOMER), ("contact.xop", &text)]);
+        let (_st, snap) = snapshot(&[("customer.xop", customer), ("contact.xop", &text)]);
         let file = snap.file("contact.xop").expect("file");
         let codes = file_diagnostics(&snap.db, snap.project, file)
             .iter()
             .map(|d| d.code)
             .collect();
         (text, codes)
+    }
+
+    /// The fixes at `offset` of `contact.xop` = `contact`.
+    fn fixes_at(customer: &str, contact: &str, offset: usize) -> Vec<Fix> {
+        let (_st, snap) = snapshot(&[("customer.xop", customer), ("contact.xop", contact)]);
+        let file = snap.file("contact.xop").expect("file");
+        fixes(&snap, file, Span::new(offset, offset))
+    }
+
+    /// Fails unless `codes` are free of errors and of `code`.
+    fn assert_fixed(codes: &[&str], code: &str, text: &str) {
+        assert!(!codes.contains(&code), "{codes:?}\n{text}");
+        assert!(
+            !codes.iter().any(|c| c.starts_with('E')),
+            "{codes:?}\n{text}"
+        );
+    }
+
+    /// CONTACT without its consent guard nor its import.
+    fn unguarded() -> String {
+        CONTACT
+            .replace(
+                "  deny \"no-consent\" unless consent(c, marketing, ch)\n",
+                "",
+            )
+            .replace("use std.consent.consent\n", "")
+    }
+
+    #[test]
+    fn the_consent_guard_calls_the_stdlibs_consent_past_a_local_function() {
+        let text = unguarded().replace(
+            "/// Offer something.",
+            "fn consent(x: Int): Bool = x > 1\n/// Offer something.",
+        );
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+        assert!(
+            fixed.contains("use std.consent.consent as std_consent\n"),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("  deny \"no-consent\" unless std_consent(c, marketing, ch)\n  allow"),
+            "{fixed}"
+        );
+        assert_fixed(&codes, "C0005", &fixed);
+    }
+
+    #[test]
+    fn the_consent_guard_uses_the_files_names() {
+        // An alias the file already has.
+        let text = unguarded().replace(
+            "use std.channel.*",
+            "use std.channel.*\nuse std.consent.consent as has_consent",
+        );
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+        assert!(
+            fixed.contains("unless has_consent(c, marketing, ch)\n"),
+            "{fixed}"
+        );
+        assert_eq!(
+            fixed.matches("use std.consent.consent").count(),
+            1,
+            "{fixed}"
+        );
+        assert_fixed(&codes, "C0005", &fixed);
+        // The purpose of an action of another file, which this one does not import yet.
+        let customer = format!(
+            "{CUSTOMER}action send_offer(to: Customer, channel: Channel) purpose marketing risk minimal\n"
+        );
+        let text = "module shop.contact\nuse shop.customer.{Customer, send_offer}\n\
+            policy contact for send_offer(to: c, channel: ch) {\n  allow \"ok\"\n}\n";
+        let (fixed, codes) = apply_in(&customer, text, at(text, "allow", 0, 0), "consent");
+        assert!(
+            fixed.contains("use shop.customer.marketing\nuse std.consent.consent\n"),
+            "{fixed}"
+        );
+        assert_fixed(&codes, "C0005", &fixed);
+    }
+
+    #[test]
+    fn the_consent_guard_binds_an_unbound_channel() {
+        let text = unguarded().replace("send_offer(to: c, channel: ch)", "send_offer(to: c)");
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+        assert!(
+            fixed.contains("for send_offer(to: c, channel) {"),
+            "{fixed}"
+        );
+        assert!(fixed.contains("consent(c, marketing, channel)"), "{fixed}");
+        assert_fixed(&codes, "C0005", &fixed);
+        // No binding at all.
+        let text = unguarded()
+            .replace("send_offer(to: c, channel: ch)", "send_offer")
+            .replace("c.messages_7d", "1");
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+        assert!(fixed.contains("for send_offer(to, channel) {"), "{fixed}");
+        assert_fixed(&codes, "C0005", &fixed);
     }
 
     #[test]
@@ -362,6 +730,54 @@ mod tests {
             "{fixed}"
         );
         assert!(!codes.contains(&"C0007"), "{codes:?}");
+    }
+
+    const REFUNDS: &str = "module shop.contact
+use shop.customer.Customer
+use std.consent.service
+action refund(to: Customer, amount: Money) purpose service risk minimal
+policy refunds for refund(to: c, amount: a) {
+  deny when a > 100.00 EUR
+  deny \"\" when a > 90.00 EUR
+  deny \"amount\" when a > 95.00 EUR
+  review \"  \" by role r within 1h else deny when a > 50.00 EUR and c.messages_7d > 2
+  allow
+}
+role r
+";
+
+    #[test]
+    fn missing_reasons_are_named_after_the_condition_and_unique() {
+        let reasons: Vec<String> = ["deny when", "deny \"\"", "review", "allow\n"]
+            .iter()
+            .map(|needle| {
+                let all = fixes_at(CUSTOMER, REFUNDS, at(REFUNDS, needle, 0, 1));
+                let [fix] = &all[..] else {
+                    panic!("one fix at {needle:?}: {all:#?}");
+                };
+                fix.edits[0].1.clone()
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                " \"amount-2\"",
+                "\"amount-3\"",
+                "\"messages-7d\"",
+                " \"allow-reason\""
+            ]
+        );
+        // An empty reason is replaced, not written beside.
+        let (fixed, codes) = apply_in(CUSTOMER, REFUNDS, at(REFUNDS, "deny \"\"", 0, 1), "reason");
+        assert!(
+            fixed.contains("deny \"amount-3\" when a > 90.00 EUR"),
+            "{fixed}"
+        );
+        assert_eq!(
+            codes.iter().filter(|c| **c == "C0007").count(),
+            3,
+            "{codes:?}"
+        );
     }
 
     #[test]

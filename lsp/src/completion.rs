@@ -4,7 +4,9 @@
 //! purposes and channels included) and enum values.
 //!
 //! The context is read from the text before the cursor rather than from the tree: while a
-//! name is being typed the rule around it usually does not parse.
+//! name is being typed the rule around it usually does not parse. Right after a `.`, the
+//! locals of an item that does not parse are those it binds once a name follows the dot
+//! ([`ide::locals_at_with`]).
 
 use std::sync::Arc;
 
@@ -52,6 +54,9 @@ pub struct Completion {
     pub detail: Option<String>,
 }
 
+/// A name written after the cursor to complete as if the name being typed were there.
+const PLACEHOLDER: &str = "xop_completion_placeholder";
+
 const ANNOTATIONS: &[&str] = &["personal", "reaches_phone", "annex_iii", "ai_disclosure"];
 
 /// The completions at byte `offset` of `file`.
@@ -72,12 +77,8 @@ pub fn complete(snap: &Snapshot, file: SourceFile, offset: usize) -> Vec<Complet
         .map_or(line.len(), |(i, _)| i);
     let before = &line[..word_start];
     let mut out = Vec::new();
-    if line.trim_start().starts_with("use ") {
-        use_line(
-            snap,
-            before.trim_start().trim_start_matches("use").trim(),
-            &mut out,
-        );
+    if let Some(ctx) = use_context(&text, line_start + word_start, offset) {
+        use_line(snap, &ctx, &mut out);
         return out;
     }
     if let Some(receiver) = before.strip_suffix('.') {
@@ -230,9 +231,18 @@ fn members(
 ) {
     let db = &snap.db;
     let scope = file_scope(db, snap.project, file);
-    let locals = ide::locals_at(db, snap.project, file, offset);
-    let mut ty = match locals.iter().find(|l| &*l.name == chain[0]) {
-        Some(l) => l.ty.clone(),
+    let head = |locals: Vec<ide::Local>| locals.into_iter().find(|l| &*l.name == chain[0]);
+    // Right after the dot, an item that is not a policy (a function's body, a lambda's) does
+    // not parse and binds nothing; nor does a call left open (`any(xs, k => k.`): its locals
+    // are those it has once a name follows the dot and the brackets are closed.
+    let local = head(ide::locals_at(db, snap.project, file, offset)).or_else(|| {
+        let text = snap.text(file);
+        let line = &text[lines::line_start(&text, offset)..offset];
+        let insert = format!("{PLACEHOLDER}{}", closers(line));
+        head(ide::locals_at_with(db, snap.project, file, offset, &insert))
+    });
+    let mut ty = match local {
+        Some(l) => l.ty,
         None => match scope.lookup(db, chain[0]) {
             Lookup::Found(e) if e.def.kind == DefKind::Enum && chain.len() == 1 => {
                 if let Signature::Enum(vs) =
@@ -265,15 +275,111 @@ fn members(
     }
 }
 
-/// Completions on a `use` line after `typed` (`std.`, `std.consent.`, or nothing).
-fn use_line(snap: &Snapshot, typed: &str, out: &mut Vec<Completion>) {
+/// The brackets `line` leaves open, closed: `)` for `any(xs, k => k.`.
+fn closers(line: &str) -> String {
+    let mut open = Vec::new();
+    let mut in_text = false;
+    let mut escaped = false;
+    for c in line.chars() {
+        if in_text {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_text = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_text = true,
+            '(' => open.push(')'),
+            '[' => open.push(']'),
+            ')' | ']' if open.last() == Some(&c) => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.iter().rev().collect()
+}
+
+/// Where the cursor is in a `use`: what is typed of it before the name being typed, and in
+/// a group (`use m.{a, b}`) the names the group already lists.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct UseContext {
+    /// The path typed after `use`, blanks and line breaks removed (`std.consent.{Consent,`).
+    typed: String,
+    /// The names listed in the group, but the one being typed.
+    listed: Vec<String>,
+}
+
+/// The [`UseContext`] of a cursor at `offset`, after the name typed from `word_start`: on a
+/// line that starts with `use`, or inside the braces of a `use` group that spans lines.
+fn use_context(text: &str, word_start: usize, offset: usize) -> Option<UseContext> {
+    let line_start = lines::line_start(text, word_start);
+    let line = &text[line_start..word_start];
+    // In a group, the names and commas before the cursor, across lines.
+    let group = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ',' || c.is_whitespace())
+    };
+    let (start, brace) = if line.trim_start().starts_with("use ") {
+        (line_start, line.rfind('{').map(|i| line_start + i))
+    } else {
+        let brace = text[..word_start].rfind('{')?;
+        let use_start = lines::line_start(text, brace);
+        if !text[use_start..].trim_start().starts_with("use ")
+            || !group(&text[brace + 1..word_start])
+        {
+            return None;
+        }
+        (use_start, Some(brace))
+    };
+    let written = &text[start..word_start];
+    let typed: String = written
+        .trim_start()
+        .trim_start_matches("use")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut listed = Vec::new();
+    if let Some(brace) = brace {
+        let rest = &text[offset..];
+        let after = rest.find('}').map_or("", |end| &rest[..end]);
+        let after = if group(after) { after } else { "" };
+        let names = text[brace + 1..word_start]
+            .split(',')
+            .chain(after.split(','));
+        listed.extend(
+            names
+                .map(str::trim)
+                .filter(|n| !n.is_empty() && group(n))
+                .map(String::from),
+        );
+        // The name under the cursor, after it, is the one being typed.
+        let typing = after.split(',').next().unwrap_or("").trim();
+        if !typing.is_empty()
+            && text[..offset].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
+            listed.retain(|n| n != typing);
+        }
+    }
+    Some(UseContext { typed, listed })
+}
+
+/// Completions in a `use` after what `ctx` says is typed (`std.`, `std.consent.`, nothing):
+/// the next segment of the modules under it and, after a whole module, its items (in a group,
+/// those it does not list yet).
+fn use_line(snap: &Snapshot, ctx: &UseContext, out: &mut Vec<Completion>) {
     let db = &snap.db;
+    let typed = ctx.typed.as_str();
+    let in_group = typed.contains('{');
     let prefix = typed.trim_start_matches('{');
     let prefix = prefix.rsplit_once('{').map_or(prefix, |(m, _)| m);
     let module = prefix.trim_end_matches('.').trim_end_matches(',').trim();
     let modules = &resolve::module_index(db, snap.project).by_name;
     let mut seen: Vec<Arc<str>> = Vec::new();
-    for name in modules.keys() {
+    for name in modules.keys().filter(|_| !in_group) {
         // The next segment of every module under what is typed.
         let rest = if module.is_empty() {
             Some(name.as_str())
@@ -298,6 +404,9 @@ fn use_line(snap: &Snapshot, typed: &str, out: &mut Vec<Completion>) {
     }
     if let Some(f) = modules.get(module) {
         for (name, def) in &resolve::item_table(db, *f).by_name {
+            if ctx.listed.iter().any(|l| **l == **name) {
+                continue;
+            }
             out.push(Completion {
                 label: name.to_string(),
                 kind: Kind::Def(def.kind),
@@ -339,6 +448,41 @@ mod tests {
         let names: Vec<&str> = ls.iter().map(|(l, _)| l.as_str()).collect();
         assert_eq!(names, vec!["id", "segment", "messages_7d", "consents"]);
         assert!(ls.iter().all(|(_, k)| *k == Kind::Field));
+    }
+
+    #[test]
+    fn fields_after_a_dot_in_a_function_and_a_lambda() {
+        let names = |text: &str, needle: &str, plus: usize| -> Vec<String> {
+            labels(text, at(text, needle, 0, plus))
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect()
+        };
+        let customer = vec!["id", "segment", "messages_7d", "consents"];
+        for body in ["c.", "c. > 3", "\n  c.\n", "c.messages_7d > 3 and c."] {
+            let text =
+                format!("{CONTACT}fn busy(c: Customer): Bool = {body}\nfn other(): Int = 1\n");
+            let dot = text.rfind("c.").expect("dot") + 2;
+            let got: Vec<String> = labels(&text, dot).into_iter().map(|(l, _)| l).collect();
+            assert_eq!(got, customer, "after {body:?}");
+        }
+        // A lambda's parameter, in a policy and in a function.
+        let consent = vec!["purpose", "channel", "given_at", "withdrawn_at"];
+        let text = CONTACT.replace(
+            "  allow \"ok\"",
+            "  deny \"x\" when any(c.consents, k => k.)\n  allow \"ok\"",
+        );
+        assert_eq!(names(&text, "k => k.", 7), consent);
+        // Before the call is closed, with a name typed or not.
+        let text = CONTACT.replace(
+            "  allow \"ok\"",
+            "  deny \"x\" when any(c.consents, k => [k.\n  allow \"ok\"",
+        );
+        assert_eq!(names(&text, "k => [k.", 8), consent);
+        let text = text.replace("[k.", "(\"(\" == \"\" or k.ch");
+        assert_eq!(names(&text, "k.ch", 4), consent);
+        let text = format!("{CONTACT}fn agreed(c: Customer): Bool = c.consents.any(k => k.)\n");
+        assert_eq!(names(&text, "k => k.", 7), consent);
     }
 
     #[test]
@@ -415,6 +559,44 @@ mod tests {
             let ls = labels(&text, at(&text, needle, 0, plus));
             assert!(has(&ls, "deny", Kind::Keyword), "{needle:?}+{plus}: {ls:?}");
         }
+    }
+
+    #[test]
+    fn items_in_a_use_group_across_lines_and_not_twice() {
+        let names = |text: &str, offset: usize| -> Vec<String> {
+            labels(text, offset).into_iter().map(|(l, _)| l).collect()
+        };
+        let channels = ["email", "push", "reaches_phone", "sms", "voice"];
+        for typed in [
+            "use std.channel.{\n  ",
+            "use std.channel.{\n  em",
+            "use std.channel.{\r\n  ",
+            "use std.channel.{ sms,\n  voice,\n  ",
+        ] {
+            let text = format!("{CONTACT}{typed}");
+            let got = names(&text, text.len());
+            assert!(!got.iter().any(|l| l == "deny"), "{typed:?}: {got:?}");
+            for ch in channels {
+                let listed = typed.contains(&format!("{ch},"));
+                assert_eq!(
+                    got.contains(&ch.to_string()),
+                    !listed,
+                    "{ch} after {typed:?}: {got:?}"
+                );
+            }
+        }
+        // Names listed after the cursor too, on one line; the name being typed stays.
+        let text = format!("{CONTACT}use std.consent.{{Consent, }}\n");
+        let got = names(&text, at(&text, "{Consent, ", 0, 10));
+        assert!(got.contains(&"consent".to_string()), "{got:?}");
+        assert!(!got.contains(&"Consent".to_string()), "{got:?}");
+        let text = format!("{CONTACT}use std.consent.{{consent, Cons}}\n");
+        let got = names(&text, at(&text, "Cons}", 0, 4));
+        assert!(got.contains(&"Consent".to_string()), "{got:?}");
+        assert!(!got.contains(&"consent".to_string()), "{got:?}");
+        // After the group is closed, a `{` of something else is no `use`.
+        let text = format!("{CONTACT}use std.channel.{{sms}}\nrecord R {{\n  ");
+        assert!(names(&text, text.len()).contains(&"deny".to_string()));
     }
 
     #[test]

@@ -470,6 +470,27 @@ pub fn capabilities() -> lsp::ServerCapabilities {
     }
 }
 
+/// The file watchers the server registers (`client/registerCapability`): every `.xop` file,
+/// and deletions of anything, so that a deleted folder is seen (a client reports it as one
+/// event, for the folder).
+pub fn file_watchers() -> lsp::Registration {
+    let watcher = |glob: &str, kind| lsp::FileSystemWatcher {
+        glob_pattern: lsp::GlobPattern::String(glob.into()),
+        kind,
+    };
+    let options = lsp::DidChangeWatchedFilesRegistrationOptions {
+        watchers: vec![
+            watcher("**/*.xop", None),
+            watcher("**/*", Some(lsp::WatchKind::Delete)),
+        ],
+    };
+    lsp::Registration {
+        id: "xop-watched-files".into(),
+        method: "workspace/didChangeWatchedFiles".into(),
+        register_options: serde_json::to_value(options).ok(),
+    }
+}
+
 /// The request error for a message the user should see.
 pub fn request_failed(message: impl Into<String>) -> tower_lsp_server::jsonrpc::Error {
     tower_lsp_server::jsonrpc::Error {

@@ -3,11 +3,14 @@
 //! intrinsics and signals, whose names written in bindings and named arguments are not names
 //! in scope, from [`crate::params`].
 
+use std::sync::Arc;
+
 use xop_compiler::db::{SourceFile, parse_file};
 use xop_compiler::ide::{self, Target};
 use xop_compiler::lexer::lex;
-use xop_compiler::resolve::{self, BUILTIN_TYPES, Lookup, Scope, Signature, file_scope};
+use xop_compiler::resolve::{self, BUILTIN_TYPES, Def, Lookup, Scope, Signature, file_scope};
 use xop_compiler::span::Span;
+use xop_compiler::types::{Ty, compatible};
 
 use crate::lines::LineIndex;
 use crate::params::{self, Site};
@@ -59,10 +62,12 @@ pub fn references(
     offset: usize,
     include_declaration: bool,
 ) -> Vec<(SourceFile, Span)> {
+    let shown = |f: SourceFile| f == file || snap.is_workspace_file(f) || snap.is_stdlib(f);
     if let Some((site, _)) = param_at(snap, file, offset) {
         return params::references(snap, &params::group(snap, &site))
             .into_iter()
             .filter(|s| include_declaration || !s.declaration)
+            .filter(|s| shown(s.file))
             .map(|s| (s.file, s.span))
             .collect();
     }
@@ -73,6 +78,7 @@ pub fn references(
     ide::references(&snap.db, snap.project, &r.target)
         .into_iter()
         .filter(|loc| include_declaration || Some(*loc) != decl)
+        .filter(|(f, _)| shown(*f))
         .collect()
 }
 
@@ -84,12 +90,28 @@ pub fn prepare_rename(snap: &Snapshot, file: SourceFile, offset: usize) -> Resul
     }
     let r = ide::target_at(&snap.db, snap.project, file, offset)
         .ok_or_else(|| "there is no name here to rename".to_string())?;
-    check_renamable(snap, &r.target)?;
+    if alias(snap, file, &r).is_none() {
+        check_renamable(snap, &r.target)?;
+    }
     Ok(r.span)
 }
 
-/// The edits that rename the name at `offset` to `new_name`, by file.
+/// The edits that rename the name at `offset` to `new_name`, by file. Only files of the
+/// workspace are edited (and the document asked about): a document of another scheme, such
+/// as a diff view's `git:` copy of a file, is not the workspace's.
 pub fn rename(
+    snap: &Snapshot,
+    file: SourceFile,
+    offset: usize,
+    new_name: &str,
+) -> Result<Vec<FileEdits>, String> {
+    let mut edits = rename_everywhere(snap, file, offset, new_name)?;
+    edits.retain(|(f, _)| *f == file || snap.is_workspace_file(*f));
+    Ok(edits)
+}
+
+/// [`rename`], in every file that writes the name.
+fn rename_everywhere(
     snap: &Snapshot,
     file: SourceFile,
     offset: usize,
@@ -101,6 +123,9 @@ pub fn rename(
     }
     let r = ide::target_at(&snap.db, snap.project, file, offset)
         .ok_or_else(|| "there is no name here to rename".to_string())?;
+    if let Some(old) = alias(snap, file, &r) {
+        return rename_alias(snap, file, &r.target, &old, new_name);
+    }
     check_renamable(snap, &r.target)?;
     let old = snap
         .text(file)
@@ -129,6 +154,46 @@ pub fn rename(
         push_edit(&mut out, f, span, text);
     }
     Ok(out)
+}
+
+/// The alias `r` is written with, if it names a declaration under another name
+/// (`local_gw`, after `use lib.gw as local_gw`).
+fn alias(snap: &Snapshot, file: SourceFile, r: &ide::Ref) -> Option<String> {
+    let Target::Def(def) = &r.target else {
+        return None;
+    };
+    let written = snap.text(file).get(r.span.range())?.to_string();
+    (written != *def.name).then_some(written)
+}
+
+/// Renames the alias `old` of `target` in `file`, the only file that knows it: the `use`
+/// that declares it and its uses. The declaration keeps its name, even the stdlib's.
+fn rename_alias(
+    snap: &Snapshot,
+    file: SourceFile,
+    target: &Target,
+    old: &str,
+    new: &str,
+) -> Result<Vec<FileEdits>, String> {
+    let text = snap.text(file);
+    let spans: Vec<Span> = ide::references(&snap.db, snap.project, target)
+        .into_iter()
+        .filter(|(f, span)| *f == file && text.get(span.range()) == Some(old))
+        .map(|(_, span)| span)
+        .collect();
+    if new != old {
+        if let Some(what) = visible(snap, file_scope(&snap.db, snap.project, file), new) {
+            return Err(format!(
+                "`{new}` is already {what} in {}: choose another name",
+                snap.path(file)
+            ));
+        }
+        check_not_operation(new)?;
+        let refs: Vec<(SourceFile, Span)> = spans.iter().map(|s| (file, *s)).collect();
+        check_uses(snap, &refs, old, new)?;
+    }
+    let edits = spans.into_iter().map(|s| (s, new.to_string())).collect();
+    Ok(vec![(file, edits)])
 }
 
 /// [`rename`] for the parameter named at `site`, with the parameters that must keep its name
@@ -178,15 +243,120 @@ fn check_new_name(new: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses to rename a module, what the stdlib declares, and a field the stdlib requires.
 fn check_renamable(snap: &Snapshot, target: &Target) -> Result<(), String> {
     if let Target::Module(_) = target {
         return Err("a module is renamed by editing its `module` line and each `use` of it".into());
     }
     match ide::definition(&snap.db, target) {
-        Some((f, _)) if snap.is_stdlib(f) => Err(format!("this is {STDLIB_READ_ONLY}")),
-        Some(_) => Ok(()),
-        None => Err("cannot find where this is declared".into()),
+        Some((f, _)) if snap.is_stdlib(f) => return Err(format!("this is {STDLIB_READ_ONLY}")),
+        Some(_) => {}
+        None => return Err("cannot find where this is declared".into()),
     }
+    if let Target::Field { record, name } = target {
+        let needs = stdlib_requirements(snap, record, name);
+        if let Some(first) = needs.first() {
+            let mut by: Vec<String> = needs
+                .iter()
+                .map(|n| format!("`{}` (parameter `{}`)", n.callee, n.param))
+                .collect();
+            let last = by.pop().unwrap_or_default();
+            let by = if by.is_empty() {
+                last
+            } else {
+                format!("{} and {last}", by.join(", "))
+            };
+            let (it, takes) = if needs.len() == 1 {
+                ("it", "takes")
+            } else {
+                ("they", "take")
+            };
+            return Err(format!(
+                "field `{name}` is required by {}, which {takes} any record with `{name}: {}`: \
+                 renamed, {it} would no longer take a `{}`; keep this name",
+                by, first.ty, record.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A field that a parameter of the stdlib requires of the records it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// The function, intrinsic or signal, qualified (`std.contact.contacts_within`).
+    pub callee: String,
+    /// Its parameter.
+    pub param: Arc<str>,
+    /// The type it requires of the field.
+    pub ty: Ty,
+}
+
+/// The stdlib's parameters that take any record with field `field` (`{ contacts:
+/// List<Contact>, .. }`) and that `record` satisfies: what its declarations require, so that
+/// renaming the field would break every call that passes a `record`.
+pub fn stdlib_requirements(snap: &Snapshot, record: &Def, field: &str) -> Vec<Requirement> {
+    let db = &snap.db;
+    let record_ty = Ty::Record(record.clone());
+    let mut out = Vec::new();
+    for file in snap.files().into_iter().filter(|f| snap.is_stdlib(*f)) {
+        for def in resolve::item_table(db, file).by_name.values() {
+            let params = match resolve::signature(db, snap.project, def.file, def.index) {
+                Signature::Callable { params, .. } | Signature::Action { params, .. } => params,
+                _ => continue,
+            };
+            for p in params {
+                let mut open = Vec::new();
+                open_records(&p.ty, &mut open);
+                for fields in open {
+                    let Some((_, ty)) = fields.iter().find(|(n, _)| &**n == field) else {
+                        continue;
+                    };
+                    let taken = Ty::Open(fields.clone());
+                    if compatible(db, snap.project, &record_ty, &taken) {
+                        out.push(Requirement {
+                            callee: def.qualified(db),
+                            param: p.name.clone(),
+                            ty: ty.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.callee, &a.param).cmp(&(&b.callee, &b.param)));
+    out
+}
+
+/// The open record types (`{ f: T, .. }`) in `ty`, the elements of its lists included.
+fn open_records<'a>(ty: &'a Ty, out: &mut Vec<&'a Vec<(Arc<str>, Ty)>>) {
+    match ty {
+        Ty::Open(fields) => {
+            out.push(fields);
+            for (_, t) in fields {
+                open_records(t, out);
+            }
+        }
+        Ty::List(t) | Ty::Set(t) | Ty::Optional(t) | Ty::Range(t) => open_records(t, out),
+        _ => {}
+    }
+}
+
+/// The collection operations, built into the language: a declaration of one of these names
+/// hides the operation wherever it is visible (`count(xs)` would call it instead). The
+/// compiler's list (`COLLECTION_OPS` in `xop_compiler::types`) is private; the unit test
+/// `collection_operations_are_the_compilers` checks that these are its operations.
+pub const COLLECTION_OPERATIONS: &[&str] = &["any", "all", "count"];
+
+/// Refuses the name of a collection operation for a declaration or an alias.
+fn check_not_operation(new: &str) -> Result<(), String> {
+    if COLLECTION_OPERATIONS.contains(&new) {
+        return Err(format!(
+            "`{new}` is a built-in collection operation (`{new}(xs, …)`), which a declaration of \
+             that name would hide: choose another name"
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a new name that would clash with, capture or be captured by another name: for a
@@ -200,8 +370,10 @@ fn check_clashes(snap: &Snapshot, target: &Target, old: &str, new: &str) -> Resu
     let refs = ide::references(db, project, target);
     match target {
         Target::Def(def) => {
+            check_not_operation(new)?;
             for f in snap.files() {
-                if snap.is_stdlib(f) {
+                // Only the workspace's files are edited: the others cannot clash.
+                if !snap.is_workspace_file(f) {
                     continue;
                 }
                 let scope = file_scope(db, project, f);
@@ -243,13 +415,24 @@ fn check_clashes(snap: &Snapshot, target: &Target, old: &str, new: &str) -> Resu
         Target::Local { file, span } => return local_clashes(snap, *file, *span, target, new),
         Target::Module(_) => return Ok(()),
     }
-    for (f, at) in &refs {
-        if ide::locals_at(db, project, *f, at.start())
+    check_uses(snap, &refs, old, new)
+}
+
+/// Refuses `new` if it is a local name where a declaration named `old` is used (at `refs`):
+/// the local would capture it.
+fn check_uses(
+    snap: &Snapshot,
+    refs: &[(SourceFile, Span)],
+    old: &str,
+    new: &str,
+) -> Result<(), String> {
+    for (f, at) in refs {
+        if ide::locals_at(&snap.db, snap.project, *f, at.start())
             .iter()
             .any(|l| &*l.name == new)
         {
             return Err(format!(
-                "`{new}` is a local name where `{old}` is used ({}:{})",
+                "`{new}` is a local name where `{old}` is used ({}:{}): choose another name",
                 snap.path(*f),
                 LineIndex::new(&snap.text(*f)).line(at.start()) + 1
             ));
@@ -489,6 +672,32 @@ mod tests {
         assert!(rename(&snap, contact, c, "cust").is_ok());
         // Its own name is no clash.
         assert!(rename(&snap, contact, c, "c").is_ok());
+    }
+
+    /// The compiler calls exactly these names without a declaration; a declaration of one
+    /// hides it.
+    #[test]
+    fn collection_operations_are_the_compilers() {
+        let errors = |src: &str| -> Vec<&'static str> {
+            let (_st, snap) = snapshot(&[("a.xop", src)]);
+            let file = snap.file("a.xop").expect("file");
+            xop_compiler::db::file_diagnostics(&snap.db, snap.project, file)
+                .iter()
+                .filter(|d| d.code.starts_with('E'))
+                .map(|d| d.code)
+                .collect()
+        };
+        for op in COLLECTION_OPERATIONS.iter().chain(&["sum"]) {
+            let src = format!(
+                "module a\nfn f(xs: List<Int>): Bool = {op}(xs, x => x > 0) == {op}(xs, x => x > 1)\n"
+            );
+            let builtin = COLLECTION_OPERATIONS.contains(op);
+            assert_eq!(errors(&src).is_empty(), builtin, "{op}: {:?}", errors(&src));
+            if builtin {
+                let hidden = format!("{src}fn {op}(x: Int): Bool = x > 0\n");
+                assert!(!errors(&hidden).is_empty(), "{op} is not hidden");
+            }
+        }
     }
 
     #[test]

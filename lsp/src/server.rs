@@ -45,6 +45,8 @@ pub struct Backend {
     /// Bumped by every edit; diagnostics computed for an older one are not published.
     generation: Arc<AtomicU64>,
     published: Arc<tokio::sync::Mutex<Published>>,
+    /// Whether the client registers file watchers that the server asks for.
+    watch: std::sync::atomic::AtomicBool,
 }
 
 impl Backend {
@@ -55,6 +57,7 @@ impl Backend {
             state: Arc::new(Mutex::new(State::new(StdlibLocation::Scheme))),
             generation: Arc::default(),
             published: Arc::default(),
+            watch: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -250,6 +253,14 @@ fn roots(params: &InitializeParams) -> Vec<PathBuf> {
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let roots = roots(&params);
+        let watch = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.did_change_watched_files.as_ref())
+            .and_then(|w| w.dynamic_registration)
+            .unwrap_or(false);
+        self.watch.store(watch, Ordering::SeqCst);
         self.write(move |state| {
             *state = State::new(StdlibLocation::install());
             for root in &roots {
@@ -269,6 +280,19 @@ impl LanguageServer for Backend {
     async fn initialized(&self, _: lsp::InitializedParams) {
         // Workspace files that are not open get their diagnostics too.
         self.refresh();
+        // Most clients (Neovim, Helix) report changes on disk only for the files a server
+        // registers watchers for.
+        if self.watch.load(Ordering::SeqCst) {
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                if let Err(e) = client
+                    .register_capability(vec![convert::file_watchers()])
+                    .await
+                {
+                    eprintln!("xop lsp: the client did not register the file watchers: {e}");
+                }
+            });
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -316,6 +340,9 @@ impl LanguageServer for Backend {
                 if fs.extension().is_some_and(|e| e == "xop") {
                     let path = convert::path_of(&change.uri, state.stdlib());
                     state.reload(&path, &fs);
+                } else if change.typ == lsp::FileChangeType::DELETED {
+                    // A folder: one event for all the files it held.
+                    state.forget_folder(&fs);
                 }
             }
         });

@@ -133,6 +133,20 @@ impl State {
         }
     }
 
+    /// A folder was deleted (or moved away): its files leave the workspace, but those the
+    /// editor has open, which stay until closed.
+    pub fn forget_folder(&mut self, dir: &Path) {
+        let under: Vec<(String, PathBuf)> = self
+            .on_disk
+            .iter()
+            .filter(|(_, p)| p.starts_with(dir))
+            .map(|(path, p)| (path.clone(), p.clone()))
+            .collect();
+        for (path, p) in under {
+            self.reload(&path, &p);
+        }
+    }
+
     fn is_stdlib(&self, path: &str) -> bool {
         self.ws
             .file(path)
@@ -196,6 +210,27 @@ impl Snapshot {
     pub fn is_stdlib(&self, file: SourceFile) -> bool {
         *file.is_stdlib(&self.db)
     }
+
+    /// Whether `file` is a file of the workspace, which workspace-wide features (rename's
+    /// edits, find references, workspace symbols) work on: not the stdlib, and not a document
+    /// of another scheme than `file:` (an `untitled:` buffer, a diff view's `git:` copy of a
+    /// file), which may be read-only and duplicates a file when it is a copy.
+    pub fn is_workspace_file(&self, file: SourceFile) -> bool {
+        !self.is_stdlib(file) && !is_uri(&self.path(file))
+    }
+}
+
+/// Whether `path` is a URI rather than a path: a document of a scheme other than `file:`
+/// keeps its URI as its path ([`crate::convert::path_of`]). A scheme is two characters or
+/// more, so that a Windows drive (`C:\…`) is a path.
+pub fn is_uri(path: &str) -> bool {
+    path.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.len() >= 2
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 #[cfg(test)]
@@ -227,5 +262,45 @@ mod tests {
         st.reload(&path, &a);
         assert_eq!(st.workspace().source(&path), None);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_deleted_folder_takes_its_files_along_but_the_open_ones() {
+        let dir = std::env::temp_dir().join(format!("xop-lsp-folder-{}", std::process::id()));
+        let sub = dir.join("sub");
+        std::fs::create_dir_all(sub.join("deeper")).expect("temp dir");
+        let [a, b, c] = [
+            dir.join("a.xop"),
+            sub.join("b.xop"),
+            sub.join("deeper/c.xop"),
+        ];
+        for (p, m) in [(&a, "a"), (&b, "b"), (&c, "c")] {
+            std::fs::write(p, format!("module {m}\n")).expect("write");
+        }
+        let mut st = State::new(StdlibLocation::Scheme);
+        assert_eq!(st.load_folder(&dir), 3);
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        st.open(&path(&c), "module c2\n", 1);
+        std::fs::remove_dir_all(&sub).expect("remove");
+        st.forget_folder(&sub);
+        assert_eq!(
+            st.workspace().source(&path(&a)).as_deref(),
+            Some("module a\n")
+        );
+        assert_eq!(st.workspace().source(&path(&b)), None);
+        assert_eq!(
+            st.workspace().source(&path(&c)).as_deref(),
+            Some("module c2\n")
+        );
+        // Closed, the open one goes too: it is no longer on disk.
+        st.close(&path(&c));
+        assert_eq!(st.workspace().source(&path(&c)), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn uris_are_told_from_paths() {
+        assert!(is_uri("git:/w/a.xop?%7B%7D") && is_uri("untitled:Untitled-1"));
+        assert!(!is_uri("/w/a.xop") && !is_uri("a.xop") && !is_uri("C:\\w\\a.xop"));
     }
 }

@@ -165,12 +165,15 @@ fn item_symbol(item: &ast::Item, text: &str) -> Option<Symbol> {
     })
 }
 
-/// The declarations of the whole project whose name contains `query` (ignoring case), with
-/// their files; those of the workspace first, then the stdlib's.
+/// The declarations of the workspace's files and the stdlib whose name contains `query`
+/// (ignoring case), with their files; those of the workspace first, then the stdlib's.
 pub fn workspace(snap: &Snapshot, query: &str) -> Vec<(SourceFile, Symbol, String)> {
     let query = query.to_lowercase();
     let mut out = Vec::new();
     let mut files = snap.files();
+    // A document that is not a file of the workspace (a diff view's copy) would list its
+    // declarations twice.
+    files.retain(|f| snap.is_stdlib(*f) || snap.is_workspace_file(*f));
     files.sort_by_key(|f| (snap.is_stdlib(*f), snap.path(*f)));
     for file in files {
         for def in item_table(&snap.db, file).by_name.values() {

@@ -29,16 +29,22 @@ def xop_binary() -> str:
 
 
 def make_client() -> LanguageClient:
-    """The pytest-lsp client, also keeping every publishDiagnostics with its version."""
+    """The pytest-lsp client, also keeping every publishDiagnostics with its version and every
+    capability the server registers."""
     client = LanguageClient(converter_factory=default_converter)
     client.published = []
+    client.registrations = []
 
     def on_publish(client: LanguageClient, params: types.PublishDiagnosticsParams):
         client.diagnostics[params.uri] = params.diagnostics
         client.published.append(params)
 
+    def on_register(client: LanguageClient, params: types.RegistrationParams):
+        client.registrations.extend(params.registrations)
+
     features = dict(DEFAULT_CLIENT_FEATURES)
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = on_publish
+    features[types.CLIENT_REGISTER_CAPABILITY] = on_register
     register_lsp_features(client, features)
     return client
 

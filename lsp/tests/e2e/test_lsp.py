@@ -550,3 +550,85 @@ async def test_fix_adds_a_missing_reason(client: LanguageClient, project: Path):
     text = contact.read_text().replace('deny "frequency-cap" when', "deny when")
     fixed = await fix_and_check(client, contact, text, "C0007", "reason", "deny when")
     assert 'deny "messages-7d" when c.messages_7d >= 3' in fixed
+
+
+# ---- workspace: documents of other schemes, files changed on disk
+
+
+async def test_documents_of_other_schemes_are_left_out_of_rename_and_references(
+    client: LanguageClient, project: Path
+):
+    """A diff view's `git:` copy of a file is read-only: rename must not edit it, and it is
+    not one more place of the workspace to list."""
+    contact = project / "contact.xop"
+    text = open_doc(client, contact)
+    copy = "git:" + contact.as_uri()[len("file://"):] + "?%7B%22ref%22%3A%22HEAD%22%7D"
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=copy, language_id="xop", version=1, text=text)
+        )
+    )
+    await published(client, contact)
+    at = tdpp(contact, position(text, "Customer", nth=1))
+    edit = await client.text_document_rename_async(types.RenameParams(**at, new_name="Client"))
+    assert sorted(Path(u).name for u in edit.changes) == ["contact.xop", "customer.xop"]
+    assert all(u.startswith("file:") for u in edit.changes)
+    locs = await client.text_document_references_async(
+        types.ReferenceParams(**at, context=types.ReferenceContext(include_declaration=True))
+    )
+    assert len(locs) == 3 and all(l.uri.startswith("file:") for l in locs)
+    found = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="send_offer"))
+    assert [s.location.uri for s in found] == [contact.as_uri()]
+
+
+async def test_file_watchers_are_registered_and_a_deleted_folder_is_dropped(
+    client: LanguageClient, project: Path
+):
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while not client.registrations:
+        assert asyncio.get_running_loop().time() < deadline, "no registration"
+        await asyncio.sleep(0.02)
+    [reg] = client.registrations
+    assert reg.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+    globs = [w["globPattern"] for w in reg.register_options["watchers"]]
+    assert "**/*.xop" in globs
+    # A folder appears, file by file, then goes, in one event.
+    extra = project / "extra"
+    extra.mkdir()
+    (extra / "offers.xop").write_text("module shop.offers\n\npurpose upsell\n")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=(extra / "offers.xop").as_uri(), type=types.FileChangeType.Created)]
+        )
+    )
+
+    async def upsell():
+        return await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="upsell"))
+
+    assert [s.name for s in await upsell()] == ["upsell"]
+    (extra / "offers.xop").unlink()
+    extra.rmdir()
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=extra.as_uri(), type=types.FileChangeType.Deleted)]
+        )
+    )
+    assert await upsell() == []
+
+
+async def test_completion_right_after_a_dot_in_a_function(client: LanguageClient, project: Path):
+    """What an editor asks on the `.` trigger, where the function's body does not parse."""
+    contact = project / "contact.xop"
+    text = open_doc(client, contact)
+    typed = text + "\nfn busy(c: Customer): Bool = c.\n"
+    change(client, contact, 2, typed)
+    items = await client.text_document_completion_async(
+        types.CompletionParams(
+            **tdpp(contact, position(typed, "= c.", offset=4)),
+            context=types.CompletionContext(
+                trigger_kind=types.CompletionTriggerKind.TriggerCharacter, trigger_character="."
+            ),
+        )
+    )
+    labels = {i.label for i in completion_items(items)}
+    assert {"id", "segment", "messages_7d", "consents"} <= labels, labels
