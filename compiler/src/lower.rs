@@ -1613,6 +1613,14 @@ policy p for act(n: n) { allow "ok" }
 test "t" { expect p(act(n: { id: "a", .. })) == allow }
 "#;
 
+    /// The codes of `ws`'s errors.
+    fn error_codes(ws: &Workspace) -> Vec<&'static str> {
+        (ws.diagnostics().iter())
+            .filter(|d| d.is_error())
+            .map(|d| d.code)
+            .collect()
+    }
+
     fn workspace(source: &str) -> Workspace {
         let mut ws = Workspace::new();
         ws.set_file("rr4.xop", source);
@@ -1623,12 +1631,7 @@ test "t" { expect p(act(n: { id: "a", .. })) == allow }
     #[test]
     fn a_recursive_record_is_an_error_and_is_not_lowered() {
         let ws = workspace(RECURSIVE);
-        let codes: Vec<&str> = ws
-            .diagnostics()
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| d.code)
-            .collect();
+        let codes = error_codes(&ws);
         assert_eq!(codes, ["E0217"]);
         let errors = lower(ws.db(), ws.project()).expect_err("refused");
         assert_eq!(
@@ -1745,12 +1748,7 @@ test "t" {
                  test \"t\" {{\n  {test}\n}}\n"
             );
             let ws = workspace(&source);
-            let codes: Vec<&str> = ws
-                .diagnostics()
-                .iter()
-                .filter(|d| d.is_error())
-                .map(|d| d.code)
-                .collect();
+            let codes = error_codes(&ws);
             assert!(codes.contains(&code), "{code}: {codes:?}\n{source}");
         }
     }

@@ -48,6 +48,13 @@ fn to_client(outs: Vec<Out>) -> Json {
     }
 }
 
+/// The events the session recorded, in order.
+fn events(s: &Session<MemoryRecorder>) -> Vec<&str> {
+    (s.recorder().records.iter())
+        .map(|r| r["event"].as_str().unwrap())
+        .collect()
+}
+
 fn to_upstream(outs: Vec<Out>) -> Json {
     match outs.as_slice() {
         [Out::Upstream(v)] => v.clone(),
@@ -279,14 +286,8 @@ fn review_holds_the_call_until_its_deadline_then_applies_the_fallback() {
     );
     let closed = to_client(s.from_client(&retry(6, &args, &case)));
     assert_eq!(closed["error"]["code"], jsonrpc::BAD_CASE);
-    let events: Vec<&str> = s
-        .recorder()
-        .records
-        .iter()
-        .map(|r| r["event"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        events,
+        events(&s),
         [
             "mcp.tools_call",
             "mcp.review_pending",
@@ -508,14 +509,8 @@ fn the_halt_switch_sends_high_risk_calls_to_their_fallback() {
         out["error"]["data"]["reasons"],
         json!(["credit-decision", "xop:halted"])
     );
-    let events: Vec<&str> = s
-        .recorder()
-        .records
-        .iter()
-        .map(|r| r["event"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        events,
+        events(&s),
         [
             "mcp.tools_call",
             "mcp.halt_fallback",
@@ -576,14 +571,8 @@ fn an_approved_case_is_forwarded_on_retry_and_a_rejected_one_refused() {
             .unwrap()
             .contains("bob")
     );
-    let events: Vec<&str> = s
-        .recorder()
-        .records
-        .iter()
-        .map(|r| r["event"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        events,
+        events(&s),
         [
             "mcp.tools_call",
             "mcp.review_approved",
