@@ -18,6 +18,9 @@ pub const REVIEW_APPROVED: &str = "xop:review-approved";
 pub const REVIEW_REJECTED: &str = "xop:review-rejected";
 /// The reason added when the operator's halt switch sent a high-risk call to its fallback.
 pub const HALTED: &str = "xop:halted";
+/// The reason added when a high-risk call was denied because the review server could not say
+/// whether its halt switch is on.
+pub const HALT_UNKNOWN: &str = "xop:halt-unknown";
 
 /// Whether a condition is the constant `b` (after `not`s): the only conditions the listing
 /// evaluates statically.

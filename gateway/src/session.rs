@@ -14,7 +14,9 @@ use xop_runtime::proof::record::{Evidence, time_text};
 
 use crate::inflight::{self, InFlight, Limit, Progress, Timeouts};
 use crate::jsonrpc::{self, Message};
-use crate::policy::{self, HALTED, REVIEW_APPROVED, REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL};
+use crate::policy::{
+    self, HALT_UNKNOWN, HALTED, REVIEW_APPROVED, REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL,
+};
 use crate::record::{CallRecord, Recorder};
 
 /// The protocol revision the gateway speaks, to the client and to the upstream server. A client
@@ -701,17 +703,23 @@ impl<R: Recorder> Session<R> {
         }
         let now_ms = (self.clock)();
         let mut d = self.decide(&binding, &arguments, now_ms);
-        if let Some(fallback) = self.halt_fallback(&binding.action, &mut d) {
-            // Halted (or unknown): the call's fallback, whatever a reviewer said before, and
-            // a held call's case is closed here.
-            if let Some(c) = &case_id {
-                self.cases.remove(c);
-            }
+        if let Some((fallback, reason)) = self.halt_fallback(&binding.action, &mut d) {
+            // Halted (or unknown): the call's fallback, whatever a reviewer said before. A held
+            // call's case stays open, as the server keeps it (approvals wait for the halt to
+            // be lifted), unless the fallback lets the call through now.
             d.verdict = fallback;
-            d.reasons.push(HALTED.to_string());
+            d.reasons.push(reason.to_string());
             d.review = None;
             let forward = (fallback == Verdict::Allow).then_some(value);
-            return self.finish(id, &binding, &d, None, "mcp.halt_fallback", forward);
+            if let Some(c) = &case_id {
+                if forward.is_some() {
+                    self.cases.remove(c);
+                } else if let Some(e) = &mut d.error {
+                    e.push_str("; the held case stays open: retry it once the halt is lifted");
+                }
+            }
+            let case = case_id.as_deref();
+            return self.finish(id, &binding, &d, case, "mcp.halt_fallback", forward);
         }
         match d.verdict {
             Verdict::Allow => {
@@ -733,9 +741,9 @@ impl<R: Recorder> Session<R> {
     /// The fallback the halt switch gives decision `d` of `action`: `Some` when `d` is not a
     /// deny, the action is high-risk (a guarding policy has a `review` rule: the strictest of
     /// their first review rules' fallbacks, as [`xop_runtime::review::halt_fallback`] gives it
-    /// to `xop serve`) and the desk says the switch is on, or cannot say (then `deny`). Notes
-    /// why in `d.error`.
-    fn halt_fallback(&self, action: &str, d: &mut Decided) -> Option<Verdict> {
+    /// to `xop serve`) and the desk says the switch is on, or cannot say (then `deny`); with
+    /// the reason to add. Notes why in `d.error`.
+    fn halt_fallback(&self, action: &str, d: &mut Decided) -> Option<(Verdict, &'static str)> {
         if d.verdict == Verdict::Deny {
             return None;
         }
@@ -752,14 +760,14 @@ impl<R: Recorder> Session<R> {
                      until it is lifted"
                         .into(),
                 );
-                Some(fallback)
+                Some((fallback, HALTED))
             }
             Err(e) => {
                 d.error = Some(format!(
                     "whether the halt switch is on could not be learned ({e}): a high-risk \
                      action is denied until it can"
                 ));
-                Some(Verdict::Deny)
+                Some((Verdict::Deny, HALT_UNKNOWN))
             }
         }
     }

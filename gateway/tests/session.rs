@@ -470,17 +470,26 @@ impl ReviewDesk for Desk {
 
 /// The halt switch (as `xop serve`'s): a high-risk call gets its fallback at once, and so
 /// does one the desk cannot say about; a call of an action without a review rule is decided
-/// as ever; a held call whose case the server closed with its fallback is refused on retry.
+/// as ever; a held call's retry is refused while halted, its case kept for after the halt; a
+/// held call whose case the server closed with its fallback is refused on retry.
 #[test]
 fn the_halt_switch_sends_high_risk_calls_to_their_fallback() {
     let desk = Desk::default();
     let mut s = session().with_desk(desk.clone());
     let limit = json!({"limit": "5000.00 EUR"});
+    let retry = |id: i64, case: &str| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "set_limit", "arguments": limit, "_meta": {"xop/case": case}}})
+        .to_string()
+    };
     // Held before the halt: a case.
     let held = to_client(s.from_client(&call(1, "set_limit", limit.clone())));
     assert_eq!(held["result"]["structuredContent"]["case"], "q-0");
     *desk.3.lock().unwrap() = Some(Ok(true));
-    for (id, why) in [(2, "halt switch is on"), (3, "could not be learned")] {
+    for (id, reason, why) in [
+        (2, "xop:halted", "halt switch is on"),
+        (3, "xop:halt-unknown", "could not be learned"),
+    ] {
         if id == 3 {
             *desk.3.lock().unwrap() = Some(Err("no answer".into()));
         }
@@ -488,7 +497,7 @@ fn the_halt_switch_sends_high_risk_calls_to_their_fallback() {
         assert_eq!(out["error"]["code"], jsonrpc::DENIED, "{out}");
         assert_eq!(
             out["error"]["data"]["reasons"],
-            json!(["credit-decision", "xop:halted"])
+            json!(["credit-decision", reason])
         );
         let error = out["error"]["data"]["error"].as_str().unwrap();
         assert!(error.contains(why), "{error}");
@@ -498,12 +507,23 @@ fn the_halt_switch_sends_high_risk_calls_to_their_fallback() {
     let refund = json!({"amount": "5.00 EUR", "reason": "late"});
     let up = to_upstream(s.from_client(&call(4, "refund", refund)));
     assert_eq!(up["params"]["name"], "refund");
-    // Lifted; the server closed the case held before with its fallback (the halt did).
+    // The held call, approved before the halt, retried while halted: refused, its case kept.
+    *desk.3.lock().unwrap() = Some(Ok(true));
+    desk.0.lock().unwrap()[0].2 = Resolution::Approved { by: "ann".into() };
+    let out = to_client(s.from_client(&retry(5, "q-0")));
+    assert_eq!(out["error"]["code"], jsonrpc::DENIED, "{out}");
+    assert_eq!(out["error"]["data"]["case"], "q-0");
+    let error = out["error"]["data"]["error"].as_str().unwrap();
+    assert!(error.contains("stays open"), "{error}");
+    // Lifted: the same retry goes through.
     *desk.3.lock().unwrap() = None;
-    desk.0.lock().unwrap()[0].2 = Resolution::Fallback { by: "halt".into() };
-    let retry = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
-        "name": "set_limit", "arguments": limit, "_meta": {"xop/case": "q-0"}}});
-    let out = to_client(s.from_client(&retry.to_string()));
+    let up = to_upstream(s.from_client(&retry(6, "q-0")));
+    assert_eq!(up["params"]["name"], "set_limit");
+    // A case the server closed with its fallback (the halt did) is refused on retry.
+    let held = to_client(s.from_client(&call(7, "set_limit", limit.clone())));
+    assert_eq!(held["result"]["structuredContent"]["case"], "q-1");
+    desk.0.lock().unwrap()[1].2 = Resolution::Fallback { by: "halt".into() };
+    let out = to_client(s.from_client(&retry(8, "q-1")));
     assert_eq!(out["error"]["code"], jsonrpc::DENIED, "{out}");
     assert_eq!(
         out["error"]["data"]["reasons"],
@@ -515,6 +535,9 @@ fn the_halt_switch_sends_high_risk_calls_to_their_fallback() {
             "mcp.tools_call",
             "mcp.halt_fallback",
             "mcp.halt_fallback",
+            "mcp.tools_call",
+            "mcp.halt_fallback",
+            "mcp.review_approved",
             "mcp.tools_call",
             "mcp.review_fallback"
         ]

@@ -256,11 +256,10 @@ impl fmt::Display for ReviewError {
                 f,
                 "no review case `{id}`; `xop review list` (or `GET /v1/reviews`) shows the cases"
             ),
-            ReviewError::AlreadyDecided { id, status, by } if by == BY_DEADLINE => write!(
+            ReviewError::AlreadyDecided { id, by, .. } if by == BY_DEADLINE => write!(
                 f,
-                "case `{id}`'s deadline has passed: its fallback applies ({}); a case is \
-                 decided before its deadline or not at all",
-                status.keyword()
+                "case `{id}`'s deadline has passed: its fallback applies (`xop review show \
+                 {id}` gives its verdict); a case is decided before its deadline or not at all"
             ),
             ReviewError::AlreadyDecided { id, status, by } => write!(
                 f,
