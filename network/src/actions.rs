@@ -24,11 +24,13 @@ pub enum ActionOutcome {
     /// The QoS session was created (its `sessionId` is in it).
     SessionCreated(SessionInfo),
     /// The network created a session, but not the one asked for: its QoS cannot be provided
-    /// (`qosStatus` `UNAVAILABLE`), or it has another QoS profile than the one the decision
-    /// allowed (the contract lets the network change the duration, not the profile). Not
-    /// done. The session was then deleted, best effort: the contract keeps the resources of
-    /// an `UNAVAILABLE` session until it is deleted, and a new session for the same device and
-    /// flow cannot be created before; and a profile nobody allowed is not kept.
+    /// (`qosStatus` `UNAVAILABLE`); or it has another QoS profile, a longer duration, another
+    /// device or another application server than the decision allowed (the contract lets
+    /// the network grant a different duration: a shorter one is as asked, a longer one was
+    /// not allowed). Not done. The session was then deleted, best effort: the contract keeps
+    /// the resources of an `UNAVAILABLE` session until it is deleted, and a new session for
+    /// the same device and flow cannot be created before; and a session nobody allowed is
+    /// not kept.
     SessionDiscarded {
         /// The session as the network answered.
         session: SessionInfo,
@@ -36,6 +38,18 @@ pub enum ActionOutcome {
         requested_qos_profile: String,
         /// Why it is not the session asked for.
         reason: String,
+        /// Why deleting it failed; `None` when it was deleted.
+        delete_error: Option<CallError>,
+    },
+    /// The network answered the create out of contract (a `qosStatus` it does not list, a
+    /// field missing, …) but named a session (`sessionId`): not done, as [`Self::Failed`];
+    /// the session it may have created was deleted, best effort, as for
+    /// [`Self::SessionDiscarded`].
+    SessionOutOfContract {
+        /// The `sessionId` the answer named.
+        session_id: String,
+        /// Why the answer is out of contract.
+        error: CallError,
         /// Why deleting it failed; `None` when it was deleted.
         delete_error: Option<CallError>,
     },
@@ -65,12 +79,14 @@ pub struct ActionRecord {
 }
 
 impl ActionRecord {
-    /// The id of the session created (also one discarded) or deleted, if any.
+    /// The id of the session created (also one discarded, or named by an answer out of
+    /// contract) or deleted, if any.
     pub fn session_id(&self) -> Option<&str> {
         match &self.outcome {
             ActionOutcome::SessionCreated(s)
             | ActionOutcome::SessionDiscarded { session: s, .. } => Some(&s.session_id),
-            ActionOutcome::SessionDeleted { session_id } => Some(session_id),
+            ActionOutcome::SessionDeleted { session_id }
+            | ActionOutcome::SessionOutOfContract { session_id, .. } => Some(session_id),
             _ => None,
         }
     }
@@ -154,11 +170,20 @@ impl Camara {
                     qos_profile: profile.to_string(),
                     duration_s: ms / 1000,
                 };
-                let x = self.create_session(&req);
+                let (x, named) = self.create_session_naming(&req);
                 let mut calls = x.calls;
-                let outcome = match x.result {
-                    Err(e) => ActionOutcome::Failed(e),
-                    Ok(s) => match not_as_asked(&s, &req) {
+                let outcome = match (x.result, named) {
+                    (Err(error), Some(session_id)) => {
+                        let deleted = self.delete_session(&session_id);
+                        calls.extend(deleted.calls);
+                        ActionOutcome::SessionOutOfContract {
+                            session_id,
+                            error,
+                            delete_error: deleted.result.err(),
+                        }
+                    }
+                    (Err(e), None) => ActionOutcome::Failed(e),
+                    (Ok(s), _) => match not_as_asked(&s, &req) {
                         None => ActionOutcome::SessionCreated(s),
                         Some(reason) => {
                             let deleted = self.delete_session(&s.session_id);
@@ -196,8 +221,11 @@ impl Camara {
 }
 
 /// Why the session the network created is not the one `req` asked for, if it is not.
-/// `REQUESTED` is as asked (the network is setting it up); a different duration is the
-/// network's to grant.
+/// `REQUESTED` is as asked (the network is setting it up). The contract lets the network
+/// grant a different duration: a shorter one is within what was allowed, a longer one is not.
+/// An answer that does not name the device is as asked (the contract returns it only
+/// sometimes); one that does not name the application server is not (the contract requires
+/// it, and the server allowed cannot be shown).
 fn not_as_asked(s: &SessionInfo, req: &CreateSession) -> Option<String> {
     let mut why = Vec::new();
     if s.qos_status == QosStatus::Unavailable {
@@ -218,7 +246,57 @@ fn not_as_asked(s: &SessionInfo, req: &CreateSession) -> Option<String> {
             s.qos_profile, req.qos_profile
         ));
     }
+    if s.duration_s > req.duration_s {
+        why.push(format!(
+            "the network granted a duration of {} s, more than the {} s asked and allowed",
+            s.duration_s, req.duration_s
+        ));
+    }
+    if let Some(device) = &s.device
+        && *device != req.phone_number
+    {
+        why.push(format!(
+            "the session is for device {device}, not {} as asked and allowed",
+            req.phone_number
+        ));
+    }
+    match &s.application_server {
+        None => why.push(
+            "the answer names no applicationServer, so the session cannot be shown to be for \
+             the application server allowed"
+                .to_string(),
+        ),
+        Some(server) if !same_server(server, &req.application_server) => why.push(format!(
+            "the session is for application server {server}, not {} as asked and allowed",
+            req.application_server
+        )),
+        Some(_) => {}
+    }
     (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// Whether two application servers (addresses, optionally with a `/mask`) name the same
+/// addresses: the same address and mask, an address without a mask being the whole length
+/// (`198.51.100.7` is `198.51.100.7/32`), however each is written (`2001:DB8::` is
+/// `2001:db8::`). Anything that does not read as an address matches only itself.
+fn same_server(a: &str, b: &str) -> bool {
+    fn read(s: &str) -> Option<(std::net::IpAddr, u8)> {
+        let (addr, mask) = match s.split_once('/') {
+            Some((a, m)) => (a, Some(m)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = addr.parse().ok()?;
+        let full = if addr.is_ipv4() { 32 } else { 128 };
+        let mask = match mask {
+            None => full,
+            Some(m) => m.parse::<u8>().ok().filter(|m| *m <= full)?,
+        };
+        Some((addr, mask))
+    }
+    match (read(a), read(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 fn text(v: &Value) -> Option<&str> {

@@ -152,6 +152,14 @@ pub struct SessionInfo {
     pub started_at: Option<i64>,
     /// `expiresAt`, in milliseconds since the epoch.
     pub expires_at: Option<i64>,
+    /// `device`, when the answer names it: its `phoneNumber`, or the JSON of another device
+    /// identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// `applicationServer`, when the answer names it: its `ipv4Address` or `ipv6Address`, or
+    /// the JSON of anything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_server: Option<String>,
 }
 
 /// What `POST /sessions` asks for (two-legged: the device is named by its phone number).
@@ -270,15 +278,25 @@ impl Camara {
     /// timeout or a 5xx (the contract has no idempotency key: a second session could be made);
     /// repeated only when the request surely was not processed (no connection, 429).
     pub fn create_session(&self, req: &CreateSession) -> Exchange<SessionInfo> {
+        self.create_session_naming(req).0
+    }
+
+    /// [`Camara::create_session`], with the `sessionId` of an answer out of contract that
+    /// names one (a valid UUID): the network may have created that session, which the caller
+    /// then deletes.
+    pub(crate) fn create_session_naming(
+        &self,
+        req: &CreateSession,
+    ) -> (Exchange<SessionInfo>, Option<String>) {
         let server = match application_server(&req.application_server) {
             Ok(s) => s,
-            Err(e) => return Exchange::local_error(e),
+            Err(e) => return (Exchange::local_error(e), None),
         };
         if let Err(e) = check_phone(&req.phone_number)
             .and_then(|()| check_profile(&req.qos_profile))
             .and_then(|()| check_seconds("duration", req.duration_s))
         {
-            return Exchange::local_error(e);
+            return (Exchange::local_error(e), None);
         }
         let body = json!({
             "device": { "phoneNumber": req.phone_number },
@@ -286,7 +304,7 @@ impl Camara {
             "qosProfile": req.qos_profile,
             "duration": req.duration_s,
         });
-        self.json_call(
+        let x = self.json_call(
             Api::QualityOnDemand,
             "createSession",
             "POST",
@@ -294,8 +312,44 @@ impl Camara {
             Some(body),
             Retry::Once,
             &[201],
-            session_info,
-        )
+            |o| match session_info(o) {
+                Ok(s) => Ok(Ok(s)),
+                Err(why) => match o.opt_str("sessionId") {
+                    Ok(Some(id)) if check_uuid(&id).is_ok() => Ok(Err((id, why))),
+                    _ => Err(why),
+                },
+            },
+        );
+        let mut calls = x.calls;
+        match x.result {
+            Ok(Ok(s)) => (
+                Exchange {
+                    result: Ok(s),
+                    calls,
+                },
+                None,
+            ),
+            Ok(Err((id, why))) => {
+                let e = CallError::BadResponse(why);
+                if let Some(last) = calls.last_mut() {
+                    last.error = Some(e.to_string());
+                }
+                (
+                    Exchange {
+                        result: Err(e),
+                        calls,
+                    },
+                    Some(id),
+                )
+            }
+            Err(e) => (
+                Exchange {
+                    result: Err(e),
+                    calls,
+                },
+                None,
+            ),
+        }
     }
 
     /// `GET /sessions/{sessionId}` of Quality on Demand.
@@ -466,7 +520,25 @@ fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
         status_info,
         started_at: o.opt_time("startedAt")?,
         expires_at: o.opt_time("expiresAt")?,
+        device: o.get("device").map(|d| named(d, &["phoneNumber"])),
+        application_server: o
+            .get("applicationServer")
+            .map(|a| named(a, &["ipv4Address", "ipv6Address"])),
     })
+}
+
+/// What an answer's identifier object names: its one field among `keys` when it has only
+/// that one, as a string; otherwise the whole of it as compact JSON (which then matches
+/// nothing asked for).
+fn named(v: &Json, keys: &[&str]) -> String {
+    if let Json::Object(m) = v
+        && m.len() == 1
+        && let Some((k, Json::String(s))) = m.iter().next()
+        && keys.contains(&k.as_str())
+    {
+        return s.clone();
+    }
+    v.to_string()
 }
 
 /// A JSON object with typed, contract-checking getters.

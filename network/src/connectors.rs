@@ -36,6 +36,16 @@ impl Connectors for Camara {
                        "deleted": delete_error.is_none(),
                        "delete_error": delete_error.as_ref().map(ToString::to_string)}),
             ),
+            ActionOutcome::SessionOutOfContract {
+                session_id,
+                error,
+                delete_error,
+            } => (
+                false,
+                json!({"error": error.to_string(), "session_id": session_id,
+                       "deleted": delete_error.is_none(),
+                       "delete_error": delete_error.as_ref().map(ToString::to_string)}),
+            ),
             ActionOutcome::SessionDeleted { session_id } => {
                 (true, json!({"session_id": session_id, "deleted": true}))
             }

@@ -277,12 +277,23 @@ impl<'a> NetworkSignals<'a> {
             // freshness is uncertain", so it cannot meet a `max_age`.
             return Err(format!(
                 "freshness unknown: the answer has no lastStatusTime, so it cannot be shown to \
-                 be within max_age {} (declare the signal without max_age to accept answers \
-                 without a time)",
+                 be within max_age {}; the policy's handling of an absent signal applies",
                 duration_text(max_age)
             ));
         };
-        // A status time after the decision time (clocks apart) is taken as fresh.
+        // The network cannot have observed the status after the decision time: beyond clock
+        // skew, such a time is out of contract, and says nothing about freshness.
+        if at > self.now_ms.saturating_add(CLOCK_SKEW_MS) {
+            return Err(format!(
+                "out of contract: lastStatusTime {} is after the decision time {} (more than \
+                 the {} allowed for clocks apart), so it cannot be shown to be within max_age {}",
+                time_text(at),
+                time_text(self.now_ms),
+                duration_text(CLOCK_SKEW_MS),
+                duration_text(max_age)
+            ));
+        }
+        // A status time after the decision time, within clock skew, is taken as fresh.
         let age = self.now_ms.saturating_sub(at).max(0);
         out.fetch.age_ms = out.fetch.age_ms.max(u64::try_from(age).ok());
         if age > max_age {
@@ -495,8 +506,9 @@ fn text(v: &Value) -> Option<&str> {
         _ => None,
     }
 }
-/// How far the network's clock and the decision time may be apart before SIM Swap's two
-/// answers are taken to disagree. Allowed only where it errs towards a swap.
+/// How far the network's clock and the decision time may be apart: before SIM Swap's two
+/// answers are taken to disagree (allowed only where it errs towards a swap), and before a
+/// Device Status `lastStatusTime` after the decision time is out of contract.
 const CLOCK_SKEW_MS: i64 = 5 * 60_000;
 
 /// Whether `/check` (`swapped` within `hours`) and `/retrieve-date` (`date`) agree at the

@@ -28,8 +28,10 @@ fn roaming_examples_become_roaming_status_values() {
         assert!(typed.roaming, "{name}");
         assert_eq!(typed.country_code, answer["countryCode"].as_i64(), "{name}");
 
+        // Decided 30 s after the network observed it (within max_age 1m).
+        let observed = crate::ms(answer["lastStatusTime"].as_str().unwrap());
         let s = signal("roaming");
-        let signals = camara.signals(program(), 0);
+        let signals = camara.signals(program(), observed + 30_000);
         let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
         assert_eq!(field(&v, "roaming"), Value::Bool(true), "{name}");
         assert_eq!(
@@ -107,6 +109,53 @@ fn a_status_older_than_max_age_is_absent() {
     }
 }
 
+/// The network cannot have observed a status after the decision time. Beyond the connectors'
+/// allowance for clocks apart (5 minutes), a `lastStatusTime` after it is out of contract and
+/// shows nothing about freshness: absent, with the reason, not fresh. Within it, fresh.
+#[test]
+fn a_status_time_after_the_decision_time_is_absent() {
+    let now = crate::ms("2026-11-25T10:00:00Z");
+    const SKEW: i64 = 5 * 60_000;
+    const YEAR: i64 = 365 * 86_400_000;
+    for (name, body) in [
+        ("roaming", json!({"roaming": false})),
+        (
+            "reachability",
+            json!({"reachable": true, "connectivity": ["DATA"]}),
+        ),
+    ] {
+        for (ahead_ms, present) in [
+            (0, true),
+            (SKEW, true),
+            (SKEW + 1, false),
+            (30 * 86_400_000, false),
+            (5 * YEAR, false),
+        ] {
+            let mut answer = body.clone();
+            answer["lastStatusTime"] = json!(xop_runtime::proof::record::time_text(now + ahead_ms));
+            let stub = Stub::start(move |_, _| Reply::json(200, &answer));
+            let camara = stub.camara();
+            let decl = &program().signals[signal(name) as usize];
+            assert_eq!(decl.max_age_ms, Some(60_000));
+            let signals = camara.signals(program(), now);
+            let v = signals.read(signal(name), decl, &[customer(PHONE)]);
+            let outcome = &signals.outcomes()[0];
+            assert_eq!(outcome.present, present, "{name} +{ahead_ms}: {outcome:?}");
+            if present {
+                assert_ne!(v, Value::Absent, "{name} +{ahead_ms}");
+            } else {
+                assert_eq!(v, Value::Absent, "{name} +{ahead_ms}");
+                let reason = outcome.fetch.reason.as_deref().unwrap_or_default();
+                assert!(
+                    reason.contains("out of contract")
+                        && reason.contains("after the decision time"),
+                    "{reason}"
+                );
+            }
+        }
+    }
+}
+
 /// The contracts: without `lastStatusTime` "the information may be outdated or its freshness
 /// is uncertain". A signal declared with a `max_age` cannot be shown fresh: absent, with the
 /// reason (a policy then fails closed); declared without one, the value is read.
@@ -146,6 +195,13 @@ fn a_status_without_its_time_is_absent_under_max_age() {
             reason.contains("no lastStatusTime") && reason.contains("max_age 1m"),
             "{reason}"
         );
+        // It says why, and what applies; no advice the compiler forbids (a signal without
+        // max_age is C0008).
+        assert!(
+            reason.contains("the policy's handling of an absent signal applies"),
+            "{reason}"
+        );
+        assert!(!reason.contains("without max_age"), "{reason}");
         // A value reused from the cache is held to the same rule.
         let v = signals.read(signal(name), decl, &[customer(PHONE)]);
         assert_eq!(v, Value::Absent, "{name}, reused");
@@ -203,8 +259,10 @@ fn reachability_examples_become_reachability_status_values() {
             .unwrap_or_default();
         assert_eq!(typed.connectivity, expected, "{name}");
 
+        // Decided 30 s after the network observed it (within max_age 1m).
+        let observed = crate::ms(answer["lastStatusTime"].as_str().unwrap());
         let s = signal("reachability");
-        let v = camara.signals(program(), 0).read(
+        let v = camara.signals(program(), observed + 30_000).read(
             s,
             &program().signals[s as usize],
             &[customer(PHONE)],

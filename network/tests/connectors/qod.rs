@@ -636,3 +636,268 @@ fn a_failed_qod_instruction_records_why() {
         ActionOutcome::Failed(CallError::InvalidArgument(_))
     ));
 }
+
+/// A stand-in that creates with `created` and answers a DELETE with `delete_status`.
+fn create_stub(created: serde_json::Value, delete_status: u16) -> Stub {
+    Stub::start(move |r, _| match r.method.as_str() {
+        "POST" => Reply::json(201, &created),
+        _ if delete_status == 204 => Reply::raw(204, ""),
+        _ => Reply::json(
+            404,
+            &json!({ "status": 404, "code": "NOT_FOUND", "message": "The specified resource is not found." }),
+        ),
+    })
+}
+
+/// The requests `stub` received, as (method, route).
+fn shapes(stub: &Stub) -> Vec<(String, String)> {
+    stub.api_requests()
+        .iter()
+        .map(|r| (r.method.clone(), route(&r.path)))
+        .collect()
+}
+
+/// The correlators of the calls `record` made.
+fn correlators(record: &xop_network::ActionRecord) -> Vec<String> {
+    record
+        .calls
+        .iter()
+        .filter_map(|c| c.correlator.clone())
+        .collect()
+}
+
+/// The correlators `stub` received from the API calls.
+fn headers(stub: &Stub) -> Vec<String> {
+    stub.api_requests()
+        .iter()
+        .filter_map(|r| r.header("x-correlator").map(str::to_string))
+        .collect()
+}
+
+fn create_then_delete() -> Vec<(String, String)> {
+    [("POST", "/sessions"), ("DELETE", "/sessions/{sessionId}")]
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .to_vec()
+}
+
+/// The policy allowed a session for one device, application server and duration: a 201 with
+/// a longer duration (a 24 h boost where at most 2 h may be allowed), another device or another
+/// application server is not the session allowed. Not done, and deleted, as for another
+/// profile. The contract lets the network grant a different duration: a shorter one is as
+/// asked; and it returns the device only sometimes.
+#[test]
+fn a_session_longer_or_for_another_device_or_server_is_not_done_and_is_deleted() {
+    use xop_runtime::connectors::Connectors;
+
+    let spec = Spec::load("quality-on-demand.yaml");
+    let base = spec.example("SESSION_CREATION_EXAMPLE_WITH_DEVICE_RESPONSE");
+    assert_eq!(base["device"]["phoneNumber"], PHONE);
+    let with = |key: &str, v: serde_json::Value| {
+        let mut a = base.clone();
+        a[key] = v;
+        a
+    };
+    let mut no_server = base.clone();
+    no_server
+        .as_object_mut()
+        .unwrap()
+        .remove("applicationServer");
+    for (answer, in_contract, why) in [
+        (
+            with("duration", json!(86_400)),
+            true,
+            "a duration of 86400 s, more than the 3600 s asked",
+        ),
+        (
+            with("device", json!({"phoneNumber": "+199999999"})),
+            true,
+            "for device +199999999, not +123456789",
+        ),
+        (
+            with(
+                "device",
+                json!({"networkAccessIdentifier": "123456789@domain.com"}),
+            ),
+            true,
+            "for device {\"networkAccessIdentifier\"",
+        ),
+        (
+            with(
+                "applicationServer",
+                json!({"ipv4Address": "203.0.113.0/24"}),
+            ),
+            true,
+            "for application server 203.0.113.0/24, not 198.51.100.0/24",
+        ),
+        (
+            with(
+                "applicationServer",
+                json!({"ipv4Address": "198.51.100.0/25"}),
+            ),
+            true,
+            "for application server 198.51.100.0/25",
+        ),
+        (no_server, false, "names no applicationServer"),
+    ] {
+        assert_eq!(
+            spec.check_response("/sessions", "post", "201", &answer)
+                .is_empty(),
+            in_contract,
+            "{answer}"
+        );
+        let stub = create_stub(answer.clone(), 204);
+        let camara = stub.camara();
+        let args = create_args("QOS_L", 3_600_000);
+        let record = camara.perform(CREATE_QOS_SESSION, &args).unwrap();
+        let ActionOutcome::SessionDiscarded {
+            session,
+            reason,
+            delete_error,
+            ..
+        } = &record.outcome
+        else {
+            panic!("{answer}: recorded as {:?}", record.outcome);
+        };
+        assert_eq!(session.session_id, ID);
+        assert!(reason.contains(why), "{reason}");
+        assert_eq!(delete_error, &None);
+        assert_eq!(shapes(&stub), create_then_delete(), "{answer}");
+        assert_eq!(correlators(&record), headers(&stub), "both calls recorded");
+
+        let performed =
+            Connectors::perform(&camara, crate::program(), CREATE_QOS_SESSION, &args).unwrap();
+        assert!(!performed.ok, "{performed:?}");
+        assert!(
+            performed.result["error"].as_str().unwrap().contains(why),
+            "{}",
+            performed.result
+        );
+        assert_eq!(performed.result["session_id"], ID);
+        assert_eq!(performed.result["deleted"], true);
+    }
+
+    // As asked: a shorter duration, the same device and server (however the address is
+    // written), or no device named.
+    for (server, answer) in [
+        ("198.51.100.0/24", with("duration", json!(1800))),
+        ("198.51.100.0/24", base.clone()),
+        ("198.51.100.0/24", spec.example("SESSION_CREATION_EXAMPLE")),
+        (
+            "2001:db8::/64",
+            with(
+                "applicationServer",
+                json!({"ipv6Address": "2001:DB8:0::/64"}),
+            ),
+        ),
+        (
+            "198.51.100.7",
+            with(
+                "applicationServer",
+                json!({"ipv4Address": "198.51.100.7/32"}),
+            ),
+        ),
+    ] {
+        let stub = create_stub(answer.clone(), 204);
+        let mut args = create_args("QOS_L", 3_600_000);
+        args[1] = Value::text(server);
+        let record = stub.camara().perform(CREATE_QOS_SESSION, &args).unwrap();
+        assert!(
+            matches!(&record.outcome, ActionOutcome::SessionCreated(s) if s.session_id == ID),
+            "{answer}: {:?}",
+            record.outcome
+        );
+        assert_eq!(stub.api_requests().len(), 1, "{answer}: nothing deleted");
+    }
+}
+
+/// A 201 out of contract (a `qosStatus` the contract does not list, or none) that names a
+/// session is not done; the session it names may exist, so its id is recorded and it is
+/// deleted, best effort. Without a usable `sessionId` there is nothing to delete.
+#[test]
+fn a_create_answer_out_of_contract_naming_a_session_deletes_it() {
+    use xop_runtime::connectors::Connectors;
+
+    let spec = Spec::load("quality-on-demand.yaml");
+    let base = spec.example("SESSION_AVAILABLE_EXAMPLE");
+    let mut missing = base.clone();
+    missing.as_object_mut().unwrap().remove("qosStatus");
+    let mut no_duration = base.clone();
+    no_duration.as_object_mut().unwrap().remove("duration");
+    let status = |s: &str| {
+        let mut a = base.clone();
+        a["qosStatus"] = json!(s);
+        a
+    };
+    for (answer, delete_status, why) in [
+        (status("FOO"), 204, "qosStatus `FOO`"),
+        (status("available"), 204, "qosStatus `available`"),
+        (missing, 204, "qosStatus is missing"),
+        (no_duration, 404, "duration is missing"),
+    ] {
+        assert!(
+            !spec
+                .check_response("/sessions", "post", "201", &answer)
+                .is_empty(),
+            "{answer} is out of contract"
+        );
+        let stub = create_stub(answer.clone(), delete_status);
+        let camara = stub.camara();
+        let args = create_args("QOS_L", 3_600_000);
+        let record = camara.perform(CREATE_QOS_SESSION, &args).unwrap();
+        let ActionOutcome::SessionOutOfContract {
+            session_id,
+            error,
+            delete_error,
+        } = &record.outcome
+        else {
+            panic!("{answer}: recorded as {:?}", record.outcome);
+        };
+        assert_eq!(session_id, ID);
+        assert_eq!(record.session_id(), Some(ID));
+        assert!(
+            matches!(error, CallError::BadResponse(m) if m.contains(why)),
+            "{error:?}"
+        );
+        assert_eq!(
+            delete_error.as_ref().map(CallError::status),
+            (delete_status == 404).then_some(Some(404))
+        );
+        assert_eq!(shapes(&stub), create_then_delete(), "{answer}");
+        assert_eq!(correlators(&record), headers(&stub), "both calls recorded");
+        let create = record
+            .calls
+            .iter()
+            .find(|c| c.api == "quality-on-demand")
+            .unwrap();
+        assert!(create.error.as_deref().unwrap().contains(why), "{create:?}");
+
+        let performed =
+            Connectors::perform(&camara, crate::program(), CREATE_QOS_SESSION, &args).unwrap();
+        assert!(!performed.ok, "{performed:?}");
+        let r = &performed.result;
+        assert!(r["error"].as_str().unwrap().contains(why), "{r}");
+        assert_eq!(r["session_id"], ID);
+        assert_eq!(r["deleted"], json!(delete_status == 204));
+    }
+
+    // No sessionId, or one that is not a UUID: failed, nothing to delete.
+    for id in [json!(null), json!("../admin")] {
+        let mut answer = status("FOO");
+        answer["sessionId"] = id;
+        let stub = create_stub(answer.clone(), 204);
+        let record = stub
+            .camara()
+            .perform(CREATE_QOS_SESSION, &create_args("QOS_L", 3_600_000))
+            .unwrap();
+        assert!(
+            matches!(
+                record.outcome,
+                ActionOutcome::Failed(CallError::BadResponse(_))
+            ),
+            "{answer}: {:?}",
+            record.outcome
+        );
+        assert_eq!(record.session_id(), None);
+        assert_eq!(stub.api_requests().len(), 1, "{answer}: nothing deleted");
+    }
+}
