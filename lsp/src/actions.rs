@@ -40,7 +40,15 @@ pub fn fixes(snap: &Snapshot, file: SourceFile, range: Span) -> Vec<Fix> {
             "C0007" => reason_fix(snap, file, d),
             _ => suggestion_fix(d),
         };
-        out.extend(fix);
+        // Diagnostics at one place may share a fix (a `for purpose` policy's C0005, once per
+        // action it guards): offered twice, "fix all" would apply it twice.
+        if let Some(fix) = fix
+            && !out
+                .iter()
+                .any(|f: &Fix| f.title == fix.title && f.edits == fix.edits)
+        {
+            out.push(fix);
+        }
     }
     // The fixes write `\n`; a document with other line breaks keeps its own.
     let eol = lines::line_break(&snap.text(file));
@@ -676,6 +684,25 @@ mod tests {
             !codes.iter().any(|c| c.starts_with('E')),
             "{codes:?}\n{fixed}"
         );
+    }
+
+    #[test]
+    fn one_consent_guard_for_a_purpose_policy_over_two_actions() {
+        let text = unguarded().replace(
+            "policy contact for send_offer(",
+            "action send_promo(to: Customer, channel: Channel) purpose marketing risk minimal\n\
+                 policy contact for purpose marketing(",
+        );
+        let all = fixes_at(CUSTOMER, &text, at(&text, "allow", 0, 0));
+        let guards: Vec<&Fix> = all.iter().filter(|f| f.title.contains("consent")).collect();
+        assert_eq!(guards.len(), 1, "{all:#?}");
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+        assert_eq!(
+            fixed.matches("use std.consent.consent").count(),
+            1,
+            "{fixed}"
+        );
+        assert_fixed(&codes, "C0005", &fixed);
     }
 
     #[test]

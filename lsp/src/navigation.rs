@@ -5,10 +5,13 @@
 
 use std::sync::Arc;
 
+use xop_compiler::ast::{ItemKind, TypeExpr};
 use xop_compiler::db::{SourceFile, parse_file};
 use xop_compiler::ide::{self, Target};
 use xop_compiler::lexer::lex;
-use xop_compiler::resolve::{self, BUILTIN_TYPES, Def, Lookup, Scope, Signature, file_scope};
+use xop_compiler::resolve::{
+    self, BUILTIN_TYPES, Def, DefKind, Lookup, Scope, Signature, file_scope,
+};
 use xop_compiler::span::Span;
 use xop_compiler::types::{Ty, compatible};
 
@@ -89,7 +92,7 @@ pub fn prepare_rename(snap: &Snapshot, file: SourceFile, offset: usize) -> Resul
         return Ok(span);
     }
     let r = ide::target_at(&snap.db, snap.project, file, offset)
-        .ok_or_else(|| "there is no name here to rename".to_string())?;
+        .ok_or_else(|| nothing_to_rename(snap, file, offset))?;
     if alias(snap, file, &r).is_none() {
         check_renamable(snap, &r.target)?;
     }
@@ -122,7 +125,7 @@ fn rename_everywhere(
         return rename_param(snap, &site, new_name);
     }
     let r = ide::target_at(&snap.db, snap.project, file, offset)
-        .ok_or_else(|| "there is no name here to rename".to_string())?;
+        .ok_or_else(|| nothing_to_rename(snap, file, offset))?;
     if let Some(old) = alias(snap, file, &r) {
         return rename_alias(snap, file, &r.target, &old, new_name);
     }
@@ -154,6 +157,88 @@ fn rename_everywhere(
         push_edit(&mut out, f, span, text);
     }
     Ok(out)
+}
+
+/// Why there is nothing to rename at `offset`: a field of an open record type (where the type
+/// writes it, `{ score: Int, .. }`, or where a value of that type is read, `x.score`), which
+/// names no record and is not renamed; else no name at all.
+fn nothing_to_rename(snap: &Snapshot, file: SourceFile, offset: usize) -> String {
+    let text = snap.text(file);
+    let is_name = |c: char| c.is_alphanumeric() || c == '_';
+    let start = text
+        .get(..offset)
+        .and_then(|t| t.char_indices().rev().find(|(_, c)| !is_name(*c)))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let end = text
+        .get(offset..)
+        .and_then(|t| t.char_indices().find(|(_, c)| !is_name(*c)))
+        .map_or(text.len(), |(i, _)| offset + i);
+    let name = text.get(start..end).unwrap_or_default();
+    let open = if name.is_empty() {
+        None
+    } else {
+        open_field_declared(snap, file, start).or_else(|| open_field_read(snap, file, start))
+    };
+    match open {
+        Some(ty) => format!(
+            "`{name}` here is a field of the open record type `{ty}`, which names no record: \
+             it is not renamed; to rename it, edit this type and what reads the field through \
+             it by hand, then rename the field of each record passed"
+        ),
+        None => "there is no name here to rename".to_string(),
+    }
+}
+
+/// The open record type, as written, of a parameter of an item of `file` that writes a field
+/// name at `start`.
+fn open_field_declared(snap: &Snapshot, file: SourceFile, start: usize) -> Option<String> {
+    fn find(t: &TypeExpr, start: usize) -> Option<Span> {
+        match t {
+            TypeExpr::Open { fields, span } => fields.iter().find_map(|(n, ty)| {
+                if n.span.start() == start {
+                    Some(*span)
+                } else {
+                    find(ty, start)
+                }
+            }),
+            TypeExpr::Named { args, .. } => args.iter().find_map(|a| find(a, start)),
+            TypeExpr::Optional { inner, .. } => find(inner, start),
+            TypeExpr::Error(_) => None,
+        }
+    }
+    let i = ide::item_at(&snap.db, file, start)?;
+    let item = parse_file(&snap.db, file).ast.items.get(i as usize)?;
+    let params = match &item.kind {
+        ItemKind::Action(a) => &a.params,
+        ItemKind::Event(e) => &e.params,
+        ItemKind::Fn(f) => &f.params,
+        ItemKind::Signal(s) => &s.params,
+        _ => return None,
+    };
+    let span = params.iter().find_map(|p| find(&p.ty, start))?;
+    Some(snap.text(file).get(span.range())?.to_string())
+}
+
+/// The open record type of the value read by `.name` with `name` at `start`.
+fn open_field_read(snap: &Snapshot, file: SourceFile, start: usize) -> Option<String> {
+    let text = snap.text(file);
+    let before = text.get(..start)?.trim_end();
+    let receiver_end = before.strip_suffix('.')?;
+    if receiver_end.ends_with('.') {
+        return None;
+    }
+    let receiver_end = receiver_end.trim_end().len();
+    let i = ide::item_at(&snap.db, file, start)?;
+    let (_, ty) = ide::item_notes(&snap.db, snap.project, file, i)
+        .types
+        .iter()
+        .filter(|(s, _)| s.end() == receiver_end)
+        .max_by_key(|(s, _)| s.end() - s.start())?;
+    let mut ty = ty;
+    while let Ty::Optional(inner) = ty {
+        ty = inner;
+    }
+    matches!(ty, Ty::Open(_)).then(|| ty.to_string())
 }
 
 /// The alias `r` is written with, if it names a declaration under another name
@@ -243,7 +328,8 @@ fn check_new_name(new: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Refuses to rename a module, what the stdlib declares, and a field the stdlib requires.
+/// Refuses to rename a module, what the stdlib declares, and a field that a parameter of the
+/// stdlib or of the workspace requires ([`requirements`]).
 fn check_renamable(snap: &Snapshot, target: &Target) -> Result<(), String> {
     if let Target::Module(_) = target {
         return Err("a module is renamed by editing its `module` line and each `use` of it".into());
@@ -254,11 +340,18 @@ fn check_renamable(snap: &Snapshot, target: &Target) -> Result<(), String> {
         None => return Err("cannot find where this is declared".into()),
     }
     if let Target::Field { record, name } = target {
-        let needs = stdlib_requirements(snap, record, name);
+        let needs = requirements(snap, record, name);
         if let Some(first) = needs.first() {
             let mut by: Vec<String> = needs
                 .iter()
-                .map(|n| format!("`{}` (parameter `{}`)", n.callee, n.param))
+                .map(|n| {
+                    let what = if n.owner == Owner::Intrinsic {
+                        "intrinsic "
+                    } else {
+                        ""
+                    };
+                    format!("{what}`{}` (parameter `{}`)", n.callee, n.param)
+                })
                 .collect();
             let last = by.pop().unwrap_or_default();
             let by = if by.is_empty() {
@@ -271,17 +364,42 @@ fn check_renamable(snap: &Snapshot, target: &Target) -> Result<(), String> {
             } else {
                 ("they", "take")
             };
-            return Err(format!(
+            let mut why = format!(
                 "field `{name}` is required by {}, which {takes} any record with `{name}: {}`: \
                  renamed, {it} would no longer take a `{}`; keep this name",
                 by, first.ty, record.name
-            ));
+            );
+            if needs.iter().any(|n| n.owner == Owner::Intrinsic) {
+                why.push_str(
+                    " (an intrinsic is implemented by the host application, which reads the \
+                     field by this name)",
+                );
+            } else if let Some(f) = needs.iter().find(|n| n.owner == Owner::Project) {
+                why.push_str(&format!(
+                    ", or first rename the field by hand in the type of parameter `{}` of `{}` \
+                     and where the body reads it",
+                    f.param, f.callee
+                ));
+            }
+            return Err(why);
         }
     }
     Ok(())
 }
 
-/// A field that a parameter of the stdlib requires of the records it takes.
+/// Who declares a parameter that requires a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The standard library, which cannot be edited.
+    Stdlib,
+    /// An `intrinsic` of the project: the host application implements it and reads the field
+    /// by its name.
+    Intrinsic,
+    /// Another declaration of the project (`fn`, `signal`, `action`, `event`).
+    Project,
+}
+
+/// A field that a parameter requires of the records it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement {
     /// The function, intrinsic or signal, qualified (`std.contact.contacts_within`).
@@ -290,20 +408,35 @@ pub struct Requirement {
     pub param: Arc<str>,
     /// The type it requires of the field.
     pub ty: Ty,
+    /// Who declares it.
+    pub owner: Owner,
 }
 
-/// The stdlib's parameters that take any record with field `field` (`{ contacts:
-/// List<Contact>, .. }`) and that `record` satisfies: what its declarations require, so that
-/// renaming the field would break every call that passes a `record`.
-pub fn stdlib_requirements(snap: &Snapshot, record: &Def, field: &str) -> Vec<Requirement> {
+/// The parameters of the stdlib and of the workspace that take any record with field `field`
+/// (`{ contacts: List<Contact>, .. }`) and that `record` satisfies: what their declarations
+/// require, so that renaming the field would break every call that passes a `record`. An open
+/// record type names no record, so rename cannot follow the field into it (nor into what the
+/// body reads of it).
+pub fn requirements(snap: &Snapshot, record: &Def, field: &str) -> Vec<Requirement> {
     let db = &snap.db;
     let record_ty = Ty::Record(record.clone());
     let mut out = Vec::new();
-    for file in snap.files().into_iter().filter(|f| snap.is_stdlib(*f)) {
+    for file in snap.files() {
+        let owner = if snap.is_stdlib(file) {
+            Owner::Stdlib
+        } else if snap.is_workspace_file(file) {
+            Owner::Project
+        } else {
+            continue;
+        };
         for def in resolve::item_table(db, file).by_name.values() {
             let params = match resolve::signature(db, snap.project, def.file, def.index) {
                 Signature::Callable { params, .. } | Signature::Action { params, .. } => params,
                 _ => continue,
+            };
+            let owner = match owner {
+                Owner::Project if def.kind == DefKind::Intrinsic => Owner::Intrinsic,
+                o => o,
             };
             for p in params {
                 let mut open = Vec::new();
@@ -318,6 +451,7 @@ pub fn stdlib_requirements(snap: &Snapshot, record: &Def, field: &str) -> Vec<Re
                             callee: def.qualified(db),
                             param: p.name.clone(),
                             ty: ty.clone(),
+                            owner,
                         });
                     }
                 }
@@ -325,6 +459,7 @@ pub fn stdlib_requirements(snap: &Snapshot, record: &Def, field: &str) -> Vec<Re
         }
     }
     out.sort_by(|a, b| (&a.callee, &a.param).cmp(&(&b.callee, &b.param)));
+    out.dedup();
     out
 }
 
@@ -415,7 +550,13 @@ fn check_clashes(snap: &Snapshot, target: &Target, old: &str, new: &str) -> Resu
         Target::Local { file, span } => return local_clashes(snap, *file, *span, target, new),
         Target::Module(_) => return Ok(()),
     }
-    check_uses(snap, &refs, old, new)
+    // A use through an alias (`use lib.gw as g`, then `g`) keeps its name: only the uses that
+    // write `old` are renamed, and only they can be captured.
+    let written: Vec<(SourceFile, Span)> = refs
+        .into_iter()
+        .filter(|(f, span)| snap.text(*f).get(span.range()) == Some(old))
+        .collect();
+    check_uses(snap, &written, old, new)
 }
 
 /// Refuses `new` if it is a local name where a declaration named `old` is used (at `refs`):

@@ -281,3 +281,81 @@ fn documents_of_other_schemes_are_not_edited_nor_listed() {
         .collect();
     assert_eq!(paths, vec!["plain.xop"]);
 }
+
+const OPEN: &str = "module m
+use std.consent.{Consent, service}
+record Customer {
+  id: Id
+  msisdn: Text
+  score: Int
+  level: Int
+}
+intrinsic risk(x: { msisdn: Text, .. }): Int
+signal rk(c: Customer): Int from risk(c) max_age 5m
+fn high(x: { score: Int, .. }): Bool = x.score > 3
+fn levels(xs: List<{ level: Int, .. }>): Int = count(xs, k => k.level > 2)
+action ping(to: Customer) purpose service risk minimal
+policy p for ping(to: c) {
+  deny \"r\" when (rk(c) ?? 0) > 1 or high(c) or levels([c]) > 0
+  allow \"ok\"
+}
+";
+
+#[test]
+fn a_field_a_parameter_of_the_project_requires_is_not_renamed() {
+    let files = [("m.xop", OPEN)];
+    // A function's open record: refused, naming the function and its parameter.
+    let e = refused(&files, "m.xop", at(OPEN, "score: Int\n", 0, 0), "zz");
+    assert!(
+        e.contains("`m.high` (parameter `x`)") && e.contains("score: Int"),
+        "{e}"
+    );
+    let e = refused(&files, "m.xop", at(OPEN, "level: Int\n", 0, 0), "zz");
+    assert!(e.contains("`m.levels` (parameter `xs`)"), "{e}");
+    // An intrinsic's: its field names are the host's.
+    let e = refused(&files, "m.xop", at(OPEN, "msisdn: Text\n", 0, 0), "phone");
+    assert!(
+        e.contains("intrinsic `m.risk` (parameter `x`)") && e.contains("host"),
+        "{e}"
+    );
+    // The field where the open record type writes it, and where it is read through it.
+    let (_st, snap) = project(&files);
+    let file = snap.file("m.xop").expect("file");
+    for (needle, plus) in [
+        ("x.score", 2),
+        ("x.score", 5),
+        ("{ score", 2),
+        ("{ msisdn", 2),
+        ("k.level", 2),
+        ("{ level", 2),
+    ] {
+        let offset = at(OPEN, needle, 0, plus);
+        let e = prepare_rename(&snap, file, offset).expect_err(needle);
+        assert!(e.contains("open record type `{"), "{needle}: {e}");
+        let e = refused(&files, "m.xop", offset, "zz");
+        assert!(e.contains("open record type `{"), "{needle}: {e}");
+    }
+    // A field that no open record requires is renamed.
+    renamed(&files, "m.xop", at(OPEN, "id: Id", 0, 0), "key");
+}
+
+#[test]
+fn a_use_through_an_alias_is_not_captured_by_a_local() {
+    let gw = at(LIB, "gw", 0, 0);
+    // `c` is a local of MAIN's policy where `local_gw` is used: the alias keeps its name, so
+    // the rename only edits `use lib.gw as local_gw` there.
+    let texts = renamed(ALIASED, "lib.xop", gw, "c");
+    let want = expected(
+        ALIASED,
+        &[
+            ("lib.xop", "channel gw", "channel c"),
+            ("main.xop", "use lib.gw as", "use lib.c as"),
+            ("plain.xop", "use lib.gw", "use lib.c"),
+            ("plain.xop", "ch == gw", "ch == c"),
+        ],
+    );
+    assert_eq!(texts, want);
+    // `ch` is also plain.xop's local where it writes `gw`: refused, at plain.xop's line.
+    let e = refused(ALIASED, "lib.xop", gw, "ch");
+    assert!(e.contains("(plain.xop:3)"), "{e}");
+}
