@@ -73,6 +73,7 @@ pub const CODES: &[CodeInfo] = &[
     e("E0314", "comparison with absent"),
     e("E0315", "open record type out of place"),
     e("E0316", "value not known when compiled"),
+    e("E0317", "duration not longer than zero"),
     w("W0201", "unused import"),
     w("W0301", "value is never absent"),
     w("W0302", "operation fails on every input"),

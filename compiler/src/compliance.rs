@@ -304,7 +304,12 @@ pub fn policy_guard(db: &dyn Db, project: Project, file: SourceFile, index: u32)
         .map(|b| (b.var.name.clone(), format!("${}", b.param.name)))
         .collect();
     if let Some(at) = &p.at {
-        subst.insert(at.name.clone(), "@now".to_string()); // `@` begins no parameter name: no clash
+        // `@` begins no parameter name: no clash. A decision time named like a binding is an
+        // error (E0206, at `at`): the name is read as the binding, so that what the clash
+        // hides (a consent guard on it, C0005) is not reported as missing too.
+        subst
+            .entry(at.name.clone())
+            .or_insert_with(|| "@now".to_string());
     }
     let scope = resolve::file_scope(db, project, policy.file);
     let text = policy.file.text(db);
@@ -1904,6 +1909,29 @@ policy p for offer(to: c) {
                 "c.birth_year",
             ]
         );
+    }
+
+    /// A decision time named like a binding (`at c`) is E0206; the compliance checks read the
+    /// name as the binding, so a consent guard written on it is not reported missing (C0005).
+    #[test]
+    fn decision_time_named_like_a_binding_hides_no_consent_guard() {
+        let mut ws = Workspace::new();
+        ws.set_file(
+            "m.xop",
+            r#"module m
+use std.consent.{consent, marketing, Consent}
+use std.channel.*
+record Customer { id: Id, consents: List<Consent> }
+action send_offer(to: Customer, channel: Channel) purpose marketing risk minimal
+policy contact for send_offer(to: c, channel: ch) at c {
+  deny "no-consent" unless consent(c, marketing, ch)
+  allow "eligible"
+}
+"#,
+        );
+        let codes: Vec<&str> = ws.diagnostics().iter().map(|d| d.code).collect();
+        assert!(codes.contains(&"E0206"), "{codes:?}");
+        assert!(!codes.contains(&"C0005"), "{codes:?}");
     }
 
     proptest! {

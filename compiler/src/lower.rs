@@ -1717,7 +1717,8 @@ test "t" {
 
     /// What lowering cannot build, the checker refuses first, with a code and a place: a range
     /// as a value (E0304), a channel left to `..` (E0307), a record value of no record type
-    /// (E0310), a connector called in a rule (E0312), a `within` read from the input (E0316).
+    /// (E0310), a connector called in a rule (E0312), a `within` read from the input (E0316), a
+    /// `within` of zero or less (E0317).
     #[test]
     fn what_lowering_refuses_is_a_checked_error() {
         let cases = [
@@ -1737,6 +1738,21 @@ test "t" {
                 "review \"r\" by role desk within (if c.n > 1 then 1h else 2h) else deny",
                 "",
                 "E0316",
+            ),
+            (
+                "review \"r\" by role desk within -1h else allow",
+                "",
+                "E0317",
+            ),
+            (
+                "review \"r\" by role desk within 1h - 2h else allow",
+                "",
+                "E0317",
+            ),
+            (
+                "review \"r\" by role desk within 0s else allow",
+                "",
+                "E0317",
             ),
         ];
         for (rule, test, code) in cases {

@@ -498,23 +498,36 @@ impl<'a> Checker<'a> {
 
     /// Checks `e`, a duration that the compiled program holds as a number: a review's
     /// `within`, a signal's `max_age`. It is the same for every decision, so it is written
-    /// with literals (E0316). `what` names it (`` `within` ``).
+    /// with literals (E0316), and longer than zero (E0317). `what` names it (`` `within` ``).
     pub fn fixed_duration(&mut self, env: &Env, e: &Expr, what: &str, help: &str) {
         let before = self.diags.len();
         let must = format!("{what} must be a duration");
         self.check(env, &Facts::new(), e, &Ty::Duration, &must);
-        if self.diags[before..].iter().any(Diagnostic::is_error) || duration_value(e).is_some() {
+        if self.diags[before..].iter().any(Diagnostic::is_error) {
             return;
         }
-        let d = Diagnostic::error(
-            "E0316",
-            &self.path,
-            e.span,
-            format!("{what} must be a duration known when the program is compiled"),
-        )
-        .with_label("not computed from literals alone")
-        .with_note("the compiled program holds it as a number, the same for every decision: it cannot read the input, call a function or fail")
-        .with_help(help.to_string());
+        let d = match duration_value(e) {
+            Some(ms) if ms > 0 => return,
+            // A deadline already passed when the case opens, a freshness bound no value meets.
+            Some(ms) => Diagnostic::error(
+                "E0317",
+                &self.path,
+                e.span,
+                format!("{what} must be longer than zero"),
+            )
+            .with_label(format!("this comes to `{}`", xop_runtime::value::duration_text(ms)))
+            .with_note("a review's `within` is the time the reviewer has, a signal's `max_age` the age a value may have: zero or less leaves no time at all")
+            .with_help("write a positive duration such as `15m`"),
+            None => Diagnostic::error(
+                "E0316",
+                &self.path,
+                e.span,
+                format!("{what} must be a duration known when the program is compiled"),
+            )
+            .with_label(not_constant(e))
+            .with_note("the compiled program holds it as a number, the same for every decision: it cannot read the input, call a function or fail")
+            .with_help(format!("{help}; XOP has no named constants, so a duration shared by several rules is written as a literal in each")),
+        };
         self.err(d);
     }
 
@@ -868,6 +881,9 @@ impl<'a> Checker<'a> {
     fn elements(&mut self, env: &Env, facts: &Facts, xs: &[Expr], expected: Option<&Ty>) -> Ty {
         let elem_expected = match expected.map(Ty::present) {
             Some(Ty::List(t) | Ty::Set(t)) => Some((**t).clone()),
+            // Unknown after an earlier error: so are its elements (a record value among them
+            // is not reported again, E0310).
+            Some(Ty::Unknown) => Some(Ty::Unknown),
             _ => None,
         };
         let mut elem = elem_expected.clone();
@@ -1808,6 +1824,53 @@ fn constant_in(e: &Expr, name: &mut dyn FnMut(&ast::Ident) -> Option<Value>) -> 
         ExprKind::Binary(op, a, b) => {
             let op = arith_op(*op)?;
             xop_runtime::interp::arith(op, constant_in(a, name)?, constant_in(b, name)?).ok()
+        }
+        _ => None,
+    }
+}
+
+/// Why `e`, of a type the compiled program holds as a number, is not a [`constant`]: what a
+/// label under it says.
+fn not_constant(e: &Expr) -> String {
+    if has_if(e) {
+        return "an `if` is not evaluated when the program is compiled".to_string();
+    }
+    match constant_failure(e) {
+        Some(why) if why.contains("overflow") => "this arithmetic overflows".to_string(),
+        Some(why) => format!("this arithmetic fails: {why}"),
+        None => "not computed from literals alone".to_string(),
+    }
+}
+
+/// Whether `e` has an `if` in it.
+fn has_if(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::If(..) => true,
+        ExprKind::Paren(x) | ExprKind::Unary(_, x) => has_if(x),
+        ExprKind::Binary(_, a, b) => has_if(a) || has_if(b),
+        _ => false,
+    }
+}
+
+/// Why the arithmetic of `e`, written with literals only, does not compute (an overflow, a
+/// division by zero), if that is what keeps it from being a [`constant`].
+fn constant_failure(e: &Expr) -> Option<String> {
+    match &e.kind {
+        ExprKind::Paren(x) => constant_failure(x),
+        ExprKind::Unary(UnOp::Neg, x) => match constant(x) {
+            Some(Value::Int(_) | Value::Duration(_)) if constant(e).is_none() => {
+                Some("its negation overflows".to_string())
+            }
+            Some(_) => None,
+            None => constant_failure(x),
+        },
+        ExprKind::Binary(op, a, b) => {
+            let op = arith_op(*op)?;
+            match (constant(a), constant(b)) {
+                (Some(x), Some(y)) => xop_runtime::interp::arith(op, x, y).err(),
+                (None, _) => constant_failure(a),
+                (_, None) => constant_failure(b),
+            }
         }
         _ => None,
     }
