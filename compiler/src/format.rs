@@ -4,7 +4,8 @@
 //!
 //! - a `module` line, a blank line, the `use` lines in the author's order, a blank line, then
 //!   the declarations separated by one blank line; 2-space indentation; lines kept within
-//!   100 columns where the layout below allows it; exactly one newline at the end;
+//!   100 columns where the layout below allows it; exactly one newline at the end; the line
+//!   endings of the file's first line (LF or CRLF), and its leading byte-order mark, kept;
 //! - doc comments as `/// text` lines above what they document; annotations on their own line
 //!   above a declaration, inline before a field or parameter (`@personal(...) msisdn: Text`);
 //! - records one field per line, without commas; enums on one line (`enum E { a, b }`) if that
@@ -101,7 +102,33 @@ pub fn format_file(path: &Arc<str>, source: &str) -> Result<String, Vec<Diagnost
         lines: Vec::new(),
     };
     layout.file(&parsed.ast);
-    Ok(render(&layout.lines, &parsed.comments, source))
+    Ok(keep_conventions(
+        source,
+        render(&layout.lines, &parsed.comments, source),
+    ))
+}
+
+/// `out` (LF line endings, no byte-order mark) written as `source` is: with CRLF line endings
+/// if its first line ends so, and with its leading byte-order mark, so that formatting a file
+/// edited on Windows changes its layout, not every line.
+fn keep_conventions(source: &str, out: String) -> String {
+    let bom = source.starts_with('\u{feff}') && !out.starts_with('\u{feff}');
+    let crlf = source
+        .find('\n')
+        .is_some_and(|i| source[..i].ends_with('\r'));
+    if !bom && !crlf {
+        return out;
+    }
+    let mut text = String::with_capacity(out.len() + out.len() / 16 + 3);
+    if bom {
+        text.push('\u{feff}');
+    }
+    if crlf {
+        text.push_str(&out.replace('\n', "\r\n"));
+    } else {
+        text.push_str(&out);
+    }
+    text
 }
 
 /// The first node the parser could not read, if any.
@@ -1698,6 +1725,25 @@ review "vip" by role desk within 90m else allow when c.segment == vip and (c.id 
 test "t" { let x = 1_000
 expect contact(send_offer(to: {segment: vip, ..}, channel: sms)) == deny("no-consent") at 2026-11-25T10:00:00Z given s = absent }
 "#;
+
+    /// A file with CRLF line endings (and a byte-order mark) keeps them; LF stays LF; each is
+    /// a fixed point, and the layout is the same.
+    #[test]
+    fn line_endings_and_a_byte_order_mark_are_kept() {
+        let lf = format(MESSY).unwrap();
+        assert!(!lf.contains('\r'));
+        let crlf_source = MESSY.replace('\n', "\r\n");
+        let crlf = format(&crlf_source).unwrap();
+        assert_eq!(crlf, lf.replace('\n', "\r\n"));
+        assert_eq!(format(&crlf).unwrap(), crlf);
+        let bom = format(&format!("\u{feff}{crlf_source}")).unwrap();
+        assert_eq!(bom, format!("\u{feff}{crlf}"));
+        assert_eq!(format(&bom).unwrap(), bom);
+        assert_eq!(
+            format(&format!("\u{feff}{MESSY}")).unwrap(),
+            format!("\u{feff}{lf}")
+        );
+    }
 
     fn comments(source: &str) -> Vec<String> {
         parse::parse(&Arc::from("t.xop"), source)
