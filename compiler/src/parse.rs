@@ -38,6 +38,9 @@ pub enum Issue {
     /// An expression (`false`: a type) nested deeper than [`crate::nesting::MAX_NESTING`],
     /// from where the limit is passed.
     TooDeep(Span, bool),
+    /// A field or parameter written without the `:` between its name and its type (the
+    /// name's span, the type's).
+    MissingColon(Span, Span),
 }
 
 /// A parsed file: the tree, its comments (for the formatter) and the syntax diagnostics.
@@ -98,6 +101,19 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
             ),
             Issue::Chained(c) => diagnostics.push(chained(path, source, c)),
             Issue::TooDeep(span, expr) => diagnostics.push(too_deep(path, source, span, expr)),
+            Issue::MissingColon(name, ty) => {
+                let text = |s: Span| source.get(s.range()).unwrap_or_default();
+                diagnostics.push(
+                    Diagnostic::error(
+                        "E0103",
+                        path,
+                        Span::new(name.end(), ty.start()),
+                        format!("expected `:` between `{}` and its type", text(name)),
+                    )
+                    .with_label("`:` missing here")
+                    .with_help(format!("write `{}: {}`", text(name), text(ty))),
+                );
+            }
         }
     }
     crate::diagnostic::sort(&mut diagnostics);
