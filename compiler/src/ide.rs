@@ -449,6 +449,59 @@ pub fn locals_at_with(
     visible(&locals, offset)
 }
 
+/// The type of the expression written just before a `.` that ends at byte `end` (a local, a
+/// field chain, a call's result, a parenthesised expression), from the item's notes when it
+/// parses as it is (a name is typed after the dot), else once `insert` is written at `offset`
+/// (the cursor, after the dot). `None` when no expression ends there.
+///
+/// A field access binds tighter than any operator, so the widest expression that ends right
+/// before the dot is the receiver.
+pub fn receiver_type_at(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    end: usize,
+    offset: usize,
+    inserts: &[&str],
+) -> Option<Ty> {
+    let widest = |types: &[(Span, Ty)]| {
+        types
+            .iter()
+            .filter(|(s, _)| s.end() == end && s.start() < end)
+            .max_by_key(|(s, _)| s.end() - s.start())
+            .map(|(_, t)| t.clone())
+    };
+    if let Some(i) = item_at(db, file, offset)
+        && let Some(t) = widest(&item_notes(db, project, file, i).types)
+    {
+        return Some(t);
+    }
+    let text = file.text(db);
+    let (before, after) = (text.get(..offset)?, text.get(offset..)?);
+    for insert in inserts {
+        let parsed = crate::parse::parse(file.path(db), &format!("{before}{insert}{after}"));
+        let Some((index, item)) = parsed
+            .ast
+            .items
+            .iter()
+            .enumerate()
+            .find(|(_, it)| it.span.contains(offset))
+        else {
+            continue;
+        };
+        let scope = resolve::file_scope(db, project, file);
+        let mut c = Checker::new(db, project, file, scope);
+        c.notes = Some(Box::default());
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        crate::check::check_item_with(&mut c, db, project, file, index, item);
+        let types = c.notes.take().map(|n| n.types).unwrap_or_default();
+        if let Some(t) = widest(&types) {
+            return Some(t);
+        }
+    }
+    None
+}
+
 /// The locals of `locals` visible at `offset`, the innermost of each name.
 fn visible(locals: &[Local], offset: usize) -> Vec<Local> {
     let mut out: Vec<Local> = locals

@@ -14,7 +14,9 @@ use xop_compiler::check::RISK_CLASSES;
 use xop_compiler::db::SourceFile;
 use xop_compiler::ide;
 use xop_compiler::lexer::{Token, lex};
+use xop_compiler::lower;
 use xop_compiler::resolve::{self, BUILTIN_TYPES, DefKind, Lookup, Signature, file_scope};
+use xop_compiler::types::{Ty, compatible};
 
 use crate::lines;
 use crate::navigation::KEYWORDS;
@@ -82,10 +84,14 @@ pub fn complete(snap: &Snapshot, file: SourceFile, offset: usize) -> Vec<Complet
         return out;
     }
     if let Some(receiver) = before.strip_suffix('.') {
-        let chain = trailing_chain(receiver);
-        if !chain.is_empty() {
-            members(snap, file, offset, &chain, &mut out);
-        }
+        members(
+            snap,
+            file,
+            line_start + receiver.len(),
+            offset,
+            receiver,
+            &mut out,
+        );
         return out;
     }
     if before.ends_with('@') {
@@ -221,51 +227,57 @@ fn trailing_chain(receiver: &str) -> Vec<&str> {
     chain
 }
 
-/// Completions after `chain.`: an enum's values, or the fields of the chain's type.
+/// Completions after `receiver.` (the text before the dot, which ends at byte `dot`): an
+/// enum's values, or the fields of the receiver's type and the functions that take it as
+/// their first argument (method form: `sim_swap(c).swapped_within(24h)`). The receiver may be
+/// any expression: a local, a field chain, a call's result, a parenthesised expression.
 fn members(
     snap: &Snapshot,
     file: SourceFile,
+    dot: usize,
     offset: usize,
-    chain: &[&str],
+    receiver: &str,
     out: &mut Vec<Completion>,
 ) {
     let db = &snap.db;
     let scope = file_scope(db, snap.project, file);
-    let head = |locals: Vec<ide::Local>| locals.into_iter().find(|l| &*l.name == chain[0]);
-    // Right after the dot, an item that is not a policy (a function's body, a lambda's) does
-    // not parse and binds nothing; nor does a call left open (`any(xs, k => k.`): its locals
-    // are those it has once a name follows the dot and the brackets are closed.
-    let local = head(ide::locals_at(db, snap.project, file, offset)).or_else(|| {
-        let text = snap.text(file);
-        let line = &text[lines::line_start(&text, offset)..offset];
-        let insert = format!("{PLACEHOLDER}{}", closers(line));
-        head(ide::locals_at_with(db, snap.project, file, offset, &insert))
-    });
-    let mut ty = match local {
-        Some(l) => l.ty,
-        None => match scope.lookup(db, chain[0]) {
-            Lookup::Found(e) if e.def.kind == DefKind::Enum && chain.len() == 1 => {
-                if let Signature::Enum(vs) =
-                    resolve::signature(db, snap.project, e.def.file, e.def.index)
-                {
-                    out.extend(vs.iter().map(|v| Completion {
-                        label: v.to_string(),
-                        kind: Kind::EnumValue,
-                        detail: Some(format!("{}.{v}", e.def.name)),
-                    }));
-                }
-                return;
+    let chain = trailing_chain(receiver);
+    if chain.len() == 1 {
+        let local = ide::locals_at(db, snap.project, file, offset)
+            .into_iter()
+            .any(|l| &*l.name == chain[0]);
+        if !local
+            && let Lookup::Found(e) = scope.lookup(db, chain[0])
+            && e.def.kind == DefKind::Enum
+        {
+            if let Signature::Enum(vs) =
+                resolve::signature(db, snap.project, e.def.file, e.def.index)
+            {
+                out.extend(vs.iter().map(|v| Completion {
+                    label: v.to_string(),
+                    kind: Kind::EnumValue,
+                    detail: Some(format!("{}.{v}", e.def.name)),
+                }));
             }
-            _ => return,
-        },
-    };
-    for seg in &chain[1..] {
-        let fields = ide::fields_of(db, snap.project, &ty);
-        match fields.into_iter().find(|(n, _)| &**n == *seg) {
-            Some((_, t)) => ty = t,
-            None => return,
+            return;
         }
     }
+    // The receiver ends before the dot, blanks aside.
+    let end = receiver.trim_end().len() + (dot - receiver.len());
+    // Right after the dot, the item does not parse: it does once a name follows the dot, and,
+    // when a call is left open (`any(xs, k => k.`), once the brackets are closed too.
+    let text = snap.text(file);
+    let line = &text[lines::line_start(&text, offset)..offset];
+    let closed = format!("{PLACEHOLDER}{}", closers(line));
+    let inserts = [PLACEHOLDER, closed.as_str()];
+    let ty = ide::receiver_type_at(db, snap.project, file, end, offset, &inserts)
+        .filter(|t| !matches!(t, Ty::Unknown))
+        // A record value bound by a test's `let` has a record type only where one is expected:
+        // a name chain falls back on the locals' own types.
+        .or_else(|| chain_type(snap, file, offset, &chain, &inserts));
+    let Some(ty) = ty else {
+        return;
+    };
     for (name, t) in ide::fields_of(db, snap.project, &ty) {
         out.push(Completion {
             label: name.to_string(),
@@ -273,7 +285,83 @@ fn members(
             detail: Some(t.to_string()),
         });
     }
+    methods(snap, file, &ty, out);
 }
+
+/// The type of `a.b.c` from the type of the local `a`, bound at `offset` as the item is or
+/// once one of `inserts` is written there.
+fn chain_type(
+    snap: &Snapshot,
+    file: SourceFile,
+    offset: usize,
+    chain: &[&str],
+    inserts: &[&str],
+) -> Option<Ty> {
+    let db = &snap.db;
+    let first = *chain.first()?;
+    let head = |locals: Vec<ide::Local>| locals.into_iter().find(|l| &*l.name == first);
+    let mut ty = head(ide::locals_at(db, snap.project, file, offset))
+        .or_else(|| {
+            inserts.iter().find_map(|insert| {
+                head(ide::locals_at_with(db, snap.project, file, offset, insert))
+            })
+        })?
+        .ty;
+    for seg in chain.get(1..)? {
+        let fields = ide::fields_of(db, snap.project, &ty);
+        ty = fields.into_iter().find(|(n, _)| &**n == *seg)?.1;
+    }
+    Some(ty)
+}
+
+/// The functions, intrinsics and signals in scope whose first parameter takes a `ty` (a `T?`
+/// counts as its present `T`: a method is offered before the value is known to be present),
+/// and `any`, `all` and `count` on a collection.
+fn methods(snap: &Snapshot, file: SourceFile, ty: &Ty, out: &mut Vec<Completion>) {
+    let db = &snap.db;
+    let scope = file_scope(db, snap.project, file);
+    let present = ty.present();
+    for name in scope.visible_names(db) {
+        let Lookup::Found(e) = scope.lookup(db, &name) else {
+            continue;
+        };
+        let def = &e.def;
+        match def.kind {
+            DefKind::Fn | DefKind::Signal => {}
+            DefKind::Intrinsic if lower::callable_intrinsic(&def.qualified(db)) => {}
+            _ => continue,
+        }
+        if let Signature::Callable { params, .. } =
+            resolve::signature(db, snap.project, def.file, def.index)
+            && let Some(first) = params.first()
+            && !matches!(first.ty, Ty::Unknown)
+            && compatible(db, snap.project, present, &first.ty)
+            // A record value's fields are checked where it is written: an open record is no
+            // record type.
+            && !matches!((present, first.ty.present()), (Ty::Open(_), Ty::Record(_)))
+        {
+            out.push(Completion {
+                label: name.to_string(),
+                kind: Kind::Def(def.kind),
+                detail: Some(def.qualified(db)),
+            });
+        }
+    }
+    if matches!(present, Ty::List(_) | Ty::Set(_)) {
+        for op in COLLECTION_OPS {
+            if matches!(scope.lookup(db, op), Lookup::Missing) {
+                out.push(Completion {
+                    label: (*op).to_string(),
+                    kind: Kind::Def(DefKind::Intrinsic),
+                    detail: Some(format!("{op}(collection, x => condition)")),
+                });
+            }
+        }
+    }
+}
+
+/// The operations on collections the checker knows without a declaration.
+const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
 
 /// The brackets `line` leaves open, closed: `)` for `any(xs, k => k.`.
 fn closers(line: &str) -> String {
@@ -446,25 +534,32 @@ mod tests {
         let text = CONTACT.replace("  allow \"ok\"", "  deny \"x\" when c.\n  allow \"ok\"");
         let ls = labels(&text, at(&text, "when c.", 0, 7));
         let names: Vec<&str> = ls.iter().map(|(l, _)| l.as_str()).collect();
-        assert_eq!(names, vec!["id", "segment", "messages_7d", "consents"]);
-        assert!(ls.iter().all(|(_, k)| *k == Kind::Field));
+        // The fields, then the functions that take a `Customer` first (method form).
+        assert_eq!(
+            names,
+            vec!["id", "segment", "messages_7d", "consents", "consent"]
+        );
+        assert!(ls[..4].iter().all(|(_, k)| *k == Kind::Field));
     }
 
     #[test]
     fn fields_after_a_dot_in_a_function_and_a_lambda() {
-        let names = |text: &str, needle: &str, plus: usize| -> Vec<String> {
-            labels(text, at(text, needle, 0, plus))
-                .into_iter()
+        // The fields only: the methods are another test's.
+        let fields = |ls: Vec<(String, Kind)>| -> Vec<String> {
+            ls.into_iter()
+                .filter(|(_, k)| *k == Kind::Field)
                 .map(|(l, _)| l)
                 .collect()
+        };
+        let names = |text: &str, needle: &str, plus: usize| -> Vec<String> {
+            fields(labels(text, at(text, needle, 0, plus)))
         };
         let customer = vec!["id", "segment", "messages_7d", "consents"];
         for body in ["c.", "c. > 3", "\n  c.\n", "c.messages_7d > 3 and c."] {
             let text =
                 format!("{CONTACT}fn busy(c: Customer): Bool = {body}\nfn other(): Int = 1\n");
             let dot = text.rfind("c.").expect("dot") + 2;
-            let got: Vec<String> = labels(&text, dot).into_iter().map(|(l, _)| l).collect();
-            assert_eq!(got, customer, "after {body:?}");
+            assert_eq!(fields(labels(&text, dot)), customer, "after {body:?}");
         }
         // A lambda's parameter, in a policy and in a function.
         let consent = vec!["purpose", "channel", "given_at", "withdrawn_at"];
@@ -483,6 +578,93 @@ mod tests {
         assert_eq!(names(&text, "k.ch", 4), consent);
         let text = format!("{CONTACT}fn agreed(c: Customer): Bool = c.consents.any(k => k.)\n");
         assert_eq!(names(&text, "k => k.", 7), consent);
+    }
+
+    /// Right after the dot, on any receiver: a call's result (a signal's, a function's), a
+    /// parenthesised expression, and a local in a decision's `propose` and a test's `expect`
+    /// (whose items parse only with a name after the dot, not with the brackets closed).
+    #[test]
+    fn fields_and_methods_after_a_dot_on_any_receiver() {
+        let base = CONTACT.replace(
+            "use std.channel.*\n",
+            "use std.channel.*\nuse std.camara.{SimSwap, swapped_within}\n",
+        ) + "signal sim_swap(c: Customer): SimSwap from camara.sim_swap(\"+33\", 24h) max_age 5m\n\
+            fn me(c: Customer): Customer = c\n\
+            fn rich(c: Customer): Bool = c.messages_7d > 3\n\
+            decision d(c: Customer) at now {\n  propose send_offer(to: c, channel: sms)\n}\n\
+            test \"t\" {\n  let cust = { messages_7d: 1, consents: [], .. }\n  \
+            expect contact(send_offer(to: cust, channel: sms)) == allow(\"ok\")\n}\n";
+        let customer = ["id", "segment", "messages_7d", "consents"];
+        let rule =
+            |r: &str| base.replace("  allow \"ok\"\n}", &format!("  {r}\n  allow \"ok\"\n}}"));
+        let cases = [
+            (
+                rule("deny \"s\" when sim_swap(c)."),
+                "sim_swap(c).",
+                vec![
+                    "swapped",
+                    "latest_swap",
+                    "monitored_period",
+                    "swapped_within",
+                ],
+            ),
+            (
+                rule("deny \"s\" when sim_swap(c) is present and sim_swap(c)."),
+                "and sim_swap(c).",
+                vec!["swapped", "swapped_within"],
+            ),
+            (rule("deny \"s\" when me(c)."), "me(c).", customer.to_vec()),
+            (rule("deny \"s\" when (c)."), "(c).", customer.to_vec()),
+            (
+                rule("deny \"s\" when me(c).segment == Segment."),
+                "Segment.",
+                vec!["vip", "standard"],
+            ),
+            (
+                base.replace("(to: c, channel: sms)", "(to: c., channel: sms)"),
+                "to: c.",
+                customer.to_vec(),
+            ),
+            (
+                base.replace("(to: cust, channel", "(to: cust., channel"),
+                "to: cust.",
+                vec!["messages_7d", "consents"],
+            ),
+        ];
+        for (text, needle, want) in cases {
+            let text = text.replace(
+                "use shop.customer.{Customer, marketing}",
+                "use shop.customer.{Customer, marketing, Segment}",
+            );
+            let got: Vec<String> = labels(&text, at(&text, needle, 0, needle.len()))
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect();
+            for w in &want {
+                assert!(
+                    got.contains(&(*w).to_string()),
+                    "{needle:?}: {w} not in {got:?}"
+                );
+            }
+            assert!(!got.iter().any(|l| l == "deny"), "{needle:?}: {got:?}");
+        }
+        // Methods: the functions whose first parameter takes the receiver, and no other.
+        let text = rule("deny \"s\" when me(c).");
+        let got = labels(&text, at(&text, "me(c).", 0, 6));
+        assert!(has(&got, "rich", Kind::Def(DefKind::Fn)), "{got:?}");
+        assert!(has(&got, "me", Kind::Def(DefKind::Fn)), "{got:?}");
+        assert!(!got.iter().any(|(l, _)| l == "swapped_within"), "{got:?}");
+        let text = rule("deny \"s\" when sim_swap(c).");
+        let got = labels(&text, at(&text, "sim_swap(c).", 0, 12));
+        assert!(
+            has(&got, "swapped_within", Kind::Def(DefKind::Intrinsic)),
+            "{got:?}"
+        );
+        assert!(!got.iter().any(|(l, _)| l == "rich"), "{got:?}");
+        // On a list, the collection operations.
+        let text = rule("deny \"s\" when c.consents.");
+        let got = labels(&text, at(&text, "c.consents.", 0, 11));
+        assert!(has(&got, "any", Kind::Def(DefKind::Intrinsic)), "{got:?}");
     }
 
     #[test]

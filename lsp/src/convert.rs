@@ -481,7 +481,12 @@ pub fn file_watchers() -> lsp::Registration {
     let options = lsp::DidChangeWatchedFilesRegistrationOptions {
         watchers: vec![
             watcher("**/*.xop", None),
-            watcher("**/*", Some(lsp::WatchKind::Delete)),
+            // Folders: created (or renamed or moved in) to load their files, deleted to
+            // forget them. A folder's events do not match `**/*.xop`.
+            watcher(
+                "**/*",
+                Some(lsp::WatchKind::Create | lsp::WatchKind::Delete),
+            ),
         ],
     };
     lsp::Registration {

@@ -337,7 +337,11 @@ impl LanguageServer for Backend {
                 let Some(fs) = convert::file_path(&change.uri) else {
                     continue;
                 };
-                if fs.extension().is_some_and(|e| e == "xop") {
+                if change.typ == lsp::FileChangeType::CREATED && fs.is_dir() {
+                    // A folder created, or renamed or moved in (a rename is its old name
+                    // deleted and its new one created): one event for all the files it holds.
+                    state.load_created_folder(&fs);
+                } else if fs.extension().is_some_and(|e| e == "xop") {
                     let path = convert::path_of(&change.uri, state.stdlib());
                     state.reload(&path, &fs);
                 } else if change.typ == lsp::FileChangeType::DELETED {

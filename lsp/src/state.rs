@@ -27,6 +27,13 @@ pub struct State {
     stdlib: Arc<StdlibLocation>,
     /// Workspace files as read from disk, to return to when their document is closed.
     on_disk: HashMap<String, PathBuf>,
+    /// The workspace folders loaded.
+    roots: Vec<PathBuf>,
+}
+
+/// Whether a folder named `name` is left out of the workspace: hidden ones, build outputs.
+fn skipped_folder(name: &str) -> bool {
+    name.starts_with('.') || name == "target" || name == "node_modules"
 }
 
 impl State {
@@ -37,6 +44,7 @@ impl State {
             versions: Arc::default(),
             stdlib: Arc::new(stdlib),
             on_disk: HashMap::new(),
+            roots: Vec::new(),
         }
     }
 
@@ -48,21 +56,59 @@ impl State {
     /// Loads every `.xop` file under `root` (hidden folders and `target` skipped), so that
     /// `use` of a module declared by a file that is not open resolves. Returns how many.
     pub fn load_folder(&mut self, root: &Path) -> usize {
+        if !self.roots.iter().any(|r| r == root) {
+            self.roots.push(root.to_path_buf());
+        }
+        self.scan(root, MAX_FILES)
+    }
+
+    /// A folder was created in the workspace, or renamed or moved into it: its `.xop` files
+    /// join it, as [`State::load_folder`] loads them, while the workspace holds fewer than
+    /// [`MAX_FILES`]. Nothing for a folder that is not one, or that a workspace folder leaves
+    /// out (a hidden folder, `target`, or one inside them). Returns how many were loaded.
+    pub fn load_created_folder(&mut self, dir: &Path) -> usize {
+        if !dir.is_dir() {
+            return 0;
+        }
+        let names: Vec<String> = match self.roots.iter().find_map(|r| dir.strip_prefix(r).ok()) {
+            Some(rel) => rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect(),
+            None => dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .into_iter()
+                .collect(),
+        };
+        if names.iter().any(|n| skipped_folder(n)) {
+            return 0;
+        }
+        let room = MAX_FILES.saturating_sub(self.on_disk.len());
+        self.scan(dir, room)
+    }
+
+    /// Loads at most `limit` `.xop` files under `root`, warning when there are more.
+    fn scan(&mut self, root: &Path, limit: usize) -> usize {
         let mut n = 0;
-        let walk = walkdir::WalkDir::new(root).into_iter().filter_entry(|e| {
-            let name = e.file_name().to_string_lossy();
-            e.depth() == 0 || !(name.starts_with('.') || name == "target" || name == "node_modules")
-        });
+        let walk = walkdir::WalkDir::new(root)
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !skipped_folder(&e.file_name().to_string_lossy()));
         for entry in walk.filter_map(Result::ok) {
-            if n >= MAX_FILES {
-                break;
-            }
             let p = entry.path();
             if !entry.file_type().is_file() || p.extension().is_none_or(|e| e != "xop") {
                 continue;
             }
             if self.stdlib.stdlib_path(p).is_some() {
                 continue;
+            }
+            if n >= limit {
+                eprintln!(
+                    "xop lsp: warning: {} holds more .xop files than the workspace takes \
+                     ({MAX_FILES} in all); the others are left out",
+                    root.display()
+                );
+                break;
             }
             let Ok(text) = std::fs::read_to_string(p) else {
                 continue;
@@ -295,6 +341,48 @@ mod tests {
         // Closed, the open one goes too: it is no longer on disk.
         st.close(&path(&c));
         assert_eq!(st.workspace().source(&path(&c)), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_created_or_moved_in_folder_brings_its_files_but_hidden_ones() {
+        let dir = std::env::temp_dir().join(format!("xop-lsp-created-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut st = State::new(StdlibLocation::Scheme);
+        assert_eq!(st.load_folder(&dir), 0);
+        // `lib` is moved in with a file, a hidden folder and a `target` in it.
+        let lib = dir.join("lib");
+        for sub in ["deeper", ".cache", "target"] {
+            std::fs::create_dir_all(lib.join(sub)).expect("dir");
+            std::fs::write(lib.join(sub).join("m.xop"), "module m\n").expect("write");
+        }
+        std::fs::write(lib.join("a.xop"), "module a\n").expect("write");
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        assert_eq!(st.load_created_folder(&lib), 2);
+        assert_eq!(
+            st.workspace().source(&path(&lib.join("a.xop"))).as_deref(),
+            Some("module a\n")
+        );
+        assert!(
+            st.workspace()
+                .source(&path(&lib.join(".cache/m.xop")))
+                .is_none()
+        );
+        // A folder created inside a hidden one or `target`, or a file: nothing.
+        std::fs::create_dir_all(dir.join(".git/objects")).expect("dir");
+        std::fs::write(dir.join(".git/objects/x.xop"), "module x\n").expect("write");
+        assert_eq!(st.load_created_folder(&dir.join(".git/objects")), 0);
+        assert_eq!(st.load_created_folder(&lib.join("target")), 0);
+        assert_eq!(st.load_created_folder(&lib.join("a.xop")), 0);
+        // The number of files is capped.
+        let more = dir.join("more");
+        std::fs::create_dir_all(&more).expect("dir");
+        for i in 0..3 {
+            std::fs::write(more.join(format!("f{i}.xop")), format!("module f{i}\n"))
+                .expect("write");
+        }
+        assert_eq!(st.scan(&more, 2), 2);
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -632,3 +632,28 @@ async def test_completion_right_after_a_dot_in_a_function(client: LanguageClient
     )
     labels = {i.label for i in completion_items(items)}
     assert {"id", "segment", "messages_7d", "consents"} <= labels, labels
+
+
+async def test_a_folder_created_or_moved_in_is_loaded(client: LanguageClient, project: Path):
+    """A folder renamed or moved into the workspace comes as one `Created` event for the
+    folder (and a `Deleted` one for its old name): the files it holds join the workspace."""
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while not client.registrations:
+        assert asyncio.get_running_loop().time() < deadline, "no registration"
+        await asyncio.sleep(0.02)
+    [reg] = client.registrations
+    kinds = {w["globPattern"]: w.get("kind", 7) for w in reg.register_options["watchers"]}
+    # Folder events do not match `**/*.xop`: the catch-all watcher asks for creations too.
+    assert kinds["**/*"] & types.WatchKind.Create and kinds["**/*"] & types.WatchKind.Delete
+    moved = project / "moved"
+    (moved / "deeper").mkdir(parents=True)
+    (moved / "deeper" / "offers.xop").write_text("module shop.offers\n\npurpose upsell\n")
+    (moved / ".hidden").mkdir()
+    (moved / ".hidden" / "x.xop").write_text("module shop.hidden\n\npurpose hidden_upsell\n")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=moved.as_uri(), type=types.FileChangeType.Created)]
+        )
+    )
+    found = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="upsell"))
+    assert [s.name for s in found] == ["upsell"]
