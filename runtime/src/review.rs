@@ -50,7 +50,7 @@ use serde_json::json;
 
 use crate::engine::{ReviewCase, ReviewSink, Runtime};
 use crate::ir::{Program, Verdict};
-use crate::proof::record::{Evidence, time_text};
+use crate::proof::record::{Body, Entry, Evidence, time_text};
 use crate::proof::{LogError, ProofLog};
 
 /// The name of the review store in a data folder.
@@ -66,6 +66,16 @@ pub trait EventLog: Send + Sync {
     /// Appends an event record and returns its sequence number once it is durable.
     fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String>;
 
+    /// Appends event records together and returns their sequence numbers, in order, once all
+    /// are durable. A proof log makes them durable with one sync (the default appends them one
+    /// by one). On an error, some of them may have been appended.
+    fn append_events(&self, events: Vec<(&str, serde_json::Value)>) -> Result<Vec<u64>, String> {
+        events
+            .into_iter()
+            .map(|(name, data)| self.append_event(name, data))
+            .collect()
+    }
+
     /// How many records the log has, if known: opening the queue refuses cases that name a
     /// record beyond it (the log lost records the queue remembers).
     fn size(&self) -> Option<u64> {
@@ -76,6 +86,10 @@ pub trait EventLog: Send + Sync {
 impl EventLog for ProofLog {
     fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
         ProofLog::append_event(self, name, data).map_err(|e| e.to_string())
+    }
+
+    fn append_events(&self, events: Vec<(&str, serde_json::Value)>) -> Result<Vec<u64>, String> {
+        append_events(self, events)
     }
 
     fn size(&self) -> Option<u64> {
@@ -98,9 +112,41 @@ impl EventLog for RuntimeLog {
         ProofLog::append_event(log, name, data).map_err(|e: LogError| e.to_string())
     }
 
+    fn append_events(&self, events: Vec<(&str, serde_json::Value)>) -> Result<Vec<u64>, String> {
+        let rt = self.0.upgrade().ok_or(
+            "the runtime was closed; the outcomes will be proven when the queue is next opened",
+        )?;
+        let log = rt
+            .log()
+            .ok_or("the runtime has no proof log: open it with `Runtime::with_log`")?;
+        append_events(log, events)
+    }
+
     fn size(&self) -> Option<u64> {
         self.0.upgrade()?.log().map(ProofLog::size)
     }
+}
+
+/// Appends event records to `log` with one wait for the lot ([`ProofLog::append_many`]).
+fn append_events(
+    log: &ProofLog,
+    events: Vec<(&str, serde_json::Value)>,
+) -> Result<Vec<u64>, String> {
+    let time = time_text(jiff::Timestamp::now().as_millisecond());
+    let entries: Vec<Entry> = events
+        .into_iter()
+        .map(|(name, data)| Entry {
+            time: time.clone(),
+            body: Body::Event {
+                name: name.to_string(),
+                data,
+            },
+        })
+        .collect();
+    Ok(log
+        .append_many(&entries)
+        .map_err(|e| e.to_string())?
+        .collect())
 }
 
 /// An authenticated person who may decide cases of their roles.
@@ -317,6 +363,30 @@ enum Line {
     },
 }
 
+/// How many cases opening (or the timer) decides and proves together: one sync of the store
+/// and one of the proof log for each batch, not for each case.
+pub const BATCH: usize = 1024;
+
+/// What opening the queue is doing ([`ReviewQueue::open_reporting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Which work.
+    pub stage: Stage,
+    /// How many cases of it are done.
+    pub done: usize,
+    /// How many there are.
+    pub total: usize,
+}
+
+/// The work opening the queue does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Proving outcomes a crash left unproven (durable in the queue, not in the proof log).
+    Unproven,
+    /// Applying the fallback of cases whose deadline passed.
+    Overdue,
+}
+
 /// A clock: milliseconds since the epoch (injectable for tests).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -337,6 +407,9 @@ struct State {
     /// Tests: how the next write fails.
     #[cfg(test)]
     fault: Option<Fault>,
+    /// Tests: how many lines' writes were synced.
+    #[cfg(test)]
+    syncs: usize,
 }
 
 /// Tests: a write that fails as on a full disk, after writing part of the line.
@@ -354,6 +427,15 @@ impl State {
     /// its length before it), so a partial line never stays in front of later ones; if even
     /// that fails, the store refuses every later line until it is reopened (fail closed).
     fn write(&mut self, path: &Path, line: Line) -> Result<(), ReviewError> {
+        self.write_lines(path, vec![line])
+    }
+
+    /// Makes `lines` durable together (one write, one sync), then applies them; as
+    /// [`State::write`]: on a failure none of them is applied, nor left in the file.
+    fn write_lines(&mut self, path: &Path, lines: Vec<Line>) -> Result<(), ReviewError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
         if let Some(why) = &self.failed {
             return Err(ReviewError::Io(format!(
                 "the review store `{}` stopped accepting changes after a write failed and could \
@@ -362,9 +444,13 @@ impl State {
                 path.display()
             )));
         }
-        let mut text = serde_json::to_string(&line)
-            .map_err(|e| ReviewError::Io(format!("internal: cannot encode a review line: {e}")))?;
-        text.push('\n');
+        let mut text = String::new();
+        for line in &lines {
+            text.push_str(&serde_json::to_string(line).map_err(|e| {
+                ReviewError::Io(format!("internal: cannot encode a review line: {e}"))
+            })?);
+            text.push('\n');
+        }
         if let Err(e) = self.append(text.as_bytes()) {
             if let Err(undo) = self.undo() {
                 self.failed = Some(format!("{e}, then {undo}"));
@@ -372,7 +458,9 @@ impl State {
             return Err(io_err(path, &e));
         }
         self.len += text.len() as u64;
-        apply(&mut self.cases, &mut self.halt, line);
+        for line in lines {
+            apply(&mut self.cases, &mut self.halt, line);
+        }
         Ok(())
     }
 
@@ -386,6 +474,10 @@ impl State {
             ));
         }
         self.file.write_all(bytes)?;
+        #[cfg(test)]
+        {
+            self.syncs += 1;
+        }
         self.file.sync_data()
     }
 
@@ -488,6 +580,19 @@ impl ReviewQueue {
         events: Box<dyn EventLog>,
         clock: Clock,
     ) -> Result<ReviewQueue, ReviewError> {
+        ReviewQueue::open_reporting(dir, events, clock, &mut |_| {})
+    }
+
+    /// [`ReviewQueue::open_with_clock`], telling `progress` how the work done on open goes:
+    /// once with `done: 0` before each stage that has work, then after each batch (of up to
+    /// [`BATCH`] cases, one sync of the store and one of the proof log each). `xop serve` says
+    /// on stderr what it is doing when there are many.
+    pub fn open_reporting(
+        dir: &Path,
+        events: Box<dyn EventLog>,
+        clock: Clock,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<ReviewQueue, ReviewError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, &e))?;
         let path = dir.join(FILE);
         let mut file = File::options()
@@ -518,6 +623,8 @@ impl ReviewQueue {
                     halt,
                     #[cfg(test)]
                     fault: None,
+                    #[cfg(test)]
+                    syncs: 0,
                 }),
                 wake: Condvar::new(),
                 stop: AtomicBool::new(false),
@@ -533,10 +640,23 @@ impl ReviewQueue {
             .filter(|c| c.status != Status::Open && c.proof.is_none())
             .cloned()
             .collect();
-        for c in unproven {
-            queue.prove(&c, true)?;
+        let total = unproven.len();
+        for (i, batch) in unproven.chunks(BATCH).enumerate() {
+            if i == 0 {
+                progress(Progress {
+                    stage: Stage::Unproven,
+                    done: 0,
+                    total,
+                });
+            }
+            queue.prove_many(batch, true)?;
+            progress(Progress {
+                stage: Stage::Unproven,
+                done: (i * BATCH + batch.len()),
+                total,
+            });
         }
-        queue.apply_due()?;
+        queue.apply_due_reporting(progress)?;
         Ok(queue)
     }
 
@@ -611,6 +731,17 @@ impl ReviewQueue {
 
     /// Applies the fallback to every open case whose deadline has passed; returns them.
     pub fn apply_due(&self) -> Result<Vec<Case>, ReviewError> {
+        self.apply_due_reporting(&mut |_| {})
+    }
+
+    /// [`ReviewQueue::apply_due`] in batches of up to [`BATCH`] cases, as one would close each:
+    /// the batch's outcomes are made durable in the store together (one write, one sync), then
+    /// proven together (one sync of the proof log), then marked `proved` together. A crash in
+    /// between leaves decided cases without `proved`, which opening proves (`recovered`).
+    fn apply_due_reporting(
+        &self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<Case>, ReviewError> {
         let now = (self.inner.clock)();
         let due: Vec<String> = self
             .lock()
@@ -619,14 +750,51 @@ impl ReviewQueue {
             .filter(|c| c.status == Status::Open && c.deadline_ms <= now)
             .map(|c| c.id.clone())
             .collect();
+        let total = due.len();
+        if total > 0 {
+            progress(Progress {
+                stage: Stage::Overdue,
+                done: 0,
+                total,
+            });
+        }
         let mut done = Vec::new();
-        for id in due {
-            match self.close(&id, Status::Fallback, BY_DEADLINE, None, None) {
-                Ok(c) => done.push(c),
+        for (i, batch) in due.chunks(BATCH).enumerate() {
+            let decided: Vec<Case> = {
+                let mut state = self.lock();
+                let at = time_text((self.inner.clock)());
                 // Decided meanwhile by a reviewer: theirs stands.
-                Err(ReviewError::AlreadyDecided { .. }) => {}
-                Err(e) => return Err(e),
-            }
+                let lines: Vec<Line> = batch
+                    .iter()
+                    .filter_map(|id| state.cases.get(id))
+                    .filter(|c| c.status == Status::Open)
+                    .map(|c| Line::Decide {
+                        id: c.id.clone(),
+                        status: Status::Fallback,
+                        verdict: c.fallback.clone(),
+                        by: BY_DEADLINE.to_string(),
+                        at: at.clone(),
+                        note: None,
+                    })
+                    .collect();
+                let ids: Vec<String> = lines
+                    .iter()
+                    .filter_map(|l| match l {
+                        Line::Decide { id, .. } => Some(id.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                state.write_lines(&self.inner.path, lines)?;
+                ids.iter()
+                    .filter_map(|id| state.cases.get(id).cloned())
+                    .collect()
+            };
+            done.extend(self.prove_many(&decided, false)?);
+            progress(Progress {
+                stage: Stage::Overdue,
+                done: i * BATCH + batch.len(),
+                total,
+            });
         }
         Ok(done)
     }
@@ -753,39 +921,73 @@ impl ReviewQueue {
 
     /// Appends the outcome's proof record and notes it in the store.
     fn prove(&self, case: &Case, recovered: bool) -> Result<Case, ReviewError> {
-        let name = match case.status {
-            Status::Approved => "review.approved",
-            Status::Rejected => "review.rejected",
-            _ => "review.fallback",
-        };
-        let mut data = json!({
-            "case": case.id,
-            "record": case.seq,
-            "policy": case.policy,
-            "action": case.action,
-            "role": case.role,
-            "verdict": case.verdict,
-            "by": case.decided_by,
-        });
-        if recovered && let Some(o) = data.as_object_mut() {
-            o.insert("recovered".into(), json!(true));
+        self.prove_many(std::slice::from_ref(case), recovered)?
+            .pop()
+            .ok_or_else(|| ReviewError::NotFound(case.id.clone()))
+    }
+
+    /// Appends the outcomes' proof records together (durable before any is noted), then notes
+    /// them in the store together (one write, one sync).
+    fn prove_many(&self, cases: &[Case], recovered: bool) -> Result<Vec<Case>, ReviewError> {
+        if cases.is_empty() {
+            return Ok(Vec::new());
         }
-        let seq = self
+        let events = cases
+            .iter()
+            .map(|case| {
+                let name = match case.status {
+                    Status::Approved => "review.approved",
+                    Status::Rejected => "review.rejected",
+                    _ => "review.fallback",
+                };
+                let mut data = json!({
+                    "case": case.id,
+                    "record": case.seq,
+                    "policy": case.policy,
+                    "action": case.action,
+                    "role": case.role,
+                    "verdict": case.verdict,
+                    "by": case.decided_by,
+                });
+                if recovered && let Some(o) = data.as_object_mut() {
+                    o.insert("recovered".into(), json!(true));
+                }
+                (name, data)
+            })
+            .collect();
+        let seqs = self
             .inner
             .events
-            .append_event(name, data)
+            .append_events(events)
             .map_err(ReviewError::Log)?;
+        if seqs.len() != cases.len() {
+            return Err(ReviewError::Log(format!(
+                "internal: {} proof records appended for {} outcomes",
+                seqs.len(),
+                cases.len()
+            )));
+        }
         let mut state = self.lock();
-        let line = Line::Proved {
-            id: case.id.clone(),
-            seq,
-        };
-        state.write(&self.inner.path, line)?;
-        Ok(state.cases.get(&case.id).cloned().unwrap_or_else(|| {
-            let mut c = case.clone();
-            c.proof = Some(seq);
-            c
-        }))
+        let lines = cases
+            .iter()
+            .zip(&seqs)
+            .map(|(case, &seq)| Line::Proved {
+                id: case.id.clone(),
+                seq,
+            })
+            .collect();
+        state.write_lines(&self.inner.path, lines)?;
+        Ok(cases
+            .iter()
+            .zip(seqs)
+            .map(|(case, seq)| {
+                state.cases.get(&case.id).cloned().unwrap_or_else(|| {
+                    let mut c = case.clone();
+                    c.proof = Some(seq);
+                    c
+                })
+            })
+            .collect())
     }
 
     /// The halt switch's state (`None`: not halted).
@@ -1097,6 +1299,173 @@ mod tests {
             v.push((name.to_string(), data));
             Ok(v.len() as u64 - 1)
         }
+    }
+
+    /// A proof log that counts how its records come: the sizes of the batches.
+    #[derive(Default)]
+    struct Batches(Arc<Events>, Mutex<Vec<usize>>, AtomicBool);
+
+    impl EventLog for Arc<Batches> {
+        fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+            self.append_events(vec![(name, data)])
+                .map(|mut v| v.remove(0))
+        }
+
+        fn append_events(
+            &self,
+            events: Vec<(&str, serde_json::Value)>,
+        ) -> Result<Vec<u64>, String> {
+            if self.2.load(Ordering::SeqCst) {
+                return Err("No space left on device (injected by a test)".into());
+            }
+            self.1.lock().unwrap().push(events.len());
+            events
+                .into_iter()
+                .map(|(n, d)| self.0.append_event(n, d))
+                .collect()
+        }
+    }
+
+    /// Writes a store of `n` open cases, due at 1 000 ms.
+    fn overdue_store(dir: &Path, n: u64) {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut text = String::new();
+        for seq in 0..n {
+            let c = case(seq, 500);
+            let line = Line::Open {
+                case: Box::new(Case {
+                    id: format!("rv-{seq}"),
+                    seq: Some(seq),
+                    module: c.module,
+                    policy: c.policy,
+                    action: c.action,
+                    reasons: c.reasons,
+                    role: c.terms.role,
+                    also: Vec::new(),
+                    within_ms: 500,
+                    fallback: "deny".into(),
+                    deadline_ms: 1_000,
+                    deadline: time_text(1_000),
+                    evidence: Vec::new(),
+                    at_ms: 0,
+                    opened_ms: 500,
+                    status: Status::Open,
+                    verdict: None,
+                    decided_by: None,
+                    decided_at: None,
+                    note: None,
+                    proof: None,
+                }),
+            };
+            text.push_str(&serde_json::to_string(&line).unwrap());
+            text.push('\n');
+        }
+        std::fs::write(dir.join(FILE), text).unwrap();
+    }
+
+    /// Many overdue cases on open (after a crash, a long stop): each gets its fallback, once,
+    /// proven once, but a batch of them shares one sync of the store per step and one append
+    /// to the proof log; the progress is reported.
+    #[test]
+    fn many_overdue_cases_are_decided_and_proven_in_batches() {
+        let dir = tmp("batches");
+        let n = 2 * BATCH as u64 + 5;
+        overdue_store(&dir, n);
+        let log = Arc::new(Batches::default());
+        let mut reports = Vec::new();
+        let clock: Clock = Arc::new(|| 2_000);
+        let q = ReviewQueue::open_reporting(
+            &dir,
+            Box::new(Arc::clone(&log)),
+            clock.clone(),
+            &mut |p| reports.push(p),
+        )
+        .unwrap();
+        let cases = q.list(None);
+        assert_eq!(cases.len() as u64, n);
+        let mut proofs: Vec<u64> = cases
+            .iter()
+            .map(|c| {
+                assert_eq!(
+                    (c.status, c.decided_by.as_deref(), c.verdict.as_deref()),
+                    (Status::Fallback, Some(BY_DEADLINE), Some("deny")),
+                    "{}",
+                    c.id
+                );
+                c.proof.unwrap()
+            })
+            .collect();
+        proofs.sort_unstable();
+        assert_eq!(
+            proofs,
+            (0..n).collect::<Vec<_>>(),
+            "one outcome record each"
+        );
+        assert_eq!(*log.1.lock().unwrap(), [BATCH, BATCH, 5]);
+        // Per batch: the outcomes in one sync, then their `proved` lines in one.
+        assert_eq!(q.lock().syncs, 6);
+        let total = n as usize;
+        assert_eq!(
+            reports.first(),
+            Some(&Progress {
+                stage: Stage::Overdue,
+                done: 0,
+                total
+            })
+        );
+        assert_eq!(
+            reports.last().map(|p| (p.done, p.total)),
+            Some((total, total))
+        );
+        assert_eq!(reports.len(), 4);
+        drop(q);
+        // Durable: reopening finds nothing to do.
+        let q = ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&log)), clock).unwrap();
+        assert_eq!(q.list(Some(Status::Fallback)).len() as u64, n);
+        assert_eq!(log.0.0.lock().unwrap().len() as u64, n);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A batch whose outcomes are durable in the queue but whose proof records could not be
+    /// written (a crash, a full disk between the two): reopening proves each of them once,
+    /// marked `recovered`, in batches too.
+    #[test]
+    fn a_batch_decided_but_not_proven_is_proven_on_reopen() {
+        let dir = tmp("batch-recover");
+        let n = BATCH as u64 + 1;
+        overdue_store(&dir, n);
+        let log = Arc::new(Batches::default());
+        log.2.store(true, Ordering::SeqCst);
+        let clock: Clock = Arc::new(|| 2_000);
+        let Err(ReviewError::Log(_)) =
+            ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&log)), clock.clone())
+        else {
+            panic!("opened although the proof log refused the outcomes");
+        };
+        log.2.store(false, Ordering::SeqCst);
+        let mut reports = Vec::new();
+        let q = ReviewQueue::open_reporting(&dir, Box::new(Arc::clone(&log)), clock, &mut |p| {
+            reports.push(p)
+        })
+        .unwrap();
+        // The first batch was decided before the failure: recovered; the rest applied now.
+        assert_eq!(
+            reports.first().map(|p| (p.stage, p.total)),
+            Some((Stage::Unproven, BATCH))
+        );
+        let events = log.0.0.lock().unwrap().clone();
+        assert_eq!(events.len() as u64, n);
+        let recovered = events
+            .iter()
+            .filter(|e| e.1["recovered"] == json!(true))
+            .count();
+        assert_eq!(recovered, BATCH);
+        assert!(
+            q.list(None)
+                .iter()
+                .all(|c| c.status == Status::Fallback && c.proof.is_some())
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A log of `1` records, for the check on open.
