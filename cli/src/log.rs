@@ -9,7 +9,7 @@ use ed25519_dalek::VerifyingKey;
 use xop_runtime::engine::{Input, Outcome, Runtime};
 use xop_runtime::interp::Decision;
 use xop_runtime::proof::record::{Body, Record};
-use xop_runtime::proof::replay::{Replayed, load_module, replay};
+use xop_runtime::proof::replay::{CrossCheck, Replayed, load_module, replay};
 use xop_runtime::proof::verify::{LogReader, log_file, read_public_key, verify_log};
 use xop_runtime::proof::{InclusionProof, LogConfig, LogError, ProofLog};
 
@@ -370,14 +370,21 @@ fn replay_all(dir: &Path) -> u8 {
         HashMap::new();
     let (mut same, mut different, mut skipped) = (0u64, 0u64, 0u64);
     let mut s = String::new();
+    let mut cross = CrossCheck::default();
     for seq in 0..reader.size() {
         let record = match reader.record(seq) {
             Ok(r) => r,
             Err(e) => return fail_log(&e),
         };
-        let Body::Decision(d) = record.body else {
-            continue;
+        let d = match record.body {
+            Body::Decision(d) => d,
+            Body::Event { name, data } => {
+                cross.event(seq, &name, &data);
+                continue;
+            }
+            _ => continue,
         };
+        cross.decision(seq, &d);
         let module = modules
             .entry(d.module.clone())
             .or_insert_with(|| load_module(dir, &d.module).map_err(|e| e.to_string()));
@@ -401,12 +408,22 @@ fn replay_all(dir: &Path) -> u8 {
             }
         }
     }
+    let mismatches = cross.mismatches();
+    for m in &mismatches {
+        s.push_str(&format!("record {}: {}\n", m.event, m.message));
+    }
     s.push_str(&format!(
         "{} decisions replayed: {same} same, {different} different, {skipped} skipped\n",
         same + different + skipped
     ));
+    if !mismatches.is_empty() {
+        s.push_str(&format!(
+            "{} events name a refusal they cannot follow from\n",
+            mismatches.len()
+        ));
+    }
     match out(&s) {
-        Ok(()) if different > 0 => PROBLEMS,
+        Ok(()) if different > 0 || !mismatches.is_empty() => PROBLEMS,
         Ok(()) => SUCCESS,
         Err(e) => e,
     }

@@ -17,7 +17,7 @@ use xop_runtime::ir::{
 use xop_runtime::module::{Module, hash_sources};
 use xop_runtime::proof::evidence::keyed_hash;
 use xop_runtime::proof::record::{Body, DecisionRecord, time_text};
-use xop_runtime::proof::replay::{Replayed, load_module, replay};
+use xop_runtime::proof::replay::{CrossCheck, Replayed, load_module, replay};
 use xop_runtime::proof::verify::{LogReader, verify_log};
 use xop_runtime::proof::{LogConfig, ProofLog};
 use xop_runtime::value::Value;
@@ -465,11 +465,104 @@ fn refused_input_forgeries_differ(program: &Program, refused: &DecisionRecord) {
     });
     assert!(why.contains("a review logged"), "{why}");
     assert!(forged(&|d| d.error = None).contains("no error logged"));
+    // Its policy must be one the module has, though nothing else of it can be re-derived.
+    let why = forged(&|d| d.policy = "acme.elsewhere".into());
+    assert!(
+        why.contains("the module has no policy `acme.elsewhere`"),
+        "{why}"
+    );
     // Given evidence, the record is re-decided: the rules do not refuse what they read.
     let why = forged(&|d| {
         d.evidence = decision_evidence_of_an_allow();
     });
     assert!(why.contains("reasons"), "{why}");
+}
+
+/// A decision rewritten as a well-formed refusal (by a holder of log.key) cannot be re-decided,
+/// but the events that follow from its real verdict still name it: a review's outcome (a case
+/// is opened only for `review`), the halt's fallback, an action performed (only after `allow`).
+/// The cross-check names both records; a genuine log has no mismatch.
+#[test]
+fn events_naming_a_refusal_are_caught_by_the_cross_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let review = rt
+        .decide("contact", Input::Json(&input("d", 0, "email", Some(true))))
+        .unwrap();
+    let refused = rt.decide("contact", Input::Json(r#"{"to": 1}"#)).unwrap();
+    let allowed = rt
+        .decide("contact", Input::Json(&input("a", 0, "sms", None)))
+        .unwrap();
+    assert_eq!(
+        (review.verdict, refused.verdict, allowed.verdict),
+        (Verdict::Review, Verdict::Deny, Verdict::Allow)
+    );
+    let log = rt.log().unwrap();
+    let (r, a) = (review.seq.unwrap(), allowed.seq.unwrap());
+    let fallback = log
+        .append_event(
+            "review.fallback",
+            serde_json::json!({"case": format!("rv-{r}"), "record": r, "verdict": "deny",
+                               "by": "deadline"}),
+        )
+        .unwrap();
+    let performed = log
+        .append_event(
+            "action.performed",
+            serde_json::json!({"decision": a, "action": "acme.send_offer", "ok": true}),
+        )
+        .unwrap();
+    rt.close().unwrap();
+    let mut reader = LogReader::open(dir.path()).unwrap();
+    let records: Vec<Body> = (0..reader.size())
+        .map(|seq| reader.record(seq).unwrap().body)
+        .collect();
+    let check = |rewrite: &dyn Fn(u64, DecisionRecord) -> DecisionRecord| {
+        let mut cross = CrossCheck::default();
+        for (seq, body) in records.iter().enumerate() {
+            match body {
+                Body::Decision(d) => cross.decision(seq as u64, &rewrite(seq as u64, d.clone())),
+                Body::Event { name, data } => cross.event(seq as u64, name, data),
+                _ => {}
+            }
+        }
+        cross.mismatches()
+    };
+    assert_eq!(check(&|_, d| d), [], "a genuine log");
+    let Body::Decision(refusal) = &records[refused.seq.unwrap() as usize] else {
+        panic!("not a decision");
+    };
+    // Both the review and the allowed decision rewritten into the refusal's form.
+    let found = check(&|seq, d| {
+        if seq == r || seq == a {
+            let mut f = refusal.clone();
+            f.at = d.at;
+            f
+        } else {
+            d
+        }
+    });
+    assert_eq!(
+        found
+            .iter()
+            .map(|m| (m.event, m.decision))
+            .collect::<Vec<_>>(),
+        [(fallback, r), (performed, a)]
+    );
+    assert!(
+        found[0].message.contains(&format!(
+            "`review.fallback` names record {r}, which is a refusal"
+        )) && found[0]
+            .message
+            .contains("opened only for a `review` verdict"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        found[1]
+            .message
+            .contains("nothing is performed on a refusal")
+    );
 }
 
 /// The evidence of an input the policy allows (`a` of the replay test).

@@ -109,6 +109,11 @@ pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
             return Replayed::Different(diffs);
         }
         if unbound(record) {
+            // Nothing to re-decide, but the policies it names must be the module's, as for
+            // any other decision: a rewritten refusal may not name a policy the module lacks.
+            if let Err(diff) = guards(program, record) {
+                return Replayed::Different(vec![diff]);
+            }
             return Replayed::Skipped(
                 "the input was refused (xop:bad-input): only the refusal is proven, and the \
                  record has its form"
@@ -116,34 +121,9 @@ pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
             );
         }
     }
-    // The policies the record was decided by: one, or every policy guarding its action.
-    let guards: Vec<usize> = match &record.action {
-        None => match program.policy(&record.policy) {
-            Some((index, _)) => vec![index],
-            None => {
-                return Replayed::Different(vec![format!(
-                    "the module has no policy `{}`",
-                    record.policy
-                )]);
-            }
-        },
-        Some(action) => {
-            let guards: Vec<usize> = (0..program.policies.len())
-                .filter(|&i| &program.policies[i].action == action)
-                .collect();
-            let names: Vec<&str> = guards
-                .iter()
-                .map(|&i| program.policies[i].qualified.as_str())
-                .collect();
-            if names.join("+") != record.policy {
-                return Replayed::Different(vec![format!(
-                    "the module's policies guarding `{action}` are `{}`, the record's `{}`",
-                    names.join("+"),
-                    record.policy
-                )]);
-            }
-            guards
-        }
+    let guards = match guards(program, record) {
+        Ok(g) => g,
+        Err(diff) => return Replayed::Different(vec![diff]),
     };
     let Some(&index) = guards.first() else {
         return Replayed::Different(vec!["the record names no policy".into()]);
@@ -185,6 +165,114 @@ pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
         ))
     } else {
         Replayed::Different(diffs)
+    }
+}
+
+/// The policies the record was decided by: one, or every policy guarding its action; what
+/// differs when the module does not have them.
+fn guards(program: &Program, record: &DecisionRecord) -> Result<Vec<usize>, String> {
+    match &record.action {
+        None => match program.policy(&record.policy) {
+            Some((index, _)) => Ok(vec![index]),
+            None => Err(format!("the module has no policy `{}`", record.policy)),
+        },
+        Some(action) => {
+            let guards: Vec<usize> = (0..program.policies.len())
+                .filter(|&i| &program.policies[i].action == action)
+                .collect();
+            let names: Vec<&str> = guards
+                .iter()
+                .map(|&i| program.policies[i].qualified.as_str())
+                .collect();
+            if names.join("+") != record.policy {
+                return Err(format!(
+                    "the module's policies guarding `{action}` are `{}`, the record's `{}`",
+                    names.join("+"),
+                    record.policy
+                ));
+            }
+            Ok(guards)
+        }
+    }
+}
+
+/// The events that follow from a decision of a given verdict only, and the field of their data
+/// that names the decision's record. None of them can name a refusal (`xop:bad-input`, always
+/// `deny`): a review case is opened only for a `review` verdict (`review.requested` is left
+/// out: its `record` is the requester's, perhaps of another log), the halt's fallback applies
+/// only to a decision that is not `deny`, and nothing is performed but after an `allow`.
+const FOLLOWING_EVENTS: [(&str, &str); 5] = [
+    ("review.approved", "record"),
+    ("review.rejected", "record"),
+    ("review.fallback", "record"),
+    ("halt.fallback", "record"),
+    ("action.performed", "decision"),
+];
+
+/// A cross-check between records, fed every record of a log in any order: an event that
+/// follows only from a decision that is not a refusal ([`FOLLOWING_EVENTS`]) but names a
+/// refusal's record is a forgery (a holder of `log.key` rewrote the decision as a well-formed
+/// refusal, which replay cannot re-decide) or damage.
+#[derive(Debug, Default)]
+pub struct CrossCheck {
+    refusals: std::collections::BTreeSet<u64>,
+    /// (the event's record, its name, the decision record it names)
+    events: Vec<(u64, &'static str, u64)>,
+}
+
+/// An event naming a refusal's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The event's record.
+    pub event: u64,
+    /// The refusal's record.
+    pub decision: u64,
+    /// What is wrong, naming both.
+    pub message: String,
+}
+
+impl CrossCheck {
+    /// Notes decision record `seq`.
+    pub fn decision(&mut self, seq: u64, record: &DecisionRecord) {
+        if record.reasons.iter().any(|r| r == BAD_INPUT) {
+            self.refusals.insert(seq);
+        }
+    }
+
+    /// Notes event record `seq`.
+    pub fn event(&mut self, seq: u64, name: &str, data: &serde_json::Value) {
+        if let Some(&(name, field)) = FOLLOWING_EVENTS.iter().find(|(n, _)| *n == name)
+            && let Some(named) = data.get(field).and_then(serde_json::Value::as_u64)
+        {
+            self.events.push((seq, name, named));
+        }
+    }
+
+    /// The events that name a refusal, in the events' order.
+    pub fn mismatches(&self) -> Vec<Mismatch> {
+        let mut found: Vec<Mismatch> = self
+            .events
+            .iter()
+            .filter(|(_, _, named)| self.refusals.contains(named))
+            .map(|&(event, name, decision)| {
+                let why = match name {
+                    "action.performed" => "nothing is performed on a refusal",
+                    "halt.fallback" => "the halt's fallback never applies to a deny",
+                    _ => "a review case is opened only for a `review` verdict",
+                };
+                Mismatch {
+                    event,
+                    decision,
+                    message: format!(
+                        "`{name}` names record {decision}, which is a refusal (xop:bad-input): \
+                         {why}; one of the two records was rewritten (by a holder of log.key) \
+                         or damaged"
+                    ),
+                }
+            })
+            .collect();
+        found.sort_by_key(|m| m.event);
+        found
     }
 }
 
