@@ -176,6 +176,20 @@ enum Attempt {
     },
 }
 
+/// Whether an answer's echoed `x-correlator` is present and not the one sent (an answer
+/// without one is accepted: the header is optional in the answers of some operations).
+fn echo_differs(echoed: Option<&str>, sent: &str) -> bool {
+    echoed.is_some_and(|e| e.trim() != sent)
+}
+
+/// At most 80 characters of a value an answer gave, for a message.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere while holding the lock leaves plain data behind; keep using it.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -390,6 +404,23 @@ impl Transport {
                             wait: None,
                             stale_token: false,
                             // The status came: the request was received, maybe carried out.
+                            may_have_run: true,
+                        }
+                    }
+                    // The contract has the answer echo the request's `x-correlator`: another
+                    // value means it may be another request's answer (a proxy mixing them up),
+                    // whatever it says. Out of contract, not retried, as any such answer; the
+                    // request reached the operator and may have been carried out.
+                    Ok(_) if echo_differs(record.echoed_correlator.as_deref(), correlator) => {
+                        Attempt::Failed {
+                            error: CallError::BadResponse(format!(
+                                "the answer echoes x-correlator `{}`, not the `{correlator}` \
+                                 sent: it may be another request's answer",
+                                shorten(record.echoed_correlator.as_deref().unwrap_or_default())
+                            )),
+                            retryable: false,
+                            wait: None,
+                            stale_token: false,
                             may_have_run: true,
                         }
                     }

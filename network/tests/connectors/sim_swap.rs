@@ -331,6 +331,26 @@ fn malformed_answers_are_out_of_contract() {
             other => panic!("{body}: {other:?}"),
         }
     }
+    // The answer echoes another `x-correlator`: it may be another request's answer, so it is
+    // out of contract however well-formed (a swap not seen, here), and not retried. An echo
+    // with the one sent, or none, is accepted.
+    let stub = Stub::start(|_, _| {
+        Reply::json(200, &json!({ "swapped": false }))
+            .with_header("x-correlator", "b4333c46-49c0-4f62-80d7-f0ef930f1c46")
+    });
+    let x = stub.camara().check_sim_swap(PHONE, 24);
+    match &x.result {
+        Err(CallError::BadResponse(m)) => assert!(
+            m.contains("echoes x-correlator `b4333c46-49c0-4f62-80d7-f0ef930f1c46`, not the")
+                && m.contains("another request's answer"),
+            "{m}"
+        ),
+        other => panic!("a mismatched correlator: {other:?}"),
+    }
+    let api: Vec<_> = x.calls.iter().filter(|c| c.api == "sim-swap").collect();
+    assert_eq!(api.len(), 1);
+    assert!(api[0].error.as_deref().unwrap().contains("out of contract"));
+    assert_eq!(stub.api_requests().len(), 1);
     // An error status without a CAMARA error body.
     let stub = Stub::start(|_, _| Reply::raw(404, "<html>not found</html>"));
     let x = stub.camara().check_sim_swap(PHONE, 24);

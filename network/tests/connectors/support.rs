@@ -149,9 +149,14 @@ impl Stub {
                     let n = per_path.entry(recorded.path.clone()).or_default();
                     let reply = handler(&recorded, *n);
                     *n += 1;
+                    // Unless the handler gives its own (a wrong one, to test).
+                    let own = reply
+                        .headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("x-correlator"));
                     match recorded.header("x-correlator") {
-                        Some(c) => reply.with_header("x-correlator", c),
-                        None => reply,
+                        Some(c) if !own => reply.with_header("x-correlator", c),
+                        _ => reply,
                     }
                 };
                 // Answer on a thread of its own, so that a slow answer does not hold the
