@@ -426,27 +426,31 @@ pub fn locals_at_with(
     offset: usize,
     insert: &str,
 ) -> Vec<Local> {
+    notes_with(db, project, file, offset, insert)
+        .map(|n| visible(&n.locals, offset))
+        .unwrap_or_default()
+}
+
+/// The notes of the item at `offset` once `insert` is written there: the edited text parsed
+/// and that item checked (not a query: on each call). `None` when no item is there.
+fn notes_with(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    offset: usize,
+    insert: &str,
+) -> Option<Notes> {
     let text = file.text(db);
-    let (Some(before), Some(after)) = (text.get(..offset), text.get(offset..)) else {
-        return Vec::new();
-    };
+    let (before, after) = (text.get(..offset)?, text.get(offset..)?);
     let parsed = crate::parse::parse(file.path(db), &format!("{before}{insert}{after}"));
-    let Some((index, item)) = parsed
-        .ast
-        .items
-        .iter()
-        .enumerate()
-        .find(|(_, it)| it.span.contains(offset))
-    else {
-        return Vec::new();
-    };
+    let (index, item) =
+        (parsed.ast.items.iter().enumerate()).find(|(_, it)| it.span.contains(offset))?;
     let scope = resolve::file_scope(db, project, file);
     let mut c = Checker::new(db, project, file, scope);
     c.notes = Some(Box::default());
     let index = u32::try_from(index).unwrap_or(u32::MAX);
     crate::check::check_item_with(&mut c, db, project, file, index, item);
-    let locals = c.notes.take().map(|n| n.locals).unwrap_or_default();
-    visible(&locals, offset)
+    c.notes.take().map(|n| *n)
 }
 
 /// The type of the expression written just before a `.` that ends at byte `end` (a local, a
@@ -476,30 +480,9 @@ pub fn receiver_type_at(
     {
         return Some(t);
     }
-    let text = file.text(db);
-    let (before, after) = (text.get(..offset)?, text.get(offset..)?);
-    for insert in inserts {
-        let parsed = crate::parse::parse(file.path(db), &format!("{before}{insert}{after}"));
-        let Some((index, item)) = parsed
-            .ast
-            .items
-            .iter()
-            .enumerate()
-            .find(|(_, it)| it.span.contains(offset))
-        else {
-            continue;
-        };
-        let scope = resolve::file_scope(db, project, file);
-        let mut c = Checker::new(db, project, file, scope);
-        c.notes = Some(Box::default());
-        let index = u32::try_from(index).unwrap_or(u32::MAX);
-        crate::check::check_item_with(&mut c, db, project, file, index, item);
-        let types = c.notes.take().map(|n| n.types).unwrap_or_default();
-        if let Some(t) = widest(&types) {
-            return Some(t);
-        }
-    }
-    None
+    inserts
+        .iter()
+        .find_map(|insert| widest(&notes_with(db, project, file, offset, insert)?.types))
 }
 
 /// The locals of `locals` visible at `offset`, the innermost of each name.

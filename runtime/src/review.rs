@@ -101,25 +101,28 @@ impl EventLog for ProofLog {
 /// strong reference back would keep both alive forever.
 pub struct RuntimeLog(pub Weak<Runtime>);
 
-impl EventLog for RuntimeLog {
-    fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+impl RuntimeLog {
+    /// `f` on the runtime's proof log, or why there is none to write to.
+    fn with_log<T>(&self, f: impl FnOnce(&ProofLog) -> Result<T, String>) -> Result<T, String> {
         let rt = self.0.upgrade().ok_or(
-            "the runtime was closed; the outcome will be proven when the queue is next opened",
+            "the runtime was closed; outcomes will be proven when the queue is next opened",
         )?;
         let log = rt
             .log()
             .ok_or("the runtime has no proof log: open it with `Runtime::with_log`")?;
-        ProofLog::append_event(log, name, data).map_err(|e: LogError| e.to_string())
+        f(log)
+    }
+}
+
+impl EventLog for RuntimeLog {
+    fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+        self.with_log(|log| {
+            ProofLog::append_event(log, name, data).map_err(|e: LogError| e.to_string())
+        })
     }
 
     fn append_events(&self, events: Vec<(&str, serde_json::Value)>) -> Result<Vec<u64>, String> {
-        let rt = self.0.upgrade().ok_or(
-            "the runtime was closed; the outcomes will be proven when the queue is next opened",
-        )?;
-        let log = rt
-            .log()
-            .ok_or("the runtime has no proof log: open it with `Runtime::with_log`")?;
-        append_events(log, events)
+        self.with_log(|log| append_events(log, events))
     }
 
     fn size(&self) -> Option<u64> {
