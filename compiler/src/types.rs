@@ -226,7 +226,9 @@ pub struct Checker<'a> {
     pub deferred: bool,
 }
 
-const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
+/// The collection operations, built into the language (`count(xs, x => …)`): no declaration
+/// names them, and one of the same name hides them where it is visible.
+pub const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
 
 impl<'a> Checker<'a> {
     /// A checker for `file`.

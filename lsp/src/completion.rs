@@ -348,7 +348,7 @@ fn methods(snap: &Snapshot, file: SourceFile, ty: &Ty, out: &mut Vec<Completion>
         }
     }
     if matches!(present, Ty::List(_) | Ty::Set(_)) {
-        for op in COLLECTION_OPS {
+        for op in xop_compiler::types::COLLECTION_OPS {
             if matches!(scope.lookup(db, op), Lookup::Missing) {
                 out.push(Completion {
                     label: (*op).to_string(),
@@ -359,9 +359,6 @@ fn methods(snap: &Snapshot, file: SourceFile, ty: &Ty, out: &mut Vec<Completion>
         }
     }
 }
-
-/// The operations on collections the checker knows without a declaration.
-const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
 
 /// The brackets `line` leaves open, closed: `)` for `any(xs, k => k.`.
 fn closers(line: &str) -> String {

@@ -477,15 +477,10 @@ fn open_records<'a>(ty: &'a Ty, out: &mut Vec<&'a Vec<(Arc<str>, Ty)>>) {
     }
 }
 
-/// The collection operations, built into the language: a declaration of one of these names
-/// hides the operation wherever it is visible (`count(xs)` would call it instead). The
-/// compiler's list (`COLLECTION_OPS` in `xop_compiler::types`) is private; the unit test
-/// `collection_operations_are_the_compilers` checks that these are its operations.
-pub const COLLECTION_OPERATIONS: &[&str] = &["any", "all", "count"];
-
-/// Refuses the name of a collection operation for a declaration or an alias.
+/// Refuses the name of a collection operation for a declaration or an alias: a declaration of
+/// one hides the operation wherever it is visible (`count(xs)` would call it instead).
 fn check_not_operation(new: &str) -> Result<(), String> {
-    if COLLECTION_OPERATIONS.contains(&new) {
+    if xop_compiler::types::COLLECTION_OPS.contains(&new) {
         return Err(format!(
             "`{new}` is a built-in collection operation (`{new}(xs, …)`), which a declaration of \
              that name would hide: choose another name"
@@ -828,11 +823,11 @@ mod tests {
                 .map(|d| d.code)
                 .collect()
         };
-        for op in COLLECTION_OPERATIONS.iter().chain(&["sum"]) {
+        for op in xop_compiler::types::COLLECTION_OPS.iter().chain(&["sum"]) {
             let src = format!(
                 "module a\nfn f(xs: List<Int>): Bool = {op}(xs, x => x > 0) == {op}(xs, x => x > 1)\n"
             );
-            let builtin = COLLECTION_OPERATIONS.contains(op);
+            let builtin = xop_compiler::types::COLLECTION_OPS.contains(op);
             assert_eq!(errors(&src).is_empty(), builtin, "{op}: {:?}", errors(&src));
             if builtin {
                 let hidden = format!("{src}fn {op}(x: Int): Bool = x > 0\n");

@@ -1510,6 +1510,13 @@ mod tests {
         }
     }
 
+    /// A clock at `start` ms that the test moves by storing into the first value.
+    fn test_clock(start: i64) -> (Arc<AtomicI64>, Clock) {
+        let now = Arc::new(AtomicI64::new(start));
+        let read = Arc::clone(&now);
+        (now, Arc::new(move || read.load(Ordering::SeqCst)))
+    }
+
     fn tmp(name: &str) -> PathBuf {
         let p = std::env::temp_dir().join(format!("xop-review-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
@@ -1592,9 +1599,7 @@ mod tests {
     fn deadline_fallback_with_a_clock_and_across_reopen() {
         let dir = tmp("clock");
         let ev = Arc::new(Events::default());
-        let now = Arc::new(AtomicI64::new(1_000));
-        let n2 = Arc::clone(&now);
-        let clock: Clock = Arc::new(move || n2.load(Ordering::SeqCst));
+        let (now, clock) = test_clock(1_000);
         let q =
             ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&ev)), clock.clone()).unwrap();
         let id = q.open_case(&case(1, 500)).unwrap();
@@ -1616,9 +1621,7 @@ mod tests {
     fn a_late_answer_is_refused_and_the_fallback_applies() {
         let dir = tmp("late");
         let ev = Arc::new(Events::default());
-        let now = Arc::new(AtomicI64::new(1_000));
-        let n2 = Arc::clone(&now);
-        let clock: Clock = Arc::new(move || n2.load(Ordering::SeqCst));
+        let (now, clock) = test_clock(1_000);
         let q = ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&ev)), clock).unwrap();
         let (late, rejected, on_time) = (
             q.open_case(&case(1, 500)).unwrap(),
