@@ -8,7 +8,9 @@ use std::sync::Arc;
 use clap::{Args, Subcommand, ValueEnum};
 use xop_runtime::engine::Runtime;
 use xop_runtime::proof::LogError;
-use xop_runtime::review::{self, Case, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Status};
+use xop_runtime::review::{
+    self, Case, OpeningReport, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Status,
+};
 use xop_server::config::{Config, token_hash};
 
 use crate::{FAILURE, PROBLEMS, SUCCESS, error, http, out};
@@ -367,7 +369,20 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
         }
     };
     let rt = Arc::new(Runtime::with_log(log));
-    let status = match ReviewQueue::open(data, Box::new(RuntimeLog(Arc::downgrade(&rt)))) {
+    // Opening closes the cases that fell due while nothing ran, and proves outcomes a crash
+    // left unproven, before this answer: with many, say so, as `xop serve` does.
+    let mut report = OpeningReport::new(std::time::Instant::now, "before recording this answer");
+    let opened = ReviewQueue::open_reporting(
+        data,
+        Box::new(RuntimeLog(Arc::downgrade(&rt))),
+        xop_runtime::review::wall_clock(),
+        &mut |p| {
+            if let Some(line) = report.line(p) {
+                eprintln!("xop review: {line}");
+            }
+        },
+    );
+    let status = match opened {
         Err(e) => {
             error(&e.to_string());
             FAILURE

@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use xop_runtime::proof::record::{Body, Entry};
 use xop_runtime::proof::verify::LogReader;
+use xop_runtime::proof::{LogConfig, ProofLog};
 
 /// The test module, built by `xop build`, and xop.toml (hashes by `xop token hash`).
 fn setup(tmp: &TempDir) -> (PathBuf, PathBuf) {
@@ -341,6 +343,69 @@ fn reviews_from_the_command_line() {
     let token = t.lines().next().unwrap().split_whitespace().nth(1).unwrap();
     let hash = t.lines().nth(1).unwrap().split_whitespace().nth(1).unwrap();
     assert_eq!(text(&xop(&["token", "hash", token])).trim(), hash);
+}
+
+/// Many cases fell due while no server ran: `xop review approve` closes them with their
+/// fallback before it records its answer, and says so on stderr with their number, then
+/// `done`, as `xop serve` does; the answer to an overdue case is refused.
+#[test]
+fn review_on_the_folder_says_how_far_closing_overdue_cases_got() {
+    let tmp = TempDir::new("cli-overdue");
+    let (_, config) = setup(&tmp);
+    let data = tmp.0.join("data");
+    let n = 1_100u64;
+    // Decision records for the cases to name (events stand in for them), then the store.
+    let log = ProofLog::open(&data, LogConfig::default()).unwrap();
+    let fillers: Vec<_> = (0..n)
+        .map(|i| Entry {
+            time: "2026-01-01T00:00:00Z".into(),
+            body: Body::Event {
+                name: "test.decision".into(),
+                data: json!(i),
+            },
+        })
+        .collect();
+    log.append_many(&fillers).unwrap();
+    log.close().unwrap();
+    let store: String = (0..n)
+        .map(|seq| {
+            json!({"op": "open", "case": {
+                "id": format!("rv-{seq}"), "seq": seq, "module": "pay", "policy": "pay.fraud",
+                "action": "pay.block", "reasons": ["r"], "role": "fraud_desk",
+                "within_ms": 1000, "fallback": "deny", "deadline_ms": 1_000,
+                "deadline": "1970-01-01T00:00:01Z", "evidence": [], "at_ms": 0,
+                "opened_ms": 0, "status": "open", "verdict": null, "decided_by": null,
+                "decided_at": null, "note": null, "proof": null}})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    std::fs::write(data.join("reviews.log"), store).unwrap();
+    let o = xop(&[
+        "review",
+        "approve",
+        "rv-7",
+        "--data",
+        s(&data),
+        "--config",
+        s(&config),
+        "--token",
+        "ana-token",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "xop review: applying the fallback of {n} review cases (their deadline passed \
+             while no server was running) before recording this answer…"
+        )) && err.contains(&format!("applying the fallback of {n} review cases: done")),
+        "{}",
+        text(&o)
+    );
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    let o = xop(&["review", "list", "--data", s(&data), "--status", "open"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("rv-"), "{}", text(&o));
+    log_verifies(&data);
 }
 
 #[test]

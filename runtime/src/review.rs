@@ -390,6 +390,69 @@ pub enum Stage {
     Overdue,
 }
 
+/// From how many cases an [`OpeningReport`] says what opening the queue is doing.
+pub const REPORT_FROM: usize = 1000;
+/// How often it then says how far it got.
+pub const REPORT_EVERY: Duration = Duration::from_secs(3);
+
+/// What a command says on stderr while opening the queue proves or closes many cases (after a
+/// crash, or a long stop with many cases falling due), fed the [`Progress`] of
+/// [`ReviewQueue::open_reporting`]: what it does and how many, once, then how far it got every
+/// [`REPORT_EVERY`], then that it is done. Nothing under [`REPORT_FROM`] cases, which take too
+/// little time to mention. `xop serve` and `xop review` share it.
+pub struct OpeningReport<N> {
+    now: N,
+    before: &'static str,
+    last: Option<std::time::Instant>,
+}
+
+impl<N: FnMut() -> std::time::Instant> OpeningReport<N> {
+    /// A report reading the time from `now` (injectable for tests); `before` says what waits
+    /// for the work, e.g. "before listening".
+    pub fn new(now: N, before: &'static str) -> Self {
+        OpeningReport {
+            now,
+            before,
+            last: None,
+        }
+    }
+
+    /// The line to print for `p`, if any.
+    pub fn line(&mut self, p: Progress) -> Option<String> {
+        if p.total < REPORT_FROM {
+            return None;
+        }
+        let now = (self.now)();
+        let what = match p.stage {
+            Stage::Unproven => "proving the outcomes of",
+            Stage::Overdue => "applying the fallback of",
+        };
+        if p.done == 0 {
+            self.last = Some(now);
+            let why = match p.stage {
+                Stage::Unproven => "decided before a crash, not yet in the proof log",
+                Stage::Overdue => "their deadline passed while no server was running",
+            };
+            return Some(format!(
+                "{what} {} review cases ({why}) {}…",
+                p.total, self.before
+            ));
+        }
+        if p.done >= p.total {
+            self.last = Some(now);
+            return Some(format!("{what} {} review cases: done", p.total));
+        }
+        if self
+            .last
+            .is_none_or(|t| now.duration_since(t) >= REPORT_EVERY)
+        {
+            self.last = Some(now);
+            return Some(format!("{what} review cases: {} of {}…", p.done, p.total));
+        }
+        None
+    }
+}
+
 /// A clock: milliseconds since the epoch (injectable for tests).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -1292,6 +1355,34 @@ mod tests {
     use super::*;
     use crate::proof::record::ReviewTerms;
     use std::sync::atomic::AtomicI64;
+
+    /// Many cases: said once with their number and what waits, then every few seconds, then
+    /// done; a few: nothing.
+    #[test]
+    fn an_opening_report_says_what_it_does_and_how_far_it_got() {
+        use std::cell::Cell;
+        use std::time::Instant;
+        let at = |stage, done, total| Progress { stage, done, total };
+        let start = Instant::now();
+        let t = Cell::new(start);
+        let mut r = OpeningReport::new(|| t.get(), "before answering");
+        assert_eq!(r.line(at(Stage::Overdue, 0, REPORT_FROM - 1)), None);
+        let first = r.line(at(Stage::Overdue, 0, 38_000)).unwrap();
+        assert!(
+            first.contains("applying the fallback of 38000 review cases")
+                && first.ends_with("before answering…"),
+            "{first}"
+        );
+        t.set(start + Duration::from_secs(1));
+        assert_eq!(r.line(at(Stage::Overdue, 1024, 38_000)), None);
+        t.set(start + REPORT_EVERY + Duration::from_secs(1));
+        let mid = r.line(at(Stage::Overdue, 2048, 38_000)).unwrap();
+        assert!(mid.contains("2048 of 38000"), "{mid}");
+        let end = r.line(at(Stage::Overdue, 38_000, 38_000)).unwrap();
+        assert!(end.ends_with("done"), "{end}");
+        let rec = r.line(at(Stage::Unproven, 0, 1024)).unwrap();
+        assert!(rec.contains("proving the outcomes of 1024"), "{rec}");
+    }
 
     #[derive(Default)]
     struct Events(Mutex<Vec<(String, serde_json::Value)>>);

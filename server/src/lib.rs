@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use xop_runtime::engine::Runtime;
 use xop_runtime::proof::{LogConfig, ProofLog};
-use xop_runtime::review::{ReviewQueue, RuntimeLog};
+use xop_runtime::review::{OpeningReport, ReviewQueue, RuntimeLog};
 
 use crate::app::App;
 use crate::config::Config;
@@ -163,7 +163,7 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
     if let Some(camara) = &config.camara {
         rt.set_connectors(Some(Box::new(xop_network::Camara::new(camara.clone()))));
     }
-    let mut report = RecoveryReport::new(std::time::Instant::now);
+    let mut report = OpeningReport::new(std::time::Instant::now, "before listening");
     let queue = ReviewQueue::open_reporting(
         &opts.data,
         Box::new(RuntimeLog(Arc::downgrade(&rt))),
@@ -261,95 +261,4 @@ pub fn run(opts: &ServeOptions) -> Result<(), String> {
     let running = serve(opts)?;
     println!("xop serve: listening on http://{}", running.addr());
     running.wait_for_signal()
-}
-
-/// From how many cases opening the review queue says what it is doing before listening.
-const REPORT_FROM: usize = 1000;
-/// How often it then says how far it got.
-const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// What `xop serve` says on stderr while opening the review queue proves many outcomes (after
-/// a crash, or a long stop with many cases falling due): what it does and how many, once, then
-/// how far it got every few seconds, and when it is done. Nothing for a few cases.
-struct RecoveryReport<N> {
-    now: N,
-    last: Option<std::time::Instant>,
-}
-
-impl<N: FnMut() -> std::time::Instant> RecoveryReport<N> {
-    fn new(now: N) -> Self {
-        RecoveryReport { now, last: None }
-    }
-
-    fn line(&mut self, p: xop_runtime::review::Progress) -> Option<String> {
-        use xop_runtime::review::Stage;
-        if p.total < REPORT_FROM {
-            return None;
-        }
-        let now = (self.now)();
-        let what = match p.stage {
-            Stage::Unproven => "proving the outcomes of",
-            Stage::Overdue => "applying the fallback of",
-        };
-        if p.done == 0 {
-            self.last = Some(now);
-            let why = match p.stage {
-                Stage::Unproven => "decided before a crash, not yet in the proof log",
-                Stage::Overdue => "their deadline passed while the server was not running",
-            };
-            return Some(format!(
-                "{what} {} review cases ({why}) before listening…",
-                p.total
-            ));
-        }
-        if p.done >= p.total {
-            self.last = Some(now);
-            return Some(format!("{what} {} review cases: done", p.total));
-        }
-        if self
-            .last
-            .is_none_or(|t| now.duration_since(t) >= REPORT_EVERY)
-        {
-            self.last = Some(now);
-            return Some(format!("{what} review cases: {} of {}…", p.done, p.total));
-        }
-        None
-    }
-}
-
-#[cfg(test)]
-mod report_tests {
-    use super::*;
-    use std::cell::Cell;
-    use std::time::{Duration, Instant};
-    use xop_runtime::review::{Progress, Stage};
-
-    fn at(stage: Stage, done: usize, total: usize) -> Progress {
-        Progress { stage, done, total }
-    }
-
-    /// Many overdue cases: said once with their number, then every few seconds, then done;
-    /// a few: nothing.
-    #[test]
-    fn opening_with_many_overdue_cases_says_so_and_how_far_it_got() {
-        let start = Instant::now();
-        let t = Cell::new(start);
-        let mut r = RecoveryReport::new(|| t.get());
-        assert_eq!(r.line(at(Stage::Overdue, 0, 5)), None);
-        let first = r.line(at(Stage::Overdue, 0, 38_000)).unwrap();
-        assert!(
-            first.contains("applying the fallback of 38000 review cases")
-                && first.contains("before listening"),
-            "{first}"
-        );
-        t.set(start + Duration::from_secs(1));
-        assert_eq!(r.line(at(Stage::Overdue, 1024, 38_000)), None);
-        t.set(start + Duration::from_secs(4));
-        let mid = r.line(at(Stage::Overdue, 2048, 38_000)).unwrap();
-        assert!(mid.contains("2048 of 38000"), "{mid}");
-        let end = r.line(at(Stage::Overdue, 38_000, 38_000)).unwrap();
-        assert!(end.ends_with("done"), "{end}");
-        let rec = r.line(at(Stage::Unproven, 0, 1024)).unwrap();
-        assert!(rec.contains("proving the outcomes of 1024"), "{rec}");
-    }
 }
