@@ -596,6 +596,25 @@ mod tests {
         assert_eq!(names, vec!["messages_7d", "vip"]);
     }
 
+    /// An optional place is shown with its present type where it is known to be present.
+    #[test]
+    fn a_narrowed_place_has_its_present_type() {
+        let src = "module a\nrecord C {\n  email: Text?\n}\n\
+                   fn f(c: C): Bool = c.email == \"x\" or (c.email is present and c.email == \"y\")\n";
+        let mut ws = Workspace::new();
+        let file = ws.set_file("a.xop", src);
+        let ty = |nth| {
+            let off = at(src, "c.email", nth) + 3;
+            type_at(ws.db(), ws.project(), file, off)
+                .expect("typed")
+                .1
+                .to_string()
+        };
+        assert_eq!(ty(0), "Text?");
+        assert_eq!(ty(1), "Text?");
+        assert_eq!(ty(2), "Text");
+    }
+
     #[test]
     fn duplicate_notes_are_dropped_and_distinct_ones_kept() {
         let mut ws = Workspace::new();

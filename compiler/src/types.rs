@@ -731,7 +731,14 @@ impl<'a> Checker<'a> {
         self.depth += 1;
         let ty = self.expr_kind(env, facts, e, expected);
         self.depth -= 1;
-        self.note_type(e.span, &ty);
+        if self.notes.is_some() && matches!(ty, Ty::Optional(_)) {
+            // What the editor shows and completes on is the type here: a place known to be
+            // present is its present type (the checker narrows where the value is used).
+            let shown = narrowed(facts, e, ty.clone());
+            self.note_type(e.span, &shown);
+        } else {
+            self.note_type(e.span, &ty);
+        }
         ty
     }
 

@@ -278,6 +278,7 @@ fn members(
     let Some(ty) = ty else {
         return;
     };
+    let from = out.len();
     for (name, t) in ide::fields_of(db, snap.project, &ty) {
         out.push(Completion {
             label: name.to_string(),
@@ -286,7 +287,20 @@ fn members(
         });
     }
     methods(snap, file, &ty, out);
+    // The present type's fields and methods are offered before the value is known to be
+    // present (the usual order of writing is the access, then its guard), each saying that
+    // the checker wants the guard.
+    if matches!(ty, Ty::Optional(_)) {
+        for c in &mut out[from..] {
+            let detail = c.detail.take().unwrap_or_default();
+            c.detail = Some(format!("{detail} {MAY_BE_ABSENT}"));
+        }
+    }
 }
+
+/// Appended to the detail of a field or method offered on a value that may be absent.
+const MAY_BE_ABSENT: &str =
+    "(the value may be absent: guard it with `… is present and` first, or E0302)";
 
 /// The type of `a.b.c` from the type of the local `a`, bound at `offset` as the item is or
 /// once one of `inserts` is written there.
@@ -656,6 +670,32 @@ mod tests {
         assert!(
             has(&got, "swapped_within", Kind::Def(DefKind::Intrinsic)),
             "{got:?}"
+        );
+        // On a value that may be absent, each offer says the guard is wanted; once narrowed,
+        // none does.
+        let details = |text: &str, needle: &str| -> Vec<(String, String)> {
+            let (_st, snap) = snapshot(&[("customer.xop", CUSTOMER), ("contact.xop", text)]);
+            let file = snap.file("contact.xop").expect("file");
+            complete(&snap, file, at(text, needle, 0, needle.len()))
+                .into_iter()
+                .map(|c| (c.label, c.detail.unwrap_or_default()))
+                .collect()
+        };
+        let absent = details(&text, "sim_swap(c).");
+        for want in ["swapped", "swapped_within"] {
+            assert!(
+                absent
+                    .iter()
+                    .any(|(l, d)| l == want && d.ends_with(MAY_BE_ABSENT)),
+                "{want}: {absent:?}"
+            );
+        }
+        let text = rule("deny \"s\" when sim_swap(c) is present and sim_swap(c).");
+        let present = details(&text, "and sim_swap(c).");
+        assert!(
+            present.iter().any(|(l, _)| l == "swapped_within")
+                && !present.iter().any(|(_, d)| d.contains(MAY_BE_ABSENT)),
+            "{present:?}"
         );
         assert!(!got.iter().any(|(l, _)| l == "rich"), "{got:?}");
         // On a list, the collection operations.
