@@ -209,6 +209,10 @@ fn verify(dir: &Path, key: Option<&Path>) -> u8 {
         }
         SUCCESS
     };
+    // What could not be checked (an old key file's format): said whether or not it verified.
+    for n in &report.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
     match out(&s) {
         Ok(()) => status,
         Err(e) => e,

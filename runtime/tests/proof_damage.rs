@@ -1,8 +1,10 @@
 //! A damaged proof log is refused, never cut: opening for writing drops only the torn end of
 //! one batch a crash interrupted (and says so), readers report damage instead of reading the
 //! part before it, keys are never made anew for a log that has records, a subject key file that
-//! lacks a key a record names (with no erasure record) is refused and reported, and `verify`
-//! catches a log cut to its magic and an old checkpoint copied over a newer one.
+//! lacks a key a record names (with no erasure record), or has a slot that cannot be trusted (a
+//! subject hash or key changed with its id kept, a copy, a second key for a subject, a slot
+//! partly zero), is refused and reported, and `verify` catches a log cut to its magic and an old
+//! checkpoint copied over a newer one.
 
 use std::path::Path;
 
@@ -545,4 +547,276 @@ fn keys_of_records_a_crash_dropped_may_be_missing() {
         [],
         "key {last} is named by no acknowledged record"
     );
+}
+
+/// The bytes of the key file's slot `n` (after the 8-byte magic, 80 bytes each).
+fn slot_range(n: usize) -> std::ops::Range<usize> {
+    8 + 80 * n..8 + 80 * (n + 1)
+}
+
+fn change_keys(dir: &Path, f: impl FnOnce(&mut Vec<u8>)) {
+    let path = dir.join("subjects.keys");
+    let mut bytes = std::fs::read(&path).unwrap();
+    f(&mut bytes);
+    std::fs::write(&path, &bytes).unwrap();
+}
+
+/// Opening for writing refuses the key file as damaged at `offset` (a slot), saying `what` and
+/// what to do, and changes neither file; `verify` reports the slot, with record `seq` when one
+/// names its key.
+fn slot_refused(dir: &Path, offset: u64, seq: Option<u64>, what: &str) {
+    let keys = std::fs::read(dir.join("subjects.keys")).unwrap();
+    let log = std::fs::read(dir.join("log.xpl")).unwrap();
+    let e = ProofLog::open(dir, config()).unwrap_err();
+    let LogError::Corrupt {
+        path, offset: at, ..
+    } = &e
+    else {
+        panic!("not refused as damage: {e}");
+    };
+    assert!(path.ends_with("subjects.keys"), "{e}");
+    assert_eq!(*at, offset, "{e}");
+    let m = e.to_string();
+    for want in [
+        &format!("subjects.keys` is damaged at byte {offset}: "),
+        what,
+        "Nothing was changed: restore",
+        "from a backup",
+        "xop log verify",
+    ] {
+        assert!(m.contains(want), "{want} not in: {m}");
+    }
+    assert_eq!(std::fs::read(dir.join("subjects.keys")).unwrap(), keys);
+    assert_eq!(std::fs::read(dir.join("log.xpl")).unwrap(), log);
+    let p = problems(dir);
+    assert!(
+        p.iter().any(|(s, m)| *s == seq
+            && m.contains(&format!("subjects.keys is damaged at byte {offset}: "))
+            && m.contains(what)),
+        "{p:?}"
+    );
+}
+
+/// SHA-256 of a subject id, as the key file holds it.
+fn subject_hash(subject: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"xop-subject\0");
+    h.update(subject.as_bytes());
+    h.finalize().into()
+}
+
+#[test]
+fn a_subject_hash_changed_with_its_id_kept_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    log_with_subjects(dir.path());
+    let path = dir.path().join("subjects.keys");
+    let genuine = std::fs::read(&path).unwrap();
+    assert!(
+        genuine.starts_with(b"XOPKEYS2"),
+        "a new log's key file binds its ids"
+    );
+    // cust-1's slot given cust-9's subject hash: cust-9 would take cust-1's key, and cust-1
+    // silently get a new one.
+    change_keys(dir.path(), |b| {
+        b[slot_range(1)][16..48].copy_from_slice(&subject_hash("cust-9"));
+    });
+    slot_refused(dir.path(), 88, Some(1), "with its id kept");
+    // Put back, the log opens and verifies.
+    std::fs::write(&path, &genuine).unwrap();
+    ProofLog::open(dir.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+    assert_eq!(problems(dir.path()), []);
+}
+
+#[test]
+fn a_key_changed_with_its_id_kept_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    log_with_subjects(dir.path());
+    // cust-2's key changed: their evidence would no longer be linked to it.
+    change_keys(dir.path(), |b| b[slot_range(2)][48] ^= 0x40);
+    slot_refused(dir.path(), 168, Some(2), "with its id kept");
+}
+
+#[test]
+fn two_live_slots_of_one_subject_are_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    log_with_subjects(dir.path());
+    let path = dir.path().join("subjects.keys");
+    let genuine = std::fs::read(&path).unwrap();
+    // A second sound key for cust-1 (its id bound): an erasure of cust-1 would zero one slot
+    // and leave the other key alive.
+    change_keys(dir.path(), |b| {
+        let sh: [u8; 32] = b[slot_range(1)][16..48].try_into().unwrap();
+        let key = [7u8; 32];
+        b.extend_from_slice(&xop_runtime::proof::keys::key_id(&sh, &key));
+        b.extend_from_slice(&sh);
+        b.extend_from_slice(&key);
+    });
+    slot_refused(
+        dir.path(),
+        248,
+        None,
+        "is for the same subject as the slot at byte 88",
+    );
+    // A slot copied whole.
+    std::fs::write(&path, &genuine).unwrap();
+    change_keys(dir.path(), |b| {
+        let copy = b[slot_range(0)].to_vec();
+        b.extend_from_slice(&copy);
+    });
+    slot_refused(dir.path(), 248, Some(0), "as does the slot at byte 8");
+}
+
+#[test]
+fn a_partly_zero_slot_is_refused_unless_its_erasure_was_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    log_with_subjects(dir.path());
+    let path = dir.path().join("subjects.keys");
+    let genuine = std::fs::read(&path).unwrap();
+    // cust-1's key zeroed, its id and subject hash kept.
+    change_keys(dir.path(), |b| b[slot_range(1)][48..].fill(0));
+    slot_refused(
+        dir.path(),
+        88,
+        Some(1),
+        "is partly zero (its bytes 48 to 79)",
+    );
+
+    // The same slot left by an erasure that a crash cut short while zeroing: the erasure
+    // record names the key, so opening finishes it.
+    std::fs::write(&path, &genuine).unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.erase_subject("cust-1").unwrap(), Some(4));
+    log.close().unwrap();
+    let mut torn = genuine.clone();
+    torn[slot_range(1)][48..].fill(0);
+    std::fs::write(&path, &torn).unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.recovery().finished_erasures.len(), 1);
+    log.close().unwrap();
+    let after = std::fs::read(&path).unwrap();
+    assert_eq!(after[slot_range(1)], [0u8; 80]);
+    assert_eq!(problems(dir.path()), []);
+}
+
+#[test]
+fn swapped_slots_are_harmless() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = log_with_subjects(dir.path());
+    change_keys(dir.path(), |b| {
+        let (first, last) = (b[slot_range(0)].to_vec(), b[slot_range(2)].to_vec());
+        b[slot_range(0)].copy_from_slice(&last);
+        b[slot_range(2)].copy_from_slice(&first);
+    });
+    assert_eq!(problems(dir.path()), []);
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    // Each subject keeps their key, wherever its slot is.
+    assert_eq!(hex(&log.key_for("cust-0").unwrap().0), ids[0]);
+    assert_eq!(hex(&log.key_for("cust-2").unwrap().0), ids[2]);
+    // Erasing cust-0 zeroes the slot that holds their key, now the third.
+    assert_eq!(log.erase_subject("cust-0").unwrap(), Some(4));
+    log.close().unwrap();
+    let bytes = std::fs::read(dir.path().join("subjects.keys")).unwrap();
+    assert_eq!(bytes[slot_range(2)], [0u8; 80]);
+    assert_eq!(hex(&bytes[slot_range(0)][..16]), ids[2]);
+    assert_eq!(problems(dir.path()), []);
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_ne!(hex(&log.key_for("cust-0").unwrap().0), ids[0]);
+    assert_eq!(hex(&log.key_for("cust-2").unwrap().0), ids[2]);
+    log.close().unwrap();
+}
+
+#[test]
+fn erasure_and_reopening_work_with_bound_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = log_with_subjects(dir.path());
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.erase_subject("cust-1").unwrap(), Some(4));
+    assert_eq!(log.erase_subject("cust-1").unwrap(), None);
+    log.close().unwrap();
+    let bytes = std::fs::read(dir.path().join("subjects.keys")).unwrap();
+    assert!(bytes.starts_with(b"XOPKEYS2"));
+    assert_eq!(
+        bytes[slot_range(1)],
+        [0u8; 80],
+        "a zeroed slot is the erased state"
+    );
+    assert_eq!(problems(dir.path()), []);
+    // Reopened: the others keep their keys; cust-1 gets a new one, named by a new record.
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert!(log.recovery_warning().is_none());
+    let new = decide_about(&log, "cust-1");
+    assert_ne!(new, ids[1]);
+    assert_eq!(hex(&log.key_for("cust-2").unwrap().0), ids[2]);
+    log.close().unwrap();
+    ProofLog::open(dir.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+    assert_eq!(problems(dir.path()), []);
+}
+
+#[test]
+fn a_first_format_key_file_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    // A key file as logs wrote them before ids were bound: cust-0's key with a random id.
+    let old_id = [0x5au8; 16];
+    let mut bytes = b"XOPKEYS1".to_vec();
+    bytes.extend_from_slice(&old_id);
+    bytes.extend_from_slice(&subject_hash("cust-0"));
+    bytes.extend_from_slice(&[0xa5; 32]);
+    let path = dir.path().join("subjects.keys");
+    std::fs::write(&path, &bytes).unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(decide_about(&log, "cust-0"), hex(&old_id));
+    let cust1 = decide_about(&log, "cust-1");
+    decide_about(&log, "cust-2");
+    log.close().unwrap();
+    ProofLog::open(dir.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+    let key = read_public_key(&dir.path().join("log.pub")).unwrap();
+    let report = verify_log(dir.path(), &key).unwrap();
+    assert_eq!(report.problems, []);
+    // Said, not a problem: the old format cannot show a slot changed with its id kept.
+    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+    assert!(report.notes[0].contains("XOPKEYS1"), "{:?}", report.notes);
+    let genuine = std::fs::read(&path).unwrap();
+    assert!(
+        genuine.starts_with(b"XOPKEYS1"),
+        "the file keeps its format"
+    );
+
+    // Ids are still checked against the records, and copies and partly zero slots are found.
+    change_keys(dir.path(), |b| b[slot_range(1)].fill(0));
+    keys_refused(dir.path(), &cust1, 1);
+    std::fs::write(&path, &genuine).unwrap();
+    change_keys(dir.path(), |b| b[slot_range(2)][48..].fill(0));
+    slot_refused(dir.path(), 168, Some(2), "is partly zero");
+    std::fs::write(&path, &genuine).unwrap();
+    change_keys(dir.path(), |b| {
+        let copy = b[slot_range(0)].to_vec();
+        b.extend_from_slice(&copy);
+    });
+    slot_refused(dir.path(), 248, Some(0), "as does the slot at byte 8");
+
+    // Erasure works as before, the random id named by the erasure record.
+    std::fs::write(&path, &genuine).unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.erase_subject("cust-0").unwrap(), Some(3));
+    log.close().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap()[slot_range(0)], [0u8; 80]);
+    assert_eq!(problems(dir.path()), []);
+    ProofLog::open(dir.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+
+    // The known limit: a key changed with its id kept is not seen in this format.
+    change_keys(dir.path(), |b| b[slot_range(2)][48] ^= 0x40);
+    assert_eq!(problems(dir.path()), []);
 }

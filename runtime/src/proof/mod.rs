@@ -255,10 +255,12 @@ impl ProofLog {
     /// no checkpoint covers yet, and starts the writer. A damaged log (anything after the last
     /// commit that cannot be one torn batch, see [`store::judge_tail`]) is refused with
     /// [`LogError::Corrupt`] and left as it is; so is a log with records whose `log.key` (when
-    /// the caller brings no key) or `subjects.keys` is missing, and one whose `subjects.keys`
+    /// the caller brings no key) or `subjects.keys` is missing, one whose `subjects.keys`
     /// lacks a key that a committed record names with no erasure record naming it
-    /// ([`LogError::MissingKeys`]). An erasure whose record is durable but whose key a crash
-    /// left in the file is finished ([`Recovery::finished_erasures`]).
+    /// ([`LogError::MissingKeys`]), and one whose `subjects.keys` has a slot that cannot be
+    /// trusted ([`LogError::Corrupt`] at the slot: see [`keys::check`]). An erasure whose
+    /// record is durable but whose key a crash left in the file is finished
+    /// ([`Recovery::finished_erasures`]).
     pub fn open(dir: &Path, config: LogConfig) -> Result<ProofLog, LogError> {
         std::fs::create_dir_all(dir.join("modules")).map_err(|e| LogError::io(dir, &e))?;
         let lock_path = dir.join("LOCK");
@@ -290,9 +292,23 @@ impl ProofLog {
         let keys_path = dir.join("subjects.keys");
         let mut subject_keys = SubjectKeys::open(&keys_path, history)?;
         // Keys are synced before the records that use them: a committed record whose key is
-        // gone, with no erasure record, is damage. Refused before anything changes, and never
-        // answered with a new key, which would hide the loss.
-        let checked = keys::check(prepared.key_refs(), &subject_keys.ids());
+        // gone, with no erasure record, is damage, and so is a slot that cannot be trusted (a
+        // changed one, a copy, one partly zero). Refused before anything changes, and never
+        // answered with a new key, which would hide the loss, or with an erasure that leaves a
+        // copy of the key.
+        let checked = keys::check(prepared.key_refs(), subject_keys.contents());
+        if let Some((offset, why)) = checked.damage_message() {
+            return Err(LogError::Corrupt {
+                path: keys_path.display().to_string(),
+                offset,
+                message: format!(
+                    "{why}. Nothing was changed: restore `{}` from a backup (`xop log verify {}` \
+                     lists what is wrong)",
+                    keys_path.display(),
+                    dir.display()
+                ),
+            });
+        }
         if let Some(why) = checked.missing_message("it") {
             return Err(LogError::MissingKeys {
                 path: keys_path.display().to_string(),
@@ -453,21 +469,31 @@ impl ProofLog {
     /// number, or `None` if the subject has no key: nothing of theirs was logged, or they were
     /// erased before (nothing links an erased subject to its erasure record, by design).
     ///
-    /// The key is taken out of use first (a later decision about the subject gets a new key),
-    /// then the erasure record is made durable, then the key's slot is zeroed: a crash after
-    /// the record leaves the key in the file, and the next [`ProofLog::open`] erases it. In the
+    /// The erasure record is made durable first, then the key is taken out of use (a later
+    /// decision about the subject gets a new key) and its slot zeroed: a crash after the
+    /// record leaves the key in the file, and the next [`ProofLog::open`] erases it. In the
     /// other order a crash would leave records naming a key that is gone with no record of its
-    /// erasure, which opening refuses as damage.
+    /// erasure, which opening refuses as damage. Until the record is durable the key stays in
+    /// use, so a decision about the subject meanwhile is hashed with it (and erased with it):
+    /// a new key made then could be synced before a crash cut the erasure short, leaving the
+    /// subject two live keys, which opening refuses as damage.
     pub fn erase_subject(&self, subject: &str) -> Result<Option<u64>, LogError> {
-        let Some((slot, id)) = self.keys().take(subject) else {
+        let Some(id) = self.keys().begin_erasure(subject) else {
             return Ok(None);
         };
-        let seq = self.append(&Entry {
+        let appended = self.append(&Entry {
             time: time_text(jiff::Timestamp::now().as_millisecond()),
             body: Body::Erasure { key: hex(&id) },
-        })?;
+        });
+        let seq = match appended {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.keys().abandon_erasure(subject);
+                return Err(e);
+            }
+        };
         self.keys()
-            .zero_slot(slot, &self.dir.join("subjects.keys"))?;
+            .finish_erasure(subject, &self.dir.join("subjects.keys"))?;
         Ok(Some(seq))
     }
 

@@ -11,7 +11,10 @@
 //! changed *and* re-hashed, with the commits rewritten, is caught by the first signed
 //! checkpoint after it, which names the range of records it covers. Then the subject key file:
 //! every key a committed record names is in `subjects.keys` unless an erasure record names it,
-//! and no key an erasure record names is still there ([`super::keys::check`]).
+//! no key an erasure record names is still there, and every slot can be trusted (its id matches
+//! its contents, it is not partly zero, no other slot has its subject or id:
+//! [`super::keys::check`]). A key file of the first format cannot show a slot changed with its
+//! id kept, which [`Report::notes`] says.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -20,7 +23,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::VerifyingKey;
 
 use super::checkpoint::Checkpoint;
-use super::keys::{KeyRefs, check, read_key_ids};
+use super::keys::{KeyFormat, KeyRefs, check, read_key_file};
 use super::merkle::{Tree, leaf_hash};
 use super::record::{Record, decode};
 use super::store::{Frames, Header, MAGIC, Tag, judge_tail, parse_commit, scan};
@@ -221,6 +224,8 @@ pub struct Report {
     pub verified_size: u64,
     /// The problems, in file order (the first names the first bad record).
     pub problems: Vec<Problem>,
+    /// What could not be checked, for people (not problems: the log may be fine).
+    pub notes: Vec<String>,
 }
 
 /// The most problems reported (after a deletion, every later record would be one).
@@ -579,15 +584,17 @@ fn count_here(n: u64) -> String {
     }
 }
 
-/// Checks `DIR/subjects.keys` against the key ids the committed records name: a key missing
-/// with no erasure record is a problem named by the first record naming it (and how many more
-/// are missing); a key an erasure record names but the file still has is one too (an erasure
-/// a crash interrupted, which the next opening for writing finishes).
+/// Checks `DIR/subjects.keys` against the key ids the committed records name: a damaged slot
+/// is a problem named by the first record naming its key, if any; a key missing with no
+/// erasure record is one named by the first record naming it (and how many more are
+/// missing); a key an erasure record names but the file still has is one too (an erasure a
+/// crash interrupted, which the next opening for writing finishes). A file of the first format
+/// gets a note: it cannot show a slot changed with its id kept.
 fn check_key_file(dir: &Path, refs: &KeyRefs, report: &mut Report) {
     let path = dir.join("subjects.keys");
     let file = "subjects.keys";
-    let ids = match read_key_ids(&path) {
-        Ok(Some(ids)) => ids,
+    let contents = match read_key_file(&path) {
+        Ok(Some(contents)) => contents,
         Ok(None) if refs.named.is_empty() => return,
         Ok(None) => {
             let (id, seq) = refs
@@ -612,7 +619,27 @@ fn check_key_file(dir: &Path, refs: &KeyRefs, report: &mut Report) {
             return;
         }
     };
-    let checked = check(refs, &ids);
+    if contents.format == KeyFormat::V1 {
+        report.notes.push(format!(
+            "{file} is of the first format (XOPKEYS1), whose key ids are not bound to their \
+             slots: a slot whose subject hash or key was changed with its id kept cannot be \
+             detected (its ids are still checked against the records, and copied or partly \
+             zero slots are found); a new log's key file binds them"
+        ));
+    }
+    let checked = check(refs, &contents);
+    for damage in &checked.damaged {
+        problem(
+            report,
+            refs.named.get(&damage.id).copied(),
+            0,
+            format!(
+                "{file} is damaged at byte {}: {}; restore {file} from a backup",
+                damage.offset,
+                damage.message()
+            ),
+        );
+    }
     if let Some(why) = checked.missing_message(file) {
         let seq = checked.missing.first().map(|(_, s)| *s);
         problem(
