@@ -1,6 +1,6 @@
 //! `xop build` (sources → signed, content-addressed `.xopm` module) and `xop keygen`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -13,7 +13,11 @@ Compile .xop sources into a module (.xopm) that runtimes load.
 The sources must check without errors. The module holds the IR, the input layout, the rule and
 reason tables with source locations for explanations, the SHA-256 of the sources and of its own
 content; with --sign it is signed with an Ed25519 key made by `xop keygen`, and loaders given
-the public key (`--trust`) refuse it if any byte changed.";
+the public key (`--trust`) refuse it if any byte changed.
+
+The module is written whole or not at all (into a new file, renamed over -o FILE). It may
+replace an earlier module, but never a source, the --sign key or another file: those are
+refused.";
 
 /// Arguments of `xop build`.
 #[derive(Debug, Args)]
@@ -31,6 +35,11 @@ pub struct BuildArgs {
 
 /// Runs `xop build`.
 pub fn run(args: &BuildArgs, color: Color) -> u8 {
+    // Before compiling: a module written over a source or a key would destroy it.
+    if let Err(m) = check_output(args) {
+        error(&m);
+        return FAILURE;
+    }
     let compiled = match compile::from_sources(&args.paths, color) {
         Ok(c) => c,
         Err(status) => return status,
@@ -55,9 +64,10 @@ pub fn run(args: &BuildArgs, color: Color) -> u8 {
         }
     };
     let bytes = compiled.module.to_bytes(key.as_ref());
-    if let Err(e) = std::fs::write(&args.output, &bytes) {
+    if let Err(e) = write_atomically(&args.output, &bytes) {
         error(&format!(
-            "cannot write `{}`: {}",
+            "cannot write `{}`: {}; nothing was written (check that its folder exists and is \
+             writable, or give another path with -o)",
             args.output.display(),
             files::reason(&e)
         ));
@@ -80,10 +90,150 @@ pub fn run(args: &BuildArgs, color: Color) -> u8 {
     }
 }
 
+/// Refuses an output path the module must not be written to: a folder, the `--sign` key, one
+/// of the sources (named, or found in a folder given), or an existing file that is not a
+/// compiled module. Replacing an earlier module (a rebuild) is fine, and so is an empty file.
+fn check_output(args: &BuildArgs) -> Result<(), String> {
+    let output = &args.output;
+    let shown = output.display();
+    if ends_with_separator(output) || output.is_dir() {
+        return Err(format!(
+            "`{shown}` names a folder: -o takes the module's file, e.g. `{}`",
+            output.join("NAME.xopm").display()
+        ));
+    }
+    let Some(target) = canonical(output) else {
+        // Its folder does not exist: writing will say so, and nothing can be overwritten.
+        return Ok(());
+    };
+    let another = another_path(output);
+    if let Some(key) = &args.sign
+        && canonical(key).is_some_and(|k| k == target)
+    {
+        return Err(format!(
+            "`{shown}` is the secret key given to --sign: writing the module there would \
+             destroy the key; give the module another path with -o, e.g. `{another}`"
+        ));
+    }
+    if let Some(source) = files::find(&args.paths)
+        .iter()
+        .find(|p| canonical(p).is_some_and(|p| p == target))
+    {
+        let what = if source == output {
+            "is one of the sources".to_string()
+        } else {
+            format!("is the source `{}`", source.display())
+        };
+        return Err(format!(
+            "`{shown}` {what}: writing the module there would replace it; give the module \
+             another path with -o, e.g. `{another}`"
+        ));
+    }
+    if let Ok(meta) = std::fs::metadata(output)
+        && meta.is_file()
+        && meta.len() > 0
+        && !files::is_module(output)
+    {
+        return Err(format!(
+            "`{shown}` exists and is not a compiled module: give another path, or remove it \
+             first"
+        ));
+    }
+    Ok(())
+}
+
+/// A path to suggest instead of `output`: the same name ending in `.xopm`, or `NAME.xopm`.
+fn another_path(output: &Path) -> String {
+    let xopm = output.with_extension("xopm");
+    if xopm != output && output.file_name().is_some() {
+        xopm.display().to_string()
+    } else {
+        "NAME.xopm".to_string()
+    }
+}
+
+/// Whether `path` is written with a separator at its end (`keys/`): a folder, not a file.
+fn ends_with_separator(path: &Path) -> bool {
+    path.to_string_lossy()
+        .chars()
+        .next_back()
+        .is_some_and(std::path::is_separator)
+}
+
+/// `path` with every link and `..` resolved; for a file that does not exist yet, its folder's
+/// such path and its name. `None` when its folder does not exist either.
+fn canonical(path: &Path) -> Option<PathBuf> {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return Some(p);
+    }
+    let name = path.file_name()?;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::canonicalize(folder).ok().map(|f| f.join(name))
+}
+
+/// Writes `bytes` to `path` so that it is either left as it was or holds all of them: into a
+/// new file beside it, then renamed over it. Through a link, the file linked to is replaced;
+/// something that is not a file (`/dev/null`) is written to as it is.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let existing = std::fs::metadata(path).ok();
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        return std::fs::write(path, bytes);
+    }
+    let target = match existing {
+        Some(_) => std::fs::canonicalize(path)?,
+        None => path.to_path_buf(),
+    };
+    let name = target
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let folder = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut attempt = 0u32;
+    let (temp, mut file) = loop {
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{}-{attempt}.tmp", std::process::id()));
+        let temp = folder.join(temp_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+        {
+            Ok(f) => break (temp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let written = (|| {
+        file.write_all(bytes)?;
+        if let Some(meta) = &existing {
+            // A rebuild keeps the module's permissions.
+            file.set_permissions(meta.permissions())?;
+        }
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, &target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
 /// Long help of `xop keygen`.
 pub const KEYGEN_LONG_ABOUT: &str = "\
 Make an Ed25519 key pair for signing modules: PREFIX.key (secret: keep it out of version
-control) and PREFIX.pub (give it to runtimes as --trust). Existing files are never overwritten.";
+control) and PREFIX.pub (give it to runtimes as --trust). The prefix is kept whole (`-o
+acme.prod` writes acme.prod.key and acme.prod.pub); a folder is not a prefix (`-o keys/acme`
+writes into keys/). Existing files are never overwritten.";
 
 /// Arguments of `xop keygen`.
 #[derive(Debug, Args)]
@@ -95,12 +245,17 @@ pub struct KeygenArgs {
 
 /// Runs `xop keygen`.
 pub fn keygen(args: &KeygenArgs) -> u8 {
-    let secret_path = args.output.with_extension("key");
-    let public_path = args.output.with_extension("pub");
+    let (secret_path, public_path) = match key_paths(&args.output) {
+        Ok(paths) => paths,
+        Err(m) => {
+            error(&m);
+            return FAILURE;
+        }
+    };
     for p in [&secret_path, &public_path] {
         if p.exists() {
             error(&format!(
-                "`{}` exists; choose another --output",
+                "`{}` exists, and keygen never replaces a key: choose another --output",
                 p.display()
             ));
             return FAILURE;
@@ -118,10 +273,15 @@ pub fn keygen(args: &KeygenArgs) -> u8 {
     ] {
         if let Err(e) = write_new(path, text, secret) {
             error(&format!(
-                "cannot write `{}`: {}",
+                "cannot write `{}`: {} (check that its folder exists and is writable, or \
+                 choose another --output)",
                 path.display(),
                 files::reason(&e)
             ));
+            if !secret {
+                // Half a key pair is of no use: the secret key written just before goes too.
+                let _ = std::fs::remove_file(&secret_path);
+            }
             return FAILURE;
         }
     }
@@ -133,6 +293,28 @@ pub fn keygen(args: &KeygenArgs) -> u8 {
         Ok(()) => SUCCESS,
         Err(s) => s,
     }
+}
+
+/// The key files of `-o PREFIX`: `PREFIX.key` and `PREFIX.pub`, the prefix kept whole
+/// (`acme.prod` gives `acme.prod.key`). A prefix that is a folder is refused.
+fn key_paths(prefix: &Path) -> Result<(PathBuf, PathBuf), String> {
+    if ends_with_separator(prefix) || prefix.is_dir() {
+        let example = prefix.join("NAME");
+        return Err(format!(
+            "`{}` names a folder, but --output is the prefix of the key files: give e.g. `-o {}` \
+             (writes {}.key and {}.pub)",
+            prefix.display(),
+            example.display(),
+            example.display(),
+            example.display()
+        ));
+    }
+    let with = |ext: &str| {
+        let mut name = prefix.as_os_str().to_owned();
+        name.push(ext);
+        PathBuf::from(name)
+    };
+    Ok((with(".key"), with(".pub")))
 }
 
 /// Creates `path` (never replacing a file) and writes `text`; a secret is readable by its owner

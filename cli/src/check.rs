@@ -165,7 +165,7 @@ fn plural(n: usize, word: &str) -> String {
 /// `--explain CODE`: the code's section of docs/errors.md, or its title when it has none yet.
 fn explain(code: &str) -> u8 {
     let Some(info) = codes::info(code) else {
-        error(&format!("unknown diagnostic code `{code}`"));
+        error(&unknown_code(code));
         return FAILURE;
     };
     let text = match codes::explain(info.code) {
@@ -179,4 +179,19 @@ fn explain(code: &str) -> u8 {
         Ok(()) => SUCCESS,
         Err(failure) => failure,
     }
+}
+
+/// The message for a code `--explain` does not know: where the codes are listed, and the
+/// nearest known code when one is close (a typo).
+fn unknown_code(code: &str) -> String {
+    let upper = code.to_ascii_uppercase();
+    let nearest = xop_compiler::resolve::suggest(&upper, codes::CODES.iter().map(|c| c.code));
+    let hint = match nearest {
+        Some(near) => format!(" (did you mean `{near}`?)"),
+        None => String::new(),
+    };
+    format!(
+        "unknown diagnostic code `{code}`{hint}: the codes are listed in docs/errors.md (E…, \
+         W…) and docs/compliance.md (C…)"
+    )
 }

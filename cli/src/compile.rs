@@ -71,12 +71,21 @@ pub fn from_sources(paths: &[PathBuf], color: Color) -> Result<Compiled, u8> {
     Ok(Compiled { module })
 }
 
+/// The compiled module file, when `paths` are one: a single `.xopm` file, or any single file
+/// that starts as a module does (what [`load`] loads as a module).
+pub fn module_path(paths: &[PathBuf]) -> Option<&Path> {
+    match paths {
+        [single] if single.extension().is_some_and(|e| e == "xopm") || files::is_module(single) => {
+            Some(single)
+        }
+        _ => None,
+    }
+}
+
 /// Loads a compiled module, verifying it (and its signature, when `trust` names a public key
 /// file), or compiles sources when `paths` are `.xop` files or folders.
 pub fn load(paths: &[PathBuf], trust: Option<&Path>, color: Color) -> Result<Compiled, u8> {
-    if let [single] = paths
-        && (single.extension().is_some_and(|e| e == "xopm") || files::is_module(single))
-    {
+    if let Some(single) = module_path(paths) {
         let bytes = std::fs::read(single).map_err(|e| {
             error(&files::cannot_read(
                 &single.display().to_string(),

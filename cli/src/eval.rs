@@ -111,7 +111,13 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         (Some(p), _, _) => p.clone(),
         (None, Some(d), _) => return rank(program, d, input, args),
         // The runtime decides an action (combining its policies), with or without a log.
-        (None, None, Some(a)) => return logged(args, &compiled, Target::Action(a), &bytes),
+        (None, None, Some(a)) => {
+            if let Some(m) = policy_given_as_action(program, a) {
+                error(&m);
+                return FAILURE;
+            }
+            return logged(args, &compiled, Target::Action(a), &bytes);
+        }
         (None, None, None) => return FAILURE, // clap requires one of them
     };
     let index = match program.resolve_policy(&policy_name) {
@@ -128,6 +134,10 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
             return FAILURE;
         }
         Err(_) => {
+            if let Some(m) = action_given_as_policy(program, &policy_name) {
+                error(&m);
+                return FAILURE;
+            }
             let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
             error(&if names.is_empty() {
                 format!(
@@ -247,12 +257,66 @@ fn read_input(path: &Path) -> Result<Vec<u8>, String> {
 /// The compiled module file, when the paths are one (as [`compile::load`] tells: a `.xopm`
 /// file, or any file that starts as a module does).
 fn module_file(paths: &[PathBuf]) -> Option<&Path> {
-    match paths {
-        [single] if single.extension().is_some_and(|e| e == "xopm") || files::is_module(single) => {
-            Some(single)
-        }
-        _ => None,
+    compile::module_path(paths)
+}
+
+/// The guarded actions `name` means, as the runtime finds them for `--action`: the one whose
+/// qualified name it is, or those whose short name it is.
+fn actions_named<'p>(program: &'p Program, name: &str) -> Vec<&'p str> {
+    let mut actions: Vec<&str> = (program.policies.iter())
+        .map(|p| p.action.as_str())
+        .filter(|a| *a == name || a.rsplit('.').next() == Some(name))
+        .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    if let Some(exact) = actions.iter().find(|a| **a == name) {
+        return vec![*exact];
     }
+    actions
+}
+
+/// `--policy NAME` where no policy has that name but an action does: the message saying so.
+fn action_given_as_policy(program: &Program, name: &str) -> Option<String> {
+    let actions = actions_named(program, name);
+    let guards = |action: &str| -> String {
+        let names: Vec<&str> = program.guards(action).map(|p| p.name.as_str()).collect();
+        names.join(", ")
+    };
+    match actions.as_slice() {
+        [] => None,
+        [action] => Some(format!(
+            "`{name}` is an action, not a policy: `--action {name}` decides it with every \
+             policy guarding it ({}); to decide one of them alone, give its name to --policy",
+            guards(action)
+        )),
+        many => Some(format!(
+            "`{name}` is the name of {} actions, not of a policy: give one with --action ({})",
+            many.len(),
+            (many.iter())
+                .map(|a| format!("`--action {a}`, guarded by {}", guards(a)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    }
+}
+
+/// `--action NAME` where no action has that name but a policy does: the message saying so.
+fn policy_given_as_action(program: &Program, name: &str) -> Option<String> {
+    if !actions_named(program, name).is_empty() {
+        return None;
+    }
+    let (_, policy) = program.resolve_policy(name).ok()?;
+    let action = &policy.action;
+    let short = action.rsplit('.').next().unwrap_or(action);
+    let given = if actions_named(program, short).len() == 1 {
+        short
+    } else {
+        action
+    };
+    Some(format!(
+        "`{name}` is a policy, not an action: `--policy {name}` decides it alone, and \
+         `--action {given}` decides the action it guards (`{action}`) with all its policies"
+    ))
 }
 
 /// What declares the program's names, for saying it declares none: a module, or the sources.

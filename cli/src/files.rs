@@ -65,6 +65,17 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<SourceText>, Vec<String>> {
     Ok(files)
 }
 
+/// The files [`load`] would read from `paths`, without reading them (what cannot be found or
+/// read is left out: [`load`] reports it).
+pub fn find(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for root in paths {
+        discover(root, &mut found, &mut errors);
+    }
+    found.into_iter().map(|(path, _)| path).collect()
+}
+
 /// The message for a file or folder that cannot be read.
 pub fn cannot_read(display: &str, reason: &str) -> String {
     format!("cannot read `{display}`: {reason}")

@@ -72,7 +72,14 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
         }
     }
     if program.tests.is_empty() {
-        report.push_str("no `test` block in the sources: nothing was run\n");
+        report.push_str(&match compile::module_path(&args.paths) {
+            Some(module) => format!(
+                "the module `{}` has no tests (its sources had no `test` block when it was \
+                 built): nothing was run\n",
+                module.display()
+            ),
+            None => "no `test` block in the sources: nothing was run\n".to_string(),
+        });
     }
     report.push_str(&format!("{passed} passed, {failed} failed\n"));
     match out(&report) {

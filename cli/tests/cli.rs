@@ -384,7 +384,22 @@ fn explain_unknown_code_exits_2() {
     let out = xop(dir.path(), &["check", "--explain", "E9999"]);
     assert_code(&out, 2);
     assert_eq!(stdout(&out), "");
-    assert_eq!(stderr(&out), "error: unknown diagnostic code `E9999`\n");
+    assert_eq!(
+        stderr(&out),
+        "error: unknown diagnostic code `E9999`: the codes are listed in docs/errors.md (E…, W…) \
+         and docs/compliance.md (C…)\n"
+    );
+    // A code close to a known one (a typo) is named.
+    let out = xop(dir.path(), &["check", "--explain", "E0130"]);
+    assert_code(&out, 2);
+    assert!(
+        stderr(&out).starts_with(
+            "error: unknown diagnostic code `E0130` (did you mean `E0103`?): the codes are \
+             listed in docs/errors.md"
+        ),
+        "{}",
+        stderr(&out)
+    );
 }
 
 // ----- fmt -------------------------------------------------------------------------------------
@@ -1306,4 +1321,275 @@ fn test_says_when_the_sources_have_no_test() {
         out,
         "no `test` block in the sources: nothing was run\n0 passed, 0 failed\n"
     );
+}
+
+// ----- build, keygen: what they must not overwrite ---------------------------------------------
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `xop build` refuses to write the module over a source (named, or found in a folder given,
+/// or reached by another path), over the `--sign` key, into a folder, or over a file that is
+/// not a module; it replaces an earlier module.
+#[test]
+fn build_never_writes_over_a_source_a_key_or_another_file() {
+    let dir = TempDir::new("build-output");
+    dir.write("p.xop", CAPS);
+    dir.write("notes.txt", "not a module\n");
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    assert_code(&xop(dir.path(), &["keygen", "-o", "k"]), 0);
+    let key = dir.read("k.key");
+    let refused = |args: &[&str], message: &str| {
+        let o = xop(dir.path(), args);
+        assert_code(&o, 2);
+        assert_eq!(stdout(&o), "", "{args:?}");
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+        assert_eq!(dir.read("p.xop"), CAPS, "{args:?}");
+        assert_eq!(dir.read("k.key"), key, "{args:?}");
+        assert_eq!(dir.read("notes.txt"), "not a module\n", "{args:?}");
+    };
+    refused(
+        &["build", "p.xop", "-o", "p.xop"],
+        "error: `p.xop` is one of the sources: writing the module there would replace it; give \
+         the module another path with -o, e.g. `p.xopm`",
+    );
+    refused(
+        &["build", ".", "-o", "p.xop"],
+        "`p.xop` is one of the sources",
+    );
+    refused(
+        &["build", "p.xop", "-o", "sub/../p.xop"],
+        "`sub/../p.xop` is the source `p.xop`",
+    );
+    refused(
+        &["build", "p.xop", "-o", "k.key", "--sign", "k.key"],
+        "error: `k.key` is the secret key given to --sign: writing the module there would \
+         destroy the key; give the module another path with -o, e.g. `k.xopm`",
+    );
+    refused(
+        &["build", "p.xop", "-o", "notes.txt"],
+        "error: `notes.txt` exists and is not a compiled module: give another path, or remove it \
+         first",
+    );
+    // The public key is a file like any other.
+    refused(
+        &["build", "p.xop", "-o", "k.pub", "--sign", "k.key"],
+        "`k.pub` exists and is not a compiled module",
+    );
+    refused(
+        &["build", "p.xop", "-o", "sub"],
+        "`sub` names a folder: -o takes the module's file, e.g. `sub/NAME.xopm`",
+    );
+    // A module, then the same module rebuilt over it.
+    for _ in 0..2 {
+        let o = xop(
+            dir.path(),
+            &["build", "p.xop", "-o", "m.xopm", "--sign", "k.key"],
+        );
+        assert_code(&o, 0);
+    }
+    assert!(
+        fs::read(dir.path().join("m.xopm"))
+            .unwrap()
+            .starts_with(b"XOPM")
+    );
+    // Nothing else was written: no module in a wrong place, no temporary file left.
+    assert_eq!(
+        names_in(dir.path()),
+        ["k.key", "k.pub", "m.xopm", "notes.txt", "p.xop", "sub"]
+    );
+    assert!(names_in(&dir.path().join("sub")).is_empty());
+}
+
+/// A module is written to a new file renamed over the old one: whole or not at all. A build
+/// that fails leaves the earlier module as it was; through a link, the file linked to is
+/// replaced and the link kept.
+#[cfg(unix)]
+#[test]
+fn build_replaces_a_module_whole() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = TempDir::new("build-atomic");
+    dir.write("p.xop", CAPS);
+    dir.write("bad.xop", INVALID);
+    assert_code(&xop(dir.path(), &["build", "p.xop", "-o", "m.xopm"]), 0);
+    let first = fs::read(dir.path().join("m.xopm")).unwrap();
+    let inode = fs::metadata(dir.path().join("m.xopm")).unwrap().ino();
+    assert_code(&xop(dir.path(), &["build", "bad.xop", "-o", "m.xopm"]), 1);
+    assert_eq!(fs::read(dir.path().join("m.xopm")).unwrap(), first);
+    // A rebuild is a new file (renamed into place), not the old one written over.
+    assert_code(&xop(dir.path(), &["build", "p.xop", "-o", "m.xopm"]), 0);
+    assert_ne!(
+        fs::metadata(dir.path().join("m.xopm")).unwrap().ino(),
+        inode
+    );
+    assert_eq!(fs::read(dir.path().join("m.xopm")).unwrap(), first);
+    std::os::unix::fs::symlink("m.xopm", dir.path().join("link.xopm")).unwrap();
+    assert_code(&xop(dir.path(), &["build", "p.xop", "-o", "link.xopm"]), 0);
+    assert!(
+        fs::symlink_metadata(dir.path().join("link.xopm"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        names_in(dir.path()),
+        ["bad.xop", "link.xopm", "m.xopm", "p.xop"]
+    );
+}
+
+/// `xop keygen -o PREFIX` writes PREFIX.key and PREFIX.pub, dots in the prefix kept; a folder
+/// is refused with the form to use instead.
+#[test]
+fn keygen_keeps_the_whole_prefix_and_refuses_a_folder() {
+    let dir = TempDir::new("keygen-prefix");
+    fs::create_dir(dir.path().join("keys")).unwrap();
+    for prefix in ["acme.prod", "acme.staging", "keys/acme"] {
+        let o = xop(dir.path(), &["keygen", "-o", prefix]);
+        assert_code(&o, 0);
+        assert_eq!(
+            stdout(&o),
+            format!("wrote {prefix}.key (secret) and {prefix}.pub (public)\n")
+        );
+    }
+    for folder in ["keys/", "keys"] {
+        let o = xop(dir.path(), &["keygen", "-o", folder]);
+        assert_code(&o, 2);
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "error: `{folder}` names a folder, but --output is the prefix of the key files: \
+                 give e.g. `-o keys/NAME` (writes keys/NAME.key and keys/NAME.pub)\n"
+            )
+        );
+    }
+    assert_eq!(
+        names_in(dir.path()),
+        [
+            "acme.prod.key",
+            "acme.prod.pub",
+            "acme.staging.key",
+            "acme.staging.pub",
+            "keys"
+        ]
+    );
+    assert_eq!(names_in(&dir.path().join("keys")), ["acme.key", "acme.pub"]);
+    // Never overwritten.
+    let o = xop(dir.path(), &["keygen", "-o", "acme.prod"]);
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("`acme.prod.key` exists"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A key file with other text after its prefix names the character (not a byte of it), and
+/// counts characters.
+#[test]
+fn a_malformed_key_names_the_character() {
+    let dir = TempDir::new("key-text");
+    dir.write("p.xop", CAPS);
+    assert_code(&xop(dir.path(), &["build", "p.xop", "-o", "m.xopm"]), 0);
+    dir.write("in.json", r#"{"to": {"id": "c-1", "messages_7d": 0}}"#);
+    dir.write(
+        "accented.pub",
+        format!("xop-ed25519-public:{}\n", "é".repeat(32)),
+    );
+    dir.write("short.pub", "xop-ed25519-public:abcd\n");
+    dir.write(
+        "late.key",
+        format!("xop-ed25519-secret:{}é\n", "0".repeat(62)),
+    );
+    let eval = |key: &str| {
+        xop(
+            dir.path(),
+            &[
+                "eval", "m.xopm", "--trust", key, "--policy", "caps", "--input", "in.json",
+            ],
+        )
+    };
+    let o = eval("accented.pub");
+    assert_code(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: `accented.pub` is not a public key: malformed key: 'é' is not a hex digit \
+         (character 1 after \"xop-ed25519-public:\"); a key is 64 digits 0-9 and a-f, as `xop \
+         keygen` writes it\n"
+    );
+    let o = eval("short.pub");
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("expected 64 hex digits after \"xop-ed25519-public:\", found 4;"),
+        "{}",
+        stderr(&o)
+    );
+    let o = xop(
+        dir.path(),
+        &["build", "p.xop", "-o", "s.xopm", "--sign", "late.key"],
+    );
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("'é' is not a hex digit (character 63 after"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// `xop test` on a module without tests says so of the module, not of sources.
+#[test]
+fn test_says_when_a_module_has_no_test() {
+    let dir = TempDir::new("test-none-module");
+    dir.write("p.xop", CAPS);
+    assert_code(&xop(dir.path(), &["build", "p.xop", "-o", "m.xopm"]), 0);
+    let o = xop(dir.path(), &["test", "m.xopm"]);
+    assert_code(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "the module `m.xopm` has no tests (its sources had no `test` block when it was built): \
+         nothing was run\n0 passed, 0 failed\n"
+    );
+}
+
+/// An action's name given to `--policy`, or a policy's to `--action`: the message says which
+/// it is and the option to use.
+#[test]
+fn eval_says_an_action_is_not_a_policy_and_the_reverse() {
+    let dir = TempDir::new("eval-kind");
+    let input = format!("{}/inputs/offer-on-hold.json", acme());
+    let o = xop(
+        dir.path(),
+        &["eval", &acme(), "--policy", "send_offer", "--input", &input],
+    );
+    assert_code(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: `send_offer` is an action, not a policy: `--action send_offer` decides it with \
+         every policy guarding it (contact); to decide one of them alone, give its name to \
+         --policy\n"
+    );
+    let o = xop(
+        dir.path(),
+        &["eval", &acme(), "--action", "contact", "--input", &input],
+    );
+    assert_code(&o, 2);
+    assert_eq!(
+        stderr(&o),
+        "error: `contact` is a policy, not an action: `--policy contact` decides it alone, and \
+         `--action send_offer` decides the action it guards (`acme.contact.send_offer`) with all \
+         its policies\n"
+    );
+    // Neither: the lists of names, as before.
+    let o = xop(
+        dir.path(),
+        &["eval", &acme(), "--policy", "nope", "--input", &input],
+    );
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("no policy `nope`; the policies are: contact"));
 }

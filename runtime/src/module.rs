@@ -557,20 +557,26 @@ fn parse_key(text: &str, expected: &'static str) -> Result<[u8; 32], KeyError> {
     if found != expected {
         return Err(KeyError::WrongKind { expected, found });
     }
+    // Characters, not bytes: a key copied through an editor may hold any text.
+    if let Some((at, c)) = (digits.chars().enumerate()).find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(KeyError::BadHex(format!(
+            "{c:?} is not a hex digit (character {} after \"xop-ed25519-{found}:\"); a key \
+             is 64 digits 0-9 and a-f, as `xop keygen` writes it",
+            at + 1
+        )));
+    }
+    // Only ASCII digits are left: as many characters as bytes.
     if digits.len() != 64 {
         return Err(KeyError::BadHex(format!(
-            "expected 64 hex digits, found {} characters",
-            digits.chars().count()
+            "expected 64 hex digits after \"xop-ed25519-{found}:\", found {}; a key is \
+             written whole by `xop keygen`",
+            digits.len()
         )));
     }
     let mut out = [0u8; 32];
     for (i, pair) in digits.as_bytes().chunks(2).enumerate() {
-        let digit = |c: u8| {
-            (c as char)
-                .to_digit(16)
-                .ok_or_else(|| KeyError::BadHex(format!("{:?} is not a hex digit", c as char)))
-        };
-        out[i] = (digit(pair[0])? << 4 | digit(pair[1])?) as u8;
+        let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0);
+        out[i] = (digit(pair[0]) << 4 | digit(pair[1])) as u8;
     }
     Ok(out)
 }
