@@ -197,11 +197,12 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         };
         return out(&text).map_or_else(|s| s, |()| status);
     }
-    let (decision, status) = match bind::bind_json(program, index, input) {
+    // Read once: the decision time of an input without `now`, and when its given signals are
+    // judged.
+    let clock = jiff::Timestamp::now().as_millisecond();
+    let (decision, status) = match bind::bind_json_at(program, index, input, clock) {
         Ok(bound) => {
-            let now = bound
-                .now_ms
-                .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+            let now = bound.now_ms.unwrap_or(clock);
             match args.engine {
                 Engine::Interp => {
                     let signals = FixedSignals(bound.signals);

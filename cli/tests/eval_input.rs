@@ -728,3 +728,144 @@ fn a_module_under_another_name_is_decided_from_its_own_bytes() {
         "error: no decision `nope`; the decisions are: pick\n"
     );
 }
+
+/// QA's reproducer: a Device Reachability signal with a `max_age`, denied when absent.
+const REACH: &str = r#"module rr
+
+use std.camara.ReachabilityStatus
+
+purpose service
+
+record Cust {
+  @personal(purpose: [service]) phone: Text
+}
+
+action call(c: Cust) purpose service risk minimal
+
+signal reach(c: Cust): ReachabilityStatus from camara.device_reachability(c.phone) max_age 5m
+
+policy p for call(c: c) {
+  deny "status-unknown" when reach(c) is absent
+  deny "unreachable" when reach(c) is present and not reach(c).reachable
+  allow "reachable"
+}
+"#;
+
+/// An input decided at 2026-11-25T10:00:00Z whose `reach` the network observed at `observed`
+/// (no `last_status_time` when `None`).
+fn reach_input(observed: Option<&str>) -> String {
+    let mut reach = json!({"reachable": true, "connectivity": ["connected_data"]});
+    if let Some(t) = observed {
+        reach["last_status_time"] = json!(t);
+    }
+    json!({"now": "2026-11-25T10:00:00Z", "c": {"phone": "+33612345678"},
+           "signals": {"reach": reach}})
+    .to_string()
+}
+
+/// A signal value given in the input's `signals` is judged as the connectors judge their
+/// answers (language.md §5.8, network.md "Freshness"): stale, observed beyond the clock
+/// allowance after the decision time, or without `last_status_time` under a `max_age`, it is
+/// absent, so the policy's handling of absence applies, on both engines; the proof record says
+/// why, and replays. Fresh, or ahead within the allowance, it is read.
+#[test]
+fn a_given_signal_value_is_judged_by_when_the_network_observed_it() {
+    let dir = TempDir::new("given-freshness");
+    dir.write("src/reach.xop", REACH);
+    let source = "std.camara.device_reachability";
+    let cases = [
+        (
+            "stale",
+            Some("2026-11-22T10:00:00Z"),
+            Some(
+                "stale: the network observed it 3d ago (last_status_time \
+                 2026-11-22T10:00:00.000Z), more than max_age 5m",
+            ),
+        ),
+        (
+            "future",
+            Some("2026-11-26T10:00:00Z"),
+            Some(
+                "out of contract: last_status_time 2026-11-26T10:00:00.000Z is after the \
+                 decision time 2026-11-25T10:00:00.000Z (more than the 5m allowed for clocks \
+                 apart), so it cannot be shown to be within max_age 5m",
+            ),
+        ),
+        (
+            "nolst",
+            None,
+            Some(
+                "freshness unknown: the value given has no last_status_time, so it cannot be \
+                 shown to be within max_age 5m; the policy's handling of an absent signal applies",
+            ),
+        ),
+        ("fresh", Some("2026-11-25T09:56:00Z"), None),
+        ("ahead", Some("2026-11-25T10:04:00Z"), None),
+    ];
+    let mut seq = 0;
+    for (name, observed, why) in cases {
+        let file = format!("{name}.json");
+        dir.write(&file, reach_input(observed));
+        let (verdict, reason) = match why {
+            Some(_) => ("deny", "status-unknown"),
+            None => ("allow", "reachable"),
+        };
+        for engine in ["jit", "interp"] {
+            let eval = |more: &[&str]| {
+                let mut args = vec![
+                    "eval", "src", "--policy", "p", "--input", &file, "--engine", engine,
+                ];
+                args.extend(more);
+                let o = xop(dir.path(), &args);
+                assert_code(&o, 0);
+                o
+            };
+            let v = json_of(&eval(&["--format", "json"]));
+            assert_eq!(v["verdict"], verdict, "{name} {engine}: {v}");
+            assert_eq!(v["reasons"], json!([reason]), "{name} {engine}: {v}");
+            // Proven: the record and the output say why the value is absent.
+            let o = eval(&["--log", "log"]);
+            let out = stdout(&o);
+            assert!(out.starts_with(&format!("{verdict} ({reason})")), "{out}");
+            let (_, r) = record(dir.path(), "log", seq);
+            seq += 1;
+            assert_eq!(r["verdict"], verdict, "{name} {engine}: {r}");
+            let read = &r["signals"][0];
+            assert_eq!(read["signal"], "rr.reach", "{r}");
+            match why {
+                Some(why) => {
+                    let said = format!("{source}: given in the input: {why}");
+                    assert_eq!(read["fetch"]["reason"], said.as_str(), "{r}");
+                    assert!(read["value"].is_null(), "{r}");
+                    assert!(
+                        out.contains(&format!("signal rr.reach from {source}: absent: {said}")),
+                        "{out}"
+                    );
+                }
+                None => {
+                    assert!(read.get("fetch").is_none(), "{r}");
+                    assert_eq!(read["value"]["reachable"], true, "{r}");
+                    assert!(!out.contains("signal rr.reach"), "{out}");
+                }
+            }
+        }
+    }
+    log_verifies(dir.path(), "log");
+    let o = xop(dir.path(), &["log", "replay", "log"]);
+    assert_code(&o, 0);
+    assert!(
+        stdout(&o).contains(&format!("{seq} decisions replayed: {seq} same")),
+        "{}",
+        text(&o)
+    );
+    // `xop serve` without `[camara]` takes `signals` from the input, judged alike.
+    let module = build(&dir);
+    let data = dir.path().join("data");
+    let (_served, addr) = serve(&module, &data);
+    for (name, observed, why) in cases {
+        let (status, v) = post(addr, "/v1/decide/p", reach_input(observed).as_bytes());
+        assert_eq!(status, 200, "{name}: {v}");
+        let verdict = if why.is_some() { "deny" } else { "allow" };
+        assert_eq!(v["verdict"], verdict, "{name}: {v}");
+    }
+}

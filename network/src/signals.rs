@@ -8,10 +8,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use xop_runtime::connectors::{self, CLOCK_SKEW_MS, Origin};
 use xop_runtime::interp::{self, Decision, NoSignals, Signals};
 use xop_runtime::ir::{Expr, Program, SignalDecl};
 use xop_runtime::proof::record::{SignalFetch, time_text};
-use xop_runtime::value::{Value, duration_text};
+use xop_runtime::value::Value;
 
 use crate::Camara;
 use crate::api::{ReachabilityStatus, RoamingStatus, SessionInfo, SimSwapDate};
@@ -269,42 +270,13 @@ impl<'a> NetworkSignals<'a> {
             } => return sim_swap_agrees(*swapped, *hours, date, self.now_ms),
             Fetched::QosSession(_) => return Ok(()),
         };
-        let Some(max_age) = decl.max_age_ms else {
-            return Ok(());
-        };
-        let Some(at) = observed else {
-            // The contracts: without `lastStatusTime` "the information may be outdated or its
-            // freshness is uncertain", so it cannot meet a `max_age`.
-            return Err(format!(
-                "freshness unknown: the answer has no lastStatusTime, so it cannot be shown to \
-                 be within max_age {}; the policy's handling of an absent signal applies",
-                duration_text(max_age)
-            ));
-        };
-        // The network cannot have observed the status after the decision time: beyond clock
-        // skew, such a time is out of contract, and says nothing about freshness.
-        if at > self.now_ms.saturating_add(CLOCK_SKEW_MS) {
-            return Err(format!(
-                "out of contract: lastStatusTime {} is after the decision time {} (more than \
-                 the {} allowed for clocks apart), so it cannot be shown to be within max_age {}",
-                time_text(at),
-                time_text(self.now_ms),
-                duration_text(CLOCK_SKEW_MS),
-                duration_text(max_age)
-            ));
+        // The runtime's rule, the one that also judges values given in the input.
+        let judged = connectors::freshness(Origin::Answer, observed, decl.max_age_ms, self.now_ms);
+        out.fetch.age_ms = out.fetch.age_ms.max(judged.age_ms);
+        match judged.absent {
+            Some(why) => Err(why),
+            None => Ok(()),
         }
-        // A status time after the decision time, within clock skew, is taken as fresh.
-        let age = self.now_ms.saturating_sub(at).max(0);
-        out.fetch.age_ms = out.fetch.age_ms.max(u64::try_from(age).ok());
-        if age > max_age {
-            return Err(format!(
-                "stale: the network observed it {} ago (lastStatusTime {}), more than max_age {}",
-                duration_text(age),
-                time_text(at),
-                duration_text(max_age)
-            ));
-        }
-        Ok(())
     }
 
     /// The connector's arguments: the declaration's source arguments evaluated over the
@@ -506,11 +478,6 @@ fn text(v: &Value) -> Option<&str> {
         _ => None,
     }
 }
-/// How far the network's clock and the decision time may be apart: before SIM Swap's two
-/// answers are taken to disagree (allowed only where it errs towards a swap), and before a
-/// Device Status `lastStatusTime` after the decision time is out of contract.
-const CLOCK_SKEW_MS: i64 = 5 * 60_000;
-
 /// Whether `/check` (`swapped` within `hours`) and `/retrieve-date` (`date`) agree at the
 /// decision time `now`: a swap inside the window has a date inside it, or an undisclosed one
 /// the operator did not vouch against; no swap has no date inside it.

@@ -6,7 +6,11 @@
 //! - `"now"`: the decision time, an RFC 3339 string (`"2025-03-01T09:30:00Z"`);
 //! - `"signals"`: an object from a signal's short or qualified name to its value, or `null` for
 //!   a signal known to be absent. A signal's value applies to every read of it in the decision,
-//!   whatever the arguments.
+//!   whatever the arguments. A value whose type says when its source observed it (Device
+//!   Status's `last_status_time`) is judged at the decision time as a connector's answer is
+//!   ([`crate::connectors::judge_given`]): one that cannot be shown to be within the signal's
+//!   `max_age` is bound as absent, with why in [`Bound::judged`]. Other values are the
+//!   caller's answer now (age zero).
 //!
 //! A parameter named `now` or `signals` takes precedence over the reserved key of that name.
 //!
@@ -46,6 +50,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::ir::{Program, SymbolKind, Type};
+use crate::proof::record::SignalFetch;
 use crate::value::Value;
 
 /// A decision's input, bound to a policy's parameters.
@@ -55,8 +60,14 @@ pub struct Bound {
     pub args: Vec<Value>,
     /// The decision time (ms since the Unix epoch), if the input gives one.
     pub now_ms: Option<i64>,
-    /// The signals the input gives, by signal index (ascending); [`Value::Absent`] for `null`.
+    /// The signals the input gives, by signal index (ascending); [`Value::Absent`] for `null`
+    /// and for a value the freshness rule refused ([`Bound::judged`]).
     pub signals: Vec<(u32, Value)>,
+    /// The given signals bound as absent because they cannot be shown fresh at the decision
+    /// time (`now`, or the clock when the input gives none), by signal index (ascending),
+    /// with why: the proof record's account of them. Judged when bound, so a [`Bound`]
+    /// decided later should carry its `now`.
+    pub judged: Vec<(u32, SignalFetch)>,
 }
 
 /// What kind of binding error this is (stable: tools and tests match on it).
@@ -147,9 +158,21 @@ impl fmt::Display for BindError {
 
 impl std::error::Error for BindError {}
 
-/// Binds a JSON text to policy `policy` of `program`.
+/// Binds a JSON text to policy `policy` of `program`. Given signals are judged at the input's
+/// `now`, or without one at the clock's time ([`bind_json_at`] to say which).
 pub fn bind_json(program: &Program, policy: usize, json: &str) -> Result<Bound, BindError> {
     bind_value(program, policy, &parse_input(json)?)
+}
+
+/// [`bind_json`] for a decision at `clock_ms` when the input gives no `now`: the time its
+/// given signals are judged at (the decider's clock, read once for both).
+pub fn bind_json_at(
+    program: &Program,
+    policy: usize,
+    json: &str,
+    clock_ms: i64,
+) -> Result<Bound, BindError> {
+    bind_value_at(program, policy, &parse_input(json)?, clock_ms)
 }
 
 /// [`bind_json`] on bytes: bytes that are not UTF-8 are refused input too
@@ -157,6 +180,17 @@ pub fn bind_json(program: &Program, policy: usize, json: &str) -> Result<Bound, 
 pub fn bind_json_bytes(program: &Program, policy: usize, json: &[u8]) -> Result<Bound, BindError> {
     // `json_text` skipped the one leading byte-order mark; a second one is no JSON.
     bind_value(program, policy, &strict(json_text(json)?, true)?)
+}
+
+/// [`bind_json_bytes`] for a decision at `clock_ms` when the input gives no `now` (as
+/// [`bind_json_at`]).
+pub fn bind_json_bytes_at(
+    program: &Program,
+    policy: usize,
+    json: &[u8],
+    clock_ms: i64,
+) -> Result<Bound, BindError> {
+    bind_value_at(program, policy, &strict(json_text(json)?, true)?, clock_ms)
 }
 
 /// Parses an input's JSON text, refusing what JSON leaves ambiguous: an object that gives a
@@ -461,7 +495,35 @@ pub fn bind_value(program: &Program, policy: usize, input: &Json) -> Result<Boun
         &format!("policy {}", policy.name),
         &policy.params,
         input,
+        &wall_clock,
     )
+}
+
+/// [`bind_value`] for a decision at `clock_ms` when the input gives no `now` (as
+/// [`bind_json_at`]).
+///
+/// # Panics
+///
+/// If `policy` is not an index into `program.policies`.
+pub fn bind_value_at(
+    program: &Program,
+    policy: usize,
+    input: &Json,
+    clock_ms: i64,
+) -> Result<Bound, BindError> {
+    let policy = &program.policies[policy];
+    bind_params(
+        program,
+        &format!("policy {}", policy.name),
+        &policy.params,
+        input,
+        &|| clock_ms,
+    )
+}
+
+/// The clock's time, in ms since the Unix epoch: the decision time of an input without `now`.
+fn wall_clock() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
 }
 
 /// Binds a JSON text to decision `decision` of `program` (its parameters, `now`, `signals`).
@@ -476,15 +538,24 @@ pub fn bind_decision_json(
 ) -> Result<Bound, BindError> {
     let value = parse_json(json)?;
     let d = &program.decisions[decision];
-    bind_params(program, &format!("decision {}", d.name), &d.params, &value)
+    bind_params(
+        program,
+        &format!("decision {}", d.name),
+        &d.params,
+        &value,
+        &wall_clock,
+    )
 }
 
-/// Binds a JSON object to `params` (of `owner`, named in messages), plus `now` and `signals`.
+/// Binds a JSON object to `params` (of `owner`, named in messages), plus `now` and `signals`;
+/// `clock` is the decision time when the input gives no `now`, read only if a given signal
+/// needs judging against it.
 fn bind_params(
     program: &Program,
     owner: &str,
     params: &[crate::ir::Param],
     input: &Json,
+    clock: &dyn Fn() -> i64,
 ) -> Result<Bound, BindError> {
     let binder = Binder { program };
     let root = Path::ROOT;
@@ -530,16 +601,49 @@ fn bind_params(
         Some(v) => Some(binder.time(v, &root.key("now"))?),
     };
 
-    let signals = match signals_key.and_then(|k| object.get(k)) {
+    let mut signals = match signals_key.and_then(|k| object.get(k)) {
         None | Some(Json::Null) => Vec::new(),
         Some(v) => binder.signals(v, &root.key("signals"))?,
     };
+    let judged = judge_signals(program, &mut signals, now_ms, clock);
 
     Ok(Bound {
         args,
         now_ms,
         signals,
+        judged,
     })
+}
+
+/// Judges the given `signals` at the decision time (`now_ms`, else `clock`'s) as the connectors
+/// judge their answers: each that cannot be shown fresh becomes [`Value::Absent`], and is
+/// returned with why.
+fn judge_signals(
+    program: &Program,
+    signals: &mut [(u32, Value)],
+    now_ms: Option<i64>,
+    clock: &dyn Fn() -> i64,
+) -> Vec<(u32, SignalFetch)> {
+    let mut at = now_ms;
+    let mut judged = Vec::new();
+    for (index, value) in signals.iter_mut() {
+        let Some(decl) = usize::try_from(*index)
+            .ok()
+            .and_then(|i| program.signals.get(i))
+        else {
+            continue;
+        };
+        // Most values carry no observation time: the clock is read only for one that does.
+        if crate::connectors::observed_at(program, &decl.ty, value).is_none() {
+            continue;
+        }
+        let now = *at.get_or_insert_with(clock);
+        if let Some(fetch) = crate::connectors::judge_given(program, decl, value, now) {
+            *value = Value::Absent;
+            judged.push((*index, fetch));
+        }
+    }
+    judged
 }
 
 /// A field path, built on the stack and rendered only for errors.
@@ -1529,6 +1633,7 @@ mod tests {
                     0,
                     Value::Record(2, Arc::from(vec![Value::Time(ms("2025-02-28T12:00:00Z"))]))
                 )],
+                judged: Vec::new(),
             }
         );
         // The same from a JSON text and from a Rust value.

@@ -2,6 +2,10 @@
 //! them, and actions carried out there once a decision allows them. The runtime defines the
 //! contract; the `xop-network` crate fulfils it with the CAMARA connectors, so the embeddable
 //! core carries no HTTP client.
+//!
+//! The freshness rule ([`freshness`]) is here too, in one place: the connectors judge their
+//! answers by it, and the binder the values an input gives in its `signals`
+//! ([`judge_given`]), so a caller cannot make a value count that a connector would not.
 
 use std::cell::RefCell;
 
@@ -9,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::interp::Signals;
-use crate::ir::{Program, SignalDecl};
-use crate::proof::record::{NetworkCall, SignalFetch};
-use crate::value::Value;
+use crate::ir::{Program, SignalDecl, Type};
+use crate::proof::record::{NetworkCall, SignalFetch, time_text};
+use crate::value::{Value, duration_text};
 
 /// Connectors to the outside, plugged into a [`crate::engine::Runtime`] once: every decision
 /// then reads its signals through them (the input's `signals` is refused, so a caller cannot
@@ -127,5 +131,329 @@ impl Signals for Replay<'_> {
     fn fetch(&self, nth: usize) -> Option<SignalFetch> {
         let at = (*self.matched.borrow().get(nth)?)?;
         self.tape.get(at)?.fetch.clone()
+    }
+}
+
+/// How far the network's clock and the decision time may be apart: a status observed up to
+/// this long after the decision time counts as observed just now, later is out of contract.
+/// The connectors also allow it between SIM Swap's two answers.
+pub const CLOCK_SKEW_MS: i64 = 5 * 60_000;
+
+/// Where a value [`freshness`] judges came from, which only words its reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A connector's answer: its observation time is CAMARA's `lastStatusTime`.
+    Answer,
+    /// A value given in the input's `signals`: its observation time is the record's field
+    /// `last_status_time`.
+    Input,
+}
+
+impl Origin {
+    /// What is judged, and the name of its observation time, as a reason says them.
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Origin::Answer => ("the answer", "lastStatusTime"),
+            Origin::Input => ("the value given", "last_status_time"),
+        }
+    }
+}
+
+/// What [`freshness`] found: how old a value is by its source's observation time, and whether
+/// it can be believed at the decision time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freshness {
+    /// The decision time minus the observation time, in milliseconds (0 for a time after the
+    /// decision time within [`CLOCK_SKEW_MS`]); `None` when it was not measured (no
+    /// `max_age`, no observation time, or one out of contract).
+    pub age_ms: Option<u64>,
+    /// Why the value cannot be believed, which makes the read absent; `None` when it can.
+    pub absent: Option<String>,
+}
+
+/// The freshness rule, for every value whose source says when it observed it (Device Status's
+/// `lastStatusTime`), fetched by a connector or given in the input: judged at the decision
+/// time `now_ms` against the signal's `max_age_ms`.
+///
+/// - Without a `max_age` nothing is judged: the value is believed.
+/// - Without an observation time it cannot be shown to be within `max_age` (the contracts:
+///   such information "may be outdated or its freshness is uncertain"): absent.
+/// - Observed more than [`CLOCK_SKEW_MS`] after the decision time: out of contract (the
+///   network cannot have observed it later than now), which shows nothing about freshness:
+///   absent. Within the allowance it counts as observed just now.
+/// - Observed more than `max_age` before the decision time: stale, absent.
+pub fn freshness(
+    origin: Origin,
+    observed: Option<i64>,
+    max_age_ms: Option<i64>,
+    now_ms: i64,
+) -> Freshness {
+    let (what, field) = origin.words();
+    let absent = |age_ms, why: String| Freshness {
+        age_ms,
+        absent: Some(why),
+    };
+    let Some(max_age) = max_age_ms else {
+        return Freshness {
+            age_ms: None,
+            absent: None,
+        };
+    };
+    let Some(at) = observed else {
+        return absent(
+            None,
+            format!(
+                "freshness unknown: {what} has no {field}, so it cannot be shown to be within \
+                 max_age {}; the policy's handling of an absent signal applies",
+                duration_text(max_age)
+            ),
+        );
+    };
+    if at > now_ms.saturating_add(CLOCK_SKEW_MS) {
+        return absent(
+            None,
+            format!(
+                "out of contract: {field} {} is after the decision time {} (more than the {} \
+                 allowed for clocks apart), so it cannot be shown to be within max_age {}",
+                time_text(at),
+                time_text(now_ms),
+                duration_text(CLOCK_SKEW_MS),
+                duration_text(max_age)
+            ),
+        );
+    }
+    let age = now_ms.saturating_sub(at).max(0);
+    let age_ms = u64::try_from(age).ok();
+    if age > max_age {
+        return absent(
+            age_ms,
+            format!(
+                "stale: the network observed it {} ago ({field} {}), more than max_age {}",
+                duration_text(age),
+                time_text(at),
+                duration_text(max_age)
+            ),
+        );
+    }
+    Freshness {
+        age_ms,
+        absent: None,
+    }
+}
+
+/// The `std.camara` records whose values say when the network observed them, and the field
+/// that says it (Device Status's `lastStatusTime`). Other values carry no such time.
+const OBSERVED: [(&str, &str); 2] = [
+    ("std.camara.RoamingStatus", "last_status_time"),
+    ("std.camara.ReachabilityStatus", "last_status_time"),
+];
+
+/// When a value of type `ty` says its source observed it: `None` when the type carries no such
+/// time (or the value is absent), `Some(None)` when it does but the value gives none. A field
+/// that is not a time (a record value not of its type) gives none, which fails closed.
+pub fn observed_at(program: &Program, ty: &Type, value: &Value) -> Option<Option<i64>> {
+    let ty = match ty {
+        Type::Optional(inner) => inner.as_ref(),
+        other => other,
+    };
+    let Type::Record(index) = *ty else {
+        return None;
+    };
+    let record = program.records.get(usize::try_from(index).ok()?)?;
+    let field = OBSERVED
+        .iter()
+        .find(|(name, _)| *name == record.name)
+        .and_then(|(_, field)| record.field(field))?;
+    match value {
+        Value::Absent => None,
+        Value::Record(_, fields) => match fields.get(field) {
+            Some(Value::Time(t)) => Some(Some(*t)),
+            _ => Some(None),
+        },
+        _ => Some(None),
+    }
+}
+
+/// Judges a value of signal `decl` given by the caller (the input's `signals`) as a connector's
+/// answer is judged ([`freshness`]) at the decision time `now_ms`: a value whose type says
+/// when it was observed and that cannot be shown to be within `max_age` is absent; the
+/// account of why, for the proof record, is returned then. Other values are the caller's
+/// answer now (age zero) and pass.
+pub fn judge_given(
+    program: &Program,
+    decl: &SignalDecl,
+    value: &Value,
+    now_ms: i64,
+) -> Option<SignalFetch> {
+    let observed = observed_at(program, &decl.ty, value)?;
+    let judged = freshness(Origin::Input, observed, decl.max_age_ms, now_ms);
+    let why = judged.absent?;
+    Some(SignalFetch {
+        source: decl.source.clone(),
+        cached: false,
+        age_ms: judged.age_ms,
+        reason: Some(format!("{}: given in the input: {why}", decl.source)),
+        calls: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{EnumType, Field, RecordType};
+
+    const NOW: i64 = 1_795_600_800_000; // 2026-11-25T10:00:00Z
+    const MAX: Option<i64> = Some(300_000);
+
+    fn judge(origin: Origin, observed: Option<i64>) -> Freshness {
+        freshness(origin, observed, MAX, NOW)
+    }
+
+    #[test]
+    fn the_rule_at_its_edges() {
+        for origin in [Origin::Answer, Origin::Input] {
+            // Within max_age, to the millisecond; a time ahead within the allowance is now.
+            for (at, age) in [
+                (NOW, 0),
+                (NOW - 300_000, 300_000),
+                (NOW + 1, 0),
+                (NOW + CLOCK_SKEW_MS, 0),
+            ] {
+                let f = judge(origin, Some(at));
+                assert_eq!((f.age_ms, f.absent), (Some(age), None), "{at}");
+            }
+            let stale = judge(origin, Some(NOW - 300_001));
+            assert_eq!(stale.age_ms, Some(300_001));
+            assert!(stale.absent.unwrap().starts_with("stale: "));
+            let ahead = judge(origin, Some(NOW + CLOCK_SKEW_MS + 1));
+            assert_eq!(ahead.age_ms, None);
+            assert!(ahead.absent.unwrap().starts_with("out of contract: "));
+            let unknown = judge(origin, None);
+            assert_eq!(unknown.age_ms, None);
+            assert!(unknown.absent.unwrap().starts_with("freshness unknown: "));
+            // Without max_age nothing is judged, whatever the time.
+            for at in [None, Some(i64::MIN), Some(i64::MAX)] {
+                let f = freshness(origin, at, None, NOW);
+                assert_eq!((f.age_ms, f.absent), (None, None));
+            }
+            // Extreme times neither overflow nor pass.
+            assert!(judge(origin, Some(i64::MIN)).absent.is_some());
+            assert!(judge(origin, Some(i64::MAX)).absent.is_some());
+            assert!(freshness(origin, Some(0), MAX, i64::MAX).absent.is_some());
+        }
+    }
+
+    /// The connectors' reasons are worded as they always were; a given value's name its field as
+    /// XOP writes it.
+    #[test]
+    fn the_reasons() {
+        let why = |origin, at| judge(origin, at).absent.unwrap();
+        assert_eq!(
+            why(Origin::Answer, Some(NOW - 3 * 86_400_000)),
+            "stale: the network observed it 3d ago (lastStatusTime 2026-11-22T10:00:00.000Z), \
+             more than max_age 5m"
+        );
+        assert_eq!(
+            why(Origin::Answer, None),
+            "freshness unknown: the answer has no lastStatusTime, so it cannot be shown to be \
+             within max_age 5m; the policy's handling of an absent signal applies"
+        );
+        assert_eq!(
+            why(Origin::Answer, Some(NOW + 86_400_000)),
+            "out of contract: lastStatusTime 2026-11-26T10:00:00.000Z is after the decision time \
+             2026-11-25T10:00:00.000Z (more than the 5m allowed for clocks apart), so it cannot \
+             be shown to be within max_age 5m"
+        );
+        assert_eq!(
+            why(Origin::Input, None),
+            "freshness unknown: the value given has no last_status_time, so it cannot be shown \
+             to be within max_age 5m; the policy's handling of an absent signal applies"
+        );
+        assert!(why(Origin::Input, Some(NOW - 300_001)).contains("(last_status_time 2026-"));
+        assert!(
+            why(Origin::Input, Some(NOW + 400_000))
+                .starts_with("out of contract: last_status_time ")
+        );
+    }
+
+    fn program() -> Program {
+        let field = |name: &str, ty| Field {
+            name: name.into(),
+            ty,
+            personal: false,
+        };
+        let time = || Type::Optional(Box::new(Type::Time));
+        Program {
+            records: vec![
+                RecordType {
+                    name: "std.camara.RoamingStatus".into(),
+                    fields: vec![
+                        field("roaming", Type::Bool),
+                        field("last_status_time", time()),
+                    ],
+                },
+                RecordType {
+                    // Another module's record of the same shape says nothing of the network.
+                    name: "acme.RoamingStatus".into(),
+                    fields: vec![
+                        field("roaming", Type::Bool),
+                        field("last_status_time", time()),
+                    ],
+                },
+                RecordType {
+                    name: "std.camara.SimSwap".into(),
+                    fields: vec![field("swapped", Type::Bool), field("latest_swap", time())],
+                },
+            ],
+            enums: vec![EnumType {
+                name: "e".into(),
+                variants: vec!["a".into()],
+            }],
+            symbols: vec![],
+            signals: vec![],
+            policies: vec![],
+            tests: vec![],
+            decisions: vec![],
+            agents: vec![],
+        }
+    }
+
+    #[test]
+    fn which_values_say_when_they_were_observed() {
+        let p = program();
+        let rec = |i, t: Value| Value::Record(i, vec![Value::Bool(true), t].into());
+        let roaming = Type::Record(0);
+        assert_eq!(
+            observed_at(&p, &roaming, &rec(0, Value::Time(NOW))),
+            Some(Some(NOW))
+        );
+        assert_eq!(
+            observed_at(
+                &p,
+                &Type::Optional(Box::new(roaming.clone())),
+                &rec(0, Value::Time(NOW))
+            ),
+            Some(Some(NOW))
+        );
+        assert_eq!(
+            observed_at(&p, &roaming, &rec(0, Value::Absent)),
+            Some(None)
+        );
+        // A value not of its type gives no time, which fails closed.
+        assert_eq!(observed_at(&p, &roaming, &Value::Bool(true)), Some(None));
+        assert_eq!(
+            observed_at(&p, &roaming, &Value::Record(0, vec![].into())),
+            Some(None)
+        );
+        assert_eq!(observed_at(&p, &roaming, &Value::Absent), None);
+        for (ty, v) in [
+            (Type::Record(1), rec(1, Value::Time(NOW))),
+            (Type::Record(2), rec(2, Value::Time(NOW))),
+            (Type::Record(7), rec(7, Value::Time(NOW))),
+            (Type::Bool, Value::Bool(true)),
+            (Type::Time, Value::Time(NOW)),
+        ] {
+            assert_eq!(observed_at(&p, &ty, &v), None, "{ty:?}");
+        }
     }
 }

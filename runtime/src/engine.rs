@@ -44,8 +44,8 @@ use crate::jit::{self, JitModule};
 use crate::module::{self, LoadedModule, ModuleError, hex};
 use crate::proof::evidence::{self, ReadSet};
 use crate::proof::record::{
-    Body, DecisionRecord, Entry, Evidence, ReviewTerms, SignalRead, encode, encode_with_evidence,
-    time_text, value_json,
+    Body, DecisionRecord, Entry, Evidence, ReviewTerms, SignalFetch, SignalRead, encode,
+    encode_with_evidence, time_text, value_json,
 };
 use crate::proof::store::check_size;
 use crate::proof::{Durable, LogError, ProofLog};
@@ -654,6 +654,29 @@ impl fmt::Debug for Runtime {
     }
 }
 
+/// The input's `signals`, which also account, for the proof record, for the given values the
+/// freshness rule made absent ([`bind::Bound::judged`]).
+struct Given<'a> {
+    values: FixedSignals,
+    judged: &'a [(u32, SignalFetch)],
+    /// The signal of each read, in order.
+    reads: std::cell::RefCell<Vec<u32>>,
+}
+
+impl Signals for Given<'_> {
+    fn read(&self, signal: u32, decl: &SignalDecl, args: &[Value]) -> Value {
+        self.reads.borrow_mut().push(signal);
+        self.values.read(signal, decl, args)
+    }
+
+    fn fetch(&self, nth: usize) -> Option<SignalFetch> {
+        let signal = *self.reads.borrow().get(nth)?;
+        (self.judged.iter())
+            .find(|(s, _)| *s == signal)
+            .map(|(_, f)| f.clone())
+    }
+}
+
 /// Records every signal read, for the proof record.
 struct Recording<'a> {
     inner: &'a dyn Signals,
@@ -1081,24 +1104,29 @@ impl Runtime {
             }
             _ => &m.read_sets[index],
         };
+        // Read before binding: an input without `now` is decided at this time, and its given
+        // signals are judged fresh or not at the same time.
+        let now_wall = jiff::Timestamp::now().as_millisecond();
         let owned;
         let bound = match input {
             Input::Bound(b) => Ok(b),
-            Input::Json(text) => match bind::bind_json(program, index, text) {
+            Input::Json(text) => match bind::bind_json_at(program, index, text, now_wall) {
                 Ok(b) => {
                     owned = b;
                     Ok(&owned)
                 }
                 Err(e) => Err(e),
             },
-            Input::JsonBytes(bytes) => match bind::bind_json_bytes(program, index, bytes) {
-                Ok(b) => {
-                    owned = b;
-                    Ok(&owned)
+            Input::JsonBytes(bytes) => {
+                match bind::bind_json_bytes_at(program, index, bytes, now_wall) {
+                    Ok(b) => {
+                        owned = b;
+                        Ok(&owned)
+                    }
+                    Err(e) => Err(e),
                 }
-                Err(e) => Err(e),
-            },
-            Input::Value(v) => match bind::bind_value(program, index, v) {
+            }
+            Input::Value(v) => match bind::bind_value_at(program, index, v, now_wall) {
                 Ok(b) => {
                     owned = b;
                     Ok(&owned)
@@ -1119,7 +1147,6 @@ impl Runtime {
             }
             other => other,
         };
-        let now_wall = jiff::Timestamp::now().as_millisecond();
         // Refused input: the caller is told the whole message (`to.messages_7d: expected an
         // integer, found "3"`), the record keeps the stable `path: kind` as its error and the
         // message without the input's values as its detail: a value may be personal, and a
@@ -1148,7 +1175,11 @@ impl Runtime {
             ),
             Ok(b) => {
                 let at = b.now_ms.unwrap_or(now_wall);
-                let fixed = FixedSignals(b.signals.clone());
+                let fixed = Given {
+                    values: FixedSignals(b.signals.clone()),
+                    judged: &b.judged,
+                    reads: std::cell::RefCell::new(Vec::new()),
+                };
                 let network = match (&connectors, options.signals) {
                     (Some(c), None) => Some(c.signals(program, at)),
                     _ => None,

@@ -93,7 +93,7 @@ fn input(score: i64, amount: i64, roaming: Option<bool>) -> String {
     let signals = match roaming {
         None => String::new(),
         Some(r) => format!(
-            r#", "signals": {{"roaming": {{"roaming": {r}, "country_code": 208, "country_name": ["FR"]}}}}"#
+            r#", "signals": {{"roaming": {{"roaming": {r}, "country_code": 208, "country_name": ["FR"], "last_status_time": "2026-11-27T09:59:00Z"}}}}"#
         ),
     };
     format!(

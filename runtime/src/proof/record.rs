@@ -159,8 +159,9 @@ pub struct SignalRead {
     pub signal: String,
     /// The value read (`null` when absent), in the input JSON format.
     pub value: Json,
-    /// Where the value came from, when a connector read it (absent for values given in the
-    /// input): the network calls and their correlators, or why the signal is absent.
+    /// Where the value came from, when a connector read it: the network calls and their
+    /// correlators, or why the signal is absent. A value given in the input has none, unless
+    /// it was judged stale or of unknown freshness and read as absent: then this says why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch: Option<SignalFetch>,
 }
