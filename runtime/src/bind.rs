@@ -925,12 +925,19 @@ impl Binder<'_> {
                         .symbol(*kind, s)
                         .map(Value::Symbol)
                         .ok_or_else(|| {
-                            let known: Vec<&str> = self
-                                .program
-                                .symbols
-                                .iter()
-                                .filter(|sym| sym.kind == *kind)
-                                .map(|sym| sym.name.as_str())
+                            // As an input can write each: its short name where that names
+                            // it (the project's own win over the standard library's), else
+                            // its qualified name.
+                            let known: Vec<&str> = (self.program.symbols.iter().enumerate())
+                                .filter(|(_, sym)| sym.kind == *kind)
+                                .map(|(i, sym)| {
+                                    let by_short = self.program.symbol(*kind, &sym.name);
+                                    if by_short.is_some_and(|j| j as usize == i) {
+                                        sym.name.as_str()
+                                    } else {
+                                        sym.qualified.as_str()
+                                    }
+                                })
                                 .collect();
                             let kind = symbol_kind_name(*kind);
                             let known = list_or_none(&known);
@@ -2070,6 +2077,28 @@ mod tests {
         let e = err(0, input(c));
         assert_eq!(e.path, "to.consents[0].channel");
         assert_eq!(e.kind, BindErrorKind::UnknownEnumValue);
+    }
+
+    /// The known values are listed as an input can write them: a project's purpose named like
+    /// the standard library's takes the short name, the other is listed qualified, and none
+    /// twice.
+    #[test]
+    fn known_symbols_are_listed_as_inputs_write_them() {
+        let mut p = program();
+        p.symbols.push(Symbol {
+            kind: SymbolKind::Purpose,
+            name: "marketing".into(),
+            qualified: "acme.contact.marketing".into(),
+        });
+        let mut c = customer();
+        c["consents"][0]["purpose"] = json!("billing");
+        let e = bind_value(&p, 0, &input(c)).expect_err("binding should fail");
+        assert_eq!(e.kind, BindErrorKind::UnknownEnumValue);
+        assert!(
+            e.message
+                .contains("known: std.purpose.marketing, service, marketing"),
+            "{e}"
+        );
     }
 
     #[test]
