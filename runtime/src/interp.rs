@@ -4,9 +4,10 @@
 //! [`decide`] evaluates one policy: every rule's condition in order, then the combining rule
 //! (deny > review > allow > nothing allowed is deny). It never panics and never allows by
 //! accident: ill-formed input is `deny` with reason [`BAD_INPUT`], and any run-time error while
-//! evaluating a rule (absent where a value is needed, overflow, division by zero, mixed
-//! currencies, a value of the wrong kind, an unknown time zone, a malformed program) stops the
-//! evaluation and gives `deny` with reason [`RUNTIME_ERROR`].
+//! evaluating a rule (absent where a value is needed, overflow, division by zero, a decimal
+//! result that cannot be represented exactly, mixed currencies, a value of the wrong kind, an
+//! unknown time zone, a malformed program) stops the evaluation and gives `deny` with reason
+//! [`RUNTIME_ERROR`].
 //!
 //! Decisions that the IR leaves open, fixed here:
 //! - `and`, `or`, `??`, `if` and the quantifiers `any`/`all` evaluate only what their result
@@ -80,7 +81,8 @@ pub trait Signals {
 
     /// How the `nth` read of this source (from 0, in the order they were made) was fetched,
     /// for the proof record: the network calls and their correlators, or why it is absent.
-    /// `None` for a source that keeps no such account (values given in the input).
+    /// `None` for a source that keeps no such account (the runtime gives the account of a
+    /// value given in the input that its freshness made absent: `bind::Bound::judged`).
     fn fetch(&self, nth: usize) -> Option<crate::proof::record::SignalFetch> {
         let _ = nth;
         None
@@ -1150,26 +1152,248 @@ fn int_op(op: ArithOp, x: i64, y: i64) -> Result<i64, String> {
     r.ok_or_else(|| format!("{x} {} {y} overflows", op_symbol(op)))
 }
 
-/// Checked decimal arithmetic (`+ - * /`; `%` is for Int only).
-fn dec_op(op: ArithOp, x: Decimal, y: Decimal) -> Result<Decimal, String> {
-    let r = match op {
-        ArithOp::Add => x.checked_add(y),
-        ArithOp::Sub => x.checked_sub(y),
-        ArithOp::Mul => x.checked_mul(y),
+/// Why a decimal operation has no result ([`dec_checked`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecFailure {
+    /// `x / 0`.
+    DivZero,
+    /// The result is beyond a Decimal's range.
+    Overflow,
+    /// `+ - *`: the exact result needs more digits than a Decimal has (more than 28 after the
+    /// point, or a mantissa beyond 96 bits), so it would be rounded.
+    Inexact,
+    /// `/`: the quotient is not zero but rounds to zero.
+    Vanishes,
+    /// `%`, which is for Int only.
+    Rem,
+}
+
+/// Powers of ten up to a Decimal's largest scale, 28.
+const POW10: [i128; 29] = {
+    let mut t = [1i128; 29];
+    let mut i = 1;
+    while i < t.len() {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// `10^k` for a difference of Decimal scales, so `k <= 28` (clamped, never reached, so that no
+/// value can index out of bounds).
+fn pow10(k: u32) -> i128 {
+    POW10[k.min(Decimal::MAX_SCALE) as usize]
+}
+
+/// `x op y` on decimals, as both engines compute it (the JIT's `xop_dec_arith` calls this), and
+/// without allocating: `+ - *` give the exact result or fail ([`DecFailure::Inexact`]), never
+/// a rounded one, since a policy must not decide on a value nobody wrote; `/` is the one
+/// operation that rounds (`1 / 3` must stay usable): to the nearest Decimal at the finest scale
+/// that fits (28 digits after the point, a 96-bit mantissa), ties to even (rust_decimal's
+/// `checked_div`), but a non-zero quotient that would round to zero fails.
+pub(crate) fn dec_checked(op: ArithOp, x: Decimal, y: Decimal) -> Result<Decimal, DecFailure> {
+    match op {
+        ArithOp::Add | ArithOp::Sub => {
+            let sub = op == ArithOp::Sub;
+            let r = if sub {
+                x.checked_sub(y)
+            } else {
+                x.checked_add(y)
+            };
+            let r = r.ok_or(DecFailure::Overflow)?;
+            sum_is_exact(x, y, sub, r)
+                .then_some(r)
+                .ok_or(DecFailure::Inexact)
+        }
+        ArithOp::Mul => {
+            let r = x.checked_mul(y).ok_or(DecFailure::Overflow)?;
+            product_is_exact(x, y, r)
+                .then_some(r)
+                .ok_or(DecFailure::Inexact)
+        }
         ArithOp::Div => {
             if y.is_zero() {
-                return Err(format!("{x} / {y}: division by zero"));
+                return Err(DecFailure::DivZero);
             }
-            x.checked_div(y)
+            let r = x.checked_div(y).ok_or(DecFailure::Overflow)?;
+            if r.is_zero() && !x.is_zero() {
+                return Err(DecFailure::Vanishes);
+            }
+            Ok(r)
         }
-        ArithOp::Rem => return Err("`%` is for Int only".to_string()),
+        ArithOp::Rem => Err(DecFailure::Rem),
+    }
+}
+
+/// Whether `r`, rust_decimal's `x + y` (`x - y` when `sub`), is the exact result. The exact
+/// sum has the larger scale `s` of the two; rust_decimal keeps it unless the mantissa would
+/// pass 96 bits, and then rounds at scale `s - k` (within a unit of the last digit kept). So
+/// `r` is exact iff the exact sum's last `k` digits are zero, computed modulo `10^k` (`k <=
+/// 28`: fits an i128).
+fn sum_is_exact(x: Decimal, y: Decimal, sub: bool, r: Decimal) -> bool {
+    let s = x.scale().max(y.scale());
+    let k = s.saturating_sub(r.scale());
+    if k == 0 {
+        return true;
+    }
+    // An operand of scale `t` adds `m * 10^e` (e = s - t) to the sum at scale `s`; modulo
+    // `10^k` only its mantissa's last `k - e` digits count, and none once `e >= k`.
+    let low = |d: Decimal| {
+        let e = s - d.scale();
+        if e >= k {
+            0
+        } else {
+            d.mantissa().rem_euclid(pow10(k - e)) * pow10(e)
+        }
     };
-    r.ok_or_else(|| format!("{x} {} {y} overflows", op_symbol(op)))
+    let (a, b) = (low(x), low(y));
+    let digits = if sub { a - b } else { a + b };
+    digits.rem_euclid(pow10(k)) == 0
+}
+
+/// Whether `r`, rust_decimal's `x * y`, is the exact product. The exact product is
+/// `mx * my` (up to 192 bits) at scale `sx + sy`; when rust_decimal returns scale `sx + sy -
+/// k` (rounding to fit 28 digits after the point or 96 bits), `r` is exact iff `mx * my` ends
+/// in `k` zeros, i.e. has `k` factors 2 and `k` factors 5, counted without the product.
+fn product_is_exact(x: Decimal, y: Decimal, r: Decimal) -> bool {
+    let (mx, my) = (x.mantissa().unsigned_abs(), y.mantissa().unsigned_abs());
+    if mx == 0 || my == 0 {
+        return true;
+    }
+    let k = (x.scale() + y.scale()).saturating_sub(r.scale());
+    k == 0 || (mx.trailing_zeros() + my.trailing_zeros() >= k && fives(mx) + fives(my) >= k)
+}
+
+/// How many times 5 divides `n` (not 0).
+fn fives(mut n: u128) -> u32 {
+    let mut count = 0;
+    while n != 0 && n.is_multiple_of(5) {
+        n /= 5;
+        count += 1;
+    }
+    count
+}
+
+/// `x op y` on decimals with the message of its failure ([`dec_checked`]): what the
+/// interpreter computes, and the JIT's text for the same failure.
+pub(crate) fn dec_op(op: ArithOp, x: Decimal, y: Decimal) -> Result<Decimal, String> {
+    dec_checked(op, x, y).map_err(|why| match why {
+        DecFailure::DivZero => format!("{x} / {y}: division by zero"),
+        DecFailure::Overflow => format!("{x} {} {y} overflows", op_symbol(op)),
+        DecFailure::Inexact => {
+            let (exact, beyond_scale) = exact_text(op, x, y);
+            let limit = if beyond_scale {
+                "a Decimal has at most 28 digits after the point"
+            } else {
+                "a Decimal has 28 to 29 significant digits: at most \
+                 79228162514264337593543950335 without its point"
+            };
+            format!(
+                "{x} {} {y} = {exact} cannot be represented exactly ({limit})",
+                op_symbol(op)
+            )
+        }
+        DecFailure::Vanishes => format!(
+            "{x} / {y} cannot be represented: the quotient is not 0 but rounds to 0 (a Decimal \
+             has at most 28 digits after the point)"
+        ),
+        DecFailure::Rem => "`%` is for Int only".to_string(),
+    })
+}
+
+/// The exact value of `x op y` (`+ - *`) as text, and whether it has more than 28 digits after
+/// the point: for the message of a result a Decimal cannot hold, so it may be slow. Computed on
+/// decimal digits (least significant first), as the value can pass 128 bits.
+fn exact_text(op: ArithOp, x: Decimal, y: Decimal) -> (String, bool) {
+    let digits = |d: Decimal, shift: u32| {
+        let mut v = vec![0u8; shift as usize];
+        let mut n = d.mantissa().unsigned_abs();
+        loop {
+            v.push((n % 10) as u8);
+            n /= 10;
+            if n == 0 {
+                break v;
+            }
+        }
+    };
+    let (negative, mut v, mut scale) = if op == ArithOp::Mul {
+        let (a, b) = (digits(x, 0), digits(y, 0));
+        let mut acc = vec![0u32; a.len() + b.len() + 1];
+        for (i, &p) in a.iter().enumerate() {
+            for (j, &q) in b.iter().enumerate() {
+                acc[i + j] += u32::from(p) * u32::from(q);
+            }
+        }
+        let mut carry = 0;
+        let v: Vec<u8> = acc
+            .iter()
+            .map(|&d| {
+                let t = d + carry;
+                carry = t / 10;
+                (t % 10) as u8
+            })
+            .collect();
+        let negative = x.is_sign_negative() != y.is_sign_negative();
+        (negative, v, x.scale() + y.scale())
+    } else {
+        let s = x.scale().max(y.scale());
+        let (a, b) = (digits(x, s - x.scale()), digits(y, s - y.scale()));
+        let (na, nb) = (
+            x.is_sign_negative(),
+            y.is_sign_negative() != (op == ArithOp::Sub),
+        );
+        let len = a.len().max(b.len()) + 1;
+        let at = |v: &[u8], i: usize| i32::from(v.get(i).copied().unwrap_or(0));
+        // The larger magnitude first, so that a difference needs no sign.
+        let a_first = (0..len)
+            .rev()
+            .map(|i| at(&a, i).cmp(&at(&b, i)))
+            .find(|o| o.is_ne())
+            != Some(std::cmp::Ordering::Less);
+        let (big, small, negative) = if a_first { (&a, &b, na) } else { (&b, &a, nb) };
+        let sign = if na == nb { 1 } else { -1 };
+        let mut carry = 0;
+        let v: Vec<u8> = (0..len)
+            .map(|i| {
+                let t = at(big, i) + sign * at(small, i) + carry;
+                carry = t.div_euclid(10);
+                t.rem_euclid(10) as u8
+            })
+            .collect();
+        (negative, v, s)
+    };
+    while v.len() > 1 && v.last() == Some(&0) {
+        v.pop();
+    }
+    let zeros = v
+        .iter()
+        .take_while(|&&d| d == 0)
+        .count()
+        .min(scale as usize);
+    v.drain(..zeros);
+    scale -= zeros as u32;
+    if v.is_empty() || v == [0] {
+        return ("0".to_string(), false);
+    }
+    while v.len() <= scale as usize {
+        v.push(0);
+    }
+    let mut text = String::with_capacity(v.len() + 2);
+    if negative {
+        text.push('-');
+    }
+    for (i, d) in v.iter().enumerate().rev() {
+        text.push(char::from(b'0' + d));
+        if i == scale as usize && i > 0 {
+            text.push('.');
+        }
+    }
+    (text, scale > Decimal::MAX_SCALE)
 }
 
 /// `a op b` as the engines compute it, or the run-time error it is (overflow, division by
-/// zero, mixed currencies): also what the checker uses to find an operation of constants that
-/// fails on every input (W0302).
+/// zero, a decimal result that cannot be represented exactly, mixed currencies): also what the
+/// checker uses to find an operation of constants that fails on every input (W0302).
 pub fn arith(op: ArithOp, a: Value, b: Value) -> Result<Value, String> {
     use ArithOp::{Add, Div, Mul, Sub};
     let overflow = |what: String| move || format!("{what} overflows");
@@ -1816,6 +2040,349 @@ mod tests {
         assert_eq!(ev(Expr::Neg(b(int(5)))), Ok(Value::Int(-5)));
         assert!(ev(ar(ArithOp::Add, int(1), Expr::Const(dec("1.0")))).is_err());
         assert!(ev(ar(ArithOp::Add, int(1), Expr::Const(Value::Absent))).is_err());
+    }
+
+    // ------------------------------------------------------------------ exact decimals
+
+    /// A decimal from its text, exactly.
+    fn dx(s: &str) -> Decimal {
+        Decimal::from_str_exact(s).unwrap()
+    }
+
+    /// `x op y` on decimals written as text.
+    fn dop(x: &str, op: ArithOp, y: &str) -> Result<Decimal, String> {
+        dec_op(op, dx(x), dx(y))
+    }
+
+    /// `x op y` on decimals written as text, which must be `want` exactly (value and scale).
+    fn exact(x: &str, op: ArithOp, y: &str, want: &str) {
+        let r = dop(x, op, y).unwrap_or_else(|e| panic!("{x} {op:?} {y}: {e}"));
+        assert_eq!(r.to_string(), want, "{x} {op:?} {y}");
+    }
+
+    /// `x op y` on decimals written as text, which must fail with `msg`.
+    fn fails(x: &str, op: ArithOp, y: &str, msg: &str) {
+        assert_eq!(dop(x, op, y), Err(msg.to_string()), "{x} {op:?} {y}");
+    }
+
+    const PLACES: &str = "(a Decimal has at most 28 digits after the point)";
+    const DIGITS: &str = concat!(
+        "(a Decimal has 28 to 29 significant digits: ",
+        "at most 79228162514264337593543950335 without its point)"
+    );
+
+    #[test]
+    fn decimal_products_are_exact_or_fail() {
+        use ArithOp::Mul;
+        exact("1.5", Mul, "2.0", "3.00");
+        exact("-1.5", Mul, "-2.0", "3.00");
+        exact(
+            "0.00000000000001",
+            Mul,
+            "0.00000000000001",
+            "0.0000000000000000000000000001",
+        );
+        fails(
+            "0.000000000000001",
+            Mul,
+            "0.000000000000001",
+            &format!(
+                "0.000000000000001 * 0.000000000000001 = 0.000000000000000000000000000001 \
+                 cannot be represented exactly {PLACES}"
+            ),
+        );
+        fails(
+            "-0.0000000000000001",
+            Mul,
+            "0.0000000000000001",
+            &format!(
+                "-0.0000000000000001 * 0.0000000000000001 = \
+                 -0.00000000000000000000000000000001 cannot be represented exactly {PLACES}"
+            ),
+        );
+        // Beyond 28 places only through trailing zeros: exact.
+        let r = dop("0.5000000000000000", Mul, "0.0000000000002000").unwrap();
+        assert_eq!(r, dx("0.0000000000001"));
+        // 25 * 4 ends in two zeros, 25 * 2 in one: each factor 2 and 5 counts.
+        exact(
+            "0.00000000000025",
+            Mul,
+            "0.0000000000000004",
+            "0.0000000000000000000000000001",
+        );
+        fails(
+            "0.00000000000025",
+            Mul,
+            "0.0000000000000002",
+            &format!(
+                "0.00000000000025 * 0.0000000000000002 = 0.00000000000000000000000000005 \
+                 cannot be represented exactly {PLACES}"
+            ),
+        );
+        // Enough twos (2^4) but one five; enough fives (5^4) but one two.
+        assert!(dop("0.0000000000000016", Mul, "0.0000000000000005").is_err());
+        assert!(dop("0.0000000000000625", Mul, "0.0000000000000002").is_err());
+        // Large mantissas: exact when the digits dropped to fit 96 bits are zeros.
+        exact(
+            "79228162514264337593543950335",
+            Mul,
+            "1",
+            "79228162514264337593543950335",
+        );
+        exact(
+            "7922816251426433759354395033.5",
+            Mul,
+            "2",
+            "15845632502852867518708790067",
+        );
+        fails(
+            "7922816251426433759354395033.5",
+            Mul,
+            "3",
+            &format!(
+                "7922816251426433759354395033.5 * 3 = 23768448754279301278063185100.5 cannot \
+                 be represented exactly {DIGITS}"
+            ),
+        );
+        fails(
+            "1.0000000000000000000000000001",
+            Mul,
+            "1.0000000000000000000000000001",
+            &format!(
+                "1.0000000000000000000000000001 * 1.0000000000000000000000000001 = \
+                 1.00000000000000000000000000020000000000000000000000000001 cannot be \
+                 represented exactly {PLACES}"
+            ),
+        );
+        // Zero is exact at any scale; overflow stays an overflow.
+        assert!(
+            dop("0.0000000000000000000000000000", Mul, "0.0000000000000001")
+                .is_ok_and(|r| r.is_zero())
+        );
+        fails(
+            "79228162514264337593543950335",
+            Mul,
+            "2",
+            "79228162514264337593543950335 * 2 overflows",
+        );
+    }
+
+    #[test]
+    fn decimal_sums_are_exact_or_fail() {
+        use ArithOp::{Add, Sub};
+        exact("0.1", Add, "0.2", "0.3");
+        exact("1", Add, "0.0000000000000001", "1.0000000000000001");
+        // The 28th place: kept while the mantissa fits 96 bits.
+        exact(
+            "1",
+            Add,
+            "0.0000000000000000000000000001",
+            "1.0000000000000000000000000001",
+        );
+        exact(
+            "1",
+            Sub,
+            "0.0000000000000000000000000001",
+            "0.9999999999999999999999999999",
+        );
+        exact(
+            "7.922816251426433759354395033",
+            Add,
+            "0.0000000000000000000000000005",
+            "7.9228162514264337593543950335",
+        );
+        fails(
+            "7.922816251426433759354395033",
+            Add,
+            "0.0000000000000000000000000006",
+            &format!(
+                "7.922816251426433759354395033 + 0.0000000000000000000000000006 = \
+                 7.9228162514264337593543950336 cannot be represented exactly {DIGITS}"
+            ),
+        );
+        // QA's case: rust_decimal gives back `a`.
+        fails(
+            "9.999999999999999999999999999",
+            Add,
+            "0.0000000000000000000000000001",
+            &format!(
+                "9.999999999999999999999999999 + 0.0000000000000000000000000001 = \
+                 9.9999999999999999999999999991 cannot be represented exactly {DIGITS}"
+            ),
+        );
+        fails(
+            "10",
+            Sub,
+            "0.0000000000000000000000000001",
+            &format!(
+                "10 - 0.0000000000000000000000000001 = 9.9999999999999999999999999999 cannot \
+                 be represented exactly {DIGITS}"
+            ),
+        );
+        fails(
+            "0.0000000000000000000000000001",
+            Sub,
+            "10",
+            &format!(
+                "0.0000000000000000000000000001 - 10 = -9.9999999999999999999999999999 cannot \
+                 be represented exactly {DIGITS}"
+            ),
+        );
+        fails(
+            "-10",
+            Sub,
+            "0.0000000000000000000000000001",
+            &format!(
+                "-10 - 0.0000000000000000000000000001 = -10.0000000000000000000000000001 \
+                 cannot be represented exactly {DIGITS}"
+            ),
+        );
+        // Rounded to fit 96 bits, dropping only a zero: exact, with either sign.
+        exact(
+            "7922816251426433759354395033.2",
+            Add,
+            "0.8",
+            "7922816251426433759354395034",
+        );
+        exact(
+            "-7922816251426433759354395033.2",
+            Sub,
+            "0.8",
+            "-7922816251426433759354395034",
+        );
+        fails(
+            "7922816251426433759354395033.2",
+            Sub,
+            "-0.9",
+            &format!(
+                "7922816251426433759354395033.2 - -0.9 = 7922816251426433759354395034.1 cannot \
+                 be represented exactly {DIGITS}"
+            ),
+        );
+        fails(
+            "79228162514264337593543950335",
+            Add,
+            "1",
+            "79228162514264337593543950335 + 1 overflows",
+        );
+    }
+
+    #[test]
+    fn decimal_division_rounds_half_to_even() {
+        use ArithOp::Div;
+        exact("1", Div, "4", "0.25");
+        exact("1", Div, "3", "0.3333333333333333333333333333");
+        exact("2", Div, "3", "0.6666666666666666666666666667");
+        exact("-2", Div, "3", "-0.6666666666666666666666666667");
+        // Ties to even, at the 28th place or the 96-bit mantissa's last digit.
+        exact(
+            "0.0000000000000000000000000003",
+            Div,
+            "2",
+            "0.0000000000000000000000000002",
+        );
+        exact(
+            "0.0000000000000000000000000005",
+            Div,
+            "2",
+            "0.0000000000000000000000000002",
+        );
+        exact(
+            "79228162514264337593543950335",
+            Div,
+            "2",
+            "39614081257132168796771975168",
+        );
+        exact(
+            "79228162514264337593543950333",
+            Div,
+            "2",
+            "39614081257132168796771975166",
+        );
+        // A quotient that is not 0 never rounds to 0.
+        let vanishes = |x: &str, y: &str| {
+            format!(
+                "{x} / {y} cannot be represented: the quotient is not 0 but rounds to 0 {PLACES}"
+            )
+        };
+        fails(
+            "0.0000000000000000000000000001",
+            Div,
+            "2",
+            &vanishes("0.0000000000000000000000000001", "2"),
+        );
+        fails(
+            "-0.0000000000000000000000000001",
+            Div,
+            "3",
+            &vanishes("-0.0000000000000000000000000001", "3"),
+        );
+        exact("0.0", Div, "3", "0");
+        fails("1", Div, "0.00", "1 / 0.00: division by zero");
+        fails(
+            "79228162514264337593543950335",
+            Div,
+            "0.5",
+            "79228162514264337593543950335 / 0.5 overflows",
+        );
+    }
+
+    #[test]
+    fn money_arithmetic_is_exact_or_fails() {
+        use ArithOp::{Add, Div, Mul, Sub};
+        let m = |amount: &str| money(amount, "EUR");
+        let de = |s: &str| dec(s);
+        assert_eq!(arith(Add, m("1.50"), m("2")), Ok(m("3.50")));
+        assert_eq!(
+            arith(
+                Add,
+                m("9.999999999999999999999999999"),
+                m("0.0000000000000000000000000001")
+            ),
+            Err(format!(
+                "9.999999999999999999999999999 + 0.0000000000000000000000000001 = \
+                 9.9999999999999999999999999991 cannot be represented exactly {DIGITS}"
+            ))
+        );
+        assert!(arith(Sub, m("10"), m("0.0000000000000000000000000001")).is_err());
+        assert_eq!(
+            arith(Mul, m("0.0000000000000000000000000001"), Value::Int(3)),
+            Ok(m("0.0000000000000000000000000003"))
+        );
+        assert_eq!(
+            arith(Mul, m("7922816251426433759354395033.5"), Value::Int(3)),
+            Err(format!(
+                "7922816251426433759354395033.5 * 3 = 23768448754279301278063185100.5 cannot \
+                 be represented exactly {DIGITS}"
+            ))
+        );
+        assert_eq!(arith(Mul, m("20.00"), de("0.015")), Ok(m("0.30000")));
+        assert_eq!(
+            arith(Mul, m("0.00000000000001"), de("0.000000000000001")),
+            Err(format!(
+                "0.00000000000001 * 0.000000000000001 = 0.00000000000000000000000000001 \
+                 cannot be represented exactly {PLACES}"
+            ))
+        );
+        // `Money / n` rounds like Decimal division, not to cents.
+        assert_eq!(
+            arith(Div, m("1"), Value::Int(3)),
+            Ok(m("0.3333333333333333333333333333"))
+        );
+        assert_eq!(
+            arith(Div, m("0.0000000000000000000000000001"), Value::Int(3)),
+            Err(format!(
+                "0.0000000000000000000000000001 / 3 cannot be represented: the quotient is not \
+                 0 but rounds to 0 {PLACES}"
+            ))
+        );
+        assert_eq!(
+            arith(Div, m("0.0000000000000000000000000001"), de("-4.0")),
+            Err(format!(
+                "0.0000000000000000000000000001 / -4.0 cannot be represented: the quotient is \
+                 not 0 but rounds to 0 {PLACES}"
+            ))
+        );
     }
 
     #[test]

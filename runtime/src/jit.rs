@@ -54,10 +54,10 @@
 //! with `text_of`, and `xop_zone_field` its zone in the run's signal state).
 //!
 //! Decimal arithmetic and ordering call the host (`xop_dec_arith`, `xop_dec_cmp`), which uses
-//! rust_decimal exactly as the interpreter does, cannot panic, and reports overflow or division
-//! by zero as a status that the code turns into the interpreter's error. Decimals of the same
-//! scale and sign are compared inline (their 96-bit mantissas), and negation flips the sign
-//! bit inline.
+//! the interpreter's own functions (`interp::dec_checked`), cannot panic, and reports overflow,
+//! an inexact result or division by zero as a status that the code turns into the
+//! interpreter's error. Decimals of the same scale and sign are compared inline (their 96-bit
+//! mantissas), and negation flips the sign bit inline.
 //!
 //! Output ([`Output`]): `out[0]` is the index of the failing rule + 1 (0 if none), `out[1]` the
 //! error site, `out[2]` and `out[3]` the operands the message needs, `out[4]` the verdict,
@@ -622,8 +622,8 @@ enum Site {
     UnknownZone,
     /// `local_hour` or `day_of_week` of instant `x`, out of the range of times.
     InstantRange,
-    /// Decimal arithmetic `x op y` overflows: the operands are the output's wide words, or
-    /// (`int_y`) `y` is an Int in `y` (Money times or by an Int).
+    /// Decimal arithmetic `x op y` overflows or cannot be represented exactly: the operands are
+    /// the output's wide words, or (`int_y`) `y` is an Int in `y` (Money times or by an Int).
     DecOverflow(ArithOp, bool),
     /// Decimal division by zero, the operands as for [`Site::DecOverflow`].
     DecDivZero(bool),
@@ -676,7 +676,12 @@ impl Site {
         };
         match self {
             Site::DecOverflow(op, int_y) => {
-                format!("{} {} {} overflows", dx(), op_symbol(*op), dy(*int_y))
+                // The interpreter's words for the same operands (an overflow, or a result a
+                // Decimal cannot hold exactly): one text in both engines.
+                let (x, y) = (dx(), dy(*int_y));
+                interp::dec_op(*op, x, y)
+                    .err()
+                    .unwrap_or_else(|| format!("{x} {} {y} overflows", op_symbol(*op)))
             }
             Site::DecDivZero(int_y) => format!("{} / {}: division by zero", dx(), dy(*int_y)),
             Site::MixedCurrencies(op) => format!(
@@ -1850,7 +1855,8 @@ const DEC_CMP: &str = "xop_dec_cmp";
 /// The name of [`xop_rank_cmp`] in generated code.
 const RANK_CMP: &str = "xop_rank_cmp";
 
-/// [`xop_dec_arith`]'s answers: done, overflow, division by zero.
+/// [`xop_dec_arith`]'s answers: done; an overflow or a result a Decimal cannot hold exactly
+/// (the message, worded by the interpreter's `dec_op`, says which); division by zero.
 const DEC_OK: i64 = 0;
 const DEC_OVERFLOW: i64 = 1;
 const DEC_DIV_ZERO: i64 = 2;
@@ -1917,10 +1923,10 @@ impl Host {
     }
 }
 
-/// Checked decimal arithmetic, the interpreter's `dec_op`: `x op y` (`op` 0 `+`, 1 `-`, 2 `*`,
-/// 3 `/`, plus [`DEC_INT_Y`] when `y` is an Int rather than the address of a decimal) into
-/// the two words at `out`; [`DEC_OK`], else [`DEC_OVERFLOW`] or [`DEC_DIV_ZERO`] (and `out`
-/// is left alone). Allocates nothing and cannot unwind.
+/// Checked decimal arithmetic, the interpreter's [`interp::dec_checked`]: `x op y` (`op` 0 `+`,
+/// 1 `-`, 2 `*`, 3 `/`, plus [`DEC_INT_Y`] when `y` is an Int rather than the address of a
+/// decimal) into the two words at `out`; [`DEC_OK`], else [`DEC_DIV_ZERO`] or [`DEC_OVERFLOW`]
+/// for any other failure (and `out` is left alone). Allocates nothing and cannot unwind.
 extern "C" fn xop_dec_arith(op: i64, x: *const i64, y: i64, out: *mut i64) -> i64 {
     // SAFETY: generated code passes the address of a decimal's two words as `x` (in the input,
     // a constant's data kept with the code, or a stack slot of the caller), and as `y` unless
@@ -1933,19 +1939,16 @@ extern "C" fn xop_dec_arith(op: i64, x: *const i64, y: i64, out: *mut i64) -> i6
         // SAFETY: as for `x`.
         unsafe { dec_of([*y, *y.add(1)]) }
     };
-    if op & 3 == 3 && b.is_zero() {
-        return DEC_DIV_ZERO;
-    }
-    // rust_decimal's checked operations do not panic; should one, it is an overflow here
-    // rather than an unwind through generated code.
-    let r = std::panic::catch_unwind(|| match op & 3 {
-        0 => a.checked_add(b),
-        1 => a.checked_sub(b),
-        2 => a.checked_mul(b),
-        _ => a.checked_div(b),
-    });
-    match r {
-        Ok(Some(d)) => {
+    let op = match op & 3 {
+        0 => ArithOp::Add,
+        1 => ArithOp::Sub,
+        2 => ArithOp::Mul,
+        _ => ArithOp::Div,
+    };
+    // `dec_checked` does not panic; should it, that is a failure here rather than an unwind
+    // through generated code.
+    match std::panic::catch_unwind(|| interp::dec_checked(op, a, b)) {
+        Ok(Ok(d)) => {
             let [w0, w1] = dec_words(&d);
             // SAFETY: generated code passes a stack slot of (at least) two words as `out`.
             unsafe {
@@ -1954,6 +1957,7 @@ extern "C" fn xop_dec_arith(op: i64, x: *const i64, y: i64, out: *mut i64) -> i6
             }
             DEC_OK
         }
+        Ok(Err(interp::DecFailure::DivZero)) => DEC_DIV_ZERO,
         _ => DEC_OVERFLOW,
     }
 }

@@ -102,12 +102,14 @@ pub fn generate(rng: &mut Sampler) -> Program {
 }
 
 /// Whether `message` (a failed decision's error) says that a value had the wrong kind: what a
-/// well-typed program never does. Overflow, division by zero, absent values where a value is
-/// needed, mixed currencies and times out of range are legitimate run-time errors instead.
+/// well-typed program never does. Overflow, division by zero, a decimal result that cannot be
+/// represented exactly, absent values where a value is needed, mixed currencies and times out
+/// of range are legitimate run-time errors instead.
 pub fn is_type_error(message: &str) -> bool {
     const LEGITIMATE: &[&str] = &[
         "overflows",
         "division by zero",
+        "cannot be represented",
         "absent where a value is needed",
         "comparing an absent value",
         "negating an absent value",
@@ -1376,6 +1378,16 @@ mod tests {
         let runtime_errors = [
             Expr::Arith(ArithOp::Mul, c(Value::Int(i64::MAX)), c(Value::Int(2))),
             Expr::Arith(ArithOp::Rem, c(Value::Int(1)), c(Value::Int(0))),
+            Expr::Arith(
+                ArithOp::Mul,
+                c(Value::Decimal(Decimal::new(1, 16))),
+                c(Value::Decimal(Decimal::new(1, 16))),
+            ),
+            Expr::Arith(
+                ArithOp::Div,
+                c(Value::Decimal(Decimal::new(1, 28))),
+                c(Value::Decimal(Decimal::TWO)),
+            ),
             Expr::Arith(ArithOp::Add, c(Value::Absent), c(Value::Int(2))),
             Expr::Cmp(CmpOp::Lt, c(Value::Absent), c(Value::Int(2))),
             Expr::Neg(c(Value::Absent)),
