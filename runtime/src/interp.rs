@@ -1147,7 +1147,9 @@ fn int_op(op: ArithOp, x: i64, y: i64) -> Result<i64, String> {
         ArithOp::Sub => x.checked_sub(y),
         ArithOp::Mul => x.checked_mul(y),
         ArithOp::Div => x.checked_div(y),
-        ArithOp::Rem => x.checked_rem(y),
+        // `i64::MIN % -1` is 0, which fits; only its quotient overflows (`checked_rem` says
+        // None for both). The divisor is not 0 here.
+        ArithOp::Rem => Some(x.wrapping_rem(y)),
     };
     r.ok_or_else(|| format!("{x} {} {y} overflows", op_symbol(op)))
 }

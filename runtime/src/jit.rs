@@ -6561,13 +6561,17 @@ impl<'p> Gen<'p, '_, '_> {
             Div | Rem => {
                 let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
                 self.check(zero, site.clone(), x, y);
-                let min = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
                 let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
-                let of = self.b.ins().band(min, m1);
-                self.check(of, site, x, y);
                 if op == Div {
+                    let min = self.b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+                    let of = self.b.ins().band(min, m1);
+                    self.check(of, site, x, y);
                     self.b.ins().sdiv(x, y)
                 } else {
+                    // `x % -1` is 0 for every x, i64::MIN included (whose quotient alone
+                    // overflows): taken as `x % 1`, so the machine's division never traps.
+                    let one = self.b.ins().iconst(I64, 1);
+                    let y = self.b.ins().select(m1, one, y);
                     self.b.ins().srem(x, y)
                 }
             }
@@ -6762,6 +6766,29 @@ mod tests {
         assert_eq!(
             run(&times, &[money("2.50", "EUR"), Value::Int(3)]),
             Ok(true)
+        );
+    }
+
+    /// `i64::MIN % -1` is 0 (it fits; only the quotient `i64::MIN / -1` overflows), in both
+    /// engines, and the machine's division does not trap on it.
+    #[test]
+    fn int_remainder_by_minus_one_is_zero() {
+        let ii = || vec![Type::Int, Type::Int];
+        let op = |op, rhs| program(ii(), cmp(CmpOp::Eq, arith(op, slot(0), slot(1)), rhs));
+        let rem = op(ArithOp::Rem, k(Value::Int(0)));
+        for x in [i64::MIN, i64::MIN + 1, -7, 0, 7, i64::MAX] {
+            assert_eq!(run(&rem, &[Value::Int(x), Value::Int(-1)]), Ok(true), "{x}");
+        }
+        assert_eq!(
+            run(&rem, &[Value::Int(i64::MIN), Value::Int(0)]),
+            Err(format!("rule t.p#1: {} % 0: division by zero", i64::MIN))
+        );
+        let rem = op(ArithOp::Rem, k(Value::Int(-1)));
+        assert_eq!(run(&rem, &[Value::Int(-7), Value::Int(3)]), Ok(true));
+        let div = op(ArithOp::Div, k(Value::Int(0)));
+        assert_eq!(
+            run(&div, &[Value::Int(i64::MIN), Value::Int(-1)]),
+            Err(format!("rule t.p#1: {} / -1 overflows", i64::MIN))
         );
     }
 
