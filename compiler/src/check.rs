@@ -135,11 +135,18 @@ pub fn check_item_with(
     annotations(c, &path, item);
     match &item.kind {
         ItemKind::Record(r) => {
-            params(c, &path, &r.fields, Open::Refused("a record field"));
+            params(
+                c,
+                &path,
+                &r.fields,
+                Open::Refused("a record field"),
+                Site::Fields,
+            );
             for f in &r.fields {
                 for a in &f.annotations {
                     annotation_use(c, &path, a, "personal");
                 }
+                repeated_annotations(c, &path, &f.annotations, &format!("`{}`", f.name.name));
             }
             if let Some(name) = item.name()
                 && let Some(cycle) = record_recursion(db, project, file, index)
@@ -149,6 +156,16 @@ pub fn check_item_with(
             }
         }
         ItemKind::Enum(e) => {
+            if e.variants.is_empty() {
+                // No value has the type: no input, no test, could give one (§5.3).
+                let n = &e.name.name;
+                c.diags.push(
+                    Diagnostic::error("E0218", &path, e.name.span, format!("enum `{n}` has no variants"))
+                        .with_label("an enum needs at least one variant")
+                        .with_note("a value of an enum is one of its variants: an enum without any has no values, so no input and no test can give one")
+                        .with_help(format!("list its values, `enum {n} {{ first, second }}`, or remove the enum")),
+                );
+            }
             let mut seen = BTreeMap::new();
             for v in &e.variants {
                 if let Some(first) = seen.insert(v.name.name.clone(), v.name.span) {
@@ -158,7 +175,13 @@ pub fn check_item_with(
             }
         }
         ItemKind::Action(a) => {
-            params(c, &path, &a.params, Open::Refused("an action's parameter"));
+            params(
+                c,
+                &path,
+                &a.params,
+                Open::Refused("an action's parameter"),
+                Site::Params(Some(&a.name.name)),
+            );
             if let Some(p) = &a.purpose {
                 c.expect_def(p, DefKind::Purpose);
             }
@@ -183,11 +206,21 @@ pub fn check_item_with(
             }
         }
         ItemKind::Signal(s) => {
-            let ps = params(c, &path, &s.params, Open::Refused("a signal's parameter"));
+            let ps = params(
+                c,
+                &path,
+                &s.params,
+                Open::Refused("a signal's parameter"),
+                Site::Params(None),
+            );
             c.ty(&s.ty);
             let mut env = Env::default();
             bind_params(&mut env, &ps);
-            if let Some(source) = c.expect_path(&s.source, DefKind::Intrinsic)
+            let source = c.expect_path(&s.source, DefKind::Intrinsic);
+            if let Some(source) = &source {
+                not_a_connector(c, db, project, &path, s, source);
+            }
+            if let Some(source) = source
                 && let Signature::Callable { params: sp, ret } =
                     resolve::signature(db, project, source.file, source.index).clone()
             {
@@ -224,10 +257,16 @@ pub fn check_item_with(
             }
         }
         ItemKind::Event(e) => {
-            params(c, &path, &e.params, Open::Refused("an event's parameter"));
+            params(
+                c,
+                &path,
+                &e.params,
+                Open::Refused("an event's parameter"),
+                Site::Params(None),
+            );
         }
         ItemKind::Fn(f) => {
-            let ps = params(c, &path, &f.params, Open::Allowed);
+            let ps = params(c, &path, &f.params, Open::Allowed, Site::Params(None));
             let ret = c.ty(&f.ret);
             if let Some(body) = &f.body {
                 let mut env = Env::default();
@@ -253,7 +292,13 @@ pub fn check_item_with(
         }
         ItemKind::Policy(p) => policy(c, db, project, &path, p),
         ItemKind::Decision(d) => {
-            let ps = params(c, &path, &d.params, Open::Refused("a decision's parameter"));
+            let ps = params(
+                c,
+                &path,
+                &d.params,
+                Open::Refused("a decision's parameter"),
+                Site::Params(None),
+            );
             let mut env = Env::default();
             bind_params(&mut env, &ps);
             if let Some(at) = &d.at {
@@ -350,10 +395,31 @@ fn open_type(t: &ast::TypeExpr) -> Option<Span> {
     }
 }
 
-fn params(c: &mut Checker<'_>, path: &Arc<str>, ps: &[ast::Param], open: Open) -> Vec<TypedParam> {
+/// What a list of [`params`] declares, for the annotations written on them.
+#[derive(Clone, Copy)]
+enum Site<'a> {
+    /// A record's fields, where `@personal` belongs.
+    Fields,
+    /// The parameters of a declaration, which take no annotation; the action's name if the
+    /// declaration is an action.
+    Params(Option<&'a str>),
+}
+
+fn params(
+    c: &mut Checker<'_>,
+    path: &Arc<str>,
+    ps: &[ast::Param],
+    open: Open,
+    site: Site<'_>,
+) -> Vec<TypedParam> {
     let mut seen = BTreeMap::new();
     let mut out = Vec::new();
     for p in ps {
+        if let Site::Params(action) = site {
+            for a in &p.annotations {
+                param_annotation(c, path, p, a, action);
+            }
+        }
         if let Some(first) = seen.insert(p.name.name.clone(), p.name.span) {
             c.diags
                 .push(resolve::duplicate(path, &p.name.name, p.name.span, first));
@@ -399,6 +465,165 @@ fn annotations(c: &mut Checker<'_>, path: &Arc<str>, item: &ast::Item) {
     };
     for a in &item.annotations {
         annotation_use(c, path, a, expected);
+    }
+    if let Some(name) = item.name() {
+        repeated_annotations(c, path, &item.annotations, &format!("`{}`", name.name));
+    }
+}
+
+/// The purposes written in `@personal(purpose: [a, b])`, if it is written in that form.
+fn written_purposes(a: &ast::Annotation) -> Option<Vec<&ast::Ident>> {
+    match a.args.as_slice() {
+        [arg] if arg.name.as_ref().is_some_and(|n| n.name == "purpose") => match &arg.value.kind {
+            ast::ExprKind::List(xs) => xs
+                .iter()
+                .map(|x| match &x.kind {
+                    ast::ExprKind::Name(n) => Some(n),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A type as written, for a help that rewrites a declaration.
+fn type_text(t: &ast::TypeExpr) -> String {
+    match t {
+        ast::TypeExpr::Named { path, args, .. } if args.is_empty() => path.dotted(),
+        ast::TypeExpr::Named { path, args, .. } => format!(
+            "{}<{}>",
+            path.dotted(),
+            args.iter().map(type_text).collect::<Vec<_>>().join(", ")
+        ),
+        ast::TypeExpr::Optional { inner, .. } => format!("{}?", type_text(inner)),
+        ast::TypeExpr::Open { fields, .. } => {
+            let fields: String = fields
+                .iter()
+                .map(|(n, t)| format!("{}: {}, ", n.name, type_text(t)))
+                .collect();
+            format!("{{ {fields}.. }}")
+        }
+        ast::TypeExpr::Error(_) => "T".to_string(),
+    }
+}
+
+/// E0214 for annotation `a` on parameter `p` (of action `action`, if an action's): no
+/// annotation means anything on a parameter. `@personal` on a parameter would be ignored by
+/// purpose limitation (C0006) and by the proof log, which follow record fields; the others
+/// mark channels and actions.
+fn param_annotation(
+    c: &mut Checker<'_>,
+    path: &Arc<str>,
+    p: &ast::Param,
+    a: &ast::Annotation,
+    action: Option<&str>,
+) {
+    let name = a.name.name.as_str();
+    if !ANNOTATIONS.iter().any(|(n, _)| *n == name) {
+        // Unknown anywhere: said so, with the nearest known name.
+        annotation_use(c, path, a, "");
+        return;
+    }
+    let param = &p.name.name;
+    let help = match name {
+        "personal" => {
+            let written = written_purposes(a);
+            // The purposes are named all the same: their imports are not also unused.
+            for n in written.iter().flatten() {
+                c.lookup(&n.name, n.span);
+            }
+            let annotation = match written {
+                Some(ns) if !ns.is_empty() => format!(
+                    "@personal(purpose: [{}])",
+                    ns.iter()
+                        .map(|n| n.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => "@personal(purpose: [service])".to_string(),
+            };
+            format!(
+                "`@personal` marks a record field: declare `{param}` in a record (`record Contact {{ {annotation} {param}: {} }}`) and take that record as the parameter",
+                type_text(&p.ty)
+            )
+        }
+        "reaches_phone" => {
+            "`@reaches_phone` marks a channel: write it on the line above a `channel` declaration"
+                .to_string()
+        }
+        _ => match action {
+            Some(act) => {
+                format!("`@{name}` marks an action: write it on the line above `action {act}(…)`")
+            }
+            None => format!(
+                "`@{name}` marks an action: write it on the line above an `action` declaration"
+            ),
+        },
+    };
+    c.diags.push(
+        Diagnostic::error("E0214", path, a.span, format!("`@{name}` does not belong on a parameter"))
+            .with_label(format!("on parameter `{param}`, which takes no annotation"))
+            .with_note("annotations mark record fields (`@personal`), channels (`@reaches_phone`) and actions (`@annex_iii`, `@ai_disclosure`); purpose limitation (C0006) and the proof log follow `@personal` record fields, so one on a parameter would be ignored")
+            .with_help(help),
+    );
+}
+
+/// E0214 for each known annotation of `anns` (those of one declaration or field, `on`)
+/// written a second time: only one of the two would count.
+fn repeated_annotations(c: &mut Checker<'_>, path: &Arc<str>, anns: &[ast::Annotation], on: &str) {
+    for (i, a) in anns.iter().enumerate() {
+        let name = a.name.name.as_str();
+        if !ANNOTATIONS.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let Some(first) = anns[..i].iter().find(|x| x.name.name == name) else {
+            continue;
+        };
+        let help = match name {
+            "personal" => {
+                // Every purpose of the annotations of this name, once, in order.
+                let mut all: Vec<&str> = Vec::new();
+                let mut complete = true;
+                for x in anns.iter().filter(|x| x.name.name == name) {
+                    match written_purposes(x) {
+                        Some(ns) => {
+                            for n in ns {
+                                if !all.contains(&n.name.as_str()) {
+                                    all.push(&n.name);
+                                }
+                            }
+                        }
+                        None => complete = false,
+                    }
+                }
+                if complete && !all.is_empty() {
+                    format!(
+                        "merge them into one that lists every purpose: `@personal(purpose: [{}])`",
+                        all.join(", ")
+                    )
+                } else {
+                    "merge them into one `@personal(purpose: [...])` that lists every purpose"
+                        .to_string()
+                }
+            }
+            "ai_disclosure" => {
+                "keep one: the action shows one disclosure, the text the person should read"
+                    .to_string()
+            }
+            "annex_iii" => {
+                "keep one: `@annex_iii` names the area that makes the action high-risk".to_string()
+            }
+            _ => format!("remove the second `@{name}`"),
+        };
+        c.diags.push(
+            Diagnostic::error("E0214", path, a.span, format!("`@{name}` is written twice on {on}"))
+                .with_label("written again here")
+                .with_secondary(path, first.span, "first written here")
+                .with_note("a declaration or field takes each annotation once: of two, one would be silently ignored")
+                .with_help(help),
+        );
     }
 }
 
@@ -486,14 +711,33 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
         },
         _ => {
             // ai_disclosure("text"): the disclosure shown to the person.
-            let ok = matches!(a.args.as_slice(), [arg] if arg.name.is_none() && matches!(arg.value.kind, ast::ExprKind::Lit(ast::Literal::Text(_))));
-            if !ok {
-                bad_annotation(
+            match a.args.as_slice() {
+                [arg] if arg.name.is_none() => match &arg.value.kind {
+                    ast::ExprKind::Lit(ast::Literal::Text(t))
+                        if crate::format::shows_nothing(t) =>
+                    {
+                        // It would satisfy C0004 and tell the person nothing.
+                        c.diags.push(
+                            Diagnostic::error("E0214", path, arg.value.span, "`@ai_disclosure` says nothing")
+                                .with_label(if t.is_empty() { "an empty text" } else { "a text that shows nothing" })
+                                .with_note("EU AI Act Art. 50: the person must be told that they interact with an AI system; the disclosure is the text they are shown")
+                                .with_help("write what the person should read, e.g. `@ai_disclosure(\"You are talking to an AI assistant.\")`"),
+                        );
+                    }
+                    ast::ExprKind::Lit(ast::Literal::Text(_)) => {}
+                    _ => bad_annotation(
+                        c,
+                        path,
+                        a,
+                        "`@ai_disclosure(\"You are talking to an AI assistant.\")`",
+                    ),
+                },
+                _ => bad_annotation(
                     c,
                     path,
                     a,
                     "`@ai_disclosure(\"You are talking to an AI assistant.\")`",
-                );
+                ),
             }
         }
     }
@@ -800,7 +1044,13 @@ fn action_call(
 }
 
 fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, j: &ast::Journey) {
-    let ps = params(c, path, &j.params, Open::Refused("a journey's parameter"));
+    let ps = params(
+        c,
+        path,
+        &j.params,
+        Open::Refused("a journey's parameter"),
+        Site::Params(None),
+    );
     let mut states: BTreeMap<&str, Span> = BTreeMap::new();
     for s in &j.states {
         if let Some(first) = states.insert(&s.name.name, s.name.span) {
@@ -836,6 +1086,7 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
                     "`wait` takes a duration",
                 ),
             }
+            unreachable_steps(c, path, &h.steps);
             for step in &h.steps {
                 match step {
                     ast::Step::Propose(call) => {
@@ -866,6 +1117,88 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
             }
         }
     }
+}
+
+/// W0202 for the steps of a handler written after its first `goto`, which ends the handler
+/// (§5.11): they never run.
+fn unreachable_steps(c: &mut Checker<'_>, path: &Arc<str>, steps: &[ast::Step]) {
+    let span = |s: &ast::Step| match s {
+        ast::Step::Propose(call) => call.span,
+        ast::Step::Goto(target) => target.span,
+    };
+    let Some(at) = steps.iter().position(|s| matches!(s, ast::Step::Goto(_))) else {
+        return;
+    };
+    let (Some(ast::Step::Goto(target)), Some(first), Some(last)) =
+        (steps.get(at), steps.get(at + 1), steps.last())
+    else {
+        return;
+    };
+    let n = steps.len() - at - 1;
+    let what = if n == 1 { "this step" } else { "these steps" };
+    c.diags.push(
+        Diagnostic::warning(
+            "W0202",
+            path,
+            span(first).to(span(last)),
+            format!(
+                "{what} after `goto {}` never run{}",
+                target.name,
+                if n == 1 { "s" } else { "" }
+            ),
+        )
+        .with_label("unreachable")
+        .with_secondary(
+            path,
+            target.span,
+            "`goto` enters the state and ends the handler here",
+        )
+        .with_help(format!(
+            "move {what} before `goto {}`, or remove {}",
+            target.name,
+            if n == 1 { "it" } else { "them" }
+        )),
+    );
+}
+
+/// E0312 for a signal whose `from` names `source`, an intrinsic the engines evaluate: a signal
+/// reads a connector (§5.8), an intrinsic that reads the outside world.
+fn not_a_connector(
+    c: &mut Checker<'_>,
+    db: &dyn Db,
+    project: Project,
+    path: &Arc<str>,
+    s: &ast::Signal,
+    source: &Def,
+) {
+    if !crate::lower::callable_intrinsic(&source.qualified(db)) {
+        return;
+    }
+    let mut connectors: Vec<String> = crate::compliance::all_defs(db, project, DefKind::Intrinsic)
+        .iter()
+        .map(|d| d.qualified(db))
+        .filter(|q| !crate::lower::callable_intrinsic(q))
+        .collect();
+    connectors.sort();
+    let connectors: Vec<String> = connectors.iter().map(|q| format!("`{q}`")).collect();
+    c.diags.push(
+        Diagnostic::error(
+            "E0312",
+            path,
+            s.source.span,
+            format!("`{}` is not a connector: a signal cannot read it", s.source.dotted()),
+        )
+        .with_label("an intrinsic the engines evaluate, not a connector")
+        .with_secondary(source.file.path(db), source.span, "declared here")
+        .with_note(format!(
+            "a signal's `from` names a connector, an intrinsic that reads the outside world; the connectors here are {}, and any intrinsic a project declares",
+            connectors.join(", ")
+        ))
+        .with_help(format!(
+            "call `{}(…)` where its value is needed, in a rule's condition or a function, instead of declaring a signal",
+            source.name
+        )),
+    );
 }
 
 fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: &ast::Test) {

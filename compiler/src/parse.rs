@@ -41,7 +41,12 @@ pub enum Issue {
     /// A field or parameter written without the `:` between its name and its type (the
     /// name's span, the type's).
     MissingColon(Span, Span),
+    /// A doc comment where nothing takes one (among a policy's rules, a test's statements).
+    StrayDoc(Span),
 }
+
+/// The help of a syntax error at, or just after, a doc comment that documents nothing.
+const DOC_HELP: &str = "doc comments (`///`) document declarations; use `//` for a comment here";
 
 /// A parsed file: the tree, its comments (for the formatter) and the syntax diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -62,9 +67,23 @@ pub struct Parsed {
 pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
     let mut issues = Vec::new();
     let eof = source.trim_end().len();
-    // The parser takes the tokens as they are lexed.
+    // The parser takes the tokens as they are lexed. The doc comments among them are noted,
+    // each with where the token after it starts (`None` for the last token of the file), so
+    // that a syntax error at or just after one can say what a doc comment is for.
     let mut stream = lexer::Stream::new(source);
-    let tokens = (&mut stream).map(Ok::<_, ()>);
+    let mut docs: Vec<(Span, Option<usize>)> = Vec::new();
+    let tokens = (&mut stream)
+        .inspect(|&(l, token, r)| {
+            if let Some(last) = docs.last_mut()
+                && last.1.is_none()
+            {
+                last.1 = Some(l);
+            }
+            if token == Token::DocComment {
+                docs.push((Span::new(l, r), None));
+            }
+        })
+        .map(Ok::<_, ()>);
     let result = grammar::FileParser::new().parse(source, &mut issues, tokens);
     let ast = match result {
         Ok(ast) => *ast,
@@ -80,12 +99,54 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
     // ever stop early, the unread text's comments, errors and names still count.
     stream.by_ref().for_each(drop);
     let mut diagnostics = lex_diagnostics(path, &stream.errors);
-    for issue in issues {
+    // A doc comment that is itself the unexpected token documents nothing either: the token
+    // after it is not to blame on it (the recovery may have read it as the next declaration's).
+    let unexpected_docs: Vec<usize> = issues
+        .iter()
+        .filter_map(|i| match i {
+            Issue::Syntax(ErrorRecovery {
+                error:
+                    ParseError::UnrecognizedToken {
+                        token: (l, Token::DocComment, _),
+                        ..
+                    },
+                ..
+            }) => Some(*l),
+            _ => None,
+        })
+        .collect();
+    let after_doc = |at: usize| {
+        docs.iter()
+            .any(|d| d.1 == Some(at) && !unexpected_docs.contains(&d.0.start()))
+    };
+    let ends_with_doc = docs.last().is_some_and(|d| d.1.is_none());
+    let mut issues = issues.into_iter().peekable();
+    while let Some(issue) = issues.next() {
         match issue {
             Issue::Syntax(rec) => {
-                if let Some(d) = syntax_diagnostic(path, source, eof, rec.error) {
+                if let Some(d) =
+                    syntax_diagnostic(path, source, eof, rec.error, &after_doc, ends_with_doc)
+                {
                     diagnostics.push(d);
                 }
+            }
+            Issue::StrayDoc(first) => {
+                // Lines of one doc comment are one mistake.
+                let mut span = first;
+                while let Some(Issue::StrayDoc(next)) = issues.peek()
+                    && source
+                        .get(span.end()..next.start())
+                        .is_some_and(|gap| gap.trim().is_empty())
+                {
+                    span = span.to(*next);
+                    issues.next();
+                }
+                let text = source.get(first.range()).unwrap_or_default().trim_end();
+                diagnostics.push(
+                    Diagnostic::error("E0103", path, span, format!("unexpected `{text}`"))
+                        .with_label("a doc comment, where nothing takes one")
+                        .with_help(DOC_HELP),
+                );
             }
             Issue::Literal(span, msg) => diagnostics.push(
                 Diagnostic::error("E0105", path, span, msg)
@@ -182,11 +243,15 @@ fn chained(path: &Arc<str>, source: &str, c: crate::precedence::Chained) -> Diag
     .with_help(help)
 }
 
+/// The diagnostic of a syntax error. `after_doc(at)` says whether the token at `at` follows a
+/// doc comment; `ends_with_doc`, whether the file's last token is one.
 fn syntax_diagnostic(
     path: &Arc<str>,
     source: &str,
     eof: usize,
     error: ParseError<usize, Token, ()>,
+    after_doc: &dyn Fn(usize) -> bool,
+    ends_with_doc: bool,
 ) -> Option<Diagnostic> {
     match error {
         ParseError::UnrecognizedToken {
@@ -204,7 +269,11 @@ fn syntax_diagnostic(
             // The advice fits the mistake: a keyword where a name goes, `=` for `==`.
             // A declaration's keyword where a `}` could close the one before: the `}` is
             // likelier missing than the keyword misused.
-            let help = if wants("\"}\"") && token.starts_declaration() {
+            let help = if token == Token::DocComment {
+                DOC_HELP.to_string()
+            } else if after_doc(l) {
+                format!("the doc comment before this `{found}` documents nothing: {DOC_HELP}")
+            } else if wants("\"}\"") && token.starts_declaration() {
                 format!("is a `}}` missing before this `{found}`? Close the declaration above it")
             } else if keyword && wants("IDENT") && !wants("INT") {
                 format!("`{found}` is a keyword and cannot be used as a name; choose another name")
@@ -238,18 +307,35 @@ fn syntax_diagnostic(
             )
             .with_label("expected the end of the file"),
         ),
-        ParseError::UnrecognizedEof { expected, .. } => Some(
-            Diagnostic::error(
-                "E0104",
-                path,
-                // Just after the last thing written, not past the final newline: on the line
-                // the reader sees, and the same place in every output format.
-                Span::new(eof, eof),
-                "the file ends too early",
+        ParseError::UnrecognizedEof { expected, .. } => {
+            // Where a declaration may start, every bracket is closed.
+            let top = expected.iter().any(|t| t == "\"record\"");
+            let (message, help) = match (ends_with_doc, top) {
+                (true, true) => ("the file ends after a doc comment", DOC_HELP.to_string()),
+                (true, false) => (
+                    "the file ends after a doc comment",
+                    format!(
+                        "{DOC_HELP}; then close every `{{`, `(` and `[`, and finish the last declaration"
+                    ),
+                ),
+                (false, _) => (
+                    "the file ends too early",
+                    "close every `{`, `(` and `[`, and finish the last declaration".to_string(),
+                ),
+            };
+            Some(
+                Diagnostic::error(
+                    "E0104",
+                    path,
+                    // Just after the last thing written, not past the final newline: on the
+                    // line the reader sees, and the same place in every output format.
+                    Span::new(eof, eof),
+                    message,
+                )
+                .with_label(format!("expected {}", expected_list(&expected)))
+                .with_help(help),
             )
-            .with_label(format!("expected {}", expected_list(&expected)))
-            .with_help("close every `{`, `(` and `[`, and finish the last declaration"),
-        ),
+        }
         ParseError::InvalidToken { location } => Some(
             Diagnostic::error(
                 "E0101",
@@ -688,6 +774,51 @@ mod tests {
         };
         assert_eq!(&src[e.call.callee.span.range()], "m.n.a");
         assert_eq!(&src[e.call.span.range()], "m.n.a(to: c, x: 1)");
+    }
+
+    /// A doc comment where nothing takes one says what doc comments are for: as the unexpected
+    /// token, just before the unexpected token (documenting nothing), and at the end of the
+    /// file; among rules and test statements it is reported once, with no error after it.
+    #[test]
+    fn doc_comments_that_document_nothing() {
+        let helps = |src: &str| -> Vec<(&'static str, String)> {
+            p(src)
+                .diagnostics
+                .iter()
+                .map(|d| (d.code, d.help.clone().unwrap_or_default()))
+                .collect()
+        };
+        let doc = |code| (code, DOC_HELP.to_string());
+        // The unexpected token itself (a parameter list takes none after a parameter).
+        let h = helps("module m\nrecord R { id: Id }\nfn f(r: R /// who\n): Int = 1\n");
+        assert_eq!(h.first(), Some(&doc("E0103")), "{h:?}");
+        // The token after it: a field's doc comment with no field after it.
+        let h = helps("module m\nrecord R {\n  id: Id\n  /// nothing\n}\n");
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(
+            h[0].1.ends_with(DOC_HELP) && h[0].1.contains("`}`"),
+            "{h:?}"
+        );
+        // The end of the file, at the top level and inside a declaration.
+        assert_eq!(helps("module m\npurpose p\n/// end\n"), [doc("E0104")]);
+        let h = helps("module m\nrecord R {\n  id: Id\n  /// end\n");
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(
+            h[0].1.starts_with(DOC_HELP) && h[0].1.contains("close every"),
+            "{h:?}"
+        );
+        // Among rules and test statements: one error per doc comment, whatever its lines.
+        let src = "module m\npolicy P for a(to: c) {\n  /// one\n  /// two\n  allow \"ok\"\n}\n\
+                   test \"t\" {\n  /// no\n  let a = 1\n}\n";
+        assert_eq!(helps(src), [doc("E0103"), doc("E0103")]);
+        let parsed = p(src);
+        let ItemKind::Test(t) = &parsed.ast.items[1].kind else {
+            panic!("a test");
+        };
+        assert!(matches!(
+            t.body.as_slice(),
+            [TestStmt::Error(_), TestStmt::Let { .. }]
+        ));
     }
 
     /// Integers and texts as written and with separators or escapes (the two paths of each).
