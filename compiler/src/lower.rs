@@ -316,16 +316,36 @@ impl<'a> Lowering<'a> {
         let item = item_ast(db, def.file, def.index).clone();
         let (source, args, max_age) = match item.as_ref().map(|i| &i.kind) {
             Some(ItemKind::Signal(s)) => {
-                let source = match resolve::resolve_path(db, project, def.file, &s.source) {
+                let source_def = resolve::resolve_path(db, project, def.file, &s.source);
+                let source = match &source_def {
                     Some(d) => d.qualified(db),
                     None => s.source.dotted(),
                 };
                 let mut slots = index(params.len());
-                let args = s
-                    .source_args
-                    .iter()
-                    .map(|a| self.expr(def.file, &frame, &mut slots, &a.value, None))
-                    .collect();
+                // In the connector's parameter order (an argument may be given by name), each
+                // of its parameter's type (a text literal given for an `Id` is an `Id`).
+                let source_params = match source_def
+                    .map(|d| resolve::signature(db, project, d.file, d.index).clone())
+                {
+                    Some(Signature::Callable { params, .. }) => params,
+                    _ => Vec::new(),
+                };
+                let args = if source_params.is_empty() {
+                    s.source_args
+                        .iter()
+                        .map(|a| self.expr(def.file, &frame, &mut slots, &a.value, None))
+                        .collect()
+                } else {
+                    let ordered = in_parameter_order(&source_params, None, &s.source_args);
+                    source_params
+                        .iter()
+                        .zip(&ordered)
+                        .map(|(p, a)| match a {
+                            Some(x) => self.expr(def.file, &frame, &mut slots, x, Some(&p.ty)),
+                            None => IExpr::Const(Value::Absent),
+                        })
+                        .collect()
+                };
                 // Written with literals (the checker refuses anything else, E0316).
                 let max_age = s.max_age.as_ref().map(|m| match duration_value(m) {
                     Some(ms) => ms,
@@ -583,6 +603,21 @@ impl<'a> Lowering<'a> {
         c.expr(&frame.env, &BTreeSet::new(), e, expected)
     }
 
+    /// `expected`, or else the type the checker gives `e` where `frame` is visible, if it is
+    /// known: what a value built of literals (a text for an `Id`, a record value) is built as.
+    fn expected_or_checked(
+        &self,
+        file: SourceFile,
+        frame: &Frame,
+        e: &ast::Expr,
+        expected: Option<&Ty>,
+    ) -> Option<Ty> {
+        match expected {
+            Some(t) => Some(t.clone()),
+            None => Some(self.checker_type(file, frame, e, None)).filter(|t| *t != Ty::Unknown),
+        }
+    }
+
     fn symbol(&self, def: &Def) -> Option<u32> {
         let q = def.qualified(self.db);
         self.program
@@ -668,11 +703,17 @@ impl<'a> Lowering<'a> {
                 let x = IExpr::IsPresent(Box::new(self.expr(file, frame, slots, expr, None)));
                 if *present { x } else { IExpr::Not(Box::new(x)) }
             }
-            ExprKind::If(c, a, b) => IExpr::If(
-                Box::new(self.expr(file, frame, slots, c, Some(&Ty::Bool))),
-                Box::new(self.expr(file, frame, slots, a, expected)),
-                Box::new(self.expr(file, frame, slots, b, expected)),
-            ),
+            ExprKind::If(c, a, b) => {
+                // Where nothing is expected, the branches have the `if`'s type: a branch may
+                // take it from the other (`(if u then f(x) else { .. }) == y`).
+                let typed = self.expected_or_checked(file, frame, e, expected);
+                let expected = typed.as_ref();
+                IExpr::If(
+                    Box::new(self.expr(file, frame, slots, c, Some(&Ty::Bool))),
+                    Box::new(self.expr(file, frame, slots, a, expected)),
+                    Box::new(self.expr(file, frame, slots, b, expected)),
+                )
+            }
             ExprKind::Binary(op, a, b) => self.binary(file, frame, slots, *op, a, b),
             ExprKind::Range { .. } => {
                 self.errors
@@ -680,7 +721,11 @@ impl<'a> Lowering<'a> {
                 IExpr::Const(Value::Absent)
             }
             ExprKind::List(xs) | ExprKind::Set(xs) => {
-                let elem = match expected.map(Ty::present) {
+                // Where nothing is expected, the elements have the type the checker gives the
+                // collection: an element may take it from another (`[c.id, "x"]` is a list of
+                // `Id`s, `[f(x), { .. }]` of records).
+                let typed = self.expected_or_checked(file, frame, e, expected);
+                let elem = match typed.as_ref().map(Ty::present) {
                     Some(Ty::List(t) | Ty::Set(t)) => Some((**t).clone()),
                     _ => None,
                 };
@@ -1005,35 +1050,12 @@ impl<'a> Lowering<'a> {
             self.errors.push(format!("cannot lower call of `{name}`"));
             return IExpr::Const(Value::Absent);
         };
-        let Signature::Callable { params, .. } =
+        let Signature::Callable { params, ret } =
             resolve::signature(db, project, def.file, def.index).clone()
         else {
             return IExpr::Const(Value::Absent);
         };
-        // Arguments in parameter order (positional first, then named).
-        let mut ordered: Vec<Option<&ast::Expr>> = vec![None; params.len()];
-        let mut pos = 0;
-        if let Some(r) = receiver {
-            if let Some(slot) = ordered.first_mut() {
-                *slot = Some(r);
-            }
-            pos = 1;
-        }
-        for a in args {
-            match &a.name {
-                None => {
-                    if let Some(slot) = ordered.get_mut(pos) {
-                        *slot = Some(&a.value);
-                    }
-                    pos += 1;
-                }
-                Some(n) => {
-                    if let Some(i) = params.iter().position(|p| *p.name == *n.name) {
-                        ordered[i] = Some(&a.value);
-                    }
-                }
-            }
-        }
+        let ordered = in_parameter_order(&params, receiver, args);
         let mut lowered: Vec<IExpr> = Vec::new();
         for (p, a) in params.iter().zip(&ordered) {
             lowered.push(match a {
@@ -1076,17 +1098,23 @@ impl<'a> Lowering<'a> {
                 }
                 let mut inner = Frame::default();
                 for ((p, x), a) in params.iter().zip(lowered).zip(&ordered) {
-                    // An open-record parameter (`{ score: Int, .. }`) has, in this call, the
-                    // record type of its argument: its fields are read from that record.
-                    let ty = match (&p.ty, a) {
-                        (Ty::Open(_), Some(a)) => self.checker_type(file, frame, a, Some(&p.ty)),
+                    // An open-record parameter (`{ score: Int, .. }`, also inside `?`, `List`
+                    // or `Set`) has, in this call, the type of its argument: its fields are
+                    // read from that record.
+                    let ty = match a {
+                        Some(a) if crate::types::has_open(&p.ty) => {
+                            self.checker_type(file, frame, a, Some(&p.ty))
+                        }
                         _ => p.ty.clone(),
                     };
                     inner.locals.insert(p.name.to_string(), Local::Inline(x));
                     inner.env.bind(&p.name, ty, p.span);
                 }
                 self.inlining.push(name.to_string());
-                let body = self.expr(def.file, &inner, slots, body, None);
+                // Of the function's result type: a text literal it returns is an `Id` if that
+                // is what the function gives.
+                let ret = Some(&ret).filter(|t| !crate::types::has_open(t));
+                let body = self.expr(def.file, &inner, slots, body, ret);
                 self.inlining.pop();
                 body
             }
@@ -1213,7 +1241,8 @@ impl<'a> Lowering<'a> {
             Ty::List(t) | Ty::Set(t) => (**t).clone(),
             _ => Ty::Unknown,
         };
-        let list = self.expr(file, frame, slots, list, None);
+        let known = Some(&list_ty).filter(|t| **t != Ty::Unknown);
+        let list = self.expr(file, frame, slots, list, known);
         let slot = *slots;
         *slots += 1;
         let body = values.get(1).and_then(|l| match &l.kind {
@@ -1591,6 +1620,39 @@ pub fn callable_intrinsic(q: &str) -> bool {
     builtin(q).is_some()
 }
 
+/// The arguments of a call (`receiver` first, for the method form) in parameter order:
+/// positional ones first, then those given by name; `None` for a parameter not given.
+fn in_parameter_order<'e>(
+    params: &[resolve::TypedParam],
+    receiver: Option<&'e ast::Expr>,
+    args: &'e [ast::Arg],
+) -> Vec<Option<&'e ast::Expr>> {
+    let mut ordered: Vec<Option<&ast::Expr>> = vec![None; params.len()];
+    let mut pos = 0;
+    if let Some(r) = receiver {
+        if let Some(slot) = ordered.first_mut() {
+            *slot = Some(r);
+        }
+        pos = 1;
+    }
+    for a in args {
+        match &a.name {
+            None => {
+                if let Some(slot) = ordered.get_mut(pos) {
+                    *slot = Some(&a.value);
+                }
+                pos += 1;
+            }
+            Some(n) => {
+                if let Some(i) = params.iter().position(|p| *p.name == *n.name) {
+                    ordered[i] = Some(&a.value);
+                }
+            }
+        }
+    }
+    ordered
+}
+
 fn strip(e: &ast::Expr) -> &ast::Expr {
     match &e.kind {
         ExprKind::Paren(x) => strip(x),
@@ -1754,6 +1816,22 @@ test "t" {
                 "",
                 "E0317",
             ),
+            // An empty list whose elements a lambda reads: its element type is unknown.
+            ("deny \"r\" when any([], x => x.foo > 1)", "", "E0310"),
+            ("deny \"r\" when count([]) > 0 or [] == []", "", "E0310"),
+            // A test's `let` whose record values are operands or read: built where written.
+            (
+                "deny \"r\" when c.n > 3",
+                "let b = { n: 5, ch: sms, .. } == { n: 5, ch: sms, .. }\n  \
+                 expect p(call_back(to: { n: if b then 5 else 1, ch: sms, .. })) == deny",
+                "E0310",
+            ),
+            (
+                "deny \"r\" when c.n > 3",
+                "let n = { n: 5, ch: sms, .. }.n\n  \
+                 expect p(call_back(to: { n: n, ch: sms, .. })) == deny",
+                "E0310",
+            ),
         ];
         for (rule, test, code) in cases {
             let source = format!(
@@ -1767,6 +1845,66 @@ test "t" {
             let codes = error_codes(&ws);
             assert!(codes.contains(&code), "{code}: {codes:?}\n{source}");
         }
+    }
+
+    /// The text of `e`'s lowered form (`Id("vip")`, `Record(..)`), to look into.
+    fn shown(e: &IExpr) -> String {
+        format!("{e:?}")
+    }
+
+    /// What the checker accepts, lowering builds with the types the checker gave: a text
+    /// literal a function returns as an `Id` is an `Id` (it was a `Text`, never equal to one),
+    /// and so is one in a list or an `if` typed by another element or branch; a record value
+    /// in an `if`'s branch or a list element is of the record type of the other (lowering
+    /// refused them); the fields of a parameter of an open record type inside a list or `?`
+    /// are read (lowering refused them); a signal's source arguments given by name are in the
+    /// connector's parameter order (they were passed as written).
+    #[test]
+    fn lowering_builds_values_of_the_types_the_checker_gave() {
+        let program = project(&[(
+            "typed.xop",
+            r#"module acme.typed
+use std.camara.SimSwap
+purpose service
+record S { id: Id, n: Int }
+record C { id: Id, n: Int, m: Int?, ids: List<Id>, ss: List<S>, msisdn: Text }
+action call_back(to: C, flag: Bool) purpose service risk minimal
+signal swap(c: C): SimSwap from camara.sim_swap(window: 24h, phone_number: c.msisdn) max_age 5m
+fn vip(): Id = "vip"
+fn pick(c: C): C = c
+fn any_n(xs: List<{ n: Int, .. }>): Bool = any(xs, x => x.n > 0)
+fn has_m(x: { m: Int?, .. }?): Bool = x is present and x.m is present
+policy p for call_back(to: c, flag: f) {
+  deny "vip" when c.id == vip()
+  deny "listed" when [c.id, "x"] == c.ids
+  deny "either" when (if f then c.id else "y") == c.id
+  deny "n" when any_n(c.ss) or has_m(c)
+  deny "swapped" when swap(c) is present and swap(c).swapped
+  allow "ok"
+}
+test "t" {
+  expect p(call_back(to: { .. }, flag: (if true then pick({ .. }) else { n: 1, .. }) == pick({ .. }))) == deny
+  expect p(call_back(to: { .. }, flag: count([pick({ .. }), { n: 1, .. }]) == 2)) == deny
+}
+"#,
+        )]);
+        let (policy, _) = program.policy("p").expect("policy p");
+        let rules: Vec<String> = program.policies[policy]
+            .rules
+            .iter()
+            .map(|r| r.condition.as_ref().map(shown).unwrap_or_default())
+            .collect();
+        assert!(rules[0].contains(r#"Id("vip")"#), "{}", rules[0]);
+        assert!(rules[1].contains(r#"Id("x")"#), "{}", rules[1]);
+        assert!(rules[2].contains(r#"Id("y")"#), "{}", rules[2]);
+        assert!(!rules.iter().any(|r| r.contains("Text(")), "{rules:?}");
+        let swap = (program.signals.iter())
+            .find(|s| s.name == "acme.typed.swap")
+            .expect("signal swap");
+        let args: Vec<String> = swap.source_args.iter().map(shown).collect();
+        assert!(args[0].contains("Field"), "{args:?}");
+        assert!(args[1].contains("Duration(86400000)"), "{args:?}");
+        assert_eq!(program.tests.len(), 2);
     }
 
     /// A policy `contact` and a policy `fraud`; with [`OTHER`], two modules that each have a

@@ -354,6 +354,14 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
             (Some(a), Some(b)) => a.span.to(b.span),
             _ => import.path.span,
         };
+        // `use std.camara`: a module where a declaration is expected (§4.2).
+        let whole_module = match import.kind {
+            UseKind::Single { .. } => {
+                let whole = import.path.dotted();
+                modules.by_name.get(&whole).map(|&f| (whole, f))
+            }
+            _ => None,
+        };
         let Some(&module_file) = modules.by_name.get(&module_name) else {
             let mut d = Diagnostic::error(
                 "E0203",
@@ -363,7 +371,32 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
             )
             .with_label("unknown module");
             let names: Vec<&str> = modules.by_name.keys().map(String::as_str).collect();
-            if let Some(s) = suggest(&module_name, names.iter().copied()) {
+            if module_segs.is_empty() && whole_module.is_none() {
+                // `use std`: one name, which is neither a module of one name nor a declaration.
+                d = Diagnostic::error(
+                    "E0203",
+                    path,
+                    import.path.span,
+                    format!("there is no module `{}`", import.path.dotted()),
+                )
+                .with_label("unknown module")
+                .with_help("a `use` names a module, then what it imports from it: `use std.consent.consent`, `use std.time.{local_hour, hours}` or `use std.channel.*`");
+            } else if let Some((whole, file)) = &whole_module {
+                let last = &import.path.last().name;
+                let shown = if module_name.is_empty() {
+                    "no module".to_string()
+                } else {
+                    format!("no module `{module_name}` declaring `{last}`")
+                };
+                d = Diagnostic::error(
+                    "E0203",
+                    path,
+                    import.path.span,
+                    format!("`use {whole}` names a module, not a declaration"),
+                )
+                .with_label(format!("a module: there is {shown}"))
+                .with_help(use_module_help(db, whole, *file));
+            } else if let Some(s) = suggest(&module_name, names.iter().copied()) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             } else {
                 d = d.with_help(
@@ -408,7 +441,10 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
                         format!("module `{module_name}` has no item `{}`", item.name),
                     )
                     .with_label("not declared there");
-                    if let Some(s) = suggest(&item.name, table.by_name.keys().map(|k| &**k)) {
+                    if let Some((whole, file)) = &whole_module {
+                        d = d.with_help(use_module_help(db, whole, *file));
+                    } else if let Some(s) = suggest(&item.name, table.by_name.keys().map(|k| &**k))
+                    {
                         d = d.with_help(format!("did you mean `{s}`?"));
                     }
                     scope.diagnostics.push(d);
@@ -452,6 +488,24 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
         }
     }
     scope
+}
+
+/// The help for `use M` where `M` (declared by `file`) is a module: a `use` imports
+/// declarations, all of them with a glob or some by name.
+fn use_module_help(db: &dyn Db, module: &str, file: SourceFile) -> String {
+    // In the order they are declared: a module starts with what it is about.
+    let mut defs: Vec<&Def> = item_table(db, file).by_name.values().collect();
+    defs.sort_by_key(|d| d.index);
+    let names: Vec<&str> = defs.iter().map(|d| &*d.name).collect();
+    let some = match names.as_slice() {
+        [] => "…".to_string(),
+        [a] => a.to_string(),
+        [a, b] => format!("{a}, {b}"),
+        [a, b, ..] => format!("{a}, {b}, …"),
+    };
+    format!(
+        "a `use` imports declarations: write `use {module}.*` for all of those of `{module}`, or `use {module}.{{{some}}}` for those you need"
+    )
 }
 
 /// The closest candidate to `name`, if one is close enough to be a likely typo.

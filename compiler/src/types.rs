@@ -171,7 +171,76 @@ impl Env {
 }
 
 /// Places known to be present on the current path.
-type Facts = BTreeSet<String>;
+type Facts = BTreeSet<Place>;
+
+/// A place (see [`place`]): an expression that names one value within a decision, by its
+/// structure, so that what names a local (its root, a call's argument) is told apart from a
+/// field that happens to be spelled like it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Place {
+    /// A name: a local, or a declared value (a channel, an enum variant…).
+    Name(String),
+    /// A field of a place.
+    Field(Box<Place>, String),
+    /// A call of a function, an intrinsic or a signal (the dotted callee, never a local), with
+    /// its arguments: the receiver of the method form first, then as written.
+    Call(String, Vec<PlaceArg>),
+}
+
+/// An argument of a [`Place::Call`]: its name if given by name, and its value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PlaceArg {
+    name: Option<String>,
+    value: PlaceValue,
+}
+
+/// The value of a [`PlaceArg`]: a place, or a literal (as the checker writes it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum PlaceValue {
+    Place(Place),
+    Literal(String),
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Name(n) => write!(f, "{n}"),
+            Place::Field(r, name) => write!(f, "{r}.{name}"),
+            Place::Call(callee, args) => {
+                write!(f, "{callee}(")?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    if let Some(n) = &a.name {
+                        write!(f, "{n}: ")?;
+                    }
+                    match &a.value {
+                        PlaceValue::Place(p) => write!(f, "{p}")?,
+                        PlaceValue::Literal(l) => write!(f, "{l}")?,
+                    }
+                }
+                write!(f, ")")
+            }
+        }
+    }
+}
+
+impl Place {
+    /// Whether the place names local `name`: as its root, or in a call's argument (which is a
+    /// place of its own). A field (`r.n`), a callee or an argument's name is not a name of a
+    /// local, so `r.n` does not name `n`.
+    pub fn names(&self, name: &str) -> bool {
+        match self {
+            Place::Name(n) => n == name,
+            Place::Field(r, _) => r.names(name),
+            Place::Call(_, args) => args.iter().any(|a| match &a.value {
+                PlaceValue::Place(p) => p.names(name),
+                PlaceValue::Literal(_) => false,
+            }),
+        }
+    }
+}
 
 /// `a ∪ b`, without building a new set when one side is empty (most conditions learn nothing).
 fn union(mut a: Facts, mut b: Facts) -> Facts {
@@ -224,6 +293,13 @@ pub struct Checker<'a> {
     /// Whether the expression checked is a test's `let` value, whose record values are typed
     /// where the name is used (see [`Checker::let_use`]).
     pub deferred: bool,
+    /// Whether the expression checked is inside a record value of a test's `let` (with
+    /// [`Checker::deferred`]): checked again where the name is used, against the record type
+    /// there, so an empty collection in it gets its type then.
+    in_deferred_record: bool,
+    /// The signals reported read in a function (E0312), by where the function starts: each
+    /// once per function.
+    signals_in_fns: BTreeSet<(usize, String)>,
 }
 
 /// The collection operations, built into the language (`count(xs, x => …)`): no declaration
@@ -248,6 +324,8 @@ impl<'a> Checker<'a> {
             syntax_errors: None,
             test_lets: Default::default(),
             deferred: false,
+            in_deferred_record: false,
+            signals_in_fns: BTreeSet::new(),
         }
     }
 
@@ -401,7 +479,13 @@ impl<'a> Checker<'a> {
         )
         .with_label("not found in this scope");
         let names = self.scope.visible_names(self.db);
-        if let Some(s) = resolve::suggest(name, names.iter().map(|n| &**n)) {
+        let unbound = match kind {
+            None => self.unbound_parameter(name, span),
+            Some(_) => None,
+        };
+        if let Some(h) = unbound {
+            d = d.with_help(h);
+        } else if let Some(s) = resolve::suggest(name, names.iter().map(|n| &**n)) {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else if let Some(h) = resolve::import_hint(self.db, self.project, name) {
             d = d.with_help(h);
@@ -412,6 +496,79 @@ impl<'a> Checker<'a> {
             ));
         }
         self.err(d);
+    }
+
+    /// The item of the file that `span` is in.
+    fn enclosing_item(&self, span: Span) -> Option<&'a ast::Item> {
+        crate::db::parse_file(self.db, self.file)
+            .ast
+            .items
+            .iter()
+            .find(|i| i.span.start() <= span.start() && span.end() <= i.span.end())
+            .map(|i| &**i)
+    }
+
+    /// For a name `name` that resolves nowhere, in a policy (at `span`): if it is a parameter
+    /// of the guarded action that the policy does not bind (or binds under another name),
+    /// the help that says so. Parameters not bound cannot be read (language.md §5.9).
+    fn unbound_parameter(&self, name: &str, span: Span) -> Option<String> {
+        let ast::ItemKind::Policy(p) = &self.enclosing_item(span)?.kind else {
+            return None;
+        };
+        if let Some(b) = p.bindings.iter().find(|b| b.param.name == name) {
+            return Some(format!(
+                "parameter `{name}` is bound as `{}` in this policy: write `{}`",
+                b.var.name, b.var.name
+            ));
+        }
+        let has = |action: &Def| match resolve::signature(
+            self.db,
+            self.project,
+            action.file,
+            action.index,
+        ) {
+            Signature::Action { params, .. } => params.iter().any(|x| *x.name == *name),
+            _ => false,
+        };
+        let (target, whose) = match &p.target {
+            ast::Target::Action(path) => {
+                let action = resolve::resolve_path(self.db, self.project, self.file, path)?;
+                if action.kind != DefKind::Action || !has(&action) {
+                    return None;
+                }
+                (path.dotted(), format!("action `{}`", action.name))
+            }
+            ast::Target::Purpose(purpose) => {
+                let Lookup::Found(e) = self.scope.lookup(self.db, &purpose.name) else {
+                    return None;
+                };
+                let actions =
+                    crate::check::purpose_actions(self.db, self.project, &e.def, &p.bindings);
+                if actions.is_empty() || !actions.iter().all(has) {
+                    return None;
+                }
+                (
+                    format!("purpose {}", purpose.name),
+                    format!("every action of purpose `{}`", purpose.name),
+                )
+            }
+        };
+        let mut bound: Vec<String> = p
+            .bindings
+            .iter()
+            .map(|b| {
+                if b.param.name == b.var.name {
+                    b.param.name.clone()
+                } else {
+                    format!("{}: {}", b.param.name, b.var.name)
+                }
+            })
+            .collect();
+        bound.push(name.to_string());
+        Some(format!(
+            "`{name}` is a parameter of {whose}, which this policy does not bind; bind it to read it: `for {target}({})`",
+            bound.join(", ")
+        ))
     }
 
     /// Resolves a written type, reporting problems.
@@ -495,6 +652,45 @@ impl<'a> Checker<'a> {
         };
         if !compatible(self.db, self.project, &found, expected) {
             self.mismatch(e.span, expected, &found, what);
+            self.help_hidden_variant(env, e, expected);
+        }
+    }
+
+    /// When the error just reported is about `e`, a bare name that is a variant of `other`'s
+    /// enum but names something else here (a local, or a declaration or import, which come
+    /// before enum variants, language.md §4.3: `sms` with `use std.channel.*`), its help says
+    /// to write the variant qualified (`E.sms`).
+    fn help_hidden_variant(&mut self, env: &Env, e: &Expr, other: &Ty) {
+        let ExprKind::Name(n) = &strip_parens(e).kind else {
+            return;
+        };
+        let Ty::Enum(def) = other.present() else {
+            return;
+        };
+        let Signature::Enum(vs) = self.signature(def) else {
+            return;
+        };
+        if !vs.iter().any(|v| **v == *n.name) {
+            return;
+        }
+        let what = if env.get(&n.name).is_some() {
+            format!("the local name `{}`", n.name)
+        } else if let Lookup::Found(x) = self.scope.lookup(self.db, &n.name) {
+            let kind = x.def.kind.describe();
+            let kind = kind
+                .strip_prefix("an ")
+                .or_else(|| kind.strip_prefix("a "))
+                .unwrap_or(kind);
+            format!("the {kind} `{}`", x.def.qualified(self.db))
+        } else {
+            return;
+        };
+        let help = format!(
+            "`{0}` here is {what}, which comes before the variant `{0}` of `{1}`: write `{1}.{0}` for the variant",
+            n.name, def.name
+        );
+        if let Some(d) = self.diags.last_mut() {
+            d.help = Some(help);
         }
     }
 
@@ -622,7 +818,7 @@ impl<'a> Checker<'a> {
     /// E0302 for `e`, of type `inner?`. Its help depends on what `e` is: a place can be
     /// tested (`is present`), anything else can only be given a default, and an `if` is
     /// absent through one of its branches.
-    fn may_be_absent(&self, e: &Expr, key: Option<String>, inner: &Ty) -> Diagnostic {
+    fn may_be_absent(&self, e: &Expr, key: Option<Place>, inner: &Ty) -> Diagnostic {
         let note = "a signal is absent when it could not be read or is older than its `max_age`; an optional field may be missing";
         let (message, help) = match (&strip_parens(e).kind, key) {
             (_, Some(p)) => (
@@ -728,9 +924,19 @@ impl<'a> Checker<'a> {
                 });
             }
         }
+        // A test's `let` is typed where its name is used only through what passes its value
+        // on (parentheses, an `if`'s branches, a collection's elements, a record value's
+        // fields): elsewhere (an operand, an argument, a field read) what a value is built of
+        // is decided where it is written, and checked there, as lowering builds it.
+        let saved = (self.deferred, self.in_deferred_record);
+        if self.deferred && !passes_value_on(e) {
+            self.deferred = false;
+            self.in_deferred_record = false;
+        }
         self.depth += 1;
         let ty = self.expr_kind(env, facts, e, expected);
         self.depth -= 1;
+        (self.deferred, self.in_deferred_record) = saved;
         if self.notes.is_some() && matches!(ty, Ty::Optional(_)) {
             // What the editor shows and completes on is the type here: a place known to be
             // present is its present type (the checker narrows where the value is used).
@@ -809,14 +1015,32 @@ impl<'a> Checker<'a> {
                 let learned = self.cond(env, facts, c);
                 // A branch is a value of the `if`: what the condition proves of it holds there
                 // (`if e is present then e else 0` is an `Int`), as it does for its operands.
+                // Without an expected type, a branch with a type of its own gives it to one
+                // that has none (`if c then [] else xs`, `if c then absent else x`).
+                if expected.is_none() && untyped_literal(a) && !untyped_literal(b) {
+                    let tb = self.expr(env, &learned.if_false, b, None);
+                    let tb = narrowed(&learned.if_false, b, tb);
+                    let ta = self.expr(env, &learned.if_true, a, Some(&tb));
+                    let ta = narrowed(&learned.if_true, a, ta);
+                    return self.join(e.span, ta, tb);
+                }
                 let ta = self.expr(env, &learned.if_true, a, expected);
                 let ta = narrowed(&learned.if_true, a, ta);
                 let tb = self.expr(env, &learned.if_false, b, expected.or(Some(&ta)));
                 let tb = narrowed(&learned.if_false, b, tb);
                 self.join(e.span, ta, tb)
             }
-            ExprKind::List(xs) => Ty::List(Box::new(self.elements(env, facts, xs, expected))),
-            ExprKind::Set(xs) => Ty::Set(Box::new(self.elements(env, facts, xs, expected))),
+            ExprKind::List(xs) | ExprKind::Set(xs) => {
+                if xs.is_empty() && expected.is_none() {
+                    self.untyped_empty(e);
+                }
+                let elem = Box::new(self.elements(env, facts, xs, expected));
+                if matches!(e.kind, ExprKind::Set(_)) {
+                    Ty::Set(elem)
+                } else {
+                    Ty::List(elem)
+                }
+            }
             ExprKind::Record { .. } if !self.in_test => {
                 let d = Diagnostic::error("E0313", &self.path, e.span, "a record value can only be written in a test")
                     .with_label("record value here")
@@ -887,6 +1111,33 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// E0310 for `[]` or `{}` (`e`) written where no collection type is expected: its elements
+    /// would have no type, and what reads them (a lambda's variable) none either. In a record
+    /// value of a test's `let`, it is typed where the name is used.
+    fn untyped_empty(&mut self, e: &Expr) {
+        // A `let` of `[]` itself is reported by the test's check, once.
+        if self.deferred && (self.in_deferred_record || self.depth == 1) {
+            return;
+        }
+        let what = if matches!(e.kind, ExprKind::Set(_)) {
+            "set"
+        } else {
+            "list"
+        };
+        let d = Diagnostic::error(
+            "E0310",
+            &self.path,
+            e.span,
+            format!("the element type of this empty {what} cannot be inferred"),
+        )
+        .with_label(format!("no {what} type is expected here"))
+        .with_note("`[]` and `{}` take their element type from where they are written: a field, a parameter, the right of `in`, the other side of `==`")
+        .with_help(format!(
+            "write the {what} where its type is known, or give it an element; an operation on a {what} that is always empty is always the same (`count([])` is `0`, `any([], …)` is `false`)"
+        ));
+        self.err(d);
+    }
+
     fn elements(&mut self, env: &Env, facts: &Facts, xs: &[Expr], expected: Option<&Ty>) -> Ty {
         let elem_expected = match expected.map(Ty::present) {
             Some(Ty::List(t) | Ty::Set(t)) => Some((**t).clone()),
@@ -896,7 +1147,20 @@ impl<'a> Checker<'a> {
             _ => None,
         };
         let mut elem = elem_expected.clone();
-        for x in xs {
+        // Without an expected element type, an element that has a type of its own gives it to
+        // the empty collections before it (`[[], [1]]` is a `List<List<Int>>`).
+        let leader = match elem {
+            None => xs.iter().position(|x| !is_empty_collection(x)),
+            Some(_) => None,
+        };
+        if let Some(i) = leader.filter(|&i| i > 0) {
+            let t = self.expr(env, facts, &xs[i], None);
+            elem = Some(self.require_present(facts, &xs[i], t));
+        }
+        for (i, x) in xs.iter().enumerate() {
+            if leader.is_some_and(|l| l > 0 && l == i) {
+                continue;
+            }
             match &elem {
                 None => {
                     let t = self.expr(env, facts, x, None);
@@ -1131,11 +1395,14 @@ impl<'a> Checker<'a> {
             } else {
                 Some(&Ty::Unknown)
             };
+            let within = self.in_deferred_record;
+            self.in_deferred_record = self.deferred;
             let mut out = Vec::new();
             for (n, v) in fields {
                 let t = self.expr(env, facts, v, inner);
                 out.push((Arc::from(n.name.as_str()), t));
             }
+            self.in_deferred_record = within;
             return match expected.map(Ty::present) {
                 // A test's `let`: typed, and checked, where the name is used.
                 _ if self.deferred => Ty::Open(out),
@@ -1336,12 +1603,23 @@ impl<'a> Checker<'a> {
                 self.absent_comparison(env, facts, e, op, a, b)
             }
             BinOp::Eq | BinOp::Ne => {
-                let ta = self.expr(env, facts, a, None);
-                let ta = self.require_present(facts, a, ta);
-                let tb = self.expr(env, facts, b, Some(&ta));
-                let tb = self.require_present(facts, b, tb);
+                // `[] == xs` is typed as `xs == []` is: the empty collection by the other side.
+                let (ta, tb) = if is_empty_collection(a) && !is_empty_collection(b) {
+                    let tb = self.expr(env, facts, b, None);
+                    let tb = self.require_present(facts, b, tb);
+                    let ta = self.expr(env, facts, a, Some(&tb));
+                    (ta, tb)
+                } else {
+                    let ta = self.expr(env, facts, a, None);
+                    let ta = self.require_present(facts, a, ta);
+                    let tb = self.expr(env, facts, b, Some(&ta));
+                    let tb = self.require_present(facts, b, tb);
+                    (ta, tb)
+                };
                 if !compatible(self.db, self.project, &tb, &ta) {
                     self.op_error(e.span, op.symbol(), &ta, Some(&tb));
+                    self.help_hidden_variant(env, b, &ta);
+                    self.help_hidden_variant(env, a, &tb);
                 }
                 Ty::Bool
             }
@@ -1604,6 +1882,9 @@ impl<'a> Checker<'a> {
         let Signature::Callable { params, ret } = self.signature(&def) else {
             return Ty::Unknown;
         };
+        if def.kind == DefKind::Signal {
+            self.signal_in_fn(span, callee, &def, ret);
+        }
         let mut all_args: Vec<ast::Arg> = Vec::new();
         if let Some(r) = receiver {
             all_args.push(ast::Arg {
@@ -1616,6 +1897,42 @@ impl<'a> Checker<'a> {
         ret.clone()
     }
 
+    /// E0312 for a read of signal `def` (of type `ret`) at `span`, if it is in a function's
+    /// body: a function is pure, and sees neither the decision time nor signals (language.md
+    /// §5.6, §5.8), which are read where it is called.
+    fn signal_in_fn(&mut self, span: Span, callee: &ast::Path, def: &Def, ret: &Ty) {
+        let Some((start, ast::ItemKind::Fn(f))) =
+            self.enclosing_item(span).map(|i| (i.span.start(), &i.kind))
+        else {
+            return;
+        };
+        if !self.signals_in_fns.insert((start, def.qualified(self.db))) {
+            return;
+        }
+        let read = self
+            .written_text(span)
+            .filter(|t| t.chars().count() <= 40)
+            .unwrap_or_else(|| format!("{}(...)", callee.dotted()));
+        let d = Diagnostic::error(
+            "E0312",
+            &self.path,
+            callee.span,
+            format!(
+                "function `{}` cannot read signal `{}`",
+                f.name.name,
+                callee.dotted()
+            ),
+        )
+        .with_label("a signal read in a function")
+        .with_secondary(def.file.path(self.db), def.span, "signal declared here")
+        .with_note("a function is pure: it sees its parameters and declared names, not the decision time or the outside world; signals are read by policies, decisions and journeys, once per decision")
+        .with_help(format!(
+            "read the signal in the policy and pass the value as a parameter: give `{}` a parameter of type `{ret}` and pass it `{read}` where it is called",
+            f.name.name
+        ));
+        self.err(d);
+    }
+
     /// Matches arguments to parameters (positional first, then by name) and checks their types.
     pub fn args(
         &mut self,
@@ -1626,6 +1943,14 @@ impl<'a> Checker<'a> {
         params: &[TypedParam],
         args: &[ast::Arg],
     ) {
+        let reordered;
+        let args = match self.positional_after_named(what, params, args) {
+            Some(fixed) => {
+                reordered = fixed;
+                &reordered[..]
+            }
+            None => args,
+        };
         let mut given: Vec<Option<&ast::Arg>> = vec![None; params.len()];
         let mut positional = 0;
         for a in args {
@@ -1717,6 +2042,105 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// E0303 for a positional argument written after a named one (`f(y: 1, 2)`): positional
+    /// arguments come first (language.md §7.3). Returns the arguments as the help writes them,
+    /// to be matched to the parameters instead (so that one mistake is one error): the
+    /// positional ones moved first, or, when that gives a parameter twice, named after the
+    /// parameters left. `None` when the arguments are in order.
+    fn positional_after_named(
+        &mut self,
+        what: &str,
+        params: &[TypedParam],
+        args: &[ast::Arg],
+    ) -> Option<Vec<ast::Arg>> {
+        let first_named = args.iter().position(|a| a.name.is_some())?;
+        let misplaced = args[first_named..]
+            .iter()
+            .find(|a| a.name.is_none())?
+            .value
+            .span;
+        let (positional, named): (Vec<&ast::Arg>, Vec<&ast::Arg>) =
+            args.iter().partition(|a| a.name.is_none());
+        let named_at = |a: &ast::Arg| {
+            a.name
+                .as_ref()
+                .and_then(|n| params.iter().position(|p| *p.name == *n.name))
+        };
+        // Moved first, the positional arguments fill the first parameters: fine unless one of
+        // those is also given by name.
+        let moved_fits = positional.len() <= params.len()
+            && named
+                .iter()
+                .all(|a| named_at(a).is_none_or(|i| i >= positional.len()));
+        let fixed: Vec<ast::Arg> = if moved_fits {
+            positional
+                .iter()
+                .chain(&named)
+                .map(|a| (*a).clone())
+                .collect()
+        } else {
+            // Each positional argument after a named one names the next parameter that no
+            // other argument gives.
+            let before = first_named;
+            let mut taken: Vec<bool> = (0..params.len()).map(|i| i < before).collect();
+            for a in &named {
+                if let Some(i) = named_at(a) {
+                    taken[i] = true;
+                }
+            }
+            let mut out = Vec::new();
+            for a in args {
+                let mut a = a.clone();
+                if a.name.is_none()
+                    && a.value.span.start() >= misplaced.start()
+                    && let Some(i) = taken.iter().position(|t| !t)
+                {
+                    taken[i] = true;
+                    a.name = Some(ast::Ident {
+                        name: params[i].name.to_string(),
+                        span: a.value.span,
+                    });
+                }
+                out.push(a);
+            }
+            out
+        };
+        let shown: Option<Vec<String>> = fixed
+            .iter()
+            .map(|a| {
+                let value = self.written_text(a.value.span)?;
+                Some(match &a.name {
+                    Some(n) => format!("{}: {value}", n.name),
+                    None => value,
+                })
+            })
+            .collect();
+        let help = match shown {
+            Some(parts) if parts.join(", ").len() <= 80 => {
+                format!("write `{what}({})`", parts.join(", "))
+            }
+            _ => "give the positional arguments first, then the named ones".to_string(),
+        };
+        let d = Diagnostic::error(
+            "E0303",
+            &self.path,
+            misplaced,
+            "positional arguments come before named ones",
+        )
+        .with_label("a positional argument after a named one")
+        .with_help(help);
+        self.err(d);
+        Some(fixed)
+    }
+
+    /// The source text at `span`, if it is on one line.
+    fn written_text(&self, span: Span) -> Option<String> {
+        let text = self.file.text(self.db);
+        text.get(span.start()..span.end())
+            .filter(|s| !s.contains('\n'))
+            .map(str::to_string)
+    }
+
     fn collection_op(
         &mut self,
         env: &Env,
@@ -1778,7 +2202,7 @@ impl<'a> Checker<'a> {
                     // another value in the body.
                     let known: Facts = facts
                         .iter()
-                        .filter(|p| !mentions(p, &x.name))
+                        .filter(|p| !p.names(&x.name))
                         .cloned()
                         .collect();
                     self.condition_in(&inner, &known, body);
@@ -1935,14 +2359,6 @@ fn narrowed(facts: &Facts, e: &Expr, ty: Ty) -> Ty {
     }
 }
 
-/// Whether place key `key` (see [`place`]) names `name` anywhere: as its root, or in an
-/// argument of a call. Read by words, so a literal or a parameter name that happens to be
-/// `name` counts too, which only forgets a fact.
-fn mentions(key: &str, name: &str) -> bool {
-    key.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .any(|word| word == name)
-}
-
 /// How to write a field at `path` in a record value: `fav: …`, `home: { ch: …, .. }`.
 fn written(path: &[Arc<str>]) -> String {
     match path {
@@ -1958,7 +2374,7 @@ fn written(path: &[Arc<str>]) -> String {
 
 /// Whether `ty` has an open record type in it: in a test, the type of a record value written
 /// where no record type was expected (a `let`).
-fn has_open(ty: &Ty) -> bool {
+pub(crate) fn has_open(ty: &Ty) -> bool {
     match ty {
         Ty::Open(_) => true,
         Ty::List(t) | Ty::Set(t) | Ty::Optional(t) => has_open(t),
@@ -1979,6 +2395,33 @@ fn typed_by(ty: &Ty, expected: Option<&Ty>) -> bool {
         Ty::Optional(t) => typed_by(t, expected),
         _ => true,
     }
+}
+
+/// Whether a test's `let` value `e` passes the value of what it holds on as its own, so that
+/// the record values in those are typed where the name is used (see [`Checker::expr`]).
+fn passes_value_on(e: &Expr) -> bool {
+    matches!(
+        e.kind,
+        ExprKind::Paren(_)
+            | ExprKind::If(..)
+            | ExprKind::List(_)
+            | ExprKind::Set(_)
+            | ExprKind::Record { .. }
+            | ExprKind::Name(_)
+            | ExprKind::Lit(_)
+            | ExprKind::Error
+    )
+}
+
+/// Whether `e` is `[]` or `{}` (in parentheses or not): a value whose element type is the one
+/// expected where it is written.
+fn is_empty_collection(e: &Expr) -> bool {
+    matches!(&strip_parens(e).kind, ExprKind::List(xs) | ExprKind::Set(xs) if xs.is_empty())
+}
+
+/// Whether `e` has no type of its own: `[]`, `{}` or `absent`.
+fn untyped_literal(e: &Expr) -> bool {
+    is_empty_collection(e) || is_absent_literal(e)
 }
 
 /// `e` without the parentheses around it.
@@ -2002,11 +2445,11 @@ fn is_absent_literal(e: &Expr) -> bool {
 /// place, or a call (of a function, an intrinsic or a signal: each gives one value within a
 /// decision) whose arguments are places or literals. `None` for expressions that are not places
 /// (literals, arithmetic).
-pub fn place(e: &Expr) -> Option<String> {
+pub fn place(e: &Expr) -> Option<Place> {
     match &e.kind {
-        ExprKind::Name(n) => Some(n.name.clone()),
+        ExprKind::Name(n) => Some(Place::Name(n.name.clone())),
         ExprKind::Paren(x) => place(x),
-        ExprKind::Field(r, f) => Some(format!("{}.{}", place(r)?, f.name)),
+        ExprKind::Field(r, f) => Some(Place::Field(Box::new(place(r)?), f.name.clone())),
         ExprKind::Call {
             callee,
             receiver,
@@ -2014,19 +2457,22 @@ pub fn place(e: &Expr) -> Option<String> {
         } => {
             let mut parts = Vec::new();
             if let Some(r) = receiver {
-                parts.push(place(r)?);
-            }
-            for a in args {
-                let v = match &a.value.kind {
-                    ExprKind::Lit(l) => format!("{l:?}"),
-                    _ => place(&a.value)?,
-                };
-                parts.push(match &a.name {
-                    Some(n) => format!("{}: {v}", n.name),
-                    None => v,
+                parts.push(PlaceArg {
+                    name: None,
+                    value: PlaceValue::Place(place(r)?),
                 });
             }
-            Some(format!("{}({})", callee.dotted(), parts.join(", ")))
+            for a in args {
+                let value = match &a.value.kind {
+                    ExprKind::Lit(l) => PlaceValue::Literal(format!("{l:?}")),
+                    _ => PlaceValue::Place(place(&a.value)?),
+                };
+                parts.push(PlaceArg {
+                    name: a.name.as_ref().map(|n| n.name.clone()),
+                    value,
+                });
+            }
+            Some(Place::Call(callee.dotted(), parts))
         }
         _ => None,
     }
