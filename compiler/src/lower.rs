@@ -788,7 +788,14 @@ impl<'a> Lowering<'a> {
             },
             Literal::Text(s) => match expected.map(Ty::present) {
                 Some(Ty::Id) => Value::Id(Arc::from(s.as_str())),
-                Some(Ty::Tz) => Value::Tz(Arc::from(s.as_str())),
+                // As the tz database spells it, as inputs are read (`"europe/paris"` is
+                // `"Europe/Paris"`): equality compares names.
+                Some(Ty::Tz) => Value::Tz(Arc::from(
+                    xop_runtime::intrinsics::time_zone(s)
+                        .ok()
+                        .and_then(|z| z.tz().iana_name().map(str::to_owned))
+                        .unwrap_or_else(|| s.to_string()),
+                )),
                 _ => Value::Text(Arc::from(s.as_str())),
             },
             Literal::Duration(ms, _) => Value::Duration(*ms),
