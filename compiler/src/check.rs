@@ -214,6 +214,8 @@ pub fn check_item_with(
                 Site::Params(None),
             );
             c.ty(&s.ty);
+            // What a read gives is typed where the signal is declared, not where it is read.
+            refuse_open(c, &path, &s.ty, "a signal");
             let mut env = Env::default();
             bind_params(&mut env, &ps);
             let source = c.expect_path(&s.source, DefKind::Intrinsic);
@@ -268,6 +270,8 @@ pub fn check_item_with(
         ItemKind::Fn(f) => {
             let ps = params(c, &path, &f.params, Open::Allowed, Site::Params(None));
             let ret = c.ty(&f.ret);
+            // A result has the type written here, which its readers need whole.
+            refuse_open(c, &path, &f.ret, "a function's result");
             if let Some(body) = &f.body {
                 let mut env = Env::default();
                 bind_params(&mut env, &ps);
@@ -385,6 +389,30 @@ enum Open {
     Refused(&'static str),
 }
 
+/// E0315 when `t` has an open record type: only the parameters of functions and intrinsics
+/// take one, since their argument has a declared type where they are called; `what` names the
+/// place, e.g. "a signal's parameter".
+fn refuse_open(c: &mut Checker<'_>, path: &Arc<str>, t: &ast::TypeExpr, what: &str) {
+    let Some(span) = open_type(t) else {
+        return;
+    };
+    c.diags.push(
+        Diagnostic::error(
+            "E0315",
+            path,
+            span,
+            format!("an open record type cannot be the type of {what}"),
+        )
+        .with_label("open record type")
+        .with_note(
+            "an open record type `{ f: T, .. }` accepts any record with those fields; it is for \
+             a function's parameters, whose argument has a declared type where the function is \
+             called",
+        )
+        .with_help("declare a record with these fields and use its name here"),
+    );
+}
+
 /// The first open record type written in `t` (itself, or inside `?`, `List<…>`, `Set<…>`).
 fn open_type(t: &ast::TypeExpr) -> Option<Span> {
     match t {
@@ -425,22 +453,8 @@ fn params(
                 .push(resolve::duplicate(path, &p.name.name, p.name.span, first));
         }
         let ty = c.ty(&p.ty);
-        if let (Open::Refused(what), Some(span)) = (open, open_type(&p.ty)) {
-            c.diags.push(
-                Diagnostic::error(
-                    "E0315",
-                    path,
-                    span,
-                    format!("an open record type cannot be the type of {what}"),
-                )
-                .with_label("open record type")
-                .with_note(
-                    "an open record type `{ f: T, .. }` accepts any record with those fields; it \
-                     is for a function's parameters, whose argument has a declared type where \
-                     the function is called",
-                )
-                .with_help("declare a record with these fields and use its name here"),
-            );
+        if let Open::Refused(what) = open {
+            refuse_open(c, path, &p.ty, what);
         }
         out.push(TypedParam {
             name: Arc::from(p.name.name.as_str()),
