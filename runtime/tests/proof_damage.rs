@@ -759,32 +759,55 @@ fn erasure_and_reopening_work_with_bound_ids() {
     assert_eq!(problems(dir.path()), []);
 }
 
+/// The notes `verify` gives the log in `dir`, which has no problems.
+fn notes(dir: &Path) -> Vec<String> {
+    let key = read_public_key(&dir.join("log.pub")).unwrap();
+    let report = verify_log(dir, &key).unwrap();
+    assert_eq!(report.problems, []);
+    report.notes
+}
+
+/// A slot of the first format: a random (legacy, unbound) id.
+fn legacy_slot(subject: &str, id_byte: u8, key_byte: u8) -> Vec<u8> {
+    let mut s = vec![id_byte; 16];
+    s.extend_from_slice(&subject_hash(subject));
+    s.extend_from_slice(&[key_byte; 32]);
+    s
+}
+
 #[test]
 fn a_first_format_key_file_keeps_working() {
     let dir = tempfile::tempdir().unwrap();
-    // A key file as logs wrote them before ids were bound: cust-0's key with a random id.
-    let old_id = [0x5au8; 16];
+    // A key file as logs wrote them before ids were bound: cust-0's and cust-3's keys with
+    // random ids.
+    let (old0, old3) = ([0x5au8; 16], [0x6bu8; 16]);
     let mut bytes = b"XOPKEYS1".to_vec();
-    bytes.extend_from_slice(&old_id);
-    bytes.extend_from_slice(&subject_hash("cust-0"));
-    bytes.extend_from_slice(&[0xa5; 32]);
+    bytes.extend_from_slice(&legacy_slot("cust-0", 0x5a, 0xa5));
+    bytes.extend_from_slice(&legacy_slot("cust-3", 0x6b, 0xb6));
     let path = dir.path().join("subjects.keys");
     std::fs::write(&path, &bytes).unwrap();
     let log = ProofLog::open(dir.path(), config()).unwrap();
-    assert_eq!(decide_about(&log, "cust-0"), hex(&old_id));
+    assert_eq!(decide_about(&log, "cust-0"), hex(&old0));
+    assert_eq!(decide_about(&log, "cust-3"), hex(&old3));
+    // New keys get bound ids, in slots 2 and 3.
     let cust1 = decide_about(&log, "cust-1");
-    decide_about(&log, "cust-2");
+    let cust2 = decide_about(&log, "cust-2");
+    assert!(cust1.ends_with("584b4232") && cust2.ends_with("584b4232"));
     log.close().unwrap();
     ProofLog::open(dir.path(), config())
         .unwrap()
         .close()
         .unwrap();
-    let key = read_public_key(&dir.path().join("log.pub")).unwrap();
-    let report = verify_log(dir.path(), &key).unwrap();
-    assert_eq!(report.problems, []);
-    // Said, not a problem: the old format cannot show a slot changed with its id kept.
-    assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
-    assert!(report.notes[0].contains("XOPKEYS1"), "{:?}", report.notes);
+    // Said, not a problem: the old format cannot show a legacy slot changed with its id kept;
+    // how many slots are legacy (unbound) and how many bound (checked).
+    let n = notes(dir.path());
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert!(
+        n[0].contains("XOPKEYS1")
+            && n[0].contains("2 live slots have a legacy random key id")
+            && n[0].contains("and 2 a bound one"),
+        "{n:?}"
+    );
     let genuine = std::fs::read(&path).unwrap();
     assert!(
         genuine.starts_with(b"XOPKEYS1"),
@@ -792,31 +815,119 @@ fn a_first_format_key_file_keeps_working() {
     );
 
     // Ids are still checked against the records, and copies and partly zero slots are found.
-    change_keys(dir.path(), |b| b[slot_range(1)].fill(0));
-    keys_refused(dir.path(), &cust1, 1);
+    change_keys(dir.path(), |b| b[slot_range(2)].fill(0));
+    keys_refused(dir.path(), &cust1, 2);
     std::fs::write(&path, &genuine).unwrap();
-    change_keys(dir.path(), |b| b[slot_range(2)][48..].fill(0));
-    slot_refused(dir.path(), 168, Some(2), "is partly zero");
+    change_keys(dir.path(), |b| b[slot_range(3)][48..].fill(0));
+    slot_refused(dir.path(), 248, Some(3), "is partly zero");
     std::fs::write(&path, &genuine).unwrap();
     change_keys(dir.path(), |b| {
         let copy = b[slot_range(0)].to_vec();
         b.extend_from_slice(&copy);
     });
-    slot_refused(dir.path(), 248, Some(0), "as does the slot at byte 8");
+    slot_refused(dir.path(), 328, Some(0), "as does the slot at byte 8");
 
     // Erasure works as before, the random id named by the erasure record.
     std::fs::write(&path, &genuine).unwrap();
     let log = ProofLog::open(dir.path(), config()).unwrap();
-    assert_eq!(log.erase_subject("cust-0").unwrap(), Some(3));
+    assert_eq!(log.erase_subject("cust-0").unwrap(), Some(4));
     log.close().unwrap();
     assert_eq!(std::fs::read(&path).unwrap()[slot_range(0)], [0u8; 80]);
-    assert_eq!(problems(dir.path()), []);
+    let n = notes(dir.path());
+    assert!(
+        n[0].contains("1 live slot has a legacy random key id") && n[0].contains("and 2 a bound"),
+        "{n:?}"
+    );
     ProofLog::open(dir.path(), config())
         .unwrap()
         .close()
         .unwrap();
 
-    // The known limit: a key changed with its id kept is not seen in this format.
-    change_keys(dir.path(), |b| b[slot_range(2)][48] ^= 0x40);
+    // The known limit: a legacy slot's key changed with its id kept is not seen.
+    let erased = std::fs::read(&path).unwrap();
+    change_keys(dir.path(), |b| b[slot_range(1)][48] ^= 0x40);
     assert_eq!(problems(dir.path()), []);
+    ProofLog::open(dir.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+    std::fs::write(&path, &erased).unwrap();
+    assert_eq!(problems(dir.path()), []);
+}
+
+#[test]
+fn a_bound_slot_changed_in_a_first_format_file_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"XOPKEYS1".to_vec();
+    bytes.extend_from_slice(&legacy_slot("cust-0", 0x5a, 0xa5));
+    let path = dir.path().join("subjects.keys");
+    std::fs::write(&path, &bytes).unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    decide_about(&log, "cust-0");
+    decide_about(&log, "cust-1");
+    log.close().unwrap();
+    let genuine = std::fs::read(&path).unwrap();
+    // cust-1's key, added with a bound id, changed with its id kept.
+    change_keys(dir.path(), |b| b[slot_range(1)][48 + 7] ^= 1);
+    slot_refused(dir.path(), 88, Some(1), "with its id kept");
+    // Its subject hash changed: cust-9 would take cust-1's key.
+    std::fs::write(&path, &genuine).unwrap();
+    change_keys(dir.path(), |b| {
+        b[slot_range(1)][16..48].copy_from_slice(&subject_hash("cust-9"));
+    });
+    slot_refused(dir.path(), 88, Some(1), "with its id kept");
+    std::fs::write(&path, &genuine).unwrap();
+    assert_eq!(notes(dir.path()).len(), 1);
+}
+
+#[test]
+fn a_current_key_file_relabelled_as_the_first_format_is_still_checked() {
+    // QA's downgrade: the magic rewritten XOPKEYS2 -> XOPKEYS1 and a key changed, its id
+    // kept. The ids say they are bound; the magic is not trusted to say otherwise.
+    let dir = tempfile::tempdir().unwrap();
+    log_with_subjects(dir.path());
+    let path = dir.path().join("subjects.keys");
+    let genuine = std::fs::read(&path).unwrap();
+    assert!(genuine.starts_with(b"XOPKEYS2"));
+    change_keys(dir.path(), |b| {
+        b[..8].copy_from_slice(b"XOPKEYS1");
+        b[slot_range(1)][48 + 5] ^= 1;
+    });
+    slot_refused(dir.path(), 88, Some(1), "with its id kept");
+    let m = ProofLog::open(dir.path(), config())
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("checked whatever the file's magic says"), "{m}");
+    // Relabelled only: every slot is bound and sound, so it opens (a note says so).
+    std::fs::write(&path, &genuine).unwrap();
+    change_keys(dir.path(), |b| b[..8].copy_from_slice(b"XOPKEYS1"));
+    let n = notes(dir.path());
+    assert!(
+        n[0].contains("0 live slots have a legacy random key id") && n[0].contains("and 3 a bound"),
+        "{n:?}"
+    );
+    ProofLog::open(dir.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+    // The marker taken off too: the slot no longer holds the key records name.
+    std::fs::write(&path, &genuine).unwrap();
+    let id = hex(&genuine[slot_range(1)][..16]);
+    change_keys(dir.path(), |b| {
+        b[..8].copy_from_slice(b"XOPKEYS1");
+        b[slot_range(1)][48 + 5] ^= 1;
+        b[slot_range(1)][15] ^= 1;
+    });
+    keys_refused(dir.path(), &id, 1);
+}
+
+#[test]
+fn an_unbound_id_in_a_current_key_file_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    log_with_subjects(dir.path());
+    // A legacy slot for a new subject put in a current file: every id there is bound.
+    change_keys(dir.path(), |b| {
+        b.extend_from_slice(&legacy_slot("cust-7", 0x5a, 0xa5))
+    });
+    slot_refused(dir.path(), 248, None, "does not end with 584b4232");
 }

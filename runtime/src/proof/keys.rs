@@ -3,13 +3,16 @@
 //! - **Subject keys** (`subjects.keys`): one 32-byte HMAC key per data subject, with which the
 //!   subject's `@personal` evidence is hashed. The file is the magic `XOPKEYS2` and fixed
 //!   80-byte slots: the key's 16-byte id, SHA-256 of the subject id (the id itself is not
-//!   stored), the key. The id is derived from the other two ([`key_id`]), so a slot whose
-//!   subject hash or key was changed with its id kept shows. Erasing a subject overwrites its
-//!   slot with zeros in place and syncs the file: the records keep their hashes (the tree is
-//!   unchanged) but nobody can link them to a value any more, since the key is gone. Files of
-//!   the first format (`XOPKEYS1`, random ids) are still read and written as they are: their
-//!   ids name keys in records, so they cannot be re-derived, and such a file cannot show a
-//!   changed subject hash or key ([`KeyFormat::V1`]).
+//!   stored), the key. The id is derived from the other two ([`key_id`]: 12 bytes of a hash
+//!   and the 4-byte [`BOUND_MARKER`]), so a slot whose subject hash or key was changed with
+//!   its id kept shows. The marker makes such an id *bound* by itself, whatever the file's
+//!   magic says: a bound slot is checked in a file of either format, so relabelling a file
+//!   `XOPKEYS1` does not turn the check off. Erasing a subject overwrites its slot with zeros
+//!   in place and syncs the file: the records keep their hashes (the tree is unchanged) but
+//!   nobody can link them to a value any more, since the key is gone. Files of the first
+//!   format (`XOPKEYS1`, random ids) are still read and written as they are: their ids name
+//!   keys in records, so they cannot be re-derived, and such a file cannot show a changed
+//!   subject hash or key in a slot with a legacy (unbound) id ([`KeyFormat::V1`]).
 //! - **The log's signing key** (`log.key`, mode 0600, and `log.pub`), in the `xop keygen`
 //!   format, created with the log unless the caller brings its own.
 //!
@@ -44,6 +47,14 @@ const SLOT: usize = 80;
 /// Where a slot's parts begin: key id, subject hash, key.
 const SUBJECT_AT: usize = 16;
 const KEY_AT: usize = 48;
+/// The last 4 bytes of every id [`key_id`] makes, and of no id a key file of the current
+/// format may hold without: an id that ends with it is *bound* ([`is_bound`]) and must be the
+/// one its slot's contents give, in a file of either format. A legacy random id (`XOPKEYS1`)
+/// ends with it with probability 2^-32; such a slot would be reported as damaged. Not zero
+/// bytes, so that a bound id does not lengthen a run of zeros next to it.
+pub const BOUND_MARKER: [u8; 4] = *b"XKB2";
+/// How many bytes of the hash a bound id keeps (96 bits: ids stay unique and binding).
+const ID_HASH: usize = 12;
 /// Zero bytes in a row that no sound slot holds: random ids and keys and SHA-256 hashes have
 /// 16 in a row with probability about 2^-122, while a torn or partial overwrite leaves a run.
 const ZERO_RUN: usize = 16;
@@ -51,10 +62,12 @@ const ZERO_RUN: usize = 16;
 /// The format of a subject key file, from its magic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFormat {
-    /// `XOPKEYS1`: ids are random, so they are only checked against the ids records name; a
-    /// slot whose subject hash or key was changed with its id kept is not detected.
+    /// `XOPKEYS1`: ids of logs made before ids were bound are random (*unbound*), so they are
+    /// only checked against the ids records name, and a slot whose subject hash or key was
+    /// changed with its id kept is not detected; keys added since have bound ids, checked as
+    /// in `V2` (as is any id ending with [`BOUND_MARKER`]).
     V1,
-    /// `XOPKEYS2`: each id is [`key_id`] of its slot's subject hash and key.
+    /// `XOPKEYS2`: each id is [`key_id`] of its slot's subject hash and key (bound).
     V2,
 }
 
@@ -98,10 +111,11 @@ fn subject_hash(subject: &str) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The id of the key `key` of the subject with hash `subject`: the first 16 bytes of SHA-256
-/// over a domain tag, the subject hash and the key. Derived rather than random, so that a slot
-/// whose subject hash or key was changed with its id kept no longer matches it; it reveals
-/// neither, since the key is secret.
+/// The id of the key `key` of the subject with hash `subject`: the first 12 bytes of SHA-256
+/// over a domain tag, the subject hash and the key, then [`BOUND_MARKER`]. Derived rather than
+/// random, so that a slot whose subject hash or key was changed with its id kept no longer
+/// matches it; it reveals neither, since the key is secret. The marker says, in the id itself,
+/// that it is derived: the check does not depend on the file's magic, which is not signed.
 pub fn key_id(subject: &[u8; 32], key: &[u8; 32]) -> [u8; 16] {
     let mut h = Sha256::new();
     h.update(b"xop-subject-key-id\0");
@@ -109,8 +123,17 @@ pub fn key_id(subject: &[u8; 32], key: &[u8; 32]) -> [u8; 16] {
     h.update(key);
     let digest: [u8; 32] = h.finalize().into();
     let mut id = [0u8; 16];
-    id.copy_from_slice(&digest[..16]);
+    id[..ID_HASH].copy_from_slice(&digest[..ID_HASH]);
+    id[ID_HASH..].copy_from_slice(&BOUND_MARKER);
     id
+}
+
+/// Whether `id` is bound: it ends with [`BOUND_MARKER`], so it must be [`key_id`] of its
+/// slot's subject hash and key, in a file of either format. A record names the id, and the
+/// records are signed, so the marker cannot be taken off a slot that records name without the
+/// slot no longer holding the key they name (a missing key).
+pub fn is_bound(id: &[u8; 16]) -> bool {
+    id[ID_HASH..] == BOUND_MARKER
 }
 
 fn random<const N: usize>() -> Result<[u8; N], LogError> {
@@ -292,8 +315,8 @@ impl SubjectKeys {
         }
         let key: [u8; 32] = random()?;
         // Derived in a first-format file too: harmless there (ids are opaque to records), and
-        // one way of making keys. Such a file is still not checked, since its older slots
-        // cannot be told from these.
+        // bound, so checked there as in the current format (the marker tells them from the
+        // file's older, random ids).
         let id = key_id(&sh, &key);
         let slot = self.slots;
         self.slots += 1;
@@ -527,9 +550,12 @@ pub struct Damage {
 /// What is wrong with a damaged slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DamageKind {
-    /// Its id is not [`key_id`] of its subject hash and key (`XOPKEYS2` files only): one of
-    /// them was changed with the id kept.
+    /// Its id is bound ([`is_bound`]) but not [`key_id`] of its subject hash and key (in a file
+    /// of either format): one of them was changed with the id kept.
     Unbound,
+    /// Its id is not bound, in an `XOPKEYS2` file, where every id is: the id was changed, or
+    /// the slot came from a first-format file.
+    Unmarked,
     /// It holds a run of zero bytes (from, to: bytes of the slot, 0 to 79) but is not all
     /// zeros: slots are written and erased whole.
     PartlyZero {
@@ -561,7 +587,16 @@ impl Damage {
                 "the slot there holds key {id}, but its subject hash or key is not the one that \
                  id was made from: it was changed, by hand or by damage, with its id kept, so the \
                  subject would silently get another key than the one their evidence was hashed \
-                 with (or another subject's key)"
+                 with (or another subject's key); the id ends with {}, so it is a derived one, \
+                 checked whatever the file's magic says",
+                hex(&BOUND_MARKER)
+            ),
+            DamageKind::Unmarked => format!(
+                "the slot there holds key {id}, which does not end with {}, as every key id of \
+                 this format (XOPKEYS2) does: the id was changed, by hand or by damage, or the \
+                 slot was copied from a key file of the first format, so it cannot be trusted as \
+                 a subject's key",
+                hex(&BOUND_MARKER)
             ),
             DamageKind::PartlyZero { from, to } => format!(
                 "the slot there (key {id}) is partly zero (its bytes {from} to {to}): slots are \
@@ -602,8 +637,11 @@ pub fn check(refs: &KeyRefs, file: &KeyFile) -> KeyCheck {
                 from: at,
                 to: at + len - 1,
             })
-        } else if file.format == KeyFormat::V2 && key_id(&s.subject, &s.key) != s.id {
+        } else if is_bound(&s.id) && key_id(&s.subject, &s.key) != s.id {
+            // Whatever the magic says: it is not signed, and `XOPKEYS1` must not turn this off.
             Some(DamageKind::Unbound)
+        } else if file.format == KeyFormat::V2 && !is_bound(&s.id) {
+            Some(DamageKind::Unmarked)
         } else if let Some(&other) = by_id.get(&s.id) {
             Some(DamageKind::SameId { other })
         } else if let Some((other, other_id)) = by_subject.get(&s.subject) {
@@ -885,8 +923,69 @@ mod tests {
                 && m.contains("changed, by hand or by damage, with its id kept"),
             "{m}"
         );
-        // The first format binds nothing, so it cannot tell (a known limit).
-        assert_eq!(kinds(&file_of(MAGIC_V1, &[a, changed])), []);
+        // Relabelled as the first format, the bound id is still checked: the marker, not the
+        // magic, says the id is derived.
+        assert_eq!(
+            kinds(&file_of(MAGIC_V1, &[a, changed])),
+            [(88, DamageKind::Unbound)]
+        );
+    }
+
+    #[test]
+    fn bound_ids_carry_the_marker() {
+        let (sh, key) = (subject_hash("cust-1"), [9u8; 32]);
+        let id = key_id(&sh, &key);
+        assert_eq!(id[12..], BOUND_MARKER);
+        assert!(is_bound(&id));
+        let digest: [u8; 32] = Sha256::new()
+            .chain_update(b"xop-subject-key-id\0")
+            .chain_update(sh)
+            .chain_update(key)
+            .finalize()
+            .into();
+        assert_eq!(id[..12], digest[..12]);
+        assert!(!is_bound(&[0x5a; 16]));
+    }
+
+    /// A slot of the first format: a random (legacy, unbound) id.
+    fn legacy_slot(subject: &str, key_byte: u8, id_byte: u8) -> [u8; SLOT] {
+        let mut s = slot(subject, key_byte);
+        s[..SUBJECT_AT].fill(id_byte);
+        s
+    }
+
+    #[test]
+    fn a_first_format_file_checks_its_bound_slots_only() {
+        let (old, new) = (legacy_slot("cust-0", 1, 0x5a), slot("cust-1", 2));
+        assert_eq!(kinds(&file_of(MAGIC_V1, &[old, new])), []);
+        // A legacy slot's key changed with its id kept: not seen (the known limit).
+        let mut changed = old;
+        changed[KEY_AT] ^= 1;
+        assert_eq!(kinds(&file_of(MAGIC_V1, &[changed, new])), []);
+        // A bound slot's key or subject hash changed: seen.
+        let mut changed = new;
+        changed[KEY_AT + 5] ^= 1;
+        assert_eq!(
+            kinds(&file_of(MAGIC_V1, &[old, changed])),
+            [(88, DamageKind::Unbound)]
+        );
+        let mut changed = new;
+        changed[SUBJECT_AT..KEY_AT].copy_from_slice(&subject_hash("cust-9"));
+        assert_eq!(
+            kinds(&file_of(MAGIC_V1, &[old, changed])),
+            [(88, DamageKind::Unbound)]
+        );
+        // In the current format every live id must be bound: a legacy one is damage.
+        let c = check(&KeyRefs::default(), &file_of(MAGIC, &[old, new]));
+        assert_eq!(
+            c.damaged
+                .iter()
+                .map(|d| (d.offset, &d.kind))
+                .collect::<Vec<_>>(),
+            [(8, &DamageKind::Unmarked)]
+        );
+        let (_, m) = c.damage_message().unwrap();
+        assert!(m.contains("does not end with 584b4232"), "{m}");
     }
 
     #[test]

@@ -13,8 +13,10 @@
 //! every key a committed record names is in `subjects.keys` unless an erasure record names it,
 //! no key an erasure record names is still there, and every slot can be trusted (its id matches
 //! its contents, it is not partly zero, no other slot has its subject or id:
-//! [`super::keys::check`]). A key file of the first format cannot show a slot changed with its
-//! id kept, which [`Report::notes`] says.
+//! [`super::keys::check`]; a bound id, one ending with [`super::keys::BOUND_MARKER`], is
+//! checked against its slot in a file of either format). A key file of the first format
+//! cannot show a slot with a legacy (unbound) id changed with its id kept, which
+//! [`Report::notes`] says, with how many of its slots are unbound and how many bound.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -23,7 +25,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::VerifyingKey;
 
 use super::checkpoint::Checkpoint;
-use super::keys::{KeyFormat, KeyRefs, check, read_key_file};
+use super::keys::{KeyFormat, KeyRefs, check, is_bound, read_key_file};
 use super::merkle::{Tree, leaf_hash};
 use super::record::{Record, decode};
 use super::store::{Frames, Header, MAGIC, Tag, judge_tail, parse_commit, scan};
@@ -589,7 +591,8 @@ fn count_here(n: u64) -> String {
 /// erasure record is one named by the first record naming it (and how many more are
 /// missing); a key an erasure record names but the file still has is one too (an erasure a
 /// crash interrupted, which the next opening for writing finishes). A file of the first format
-/// gets a note: it cannot show a slot changed with its id kept.
+/// gets a note: it cannot show a slot with a legacy (unbound) id changed with its id kept; the
+/// note says how many live slots are unbound and how many bound (checked).
 fn check_key_file(dir: &Path, refs: &KeyRefs, report: &mut Report) {
     let path = dir.join("subjects.keys");
     let file = "subjects.keys";
@@ -620,11 +623,29 @@ fn check_key_file(dir: &Path, refs: &KeyRefs, report: &mut Report) {
         }
     };
     if contents.format == KeyFormat::V1 {
+        // Slots an erasure record names are zeroed at the next opening: not counted.
+        let (bound, unbound) = contents
+            .slots
+            .iter()
+            .filter(|s| !refs.erased.contains_key(&hex(&s.id)))
+            .fold((0usize, 0usize), |(b, u), s| {
+                if is_bound(&s.id) {
+                    (b + 1, u)
+                } else {
+                    (b, u + 1)
+                }
+            });
         report.notes.push(format!(
-            "{file} is of the first format (XOPKEYS1), whose key ids are not bound to their \
-             slots: a slot whose subject hash or key was changed with its id kept cannot be \
-             detected (its ids are still checked against the records, and copied or partly \
-             zero slots are found); a new log's key file binds them"
+            "{file} is of the first format (XOPKEYS1): {unbound} live {} a legacy random key id \
+             (unbound: a change of such a slot's subject hash or key with its id kept cannot be \
+             detected) and {bound} a bound one (made since ids were bound; checked as in the \
+             current format). Every id is checked against the records, and copied or partly \
+             zero slots are found; a new log's key file binds every id",
+            if unbound == 1 {
+                "slot has"
+            } else {
+                "slots have"
+            },
         ));
     }
     let checked = check(refs, &contents);
