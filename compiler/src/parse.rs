@@ -642,8 +642,9 @@ pub mod literal {
             issues.push(Issue::Literal(
                 span,
                 format!(
-                    "{what} `{raw}` cannot be held exactly: decimals have at most 28 significant \
-                     digits and lie within ±{}; round it yourself to what you mean",
+                    "{what} `{raw}` cannot be held exactly: decimals have at most 28 digits after \
+                     the point, 28 to 29 significant digits, and lie within ±{}; round it \
+                     yourself to what you mean",
                     rust_decimal::Decimal::MAX
                 ),
             ));

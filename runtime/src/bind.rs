@@ -206,6 +206,9 @@ pub fn parse_json_bytes(bytes: &[u8]) -> Result<Json, BindError> {
     strict(json_text(bytes)?, false)
 }
 
+/// What a Decimal holds, for the messages refusing a number it cannot hold exactly.
+const DECIMAL_LIMITS: &str = "at most 28 digits after the point and 28 to 29 significant digits";
+
 /// [`parse_json`] for a decision's input, which also refuses a number that a JSON number
 /// value cannot keep as written: serde_json reads a number with a fraction or an exponent,
 /// or an integer beyond 64 bits, as an `f64`, which keeps about 17 significant digits, so
@@ -1048,10 +1051,10 @@ impl Binder<'_> {
             BindErrorKind::OutOfRange => path.error_redacted(
                 kind,
                 format!(
-                    "{} is out of the Decimal range (28 significant digits)",
+                    "{} is more than a Decimal holds ({DECIMAL_LIMITS})",
                     describe(v)
                 ),
-                "the number is out of the Decimal range (28 significant digits)".into(),
+                format!("the number is more than a Decimal holds ({DECIMAL_LIMITS})"),
             ),
             _ => path.found(kind, v, |found| {
                 format!("expected a decimal number like \"12.50\", found {found}")
@@ -1076,7 +1079,7 @@ impl Binder<'_> {
                     path.found(kind, v, |found| match kind {
                         BindErrorKind::OutOfRange => format!(
                             "expected money like \"12.50 EUR\", found {found}, whose amount is \
-                             out of the Decimal range (28 significant digits)"
+                             more than a Decimal holds ({DECIMAL_LIMITS})"
                         ),
                         _ => format!(
                             "expected money like \"12.50 EUR\", found {found}, whose amount is \
@@ -1914,7 +1917,8 @@ mod tests {
             (
                 "risk_score",
                 json!("79228162514264337593543950336999"),
-                "the number is out of the Decimal range (28 significant digits)",
+                "the number is more than a Decimal holds (at most 28 digits after the point and \
+                 28 to 29 significant digits)",
             ),
             (
                 "balance",
@@ -2101,6 +2105,25 @@ mod tests {
         );
     }
 
+    /// A JSON number is read as the nearest `f64` (serde_json's `float_roundtrip`), whose
+    /// shortest text is what was written: `1e-28` is the Decimal 1e-28, where a best-effort
+    /// reading gave 1.0000000000000001e-28 and refused a Decimal a Decimal holds.
+    #[test]
+    fn json_numbers_are_read_as_written() {
+        for (text, want) in [
+            ("1e-28", Decimal::new(1, 28)),
+            ("0.0000000000000000000000000011", Decimal::new(11, 28)),
+            (
+                "12345.678901234567",
+                Decimal::new(12_345_678_901_234_567, 12),
+            ),
+        ] {
+            let json = parse_input(&format!("{{\"x\": {text}}}")).expect("JSON");
+            let read = parse_decimal(&json["x"].to_string());
+            assert_eq!(read, Ok(want), "{text}");
+        }
+    }
+
     #[test]
     fn out_of_range_has_its_path() {
         let e = scalars(
@@ -2189,7 +2212,9 @@ mod tests {
         );
         assert!(
             e.message
-                .ends_with("out of the Decimal range (28 significant digits)")
+                .ends_with(&format!("more than a Decimal holds ({DECIMAL_LIMITS})")),
+            "{}",
+            e.message
         );
         assert!(!e.redacted.contains("999"), "{}", e.redacted);
         let e = bad(json!("12,50 EUR"));
