@@ -339,7 +339,8 @@ pub fn rank(
         )
     })?;
     let mut ev = Evaluator::new(program, now_ms, signals);
-    let mut out: Vec<Candidate> = Vec::new();
+    // Each candidate, and whether its own evaluation failed.
+    let mut out: Vec<(bool, Candidate)> = Vec::new();
     for p in &def.proposals {
         let failed = |e: String| {
             Decision::failed(
@@ -373,27 +374,55 @@ pub fn rank(
             Ok(None) => {}
             Ok(Some((values, rank))) => {
                 let decision = decide_action(program, &p.action, &values, now_ms, signals);
-                out.push(Candidate {
-                    action: p.action.clone(),
-                    args: values,
-                    rank,
-                    decision,
-                    line: p.source.line,
-                });
+                out.push((
+                    false,
+                    Candidate {
+                        action: p.action.clone(),
+                        args: values,
+                        rank,
+                        decision,
+                        line: p.source.line,
+                    },
+                ));
             }
-            Err(e) => out.push(Candidate {
-                action: p.action.clone(),
-                args: Vec::new(),
-                rank: Value::Int(i64::MIN),
-                decision: failed(e),
-                line: p.source.line,
-            }),
+            // Failed: ranked below every real rank (see `rank_order`), shown as `i64::MIN`.
+            Err(e) => out.push((
+                true,
+                Candidate {
+                    action: p.action.clone(),
+                    args: Vec::new(),
+                    rank: Value::Int(i64::MIN),
+                    decision: failed(e),
+                    line: p.source.line,
+                },
+            )),
         }
     }
-    // Highest rank first; `sort_by` is stable, so ties keep the written order. Ranks of
-    // different kinds (which the type checker prevents) order by kind.
-    out.sort_by(|a, b| b.rank.cmp(&a.rank));
-    Ok(out)
+    // Highest rank first; `sort_by` is stable, so ties keep the written order.
+    fn real(failed: bool, c: &Candidate) -> Option<&Value> {
+        (!failed).then_some(&c.rank)
+    }
+    out.sort_by(|(fa, a), (fb, b)| rank_order(real(*fb, b), real(*fa, a)));
+    Ok(out.into_iter().map(|(_, c)| c).collect())
+}
+
+/// The order of two candidates' ranks in a decision, `None` standing for a candidate whose own
+/// evaluation failed: below every real rank (even a Decimal below `i64::MIN`, though its
+/// [`Candidate::rank`] shows `i64::MIN`), tied with another failed one. An Int and a Decimal
+/// compare by value (an `i64` is exact as a `Decimal`), so `3` and `3.0` tie. Ranks of other
+/// kinds (which the type checker prevents) order by kind. Both engines rank with it: the
+/// interpreter here, the JIT's wide ranks through `xop_rank_cmp` (its one-word Int ranks compare
+/// inline, the same order on Ints). Cannot panic and allocates nothing.
+pub(crate) fn rank_order(a: Option<&Value>, b: Option<&Value>) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(Value::Int(x)), Some(Value::Decimal(y))) => Decimal::from(*x).cmp(y),
+        (Some(Value::Decimal(x)), Some(Value::Int(y))) => x.cmp(&Decimal::from(*y)),
+        (Some(x), Some(y)) => x.cmp(y),
+    }
 }
 
 /// The combining rule over the indices of the fired rules.

@@ -103,8 +103,9 @@
 //! [`DecisionOutput`]): per proposal its condition, arguments and rank, then the rules of every
 //! policy guarding its action inlined on those arguments, into the proposal's own block; the
 //! candidates' (proposal, rank) pairs are sorted in the generated code (highest first, ties in
-//! written order). A decision ranked by a Decimal has three words per rank (see
-//! `Cand::rank_words`) and compares ranks through the host (`xop_rank_cmp`). A decision with a rank or an argument the JIT cannot compile or check falls
+//! written order; Ints and Decimals by value, a failed candidate below every rank, as
+//! `interp::rank_order` orders them). A decision ranked by a Decimal has three words per rank
+//! (see `Cand::rank_words`) and compares ranks through the host (`xop_rank_cmp`). A decision with a rank or an argument the JIT cannot compile or check falls
 //! back: [`JitModule::decide_decision`] returns `None` and [`JitModule::decision_unsupported`]
 //! says why.
 //!
@@ -219,8 +220,9 @@ enum DecisionEntry {
 }
 
 /// A decision's code and output layout: the candidate count at word [`DEC_COUNT`], then one
-/// (proposal, rank) pair per proposal (the first `count` of them are the ranked candidates),
-/// then one block per proposal.
+/// (proposal, rank) pair per proposal (the first `count` of them are the ranked candidates;
+/// the proposal word is `!p`, negative, for a candidate whose own evaluation failed, see
+/// [`pair_proposal`]), then one block per proposal.
 struct CompiledDecision {
     f: PolicyFn,
     input_words: usize,
@@ -236,8 +238,9 @@ struct CompiledDecision {
 /// action, in the order `decide_action` evaluates them.
 struct Cand {
     base: usize,
-    /// The rank's words at `base`: 1 (an Int), or 3 when the decision has a Decimal rank
-    /// (a kind, 0 Int or 1 Decimal, then the Int or the decimal's two words).
+    /// The rank's words at `base`: 1 (an Int; `i64::MIN` for a failed candidate), or 3 when
+    /// the decision has a Decimal rank (a kind, [`RANK_INT`], [`RANK_DECIMAL`] or
+    /// [`RANK_FAILED`], then the Int or the decimal's two words).
     rank_words: usize,
     /// Each rule's policy and index in it.
     rules: Vec<(usize, usize)>,
@@ -260,6 +263,22 @@ const DEC_COUNT: usize = 0;
 
 /// Where a decision's (proposal, rank) pairs start.
 const DEC_PAIRS: usize = 1;
+
+/// The kind word of a wide rank (see [`Cand::rank_words`]): an Int.
+const RANK_INT: i64 = 0;
+/// The kind word of a wide rank: a Decimal.
+const RANK_DECIMAL: i64 = 1;
+/// The kind word of a wide rank: a candidate whose own evaluation failed (shown as the Int
+/// `i64::MIN`, ranked below every real rank).
+const RANK_FAILED: i64 = 2;
+
+/// The proposal index of a (proposal, rank) pair's first word, and whether the candidate's
+/// own evaluation failed (the word is then `!p`).
+fn pair_proposal(w: u64) -> (usize, bool) {
+    let w = w as i64;
+    let (p, failed) = if w < 0 { (!w, true) } else { (w, false) };
+    (usize::try_from(p).unwrap_or(usize::MAX), failed)
+}
 
 struct Compiled {
     f: PolicyFn,
@@ -1382,7 +1401,7 @@ impl DecisionOutput {
             return None;
         }
         let at = DEC_PAIRS + 2 * k;
-        let p = usize::try_from(*self.words.get(at)?).ok()?;
+        let (p, _) = pair_proposal(*self.words.get(at)?);
         let rank = match self.rank(k)? {
             Value::Int(n) => n,
             Value::Decimal(d) => {
@@ -1962,27 +1981,29 @@ extern "C" fn xop_dec_arith(op: i64, x: *const i64, y: i64, out: *mut i64) -> i6
     }
 }
 
-/// The rank of a wide rank's three words (see [`Cand::rank_words`]).
-fn wide_rank(w: [i64; 3]) -> Value {
-    if w[0] == 0 {
-        Value::Int(w[1])
-    } else {
-        Value::Decimal(dec_of([w[1], w[2]]))
+/// The rank of a wide rank's three words (see [`Cand::rank_words`]): `None` for a failed
+/// candidate.
+fn wide_rank_of(w: [i64; 3]) -> Option<Value> {
+    match w[0] {
+        RANK_INT => Some(Value::Int(w[1])),
+        RANK_DECIMAL => Some(Value::Decimal(dec_of([w[1], w[2]]))),
+        _ => None,
     }
 }
 
+/// The rank value of a wide rank's three words, as [`Candidate::rank`] shows it (`i64::MIN`
+/// for a failed candidate).
+fn wide_rank(w: [i64; 3]) -> Value {
+    wide_rank_of(w).unwrap_or(Value::Int(i64::MIN))
+}
+
 /// The order of the wide ranks at `x` and `y` (three words each, see [`Cand::rank_words`]):
-/// -1, 0 or 1, as the interpreter orders rank values (an Int below any Decimal). Cannot fail,
-/// allocates nothing and cannot unwind.
+/// -1, 0 or 1, as the interpreter orders ranks ([`interp::rank_order`]: by value, a failed
+/// candidate below every rank). Cannot fail, allocates nothing and cannot unwind.
 extern "C" fn xop_rank_cmp(x: *const i64, y: *const i64) -> i64 {
     // SAFETY: generated code passes the addresses of two ranks' three words in the output.
     let (a, b) = unsafe { ([*x, *x.add(1), *x.add(2)], [*y, *y.add(1), *y.add(2)]) };
-    let order = match (a[0], b[0]) {
-        (0, 0) => a[1].cmp(&b[1]),
-        (0, _) => std::cmp::Ordering::Less,
-        (_, 0) => std::cmp::Ordering::Greater,
-        _ => dec_of([a[1], a[2]]).cmp(&dec_of([b[1], b[2]])),
-    };
+    let order = interp::rank_order(wide_rank_of(a).as_ref(), wide_rank_of(b).as_ref());
     match order {
         std::cmp::Ordering::Less => -1,
         std::cmp::Ordering::Equal => 0,
@@ -3382,7 +3403,11 @@ impl<'p> Gen<'p, '_, '_> {
         // An error of the candidate itself is reported at the rule past its rules.
         self.rule = n_rules;
         let eval_fail = self.b.create_block();
+        // Decided (or failed in a rule): at its rank.
+        let decided = self.b.create_block();
         let append = self.b.create_block();
+        // The pair's proposal word (see [`pair_proposal`]).
+        let pc = self.b.append_block_param(append, I64);
         let next = self.b.create_block();
         self.b.set_cold_block(eval_fail);
         self.on_error = Some(eval_fail);
@@ -3429,11 +3454,12 @@ impl<'p> Gen<'p, '_, '_> {
         if !self.wide_ranks {
             self.b.ins().store(f, rank.val, out, word(base));
         } else if rank.base == Base::Int {
-            self.b.ins().store(f, zero, out, word(base));
+            let kind = self.c(RANK_INT);
+            self.b.ins().store(f, kind, out, word(base));
             self.b.ins().store(f, rank.val, out, word(base + 1));
         } else {
-            let one = self.c(1);
-            self.b.ins().store(f, one, out, word(base));
+            let kind = self.c(RANK_DECIMAL);
+            self.b.ins().store(f, kind, out, word(base));
             for w in 0..2 {
                 let x = self.load(rank.val, w);
                 self.b.ins().store(f, x, out, word(base + 1 + w));
@@ -3450,7 +3476,7 @@ impl<'p> Gen<'p, '_, '_> {
             }
         }
         // From here on an error is the candidate's failed decision, at its rank.
-        self.on_error = Some(append);
+        self.on_error = Some(decided);
         // The interpreter decides the candidate's action with a fresh signal memo.
         self.memo_scope = p as i64 + 1;
         for (gi, (_, pol, start)) in guards.iter().enumerate() {
@@ -3466,22 +3492,28 @@ impl<'p> Gen<'p, '_, '_> {
         }
         self.memo_scope = 0;
         self.finish();
-        self.b.ins().jump(append, &[]);
+        self.b.ins().jump(decided, &[]);
+        self.b.switch_to_block(decided);
+        let p_ok = self.c(p as i64);
+        self.b.ins().jump(append, &[BlockArg::Value(p_ok)]);
+        // A failed candidate: below every real rank (`interp::rank_order`), marked as such in
+        // its pair (`!p`) and, with wide ranks, in its kind; its rank shows as `i64::MIN`.
         self.b.switch_to_block(eval_fail);
         let min = self.c(i64::MIN);
         if self.wide_ranks {
-            self.b.ins().store(f, zero, out, word(base));
+            let kind = self.c(RANK_FAILED);
+            self.b.ins().store(f, kind, out, word(base));
             self.b.ins().store(f, min, out, word(base + 1));
         } else {
             self.b.ins().store(f, min, out, word(base));
         }
-        self.b.ins().jump(append, &[]);
+        let pc_failed = self.c(!(p as i64));
+        self.b.ins().jump(append, &[BlockArg::Value(pc_failed)]);
         // Join the candidates: the next (proposal, rank) pair.
         self.b.switch_to_block(append);
         let count = self.load(out, DEC_COUNT);
         let at = self.b.ins().ishl_imm_u(count, 4);
         let at = self.b.ins().iadd(out, at);
-        let pc = self.c(p as i64);
         // Wide ranks: the pair holds where the rank is (see `sort_candidates`).
         let r = if self.wide_ranks {
             self.c(base as i64)
@@ -3582,6 +3614,7 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.switch_to_block(check_j);
         let j1 = self.b.ins().iadd_imm_s(j, -1);
         let at_prev = self.pair_at(out, j1);
+        let pp = self.load(at_prev, DEC_PAIRS);
         let pr = self.load(at_prev, DEC_PAIRS + 1);
         // Only a strictly lower rank moves down: ties keep their order.
         let stop = if self.wide_ranks {
@@ -3596,11 +3629,21 @@ impl<'p> Gen<'p, '_, '_> {
                 .ins()
                 .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, o, 0)
         } else {
-            self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, pr, kr)
+            // One-word Int ranks: a failed candidate (`!p`, negative, in its pair) is below
+            // every rank, even a real `i64::MIN`, as `interp::rank_order` orders them. So the
+            // previous one stays first if this one failed, or if it did not fail and its rank
+            // is not lower.
+            let k_failed = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, kp, 0);
+            let prev_real = self
+                .b
+                .ins()
+                .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, pp, 0);
+            let not_lower = self.b.ins().icmp(IntCC::SignedGreaterThanOrEqual, pr, kr);
+            let kept = self.b.ins().band(prev_real, not_lower);
+            self.b.ins().bor(k_failed, kept)
         };
         self.b.ins().brif(stop, place, &[], shift, &[]);
         self.b.switch_to_block(shift);
-        let pp = self.load(at_prev, DEC_PAIRS);
         let at_j = self.pair_at(out, j);
         self.b.ins().store(f, pp, at_j, word(DEC_PAIRS));
         self.b.ins().store(f, pr, at_j, word(DEC_PAIRS + 1));
@@ -6938,8 +6981,8 @@ mod tests {
         assert_eq!(run(&join, &[Value::Bool(true), dec("1.000")]), Ok(true));
     }
 
-    /// A decision ranked by Decimals (and by nothing: an Int 0, below any Decimal; and by a
-    /// failing division: `i64::MIN`) ranks as the interpreter does, ties in written order.
+    /// A decision ranked by Decimals (and by nothing: an Int 0, compared by value; and by a
+    /// failing division: below every rank) ranks as the interpreter does, ties in written order.
     #[test]
     fn decisions_rank_by_decimals() {
         use crate::ir::{DecisionDef, Proposal};
@@ -6980,10 +7023,145 @@ mod tests {
             let lines: Vec<u32> = expected.unwrap().iter().map(|c| c.line).collect();
             lines_seen.push(lines);
         }
-        // 2.5 / 1: 2.5 (line 2), 2.5 (3), 2.50 (6), 1 (5), -1.5 (4), then the Int 0 (1).
-        assert_eq!(lines_seen[0], [2, 3, 6, 5, 4, 1]);
-        // 1 / 0 fails: its candidate is last, below the Int 0.
-        assert_eq!(lines_seen[1], [6, 2, 5, 4, 1, 3]);
+        // 2.5 / 1: 2.5 (line 2), 2.5 (3), 2.50 (6), 1 (5), the Int 0 (1), then -1.5 (4).
+        assert_eq!(lines_seen[0], [2, 3, 6, 5, 1, 4]);
+        // 1 / 0 fails: its candidate is last, below -1.5; the Int 0 (1) and 0 (5) tie.
+        assert_eq!(lines_seen[1], [6, 2, 1, 5, 4, 3]);
+    }
+
+    /// Ranks a decision whose proposal `i` (at line `i + 1`) is ranked by `ranks[i]` on `args`
+    /// with both engines: they must agree, the JIT must compile it (with wide ranks if `wide`);
+    /// gives the candidates' lines in ranked order.
+    fn ranked_lines(
+        params: Vec<Type>,
+        ranks: Vec<Option<Expr>>,
+        args: &[Value],
+        wide: bool,
+    ) -> Vec<u32> {
+        use crate::ir::{DecisionDef, Proposal};
+        let mut program = program(params, cmp(CmpOp::Gt, slot(0), slot(1)));
+        let proposals = (1..)
+            .zip(ranks)
+            .map(|(line, rank)| Proposal {
+                action: "t.act".into(),
+                args: vec![slot(0), slot(1)],
+                rank,
+                condition: None,
+                source: SourceRef {
+                    line,
+                    ..SourceRef::default()
+                },
+            })
+            .collect();
+        program.decisions = vec![DecisionDef {
+            name: "d".into(),
+            qualified: "t.d".into(),
+            params: program.policies[0].params.clone(),
+            now_slot: None,
+            slots: 2,
+            proposals,
+        }];
+        let jit = compile(&program);
+        assert_eq!(jit.decision_unsupported(0), None);
+        assert_eq!(jit.decision_output(0).wide, wide);
+        let expected = interp::rank(&program, 0, args, 0, &NoSignals);
+        assert_eq!(jit.decide_decision(0, args, 0).as_ref(), Some(&expected));
+        expected.unwrap().iter().map(|c| c.line).collect()
+    }
+
+    /// Int and Decimal ranks compare by value (language.md §5.10), ties in written order, and a
+    /// candidate whose own evaluation failed ranks below every real rank: even a Decimal below
+    /// `i64::MIN`, and (one-word Int ranks) a real `i64::MIN`.
+    #[test]
+    fn decisions_rank_ints_and_decimals_by_value() {
+        let int = |n: i64| Some(k(Value::Int(n)));
+        let d = |s: &str| Some(k(dec(s)));
+        let one = [dec("1"), dec("1")];
+        // 100, -5.0 and no rank (0): 100 first, -5.0 last.
+        assert_eq!(
+            ranked_lines(dd(), vec![int(100), d("-5.0"), None], &one, true),
+            [1, 3, 2]
+        );
+        assert_eq!(
+            ranked_lines(dd(), vec![d("-5.0"), None, int(100)], &one, true),
+            [3, 2, 1]
+        );
+        assert_eq!(
+            ranked_lines(dd(), vec![int(2), d("2.5")], &one, true),
+            [2, 1]
+        );
+        assert_eq!(
+            ranked_lines(dd(), vec![d("2.5"), int(2)], &one, true),
+            [1, 2]
+        );
+        assert_eq!(
+            ranked_lines(dd(), vec![int(-1), d("-0.5")], &one, true),
+            [2, 1]
+        );
+        assert_eq!(
+            ranked_lines(dd(), vec![d("-0.5"), int(-1)], &one, true),
+            [1, 2]
+        );
+        // Equal values tie: written order.
+        assert_eq!(
+            ranked_lines(dd(), vec![int(3), d("3.0")], &one, true),
+            [1, 2]
+        );
+        assert_eq!(
+            ranked_lines(dd(), vec![d("3.0"), int(3)], &one, true),
+            [1, 2]
+        );
+        assert_eq!(
+            ranked_lines(dd(), vec![int(0), None, d("0.00")], &one, true),
+            [1, 2, 3]
+        );
+        // 1 / 0 fails: below -1e28 (below `i64::MIN`'s value) and below a real `i64::MIN`.
+        let div = Some(arith(ArithOp::Div, slot(0), slot(1)));
+        let by_zero = [dec("1"), dec("0")];
+        let very_low = d("-10000000000000000000000000000");
+        assert_eq!(
+            ranked_lines(
+                dd(),
+                vec![div.clone(), very_low.clone(), int(i64::MIN)],
+                &by_zero,
+                true
+            ),
+            [3, 2, 1]
+        );
+        assert_eq!(
+            ranked_lines(dd(), vec![very_low, div.clone()], &by_zero, true),
+            [1, 2]
+        );
+        // One-word Int ranks: a failed candidate written first still goes below `i64::MIN`.
+        let ii = vec![Type::Int, Type::Int];
+        let by_zero = [Value::Int(1), Value::Int(0)];
+        assert_eq!(
+            ranked_lines(
+                ii.clone(),
+                vec![div.clone(), int(i64::MIN), int(5)],
+                &by_zero,
+                false
+            ),
+            [3, 2, 1]
+        );
+        assert_eq!(
+            ranked_lines(
+                ii.clone(),
+                vec![int(i64::MIN), div.clone(), div, int(i64::MIN)],
+                &by_zero,
+                false
+            ),
+            [1, 4, 2, 3]
+        );
+        assert_eq!(
+            ranked_lines(
+                ii,
+                vec![int(2), int(i64::MIN), None, int(2)],
+                &[Value::Int(1), Value::Int(1)],
+                false
+            ),
+            [1, 4, 3, 2]
+        );
     }
 
     #[test]
