@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use clap::{ArgGroup, Args, ValueEnum};
 use xop_runtime::bind::{self, BindError};
 use xop_runtime::engine::RuntimeError;
-use xop_runtime::interp::{self, Decision, FixedSignals};
-use xop_runtime::ir::{Program, Verdict};
+use xop_runtime::interp::{self, Decision, FixedSignals, Signals};
+use xop_runtime::ir::{Program, SignalDecl, Verdict};
+use xop_runtime::proof::record::{SignalFetch, SignalRead};
+use xop_runtime::value::Value;
 
 use crate::{Color, FAILURE, PROBLEMS, SUCCESS, compile, err, error, files, out};
 
@@ -191,32 +193,28 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
     // A policy the JIT compiles reads the JSON text straight into its layout.
     let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
     if let Some((decision, status)) = jit.as_ref().and_then(|j| jit_from_json(j, index, input)) {
-        let text = match args.format {
-            Format::Human => human(program, &[index], &decision),
-            Format::Json => json(program, &[index], &decision),
-        };
+        // No signal given: none read from the input, none judged.
+        let text = policy_text(program, index, &decision, &[], args.format);
         return out(&text).map_or_else(|s| s, |()| status);
     }
     // Read once: the decision time of an input without `now`, and when its given signals are
     // judged.
     let clock = jiff::Timestamp::now().as_millisecond();
-    let (decision, status) = match bind::bind_json_at(program, index, input, clock) {
+    let (decision, status, reads) = match bind::bind_json_at(program, index, input, clock) {
         Ok(bound) => {
             let now = bound.now_ms.unwrap_or(clock);
+            // The given signals, as the interpreter reads them, each read kept with why a
+            // judged one is absent.
+            let signals = GivenReads::new(bound.signals, &bound.judged);
             match args.engine {
                 Engine::Interp => {
-                    let signals = FixedSignals(bound.signals);
-                    (
-                        interp::decide(program, index, &bound.args, now, &signals),
-                        SUCCESS,
-                    )
+                    let d = interp::decide(program, index, &bound.args, now, &signals);
+                    (d, SUCCESS, signals.reads(program))
                 }
                 Engine::Jit => {
                     let jit = jit.unwrap_or_else(|| xop_runtime::jit::compile(program));
-                    // The given signals, as the interpreter reads them.
-                    let signals = FixedSignals(bound.signals);
                     match jit.decide_with_signals(index, &bound.args, now, &signals) {
-                        Some(d) => (d, SUCCESS),
+                        Some(d) => (d, SUCCESS, signals.reads(program)),
                         None => {
                             let why = jit.unsupported(index).unwrap_or("it is not supported");
                             error(&format!(
@@ -229,16 +227,94 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
             }
         }
         // Refused input is a decision too: deny, never allow.
-        Err(e) => (refused(e.to_string()), PROBLEMS),
+        Err(e) => (refused(e.to_string()), PROBLEMS, Vec::new()),
     };
-    let text = match args.format {
-        Format::Human => human(program, &[index], &decision),
-        Format::Json => json(program, &[index], &decision),
-    };
+    let text = policy_text(program, index, &decision, &reads, args.format);
     match out(&text) {
         Ok(()) => status,
         Err(s) => s,
     }
+}
+
+/// `--policy`'s output: the decision, and the signals it read from the input, as `--action`
+/// gives them: a line for each read as absent because its freshness was judged
+/// (`signal NAME from SOURCE: absent: WHY`), and in JSON every read in `signals` (omitted when
+/// none was made), each `{"signal", "value", "fetch"}`.
+fn policy_text(
+    program: &Program,
+    index: usize,
+    decision: &Decision,
+    reads: &[SignalRead],
+    format: Format,
+) -> String {
+    match format {
+        Format::Human => {
+            let mut s = human(program, &[index], decision);
+            s.push_str(&judged_lines(reads));
+            s
+        }
+        Format::Json if reads.is_empty() => json(program, &[index], decision),
+        Format::Json => {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&json(program, &[index], decision)).unwrap_or_default();
+            v["signals"] = serde_json::json!(reads);
+            format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+        }
+    }
+}
+
+/// The signals given in the input, read as [`FixedSignals`] reads them; each read is kept, with
+/// why it is absent when the binder judged the value stale, of unknown freshness or from the
+/// future ([`bind::Bound::judged`]): what the runtime's proof record says of them (as
+/// `engine::Runtime` decides `--action` and `--log`).
+struct GivenReads<'a> {
+    values: FixedSignals,
+    judged: &'a [(u32, SignalFetch)],
+    reads: std::cell::RefCell<Vec<(u32, Value)>>,
+}
+
+impl<'a> GivenReads<'a> {
+    fn new(values: Vec<(u32, Value)>, judged: &'a [(u32, SignalFetch)]) -> Self {
+        GivenReads {
+            values: FixedSignals(values),
+            judged,
+            reads: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The reads made so far, in order, as the proof record keeps them.
+    fn reads(&self, program: &Program) -> Vec<SignalRead> {
+        use xop_runtime::proof::record::value_json;
+        (self.reads.borrow().iter())
+            .map(|(i, v)| SignalRead {
+                signal: (program.signals.get(*i as usize))
+                    .map_or_else(|| format!("#{i}"), |s| s.name.clone()),
+                value: value_json(program, v),
+                fetch: (self.judged.iter())
+                    .find(|(s, _)| s == i)
+                    .map(|(_, f)| f.clone()),
+            })
+            .collect()
+    }
+}
+
+impl Signals for GivenReads<'_> {
+    fn read(&self, signal: u32, decl: &SignalDecl, args: &[Value]) -> Value {
+        let v = self.values.read(signal, decl, args);
+        self.reads.borrow_mut().push((signal, v.clone()));
+        v
+    }
+}
+
+/// A line for each read a judged value made absent, as [`network_lines`] says it.
+fn judged_lines(reads: &[SignalRead]) -> String {
+    let mut s = String::new();
+    for r in reads {
+        if let Some(f) = &r.fetch {
+            s.push_str(&format!("  signal {} {}\n", r.signal, f.describe()));
+        }
+    }
+    s
 }
 
 /// Reads the input's bytes from `path`, or from standard input when `path` is `-`; the error
@@ -350,21 +426,23 @@ fn jit_from_json(
     let mut reader = jit.json_reader(index).ok()?;
     let mut bound = xop_runtime::jit::Bound::empty();
     Some(match reader.bind_json_into(jit, input, &mut bound) {
+        // Signals given: the values path binds them and judges their freshness (with the
+        // clock it decides at), which the output reports; the JIT decides there too.
+        Ok(_) if !reader.signals().is_empty() => return None,
         Ok(now) => {
             let now = now.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
             let mut output = jit.output(index);
-            // The input's `signals`, read as the interpreter reads them.
-            let signals = FixedSignals(reader.signals().to_vec());
-            let decision = match jit.run_with_signals(&bound, now, &signals, &mut output) {
-                Ok(()) => jit.decision(&bound, &output),
-                Err(e) => Decision {
-                    verdict: Verdict::Deny,
-                    reasons: vec![interp::RUNTIME_ERROR.to_string()],
-                    fired: Vec::new(),
-                    review: None,
-                    error: Some(e.to_string()),
-                },
-            };
+            let decision =
+                match jit.run_with_signals(&bound, now, &FixedSignals::default(), &mut output) {
+                    Ok(()) => jit.decision(&bound, &output),
+                    Err(e) => Decision {
+                        verdict: Verdict::Deny,
+                        reasons: vec![interp::RUNTIME_ERROR.to_string()],
+                        fired: Vec::new(),
+                        review: None,
+                        error: Some(e.to_string()),
+                    },
+                };
             (decision, SUCCESS)
         }
         Err(e @ xop_runtime::jit::JsonError::Input(_)) => (e.decision(), PROBLEMS),
@@ -486,12 +564,7 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
 /// correlators of their network calls.
 fn network_lines(outcome: &xop_runtime::engine::Outcome) -> String {
     use xop_runtime::proof::record::correlators;
-    let mut s = String::new();
-    for r in &outcome.signals {
-        if let Some(f) = &r.fetch {
-            s.push_str(&format!("  signal {} {}\n", r.signal, f.describe()));
-        }
-    }
+    let mut s = judged_lines(&outcome.signals);
     if let Some(p) = &outcome.performed {
         s.push_str(&format!(
             "  performed {}: {} {}{}\n",
@@ -534,13 +607,13 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
     let bound = match input.and_then(|text| bind::bind_decision_json(program, index, text)) {
         Ok(b) => b,
         // Nothing is proposed from refused input.
-        Err(e) => return no_candidate(program, name, &refused(e.to_string()), args.format),
+        Err(e) => return no_candidate(program, name, &refused(e.to_string()), &[], args.format),
     };
     let now = bound
         .now_ms
         .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
     let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
-    let signals = FixedSignals(bound.signals);
+    let signals = GivenReads::new(bound.signals, &bound.judged);
     let compiled = jit.as_ref().and_then(|j| {
         let ranked = j.decide_decision_with_signals(index, &bound.args, now, &signals);
         if ranked.is_none() {
@@ -555,12 +628,47 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
         }
         ranked
     });
-    let ranked = match compiled
-        .unwrap_or_else(|| interp::rank(program, index, &bound.args, now, &signals))
-    {
+    let ranked =
+        compiled.unwrap_or_else(|| interp::rank(program, index, &bound.args, now, &signals));
+    // Each signal once (every candidate's policies read it again, the same given value).
+    let mut reads = signals.reads(program);
+    let mut seen = std::collections::HashSet::new();
+    reads.retain(|r| seen.insert(r.signal.clone()));
+    let ranked = match ranked {
         Ok(r) => r,
-        Err(d) => return no_candidate(program, name, &d, args.format),
+        Err(d) => return no_candidate(program, name, &d, &reads, args.format),
     };
+    // A candidate whose own evaluation failed has no arguments in the ranking: they are
+    // evaluated again here, from the given values (the signals unrecorded: read already).
+    let def = &program.decisions[index];
+    let failed_args = |c: &interp::Candidate| -> Vec<Value> {
+        let mut proposals =
+            (def.proposals.iter()).filter(|p| p.action == c.action && p.source.line == c.line);
+        let (Some(p), None) = (proposals.next(), proposals.next()) else {
+            return Vec::new();
+        };
+        let Ok(slots) = usize::try_from(def.slots) else {
+            return Vec::new();
+        };
+        let mut frame = vec![Value::Absent; slots.max(bound.args.len())];
+        frame[..bound.args.len()].clone_from_slice(&bound.args);
+        if let Some(cell) = def.now_slot.and_then(|s| frame.get_mut(s as usize)) {
+            *cell = Value::Time(now);
+        }
+        (p.args.iter())
+            .map(|a| interp::eval(program, a, &mut frame, now, &signals.values))
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_default()
+    };
+    let ranked: Vec<interp::Candidate> = ranked
+        .into_iter()
+        .map(|mut c| {
+            if c.failed {
+                c.args = failed_args(&c);
+            }
+            c
+        })
+        .collect();
     let text = match args.format {
         Format::Human => {
             let mut s = String::new();
@@ -574,13 +682,19 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
                 } else {
                     format!(" ({})", d.reasons.join(", "))
                 };
+                // A failed candidate has no rank (the runtime's `i64::MIN` only orders it
+                // last); its error follows.
+                let rank = if c.failed {
+                    "rank failed".to_string()
+                } else {
+                    format!("rank {}", show_value(&c.rank))
+                };
                 s.push_str(&format!(
-                    "{}. {}({}) (line {}) rank {}: {}{reasons}\n",
+                    "{}. {}({}) (line {}) {rank}: {}{reasons}\n",
                     i + 1,
                     c.action,
                     show_args(program, &c.action, &c.args),
                     c.line,
-                    show_value(&c.rank),
                     d.verdict.keyword()
                 ));
                 if let Some(e) = &d.error {
@@ -593,11 +707,15 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
                     best.action, best.line
                 ));
             }
+            s.push_str(&judged_lines(&reads));
             s
         }
         Format::Json => {
-            let mut t = serde_json::to_string_pretty(&ranked_json(program, name, &ranked))
-                .unwrap_or_default();
+            let mut v = ranked_json(program, name, &ranked);
+            if !reads.is_empty() {
+                v["signals"] = serde_json::json!(reads);
+            }
+            let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
             t.push('\n');
             t
         }
@@ -611,17 +729,27 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
 /// `--decision NAME` when nothing could be ranked (refused input, a failed evaluation): `no
 /// candidate (REASONS)` and the error, or the JSON of a ranking with no candidate, `choice`
 /// null, and the reasons and error. Exit status 1.
-fn no_candidate(program: &Program, name: &str, d: &Decision, format: Format) -> u8 {
+fn no_candidate(
+    program: &Program,
+    name: &str,
+    d: &Decision,
+    reads: &[SignalRead],
+    format: Format,
+) -> u8 {
     let text = match format {
         Format::Human => format!(
-            "no candidate ({})\n  error: {}\n",
+            "no candidate ({})\n  error: {}\n{}",
             d.reasons.join(", "),
-            d.error.as_deref().unwrap_or_default()
+            d.error.as_deref().unwrap_or_default(),
+            judged_lines(reads)
         ),
         Format::Json => {
             let mut v = ranked_json(program, name, &[]);
             v["reasons"] = serde_json::json!(d.reasons);
             v["error"] = serde_json::json!(d.error);
+            if !reads.is_empty() {
+                v["signals"] = serde_json::json!(reads);
+            }
             let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
             t.push('\n');
             t
@@ -661,7 +789,7 @@ fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> s
             serde_json::json!({
                 "action": c.action,
                 "line": c.line,
-                "rank": value_json(program, &c.rank),
+                "rank": (!c.failed).then(|| value_json(program, &c.rank)),
                 "args": args,
                 "verdict": d.verdict.keyword(),
                 "reasons": d.reasons,

@@ -869,3 +869,149 @@ fn a_given_signal_value_is_judged_by_when_the_network_observed_it() {
         assert_eq!(v["verdict"], verdict, "{name}: {v}");
     }
 }
+
+/// A given signal value judged absent is reported by `--policy` and `--decision` without
+/// `--log` as `--action` reports it: a `signal NAME from SOURCE: absent: WHY` line, and in
+/// JSON the reads in `signals` (`fetch.reason` saying why), the same on both engines (the
+/// JIT's JSON reader leaves given signals to the binder, which judges them).
+#[test]
+fn a_judged_signal_is_reported_by_policy_and_decision_as_by_action() {
+    let dir = TempDir::new("judged-report");
+    let decision = "decision pick(c: Cust) {\n  propose call(c: c) rank by 1\n}\n";
+    dir.write("src/reach.xop", format!("{REACH}\n{decision}"));
+    let source = "std.camara.device_reachability";
+    let why = format!(
+        "{source}: given in the input: stale: the network observed it 3d ago (last_status_time \
+         2026-11-22T10:00:00.000Z), more than max_age 5m"
+    );
+    let line = format!("  signal rr.reach from {source}: absent: {why}\n");
+    dir.write("stale.json", reach_input(Some("2026-11-22T10:00:00Z")));
+    dir.write("fresh.json", reach_input(Some("2026-11-25T09:56:00Z")));
+    let pick = json!({"c": {"phone": "+33612345678"}, "now": "2026-11-25T10:00:00Z",
+                      "signals": {"reach": {"reachable": true, "connectivity": ["connected_data"],
+                                            "last_status_time": "2026-11-22T10:00:00Z"}}});
+    dir.write("pick.json", pick.to_string());
+    for engine in ["jit", "interp"] {
+        for asked in [
+            ["--policy", "p"],
+            ["--action", "call"],
+            ["--decision", "pick"],
+        ] {
+            let file = if asked[0] == "--decision" {
+                "pick.json"
+            } else {
+                "stale.json"
+            };
+            let eval = |format: &str| {
+                let args = [
+                    "eval", "src", asked[0], asked[1], "--input", file, "--engine", engine,
+                    "--format", format,
+                ];
+                let o = xop(dir.path(), &args);
+                assert_code(&o, 0);
+                o
+            };
+            let human = stdout(&eval("human"));
+            assert!(human.ends_with(&line), "{asked:?} {engine}: {human}");
+            let v = json_of(&eval("json"));
+            let reads = v["signals"].as_array().unwrap_or_else(|| panic!("{v}"));
+            assert_eq!(reads.len(), 1, "{asked:?} {engine}: {v}");
+            assert_eq!(reads[0]["signal"], "rr.reach", "{v}");
+            assert!(reads[0]["value"].is_null(), "{v}");
+            assert_eq!(reads[0]["fetch"]["reason"], why.as_str(), "{v}");
+            assert_eq!(reads[0]["fetch"]["source"], source, "{v}");
+        }
+        // Read fresh: reported as read, with no line.
+        let args = [
+            "eval",
+            "src",
+            "--policy",
+            "p",
+            "--input",
+            "fresh.json",
+            "--engine",
+            engine,
+        ];
+        let o = xop(dir.path(), &args);
+        assert_eq!(
+            stdout(&o),
+            "allow (reachable)\n  fired p#3 at src/reach.xop:18: allow \"reachable\"\n",
+            "{}",
+            text(&o)
+        );
+        let mut json_args = args.to_vec();
+        json_args.extend(["--format", "json"]);
+        let v = json_of(&xop(dir.path(), &json_args));
+        assert_eq!(v["signals"][0]["value"]["reachable"], true, "{v}");
+        assert!(v["signals"][0].get("fetch").is_none(), "{v}");
+    }
+}
+
+/// A decision's candidate whose own evaluation failed (here its Decimal rank overflows) is
+/// shown with its arguments and `rank failed` (JSON: `"rank": null` and its `error`), not with
+/// no arguments and the `i64::MIN` that only orders it last; on both engines.
+#[test]
+fn a_failed_candidate_shows_its_arguments_and_no_rank() {
+    let dir = TempDir::new("failed-candidate");
+    dir.write(
+        "src/r.xop",
+        r#"module qa.rank
+purpose p
+record R { id: Id  a: Decimal  b: Decimal }
+action act(to: R, tag: Text) purpose p risk minimal
+policy P for act(to: r) { allow "ok" }
+decision d(c: R) {
+  propose act(to: c, tag: "mul") rank by c.a * c.b
+  propose act(to: c, tag: "const") rank by 0.5
+}
+"#,
+    );
+    dir.write(
+        "in.json",
+        r#"{"c":{"id":"1","a":"79228162514264337593543950335","b":"0.5"}}"#,
+    );
+    for engine in ["jit", "interp"] {
+        let args = [
+            "eval",
+            "src",
+            "--decision",
+            "d",
+            "--input",
+            "in.json",
+            "--engine",
+            engine,
+        ];
+        let o = xop(dir.path(), &args);
+        assert_code(&o, 0);
+        let out = stdout(&o);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[..2],
+            [
+                "1. qa.rank.act(tag: \"const\") (line 8) rank 0.5: allow (ok)",
+                "2. qa.rank.act(tag: \"mul\") (line 7) rank failed: deny (xop:runtime-error)",
+            ],
+            "{engine}: {out}"
+        );
+        assert!(
+            lines[2].starts_with("   error: proposal of qa.rank.act at line 7: "),
+            "{out}"
+        );
+        assert!(!out.contains("9223372036854775808"), "{out}");
+        let mut json_args = args.to_vec();
+        json_args.extend(["--format", "json"]);
+        let v = json_of(&xop(dir.path(), &json_args));
+        let failed = &v["candidates"][1];
+        assert!(failed["rank"].is_null(), "{engine}: {v}");
+        assert_eq!(failed["args"]["tag"], "mul", "{engine}: {v}");
+        assert_eq!(failed["args"]["to"]["b"], "0.5", "{engine}: {v}");
+        assert!(
+            failed["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("proposal of")),
+            "{v}"
+        );
+        assert_eq!(v["candidates"][0]["rank"], "0.5", "{engine}: {v}");
+        assert_eq!(v["choice"], 0, "{engine}: {v}");
+    }
+}

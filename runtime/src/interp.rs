@@ -279,6 +279,10 @@ pub struct Candidate {
     pub decision: Decision,
     /// Where the proposal is written.
     pub line: u32,
+    /// Whether evaluating the candidate itself (its condition, arguments or rank) failed:
+    /// then it is denied with `xop:runtime-error`, has no arguments, and is ranked below every
+    /// real rank ([`rank_order`]), its `rank` only a placeholder.
+    pub failed: bool,
 }
 
 /// Checks `args` against decision `def`'s parameters: their number and each value's type.
@@ -382,6 +386,7 @@ pub fn rank(
                         rank,
                         decision,
                         line: p.source.line,
+                        failed: false,
                     },
                 ));
             }
@@ -394,6 +399,7 @@ pub fn rank(
                     rank: Value::Int(i64::MIN),
                     decision: failed(e),
                     line: p.source.line,
+                    failed: true,
                 },
             )),
         }

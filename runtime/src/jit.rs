@@ -1720,6 +1720,7 @@ impl JitModule {
                     ),
                 ),
                 line: prop.source.line,
+                failed: true,
             };
             ranked.push(
                 match self.decode(input, &out.texts, block, &rules, &cand.tables, &c.sites) {
@@ -1736,6 +1737,7 @@ impl JitModule {
                             rank: out.rank(k).unwrap_or(Value::Int(rank)),
                             decision,
                             line: prop.source.line,
+                            failed: false,
                         }
                     }
                 },
