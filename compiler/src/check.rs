@@ -727,15 +727,13 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
             // ai_disclosure("text"): the disclosure shown to the person.
             match a.args.as_slice() {
                 [arg] if arg.name.is_none() => match &arg.value.kind {
-                    ast::ExprKind::Lit(ast::Literal::Text(t))
-                        if crate::format::shows_nothing(t) =>
-                    {
+                    ast::ExprKind::Lit(ast::Literal::Text(t)) if !says_something(t) => {
                         // It would satisfy C0004 and tell the person nothing.
                         c.diags.push(
                             Diagnostic::error("E0214", path, arg.value.span, "`@ai_disclosure` says nothing")
-                                .with_label(if t.is_empty() { "an empty text" } else { "a text that shows nothing" })
+                                .with_label(wordless(t))
                                 .with_note("EU AI Act Art. 50: the person must be told that they interact with an AI system; the disclosure is the text they are shown")
-                                .with_help("write what the person should read, e.g. `@ai_disclosure(\"You are talking to an AI assistant.\")`"),
+                                .with_help("write in words (at least one letter or digit) what the person should read, e.g. `@ai_disclosure(\"You are talking to an AI assistant.\")`"),
                         );
                     }
                     ast::ExprKind::Lit(ast::Literal::Text(_)) => {}
@@ -754,6 +752,27 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
                 ),
             }
         }
+    }
+}
+
+/// Whether `text` says something to a person: it has a letter or a digit (`char::is_alphanumeric`)
+/// that shows ([`crate::format::invisible`]: not a Hangul filler). A text of blanks, invisible
+/// characters, lone combining marks (U+0301), private-use characters (U+E000), symbols or
+/// punctuation (U+FFFC, `"-"`) says nothing. An `@ai_disclosure` (E0214) and a rule's reason
+/// (C0007) must.
+pub(crate) fn says_something(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_alphanumeric() && !crate::format::invisible(c))
+}
+
+/// What a text that does not [`says_something`] is, for a label.
+fn wordless(text: &str) -> &'static str {
+    if text.is_empty() {
+        "an empty text"
+    } else if crate::format::shows_nothing(text) {
+        "a text that shows nothing"
+    } else {
+        "a text without a letter or digit"
     }
 }
 

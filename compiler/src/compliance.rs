@@ -1134,11 +1134,11 @@ impl<'a> Cx<'a> {
                 kind, reason, span, ..
             } = r
             {
-                // A reason that shows nothing (empty, blanks, invisible characters) explains
-                // nothing either.
+                // A reason without a word (empty, blanks, invisible characters, a lone combining
+                // mark, punctuation) explains nothing either.
                 if reason
                     .as_ref()
-                    .is_some_and(|t| !crate::format::shows_nothing(&t.value))
+                    .is_some_and(|t| crate::check::says_something(&t.value))
                 {
                     continue;
                 }
@@ -1149,9 +1149,17 @@ impl<'a> Cx<'a> {
                 };
                 self.diags.push(
                     Diagnostic::error("C0007", &path, *span, format!("this {verdict} rule has no reason code"))
-                        .with_label(if reason.is_some() { "a reason that shows nothing" } else { "no reason" })
+                        .with_label(match reason {
+                            Some(t) if crate::format::shows_nothing(&t.value) => "a reason that shows nothing",
+                            Some(_) => "a reason without a letter or digit",
+                            None => "no reason",
+                        })
                         .with_note("EU AI Act Art. 13 and 86, GDPR Art. 22: a person affected by a decision is entitled to an explanation; the reason code is what the proof log and `xop explain` show")
-                        .with_help(format!("write a reason after `{verdict}`: `{verdict} \"short-reason\" …`")),
+                        .with_help(if reason.is_some() {
+                            format!("write a reason in words after `{verdict}`: `{verdict} \"short-reason\" …` (a reason needs at least one letter or digit)")
+                        } else {
+                            format!("write a reason after `{verdict}`: `{verdict} \"short-reason\" …`")
+                        }),
                 );
             }
         }

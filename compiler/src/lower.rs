@@ -16,7 +16,7 @@ use xop_runtime::value::Value;
 use crate::ast::{self, BinOp, ExprKind, ItemKind, Literal, Target, UnOp};
 use crate::db::{Db, Project, SourceFile, item_ast, parse_file};
 use crate::resolve::{self, Def, DefKind, Lookup, Signature};
-use crate::types::{Checker, Env, Ty, duration_value};
+use crate::types::{self, Checker, Env, Ty, duration_value};
 
 /// Lowers the whole project (standard library included) to one program.
 pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
@@ -841,7 +841,25 @@ impl<'a> Lowering<'a> {
             }
             _ => self.checker_type(file, frame, a, None),
         };
-        let la = self.expr(file, frame, slots, a, None);
+        // A left operand with less of a type of its own than the right one (`"x" == c.id`,
+        // `"UTC" in c.zones`, `[] == xs`) is typed by it, as the checker types it: a text
+        // literal is built as the `Id` or `Tz` it stands for there.
+        let by_rhs = matches!(op, BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn)
+            && types::literal_rank(a) < types::literal_rank(b)
+            && !matches!(strip(b).kind, ExprKind::Range { .. });
+        let (lhs_ty, la_expected) = if by_rhs {
+            let tb = self.checker_type(file, frame, b, None);
+            let ta = match (op, tb.present()) {
+                (BinOp::Eq | BinOp::Ne, t) => t.clone(),
+                (_, Ty::List(t) | Ty::Set(t)) => (**t).clone(),
+                _ => Ty::Unknown,
+            };
+            let want = Some(ta.clone()).filter(|t| *t != Ty::Unknown);
+            (ta, want)
+        } else {
+            (lhs_ty, None)
+        };
+        let la = self.expr(file, frame, slots, a, la_expected.as_ref());
         let bx = |l: &mut Self, slots: &mut u32, expected: Option<&Ty>| {
             Box::new(l.expr(file, frame, slots, b, expected))
         };

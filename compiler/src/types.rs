@@ -1017,7 +1017,8 @@ impl<'a> Checker<'a> {
                 // (`if e is present then e else 0` is an `Int`), as it does for its operands.
                 // Without an expected type, a branch with a type of its own gives it to one
                 // that has none (`if c then [] else xs`, `if c then absent else x`).
-                if expected.is_none() && untyped_literal(a) && !untyped_literal(b) {
+                // (`if c then "UTC" else zone`: a text literal is a `Tz` there).
+                if expected.is_none() && literal_rank(a) < literal_rank(b) {
                     let tb = self.expr(env, &learned.if_false, b, None);
                     let tb = narrowed(&learned.if_false, b, tb);
                     let ta = self.expr(env, &learned.if_true, a, Some(&tb));
@@ -1148,9 +1149,13 @@ impl<'a> Checker<'a> {
         };
         let mut elem = elem_expected.clone();
         // Without an expected element type, an element that has a type of its own gives it to
-        // the empty collections before it (`[[], [1]]` is a `List<List<Int>>`).
+        // the empty collections before it (`[[], [1]]` is a `List<List<Int>>`), and to the text
+        // literals before it (`["UTC", zone]` is a `List<Tz>`).
         let leader = match elem {
-            None => xs.iter().position(|x| !is_empty_collection(x)),
+            None => {
+                let top = xs.iter().map(literal_rank).max().unwrap_or(0);
+                xs.iter().position(|x| top > 0 && literal_rank(x) == top)
+            }
             Some(_) => None,
         };
         if let Some(i) = leader.filter(|&i| i > 0) {
@@ -1603,8 +1608,9 @@ impl<'a> Checker<'a> {
                 self.absent_comparison(env, facts, e, op, a, b)
             }
             BinOp::Eq | BinOp::Ne => {
-                // `[] == xs` is typed as `xs == []` is: the empty collection by the other side.
-                let (ta, tb) = if is_empty_collection(a) && !is_empty_collection(b) {
+                // `[] == xs` is typed as `xs == []` is: the empty collection by the other side;
+                // so is `"x" == c.id` as `c.id == "x"` (a text literal is an `Id` there).
+                let (ta, tb) = if literal_rank(a) < literal_rank(b) {
                     let tb = self.expr(env, facts, b, None);
                     let tb = self.require_present(facts, b, tb);
                     let ta = self.expr(env, facts, a, Some(&tb));
@@ -1642,6 +1648,29 @@ impl<'a> Checker<'a> {
                 Ty::Bool
             }
             BinOp::In | BinOp::NotIn => {
+                // `"UTC" in c.zones`: the element type of the collection types the literal.
+                if literal_rank(a) < literal_rank(b)
+                    && !is_absent_literal(a)
+                    && !matches!(strip_parens(b).kind, ExprKind::Range { .. })
+                {
+                    let tb = self.expr(env, facts, b, None);
+                    let tb = self.require_present(facts, b, tb);
+                    let elem = match tb.present() {
+                        Ty::List(t) | Ty::Set(t) => Some((**t).clone()),
+                        _ => None,
+                    };
+                    let ta = self.expr(env, facts, a, elem.as_ref());
+                    let ta = self.require_present(facts, a, ta);
+                    let ok = match &tb {
+                        Ty::List(t) | Ty::Set(t) => compatible(self.db, self.project, &ta, t),
+                        Ty::Unknown => true,
+                        _ => false,
+                    };
+                    if !ok {
+                        self.op_error(e.span, op.symbol(), &ta, Some(&tb));
+                    }
+                    return Ty::Bool;
+                }
                 let ta = self.expr(env, facts, a, None);
                 let ta = self.require_present(facts, a, ta);
                 let tb = if let range @ Expr {
@@ -2413,15 +2442,19 @@ fn passes_value_on(e: &Expr) -> bool {
     )
 }
 
-/// Whether `e` is `[]` or `{}` (in parentheses or not): a value whose element type is the one
-/// expected where it is written.
-fn is_empty_collection(e: &Expr) -> bool {
-    matches!(&strip_parens(e).kind, ExprKind::List(xs) | ExprKind::Set(xs) if xs.is_empty())
-}
-
-/// Whether `e` has no type of its own: `[]`, `{}` or `absent`.
-fn untyped_literal(e: &Expr) -> bool {
-    is_empty_collection(e) || is_absent_literal(e)
+/// How much of its type `e` has of its own, to type first the operand (the branch, the element)
+/// that has more and the others by it: 0 for `[]`, `{}` and `absent` (none), 1 for a text
+/// literal (a `Text`, or the `Id` or `Tz` expected where it is written), 2 for any other value;
+/// a collection or an `if` has the most any of its elements or branches has.
+pub(crate) fn literal_rank(e: &Expr) -> u8 {
+    match &e.kind {
+        ExprKind::Lit(Literal::Absent) => 0,
+        ExprKind::Lit(Literal::Text(_)) => 1,
+        ExprKind::Paren(x) => literal_rank(x),
+        ExprKind::List(xs) | ExprKind::Set(xs) => xs.iter().map(literal_rank).max().unwrap_or(0),
+        ExprKind::If(_, a, b) => literal_rank(a).max(literal_rank(b)),
+        _ => 2,
+    }
 }
 
 /// `e` without the parentheses around it.
