@@ -810,6 +810,32 @@ impl<'a> Lowering<'a> {
         }
     }
 
+    /// The type a left operand with less of a type of its own than the right one takes from
+    /// it, or `None` when it has its own. Apart from [`Self::binary`], which recurses through
+    /// nested expressions, so that its locals do not weigh on every level of the stack.
+    #[inline(never)]
+    fn typed_by_rhs(
+        &self,
+        file: SourceFile,
+        frame: &Frame,
+        op: BinOp,
+        a: &ast::Expr,
+        b: &ast::Expr,
+    ) -> Option<Ty> {
+        let by_rhs = matches!(op, BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn)
+            && types::literal_rank(a) < types::literal_rank(b)
+            && !matches!(strip(b).kind, ExprKind::Range { .. });
+        if !by_rhs {
+            return None;
+        }
+        let tb = self.checker_type(file, frame, b, None);
+        Some(match (op, tb.present()) {
+            (BinOp::Eq | BinOp::Ne, t) => t.clone(),
+            (_, Ty::List(t) | Ty::Set(t)) => (**t).clone(),
+            _ => Ty::Unknown,
+        })
+    }
+
     fn binary(
         &mut self,
         file: SourceFile,
@@ -844,20 +870,12 @@ impl<'a> Lowering<'a> {
         // A left operand with less of a type of its own than the right one (`"x" == c.id`,
         // `"UTC" in c.zones`, `[] == xs`) is typed by it, as the checker types it: a text
         // literal is built as the `Id` or `Tz` it stands for there.
-        let by_rhs = matches!(op, BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn)
-            && types::literal_rank(a) < types::literal_rank(b)
-            && !matches!(strip(b).kind, ExprKind::Range { .. });
-        let (lhs_ty, la_expected) = if by_rhs {
-            let tb = self.checker_type(file, frame, b, None);
-            let ta = match (op, tb.present()) {
-                (BinOp::Eq | BinOp::Ne, t) => t.clone(),
-                (_, Ty::List(t) | Ty::Set(t)) => (**t).clone(),
-                _ => Ty::Unknown,
-            };
-            let want = Some(ta.clone()).filter(|t| *t != Ty::Unknown);
-            (ta, want)
-        } else {
-            (lhs_ty, None)
+        let (lhs_ty, la_expected) = match self.typed_by_rhs(file, frame, op, a, b) {
+            Some(ta) => {
+                let want = Some(ta.clone()).filter(|t| *t != Ty::Unknown);
+                (ta, want)
+            }
+            None => (lhs_ty, None),
         };
         let la = self.expr(file, frame, slots, a, la_expected.as_ref());
         let bx = |l: &mut Self, slots: &mut u32, expected: Option<&Ty>| {
