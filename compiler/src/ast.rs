@@ -451,6 +451,18 @@ pub struct Binding {
     pub var: Ident,
 }
 
+impl Binding {
+    /// As it is written canonically: `to` when the local has the parameter's name, else
+    /// `to: c`.
+    pub fn written(&self) -> String {
+        if self.param.name == self.var.name {
+            self.param.name.clone()
+        } else {
+            format!("{}: {}", self.param.name, self.var.name)
+        }
+    }
+}
+
 /// What a policy guards.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum Target {

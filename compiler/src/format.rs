@@ -1343,16 +1343,7 @@ fn param(p: &Param) -> String {
 }
 
 fn bindings(bs: &[Binding]) -> String {
-    let parts: Vec<String> = bs
-        .iter()
-        .map(|b| {
-            if b.param.name == b.var.name {
-                b.param.name.clone()
-            } else {
-                format!("{}: {}", b.param.name, b.var.name)
-            }
-        })
-        .collect();
+    let parts: Vec<String> = bs.iter().map(Binding::written).collect();
     format!("({})", parts.join(", "))
 }
 

@@ -553,17 +553,7 @@ impl<'a> Checker<'a> {
                 )
             }
         };
-        let mut bound: Vec<String> = p
-            .bindings
-            .iter()
-            .map(|b| {
-                if b.param.name == b.var.name {
-                    b.param.name.clone()
-                } else {
-                    format!("{}: {}", b.param.name, b.var.name)
-                }
-            })
-            .collect();
+        let mut bound: Vec<String> = p.bindings.iter().map(ast::Binding::written).collect();
         bound.push(name.to_string());
         Some(format!(
             "`{name}` is a parameter of {whose}, which this policy does not bind; bind it to read it: `for {target}({})`",

@@ -492,14 +492,7 @@ pub fn bind_serde<T: serde::Serialize + ?Sized>(
 ///
 /// If `policy` is not an index into `program.policies`.
 pub fn bind_value(program: &Program, policy: usize, input: &Json) -> Result<Bound, BindError> {
-    let policy = &program.policies[policy];
-    bind_params(
-        program,
-        &format!("policy {}", policy.name),
-        &policy.params,
-        input,
-        &wall_clock,
-    )
+    bind_policy(program, policy, input, &wall_clock)
 }
 
 /// [`bind_value`] for a decision at `clock_ms` when the input gives no `now` (as
@@ -514,13 +507,23 @@ pub fn bind_value_at(
     input: &Json,
     clock_ms: i64,
 ) -> Result<Bound, BindError> {
+    bind_policy(program, policy, input, &|| clock_ms)
+}
+
+/// [`bind_value`] with `clock` giving the decision time when the input has no `now`.
+fn bind_policy(
+    program: &Program,
+    policy: usize,
+    input: &Json,
+    clock: &dyn Fn() -> i64,
+) -> Result<Bound, BindError> {
     let policy = &program.policies[policy];
     bind_params(
         program,
         &format!("policy {}", policy.name),
         &policy.params,
         input,
-        &|| clock_ms,
+        clock,
     )
 }
 
