@@ -107,7 +107,7 @@ const FORM: &str = "expected the form `YYYY-MM-DDThh:mm:ssZ` or `YYYY-MM-DDThh:m
 
 /// The message for an instant past the last one jiff holds (its range is years -9999 to 9999,
 /// less a day at either end; RFC 3339's years start at 0000, so only the end can be passed).
-const RANGE: &str = "the time is after 9999-12-30T22:00:00Z, the last time XOP can hold";
+const RANGE: &str = "the time is after 9999-12-30T22:00:00.999Z, the last time XOP can hold";
 
 /// The number written by ASCII digits `d`, or the form's error.
 fn digits(d: &[u8]) -> Result<i32, String> {
@@ -208,6 +208,12 @@ mod tests {
             "the second is out of range (00 to 60)"
         );
         assert_eq!(e("9999-12-31T23:59:59Z"), RANGE);
+        // The last time is the one RANGE names, to the millisecond.
+        assert_eq!(
+            parse_rfc3339("9999-12-30T22:00:00.999Z"),
+            Ok(jiff("9999-12-30T22:00:00.999Z"))
+        );
+        assert_eq!(e("9999-12-30T22:00:01Z"), RANGE);
         assert!(e("0000-01-01T00:59:59+01:00").contains("before 0000-01-01"));
         assert_eq!(parse_rfc3339("0000-01-01T01:00:00+01:00"), Ok(YEAR_0));
         assert_eq!(jiff("0000-01-01T00:00:00Z"), YEAR_0);
