@@ -1794,7 +1794,10 @@ fn personal_purposes(
     let f = r.fields.iter().find(|f| f.name.name == field)?;
     let a = personal_annotation(f)?;
     let mut out = Vec::new();
-    for arg in &a.args {
+    // Every `@personal` of the field: a repeated one is E0214, whose fix merges them, so the
+    // purposes of both are what the author meant (rather than a C0006 on top of the E0214).
+    let all = f.annotations.iter().filter(|a| a.name.name == "personal");
+    for arg in all.flat_map(|a| &a.args) {
         if let ExprKind::List(xs) = &arg.value.kind {
             for x in xs {
                 // Purposes by declaration, as the record's file sees them: names can be aliased,
