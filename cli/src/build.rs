@@ -309,6 +309,22 @@ fn key_paths(prefix: &Path) -> Result<(PathBuf, PathBuf), String> {
             example.display()
         ));
     }
+    // `-o acme.key` would write acme.key.key: the user gave a file, not the prefix.
+    if let Some(stem) = ["key", "pub"]
+        .iter()
+        .find(|e| prefix.extension().is_some_and(|x| x == **e))
+        .and(prefix.file_stem())
+    {
+        let example = prefix.with_file_name(stem);
+        return Err(format!(
+            "`{}` looks like one of the key files, but --output is their prefix: give `-o {}` \
+             (writes {}.key and {}.pub)",
+            prefix.display(),
+            example.display(),
+            example.display(),
+            example.display()
+        ));
+    }
     let with = |ext: &str| {
         let mut name = prefix.as_os_str().to_owned();
         name.push(ext);

@@ -1469,6 +1469,19 @@ fn keygen_keeps_the_whole_prefix_and_refuses_a_folder() {
             )
         );
     }
+    // A key file's name is no prefix: it would write `x.key.key`.
+    for file in ["sign.key", "keys/sign.pub"] {
+        let o = xop(dir.path(), &["keygen", "-o", file]);
+        assert_code(&o, 2);
+        let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+        assert_eq!(
+            stderr(&o),
+            format!(
+                "error: `{file}` looks like one of the key files, but --output is their prefix: \
+                 give `-o {stem}` (writes {stem}.key and {stem}.pub)\n"
+            )
+        );
+    }
     assert_eq!(
         names_in(dir.path()),
         [
