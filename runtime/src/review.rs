@@ -308,7 +308,8 @@ impl fmt::Display for ReviewError {
             ReviewError::AlreadyDecided { id, by, .. } if by == BY_DEADLINE => write!(
                 f,
                 "case `{id}`'s deadline has passed: its fallback applies (`xop review show \
-                 {id}` gives its verdict); a case is decided before its deadline or not at all"
+                 {id} --data DIR`, or `GET /v1/reviews/{id}`, gives its verdict); a case is \
+                 decided before its deadline or not at all"
             ),
             ReviewError::AlreadyDecided { id, status, by } => write!(
                 f,
