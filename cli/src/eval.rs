@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args, ValueEnum};
 use xop_runtime::bind::{self, BindError};
-use xop_runtime::engine::RuntimeError;
-use xop_runtime::interp::{self, Decision, FixedSignals, Signals};
-use xop_runtime::ir::{Program, SignalDecl, Verdict};
-use xop_runtime::proof::record::{SignalFetch, SignalRead};
+use xop_runtime::engine::{Given, Recording, RuntimeError};
+use xop_runtime::interp::{self, Decision, FixedSignals};
+use xop_runtime::ir::{Program, Verdict};
+use xop_runtime::proof::record::SignalRead;
 use xop_runtime::value::Value;
 
 use crate::{Color, FAILURE, PROBLEMS, SUCCESS, compile, err, error, files, out};
@@ -205,16 +205,17 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
             let now = bound.now_ms.unwrap_or(clock);
             // The given signals, as the interpreter reads them, each read kept with why a
             // judged one is absent.
-            let signals = GivenReads::new(bound.signals, &bound.judged);
+            let given = Given::new(bound.signals, &bound.judged);
+            let signals = Recording::new(&given);
             match args.engine {
                 Engine::Interp => {
                     let d = interp::decide(program, index, &bound.args, now, &signals);
-                    (d, SUCCESS, signals.reads(program))
+                    (d, SUCCESS, signals.signal_reads(program))
                 }
                 Engine::Jit => {
                     let jit = jit.unwrap_or_else(|| xop_runtime::jit::compile(program));
                     match jit.decide_with_signals(index, &bound.args, now, &signals) {
-                        Some(d) => (d, SUCCESS, signals.reads(program)),
+                        Some(d) => (d, SUCCESS, signals.signal_reads(program)),
                         None => {
                             let why = jit.unsupported(index).unwrap_or("it is not supported");
                             error(&format!(
@@ -260,49 +261,6 @@ fn policy_text(
             v["signals"] = serde_json::json!(reads);
             format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
         }
-    }
-}
-
-/// The signals given in the input, read as [`FixedSignals`] reads them; each read is kept, with
-/// why it is absent when the binder judged the value stale, of unknown freshness or from the
-/// future ([`bind::Bound::judged`]): what the runtime's proof record says of them (as
-/// `engine::Runtime` decides `--action` and `--log`).
-struct GivenReads<'a> {
-    values: FixedSignals,
-    judged: &'a [(u32, SignalFetch)],
-    reads: std::cell::RefCell<Vec<(u32, Value)>>,
-}
-
-impl<'a> GivenReads<'a> {
-    fn new(values: Vec<(u32, Value)>, judged: &'a [(u32, SignalFetch)]) -> Self {
-        GivenReads {
-            values: FixedSignals(values),
-            judged,
-            reads: std::cell::RefCell::new(Vec::new()),
-        }
-    }
-
-    /// The reads made so far, in order, as the proof record keeps them.
-    fn reads(&self, program: &Program) -> Vec<SignalRead> {
-        use xop_runtime::proof::record::value_json;
-        (self.reads.borrow().iter())
-            .map(|(i, v)| SignalRead {
-                signal: (program.signals.get(*i as usize))
-                    .map_or_else(|| format!("#{i}"), |s| s.name.clone()),
-                value: value_json(program, v),
-                fetch: (self.judged.iter())
-                    .find(|(s, _)| s == i)
-                    .map(|(_, f)| f.clone()),
-            })
-            .collect()
-    }
-}
-
-impl Signals for GivenReads<'_> {
-    fn read(&self, signal: u32, decl: &SignalDecl, args: &[Value]) -> Value {
-        let v = self.values.read(signal, decl, args);
-        self.reads.borrow_mut().push((signal, v.clone()));
-        v
     }
 }
 
@@ -613,7 +571,11 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
         .now_ms
         .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
     let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
-    let signals = GivenReads::new(bound.signals, &bound.judged);
+    // A failed candidate's arguments are evaluated again below, reading the given values
+    // without recording the reads.
+    let fixed = FixedSignals(bound.signals.clone());
+    let given = Given::new(bound.signals, &bound.judged);
+    let signals = Recording::new(&given);
     let compiled = jit.as_ref().and_then(|j| {
         let ranked = j.decide_decision_with_signals(index, &bound.args, now, &signals);
         if ranked.is_none() {
@@ -631,7 +593,7 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
     let ranked =
         compiled.unwrap_or_else(|| interp::rank(program, index, &bound.args, now, &signals));
     // Each signal once (every candidate's policies read it again, the same given value).
-    let mut reads = signals.reads(program);
+    let mut reads = signals.signal_reads(program);
     let mut seen = std::collections::HashSet::new();
     reads.retain(|r| seen.insert(r.signal.clone()));
     let ranked = match ranked {
@@ -656,7 +618,7 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
             *cell = Value::Time(now);
         }
         (p.args.iter())
-            .map(|a| interp::eval(program, a, &mut frame, now, &signals.values))
+            .map(|a| interp::eval(program, a, &mut frame, now, &fixed))
             .collect::<Result<Vec<_>, _>>()
             .unwrap_or_default()
     };

@@ -654,13 +654,25 @@ impl fmt::Debug for Runtime {
     }
 }
 
-/// The input's `signals`, which also account, for the proof record, for the given values the
-/// freshness rule made absent ([`bind::Bound::judged`]).
-struct Given<'a> {
+/// The signals given in the input ([`FixedSignals`]), which also say why a value the binder
+/// judged stale, of unknown freshness or from the future reads as absent
+/// ([`crate::bind::Bound::judged`]), for the proof record. `xop eval` reads through it too.
+pub struct Given<'a> {
     values: FixedSignals,
     judged: &'a [(u32, SignalFetch)],
     /// The signal of each read, in order.
     reads: std::cell::RefCell<Vec<u32>>,
+}
+
+impl<'a> Given<'a> {
+    /// The `values` given, with the binder's `judged` accounts.
+    pub fn new(values: Vec<(u32, Value)>, judged: &'a [(u32, SignalFetch)]) -> Self {
+        Given {
+            values: FixedSignals(values),
+            judged,
+            reads: std::cell::RefCell::new(Vec::new()),
+        }
+    }
 }
 
 impl Signals for Given<'_> {
@@ -677,10 +689,33 @@ impl Signals for Given<'_> {
     }
 }
 
-/// Records every signal read, for the proof record.
-struct Recording<'a> {
+/// Records every signal read through `inner`, for the proof record ([`Self::signal_reads`]).
+pub struct Recording<'a> {
     inner: &'a dyn Signals,
     reads: std::cell::RefCell<Vec<(u32, Value)>>,
+}
+
+impl<'a> Recording<'a> {
+    /// Reads through `inner`, keeping each read.
+    pub fn new(inner: &'a dyn Signals) -> Self {
+        Recording {
+            inner,
+            reads: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The reads made so far, in order, as the proof record keeps them: each with how its
+    /// source says it was read (`Signals::fetch`).
+    pub fn signal_reads(&self, program: &Program) -> Vec<SignalRead> {
+        (self.reads.borrow().iter().enumerate())
+            .map(|(n, (i, v))| SignalRead {
+                signal: (program.signals.get(*i as usize))
+                    .map_or_else(|| format!("#{i}"), |s| s.name.clone()),
+                value: value_json(program, v),
+                fetch: self.inner.fetch(n),
+            })
+            .collect()
+    }
 }
 
 impl Signals for Recording<'_> {
@@ -1175,11 +1210,7 @@ impl Runtime {
             ),
             Ok(b) => {
                 let at = b.now_ms.unwrap_or(now_wall);
-                let fixed = Given {
-                    values: FixedSignals(b.signals.clone()),
-                    judged: &b.judged,
-                    reads: std::cell::RefCell::new(Vec::new()),
-                };
+                let fixed = Given::new(b.signals.clone(), &b.judged);
                 let network = match (&connectors, options.signals) {
                     (Some(c), None) => Some(c.signals(program, at)),
                     _ => None,
@@ -1189,10 +1220,7 @@ impl Runtime {
                     (None, Some(n)) => n.as_ref(),
                     (None, None) => &fixed,
                 };
-                let recording = Recording {
-                    inner,
-                    reads: std::cell::RefCell::new(Vec::new()),
-                };
+                let recording = Recording::new(inner);
                 // Both engines read through the recording: the same reads, in the same order,
                 // so the proof record does not depend on which one decided.
                 let d = match &guards {
@@ -1201,7 +1229,6 @@ impl Runtime {
                         self.decide_guards(&m, indices, &b.args, at, &recording)
                     }
                 };
-                let reads = recording.reads.into_inner();
                 // Only a review case needs the evidence as values; otherwise it goes straight
                 // into the record's bytes (the same bytes, without building the items).
                 let subject = options.subject.unwrap_or("");
@@ -1222,18 +1249,7 @@ impl Runtime {
                     }
                     None => (Vec::new(), None),
                 };
-                let signals = reads
-                    .iter()
-                    .enumerate()
-                    .map(|(n, (i, v))| SignalRead {
-                        signal: program
-                            .signals
-                            .get(*i as usize)
-                            .map_or_else(|| format!("#{i}"), |s| s.name.clone()),
-                        value: value_json(program, v),
-                        fetch: inner.fetch(n),
-                    })
-                    .collect();
+                let signals = recording.signal_reads(program);
                 (d, at, evidence, evidence_json, signals)
             }
         };
