@@ -364,13 +364,7 @@ fn declares(paths: &[PathBuf]) -> &'static str {
 
 /// The decision on refused input: deny with `xop:bad-input` and the binder's message.
 fn refused(message: String) -> Decision {
-    Decision {
-        verdict: Verdict::Deny,
-        reasons: vec![interp::BAD_INPUT.to_string()],
-        fired: Vec::new(),
-        review: None,
-        error: Some(message),
-    }
+    Decision::failed(interp::BAD_INPUT, Vec::new(), message)
 }
 
 /// `--engine jit` on a policy the JIT compiles (`None` otherwise): the JSON reader lays the
@@ -393,13 +387,7 @@ fn jit_from_json(
             let decision =
                 match jit.run_with_signals(&bound, now, &FixedSignals::default(), &mut output) {
                     Ok(()) => jit.decision(&bound, &output),
-                    Err(e) => Decision {
-                        verdict: Verdict::Deny,
-                        reasons: vec![interp::RUNTIME_ERROR.to_string()],
-                        fired: Vec::new(),
-                        review: None,
-                        error: Some(e.to_string()),
-                    },
+                    Err(e) => Decision::failed(interp::RUNTIME_ERROR, Vec::new(), e.to_string()),
                 };
             (decision, SUCCESS)
         }

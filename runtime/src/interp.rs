@@ -62,7 +62,7 @@ pub struct Decision {
 
 impl Decision {
     /// A decision that failed closed: deny with `reason` and what went wrong.
-    pub(crate) fn failed(reason: &str, fired: Vec<String>, error: String) -> Decision {
+    pub fn failed(reason: &str, fired: Vec<String>, error: String) -> Decision {
         Decision {
             verdict: Verdict::Deny,
             reasons: vec![reason.to_string()],
