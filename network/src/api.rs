@@ -265,8 +265,18 @@ impl Camara {
                         other => Err(format!("connectivity `{other}` is not DATA or SMS")),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                let reachable = o.bool("reachable")?;
+                // The contract's `connectivity` says how a device is connected; one that is
+                // not reachable has none (`std.camara`: "empty when it is not").
+                if !reachable && !connectivity.is_empty() {
+                    return Err(format!(
+                        "reachable is false but connectivity lists {}: a device that cannot be \
+                         reached has no connectivity, so the answer contradicts itself",
+                        o.str_list("connectivity")?.join(", ")
+                    ));
+                }
                 Ok(ReachabilityStatus {
-                    reachable: o.bool("reachable")?,
+                    reachable,
                     connectivity,
                     last_status_time: o.opt_time("lastStatusTime")?,
                 })
@@ -365,7 +375,7 @@ impl Camara {
             None,
             Retry::Idempotent,
             &[200],
-            session_info,
+            |o| session_of(o, session_id),
         )
     }
 
@@ -414,7 +424,7 @@ impl Camara {
             Some(body),
             Retry::Once,
             &[200],
-            session_info,
+            |o| session_of(o, session_id),
         )
     }
 
@@ -492,6 +502,27 @@ impl Camara {
     }
 }
 
+/// The answer about session `asked` (`GET /sessions/{asked}`, its `extend`): a `SessionInfo`
+/// with every field the contract requires, `applicationServer` included, about that session.
+/// An answer about another session may be another request's (a proxy mixing them up): out of
+/// contract, however well-formed.
+fn session_of(o: &Obj<'_>, asked: &str) -> Result<SessionInfo, String> {
+    let s = session_info(o)?;
+    if !s.session_id.eq_ignore_ascii_case(asked) {
+        return Err(format!(
+            "the answer is about session {}, not the {asked} asked about",
+            s.session_id
+        ));
+    }
+    if s.application_server.is_none() {
+        return Err("applicationServer is missing".into());
+    }
+    Ok(s)
+}
+
+/// A `SessionInfo` (`sessionId`, `duration`, `qosStatus` and `qosProfile` required, each as
+/// the contract types it; `applicationServer`, required too, is checked where it must be
+/// there: a create's answer without it is a session other than the one asked for).
 fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
     let session_id = o.str("sessionId")?;
     check_uuid(&session_id).map_err(|e| format!("sessionId: {e}"))?;
@@ -499,6 +530,17 @@ fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
     if duration_s < 1 {
         return Err(format!("duration {duration_s} is less than 1 second"));
     }
+    if duration_s > i64::from(i32::MAX) {
+        return Err(format!(
+            "duration {duration_s} is beyond the contract's int32"
+        ));
+    }
+    let qos_profile = o.str("qosProfile")?;
+    check_profile(&qos_profile).map_err(|e| format!("qosProfile: {e}"))?;
+    let application_server = match o.get("applicationServer") {
+        None => None,
+        Some(a) => Some(server_of(a)?),
+    };
     let qos_status = match o.str("qosStatus")?.as_str() {
         "REQUESTED" => QosStatus::Requested,
         "AVAILABLE" => QosStatus::Available,
@@ -514,17 +556,32 @@ fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
     };
     Ok(SessionInfo {
         session_id,
-        qos_profile: o.str("qosProfile")?,
+        qos_profile,
         duration_s,
         qos_status,
         status_info,
         started_at: o.opt_time("startedAt")?,
         expires_at: o.opt_time("expiresAt")?,
         device: o.get("device").map(|d| named(d, &["phoneNumber"])),
-        application_server: o
-            .get("applicationServer")
-            .map(|a| named(a, &["ipv4Address", "ipv6Address"])),
+        application_server,
     })
+}
+
+/// An answer's `ApplicationServer`: an object with at least one of `ipv4Address` and
+/// `ipv6Address`, each a string; what it names, as [`named`] says it.
+fn server_of(v: &Json) -> Result<String, String> {
+    let Json::Object(m) = v else {
+        return Err("applicationServer is not an object".into());
+    };
+    if m.is_empty() {
+        return Err("applicationServer is empty".into());
+    }
+    for key in ["ipv4Address", "ipv6Address"] {
+        if m.get(key).is_some_and(|a| !a.is_string()) {
+            return Err(format!("applicationServer.{key} is not a string"));
+        }
+    }
+    Ok(named(v, &["ipv4Address", "ipv6Address"]))
 }
 
 /// What an answer's identifier object names: its one field among `keys` when it has only

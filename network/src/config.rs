@@ -137,22 +137,24 @@ impl CamaraConfig {
     }
 
     /// Like [`CamaraConfig::from_toml`], with the environment given by `env`.
+    ///
+    /// Errors do not name a file (the text may come from anywhere): [`CamaraConfig::from_file`]
+    /// puts the file's name before them.
     pub fn from_toml_with_env(
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<CamaraConfig, ConfigError> {
-        let file: XopToml =
-            toml::from_str(text).map_err(|e| ConfigError(format!("xop.toml: {e}")))?;
+        let file: XopToml = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
         let Some(raw) = file.camara else {
             return Err(ConfigError(
-                "xop.toml has no [camara] section: add one to call the CAMARA APIs (see docs/network.md)"
-                    .into(),
+                "no [camara] section: add one to call the CAMARA APIs (see docs/network.md)".into(),
             ));
         };
         raw.resolve(env)
     }
 
-    /// Reads the `[camara]` section of the `xop.toml` file at `path`.
+    /// Reads the `[camara]` section of the `xop.toml` file at `path`; an error names the file
+    /// (`c.toml: [camara] api_root: …`).
     pub fn from_file(path: &Path) -> Result<CamaraConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             ConfigError(format!(
@@ -306,9 +308,38 @@ impl RawCamara {
 
 /// `url` without its trailing `/`, if it is an `https://` URL, or an `http://` URL to this
 /// machine (a local stand-in) or with `allow_plain_http`: bearer tokens and phone numbers are
-/// not sent in clear over a network.
+/// not sent in clear over a network. Neither user information (`user@`: credentials go in
+/// `client_id` / `client_secret`, and a URL carrying them ends up in logs) nor a fragment
+/// (`#…`, which is never sent) is allowed; nor a query (`?…`) in a base URL (`api_root`,
+/// `apis.*`), under which the contract paths are appended: `https://h?x=` + `/retrieve`
+/// would send every request to `/`. The token endpoint may have a query (RFC 6749 §3.2).
 fn checked_url(key: &str, url: &str, allow_plain_http: bool) -> Result<String, ConfigError> {
     let url = url.trim().trim_end_matches('/');
+    let base = key != "token_url";
+    let after_scheme = url.split_once("://").map_or("", |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let refuse = |what: &str| {
+        Err(ConfigError(format!(
+            "[camara] {key}: `{url}` has {what}: {}",
+            if base {
+                "give only the scheme, host, port and path of the base URL, to which the \
+                 contract paths are appended"
+            } else {
+                "give only the token endpoint's URL"
+            }
+        )))
+    };
+    if authority.contains('@') {
+        return refuse(
+            "user information (`…@`; the credentials go in client_id and client_secret)",
+        );
+    }
+    if url.contains('#') {
+        return refuse("a fragment (`#…`, which is never sent)");
+    }
+    if base && url.contains('?') {
+        return refuse("a query (`?…`)");
+    }
     let host_of = |rest: &str| {
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let host = authority.rsplit('@').next().unwrap_or("");
@@ -418,6 +449,94 @@ quality_on_demand = "https://qod.example.com/qod/v1"
         assert!(bad(unset).contains("not set"));
         let attempts = "[camara]\ntoken_url = \"https://a/t\"\nclient_id = \"x\"\nclient_secret = \"y\"\nmax_attempts = 0\n";
         assert!(bad(attempts).contains("max_attempts"));
+    }
+
+    /// A base URL has the contract paths appended: a query or a fragment would swallow them
+    /// (`http://h#v1` + `/retrieve` sends to `/`), and user information has no place in it.
+    /// Refused, naming the key (and, read from a file, the file).
+    #[test]
+    fn urls_that_would_misroute_are_refused() {
+        let with = |key: &str, url: &str| {
+            let mut text = String::from("[camara]\n");
+            if key != "token_url" {
+                text.push_str("token_url = \"https://a.example/t\"\n");
+            }
+            text.push_str("client_id = \"x\"\nclient_secret = \"y\"\n");
+            match key.strip_prefix("apis.") {
+                Some(api) => text.push_str(&format!("[camara.apis]\n{api} = \"{url}\"\n")),
+                None => text.push_str(&format!("{key} = \"{url}\"\n")),
+            }
+            CamaraConfig::from_toml_with_env(&text, &env)
+        };
+        for (key, url, what) in [
+            ("api_root", "http://127.0.0.1:8080#v1", "a fragment"),
+            ("api_root", "https://api.example.com/#v1", "a fragment"),
+            ("api_root", "https://api.example.com?x=", "a query"),
+            ("api_root", "https://api.example.com/base?x=1", "a query"),
+            (
+                "api_root",
+                "https://user:pw@api.example.com",
+                "user information",
+            ),
+            ("api_root", "http://u@127.0.0.1:8080", "user information"),
+            (
+                "apis.sim_swap",
+                "https://h.example/sim-swap/v2?x",
+                "a query",
+            ),
+            (
+                "apis.quality_on_demand",
+                "https://h.example/qod#frag",
+                "a fragment",
+            ),
+            ("token_url", "https://a.example/t#x", "a fragment"),
+            (
+                "token_url",
+                "https://id:secret@a.example/t",
+                "user information",
+            ),
+        ] {
+            let e = with(key, url).unwrap_err().0;
+            assert!(e.starts_with(&format!("[camara] {key}: `")), "{url}: {e}");
+            assert!(e.contains(&format!("has {what}")), "{url}: {e}");
+        }
+        // A path, a port, an `@` in the path, and a query on the token endpoint (RFC 6749
+        // §3.2) are fine.
+        for (key, url) in [
+            ("api_root", "https://api.example.com:8443/camara/"),
+            ("api_root", "https://api.example.com/a@b"),
+            ("token_url", "https://a.example/t?tenant=1"),
+        ] {
+            assert!(with(key, url).is_ok(), "{url}");
+        }
+    }
+
+    /// Errors read from a file name the file given, not `xop.toml`.
+    #[test]
+    fn errors_name_the_file_given() {
+        let dir = std::env::temp_dir().join(format!("xop-net-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        let cases = [
+            ("[camara\n", "TOML parse error"),
+            ("[camara]\ntimeout_ms = \"x\"\n", "TOML parse error"),
+            ("[other]\n", "no [camara] section"),
+            (
+                "[camara]\napi_root = \"http://127.0.0.1:9#v1\"\ntoken_url = \"https://a/t\"\n\
+                 client_id = \"x\"\nclient_secret = \"y\"\n",
+                "[camara] api_root: `http://127.0.0.1:9#v1` has a fragment",
+            ),
+        ];
+        for (text, what) in cases {
+            std::fs::write(&file, text).unwrap();
+            let e = CamaraConfig::from_file(&file).unwrap_err().0;
+            assert!(
+                e.starts_with(&format!("{}: {what}", file.display())),
+                "{text}: {e}"
+            );
+            assert!(!e.contains("xop.toml"), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

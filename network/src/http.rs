@@ -19,6 +19,11 @@ const MAX_BODY: u64 = 1 << 20;
 /// What tells the time to the connectors (token expiry, cache ages). Tests move it by hand.
 pub type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 
+/// What tells the time of day to the connectors, in milliseconds since the epoch: when an
+/// answer came, which the network's observation times are judged at besides the decision
+/// time. Tests set it by hand.
+pub type WallClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
 /// One HTTP request made to the network, as the proof record keeps it (the runtime's record
 /// type: the connectors fill it, the proof log stores it).
 pub use xop_runtime::proof::record::NetworkCall;
@@ -176,6 +181,14 @@ enum Attempt {
     },
 }
 
+/// Why no token could be had: the error, whether asking again may help, and after how long
+/// at least (the token endpoint's `Retry-After`).
+struct TokenFailure {
+    error: CallError,
+    retryable: bool,
+    wait: Option<Duration>,
+}
+
 /// Whether an answer's echoed `x-correlator` is present and not the one sent (an answer
 /// without one is accepted: the header is optional in the answers of some operations).
 fn echo_differs(echoed: Option<&str>, sent: &str) -> bool {
@@ -248,24 +261,31 @@ impl Transport {
         let body = req.body.as_ref().map(serde_json::Value::to_string);
         let mut refreshed = false;
         let mut earlier_may_have_run = false;
-        let mut attempt = 0;
+        // Tries, each a token request or a request to the API or both: what `max_attempts`
+        // bounds. The record numbers the API's requests and the token requests apart.
+        let mut tries = 0;
+        let mut api_requests = 0;
+        let mut token_requests = 0;
         loop {
-            attempt += 1;
-            let outcome = match self.token(calls) {
-                Ok((token, cached)) => self.attempt(
-                    req,
-                    &url,
-                    &correlator,
-                    body.as_deref(),
-                    &token,
-                    cached,
-                    attempt,
-                    calls,
-                ),
-                Err((error, retryable)) => Attempt::Failed {
-                    error,
-                    retryable,
-                    wait: None,
+            tries += 1;
+            let outcome = match self.token(calls, &mut token_requests) {
+                Ok((token, cached)) => {
+                    api_requests += 1;
+                    self.attempt(
+                        req,
+                        &url,
+                        &correlator,
+                        body.as_deref(),
+                        &token,
+                        cached,
+                        api_requests,
+                        calls,
+                    )
+                }
+                Err(failed) => Attempt::Failed {
+                    error: failed.error,
+                    retryable: failed.retryable,
+                    wait: failed.wait,
                     stale_token: false,
                     may_have_run: false,
                 },
@@ -298,11 +318,11 @@ impl Transport {
                     ..
                 } => {
                     // The fresh-token try does not use up one of the `max_attempts`.
-                    if !retryable || attempt >= self.config.max_attempts + u32::from(refreshed) {
+                    if !retryable || tries >= self.config.max_attempts + u32::from(refreshed) {
                         return done(Err(error));
                     }
                     earlier_may_have_run |= may_have_run;
-                    thread::sleep(self.backoff(attempt, wait));
+                    thread::sleep(self.backoff(tries, wait));
                 }
             }
         }
@@ -387,15 +407,21 @@ impl Transport {
                 let status = resp.status().as_u16();
                 record.status = Some(status);
                 record.echoed_correlator = header(&resp, "x-correlator");
-                let retry_after = header(&resp, "retry-after")
-                    .and_then(|s| s.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+                let retry_after = retry_after(&resp);
                 match resp
                     .body_mut()
                     .with_config()
                     .limit(MAX_BODY)
                     .read_to_string()
                 {
+                    // Out of contract whatever the status; a repeat would only fetch it again.
+                    Err(ureq::Error::BodyExceedsLimit(limit)) => Attempt::Failed {
+                        error: CallError::BadResponse(too_large(status, limit)),
+                        retryable: false,
+                        wait: None,
+                        stale_token: false,
+                        may_have_run: true,
+                    },
                     Err(e) => {
                         let (error, _) = transport_error(e);
                         Attempt::Failed {
@@ -455,21 +481,32 @@ impl Transport {
     }
 
     /// A token: the cached one if still good (`true`), else a new one from the token endpoint
-    /// (`false`). An error says whether asking again may help.
-    fn token(&self, calls: &mut Vec<NetworkCall>) -> Result<(String, bool), (CallError, bool)> {
+    /// (`false`), counting the call's token requests in `requests`. An error says whether
+    /// asking again may help, and after how long.
+    fn token(
+        &self,
+        calls: &mut Vec<NetworkCall>,
+        requests: &mut u32,
+    ) -> Result<(String, bool), TokenFailure> {
         let now = (self.clock)();
         if let Some(t) = lock(&self.token).as_ref()
             && now < t.renew_at
         {
             return Ok((t.value.clone(), true));
         }
-        let token = self.fetch_token(calls)?;
+        *requests += 1;
+        let token = self.fetch_token(calls, *requests)?;
         let value = token.value.clone();
         *lock(&self.token) = Some(token);
         Ok((value, false))
     }
 
-    fn fetch_token(&self, calls: &mut Vec<NetworkCall>) -> Result<Token, (CallError, bool)> {
+    /// Asks the token endpoint for a token: request number `attempt` of the call it is for.
+    fn fetch_token(
+        &self,
+        calls: &mut Vec<NetworkCall>,
+        attempt: u32,
+    ) -> Result<Token, TokenFailure> {
         let c = &self.config;
         let started = Instant::now();
         let mut form = vec![("grant_type", "client_credentials")];
@@ -498,31 +535,45 @@ impl Transport {
             path: String::new(),
             correlator: None,
             echoed_correlator: None,
-            attempt: 1,
+            attempt,
             status: None,
             error_code: None,
             error: None,
             elapsed_ms: 0,
         };
         let fetched_at = (self.clock)();
+        let fail = |error, retryable, wait| TokenFailure {
+            error: CallError::Auth(error),
+            retryable,
+            wait,
+        };
         let result = match sent {
             Err(e) => {
                 let (error, _) = transport_error(e);
-                Err((CallError::Auth(error.to_string()), true))
+                Err(fail(error.to_string(), true, None))
             }
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
                 record.status = Some(status);
+                let wait = retry_after(&resp);
                 match resp
                     .body_mut()
                     .with_config()
                     .limit(MAX_BODY)
                     .read_to_string()
                 {
-                    Err(e) => Err((CallError::Auth(transport_error(e).0.to_string()), true)),
+                    Err(ureq::Error::BodyExceedsLimit(limit)) => Err(fail(
+                        format!(
+                            "the token endpoint's answer is out of contract: {}",
+                            too_large(status, limit)
+                        ),
+                        false,
+                        None,
+                    )),
+                    Err(e) => Err(fail(transport_error(e).0.to_string(), true, None)),
                     Ok(text) if status == 200 => self
                         .parse_token(&text, fetched_at)
-                        .map_err(|m| (CallError::Auth(m), false)),
+                        .map_err(|m| fail(m, false, None)),
                     Ok(text) => {
                         // RFC 6749 §5.2: `error` and `error_description`.
                         let body: Option<serde_json::Value> = serde_json::from_str(&text).ok();
@@ -539,16 +590,17 @@ impl Transport {
                             _ => excerpt(&text),
                         };
                         let retryable = transient(status, record.error_code.as_deref());
-                        Err((
-                            CallError::Auth(format!("the token endpoint answered {status} {what}")),
+                        Err(fail(
+                            format!("the token endpoint answered {status} {what}"),
                             retryable,
+                            wait,
                         ))
                     }
                 }
             }
         };
-        if let Err((e, _)) = &result {
-            record.error = Some(e.to_string());
+        if let Err(f) = &result {
+            record.error = Some(f.error.to_string());
         }
         record.elapsed_ms = elapsed_ms(started);
         calls.push(record);
@@ -603,6 +655,23 @@ fn transient(status: u16, code: Option<&str>) -> bool {
         429 => code != Some("QUOTA_EXCEEDED"),
         502..=504 => true,
         _ => false,
+    }
+}
+
+/// An answer's `Retry-After` in seconds (an HTTP date is not read).
+fn retry_after<B>(resp: &ureq::http::Response<B>) -> Option<Duration> {
+    header(resp, "retry-after")
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// Why an answer whose body is over `limit` bytes is refused: its status too, and, for an
+/// error status, that its error was not read.
+fn too_large(status: u16, limit: u64) -> String {
+    if status < 400 {
+        format!("status {status}: the body is larger than {limit} bytes")
+    } else {
+        format!("status {status} (an error answer) with a body larger than {limit} bytes, not read")
     }
 }
 

@@ -33,7 +33,7 @@ mod http;
 mod signals;
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub use actions::{
     ActionExecutor, ActionOutcome, ActionRecord, CREATE_QOS_SESSION, DELETE_QOS_SESSION,
@@ -44,27 +44,39 @@ pub use api::{
     SessionInfo, SimSwapDate, StatusInfo,
 };
 pub use config::{Api, CamaraConfig, ConfigError, Secret};
-pub use http::{CallError, Clock, NetworkCall, new_correlator};
+pub use http::{CallError, Clock, NetworkCall, WallClock, new_correlator};
 pub use signals::{NetworkSignals, SignalOutcome};
 
 /// The CAMARA connectors of one process: configuration, HTTP agent, token and value caches.
 pub struct Camara {
     transport: http::Transport,
     cache: Mutex<signals::Cache>,
+    /// The time of day, when an answer comes: what Device Status's `lastStatusTime` is judged
+    /// at besides the decision time, which the caller gives.
+    wall: WallClock,
 }
 
 impl Camara {
-    /// Connectors with `config`, on the system clock.
+    /// Connectors with `config`, on the system clocks.
     pub fn new(config: CamaraConfig) -> Camara {
         Camara::with_clock(config, Arc::new(Instant::now))
     }
 
-    /// Connectors with `config`, telling the time (token expiry, value ages) with `clock`.
+    /// Connectors with `config`, telling the time (token expiry, value ages) with `clock`, and
+    /// the time of day with the system's.
     pub fn with_clock(config: CamaraConfig, clock: Clock) -> Camara {
+        Camara::with_clocks(config, clock, Arc::new(system_time_ms))
+    }
+
+    /// Connectors with `config`, telling the time with `clock` (token expiry, value ages) and
+    /// the time of day with `wall` (when an answer came, in milliseconds since the epoch:
+    /// Device Status's observation times are judged at it as well as at the decision time).
+    pub fn with_clocks(config: CamaraConfig, clock: Clock, wall: WallClock) -> Camara {
         let cache = Mutex::new(signals::Cache::new(config.cache_entries));
         Camara {
             transport: http::Transport::new(config, clock),
             cache,
+            wall,
         }
     }
 
@@ -77,6 +89,14 @@ impl Camara {
     pub fn clear_caches(&self) {
         self.transport.clear_token();
         http::lock(&self.cache).clear();
+    }
+}
+
+/// The system's time of day, in milliseconds since the epoch.
+fn system_time_ms() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_millis()).map_or(i64::MIN, |ms| -ms),
     }
 }
 

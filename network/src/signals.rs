@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use xop_runtime::connectors::{self, CLOCK_SKEW_MS, Origin};
+use xop_runtime::connectors::{self, CLOCK_SKEW_MS, Freshness, Origin};
 use xop_runtime::interp::{self, Decision, NoSignals, Signals};
 use xop_runtime::ir::{Expr, Program, SignalDecl};
 use xop_runtime::proof::record::{SignalFetch, time_text};
@@ -181,52 +181,63 @@ impl<'a> NetworkSignals<'a> {
         let key = (decl.source.clone(), source_args);
         let now = (self.camara.transport.clock)();
         if let Some(ttl) = ttl {
-            let cache = lock(&self.camara.cache);
-            if let Some(e) = cache.entries.get(&key) {
+            let hit = lock(&self.camara.cache).entries.get(&key).and_then(|e| {
                 let age = now.saturating_duration_since(e.at);
-                if age <= ttl {
+                (age <= ttl).then(|| (e.fetched.clone(), e.calls.clone(), age))
+            });
+            if let Some((fetched, calls, age)) = hit {
+                let judged = self.judge(decl, &fetched, (self.camara.wall)());
+                if judged.absent.is_none() {
                     out.fetch.cached = true;
-                    out.fetch.age_ms = Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
-                    out.fetch.calls = e.calls.clone();
-                    let fetched = e.fetched.clone();
-                    drop(cache);
-                    return self.present(out, decl, &fetched);
+                    let age_ms = u64::try_from(age.as_millis()).unwrap_or(u64::MAX);
+                    out.fetch.age_ms = Some(age_ms).max(judged.age_ms);
+                    out.fetch.calls = calls;
+                    return self.value(out, decl, &fetched);
                 }
+                // Young enough, but no longer current: stale by now, or (SIM Swap) answers that
+                // no longer agree at this decision time. Never used: asked again.
+                lock(&self.camara.cache).entries.remove(&key);
             }
         }
         let (fetched, calls) = self.camara.fetch(source, &key.1);
+        // When the answer came, by the connectors' own clock (not the caller's).
+        let wall = (self.camara.wall)();
         out.fetch.calls = calls;
-        match fetched {
+        let fetched = match fetched {
+            Ok(f) => f,
             Err(e) => {
                 let reason = failure_reason(&decl.source, &e, &out.fetch.calls);
-                absent(out, reason)
+                return absent(out, reason);
             }
-            Ok(fetched) => {
-                if let Some(ttl) = ttl.filter(|t| !t.is_zero()) {
-                    let entry = Entry {
-                        fetched: fetched.clone(),
-                        at: now,
-                        ttl,
-                        calls: out.fetch.calls.clone(),
-                    };
-                    lock(&self.camara.cache).insert(key, entry, now);
-                }
-                out.fetch.age_ms = Some(0);
-                self.present(out, decl, &fetched)
-            }
+        };
+        let judged = self.judge(decl, &fetched, wall);
+        out.fetch.age_ms = Some(0).max(judged.age_ms);
+        if let Some(why) = judged.absent {
+            // Not cached: a failure, which the next read asks about again.
+            return absent(out, format!("{}: {why}", decl.source));
         }
+        let (value, out) = self.value(out, decl, &fetched);
+        if out.present
+            && let Some(ttl) = ttl.filter(|t| !t.is_zero())
+        {
+            let entry = Entry {
+                fetched,
+                at: now,
+                ttl,
+                calls: out.fetch.calls.clone(),
+            };
+            lock(&self.camara.cache).insert(key, entry, now);
+        }
+        (value, out)
     }
 
-    fn present(
+    /// The value of `fetched` as the program's `std.camara` type of the signal.
+    fn value(
         &self,
         mut out: SignalOutcome,
         decl: &SignalDecl,
         fetched: &Fetched,
     ) -> (Value, SignalOutcome) {
-        if let Err(why) = self.current(decl, fetched, &mut out) {
-            out.fetch.reason = Some(format!("{}: {why}", decl.source));
-            return (Value::Absent, out);
-        }
         let (p, ty) = (self.program, &decl.ty);
         let value = match fetched {
             Fetched::SimSwap { swapped, date, .. } => convert::sim_swap(p, ty, *swapped, date),
@@ -252,12 +263,11 @@ impl<'a> NetworkSignals<'a> {
     /// shown fresh), and, for SIM Swap, `/check` and `/retrieve-date` telling one story. A
     /// swap date that contradicts `swapped` must not turn the network's "swapped" into "no
     /// recent swap": such a value is absent, which policies fail closed on.
-    fn current(
-        &self,
-        decl: &SignalDecl,
-        fetched: &Fetched,
-        out: &mut SignalOutcome,
-    ) -> Result<(), String> {
+    ///
+    /// The observation time is judged at the decision time and at `wall_ms`, the connectors'
+    /// clock when the answer came (or is reused): the decision time is the caller's, and a
+    /// caller setting it back must not make an old observation fresh.
+    fn judge(&self, decl: &SignalDecl, fetched: &Fetched, wall_ms: i64) -> Freshness {
         // Device Status says when the network observed the status; a QoS session is the
         // operator's own record, as current as the answer.
         let observed = match fetched {
@@ -267,16 +277,26 @@ impl<'a> NetworkSignals<'a> {
                 swapped,
                 hours,
                 date,
-            } => return sim_swap_agrees(*swapped, *hours, date, self.now_ms),
-            Fetched::QosSession(_) => return Ok(()),
+            } => {
+                return Freshness {
+                    age_ms: None,
+                    absent: sim_swap_agrees(*swapped, *hours, date, self.now_ms).err(),
+                };
+            }
+            Fetched::QosSession(_) => {
+                return Freshness {
+                    age_ms: None,
+                    absent: None,
+                };
+            }
         };
         // The runtime's rule, the one that also judges values given in the input.
-        let judged = connectors::freshness(Origin::Answer, observed, decl.max_age_ms, self.now_ms);
-        out.fetch.age_ms = out.fetch.age_ms.max(judged.age_ms);
-        match judged.absent {
-            Some(why) => Err(why),
-            None => Ok(()),
-        }
+        connectors::freshness(
+            Origin::Answer { clock_ms: wall_ms },
+            observed,
+            decl.max_age_ms,
+            self.now_ms,
+        )
     }
 
     /// The connector's arguments: the declaration's source arguments evaluated over the
@@ -326,7 +346,10 @@ fn failure_reason(source: &str, e: &CallError, calls: &[NetworkCall]) -> String 
             c.api, c.operation, c.attempt
         ),
         Some(c) => format!("{source}: {} {}: {e}", c.api, c.operation),
-        None => format!("{source}: {e}"),
+        None => match calls.iter().filter(|c| c.api == "oauth2").count() {
+            n if n > 1 => format!("{source}: {e} (after {n} token requests)"),
+            _ => format!("{source}: {e}"),
+        },
     }
 }
 

@@ -139,13 +139,20 @@ impl Signals for Replay<'_> {
 /// The connectors also allow it between SIM Swap's two answers.
 pub const CLOCK_SKEW_MS: i64 = 5 * 60_000;
 
-/// Where a value [`freshness`] judges came from, which only words its reasons.
+/// Where a value [`freshness`] judges came from, which words its reasons and, for a
+/// connector's answer, brings the connectors' own clock into the judgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// A connector's answer: its observation time is CAMARA's `lastStatusTime`.
-    Answer,
+    /// A connector's answer: its observation time is CAMARA's `lastStatusTime`. `clock_ms` is
+    /// the connectors' own wall clock (milliseconds since the epoch) when the answer came (or,
+    /// for an answer reused from their cache, when it is reused): the decision time is the
+    /// caller's to give, the connectors' clock is not.
+    Answer {
+        /// The connectors' clock when the answer came or is reused.
+        clock_ms: i64,
+    },
     /// A value given in the input's `signals`: its observation time is the record's field
-    /// `last_status_time`.
+    /// `last_status_time`. Judged at the decision time alone.
     Input,
 }
 
@@ -153,8 +160,16 @@ impl Origin {
     /// What is judged, and the name of its observation time, as a reason says them.
     fn words(self) -> (&'static str, &'static str) {
         match self {
-            Origin::Answer => ("the answer", "lastStatusTime"),
+            Origin::Answer { .. } => ("the answer", "lastStatusTime"),
             Origin::Input => ("the value given", "last_status_time"),
+        }
+    }
+
+    /// The connectors' clock, for an answer.
+    fn clock(self) -> Option<i64> {
+        match self {
+            Origin::Answer { clock_ms } => Some(clock_ms),
+            Origin::Input => None,
         }
     }
 }
@@ -163,9 +178,10 @@ impl Origin {
 /// it can be believed at the decision time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Freshness {
-    /// The decision time minus the observation time, in milliseconds (0 for a time after the
-    /// decision time within [`CLOCK_SKEW_MS`]); `None` when it was not measured (no
-    /// `max_age`, no observation time, or one out of contract).
+    /// The time judged at (the decision time; for an answer, the later of it and the
+    /// connectors' clock) minus the observation time, in milliseconds (0 for an observation
+    /// time after it within [`CLOCK_SKEW_MS`]); `None` when it was not measured (no `max_age`,
+    /// no observation time, or one out of contract).
     pub age_ms: Option<u64>,
     /// Why the value cannot be believed, which makes the read absent; `None` when it can.
     pub absent: Option<String>,
@@ -173,15 +189,23 @@ pub struct Freshness {
 
 /// The freshness rule, for every value whose source says when it observed it (Device Status's
 /// `lastStatusTime`), fetched by a connector or given in the input: judged at the decision
-/// time `now_ms` against the signal's `max_age_ms`.
+/// time `now_ms` against the signal's `max_age_ms` and, for a connector's answer, also at the
+/// connectors' own clock ([`Origin::Answer`]), so that a decision time the caller gives can
+/// neither make an old observation fresh nor hide one from the future.
 ///
 /// - Without a `max_age` nothing is judged: the value is believed.
 /// - Without an observation time it cannot be shown to be within `max_age` (the contracts:
 ///   such information "may be outdated or its freshness is uncertain"): absent.
-/// - Observed more than [`CLOCK_SKEW_MS`] after the decision time: out of contract (the
-///   network cannot have observed it later than now), which shows nothing about freshness:
-///   absent. Within the allowance it counts as observed just now.
-/// - Observed more than `max_age` before the decision time: stale, absent.
+/// - Observed more than [`CLOCK_SKEW_MS`] after the decision time, or, for an answer, after
+///   the connectors' clock (the earlier of the two counts): out of contract (the network
+///   cannot have observed it later than now), which shows nothing about freshness: absent.
+///   Within the allowance it counts as observed just now.
+/// - Observed more than `max_age` before the decision time, or, for an answer, before the
+///   connectors' clock (the later of the two counts): stale, absent.
+///
+/// A value that passes for an answer therefore also passes judged at the decision time alone,
+/// as a value given in the input is: the decision replays (`xop log replay` judges the values
+/// a record logged at its decision time).
 pub fn freshness(
     origin: Origin,
     observed: Option<i64>,
@@ -209,26 +233,52 @@ pub fn freshness(
             ),
         );
     };
-    if at > now_ms.saturating_add(CLOCK_SKEW_MS) {
+    let clock = origin.clock();
+    let earlier = clock.map_or(now_ms, |c| c.min(now_ms));
+    let later = clock.map_or(now_ms, |c| c.max(now_ms));
+    if at > earlier.saturating_add(CLOCK_SKEW_MS) {
+        let (after, also) = if earlier == now_ms {
+            (
+                format!("the decision time {}", time_text(now_ms)),
+                String::new(),
+            )
+        } else {
+            (
+                format!(
+                    "the connectors' clock {} when the answer came",
+                    time_text(earlier)
+                ),
+                format!("; the decision time is {}", time_text(now_ms)),
+            )
+        };
         return absent(
             None,
             format!(
-                "out of contract: {field} {} is after the decision time {} (more than the {} \
-                 allowed for clocks apart), so it cannot be shown to be within max_age {}",
+                "out of contract: {field} {} is after {after} (more than the {} allowed for \
+                 clocks apart{also}), so it cannot be shown to be within max_age {}",
                 time_text(at),
-                time_text(now_ms),
                 duration_text(CLOCK_SKEW_MS),
                 duration_text(max_age)
             ),
         );
     }
-    let age = now_ms.saturating_sub(at).max(0);
+    let age = later.saturating_sub(at).max(0);
     let age_ms = u64::try_from(age).ok();
     if age > max_age {
+        let by = if later == now_ms {
+            String::new()
+        } else {
+            format!(
+                " by the connectors' clock {} when the answer came (the decision time {} is \
+                 earlier)",
+                time_text(later),
+                time_text(now_ms)
+            )
+        };
         return absent(
             age_ms,
             format!(
-                "stale: the network observed it {} ago ({field} {}), more than max_age {}",
+                "stale: the network observed it {} ago ({field} {}){by}, more than max_age {}",
                 duration_text(age),
                 time_text(at),
                 duration_text(max_age)
@@ -304,6 +354,8 @@ mod tests {
 
     const NOW: i64 = 1_795_600_800_000; // 2026-11-25T10:00:00Z
     const MAX: Option<i64> = Some(300_000);
+    /// An answer that came at the decision time.
+    const ANSWER: Origin = Origin::Answer { clock_ms: NOW };
 
     fn judge(origin: Origin, observed: Option<i64>) -> Freshness {
         freshness(origin, observed, MAX, NOW)
@@ -311,7 +363,7 @@ mod tests {
 
     #[test]
     fn the_rule_at_its_edges() {
-        for origin in [Origin::Answer, Origin::Input] {
+        for origin in [Origin::Answer { clock_ms: NOW }, Origin::Input] {
             // Within max_age, to the millisecond; a time ahead within the allowance is now.
             for (at, age) in [
                 (NOW, 0),
@@ -349,17 +401,17 @@ mod tests {
     fn the_reasons() {
         let why = |origin, at| judge(origin, at).absent.unwrap();
         assert_eq!(
-            why(Origin::Answer, Some(NOW - 3 * 86_400_000)),
+            why(ANSWER, Some(NOW - 3 * 86_400_000)),
             "stale: the network observed it 3d ago (lastStatusTime 2026-11-22T10:00:00.000Z), \
              more than max_age 5m"
         );
         assert_eq!(
-            why(Origin::Answer, None),
+            why(ANSWER, None),
             "freshness unknown: the answer has no lastStatusTime, so it cannot be shown to be \
              within max_age 5m; the policy's handling of an absent signal applies"
         );
         assert_eq!(
-            why(Origin::Answer, Some(NOW + 86_400_000)),
+            why(ANSWER, Some(NOW + 86_400_000)),
             "out of contract: lastStatusTime 2026-11-26T10:00:00.000Z is after the decision time \
              2026-11-25T10:00:00.000Z (more than the 5m allowed for clocks apart), so it cannot \
              be shown to be within max_age 5m"
@@ -374,6 +426,64 @@ mod tests {
             why(Origin::Input, Some(NOW + 400_000))
                 .starts_with("out of contract: last_status_time ")
         );
+    }
+
+    /// An answer is judged at the connectors' clock too: a decision time set back cannot make
+    /// an old observation fresh, nor one set ahead hide an observation from the future; and
+    /// whatever passes also passes at the decision time alone (as the replay judges it).
+    #[test]
+    fn an_answer_is_judged_at_the_connectors_clock_too() {
+        const DAY: i64 = 86_400_000;
+        let answer =
+            |observed, now| freshness(Origin::Answer { clock_ms: NOW }, Some(observed), MAX, now);
+        // Observed 3 days ago; the caller says it is 3 days ago plus a minute.
+        let f = answer(NOW - 3 * DAY, NOW - 3 * DAY + 60_000);
+        assert_eq!(f.age_ms, Some(3 * DAY as u64));
+        assert_eq!(
+            f.absent.as_deref(),
+            Some(
+                "stale: the network observed it 3d ago (lastStatusTime 2026-11-22T10:00:00.000Z) \
+                 by the connectors' clock 2026-11-25T10:00:00.000Z when the answer came (the \
+                 decision time 2026-11-22T10:01:00.000Z is earlier), more than max_age 5m"
+            )
+        );
+        // Observed just now, decided 3 days back: after the decision time, out of contract.
+        let f = answer(NOW, NOW - 3 * DAY);
+        assert_eq!(f.age_ms, None);
+        assert!(
+            f.absent
+                .unwrap()
+                .starts_with("out of contract: lastStatusTime 2026-11-25T10:00:00.000Z is after the decision time 2026-11-22T10:00:00.000Z")
+        );
+        // A decision time ahead: judged there, stale.
+        let f = answer(NOW, NOW + DAY);
+        assert_eq!(f.age_ms, Some(DAY as u64));
+        assert!(
+            f.absent
+                .unwrap()
+                .starts_with("stale: the network observed it 1d ago")
+        );
+        // An observation from the connectors' future, hidden by a decision time as far ahead.
+        let f = answer(NOW + DAY, NOW + DAY);
+        assert!(f.absent.unwrap().starts_with(
+            "out of contract: lastStatusTime 2026-11-26T10:00:00.000Z is after the \
+                 connectors' clock 2026-11-25T10:00:00.000Z when the answer came (more than the \
+                 5m allowed for clocks apart; the decision time is 2026-11-26T10:00:00.000Z)"
+        ));
+        // The clocks a little apart: within max_age at the later, within the allowance at the
+        // earlier.
+        let f = answer(NOW - 200_000, NOW - 50_000);
+        assert_eq!((f.age_ms, f.absent), (Some(200_000), None));
+        // Whatever passes for an answer passes at the decision time alone.
+        for observed in (-2 * DAY..2 * DAY).step_by(3_600_000 / 7) {
+            for now in (-2 * DAY..2 * DAY).step_by(3_600_000 / 5) {
+                let (observed, now) = (NOW + observed, NOW + now);
+                if answer(observed, now).absent.is_none() {
+                    let given = freshness(Origin::Input, Some(observed), MAX, now);
+                    assert_eq!(given.absent, None, "{observed} {now}");
+                }
+            }
+        }
     }
 
     fn program() -> Program {

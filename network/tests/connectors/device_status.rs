@@ -1,9 +1,13 @@
 //! Device Roaming Status and Device Reachability Status 1.0.0: requests, the spec's answers as
 //! `std.camara` values, and every error body they list.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use serde_json::json;
 use xop_network::{CallError, Connectivity};
 use xop_runtime::interp::Signals;
+use xop_runtime::proof::record::time_text;
 use xop_runtime::value::Value;
 
 use crate::support::{Reply, Spec, Stub, path_only};
@@ -23,13 +27,13 @@ fn roaming_examples_become_roaming_status_values() {
         );
         let a = answer.clone();
         let stub = Stub::start(move |_, _| Reply::json(200, &a));
-        let camara = stub.camara();
+        // Decided, and answered, 30 s after the network observed it (within max_age 1m).
+        let observed = crate::ms(answer["lastStatusTime"].as_str().unwrap());
+        let camara = stub.camara_at(observed + 30_000);
         let typed = camara.roaming_status(PHONE).result.unwrap();
         assert!(typed.roaming, "{name}");
         assert_eq!(typed.country_code, answer["countryCode"].as_i64(), "{name}");
 
-        // Decided 30 s after the network observed it (within max_age 1m).
-        let observed = crate::ms(answer["lastStatusTime"].as_str().unwrap());
         let s = signal("roaming");
         let signals = camara.signals(program(), observed + 30_000);
         let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
@@ -82,7 +86,6 @@ fn a_status_older_than_max_age_is_absent() {
     let stub = Stub::start(move |_, _| {
         Reply::json(200, &json!({"roaming": false, "lastStatusTime": observed}))
     });
-    let camara = stub.camara();
     // `roaming` is declared with max_age 1m.
     let s = signal("roaming");
     for (after_ms, present) in [
@@ -91,7 +94,10 @@ fn a_status_older_than_max_age_is_absent() {
         (60_001, false),
         (3 * 86_400_000, false),
     ] {
-        let signals = camara.signals(program(), crate::ms(observed) + after_ms);
+        // Decided when the answer came.
+        let now = crate::ms(observed) + after_ms;
+        let camara = stub.camara_at(now);
+        let signals = camara.signals(program(), now);
         let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
         let outcome = &signals.outcomes()[0];
         assert_eq!(outcome.present, present, "{after_ms}: {outcome:?}");
@@ -134,7 +140,7 @@ fn a_status_time_after_the_decision_time_is_absent() {
             let mut answer = body.clone();
             answer["lastStatusTime"] = json!(xop_runtime::proof::record::time_text(now + ahead_ms));
             let stub = Stub::start(move |_, _| Reply::json(200, &answer));
-            let camara = stub.camara();
+            let camara = stub.camara_at(now);
             let decl = &program().signals[signal(name) as usize];
             assert_eq!(decl.max_age_ms, Some(60_000));
             let signals = camara.signals(program(), now);
@@ -202,10 +208,11 @@ fn a_status_without_its_time_is_absent_under_max_age() {
             "{reason}"
         );
         assert!(!reason.contains("without max_age"), "{reason}");
-        // A value reused from the cache is held to the same rule.
+        // Not cached (a failure: "freshness unknown"): the next read asks again.
         let v = signals.read(signal(name), decl, &[customer(PHONE)]);
-        assert_eq!(v, Value::Absent, "{name}, reused");
-        assert!(signals.outcomes()[1].fetch.cached);
+        assert_eq!(v, Value::Absent, "{name}, again");
+        assert!(!signals.outcomes()[1].fetch.cached);
+        assert_eq!(stub.api_requests().len(), 2, "{name}: asked again");
         // Without max_age, nothing is claimed about freshness: the value is read.
         let mut unbounded = decl.clone();
         unbounded.max_age_ms = None;
@@ -259,9 +266,10 @@ fn reachability_examples_become_reachability_status_values() {
             .unwrap_or_default();
         assert_eq!(typed.connectivity, expected, "{name}");
 
-        // Decided 30 s after the network observed it (within max_age 1m).
+        // Decided 30 s after the network observed it (within max_age 1m), answered then.
         let observed = crate::ms(answer["lastStatusTime"].as_str().unwrap());
         let s = signal("reachability");
+        let camara = stub.camara_at(observed + 30_000);
         let v = camara.signals(program(), observed + 30_000).read(
             s,
             &program().signals[s as usize],
@@ -345,4 +353,283 @@ fn an_unknown_connectivity_is_out_of_contract() {
     assert_eq!(v, Value::Absent);
     let reason = signals.outcomes()[0].fetch.reason.clone().unwrap();
     assert!(reason.contains("connectivity `VOICE`"), "{reason}");
+}
+
+const DAY: i64 = 86_400_000;
+
+/// The decision time is the caller's to give; the connectors also judge `lastStatusTime` at
+/// their own clock, when the answer came. A decision time set back cannot make a status the
+/// network observed 3 days ago fresh (and `age_ms` says 3 days, not a minute), one set ahead
+/// cannot hide a status from the connectors' future, and one ahead is stale as before. The
+/// later of the two times is what a status may be no older than, the earlier what it may be no
+/// later than (beyond 5 minutes for clocks apart).
+#[test]
+fn the_decision_time_cannot_make_an_old_status_fresh() {
+    let wall = crate::ms("2026-11-27T20:00:00Z");
+    let decl = &program().signals[signal("roaming") as usize];
+    assert_eq!(decl.max_age_ms, Some(60_000));
+    for (observed, now, expected) in [
+        // Observed 3 days ago; the caller says it is 3 days ago plus 30 s.
+        (
+            wall - 3 * DAY,
+            wall - 3 * DAY + 30_000,
+            Err((
+                "stale: the network observed it 3d ago (lastStatusTime 2026-11-24T20:00:00.000Z) \
+                 by the connectors' clock 2026-11-27T20:00:00.000Z when the answer came (the \
+                 decision time 2026-11-24T20:00:30.000Z is earlier), more than max_age 1m",
+                Some(3 * DAY),
+            )),
+        ),
+        // Observed now, decided 3 days back: after the decision time.
+        (
+            wall,
+            wall - 3 * DAY,
+            Err((
+                "out of contract: lastStatusTime 2026-11-27T20:00:00.000Z is after the decision \
+                 time 2026-11-24T20:00:00.000Z (more than the 5m allowed for clocks apart), so \
+                 it cannot be shown to be within max_age 1m",
+                None,
+            )),
+        ),
+        // Decided a day ahead: stale then.
+        (
+            wall - 10_000,
+            wall + DAY,
+            Err((
+                "stale: the network observed it 1d10s ago (lastStatusTime \
+                 2026-11-27T19:59:50.000Z), more than max_age 1m",
+                Some(DAY + 10_000),
+            )),
+        ),
+        // Observed a day after the connectors' clock, decided then too.
+        (
+            wall + DAY,
+            wall + DAY,
+            Err((
+                "out of contract: lastStatusTime 2026-11-28T20:00:00.000Z is after the \
+                 connectors' clock 2026-11-27T20:00:00.000Z when the answer came (more than the \
+                 5m allowed for clocks apart; the decision time is 2026-11-28T20:00:00.000Z), \
+                 so it cannot be shown to be within max_age 1m",
+                None,
+            )),
+        ),
+        // 50 s old when the answer came, decided 20 s before: fresh, 50 s old.
+        (wall - 50_000, wall - 20_000, Ok(50_000)),
+        // 70 s old when the answer came, though 50 s at the decision time: stale.
+        (
+            wall - 70_000,
+            wall - 20_000,
+            Err((
+                "stale: the network observed it 1m10s ago (lastStatusTime \
+                 2026-11-27T19:58:50.000Z) by the connectors' clock 2026-11-27T20:00:00.000Z \
+                 when the answer came (the decision time 2026-11-27T19:59:40.000Z is earlier), \
+                 more than max_age 1m",
+                Some(70_000),
+            )),
+        ),
+        // Decided just before the answer came, observed just after the decision time: now.
+        (wall - 100, wall - 1_000, Ok(100)),
+        (wall + 1_000, wall, Ok(0)),
+    ] {
+        let answer = json!({"roaming": false, "lastStatusTime": time_text(observed)});
+        let stub = Stub::start(move |_, _| Reply::json(200, &answer));
+        let camara = stub.camara_at(wall);
+        let signals = camara.signals(program(), now);
+        let v = signals.read(signal("roaming"), decl, &[customer(PHONE)]);
+        let outcome = &signals.outcomes()[0];
+        match expected {
+            Ok(age) => {
+                assert!(outcome.present, "{observed} {now}: {outcome:?}");
+                assert_eq!(field(&v, "roaming"), Value::Bool(false));
+                assert_eq!(outcome.fetch.age_ms, Some(age), "{observed} {now}");
+            }
+            Err((reason, age)) => {
+                assert_eq!(v, Value::Absent, "{observed} {now}");
+                assert_eq!(
+                    outcome.fetch.reason.as_deref(),
+                    Some(format!("std.camara.device_roaming: {reason}").as_str())
+                );
+                assert_eq!(
+                    outcome.fetch.age_ms,
+                    Some(age.map_or(0, |a: i64| u64::try_from(a).unwrap())),
+                    "{observed} {now}"
+                );
+            }
+        }
+    }
+}
+
+/// What is judged absent is a failure, and failures are not cached: a stale status, or one out
+/// of contract, is asked for again by the next read, which reads what the network says then. A
+/// value that was fresh when cached but is stale by now (at the connectors' clock) is not used
+/// either: it is asked for again.
+#[test]
+fn a_status_judged_absent_is_not_cached() {
+    let wall = crate::ms("2026-11-27T20:00:00Z");
+    let decl = &program().signals[signal("roaming") as usize];
+    for first in [
+        json!(time_text(wall - 3 * DAY)),
+        json!(time_text(wall + DAY)),
+        json!(null),
+    ] {
+        let stub = Stub::start(move |_, n| {
+            let observed = if n == 0 {
+                first.clone()
+            } else {
+                json!(time_text(wall - 10_000))
+            };
+            Reply::json(200, &json!({"roaming": true, "lastStatusTime": observed}))
+        });
+        let camara = stub.camara_at(wall);
+        let read = || {
+            let signals = camara.signals(program(), wall);
+            let v = signals.read(signal("roaming"), decl, &[customer(PHONE)]);
+            (v, signals.into_outcomes().remove(0))
+        };
+        let (v, o) = read();
+        assert_eq!(v, Value::Absent);
+        assert!(o.fetch.reason.is_some());
+        // Asked again: the network's new answer is read, fetched, not reused.
+        let (v, o) = read();
+        assert_eq!(field(&v, "roaming"), Value::Bool(true), "{o:?}");
+        assert!(!o.fetch.cached);
+        assert_eq!(stub.api_requests().len(), 2);
+        // That one is cached.
+        let (_, o) = read();
+        assert!(o.present && o.fetch.cached, "{o:?}");
+        assert_eq!(stub.api_requests().len(), 2);
+    }
+
+    // Stale for a signal with max_age 1m (90 s old): not cached, so a signal of the same source
+    // with max_age 5m asks the network itself rather than reusing it.
+    let stub = Stub::start(move |_, _| {
+        Reply::json(
+            200,
+            &json!({"roaming": false, "lastStatusTime": time_text(wall - 90_000)}),
+        )
+    });
+    let camara = stub.camara_at(wall);
+    let mut patient = decl.clone();
+    patient.max_age_ms = Some(300_000);
+    for (d, present) in [(decl, false), (&patient, true)] {
+        let signals = camara.signals(program(), wall);
+        signals.read(signal("roaming"), d, &[customer(PHONE)]);
+        let o = signals.into_outcomes().remove(0);
+        assert_eq!(o.present, present, "{o:?}");
+        assert!(!o.fetch.cached, "{o:?}");
+    }
+    assert_eq!(stub.api_requests().len(), 2);
+
+    // Fresh when cached (30 s old), stale 40 s later by the connectors' clock, although the
+    // cache's own age is within max_age: asked again.
+    let clock = Arc::new(AtomicI64::new(wall));
+    let stub = Stub::start(move |_, n| {
+        let observed = if n == 0 { wall - 30_000 } else { wall + 35_000 };
+        Reply::json(
+            200,
+            &json!({"roaming": false, "lastStatusTime": time_text(observed)}),
+        )
+    });
+    let c = clock.clone();
+    let camara = stub.camara_on(Arc::new(move || c.load(Ordering::SeqCst)));
+    let read = |now| {
+        let signals = camara.signals(program(), now);
+        let v = signals.read(signal("roaming"), decl, &[customer(PHONE)]);
+        (v, signals.into_outcomes().remove(0))
+    };
+    let (_, o) = read(wall);
+    assert!(o.present && !o.fetch.cached && o.fetch.age_ms == Some(30_000));
+    clock.store(wall + 40_000, Ordering::SeqCst);
+    let (_, o) = read(wall + 40_000);
+    assert!(o.present, "{o:?}");
+    assert!(!o.fetch.cached, "{o:?}");
+    assert_eq!(o.fetch.age_ms, Some(5_000));
+    assert_eq!(stub.api_requests().len(), 2);
+}
+
+/// `std.camara`: "A device that is not connected has `reachable == false` and an empty
+/// `connectivity`". An answer saying unreachable but connected contradicts itself: out of
+/// contract, so the signal is absent with the reason, never a data connection on an
+/// unreachable device.
+#[test]
+fn unreachable_but_connected_is_out_of_contract() {
+    for connectivity in [json!(["DATA"]), json!(["SMS"]), json!(["DATA", "SMS"])] {
+        let answer = json!({
+            "reachable": false,
+            "connectivity": connectivity,
+            "lastStatusTime": "2026-11-27T19:59:50Z",
+        });
+        let a = answer.clone();
+        let stub = Stub::start(move |_, _| Reply::json(200, &a));
+        let camara = stub.camara_at(crate::ms("2026-11-27T20:00:00Z"));
+        match camara.reachability_status(PHONE).result {
+            Err(CallError::BadResponse(m)) => {
+                assert!(
+                    m.contains("reachable is false but connectivity lists"),
+                    "{m}"
+                );
+            }
+            other => panic!("{answer}: {other:?}"),
+        }
+        let s = signal("reachability");
+        let signals = camara.signals(program(), crate::ms("2026-11-27T20:00:00Z"));
+        let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
+        assert_eq!(v, Value::Absent);
+        let reason = signals.outcomes()[0].fetch.reason.clone().unwrap();
+        assert!(
+            reason.starts_with(
+                "std.camara.device_reachability: device-reachability-status \
+                 getReachabilityStatus: answer out of contract: reachable is false but \
+                 connectivity lists "
+            ),
+            "{reason}"
+        );
+    }
+    // Unreachable without connectivity, or with an empty one, is the contract's own example.
+    for answer in [
+        json!({"reachable": false, "lastStatusTime": "2026-11-27T19:59:50Z"}),
+        json!({"reachable": false, "connectivity": [], "lastStatusTime": "2026-11-27T19:59:50Z"}),
+    ] {
+        let a = answer.clone();
+        let stub = Stub::start(move |_, _| Reply::json(200, &a));
+        let r = stub.camara().reachability_status(PHONE).result.unwrap();
+        assert!(!r.reachable && r.connectivity.is_empty(), "{answer}");
+    }
+}
+
+/// An answer over 1 MiB is out of contract whatever its status: refused once, never retried
+/// (a repeat would only fetch it again), and the status is named, an error status as such.
+#[test]
+fn an_answer_over_1_mib_is_refused_once_naming_its_status() {
+    let big = format!(
+        "{{\"roaming\": false, \"pad\": \"{}\"}}",
+        "x".repeat(2_000_000)
+    );
+    for (status, why) in [
+        (200, "status 200: the body is larger than 1048576 bytes"),
+        (
+            400,
+            "status 400 (an error answer) with a body larger than 1048576 bytes, not read",
+        ),
+        (
+            503,
+            "status 503 (an error answer) with a body larger than 1048576 bytes, not read",
+        ),
+    ] {
+        let body = big.clone();
+        let stub = Stub::start(move |_, _| Reply::raw(status, &body));
+        let x = stub.camara().roaming_status(PHONE);
+        assert_eq!(
+            x.result,
+            Err(CallError::BadResponse(why.into())),
+            "{status}"
+        );
+        assert_eq!(stub.api_requests().len(), 1, "{status}: not retried");
+        let call = x.calls.last().unwrap();
+        assert_eq!((call.status, call.attempt), (Some(status), 1));
+        assert_eq!(
+            call.error.as_deref(),
+            Some(format!("answer out of contract: {why}").as_str())
+        );
+    }
 }

@@ -122,6 +122,46 @@ fn answers_that_disagree_are_absent_and_fail_closed() {
     }
 }
 
+/// Answers that disagree make the read absent: a failure, and failures are not cached. The
+/// next decision asks again and reads what the network answers then (here, consistently: a
+/// swap long ago), instead of holding the payment again on the old answers.
+#[test]
+fn answers_that_disagree_are_not_cached() {
+    let stub = Stub::start(|r, n| match path_only(&r.path) {
+        "/sim-swap/v2/check" => Reply::json(200, &json!({"swapped": false})),
+        "/sim-swap/v2/retrieve-date" => {
+            let latest = if n == 0 {
+                "2026-11-25T08:00:00Z"
+            } else {
+                "2025-10-21T09:00:00Z"
+            };
+            Reply::json(200, &json!({ "latestSimChange": latest }))
+        }
+        _ => Reply::raw(404, ""),
+    });
+    let camara = stub.camara();
+    let (decision, first) = block_payment(&camara);
+    assert_eq!(decision.verdict, Verdict::Review);
+    assert!(!first[0].present);
+    assert!(
+        first[0]
+            .fetch
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("the network's answers disagree")
+    );
+    let (decision, second) = block_payment(&camara);
+    assert_eq!(stub.api_requests().len(), 4, "asked again");
+    assert!(second[0].present && !second[0].fetch.cached, "{second:?}");
+    assert_eq!(decision.verdict, Verdict::Deny);
+    assert_eq!(decision.reasons, ["no-recent-sim-swap"]);
+    // Answers that agree are reused within max_age.
+    let (_, third) = block_payment(&camara);
+    assert!(third[0].present && third[0].fetch.cached);
+    assert_eq!(stub.api_requests().len(), 4);
+}
+
 fn block_payment(
     camara: &Camara,
 ) -> (

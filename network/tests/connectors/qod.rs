@@ -901,3 +901,95 @@ fn a_create_answer_out_of_contract_naming_a_session_deletes_it() {
         assert_eq!(stub.api_requests().len(), 1, "{answer}: nothing deleted");
     }
 }
+
+/// `GET /sessions/{A}` returns A's `SessionInfo`: an answer about another session (however
+/// well-formed) may be another request's, and is out of contract; so is one missing a field
+/// the contract requires (`applicationServer`, `qosProfile`, …) or with a `duration` beyond
+/// its `int32`. The same goes for the extend answer. The `camara.qos_session` signal is then
+/// absent, with the reason.
+#[test]
+fn a_session_answer_about_another_session_or_out_of_contract_is_refused() {
+    const OTHER: &str = "11111111-2222-4333-8444-555555555555";
+    let spec = Spec::load("quality-on-demand.yaml");
+    let available = spec.example("SESSION_AVAILABLE_EXAMPLE");
+    assert_eq!(available["sessionId"], ID);
+    let changed = |key: &str, value: serde_json::Value| {
+        let mut a = available.clone();
+        match value {
+            serde_json::Value::Null => {
+                a.as_object_mut().unwrap().remove(key);
+            }
+            v => a[key] = v,
+        }
+        a
+    };
+    for (answer, why) in [
+        (changed("sessionId", json!(OTHER)), "about session 11111111"),
+        (
+            changed("applicationServer", json!(null)),
+            "applicationServer is missing",
+        ),
+        (
+            changed("applicationServer", json!({})),
+            "applicationServer is empty",
+        ),
+        (
+            changed("applicationServer", json!({"ipv4Address": 198})),
+            "applicationServer.ipv4Address is not a string",
+        ),
+        (changed("qosProfile", json!(null)), "qosProfile is missing"),
+        (changed("qosProfile", json!("Q L")), "qosProfile"),
+        (
+            changed("duration", json!(99_999_999_999_i64)),
+            "beyond the contract's int32",
+        ),
+        (
+            changed("duration", json!(2_147_483_648_i64)),
+            "beyond the contract's int32",
+        ),
+        (changed("duration", json!(null)), "duration is missing"),
+        (changed("qosStatus", json!(null)), "qosStatus is missing"),
+    ] {
+        // The answer is indeed out of the contract (or about another session).
+        if why != "about session 11111111" {
+            let problems = spec.check_response("/sessions/{sessionId}", "get", "200", &answer);
+            assert!(!problems.is_empty() || why.contains("int32"), "{answer}");
+        }
+        let a = answer.clone();
+        let stub = Stub::start(move |_, _| Reply::json(200, &a));
+        let camara = stub.camara();
+        for (op, result) in [
+            ("get", camara.get_session(ID).result),
+            ("extend", camara.extend_session(ID, 60).result),
+        ] {
+            match result {
+                Err(CallError::BadResponse(m)) => assert!(m.contains(why), "{op} {answer}: {m}"),
+                other => panic!("{op} {answer}: {other:?}"),
+            }
+        }
+        // Not retried: two requests, one per operation.
+        assert_eq!(stub.api_requests().len(), 2, "{answer}");
+        let s = crate::signal("session");
+        let signals = camara.signals(crate::program(), 0);
+        let v = xop_runtime::interp::Signals::read(
+            &signals,
+            s,
+            &crate::program().signals[s as usize],
+            &[Value::text(ID)],
+        );
+        assert_eq!(v, Value::Absent, "{answer}");
+        let reason = signals.outcomes()[0].fetch.reason.clone().unwrap();
+        assert!(reason.contains(why), "{reason}");
+    }
+    // The id as asked, in capitals: the same UUID.
+    let upper = changed("sessionId", json!(ID.to_uppercase()));
+    let stub = Stub::start(move |_, _| Reply::json(200, &upper));
+    assert!(stub.camara().get_session(ID).result.is_ok());
+    // At the int32 edge: within the contract.
+    let edge = changed("duration", json!(2_147_483_647_i64));
+    let stub = Stub::start(move |_, _| Reply::json(200, &edge));
+    assert_eq!(
+        stub.camara().get_session(ID).result.unwrap().duration_s,
+        2_147_483_647
+    );
+}

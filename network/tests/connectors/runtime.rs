@@ -217,3 +217,106 @@ policy boost for create_qos_session(qos_profile: q) {
     assert!(out.performed.as_ref().is_some_and(|p| p.ok), "{out:?}");
     assert_eq!(stub.api_requests().len(), 1);
 }
+
+/// In the runtime, with the decision time the caller gives: a status the network observed 3
+/// days ago is stale however far `now` is set back, and one observed now is after a `now` set
+/// 3 days back (out of contract); each decision is proven with what was read and replays to
+/// the same verdict (`xop log replay` judges a logged value at the record's decision time,
+/// where whatever the connectors let through passes too).
+#[test]
+fn a_caller_setting_now_back_cannot_make_a_network_status_fresh_and_it_replays() {
+    const DAY: i64 = 86_400_000;
+    let source = r#"module acme.roam
+use std.camara.RoamingStatus
+purpose alerts
+record Customer {
+  id: Id
+  msisdn: Text
+}
+action notify(to: Customer) purpose alerts risk minimal
+signal roaming(c: Customer): RoamingStatus from camara.device_roaming(c.msisdn) max_age 1m
+policy notify_ok for notify(to: c) {
+  deny "roaming-unknown" when roaming(c) is absent
+  deny "roaming" when roaming(c) is present and roaming(c).roaming
+  allow "ok"
+}
+"#;
+    let mut ws = xop_compiler::db::Workspace::new();
+    ws.set_file("roam.xop", source);
+    let errors: Vec<_> = ws
+        .diagnostics()
+        .into_iter()
+        .filter(|d| d.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let program = xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowers");
+    let real = || jiff::Timestamp::now().as_millisecond();
+    let time = xop_runtime::proof::record::time_text;
+    // The network observed the status 3 days before it answers, then 10 s before, in turn.
+    let stub = Stub::start(move |_, n| {
+        let ago = if n % 2 == 0 { 3 * DAY } else { 10_000 };
+        Reply::json(
+            200,
+            &json!({"roaming": false, "lastStatusTime": time(real() - ago)}),
+        )
+    });
+    let dir = temp("backdated");
+    let log = ProofLog::open(&dir, LogConfig::default()).unwrap();
+    let rt = Runtime::with_log(log);
+    let bytes = Module {
+        program: program.clone(),
+        source_hash: hash_sources([("roam.xop", source.as_bytes())]),
+        sources: vec!["roam.xop".into()],
+    }
+    .to_bytes(None);
+    rt.load_bytes("roam", &bytes, None).unwrap();
+    rt.set_connectors(Some(Box::new(stub.camara())));
+    let decide = |now: Option<i64>| {
+        let mut input = json!({"to": {"id": "c-1", "msisdn": PHONE}});
+        if let Some(now) = now {
+            input["now"] = json!(time(now));
+        }
+        let out = rt
+            .decide("notify_ok", Input::Json(&input.to_string()))
+            .unwrap();
+        let Body::Decision(d) = record(&rt, out.seq.unwrap()).body else {
+            panic!("not a decision")
+        };
+        (out, d)
+    };
+    // Observed 3 days ago, decided "3 days ago plus 30 s": stale, 3 days old.
+    let (out, d) = decide(Some(real() - 3 * DAY + 30_000));
+    assert_eq!(out.reasons, ["roaming-unknown"], "{out:?}");
+    let fetch = d.signals[0].fetch.as_ref().unwrap();
+    let reason = fetch.reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("std.camara.device_roaming: stale: the network observed it 3d"),
+        "{reason}"
+    );
+    assert!(reason.contains("by the connectors' clock"), "{reason}");
+    assert!(fetch.age_ms.unwrap() >= 3 * DAY as u64, "{fetch:?}");
+    // Observed 10 s ago, decided "3 days ago": after the decision time, out of contract.
+    let (out, d) = decide(Some(real() - 3 * DAY));
+    assert_eq!(out.reasons, ["roaming-unknown"], "{out:?}");
+    let reason = d.signals[0].fetch.as_ref().unwrap().reason.clone().unwrap();
+    assert!(reason.contains("is after the decision time"), "{reason}");
+    // Observed 3 days ago, decided now: stale. Observed 10 s ago, decided now: read.
+    let (out, _) = decide(None);
+    assert_eq!(out.reasons, ["roaming-unknown"], "{out:?}");
+    let (out, d) = decide(None);
+    assert_eq!(out.verdict, Verdict::Allow, "{out:?}");
+    assert!(d.signals[0].value.is_object());
+    // Every decision replays to what was logged.
+    for seq in 0..4 {
+        let Body::Decision(d) = record(&rt, seq).body else {
+            panic!("not a decision")
+        };
+        assert_eq!(
+            xop_runtime::proof::replay::replay(&program, &d),
+            xop_runtime::proof::replay::Replayed::Same,
+            "record {seq}"
+        );
+    }
+    rt.close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

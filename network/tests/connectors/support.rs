@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
-use xop_network::{Camara, CamaraConfig, Clock};
+use xop_network::{Camara, CamaraConfig, Clock, WallClock};
 
 pub const CLIENT_ID: &str = "xop-client";
 pub const CLIENT_SECRET: &str = "s3cret:with&odd chars";
@@ -221,6 +221,17 @@ impl Stub {
 
     pub fn camara(&self) -> Camara {
         Camara::new(self.config())
+    }
+
+    /// Connectors whose own time of day reads `wall_ms`: for a test deciding at a time of its
+    /// choosing (the connectors judge Device Status's `lastStatusTime` at their clock too).
+    pub fn camara_at(&self, wall_ms: i64) -> Camara {
+        self.camara_on(Arc::new(move || wall_ms))
+    }
+
+    /// Connectors whose own time of day is told by `wall`.
+    pub fn camara_on(&self, wall: WallClock) -> Camara {
+        Camara::with_clocks(self.config(), Arc::new(Instant::now), wall)
     }
 }
 

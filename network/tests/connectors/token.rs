@@ -256,3 +256,143 @@ fn token_answers_out_of_contract_are_refused() {
         }
     }
 }
+
+/// The token endpoint's `Retry-After` is honoured as the APIs' is (up to `max_backoff`).
+#[test]
+fn the_token_endpoints_retry_after_is_honoured() {
+    let stub = Stub::start(|r, _| {
+        if r.path == "/slow-token" {
+            Reply::json(
+                429,
+                &json!({ "error": "slow_down", "error_description": "later" }),
+            )
+            .with_header("Retry-After", "1")
+        } else {
+            swapped()
+        }
+    });
+    let mut config = stub.config();
+    config.token_url = format!("{}/slow-token", stub.url);
+    config.max_attempts = 2;
+    config.backoff = Duration::from_millis(10);
+    config.max_backoff = Duration::from_secs(5);
+    let started = std::time::Instant::now();
+    let x = Camara::new(config.clone()).check_sim_swap(PHONE, 1);
+    let waited = started.elapsed();
+    assert!(
+        matches!(x.result, Err(CallError::Auth(_))),
+        "{:?}",
+        x.result
+    );
+    assert!(waited >= Duration::from_millis(1000), "waited {waited:?}");
+    // Capped by max_backoff.
+    config.max_backoff = Duration::from_millis(50);
+    let started = std::time::Instant::now();
+    Camara::new(config).check_sim_swap(PHONE, 1);
+    assert!(started.elapsed() < Duration::from_millis(900));
+}
+
+/// Each operation numbers its own requests to the API (1, 2, …) and, apart, its token requests:
+/// a failed token request does not make the API's first request its second.
+#[test]
+fn attempts_are_numbered_per_operation_and_token_requests_apart() {
+    // The token endpoint fails twice (503), then gives a token.
+    let stub = Stub::start(|r, n| {
+        if r.path == "/flaky-token" {
+            if n < 2 {
+                Reply::json(503, &json!({ "error": "temporarily_unavailable" }))
+            } else {
+                Reply::json(
+                    200,
+                    &json!({ "access_token": "t-1", "token_type": "Bearer", "expires_in": 3600 }),
+                )
+            }
+        } else {
+            swapped()
+        }
+    });
+    let mut config = stub.config();
+    config.token_url = format!("{}/flaky-token", stub.url);
+    let x = Camara::new(config.clone()).check_sim_swap(PHONE, 1);
+    assert_eq!(x.result, Ok(false), "{:?}", x.calls);
+    let numbered: Vec<_> = x
+        .calls
+        .iter()
+        .map(|c| (c.api.as_str(), c.status, c.attempt))
+        .collect();
+    assert_eq!(
+        numbered,
+        vec![
+            ("oauth2", Some(503), 1),
+            ("oauth2", Some(503), 2),
+            ("oauth2", Some(200), 3),
+            ("sim-swap", Some(200), 1),
+        ]
+    );
+
+    // A token endpoint that never answers well: its requests numbered 1, 2, 3.
+    let stub = Stub::start(|r, _| {
+        if r.path == "/down-token" {
+            Reply::json(503, &json!({ "error": "temporarily_unavailable" }))
+        } else {
+            swapped()
+        }
+    });
+    let mut config = stub.config();
+    config.token_url = format!("{}/down-token", stub.url);
+    let x = Camara::new(config).check_sim_swap(PHONE, 1);
+    assert!(matches!(x.result, Err(CallError::Auth(_))));
+    let attempts: Vec<_> = x
+        .calls
+        .iter()
+        .map(|c| (c.api.as_str(), c.attempt))
+        .collect();
+    assert_eq!(attempts, vec![("oauth2", 1), ("oauth2", 2), ("oauth2", 3)]);
+
+    // A signal read says how many token requests it took.
+    let stub = Stub::start(|r, _| {
+        if r.path == "/down-token" {
+            Reply::json(503, &json!({ "error": "temporarily_unavailable" }))
+        } else {
+            swapped()
+        }
+    });
+    let mut config = stub.config();
+    config.token_url = format!("{}/down-token", stub.url);
+    let camara = Camara::new(config);
+    let (_, reads) = camara.decide_action(
+        crate::program(),
+        "acme.net.block_payment",
+        &[crate::customer(PHONE)],
+        crate::ms("2026-11-25T10:00:00Z"),
+    );
+    let reason = reads[0].fetch.reason.as_deref().unwrap();
+    assert!(reason.ends_with("(after 3 token requests)"), "{reason}");
+}
+
+/// A token answer over 1 MiB is out of contract: refused once, naming its status.
+#[test]
+fn a_token_answer_over_1_mib_is_refused_once() {
+    let big = format!(
+        "{{\"error\": \"x\", \"pad\": \"{}\"}}",
+        "x".repeat(2_000_000)
+    );
+    let stub = Stub::start(move |r, _| {
+        if r.path == "/big-token" {
+            Reply::raw(503, &big)
+        } else {
+            swapped()
+        }
+    });
+    let mut config = stub.config();
+    config.token_url = format!("{}/big-token", stub.url);
+    let x = Camara::new(config).check_sim_swap(PHONE, 1);
+    match &x.result {
+        Err(CallError::Auth(m)) => assert!(
+            m.contains("status 503 (an error answer) with a body larger than 1048576 bytes"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(stub.requests().len(), 1, "not retried");
+}
