@@ -8,9 +8,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use ed25519_dalek::VerifyingKey;
 use xop_runtime::engine::{Input, Outcome, Runtime};
 use xop_runtime::interp::Decision;
+use xop_runtime::proof::checkpoint::Checkpoint;
 use xop_runtime::proof::record::{Body, Record};
 use xop_runtime::proof::replay::{CrossCheck, Replayed, load_module, replay};
-use xop_runtime::proof::verify::{LogReader, log_file, read_public_key, verify_log};
+use xop_runtime::proof::verify::{
+    LogReader, SavedCheckpoint, VerifyOptions, log_file, read_public_key, verify_log_with,
+};
 use xop_runtime::proof::{InclusionProof, LogConfig, LogError, ProofLog};
 
 use crate::{FAILURE, PROBLEMS, SUCCESS, error, files, out};
@@ -25,10 +28,17 @@ DIR is the log's data folder (what `xop eval --log DIR` writes). See docs/proof-
 /// Exit status documentation of `xop log`.
 pub const AFTER_LONG_HELP: &str = "\
 Exit status: 0 the log (or proof) checks out; 1 a problem was found (a changed, missing,
-reordered or forged record, a bad signature, a replay that differs); 2 usage or I/O error.
+reordered or forged record, a frame out of place, a bad signature, a log that does not extend
+the --checkpoint given, a replay that differs or could not be done); 2 usage or I/O error.
+Not problems, said in `note:` lines: the torn end of a last batch (never acknowledged; the
+next writer drops it), and records after the latest checkpoint while a writer has the log open
+(its LOCK held; it signs them within its checkpoint interval).
 
 Examples:
   xop log verify data/               recompute the tree and every checkpoint signature
+  xop log checkpoint data/ > cp.txt  keep the latest signed checkpoint elsewhere, then later:
+  xop log verify data/ --checkpoint cp.txt --key elsewhere/log.pub
+                                     the log must still extend it (cut or rewritten otherwise)
   xop log show data/ 12              record 12, as JSON
   xop log prove data/ 12 --format json > proof.json
   xop log verify-proof proof.json --key data/log.pub
@@ -61,6 +71,20 @@ pub enum LogCommand {
         dir: PathBuf,
         /// The checkpoint public key (default: DIR/log.pub; pass a copy kept elsewhere to
         /// rule out that someone replaced both)
+        #[arg(long, value_name = "PUBKEY")]
+        key: Option<PathBuf>,
+        /// A signed checkpoint of this log saved earlier (`xop log checkpoint`, `GET
+        /// /v1/log/checkpoint`, or a proof from `xop log prove --format json`): the log must
+        /// still extend it. Without one, records cut from the end at a checkpoint cannot be seen
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print the latest signed checkpoint (a C2SP signed note), to keep elsewhere for
+    /// `xop log verify --checkpoint`
+    Checkpoint {
+        /// The log's folder
+        dir: PathBuf,
+        /// The checkpoint public key it must verify with (default: DIR/log.pub)
         #[arg(long, value_name = "PUBKEY")]
         key: Option<PathBuf>,
     },
@@ -109,7 +133,12 @@ pub enum LogCommand {
 /// Runs `xop log`.
 pub fn run(args: &LogArgs) -> u8 {
     match &args.command {
-        LogCommand::Verify { dir, key } => verify(dir, key.as_deref()),
+        LogCommand::Verify {
+            dir,
+            key,
+            checkpoint,
+        } => verify(dir, key.as_deref(), checkpoint.as_deref()),
+        LogCommand::Checkpoint { dir, key } => checkpoint(dir, key.as_deref()),
         LogCommand::Show { dir, n, format } => show(dir, *n, *format),
         LogCommand::Prove { dir, n, format } => prove(dir, *n, *format),
         LogCommand::VerifyProof { proof, key } => verify_proof(proof, key),
@@ -159,7 +188,7 @@ fn key_for(dir: &Path, key: Option<&Path>) -> Result<(VerifyingKey, bool), LogEr
     }
 }
 
-fn verify(dir: &Path, key: Option<&Path>) -> u8 {
+fn verify(dir: &Path, key: Option<&Path>, saved: Option<&Path>) -> u8 {
     // Said first, as the other verbs say it, rather than "no log.pub" for a wrong folder.
     if let Err(e) = log_file(dir) {
         return fail(&e);
@@ -168,26 +197,36 @@ fn verify(dir: &Path, key: Option<&Path>) -> u8 {
         Ok(k) => k,
         Err(e) => return fail(&e),
     };
-    let report = match verify_log(dir, &key) {
+    let options = VerifyOptions {
+        saved: match saved.map(SavedCheckpoint::read).transpose() {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        },
+    };
+    let report = match verify_log_with(dir, &key, &options) {
         Ok(r) => r,
         Err(e) => return fail_log(&e),
     };
     let mut s = String::new();
     for p in &report.problems {
-        let at = match p.seq {
-            Some(seq) if p.offset > 0 => format!("record {seq} (byte {})", p.offset),
-            Some(seq) => format!("record {seq}"),
-            None => format!("byte {}", p.offset),
-        };
-        s.push_str(&format!("bad: {at}: {}\n", p.message));
+        match (p.seq, p.offset) {
+            (Some(seq), 0) => s.push_str(&format!("bad: record {seq}: {}\n", p.message)),
+            (Some(seq), at) => {
+                s.push_str(&format!("bad: record {seq} (byte {at}): {}\n", p.message))
+            }
+            // Not of one place in the file (a saved checkpoint the log does not extend).
+            (None, 0) => s.push_str(&format!("bad: {}\n", p.message)),
+            (None, at) => s.push_str(&format!("bad: byte {at}: {}\n", p.message)),
+        }
     }
     let status = if let Some(first) = report.problems.first() {
-        let named = first.seq.map_or_else(
-            || format!("byte {}", first.offset),
-            |n| format!("record {n}"),
-        );
+        let named = match (first.seq, first.offset) {
+            (Some(n), _) => format!(", the first at record {n}"),
+            (None, 0) => String::new(),
+            (None, at) => format!(", the first at byte {at}"),
+        };
         s.push_str(&format!(
-            "the log does not verify: {} problem{}, the first at {named}\n",
+            "the log does not verify: {} problem{}{named}\n",
             report.problems.len(),
             if report.problems.len() == 1 { "" } else { "s" }
         ));
@@ -201,6 +240,12 @@ fn verify(dir: &Path, key: Option<&Path>) -> u8 {
             report.verified_size,
             report.origin
         ));
+        if let (Some(size), Some(path)) = (report.extends, saved) {
+            s.push_str(&format!(
+                "ok: the log extends the checkpoint saved in `{}` (tree size {size})\n",
+                path.display()
+            ));
+        }
         if from_folder {
             s.push_str(
                 "note: checked with the key in the log folder (log.pub); pass --key with a copy \
@@ -217,6 +262,34 @@ fn verify(dir: &Path, key: Option<&Path>) -> u8 {
         Ok(()) => status,
         Err(e) => e,
     }
+}
+
+/// `xop log checkpoint DIR`: the latest signed checkpoint, checked with the key, as the note
+/// itself (what `GET /v1/log/checkpoint` answers), to keep apart from the log.
+fn checkpoint(dir: &Path, key: Option<&Path>) -> u8 {
+    if let Err(e) = log_file(dir) {
+        return fail(&e);
+    }
+    let (key, _) = match key_for(dir, key) {
+        Ok(k) => k,
+        Err(e) => return fail(&e),
+    };
+    let reader = match LogReader::open(dir) {
+        Ok(r) => r,
+        Err(e) => return fail_log(&e),
+    };
+    let Some(note) = reader.checkpoint() else {
+        error(
+            "the log has no signed checkpoint yet: its writer signs one within its checkpoint \
+               interval and when it closes",
+        );
+        return FAILURE;
+    };
+    if let Err(e) = Checkpoint::open(note, &key) {
+        let _ = out(&format!("bad: the latest signed checkpoint: {e}\n"));
+        return PROBLEMS;
+    }
+    print(note)
 }
 
 fn summary(r: &Record) -> String {
@@ -373,6 +446,8 @@ fn replay_all(dir: &Path) -> u8 {
     let mut modules: HashMap<String, Result<xop_runtime::module::LoadedModule, String>> =
         HashMap::new();
     let (mut same, mut different, mut skipped) = (0u64, 0u64, 0u64);
+    // Decisions whose module cannot be had: not re-decided, so neither same nor different.
+    let mut unreplayable = 0u64;
     let mut s = String::new();
     let mut cross = CrossCheck::default();
     for seq in 0..reader.size() {
@@ -395,7 +470,7 @@ fn replay_all(dir: &Path) -> u8 {
         let program = match module {
             Ok(m) => &m.module.program,
             Err(e) => {
-                different += 1;
+                unreplayable += 1;
                 s.push_str(&format!("record {seq}: cannot replay: {e}\n"));
                 continue;
             }
@@ -417,8 +492,9 @@ fn replay_all(dir: &Path) -> u8 {
         s.push_str(&format!("record {}: {}\n", m.event, m.message));
     }
     s.push_str(&format!(
-        "{} decisions replayed: {same} same, {different} different, {skipped} skipped\n",
-        same + different + skipped
+        "{} decisions replayed: {same} same, {different} different, {unreplayable} could not \
+         replay, {skipped} skipped\n",
+        same + different + unreplayable + skipped
     ));
     if !mismatches.is_empty() {
         s.push_str(&format!(
@@ -427,7 +503,7 @@ fn replay_all(dir: &Path) -> u8 {
         ));
     }
     match out(&s) {
-        Ok(()) if different > 0 || !mismatches.is_empty() => PROBLEMS,
+        Ok(()) if different > 0 || unreplayable > 0 || !mismatches.is_empty() => PROBLEMS,
         Ok(()) => SUCCESS,
         Err(e) => e,
     }

@@ -536,3 +536,238 @@ fn replay_fails_on_a_refused_input_record_that_is_not_a_refusal() {
         text(&o)
     );
 }
+
+/// The bytes of `dir`'s log from its start to the end of `frame` (a checkpoint: the cut of
+/// whole batches no check of the log alone can see).
+fn cut_after(dir: &Path, frame: &Frame) {
+    let path = dir.join("log.xpl");
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..frame.end() as usize]).unwrap();
+}
+
+#[test]
+fn verify_checks_that_the_log_extends_a_checkpoint_saved_earlier() {
+    // QA: the last batches cut off at a checkpoint verified `ok`; a checkpoint kept elsewhere
+    // (a witness) shows the cut.
+    let tmp = TempDir::new("saved-checkpoint");
+    let dir = make_log(&tmp);
+    let o = xop(&["log", "checkpoint", s(&dir)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let note = String::from_utf8(o.stdout.clone()).unwrap();
+    assert!(
+        note.contains("\n6\n") && note.contains("\n\n\u{2014} "),
+        "{note}"
+    );
+    let saved = tmp.write("saved.txt", &note);
+    let o = xop(&["log", "verify", s(&dir), "--checkpoint", s(&saved)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "ok: the log extends the checkpoint saved in `{}` (tree size 6)",
+            saved.display()
+        )),
+        "{}",
+        text(&o)
+    );
+    // An inclusion proof carries its checkpoint: it does as well.
+    let o = xop(&["log", "prove", s(&dir), "1", "--format", "json"]);
+    let proof = tmp.write("proof.json", &o.stdout);
+    let o = xop(&["log", "verify", s(&dir), "--checkpoint", s(&proof)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("(tree size 6)"), "{}", text(&o));
+
+    // Records 4 and 5 cut off with their batches: alone, a valid shorter log.
+    let f = frames(&dir);
+    let checkpoint_of_4 = f
+        .iter()
+        .filter(|x| x.tag == Tag::Checkpoint)
+        .nth(3)
+        .unwrap()
+        .clone();
+    cut_after(&dir, &checkpoint_of_4);
+    let o = xop(&["log", "verify", s(&dir)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("ok: 4 records"), "{}", text(&o));
+    let o = xop(&["log", "verify", s(&dir), "--checkpoint", s(&saved)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.starts_with(&format!(
+            "bad: record 4: the checkpoint saved in `{}` signs a tree of 6 records, but the log \
+             has only 4: records 4 to 5 were cut from its end",
+            saved.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("the log does not verify: 1 problem, the first at record 4"),
+        "{out}"
+    );
+
+    // Not a checkpoint of this log's key: said, not taken.
+    let o = xop(&["keygen", "-o", s(&tmp.0.join("other"))]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = xop(&[
+        "log",
+        "verify",
+        s(&dir),
+        "--checkpoint",
+        s(&saved),
+        "--key",
+        s(&tmp.0.join("other.pub")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // A file that holds no checkpoint: a usage error.
+    let empty = tmp.write("empty.txt", "\n");
+    let o = xop(&["log", "verify", s(&dir), "--checkpoint", s(&empty)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no checkpoint in it"), "{}", text(&o));
+}
+
+#[test]
+fn verify_reports_commit_and_checkpoint_frames_out_of_place() {
+    // QA: frames deleted, duplicated, moved or appended again verified `ok`.
+    let tmp = TempDir::new("grammar");
+    let dir = make_log(&tmp);
+    let f = frames(&dir);
+    // Each `xop eval` is a batch of its own: header, then R C S six times.
+    let tags: String = f
+        .iter()
+        .map(|x| match x.tag {
+            Tag::Header => 'H',
+            Tag::Record => 'R',
+            Tag::Commit => 'C',
+            Tag::Checkpoint => 'S',
+        })
+        .collect();
+    assert_eq!(tags, format!("H{}", "RCS".repeat(6)));
+    // What is done to the frames (returning the index of the frame to name), what it says.
+    type Edit = fn(&mut Vec<Frame>) -> usize;
+    let cases: [(&str, Edit, &str); 5] = [
+        (
+            "a commit deleted",
+            |g| {
+                g.remove(5);
+                5
+            },
+            "a signed checkpoint right after a record",
+        ),
+        (
+            "a commit duplicated",
+            |g| {
+                g.insert(6, g[5].clone());
+                6
+            },
+            "a commit frame right after another commit",
+        ),
+        (
+            "a checkpoint duplicated",
+            |g| {
+                g.insert(7, g[6].clone());
+                7
+            },
+            "a signed checkpoint right after another signed checkpoint",
+        ),
+        (
+            "a checkpoint moved before its commit",
+            |g| {
+                g.swap(5, 6);
+                5
+            },
+            "a signed checkpoint right after a record",
+        ),
+        (
+            "the last commit appended again",
+            |g| {
+                g.push(g[17].clone());
+                19
+            },
+            "a commit frame right after a signed checkpoint",
+        ),
+    ];
+    for (what, edit, said) in cases {
+        let mut g = f.clone();
+        let at = edit(&mut g);
+        write_frames(&dir, &g);
+        let offset = frames(&dir)[at].offset;
+        let o = xop(&["log", "verify", s(&dir)]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{what}: {out}");
+        assert!(
+            out.starts_with(&format!("bad: byte {offset}: {said}")),
+            "{what}: {out}"
+        );
+    }
+    write_frames(&dir, &f);
+    let o = xop(&["log", "verify", s(&dir)]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn verify_of_a_log_open_for_writing_notes_the_records_not_yet_covered() {
+    // QA: `xop log verify` on the folder of a live `xop serve` always failed, naming the
+    // records after the latest checkpoint.
+    let tmp = TempDir::new("live");
+    let dir = make_log(&tmp);
+    let log = xop_runtime::proof::ProofLog::open(
+        &dir,
+        xop_runtime::proof::LogConfig {
+            checkpoint_interval: std::time::Duration::from_secs(3600),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for i in 0..3 {
+        let seq = log
+            .append_event("test.live", serde_json::json!({ "i": i }))
+            .unwrap();
+        assert_eq!(seq, 6 + i);
+    }
+    let o = xop(&["log", "verify", s(&dir)]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("ok: 9 records, 6 signed checkpoints verified (tree size 6")
+            && out.contains(
+                "note: records 6 to 8 are not covered by a signed checkpoint yet: the log is \
+                 open for writing"
+            ),
+        "{out}"
+    );
+    // A copy of the same bytes that no writer holds: the records are unproven.
+    let copy = tmp.0.join("copy");
+    fs::create_dir_all(&copy).unwrap();
+    for file in ["log.xpl", "log.pub", "subjects.keys"] {
+        fs::copy(dir.join(file), copy.join(file)).unwrap();
+    }
+    let o = xop(&["log", "verify", s(&copy)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.starts_with("bad: record 6: records 6 to 8 are not covered by a signed checkpoint")
+            && out.contains("no writer has the log open"),
+        "{out}"
+    );
+    log.close().unwrap();
+    let o = xop(&["log", "verify", s(&dir)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("not covered"), "{}", text(&o));
+}
+
+#[test]
+fn replay_counts_the_decisions_it_could_not_replay_apart() {
+    // QA: records whose module is missing were counted as "different".
+    let tmp = TempDir::new("replay-missing");
+    let dir = make_log(&tmp);
+    for entry in fs::read_dir(dir.join("modules")).unwrap() {
+        fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let o = xop(&["log", "replay", s(&dir)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("record 0: cannot replay: "), "{out}");
+    assert!(
+        out.contains("6 decisions replayed: 0 same, 0 different, 6 could not replay, 0 skipped"),
+        "{out}"
+    );
+}

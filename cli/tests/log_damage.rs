@@ -151,6 +151,20 @@ fn a_torn_last_batch_is_dropped_with_a_warning() {
     // The last batch as a crash leaves it: record 2 cut short.
     let r2 = record_frame(&dir, 2).offset;
     change(&dir, |b| b.truncate(r2 as usize + 60));
+    // QA: `verify` judged it damage ("a frame … is cut short"), where the writer and the other
+    // readers take it for the torn batch it is.
+    let o = xop(&["log", "verify", s(&dir)]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("ok: 2 records, 2 signed checkpoints verified")
+            && out.contains(&format!(
+                "note: the log ends with 60 bytes at byte {r2} that no commit closes (no \
+                 complete record): the torn end of a batch that a crash or a failed write (a \
+                 full disk) interrupted before it was synced, so never acknowledged"
+            )),
+        "{out}"
+    );
     let o = eval(&tmp, &dir);
     let out = text(&o);
     assert!(o.status.success(), "{out}");

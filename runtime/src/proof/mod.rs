@@ -517,6 +517,16 @@ impl ProofLog {
             .store(true, std::sync::atomic::Ordering::Release);
     }
 
+    /// Tests: the writer's next batch stops after `bytes` of it are written and synced, as
+    /// on a disk that fills up during the write (the log then stops, leaving a torn batch).
+    #[cfg(test)]
+    pub(crate) fn fail_next_batch_after(&self, bytes: u64) {
+        self.writer
+            .shared
+            .fail_after
+            .store(bytes, std::sync::atomic::Ordering::Release);
+    }
+
     /// Tests: holds the writer before its next batch is written, while the guard lives (the
     /// writer takes the subject keys' lock first).
     #[cfg(test)]

@@ -196,6 +196,14 @@ impl<R: Read> Frames<R> {
     pub fn file_len(&self) -> u64 {
         self.len
     }
+
+    /// Reads frames up to byte `limit` at most: what follows is not looked at (a frame that
+    /// runs past it is cut short there). `xop log verify` stops where a torn batch begins, and
+    /// at the length it scanned on a log that is being written.
+    pub fn up_to(mut self, limit: u64) -> Frames<R> {
+        self.len = self.len.min(limit);
+        self
+    }
 }
 
 impl<R: Read> Iterator for Frames<R> {
@@ -318,6 +326,9 @@ pub struct Scanned {
     pub error: Option<FrameError>,
     /// Records after the last commit (an interrupted batch).
     pub uncommitted: u64,
+    /// Those records' body offsets and lengths, which [`judge_tail`] checks are numbered as
+    /// the writer numbers them.
+    pub uncommitted_records: Vec<(u64, u32)>,
     /// The file's length when it was scanned.
     pub len: u64,
     /// The subject key ids the committed records name ([`scan_with_keys`] only).
@@ -450,6 +461,7 @@ fn scan_inner(path: &Path, keys: bool) -> Result<Scanned, LogError> {
         }
     }
     s.uncommitted = (records.len() - s.records.len()) as u64;
+    s.uncommitted_records = records[s.records.len()..].to_vec();
     s.keys.truncate(s.records.len() as u64);
     Ok(s)
 }
@@ -464,13 +476,16 @@ fn scan_inner(path: &Path, keys: bool) -> Result<Scanned, LogError> {
 /// is taken for a torn batch only if (1) it is no longer than a batch can be
 /// ([`MAX_TORN_TAIL`]); (2) the first frame that cannot be read is not a complete frame whose
 /// bytes match its hash (a changed tag or a frame that does not fit is damage, not a crash);
-/// and (3) no byte offset after that frame starts a frame whose bytes match its hash: such a
+/// (3) no byte offset after that frame starts a frame whose bytes match its hash: such a
 /// frame was written after the damaged one, so the damage is taken to be in data that was
-/// synced (a later commit or checkpoint shows it most plainly). Two cases stay ambiguous, and
-/// each is settled the safe way for acknowledged records: damage confined to the last batch
-/// with nothing intact after it looks exactly like a torn write and is dropped (reported); a
-/// crash that wrote the pages of its batch out of order, leaving a hole before intact frames,
-/// looks like damage and is refused.
+/// synced (a later commit or checkpoint shows it most plainly); and (4) every complete record
+/// in it is numbered as the writer numbers a batch (the one after the last committed record,
+/// then in order): a crash cuts records short, it does not renumber them, so a complete record
+/// with another `seq` (a copy of an earlier one appended, say) was put there. Two cases stay
+/// ambiguous, and each is settled the safe way for acknowledged records: damage confined to
+/// the last batch with nothing intact after it looks exactly like a torn write and is dropped
+/// (reported); a crash that wrote the pages of its batch out of order, leaving a hole before
+/// intact frames, looks like damage and is refused.
 pub fn judge_tail(path: &Path, s: &Scanned) -> Result<Recovery, LogError> {
     let tail = s.len.saturating_sub(s.end);
     if tail == 0 {
@@ -500,6 +515,35 @@ pub fn judge_tail(path: &Path, s: &Scanned) -> Result<Recovery, LogError> {
             s.end
         )));
     }
+    if !s.uncommitted_records.is_empty() {
+        let first = s.records.len() as u64;
+        let mut f = File::open(path).map_err(|e| LogError::io(path, &e))?;
+        for (k, &(body, len)) in s.uncommitted_records.iter().enumerate() {
+            let seq = first + k as u64;
+            let mut prefix = vec![0u8; (len as usize).min(32)];
+            f.seek(SeekFrom::Start(body))
+                .and_then(|_| f.read_exact(&mut prefix))
+                .map_err(|e| LogError::io(path, &e))?;
+            if !numbered(&prefix, seq) {
+                let offset = body - FRAME_HEADER as u64;
+                return Err(LogError::Corrupt {
+                    path: path.display().to_string(),
+                    offset,
+                    message: format!(
+                        "the complete record there, after the last commit (at byte {}), is not \
+                         numbered {seq} (it starts `{}`); a crash cuts the records of a batch \
+                         short, it does not renumber them, so it was put there: the log is \
+                         damaged, not cut short by a crash. Nothing was changed: run `xop log \
+                         verify {}` and restore the log from a backup",
+                        s.end,
+                        String::from_utf8_lossy(&prefix),
+                        path.parent()
+                            .map_or_else(|| ".".into(), |d| d.display().to_string())
+                    ),
+                });
+            }
+        }
+    }
     if let Some(e) = &s.error {
         let bytes = read_range(path, e.offset, s.len)?;
         let origin = s.header.as_ref().map_or("", |h| h.origin.as_str());
@@ -521,6 +565,13 @@ pub fn judge_tail(path: &Path, s: &Scanned) -> Result<Recovery, LogError> {
         truncated_records: s.uncommitted,
         finished_erasures: Vec::new(),
     })
+}
+
+/// Whether a record's body (its first bytes at least) starts with `{"seq":N` and then `,` or
+/// `}`, as the writer numbers record `seq` ([`with_seq`]).
+fn numbered(body: &[u8], seq: u64) -> bool {
+    let head = format!("{{\"seq\":{seq}");
+    body.starts_with(head.as_bytes()) && matches!(body.get(head.len()), Some(b',' | b'}'))
 }
 
 /// Bytes `from..to` of the file at `path`.
@@ -665,6 +716,10 @@ pub(crate) struct Shared {
     /// Tests: the next batch's write fails as a full disk would.
     #[cfg(test)]
     pub(crate) fail_next: AtomicBool,
+    /// Tests: the next batch's write stops after this many bytes, as on a disk that fills up
+    /// during it (`u64::MAX`: it does not).
+    #[cfg(test)]
+    pub(crate) fail_after: AtomicU64,
 }
 
 /// The writer's side of an open log.
@@ -840,6 +895,8 @@ impl Writer {
             keys: Mutex::new(keys),
             #[cfg(test)]
             fail_next: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_after: AtomicU64::new(u64::MAX),
         });
         let mut state = WriterState {
             file,
@@ -1206,6 +1263,23 @@ impl WriterState {
                 message: "No space left on device (injected by a test)".into(),
             });
         }
+        #[cfg(test)]
+        {
+            let keep = shared.fail_after.swap(u64::MAX, Ordering::AcqRel);
+            if keep != u64::MAX {
+                let keep = usize::try_from(keep).unwrap_or(usize::MAX).min(out.len());
+                self.file
+                    .write_all(&out[..keep])
+                    .and_then(|()| self.file.sync_data())
+                    .map_err(|e| LogError::io(&self.path, &e))?;
+                return Err(LogError::Io {
+                    path: self.path.display().to_string(),
+                    message: format!(
+                        "No space left on device (injected by a test after {keep} bytes)"
+                    ),
+                });
+            }
+        }
         self.file
             .write_all(&out)
             .and_then(|()| self.file.sync_data())
@@ -1324,6 +1398,62 @@ mod tests {
         assert!(matches!(log.append(&event(9)), Err(LogError::Failed(_))));
         assert!(matches!(log.submit(&event(9)), Err(LogError::Failed(_))));
         assert_eq!(log.size(), 0);
+    }
+
+    #[test]
+    fn a_complete_record_after_the_last_commit_must_be_numbered_as_the_writer_numbers_it() {
+        // QA: a copy of an earlier record appended at the end was taken for a torn batch
+        // (dropped by writers, a note for `verify`); a crash cuts records short, it does not
+        // renumber them.
+        let dir = tempfile::tempdir().unwrap();
+        let log = small_batches(dir.path());
+        log.append_many(&[event(0), event(1)]).unwrap();
+        log.close().unwrap();
+        let path = dir.path().join("log.xpl");
+        let original = std::fs::read(&path).unwrap();
+        let end = original.len() as u64;
+        let frames: Vec<Frame> = Frames::open(&path).unwrap().map(Result::unwrap).collect();
+        let copy_of = |seq: u64| {
+            let f = frames
+                .iter()
+                .filter(|f| f.tag == Tag::Record)
+                .nth(seq as usize);
+            let f = f.unwrap();
+            let mut bytes = Vec::new();
+            write_frame(&mut bytes, Tag::Record, &f.body, &f.hash);
+            bytes
+        };
+        let mut appended = original.clone();
+        appended.extend_from_slice(&copy_of(1));
+        std::fs::write(&path, &appended).unwrap();
+        let scanned = scan(&path).unwrap();
+        let err = judge_tail(&path, &scanned).unwrap_err();
+        let LogError::Corrupt {
+            offset, message, ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*offset, end);
+        assert!(
+            message.contains("is not numbered 2 (it starts `{\"seq\":1,"),
+            "{message}"
+        );
+        assert!(matches!(
+            ProofLog::open(dir.path(), LogConfig::default()),
+            Err(LogError::Corrupt { .. })
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), appended);
+
+        // Numbered as the writer numbers it: a torn batch.
+        let mut record = Vec::new();
+        with_seq(2, b"{\"kind\":\"event\"}", &mut record);
+        let mut torn = original.clone();
+        write_frame(&mut torn, Tag::Record, &record, &leaf_hash(&record));
+        std::fs::write(&path, &torn).unwrap();
+        let r = judge_tail(&path, &scan(&path).unwrap()).unwrap();
+        assert_eq!((r.offset, r.truncated_records), (end, 1));
+        assert!(numbered(b"{\"seq\":2}", 2) && !numbered(b"{\"seq\":21,", 2));
     }
 
     #[test]

@@ -7,7 +7,15 @@
 //! the tree recomputed from the records' bytes; each signed checkpoint's signature (with the
 //! trusted key) and root, and its place (a checkpoint is of exactly the records before it, so
 //! an older one copied over a newer one is named); that the file has its header (a file cut to
-//! the magic is reported); and that every record is covered by a signed checkpoint. A record
+//! the magic is reported); that the frames follow the file's grammar (a commit right after the
+//! records it closes, a checkpoint only right after a commit, at most one: a frame duplicated,
+//! moved or appended is named by its byte); and that every record is covered by a signed
+//! checkpoint, unless a writer holds the log's lock ([`writer_holds_lock`]: a live log signs
+//! the records after its latest checkpoint within its interval, so they are a note). The tail
+//! after the last commit is judged by the writer's own rule ([`judge_tail`]): a torn batch is
+//! left out with a note, as a writer drops it. With [`VerifyOptions::saved`], the log must
+//! extend a checkpoint kept apart from it (a consistency proof): the only way to see a log cut
+//! right after one of its checkpoints, which is otherwise a valid shorter log. A record
 //! changed *and* re-hashed, with the commits rewritten, is caught by the first signed
 //! checkpoint after it, which names the range of records it covers. Then the subject key file:
 //! every key a committed record names is in `subjects.keys` unless an erasure record names it,
@@ -26,9 +34,9 @@ use ed25519_dalek::VerifyingKey;
 
 use super::checkpoint::Checkpoint;
 use super::keys::{KeyFormat, KeyRefs, check, is_bound, read_key_file};
-use super::merkle::{Tree, leaf_hash};
+use super::merkle::{Tree, empty_root, leaf_hash, verify_consistency};
 use super::record::{Record, decode};
-use super::store::{Frames, Header, MAGIC, Tag, judge_tail, parse_commit, scan};
+use super::store::{Frames, Header, MAGIC, Recovery, Tag, judge_tail, parse_commit, scan};
 use super::{InclusionProof, LogError};
 use crate::module::{hex, parse_verifying_key};
 
@@ -228,6 +236,79 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// What could not be checked, for people (not problems: the log may be fine).
     pub notes: Vec<String>,
+    /// The torn end of a batch the log ends with (never acknowledged: a crash or a failed
+    /// write interrupted it, or, on a live log, it is being written), judged by the writer's
+    /// rule ([`judge_tail`]): not verified, not a problem, said in a note.
+    pub torn: Option<Recovery>,
+    /// Whether a writer had the log open (its `LOCK` held) when it was looked at: records
+    /// after the latest signed checkpoint are then expected (a note, not a problem). Only
+    /// looked at when it matters (records not covered, or a torn tail).
+    pub live: bool,
+    /// The tree size of the checkpoint saved earlier ([`VerifyOptions::saved`]) that the log
+    /// was shown to extend.
+    pub extends: Option<u64>,
+}
+
+/// What [`verify_log_with`] checks besides the folder.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// A signed checkpoint of this log seen earlier (kept by a witness, an auditor, a
+    /// monitoring job): the log must still extend it.
+    pub saved: Option<SavedCheckpoint>,
+}
+
+/// A signed checkpoint kept apart from the log, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedCheckpoint {
+    /// Where it was read from, for messages (a file name).
+    pub source: String,
+    /// The signed note (C2SP `signed-note` of a `tlog-checkpoint`).
+    pub note: String,
+}
+
+impl SavedCheckpoint {
+    /// Reads a checkpoint saved earlier: a signed note as `GET /v1/log/checkpoint` and `xop log
+    /// checkpoint` give it, or an inclusion proof (`xop log prove --format json`, `GET
+    /// /v1/log/proof/{n}`), whose `checkpoint` is taken. Blank lines and spaces at its end and
+    /// CRLF line ends (a copy made by hand) are taken back to the note's own form.
+    pub fn read(path: &Path) -> Result<SavedCheckpoint, LogError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LogError::io(path, &e))?;
+        SavedCheckpoint::parse(&path.display().to_string(), &text)
+    }
+
+    /// [`SavedCheckpoint::read`] of `text`, read from `source`.
+    pub fn parse(source: &str, text: &str) -> Result<SavedCheckpoint, LogError> {
+        let note = if text.trim_start().starts_with('{') {
+            let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+                LogError::Config(format!(
+                    "`{source}` is neither a signed checkpoint nor JSON: {e}"
+                ))
+            })?;
+            value
+                .get("checkpoint")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    LogError::Config(format!(
+                        "`{source}` is JSON without a `checkpoint` (save a signed checkpoint with \
+                         `xop log checkpoint DIR`, `GET /v1/log/checkpoint`, or an inclusion \
+                         proof with `xop log prove DIR N --format json`)"
+                    ))
+                })?
+        } else {
+            text.to_string()
+        };
+        let note = format!("{}\n", note.replace("\r\n", "\n").trim_end());
+        if note.trim().is_empty() {
+            return Err(LogError::Config(format!(
+                "`{source}` is empty: no checkpoint in it"
+            )));
+        }
+        Ok(SavedCheckpoint {
+            source: source.to_string(),
+            note,
+        })
+    }
 }
 
 /// The most problems reported (after a deletion, every later record would be one).
@@ -245,8 +326,53 @@ fn problem(report: &mut Report, seq: Option<u64>, offset: u64, message: String) 
 
 /// Verifies the log in `dir` against the checkpoint key `key`.
 pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
+    verify_log_with(dir, key, &VerifyOptions::default())
+}
+
+/// Whether a writer has the log in `dir` open: its `LOCK` is locked (`flock`) by a
+/// [`super::ProofLog`], in this process or another. Looked at by taking a shared lock at once
+/// released: a writer opening the log in that instant would find it locked, so it is looked at
+/// only when the answer changes what is said.
+pub fn writer_holds_lock(dir: &Path) -> bool {
+    let Ok(file) = File::open(dir.join("LOCK")) else {
+        return false;
+    };
+    matches!(
+        file.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
+/// [`verify_log`], also checking that the log extends a checkpoint saved earlier
+/// ([`VerifyOptions::saved`]).
+///
+/// What follows the last commit is judged by the writer's rule ([`judge_tail`]): the torn end
+/// of one batch (a crash or a failed write, e.g. a full disk, interrupted it before it was
+/// synced, so it was never acknowledged; on a live log it may be the batch being written) is
+/// left out and said in a note ([`Report::torn`]), as a writer drops it; anything else there
+/// is damage, reported frame by frame. Records after the latest signed checkpoint are a
+/// problem unless a writer holds the log's lock ([`Report::live`]): it signs them within its
+/// checkpoint interval, so they are a note. Besides every record, commit and checkpoint, the
+/// frames must follow the file's grammar: the header, then batches, each of records closed by
+/// one commit and perhaps followed by one signed checkpoint of exactly the records before it.
+pub fn verify_log_with(
+    dir: &Path,
+    key: &VerifyingKey,
+    options: &VerifyOptions,
+) -> Result<Report, LogError> {
     let path = log_file(dir)?;
     let mut report = Report::default();
+    // The tail, judged first as the writer judges it; the frames are then read up to the
+    // length scanned (a live log grows meanwhile) or to where a torn batch begins.
+    let scanned = scan(&path)?;
+    let torn = if scanned.header.is_some() {
+        judge_tail(&path, &scanned)
+            .ok()
+            .filter(|r| r.truncated_bytes > 0)
+    } else {
+        None
+    };
+    let limit = torn.as_ref().map_or(scanned.len, |r| r.offset);
     let mut tree = Tree::new();
     let mut expected_seq: u64 = 0;
     let mut committed: u64 = 0;
@@ -259,7 +385,10 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
     // mismatch they explain is not reported again.
     let mut explained = false;
     let mut first = true;
-    for frame in Frames::open(&path)? {
+    // The frame before (its tag and offset), for the grammar: a commit right after a record,
+    // a checkpoint right after a commit.
+    let mut prev: Option<(Tag, u64)> = None;
+    for frame in Frames::open(&path)?.up_to(limit) {
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
@@ -298,8 +427,13 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
                     return Ok(report);
                 }
             }
+            prev = Some((Tag::Header, frame.offset));
             continue;
         }
+        // Problems found so far: a grammar problem is said only of a frame nothing else was
+        // found wrong with (a record deleted leaves a commit after a checkpoint, which the
+        // commit's count already names).
+        let before = report.problems.len();
         match frame.tag {
             Tag::Header => {
                 problem(
@@ -448,6 +582,11 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
                 }
                 stated = size;
                 committed = tree.size();
+                if report.problems.len() == before
+                    && let Some(why) = misplaced_commit(prev)
+                {
+                    problem(&mut report, None, frame.offset, why);
+                }
             }
             Tag::Checkpoint => {
                 let note = String::from_utf8_lossy(&frame.body);
@@ -536,9 +675,19 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
                         }
                     },
                 }
+                if report.problems.len() == before
+                    && let Some(why) = misplaced_checkpoint(prev)
+                {
+                    problem(&mut report, None, frame.offset, why);
+                }
             }
         }
+        prev = Some((frame.tag, frame.offset));
     }
+    // Whether a writer has the log open, looked at only when it changes what is said.
+    let uncovered = report.verified_size < tree.size() && report.problems.is_empty();
+    report.live =
+        (torn.is_some() || (uncovered && committed == tree.size())) && writer_holds_lock(dir);
     if first && report.problems.is_empty() {
         // Only the magic: the header frame (and everything after it) is gone.
         problem(
@@ -558,23 +707,176 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
                 tree.size() - 1
             ),
         );
-    } else if report.verified_size < tree.size() && report.problems.is_empty() {
+    } else if uncovered {
         let from = report.verified_size;
-        problem(
-            &mut report,
-            Some(from),
-            0,
-            format!(
-                "records {from} to {} are not covered by a signed checkpoint, so nothing proves \
-                 they were not forged (a running log signs one within its checkpoint interval \
-                 and when it closes: verify again then)",
-                tree.size() - 1
-            ),
-        );
+        let last = tree.size() - 1;
+        if report.live {
+            report.notes.push(format!(
+                "records {from} to {last} are not covered by a signed checkpoint yet: the log \
+                 is open for writing (its LOCK is held), and its writer signs one within its \
+                 checkpoint interval and when it closes; they match their commits, which \
+                 nothing signs, so they are verified up to the latest checkpoint (tree size \
+                 {from}) only"
+            ));
+        } else {
+            problem(
+                &mut report,
+                Some(from),
+                0,
+                format!(
+                    "records {from} to {last} are not covered by a signed checkpoint, so \
+                     nothing proves they were not forged; no writer has the log open (its \
+                     LOCK is free), and a writer signs its records within its checkpoint \
+                     interval and when it closes: a writer that crashed or failed leaves \
+                     records so (the next one to open the log signs them), and so does \
+                     someone who appended them without the key"
+                ),
+            );
+        }
+    }
+    if let Some(t) = &torn {
+        let records = match t.truncated_records {
+            0 => "no complete record".to_string(),
+            1 => "1 complete record".to_string(),
+            n => format!("{n} complete records"),
+        };
+        report.notes.push(format!(
+            "the log ends with {} bytes at byte {} that no commit closes ({records}): the torn \
+             end of a batch {}, so never acknowledged; not verified, and dropped by the next \
+             writer to open the log",
+            t.truncated_bytes,
+            t.offset,
+            if report.live {
+                "being written (the log is open for writing), or one a failed write interrupted"
+            } else {
+                "that a crash or a failed write (a full disk) interrupted before it was synced"
+            }
+        ));
+    }
+    report.torn = torn;
+    if let Some(saved) = &options.saved {
+        check_saved(saved, key, &tree, committed, &mut report);
     }
     keys.truncate(committed);
     check_key_file(dir, &keys, &mut report);
     Ok(report)
+}
+
+/// Why a commit frame right after `prev` is out of place (`None`: it is not). The writer
+/// writes a commit only to close the records of a batch, right after the last of them.
+fn misplaced_commit(prev: Option<(Tag, u64)>) -> Option<String> {
+    let (tag, at) = prev?;
+    let after = match tag {
+        Tag::Record => return None,
+        Tag::Header => "the header".to_string(),
+        Tag::Commit => format!("another commit (at byte {at})"),
+        Tag::Checkpoint => format!("a signed checkpoint (at byte {at})"),
+    };
+    Some(format!(
+        "a commit frame right after {after}, with no record between: the writer writes a commit \
+         only right after the records of the batch it closes, so commit or checkpoint frames \
+         were duplicated, moved or appended"
+    ))
+}
+
+/// Why a signed checkpoint frame right after `prev` is out of place (`None`: it is not). The
+/// writer signs a checkpoint only right after a commit, at most one per commit.
+fn misplaced_checkpoint(prev: Option<(Tag, u64)>) -> Option<String> {
+    let (tag, at) = prev?;
+    let why = match tag {
+        Tag::Commit => return None,
+        Tag::Header => "right after the header, before any commit".to_string(),
+        Tag::Record => format!(
+            "right after a record (at byte {at}) that no commit closes: the commit of its batch \
+             was deleted, or the checkpoint moved before it"
+        ),
+        Tag::Checkpoint => format!(
+            "right after another signed checkpoint (at byte {at}): the writer signs at most one \
+             after each commit, so a checkpoint frame was duplicated, moved or appended"
+        ),
+    };
+    Some(format!(
+        "a signed checkpoint {why} (a checkpoint comes only right after a commit)"
+    ))
+}
+
+/// Checks that the log extends `saved`, a checkpoint of it seen earlier: it is signed by
+/// `key`, of this log, of no more records than the log has committed, and the consistency
+/// proof from its tree to the log's latest verified checkpoint (RFC 9162 §2.1.4) holds.
+fn check_saved(
+    saved: &SavedCheckpoint,
+    key: &VerifyingKey,
+    tree: &Tree,
+    committed: u64,
+    report: &mut Report,
+) {
+    let source = &saved.source;
+    let cp = match Checkpoint::open(&saved.note, key) {
+        Ok(cp) => cp,
+        Err(e) => {
+            problem(
+                report,
+                None,
+                0,
+                format!(
+                    "the checkpoint saved in `{source}` does not verify with the log's key: {e} \
+                     (a checkpoint of another log, or the log's key was replaced)"
+                ),
+            );
+            return;
+        }
+    };
+    if cp.origin != report.origin {
+        let message = format!(
+            "the checkpoint saved in `{source}` is of another log (origin `{}`, this log is `{}`)",
+            cp.origin, report.origin
+        );
+        problem(report, None, 0, message);
+        return;
+    }
+    if cp.size > committed {
+        problem(
+            report,
+            Some(committed),
+            0,
+            format!(
+                "the checkpoint saved in `{source}` signs a tree of {} records, but the log has \
+                 only {committed}: records {committed} to {} were cut from its end (or the log \
+                 was put back from an older backup)",
+                cp.size,
+                cp.size - 1
+            ),
+        );
+        return;
+    }
+    // To the latest checkpoint verified in the log when it covers the saved one, else to the
+    // saved one's own size (the log's own checkpoints do not reach it yet).
+    let new = report.verified_size.max(cp.size);
+    let holds = match (tree.root_at(new), cp.size) {
+        (Some(new_root), 0) => {
+            cp.root == empty_root() && verify_consistency(0, &cp.root, new, &new_root, &[])
+        }
+        (Some(new_root), old) => tree
+            .consistency_proof(old, new)
+            .is_some_and(|proof| verify_consistency(old, &cp.root, new, &new_root, &proof)),
+        (None, _) => false,
+    };
+    if holds {
+        report.extends = Some(cp.size);
+    } else {
+        problem(
+            report,
+            None,
+            0,
+            format!(
+                "the log does not extend the checkpoint saved in `{source}` (tree size {}): the \
+                 consistency proof from it to the log's tree of size {new} fails, so records \
+                 among the first {} were changed, replaced or reordered, and the log's \
+                 checkpoints signed again",
+                cp.size, cp.size
+            ),
+        );
+    }
 }
 
 /// "N records are", "1 record is", "none is".
@@ -681,5 +983,405 @@ fn check_key_file(dir: &Path, refs: &KeyRefs, report: &mut Report) {
                  writing (`xop serve`, `xop eval --log`, `xop log erase`) the key is zeroed"
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ed25519_dalek::SigningKey;
+
+    use super::super::record::{Body, Entry, time_text};
+    use super::super::store::{Frame, write_frame};
+    use super::super::{LogConfig, ProofLog};
+    use super::*;
+
+    fn event(i: u64) -> Entry {
+        Entry {
+            time: time_text(0),
+            body: Body::Event {
+                name: format!("test.e{i}"),
+                data: serde_json::json!({ "i": i }),
+            },
+        }
+    }
+
+    fn config(every: u64) -> LogConfig {
+        LogConfig {
+            origin: Some("test.xop/verify".into()),
+            signing_key: Some(SigningKey::from_bytes(&[7; 32])),
+            checkpoint_every: every,
+            checkpoint_interval: Duration::from_secs(3600),
+            ..LogConfig::default()
+        }
+    }
+
+    fn key() -> VerifyingKey {
+        SigningKey::from_bytes(&[7; 32]).verifying_key()
+    }
+
+    /// `n` records, each its own batch (one `append` each), a checkpoint every `every`
+    /// records and one when the log closes.
+    fn log_of(dir: &Path, n: u64, every: u64) {
+        let log = ProofLog::open(dir, config(every)).unwrap();
+        for i in 0..n {
+            assert_eq!(log.append(&event(i)).unwrap(), i);
+        }
+        log.close().unwrap();
+    }
+
+    fn frames(dir: &Path) -> Vec<Frame> {
+        Frames::open(&dir.join("log.xpl"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// Writes `frames` as the log file; returns them with their new offsets.
+    fn write(dir: &Path, frames: &[Frame]) -> Vec<Frame> {
+        let mut bytes = MAGIC.to_vec();
+        for f in frames {
+            write_frame(&mut bytes, f.tag, &f.body, &f.hash);
+        }
+        std::fs::write(dir.join("log.xpl"), bytes).unwrap();
+        self::frames(dir)
+    }
+
+    fn verify(dir: &Path) -> Report {
+        verify_log(dir, &key()).unwrap()
+    }
+
+    fn tags(frames: &[Frame]) -> String {
+        frames
+            .iter()
+            .map(|f| match f.tag {
+                Tag::Header => 'H',
+                Tag::Record => 'R',
+                Tag::Commit => 'C',
+                Tag::Checkpoint => 'S',
+            })
+            .collect()
+    }
+
+    /// The report has a problem at byte `offset` whose message holds `what`.
+    fn assert_problem(report: &Report, offset: u64, what: &str) {
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.offset == offset && p.message.contains(what)),
+            "no problem at byte {offset} saying `{what}`: {:#?}",
+            report.problems
+        );
+    }
+
+    #[test]
+    fn an_untouched_log_verifies_without_notes() {
+        let dir = tempfile::tempdir().unwrap();
+        log_of(dir.path(), 5, 2);
+        assert_eq!(tags(&frames(dir.path())), "HRCRCSRCRCSRCS");
+        let r = verify(dir.path());
+        assert_eq!(r.problems, [], "{r:?}");
+        assert_eq!(r.notes, Vec::<String>::new());
+        assert_eq!((r.records, r.checkpoints, r.verified_size), (5, 3, 5));
+        assert_eq!((r.torn.clone(), r.live, r.extends), (None, false, None));
+    }
+
+    #[test]
+    fn frames_out_of_their_grammar_are_reported_with_their_byte() {
+        // QA: commit and checkpoint frames deleted, duplicated, moved or appended again left
+        // every record and root as it was, and verified.
+        let dir = tempfile::tempdir().unwrap();
+        log_of(dir.path(), 5, 2);
+        let f = frames(dir.path());
+        // H0 R1 C2 R3 C4 S5 R6 C7 R8 C9 S10 R11 C12 S13
+        let edit = |frames: Vec<Frame>| write(dir.path(), &frames);
+
+        // A commit duplicated: the copy closes no record.
+        let mut g = f.clone();
+        g.insert(3, f[2].clone());
+        let g = edit(g);
+        let r = verify(dir.path());
+        assert_problem(&r, g[3].offset, "a commit frame right after another commit");
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+
+        // A commit appended again at the end, after the last checkpoint.
+        let mut g = f.clone();
+        g.push(f[12].clone());
+        let g = edit(g);
+        let r = verify(dir.path());
+        assert_problem(&r, g[14].offset, "right after a signed checkpoint");
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+
+        // A checkpoint duplicated in place, and the last one appended again.
+        for (at, copy) in [(6, 5), (14, 13)] {
+            let mut g = f.clone();
+            g.insert(at, f[copy].clone());
+            let g = edit(g);
+            let r = verify(dir.path());
+            assert_problem(&r, g[at].offset, "right after another signed checkpoint");
+            assert_eq!(r.problems.len(), 1, "{r:?}");
+        }
+
+        // The commit a checkpoint follows deleted (two batches merged under one commit).
+        let mut g = f.clone();
+        g.remove(4);
+        let g = edit(g);
+        let r = verify(dir.path());
+        assert_eq!(tags(&g), "HRCRSRCRCSRCS");
+        assert_problem(&r, g[4].offset, "right after a record");
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+
+        // A checkpoint moved before its commit, in the middle and at the end.
+        for at in [4, 12] {
+            let mut g = f.clone();
+            g.swap(at, at + 1);
+            let g = edit(g);
+            let r = verify(dir.path());
+            assert_problem(&r, g[at].offset, "right after a record");
+            assert_problem(&r, g[at + 1].offset, "a commit frame right after a signed");
+        }
+
+        // A copy of a record appended at the end: not a torn batch (it is not numbered as
+        // the writer numbers one), so not left out.
+        let mut g = f.clone();
+        g.push(f[3].clone());
+        let g = edit(g);
+        let r = verify(dir.path());
+        assert!(r.torn.is_none(), "{r:?}");
+        assert_problem(&r, g[14].offset, "record 5 has seq 1 where 5 is expected");
+
+        // Untouched again: fine.
+        edit(f);
+        assert_eq!(verify(dir.path()).problems, []);
+    }
+
+    #[test]
+    fn a_batch_torn_by_a_failed_write_is_judged_as_the_writer_judges_it() {
+        // QA: after a full disk stopped a writer mid-batch, `verify` said "a frame of 670 bytes
+        // is cut short … the log does not verify", while the writer drops it as a torn batch.
+        let dir = tempfile::tempdir().unwrap();
+        let log = ProofLog::open(dir.path(), config(1)).unwrap();
+        log.append(&event(0)).unwrap();
+        log.append(&event(1)).unwrap();
+        let end = std::fs::metadata(dir.path().join("log.xpl")).unwrap().len();
+        log.fail_next_batch_after(60);
+        assert!(log.append(&event(2)).is_err());
+        assert_eq!(
+            std::fs::metadata(dir.path().join("log.xpl")).unwrap().len(),
+            end + 60
+        );
+        // The writer still holds the log (a gateway that has not exited yet).
+        let r = verify(dir.path());
+        assert_eq!(r.problems, [], "{r:?}");
+        assert!(r.live);
+        let torn = r.torn.clone().unwrap();
+        assert_eq!((torn.offset, torn.truncated_bytes), (end, 60));
+        assert!(
+            r.notes.iter().any(|n| n.contains(&format!(
+                "the log ends with 60 bytes at byte {end} that no commit closes (no complete \
+                 record): the torn end of a batch being written"
+            ))),
+            "{r:?}"
+        );
+        assert!(log.close().is_err());
+        // And once it has exited.
+        let r = verify(dir.path());
+        assert_eq!(r.problems, [], "{r:?}");
+        assert!(!r.live);
+        assert_eq!((r.records, r.verified_size), (2, 2));
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("a crash or a failed write (a full disk) interrupted")),
+            "{r:?}"
+        );
+        // The readers agree: two records; the next writer drops the 60 bytes.
+        assert_eq!(LogReader::open(dir.path()).unwrap().size(), 2);
+        let log = ProofLog::open(dir.path(), config(1)).unwrap();
+        assert_eq!(log.recovery().truncated_bytes, 60);
+        log.close().unwrap();
+        let r = verify(dir.path());
+        assert_eq!((r.problems.len(), r.notes.len(), r.torn), (0, 0, None));
+
+        // A complete record without its commit (the write stopped right after its frame).
+        let log = ProofLog::open(dir.path(), config(1)).unwrap();
+        let end = std::fs::metadata(dir.path().join("log.xpl")).unwrap().len();
+        let record = super::super::record::encode(&event(2));
+        // The frame header, `{"seq":2,` and the rest.
+        let frame = (37 + 8 + record.len()) as u64;
+        log.fail_next_batch_after(frame);
+        assert!(log.append(&event(2)).is_err());
+        drop(log);
+        assert_eq!(frames(dir.path()).last().unwrap().tag, Tag::Record);
+        let r = verify(dir.path());
+        assert_eq!(r.problems, [], "{r:?}");
+        let torn = r.torn.unwrap();
+        assert_eq!((torn.offset, torn.truncated_records), (end, 1));
+        assert!(r.notes[0].contains("(1 complete record)"), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn damage_after_the_last_commit_is_still_reported() {
+        // The tail is judged, not trusted: a changed record in the last batch with its commit
+        // intact after it is damage, reported as before.
+        let dir = tempfile::tempdir().unwrap();
+        log_of(dir.path(), 3, 1);
+        let f = frames(dir.path());
+        let last = f.iter().rfind(|f| f.tag == Tag::Record).unwrap().clone();
+        let path = dir.path().join("log.xpl");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[last.offset as usize + 40] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let r = verify(dir.path());
+        assert!(r.torn.is_none());
+        assert_problem(&r, last.offset, "record 2 was changed");
+    }
+
+    #[test]
+    fn records_no_checkpoint_covers_are_a_note_while_a_writer_has_the_log_open() {
+        // QA: `verify` on the folder of a live, loaded `xop serve` always failed.
+        let dir = tempfile::tempdir().unwrap();
+        let log = ProofLog::open(dir.path(), config(2)).unwrap();
+        for i in 0..3 {
+            log.append(&event(i)).unwrap();
+        }
+        let r = verify(dir.path());
+        assert_eq!(r.problems, [], "{r:?}");
+        assert!(r.live);
+        assert_eq!((r.records, r.verified_size), (3, 2));
+        assert!(
+            r.notes[0].contains("records 2 to 2 are not covered by a signed checkpoint yet")
+                && r.notes[0].contains("LOCK is held"),
+            "{:?}",
+            r.notes
+        );
+        // The same bytes with no writer (a copy, or the writer gone without its checkpoint):
+        // a problem.
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::copy(dir.path().join("log.xpl"), copy.path().join("log.xpl")).unwrap();
+        std::fs::write(copy.path().join("LOCK"), "").unwrap();
+        let r = verify(copy.path());
+        assert!(!r.live);
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+        assert_eq!(r.problems[0].seq, Some(2));
+        assert!(
+            r.problems[0].message.contains("no writer has the log open"),
+            "{r:?}"
+        );
+        // Closed: its last checkpoint covers them.
+        log.close().unwrap();
+        let r = verify(dir.path());
+        assert_eq!((r.problems.len(), r.notes.len(), r.live), (0, 0, false));
+    }
+
+    #[test]
+    fn a_log_must_extend_a_checkpoint_saved_earlier() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ProofLog::open(dir.path(), config(2)).unwrap();
+        for i in 0..4 {
+            log.append(&event(i)).unwrap();
+        }
+        let saved = SavedCheckpoint::parse("saved.txt", &log.checkpoint().unwrap()).unwrap();
+        assert!(saved.note.contains("\n4\n"), "{}", saved.note);
+        for i in 4..7 {
+            log.append(&event(i)).unwrap();
+        }
+        log.close().unwrap();
+        let with = |dir: &Path, saved: &SavedCheckpoint| {
+            verify_log_with(
+                dir,
+                &key(),
+                &VerifyOptions {
+                    saved: Some(saved.clone()),
+                },
+            )
+            .unwrap()
+        };
+        let r = with(dir.path(), &saved);
+        assert_eq!(r.problems, [], "{r:?}");
+        assert_eq!(r.extends, Some(4));
+
+        // Cut at the checkpoint of 4 records: a valid shorter log, found only with the
+        // checkpoint saved after it.
+        let f = frames(dir.path());
+        let cut: Vec<Frame> = f
+            .iter()
+            .take_while(|x| !(x.tag == Tag::Record && x.body.starts_with(b"{\"seq\":4,")))
+            .cloned()
+            .collect();
+        let later = SavedCheckpoint::parse(
+            "later.txt",
+            &String::from_utf8_lossy(&f.last().unwrap().body),
+        )
+        .unwrap();
+        write(dir.path(), &cut);
+        assert_eq!(verify(dir.path()).problems, []);
+        assert_eq!(with(dir.path(), &saved).problems, []);
+        let r = with(dir.path(), &later);
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+        assert_eq!(r.problems[0].seq, Some(4));
+        assert!(
+            r.problems[0].message.contains(
+                "signs a tree of 7 records, but the log has only 4: records 4 to 6 were cut"
+            ),
+            "{r:?}"
+        );
+        assert_eq!(r.extends, None);
+
+        // Rewritten by the key's holder: record 1 replaced, every commit and checkpoint made
+        // anew. It verifies alone; not against the checkpoint saved before.
+        let forged = tempfile::tempdir().unwrap();
+        let log = ProofLog::open(forged.path(), config(2)).unwrap();
+        for i in [0, 100, 2, 3, 4] {
+            log.append(&event(i)).unwrap();
+        }
+        log.close().unwrap();
+        assert_eq!(verify(forged.path()).problems, []);
+        let r = with(forged.path(), &saved);
+        assert_eq!(r.problems.len(), 1, "{r:?}");
+        assert!(
+            r.problems[0].message.contains(
+                "the log does not extend the checkpoint saved in `saved.txt` (tree size 4)"
+            ),
+            "{r:?}"
+        );
+
+        // Signed by another key, or of another log.
+        let other = tempfile::tempdir().unwrap();
+        let log = ProofLog::open(
+            other.path(),
+            LogConfig {
+                signing_key: Some(SigningKey::from_bytes(&[8; 32])),
+                ..config(2)
+            },
+        )
+        .unwrap();
+        log.append(&event(0)).unwrap();
+        log.append(&event(1)).unwrap();
+        let foreign = SavedCheckpoint::parse("foreign.txt", &log.checkpoint().unwrap());
+        log.close().unwrap();
+        let r = with(dir.path(), &foreign.unwrap());
+        assert!(
+            r.problems[0]
+                .message
+                .contains("does not verify with the log's key"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn a_saved_checkpoint_is_read_from_a_note_or_a_proof() {
+        let note = "o.example/log\n3\nAAAA\n\n\u{2014} o.example/log abcd\n";
+        let a = SavedCheckpoint::parse("a", note).unwrap();
+        assert_eq!(a.note, note);
+        // Copied by hand: CRLF and a blank line at the end.
+        let b = SavedCheckpoint::parse("b", &format!("{}\r\n", note.replace('\n', "\r\n")));
+        assert_eq!(b.unwrap().note, note);
+        let proof = serde_json::json!({"seq": 1, "checkpoint": note}).to_string();
+        assert_eq!(SavedCheckpoint::parse("c", &proof).unwrap().note, note);
+        assert!(SavedCheckpoint::parse("d", "{\"seq\":1}").is_err());
+        assert!(SavedCheckpoint::parse("e", "\n").is_err());
     }
 }
