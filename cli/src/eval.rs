@@ -466,10 +466,26 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
     } else {
         SUCCESS
     };
+    // An allowed action the connectors carry out that was not carried out: a policy decided
+    // alone while others guard its action (its verdict is not the action's).
+    let not_performed = outcome.not_performed.as_deref().and_then(|why| {
+        let action = (outcome.action.as_deref()).or_else(|| {
+            policies
+                .first()
+                .map(|&i| program.policies[i].action.as_str())
+        })?;
+        xop_network::is_network_action(action).then_some((action, why))
+    });
     let text = match args.format {
         Format::Human => {
             let mut s = human(program, &policies, &decision);
             s.push_str(&network_lines(&outcome));
+            if let Some((action, why)) = not_performed {
+                s.push_str(&format!(
+                    "  not performed {action}: {why}; nothing was sent (`--action {action}` \
+                     decides the action and carries it out)\n"
+                ));
+            }
             if let (Some(dir), Some(seq)) = (dir, outcome.seq) {
                 s.push_str(&format!(
                     "  proof: record {seq} in {} (`xop explain {} {seq}`)\n",
@@ -496,6 +512,9 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
             if let Some(p) = &outcome.performed {
                 v["performed"] = serde_json::json!(p);
                 v["performed_seq"] = serde_json::json!(outcome.performed_seq);
+            }
+            if let Some((action, why)) = not_performed {
+                v["not_performed"] = serde_json::json!({"action": action, "reason": why});
             }
             format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
         }

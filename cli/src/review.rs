@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
-use xop_runtime::engine::Runtime;
+use xop_runtime::engine::{Approved, Runtime};
 use xop_runtime::proof::LogError;
 use xop_runtime::review::{
     self, Case, OpeningReport, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Status,
@@ -215,6 +215,13 @@ fn show(data: &Path, id: &str, format: Format) -> u8 {
             if let Some(n) = &c.note {
                 t.push_str(&format!("  note: {n}\n"));
             }
+            if let Some(args) = &c.args {
+                // What an approval carries the action out with (docs/review.md).
+                t.push_str(&format!(
+                    "  arguments {}\n",
+                    serde_json::Value::Object(args.clone())
+                ));
+            }
             for e in &c.evidence {
                 t.push_str(&format!(
                     "  evidence {}\n",
@@ -239,6 +246,45 @@ fn decided_line(c: &Case) -> String {
         c.verdict.as_deref().unwrap_or("?"),
         c.proof.map_or("-".to_string(), |s| s.to_string())
     )
+}
+
+/// What came of an approved case's action that xop carries out (a QoD boost), as a line under
+/// the decided one: `performed ACTION: done {…} (x-correlator …) (proof record N)`, or `not
+/// performed ACTION: why (proof record N)`.
+fn approved_line(action: &str, approved: &Approved) -> String {
+    use xop_runtime::proof::record::correlators;
+    let record = |seq: &Option<u64>| seq.map_or(String::new(), |s| format!(" (proof record {s})"));
+    match approved {
+        Approved::Performed { performed: p, seq } => format!(
+            "  performed {}: {} {}{}{}\n",
+            p.action,
+            if p.ok { "done" } else { "failed" },
+            p.result,
+            correlators(&p.calls),
+            record(seq)
+        ),
+        Approved::NotPerformed { reason, seq } => {
+            format!("  not performed {action}: {reason}{}\n", record(seq))
+        }
+    }
+}
+
+/// The [`Approved`] in a server's answer to an approval (`performed`, `performed_seq`, or
+/// `not_performed`, `not_performed_seq`), if any.
+fn approved_of(answer: &serde_json::Value) -> Option<Approved> {
+    let seq = |key: &str| answer.get(key).and_then(serde_json::Value::as_u64);
+    if let Some(p) = answer.get("performed").filter(|p| !p.is_null()) {
+        let performed = serde_json::from_value(p.clone()).ok()?;
+        return Some(Approved::Performed {
+            performed,
+            seq: seq("performed_seq"),
+        });
+    }
+    let reason = answer.get("not_performed")?.as_str()?.to_string();
+    Some(Approved::NotPerformed {
+        reason,
+        seq: seq("not_performed_seq"),
+    })
 }
 
 fn reviewer_token(a: &DecideArgs) -> Result<String, u8> {
@@ -285,10 +331,17 @@ fn decide_remote(a: &DecideArgs, server: &str, approve: bool) -> u8 {
     };
     if status == 200 {
         return match serde_json::from_str::<Case>(&text) {
-            Ok(c) => match out(&decided_line(&c)) {
-                Ok(()) => SUCCESS,
-                Err(s) => s,
-            },
+            Ok(c) => {
+                let mut line = decided_line(&c);
+                let answer = serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default();
+                if let Some(a) = approved_of(&answer) {
+                    line.push_str(&approved_line(&c.action, &a));
+                }
+                match out(&line) {
+                    Ok(()) => SUCCESS,
+                    Err(s) => s,
+                }
+            }
             Err(e) => {
                 // Decided, but the answer is not a case: say so rather than guess.
                 error(&format!(
@@ -369,6 +422,11 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
         }
     };
     let rt = Arc::new(Runtime::with_log(log));
+    // With `[camara]` in xop.toml, an approved QoD boost is carried out here, as `xop serve`
+    // carries it out.
+    if let Some(camara) = &config.camara {
+        rt.set_connectors(Some(Box::new(xop_network::Camara::new(camara.clone()))));
+    }
     // Opening closes the cases that fell due while nothing ran, and proves outcomes a crash
     // left unproven, before this answer: with many, say so, as `xop serve` does.
     let mut report = OpeningReport::new(std::time::Instant::now, "before recording this answer");
@@ -400,9 +458,45 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
             queue.shutdown();
             match result {
                 Ok(c) => {
-                    let text = decided_line(&c);
+                    let mut text = decided_line(&c);
+                    // An approved action xop carries out (a QoD boost): carried out now through
+                    // the connectors, or said plainly that it is not.
+                    let approved = if xop_network::is_network_action(&c.action) {
+                        rt.perform_approved(&c)
+                    } else {
+                        Ok(None)
+                    };
+                    let mut status = SUCCESS;
+                    match approved {
+                        Ok(Some(done)) => {
+                            text.push_str(&approved_line(&c.action, &done));
+                            if let Approved::NotPerformed { .. } = done
+                                && config.camara.is_none()
+                            {
+                                text.push_str(&format!(
+                                    "  the case is approved, but `xop review approve --data` \
+                                     carries the action out only with `[camara]` in the \
+                                     configuration given (`--config {}`): carry it out at the \
+                                     operator yourself, with the arguments `xop review show {} \
+                                     --data DIR` lists\n",
+                                    a.config.display(),
+                                    c.id
+                                ));
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            error(&format!(
+                                "case {} is approved, but what came of its action could not be \
+                                 proven: {e}; look the action up at the operator before doing it \
+                                 again",
+                                c.id
+                            ));
+                            status = FAILURE;
+                        }
+                    }
                     match out(&text) {
-                        Ok(()) => SUCCESS,
+                        Ok(()) => status,
                         Err(s) => s,
                     }
                 }

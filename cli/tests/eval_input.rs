@@ -1015,3 +1015,116 @@ decision d(c: R) {
         assert_eq!(v["choice"], 0, "{engine}: {v}");
     }
 }
+
+/// A QoD boost guarded by two policies: the second denies a blocked number.
+const BOOST2: &str = r#"module t.boost2
+
+use std.camara.create_qos_session
+
+policy qod_limits for create_qos_session(qos_profile: q, duration: d) {
+  deny "profile-not-offered" unless q in ["QOS_M", "QOS_L"]
+  allow "boost-within-limits"
+}
+
+policy qod_blocklist for create_qos_session(phone_number: p) {
+  deny "number-blocked" when p == "+33612345678"
+  allow "not-blocked"
+}
+"#;
+
+/// `xop eval --policy P --config` where P is one of two policies guarding the QoD action:
+/// decided (and proven with `--log`), but never carried out, since P's verdict alone is not
+/// the action's (here the action's is a deny); the output says so, in text and JSON, and no
+/// request reaches the operator.
+#[test]
+fn a_policy_decided_alone_carries_nothing_out() {
+    let dir = TempDir::new("eval-alone-qod");
+    dir.write("src/boost2.xop", BOOST2);
+    dir.write(
+        "in.json",
+        r#"{"phone_number": "+33612345678", "application_server": "198.51.100.0/24",
+            "qos_profile": "QOS_L", "duration": "1h"}"#,
+    );
+    // The operator: whatever connects here is a request xop sent.
+    let operator = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    operator.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", operator.local_addr().unwrap());
+    dir.write(
+        "xop.toml",
+        format!(
+            "[camara]\napi_root = \"{url}\"\ntoken_url = \"{url}/oauth2/token\"\nclient_id = \
+             \"x\"\nclient_secret = \"y\"\ntimeout_ms = 300\nmax_attempts = 1\n"
+        ),
+    );
+    let alone = [
+        "eval",
+        "src",
+        "--policy",
+        "qod_limits",
+        "--input",
+        "in.json",
+    ];
+    let o = xop(&dir.0, &[&alone[..], &["--config", "xop.toml"]].concat());
+    assert_code(&o, 0);
+    let out = stdout(&o);
+    assert!(out.starts_with("allow (boost-within-limits)\n"), "{out}");
+    assert!(
+        out.contains(
+            "  not performed std.camara.create_qos_session: `t.boost2.qod_limits` is one of 2 \
+             policies guarding `std.camara.create_qos_session`: its verdict alone is not the \
+             action's"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("; nothing was sent (`--action std.camara.create_qos_session`"));
+    assert!(!out.contains("\n  performed "), "{out}");
+    let o = xop(
+        &dir.0,
+        &[
+            &alone[..],
+            &["--config", "xop.toml", "--log", "log", "--format", "json"],
+        ]
+        .concat(),
+    );
+    assert_code(&o, 0);
+    let v = json_of(&o);
+    assert_eq!(v["verdict"], "allow");
+    assert_eq!(
+        v["not_performed"]["action"],
+        "std.camara.create_qos_session"
+    );
+    assert!(
+        v["not_performed"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("verdict alone")
+    );
+    assert!(v.get("performed").is_none(), "{v}");
+    // Proven as the one policy's decision, and nothing else.
+    let o = xop(&dir.0, &["log", "show", "log"]);
+    assert!(stdout(&o).contains("1 records"), "{}", text(&o));
+    log_verifies(&dir.0, "log");
+    // The action's verdict denies it: nothing is sent either.
+    let o = xop(
+        &dir.0,
+        &[
+            "eval",
+            "src",
+            "--action",
+            "create_qos_session",
+            "--input",
+            "in.json",
+            "--config",
+            "xop.toml",
+        ],
+    );
+    assert!(
+        stdout(&o).starts_with("deny (number-blocked)"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        matches!(operator.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "xop sent a request to the operator"
+    );
+}

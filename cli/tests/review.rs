@@ -474,3 +474,185 @@ fn kill_9_under_load_loses_no_acknowledged_decision() {
         );
     }
 }
+
+/// A QoD boost over an hour is reviewed by role `noc`.
+const BOOST: &str = r#"module t.boost
+
+use std.camara.create_qos_session
+
+/// Network operations.
+role noc
+
+policy boost for create_qos_session(qos_profile: q, duration: d) {
+  deny "profile-not-offered" unless q in ["QOS_M", "QOS_L"]
+  review "long-boost" by role noc within 15m else deny when d > 1h
+  allow "boost"
+}
+"#;
+
+/// The demo's CAMARA stand-in (`examples/standins/camara.py`), killed when dropped; `None`
+/// when python3 cannot be run.
+struct StandIn {
+    child: Child,
+    url: String,
+    requests: PathBuf,
+}
+
+impl StandIn {
+    fn start(dir: &Path) -> Option<StandIn> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/standins/camara.py");
+        let (port, requests) = (dir.join("port"), dir.join("requests.jsonl"));
+        let child = match Command::new("python3")
+            .arg("-B")
+            .arg(&script)
+            .args(["--port-file", s(&port), "--requests", s(&requests)])
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("skipped: cannot run python3: {e}");
+                return None;
+            }
+        };
+        let mut standin = StandIn {
+            child,
+            url: String::new(),
+            requests,
+        };
+        for _ in 0..1000 {
+            if let Ok(p) = std::fs::read_to_string(&port)
+                && !p.trim().is_empty()
+            {
+                standin.url = format!("http://127.0.0.1:{}", p.trim());
+                return Some(standin);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the stand-in wrote no port file within 20 s");
+    }
+
+    /// `METHOD PATH` of every request it received.
+    fn requests(&self) -> Vec<String> {
+        (std::fs::read_to_string(&self.requests)
+            .unwrap_or_default()
+            .lines())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {}",
+                v["method"].as_str().unwrap(),
+                v["path"].as_str().unwrap()
+            )
+        })
+        .collect()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Approving a reviewed QoD boost on the data folder carries it out through the connectors of
+/// `[camara]` in the xop.toml given, proven as `action.performed`; without `[camara]` it is
+/// approved but not carried out, and the command and an `action.not_performed` record say so.
+#[test]
+fn an_approved_boost_is_carried_out_from_the_command_line() {
+    let tmp = TempDir::new("cli-boost");
+    let Some(standin) = StandIn::start(&tmp.0) else {
+        return;
+    };
+    std::fs::write(tmp.0.join("boost.xop"), BOOST).unwrap();
+    let module = tmp.0.join("boost.xopm");
+    let o = xop(&["build", s(&tmp.0.join("boost.xop")), "-o", s(&module)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = xop(&["token", "hash", "nora-token"]);
+    let hash = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let reviewers =
+        format!("[[reviewers]]\nname = \"nora\"\nroles = [\"noc\"]\ntoken_sha256 = \"{hash}\"\n");
+    let url = &standin.url;
+    let with = tmp.0.join("xop.toml");
+    std::fs::write(
+        &with,
+        format!(
+            "{reviewers}[camara]\napi_root = \"{url}\"\ntoken_url = \"{url}/oauth2/token\"\n\
+             client_id = \"xop-demo\"\nclient_secret = \"demo-secret\"\n"
+        ),
+    )
+    .unwrap();
+    let without = tmp.0.join("reviewers.toml");
+    std::fs::write(&without, &reviewers).unwrap();
+    let data = tmp.0.join("data");
+    let (mut child, addr) = serve(&module, &data, &with);
+    let boost = json!({"phone_number": "+33612345678", "application_server": "198.51.100.0/24",
+                       "qos_profile": "QOS_L", "duration": "90m"});
+    for n in 0..2 {
+        let (st, o) = decide(addr, "boost", &boost).unwrap();
+        assert_eq!(
+            (st, o["case"].as_str()),
+            (200, Some(format!("rv-{n}").as_str())),
+            "{o}"
+        );
+    }
+    sigterm(&mut child);
+    assert!(standin.requests().is_empty(), "{:?}", standin.requests());
+    // What the case keeps to carry the action out with.
+    let o = xop(&["review", "show", "rv-0", "--data", s(&data)]);
+    assert!(
+        text(&o).contains(
+            "  arguments {\"application_server\":\"198.51.100.0/24\",\"duration\":5400000,\
+             \"phone_number\":\"+33612345678\",\"qos_profile\":\"QOS_L\"}"
+        ),
+        "{}",
+        text(&o)
+    );
+    let approve = |id: &str, config: &Path| {
+        xop(&[
+            "review",
+            "approve",
+            id,
+            "--data",
+            s(&data),
+            "--config",
+            s(config),
+            "--token",
+            "nora-token",
+        ])
+    };
+    let o = approve("rv-0", &with);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with("rv-0 approved by nora -> allow (proof record 2)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n  performed std.camara.create_qos_session: done {"),
+        "{out}"
+    );
+    assert!(out.ends_with("(proof record 3)\n"), "{out}");
+    assert_eq!(standin.requests(), ["POST /quality-on-demand/v1/sessions"]);
+    let r = record(&data, 3);
+    assert!(r.contains("\"name\":\"action.performed\""), "{r}");
+    assert!(r.contains("\"case\":\"rv-0\""), "{r}");
+    let o = approve("rv-1", &without);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains(
+            "\n  not performed std.camara.create_qos_session: no connectors are plugged in here \
+             (no `[camara]` in xop.toml): the approved action was not carried out (proof record \
+             5)\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("carry it out at the operator yourself"),
+        "{out}"
+    );
+    assert_eq!(standin.requests().len(), 1, "{:?}", standin.requests());
+    assert!(record(&data, 5).contains("\"name\":\"action.not_performed\""));
+    log_verifies(&data);
+}

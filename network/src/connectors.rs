@@ -16,6 +16,10 @@ impl Connectors for Camara {
         Box::new(self.signals(program, now_ms))
     }
 
+    fn carries_out(&self, action: &str) -> bool {
+        crate::actions::is_network_action(action)
+    }
+
     fn perform(&self, _program: &Program, action: &str, args: &[Value]) -> Option<Performed> {
         let record = Camara::perform(self, action, args)?;
         let (ok, result) = match &record.outcome {

@@ -28,6 +28,15 @@ pub trait Connectors: Send + Sync {
     /// parameter order, after a decision allowed it; `None` when the action is not one these
     /// connectors carry out.
     fn perform(&self, program: &Program, action: &str, args: &[Value]) -> Option<Performed>;
+
+    /// Whether `action` (its qualified name) is one these connectors carry out: only for such
+    /// an action does the runtime hand an allow to [`Connectors::perform`], keep a review
+    /// case's arguments for its approval, or prove that it was *not* carried out (a policy
+    /// decided alone, a deadline passed). Every action unless the connectors say otherwise.
+    fn carries_out(&self, action: &str) -> bool {
+        let _ = action;
+        true
+    }
 }
 
 /// An action carried out after an `allow`: proven in the log as the event `action.performed`,

@@ -30,8 +30,9 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use ed25519_dalek::VerifyingKey;
@@ -302,6 +303,13 @@ pub enum RuntimeError {
     /// The proof log refused the record: the decision was *not* made (never acknowledged
     /// without proof).
     Log(LogError),
+    /// The decision's [`Deadline`] passed (or its caller gave up) before its record was
+    /// submitted: it was abandoned. Nothing was recorded, carried out or sent to review.
+    DeadlinePassed {
+        /// How long after the deadline the runtime found it passed, in milliseconds (0 when
+        /// the caller gave up first).
+        late_ms: u64,
+    },
 }
 
 impl fmt::Display for RuntimeError {
@@ -351,6 +359,11 @@ impl fmt::Display for RuntimeError {
                 modules.join(", ")
             ),
             RuntimeError::Log(e) => write!(f, "the decision could not be proven: {e}"),
+            RuntimeError::DeadlinePassed { late_ms } => write!(
+                f,
+                "the decision's deadline passed before its record was written ({late_ms} ms \
+                 after it): it was abandoned; nothing was recorded, carried out or sent to review"
+            ),
         }
     }
 }
@@ -381,6 +394,107 @@ pub struct Options<'a> {
     pub subject: Option<&'a str>,
     /// Where signals are read; the input's `signals` when `None`.
     pub signals: Option<&'a dyn Signals>,
+    /// When the caller stops waiting for the decision (e.g. `xop serve`'s `timeout_ms`): checked
+    /// before its record is submitted (past it, the decision is abandoned:
+    /// [`RuntimeError::DeadlinePassed`], nothing recorded, carried out or sent to review) and
+    /// again right before an allowed action is carried out (past it, it is not, and the event
+    /// `action.not_performed` says why). `None`: no deadline.
+    pub deadline: Option<&'a Deadline>,
+}
+
+/// A decision's deadline, shared by the caller who waits for the decision and the runtime that
+/// makes it (cloning shares it; see [`Options::deadline`]). A caller that stops waiting calls
+/// [`Deadline::give_up`], which says exactly whether the decision's record had been submitted
+/// by then: if not, it never will be (the runtime abandons the decision); if so, the decision
+/// stands and what follows its record (a review case, an action the connectors started before
+/// the deadline) goes on.
+#[derive(Debug, Clone)]
+pub struct Deadline(Arc<DeadlineState>);
+
+#[derive(Debug)]
+struct DeadlineState {
+    at: Instant,
+    /// [`OPEN`], [`RECORDED`] or [`ABANDONED`].
+    state: AtomicU8,
+    /// The caller stopped waiting.
+    gave_up: AtomicBool,
+    /// The record's sequence number once it is known ([`NO_SEQ`] before).
+    seq: AtomicU64,
+}
+
+/// Neither recorded nor abandoned yet.
+const OPEN: u8 = 0;
+/// The runtime submits (or submitted) the decision's record: it stands.
+const RECORDED: u8 = 1;
+/// Abandoned before its record was submitted: it never will be.
+const ABANDONED: u8 = 2;
+const NO_SEQ: u64 = u64::MAX;
+
+impl Deadline {
+    /// A deadline at `at`.
+    pub fn new(at: Instant) -> Deadline {
+        Deadline(Arc::new(DeadlineState {
+            at,
+            state: AtomicU8::new(OPEN),
+            gave_up: AtomicBool::new(false),
+            seq: AtomicU64::new(NO_SEQ),
+        }))
+    }
+
+    /// When it is.
+    pub fn at(&self) -> Instant {
+        self.0.at
+    }
+
+    /// Whether it has passed, or the caller gave up.
+    pub fn passed(&self) -> bool {
+        self.0.gave_up.load(Ordering::SeqCst) || Instant::now() >= self.0.at
+    }
+
+    /// The caller stops waiting. Returns whether the decision's record had been submitted by
+    /// then (`true`: the decision stands, and its record becomes durable unless the log
+    /// fails); `false`: nothing of it was or will be recorded, carried out or sent to review.
+    pub fn give_up(&self) -> bool {
+        self.0.gave_up.store(true, Ordering::SeqCst);
+        match (self.0.state).compare_exchange(OPEN, ABANDONED, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => false,
+            Err(state) => state == RECORDED,
+        }
+    }
+
+    /// The decision's record number, once the runtime has submitted it and knows it (it may not
+    /// be durable yet).
+    pub fn seq(&self) -> Option<u64> {
+        Some(self.0.seq.load(Ordering::SeqCst)).filter(|&s| s != NO_SEQ)
+    }
+
+    /// The runtime, before submitting the record: whether it may (it then stands), or the
+    /// decision is abandoned (the deadline passed, or the caller gave up).
+    fn record(&self) -> Result<(), RuntimeError> {
+        let now = Instant::now();
+        if now >= self.0.at {
+            // Abandoned, unless the caller's `give_up` saw it recorded (it cannot have been).
+            let _ = (self.0.state).compare_exchange(
+                OPEN,
+                ABANDONED,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+            return Err(RuntimeError::DeadlinePassed {
+                late_ms: u64::try_from(now.duration_since(self.0.at).as_millis())
+                    .unwrap_or(u64::MAX),
+            });
+        }
+        match (self.0.state).compare_exchange(OPEN, RECORDED, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => Ok(()),
+            Err(RECORDED) => Ok(()),
+            Err(_) => Err(RuntimeError::DeadlinePassed { late_ms: 0 }),
+        }
+    }
+
+    fn note_seq(&self, seq: u64) {
+        self.0.seq.store(seq, Ordering::SeqCst);
+    }
 }
 
 /// A review case to open: what a [`ReviewSink`] receives.
@@ -410,6 +524,22 @@ pub trait ReviewSink: Send + Sync {
     /// durable. An error leaves the outcome without a case id and with
     /// [`Outcome::case_error`]: the caller must then apply the review's fallback itself.
     fn open_case(&self, case: &ReviewCase) -> Result<String, String>;
+
+    /// [`ReviewSink::open_case`] for a decision whose action the runtime's connectors may
+    /// carry out once a reviewer approves it ([`Runtime::perform_approved`]): `args` are the
+    /// action's arguments (one key per parameter, as a decision's input gives them, in the
+    /// form proof records keep values), which the case keeps to carry the action out with.
+    /// The runtime gives them only when connectors are plugged in and no argument holds a
+    /// `@personal` value (which would be kept in clear). The default keeps none (an approval
+    /// then cannot carry the action out).
+    fn open_case_with_args(
+        &self,
+        case: &ReviewCase,
+        args: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, String> {
+        let _ = args;
+        self.open_case(case)
+    }
 
     /// Whether the halt switch is on: high-risk actions (a policy with a review rule) then get
     /// their fallback, so the runtime does not carry them out even when allowed.
@@ -466,6 +596,33 @@ pub struct Outcome {
     /// The proof record of [`Outcome::performed`] (the event `action.performed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub performed_seq: Option<u64>,
+    /// Why an allowed action was not handed to the [`Connectors`] to carry out: the policy
+    /// was decided alone while others guard its action too (its verdict is not the action's),
+    /// or the decision's [`Deadline`] passed before the action's turn came. Set only when
+    /// connectors are plugged in (whether the action is theirs is for them to say: the reason
+    /// is given for any allowed action).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_performed: Option<String>,
+}
+
+/// What came of an approved review case's action ([`Runtime::perform_approved`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Approved {
+    /// The connectors carried it out (or tried: [`Performed::ok`]).
+    Performed {
+        /// What came of it.
+        performed: Performed,
+        /// Its proof record, the event `action.performed` (`None` without a log).
+        seq: Option<u64>,
+    },
+    /// It was not carried out: nothing was sent.
+    NotPerformed {
+        /// Why.
+        reason: String,
+        /// Its proof record, the event `action.not_performed` (`None` without a log).
+        seq: Option<u64>,
+    },
 }
 
 /// One decision of a batch ([`Runtime::decide_many`]).
@@ -575,6 +732,22 @@ struct Prepared {
     case_evidence: Vec<Evidence>,
     /// An allowed action the connectors may carry out, with its arguments.
     perform: Option<Perform>,
+    /// For a review case: the action's arguments, kept with the case so that an approval can
+    /// carry the action out (only with connectors plugged in; see
+    /// [`ReviewSink::open_case_with_args`]).
+    case_args: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The caller's deadline, checked again right before the action is carried out.
+    deadline: Option<Deadline>,
+}
+
+impl Prepared {
+    /// Checks the deadline before the record is submitted: past it, the decision is abandoned.
+    fn may_record(&self) -> Result<(), RuntimeError> {
+        match &self.deadline {
+            Some(d) => d.record(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What a decision is asked of.
@@ -1000,8 +1173,17 @@ impl Runtime {
         options: Options<'_>,
     ) -> Result<Outcome, RuntimeError> {
         let mut p = self.make_decision(target, input, options)?;
+        p.may_record()?;
         if let (Some(log), Some(rest)) = (&self.log, p.record.take()) {
-            p.outcome.seq = Some(log.append_encoded(rest).map_err(RuntimeError::Log)?);
+            p.outcome.seq = Some(match &p.deadline {
+                // Its number is known as soon as it is queued: the caller who gave up is told.
+                Some(d) => {
+                    let durable = log.submit_encoded(rest).map_err(RuntimeError::Log)?;
+                    d.note_seq(durable.seq());
+                    park_on(durable).map_err(RuntimeError::Log)?
+                }
+                None => log.append_encoded(rest).map_err(RuntimeError::Log)?,
+            });
         }
         self.follow_up(p)
     }
@@ -1015,7 +1197,11 @@ impl Runtime {
     pub fn decide_many(&self, batch: &[Request<'_>]) -> Vec<Result<Outcome, RuntimeError>> {
         let mut prepared: Vec<Result<Prepared, RuntimeError>> = batch
             .iter()
-            .map(|r| self.make_decision(Target::Policy(r.policy), r.input, r.options))
+            .map(|r| {
+                let p = self.make_decision(Target::Policy(r.policy), r.input, r.options)?;
+                p.may_record()?;
+                Ok(p)
+            })
             .collect();
         if let Some(log) = &self.log {
             let records: Vec<Vec<u8>> = prepared
@@ -1026,6 +1212,9 @@ impl Runtime {
                 Ok(first) => {
                     for (p, seq) in prepared.iter_mut().flatten().zip(first..) {
                         p.outcome.seq = Some(seq);
+                        if let Some(d) = &p.deadline {
+                            d.note_seq(seq);
+                        }
                     }
                 }
                 Err(e) => {
@@ -1078,10 +1267,14 @@ impl Runtime {
         options: Options<'_>,
     ) -> Result<Pending, RuntimeError> {
         let mut p = self.make_decision(target, input, options)?;
+        p.may_record()?;
         let durable = match (&self.log, p.record.take()) {
             (Some(log), Some(rest)) => Some(log.submit_encoded(rest).map_err(RuntimeError::Log)?),
             _ => None,
         };
+        if let (Some(d), Some(durable)) = (&p.deadline, &durable) {
+            d.note_seq(durable.seq());
+        }
         Ok(Pending {
             prepared: Some(p),
             durable,
@@ -1101,6 +1294,115 @@ impl Runtime {
         self.connectors.load().is_some()
     }
 
+    /// Carries out the action of review case `case`, which a reviewer approved (its outcome
+    /// proven: [`crate::review::Case::proof`]), through the connectors, as an allowed
+    /// decision's action is carried out, with the arguments the case kept
+    /// ([`ReviewSink::open_case_with_args`]); blocks while it does. Meant for an action the
+    /// connectors carry out (QoD's `create_qos_session`, `delete_qos_session`): the caller
+    /// knows which those are.
+    ///
+    /// - `Ok(None)`: nothing to carry out: the case is not approved (or its outcome not
+    ///   proven), it was opened for a decision made elsewhere (its record is not a decision:
+    ///   an MCP gateway's held call, which the agent's retry carries out), or the connectors
+    ///   say the action is not theirs.
+    /// - [`Approved::Performed`]: carried out (or tried: [`Performed::ok`]), proven as the event
+    ///   `action.performed` with `{"decision", "case", "approval", …}`.
+    /// - [`Approved::NotPerformed`]: it could not be (no connectors plugged in, the case kept no
+    ///   arguments, its module cannot be found, its arguments no longer bind), and why; proven
+    ///   as the event `action.not_performed`. Nothing was sent.
+    ///
+    /// The module is the one the decision was made with: loaded now, or kept in the log's
+    /// folder by its hash. An error is a proof record that could not be written.
+    pub fn perform_approved(
+        &self,
+        case: &crate::review::Case,
+    ) -> Result<Option<Approved>, RuntimeError> {
+        if case.status != crate::review::Status::Approved || case.proof.is_none() {
+            return Ok(None);
+        }
+        // A case opened for a decision made elsewhere (`POST /v1/reviews`: an agent's tool
+        // call that the MCP gateway holds, which its retry carries out once approved) is not
+        // the runtime's to carry out: its record is that request, not a decision.
+        if let (Some(log), Some(seq)) = (&self.log, case.seq)
+            && let Ok(Some(bytes)) = log.record_bytes(seq)
+            && serde_json::from_slice::<serde_json::Value>(&bytes)
+                .is_ok_and(|r| r["kind"] != "decision")
+        {
+            return Ok(None);
+        }
+        let approved = Some((case.id.as_str(), case.proof));
+        let not = |why: String| -> Result<Option<Approved>, RuntimeError> {
+            let seq = self.prove_not_performed(case.seq, &case.action, &why, approved)?;
+            Ok(Some(Approved::NotPerformed { reason: why, seq }))
+        };
+        let Some(connectors) = self.connectors.load_full() else {
+            return not(
+                "no connectors are plugged in here (no `[camara]` in xop.toml): the approved \
+                 action was not carried out"
+                    .into(),
+            );
+        };
+        let Some(args) = &case.args else {
+            return not(
+                "the case keeps no arguments to carry the action out with (it was opened \
+                 without connectors, by an earlier version, or an argument holds a `@personal` \
+                 value): the approved action was not carried out"
+                    .into(),
+            );
+        };
+        let set = self.modules.load();
+        let kept;
+        let program = match set.modules.iter().find(|m| m.hash == case.module) {
+            Some(m) => m.program(),
+            None => {
+                let found = match &self.log {
+                    Some(log) => crate::proof::replay::load_module(log.dir(), &case.module)
+                        .map_err(|e| e.to_string()),
+                    None => Err("the runtime has no proof log folder to find it in".into()),
+                };
+                match found {
+                    Ok(m) => {
+                        kept = m;
+                        &kept.module.program
+                    }
+                    Err(e) => {
+                        return not(format!(
+                            "the module the decision was made with ({}) cannot be found ({e}): \
+                             the approved action was not carried out",
+                            case.module
+                        ));
+                    }
+                }
+            }
+        };
+        let Some(index) = (program.policies.iter()).position(|p| p.action == case.action) else {
+            return not(format!(
+                "module {} has no policy guarding `{}`: the approved action was not carried out",
+                case.module, case.action
+            ));
+        };
+        let now = jiff::Timestamp::now().as_millisecond();
+        let input = serde_json::Value::Object(args.clone());
+        let bound = match bind::bind_value_at(program, index, &input, now) {
+            Ok(b) => b,
+            Err(e) => {
+                return not(format!(
+                    "the arguments the case kept do not bind to `{}` ({e}): the approved action \
+                     was not carried out",
+                    case.action
+                ));
+            }
+        };
+        let Some(done) = connectors.perform(program, &case.action, &bound.args) else {
+            return Ok(None);
+        };
+        let seq = self.prove_performed(case.seq, &done, approved)?;
+        Ok(Some(Approved::Performed {
+            performed: done,
+            seq,
+        }))
+    }
+
     /// Decides, and encodes the proof record (when there is a log), without waiting for
     /// anything but the connectors' signals.
     fn make_decision(
@@ -1109,6 +1411,13 @@ impl Runtime {
         input: Input<'_>,
         options: Options<'_>,
     ) -> Result<Prepared, RuntimeError> {
+        // A deadline passed already (a caller that gave up, a decision that waited for a
+        // thread): abandoned before any signal is read.
+        if let Some(d) = options.deadline
+            && d.passed()
+        {
+            d.record()?;
+        }
         let set = self.modules.load();
         let (m, guards, action) = match target {
             Target::Policy(policy) => {
@@ -1119,6 +1428,16 @@ impl Runtime {
                 let (action, m, indices) = set.action(name)?;
                 (m, Guards::Action(indices), Some(action))
             }
+        };
+        // A policy decided alone while others guard its action too (in any loaded module): its
+        // verdict is not the action's, so what it allows is never carried out.
+        let alone_of = match &guards {
+            Guards::One(index) => {
+                let action = &m.program().policies[*index].action;
+                let n: usize = (set.guards(action).iter()).map(|(_, v)| v.len()).sum();
+                (n > 1).then_some(n)
+            }
+            Guards::Action(_) => None,
         };
         drop(set);
         let program = m.program();
@@ -1261,10 +1580,41 @@ impl Runtime {
             also: r.also.clone(),
         });
         // The action is carried out only once the decision allowing it is durable (in
-        // `follow_up`), with the arguments it was decided on.
+        // `follow_up`), with the arguments it was decided on; never on one policy's verdict
+        // alone when others guard the action too.
+        let mut not_performed = None;
         let perform = match (&connectors, &bound) {
-            (Some(c), Ok(b)) if decision.verdict == Verdict::Allow => {
+            (Some(c), Ok(_))
+                if decision.verdict == Verdict::Allow
+                    && alone_of.is_some()
+                    && c.carries_out(&pol.action) =>
+            {
+                not_performed = Some(format!(
+                    "`{}` is one of {} policies guarding `{}`: its verdict alone is not the \
+                     action's, and only the action's verdict (every policy guarding it, \
+                     combined) carries the action out",
+                    pol.qualified,
+                    alone_of.unwrap_or_default(),
+                    pol.action
+                ));
+                None
+            }
+            (Some(c), Ok(b))
+                if decision.verdict == Verdict::Allow && c.carries_out(&pol.action) =>
+            {
                 Some((Arc::clone(c), b.args.clone()))
+            }
+            _ => None,
+        };
+        // A review the connectors' action may follow: its case keeps the action's arguments, so
+        // that an approval can carry it out (on one policy's review alone, never).
+        let case_args = match (&connectors, &bound) {
+            (Some(c), Ok(b))
+                if decision.verdict == Verdict::Review
+                    && alone_of.is_none()
+                    && c.carries_out(&pol.action) =>
+            {
+                kept_args(program, pol, &b.args)
             }
             _ => None,
         };
@@ -1343,6 +1693,7 @@ impl Runtime {
                 .filter_map(|&i| m.halt_fallbacks.get(i).copied().flatten())
                 .reduce(crate::review::stricter),
             at_ms,
+            not_performed,
         };
         Ok(Prepared {
             module: m,
@@ -1351,6 +1702,8 @@ impl Runtime {
             record,
             case_evidence,
             perform,
+            case_args,
+            deadline: options.deadline.cloned(),
         })
     }
 
@@ -1362,20 +1715,34 @@ impl Runtime {
             mut outcome,
             case_evidence,
             perform,
+            case_args,
+            deadline,
             ..
         } = p;
         let program = module.program();
         let pol = &program.policies[index];
-        // What came of the action is proven right after the decision.
+        // What came of the action is proven right after the decision; past the caller's
+        // deadline it is not carried out (the caller was told the decision was not
+        // acknowledged), and a record says why.
         if let Some((c, args)) = perform
             && !self.halts(&outcome)
-            && let Some(done) = c.perform(program, &pol.action, &args)
         {
-            outcome.performed_seq = self.prove_performed(outcome.seq, &done)?;
-            outcome.performed = Some(done);
+            if let Some(d) = deadline.as_ref().filter(|d| d.passed()) {
+                let late = Instant::now().saturating_duration_since(d.at()).as_millis();
+                let why = format!(
+                    "the decision's deadline passed before the action was carried out ({late} ms \
+                     after it; its caller was not told of the decision): it was not handed to the \
+                     connectors"
+                );
+                self.prove_not_performed(outcome.seq, &pol.action, &why, None)?;
+                outcome.not_performed = Some(why);
+            } else if let Some(done) = c.perform(program, &pol.action, &args) {
+                outcome.performed_seq = self.prove_performed(outcome.seq, &done, None)?;
+                outcome.performed = Some(done);
+            }
         }
         Ok(match outcome.review.clone() {
-            Some(terms) => self.with_case(outcome, &pol.action, &terms, case_evidence),
+            Some(terms) => self.with_case(outcome, &pol.action, &terms, case_evidence, case_args),
             None => outcome,
         })
     }
@@ -1437,11 +1804,47 @@ impl Runtime {
         })
     }
 
-    /// Appends the event `action.performed` for the action the decision `decision` allowed.
+    /// Appends the event `action.performed` for the action the decision `decision` allowed (or
+    /// that the review case `approved` names approved: `{"case", "approval"}`).
     fn prove_performed(
         &self,
         decision: Option<u64>,
         p: &Performed,
+        approved: Option<(&str, Option<u64>)>,
+    ) -> Result<Option<u64>, RuntimeError> {
+        let mut data = serde_json::json!({
+            "decision": decision,
+            "action": p.action,
+            "ok": p.ok,
+            "result": p.result,
+            "calls": p.calls,
+        });
+        add_approval(&mut data, approved);
+        self.prove_event("action.performed", data)
+    }
+
+    /// Appends the event `action.not_performed`: the action allowed by the decision `decision`
+    /// (or approved in the review case `approved`) was not carried out, and `why`.
+    fn prove_not_performed(
+        &self,
+        decision: Option<u64>,
+        action: &str,
+        why: &str,
+        approved: Option<(&str, Option<u64>)>,
+    ) -> Result<Option<u64>, RuntimeError> {
+        let mut data = serde_json::json!({
+            "decision": decision,
+            "action": action,
+            "reason": why,
+        });
+        add_approval(&mut data, approved);
+        self.prove_event("action.not_performed", data)
+    }
+
+    fn prove_event(
+        &self,
+        name: &str,
+        data: serde_json::Value,
     ) -> Result<Option<u64>, RuntimeError> {
         let Some(log) = &self.log else {
             return Ok(None);
@@ -1449,14 +1852,8 @@ impl Runtime {
         let entry = Entry {
             time: time_text(jiff::Timestamp::now().as_millisecond()),
             body: Body::Event {
-                name: "action.performed".to_string(),
-                data: serde_json::json!({
-                    "decision": decision,
-                    "action": p.action,
-                    "ok": p.ok,
-                    "result": p.result,
-                    "calls": p.calls,
-                }),
+                name: name.to_string(),
+                data,
             },
         };
         log.append(&entry).map(Some).map_err(RuntimeError::Log)
@@ -1468,6 +1865,7 @@ impl Runtime {
         action: &str,
         terms: &ReviewTerms,
         evidence: Vec<Evidence>,
+        args: Option<serde_json::Map<String, serde_json::Value>>,
     ) -> Outcome {
         let Some(sink) = self.review.load_full() else {
             return outcome;
@@ -1482,11 +1880,81 @@ impl Runtime {
             evidence,
             at_ms: outcome.at_ms,
         };
-        match sink.open_case(&case) {
+        let opened = match &args {
+            Some(args) => sink.open_case_with_args(&case, args),
+            None => sink.open_case(&case),
+        };
+        match opened {
             Ok(id) => outcome.case = Some(id),
             Err(e) => outcome.case_error = Some(e),
         }
         outcome
+    }
+}
+
+/// Adds an approval's case and record to an `action.performed` / `action.not_performed`
+/// event's data.
+fn add_approval(data: &mut serde_json::Value, approved: Option<(&str, Option<u64>)>) {
+    if let (Some((case, approval)), Some(o)) = (approved, data.as_object_mut()) {
+        o.insert("case".into(), serde_json::json!(case));
+        o.insert("approval".into(), serde_json::json!(approval));
+    }
+}
+
+/// The arguments of policy `pol`'s action as a review case keeps them, to carry the action out
+/// once approved: one key per parameter, each value as proof records write values (which the
+/// binder reads back). `None` when a parameter's type holds a `@personal` field: the case would
+/// keep it in clear, which the proof log never does ([`evidence`] keeps it as a keyed hash).
+fn kept_args(
+    program: &Program,
+    pol: &crate::ir::Policy,
+    args: &[Value],
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    if (pol.params.iter()).any(|p| holds_personal(program, &p.ty, 0)) {
+        return None;
+    }
+    Some(
+        (pol.params.iter().zip(args))
+            .map(|(p, v)| (p.name.clone(), value_json(program, v)))
+            .collect(),
+    )
+}
+
+/// Whether a value of type `ty` may hold a `@personal` field (at any depth).
+fn holds_personal(program: &Program, ty: &crate::ir::Type, depth: usize) -> bool {
+    use crate::ir::Type;
+    if depth > 64 {
+        return true; // fails closed on a type nested absurdly deep
+    }
+    match ty {
+        Type::Optional(t) | Type::List(t) | Type::Set(t) => holds_personal(program, t, depth + 1),
+        Type::Record(i) => match program.records.get(*i as usize) {
+            Some(r) => {
+                (r.fields.iter()).any(|f| f.personal || holds_personal(program, &f.ty, depth + 1))
+            }
+            None => true,
+        },
+        _ => false,
+    }
+}
+
+/// Waits for `f` on this thread, parked until it is woken (the runtime has no executor of its
+/// own): a [`Durable`] record, for a decision whose caller may give up.
+fn park_on<F: Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
     }
 }
 
@@ -1632,6 +2100,304 @@ mod tests {
     fn is_pending<F: Future + Unpin>(f: &mut F) -> bool {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         Pin::new(f).poll(&mut cx).is_pending()
+    }
+
+    /// `p(n: Int)` of [`module_bytes`], and `q` guarding the same action: deny at 7.
+    fn two_policies_bytes() -> Vec<u8> {
+        let loaded = module::load(&module_bytes(), None).unwrap();
+        let mut program = loaded.module.program;
+        let mut q = program.policies[0].clone();
+        q.name = "q".into();
+        q.qualified = "acme.q".into();
+        q.rules = vec![
+            rule(1, Verdict::Deny, "seven", cmp(CmpOp::Eq, 7)),
+            rule(2, Verdict::Allow, "fine", None),
+        ];
+        for r in &mut q.rules {
+            r.id = r.id.replace("acme.p", "acme.q");
+        }
+        program.policies.push(q);
+        Module {
+            program,
+            source_hash: hash_sources([("acme.xop", &b"module acme, twice"[..])]),
+            sources: vec!["acme.xop".into()],
+        }
+        .to_bytes(None)
+    }
+
+    /// Connectors that carry out every action (counting them) and read no signal.
+    #[derive(Default)]
+    struct Counting {
+        performed: Arc<std::sync::Mutex<Vec<Vec<Value>>>>,
+    }
+
+    impl Connectors for Counting {
+        fn signals<'a>(&'a self, _program: &'a Program, _now_ms: i64) -> Box<dyn Signals + 'a> {
+            Box::new(FixedSignals::default())
+        }
+
+        fn perform(&self, _program: &Program, action: &str, args: &[Value]) -> Option<Performed> {
+            self.performed.lock().unwrap().push(args.to_vec());
+            Some(Performed {
+                action: action.to_string(),
+                ok: true,
+                result: serde_json::json!({"done": args.len()}),
+                calls: Vec::new(),
+            })
+        }
+    }
+
+    fn counting(rt: &Runtime) -> Arc<std::sync::Mutex<Vec<Vec<Value>>>> {
+        let c = Counting::default();
+        let performed = Arc::clone(&c.performed);
+        rt.set_connectors(Some(Box::new(c)));
+        performed
+    }
+
+    /// The names of the events in the log, in order.
+    fn events(rt: &Runtime) -> Vec<String> {
+        let log = rt.log().unwrap();
+        (0..log.size())
+            .map(|seq| {
+                let r = record(rt, seq);
+                r["name"]
+                    .as_str()
+                    .unwrap_or(r["kind"].as_str().unwrap())
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// A policy decided alone while another guards its action too never carries the action
+    /// out, and says why; the action decided over both does.
+    #[test]
+    fn a_policy_decided_alone_performs_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ProofLog::open(dir.path(), LogConfig::default()).unwrap();
+        let rt = Runtime::with_log(log);
+        rt.load_bytes("acme", &two_policies_bytes(), None).unwrap();
+        let performed = counting(&rt);
+        let o = rt.decide("p", Input::Json(r#"{"n": 7}"#)).unwrap();
+        assert_eq!(o.verdict, Verdict::Allow);
+        assert_eq!((&o.performed, o.performed_seq), (&None, None));
+        let why = o.not_performed.unwrap();
+        assert!(
+            why.contains("`acme.p` is one of 2 policies guarding `acme.act`"),
+            "{why}"
+        );
+        assert!(performed.lock().unwrap().is_empty());
+        // The action's verdict: q denies 7, nothing is carried out; 1 is allowed by both.
+        let o = rt
+            .decide_action("acme.act", Input::Json(r#"{"n": 7}"#), Options::default())
+            .unwrap();
+        assert_eq!((o.verdict, &o.not_performed), (Verdict::Deny, &None));
+        let o = rt
+            .decide_action("acme.act", Input::Json(r#"{"n": 1}"#), Options::default())
+            .unwrap();
+        assert_eq!(o.verdict, Verdict::Allow);
+        assert!(o.performed.is_some() && o.not_performed.is_none());
+        assert_eq!(*performed.lock().unwrap(), vec![vec![Value::Int(1)]]);
+        assert_eq!(
+            events(&rt),
+            ["decision", "decision", "decision", "action.performed"]
+        );
+    }
+
+    /// A decision whose deadline has passed before its record is submitted is abandoned:
+    /// nothing recorded, carried out or sent to review, whichever way it is asked; the caller
+    /// that gives up is told so. One recorded in time stands.
+    #[test]
+    fn a_decision_past_its_deadline_is_abandoned_before_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(dir.path());
+        let performed = counting(&rt);
+        let passed = Deadline::new(Instant::now());
+        let late = Options {
+            deadline: Some(&passed),
+            ..Options::default()
+        };
+        for input in [r#"{"n": 1}"#, r#"{"n": 5}"#] {
+            assert!(matches!(
+                rt.decide_with("p", Input::Json(input), late),
+                Err(RuntimeError::DeadlinePassed { .. })
+            ));
+            assert!(matches!(
+                rt.submit("p", Input::Json(input), late),
+                Err(RuntimeError::DeadlinePassed { .. })
+            ));
+            let batch = [Request {
+                policy: "p",
+                input: Input::Json(input),
+                options: late,
+            }];
+            assert!(matches!(
+                rt.decide_many(&batch)[0],
+                Err(RuntimeError::DeadlinePassed { .. })
+            ));
+        }
+        assert!(!passed.give_up(), "told it was recorded");
+        assert_eq!(passed.seq(), None);
+        assert_eq!(rt.log().unwrap().size(), 0);
+        assert!(performed.lock().unwrap().is_empty());
+        // A caller that gives up first abandons it too, though its time has not come.
+        let gave_up = Deadline::new(Instant::now() + std::time::Duration::from_secs(60));
+        assert!(!gave_up.give_up());
+        assert!(
+            rt.decide_with(
+                "p",
+                Input::Json(r#"{"n": 1}"#),
+                Options {
+                    deadline: Some(&gave_up),
+                    ..Options::default()
+                }
+            )
+            .is_err()
+        );
+        assert_eq!(rt.log().unwrap().size(), 0);
+        // In time: recorded and carried out, and a caller giving up afterwards is told so.
+        let ample = Deadline::new(Instant::now() + std::time::Duration::from_secs(60));
+        let o = rt
+            .decide_with(
+                "p",
+                Input::Json(r#"{"n": 1}"#),
+                Options {
+                    deadline: Some(&ample),
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+        assert_eq!((o.seq, o.performed_seq), (Some(0), Some(1)));
+        assert!(ample.give_up());
+        assert_eq!(ample.seq(), Some(0));
+    }
+
+    /// Past the deadline when its turn comes, an allowed action recorded in time is not carried
+    /// out, and a record says why.
+    #[test]
+    fn an_action_whose_turn_comes_past_the_deadline_is_not_carried_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(dir.path());
+        let performed = counting(&rt);
+        let deadline = Deadline::new(Instant::now() + std::time::Duration::from_millis(300));
+        let held = rt.log().unwrap().hold_writer();
+        let pending = rt
+            .submit(
+                "p",
+                Input::Json(r#"{"n": 1}"#),
+                Options {
+                    deadline: Some(&deadline),
+                    ..Options::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(deadline.seq(), Some(0));
+        // The disk is slow: the record is durable only after the deadline.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        drop(held);
+        let o = rt.finish(block_on(pending).unwrap()).unwrap();
+        assert_eq!((o.verdict, o.seq), (Verdict::Allow, Some(0)));
+        assert_eq!((&o.performed, o.performed_seq), (&None, None));
+        assert!(
+            o.not_performed
+                .unwrap()
+                .starts_with("the decision's deadline passed")
+        );
+        assert!(performed.lock().unwrap().is_empty());
+        assert_eq!(events(&rt), ["decision", "action.not_performed"]);
+        let r = record(&rt, 1);
+        assert_eq!(
+            (&r["data"]["decision"], &r["data"]["action"]),
+            (&0.into(), &"acme.act".into())
+        );
+    }
+
+    /// A review whose action the connectors carry out keeps the action's arguments in its case;
+    /// once approved, the action is carried out with them and proven, naming the case and the
+    /// approval. Without connectors it is not, and a record says why.
+    #[test]
+    fn an_approved_case_is_carried_out_with_the_arguments_it_kept() {
+        use crate::review::{ReviewQueue, Reviewer, RuntimeLog};
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Arc::new(runtime(dir.path()));
+        let queue =
+            ReviewQueue::open(dir.path(), Box::new(RuntimeLog(Arc::downgrade(&rt)))).unwrap();
+        rt.set_review_sink(Some(queue.sink()));
+        let performed = counting(&rt);
+        let o = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        assert_eq!(o.verdict, Verdict::Review);
+        assert!(
+            performed.lock().unwrap().is_empty(),
+            "a review performs nothing"
+        );
+        let id = o.case.unwrap();
+        let case = queue.get(&id).unwrap();
+        assert_eq!(
+            serde_json::Value::Object(case.args.clone().unwrap()),
+            serde_json::json!({"n": 5})
+        );
+        // Not approved yet: nothing to carry out.
+        assert_eq!(rt.perform_approved(&case).unwrap(), None);
+        let ana = Reviewer {
+            name: "ana".into(),
+            roles: vec!["acme.desk".into()],
+        };
+        let case = queue.approve(&id, &ana, None).unwrap();
+        let Some(Approved::Performed { performed: p, seq }) = rt.perform_approved(&case).unwrap()
+        else {
+            panic!("not carried out");
+        };
+        assert!(p.ok);
+        assert_eq!(*performed.lock().unwrap(), vec![vec![Value::Int(5)]]);
+        let r = record(&rt, seq.unwrap());
+        assert_eq!(r["name"], "action.performed");
+        assert_eq!(r["data"]["decision"], o.seq.unwrap());
+        assert_eq!(
+            (&r["data"]["case"], &r["data"]["approval"]),
+            (&id.clone().into(), &case.proof.into())
+        );
+        // Without connectors, another approved case is not carried out, and says so.
+        let o = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        let case = queue
+            .approve(o.case.as_deref().unwrap(), &ana, None)
+            .unwrap();
+        rt.set_connectors(None);
+        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        else {
+            panic!("carried out without connectors");
+        };
+        assert!(
+            reason.starts_with("no connectors are plugged in"),
+            "{reason}"
+        );
+        assert_eq!(record(&rt, seq.unwrap())["name"], "action.not_performed");
+        assert_eq!(performed.lock().unwrap().len(), 1);
+        // A case opened for a decision made elsewhere (an MCP gateway's held call, whose retry
+        // carries it out once approved) is not the runtime's to carry out.
+        let log = rt.log().unwrap();
+        let seq = log
+            .append_event("review.requested", serde_json::json!({}))
+            .unwrap();
+        let elsewhere = ReviewCase {
+            seq: Some(seq),
+            module: String::new(),
+            policy: String::new(),
+            action: "acme.act".into(),
+            reasons: vec!["held".into()],
+            terms: ReviewTerms {
+                role: "acme.desk".into(),
+                within_ms: 60_000,
+                fallback: Verdict::Deny,
+                deadline: String::new(),
+                also: Vec::new(),
+            },
+            evidence: Vec::new(),
+            at_ms: 0,
+        };
+        let id = ReviewSink::open_case(&queue, &elsewhere).unwrap();
+        let case = queue.approve(&id, &ana, None).unwrap();
+        assert_eq!(rt.perform_approved(&case).unwrap(), None);
+        assert_eq!(log.size(), seq + 2, "only the request and the approval");
+        queue.shutdown();
     }
 
     #[test]

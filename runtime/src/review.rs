@@ -246,6 +246,13 @@ pub struct Case {
     pub note: Option<String>,
     /// The outcome's proof record, once durable.
     pub proof: Option<u64>,
+    /// The action's arguments (one key per parameter, values as proof records write them),
+    /// kept so that an approval can carry out an action the connectors carry out
+    /// ([`crate::engine::Runtime::perform_approved`]); absent otherwise. Never kept when an
+    /// argument holds a `@personal` value, which would be in clear here
+    /// ([`crate::engine::ReviewSink::open_case_with_args`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The halt switch's state.
@@ -1140,7 +1147,11 @@ impl ReviewQueue {
         Ok(Some(fallback))
     }
 
-    fn open_case_inner(&self, case: &ReviewCase) -> Result<String, ReviewError> {
+    fn open_case_inner(
+        &self,
+        case: &ReviewCase,
+        args: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<String, ReviewError> {
         let now = (self.inner.clock)();
         let deadline_ms = now.saturating_add(case.terms.within_ms);
         let (id, halted) = {
@@ -1202,6 +1213,7 @@ impl ReviewQueue {
                     decided_at: None,
                     note: None,
                     proof: None,
+                    args: args.cloned(),
                 }),
             };
             state.write(&self.inner.path, line)?;
@@ -1266,7 +1278,16 @@ fn check_records(
 
 impl ReviewSink for ReviewQueue {
     fn open_case(&self, case: &ReviewCase) -> Result<String, String> {
-        self.open_case_inner(case).map_err(|e| e.to_string())
+        self.open_case_inner(case, None).map_err(|e| e.to_string())
+    }
+
+    fn open_case_with_args(
+        &self,
+        case: &ReviewCase,
+        args: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, String> {
+        self.open_case_inner(case, Some(args))
+            .map_err(|e| e.to_string())
     }
 
     fn halted(&self) -> bool {
@@ -1450,6 +1471,7 @@ mod tests {
                     decided_at: None,
                     note: None,
                     proof: None,
+                    args: None,
                 }),
             };
             text.push_str(&serde_json::to_string(&line).unwrap());

@@ -5,14 +5,16 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Extension, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use xop_runtime::bind::BindErrorKind;
-use xop_runtime::engine::{Input, Options, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError};
+use xop_runtime::engine::{
+    Approved, Deadline, Input, Options, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError,
+};
 use xop_runtime::ir::Verdict;
 use xop_runtime::proof::LogError;
 use xop_runtime::proof::record::{Evidence, ReviewTerms};
@@ -129,17 +131,36 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// The per-request timeout, and the refusal counter.
-async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    let limit = Duration::from_millis(app.config.timeout_ms);
-    let response = match tokio::time::timeout(limit, next.run(req)).await {
+/// When a request came in (the guard's clock): a decision's [`Deadline`] is counted from it,
+/// so that the decision and the request time out together.
+#[derive(Debug, Clone, Copy)]
+struct Started(Instant);
+
+/// `started` plus `timeout_ms` (a timeout too large for the clock is as good as none).
+fn deadline_of(started: Instant, timeout_ms: u64) -> Instant {
+    started
+        .checked_add(Duration::from_millis(timeout_ms))
+        .unwrap_or_else(|| started + Duration::from_secs(30 * 366 * 86_400))
+}
+
+/// The per-request timeout, and the refusal counter. A decision answers its own timeout at the
+/// same instant, saying whether it was recorded ([`decision_timeout`]); this answer is the
+/// other endpoints'.
+async fn guard(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    req.extensions_mut().insert(Started(started));
+    let until = deadline_of(started, app.config.timeout_ms);
+    let response = match tokio::time::timeout_at(until.into(), next.run(req)).await {
         Ok(r) => r,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             format!(
-                "the request took longer than {} ms (timeout_ms in xop.toml); it was not \
-                 acknowledged, retry it",
+                "the request took longer than {} ms (timeout_ms in xop.toml) and was not \
+                 acknowledged, but what it asked may still be done: a review's answer (and the \
+                 action an approval carries out), a module load or the halt switch goes on once \
+                 under way; look before retrying (GET /v1/reviews/{{id}}, /healthz, GET \
+                 /v1/halt)",
                 app.config.timeout_ms
             ),
         )
@@ -465,7 +486,42 @@ fn runtime_error(e: RuntimeError) -> ApiError {
             ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
         }
         RuntimeError::Io(_) => ApiError::internal(e.to_string()),
+        RuntimeError::DeadlinePassed { .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("{e}; retry it (timeout_ms in xop.toml)"),
+        ),
     }
+}
+
+/// The answer to a decision that ran out of time (`timeout_ms`): exactly what became of it,
+/// as its [`Deadline`] tells when the handler gives up on it.
+fn decision_timeout(app: &App, deadline: &Deadline) -> ApiError {
+    let ms = app.config.timeout_ms;
+    let message = if deadline.give_up() {
+        let (record, look) = match deadline.seq() {
+            Some(n) => (
+                format!("its record ({n})"),
+                format!("`xop log show DATA {n}`"),
+            ),
+            None => ("its record".to_string(), "`xop log show DATA`".to_string()),
+        };
+        format!(
+            "the request took longer than {ms} ms (timeout_ms in xop.toml) after its decision was \
+             recorded: it was not acknowledged, but the decision stands: {record} becomes \
+             durable (unless the log fails), a review it calls for opens its case, and an \
+             allowed action the connectors had started before the deadline completes (one not \
+             started by then is not carried out: an `action.not_performed` record says so); a \
+             retry is a new decision, which may carry the action out or open a case again: look \
+             this one up first ({look}, GET /v1/reviews)"
+        )
+    } else {
+        format!(
+            "the decision took longer than {ms} ms (timeout_ms in xop.toml) and was abandoned \
+             before it was recorded: nothing was recorded, carried out or sent to review; retry it"
+        )
+    };
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", message)
 }
 
 fn review_error(e: ReviewError) -> ApiError {
@@ -496,11 +552,15 @@ fn log_event(rt: &Runtime, name: &str, data: Value) -> Result<Option<u64>> {
 
 impl App {
     /// Decides and applies the halt switch and a failed case's fallback; blocking.
-    fn decide_blocking(&self, asked: &Asked, input: &Value) -> Result<Value> {
+    fn decide_blocking(&self, asked: &Asked, input: &Value, deadline: &Deadline) -> Result<Value> {
         let input = Input::Value(input);
+        let options = Options {
+            deadline: Some(deadline),
+            ..Options::default()
+        };
         let o: Outcome = match asked {
-            Asked::Policy(policy) => self.rt.decide(policy, input),
-            Asked::Action(action) => self.rt.decide_action(action, input, Options::default()),
+            Asked::Policy(policy) => self.rt.decide_with(policy, input, options),
+            Asked::Action(action) => self.rt.decide_action(action, input, options),
         }
         .map_err(runtime_error)?;
         self.answer(o)
@@ -562,36 +622,49 @@ impl App {
         Ok(())
     }
 
-    async fn decide_async(self: &Arc<Self>, asked: Asked, input: Value) -> Result<Value> {
+    /// The decision is made under `deadline` (the request's `timeout_ms`): not recorded once it
+    /// has passed, and an allowed action not carried out once it has ([`Options::deadline`]).
+    async fn decide_async(
+        self: &Arc<Self>,
+        asked: Asked,
+        input: Value,
+        deadline: &Deadline,
+    ) -> Result<Value> {
         self.whole_action(&asked)?;
         if self.rt.has_connectors() || self.queue.halted().is_some() {
             let a = Arc::clone(self);
-            return blocking(move || a.decide_blocking(&asked, &input)).await;
+            let d = deadline.clone();
+            return blocking(move || a.decide_blocking(&asked, &input, &d)).await;
         }
+        let options = Options {
+            deadline: Some(deadline),
+            ..Options::default()
+        };
         let pending = match &asked {
-            Asked::Policy(policy) => {
-                self.rt
-                    .submit(policy, Input::Value(&input), Options::default())
-            }
-            Asked::Action(action) => {
-                self.rt
-                    .submit_action(action, Input::Value(&input), Options::default())
-            }
+            Asked::Policy(policy) => self.rt.submit(policy, Input::Value(&input), options),
+            Asked::Action(action) => self.rt.submit_action(action, Input::Value(&input), options),
         }
         .map_err(runtime_error)?;
         drop(input);
-        let decided = pending.await.map_err(runtime_error)?;
-        // The halt switch may have been turned on while the record was written.
-        if decided.may_block() || self.queue.halted().is_some() {
-            let a = Arc::clone(self);
-            return blocking(move || {
-                let o = a.rt.finish(decided).map_err(runtime_error)?;
-                a.answer(o)
-            })
-            .await;
-        }
-        let o = self.rt.finish(decided).map_err(runtime_error)?;
-        self.answer(o)
+        // A task of its own: once recorded, the decision stands, and what follows its record
+        // (its review case) is done even if the request times out meanwhile and its handler is
+        // dropped, as on the blocking path.
+        let a = Arc::clone(self);
+        let rest = tokio::spawn(async move {
+            let decided = pending.await.map_err(runtime_error)?;
+            // The halt switch may have been turned on while the record was written.
+            if decided.may_block() || a.queue.halted().is_some() {
+                return blocking(move || {
+                    let o = a.rt.finish(decided).map_err(runtime_error)?;
+                    a.answer(o)
+                })
+                .await;
+            }
+            let o = a.rt.finish(decided).map_err(runtime_error)?;
+            a.answer(o)
+        });
+        rest.await
+            .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))?
     }
 
     /// The answer to a proven decision: the halt switch applied, and a failed case's fallback
@@ -634,6 +707,7 @@ impl App {
             "action": o.action,
             "performed": o.performed,
             "performed_seq": o.performed_seq,
+            "not_performed": o.not_performed,
         }))
     }
 }
@@ -648,32 +722,45 @@ enum Asked {
 
 async fn decide(
     State(app): State<Arc<App>>,
+    started: Option<Extension<Started>>,
     Param(policy): Param,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    decide_asked(app, Asked::Policy(policy), headers, body).await
+    decide_asked(app, started, Asked::Policy(policy), headers, body).await
 }
 
 async fn decide_action(
     State(app): State<Arc<App>>,
+    started: Option<Extension<Started>>,
     Param(action): Param,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    decide_asked(app, Asked::Action(action), headers, body).await
+    decide_asked(app, started, Asked::Action(action), headers, body).await
 }
 
+/// A decision, under the request's deadline: past it, the answer is 503 `timeout` saying
+/// whether the decision was recorded (then it stands) or abandoned (then nothing of it
+/// happens), given here, at the instant the guard would give its own.
 async fn decide_asked(
     app: Arc<App>,
+    started: Option<Extension<Started>>,
     asked: Asked,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let start = Instant::now();
-    let bytes = read_body(&app, &headers, body, "application/json", false).await?;
-    let input = parse_input(&bytes)?;
-    let out = app.decide_async(asked, input).await?;
+    let start = started.map_or_else(Instant::now, |Extension(Started(t))| t);
+    let deadline = Deadline::new(deadline_of(start, app.config.timeout_ms));
+    let work = async {
+        let bytes = read_body(&app, &headers, body, "application/json", false).await?;
+        let input = parse_input(&bytes)?;
+        app.decide_async(asked, input, &deadline).await
+    };
+    let out = match tokio::time::timeout_at(deadline.at().into(), work).await {
+        Ok(out) => out?,
+        Err(_) => return Err(decision_timeout(&app, &deadline)),
+    };
     let verdict = out["verdict"].as_str().unwrap_or("deny");
     app.metrics.decision(verdict, start.elapsed());
     Ok(axum::Json(out).into_response())
@@ -925,17 +1012,49 @@ async fn review(
         roles: p.roles,
     };
     let a = Arc::clone(&app);
-    let case = blocking(move || {
-        if approve {
+    let (case, approved) = blocking(move || {
+        let case = if approve {
             a.queue.approve(&id, &reviewer, note.as_deref())
         } else {
             a.queue.reject(&id, &reviewer, note.as_deref())
         }
-        .map_err(review_error)
+        .map_err(review_error)?;
+        // An approved action that xop carries out (a QoD boost) is carried out now, through
+        // the connectors, and proven, as an allow's is.
+        let approved = if xop_network::is_network_action(&case.action) {
+            a.rt.perform_approved(&case).map_err(|e| {
+                ApiError::not_proven(
+                    format!(
+                        "case {} was approved (proof record {}), but what came of its action \
+                         could not be proven: {e}; look the action up at the operator before \
+                         doing it again",
+                        case.id,
+                        case.proof.map_or("-".to_string(), |p| p.to_string())
+                    ),
+                    matches!(&e, RuntimeError::Log(l) if log_broken(l)),
+                )
+            })?
+        } else {
+            None
+        };
+        Ok((case, approved))
     })
     .await?;
     app.metrics.review_decided();
-    Ok(axum::Json(case).into_response())
+    let mut body = serde_json::to_value(&case)
+        .map_err(|e| ApiError::internal(format!("the case could not be written: {e}")))?;
+    match approved {
+        Some(Approved::Performed { performed, seq }) => {
+            body["performed"] = json!(performed);
+            body["performed_seq"] = json!(seq);
+        }
+        Some(Approved::NotPerformed { reason, seq }) => {
+            body["not_performed"] = json!(reason);
+            body["not_performed_seq"] = json!(seq);
+        }
+        None => {}
+    }
+    Ok(axum::Json(body).into_response())
 }
 
 async fn checkpoint(State(app): State<Arc<App>>) -> Result<Response> {

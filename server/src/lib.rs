@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use xop_runtime::engine::Runtime;
+use xop_runtime::connectors::Connectors;
+use xop_runtime::engine::{ReviewCase, ReviewSink, Runtime};
 use xop_runtime::proof::{LogConfig, ProofLog};
 use xop_runtime::review::{OpeningReport, ReviewQueue, RuntimeLog};
 
@@ -127,6 +128,15 @@ async fn shutdown_signal() {
 /// Opens the data folder (proof log, review queue), loads the modules, binds the address and
 /// serves on a thread of its own. Errors say what to fix.
 pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
+    serve_with(opts, None)
+}
+
+/// [`serve`] with `connectors` plugged into the runtime instead of the CAMARA connectors that
+/// `[camara]` in `xop.toml` configures (when given): an embedder's own connectors, or a test's.
+pub fn serve_with(
+    opts: &ServeOptions,
+    connectors: Option<Box<dyn Connectors>>,
+) -> Result<Running, String> {
     let config = match &opts.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
@@ -160,8 +170,12 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
         rt.load_bytes(&name, &bytes, config.trust.as_ref())
             .map_err(|e| format!("`{}`: {e}", path.display()))?;
     }
-    if let Some(camara) = &config.camara {
-        rt.set_connectors(Some(Box::new(xop_network::Camara::new(camara.clone()))));
+    match (connectors, &config.camara) {
+        (Some(c), _) => rt.set_connectors(Some(c)),
+        (None, Some(camara)) => {
+            rt.set_connectors(Some(Box::new(xop_network::Camara::new(camara.clone()))));
+        }
+        (None, None) => {}
     }
     let mut report = OpeningReport::new(std::time::Instant::now, "before listening");
     let queue = ReviewQueue::open_reporting(
@@ -175,7 +189,7 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
         },
     )
     .map_err(|e| e.to_string())?;
-    rt.set_review_sink(Some(queue.sink()));
+    rt.set_review_sink(Some(Box::new(Sink(queue.clone()))));
     queue.start_timer();
     let listener = std::net::TcpListener::bind(&listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -229,6 +243,34 @@ pub fn serve(opts: &ServeOptions) -> Result<Running, String> {
         stop: Some(tx),
         thread: Some(thread),
     })
+}
+
+/// The runtime's review sink in `xop serve`: the review queue, keeping an action's arguments
+/// in its case only for the actions the CAMARA connectors carry out
+/// ([`xop_network::is_network_action`]), which an approval carries out
+/// ([`app`]'s approve); other actions' cases keep none (nothing would use them).
+struct Sink(ReviewQueue);
+
+impl ReviewSink for Sink {
+    fn open_case(&self, case: &ReviewCase) -> Result<String, String> {
+        self.0.open_case(case)
+    }
+
+    fn open_case_with_args(
+        &self,
+        case: &ReviewCase,
+        args: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, String> {
+        if xop_network::is_network_action(&case.action) {
+            self.0.open_case_with_args(case, args)
+        } else {
+            self.0.open_case(case)
+        }
+    }
+
+    fn halted(&self) -> bool {
+        ReviewSink::halted(&self.0)
+    }
 }
 
 /// Stops the review timer and closes the proof log (a final signed checkpoint). Every

@@ -1399,3 +1399,301 @@ fn a_module_refused_for_a_conflict_is_not_kept() {
     srv.stop().unwrap();
     verified(&s.opts.data);
 }
+
+/// A QoD boost reviewed past an hour, for a device that is not roaming (read from the network).
+const BOOST: &str = r#"module t.boost
+
+use std.camara.{create_qos_session, RoamingStatus}
+
+/// Network operations.
+role noc
+
+/// The roaming status of a phone number.
+signal roaming(p: Text): RoamingStatus from camara.device_roaming(p) max_age 5m
+
+policy boost for create_qos_session(phone_number: p, qos_profile: q, duration: d) {
+  deny "roaming-unknown" when roaming(p) is absent
+  deny "roaming" when roaming(p) is present and roaming(p).roaming
+  deny "profile-not-offered" unless q in ["QOS_M", "QOS_L"]
+  review "long-boost" by role noc within 15m else deny when d > 1h
+  allow "boost"
+}
+"#;
+
+const NORA: &str = "nora-token";
+
+/// An action carried out: its name and arguments.
+type Carried = (String, Vec<xop_runtime::value::Value>);
+
+/// Connectors standing in for the operator: the roaming status is read in `delay_ms` (not
+/// roaming, observed now), and every action is carried out in `perform_delay_ms`, kept in
+/// `performed`.
+#[derive(Clone, Default)]
+struct SlowNetwork {
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    perform_delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    performed: Arc<Mutex<Vec<Carried>>>,
+}
+
+struct SlowSignals<'a> {
+    net: &'a SlowNetwork,
+    program: &'a xop_runtime::ir::Program,
+}
+
+impl xop_runtime::interp::Signals for SlowSignals<'_> {
+    fn read(
+        &self,
+        _signal: u32,
+        _decl: &xop_runtime::ir::SignalDecl,
+        _args: &[xop_runtime::value::Value],
+    ) -> xop_runtime::value::Value {
+        use xop_runtime::value::Value as V;
+        std::thread::sleep(Duration::from_millis(
+            self.net.delay_ms.load(Ordering::SeqCst),
+        ));
+        let Some(i) =
+            (self.program.records.iter()).position(|r| r.name == "std.camara.RoamingStatus")
+        else {
+            return V::Absent;
+        };
+        let fields = (self.program.records[i].fields.iter())
+            .map(|f| match f.name.as_str() {
+                "roaming" => V::Bool(false),
+                "country_name" => V::List(Vec::new().into()),
+                "last_status_time" => V::Time(jiff::Timestamp::now().as_millisecond()),
+                _ => V::Absent,
+            })
+            .collect();
+        V::Record(u32::try_from(i).unwrap(), fields)
+    }
+}
+
+impl xop_runtime::connectors::Connectors for SlowNetwork {
+    fn signals<'a>(
+        &'a self,
+        program: &'a xop_runtime::ir::Program,
+        _now_ms: i64,
+    ) -> Box<dyn xop_runtime::interp::Signals + 'a> {
+        Box::new(SlowSignals { net: self, program })
+    }
+
+    fn perform(
+        &self,
+        _program: &xop_runtime::ir::Program,
+        action: &str,
+        args: &[xop_runtime::value::Value],
+    ) -> Option<xop_runtime::connectors::Performed> {
+        let delay = self.perform_delay_ms.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(delay));
+        let mut performed = self.performed.lock().unwrap();
+        performed.push((action.to_string(), args.to_vec()));
+        Some(xop_runtime::connectors::Performed {
+            action: action.to_string(),
+            ok: true,
+            result: json!({"session_id": format!("session-{}", performed.len())}),
+            calls: Vec::new(),
+        })
+    }
+}
+
+/// `xop serve` on the boost module, with `timeout_ms` and nora of role `noc`, deciding on
+/// `net`.
+fn serve_boost(tmp: &TempDir, timeout_ms: u64, net: &SlowNetwork) -> Running {
+    let mut ws = Workspace::new();
+    ws.set_file("boost.xop", BOOST);
+    let errors: Vec<_> = (ws.diagnostics().into_iter())
+        .filter(|d| d.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let program = xop_compiler::lower::lower(ws.db(), ws.project()).unwrap();
+    let module = Module {
+        program,
+        source_hash: hash_sources([("boost.xop", BOOST.as_bytes())]),
+        sources: vec!["boost.xop".into()],
+    };
+    std::fs::write(tmp.0.join("boost.xopm"), module.to_bytes(None)).unwrap();
+    std::fs::write(
+        tmp.0.join("xop.toml"),
+        format!(
+            "timeout_ms = {timeout_ms}\n[[reviewers]]\nname = \"nora\"\nroles = [\"noc\"]\n\
+             token_sha256 = \"{}\"\n",
+            token_hash(NORA)
+        ),
+    )
+    .unwrap();
+    let opts = ServeOptions {
+        modules: vec![tmp.0.join("boost.xopm")],
+        data: tmp.0.join("data"),
+        config: Some(tmp.0.join("xop.toml")),
+        listen: Some("127.0.0.1:0".into()),
+        workers: Some(2),
+    };
+    xop_server::serve_with(&opts, Some(Box::new(net.clone()))).unwrap()
+}
+
+fn boost(duration: &str) -> Value {
+    json!({"phone_number": "+33612345678", "application_server": "198.51.100.0/24",
+           "qos_profile": "QOS_L", "duration": duration})
+}
+
+/// The names of the log's records (`decision`, or the event's name).
+fn record_names(data: &Path) -> Vec<String> {
+    let mut r = LogReader::open(data).unwrap();
+    (0..r.size())
+        .map(|seq| {
+            let v: Value = serde_json::from_slice(&r.record_bytes(seq).unwrap()).unwrap();
+            v["name"].as_str().unwrap_or("decision").to_string()
+        })
+        .collect()
+}
+
+/// A decision that outlives `timeout_ms` (the network is slow) is answered 503 `timeout` and
+/// abandoned: it is not recorded, its allowed action not carried out, its review case not
+/// opened, so the retry the answer asks for does not do either twice.
+#[test]
+fn a_decision_answered_timeout_is_abandoned_and_its_retry_does_it_once() {
+    let tmp = TempDir::new("timeout-abandoned");
+    let net = SlowNetwork::default();
+    let server = serve_boost(&tmp, 400, &net);
+    let addr = server.addr();
+    for (duration, verdict) in [("30m", "allow"), ("90m", "review")] {
+        let size = log_size(addr);
+        net.delay_ms.store(900, Ordering::SeqCst);
+        let (status, body) = decide_action(addr, "create_qos_session", &boost(duration));
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"], "timeout");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains(
+                "abandoned before it was recorded: nothing was recorded, carried out \
+                              or sent to review; retry it"
+            ),
+            "{message}"
+        );
+        // The decision's thread reads the slow signal to the end: still nothing happens.
+        std::thread::sleep(Duration::from_millis(900));
+        assert_eq!(log_size(addr), size, "the abandoned decision was recorded");
+        net.delay_ms.store(0, Ordering::SeqCst);
+        let (status, body) = decide_action(addr, "create_qos_session", &boost(duration));
+        assert_eq!(
+            (status, body["verdict"].as_str()),
+            (200, Some(verdict)),
+            "{body}"
+        );
+        assert_eq!(body["seq"].as_u64(), Some(size), "{body}");
+    }
+    let performed = net.performed.lock().unwrap().clone();
+    assert_eq!(performed.len(), 1, "{performed:?}");
+    let auth = bearer(NORA);
+    let (_, cases) = request(addr, "GET", "/v1/reviews", &[("Authorization", &auth)], b"");
+    assert_eq!(
+        json_of(&cases)["cases"].as_array().unwrap().len(),
+        1,
+        "{cases}"
+    );
+    server.stop().unwrap();
+    let data = tmp.0.join("data");
+    assert_eq!(
+        record_names(&data),
+        ["decision", "action.performed", "decision"]
+    );
+    verified(&data);
+}
+
+/// A decision recorded in time whose action takes longer than `timeout_ms` stands: the 503
+/// says it was recorded (its record's number) and that the action may have been carried out,
+/// and a retry is not asked for; the action completes and is proven.
+#[test]
+fn a_decision_recorded_before_its_timeout_stands_and_the_answer_says_so() {
+    let tmp = TempDir::new("timeout-recorded");
+    let net = SlowNetwork::default();
+    net.perform_delay_ms.store(900, Ordering::SeqCst);
+    let server = serve_boost(&tmp, 400, &net);
+    let addr = server.addr();
+    let (status, body) = decide_action(addr, "create_qos_session", &boost("30m"));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("timeout")),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap();
+    for needle in [
+        "after its decision was recorded: it was not acknowledged, but the decision stands: \
+         its record (0) becomes durable",
+        "an allowed action the connectors had started before the deadline completes",
+        "look this one up first (`xop log show DATA 0`",
+    ] {
+        assert!(message.contains(needle), "{message}");
+    }
+    assert!(!message.contains("retry it"), "{message}");
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(net.performed.lock().unwrap().len(), 1);
+    server.stop().unwrap();
+    let data = tmp.0.join("data");
+    assert_eq!(record_names(&data), ["decision", "action.performed"]);
+    verified(&data);
+}
+
+/// An approved QoD boost is carried out through the connectors, with the arguments its case
+/// kept, and proven as `action.performed` naming the case and the approval, as an allow's is.
+#[test]
+fn an_approved_boost_is_carried_out() {
+    let tmp = TempDir::new("approved-boost");
+    let net = SlowNetwork::default();
+    let server = serve_boost(&tmp, 10_000, &net);
+    let addr = server.addr();
+    let (status, decided) = decide_action(addr, "create_qos_session", &boost("90m"));
+    assert_eq!((status, decided["verdict"].as_str()), (200, Some("review")));
+    let id = decided["case"].as_str().unwrap().to_string();
+    let auth = bearer(NORA);
+    let (_, opened) = request(
+        addr,
+        "GET",
+        &format!("/v1/reviews/{id}"),
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(
+        json_of(&opened)["args"],
+        json!({"phone_number": "+33612345678", "application_server": "198.51.100.0/24",
+               "qos_profile": "QOS_L", "duration": 5_400_000})
+    );
+    assert!(net.performed.lock().unwrap().is_empty());
+    let (status, approved) = review_action(addr, &id, "approve", Some(NORA));
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(approved["performed"]["ok"], true, "{approved}");
+    let seq = approved["performed_seq"].as_u64().unwrap();
+    {
+        use xop_runtime::value::Value as V;
+        let performed = net.performed.lock().unwrap();
+        assert_eq!(performed.len(), 1);
+        assert_eq!(performed[0].0, "std.camara.create_qos_session");
+        assert_eq!(
+            performed[0].1,
+            [
+                V::Text("+33612345678".into()),
+                V::Text("198.51.100.0/24".into()),
+                V::Text("QOS_L".into()),
+                V::Duration(5_400_000),
+            ]
+        );
+    }
+    server.stop().unwrap();
+    let data = tmp.0.join("data");
+    assert_eq!(
+        record_names(&data),
+        ["decision", "review.approved", "action.performed"]
+    );
+    record_contains(
+        &data,
+        seq,
+        &[
+            &format!("\"case\":\"{id}\""),
+            &format!("\"approval\":{}", approved["proof"]),
+            "\"decision\":0",
+            "session-1",
+        ],
+    );
+    verified(&data);
+}
