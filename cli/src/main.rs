@@ -202,8 +202,10 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args, cli.color),
         Command::Test(args) => test::run(&args, cli.color),
         Command::Keygen(args) => build::keygen(&args),
+        // LSP 3.17: status 1 for a session that ended without `shutdown`.
         Command::Lsp => match xop_lsp::run_stdio() {
-            Ok(()) => SUCCESS,
+            Ok(true) => SUCCESS,
+            Ok(false) => PROBLEMS,
             Err(e) => {
                 error(&e);
                 FAILURE

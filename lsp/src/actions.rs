@@ -224,11 +224,10 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
         .collect::<Vec<_>>()
         .join(" and ");
     let text = snap.text(file);
-    let line_start = lines::line_start(&text, span.start());
-    let indent = &text[line_start..span.start()];
+    let guard = format!("deny \"no-consent\" unless {condition}");
     let mut edits = vec![(
         Span::new(span.start(), span.start()),
-        format!("deny \"no-consent\" unless {condition}\n{indent}"),
+        before_rule(&text, span.start(), &guard),
     )];
     if !new_bindings.is_empty() {
         edits.push(binding_edit(snap, file, policy, &new_bindings)?);
@@ -247,6 +246,19 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
         edits,
         preferred: true,
     })
+}
+
+/// What to insert at `rule_start` so that `rule` (a whole rule) stands before the rule there:
+/// on a line of its own with the same indentation when the rule starts its line, else on the
+/// rule's line, right before it (`{ allow "ok" }`, a rule after another on one line), where
+/// the text before the rule is code, not indentation.
+fn before_rule(text: &str, rule_start: usize, rule: &str) -> String {
+    let before = &text[lines::line_start(text, rule_start)..rule_start];
+    if before.chars().all(|c| c == ' ' || c == '\t') {
+        format!("{rule}\n{before}")
+    } else {
+        format!("{rule} ")
+    }
 }
 
 /// The declaration `name` of the stdlib module `module`.
@@ -668,6 +680,50 @@ mod tests {
         let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
         assert!(fixed.contains("for send_offer(to, channel) {"), "{fixed}");
         assert_fixed(&codes, "C0005", &fixed);
+    }
+
+    /// The guard goes before the rule whatever the layout: the text before a rule on its
+    /// line is indentation only when it is blank (else it is code: a rule, a policy's head),
+    /// and the fixed file holds each rule, and the policy's head, as often as before.
+    #[test]
+    fn the_consent_guard_fits_any_layout() {
+        let guard = "deny \"no-consent\" unless consent(c, marketing, ch)";
+        let head = "policy contact for send_offer(to: c, channel: ch) {";
+        let layouts = [
+            // A rule after another on one line.
+            (
+                unguarded().replace(">= 3\n  allow", ">= 3 allow"),
+                format!("  deny \"cap\" when c.messages_7d >= 3 {guard} allow \"ok\"\n}}"),
+            ),
+            // A policy on one line.
+            (
+                unguarded().replace(
+                    &format!("{head}\n  deny \"cap\" when c.messages_7d >= 3\n  allow \"ok\"\n}}"),
+                    &format!("{head} allow \"ok\" }}"),
+                ),
+                format!("{head} {guard} allow \"ok\" }}\n"),
+            ),
+            // Indented with a tab, the rule on its own line.
+            (
+                unguarded().replace("\n  allow", "\n\tallow"),
+                format!(">= 3\n\t{guard}\n\tallow \"ok\"\n}}"),
+            ),
+        ];
+        for (text, expected) in layouts {
+            for eol in ["\n", "\r\n"] {
+                let text = text.replace('\n', eol);
+                let expected = expected.replace('\n', eol);
+                let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+                assert!(fixed.contains(&expected), "{expected:?} in\n{fixed}");
+                assert_fixed(&codes, "C0005", &fixed);
+                assert_eq!(fixed.matches(guard).count(), 1, "{fixed}");
+                for kept in [head, "deny \"cap\"", "allow \"ok\""] {
+                    let count = |t: &str| t.matches(kept).count();
+                    assert_eq!(count(&fixed), count(&text), "{kept:?} in\n{fixed}");
+                }
+                assert_eq!(fixed.matches('\n').count(), fixed.matches(eol).count());
+            }
+        }
     }
 
     #[test]

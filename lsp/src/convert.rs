@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tower_lsp_server::ls_types::{
     self as lsp, CodeActionKind, CompletionItemKind, DiagnosticRelatedInformation,
@@ -119,12 +120,36 @@ pub fn uri_of(snap: &Snapshot, file: SourceFile) -> Option<Uri> {
     path.parse().ok()
 }
 
-/// The location of `span` in `file`.
-pub fn location(snap: &Snapshot, file: SourceFile, span: Span) -> Option<Location> {
-    Some(Location {
-        uri: uri_of(snap, file)?,
-        range: range(&snap.text(file), span),
-    })
+/// The locations of `places`, in order (those of a file without a URI left out). Each file's
+/// lines are indexed once, however many places it has: indexing them for each place made find
+/// references quadratic in the number of uses.
+pub fn locations(snap: &Snapshot, places: &[(SourceFile, Span)]) -> Vec<Location> {
+    each_location(snap, places).into_iter().flatten().collect()
+}
+
+/// The location of each of `places`, in order (`None` for a file without a URI), each file's
+/// lines indexed once.
+fn each_location(snap: &Snapshot, places: &[(SourceFile, Span)]) -> Vec<Option<Location>> {
+    let mut texts: HashMap<SourceFile, (Option<Uri>, Arc<str>)> = HashMap::new();
+    for (file, _) in places {
+        texts
+            .entry(*file)
+            .or_insert_with(|| (uri_of(snap, *file), snap.text(*file)));
+    }
+    let indexes: HashMap<SourceFile, (&Option<Uri>, LineIndex<'_>)> = texts
+        .iter()
+        .map(|(file, (uri, text))| (*file, (uri, LineIndex::new(text))))
+        .collect();
+    places
+        .iter()
+        .map(|(file, span)| {
+            let (uri, idx) = indexes.get(file)?;
+            Some(Location {
+                uri: (*uri).clone()?,
+                range: range_in(idx, *span),
+            })
+        })
+        .collect()
 }
 
 // ---- diagnostics
@@ -132,6 +157,47 @@ pub fn location(snap: &Snapshot, file: SourceFile, span: Span) -> Option<Locatio
 /// A compiler diagnostic as the protocol's: code, severity, the message with its label and
 /// help, and the secondary labels as related information.
 pub fn diagnostic(snap: &Snapshot, text: &str, d: &Diagnostic) -> lsp::Diagnostic {
+    diagnostics(snap, text, std::slice::from_ref(d))
+        .pop()
+        .unwrap_or_default()
+}
+
+/// The diagnostics `ds` of one file of text `text`, as [`diagnostic`] converts each, with the
+/// lines of each file indexed once (not once per diagnostic, which was quadratic in their
+/// number).
+pub fn diagnostics(snap: &Snapshot, text: &str, ds: &[Diagnostic]) -> Vec<lsp::Diagnostic> {
+    let idx = LineIndex::new(text);
+    // Every secondary label's place, converted at once: (diagnostic, message, place).
+    let mut labels: Vec<(usize, &str)> = Vec::new();
+    let mut places: Vec<(SourceFile, Span)> = Vec::new();
+    for (i, d) in ds.iter().enumerate() {
+        for l in &d.secondary {
+            if let Some(file) = snap.file(&l.file) {
+                labels.push((i, &l.message));
+                places.push((file, l.span));
+            }
+        }
+    }
+    let mut related: Vec<Vec<DiagnosticRelatedInformation>> = vec![Vec::new(); ds.len()];
+    for ((i, message), location) in labels.into_iter().zip(each_location(snap, &places)) {
+        if let Some(location) = location {
+            related[i].push(DiagnosticRelatedInformation {
+                location,
+                message: message.to_string(),
+            });
+        }
+    }
+    ds.iter()
+        .zip(related)
+        .map(|(d, related)| diagnostic_in(&idx, d, related))
+        .collect()
+}
+
+fn diagnostic_in(
+    idx: &LineIndex<'_>,
+    d: &Diagnostic,
+    related: Vec<DiagnosticRelatedInformation>,
+) -> lsp::Diagnostic {
     let mut message = d.message.clone();
     if !d.label.is_empty() {
         message.push_str(&format!("\n{}", d.label));
@@ -139,19 +205,8 @@ pub fn diagnostic(snap: &Snapshot, text: &str, d: &Diagnostic) -> lsp::Diagnosti
     if let Some(h) = &d.help {
         message.push_str(&format!("\nhelp: {h}"));
     }
-    let related: Vec<DiagnosticRelatedInformation> = d
-        .secondary
-        .iter()
-        .filter_map(|l| {
-            let file = snap.file(&l.file)?;
-            Some(DiagnosticRelatedInformation {
-                location: location(snap, file, l.span)?,
-                message: l.message.clone(),
-            })
-        })
-        .collect();
     lsp::Diagnostic {
-        range: range(text, d.span),
+        range: range_in(idx, d.span),
         severity: Some(match d.severity {
             Severity::Error => DiagnosticSeverity::ERROR,
             Severity::Warning => DiagnosticSeverity::WARNING,
@@ -231,11 +286,10 @@ fn symbol_kind(k: SymbolKind) -> LspSymbolKind {
     }
 }
 
-/// A document symbol (with its children).
-#[allow(deprecated)] // `deprecated` is a required field of the protocol's struct
-pub fn document_symbol(text: &str, s: &Symbol) -> DocumentSymbol {
+/// The document symbols `syms` of text `text`, its lines indexed once.
+pub fn document_symbols(text: &str, syms: &[Symbol]) -> Vec<DocumentSymbol> {
     let idx = LineIndex::new(text);
-    document_symbol_in(&idx, s)
+    syms.iter().map(|s| document_symbol_in(&idx, s)).collect()
 }
 
 #[allow(deprecated)] // `deprecated` is a required field of the protocol's struct
@@ -267,19 +321,30 @@ fn document_symbol_in(idx: &LineIndex<'_>, s: &Symbol) -> DocumentSymbol {
     }
 }
 
-/// A workspace symbol.
-pub fn workspace_symbol(
+/// The workspace symbols `syms` (file, symbol, container), each file's lines indexed once
+/// (those of a file without a URI left out).
+pub fn workspace_symbols(
     snap: &Snapshot,
-    file: SourceFile,
+    syms: &[(SourceFile, Symbol, String)],
+) -> Vec<lsp::WorkspaceSymbol> {
+    let places: Vec<(SourceFile, Span)> = syms.iter().map(|(f, s, _)| (*f, s.selection)).collect();
+    syms.iter()
+        .zip(each_location(snap, &places))
+        .filter_map(|((_, s, container), loc)| workspace_symbol_at(s, container, loc?))
+        .collect()
+}
+
+fn workspace_symbol_at(
     s: &Symbol,
     container: &str,
+    location: Location,
 ) -> Option<lsp::WorkspaceSymbol> {
     Some(lsp::WorkspaceSymbol {
         name: s.name.clone(),
         kind: symbol_kind(s.kind),
         tags: None,
         container_name: (!container.is_empty()).then(|| container.to_string()),
-        location: lsp::OneOf::Left(location(snap, file, s.selection)?),
+        location: lsp::OneOf::Left(location),
         data: None,
     })
 }

@@ -8,6 +8,7 @@ use xop_compiler::db::SourceFile;
 use xop_compiler::ide::{self, Target};
 use xop_compiler::resolve::{Def, DefKind, Signature, TypedParam, module_name, signature};
 use xop_compiler::span::Span;
+use xop_compiler::types::Ty;
 
 use crate::state::Snapshot;
 
@@ -27,7 +28,7 @@ pub fn hover(snap: &Snapshot, file: SourceFile, offset: usize) -> Option<HoverIn
     let mut span = None;
     if let Some(r) = ide::target_at(db, snap.project, file, offset) {
         span = Some(r.span);
-        parts.push(describe(snap, &r.target));
+        parts.push(describe(snap, &r.target, &types_here(snap, file, &r)));
     } else if let Some(site) = crate::params::site_at(snap, file, offset)
         && let Some(md) = crate::params::describe(snap, &site)
     {
@@ -88,7 +89,48 @@ pub fn risk_class(class: &str) -> String {
     }
 }
 
-fn describe(snap: &Snapshot, target: &Target) -> String {
+/// The types the checker gives the expression that the name at `r` ends, where it is used: the
+/// local itself (`x`), or the field access (`c.email` for `email`). Empty where the name is
+/// not an expression's (a declaration, a record value's field).
+fn types_here(snap: &Snapshot, file: SourceFile, r: &ide::Ref) -> Vec<Ty> {
+    let db = &snap.db;
+    if !matches!(r.target, Target::Local { .. } | Target::Field { .. }) {
+        return Vec::new();
+    }
+    let Some(i) = ide::item_at(db, file, r.span.start()) else {
+        return Vec::new();
+    };
+    let types = &ide::item_notes(db, snap.project, file, i).types;
+    let ends_here = |s: &Span| s.end() == r.span.end() && s.start() <= r.span.start();
+    let Some(innermost) = types
+        .iter()
+        .map(|(s, _)| *s)
+        .filter(ends_here)
+        .min_by_key(|s| s.end() - s.start())
+    else {
+        return Vec::new();
+    };
+    types
+        .iter()
+        .filter(|(s, _)| *s == innermost)
+        .map(|(_, t)| t.clone())
+        .collect()
+}
+
+/// The type to show for a local or a field declared `declared`, used where the checker gives
+/// it the types `here`: its present type where a guard makes the optional place present
+/// (`x is present and x + "b" == "ab"`, `c.email is present and …`), as the checker narrows
+/// it there; else the declared type.
+fn shown_type(declared: Ty, here: &[Ty]) -> Ty {
+    match declared {
+        Ty::Optional(inner) if !here.is_empty() && here.iter().all(|t| *t == *inner) => *inner,
+        t => t,
+    }
+}
+
+/// What `target` is; `here`, the types the checker gives it where the cursor is
+/// ([`types_here`]).
+fn describe(snap: &Snapshot, target: &Target, here: &[Ty]) -> String {
     let db = &snap.db;
     let mut out = match target {
         Target::Def(d) => {
@@ -104,15 +146,15 @@ fn describe(snap: &Snapshot, target: &Target) -> String {
             let name = file.text(db).get(span.range()).unwrap_or("").to_string();
             let ty = ide::type_at(db, snap.project, *file, span.start())
                 .filter(|(s, _)| s == span)
-                .map_or_else(|| "_".to_string(), |(_, t)| t.to_string());
+                .map_or_else(|| "_".to_string(), |(_, t)| shown_type(t, here).to_string());
             format!("```xop\n{name}: {ty}\n```\n\nlocal name")
         }
         Target::Field { record, name } => {
             let ty = match signature(db, snap.project, record.file, record.index) {
-                Signature::Record(fs) => fs
-                    .iter()
-                    .find(|f| f.name == *name)
-                    .map_or_else(|| "_".to_string(), |f| f.ty.to_string()),
+                Signature::Record(fs) => fs.iter().find(|f| f.name == *name).map_or_else(
+                    || "_".to_string(),
+                    |f| shown_type(f.ty.clone(), here).to_string(),
+                ),
                 _ => "_".to_string(),
             };
             let mut s = format!("```xop\n{}.{name}: {ty}\n```", record.name);
@@ -271,6 +313,41 @@ mod tests {
         // And the risk class itself, where it is declared.
         let h = hover_at(&files, "contact.xop", at(&contact, "high", 0, 1));
         assert!(h.contains("**high risk**") && h.contains("Art. 14"), "{h}");
+    }
+
+    /// Where a guard makes an optional place present, a local or a field shows its present
+    /// type, as the checker gives it there (without the guard, `x + "b"` is E0302); its
+    /// declaration, and a use the guard does not cover, show the declared type.
+    #[test]
+    fn a_guarded_optional_shows_its_present_type() {
+        let src = "module shop.guarded\nuse shop.customer.Customer\n\
+                   record R {\n  nickname: Text?\n}\n\
+                   fn f(x: Text?): Bool = x is present and x + \"b\" == \"ab\"\n\
+                   fn g(c: R): Bool = (c.nickname ?? \"a\") == \"a\" or (c.nickname is present and c.nickname + \"b\" == \"ab\")\n";
+        let files = [("customer.xop", CUSTOMER), ("guarded.xop", src)];
+        let (_st, snap) = snapshot(&files);
+        let file = snap.file("guarded.xop").expect("file");
+        let errors: Vec<_> = xop_compiler::db::file_diagnostics(&snap.db, snap.project, file)
+            .iter()
+            .filter(|d| d.code.starts_with('E'))
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let shown = |needle: &str, nth: usize, plus: usize| {
+            hover(&snap, file, at(src, needle, nth, plus))
+                .expect("a hover")
+                .markdown
+        };
+        // The local: declared, tested, then used where it is present.
+        assert!(shown("x: Text?", 0, 0).contains("x: Text?\n"));
+        assert!(shown("x is present", 0, 0).contains("x: Text?\n"));
+        let h = shown("x + \"b\"", 0, 0);
+        assert!(h.contains("```xop\nx: Text\n```"), "{h}");
+        // The field: declared, read unguarded, tested, then read where it is present.
+        assert!(shown("nickname: Text?", 0, 0).contains("R.nickname: Text?"));
+        assert!(shown("c.nickname ??", 0, 2).contains("R.nickname: Text?"));
+        assert!(shown("c.nickname is", 0, 2).contains("R.nickname: Text?"));
+        let h = shown("c.nickname +", 0, 2);
+        assert!(h.contains("```xop\nR.nickname: Text\n```"), "{h}");
     }
 
     #[test]

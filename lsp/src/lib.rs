@@ -31,8 +31,13 @@ pub mod transport;
 mod testing;
 
 /// Serves the protocol on standard input and output until the client exits or closes its
-/// input. Returns an error message if the runtime or a thread cannot start.
-pub fn run_stdio() -> Result<(), String> {
+/// input. Returns whether the client sent `shutdown` before the session ended, or an error
+/// message if the runtime or a thread cannot start.
+///
+/// LSP 3.17 asks a server to exit with status 1 when the session ends without `shutdown` (an
+/// `exit` sent without one, or the input closed) and 0 after it: the caller decides the status
+/// from the answer.
+pub fn run_stdio() -> Result<bool, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_io()
@@ -41,5 +46,5 @@ pub fn run_stdio() -> Result<(), String> {
     let served = transport::serve(&runtime, std::io::stdin(), std::io::stdout());
     // Diagnostics still being computed are not waited for: the process ends.
     runtime.shutdown_background();
-    served.map(|_| ())
+    Ok(served?.shut_down)
 }

@@ -3,6 +3,7 @@
 //! intrinsics and signals, whose names written in bindings and named arguments are not names
 //! in scope, from [`crate::params`].
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use xop_compiler::ast::{ItemKind, TypeExpr};
@@ -138,17 +139,25 @@ fn rename_everywhere(
     if new_name != old {
         check_clashes(snap, &r.target, &old, new_name)?;
     }
+    // A local bound by a shorthand binding keeps binding its parameter: `for a(channel)`
+    // becomes `for a(channel: ch)`. A local's uses are all in its item: its shorthand
+    // bindings are read once, not at each use (which made renaming quadratic in the uses).
+    let shorthands: HashSet<(SourceFile, Span)> = match r.target {
+        Target::Local { file: f, span } if new_name != old => {
+            params::shorthands_at(snap, f, span.start())
+                .into_iter()
+                .map(|s| (f, s))
+                .collect()
+        }
+        _ => HashSet::new(),
+    };
     let mut out: Vec<FileEdits> = Vec::new();
     for (f, span) in ide::references(&snap.db, snap.project, &r.target) {
         // A name imported under an alias (`use a.x as y`) keeps its alias.
         if snap.text(f).get(span.range()) != Some(old.as_str()) {
             continue;
         }
-        // A local bound by a shorthand binding keeps binding its parameter:
-        // `for a(channel)` becomes `for a(channel: ch)`.
-        let shorthand = matches!(r.target, Target::Local { .. })
-            && new_name != old
-            && params::is_shorthand(snap, f, span);
+        let shorthand = shorthands.contains(&(f, span));
         let text = if shorthand {
             format!("{old}: {new_name}")
         } else {

@@ -181,8 +181,17 @@ fn calls(roots: Vec<&Expr>) -> Vec<(&ast::Path, &[ast::Arg])> {
 /// declarations.
 type Names<'a> = (Option<Owner>, Vec<(&'a ast::Ident, bool)>, bool);
 
+#[cfg(test)]
+thread_local! {
+    /// How many items this thread has read the sites of: the tests count the work a request
+    /// does.
+    pub(crate) static ITEMS_READ: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The sites written in item `index` of `file`.
 fn item_sites(snap: &Snapshot, file: SourceFile, index: usize, item: &ast::Item) -> Vec<Site> {
+    #[cfg(test)]
+    ITEMS_READ.with(|n| n.set(n.get() + 1));
     let db = &snap.db;
     let project = snap.project;
     // As the checker resolves them: a path of the right kind, else nothing.
@@ -298,13 +307,10 @@ fn item_sites(snap: &Snapshot, file: SourceFile, index: usize, item: &ast::Item)
 
 /// Every site of the project, the stdlib's included.
 fn all_sites(snap: &Snapshot) -> Vec<Site> {
-    let mut out = Vec::new();
-    for file in snap.files() {
-        for (i, item) in parse_file(&snap.db, file).ast.items.iter().enumerate() {
-            out.extend(item_sites(snap, file, i, item));
-        }
-    }
-    out
+    snap.files()
+        .into_iter()
+        .flat_map(|file| file_sites(snap, file))
+        .collect()
 }
 
 /// The sites of the item at `offset` of `file`.
@@ -355,12 +361,25 @@ pub fn site_at(snap: &Snapshot, file: SourceFile, offset: usize) -> Option<Site>
         .find(|s| s.span.contains(offset) && !owners(snap, s).is_empty())
 }
 
-/// Whether `span` of `file` is a binding written as the parameter's name alone, whatever the
-/// parameter (renaming its local must not rename the parameter it binds, even a wrong one).
-pub fn is_shorthand(snap: &Snapshot, file: SourceFile, span: Span) -> bool {
-    sites_at(snap, file, span.start())
-        .iter()
-        .any(|s| s.shorthand && s.span == span)
+/// The bindings written as the parameter's name alone in the item at `offset` of `file`,
+/// whatever the parameter (renaming their locals must not rename the parameters they bind,
+/// even a wrong one). Asked once for all the uses of a local, which are all in its item: the
+/// item's sites are read in one pass.
+pub fn shorthands_at(snap: &Snapshot, file: SourceFile, offset: usize) -> Vec<Span> {
+    sites_at(snap, file, offset)
+        .into_iter()
+        .filter(|s| s.shorthand)
+        .map(|s| s.span)
+        .collect()
+}
+
+/// Every site written in `file`, item by item, each in one pass.
+pub fn file_sites(snap: &Snapshot, file: SourceFile) -> Vec<Site> {
+    let mut out = Vec::new();
+    for (i, item) in parse_file(&snap.db, file).ast.items.iter().enumerate() {
+        out.extend(item_sites(snap, file, i, item));
+    }
+    out
 }
 
 /// The parameters `site` names and those that must keep one name with them: for each action

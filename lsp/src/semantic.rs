@@ -103,6 +103,14 @@ pub fn tokens(snap: &Snapshot, file: SourceFile) -> Vec<Token> {
         ));
     }
     let params = param_names(&parse_file(db, file).ast);
+    let sites = param_sites(snap, file);
+    // A name the compiler resolved, else the name of a parameter where a binding or a named
+    // argument writes it (or its declaration, for an action's or an event's, which binds no
+    // local).
+    let name = |span: Span| match names.get(&span.start()) {
+        Some((s, target)) if *s == span => Some(classify(snap, target, span, &params)),
+        _ => sites.get(&span).map(|m| (TokenType::Parameter, *m)),
+    };
     let mut out = Vec::new();
     for (span, kind) in lex_tokens(&text) {
         let token = match kind {
@@ -111,13 +119,18 @@ pub fn tokens(snap: &Snapshot, file: SourceFile) -> Vec<Token> {
             Lexeme::Number => Some((TokenType::Number, 0)),
             Lexeme::Comment => Some((TokenType::Comment, 0)),
             Lexeme::Annotation => Some((TokenType::Decorator, 0)),
-            Lexeme::Name => match names.get(&span.start()) {
-                Some((s, target)) if *s == span => Some(classify(snap, target, span, &params)),
-                _ => text
-                    .get(span.range())
+            Lexeme::Name => name(span).or_else(|| {
+                text.get(span.range())
                     .filter(|t| xop_compiler::resolve::BUILTIN_TYPES.contains(t))
-                    .map(|_| (TokenType::Type, MOD_DEFAULT_LIBRARY)),
-            },
+                    .map(|_| (TokenType::Type, MOD_DEFAULT_LIBRARY))
+            }),
+            // `channel`, `risk`, `purpose`…: a name where one is written (a field, a
+            // parameter, a local), coloured as what it names; a keyword elsewhere
+            // (`risk minimal`, `channel sms`), unless it is written where only a name can
+            // be (after `.`, before `:`) and resolves to nothing known.
+            Lexeme::SoftKeyword => name(span).or_else(|| {
+                (!lexemes::name_position(&text, span)).then_some((TokenType::Keyword, 0))
+            }),
         };
         if let Some((ty, modifiers)) = token {
             out.push(Token {
@@ -147,6 +160,29 @@ fn param_names(ast: &xop_compiler::ast::File) -> HashSet<Span> {
             _ => &[],
         })
         .map(|p| p.name.span)
+        .collect()
+}
+
+/// Where the names of parameters are written in `file` (declarations, bindings, named
+/// arguments) with their modifiers, for those whose action, event, function, intrinsic or
+/// signal has a parameter of that name.
+fn param_sites(snap: &Snapshot, file: SourceFile) -> HashMap<Span, u32> {
+    crate::params::file_sites(snap, file)
+        .into_iter()
+        .filter_map(|site| {
+            let declared = crate::params::definitions(snap, &site);
+            if declared.is_empty() {
+                return None;
+            }
+            let mut modifiers = 0;
+            if site.declaration {
+                modifiers |= MOD_DECLARATION;
+            }
+            if declared.iter().all(|(f, _)| snap.is_stdlib(*f)) {
+                modifiers |= MOD_DEFAULT_LIBRARY;
+            }
+            Some((site.span, modifiers))
+        })
         .collect()
 }
 
@@ -197,6 +233,8 @@ pub enum Lexeme {
     Keyword,
     /// A name.
     Name,
+    /// A soft keyword (`channel`, `risk`, …): a keyword, or a name where one is expected.
+    SoftKeyword,
     /// A text literal.
     Text,
     /// A number, duration, amount of money or time.
@@ -222,7 +260,7 @@ mod lexemes {
         for &(start, tok, end) in &lexed.tokens {
             let span = Span::new(start, end);
             let kind = match tok {
-                Token::Ident if after_at => {
+                t if t.is_name() && after_at => {
                     // `@personal`: one decorator token from the `@`.
                     if let Some(last) = out.last_mut()
                         && last.1 == Lexeme::Annotation
@@ -233,6 +271,7 @@ mod lexemes {
                     continue;
                 }
                 Token::Ident => Lexeme::Name,
+                t if t.is_name() => Lexeme::SoftKeyword,
                 Token::Text => Lexeme::Text,
                 Token::Int | Token::Decimal | Token::Money | Token::Duration | Token::Time => {
                     Lexeme::Number
@@ -258,6 +297,15 @@ mod lexemes {
         out.extend(lexed.comments.iter().map(|c| (c.span, Lexeme::Comment)));
         out.sort_by_key(|(s, _)| s.start());
         out
+    }
+
+    /// Whether `span` is written where the grammar takes only a name: right after a `.` (a
+    /// field, a path's segment) or right before a `:` (a field or a parameter declared, a
+    /// binding, a named argument, a field of a record value), blanks aside.
+    pub fn name_position(text: &str, span: Span) -> bool {
+        let before = text.get(..span.start()).unwrap_or_default().trim_end();
+        let after = text.get(span.end()..).unwrap_or_default().trim_start();
+        before.ends_with('.') || after.starts_with(':')
     }
 
     fn is_word(text: &str, span: Span) -> bool {
@@ -304,6 +352,71 @@ mod tests {
         // Sorted and not overlapping.
         for w in toks.windows(2) {
             assert!(w[0].span.end() <= w[1].span.start(), "{w:?}");
+        }
+    }
+
+    /// Soft keywords (`channel`, `risk`, `purpose`) are names where a name is written, coloured
+    /// as what they name; the names of parameters are parameters where they are declared, in
+    /// bindings and in named arguments, whatever the word.
+    #[test]
+    fn names_are_coloured_by_what_they_name_even_soft_keywords() {
+        use crate::testing::{CUSTOMER, snapshot};
+        let src = "module shop.soft\n\
+            use shop.customer.{Customer, marketing}\n\
+            use std.channel.*\n\
+            use std.consent.consent\n\
+            record Ticket {\n  channel: Channel\n  risk: Int\n  level: Text\n}\n\
+            action notify(to: Customer, channel: Channel, t: Ticket) purpose marketing risk minimal\n\
+            fn quiet(hour: Int): Bool = hour > 21\n\
+            policy p for notify(to: c, channel: ch, t: tk) {\n\
+            \x20 deny \"no-consent\" unless consent(c, marketing, ch)\n\
+            \x20 deny \"risky\" when tk.risk > 3 or tk.level == \"open\" or tk.channel == sms\n\
+            \x20 deny \"old\" when c.consents.any(k => k.purpose == marketing and k.channel == ch)\n\
+            \x20 deny \"late\" when quiet(hour: 23)\n\
+            \x20 allow \"ok\"\n}\n";
+        let (_st, snap) = snapshot(&[("customer.xop", CUSTOMER), ("soft.xop", src)]);
+        let file = snap.file("soft.xop").expect("file");
+        let errors: Vec<_> = xop_compiler::db::file_diagnostics(&snap.db, snap.project, file)
+            .iter()
+            .filter(|d| d.code.starts_with('E'))
+            .collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let toks = tokens(&snap, file);
+        let at = |needle: &str, plus: usize| {
+            let off = src.find(needle).expect("needle") + plus;
+            toks.iter()
+                .find(|t| t.span.start() == off)
+                .map(|t| (t.ty, t.modifiers))
+        };
+        let field = Some((TokenType::Property, MOD_DECLARATION));
+        let param = Some((TokenType::Parameter, MOD_DECLARATION));
+        let read = Some((TokenType::Property, 0));
+        let std_read = Some((TokenType::Property, MOD_DEFAULT_LIBRARY));
+        let named = Some((TokenType::Parameter, 0));
+        for (needle, plus, expected) in [
+            // Fields where they are declared, and where they are read.
+            ("channel: Channel\n", 0, field),
+            ("risk: Int", 0, field),
+            ("level: Text", 0, field),
+            ("tk.risk", 3, read),
+            ("tk.level", 3, read),
+            ("tk.channel", 3, read),
+            ("k.purpose", 2, std_read),
+            (" k.channel", 3, std_read),
+            // An action's parameters where they are declared, and in a policy's bindings.
+            ("to: Customer", 0, param),
+            ("channel: Channel, t", 0, param),
+            ("to: c", 0, named),
+            ("channel: ch", 0, named),
+            // A named argument.
+            ("hour: 23", 0, named),
+            // Soft keywords where they are keywords.
+            ("purpose marketing risk", 0, Some((TokenType::Keyword, 0))),
+            ("risk minimal", 0, Some((TokenType::Keyword, 0))),
+            // A module's name in a path is no keyword.
+            ("channel.*", 0, None),
+        ] {
+            assert_eq!(at(needle, plus), expected, "{needle:?}");
         }
     }
 }

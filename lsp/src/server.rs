@@ -47,6 +47,9 @@ pub struct Backend {
     published: Arc<tokio::sync::Mutex<Published>>,
     /// Whether the client registers file watchers that the server asks for.
     watch: std::sync::atomic::AtomicBool,
+    /// Whether the client asked for `shutdown`: the process then ends with status 0, else 1
+    /// (LSP 3.17, `exit`).
+    shut_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Backend {
@@ -58,7 +61,14 @@ impl Backend {
             generation: Arc::default(),
             published: Arc::default(),
             watch: std::sync::atomic::AtomicBool::new(false),
+            shut_down: Arc::default(),
         }
+    }
+
+    /// Whether the client has asked for `shutdown`, as a flag that outlives the server (which
+    /// the protocol's `Server` consumes): read once the session has ended.
+    pub fn shutdown_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.shut_down.clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -203,14 +213,34 @@ pub fn diagnostics_to_publish(snap: &Snapshot) -> Vec<(Uri, Option<i32>, Vec<lsp
         .filter_map(|fd| {
             let uri = convert::uri_of(snap, fd.file)?;
             let text = snap.text(fd.file);
-            let diags = fd
-                .diagnostics
-                .iter()
-                .map(|d| convert::diagnostic(snap, &text, d))
-                .collect();
+            let diags = convert::diagnostics(snap, &text, &fd.diagnostics);
             Some((uri, fd.version, diags))
         })
         .collect()
+}
+
+/// The answer to find references at `offset` of `file`.
+pub fn reference_locations(
+    snap: &Snapshot,
+    file: SourceFile,
+    offset: usize,
+    include_declaration: bool,
+) -> Vec<Location> {
+    convert::locations(
+        snap,
+        &navigation::references(snap, file, offset, include_declaration),
+    )
+}
+
+/// The answer to rename at `offset` of `file`, or why it is refused.
+pub fn rename_edit(
+    snap: &Snapshot,
+    file: SourceFile,
+    offset: usize,
+    new_name: &str,
+) -> std::result::Result<WorkspaceEdit, String> {
+    navigation::rename(snap, file, offset, new_name)
+        .map(|edits| convert::workspace_edit(snap, &edits))
 }
 
 /// The file of `uri` and the byte offset of `pos` in it.
@@ -296,6 +326,7 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        self.shut_down.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -369,10 +400,7 @@ impl LanguageServer for Backend {
         let (uri, pos) = position_params(&params.text_document_position_params);
         self.read(move |snap| {
             let (file, offset) = locate(snap, &uri, pos)?;
-            let mut locs: Vec<Location> = navigation::definition(snap, file, offset)
-                .into_iter()
-                .filter_map(|(f, s)| convert::location(snap, f, s))
-                .collect();
+            let mut locs = convert::locations(snap, &navigation::definition(snap, file, offset));
             Ok(match locs.len() {
                 0 => None,
                 1 => locs.pop().map(GotoDefinitionResponse::Scalar),
@@ -387,11 +415,7 @@ impl LanguageServer for Backend {
         let include = params.context.include_declaration;
         self.read(move |snap| {
             let (file, offset) = locate(snap, &uri, pos)?;
-            let locs: Vec<Location> = navigation::references(snap, file, offset, include)
-                .into_iter()
-                .filter_map(|(f, s)| convert::location(snap, f, s))
-                .collect();
-            Ok(Some(locs))
+            Ok(Some(reference_locations(snap, file, offset, include)))
         })
         .await
     }
@@ -417,10 +441,7 @@ impl LanguageServer for Backend {
         self.read(move |snap| {
             let file = document(snap, &uri)?;
             let text = snap.text(file);
-            let syms = symbols::document(snap, file)
-                .iter()
-                .map(|s| convert::document_symbol(&text, s))
-                .collect();
+            let syms = convert::document_symbols(&text, &symbols::document(snap, file));
             Ok(Some(DocumentSymbolResponse::Nested(syms)))
         })
         .await
@@ -432,10 +453,7 @@ impl LanguageServer for Backend {
     ) -> Result<Option<WorkspaceSymbolResponse>> {
         let query = params.query;
         self.read(move |snap| {
-            let syms = symbols::workspace(snap, &query)
-                .iter()
-                .filter_map(|(f, s, container)| convert::workspace_symbol(snap, *f, s, container))
-                .collect();
+            let syms = convert::workspace_symbols(snap, &symbols::workspace(snap, &query));
             Ok(Some(WorkspaceSymbolResponse::Nested(syms)))
         })
         .await
@@ -477,10 +495,9 @@ impl LanguageServer for Backend {
         let new_name = params.new_name;
         self.read(move |snap| {
             let (file, offset) = locate(snap, &uri, pos)?;
-            match navigation::rename(snap, file, offset, &new_name) {
-                Ok(edits) => Ok(Some(convert::workspace_edit(snap, &edits))),
-                Err(e) => Err(convert::request_failed(e)),
-            }
+            rename_edit(snap, file, offset, &new_name)
+                .map(Some)
+                .map_err(convert::request_failed)
         })
         .await
     }
@@ -585,6 +602,92 @@ mod tests {
             ended.is_ok(),
             "the work goes on after its request was dropped"
         );
+    }
+
+    /// Find references and rename of a local do, besides what each use needs, a fixed amount
+    /// of work that does not grow with the number of uses: the file's lines are indexed, and
+    /// the item's parameter sites read, as often for 10 uses as for 200. Once per use, both were
+    /// quadratic in the uses (seconds at a few thousand).
+    #[test]
+    fn references_and_rename_of_a_local_are_linear_in_its_uses() {
+        use crate::testing::{CUSTOMER, at, snapshot};
+        let work = |uses: usize| {
+            let rules: String = (0..uses)
+                .map(|i| format!("  deny \"r{i}\" when c.messages_7d >= {i}\n"))
+                .collect();
+            let text = format!(
+                "module shop.big\nuse shop.customer.Customer\nuse std.consent.service\n\
+                 action act(to: Customer) purpose service risk minimal\n\
+                 policy p for act(to: c) {{\n{rules}  allow \"ok\"\n}}\n"
+            );
+            // Absolute paths, which have `file:` URIs.
+            let (_st, snap) = snapshot(&[
+                ("/ws/customer.xop", CUSTOMER),
+                ("/ws/big.xop", text.as_str()),
+            ]);
+            let file = snap.file("/ws/big.xop").expect("file");
+            let offset = at(&text, "c.messages_7d", 1, 0);
+            // The queries both need, computed before counting.
+            assert_eq!(
+                navigation::references(&snap, file, offset, true).len(),
+                uses + 1
+            );
+            let counted = |f: &dyn Fn()| {
+                crate::lines::INDEXED.with(|n| n.set(0));
+                crate::params::ITEMS_READ.with(|n| n.set(0));
+                f();
+                (
+                    crate::lines::INDEXED.with(std::cell::Cell::get),
+                    crate::params::ITEMS_READ.with(std::cell::Cell::get),
+                )
+            };
+            let references = counted(&|| {
+                assert_eq!(
+                    reference_locations(&snap, file, offset, true).len(),
+                    uses + 1
+                );
+            });
+            let rename = counted(&|| {
+                let edit = rename_edit(&snap, file, offset, "cc").expect("renamed");
+                let changes = edit.changes.expect("changes");
+                assert_eq!(changes.values().map(Vec::len).sum::<usize>(), uses + 1);
+            });
+            (references, rename)
+        };
+        assert_eq!(work(10), work(200));
+    }
+
+    /// Publishing a file's diagnostics indexes its lines once, however many there are (once
+    /// per diagnostic was quadratic in their number).
+    #[test]
+    fn diagnostics_are_converted_in_time_linear_in_their_number() {
+        use crate::testing::{CUSTOMER, snapshot};
+        let indexed = |rules: usize| {
+            // Each rule without a reason: one C0007 each.
+            let rules: String = (0..rules)
+                .map(|i| format!("  deny when c.messages_7d >= {i}\n"))
+                .collect();
+            let text = format!(
+                "module shop.big\nuse shop.customer.Customer\nuse std.consent.service\n\
+                 action act(to: Customer) purpose service risk minimal\n\
+                 policy p for act(to: c) {{\n{rules}  allow \"ok\"\n}}\n"
+            );
+            let (_st, snap) = snapshot(&[
+                ("/ws/customer.xop", CUSTOMER),
+                ("/ws/big.xop", text.as_str()),
+            ]);
+            let file = snap.file("/ws/big.xop").expect("file");
+            let count = xop_compiler::db::file_diagnostics(&snap.db, snap.project, file).len();
+            crate::lines::INDEXED.with(|n| n.set(0));
+            let published = diagnostics_to_publish(&snap);
+            let shown: usize = published.iter().map(|(_, _, ds)| ds.len()).sum();
+            assert!(shown >= count, "{shown} < {count}");
+            (count, crate::lines::INDEXED.with(std::cell::Cell::get))
+        };
+        let (few, few_indexed) = indexed(5);
+        let (many, many_indexed) = indexed(100);
+        assert!(many >= few + 95, "{few} and {many} diagnostics");
+        assert_eq!(few_indexed, many_indexed);
     }
 
     #[test]

@@ -361,9 +361,20 @@ pub fn frame(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// How a session ended.
+#[derive(Debug)]
+pub struct Served<W> {
+    /// The output, once everything the server wrote is written to it (`None` if writing
+    /// failed).
+    pub output: Option<W>,
+    /// Whether the client asked for `shutdown` before it sent `exit` or closed its end: the
+    /// process's status is 0 then, else 1 (LSP 3.17, `exit`).
+    pub shut_down: bool,
+}
+
 /// Serves the protocol on `input` and `output` until the client exits or the input ends, on
-/// `runtime`. Returns `output` once everything the server wrote is written to it (`None` if
-/// writing failed), or an error if a thread cannot start.
+/// `runtime`. Returns how the session ended once everything the server wrote is written, or an
+/// error if a thread cannot start.
 ///
 /// The input is read on a thread of its own, which is left behind blocked on a read if the
 /// client sends `exit` and keeps its end open; the process ends anyway.
@@ -371,7 +382,7 @@ pub fn serve<R, W>(
     runtime: &tokio::runtime::Runtime,
     input: R,
     output: W,
-) -> Result<Option<W>, String>
+) -> Result<Served<W>, String>
 where
     R: Read + Send + 'static,
     W: Write + Send + 'static,
@@ -387,20 +398,25 @@ where
         .name("xop-lsp-reader".into())
         .spawn(move || read_frames(input, &in_tx, &answers))
         .map_err(|e| format!("cannot start the language server's reader: {e}"))?;
-    runtime.block_on(async move {
+    let shut_down = runtime.block_on(async move {
         let (to_server, server_in) = tokio::io::duplex(PIPE);
         let (server_out, from_server) = tokio::io::duplex(PIPE);
         let feed = tokio::spawn(feed(in_rx, to_server));
         let drain = tokio::spawn(drain(from_server, out_tx));
         let (service, socket) = LspService::new(Backend::new);
+        let shut_down = service.inner().shutdown_flag();
         Server::new(server_in, server_out, socket)
             .serve(service)
             .await;
         // The server has dropped its output: `drain` forwards what is left, then ends.
         feed.abort();
         let _ = drain.await;
+        shut_down.load(std::sync::atomic::Ordering::SeqCst)
     });
-    Ok(writer.join().ok().flatten())
+    Ok(Served {
+        output: writer.join().ok().flatten(),
+        shut_down,
+    })
 }
 
 /// What the writer thread receives.

@@ -49,7 +49,7 @@ fn bad_messages_are_answered_and_the_server_goes_on() {
             .enable_all()
             .build()
             .expect("a runtime");
-        serve(&runtime, Pipe(input), Pipe(output)).map(|out| out.is_some())
+        serve(&runtime, Pipe(input), Pipe(output)).map(|s| (s.output.is_some(), s.shut_down))
     });
     let mut frames = FrameReader::new(Pipe(from_server));
     let mut answers: Vec<Value> = Vec::new();
@@ -144,5 +144,51 @@ fn bad_messages_are_answered_and_the_server_goes_on() {
     assert_eq!(shutdown["result"], Value::Null, "{shutdown}");
     // The end of the input ends the server, with everything written.
     drop(to_server);
-    assert_eq!(server.join().expect("no panic"), Ok(true));
+    assert_eq!(server.join().expect("no panic"), Ok((true, true)));
+}
+
+/// LSP 3.17, `exit`: the status is 0 if `shutdown` came first, else 1. `serve` says which.
+#[test]
+fn a_session_says_whether_the_client_shut_it_down() {
+    for shutdown_first in [false, true] {
+        let (to_server, input) = mpsc::channel::<Vec<u8>>();
+        let (output, from_server) = mpsc::channel::<Vec<u8>>();
+        let server = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            serve(&runtime, Pipe(input), Pipe(output)).map(|s| s.shut_down)
+        });
+        let mut frames = FrameReader::new(Pipe(from_server));
+        // Waits for the answer to request `id`.
+        let mut answer = |id: i64| loop {
+            let Some(Frame::Body(b)) = frames.next_frame() else {
+                panic!("the output ended before the answer to {id}")
+            };
+            let v: Value = serde_json::from_slice(&b).expect("JSON");
+            if v["id"] == json!(id) && v.get("method").is_none() {
+                return v;
+            }
+        };
+        let send = |v: Value| to_server.send(msg(v)).expect("the server reads");
+        send(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}),
+        );
+        answer(1);
+        send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
+        if shutdown_first {
+            send(json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}));
+            assert_eq!(answer(2)["result"], Value::Null);
+        }
+        send(json!({"jsonrpc": "2.0", "method": "exit"}));
+        // `exit` ends the session though the client keeps its end open.
+        assert_eq!(
+            server.join().expect("no panic"),
+            Ok(shutdown_first),
+            "shutdown first: {shutdown_first}"
+        );
+        drop(to_server);
+    }
 }

@@ -258,6 +258,32 @@ async def test_hover_field_type_and_doc(client: LanguageClient, project: Path):
     assert "c: Customer" in h.contents.value
 
 
+async def test_hover_on_a_guarded_optional_shows_its_present_type(client: LanguageClient, project: Path):
+    guarded = project / "guarded.xop"
+    text = (
+        "module shop.guarded\n"
+        "record R {\n  nickname: Text?\n}\n"
+        'fn f(x: Text?): Bool = x is present and x + "b" == "ab"\n'
+        'fn g(r: R): Bool = r.nickname is present and r.nickname + "b" == "ab"\n'
+    )
+    open_doc(client, guarded, text)
+    p = await published(client, guarded, version=1)
+    assert not [d for d in p.diagnostics if d.severity == types.DiagnosticSeverity.Error]
+
+    async def hover(needle, offset):
+        h = await client.text_document_hover_async(
+            types.HoverParams(**tdpp(guarded, position(text, needle, offset=offset)))
+        )
+        return h.contents.value
+
+    # Where the guard makes them present, the type the checker gives them there.
+    assert "```xop\nx: Text\n```" in await hover('x + "b"', 0)
+    assert "```xop\nR.nickname: Text\n```" in await hover('r.nickname + "b"', 2)
+    # Where they are tested, their declared type.
+    assert "```xop\nx: Text?\n```" in await hover("x is present", 0)
+    assert "```xop\nR.nickname: Text?\n```" in await hover("r.nickname is present", 2)
+
+
 async def test_utf16_positions(client: LanguageClient, project: Path):
     contact = project / "contact.xop"
     # Non-ASCII before a name on the same line: an emoji is 2 UTF-16 units, é is 1.
@@ -484,6 +510,14 @@ async def test_semantic_tokens(client: LanguageClient, project: Path):
     assert at("messages_7d")[1] == "property"
     assert at('"eligible"')[1] == "string"
     assert at("/// Offer")[1] == "comment"
+    # An action's parameters where they are declared and where a binding names them, the
+    # soft keyword `channel` included; `purpose` and `risk` are keywords where they are ones.
+    assert at("to: Customer")[1:] == ("parameter", 1)
+    assert at("channel: Channel")[1:] == ("parameter", 1)
+    assert at("to: c")[1:] == ("parameter", 0)
+    assert at("channel: ch")[1:] == ("parameter", 0)
+    assert at("purpose marketing")[1] == "keyword"
+    assert at("risk minimal")[1] == "keyword"
 
 
 async def test_folding_ranges(client: LanguageClient, project: Path):
@@ -543,6 +577,33 @@ async def test_fix_adds_a_consent_guard(client: LanguageClient, project: Path):
     fixed = await fix_and_check(client, contact, text, "C0005", "consent", 'allow "eligible"')
     assert 'deny "no-consent" unless consent(c, marketing, ch)' in fixed
     assert "use std.consent.consent" in fixed
+
+
+async def test_fix_adds_a_consent_guard_whatever_the_layout(client: LanguageClient, project: Path):
+    """The guard goes before the rule: on a line of its own with the rule's indentation, or on
+    the rule's line when something comes before it there; nothing else is copied."""
+    original = (project / "contact.xop").read_text().replace("use std.consent.consent\n", "")
+    guard = 'deny "no-consent" unless consent(c, marketing, ch)'
+    head = "policy contact for send_offer(to: c, channel: ch) {"
+    body = original[original.index(head) :]
+    layouts = [
+        # A rule sharing its line with the one before it, CRLF.
+        (
+            original.replace(f"  {guard}\n", "").replace('>= 3\n  allow', '>= 3 allow').replace("\n", "\r\n"),
+            f'>= 3 {guard} allow "eligible"\r\n',
+        ),
+        # A policy on one line.
+        (original.replace(body, f'{head} allow "eligible" }}\n'), f'{head} {guard} allow "eligible" }}'),
+    ]
+    for i, (text, expected) in enumerate(layouts):
+        # A file of its own for each layout, so that its diagnostics are its own.
+        path = project / f"layout{i}.xop"
+        text = text.replace("module shop.contact", f"module shop.layout{i}")
+        fixed = await fix_and_check(client, path, text, "C0005", "consent", 'allow "eligible"')
+        assert expected in fixed, fixed
+        assert fixed.count(guard) == 1, fixed
+        for kept in [head, 'allow "eligible"', 'deny "frequency-cap"']:
+            assert fixed.count(kept) == text.count(kept), (kept, fixed)
 
 
 async def test_fix_adds_a_missing_reason(client: LanguageClient, project: Path):

@@ -122,3 +122,17 @@ def test_bad_messages_are_answered_and_the_server_goes_on():
     finally:
         if s.proc.poll() is None:
             s.proc.kill()
+
+
+def test_exit_status_says_whether_shutdown_came_first():
+    """LSP 3.17, `exit`: status 0 if `shutdown` was received before, else 1."""
+    for shutdown_first, status in [(False, 1), (True, 0)]:
+        s = start()
+        try:
+            if shutdown_first:
+                assert s.request(2, "shutdown")["result"] is None
+            s.send({"jsonrpc": "2.0", "method": "exit"})
+            assert s.proc.wait(timeout=TIMEOUT) == status, f"shutdown first: {shutdown_first}"
+        finally:
+            if s.proc.poll() is None:
+                s.proc.kill()
