@@ -115,6 +115,9 @@ pub fn check_item(db: &dyn Db, project: Project, file: SourceFile, index: u32) -
     let scope = resolve::file_scope(db, project, file);
     let mut c = Checker::new(db, project, file, scope);
     check_item_with(&mut c, db, project, file, index, item);
+    // What lowering would refuse once it inlines the item's calls (E0219).
+    c.diags
+        .extend(crate::inlining::check(db, project, file, item));
     ItemCheck {
         diagnostics: c.diags,
         used_imports: c.used_imports,

@@ -12,6 +12,7 @@ pub mod db;
 pub mod diagnostic;
 pub mod format;
 pub mod ide;
+pub mod inlining;
 pub mod lexer;
 pub mod logic;
 pub mod lower;

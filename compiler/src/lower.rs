@@ -1028,7 +1028,7 @@ impl<'a> Lowering<'a> {
         let deep = |e: &IExpr| e.deeper_than(MAX_DEPTH);
         let what = |kind: &str, name: &str, s: &xop_runtime::ir::SourceRef| {
             format!(
-                "{kind} `{name}` ({}:{}) is nested more than {MAX_DEPTH} levels deep once its function calls are inlined, deeper than the engines evaluate; compute it with fewer nested calls",
+                "{kind} `{name}` ({}:{}) is nested more than {MAX_DEPTH} levels deep once its function calls are inlined (E0219), deeper than the engines evaluate; compute it with fewer nested calls",
                 s.file, s.line
             )
         };
@@ -1135,7 +1135,7 @@ impl<'a> Lowering<'a> {
                         calls[calls.len() - 1]
                     );
                     self.errors.push(format!(
-                        "{chain} calls functions inside one another more than {MAX_INLINING} deep: XOP inlines each call into the rule, and the engines evaluate at most {MAX_DEPTH} levels; compute the value with fewer nested calls"
+                        "{chain} calls functions inside one another more than {MAX_INLINING} deep (E0219): XOP inlines each call into the rule, and the engines evaluate at most {MAX_DEPTH} levels; compute the value with fewer nested calls"
                     ));
                     return IExpr::Const(Value::Absent);
                 }

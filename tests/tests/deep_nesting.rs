@@ -189,10 +189,36 @@ fn long_and_or_chains_are_decided() {
     assert_eq!(verdicts, [Allow, Deny, Deny, Allow, Deny, Allow]);
 }
 
-/// Functions calling one another in a chain: 20,000 deep checks clean in linear time (the
-/// recursion check asks the call graph's cycles once) and is refused by lowering with a
-/// message, without overflowing the stack; 60 deep lowers and decides, unless the inlined
-/// bodies together are deeper than the engines evaluate.
+/// The diagnostics of `text` (checked on a small stack) and what lowering makes of it, even
+/// with errors: lowering keeps its own refusals as a backstop.
+fn checked_and_lowered(
+    text: String,
+) -> (
+    Vec<xop_compiler::diagnostic::Diagnostic>,
+    Result<xop_runtime::ir::Program, Vec<String>>,
+) {
+    on_small_stack(move || {
+        let mut ws = Workspace::new();
+        ws.set_file("deep.xop", text.as_str());
+        let diags = ws.diagnostics();
+        let lowered = xop_compiler::lower::lower(ws.db(), ws.project());
+        (diags, lowered)
+    })
+}
+
+/// The errors among `diags`, as `CODE: message`.
+fn errors(diags: &[xop_compiler::diagnostic::Diagnostic]) -> Vec<String> {
+    (diags.iter())
+        .filter(|d| d.is_error())
+        .map(|d| format!("{}: {}", d.code, d.message))
+        .collect()
+}
+
+/// Functions calling one another in a chain: 20,000 deep is reported by the checker (E0219,
+/// in linear time: the call graph is measured once, callees first, without recursing along
+/// it) at the rule's call, naming the chain as lowering does, and lowering still refuses it;
+/// 60 deep checks clean, lowers and decides, unless the inlined bodies together are deeper
+/// than the engines evaluate, which the checker reports too.
 #[test]
 fn long_call_chains_are_checked_and_refused_when_too_deep() {
     fn chain(n: usize) -> String {
@@ -200,39 +226,382 @@ fn long_call_chains_are_checked_and_refused_when_too_deep() {
         fns.extend((1..n).map(|i| format!("fn f{i}(x: Int): Int = f{}(x) + 1", i - 1)));
         source(&fns.join("\n"), "Int", &format!("f{}(c.a) > 100", n - 1))
     }
-    let lowered = |text: String| {
-        on_small_stack(move || {
-            let mut ws = Workspace::new();
-            ws.set_file("deep.xop", text.as_str());
-            let diags = ws.diagnostics();
-            assert!(diags.is_empty(), "{diags:#?}");
-            xop_compiler::lower::lower(ws.db(), ws.project())
-        })
-    };
-    let errors = lowered(chain(20_000)).expect_err("too deep to inline");
-    assert_eq!(errors.len(), 1, "{errors:?}");
+    let named = "`f19999` → `f19998` → … → `f19936` → `f19935` calls functions inside one another more than 64 deep";
+    let (diags, lowered) = checked_and_lowered(chain(20_000));
+    assert_eq!(errors(&diags), [format!("E0219: {named}")]);
+    let at = &diags[0];
+    assert_eq!(at.span.range().len(), "f19999(c.a)".len(), "{at:?}");
+    assert_eq!(
+        (at.secondary.len(), at.secondary[0].message.as_str()),
+        (
+            1,
+            "`f19936` calls `f19935` here: 65 calls inside one another"
+        )
+    );
+    let errors_of_lowering = lowered.expect_err("too deep to inline");
+    assert_eq!(errors_of_lowering.len(), 1, "{errors_of_lowering:?}");
     assert!(
-        errors[0].starts_with("`f19999` → `f19998` → … → `f19936` → `f19935` calls functions inside one another more than 64 deep"),
-        "{errors:?}"
+        errors_of_lowering[0].starts_with(&format!("{named} (E0219)")),
+        "{errors_of_lowering:?}"
     );
     // Within the call limit, but each body adds five levels: deeper than the engines evaluate.
     let mut fns = vec!["fn f0(x: Int): Int = x".to_string()];
     fns.extend(
         (1..60).map(|i| format!("fn f{i}(x: Int): Int = f{}(x) + 1 + 1 + 1 + 1 + 1", i - 1)),
     );
-    let errors = lowered(source(&fns.join("\n"), "Int", "f59(c.a) > 100"))
-        .expect_err("too deep to evaluate");
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(
-        errors[0].starts_with("rule `p#1` (deep.xop:74) is nested more than 256 levels deep"),
-        "{errors:?}"
+    let (diags, lowered) = checked_and_lowered(source(&fns.join("\n"), "Int", "f59(c.a) > 100"));
+    assert_eq!(
+        errors(&diags),
+        [
+            "E0219: rule `p#1` is nested 298 levels deep once its function calls are inlined, more than the 256 the engines evaluate"
+        ]
     );
-    let program = lowered(chain(60)).expect("60 calls inline");
+    let errors_of_lowering = lowered.expect_err("too deep to evaluate");
+    assert_eq!(errors_of_lowering.len(), 1, "{errors_of_lowering:?}");
+    assert!(
+        errors_of_lowering[0].starts_with(
+            "rule `p#1` (deep.xop:74) is nested more than 256 levels deep once its function calls are inlined (E0219)"
+        ),
+        "{errors_of_lowering:?}"
+    );
+    let (diags, lowered) = checked_and_lowered(chain(60));
+    assert_eq!(errors(&diags), Vec::<String>::new());
+    let program = lowered.expect("60 calls inline");
     let (policy, _) = program.policy("p").expect("the policy");
     for (a, verdict) in [(41, Verdict::Allow), (42, Verdict::Deny)] {
         let input = format!(r#"{{"to": {{"a": {a}, "b": 0}}}}"#);
         let args = bind_json(&program, policy, &input).expect("bound").args;
         let d = interp::decide(&program, policy, &args, 0, &NoSignals);
         assert_eq!(d.verdict, verdict, "a = {a}: {d:?}");
+    }
+}
+
+/// A project for the inlining limits: functions `fns`, a policy `p` whose first rule has
+/// condition `cond` (with the decision time `now`), and `extra` (a decision, a test).
+fn inlining_source(fns: &str, cond: &str, extra: &str) -> String {
+    format!(
+        "module deep\n\nuse std.time.local_hour\nuse std.channel.{{reaches_phone, sms}}\n\n\
+         record R {{\n  a: Int\n  b: List<Int>\n  o: Int?\n  inner: Inner\n}}\n\n\
+         record Inner {{\n  n: Int\n}}\n\npurpose service\n\n{fns}\n\n\
+         action act(to: R) purpose service risk minimal\n\n\
+         policy p for act(to: c) at now {{\n  deny \"x\" when {cond}\n  allow \"ok\"\n}}\n\n\
+         {extra}\n"
+    )
+}
+
+/// How many levels deep `e` is (itself at level 1), as the engines count them.
+fn depth(e: &xop_runtime::ir::Expr) -> u32 {
+    (1..).find(|&l| !e.deeper_than(l)).expect("a finite depth")
+}
+
+/// Where the expression made deep goes: a rule's condition, a proposal's rank, a test's
+/// argument (through a `let` and a record value).
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    Rule,
+    Rank,
+    Test,
+}
+
+/// A project whose measured expression is `call` (an `Int`, or a `Bool` for a rule) under
+/// `pad` levels of `not` or unary minus.
+fn padded(fns: &str, place: Place, call: &str, pad: usize) -> String {
+    match place {
+        Place::Rule => inlining_source(fns, &format!("{}{call}", "not ".repeat(pad)), ""),
+        Place::Rank => inlining_source(
+            fns,
+            "c.a > 1",
+            &format!(
+                "decision d(c: R) {{\n  propose act(to: c) rank by {}{call}\n}}",
+                "-".repeat(pad)
+            ),
+        ),
+        Place::Test => inlining_source(
+            fns,
+            "c.a > 1",
+            &format!(
+                "test \"t\" {{\n  let v = {call}\n  expect p(act(to: {{ a: {}v, b: [], .. }})) == allow\n}}",
+                "-".repeat(pad)
+            ),
+        ),
+    }
+}
+
+/// The depth of the measured expression of a lowered [`padded`] project.
+fn measured_depth(program: &xop_runtime::ir::Program, place: Place) -> u32 {
+    match place {
+        Place::Rule => {
+            let (policy, _) = program.policy("p").expect("the policy");
+            depth(
+                program.policies[policy].rules[0]
+                    .condition
+                    .as_ref()
+                    .expect("a condition"),
+            )
+        }
+        Place::Rank => depth(
+            program.decisions[0].proposals[0]
+                .rank
+                .as_ref()
+                .expect("a rank"),
+        ),
+        Place::Test => program.tests[0]
+            .args
+            .iter()
+            .map(depth)
+            .max()
+            .expect("an argument"),
+    }
+}
+
+/// For every shape of function body, the checker reports E0219 exactly when lowering refuses:
+/// a chain of the shape's functions whose expression lowers to 150 to 255 levels (measured on
+/// what lowering builds) is padded to 255, 256 and 257 levels. The checker computes the depth
+/// lowering builds, node for node: any level it counted differently would make it accept the
+/// 257 or refuse the 256.
+#[test]
+fn the_checker_refuses_exactly_what_lowering_refuses_at_the_depth_limit() {
+    type Fns = fn(usize) -> String;
+    /// `f0`, and `f1` … `fk` each written with `body(i)` (calling `f{i-1}`).
+    fn chain(k: usize, f0: &str, body: impl Fn(usize) -> String) -> String {
+        let mut fns = vec![f0.to_string()];
+        fns.extend((1..=k).map(body));
+        fns.join("\n")
+    }
+    let shapes: [(&str, Fns, Place, &str, usize); 9] = [
+        (
+            "arithmetic",
+            |k| {
+                chain(k, "fn f0(x: Int): Int = x", |i| {
+                    format!("fn f{i}(x: Int): Int = (f{}(x * 2) + x) * 3 - 1", i - 1)
+                })
+            },
+            Place::Rule,
+            "f{k}(c.a) > 0",
+            63,
+        ),
+        (
+            "if",
+            |k| {
+                chain(k, "fn f0(x: Int): Bool = x > 0", |i| {
+                    format!(
+                        "fn f{i}(x: Int): Bool = if x > {i} then not (not f{}(x - 1) or x > 0) else x < -{i}",
+                        i - 1
+                    )
+                })
+            },
+            Place::Rule,
+            "f{k}(c.a)",
+            50,
+        ),
+        (
+            "and, or",
+            |k| {
+                chain(k, "fn f0(x: Int, y: Bool): Bool = y", |i| {
+                    format!(
+                        "fn f{i}(x: Int, y: Bool): Bool = y and (x > {i} or f{}(x - 1, not y))",
+                        i - 1
+                    )
+                })
+            },
+            Place::Rule,
+            "f{k}(c.a, c.a > 2)",
+            63,
+        ),
+        (
+            "collection operations with lambdas",
+            |k| {
+                chain(
+                    k,
+                    "fn f0(xs: List<Int>, k: Int): Bool = any(xs, x => x > k)",
+                    |i| {
+                        // One call a level: lowering inlines every call, so two would
+                        // double what it builds at each level.
+                        if i % 2 == 0 {
+                            format!(
+                                "fn f{i}(xs: List<Int>, k: Int): Bool = \
+                                 all(xs, x => x > k or f{j}(xs, k + x)) and count(xs, y => y > k) > 1",
+                                j = i - 1
+                            )
+                        } else {
+                            format!(
+                                "fn f{i}(xs: List<Int>, k: Int): Bool = \
+                                 count(xs, y => y > k) > 1 or xs.any(z => f{j}(xs, z))",
+                                j = i - 1
+                            )
+                        }
+                    },
+                )
+            },
+            Place::Rule,
+            "f{k}(c.b, c.a)",
+            63,
+        ),
+        (
+            "named arguments and the method form",
+            |k| {
+                chain(k, "fn f0(a: Int, b: Int): Int = a - b", |i| {
+                    if i % 2 == 0 {
+                        format!(
+                            "fn f{i}(a: Int, b: Int): Int = \
+                             f{}(b: ((a + 1) * 2 - 1) * 3 + 1, a: b * 5 - 7)",
+                            i - 1
+                        )
+                    } else {
+                        format!(
+                            "fn f{i}(a: Int, b: Int): Int = b.f{}((a * 2 + 1 - 3) * 4)",
+                            i - 1
+                        )
+                    }
+                })
+            },
+            Place::Rule,
+            "f{k}(b: c.a, a: 1) > 0",
+            63,
+        ),
+        (
+            "absence, ranges and intrinsics",
+            |k| {
+                chain(k, "fn f0(x: Int?, t: Time): Bool = x is absent", |i| {
+                    format!(
+                        "fn f{i}(x: Int?, t: Time): Bool = (x ?? {i}) not in 1..3 and f{}(x, t) \
+                         or local_hour(t, \"UTC\") in 8..21 or reaches_phone(sms)",
+                        i - 1
+                    )
+                })
+            },
+            Place::Rule,
+            "f{k}(c.o, now)",
+            63,
+        ),
+        (
+            "a proposal's rank",
+            |k| {
+                chain(k, "fn f0(x: Int): Int = x", |i| {
+                    format!("fn f{i}(x: Int): Int = (f{}(x + 1) - x) * 2", i - 1)
+                })
+            },
+            Place::Rank,
+            "f{k}(c.a)",
+            63,
+        ),
+        (
+            "a test's record value, through a let",
+            |k| {
+                chain(k, "fn f0(x: Int): Int = x", |i| {
+                    format!("fn f{i}(x: Int): Int = (f{}(x * 3) + x) * 2 - 1", i - 1)
+                })
+            },
+            Place::Test,
+            "f{k}(1)",
+            63,
+        ),
+        (
+            "functions composed in a body",
+            |k| {
+                // Each function twice as deep as the one before: a few of them suffice.
+                let f0 = format!("fn f0(x: Int): Int = x{}", " + 1".repeat(12));
+                chain(k, &f0, |i| {
+                    format!("fn f{i}(x: Int): Int = f{j}(f{j}(x) - 1)", j = i - 1)
+                })
+            },
+            Place::Rule,
+            "f{k}(c.a) > 0",
+            4,
+        ),
+    ];
+    for (name, fns, place, call, k) in shapes {
+        let text = |k: usize, pad: usize| {
+            padded(&fns(k), place, &call.replace("{k}", &k.to_string()), pad)
+        };
+        // Each chain is about as long as its expression stays within 255 levels (64 calls at
+        // most; a longer one could take lowering exponential time, or overflow its stack): the
+        // rest is padding, at most about a hundred levels of `not` or `-`.
+        let (_, lowered) = checked_and_lowered(text(k, 0));
+        let base = lowered.map_or(u32::MAX, |p| measured_depth(&p, place));
+        assert!(
+            (150..=255).contains(&base),
+            "{name}: {k} calls make {base} levels"
+        );
+        for target in [255, 256, 257] {
+            let (diags, lowered) = checked_and_lowered(text(k, target - base as usize));
+            let errors = errors(&diags);
+            if target <= 256 {
+                assert_eq!(errors, Vec::<String>::new(), "{name} at {target}");
+                let program = lowered.unwrap_or_else(|e| panic!("{name} at {target}: {e:?}"));
+                assert_eq!(measured_depth(&program, place), target as u32, "{name}");
+            } else {
+                assert_eq!(errors.len(), 1, "{name} at {target}: {errors:?}");
+                assert!(
+                    errors[0].starts_with("E0219: ")
+                        && errors[0].contains(" is nested 257 levels deep"),
+                    "{name} at {target}: {errors:?}"
+                );
+                let refused = lowered.expect_err(name);
+                assert_eq!(refused.len(), 1, "{name}: {refused:?}");
+                assert!(
+                    refused[0].contains("more than 256 levels deep"),
+                    "{name}: {refused:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Chains of 63, 64 and 65 calls: the checker reports E0219 exactly when lowering refuses, at
+/// 65, naming the chain lowering names, whether the calls are made in a body's expression, in
+/// the arguments of the calls it makes, or in a lambda; the arguments of a rule's calls are not
+/// inside them, and do not count.
+#[test]
+fn the_checker_refuses_exactly_what_lowering_refuses_at_the_call_limit() {
+    type Body = fn(usize) -> String;
+    let bodies: [(&str, Body); 3] = [
+        ("a call", |i| {
+            format!("fn f{i}(x: Int): Int = f{}(x) + 1", i - 1)
+        }),
+        ("an argument", |i| {
+            format!("fn f{i}(x: Int): Int = g(f{}(x))", i - 1)
+        }),
+        ("a lambda", |i| {
+            format!(
+                "fn f{i}(x: Int): Int = count([x, 1], y => f{}(y) > 0)",
+                i - 1
+            )
+        }),
+    ];
+    for (name, body) in bodies {
+        // `f{n}` nests n + 1 calls.
+        let project = |n: usize, cond: &str| {
+            let mut fns = vec!["fn g(x: Int): Int = x * 2".to_string()];
+            fns.push("fn f0(x: Int): Int = x".to_string());
+            fns.extend((1..=n).map(body));
+            inlining_source(&fns.join("\n"), cond, "")
+        };
+        for calls in [63, 64, 65] {
+            let n = calls - 1;
+            let (diags, lowered) = checked_and_lowered(project(n, &format!("f{n}(c.a) > 0")));
+            let errors = errors(&diags);
+            if calls <= 64 {
+                assert_eq!(errors, Vec::<String>::new(), "{name}: {calls}");
+                lowered.unwrap_or_else(|e| panic!("{name}: {calls}: {e:?}"));
+            } else {
+                assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+                let chain = errors[0].strip_prefix("E0219: ").expect("E0219");
+                assert!(
+                    chain.starts_with(&format!("`f{n}` → `f{}` → … → ", n - 1)),
+                    "{chain}"
+                );
+                // Lowering reports each call it stops at (here, maybe more than one).
+                let refused = lowered.expect_err(name);
+                assert!(
+                    refused[0].starts_with(&format!("{chain} (E0219)")),
+                    "{refused:?}"
+                );
+            }
+        }
+        // 64 calls, three times in a rule, each the argument of the next: 64 deep.
+        let (diags, lowered) = checked_and_lowered(project(63, "f63(f63(f63(c.a))) > 0"));
+        assert_eq!(errors(&diags), Vec::<String>::new(), "{name}");
+        lowered.unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
 }
