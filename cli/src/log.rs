@@ -203,10 +203,50 @@ fn verify(dir: &Path, key: Option<&Path>, saved: Option<&Path>) -> u8 {
             Err(e) => return fail(&e),
         },
     };
-    let report = match verify_log_with(dir, &key, &options) {
+    // The queue beside the log (what `xop serve` checks on open), read before the log: a live
+    // server opens a case only for a record already durable, so every case it has is in the
+    // log read after.
+    let live = xop_runtime::proof::verify::writer_holds_lock(dir);
+    let (cases, unchecked) = match xop_runtime::review::check_cases(dir) {
+        Ok(c) => (c, None),
+        // A damaged queue is a problem found.
+        Err(xop_runtime::review::ReviewError::Corrupt(m)) => (
+            vec![xop_runtime::review::CaseProblem {
+                record: None,
+                message: m,
+                settled_on_open: false,
+            }],
+            None,
+        ),
+        // A log that cannot be read: verify says where and why.
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let mut report = match verify_log_with(dir, &key, &options) {
         Ok(r) => r,
         Err(e) => return fail_log(&e),
     };
+    if let Some(why) = unchecked {
+        report.notes.push(format!(
+            "the review queue `{}` was not checked against the log: {why}",
+            xop_runtime::review::FILE
+        ));
+    }
+    for c in cases {
+        if c.settled_on_open && live {
+            // A running server may be between a queue line and its record.
+            report.notes.push(format!(
+                "{}{} (the server is running: it may be between the two)",
+                c.record.map_or(String::new(), |n| format!("record {n}: ")),
+                c.message
+            ));
+        } else {
+            report.problems.push(xop_runtime::proof::verify::Problem {
+                seq: c.record,
+                offset: 0,
+                message: c.message,
+            });
+        }
+    }
     let mut s = String::new();
     for p in &report.problems {
         match (p.seq, p.offset) {

@@ -446,6 +446,9 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
             FAILURE
         }
         Ok(queue) => {
+            for n in queue.notices() {
+                eprintln!("xop review: warning: {n}");
+            }
             let reviewer = Reviewer {
                 name: who.name,
                 roles: who.roles,
@@ -500,7 +503,12 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
                         Err(s) => s,
                     }
                 }
-                Err(e @ (ReviewError::Io(_) | ReviewError::Corrupt(_) | ReviewError::Log(_))) => {
+                Err(
+                    e @ (ReviewError::Io(_)
+                    | ReviewError::Corrupt(_)
+                    | ReviewError::Log(_)
+                    | ReviewError::HaltLog { .. }),
+                ) => {
                     error(&e.to_string());
                     FAILURE
                 }

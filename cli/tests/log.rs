@@ -771,3 +771,45 @@ fn replay_counts_the_decisions_it_could_not_replay_apart() {
         "{out}"
     );
 }
+
+/// QA: `xop log verify DIR` passed a folder whose `reviews.log` named records the log had lost,
+/// and one whose queue had lost a `review` decision's case. It now checks the queue against
+/// the log as `xop serve` does on open (read-only), each disagreement a `bad:` line.
+#[test]
+fn verify_checks_the_review_queue_beside_the_log() {
+    let tmp = TempDir::new("queue");
+    let dir = make_log(&tmp);
+    fraud_decision(&tmp, &dir);
+    // No queue: nothing to check (a log `xop eval --log` wrote).
+    let o = xop(&["log", "verify", s(&dir)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A queue without record 6's case, and the log without an outcome for it.
+    fs::write(dir.join("reviews.log"), "").unwrap();
+    let o = xop(&["log", "verify", s(&dir)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("bad: record 6: a `review` decision") && out.contains("no case in"),
+        "{out}"
+    );
+    // A case naming record 9, which the log (7 records) does not have: a log cut short.
+    let case = serde_json::json!({"op": "open", "case": {
+        "id": "rv-9", "seq": 9, "module": "m", "policy": "acme.fraud", "action": "acme.block",
+        "reasons": ["r"], "role": "fraud_desk", "within_ms": 1000, "fallback": "deny",
+        "deadline_ms": 1000, "deadline": "1970-01-01T00:00:01.000Z", "evidence": [],
+        "at_ms": 0, "opened_ms": 0, "status": "open"}});
+    fs::write(dir.join("reviews.log"), format!("{case}\n")).unwrap();
+    let before = fs::read(dir.join("reviews.log")).unwrap();
+    let o = xop(&["log", "verify", s(&dir)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("bad: record 9: case `rv-9`") && out.contains("only 7 records"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read(dir.join("reviews.log")).unwrap(),
+        before,
+        "read-only"
+    );
+}

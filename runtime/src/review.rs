@@ -50,7 +50,8 @@ use serde_json::json;
 
 use crate::engine::{ReviewCase, ReviewSink, Runtime};
 use crate::ir::{Program, Verdict};
-use crate::proof::record::{Body, Entry, Evidence, time_text};
+use crate::proof::record::{Body, Entry, Evidence, Record, time_text};
+use crate::proof::verify::LogReader;
 use crate::proof::{LogError, ProofLog};
 
 /// The name of the review store in a data folder.
@@ -60,6 +61,10 @@ pub const FILE: &str = "reviews.log";
 pub const BY_DEADLINE: &str = "deadline";
 /// The decider recorded when the halt switch applies the fallback.
 pub const BY_HALT: &str = "halt";
+/// The decider recorded when opening the queue gives its fallback to a `review` decision
+/// record that has no case and no outcome record (a crash between the record and its case, or
+/// a queue that lost its lines): see [`ReviewQueue::open_reporting`].
+pub const BY_RECOVERY: &str = "recovery";
 
 /// Where the queue writes its proof records.
 pub trait EventLog: Send + Sync {
@@ -81,6 +86,100 @@ pub trait EventLog: Send + Sync {
     fn size(&self) -> Option<u64> {
         None
     }
+
+    /// What the log says about reviews and the halt switch ([`LogFacts`]), if it can be read:
+    /// opening the queue checks the queue against it, both ways. `None`: not checked.
+    fn facts(&self) -> Option<Result<LogFacts, String>> {
+        None
+    }
+}
+
+/// What a proof log says about the review queue: the last `halt.on`/`halt.off` record, the
+/// `review` decision records, and which records an outcome record names.
+#[derive(Debug, Clone, Default)]
+pub struct LogFacts {
+    /// How many records were read.
+    pub size: u64,
+    /// The last `halt.on` or `halt.off` record.
+    pub halt: Option<LogHalt>,
+    /// The `review` decision records, in order.
+    pub reviews: Vec<ReviewCase>,
+    /// The records an outcome record names (`review.approved`, `review.rejected`,
+    /// `review.fallback`, `halt.fallback`: their `record`).
+    pub decided: std::collections::BTreeSet<u64>,
+}
+
+/// A `halt.on` or `halt.off` record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogHalt {
+    /// Its record.
+    pub seq: u64,
+    /// `halt.on`.
+    pub on: bool,
+    /// Who (its `by`).
+    pub by: String,
+    /// Why (a `halt.on`'s `reason`).
+    pub reason: String,
+    /// When it was written (RFC 3339).
+    pub time: String,
+}
+
+impl LogFacts {
+    /// Notes one record.
+    pub fn note(&mut self, r: &Record) {
+        self.size = self.size.max(r.seq + 1);
+        match &r.body {
+            Body::Decision(d) if d.verdict == Verdict::Review => {
+                if let Some(terms) = &d.review {
+                    self.reviews.push(ReviewCase {
+                        seq: Some(r.seq),
+                        module: d.module.clone(),
+                        policy: d.policy.clone(),
+                        action: d.action.clone().unwrap_or_default(),
+                        reasons: d.reasons.clone(),
+                        terms: terms.clone(),
+                        evidence: d.evidence.clone(),
+                        at_ms: d
+                            .at
+                            .parse::<jiff::Timestamp>()
+                            .map_or(0, |t| t.as_millisecond()),
+                    });
+                }
+            }
+            Body::Event { name, data } => {
+                let text = |k: &str| data[k].as_str().unwrap_or_default().to_string();
+                match name.as_str() {
+                    "halt.on" | "halt.off" => {
+                        self.halt = Some(LogHalt {
+                            seq: r.seq,
+                            on: name == "halt.on",
+                            by: text("by"),
+                            reason: text("reason"),
+                            time: r.time.clone(),
+                        });
+                    }
+                    "review.approved" | "review.rejected" | "review.fallback" | "halt.fallback" => {
+                        if let Some(seq) = data["record"].as_u64() {
+                            self.decided.insert(seq);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reads the committed records of the proof log in `dir` (read-only).
+    pub fn read(dir: &Path) -> Result<LogFacts, String> {
+        let mut reader = LogReader::open(dir).map_err(|e| e.to_string())?;
+        let mut facts = LogFacts::default();
+        for seq in 0..reader.size() {
+            facts.note(&reader.record(seq).map_err(|e| e.to_string())?);
+        }
+        facts.size = reader.size();
+        Ok(facts)
+    }
 }
 
 impl EventLog for ProofLog {
@@ -94,6 +193,10 @@ impl EventLog for ProofLog {
 
     fn size(&self) -> Option<u64> {
         Some(ProofLog::size(self))
+    }
+
+    fn facts(&self) -> Option<Result<LogFacts, String>> {
+        Some(LogFacts::read(self.dir()))
     }
 }
 
@@ -127,6 +230,11 @@ impl EventLog for RuntimeLog {
 
     fn size(&self) -> Option<u64> {
         self.0.upgrade()?.log().map(ProofLog::size)
+    }
+
+    fn facts(&self) -> Option<Result<LogFacts, String>> {
+        let rt = self.0.upgrade()?;
+        Some(LogFacts::read(rt.log()?.dir()))
     }
 }
 
@@ -303,6 +411,15 @@ pub enum ReviewError {
     /// The outcome is durable in the queue but its proof record could not be appended (it will
     /// be when the queue is next opened).
     Log(String),
+    /// The halt switch was turned on (`on`) or off in the queue, and applies, but its proof
+    /// record (`halt.on`, `halt.off`) could not be appended: it is when the queue is next
+    /// opened.
+    HaltLog {
+        /// Whether the halt was turned on.
+        on: bool,
+        /// Why the record could not be written.
+        why: String,
+    },
 }
 
 impl fmt::Display for ReviewError {
@@ -339,6 +456,14 @@ impl fmt::Display for ReviewError {
                 f,
                 "the outcome is recorded in the review queue, but its proof record could not be \
                  written: {m}; it is written when the queue is next opened"
+            ),
+            ReviewError::HaltLog { on, why } => write!(
+                f,
+                "the halt switch is {} (recorded in the review queue, and applied), but its \
+                 proof record (`halt.{}`) could not be written: {why}; it is written when the \
+                 queue is next opened",
+                if *on { "on" } else { "off" },
+                if *on { "on" } else { "off" }
             ),
         }
     }
@@ -396,6 +521,9 @@ pub enum Stage {
     Unproven,
     /// Applying the fallback of cases whose deadline passed.
     Overdue,
+    /// Giving their fallback to `review` decision records that have no case and no outcome
+    /// record ([`BY_RECOVERY`]).
+    Lost,
 }
 
 /// From how many cases an [`OpeningReport`] says what opening the queue is doing.
@@ -434,12 +562,14 @@ impl<N: FnMut() -> std::time::Instant> OpeningReport<N> {
         let what = match p.stage {
             Stage::Unproven => "proving the outcomes of",
             Stage::Overdue => "applying the fallback of",
+            Stage::Lost => "applying the fallback of",
         };
         if p.done == 0 {
             self.last = Some(now);
             let why = match p.stage {
                 Stage::Unproven => "decided before a crash, not yet in the proof log",
                 Stage::Overdue => "their deadline passed while no server was running",
+                Stage::Lost => "review decisions in the proof log that the queue has no case for",
             };
             return Some(format!(
                 "{what} {} review cases ({why}) {}…",
@@ -478,6 +608,8 @@ struct State {
     failed: Option<String>,
     cases: BTreeMap<String, Case>,
     halt: Option<Halt>,
+    /// What opening did to make the queue agree with the proof log, for the operator.
+    notices: Vec<String>,
     /// Tests: how the next write fails.
     #[cfg(test)]
     fault: Option<Fault>,
@@ -633,7 +765,7 @@ pub fn read(dir: &Path) -> Result<(Vec<Case>, Option<Halt>), ReviewError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
         Err(e) => return Err(io_err(&path, &e)),
     };
-    let (cases, halt, _) = replay(&path, &mut file)?;
+    let (cases, halt, _, _) = replay(&path, &mut file)?;
     let mut cases: Vec<Case> = cases.into_values().collect();
     cases.sort_by_key(|c| (c.seq, c.opened_ms));
     Ok((cases, halt))
@@ -676,10 +808,19 @@ impl ReviewQueue {
             .append(true)
             .open(&path)
             .map_err(|e| io_err(&path, &e))?;
-        let (cases, halt, good_len) = replay(&path, &mut file)?;
+        let (cases, halt, good_len, lifted) = replay(&path, &mut file)?;
         if let Some(size) = events.size() {
             check_records(&path, &cases, size)?;
         }
+        // Read now, before this queue appends anything: what the log says about reviews and
+        // the halt, to check the queue against it the other way too.
+        let facts = events.facts().transpose().map_err(|e| {
+            ReviewError::Corrupt(format!(
+                "cannot read the proof log to check the review queue `{}` against it: {e}; \
+                 nothing was started (`xop log verify` on the data folder says more)",
+                path.display()
+            ))
+        })?;
         let len = file.metadata().map_err(|e| io_err(&path, &e))?.len();
         if good_len < len {
             // A line a crash cut short: its change was never acknowledged.
@@ -695,6 +836,7 @@ impl ReviewQueue {
                     failed: None,
                     cases,
                     halt,
+                    notices: Vec::new(),
                     #[cfg(test)]
                     fault: None,
                     #[cfg(test)]
@@ -730,8 +872,152 @@ impl ReviewQueue {
                 total,
             });
         }
+        if let Some(facts) = facts {
+            queue.reconcile(&facts, lifted.as_ref(), progress)?;
+        }
         queue.apply_due_reporting(progress)?;
         Ok(queue)
+    }
+
+    /// What opening the queue did to make it agree with the proof log (a halt re-established
+    /// or proven, review decisions given their fallback), one line each, for the operator.
+    pub fn notices(&self) -> Vec<String> {
+        self.lock().notices.clone()
+    }
+
+    /// Makes the queue agree with the proof log `facts` describes (read before anything was
+    /// appended on this open), failing closed: the halt switch as the log's last
+    /// `halt.on`/`halt.off` has it (re-established when the queue lost it, proven when the
+    /// log lacks it), and every `review` decision record with a case or an outcome record
+    /// (one without either gets its fallback, proven, decided by [`BY_RECOVERY`]).
+    fn reconcile(
+        &self,
+        facts: &LogFacts,
+        lifted: Option<&(String, String)>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(), ReviewError> {
+        let halt = self.lock().halt.clone();
+        match halt_fix(halt.as_ref(), lifted, facts.halt.as_ref()) {
+            HaltFix::Agree => {}
+            HaltFix::ProveOn(h) => {
+                let seq = self
+                    .inner
+                    .events
+                    .append_event(
+                        "halt.on",
+                        json!({"by": h.by, "reason": h.reason, "recovered": true}),
+                    )
+                    .map_err(|why| ReviewError::HaltLog { on: true, why })?;
+                self.lock().notices.push(format!(
+                    "the halt switch turned on by {} at {} was not in the proof log: proven now \
+                     (record {seq}, `halt.on`, recovered)",
+                    h.by, h.at
+                ));
+            }
+            HaltFix::ProveOff(by) => {
+                let seq = self
+                    .inner
+                    .events
+                    .append_event("halt.off", json!({"by": by, "recovered": true}))
+                    .map_err(|why| ReviewError::HaltLog { on: false, why })?;
+                self.lock().notices.push(format!(
+                    "the halt switch lifted by {by} was not in the proof log: proven now \
+                     (record {seq}, `halt.off`, recovered)"
+                ));
+            }
+            HaltFix::Restore(h) => {
+                let mut state = self.lock();
+                let line = Line::Halt {
+                    halt: Halt {
+                        by: h.by.clone(),
+                        at: h.time.clone(),
+                        reason: h.reason.clone(),
+                    },
+                };
+                state.write(&self.inner.path, line)?;
+                state.notices.push(format!(
+                    "the proof log's record {} turned the halt switch on (by {}, {}) and no \
+                     `halt.off` follows, but `{}` had it off (it lost lines: deleted, or \
+                     restored from an older backup than the log): the halt is on again; lift \
+                     it (`xop review lift`, `DELETE /v1/halt`) once that is understood",
+                    h.seq,
+                    h.by,
+                    h.time,
+                    self.inner.path.display()
+                ));
+            }
+        }
+        let lost: Vec<ReviewCase> = {
+            let state = self.lock();
+            lost_reviews(facts, &state.cases).cloned().collect()
+        };
+        let total = lost.len();
+        let now = (self.inner.clock)();
+        for (i, batch) in lost.chunks(BATCH).enumerate() {
+            if i == 0 {
+                progress(Progress {
+                    stage: Stage::Lost,
+                    done: 0,
+                    total,
+                });
+            }
+            let decided: Vec<Case> = {
+                let mut state = self.lock();
+                let mut lines = Vec::new();
+                for c in batch {
+                    let case = new_case(c, &format!("rv-{}", c.seq.unwrap_or_default()), now, None);
+                    lines.push(Line::Decide {
+                        id: case.id.clone(),
+                        status: Status::Fallback,
+                        verdict: case.fallback.clone(),
+                        by: BY_RECOVERY.to_string(),
+                        at: time_text(now),
+                        note: None,
+                    });
+                    lines.insert(
+                        lines.len() - 1,
+                        Line::Open {
+                            case: Box::new(case),
+                        },
+                    );
+                }
+                state.write_lines(&self.inner.path, lines)?;
+                batch
+                    .iter()
+                    .filter_map(|c| {
+                        state
+                            .cases
+                            .get(&format!("rv-{}", c.seq.unwrap_or_default()))
+                    })
+                    .cloned()
+                    .collect()
+            };
+            self.prove_many(&decided, true)?;
+            progress(Progress {
+                stage: Stage::Lost,
+                done: i * BATCH + batch.len(),
+                total,
+            });
+        }
+        if total > 0 {
+            let seqs: Vec<String> = lost
+                .iter()
+                .take(10)
+                .map(|c| c.seq.unwrap_or_default().to_string())
+                .collect();
+            self.lock().notices.push(format!(
+                "{total} `review` decision record{} in the proof log had no case in `{}` and no \
+                 outcome record (a crash between a record and its case, or a queue that lost \
+                 lines): each got its fallback, proven as `review.fallback` by `{BY_RECOVERY}` \
+                 (record{} {}{})",
+                if total == 1 { "" } else { "s" },
+                self.inner.path.display(),
+                if total == 1 { "" } else { "s" },
+                seqs.join(", "),
+                if total > 10 { ", …" } else { "" }
+            ));
+        }
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -1085,7 +1371,7 @@ impl ReviewQueue {
         self.inner
             .events
             .append_event("halt.on", json!({"by": by, "reason": reason}))
-            .map_err(ReviewError::Log)?;
+            .map_err(|why| ReviewError::HaltLog { on: true, why })?;
         Ok(halt)
     }
 
@@ -1105,7 +1391,7 @@ impl ReviewQueue {
         self.inner
             .events
             .append_event("halt.off", json!({"by": by}))
-            .map_err(ReviewError::Log)?;
+            .map_err(|why| ReviewError::HaltLog { on: false, why })?;
         Ok(true)
     }
 
@@ -1153,7 +1439,6 @@ impl ReviewQueue {
         args: Option<&serde_json::Map<String, serde_json::Value>>,
     ) -> Result<String, ReviewError> {
         let now = (self.inner.clock)();
-        let deadline_ms = now.saturating_add(case.terms.within_ms);
         let (id, halted) = {
             let mut state = self.lock();
             let id = match case.seq {
@@ -1191,30 +1476,7 @@ impl ReviewQueue {
                     .unwrap_or_default(),
             };
             let line = Line::Open {
-                case: Box::new(Case {
-                    id: id.clone(),
-                    seq: case.seq,
-                    module: case.module.clone(),
-                    policy: case.policy.clone(),
-                    action: case.action.clone(),
-                    reasons: case.reasons.clone(),
-                    role: case.terms.role.clone(),
-                    also: case.terms.also.clone(),
-                    within_ms: case.terms.within_ms,
-                    fallback: verdict_keyword(case.terms.fallback),
-                    deadline_ms,
-                    deadline: time_text(deadline_ms),
-                    evidence: case.evidence.clone(),
-                    at_ms: case.at_ms,
-                    opened_ms: now,
-                    status: Status::Open,
-                    verdict: None,
-                    decided_by: None,
-                    decided_at: None,
-                    note: None,
-                    proof: None,
-                    args: args.cloned(),
-                }),
+                case: Box::new(new_case(case, &id, now, args)),
             };
             state.write(&self.inner.path, line)?;
             (id, state.halt.is_some())
@@ -1230,6 +1492,180 @@ impl ReviewQueue {
         }
         Ok(id)
     }
+}
+
+/// A new open case `id` for the decision `case` describes, opened at `now`: its deadline is
+/// `now` plus the review's `within`.
+fn new_case(
+    case: &ReviewCase,
+    id: &str,
+    now: i64,
+    args: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Case {
+    let deadline_ms = now.saturating_add(case.terms.within_ms);
+    Case {
+        id: id.to_string(),
+        seq: case.seq,
+        module: case.module.clone(),
+        policy: case.policy.clone(),
+        action: case.action.clone(),
+        reasons: case.reasons.clone(),
+        role: case.terms.role.clone(),
+        also: case.terms.also.clone(),
+        within_ms: case.terms.within_ms,
+        fallback: verdict_keyword(case.terms.fallback),
+        deadline_ms,
+        deadline: time_text(deadline_ms),
+        evidence: case.evidence.clone(),
+        at_ms: case.at_ms,
+        opened_ms: now,
+        status: Status::Open,
+        verdict: None,
+        decided_by: None,
+        decided_at: None,
+        note: None,
+        proof: None,
+        args: args.cloned(),
+    }
+}
+
+/// How the queue's halt switch is made to agree with the proof log's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HaltFix {
+    /// They agree.
+    Agree,
+    /// The queue has the halt on, the log does not (its `halt.on` was never written, or the
+    /// queue lost a later lift): it stays on, and is proven now.
+    ProveOn(Halt),
+    /// The queue lifted the halt after the log's last `halt.on`, but the `halt.off` was never
+    /// written: proven now (by whom).
+    ProveOff(String),
+    /// The log's last halt record is a `halt.on` the queue does not have (it lost lines): the
+    /// halt is turned on again.
+    Restore(LogHalt),
+}
+
+/// How to make the queue's halt state (`halt`, and `lifted`: the last lift line after every
+/// halt line, its `by` and `at`) agree with the log's last halt record (`log`): fail closed.
+fn halt_fix(
+    halt: Option<&Halt>,
+    lifted: Option<&(String, String)>,
+    log: Option<&LogHalt>,
+) -> HaltFix {
+    match (halt, log) {
+        (Some(_), Some(l)) if l.on => HaltFix::Agree,
+        (Some(h), _) => HaltFix::ProveOn(h.clone()),
+        (None, Some(l)) if l.on => match lifted {
+            // Both texts are `time_text`'s: they compare as the instants do.
+            Some((by, at)) if at.as_str() >= l.time.as_str() => HaltFix::ProveOff(by.clone()),
+            _ => HaltFix::Restore(l.clone()),
+        },
+        (None, _) => HaltFix::Agree,
+    }
+}
+
+/// The `review` decision records of `facts` with no case in `cases` and no outcome record.
+fn lost_reviews<'a>(
+    facts: &'a LogFacts,
+    cases: &'a BTreeMap<String, Case>,
+) -> impl Iterator<Item = &'a ReviewCase> {
+    facts.reviews.iter().filter(|c| {
+        c.seq.is_some_and(|seq| {
+            !facts.decided.contains(&seq) && !cases.contains_key(&format!("rv-{seq}"))
+        })
+    })
+}
+
+/// A disagreement between the review queue and the proof log beside it ([`check_cases`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseProblem {
+    /// The proof record it is about, if one.
+    pub record: Option<u64>,
+    /// What is wrong, and what to do.
+    pub message: String,
+    /// Whether it can be the moment between the queue's line and the log's record while a
+    /// writer runs (or a crash there), which opening the queue settles (and proves): a halt
+    /// the log lacks or the queue lacks, a `review` decision record without a case. A case
+    /// naming a record the log lacks is never that.
+    pub settled_on_open: bool,
+}
+
+/// Checks the queue of `dir` against its proof log, read-only (nothing is written, no lock is
+/// taken; a live server's folder can be checked): what opening the queue refuses (a case
+/// naming a record the log lacks) and what it settles (a halt the log and the queue disagree
+/// on, `review` decision records without a case or an outcome record). The queue is read
+/// before the log, so a live server's cases are always in the log read after (it opens a
+/// case only for a durable record). No `reviews.log`: nothing to check.
+pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
+    let path = dir.join(FILE);
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(&path, &e)),
+    };
+    let (cases, halt, _, lifted) = replay(&path, &mut file)?;
+    let facts = LogFacts::read(dir).map_err(ReviewError::Io)?;
+    let mut problems = Vec::new();
+    for c in cases.values() {
+        for seq in [c.seq, c.proof].into_iter().flatten() {
+            if seq >= facts.size {
+                problems.push(CaseProblem {
+                    record: Some(seq),
+                    message: format!(
+                        "case `{}` in `{FILE}` refers to proof record {seq}, but the log has only \
+                         {} records: the log lost records (cut, or restored from an older \
+                         backup than the queue)",
+                        c.id, facts.size
+                    ),
+                    settled_on_open: false,
+                });
+            }
+        }
+    }
+    match halt_fix(halt.as_ref(), lifted.as_ref(), facts.halt.as_ref()) {
+        HaltFix::Agree => {}
+        HaltFix::ProveOn(h) => problems.push(CaseProblem {
+            record: None,
+            message: format!(
+                "`{FILE}` has the halt switch on (by {}, {}), but the proof log has no `halt.on` \
+                 after its last `halt.off`: the halt is not proven (the next `xop serve` or \
+                 `xop review --data` proves it)",
+                h.by, h.at
+            ),
+            settled_on_open: true,
+        }),
+        HaltFix::ProveOff(by) => problems.push(CaseProblem {
+            record: facts.halt.as_ref().map(|h| h.seq),
+            message: format!(
+                "`{FILE}` has the halt switch lifted (by {by}) after this `halt.on`, but the \
+                 proof log has no `halt.off` for it (the next open of the queue proves it)"
+            ),
+            settled_on_open: true,
+        }),
+        HaltFix::Restore(h) => problems.push(CaseProblem {
+            record: Some(h.seq),
+            message: format!(
+                "`halt.on` (by {}) with no `halt.off` after it, but `{FILE}` has the halt off: \
+                 the queue lost lines (deleted, or restored from an older backup than the log); \
+                 the next open of the queue turns the halt on again",
+                h.by
+            ),
+            settled_on_open: true,
+        }),
+    }
+    for c in lost_reviews(&facts, &cases) {
+        problems.push(CaseProblem {
+            record: c.seq,
+            message: format!(
+                "a `review` decision (policy `{}`) with no case in `{FILE}` and no outcome \
+                 record: a crash came between the record and its case, or the queue lost lines \
+                 (the next open of the queue gives it its fallback, proven)",
+                c.policy
+            ),
+            settled_on_open: true,
+        });
+    }
+    Ok(problems)
 }
 
 /// Whether `old` was opened for the decision `case` describes: every field the decision gave
@@ -1328,7 +1764,14 @@ fn apply(cases: &mut BTreeMap<String, Case>, halt: &mut Option<Halt>, line: Line
     }
 }
 
-type Replayed = (BTreeMap<String, Case>, Option<Halt>, u64);
+/// The cases, the halt state, the length of the good prefix, and the last `lift` line after
+/// every `halt` line (its `by` and `at`), if any.
+type Replayed = (
+    BTreeMap<String, Case>,
+    Option<Halt>,
+    u64,
+    Option<(String, String)>,
+);
 
 /// Reads the store: the cases, the halt state, and the length of its good prefix (a last
 /// line a crash cut short is not part of it; a bad line before the last is damage).
@@ -1338,6 +1781,7 @@ fn replay(path: &Path, file: &mut File) -> Result<Replayed, ReviewError> {
     let mut reader = BufReader::new(&*file);
     let mut cases = BTreeMap::new();
     let mut halt = None;
+    let mut lifted = None;
     let mut good = 0u64;
     let mut buf = Vec::new();
     let mut number = 0usize;
@@ -1355,12 +1799,25 @@ fn replay(path: &Path, file: &mut File) -> Result<Replayed, ReviewError> {
             // A torn last line (only the last can lack its newline): dropped by the caller.
             break;
         }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            // A blank line (an editor's, a tool's): nothing to apply.
+            good += n as u64;
+            continue;
+        }
         match serde_json::from_slice::<Line>(&buf) {
             Ok(line) => {
+                match &line {
+                    Line::Halt { .. } => lifted = None,
+                    Line::Lift { by, at } => lifted = Some((by.clone(), at.clone())),
+                    _ => {}
+                }
                 apply(&mut cases, &mut halt, line);
                 good += n as u64;
             }
             Err(e) => {
+                // serde's own position is within the line: the column is what helps.
+                let e = e.to_string();
+                let e = e.split(" at line ").next().unwrap_or(&e);
                 return Err(ReviewError::Corrupt(format!(
                     "`{}` is damaged at line {number}: {e}; restore it from a backup (every \
                      outcome is also in the proof log)",
@@ -1369,7 +1826,7 @@ fn replay(path: &Path, file: &mut File) -> Result<Replayed, ReviewError> {
             }
         }
     }
-    Ok((cases, halt, good))
+    Ok((cases, halt, good, lifted))
 }
 
 #[cfg(test)]
@@ -1581,6 +2038,257 @@ mod tests {
             q.list(None)
                 .iter()
                 .all(|c| c.status == Status::Fallback && c.proof.is_some())
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A proof log that also says what it holds ([`LogFacts`]): the decisions in `1` (their
+    /// records numbered apart from the events'), and the events appended; `2` makes appends
+    /// fail (a full disk).
+    struct Factual(Arc<Events>, Mutex<LogFacts>, AtomicBool);
+
+    impl EventLog for Arc<Factual> {
+        fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+            if self.2.load(Ordering::SeqCst) {
+                return Err("No space left on device (injected by a test)".into());
+            }
+            self.0.append_event(name, data)
+        }
+
+        fn facts(&self) -> Option<Result<LogFacts, String>> {
+            let mut f = self.1.lock().unwrap().clone();
+            for (seq, (name, data)) in self.0.0.lock().unwrap().iter().enumerate() {
+                f.note(&Record {
+                    seq: seq as u64,
+                    time: time_text(1_000 + seq as i64),
+                    body: Body::Event {
+                        name: name.clone(),
+                        data: data.clone(),
+                    },
+                });
+            }
+            Some(Ok(f))
+        }
+    }
+
+    /// A log with no decision records yet.
+    fn factual() -> Arc<Factual> {
+        Arc::new(Factual(
+            Arc::default(),
+            Mutex::default(),
+            AtomicBool::new(false),
+        ))
+    }
+
+    /// Writes `review` decision records 100 and 101 to `log` (numbered apart from events).
+    fn decide_two(log: &Factual) {
+        let mut facts = log.1.lock().unwrap();
+        facts.reviews.push(case(100, 900_000));
+        facts.reviews.push(case(101, 900_000));
+    }
+
+    fn names(ev: &Events) -> Vec<String> {
+        ev.0.lock().unwrap().iter().map(|e| e.0.clone()).collect()
+    }
+
+    /// Losing `reviews.log` (or rolling it back) neither lifts the halt nor drops the log's
+    /// review decisions: opening turns the halt on again from the log's `halt.on`, and gives
+    /// each review decision without a case or an outcome record its fallback, proven
+    /// (`review.fallback` naming the record, by `recovery`); said in the notices; once.
+    #[test]
+    fn a_lost_queue_keeps_the_halt_and_gives_lost_reviews_their_fallback() {
+        let dir = tmp("lost");
+        let log = factual();
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        decide_two(&log);
+        // Record 100's case was opened; 101's never was (a crash in between).
+        q.open_case(&case(100, 900_000)).unwrap();
+        q.halt("ops", "incident").unwrap();
+        drop(q);
+        std::fs::remove_file(dir.join(FILE)).unwrap();
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        let h = q.halted().expect("the halt is on again");
+        assert_eq!((h.by.as_str(), h.reason.as_str()), ("ops", "incident"));
+        for id in ["rv-100", "rv-101"] {
+            let c = q.get(id).expect(id);
+            assert_eq!(
+                (c.status, c.decided_by.as_deref(), c.verdict.as_deref()),
+                (Status::Fallback, Some(BY_RECOVERY), Some("deny")),
+                "{id}"
+            );
+            assert!(c.proof.is_some(), "{id}");
+        }
+        let events = log.0.0.lock().unwrap().clone();
+        let fallbacks: Vec<&serde_json::Value> = events
+            .iter()
+            .filter(|e| e.0 == "review.fallback")
+            .map(|e| &e.1)
+            .collect();
+        assert_eq!(fallbacks.len(), 2);
+        assert_eq!(fallbacks[0]["record"], json!(100));
+        assert_eq!(fallbacks[0]["by"], json!(BY_RECOVERY));
+        assert_eq!(fallbacks[0]["recovered"], json!(true));
+        let notices = q.notices().join("\n");
+        assert!(
+            notices.contains("halt switch on again") || notices.contains("the halt is on again"),
+            "{notices}"
+        );
+        assert!(notices.contains("records 100, 101"), "{notices}");
+        drop(q);
+        // Settled: reopening changes nothing.
+        let before = names(&log.0);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        assert_eq!(names(&log.0), before);
+        assert!(q.notices().is_empty(), "{:?}", q.notices());
+        assert!(q.halted().is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A halt (or a lift) the proof log could not record applies, is said to be unproven
+    /// (not "the outcome"), and is proven on the next open (`recovered`), once.
+    #[test]
+    fn a_halt_or_lift_the_log_could_not_record_is_proven_on_open() {
+        let dir = tmp("halt-unproven");
+        let log = factual();
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        decide_two(&log);
+        q.open_case(&case(100, 900_000)).unwrap();
+        q.open_case(&case(101, 900_000)).unwrap();
+        log.2.store(true, Ordering::SeqCst);
+        let err = q.halt("ops", "incident").unwrap_err();
+        assert!(
+            matches!(err, ReviewError::HaltLog { on: true, .. }),
+            "{err}"
+        );
+        let m = err.to_string();
+        assert!(
+            m.contains("the halt switch is on")
+                && m.contains("`halt.on`")
+                && !m.contains("outcome"),
+            "{m}"
+        );
+        assert!(q.halted().is_some());
+        drop(q);
+        log.2.store(false, Ordering::SeqCst);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        assert!(q.halted().is_some());
+        let events = log.0.0.lock().unwrap().clone();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].0.as_str(), &events[0].1["recovered"]),
+            ("halt.on", &json!(true))
+        );
+        drop(q);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        assert_eq!(log.0.0.lock().unwrap().len(), 1, "proven once");
+        // A lift the log could not record: proven on the next open; the halt stays off.
+        log.2.store(true, Ordering::SeqCst);
+        assert!(matches!(
+            q.lift("ops"),
+            Err(ReviewError::HaltLog { on: false, .. })
+        ));
+        drop(q);
+        log.2.store(false, Ordering::SeqCst);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        assert!(q.halted().is_none());
+        assert_eq!(names(&log.0), ["halt.on", "halt.off"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `check_cases` reads a folder's queue and log and names what disagrees, writing
+    /// nothing: a `halt.on` the queue lacks, a review decision without a case, a case naming a
+    /// record the log lacks.
+    #[test]
+    fn check_cases_names_what_the_queue_and_the_log_disagree_on() {
+        use crate::proof::record::DecisionRecord;
+        let dir = tmp("check");
+        let log = ProofLog::open(&dir, crate::proof::LogConfig::default()).unwrap();
+        let decision = Entry {
+            time: time_text(1_000),
+            body: Body::Decision(DecisionRecord {
+                module: "m".into(),
+                policy: "p.fraud".into(),
+                action: None,
+                at: time_text(0),
+                evidence: Vec::new(),
+                signals: Vec::new(),
+                verdict: Verdict::Review,
+                reasons: vec!["r".into()],
+                fired: Vec::new(),
+                review: Some(case(0, 60_000).terms),
+                error: None,
+                detail: None,
+            }),
+        };
+        assert_eq!(log.append(&decision).unwrap(), 0);
+        assert_eq!(check_cases(&dir).unwrap(), Vec::new(), "no reviews.log");
+        std::fs::write(dir.join(FILE), "").unwrap();
+        let lost = check_cases(&dir).unwrap();
+        assert_eq!(lost.len(), 1, "{lost:?}");
+        assert_eq!((lost[0].record, lost[0].settled_on_open), (Some(0), true));
+        log.append_event("halt.on", json!({"by": "ops", "reason": "x"}))
+            .unwrap();
+        let mut text = String::new();
+        let mut c = new_case(&case(7, 60_000), "rv-7", 0, None);
+        c.seq = Some(7);
+        text.push_str(&serde_json::to_string(&Line::Open { case: Box::new(c) }).unwrap());
+        text.push('\n');
+        std::fs::write(dir.join(FILE), &text).unwrap();
+        let found = check_cases(&dir).unwrap();
+        let text = format!("{found:?}");
+        assert_eq!(found.len(), 3, "{text}");
+        assert!(
+            found
+                .iter()
+                .any(|p| p.record == Some(7) && !p.settled_on_open),
+            "{text}"
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.record == Some(1) && p.message.contains("halt off")),
+            "{text}"
+        );
+        // Read-only.
+        assert_eq!(std::fs::read_to_string(dir.join(FILE)).unwrap().len(), {
+            let mut c = new_case(&case(7, 60_000), "rv-7", 0, None);
+            c.seq = Some(7);
+            serde_json::to_string(&Line::Open { case: Box::new(c) })
+                .unwrap()
+                .len()
+                + 1
+        });
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A blank line (an editor's) is skipped; damage names one line number.
+    #[test]
+    fn a_blank_line_is_skipped_and_damage_names_its_line() {
+        let dir = tmp("blank");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        q.open_case(&case(3, 60_000)).unwrap();
+        drop(q);
+        let path = dir.join(FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}\n")).unwrap();
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        assert_eq!(q.get("rv-3").unwrap().status, Status::Open);
+        q.approve("rv-3", &desk(), None).unwrap();
+        drop(q);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        assert_eq!(q.get("rv-3").unwrap().status, Status::Approved);
+        drop(q);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}{{\n")).unwrap();
+        let Err(ReviewError::Corrupt(m)) = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev)))
+        else {
+            panic!("opened a damaged store")
+        };
+        assert!(
+            m.contains("at line 5:") && !m.contains(" at line 1 "),
+            "{m}"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -411,6 +411,20 @@ fn principal(app: &App, headers: &HeaderMap) -> Result<Principal> {
             "send `Authorization: Bearer TOKEN` with a token whose SHA-256 is in xop.toml",
         ));
     };
+    // Not a list header: with two, which credentials count would be the server's guess.
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "duplicate_header",
+            "the request has more than one Authorization header; send one, `Authorization: \
+             Bearer TOKEN`; nothing was done",
+        ));
+    }
     // RFC 9110 §11.1: the scheme is case-insensitive.
     let token = value
         .to_str()
@@ -530,7 +544,9 @@ fn review_error(e: ReviewError) -> ApiError {
         ReviewError::AlreadyDecided { .. } => (StatusCode::CONFLICT, "already_decided"),
         ReviewError::WrongRole { .. } => (StatusCode::FORBIDDEN, "wrong_role"),
         ReviewError::Halted { .. } => (StatusCode::CONFLICT, "halted"),
-        ReviewError::Log(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_proven"),
+        ReviewError::Log(_) | ReviewError::HaltLog { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "not_proven")
+        }
         ReviewError::Io(_) | ReviewError::Corrupt(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "review_store")
         }
@@ -692,6 +708,14 @@ impl App {
                        "by": "case-error"}),
             )?;
         }
+        // The case's deadline (when it was opened plus `within`), not the record's (the
+        // decision's `now` plus `within`): the one the queue applies the fallback at.
+        let mut review = o.review.clone();
+        if let (Some(terms), Some(case)) = (&mut review, o.case.as_deref())
+            && let Some(c) = self.queue.get(case)
+        {
+            terms.deadline = c.deadline;
+        }
         Ok(json!({
             "verdict": verdict.keyword(),
             "reasons": o.reasons,
@@ -699,7 +723,7 @@ impl App {
             "seq": o.seq,
             "case": o.case,
             "case_error": o.case_error,
-            "review": o.review,
+            "review": review,
             "error": o.error,
             "halted": halted.is_some(),
             "module": o.module,
@@ -778,6 +802,32 @@ async fn list_reviews(
     uri: Uri,
 ) -> Result<Response> {
     principal(&app, &headers)?;
+    // A misspelt or repeated parameter is refused, not read as no filter (or the first).
+    let mut seen = Vec::new();
+    for kv in uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+    {
+        let name = kv.split_once('=').map_or(kv, |(n, _)| n);
+        if name != "status" || seen.contains(&name) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                format!(
+                    "{} query parameter `{name}`: the only one is `status`, once \
+                     (open, approved, rejected, fallback or all); nothing was listed",
+                    if name == "status" {
+                        "a repeated"
+                    } else {
+                        "an unknown"
+                    }
+                ),
+            ));
+        }
+        seen.push(name);
+    }
     let status = match query_param(&uri, "status") {
         None | Some("all") => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {

@@ -149,6 +149,11 @@ pub fn serve_with(
     if opts.modules.is_empty() {
         return Err("give at least one module: --module FILE.xopm (`xop build`)".into());
     }
+    // Bound before the data folder is opened: a port in use (or a typo) leaves no new log and
+    // signing key behind.
+    let listener = std::net::TcpListener::bind(&listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| format!("cannot listen on `{listen}`: {e} (use --listen ADDR)"))?;
     let log = ProofLog::open(&opts.data, LogConfig::default()).map_err(|e| e.to_string())?;
     if let Some(w) = log.recovery_warning() {
         eprintln!("xop serve: warning: {w}");
@@ -189,11 +194,11 @@ pub fn serve_with(
         },
     )
     .map_err(|e| e.to_string())?;
+    for n in queue.notices() {
+        eprintln!("xop serve: warning: {n}");
+    }
     rt.set_review_sink(Some(Box::new(Sink(queue.clone()))));
     queue.start_timer();
-    let listener = std::net::TcpListener::bind(&listen)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| format!("cannot listen on `{listen}`: {e} (use --listen ADDR)"))?;
     let addr = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on `{listen}`: {e}"))?;

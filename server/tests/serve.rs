@@ -1697,3 +1697,114 @@ fn an_approved_boost_is_carried_out() {
     );
     verified(&data);
 }
+
+/// QA defects 1, 7, 8b, 8c. Losing `reviews.log` neither lifts the halt switch nor drops the
+/// log's review decisions: the restart turns the halt on again from the log's `halt.on`, and
+/// the case it lost gets its fallback, proven by `recovery`. The answer's review deadline is
+/// the case's (opened plus `within`), not the input's `now` plus `within`. Two Authorization
+/// headers, and unknown or repeated query parameters of the review list, are refused.
+#[test]
+fn a_lost_queue_keeps_the_halt_and_the_answer_gives_the_cases_deadline() {
+    let s = setup("lostq", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let mut input = pay(500);
+    input["now"] = json!("2020-01-01T00:00:00Z");
+    let (st, o) = decide(addr, "freeze", &input);
+    assert_eq!((st, o["verdict"].as_str()), (200, Some("review")), "{o}");
+    let id = o["case"].as_str().unwrap().to_string();
+    let c = case(addr, &id);
+    assert_eq!(o["review"]["deadline"], c["deadline"], "{o} {c}");
+    assert!(o["review"]["deadline"].as_str().unwrap() > "2026", "{o}");
+    let seq = o["seq"].as_u64().unwrap();
+    // The record keeps the decision time plus `within` (documented).
+    record_contains(
+        &s.opts.data,
+        seq,
+        &["\"deadline\":\"2020-01-01T01:00:00.000Z\""],
+    );
+
+    let (ana, ops) = (bearer(ANA), bearer(OPS));
+    let (st, b) = request(
+        addr,
+        "GET",
+        "/v1/reviews",
+        &[
+            ("Authorization", ana.as_str()),
+            ("Authorization", "Bearer guess"),
+        ],
+        b"",
+    );
+    assert_eq!(st, 400, "{b}");
+    assert_eq!(json_of(&b)["error"], "duplicate_header");
+    for q in ["stauts=open", "status=open&status=all", "status=open&x"] {
+        let (st, b) = request(
+            addr,
+            "GET",
+            &format!("/v1/reviews?{q}"),
+            &[("Authorization", ana.as_str())],
+            b"",
+        );
+        assert_eq!(st, 400, "{q}: {b}");
+        assert_eq!(json_of(&b)["error"], "bad_query", "{q}");
+    }
+    let (st, _) = request(
+        addr,
+        "GET",
+        "/v1/reviews?status=open",
+        &[("Authorization", ana.as_str())],
+        b"",
+    );
+    assert_eq!(st, 200);
+
+    let (st, b) = request(
+        addr,
+        "POST",
+        "/v1/halt",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", ops.as_str()),
+        ],
+        br#"{"reason":"incident"}"#,
+    );
+    assert_eq!(st, 200, "{b}");
+    srv.stop().unwrap();
+    std::fs::remove_file(s.opts.data.join("reviews.log")).unwrap();
+
+    let srv = start(&s);
+    let addr = srv.addr();
+    let (_, b) = request(addr, "GET", "/v1/halt", &[], b"");
+    assert_eq!(json_of(&b)["halt"]["by"], "ops", "{b}");
+    let c = case(addr, &id);
+    assert_eq!(
+        (
+            c["status"].as_str(),
+            c["decided_by"].as_str(),
+            c["verdict"].as_str()
+        ),
+        (Some("fallback"), Some("recovery"), Some("deny")),
+        "{c}"
+    );
+    let proof = c["proof"].as_u64().unwrap();
+    let (_, o) = decide(addr, "freeze", &pay(600));
+    assert_eq!(o["halted"], true, "{o}");
+    srv.stop().unwrap();
+    record_contains(
+        &s.opts.data,
+        proof,
+        &["review.fallback", &format!("\"record\":{seq}"), "recovery"],
+    );
+    verified(&s.opts.data);
+}
+
+/// QA 8g: a port in use is found before the data folder is made: no new log or key is left.
+#[test]
+fn a_port_in_use_creates_no_data_folder() {
+    let s = setup("busy", 1 << 20);
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut opts = s.opts.clone();
+    opts.listen = Some(busy.local_addr().unwrap().to_string());
+    let err = serve(&opts).err().expect("the port is in use");
+    assert!(err.contains("cannot listen"), "{err}");
+    assert!(!opts.data.exists(), "{err}");
+}
