@@ -2203,6 +2203,51 @@ mod tests {
         );
     }
 
+    /// Connectors that carry out no action (`carries_out` false) but would count a perform.
+    #[derive(Default)]
+    struct Bystander {
+        performed: Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl Connectors for Bystander {
+        fn signals<'a>(&'a self, _program: &'a Program, _now_ms: i64) -> Box<dyn Signals + 'a> {
+            Box::new(FixedSignals::default())
+        }
+
+        fn perform(&self, _program: &Program, action: &str, _args: &[Value]) -> Option<Performed> {
+            self.performed.lock().unwrap().push(action.to_string());
+            None
+        }
+
+        fn carries_out(&self, _action: &str) -> bool {
+            false
+        }
+    }
+
+    /// An action the connectors do not carry out is never handed to them, and a policy decided
+    /// alone over it gets no `not_performed` and no `action.not_performed` event: there was
+    /// nothing to carry out.
+    #[test]
+    fn an_action_the_connectors_do_not_carry_out_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ProofLog::open(dir.path(), LogConfig::default()).unwrap();
+        let rt = Runtime::with_log(log);
+        rt.load_bytes("acme", &two_policies_bytes(), None).unwrap();
+        let c = Bystander::default();
+        let performed = Arc::clone(&c.performed);
+        rt.set_connectors(Some(Box::new(c)));
+        let o = rt.decide("p", Input::Json(r#"{"n": 7}"#)).unwrap();
+        assert_eq!(o.verdict, Verdict::Allow);
+        assert_eq!((&o.performed, &o.not_performed), (&None, &None));
+        let o = rt
+            .decide_action("acme.act", Input::Json(r#"{"n": 1}"#), Options::default())
+            .unwrap();
+        assert_eq!(o.verdict, Verdict::Allow);
+        assert_eq!((&o.performed, &o.not_performed), (&None, &None));
+        assert!(performed.lock().unwrap().is_empty());
+        assert_eq!(events(&rt), ["decision", "decision"]);
+    }
+
     /// A decision whose deadline has passed before its record is submitted is abandoned:
     /// nothing recorded, carried out or sent to review, whichever way it is asked; the caller
     /// that gives up is told so. One recorded in time stands.
