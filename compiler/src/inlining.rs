@@ -29,6 +29,16 @@ use crate::types::{Checker, Env, Ty, literal_rank};
 /// How deep a lowered expression may be: what the engines evaluate.
 pub const MAX_DEPTH: u32 = xop_runtime::interp::MAX_DEPTH;
 
+/// The most IR nodes lowering builds (lowers or copies) to inline the calls of one rule,
+/// proposal, test or signal: E0220 beyond. Lowering builds 8 to 10 million nodes a second
+/// (measured, release build, on rules of `f(n) = f(n-1)(x) + f(n-1)(x)` chains: 18,000
+/// nodes in 1.2 ms, 150,000 in 15 to 19 ms; the whole process stayed under 9 MB), so this
+/// is at most about 10 to 15 ms and a few megabytes per item, while the largest item of the
+/// examples builds 14 nodes and one written by hand, without a chain of functions each
+/// doubling what it is given, stays far below. Lowering itself stops at
+/// [`crate::lower::MAX_BUILT`], a bit above, should the checker miss something.
+pub const MAX_INLINED: u64 = 100_000;
+
 /// [`MAX_INLINING`] as a count of calls.
 const MAX_CALLS: u32 = MAX_INLINING as u32;
 
@@ -87,11 +97,92 @@ impl Depth {
     }
 }
 
+/// How many IR nodes an expression is, or makes lowering build, once its calls are inlined,
+/// as a linear function of the sizes `s` of the arguments of the function whose body holds it:
+/// `base + sum over (p, k) in params of k * s[p]`. Each read of a parameter is a copy of its
+/// argument. Saturating: a chain of functions that each use a parameter, or call a function,
+/// twice doubles the size at each step, and past `u64::MAX` they are all too large alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Size {
+    /// The nodes but the copies of the arguments.
+    pub base: u64,
+    /// `(parameter index, copies of its argument)`, by parameter index; a parameter that is
+    /// not copied is not listed.
+    pub params: Vec<(u32, u64)>,
+}
+
+impl Size {
+    fn constant(base: u64) -> Size {
+        Size {
+            base,
+            params: Vec::new(),
+        }
+    }
+
+    /// One copy of parameter `p`'s argument.
+    fn param(p: u32) -> Size {
+        Size {
+            base: 0,
+            params: vec![(p, 1)],
+        }
+    }
+
+    /// `self + other`, argument by argument.
+    fn add(&mut self, other: &Size) {
+        self.base = self.base.saturating_add(other.base);
+        for &(p, k) in &other.params {
+            match self.params.binary_search_by_key(&p, |&(q, _)| q) {
+                Ok(i) => self.params[i].1 = self.params[i].1.saturating_add(k),
+                Err(i) => self.params.insert(i, (p, k)),
+            }
+        }
+    }
+
+    /// `self + n`.
+    fn plus(mut self, n: u64) -> Size {
+        self.base = self.base.saturating_add(n);
+        self
+    }
+
+    /// `k * self`.
+    fn times(&self, k: u64) -> Size {
+        Size {
+            base: self.base.saturating_mul(k),
+            params: self
+                .params
+                .iter()
+                .map(|&(p, n)| (p, n.saturating_mul(k)))
+                .collect(),
+        }
+    }
+
+    /// `self` with each parameter's copies replaced by copies of `args[p]` (a missing
+    /// argument is lowered as one constant).
+    fn apply(&self, args: &[Size]) -> Size {
+        let mut out = Size::constant(self.base);
+        for &(p, k) in &self.params {
+            match args.get(p as usize) {
+                Some(a) => out.add(&a.times(k)),
+                None => out.add(&Size::constant(k)),
+            }
+        }
+        out
+    }
+}
+
 /// What inlining a function gives: see [`inlined_functions`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Inlined {
     /// Its body's depth once inlined, by its parameters' (in their declared order).
     pub depth: Depth,
+    /// How many IR nodes its body is once inlined, by its parameters' sizes: what inlining
+    /// it produces.
+    pub size: Size,
+    /// How many IR nodes lowering builds (lowered or copied) to inline its body, by its
+    /// parameters' sizes: its size, and what it builds and drops (arguments of functions
+    /// that do not read them, an argument lowered before it is copied). What the limit
+    /// ([`MAX_INLINED`]) counts.
+    pub built: Size,
     /// The longest chain of calls its inlining nests, itself included: 1 for a function that
     /// calls none.
     pub chain: u32,
@@ -171,18 +262,22 @@ pub fn inlined(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> O
         .map(|f| f.inlined.clone())
 }
 
-/// Whether some channel of the project is annotated `@reaches_phone`: `reaches_phone(ch)` is
+/// How many channels of the project are annotated `@reaches_phone`: `reaches_phone(ch)` is
 /// lowered to `ch in [those channels]`, one level deeper when there are some.
 #[salsa::tracked]
-fn phone_channels(db: &dyn Db, project: Project) -> bool {
-    project.files(db).iter().any(|&f| {
-        resolve::item_table(db, f).by_name.values().any(|d| {
-            d.kind == DefKind::Channel
-                && item_ast(db, d.file, d.index)
-                    .as_ref()
-                    .is_some_and(|i| i.annotations.iter().any(|a| a.name.name == "reaches_phone"))
+fn phone_channels(db: &dyn Db, project: Project) -> usize {
+    (project.files(db).iter())
+        .map(|&f| {
+            (resolve::item_table(db, f).by_name.values())
+                .filter(|d| {
+                    d.kind == DefKind::Channel
+                        && item_ast(db, d.file, d.index).as_ref().is_some_and(|i| {
+                            i.annotations.iter().any(|a| a.name.name == "reaches_phone")
+                        })
+                })
+                .count()
         })
-    })
+        .sum()
 }
 
 /// Measures function `node`, whose callees (but those in a cycle) are in `done`.
@@ -210,7 +305,9 @@ fn measure_function(
             Local::Param(u32::try_from(i).unwrap_or(u32::MAX)),
         ));
     }
-    let depth = w.expr(body, None).depth;
+    let Measured {
+        depth, size, built, ..
+    } = w.expr(body, None);
     let chain = w
         .calls
         .iter()
@@ -220,7 +317,12 @@ fn measure_function(
         .unwrap_or(0)
         .saturating_add(1);
     Some(Function {
-        inlined: Inlined { depth, chain },
+        inlined: Inlined {
+            depth,
+            size,
+            built,
+            chain,
+        },
         calls: w.calls,
     })
 }
@@ -240,6 +342,14 @@ enum Local {
 #[derive(Debug, Clone, Default)]
 struct Measured {
     depth: Depth,
+    /// How many IR nodes lowering makes of it.
+    size: Size,
+    /// How many IR nodes lowering builds to make it: one per expression it lowers (but
+    /// parentheses), and each copy of an argument.
+    built: Size,
+    /// The outermost inlined call (an index of [`Walk::calls`]) that builds the most, and
+    /// what it builds (outside any function body).
+    largest: Option<(u32, u64)>,
     /// The outermost inlined call on a deepest path (an index of [`Walk::calls`]).
     deepest: Option<u32>,
     /// The calls (indices of [`Walk::calls`]) made outside any function whose chain of calls
@@ -248,17 +358,35 @@ struct Measured {
 }
 
 impl Measured {
+    /// A constant, a slot: one node (built by the expression lowered, if any: see
+    /// [`Walk::expr`]).
     fn leaf() -> Measured {
         Measured {
             depth: Depth::LEAF,
+            size: Size::constant(1),
             ..Measured::default()
+        }
+    }
+
+    /// The larger of the calls `self` and `other` hold.
+    fn keep_largest(&mut self, other: Option<(u32, u64)>) {
+        if let Some((at, n)) = other
+            && self.largest.is_none_or(|(_, m)| n > m)
+        {
+            self.largest = Some((at, n));
         }
     }
 
     /// One node above `children` (a node without children is one level).
     fn above(children: impl IntoIterator<Item = Measured>) -> Measured {
-        let mut out = Measured::default();
+        let mut out = Measured {
+            size: Size::constant(1),
+            ..Measured::default()
+        };
         for child in children {
+            out.size.add(&child.size);
+            out.built.add(&child.built);
+            out.keep_largest(child.largest);
             let base = (child.depth.base, out.depth.base);
             if base.0 > base.1 || (base.0 == base.1 && out.deepest.is_none()) {
                 out.deepest = child.deepest;
@@ -275,6 +403,8 @@ impl Measured {
     fn dropping(children: impl IntoIterator<Item = Measured>) -> Measured {
         let mut out = Measured::leaf();
         for child in children {
+            out.built.add(&child.built);
+            out.keep_largest(child.largest);
             out.too_long.extend(child.too_long);
         }
         out
@@ -328,8 +458,9 @@ struct Walk<'w> {
     /// Every inlined call met, in order.
     calls: Vec<Call>,
     typed: Option<Typed<'w>>,
-    /// How deep the default value of each record is (see [`Walk::default`]).
-    defaults: HashMap<Node, u32>,
+    /// How deep the default value of each record is, and how many nodes (see
+    /// [`Walk::default`]).
+    defaults: HashMap<Node, (u32, u64)>,
 }
 
 impl<'w> Walk<'w> {
@@ -394,8 +525,17 @@ impl<'w> Walk<'w> {
         }
     }
 
-    /// Measures `e`, lowered where `expected` is expected.
+    /// Measures `e`, lowered where `expected` is expected: lowering builds one node for each
+    /// expression it lowers (but parentheses), and then those of its parts.
     fn expr(&mut self, e: &ast::Expr, expected: Option<&Ty>) -> Measured {
+        let mut m = self.node(e, expected);
+        if !matches!(e.kind, ExprKind::Paren(_)) {
+            m.built = std::mem::take(&mut m.built).plus(1);
+        }
+        m
+    }
+
+    fn node(&mut self, e: &ast::Expr, expected: Option<&Ty>) -> Measured {
         match &e.kind {
             ExprKind::Paren(x) => self.expr(x, expected),
             ExprKind::Lit(_) | ExprKind::Range { .. } | ExprKind::Lambda(..) | ExprKind::Error => {
@@ -404,6 +544,8 @@ impl<'w> Walk<'w> {
             ExprKind::Name(n) => match self.local(&n.name) {
                 Some(Local::Param(p)) => Measured {
                     depth: Depth::param(p),
+                    size: Size::param(p),
+                    built: Size::param(p),
                     ..Measured::default()
                 },
                 Some(Local::Let(i)) => self.let_value(i, expected),
@@ -537,43 +679,53 @@ impl<'w> Walk<'w> {
         for p in decl {
             out.push(match fields.iter().find(|(n, _)| *n.name == *p.name) {
                 Some((_, v)) => self.expr(v, Some(&p.ty)),
-                None if rest || p.ty.is_optional() => Measured {
-                    depth: Depth {
-                        base: self.default(&p.ty, &mut Vec::new()),
-                        params: Vec::new(),
-                    },
-                    ..Measured::default()
-                },
+                None if rest || p.ty.is_optional() => {
+                    let (depth, size) = self.default(&p.ty, &mut Vec::new());
+                    Measured {
+                        depth: Depth {
+                            base: depth,
+                            params: Vec::new(),
+                        },
+                        size: Size::constant(size),
+                        ..Measured::default()
+                    }
+                }
                 None => Measured::leaf(),
             });
         }
         Measured::above(out)
     }
 
-    /// How deep the value `..` gives a field of type `t` is: a constant, or a record of
-    /// defaults. Remembered by record, since records may share records to any depth.
-    fn default(&mut self, t: &Ty, within: &mut Vec<Node>) -> u32 {
+    /// How deep the value `..` gives a field of type `t` is, and how many nodes: a
+    /// constant, or a record of defaults. Remembered by record, since records may share
+    /// records to any depth.
+    fn default(&mut self, t: &Ty, within: &mut Vec<Node>) -> (u32, u64) {
         let Ty::Record(d) = t else {
-            return 1;
+            return (1, 1);
         };
         let node = (d.file, d.index);
-        if let Some(&depth) = self.defaults.get(&node) {
-            return depth;
+        if let Some(&measured) = self.defaults.get(&node) {
+            return measured;
         }
         let Signature::Record(decl) = resolve::signature(self.db, self.project, d.file, d.index)
         else {
-            return 1;
+            return (1, 1);
         };
         // A record that contains itself (E0217) has no default; lowering refuses it.
         if within.contains(&node) {
-            return 1;
+            return (1, 1);
         }
         within.push(node);
-        let fields = decl.iter().map(|p| self.default(&p.ty, within)).max();
+        let (mut depth, mut size) = (0u32, 1u64);
+        for p in decl {
+            let (d, s) = self.default(&p.ty, within);
+            depth = depth.max(d);
+            size = size.saturating_add(s);
+        }
         within.pop();
-        let depth = fields.unwrap_or(0).saturating_add(1);
-        self.defaults.insert(node, depth);
-        depth
+        let measured = (depth.saturating_add(1), size);
+        self.defaults.insert(node, measured);
+        measured
     }
 
     /// A test's `let` `i`, lowered where it is used, in the frame where it is written.
@@ -700,12 +852,8 @@ impl<'w> Walk<'w> {
                 let q = def.qualified(db);
                 if q == "std.channel.reaches_phone" {
                     let channel = lowered.into_iter().next().unwrap_or_else(Measured::leaf);
-                    let phones = if *phone_channels(db, project) {
-                        Measured::above([Measured::leaf()])
-                    } else {
-                        Measured::leaf()
-                    };
-                    Measured::above([channel, phones])
+                    let phones = *phone_channels(db, project);
+                    Measured::above([channel, Measured::above(vec![Measured::leaf(); phones])])
                 } else if crate::lower::callable_intrinsic(&q) {
                     Measured::above(lowered)
                 } else {
@@ -740,14 +888,31 @@ impl<'w> Walk<'w> {
                 .map_or(Depth::LEAF, |a| a.depth.clone());
             depth.raise(&arg.below(k));
         }
+        // The body, each read of a parameter a copy of its argument; and the arguments,
+        // lowered once before they are copied (or dropped).
+        let sizes: Vec<Size> = args.iter().map(|a| a.size.clone()).collect();
+        let size = f.size.apply(&sizes);
+        let mut built = f.built.apply(&sizes);
+        let mut out = Measured::default();
+        for a in &args {
+            built.add(&a.built);
+            out.keep_largest(a.largest);
+        }
         let mut too_long: Vec<u32> = args.into_iter().flat_map(|a| a.too_long).collect();
         if self.root && f.chain > MAX_CALLS {
             too_long.push(at);
         }
+        if self.root {
+            // This call holds its arguments' calls: it builds the most of them.
+            out.largest = Some((at, built.base.saturating_add(1)));
+        }
         Measured {
             depth,
+            size,
+            built,
             deepest: Some(at),
             too_long,
+            ..out
         }
     }
 
@@ -871,6 +1036,8 @@ pub fn check<'w>(
         out: Vec::new(),
         #[cfg(test)]
         depths: Vec::new(),
+        #[cfg(test)]
+        sizes: Vec::new(),
     };
     r.item_of(file, item);
     r.out
@@ -903,6 +1070,9 @@ struct Report<'w> {
     /// Each rule, proposal and test measured, and how deep it is.
     #[cfg(test)]
     depths: Vec<(String, u32)>,
+    /// Each rule, proposal, test and signal measured, its size and what lowering builds.
+    #[cfg(test)]
+    sizes: Vec<(String, u64, u64)>,
 }
 
 /// One expression of a rule, proposal or test, and what lowering calls it in its message.
@@ -1101,10 +1271,22 @@ impl<'w> Report<'w> {
     fn item(&mut self, name: &str, parts: &[Part]) {
         let mut deepest: Option<(u32, &Part, Option<u32>)> = None;
         let mut too_long = false;
+        // What lowering builds of the whole item, and the part holding the call that builds
+        // the most.
+        let (mut size, mut built) = (0u64, 0u64);
+        let mut largest: Option<(u64, &Part, Option<u32>)> = None;
         for part in parts {
             let mut m = self.w.expr(part.expr, part.expected);
             if part.negated {
                 m = Measured::above([m]);
+            }
+            size = size.saturating_add(m.size.base);
+            built = built.saturating_add(m.built.base);
+            let (call, n) = m
+                .largest
+                .map_or((None, m.built.base), |(at, n)| (Some(at), n));
+            if largest.as_ref().is_none_or(|(m, ..)| n > *m) {
+                largest = Some((n, part, call));
             }
             for &at in &m.too_long {
                 too_long = true;
@@ -1122,6 +1304,15 @@ impl<'w> Report<'w> {
         #[cfg(test)]
         self.depths
             .push((name.to_string(), deepest.as_ref().map_or(0, |(d, ..)| *d)));
+        #[cfg(test)]
+        self.sizes.push((name.to_string(), size, built));
+        if built > MAX_INLINED
+            && !too_long
+            && let Some((_, part, call)) = largest
+        {
+            let d = self.too_large(name, size, built, part, call);
+            self.out.push(d);
+        }
         if let Some((depth, part, call)) = deepest
             && depth > MAX_DEPTH
             && !too_long
@@ -1197,6 +1388,39 @@ impl<'w> Report<'w> {
         ))
         .with_help(
             "compute the value with fewer nested calls: merge small functions into one, or call the inner function from the rule and pass its value as an argument (`f(g(x))`: an argument is not inside the call)",
+        )
+    }
+
+    /// E0220 for `name` (a rule, proposal, test or signal), whose lowering builds `built`
+    /// nodes (`size` kept), through call `call` (of [`Walk::calls`]) in `part` if it holds a
+    /// call.
+    fn too_large(
+        &self,
+        name: &str,
+        size: u64,
+        built: u64,
+        part: &Part,
+        call: Option<u32>,
+    ) -> Diagnostic {
+        let what = part.what;
+        let message = format!(
+            "inlining the function calls of {name} builds {built} expression nodes, more than the {MAX_INLINED} lowering builds for one rule, proposal, test or signal"
+        );
+        let d = match call.and_then(|at| self.w.calls.get(at as usize)) {
+            Some(call) => {
+                Diagnostic::error("E0220", &self.path, call.span, message).with_label(format!(
+                    "inlining `{}` here copies its arguments and the bodies it calls into the {what}",
+                    call.name
+                ))
+            }
+            None => Diagnostic::error("E0220", &self.path, part.expr.span, message)
+                .with_label(format!("{built} nodes once inlined")),
+        };
+        d.with_note(format!(
+            "XOP inlines every function call into the rule, proposal or test that makes it, each parameter replaced by a copy of its argument: a body that calls a function twice, or reads a parameter twice, doubles what it is given, and a chain of n such functions multiplies it by 2^n (here the {what} is {size} nodes once inlined, and lowering builds {built})"
+        ))
+        .with_help(
+            "bind the value once: compute it in the rule's condition, or pass it to the functions that need it already computed, rather than calling the function that computes it in each of their bodies; call fewer functions in each body, and read each parameter fewer times",
         )
     }
 
@@ -1354,6 +1578,7 @@ test "t" {
                 reported: BTreeSet::new(),
                 out: Vec::new(),
                 depths: Vec::new(),
+                sizes: Vec::new(),
             };
             let index = u32::try_from(i).expect("an index");
             let item = item_ast(db, file, index).as_ref().expect("the item");
@@ -1392,6 +1617,139 @@ test "t" {
             lowered.push((format!("test `{}`", t.name), d.unwrap_or(0)));
         }
         (checked, lowered)
+    }
+
+    /// Rules, proposals, tests and signals, each with its size and what lowering builds.
+    type Sizes = Vec<(String, u64, u64)>;
+
+    /// The sizes the checker computes of each rule, proposal, test and signal of the file
+    /// `sizes.xop` (and what lowering builds of them), and those of what lowering builds:
+    /// the nodes of its IR and what it counted; sorted.
+    fn sizes(source: &str) -> (Sizes, Sizes) {
+        let mut ws = Workspace::new();
+        ws.set_file("sizes.xop", source);
+        let errors: Vec<String> = (ws.diagnostics().iter())
+            .filter(|d| d.is_error() && d.code.starts_with('E'))
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        let (db, project) = (ws.db(), ws.project());
+        let file = ws.file("sizes.xop").expect("the file");
+        let mut checked = Vec::new();
+        for i in 0..parse_file(db, file).ast.items.len() {
+            let mut r = Report {
+                db,
+                project,
+                path: file.path(db).clone(),
+                w: Walk::new(db, project, file, Summaries::Query, true),
+                reported: BTreeSet::new(),
+                out: Vec::new(),
+                depths: Vec::new(),
+                sizes: Vec::new(),
+            };
+            let index = u32::try_from(i).expect("an index");
+            let item = item_ast(db, file, index).as_ref().expect("the item");
+            r.item_of(file, item);
+            checked.extend(r.sizes);
+        }
+        let (program, log) = crate::lower::lower_logged(db, project);
+        let program = program.expect("lowered");
+        let nodes =
+            |es: &mut dyn Iterator<Item = &IExpr>| -> u64 { es.map(crate::lower::nodes).sum() };
+        let mut made = Vec::new();
+        for p in &program.policies {
+            for r in &p.rules {
+                made.push((format!("rule `{}`", r.id), nodes(&mut r.condition.iter())));
+            }
+        }
+        for d in &program.decisions {
+            for (i, p) in d.proposals.iter().enumerate() {
+                let n = nodes(&mut p.args.iter().chain(&p.rank).chain(&p.condition));
+                made.push((format!("proposal `{}#{}`", d.name, i + 1), n));
+            }
+        }
+        for t in &program.tests {
+            let n = nodes(&mut t.args.iter().chain(t.given.iter().map(|(_, e)| e)));
+            made.push((format!("test `{}`", t.name), n));
+        }
+        for s in &program.signals {
+            let name = s.name.rsplit('.').next().unwrap_or_default();
+            made.push((format!("signal `{name}`"), nodes(&mut s.source_args.iter())));
+        }
+        // Each item's nodes and what lowering counted building it, paired in the order
+        // lowering lowers them (the expectations of a test share its name).
+        let mut lowered = Vec::new();
+        for (name, b) in log {
+            let m = (made.iter().position(|(n, _)| *n == name)).map_or(0, |i| made.remove(i).1);
+            if checked.iter().any(|(n, ..)| *n == name) {
+                lowered.push((name, m, b));
+            }
+        }
+        lowered.sort();
+        checked.sort();
+        (checked, lowered)
+    }
+
+    /// The checker's sizes are those of what lowering builds, construct by construct: the
+    /// nodes of the IR lowering makes and the nodes it counts building it (lowered or copied),
+    /// for every construct, functions that read a parameter several times, call functions
+    /// several times or drop an argument, and `let`s used several times.
+    #[test]
+    fn the_checker_counts_what_lowering_builds() {
+        let (checked, lowered) = sizes(&PROGRAM.replace("acme.depths", "acme.sizes"));
+        assert_eq!(checked.len(), 19 + 1 + 3 + 1, "{checked:?}");
+        assert_eq!(checked, lowered);
+        let shapes = r#"module acme.shapes
+
+use std.consent.{consent, marketing, Consent}
+use std.channel.sms
+
+record C {
+  id: Id
+  a: Int
+  b: Int?
+  xs: List<Int>
+  consents: List<Consent>
+}
+
+purpose service
+
+action act(to: C, k: Int) purpose service risk minimal
+
+fn f0(x: Int): Int = x + 1
+fn f1(x: Int): Int = f0(x) + f0(x)
+fn f2(x: Int): Int = f1(x) * f1(x + 2)
+fn g(x: Int): Int = x + x + x
+fn g2(x: Int): Int = g(g(x))
+fn drop(x: Int, y: Int): Int = y
+fn keep(x: Int, y: Int): Int = drop(f2(x), y) + drop(y, x)
+fn none(): Int = 3
+fn both(a: Int, b: Int?): Int = (b ?? a) + g(a) + (if a > 1 then b ?? 2 else none())
+fn lam(xs: List<Int>, k: Int): Bool = any(xs, x => x > g(k)) and count(xs) > k
+fn ok(c: C): Bool = consent(c, marketing, sms) and lam(c.xs, c.a)
+
+policy p for act(to: c, k: k) {
+  deny "r1" when f2(c.a) > 5
+  deny "r2" when g2(g2(k)) > (((c.a)))
+  deny "r3" when keep(c.a, k) > keep(k, g(c.a))
+  deny "r4" unless both(c.a, c.b) > 1 and ok(c)
+  deny "r5" when lam(c.xs, f1(k)) or drop(f2(f2(k)), 1) > 0
+  allow "ok"
+}
+
+decision d(c: C, k: Int) {
+  propose act(to: c, k: f2(k)) rank by g2(k) when ok(c)
+}
+
+test "t" {
+  let m = f1(2)
+  let n = g(m) + m
+  expect p(act(to: { a: n, xs: [n, m], .. }, k: n)) == deny
+}
+"#;
+        let (checked, lowered) = sizes(shapes);
+        assert_eq!(checked.len(), 5 + 1 + 1, "{checked:?}");
+        assert_eq!(checked, lowered);
     }
 
     /// The checker's depths are those of what lowering builds, construct by construct.

@@ -40,6 +40,31 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
     }
 }
 
+/// Each rule, proposal, test and signal lowered, with the nodes it built.
+#[cfg(test)]
+pub(crate) type BuiltLog = Vec<(String, u64)>;
+
+/// [`lower`], and its [`BuiltLog`].
+#[cfg(test)]
+pub(crate) fn lower_logged(
+    db: &dyn Db,
+    project: Project,
+) -> (Result<Program, Vec<String>>, BuiltLog) {
+    let mut l = Lowering::new(db, project);
+    l.declarations();
+    l.policies();
+    l.decisions();
+    l.agents();
+    l.tests();
+    l.depths();
+    let log = std::mem::take(&mut l.built_log);
+    if l.errors.is_empty() {
+        (Ok(l.program), log)
+    } else {
+        (Err(l.errors), log)
+    }
+}
+
 /// The names that occur more than once in `names`: short names that several declarations
 /// (in different modules) share.
 fn shared_names<'n>(names: impl IntoIterator<Item = &'n str>) -> BTreeSet<&'n str> {
@@ -83,6 +108,15 @@ struct Lowering<'a> {
     files: std::cell::RefCell<Vec<FileCx<'a>>>,
     /// The functions being inlined, outermost first.
     inlining: Vec<String>,
+    /// The rule, proposal, test or signal being lowered (as its message names it), and how
+    /// many IR nodes lowering it has built: see [`MAX_BUILT`].
+    item: String,
+    built: u64,
+    /// Whether it built more than [`MAX_BUILT`]: what is left of it is not lowered.
+    over: bool,
+    /// Each item lowered and what it built.
+    #[cfg(test)]
+    built_log: Vec<(String, u64)>,
 }
 
 /// The most function calls lowering inlines inside one another. Every inlined body adds at
@@ -90,6 +124,14 @@ struct Lowering<'a> {
 /// (`xop_runtime::interp::MAX_DEPTH`), so a deeper chain could never be decided; stopping here
 /// also keeps lowering's own recursion short (a chain of 20,000 calls overflowed the stack).
 pub const MAX_INLINING: usize = 64;
+
+/// The most IR nodes lowering builds for one rule, proposal, test or signal: one for each
+/// expression it lowers (but parentheses) and each node of an argument it copies into an
+/// inlined body, as the checker counts them ([`crate::inlining::MAX_INLINED`], E0220). A bit
+/// above the checker's limit: a checked program never meets it, and one the checker missed
+/// is refused here rather than inlined for minutes (a chain of functions that each call a
+/// function, or read a parameter, twice doubles what it builds at each step).
+pub const MAX_BUILT: u64 = crate::inlining::MAX_INLINED + crate::inlining::MAX_INLINED / 2;
 
 /// How deep a lowered expression may be: what the engines evaluate.
 const MAX_DEPTH: u32 = xop_runtime::interp::MAX_DEPTH;
@@ -106,12 +148,22 @@ struct FileCx<'a> {
 enum Local {
     /// A frame slot.
     Slot(u32),
-    /// An inlined function's parameter: the argument's expression itself.
-    Inline(IExpr),
+    /// An inlined function's parameter: the argument's expression itself (copied at each
+    /// read), and how many nodes it is.
+    Inline(std::rc::Rc<IExpr>, u64),
     /// A test's `let`: lowered where it is used, against the type expected there (a record
     /// value has no type of its own), with the names visible where it was written (a later
     /// `let` of the same name must not capture the names it reads).
     Deferred(Box<(ast::Expr, Frame)>),
+}
+
+impl Local {
+    /// An inlined function's parameter standing for `x`.
+    #[inline(never)]
+    fn inline(x: IExpr) -> Local {
+        let n = nodes(&x);
+        Local::Inline(std::rc::Rc::new(x), n)
+    }
 }
 
 /// The names visible where an expression is lowered, and their types.
@@ -147,6 +199,11 @@ impl<'a> Lowering<'a> {
             lines: std::cell::RefCell::new(HashMap::default()),
             files: std::cell::RefCell::new(Vec::new()),
             inlining: Vec::new(),
+            item: String::new(),
+            built: 0,
+            over: false,
+            #[cfg(test)]
+            built_log: Vec::new(),
         }
     }
 
@@ -322,6 +379,7 @@ impl<'a> Lowering<'a> {
                     None => s.source.dotted(),
                 };
                 let mut slots = index(params.len());
+                self.start_item(format!("signal `{}`", def.name));
                 // In the connector's parameter order (an argument may be given by name), each
                 // of its parameter's type (a text literal given for an `Id` is an `Id`).
                 let source_params = match source_def
@@ -485,6 +543,7 @@ impl<'a> Lowering<'a> {
             else {
                 continue;
             };
+            self.start_item(format!("rule `{id_prefix}#{}`", i + 1));
             let condition = condition.as_ref().map(|c| {
                 let e = self.expr(def.file, &frame, &mut slots, &c.expr, Some(&Ty::Bool));
                 if c.negated {
@@ -627,6 +686,57 @@ impl<'a> Lowering<'a> {
             .map(index)
     }
 
+    /// Starts lowering rule, proposal, test or signal `item` (as a message names it): the
+    /// budget of [`MAX_BUILT`] nodes is its own.
+    fn start_item(&mut self, item: String) {
+        #[cfg(test)]
+        self.built_log.push((item.clone(), 0));
+        self.item = item;
+        self.built = 0;
+        self.over = false;
+    }
+
+    /// Counts `n` nodes built for the current item: false, and one message, once it has built
+    /// more than [`MAX_BUILT`].
+    fn build(&mut self, n: u64) -> bool {
+        if self.over {
+            return false;
+        }
+        self.built = self.built.saturating_add(n);
+        #[cfg(test)]
+        if let Some((_, b)) = self.built_log.last_mut() {
+            *b = self.built;
+        }
+        if self.built > MAX_BUILT {
+            self.over = true;
+            self.errors.push(format!(
+                "{}: inlining its function calls builds more than {MAX_BUILT} expression nodes (E0220): XOP inlines each call, with a copy of each argument for each read of its parameter; bind the value once (compute it in a rule condition or pass it already computed) and call fewer functions in each body: run `xop check`",
+                self.item
+            ));
+            return false;
+        }
+        true
+    }
+
+    /// Counts the node lowering `e` builds (none for parentheses): whether the item is past
+    /// its budget. Not inlined, as [`Lowering::copy`]: `expr` recurses, and its frame is kept
+    /// small.
+    #[inline(never)]
+    fn spent(&mut self, e: &ast::Expr) -> bool {
+        !matches!(e.kind, ExprKind::Paren(_)) && !self.build(1)
+    }
+
+    /// A copy of an inlined function's argument `x`, of `n` nodes, for a read of its
+    /// parameter; a constant past the item's budget.
+    #[inline(never)]
+    fn copy(&mut self, x: &IExpr, n: u64) -> IExpr {
+        if self.build(n) {
+            x.clone()
+        } else {
+            IExpr::Const(Value::Absent)
+        }
+    }
+
     /// Lowers an expression written in `file`. `slots` is the next free frame slot.
     fn expr(
         &mut self,
@@ -637,6 +747,10 @@ impl<'a> Lowering<'a> {
         expected: Option<&Ty>,
     ) -> IExpr {
         let db = self.db;
+        // Every node counts towards the item's budget; past it, nothing more is lowered.
+        if self.spent(e) {
+            return IExpr::Const(Value::Absent);
+        }
         let scope = self.scope(file);
         match &e.kind {
             ExprKind::Paren(x) => self.expr(file, frame, slots, x, expected),
@@ -645,7 +759,7 @@ impl<'a> Lowering<'a> {
                 if let Some(local) = frame.locals.get(&n.name) {
                     return match local {
                         Local::Slot(s) => IExpr::Slot(*s),
-                        Local::Inline(x) => x.clone(),
+                        Local::Inline(x, n) => self.copy(x, *n),
                         Local::Deferred(deferred) => {
                             let (x, written) = deferred.as_ref().clone();
                             self.expr(file, &written, slots, &x, expected)
@@ -1150,7 +1264,7 @@ impl<'a> Lowering<'a> {
                         }
                         _ => p.ty.clone(),
                     };
-                    inner.locals.insert(p.name.to_string(), Local::Inline(x));
+                    inner.locals.insert(p.name.to_string(), Local::inline(x));
                     inner.env.bind(&p.name, ty, p.span);
                 }
                 self.inlining.push(name.to_string());
@@ -1347,6 +1461,7 @@ impl<'a> Lowering<'a> {
                 else {
                     continue;
                 };
+                self.start_item(format!("proposal `{}#{}`", def.name, proposals.len() + 1));
                 let args = self.call_args(def.file, &frame, &mut slots, &p.call, &action_params);
                 let rank = p
                     .rank
@@ -1568,6 +1683,7 @@ impl<'a> Lowering<'a> {
             Signature::Action { params, .. } => params,
             _ => return None,
         };
+        self.start_item(format!("test `{}`", t.name.value));
         let args = self.call_args(file, frame, slots, &e.call, &params);
         let now = match &e.at {
             // Literals, arithmetic and `let`s of those (the checker refuses the rest, E0316).
@@ -1661,6 +1777,39 @@ fn builtin(q: &str) -> Option<Builtin> {
 /// Whether an expression may call the intrinsic of qualified name `q` (E0312 otherwise).
 pub fn callable_intrinsic(q: &str) -> bool {
     builtin(q).is_some()
+}
+
+/// How many nodes `e` is (without recursion: an expression lowering refuses may be deep).
+pub(crate) fn nodes(e: &IExpr) -> u64 {
+    let mut n = 0u64;
+    let mut todo = vec![e];
+    while let Some(e) = todo.pop() {
+        n += 1;
+        match e {
+            IExpr::Const(_) | IExpr::Slot(_) => {}
+            IExpr::Field(x, _) | IExpr::Not(x) | IExpr::Neg(x) | IExpr::IsPresent(x) => {
+                todo.push(x);
+            }
+            IExpr::And(a, b)
+            | IExpr::Or(a, b)
+            | IExpr::Cmp(_, a, b)
+            | IExpr::Arith(_, a, b)
+            | IExpr::In(a, b)
+            | IExpr::Default(a, b) => todo.extend([&**a, &**b]),
+            IExpr::InRange { value, lo, hi, .. } => todo.extend([&**value, &**lo, &**hi]),
+            IExpr::If(c, a, b) => todo.extend([&**c, &**a, &**b]),
+            IExpr::List(xs)
+            | IExpr::Set(xs)
+            | IExpr::Record(_, xs)
+            | IExpr::Intrinsic(_, xs)
+            | IExpr::Signal(_, xs) => todo.extend(xs),
+            IExpr::Quantify { list, body, .. } => {
+                todo.push(list);
+                todo.extend(body.as_deref());
+            }
+        }
+    }
+    n
 }
 
 /// The arguments of a call (`receiver` first, for the method form) in parameter order:

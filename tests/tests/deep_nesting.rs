@@ -605,3 +605,66 @@ fn the_checker_refuses_exactly_what_lowering_refuses_at_the_call_limit() {
         lowered.unwrap_or_else(|e| panic!("{name}: {e:?}"));
     }
 }
+
+/// A chain of `n` functions, each calling the one below twice (`boom`), or reading its
+/// parameter three times (`copies`): the inlined size grows as 2^n or 3^n while the depth
+/// stays small. 60 of them would inline to more nodes than memory holds, and lowering them
+/// without a limit would not finish: the checker reports them (E0220) at the rule's call,
+/// measuring each function once, and lowering refuses them after building its budget of
+/// nodes, not more. A short chain checks clean, lowers and decides.
+#[test]
+fn calls_that_inline_too_large_are_checked_and_refused() {
+    fn boom(n: usize) -> String {
+        let mut fns = vec!["fn f0(x: Int): Int = x + 1".to_string()];
+        fns.extend(
+            (1..=n).map(|i| format!("fn f{i}(x: Int): Int = f{}(x) + f{}(x)", i - 1, i - 1)),
+        );
+        source(&fns.join("\n"), "Int", &format!("f{n}(c.a) > 5"))
+    }
+    fn copies(n: usize) -> String {
+        let mut fns = vec!["fn g0(x: Int): Int = x + x + x".to_string()];
+        fns.extend((1..=n).map(|i| format!("fn g{i}(x: Int): Int = g{}(x + x + x)", i - 1)));
+        source(&fns.join("\n"), "Int", &format!("g{n}(c.a) > 5"))
+    }
+    for (what, text, call) in [
+        ("calls", boom(60), "f60(c.a)"),
+        ("parameter reads", copies(60), "g60(c.a)"),
+    ] {
+        let (diags, lowered) = checked_and_lowered(text);
+        let errors = errors(&diags);
+        assert_eq!(errors.len(), 1, "{what}: {errors:?}");
+        assert!(
+            errors[0].starts_with("E0220: inlining the function calls of rule `p#1` builds "),
+            "{what}: {errors:?}"
+        );
+        assert_eq!(
+            diags[0].span.range().len(),
+            call.len(),
+            "{what}: {:?}",
+            diags[0]
+        );
+        let errors_of_lowering = lowered.expect_err("too large to inline");
+        assert_eq!(
+            errors_of_lowering.len(),
+            1,
+            "{what}: {errors_of_lowering:?}"
+        );
+        assert!(
+            errors_of_lowering[0].starts_with(
+                "rule `p#1`: inlining its function calls builds more than 150000 expression nodes (E0220)"
+            ),
+            "{what}: {errors_of_lowering:?}"
+        );
+    }
+    let (diags, lowered) = checked_and_lowered(boom(8));
+    assert_eq!(errors(&diags), Vec::<String>::new());
+    let program = lowered.expect("a short chain inlines");
+    let (policy, _) = program.policy("p").expect("the policy");
+    // f8(a) is 256 * (a + 1): more than 5 from a = 0 on.
+    for (a, verdict) in [(-1, Verdict::Allow), (0, Verdict::Deny)] {
+        let input = format!(r#"{{"to": {{"a": {a}, "b": 0}}}}"#);
+        let args = bind_json(&program, policy, &input).expect("bound").args;
+        let d = interp::decide(&program, policy, &args, 0, &NoSignals);
+        assert_eq!(d.verdict, verdict, "a = {a}: {d:?}");
+    }
+}
