@@ -21,8 +21,11 @@ case id). A tool no binding names is never listed and always refused. Protocol: 
 #[command(after_long_help = "\
 Exit status:
   0  the client closed the session
-  1  the upstream server exited (pending requests got errors)
+  1  the upstream server exited, closed its input or stopped reading it (pending requests
+     got errors)
   2  the gateway could not start (module, key, subject, log or command)
+  3  the session ran, but the proof log could not be closed (e.g. a full disk): check it
+     with `xop log verify DIR`
 
 Example:
   xop mcp-gateway --module acme.xopm --subject '{\"to\": {\"id\": \"cust-42\"}}' --log data -- python3 tools.py")]

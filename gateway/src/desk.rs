@@ -75,7 +75,7 @@ impl ServerDesk {
 }
 
 impl ReviewDesk for ServerDesk {
-    fn open(&mut self, call: &HeldCall<'_>) -> Result<String, String> {
+    fn open(&self, call: &HeldCall<'_>) -> Result<String, String> {
         let request = json!({
             "source": format!("mcp-gateway {} tool {}", call.agent, call.tool),
             "module": self.module,
@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn an_unreachable_server_leaves_the_case_pending_and_opens_nothing() {
         // Port 9 (discard) on this machine: nothing answers HTTP there.
-        let mut d = ServerDesk::new("http://127.0.0.1:9", "t", "ab").unwrap();
+        let d = ServerDesk::new("http://127.0.0.1:9", "t", "ab").unwrap();
         assert_eq!(d.resolution("rv-1"), Resolution::Pending);
         assert_eq!(d.resolution("../etc"), Resolution::Pending);
         let call = HeldCall {

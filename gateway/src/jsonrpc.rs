@@ -33,6 +33,19 @@ pub const BAD_CASE: i64 = -32005;
 /// (`error.data.reasons` is `["xop:upstream-timeout"]`).
 pub const REQUEST_TIMEOUT: i64 = -32001;
 
+/// The largest message the gateway reads, in either direction: 16 MiB of JSON on one line
+/// (without its line break). A longer line is not kept in memory: its first
+/// [`SNIFF_HEAD`] bytes are, to find its id, and the rest is skipped; the client gets `-32600`,
+/// a request the upstream answered with such a line `-32603`.
+pub const MAX_MESSAGE: usize = 16 << 20;
+
+/// How much of a line that cannot be read (too long, not UTF-8) is kept to find its id and
+/// method ([`sniff`]).
+pub const SNIFF_HEAD: usize = 64 << 10;
+
+/// How deep the JSON of a message may nest: serde_json's limit (128 arrays or objects).
+pub const MAX_DEPTH: usize = 128;
+
 /// A message read from a peer, classified.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
@@ -64,10 +77,18 @@ pub struct Malformed {
     pub response: Json,
 }
 
+impl Malformed {
+    /// What is wrong, as the error response says it.
+    pub fn message(&self) -> &str {
+        self.response["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
 /// Reads one line as a JSON-RPC 2.0 message. The parsed value is returned with it so that it
 /// can be forwarded unchanged.
 /// An object that gives a key twice is refused as an invalid request: JSON leaves open which
-/// value is meant, and the upstream server might read the other one than the policy did.
+/// value is meant, and the upstream server might read the other one than the policy did. So is
+/// JSON nested deeper than [`MAX_DEPTH`] (valid, but more than the gateway reads).
 pub fn parse(line: &str) -> Result<(Json, Message), Malformed> {
     let value = bind::parse_json(line).map_err(|e| Malformed {
         response: match e.kind {
@@ -75,6 +96,18 @@ pub fn parse(line: &str) -> Result<(Json, Message), Malformed> {
                 &Json::Null,
                 INVALID_REQUEST,
                 &format!("invalid request: {e}"),
+                None,
+            ),
+            _ if e.message.contains("recursion limit exceeded") => error(
+                &Json::Null,
+                INVALID_REQUEST,
+                &format!(
+                    "invalid request: the message nests arrays and objects more than \
+                     {MAX_DEPTH} deep, more than the gateway reads ({})",
+                    e.message
+                        .strip_prefix("invalid JSON: recursion limit exceeded ")
+                        .unwrap_or(&e.message)
+                ),
                 None,
             ),
             _ => error(
@@ -125,7 +158,14 @@ fn classify(value: &Json) -> Result<Message, Malformed> {
             "`id` must be a string or an integer (within 64 bits)",
         ));
     }
+    let answers = o.contains_key("result") || o.contains_key("error");
     match (o.get("method"), id) {
+        // A request or a notification carries no result: which is it meant to be?
+        (Some(_), _) if answers => Err(invalid(
+            &echo,
+            "a message with a `method` (a request or a notification) cannot carry a `result` \
+             or an `error` (a response)",
+        )),
         (Some(Json::String(method)), Some(id)) => Ok(Message::Request {
             id: id.clone(),
             method: method.clone(),
@@ -135,13 +175,250 @@ fn classify(value: &Json) -> Result<Message, Malformed> {
             method: method.clone(),
         }),
         (Some(_), _) => Err(invalid(&echo, "`method` must be a string")),
-        (None, Some(id)) if o.contains_key("result") || o.contains_key("error") => {
+        // A response is not answered: its errors are said with id `null`.
+        (None, Some(id)) if answers => {
+            if o.contains_key("result") && o.contains_key("error") {
+                return Err(invalid(
+                    &Json::Null,
+                    "a response carries a `result` or an `error`, not both",
+                ));
+            }
+            if let Some(e) = o.get("error") {
+                let code = e.get("code").is_some_and(|c| c.is_i64());
+                let message = e.get("message").is_some_and(Json::is_string);
+                if !(e.is_object() && code && message) {
+                    return Err(invalid(
+                        &Json::Null,
+                        "a response's `error` is an object with an integer `code` and a \
+                         string `message`",
+                    ));
+                }
+            }
             Ok(Message::Response { id: id.clone() })
         }
         (None, _) => Err(invalid(
             &echo,
             "a message needs a `method` (request, notification) or a `result`/`error` (response)",
         )),
+    }
+}
+
+/// The methods the gateway decides (`tools/call`) or filters (`tools/list`): a method that is
+/// not one of them but reads as one of them to a loose reader ([`loosely`]) is refused, never
+/// forwarded.
+pub const GATED_METHODS: [&str; 2] = ["tools/call", "tools/list"];
+
+/// A method name as a loose reader might take it: ASCII and full-width letters folded to lower
+/// case ASCII (`Ｔools` is `tools`), every whitespace, control and format character (zero-width
+/// spaces and joiners, bidirectional marks, the byte-order mark, the soft hyphen) left out, a
+/// backslash read as a slash, runs of slashes read as one, and slashes at either end left out.
+/// `" /Tools//Call\u{200b} "` reads `tools/call`. Not a check of look-alike letters of other
+/// scripts.
+pub fn loosely(method: &str) -> String {
+    let mut out = String::with_capacity(method.len());
+    for c in method.chars() {
+        // Full-width forms of ASCII (U+FF01 to U+FF5E) are ASCII shifted by 0xFEE0.
+        let c = match u32::from(c) {
+            0xFF01..=0xFF5E => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+            _ => c,
+        };
+        if c.is_whitespace() || c.is_control() || is_format(c) {
+            continue;
+        }
+        let c = if c == '\\' { '/' } else { c };
+        if c == '/' && (out.is_empty() || out.ends_with('/')) {
+            continue;
+        }
+        out.extend(c.to_lowercase());
+    }
+    while out.ends_with('/') {
+        out.pop();
+    }
+    out
+}
+
+/// Unicode's format characters (general category Cf) that can hide in a name: zero-width
+/// spaces, joiners and non-joiners, bidirectional marks and isolates, word joiners and
+/// invisible operators, the byte-order mark, the soft hyphen, and the like.
+fn is_format(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
+}
+
+/// The gated method (`tools/call`, `tools/list`) that `method` reads as to a loose reader
+/// ([`loosely`]) without being it; `None` for the gated methods themselves and every other
+/// method.
+pub fn gated_variant(method: &str) -> Option<&'static str> {
+    if GATED_METHODS.contains(&method) {
+        return None;
+    }
+    let loose = loosely(method);
+    GATED_METHODS.into_iter().find(|m| *m == loose)
+}
+
+/// Whether `method` is `tools/call` or reads as it to a loose reader.
+pub fn is_tool_call(method: &str) -> bool {
+    method == "tools/call" || gated_variant(method) == Some("tools/call")
+}
+
+/// The value of the top-level key `key` of the JSON object that `text` begins with, when it
+/// is a string or an integer within 64 bits, found without reading the whole text: `text` may
+/// be cut short, not valid JSON further on, or give other keys twice. For a message that
+/// cannot be read, to answer the request it is about (its `id`) or to know what it was (its
+/// `method`). `None` when the key is not found before the text ends or stops making sense, when
+/// its value is of another kind, or when it is given twice with different values.
+pub fn sniff(text: &str, key: &str) -> Option<Json> {
+    let mut s = Scanner {
+        b: text.as_bytes(),
+        text,
+        i: 0,
+    };
+    if text.starts_with('\u{feff}') {
+        s.i = 3;
+    }
+    s.ws();
+    if !s.eat(b'{') {
+        return None;
+    }
+    let mut found: Option<Json> = None;
+    loop {
+        s.ws();
+        match s.peek() {
+            Some(b'"') => {}
+            Some(b',') => {
+                s.i += 1;
+                continue;
+            }
+            _ => return found,
+        }
+        let Some(k) = s.string() else {
+            return found;
+        };
+        s.ws();
+        if !s.eat(b':') {
+            return found;
+        }
+        s.ws();
+        let Some(v) = s.value() else {
+            return found;
+        };
+        if k.as_str() == Some(key) {
+            let v = v.filter(|v| v.is_string() || v.is_i64() || v.is_u64())?;
+            match &found {
+                Some(f) if *f != v => return None,
+                _ => found = Some(v),
+            }
+        }
+    }
+}
+
+/// A forgiving reader of JSON's tokens, for [`sniff`].
+struct Scanner<'a> {
+    b: &'a [u8],
+    text: &'a str,
+    i: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        let ok = self.peek() == Some(c);
+        self.i += usize::from(ok);
+        ok
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// A string at the cursor, decoded (`Some(Json::String)`), or `Some(Json::Null)` when its
+    /// escapes do not decode; `None` when it does not end.
+    fn string(&mut self) -> Option<Json> {
+        let start = self.i;
+        self.i += 1;
+        while let Some(c) = self.peek() {
+            match c {
+                b'\\' => self.i += 2,
+                b'"' => {
+                    self.i += 1;
+                    let raw = self.text.get(start..self.i)?;
+                    return Some(serde_json::from_str::<Json>(raw).unwrap_or(Json::Null));
+                }
+                _ => self.i += 1,
+            }
+        }
+        None
+    }
+
+    /// A value at the cursor, skipped: `Some(Some(v))` for a string or a number (`v`, or
+    /// `Json::Null` for a number that does not parse), `Some(None)` for anything else;
+    /// `None` when the text ends or stops making sense first.
+    fn value(&mut self) -> Option<Option<Json>> {
+        match self.peek()? {
+            b'"' => self.string().map(Some),
+            b'-' | b'0'..=b'9' => {
+                let start = self.i;
+                while matches!(
+                    self.peek(),
+                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                ) {
+                    self.i += 1;
+                }
+                // The number might go on past the end of a cut-short text.
+                self.peek()?;
+                let n = self.text.get(start..self.i)?;
+                Some(Some(serde_json::from_str::<Json>(n).unwrap_or(Json::Null)))
+            }
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += 1;
+                                return Some(None);
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.i += 1;
+                }
+            }
+            b't' | b'f' | b'n' => {
+                while self.peek()?.is_ascii_alphabetic() {
+                    self.i += 1;
+                }
+                Some(None)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -240,6 +517,129 @@ mod tests {
         assert_eq!(
             code(r#"{"jsonrpc":"2.0","id":5,"id":6,"method":"x"}"#),
             (INVALID_REQUEST, Json::Null)
+        );
+    }
+
+    #[test]
+    fn requests_and_responses_cannot_be_both() {
+        // 12: a method with a result or an error; a response with both, or an error that is
+        // not JSON-RPC's.
+        assert_eq!(
+            code(r#"{"jsonrpc":"2.0","id":21,"result":{},"method":"tools/call"}"#),
+            (INVALID_REQUEST, json!(21))
+        );
+        assert_eq!(
+            code(
+                r#"{"jsonrpc":"2.0","method":"notifications/x","error":{"code":1,"message":"m"}}"#
+            ),
+            (INVALID_REQUEST, Json::Null)
+        );
+        for response in [
+            r#"{"jsonrpc":"2.0","id":92,"result":{},"error":{"code":1,"message":"m"}}"#,
+            r#"{"jsonrpc":"2.0","id":93,"error":{"code":"1","message":"m"}}"#,
+            r#"{"jsonrpc":"2.0","id":94,"error":{"code":1}}"#,
+            r#"{"jsonrpc":"2.0","id":95,"error":"boom"}"#,
+        ] {
+            assert_eq!(code(response), (INVALID_REQUEST, Json::Null), "{response}");
+        }
+        let (_, m) =
+            parse(r#"{"jsonrpc":"2.0","id":96,"error":{"code":-1,"message":"m"}}"#).unwrap();
+        assert_eq!(m, Message::Response { id: json!(96) });
+    }
+
+    #[test]
+    fn too_deep_json_is_said_to_be_too_deep() {
+        // 15: valid JSON, only deeper than serde_json reads: not "invalid JSON".
+        let line = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{}{}}}"#,
+            "[".repeat(130),
+            "]".repeat(130)
+        );
+        let e = parse(&line).unwrap_err();
+        assert_eq!(e.response["error"]["code"], INVALID_REQUEST);
+        assert!(
+            e.message().contains("more than 128 deep"),
+            "{}",
+            e.message()
+        );
+        assert!(!e.message().contains("invalid JSON"), "{}", e.message());
+    }
+
+    #[test]
+    fn loose_readings_of_the_tool_methods() {
+        // 8: what a loose reader takes for tools/call or tools/list.
+        for m in [
+            "tools/call ",
+            " tools/call",
+            "tools/call\u{0}",
+            "tools/call\r\n",
+            "/tools/call",
+            "tools//call",
+            "tools/call/",
+            "//tools///call//",
+            "tools\\call",
+            "Tools/Call",
+            "tools/ca\u{200b}ll",
+            "tools/\u{200d}call",
+            "tools/call\u{feff}",
+            "tools/c\u{ad}all",
+            "ｔｏｏｌｓ／ｃａｌｌ",
+            "tools/\u{202e}call",
+        ] {
+            assert_eq!(gated_variant(m), Some("tools/call"), "{m:?}");
+            assert!(is_tool_call(m), "{m:?}");
+        }
+        assert_eq!(gated_variant("TOOLS/LIST "), Some("tools/list"));
+        for m in [
+            "tools/call",
+            "tools/list",
+            "tools/calls",
+            "tool/call",
+            "tools.call",
+            "ping",
+            "",
+        ] {
+            assert_eq!(gated_variant(m), None, "{m:?}");
+        }
+        assert!(is_tool_call("tools/call") && !is_tool_call("tools/list"));
+        assert_eq!(loosely(" /Tools//Call\u{200b} "), "tools/call");
+    }
+
+    #[test]
+    fn sniffing_the_id_of_what_cannot_be_read() {
+        // 9, 13: the id of a message cut short, not UTF-8, with a key twice elsewhere.
+        let id = |t: &str| sniff(t, "id");
+        assert_eq!(
+            id(r#"{"jsonrpc":"2.0","id":5,"result":{"x":"#),
+            Some(json!(5))
+        );
+        assert_eq!(
+            id(r#"{"result":{"id":9,"a":[1,{"b":"}"}]},"id":"r"}"#),
+            Some(json!("r"))
+        );
+        assert_eq!(
+            id(r#"{"id":"a\"b","result":1,"result":2}"#),
+            Some(json!("a\"b"))
+        );
+        assert_eq!(
+            id("\u{feff} {\"id\" : -3 , \"x\":\u{fffd}"),
+            Some(json!(-3))
+        );
+        // Not found, of another kind, or given twice with two values: none.
+        assert_eq!(id(r#"{"result":{"x":"...."#), None);
+        assert_eq!(id(r#"{"id":1.5}"#), None);
+        assert_eq!(id(r#"{"id":null}"#), None);
+        assert_eq!(id(r#"{"id":1,"id":2}"#), None);
+        assert_eq!(id(r#"{"id":1,"id":1}"#), Some(json!(1)));
+        assert_eq!(id(r#"{"id":12"#), None);
+        assert_eq!(id("[1]"), None);
+        assert_eq!(id(""), None);
+        assert_eq!(
+            sniff(
+                r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"#,
+                "method"
+            ),
+            Some(json!("tools/call"))
         );
     }
 }

@@ -12,10 +12,13 @@
 //!
 //! The gateway is network-facing, so it lives outside the embeddable runtime (DESIGN §7). It
 //! uses plain threads: one reads the client, one reads the upstream, one writes to the
-//! upstream, and one loop owns the state ([`session::Session`]), so the protocol logic is a
-//! pure function of the messages and is tested without processes. The loop also keeps the
-//! deadlines of the requests forwarded upstream ([`inflight`]): it sleeps until the next
-//! message or the earliest deadline. See `docs/mcp-gateway.md`.
+//! upstream, a few do the work that waits on the network (the review server's round trips,
+//! decisions reading signals: [`session::Work`]), and one loop owns the state
+//! ([`session::Session`]), so the protocol logic is a pure function of the messages and is
+//! tested without processes. The loop also keeps the deadlines of the requests forwarded
+//! upstream ([`inflight`]): it sleeps until the next message or the earliest deadline, and
+//! never waits on the network. The client is read only while the upstream's queue has room
+//! (backpressure). See `docs/mcp-gateway.md`.
 
 pub mod desk;
 pub mod inflight;

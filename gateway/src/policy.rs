@@ -10,6 +10,12 @@ use xop_runtime::value::Value;
 pub const UNBOUND_ARGUMENT: &str = "xop:unbound-argument";
 /// The reason of a call of a tool that no binding of the agent names.
 pub const UNBOUND_TOOL: &str = "xop:unbound-tool";
+/// The reason of a tool call refused before it could be decided because the message is not a
+/// valid one (arguments that are not an object, a key given twice, no tool name, a method
+/// that only reads as `tools/call` to a loose reader, no id, an id in use).
+pub const BAD_REQUEST: &str = "xop:bad-request";
+/// The reason of a retry naming a review case that is unknown, closed, or another call's.
+pub const BAD_CASE: &str = "xop:bad-case";
 /// The reason added when a review's deadline passed and its fallback applied.
 pub const REVIEW_EXPIRED: &str = "xop:review-expired";
 /// The reason added when a reviewer approved a held call.

@@ -4,7 +4,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use crate::desk::ServerDesk;
 use crate::inflight::Timeouts;
 use crate::jsonrpc;
 use crate::record::{EngineRecorder, NoRecorder, Recorder};
-use crate::session::{Out, Session};
+use crate::session::{Out, Session, Work, Worked};
 
 /// The options of `xop mcp-gateway`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,10 +44,15 @@ pub struct Options {
 
 /// Exit status: the client closed the session.
 pub const EXIT_OK: u8 = 0;
-/// Exit status: the upstream server exited (the client got errors for what was pending).
+/// Exit status: the upstream server exited, closed its input, or read nothing of it for too
+/// long (the client got errors for what was pending).
 pub const EXIT_UPSTREAM: u8 = 1;
 /// Exit status: the gateway could not start (module, key, subject, log, command).
 pub const EXIT_FAILURE: u8 = 2;
+/// Exit status: the session ran, but the proof log could not be closed at its end (its last
+/// signed checkpoint, or a batch, could not be written: a full disk, say). What the log
+/// acknowledged is durable; `xop log verify DIR` says what follows it.
+pub const EXIT_LOG: u8 = 3;
 
 /// Runs the gateway until the client closes its input or the upstream server exits; the exit
 /// status. Errors go to standard error as `error: …`.
@@ -71,26 +76,35 @@ fn read_text(path: &Path, what: &str) -> Result<String, String> {
     })
 }
 
-/// The subject: inline JSON (starting with `{`) or a file.
+/// The subject: inline JSON, or a file holding it. Text that starts like a JSON object or
+/// array (`{`, `[`) is JSON; otherwise a file of that name, or, when there is none and the
+/// text reads as JSON (`5`, `"x"`), that JSON. Read strictly, as a decision's input: a key
+/// given twice, or a number JSON would read rounded, is refused with its path.
 fn subject(text: Option<&str>) -> Result<Map<String, Json>, String> {
     let Some(text) = text else {
         return Ok(Map::new());
     };
-    let (json, from) = if text.trim_start().starts_with('{') {
+    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\n', '\r']);
+    let inline = trimmed.starts_with(['{', '['])
+        || (!Path::new(text).exists() && serde_json::from_str::<Json>(text).is_ok());
+    let (json, from) = if inline {
         (text.to_string(), "--subject".to_string())
     } else {
         (
             read_text(Path::new(text), "subject file")?,
-            format!("`{text}`"),
+            format!("the subject file `{text}`"),
         )
     };
-    match serde_json::from_str::<Json>(&json) {
+    match xop_runtime::bind::parse_input(&json) {
         Ok(Json::Object(o)) => Ok(o),
         Ok(_) => Err(format!(
             "{from} is not a JSON object: give the action parameters the tool calls do not \
              take, by name, e.g. {{\"to\": {{\"id\": \"cust-42\"}}}}"
         )),
-        Err(e) => Err(format!("{from} is not valid JSON: {e}")),
+        Err(e) if e.kind == xop_runtime::bind::BindErrorKind::Malformed => {
+            Err(format!("{from} is not valid JSON: {}", e.message))
+        }
+        Err(e) => Err(format!("{from}: {e}")),
     }
 }
 
@@ -116,6 +130,10 @@ fn start(options: &Options) -> Result<u8, String> {
         return Err("no upstream command: give it after `--`, e.g. `xop mcp-gateway --module m.xopm -- python3 server.py`".into());
     }
     let program = loaded.module.program;
+    // The subject is checked against the agent's tools before anything is opened.
+    let agent = crate::session::pick_agent(&program, options.agent.as_deref())?;
+    crate::session::check_subject(&program, agent, &context)
+        .map_err(|e| format!("--subject: {e}"))?;
     let connectors = match &options.config {
         Some(path) => Some(xop_network::Camara::new(
             xop_network::CamaraConfig::from_file(path).map_err(|e| e.to_string())?,
@@ -137,16 +155,31 @@ fn start(options: &Options) -> Result<u8, String> {
                 .with_timeouts(options.timeouts);
             let session = equip(session, desk, connectors);
             let (status, recorder) = serve(session, &options.upstream, io::stdin(), io::stdout())?;
-            recorder
-                .close()
-                .map_err(|e| format!("cannot close the proof log: {e}"))?;
-            Ok(status)
+            Ok(log_closed(status, recorder.close(), dir))
         }
         None => {
             let session = Session::new(program, options.agent.as_deref(), context, NoRecorder)?
                 .with_timeouts(options.timeouts);
             let session = equip(session, desk, connectors);
             serve(session, &options.upstream, io::stdin(), io::stdout()).map(|(status, _)| status)
+        }
+    }
+}
+
+/// The exit status of a session that ended with `status` once its proof log (in `dir`) was
+/// closed (`closed`): [`EXIT_LOG`] when it could not be, said on standard error.
+fn log_closed(status: u8, closed: Result<(), String>, dir: &Path) -> u8 {
+    match closed {
+        Ok(()) => status,
+        Err(e) => {
+            eprintln!(
+                "error: cannot close the proof log `{}`: {e}. What it acknowledged is durable; \
+                 check it with `xop log verify {}` (the next writer to open it, once the cause is \
+                 fixed, drops a torn batch and signs what it holds)",
+                dir.display(),
+                dir.display()
+            );
+            EXIT_LOG
         }
     }
 }
@@ -174,50 +207,232 @@ enum Event {
     UpstreamEof,
     /// Writing to the upstream's input failed: it closed it, or exited.
     UpstreamStopped,
+    /// Work done off the loop (the review server's answer, a decision reading signals).
+    Worked(Worked),
 }
 
-/// A line read from a peer, without its line break; or, when it is not UTF-8, why not.
-type Line = Result<String, String>;
+/// A line read from a peer, without its line break; or, when it cannot be read as text, why
+/// not.
+type Line = Result<String, Unreadable>;
 
-/// Messages waiting for the upstream server to read them, beyond what its pipe holds, before
-/// the gateway counts it as no longer reading (and stops, answering what waits with -32004).
-/// The queue keeps the gateway answering the client itself (denials, refusals, `-32601`)
-/// while the upstream is slow to read, instead of blocking on a full pipe.
+/// A line that cannot be read as text.
+struct Unreadable {
+    /// Why (not UTF-8, too long).
+    why: String,
+    /// Its beginning ([`jsonrpc::SNIFF_HEAD`] bytes at most, bytes that are not UTF-8
+    /// replaced), to find its id and method.
+    head: String,
+    /// Longer than [`MAX_MESSAGE`].
+    too_long: bool,
+}
+
+/// The largest message read from either peer ([`jsonrpc::MAX_MESSAGE`], 16 MiB).
+pub const MAX_MESSAGE: usize = jsonrpc::MAX_MESSAGE;
+
+/// Messages waiting for the upstream server to read them, beyond what its pipe holds, at which
+/// the gateway stops reading the client (backpressure) until the upstream has read some. The
+/// queue keeps the gateway answering the client itself (denials, refusals, `-32601`) while the
+/// upstream is slow to read, instead of blocking on a full pipe.
 pub const UPSTREAM_QUEUE: usize = 4096;
 
-/// Reads lines from `input` into `tx` until its end, then sends `eof`.
+/// Bytes waiting for the upstream server at which the gateway stops reading the client, as
+/// for [`UPSTREAM_QUEUE`].
+pub const UPSTREAM_QUEUE_BYTES: usize = 2 * MAX_MESSAGE;
+
+/// How long the gateway waits, once the client closed its input, for the answers the client
+/// still waits for (then answers the rest itself), and then for the upstream to exit once its
+/// input is closed (then kills it).
+pub const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// How many threads do the work that waits on the network (the review server, the connectors),
+/// each one piece at a time.
+pub const WORKERS: usize = 8;
+
+/// How many events (lines read, work done) wait for the loop at most; a reader waits beyond.
+const EVENTS: usize = 64;
+
+/// The bytes written to the upstream's input at a time: its progress is counted in them.
+const CHUNK: usize = 64 << 10;
+
+/// What waits to be written to the upstream server, shared by the loop (which queues), the
+/// writer (which writes) and the client's reader (which waits while too much waits).
+struct Backlog {
+    state: Mutex<Waiting>,
+    room: Condvar,
+}
+
+struct Waiting {
+    messages: usize,
+    bytes: usize,
+    /// When the writer last wrote a chunk, or the queue became non-empty.
+    progress: Instant,
+    /// The session is over: nobody waits for room.
+    closed: bool,
+}
+
+impl Backlog {
+    fn new() -> Backlog {
+        Backlog {
+            state: Mutex::new(Waiting {
+                messages: 0,
+                bytes: 0,
+                progress: Instant::now(),
+                closed: false,
+            }),
+            room: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A message of `len` bytes queued.
+    fn push(&self, len: usize) {
+        let mut w = self.lock();
+        if w.messages == 0 {
+            w.progress = Instant::now();
+        }
+        w.messages += 1;
+        w.bytes += len;
+    }
+
+    /// Some of it written.
+    fn progress(&self) {
+        self.lock().progress = Instant::now();
+    }
+
+    /// A message of `len` bytes written.
+    fn written(&self, len: usize) {
+        let mut w = self.lock();
+        w.messages = w.messages.saturating_sub(1);
+        w.bytes = w.bytes.saturating_sub(len);
+        w.progress = Instant::now();
+        drop(w);
+        self.room.notify_all();
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.room.notify_all();
+    }
+
+    /// Waits while the queue is full (the client's reader, before it reads a line).
+    fn wait_for_room(&self) {
+        let mut w = self.lock();
+        while !w.closed && (w.messages >= UPSTREAM_QUEUE || w.bytes >= UPSTREAM_QUEUE_BYTES) {
+            w = self.room.wait(w).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Since when the upstream has read nothing of what waits for it, if anything waits.
+    fn stuck_since(&self) -> Option<(Instant, usize)> {
+        let w = self.lock();
+        (w.messages > 0).then_some((w.progress, w.messages))
+    }
+}
+
+/// Reads one line of at most `max` bytes (without its line break) into `buf`: `Ok(None)` at
+/// the end of the input, `Ok(Some(true))` for a line, `Ok(Some(false))` for a longer one, of
+/// which only the first [`jsonrpc::SNIFF_HEAD`] bytes are kept (the rest is read and dropped).
+fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<bool>> {
+    let mut fits = true;
+    let mut any = false;
+    loop {
+        let chunk = match input.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            return Ok(any.then_some(fits));
+        }
+        any = true;
+        let (take, end) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        if fits {
+            // The line break (and a carriage return before it) does not count.
+            if buf.len() + take > max + 2 {
+                fits = false;
+                buf.truncate(jsonrpc::SNIFF_HEAD);
+                let room = jsonrpc::SNIFF_HEAD.saturating_sub(buf.len());
+                buf.extend_from_slice(&chunk[..take.min(room)]);
+            } else {
+                buf.extend_from_slice(&chunk[..take]);
+            }
+        }
+        input.consume(take);
+        if end {
+            if fits {
+                while buf.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                fits = buf.len() <= max;
+                if !fits {
+                    buf.truncate(jsonrpc::SNIFF_HEAD);
+                }
+            }
+            return Ok(Some(fits));
+        }
+    }
+}
+
+/// Reads lines from `input` into `tx` until its end, then sends `eof`. With `gate`, waits for
+/// room in the upstream's queue before each line (backpressure on the client).
 fn pump(
     input: impl Read + Send + 'static,
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::SyncSender<Event>,
     wrap: fn(Line) -> Event,
     eof: Event,
+    gate: Option<Arc<Backlog>>,
 ) {
     thread::spawn(move || {
-        let mut reader = BufReader::new(input);
+        let mut reader = BufReader::with_capacity(CHUNK, input);
         let mut buf = Vec::new();
         loop {
+            if let Some(g) = &gate {
+                g.wait_for_room();
+            }
             buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    while buf.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
-                        buf.pop();
-                    }
-                    if buf.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    // JSON text is UTF-8 (RFC 8259 §8.1); replacing bad bytes would hand the
-                    // tool other arguments than the ones the client sent.
-                    let line = String::from_utf8(std::mem::take(&mut buf)).map_err(|e| {
-                        format!(
+            let fits = match read_line(&mut reader, &mut buf, MAX_MESSAGE) {
+                Ok(Some(fits)) => fits,
+                Ok(None) | Err(_) => break,
+            };
+            let line = if !fits {
+                Err(Unreadable {
+                    why: format!(
+                        "the message is longer than the gateway's maximum of {} MiB \
+                         (MAX_MESSAGE); it was not read",
+                        MAX_MESSAGE >> 20
+                    ),
+                    head: String::from_utf8_lossy(&buf).into_owned(),
+                    too_long: true,
+                })
+            } else if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            } else {
+                // JSON text is UTF-8 (RFC 8259 §8.1); replacing bad bytes would hand the tool
+                // other arguments than the ones the client sent.
+                String::from_utf8(std::mem::take(&mut buf)).map_err(|e| {
+                    let at = e.utf8_error().valid_up_to();
+                    let bytes = e.into_bytes();
+                    Unreadable {
+                        why: format!(
                             "the line is not UTF-8 (byte {} is not); JSON text must be UTF-8",
-                            e.utf8_error().valid_up_to() + 1
+                            at + 1
+                        ),
+                        head: String::from_utf8_lossy(
+                            &bytes[..bytes.len().min(jsonrpc::SNIFF_HEAD)],
                         )
-                    });
-                    if tx.send(wrap(line)).is_err() {
-                        return;
+                        .into_owned(),
+                        too_long: false,
                     }
-                }
+                })
+            };
+            if tx.send(wrap(line)).is_err() {
+                return;
             }
         }
         let _ = tx.send(eof);
@@ -225,31 +440,68 @@ fn pump(
 }
 
 /// Writes what is queued to the upstream's `input`, on a thread of its own so that an upstream
-/// that stops reading cannot block the gateway; tells `tx` when a write fails. The input is
-/// closed once the queue's sender is dropped and what it held is written.
-fn feed(mut input: ChildStdin, tx: mpsc::Sender<Event>) -> mpsc::SyncSender<Json> {
-    let (queue, rx) = mpsc::sync_channel::<Json>(UPSTREAM_QUEUE);
+/// that reads slowly, or not at all, cannot block the gateway; counts its progress in
+/// `backlog`; tells `tx` when a write fails. The input is closed once the queue's sender is
+/// dropped and what it held is written.
+fn feed(
+    mut input: ChildStdin,
+    tx: mpsc::SyncSender<Event>,
+    backlog: Arc<Backlog>,
+) -> mpsc::Sender<Vec<u8>> {
+    let (queue, rx) = mpsc::channel::<Vec<u8>>();
     thread::spawn(move || {
-        for v in rx {
-            if write_line(&mut input, &v).is_err() {
-                let _ = tx.send(Event::UpstreamStopped);
-                return;
+        for bytes in rx {
+            for chunk in bytes.chunks(CHUNK) {
+                if input.write_all(chunk).is_err() {
+                    let _ = tx.send(Event::UpstreamStopped);
+                    return;
+                }
+                backlog.progress();
             }
+            backlog.written(bytes.len());
         }
     });
     queue
 }
 
+/// Threads doing the work handed out by the session ([`Out::Work`]), each telling `tx` what it
+/// gave; they end when the returned sender is dropped.
+fn workers(tx: &mpsc::SyncSender<Event>) -> mpsc::Sender<Work> {
+    let (jobs, rx) = mpsc::channel::<Work>();
+    let rx = Arc::new(Mutex::new(rx));
+    for _ in 0..WORKERS {
+        let (rx, tx) = (Arc::clone(&rx), tx.clone());
+        thread::spawn(move || {
+            loop {
+                let job = {
+                    let rx = rx.lock().unwrap_or_else(|e| e.into_inner());
+                    match rx.recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    }
+                };
+                if tx.send(Event::Worked(job.run())).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    jobs
+}
+
 fn write_line(out: &mut impl Write, value: &Json) -> io::Result<()> {
-    let mut text = value.to_string();
-    text.push('\n');
+    write_text(out, &value.to_string())
+}
+
+fn write_text(out: &mut impl Write, text: &str) -> io::Result<()> {
     out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
     out.flush()
 }
 
-/// Ends the upstream process: its input closed, a grace period, then a kill.
+/// Ends the upstream process: its input closed, [`CLOSE_GRACE`], then a kill.
 fn stop(child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + CLOSE_GRACE;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return;
@@ -260,13 +512,23 @@ fn stop(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The earlier of two times, either of which may be missing.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Runs `session` between a client (`client_in`, `client_out`: standard input and output for
 /// `xop mcp-gateway`) and the upstream server started with `upstream` (command, arguments),
 /// until the client closes its input ([`EXIT_OK`]) or the upstream stops ([`EXIT_UPSTREAM`]);
 /// the exit status and the recorder. Warnings go to standard error. The session's timeouts are
-/// kept by the real clock: give it none of its own ([`Session::with_monotonic_clock`]).
+/// kept by the real clock: give it none of its own ([`Session::with_monotonic_clock`]). What
+/// waits on the network is done by worker threads ([`Session::with_work_off_loop`]), never by
+/// the loop.
 pub fn serve<R: Recorder>(
-    mut session: Session<R>,
+    session: Session<R>,
     upstream: &[String],
     client_in: impl Read + Send + 'static,
     mut stdout: impl Write,
@@ -274,6 +536,7 @@ pub fn serve<R: Recorder>(
     let Some((command, args)) = upstream.split_first() else {
         return Err("no upstream command".into());
     };
+    let mut session = session.with_work_off_loop();
     for w in session.startup_warnings() {
         eprintln!("warning: {w}");
     }
@@ -288,19 +551,42 @@ pub fn serve<R: Recorder>(
         stop(&mut child);
         return Err("the upstream server's standard input and output are not available".into());
     };
-    let (tx, rx) = mpsc::channel();
-    let mut upstream_in = Some(feed(upstream_in, tx.clone()));
+    let (tx, rx) = mpsc::sync_channel(EVENTS);
+    let backlog = Arc::new(Backlog::new());
+    let mut upstream_in = Some(feed(upstream_in, tx.clone(), Arc::clone(&backlog)));
+    let jobs = workers(&tx);
     pump(
         upstream_out,
         tx.clone(),
         Event::Upstream,
         Event::UpstreamEof,
+        None,
     );
-    pump(client_in, tx, Event::Client, Event::ClientEof);
+    pump(
+        client_in,
+        tx,
+        Event::Client,
+        Event::ClientEof,
+        Some(Arc::clone(&backlog)),
+    );
+    // An upstream that reads nothing of its input for this long, while messages wait for it,
+    // is taken for gone: the time it has to answer a request.
+    let patience = session.timeouts().request;
+    // Once the client closed its input: until when its pending answers are waited for.
+    let mut closing: Option<Instant> = None;
     let status = loop {
-        // Sleep until a message comes or the earliest request forwarded upstream runs out of
-        // time: one thread keeps every deadline, and messages are handled as soon as they come.
-        let event = match session.next_deadline() {
+        // Sleep until a message comes, the earliest request forwarded upstream runs out of
+        // time, the upstream has read nothing for too long, or the client's grace is over:
+        // one thread keeps every deadline, and messages are handled as soon as they come.
+        let stuck = backlog.stuck_since();
+        let wake = earliest(
+            earliest(
+                session.next_deadline(),
+                stuck.and_then(|(since, _)| since.checked_add(patience)),
+            ),
+            closing,
+        );
+        let event = match wake {
             None => match rx.recv() {
                 Ok(e) => Some(e),
                 Err(_) => break EXIT_OK,
@@ -311,29 +597,26 @@ pub fn serve<R: Recorder>(
                 Err(mpsc::RecvTimeoutError::Disconnected) => break EXIT_OK,
             },
         };
-        let mut stalled = None;
+        let mut stopped: Option<String> = None;
         let mut outs = match event {
             // Only time passed.
             None => Vec::new(),
             Some(Event::Client(Ok(line))) => session.from_client(&line),
-            Some(Event::Client(Err(why))) => vec![Out::Client(jsonrpc::error(
-                &Json::Null,
-                jsonrpc::PARSE_ERROR,
-                &format!("parse error: {why}"),
-                None,
-            ))],
+            Some(Event::Client(Err(u))) => session.client_unreadable(&u.head, &u.why, u.too_long),
             Some(Event::Upstream(Ok(line))) => session.from_upstream(&line),
-            Some(Event::Upstream(Err(why))) => vec![Out::Warn(format!(
-                "the upstream server sent a line that is not JSON-RPC; ignored: {why}"
-            ))],
+            Some(Event::Upstream(Err(u))) => session.upstream_unreadable(&u.head, &u.why),
+            Some(Event::Worked(w)) => session.worked(w),
             Some(Event::ClientEof) => {
-                // The client is done: close the upstream's input (once what is queued for it
-                // is written) so that it exits too.
-                upstream_in = None;
-                break EXIT_OK;
+                // The client is done writing, perhaps not reading: what it waits for is
+                // relayed for a while yet.
+                closing = Some(Instant::now() + CLOSE_GRACE);
+                Vec::new()
             }
             Some(Event::UpstreamStopped) => {
-                stalled = Some("stopped reading");
+                stopped = Some(format!(
+                    "the upstream MCP server `{command}` no longer reads its input (it closed \
+                     it, or exited); restart the gateway"
+                ));
                 Vec::new()
             }
             Some(Event::UpstreamEof) => {
@@ -344,43 +627,109 @@ pub fn serve<R: Recorder>(
                     }
                 }
                 eprintln!("error: the upstream MCP server `{command}` has exited; stopping");
-                break EXIT_UPSTREAM;
+                break if closing.is_some() {
+                    EXIT_OK
+                } else {
+                    EXIT_UPSTREAM
+                };
             }
         };
         // Checked after every message too, so that a steady stream of them cannot hold a
         // timeout back.
         outs.extend(session.expire());
+        if let Some((since, waiting)) = backlog.stuck_since()
+            && since.elapsed() >= patience
+        {
+            stopped = Some(format!(
+                "the upstream MCP server `{command}` has read nothing of its input for {} \
+                 ({waiting} messages wait for it): the gateway stopped it; restart the gateway",
+                crate::inflight::seconds(patience)
+            ));
+        }
         let mut client_gone = false;
         for o in outs {
             match o {
                 Out::Client(v) => client_gone |= write_line(&mut stdout, &v).is_err(),
-                Out::Upstream(v) => match upstream_in.as_ref().map(|q| q.try_send(v)) {
-                    Some(Ok(())) => {}
-                    Some(Err(mpsc::TrySendError::Full(_))) => {
-                        stalled = Some("is not reading its input");
+                Out::ClientText(v) => client_gone |= write_text(&mut stdout, &v.text).is_err(),
+                Out::Upstream(_) | Out::UpstreamText(_) => {
+                    let mut bytes = match o {
+                        Out::UpstreamText(v) => v.text.into_bytes(),
+                        Out::Upstream(v) => v.to_string().into_bytes(),
+                        _ => continue,
+                    };
+                    bytes.push(b'\n');
+                    let len = bytes.len();
+                    backlog.push(len);
+                    let sent = upstream_in.as_ref().is_some_and(|q| q.send(bytes).is_ok());
+                    if !sent {
+                        backlog.written(len);
+                        stopped.get_or_insert_with(|| {
+                            format!(
+                                "the upstream MCP server `{command}` no longer reads its input \
+                                 (it closed it, or exited); restart the gateway"
+                            )
+                        });
                     }
-                    Some(Err(mpsc::TrySendError::Disconnected(_))) | None => {
-                        stalled = Some("stopped reading");
+                }
+                Out::Work(w) => {
+                    if let Err(mpsc::SendError(w)) = jobs.send(w) {
+                        // Never: the workers live as long as the loop. Do it here then.
+                        let outs = session.worked(w.run());
+                        for o in outs {
+                            if let Some(v) = o.to_client() {
+                                let _ = write_line(&mut stdout, v);
+                            }
+                        }
                     }
-                },
+                }
                 Out::Warn(w) => eprintln!("warning: {w}"),
             }
         }
         if client_gone {
             break EXIT_OK;
         }
-        if let Some(what) = stalled {
+        if let Some(why) = stopped {
             // Answer what waits for it and stop.
-            for o in session.upstream_gone() {
+            for o in session.upstream_stopped(&why) {
                 if let Out::Client(v) = o {
                     let _ = write_line(&mut stdout, &v);
                 }
             }
-            eprintln!("error: the upstream MCP server `{command}` {what}; stopping");
-            break EXIT_UPSTREAM;
+            eprintln!("error: {why}; stopping");
+            break if closing.is_some() {
+                EXIT_OK
+            } else {
+                EXIT_UPSTREAM
+            };
+        }
+        if let Some(until) = closing {
+            let over = Instant::now() >= until;
+            if over || session.pending() == 0 {
+                // What still waits gets an answer (and the upstream the cancellations).
+                for o in session.client_closed(CLOSE_GRACE) {
+                    match o {
+                        Out::Client(v) => {
+                            let _ = write_line(&mut stdout, &v);
+                        }
+                        Out::Upstream(v) => {
+                            if let Some(q) = &upstream_in {
+                                let mut bytes = v.to_string().into_bytes();
+                                bytes.push(b'\n');
+                                let _ = q.send(bytes);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                break EXIT_OK;
+            }
         }
     };
-    drop(upstream_in);
+    // Nothing waits for room any more; the upstream's input is closed once what is queued for
+    // it is written, and it is given time to exit.
+    backlog.close();
+    drop(upstream_in.take());
+    drop(jobs);
     stop(&mut child);
     Ok((status, session.into_recorder()))
 }
@@ -388,6 +737,98 @@ pub fn serve<R: Recorder>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subject_is_read_strictly_and_said_what_it_is() {
+        // 5: a key given twice, anywhere, is refused with its path.
+        let e = subject(Some(r#"{"to": {"id": "a"}, "to": {"id": "b"}}"#)).unwrap_err();
+        assert!(
+            e.starts_with("--subject: to: the key \"to\" is given twice"),
+            "{e}"
+        );
+        let e = subject(Some(r#"{"to": {"id": "a", "id": "b"}}"#)).unwrap_err();
+        assert!(
+            e.starts_with("--subject: to.id: the key \"id\" is given twice"),
+            "{e}"
+        );
+        // 6: and so is a number JSON would read rounded.
+        let e = subject(Some(r#"{"to": {"limit": 0.1000000000000000000000000001}}"#)).unwrap_err();
+        assert!(e.starts_with("--subject: to.limit: the number"), "{e}");
+        // 15: JSON that is not an object is said to be so, not taken for a file name.
+        for text in ["[1]", " [1]", "5", "\"x\"", "true"] {
+            let e = subject(Some(text)).unwrap_err();
+            assert!(
+                e.starts_with("--subject is not a JSON object"),
+                "{text}: {e}"
+            );
+        }
+        let e = subject(Some("[1")).unwrap_err();
+        assert!(e.starts_with("--subject is not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_closed_has_its_own_exit_status() {
+        let dir = Path::new("/data/log");
+        assert_eq!(log_closed(EXIT_OK, Ok(()), dir), EXIT_OK);
+        assert_eq!(log_closed(EXIT_UPSTREAM, Ok(()), dir), EXIT_UPSTREAM);
+        let full = Err("no space left on device".to_string());
+        assert_eq!(log_closed(EXIT_OK, full.clone(), dir), EXIT_LOG);
+        assert_eq!(log_closed(EXIT_UPSTREAM, full, dir), EXIT_LOG);
+        let all = [EXIT_OK, EXIT_UPSTREAM, EXIT_FAILURE, EXIT_LOG];
+        let distinct: std::collections::BTreeSet<u8> = all.into_iter().collect();
+        assert_eq!(distinct.len(), all.len());
+    }
+
+    /// Reads `input` with `read_line` (at most `max` bytes a line): each line's fit and text.
+    fn lines(input: &[u8], max: usize) -> Vec<(bool, Vec<u8>)> {
+        let mut r = BufReader::with_capacity(7, input);
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        while let Some(fits) = read_line(&mut r, &mut buf, max).unwrap() {
+            out.push((fits, std::mem::take(&mut buf)));
+        }
+        out
+    }
+
+    #[test]
+    fn lines_past_the_maximum_are_not_kept() {
+        let got = lines(b"0123456789\n0123456789a\r\n0123456789\r\nabc", 10);
+        assert_eq!(
+            got,
+            [
+                (true, b"0123456789".to_vec()),
+                (false, b"0123456789a\r\n".to_vec()),
+                (true, b"0123456789".to_vec()),
+                (true, b"abc".to_vec()),
+            ]
+        );
+        // A line far past the maximum: read through, only its head kept.
+        let mut big = vec![b'{'; 3 * MAX_MESSAGE];
+        big.extend_from_slice(b"\n{}\n");
+        let mut r = BufReader::new(&big[..]);
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_line(&mut r, &mut buf, MAX_MESSAGE).unwrap(),
+            Some(false)
+        );
+        assert_eq!(buf.len(), jsonrpc::SNIFF_HEAD);
+        assert!(buf.capacity() <= 2 * MAX_MESSAGE, "{}", buf.capacity());
+        buf.clear();
+        assert_eq!(
+            read_line(&mut r, &mut buf, MAX_MESSAGE).unwrap(),
+            Some(true)
+        );
+        assert_eq!(buf, b"{}");
+        // Exactly the maximum fits.
+        let mut exact = vec![b' '; MAX_MESSAGE];
+        exact.push(b'\n');
+        let mut r = BufReader::new(&exact[..]);
+        buf.clear();
+        assert_eq!(
+            read_line(&mut r, &mut buf, MAX_MESSAGE).unwrap(),
+            Some(true)
+        );
+    }
 
     #[test]
     fn subject_inline_file_and_errors() {

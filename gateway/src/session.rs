@@ -1,21 +1,28 @@
 //! One gateway session: the protocol logic between the client and the upstream server, as a
 //! pure function of the messages (the I/O is in [`crate::run`]).
+//!
+//! What waits on the network (the review server's halt switch and cases, the CAMARA
+//! connectors' signal reads) is done in place by default. [`Session::with_work_off_loop`] (the
+//! gateway's loop sets it) hands it out instead, as [`Out::Work`], for a worker thread to do
+//! and give back ([`Session::worked`]): the call waits, parked, and nothing else does.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value as Json, json};
 use xop_runtime::bind::{self, Bound};
 use xop_runtime::connectors::{Connectors, Taped, TapedRead};
 use xop_runtime::interp::{self, BAD_INPUT, NoSignals, Signals};
-use xop_runtime::ir::{AgentDef, Program, ToolBinding, Verdict};
+use xop_runtime::ir::{AgentDef, Param, Policy, Program, ToolBinding, Verdict};
 use xop_runtime::proof::evidence::{self, KeyProvider, ReadPath, ReadSet};
 use xop_runtime::proof::record::{Evidence, time_text};
 
 use crate::inflight::{self, InFlight, Limit, Progress, Timeouts};
 use crate::jsonrpc::{self, Message};
 use crate::policy::{
-    self, HALT_UNKNOWN, HALTED, REVIEW_APPROVED, REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL,
+    self, BAD_CASE, BAD_REQUEST, HALT_UNKNOWN, HALTED, REVIEW_APPROVED, REVIEW_EXPIRED,
+    REVIEW_REJECTED, UNBOUND_TOOL,
 };
 use crate::record::{CallRecord, Recorder};
 
@@ -27,15 +34,68 @@ pub const PROTOCOL_VERSION: &str = "2025-11-25";
 /// The `_meta` key with which a retried call names its review case.
 pub const CASE_META: &str = "xop/case";
 
-/// A message to send.
+/// The reason code of a request the gateway stopped waiting for because the client closed its
+/// input and the answer did not come within the grace period ([`crate::run::CLOSE_GRACE`]).
+pub const CLIENT_CLOSED: &str = "xop:client-closed";
+
+/// A message passed on as its sender wrote it: `text` is what is written (the line without
+/// its line break, a leading byte-order mark or carriage returns, which JSON reads as nothing),
+/// `value` what it reads as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verbatim {
+    /// The text written.
+    pub text: String,
+    /// Its value.
+    pub value: Json,
+}
+
+impl Verbatim {
+    fn new(line: &str, value: Json) -> Verbatim {
+        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        let text = if line.contains('\r') {
+            line.replace('\r', "")
+        } else {
+            line.to_string()
+        };
+        Verbatim { text, value }
+    }
+}
+
+/// A message to send, or work to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Out {
-    /// To the client (on standard output).
+    /// To the client (on standard output), made by the gateway.
     Client(Json),
-    /// To the upstream server.
+    /// To the upstream server, made (or changed) by the gateway.
     Upstream(Json),
+    /// To the client, the upstream server's message as it wrote it.
+    ClientText(Verbatim),
+    /// To the upstream server, the client's message as it wrote it (an allowed tool call is
+    /// forwarded unchanged: the tool gets the very text that was decided on).
+    UpstreamText(Verbatim),
     /// A warning for the operator (on standard error).
     Warn(String),
+    /// Work that waits on the network, to do off the loop ([`Work::run`]) and give back to
+    /// [`Session::worked`] (only with [`Session::with_work_off_loop`]).
+    Work(Work),
+}
+
+impl Out {
+    /// The message, if it goes to the client.
+    pub fn to_client(&self) -> Option<&Json> {
+        match self {
+            Out::Client(v) | Out::ClientText(Verbatim { value: v, .. }) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The message, if it goes to the upstream server.
+    pub fn to_upstream(&self) -> Option<&Json> {
+        match self {
+            Out::Upstream(v) | Out::UpstreamText(Verbatim { value: v, .. }) => Some(v),
+            _ => None,
+        }
+    }
 }
 
 /// What a request forwarded upstream was, to treat its response.
@@ -54,10 +114,13 @@ struct Case {
     deadline_ms: i64,
     fallback: Verdict,
     reasons: Vec<String>,
+    /// Every role the approval needs, as the held answer says it (`a and b`).
+    role: String,
 }
 
 /// The outcome of deciding one call.
-struct Decided {
+#[derive(Debug, Clone)]
+pub struct Decided {
     verdict: Verdict,
     reasons: Vec<String>,
     fired: Vec<String>,
@@ -66,6 +129,20 @@ struct Decided {
     bound: Option<Bound>,
     /// The signals the decision read, to prove it with exactly those values.
     reads: Vec<TapedRead>,
+}
+
+impl Decided {
+    fn refused(reason: &str, error: String) -> Decided {
+        Decided {
+            verdict: Verdict::Deny,
+            reasons: vec![reason.to_string()],
+            fired: Vec::new(),
+            error: Some(error),
+            review: None,
+            bound: None,
+            reads: Vec::new(),
+        }
+    }
 }
 
 /// A call held for review, as a [`ReviewDesk`] receives it.
@@ -94,6 +171,38 @@ pub struct HeldCall<'a> {
     pub evidence: &'a [Evidence],
 }
 
+/// A [`HeldCall`] that owns its parts, to hand to another thread.
+#[derive(Debug, Clone, PartialEq)]
+struct OwnedCall {
+    agent: String,
+    tool: String,
+    action: String,
+    reasons: Vec<String>,
+    role: String,
+    also: Vec<String>,
+    deadline_ms: i64,
+    within_ms: i64,
+    fallback: Verdict,
+    evidence: Vec<Evidence>,
+}
+
+impl OwnedCall {
+    fn held(&self) -> HeldCall<'_> {
+        HeldCall {
+            agent: &self.agent,
+            tool: &self.tool,
+            action: &self.action,
+            reasons: &self.reasons,
+            role: &self.role,
+            also: &self.also,
+            deadline_ms: self.deadline_ms,
+            within_ms: self.within_ms,
+            fallback: self.fallback,
+            evidence: &self.evidence,
+        }
+    }
+}
+
 /// What became of a review case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
@@ -118,10 +227,11 @@ pub enum Resolution {
 }
 
 /// Where review cases are opened and decided: the seam for the review queue (DESIGN §5), whose
-/// authenticated reviewers approve or reject cases.
-pub trait ReviewDesk {
+/// authenticated reviewers approve or reject cases. A desk is shared with the threads that ask
+/// it off the gateway's loop, hence `&self` and `Sync`.
+pub trait ReviewDesk: Send + Sync {
     /// Opens a case for `call`; its id (which the client must not be able to guess).
-    fn open(&mut self, call: &HeldCall<'_>) -> Result<String, String>;
+    fn open(&self, call: &HeldCall<'_>) -> Result<String, String>;
     /// What became of case `id`.
     fn resolution(&self, id: &str) -> Resolution;
     /// Whether the operator's halt switch is on: a high-risk call (an action a policy with a
@@ -129,6 +239,17 @@ pub trait ReviewDesk {
     /// An error (the desk could not be asked) is taken as on: the gateway fails closed.
     fn halted(&self) -> Result<bool, String> {
         Ok(false)
+    }
+    /// Whether asking it takes a round trip over the network (or any time worth not waiting
+    /// for on the loop): the gateway's loop then asks it from a worker thread. Yes unless
+    /// said otherwise.
+    fn remote(&self) -> bool {
+        true
+    }
+    /// Whether anyone can approve or reject its cases (the held answer then says to retry
+    /// after approval; otherwise, that only the deadline's fallback will apply).
+    fn approvable(&self) -> bool {
+        true
     }
 }
 
@@ -138,28 +259,198 @@ pub trait ReviewDesk {
 pub struct LocalDesk;
 
 impl ReviewDesk for LocalDesk {
-    fn open(&mut self, _call: &HeldCall<'_>) -> Result<String, String> {
+    fn open(&self, _call: &HeldCall<'_>) -> Result<String, String> {
         Ok(new_case_id())
     }
 
     fn resolution(&self, _id: &str) -> Resolution {
         Resolution::Pending
     }
+
+    fn remote(&self) -> bool {
+        false
+    }
+
+    fn approvable(&self) -> bool {
+        false
+    }
+}
+
+/// Work a call waits for, done off the gateway's loop: a question to the review desk, or the
+/// decision itself when it reads signals through the connectors. [`Work::run`] does it (it may
+/// take seconds: the review server's round trip, its timeout), and [`Session::worked`] takes
+/// what it gave.
+#[derive(Clone)]
+pub struct Work {
+    job: u64,
+    task: Task,
+}
+
+#[derive(Clone)]
+enum Task {
+    Decide {
+        program: Arc<Program>,
+        context: Arc<Map<String, Json>>,
+        connectors: Arc<dyn Connectors>,
+        binding: ToolBinding,
+        arguments: Map<String, Json>,
+        now_ms: i64,
+    },
+    Halted(Arc<dyn ReviewDesk>),
+    Resolution(Arc<dyn ReviewDesk>, String),
+    Open(Arc<dyn ReviewDesk>, Box<OwnedCall>),
+}
+
+impl Task {
+    fn run(self) -> Answer {
+        match self {
+            Task::Decide {
+                program,
+                context,
+                connectors,
+                binding,
+                arguments,
+                now_ms,
+            } => Answer::Decided(Box::new(decide(
+                &program,
+                &context,
+                Some(connectors.as_ref()),
+                &binding,
+                &arguments,
+                now_ms,
+            ))),
+            Task::Halted(desk) => Answer::Halted(desk.halted()),
+            Task::Resolution(desk, id) => Answer::Resolution(desk.resolution(&id)),
+            Task::Open(desk, call) => Answer::Opened(desk.open(&call.held())),
+        }
+    }
+
+    /// Whether it waits on the network.
+    fn remote(&self) -> bool {
+        match self {
+            Task::Decide { .. } => true,
+            Task::Halted(d) | Task::Resolution(d, _) | Task::Open(d, _) => d.remote(),
+        }
+    }
+
+    fn stage(&self) -> Stage {
+        match self {
+            Task::Decide { .. } => Stage::Decide,
+            Task::Halted(_) => Stage::Halt,
+            Task::Resolution(..) => Stage::Resolve,
+            Task::Open(..) => Stage::Open,
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        match self {
+            Task::Decide { .. } => "decide (reading signals)",
+            Task::Halted(_) => "ask the halt switch",
+            Task::Resolution(..) => "ask a review case",
+            Task::Open(..) => "open a review case",
+        }
+    }
+}
+
+impl Work {
+    /// Which job it is.
+    pub fn job(&self) -> u64 {
+        self.job
+    }
+
+    /// Does the work (on any thread); hand what it gives to [`Session::worked`].
+    pub fn run(self) -> Worked {
+        Worked {
+            job: self.job,
+            answer: self.task.run(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Work")
+            .field("job", &self.job)
+            .field("task", &self.task.what())
+            .finish()
+    }
+}
+
+impl PartialEq for Work {
+    fn eq(&self, other: &Work) -> bool {
+        self.job == other.job
+    }
+}
+
+/// What a [`Work`] gave.
+#[derive(Debug)]
+pub struct Worked {
+    job: u64,
+    answer: Answer,
+}
+
+impl Worked {
+    /// Which job it was.
+    pub fn job(&self) -> u64 {
+        self.job
+    }
+}
+
+#[derive(Debug)]
+enum Answer {
+    Decided(Box<Decided>),
+    Halted(Result<bool, String>),
+    Resolution(Resolution),
+    Opened(Result<String, String>),
+}
+
+/// Where a call is in its decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// To be decided (by the policies, reading signals).
+    Decide,
+    /// Decided; the halt switch to ask, if the action is high-risk.
+    Halt,
+    /// The verdict to act on.
+    Verdict,
+    /// A retry of a held call: the case's resolution asked.
+    Resolve,
+    /// Held: the case being opened.
+    Open,
+}
+
+/// A tool call on its way: waiting for work ([`Out::Work`]), or being decided.
+struct Parked {
+    id: Json,
+    key: String,
+    binding: ToolBinding,
+    arguments: Map<String, Json>,
+    case_id: Option<String>,
+    now_ms: i64,
+    /// The request as the client wrote it, forwarded if allowed.
+    request: Verbatim,
+    decided: Option<Decided>,
+    stage: Stage,
 }
 
 /// A gateway session.
 pub struct Session<R: Recorder> {
-    program: Program,
+    program: Arc<Program>,
     agent: AgentDef,
-    context: Map<String, Json>,
+    context: Arc<Map<String, Json>>,
     recorder: R,
     inflight: InFlight,
     cases: HashMap<String, Case>,
     upstream_alive: bool,
     clock: Box<dyn Fn() -> i64 + Send>,
     monotonic: Box<dyn Fn() -> Instant + Send>,
-    desk: Box<dyn ReviewDesk + Send>,
-    connectors: Option<Box<dyn Connectors>>,
+    desk: Arc<dyn ReviewDesk>,
+    connectors: Option<Arc<dyn Connectors>>,
+    /// Hand out the work that waits on the network ([`Out::Work`]) instead of doing it.
+    offload: bool,
+    /// The calls waiting for their work, by job.
+    parked: HashMap<u64, Parked>,
+    next_job: u64,
 }
 
 impl<R: Recorder> std::fmt::Debug for Session<R> {
@@ -167,6 +458,7 @@ impl<R: Recorder> std::fmt::Debug for Session<R> {
         f.debug_struct("Session")
             .field("agent", &self.agent.qualified)
             .field("pending", &self.inflight.len())
+            .field("parked", &self.parked.len())
             .field("cases", &self.cases.len())
             .finish_non_exhaustive()
     }
@@ -201,9 +493,55 @@ pub fn pick_agent<'p>(program: &'p Program, name: Option<&str>) -> Result<&'p Ag
     }
 }
 
+/// Checks the subject against the parameters it gives to the agent's tools: each value the
+/// subject gives for a parameter that a tool does not take from the call is bound to the
+/// parameter's type, as a call would bind it. The first value that does not fit, with its
+/// path (`to.vip: expected a Bool, found 5`) and the tool it is for.
+pub fn check_subject(
+    program: &Program,
+    agent: &AgentDef,
+    subject: &Map<String, Json>,
+) -> Result<(), String> {
+    for b in &agent.tools {
+        let given: Vec<Param> = b
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| b.argument_for(*i).is_none() && subject.contains_key(&p.name))
+            .map(|(_, p)| p.clone())
+            .collect();
+        if given.is_empty() {
+            continue;
+        }
+        // The binder takes a policy: one whose parameters are those the subject gives.
+        let input: Map<String, Json> = given
+            .iter()
+            .filter_map(|p| subject.get(&p.name).map(|v| (p.name.clone(), v.clone())))
+            .collect();
+        let mut probe = program.clone();
+        probe.policies = vec![Policy {
+            name: "subject".into(),
+            qualified: "subject".into(),
+            action: b.action.clone(),
+            slots: u32::try_from(given.len()).unwrap_or(u32::MAX),
+            params: given,
+            now_slot: None,
+            rules: Vec::new(),
+        }];
+        if let Err(e) = bind::bind_value(&probe, 0, &Json::Object(input)) {
+            return Err(format!(
+                "{e} (the subject's value for tool \"{}\", whose action `{}` takes it)",
+                b.tool, b.action
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl<R: Recorder> Session<R> {
     /// A session for `agent` (or the module's only agent) of `program`, with `context` (the
-    /// session's subject: values of the action parameters that tool calls do not give).
+    /// session's subject: values of the action parameters that tool calls do not give). A
+    /// subject value that does not fit its parameter is refused ([`check_subject`]).
     pub fn new(
         program: Program,
         agent: Option<&str>,
@@ -211,18 +549,22 @@ impl<R: Recorder> Session<R> {
         recorder: R,
     ) -> Result<Session<R>, String> {
         let agent = pick_agent(&program, agent)?.clone();
+        check_subject(&program, &agent, &context)?;
         Ok(Session {
-            program,
+            program: Arc::new(program),
             agent,
-            context,
+            context: Arc::new(context),
             recorder,
             inflight: InFlight::new(Timeouts::default()),
             cases: HashMap::new(),
             upstream_alive: true,
             clock: Box::new(|| jiff::Timestamp::now().as_millisecond()),
             monotonic: Box::new(Instant::now),
-            desk: Box::new(LocalDesk),
+            desk: Arc::new(LocalDesk),
             connectors: None,
+            offload: false,
+            parked: HashMap::new(),
+            next_job: 0,
         })
     }
 
@@ -257,15 +599,24 @@ impl<R: Recorder> Session<R> {
 
     /// Replaces where review cases are opened and decided (the in-process [`LocalDesk`] by
     /// default).
-    pub fn with_desk(mut self, desk: impl ReviewDesk + Send + 'static) -> Session<R> {
-        self.desk = Box::new(desk);
+    pub fn with_desk(mut self, desk: impl ReviewDesk + 'static) -> Session<R> {
+        self.desk = Arc::new(desk);
         self
     }
 
     /// Reads the signals the policies declare through `connectors` (the CAMARA connectors);
     /// without them every signal is absent and the policies' absence handling applies.
     pub fn with_connectors(mut self, connectors: Box<dyn Connectors>) -> Session<R> {
-        self.connectors = Some(connectors);
+        self.connectors = Some(Arc::from(connectors));
+        self
+    }
+
+    /// Hands out what waits on the network (a remote desk's questions, decisions reading
+    /// signals) as [`Out::Work`], for the caller to do on another thread and give back to
+    /// [`Session::worked`], instead of doing it in place: the gateway's loop, which must never
+    /// wait on the network, sets it.
+    pub fn with_work_off_loop(mut self) -> Session<R> {
+        self.offload = true;
         self
     }
 
@@ -277,6 +628,11 @@ impl<R: Recorder> Session<R> {
     /// The recorder, borrowed.
     pub fn recorder(&self) -> &R {
         &self.recorder
+    }
+
+    /// How many requests wait for an answer: forwarded upstream, or parked on work.
+    pub fn pending(&self) -> usize {
+        self.inflight.len() + self.parked.len()
     }
 
     /// The tools listed to the client, in binding order.
@@ -321,39 +677,52 @@ impl<R: Recorder> Session<R> {
         out
     }
 
+    /// Whether a request with this id key is still being answered.
+    fn in_use(&self, key: &str) -> bool {
+        self.inflight.contains(key) || self.parked.values().any(|p| p.key == key)
+    }
+
     /// Handles a line from the client.
     pub fn from_client(&mut self, line: &str) -> Vec<Out> {
         let (value, message) = match jsonrpc::parse(line) {
             Ok(m) => m,
-            Err(bad) => return vec![Out::Client(bad.response)],
+            Err(bad) => {
+                // A tool call that cannot be read is still a tool call the agent attempted.
+                let mut outs = self.record_unreadable_call(line, bad.message());
+                outs.push(Out::Client(bad.response));
+                return outs;
+            }
         };
         match message {
             Message::Request { id, method, params } => {
                 if !self.upstream_alive {
                     return vec![gone(&id)];
                 }
+                let tool = jsonrpc::is_tool_call(&method).then(|| tool_name(&params));
                 // Answers are matched to requests by id: a second request in flight under the
                 // same id would take the first one's place (an unfiltered tool list, say).
                 let key = jsonrpc::id_key(&id);
-                if self.inflight.contains(&key) {
-                    return vec![Out::Client(jsonrpc::error(
-                        &id,
+                if self.in_use(&key) {
+                    return self.protocol_refusal(
+                        Some(&id),
                         jsonrpc::INVALID_REQUEST,
                         "this id is already used by a request still in flight; give each \
                          request its own id",
-                        None,
-                    ))];
+                        tool.as_deref(),
+                        BAD_REQUEST,
+                    );
                 }
                 // Nor may it take the place of one the gateway stopped waiting for: the late
                 // answer would be taken for this request's.
                 if self.inflight.is_abandoned(&key) {
-                    return vec![Out::Client(jsonrpc::error(
-                        &id,
+                    return self.protocol_refusal(
+                        Some(&id),
                         jsonrpc::INVALID_REQUEST,
                         "this id is already used by a request that timed out or was cancelled, \
                          whose answer may still come; give each request its own id",
-                        None,
-                    ))];
+                        tool.as_deref(),
+                        BAD_REQUEST,
+                    );
                 }
                 match method.as_str() {
                     "initialize" => self.initialize(&id, value),
@@ -367,59 +736,172 @@ impl<R: Recorder> Session<R> {
                          use the initialize handshake)",
                         None,
                     ))],
-                    "tools/list" => self.forward(&id, value, Pending::ToolsList),
-                    "tools/call" => self.call(&id, value, &params),
+                    "tools/list" => {
+                        let out = Out::UpstreamText(Verbatim::new(line, value));
+                        self.forward(&id, out, Pending::ToolsList)
+                    }
+                    "tools/call" => self.call(&id, line, value, &params),
                     // Method names are case-sensitive, but an upstream that matched them
-                    // loosely would run `Tools/Call` undecided: such names are not forwarded.
-                    m if m.eq_ignore_ascii_case("tools/call")
-                        || m.eq_ignore_ascii_case("tools/list") =>
-                    {
-                        vec![Out::Client(jsonrpc::error(
-                            &id,
+                    // loosely (in another case, trimmed, without zero-width characters or
+                    // doubled slashes) would run `Tools/Call ` undecided: never forwarded.
+                    m if jsonrpc::gated_variant(m).is_some() => {
+                        let gated = jsonrpc::gated_variant(m).unwrap_or_default();
+                        self.protocol_refusal(
+                            Some(&id),
                             jsonrpc::METHOD_NOT_FOUND,
                             &format!(
-                                "method not found: {m} (method names are case-sensitive: \
-                                 `tools/call`, `tools/list`)"
+                                "method not found: {} (it reads as `{gated}` to a loose reader; \
+                                 method names are exact: `tools/call`, `tools/list`)",
+                                Json::String(m.to_string())
                             ),
-                            None,
-                        ))]
+                            tool.as_deref(),
+                            BAD_REQUEST,
+                        )
                     }
-                    _ => self.forward(&id, value, Pending::Other),
+                    _ => {
+                        let out = Out::UpstreamText(Verbatim::new(line, value));
+                        self.forward(&id, out, Pending::Other)
+                    }
                 }
             }
             // A request sent without an id (`tools/call` as a "notification") must not reach
             // the upstream server undecided: only MCP's own notifications pass, and nothing can
             // be answered to a message without an id, so the operator is told.
             Message::Notification { method, .. } if !method.starts_with("notifications/") => {
-                vec![Out::Warn(format!(
+                let mut outs = Vec::new();
+                if jsonrpc::is_tool_call(&method) {
+                    let tool = value.get("params").map(tool_name).unwrap_or_default();
+                    outs.extend(self.record_refusal(&tool, BAD_REQUEST));
+                }
+                outs.push(Out::Warn(format!(
                     "dropped a client message `{method}` without an id: only `notifications/…` \
                      may be sent without one (a request needs an id to be decided and answered)"
-                ))]
+                )));
+                outs
             }
             Message::Notification { method } => {
                 if !self.upstream_alive {
                     return Vec::new();
                 }
                 // The client gave up on a request: stop waiting for it too (its late answer is
-                // then dropped), and let the upstream know, as before.
+                // then dropped), and let the upstream know, as before. A call still being
+                // decided never reached the upstream: it is dropped here, not forwarded later.
                 if method == "notifications/cancelled"
                     && let Some(key) = value
                         .get("params")
                         .and_then(|p| p.get("requestId"))
                         .and_then(token_key)
                 {
+                    if let Some(job) = self
+                        .parked
+                        .iter()
+                        .find(|(_, p)| p.key == key)
+                        .map(|(j, _)| *j)
+                    {
+                        self.parked.remove(&job);
+                        return Vec::new();
+                    }
                     self.inflight.cancel(&key);
                 }
-                vec![Out::Upstream(value)]
+                vec![Out::UpstreamText(Verbatim::new(line, value))]
             }
             Message::Response { .. } => {
                 if self.upstream_alive {
-                    vec![Out::Upstream(value)]
+                    vec![Out::UpstreamText(Verbatim::new(line, value))]
                 } else {
                     Vec::new()
                 }
             }
         }
+    }
+
+    /// Handles a line from the client that could not be read as text: too long
+    /// ([`jsonrpc::MAX_MESSAGE`]) or not UTF-8. `head` is its beginning (as far as it could be
+    /// kept, with bytes that are not UTF-8 replaced), to tell a tool call. Refused with id
+    /// `null` (`-32600` when too long, `-32700` otherwise), and recorded when a tool call.
+    pub fn client_unreadable(&mut self, head: &str, why: &str, too_long: bool) -> Vec<Out> {
+        let mut outs = Vec::new();
+        let method = jsonrpc::sniff(head, "method");
+        if method
+            .as_ref()
+            .and_then(Json::as_str)
+            .is_some_and(jsonrpc::is_tool_call)
+        {
+            outs.extend(self.record_refusal("", BAD_REQUEST));
+        }
+        let (code, what) = if too_long {
+            (jsonrpc::INVALID_REQUEST, "invalid request")
+        } else {
+            (jsonrpc::PARSE_ERROR, "parse error")
+        };
+        outs.push(Out::Client(jsonrpc::error(
+            &Json::Null,
+            code,
+            &format!("{what}: {why}"),
+            None,
+        )));
+        outs
+    }
+
+    /// A tool call that was refused before it could be decided: the answer (when it has an
+    /// id), after its record (an `mcp.tools_call` event with `reason`, as for an unbound tool).
+    fn protocol_refusal(
+        &mut self,
+        id: Option<&Json>,
+        code: i64,
+        message: &str,
+        tool: Option<&str>,
+        reason: &str,
+    ) -> Vec<Out> {
+        let mut outs = match tool {
+            Some(t) => self.record_refusal(t, reason),
+            None => Vec::new(),
+        };
+        if let Some(id) = id {
+            outs.push(Out::Client(jsonrpc::error(id, code, message, None)));
+        }
+        outs
+    }
+
+    /// Records a tool call refused before it was decided: an event only. A failure to record
+    /// it is a warning (the call is refused anyway).
+    fn record_refusal(&mut self, tool: &str, reason: &str) -> Vec<Out> {
+        let d = Decided {
+            reasons: vec![reason.to_string()],
+            error: None,
+            ..Decided::refused(reason, String::new())
+        };
+        match self.record(tool, None, &d, None, "mcp.tools_call") {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![Out::Warn(format!(
+                "a refused tool call (\"{tool}\", {reason}) could not be recorded in the proof \
+                 log: {e}"
+            ))],
+        }
+    }
+
+    /// Records a line that is not a valid message but reads as a tool call (`method`
+    /// `tools/call`, or a loose variant of it), as the agent's attempt.
+    fn record_unreadable_call(&mut self, line: &str, _why: &str) -> Vec<Out> {
+        // A lenient reading (a key given twice: its last value), or the top of the text.
+        let loose = serde_json::from_str::<Json>(line).ok();
+        let method = match &loose {
+            Some(v) => v.get("method").cloned(),
+            None => jsonrpc::sniff(line, "method"),
+        };
+        if !method
+            .as_ref()
+            .and_then(Json::as_str)
+            .is_some_and(jsonrpc::is_tool_call)
+        {
+            return Vec::new();
+        }
+        let tool = loose
+            .as_ref()
+            .and_then(|v| v.get("params"))
+            .map(tool_name)
+            .unwrap_or_default();
+        self.record_refusal(&tool, BAD_REQUEST)
     }
 
     /// When the earliest request forwarded upstream runs out of time, if any waits: the loop
@@ -479,14 +961,7 @@ impl<R: Recorder> Session<R> {
                 })),
             )));
             if cancel {
-                outs.push(Out::Upstream(json!({
-                    "jsonrpc": "2.0",
-                    "method": "notifications/cancelled",
-                    "params": {
-                        "requestId": request.id,
-                        "reason": format!("xop mcp-gateway: no answer {waited}"),
-                    },
-                })));
+                outs.push(cancelled(&request.id, &format!("no answer {waited}")));
             }
             outs.push(Out::Warn(format!(
                 "the upstream server did not answer `{method}` (id {}) {waited}; the client got \
@@ -503,16 +978,59 @@ impl<R: Recorder> Session<R> {
         outs
     }
 
+    /// The client closed its input and what it still waits for did not come within `grace`:
+    /// every request still forwarded upstream gets [`jsonrpc::REQUEST_TIMEOUT`] (reason
+    /// [`CLIENT_CLOSED`]) and is cancelled upstream (except `initialize`), and every call still
+    /// being decided (waiting for the review server) gets the same error and is not forwarded.
+    pub fn client_closed(&mut self, grace: std::time::Duration) -> Vec<Out> {
+        let waited = inflight::seconds(grace);
+        let mut outs = Vec::new();
+        for request in self.inflight.drain() {
+            let method = &request.method;
+            let mut message = format!(
+                "the client closed its input and the upstream MCP server did not answer \
+                 `{method}` within the {waited} the gateway waits then; the gateway stopped \
+                 waiting"
+            );
+            if method == "tools/call" {
+                message.push_str(" (the call was allowed and forwarded: the tool may have acted)");
+            }
+            outs.push(Out::Client(jsonrpc::error(
+                &request.id,
+                jsonrpc::REQUEST_TIMEOUT,
+                &message,
+                Some(json!({"reasons": [CLIENT_CLOSED], "method": method})),
+            )));
+            if request.kind != Pending::Initialize {
+                outs.push(cancelled(
+                    &request.id,
+                    &format!("the client closed its input; no answer within {waited}"),
+                ));
+            }
+        }
+        let mut parked: Vec<Parked> = self.parked.drain().map(|(_, p)| p).collect();
+        parked.sort_by(|a, b| a.key.cmp(&b.key));
+        for p in parked {
+            outs.push(Out::Client(jsonrpc::error(
+                &p.id,
+                jsonrpc::REQUEST_TIMEOUT,
+                &format!(
+                    "the client closed its input before tool \"{}\" was decided (the review \
+                     server or the network had not answered within {waited}); the call was not \
+                     forwarded",
+                    p.binding.tool
+                ),
+                Some(json!({"reasons": [CLIENT_CLOSED], "method": "tools/call"})),
+            )));
+        }
+        outs
+    }
+
     /// Handles a line from the upstream server.
     pub fn from_upstream(&mut self, line: &str) -> Vec<Out> {
         let (mut value, message) = match jsonrpc::parse(line) {
             Ok(m) => m,
-            Err(_) => {
-                return vec![Out::Warn(format!(
-                    "the upstream server sent a line that is not a JSON-RPC message; ignored: {}",
-                    line.chars().take(200).collect::<String>()
-                ))];
-            }
+            Err(bad) => return self.upstream_unreadable(line, bad.message()),
         };
         let id = match message {
             Message::Response { id } => id,
@@ -526,55 +1044,79 @@ impl<R: Recorder> Session<R> {
                     // The client has its answer (a timeout, or it cancelled): progress on a
                     // request that is over is no longer for it.
                     Some(Progress::Abandoned) => Vec::new(),
-                    Some(Progress::Waiting | Progress::Unknown) | None => vec![Out::Client(value)],
+                    Some(Progress::Waiting | Progress::Unknown) | None => {
+                        vec![Out::ClientText(Verbatim::new(line, value))]
+                    }
                 };
             }
             // Its requests (sampling, elicitation, roots, ping) and other notifications go to
             // the client as they are.
             Message::Request { .. } | Message::Notification { .. } => {
-                return vec![Out::Client(value)];
+                return vec![Out::ClientText(Verbatim::new(line, value))];
             }
         };
         let key = jsonrpc::id_key(&id);
+        let answered = |v: Json| vec![Out::ClientText(Verbatim::new(line, v))];
         match self.inflight.answered(&key).map(|r| r.kind) {
             Some(Pending::Initialize) => {
-                let answered = value["result"]["protocolVersion"]
-                    .as_str()
-                    .map(str::to_string);
-                match answered.as_deref() {
-                    Some(PROTOCOL_VERSION) => vec![Out::Client(value)],
-                    Some(other) => vec![Out::Client(jsonrpc::error(
-                        &id,
-                        jsonrpc::INTERNAL_ERROR,
-                        &format!(
-                            "the upstream MCP server speaks protocol {other}, the gateway only \
-                             {PROTOCOL_VERSION}: run an upstream server that supports \
-                             {PROTOCOL_VERSION}"
-                        ),
-                        None,
-                    ))],
-                    // An error response passes as it is.
-                    None => vec![Out::Client(value)],
+                if value.get("error").is_some() {
+                    return answered(value);
                 }
+                let version = value["result"]["protocolVersion"].as_str();
+                let why = match version {
+                    Some(PROTOCOL_VERSION) => return answered(value),
+                    Some(other) => format!(
+                        "the upstream MCP server speaks protocol {other}, the gateway only \
+                         {PROTOCOL_VERSION}: run an upstream server that supports \
+                         {PROTOCOL_VERSION}"
+                    ),
+                    None => "the upstream MCP server's answer to initialize gives no \
+                             protocolVersion: it cannot be spoken to"
+                        .to_string(),
+                };
+                vec![Out::Client(jsonrpc::error(
+                    &id,
+                    jsonrpc::INTERNAL_ERROR,
+                    &why,
+                    None,
+                ))]
             }
             Some(Pending::ToolsList) => {
+                if value.get("error").is_some() {
+                    return answered(value);
+                }
                 let listed: BTreeSet<String> = self
                     .listed_tools()
                     .into_iter()
                     .map(str::to_string)
                     .collect();
-                if let Some(Json::Array(tools)) =
+                let Some(Json::Array(tools)) =
                     value.get_mut("result").and_then(|r| r.get_mut("tools"))
-                {
-                    tools.retain(|t| {
-                        t.get("name")
-                            .and_then(Json::as_str)
-                            .is_some_and(|n| listed.contains(n))
-                    });
-                }
+                else {
+                    // Never passed on unfiltered: it might name the tools the gateway hides.
+                    return vec![
+                        Out::Client(jsonrpc::error(
+                            &id,
+                            jsonrpc::INTERNAL_ERROR,
+                            "the upstream MCP server's answer to tools/list has no `tools` \
+                             array for the gateway to filter, so it is not passed on",
+                            None,
+                        )),
+                        Out::Warn(format!(
+                            "the upstream server's answer to tools/list (id {id}) has no \
+                             `tools` array; the client got error {}",
+                            jsonrpc::INTERNAL_ERROR
+                        )),
+                    ];
+                };
+                tools.retain(|t| {
+                    t.get("name")
+                        .and_then(Json::as_str)
+                        .is_some_and(|n| listed.contains(n))
+                });
                 vec![Out::Client(value)]
             }
-            Some(Pending::Other) => vec![Out::Client(value)],
+            Some(Pending::Other) => answered(value),
             // The answer to a request the gateway stopped waiting for: the client already has
             // its answer (a timeout error) or gave up on it (cancelled).
             None if self.inflight.late(&key) => vec![Out::Warn(format!(
@@ -591,14 +1133,79 @@ impl<R: Recorder> Session<R> {
         }
     }
 
+    /// Handles a line from the upstream server that is not a valid message (not JSON-RPC, a
+    /// key given twice, not UTF-8, too long): a warning, and, when its id ([`jsonrpc::sniff`]
+    /// on `head`, its beginning) is that of a request waiting for the upstream's answer, an
+    /// error answer to it at once ([`jsonrpc::INTERNAL_ERROR`], saying why), rather than
+    /// silence until the request times out.
+    pub fn upstream_unreadable(&mut self, head: &str, why: &str) -> Vec<Out> {
+        let shown: String = head.chars().take(200).collect();
+        let id = jsonrpc::sniff(head, "id");
+        let request = id
+            .as_ref()
+            .and_then(|id| self.inflight.answered(&jsonrpc::id_key(id)));
+        let Some(request) = request else {
+            return vec![Out::Warn(format!(
+                "the upstream server sent a line that is not a valid JSON-RPC message ({why}); \
+                 ignored: {shown}"
+            ))];
+        };
+        let method = &request.method;
+        let mut message = format!(
+            "the upstream MCP server answered `{method}` with a message that is not valid \
+             JSON-RPC ({why}), so it is not passed on"
+        );
+        if method == "tools/call" {
+            message.push_str(" (the call was allowed and forwarded: the tool may have acted)");
+        }
+        vec![
+            Out::Client(jsonrpc::error(
+                &request.id,
+                jsonrpc::INTERNAL_ERROR,
+                &message,
+                Some(json!({"method": method})),
+            )),
+            Out::Warn(format!(
+                "the upstream server answered `{method}` (id {}) with a message that is not \
+                 valid JSON-RPC ({why}); the client got error {}: {shown}",
+                request.id,
+                jsonrpc::INTERNAL_ERROR
+            )),
+        ]
+    }
+
     /// The upstream server exited: every request waiting for it gets an error, and so does
     /// every later one.
     pub fn upstream_gone(&mut self) -> Vec<Out> {
-        self.upstream_alive = false;
-        self.inflight.drain().iter().map(|r| gone(&r.id)).collect()
+        self.upstream_stopped("the upstream MCP server has exited; restart the gateway")
     }
 
-    fn forward(&mut self, id: &Json, value: Json, kind: Pending) -> Vec<Out> {
+    /// The upstream server is gone for the reason `message` says (it exited, closed its input,
+    /// read nothing for too long): every request waiting for it, or still being decided, gets
+    /// [`jsonrpc::UPSTREAM_GONE`] with that message, and so does every later one.
+    pub fn upstream_stopped(&mut self, message: &str) -> Vec<Out> {
+        self.upstream_alive = false;
+        let mut outs: Vec<Out> = self
+            .inflight
+            .drain()
+            .iter()
+            .map(|r| gone_because(&r.id, message))
+            .collect();
+        let mut parked: Vec<Parked> = self.parked.drain().map(|(_, p)| p).collect();
+        parked.sort_by(|a, b| a.key.cmp(&b.key));
+        outs.extend(parked.iter().map(|p| gone_because(&p.id, message)));
+        outs
+    }
+
+    /// Forwards `out` (the request with id `id`) and waits for its answer, unless the upstream
+    /// is gone.
+    fn forward(&mut self, id: &Json, out: Out, kind: Pending) -> Vec<Out> {
+        if !self.upstream_alive {
+            return vec![gone(id)];
+        }
+        let Some(value) = out.to_upstream() else {
+            return vec![out];
+        };
         let method = value
             .get("method")
             .and_then(Json::as_str)
@@ -613,45 +1220,69 @@ impl<R: Recorder> Session<R> {
         let now = (self.monotonic)();
         self.inflight
             .insert(jsonrpc::id_key(id), id.clone(), kind, method, token, now);
-        vec![Out::Upstream(value)]
+        vec![out]
     }
 
+    /// `initialize`: its params must be MCP's (`protocolVersion`, `capabilities`,
+    /// `clientInfo` with `name` and `version`); forwarded with the gateway's version.
     fn initialize(&mut self, id: &Json, mut value: Json) -> Vec<Out> {
-        match value.get_mut("params") {
+        let params = value.get("params");
+        let wrong = match params {
             Some(Json::Object(p)) => {
-                p.insert("protocolVersion".into(), json!(PROTOCOL_VERSION));
+                let info = p.get("clientInfo");
+                if !p.get("protocolVersion").is_some_and(Json::is_string) {
+                    Some("params.protocolVersion must be a string")
+                } else if !p.get("capabilities").is_some_and(Json::is_object) {
+                    Some("params.capabilities must be an object")
+                } else if !info.is_some_and(|i| {
+                    i.get("name").is_some_and(Json::is_string)
+                        && i.get("version").is_some_and(Json::is_string)
+                }) {
+                    Some("params.clientInfo must be an object with a string `name` and `version`")
+                } else {
+                    None
+                }
             }
-            _ => {
-                return vec![Out::Client(jsonrpc::error(
-                    id,
-                    jsonrpc::INVALID_PARAMS,
-                    "initialize needs params {protocolVersion, capabilities, clientInfo}",
-                    None,
-                ))];
-            }
-        }
-        self.forward(id, value, Pending::Initialize)
-    }
-
-    fn call(&mut self, id: &Json, value: Json, params: &Json) -> Vec<Out> {
-        let Some(name) = params.get("name").and_then(Json::as_str) else {
+            _ => Some("params are missing"),
+        };
+        if let Some(wrong) = wrong {
             return vec![Out::Client(jsonrpc::error(
                 id,
                 jsonrpc::INVALID_PARAMS,
-                "tools/call needs params.name, the tool's name",
+                &format!(
+                    "initialize needs params {{protocolVersion, capabilities, clientInfo: \
+                     {{name, version}}}}: {wrong}"
+                ),
                 None,
             ))];
+        }
+        if let Some(Json::Object(p)) = value.get_mut("params") {
+            p.insert("protocolVersion".into(), json!(PROTOCOL_VERSION));
+        }
+        self.forward(id, Out::Upstream(value), Pending::Initialize)
+    }
+
+    fn call(&mut self, id: &Json, line: &str, value: Json, params: &Json) -> Vec<Out> {
+        let Some(name) = params.get("name").and_then(Json::as_str) else {
+            return self.protocol_refusal(
+                Some(id),
+                jsonrpc::INVALID_PARAMS,
+                "tools/call needs params.name, the tool's name",
+                Some(""),
+                BAD_REQUEST,
+            );
         };
         let arguments = match params.get("arguments") {
             None | Some(Json::Null) => Map::new(),
             Some(Json::Object(a)) => a.clone(),
             Some(_) => {
-                return vec![Out::Client(jsonrpc::error(
-                    id,
+                return self.protocol_refusal(
+                    Some(id),
                     jsonrpc::INVALID_PARAMS,
                     "tools/call params.arguments must be an object",
-                    None,
-                ))];
+                    Some(name),
+                    BAD_REQUEST,
+                );
             }
         };
         let case_id = params
@@ -662,172 +1293,427 @@ impl<R: Recorder> Session<R> {
             None => None,
             Some(Ok(c)) => Some(c),
             Some(Err(())) => {
-                return vec![Out::Client(jsonrpc::error(
-                    id,
+                return self.protocol_refusal(
+                    Some(id),
                     jsonrpc::INVALID_PARAMS,
                     &format!("params._meta[\"{CASE_META}\"] must be the case id, a string"),
-                    None,
-                ))];
+                    Some(name),
+                    BAD_REQUEST,
+                );
             }
         };
         let Some(binding) = self.agent.tool(name).cloned() else {
             return self.unbound(id, name);
         };
         if let Some(c) = &case_id {
-            match self.cases.get(c) {
-                None => {
-                    return vec![Out::Client(jsonrpc::error(
-                        id,
-                        jsonrpc::BAD_CASE,
-                        &format!(
-                            "no review case `{c}` in this session: call the tool without \
-                             _meta[\"{CASE_META}\"] to have it decided (and held) anew"
-                        ),
-                        Some(json!({ "case": c })),
-                    ))];
-                }
-                Some(case) if case.tool != name || case.arguments != arguments => {
-                    return vec![Out::Client(jsonrpc::error(
-                        id,
-                        jsonrpc::BAD_CASE,
-                        &format!(
-                            "review case `{c}` holds another call (tool \"{}\" with other \
-                             arguments): retry exactly the call that was held",
-                            case.tool
-                        ),
-                        Some(json!({ "case": c })),
-                    ))];
-                }
-                Some(_) => {}
+            let wrong = match self.cases.get(c) {
+                None => Some(format!(
+                    "no review case `{c}` in this session: call the tool without \
+                     _meta[\"{CASE_META}\"] to have it decided (and held) anew"
+                )),
+                Some(case) if case.tool != name || case.arguments != arguments => Some(format!(
+                    "review case `{c}` holds another call (tool \"{}\" with other arguments): \
+                     retry exactly the call that was held",
+                    case.tool
+                )),
+                Some(_) => None,
+            };
+            if let Some(message) = wrong {
+                let mut outs = self.record_refusal(name, BAD_CASE);
+                outs.push(Out::Client(jsonrpc::error(
+                    id,
+                    jsonrpc::BAD_CASE,
+                    &message,
+                    Some(json!({ "case": c })),
+                )));
+                return outs;
             }
         }
         let now_ms = (self.clock)();
-        let mut d = self.decide(&binding, &arguments, now_ms);
-        if let Some((fallback, reason)) = self.halt_fallback(&binding.action, &mut d) {
-            // Halted (or unknown): the call's fallback, whatever a reviewer said before. A held
-            // call's case stays open, as the server keeps it (approvals wait for the halt to
-            // be lifted), unless the fallback lets the call through now.
-            d.verdict = fallback;
-            d.reasons.push(reason.to_string());
-            d.review = None;
-            let forward = (fallback == Verdict::Allow).then_some(value);
-            if let Some(c) = &case_id {
-                if forward.is_some() {
-                    self.cases.remove(c);
-                } else if let Some(e) = &mut d.error {
-                    e.push_str("; the held case stays open: retry it once the halt is lifted");
-                }
-            }
-            let case = case_id.as_deref();
-            return self.finish(id, &binding, &d, case, "mcp.halt_fallback", forward);
+        // A number JSON would read rounded is refused, as in a decision's input anywhere: the
+        // policies would decide on another value than the tool receives.
+        if let Some(e) = inexact_argument(line, &arguments) {
+            let d = Decided::refused(BAD_INPUT, format!("tool \"{name}\": {e}"));
+            return self.finish(id, &binding, &d, None, "mcp.tools_call", None);
         }
-        match d.verdict {
-            Verdict::Allow => {
-                if let Some(c) = &case_id {
-                    self.cases.remove(c);
-                }
-                self.finish(id, &binding, &d, None, "mcp.tools_call", Some(value))
-            }
-            Verdict::Deny => {
-                if let Some(c) = &case_id {
-                    self.cases.remove(c);
-                }
-                self.finish(id, &binding, &d, None, "mcp.tools_call", None)
-            }
-            Verdict::Review => self.review(id, &binding, arguments, d, case_id, now_ms, value),
+        let parked = Parked {
+            id: id.clone(),
+            key: jsonrpc::id_key(id),
+            binding,
+            arguments,
+            case_id,
+            now_ms,
+            request: Verbatim::new(line, value),
+            decided: None,
+            stage: Stage::Decide,
+        };
+        self.advance(parked, None)
+    }
+
+    /// Takes what a [`Work`] gave and goes on with the call that waited for it. Work for a call
+    /// that is no longer waiting (the client cancelled it, the upstream is gone) is dropped.
+    pub fn worked(&mut self, worked: Worked) -> Vec<Out> {
+        match self.parked.remove(&worked.job) {
+            Some(p) => self.advance(p, Some(worked.answer)),
+            None => Vec::new(),
         }
     }
 
-    /// The fallback the halt switch gives decision `d` of `action`: `Some` when `d` is not a
-    /// deny, the action is high-risk (a guarding policy has a `review` rule: the strictest of
-    /// their first review rules' fallbacks, as [`xop_runtime::review::halt_fallback`] gives it
-    /// to `xop serve`) and the desk says the switch is on, or cannot say (then `deny`); with
-    /// the reason to add. Notes why in `d.error`.
-    fn halt_fallback(&self, action: &str, d: &mut Decided) -> Option<(Verdict, &'static str)> {
-        if d.verdict == Verdict::Deny {
+    /// Takes call `p` as far as it goes: to its answer, or to work it must wait for (handed out
+    /// as [`Out::Work`] when it waits on the network and the session is told to, done in place
+    /// otherwise). `answer` is what the work it waited for gave.
+    fn advance(&mut self, mut p: Parked, mut answer: Option<Answer>) -> Vec<Out> {
+        loop {
+            let task = match (p.stage, answer.take()) {
+                (Stage::Decide, None) => match &self.connectors {
+                    Some(c) => Task::Decide {
+                        program: Arc::clone(&self.program),
+                        context: Arc::clone(&self.context),
+                        connectors: Arc::clone(c),
+                        binding: p.binding.clone(),
+                        arguments: p.arguments.clone(),
+                        now_ms: p.now_ms,
+                    },
+                    None => {
+                        p.decided = Some(decide(
+                            &self.program,
+                            &self.context,
+                            None,
+                            &p.binding,
+                            &p.arguments,
+                            p.now_ms,
+                        ));
+                        p.stage = Stage::Halt;
+                        continue;
+                    }
+                },
+                (Stage::Decide, Some(Answer::Decided(d))) => {
+                    p.decided = Some(*d);
+                    p.stage = Stage::Halt;
+                    continue;
+                }
+                (Stage::Halt, None) => {
+                    if self.halt_terms(&p).is_none() {
+                        p.stage = Stage::Verdict;
+                        continue;
+                    }
+                    Task::Halted(Arc::clone(&self.desk))
+                }
+                (Stage::Halt, Some(Answer::Halted(halted))) => {
+                    if let Some(outs) = self.halt_applies(&mut p, halted) {
+                        return outs;
+                    }
+                    p.stage = Stage::Verdict;
+                    continue;
+                }
+                (Stage::Verdict, None) => match self.act(&mut p) {
+                    Ok(outs) => return outs,
+                    Err(task) => *task,
+                },
+                (Stage::Resolve, Some(Answer::Resolution(r))) => return self.resolved(p, r),
+                (Stage::Open, Some(Answer::Opened(r))) => return self.opened(p, r),
+                (stage, answer) => {
+                    // Never: every stage gets the answer of its own work. Fail closed.
+                    let d = Decided::refused(
+                        interp::RUNTIME_ERROR,
+                        format!("the gateway lost track of the call ({stage:?}, {answer:?})"),
+                    );
+                    let binding = p.binding.clone();
+                    return self.finish(&p.id, &binding, &d, None, "mcp.tools_call", None);
+                }
+            };
+            p.stage = task.stage();
+            if self.offload && task.remote() {
+                let job = self.next_job;
+                self.next_job += 1;
+                self.parked.insert(job, p);
+                return vec![Out::Work(Work { job, task })];
+            }
+            answer = Some(task.run());
+        }
+    }
+
+    /// The decision of a parked call (decided before the halt stage).
+    fn decided(p: &mut Parked) -> &mut Decided {
+        p.decided.get_or_insert_with(|| {
+            Decided::refused(interp::RUNTIME_ERROR, "the call was not decided".into())
+        })
+    }
+
+    /// The fallback the halt switch would give call `p`: `Some` when its decision is not a
+    /// deny and its action is high-risk (a guarding policy has a `review` rule: the strictest
+    /// of their first review rules' fallbacks, as [`xop_runtime::review::halt_fallback`] gives
+    /// it to `xop serve`). The desk is then asked whether the switch is on.
+    fn halt_terms(&self, p: &Parked) -> Option<Verdict> {
+        if p.decided
+            .as_ref()
+            .is_none_or(|d| d.verdict == Verdict::Deny)
+        {
             return None;
         }
         let guards: Vec<usize> = (self.program.policies.iter().enumerate())
-            .filter(|(_, p)| p.action == action)
+            .filter(|(_, pol)| pol.action == p.binding.action)
             .map(|(i, _)| i)
             .collect();
-        let fallback = xop_runtime::review::halt_fallback(&self.program, &guards)?;
-        match self.desk.halted() {
-            Ok(false) => None,
-            Ok(true) => {
+        xop_runtime::review::halt_fallback(&self.program, &guards)
+    }
+
+    /// What the halt switch's state (`halted`, as the desk said it) does to call `p`: its
+    /// answer when the switch is on (the call's fallback), or when the desk could not say (a
+    /// new call is denied, fail-closed; a held call's retry stays held); `None` when off.
+    fn halt_applies(&mut self, p: &mut Parked, halted: Result<bool, String>) -> Option<Vec<Out>> {
+        let fallback = self.halt_terms(p)?;
+        if halted == Ok(false) {
+            return None;
+        }
+        let mut d = Self::decided(p).clone();
+        let (id, binding) = (p.id.clone(), p.binding.clone());
+        let (fallback, reason) = match halted {
+            Ok(_) => {
                 d.error = Some(
                     "the operator's halt switch is on: high-risk actions get their fallback \
                      until it is lifted"
                         .into(),
                 );
-                Some((fallback, HALTED))
+                (fallback, HALTED)
             }
             Err(e) => {
-                d.error = Some(format!(
+                let why = format!(
                     "whether the halt switch is on could not be learned ({e}): a high-risk \
                      action is denied until it can"
-                ));
-                Some((Verdict::Deny, HALT_UNKNOWN))
+                );
+                // A held call stays held: the server could not be asked, so nothing changed.
+                if let Some(c) = p.case_id.clone()
+                    && let Some(case) = self.cases.get(&c).cloned()
+                {
+                    if p.now_ms < case.deadline_ms {
+                        d.verdict = Verdict::Review;
+                        d.reasons = case.reasons.clone();
+                        d.reasons.push(HALT_UNKNOWN.to_string());
+                        d.error = Some(why);
+                        let note = format!(
+                            "The review server could not be asked whether the operator's halt \
+                             switch is on ({e}), so the call was not forwarded; the case stays \
+                             open: retry it later."
+                        );
+                        return Some(self.pending_review(
+                            &id,
+                            &binding,
+                            &d,
+                            &c,
+                            "mcp.review_pending",
+                            Some(&note),
+                        ));
+                    }
+                    if case.fallback == Verdict::Deny {
+                        // Its deadline passed: its fallback (deny) applies, halt or no halt.
+                        self.cases.remove(&c);
+                        d.verdict = Verdict::Deny;
+                        d.reasons = case.reasons.clone();
+                        d.reasons.push(REVIEW_EXPIRED.to_string());
+                        d.review = None;
+                        return Some(self.finish(
+                            &id,
+                            &binding,
+                            &d,
+                            Some(&c),
+                            "mcp.review_fallback",
+                            None,
+                        ));
+                    }
+                }
+                d.error = Some(why);
+                (Verdict::Deny, HALT_UNKNOWN)
+            }
+        };
+        // Halted (or unknown): the call's fallback, whatever a reviewer said before. A held
+        // call's case stays open, as the server keeps it (approvals wait for the halt to be
+        // lifted), unless the fallback lets the call through now.
+        let forward = (fallback == Verdict::Allow).then(|| p.request.clone());
+        d.verdict = fallback;
+        d.reasons.push(reason.to_string());
+        d.review = None;
+        if let Some(c) = &p.case_id {
+            if forward.is_some() {
+                self.cases.remove(c);
+            } else if let Some(e) = &mut d.error {
+                e.push_str("; the held case stays open: retry it once the halt is lifted");
+            }
+        }
+        let case = p.case_id.clone();
+        Some(self.finish(
+            &id,
+            &binding,
+            &d,
+            case.as_deref(),
+            "mcp.halt_fallback",
+            forward,
+        ))
+    }
+
+    /// Acts on call `p`'s verdict: its answer, or the desk work a review needs.
+    fn act(&mut self, p: &mut Parked) -> Result<Vec<Out>, Box<Task>> {
+        let d = Self::decided(p).clone();
+        let (id, binding) = (p.id.clone(), p.binding.clone());
+        match d.verdict {
+            Verdict::Allow | Verdict::Deny => {
+                if let Some(c) = &p.case_id {
+                    self.cases.remove(c);
+                }
+                let forward = (d.verdict == Verdict::Allow).then(|| p.request.clone());
+                Ok(self.finish(&id, &binding, &d, None, "mcp.tools_call", forward))
+            }
+            Verdict::Review => {
+                // A retry of a held call: a reviewer's decision, else the deadline, settles it.
+                if let Some(c) = &p.case_id {
+                    if !self.cases.contains_key(c) {
+                        return Ok(self.closed_meanwhile(&id, &binding, c));
+                    }
+                    return Err(Box::new(Task::Resolution(
+                        Arc::clone(&self.desk),
+                        c.clone(),
+                    )));
+                }
+                let Some(terms) = d.review.clone() else {
+                    // The interpreter always gives the terms of a review; fail closed if not.
+                    let mut d = d;
+                    d.verdict = Verdict::Deny;
+                    d.error = Some("a review without its terms".into());
+                    return Ok(self.finish(&id, &binding, &d, None, "mcp.tools_call", None));
+                };
+                let evidence = self.evidence(&binding.action, d.bound.as_ref());
+                Err(Box::new(Task::Open(
+                    Arc::clone(&self.desk),
+                    Box::new(OwnedCall {
+                        evidence,
+                        agent: self.agent.qualified.clone(),
+                        tool: binding.tool.clone(),
+                        action: binding.action.clone(),
+                        reasons: d.reasons.clone(),
+                        role: terms.role.clone(),
+                        also: terms.also.clone(),
+                        deadline_ms: p.now_ms.saturating_add(terms.within_ms),
+                        within_ms: terms.within_ms,
+                        fallback: terms.fallback,
+                    }),
+                )))
             }
         }
     }
 
-    /// Decides a call of `binding`: the action's input from the arguments and the context,
-    /// bound to the action's parameters, then every policy guarding the action.
-    fn decide(&self, binding: &ToolBinding, arguments: &Map<String, Json>, now_ms: i64) -> Decided {
-        let refused = |reason: &str, error: String| Decided {
-            verdict: Verdict::Deny,
-            reasons: vec![reason.to_string()],
-            fired: Vec::new(),
-            error: Some(error),
-            review: None,
-            bound: None,
-            reads: Vec::new(),
+    /// A retry whose case another retry closed while it was being decided.
+    fn closed_meanwhile(&mut self, id: &Json, binding: &ToolBinding, c: &str) -> Vec<Out> {
+        let mut outs = self.record_refusal(&binding.tool, BAD_CASE);
+        outs.push(Out::Client(jsonrpc::error(
+            id,
+            jsonrpc::BAD_CASE,
+            &format!(
+                "review case `{c}` was closed meanwhile (another retry settled it): call the \
+                 tool without _meta[\"{CASE_META}\"] to have it decided (and held) anew"
+            ),
+            Some(json!({ "case": c })),
+        )));
+        outs
+    }
+
+    /// A held call's retry, once the desk said what became of its case.
+    fn resolved(&mut self, mut p: Parked, resolution: Resolution) -> Vec<Out> {
+        let (id, binding) = (p.id.clone(), p.binding.clone());
+        let c = p.case_id.clone().unwrap_or_default();
+        let Some(case) = self.cases.get(&c).cloned() else {
+            return self.closed_meanwhile(&id, &binding, &c);
         };
-        let input =
-            match policy::action_input(binding, arguments, &self.context, &time_text(now_ms)) {
-                Ok(i) => i,
-                Err(r) => return refused(r.reason, r.message),
-            };
-        // The action's policies all take the action's parameters: bind with the first one.
-        let Some(guard) = self
-            .program
-            .policies
-            .iter()
-            .position(|p| p.action == binding.action && p.params == binding.params)
-        else {
-            return refused(
-                "xop:unguarded",
-                format!(
-                    "no policy guards `{}`: an action no policy guards is denied",
-                    binding.action
-                ),
-            );
+        // (verdict, the reason added, the event, why a denial was denied)
+        let decided = match resolution {
+            Resolution::Approved { .. } => {
+                Some((Verdict::Allow, REVIEW_APPROVED, "mcp.review_approved", None))
+            }
+            Resolution::Rejected { by } => Some((
+                Verdict::Deny,
+                REVIEW_REJECTED,
+                "mcp.review_rejected",
+                Some(format!("the review was rejected by {by}")),
+            )),
+            Resolution::Fallback { by } => Some((
+                case.fallback,
+                if by == xop_runtime::review::BY_DEADLINE {
+                    REVIEW_EXPIRED
+                } else {
+                    HALTED
+                },
+                "mcp.review_fallback",
+                Some(format!(
+                    "the review server applied the case's fallback ({by})"
+                )),
+            )),
+            Resolution::Pending => None,
         };
-        let bound = match bind::bind_value(&self.program, guard, &input) {
-            Ok(b) => b,
-            Err(e) => return refused(BAD_INPUT, format!("tool \"{}\": {e}", binding.tool)),
-        };
-        let at = bound.now_ms.unwrap_or(now_ms);
-        let network = self
-            .connectors
-            .as_ref()
-            .map(|c| c.signals(&self.program, at));
-        let source: &dyn Signals = match &network {
-            Some(n) => n.as_ref(),
-            None => &NoSignals,
-        };
-        let taped = Taped::new(source);
-        let d = interp::decide_action(&self.program, &binding.action, &bound.args, at, &taped);
-        Decided {
-            verdict: d.verdict,
-            reasons: d.reasons,
-            fired: d.fired,
-            error: d.error,
-            review: d.review,
-            bound: Some(bound),
-            reads: taped.into_reads(),
+        let now_ms = p.now_ms;
+        let d = Self::decided(&mut p);
+        if let Some((verdict, reason, event, why)) = decided {
+            self.cases.remove(&c);
+            d.verdict = verdict;
+            d.reasons = case.reasons.clone();
+            d.reasons.push(reason.to_string());
+            if verdict == Verdict::Deny {
+                d.error = why;
+            }
+            let d = d.clone();
+            let forward = (verdict == Verdict::Allow).then(|| p.request.clone());
+            return self.finish(&id, &binding, &d, Some(&c), event, forward);
         }
+        if now_ms < case.deadline_ms {
+            let d = d.clone();
+            return self.pending_review(&id, &binding, &d, &c, "mcp.review_pending", None);
+        }
+        self.cases.remove(&c);
+        d.verdict = case.fallback;
+        d.reasons = case.reasons.clone();
+        d.reasons.push(REVIEW_EXPIRED.to_string());
+        let d = d.clone();
+        let forward = (case.fallback == Verdict::Allow).then(|| p.request.clone());
+        self.finish(&id, &binding, &d, Some(&c), "mcp.review_fallback", forward)
+    }
+
+    /// A held call, once the desk opened its case (or could not).
+    fn opened(&mut self, mut p: Parked, opened: Result<String, String>) -> Vec<Out> {
+        let (id, binding) = (p.id.clone(), p.binding.clone());
+        let d = Self::decided(&mut p);
+        let terms = d.review.clone().unwrap_or_else(|| xop_runtime::ir::Review {
+            role: String::new(),
+            also: Vec::new(),
+            within_ms: 0,
+            fallback: Verdict::Deny,
+        });
+        let case = match opened {
+            Ok(case) => case,
+            Err(e) => {
+                // No case, no hold: fail closed (the review's fallback needs a case to wait on).
+                d.verdict = Verdict::Deny;
+                d.error = Some(format!("the review case could not be opened: {e}"));
+                let d = d.clone();
+                return self.finish(&id, &binding, &d, None, "mcp.tools_call", None);
+            }
+        };
+        let d = d.clone();
+        // Every role the approval needs: a reviewer must hold them all.
+        let role = std::iter::once(&terms.role)
+            .chain(&terms.also)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" and ");
+        self.cases.insert(
+            case.clone(),
+            Case {
+                tool: binding.tool.clone(),
+                arguments: p.arguments.clone(),
+                deadline_ms: p.now_ms.saturating_add(terms.within_ms),
+                fallback: terms.fallback,
+                reasons: d.reasons.clone(),
+                role,
+            },
+        );
+        self.pending_review(&id, &binding, &d, &case, "mcp.tools_call", None)
     }
 
     /// Records the call, then answers it: forwards `forward` (an allowed call) or refuses it.
@@ -838,14 +1724,16 @@ impl<R: Recorder> Session<R> {
         d: &Decided,
         case: Option<&str>,
         event: &str,
-        forward: Option<Json>,
+        forward: Option<Verbatim>,
     ) -> Vec<Out> {
         let records = match self.record(&binding.tool, Some(binding), d, case, event) {
             Ok(r) => r,
             Err(e) => return vec![not_proven(id, &e)],
         };
         match forward {
-            Some(value) if d.verdict == Verdict::Allow => self.forward(id, value, Pending::Other),
+            Some(request) if d.verdict == Verdict::Allow => {
+                self.forward(id, Out::UpstreamText(request), Pending::Other)
+            }
             _ => vec![Out::Client(jsonrpc::error(
                 id,
                 jsonrpc::DENIED,
@@ -873,150 +1761,56 @@ impl<R: Recorder> Session<R> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn review(
-        &mut self,
-        id: &Json,
-        binding: &ToolBinding,
-        arguments: Map<String, Json>,
-        mut d: Decided,
-        case_id: Option<String>,
-        now_ms: i64,
-        value: Json,
-    ) -> Vec<Out> {
-        // A retry of a held call: a reviewer's decision, else the deadline, settles it.
-        if let Some(c) = case_id
-            && let Some(case) = self.cases.get(&c).cloned()
-        {
-            // (verdict, the reason added, the event, why a denial was denied)
-            let decided = match self.desk.resolution(&c) {
-                Resolution::Approved { .. } => {
-                    Some((Verdict::Allow, REVIEW_APPROVED, "mcp.review_approved", None))
-                }
-                Resolution::Rejected { by } => Some((
-                    Verdict::Deny,
-                    REVIEW_REJECTED,
-                    "mcp.review_rejected",
-                    Some(format!("the review was rejected by {by}")),
-                )),
-                Resolution::Fallback { by } => Some((
-                    case.fallback,
-                    if by == xop_runtime::review::BY_DEADLINE {
-                        REVIEW_EXPIRED
-                    } else {
-                        HALTED
-                    },
-                    "mcp.review_fallback",
-                    Some(format!(
-                        "the review server applied the case's fallback ({by})"
-                    )),
-                )),
-                Resolution::Pending => None,
-            };
-            if let Some((verdict, reason, event, why)) = decided {
-                self.cases.remove(&c);
-                d.verdict = verdict;
-                d.reasons = case.reasons.clone();
-                d.reasons.push(reason.to_string());
-                if verdict == Verdict::Deny {
-                    d.error = why;
-                }
-                let forward = (verdict == Verdict::Allow).then_some(value);
-                return self.finish(id, binding, &d, Some(&c), event, forward);
-            }
-            if now_ms < case.deadline_ms {
-                return self.pending_review(
-                    id,
-                    binding,
-                    &d,
-                    &c,
-                    case.deadline_ms,
-                    "mcp.review_pending",
-                );
-            }
-            self.cases.remove(&c);
-            d.verdict = case.fallback;
-            d.reasons = case.reasons.clone();
-            d.reasons.push(REVIEW_EXPIRED.to_string());
-            let forward = (case.fallback == Verdict::Allow).then_some(value);
-            return self.finish(id, binding, &d, Some(&c), "mcp.review_fallback", forward);
-        }
-        let Some(terms) = d.review.clone() else {
-            // The interpreter always gives the terms of a review; fail closed if not.
-            d.verdict = Verdict::Deny;
-            d.error = Some("a review without its terms".into());
-            return self.finish(id, binding, &d, None, "mcp.tools_call", None);
-        };
-        let evidence = self.evidence(&binding.action, d.bound.as_ref());
-        let case = match self.desk.open(&HeldCall {
-            evidence: &evidence,
-            agent: &self.agent.qualified,
-            tool: &binding.tool,
-            action: &binding.action,
-            reasons: &d.reasons,
-            role: &terms.role,
-            also: &terms.also,
-            deadline_ms: now_ms.saturating_add(terms.within_ms),
-            within_ms: terms.within_ms,
-            fallback: terms.fallback,
-        }) {
-            Ok(case) => case,
-            Err(e) => {
-                // No case, no hold: fail closed (the review's fallback needs a case to wait on).
-                d.verdict = Verdict::Deny;
-                d.error = Some(format!("the review case could not be opened: {e}"));
-                return self.finish(id, binding, &d, None, "mcp.tools_call", None);
-            }
-        };
-        let deadline_ms = now_ms.saturating_add(terms.within_ms);
-        self.cases.insert(
-            case.clone(),
-            Case {
-                tool: binding.tool.clone(),
-                arguments,
-                deadline_ms,
-                fallback: terms.fallback,
-                reasons: d.reasons.clone(),
-            },
-        );
-        self.pending_review(id, binding, &d, &case, deadline_ms, "mcp.tools_call")
-    }
-
-    /// The answer to a held call: a tool result with `isError` and the case.
+    /// The answer to a held call: a tool result with `isError` and case `case` (one of the
+    /// session's). `note` is added to the text.
     fn pending_review(
         &mut self,
         id: &Json,
         binding: &ToolBinding,
         d: &Decided,
         case: &str,
-        deadline_ms: i64,
         event: &str,
+        note: Option<&str>,
     ) -> Vec<Out> {
+        let Some(held) = self.cases.get(case).cloned() else {
+            return self.closed_meanwhile(id, binding, case);
+        };
         let records = match self.record(&binding.tool, Some(binding), d, Some(case), event) {
             Ok(r) => r,
             Err(e) => {
-                self.cases.remove(case);
+                if event == "mcp.tools_call" {
+                    self.cases.remove(case);
+                }
                 return vec![not_proven(id, &e)];
             }
         };
-        let terms = d.review.as_ref();
-        // Every role the approval needs: a reviewer must hold them all.
-        let role = terms.map_or(String::new(), |t| {
-            std::iter::once(&t.role)
-                .chain(&t.also)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(" and ")
-        });
-        let fallback = terms.map_or("deny", |t| t.fallback.keyword());
-        let deadline = time_text(deadline_ms);
-        let text = format!(
-            "Held for human review (case {case}): tool \"{}\" needs the approval of role {role} \
-             ({}). Nothing was done. Retry the same call with _meta {{\"{CASE_META}\": \
-             \"{case}\"}} after approval; at {deadline} the fallback ({fallback}) applies.",
-            binding.tool,
-            d.reasons.join(", ")
-        );
+        let role = &held.role;
+        let fallback = held.fallback.keyword();
+        let deadline = time_text(held.deadline_ms);
+        let approvable = self.desk.approvable();
+        let reasons = held.reasons.join(", ");
+        let mut text = if approvable {
+            format!(
+                "Held for human review (case {case}): tool \"{}\" needs the approval of role \
+                 {role} ({reasons}). Nothing was done. Retry the same call with _meta \
+                 {{\"{CASE_META}\": \"{case}\"}} after approval; at {deadline} the fallback \
+                 ({fallback}) applies.",
+                binding.tool,
+            )
+        } else {
+            format!(
+                "Held for human review (case {case}): tool \"{}\" needs the approval of role \
+                 {role} ({reasons}), but this gateway has no review server, so nobody can \
+                 approve it: at {deadline} the review's fallback ({fallback}) applies. Nothing \
+                 was done. Retried with _meta {{\"{CASE_META}\": \"{case}\"}} after that time, \
+                 the call gets the fallback.",
+                binding.tool,
+            )
+        };
+        if let Some(note) = note {
+            text.push(' ');
+            text.push_str(note);
+        }
         vec![Out::Client(jsonrpc::result(
             id,
             json!({
@@ -1028,6 +1822,7 @@ impl<R: Recorder> Session<R> {
                     "role": role,
                     "deadline": deadline,
                     "fallback": fallback,
+                    "approvable": approvable,
                     "reasons": d.reasons,
                     "tool": binding.tool,
                     "action": binding.action,
@@ -1039,13 +1834,8 @@ impl<R: Recorder> Session<R> {
 
     fn unbound(&mut self, id: &Json, name: &str) -> Vec<Out> {
         let d = Decided {
-            verdict: Verdict::Deny,
-            reasons: vec![UNBOUND_TOOL.to_string()],
-            fired: Vec::new(),
             error: None,
-            review: None,
-            bound: None,
-            reads: Vec::new(),
+            ..Decided::refused(UNBOUND_TOOL, String::new())
         };
         let records = match self.record(name, None, &d, None, "mcp.tools_call") {
             Ok(r) => r,
@@ -1091,6 +1881,104 @@ impl<R: Recorder> Session<R> {
         };
         self.recorder.record(&self.program, &call)
     }
+}
+
+/// Decides a call of `binding`: the action's input from the arguments and the context, bound
+/// to the action's parameters, then every policy guarding the action, reading signals through
+/// `connectors` (absent without them).
+fn decide(
+    program: &Program,
+    context: &Map<String, Json>,
+    connectors: Option<&dyn Connectors>,
+    binding: &ToolBinding,
+    arguments: &Map<String, Json>,
+    now_ms: i64,
+) -> Decided {
+    let input = match policy::action_input(binding, arguments, context, &time_text(now_ms)) {
+        Ok(i) => i,
+        Err(r) => return Decided::refused(r.reason, r.message),
+    };
+    // The action's policies all take the action's parameters: bind with the first one.
+    let Some(guard) = program
+        .policies
+        .iter()
+        .position(|p| p.action == binding.action && p.params == binding.params)
+    else {
+        return Decided::refused(
+            "xop:unguarded",
+            format!(
+                "no policy guards `{}`: an action no policy guards is denied",
+                binding.action
+            ),
+        );
+    };
+    let bound = match bind::bind_value(program, guard, &input) {
+        Ok(b) => b,
+        Err(e) => return Decided::refused(BAD_INPUT, format!("tool \"{}\": {e}", binding.tool)),
+    };
+    let at = bound.now_ms.unwrap_or(now_ms);
+    let network = connectors.map(|c| c.signals(program, at));
+    let source: &dyn Signals = match &network {
+        Some(n) => n.as_ref(),
+        None => &NoSignals,
+    };
+    let taped = Taped::new(source);
+    let d = interp::decide_action(program, &binding.action, &bound.args, at, &taped);
+    Decided {
+        verdict: d.verdict,
+        reasons: d.reasons,
+        fired: d.fired,
+        error: d.error,
+        review: d.review,
+        bound: Some(bound),
+        reads: taped.into_reads(),
+    }
+}
+
+/// The first argument of the tool call `line` (whose arguments are `arguments`) given as a
+/// JSON number that JSON reads rounded ([`bind::inexact_numbers`], as `xop serve` and `xop
+/// eval` refuse it): its path within the arguments and why, e.g. `x: the number
+/// 99.99999999999999999999 cannot be read as written: …`.
+fn inexact_argument(line: &str, arguments: &Map<String, Json>) -> Option<String> {
+    fn has_float(v: &Json) -> bool {
+        match v {
+            Json::Number(n) => n.is_f64(),
+            Json::Array(a) => a.iter().any(has_float),
+            Json::Object(o) => o.values().any(has_float),
+            _ => false,
+        }
+    }
+    // Most calls have no number read as a float: nothing to look at again.
+    if !arguments.values().any(has_float) {
+        return None;
+    }
+    const AT: &str = "params.arguments.";
+    let errors = bind::inexact_numbers(line.strip_prefix('\u{feff}').unwrap_or(line)).ok()?;
+    errors.into_iter().find_map(|e| {
+        let path = e.path.strip_prefix(AT)?;
+        Some(format!("{path}: {}", e.message))
+    })
+}
+
+/// The tool a `tools/call`'s params name, or `""`.
+fn tool_name(params: &Json) -> String {
+    params
+        .get("name")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A `notifications/cancelled` for the request with id `id`.
+fn cancelled(id: &Json, why: &str) -> Out {
+    Out::Upstream(json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": {
+            "requestId": id,
+            "reason": format!("xop mcp-gateway: {why}"),
+        },
+    }))
 }
 
 impl<R: Recorder> Session<R> {
@@ -1168,12 +2056,14 @@ fn not_proven(id: &Json, e: &str) -> Out {
 }
 
 fn gone(id: &Json) -> Out {
-    Out::Client(jsonrpc::error(
+    gone_because(
         id,
-        jsonrpc::UPSTREAM_GONE,
         "the upstream MCP server has exited; restart the gateway",
-        None,
-    ))
+    )
+}
+
+fn gone_because(id: &Json, message: &str) -> Out {
+    Out::Client(jsonrpc::error(id, jsonrpc::UPSTREAM_GONE, message, None))
 }
 
 /// The reason code of a request the upstream server did not answer in time.

@@ -14,7 +14,7 @@ use serde_json::{Map, Value as Json, json};
 use xop_compiler::db::Workspace;
 use xop_gateway::inflight::Timeouts;
 use xop_gateway::record::MemoryRecorder;
-use xop_gateway::session::{Out, Session};
+use xop_gateway::session::Session;
 
 const SOURCE: &str = include_str!("../../cli/tests/mcp/support.xop");
 
@@ -148,7 +148,7 @@ proptest! {
             .with_monotonic_clock(move || t0 + Duration::from_millis(clock.load(Ordering::SeqCst)));
         let mut asked: HashMap<String, usize> = HashMap::new();
         let mut answered: HashMap<String, usize> = HashMap::new();
-        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}"#;
+        let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#;
         asked.insert("0".into(), 1);
         s.from_client(init);
         for (step, c, u, wait) in &lines {
@@ -166,7 +166,7 @@ proptest! {
                 }
             };
             for out in outs {
-                if let Out::Client(m) = &out
+                if let Some(m) = out.to_client()
                     && m.get("method").is_none()
                     && let Some(k) = answerable(m)
                 {
@@ -177,7 +177,7 @@ proptest! {
                         "more answers than requests for id {}: {}", k, m
                     );
                 }
-                let Out::Upstream(m) = out else { continue };
+                let Some(m) = out.to_upstream() else { continue };
                 if m["method"] != "tools/call" {
                     continue;
                 }

@@ -93,26 +93,16 @@ fn answer(id: Json) -> String {
 }
 
 fn clients(outs: &[Out]) -> Vec<&Json> {
-    outs.iter()
-        .filter_map(|o| match o {
-            Out::Client(v) => Some(v),
-            _ => None,
-        })
-        .collect()
+    outs.iter().filter_map(Out::to_client).collect()
 }
 
 fn upstreams(outs: &[Out]) -> Vec<&Json> {
-    outs.iter()
-        .filter_map(|o| match o {
-            Out::Upstream(v) => Some(v),
-            _ => None,
-        })
-        .collect()
+    outs.iter().filter_map(Out::to_upstream).collect()
 }
 
 fn forwarded(outs: Vec<Out>) -> Json {
     match outs.as_slice() {
-        [Out::Upstream(v)] => v.clone(),
+        [o] if o.to_upstream().is_some() => o.to_upstream().cloned().unwrap_or_default(),
         other => panic!("expected the request forwarded, got {other:?}"),
     }
 }
@@ -148,10 +138,10 @@ fn a_request_the_upstream_never_answers_gets_an_error_and_is_cancelled_upstream(
     let (first, second): (Vec<Out>, Vec<Out>) = outs
         .into_iter()
         .filter(|o| !matches!(o, Out::Warn(_)))
-        .partition(|o| match o {
-            Out::Client(v) => v["id"] == 7,
-            Out::Upstream(v) => v["params"]["requestId"] == 7,
-            Out::Warn(_) => false,
+        .partition(|o| match (o.to_client(), o.to_upstream()) {
+            (Some(v), _) => v["id"] == 7,
+            (_, Some(v)) => v["params"]["requestId"] == 7,
+            _ => false,
         });
     let (error, _) = timed_out(&first, &json!(7));
     let message = error["error"]["message"].as_str().unwrap();

@@ -311,16 +311,50 @@ struct Strict<'p, 'd> {
 }
 
 /// The first number of `text` that was read as an `f64` (`seen`) and does not keep the value
-/// written: `Err` at its path. The numbers' texts are found only when some number was read as
-/// an `f64`, so that most inputs pay nothing.
+/// written: `Err` at its path ([`inexact_in`]).
 fn inexact_number(text: &str, seen: &Seen) -> Result<(), BindError> {
+    match inexact_in(text, seen, true).into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The numbers of the JSON text `text` that a JSON number value cannot keep as written, as
+/// [`parse_input`] refuses them (it stops at the first): each an
+/// [`BindErrorKind::OutOfRange`] error at its path, in document order; empty when every number
+/// is kept. For JSON of which only a part is a decision's input (the MCP gateway's messages:
+/// their `params.arguments`), to look at the numbers of that part. `text` that is not JSON (or
+/// gives a key twice) is [`parse_json`]'s error.
+pub fn inexact_numbers(text: &str) -> Result<Vec<BindError>, BindError> {
+    use serde::de::DeserializeSeed;
+    let text = skip_bom(text);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut seen = Seen::default();
+    let seed = Strict {
+        path: &Path::ROOT,
+        seen: &mut seen,
+    };
+    let parsed = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    if parsed.is_err() {
+        return Err(parse_json(text).err().unwrap_or_else(|| {
+            BindError::new(BindErrorKind::Malformed, "", "invalid JSON".to_string())
+        }));
+    }
+    Ok(inexact_in(text, &seen, false))
+}
+
+/// The numbers of `text` read as an `f64` (`seen`) that do not keep the value written, each an
+/// error at its path; only the first with `first`. The numbers' texts are found only when some
+/// number was read as an `f64`, so that most inputs pay nothing.
+fn inexact_in(text: &str, seen: &Seen, first: bool) -> Vec<BindError> {
+    let mut out = Vec::new();
     if seen.floats.is_empty() {
-        return Ok(());
+        return out;
     }
     let texts = number_texts(text);
     if texts.len() != seen.numbers {
         // Never for text serde_json parsed; should it happen, nothing is refused on a guess.
-        return Ok(());
+        return out;
     }
     for (index, path) in &seen.floats {
         let Some(&written) = texts.get(*index) else {
@@ -338,7 +372,7 @@ fn inexact_number(text: &str, seen: &Seen) -> Result<(), BindError> {
         if read != Some(exact) {
             const WHY: &str = "a JSON number with more than about 17 significant digits, or an \
                                integer beyond 64 bits, is read rounded";
-            return Err(BindError {
+            out.push(BindError {
                 kind: BindErrorKind::OutOfRange,
                 path: path.clone(),
                 message: format!(
@@ -350,9 +384,12 @@ fn inexact_number(text: &str, seen: &Seen) -> Result<(), BindError> {
                      which is read exactly"
                 ),
             });
+            if first {
+                break;
+            }
         }
     }
-    Ok(())
+    out
 }
 
 /// The text of every number of the JSON text `json`, in document order (the order serde_json
@@ -1068,13 +1105,13 @@ impl Binder<'_> {
     fn money(&self, v: &Json, path: &Path) -> Result<Value, BindError> {
         match v {
             Json::String(s) => {
-                let mut parts = s.split_whitespace();
-                let (Some(amount), Some(currency), None) =
-                    (parts.next(), parts.next(), parts.next())
-                else {
+                // Exactly `<amount> <CODE>`: one space (U+0020) between, no other blank
+                // anywhere, so that the tool reads the text as the policy did.
+                let Some((amount, currency)) = money_parts(s) else {
                     return Err(path.found(BindErrorKind::Malformed, v, |found| {
                         format!(
-                            "expected money like \"12.50 EUR\" (amount, space, currency), found {found}"
+                            "expected money like \"12.50 EUR\" (a decimal amount, one space, a \
+                             currency code; no other blanks), found {found}"
                         )
                     }));
                 };
@@ -1315,6 +1352,16 @@ pub(crate) fn parse_decimal(s: &str) -> Result<Decimal, BindErrorKind> {
         Decimal::from_str_exact(s)
     };
     parsed.map_err(|_| BindErrorKind::OutOfRange)
+}
+
+/// Money as text, `"12.50 EUR"`: the amount and the currency code, split at the one space
+/// (U+0020) between them. `None` when the text has no space, or another blank (a tab, a line
+/// break, a no-break space, a second space) anywhere, or one at either end: the amount and the
+/// code themselves are checked by their own readers.
+pub(crate) fn money_parts(s: &str) -> Option<(&str, &str)> {
+    let (amount, currency) = s.split_once(' ')?;
+    let blank = |t: &str| t.is_empty() || t.chars().any(char::is_whitespace);
+    (!blank(amount) && !blank(currency)).then_some((amount, currency))
 }
 
 /// A currency code: three upper-case ASCII letters.
@@ -2174,7 +2221,6 @@ mod tests {
             json!("12.50 EUR"),
             json!({"amount": "12.50", "currency": "EUR"}),
             json!({"amount": 12.50, "currency": "EUR"}),
-            json!("  12.50   EUR "),
         ] {
             let b = scalars(amount.clone(), json!(0), json!(0), json!(0)).unwrap();
             assert_eq!(b.args[0], eur("12.50"), "{amount}");
@@ -2207,6 +2253,30 @@ mod tests {
             (e.kind, e.path.as_str()),
             (BindErrorKind::Malformed, "amount")
         );
+        // Exactly one space between amount and code, no other blank: a tool reading the text
+        // itself must not be able to read it otherwise than the policy did.
+        for text in [
+            "12.50  EUR",
+            " 12.50 EUR",
+            "12.50 EUR ",
+            "12.50\tEUR",
+            "12.50 EUR\n",
+            "12.50\u{a0}EUR",
+            " 12.50\u{a0}EUR ",
+            "12.50 \u{2003}EUR",
+            "  12.50   EUR ",
+            "12.50\nEUR",
+        ] {
+            let e = bad(json!(text));
+            assert_eq!(
+                (e.kind, e.path.as_str()),
+                (BindErrorKind::Malformed, "amount"),
+                "{text:?}"
+            );
+            assert!(e.message.contains("one space"), "{}", e.message);
+        }
+        assert_eq!(money_parts("12.50 EUR"), Some(("12.50", "EUR")));
+        assert_eq!(money_parts("12.50EUR"), None);
         // An amount beyond a Decimal says so (the redacted message without the value).
         let e = bad(json!("99999999999999999999999999999999999999 EUR"));
         assert_eq!(
@@ -2470,5 +2540,24 @@ mod tests {
         };
         assert_eq!(fields[4], Value::Decimal(Decimal::new(25, 2)));
         assert_eq!(fields[9], Value::Absent);
+    }
+    #[test]
+    fn inexact_numbers_are_all_found_with_their_paths() {
+        let text = r#"{"a": 0.1, "meta": {"n": 0.1000000000000000000000000001}, "args": {"x": 99.99999999999999999999, "y": [1e3, 12345678901234567890123], "z": "0.1000000000000000000000000001"}}"#;
+        let errors = inexact_numbers(text).unwrap();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["meta.n", "args.x", "args.y[1]"]);
+        assert!(errors.iter().all(|e| e.kind == BindErrorKind::OutOfRange));
+        assert!(errors[1].message.contains("99.99999999999999999999"));
+        // The first is what a decision's input is refused with.
+        assert_eq!(parse_input(text).unwrap_err(), errors[0]);
+        assert!(
+            inexact_numbers(r#"{"a": 1, "b": 0.5, "c": -0}"#)
+                .unwrap()
+                .is_empty()
+        );
+        let e = inexact_numbers(r#"{"a": 1, "a": 2}"#).unwrap_err();
+        assert_eq!(e.kind, BindErrorKind::DuplicateKey);
+        assert!(inexact_numbers("{").is_err());
     }
 }
