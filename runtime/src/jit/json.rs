@@ -2043,13 +2043,13 @@ fn is_currency(s: &str) -> bool {
 
 /// Money as text, `"12.50 EUR"`, as `bind` reads it: the amount and the currency code.
 fn money_text(s: &str) -> Option<(rust_decimal::Decimal, &str)> {
-    let mut parts = s.split_whitespace();
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(amount), Some(currency), None) if is_currency(currency) => {
-            Some((bind::parse_decimal(amount).ok()?, currency))
-        }
-        _ => None,
+    // Split as the reference binder splits it (one space, no other blank), so that both
+    // refuse the same texts.
+    let (amount, currency) = bind::money_parts(s)?;
+    if !is_currency(currency) {
+        return None;
     }
+    Some((bind::parse_decimal(amount).ok()?, currency))
 }
 
 /// Money as `{"amount": "12.50", "currency": "EUR"}`, each key once, into its three words at
