@@ -21,7 +21,7 @@ use crate::ast::{self, BinOp, ExprKind, ItemKind, Literal, Target, UnOp};
 use crate::check::{call_cycles, fn_callees, purpose_actions};
 use crate::db::{Db, Project, SourceFile, item_ast, parse_file};
 use crate::diagnostic::Diagnostic;
-use crate::lower::MAX_INLINING;
+use crate::lower::{MAX_INLINING, in_parameter_order};
 use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature, TypedParam};
 use crate::span::Span;
 use crate::types::{Checker, Env, Ty, literal_rank};
@@ -949,39 +949,6 @@ impl<'w> Walk<'w> {
         self.locals.pop();
         Measured::above([measured, body])
     }
-}
-
-/// The arguments of a call (`receiver` first, for the method form) in parameter order, as
-/// lowering orders them: positional ones first, then those given by name.
-fn in_parameter_order<'e>(
-    params: &[TypedParam],
-    receiver: Option<&'e ast::Expr>,
-    args: &'e [ast::Arg],
-) -> Vec<Option<&'e ast::Expr>> {
-    let mut ordered: Vec<Option<&ast::Expr>> = vec![None; params.len()];
-    let mut pos = 0;
-    if let Some(r) = receiver {
-        if let Some(slot) = ordered.first_mut() {
-            *slot = Some(r);
-        }
-        pos = 1;
-    }
-    for a in args {
-        match &a.name {
-            None => {
-                if let Some(slot) = ordered.get_mut(pos) {
-                    *slot = Some(&a.value);
-                }
-                pos += 1;
-            }
-            Some(n) => {
-                if let Some(i) = params.iter().position(|p| *p.name == *n.name) {
-                    ordered[i] = Some(&a.value);
-                }
-            }
-        }
-    }
-    ordered
 }
 
 /// An action instance's arguments in the action's parameter order, as lowering's `call_args`

@@ -26,6 +26,16 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
     if !recursive.is_empty() {
         return Err(recursive);
     }
+    let l = lowered(db, project);
+    if l.errors.is_empty() {
+        Ok(l.program)
+    } else {
+        Err(l.errors)
+    }
+}
+
+/// Every part of the project lowered, in the order each needs the last.
+fn lowered(db: &dyn Db, project: Project) -> Lowering<'_> {
     let mut l = Lowering::new(db, project);
     l.declarations();
     l.policies();
@@ -33,11 +43,7 @@ pub fn lower(db: &dyn Db, project: Project) -> Result<Program, Vec<String>> {
     l.agents();
     l.tests();
     l.depths();
-    if l.errors.is_empty() {
-        Ok(l.program)
-    } else {
-        Err(l.errors)
-    }
+    l
 }
 
 /// Each rule, proposal, test and signal lowered, with the nodes it built.
@@ -50,13 +56,7 @@ pub(crate) fn lower_logged(
     db: &dyn Db,
     project: Project,
 ) -> (Result<Program, Vec<String>>, BuiltLog) {
-    let mut l = Lowering::new(db, project);
-    l.declarations();
-    l.policies();
-    l.decisions();
-    l.agents();
-    l.tests();
-    l.depths();
+    let mut l = lowered(db, project);
     let log = std::mem::take(&mut l.built_log);
     if l.errors.is_empty() {
         (Ok(l.program), log)
@@ -1814,7 +1814,7 @@ pub(crate) fn nodes(e: &IExpr) -> u64 {
 
 /// The arguments of a call (`receiver` first, for the method form) in parameter order:
 /// positional ones first, then those given by name; `None` for a parameter not given.
-fn in_parameter_order<'e>(
+pub(crate) fn in_parameter_order<'e>(
     params: &[resolve::TypedParam],
     receiver: Option<&'e ast::Expr>,
     args: &'e [ast::Arg],

@@ -262,8 +262,9 @@ fn skip_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
-/// Parses `text` as [`parse_json`] does; with `exact`, also as [`parse_input`] does.
-fn strict(text: &str, exact: bool) -> Result<Json, BindError> {
+/// Reads `text` as JSON with [`Strict`]: the value, or serde_json's error, and what was
+/// noted on the way (a key given twice, the numbers read).
+fn scan(text: &str) -> (Result<Json, serde_json::Error>, Seen) {
     use serde::de::DeserializeSeed;
     let mut de = serde_json::Deserializer::from_str(text);
     let mut seen = Seen::default();
@@ -272,6 +273,12 @@ fn strict(text: &str, exact: bool) -> Result<Json, BindError> {
         seen: &mut seen,
     };
     let parsed = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    (parsed, seen)
+}
+
+/// Parses `text` as [`parse_json`] does; with `exact`, also as [`parse_input`] does.
+fn strict(text: &str, exact: bool) -> Result<Json, BindError> {
+    let (parsed, seen) = scan(text);
     if exact && parsed.is_ok() {
         inexact_number(text, &seen)?;
     }
@@ -326,15 +333,8 @@ fn inexact_number(text: &str, seen: &Seen) -> Result<(), BindError> {
 /// their `params.arguments`), to look at the numbers of that part. `text` that is not JSON (or
 /// gives a key twice) is [`parse_json`]'s error.
 pub fn inexact_numbers(text: &str) -> Result<Vec<BindError>, BindError> {
-    use serde::de::DeserializeSeed;
     let text = skip_bom(text);
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut seen = Seen::default();
-    let seed = Strict {
-        path: &Path::ROOT,
-        seen: &mut seen,
-    };
-    let parsed = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let (parsed, seen) = scan(text);
     if parsed.is_err() {
         return Err(parse_json(text).err().unwrap_or_else(|| {
             BindError::new(BindErrorKind::Malformed, "", "invalid JSON".to_string())

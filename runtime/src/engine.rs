@@ -2080,21 +2080,7 @@ mod tests {
 
     /// Runs a future on this thread (the runtime has no executor of its own).
     fn block_on<F: Future>(f: F) -> F::Output {
-        struct Unpark(std::thread::Thread);
-        impl std::task::Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
-        }
-        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
-        let mut cx = Context::from_waker(&waker);
-        let mut f = std::pin::pin!(f);
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-            std::thread::park();
-        }
+        super::park_on(f)
     }
 
     fn is_pending<F: Future + Unpin>(f: &mut F) -> bool {

@@ -270,21 +270,11 @@ async fn read_body(
         return Ok(bytes);
     }
     // Two types would leave it to the server which one the client meant.
-    if headers
-        .get_all(header::CONTENT_TYPE)
-        .iter()
-        .nth(1)
-        .is_some()
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "duplicate_header",
-            format!(
-                "the request has more than one Content-Type header; send one, `Content-Type: \
-                 {want}`; nothing was done"
-            ),
-        ));
-    }
+    at_most_one(
+        headers,
+        &header::CONTENT_TYPE,
+        &format!("Content-Type: {want}"),
+    )?;
     // The body is read as sent, never decoded: a compressed one would be read as garbage, or
     // worse, as something else.
     if let Some(coding) = headers
@@ -321,6 +311,22 @@ async fn read_body(
 
 /// A body's JSON, read as decisions read their input: invalid JSON and an object that gives a
 /// key twice are refused (which value would be meant is left open by JSON).
+/// Refuses a request that gives header `name` more than once (400 `duplicate_header`),
+/// saying what to send instead (`like`, e.g. `Content-Type: application/json`).
+fn at_most_one(headers: &HeaderMap, name: &header::HeaderName, like: &str) -> Result<()> {
+    if headers.get_all(name).iter().nth(1).is_none() {
+        return Ok(());
+    }
+    let shown = like.split(':').next().unwrap_or(like);
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "duplicate_header",
+        format!(
+            "the request has more than one {shown} header; send one, `{like}`; nothing was done"
+        ),
+    ))
+}
+
 fn parse_json(bytes: &[u8]) -> Result<Value> {
     body_json(xop_runtime::bind::parse_json_bytes(bytes))
 }
@@ -412,19 +418,11 @@ fn principal(app: &App, headers: &HeaderMap) -> Result<Principal> {
         ));
     };
     // Not a list header: with two, which credentials count would be the server's guess.
-    if headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .nth(1)
-        .is_some()
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "duplicate_header",
-            "the request has more than one Authorization header; send one, `Authorization: \
-             Bearer TOKEN`; nothing was done",
-        ));
-    }
+    at_most_one(
+        headers,
+        &header::AUTHORIZATION,
+        "Authorization: Bearer TOKEN",
+    )?;
     // RFC 9110 §11.1: the scheme is case-insensitive.
     let token = value
         .to_str()
