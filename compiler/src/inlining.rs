@@ -77,12 +77,7 @@ impl Depth {
     /// `self` becomes the deeper of `self` and `other`, argument by argument.
     fn raise(&mut self, other: &Depth) {
         self.base = self.base.max(other.base);
-        for &(p, k) in &other.params {
-            match self.params.binary_search_by_key(&p, |&(q, _)| q) {
-                Ok(i) => self.params[i].1 = self.params[i].1.max(k),
-                Err(i) => self.params.insert(i, (p, k)),
-            }
-        }
+        merge(&mut self.params, &other.params, u32::max);
     }
 
     /// `self` with `k` levels above it. Saturating: functions composed with one another grow
@@ -94,6 +89,17 @@ impl Depth {
             *at = at.saturating_add(k);
         }
         self
+    }
+}
+
+/// Adds `from`'s parameter terms to `into`'s (both by parameter index), combining the two
+/// terms of a parameter both have with `both`.
+fn merge<T: Copy>(into: &mut Vec<(u32, T)>, from: &[(u32, T)], both: impl Fn(T, T) -> T) {
+    for &(p, k) in from {
+        match into.binary_search_by_key(&p, |&(q, _)| q) {
+            Ok(i) => into[i].1 = both(into[i].1, k),
+            Err(i) => into.insert(i, (p, k)),
+        }
     }
 }
 
@@ -130,12 +136,7 @@ impl Size {
     /// `self + other`, argument by argument.
     fn add(&mut self, other: &Size) {
         self.base = self.base.saturating_add(other.base);
-        for &(p, k) in &other.params {
-            match self.params.binary_search_by_key(&p, |&(q, _)| q) {
-                Ok(i) => self.params[i].1 = self.params[i].1.saturating_add(k),
-                Err(i) => self.params.insert(i, (p, k)),
-            }
-        }
+        merge(&mut self.params, &other.params, u64::saturating_add);
     }
 
     /// `self + n`.

@@ -604,6 +604,19 @@ mod tests {
         );
     }
 
+    /// The text of a file whose policy has `rules`
+    /// rules `deny REASON when c.messages_7d >= i`, each reason written by `reason(i)`.
+    fn big_policy(rules: usize, reason: impl Fn(usize) -> String) -> String {
+        let rules: String = (0..rules)
+            .map(|i| format!("  deny {}when c.messages_7d >= {i}\n", reason(i)))
+            .collect();
+        format!(
+            "module shop.big\nuse shop.customer.Customer\nuse std.consent.service\n\
+             action act(to: Customer) purpose service risk minimal\n\
+             policy p for act(to: c) {{\n{rules}  allow \"ok\"\n}}\n"
+        )
+    }
+
     /// Find references and rename of a local do, besides what each use needs, a fixed amount
     /// of work that does not grow with the number of uses: the file's lines are indexed, and
     /// the item's parameter sites read, as often for 10 uses as for 200. Once per use, both were
@@ -612,15 +625,7 @@ mod tests {
     fn references_and_rename_of_a_local_are_linear_in_its_uses() {
         use crate::testing::{CUSTOMER, at, snapshot};
         let work = |uses: usize| {
-            let rules: String = (0..uses)
-                .map(|i| format!("  deny \"r{i}\" when c.messages_7d >= {i}\n"))
-                .collect();
-            let text = format!(
-                "module shop.big\nuse shop.customer.Customer\nuse std.consent.service\n\
-                 action act(to: Customer) purpose service risk minimal\n\
-                 policy p for act(to: c) {{\n{rules}  allow \"ok\"\n}}\n"
-            );
-            // Absolute paths, which have `file:` URIs.
+            let text = big_policy(uses, |i| format!("\"r{i}\" "));
             let (_st, snap) = snapshot(&[
                 ("/ws/customer.xop", CUSTOMER),
                 ("/ws/big.xop", text.as_str()),
@@ -664,14 +669,7 @@ mod tests {
         use crate::testing::{CUSTOMER, snapshot};
         let indexed = |rules: usize| {
             // Each rule without a reason: one C0007 each.
-            let rules: String = (0..rules)
-                .map(|i| format!("  deny when c.messages_7d >= {i}\n"))
-                .collect();
-            let text = format!(
-                "module shop.big\nuse shop.customer.Customer\nuse std.consent.service\n\
-                 action act(to: Customer) purpose service risk minimal\n\
-                 policy p for act(to: c) {{\n{rules}  allow \"ok\"\n}}\n"
-            );
+            let text = big_policy(rules, |_| String::new());
             let (_st, snap) = snapshot(&[
                 ("/ws/customer.xop", CUSTOMER),
                 ("/ws/big.xop", text.as_str()),

@@ -529,7 +529,8 @@ pub trait ReviewSink: Send + Sync {
     /// carry out once a reviewer approves it ([`Runtime::perform_approved`]): `args` are the
     /// action's arguments (one key per parameter, as a decision's input gives them, in the
     /// form proof records keep values), which the case keeps to carry the action out with.
-    /// The runtime gives them only when connectors are plugged in and no argument holds a
+    /// The runtime gives them only when connectors that carry the action out are plugged in
+    /// ([`crate::connectors::Connectors::carries_out`]) and no argument holds a
     /// `@personal` value (which would be kept in clear). The default keeps none (an approval
     /// then cannot carry the action out).
     fn open_case_with_args(
@@ -1342,6 +1343,9 @@ impl Runtime {
                     .into(),
             );
         };
+        if !connectors.carries_out(&case.action) {
+            return Ok(None);
+        }
         let Some(args) = &case.args else {
             return not(
                 "the case keeps no arguments to carry the action out with (it was opened \

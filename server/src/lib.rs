@@ -250,10 +250,10 @@ pub fn serve_with(
     })
 }
 
-/// The runtime's review sink in `xop serve`: the review queue, keeping an action's arguments
-/// in its case only for the actions the CAMARA connectors carry out
-/// ([`xop_network::is_network_action`]), which an approval carries out
-/// ([`app`]'s approve); other actions' cases keep none (nothing would use them).
+/// The runtime's review sink in `xop serve`: the review queue, keeping with a case the
+/// arguments the runtime gives, which it does only for an action the connectors carry out
+/// (`Connectors::carries_out`: a QoD boost) and an approval then carries out ([`app`]'s
+/// approve).
 struct Sink(ReviewQueue);
 
 impl ReviewSink for Sink {
@@ -266,11 +266,7 @@ impl ReviewSink for Sink {
         case: &ReviewCase,
         args: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<String, String> {
-        if xop_network::is_network_action(&case.action) {
-            self.0.open_case_with_args(case, args)
-        } else {
-            self.0.open_case(case)
-        }
+        self.0.open_case_with_args(case, args)
     }
 
     fn halted(&self) -> bool {
