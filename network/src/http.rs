@@ -658,11 +658,21 @@ fn transient(status: u16, code: Option<&str>) -> bool {
     }
 }
 
-/// An answer's `Retry-After` in seconds (an HTTP date is not read).
+/// An answer's `Retry-After`: delay seconds, or an HTTP date (RFC 9110 §10.2.3, any of its
+/// three forms) read as the wait from now, none if it has passed. Anything else is ignored
+/// (the backoff applies).
 fn retry_after<B>(resp: &ureq::http::Response<B>) -> Option<Duration> {
-    header(resp, "retry-after")
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+    header(resp, "retry-after").and_then(|s| retry_after_value(&s, std::time::SystemTime::now()))
+}
+
+/// [`retry_after`]'s reading of the header's value `text` at `now`.
+fn retry_after_value(text: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(text).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 /// Why an answer whose body is over `limit` bytes is refused: its status too, and, for an
@@ -830,6 +840,31 @@ mod tests {
             ("foobar", "Zm9vYmFy"),
         ] {
             assert_eq!(base64(input.as_bytes()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        let read = |text| retry_after_value(text, now);
+        assert_eq!(read(" 120 "), Some(Duration::from_secs(120)));
+        // The three forms RFC 9110 §5.6.7 makes recipients accept.
+        assert_eq!(
+            read("Sun, 06 Nov 1994 08:50:07 GMT"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            read("Sunday, 06-Nov-94 08:50:07 GMT"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            read("Sun Nov  6 08:50:07 1994"),
+            Some(Duration::from_secs(30))
+        );
+        // A date that has passed: retry at once (the backoff still applies).
+        assert_eq!(read("Sun, 06 Nov 1994 08:00:00 GMT"), Some(Duration::ZERO));
+        for junk in ["", "-1", "1.5", "soon", "Sun, 06 Nov 1994 08:50:07 CET"] {
+            assert_eq!(read(junk), None, "{junk:?}");
         }
     }
 

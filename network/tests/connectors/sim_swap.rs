@@ -230,6 +230,28 @@ fn server_errors_and_rate_limits_are_retried_a_bounded_number_of_times() {
     let waited = started.elapsed();
     assert!(waited >= Duration::from_millis(300), "{waited:?}");
     assert!(waited < Duration::from_millis(1000), "capped: {waited:?}");
+
+    // And in its HTTP-date form: a date 3 s from now is a wait (capped the same way).
+    let stub = Stub::start(|_, n| {
+        if n == 0 {
+            let at = std::time::SystemTime::now() + Duration::from_secs(3);
+            Reply::json(
+                503,
+                &json!({ "status": 503, "code": "UNAVAILABLE", "message": "Service unavailable." }),
+            )
+            .with_header("Retry-After", &httpdate::fmt_http_date(at))
+        } else {
+            Reply::json(200, &json!({ "swapped": false }))
+        }
+    });
+    let mut config = stub.config();
+    config.max_backoff = Duration::from_millis(300);
+    let started = Instant::now();
+    let x = xop_network::Camara::new(config).check_sim_swap(PHONE, 24);
+    assert_eq!(x.result, Ok(false));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    assert!(waited < Duration::from_millis(1000), "capped: {waited:?}");
 }
 
 /// Errors that a retry within the call cannot mend are final, even for a read: a 429
