@@ -248,25 +248,11 @@ fn decided_line(c: &Case) -> String {
     )
 }
 
-/// What came of an approved case's action that xop carries out (a QoD boost), as a line under
-/// the decided one: `performed ACTION: done {…} (x-correlator …) (proof record N)`, or `not
-/// performed ACTION: why (proof record N)`.
+/// What came of the action of an approved case (or an `allow` fallback) that xop carries out (a
+/// QoD boost), as a line under the decided one: `performed ACTION: done {…} (x-correlator …)
+/// (proof record N)`, or `not performed ACTION: why (proof record N)`.
 fn approved_line(action: &str, approved: &Approved) -> String {
-    use xop_runtime::proof::record::correlators;
-    let record = |seq: &Option<u64>| seq.map_or(String::new(), |s| format!(" (proof record {s})"));
-    match approved {
-        Approved::Performed { performed: p, seq } => format!(
-            "  performed {}: {} {}{}{}\n",
-            p.action,
-            if p.ok { "done" } else { "failed" },
-            p.result,
-            correlators(&p.calls),
-            record(seq)
-        ),
-        Approved::NotPerformed { reason, seq } => {
-            format!("  not performed {action}: {reason}{}\n", record(seq))
-        }
-    }
+    format!("  {}\n", approved.summary(action))
 }
 
 /// The [`Approved`] in a server's answer to an approval (`performed`, `performed_seq`, or
@@ -449,6 +435,17 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
             for n in queue.notices() {
                 eprintln!("xop review: warning: {n}");
             }
+            // Opening closed the cases that fell due (and a late answer may close this one):
+            // their `allow` fallbacks of actions xop carries out are carried out below, as
+            // `xop serve` carries them out. The runtime asks the queue whether the halt is on.
+            let fell = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let into = Arc::clone(&fell);
+            queue.set_on_fallback(Box::new(move |c: &Case| {
+                into.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(c.clone());
+            }));
+            rt.set_review_sink(Some(queue.sink()));
             let reviewer = Reviewer {
                 name: who.name,
                 roles: who.roles,
@@ -459,7 +456,7 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
                 queue.reject(&a.id, &reviewer, a.note.as_deref())
             };
             queue.shutdown();
-            match result {
+            let status = match result {
                 Ok(c) => {
                     let mut text = decided_line(&c);
                     // An approved action xop carries out (a QoD boost): carried out now through
@@ -516,7 +513,16 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
                     error(&format!("{e}: nothing was decided"));
                     PROBLEMS
                 }
-            }
+            };
+            let fell = std::mem::take(
+                &mut *fell
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            let halted = queue.halted().is_some();
+            let carried = carry_out_fallbacks(&rt, &fell, &config, a, halted);
+            rt.set_review_sink(None);
+            if carried == SUCCESS { status } else { carried }
         }
     };
     match Arc::try_unwrap(rt) {
@@ -530,6 +536,72 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
         Err(_) => error("the proof log could not be closed cleanly; its records are durable"),
     }
     status
+}
+
+/// Carries out the `allow` fallbacks among `fell` (cases the queue closed with their fallback
+/// when `decide` opened it, or a late answer) of actions xop carries out (a QoD boost), as an
+/// approval's, and says what came of each on standard output: with `[camara]` in `config`
+/// through its connectors; without, each is recorded as not carried out (why:
+/// `action.not_performed`), and the command says how many were not and how to carry them out
+/// (unless the halt switch is on, `halted`: then none is carried out, by xop or by hand).
+/// `FAILURE` when what came of one could not be proven (or the output failed), else `SUCCESS`.
+fn carry_out_fallbacks(
+    rt: &Runtime,
+    fell: &[Case],
+    config: &Config,
+    a: &DecideArgs,
+    halted: bool,
+) -> u8 {
+    let mut text = String::new();
+    let mut status = SUCCESS;
+    let mut not_carried = Vec::new();
+    for c in fell {
+        if c.verdict.as_deref() != Some("allow") || !xop_network::is_network_action(&c.action) {
+            continue;
+        }
+        match rt.perform_approved(c) {
+            Ok(Some(done)) => {
+                text.push_str(&decided_line(c));
+                text.push_str(&approved_line(&c.action, &done));
+                if let Approved::NotPerformed { .. } = done {
+                    not_carried.push(c.id.as_str());
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                error(&format!(
+                    "case {} fell back to allow (proof record {}), but what came of its action \
+                     could not be proven: {e}; look the action up at the operator before doing \
+                     it again",
+                    c.id,
+                    c.proof.map_or("-".to_string(), |p| p.to_string())
+                ));
+                status = FAILURE;
+            }
+        }
+    }
+    // Under the halt switch each line says why; nobody is told to carry them out by hand.
+    if !not_carried.is_empty() && config.camara.is_none() && !halted {
+        let n = not_carried.len();
+        text.push_str(&format!(
+            "  {n} allow fallback{} of actions xop carries out {} not carried out ({}): `xop \
+             review approve|reject --data` carries them out only with `[camara]` in the \
+             configuration given (`--config {}`): carry {} out at the operator yourself, with \
+             the arguments `xop review show ID --data DIR` lists\n",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "was" } else { "were" },
+            not_carried.join(", "),
+            a.config.display(),
+            if n == 1 { "it" } else { "them" },
+        ));
+    }
+    if text.is_empty() {
+        return status;
+    }
+    match out(&text) {
+        Ok(()) => status,
+        Err(s) => s,
+    }
 }
 
 /// Why `--data` cannot be used now: another process has the proof log open for writing. That

@@ -656,3 +656,113 @@ fn an_approved_boost_is_carried_out_from_the_command_line() {
     assert!(record(&data, 5).contains("\"name\":\"action.not_performed\""));
     log_verifies(&data);
 }
+
+/// A reviewed QoD boost whose review falls back to `allow`, overdue while no server ran: `xop
+/// review approve|reject --data` opens the queue, which closes it with its fallback, and carries
+/// it out through the connectors of `[camara]` in the xop.toml given, as an approval's, proven
+/// as `action.performed` naming the fallback, and says so (the late answer itself is refused).
+/// Without `[camara]` it is not carried out, and the command and an `action.not_performed`
+/// record say so.
+#[test]
+fn an_overdue_allow_fallback_is_carried_out_from_the_command_line() {
+    let tmp = TempDir::new("cli-fallback-boost");
+    let Some(standin) = StandIn::start(&tmp.0) else {
+        return;
+    };
+    let source = BOOST.replace("within 15m else deny", "within 2s else allow");
+    std::fs::write(tmp.0.join("boost.xop"), source).unwrap();
+    let module = tmp.0.join("boost.xopm");
+    let o = xop(&["build", s(&tmp.0.join("boost.xop")), "-o", s(&module)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = xop(&["token", "hash", "nora-token"]);
+    let hash = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let reviewers =
+        format!("[[reviewers]]\nname = \"nora\"\nroles = [\"noc\"]\ntoken_sha256 = \"{hash}\"\n");
+    let url = &standin.url;
+    let with = tmp.0.join("xop.toml");
+    std::fs::write(
+        &with,
+        format!(
+            "{reviewers}[camara]\napi_root = \"{url}\"\ntoken_url = \"{url}/oauth2/token\"\n\
+             client_id = \"xop-demo\"\nclient_secret = \"demo-secret\"\n"
+        ),
+    )
+    .unwrap();
+    let without = tmp.0.join("reviewers.toml");
+    std::fs::write(&without, &reviewers).unwrap();
+    let data = tmp.0.join("data");
+    let boost = json!({"phone_number": "+33612345678", "application_server": "198.51.100.0/24",
+                       "qos_profile": "QOS_L", "duration": "90m"});
+    // A case opened, the server stopped before its deadline, the deadline passed.
+    let overdue = |config: &Path| {
+        let (mut child, addr) = serve(&module, &data, config);
+        let (st, o) = decide(addr, "boost", &boost).unwrap();
+        assert_eq!((st, o["verdict"].as_str()), (200, Some("review")), "{o}");
+        sigterm(&mut child);
+        std::thread::sleep(Duration::from_millis(2200));
+        o["case"].as_str().unwrap().to_string()
+    };
+    let approve = |id: &str, config: &Path| {
+        xop(&[
+            "review",
+            "approve",
+            id,
+            "--data",
+            s(&data),
+            "--config",
+            s(config),
+            "--token",
+            "nora-token",
+        ])
+    };
+    let id = overdue(&with);
+    assert_eq!(id, "rv-0");
+    assert!(standin.requests().is_empty(), "{:?}", standin.requests());
+    let o = approve(&id, &with);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("`rv-0`'s deadline has passed"),
+        "{}",
+        text(&o)
+    );
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with(
+            "rv-0 fallback by deadline -> allow (proof record 1)\n  performed \
+             std.camara.create_qos_session: done {"
+        ),
+        "{out}"
+    );
+    assert!(out.ends_with("(proof record 2)\n"), "{out}");
+    assert_eq!(standin.requests(), ["POST /quality-on-demand/v1/sessions"]);
+    let r = record(&data, 2);
+    for needle in [
+        "\"name\":\"action.performed\"",
+        "\"case\":\"rv-0\"",
+        "\"fallback\":1",
+    ] {
+        assert!(r.contains(needle), "{needle}: {r}");
+    }
+
+    let id = overdue(&without);
+    assert_eq!(id, "rv-3");
+    let o = approve(&id, &without);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with(
+            "rv-3 fallback by deadline -> allow (proof record 4)\n  not performed \
+             std.camara.create_qos_session: no connectors are plugged in here (no `[camara]` in \
+             xop.toml): the action its `allow` fallback let go ahead was not carried out (proof \
+             record 5)\n  1 allow fallback of actions xop carries out was not carried out (rv-3)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("carry it out at the operator yourself"),
+        "{out}"
+    );
+    assert_eq!(standin.requests().len(), 1, "{:?}", standin.requests());
+    assert!(record(&data, 5).contains("\"name\":\"action.not_performed\""));
+    log_verifies(&data);
+}

@@ -526,13 +526,14 @@ pub trait ReviewSink: Send + Sync {
     fn open_case(&self, case: &ReviewCase) -> Result<String, String>;
 
     /// [`ReviewSink::open_case`] for a decision whose action the runtime's connectors may
-    /// carry out once a reviewer approves it ([`Runtime::perform_approved`]): `args` are the
-    /// action's arguments (one key per parameter, as a decision's input gives them, in the
-    /// form proof records keep values), which the case keeps to carry the action out with.
+    /// carry out once a reviewer approves it, or its `allow` fallback applies at the deadline
+    /// ([`Runtime::perform_approved`]): `args` are the action's arguments (one key per
+    /// parameter, as a decision's input gives them, in the form proof records keep values),
+    /// which the case keeps to carry the action out with.
     /// The runtime gives them only when connectors that carry the action out are plugged in
     /// ([`crate::connectors::Connectors::carries_out`]) and no argument holds a
-    /// `@personal` value (which would be kept in clear). The default keeps none (an approval
-    /// then cannot carry the action out).
+    /// `@personal` value (which would be kept in clear). The default keeps none (an approval,
+    /// or an `allow` fallback, then cannot carry the action out).
     fn open_case_with_args(
         &self,
         case: &ReviewCase,
@@ -606,7 +607,8 @@ pub struct Outcome {
     pub not_performed: Option<String>,
 }
 
-/// What came of an approved review case's action ([`Runtime::perform_approved`]).
+/// What came of the action of a review case that was approved, or closed with an `allow`
+/// fallback by its deadline or on recovery ([`Runtime::perform_approved`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Approved {
@@ -624,6 +626,29 @@ pub enum Approved {
         /// Its proof record, the event `action.not_performed` (`None` without a log).
         seq: Option<u64>,
     },
+}
+
+impl Approved {
+    /// What came of it, in a line for people, `action` the case's: `performed ACTION: done {…}
+    /// (x-correlator …) (proof record N)` (`failed` when the operator refused), or `not
+    /// performed ACTION: why (proof record N)`. `xop review` and `xop serve` say it so.
+    pub fn summary(&self, action: &str) -> String {
+        let record =
+            |seq: &Option<u64>| seq.map_or(String::new(), |s| format!(" (proof record {s})"));
+        match self {
+            Approved::Performed { performed: p, seq } => format!(
+                "performed {}: {} {}{}{}",
+                p.action,
+                if p.ok { "done" } else { "failed" },
+                p.result,
+                crate::proof::record::correlators(&p.calls),
+                record(seq)
+            ),
+            Approved::NotPerformed { reason, seq } => {
+                format!("not performed {action}: {reason}{}", record(seq))
+            }
+        }
+    }
 }
 
 /// One decision of a batch ([`Runtime::decide_many`]).
@@ -1295,22 +1320,31 @@ impl Runtime {
         self.connectors.load().is_some()
     }
 
-    /// Carries out the action of review case `case`, which a reviewer approved (its outcome
-    /// proven: [`crate::review::Case::proof`]), through the connectors, as an allowed
-    /// decision's action is carried out, with the arguments the case kept
-    /// ([`ReviewSink::open_case_with_args`]); blocks while it does. Meant for an action the
-    /// connectors carry out (QoD's `create_qos_session`, `delete_qos_session`): the caller
-    /// knows which those are.
+    /// Carries out the action of review case `case`, which a reviewer approved or which the
+    /// queue closed with an `allow` fallback at its deadline or on recovery
+    /// ([`crate::review::closed_by_fallback`]; its outcome proven: [`crate::review::Case::proof`]),
+    /// through the connectors, as an allowed decision's action is carried out, with the
+    /// arguments the case kept ([`ReviewSink::open_case_with_args`]); blocks while it does. Meant
+    /// for an action the connectors carry out (QoD's `create_qos_session`, `delete_qos_session`):
+    /// the caller knows which those are. A case the halt switch closed with an `allow` fallback
+    /// is not carried out here (the decision itself answered that verdict), nor is one
+    /// rejected, or closed with a `deny` fallback; nor is an `allow` fallback while the halt
+    /// switch is on (the review sink says so: [`ReviewSink::halted`]), as an allowed decision's
+    /// action is not.
     ///
-    /// - `Ok(None)`: nothing to carry out: the case is not approved (or its outcome not
-    ///   proven), it was opened for a decision made elsewhere (its record is not a decision:
-    ///   an MCP gateway's held call, which the agent's retry carries out), or the connectors
-    ///   say the action is not theirs.
+    /// - `Ok(None)`: nothing to carry out: the case is neither approved nor closed with an
+    ///   `allow` fallback by the deadline or recovery (or its outcome is not proven), it was
+    ///   opened for a decision made elsewhere (its record is not a decision: an MCP gateway's
+    ///   held call, which the agent's retry carries out), or the connectors say the action is
+    ///   not theirs.
     /// - [`Approved::Performed`]: carried out (or tried: [`Performed::ok`]), proven as the event
-    ///   `action.performed` with `{"decision", "case", "approval", …}`.
-    /// - [`Approved::NotPerformed`]: it could not be (no connectors plugged in, the case kept no
-    ///   arguments, its module cannot be found, its arguments no longer bind), and why; proven
-    ///   as the event `action.not_performed`. Nothing was sent.
+    ///   `action.performed` with `{"decision", "case", "approval", …}` for an approval and
+    ///   `{"decision", "case", "fallback", …}` for a fallback (the outcome's record).
+    /// - [`Approved::NotPerformed`]: it could not be (the halt switch is on, no connectors
+    ///   plugged in, the case kept no arguments, its module cannot be found, its arguments no
+    ///   longer bind), and why; proven
+    ///   as the event `action.not_performed`, naming the case and the outcome the same way.
+    ///   Nothing was sent.
     ///
     /// The module is the one the decision was made with: loaded now, or kept in the log's
     /// folder by its hash. An error is a proof record that could not be written.
@@ -1318,7 +1352,9 @@ impl Runtime {
         &self,
         case: &crate::review::Case,
     ) -> Result<Option<Approved>, RuntimeError> {
-        if case.status != crate::review::Status::Approved || case.proof.is_none() {
+        use crate::review::{BY_RECOVERY, Status, closed_by_fallback};
+        let fallback = closed_by_fallback(case) && case.verdict.as_deref() == Some("allow");
+        if (case.status != Status::Approved && !fallback) || case.proof.is_none() {
             return Ok(None);
         }
         // A case opened for a decision made elsewhere (`POST /v1/reviews`: an agent's tool
@@ -1331,28 +1367,54 @@ impl Runtime {
         {
             return Ok(None);
         }
-        let approved = Some((case.id.as_str(), case.proof));
+        let reviewed = Some(Reviewed {
+            case: &case.id,
+            outcome: case.proof,
+            fallback,
+        });
+        // What was not done, as the reasons below end.
+        let undone = if fallback {
+            "the action its `allow` fallback let go ahead was not carried out"
+        } else {
+            "the approved action was not carried out"
+        };
         let not = |why: String| -> Result<Option<Approved>, RuntimeError> {
-            let seq = self.prove_not_performed(case.seq, &case.action, &why, approved)?;
+            let seq = self.prove_not_performed(case.seq, &case.action, &why, reviewed)?;
             Ok(Some(Approved::NotPerformed { reason: why, seq }))
         };
+        // Every reviewed action counts as high risk: while the halt switch is on, none is
+        // carried out, as an allowed decision's is not (an approval is refused then).
+        if fallback
+            && self
+                .review
+                .load()
+                .as_ref()
+                .is_some_and(|sink| sink.halted())
+        {
+            return not(format!(
+                "the halt switch is on, and no high-risk action is carried out while it is: \
+                 {undone}"
+            ));
+        }
         let Some(connectors) = self.connectors.load_full() else {
-            return not(
-                "no connectors are plugged in here (no `[camara]` in xop.toml): the approved \
-                 action was not carried out"
-                    .into(),
-            );
+            return not(format!(
+                "no connectors are plugged in here (no `[camara]` in xop.toml): {undone}"
+            ));
         };
         if !connectors.carries_out(&case.action) {
             return Ok(None);
         }
         let Some(args) = &case.args else {
-            return not(
-                "the case keeps no arguments to carry the action out with (it was opened \
-                 without connectors, by an earlier version, or an argument holds a `@personal` \
-                 value): the approved action was not carried out"
-                    .into(),
-            );
+            let why = if case.decided_by.as_deref() == Some(BY_RECOVERY) {
+                "the case was rebuilt from its decision's proof record when the queue was \
+                 opened, and that record keeps no arguments"
+            } else {
+                "it was opened without connectors, by an earlier version, or an argument holds \
+                 a `@personal` value"
+            };
+            return not(format!(
+                "the case keeps no arguments to carry the action out with ({why}): {undone}"
+            ));
         };
         let set = self.modules.load();
         let kept;
@@ -1372,7 +1434,7 @@ impl Runtime {
                     Err(e) => {
                         return not(format!(
                             "the module the decision was made with ({}) cannot be found ({e}): \
-                             the approved action was not carried out",
+                             {undone}",
                             case.module
                         ));
                     }
@@ -1381,7 +1443,7 @@ impl Runtime {
         };
         let Some(index) = (program.policies.iter()).position(|p| p.action == case.action) else {
             return not(format!(
-                "module {} has no policy guarding `{}`: the approved action was not carried out",
+                "module {} has no policy guarding `{}`: {undone}",
                 case.module, case.action
             ));
         };
@@ -1391,8 +1453,7 @@ impl Runtime {
             Ok(b) => b,
             Err(e) => {
                 return not(format!(
-                    "the arguments the case kept do not bind to `{}` ({e}): the approved action \
-                     was not carried out",
+                    "the arguments the case kept do not bind to `{}` ({e}): {undone}",
                     case.action
                 ));
             }
@@ -1400,7 +1461,7 @@ impl Runtime {
         let Some(done) = connectors.perform(program, &case.action, &bound.args) else {
             return Ok(None);
         };
-        let seq = self.prove_performed(case.seq, &done, approved)?;
+        let seq = self.prove_performed(case.seq, &done, reviewed)?;
         Ok(Some(Approved::Performed {
             performed: done,
             seq,
@@ -1809,12 +1870,13 @@ impl Runtime {
     }
 
     /// Appends the event `action.performed` for the action the decision `decision` allowed (or
-    /// that the review case `approved` names approved: `{"case", "approval"}`).
+    /// that the review case `reviewed` let go ahead: `{"case", "approval"}` or
+    /// `{"case", "fallback"}`).
     fn prove_performed(
         &self,
         decision: Option<u64>,
         p: &Performed,
-        approved: Option<(&str, Option<u64>)>,
+        reviewed: Option<Reviewed<'_>>,
     ) -> Result<Option<u64>, RuntimeError> {
         let mut data = serde_json::json!({
             "decision": decision,
@@ -1823,25 +1885,25 @@ impl Runtime {
             "result": p.result,
             "calls": p.calls,
         });
-        add_approval(&mut data, approved);
+        add_review(&mut data, reviewed);
         self.prove_event("action.performed", data)
     }
 
     /// Appends the event `action.not_performed`: the action allowed by the decision `decision`
-    /// (or approved in the review case `approved`) was not carried out, and `why`.
+    /// (or let go ahead by the review case `reviewed`) was not carried out, and `why`.
     fn prove_not_performed(
         &self,
         decision: Option<u64>,
         action: &str,
         why: &str,
-        approved: Option<(&str, Option<u64>)>,
+        reviewed: Option<Reviewed<'_>>,
     ) -> Result<Option<u64>, RuntimeError> {
         let mut data = serde_json::json!({
             "decision": decision,
             "action": action,
             "reason": why,
         });
-        add_approval(&mut data, approved);
+        add_review(&mut data, reviewed);
         self.prove_event("action.not_performed", data)
     }
 
@@ -1898,10 +1960,24 @@ impl Runtime {
 
 /// Adds an approval's case and record to an `action.performed` / `action.not_performed`
 /// event's data.
-fn add_approval(data: &mut serde_json::Value, approved: Option<(&str, Option<u64>)>) {
-    if let (Some((case, approval)), Some(o)) = (approved, data.as_object_mut()) {
-        o.insert("case".into(), serde_json::json!(case));
-        o.insert("approval".into(), serde_json::json!(approval));
+/// The review case whose outcome let an action go ahead ([`Runtime::perform_approved`]).
+#[derive(Clone, Copy)]
+struct Reviewed<'a> {
+    /// Its id.
+    case: &'a str,
+    /// Its outcome's proof record (`review.approved`, `review.fallback`).
+    outcome: Option<u64>,
+    /// Whether the outcome is an `allow` fallback (else an approval).
+    fallback: bool,
+}
+
+/// Names the review case in an `action.performed`/`action.not_performed` event: `case`, and its
+/// outcome's record as `approval` or `fallback`.
+fn add_review(data: &mut serde_json::Value, reviewed: Option<Reviewed<'_>>) {
+    if let (Some(r), Some(o)) = (reviewed, data.as_object_mut()) {
+        o.insert("case".into(), serde_json::json!(r.case));
+        let key = if r.fallback { "fallback" } else { "approval" };
+        o.insert(key.into(), serde_json::json!(r.outcome));
     }
 }
 
@@ -2432,6 +2508,140 @@ mod tests {
         let case = queue.approve(&id, &ana, None).unwrap();
         assert_eq!(rt.perform_approved(&case).unwrap(), None);
         assert_eq!(log.size(), seq + 2, "only the request and the approval");
+        queue.shutdown();
+    }
+
+    /// [`module_bytes`] with its review falling back to `fallback`.
+    fn module_falling_back_bytes(fallback: Verdict) -> Vec<u8> {
+        let loaded = module::load(&module_bytes(), None).unwrap();
+        let mut program = loaded.module.program;
+        for r in &mut program.policies[0].rules {
+            if let Some(review) = &mut r.review {
+                review.fallback = fallback;
+            }
+        }
+        Module {
+            program,
+            source_hash: hash_sources([("acme.xop", fallback.keyword().as_bytes())]),
+            sources: vec!["acme.xop".into()],
+        }
+        .to_bytes(None)
+    }
+
+    /// A case closed with an `allow` fallback at its deadline is carried out as an approved
+    /// one is, with the arguments it kept, proven naming the case and the fallback's record
+    /// (`fallback`, not `approval`); without connectors, or while the halt switch is on, it is
+    /// not, and a record says why. A `deny` fallback carries nothing out, nor does an `allow`
+    /// fallback the halt switch applied (the decision answered it).
+    #[test]
+    fn an_allow_fallback_at_the_deadline_is_carried_out() {
+        use crate::review::{BY_DEADLINE, BY_HALT, ReviewQueue, RuntimeLog, Status};
+        use std::sync::atomic::AtomicI64;
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Arc::new(runtime(dir.path()));
+        rt.load_bytes("acme", &module_falling_back_bytes(Verdict::Allow), None)
+            .unwrap();
+        let now = Arc::new(AtomicI64::new(jiff::Timestamp::now().as_millisecond()));
+        let clock = Arc::clone(&now);
+        let queue = ReviewQueue::open_with_clock(
+            dir.path(),
+            Box::new(RuntimeLog(Arc::downgrade(&rt))),
+            Arc::new(move || clock.load(Ordering::SeqCst)),
+        )
+        .unwrap();
+        rt.set_review_sink(Some(queue.sink()));
+        let performed = counting(&rt);
+        let o = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        let id = o.case.unwrap();
+        // Still open: nothing to carry out.
+        assert_eq!(rt.perform_approved(&queue.get(&id).unwrap()).unwrap(), None);
+        now.fetch_add(61_000, Ordering::SeqCst);
+        let closed = queue.apply_due().unwrap();
+        assert_eq!(closed.len(), 1);
+        let case = &closed[0];
+        assert_eq!(
+            (
+                case.status,
+                case.decided_by.as_deref(),
+                case.verdict.as_deref()
+            ),
+            (Status::Fallback, Some(BY_DEADLINE), Some("allow"))
+        );
+        let Some(Approved::Performed { performed: p, seq }) = rt.perform_approved(case).unwrap()
+        else {
+            panic!("an allow fallback was not carried out");
+        };
+        assert!(p.ok);
+        assert_eq!(*performed.lock().unwrap(), vec![vec![Value::Int(5)]]);
+        let r = record(&rt, seq.unwrap());
+        assert_eq!(r["name"], "action.performed");
+        assert_eq!(r["data"]["decision"], o.seq.unwrap());
+        assert_eq!(
+            (&r["data"]["case"], &r["data"]["fallback"]),
+            (&id.clone().into(), &case.proof.into())
+        );
+        assert!(r["data"].get("approval").is_none(), "{r}");
+        // Without connectors: not carried out, and said so.
+        let o = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        now.fetch_add(61_000, Ordering::SeqCst);
+        let case = queue.apply_due().unwrap().pop().unwrap();
+        assert_eq!(case.id, o.case.unwrap());
+        rt.set_connectors(None);
+        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        else {
+            panic!("carried out without connectors");
+        };
+        assert!(
+            reason.ends_with("the action its `allow` fallback let go ahead was not carried out"),
+            "{reason}"
+        );
+        let r = record(&rt, seq.unwrap());
+        assert_eq!(r["name"], "action.not_performed");
+        assert_eq!(r["data"]["fallback"], case.proof.unwrap());
+        let performed = counting(&rt);
+        // An `allow` fallback at the deadline while the halt switch is on: not carried out,
+        // and said so.
+        let o = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        queue.halt("ops", "incident").unwrap();
+        now.fetch_add(61_000, Ordering::SeqCst);
+        let case = queue.apply_due().unwrap().pop().unwrap();
+        assert_eq!(
+            (case.id.as_str(), case.decided_by.as_deref()),
+            (o.case.as_deref().unwrap(), Some(BY_DEADLINE))
+        );
+        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        else {
+            panic!("carried out under the halt switch");
+        };
+        assert!(reason.starts_with("the halt switch is on"), "{reason}");
+        assert_eq!(record(&rt, seq.unwrap())["name"], "action.not_performed");
+        // The halt switch's `allow` fallback: the decision answered it; nothing here.
+        let o = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        let case = queue.get(&o.case.unwrap()).unwrap();
+        assert_eq!(
+            (
+                case.status,
+                case.decided_by.as_deref(),
+                case.verdict.as_deref()
+            ),
+            (Status::Fallback, Some(BY_HALT), Some("allow"))
+        );
+        assert_eq!(rt.perform_approved(&case).unwrap(), None);
+        queue.lift("ops").unwrap();
+        // A `deny` fallback at the deadline: nothing.
+        rt.load_bytes("acme", &module_falling_back_bytes(Verdict::Deny), None)
+            .unwrap();
+        let o = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        now.fetch_add(61_000, Ordering::SeqCst);
+        let case = queue.apply_due().unwrap().pop().unwrap();
+        assert_eq!(
+            (case.id.as_str(), case.verdict.as_deref()),
+            (o.case.as_deref().unwrap(), Some("deny"))
+        );
+        let size = rt.log().unwrap().size();
+        assert_eq!(rt.perform_approved(&case).unwrap(), None);
+        assert_eq!(rt.log().unwrap().size(), size);
+        assert!(performed.lock().unwrap().is_empty());
         queue.shutdown();
     }
 

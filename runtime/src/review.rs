@@ -66,6 +66,30 @@ pub const BY_HALT: &str = "halt";
 /// a queue that lost its lines): see [`ReviewQueue::open_reporting`].
 pub const BY_RECOVERY: &str = "recovery";
 
+/// Whether the queue itself closed `case` with its review's fallback: the deadline passed (the
+/// timer, opening the queue, or a reviewer's late answer: [`BY_DEADLINE`]) or opening the queue
+/// gave a `review` decision that had no case its fallback ([`BY_RECOVERY`]). Not a case the halt
+/// switch closed ([`BY_HALT`]: the decision itself answered that verdict), nor one a reviewer
+/// decided. These are the cases [`ReviewQueue::set_on_fallback`] hands its owner, `allow` and
+/// `deny` alike.
+pub fn closed_by_fallback(case: &Case) -> bool {
+    case.status == Status::Fallback
+        && matches!(case.decided_by.as_deref(), Some(BY_DEADLINE | BY_RECOVERY))
+}
+
+/// What the owner of a queue is told of each case the queue closes with its fallback
+/// ([`ReviewQueue::set_on_fallback`]).
+pub type OnFallback = Box<FallbackHook>;
+
+/// The hook of [`OnFallback`].
+pub type FallbackHook = dyn Fn(&Case) + Send + Sync;
+
+/// Runs the owner's `hook` for `case`; a hook that panics does not take the thread with it
+/// (the timer's: deadlines would stop applying). The panic is reported on stderr as any is.
+fn call(hook: &FallbackHook, case: &Case) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(case)));
+}
+
 /// Where the queue writes its proof records.
 pub trait EventLog: Send + Sync {
     /// Appends an event record and returns its sequence number once it is durable.
@@ -355,8 +379,9 @@ pub struct Case {
     /// The outcome's proof record, once durable.
     pub proof: Option<u64>,
     /// The action's arguments (one key per parameter, values as proof records write them),
-    /// kept so that an approval can carry out an action the connectors carry out
-    /// ([`crate::engine::Runtime::perform_approved`]); absent otherwise. Never kept when an
+    /// kept so that an approval, or an `allow` fallback at the deadline, can carry out an
+    /// action the connectors carry out ([`crate::engine::Runtime::perform_approved`]); absent
+    /// otherwise. Never kept when an
     /// argument holds a `@personal` value, which would be in clear here
     /// ([`crate::engine::ReviewSink::open_case_with_args`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -708,6 +733,19 @@ struct Inner {
     events: Box<dyn EventLog>,
     clock: Clock,
     timer: Mutex<Option<JoinHandle<()>>>,
+    /// Whether [`ReviewQueue::start_timer`] was called: from then on, cases closed with their
+    /// fallback while no hook is set are not kept for one.
+    timer_started: AtomicBool,
+    /// The owner's hook for cases closed with their fallback, and those closed before it was
+    /// set. Its own lock, never held while the hook runs, nor taken under `state`'s.
+    fallbacks: Mutex<Fallbacks>,
+}
+
+/// [`ReviewQueue::set_on_fallback`]'s hook, and the cases closed before there was one.
+#[derive(Default)]
+struct Fallbacks {
+    hook: Option<Arc<FallbackHook>>,
+    kept: Vec<Case>,
 }
 
 /// The review queue of a data folder. Cloning shares it.
@@ -847,6 +885,8 @@ impl ReviewQueue {
                 events,
                 clock,
                 timer: Mutex::new(None),
+                timer_started: AtomicBool::new(false),
+                fallbacks: Mutex::new(Fallbacks::default()),
             }),
         };
         let unproven: Vec<Case> = queue
@@ -865,7 +905,10 @@ impl ReviewQueue {
                     total,
                 });
             }
-            queue.prove_many(batch, true)?;
+            // A fallback decided before a crash and never proven was never handed to an owner
+            // either (that follows its proof): it is now.
+            let proven = queue.prove_many(batch, true)?;
+            queue.tell_fallbacks(&proven);
             progress(Progress {
                 stage: Stage::Unproven,
                 done: (i * BATCH + batch.len()),
@@ -992,7 +1035,8 @@ impl ReviewQueue {
                     .cloned()
                     .collect()
             };
-            self.prove_many(&decided, true)?;
+            let proven = self.prove_many(&decided, true)?;
+            self.tell_fallbacks(&proven);
             progress(Progress {
                 stage: Stage::Lost,
                 done: i * BATCH + batch.len(),
@@ -1032,6 +1076,69 @@ impl ReviewQueue {
         Box::new(self.clone())
     }
 
+    /// Tells `hook` of every case the queue closes with its review's fallback by the deadline
+    /// or on recovery ([`closed_by_fallback`]: the timer, opening the queue — overdue cases,
+    /// fallbacks a crash left unproven, `review` decisions recovered without a case —, a
+    /// reviewer's late answer), `allow` and `deny` alike, once each, right after its outcome is
+    /// proven (`review.fallback`, [`Case::proof`]): for the owner to carry out what an `allow`
+    /// fallback lets go ahead when it is an action xop carries out
+    /// ([`Runtime::perform_approved`]), as an approval's is. Not told of the halt switch's
+    /// fallbacks.
+    ///
+    /// The hook runs on the thread that closed the case (the timer's, the caller's of
+    /// [`ReviewQueue::approve`] or [`ReviewQueue::reject`] for a late answer, this one for the
+    /// cases kept), outside the queue's lock, so it may block (on the network) and call the
+    /// queue; while it runs, the timer applies no other deadline (their late answers are still
+    /// closed with the fallback), and [`ReviewQueue::shutdown`] waits for it.
+    ///
+    /// Cases closed before a hook is set (opening the queue closes them) are kept and handed to
+    /// it here, on this thread, before this returns, so none is missed; set it before
+    /// [`ReviewQueue::start_timer`] (a queue whose timer runs without a hook keeps no more of
+    /// them). A hook set again replaces the previous one.
+    pub fn set_on_fallback(&self, hook: OnFallback) {
+        let hook: Arc<FallbackHook> = Arc::from(hook);
+        let kept = {
+            let mut f = self.fallbacks();
+            f.hook = Some(Arc::clone(&hook));
+            std::mem::take(&mut f.kept)
+        };
+        for case in &kept {
+            call(&*hook, case);
+        }
+    }
+
+    /// Hands the cases of `cases` that the queue closed with their fallback to the owner's hook
+    /// (outside every lock), or keeps them for it. Called with proven cases only, and never
+    /// under the queue's lock.
+    fn tell_fallbacks(&self, cases: &[Case]) {
+        let fell: Vec<&Case> = cases.iter().filter(|c| closed_by_fallback(c)).collect();
+        if fell.is_empty() {
+            return;
+        }
+        let hook = {
+            let mut f = self.fallbacks();
+            match &f.hook {
+                Some(h) => Arc::clone(h),
+                None => {
+                    if !self.inner.timer_started.load(Ordering::SeqCst) {
+                        f.kept.extend(fell.into_iter().cloned());
+                    }
+                    return;
+                }
+            }
+        };
+        for case in fell {
+            call(&*hook, case);
+        }
+    }
+
+    fn fallbacks(&self) -> MutexGuard<'_, Fallbacks> {
+        self.inner
+            .fallbacks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Starts the thread that applies fallbacks when deadlines pass (idempotent).
     pub fn start_timer(&self) {
         let mut timer = self
@@ -1042,6 +1149,7 @@ impl ReviewQueue {
         if timer.is_some() {
             return;
         }
+        self.inner.timer_started.store(true, Ordering::SeqCst);
         let queue = self.clone();
         *timer = std::thread::Builder::new()
             .name("xop-review-timer".into())
@@ -1149,7 +1257,9 @@ impl ReviewQueue {
                     .filter_map(|id| state.cases.get(id).cloned())
                     .collect()
             };
-            done.extend(self.prove_many(&decided, false)?);
+            let proven = self.prove_many(&decided, false)?;
+            self.tell_fallbacks(&proven);
+            done.extend(proven);
             progress(Progress {
                 stage: Stage::Overdue,
                 done: i * BATCH + batch.len(),
@@ -1270,6 +1380,7 @@ impl ReviewQueue {
         let case = case.ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
         let case = self.prove(&case, false)?;
         if late {
+            self.tell_fallbacks(std::slice::from_ref(&case));
             return Err(ReviewError::AlreadyDecided {
                 id: case.id,
                 status: case.status,
@@ -2141,6 +2252,88 @@ mod tests {
         assert_eq!(names(&log.0), before);
         assert!(q.notices().is_empty(), "{:?}", q.notices());
         assert!(q.halted().is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The owner's hook is told of every case the queue closes with its fallback by the
+    /// deadline or on recovery, `allow` and `deny` alike, once each, proven, outside the
+    /// queue's lock: those closed on open (overdue, decided before a failure but not proven, a
+    /// `review` decision without a case) are kept and handed over when it is set; then each
+    /// the deadline closes (`apply_due`, as the timer does, and a late answer). Not an
+    /// approval, nor the halt's fallback.
+    #[test]
+    fn the_owner_is_told_of_every_fallback_also_those_closed_on_open() {
+        let dir = tmp("on-fallback");
+        let log = factual();
+        let (now, clock) = test_clock(1_000);
+        let q =
+            ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&log)), clock.clone()).unwrap();
+        let allowing = |seq, within_ms| {
+            let mut c = case(seq, within_ms);
+            c.terms.fallback = Verdict::Allow;
+            c
+        };
+        q.open_case(&allowing(1, 500)).unwrap();
+        q.open_case(&case(2, 500)).unwrap();
+        let approved = q.open_case(&case(3, 500)).unwrap();
+        q.approve(&approved, &desk(), None).unwrap();
+        // Due first, decided while the proof log refuses its record: unproven.
+        q.open_case(&allowing(4, 200)).unwrap();
+        now.store(1_300, Ordering::SeqCst);
+        log.2.store(true, Ordering::SeqCst);
+        assert!(q.apply_due().is_err());
+        log.2.store(false, Ordering::SeqCst);
+        drop(q);
+        // A `review` decision whose case was never opened.
+        log.1.lock().unwrap().reviews.push(allowing(100, 900_000));
+        now.store(2_000, Ordering::SeqCst);
+        let q = ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&log)), clock).unwrap();
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let (into, inner) = (Arc::clone(&told), Arc::downgrade(&q.inner));
+        q.set_on_fallback(Box::new(move |c: &Case| {
+            let unlocked = inner.upgrade().unwrap().state.try_lock().is_ok();
+            into.lock().unwrap().push((
+                c.id.clone(),
+                c.verdict.clone().unwrap(),
+                c.decided_by.clone().unwrap(),
+                c.proof.is_some(),
+                unlocked,
+            ));
+        }));
+        let told_ids = || {
+            let t = told.lock().unwrap();
+            assert!(
+                t.iter().all(|t| t.3 && t.4),
+                "unproven, or under the lock: {t:?}"
+            );
+            t.iter().map(|t| t.0.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(told_ids(), ["rv-4", "rv-100", "rv-1", "rv-2"]);
+        assert_eq!(
+            told.lock().unwrap()[1..3]
+                .iter()
+                .map(|t| (t.1.as_str(), t.2.as_str()))
+                .collect::<Vec<_>>(),
+            [("allow", BY_RECOVERY), ("allow", BY_DEADLINE)]
+        );
+        // Closed by the deadline once the hook is set: told at once.
+        q.open_case(&allowing(5, 500)).unwrap();
+        now.store(3_000, Ordering::SeqCst);
+        assert_eq!(q.apply_due().unwrap().len(), 1);
+        assert_eq!(told_ids().last().map(String::as_str), Some("rv-5"));
+        // A late answer closes its case with the fallback: told too.
+        let late = q.open_case(&allowing(6, 500)).unwrap();
+        now.store(4_000, Ordering::SeqCst);
+        assert!(matches!(
+            q.approve(&late, &desk(), None),
+            Err(ReviewError::AlreadyDecided { .. })
+        ));
+        assert_eq!(told_ids().last().map(String::as_str), Some("rv-6"));
+        // The halt's fallback is not the queue's to tell.
+        q.halt("ops", "incident").unwrap();
+        let halted = q.open_case(&allowing(7, 500)).unwrap();
+        assert_eq!(q.get(&halted).unwrap().decided_by.as_deref(), Some(BY_HALT));
+        assert_eq!(told_ids().len(), 6, "{:?}", told_ids());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

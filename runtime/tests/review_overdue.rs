@@ -1,7 +1,8 @@
 //! Many overdue review cases on open (after a crash, or a long stop): every one gets its
 //! fallback, proven in a real proof log, and the work is grouped (one sync per batch, not per
-//! case). `XOP_OVERDUE_CASES=20000 cargo test --release -p xop-runtime --test review_overdue
-//! -- --nocapture` times it on a generated store (docs/review.md gives the figures).
+//! case); each is handed to the queue's owner once it sets its hook. `XOP_OVERDUE_CASES=20000
+//! cargo test --release -p xop-runtime --test review_overdue -- --nocapture` times it on a
+//! generated store (docs/review.md gives the figures).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Instant;
 use serde_json::json;
 use xop_runtime::engine::Runtime;
 use xop_runtime::proof::{LogConfig, ProofLog};
-use xop_runtime::review::{ReviewQueue, RuntimeLog, Status};
+use xop_runtime::review::{BY_DEADLINE, Case, ReviewQueue, RuntimeLog, Status};
 
 /// Writes a store of `n` open cases whose deadlines passed long ago, each naming a decision
 /// record of the log (filler events stand in for the decisions).
@@ -68,4 +69,26 @@ fn many_overdue_cases_get_their_fallback_on_open() {
     proofs.dedup();
     assert_eq!(proofs.len() as u64, n, "one outcome record per case");
     assert_eq!(rt.log().unwrap().size(), 2 * n);
+    // The queue's owner, once it sets its hook, is told of every one of them, once, proven
+    // (as `xop serve` is, to carry out an `allow` fallback).
+    let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = Arc::clone(&told);
+    queue.set_on_fallback(Box::new(move |c: &Case| {
+        into.lock().unwrap().push(c.clone());
+    }));
+    let told = told.lock().unwrap().clone();
+    assert_eq!(told.len() as u64, n, "each case told once");
+    let proven: std::collections::HashMap<&str, Option<u64>> =
+        cases.iter().map(|c| (c.id.as_str(), c.proof)).collect();
+    let mut ids: Vec<&str> = told
+        .iter()
+        .map(|c| {
+            assert_eq!(c.decided_by.as_deref(), Some(BY_DEADLINE), "{}", c.id);
+            assert_eq!(proven.get(c.id.as_str()), Some(&c.proof), "{}", c.id);
+            c.id.as_str()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len() as u64, n, "each case told once");
 }

@@ -198,6 +198,14 @@ pub fn serve_with(
         eprintln!("xop serve: warning: {n}");
     }
     rt.set_review_sink(Some(Box::new(Sink(queue.clone()))));
+    // Before the timer starts: the cases opening closed with their fallback are handed over
+    // now (an `allow` one carried out before listening), then each the deadline closes.
+    let carrier = Arc::downgrade(&rt);
+    queue.set_on_fallback(Box::new(move |case| {
+        if let Some(rt) = carrier.upgrade() {
+            carry_out_fallback(&rt, case);
+        }
+    }));
     queue.start_timer();
     let addr = listener
         .local_addr()
@@ -271,6 +279,33 @@ impl ReviewSink for Sink {
 
     fn halted(&self) -> bool {
         ReviewSink::halted(&self.0)
+    }
+}
+
+/// Carries out the action of a review case the queue closed with an `allow` fallback by its
+/// deadline or on recovery, when it is an action xop carries out (a QoD boost), as an approval
+/// carries it out ([`Runtime::perform_approved`]), and says on stderr what came of it: one line
+/// per such case (performed, not performed and why, or not proven). Other cases (a `deny`
+/// fallback, an action the caller carries out once told `allow`) are left alone.
+fn carry_out_fallback(rt: &Runtime, case: &xop_runtime::review::Case) {
+    if case.verdict.as_deref() != Some("allow") || !xop_network::is_network_action(&case.action) {
+        return;
+    }
+    let by = case.decided_by.as_deref().unwrap_or("?");
+    let proof = case.proof.map_or("-".to_string(), |p| p.to_string());
+    match rt.perform_approved(case) {
+        Ok(Some(done)) => eprintln!(
+            "xop serve: {} fell back to allow by {by} (proof record {proof}): {}",
+            case.id,
+            done.summary(&case.action)
+        ),
+        Ok(None) => {}
+        Err(e) => eprintln!(
+            "xop serve: warning: {} fell back to allow by {by} (proof record {proof}), but what \
+             came of its action {} could not be proven: {e}; look the action up at the operator \
+             before doing it again",
+            case.id, case.action
+        ),
     }
 }
 

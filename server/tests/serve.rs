@@ -1499,8 +1499,13 @@ impl xop_runtime::connectors::Connectors for SlowNetwork {
 /// `xop serve` on the boost module, with `timeout_ms` and nora of role `noc`, deciding on
 /// `net`.
 fn serve_boost(tmp: &TempDir, timeout_ms: u64, net: &SlowNetwork) -> Running {
+    serve_boost_source(tmp, timeout_ms, net, BOOST)
+}
+
+/// [`serve_boost`] on the module `source` (a variant of [`BOOST`]).
+fn serve_boost_source(tmp: &TempDir, timeout_ms: u64, net: &SlowNetwork, source: &str) -> Running {
     let mut ws = Workspace::new();
-    ws.set_file("boost.xop", BOOST);
+    ws.set_file("boost.xop", source);
     let errors: Vec<_> = (ws.diagnostics().into_iter())
         .filter(|d| d.is_error())
         .collect();
@@ -1508,7 +1513,7 @@ fn serve_boost(tmp: &TempDir, timeout_ms: u64, net: &SlowNetwork) -> Running {
     let program = xop_compiler::lower::lower(ws.db(), ws.project()).unwrap();
     let module = Module {
         program,
-        source_hash: hash_sources([("boost.xop", BOOST.as_bytes())]),
+        source_hash: hash_sources([("boost.xop", source.as_bytes())]),
         sources: vec!["boost.xop".into()],
     };
     std::fs::write(tmp.0.join("boost.xopm"), module.to_bytes(None)).unwrap();
@@ -1695,6 +1700,156 @@ fn an_approved_boost_is_carried_out() {
             "session-1",
         ],
     );
+    verified(&data);
+}
+
+/// [`BOOST`] with its review given `within` and falling back to `fallback`.
+fn boost_falling_back(within: &str, fallback: &str) -> String {
+    BOOST.replace(
+        "within 15m else deny",
+        &format!("within {within} else {fallback}"),
+    )
+}
+
+/// Case `id` as nora (of role `noc`) sees it over HTTP, once its status is `status`.
+fn boost_case_once(addr: SocketAddr, id: &str, status: &str) -> Value {
+    let auth = bearer(NORA);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (st, b) = request(
+            addr,
+            "GET",
+            &format!("/v1/reviews/{id}"),
+            &[("Authorization", &auth)],
+            b"",
+        );
+        assert_eq!(st, 200, "{b}");
+        let c = json_of(&b);
+        if c["status"] == status {
+            return c;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "case {id} is still {}",
+            c["status"]
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The actions `net` carried out, once there are `n` (within 15 s).
+fn carried_once(net: &SlowNetwork, n: usize) -> Vec<Carried> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let performed = net.performed.lock().unwrap().clone();
+        if performed.len() >= n {
+            return performed;
+        }
+        assert!(Instant::now() < deadline, "carried out: {performed:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A QoD boost whose review falls back to `allow` is carried out when nobody decides in time,
+/// as an approval's is: the deadline's timer closes the case (`review.fallback`, by
+/// `deadline`), then the session is created at the operator with the arguments the case kept,
+/// proven as `action.performed` naming the case and the fallback's record. A case that fell
+/// due while the server was stopped is carried out when it starts again, before it listens.
+#[test]
+fn an_allow_fallback_at_the_deadline_carries_the_boost_out() {
+    use xop_runtime::value::Value as V;
+    let tmp = TempDir::new("allow-fallback-boost");
+    let net = SlowNetwork::default();
+    let source = boost_falling_back("1s", "allow");
+    let server = serve_boost_source(&tmp, 10_000, &net, &source);
+    let addr = server.addr();
+    let (status, decided) = decide_action(addr, "create_qos_session", &boost("90m"));
+    assert_eq!((status, decided["verdict"].as_str()), (200, Some("review")));
+    let id = decided["case"].as_str().unwrap().to_string();
+    assert!(net.performed.lock().unwrap().is_empty());
+    let c = boost_case_once(addr, &id, "fallback");
+    assert_eq!(
+        (c["decided_by"].as_str(), c["verdict"].as_str()),
+        (Some("deadline"), Some("allow"))
+    );
+    let performed = carried_once(&net, 1);
+    assert_eq!(performed.len(), 1, "{performed:?}");
+    assert_eq!(performed[0].0, "std.camara.create_qos_session");
+    assert_eq!(
+        performed[0].1,
+        [
+            V::Text("+33612345678".into()),
+            V::Text("198.51.100.0/24".into()),
+            V::Text("QOS_L".into()),
+            V::Duration(5_400_000),
+        ]
+    );
+    // Closed while the server is stopped: carried out when it starts, before it listens.
+    let (_, decided) = decide_action(addr, "create_qos_session", &boost("2h"));
+    let id2 = decided["case"].as_str().unwrap().to_string();
+    server.stop().unwrap();
+    let (cases, _) = xop_runtime::review::read(&tmp.0.join("data")).unwrap();
+    let open = cases.iter().find(|c| c.id == id2).unwrap();
+    assert_eq!(open.status.keyword(), "open", "stopped before the deadline");
+    std::thread::sleep(Duration::from_millis(1200));
+    let server = serve_boost_source(&tmp, 10_000, &net, &source);
+    let performed = net.performed.lock().unwrap().clone();
+    assert_eq!(performed.len(), 2, "{performed:?}");
+    assert_eq!(performed[1].1[3], V::Duration(7_200_000));
+    let c2 = boost_case_once(server.addr(), &id2, "fallback");
+    server.stop().unwrap();
+    let data = tmp.0.join("data");
+    assert_eq!(
+        record_names(&data),
+        [
+            "decision",
+            "review.fallback",
+            "action.performed",
+            "decision",
+            "review.fallback",
+            "action.performed"
+        ]
+    );
+    for (case, seq, session) in [(&c, 2, "session-1"), (&c2, 5, "session-2")] {
+        record_contains(
+            &data,
+            seq,
+            &[
+                &format!("\"case\":\"{}\"", case["id"].as_str().unwrap()),
+                &format!("\"fallback\":{}", case["proof"]),
+                &format!("\"decision\":{}", case["seq"]),
+                session,
+            ],
+        );
+        let mut r = LogReader::open(&data).unwrap();
+        let text = String::from_utf8(r.record_bytes(seq).unwrap()).unwrap();
+        assert!(!text.contains("\"approval\""), "{text}");
+    }
+    verified(&data);
+}
+
+/// A QoD boost whose review falls back to `deny` is not carried out when nobody decides in
+/// time: the case closes with its fallback, and nothing is sent nor performed.
+#[test]
+fn a_deny_fallback_at_the_deadline_carries_nothing_out() {
+    let tmp = TempDir::new("deny-fallback-boost");
+    let net = SlowNetwork::default();
+    let server = serve_boost_source(&tmp, 10_000, &net, &boost_falling_back("1s", "deny"));
+    let addr = server.addr();
+    let (status, decided) = decide_action(addr, "create_qos_session", &boost("90m"));
+    assert_eq!((status, decided["verdict"].as_str()), (200, Some("review")));
+    let id = decided["case"].as_str().unwrap().to_string();
+    let c = boost_case_once(addr, &id, "fallback");
+    assert_eq!(
+        (c["decided_by"].as_str(), c["verdict"].as_str()),
+        (Some("deadline"), Some("deny"))
+    );
+    // Time for anything the fallback would set going.
+    std::thread::sleep(Duration::from_millis(500));
+    server.stop().unwrap();
+    assert!(net.performed.lock().unwrap().is_empty());
+    let data = tmp.0.join("data");
+    assert_eq!(record_names(&data), ["decision", "review.fallback"]);
     verified(&data);
 }
 
