@@ -31,6 +31,8 @@ pub struct App {
     pub queue: ReviewQueue,
     /// The configuration.
     pub config: Config,
+    /// Where the configuration was read from, if from a file (named in warnings).
+    pub config_path: Option<std::path::PathBuf>,
     /// The metrics.
     pub metrics: Metrics,
     /// Why the proof log (or the review store) stopped writing, once it has: nothing more is
@@ -1200,13 +1202,18 @@ async fn load_module(
     })
     .await?;
     app.metrics.swap();
-    Ok(axum::Json(json!({
+    let mut answer = json!({
         "name": info.name,
         "module": info.hash,
         "policies": info.policies,
         "signer": info.signer,
-    }))
-    .into_response())
+    });
+    let warnings =
+        crate::unheld_review_roles(&app.rt.modules(), &app.config, app.config_path.as_deref());
+    if !warnings.is_empty() {
+        answer["warnings"] = json!(warnings);
+    }
+    Ok(axum::Json(answer).into_response())
 }
 
 async fn halt_state(State(app): State<Arc<App>>) -> Response {
@@ -1348,6 +1355,7 @@ mod tests {
             rt,
             queue,
             config: Config::default(),
+            config_path: None,
             metrics: Metrics::default(),
             broken: std::sync::OnceLock::new(),
         });

@@ -195,6 +195,14 @@ impl Config {
         })
     }
 
+    /// Whether anyone the file lists (a reviewer, or an operator given roles) holds review
+    /// role `role`.
+    pub fn holds_role(&self, role: &str) -> bool {
+        self.credentials
+            .iter()
+            .any(|c| c.principal.roles.iter().any(|r| r == role))
+    }
+
     /// Who `token` identifies: every entry whose hash matches (a name listed both as reviewer
     /// and as operator gets both). Every entry is compared, in constant time, so the time
     /// taken says nothing about which hash is close.

@@ -11,13 +11,13 @@ pub mod listen;
 pub mod metrics;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use xop_runtime::connectors::Connectors;
-use xop_runtime::engine::{ReviewCase, ReviewSink, Runtime};
+use xop_runtime::engine::{ModuleSet, ReviewCase, ReviewSink, Runtime};
 use xop_runtime::proof::{LogConfig, ProofLog};
 use xop_runtime::review::{OpeningReport, ReviewQueue, RuntimeLog};
 
@@ -197,6 +197,9 @@ pub fn serve_with(
     for n in queue.notices() {
         eprintln!("xop serve: warning: {n}");
     }
+    for w in unheld_review_roles(&rt.modules(), &config, opts.config.as_deref()) {
+        eprintln!("xop serve: warning: {w}");
+    }
     rt.set_review_sink(Some(Box::new(Sink(queue.clone()))));
     // Before the timer starts: the cases opening closed with their fallback are handed over
     // now (an `allow` one carried out before listening), then each the deadline closes.
@@ -225,6 +228,7 @@ pub fn serve_with(
         rt: Arc::clone(&rt),
         queue: queue.clone(),
         config,
+        config_path: opts.config.clone(),
         metrics: Metrics::default(),
         broken: std::sync::OnceLock::new(),
     });
@@ -280,6 +284,42 @@ impl ReviewSink for Sink {
     fn halted(&self) -> bool {
         ReviewSink::halted(&self.0)
     }
+}
+
+/// One warning per review role that a review rule of a loaded module names and that nobody in
+/// `config` holds (with the first policy naming it): such a case can never be approved or
+/// rejected, only fall back at its deadline. Said on stderr when `xop serve` starts, and in the
+/// answer of a hot swap.
+pub fn unheld_review_roles(
+    modules: &ModuleSet,
+    config: &Config,
+    config_path: Option<&Path>,
+) -> Vec<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for m in &modules.modules {
+        for policy in &m.program().policies {
+            for review in policy.rules.iter().filter_map(|r| r.review.as_ref()) {
+                let role = review.role.as_str();
+                if seen.contains(&role) || config.holds_role(role) {
+                    continue;
+                }
+                seen.push(role);
+                let whose = match config_path {
+                    Some(p) => format!("nobody in `{}`", p.display()),
+                    None => "nobody (no --config, so no reviewers)".to_string(),
+                };
+                out.push(format!(
+                    "{whose} holds the review role `{role}`, which a review rule of policy `{}` \
+                     (module `{}`) names: its cases can only fall back at their deadline; add \
+                     a reviewer with roles = [\"{role}\"] to [[reviewers]] (`xop token new` \
+                     makes the token)",
+                    policy.qualified, m.name
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Carries out the action of a review case the queue closed with an `allow` fallback by its

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use xop_compiler::db::Workspace;
 use xop_runtime::module::{Module, hash_sources, parse_signing_key, write_keypair};
 use xop_runtime::proof::verify::{LogReader, read_public_key, verify_log};
-use xop_server::config::token_hash;
-use xop_server::{Running, ServeOptions, serve};
+use xop_server::config::{Config, token_hash};
+use xop_server::{Running, ServeOptions, serve, unheld_review_roles};
 
 const ANA: &str = "ana-token";
 const BOB: &str = "bob-token";
@@ -921,6 +921,8 @@ fn hot_swap_under_concurrent_decides() {
         &v2,
     );
     assert_eq!(st, 200, "{b}");
+    // ana holds the fraud desk's role, which the module's review rules name: nothing to warn.
+    assert_eq!(json_of(&b).get("warnings"), None, "{b}");
     let after = seen.lock().unwrap().len();
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
@@ -1962,4 +1964,42 @@ fn a_port_in_use_creates_no_data_folder() {
     let err = serve(&opts).err().expect("the port is in use");
     assert!(err.contains("cannot listen"), "{err}");
     assert!(!opts.data.exists(), "{err}");
+}
+
+/// A review role that a loaded module's rules name and nobody in the configuration holds is
+/// warned about (its cases can only fall back): once per role, naming the policy and the file;
+/// a role someone holds is not.
+#[test]
+fn a_review_role_nobody_holds_is_warned_about() {
+    let rt = xop_runtime::engine::Runtime::new();
+    rt.load_bytes("pay", &module_bytes("allow \"ok\"", None), None)
+        .unwrap();
+    let base = Path::new("/etc/xop");
+    let bob = format!(
+        "[[reviewers]]\nname = \"bob\"\nrole = \"marketing\"\ntoken_sha256 = \"{}\"\n",
+        token_hash(BOB)
+    );
+    let ana = format!(
+        "{bob}[[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{}\"\n",
+        token_hash(ANA)
+    );
+    let path = Path::new("/etc/xop/xop.toml");
+    let only_bob = Config::parse(&bob, base).unwrap();
+    let warnings = unheld_review_roles(&rt.modules(), &only_bob, Some(path));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    for needle in [
+        "`/etc/xop/xop.toml`",
+        "`fraud_desk`",
+        "t.pay.block",
+        "roles = [\"fraud_desk\"]",
+    ] {
+        assert!(warnings[0].contains(needle), "{needle}: {}", warnings[0]);
+    }
+    let none = unheld_review_roles(&rt.modules(), &Config::default(), None);
+    assert!(none[0].contains("no --config"), "{none:?}");
+    let with_ana = Config::parse(&ana, base).unwrap();
+    assert_eq!(
+        unheld_review_roles(&rt.modules(), &with_ana, Some(path)),
+        Vec::<String>::new()
+    );
 }
