@@ -206,6 +206,38 @@ fn a_changed_record_is_named() {
 }
 
 #[test]
+fn a_record_changed_out_of_json_is_one_problem() {
+    // QA: also said "record 0: not a proof record: …" and, of record 1, "record 0 is missing
+    // (deleted or moved)": the unreadable record's place was not counted.
+    let tmp = TempDir::new("changed-json");
+    let dir = make_log(&tmp);
+    let mut f = frames(&dir);
+    let i = record_index(&f, 0);
+    let body = String::from_utf8(f[i].body.clone()).unwrap();
+    let changed = body.replacen("\"policy\":", "\"policy\"w", 1);
+    assert_ne!(body, changed);
+    f[i].body = changed.into_bytes();
+    write_frames(&dir, &f);
+    let o = xop(&["log", "verify", s(&dir)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "bad: record 0 (byte {}): record 0 was changed: its bytes do not match the hash \
+             written with it (not a proof record: expected `:` at line 1 column ",
+            f[i].offset
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        lines[1],
+        "the log does not verify: 1 problem, the first at record 0"
+    );
+}
+
+#[test]
 fn a_changed_and_rehashed_record_is_caught_by_the_commit_and_checkpoint() {
     let tmp = TempDir::new("rehashed");
     let dir = make_log(&tmp);
@@ -425,6 +457,29 @@ fn fraud_decision(tmp: &TempDir, dir: &Path) {
         text(&o).contains("review (recent-sim-swap)"),
         "{}",
         text(&o)
+    );
+}
+
+#[test]
+fn a_missing_key_file_is_one_problem_about_the_file() {
+    // QA: said `record 6 names subject key …, but the log has no subjects.keys`, blaming the
+    // record whose key the erasure (record 7) accounted for.
+    let tmp = TempDir::new("keys-gone");
+    let dir = make_log(&tmp);
+    fraud_decision(&tmp, &dir);
+    let o = xop(&["log", "erase", s(&dir), "cust-42"]);
+    assert!(o.status.success(), "{}", text(&o));
+    fs::remove_file(dir.join("subjects.keys")).unwrap();
+    let o = xop(&["log", "verify", s(&dir)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        text(&o),
+        "bad: subjects.keys is missing: it holds the subjects' HMAC keys, which the personal \
+         evidence in the records is hashed with; the records name 1 subject key, erased since by \
+         an erasure record, so no evidence needs it any more. A writer (`xop eval --log`, `xop \
+         serve`, `xop log erase`) refuses to open the log without it, since a new file would \
+         silently unlink every subject's evidence: restore subjects.keys from a backup\n\
+         the log does not verify: 1 problem\n"
     );
 }
 

@@ -11,8 +11,9 @@ use std::path::Path;
 use xop_runtime::ir::Verdict;
 use xop_runtime::module::hex;
 use xop_runtime::proof::evidence::KeyProvider;
-use xop_runtime::proof::record::{Body, DecisionRecord, Entry, Evidence, time_text};
-use xop_runtime::proof::store::{Frame, Frames, MAX_TORN_TAIL, Tag};
+use xop_runtime::proof::merkle::leaf_hash;
+use xop_runtime::proof::record::{Body, DecisionRecord, Entry, Evidence, decode, time_text};
+use xop_runtime::proof::store::{Frame, Frames, MAGIC, MAX_TORN_TAIL, Tag, write_frame};
 use xop_runtime::proof::verify::{LogReader, read_public_key, verify_log};
 use xop_runtime::proof::{LogConfig, LogError, ProofLog};
 
@@ -930,4 +931,152 @@ fn an_unbound_id_in_a_current_key_file_is_refused_and_reported() {
         b.extend_from_slice(&legacy_slot("cust-7", 0x5a, 0xa5))
     });
     slot_refused(dir.path(), 248, None, "does not end with 584b4232");
+}
+
+/// Writes `frames` as the log file, after the magic.
+fn write_frames(dir: &Path, frames: &[Frame]) {
+    let mut bytes = MAGIC.to_vec();
+    for f in frames {
+        write_frame(&mut bytes, f.tag, &f.body, &f.hash);
+    }
+    std::fs::write(dir.join("log.xpl"), bytes).unwrap();
+}
+
+/// The body of record 0 of `log_of` with `from` replaced by `to`, and the frame's index.
+fn record_0_with(dir: &Path, from: &str, to: &str) -> (usize, Vec<u8>) {
+    let f = frames(dir);
+    let i = f.iter().position(|f| f.tag == Tag::Record).unwrap();
+    let body = String::from_utf8(f[i].body.clone()).unwrap();
+    let changed = body.replacen(from, to, 1);
+    assert_ne!(body, changed, "{body}");
+    (i, changed.into_bytes())
+}
+
+#[test]
+fn a_record_changed_out_of_json_is_one_problem_and_keeps_its_place() {
+    // QA: one byte of record 0 changed so that it is no longer JSON gave three problems: the
+    // change, the record not decoding, and record 0 "missing (deleted or moved)" at record 1,
+    // whose seq was compared with the unread seq of record 0.
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 3);
+    let (i, body) = record_0_with(dir.path(), "\"name\":", "\"namew");
+    let why = decode(&body).unwrap_err();
+    assert!(why.starts_with("not a proof record: "), "{why}");
+    let mut f = frames(dir.path());
+    f[i].body = body.clone();
+    write_frames(dir.path(), &f);
+    assert_eq!(
+        problems(dir.path()),
+        [(
+            Some(0),
+            format!(
+                "record 0 was changed: its bytes do not match the hash written with it ({why})"
+            )
+        )]
+    );
+
+    // Its hash rewritten too (a forger's edit): not a proof record, still in its place.
+    f[i].hash = leaf_hash(&body);
+    write_frames(dir.path(), &f);
+    assert_eq!(
+        problems(dir.path()),
+        [(Some(0), format!("record 0: {why}"))]
+    );
+}
+
+#[test]
+fn a_record_whose_seq_was_changed_is_one_problem() {
+    // The seq a changed record holds is not trusted: read as written, record 0 changed to
+    // `{"seq":7,` named record 0 missing and every later record out of order.
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 3);
+    let (i, body) = record_0_with(dir.path(), "{\"seq\":0,", "{\"seq\":7,");
+    let mut f = frames(dir.path());
+    f[i].body = body;
+    write_frames(dir.path(), &f);
+    assert_eq!(
+        problems(dir.path()),
+        [(
+            Some(0),
+            "record 0 was changed: its bytes do not match the hash written with it".to_string()
+        )]
+    );
+}
+
+/// `verify`'s problem for a missing `subjects.keys`: `what` the records name, and the backup.
+fn key_file_missing(what: &str, backup: &str) -> (Option<u64>, String) {
+    (
+        None,
+        format!(
+            "subjects.keys is missing: it holds the subjects' HMAC keys, which the personal \
+             evidence in the records is hashed with; {what}. A writer (`xop eval --log`, `xop \
+             serve`, `xop log erase`) refuses to open the log without it, since a new file would \
+             silently unlink every subject's evidence: restore subjects.keys from {backup}"
+        ),
+    )
+}
+
+/// Removes `subjects.keys`: opening for writing refuses; `verify` reports `want` alone.
+fn key_file_removed(dir: &Path, want: (Option<u64>, String)) {
+    std::fs::remove_file(dir.join("subjects.keys")).unwrap();
+    let e = ProofLog::open(dir, config()).unwrap_err().to_string();
+    assert!(
+        e.contains("subjects.keys` (the subjects' hash keys) is missing"),
+        "{e}"
+    );
+    assert_eq!(problems(dir), [want]);
+}
+
+#[test]
+fn a_missing_key_file_is_one_problem_about_the_file() {
+    // QA: the file removed was reported as `record 0 names subject key …, but the log has no
+    // subjects.keys`, blaming record 0, whose key an erasure record (record 1) accounted for.
+    let dir = tempfile::tempdir().unwrap();
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    decide_about(&log, "cust-42");
+    assert_eq!(log.erase_subject("cust-42").unwrap(), Some(1));
+    log.close().unwrap();
+    assert_eq!(problems(dir.path()), []);
+    key_file_removed(
+        dir.path(),
+        key_file_missing(
+            "the records name 1 subject key, erased since by an erasure record, so no evidence \
+             needs it any more",
+            "a backup",
+        ),
+    );
+
+    // Keys no erasure record names: their evidence is what the file is needed for.
+    let dir = tempfile::tempdir().unwrap();
+    log_with_subjects(dir.path());
+    key_file_removed(
+        dir.path(),
+        key_file_missing(
+            "the records name 3 subject keys, so the personal evidence hashed with them can no \
+             longer be checked",
+            "a backup made after record 2 was written",
+        ),
+    );
+
+    // Both.
+    let dir = tempfile::tempdir().unwrap();
+    log_with_subjects(dir.path());
+    let log = ProofLog::open(dir.path(), config()).unwrap();
+    assert_eq!(log.erase_subject("cust-2").unwrap(), Some(4));
+    log.close().unwrap();
+    key_file_removed(
+        dir.path(),
+        key_file_missing(
+            "the records name 3 subject keys (1 erased since by an erasure record, which \
+             accounts for it), so the personal evidence hashed with the other 2 can no longer \
+             be checked",
+            "a backup made after record 1 was written",
+        ),
+    );
+
+    // A log whose records name no key does not need the file to be checked.
+    let dir = tempfile::tempdir().unwrap();
+    log_of(dir.path(), 2);
+    std::fs::remove_file(dir.path().join("subjects.keys")).unwrap();
+    assert_eq!(problems(dir.path()), []);
 }

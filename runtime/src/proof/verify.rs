@@ -2,12 +2,14 @@
 //! recomputes everything from the bytes and names what does not hold.
 //!
 //! `verify_log` checks, frame by frame: each record's bytes against the hash written with it
-//! (a changed record is named); that it decodes and is canonical; that sequence numbers run
-//! 0, 1, 2, … (a deleted, reordered or inserted record is named); each commit's root against
-//! the tree recomputed from the records' bytes; each signed checkpoint's signature (with the
-//! trusted key) and root, and its place (a checkpoint is of exactly the records before it, so
-//! an older one copied over a newer one is named); that the file has its header (a file cut to
-//! the magic is reported); that the frames follow the file's grammar (a commit right after the
+//! (a changed record is named, once: that it no longer decodes is said with it, and the seq a
+//! changed or undecodable record holds is not trusted, so it is numbered by its place); that
+//! it decodes and is canonical; that sequence numbers run 0, 1, 2, … (a deleted, reordered or
+//! inserted record is named); each commit's root against the tree recomputed from the
+//! records' bytes; each signed checkpoint's signature (with the trusted key) and root, and its
+//! place (a checkpoint is of exactly the records before it, so an older one copied over a
+//! newer one is named); that the file has its header (a file cut to the magic is reported);
+//! that the frames follow the file's grammar (a commit right after the
 //! records it closes, a checkpoint only right after a commit, at most one: a frame duplicated,
 //! moved or appended is named by its byte); and that every record is covered by a signed
 //! checkpoint, unless a writer holds the log's lock ([`writer_holds_lock`]: a live log signs
@@ -18,6 +20,7 @@
 //! right after one of its checkpoints, which is otherwise a valid shorter log. A record
 //! changed *and* re-hashed, with the commits rewritten, is caught by the first signed
 //! checkpoint after it, which names the range of records it covers. Then the subject key file:
+//! it must be there if a committed record names a key (a writer refuses the log without it),
 //! every key a committed record names is in `subjects.keys` unless an erasure record names it,
 //! no key an erasure record names is still there, and every slot can be trusted (its id matches
 //! its contents, it is not partly zero, no other slot has its subject or id:
@@ -448,23 +451,29 @@ pub fn verify_log_with(
                 let h = leaf_hash(&frame.body);
                 tree.push(h);
                 report.records += 1;
-                if h != frame.hash {
-                    explained = true;
-                    problem(
-                        &mut report,
-                        Some(index),
-                        frame.offset,
-                        format!(
-                            "record {index} was changed: its bytes do not match the hash written \
-                             with it"
-                        ),
-                    );
-                }
+                let changed = h != frame.hash;
                 let decoded = decode(&frame.body);
                 if let Ok(r) = &decoded {
                     keys.note(r);
                 }
                 match decoded {
+                    // Bytes changed since they were hashed: their not decoding is the same
+                    // change, said in the same problem.
+                    Err(e) if changed => {
+                        explained = true;
+                        problem(
+                            &mut report,
+                            Some(index),
+                            frame.offset,
+                            format!(
+                                "record {index} was changed: its bytes do not match the hash \
+                                 written with it ({e})"
+                            ),
+                        );
+                        // Its seq cannot be read: it is numbered by its place, so the next
+                        // record is not taken for a gap.
+                        expected_seq += 1;
+                    }
                     Err(e) => {
                         explained = true;
                         problem(
@@ -473,6 +482,22 @@ pub fn verify_log_with(
                             frame.offset,
                             format!("record {index}: {e}"),
                         );
+                        expected_seq += 1;
+                    }
+                    // A changed record's seq is not the one it was written with if the change
+                    // is there: it is numbered by its place, as an unreadable one is.
+                    Ok(_) if changed => {
+                        explained = true;
+                        problem(
+                            &mut report,
+                            Some(index),
+                            frame.offset,
+                            format!(
+                                "record {index} was changed: its bytes do not match the hash \
+                                 written with it"
+                            ),
+                        );
+                        expected_seq += 1;
                     }
                     Ok(r) if r.seq != expected_seq => {
                         explained = true;
@@ -888,8 +913,10 @@ fn count_here(n: u64) -> String {
     }
 }
 
-/// Checks `DIR/subjects.keys` against the key ids the committed records name: a damaged slot
-/// is a problem named by the first record naming its key, if any; a key missing with no
+/// Checks `DIR/subjects.keys` against the key ids the committed records name: the file
+/// missing while records name keys is one problem about the file ([`missing_key_file`]); a
+/// damaged slot is a problem named by the first record naming its key, if any; a key missing
+/// with no
 /// erasure record is one named by the first record naming it (and how many more are
 /// missing); a key an erasure record names but the file still has is one too (an erasure a
 /// crash interrupted, which the next opening for writing finishes). A file of the first format
@@ -900,23 +927,9 @@ fn check_key_file(dir: &Path, refs: &KeyRefs, report: &mut Report) {
     let file = "subjects.keys";
     let contents = match read_key_file(&path) {
         Ok(Some(contents)) => contents,
-        Ok(None) if refs.named.is_empty() => return,
+        Ok(None) if refs.named.is_empty() && refs.erased.is_empty() => return,
         Ok(None) => {
-            let (id, seq) = refs
-                .named
-                .iter()
-                .min_by_key(|(id, seq)| (**seq, (*id).clone()))
-                .map(|(id, seq)| (id.clone(), *seq))
-                .unwrap_or_default();
-            problem(
-                report,
-                Some(seq),
-                0,
-                format!(
-                    "record {seq} names subject key {id}, but the log has no {file}: restore it \
-                     from a backup"
-                ),
-            );
+            problem(report, None, 0, missing_key_file(refs));
             return;
         }
         Err(e) => {
@@ -984,6 +997,64 @@ fn check_key_file(dir: &Path, refs: &KeyRefs, report: &mut Report) {
             ),
         );
     }
+}
+
+/// The problem of a missing `subjects.keys` when records name keys: one about the file, not
+/// any record. What it costs is said from the keys the records name: those an erasure record
+/// names are accounted for (no evidence needs them), the others are needed to check their
+/// evidence; either way a writer refuses to open the log without the file (a new one would
+/// unlink every subject's evidence), so it is a problem.
+fn missing_key_file(refs: &KeyRefs) -> String {
+    let keys = |n: usize| {
+        if n == 1 {
+            "1 subject key".to_string()
+        } else {
+            format!("{n} subject keys")
+        }
+    };
+    // The first record naming each live key: a backup must be newer than the last of them.
+    let live: Vec<u64> = refs
+        .named
+        .iter()
+        .filter(|(id, _)| !refs.erased.contains_key(*id))
+        .map(|(_, seq)| *seq)
+        .collect();
+    let erased = refs.erased.len();
+    let what = match (live.len(), erased) {
+        (0, 1) => "the records name 1 subject key, erased since by an erasure record, so no \
+                   evidence needs it any more"
+            .to_string(),
+        (0, n) => format!(
+            "the records name {n} subject keys, each erased since by an erasure record, so no \
+             evidence needs them any more"
+        ),
+        (n, 0) => format!(
+            "the records name {}, so the personal evidence hashed with {} can no longer be \
+             checked",
+            keys(n),
+            if n == 1 { "it" } else { "them" }
+        ),
+        (n, e) => format!(
+            "the records name {} ({e} erased since by {}), so the personal evidence hashed \
+             with the other {n} can no longer be checked",
+            keys(n + e),
+            if e == 1 {
+                "an erasure record, which accounts for it"
+            } else {
+                "erasure records, which account for them"
+            }
+        ),
+    };
+    let backup = match live.iter().max() {
+        Some(last) => format!("a backup made after record {last} was written"),
+        None => "a backup".to_string(),
+    };
+    format!(
+        "subjects.keys is missing: it holds the subjects' HMAC keys, which the personal evidence \
+         in the records is hashed with; {what}. A writer (`xop eval --log`, `xop serve`, `xop \
+         log erase`) refuses to open the log without it, since a new file would silently unlink \
+         every subject's evidence: restore subjects.keys from {backup}"
+    )
 }
 
 #[cfg(test)]
