@@ -192,7 +192,7 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
     };
     // A policy the JIT compiles reads the JSON text straight into its layout.
     let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
-    if let Some((decision, status)) = jit.as_ref().and_then(|j| jit_from_json(j, index, input)) {
+    if let Some((status, decision)) = jit.as_ref().and_then(|j| jit_from_json(j, index, input)) {
         // No signal given: none read from the input, none judged.
         let text = policy_text(program, index, &decision, &[], args.format);
         return out(&text).map_or_else(|s| s, |()| status);
@@ -200,41 +200,60 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
     // Read once: the decision time of an input without `now`, and when its given signals are
     // judged.
     let clock = jiff::Timestamp::now().as_millisecond();
-    let (decision, status, reads) = match bind::bind_json_at(program, index, input, clock) {
-        Ok(bound) => {
-            let now = bound.now_ms.unwrap_or(clock);
-            // The given signals, as the interpreter reads them, each read kept with why a
-            // judged one is absent.
-            let given = Given::new(bound.signals, &bound.judged);
-            let signals = Recording::new(&given);
-            match args.engine {
-                Engine::Interp => {
-                    let d = interp::decide(program, index, &bound.args, now, &signals);
-                    (d, SUCCESS, signals.signal_reads(program))
-                }
-                Engine::Jit => {
-                    let jit = jit.unwrap_or_else(|| xop_runtime::jit::compile(program));
-                    match jit.decide_with_signals(index, &bound.args, now, &signals) {
-                        Some(d) => (d, SUCCESS, signals.signal_reads(program)),
-                        None => {
-                            let why = jit.unsupported(index).unwrap_or("it is not supported");
-                            error(&format!(
-                                "the JIT does not compile policy `{policy_name}` yet: {why}; use --engine interp"
-                            ));
-                            return FAILURE;
-                        }
-                    }
-                }
+    let (status, reads, decision) = match bind::bind_json_at(program, index, input, clock) {
+        Ok(bound) => match decide_bound(program, index, bound, clock, args.engine, jit) {
+            Ok(decided) => decided,
+            Err(why) => {
+                error(&format!(
+                    "the JIT does not compile policy `{policy_name}` yet: {why}; use --engine interp"
+                ));
+                return FAILURE;
             }
-        }
+        },
         // Refused input is a decision too: deny, never allow.
-        Err(e) => (refused(e.to_string()), PROBLEMS, Vec::new()),
+        Err(e) => (PROBLEMS, Vec::new(), refused(e.to_string())),
     };
     let text = policy_text(program, index, &decision, &reads, args.format);
     match out(&text) {
         Ok(()) => status,
         Err(s) => s,
     }
+}
+
+/// `--policy` on a bound input: the exit status ([`status`]), the signals read and the decision
+/// of `engine` (`jit`, when compiled already, is reused), at the input's `now` or else `clock`;
+/// or why the JIT does not compile the policy.
+fn decide_bound(
+    program: &Program,
+    index: usize,
+    bound: bind::Bound,
+    clock: i64,
+    engine: Engine,
+    jit: Option<xop_runtime::jit::JitModule>,
+) -> Result<(u8, Vec<SignalRead>, Decision), String> {
+    let now = bound.now_ms.unwrap_or(clock);
+    // The given signals, as the interpreter reads them, each read kept with why a judged one
+    // is absent.
+    let given = Given::new(bound.signals, &bound.judged);
+    let signals = Recording::new(&given);
+    let decision = match engine {
+        Engine::Interp => interp::decide(program, index, &bound.args, now, &signals),
+        Engine::Jit => {
+            let jit = jit.unwrap_or_else(|| xop_runtime::jit::compile(program));
+            match jit.decide_with_signals(index, &bound.args, now, &signals) {
+                Some(d) => d,
+                None => {
+                    return Err(jit
+                        .unsupported(index)
+                        .unwrap_or("it is not supported")
+                        .into());
+                }
+            }
+        }
+    };
+    // A bound input the policy's own check refuses is refused input too (exit 1, as on
+    // `--action`), not a decision made.
+    Ok((status(&decision), signals.signal_reads(program), decision))
 }
 
 /// `--policy`'s output: the decision, and the signals it read from the input, as `--action`
@@ -367,6 +386,17 @@ fn refused(message: String) -> Decision {
     Decision::failed(interp::BAD_INPUT, Vec::new(), message)
 }
 
+/// The exit status of a decision made: 1 when it refused the input (`xop:bad-input`), whoever
+/// refused it (the binder, or the policy's own check of the values bound), else 0; so that
+/// every path (`--policy` on either engine, `--action`, `--log`) exits alike on one input.
+fn status(decision: &Decision) -> u8 {
+    if decision.reasons.iter().any(|r| r == interp::BAD_INPUT) {
+        PROBLEMS
+    } else {
+        SUCCESS
+    }
+}
+
 /// `--engine jit` on a policy the JIT compiles (`None` otherwise): the JSON reader lays the
 /// input out without a `Value` tree; refused input is the same `xop:bad-input` deny as
 /// `bind_json`'s.
@@ -374,7 +404,7 @@ fn jit_from_json(
     jit: &xop_runtime::jit::JitModule,
     index: usize,
     input: &str,
-) -> Option<(Decision, u8)> {
+) -> Option<(u8, Decision)> {
     let mut reader = jit.json_reader(index).ok()?;
     let mut bound = xop_runtime::jit::Bound::empty();
     Some(match reader.bind_json_into(jit, input, &mut bound) {
@@ -389,10 +419,12 @@ fn jit_from_json(
                     Ok(()) => jit.decision(&bound, &output),
                     Err(e) => Decision::failed(interp::RUNTIME_ERROR, Vec::new(), e.to_string()),
                 };
-            (decision, SUCCESS)
+            (status(&decision), decision)
         }
-        Err(e @ xop_runtime::jit::JsonError::Input(_)) => (e.decision(), PROBLEMS),
-        Err(e) => (e.decision(), SUCCESS),
+        Err(e) => {
+            let decision = e.decision();
+            (status(&decision), decision)
+        }
     })
 }
 
@@ -461,11 +493,7 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
             .collect(),
         (Target::Action(_), None) => Vec::new(),
     };
-    let status = if decision.reasons.iter().any(|r| r == interp::BAD_INPUT) {
-        PROBLEMS
-    } else {
-        SUCCESS
-    };
+    let status = status(&decision);
     // An allowed action the connectors carry out that was not carried out: a policy decided
     // alone while others guard its action (its verdict is not the action's).
     let not_performed = outcome.not_performed.as_deref().and_then(|why| {
@@ -878,4 +906,42 @@ fn json(program: &Program, policies: &[usize], d: &Decision) -> String {
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xop_runtime::ir::Type;
+    use xop_runtime::ir::build::{program, rule};
+
+    /// A bound input the policy's own check refuses (a zone no engine knows, which the binder
+    /// would refuse first) exits 1 on `--policy`, either engine, as `--action` and `--log` do.
+    #[test]
+    fn a_bound_input_the_policy_refuses_exits_1_on_every_engine() {
+        let p = program(vec![Type::Tz], vec![rule(1, Verdict::Allow, "ok", None)]);
+        let bound = |zone: &str| bind::Bound {
+            args: vec![Value::Tz(zone.into())],
+            now_ms: Some(0),
+            signals: Vec::new(),
+            judged: Vec::new(),
+        };
+        for engine in [Engine::Interp, Engine::Jit] {
+            let (code, _, d) =
+                decide_bound(&p, 0, bound("Etc/Unknown"), 0, engine, None).expect("compiled");
+            assert_eq!(d.reasons, [interp::BAD_INPUT], "{engine:?}: {d:?}");
+            assert_eq!(code, PROBLEMS, "{engine:?}");
+            let (code, _, d) =
+                decide_bound(&p, 0, bound("Europe/Paris"), 0, engine, None).expect("compiled");
+            assert_eq!((d.verdict, code), (Verdict::Allow, SUCCESS), "{engine:?}");
+        }
+    }
+
+    #[test]
+    fn only_refused_input_exits_1() {
+        let failed = |reason| Decision::failed(reason, Vec::new(), "why".into());
+        assert_eq!(status(&failed(interp::BAD_INPUT)), PROBLEMS);
+        assert_eq!(status(&refused("x: missing".into())), PROBLEMS);
+        // A run-time error is a decision made from valid input (deny), as documented.
+        assert_eq!(status(&failed(interp::RUNTIME_ERROR)), SUCCESS);
+    }
 }

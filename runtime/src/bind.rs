@@ -306,8 +306,8 @@ struct Seen {
     duplicate: Option<(String, String)>,
     /// The numbers read so far.
     numbers: usize,
-    /// The numbers read as `f64`: their index among the numbers, and their path.
-    floats: Vec<(usize, String)>,
+    /// The numbers read as `f64`: their index among the numbers, their path, and the `f64`.
+    floats: Vec<(usize, String, f64)>,
 }
 
 /// Reads one JSON value as [`Json`] does, except that an object's second use of a key stops
@@ -346,6 +346,13 @@ pub fn inexact_numbers(text: &str) -> Result<Vec<BindError>, BindError> {
 /// The numbers of `text` read as an `f64` (`seen`) that do not keep the value written, each an
 /// error at its path; only the first with `first`. The numbers' texts are found only when some
 /// number was read as an `f64`, so that most inputs pay nothing.
+///
+/// A number is judged by its text: one a Decimal holds must be read as that Decimal; one it
+/// does not hold (`1e-29`, `1e30`) must be read as the same number, which the type then
+/// refuses quoting it. One that is neither (`1e-400`, read as 0; `3e-324`, read as `5e-324`)
+/// is refused here, quoting the text: no type takes it (only a Decimal takes a number with a
+/// fraction or an exponent), and no type must see the number read in its place. Both engines
+/// bind through here (the JIT's JSON reader hands every such number to [`bind_json`]).
 fn inexact_in(text: &str, seen: &Seen, first: bool) -> Vec<BindError> {
     let mut out = Vec::new();
     if seen.floats.is_empty() {
@@ -356,40 +363,93 @@ fn inexact_in(text: &str, seen: &Seen, first: bool) -> Vec<BindError> {
         // Never for text serde_json parsed; should it happen, nothing is refused on a guess.
         return out;
     }
-    for (index, path) in &seen.floats {
+    for (index, path, read) in &seen.floats {
         let Some(&written) = texts.get(*index) else {
             continue;
         };
-        let Ok(exact) = parse_decimal(written) else {
-            // Beyond a Decimal: the type's own range check words it.
+        // What the binder sees: the number as serde_json read it (JSON has no NaN nor
+        // infinity, so there is one).
+        let Some(read) = Number::from_f64(*read).map(|n| n.to_string()) else {
             continue;
         };
-        let read = written
-            .parse::<f64>()
-            .ok()
-            .and_then(Number::from_f64)
-            .and_then(|n| parse_decimal(&n.to_string()).ok());
-        if read != Some(exact) {
-            const WHY: &str = "a JSON number with more than about 17 significant digits, or an \
-                               integer beyond 64 bits, is read rounded";
-            out.push(BindError {
+        let error = match parse_decimal(written) {
+            Ok(exact) if parse_decimal(&read) == Ok(exact) => continue,
+            Ok(_) => {
+                const WHY: &str = "a JSON number with more than about 17 significant digits, or \
+                                   an integer beyond 64 bits, is read rounded";
+                BindError {
+                    kind: BindErrorKind::OutOfRange,
+                    path: path.clone(),
+                    message: format!(
+                        "the number {written} cannot be read as written: {WHY}; give a Decimal \
+                         as a string (\"{written}\"), which is read exactly"
+                    ),
+                    redacted: format!(
+                        "the number cannot be read as written: {WHY}; give a Decimal as a \
+                         string, which is read exactly"
+                    ),
+                }
+            }
+            // Beyond a Decimal, but read as written: the type's own check refuses it, quoting
+            // the same number.
+            Err(_) if same_number(written, &read) => continue,
+            Err(_) => BindError {
                 kind: BindErrorKind::OutOfRange,
                 path: path.clone(),
                 message: format!(
-                    "the number {written} cannot be read as written: {WHY}; give a Decimal as \
-                     a string (\"{written}\"), which is read exactly"
+                    "the number {written} is more than a Decimal holds ({DECIMAL_LIMITS}), and \
+                     JSON reads it rounded, as {read}; write a number a Decimal holds"
                 ),
                 redacted: format!(
-                    "the number cannot be read as written: {WHY}; give a Decimal as a string, \
-                     which is read exactly"
+                    "the number is more than a Decimal holds ({DECIMAL_LIMITS}), and JSON reads \
+                     it rounded; write a number a Decimal holds"
                 ),
-            });
-            if first {
-                break;
-            }
+            },
+        };
+        out.push(error);
+        if first {
+            break;
         }
     }
     out
+}
+
+/// Whether the JSON number texts `a` and `b` write the same number (`1e3` and `1000.0`, `-0`
+/// and `0.0`), compared digit by digit, so for numbers beyond any binary or decimal type too.
+fn same_number(a: &str, b: &str) -> bool {
+    number_value(a) == number_value(b)
+}
+
+/// The exact value of a JSON number text (its syntax checked by serde_json): whether it is
+/// negative, its significant digits (no leading or trailing zero) and the power of ten of the
+/// last one; every zero is `(false, "", 0)`. An exponent beyond `i64` saturates, far past any
+/// number an `f64` reads.
+fn number_value(s: &str) -> (bool, String, i64) {
+    let (negative, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (mantissa, exponent) = s.split_once(['e', 'E']).unwrap_or((s, "0"));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let exponent = exponent.strip_prefix('+').unwrap_or(exponent);
+    let exponent = exponent
+        .parse::<i64>()
+        .unwrap_or(if exponent.starts_with('-') {
+            i64::MIN / 2
+        } else {
+            i64::MAX / 2
+        });
+    let digits = format!("{int}{frac}");
+    let kept = digits.trim_end_matches('0');
+    let power = exponent
+        .saturating_sub(frac.len() as i64)
+        .saturating_add((digits.len() - kept.len()) as i64);
+    let kept = kept.trim_start_matches('0');
+    if kept.is_empty() {
+        (false, String::new(), 0)
+    } else {
+        (negative, kept.to_string(), power)
+    }
 }
 
 /// The text of every number of the JSON text `json`, in document order (the order serde_json
@@ -454,7 +514,7 @@ impl<'de> serde::de::Visitor<'de> for Strict<'_, '_> {
     fn visit_f64<E>(self, n: f64) -> Result<Json, E> {
         let mut at = String::new();
         self.path.render(&mut at);
-        self.seen.floats.push((self.seen.numbers, at));
+        self.seen.floats.push((self.seen.numbers, at, n));
         self.seen.numbers += 1;
         Ok(Number::from_f64(n).map_or(Json::Null, Json::Number))
     }
@@ -952,9 +1012,11 @@ impl Binder<'_> {
             },
             Type::Time => self.time(v, path).map(Value::Time),
             Type::Tz => match v {
-                Json::String(s) => match jiff::tz::TimeZone::get(s) {
-                    Ok(tz) => Ok(Value::Tz(Arc::from(tz.iana_name().unwrap_or(s)))),
-                    Err(_) => Err(path.found(BindErrorKind::Malformed, v, |found| {
+                // The one test of a zone name (the compiler's and the engines'), so that every
+                // zone bound is one the policy can use.
+                Json::String(s) => match crate::zone::lookup(s) {
+                    Some(tz) => Ok(Value::Tz(Arc::from(tz.iana_name().unwrap_or(s)))),
+                    None => Err(path.found(BindErrorKind::Malformed, v, |found| {
                         format!(
                             "expected an IANA time zone name like \"Europe/Paris\", found {found}"
                         )
@@ -1290,8 +1352,8 @@ fn int(n: &Number, path: &Path) -> Result<i64, BindError> {
         // An integral number written with an exponent or beyond i64 (parsed as a float).
         Some(f) if f.fract() == 0.0 && f.abs() >= i64::MAX as f64 => Err(out_of_range()),
         // serde_json reads `-0` as the float -0.0; the user wrote no fraction, so it is named
-        // as written, with the fix.
-        Some(0.0) => Err(path.error_redacted(
+        // as written, with the fix. (`Some(0.0)` would match +0.0 too: `0.0`, `0e0`.)
+        Some(f) if f == 0.0 && f.is_sign_negative() => Err(path.error_redacted(
             BindErrorKind::WrongType,
             "expected an integer, found a negative zero; write 0".into(),
             "expected an integer, found a negative zero; write 0".into(),
@@ -1920,6 +1982,108 @@ mod tests {
         );
     }
 
+    /// A zero written as a float is no negative zero: it is named as the `1.0` of an Int is.
+    #[test]
+    fn a_float_zero_for_an_int_is_named_as_read() {
+        let bind = |n: &str| {
+            let text = format!(r#"{{"amount": "1 EUR", "wait": 1, "d": 1, "n": {n}}}"#);
+            bind_json(&program(), 1, &text).unwrap_err()
+        };
+        for n in ["0.0", "0e0", "0E5", "0.00", "0e-5"] {
+            let e = bind(n);
+            assert_eq!(
+                (e.kind, e.path.as_str(), e.message.as_str()),
+                (
+                    BindErrorKind::WrongType,
+                    "n",
+                    "expected an integer, found 0.0"
+                ),
+                "{n}"
+            );
+        }
+        for n in ["-0", "-0.0", "-0e0"] {
+            let e = bind(n);
+            assert_eq!(
+                e.message, "expected an integer, found a negative zero; write 0",
+                "{n}"
+            );
+        }
+        assert_eq!(bind("1.0").message, "expected an integer, found 1.0");
+    }
+
+    /// A number a Decimal does not hold and JSON reads as another number (`1e-400` as 0,
+    /// `3e-324` as `5e-324`) is refused at its path, quoting what was written; one JSON reads
+    /// as written is refused by the type, quoting the same number.
+    #[test]
+    fn numbers_beyond_a_decimal_are_judged_by_their_text() {
+        let text = |d: &str, amount: &str| {
+            format!(
+                r#"{{"amount": {{"amount": {amount}, "currency": "EUR"}}, "wait": 1, "n": 1, "d": {d}}}"#
+            )
+        };
+        let bind = |d: &str, amount: &str| bind_json(&program(), 1, &text(d, amount));
+        for tiny in [
+            "1e-400",
+            "1e-324",
+            "-1e-400",
+            "1e-1000",
+            "3e-324",
+            "2.5e-324",
+            "1e-99999999999999999999999",
+            "0.1000000000000000000000000000000000000001e-300",
+        ] {
+            for (d, amount, path) in [(tiny, "1", "d"), ("1", tiny, "amount.amount")] {
+                let e = bind(d, amount).unwrap_err();
+                assert_eq!(
+                    (e.kind, e.path.as_str()),
+                    (BindErrorKind::OutOfRange, path),
+                    "{tiny}"
+                );
+                assert!(
+                    e.message.starts_with(&format!(
+                        "the number {tiny} is more than a Decimal holds ({DECIMAL_LIMITS}), and \
+                         JSON reads it rounded, as "
+                    )),
+                    "{tiny}: {}",
+                    e.message
+                );
+                assert!(!e.redacted.contains(tiny), "{}", e.redacted);
+                // Wherever a decision's input is read (`xop serve`, the MCP gateway) too.
+                assert_eq!(parse_input(&text(d, amount)).unwrap_err(), e);
+                assert_eq!(inexact_numbers(&text(d, amount)).unwrap(), [e]);
+            }
+        }
+        // `3e-324` is read as the smallest f64, which the message says it is read as.
+        let e = bind("3e-324", "1").unwrap_err();
+        assert!(e.message.contains("as 5e-324;"), "{}", e.message);
+        // Read as written: the type's check words it, with the number written.
+        for d in ["1e-323", "1e-29", "1e30"] {
+            let e = bind(d, "1").unwrap_err();
+            assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::OutOfRange, "d"));
+            // The number quoted is serde_json's text for it (`1e+30`), the number written.
+            let (quoted, rest) = e.message.split_once(' ').unwrap();
+            assert!(same_number(quoted, d), "{d}: {}", e.message);
+            assert_eq!(
+                rest,
+                format!("is more than a Decimal holds ({DECIMAL_LIMITS})")
+            );
+        }
+        // Same numbers written otherwise are kept: the value is exact.
+        assert_eq!(
+            bind("1.0000000000000000000000000000000", "0e0")
+                .unwrap()
+                .args[3],
+            Value::Decimal(Decimal::ONE)
+        );
+        assert!(same_number("1e3", "1000.0"));
+        assert!(same_number("-0", "0.0"));
+        assert!(same_number("0.00e7", "0"));
+        assert!(same_number("12.5e-1", "1.25"));
+        assert!(!same_number("1e-400", "0.0"));
+        assert!(!same_number("-1", "1"));
+        assert!(!same_number("1e99999999999999999999", "1e308"));
+    }
+
     #[test]
     fn the_redacted_message_names_a_found_value_by_its_type_only() {
         // (field of the customer, value, the redacted message)
@@ -2470,6 +2634,35 @@ mod tests {
             (e.kind, e.path.as_str()),
             (BindErrorKind::Malformed, "to.tz")
         );
+        // jiff's special unknown zone is no zone either: refused as one, the value left out of
+        // the redacted message.
+        for name in ["Etc/Unknown", "etc/unknown"] {
+            let mut c = customer();
+            c["tz"] = json!(name);
+            let e = err(0, input(c));
+            assert_eq!(
+                (e.kind, e.path.as_str(), e.message),
+                (
+                    BindErrorKind::Malformed,
+                    "to.tz",
+                    format!(
+                        "expected an IANA time zone name like \"Europe/Paris\", found \"{name}\""
+                    )
+                )
+            );
+            assert_eq!(
+                e.redacted,
+                "expected an IANA time zone name like \"Europe/Paris\", found a string"
+            );
+        }
+        // A zone is kept by its IANA name, whatever case it was written in.
+        let mut c = customer();
+        c["tz"] = json!("europe/paris");
+        let b = bind_value(&program(), 0, &input(c)).unwrap();
+        let Value::Record(_, fields) = &b.args[0] else {
+            panic!()
+        };
+        assert_eq!(fields[5], Value::Tz(Arc::from("Europe/Paris")));
         // Signals: qualified name, null for absent, values typed and paths reported.
         let mut i = input(customer());
         i["signals"] = json!({ "acme.contact.sim_swap": null });

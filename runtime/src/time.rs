@@ -9,6 +9,7 @@
 //! reach a decision. So this module checks the exact form, then lets jiff check the calendar.
 #![forbid(unsafe_code)]
 
+use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::Offset;
 
@@ -96,6 +97,16 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
         return Err("the time is before 0000-01-01T00:00:00Z, the first time XOP can hold".into());
     }
     Ok(ms)
+}
+
+/// The instant `ms` milliseconds after the epoch, as jiff's [`Timestamp`]: every time XOP holds,
+/// the last second's milliseconds included, which [`Timestamp::from_millisecond`] refuses (it
+/// stops at 9999-12-30T22:00:00.000Z, a second before the last time of [`parse_rfc3339`]).
+/// `None` outside jiff's range.
+pub fn timestamp(ms: i64) -> Option<Timestamp> {
+    // Below a second, in [0, 1000): the remainder is non-negative, so it fits a nanosecond.
+    let nanos = i32::try_from(ms.rem_euclid(1000) * 1_000_000).ok()?;
+    Timestamp::new(ms.div_euclid(1000), nanos).ok()
 }
 
 /// 0000-01-01T00:00:00Z in milliseconds since the epoch.
@@ -219,5 +230,27 @@ mod tests {
         assert_eq!(jiff("0000-01-01T00:00:00Z"), YEAR_0);
         assert!(e("2026-11-25T10:00:00").contains("missing"));
         assert!(e("2026-11-25T10:00:00+24:00").contains("offset"));
+    }
+
+    /// Every time the reader takes is a timestamp, to the millisecond, the last second's
+    /// included (jiff's `from_millisecond` refuses those); past jiff's range there is none.
+    #[test]
+    fn every_time_read_is_a_timestamp() {
+        for s in [
+            "9999-12-30T22:00:00.999Z",
+            "9999-12-30T22:00:00.500Z",
+            "9999-12-30T22:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59.001Z",
+            "1970-01-01T00:00:00Z",
+        ] {
+            let ms = parse_rfc3339(s).unwrap();
+            assert_eq!(timestamp(ms), Some(s.parse().unwrap()), "{s}");
+            assert_eq!(timestamp(ms).map(|t| t.as_millisecond()), Some(ms), "{s}");
+        }
+        assert_eq!(timestamp(Timestamp::MAX.as_millisecond() + 1), None);
+        assert_eq!(timestamp(Timestamp::MIN.as_millisecond() - 1), None);
+        assert_eq!(timestamp(i64::MAX), None);
+        assert_eq!(timestamp(i64::MIN), None);
     }
 }

@@ -60,6 +60,18 @@ const _: () = {
     assert!((TABLE_END >> BUCKET_BITS) as usize == BUCKETS);
 };
 
+/// The zone `name` names, if XOP accepts it: a zone of the bundled tz database, by its name or
+/// an alias, in any case jiff accepts. The one test of a zone name, asked by the compiler (time
+/// zone literals), the binder (inputs) and both engines ([`Zone::get`]), so that a name passes
+/// all of them or none.
+///
+/// jiff answers `Etc/Unknown` (in any case) with its special unknown zone, which is no zone of
+/// the database and whose offset is made up (UTC): it is refused like any other name that is no
+/// zone.
+pub fn lookup(name: &str) -> Option<TimeZone> {
+    TimeZone::get(name).ok().filter(|tz| !tz.is_unknown())
+}
+
 /// Which field of the local date and time to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -80,12 +92,12 @@ struct Inner {
 }
 
 impl Zone {
-    /// The zone `name` from the bundled tz database (not cached: see
+    /// The zone `name` from the bundled tz database, as [`lookup`] accepts it (not cached: see
     /// [`crate::intrinsics::time_zone`]), or an error naming it.
     pub fn get(name: &str) -> Result<Zone, String> {
-        match TimeZone::get(name) {
-            Ok(tz) if !tz.is_unknown() => Ok(Zone::new(tz)),
-            _ => Err(format!("unknown time zone {name:?}")),
+        match lookup(name) {
+            Some(tz) => Ok(Zone::new(tz)),
+            None => Err(format!("unknown time zone {name:?}")),
         }
     }
 
@@ -110,13 +122,14 @@ impl Zone {
     }
 
     /// `field` of the local date and time at instant `ms` (milliseconds since the epoch), or
-    /// `None` when the instant is outside the range of times jiff supports.
+    /// `None` when the instant is outside the range of times jiff supports. Every time XOP holds
+    /// has an answer, up to 9999-12-30T22:00:00.999Z ([`crate::time::timestamp`]).
     pub fn field(&self, ms: i64, field: Field) -> Option<i64> {
         let sec = ms.div_euclid(1000);
         let offset = match self.table_offset(sec) {
             Some(offset) => offset,
             None => {
-                let dt = self.0.tz.to_datetime(Timestamp::from_millisecond(ms).ok()?);
+                let dt = self.0.tz.to_datetime(crate::time::timestamp(ms)?);
                 return Some(match field {
                     Field::Hour => i64::from(dt.hour()),
                     Field::Weekday => i64::from(dt.weekday().to_monday_one_offset()),
@@ -202,7 +215,7 @@ mod tests {
 
     /// jiff's own answer, what the table must reproduce.
     fn jiff_field(tz: &TimeZone, ms: i64, field: Field) -> Option<i64> {
-        let dt = tz.to_datetime(Timestamp::from_millisecond(ms).ok()?);
+        let dt = tz.to_datetime(crate::time::timestamp(ms)?);
         Some(match field {
             Field::Hour => i64::from(dt.hour()),
             Field::Weekday => i64::from(dt.weekday().to_monday_one_offset()),
@@ -304,9 +317,45 @@ mod tests {
             Some(7)
         );
         let utc = Zone::get("UTC").expect("UTC");
+        // The last second XOP holds (to 9999-12-30T22:00:00.999Z) has an answer in every zone,
+        // east of UTC too; the next millisecond, past jiff's range, has none.
+        let last = at("9999-12-30T22:00:00Z");
+        for ms in [last, last + 500, last + 999] {
+            assert_eq!(utc.field(ms, Field::Hour), Some(22), "{ms}");
+            assert_eq!(utc.field(ms, Field::Weekday), Some(4), "{ms}");
+            let kiritimati = Zone::get("Pacific/Kiritimati").expect("Kiritimati");
+            assert_eq!(kiritimati.field(ms, Field::Hour), Some(12), "{ms}");
+            assert_eq!(kiritimati.field(ms, Field::Weekday), Some(5), "{ms}");
+        }
+        assert_eq!(utc.field(last + 1000, Field::Hour), None);
         assert_eq!(utc.field(-1, Field::Hour), Some(23));
         assert_eq!(utc.field(-1, Field::Weekday), Some(3));
         assert_eq!(utc.field(i64::MAX, Field::Hour), None);
         assert!(Zone::get("Europe/Atlantis").is_err());
+    }
+
+    /// jiff's special unknown zone is no zone XOP accepts, whatever the case it is written in;
+    /// aliases and other cases of real zones are.
+    #[test]
+    fn etc_unknown_is_no_zone() {
+        for name in ["Etc/Unknown", "etc/unknown", "ETC/UNKNOWN"] {
+            assert!(lookup(name).is_none(), "{name}");
+            assert_eq!(
+                Zone::get(name).err(),
+                Some(format!("unknown time zone {name:?}"))
+            );
+        }
+        for name in [
+            "Europe/Paris",
+            "europe/paris",
+            "UTC",
+            "Etc/UTC",
+            "US/Eastern",
+        ] {
+            assert!(lookup(name).is_some(), "{name}");
+            assert!(Zone::get(name).is_ok(), "{name}");
+        }
+        assert!(lookup("Nope/Zone").is_none());
+        assert!(lookup("").is_none());
     }
 }

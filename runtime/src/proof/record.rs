@@ -354,9 +354,10 @@ pub fn time_text(ms: i64) -> String {
         static LAST: RefCell<[(Option<i64>, String); 2]> =
             const { RefCell::new([(None, String::new()), (None, String::new())]) };
     }
-    let format = |ms: i64| match jiff::Timestamp::from_millisecond(ms) {
-        Ok(t) => format!("{t:.3}"),
-        Err(_) => ms.to_string(),
+    // Every time XOP reads has a text, the last second's milliseconds included.
+    let format = |ms: i64| match crate::time::timestamp(ms) {
+        Some(t) => format!("{t:.3}"),
+        None => ms.to_string(),
     };
     LAST.with(|last| {
         let Ok(mut last) = last.try_borrow_mut() else {
@@ -425,6 +426,18 @@ pub(crate) fn first_symbol(program: &Program, kind: SymbolKind) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every time an input can give is written as RFC 3339, the last second XOP holds
+    /// included (jiff's `from_millisecond` stops a second before it).
+    #[test]
+    fn every_time_is_written_as_rfc_3339() {
+        assert_eq!(time_text(0), "1970-01-01T00:00:00.000Z");
+        let last = crate::time::parse_rfc3339("9999-12-30T22:00:00.999Z").unwrap();
+        assert_eq!(time_text(last), "9999-12-30T22:00:00.999Z");
+        assert_eq!(time_text(last - 499), "9999-12-30T22:00:00.500Z");
+        let first = crate::time::parse_rfc3339("0000-01-01T00:00:00Z").unwrap();
+        assert_eq!(time_text(first), "0000-01-01T00:00:00.000Z");
+    }
 
     fn entry() -> Entry {
         Entry {
