@@ -37,7 +37,7 @@ Example:
 /// The engine that evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Engine {
-    /// The Cranelift JIT (scalar policies; others are refused with the reason)
+    /// The Cranelift JIT (what it does not compile yet is refused with the reason)
     Jit,
     /// The reference interpreter
     Interp,
@@ -192,9 +192,12 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
     };
     // A policy the JIT compiles reads the JSON text straight into its layout.
     let jit = (args.engine == Engine::Jit).then(|| xop_runtime::jit::compile(program));
-    if let Some((status, decision)) = jit.as_ref().and_then(|j| jit_from_json(j, index, input)) {
-        // No signal given: none read from the input, none judged.
-        let text = policy_text(program, index, &decision, &[], args.format);
+    if let Some((status, reads, decision)) = jit
+        .as_ref()
+        .and_then(|j| jit_from_json(j, program, index, input))
+    {
+        // No signal given: those the rules read are absent, and listed as the interpreter's.
+        let text = policy_text(program, index, &decision, &reads, args.format);
         return out(&text).map_or_else(|s| s, |()| status);
     }
     // Read once: the decision time of an input without `now`, and when its given signals are
@@ -399,12 +402,14 @@ fn status(decision: &Decision) -> u8 {
 
 /// `--engine jit` on a policy the JIT compiles (`None` otherwise): the JSON reader lays the
 /// input out without a `Value` tree; refused input is the same `xop:bad-input` deny as
-/// `bind_json`'s.
+/// `bind_json`'s. The exit status, the signals the rules read (none given: each absent), and
+/// the decision.
 fn jit_from_json(
     jit: &xop_runtime::jit::JitModule,
+    program: &Program,
     index: usize,
     input: &str,
-) -> Option<(u8, Decision)> {
+) -> Option<(u8, Vec<SignalRead>, Decision)> {
     let mut reader = jit.json_reader(index).ok()?;
     let mut bound = xop_runtime::jit::Bound::empty();
     Some(match reader.bind_json_into(jit, input, &mut bound) {
@@ -414,16 +419,17 @@ fn jit_from_json(
         Ok(now) => {
             let now = now.unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
             let mut output = jit.output(index);
-            let decision =
-                match jit.run_with_signals(&bound, now, &FixedSignals::default(), &mut output) {
-                    Ok(()) => jit.decision(&bound, &output),
-                    Err(e) => Decision::failed(interp::RUNTIME_ERROR, Vec::new(), e.to_string()),
-                };
-            (status(&decision), decision)
+            let none = FixedSignals::default();
+            let signals = Recording::new(&none);
+            let decision = match jit.run_with_signals(&bound, now, &signals, &mut output) {
+                Ok(()) => jit.decision(&bound, &output),
+                Err(e) => Decision::failed(interp::RUNTIME_ERROR, Vec::new(), e.to_string()),
+            };
+            (status(&decision), signals.signal_reads(program), decision)
         }
         Err(e) => {
             let decision = e.decision();
-            (status(&decision), decision)
+            (status(&decision), Vec::new(), decision)
         }
     })
 }

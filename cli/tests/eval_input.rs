@@ -1128,3 +1128,64 @@ fn a_policy_decided_alone_carries_nothing_out() {
         "xop sent a request to the operator"
     );
 }
+
+/// Without a `signals` object in the input, the JIT's JSON path lists the signals the rules
+/// read, each absent, as the interpreter does: the two engines' outputs are the same, in JSON
+/// and for people.
+#[test]
+fn signals_read_as_absent_are_listed_by_both_engines() {
+    let dir = TempDir::new("eval-absent-signals");
+    let policy =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance/signals/signals.xop");
+    dir.write("signals.xop", std::fs::read_to_string(policy).unwrap());
+    dir.write(
+        "in.json",
+        r#"{"now": "2026-06-01T12:00:00Z", "to": {"id": "c1", "msisdn": "+33612345678"}, "amount": 10}"#,
+    );
+    for format in ["json", "human"] {
+        let eval = |engine| {
+            let args = [
+                "eval",
+                "signals.xop",
+                "--policy",
+                "swaps",
+                "--input",
+                "in.json",
+            ];
+            let o = xop(
+                &dir.0,
+                &[&args[..], &["--engine", engine, "--format", format]].concat(),
+            );
+            assert_code(&o, 0);
+            stdout(&o)
+        };
+        let (interp, jit) = (eval("interp"), eval("jit"));
+        assert_eq!(jit, interp, "{format}");
+        if format == "json" {
+            let signals = &json_of_text(&jit)["signals"];
+            let names: Vec<&str> = signals
+                .as_array()
+                .unwrap_or_else(|| panic!("no signals: {jit}"))
+                .iter()
+                .map(|s| s["signal"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                names,
+                ["conf.signals.sim_swap", "conf.signals.roaming"],
+                "{jit}"
+            );
+            assert!(
+                signals
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|s| s["value"].is_null()),
+                "{jit}"
+            );
+        }
+    }
+}
+
+fn json_of_text(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}

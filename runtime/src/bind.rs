@@ -844,7 +844,28 @@ fn is_identifier(s: &str) -> bool {
 
 /// A string as a JSON literal.
 fn quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+    let json = serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"));
+    // JSON escapes control characters only: a blank other than the space, or a character that
+    // shows nothing (zero-width, bidirectional controls), is escaped too, so that a refused
+    // value never looks like an accepted one (`"1\u00a0EUR"`, not `"1 EUR"`).
+    let invisible = |c: char| {
+        c != ' '
+            && (c.is_whitespace()
+                || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                    | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}'))
+    };
+    if !json.contains(|c: char| !c.is_ascii() && invisible(c)) {
+        return json;
+    }
+    json.chars()
+        .fold(String::with_capacity(json.len() + 8), |mut out, c| {
+            if invisible(c) && !c.is_ascii() {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            } else {
+                out.push(c);
+            }
+            out
+        })
 }
 
 /// What a JSON value is, for error messages (strings truncated).
@@ -2438,7 +2459,25 @@ mod tests {
                 "{text:?}"
             );
             assert!(e.message.contains("one space"), "{}", e.message);
+            // The blank that made it wrong is shown, never printed as it is.
+            assert!(
+                !e.message.contains(['\u{a0}', '\u{2003}', '\t', '\n']),
+                "{:?}",
+                e.message
+            );
         }
+        let e = bad(json!("1\u{a0}EUR"));
+        assert!(
+            e.message.ends_with(r#"found "1\u00a0EUR""#),
+            "{}",
+            e.message
+        );
+        let e = bad(json!("1\u{200b} EUR"));
+        assert!(
+            e.message.contains(r#"found "1\u200b EUR""#),
+            "{}",
+            e.message
+        );
         assert_eq!(money_parts("12.50 EUR"), Some(("12.50", "EUR")));
         assert_eq!(money_parts("12.50EUR"), None);
         // An amount beyond a Decimal says so (the redacted message without the value).
