@@ -416,12 +416,19 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
                 Some(def) => {
                     if let Some(prev) = scope.names.get(alias.name.as_str()) {
                         if prev.def != *def {
-                            let first = prev
+                            let other = prev
                                 .via_use
                                 .map_or(prev.def.span, |pu| parsed.ast.uses[pu as usize].span);
+                            // Declarations enter the scope before imports: whichever comes
+                            // later in the file is the one defined again.
+                            let (again, first) = if other.start() > alias.span.start() {
+                                (other, alias.span)
+                            } else {
+                                (alias.span, other)
+                            };
                             scope
                                 .diagnostics
-                                .push(duplicate(path, &alias.name, alias.span, first));
+                                .push(duplicate(path, &alias.name, again, first));
                         }
                         continue;
                     }

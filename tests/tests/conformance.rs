@@ -58,10 +58,10 @@ use xop_runtime::interp::{self, Decision, FixedSignals};
 use xop_runtime::ir::{Program, Verdict};
 
 /// The fewest scenario folders the corpus may hold.
-const MIN_SCENARIOS: usize = 12;
+const MIN_SCENARIOS: usize = 21;
 
 /// The fewest cases the corpus may hold, over all scenarios.
-const MIN_CASES: usize = 60;
+const MIN_CASES: usize = 314;
 
 /// An engine: decides policy `policy` of `program` on the input JSON text, or `None` where it
 /// does not apply (the JIT for a policy it does not compile yet).

@@ -371,3 +371,47 @@ fn documented_examples_do_what_they_say() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+/// Every complete example of the user docs (a ```xop block that starts with `module`, alone or
+/// split into `// file:` parts) checks without an error: the docs show what works. The pages of
+/// the diagnostics (errors.md, compliance.md) pair failing and fixed examples and are checked by
+/// `documented_examples_do_what_they_say`; fragments (no `module`) assume the declarations
+/// around them and are not checked alone.
+#[test]
+fn complete_doc_examples_check_without_errors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).expect("the docs folder") {
+        let path = entry.expect("a docs entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.ends_with(".md") && name != "errors.md" && name != "compliance.md" {
+            pages.push(path);
+        }
+    }
+    pages.sort();
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for page in &pages {
+        let name = page.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        for example in examples(name, &read(page)) {
+            let complete = example.files.iter().all(|(_, text)| {
+                text.lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty() && !l.starts_with("//"))
+                    .is_some_and(|l| l.starts_with("module "))
+            });
+            if !complete {
+                continue;
+            }
+            checked += 1;
+            let (diags, rendered) = check(&example.files);
+            if errors(&diags) > 0 {
+                problems.push(format!("{name}: an example has errors:\n{rendered}"));
+            }
+        }
+    }
+    // The pages hold ten complete examples today (language.md, stdlib.md): fewer means the
+    // test stopped finding them.
+    assert!(checked >= 10, "only {checked} complete examples found");
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
