@@ -17,7 +17,8 @@ the public key (`--trust`) refuse it if any byte changed.
 
 The module is written whole or not at all (into a new file, renamed over -o FILE). It may
 replace an earlier module, but never a source, the --sign key or another file: those are
-refused.";
+refused, and so is a named pipe or socket (a character device such as /dev/null is written
+to as it is).";
 
 /// Arguments of `xop build`.
 #[derive(Debug, Args)]
@@ -64,7 +65,7 @@ pub fn run(args: &BuildArgs, color: Color) -> u8 {
         }
     };
     let bytes = compiled.module.to_bytes(key.as_ref());
-    if let Err(e) = write_atomically(&args.output, &bytes) {
+    if let Err(e) = files::write_atomically(&args.output, &bytes) {
         error(&format!(
             "cannot write `{}`: {}; nothing was written (check that its folder exists and is \
              writable, or give another path with -o)",
@@ -129,6 +130,17 @@ fn check_output(args: &BuildArgs) -> Result<(), String> {
              another path with -o, e.g. `{another}`"
         ));
     }
+    // A named pipe or socket would take the module a write at a time, or wait for a reader
+    // forever; only a character device (`/dev/null`) is written to as it is.
+    if let Ok(meta) = std::fs::metadata(output)
+        && !meta.is_file()
+        && let Some(what) = files::special(&meta)
+    {
+        return Err(format!(
+            "`{shown}` is {what}: -o takes the module's file (a new one, or an earlier module), \
+             e.g. `{another}`"
+        ));
+    }
     if let Ok(meta) = std::fs::metadata(output)
         && meta.is_file()
         && meta.len() > 0
@@ -172,60 +184,6 @@ fn canonical(path: &Path) -> Option<PathBuf> {
         _ => Path::new("."),
     };
     std::fs::canonicalize(folder).ok().map(|f| f.join(name))
-}
-
-/// Writes `bytes` to `path` so that it is either left as it was or holds all of them: into a
-/// new file beside it, then renamed over it. Through a link, the file linked to is replaced;
-/// something that is not a file (`/dev/null`) is written to as it is.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let existing = std::fs::metadata(path).ok();
-    if existing.as_ref().is_some_and(|m| !m.is_file()) {
-        return std::fs::write(path, bytes);
-    }
-    let target = match existing {
-        Some(_) => std::fs::canonicalize(path)?,
-        None => path.to_path_buf(),
-    };
-    let name = target
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
-    let folder = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut attempt = 0u32;
-    let (temp, mut file) = loop {
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}-{attempt}.tmp", std::process::id()));
-        let temp = folder.join(temp_name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-        {
-            Ok(f) => break (temp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    let written = (|| {
-        file.write_all(bytes)?;
-        if let Some(meta) = &existing {
-            // A rebuild keeps the module's permissions.
-            file.set_permissions(meta.permissions())?;
-        }
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temp, &target)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written
 }
 
 /// Long help of `xop keygen`.

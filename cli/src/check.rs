@@ -28,8 +28,8 @@ pub const AFTER_LONG_HELP: &str = "\
 Exit status:
   0  no errors (warnings are allowed unless --deny-warnings); --explain printed a code
   1  errors found (or warnings, with --deny-warnings)
-  2  usage error, a path that cannot be read, a file that is not UTF-8, no .xop file found,
-     or an unknown code given to --explain
+  2  usage error, a path that cannot be read or is not UTF-8, a file that is not UTF-8, no
+     .xop file found, or an unknown code given to --explain
 
 Examples:
   xop check                             check the current folder

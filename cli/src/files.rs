@@ -6,10 +6,15 @@
 //! A file reached twice (named twice, or named and found in a folder) is read once.
 //!
 //! Paths are shown as the user wrote them: `xop check src` reports `src/a.xop`, and the default
-//! `.` reports `a.xop` rather than `./a.xop`.
+//! `.` reports `a.xop` rather than `./a.xop`. The compiler knows each file by that name, so a
+//! source whose path is not valid UTF-8 is refused: shown, its invalid bytes all become `�`,
+//! and two such files could take one name (the second replacing the first).
+//!
+//! Files are written by [`write_atomically`]: whole, or not at all.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use walkdir::WalkDir;
@@ -37,10 +42,20 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<SourceText>, Vec<String>> {
         discover(root, &mut found, &mut errors);
     }
     let mut seen = HashSet::new();
+    // The compiler keys files by their shown name: two files must never share one.
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
     let mut files = Vec::new();
     for (path, display) in found {
         let key = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         if !seen.insert(key) {
+            continue;
+        }
+        if let Some(first) = names.insert(display.clone(), path.clone()) {
+            errors.push(format!(
+                "`{}` and `{}` are both named `{display}`: rename one of them",
+                first.to_string_lossy(),
+                path.to_string_lossy()
+            ));
             continue;
         }
         match read_named(&path, &display) {
@@ -135,8 +150,28 @@ pub fn utf8(bytes: Vec<u8>) -> Result<String, String> {
 
 pub use xop_runtime::io::reason;
 
+/// The message for a source whose path is not valid UTF-8, naming it with each invalid byte
+/// written `\xFF` (so that two such names are told apart, and can be typed to rename them).
+fn not_utf8_name(path: &Path) -> String {
+    let mut shown = String::new();
+    for chunk in path.as_os_str().as_encoded_bytes().utf8_chunks() {
+        shown.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            shown.push_str(&format!("\\x{byte:02X}"));
+        }
+    }
+    format!(
+        "the path `{shown}` is not valid UTF-8 (each `\\xNN` shows a byte that is not): rename \
+         it; sources are named by their paths, as text, in diagnostics and modules"
+    )
+}
+
 /// Adds the files named by `root` (a file, or a folder to search) to `found`.
 fn discover(root: &Path, found: &mut Vec<(PathBuf, String)>, errors: &mut Vec<String>) {
+    if root.to_str().is_none() {
+        errors.push(not_utf8_name(root));
+        return;
+    }
     let shown = root.display().to_string();
     let meta = match fs::metadata(root) {
         Ok(meta) => meta,
@@ -178,6 +213,10 @@ fn discover(root: &Path, found: &mut Vec<(PathBuf, String)>, errors: &mut Vec<St
         let is_file =
             entry.file_type().is_file() || (entry.file_type().is_symlink() && path.is_file());
         if is_file && path.extension().is_some_and(|ext| ext == "xop") {
+            if path.to_str().is_none() {
+                errors.push(not_utf8_name(&strip_dot(root, path)));
+                continue;
+            }
             found.push((strip_dot(root, path), display_under(root, path)));
         }
     }
@@ -203,4 +242,198 @@ fn strip_dot(root: &Path, path: &Path) -> PathBuf {
 
 fn display_under(root: &Path, path: &Path) -> String {
     strip_dot(root, path).display().to_string()
+}
+
+/// Writes `bytes` to `path` so that it is either left as it was or holds all of them: into a
+/// new file in the same folder, then renamed over it, so that a failed write (a full disk)
+/// never leaves it truncated. A file replaced keeps its permissions (and, when allowed, its
+/// owner); through a link, the file linked to is replaced. A character device (`/dev/null`)
+/// is written to as it is; any other special file (a named pipe, a socket), or a folder, is
+/// refused: writing a pipe would wait for a reader, and nothing can be renamed over it.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let existing = fs::metadata(path).ok();
+    if let Some(meta) = &existing
+        && !meta.is_file()
+    {
+        return match special(meta) {
+            None => fs::write(path, bytes),
+            Some(what) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("it is {what}, not a file"),
+            )),
+        };
+    }
+    let target = match existing {
+        Some(_) => fs::canonicalize(path)?,
+        None => path.to_path_buf(),
+    };
+    let name = target
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+    let folder = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut attempt = 0u32;
+    let (temp, mut file) = loop {
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{}-{attempt}.tmp", std::process::id()));
+        let temp = folder.join(temp_name);
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+        {
+            Ok(f) => break (temp, f),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let written = (|| {
+        file.write_all(bytes)?;
+        if let Some(meta) = &existing {
+            file.set_permissions(meta.permissions())?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                // Only root may give a file away; anyone else's file is theirs already.
+                let _ = std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()));
+            }
+        }
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, &target)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
+}
+
+/// What a path that is neither a file nor a character device is (`a named pipe (FIFO)`), for
+/// a message; `None` for a character device, which is written to as it is.
+pub fn special(meta: &fs::Metadata) -> Option<&'static str> {
+    if meta.is_dir() {
+        return Some("a folder");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_char_device() {
+            return None;
+        }
+        if t.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+        if t.is_block_device() {
+            return Some("a block device");
+        }
+    }
+    Some("a special file")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new empty folder for one test, removed at the end.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let path =
+                std::env::temp_dir().join(format!("xop-files-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&path);
+            fs::create_dir_all(&path).unwrap();
+            Scratch(path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn writes_a_new_file_and_replaces_one_whole() {
+        let dir = Scratch::new("replace");
+        let path = dir.0.join("a.xop");
+        write_atomically(&path, b"one").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        write_atomically(&path, b"two, longer").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two, longer");
+        // Nothing is left beside it.
+        assert_eq!(fs::read_dir(&dir.0).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keeps_permissions_and_replaces_the_file_linked_to() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Scratch::new("link");
+        let real = dir.0.join("real.xop");
+        fs::write(&real, "old").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.0.join("link.xop");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomically(&link, b"new").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        let mode = fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+
+    /// A named pipe is refused at once: opening it to write would wait for a reader.
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_is_refused() {
+        let dir = Scratch::new("fifo");
+        let fifo = dir.0.join("m.xopm");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: no mkfifo");
+            return;
+        }
+        // In a thread: should it open the pipe, a reader opened here lets it (and the test) end.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || tx.send(write_atomically(&path, b"module")));
+        let Ok(result) = rx.recv_timeout(std::time::Duration::from_secs(20)) else {
+            let _ = fs::read(&fifo);
+            panic!("write_atomically waited for a reader of the named pipe");
+        };
+        let e = result.unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("named pipe"), "{e}");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    }
+
+    /// `/dev/null` is written to as it is.
+    #[cfg(unix)]
+    #[test]
+    fn a_character_device_is_written_as_it_is() {
+        use std::os::unix::fs::FileTypeExt;
+        write_atomically(Path::new("/dev/null"), b"module").unwrap();
+        assert!(
+            fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+    }
 }

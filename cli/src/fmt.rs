@@ -18,7 +18,8 @@ Format .xop files in place, or check that they are formatted.
 
 Every PATH is a .xop file or a folder; folders are searched recursively for *.xop files
 (hidden entries and `target` folders are skipped). A file is rewritten only when formatting
-changes it. A file with syntax errors is never rewritten: its diagnostics are printed on
+changes it, into a new file renamed over it: a write that fails (a full disk) leaves it as it
+was. A file with syntax errors is never rewritten: its diagnostics are printed on
 standard error and the exit status is 1.
 
 With --check nothing is written: each file that would change is listed on standard output as
@@ -68,7 +69,7 @@ pub fn run(args: &FmtArgs, color: Color) -> u8 {
     };
     let mut changed = 0;
     let mut broken = 0;
-    let mut failed = false;
+    let mut unwritten = 0;
     let mut listing = String::new();
     for file in &sources {
         let formatted = match format(&file.text) {
@@ -82,16 +83,20 @@ pub fn run(args: &FmtArgs, color: Color) -> u8 {
         if formatted == file.text {
             continue;
         }
-        changed += 1;
         if args.check {
+            changed += 1;
             listing.push_str(&format!("would reformat: {}\n", file.display));
-        } else if let Err(e) = std::fs::write(&file.path, &formatted) {
+        } else if let Err(e) = files::write_atomically(&file.path, formatted.as_bytes()) {
+            // Written into a new file renamed over the source: a failed write (a full disk)
+            // leaves the source as it was.
             error(&format!(
-                "cannot write `{}`: {}",
+                "cannot write `{}`: {}; it was left unchanged",
                 file.display,
                 files::reason(&e)
             ));
-            failed = true;
+            unwritten += 1;
+        } else {
+            changed += 1;
         }
     }
     if let Err(failure) = out(&listing) {
@@ -99,9 +104,9 @@ pub fn run(args: &FmtArgs, color: Color) -> u8 {
     }
     err(&format!(
         "{}\n",
-        summary(sources.len(), changed, broken, args.check)
+        summary(sources.len(), changed, broken, unwritten, args.check)
     ));
-    if failed {
+    if unwritten > 0 {
         FAILURE
     } else if broken > 0 || (args.check && changed > 0) {
         PROBLEMS
@@ -165,7 +170,9 @@ fn report(diags: &[Diagnostic], display: &str, text: &str, color: Color) {
     err(&render::human(&diags, &source, color.stderr()));
 }
 
-fn summary(files: usize, changed: usize, broken: usize, check: bool) -> String {
+/// The summary line: of `files`, `changed` reformatted (or to be, with `check`), `broken` with
+/// syntax errors, `unwritten` that needed formatting but could not be written.
+fn summary(files: usize, changed: usize, broken: usize, unwritten: usize, check: bool) -> String {
     let count = |n: usize| {
         if n == 1 {
             "1 file".to_string()
@@ -179,7 +186,13 @@ fn summary(files: usize, changed: usize, broken: usize, check: bool) -> String {
     } else {
         parts.push(format!("{} reformatted", count(changed)));
     }
-    parts.push(format!("{} already formatted", files - changed - broken));
+    parts.push(format!(
+        "{} already formatted",
+        files - changed - broken - unwritten
+    ));
+    if unwritten > 0 {
+        parts.push(format!("{} could not be written", count(unwritten)));
+    }
     if broken > 0 {
         parts.push(format!(
             "{} with syntax errors left unchanged",

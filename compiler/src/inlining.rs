@@ -1317,9 +1317,9 @@ impl<'w> Report<'w> {
         self.sizes.push((name(), size, built));
         if built > MAX_INLINED
             && !too_long
-            && let Some((_, part, call)) = largest
+            && let Some((n, part, call)) = largest
         {
-            let d = self.too_large(&name(), size, built, part, call);
+            let d = self.too_large(&name(), size, built, part, call.map(|at| (at, n)));
             self.out.push(d);
         }
         if let Some((depth, part, call)) = deepest
@@ -1401,36 +1401,75 @@ impl<'w> Report<'w> {
     }
 
     /// E0220 for `name` (a rule, proposal, test or signal), whose lowering builds `built`
-    /// nodes (`size` kept), through call `call` (of [`Walk::calls`]) in `part` if it holds a
-    /// call.
+    /// nodes (`size` kept), in `part`, through `call` (an index of [`Walk::calls`], and what
+    /// that call builds) if the part holds a call. The call is blamed only when it builds most
+    /// of it: otherwise the expression itself is too large (a long list literal, say), and
+    /// advice about function calls would mislead.
     fn too_large(
         &self,
         name: &str,
         size: u64,
         built: u64,
         part: &Part,
-        call: Option<u32>,
+        call: Option<(u32, u64)>,
     ) -> Diagnostic {
         let what = part.what;
+        let found = call.and_then(|(at, n)| self.w.calls.get(at as usize).map(|c| (c, n)));
+        let Some(call) = found
+            // More than half (both may be saturated at `u64::MAX`).
+            .filter(|(_, n)| *n > built.saturating_sub(*n))
+            .map(|(c, _)| c)
+        else {
+            return self.too_large_itself(name, built, part, found);
+        };
         let message = format!(
             "inlining the function calls of {name} builds {built} expression nodes, more than the {MAX_INLINED} lowering builds for one rule, proposal, test or signal"
         );
-        let d = match call.and_then(|at| self.w.calls.get(at as usize)) {
-            Some(call) => {
-                Diagnostic::error("E0220", &self.path, call.span, message).with_label(format!(
-                    "inlining `{}` here copies its arguments and the bodies it calls into the {what}",
-                    call.name
-                ))
-            }
-            None => Diagnostic::error("E0220", &self.path, part.expr.span, message)
-                .with_label(format!("{built} nodes once inlined")),
+        Diagnostic::error("E0220", &self.path, call.span, message)
+            .with_label(format!(
+                "inlining `{}` here copies its arguments and the bodies it calls into the {what}",
+                call.name
+            ))
+            .with_note(format!(
+                "XOP inlines every function call into the rule, proposal or test that makes it, each parameter replaced by a copy of its argument: a body that calls a function twice, or reads a parameter twice, doubles what it is given, and a chain of n such functions multiplies it by 2^n (here the {what} is {size} nodes once inlined, and lowering builds {built})"
+            ))
+            .with_help(
+                "bind the value once: compute it in the rule's condition, or pass it to the functions that need it already computed, rather than calling the function that computes it in each of their bodies; call fewer functions in each body, and read each parameter fewer times",
+            )
+    }
+
+    /// E0220 for `name` when what makes it large is not a function call (`call`, the largest
+    /// one in `part` if any, builds less than half): its expressions, as written.
+    fn too_large_itself(
+        &self,
+        name: &str,
+        built: u64,
+        part: &Part,
+        call: Option<(&Call, u64)>,
+    ) -> Diagnostic {
+        let what = part.what;
+        let calls = match call {
+            Some((call, n)) => format!(
+                ", of which its largest function call, `{}`, builds only {n}",
+                call.name
+            ),
+            None => String::new(),
         };
-        d.with_note(format!(
-            "XOP inlines every function call into the rule, proposal or test that makes it, each parameter replaced by a copy of its argument: a body that calls a function twice, or reads a parameter twice, doubles what it is given, and a chain of n such functions multiplies it by 2^n (here the {what} is {size} nodes once inlined, and lowering builds {built})"
-        ))
-        .with_help(
-            "bind the value once: compute it in the rule's condition, or pass it to the functions that need it already computed, rather than calling the function that computes it in each of their bodies; call fewer functions in each body, and read each parameter fewer times",
+        Diagnostic::error(
+            "E0220",
+            &self.path,
+            part.expr.span,
+            format!(
+                "{name} is too large: lowering builds {built} expression nodes of it, more than the {MAX_INLINED} it builds for one rule, proposal, test or signal"
+            ),
         )
+        .with_label(format!("this {what} is too large"))
+        .with_note(format!(
+            "lowering builds an expression node for each operator, operand, field read, literal, and element of a list or set; at most {MAX_INLINED} for one rule, proposal, test or signal keep compiling fast and modules small (here {built}{calls})"
+        ))
+        .with_help(format!(
+            "make the {what} smaller: split it (a long condition into several rules, each testing a part of it), or write smaller literals; a long list of values is better given in the input (as a field of a record) than written in the source"
+        ))
     }
 
     /// The longest chain of calls inlining function `node` nests.
@@ -1774,5 +1813,66 @@ test "t" {
         let (checked, lowered) = both(&ws);
         assert_eq!(checked.len(), 19 + 1 + 3, "{checked:?}");
         assert_eq!(checked, lowered);
+    }
+
+    /// E0220 of a rule made large by a list literal, not by function calls, says so and
+    /// suggests splitting it or a smaller literal, without the advice about calls; one made
+    /// large by a call still blames the call.
+    #[test]
+    fn e0220_blames_calls_only_when_they_make_it_large() {
+        let list = (0..100_000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let source = |condition: &str| {
+            format!(
+                "module h.one\n\npurpose m\n\nrecord C {{\n  id: Id\n  n: Int\n}}\n\n\
+                 action send(to: C) purpose m risk minimal\n\n\
+                 fn f0(x: Int): Int = x + 1\n\
+                 fn f1(x: Int): Int = f0(x) + f0(x)\n\n\
+                 policy p for send(to: c) {{\n  deny \"l\" when {condition}\n  allow \"ok\"\n}}\n"
+            )
+        };
+        let e0220 = |source: &str| {
+            let mut ws = Workspace::new();
+            ws.set_file("big.xop", source);
+            let found: Vec<Diagnostic> = (ws.diagnostics().into_iter())
+                .filter(|d| d.code == "E0220")
+                .collect();
+            assert_eq!(found.len(), 1, "{found:#?}");
+            let d = found.into_iter().next().expect("one E0220");
+            let text = format!("{} {} {:?} {:?}", d.message, d.label, d.notes, d.help);
+            (d, text)
+        };
+        for condition in [
+            format!("c.n in [{list}]"),
+            // A call, but one that builds little of it.
+            format!("f1(c.n) in [{list}]"),
+        ] {
+            let (d, text) = e0220(&source(&condition));
+            assert!(
+                d.message
+                    .starts_with("rule `p#1` is too large: lowering builds 1000"),
+                "{}",
+                d.message
+            );
+            for wrong in ["inlining", "call fewer", "2^n", "bind the value once"] {
+                assert!(!text.contains(wrong), "`{wrong}` in {text}");
+            }
+            for right in [
+                "split it",
+                "smaller literals",
+                "this condition is too large",
+            ] {
+                assert!(text.contains(right), "`{right}` missing from {text}");
+            }
+            // At the condition, not at a call.
+            assert_eq!(Some(d.span.start()), source(&condition).find(&condition));
+        }
+        let (_, text) = e0220(&source(&format!("f1(c.n) in [{list}]")));
+        assert!(
+            text.contains("its largest function call, `f1`, builds only"),
+            "{text}"
+        );
     }
 }
