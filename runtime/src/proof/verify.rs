@@ -456,68 +456,44 @@ pub fn verify_log_with(
                 if let Ok(r) = &decoded {
                     keys.note(r);
                 }
-                match decoded {
-                    // Bytes changed since they were hashed: their not decoding is the same
-                    // change, said in the same problem.
-                    Err(e) if changed => {
-                        explained = true;
-                        problem(
-                            &mut report,
-                            Some(index),
-                            frame.offset,
-                            format!(
-                                "record {index} was changed: its bytes do not match the hash \
-                                 written with it ({e})"
-                            ),
-                        );
-                        // Its seq cannot be read: it is numbered by its place, so the next
-                        // record is not taken for a gap.
-                        expected_seq += 1;
-                    }
-                    Err(e) => {
-                        explained = true;
-                        problem(
-                            &mut report,
-                            Some(index),
-                            frame.offset,
-                            format!("record {index}: {e}"),
-                        );
-                        expected_seq += 1;
-                    }
-                    // A changed record's seq is not the one it was written with if the change
-                    // is there: it is numbered by its place, as an unreadable one is.
-                    Ok(_) if changed => {
-                        explained = true;
-                        problem(
-                            &mut report,
-                            Some(index),
-                            frame.offset,
-                            format!(
-                                "record {index} was changed: its bytes do not match the hash \
-                                 written with it"
-                            ),
-                        );
-                        expected_seq += 1;
-                    }
-                    Ok(r) if r.seq != expected_seq => {
-                        explained = true;
-                        let what = if r.seq > expected_seq {
-                            format!(
-                                "record {expected_seq} is missing (deleted or moved): the record \
+                // A changed record (whose seq may be the change) or one that does not decode
+                // is numbered by its place, so that the records after it are not taken for a
+                // gap; bytes changed since they were hashed that no longer decode are one
+                // change, said in one problem.
+                let unreadable = decoded.as_ref().err().map(ToString::to_string);
+                if changed || unreadable.is_some() {
+                    explained = true;
+                    let what = match unreadable {
+                        Some(e) if !changed => format!("record {index}: {e}"),
+                        e => format!(
+                            "record {index} was changed: its bytes do not match the hash \
+                             written with it{}",
+                            e.map(|e| format!(" ({e})")).unwrap_or_default()
+                        ),
+                    };
+                    problem(&mut report, Some(index), frame.offset, what);
+                    expected_seq += 1;
+                } else if let Ok(r) = decoded
+                    && r.seq != expected_seq
+                {
+                    explained = true;
+                    let what = if r.seq > expected_seq {
+                        format!(
+                            "record {expected_seq} is missing (deleted or moved): the record \
                                  at its place has seq {}",
-                                r.seq
-                            )
-                        } else {
-                            format!(
-                                "record {index} has seq {} where {expected_seq} is expected: a \
+                            r.seq
+                        )
+                    } else {
+                        format!(
+                            "record {index} has seq {} where {expected_seq} is expected: a \
                                  record was reordered, duplicated or forged",
-                                r.seq
-                            )
-                        };
-                        problem(&mut report, Some(index), frame.offset, what);
-                        expected_seq = r.seq + 1;
-                    }
-                    Ok(_) => expected_seq += 1,
+                            r.seq
+                        )
+                    };
+                    problem(&mut report, Some(index), frame.offset, what);
+                    expected_seq = r.seq + 1;
+                } else {
+                    expected_seq += 1;
                 }
             }
             Tag::Commit => {
