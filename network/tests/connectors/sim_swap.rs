@@ -210,48 +210,36 @@ fn server_errors_and_rate_limits_are_retried_a_bounded_number_of_times() {
         assert_eq!(stub.api_requests().len(), 3, "{status}");
     }
 
-    // Retry-After is honoured, within max_backoff.
-    let stub = Stub::start(|_, n| {
-        if n == 0 {
-            Reply::json(
-                429,
-                &json!({ "status": 429, "code": "TOO_MANY_REQUESTS", "message": "Rate limit reached." }),
-            )
-            .with_header("Retry-After", "1")
-        } else {
-            Reply::json(200, &json!({ "swapped": false }))
-        }
+    // Retry-After is honoured, within max_backoff: in seconds (on a 429), and as an HTTP date
+    // 3 s from now (on a 503).
+    let waits = |status: u16, code: &'static str, retry_after: fn() -> String| {
+        let stub = Stub::start(move |_, n| {
+            if n == 0 {
+                Reply::json(
+                    status,
+                    &json!({ "status": status, "code": code, "message": "Later." }),
+                )
+                .with_header("Retry-After", &retry_after())
+            } else {
+                Reply::json(200, &json!({ "swapped": false }))
+            }
+        });
+        let mut config = stub.config();
+        config.max_backoff = Duration::from_millis(300);
+        let started = Instant::now();
+        let x = xop_network::Camara::new(config).check_sim_swap(PHONE, 24);
+        assert_eq!(x.result, Ok(false));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(300), "{code}: {waited:?}");
+        assert!(
+            waited < Duration::from_millis(1000),
+            "{code}: capped: {waited:?}"
+        );
+    };
+    waits(429, "TOO_MANY_REQUESTS", || "1".into());
+    waits(503, "UNAVAILABLE", || {
+        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3))
     });
-    let mut config = stub.config();
-    config.max_backoff = Duration::from_millis(300);
-    let started = Instant::now();
-    let x = xop_network::Camara::new(config).check_sim_swap(PHONE, 24);
-    assert_eq!(x.result, Ok(false));
-    let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(300), "{waited:?}");
-    assert!(waited < Duration::from_millis(1000), "capped: {waited:?}");
-
-    // And in its HTTP-date form: a date 3 s from now is a wait (capped the same way).
-    let stub = Stub::start(|_, n| {
-        if n == 0 {
-            let at = std::time::SystemTime::now() + Duration::from_secs(3);
-            Reply::json(
-                503,
-                &json!({ "status": 503, "code": "UNAVAILABLE", "message": "Service unavailable." }),
-            )
-            .with_header("Retry-After", &httpdate::fmt_http_date(at))
-        } else {
-            Reply::json(200, &json!({ "swapped": false }))
-        }
-    });
-    let mut config = stub.config();
-    config.max_backoff = Duration::from_millis(300);
-    let started = Instant::now();
-    let x = xop_network::Camara::new(config).check_sim_swap(PHONE, 24);
-    assert_eq!(x.result, Ok(false));
-    let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(300), "{waited:?}");
-    assert!(waited < Duration::from_millis(1000), "capped: {waited:?}");
 }
 
 /// Errors that a retry within the call cannot mend are final, even for a read: a 429
