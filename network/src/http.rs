@@ -2,6 +2,7 @@
 //! grant, cached until it expires), an `x-correlator` per call, a timeout per attempt, bounded
 //! retries of what is safe to retry, CAMARA error bodies, and a record of every request made.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::ErrorKind;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,6 +63,15 @@ pub enum CallError {
     /// The answer's body is not what the contract says (not JSON, a field missing or of the
     /// wrong type, an unknown enum value).
     BadResponse(String),
+    /// The decision the call reads for has a deadline, and it passed (or would have during a
+    /// wait before a retry) before an answer came: no further request was started, and one in
+    /// flight was cut off at it.
+    DeadlinePassed {
+        /// The operation, as the API's name and the operation's (`sim-swap checkSimSwap`).
+        operation: String,
+        /// Why the last try failed, if one was made.
+        last: Option<Box<CallError>>,
+    },
 }
 
 impl fmt::Display for CallError {
@@ -84,6 +94,16 @@ impl fmt::Display for CallError {
             CallError::Timeout => f.write_str("timed out"),
             CallError::Transport(m) => write!(f, "connection failed: {m}"),
             CallError::BadResponse(m) => write!(f, "answer out of contract: {m}"),
+            CallError::DeadlinePassed { operation, last } => {
+                write!(
+                    f,
+                    "the decision's deadline passed before {operation} could be read"
+                )?;
+                match last {
+                    Some(last) => write!(f, " (the last try: {last})"),
+                    None => f.write_str(": no request for it was sent"),
+                }
+            }
         }
     }
 }
@@ -203,6 +223,30 @@ fn shorten(s: &str) -> String {
     }
 }
 
+thread_local! {
+    /// The instant the signal read under way on this thread must be done by (the decision's
+    /// deadline), set by [`until`] around it. Kept per thread: a read's calls all run on the
+    /// thread that reads, so the operations between the read and the transport need not carry
+    /// it.
+    static UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with the calls it makes on this thread bounded by `deadline` (`None`: unbounded):
+/// none starts after it, one in flight is cut off at it, and no wait before a retry runs past
+/// it ([`CallError::DeadlinePassed`]). Actions never run under one: a QoD session being created
+/// is not cut off half-way.
+pub(crate) fn until<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
+    /// Puts the setting before back, even if `f` unwinds.
+    struct Restore(Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            UNTIL.with(|u| u.set(self.0));
+        }
+    }
+    let _restore = Restore(UNTIL.with(|u| u.replace(deadline)));
+    f()
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere while holding the lock leaves plain data behind; keep using it.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -266,19 +310,41 @@ impl Transport {
         let mut tries = 0;
         let mut api_requests = 0;
         let mut token_requests = 0;
+        let deadline = UNTIL.with(Cell::get);
+        let operation = || format!("{} {}", req.api.name(), req.operation);
+        // Why the last try failed, for a call the deadline stops.
+        let mut last: Option<CallError> = None;
         loop {
             tries += 1;
-            let outcome = match self.token(calls, &mut token_requests) {
+            let done = |result| Called {
+                result,
+                earlier_may_have_run,
+            };
+            // No try starts at or after the deadline; one started before has what is left.
+            let Some(limit) = self.time_left(deadline) else {
+                return done(Err(CallError::DeadlinePassed {
+                    operation: operation(),
+                    last: last.map(Box::new),
+                }));
+            };
+            let outcome = match self.token(calls, &mut token_requests, limit) {
                 Ok((token, cached)) => {
+                    // The token request may have used up what was left.
+                    let Some(limit) = self.time_left(deadline) else {
+                        return done(Err(CallError::DeadlinePassed {
+                            operation: operation(),
+                            last: last.map(Box::new),
+                        }));
+                    };
                     api_requests += 1;
                     self.attempt(
                         req,
                         &url,
                         &correlator,
                         body.as_deref(),
-                        &token,
-                        cached,
+                        (&token, cached),
                         api_requests,
+                        limit,
                         calls,
                     )
                 }
@@ -289,10 +355,6 @@ impl Transport {
                     stale_token: false,
                     may_have_run: false,
                 },
-            };
-            let done = |result| Called {
-                result,
-                earlier_may_have_run,
             };
             match outcome {
                 Attempt::Done(answer) => return done(Ok(answer)),
@@ -309,6 +371,7 @@ impl Transport {
                         return done(Err(error));
                     }
                     refreshed = true;
+                    last = Some(error);
                 }
                 Attempt::Failed {
                     error,
@@ -317,15 +380,50 @@ impl Transport {
                     may_have_run,
                     ..
                 } => {
-                    // The fresh-token try does not use up one of the `max_attempts`.
-                    if !retryable || tries >= self.config.max_attempts + u32::from(refreshed) {
+                    // A final answer is the call's, deadline or not.
+                    if !retryable {
                         return done(Err(error));
                     }
+                    // Cut off at the deadline (or failed as it passed): the deadline stopped
+                    // the call, whatever was left of its attempts.
+                    if self.time_left(deadline).is_none() {
+                        return done(Err(CallError::DeadlinePassed {
+                            operation: operation(),
+                            last: Some(Box::new(error)),
+                        }));
+                    }
+                    // The fresh-token try does not use up one of the `max_attempts`.
+                    if tries >= self.config.max_attempts + u32::from(refreshed) {
+                        return done(Err(error));
+                    }
+                    let wait = self.backoff(tries, wait);
+                    // A wait that would end at or past the deadline leads to no try: stop now.
+                    if deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                        return done(Err(CallError::DeadlinePassed {
+                            operation: operation(),
+                            last: Some(Box::new(error)),
+                        }));
+                    }
                     earlier_may_have_run |= may_have_run;
-                    thread::sleep(self.backoff(tries, wait));
+                    last = Some(error);
+                    thread::sleep(wait);
                 }
             }
         }
+    }
+
+    /// How long a try starting now may take: `None` when the deadline has passed (no try
+    /// starts), `Some(None)` without a deadline (each request has `timeout_ms`), else the time
+    /// left when it is less than `timeout_ms`.
+    fn time_left(&self, deadline: Option<Instant>) -> Option<Option<Duration>> {
+        let Some(deadline) = deadline else {
+            return Some(None);
+        };
+        let left = deadline.checked_duration_since(Instant::now())?;
+        if left.is_zero() {
+            return None;
+        }
+        Some((left < self.config.timeout).then_some(left))
     }
 
     /// The wait before retry number `attempt`: the backoff doubled each time, or the server's
@@ -347,31 +445,25 @@ impl Transport {
         url: &str,
         correlator: &str,
         body: Option<&str>,
-        token: &str,
-        cached_token: bool,
+        (token, cached_token): (&str, bool),
         attempt: u32,
+        limit: Option<Duration>,
         calls: &mut Vec<NetworkCall>,
     ) -> Attempt {
         let started = Instant::now();
         let bearer = format!("Bearer {token}");
         let sent = match req.method {
-            "GET" => self
-                .agent
-                .get(url)
+            "GET" => within(self.agent.get(url), limit)
                 .header("authorization", &bearer)
                 .header("x-correlator", correlator)
                 .header("accept", "application/json")
                 .call(),
-            "DELETE" => self
-                .agent
-                .delete(url)
+            "DELETE" => within(self.agent.delete(url), limit)
                 .header("authorization", &bearer)
                 .header("x-correlator", correlator)
                 .header("accept", "application/json")
                 .call(),
-            _ => self
-                .agent
-                .post(url)
+            _ => within(self.agent.post(url), limit)
                 .header("authorization", &bearer)
                 .header("x-correlator", correlator)
                 .header("accept", "application/json")
@@ -481,12 +573,14 @@ impl Transport {
     }
 
     /// A token: the cached one if still good (`true`), else a new one from the token endpoint
-    /// (`false`), counting the call's token requests in `requests`. An error says whether
+    /// (`false`, its request taking at most `limit` when less than `timeout_ms` is left before
+    /// the deadline), counting the call's token requests in `requests`. An error says whether
     /// asking again may help, and after how long.
     fn token(
         &self,
         calls: &mut Vec<NetworkCall>,
         requests: &mut u32,
+        limit: Option<Duration>,
     ) -> Result<(String, bool), TokenFailure> {
         let now = (self.clock)();
         if let Some(t) = lock(&self.token).as_ref()
@@ -495,7 +589,7 @@ impl Transport {
             return Ok((t.value.clone(), true));
         }
         *requests += 1;
-        let token = self.fetch_token(calls, *requests)?;
+        let token = self.fetch_token(calls, *requests, limit)?;
         let value = token.value.clone();
         *lock(&self.token) = Some(token);
         Ok((value, false))
@@ -506,6 +600,7 @@ impl Transport {
         &self,
         calls: &mut Vec<NetworkCall>,
         attempt: u32,
+        limit: Option<Duration>,
     ) -> Result<Token, TokenFailure> {
         let c = &self.config;
         let started = Instant::now();
@@ -522,9 +617,7 @@ impl Transport {
             )
             .as_bytes(),
         );
-        let sent = self
-            .agent
-            .post(&c.token_url)
+        let sent = within(self.agent.post(&c.token_url), limit)
             .header("authorization", &format!("Basic {basic}"))
             .header("accept", "application/json")
             .send_form(form);
@@ -643,6 +736,15 @@ impl Transport {
             value: value.to_string(),
             renew_at: fetched_at + lifetime.saturating_sub(margin),
         })
+    }
+}
+
+/// `req` with its whole exchange (connecting to reading the body's last byte) bounded by
+/// `limit` instead of `timeout_ms`: the time left before a deadline nearer than that.
+fn within<B>(req: ureq::RequestBuilder<B>, limit: Option<Duration>) -> ureq::RequestBuilder<B> {
+    match limit {
+        Some(limit) => req.config().timeout_global(Some(limit)).build(),
+        None => req,
     }
 }
 

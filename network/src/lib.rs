@@ -23,6 +23,13 @@
 //! QoS session only when the request surely was not processed (no connection, 429), since the
 //! contract has no idempotency key. A 401 with a cached token fetches a new token and tries once
 //! more, beyond `max_attempts` (nothing was done: it is not a repeat).
+//!
+//! Deadlines: the reads of a decision made with one ([`Camara::signals_until`], which the
+//! runtime uses for a decision with `Options::deadline`) start no request after it, have a
+//! request in flight cut off at it (the token request too), and wait before no retry whose wait
+//! would pass it: the signal is then absent, its reason saying that the decision's deadline
+//! passed before the operation could be read ([`CallError::DeadlinePassed`]), and nothing is
+//! cached. Actions are never cut off half-way.
 
 mod actions;
 mod api;

@@ -17,7 +17,7 @@ use xop_runtime::value::Value;
 use crate::Camara;
 use crate::api::{ReachabilityStatus, RoamingStatus, SessionInfo, SimSwapDate};
 use crate::convert;
-use crate::http::{CallError, NetworkCall, lock};
+use crate::http::{self, CallError, NetworkCall, lock};
 
 /// What one signal read gave, for the proof record: present (fetched now, or reused from an
 /// earlier call younger than `max_age`) or absent, and why; and the network calls behind it.
@@ -123,6 +123,8 @@ pub struct NetworkSignals<'a> {
     camara: &'a Camara,
     program: &'a Program,
     now_ms: i64,
+    /// When the decision's reads must be done by (its deadline), if it has one.
+    until: Option<Instant>,
     outcomes: Mutex<Vec<SignalOutcome>>,
 }
 
@@ -134,8 +136,18 @@ impl<'a> NetworkSignals<'a> {
             camara,
             program,
             now_ms,
+            until: None,
             outcomes: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The same source, its reads done by `until` (the decision's deadline; `None`: no
+    /// deadline): no request starts after it, one in flight is cut off at it, no wait before a
+    /// retry runs past it (token requests included), and a read it stops gives the signal
+    /// absent, saying so (never a value, and nothing is cached).
+    pub fn until(mut self, until: Option<Instant>) -> NetworkSignals<'a> {
+        self.until = until;
+        self
     }
 
     /// The reads made so far, in order.
@@ -199,7 +211,7 @@ impl<'a> NetworkSignals<'a> {
                 lock(&self.camara.cache).entries.remove(&key);
             }
         }
-        let (fetched, calls) = self.camara.fetch(source, &key.1);
+        let (fetched, calls) = http::until(self.until, || self.camara.fetch(source, &key.1));
         // When the answer came, by the connectors' own clock (not the caller's).
         let wall = (self.camara.wall)();
         out.fetch.calls = calls;
@@ -339,6 +351,10 @@ impl Signals for NetworkSignals<'_> {
 
 /// Why a fetch failed, with the operation that failed and how many attempts it took.
 fn failure_reason(source: &str, e: &CallError, calls: &[NetworkCall]) -> String {
+    // It names the operation and the last try itself; the calls made are in the record.
+    if let CallError::DeadlinePassed { .. } = e {
+        return format!("{source}: {e}");
+    }
     let last = calls.iter().rev().find(|c| c.api != "oauth2");
     match last {
         Some(c) if c.attempt > 1 => format!(
@@ -465,6 +481,17 @@ impl Camara {
     /// The signal source for one decision of `program` at `now_ms`.
     pub fn signals<'a>(&'a self, program: &'a Program, now_ms: i64) -> NetworkSignals<'a> {
         NetworkSignals::new(self, program, now_ms)
+    }
+
+    /// The signal source for one decision of `program` at `now_ms` whose reads must be done by
+    /// `until` (its deadline; `None`: none): see [`NetworkSignals::until`].
+    pub fn signals_until<'a>(
+        &'a self,
+        program: &'a Program,
+        now_ms: i64,
+        until: Option<Instant>,
+    ) -> NetworkSignals<'a> {
+        NetworkSignals::new(self, program, now_ms).until(until)
     }
 
     /// [`interp::decide`] with signals read through the connectors: the decision, and every

@@ -8,6 +8,7 @@
 //! ([`judge_given`]), so a caller cannot make a value count that a connector would not.
 
 use std::cell::RefCell;
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -23,6 +24,22 @@ use crate::value::{Value, duration_text};
 pub trait Connectors: Send + Sync {
     /// The signal source for one decision of `program` at `now_ms` (the decision time).
     fn signals<'a>(&'a self, program: &'a Program, now_ms: i64) -> Box<dyn Signals + 'a>;
+
+    /// [`Connectors::signals`] for a decision whose reads must be done by `until` (its
+    /// [`crate::engine::Deadline`], when the caller gave one): past it, the caller has stopped
+    /// waiting and the decision will be abandoned, so a read still in flight is wasted work.
+    /// Connectors that honour it start no request after `until`, cut the ones in flight at it,
+    /// and give the signal absent, saying why. The runtime calls this for every decision
+    /// (`None`: no deadline); by default it ignores `until` and calls [`Connectors::signals`].
+    fn signals_until<'a>(
+        &'a self,
+        program: &'a Program,
+        now_ms: i64,
+        until: Option<Instant>,
+    ) -> Box<dyn Signals + 'a> {
+        let _ = until;
+        self.signals(program, now_ms)
+    }
 
     /// Carries out `action` (its qualified name) with its bound arguments, in the action's
     /// parameter order, after a decision allowed it; `None` when the action is not one these

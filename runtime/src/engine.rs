@@ -1596,7 +1596,11 @@ impl Runtime {
                 let at = b.now_ms.unwrap_or(now_wall);
                 let fixed = Given::new(b.signals.clone(), &b.judged);
                 let network = match (&connectors, options.signals) {
-                    (Some(c), None) => Some(c.signals(program, at)),
+                    // The reads stop at the caller's deadline: past it the decision is
+                    // abandoned anyway, and a read in flight would only hold this thread.
+                    (Some(c), None) => {
+                        Some(c.signals_until(program, at, options.deadline.map(Deadline::at)))
+                    }
                     _ => None,
                 };
                 let inner: &dyn Signals = match (options.signals, &network) {

@@ -1429,12 +1429,13 @@ type Carried = (String, Vec<xop_runtime::value::Value>);
 
 /// Connectors standing in for the operator: the roaming status is read in `delay_ms` (not
 /// roaming, observed now), and every action is carried out in `perform_delay_ms`, kept in
-/// `performed`.
+/// `performed`. The instant each decision's reads were to be done by is kept in `untils`.
 #[derive(Clone, Default)]
 struct SlowNetwork {
     delay_ms: Arc<std::sync::atomic::AtomicU64>,
     perform_delay_ms: Arc<std::sync::atomic::AtomicU64>,
     performed: Arc<Mutex<Vec<Carried>>>,
+    untils: Arc<Mutex<Vec<Option<std::time::Instant>>>>,
 }
 
 struct SlowSignals<'a> {
@@ -1477,6 +1478,16 @@ impl xop_runtime::connectors::Connectors for SlowNetwork {
         _now_ms: i64,
     ) -> Box<dyn xop_runtime::interp::Signals + 'a> {
         Box::new(SlowSignals { net: self, program })
+    }
+
+    fn signals_until<'a>(
+        &'a self,
+        program: &'a xop_runtime::ir::Program,
+        now_ms: i64,
+        until: Option<std::time::Instant>,
+    ) -> Box<dyn xop_runtime::interp::Signals + 'a> {
+        self.untils.lock().unwrap().push(until);
+        self.signals(program, now_ms)
     }
 
     fn perform(
@@ -1566,9 +1577,21 @@ fn a_decision_answered_timeout_is_abandoned_and_its_retry_does_it_once() {
     for (duration, verdict) in [("30m", "allow"), ("90m", "review")] {
         let size = log_size(addr);
         net.delay_ms.store(900, Ordering::SeqCst);
+        let sent = std::time::Instant::now();
         let (status, body) = decide_action(addr, "create_qos_session", &boost(duration));
+        let answered = std::time::Instant::now();
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["error"], "timeout");
+        // The connectors were told when the decision's reads must be done by: the request's
+        // deadline, `timeout_ms` after it came in.
+        let until = net.untils.lock().unwrap().last().copied().flatten();
+        let until = until.expect("the decision's deadline reached the connectors");
+        assert!(
+            until >= sent + Duration::from_millis(400) && until <= answered,
+            "{:?} after the request, which was answered after {:?}",
+            until - sent,
+            answered - sent
+        );
         let message = body["message"].as_str().unwrap();
         assert!(
             message.contains(

@@ -2,6 +2,7 @@
 //! by each test) that checks every request against the OpenAPI contracts in `tests/camara/`
 //! and answers with the contracts' own examples.
 
+mod deadline;
 mod device_status;
 mod docs;
 mod no_panic;

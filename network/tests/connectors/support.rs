@@ -91,6 +91,8 @@ pub struct Stub {
     requests: Arc<Mutex<Vec<Recorded>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// How long the token endpoint takes to answer, in milliseconds.
+    token_delay_ms: Arc<AtomicU64>,
 }
 
 impl Stub {
@@ -115,8 +117,10 @@ impl Stub {
         let port = server.server_addr().to_ip().expect("an IP address").port();
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
+        let token_delay_ms: Arc<AtomicU64> = Arc::default();
         let handler: Handler = Box::new(handler);
         let (reqs, stopping) = (requests.clone(), stop.clone());
+        let token_delay = token_delay_ms.clone();
         let thread = std::thread::spawn(move || {
             let mut tokens = 0u64;
             let mut per_path: HashMap<String, usize> = HashMap::new();
@@ -145,6 +149,7 @@ impl Stub {
                 let reply = if recorded.path == TOKEN_PATH {
                     tokens += 1;
                     token_reply(&recorded, tokens, token_lifetime)
+                        .delayed(Duration::from_millis(token_delay.load(Ordering::SeqCst)))
                 } else {
                     let n = per_path.entry(recorded.path.clone()).or_default();
                     let reply = handler(&recorded, *n);
@@ -181,7 +186,14 @@ impl Stub {
             requests,
             stop,
             thread: Some(thread),
+            token_delay_ms,
         }
+    }
+
+    /// Makes the token endpoint answer `d` late from now on.
+    pub fn set_token_delay(&self, d: Duration) {
+        self.token_delay_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// The requests received so far (the token endpoint's too).
