@@ -61,7 +61,7 @@ pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     out
 }
 
-/// The properties of one action (C0001–C0005, C0010, C0011, C0101–C0103, C0105, C0106).
+/// The properties of one action (C0001–C0005, C0010–C0012, C0101–C0103, C0105, C0106).
 #[salsa::tracked(returns(ref))]
 pub fn action_compliance(
     db: &dyn Db,
@@ -796,14 +796,21 @@ impl<'a> Cx<'a> {
         let no_review = Formula::negate(Formula::or(of_verdict(Verdict::Review)));
 
         // C0004: a limited-risk action that addresses a person discloses that an AI is involved.
-        let addresses_person = subject_param(&facts.params).is_some();
+        // A `to` addresses people whatever its type; without one, so does any parameter that
+        // holds a record (with several, it addresses one of them: no need to know which).
+        let subject = subject(&facts.params);
+        let addressed: Vec<&resolve::TypedParam> = match &subject {
+            Subject::Param(p) => vec![p],
+            Subject::Ambiguous(ps) => ps.clone(),
+            Subject::Nobody => Vec::new(),
+        };
         if risk == "limited"
-            && addresses_person
+            && !addressed.is_empty()
             && !facts.annotations.iter().any(|a| a == "ai_disclosure")
         {
             self.diags.push(
                 Diagnostic::error("C0004", &apath, action.span, format!("limited-risk action `{}` addresses a person without an AI disclosure", action.name))
-                    .with_label("addresses `to` without disclosure")
+                    .with_label(format!("addresses {} without disclosure", quoted(addressed.iter().map(|p| &*p.name))))
                     .with_secondary(&apath, facts.risk_span, "declared `risk limited` here")
                     .with_note("EU AI Act Art. 50: people must be told when they interact with an AI system or receive content it generated")
                     .with_help(format!("annotate the action: `@ai_disclosure(\"…\")` above `action {}`", action.name)),
@@ -811,29 +818,47 @@ impl<'a> Cx<'a> {
         }
 
         // The consent facts the action needs, made once for all its rules.
-        let required = self.consent_atoms(&facts);
+        let person = match &subject {
+            Subject::Param(p) => Some(*p),
+            Subject::Nobody | Subject::Ambiguous(_) => None,
+        };
+        let places = self.channel_places(&facts.params, person);
+        let required = self.consent_atoms(action, &facts, &subject, &places);
         let consent_required = !required.is_empty();
         for (r, cond) in rules.iter().zip(&formulas) {
-            let rpath = self.path(&r.policy);
-            let reachable = match r.verdict {
-                Verdict::Deny => Formula::False, // not questioned, see below
-                Verdict::Allow => Formula::and([cond.clone(), no_deny.clone(), no_review.clone()]),
-                Verdict::Review => Formula::and([cond.clone(), no_deny.clone()]),
-            };
             // Deny rules never break a property: only allow and review rules are questioned.
-            let reach = if r.verdict == Verdict::Deny {
-                Sat::Unsat
-            } else {
-                satisfiable(&reachable)
-            };
-            let decides = matches!(risk, "high" | "prohibited") || consent_required;
-            if reach == Sat::TooLarge && r.verdict != Verdict::Deny && decides {
-                self.undecided(&rpath, r, action);
+            if r.verdict == Verdict::Deny {
+                self.never_applies(r, cond);
                 continue;
             }
+            let rpath = self.path(&r.policy);
+            let reachable = match r.verdict {
+                Verdict::Allow => Formula::and([cond.clone(), no_deny.clone(), no_review.clone()]),
+                _ => Formula::and([cond.clone(), no_deny.clone()]),
+            };
+            // The property that needs to know whether the rule takes effect, if any (C0102, a
+            // warning, asks too, but is not worth a C0010): a question nothing needs is not
+            // asked, so that its size cannot make the checker give up.
+            let property = match (risk, r.verdict) {
+                ("prohibited", _) => Some(Undecided::Prohibited),
+                ("high", Verdict::Allow) => Some(Undecided::Oversight),
+                ("high", _) if matches!(r.fallback, Some((Verdict::Allow, _))) => {
+                    Some(Undecided::Fallback)
+                }
+                _ => None,
+            };
+            let warns = r.verdict == Verdict::Allow && risk != "high";
+            let reach = (property.is_some() || warns).then(|| satisfiable(&reachable));
+            let mut undecided = false;
+            if reach == Some(Sat::TooLarge)
+                && let Some(property) = property
+            {
+                self.undecided(&rpath, r, action, property);
+                undecided = true;
+            }
             // C0003: nothing may ever allow or send to review a prohibited practice.
-            if risk == "prohibited" && r.verdict != Verdict::Deny {
-                if let Sat::Sat(w) = &reach {
+            if risk == "prohibited" {
+                if let Some(Sat::Sat(w)) = &reach {
                     let example = self.example(w);
                     self.diags.push(
                         Diagnostic::error("C0003", &rpath, r.span, format!("this rule can let prohibited action `{}` through", action.name))
@@ -851,7 +876,7 @@ impl<'a> Cx<'a> {
             // C0001: a high-risk action is never allowed without a human.
             if risk == "high"
                 && r.verdict == Verdict::Allow
-                && let Sat::Sat(w) = &reach
+                && let Some(Sat::Sat(w)) = &reach
             {
                 let example = self.example(w);
                 self.diags.push(
@@ -866,7 +891,7 @@ impl<'a> Cx<'a> {
             if risk == "high"
                 && r.verdict == Verdict::Review
                 && let Some((Verdict::Allow, fspan)) = r.fallback
-                && matches!(reach, Sat::Sat(_))
+                && matches!(reach, Some(Sat::Sat(_)))
             {
                 self.diags.push(
                     Diagnostic::error(
@@ -885,12 +910,17 @@ impl<'a> Cx<'a> {
                 );
             }
             // C0005: consent for (subject, purpose, channel) on every path to allow.
-            if r.verdict != Verdict::Deny && consent_required {
+            if consent_required {
                 let consent = Formula::and(required.iter().map(|(key, shown)| {
                     let shown = self.in_policy_names(&r.policy, shown);
                     Formula::Atom(self.atom(key, &shown))
                 }));
                 let without = Formula::and([reachable.clone(), Formula::negate(consent)]);
+                let guard = required
+                    .iter()
+                    .map(|(_, shown)| self.in_policy_names(&r.policy, shown))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
                 match satisfiable(&without) {
                     Sat::Sat(w) => {
                         let example = self.example(&w);
@@ -906,63 +936,100 @@ impl<'a> Cx<'a> {
                         self.diags.push(
                             Diagnostic::error("C0005", &rpath, r.span, format!("`{}` can reach a person without consent for `{purpose}` on the channel used", action.name))
                                 .with_label(format!("{how} {example}"))
-                                .with_secondary(&apath, action.span, format!("`{}` has purpose `{purpose}` and a channel parameter", action.name))
+                                .with_secondary(&apath, action.span, format!("`{}` has purpose `{purpose}` and reaches {} on {}", action.name, quoted(subject_name(&subject)), quoted(places.places.iter().map(ChannelPlace::written))))
                                 .with_note("GDPR Art. 6(1)(a) and 7, ePrivacy Art. 13: contacting a person for a purpose on a channel needs their consent for that purpose and channel")
-                                .with_help(format!("add `deny \"no-consent\" unless consent(SUBJECT, {purpose}, CHANNEL)` to a policy that guards `{}`, where SUBJECT and CHANNEL are the names the policy binds to the action's person and channel", action.name)),
+                                .with_help(format!("add `deny \"no-consent\" unless {guard}` to a policy that guards `{}` (the names are those the policy binds to the action's parameters)", action.name)),
                         );
                     }
-                    Sat::TooLarge => self.undecided(&rpath, r, action),
-                    Sat::Unsat => {}
+                    Sat::TooLarge if !undecided => {
+                        self.undecided(&rpath, r, action, Undecided::Consent(guard))
+                    }
+                    Sat::TooLarge | Sat::Unsat => {}
                 }
             }
             // Warnings on the rule itself.
-            // A condition that mentions each fact once is satisfiable unless it is `false`.
-            let never = if cond.atoms_are_distinct() {
-                Sat::Sat(Vec::new())
-            } else {
-                satisfiable(cond)
-            };
-            let never = if *cond == Formula::False {
-                Sat::Unsat
-            } else {
-                never
-            };
-            match never {
-                Sat::Unsat => self.diags.push(
-                    Diagnostic::warning("C0101", &rpath, r.span, "this rule can never apply")
-                        .with_label("its condition is always false")
-                        .with_help("remove the rule, or fix its condition"),
-                ),
-                _ => {
-                    if r.verdict == Verdict::Allow && reach == Sat::Unsat && risk != "high" {
-                        self.diags.push(
-                            Diagnostic::warning(
-                                "C0102",
-                                &rpath,
-                                r.span,
-                                format!("this allow never takes effect for `{}`", action.name),
-                            )
-                            .with_label("whenever it applies, a deny or review applies too")
-                            .with_help("remove it, or narrow the rules that shadow it"),
-                        );
-                    }
-                }
+            let never = self.never_applies(r, cond);
+            if !never && r.verdict == Verdict::Allow && reach == Some(Sat::Unsat) && risk != "high"
+            {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "C0102",
+                        &rpath,
+                        r.span,
+                        format!("this allow never takes effect for `{}`", action.name),
+                    )
+                    .with_label("whenever it applies, a deny or review applies too")
+                    .with_help("remove it, or narrow the rules that shadow it"),
+                );
             }
         }
         self.contradictions(action, rules, &formulas);
-        self.heuristics(action, &facts, rules);
+        self.heuristics(action, &facts, rules, !places.is_empty());
     }
 
-    fn undecided(&mut self, path: &Arc<str>, r: &GuardRule, action: &Def) {
+    /// C0101: whether the rule's condition can never be true (reported if so).
+    fn never_applies(&mut self, r: &GuardRule, cond: &Formula) -> bool {
+        // A condition that mentions each fact once is satisfiable unless it is `false`.
+        let never = *cond == Formula::False
+            || (!cond.atoms_are_distinct() && satisfiable(cond) == Sat::Unsat);
+        if never {
+            let rpath = self.path(&r.policy);
+            self.diags.push(
+                Diagnostic::warning("C0101", &rpath, r.span, "this rule can never apply")
+                    .with_label("its condition is always false")
+                    .with_help("remove the rule, or fix its condition"),
+            );
+        }
+        never
+    }
+
+    fn undecided(&mut self, path: &Arc<str>, r: &GuardRule, action: &Def, what: Undecided) {
+        let (whether, help) = match what {
+            Undecided::Prohibited => (
+                format!("it lets prohibited action `{}` through", action.name),
+                MEMBERSHIP_HELP.to_string(),
+            ),
+            Undecided::Oversight => (
+                format!(
+                    "it allows high-risk action `{}` without human review",
+                    action.name
+                ),
+                MEMBERSHIP_HELP.to_string(),
+            ),
+            Undecided::Fallback => (
+                "its fallback to allow can take effect".to_string(),
+                MEMBERSHIP_HELP.to_string(),
+            ),
+            // The guard as a deny rule of its own would have decided the question (propagation
+            // fixes its facts before the atoms are counted): no such rule guards the action.
+            Undecided::Consent(guard) => (
+                format!("`{}` can reach a person without consent", action.name),
+                format!(
+                    "add `deny \"no-consent\" unless {guard}` as a rule of its own: it decides the question whatever the other facts; or {MEMBERSHIP_HELP}"
+                ),
+            ),
+        };
         self.diags.push(
-            Diagnostic::error("C0010", path, r.span, format!("the checker cannot decide whether this rule respects the properties of `{}`", action.name))
-                .with_label(format!("more than {} distinct facts are involved", crate::logic::MAX_ATOMS))
-                .with_help("split the policy, or add an explicit guard (e.g. `deny … unless consent(…)`) so that fewer facts decide the outcome"),
+            Diagnostic::error(
+                "C0010",
+                path,
+                r.span,
+                format!(
+                    "the checker cannot decide whether this rule respects the properties of `{}`",
+                    action.name
+                ),
+            )
+            .with_label(format!(
+                "more than {} distinct facts decide whether {whether}",
+                crate::logic::MAX_ATOMS
+            ))
+            .with_help(help),
         );
     }
 
     /// `consent(to, marketing, channel)` written with the names `policy` binds the action's
-    /// parameters to (`consent(c, marketing, ch)`), so the example reads like the policy.
+    /// parameters to (`consent(c, marketing, ch)`), so the example reads like the policy: a
+    /// name that starts a path (not one after a `.`) is renamed.
     fn in_policy_names(&self, policy: &Def, shown: &str) -> String {
         let Some(item) = item_ast(self.db, policy.file, policy.index) else {
             return shown.to_string();
@@ -970,61 +1037,264 @@ impl<'a> Cx<'a> {
         let ItemKind::Policy(p) = &item.kind else {
             return shown.to_string();
         };
-        let Some(args) = shown
-            .strip_prefix("consent(")
-            .and_then(|x| x.strip_suffix(')'))
-        else {
-            return shown.to_string();
-        };
-        let renamed: Vec<String> = args
-            .split(", ")
-            .map(|a| {
-                p.bindings
-                    .iter()
-                    .find(|b| b.param.name == a)
-                    .map_or(a.to_string(), |b| b.var.name.clone())
-            })
-            .collect();
-        format!("consent({})", renamed.join(", "))
+        let mut out = String::with_capacity(shown.len());
+        let mut rest = shown;
+        let mut after_dot = false;
+        while let Some(c) = rest.chars().next() {
+            if c.is_alphabetic() || c == '_' {
+                let end = rest
+                    .find(|x: char| !(x.is_alphanumeric() || x == '_'))
+                    .unwrap_or(rest.len());
+                let (word, tail) = rest.split_at(end);
+                match p.bindings.iter().find(|b| b.param.name == word) {
+                    Some(b) if !after_dot => out.push_str(&b.var.name),
+                    _ => out.push_str(word),
+                }
+                rest = tail;
+                after_dot = false;
+            } else {
+                out.push(c);
+                after_dot = c == '.';
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        out
     }
 
-    /// The canonical consent facts the action needs, one per channel parameter, if it
-    /// addresses a person on a channel (every channel it may use needs consent: an action
-    /// with a second channel parameter could reach the person on it).
-    fn consent_atoms(&self, facts: &ActionFacts) -> Vec<(String, String)> {
+    /// The canonical consent facts the action needs, one per place it holds a channel, if it
+    /// has a purpose: every channel it may use needs consent (an action with a second channel
+    /// parameter could reach the person on it). An action whose person the checker cannot
+    /// tell needs none here: C0012 rejects it instead.
+    fn consent_atoms(
+        &mut self,
+        action: &Def,
+        facts: &ActionFacts,
+        subject: &Subject<'_>,
+        places: &ChannelPlaces<'_>,
+    ) -> Vec<(String, String)> {
         let Some(purpose) = facts.purpose.as_ref() else {
             return Vec::new();
         };
-        let channels = channel_params(&facts.params);
-        if channels.is_empty() {
+        if places.is_empty() {
             return Vec::new();
         }
-        let Some(subject) = subject_param(&facts.params) else {
-            // A channel but no person to hold consent: no rule can establish it.
-            return vec![(
-                "std.consent.consent(<no subject>)".to_string(),
-                "consent for a subject the action does not name".to_string(),
-            )];
+        let found = match subject {
+            Subject::Param(p) => person_steps(&p.ty).map(|steps| (*p, steps)),
+            _ => None,
+        };
+        let Some((person, steps)) = found else {
+            self.unknown_recipient(action, facts, subject, places);
+            return Vec::new();
         };
         let module = resolve::module_name(self.db, purpose.file);
-        let (s, p) = (&subject.name, &purpose.name);
-        channels
-            .into_iter()
-            .map(|(channel, many)| {
-                let c = &channel.name;
-                if many {
-                    (
-                        format!("all(${c}, (#0 => std.consent.consent(${s}, {module}.{p}, #0)))"),
-                        format!("all({c}, x => consent({s}, {p}, x))"),
-                    )
-                } else {
-                    (
-                        format!("std.consent.consent(${s}, {module}.{p}, ${c})"),
-                        format!("consent({s}, {p}, {c})"),
-                    )
-                }
+        let purpose = (
+            format!("{module}.{}", purpose.name),
+            purpose.name.to_string(),
+        );
+        let names = lambda_names(&facts.params);
+        let mut out: Vec<(String, String)> = places
+            .places
+            .iter()
+            .map(|place| {
+                let mut segs: Vec<Seg<'_>> = steps.iter().map(Seg::Step).collect();
+                segs.push(Seg::Channel(&place.param.name));
+                segs.extend(place.steps.iter().map(Seg::Step));
+                let at = (format!("${}", person.name), person.name.to_string());
+                render_fact(&segs, 0, at, None, &mut Vec::new(), &purpose, &names)
             })
-            .collect()
+            .collect();
+        if places.more {
+            // Too many places to list: a fact no rule can establish, so that the action is
+            // rejected (C0005) rather than some of its channels left unchecked.
+            out.push((
+                "std.consent.consent(<too many channels>)".to_string(),
+                format!("consent on each of the more than {MAX_CHANNEL_PLACES} channels the action holds"),
+            ));
+        }
+        out
+    }
+
+    /// C0012: an action that needs consent (it holds a channel) without a person the checker
+    /// can tell: no parameter `to` and several parameters holding records, none, or a `to` that
+    /// is not a record.
+    fn unknown_recipient(
+        &mut self,
+        action: &Def,
+        facts: &ActionFacts,
+        subject: &Subject<'_>,
+        places: &ChannelPlaces<'_>,
+    ) {
+        let apath = self.path(action);
+        let channels = quoted(places.places.iter().map(ChannelPlace::written));
+        let (label, help) = match subject {
+            Subject::Ambiguous(ps) => (
+                format!(
+                    "no parameter `to`, and {} hold records: which one is the person reached on {channels}?",
+                    quoted(ps.iter().map(|p| &*p.name))
+                ),
+                format!(
+                    "rename the parameter that holds the person `{}` reaches (one of {}) to `to`, so that consent is required of that person",
+                    action.name,
+                    quoted(ps.iter().map(|p| &*p.name))
+                ),
+            ),
+            Subject::Nobody => (
+                format!("no parameter holds the person reached on {channels}"),
+                "add the person the action reaches as a parameter `to` of a record type with `consents: List<Consent>`".to_string(),
+            ),
+            Subject::Param(p) => (
+                format!(
+                    "`{}` has type `{}`, not a record holding the person's consents",
+                    p.name, p.ty
+                ),
+                "give `to` the person's record type (with `consents: List<Consent>`), or a list or set of them".to_string(),
+            ),
+        };
+        let mut d = Diagnostic::error(
+            "C0012",
+            &apath,
+            action.span,
+            format!(
+                "the checker cannot tell whom `{}` reaches, so it cannot require their consent",
+                action.name
+            ),
+        )
+        .with_label(label);
+        let shown: Vec<&resolve::TypedParam> = match subject {
+            Subject::Ambiguous(ps) => ps.clone(),
+            Subject::Param(p) => vec![p],
+            Subject::Nobody => Vec::new(),
+        };
+        for p in shown {
+            d = d.with_secondary(&apath, p.span, format!("`{}: {}`", p.name, p.ty));
+        }
+        let purpose = facts.purpose.as_ref().map_or("?", |p| &*p.name);
+        self.diags.push(
+            d.with_note(format!("GDPR Art. 6(1)(a) and 7, ePrivacy Art. 13: contacting a person for `{purpose}` on a channel needs that person's consent; C0005 proves it once it knows who the person is"))
+                .with_help(help),
+        );
+    }
+
+    /// Where the action's parameters hold a channel: a `Channel` parameter, optional or in a
+    /// list or set, and a channel inside a record parameter, at any depth, through optionals,
+    /// lists and sets. Not among them: the fields of the `person`'s own record, which describe
+    /// the person (`to.preferred`) and come with every action about them, whether it contacts
+    /// them or not; and the channels of consent and contact records (`std.consent.Consent`,
+    /// `std.contact.Contact`), which record what a person agreed to and how they were reached.
+    fn channel_places<'p>(
+        &self,
+        params: &'p [resolve::TypedParam],
+        person: Option<&resolve::TypedParam>,
+    ) -> ChannelPlaces<'p> {
+        let mut out = ChannelPlaces {
+            places: Vec::new(),
+            more: false,
+        };
+        let mut memo = FxHashMap::default();
+        for param in params {
+            if person.is_some_and(|p| std::ptr::eq(p, param)) && holds_record(&param.ty) {
+                continue;
+            }
+            let mut found = Vec::new();
+            let mut steps = Vec::new();
+            let mut open = Vec::new();
+            self.channels_in(&param.ty, &mut steps, &mut found, &mut memo, &mut open);
+            for steps in found {
+                if out.places.len() == MAX_CHANNEL_PLACES {
+                    out.more = true;
+                    return out;
+                }
+                out.places.push(ChannelPlace { param, steps });
+            }
+        }
+        out
+    }
+
+    /// The paths to the channels a value of type `ty` holds, each `steps` followed by its own.
+    /// Only records that hold a channel are entered, so a large record costs nothing; `open`
+    /// are the records being walked (a record cannot hold itself, E0217, but a project with
+    /// errors is checked too). Stops once there are more than [`MAX_CHANNEL_PLACES`].
+    fn channels_in(
+        &self,
+        ty: &Ty,
+        steps: &mut Vec<Step>,
+        out: &mut Vec<Vec<Step>>,
+        memo: &mut FxHashMap<(SourceFile, u32), bool>,
+        open: &mut Vec<(SourceFile, u32)>,
+    ) {
+        if out.len() > MAX_CHANNEL_PLACES {
+            return;
+        }
+        match ty {
+            Ty::Channel => out.push(steps.clone()),
+            Ty::Optional(t) | Ty::List(t) | Ty::Set(t) => {
+                steps.push(if matches!(ty, Ty::Optional(_)) {
+                    Step::Opt
+                } else {
+                    Step::Each
+                });
+                self.channels_in(t, steps, out, memo, open);
+                steps.pop();
+            }
+            Ty::Record(def) => {
+                let at = (def.file, def.index);
+                if open.contains(&at) || !self.holds_channel(ty, memo, open) {
+                    return;
+                }
+                let Signature::Record(fields) =
+                    resolve::signature(self.db, self.project, def.file, def.index)
+                else {
+                    return;
+                };
+                open.push(at);
+                for f in fields {
+                    steps.push(Step::Field(f.name.clone()));
+                    self.channels_in(&f.ty, steps, out, memo, open);
+                    steps.pop();
+                }
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a value of type `ty` holds a channel (see [`Cx::channel_places`]), by record,
+    /// remembered in `memo`.
+    fn holds_channel(
+        &self,
+        ty: &Ty,
+        memo: &mut FxHashMap<(SourceFile, u32), bool>,
+        open: &mut Vec<(SourceFile, u32)>,
+    ) -> bool {
+        match ty {
+            Ty::Channel => true,
+            Ty::Optional(t) | Ty::List(t) | Ty::Set(t) => self.holds_channel(t, memo, open),
+            Ty::Record(def) => {
+                let at = (def.file, def.index);
+                if let Some(&known) = memo.get(&at) {
+                    return known;
+                }
+                if open.contains(&at) {
+                    return false;
+                }
+                let evidence = matches!(
+                    def.qualified(self.db).as_str(),
+                    "std.consent.Consent" | "std.contact.Contact"
+                );
+                let Signature::Record(fields) =
+                    resolve::signature(self.db, self.project, def.file, def.index)
+                else {
+                    return false;
+                };
+                open.push(at);
+                let holds =
+                    !evidence && fields.iter().any(|f| self.holds_channel(&f.ty, memo, open));
+                open.pop();
+                memo.insert(at, holds);
+                holds
+            }
+            _ => false,
+        }
     }
 
     /// C0103: an allow and a deny with the same condition.
@@ -1062,13 +1332,19 @@ impl<'a> Cx<'a> {
     }
 
     /// C0105 (frequency cap) and C0106 (quiet hours): advisory, by what the rules call.
-    fn heuristics(&mut self, action: &Def, facts: &ActionFacts, rules: &[Arc<GuardRule>]) {
+    /// `has_channel`: whether the action holds a channel ([`Cx::channel_places`]).
+    fn heuristics(
+        &mut self,
+        action: &Def,
+        facts: &ActionFacts,
+        rules: &[Arc<GuardRule>],
+        has_channel: bool,
+    ) {
         let path = self.path(action);
         let denies: Vec<&Arc<GuardRule>> = rules
             .iter()
             .filter(|r| r.verdict == Verdict::Deny)
             .collect();
-        let has_channel = facts.params.iter().any(|p| p.ty == Ty::Channel);
         let marketing = facts
             .purpose
             .as_ref()
@@ -1731,29 +2007,252 @@ fn bool_lit(e: &ast::Expr) -> Option<bool> {
     }
 }
 
-/// The person an action addresses: its parameter `to`, else its first record parameter
-/// (optional or not).
-fn subject_param(params: &[resolve::TypedParam]) -> Option<&resolve::TypedParam> {
-    let is_record = |p: &&resolve::TypedParam| matches!(p.ty.present(), Ty::Record(_));
-    params
-        .iter()
-        .filter(is_record)
-        .find(|p| &*p.name == "to")
-        .or_else(|| params.iter().find(is_record))
+/// Whom an action reaches, as its declaration tells.
+enum Subject<'p> {
+    /// Its parameter `to`, whatever its type; without one, its only parameter that holds a
+    /// record ([`holds_record`]).
+    Param(&'p resolve::TypedParam),
+    /// No parameter `to`, and none that holds a record.
+    Nobody,
+    /// No parameter `to`, and several that hold records: the checker does not guess which one
+    /// is the person (taking the first one took a sender for the recipient).
+    Ambiguous(Vec<&'p resolve::TypedParam>),
 }
 
-/// The channel an action uses: a `Channel` (or `Channel?`) parameter, or a list or set of
-/// channels (`true` in the second place), which then all need consent.
-fn channel_params(params: &[resolve::TypedParam]) -> Vec<(&resolve::TypedParam, bool)> {
-    params
+/// The person an action reaches (see [`Subject`]).
+fn subject(params: &[resolve::TypedParam]) -> Subject<'_> {
+    if let Some(to) = params.iter().find(|p| &*p.name == "to") {
+        return Subject::Param(to);
+    }
+    let mut candidates: Vec<&resolve::TypedParam> =
+        params.iter().filter(|p| holds_record(&p.ty)).collect();
+    match candidates.len() {
+        0 => Subject::Nobody,
+        1 => Subject::Param(candidates.remove(0)),
+        _ => Subject::Ambiguous(candidates),
+    }
+}
+
+/// The names of the person parameter, for a message (none when there is no single one).
+fn subject_name<'p>(subject: &Subject<'p>) -> Vec<&'p str> {
+    match subject {
+        Subject::Param(p) => vec![&*p.name],
+        Subject::Nobody | Subject::Ambiguous(_) => Vec::new(),
+    }
+}
+
+/// Whether a value of type `ty` is a record, or an optional, list or set of them.
+fn holds_record(ty: &Ty) -> bool {
+    match ty {
+        Ty::Record(_) => true,
+        Ty::Optional(t) | Ty::List(t) | Ty::Set(t) => holds_record(t),
+        _ => false,
+    }
+}
+
+/// The steps from a person parameter to each person it holds: none for a record (optional or
+/// not), each element for a list or set of them; `None` when it holds no record to ask
+/// `consent` of (`to: Id`).
+fn person_steps(ty: &Ty) -> Option<Vec<Step>> {
+    match ty {
+        Ty::Record(_) => Some(Vec::new()),
+        Ty::Optional(t) => {
+            let mut steps = person_steps(t)?;
+            steps.insert(0, Step::Opt);
+            Some(steps)
+        }
+        Ty::List(t) | Ty::Set(t) => {
+            let mut steps = person_steps(t)?;
+            steps.insert(0, Step::Each);
+            Some(steps)
+        }
+        _ => None,
+    }
+}
+
+/// The most places an action may hold channels in (each needs its consent fact); beyond it the
+/// action needs a fact no rule can establish, so it is rejected rather than partly checked.
+const MAX_CHANNEL_PLACES: usize = 16;
+
+/// One step from a value to a value it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// A record's field.
+    Field(Arc<str>),
+    /// The value of an optional, when present.
+    Opt,
+    /// Each element of a list or set.
+    Each,
+}
+
+/// A place where an action holds a channel: a parameter and the steps to the channel in it.
+struct ChannelPlace<'p> {
+    param: &'p resolve::TypedParam,
+    steps: Vec<Step>,
+}
+
+impl ChannelPlace<'_> {
+    /// The place as a person reads it: `channel`, `delivery.channel`, `deliveries.channel`.
+    fn written(&self) -> String {
+        let mut out = self.param.name.to_string();
+        for s in &self.steps {
+            if let Step::Field(f) = s {
+                out.push('.');
+                out.push_str(f);
+            }
+        }
+        out
+    }
+}
+
+/// The places an action holds channels in ([`Cx::channel_places`]).
+struct ChannelPlaces<'p> {
+    places: Vec<ChannelPlace<'p>>,
+    /// More than [`MAX_CHANNEL_PLACES`] places: those listed are not all.
+    more: bool,
+}
+
+impl ChannelPlaces<'_> {
+    fn is_empty(&self) -> bool {
+        self.places.is_empty() && !self.more
+    }
+}
+
+/// A step of the path a consent fact follows: from the person parameter to each person, then
+/// (at `Channel`) from a channel's parameter to the channel.
+enum Seg<'s> {
+    Step(&'s Step),
+    Channel(&'s str),
+}
+
+/// The canonical key and the shown form of the consent fact for the path `segs`, as
+/// [`Canon::key`] keys the condition a policy would write for it: `consent(to, P, channel)`;
+/// through a field, `consent(to, P, delivery.channel)`; over a list,
+/// `all(channels, x => consent(to, P, x))`, and inside such a lambda, an optional is tested
+/// first, `all(channels, x => x is absent or consent(to, P, x))`. Outside lambdas an optional
+/// adds nothing: the policy narrows it (`ch is present and consent(…)`), which puts the fact
+/// itself on every path to allow. `at` is the current place (key, shown), `person` the person's
+/// once the channel's path has begun, `guards` the optional places to test at this depth.
+fn render_fact(
+    segs: &[Seg<'_>],
+    depth: usize,
+    at: (String, String),
+    person: Option<&(String, String)>,
+    guards: &mut Vec<(String, String)>,
+    purpose: &(String, String),
+    names: &[String],
+) -> (String, String) {
+    let Some((seg, rest)) = segs.split_first() else {
+        let (pk, ps) = person.cloned().unwrap_or_else(|| at.clone());
+        let fact = (
+            format!("std.consent.consent({pk}, {}, {})", purpose.0, at.0),
+            format!("consent({ps}, {}, {})", purpose.1, at.1),
+        );
+        return guarded(std::mem::take(guards), fact);
+    };
+    match seg {
+        Seg::Channel(name) => render_fact(
+            rest,
+            depth,
+            (format!("${name}"), name.to_string()),
+            Some(person.unwrap_or(&at)),
+            guards,
+            purpose,
+            names,
+        ),
+        Seg::Step(Step::Field(f)) => render_fact(
+            rest,
+            depth,
+            (format!("{}.{f}", at.0), format!("{}.{f}", at.1)),
+            person,
+            guards,
+            purpose,
+            names,
+        ),
+        Seg::Step(Step::Opt) => {
+            if depth > 0 {
+                guards.push(at.clone());
+            }
+            render_fact(rest, depth, at, person, guards, purpose, names)
+        }
+        Seg::Step(Step::Each) => {
+            let name = names
+                .get(depth)
+                .cloned()
+                .unwrap_or_else(|| format!("x{depth}"));
+            let (k, s) = render_fact(
+                rest,
+                depth + 1,
+                (format!("#{depth}"), name.clone()),
+                person,
+                &mut Vec::new(),
+                purpose,
+                names,
+            );
+            let all = (
+                format!("all({}, (#{depth} => {k}))", at.0),
+                format!("all({}, {name} => {s})", at.1),
+            );
+            guarded(std::mem::take(guards), all)
+        }
+    }
+}
+
+/// `g₁ is absent or g₂ is absent or … or fact`, keyed as [`Canon::key`] keys it (`or` groups
+/// to the left).
+fn guarded(guards: Vec<(String, String)>, fact: (String, String)) -> (String, String) {
+    let mut parts = guards
+        .into_iter()
+        .map(|(k, s)| (format!("({k} is absent)"), format!("{s} is absent")))
+        .chain([fact]);
+    let Some(first) = parts.next() else {
+        return (String::new(), String::new());
+    };
+    parts.fold(first, |(ak, as_), (k, s)| {
+        (format!("({ak} or {k})"), format!("{as_} or {s}"))
+    })
+}
+
+/// Names for the variables of the lambdas of consent facts, shown in messages: `x`, `y`, …,
+/// none the name of a parameter (which would be renamed to the policy's name for it).
+fn lambda_names(params: &[resolve::TypedParam]) -> Vec<String> {
+    ["x", "y", "z", "u", "v", "w"]
         .iter()
-        .filter_map(|p| match p.ty.present() {
-            Ty::Channel => Some((p, false)),
-            Ty::List(t) | Ty::Set(t) if **t == Ty::Channel => Some((p, true)),
-            _ => None,
-        })
+        .map(|n| n.to_string())
+        .chain((1..).map(|i| format!("x{i}")))
+        .filter(|n| !params.iter().any(|p| *p.name == **n))
+        .take(8)
         .collect()
 }
+
+/// Names in backquotes, for a message: "`a`", "`a` and `b`", "`a`, `b` and `c`".
+fn quoted<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    let names: Vec<String> = names
+        .into_iter()
+        .map(|n| format!("`{}`", n.as_ref()))
+        .collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, init)) => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The property a C0010 could not decide, for its message.
+#[derive(Debug, Clone)]
+enum Undecided {
+    /// C0003.
+    Prohibited,
+    /// C0001.
+    Oversight,
+    /// C0002.
+    Fallback,
+    /// C0005, with the guard that decides it (in the policy's names).
+    Consent(String),
+}
+
+/// How to bring the facts of a question under the limit, whatever the property.
+const MEMBERSHIP_HELP: &str = "write each fact once: test a list of values with one membership test (`c.country in [\"AT\", \"BE\"]`) rather than one comparison per value, the same way in every rule that tests it (`xop check --explain C0010`)";
 
 /// A record field's `@personal` annotation, if it has one.
 pub(crate) fn personal_annotation(field: &ast::Param) -> Option<&ast::Annotation> {

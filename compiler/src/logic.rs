@@ -149,6 +149,17 @@ impl Formula {
         }
     }
 
+    /// The distinct atoms in order of first occurrence, all of them (one pass, with a table of
+    /// those seen, where [`Formula::atoms_upto`] searches its list).
+    fn atoms_in_order(&self) -> Vec<u32> {
+        let mut all = Vec::new();
+        self.occurrences(&mut all);
+        let size = all.iter().max().map_or(0, |m| *m as usize + 1);
+        let mut seen = vec![false; size];
+        all.retain(|a| !std::mem::replace(&mut seen[*a as usize], true));
+        all
+    }
+
     /// The first atom the formula mentions.
     fn first_atom(&self) -> Option<u32> {
         match self {
@@ -176,31 +187,107 @@ pub enum Sat {
 }
 
 /// Searches for an assignment of the atoms that makes `f` true.
+///
+/// A formula of more than [`MAX_ATOMS`] atoms is first reduced by unit propagation: the
+/// literals it forces (a guard `deny … unless consent(…)` makes `consent(…)` true on every
+/// path to allow, a `deny … when x` makes `x` false) hold in every model, so they are fixed
+/// before the atoms left are counted; only when more than [`MAX_ATOMS`] remain is the answer
+/// [`Sat::TooLarge`].
 pub fn satisfiable(f: &Formula) -> Sat {
     let mut atoms = Vec::new();
     f.atoms_upto(MAX_ATOMS, &mut atoms);
-    if atoms.len() > MAX_ATOMS {
-        return Sat::TooLarge;
+    if atoms.len() <= MAX_ATOMS {
+        let size = atoms.iter().max().map_or(0, |m| *m as usize + 1);
+        let mut assignment = vec![None; size];
+        if !search(f, &mut assignment) {
+            return Sat::Unsat;
+        }
+        return witness(f, &atoms, &[], &mut assignment);
     }
+    // Too many to search as it stands (the small case above is unchanged, examples included).
+    let atoms = f.atoms_in_order();
     let size = atoms.iter().max().map_or(0, |m| *m as usize + 1);
     let mut assignment = vec![None; size];
-    if search(f, &mut assignment) {
-        // Keep only the atoms the example needs: unassign each one that `f` does not depend
-        // on under the others, so the diagnostic names the facts that matter.
-        for a in &atoms {
-            let saved = assignment[*a as usize].take();
-            if f.eval(&assignment) != Some(true) {
-                assignment[*a as usize] = saved;
+    let Some(rest) = propagate(f, &mut assignment) else {
+        return Sat::Unsat;
+    };
+    let mut left = Vec::new();
+    rest.atoms_upto(MAX_ATOMS, &mut left);
+    if left.len() > MAX_ATOMS {
+        return Sat::TooLarge;
+    }
+    // The forced atoms are in every model, hence in every example: only the others are tried
+    // out of it.
+    let forced: Vec<u32> = atoms
+        .iter()
+        .copied()
+        .filter(|a| assignment[*a as usize].is_some())
+        .collect();
+    if !search(&rest, &mut assignment) {
+        return Sat::Unsat;
+    }
+    witness(f, &atoms, &forced, &mut assignment)
+}
+
+/// The example of a satisfying `assignment` of `f`, reduced to the atoms it needs: each atom
+/// but the `forced` ones is unassigned when `f` does not depend on it under the others, so the
+/// diagnostic names the facts that matter. Atoms in `atoms` order (first occurrence in `f`).
+fn witness(f: &Formula, atoms: &[u32], forced: &[u32], assignment: &mut [Option<bool>]) -> Sat {
+    for a in atoms {
+        if forced.contains(a) {
+            continue;
+        }
+        let saved = assignment[*a as usize].take();
+        if f.eval(assignment) != Some(true) {
+            assignment[*a as usize] = saved;
+        }
+    }
+    Sat::Sat(
+        atoms
+            .iter()
+            .filter_map(|a| assignment[*a as usize].map(|v| (*a, v)))
+            .collect(),
+    )
+}
+
+/// Unit propagation to a fixpoint: assigns every literal `f` forces at its top level (see
+/// [`forced`]) and simplifies, until none is left. Returns what remains to decide, or `None`
+/// when the forced literals contradict each other (no assignment makes `f` true). Sound
+/// because a forced literal holds in every model of `f`.
+fn propagate(f: &Formula, assignment: &mut [Option<bool>]) -> Option<Formula> {
+    let mut f = f.clone();
+    loop {
+        match f {
+            Formula::False => return None,
+            Formula::True => return Some(f),
+            _ => {}
+        }
+        let mut units = Vec::new();
+        forced(&f, true, &mut units);
+        if units.is_empty() {
+            return Some(f);
+        }
+        for (a, v) in units {
+            match assignment[a as usize] {
+                Some(old) if old != v => return None,
+                _ => assignment[a as usize] = Some(v),
             }
         }
-        Sat::Sat(
-            atoms
-                .iter()
-                .filter_map(|a| assignment[*a as usize].map(|v| (*a, v)))
-                .collect(),
-        )
-    } else {
-        Sat::Unsat
+        f = simplify(&f, assignment);
+    }
+}
+
+/// The literals that `f` having value `value` forces: an atom itself, through negations, the
+/// members of a true conjunction and of a false disjunction (so `¬(d₁ ∨ d₂)`, no deny
+/// applying, forces each `¬dᵢ`).
+fn forced(f: &Formula, value: bool, out: &mut Vec<(u32, bool)>) {
+    match (f, value) {
+        (Formula::Atom(a), v) => out.push((*a, v)),
+        (Formula::Not(x), v) => forced(x, !v, out),
+        (Formula::And(xs), true) | (Formula::Or(xs), false) => {
+            xs.iter().for_each(|x| forced(x, value, out))
+        }
+        _ => {}
     }
 }
 
@@ -363,6 +450,43 @@ mod tests {
             }
         }
 
+        /// Unit propagation keeps exactly the models: `None` only when there is none, and
+        /// otherwise the models of `f` are those of what is left that agree with the atoms it
+        /// fixed.
+        #[test]
+        fn propagation_keeps_the_models(f in formula()) {
+            let mut assignment = vec![None; 6];
+            let rest = propagate(&f, &mut assignment);
+            for bits in 0..64u32 {
+                let agrees = assignment
+                    .iter()
+                    .enumerate()
+                    .all(|(a, v)| v.is_none_or(|v| (bits >> a & 1 == 1) == v));
+                let kept = rest.as_ref().is_some_and(|r| agrees && truth(r, bits));
+                prop_assert_eq!(truth(&f, bits), kept, "{:?} under {:#b}", f, bits);
+            }
+        }
+
+        /// Past the limit, a formula whose extra atoms are all forced is decided as its small
+        /// part is, and its example makes it true whatever the atoms it leaves out.
+        #[test]
+        fn forced_atoms_past_the_limit_are_decided(f in formula()) {
+            let forced = Formula::negate(Formula::or((10..=10 + MAX_ATOMS as u32).map(atom)));
+            let big = Formula::and([f.clone(), forced]);
+            let models: Vec<u32> = (0..64u32).filter(|&b| truth(&f, b)).collect();
+            match satisfiable(&big) {
+                Sat::Unsat => prop_assert!(models.is_empty(), "{f:?} is true under {:#b}", models[0]),
+                Sat::Sat(w) => {
+                    prop_assert!((10..=10 + MAX_ATOMS as u32).all(|a| w.contains(&(a, false))));
+                    for bits in 0..64u32 {
+                        let agrees = w.iter().all(|&(a, v)| a >= 10 || (bits >> a & 1 == 1) == v);
+                        prop_assert!(!agrees || truth(&f, bits), "{f:?}: {w:?} misses {bits:#b}");
+                    }
+                }
+                Sat::TooLarge => prop_assert!(false, "only six atoms are left to search"),
+            }
+        }
+
         /// A formula's atoms are distinct when no atom occurs twice; such a formula, built by
         /// the constructors as the checks build theirs (the shortcut C0101 takes), is then
         /// satisfiable unless it is `False`.
@@ -389,7 +513,38 @@ mod tests {
 
     #[test]
     fn too_many_atoms_is_not_decided() {
-        let f = Formula::and((0..=MAX_ATOMS as u32).map(atom));
+        // A disjunction forces none of its atoms: all of them are left to search.
+        let f = Formula::or((0..=MAX_ATOMS as u32).map(atom));
         assert_eq!(satisfiable(&f), Sat::TooLarge);
+    }
+
+    /// Many atoms, few left once the forced ones are fixed: the question a consent guard and
+    /// 30 equality denies ask (`¬(¬consent ∨ d₁ ∨ … ∨ d₃₀)` with `¬consent`) is decided.
+    #[test]
+    fn forced_atoms_are_fixed_before_counting() {
+        let consent = atom(0);
+        let denies = std::iter::once(Formula::negate(consent.clone())).chain((1..=30).map(atom));
+        let no_deny = Formula::negate(Formula::or(denies));
+        let without = Formula::and([no_deny.clone(), Formula::negate(consent)]);
+        assert_eq!(satisfiable(&without), Sat::Unsat);
+        // Reaching the allow is possible: every deny fact false, consent true, and the two
+        // facts of the allow's own condition that are left, one of them true.
+        let allow = Formula::or([atom(40), atom(41)]);
+        match satisfiable(&Formula::and([allow.clone(), no_deny.clone()])) {
+            Sat::Sat(w) => {
+                assert!(w.contains(&(0, true)), "{w:?}");
+                assert!((1..=30).all(|d| w.contains(&(d, false))), "{w:?}");
+                let mut assignment = vec![None; 42];
+                for (a, v) in &w {
+                    assignment[*a as usize] = Some(*v);
+                }
+                let f = Formula::and([allow.clone(), no_deny.clone()]);
+                assert_eq!(f.eval(&assignment), Some(true), "{w:?}");
+            }
+            other => panic!("expected a witness, got {other:?}"),
+        }
+        // With more than the limit left after propagation, the answer is still TooLarge.
+        let wide = Formula::or((50..=50 + MAX_ATOMS as u32).map(atom));
+        assert_eq!(satisfiable(&Formula::and([wide, no_deny])), Sat::TooLarge);
     }
 }
