@@ -18,7 +18,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::ast::{self, ExprKind, ItemKind, Literal, RuleKind, Target, UnOp, Verdict};
 use crate::db::{Db, Project, SourceFile, item_ast, parse_file};
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, FixData};
 use crate::logic::{Formula, Sat, satisfiable};
 use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature};
 use crate::span::Span;
@@ -668,6 +668,14 @@ struct Cx<'a> {
     diags: Vec<Diagnostic>,
 }
 
+/// The consent an action needs ([`Cx::consent_atoms`]).
+struct Required {
+    /// Each fact's canonical key and how it is shown (in the action's names).
+    facts: Vec<(String, String)>,
+    /// The guard that establishes them, when a policy can write one.
+    guard: Option<Arc<ConsentGuard>>,
+}
+
 /// What an action is, for the properties.
 struct ActionFacts {
     params: Vec<resolve::TypedParam>,
@@ -823,7 +831,10 @@ impl<'a> Cx<'a> {
             Subject::Nobody | Subject::Ambiguous(_) => None,
         };
         let places = self.channel_places(&facts.params, person);
-        let required = self.consent_atoms(action, &facts, &subject, &places);
+        let Required {
+            facts: required,
+            guard: required_guard,
+        } = self.consent_atoms(action, &facts, &subject, &places);
         let consent_required = !required.is_empty();
         for (r, cond) in rules.iter().zip(&formulas) {
             // Deny rules never break a property: only allow and review rules are questioned.
@@ -933,13 +944,15 @@ impl<'a> Cx<'a> {
                         } else {
                             "allows"
                         };
-                        self.diags.push(
-                            Diagnostic::error("C0005", &rpath, r.span, format!("`{}` can reach a person without consent for `{purpose}` on the channel used", action.name))
-                                .with_label(format!("{how} {example}"))
-                                .with_secondary(&apath, action.span, format!("`{}` has purpose `{purpose}` and reaches {} on {}", action.name, quoted(subject_name(&subject)), quoted(places.places.iter().map(ChannelPlace::written))))
-                                .with_note("GDPR Art. 6(1)(a) and 7, ePrivacy Art. 13: contacting a person for a purpose on a channel needs their consent for that purpose and channel")
-                                .with_help(format!("add `deny \"no-consent\" unless {guard}` to a policy that guards `{}` (the names are those the policy binds to the action's parameters)", action.name)),
-                        );
+                        let mut d = Diagnostic::error("C0005", &rpath, r.span, format!("`{}` can reach a person without consent for `{purpose}` on the channel used", action.name))
+                            .with_label(format!("{how} {example}"))
+                            .with_secondary(&apath, action.span, format!("`{}` has purpose `{purpose}` and reaches {} on {}", action.name, quoted(subject_name(&subject)), quoted(places.places.iter().map(ChannelPlace::written))))
+                            .with_note("GDPR Art. 6(1)(a) and 7, ePrivacy Art. 13: contacting a person for a purpose on a channel needs their consent for that purpose and channel")
+                            .with_help(format!("add `deny \"no-consent\" unless {guard}` to a policy that guards `{}` (the names are those the policy binds to the action's parameters)", action.name));
+                        if let Some(g) = &required_guard {
+                            d = d.with_fix(FixData::ConsentGuard(g.clone()));
+                        }
+                        self.diags.push(d);
                     }
                     Sat::TooLarge if !undecided => {
                         self.undecided(&rpath, r, action, Undecided::Consent(guard))
@@ -1071,12 +1084,16 @@ impl<'a> Cx<'a> {
         facts: &ActionFacts,
         subject: &Subject<'_>,
         places: &ChannelPlaces<'_>,
-    ) -> Vec<(String, String)> {
+    ) -> Required {
+        let none = Required {
+            facts: Vec::new(),
+            guard: None,
+        };
         let Some(purpose) = facts.purpose.as_ref() else {
-            return Vec::new();
+            return none;
         };
         if places.is_empty() {
-            return Vec::new();
+            return none;
         }
         let found = match subject {
             Subject::Param(p) => person_steps(&p.ty).map(|steps| (*p, steps)),
@@ -1084,34 +1101,53 @@ impl<'a> Cx<'a> {
         };
         let Some((person, steps)) = found else {
             self.unknown_recipient(action, facts, subject, places);
-            return Vec::new();
+            return none;
         };
         let module = resolve::module_name(self.db, purpose.file);
-        let purpose = (
-            format!("{module}.{}", purpose.name),
-            purpose.name.to_string(),
-        );
-        let names = lambda_names(&facts.params);
-        let mut out: Vec<(String, String)> = places
-            .places
+        let key = format!("{module}.{}", purpose.name);
+        let vars = lambda_names(&facts.params);
+        let names = GuardNames {
+            consent: "consent",
+            purpose: &purpose.name,
+            param: &|p| p.to_string(),
+            vars: &vars,
+        };
+        let guard = ConsentGuard {
+            purpose: purpose.clone(),
+            facts: places
+                .places
+                .iter()
+                .map(|place| {
+                    let mut segs: Vec<Seg<'_>> = steps.iter().map(Seg::Step).collect();
+                    segs.push(Seg::Channel(&place.param.name));
+                    segs.extend(place.steps.iter().map(Seg::Step));
+                    let at = GuardPlace {
+                        root: PlaceRoot::Param(person.name.clone()),
+                        fields: Vec::new(),
+                    };
+                    required_fact(&segs, 0, at, None, &mut Vec::new())
+                })
+                .collect(),
+        };
+        let mut facts: Vec<(String, String)> = guard
+            .facts
             .iter()
-            .map(|place| {
-                let mut segs: Vec<Seg<'_>> = steps.iter().map(Seg::Step).collect();
-                segs.push(Seg::Channel(&place.param.name));
-                segs.extend(place.steps.iter().map(Seg::Step));
-                let at = (format!("${}", person.name), person.name.to_string());
-                render_fact(&segs, 0, at, None, &mut Vec::new(), &purpose, &names)
-            })
+            .map(|f| (f.key(&key), f.shown(&names)))
             .collect();
         if places.more {
             // Too many places to list: a fact no rule can establish, so that the action is
-            // rejected (C0005) rather than some of its channels left unchecked.
-            out.push((
+            // rejected (C0005) rather than some of its channels left unchecked; no guard to
+            // write either.
+            facts.push((
                 "std.consent.consent(<too many channels>)".to_string(),
                 format!("consent on each of the more than {MAX_CHANNEL_PLACES} channels the action holds"),
             ));
+            return Required { facts, guard: None };
         }
-        out
+        Required {
+            facts,
+            guard: Some(Arc::new(guard)),
+        }
     }
 
     /// C0012: an action that needs consent (it holds a channel) without a person the checker
@@ -2125,92 +2161,271 @@ enum Seg<'s> {
     Channel(&'s str),
 }
 
-/// The canonical key and the shown form of the consent fact for the path `segs`, as
-/// [`Canon::key`] keys the condition a policy would write for it: `consent(to, P, channel)`;
-/// through a field, `consent(to, P, delivery.channel)`; over a list,
-/// `all(channels, x => consent(to, P, x))`, and inside such a lambda, an optional is tested
-/// first, `all(channels, x => x is absent or consent(to, P, x))`. Outside lambdas an optional
-/// adds nothing: the policy narrows it (`ch is present and consent(…)`), which puts the fact
-/// itself on every path to allow. `at` is the current place (key, shown), `person` the person's
-/// once the channel's path has begun, `guards` the optional places to test at this depth.
-fn render_fact(
+/// The consent fact for the path `segs`, as a policy writes it, which [`GuardExpr::key`] keys
+/// as [`Canon::key`] keys that condition: `consent(to, P, channel)`; through a field,
+/// `consent(to, P, delivery.channel)`; over a list, `all(channels, x => consent(to, P, x))`,
+/// and inside such a lambda, an optional is tested first,
+/// `all(channels, x => x is absent or consent(to, P, x))`. Outside lambdas an optional adds
+/// nothing to the fact: the policy narrows it (`ch is present and consent(…)`), which puts the
+/// fact itself on every path to allow ([`GuardExpr::PresentAnd`]). `at` is the current place,
+/// `person` the person's once the channel's path has begun, `guards` the optional places to
+/// test at this depth.
+fn required_fact(
     segs: &[Seg<'_>],
     depth: usize,
-    at: (String, String),
-    person: Option<&(String, String)>,
-    guards: &mut Vec<(String, String)>,
-    purpose: &(String, String),
-    names: &[String],
-) -> (String, String) {
+    mut at: GuardPlace,
+    person: Option<&GuardPlace>,
+    guards: &mut Vec<GuardPlace>,
+) -> GuardExpr {
     let Some((seg, rest)) = segs.split_first() else {
-        let (pk, ps) = person.cloned().unwrap_or_else(|| at.clone());
-        let fact = (
-            format!("std.consent.consent({pk}, {}, {})", purpose.0, at.0),
-            format!("consent({ps}, {}, {})", purpose.1, at.1),
-        );
-        return guarded(std::mem::take(guards), fact);
+        let person = person.cloned().unwrap_or_else(|| at.clone());
+        let fact = GuardExpr::Consent {
+            person,
+            channel: at,
+        };
+        return absent_or(std::mem::take(guards), fact);
     };
     match seg {
-        Seg::Channel(name) => render_fact(
-            rest,
-            depth,
-            (format!("${name}"), name.to_string()),
-            Some(person.unwrap_or(&at)),
-            guards,
-            purpose,
-            names,
-        ),
-        Seg::Step(Step::Field(f)) => render_fact(
-            rest,
-            depth,
-            (format!("{}.{f}", at.0), format!("{}.{f}", at.1)),
-            person,
-            guards,
-            purpose,
-            names,
-        ),
-        Seg::Step(Step::Opt) => {
-            if depth > 0 {
-                guards.push(at.clone());
-            }
-            render_fact(rest, depth, at, person, guards, purpose, names)
+        Seg::Channel(name) => {
+            let person = person.cloned().unwrap_or(at);
+            let at = GuardPlace {
+                root: PlaceRoot::Param(Arc::from(*name)),
+                fields: Vec::new(),
+            };
+            required_fact(rest, depth, at, Some(&person), guards)
         }
+        Seg::Step(Step::Field(f)) => {
+            at.fields.push(f.clone());
+            required_fact(rest, depth, at, person, guards)
+        }
+        Seg::Step(Step::Opt) if depth > 0 => {
+            guards.push(at.clone());
+            required_fact(rest, depth, at, person, guards)
+        }
+        Seg::Step(Step::Opt) => GuardExpr::PresentAnd {
+            present: at.clone(),
+            then: Box::new(required_fact(rest, depth, at, person, guards)),
+        },
         Seg::Step(Step::Each) => {
-            let name = names
-                .get(depth)
-                .cloned()
-                .unwrap_or_else(|| format!("x{depth}"));
-            let (k, s) = render_fact(
-                rest,
-                depth + 1,
-                (format!("#{depth}"), name.clone()),
-                person,
-                &mut Vec::new(),
-                purpose,
-                names,
-            );
-            let all = (
-                format!("all({}, (#{depth} => {k}))", at.0),
-                format!("all({}, {name} => {s})", at.1),
-            );
-            guarded(std::mem::take(guards), all)
+            let var = GuardPlace {
+                root: PlaceRoot::Var(depth),
+                fields: Vec::new(),
+            };
+            let body = required_fact(rest, depth + 1, var, person, &mut Vec::new());
+            let all = GuardExpr::All {
+                list: at,
+                depth,
+                body: Box::new(body),
+            };
+            absent_or(std::mem::take(guards), all)
         }
     }
 }
 
-/// `g₁ is absent or g₂ is absent or … or fact`, keyed as [`Canon::key`] keys it (`or` groups
-/// to the left).
-fn guarded(guards: Vec<(String, String)>, fact: (String, String)) -> (String, String) {
-    let mut parts = guards
-        .into_iter()
-        .map(|(k, s)| (format!("({k} is absent)"), format!("{s} is absent")))
-        .chain([fact]);
-    let Some(first) = parts.next() else {
-        return (String::new(), String::new());
-    };
-    parts.fold(first, |(ak, as_), (k, s)| {
-        (format!("({ak} or {k})"), format!("{as_} or {s}"))
-    })
+/// `then`, tested after the optionals `absent` if there are any.
+fn absent_or(absent: Vec<GuardPlace>, then: GuardExpr) -> GuardExpr {
+    if absent.is_empty() {
+        then
+    } else {
+        GuardExpr::AbsentOr {
+            absent,
+            then: Box::new(then),
+        }
+    }
+}
+
+/// The guard C0005 requires of the policies that guard an action: the consent facts the
+/// checker asks for, as a structure, so that a tool writes them with the names of the file it
+/// edits (the language server's quick fix reads it from [`Diagnostic::fix`]). The checker keys
+/// and shows the same structure: one finding for the check, its messages and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConsentGuard {
+    /// The action's purpose, the second argument of each `consent`.
+    pub purpose: Def,
+    /// The facts, each required (`and`), one per place the action holds a channel in.
+    pub facts: Vec<GuardExpr>,
+}
+
+impl ConsentGuard {
+    /// The guard as a policy writes it with `names`: the facts joined by `and`, after a test
+    /// `is present` of each optional they read outside lambdas (once, outermost first), without
+    /// which `consent` could not be called on it.
+    pub fn write(&self, names: &GuardNames<'_>) -> String {
+        let mut present: Vec<&GuardPlace> = Vec::new();
+        let mut parts: Vec<String> = Vec::new();
+        for fact in &self.facts {
+            let mut fact = fact;
+            while let GuardExpr::PresentAnd { present: p, then } = fact {
+                if !present.contains(&p) {
+                    present.push(p);
+                }
+                fact = then;
+            }
+            // Never an `or` that `and` would split: optionals are tested `is absent` only
+            // inside lambdas.
+            parts.push(fact.shown(names));
+        }
+        present
+            .iter()
+            .map(|p| format!("{} is present", p.shown(names)))
+            .chain(parts)
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
+}
+
+/// A consent fact, or a part of one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GuardExpr {
+    /// `consent(person, PURPOSE, channel)`, the stdlib's `std.consent.consent`.
+    Consent {
+        /// The person asked.
+        person: GuardPlace,
+        /// The channel.
+        channel: GuardPlace,
+    },
+    /// `all(list, v => body)`, `v` being [`PlaceRoot::Var`]`(depth)`.
+    All {
+        /// The list or set.
+        list: GuardPlace,
+        /// The lambda's depth: 0 for the outermost.
+        depth: usize,
+        /// What holds of each element.
+        body: Box<GuardExpr>,
+    },
+    /// `a₁ is absent or … or then`: optionals inside a lambda, which need no consent when
+    /// absent.
+    AbsentOr {
+        /// The optionals, outermost first.
+        absent: Vec<GuardPlace>,
+        /// The fact when they are present.
+        then: Box<GuardExpr>,
+    },
+    /// `present is present and then`: an optional outside lambdas. The fact the checker asks
+    /// for is `then` alone (it must hold on every path to allow), and messages show only it;
+    /// a policy writes the test, since `consent` takes present values.
+    PresentAnd {
+        /// The optional.
+        present: GuardPlace,
+        /// The fact when it is present.
+        then: Box<GuardExpr>,
+    },
+}
+
+/// A value a consent fact reads: a parameter or a lambda's variable, then fields.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GuardPlace {
+    /// Where the path starts.
+    pub root: PlaceRoot,
+    /// The fields read from it, in order.
+    pub fields: Vec<Arc<str>>,
+}
+
+/// Where a [`GuardPlace`] starts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PlaceRoot {
+    /// A parameter of the action, by name: a policy reads it through the local it binds it to.
+    Param(Arc<str>),
+    /// The variable of the enclosing `all` of this depth.
+    Var(usize),
+}
+
+/// The names a consent guard is written with.
+pub struct GuardNames<'a> {
+    /// How the file calls `std.consent.consent`.
+    pub consent: &'a str,
+    /// How the file names the purpose.
+    pub purpose: &'a str,
+    /// The name for an action's parameter.
+    pub param: &'a dyn Fn(&str) -> String,
+    /// The variable of the lambda of each depth (`x{depth}` past the end).
+    pub vars: &'a [String],
+}
+
+impl GuardExpr {
+    /// The canonical key of the fact, as [`Canon::key`] keys the condition a policy writes for
+    /// it; `purpose` is the purpose's qualified name.
+    fn key(&self, purpose: &str) -> String {
+        match self {
+            GuardExpr::Consent { person, channel } => format!(
+                "std.consent.consent({}, {purpose}, {})",
+                person.key(),
+                channel.key()
+            ),
+            GuardExpr::All { list, depth, body } => {
+                format!("all({}, (#{depth} => {}))", list.key(), body.key(purpose))
+            }
+            // `or` groups to the left.
+            GuardExpr::AbsentOr { absent, then } => absent
+                .iter()
+                .map(|p| format!("({} is absent)", p.key()))
+                .chain([then.key(purpose)])
+                .reduce(|a, b| format!("({a} or {b})"))
+                .unwrap_or_default(),
+            GuardExpr::PresentAnd { then, .. } => then.key(purpose),
+        }
+    }
+
+    /// The fact written with `names`, as messages show it (without the tests `is present`).
+    fn shown(&self, names: &GuardNames<'_>) -> String {
+        match self {
+            GuardExpr::Consent { person, channel } => format!(
+                "{}({}, {}, {})",
+                names.consent,
+                person.shown(names),
+                names.purpose,
+                channel.shown(names)
+            ),
+            GuardExpr::All { list, depth, body } => format!(
+                "all({}, {} => {})",
+                list.shown(names),
+                var_name(names, *depth),
+                body.shown(names)
+            ),
+            GuardExpr::AbsentOr { absent, then } => absent
+                .iter()
+                .map(|p| format!("{} is absent", p.shown(names)))
+                .chain([then.shown(names)])
+                .collect::<Vec<_>>()
+                .join(" or "),
+            GuardExpr::PresentAnd { then, .. } => then.shown(names),
+        }
+    }
+}
+
+impl GuardPlace {
+    /// `$param.field` or `#depth.field`, as [`Canon::key`] writes places.
+    fn key(&self) -> String {
+        let mut out = match &self.root {
+            PlaceRoot::Param(p) => format!("${p}"),
+            PlaceRoot::Var(d) => format!("#{d}"),
+        };
+        for f in &self.fields {
+            out.push('.');
+            out.push_str(f);
+        }
+        out
+    }
+
+    fn shown(&self, names: &GuardNames<'_>) -> String {
+        let mut out = match &self.root {
+            PlaceRoot::Param(p) => (names.param)(p),
+            PlaceRoot::Var(d) => var_name(names, *d),
+        };
+        for f in &self.fields {
+            out.push('.');
+            out.push_str(f);
+        }
+        out
+    }
+}
+
+fn var_name(names: &GuardNames<'_>, depth: usize) -> String {
+    names
+        .vars
+        .get(depth)
+        .cloned()
+        .unwrap_or_else(|| format!("x{depth}"))
 }
 
 /// Names for the variables of the lambdas of consent facts, shown in messages: `x`, `y`, …,
@@ -2442,6 +2657,74 @@ policy contact for send_offer(to: c, channel: ch) at c {
         let codes: Vec<&str> = ws.diagnostics().iter().map(|d| d.code).collect();
         assert!(codes.contains(&"E0206"), "{codes:?}");
         assert!(!codes.contains(&"C0005"), "{codes:?}");
+    }
+
+    /// C0005 carries the guard it requires for a tool to write (the language server's quick
+    /// fix): written in the policy's names, it is the guard its help spells; an action with too
+    /// many channels to write a guard for carries none.
+    #[test]
+    fn the_consent_guard_a_c0005_carries_is_the_one_its_help_spells() {
+        let channels: Vec<String> = (0..17).map(|i| format!("c{i}: Channel")).collect();
+        let mut ws = Workspace::new();
+        ws.set_file(
+            "m.xop",
+            format!(
+                r#"module m
+use std.consent.{{consent, marketing, Consent}}
+use std.channel.sms
+record Customer {{ id: Id, consents: List<Consent> }}
+record Delivery {{ channel: Channel, others: Set<Channel?> }}
+action a1(to: Customer, delivery: Delivery) purpose marketing risk minimal
+action a2(to: Customer, channels: List<Channel?>) purpose marketing risk minimal
+action a3(to: Customer, ds: List<Delivery?>, channel: Channel) purpose marketing risk minimal
+action a4(to: Customer, {}) purpose marketing risk minimal
+policy contact for purpose marketing(to: c) {{
+  deny "no-consent" unless consent(c, marketing, sms)
+  allow "eligible"
+}}
+"#,
+                channels.join(", ")
+            ),
+        );
+        let diags: Vec<_> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "C0005")
+            .collect();
+        assert_eq!(diags.len(), 4, "{diags:#?}");
+        let vars = ["x".to_string(), "y".to_string()];
+        let names = super::GuardNames {
+            consent: "consent",
+            purpose: "marketing",
+            param: &|p| if p == "to" { "c".into() } else { p.into() },
+            vars: &vars,
+        };
+        let mut written = Vec::new();
+        for d in &diags {
+            let help = d.help.as_deref().unwrap_or_default();
+            match &d.fix {
+                Some(super::FixData::ConsentGuard(g)) => {
+                    let guard = g.write(&names);
+                    assert!(
+                        help.contains(&format!("unless {guard}` to")),
+                        "{guard}\n{help}"
+                    );
+                    written.push(guard);
+                }
+                None => assert!(help.contains("more than 16 channels"), "{help}"),
+            }
+        }
+        assert_eq!(
+            written,
+            [
+                "consent(c, marketing, delivery.channel) \
+                 and all(delivery.others, x => x is absent or consent(c, marketing, x))",
+                "all(channels, x => x is absent or consent(c, marketing, x))",
+                "all(ds, x => x is absent or consent(c, marketing, x.channel)) \
+                 and all(ds, x => x is absent or all(x.others, y => y is absent or consent(c, marketing, y))) \
+                 and consent(c, marketing, channel)",
+            ]
+        );
     }
 
     proptest! {

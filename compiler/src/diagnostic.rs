@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::compliance::ConsentGuard;
 use crate::span::Span;
 
 /// How serious a diagnostic is.
@@ -52,6 +53,18 @@ pub struct Diagnostic {
     pub notes: Vec<String>,
     /// How to fix it.
     pub help: Option<String>,
+    /// What a tool needs to fix it (the language server's quick fixes), beyond the text: not
+    /// rendered nor serialized, so that the output stays what the text says.
+    #[serde(skip)]
+    pub fix: Option<FixData>,
+}
+
+/// Machine-readable data for a diagnostic's fix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FixData {
+    /// C0005: the consent guard the checker requires of a policy of the action, which the fix
+    /// writes in the file's own names.
+    ConsentGuard(Arc<ConsentGuard>),
 }
 
 impl Diagnostic {
@@ -72,6 +85,7 @@ impl Diagnostic {
             secondary: Vec::new(),
             notes: Vec::new(),
             help: None,
+            fix: None,
         }
     }
 
@@ -118,6 +132,12 @@ impl Diagnostic {
     /// Sets the help line.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Sets the data for a tool's fix.
+    pub fn with_fix(mut self, fix: FixData) -> Self {
+        self.fix = Some(fix);
         self
     }
 

@@ -1,10 +1,13 @@
 //! Quick fixes for diagnostics: make a high-risk `allow` a `review` (C0001), add a consent
 //! guard (C0005), add a missing reason code (C0007), and apply a "did you mean" suggestion.
 
+use std::sync::Arc;
+
 use xop_compiler::ast::{self, ItemKind, Rule, RuleKind, Target};
 use xop_compiler::check::purpose_actions;
+use xop_compiler::compliance::{ConsentGuard, GuardExpr, GuardNames, GuardPlace, PlaceRoot};
 use xop_compiler::db::{SourceFile, file_diagnostics, item_ast, parse_file};
-use xop_compiler::diagnostic::Diagnostic;
+use xop_compiler::diagnostic::{Diagnostic, FixData};
 use xop_compiler::ide;
 use xop_compiler::resolve::{self, Def, DefKind, Lookup, Signature, TypedParam, file_scope};
 use xop_compiler::span::Span;
@@ -130,104 +133,104 @@ fn review_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> 
     })
 }
 
-/// C0005: add `deny "no-consent" unless consent(SUBJECT, PURPOSE, CHANNEL)` before the rule,
-/// for the subject and each channel the compliance check asks consent for. `consent` is the
-/// stdlib's, under whatever name the file gives it (imported if needed, under an alias if a
-/// declaration of the file takes the name); a parameter the policy does not bind yet is bound.
+/// C0005: add `deny "no-consent" unless GUARD` before the rule, GUARD being the guard the
+/// compliance check requires ([`ConsentGuard`], carried by the diagnostic) written in the file's
+/// names. `consent` and the purpose are named as the file sees them (imported if needed, under
+/// an alias if a declaration of the file takes the name); a parameter the policy does not bind
+/// yet is bound, unless the policy is a purpose's and not every action it guards has it.
 fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> {
+    let Some(FixData::ConsentGuard(guard)) = &d.fix else {
+        return None;
+    };
     let db = &snap.db;
     let (policy, rule) = rule_at(snap, file, d.span)?;
     let Rule::Rule { span, .. } = rule else {
         return None;
     };
-    let action = match &policy.target {
-        Target::Action(path) => resolve::resolve_path(db, snap.project, file, path)?,
-        Target::Purpose(p) => match file_scope(db, snap.project, file).lookup(db, &p.name) {
-            Lookup::Found(e) => purpose_actions(db, snap.project, &e.def, &policy.bindings)
-                .into_iter()
-                .next()?,
-            _ => return None,
-        },
-    };
-    let Signature::Action {
-        params,
-        purpose: Some(purpose),
-        ..
-    } = resolve::signature(db, snap.project, action.file, action.index)
-    else {
-        return None;
-    };
-    // What the compliance check asks consent for: the record parameter named `to`, else the
-    // first record parameter; every channel parameter, or list or set of channels.
-    let is_record = |p: &&TypedParam| matches!(p.ty.present(), Ty::Record(_));
-    let subject = params
-        .iter()
-        .filter(is_record)
-        .find(|p| &*p.name == "to")
-        .or_else(|| params.iter().find(is_record))?;
-    let channels: Vec<(&TypedParam, bool)> = params
-        .iter()
-        .filter_map(|p| match p.ty.present() {
-            Ty::Channel => Some((p, false)),
-            Ty::List(t) | Ty::Set(t) if **t == Ty::Channel => Some((p, true)),
-            _ => None,
-        })
-        .collect();
-    // `consent` takes present values: a guard for an optional one is the author's to write.
-    if channels.is_empty()
-        || subject.ty.is_optional()
-        || channels.iter().any(|(p, _)| p.ty.is_optional())
-    {
-        return None;
+    let params = guard_params(guard);
+    // A purpose's policy binds only what every action it guards has, with one type (else the
+    // binding is an error, or the policy stops guarding a stdlib action).
+    if let Target::Purpose(p) = &policy.target {
+        let Lookup::Found(e) = file_scope(db, snap.project, file).lookup(db, &p.name) else {
+            return None;
+        };
+        let actions = purpose_actions(db, snap.project, &e.def, &policy.bindings);
+        let signatures: Vec<&[TypedParam]> = actions
+            .iter()
+            .filter_map(
+                |a| match resolve::signature(db, snap.project, a.file, a.index) {
+                    Signature::Action { params, .. } => Some(&params[..]),
+                    _ => None,
+                },
+            )
+            .collect();
+        let bound = |name: &str| policy.bindings.iter().any(|b| *b.param.name == *name);
+        for name in params.iter().filter(|n| !bound(n)) {
+            let types: Vec<Option<&Ty>> = signatures
+                .iter()
+                .map(|ps| ps.iter().find(|x| *x.name == **name).map(|x| &x.ty))
+                .collect();
+            if signatures.len() != actions.len()
+                || types.iter().any(Option::is_none)
+                || types.windows(2).any(|w| w[0] != w[1])
+            {
+                return None;
+            }
+        }
     }
     let scope = file_scope(db, snap.project, file);
     let mut taken: Vec<String> = policy.bindings.iter().map(|b| b.var.name.clone()).collect();
-    // The locals of the policy, bound now or by this fix.
+    // The local of each parameter the guard reads, bound now or by this fix.
+    let mut locals: Vec<(String, String)> = Vec::new();
     let mut new_bindings = Vec::new();
-    let mut local_of = |param: &TypedParam, taken: &mut Vec<String>| {
-        if let Some(b) = policy
-            .bindings
-            .iter()
-            .find(|b| *b.param.name == *param.name)
-        {
-            return b.var.name.clone();
-        }
-        let name = fresh(snap, scope, &param.name, taken);
-        new_bindings.push(if name == *param.name {
-            name.clone()
-        } else {
-            format!("{}: {name}", param.name)
-        });
-        taken.push(name.clone());
-        name
-    };
-    let subject = local_of(subject, &mut taken);
-    let channels: Vec<(String, bool)> = channels
-        .into_iter()
-        .map(|(p, many)| (local_of(p, &mut taken), many))
-        .collect();
+    for name in &params {
+        let local = match policy.bindings.iter().find(|b| *b.param.name == **name) {
+            Some(b) => b.var.name.clone(),
+            None => {
+                let local = fresh(snap, scope, name, &taken);
+                new_bindings.push(if local == **name {
+                    local.clone()
+                } else {
+                    format!("{name}: {local}")
+                });
+                taken.push(local.clone());
+                local
+            }
+        };
+        locals.push((name.to_string(), local));
+    }
     let mut imports = Vec::new();
-    let purpose_name = name_for(snap, file, purpose, &taken, &mut imports)?;
+    let purpose_name = name_for(snap, file, &guard.purpose, &taken, &mut imports)?;
     let consent = stdlib_def(snap, "std.consent", "consent")?;
     let consent_name = name_for(snap, file, &consent, &taken, &mut imports)?;
-    let condition = channels
-        .iter()
-        .map(|(ch, many)| {
-            let call = |ch: &str| format!("{consent_name}({subject}, {purpose_name}, {ch})");
-            if *many {
-                let x = fresh(snap, scope, "x", &taken);
-                format!("all({ch}, {x} => {})", call(&x))
-            } else {
-                call(ch)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" and ");
+    taken.extend([purpose_name.clone(), consent_name.clone()]);
+    // The lambdas' variables: `x`, `y`, … unless the file or the policy has the name.
+    let mut vars = Vec::new();
+    for depth in 0..guard_depth(guard) {
+        let base = ["x", "y", "z", "u", "v", "w"]
+            .get(depth)
+            .map_or_else(|| format!("x{depth}"), |b| b.to_string());
+        let var = fresh(snap, scope, &base, &taken);
+        taken.push(var.clone());
+        vars.push(var);
+    }
+    let param = |p: &str| {
+        locals
+            .iter()
+            .find(|(n, _)| n == p)
+            .map_or_else(|| p.to_string(), |(_, l)| l.clone())
+    };
+    let condition = guard.write(&GuardNames {
+        consent: &consent_name,
+        purpose: &purpose_name,
+        param: &param,
+        vars: &vars,
+    });
     let text = snap.text(file);
-    let guard = format!("deny \"no-consent\" unless {condition}");
+    let rule = format!("deny \"no-consent\" unless {condition}");
     let mut edits = vec![(
         Span::new(span.start(), span.start()),
-        before_rule(&text, span.start(), &guard),
+        before_rule(&text, span.start(), &rule),
     )];
     if !new_bindings.is_empty() {
         edits.push(binding_edit(snap, file, policy, &new_bindings)?);
@@ -246,6 +249,52 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
         edits,
         preferred: true,
     })
+}
+
+/// The parameters `guard` reads, in the order it reads them first.
+fn guard_params(guard: &ConsentGuard) -> Vec<Arc<str>> {
+    fn place(p: &GuardPlace, out: &mut Vec<Arc<str>>) {
+        if let PlaceRoot::Param(n) = &p.root
+            && !out.contains(n)
+        {
+            out.push(n.clone());
+        }
+    }
+    fn expr(e: &GuardExpr, out: &mut Vec<Arc<str>>) {
+        match e {
+            GuardExpr::Consent { person, channel } => {
+                place(person, out);
+                place(channel, out);
+            }
+            GuardExpr::All { list, body, .. } => {
+                place(list, out);
+                expr(body, out);
+            }
+            GuardExpr::AbsentOr { absent, then } => {
+                absent.iter().for_each(|p| place(p, out));
+                expr(then, out);
+            }
+            GuardExpr::PresentAnd { present, then } => {
+                place(present, out);
+                expr(then, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    guard.facts.iter().for_each(|f| expr(f, &mut out));
+    out
+}
+
+/// How deep `guard`'s lambdas nest: how many variables it needs.
+fn guard_depth(guard: &ConsentGuard) -> usize {
+    fn expr(e: &GuardExpr) -> usize {
+        match e {
+            GuardExpr::Consent { .. } => 0,
+            GuardExpr::All { body, .. } => 1 + expr(body),
+            GuardExpr::AbsentOr { then, .. } | GuardExpr::PresentAnd { then, .. } => expr(then),
+        }
+    }
+    guard.facts.iter().map(expr).max().unwrap_or(0)
 }
 
 /// What to insert at `rule_start` so that `rule` (a whole rule) stands before the rule there:
@@ -680,6 +729,158 @@ mod tests {
         let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
         assert!(fixed.contains("for send_offer(to, channel) {"), "{fixed}");
         assert_fixed(&codes, "C0005", &fixed);
+    }
+
+    /// The consent guard fixed into a policy of `contact.xop` = `decls` (an action, its
+    /// policy, what they need) beside CUSTOMER: the fixed text, once checked free of C0005
+    /// and errors.
+    fn guard_fixed(decls: &str) -> String {
+        let text = format!(
+            "module shop.contact\nuse shop.customer.{{Customer, marketing}}\nuse std.channel.*\n\
+             record Delivery {{\n  channel: Channel\n  text: Text\n}}\n{decls}"
+        );
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+        assert_fixed(&codes, "C0005", &fixed);
+        assert!(fixed.contains("use std.consent.consent\n"), "{fixed}");
+        fixed
+    }
+
+    #[test]
+    fn the_consent_guard_asks_for_a_channel_inside_a_record() {
+        let fixed = guard_fixed(
+            "action send_offer(to: Customer, delivery: Delivery) purpose marketing risk minimal\n\
+             policy contact for send_offer(to: c, delivery: d) {\n  allow \"ok\"\n}\n",
+        );
+        assert!(
+            fixed
+                .contains("  deny \"no-consent\" unless consent(c, marketing, d.channel)\n  allow"),
+            "{fixed}"
+        );
+        // Unbound, and deeper, through an optional: the record is bound and tested first.
+        let fixed = guard_fixed(
+            "record Envelope {\n  delivery: Delivery?\n}\n\
+             action send_offer(to: Customer, e: Envelope) purpose marketing risk minimal\n\
+             policy contact for send_offer(to: c) {\n  allow \"ok\"\n}\n",
+        );
+        assert!(fixed.contains("for send_offer(to: c, e) {"), "{fixed}");
+        assert!(
+            fixed.contains(
+                "unless e.delivery is present and consent(c, marketing, e.delivery.channel)\n"
+            ),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn the_consent_guard_asks_for_each_channel_of_a_list_of_optionals() {
+        let fixed = guard_fixed(
+            "action send_promo(to: Customer, channels: List<Channel?>, channel: Channel) purpose marketing risk minimal\n\
+             policy contact for send_promo(to: c, channels: chs, channel: ch) {\n  allow \"ok\"\n}\n",
+        );
+        assert!(
+            fixed.contains(
+                "unless all(chs, x => x is absent or consent(c, marketing, x)) and consent(c, marketing, ch)\n"
+            ),
+            "{fixed}"
+        );
+        // The lambda's variable is no name of the policy's nor of the file's.
+        let fixed = guard_fixed(
+            "fn x_2(): Int = 1\n\
+             action send_promo(to: Customer, ds: List<Delivery?>) purpose marketing risk minimal\n\
+             policy contact for send_promo(to: x, ds: ds) {\n  allow \"ok\"\n}\n",
+        );
+        assert!(
+            fixed.contains(
+                "unless all(ds, x_3 => x_3 is absent or consent(x, marketing, x_3.channel))\n"
+            ),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn the_consent_guard_asks_each_person_of_a_list() {
+        let fixed = guard_fixed(
+            "action send_all(to: List<Customer>, channel: Channel) purpose marketing risk minimal\n\
+             policy contact for send_all(to: cs, channel: ch) {\n  allow \"ok\"\n}\n",
+        );
+        assert!(
+            fixed.contains("unless all(cs, x => consent(x, marketing, ch))\n"),
+            "{fixed}"
+        );
+        let fixed = guard_fixed(
+            "action send_all(to: List<Customer>, channels: Set<Channel>) purpose marketing risk minimal\n\
+             policy contact for send_all(to: cs, channels: chs) {\n  allow \"ok\"\n}\n",
+        );
+        assert!(
+            fixed.contains("unless all(cs, x => all(chs, y => consent(x, marketing, y)))\n"),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn the_consent_guard_tests_optionals_outside_lambdas_once() {
+        let fixed = guard_fixed(
+            "action send_offer(to: Customer?, delivery: Delivery?, channel: Channel?) purpose marketing risk minimal\n\
+             policy contact for send_offer(to: c, delivery: d, channel: ch) {\n  allow \"ok\"\n}\n",
+        );
+        assert!(
+            fixed.contains(
+                "unless c is present and d is present and ch is present \
+                 and consent(c, marketing, d.channel) and consent(c, marketing, ch)\n"
+            ),
+            "{fixed}"
+        );
+    }
+
+    /// A purpose's policy can bind only what each action it guards has: a guard that needs
+    /// another parameter is not offered, since the binding would be an error.
+    #[test]
+    fn no_consent_guard_binds_what_a_purposes_other_action_lacks() {
+        let text = "module shop.contact\nuse shop.customer.{Customer, marketing}\nuse std.channel.*\n\
+            record Delivery {\n  channel: Channel\n}\n\
+            action send_offer(to: Customer, delivery: Delivery) purpose marketing risk minimal\n\
+            action send_promo(to: Customer, channel: Channel) purpose marketing risk minimal\n\
+            policy contact for purpose marketing(to: c) {\n  allow \"ok\"\n}\n";
+        let all = fixes_at(CUSTOMER, text, at(text, "allow", 0, 0));
+        assert!(!all.iter().any(|f| f.title.contains("consent")), "{all:#?}");
+        // Nor when the other has it with another type.
+        let other = text.replace(
+            "send_promo(to: Customer, channel: Channel)",
+            "send_promo(to: Customer, delivery: Delivery?)",
+        );
+        let all = fixes_at(CUSTOMER, &other, at(&other, "allow", 0, 0));
+        assert!(
+            !all.iter()
+                .any(|f| f.title.contains("consent(c, marketing, delivery.channel)")),
+            "{all:#?}"
+        );
+        // Both have `delivery`: one guard, binding it, fixes both.
+        let text = text.replace(
+            "send_promo(to: Customer, channel: Channel)",
+            "send_promo(to: Customer, delivery: Delivery)",
+        );
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+        assert!(fixed.contains("marketing(to: c, delivery) {"), "{fixed}");
+        assert!(
+            fixed.contains("unless consent(c, marketing, delivery.channel)\n"),
+            "{fixed}"
+        );
+        assert_fixed(&codes, "C0005", &fixed);
+    }
+
+    /// Past the places the checker lists channels in, no guard establishes consent (C0005
+    /// stays): none is offered.
+    #[test]
+    fn no_consent_guard_for_too_many_channels() {
+        let channels: Vec<String> = (0..17).map(|i| format!("c{i}: Channel")).collect();
+        let text = format!(
+            "module shop.contact\nuse shop.customer.{{Customer, marketing}}\nuse std.channel.*\n\
+             action send_offer(to: Customer, {}) purpose marketing risk minimal\n\
+             policy contact for send_offer(to: c) {{\n  allow \"ok\"\n}}\n",
+            channels.join(", ")
+        );
+        let all = fixes_at(CUSTOMER, &text, at(&text, "allow", 0, 0));
+        assert!(!all.iter().any(|f| f.title.contains("consent")), "{all:#?}");
     }
 
     /// The guard goes before the rule whatever the layout: the text before a rule on its

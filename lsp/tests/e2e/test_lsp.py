@@ -606,6 +606,37 @@ async def test_fix_adds_a_consent_guard_whatever_the_layout(client: LanguageClie
             assert fixed.count(kept) == text.count(kept), (kept, fixed)
 
 
+async def test_fix_adds_the_consent_guard_the_checker_requires(client: LanguageClient, project: Path):
+    """The guard is the one C0005 asks for wherever the action holds its channels: in a record
+    parameter, in a list of optional channels, for each person of a list `to`."""
+    cases = [
+        (
+            "action send_offer(to: Customer, delivery: Delivery) purpose marketing risk minimal\n"
+            "policy contact for send_offer(to: c, delivery: d) {\n  allow \"eligible\"\n}\n",
+            'deny "no-consent" unless consent(c, marketing, d.channel)\n  allow',
+        ),
+        (
+            "action send_promo(to: Customer, channels: List<Channel?>) purpose marketing risk minimal\n"
+            "policy contact for send_promo(to: c) {\n  allow \"eligible\"\n}\n",
+            'deny "no-consent" unless all(channels, x => x is absent or consent(c, marketing, x))\n',
+        ),
+        (
+            "action send_all(to: List<Customer>, channel: Channel) purpose marketing risk minimal\n"
+            "policy contact for send_all(to: cs, channel: ch) {\n  allow \"eligible\"\n}\n",
+            'deny "no-consent" unless all(cs, x => consent(x, marketing, ch))\n',
+        ),
+    ]
+    for i, (decls, expected) in enumerate(cases):
+        path = project / f"nested{i}.xop"
+        text = (
+            f"module shop.nested{i}\n\nuse shop.customer.{{Customer, marketing}}\nuse std.channel.*\n\n"
+            "record Delivery {\n  channel: Channel\n  text: Text\n}\n\n" + decls
+        )
+        fixed = await fix_and_check(client, path, text, "C0005", "consent", 'allow "eligible"')
+        assert expected in fixed, fixed
+        assert "use std.consent.consent\n" in fixed, fixed
+
+
 async def test_fix_adds_a_missing_reason(client: LanguageClient, project: Path):
     contact = project / "contact.xop"
     text = contact.read_text().replace('deny "frequency-cap" when', "deny when")
