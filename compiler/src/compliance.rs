@@ -670,10 +670,19 @@ struct Cx<'a> {
 
 /// The consent an action needs ([`Cx::consent_atoms`]).
 struct Required {
-    /// Each fact's canonical key and how it is shown (in the action's names).
-    facts: Vec<(String, String)>,
-    /// The guard that establishes them, when a policy can write one.
+    /// The guard that establishes it, when a policy can write one.
     guard: Option<Arc<ConsentGuard>>,
+    /// The action holds channels in more than [`MAX_CHANNEL_PLACES`] places: no guard is
+    /// asked for, and any way to allow it is a C0005.
+    too_many: bool,
+}
+
+/// The guard an action needs, as one policy writes it ([`Cx::in_policy`]).
+struct Written {
+    /// Each fact, over atoms shown in the policy's names.
+    facts: Vec<CanonCondition>,
+    /// The whole guard as the policy would write it; `None` when there is none to write.
+    guard: Option<String>,
 }
 
 /// What an action is, for the properties.
@@ -825,17 +834,18 @@ impl<'a> Cx<'a> {
             );
         }
 
-        // The consent facts the action needs, made once for all its rules.
+        // The consent facts the action needs, made once for all its rules. The subject is the
+        // person only if `consent` can be asked of it: a record that is no person (a message
+        // holding a channel) describes no one, and its channels are the action's.
         let person = match &subject {
-            Subject::Param(p) => Some(*p),
+            Subject::Param(p) => self.person_steps(&p.ty).map(|steps| (*p, steps)),
             Subject::Nobody | Subject::Ambiguous(_) => None,
         };
-        let places = self.channel_places(&facts.params, person);
-        let Required {
-            facts: required,
-            guard: required_guard,
-        } = self.consent_atoms(action, &facts, &subject, &places);
-        let consent_required = !required.is_empty();
+        let places = self.channel_places(&facts.params, person.as_ref().map(|(p, _)| *p));
+        let required = self.consent_atoms(action, &facts, &subject, person, &places);
+        let consent_required = required.guard.is_some() || required.too_many;
+        // The guard in the names of each policy, made once per policy (not per rule).
+        let mut in_policies: Vec<(Def, Written)> = Vec::new();
         for (r, cond) in rules.iter().zip(&formulas) {
             // Deny rules never break a property: only allow and review rules are questioned.
             if r.verdict == Verdict::Deny {
@@ -922,17 +932,31 @@ impl<'a> Cx<'a> {
             }
             // C0005: consent for (subject, purpose, channel) on every path to allow.
             if consent_required {
-                let consent = Formula::and(required.iter().map(|(key, shown)| {
-                    let shown = self.in_policy_names(&r.policy, shown);
-                    Formula::Atom(self.atom(key, &shown))
-                }));
-                let without = Formula::and([reachable.clone(), Formula::negate(consent)]);
-                let guard = required
-                    .iter()
-                    .map(|(_, shown)| self.in_policy_names(&r.policy, shown))
-                    .collect::<Vec<_>>()
-                    .join(" and ");
-                match satisfiable(&without) {
+                let at = match in_policies.iter().position(|(p, _)| *p == r.policy) {
+                    Some(at) => at,
+                    None => {
+                        in_policies.push((r.policy.clone(), self.in_policy(&r.policy, &required)));
+                        in_policies.len() - 1
+                    }
+                };
+                let written = &in_policies[at].1;
+                // With too many places there is no fact to ask for: any way through is one
+                // without consent the checker has verified (`reach` may already say).
+                let answer = match (&reach, required.too_many) {
+                    (Some(known), true) => known.clone(),
+                    (None, true) => satisfiable(&reachable),
+                    (_, false) => {
+                        let consent = Formula::and(
+                            written
+                                .facts
+                                .iter()
+                                .map(|f| self.formula(f))
+                                .collect::<Vec<_>>(),
+                        );
+                        satisfiable(&Formula::and([reachable.clone(), Formula::negate(consent)]))
+                    }
+                };
+                match answer {
                     Sat::Sat(w) => {
                         let example = self.example(&w);
                         let purpose = facts
@@ -944,17 +968,38 @@ impl<'a> Cx<'a> {
                         } else {
                             "allows"
                         };
+                        let on = if required.too_many {
+                            format!(
+                                "more than {MAX_CHANNEL_PLACES} places with a channel ({} and others)",
+                                places
+                                    .places
+                                    .iter()
+                                    .map(|p| format!("`{}`", p.written()))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        } else {
+                            quoted(places.places.iter().map(ChannelPlace::written))
+                        };
+                        let help = match &written.guard {
+                            Some(guard) => format!(
+                                "add `deny \"no-consent\" unless {guard}` to a policy that guards `{}` (the names are those the policy binds to the action's parameters)",
+                                action.name
+                            ),
+                            None => too_many_places(&action.name),
+                        };
                         let mut d = Diagnostic::error("C0005", &rpath, r.span, format!("`{}` can reach a person without consent for `{purpose}` on the channel used", action.name))
                             .with_label(format!("{how} {example}"))
-                            .with_secondary(&apath, action.span, format!("`{}` has purpose `{purpose}` and reaches {} on {}", action.name, quoted(subject_name(&subject)), quoted(places.places.iter().map(ChannelPlace::written))))
+                            .with_secondary(&apath, action.span, format!("`{}` has purpose `{purpose}` and reaches {} on {on}", action.name, quoted(subject_name(&subject))))
                             .with_note("GDPR Art. 6(1)(a) and 7, ePrivacy Art. 13: contacting a person for a purpose on a channel needs their consent for that purpose and channel")
-                            .with_help(format!("add `deny \"no-consent\" unless {guard}` to a policy that guards `{}` (the names are those the policy binds to the action's parameters)", action.name));
-                        if let Some(g) = &required_guard {
+                            .with_help(help);
+                        if let Some(g) = &required.guard {
                             d = d.with_fix(FixData::ConsentGuard(g.clone()));
                         }
                         self.diags.push(d);
                     }
                     Sat::TooLarge if !undecided => {
+                        let guard = written.guard.clone();
                         self.undecided(&rpath, r, action, Undecided::Consent(guard))
                     }
                     Sat::TooLarge | Sat::Unsat => {}
@@ -1015,11 +1060,16 @@ impl<'a> Cx<'a> {
             ),
             // The guard as a deny rule of its own would have decided the question (propagation
             // fixes its facts before the atoms are counted): no such rule guards the action.
-            Undecided::Consent(guard) => (
+            Undecided::Consent(Some(guard)) => (
                 format!("`{}` can reach a person without consent", action.name),
                 format!(
                     "add `deny \"no-consent\" unless {guard}` as a rule of its own: it decides the question whatever the other facts; or {MEMBERSHIP_HELP}"
                 ),
+            ),
+            // No guard can decide it: the action must change before consent can be proved.
+            Undecided::Consent(None) => (
+                format!("`{}` can reach a person without consent", action.name),
+                format!("{}; and {MEMBERSHIP_HELP}", too_many_places(&action.name)),
             ),
         };
         self.diags.push(
@@ -1040,54 +1090,71 @@ impl<'a> Cx<'a> {
         );
     }
 
-    /// `consent(to, marketing, channel)` written with the names `policy` binds the action's
-    /// parameters to (`consent(c, marketing, ch)`), so the example reads like the policy: a
-    /// name that starts a path (not one after a `.`) is renamed.
-    fn in_policy_names(&self, policy: &Def, shown: &str) -> String {
-        let Some(item) = item_ast(self.db, policy.file, policy.index) else {
-            return shown.to_string();
+    /// The guard `required` asks for, in the names `policy` binds the action's parameters to
+    /// (`consent(c, marketing, ch)` for `consent(to, marketing, channel)`; a parameter it does
+    /// not bind keeps its name), with lambda variables that clash with none of its names
+    /// ([`guard_vars`], which the language server's quick fix uses too), so that the help is
+    /// code the policy can take as written.
+    fn in_policy(&self, policy: &Def, required: &Required) -> Written {
+        let Some(guard) = &required.guard else {
+            return Written {
+                facts: Vec::new(),
+                guard: None,
+            };
         };
-        let ItemKind::Policy(p) = &item.kind else {
-            return shown.to_string();
+        let item = item_ast(self.db, policy.file, policy.index);
+        let p = match item.as_deref() {
+            Some(ast::Item {
+                kind: ItemKind::Policy(p),
+                ..
+            }) => Some(p),
+            _ => None,
         };
-        let mut out = String::with_capacity(shown.len());
-        let mut rest = shown;
-        let mut after_dot = false;
-        while let Some(c) = rest.chars().next() {
-            if c.is_alphabetic() || c == '_' {
-                let end = rest
-                    .find(|x: char| !(x.is_alphanumeric() || x == '_'))
-                    .unwrap_or(rest.len());
-                let (word, tail) = rest.split_at(end);
-                match p.bindings.iter().find(|b| b.param.name == word) {
-                    Some(b) if !after_dot => out.push_str(&b.var.name),
-                    _ => out.push_str(word),
-                }
-                rest = tail;
-                after_dot = false;
-            } else {
-                out.push(c);
-                after_dot = c == '.';
-                rest = &rest[c.len_utf8()..];
-            }
+        let local = |name: &str| {
+            p.and_then(|p| p.bindings.iter().find(|b| *b.param.name == *name))
+                .map_or_else(|| name.to_string(), |b| b.var.name.clone())
+        };
+        let taken = ["consent".to_string(), guard.purpose.name.to_string()];
+        let vars = match p {
+            Some(p) => guard_vars(self.db, self.project, policy.file, p, guard, &taken),
+            None => Vec::new(),
+        };
+        let names = GuardNames {
+            consent: "consent",
+            purpose: &guard.purpose.name,
+            param: &local,
+            vars: &vars,
+        };
+        let key = format!(
+            "{}.{}",
+            resolve::module_name(self.db, guard.purpose.file),
+            guard.purpose.name
+        );
+        Written {
+            facts: guard
+                .facts
+                .iter()
+                .map(|f| f.condition(&key, &names))
+                .collect(),
+            guard: Some(guard.write(&names)),
         }
-        out
     }
 
-    /// The canonical consent facts the action needs, one per place it holds a channel, if it
-    /// has a purpose: every channel it may use needs consent (an action with a second channel
-    /// parameter could reach the person on it). An action whose person the checker cannot
+    /// The consent guard the action needs, one fact per place it holds a channel, if it has a
+    /// purpose: every channel it may use needs consent (an action with a second channel
+    /// parameter could reach the person on it). An action whose `person` the checker cannot
     /// tell needs none here: C0012 rejects it instead.
     fn consent_atoms(
         &mut self,
         action: &Def,
         facts: &ActionFacts,
         subject: &Subject<'_>,
+        person: Option<(&resolve::TypedParam, Vec<Step>)>,
         places: &ChannelPlaces<'_>,
     ) -> Required {
         let none = Required {
-            facts: Vec::new(),
             guard: None,
+            too_many: false,
         };
         let Some(purpose) = facts.purpose.as_ref() else {
             return none;
@@ -1095,23 +1162,18 @@ impl<'a> Cx<'a> {
         if places.is_empty() {
             return none;
         }
-        let found = match subject {
-            Subject::Param(p) => person_steps(&p.ty).map(|steps| (*p, steps)),
-            _ => None,
-        };
-        let Some((person, steps)) = found else {
+        let Some((person, steps)) = person else {
             self.unknown_recipient(action, facts, subject, places);
             return none;
         };
-        let module = resolve::module_name(self.db, purpose.file);
-        let key = format!("{module}.{}", purpose.name);
-        let vars = lambda_names(&facts.params);
-        let names = GuardNames {
-            consent: "consent",
-            purpose: &purpose.name,
-            param: &|p| p.to_string(),
-            vars: &vars,
-        };
+        if places.more {
+            // Too many places to ask a fact of each: C0005 rejects the action rather than
+            // leave some of its channels unchecked, with no guard to write.
+            return Required {
+                guard: None,
+                too_many: true,
+            };
+        }
         let guard = ConsentGuard {
             purpose: purpose.clone(),
             facts: places
@@ -1129,24 +1191,9 @@ impl<'a> Cx<'a> {
                 })
                 .collect(),
         };
-        let mut facts: Vec<(String, String)> = guard
-            .facts
-            .iter()
-            .map(|f| (f.key(&key), f.shown(&names)))
-            .collect();
-        if places.more {
-            // Too many places to list: a fact no rule can establish, so that the action is
-            // rejected (C0005) rather than some of its channels left unchecked; no guard to
-            // write either.
-            facts.push((
-                "std.consent.consent(<too many channels>)".to_string(),
-                format!("consent on each of the more than {MAX_CHANNEL_PLACES} channels the action holds"),
-            ));
-            return Required { facts, guard: None };
-        }
         Required {
-            facts,
             guard: Some(Arc::new(guard)),
+            too_many: false,
         }
     }
 
@@ -1178,6 +1225,23 @@ impl<'a> Cx<'a> {
                 format!("no parameter holds the person reached on {channels}"),
                 "add the person the action reaches as a parameter `to` of a record type with `consents: List<Consent>`".to_string(),
             ),
+            // A record, but no person's: `consent` reads `consents`, which it does not have.
+            Subject::Param(p) if holds_record(&p.ty) => {
+                let record = record_in(&p.ty).map_or_else(|| p.ty.to_string(), |d| d.name.to_string());
+                let no_person = format!("`{}: {}` is no person: `{record}` has no field `consents: List<Consent>`, which `consent` reads", p.name, p.ty);
+                let person = "a record with `consents: List<Consent>` from std.consent, or an optional, list or set of them";
+                if &*p.name == "to" {
+                    (
+                        no_person,
+                        format!("give `to` the type of the person `{}` reaches ({person}), and pass the channels `{record}` holds in parameters of their own", action.name),
+                    )
+                } else {
+                    (
+                        format!("no parameter `to`, and the only one holding a record, {no_person}"),
+                        format!("add the person `{}` reaches as a parameter `to` ({person}): consent is then required of them on the channels of `{}`", action.name, p.name),
+                    )
+                }
+            }
             Subject::Param(p) => (
                 format!(
                     "`{}` has type `{}`, not a record holding the person's consents",
@@ -1211,12 +1275,58 @@ impl<'a> Cx<'a> {
         );
     }
 
+    /// The steps from a person parameter to each person it holds: none for a person's record
+    /// (optional or not), each element for a list or set of them; `None` when it holds no
+    /// record `consent` can be asked of (`to: Id`, or a record without the person's consents).
+    fn person_steps(&self, ty: &Ty) -> Option<Vec<Step>> {
+        match ty {
+            Ty::Record(def) if self.is_person(def) => Some(Vec::new()),
+            Ty::Optional(t) => {
+                let mut steps = self.person_steps(t)?;
+                steps.insert(0, Step::Opt);
+                Some(steps)
+            }
+            Ty::List(t) | Ty::Set(t) => {
+                let mut steps = self.person_steps(t)?;
+                steps.insert(0, Step::Each);
+                Some(steps)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `consent` can be asked of a value of record type `def`: whether it may be the
+    /// first argument of `std.consent.consent`, by the type checker's own rule
+    /// ([`crate::types::compatible`]; today a field `consents: List<std.consent.Consent>`).
+    /// Without the standard library's `consent`, nothing is a person (C0012, not a guess).
+    fn is_person(&self, def: &Def) -> bool {
+        let Some(&file) = resolve::module_index(self.db, self.project)
+            .by_name
+            .get("std.consent")
+        else {
+            return false;
+        };
+        let Some(consent) = resolve::item_table(self.db, file).by_name.get("consent") else {
+            return false;
+        };
+        let Signature::Callable { params, .. } =
+            resolve::signature(self.db, self.project, consent.file, consent.index)
+        else {
+            return false;
+        };
+        params.first().is_some_and(|subject| {
+            crate::types::compatible(self.db, self.project, &Ty::Record(def.clone()), &subject.ty)
+        })
+    }
+
     /// Where the action's parameters hold a channel: a `Channel` parameter, optional or in a
     /// list or set, and a channel inside a record parameter, at any depth, through optionals,
-    /// lists and sets. Not among them: the fields of the `person`'s own record, which describe
-    /// the person (`to.preferred`) and come with every action about them, whether it contacts
-    /// them or not; and the channels of consent and contact records (`std.consent.Consent`,
-    /// `std.contact.Contact`), which record what a person agreed to and how they were reached.
+    /// lists and sets. Not among them: the fields of the `person`'s own record (a parameter
+    /// [`Cx::person_steps`] accepts), which describe the person (`to.preferred`) and come with
+    /// every action about them, whether it contacts them or not (another record's, even another
+    /// person's, are the action's); and the channels of consent and contact records
+    /// (`std.consent.Consent`, `std.contact.Contact`), which record what a person agreed to and
+    /// how they were reached.
     fn channel_places<'p>(
         &self,
         params: &'p [resolve::TypedParam],
@@ -1228,7 +1338,9 @@ impl<'a> Cx<'a> {
         };
         let mut memo = FxHashMap::default();
         for param in params {
-            if person.is_some_and(|p| std::ptr::eq(p, param)) && holds_record(&param.ty) {
+            // Only the person's own record: another person's (a referrer's) channels may be
+            // the ones the action uses, for all the checker knows.
+            if person.is_some_and(|p| std::ptr::eq(p, param)) {
                 continue;
             }
             let mut found = Vec::new();
@@ -2086,22 +2198,11 @@ fn holds_record(ty: &Ty) -> bool {
     }
 }
 
-/// The steps from a person parameter to each person it holds: none for a record (optional or
-/// not), each element for a list or set of them; `None` when it holds no record to ask
-/// `consent` of (`to: Id`).
-fn person_steps(ty: &Ty) -> Option<Vec<Step>> {
+/// The record a value of type `ty` holds, through optionals, lists and sets.
+fn record_in(ty: &Ty) -> Option<&Def> {
     match ty {
-        Ty::Record(_) => Some(Vec::new()),
-        Ty::Optional(t) => {
-            let mut steps = person_steps(t)?;
-            steps.insert(0, Step::Opt);
-            Some(steps)
-        }
-        Ty::List(t) | Ty::Set(t) => {
-            let mut steps = person_steps(t)?;
-            steps.insert(0, Step::Each);
-            Some(steps)
-        }
+        Ty::Record(d) => Some(d),
+        Ty::Optional(t) | Ty::List(t) | Ty::Set(t) => record_in(t),
         _ => None,
     }
 }
@@ -2161,13 +2262,12 @@ enum Seg<'s> {
     Channel(&'s str),
 }
 
-/// The consent fact for the path `segs`, as a policy writes it, which [`GuardExpr::key`] keys
-/// as [`Canon::key`] keys that condition: `consent(to, P, channel)`; through a field,
-/// `consent(to, P, delivery.channel)`; over a list, `all(channels, x => consent(to, P, x))`,
-/// and inside such a lambda, an optional is tested first,
-/// `all(channels, x => x is absent or consent(to, P, x))`. Outside lambdas an optional adds
-/// nothing to the fact: the policy narrows it (`ch is present and consent(…)`), which puts the
-/// fact itself on every path to allow ([`GuardExpr::PresentAnd`]). `at` is the current place,
+/// The consent fact for the path `segs`, as a policy writes it, which [`GuardExpr::condition`]
+/// turns into the condition [`Canon`] makes of it: `consent(to, P, channel)`; through a field,
+/// `consent(to, P, delivery.channel)`; over a list, `all(channels, x => consent(to, P, x))`;
+/// and an optional is tested first, inside a lambda
+/// (`all(channels, x => x is absent or consent(to, P, x))`) as outside
+/// (`ch is absent or consent(to, P, ch)`: no channel, no contact). `at` is the current place,
 /// `person` the person's once the channel's path has begun, `guards` the optional places to
 /// test at this depth.
 fn required_fact(
@@ -2198,14 +2298,10 @@ fn required_fact(
             at.fields.push(f.clone());
             required_fact(rest, depth, at, person, guards)
         }
-        Seg::Step(Step::Opt) if depth > 0 => {
+        Seg::Step(Step::Opt) => {
             guards.push(at.clone());
             required_fact(rest, depth, at, person, guards)
         }
-        Seg::Step(Step::Opt) => GuardExpr::PresentAnd {
-            present: at.clone(),
-            then: Box::new(required_fact(rest, depth, at, person, guards)),
-        },
         Seg::Step(Step::Each) => {
             let var = GuardPlace {
                 root: PlaceRoot::Var(depth),
@@ -2247,30 +2343,87 @@ pub struct ConsentGuard {
 }
 
 impl ConsentGuard {
-    /// The guard as a policy writes it with `names`: the facts joined by `and`, after a test
-    /// `is present` of each optional they read outside lambdas (once, outermost first), without
-    /// which `consent` could not be called on it.
+    /// The guard as a policy writes it with `names`: the facts joined by `and`, those behind
+    /// the same optionals after one test of them
+    /// (`(d is absent or (consent(c, P, d.channel) and consent(c, P, d.backup)))`), without
+    /// which `consent` could not be called on them.
     pub fn write(&self, names: &GuardNames<'_>) -> String {
-        let mut present: Vec<&GuardPlace> = Vec::new();
-        let mut parts: Vec<String> = Vec::new();
+        let mut groups: Vec<(&[GuardPlace], Vec<&GuardExpr>)> = Vec::new();
         for fact in &self.facts {
-            let mut fact = fact;
-            while let GuardExpr::PresentAnd { present: p, then } = fact {
-                if !present.contains(&p) {
-                    present.push(p);
-                }
-                fact = then;
+            let (absent, fact) = match fact {
+                GuardExpr::AbsentOr { absent, then } => (&absent[..], &**then),
+                fact => (&[][..], fact),
+            };
+            match groups.iter_mut().find(|(a, _)| *a == absent) {
+                Some((_, facts)) => facts.push(fact),
+                None => groups.push((absent, vec![fact])),
             }
-            // Never an `or` that `and` would split: optionals are tested `is absent` only
-            // inside lambdas.
-            parts.push(fact.shown(names));
         }
-        present
+        let alone = groups.len() == 1;
+        groups
             .iter()
-            .map(|p| format!("{} is present", p.shown(names)))
-            .chain(parts)
+            .map(|(absent, facts)| {
+                let facts: Vec<String> = facts.iter().map(|f| f.shown(names)).collect();
+                if absent.is_empty() {
+                    return facts.join(" and ");
+                }
+                // `and` binds tighter than `or`: the parentheses are for the reader.
+                let then = match &facts[..] {
+                    [one] => one.clone(),
+                    several => format!("({})", several.join(" and ")),
+                };
+                let test = absent
+                    .iter()
+                    .map(|p| format!("{} is absent", p.shown(names)))
+                    .chain([then])
+                    .collect::<Vec<_>>()
+                    .join(" or ");
+                if alone { test } else { format!("({test})") }
+            })
             .collect::<Vec<_>>()
             .join(" and ")
+    }
+
+    /// The parameters the guard reads, in the order it reads them first.
+    pub fn params(&self) -> Vec<Arc<str>> {
+        fn place(p: &GuardPlace, out: &mut Vec<Arc<str>>) {
+            if let PlaceRoot::Param(n) = &p.root
+                && !out.contains(n)
+            {
+                out.push(n.clone());
+            }
+        }
+        fn expr(e: &GuardExpr, out: &mut Vec<Arc<str>>) {
+            match e {
+                GuardExpr::Consent { person, channel } => {
+                    place(person, out);
+                    place(channel, out);
+                }
+                GuardExpr::All { list, body, .. } => {
+                    place(list, out);
+                    expr(body, out);
+                }
+                GuardExpr::AbsentOr { absent, then } => {
+                    absent.iter().for_each(|p| place(p, out));
+                    expr(then, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        self.facts.iter().for_each(|f| expr(f, &mut out));
+        out
+    }
+
+    /// How deep the guard's lambdas nest: how many variables it needs.
+    pub fn depth(&self) -> usize {
+        fn expr(e: &GuardExpr) -> usize {
+            match e {
+                GuardExpr::Consent { .. } => 0,
+                GuardExpr::All { body, .. } => 1 + expr(body),
+                GuardExpr::AbsentOr { then, .. } => expr(then),
+            }
+        }
+        self.facts.iter().map(expr).max().unwrap_or(0)
     }
 }
 
@@ -2293,21 +2446,12 @@ pub enum GuardExpr {
         /// What holds of each element.
         body: Box<GuardExpr>,
     },
-    /// `a₁ is absent or … or then`: optionals inside a lambda, which need no consent when
-    /// absent.
+    /// `a₁ is absent or … or then`: optionals, which need no consent when absent (no channel
+    /// or no person, no contact), tested before `then` reads them, inside a lambda or not.
     AbsentOr {
         /// The optionals, outermost first.
         absent: Vec<GuardPlace>,
         /// The fact when they are present.
-        then: Box<GuardExpr>,
-    },
-    /// `present is present and then`: an optional outside lambdas. The fact the checker asks
-    /// for is `then` alone (it must hold on every path to allow), and messages show only it;
-    /// a policy writes the test, since `consent` takes present values.
-    PresentAnd {
-        /// The optional.
-        present: GuardPlace,
-        /// The fact when it is present.
         then: Box<GuardExpr>,
     },
 }
@@ -2355,14 +2499,36 @@ impl GuardExpr {
             GuardExpr::All { list, depth, body } => {
                 format!("all({}, (#{depth} => {}))", list.key(), body.key(purpose))
             }
-            // `or` groups to the left.
-            GuardExpr::AbsentOr { absent, then } => absent
-                .iter()
-                .map(|p| format!("({} is absent)", p.key()))
-                .chain([then.key(purpose)])
-                .reduce(|a, b| format!("({a} or {b})"))
-                .unwrap_or_default(),
-            GuardExpr::PresentAnd { then, .. } => then.key(purpose),
+            GuardExpr::AbsentOr { absent, then } => {
+                let operands: Vec<String> = absent
+                    .iter()
+                    .map(|p| format!("({} is absent)", p.key()))
+                    .chain([then.key(purpose)])
+                    .collect();
+                or_key(&operands)
+            }
+        }
+    }
+
+    /// The fact as [`Canon::condition`] reads it when a policy writes it outside lambdas: one
+    /// atom, but for the tests of optionals, which are facts of their own
+    /// (`d is absent or consent(…)` is ¬`d is present` ∨ `consent(…)`), so that a policy that
+    /// narrows the other way (`d is present and consent(…)`) establishes it too.
+    fn condition(&self, purpose: &str, names: &GuardNames<'_>) -> CanonCondition {
+        match self {
+            GuardExpr::AbsentOr { absent, then } => CanonCondition::Or(
+                absent
+                    .iter()
+                    .map(|p| {
+                        CanonCondition::Not(Box::new(CanonCondition::Atom(
+                            format!("({} is present)", p.key()),
+                            format!("{} is present", p.shown(names)),
+                        )))
+                    })
+                    .chain([then.condition(purpose, names)])
+                    .collect(),
+            ),
+            _ => CanonCondition::Atom(self.key(purpose), self.shown(names)),
         }
     }
 
@@ -2388,7 +2554,20 @@ impl GuardExpr {
                 .chain([then.shown(names)])
                 .collect::<Vec<_>>()
                 .join(" or "),
-            GuardExpr::PresentAnd { then, .. } => then.shown(names),
+        }
+    }
+}
+
+/// `a or b or …` keyed as [`Canon::key`] keys the tree the parser makes of it: a balanced one
+/// (`crate::precedence::balance`), each node the first half of the operands or the rest, so
+/// that `x is absent or y is absent or z is absent or consent(…)` meets the policy's.
+fn or_key(operands: &[String]) -> String {
+    match operands {
+        [] => String::new(),
+        [one] => one.clone(),
+        _ => {
+            let (left, right) = operands.split_at(operands.len().div_ceil(2));
+            format!("({} or {})", or_key(left), or_key(right))
         }
     }
 }
@@ -2428,16 +2607,57 @@ fn var_name(names: &GuardNames<'_>, depth: usize) -> String {
         .unwrap_or_else(|| format!("x{depth}"))
 }
 
-/// Names for the variables of the lambdas of consent facts, shown in messages: `x`, `y`, …,
-/// none the name of a parameter (which would be renamed to the policy's name for it).
-fn lambda_names(params: &[resolve::TypedParam]) -> Vec<String> {
-    ["x", "y", "z", "u", "v", "w"]
-        .iter()
-        .map(|n| n.to_string())
-        .chain((1..).map(|i| format!("x{i}")))
-        .filter(|n| !params.iter().any(|p| *p.name == **n))
-        .take(8)
-        .collect()
+/// The variables of `guard`'s lambdas, one per depth, for writing it in `policy` of `file`:
+/// `x`, `y`, `z`, `u`, `v`, `w`, `x6`…, each with `_2`, `_3`… added until it is none of the
+/// names the guard could meet there: a declaration the file sees or an enum variant, a local
+/// of the policy (its bindings, its `at`), a parameter the guard reads (written under its own
+/// name when the policy does not bind it), and `taken` (the writer's names for `consent` and
+/// the purpose, and any local it adds). The checker's help and the language server's quick
+/// fix both call it, so that they write the same guard.
+pub fn guard_vars(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    policy: &ast::Policy,
+    guard: &ConsentGuard,
+    taken: &[String],
+) -> Vec<String> {
+    let scope = resolve::file_scope(db, project, file);
+    let params = guard.params();
+    let mut vars: Vec<String> = Vec::new();
+    let free = |n: &str, vars: &[String]| {
+        !vars.iter().any(|v| v == n)
+            && !taken.iter().any(|t| t == n)
+            && !params.iter().any(|p| **p == *n)
+            && !policy.bindings.iter().any(|b| b.var.name == n)
+            && policy.at.as_ref().is_none_or(|at| at.name != n)
+            && !scope.variants.contains_key(n)
+            && matches!(scope.lookup(db, n), Lookup::Missing)
+    };
+    for depth in 0..guard.depth() {
+        let base = ["x", "y", "z", "u", "v", "w"]
+            .get(depth)
+            .map_or_else(|| format!("x{depth}"), |b| b.to_string());
+        let var = (1..)
+            .map(|i| {
+                if i == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}_{i}")
+                }
+            })
+            .find(|n| free(n, &vars))
+            .unwrap_or(base);
+        vars.push(var);
+    }
+    vars
+}
+
+/// The help for an action with channels in more than [`MAX_CHANNEL_PLACES`] places.
+fn too_many_places(action: &str) -> String {
+    format!(
+        "`{action}` holds channels in more than {MAX_CHANNEL_PLACES} places, which the checker does not check one by one: split the action, or group its channels in one list parameter (`channels: List<Channel>`), which needs one consent fact for all of them"
+    )
 }
 
 /// Names in backquotes, for a message: "`a`", "`a` and `b`", "`a`, `b` and `c`".
@@ -2462,8 +2682,8 @@ enum Undecided {
     Oversight,
     /// C0002.
     Fallback,
-    /// C0005, with the guard that decides it (in the policy's names).
-    Consent(String),
+    /// C0005, with the guard that decides it (in the policy's names), if there is one.
+    Consent(Option<String>),
 }
 
 /// How to bring the facts of a question under the limit, whatever the property.
@@ -2711,7 +2931,7 @@ policy contact for purpose marketing(to: c) {{
                     );
                     written.push(guard);
                 }
-                None => assert!(help.contains("more than 16 channels"), "{help}"),
+                None => assert!(help.contains("in more than 16 places"), "{help}"),
             }
         }
         assert_eq!(
@@ -2725,6 +2945,117 @@ policy contact for purpose marketing(to: c) {{
                  and consent(c, marketing, channel)",
             ]
         );
+    }
+
+    /// `source` with the guard each C0005's help asks for added before the rule it is about.
+    fn with_help_guards(source: &str) -> String {
+        let mut ws = Workspace::new();
+        ws.set_file("m.xop", source);
+        let mut at: Vec<(usize, String)> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "C0005")
+            .map(|d| {
+                let help = d.help.unwrap_or_default();
+                let guard = help
+                    .split_once("unless ")
+                    .and_then(|(_, rest)| rest.split_once("` to a policy"))
+                    .map(|(guard, _)| guard.to_string());
+                let guard = guard.unwrap_or_else(|| panic!("no guard in {help}"));
+                (d.span.start(), guard)
+            })
+            .collect();
+        assert!(!at.is_empty(), "no C0005 for\n{source}");
+        at.sort();
+        let mut out = source.to_string();
+        for (start, guard) in at.into_iter().rev() {
+            out.insert_str(start, &format!("deny \"no-consent\" unless {guard}\n  "));
+        }
+        out
+    }
+
+    /// The guard a C0005's help asks for is code the policy can take as written: its lambdas'
+    /// variables clash with none of the policy's names (its bindings, its `at`, the file's
+    /// declarations and variants), optionals are tested before `consent` reads them, outside
+    /// lambdas as inside, and with it the policy is proved.
+    #[test]
+    fn every_c0005_help_is_a_guard_that_checks() {
+        let sources = [
+            r#"module m
+use std.consent.{consent, marketing, Consent}
+use std.time.local_hour
+record Customer { id: Id, tz: Tz, consents: List<Consent> }
+record Delivery { channel: Channel, others: Set<Channel?> }
+action a(to: List<Customer>, ds: List<Delivery>) purpose marketing risk minimal
+policy p for a(to: y, ds: x) at now {
+  deny "quiet-hours" unless all(y, c => local_hour(now, c.tz) in 8..21)
+  deny "frequency-cap" when count(y) > 3
+  allow "eligible"
+}
+"#,
+            r#"module m
+use std.consent.{consent, marketing, Consent}
+use std.time.local_hour
+record Customer { id: Id, tz: Tz, consents: List<Consent> }
+record Delivery { channel: Channel, others: Set<Channel?> }
+enum Shade { y, z }
+fn x(): Int = 3
+action b(to: List<Customer>, ds: List<Delivery>, shade: Shade) purpose marketing risk minimal
+policy q for b(to: t, ds: ds, shade: s) at y_2 {
+  deny "quiet-hours" unless all(t, c => local_hour(y_2, c.tz) in 8..21)
+  deny "frequency-cap" when count(t) > x() or s == z
+  allow "eligible"
+}
+"#,
+            r#"module m
+use std.consent.{consent, marketing, Consent}
+record Customer { id: Id, consents: List<Consent> }
+record Delivery { channel: Channel, backup: Channel? }
+record Wave { inner: List<Delivery?> }
+action a1(to: Customer, d: Delivery?) purpose marketing risk minimal
+action a2(to: Customer, w: Wave?) purpose marketing risk minimal
+action a3(to: Customer?, ch: Channel?, main: Channel) purpose marketing risk minimal
+action a4(to: List<Customer?>, ds: Set<Delivery?>, d: Delivery?) purpose marketing risk minimal
+policy p1 for a1(to: c, d: d) {
+  deny "frequency-cap-quiet-hours" when c.id == "x"
+  allow "eligible"
+}
+policy p2 for a2(to: c, w: w) {
+  deny "frequency-cap-quiet-hours" when c.id == "x"
+  allow "eligible"
+}
+policy p3 for a3(to: c, ch: ch, main: m) {
+  deny "frequency-cap-quiet-hours" when c is present and c.id == "x"
+  allow "eligible"
+}
+policy p4 for a4(to: x, ds: y, d: d) {
+  deny "frequency-cap-quiet-hours" when count(x) > 3
+  allow "eligible"
+}
+"#,
+            r#"module m
+use std.consent.{consent, marketing, Consent}
+record Customer { id: Id, preferred: Channel, consents: List<Consent> }
+action a(to: Customer, referrer: Customer, channel: Channel) purpose marketing risk minimal
+policy p for a(to: c, referrer: r, channel: ch) {
+  deny "no-consent" unless consent(c, marketing, ch)
+  deny "frequency-cap-quiet-hours" when c.id == "x"
+  allow "eligible"
+}
+"#,
+        ];
+        for source in sources {
+            let fixed = with_help_guards(source);
+            let mut ws = Workspace::new();
+            ws.set_file("m.xop", fixed.as_str());
+            let errors: Vec<_> = ws
+                .diagnostics()
+                .into_iter()
+                .filter(|d| d.severity == crate::diagnostic::Severity::Error)
+                .map(|d| (d.code, d.message))
+                .collect();
+            assert!(errors.is_empty(), "{fixed}\n{errors:#?}");
+        }
     }
 
     proptest! {

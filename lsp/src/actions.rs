@@ -1,11 +1,9 @@
 //! Quick fixes for diagnostics: make a high-risk `allow` a `review` (C0001), add a consent
 //! guard (C0005), add a missing reason code (C0007), and apply a "did you mean" suggestion.
 
-use std::sync::Arc;
-
 use xop_compiler::ast::{self, ItemKind, Rule, RuleKind, Target};
 use xop_compiler::check::purpose_actions;
-use xop_compiler::compliance::{ConsentGuard, GuardExpr, GuardNames, GuardPlace, PlaceRoot};
+use xop_compiler::compliance::{GuardNames, guard_vars};
 use xop_compiler::db::{SourceFile, file_diagnostics, item_ast, parse_file};
 use xop_compiler::diagnostic::{Diagnostic, FixData};
 use xop_compiler::ide;
@@ -134,10 +132,11 @@ fn review_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> 
 }
 
 /// C0005: add `deny "no-consent" unless GUARD` before the rule, GUARD being the guard the
-/// compliance check requires ([`ConsentGuard`], carried by the diagnostic) written in the file's
-/// names. `consent` and the purpose are named as the file sees them (imported if needed, under
-/// an alias if a declaration of the file takes the name); a parameter the policy does not bind
-/// yet is bound, unless the policy is a purpose's and not every action it guards has it.
+/// compliance check requires ([`ConsentGuard`](xop_compiler::compliance::ConsentGuard), carried
+/// by the diagnostic) written in the file's names. `consent` and the purpose are named as the
+/// file sees them (imported if needed, under an alias if a declaration of the file takes the
+/// name); a parameter the policy does not bind yet is bound, unless the policy is a purpose's and
+/// not every action it guards has it; the lambdas' variables are the checker's ([`guard_vars`]).
 fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> {
     let Some(FixData::ConsentGuard(guard)) = &d.fix else {
         return None;
@@ -147,7 +146,7 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
     let Rule::Rule { span, .. } = rule else {
         return None;
     };
-    let params = guard_params(guard);
+    let params = guard.params();
     // A purpose's policy binds only what every action it guards has, with one type (else the
     // binding is an error, or the policy stops guarding a stdlib action).
     if let Target::Purpose(p) = &policy.target {
@@ -204,16 +203,8 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
     let consent = stdlib_def(snap, "std.consent", "consent")?;
     let consent_name = name_for(snap, file, &consent, &taken, &mut imports)?;
     taken.extend([purpose_name.clone(), consent_name.clone()]);
-    // The lambdas' variables: `x`, `y`, … unless the file or the policy has the name.
-    let mut vars = Vec::new();
-    for depth in 0..guard_depth(guard) {
-        let base = ["x", "y", "z", "u", "v", "w"]
-            .get(depth)
-            .map_or_else(|| format!("x{depth}"), |b| b.to_string());
-        let var = fresh(snap, scope, &base, &taken);
-        taken.push(var.clone());
-        vars.push(var);
-    }
+    // The lambdas' variables, as the checker's help names them.
+    let vars = guard_vars(db, snap.project, file, policy, guard, &taken);
     let param = |p: &str| {
         locals
             .iter()
@@ -249,52 +240,6 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
         edits,
         preferred: true,
     })
-}
-
-/// The parameters `guard` reads, in the order it reads them first.
-fn guard_params(guard: &ConsentGuard) -> Vec<Arc<str>> {
-    fn place(p: &GuardPlace, out: &mut Vec<Arc<str>>) {
-        if let PlaceRoot::Param(n) = &p.root
-            && !out.contains(n)
-        {
-            out.push(n.clone());
-        }
-    }
-    fn expr(e: &GuardExpr, out: &mut Vec<Arc<str>>) {
-        match e {
-            GuardExpr::Consent { person, channel } => {
-                place(person, out);
-                place(channel, out);
-            }
-            GuardExpr::All { list, body, .. } => {
-                place(list, out);
-                expr(body, out);
-            }
-            GuardExpr::AbsentOr { absent, then } => {
-                absent.iter().for_each(|p| place(p, out));
-                expr(then, out);
-            }
-            GuardExpr::PresentAnd { present, then } => {
-                place(present, out);
-                expr(then, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    guard.facts.iter().for_each(|f| expr(f, &mut out));
-    out
-}
-
-/// How deep `guard`'s lambdas nest: how many variables it needs.
-fn guard_depth(guard: &ConsentGuard) -> usize {
-    fn expr(e: &GuardExpr) -> usize {
-        match e {
-            GuardExpr::Consent { .. } => 0,
-            GuardExpr::All { body, .. } => 1 + expr(body),
-            GuardExpr::AbsentOr { then, .. } | GuardExpr::PresentAnd { then, .. } => expr(then),
-        }
-    }
-    guard.facts.iter().map(expr).max().unwrap_or(0)
 }
 
 /// What to insert at `rule_start` so that `rule` (a whole rule) stands before the rule there:
@@ -765,7 +710,7 @@ mod tests {
         assert!(fixed.contains("for send_offer(to: c, e) {"), "{fixed}");
         assert!(
             fixed.contains(
-                "unless e.delivery is present and consent(c, marketing, e.delivery.channel)\n"
+                "unless e.delivery is absent or consent(c, marketing, e.delivery.channel)\n"
             ),
             "{fixed}"
         );
@@ -817,19 +762,60 @@ mod tests {
         );
     }
 
+    /// Optionals outside lambdas are tested `is absent or`, as inside (no channel or no person,
+    /// no contact): once for the facts behind the same ones.
     #[test]
-    fn the_consent_guard_tests_optionals_outside_lambdas_once() {
+    fn the_consent_guard_tests_optionals_outside_lambdas_as_inside() {
         let fixed = guard_fixed(
             "action send_offer(to: Customer?, delivery: Delivery?, channel: Channel?) purpose marketing risk minimal\n\
              policy contact for send_offer(to: c, delivery: d, channel: ch) {\n  allow \"ok\"\n}\n",
         );
         assert!(
             fixed.contains(
-                "unless c is present and d is present and ch is present \
-                 and consent(c, marketing, d.channel) and consent(c, marketing, ch)\n"
+                "unless (c is absent or d is absent or consent(c, marketing, d.channel)) \
+                 and (c is absent or ch is absent or consent(c, marketing, ch))\n"
             ),
             "{fixed}"
         );
+        let fixed = guard_fixed(
+            "record Pair {\n  main: Channel\n  backup: Channel\n}\n\
+             action send_offer(to: Customer, pair: Pair?) purpose marketing risk minimal\n\
+             policy contact for send_offer(to: c, pair: p) {\n  allow \"ok\"\n}\n",
+        );
+        assert!(
+            fixed.contains(
+                "unless p is absent or (consent(c, marketing, p.main) and consent(c, marketing, p.backup))\n"
+            ),
+            "{fixed}"
+        );
+    }
+
+    /// The quick fix writes the guard the diagnostic's help spells, lambda variables included,
+    /// which clash with none of the policy's names (the help used to reuse the policy's `x`).
+    #[test]
+    fn the_consent_guard_is_the_one_the_help_spells() {
+        let text = "module shop.contact\nuse shop.customer.{Customer, marketing}\nuse std.channel.*\n\
+            use std.consent.consent\n\
+            record Delivery {\n  channel: Channel\n}\n\
+            fn x_2(): Int = 1\n\
+            action send_all(to: List<Customer>, ds: List<Delivery>) purpose marketing risk minimal\n\
+            policy contact for send_all(to: y, ds: x) at y_2 {\n  allow \"ok\"\n}\n";
+        let all = fixes_at(CUSTOMER, text, at(text, "allow", 0, 0));
+        let fix = all
+            .iter()
+            .find(|f| f.title.contains("consent"))
+            .expect("a consent fix");
+        let rule = &fix.edits[0].1;
+        let guard = rule
+            .trim_end()
+            .strip_prefix("deny \"no-consent\" unless ")
+            .expect("a consent guard");
+        assert_eq!(
+            guard,
+            "all(y, x_3 => all(x, y_3 => consent(x_3, marketing, y_3.channel)))"
+        );
+        let help = fix.diagnostic.help.as_deref().unwrap_or_default();
+        assert!(help.contains(&format!("unless {guard}` to")), "{help}");
     }
 
     /// A purpose's policy can bind only what each action it guards has: a guard that needs
