@@ -45,8 +45,8 @@ use crate::jit::{self, JitModule};
 use crate::module::{self, LoadedModule, ModuleError, hex};
 use crate::proof::evidence::{self, ReadSet};
 use crate::proof::record::{
-    Body, DecisionRecord, Entry, Evidence, ReviewTerms, SignalFetch, SignalRead, encode,
-    encode_with_evidence, time_text, value_json,
+    Body, DecisionRecord, Entry, Evidence, Record, ReviewTerms, SignalFetch, SignalRead,
+    args_sha256, encode, encode_with_evidence, time_text, value_json,
 };
 use crate::proof::store::check_size;
 use crate::proof::{Durable, LogError, ProofLog};
@@ -1341,13 +1341,17 @@ impl Runtime {
     ///   `action.performed` with `{"decision", "case", "approval", …}` for an approval and
     ///   `{"decision", "case", "fallback", …}` for a fallback (the outcome's record).
     /// - [`Approved::NotPerformed`]: it could not be (the halt switch is on, no connectors
-    ///   plugged in, the case kept no arguments, its module cannot be found, its arguments no
-    ///   longer bind), and why; proven
+    ///   plugged in, the case kept no arguments, its arguments are not the ones its decision's
+    ///   proof record commits to ([`DecisionRecord::args_sha256`]: changed in the queue's file
+    ///   since, or a record written without a commitment), its module or action is not its
+    ///   decision's, its module cannot be found, its arguments no longer bind), and why; proven
     ///   as the event `action.not_performed`, naming the case and the outcome the same way.
     ///   Nothing was sent.
     ///
     /// The module is the one the decision was made with: loaded now, or kept in the log's
-    /// folder by its hash. An error is a proof record that could not be written.
+    /// folder by its hash. A runtime without a proof log has no record to check the case's
+    /// arguments against, and carries them out as kept. An error is a proof record that could
+    /// not be written.
     pub fn perform_approved(
         &self,
         case: &crate::review::Case,
@@ -1357,16 +1361,35 @@ impl Runtime {
         if (case.status != Status::Approved && !fallback) || case.proof.is_none() {
             return Ok(None);
         }
-        // A case opened for a decision made elsewhere (`POST /v1/reviews`: an agent's tool
-        // call that the MCP gateway holds, which its retry carries out once approved) is not
-        // the runtime's to carry out: its record is that request, not a decision.
-        if let (Some(log), Some(seq)) = (&self.log, case.seq)
-            && let Ok(Some(bytes)) = log.record_bytes(seq)
-            && serde_json::from_slice::<serde_json::Value>(&bytes)
-                .is_ok_and(|r| r["kind"] != "decision")
-        {
-            return Ok(None);
-        }
+        // The decision's proof record, which holds the commitment to the case's arguments. A
+        // case opened for a decision made elsewhere (`POST /v1/reviews`: an agent's tool call
+        // that the MCP gateway holds, which its retry carries out once approved) is not the
+        // runtime's to carry out: its record is that request, not a decision.
+        let decision = match (&self.log, case.seq) {
+            (Some(log), Some(seq)) => Some(match log.record_bytes(seq) {
+                Ok(Some(bytes)) => {
+                    if serde_json::from_slice::<serde_json::Value>(&bytes)
+                        .is_ok_and(|r| r["kind"] != "decision")
+                    {
+                        return Ok(None);
+                    }
+                    match crate::proof::record::decode(&bytes) {
+                        Ok(Record {
+                            body: Body::Decision(d),
+                            ..
+                        }) => Ok((seq, d)),
+                        Ok(_) => Err((Some(seq), "it is not a decision".to_string())),
+                        Err(e) => Err((Some(seq), e)),
+                    }
+                }
+                Ok(None) => Err((Some(seq), "the log has no such record".to_string())),
+                Err(e) => Err((Some(seq), e.to_string())),
+            }),
+            // The case names no record: with a log, every decision has one.
+            (Some(_), None) => Some(Err((None, String::new()))),
+            // Without a proof log there is no record to check against.
+            (None, _) => None,
+        };
         let reviewed = Some(Reviewed {
             case: &case.id,
             outcome: case.proof,
@@ -1396,6 +1419,16 @@ impl Runtime {
                  {undone}"
             ));
         }
+        // The case lives in `reviews.log`, outside the proof log: what it keeps is carried out
+        // only as its decision's record committed to it. Checked before anything else is said
+        // of the action, so that nobody is told to carry out by hand what was never decided.
+        let decided = match (&case.args, decision) {
+            (Some(args), Some(decision)) => match committed(case, args, decision) {
+                Ok(d) => Some(d),
+                Err(why) => return not(format!("{why}: {undone}")),
+            },
+            _ => None,
+        };
         let Some(connectors) = self.connectors.load_full() else {
             return not(format!(
                 "no connectors are plugged in here (no `[camara]` in xop.toml): {undone}"
@@ -1441,6 +1474,25 @@ impl Runtime {
                 }
             }
         };
+        if let Some((seq, d)) = &decided {
+            // The action the decision was of: named by a decision of an action, else the
+            // action of the (first) policy decided.
+            let first = d.policy.split('+').next().unwrap_or_default();
+            let of = d.action.as_deref().or_else(|| {
+                (program.policies.iter())
+                    .find(|p| p.qualified == first)
+                    .map(|p| p.action.as_str())
+            });
+            if of != Some(case.action.as_str()) {
+                return not(format!(
+                    "the case names the action `{}`, but its decision (proof record {seq}) was \
+                     of {}: the case was changed in `{}` since the decision: {undone}",
+                    case.action,
+                    of.map_or_else(|| format!("policy `{}`", d.policy), |a| format!("`{a}`")),
+                    crate::review::FILE
+                ));
+            }
+        }
         let Some(index) = (program.policies.iter()).position(|p| p.action == case.action) else {
             return not(format!(
                 "module {} has no policy guarding `{}`: {undone}",
@@ -1707,6 +1759,9 @@ impl Runtime {
                 reasons: decision.reasons,
                 fired: decision.fired,
                 review,
+                // The case's arguments live in the review queue's file, outside this log: the
+                // record commits to them, and an approval carries out only what hashes to it.
+                args_sha256: case_args.as_ref().map(args_sha256),
                 error: decision.error,
                 detail,
             }),
@@ -1983,6 +2038,59 @@ fn add_review(data: &mut serde_json::Value, reviewed: Option<Reviewed<'_>>) {
         let key = if r.fallback { "fallback" } else { "approval" };
         o.insert(key.into(), serde_json::json!(r.outcome));
     }
+}
+
+/// Checks the arguments `args` review case `case` keeps against its decision's proof record
+/// (`decision`: its number and the record; or its number, if the case names one, and why it
+/// cannot be read): the record must commit to them ([`DecisionRecord::args_sha256`]) and name
+/// the case's module. The record, or why the case's arguments are not to be carried out (fail
+/// closed: a record without a commitment, written by an earlier version, is not trusted
+/// either).
+fn committed(
+    case: &crate::review::Case,
+    args: &serde_json::Map<String, serde_json::Value>,
+    decision: Result<(u64, DecisionRecord), (Option<u64>, String)>,
+) -> Result<(u64, DecisionRecord), String> {
+    use crate::review::FILE;
+    let (seq, d) = match decision {
+        Ok(d) => d,
+        Err((Some(seq), why)) => {
+            return Err(format!(
+                "the case's decision (proof record {seq}) cannot be read ({why}), so the \
+                 arguments the case keeps cannot be checked against it"
+            ));
+        }
+        Err((None, _)) => {
+            return Err(format!(
+                "the case names no decision record to check the arguments it keeps against \
+                 (`seq` is missing from it in `{FILE}`)"
+            ));
+        }
+    };
+    let Some(want) = &d.args_sha256 else {
+        return Err(format!(
+            "the case's decision (proof record {seq}) holds no commitment to the arguments the \
+             case keeps (`args_sha256`: the decision was made by an earlier version of xop, or \
+             the arguments were added to the case in `{FILE}` since), so they are not trusted; \
+             check them against the decision before carrying the action out by hand"
+        ));
+    };
+    let got = args_sha256(args);
+    if &got != want {
+        return Err(format!(
+            "the case's arguments were changed since the decision: their SHA-256 is {got}, not \
+             the {want} that proof record {seq} holds (look at `{FILE}` in the data folder, \
+             which is not part of the proof log)"
+        ));
+    }
+    if d.module != case.module {
+        return Err(format!(
+            "the case names module {}, but its decision (proof record {seq}) was made with {}: \
+             the case was changed in `{FILE}` since the decision",
+            case.module, d.module
+        ));
+    }
+    Ok((seq, d))
 }
 
 /// The arguments of policy `pol`'s action as a review case keeps them, to carry the action out
@@ -2512,6 +2620,202 @@ mod tests {
         let case = queue.approve(&id, &ana, None).unwrap();
         assert_eq!(rt.perform_approved(&case).unwrap(), None);
         assert_eq!(log.size(), seq + 2, "only the request and the approval");
+        queue.shutdown();
+    }
+
+    /// The case's arguments live in `reviews.log`, outside the proof log, so the decision's
+    /// record commits to them: a case whose arguments were edited in the file after the
+    /// decision, or added to a case whose record holds no commitment, is not carried out once
+    /// approved (the connectors are not called), proven as `action.not_performed` naming the
+    /// record; `check_cases` (`xop log verify`) names the edited case; an unedited case is
+    /// carried out. A case whose module or action is not its decision's is not carried out
+    /// either.
+    #[test]
+    fn a_case_whose_arguments_were_changed_is_not_carried_out() {
+        use crate::proof::record::args_sha256;
+        use crate::review::{FILE, ReviewQueue, Reviewer, RuntimeLog, check_cases};
+        use serde_json::Value as Json;
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Arc::new(runtime(dir.path()));
+        // Another module of the action (kept in the log's folder once loaded), and a module
+        // with a second action taking the same arguments: what an edited case could name.
+        let elsewhere = rt
+            .load_bytes("acme", &module_falling_back_bytes(Verdict::Allow), None)
+            .unwrap()
+            .hash;
+        let loaded = module::load(&module_bytes(), None).unwrap();
+        let mut program = loaded.module.program;
+        let mut p2 = program.policies[0].clone();
+        p2.name = "p2".into();
+        p2.qualified = "acme.p2".into();
+        p2.action = "acme.act2".into();
+        for r in &mut p2.rules {
+            r.id = r.id.replace("acme.p", "acme.p2");
+        }
+        program.policies.push(p2);
+        let two_actions = Module {
+            program,
+            source_hash: hash_sources([("acme.xop", &b"module acme, two actions"[..])]),
+            sources: vec!["acme.xop".into()],
+        }
+        .to_bytes(None);
+        rt.load_bytes("acme", &two_actions, None).unwrap();
+        let open = || {
+            let q =
+                ReviewQueue::open(dir.path(), Box::new(RuntimeLog(Arc::downgrade(&rt)))).unwrap();
+            rt.set_review_sink(Some(q.sink()));
+            q
+        };
+        let queue = open();
+        let performed = counting(&rt);
+        let edited = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        let kept = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        // Decided without connectors: the case keeps no arguments, the record commits to none.
+        rt.set_connectors(None);
+        let added = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        let performed_too = counting(&rt);
+        let Json::Object(args) = serde_json::json!({"n": 5}) else {
+            unreachable!()
+        };
+        for o in [&edited, &kept] {
+            assert_eq!(
+                record(&rt, o.seq.unwrap())["args_sha256"],
+                args_sha256(&args).as_str()
+            );
+        }
+        assert!(record(&rt, added.seq.unwrap()).get("args_sha256").is_none());
+        assert_eq!(check_cases(dir.path()).unwrap(), Vec::new());
+        // Whoever can write the data folder edits the first case's arguments and gives the
+        // third some.
+        queue.shutdown();
+        drop(queue);
+        let path = dir.path().join(FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut out = String::new();
+        for line in text.lines() {
+            let mut l: Json = serde_json::from_str(line).unwrap();
+            if l["op"] == "open" && l["case"]["id"] == edited.case.as_deref().unwrap() {
+                l["case"]["args"]["n"] = 6.into();
+            }
+            if l["op"] == "open" && l["case"]["id"] == added.case.as_deref().unwrap() {
+                l["case"]["args"] = serde_json::json!({"n": 5});
+            }
+            out.push_str(&serde_json::to_string(&l).unwrap());
+            out.push('\n');
+        }
+        std::fs::write(&path, out).unwrap();
+        // `xop log verify` names the edited case and its record (not the one added to: its
+        // record may be an earlier version's, which commits to nothing).
+        let problems = check_cases(dir.path()).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].record, edited.seq);
+        assert!(!problems[0].settled_on_open);
+        let id = edited.case.clone().unwrap();
+        assert!(
+            problems[0].message.starts_with(&format!(
+                "case `{id}` in `reviews.log` keeps arguments whose SHA-256 is "
+            )) && problems[0].message.contains(&format!(
+                "but this decision record commits to {}",
+                args_sha256(&args)
+            )),
+            "{}",
+            problems[0].message
+        );
+        let queue = open();
+        let ana = Reviewer {
+            name: "ana".into(),
+            roles: vec!["acme.desk".into()],
+        };
+        let size = rt.log().unwrap().size();
+        let case = queue.approve(&id, &ana, None).unwrap();
+        assert_eq!(case.args.as_ref().unwrap()["n"], 6);
+        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        else {
+            panic!("an edited case was carried out");
+        };
+        let want = format!(
+            "the case's arguments were changed since the decision: their SHA-256 is {}, not the \
+             {} that proof record {} holds (look at `reviews.log`",
+            args_sha256(case.args.as_ref().unwrap()),
+            args_sha256(&args),
+            edited.seq.unwrap()
+        );
+        assert!(reason.starts_with(&want), "{reason}");
+        assert!(
+            reason.ends_with("the approved action was not carried out"),
+            "{reason}"
+        );
+        let r = record(&rt, seq.unwrap());
+        assert_eq!(r["name"], "action.not_performed");
+        assert_eq!(
+            (
+                &r["data"]["case"],
+                &r["data"]["decision"],
+                &r["data"]["approval"]
+            ),
+            (&id.as_str().into(), &edited.seq.into(), &case.proof.into())
+        );
+        assert_eq!(r["data"]["reason"], reason.as_str());
+        assert_eq!(
+            rt.log().unwrap().size(),
+            size + 2,
+            "the approval and the refusal"
+        );
+        // Arguments added to a case whose record commits to none: not trusted.
+        let case = queue
+            .approve(added.case.as_deref().unwrap(), &ana, None)
+            .unwrap();
+        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        else {
+            panic!("arguments the record does not commit to were carried out");
+        };
+        assert!(
+            reason.starts_with(&format!(
+                "the case's decision (proof record {}) holds no commitment to the arguments",
+                added.seq.unwrap()
+            )),
+            "{reason}"
+        );
+        assert_eq!(record(&rt, seq.unwrap())["name"], "action.not_performed");
+        assert!(performed.lock().unwrap().is_empty());
+        assert!(performed_too.lock().unwrap().is_empty(), "nothing was sent");
+        // The unedited case is carried out, with its arguments; first, the same case naming
+        // another module, or another action, is not.
+        let case = queue
+            .approve(kept.case.as_deref().unwrap(), &ana, None)
+            .unwrap();
+        let mut other = case.clone();
+        other.module = elsewhere;
+        let Some(Approved::NotPerformed { reason, .. }) = rt.perform_approved(&other).unwrap()
+        else {
+            panic!("a case naming another module was carried out");
+        };
+        assert!(
+            reason.starts_with(&format!("the case names module {}", other.module)),
+            "{reason}"
+        );
+        let mut other = case.clone();
+        other.action = "acme.act2".into();
+        let Some(Approved::NotPerformed { reason, .. }) = rt.perform_approved(&other).unwrap()
+        else {
+            panic!("a case naming another action was carried out");
+        };
+        assert!(
+            reason.starts_with(&format!(
+                "the case names the action `acme.act2`, but its decision (proof record {}) \
+                 was of `acme.act`",
+                kept.seq.unwrap()
+            )),
+            "{reason}"
+        );
+        assert!(performed_too.lock().unwrap().is_empty());
+        let Some(Approved::Performed { performed: p, seq }) = rt.perform_approved(&case).unwrap()
+        else {
+            panic!("an unedited case was not carried out");
+        };
+        assert!(p.ok);
+        assert_eq!(*performed_too.lock().unwrap(), vec![vec![Value::Int(5)]]);
+        assert_eq!(record(&rt, seq.unwrap())["name"], "action.performed");
         queue.shutdown();
     }
 

@@ -131,6 +131,9 @@ pub struct LogFacts {
     /// The records an outcome record names (`review.approved`, `review.rejected`,
     /// `review.fallback`, `halt.fallback`: their `record`).
     pub decided: std::collections::BTreeSet<u64>,
+    /// The `review` decision records that commit to the arguments their case keeps, with the
+    /// commitment ([`crate::proof::record::DecisionRecord::args_sha256`]).
+    pub args_sha256: BTreeMap<u64, String>,
 }
 
 /// A `halt.on` or `halt.off` record.
@@ -154,6 +157,9 @@ impl LogFacts {
         self.size = self.size.max(r.seq + 1);
         match &r.body {
             Body::Decision(d) if d.verdict == Verdict::Review => {
+                if let Some(sha) = &d.args_sha256 {
+                    self.args_sha256.insert(r.seq, sha.clone());
+                }
                 if let Some(terms) = &d.review {
                     self.reviews.push(ReviewCase {
                         seq: Some(r.seq),
@@ -1703,8 +1709,10 @@ pub struct CaseProblem {
 
 /// Checks the queue of `dir` against its proof log, read-only (nothing is written, no lock is
 /// taken; a live server's folder can be checked): what opening the queue refuses (a case
-/// naming a record the log lacks) and what it settles (a halt the log and the queue disagree
-/// on, `review` decision records without a case or an outcome record). The queue is read
+/// naming a record the log lacks), what it settles (a halt the log and the queue disagree
+/// on, `review` decision records without a case or an outcome record), and a case whose
+/// arguments are not the ones its decision's record commits to, which an approval does not
+/// carry out ([`crate::engine::Runtime::perform_approved`]). The queue is read
 /// before the log, so a live server's cases are always in the log read after (it opens a
 /// case only for a durable record). No `reviews.log`: nothing to check.
 pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
@@ -1764,6 +1772,11 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
             settled_on_open: true,
         }),
     }
+    for c in cases.values() {
+        if let Some(problem) = changed_args(c, &facts) {
+            problems.push(problem);
+        }
+    }
     for c in lost_reviews(&facts, &cases) {
         problems.push(CaseProblem {
             record: c.seq,
@@ -1777,6 +1790,28 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
         });
     }
     Ok(problems)
+}
+
+/// A case whose kept arguments are not the ones its decision's record commits to
+/// ([`crate::proof::record::DecisionRecord::args_sha256`]): changed in the queue's file since
+/// the decision, which an approval would carry out (it refuses to). A case whose record holds
+/// no commitment is not named: records written by earlier versions hold none, and their cases
+/// may keep arguments all the same (an approval does not carry those out either).
+fn changed_args(c: &Case, facts: &LogFacts) -> Option<CaseProblem> {
+    let (args, seq) = (c.args.as_ref()?, c.seq?);
+    let want = facts.args_sha256.get(&seq)?;
+    let got = crate::proof::record::args_sha256(args);
+    (&got != want).then(|| CaseProblem {
+        record: Some(seq),
+        message: format!(
+            "case `{}` in `{FILE}` keeps arguments whose SHA-256 is {got}, but this decision \
+             record commits to {want}: the case's arguments were changed since the decision \
+             (an approval, or an `allow` fallback, does not carry them out); compare them \
+             (`xop review show {}`) with what was asked for",
+            c.id, c.id
+        ),
+        settled_on_open: false,
+    })
 }
 
 /// Whether `old` was opened for the decision `case` describes: every field the decision gave
@@ -2409,6 +2444,7 @@ mod tests {
                 reasons: vec!["r".into()],
                 fired: Vec::new(),
                 review: Some(case(0, 60_000).terms),
+                args_sha256: None,
                 error: None,
                 detail: None,
             }),

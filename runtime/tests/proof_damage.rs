@@ -373,6 +373,7 @@ fn decide_about(log: &ProofLog, subject: &str) -> String {
             reasons: vec!["ok".into()],
             fired: vec!["p#1".into()],
             review: None,
+            args_sha256: None,
             error: None,
             detail: None,
         }),

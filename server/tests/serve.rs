@@ -1728,6 +1728,74 @@ fn an_approved_boost_is_carried_out() {
     verified(&data);
 }
 
+/// A boost case whose arguments were edited in `reviews.log` while the server was stopped
+/// (another phone number, which the queue's file alone holds) is not carried out when approved
+/// over HTTP: the decision's record commits to the arguments it was decided on. The answer says
+/// why, naming that record; `action.not_performed` proves it; nothing is sent; and the check
+/// `xop log verify` makes of the queue names the case.
+#[test]
+fn an_approved_boost_whose_case_was_edited_is_not_carried_out() {
+    let tmp = TempDir::new("edited-boost");
+    let net = SlowNetwork::default();
+    let server = serve_boost(&tmp, 10_000, &net);
+    let (status, decided) = decide_action(server.addr(), "create_qos_session", &boost("90m"));
+    assert_eq!((status, decided["verdict"].as_str()), (200, Some("review")));
+    let id = decided["case"].as_str().unwrap().to_string();
+    let seq = decided["seq"].as_u64().unwrap();
+    server.stop().unwrap();
+    let data = tmp.0.join("data");
+    let path = data.join(xop_runtime::review::FILE);
+    let mut text = String::new();
+    for line in std::fs::read_to_string(&path).unwrap().lines() {
+        let mut l: Value = serde_json::from_str(line).unwrap();
+        if l["op"] == "open" && l["case"]["id"] == id.as_str() {
+            assert_eq!(l["case"]["args"]["phone_number"], "+33612345678");
+            l["case"]["args"]["phone_number"] = json!("+33699999999");
+        }
+        text.push_str(&serde_json::to_string(&l).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    let server = serve_boost(&tmp, 10_000, &net);
+    let (status, approved) = review_action(server.addr(), &id, "approve", Some(NORA));
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["status"], "approved");
+    assert!(approved.get("performed").is_none(), "{approved}");
+    let reason = approved["not_performed"].as_str().unwrap();
+    assert!(
+        reason
+            .starts_with("the case's arguments were changed since the decision: their SHA-256 is ")
+            && reason.contains(&format!("that proof record {seq} holds")),
+        "{reason}"
+    );
+    let refused = approved["not_performed_seq"].as_u64().unwrap();
+    server.stop().unwrap();
+    assert!(net.performed.lock().unwrap().is_empty(), "nothing was sent");
+    assert_eq!(
+        record_names(&data),
+        ["decision", "review.approved", "action.not_performed"]
+    );
+    record_contains(
+        &data,
+        refused,
+        &[
+            &format!("\"case\":\"{id}\""),
+            "the case's arguments were changed",
+        ],
+    );
+    verified(&data);
+    let problems = xop_runtime::review::check_cases(&data).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].record, Some(seq));
+    assert!(
+        problems[0]
+            .message
+            .starts_with(&format!("case `{id}` in `reviews.log` keeps arguments")),
+        "{}",
+        problems[0].message
+    );
+}
+
 /// [`BOOST`] with its review given `within` and falling back to `fallback`.
 fn boost_falling_back(within: &str, fallback: &str) -> String {
     BOOST.replace(

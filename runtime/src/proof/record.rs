@@ -91,6 +91,14 @@ pub struct DecisionRecord {
     /// The review's terms, for a review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<ReviewTerms>,
+    /// For a review whose case keeps the action's arguments (an action the connectors carry
+    /// out, decided with them plugged in: [`crate::engine::ReviewSink::open_case_with_args`]):
+    /// [`args_sha256`] of those arguments. The case lives in the review queue's file, which is
+    /// not part of this log: an approval carries the action out only with arguments that hash
+    /// to this ([`crate::engine::Runtime::perform_approved`]). Absent otherwise, and in
+    /// records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args_sha256: Option<String>,
     /// What went wrong, for a decision that failed closed. For refused input
     /// (`xop:bad-input`): the field path and the stable error kind, `to.messages_7d:
     /// wrong-type`.
@@ -269,6 +277,56 @@ mod verdict_keyword {
             ))),
         }
     }
+}
+
+/// The commitment a decision record keeps to the arguments its review case keeps
+/// ([`DecisionRecord::args_sha256`]): the SHA-256, lowercase hex, of their canonical JSON
+/// ([`canonical_json`]).
+pub fn args_sha256(args: &serde_json::Map<String, Json>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut bytes = Vec::with_capacity(256);
+    canonical_object(args.iter(), &mut bytes);
+    crate::module::hex(&Sha256::digest(&bytes))
+}
+
+/// Writes `v` as canonical JSON: no whitespace, the keys of every object sorted by their UTF-8
+/// bytes, strings and numbers as serde_json writes them. A `serde_json::Map` iterates in key
+/// order only without serde_json's `preserve_order` feature, which any crate of a build may
+/// turn on; sorting here keeps the encoding (and so a commitment) the same either way.
+pub fn canonical_json(v: &Json, out: &mut Vec<u8>) {
+    match v {
+        Json::Object(m) => canonical_object(m.iter(), out),
+        Json::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(b']');
+        }
+        // Writing a scalar to a `Vec` cannot fail.
+        scalar => {
+            let _ = serde_json::to_writer(&mut *out, scalar);
+        }
+    }
+}
+
+/// [`canonical_json`] of an object given by its entries.
+fn canonical_object<'a>(entries: impl Iterator<Item = (&'a String, &'a Json)>, out: &mut Vec<u8>) {
+    let mut entries: Vec<_> = entries.collect();
+    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.push(b'{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut *out, k);
+        out.push(b':');
+        canonical_json(v, out);
+    }
+    out.push(b'}');
 }
 
 /// The record's canonical bytes, without the sequence number: `{"time":…}`. The writer
@@ -471,6 +529,7 @@ mod tests {
                 reasons: vec!["quiet-hours".into()],
                 fired: vec!["contact#4".into()],
                 review: None,
+                args_sha256: None,
                 error: None,
                 detail: None,
             }),
@@ -528,6 +587,77 @@ mod tests {
         let (old, text) = refused(None);
         assert!(
             text.ends_with(r#""error":"to.messages_7d: wrong-type"}"#),
+            "{text}"
+        );
+        assert_eq!(decode(text.as_bytes()).unwrap().body, old.body);
+    }
+
+    /// The commitment to a review case's arguments hashes their canonical JSON: keys sorted at
+    /// every depth, whatever order the map gives them in, no whitespace.
+    #[test]
+    fn the_arguments_commitment_is_of_their_canonical_json() {
+        use sha2::{Digest, Sha256};
+        let Json::Object(args) = serde_json::json!({
+            "phone": "+33612345678",
+            "duration": 3600,
+            "at": {"z": 1, "a": [true, null, "é\"x", {"y": 2, "b": -1}]},
+        }) else {
+            unreachable!()
+        };
+        let canonical = concat!(
+            r#"{"at":{"a":[true,null,"é\"x",{"b":-1,"y":2}],"z":1},"#,
+            r#""duration":3600,"phone":"+33612345678"}"#
+        );
+        let mut out = Vec::new();
+        canonical_json(&Json::Object(args.clone()), &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), canonical);
+        assert_eq!(
+            args_sha256(&args),
+            crate::module::hex(&Sha256::digest(canonical.as_bytes()))
+        );
+        // Entries given out of order (as a map under `preserve_order` would) are sorted.
+        let (a, b) = (String::from("b"), String::from("a"));
+        let (one, two) = (Json::from(1), Json::from(2));
+        let mut out = Vec::new();
+        canonical_object([(&a, &one), (&b, &two)].into_iter(), &mut out);
+        assert_eq!(out, br#"{"a":2,"b":1}"#);
+        // Any change of a value changes the commitment.
+        let mut changed = args.clone();
+        changed.insert("phone".into(), Json::from("+33600000000"));
+        assert_ne!(args_sha256(&changed), args_sha256(&args));
+    }
+
+    /// A review's commitment to its case's arguments follows its terms; a record without one
+    /// (written before it was kept) reads and re-encodes as it was.
+    #[test]
+    fn a_reviews_arguments_commitment_follows_its_terms() {
+        let reviewed = |sha: Option<&str>| {
+            let mut e = entry();
+            let Body::Decision(d) = &mut e.body else {
+                unreachable!()
+            };
+            d.verdict = Verdict::Review;
+            d.review = Some(ReviewTerms {
+                role: "acme.desk".into(),
+                within_ms: 60_000,
+                fallback: Verdict::Deny,
+                deadline: time_text(60_000),
+                also: Vec::new(),
+            });
+            d.args_sha256 = sha.map(Into::into);
+            let mut bytes = Vec::new();
+            with_seq(4, &encode(&e), &mut bytes);
+            (e, String::from_utf8(bytes).unwrap())
+        };
+        let (e, text) = reviewed(Some("ab12"));
+        assert!(
+            text.ends_with(r#""deadline":"1970-01-01T00:01:00.000Z"},"args_sha256":"ab12"}"#),
+            "{text}"
+        );
+        assert_eq!(decode(text.as_bytes()).unwrap().body, e.body);
+        let (old, text) = reviewed(None);
+        assert!(
+            text.ends_with(r#""deadline":"1970-01-01T00:01:00.000Z"}}"#),
             "{text}"
         );
         assert_eq!(decode(text.as_bytes()).unwrap().body, old.body);
