@@ -270,6 +270,8 @@ fn approved_of(answer: &serde_json::Value) -> Option<Approved> {
     Some(Approved::NotPerformed {
         reason,
         seq: seq("not_performed_seq"),
+        // The server carried out what it could; no hint to do the rest by hand is given here.
+        by_hand: false,
     })
 }
 
@@ -470,7 +472,7 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
                     match approved {
                         Ok(Some(done)) => {
                             text.push_str(&approved_line(&c.action, &done));
-                            if let Approved::NotPerformed { .. } = done
+                            if let Approved::NotPerformed { by_hand: true, .. } = done
                                 && config.camara.is_none()
                             {
                                 text.push_str(&format!(
@@ -563,7 +565,7 @@ fn carry_out_fallbacks(
             Ok(Some(done)) => {
                 text.push_str(&decided_line(c));
                 text.push_str(&approved_line(&c.action, &done));
-                if let Approved::NotPerformed { .. } = done {
+                if let Approved::NotPerformed { by_hand: true, .. } = done {
                     not_carried.push(c.id.as_str());
                 }
             }

@@ -625,6 +625,11 @@ pub enum Approved {
         reason: String,
         /// Its proof record, the event `action.not_performed` (`None` without a log).
         seq: Option<u64>,
+        /// Whether the only reason is that no connectors are plugged in here, and the case's
+        /// arguments (if it keeps any) are the decision's: the operator may carry it out by
+        /// hand. Never for arguments that do not match the decision's record (or that no record
+        /// can vouch for), nor under the halt switch.
+        by_hand: bool,
     },
 }
 
@@ -644,7 +649,7 @@ impl Approved {
                 crate::proof::record::correlators(&p.calls),
                 record(seq)
             ),
-            Approved::NotPerformed { reason, seq } => {
+            Approved::NotPerformed { reason, seq, .. } => {
                 format!("not performed {action}: {reason}{}", record(seq))
             }
         }
@@ -1401,10 +1406,15 @@ impl Runtime {
         } else {
             "the approved action was not carried out"
         };
-        let not = |why: String| -> Result<Option<Approved>, RuntimeError> {
+        let not_by = |why: String, by_hand: bool| -> Result<Option<Approved>, RuntimeError> {
             let seq = self.prove_not_performed(case.seq, &case.action, &why, reviewed)?;
-            Ok(Some(Approved::NotPerformed { reason: why, seq }))
+            Ok(Some(Approved::NotPerformed {
+                reason: why,
+                seq,
+                by_hand,
+            }))
         };
+        let not = |why: String| not_by(why, false);
         // Every reviewed action counts as high risk: while the halt switch is on, none is
         // carried out, as an allowed decision's is not (an approval is refused then).
         if fallback
@@ -1430,9 +1440,12 @@ impl Runtime {
             _ => None,
         };
         let Some(connectors) = self.connectors.load_full() else {
-            return not(format!(
-                "no connectors are plugged in here (no `[camara]` in xop.toml): {undone}"
-            ));
+            return not_by(
+                format!("no connectors are plugged in here (no `[camara]` in xop.toml): {undone}"),
+                // Arguments it keeps were checked above against the record, where there is
+                // one; without a log they cannot be, and nobody is told to use them by hand.
+                case.args.is_none() || decided.is_some(),
+            );
         };
         if !connectors.carries_out(&case.action) {
             return Ok(None);
@@ -2584,7 +2597,11 @@ mod tests {
             .approve(o.case.as_deref().unwrap(), &ana, None)
             .unwrap();
         rt.set_connectors(None);
-        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        let Some(Approved::NotPerformed {
+            reason,
+            seq,
+            by_hand,
+        }) = rt.perform_approved(&case).unwrap()
         else {
             panic!("carried out without connectors");
         };
@@ -2592,6 +2609,8 @@ mod tests {
             reason.starts_with("no connectors are plugged in"),
             "{reason}"
         );
+        // Its arguments are the decision's: the operator may carry it out by hand.
+        assert!(by_hand);
         assert_eq!(record(&rt, seq.unwrap())["name"], "action.not_performed");
         assert_eq!(performed.lock().unwrap().len(), 1);
         // A case opened for a decision made elsewhere (an MCP gateway's held call, whose retry
@@ -2729,10 +2748,16 @@ mod tests {
         let size = rt.log().unwrap().size();
         let case = queue.approve(&id, &ana, None).unwrap();
         assert_eq!(case.args.as_ref().unwrap()["n"], 6);
-        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        let Some(Approved::NotPerformed {
+            reason,
+            seq,
+            by_hand,
+        }) = rt.perform_approved(&case).unwrap()
         else {
             panic!("an edited case was carried out");
         };
+        // Nobody is told to carry out by hand what was never decided.
+        assert!(!by_hand);
         let want = format!(
             "the case's arguments were changed since the decision: their SHA-256 is {}, not the \
              {} that proof record {} holds (look at `reviews.log`",
@@ -2765,7 +2790,7 @@ mod tests {
         let case = queue
             .approve(added.case.as_deref().unwrap(), &ana, None)
             .unwrap();
-        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        let Some(Approved::NotPerformed { reason, seq, .. }) = rt.perform_approved(&case).unwrap()
         else {
             panic!("arguments the record does not commit to were carried out");
         };
@@ -2895,7 +2920,7 @@ mod tests {
         let case = queue.apply_due().unwrap().pop().unwrap();
         assert_eq!(case.id, o.case.unwrap());
         rt.set_connectors(None);
-        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        let Some(Approved::NotPerformed { reason, seq, .. }) = rt.perform_approved(&case).unwrap()
         else {
             panic!("carried out without connectors");
         };
@@ -2917,7 +2942,7 @@ mod tests {
             (case.id.as_str(), case.decided_by.as_deref()),
             (o.case.as_deref().unwrap(), Some(BY_DEADLINE))
         );
-        let Some(Approved::NotPerformed { reason, seq }) = rt.perform_approved(&case).unwrap()
+        let Some(Approved::NotPerformed { reason, seq, .. }) = rt.perform_approved(&case).unwrap()
         else {
             panic!("carried out under the halt switch");
         };

@@ -1098,7 +1098,7 @@ async fn review(
             body["performed"] = json!(performed);
             body["performed_seq"] = json!(seq);
         }
-        Some(Approved::NotPerformed { reason, seq }) => {
+        Some(Approved::NotPerformed { reason, seq, .. }) => {
             body["not_performed"] = json!(reason);
             body["not_performed_seq"] = json!(seq);
         }
