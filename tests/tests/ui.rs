@@ -383,7 +383,10 @@ fn complete_doc_examples_check_without_errors() {
     let mut pages = vec![root.join("README.md")];
     for entry in std::fs::read_dir(root.join("docs")).expect("the docs folder") {
         let path = entry.expect("a docs entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if name.ends_with(".md") && name != "errors.md" && name != "compliance.md" {
             pages.push(path);
         }
@@ -392,7 +395,10 @@ fn complete_doc_examples_check_without_errors() {
     let mut checked = 0;
     let mut problems = Vec::new();
     for page in &pages {
-        let name = page.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = page
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         for example in examples(name, &read(page)) {
             let complete = example.files.iter().all(|(_, text)| {
                 text.lines()
