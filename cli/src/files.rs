@@ -275,43 +275,31 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut attempt = 0u32;
-    let (temp, mut file) = loop {
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}-{attempt}.tmp", std::process::id()));
-        let temp = folder.join(temp_name);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-        {
-            Ok(f) => break (temp, f),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    let written = (|| {
-        file.write_all(bytes)?;
-        if let Some(meta) = &existing {
-            file.set_permissions(meta.permissions())?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::MetadataExt;
-                // Only root may give a file away; anyone else's file is theirs already.
-                let _ = std::os::unix::fs::fchown(&file, Some(meta.uid()), Some(meta.gid()));
-            }
-        }
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, &target)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
+    // A new file beside the target (removed if anything below fails), renamed over it.
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // A new file gets what `fs::write` would give it (0666 less the umask), not a temporary
+    // file's 0600; an existing one keeps its own, set below.
+    #[cfg(unix)]
+    if existing.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
     }
-    written
+    let mut temp = builder.tempfile_in(folder)?;
+    temp.write_all(bytes)?;
+    if let Some(meta) = &existing {
+        temp.as_file().set_permissions(meta.permissions())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let _ = std::os::unix::fs::fchown(temp.as_file(), Some(meta.uid()), Some(meta.gid()));
+        }
+    }
+    temp.as_file().sync_all()?;
+    temp.persist(&target).map(drop).map_err(|e| e.error)
 }
 
 /// What a path that is neither a file nor a character device is (`a named pipe (FIFO)`), for
@@ -376,6 +364,21 @@ mod tests {
     }
 
     #[cfg(unix)]
+    /// A new file is as readable as one `fs::write` makes (a module others load), not a
+    /// temporary file's owner-only 0600.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_file_gets_the_usual_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Scratch::new("new-mode");
+        let usual = dir.0.join("usual");
+        fs::write(&usual, b"x").unwrap();
+        let path = dir.0.join("m.xopm");
+        write_atomically(&path, b"module").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), mode(&usual));
+    }
+
     #[test]
     fn keeps_permissions_and_replaces_the_file_linked_to() {
         use std::os::unix::fs::PermissionsExt;
