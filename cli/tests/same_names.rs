@@ -9,7 +9,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 use support::{TempDir, text};
@@ -46,15 +46,9 @@ policy contact for send_offer(to: c) {
 }
 "#;
 
-/// `xop ARGS` run in `dir` (the rules' files are paths relative to it), without colour.
+/// `xop ARGS` run in `dir`, without colour.
 fn xop(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("XOP_TOKEN")
-        .output()
-        .unwrap()
+    support::xop_in(dir, args)
 }
 
 fn ok(o: &Output) -> String {

@@ -15,13 +15,7 @@ use support::{TempDir, text};
 
 /// `xop ARGS` run in `dir`, without colour.
 fn xop(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("XOP_TOKEN")
-        .output()
-        .unwrap()
+    support::xop_in(dir, args)
 }
 
 fn stderr(o: &Output) -> String {

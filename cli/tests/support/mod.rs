@@ -72,3 +72,14 @@ pub fn xop(args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// [`xop`] run in `dir` (paths in `args` relative to it).
+pub fn xop_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("XOP_TOKEN")
+        .output()
+        .unwrap()
+}
