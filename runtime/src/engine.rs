@@ -1370,6 +1370,9 @@ impl Runtime {
         // case opened for a decision made elsewhere (`POST /v1/reviews`: an agent's tool call
         // that the MCP gateway holds, which its retry carries out once approved) is not the
         // runtime's to carry out: its record is that request, not a decision.
+        // When the decision's record was written (its `time`): the review's period runs from
+        // then, whatever the case in `reviews.log` says its deadline is.
+        let mut recorded_ms = None;
         let decision = match (&self.log, case.seq) {
             (Some(log), Some(seq)) => Some(match log.record_bytes(seq) {
                 Ok(Some(bytes)) => {
@@ -1380,9 +1383,13 @@ impl Runtime {
                     }
                     match crate::proof::record::decode(&bytes) {
                         Ok(Record {
+                            time,
                             body: Body::Decision(d),
                             ..
-                        }) => Ok((seq, d)),
+                        }) => {
+                            recorded_ms = crate::time::parse_rfc3339(&time).ok();
+                            Ok((seq, d))
+                        }
                         Ok(_) => Err((Some(seq), "it is not a decision".to_string())),
                         Err(e) => Err((Some(seq), e)),
                     }
@@ -1433,7 +1440,9 @@ impl Runtime {
         // only as its decision's record committed to it. Checked before anything else is said
         // of the action, so that nobody is told to carry out by hand what was never decided.
         let decided = match (&case.args, decision) {
-            (Some(args), Some(decision)) => match committed(case, args, decision) {
+            (Some(args), Some(decision)) => match committed(case, args, decision)
+                .and_then(|d| same_terms(case, d, fallback.then_some(recorded_ms)))
+            {
                 Ok(d) => Some(d),
                 Err(why) => return not(format!("{why}: {undone}")),
             },
@@ -2053,6 +2062,62 @@ fn add_review(data: &mut serde_json::Value, reviewed: Option<Reviewed<'_>>) {
     }
 }
 
+/// Checks what review case `case` says of its review against its decision's proof record
+/// `decision` (its number and the record): `reviews.log` is outside the proof log, so a case
+/// whose id, role, period or fallback was changed there is not carried out. Its id must be
+/// `rv-N`, N the record (one case per decision), and its terms the record's; for a case that
+/// fell back (`fallback`: `Some` of when the record was written), the period must have run out
+/// since the record was written. The record, or why not.
+fn same_terms(
+    case: &crate::review::Case,
+    decision: (u64, DecisionRecord),
+    fallback: Option<Option<i64>>,
+) -> Result<(u64, DecisionRecord), String> {
+    use crate::review::FILE;
+    let (seq, d) = &decision;
+    let changed = format!("the case was changed in `{FILE}` since the decision");
+    if case.id != format!("rv-{seq}") {
+        return Err(format!(
+            "the case `{}` is not its decision's (proof record {seq}), which is `rv-{seq}`: \
+             {changed}",
+            case.id
+        ));
+    }
+    let Some(terms) = &d.review else {
+        return Err(format!(
+            "its decision (proof record {seq}) gave no review: {changed}"
+        ));
+    };
+    if terms.role != case.role
+        || terms.also != case.also
+        || terms.within_ms != case.within_ms
+        || terms.fallback.keyword() != case.fallback
+    {
+        return Err(format!(
+            "the case's review (role `{}`, within {} ms, else {}) is not its decision's (proof \
+             record {seq}: role `{}`, within {} ms, else {}): {changed}",
+            case.role,
+            case.within_ms,
+            case.fallback,
+            terms.role,
+            terms.within_ms,
+            terms.fallback.keyword()
+        ));
+    }
+    if let Some(recorded) = fallback {
+        let now = jiff::Timestamp::now().as_millisecond();
+        let due = recorded.map(|t| t.saturating_add(terms.within_ms));
+        if due.is_none_or(|due| now < due) {
+            return Err(format!(
+                "the case fell back before its review's period ran out ({} ms from its \
+                 decision, proof record {seq}): {changed}",
+                terms.within_ms
+            ));
+        }
+    }
+    Ok(decision)
+}
+
 /// Checks the arguments `args` review case `case` keeps against its decision's proof record
 /// (`decision`: its number and the record; or its number, if the case names one, and why it
 /// cannot be read): the record must commit to them ([`DecisionRecord::args_sha256`]) and name
@@ -2642,6 +2707,89 @@ mod tests {
         queue.shutdown();
     }
 
+    /// `reviews.log` is outside the proof log: a case whose role, fallback or deadline was
+    /// changed there, or a second case made for one decision, is not carried out once
+    /// approved or fallen back; the case of the decision as it was is.
+    #[test]
+    fn a_case_whose_review_terms_were_changed_is_not_carried_out() {
+        use crate::review::{FILE, ReviewQueue, Reviewer, RuntimeLog};
+        use serde_json::Value as Json;
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Arc::new(runtime(dir.path()));
+        rt.load_bytes("acme", &module_bytes(), None).unwrap();
+        let open = || {
+            let q =
+                ReviewQueue::open(dir.path(), Box::new(RuntimeLog(Arc::downgrade(&rt)))).unwrap();
+            rt.set_review_sink(Some(q.sink()));
+            q
+        };
+        let queue = open();
+        let performed = counting(&rt);
+        let role = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        let early = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        let twice = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        let id = |o: &Outcome| o.case.clone().unwrap();
+        assert_eq!(queue.get(&id(&early)).unwrap().fallback, "deny");
+        queue.shutdown();
+        drop(queue);
+        // Whoever can write the data folder gives the first case another role, makes the
+        // second fall back to allow at once, and makes a second case of the third decision.
+        let path = dir.path().join(FILE);
+        let mut out = String::new();
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let mut l: Json = serde_json::from_str(line).unwrap();
+            let case = l["case"]["id"].as_str().unwrap_or_default().to_string();
+            if l["op"] == "open" && case == id(&role) {
+                l["case"]["role"] = "acme.other".into();
+            }
+            if l["op"] == "open" && case == id(&early) {
+                l["case"]["fallback"] = "allow".into();
+                l["case"]["deadline_ms"] = l["case"]["opened_ms"].clone();
+            }
+            out.push_str(&serde_json::to_string(&l).unwrap());
+            out.push('\n');
+            if l["op"] == "open" && case == id(&twice) {
+                l["case"]["id"] = "rv-dup".into();
+                out.push_str(&serde_json::to_string(&l).unwrap());
+                out.push('\n');
+            }
+        }
+        std::fs::write(&path, out).unwrap();
+        // Opening applies the early case's forged fallback; the others are approved.
+        let queue = open();
+        let early = queue.get(&id(&early)).unwrap();
+        assert_eq!(early.verdict.as_deref(), Some("allow"));
+        let other = Reviewer {
+            name: "eve".into(),
+            roles: vec!["acme.other".into(), "acme.desk".into()],
+        };
+        let role = queue.approve(&id(&role), &other, None).unwrap();
+        let dup = queue.approve("rv-dup", &other, None).unwrap();
+        for (case, why) in [
+            (&early, "is not its decision's (proof record"),
+            (&role, "role `acme.other`"),
+            (&dup, "the case `rv-dup` is not its decision's"),
+        ] {
+            let Some(Approved::NotPerformed {
+                reason, by_hand, ..
+            }) = rt.perform_approved(case).unwrap()
+            else {
+                panic!("{}: an edited case was carried out", case.id);
+            };
+            assert!(reason.contains(why), "{}: {reason}", case.id);
+            assert!(reason.contains(&format!("changed in `{FILE}`")), "{reason}");
+            assert!(!by_hand);
+        }
+        assert!(performed.lock().unwrap().is_empty(), "nothing was sent");
+        // The decision's own case is carried out.
+        let twice = queue.approve(&id(&twice), &other, None).unwrap();
+        let Some(Approved::Performed { .. }) = rt.perform_approved(&twice).unwrap() else {
+            panic!("the unedited case was not carried out");
+        };
+        assert_eq!(performed.lock().unwrap().len(), 1);
+        queue.shutdown();
+    }
+
     /// The case's arguments live in `reviews.log`, outside the proof log, so the decision's
     /// record commits to them: a case whose arguments were edited in the file after the
     /// decision, or added to a case whose record holds no commitment, is not carried out once
@@ -2844,13 +2992,20 @@ mod tests {
         queue.shutdown();
     }
 
-    /// [`module_bytes`] with its review falling back to `fallback`.
+    /// The review period of [`module_falling_back_bytes`], in milliseconds: short, because a
+    /// fallback is carried out only once that much wall-clock time has passed since the
+    /// decision's record was written, whatever the queue's (test) clock says.
+    const FALLING_BACK_WITHIN_MS: i64 = 200;
+
+    /// [`module_bytes`] with its review falling back to `fallback` after
+    /// [`FALLING_BACK_WITHIN_MS`].
     fn module_falling_back_bytes(fallback: Verdict) -> Vec<u8> {
         let loaded = module::load(&module_bytes(), None).unwrap();
         let mut program = loaded.module.program;
         for r in &mut program.policies[0].rules {
             if let Some(review) = &mut r.review {
                 review.fallback = fallback;
+                review.within_ms = FALLING_BACK_WITHIN_MS;
             }
         }
         Module {
@@ -2888,6 +3043,8 @@ mod tests {
         let id = o.case.unwrap();
         // Still open: nothing to carry out.
         assert_eq!(rt.perform_approved(&queue.get(&id).unwrap()).unwrap(), None);
+        let due = std::time::Duration::from_millis(FALLING_BACK_WITHIN_MS as u64 + 50);
+        std::thread::sleep(due);
         now.fetch_add(61_000, Ordering::SeqCst);
         let closed = queue.apply_due().unwrap();
         assert_eq!(closed.len(), 1);
