@@ -2755,6 +2755,25 @@ mod tests {
             }
         }
         std::fs::write(&path, out).unwrap();
+        // `xop log verify` names the three.
+        let problems = crate::review::check_cases(dir.path()).unwrap();
+        let mut named: Vec<(Option<u64>, String)> = problems
+            .into_iter()
+            .map(|p| {
+                (
+                    p.record,
+                    p.message.split('`').nth(1).unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        named.sort();
+        let mut want = vec![
+            (role.seq, id(&role)),
+            (early.seq, id(&early)),
+            (twice.seq, "rv-dup".to_string()),
+        ];
+        want.sort();
+        assert_eq!(named, want);
         // Opening applies the early case's forged fallback; the others are approved.
         let queue = open();
         let early = queue.get(&id(&early)).unwrap();

@@ -1772,7 +1772,13 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
             settled_on_open: true,
         }),
     }
+    let decisions: BTreeMap<u64, &ReviewCase> = (facts.reviews.iter())
+        .filter_map(|r| Some((r.seq?, r)))
+        .collect();
     for c in cases.values() {
+        if let Some(problem) = changed_case(c, &decisions) {
+            problems.push(problem);
+        }
         if let Some(problem) = changed_args(c, &facts) {
             problems.push(problem);
         }
@@ -1790,6 +1796,48 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
         });
     }
     Ok(problems)
+}
+
+/// A case of a `review` decision (`decisions`, by record) that is not the case its record
+/// describes: another id than `rv-N` (a second case for one decision), or another review (role,
+/// other roles, period, fallback). Changed in the queue's file
+/// since the decision, which an approval or a fallback does not carry out (it refuses to). A
+/// case whose record is no `review` decision (one a gateway asked for) is not judged here.
+fn changed_case(c: &Case, decisions: &BTreeMap<u64, &ReviewCase>) -> Option<CaseProblem> {
+    let seq = c.seq?;
+    let decision = decisions.get(&seq)?;
+    let id = format!("rv-{seq}");
+    let what = if c.id != id {
+        format!("its decision's case is `{id}`: a second case for one decision")
+    } else if c.role != decision.terms.role
+        || c.also != decision.terms.also
+        || c.within_ms != decision.terms.within_ms
+        || c.fallback != verdict_keyword(decision.terms.fallback)
+    {
+        format!(
+            "its review is role `{}`, within {} ms, else {}; this record gives role `{}`, within \
+             {} ms, else {}",
+            c.role,
+            c.within_ms,
+            c.fallback,
+            decision.terms.role,
+            decision.terms.within_ms,
+            verdict_keyword(decision.terms.fallback)
+        )
+    } else {
+        return None;
+    };
+    Some(CaseProblem {
+        record: Some(seq),
+        message: format!(
+            "case `{}` in `{FILE}` is not the case this decision record describes ({what}): it \
+             was changed in the file since the decision (an approval, or a fallback, does not \
+             carry its action out); compare it (`xop review show {}`) with the record (`xop \
+             log show`)",
+            c.id, c.id
+        ),
+        settled_on_open: false,
+    })
 }
 
 /// A case whose kept arguments are not the ones its decision's record commits to
