@@ -17,14 +17,14 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::ast::{self, BinOp, ExprKind, ItemKind, Literal, Target, UnOp};
+use crate::ast::{self, BinOp, ExprKind, ItemKind, Target, UnOp};
 use crate::check::{call_cycles, fn_callees, purpose_actions};
 use crate::db::{Db, Project, SourceFile, item_ast, parse_file};
 use crate::diagnostic::Diagnostic;
 use crate::lower::{MAX_INLINING, in_parameter_order};
 use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature, TypedParam};
 use crate::span::Span;
-use crate::types::{Checker, Env, Ty, literal_rank};
+use crate::types::{Checker, Env, Ty};
 
 /// How deep a lowered expression may be: what the engines evaluate.
 pub const MAX_DEPTH: u32 = xop_runtime::interp::MAX_DEPTH;
@@ -600,36 +600,11 @@ impl<'w> Walk<'w> {
         let mut lhs_ty = Ty::Unknown;
         let mut la_expected = None;
         if self.typed.is_some() {
-            // Lowering types the left operand but for `and`, `or`, arithmetic, and a
-            // comparison with a literal other than a text.
-            let plain_literal =
-                matches!(&strip(b).kind, ExprKind::Lit(l) if !matches!(l, Literal::Text(_)));
-            let untyped = match op {
-                BinOp::And
-                | BinOp::Or
-                | BinOp::Add
-                | BinOp::Sub
-                | BinOp::Mul
-                | BinOp::Div
-                | BinOp::Rem => true,
-                BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                    plain_literal
-                }
-                BinOp::In | BinOp::NotIn | BinOp::Default => false,
-            };
-            if !untyped {
+            if crate::lower::types_left_alone(op, b) {
                 lhs_ty = self.checker_type(a, None);
             }
-            let by_rhs = matches!(op, BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn)
-                && literal_rank(a) < literal_rank(b)
-                && !matches!(strip(b).kind, ExprKind::Range { .. });
-            if by_rhs {
-                let tb = self.checker_type(b, None);
-                let ta = match (op, tb.present()) {
-                    (BinOp::Eq | BinOp::Ne, t) => t.clone(),
-                    (_, Ty::List(t) | Ty::Set(t)) => (**t).clone(),
-                    _ => Ty::Unknown,
-                };
+            if crate::lower::typed_by_right(op, a, b) {
+                let ta = crate::lower::left_from_right(op, &self.checker_type(b, None));
                 la_expected = Some(ta.clone()).filter(|t| *t != Ty::Unknown);
                 lhs_ty = ta;
             }

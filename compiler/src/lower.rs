@@ -47,6 +47,42 @@ fn lowered(db: &dyn Db, project: Project) -> Lowering<'_> {
 }
 
 /// Each rule, proposal, test and signal lowered, with the nodes it built.
+/// Whether lowering types the left operand of `a op b` on its own: not for `and`, `or` and
+/// arithmetic, which do not need it (and typing it again is a sizeable part of lowering), nor
+/// for a comparison with a literal other than a text (which can be an Id or a zone), which is
+/// the same value whatever it is compared with. The checker's size measure follows it
+/// (`inlining`).
+pub(crate) fn types_left_alone(op: BinOp, b: &ast::Expr) -> bool {
+    let plain_literal =
+        matches!(&strip(b).kind, ExprKind::Lit(l) if !matches!(l, Literal::Text(_)));
+    match op {
+        BinOp::And | BinOp::Or | BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
+            false
+        }
+        BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => !plain_literal,
+        BinOp::In | BinOp::NotIn | BinOp::Default => true,
+    }
+}
+
+/// Whether the left operand of `a op b` has less of a type of its own than the right one
+/// (`"x" == c.id`, `"UTC" in c.zones`, `[] == xs`), and is typed by it, as the checker types
+/// it: a text literal is built as the `Id` or `Tz` it stands for there.
+pub(crate) fn typed_by_right(op: BinOp, a: &ast::Expr, b: &ast::Expr) -> bool {
+    matches!(op, BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn)
+        && types::literal_rank(a) < types::literal_rank(b)
+        && !matches!(strip(b).kind, ExprKind::Range { .. })
+}
+
+/// The type the left operand of `a op b` takes from the right one's, `right`
+/// ([`typed_by_right`]): the same for `==` and `!=`, the element type for `in`.
+pub(crate) fn left_from_right(op: BinOp, right: &Ty) -> Ty {
+    match (op, right.present()) {
+        (BinOp::Eq | BinOp::Ne, t) => t.clone(),
+        (_, Ty::List(t) | Ty::Set(t)) => (**t).clone(),
+        _ => Ty::Unknown,
+    }
+}
+
 #[cfg(test)]
 pub(crate) type BuiltLog = Vec<(String, u64)>;
 
@@ -936,18 +972,8 @@ impl<'a> Lowering<'a> {
         a: &ast::Expr,
         b: &ast::Expr,
     ) -> Option<Ty> {
-        let by_rhs = matches!(op, BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn)
-            && types::literal_rank(a) < types::literal_rank(b)
-            && !matches!(strip(b).kind, ExprKind::Range { .. });
-        if !by_rhs {
-            return None;
-        }
-        let tb = self.checker_type(file, frame, b, None);
-        Some(match (op, tb.present()) {
-            (BinOp::Eq | BinOp::Ne, t) => t.clone(),
-            (_, Ty::List(t) | Ty::Set(t)) => (**t).clone(),
-            _ => Ty::Unknown,
-        })
+        typed_by_right(op, a, b)
+            .then(|| left_from_right(op, &self.checker_type(file, frame, b, None)))
     }
 
     fn binary(
@@ -959,27 +985,10 @@ impl<'a> Lowering<'a> {
         a: &ast::Expr,
         b: &ast::Expr,
     ) -> IExpr {
-        // The left operand's type steers how the right one is lowered; `and`, `or` and
-        // arithmetic do not need it, and typing it again is a sizeable part of lowering.
-        // A literal other than a text (which can be an Id or a zone) is the same value whatever
-        // it is compared with.
-        let plain_literal =
-            matches!(&strip(b).kind, ExprKind::Lit(l) if !matches!(l, Literal::Text(_)));
-        let lhs_ty = match op {
-            BinOp::And
-            | BinOp::Or
-            | BinOp::Add
-            | BinOp::Sub
-            | BinOp::Mul
-            | BinOp::Div
-            | BinOp::Rem => Ty::Unknown,
-            // Nor a comparison with such a literal.
-            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge
-                if plain_literal =>
-            {
-                Ty::Unknown
-            }
-            _ => self.checker_type(file, frame, a, None),
+        let lhs_ty = if types_left_alone(op, b) {
+            self.checker_type(file, frame, a, None)
+        } else {
+            Ty::Unknown
         };
         // A left operand with less of a type of its own than the right one (`"x" == c.id`,
         // `"UTC" in c.zones`, `[] == xs`) is typed by it, as the checker types it: a text
