@@ -62,9 +62,35 @@ pub struct McpGatewayArgs {
     /// Never wait longer than this many seconds for one request, progress notwithstanding
     #[arg(long, value_name = "SECS", default_value_t = xop_gateway::inflight::DEFAULT_MAX_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub upstream_max_timeout: u64,
+    /// Give a tool call's decision this many seconds to read its network signals (--config);
+    /// a read not done by then is absent, and the policies decide without it (reason
+    /// xop:decide-timeout)
+    #[arg(long, value_name = "SECS", default_value_t = xop_gateway::session::DEFAULT_DECIDE_TIMEOUT.as_secs(), value_parser = decide_timeout)]
+    pub decide_timeout: u64,
     /// The upstream MCP server's command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "UPSTREAM_COMMAND")]
     pub upstream: Vec<String>,
+}
+
+/// Reads `--decide-timeout`: whole seconds, at least 1 and at most a year.
+fn decide_timeout(text: &str) -> Result<u64, String> {
+    let max = xop_gateway::session::MAX_DECIDE_TIMEOUT.as_secs();
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err(
+            "a decision needs at least 1 second to read its signals: give whole seconds from 1 \
+             (the default is 10); there is no value that turns the limit off"
+                .to_string(),
+        ),
+        Ok(secs) if secs <= max => Ok(secs),
+        Ok(_) => Err(format!(
+            "at most {max} seconds (a year): give whole seconds from 1 (the default is 10)"
+        )),
+        Err(_) => Err(
+            "not a whole number of seconds: give whole seconds from 1, e.g. `--decide-timeout 10` \
+             (no unit, no fraction)"
+                .to_string(),
+        ),
+    }
 }
 
 /// Runs the gateway; the exit status.
@@ -100,6 +126,7 @@ pub fn run(args: McpGatewayArgs) -> u8 {
         subject: args.subject,
         log: args.log,
         timeouts,
+        decide_timeout: std::time::Duration::from_secs(args.decide_timeout),
         upstream: args.upstream,
     })
 }

@@ -431,3 +431,152 @@ fn seed_scenario_agent_refund() {
         assert!(listing.contains(expected), "no `{expected}` in:\n{listing}");
     }
 }
+
+/// `--decide-timeout` takes whole seconds from 1: 0, junk, fractions and more than a year are
+/// refused before anything starts, saying what to give.
+#[test]
+fn the_decide_timeout_option_is_read_strictly() {
+    for (value, says) in [
+        ("0", "at least 1 second"),
+        ("-1", "not a whole number of seconds"),
+        ("ten", "not a whole number of seconds"),
+        ("1.5", "not a whole number of seconds"),
+        ("10s", "not a whole number of seconds"),
+        ("", "not a whole number of seconds"),
+        ("31536001", "at most 31536000 seconds"),
+    ] {
+        // `=`: a value starting with `-` is the option's, not another option.
+        let option = format!("--decide-timeout={value}");
+        let o = xop(&[
+            "mcp-gateway",
+            "--module",
+            "/no/such/module.xopm",
+            &option,
+            "--",
+            "true",
+        ]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{value:?}: {out}");
+        assert!(
+            out.contains("--decide-timeout") && out.contains(says),
+            "{value:?}: {out}"
+        );
+        // Refused as an option, before the module is even read.
+        assert!(!out.contains("cannot read the module"), "{value:?}: {out}");
+    }
+    // A good value gets past the option, to the missing module.
+    let o = xop(&[
+        "mcp-gateway",
+        "--module",
+        "/no/such/module.xopm",
+        "--decide-timeout",
+        "1",
+        "--",
+        "true",
+    ]);
+    assert!(text(&o).contains("cannot read the module"), "{}", text(&o));
+}
+
+/// End to end: with `--config` pointing at a CAMARA endpoint that never answers, a tool call
+/// reading a signal is answered at about `--decide-timeout`, denied on the signal absent, with
+/// `xop:decide-timeout` among its reasons.
+#[test]
+fn a_hanging_network_holds_a_call_for_the_decide_timeout() {
+    let tmp = TempDir::new("decide-timeout");
+    let source = tmp.0.join("fraud.xop");
+    std::fs::write(
+        &source,
+        r#"module shop.fraud
+use std.camara.{SimSwap, swapped_within}
+purpose service
+record Customer {
+  id: Id
+  msisdn: Text
+}
+action refund(to: Customer, amount: Money) purpose service risk minimal
+signal sim_swap(c: Customer): SimSwap from camara.sim_swap(c.msisdn, 24h) max_age 5m
+agent bot {
+  tool "refund" -> refund(amount)
+}
+policy refunds for refund(to: c) {
+  deny "recent-sim-swap" when sim_swap(c) is absent or sim_swap(c).swapped_within(24h)
+  allow "ok"
+}
+"#,
+    )
+    .unwrap();
+    let module = tmp.0.join("fraud.xopm");
+    let o = xop(&["build", s(&source), "-o", s(&module)]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Takes connections, never answers (the token endpoint too).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let config = tmp.0.join("xop.toml");
+    // Undisturbed, a read would take 3 attempts of 10 s.
+    std::fs::write(
+        &config,
+        format!(
+            "[camara]\napi_root = \"{url}\"\ntoken_url = \"{url}/oauth2/token\"\n\
+             client_id = \"id\"\nclient_secret = \"secret\"\ntimeout_ms = 10000\n\
+             connect_timeout_ms = 10000\nmax_attempts = 3\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args([
+            "mcp-gateway",
+            "--module",
+            s(&module),
+            "--subject",
+            r#"{"to": {"id": "c-1", "msisdn": "+33612345678"}}"#,
+            "--config",
+            s(&config),
+            "--decide-timeout",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "cat >/dev/null",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let started = std::time::Instant::now();
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "refund", "arguments": {"amount": "10.00 EUR"}}});
+    writeln!(input, "{call}").unwrap();
+    input.flush().unwrap();
+    let line = rx.recv_timeout(Duration::from_secs(30));
+    let took = started.elapsed();
+    drop(input);
+    let _ = child.kill();
+    let _ = child.wait();
+    let r: Json = serde_json::from_str(&line.expect("an answer")).unwrap();
+    assert_eq!(r["error"]["code"], -32006, "{r}");
+    assert_eq!(
+        r["error"]["data"]["reasons"],
+        json!(["recent-sim-swap", "xop:decide-timeout"]),
+        "{r}"
+    );
+    // About the 1 s given, not the 10 s default nor the reads' 30 s.
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}

@@ -22,6 +22,10 @@ pub const REVIEW_EXPIRED: &str = "xop:review-expired";
 pub const REVIEW_APPROVED: &str = "xop:review-approved";
 /// The reason added when a reviewer rejected a held call.
 pub const REVIEW_REJECTED: &str = "xop:review-rejected";
+/// The reason added when a signal the decision read was absent because the decision's
+/// deadline (`--decide-timeout`) passed before the network answered: the policies decided on it
+/// absent.
+pub const DECIDE_TIMEOUT: &str = "xop:decide-timeout";
 /// The reason added when the operator's halt switch sent a high-risk call to its fallback.
 pub const HALTED: &str = "xop:halted";
 /// The reason added when a high-risk call was denied because the review server could not say

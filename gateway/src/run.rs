@@ -38,6 +38,9 @@ pub struct Options {
     pub config: Option<PathBuf>,
     /// How long requests forwarded to the upstream server are waited for.
     pub timeouts: Timeouts,
+    /// How long a call's decision may wait for its signal reads (`--decide-timeout`; see
+    /// [`Session::with_decide_timeout`]).
+    pub decide_timeout: Duration,
     /// The upstream MCP server's command and arguments.
     pub upstream: Vec<String>,
 }
@@ -152,14 +155,16 @@ fn start(options: &Options) -> Result<u8, String> {
         Some(dir) => {
             let recorder = EngineRecorder::open(dir, &bytes)?;
             let session = Session::new(program, options.agent.as_deref(), context, recorder)?
-                .with_timeouts(options.timeouts);
+                .with_timeouts(options.timeouts)
+                .with_decide_timeout(options.decide_timeout);
             let session = equip(session, desk, connectors);
             let (status, recorder) = serve(session, &options.upstream, io::stdin(), io::stdout())?;
             Ok(log_closed(status, recorder.close(), dir))
         }
         None => {
             let session = Session::new(program, options.agent.as_deref(), context, NoRecorder)?
-                .with_timeouts(options.timeouts);
+                .with_timeouts(options.timeouts)
+                .with_decide_timeout(options.decide_timeout);
             let session = equip(session, desk, connectors);
             serve(session, &options.upstream, io::stdin(), io::stdout()).map(|(status, _)| status)
         }
@@ -862,6 +867,7 @@ mod tests {
             review_server: None,
             config: None,
             timeouts: Timeouts::default(),
+            decide_timeout: crate::session::DEFAULT_DECIDE_TIMEOUT,
             upstream: vec!["true".into()],
         };
         assert!(start(&o).unwrap_err().contains("xop build"));

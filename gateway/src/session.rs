@@ -6,23 +6,26 @@
 //! gateway's loop sets it) hands it out instead, as [`Out::Work`], for a worker thread to do
 //! and give back ([`Session::worked`]): the call waits, parked, and nothing else does.
 
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value as Json, json};
 use xop_runtime::bind::{self, Bound};
 use xop_runtime::connectors::{Connectors, Taped, TapedRead};
+use xop_runtime::engine::Deadline;
 use xop_runtime::interp::{self, BAD_INPUT, NoSignals, Signals};
-use xop_runtime::ir::{AgentDef, Param, Policy, Program, ToolBinding, Verdict};
+use xop_runtime::ir::{AgentDef, Param, Policy, Program, SignalDecl, ToolBinding, Verdict};
 use xop_runtime::proof::evidence::{self, KeyProvider, ReadPath, ReadSet};
-use xop_runtime::proof::record::{Evidence, time_text};
+use xop_runtime::proof::record::{Evidence, SignalFetch, time_text};
+use xop_runtime::value::Value;
 
 use crate::inflight::{self, InFlight, Limit, Progress, Timeouts};
 use crate::jsonrpc::{self, Message};
 use crate::policy::{
-    self, BAD_CASE, BAD_REQUEST, HALT_UNKNOWN, HALTED, REVIEW_APPROVED, REVIEW_EXPIRED,
-    REVIEW_REJECTED, UNBOUND_TOOL,
+    self, BAD_CASE, BAD_REQUEST, DECIDE_TIMEOUT, HALT_UNKNOWN, HALTED, REVIEW_APPROVED,
+    REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL,
 };
 use crate::record::{CallRecord, Recorder};
 
@@ -295,6 +298,8 @@ enum Task {
         binding: ToolBinding,
         arguments: Map<String, Json>,
         now_ms: i64,
+        /// When its signal reads must be done by ([`Session::with_decide_timeout`]).
+        deadline: Deadline,
     },
     Halted(Arc<dyn ReviewDesk>),
     Resolution(Arc<dyn ReviewDesk>, String),
@@ -311,10 +316,11 @@ impl Task {
                 binding,
                 arguments,
                 now_ms,
+                deadline,
             } => Answer::Decided(Box::new(decide(
                 &program,
                 &context,
-                Some(connectors.as_ref()),
+                Some((connectors.as_ref(), &deadline)),
                 &binding,
                 &arguments,
                 now_ms,
@@ -446,6 +452,8 @@ pub struct Session<R: Recorder> {
     monotonic: Box<dyn Fn() -> Instant + Send>,
     desk: Arc<dyn ReviewDesk>,
     connectors: Option<Arc<dyn Connectors>>,
+    /// How long a decision's signal reads may take ([`Session::with_decide_timeout`]).
+    decide_timeout: Duration,
     /// Hand out the work that waits on the network ([`Out::Work`]) instead of doing it.
     offload: bool,
     /// The calls waiting for their work, by job.
@@ -562,6 +570,7 @@ impl<R: Recorder> Session<R> {
             monotonic: Box::new(Instant::now),
             desk: Arc::new(LocalDesk),
             connectors: None,
+            decide_timeout: DEFAULT_DECIDE_TIMEOUT,
             offload: false,
             parked: HashMap::new(),
             next_job: 0,
@@ -608,6 +617,18 @@ impl<R: Recorder> Session<R> {
     /// without them every signal is absent and the policies' absence handling applies.
     pub fn with_connectors(mut self, connectors: Box<dyn Connectors>) -> Session<R> {
         self.connectors = Some(Arc::from(connectors));
+        self
+    }
+
+    /// How long the signal reads of a call's decision may take, counted from when the call
+    /// reaches its decision ([`DEFAULT_DECIDE_TIMEOUT`] unless given): the connectors start no
+    /// request after it and cut one in flight off at it, so a network that does not answer
+    /// holds the call about this long, not for the connectors' own timeouts and retries. A read
+    /// so stopped is absent (the policies' absence handling applies: fail closed); the call is
+    /// still decided and recorded, and its reasons gain [`DECIDE_TIMEOUT`]. At most
+    /// [`MAX_DECIDE_TIMEOUT`] (a longer one is taken as that).
+    pub fn with_decide_timeout(mut self, timeout: Duration) -> Session<R> {
+        self.decide_timeout = timeout.min(MAX_DECIDE_TIMEOUT);
         self
     }
 
@@ -1373,6 +1394,14 @@ impl<R: Recorder> Session<R> {
                         binding: p.binding.clone(),
                         arguments: p.arguments.clone(),
                         now_ms: p.now_ms,
+                        // From now, by the real clock (the HTTP requests are timed by it, not
+                        // by a clock a test drives): time spent waiting for a worker counts.
+                        deadline: {
+                            let now = Instant::now();
+                            // A timeout past what the clock can add (never given, as it is
+                            // capped) fails closed.
+                            Deadline::new(now.checked_add(self.decide_timeout).unwrap_or(now))
+                        },
                     },
                     None => {
                         p.decided = Some(decide(
@@ -1885,11 +1914,12 @@ impl<R: Recorder> Session<R> {
 
 /// Decides a call of `binding`: the action's input from the arguments and the context, bound
 /// to the action's parameters, then every policy guarding the action, reading signals through
-/// `connectors` (absent without them).
+/// `connectors` (absent without them) by their deadline: a read that came back absent once it
+/// had passed adds [`DECIDE_TIMEOUT`] to the reasons.
 fn decide(
     program: &Program,
     context: &Map<String, Json>,
-    connectors: Option<&dyn Connectors>,
+    connectors: Option<(&dyn Connectors, &Deadline)>,
     binding: &ToolBinding,
     arguments: &Map<String, Json>,
     now_ms: i64,
@@ -1917,21 +1947,66 @@ fn decide(
         Err(e) => return Decided::refused(BAD_INPUT, format!("tool \"{}\": {e}", binding.tool)),
     };
     let at = bound.now_ms.unwrap_or(now_ms);
-    let network = connectors.map(|c| c.signals(program, at));
-    let source: &dyn Signals = match &network {
-        Some(n) => n.as_ref(),
-        None => &NoSignals,
+    let network = connectors
+        .map(|(c, deadline)| (c.signals_by_deadline(program, at, Some(deadline)), deadline));
+    let bounded = match &network {
+        Some((n, deadline)) => Bounded::new(n.as_ref(), Some(deadline)),
+        None => Bounded::new(&NoSignals, None),
     };
-    let taped = Taped::new(source);
+    let taped = Taped::new(&bounded);
     let d = interp::decide_action(program, &binding.action, &bound.args, at, &taped);
+    let mut reasons = d.reasons;
+    if bounded.late.get() {
+        reasons.push(DECIDE_TIMEOUT.to_string());
+    }
     Decided {
         verdict: d.verdict,
-        reasons: d.reasons,
+        reasons,
         fired: d.fired,
         error: d.error,
         review: d.review,
         bound: Some(bound),
         reads: taped.into_reads(),
+    }
+}
+
+/// How long a call's signal reads may take unless [`Session::with_decide_timeout`] says
+/// otherwise: `xop serve`'s default `timeout_ms`.
+pub const DEFAULT_DECIDE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest [`Session::with_decide_timeout`] takes: a year, longer than any read waits
+/// anyway, and short enough to add to any instant.
+pub const MAX_DECIDE_TIMEOUT: Duration = Duration::from_secs(365 * 86_400);
+
+/// A decision's signal source, telling whether a read came back absent once the decision's
+/// deadline had passed: the deadline, not the network's answer, made it absent.
+struct Bounded<'a> {
+    inner: &'a dyn Signals,
+    deadline: Option<&'a Deadline>,
+    late: Cell<bool>,
+}
+
+impl<'a> Bounded<'a> {
+    fn new(inner: &'a dyn Signals, deadline: Option<&'a Deadline>) -> Bounded<'a> {
+        Bounded {
+            inner,
+            deadline,
+            late: Cell::new(false),
+        }
+    }
+}
+
+impl Signals for Bounded<'_> {
+    fn read(&self, signal: u32, decl: &SignalDecl, args: &[Value]) -> Value {
+        let value = self.inner.read(signal, decl, args);
+        if matches!(value, Value::Absent) && self.deadline.is_some_and(Deadline::passed) {
+            self.late.set(true);
+        }
+        value
+    }
+
+    fn fetch(&self, nth: usize) -> Option<SignalFetch> {
+        self.inner.fetch(nth)
     }
 }
 

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 
+use xop_runtime::engine::Deadline;
+
 use crate::Camara;
 use crate::config::Api;
 use crate::http::{CallError, NetworkCall, Request, Retry};
@@ -179,6 +181,17 @@ impl Camara {
     /// `POST /check` of SIM Swap: whether the SIM was swapped in the last `max_age_hours`
     /// (1 to 2400).
     pub fn check_sim_swap(&self, phone_number: &str, max_age_hours: i64) -> Exchange<bool> {
+        self.check_sim_swap_until(phone_number, max_age_hours, None)
+    }
+
+    /// [`Camara::check_sim_swap`] for a decision whose reads must be done by `until`
+    /// ([`Transport::call`](crate::http::Transport::call)).
+    pub(crate) fn check_sim_swap_until(
+        &self,
+        phone_number: &str,
+        max_age_hours: i64,
+        until: Option<&Deadline>,
+    ) -> Exchange<bool> {
         if let Err(e) = check_phone(phone_number) {
             return Exchange::local_error(e);
         }
@@ -195,6 +208,7 @@ impl Camara {
             "/check".into(),
             Some(body),
             Retry::Idempotent,
+            until,
             &[200],
             |o| o.bool("swapped"),
         )
@@ -202,12 +216,22 @@ impl Camara {
 
     /// `POST /retrieve-date` of SIM Swap: when the SIM last changed.
     pub fn retrieve_sim_swap_date(&self, phone_number: &str) -> Exchange<SimSwapDate> {
+        self.retrieve_sim_swap_date_until(phone_number, None)
+    }
+
+    /// [`Camara::retrieve_sim_swap_date`] for a decision whose reads must be done by `until`.
+    pub(crate) fn retrieve_sim_swap_date_until(
+        &self,
+        phone_number: &str,
+        until: Option<&Deadline>,
+    ) -> Exchange<SimSwapDate> {
         let body = json!({ "phoneNumber": phone_number });
         self.phone_read(
             Api::SimSwap,
             "retrieveSimSwapDate",
             "/retrieve-date",
             phone_number,
+            until,
             body,
             |o| {
                 // Required, and nullable: `null` is "not disclosed", a missing key is a bug.
@@ -228,12 +252,22 @@ impl Camara {
 
     /// `POST /retrieve` of Device Roaming Status.
     pub fn roaming_status(&self, phone_number: &str) -> Exchange<RoamingStatus> {
+        self.roaming_status_until(phone_number, None)
+    }
+
+    /// [`Camara::roaming_status`] for a decision whose reads must be done by `until`.
+    pub(crate) fn roaming_status_until(
+        &self,
+        phone_number: &str,
+        until: Option<&Deadline>,
+    ) -> Exchange<RoamingStatus> {
         let body = json!({ "device": { "phoneNumber": phone_number } });
         self.phone_read(
             Api::DeviceRoamingStatus,
             "getRoamingStatus",
             "/retrieve",
             phone_number,
+            until,
             body,
             |o| {
                 Ok(RoamingStatus {
@@ -248,12 +282,22 @@ impl Camara {
 
     /// `POST /retrieve` of Device Reachability Status.
     pub fn reachability_status(&self, phone_number: &str) -> Exchange<ReachabilityStatus> {
+        self.reachability_status_until(phone_number, None)
+    }
+
+    /// [`Camara::reachability_status`] for a decision whose reads must be done by `until`.
+    pub(crate) fn reachability_status_until(
+        &self,
+        phone_number: &str,
+        until: Option<&Deadline>,
+    ) -> Exchange<ReachabilityStatus> {
         let body = json!({ "device": { "phoneNumber": phone_number } });
         self.phone_read(
             Api::DeviceReachabilityStatus,
             "getReachabilityStatus",
             "/retrieve",
             phone_number,
+            until,
             body,
             |o| {
                 let connectivity = o
@@ -321,6 +365,7 @@ impl Camara {
             "/sessions".into(),
             Some(body),
             Retry::Once,
+            None,
             &[201],
             |o| match session_info(o) {
                 Ok(s) => Ok(Ok(s)),
@@ -364,6 +409,15 @@ impl Camara {
 
     /// `GET /sessions/{sessionId}` of Quality on Demand.
     pub fn get_session(&self, session_id: &str) -> Exchange<SessionInfo> {
+        self.get_session_until(session_id, None)
+    }
+
+    /// [`Camara::get_session`] for a decision whose reads must be done by `until`.
+    pub(crate) fn get_session_until(
+        &self,
+        session_id: &str,
+        until: Option<&Deadline>,
+    ) -> Exchange<SessionInfo> {
         if let Err(e) = check_uuid(session_id) {
             return Exchange::local_error(e);
         }
@@ -374,6 +428,7 @@ impl Camara {
             format!("/sessions/{session_id}"),
             None,
             Retry::Idempotent,
+            until,
             &[200],
             |o| session_of(o, session_id),
         )
@@ -398,7 +453,8 @@ impl Camara {
             expect: &[204],
         };
         let mut calls = Vec::new();
-        let called = self.transport.call_traced(&req, &mut calls);
+        // An action: never cut off by a decision's deadline.
+        let called = self.transport.call_traced(&req, None, &mut calls);
         let result = match called.result {
             Err(CallError::Api { status: 404, .. }) if called.earlier_may_have_run => Ok(()),
             other => other.map(|_| ()),
@@ -423,19 +479,23 @@ impl Camara {
             format!("/sessions/{session_id}/extend"),
             Some(body),
             Retry::Once,
+            None,
             &[200],
             |o| session_of(o, session_id),
         )
     }
 
-    /// A read-only `POST` about `phone_number` (CAMARA's check and retrieve operations): the
-    /// number checked before anything is sent, retried as idempotent, 200 expected.
+    /// A read-only `POST` about `phone_number` (CAMARA's check and retrieve operations) for a
+    /// decision whose reads must be done by `until`: the number checked before anything is
+    /// sent, retried as idempotent, 200 expected.
+    #[allow(clippy::too_many_arguments)]
     fn phone_read<T>(
         &self,
         api: Api,
         operation: &'static str,
         path: &'static str,
         phone_number: &str,
+        until: Option<&Deadline>,
         body: Json,
         parse: impl FnOnce(&Obj<'_>) -> Result<T, String>,
     ) -> Exchange<T> {
@@ -449,11 +509,14 @@ impl Camara {
             path.into(),
             Some(body),
             Retry::Idempotent,
+            until,
             &[200],
             parse,
         )
     }
 
+    /// Makes a call whose answer is a JSON object, parsed by `parse`; its retries and the
+    /// deadline it must be done by (`None` for actions, which are never cut off).
     #[allow(clippy::too_many_arguments)]
     fn json_call<T>(
         &self,
@@ -463,6 +526,7 @@ impl Camara {
         path: String,
         body: Option<Json>,
         retry: Retry,
+        until: Option<&Deadline>,
         expect: &[u16],
         parse: impl FnOnce(&Obj<'_>) -> Result<T, String>,
     ) -> Exchange<T> {
@@ -476,24 +540,27 @@ impl Camara {
             expect,
         };
         let mut calls = Vec::new();
-        let result = self.transport.call(&req, &mut calls).and_then(|answer| {
-            // Strict: an object that gives a key twice (`"swapped": true, "swapped": false`)
-            // is out of contract, not a value to pick one reading of.
-            let parsed = xop_runtime::bind::parse_json(&answer.body).map_err(|e| {
-                CallError::BadResponse(match e.kind {
-                    xop_runtime::bind::BindErrorKind::DuplicateKey => {
-                        format!("status {}: {e}", answer.status)
-                    }
-                    _ => format!("status {}: not JSON: {}", answer.status, e.message),
-                })
-            })?;
-            let Json::Object(map) = parsed else {
-                return Err(CallError::BadResponse(
-                    "the body is not a JSON object".into(),
-                ));
-            };
-            parse(&Obj(&map)).map_err(CallError::BadResponse)
-        });
+        let result = self
+            .transport
+            .call(&req, until, &mut calls)
+            .and_then(|answer| {
+                // Strict: an object that gives a key twice (`"swapped": true, "swapped": false`)
+                // is out of contract, not a value to pick one reading of.
+                let parsed = xop_runtime::bind::parse_json(&answer.body).map_err(|e| {
+                    CallError::BadResponse(match e.kind {
+                        xop_runtime::bind::BindErrorKind::DuplicateKey => {
+                            format!("status {}: {e}", answer.status)
+                        }
+                        _ => format!("status {}: not JSON: {}", answer.status, e.message),
+                    })
+                })?;
+                let Json::Object(map) = parsed else {
+                    return Err(CallError::BadResponse(
+                        "the body is not a JSON object".into(),
+                    ));
+                };
+                parse(&Obj(&map)).map_err(CallError::BadResponse)
+            });
         if let (Err(e @ CallError::BadResponse(_)), Some(last)) = (&result, calls.last_mut()) {
             // The request went through but its answer is unusable: say so on the record.
             last.error = Some(e.to_string());

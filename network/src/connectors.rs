@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use xop_runtime::connectors::{Connectors, Performed};
+use xop_runtime::engine::Deadline;
 use xop_runtime::interp::Signals;
 use xop_runtime::ir::Program;
 use xop_runtime::value::Value;
@@ -25,6 +26,15 @@ impl Connectors for Camara {
         until: Option<Instant>,
     ) -> Box<dyn Signals + 'a> {
         Box::new(Camara::signals_until(self, program, now_ms, until))
+    }
+
+    fn signals_by_deadline<'a>(
+        &'a self,
+        program: &'a Program,
+        now_ms: i64,
+        deadline: Option<&Deadline>,
+    ) -> Box<dyn Signals + 'a> {
+        Box::new(Camara::signals_by_deadline(self, program, now_ms, deadline))
     }
 
     fn carries_out(&self, action: &str) -> bool {

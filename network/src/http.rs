@@ -2,7 +2,6 @@
 //! grant, cached until it expires), an `x-correlator` per call, a timeout per attempt, bounded
 //! retries of what is safe to retry, CAMARA error bodies, and a record of every request made.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io::ErrorKind;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use ureq::Agent;
+use xop_runtime::engine::Deadline;
 
 use crate::config::{Api, CamaraConfig};
 
@@ -72,6 +72,16 @@ pub enum CallError {
         /// Why the last try failed, if one was made.
         last: Option<Box<CallError>>,
     },
+    /// The caller of the decision the call reads for stopped waiting for it
+    /// ([`Deadline::give_up`]) before an answer came, before its deadline: no further request
+    /// was started, and no wait before a retry went on (a request in flight ends at the
+    /// deadline or its own timeout, whichever comes first).
+    GaveUp {
+        /// The operation, as the API's name and the operation's (`sim-swap checkSimSwap`).
+        operation: String,
+        /// Why the last try failed, if one was made.
+        last: Option<Box<CallError>>,
+    },
 }
 
 impl fmt::Display for CallError {
@@ -99,16 +109,29 @@ impl fmt::Display for CallError {
                     f,
                     "the decision's deadline passed before {operation} could be read"
                 )?;
-                match last {
-                    Some(last) => write!(f, " (the last try: {last})"),
-                    None => f.write_str(": no request for it was sent"),
-                }
+                last_try(f, last.as_deref())
+            }
+            CallError::GaveUp { operation, last } => {
+                write!(
+                    f,
+                    "the decision's caller stopped waiting before {operation} could be read"
+                )?;
+                last_try(f, last.as_deref())
             }
         }
     }
 }
 
 impl std::error::Error for CallError {}
+
+/// The end of the message of a call its deadline stopped: why its last try failed, or that
+/// none was made.
+fn last_try(f: &mut fmt::Formatter<'_>, last: Option<&CallError>) -> fmt::Result {
+    match last {
+        Some(last) => write!(f, " (the last try: {last})"),
+        None => f.write_str(": no request for it was sent"),
+    }
+}
 
 impl CallError {
     /// The CAMARA error code, for an error answer.
@@ -223,30 +246,6 @@ fn shorten(s: &str) -> String {
     }
 }
 
-thread_local! {
-    /// The instant the signal read under way on this thread must be done by (the decision's
-    /// deadline), set by [`until`] around it. Kept per thread: a read's calls all run on the
-    /// thread that reads, so the operations between the read and the transport need not carry
-    /// it.
-    static UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// Runs `f` with the calls it makes on this thread bounded by `deadline` (`None`: unbounded):
-/// none starts after it, one in flight is cut off at it, and no wait before a retry runs past
-/// it ([`CallError::DeadlinePassed`]). Actions never run under one: a QoD session being created
-/// is not cut off half-way.
-pub(crate) fn until<R>(deadline: Option<Instant>, f: impl FnOnce() -> R) -> R {
-    /// Puts the setting before back, even if `f` unwinds.
-    struct Restore(Option<Instant>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            UNTIL.with(|u| u.set(self.0));
-        }
-    }
-    let _restore = Restore(UNTIL.with(|u| u.replace(deadline)));
-    f()
-}
-
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere while holding the lock leaves plain data behind; keep using it.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -279,17 +278,30 @@ impl Transport {
 
     /// Makes `req`, retrying what is safe to retry, and appends every request made (token
     /// requests included) to `calls`.
+    ///
+    /// `until` is the deadline of the decision the call reads for (`None`: unbounded; actions
+    /// never have one, so a QoD session being created is not cut off half-way): no try starts
+    /// at or after it, one in flight (its token request too) is cut off at it, and no wait
+    /// before a retry runs past it ([`CallError::DeadlinePassed`]); once its caller gave up,
+    /// no try starts and no wait goes on ([`CallError::GaveUp`]). It is passed with each call,
+    /// not kept anywhere, so a call honours it on whatever thread it runs.
     pub fn call(
         &self,
         req: &Request<'_>,
+        until: Option<&Deadline>,
         calls: &mut Vec<NetworkCall>,
     ) -> Result<Answer, CallError> {
-        self.call_traced(req, calls).result
+        self.call_traced(req, until, calls).result
     }
 
     /// [`Transport::call`], also telling whether an attempt before the last may have been
     /// processed.
-    pub fn call_traced(&self, req: &Request<'_>, calls: &mut Vec<NetworkCall>) -> Called {
+    pub fn call_traced(
+        &self,
+        req: &Request<'_>,
+        until: Option<&Deadline>,
+        calls: &mut Vec<NetworkCall>,
+    ) -> Called {
         let Some(base) = self.config.base_url(req.api) else {
             return Called {
                 result: Err(CallError::NotConfigured(format!(
@@ -310,8 +322,16 @@ impl Transport {
         let mut tries = 0;
         let mut api_requests = 0;
         let mut token_requests = 0;
-        let deadline = UNTIL.with(Cell::get);
         let operation = || format!("{} {}", req.api.name(), req.operation);
+        // Why the deadline stopped the call: it passed, or its caller gave up first.
+        let stopped = |last: Option<CallError>| {
+            let (operation, last) = (operation(), last.map(Box::new));
+            if until.is_some_and(Deadline::gave_up) {
+                CallError::GaveUp { operation, last }
+            } else {
+                CallError::DeadlinePassed { operation, last }
+            }
+        };
         // Why the last try failed, for a call the deadline stops.
         let mut last: Option<CallError> = None;
         loop {
@@ -321,20 +341,14 @@ impl Transport {
                 earlier_may_have_run,
             };
             // No try starts at or after the deadline; one started before has what is left.
-            let Some(limit) = self.time_left(deadline) else {
-                return done(Err(CallError::DeadlinePassed {
-                    operation: operation(),
-                    last: last.map(Box::new),
-                }));
+            let Some(limit) = self.time_left(until) else {
+                return done(Err(stopped(last)));
             };
             let outcome = match self.token(calls, &mut token_requests, limit) {
                 Ok((token, cached)) => {
                     // The token request may have used up what was left.
-                    let Some(limit) = self.time_left(deadline) else {
-                        return done(Err(CallError::DeadlinePassed {
-                            operation: operation(),
-                            last: last.map(Box::new),
-                        }));
+                    let Some(limit) = self.time_left(until) else {
+                        return done(Err(stopped(last)));
                     };
                     api_requests += 1;
                     self.attempt(
@@ -386,11 +400,8 @@ impl Transport {
                     }
                     // Cut off at the deadline (or failed as it passed): the deadline stopped
                     // the call, whatever was left of its attempts.
-                    if self.time_left(deadline).is_none() {
-                        return done(Err(CallError::DeadlinePassed {
-                            operation: operation(),
-                            last: Some(Box::new(error)),
-                        }));
+                    if self.time_left(until).is_none() {
+                        return done(Err(stopped(Some(error))));
                     }
                     // The fresh-token try does not use up one of the `max_attempts`.
                     if tries >= self.config.max_attempts + u32::from(refreshed) {
@@ -398,28 +409,30 @@ impl Transport {
                     }
                     let wait = self.backoff(tries, wait);
                     // A wait that would end at or past the deadline leads to no try: stop now.
-                    if deadline.is_some_and(|d| Instant::now() + wait >= d) {
-                        return done(Err(CallError::DeadlinePassed {
-                            operation: operation(),
-                            last: Some(Box::new(error)),
-                        }));
+                    if until.is_some_and(|d| Instant::now() + wait >= d.at()) {
+                        return done(Err(stopped(Some(error))));
                     }
                     earlier_may_have_run |= may_have_run;
                     last = Some(error);
-                    thread::sleep(wait);
+                    // Cut short if the caller gives up meanwhile: the next turn then stops.
+                    pause(wait, until);
                 }
             }
         }
     }
 
-    /// How long a try starting now may take: `None` when the deadline has passed (no try
-    /// starts), `Some(None)` without a deadline (each request has `timeout_ms`), else the time
-    /// left when it is less than `timeout_ms`.
-    fn time_left(&self, deadline: Option<Instant>) -> Option<Option<Duration>> {
+    /// How long a try starting now may take: `None` when the deadline has passed or its caller
+    /// gave up (no try starts), `Some(None)` without a deadline (each request has
+    /// `timeout_ms`), else the time left when it is less than `timeout_ms`.
+    fn time_left(&self, deadline: Option<&Deadline>) -> Option<Option<Duration>> {
         let Some(deadline) = deadline else {
             return Some(None);
         };
-        let left = deadline.checked_duration_since(Instant::now())?;
+
+        if deadline.gave_up() {
+            return None;
+        }
+        let left = deadline.at().checked_duration_since(Instant::now())?;
         if left.is_zero() {
             return None;
         }
@@ -736,6 +749,31 @@ impl Transport {
             value: value.to_string(),
             renew_at: fetched_at + lifetime.saturating_sub(margin),
         })
+    }
+}
+
+/// How often a wait before a retry looks whether the caller of its decision gave up.
+const GIVE_UP_POLL: Duration = Duration::from_millis(20);
+
+/// Waits `wait` before a retry, or less once the caller of the decision gave up (`until`'s
+/// [`Deadline::give_up`]): looked at every [`GIVE_UP_POLL`], since giving up wakes nobody.
+fn pause(wait: Duration, until: Option<&Deadline>) {
+    let Some(until) = until else {
+        thread::sleep(wait);
+        return;
+    };
+    let end = Instant::now() + wait;
+    loop {
+        if until.gave_up() {
+            return;
+        }
+        let Some(left) = end
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        else {
+            return;
+        };
+        thread::sleep(left.min(GIVE_UP_POLL));
     }
 }
 

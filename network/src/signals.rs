@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use xop_runtime::connectors::{self, CLOCK_SKEW_MS, Freshness, Origin};
+use xop_runtime::engine::Deadline;
 use xop_runtime::interp::{self, Decision, NoSignals, Signals};
 use xop_runtime::ir::{Expr, Program, SignalDecl};
 use xop_runtime::proof::record::{SignalFetch, time_text};
@@ -17,7 +18,7 @@ use xop_runtime::value::Value;
 use crate::Camara;
 use crate::api::{ReachabilityStatus, RoamingStatus, SessionInfo, SimSwapDate};
 use crate::convert;
-use crate::http::{self, CallError, NetworkCall, lock};
+use crate::http::{CallError, NetworkCall, lock};
 
 /// What one signal read gave, for the proof record: present (fetched now, or reused from an
 /// earlier call younger than `max_age`) or absent, and why; and the network calls behind it.
@@ -123,8 +124,9 @@ pub struct NetworkSignals<'a> {
     camara: &'a Camara,
     program: &'a Program,
     now_ms: i64,
-    /// When the decision's reads must be done by (its deadline), if it has one.
-    until: Option<Instant>,
+    /// The decision's deadline, if it has one: passed with every call its reads make, so they
+    /// honour it on whatever thread they run, and stop once its caller gave up.
+    deadline: Option<Deadline>,
     outcomes: Mutex<Vec<SignalOutcome>>,
 }
 
@@ -136,7 +138,7 @@ impl<'a> NetworkSignals<'a> {
             camara,
             program,
             now_ms,
-            until: None,
+            deadline: None,
             outcomes: Mutex::new(Vec::new()),
         }
     }
@@ -145,8 +147,17 @@ impl<'a> NetworkSignals<'a> {
     /// deadline): no request starts after it, one in flight is cut off at it, no wait before a
     /// retry runs past it (token requests included), and a read it stops gives the signal
     /// absent, saying so (never a value, and nothing is cached).
-    pub fn until(mut self, until: Option<Instant>) -> NetworkSignals<'a> {
-        self.until = until;
+    pub fn until(self, until: Option<Instant>) -> NetworkSignals<'a> {
+        self.with_deadline(until.map(Deadline::new))
+    }
+
+    /// The same source, its reads bounded by the decision's `deadline` (`None`: no deadline),
+    /// as [`NetworkSignals::until`] bounds them by its instant; besides, once the deadline's
+    /// caller gave up ([`Deadline::give_up`]), no request starts and no wait before a retry
+    /// goes on: the signal is absent, saying so ([`CallError::GaveUp`]). A request already in
+    /// flight then ends at the deadline or at `timeout_ms`, whichever comes first.
+    pub fn with_deadline(mut self, deadline: Option<Deadline>) -> NetworkSignals<'a> {
+        self.deadline = deadline;
         self
     }
 
@@ -211,7 +222,7 @@ impl<'a> NetworkSignals<'a> {
                 lock(&self.camara.cache).entries.remove(&key);
             }
         }
-        let (fetched, calls) = http::until(self.until, || self.camara.fetch(source, &key.1));
+        let (fetched, calls) = self.camara.fetch(source, &key.1, self.deadline.as_ref());
         // When the answer came, by the connectors' own clock (not the caller's).
         let wall = (self.camara.wall)();
         out.fetch.calls = calls;
@@ -352,7 +363,7 @@ impl Signals for NetworkSignals<'_> {
 /// Why a fetch failed, with the operation that failed and how many attempts it took.
 fn failure_reason(source: &str, e: &CallError, calls: &[NetworkCall]) -> String {
     // It names the operation and the last try itself; the calls made are in the record.
-    if let CallError::DeadlinePassed { .. } = e {
+    if let CallError::DeadlinePassed { .. } | CallError::GaveUp { .. } = e {
         return format!("{source}: {e}");
     }
     let last = calls.iter().rev().find(|c| c.api != "oauth2");
@@ -413,11 +424,13 @@ fn max_slot(e: &Expr, depth: u32) -> Option<Option<u32>> {
 }
 
 impl Camara {
-    /// Calls the connector `source` with `args`; the calls made, whatever the outcome.
+    /// Calls the connector `source` with `args`, every call bounded by `until` (the decision's
+    /// deadline); the calls made, whatever the outcome.
     fn fetch(
         &self,
         source: Source,
         args: &[Value],
+        until: Option<&Deadline>,
     ) -> (Result<Fetched, CallError>, Vec<NetworkCall>) {
         let bad = |what: &str| {
             (
@@ -439,13 +452,13 @@ impl Camara {
                 } else {
                     window / 3_600_000 + i64::from(window % 3_600_000 != 0)
                 };
-                let check = self.check_sim_swap(phone, hours);
+                let check = self.check_sim_swap_until(phone, hours, until);
                 let mut calls = check.calls;
                 let swapped = match check.result {
                     Ok(s) => s,
                     Err(e) => return (Err(e), calls),
                 };
-                let date = self.retrieve_sim_swap_date(phone);
+                let date = self.retrieve_sim_swap_date_until(phone, until);
                 calls.extend(date.calls);
                 let fetched = date.result.map(|date| Fetched::SimSwap {
                     swapped,
@@ -461,15 +474,15 @@ impl Camara {
                 };
                 match source {
                     Source::Roaming => {
-                        let x = self.roaming_status(id);
+                        let x = self.roaming_status_until(id, until);
                         (x.result.map(Fetched::Roaming), x.calls)
                     }
                     Source::Reachability => {
-                        let x = self.reachability_status(id);
+                        let x = self.reachability_status_until(id, until);
                         (x.result.map(Fetched::Reachability), x.calls)
                     }
                     Source::QosSession | Source::SimSwap => {
-                        let x = self.get_session(id);
+                        let x = self.get_session_until(id, until);
                         (x.result.map(Fetched::QosSession), x.calls)
                     }
                 }
@@ -492,6 +505,18 @@ impl Camara {
         until: Option<Instant>,
     ) -> NetworkSignals<'a> {
         NetworkSignals::new(self, program, now_ms).until(until)
+    }
+
+    /// The signal source for one decision of `program` at `now_ms` whose reads are bounded by
+    /// its `deadline` (`None`: none), which also stops them once its caller gave up: see
+    /// [`NetworkSignals::with_deadline`].
+    pub fn signals_by_deadline<'a>(
+        &'a self,
+        program: &'a Program,
+        now_ms: i64,
+        deadline: Option<&Deadline>,
+    ) -> NetworkSignals<'a> {
+        NetworkSignals::new(self, program, now_ms).with_deadline(deadline.cloned())
     }
 
     /// [`interp::decide`] with signals read through the connectors: the decision, and every

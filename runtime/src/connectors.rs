@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::engine::Deadline;
 use crate::interp::Signals;
 use crate::ir::{Program, SignalDecl, Type};
 use crate::proof::record::{NetworkCall, SignalFetch, time_text};
@@ -29,8 +30,9 @@ pub trait Connectors: Send + Sync {
     /// [`crate::engine::Deadline`], when the caller gave one): past it, the caller has stopped
     /// waiting and the decision will be abandoned, so a read still in flight is wasted work.
     /// Connectors that honour it start no request after `until`, cut the ones in flight at it,
-    /// and give the signal absent, saying why. The runtime calls this for every decision
-    /// (`None`: no deadline); by default it ignores `until` and calls [`Connectors::signals`].
+    /// and give the signal absent, saying why. The runtime reaches it for every decision
+    /// (`None`: no deadline) through [`Connectors::signals_by_deadline`], unless that is
+    /// implemented itself; by default it ignores `until` and calls [`Connectors::signals`].
     fn signals_until<'a>(
         &'a self,
         program: &'a Program,
@@ -39,6 +41,21 @@ pub trait Connectors: Send + Sync {
     ) -> Box<dyn Signals + 'a> {
         let _ = until;
         self.signals(program, now_ms)
+    }
+
+    /// [`Connectors::signals_until`] with the decision's [`Deadline`] itself (`None`: no
+    /// deadline), which the runtime calls for every decision: besides its instant, a read can
+    /// see that the caller gave up ([`Deadline::give_up`]) before it and stop then too, its
+    /// work being wasted. The deadline is a value the returned source keeps (cloning it is
+    /// cheap: it is shared), so the reads honour it on whatever thread they run. By default it
+    /// calls [`Connectors::signals_until`] with the deadline's instant.
+    fn signals_by_deadline<'a>(
+        &'a self,
+        program: &'a Program,
+        now_ms: i64,
+        deadline: Option<&Deadline>,
+    ) -> Box<dyn Signals + 'a> {
+        self.signals_until(program, now_ms, deadline.map(Deadline::at))
     }
 
     /// Carries out `action` (its qualified name) with its bound arguments, in the action's
@@ -376,7 +393,39 @@ pub fn judge_given(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interp::NoSignals;
     use crate::ir::{EnumType, Field, RecordType};
+
+    /// Connectors implementing only `signals_until` (as before `signals_by_deadline`) get the
+    /// deadline's instant from the trait's default, which the runtime calls.
+    #[test]
+    fn the_default_hands_the_deadlines_instant_to_signals_until() {
+        use std::sync::Mutex;
+        struct Until(Mutex<Vec<Option<Instant>>>);
+        impl Connectors for Until {
+            fn signals<'a>(&'a self, _: &'a Program, _: i64) -> Box<dyn Signals + 'a> {
+                Box::new(NoSignals)
+            }
+            fn signals_until<'a>(
+                &'a self,
+                _: &'a Program,
+                _: i64,
+                until: Option<Instant>,
+            ) -> Box<dyn Signals + 'a> {
+                self.0.lock().unwrap().push(until);
+                Box::new(NoSignals)
+            }
+            fn perform(&self, _: &Program, _: &str, _: &[Value]) -> Option<Performed> {
+                None
+            }
+        }
+        let c = Until(Mutex::new(Vec::new()));
+        let at = Instant::now();
+        let p = Program::default();
+        let _ = c.signals_by_deadline(&p, 0, Some(&Deadline::new(at)));
+        let _ = c.signals_by_deadline(&p, 0, None);
+        assert_eq!(*c.0.lock().unwrap(), [Some(at), None]);
+    }
 
     const NOW: i64 = 1_795_600_800_000; // 2026-11-25T10:00:00Z
     const MAX: Option<i64> = Some(300_000);

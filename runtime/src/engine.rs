@@ -446,6 +446,11 @@ impl Deadline {
         self.0.at
     }
 
+    /// Whether the caller gave up ([`Deadline::give_up`]), whether or not the deadline passed.
+    pub fn gave_up(&self) -> bool {
+        self.0.gave_up.load(Ordering::SeqCst)
+    }
+
     /// Whether it has passed, or the caller gave up.
     pub fn passed(&self) -> bool {
         self.0.gave_up.load(Ordering::SeqCst) || Instant::now() >= self.0.at
@@ -1672,9 +1677,9 @@ impl Runtime {
                 let network = match (&connectors, options.signals) {
                     // The reads stop at the caller's deadline: past it the decision is
                     // abandoned anyway, and a read in flight would only hold this thread.
-                    (Some(c), None) => {
-                        Some(c.signals_until(program, at, options.deadline.map(Deadline::at)))
-                    }
+                    // The deadline itself, not only its instant: a read also stops once the
+                    // caller gave up.
+                    (Some(c), None) => Some(c.signals_by_deadline(program, at, options.deadline)),
                     _ => None,
                 };
                 let inner: &dyn Signals = match (options.signals, &network) {

@@ -260,3 +260,149 @@ fn the_runtime_passes_the_decisions_deadline_to_its_reads() {
     rt.close().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The deadline is a value the signal source carries, not a setting of the thread that made it:
+/// a source made on one thread and read on others has each read cut off at the deadline.
+#[test]
+fn reads_on_other_threads_honour_the_deadline() {
+    let stub = sim_swap(CHECK, Arc::new(AtomicU64::new(5_000)));
+    let camara = Camara::new(patient(&stub));
+    let started = Instant::now();
+    let deadline = Deadline::new(started + Duration::from_millis(400));
+    let signals = camara.signals_by_deadline(program(), NOW, Some(&deadline));
+    let s = signal("sim_swap");
+    let read = || {
+        let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
+        (v, started.elapsed())
+    };
+    // Two reads, each on a thread of its own, one after the other: the second starts at the
+    // deadline and sends nothing.
+    let (first, took_first) = std::thread::scope(|scope| scope.spawn(read).join().unwrap());
+    let (second, took_second) = std::thread::scope(|scope| scope.spawn(read).join().unwrap());
+    assert_eq!((first, second), (Value::Absent, Value::Absent));
+    assert!(took_first >= Duration::from_millis(350), "{took_first:?}");
+    assert!(
+        took_second < Duration::from_millis(1_000),
+        "{took_second:?}"
+    );
+    let reasons: Vec<_> = signals
+        .outcomes()
+        .into_iter()
+        .map(|o| o.fetch.reason.unwrap_or_default())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "std.camara.sim_swap: the decision's deadline passed before sim-swap checkSimSwap \
+             could be read (the last try: timed out)",
+            "std.camara.sim_swap: the decision's deadline passed before sim-swap checkSimSwap \
+             could be read: no request for it was sent",
+        ]
+    );
+    assert_eq!(stub.api_requests().len(), 1);
+}
+
+/// A caller that stops waiting (`Deadline::give_up`) stops the reads for its decision before
+/// the deadline: a wait before a retry ends at once, and after a request in flight (which ends
+/// at `timeout_ms`) no other starts. The read is absent, saying so.
+#[test]
+fn giving_up_stops_the_reads_before_the_deadline() {
+    let unavailable =
+        json!({ "status": 503, "code": "UNAVAILABLE", "message": "Service unavailable" });
+    // Waits of 2 s between the tries of a network that is unavailable; attempts of 600 ms
+    // against one that does not answer: 3 tries take 4 s, or 1.8 s.
+    for waiting in [true, false] {
+        let body = unavailable.clone();
+        let stub = Stub::start(move |_, _| {
+            let reply = Reply::json(503, &body);
+            if waiting {
+                reply
+            } else {
+                reply.delayed(Duration::from_secs(5))
+            }
+        });
+        let mut config = patient(&stub);
+        config.timeout = Duration::from_millis(600);
+        config.backoff = Duration::from_millis(if waiting { 2_000 } else { 10 });
+        config.max_backoff = Duration::from_secs(5);
+        let camara = Camara::new(config);
+        let started = Instant::now();
+        let deadline = Deadline::new(started + Duration::from_secs(30));
+        let caller = deadline.clone();
+        let giving_up = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            caller.give_up()
+        });
+        let signals = camara.signals_by_deadline(program(), NOW, Some(&deadline));
+        let s = signal("sim_swap");
+        let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
+        let took = started.elapsed();
+        assert!(!giving_up.join().unwrap(), "nothing was recorded");
+        assert_eq!(v, Value::Absent);
+        let last = if waiting {
+            "503 UNAVAILABLE: Service unavailable"
+        } else {
+            "timed out"
+        };
+        assert_eq!(
+            signals.outcomes()[0].fetch.reason.as_deref(),
+            Some(
+                format!(
+                    "std.camara.sim_swap: the decision's caller stopped waiting before sim-swap \
+                     checkSimSwap could be read (the last try: {last})"
+                )
+                .as_str()
+            )
+        );
+        // At the give-up (plus the attempt in flight then), not after the other tries.
+        assert!(took >= Duration::from_millis(250), "{took:?}");
+        assert!(
+            took < Duration::from_millis(1_200),
+            "waiting {waiting}: {took:?}"
+        );
+        assert_eq!(stub.api_requests().len(), 1, "waiting {waiting}");
+    }
+}
+
+/// Through the runtime: the decision's `Deadline` itself reaches the reads, so a caller that
+/// gives up has the decision's reads stop then, long before the deadline.
+#[test]
+fn the_runtime_passes_a_give_up_to_its_reads() {
+    let unavailable =
+        json!({ "status": 503, "code": "UNAVAILABLE", "message": "Service unavailable" });
+    let stub = Stub::start(move |_, _| Reply::json(503, &unavailable));
+    let mut config = patient(&stub);
+    config.backoff = Duration::from_secs(2);
+    config.max_backoff = Duration::from_secs(5);
+    let rt = Runtime::new();
+    let bytes = Module {
+        program: program().clone(),
+        source_hash: hash_sources([("net.xop", crate::SOURCE.as_bytes())]),
+        sources: vec!["net.xop".into()],
+    }
+    .to_bytes(None);
+    rt.load_bytes("net", &bytes, None).unwrap();
+    rt.set_connectors(Some(Box::new(Camara::new(config))));
+    let input = json!({"to": {"id": "c-1", "msisdn": PHONE}, "now": "2026-11-25T10:00:00Z"});
+    let started = Instant::now();
+    let deadline = Deadline::new(started + Duration::from_secs(30));
+    let caller = deadline.clone();
+    let giving_up = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        caller.give_up()
+    });
+    let options = Options {
+        deadline: Some(&deadline),
+        ..Options::default()
+    };
+    let out = rt.decide_with("payments", Input::Json(&input.to_string()), options);
+    let took = started.elapsed();
+    assert!(!giving_up.join().unwrap());
+    assert!(
+        matches!(out, Err(RuntimeError::DeadlinePassed { late_ms: 0 })),
+        "{:?}",
+        out.map(|o| o.verdict)
+    );
+    assert!(took < Duration::from_millis(1_000), "{took:?}");
+    assert_eq!(stub.api_requests().len(), 1);
+}

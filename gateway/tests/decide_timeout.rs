@@ -1,0 +1,193 @@
+//! A tool call's decision reads its signals under a deadline (`Session::with_decide_timeout`,
+//! `xop mcp-gateway --decide-timeout`): a CAMARA endpoint that never answers holds the call about
+//! that long, not for the connectors' own timeouts and retries; the signal is absent, the
+//! policy decides on it absent (fail closed), and the call is still recorded, its reasons saying
+//! that the deadline passed (`xop:decide-timeout`).
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value as Json, json};
+use xop_compiler::db::Workspace;
+use xop_gateway::policy::DECIDE_TIMEOUT;
+use xop_gateway::record::EngineRecorder;
+use xop_gateway::session::{Out, Session};
+use xop_network::{Camara, CamaraConfig};
+use xop_runtime::ir::Program;
+use xop_runtime::module::{Module, hash_sources};
+use xop_runtime::proof::record::{Body, decode};
+
+const SOURCE: &str = r#"module shop.fraud
+use std.camara.{SimSwap, swapped_within}
+purpose service
+record Customer {
+  id: Id
+  msisdn: Text
+}
+action refund(to: Customer, amount: Money) purpose service risk minimal
+signal sim_swap(c: Customer): SimSwap from camara.sim_swap(c.msisdn, 24h) max_age 5m
+agent bot {
+  tool "refund" -> refund(amount)
+}
+policy refunds for refund(to: c) {
+  deny "recent-sim-swap" when sim_swap(c) is absent or sim_swap(c).swapped_within(24h)
+  allow "ok"
+}
+"#;
+
+fn program() -> Program {
+    let mut ws = Workspace::new();
+    ws.set_file("fraud.xop", SOURCE);
+    xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowers")
+}
+
+fn subject() -> Map<String, Json> {
+    json!({"to": {"id": "c-1", "msisdn": "+33612345678"}})
+        .as_object()
+        .cloned()
+        .unwrap()
+}
+
+fn call(id: i64) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": "refund", "arguments": {"amount": "10.00 EUR"}}})
+    .to_string()
+}
+
+/// A CAMARA endpoint (API and token endpoint alike) that takes connections and never answers:
+/// its base URL.
+fn hanging() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        // Kept open, never read from or answered, until the test process ends.
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    url
+}
+
+/// Connectors to `url` whose reads, undisturbed, take 3 attempts of 5 s each.
+fn patient(url: &str) -> Camara {
+    let mut c =
+        CamaraConfig::with_root(url, &format!("{url}/oauth2/token"), "id", "secret").unwrap();
+    c.timeout = Duration::from_secs(5);
+    c.connect_timeout = Duration::from_secs(5);
+    c.max_attempts = 3;
+    Camara::new(c)
+}
+
+/// The client's answer among `outs`.
+fn answer(outs: &[Out]) -> &Json {
+    outs.iter()
+        .find_map(Out::to_client)
+        .unwrap_or_else(|| panic!("no answer to the client: {outs:?}"))
+}
+
+#[test]
+fn a_hanging_endpoint_holds_a_call_only_until_the_decide_timeout() {
+    let program = program();
+    let dir = std::env::temp_dir().join(format!("xop-gw-decide-timeout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes = Module {
+        program: program.clone(),
+        source_hash: hash_sources([("fraud.xop", SOURCE.as_bytes())]),
+        sources: vec!["fraud.xop".into()],
+    }
+    .to_bytes(None);
+    let recorder = EngineRecorder::open(&dir, &bytes).unwrap();
+    let mut s = Session::new(program, None, subject(), recorder)
+        .unwrap()
+        .with_connectors(Box::new(patient(&hanging())))
+        .with_decide_timeout(Duration::from_millis(500))
+        .with_work_off_loop();
+    // As the gateway's loop does: the decision is handed out, a worker thread makes it.
+    let started = Instant::now();
+    let outs = s.from_client(&call(1));
+    let [Out::Work(work)] = outs.as_slice() else {
+        panic!("expected the decision handed out, got {outs:?}");
+    };
+    let work = work.clone();
+    let worked = std::thread::spawn(move || work.run()).join().unwrap();
+    let outs = s.worked(worked);
+    let took = started.elapsed();
+    // About the deadline, not the 15 s and more of the connectors' attempts.
+    assert!(took >= Duration::from_millis(450), "{took:?}");
+    assert!(took < Duration::from_millis(2_000), "{took:?}");
+    assert!(!outs.iter().any(|o| o.to_upstream().is_some()), "{outs:?}");
+    let error = &answer(&outs)["error"];
+    assert_eq!(error["code"], -32006, "{error}");
+    assert_eq!(
+        error["data"]["reasons"],
+        json!(["recent-sim-swap", DECIDE_TIMEOUT]),
+        "{error}"
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("recent-sim-swap, xop:decide-timeout"),
+        "{error}"
+    );
+    s.into_recorder().close().unwrap();
+
+    // Recorded: the policy's decision, with the signal absent because the deadline passed, and
+    // the call, its reasons saying so.
+    let mut r = xop_runtime::proof::verify::LogReader::open(&dir).unwrap();
+    let (mut decisions, mut calls) = (Vec::new(), Vec::new());
+    for seq in 0..r.size() {
+        match decode(&r.record_bytes(seq).unwrap()).unwrap().body {
+            Body::Decision(d) => decisions.push(d),
+            Body::Event { name, data } if name == "mcp.tools_call" => calls.push(data),
+            _ => {}
+        }
+    }
+    let [d] = decisions.as_slice() else {
+        panic!("expected one decision recorded, got {}", decisions.len());
+    };
+    assert_eq!(d.verdict.keyword(), "deny");
+    let [call] = calls.as_slice() else {
+        panic!("expected one call recorded, got {calls:?}");
+    };
+    assert_eq!(call["verdict"], "deny");
+    assert_eq!(call["reasons"], json!(["recent-sim-swap", DECIDE_TIMEOUT]));
+    let read = &d.signals[0];
+    assert_eq!(read.value, Json::Null, "absent");
+    let reason = read.fetch.as_ref().and_then(|f| f.reason.clone());
+    assert_eq!(
+        reason.as_deref(),
+        Some(
+            "std.camara.sim_swap: the decision's deadline passed before sim-swap checkSimSwap \
+             could be read (the last try: no access token: timed out)"
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A signal absent for another reason, before the deadline (nothing listens at the endpoint),
+/// is decided on absent as before: the reasons do not blame the deadline.
+#[test]
+fn a_read_that_fails_in_time_is_not_put_on_the_deadline() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let mut c =
+        CamaraConfig::with_root(&url, &format!("{url}/oauth2/token"), "id", "secret").unwrap();
+    c.max_attempts = 1;
+    let mut s = Session::new(program(), None, subject(), xop_gateway::record::NoRecorder)
+        .unwrap()
+        .with_connectors(Box::new(Camara::new(c)))
+        .with_decide_timeout(Duration::from_secs(10));
+    let outs = s.from_client(&call(1));
+    let error = &answer(&outs)["error"];
+    assert_eq!(error["code"], -32006, "{error}");
+    assert_eq!(
+        error["data"]["reasons"],
+        json!(["recent-sim-swap"]),
+        "{error}"
+    );
+}
