@@ -849,7 +849,7 @@ fn show_value(v: &xop_runtime::value::Value) -> String {
 }
 
 /// A review's roles as people read them: `desk`, or `desk and lead` when reviews of several
-/// roles fired (a reviewer must hold them all).
+/// roles fired (each to be approved by a member of it).
 pub fn roles(role: &str, also: &[String]) -> String {
     std::iter::once(role)
         .chain(also.iter().map(String::as_str))

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use xop_runtime::engine::{Approved, Runtime};
 use xop_runtime::proof::LogError;
 use xop_runtime::review::{
-    self, Case, OpeningReport, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Status,
+    self, Case, OpeningReport, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Shown, Status,
 };
 use xop_server::config::{Config, token_hash};
 
@@ -18,8 +18,11 @@ use crate::{FAILURE, PROBLEMS, SUCCESS, error, http, out};
 /// Long help of `xop review`.
 pub const LONG_ABOUT: &str = "\
 Human review: the cases opened by `review` verdicts (action, reasons, evidence, role, deadline,
-fallback). A reviewer of the case's role approves or rejects it, once; when nobody does in time,
-the fallback applies. Each outcome, and who decided, is a record in the proof log.
+fallback). A reviewer of the case's role approves or rejects it, once; a case of several roles
+is approved once each role is, by one reviewer or several, and rejected by any of them. When
+nobody decides in time, the fallback applies. Each outcome, each approval, and who decided, is
+a record in the proof log. An answer to a case changed in reviews.log since its decision is
+refused; reasons and evidence are shown as the decision's proof record has them.
 
 `list` and `show` only read the folder (they work while `xop serve` runs). `approve` and
 `reject` authenticate the reviewer with a token listed (hashed) in xop.toml, and write to the
@@ -29,8 +32,8 @@ See docs/review.md.";
 
 /// Exit status documentation of `xop review`.
 pub const AFTER_LONG_HELP: &str = "\
-Exit status: 0 done; 1 refused (unknown token, wrong role, already decided, halted, no such
-case); 2 usage or I/O error.
+Exit status: 0 done; 1 refused (unknown token, wrong role, role already approved, already
+decided, halted, case changed since its decision, no such case); 2 usage or I/O error.
 
 Examples:
   xop review list --data data/ --status open
@@ -135,15 +138,53 @@ fn read(data: &Path) -> Result<Vec<Case>, u8> {
     })
 }
 
+/// The approvals of an open case and what it waits for: `; approved for role fraud_desk by
+/// ana; waiting for role compliance` (nothing for a case of one role nobody approved).
+fn approvals_text(c: &Case) -> String {
+    let mut t = String::new();
+    for a in &c.approvals {
+        t.push_str(&format!(
+            "; approved for {} by {}",
+            role_words(&a.roles),
+            a.by
+        ));
+    }
+    if !c.approvals.is_empty() {
+        t.push_str(&format!("; waiting for {}", role_words(&c.waiting())));
+    }
+    t
+}
+
+/// Who decided `c`: its decider, or, for a case approved role by role, every approver (`ana
+/// and lee`).
+fn deciders(c: &Case) -> String {
+    if c.status == Status::Approved && c.approvals.len() > 1 {
+        let names: Vec<&str> = c.approvals.iter().map(|a| a.by.as_str()).collect();
+        return names.join(" and ");
+    }
+    c.decided_by.clone().unwrap_or_else(|| "?".to_string())
+}
+
+/// `role a`, `roles a and b`.
+fn role_words(roles: &[String]) -> String {
+    format!(
+        "role{} {}",
+        if roles.len() == 1 { "" } else { "s" },
+        roles.join(" and ")
+    )
+}
+
 fn line(c: &Case, now: i64) -> String {
     let state = match (c.status, &c.decided_by) {
-        (Status::Open, _) if c.deadline_ms <= now => "open (overdue: the fallback applies when \
-                                                      the queue is next opened)"
-            .to_string(),
-        (Status::Open, _) => format!("open until {}", c.deadline),
-        (s, Some(by)) => format!(
-            "{} by {by} -> {}",
+        (Status::Open, _) if c.deadline_ms <= now => format!(
+            "open (overdue: the fallback applies when the queue is next opened){}",
+            approvals_text(c)
+        ),
+        (Status::Open, _) => format!("open until {}{}", c.deadline, approvals_text(c)),
+        (s, Some(_)) => format!(
+            "{} by {} -> {}",
             s.keyword(),
+            deciders(c),
             c.verdict.as_deref().unwrap_or("?")
         ),
         (s, None) => s.keyword().to_string(),
@@ -179,18 +220,44 @@ fn list(data: &Path, status: &str, format: Format) -> u8 {
             .collect(),
         Err(s) => return s,
     };
+    // Their reasons (and evidence) as their proof records give them, not `reviews.log`.
+    let cases = Shown::read_all(data, cases);
     let text = match format {
         Format::Json => format!("{}\n", serde_json::json!({ "cases": cases })),
         Format::Human if cases.is_empty() => "no cases\n".to_string(),
         Format::Human => {
             let now = jiff::Timestamp::now().as_millisecond();
-            cases.iter().map(|c| line(c, now)).collect()
+            cases
+                .iter()
+                .map(|c| {
+                    let mut t = line(&c.case, now);
+                    if let Some(m) = record_note(c) {
+                        t.push_str(&format!("  {m}\n"));
+                    }
+                    t
+                })
+                .collect()
         }
     };
     match out(&text) {
         Ok(()) => SUCCESS,
         Err(s) => s,
     }
+}
+
+/// What a reviewer must know of the case's record: how the file's case differs from it, or
+/// that it cannot be read (docs/review.md).
+fn record_note(c: &Shown) -> Option<String> {
+    if let Some(e) = &c.record_error {
+        return Some(format!("warning: its proof record cannot be read: {e}"));
+    }
+    c.record_differs.as_ref().map(|d| {
+        format!(
+            "warning: the case in `{}` differs from its proof record (shown: the record's reasons \
+             and evidence): {d}",
+            review::FILE
+        )
+    })
 }
 
 fn show(data: &Path, id: &str, format: Format) -> u8 {
@@ -202,10 +269,32 @@ fn show(data: &Path, id: &str, format: Format) -> u8 {
         error(&ReviewError::NotFound(id.to_string()).to_string());
         return PROBLEMS;
     };
+    let Some(shown) = Shown::read_all(data, vec![c]).pop() else {
+        error(&ReviewError::NotFound(id.to_string()).to_string());
+        return PROBLEMS;
+    };
     let text = match format {
-        Format::Json => format!("{}\n", serde_json::to_string_pretty(&c).unwrap_or_default()),
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&shown).unwrap_or_default()
+        ),
         Format::Human => {
-            let mut t = line(&c, jiff::Timestamp::now().as_millisecond());
+            let c = &shown.case;
+            let mut t = line(c, jiff::Timestamp::now().as_millisecond());
+            if let Some(m) = record_note(&shown) {
+                t.push_str(&format!("  {m}\n"));
+            }
+            for a in &c.approvals {
+                t.push_str(&format!(
+                    "  approved for {} by {} at {}{}\n",
+                    role_words(&a.roles),
+                    a.by,
+                    a.at,
+                    a.note
+                        .as_deref()
+                        .map_or(String::new(), |n| format!(" (note: {n})"))
+                ));
+            }
             t.push_str(&format!(
                 "  policy {} (record {}), module {}\n",
                 c.policy,
@@ -238,11 +327,24 @@ fn show(data: &Path, id: &str, format: Format) -> u8 {
 }
 
 fn decided_line(c: &Case) -> String {
+    if c.status == Status::Open
+        && let Some(a) = c.approvals.last()
+    {
+        // An approval of some of the case's roles: it waits for the others.
+        return format!(
+            "{}: approved for {} by {}; waiting for {} (proof record {})\n",
+            c.id,
+            role_words(&a.roles),
+            a.by,
+            role_words(&c.waiting()),
+            a.proof.map_or("-".to_string(), |s| s.to_string())
+        );
+    }
     format!(
         "{} {} by {} -> {} (proof record {})\n",
         c.id,
         c.status.keyword(),
-        c.decided_by.as_deref().unwrap_or("?"),
+        deciders(c),
         c.verdict.as_deref().unwrap_or("?"),
         c.proof.map_or("-".to_string(), |s| s.to_string())
     )

@@ -766,3 +766,151 @@ fn an_overdue_allow_fallback_is_carried_out_from_the_command_line() {
     assert!(record(&data, 5).contains("\"name\":\"action.not_performed\""));
     log_verifies(&data);
 }
+
+/// A policy whose two review rules, of two roles, fire together: one case stands for both.
+const FOUR_EYES: &str = r#"module t.four
+
+/// Analysts who review suspicious payments.
+role fraud_desk
+
+/// Compliance officers.
+role compliance
+
+/// Detecting and stopping fraud.
+purpose fraud_prevention
+
+/// A customer.
+record Customer {
+  id: Id
+}
+
+/// Freeze an account.
+action freeze_account(to: Customer, amount: Int) purpose fraud_prevention risk high
+
+policy freeze for freeze_account(to: c, amount: a) {
+  review "suspicious" by role fraud_desk within 1h else deny when a > 100
+  review "very large" by role compliance within 1h else deny when a > 1000
+  deny "small" unless a > 100
+}
+"#;
+
+/// Four eyes from the command line: a case of two roles is approved by one reviewer of each
+/// (`xop review approve --data`), says what it waits for in between, and the log verifies; an
+/// answer to a case whose role was forged in `reviews.log` is refused (exit 1) for an
+/// accomplice holding only the forged role, and `xop review show` says the file differs from
+/// the record.
+#[test]
+fn a_case_of_two_roles_is_approved_by_two_reviewers_from_the_command_line() {
+    let tmp = TempDir::new("cli-four-eyes");
+    std::fs::write(tmp.0.join("four.xop"), FOUR_EYES).unwrap();
+    let module = tmp.0.join("four.xopm");
+    let o = xop(&["build", s(&tmp.0.join("four.xop")), "-o", s(&module)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut config = String::new();
+    for (name, role) in [
+        ("ana", "fraud_desk"),
+        ("carl", "compliance"),
+        ("eve", "marketing"),
+    ] {
+        let o = xop(&["token", "hash", &format!("{name}-token")]);
+        let hash = String::from_utf8(o.stdout).unwrap().trim().to_string();
+        config.push_str(&format!(
+            "[[reviewers]]\nname = \"{name}\"\nroles = [\"{role}\"]\ntoken_sha256 = \"{hash}\"\n"
+        ));
+    }
+    let config_path = tmp.0.join("xop.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let data = tmp.0.join("data");
+    let (mut child, addr) = serve(&module, &data, &config_path);
+    let input = json!({"to": {"id": "c-1"}, "amount": 5000});
+    for n in 0..2 {
+        let (st, o) = decide(addr, "freeze", &input).unwrap();
+        assert_eq!(
+            (st, o["case"].as_str()),
+            (200, Some(format!("rv-{n}").as_str())),
+            "{o}"
+        );
+    }
+    sigterm(&mut child);
+    let approve = |id: &str, who: &str| {
+        xop(&[
+            "review",
+            "approve",
+            id,
+            "--data",
+            s(&data),
+            "--config",
+            s(&config_path),
+            "--token",
+            &format!("{who}-token"),
+        ])
+    };
+    let o = approve("rv-0", "ana");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "rv-0: approved for role fraud_desk by ana; waiting for role compliance (proof record \
+         2)\n"
+    );
+    let o = xop(&["review", "show", "rv-0", "--data", s(&data)]);
+    let out = text(&o);
+    assert!(
+        out.contains("approved for role fraud_desk by ana; waiting for role compliance")
+            && out.contains("  approved for role fraud_desk by ana at "),
+        "{out}"
+    );
+    let o = approve("rv-0", "ana");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("was already approved for role `fraud_desk`")
+            && text(&o).contains("nothing was decided"),
+        "{}",
+        text(&o)
+    );
+    let o = approve("rv-0", "carl");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "rv-0 approved by ana and carl -> allow (proof record 3)\n"
+    );
+    let r = record(&data, 3);
+    assert!(
+        r.contains("\"name\":\"review.approved\"")
+            && r.contains(
+                "\"approvals\":[{\"by\":\"ana\",\"record\":2,\"roles\":[\"fraud_desk\"]}"
+            ),
+        "{r}"
+    );
+    log_verifies(&data);
+
+    // Whoever can write the data folder gives rv-1 the role `marketing`: eve, who holds only
+    // that, cannot approve it, and nothing is recorded.
+    let path = data.join("reviews.log");
+    let mut edited = String::new();
+    for line in std::fs::read_to_string(&path).unwrap().lines() {
+        let mut l: Value = serde_json::from_str(line).unwrap();
+        if l["op"] == "open" && l["case"]["id"] == "rv-1" {
+            l["case"]["role"] = json!("marketing");
+        }
+        edited.push_str(&format!("{l}\n"));
+    }
+    std::fs::write(&path, edited).unwrap();
+    let o = approve("rv-1", "eve");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "case `rv-1` in `reviews.log` is not the case its decision's proof record (1) \
+             describes: its review is role `marketing` and `compliance`"
+        ) && text(&o).contains("the record gives role `fraud_desk` and `compliance`"),
+        "{}",
+        text(&o)
+    );
+    let size = LogReader::open(&data).unwrap().size();
+    assert_eq!(size, 4, "nothing more was recorded");
+    let o = xop(&["review", "show", "rv-1", "--data", s(&data)]);
+    assert!(
+        text(&o).contains("warning: the case in `reviews.log` differs from its proof record"),
+        "{}",
+        text(&o)
+    );
+}

@@ -1,8 +1,9 @@
 //! Review cases of held tool calls in the review queue of a running `xop serve`
 //! (`xop mcp-gateway --review-server URL`): the gateway opens each case with
-//! `POST /v1/reviews` (an operator's token), authenticated reviewers of the case's role approve or
-//! reject it there (`POST /v1/reviews/{id}/approve`, `xop review approve --server`), and the
-//! client's retry asks `GET /v1/reviews/{id}` what became of it.
+//! `POST /v1/reviews` (an operator's token), authenticated reviewers of the case's roles approve
+//! or reject it there (`POST /v1/reviews/{id}/approve`, `xop review approve --server`; a case of
+//! several roles is approved once each of them is, and stays open until then), and the client's
+//! retry asks `GET /v1/reviews/{id}` what became of it.
 
 use std::time::Duration;
 
@@ -117,14 +118,7 @@ impl ReviewDesk for ServerDesk {
         let Ok(case) = self.answer(response) else {
             return Resolution::Pending;
         };
-        let by = case["decided_by"].as_str().unwrap_or("").to_string();
-        match case["status"].as_str() {
-            Some("approved") => Resolution::Approved { by },
-            Some("rejected") => Resolution::Rejected { by },
-            // Its deadline passed there, or the halt switch closed it.
-            Some("fallback") => Resolution::Fallback { by },
-            _ => Resolution::Pending,
-        }
+        resolution_of(&case)
     }
 
     /// Asks the server (`GET /v1/halt`) on every high-risk call: a halt must hold at once.
@@ -139,9 +133,40 @@ impl ReviewDesk for ServerDesk {
     }
 }
 
+/// What the server's case (`GET /v1/reviews/{id}`) says of a held call: decided by its
+/// `status` alone. A case of several roles approved for some of them only is still `open`
+/// (its `approvals` list them): the call stays held.
+fn resolution_of(case: &Json) -> Resolution {
+    let by = case["decided_by"].as_str().unwrap_or("").to_string();
+    match case["status"].as_str() {
+        Some("approved") => Resolution::Approved { by },
+        Some("rejected") => Resolution::Rejected { by },
+        // Its deadline passed there, or the halt switch closed it.
+        Some("fallback") => Resolution::Fallback { by },
+        _ => Resolution::Pending,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A case approved for one of its two roles is open on the server: the call stays held;
+    /// approved for both, it goes ahead, naming the reviewer who completed it.
+    #[test]
+    fn a_partly_approved_case_stays_held() {
+        let partly = json!({"id": "rv-9", "status": "open", "role": "credit_officer",
+            "also": ["risk_lead"], "decided_by": null, "waiting": ["risk_lead"],
+            "approvals": [{"by": "ana", "roles": ["credit_officer"], "at": "…", "proof": 10}]});
+        assert_eq!(resolution_of(&partly), Resolution::Pending);
+        let mut done = partly.clone();
+        done["status"] = json!("approved");
+        done["decided_by"] = json!("lee");
+        assert_eq!(
+            resolution_of(&done),
+            Resolution::Approved { by: "lee".into() }
+        );
+    }
 
     #[test]
     fn refuses_what_is_not_an_http_url() {

@@ -161,7 +161,7 @@ pub struct HeldCall<'a> {
     pub reasons: &'a [String],
     /// The role that decides.
     pub role: &'a str,
-    /// Other roles the reviewer must also hold (review rules of several roles fired).
+    /// Other roles to be approved too (review rules of several roles fired).
     pub also: &'a [String],
     /// The deadline (ms since the epoch), after which the fallback applies.
     pub deadline_ms: i64,
@@ -1725,7 +1725,7 @@ impl<R: Recorder> Session<R> {
             }
         };
         let d = d.clone();
-        // Every role the approval needs: a reviewer must hold them all.
+        // Every role the approval needs, each approved by a member of it.
         let role = std::iter::once(&terms.role)
             .chain(&terms.also)
             .cloned()

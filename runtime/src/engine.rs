@@ -1445,7 +1445,7 @@ impl Runtime {
         // only as its decision's record committed to it. Checked before anything else is said
         // of the action, so that nobody is told to carry out by hand what was never decided.
         let decided = match (&case.args, decision) {
-            (Some(args), Some(decision)) => match committed(case, args, decision)
+            (Some(_), Some(decision)) => match committed(decision)
                 .and_then(|d| same_terms(case, d, fallback.then_some(recorded_ms)))
             {
                 Ok(d) => Some(d),
@@ -2067,71 +2067,53 @@ fn add_review(data: &mut serde_json::Value, reviewed: Option<Reviewed<'_>>) {
     }
 }
 
-/// Checks what review case `case` says of its review against its decision's proof record
-/// `decision` (its number and the record): `reviews.log` is outside the proof log, so a case
-/// whose id, role, period or fallback was changed there is not carried out. Its id must be
-/// `rv-N`, N the record (one case per decision), and its terms the record's; for a case that
-/// fell back (`fallback`: `Some` of when the record was written), the period must have run out
-/// since the record was written. The record, or why not.
+/// Checks review case `case` against its decision's proof record `decision` (its number and
+/// the record) with the queue's comparison ([`crate::review::differs`]): `reviews.log` is
+/// outside the proof log, so a case whose id, review (role, other roles, period, fallback),
+/// module, policy, action or arguments were changed there is not carried out. For a case that
+/// fell back (`fallback`: `Some` of when the record was written), the period must also have
+/// run out since the record was written. The record, or why not.
 fn same_terms(
     case: &crate::review::Case,
     decision: (u64, DecisionRecord),
     fallback: Option<Option<i64>>,
 ) -> Result<(u64, DecisionRecord), String> {
-    use crate::review::FILE;
+    use crate::review::{FILE, Recorded, differs};
     let (seq, d) = &decision;
     let changed = format!("the case was changed in `{FILE}` since the decision");
-    if case.id != format!("rv-{seq}") {
-        return Err(format!(
-            "the case `{}` is not its decision's (proof record {seq}), which is `rv-{seq}`: \
-             {changed}",
-            case.id
-        ));
-    }
-    let Some(terms) = &d.review else {
+    let Some(rec) = Recorded::of_decision(*seq, d) else {
         return Err(format!(
             "its decision (proof record {seq}) gave no review: {changed}"
         ));
     };
-    if terms.role != case.role
-        || terms.also != case.also
-        || terms.within_ms != case.within_ms
-        || terms.fallback.keyword() != case.fallback
-    {
+    if let Some(what) = differs(case, &rec) {
         return Err(format!(
-            "the case's review (role `{}`, within {} ms, else {}) is not its decision's (proof \
-             record {seq}: role `{}`, within {} ms, else {}): {changed}",
-            case.role,
-            case.within_ms,
-            case.fallback,
-            terms.role,
-            terms.within_ms,
-            terms.fallback.keyword()
+            "the case `{}` is not its decision's (proof record {seq}: {what}): {changed} (look at \
+             `{FILE}` in the data folder, which is not part of the proof log)",
+            case.id
         ));
     }
     if let Some(recorded) = fallback {
         let now = jiff::Timestamp::now().as_millisecond();
-        let due = recorded.map(|t| t.saturating_add(terms.within_ms));
+        let within_ms = rec.case.terms.within_ms;
+        let due = recorded.map(|t| t.saturating_add(within_ms));
         if due.is_none_or(|due| now < due) {
             return Err(format!(
-                "the case fell back before its review's period ran out ({} ms from its \
-                 decision, proof record {seq}): {changed}",
-                terms.within_ms
+                "the case fell back before its review's period ran out ({within_ms} ms from its \
+                 decision, proof record {seq}): {changed}"
             ));
         }
     }
     Ok(decision)
 }
 
-/// Checks the arguments `args` review case `case` keeps against its decision's proof record
-/// (`decision`: its number and the record; or its number, if the case names one, and why it
-/// cannot be read): the record must commit to them ([`DecisionRecord::args_sha256`]) and name
-/// the case's module. The record, or why the case's arguments are not to be carried out (fail
-/// closed: a record without a commitment, written by an earlier version, is not trusted
-/// either).
+/// Checks that the decision the arguments `args` of a review case are to be carried out with
+/// can vouch for them (`decision`: its number and the record; or its number, if the case
+/// names one, and why it cannot be read): the record must be readable and commit to arguments
+/// ([`DecisionRecord::args_sha256`]; that they are the case's is [`same_terms`]'s check). The
+/// record, or why the case's arguments are not to be carried out (fail closed: a record
+/// without a commitment, written by an earlier version, is not trusted either).
 fn committed(
-    case: &crate::review::Case,
-    args: &serde_json::Map<String, serde_json::Value>,
     decision: Result<(u64, DecisionRecord), (Option<u64>, String)>,
 ) -> Result<(u64, DecisionRecord), String> {
     use crate::review::FILE;
@@ -2150,27 +2132,12 @@ fn committed(
             ));
         }
     };
-    let Some(want) = &d.args_sha256 else {
+    if d.args_sha256.is_none() {
         return Err(format!(
             "the case's decision (proof record {seq}) holds no commitment to the arguments the \
              case keeps (`args_sha256`: the decision was made by an earlier version of xop, or \
              the arguments were added to the case in `{FILE}` since), so they are not trusted; \
              check them against the decision before carrying the action out by hand"
-        ));
-    };
-    let got = args_sha256(args);
-    if &got != want {
-        return Err(format!(
-            "the case's arguments were changed since the decision: their SHA-256 is {got}, not \
-             the {want} that proof record {seq} holds (look at `{FILE}` in the data folder, \
-             which is not part of the proof log)"
-        ));
-    }
-    if d.module != case.module {
-        return Err(format!(
-            "the case names module {}, but its decision (proof record {seq}) was made with {}: \
-             the case was changed in `{FILE}` since the decision",
-            case.module, d.module
         ));
     }
     Ok((seq, d))
@@ -2687,7 +2654,11 @@ mod tests {
         // carries it out once approved) is not the runtime's to carry out.
         let log = rt.log().unwrap();
         let seq = log
-            .append_event("review.requested", serde_json::json!({}))
+            .append_event(
+                "review.requested",
+                serde_json::json!({"action": "acme.act", "reasons": ["held"],
+                    "role": "acme.desk", "within_ms": 60_000, "fallback": "deny"}),
+            )
             .unwrap();
         let elsewhere = ReviewCase {
             seq: Some(seq),
@@ -2717,7 +2688,7 @@ mod tests {
     /// approved or fallen back; the case of the decision as it was is.
     #[test]
     fn a_case_whose_review_terms_were_changed_is_not_carried_out() {
-        use crate::review::{FILE, ReviewQueue, Reviewer, RuntimeLog};
+        use crate::review::{FILE, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Status};
         use serde_json::Value as Json;
         let dir = tempfile::tempdir().unwrap();
         let rt = Arc::new(runtime(dir.path()));
@@ -2779,20 +2750,53 @@ mod tests {
         ];
         want.sort();
         assert_eq!(named, want);
-        // Opening applies the early case's forged fallback; the others are approved.
+        // Opening applies the early case's forged fallback.
         let queue = open();
         let early = queue.get(&id(&early)).unwrap();
         assert_eq!(early.verdict.as_deref(), Some("allow"));
-        let other = Reviewer {
+        // The queue checks an answer against the decision's record: an accomplice who holds
+        // only the forged role cannot approve (nor reject) the case, nor can anyone the second
+        // case; nothing is recorded, and the cases stay open (their deadlines still apply).
+        let eve = Reviewer {
             name: "eve".into(),
-            roles: vec!["acme.other".into(), "acme.desk".into()],
+            roles: vec!["acme.other".into()],
         };
-        let role = queue.approve(&id(&role), &other, None).unwrap();
-        let dup = queue.approve("rv-dup", &other, None).unwrap();
+        let ana = Reviewer {
+            name: "ana".into(),
+            roles: vec!["acme.desk".into()],
+        };
+        let size = rt.log().unwrap().size();
+        for (case, who, what) in [
+            (id(&role), &eve, "role `acme.other`"),
+            (id(&role), &ana, "the record gives role `acme.desk`"),
+            ("rv-dup".to_string(), &ana, "its id is `rv-dup`"),
+        ] {
+            let Err(e @ ReviewError::Changed { .. }) = queue.approve(&case, who, None) else {
+                panic!("{case}: an answer to an edited case was accepted");
+            };
+            let m = e.to_string();
+            assert!(
+                m.contains(what) && m.contains("nothing was recorded"),
+                "{m}"
+            );
+            assert!(matches!(
+                queue.reject(&case, who, None),
+                Err(ReviewError::Changed { .. })
+            ));
+            assert_eq!(queue.get(&case).unwrap().status, Status::Open);
+        }
+        assert_eq!(rt.log().unwrap().size(), size, "nothing was recorded");
+        // The decision's own case is approved, and carried out.
+        let twice = queue.approve(&id(&twice), &ana, None).unwrap();
+        // Edited after its approval (what the queue could not see), it is not carried out.
+        let mut forged_role = twice.clone();
+        forged_role.role = "acme.other".into();
+        let mut dup = twice.clone();
+        dup.id = "rv-dup".into();
         for (case, why) in [
-            (&early, "is not its decision's (proof record"),
-            (&role, "role `acme.other`"),
-            (&dup, "the case `rv-dup` is not its decision's"),
+            (&early, "its review is role `acme.desk`, within"),
+            (&forged_role, "its review is role `acme.other`"),
+            (&dup, "its id is `rv-dup`"),
         ] {
             let Some(Approved::NotPerformed {
                 reason, by_hand, ..
@@ -2805,8 +2809,6 @@ mod tests {
             assert!(!by_hand);
         }
         assert!(performed.lock().unwrap().is_empty(), "nothing was sent");
-        // The decision's own case is carried out.
-        let twice = queue.approve(&id(&twice), &other, None).unwrap();
         let Some(Approved::Performed { .. }) = rt.perform_approved(&twice).unwrap() else {
             panic!("the unedited case was not carried out");
         };
@@ -2902,13 +2904,17 @@ mod tests {
         assert_eq!(problems[0].record, edited.seq);
         assert!(!problems[0].settled_on_open);
         let id = edited.case.clone().unwrap();
+        let mut edited_args = args.clone();
+        edited_args.insert("n".into(), 6.into());
+        let differ = format!(
+            "it keeps arguments whose SHA-256 is {}; the record commits to {}",
+            args_sha256(&edited_args),
+            args_sha256(&args)
+        );
         assert!(
             problems[0].message.starts_with(&format!(
-                "case `{id}` in `reviews.log` keeps arguments whose SHA-256 is "
-            )) && problems[0].message.contains(&format!(
-                "but this decision record commits to {}",
-                args_sha256(&args)
-            )),
+                "case `{id}` in `reviews.log` is not the case this decision record describes"
+            )) && problems[0].message.contains(&differ),
             "{}",
             problems[0].message
         );
@@ -2918,8 +2924,16 @@ mod tests {
             roles: vec!["acme.desk".into()],
         };
         let size = rt.log().unwrap().size();
-        let case = queue.approve(&id, &ana, None).unwrap();
-        assert_eq!(case.args.as_ref().unwrap()["n"], 6);
+        // The queue refuses to approve the edited case: nothing is recorded.
+        let refused = queue.approve(&id, &ana, None).unwrap_err().to_string();
+        assert!(refused.contains(&differ), "{refused}");
+        assert_eq!(rt.log().unwrap().size(), size);
+        // Edited after its approval, the same case is not carried out, and that is proven.
+        let kept_case = queue
+            .approve(kept.case.as_deref().unwrap(), &ana, None)
+            .unwrap();
+        let mut case = kept_case.clone();
+        case.args = Some(edited_args.clone());
         let Some(Approved::NotPerformed {
             reason,
             seq,
@@ -2930,14 +2944,14 @@ mod tests {
         };
         // Nobody is told to carry out by hand what was never decided.
         assert!(!by_hand);
-        let want = format!(
-            "the case's arguments were changed since the decision: their SHA-256 is {}, not the \
-             {} that proof record {} holds (look at `reviews.log`",
-            args_sha256(case.args.as_ref().unwrap()),
-            args_sha256(&args),
-            edited.seq.unwrap()
+        assert!(
+            reason.starts_with(&format!(
+                "the case `{}` is not its decision's (proof record {}: {differ})",
+                case.id,
+                kept.seq.unwrap()
+            )),
+            "{reason}"
         );
-        assert!(reason.starts_with(&want), "{reason}");
         assert!(
             reason.ends_with("the approved action was not carried out"),
             "{reason}"
@@ -2950,7 +2964,11 @@ mod tests {
                 &r["data"]["decision"],
                 &r["data"]["approval"]
             ),
-            (&id.as_str().into(), &edited.seq.into(), &case.proof.into())
+            (
+                &case.id.as_str().into(),
+                &kept.seq.into(),
+                &case.proof.into()
+            )
         );
         assert_eq!(r["data"]["reason"], reason.as_str());
         assert_eq!(
@@ -2978,9 +2996,7 @@ mod tests {
         assert!(performed_too.lock().unwrap().is_empty(), "nothing was sent");
         // The unedited case is carried out, with its arguments; first, the same case naming
         // another module, or another action, is not.
-        let case = queue
-            .approve(kept.case.as_deref().unwrap(), &ana, None)
-            .unwrap();
+        let case = kept_case;
         let mut other = case.clone();
         other.module = elsewhere;
         let Some(Approved::NotPerformed { reason, .. }) = rt.perform_approved(&other).unwrap()
@@ -2988,7 +3004,10 @@ mod tests {
             panic!("a case naming another module was carried out");
         };
         assert!(
-            reason.starts_with(&format!("the case names module {}", other.module)),
+            reason.contains(&format!(
+                "its module is `{}`; the record's is `{}`",
+                other.module, case.module
+            )),
             "{reason}"
         );
         let mut other = case.clone();

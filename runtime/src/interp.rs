@@ -476,9 +476,10 @@ pub(crate) fn combine_rules(fired: &[&Rule]) -> Decision {
 /// The terms of a review verdict over the review rules that fired, in order (language.md
 /// §8.3: the action goes ahead only if every one is approved by its role in time, or falls
 /// back to allow). One case stands for all of them: the first one's role and every other
-/// role named (a reviewer must hold them all), the earliest deadline, and `deny` as the
-/// fallback if any of them falls back to deny. Stricter than separate cases, never looser:
-/// nobody approves for a role they lack, and a deny fallback is never lost.
+/// role named (each approved by a member of it: the review queue keeps approvals role by
+/// role), the earliest deadline, and `deny` as the fallback if any of them falls back to deny.
+/// Stricter than separate cases, never looser: nobody approves for a role they lack, and a
+/// deny fallback is never lost.
 pub fn merge_reviews<'r>(fired: impl IntoIterator<Item = &'r Review>) -> Option<Review> {
     let mut merged: Option<Review> = None;
     for r in fired {
@@ -1772,7 +1773,7 @@ mod tests {
         assert_eq!(d.reasons, vec!["big", "any"]);
         assert_eq!(d.fired, vec!["acme.p#0", "acme.p#1", "acme.p#2"]);
         let review = d.review.unwrap();
-        // Both reviews fired: a reviewer must hold both roles.
+        // Both reviews fired: the case needs an approval of each role.
         assert_eq!(
             (review.role.as_str(), review.also.as_slice()),
             ("role-0", ["role-1".to_string()].as_slice())

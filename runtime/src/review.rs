@@ -1,9 +1,13 @@
 //! The review queue (DESIGN.md §5): a `review` verdict opens a durable case; a person of the
-//! named role approves or rejects it, once; when nobody does in time, the deadline's fallback
-//! applies. Every outcome, and who decided it (a reviewer's name, `deadline`, or `halt`), is a
-//! proof record (`review.approved`, `review.rejected`, `review.fallback`). A halt switch sends
-//! every high-risk action to its fallback until it is lifted. The file format and the reasoning
-//! behind it: `docs/review.md`.
+//! named role approves or rejects it, once (a case for reviews of several roles is approved
+//! role by role, each by someone holding it, and rejected by any of them); when nobody does in
+//! time, the deadline's fallback applies. Every outcome, and who decided it (a reviewer's name,
+//! `deadline`, or `halt`), is a proof record (`review.approved`, `review.rejected`,
+//! `review.fallback`; an approval of some roles of a case is `review.approval`). An answer is
+//! accepted only for a case that is the one its decision's proof record describes
+//! ([`differs`]): the store is outside the proof log. A halt switch sends every high-risk action
+//! to its fallback until it is lifted. The file format and the reasoning behind it:
+//! `docs/review.md`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -21,7 +25,8 @@
 //!
 //! **Store.** `DIR/reviews.log` is an append-only file of JSON lines, each written with one
 //! `write` and one `fdatasync` before the change it describes is visible: `open` (a case),
-//! `decide` (its outcome, the decider), `proved` (the outcome's proof record), `halt` and
+//! `decide` (its outcome, the decider), `proved` (the outcome's proof record), `approve` and
+//! `proved_approval` (an approval of some of a case's roles, and its proof record), `halt` and
 //! `lift`. Opening the file replays it; a last line a crash cut short is dropped (its change was
 //! never acknowledged). A write that fails is undone (the file cut back), or, if that fails
 //! too, the store refuses every later change until reopened. A decided case whose `proved` line
@@ -50,7 +55,7 @@ use serde_json::json;
 
 use crate::engine::{ReviewCase, ReviewSink, Runtime};
 use crate::ir::{Program, Verdict};
-use crate::proof::record::{Body, Entry, Evidence, Record, time_text};
+use crate::proof::record::{Body, Entry, Evidence, Record, ReviewTerms, time_text};
 use crate::proof::verify::LogReader;
 use crate::proof::{LogError, ProofLog};
 
@@ -116,6 +121,28 @@ pub trait EventLog: Send + Sync {
     fn facts(&self) -> Option<Result<LogFacts, String>> {
         None
     }
+
+    /// Proof record `seq`, decoded, if the log can be read here: an approval or a rejection is
+    /// checked against the record of the decision its case was opened for ([`Recorded`]), and
+    /// a reviewer is shown that record's reasons and evidence ([`Shown`]). `None`: no log to
+    /// read (nothing is checked); `Some(Err)`: the log has no such record, or it cannot be read.
+    fn record(&self, seq: u64) -> Option<Result<Record, String>> {
+        let _ = seq;
+        None
+    }
+}
+
+/// Proof record `seq` of `log`, decoded; an error names the record.
+fn read_record(log: &ProofLog, seq: u64) -> Result<Record, String> {
+    match log.record_bytes(seq) {
+        Ok(Some(bytes)) => crate::proof::record::decode(&bytes)
+            .map_err(|e| format!("proof record {seq} cannot be read: {e}")),
+        Ok(None) => Err(format!(
+            "the proof log has no record {seq} (it has {})",
+            log.size()
+        )),
+        Err(e) => Err(format!("proof record {seq} cannot be read: {e}")),
+    }
 }
 
 /// What a proof log says about the review queue: the last `halt.on`/`halt.off` record, the
@@ -126,14 +153,12 @@ pub struct LogFacts {
     pub size: u64,
     /// The last `halt.on` or `halt.off` record.
     pub halt: Option<LogHalt>,
-    /// The `review` decision records, in order.
-    pub reviews: Vec<ReviewCase>,
     /// The records an outcome record names (`review.approved`, `review.rejected`,
     /// `review.fallback`, `halt.fallback`: their `record`).
     pub decided: std::collections::BTreeSet<u64>,
-    /// The `review` decision records that commit to the arguments their case keeps, with the
-    /// commitment ([`crate::proof::record::DecisionRecord::args_sha256`]).
-    pub args_sha256: BTreeMap<u64, String>,
+    /// The `review` decision records, by record (so in order), as their cases are checked
+    /// against them ([`differs`]).
+    pub recorded: BTreeMap<u64, Recorded>,
 }
 
 /// A `halt.on` or `halt.off` record.
@@ -157,23 +182,8 @@ impl LogFacts {
         self.size = self.size.max(r.seq + 1);
         match &r.body {
             Body::Decision(d) if d.verdict == Verdict::Review => {
-                if let Some(sha) = &d.args_sha256 {
-                    self.args_sha256.insert(r.seq, sha.clone());
-                }
-                if let Some(terms) = &d.review {
-                    self.reviews.push(ReviewCase {
-                        seq: Some(r.seq),
-                        module: d.module.clone(),
-                        policy: d.policy.clone(),
-                        action: d.action.clone().unwrap_or_default(),
-                        reasons: d.reasons.clone(),
-                        terms: terms.clone(),
-                        evidence: d.evidence.clone(),
-                        at_ms: d
-                            .at
-                            .parse::<jiff::Timestamp>()
-                            .map_or(0, |t| t.as_millisecond()),
-                    });
+                if let Some(rec) = Recorded::of(r) {
+                    self.recorded.insert(r.seq, rec);
                 }
             }
             Body::Event { name, data } => {
@@ -212,6 +222,268 @@ impl LogFacts {
     }
 }
 
+/// A review case as its proof record gives it: the `review` decision the case was opened for,
+/// or the `review.requested` event of a case opened for a decision made elsewhere (`POST
+/// /v1/reviews`: an MCP gateway's held call). `reviews.log` is outside the proof log, so what a
+/// case says is checked against this ([`differs`]) before a reviewer's answer is accepted,
+/// before its action is carried out ([`crate::engine::Runtime::perform_approved`]), and by
+/// `xop log verify` ([`check_cases`]); a reviewer is shown its reasons and evidence ([`Shown`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// What the record gives the case (`seq` is the record's).
+    pub case: ReviewCase,
+    /// The action the record names: `None` for a decision of one policy, whose action only the
+    /// module says.
+    pub action: Option<String>,
+    /// The record's commitment to the arguments the case keeps, if it holds one
+    /// ([`crate::proof::record::DecisionRecord::args_sha256`]).
+    pub args_sha256: Option<String>,
+}
+
+impl Recorded {
+    /// What record `r` gives a review case: `None` when it is neither a `review` decision nor a
+    /// `review.requested` event.
+    pub fn of(r: &Record) -> Option<Recorded> {
+        match &r.body {
+            Body::Decision(d) => Recorded::of_decision(r.seq, d),
+            Body::Event { name, data } if name == "review.requested" => {
+                let text = |k: &str| data[k].as_str().unwrap_or_default().to_string();
+                let list = |k: &str| serde_json::from_value(data[k].clone()).unwrap_or_default();
+                let fallback = match data["fallback"].as_str()? {
+                    "allow" => Verdict::Allow,
+                    "deny" => Verdict::Deny,
+                    _ => return None,
+                };
+                Some(Recorded {
+                    case: ReviewCase {
+                        seq: Some(r.seq),
+                        module: text("module"),
+                        policy: text("policy"),
+                        action: text("action"),
+                        reasons: list("reasons"),
+                        terms: ReviewTerms {
+                            role: text("role"),
+                            within_ms: data["within_ms"].as_i64()?,
+                            fallback,
+                            deadline: String::new(),
+                            also: list("also"),
+                        },
+                        evidence: serde_json::from_value(data["evidence"].clone())
+                            .unwrap_or_default(),
+                        at_ms: r
+                            .time
+                            .parse::<jiff::Timestamp>()
+                            .map_or(0, |t| t.as_millisecond()),
+                    },
+                    action: Some(text("action")),
+                    args_sha256: None,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Recorded {
+    /// What decision record `seq` (`d`) gives a review case: `None` when it is not a `review`
+    /// decision.
+    pub fn of_decision(seq: u64, d: &crate::proof::record::DecisionRecord) -> Option<Recorded> {
+        if d.verdict != Verdict::Review {
+            return None;
+        }
+        Some(Recorded {
+            case: ReviewCase {
+                seq: Some(seq),
+                module: d.module.clone(),
+                policy: d.policy.clone(),
+                action: d.action.clone().unwrap_or_default(),
+                reasons: d.reasons.clone(),
+                terms: d.review.clone()?,
+                evidence: d.evidence.clone(),
+                at_ms: d
+                    .at
+                    .parse::<jiff::Timestamp>()
+                    .map_or(0, |t| t.as_millisecond()),
+            },
+            action: d.action.clone(),
+            args_sha256: d.args_sha256.clone(),
+        })
+    }
+}
+
+/// A case as a reviewer is shown it (`xop review show`, `xop review list`, `GET
+/// /v1/reviews[/{id}]`): the reasons and evidence are those of the proof record the case was
+/// opened for, not `reviews.log`'s (a file outside the proof log, which anyone who can write
+/// the data folder can change); where the file's case differs from the record, `record_differs`
+/// says how, and where the record cannot be read, `record_error` says so (the reasons and
+/// evidence are then the file's, unchecked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shown {
+    /// The case, with the record's reasons and evidence.
+    #[serde(flatten)]
+    pub case: Case,
+    /// The roles the case still waits for an approval of (none once it is decided).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<String>,
+    /// How the case in `reviews.log` differs from its record: its reasons, its evidence, and
+    /// what [`differs`] names. Absent when they agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_differs: Option<String>,
+    /// Why the case's record could not be read: the reasons and evidence shown are then the
+    /// file's, not checked. Absent when it was read (or there is no proof log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_error: Option<String>,
+}
+
+impl Shown {
+    /// `case` as a reviewer is shown it, given its record (`None`: no proof log to read).
+    pub fn of(mut case: Case, record: Option<Result<Record, String>>) -> Shown {
+        let waiting = match case.status {
+            Status::Open => case.waiting(),
+            _ => Vec::new(),
+        };
+        let unchecked = "the reasons and evidence shown are the file's, not checked against it";
+        let (record_differs, record_error) = match (case.seq, record) {
+            (_, None) => (None, None),
+            (None, Some(_)) => (
+                None,
+                Some(format!(
+                    "the case names no proof record (`seq`) in `{FILE}`: {unchecked}"
+                )),
+            ),
+            (Some(_), Some(Err(e))) => (None, Some(format!("{e}: {unchecked}"))),
+            (Some(seq), Some(Ok(r))) => match Recorded::of(&r) {
+                None => (
+                    None,
+                    Some(format!(
+                        "proof record {seq} is neither a `review` decision nor a \
+                         `review.requested` request: {unchecked}"
+                    )),
+                ),
+                Some(rec) => {
+                    let mut what = Vec::new();
+                    if case.reasons != rec.case.reasons {
+                        what.push(format!(
+                            "its reasons in `{FILE}` are {:?}; the record's are {:?} (shown)",
+                            case.reasons, rec.case.reasons
+                        ));
+                    }
+                    if case.evidence != rec.case.evidence {
+                        what.push(format!(
+                            "its evidence in `{FILE}` ({} items) is not the record's ({} items, \
+                             shown)",
+                            case.evidence.len(),
+                            rec.case.evidence.len()
+                        ));
+                    }
+                    what.extend(differs(&case, &rec));
+                    case.reasons = rec.case.reasons;
+                    case.evidence = rec.case.evidence;
+                    ((!what.is_empty()).then(|| what.join("; ")), None)
+                }
+            },
+        };
+        Shown {
+            case,
+            waiting,
+            record_differs,
+            record_error,
+        }
+    }
+
+    /// The cases of the data folder `dir` as a reviewer is shown them, their records read from
+    /// the proof log there (read-only: a live server's folder can be read). A log that cannot
+    /// be opened is said in each case's `record_error`.
+    pub fn read_all(dir: &Path, cases: Vec<Case>) -> Vec<Shown> {
+        let mut reader = LogReader::open(dir).map_err(|e| e.to_string());
+        cases
+            .into_iter()
+            .map(|c| {
+                let record = c.seq.map(|seq| match &mut reader {
+                    Ok(r) => r
+                        .record(seq)
+                        .map_err(|e| format!("proof record {seq}: {e}")),
+                    Err(e) => Err(format!("the proof log cannot be read ({e})")),
+                });
+                let record = record.or_else(|| Some(Err(String::new())));
+                Shown::of(c, record)
+            })
+            .collect()
+    }
+}
+
+/// A review's terms as a reviewer reads them: `role `a` (and `b`), within N ms, else deny`.
+fn terms_text(role: &str, also: &[String], within_ms: i64, fallback: &str) -> String {
+    let also: String = also.iter().map(|r| format!(" and `{r}`")).collect();
+    format!("role `{role}`{also}, within {within_ms} ms, else {fallback}")
+}
+
+/// Where `case` differs from what its proof record gives it (`rec`), `; `-separated: its id
+/// (`rv-N`, N the record: one case per decision), its review (role, other roles, period,
+/// fallback), its module, policy and action, and the arguments it keeps (when the record
+/// commits to them). `None`: it is the record's case. This is the one comparison of a case
+/// with its record: the queue makes it before accepting a reviewer's answer
+/// ([`ReviewError::Changed`]), [`crate::engine::Runtime::perform_approved`] before carrying
+/// an action out, and [`check_cases`] for `xop log verify`. Reasons and evidence, which
+/// decide nothing, are compared by [`Shown`].
+pub fn differs(case: &Case, rec: &Recorded) -> Option<String> {
+    let r = &rec.case;
+    let mut what = Vec::new();
+    if let Some(seq) = r.seq
+        && case.id != format!("rv-{seq}")
+    {
+        what.push(format!(
+            "its id is `{}`, but this record's case is `rv-{seq}` (a second case for one \
+             decision)",
+            case.id
+        ));
+    }
+    let fallback = verdict_keyword(r.terms.fallback);
+    if case.role != r.terms.role
+        || case.also != r.terms.also
+        || case.within_ms != r.terms.within_ms
+        || case.fallback != fallback
+    {
+        what.push(format!(
+            "its review is {}; the record gives {}",
+            terms_text(&case.role, &case.also, case.within_ms, &case.fallback),
+            terms_text(&r.terms.role, &r.terms.also, r.terms.within_ms, &fallback)
+        ));
+    }
+    for (field, got, want) in [
+        ("module", &case.module, &r.module),
+        ("policy", &case.policy, &r.policy),
+    ] {
+        if got != want {
+            what.push(format!("its {field} is `{got}`; the record's is `{want}`"));
+        }
+    }
+    if let Some(action) = &rec.action
+        && &case.action != action
+    {
+        what.push(format!(
+            "its action is `{}`; the record's is `{action}`",
+            case.action
+        ));
+    }
+    if let Some(want) = &rec.args_sha256 {
+        match &case.args {
+            Some(args) => {
+                let got = crate::proof::record::args_sha256(args);
+                if &got != want {
+                    what.push(format!(
+                        "it keeps arguments whose SHA-256 is {got}; the record commits to {want}"
+                    ));
+                }
+            }
+            None => what.push(format!(
+                "it keeps no arguments; the record commits to arguments whose SHA-256 is {want}"
+            )),
+        }
+    }
+    (!what.is_empty()).then(|| what.join("; "))
+}
+
 impl EventLog for ProofLog {
     fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
         ProofLog::append_event(self, name, data).map_err(|e| e.to_string())
@@ -227,6 +499,10 @@ impl EventLog for ProofLog {
 
     fn facts(&self) -> Option<Result<LogFacts, String>> {
         Some(LogFacts::read(self.dir()))
+    }
+
+    fn record(&self, seq: u64) -> Option<Result<Record, String>> {
+        Some(read_record(self, seq))
     }
 }
 
@@ -265,6 +541,15 @@ impl EventLog for RuntimeLog {
     fn facts(&self) -> Option<Result<LogFacts, String>> {
         let rt = self.0.upgrade()?;
         Some(LogFacts::read(rt.log()?.dir()))
+    }
+
+    fn record(&self, seq: u64) -> Option<Result<Record, String>> {
+        let Some(rt) = self.0.upgrade() else {
+            return Some(Err(
+                "the runtime was closed: its proof log cannot be read".to_string()
+            ));
+        };
+        Some(read_record(rt.log()?, seq))
     }
 }
 
@@ -353,8 +638,8 @@ pub struct Case {
     pub reasons: Vec<String>,
     /// The role that decides.
     pub role: String,
-    /// Other roles a reviewer must also hold: the case stands for review rules of several
-    /// roles that fired together (`interp::merge_reviews`).
+    /// Other roles, each to be approved too (by someone holding it): the case stands for review
+    /// rules of several roles that fired together (`interp::merge_reviews`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<String>,
     /// How long the role has, in milliseconds.
@@ -392,6 +677,61 @@ pub struct Case {
     /// ([`crate::engine::ReviewSink::open_case_with_args`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The approvals given so far, in order: a case for reviews of several roles (`also`) is
+    /// approved once each of its roles is, by someone holding it; until then it stays open
+    /// with the approvals given. Of an approved case, the last is the one that completed it
+    /// (by [`Case::decided_by`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+}
+
+/// One reviewer's approval of a case, for the roles of the case they hold that nobody had
+/// approved yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// The reviewer's name.
+    pub by: String,
+    /// The roles of the case it approved.
+    pub roles: Vec<String>,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The reviewer's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Its proof record, once durable: a `review.approval` event, or, for the approval that
+    /// completed the case, its `review.approved`.
+    pub proof: Option<u64>,
+}
+
+impl Case {
+    /// Every role the case stands for: `role`, then `also`, each once.
+    pub fn roles(&self) -> Vec<String> {
+        let mut roles: Vec<String> = Vec::new();
+        for r in std::iter::once(&self.role).chain(&self.also) {
+            if !roles.contains(r) {
+                roles.push(r.clone());
+            }
+        }
+        roles
+    }
+
+    /// The roles of the case that no approval has covered yet, in [`Case::roles`] order (none,
+    /// once it is approved).
+    pub fn waiting(&self) -> Vec<String> {
+        self.roles()
+            .into_iter()
+            .filter(|r| !self.approvals.iter().any(|a| a.roles.contains(r)))
+            .collect()
+    }
+
+    /// The approvals given before the one that completed the case (every approval, while it is
+    /// open): each is proven by its own `review.approval` record.
+    fn partial_approvals(&self) -> &[Approval] {
+        match self.status {
+            Status::Approved => &self.approvals[..self.approvals.len().saturating_sub(1)],
+            _ => &self.approvals,
+        }
+    }
 }
 
 /// The halt switch's state.
@@ -419,14 +759,37 @@ pub enum ReviewError {
         /// By whom.
         by: String,
     },
-    /// The reviewer does not hold the case's role: nothing changed.
+    /// The reviewer holds none of the case's roles: nothing changed.
     WrongRole {
         /// The case.
         id: String,
-        /// The role it needs.
+        /// The role it needs (the first it still waits for).
         role: String,
         /// The reviewer.
         reviewer: String,
+    },
+    /// Every role of the case the reviewer holds was approved already (by them or another):
+    /// nothing changed; the case waits for other roles.
+    AlreadyApproved {
+        /// The case.
+        id: String,
+        /// The reviewer.
+        reviewer: String,
+        /// The roles of the case they hold.
+        roles: Vec<String>,
+        /// The roles it still waits for.
+        waiting: Vec<String>,
+    },
+    /// The case in `reviews.log` is not the one its decision's proof record describes (it was
+    /// changed in the file since), or that record cannot be read: the answer is refused, and
+    /// nothing changed. The case still falls back at its deadline.
+    Changed {
+        /// The case.
+        id: String,
+        /// The decision's proof record, if the case names one.
+        record: Option<u64>,
+        /// What differs, or why the record cannot be read.
+        what: String,
     },
     /// The halt switch is on: high-risk actions cannot be approved.
     Halted {
@@ -474,8 +837,34 @@ impl fmt::Display for ReviewError {
             ReviewError::WrongRole { id, role, reviewer } => write!(
                 f,
                 "case `{id}` needs a reviewer of role `{role}`, which `{reviewer}` does not \
-                 hold (a case for reviews of several roles needs all of them); ask a reviewer \
-                 of that role, or add the role to `{reviewer}` in xop.toml"
+                 hold (nor any other role of the case); ask a reviewer of that role, or add the \
+                 role to `{reviewer}` in xop.toml"
+            ),
+            ReviewError::AlreadyApproved {
+                id,
+                reviewer,
+                roles,
+                waiting,
+            } => write!(
+                f,
+                "case `{id}` was already approved for {} (every role of it that `{reviewer}` \
+                 holds); it waits for {}: ask a reviewer of {}",
+                role_list(roles),
+                role_list(waiting),
+                if waiting.len() == 1 {
+                    "that role"
+                } else {
+                    "those roles"
+                }
+            ),
+            ReviewError::Changed { id, record, what } => write!(
+                f,
+                "case `{id}` in `{FILE}` is not the case its decision's proof record{} \
+                 describes: {what}. The file is not part of the proof log: it was changed since \
+                 the decision, so no answer to the case is accepted (nothing was recorded); \
+                 compare it (`xop review show {id}`) with the record (`xop log show`); the case \
+                 still falls back at its deadline",
+                record.map_or(String::new(), |r| format!(" ({r})"))
             ),
             ReviewError::Halted { id, by } => write!(
                 f,
@@ -502,6 +891,15 @@ impl fmt::Display for ReviewError {
 
 impl std::error::Error for ReviewError {}
 
+/// `role `a``, `roles `a` and `b``.
+pub fn role_list(roles: &[String]) -> String {
+    let names: Vec<String> = roles.iter().map(|r| format!("`{r}`")).collect();
+    match names.len() {
+        1 => format!("role {}", names[0]),
+        _ => format!("roles {}", names.join(" and ")),
+    }
+}
+
 /// One line of the store.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
@@ -519,6 +917,22 @@ enum Line {
     },
     Proved {
         id: String,
+        seq: u64,
+    },
+    /// A reviewer's approval of some of an open case's roles, not all of those it waits for
+    /// (the approval that completes it is a `decide` line).
+    Approve {
+        id: String,
+        by: String,
+        roles: Vec<String>,
+        at: String,
+        note: Option<String>,
+    },
+    /// The proof record (`review.approval`) of approval `n` (0-based) of the case.
+    #[serde(rename = "proved_approval")]
+    ProvedApproval {
+        id: String,
+        n: usize,
         seq: u64,
     },
     Halt {
@@ -895,6 +1309,21 @@ impl ReviewQueue {
                 fallbacks: Mutex::new(Fallbacks::default()),
             }),
         };
+        // Approvals of some of a case's roles that a crash (or a log that refused them) left
+        // unproven: proven now, before any outcome, in the order they were given.
+        let approvals: Vec<(Case, usize)> = {
+            let state = queue.lock();
+            (state.cases.values())
+                .flat_map(|c| {
+                    (c.partial_approvals().iter().enumerate())
+                        .filter(|(_, a)| a.proof.is_none())
+                        .map(move |(n, _)| (c.clone(), n))
+                })
+                .collect()
+        };
+        for batch in approvals.chunks(BATCH) {
+            queue.prove_approvals(batch, true)?;
+        }
         let unproven: Vec<Case> = queue
             .lock()
             .cases
@@ -1293,8 +1722,24 @@ impl ReviewQueue {
         self.lock().cases.get(id).cloned()
     }
 
-    /// Approves case `id` as `reviewer` (who must hold its role; once). The case's verdict
-    /// becomes `allow`; a `review.approved` proof record names the reviewer.
+    /// `case` as a reviewer is shown it ([`Shown`]): its reasons and evidence read from its
+    /// proof record (outside the queue's lock).
+    pub fn show(&self, case: Case) -> Shown {
+        let record = match case.seq {
+            Some(seq) => self.inner.events.record(seq),
+            // Beside a proof log, every case names its record.
+            None => self.inner.events.size().map(|_| Err(String::new())),
+        };
+        Shown::of(case, record)
+    }
+
+    /// Approves case `id` as `reviewer`, for every role of the case they hold that nobody has
+    /// approved yet (they must hold one). Once every role of the case is approved, its verdict
+    /// becomes `allow` and a `review.approved` proof record names every approver; before, the
+    /// case stays open with this approval (a `review.approval` record) and waits for the
+    /// others ([`Case::waiting`]). Refused when the case is not the one its decision's proof
+    /// record describes ([`ReviewError::Changed`]), or every role of it the reviewer holds was
+    /// approved already ([`ReviewError::AlreadyApproved`]).
     pub fn approve(
         &self,
         id: &str,
@@ -1304,8 +1749,10 @@ impl ReviewQueue {
         self.close(id, Status::Approved, &reviewer.name, Some(reviewer), note)
     }
 
-    /// Rejects case `id` as `reviewer` (who must hold its role; once). The case's verdict
-    /// becomes `deny`; a `review.rejected` proof record names the reviewer.
+    /// Rejects case `id` as `reviewer` (who must hold one of its roles; once), also after other
+    /// roles were approved. The case's verdict becomes `deny`; a `review.rejected` proof record
+    /// names the reviewer. Refused when the case is not the one its decision's proof record
+    /// describes ([`ReviewError::Changed`]).
     pub fn reject(
         &self,
         id: &str,
@@ -1315,8 +1762,11 @@ impl ReviewQueue {
         self.close(id, Status::Rejected, &reviewer.name, Some(reviewer), note)
     }
 
-    /// Decides a case: checks (under the lock) that it is open and the reviewer holds its
-    /// role, makes the outcome durable in the store, then proves it.
+    /// Decides a case, or records a reviewer's approval of some of its roles: checks the case
+    /// against its decision's proof record ([`ReviewQueue::check_record`]), then (under the
+    /// lock) that it is open and the reviewer holds one of its roles (for an approval, one it
+    /// still waits for), makes the outcome (or the approval) durable in the store, then proves
+    /// it.
     fn close(
         &self,
         id: &str,
@@ -1325,7 +1775,12 @@ impl ReviewQueue {
         reviewer: Option<&Reviewer>,
         note: Option<&str>,
     ) -> Result<Case, ReviewError> {
+        if reviewer.is_some() {
+            self.check_record(id)?;
+        }
         let late;
+        // The approval recorded, when it approves some of the roles the case waits for only.
+        let mut partial = None;
         let case = {
             let mut state = self.lock();
             let halt_by = state.halt.as_ref().map(|h| h.by.clone());
@@ -1340,16 +1795,29 @@ impl ReviewQueue {
                     by: case.decided_by.clone().unwrap_or_default(),
                 });
             }
-            if let Some(r) = reviewer
-                && let Some(missing) = std::iter::once(&case.role)
-                    .chain(&case.also)
-                    .find(|role| !r.roles.contains(role))
-            {
-                return Err(ReviewError::WrongRole {
-                    id: id.to_string(),
-                    role: missing.clone(),
-                    reviewer: r.name.clone(),
-                });
+            let waiting = case.waiting();
+            // The roles of the case this reviewer approves: those it waits for that they hold.
+            let mut covers = waiting.clone();
+            if let Some(r) = reviewer {
+                let held: Vec<String> = (case.roles().into_iter())
+                    .filter(|role| r.roles.contains(role))
+                    .collect();
+                if held.is_empty() {
+                    return Err(ReviewError::WrongRole {
+                        id: id.to_string(),
+                        role: waiting.first().unwrap_or(&case.role).clone(),
+                        reviewer: r.name.clone(),
+                    });
+                }
+                covers.retain(|role| held.contains(role));
+                if status == Status::Approved && covers.is_empty() {
+                    return Err(ReviewError::AlreadyApproved {
+                        id: id.to_string(),
+                        reviewer: r.name.clone(),
+                        roles: held,
+                        waiting,
+                    });
+                }
             }
             // Past the deadline the fallback applies, whether or not the timer has got to the
             // case yet (many cases falling due at once, a loaded machine): a reviewer's late
@@ -1362,28 +1830,46 @@ impl ReviewQueue {
                     by: halt_by,
                 });
             }
-            let (status, by, note) = if late {
-                (Status::Fallback, BY_DEADLINE, None)
+            let line = if !late && status == Status::Approved && covers.len() < waiting.len() {
+                // Some of the roles it waits for: the case stays open, with this approval.
+                partial = Some(case.approvals.len());
+                Line::Approve {
+                    id: id.to_string(),
+                    by: by.to_string(),
+                    roles: covers,
+                    at: time_text(now),
+                    note: note.map(str::to_string),
+                }
             } else {
-                (status, by, note)
-            };
-            let verdict = match status {
-                Status::Approved => "allow".to_string(),
-                Status::Rejected => "deny".to_string(),
-                _ => case.fallback.clone(),
-            };
-            let line = Line::Decide {
-                id: id.to_string(),
-                status,
-                verdict,
-                by: by.to_string(),
-                at: time_text(now),
-                note: note.map(str::to_string),
+                let (status, by, note) = if late {
+                    (Status::Fallback, BY_DEADLINE, None)
+                } else {
+                    (status, by, note)
+                };
+                let verdict = match status {
+                    Status::Approved => "allow".to_string(),
+                    Status::Rejected => "deny".to_string(),
+                    _ => case.fallback.clone(),
+                };
+                Line::Decide {
+                    id: id.to_string(),
+                    status,
+                    verdict,
+                    by: by.to_string(),
+                    at: time_text(now),
+                    note: note.map(str::to_string),
+                }
             };
             state.write(&self.inner.path, line)?;
             state.cases.get(id).cloned()
         };
         let case = case.ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
+        if let Some(n) = partial {
+            return self
+                .prove_approvals(&[(case, n)], false)?
+                .pop()
+                .ok_or_else(|| ReviewError::NotFound(id.to_string()));
+        }
         let case = self.prove(&case, false)?;
         if late {
             self.tell_fallbacks(std::slice::from_ref(&case));
@@ -1394,6 +1880,127 @@ impl ReviewQueue {
             });
         }
         Ok(case)
+    }
+
+    /// Checks open case `id` against the proof record of the decision it was opened for
+    /// ([`differs`]): `reviews.log` is outside the proof log, and an answer to a case changed
+    /// there (a forged role, say) must not stand. Refused ([`ReviewError::Changed`]) when they
+    /// differ, or when the record cannot be read (fail closed). Not checked without a proof
+    /// log to read ([`EventLog::record`]), nor for a case already decided (the answer is
+    /// refused as such). The log is read outside the queue's lock; what is compared never
+    /// changes once the case is open.
+    fn check_record(&self, id: &str) -> Result<(), ReviewError> {
+        let Some(case) = self.get(id).filter(|c| c.status == Status::Open) else {
+            return Ok(());
+        };
+        let changed = |record, what: String| ReviewError::Changed {
+            id: id.to_string(),
+            record,
+            what,
+        };
+        let Some(seq) = case.seq else {
+            if self.inner.events.size().is_some() {
+                return Err(changed(
+                    None,
+                    "it names no proof record (`seq`), though every case opened beside a proof \
+                     log names its decision's"
+                        .to_string(),
+                ));
+            }
+            return Ok(());
+        };
+        let record = match self.inner.events.record(seq) {
+            None => return Ok(()),
+            Some(Err(e)) => {
+                return Err(changed(
+                    Some(seq),
+                    format!("its record cannot be read to check the case against it ({e})"),
+                ));
+            }
+            Some(Ok(r)) => r,
+        };
+        let Some(rec) = Recorded::of(&record) else {
+            return Err(changed(
+                Some(seq),
+                format!(
+                    "proof record {seq} is neither a `review` decision nor a `review.requested` \
+                     request"
+                ),
+            ));
+        };
+        match differs(&case, &rec) {
+            Some(what) => Err(changed(Some(seq), what)),
+            None => Ok(()),
+        }
+    }
+
+    /// Proves approvals of some of a case's roles (`(case, n)`: its approval `n`, durable in
+    /// the store): appends their `review.approval` records together, then notes them in the
+    /// store together. The cases as they then stand.
+    fn prove_approvals(
+        &self,
+        items: &[(Case, usize)],
+        recovered: bool,
+    ) -> Result<Vec<Case>, ReviewError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events = items
+            .iter()
+            .filter_map(|(case, n)| {
+                let a = case.approvals.get(*n)?;
+                // The roles still waiting once this approval (and those before it) counted.
+                let given = case.approvals.get(..=*n).unwrap_or_default();
+                let waiting: Vec<String> = (case.roles().into_iter())
+                    .filter(|r| !given.iter().any(|a| a.roles.contains(r)))
+                    .collect();
+                let mut data = json!({
+                    "case": case.id,
+                    "record": case.seq,
+                    "policy": case.policy,
+                    "action": case.action,
+                    "roles": a.roles,
+                    "waiting": waiting,
+                    "by": a.by,
+                });
+                if recovered && let Some(o) = data.as_object_mut() {
+                    o.insert("recovered".into(), json!(true));
+                }
+                Some(("review.approval", data))
+            })
+            .collect::<Vec<_>>();
+        if events.len() != items.len() {
+            return Err(ReviewError::Log(
+                "internal: an approval to prove is not in its case".to_string(),
+            ));
+        }
+        let seqs = self
+            .inner
+            .events
+            .append_events(events)
+            .map_err(ReviewError::Log)?;
+        if seqs.len() != items.len() {
+            return Err(ReviewError::Log(format!(
+                "internal: {} proof records appended for {} approvals",
+                seqs.len(),
+                items.len()
+            )));
+        }
+        let mut state = self.lock();
+        let lines = items
+            .iter()
+            .zip(&seqs)
+            .map(|((case, n), &seq)| Line::ProvedApproval {
+                id: case.id.clone(),
+                n: *n,
+                seq,
+            })
+            .collect();
+        state.write_lines(&self.inner.path, lines)?;
+        Ok(items
+            .iter()
+            .filter_map(|(case, _)| state.cases.get(&case.id).cloned())
+            .collect())
     }
 
     /// Appends the outcome's proof record and notes it in the store.
@@ -1426,6 +2033,23 @@ impl ReviewQueue {
                     "verdict": case.verdict,
                     "by": case.decided_by,
                 });
+                if case.status == Status::Approved
+                    && let Some(o) = data.as_object_mut()
+                {
+                    // Every approver, with the roles each approved and the `review.approval`
+                    // record of each before the last (the last is this record).
+                    let approvals: Vec<serde_json::Value> = (case.approvals.iter())
+                        .enumerate()
+                        .map(|(n, a)| {
+                            let mut v = json!({"by": a.by, "roles": a.roles});
+                            if n + 1 < case.approvals.len() {
+                                v["record"] = json!(a.proof);
+                            }
+                            v
+                        })
+                        .collect();
+                    o.insert("approvals".into(), json!(approvals));
+                }
                 if recovered && let Some(o) = data.as_object_mut() {
                     o.insert("recovered".into(), json!(true));
                 }
@@ -1643,6 +2267,7 @@ fn new_case(
         note: None,
         proof: None,
         args: args.cloned(),
+        approvals: Vec::new(),
     }
 }
 
@@ -1686,7 +2311,7 @@ fn lost_reviews<'a>(
     facts: &'a LogFacts,
     cases: &'a BTreeMap<String, Case>,
 ) -> impl Iterator<Item = &'a ReviewCase> {
-    facts.reviews.iter().filter(|c| {
+    facts.recorded.values().map(|r| &r.case).filter(|c| {
         c.seq.is_some_and(|seq| {
             !facts.decided.contains(&seq) && !cases.contains_key(&format!("rv-{seq}"))
         })
@@ -1726,7 +2351,8 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
     let facts = LogFacts::read(dir).map_err(ReviewError::Io)?;
     let mut problems = Vec::new();
     for c in cases.values() {
-        for seq in [c.seq, c.proof].into_iter().flatten() {
+        let approvals = c.approvals.iter().map(|a| a.proof);
+        for seq in [c.seq, c.proof].into_iter().chain(approvals).flatten() {
             if seq >= facts.size {
                 problems.push(CaseProblem {
                     record: Some(seq),
@@ -1772,14 +2398,8 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
             settled_on_open: true,
         }),
     }
-    let decisions: BTreeMap<u64, &ReviewCase> = (facts.reviews.iter())
-        .filter_map(|r| Some((r.seq?, r)))
-        .collect();
     for c in cases.values() {
-        if let Some(problem) = changed_case(c, &decisions) {
-            problems.push(problem);
-        }
-        if let Some(problem) = changed_args(c, &facts) {
+        if let Some(problem) = changed_case(c, &facts) {
             problems.push(problem);
         }
     }
@@ -1798,64 +2418,24 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
     Ok(problems)
 }
 
-/// A case of a `review` decision (`decisions`, by record) that is not the case its record
-/// describes: another id than `rv-N` (a second case for one decision), or another review (role,
-/// other roles, period, fallback). Changed in the queue's file
-/// since the decision, which an approval or a fallback does not carry out (it refuses to). A
-/// case whose record is no `review` decision (one a gateway asked for) is not judged here.
-fn changed_case(c: &Case, decisions: &BTreeMap<u64, &ReviewCase>) -> Option<CaseProblem> {
+/// A case of a `review` decision that is not the case its record describes ([`differs`]):
+/// another id than `rv-N` (a second case for one decision), another review (role, other roles,
+/// period, fallback), module, policy or action, or arguments the record does not commit to.
+/// Changed in the queue's file since the decision: no reviewer's answer to it is accepted, and
+/// an approval, or a fallback, does not carry it out. A case whose record is no `review`
+/// decision (one a gateway asked for) is not judged here, nor are arguments whose record holds
+/// no commitment (records written by earlier versions hold none; an approval does not carry
+/// those out either).
+fn changed_case(c: &Case, facts: &LogFacts) -> Option<CaseProblem> {
     let seq = c.seq?;
-    let decision = decisions.get(&seq)?;
-    let id = format!("rv-{seq}");
-    let what = if c.id != id {
-        format!("its decision's case is `{id}`: a second case for one decision")
-    } else if c.role != decision.terms.role
-        || c.also != decision.terms.also
-        || c.within_ms != decision.terms.within_ms
-        || c.fallback != verdict_keyword(decision.terms.fallback)
-    {
-        format!(
-            "its review is role `{}`, within {} ms, else {}; this record gives role `{}`, within \
-             {} ms, else {}",
-            c.role,
-            c.within_ms,
-            c.fallback,
-            decision.terms.role,
-            decision.terms.within_ms,
-            verdict_keyword(decision.terms.fallback)
-        )
-    } else {
-        return None;
-    };
+    let what = differs(c, facts.recorded.get(&seq)?)?;
     Some(CaseProblem {
         record: Some(seq),
         message: format!(
             "case `{}` in `{FILE}` is not the case this decision record describes ({what}): it \
-             was changed in the file since the decision (an approval, or a fallback, does not \
-             carry its action out); compare it (`xop review show {}`) with the record (`xop \
-             log show`)",
-            c.id, c.id
-        ),
-        settled_on_open: false,
-    })
-}
-
-/// A case whose kept arguments are not the ones its decision's record commits to
-/// ([`crate::proof::record::DecisionRecord::args_sha256`]): changed in the queue's file since
-/// the decision, which an approval would carry out (it refuses to). A case whose record holds
-/// no commitment is not named: records written by earlier versions hold none, and their cases
-/// may keep arguments all the same (an approval does not carry those out either).
-fn changed_args(c: &Case, facts: &LogFacts) -> Option<CaseProblem> {
-    let (args, seq) = (c.args.as_ref()?, c.seq?);
-    let want = facts.args_sha256.get(&seq)?;
-    let got = crate::proof::record::args_sha256(args);
-    (&got != want).then(|| CaseProblem {
-        record: Some(seq),
-        message: format!(
-            "case `{}` in `{FILE}` keeps arguments whose SHA-256 is {got}, but this decision \
-             record commits to {want}: the case's arguments were changed since the decision \
-             (an approval, or an `allow` fallback, does not carry them out); compare them \
-             (`xop review show {}`) with what was asked for",
+             was changed in the file since the decision (no answer to it is accepted, and an \
+             approval, or a fallback, does not carry its action out); compare it (`xop review \
+             show {}`) with the record (`xop log show`)",
             c.id, c.id
         ),
         settled_on_open: false,
@@ -1889,6 +2469,7 @@ fn check_records(
     let beyond = cases.values().find_map(|c| {
         [c.seq, c.proof]
             .into_iter()
+            .chain(c.approvals.iter().map(|a| a.proof))
             .flatten()
             .find(|&seq| seq >= size)
             .map(|seq| (c, seq))
@@ -1941,6 +2522,18 @@ fn apply(cases: &mut BTreeMap<String, Case>, halt: &mut Option<Halt>, line: Line
             if let Some(c) = cases.get_mut(&id)
                 && c.status == Status::Open
             {
+                if status == Status::Approved {
+                    // The approval that completes the case covers every role it waited for
+                    // (the queue checked that its reviewer holds them).
+                    let roles = c.waiting();
+                    c.approvals.push(Approval {
+                        by: by.clone(),
+                        roles,
+                        at: at.clone(),
+                        note: note.clone(),
+                        proof: None,
+                    });
+                }
                 c.status = status;
                 c.verdict = Some(verdict);
                 c.decided_by = Some(by);
@@ -1951,6 +2544,35 @@ fn apply(cases: &mut BTreeMap<String, Case>, halt: &mut Option<Halt>, line: Line
         Line::Proved { id, seq } => {
             if let Some(c) = cases.get_mut(&id) {
                 c.proof = Some(seq);
+                if c.status == Status::Approved
+                    && let Some(last) = c.approvals.last_mut()
+                {
+                    last.proof = Some(seq);
+                }
+            }
+        }
+        Line::Approve {
+            id,
+            by,
+            roles,
+            at,
+            note,
+        } => {
+            if let Some(c) = cases.get_mut(&id)
+                && c.status == Status::Open
+            {
+                c.approvals.push(Approval {
+                    by,
+                    roles,
+                    at,
+                    note,
+                    proof: None,
+                });
+            }
+        }
+        Line::ProvedApproval { id, n, seq } => {
+            if let Some(a) = cases.get_mut(&id).and_then(|c| c.approvals.get_mut(n)) {
+                a.proof = Some(seq);
             }
         }
         Line::Halt { halt: h } => *halt = Some(h),
@@ -2026,7 +2648,6 @@ fn replay(path: &Path, file: &mut File) -> Result<Replayed, ReviewError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proof::record::ReviewTerms;
     use std::sync::atomic::AtomicI64;
 
     /// Many cases: said once with their number and what waits, then every few seconds, then
@@ -2123,6 +2744,7 @@ mod tests {
                     note: None,
                     proof: None,
                     args: None,
+                    approvals: Vec::new(),
                 }),
             };
             text.push_str(&serde_json::to_string(&line).unwrap());
@@ -2277,8 +2899,18 @@ mod tests {
     /// Writes `review` decision records 100 and 101 to `log` (numbered apart from events).
     fn decide_two(log: &Factual) {
         let mut facts = log.1.lock().unwrap();
-        facts.reviews.push(case(100, 900_000));
-        facts.reviews.push(case(101, 900_000));
+        for seq in [100, 101] {
+            facts.recorded.insert(seq, recorded(case(seq, 900_000)));
+        }
+    }
+
+    /// What the `review` decision record of `c` gives it.
+    fn recorded(c: ReviewCase) -> Recorded {
+        Recorded {
+            case: c,
+            action: None,
+            args_sha256: None,
+        }
     }
 
     fn names(ev: &Events) -> Vec<String> {
@@ -2368,7 +3000,7 @@ mod tests {
         log.2.store(false, Ordering::SeqCst);
         drop(q);
         // A `review` decision whose case was never opened.
-        log.1.lock().unwrap().reviews.push(allowing(100, 900_000));
+        (log.1.lock().unwrap().recorded).insert(100, recorded(allowing(100, 900_000)));
         now.store(2_000, Ordering::SeqCst);
         let q = ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&log)), clock).unwrap();
         let told = Arc::new(Mutex::new(Vec::new()));
@@ -2622,42 +3254,366 @@ mod tests {
         p
     }
 
-    /// A case for reviews of several roles needs a reviewer who holds every one; the roles
-    /// stay with the case across a reopen.
+    fn reviewer(name: &str, roles: &[&str]) -> Reviewer {
+        Reviewer {
+            name: name.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    /// A case for reviews of `fraud_desk` and `lead`, record `seq`.
+    fn two_roles(seq: u64, within_ms: i64) -> ReviewCase {
+        let mut c = case(seq, within_ms);
+        c.terms.also = vec!["lead".into()];
+        c
+    }
+
+    /// A case for reviews of several roles is approved role by role, by different people (four
+    /// eyes): each approval is durable and proven (`review.approval`), the case stays open and
+    /// lists them until every role is approved, and the last one's `review.approved` names
+    /// every approver. A reviewer holding none of its roles, or only roles already approved,
+    /// is refused and nothing is recorded.
     #[test]
-    fn a_case_of_several_roles_needs_a_reviewer_of_all_of_them() {
+    fn a_case_of_several_roles_is_approved_role_by_role() {
         let dir = tmp("roles");
         let ev = Arc::new(Events::default());
         let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
-        let mut c = case(3, 60_000);
-        c.terms.also = vec!["lead".into()];
-        let id = q.open_case(&c).unwrap();
-        let err = q.approve(&id, &desk(), None).unwrap_err();
+        let id = q.open_case(&two_roles(3, 60_000)).unwrap();
+        let err = q
+            .approve(&id, &reviewer("mo", &["marketing"]), None)
+            .unwrap_err();
         assert!(
-            matches!(&err, ReviewError::WrongRole { role, .. } if role == "lead"),
+            matches!(&err, ReviewError::WrongRole { role, .. } if role == "fraud_desk"),
             "{err}"
         );
-        let lead = Reviewer {
-            name: "lee".into(),
-            roles: vec!["lead".into()],
-        };
-        assert!(matches!(
-            q.reject(&id, &lead, None),
-            Err(ReviewError::WrongRole { .. })
-        ));
+        let c = q.approve(&id, &desk(), Some("called")).unwrap();
+        assert_eq!(c.status, Status::Open);
+        assert_eq!(c.waiting(), vec!["lead".to_string()]);
+        assert_eq!(
+            c.approvals,
+            vec![Approval {
+                by: "ana".into(),
+                roles: vec!["fraud_desk".into()],
+                at: c.approvals[0].at.clone(),
+                note: Some("called".into()),
+                proof: Some(0),
+            }]
+        );
+        let (name, data) = ev.0.lock().unwrap()[0].clone();
+        assert_eq!(name, "review.approval");
+        assert_eq!(
+            (&data["case"], &data["record"], &data["by"]),
+            (&json!(id), &json!(3), &json!("ana"))
+        );
+        assert_eq!(
+            (&data["roles"], &data["waiting"]),
+            (&json!(["fraud_desk"]), &json!(["lead"]))
+        );
+        // Ana again, or another of her role: that role is approved; the case waits for `lead`.
+        for who in [desk(), reviewer("zed", &["fraud_desk"])] {
+            let err = q.approve(&id, &who, None).unwrap_err();
+            let ReviewError::AlreadyApproved { waiting, .. } = &err else {
+                panic!("{err}");
+            };
+            assert_eq!(waiting, &vec!["lead".to_string()]);
+            assert!(
+                err.to_string().contains("it waits for role `lead`"),
+                "{err}"
+            );
+        }
+        assert_eq!(ev.0.lock().unwrap().len(), 1, "nothing more was recorded");
+        // Durable across a reopen.
         drop(q);
         let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
-        assert_eq!(q.get(&id).unwrap().also, vec!["lead".to_string()]);
-        let both = Reviewer {
-            name: "bo".into(),
-            roles: vec!["lead".into(), "fraud_desk".into()],
-        };
+        assert_eq!(q.get(&id).unwrap().approvals.len(), 1);
+        assert_eq!(
+            ev.0.lock().unwrap().len(),
+            1,
+            "the approval was proven once"
+        );
+        let c = q.approve(&id, &reviewer("lee", &["lead"]), None).unwrap();
+        assert_eq!(
+            (c.status, c.decided_by.as_deref(), c.verdict.as_deref()),
+            (Status::Approved, Some("lee"), Some("allow"))
+        );
+        assert_eq!(c.proof, Some(1));
+        assert!(c.waiting().is_empty());
+        let by: Vec<(&str, &[String], Option<u64>)> = (c.approvals.iter())
+            .map(|a| (a.by.as_str(), &a.roles[..], a.proof))
+            .collect();
+        assert_eq!(
+            by,
+            [
+                ("ana", &["fraud_desk".to_string()][..], Some(0)),
+                ("lee", &["lead".to_string()][..], Some(1))
+            ]
+        );
+        let (name, data) = ev.0.lock().unwrap()[1].clone();
+        assert_eq!(name, "review.approved");
+        assert_eq!(
+            data["approvals"],
+            json!([{"by": "ana", "roles": ["fraud_desk"], "record": 0},
+                   {"by": "lee", "roles": ["lead"]}])
+        );
+        drop(q);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        assert_eq!(q.get(&id).unwrap(), c, "the same case after a reopen");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// One reviewer holding every role of the case decides it in one step, as a reviewer of a
+    /// one-role case does: one `review.approved`, no `review.approval`.
+    #[test]
+    fn a_reviewer_of_every_role_approves_in_one_step() {
+        let dir = tmp("roles-one-step");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        let id = q.open_case(&two_roles(3, 60_000)).unwrap();
+        let both = reviewer("bo", &["lead", "fraud_desk"]);
         let c = q.approve(&id, &both, None).unwrap();
         assert_eq!(
             (c.status, c.decided_by.as_deref()),
             (Status::Approved, Some("bo"))
         );
+        assert_eq!(c.approvals[0].roles, vec!["fraud_desk", "lead"]);
+        assert_eq!(names(&ev), ["review.approved"]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A rejection by a holder of any role of the case denies it at once, also after another
+    /// role was approved, and also by a holder of the role approved.
+    #[test]
+    fn a_rejection_by_any_role_denies_a_partly_approved_case() {
+        let dir = tmp("roles-reject");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
+        for (seq, by) in [(3, "lee"), (4, "zed")] {
+            let id = q.open_case(&two_roles(seq, 60_000)).unwrap();
+            q.approve(&id, &desk(), None).unwrap();
+            let who = match by {
+                "lee" => reviewer("lee", &["lead"]),
+                _ => reviewer("zed", &["fraud_desk"]),
+            };
+            let c = q.reject(&id, &who, None).unwrap();
+            assert_eq!(
+                (c.status, c.decided_by.as_deref(), c.verdict.as_deref()),
+                (Status::Rejected, Some(by), Some("deny"))
+            );
+            assert!(matches!(
+                q.approve(&id, &reviewer("lee", &["lead"]), None),
+                Err(ReviewError::AlreadyDecided { .. })
+            ));
+        }
+        assert_eq!(
+            names(&ev),
+            [
+                "review.approval",
+                "review.rejected",
+                "review.approval",
+                "review.rejected"
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A partial approval changes neither the deadline nor the fallback: the case still falls
+    /// back at its deadline (listing the approval), a late approval of the other role closes
+    /// it with its fallback, and while the halt switch is on no role can be approved.
+    #[test]
+    fn a_partly_approved_case_falls_back_and_halts_as_any() {
+        let dir = tmp("roles-fallback");
+        let ev = Arc::new(Events::default());
+        let (now, clock) = test_clock(1_000);
+        let q = ReviewQueue::open_with_clock(&dir, Box::new(Arc::clone(&ev)), clock).unwrap();
+        let id = q.open_case(&two_roles(3, 5_000)).unwrap();
+        let late = q.open_case(&two_roles(4, 5_000)).unwrap();
+        q.approve(&id, &desk(), None).unwrap();
+        q.approve(&late, &desk(), None).unwrap();
+        q.halt("ops", "incident").unwrap();
+        assert!(matches!(
+            q.approve(&id, &reviewer("lee", &["lead"]), None),
+            Err(ReviewError::Halted { .. })
+        ));
+        assert!(q.lift("ops").unwrap());
+        now.store(6_000, Ordering::SeqCst);
+        assert!(matches!(
+            q.approve(&late, &reviewer("lee", &["lead"]), None),
+            Err(ReviewError::AlreadyDecided { .. })
+        ));
+        q.apply_due().unwrap();
+        for id in [&id, &late] {
+            let c = q.get(id).unwrap();
+            assert_eq!(
+                (c.status, c.decided_by.as_deref(), c.verdict.as_deref()),
+                (Status::Fallback, Some(BY_DEADLINE), Some("deny"))
+            );
+            assert_eq!(c.approvals.len(), 1);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An approval of some roles made durable in the queue but not proven (a crash, a log that
+    /// refused it) is proven when the queue is next opened, `recovered`, once; the case stays
+    /// open with it.
+    #[test]
+    fn an_unproven_partial_approval_is_proven_on_reopen() {
+        let dir = tmp("roles-recover");
+        let log = Arc::new(Batches::default());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        let id = q.open_case(&two_roles(3, 60_000)).unwrap();
+        log.2.store(true, Ordering::SeqCst);
+        assert!(matches!(
+            q.approve(&id, &desk(), None),
+            Err(ReviewError::Log(_))
+        ));
+        let c = q.get(&id).unwrap();
+        assert_eq!((c.status, c.approvals[0].proof), (Status::Open, None));
+        // The approval stands: ana cannot give it twice.
+        assert!(matches!(
+            q.approve(&id, &desk(), None),
+            Err(ReviewError::AlreadyApproved { .. })
+        ));
+        drop(q);
+        log.2.store(false, Ordering::SeqCst);
+        for _ in 0..2 {
+            let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+            let c = q.get(&id).unwrap();
+            assert_eq!((c.status, c.approvals[0].proof), (Status::Open, Some(0)));
+        }
+        let events = log.0.0.lock().unwrap().clone();
+        assert_eq!(events.len(), 1, "proven once");
+        assert_eq!(events[0].0, "review.approval");
+        assert_eq!(
+            (&events[0].1["by"], &events[0].1["recovered"]),
+            (&json!("ana"), &json!(true))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A proof log whose record 5 cannot be read and whose record 6 is an `allow` decision,
+    /// not a review; every other record is the `review` decision [`case`] describes.
+    struct Recording(Arc<Events>);
+
+    impl EventLog for Recording {
+        fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+            self.0.append_event(name, data)
+        }
+
+        fn size(&self) -> Option<u64> {
+            Some(1_000)
+        }
+
+        fn record(&self, seq: u64) -> Option<Result<Record, String>> {
+            let c = case(seq, 60_000);
+            let decision = crate::proof::record::DecisionRecord {
+                module: c.module,
+                policy: c.policy,
+                action: None,
+                at: time_text(0),
+                evidence: Vec::new(),
+                signals: Vec::new(),
+                verdict: if seq == 6 {
+                    Verdict::Allow
+                } else {
+                    Verdict::Review
+                },
+                reasons: c.reasons,
+                fired: Vec::new(),
+                review: (seq != 6).then_some(c.terms),
+                args_sha256: None,
+                error: None,
+                detail: None,
+            };
+            Some(match seq {
+                5 => Err("proof record 5 cannot be read: damaged (injected by a test)".into()),
+                _ => Ok(Record {
+                    seq,
+                    time: time_text(0),
+                    body: Body::Decision(decision),
+                }),
+            })
+        }
+    }
+
+    /// An answer is checked against the case's record, failing closed: refused when the
+    /// record cannot be read, is no review, or the case names none beside a proof log; the
+    /// case of its record is decided.
+    #[test]
+    fn an_answer_needs_a_case_its_record_describes() {
+        let dir = tmp("recorded");
+        let ev = Arc::new(Events::default());
+        let q = ReviewQueue::open(&dir, Box::new(Recording(Arc::clone(&ev)))).unwrap();
+        let mut no_seq = case(7, 60_000);
+        no_seq.seq = None;
+        let no_seq = q.open_case(&no_seq).unwrap();
+        for (id, what) in [
+            (q.open_case(&case(5, 60_000)).unwrap(), "cannot be read"),
+            (
+                q.open_case(&case(6, 60_000)).unwrap(),
+                "neither a `review` decision",
+            ),
+            (no_seq, "names no proof record"),
+        ] {
+            let err = q.approve(&id, &desk(), None).unwrap_err();
+            assert!(
+                matches!(&err, ReviewError::Changed { what: w, .. } if w.contains(what)),
+                "{id}: {err}"
+            );
+            assert!(matches!(
+                q.reject(&id, &desk(), None),
+                Err(ReviewError::Changed { .. })
+            ));
+            assert_eq!(q.get(&id).unwrap().status, Status::Open);
+        }
+        assert!(ev.0.lock().unwrap().is_empty(), "nothing was recorded");
+        let c = q.approve("rv-8", &desk(), None);
+        assert!(matches!(c, Err(ReviewError::NotFound(_))));
+        let id = q.open_case(&case(8, 60_000)).unwrap();
+        assert_eq!(
+            q.approve(&id, &desk(), None).unwrap().status,
+            Status::Approved
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A reviewer is shown the reasons and evidence of the case's record, told where the file
+    /// differs, and told plainly when the record cannot be read.
+    #[test]
+    fn a_case_is_shown_with_its_records_reasons() {
+        let decision = case(3, 60_000);
+        let mut opened = new_case(&decision, "rv-3", 0, None);
+        opened.reasons = vec!["forged".into()];
+        let record = Record {
+            seq: 3,
+            time: time_text(0),
+            body: Body::Event {
+                name: "review.requested".into(),
+                data: json!({"module": "m", "policy": "p.fraud", "action": "p.block",
+                    "reasons": ["r"], "role": "fraud_desk", "within_ms": 60_000,
+                    "fallback": "deny"}),
+            },
+        };
+        let shown = Shown::of(opened.clone(), Some(Ok(record)));
+        assert_eq!(shown.case.reasons, vec!["r".to_string()]);
+        assert_eq!(shown.waiting, vec!["fraud_desk".to_string()]);
+        assert_eq!(
+            shown.record_differs.as_deref(),
+            Some(r#"its reasons in `reviews.log` are ["forged"]; the record's are ["r"] (shown)"#)
+        );
+        let unread = Shown::of(opened.clone(), Some(Err("the log has no record 3".into())));
+        assert_eq!(unread.case.reasons, vec!["forged".to_string()]);
+        assert!(
+            unread
+                .record_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(
+                    "the log has no record 3: the reasons and evidence shown are the file's"
+                )),
+            "{unread:?}"
+        );
+        // No proof log: nothing to say.
+        let plain = Shown::of(opened, None);
+        assert_eq!((plain.record_differs, plain.record_error), (None, None));
     }
 
     #[test]

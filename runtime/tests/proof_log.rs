@@ -499,6 +499,14 @@ fn events_naming_a_refusal_are_caught_by_the_cross_check() {
     );
     let log = rt.log().unwrap();
     let (r, a) = (review.seq.unwrap(), allowed.seq.unwrap());
+    // One role of a case of several approved, before the case fell back.
+    let approval = log
+        .append_event(
+            "review.approval",
+            serde_json::json!({"case": format!("rv-{r}"), "record": r, "roles": ["desk"],
+                               "waiting": ["lead"], "by": "ana"}),
+        )
+        .unwrap();
     let fallback = log
         .append_event(
             "review.fallback",
@@ -547,19 +555,26 @@ fn events_naming_a_refusal_are_caught_by_the_cross_check() {
             .iter()
             .map(|m| (m.event, m.decision))
             .collect::<Vec<_>>(),
-        [(fallback, r), (performed, a)]
+        [(approval, r), (fallback, r), (performed, a)]
     );
     assert!(
         found[0].message.contains(&format!(
-            "`review.fallback` names record {r}, which is a refusal"
-        )) && found[0]
-            .message
-            .contains("opened only for a `review` verdict"),
+            "`review.approval` names record {r}, which is a refusal"
+        )),
         "{}",
         found[0].message
     );
     assert!(
-        found[1]
+        found[1].message.contains(&format!(
+            "`review.fallback` names record {r}, which is a refusal"
+        )) && found[1]
+            .message
+            .contains("opened only for a `review` verdict"),
+        "{}",
+        found[1].message
+    );
+    assert!(
+        found[2]
             .message
             .contains("nothing is performed on a refusal")
     );

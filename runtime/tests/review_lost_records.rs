@@ -36,8 +36,15 @@ fn a_queue_whose_cases_the_log_lost_refuses_to_start() {
     }
     // The log as a backup taken now would hold it: 3 records.
     let backup = std::fs::read(dir.path().join("log.xpl")).unwrap();
+    // The request a case is opened for (as `POST /v1/reviews` proves it): the queue checks an
+    // answer against it.
     let seq = log
-        .append_event("test.decision", serde_json::json!({}))
+        .append_event(
+            "review.requested",
+            serde_json::json!({"module": "m", "policy": "pay.freeze", "action": "pay.freeze",
+                "reasons": ["large"], "role": "fraud_desk", "within_ms": 60_000,
+                "fallback": "deny"}),
+        )
         .unwrap();
     let case = ReviewCase {
         seq: Some(seq),

@@ -543,6 +543,8 @@ fn review_error(e: ReviewError) -> ApiError {
         ReviewError::NotFound(_) => (StatusCode::NOT_FOUND, "no_such_case"),
         ReviewError::AlreadyDecided { .. } => (StatusCode::CONFLICT, "already_decided"),
         ReviewError::WrongRole { .. } => (StatusCode::FORBIDDEN, "wrong_role"),
+        ReviewError::AlreadyApproved { .. } => (StatusCode::CONFLICT, "already_approved"),
+        ReviewError::Changed { .. } => (StatusCode::CONFLICT, "case_changed"),
         ReviewError::Halted { .. } => (StatusCode::CONFLICT, "halted"),
         ReviewError::Log(_) | ReviewError::HaltLog { .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "not_proven")
@@ -838,7 +840,17 @@ async fn list_reviews(
             )
         })?),
     };
-    Ok(axum::Json(json!({"cases": app.queue.list(status)})).into_response())
+    // Each with its record's reasons and evidence, not the file's (docs/review.md).
+    let a = Arc::clone(&app);
+    let cases = blocking(move || {
+        Ok(a.queue
+            .list(status)
+            .into_iter()
+            .map(|c| a.queue.show(c))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(axum::Json(json!({ "cases": cases })).into_response())
 }
 
 /// `POST /v1/reviews` (operator): a review case for a decision made elsewhere, e.g. an agent's
@@ -889,7 +901,7 @@ async fn open_review(
     };
     let action = text("action")?;
     let role = text("role")?;
-    // Other roles the reviewer must also hold (reviews of several roles fired together).
+    // Other roles, each to be approved too (reviews of several roles fired together).
     let also: Vec<String> = match v.get("also") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items
@@ -994,6 +1006,7 @@ async fn open_review(
         })?;
         a.queue
             .get(&id)
+            .map(|c| a.queue.show(c))
             .ok_or_else(|| ApiError::internal(format!("case {id} vanished")))
     })
     .await?;
@@ -1010,7 +1023,10 @@ async fn show_review(
         .queue
         .get(&id)
         .ok_or_else(|| review_error(ReviewError::NotFound(id)))?;
-    Ok(axum::Json(case).into_response())
+    // The reasons and evidence of the case's proof record, not the file's (docs/review.md).
+    let a = Arc::clone(&app);
+    let shown = blocking(move || Ok(a.queue.show(case))).await?;
+    Ok(axum::Json(shown).into_response())
 }
 
 async fn approve(
@@ -1091,7 +1107,11 @@ async fn review(
     })
     .await?;
     app.metrics.review_decided();
-    let mut body = serde_json::to_value(&case)
+    // The case as a reviewer is shown it: with its approvals, the roles it still waits for,
+    // and its record's reasons and evidence.
+    let a = Arc::clone(&app);
+    let shown = blocking(move || Ok(a.queue.show(case))).await?;
+    let mut body = serde_json::to_value(&shown)
         .map_err(|e| ApiError::internal(format!("the case could not be written: {e}")))?;
     match approved {
         Some(Approved::Performed { performed, seq }) => {

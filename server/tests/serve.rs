@@ -1108,18 +1108,43 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
     }
     assert_eq!(log_size(addr), size);
 
-    // A case for reviews of two roles: a reviewer of one of them cannot decide it.
+    // A case for reviews of two roles is approved role by role, by two people: after the
+    // first, it stays open (the gateway's call stays held) and says what it waits for.
     let mut two = body.clone();
     two["also"] = json!(["marketing"]);
     let (st, c) = open(Some(OPS), &two);
     assert_eq!((st, c["also"].clone()), (201, json!(["marketing"])), "{c}");
+    assert_eq!(c["waiting"], json!(["fraud_desk", "marketing"]), "{c}");
     let two_id = c["id"].as_str().unwrap().to_string();
-    for token in [ANA, BOB] {
-        let (st, b) = review_action(addr, &two_id, "approve", Some(token));
-        assert_eq!((st, b["error"].as_str()), (403, Some("wrong_role")), "{b}");
-    }
-    // Only the request was proven: no outcome for a refused reviewer.
-    assert_eq!(log_size(addr), size + 1);
+    let (st, b) = review_action(addr, &two_id, "approve", Some(ANA));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        (&b["status"], &b["waiting"], &b["approvals"][0]["by"]),
+        (&json!("open"), &json!(["marketing"]), &json!("ana")),
+        "{b}"
+    );
+    let held = case(addr, &two_id);
+    assert_eq!(
+        (&held["status"], &held["decided_by"], &held["waiting"]),
+        (&json!("open"), &Value::Null, &json!(["marketing"])),
+        "{held}"
+    );
+    let (st, b) = review_action(addr, &two_id, "approve", Some(ANA));
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (409, Some("already_approved")),
+        "{b}"
+    );
+    let (st, b) = review_action(addr, &two_id, "approve", Some(BOB));
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(
+        (&b["status"], &b["decided_by"], b.get("waiting")),
+        (&json!("approved"), &json!("bob"), None),
+        "{b}"
+    );
+    let approved = b["proof"].as_u64().unwrap();
+    // The request, ana's approval (`review.approval`), and bob's `review.approved`.
+    assert_eq!(log_size(addr), size + 3);
 
     let (st, c) = open(Some(OPS), &body);
     assert_eq!(st, 201, "{c}");
@@ -1166,6 +1191,20 @@ fn an_operator_opens_a_review_case_for_a_held_call() {
     assert_eq!(st, 200, "{c}");
     assert_eq!(case(addr, &id)["status"], "approved");
     srv.stop().unwrap();
+    record_contains(
+        &s.opts.data,
+        approved - 1,
+        &[
+            "review.approval",
+            "\"roles\":[\"fraud_desk\"]",
+            "\"by\":\"ana\"",
+        ],
+    );
+    record_contains(
+        &s.opts.data,
+        approved,
+        &["review.approved", "\"approvals\":[{\"by\":\"ana\""],
+    );
     record_contains(
         &s.opts.data,
         requested,
@@ -1734,7 +1773,7 @@ fn an_approved_boost_is_carried_out() {
 /// why, naming that record; `action.not_performed` proves it; nothing is sent; and the check
 /// `xop log verify` makes of the queue names the case.
 #[test]
-fn an_approved_boost_whose_case_was_edited_is_not_carried_out() {
+fn an_approval_of_a_boost_whose_case_was_edited_is_refused() {
     let tmp = TempDir::new("edited-boost");
     let net = SlowNetwork::default();
     let server = serve_boost(&tmp, 10_000, &net);
@@ -1751,46 +1790,69 @@ fn an_approved_boost_whose_case_was_edited_is_not_carried_out() {
         if l["op"] == "open" && l["case"]["id"] == id.as_str() {
             assert_eq!(l["case"]["args"]["phone_number"], "+33612345678");
             l["case"]["args"]["phone_number"] = json!("+33699999999");
+            l["case"]["reasons"] = json!(["forged"]);
         }
         text.push_str(&serde_json::to_string(&l).unwrap());
         text.push('\n');
     }
     std::fs::write(&path, text).unwrap();
     let server = serve_boost(&tmp, 10_000, &net);
-    let (status, approved) = review_action(server.addr(), &id, "approve", Some(NORA));
-    assert_eq!(status, 200, "{approved}");
-    assert_eq!(approved["status"], "approved");
-    assert!(approved.get("performed").is_none(), "{approved}");
-    let reason = approved["not_performed"].as_str().unwrap();
-    assert!(
-        reason
-            .starts_with("the case's arguments were changed since the decision: their SHA-256 is ")
-            && reason.contains(&format!("that proof record {seq} holds")),
-        "{reason}"
+    // The queue checks the case against its decision's record: the approval is refused,
+    // saying what differs, and nothing is recorded.
+    let (status, refused) = review_action(server.addr(), &id, "approve", Some(NORA));
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("case_changed")),
+        "{refused}"
     );
-    let refused = approved["not_performed_seq"].as_u64().unwrap();
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("decision's proof record ({seq})"))
+            && message.contains("it keeps arguments whose SHA-256 is ")
+            && message.contains("nothing was recorded"),
+        "{message}"
+    );
+    // The reviewer is shown the case, and what differs from its record.
+    // The reviewer is shown the record's reasons, and what differs from the record.
+    let shown = boost_case_once(server.addr(), &id, "open");
+    let differs = shown["record_differs"].as_str().unwrap_or_default();
+    assert!(
+        differs.contains("it keeps arguments whose SHA-256 is ")
+            && differs.contains(r#"its reasons in `reviews.log` are ["forged"]"#),
+        "{shown}"
+    );
+    assert!(
+        !shown["reasons"].as_array().unwrap().is_empty() && shown["reasons"] != json!(["forged"]),
+        "{shown}"
+    );
+    assert!(shown.get("record_error").is_none(), "{shown}");
+    // So does the list.
+    let auth = bearer(NORA);
+    let (st, b) = request(
+        server.addr(),
+        "GET",
+        "/v1/reviews",
+        &[("Authorization", auth.as_str())],
+        b"",
+    );
+    assert_eq!(st, 200, "{b}");
+    let listed = json_of(&b)["cases"][0].clone();
+    assert_eq!(
+        (&listed["reasons"], &listed["record_differs"]),
+        (&shown["reasons"], &shown["record_differs"]),
+        "{listed}"
+    );
     server.stop().unwrap();
     assert!(net.performed.lock().unwrap().is_empty(), "nothing was sent");
-    assert_eq!(
-        record_names(&data),
-        ["decision", "review.approved", "action.not_performed"]
-    );
-    record_contains(
-        &data,
-        refused,
-        &[
-            &format!("\"case\":\"{id}\""),
-            "the case's arguments were changed",
-        ],
-    );
+    assert_eq!(record_names(&data), ["decision"]);
     verified(&data);
     let problems = xop_runtime::review::check_cases(&data).unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].record, Some(seq));
     assert!(
-        problems[0]
-            .message
-            .starts_with(&format!("case `{id}` in `reviews.log` keeps arguments")),
+        problems[0].message.starts_with(&format!(
+            "case `{id}` in `reviews.log` is not the case this decision record describes"
+        )),
         "{}",
         problems[0].message
     );

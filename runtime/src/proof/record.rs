@@ -125,8 +125,8 @@ pub struct ReviewTerms {
     pub fallback: Verdict,
     /// The deadline (RFC 3339): the decision time plus `within_ms`.
     pub deadline: String,
-    /// When review rules of several roles fired: the other roles that must approve too (a
-    /// reviewer must hold `role` and all of these).
+    /// When review rules of several roles fired: the other roles that must approve too (each
+    /// by someone holding it: [`crate::review::Case::waiting`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<String>,
 }

@@ -201,7 +201,8 @@ fn guards(program: &Program, record: &DecisionRecord) -> Result<Vec<usize>, Stri
 /// `deny`): a review case is opened only for a `review` verdict (`review.requested` is left
 /// out: its `record` is the requester's, perhaps of another log), the halt's fallback applies
 /// only to a decision that is not `deny`, and nothing is performed but after an `allow`.
-const FOLLOWING_EVENTS: [(&str, &str); 5] = [
+const FOLLOWING_EVENTS: [(&str, &str); 6] = [
+    ("review.approval", "record"),
     ("review.approved", "record"),
     ("review.rejected", "record"),
     ("review.fallback", "record"),
