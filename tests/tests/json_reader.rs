@@ -398,6 +398,35 @@ fn a_compiled_shape_reads_texts_of_its_shape_and_leaves_the_rest() {
         (contact_input(t, "c-1", &[sms]).replace("}]", "}}"), false),
         (contact_input(t, "c-1", &[sms]).replace("}]", "},]"), false),
         (contact_input(t, "c-1", &[sms]), true),
+        // Lists as long as the room made when a list starts (four elements), one longer, and
+        // much longer with elements of another shape among them; then shorter ones again, so
+        // that words left from a longer list would show.
+        (contact_input(t, "c-1", &[sms, email, sms, email]), true),
+        (
+            contact_input(t, "c-1", &[email, sms, email, sms, email]),
+            true,
+        ),
+        (
+            contact_input(
+                t,
+                "c-1",
+                &[
+                    sms, withdrawn, email, sms, withdrawn, sms, email, sms, withdrawn,
+                ],
+            ),
+            true,
+        ),
+        (contact_input(t, "c-1", &[email, withdrawn]), true),
+        (contact_input(t, "c-1", &[]), true),
+        (
+            contact_input(
+                t,
+                "c-1",
+                &[withdrawn, withdrawn, withdrawn, withdrawn, withdrawn],
+            ),
+            true,
+        ),
+        (contact_input(t, "c-1", &[email]), true),
     ];
     // Then with compiling off: nothing is read by the code, everything still as the
     // reference reads it.
@@ -421,6 +450,76 @@ fn a_compiled_shape_reads_texts_of_its_shape_and_leaves_the_rest() {
         }
     }
     assert_eq!(tally.compiled, steps.iter().filter(|s| s.1).count());
+}
+
+/// Zone names read by one reader one after another, so that its cache of zones holds the
+/// earlier ones: names that differ from a cached one in one byte or in case, a link, names
+/// that are a prefix of another or have one as a prefix, and names a rule spells (constants of
+/// the module, whose id the reader keeps with the cached zone) against names it does not.
+/// Each is read as the reference reads it, by the scanner, the replay and the compiled shape.
+#[test]
+fn zone_names_are_read_as_the_reference_reads_them() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/tz_names");
+    let program = compile(&dir);
+    let jit = xop_runtime::jit::compile(&program);
+    let (policy, _) = program.policy("zones").expect("the policy");
+    let names = [
+        "Europe/Paris",
+        "Europe/Parit",
+        "europe/paris",
+        "EUROPE/PARIS",
+        "Europe/Pari",
+        "Europe/Paris2",
+        "Europe/Kyiv",
+        "Europe/Kiev",
+        "Europe/Berlin",
+        "Asia/Pyongyang",
+        "asia/pyongyang",
+        "America/Indiana",
+        "America/Indiana/Indianapolis",
+        "America/Indianapolis",
+        "America/Argentina/Buenos_Aires",
+        "America/Buenos_Aires",
+        "UTC",
+        "Etc/UTC",
+        "",
+    ];
+    for compiled in [false, true] {
+        let mut reader = jit.json_reader(policy).expect("a reader");
+        let mut into = Bound::empty();
+        let mut tally = Tally::default();
+        let text = |tz: &str| format!(r#"{{"p": {{"tz": "{tz}"}}}}"#);
+        check(
+            &program,
+            &jit,
+            &mut reader,
+            policy,
+            &text("Europe/Paris"),
+            &mut into,
+            &mut tally,
+        );
+        if compiled {
+            assert!(reader.compile_now(), "the input's shape compiles");
+        }
+        // Forwards, then backwards: each name after others are cached.
+        for tz in names.iter().chain(names.iter().rev()) {
+            check(
+                &program,
+                &jit,
+                &mut reader,
+                policy,
+                &text(tz),
+                &mut into,
+                &mut tally,
+            );
+        }
+        assert!(tally.accepted > names.len(), "{tally:?}");
+        if compiled {
+            assert!(tally.compiled > names.len(), "{tally:?}");
+        } else {
+            assert!(tally.replayed > names.len(), "{tally:?}");
+        }
+    }
 }
 
 /// A reader compiles the shape it has replayed 65,536 times by itself, whatever else it read

@@ -686,11 +686,33 @@ struct ZoneEntry {
     text: String,
     /// The zone's IANA name, as `bind` keeps it.
     canonical: String,
+    /// The name's id if it is a constant of the reader's plan (looked up once, not per input).
+    constant: Option<i64>,
     zone: crate::zone::Zone,
 }
 
 /// Zone names kept at most (more are looked up again; input cannot grow the cache).
 const MAX_ZONES: usize = 64;
+
+/// The provisional index of `text` among the input's first `n` strings that are no
+/// constant (`strings`), added as the next one if it is not there.
+fn unknown_index(strings: &mut Vec<String>, n: &mut usize, text: &str) -> i64 {
+    let known = strings.get(..*n).unwrap_or_default();
+    if let Some(k) = known
+        .iter()
+        .position(|u| same(u.as_bytes(), text.as_bytes()))
+    {
+        return k as i64;
+    }
+    if *n == strings.len() {
+        strings.push(String::new());
+    }
+    let slot = &mut strings[*n];
+    slot.clear();
+    slot.push_str(text);
+    *n += 1;
+    (*n - 1) as i64
+}
 
 /// Buffers reused across calls.
 #[derive(Debug, Clone, Default)]
@@ -1251,25 +1273,14 @@ impl Scratch {
         if let Some(id) = plan.strings.get(text) {
             return (id, 0);
         }
-        let known = &self.strings[..self.nstrings];
-        if let Some(k) = known
-            .iter()
-            .position(|u| same(u.as_bytes(), text.as_bytes()))
-        {
-            return (k as i64, TAG_UNKNOWN);
-        }
-        if self.nstrings == self.strings.len() {
-            self.strings.push(String::new());
-        }
-        let slot = &mut self.strings[self.nstrings];
-        slot.clear();
-        slot.push_str(text);
-        self.nstrings += 1;
-        ((self.nstrings - 1) as i64, TAG_UNKNOWN)
+        (
+            unknown_index(&mut self.strings, &mut self.nstrings, text),
+            TAG_UNKNOWN,
+        )
     }
 
     /// The zone entry for `text`, looked up (as `bind` and the input check do) on a miss.
-    fn zone(&mut self, text: &str) -> Option<usize> {
+    fn zone(&mut self, plan: &Plan, text: &str) -> Option<usize> {
         if let Some(i) = self
             .zones
             .iter()
@@ -1283,10 +1294,29 @@ impl Scratch {
         let zone = crate::intrinsics::time_zone(&canonical).ok()?;
         self.zones.push(ZoneEntry {
             text: text.to_string(),
+            constant: plan.strings.get(&canonical),
             canonical,
             zone,
         });
         Some(self.zones.len() - 1)
+    }
+
+    /// The words of the zone entry `z`: its name's id and tags, as [`Scratch::intern`] gives
+    /// them for the name, with [`TAG_TZ`] and the entry.
+    #[inline(always)]
+    fn zone_word(&mut self, z: usize) -> Option<(i64, u32)> {
+        let Scratch {
+            zones,
+            strings,
+            nstrings,
+            ..
+        } = self;
+        let e = zones.get(z)?;
+        let (w, tag) = match e.constant {
+            Some(id) => (id, 0),
+            None => (unknown_index(strings, nstrings, &e.canonical), TAG_UNKNOWN),
+        };
+        Some((w, tag | TAG_TZ | ((z as u32) << 2)))
     }
 
     /// The text of a string word, for sorting sets.
@@ -1363,14 +1393,25 @@ impl<'h> HostRead<'h, '_> {
         Some(end)
     }
 
-    /// A list with its header at word `header` starts (lists must come in the order of their
-    /// headers, as in [`scan::Scan::list_direct`]): where its elements' words start.
-    pub(super) fn list_begin(&mut self, header: usize) -> Option<usize> {
+    /// A list with its header at word `header` and elements of `words` words starts (lists
+    /// must come in the order of their headers, as in [`scan::Scan::list_direct`]): where its
+    /// elements' words start. Room is made at once for [`LIST_ROOM`] elements, so that a
+    /// short list calls [`HostRead::room`] not once per element; [`HostRead::list_end`] cuts
+    /// the words to the elements read.
+    pub(super) fn list_begin(&mut self, header: usize, words: usize) -> Option<usize> {
         if self.cx.s.last_list.is_some_and(|h| header <= h) {
             return None;
         }
         self.cx.s.last_list = Some(header);
-        Some(self.cx.s.out.len())
+        let out = &mut self.cx.s.out;
+        let start = out.len();
+        let room = words.checked_mul(LIST_ROOM)?;
+        // Copied from zeros (one `memcpy`) rather than `resize`d (a loop over the words).
+        match ZEROS.get(..room) {
+            Some(zeros) => out.extend_from_slice(zeros),
+            None => out.resize(start.checked_add(room)?, 0),
+        }
+        Some(start)
     }
 
     /// Makes the words up to `need` exist (zeroed), growing by doubling.
@@ -1399,6 +1440,13 @@ impl<'h> HostRead<'h, '_> {
         Some(())
     }
 }
+
+/// Elements a compiled shape's list has room for when it starts (more grow the words by
+/// doubling): most lists of a policy's input are short.
+const LIST_ROOM: usize = 4;
+
+/// Zeroed words to copy from.
+static ZEROS: [i64; 256] = [0; 256];
 
 /// A scanner (untraced) at byte `pos` of `text`.
 fn scan_at(text: &str, pos: usize) -> Option<scan::Scan<'_>> {
@@ -1498,11 +1546,9 @@ impl Cx<'_> {
         let plan = self.plan;
         match node {
             Node::Tz => {
-                let z = self.s.zone(s)?;
-                let canonical = std::mem::take(&mut self.s.zones[z].canonical);
-                let (w, tag) = self.s.intern(plan, &canonical);
-                self.s.zones[z].canonical = canonical;
-                self.s.put(seg, at, w, tag | TAG_TZ | ((z as u32) << 2))
+                let z = self.s.zone(plan, s)?;
+                let (w, tag) = self.s.zone_word(z)?;
+                self.s.put(seg, at, w, tag)
             }
             Node::Duration => self.s.put(seg, at, bind::parse_duration(s).ok()?, 0),
             Node::Decimal => self.decimal(seg, at, bind::parse_decimal(s).ok()?),
@@ -1720,23 +1766,12 @@ fn jiff_time(s: &[u8]) -> Option<i64> {
     crate::time::parse_rfc3339(std::str::from_utf8(s).ok()?).ok()
 }
 
-/// Where a word of eight text bytes has a digit, among the bytes of `mask` (each 0 or 0xff):
-/// a byte is a digit when its high nibble is 3 and stays 3 once 6 is added. A carry out of
-/// a byte above 0xf9 can only make the next byte fail, never pass.
+/// Byte `k` of the result is `10 * d[k] + d[k + 1]` for the bytes `d` of `t`, each a digit's
+/// value or 0 (as [`civil_ms`] leaves them): no byte carries into the next, since 99 fits a
+/// byte.
 #[inline(always)]
-fn all_digits(x: u64, mask: u64) -> bool {
-    const NIBBLE: u64 = 0xf0f0_f0f0_f0f0_f0f0;
-    let t = (x & NIBBLE) | ((x.wrapping_add(0x0606_0606_0606_0606) & NIBBLE) >> 4);
-    t & mask == 0x3333_3333_3333_3333 & mask
-}
-
-/// Byte `k` of the result is `10 * d[k] + d[k + 1]` for the digit values `d` of the bytes of
-/// `x` that `mask` selects (digits, as [`all_digits`] found them; the other bytes count as
-/// 0, so no byte borrows from the next, and none carries: 99 fits a byte).
-#[inline(always)]
-fn pairs(x: u64, mask: u64) -> u64 {
-    let d = (x & mask) - (0x3030_3030_3030_3030 & mask);
-    d.wrapping_mul(10).wrapping_add(d >> 8)
+fn pairs(t: u64) -> u64 {
+    t.wrapping_mul(10).wrapping_add(t >> 8)
 }
 
 /// The forms of a time the reader's scanner and compiled shapes read in place (the text
@@ -1751,130 +1786,122 @@ pub(super) fn fast_time_of(b: &[u8]) -> Option<i64> {
     }
 }
 
-/// Days in each month of a common year, and before each month.
-const MONTH_DAYS: [i64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const DAYS_BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-
-/// The common form `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (years 1970 to 9998, seconds below 60)
-/// without jiff's general parser; `None` for anything else, which jiff then reads. The first
-/// sixteen bytes are checked and read as two words; years from 2100 on (whose leap years
-/// are not every fourth) are left to [`fast_time_general`].
+/// The common form `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (years 1970 to 9998, seconds below 60,
+/// 1 to 9 digits of fraction) without jiff's general parser; `None` for anything else, which
+/// jiff then reads (so `None` is always a safe answer, and `Some` must be jiff's).
 #[inline(always)]
 fn fast_time(b: &[u8]) -> Option<i64> {
-    let (head, rest) = b.split_first_chunk::<16>()?;
-    let (&[colon, s0, s1], _) = rest.split_first_chunk::<3>()?;
-    let lo = u64::from_le_bytes(*head.first_chunk::<8>()?);
-    let mid = u64::from_le_bytes(*head.last_chunk::<8>()?);
-    // `YYYY-MM-` and `DDTHH:MM` (little-endian: byte 0 lowest).
-    const LO_DIGITS: u64 = 0x00ff_ff00_ffff_ffff;
-    const MID_DIGITS: u64 = 0xffff_00ff_ff00_ffff;
-    let ok = all_digits(lo, LO_DIGITS)
-        & (lo & 0xff00_00ff_0000_0000 == 0x2d00_002d_0000_0000)
-        & all_digits(mid, MID_DIGITS)
-        & (mid & 0x0000_ff00_00ff_0000 == 0x0000_3a00_0054_0000)
-        & (colon == b':')
-        & (s0.wrapping_sub(b'0') <= 9)
-        & (s1.wrapping_sub(b'0') <= 9)
-        & (b.len() >= 20)
-        & (b.last() == Some(&b'Z'));
+    let (head, tail) = b.split_first_chunk::<19>()?;
+    let ms = match tail {
+        [b'Z'] => 0,
+        [b'.', frac @ .., b'Z'] => frac_ms(frac)?,
+        _ => return None,
+    };
+    Some(civil_ms(head)? + ms)
+}
+
+/// `t` xor-ed with a word of these bytes has the digit's value in each digit byte of the
+/// text (`'0'` to `'9'` and nothing else give 0 to 9) and 0 in each separator byte that is
+/// the one its place requires (little-endian: byte 0 lowest).
+const YMD: u64 = u64::from_le_bytes(*b"0000-00-");
+const DTH: u64 = u64::from_le_bytes(*b"00T00:00");
+const HMS: u64 = u64::from_le_bytes(*b"00:00:00");
+
+/// Added to a word xor-ed as above, per byte: 0x76 on a digit (the byte's high bit is then set
+/// exactly when the value is above 9) and 0x7f on a separator (set exactly when it is not 0).
+/// A byte that is 0x80 or more already has its high bit set; its carry into the next byte
+/// can only change a test that fails anyway.
+const fn adds(template: u64) -> u64 {
+    let mut add = 0;
+    let mut k = 0;
+    while k < 8 {
+        let c = (template >> (8 * k)) & 0xff;
+        add |= (if c == b'0' as u64 { 0x76 } else { 0x7f }) << (8 * k);
+        k += 1;
+    }
+    add
+}
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Days of each month less 28, two bits per month from bit 2 (January) on, February of a
+/// common year.
+const MONTH_EXTRA: u64 = {
+    let extra: [u64; 12] = [3, 0, 3, 2, 3, 2, 3, 3, 2, 3, 2, 3];
+    let mut t = 0;
+    let mut m = 0;
+    while m < 12 {
+        t |= extra[m] << (2 * (m + 1));
+        m += 1;
+    }
+    t
+};
+
+/// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS` (UTC), checked as jiff checks it:
+/// three overlapping 8-byte words (`YYYY-MM-`, `DDTHH:MM`, `HH:MM:SS`) checked and converted
+/// without a branch per byte, the fields' ranges tested together, the days counted from
+/// the civil date with years starting in March (no month table). Years from 2100 on, whose
+/// leap years are not every fourth, go to [`civil_ms_far`].
+#[inline(always)]
+fn civil_ms(h: &[u8; 19]) -> Option<i64> {
+    let w0 = h.first_chunk::<8>()?;
+    let w1 = h[8..].first_chunk::<8>()?;
+    let w2 = h.last_chunk::<8>()?;
+    let t0 = u64::from_le_bytes(*w0) ^ YMD;
+    let t1 = u64::from_le_bytes(*w1) ^ DTH;
+    let t2 = u64::from_le_bytes(*w2) ^ HMS;
+    let bad = t0
+        | t0.wrapping_add(const { adds(YMD) })
+        | t1
+        | t1.wrapping_add(const { adds(DTH) })
+        | t2
+        | t2.wrapping_add(const { adds(HMS) });
+    if bad & HIGH != 0 {
+        return None;
+    }
+    let (p0, p1, p2) = (pairs(t0), pairs(t1), pairs(t2));
+    let byte = |w: u64, k: u32| (w >> (8 * k)) & 0xff;
+    let y = byte(p0, 0) * 100 + byte(p0, 2);
+    let (mo, d) = (byte(p0, 5), byte(p1, 0));
+    let (hh, mi, ss) = (byte(p2, 0), byte(p2, 3), byte(p2, 6));
+    if !(1970..2100).contains(&y) {
+        return civil_ms_far(y, mo, d, hh, mi, ss);
+    }
+    // From 1970 to 2099 every fourth year is a leap year (2000 included).
+    let leap = y & 3 == 0;
+    let last = 28 + ((MONTH_EXTRA >> ((2 * mo) & 63)) & 3) + u64::from(mo == 2 && leap);
+    let ok =
+        (mo.wrapping_sub(1) < 12) & (d.wrapping_sub(1) < last) & (hh < 24) & (mi < 60) & (ss < 60);
     if !ok {
         return None;
     }
-    let (p, q) = (pairs(lo, LO_DIGITS), pairs(mid, MID_DIGITS));
-    let byte = |w: u64, k: u32| ((w >> (8 * k)) & 0xff) as i64;
-    let y = byte(p, 0) * 100 + byte(p, 2);
-    let (mo, d) = (byte(p, 5), byte(q, 0));
-    let (h, mi) = (byte(q, 3), byte(q, 6));
-    let sec = i64::from(s0 - b'0') * 10 + i64::from(s1 - b'0');
-    if !(1970..2100).contains(&y) {
-        return fast_time_general(b);
-    }
-    // From 1970 to 2099 every fourth year is a leap year (2000 included).
-    let leap = y % 4 == 0;
-    let m = usize::try_from(mo - 1).ok()?;
-    let month_days = MONTH_DAYS.get(m)? + i64::from(mo == 2 && leap);
-    if d < 1 || d > month_days || h > 23 || mi > 59 || sec > 59 {
-        return None;
-    }
-    let mut ms = 0;
-    if let [b'.', frac @ .., b'Z'] = b.get(19..)? {
-        ms = frac_ms(frac)?;
-    } else if b.len() != 20 {
-        return None;
-    }
-    let days =
-        365 * (y - 1970) + (y - 1969) / 4 + DAYS_BEFORE.get(m)? + i64::from(mo > 2 && leap) + d - 1;
-    Some(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
+    // Years from March: January and February count with the year before, so that a leap
+    // day is the last day of its year; 1970-03-01 is day 59.
+    let (y, mo, d) = (y as i64, mo as i64, d as i64);
+    let (yy, mm) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let days = 365 * (yy - 1970) + ((yy - 1968) >> 2) + (153 * mm + 2) / 5 + d + 58;
+    Some(((days * 24 + hh as i64) * 60 + mi as i64) * 60_000 + ss as i64 * 1000)
 }
 
-/// [`fast_time`] byte by byte, for the years [`fast_time`] leaves to it (2100 to 9998): the
-/// same checks and the same answer (H. Hinnant's days from the civil date).
+/// [`civil_ms`] for the years it leaves to this (2100 to 9998, the Gregorian leap years; `None`
+/// before 1970 and from 9999 on, which jiff reads): H. Hinnant's days from the civil date.
 #[inline(never)]
-fn fast_time_general(b: &[u8]) -> Option<i64> {
-    let head = b.first_chunk::<19>()?;
-    if b.len() < 20
-        || head[4] != b'-'
-        || head[7] != b'-'
-        || head[10] != b'T'
-        || head[13] != b':'
-        || head[16] != b':'
-        || b[b.len() - 1] != b'Z'
-    {
-        return None;
-    }
-    // Every digit position at once, without branches: a byte that is no digit is above 9.
-    let digit = |i: usize| head[i].wrapping_sub(b'0');
-    let (y0, y1, y2, y3) = (digit(0), digit(1), digit(2), digit(3));
-    let (m0, m1, d0, d1) = (digit(5), digit(6), digit(8), digit(9));
-    let (h0, h1, i0, i1, s0, s1) = (
-        digit(11),
-        digit(12),
-        digit(14),
-        digit(15),
-        digit(17),
-        digit(18),
-    );
-    let bad = (y0 > 9)
-        | (y1 > 9)
-        | (y2 > 9)
-        | (y3 > 9)
-        | (m0 > 9)
-        | (m1 > 9)
-        | (d0 > 9)
-        | (d1 > 9)
-        | (h0 > 9)
-        | (h1 > 9)
-        | (i0 > 9)
-        | (i1 > 9)
-        | (s0 > 9)
-        | (s1 > 9);
-    if bad {
-        return None;
-    }
-    let two = |a: u8, b: u8| i64::from(a) * 10 + i64::from(b);
-    let (y, mo, d) = (two(y0, y1) * 100 + two(y2, y3), two(m0, m1), two(d0, d1));
-    let (h, mi, sec) = (two(h0, h1), two(i0, i1), two(s0, s1));
-    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let month_days = match mo {
+fn civil_ms_far(y: u64, mo: u64, d: u64, hh: u64, mi: u64, ss: u64) -> Option<i64> {
+    let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
+    let last = match mo {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
         2 if leap => 29,
         2 => 28,
         _ => return None,
     };
-    if !(1970..=9998).contains(&y) || d < 1 || d > month_days || h > 23 || mi > 59 || sec > 59 {
+    if !(1970..=9998).contains(&y) || d < 1 || d > last || hh > 23 || mi > 59 || ss > 59 {
         return None;
     }
-    let mut ms = 0;
-    if b.len() > 20 {
-        if b[19] != b'.' {
-            return None;
-        }
-        ms = frac_ms(b.get(20..b.len() - 1)?)?;
-    } else if b[19] != b'Z' {
-        return None;
-    }
-    // Days from the civil date (H. Hinnant's algorithm), years from March.
+    let (y, mo, d) = (y as i64, mo as i64, d as i64);
     let (yy, m) = if mo <= 2 {
         (y - 1, mo + 9)
     } else {
@@ -1885,7 +1912,7 @@ fn fast_time_general(b: &[u8]) -> Option<i64> {
     let doy = (153 * m + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000 + ms)
+    Some(((days * 24 + hh as i64) * 60 + mi as i64) * 60_000 + ss as i64 * 1000)
 }
 
 /// One value: its node, and where its words go (segment and word).
@@ -2156,6 +2183,18 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 /// The milliseconds of a time's fraction of a second, its 1 to 9 digits after the `.`
 /// (truncated to whole milliseconds, as jiff does), or `None` for anything else.
 fn frac_ms(frac: &[u8]) -> Option<i64> {
+    // Milliseconds, as JavaScript's `toISOString` writes them: three digits at once.
+    if let &[a, b, c] = frac {
+        let (a, b, c) = (
+            a.wrapping_sub(b'0'),
+            b.wrapping_sub(b'0'),
+            c.wrapping_sub(b'0'),
+        );
+        if (a > 9) | (b > 9) | (c > 9) {
+            return None;
+        }
+        return Some(i64::from(a) * 100 + i64::from(b) * 10 + i64::from(c));
+    }
     if frac.is_empty() || frac.len() > 9 {
         return None;
     }
@@ -2294,6 +2333,104 @@ mod tests {
                     assert_eq!(f.key_in(&text.as_bytes()[..i]), None, "{text} cut at {i}");
                 }
             }
+        }
+    }
+
+    /// The short cut for times, byte by byte: each byte of a time in the forms read in place,
+    /// set to each of the 256 values, is refused or read as the reference reads it; every day
+    /// from 1970 to 2101 (and the edges of later years) is read, not left to jiff, and read
+    /// right; and the edges of each field (leap days, month 13, hour 24, second 60, lower-case
+    /// `t` and `z`, offsets, fractions of 1 to 10 digits) are refused or read as the
+    /// reference reads them.
+    #[test]
+    fn fast_time_reads_each_byte_and_day_as_the_reference() {
+        let jiff = |b: &[u8]| {
+            std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| crate::time::parse_rfc3339(s).ok())
+        };
+        for base in [
+            "2024-02-29T23:59:59Z",
+            "2026-11-25T09:00:00.123Z",
+            "2099-12-31T23:59:59Z",
+            "2100-02-28T00:00:00.5Z",
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T12:34:56.789Z",
+            "2400-02-29T19:09:08.123456789Z",
+        ] {
+            let b = base.as_bytes();
+            assert!(fast_time(b).is_some(), "{base}");
+            assert_eq!(fast_time(b), jiff(b), "{base}");
+            for i in 0..b.len() {
+                for v in 0..=255u8 {
+                    let mut m = b.to_vec();
+                    m[i] = v;
+                    if let Some(t) = fast_time(&m) {
+                        assert_eq!(Some(t), jiff(&m), "{base} with byte {i} = {v:#04x}");
+                    }
+                }
+            }
+        }
+        // Every day, at the day's first and last second.
+        let mut day = jiff::civil::date(1970, 1, 1);
+        while day.year() < 2102 {
+            for clock in ["00:00:00", "23:59:59.999"] {
+                let text = format!("{day}T{clock}Z");
+                let b = text.as_bytes();
+                assert!(fast_time(b).is_some(), "{text}");
+                assert_eq!(fast_time(b), jiff(b), "{text}");
+            }
+            day = day.tomorrow().expect("in range");
+        }
+        let read = [
+            "2096-02-29T00:00:00Z",
+            "2028-02-29T00:00:00Z",
+            "2000-02-29T00:00:00Z",
+            "2400-02-29T00:00:00Z",
+            "2104-02-29T00:00:00Z",
+            "2100-03-01T00:00:00Z",
+            "9998-12-31T23:59:59.999999999Z",
+            "2026-11-25T09:00:00.1Z",
+            "2026-11-25T09:00:00.12Z",
+            "2026-11-25T09:00:00.1234Z",
+            "2026-11-25T09:00:00.99999Z",
+            "2026-11-25T09:00:00.123456Z",
+            "2026-11-25T09:00:00.0000001Z",
+            "2026-11-25T09:00:00.12345678Z",
+            "2026-11-25T09:00:00.987654321Z",
+        ];
+        for text in read {
+            let b = text.as_bytes();
+            assert!(fast_time(b).is_some(), "{text}");
+            assert_eq!(fast_time(b), jiff(b), "{text}");
+        }
+        let left = [
+            "2023-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-00-10T00:00:00Z",
+            "2026-01-32T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:60:00Z",
+            "2026-01-01T23:59:60Z",
+            "2026-01-01T23:59:60.5Z",
+            "2026-01-01t10:00:00Z",
+            "2026-01-01T10:00:00z",
+            "2026-01-01T10:00:00+01:00",
+            "2026-01-01T10:00:00-00:00",
+            "2026-01-01T10:00:00.1234567891Z",
+            "2026-01-01T10:00:00.Z",
+            "2026-01-01T10:00:00.12aZ",
+            "1969-12-31T23:59:59Z",
+            "9999-01-01T00:00:00Z",
+            "2026-01-01T10:00:00",
+            "2026-01-01T10:00:00ZZ",
+        ];
+        for text in left {
+            let b = text.as_bytes();
+            assert_eq!(fast_time(b), None, "{text}");
+            assert_eq!(time(b), jiff(b), "{text}");
         }
     }
 

@@ -328,10 +328,11 @@ extern "C" fn xop_read_now(state: *mut State, pos: i64) -> i64 {
     with_host(state, |h| i64::try_from(h.now(as_usize(pos)?)?).ok())
 }
 
-/// A list whose header is word `header` starts: where its elements' words start.
-extern "C" fn xop_read_list(state: *mut State, header: i64) -> i64 {
+/// A list whose header is word `header`, of elements of `words` words, starts: where its
+/// elements' words start.
+extern "C" fn xop_read_list(state: *mut State, header: i64, words: i64) -> i64 {
     with_host(state, |h| {
-        i64::try_from(h.list_begin(as_usize(header)?)?).ok()
+        i64::try_from(h.list_begin(as_usize(header)?, as_usize(words)?)?).ok()
     })
 }
 
@@ -381,7 +382,7 @@ fn define(
     for (name, params) in [
         (VALUE, 5),
         (NOW, 2),
-        (LIST, 2),
+        (LIST, 3),
         (ROOM, 2),
         (LIST_END, 5),
         (FAST_TIME, 2),
@@ -596,14 +597,16 @@ impl Gen<'_> {
         self.b.switch_to_block(test);
         let at = self.here();
         let c = self.b.ins().uload8(I64, text_flags(), at, 0);
-        // A blank is below 0x21 and one of its four bits in a mask of them.
+        // A blank is below 0x21 and one of its four bits in a mask of them. Most bytes met
+        // here are not below 0x21 (the next key, value or bracket): one test settles those.
         let low = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, c, 0x21);
+        let maybe = self.b.create_block();
+        self.b.ins().brif(low, maybe, &[], done, &[]);
+        self.b.switch_to_block(maybe);
         let bit = self.b.ins().iconst(I64, 1);
         let bit = self.b.ins().ishl(bit, c);
         let mask = (1i64 << b' ') | (1 << b'\n') | (1 << b'\t') | (1 << b'\r');
         let blank = self.b.ins().band_imm_s(bit, mask);
-        let blank = self.b.ins().icmp_imm_s(IntCC::NotEqual, blank, 0);
-        let blank = self.b.ins().band(low, blank);
         let skip = self.b.create_block();
         self.b.ins().brif(blank, skip, &[], done, &[]);
         self.b.switch_to_block(skip);
@@ -980,7 +983,8 @@ impl Gen<'_> {
     /// read by `body` into room made for it, then `]`; as the replay's `list_direct`.
     fn list(&mut self, header: usize, elem_node: u32, words: usize, body: &[Op]) {
         let h = self.b.ins().iconst(I64, header as i64);
-        let start = self.host(self.f_list, &[h]);
+        let w = self.b.ins().iconst(I64, words as i64);
+        let start = self.host(self.f_list, &[h, w]);
         let c = self.byte();
         let not_open = self.b.ins().icmp_imm_s(IntCC::NotEqual, c, i64::from(b'['));
         self.branch_fail(not_open);
@@ -1049,7 +1053,6 @@ impl Gen<'_> {
         self.b.ins().jump(end, &[next_n.into()]);
 
         self.b.switch_to_block(end);
-        let w = self.b.ins().iconst(I64, words_c);
         self.host(self.f_list_end, &[h, start, n_end, w]);
     }
 }
