@@ -39,7 +39,7 @@ pub fn fixes(snap: &Snapshot, file: SourceFile, range: Span) -> Vec<Fix> {
             "C0001" => review_fix(snap, file, d),
             "C0005" => consent_fix(snap, file, d),
             "C0007" => reason_fix(snap, file, d),
-            _ => suggestion_fix(d),
+            _ => suggestion_fix(snap, file, d),
         };
         // Diagnostics at one place may share a fix (a `for purpose` policy's C0005, once per
         // action it guards): offered twice, "fix all" would apply it twice.
@@ -106,11 +106,14 @@ fn review_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> 
         None => {
             let i = ide::item_at(db, file, span.start())?;
             let policy_start = parse_file(db, file).ast.items.get(i as usize)?.span.start();
+            // Not a name the file has (a function, an enum's value written alone): declared
+            // twice, or read as the other, it would not check.
+            let role = fresh(snap, scope, "reviewer", &[]);
             edits.push((
                 Span::new(policy_start, policy_start),
-                "/// Who reviews high-risk decisions.\nrole reviewer\n\n".to_string(),
+                format!("/// Who reviews high-risk decisions.\nrole {role}\n\n"),
             ));
-            "reviewer".to_string()
+            role
         }
     };
     let reason = reason.as_ref().map_or_else(
@@ -178,7 +181,14 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
         }
     }
     let scope = file_scope(db, snap.project, file);
-    let mut taken: Vec<String> = policy.bindings.iter().map(|b| b.var.name.clone()).collect();
+    // The policy's own names: a binding named like another, or like the decision time
+    // (`at channel`), is E0206.
+    let mut taken: Vec<String> = policy
+        .bindings
+        .iter()
+        .map(|b| b.var.name.clone())
+        .chain(policy.at.iter().map(|at| at.name.clone()))
+        .collect();
     // The local of each parameter the guard reads, bound now or by this fix.
     let mut locals: Vec<(String, String)> = Vec::new();
     let mut new_bindings = Vec::new();
@@ -525,19 +535,52 @@ fn kebab(name: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
-/// "did you mean `x`?" → replace the name with `x`.
-fn suggestion_fix(d: &Diagnostic) -> Option<Fix> {
-    let help = d.help.as_deref()?;
-    let s = help.strip_prefix("did you mean `")?.strip_suffix("`?")?;
-    // Only where the suggestion replaces exactly the span: not `Enum.value` for a value, nor
-    // `@name` for an annotation's name.
-    if s.contains('@') || (s.contains('.') && d.code != "E0203") {
-        return None;
-    }
+/// "did you mean `x`?" → replace what the diagnostic points at so that the text reads `x`:
+/// the whole of it for a name (`mesages_7d`, `shop.custmer`), only the value's name for an
+/// enum value written qualified (`Tier.gld`, help `Tier.gold`, the diagnostic at `gld`), only
+/// the annotation's name (`@persnal`, help `@personal`, the diagnostic at `persnal`); and
+/// "did you mean "x"?" → the quoted reason code (`"frequency_cap"`) replaced by `"x"`. No fix
+/// where the text around does not read as the help's (a qualifier written otherwise).
+fn suggestion_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> {
+    let help = d.help.as_deref()?.strip_prefix("did you mean ")?;
+    let text = snap.text(file);
+    let written = text.get(d.span.range())?;
+    let before = &text[..d.span.start()];
+    let new = if let Some(s) = help.strip_prefix('"').and_then(|h| h.strip_suffix("\"?")) {
+        // A reason code, in place of the string literal written: only a plain one, which
+        // needs no escape.
+        let literal = written.len() >= 2 && written.starts_with('"') && written.ends_with('"');
+        if !literal || s.is_empty() || s.contains(['"', '\\']) || s.contains(char::is_control) {
+            return None;
+        }
+        format!("\"{s}\"")
+    } else {
+        let s = help.strip_prefix('`')?.strip_suffix("`?")?;
+        if let Some(name) = s.strip_prefix('@') {
+            // An annotation: the diagnostic is at its name, after the `@`, or at both.
+            match written.strip_prefix('@') {
+                Some(_) => s.to_string(),
+                None if before.ends_with('@') => name.to_string(),
+                None => return None,
+            }
+        } else if let Some((qualifier, value)) = s.rsplit_once('.')
+            && d.code != "E0203"
+        {
+            // `Enum.value`: the diagnostic is at the value's name, after `Enum.` as written.
+            if !before.ends_with(&format!("{qualifier}.")) || written.contains('.') {
+                return None;
+            }
+            value.to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    // The title shows the help's text, which is what the code reads once fixed.
+    let shown = help.strip_suffix('?').unwrap_or(help);
     Some(Fix {
-        title: format!("Replace with `{s}`"),
+        title: format!("Replace with {shown}"),
         diagnostic: d.clone(),
-        edits: vec![(d.span, s.to_string())],
+        edits: vec![(d.span, new)],
         preferred: true,
     })
 }
@@ -673,6 +716,24 @@ mod tests {
             .replace("c.messages_7d", "1");
         let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
         assert!(fixed.contains("for send_offer(to, channel) {"), "{fixed}");
+        assert_fixed(&codes, "C0005", &fixed);
+    }
+
+    #[test]
+    fn the_consent_guard_binds_no_name_the_decision_time_has() {
+        let text = unguarded().replace(
+            "send_offer(to: c, channel: ch) {",
+            "send_offer(to: c) at channel {",
+        );
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
+        assert!(
+            fixed.contains("for send_offer(to: c, channel: channel_2) at channel {"),
+            "{fixed}"
+        );
+        assert!(
+            fixed.contains("consent(c, marketing, channel_2)"),
+            "{fixed}"
+        );
         assert_fixed(&codes, "C0005", &fixed);
     }
 
@@ -930,6 +991,21 @@ mod tests {
     }
 
     #[test]
+    fn a_review_declares_a_role_under_a_name_the_file_does_not_have() {
+        let text = CONTACT.replace("risk minimal", "risk high").replace(
+            "policy contact",
+            "enum Who { reviewer }\nfn reviewer_2(w: Who): Bool = w == reviewer\npolicy contact",
+        );
+        let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "review");
+        assert!(
+            fixed.contains("review \"ok\" by role reviewer_3 within 24h else deny"),
+            "{fixed}"
+        );
+        assert!(fixed.contains("role reviewer_3\n"), "{fixed}");
+        assert_fixed(&codes, "C0001", &fixed);
+    }
+
+    #[test]
     fn one_consent_guard_for_a_purpose_policy_over_two_actions() {
         let text = unguarded().replace(
             "policy contact for send_offer(",
@@ -1048,6 +1124,61 @@ role r
             3,
             "{codes:?}"
         );
+    }
+
+    #[test]
+    fn a_did_you_mean_replaces_a_value_an_annotation_or_a_reason() {
+        let good = "module shop.contact\n\
+             purpose fraud_prevention\n\
+             enum Tier { gold, silver }\n\
+             record Customer {\n  id: Id\n  tier: Tier\n  messages_7d: Int\n  \
+             @personal(purpose: [fraud_prevention]) msisdn: Text\n}\n\
+             action send_offer(to: Customer) purpose fraud_prevention risk minimal\n\
+             policy contact for send_offer(to: c) {\n  \
+             deny \"frequency-cap\" when c.messages_7d >= 3 and c.tier == Tier.gold\n  \
+             allow \"eligible\"\n}\n\
+             test \"busy\" {\n  expect contact(send_offer(to: { messages_7d: 5, tier: gold, .. })) \
+             == deny(\"frequency-cap\")\n}\n";
+        let (_st, snap) = snapshot(&[("contact.xop", good)]);
+        let file = snap.file("contact.xop").expect("file");
+        let codes: Vec<&str> = file_diagnostics(&snap.db, snap.project, file)
+            .iter()
+            .map(|d| d.code)
+            .collect();
+        assert_fixed(&codes, "E0210", good);
+        // The wrong text, the part of it the diagnostic is at, the right text, the title.
+        for (code, wrong, part, right, title) in [
+            (
+                "E0210",
+                "Tier.gld",
+                "gld",
+                "Tier.gold",
+                "Replace with `Tier.gold`",
+            ),
+            (
+                "E0214",
+                "@persnal",
+                "persnal",
+                "@personal",
+                "Replace with `@personal`",
+            ),
+            (
+                "E0205",
+                "deny(\"frequency_cap\")",
+                "\"frequency_cap\"",
+                "deny(\"frequency-cap\")",
+                "Replace with \"frequency-cap\"",
+            ),
+        ] {
+            let text = good.replacen(right, wrong, 1);
+            assert_ne!(text, good, "{right}");
+            // From either end of the wrong part.
+            for plus in [0, part.len()] {
+                let (fixed, codes) = apply_in("", &text, at(&text, part, 0, plus), title);
+                assert_eq!(fixed, good, "{code}");
+                assert_fixed(&codes, code, &fixed);
+            }
+        }
     }
 
     #[test]

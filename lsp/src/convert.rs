@@ -21,7 +21,7 @@ use crate::actions::Fix;
 use crate::completion::{Completion, Kind};
 use crate::folding::{Fold, FoldKind};
 use crate::hover::HoverInfo;
-use crate::lines::LineIndex;
+use crate::lines::{LineIndex, PositionWalker};
 use crate::semantic::{self, TokenType};
 use crate::state::Snapshot;
 use crate::stdlib::{SCHEME, StdlibLocation};
@@ -448,21 +448,29 @@ pub fn legend() -> SemanticTokensLegend {
 }
 
 /// Tokens in the protocol's relative encoding; a token spanning lines is cut at its first
-/// line's end (multi-line tokens are optional for clients).
-pub fn semantic_tokens(text: &str, tokens: &[semantic::Token]) -> SemanticTokens {
+/// line's end (multi-line tokens are optional for clients). `tokens` are in order and do not
+/// overlap (as [`semantic::tokens`] gives them), so positions are counted on from the previous
+/// token's: linear in the text, however long its lines. `check` is called every
+/// [`CHECK_EVERY`] tokens: the server passes salsa's cancellation check, which unwinds when
+/// the request was cancelled or an edit arrived, so that a long file does not hold the
+/// snapshot (and every write waiting for it) to the end.
+pub fn semantic_tokens(
+    text: &str,
+    tokens: &[semantic::Token],
+    mut check: impl FnMut(),
+) -> SemanticTokens {
     let idx = LineIndex::new(text);
+    let mut walker = PositionWalker::new(&idx);
     let mut data = Vec::with_capacity(tokens.len());
     let (mut prev_line, mut prev_col) = (0u32, 0u32);
-    for t in tokens {
-        let (line, col) = idx.position(t.span.start());
-        let (end_line, end_col) = idx.position(t.span.end());
-        let length = if end_line == line {
-            end_col.saturating_sub(col)
-        } else {
-            idx.position(idx.line_end(line as usize))
-                .1
-                .saturating_sub(col)
-        };
+    for (i, t) in tokens.iter().enumerate() {
+        if i % CHECK_EVERY == 0 {
+            check();
+        }
+        let (line, col) = walker.position(t.span.start());
+        // The end, or the end of the token's first line: further along the same line.
+        let end = t.span.end().min(idx.line_end(line as usize));
+        let length = walker.position(end).1.saturating_sub(col);
         if length == 0 {
             continue;
         }
@@ -490,6 +498,10 @@ pub fn semantic_tokens(text: &str, tokens: &[semantic::Token]) -> SemanticTokens
         data,
     }
 }
+
+/// How many semantic tokens are converted between two cancellation checks: a check is cheap
+/// (an atomic load), a thousand tokens take well under a millisecond.
+pub const CHECK_EVERY: usize = 1024;
 
 /// What the server can do.
 pub fn capabilities() -> lsp::ServerCapabilities {
@@ -631,13 +643,46 @@ mod tests {
             ty: TokenType::Keyword,
             modifiers: 0,
         };
-        let out = semantic_tokens(text, &[t(0, 2), t(3, 5), t(8, 10)]);
+        let out = semantic_tokens(text, &[t(0, 2), t(3, 5), t(8, 10)], || {});
         let rel: Vec<(u32, u32, u32)> = out
             .data
             .iter()
             .map(|d| (d.delta_line, d.delta_start, d.length))
             .collect();
         assert_eq!(rel, vec![(0, 0, 2), (0, 3, 2), (1, 2, 2)]);
+        // Non-ASCII text and a token cut at its line's end (`"é\r\n"` spans the break).
+        let text = "é \"é\r\nx\" y";
+        let out = semantic_tokens(text, &[t(0, 2), t(3, 10), t(11, 12)], || {});
+        let rel: Vec<(u32, u32, u32)> = out
+            .data
+            .iter()
+            .map(|d| (d.delta_line, d.delta_start, d.length))
+            .collect();
+        assert_eq!(rel, vec![(0, 0, 1), (0, 2, 2), (1, 3, 1)]);
+    }
+
+    #[test]
+    fn tokens_of_one_long_line_are_linear_and_checked_for_cancellation() {
+        let n = 5_000;
+        let text = format!("fn f(): Bool = true{}", " or true".repeat(n));
+        let t = |s: usize, e: usize| semantic::Token {
+            span: Span::new(s, e),
+            ty: TokenType::Keyword,
+            modifiers: 0,
+        };
+        let tokens: Vec<semantic::Token> = text
+            .match_indices("true")
+            .map(|(i, w)| t(i, i + w.len()))
+            .collect();
+        crate::lines::COUNTED.with(|c| c.set(0));
+        let mut checks = 0;
+        let out = semantic_tokens(&text, &tokens, || checks += 1);
+        assert_eq!(out.data.len(), n + 1);
+        assert!(out.data[1..].iter().all(|d| d.delta_start == 8));
+        // Each byte is counted about once, not once per token before it.
+        let counted = crate::lines::COUNTED.with(|c| c.get());
+        assert!(counted <= 2 * text.len(), "{counted} bytes counted");
+        assert_eq!(checks, (n + 1).div_ceil(CHECK_EVERY));
     }
 
     #[test]

@@ -6,6 +6,16 @@
 thread_local! {
     /// How many texts this thread has indexed: the tests count the work a request does.
     pub(crate) static INDEXED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// How many bytes of text this thread has counted UTF-16 columns over: the tests bound
+    /// the work of converting many positions.
+    pub(crate) static COUNTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The length of `s` in UTF-16 code units.
+fn utf16_len(s: &str) -> usize {
+    #[cfg(test)]
+    COUNTED.with(|n| n.set(n.get() + s.len()));
+    s.chars().map(char::len_utf16).sum()
 }
 
 /// The start of each line of a text, for converting positions.
@@ -35,12 +45,17 @@ impl<'a> LineIndex<'a> {
     /// end is clamped to the character's start or the end of the text, one inside a line break
     /// (between `\r` and `\n`) to the end of its line.
     pub fn position(&self, offset: usize) -> (u32, u32) {
+        let (line, offset) = self.locate(offset);
+        let start = self.starts[line];
+        let col = utf16_len(&self.text[start..offset]);
+        (to_u32(line), to_u32(col))
+    }
+
+    /// The line of byte `offset` and the offset clamped as [`LineIndex::position`] clamps it.
+    fn locate(&self, offset: usize) -> (usize, usize) {
         let offset = self.floor(offset.min(self.text.len()));
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
-        let start = self.starts[line];
-        let offset = offset.min(self.line_end(line));
-        let col: usize = self.text[start..offset].chars().map(char::len_utf16).sum();
-        (to_u32(line), to_u32(col))
+        (line, offset.min(self.line_end(line)))
     }
 
     /// The byte offset of (line, UTF-16 column). A line past the end gives the end of the text;
@@ -102,6 +117,44 @@ impl<'a> LineIndex<'a> {
             offset -= 1;
         }
         offset
+    }
+}
+
+/// Converts many byte offsets to positions, as [`LineIndex::position`] does, counting each
+/// column on from the previous position when it is further along the same line: offsets in
+/// increasing order cost one pass over the text in all, where counting each from its line's
+/// start would be quadratic in the length of a line (a generated file's one long line holds
+/// tens of thousands of tokens).
+#[derive(Debug)]
+pub struct PositionWalker<'i, 'a> {
+    index: &'i LineIndex<'a>,
+    /// The last position given: its line, byte offset and UTF-16 column.
+    line: usize,
+    offset: usize,
+    col: usize,
+}
+
+impl<'i, 'a> PositionWalker<'i, 'a> {
+    /// A walker at the start of the text `index` indexes.
+    pub fn new(index: &'i LineIndex<'a>) -> PositionWalker<'i, 'a> {
+        PositionWalker {
+            index,
+            line: 0,
+            offset: 0,
+            col: 0,
+        }
+    }
+
+    /// The (line, UTF-16 column) of byte `offset`, clamped as [`LineIndex::position`] does.
+    pub fn position(&mut self, offset: usize) -> (u32, u32) {
+        let (line, offset) = self.index.locate(offset);
+        if line != self.line || offset < self.offset {
+            // Another line, or back on this one: count from the line's start.
+            (self.line, self.offset, self.col) = (line, self.index.starts[line], 0);
+        }
+        self.col += utf16_len(&self.index.text[self.offset..offset]);
+        self.offset = offset;
+        (to_u32(line), to_u32(self.col))
     }
 }
 
@@ -189,6 +242,23 @@ mod tests {
         // A text ending in a line break has an empty last line.
         assert_eq!(LineIndex::new("a\r").len(), 2);
         assert_eq!(LineIndex::new("a\r").position(2), (1, 0));
+    }
+
+    #[test]
+    fn the_walker_gives_what_position_gives_in_any_order() {
+        for text in ["é😀x\ny", "ab\r\ncd\ref\ngh", "a\r", "", "x é 😀 y\n\n  z"] {
+            let idx = LineIndex::new(text);
+            let offsets: Vec<usize> = (0..=text.len() + 2).collect();
+            // Increasing (as for tokens), decreasing, and jumping back and forth.
+            let mixed: Vec<usize> = offsets.iter().map(|&o| (o * 7) % offsets.len()).collect();
+            let reversed: Vec<usize> = offsets.iter().rev().copied().collect();
+            for order in [&offsets, &reversed, &mixed] {
+                let mut walker = PositionWalker::new(&idx);
+                for &off in order {
+                    assert_eq!(walker.position(off), idx.position(off), "{text:?} {off}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -525,8 +525,10 @@ impl LanguageServer for Backend {
         self.read(move |snap| {
             let file = document(snap, &uri)?;
             let tokens = semantic::tokens(snap, file);
+            // The conversion runs no query: it checks for cancellation itself.
+            let check = || salsa::Database::unwind_if_revision_cancelled(&snap.db);
             Ok(Some(SemanticTokensResult::Tokens(
-                convert::semantic_tokens(&snap.text(file), &tokens),
+                convert::semantic_tokens(&snap.text(file), &tokens, check),
             )))
         })
         .await

@@ -91,7 +91,10 @@ impl State {
     /// Loads at most `limit` `.xop` files under `root`, warning when there are more.
     fn scan(&mut self, root: &Path, limit: usize) -> usize {
         let mut n = 0;
+        // In file-name order, as `xop check` reads a folder (cli/src/files.rs): the compiler
+        // reports a module declared twice (E0202) on the later file, so that both agree.
         let walk = walkdir::WalkDir::new(root)
+            .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| e.depth() == 0 || !skipped_folder(&e.file_name().to_string_lossy()));
         for entry in walk.filter_map(Result::ok) {
@@ -144,36 +147,69 @@ impl State {
     }
 
     /// A document was closed: back to the disk's text for a workspace file, gone otherwise.
+    ///
+    /// A workspace file is one read from disk by a scan or a watcher's event, or one the
+    /// editor created and saved inside a workspace folder since (an editor that does not
+    /// watch files reports no event for it): whichever exists on disk is read back.
     pub fn close(&mut self, path: &str) {
         Arc::make_mut(&mut self.versions).remove(path);
         if self.is_stdlib(path) {
             return;
         }
-        match self
+        let fs_path = self
             .on_disk
             .get(path)
-            .and_then(|p| std::fs::read_to_string(p).ok())
-        {
-            Some(text) => {
+            .cloned()
+            .or_else(|| self.in_workspace_folder(path));
+        match fs_path.and_then(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t))) {
+            Some((p, text)) => {
                 self.ws.set_file(path, text);
+                self.on_disk.insert(path.to_string(), p);
             }
-            None => self.ws.remove_file(path),
+            None => {
+                self.ws.remove_file(path);
+                self.on_disk.remove(path);
+            }
         }
     }
 
+    /// The file `path` names, when it is a `.xop` file inside a workspace folder that a scan
+    /// would load (not in a hidden folder or `target`); `None` for a URI.
+    fn in_workspace_folder(&self, path: &str) -> Option<PathBuf> {
+        if is_uri(path) {
+            return None;
+        }
+        let p = Path::new(path);
+        if p.extension().is_none_or(|e| e != "xop") {
+            return None;
+        }
+        let rel = self.roots.iter().find_map(|r| p.strip_prefix(r).ok())?;
+        let mut folders = rel.parent()?.components();
+        if folders.any(|c| skipped_folder(&c.as_os_str().to_string_lossy())) {
+            return None;
+        }
+        Some(p.to_path_buf())
+    }
+
     /// A workspace file changed on disk (created, edited or deleted by another program): the
-    /// database follows, unless the editor has it open (the editor's text wins).
+    /// database follows, unless the editor has it open (the editor's text wins until it is
+    /// closed; whether the file is on disk is still recorded, for [`State::close`]).
     pub fn reload(&mut self, path: &str, fs_path: &Path) {
-        if self.versions.contains_key(path) || self.is_stdlib(path) {
+        if self.is_stdlib(path) {
             return;
         }
+        let open = self.versions.contains_key(path);
         match std::fs::read_to_string(fs_path) {
             Ok(text) => {
-                self.ws.set_file(path, text);
+                if !open {
+                    self.ws.set_file(path, text);
+                }
                 self.on_disk.insert(path.to_string(), fs_path.to_path_buf());
             }
             Err(_) => {
-                self.ws.remove_file(path);
+                if !open {
+                    self.ws.remove_file(path);
+                }
                 self.on_disk.remove(path);
             }
         }
@@ -383,6 +419,107 @@ mod tests {
                 .expect("write");
         }
         assert_eq!(st.scan(&more, 2), 2);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_file_created_in_the_editor_saved_and_closed_stays() {
+        let dir = std::env::temp_dir().join(format!("xop-lsp-saved-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(".hidden")).expect("temp dir");
+        let mut st = State::new(StdlibLocation::Scheme);
+        assert_eq!(st.load_folder(&dir), 0);
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        // Created in the editor, saved (the watcher reports it), closed: read back from disk.
+        let new = dir.join("new.xop");
+        st.open(&path(&new), "module new\n", 1);
+        std::fs::write(&new, "module new\n").expect("write");
+        st.reload(&path(&new), &new);
+        st.close(&path(&new));
+        assert_eq!(
+            st.workspace().source(&path(&new)).as_deref(),
+            Some("module new\n")
+        );
+        // Outside the workspace folders, the watcher's event alone tells that it is on disk.
+        let mut rootless = State::new(StdlibLocation::Scheme);
+        let other = dir.join("other.xop");
+        rootless.open(&path(&other), "module other\n", 1);
+        std::fs::write(&other, "module other\n").expect("write");
+        rootless.reload(&path(&other), &other);
+        rootless.close(&path(&other));
+        assert_eq!(
+            rootless.workspace().source(&path(&other)).as_deref(),
+            Some("module other\n")
+        );
+        // Saved without a watcher's event: read back too, being in the workspace folder.
+        let quiet = dir.join("quiet.xop");
+        st.open(&path(&quiet), "module quiet\n", 1);
+        std::fs::write(&quiet, "module quiet\n").expect("write");
+        st.close(&path(&quiet));
+        assert_eq!(
+            st.workspace().source(&path(&quiet)).as_deref(),
+            Some("module quiet\n")
+        );
+        // Never saved, or saved in a hidden folder a scan leaves out: gone.
+        let unsaved = dir.join("unsaved.xop");
+        let hidden = dir.join(".hidden/h.xop");
+        std::fs::write(&hidden, "module h\n").expect("write");
+        for p in [&unsaved, &hidden] {
+            st.open(&path(p), "module x\n", 1);
+            st.close(&path(p));
+            assert_eq!(st.workspace().source(&path(p)), None, "{}", p.display());
+        }
+        // Deleted while open (the watcher reports it), then closed: gone.
+        st.open(&path(&new), "module new2\n", 2);
+        std::fs::remove_file(&new).expect("remove");
+        st.reload(&path(&new), &new);
+        assert_eq!(
+            st.workspace().source(&path(&new)).as_deref(),
+            Some("module new2\n")
+        );
+        st.close(&path(&new));
+        assert_eq!(st.workspace().source(&path(&new)), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_folder_is_read_in_file_name_order_as_xop_check_reads_it() {
+        let dir = std::env::temp_dir().join(format!("xop-lsp-order-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a")).expect("temp dir");
+        // Written out of order, so that the directory's own order is unlikely to be sorted.
+        for name in ["d.xop", "b.xop", "a/z.xop", "c.xop", "a.xop"] {
+            std::fs::write(dir.join(name), "module one\n").expect("write");
+        }
+        let mut st = State::new(StdlibLocation::Scheme);
+        assert_eq!(st.load_folder(&dir), 5);
+        let snap = st.snapshot();
+        let order: Vec<String> = snap
+            .files()
+            .into_iter()
+            .filter(|f| !snap.is_stdlib(*f))
+            .map(|f| {
+                let p = snap.path(f);
+                Path::new(&*p)
+                    .strip_prefix(&dir)
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(order, ["a/z.xop", "a.xop", "b.xop", "c.xop", "d.xop"]);
+        // So a module declared twice is reported on the later files, as `xop check` does.
+        let e0202: Vec<String> = st
+            .workspace()
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "E0202")
+            .map(|d| d.file.to_string())
+            .collect();
+        assert!(
+            !e0202.iter().any(|p| p.ends_with("a/z.xop")),
+            "E0202 on the first file: {e0202:?}"
+        );
+        drop(snap);
         let _ = std::fs::remove_dir_all(dir);
     }
 
