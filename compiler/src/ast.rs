@@ -190,6 +190,7 @@ impl Item {
                     match &mut h.trigger {
                         Trigger::On { condition, .. } => r.condition(condition),
                         Trigger::Wait(e) => r.exprs.push(e),
+                        Trigger::Error(_) => {}
                     }
                     for step in &mut h.steps {
                         if let Step::Propose(call) = step {
@@ -641,6 +642,9 @@ pub enum Trigger {
     },
     /// `wait D`: no other handler fired within `D` of entering the state.
     Wait(Expr),
+    /// `on` and what the parser could not read after it (the syntax error is reported); the
+    /// handler's steps are still read.
+    Error(Span),
 }
 
 /// A handler of a journey state: a trigger and its steps.

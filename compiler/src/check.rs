@@ -345,6 +345,11 @@ pub fn check_item_with(
                     c.diags
                         .push(resolve::duplicate(&path, &t.tool.value, t.tool.span, first));
                 }
+                // A binding cut short by a syntax error (`tool "a" ->` with the next binding's
+                // `tool` read as the action) names no action: the syntax error says what is wrong.
+                if c.cut_short(t.span) {
+                    continue;
+                }
                 let Some(action) = c.expect_path(&t.action, DefKind::Action) else {
                     continue;
                 };
@@ -780,6 +785,13 @@ fn wordless(text: &str) -> &'static str {
 }
 
 fn bad_annotation(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, form: &str) {
+    // An argument the parser could not read: its syntax error says what is wrong.
+    if a.args
+        .iter()
+        .any(|x| matches!(x.value.kind, ast::ExprKind::Error))
+    {
+        return;
+    }
     c.diags.push(
         Diagnostic::error(
             "E0214",
@@ -1121,6 +1133,7 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
                     &Ty::Duration,
                     "`wait` takes a duration",
                 ),
+                Trigger::Error(_) => {} // reported by the parser
             }
             unreachable_steps(c, path, &h.steps);
             for step in &h.steps {

@@ -150,6 +150,13 @@ fn first_error_node(file: &File) -> Option<Span> {
                     }
                 }
             }
+            ItemKind::Journey(j) => {
+                for h in j.states.iter().flat_map(|s| &s.handlers) {
+                    if let Trigger::Error(span) = h.trigger {
+                        return Some(span);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -966,6 +973,8 @@ impl<'a> Layout<'a> {
                 (prefix, condition.as_ref().map(condition_parts), header_end)
             }
             Trigger::Wait(e) => (format!("wait {}", expr(e, 0)), None, e.span.end()),
+            // Not reached: a file with errors is not formatted.
+            Trigger::Error(span) => ("on".to_string(), None, span.end()),
         };
         let brace = self.end_after(header_end, Token::LBrace);
         let block = !h.steps.is_empty() || self.has_comment(brace, h_end);

@@ -120,10 +120,14 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
             .any(|d| d.1 == Some(at) && !unexpected_docs.contains(&d.0.start()))
     };
     let ends_with_doc = docs.last().is_some_and(|d| d.1.is_none());
+    let mut follow_ups = FollowUps::new(source, &issues);
     let mut issues = issues.into_iter().peekable();
     while let Some(issue) = issues.next() {
         match issue {
             Issue::Syntax(rec) => {
+                if follow_ups.is_follow_up(&rec) {
+                    continue;
+                }
                 if let Some(d) =
                     syntax_diagnostic(path, source, eof, rec.error, &after_doc, ends_with_doc)
                 {
@@ -183,6 +187,75 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
         comments: stream.comments.into(),
         diagnostics,
         names: stream.names.into(),
+    }
+}
+
+/// How many tokens the parser must read after resuming from a syntax error before a new
+/// syntax error counts as a mistake of its own (yacc's rule, for the same reason).
+const RESYNC_TOKENS: usize = 3;
+
+/// Syntax errors that follow a recovered one too closely to be a mistake of their own: the
+/// parser resumes after an error where the next token fits, inside the declaration (an
+/// argument, an operand, a parameter, a part), and when that guess is wrong (a `)` too many
+/// closes the parameter list, and the `:` after it is unexpected) the next error is the same
+/// mistake seen again. One that comes before [`RESYNC_TOKENS`] tokens are read past where the
+/// parser resumed is not reported; the parser still recovers from it.
+struct FollowUps {
+    /// Where the tokens start, in order; read only when the file has two syntax errors or more.
+    starts: Vec<usize>,
+    /// Where the parser resumed after the last syntax error, if it did.
+    resumed: Option<usize>,
+}
+
+impl FollowUps {
+    fn new(source: &str, issues: &[Issue]) -> FollowUps {
+        let errors = issues
+            .iter()
+            .filter(|i| matches!(i, Issue::Syntax(_)))
+            .count();
+        let starts = if errors > 1 {
+            lexer::lex(source).tokens.iter().map(|t| t.0).collect()
+        } else {
+            Vec::new()
+        };
+        FollowUps {
+            starts,
+            resumed: None,
+        }
+    }
+
+    /// Whether `rec` follows the last recovered error too closely; notes where the parser
+    /// resumed after `rec`.
+    fn is_follow_up(&mut self, rec: &ErrorRecovery<usize, Token, ()>) -> bool {
+        let at = match &rec.error {
+            ParseError::UnrecognizedToken { token, .. } | ParseError::ExtraToken { token } => {
+                Some(token.0)
+            }
+            ParseError::InvalidToken { location } => Some(*location),
+            ParseError::UnrecognizedEof { .. } | ParseError::User { .. } => None,
+        };
+        let follows = match (self.resumed, at) {
+            (Some(resumed), Some(at)) => {
+                let read = self
+                    .starts
+                    .partition_point(|&s| s < at)
+                    .saturating_sub(self.starts.partition_point(|&s| s < resumed));
+                resumed <= at && read < RESYNC_TOKENS
+            }
+            // The end of the file, right after resuming: the declaration resumed in is the
+            // one left open.
+            (Some(resumed), None) => {
+                self.starts.len() - self.starts.partition_point(|&s| s < resumed) < RESYNC_TOKENS
+            }
+            (None, _) => false,
+        };
+        // The parser resumes at the first token it did not drop: the unexpected one, or the
+        // one after the last dropped.
+        self.resumed = match rec.dropped_tokens.last() {
+            Some(&(_, _, end)) => Some(end),
+            None => at,
+        };
+        follows
     }
 }
 
@@ -820,6 +893,25 @@ mod tests {
             t.body.as_slice(),
             [TestStmt::Error(_), TestStmt::Let { .. }]
         ));
+    }
+
+    /// A syntax error right after the parser resumed from another is the same mistake seen
+    /// again (a `)` too many closes the parameter list, then the `:` after it is unexpected):
+    /// reported once. Mistakes further apart are each reported.
+    #[test]
+    fn an_error_right_after_a_recovery_is_not_reported_again() {
+        let syntax = |src: &str| -> Vec<usize> {
+            p(src)
+                .diagnostics
+                .iter()
+                .filter(|d| d.code == "E0103")
+                .map(|d| d.span.start())
+                .collect()
+        };
+        let src = "module m\naction a(to: C, limit) : Money) purpose p risk minimal\nrole r\n";
+        assert_eq!(syntax(src), [src.find(") :").unwrap()]);
+        let src = "module m\nfn f(): Int = two(1, , 2)\nfn g(): Int = two(3, , 4)\n";
+        assert_eq!(syntax(src).len(), 2);
     }
 
     /// Integers and texts as written and with separators or escapes (the two paths of each).

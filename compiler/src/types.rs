@@ -694,6 +694,9 @@ impl<'a> Checker<'a> {
         if self.diags[before..].iter().any(Diagnostic::is_error) {
             return;
         }
+        if has_error(e) {
+            return; // a part the parser could not read: its syntax error says it
+        }
         let d = match duration_value(e) {
             Some(ms) if ms > 0 => return,
             // A deadline already passed when the case opens, a freshness bound no value meets.
@@ -727,7 +730,7 @@ impl<'a> Checker<'a> {
         if self.diags[before..].iter().any(Diagnostic::is_error) {
             return;
         }
-        if let Some(Value::Time(_)) = self.test_constant(env, e) {
+        if has_error(e) || matches!(self.test_constant(env, e), Some(Value::Time(_))) {
             return;
         }
         let d = Diagnostic::error(
@@ -769,7 +772,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Whether a syntax error of the file starts right after `span` (blanks between).
-    fn cut_short(&mut self, span: Span) -> bool {
+    pub(crate) fn cut_short(&mut self, span: Span) -> bool {
         let (db, file) = (self.db, self.file);
         let starts = self.syntax_errors.get_or_insert_with(|| {
             crate::db::parse_file(db, file)
@@ -1560,6 +1563,10 @@ impl<'a> Checker<'a> {
     }
 
     fn binary(&mut self, env: &Env, facts: &Facts, e: &Expr, op: BinOp, a: &Expr, b: &Expr) -> Ty {
+        if is_error(a) || is_error(b) {
+            self.beside_error(env, facts, a, b);
+            return Ty::Unknown;
+        }
         match op {
             BinOp::And | BinOp::Or => {
                 self.cond(env, facts, e);
@@ -1780,6 +1787,13 @@ impl<'a> Checker<'a> {
     /// Checks a Bool expression and learns which places are present when it is true or false.
     fn cond(&mut self, env: &Env, facts: &Facts, e: &Expr) -> Learned {
         match &e.kind {
+            ExprKind::Binary(_, a, b) if is_error(a) || is_error(b) => {
+                self.beside_error(env, facts, a, b);
+                Learned {
+                    if_true: facts.clone(),
+                    if_false: facts.clone(),
+                }
+            }
             ExprKind::Paren(x) => self.cond(env, facts, x),
             ExprKind::Unary(UnOp::Not, x) => {
                 let l = self.cond(env, facts, x);
@@ -1954,6 +1968,17 @@ impl<'a> Checker<'a> {
         self.err(d);
     }
 
+    /// Checks the operand of `a op b` that is not an error node (a right operand the parser
+    /// could not read) on its own: what it holds is checked, not what the operator asks of it,
+    /// since what was meant is not known (`10 and` may have been `10 +`).
+    fn beside_error(&mut self, env: &Env, facts: &Facts, a: &Expr, b: &Expr) {
+        for x in [a, b] {
+            if !is_error(x) {
+                self.expr(env, facts, x, None);
+            }
+        }
+    }
+
     /// Matches arguments to parameters (positional first, then by name) and checks their types.
     pub fn args(
         &mut self,
@@ -1972,12 +1997,28 @@ impl<'a> Checker<'a> {
             }
             None => args,
         };
+        // An argument the parser could not read (an error node, reported already) may stand
+        // for any number of arguments: around one, the count is not checked. It keeps its
+        // place, so that the positional arguments after it meet their own parameters.
+        let broken = args.iter().any(|a| is_error(&a.value));
         let mut given: Vec<Option<&ast::Arg>> = vec![None; params.len()];
         let mut positional = 0;
+        // After an error node the positions are not known (`f(a b, c)` may be three
+        // arguments): the positional arguments after one are checked on their own.
+        let mut after_error = false;
         for a in args {
             let slot = match &a.name {
+                None if is_error(&a.value) => {
+                    positional += 1;
+                    after_error = true;
+                    continue;
+                }
                 None => {
                     positional += 1;
+                    if after_error || (positional > params.len() && broken) {
+                        self.expr(env, facts, &a.value, None);
+                        continue;
+                    }
                     if positional > params.len() {
                         let d = Diagnostic::error(
                             "E0303",
@@ -2045,7 +2086,7 @@ impl<'a> Checker<'a> {
             .filter(|(p, g)| g.is_none() && !p.ty.is_optional())
             .map(|(p, _)| &*p.name)
             .collect();
-        if !missing.is_empty() {
+        if !missing.is_empty() && !broken {
             let list = missing
                 .iter()
                 .map(|m| format!("`{m}`"))
@@ -2075,9 +2116,10 @@ impl<'a> Checker<'a> {
         args: &[ast::Arg],
     ) -> Option<Vec<ast::Arg>> {
         let first_named = args.iter().position(|a| a.name.is_some())?;
+        // An error node (see `args`) is not an argument written out of place.
         let misplaced = args[first_named..]
             .iter()
-            .find(|a| a.name.is_none())?
+            .find(|a| a.name.is_none() && !matches!(a.value.kind, ExprKind::Error))?
             .value
             .span;
         let (positional, named): (Vec<&ast::Arg>, Vec<&ast::Arg>) =
@@ -2178,6 +2220,17 @@ impl<'a> Checker<'a> {
             "count" => values.len() == 1 || values.len() == 2,
             _ => values.len() == 2,
         };
+        if !arity_ok && values.iter().any(|v| is_error(v)) {
+            // An argument the parser could not read may stand for any number (see `args`);
+            // the collection is still checked.
+            for v in values
+                .into_iter()
+                .filter(|v| !is_error(v) && !matches!(v.kind, ExprKind::Lambda(..)))
+            {
+                self.expr(env, facts, v, None);
+            }
+            return result;
+        }
         if !arity_ok {
             let d = Diagnostic::error(
                 "E0303",
@@ -2205,7 +2258,7 @@ impl<'a> Checker<'a> {
                 Ty::Unknown
             }
         };
-        if let Some(l) = values.get(1) {
+        if let Some(l) = values.get(1).filter(|l| !is_error(l)) {
             match &l.kind {
                 ExprKind::Lambda(x, body) => {
                     let mut inner = env.clone();
@@ -2293,6 +2346,22 @@ fn not_constant(e: &Expr) -> String {
         Some(why) if why.contains("overflow") => "this arithmetic overflows".to_string(),
         Some(why) => format!("this arithmetic fails: {why}"),
         None => "not computed from literals alone".to_string(),
+    }
+}
+
+/// Whether `e` is an error node: a part the parser could not read, whose syntax error is
+/// reported already.
+fn is_error(e: &Expr) -> bool {
+    matches!(e.kind, ExprKind::Error)
+}
+
+/// Whether an operand of `e`, as [`constant`] reads it, is an error node (see [`is_error`]).
+fn has_error(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Error => true,
+        ExprKind::Paren(x) | ExprKind::Unary(_, x) => has_error(x),
+        ExprKind::Binary(_, a, b) => has_error(a) || has_error(b),
+        _ => false,
     }
 }
 

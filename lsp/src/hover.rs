@@ -292,6 +292,22 @@ mod tests {
         );
     }
 
+    /// A syntax error in a rule loses only what could not be read: a field in the rule's other
+    /// operand still shows its type (the whole rule used to be skipped).
+    #[test]
+    fn a_field_beside_a_syntax_error_shows_its_type() {
+        let contact = CONTACT.replace(
+            "deny \"cap\" when c.messages_7d >= 3",
+            "deny \"cap\" when c.messages_7d >= 3 and consent(c, , ch)",
+        );
+        let files = [
+            ("customer.xop", CUSTOMER),
+            ("contact.xop", contact.as_str()),
+        ];
+        let h = hover_at(&files, "contact.xop", at(&contact, "messages_7d", 0, 1));
+        assert!(h.contains("Customer.messages_7d: Int"), "{h}");
+    }
+
     #[test]
     fn a_field_shows_its_type_and_doc() {
         let files = [("customer.xop", CUSTOMER), ("contact.xop", CONTACT)];
