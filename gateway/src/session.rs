@@ -437,6 +437,9 @@ struct Parked {
     request: Verbatim,
     decided: Option<Decided>,
     stage: Stage,
+    /// The deadline of its decision's signal reads, once they are handed out: a client that
+    /// cancels the call gives it up ([`Deadline::give_up`]), so no read starts after that.
+    deadline: Option<Deadline>,
 }
 
 /// A gateway session.
@@ -819,7 +822,11 @@ impl<R: Recorder> Session<R> {
                         .find(|(_, p)| p.key == key)
                         .map(|(j, _)| *j)
                     {
-                        self.parked.remove(&job);
+                        // Its signal reads stop too: no new attempt starts (one under way ends
+                        // at its own timeout, its answer dropped).
+                        if let Some(d) = self.parked.remove(&job).and_then(|p| p.deadline) {
+                            d.give_up();
+                        }
                         return Vec::new();
                     }
                     self.inflight.cancel(&key);
@@ -1367,6 +1374,7 @@ impl<R: Recorder> Session<R> {
             request: Verbatim::new(line, value),
             decided: None,
             stage: Stage::Decide,
+            deadline: None,
         };
         self.advance(parked, None)
     }
@@ -1400,7 +1408,11 @@ impl<R: Recorder> Session<R> {
                             let now = Instant::now();
                             // A timeout past what the clock can add (never given, as it is
                             // capped) fails closed.
-                            Deadline::new(now.checked_add(self.decide_timeout).unwrap_or(now))
+                            let d =
+                                Deadline::new(now.checked_add(self.decide_timeout).unwrap_or(now));
+                            // Kept with the call, for a cancel to give up.
+                            p.deadline = Some(d.clone());
+                            d
                         },
                     },
                     None => {

@@ -5,6 +5,8 @@
 //! that the deadline passed (`xop:decide-timeout`).
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value as Json, json};
@@ -190,4 +192,78 @@ fn a_read_that_fails_in_time_is_not_put_on_the_deadline() {
         json!(["recent-sim-swap"]),
         "{error}"
     );
+}
+
+/// A CAMARA endpoint (API and token endpoint alike) that takes connections and never answers:
+/// its base URL, and how many connections it took (each try of a read opens one).
+fn hanging_counted() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let tries = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&tries);
+    std::thread::spawn(move || {
+        // Kept open, never read from or answered, until the test process ends.
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (url, tries)
+}
+
+/// A client that cancels a call still being decided (`notifications/cancelled`) stops its
+/// signal reads too: the try under way ends at its own timeout, and no new try starts after
+/// the cancel (the connectors would make 3); the call gets no answer and nothing goes upstream.
+#[test]
+fn a_cancelled_call_starts_no_new_read() {
+    let program = program();
+    let dir = std::env::temp_dir().join(format!("xop-gw-decide-cancel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes = Module {
+        program: program.clone(),
+        source_hash: hash_sources([("fraud.xop", SOURCE.as_bytes())]),
+        sources: vec!["fraud.xop".into()],
+    }
+    .to_bytes(None);
+    let recorder = EngineRecorder::open(&dir, &bytes).unwrap();
+    let (url, tries) = hanging_counted();
+    let mut c =
+        CamaraConfig::with_root(&url, &format!("{url}/oauth2/token"), "id", "secret").unwrap();
+    c.timeout = Duration::from_millis(700);
+    c.connect_timeout = Duration::from_millis(700);
+    c.max_attempts = 3;
+    let mut s = Session::new(program, None, subject(), recorder)
+        .unwrap()
+        .with_connectors(Box::new(Camara::new(c)))
+        .with_decide_timeout(Duration::from_secs(30))
+        .with_work_off_loop();
+    let outs = s.from_client(&call(1));
+    let [Out::Work(work)] = outs.as_slice() else {
+        panic!("expected the decision handed out, got {outs:?}");
+    };
+    let work = work.clone();
+    let worker = std::thread::spawn(move || work.run());
+    let started = Instant::now();
+    while tries.load(Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no read started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 1, "reason": "user"}});
+    let outs = s.from_client(&cancel.to_string());
+    assert!(outs.is_empty(), "{outs:?}");
+    let worked = worker.join().unwrap();
+    assert_eq!(
+        tries.load(Ordering::SeqCst),
+        1,
+        "no new try after the cancel"
+    );
+    let outs = s.worked(worked);
+    assert!(outs.is_empty(), "the cancelled call gets nothing: {outs:?}");
+    s.into_recorder().close().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

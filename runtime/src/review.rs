@@ -146,7 +146,8 @@ fn read_record(log: &ProofLog, seq: u64) -> Result<Record, String> {
 }
 
 /// What a proof log says about the review queue: the last `halt.on`/`halt.off` record, the
-/// `review` decision records, and which records an outcome record names.
+/// `review` decision records, the `review.approval` records, and which records an outcome
+/// record names.
 #[derive(Debug, Clone, Default)]
 pub struct LogFacts {
     /// How many records were read.
@@ -159,6 +160,23 @@ pub struct LogFacts {
     /// The `review` decision records, by record (so in order), as their cases are checked
     /// against them ([`differs`]).
     pub recorded: BTreeMap<u64, Recorded>,
+    /// The `review.approval` records, by record: an approval of some of a case's roles counts
+    /// only if the record its `proved_approval` line names is one of these, of that case, by
+    /// that reviewer, for those roles ([`approval_differs`]).
+    pub approvals: BTreeMap<u64, LoggedApproval>,
+}
+
+/// A `review.approval` record: one reviewer's approval of some of a case's roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedApproval {
+    /// The case (`rv-N`).
+    pub case: String,
+    /// The case's decision record (its `record`).
+    pub record: Option<u64>,
+    /// The reviewer.
+    pub by: String,
+    /// The roles approved.
+    pub roles: Vec<String>,
 }
 
 /// A `halt.on` or `halt.off` record.
@@ -203,6 +221,18 @@ impl LogFacts {
                             self.decided.insert(seq);
                         }
                     }
+                    "review.approval" => {
+                        self.approvals.insert(
+                            r.seq,
+                            LoggedApproval {
+                                case: text("case"),
+                                record: data["record"].as_u64(),
+                                by: text("by"),
+                                roles: serde_json::from_value(data["roles"].clone())
+                                    .unwrap_or_default(),
+                            },
+                        );
+                    }
                     _ => {}
                 }
             }
@@ -238,14 +268,34 @@ pub struct Recorded {
     /// The record's commitment to the arguments the case keeps, if it holds one
     /// ([`crate::proof::record::DecisionRecord::args_sha256`]).
     pub args_sha256: Option<String>,
+    /// The record's `time` (ms since the epoch): for a decision, when it began (before its
+    /// input was bound and its signals read); for a `review.requested` event, when it was
+    /// written. The case's period runs from then ([`differs`]). `None`: not known (a record
+    /// read without its time), and the deadline is not compared with it.
+    pub written_ms: Option<i64>,
 }
+
+/// How much later than its record's `time` a case may be opened ([`differs`]). A decision's
+/// record carries the time the decision began; its case is opened only once the record is
+/// durable, after the decision's input was bound and its signals read (network reads, within
+/// `xop serve`'s `timeout_ms`, 10 s by default), the proof log synced, and the queue's lock
+/// taken. A case whose `opened_ms` (and so deadline) is later than this after its record was
+/// moved in `reviews.log`, and no answer to it is accepted.
+pub const OPENING_ALLOWANCE_MS: i64 = 60_000;
 
 impl Recorded {
     /// What record `r` gives a review case: `None` when it is neither a `review` decision nor a
     /// `review.requested` event.
     pub fn of(r: &Record) -> Option<Recorded> {
+        let written_ms = r
+            .time
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .map(|t| t.as_millisecond());
         match &r.body {
-            Body::Decision(d) => Recorded::of_decision(r.seq, d),
+            Body::Decision(d) => {
+                Recorded::of_decision(r.seq, d).map(|rec| Recorded { written_ms, ..rec })
+            }
             Body::Event { name, data } if name == "review.requested" => {
                 let text = |k: &str| data[k].as_str().unwrap_or_default().to_string();
                 let list = |k: &str| serde_json::from_value(data[k].clone()).unwrap_or_default();
@@ -277,6 +327,7 @@ impl Recorded {
                     },
                     action: Some(text("action")),
                     args_sha256: None,
+                    written_ms,
                 })
             }
             _ => None,
@@ -307,6 +358,7 @@ impl Recorded {
             },
             action: d.action.clone(),
             args_sha256: d.args_sha256.clone(),
+            written_ms: None,
         })
     }
 }
@@ -449,6 +501,35 @@ pub fn differs(case: &Case, rec: &Recorded) -> Option<String> {
             terms_text(&case.role, &case.also, case.within_ms, &case.fallback),
             terms_text(&r.terms.role, &r.terms.also, r.terms.within_ms, &fallback)
         ));
+    }
+    // The deadline: the period (checked above) from the case's opening, which follows its
+    // record by at most `OPENING_ALLOWANCE_MS`. A case the queue rebuilt from its record on
+    // opening (`BY_RECOVERY`) was opened then, and closed at once: no answer is taken.
+    let rebuilt =
+        case.status == Status::Fallback && case.decided_by.as_deref() == Some(BY_RECOVERY);
+    if !rebuilt {
+        let due = rec.written_ms.map(|w| {
+            let due = w.saturating_add(r.terms.within_ms);
+            (w, due.saturating_add(OPENING_ALLOWANCE_MS))
+        });
+        if case.deadline_ms != case.opened_ms.saturating_add(case.within_ms) {
+            what.push(format!(
+                "its deadline is {} ({} ms), not its opening ({} ms) plus its period ({} ms)",
+                case.deadline, case.deadline_ms, case.opened_ms, case.within_ms
+            ));
+        } else if let Some((written, due)) = due
+            && case.deadline_ms > due
+        {
+            what.push(format!(
+                "its deadline is {} ({} ms), later than the record allows ({} ms: its period \
+                 from the record's time, {}, and at most {OPENING_ALLOWANCE_MS} ms to open the \
+                 case)",
+                case.deadline,
+                case.deadline_ms,
+                due,
+                time_text(written)
+            ));
+        }
     }
     for (field, got, want) in [
         ("module", &case.module, &r.module),
@@ -723,15 +804,6 @@ impl Case {
             .filter(|r| !self.approvals.iter().any(|a| a.roles.contains(r)))
             .collect()
     }
-
-    /// The approvals given before the one that completed the case (every approval, while it is
-    /// open): each is proven by its own `review.approval` record.
-    fn partial_approvals(&self) -> &[Approval] {
-        match self.status {
-            Status::Approved => &self.approvals[..self.approvals.len().saturating_sub(1)],
-            _ => &self.approvals,
-        }
-    }
 }
 
 /// The halt switch's state.
@@ -935,6 +1007,15 @@ enum Line {
         n: usize,
         seq: u64,
     },
+    /// Approval `n` (0-based) of an open case does not count, and is taken out of it: opening
+    /// the queue found it unproven or not the approval its proof record gives
+    /// ([`approval_fault`]). Written so that a replay numbers later approvals as the queue did.
+    #[serde(rename = "drop_approval")]
+    DropApproval {
+        id: String,
+        n: usize,
+        reason: String,
+    },
     Halt {
         halt: Halt,
     },
@@ -1132,6 +1213,30 @@ impl State {
         self.file.sync_data()
     }
 
+    /// Takes approval `n` of case `id`, whose `approve` line is the store's last (from
+    /// `before`), back out: of the case, and of the file (cut back and synced). When the file
+    /// cannot be cut, the store stops accepting lines (as after a write that cannot be undone);
+    /// opening it again drops the unproven line.
+    fn retract(&mut self, before: u64, id: &str, n: usize) {
+        if let Some(c) = self.cases.get_mut(id)
+            && n < c.approvals.len()
+        {
+            c.approvals.remove(n);
+        }
+        if self.failed.is_some() {
+            return;
+        }
+        let cut = (self.file.set_len(before)).and_then(|()| self.file.sync_data());
+        match cut {
+            Ok(()) => self.len = before,
+            Err(e) => {
+                self.failed = Some(format!(
+                    "an approval that could not be proven could not be taken back out ({e})"
+                ));
+            }
+        }
+    }
+
     /// Cuts the file back to its length before a failed write, and syncs it.
     fn undo(&mut self) -> std::io::Result<()> {
         #[cfg(test)]
@@ -1309,21 +1414,11 @@ impl ReviewQueue {
                 fallbacks: Mutex::new(Fallbacks::default()),
             }),
         };
-        // Approvals of some of a case's roles that a crash (or a log that refused them) left
-        // unproven: proven now, before any outcome, in the order they were given.
-        let approvals: Vec<(Case, usize)> = {
-            let state = queue.lock();
-            (state.cases.values())
-                .flat_map(|c| {
-                    (c.partial_approvals().iter().enumerate())
-                        .filter(|(_, a)| a.proof.is_none())
-                        .map(move |(n, _)| (c.clone(), n))
-                })
-                .collect()
-        };
-        for batch in approvals.chunks(BATCH) {
-            queue.prove_approvals(batch, true)?;
-        }
+        // `reviews.log` is not signed: an approval of some of an open case's roles counts only
+        // if the proof log holds its `review.approval` record. One without (a crash between
+        // the line and the record, or a forged line) is dropped, never proven now: its
+        // reviewer was answered only after the record, so nothing acknowledged is lost.
+        queue.drop_approvals(facts.as_ref())?;
         let unproven: Vec<Case> = queue
             .lock()
             .cases
@@ -1355,6 +1450,40 @@ impl ReviewQueue {
         }
         queue.apply_due_reporting(progress)?;
         Ok(queue)
+    }
+
+    /// Drops every approval of an open case that does not check against the proof log
+    /// ([`approval_fault`]): one `drop_approval` line each (written together), and a notice
+    /// naming the case and the approval.
+    fn drop_approvals(&self, facts: Option<&LogFacts>) -> Result<(), ReviewError> {
+        let mut state = self.lock();
+        let mut lines = Vec::new();
+        let mut notices = Vec::new();
+        for c in state.cases.values().filter(|c| c.status == Status::Open) {
+            // From the last: each line's `n` is then still its approval's place.
+            for (n, a) in c.approvals.iter().enumerate().rev() {
+                if let Some(why) = approval_fault(c, a, facts) {
+                    notices.push(format!(
+                        "case `{}`: the `approve` line of {} for {} ({}) in `{}` does not count: \
+                         {why}; it was dropped (a `drop_approval` line), and the case waits for \
+                         that approval again",
+                        c.id,
+                        a.by,
+                        role_list(&a.roles),
+                        a.at,
+                        self.inner.path.display()
+                    ));
+                    lines.push(Line::DropApproval {
+                        id: c.id.clone(),
+                        n,
+                        reason: why,
+                    });
+                }
+            }
+        }
+        state.write_lines(&self.inner.path, lines)?;
+        state.notices.extend(notices);
+        Ok(())
     }
 
     /// What opening the queue did to make it agree with the proof log (a halt re-established
@@ -1860,16 +1989,16 @@ impl ReviewQueue {
                     note: note.map(str::to_string),
                 }
             };
+            let before = state.len;
             state.write(&self.inner.path, line)?;
+            if let Some(n) = partial {
+                // Proven before the lock is released, so that an approval completing the case
+                // (another role's, at the same moment) finds this one's record to name.
+                return self.prove_approval(&mut state, id, n, before);
+            }
             state.cases.get(id).cloned()
         };
         let case = case.ok_or_else(|| ReviewError::NotFound(id.to_string()))?;
-        if let Some(n) = partial {
-            return self
-                .prove_approvals(&[(case, n)], false)?
-                .pop()
-                .ok_or_else(|| ReviewError::NotFound(id.to_string()));
-        }
         let case = self.prove(&case, false)?;
         if late {
             self.tell_fallbacks(std::slice::from_ref(&case));
@@ -1934,73 +2063,60 @@ impl ReviewQueue {
         }
     }
 
-    /// Proves approvals of some of a case's roles (`(case, n)`: its approval `n`, durable in
-    /// the store): appends their `review.approval` records together, then notes them in the
-    /// store together. The cases as they then stand.
-    fn prove_approvals(
+    /// Proves approval `n` of open case `id`, just made durable in the store (whose length was
+    /// `before` it), under the queue's lock: appends its `review.approval` record, then notes
+    /// it (`proved_approval`). When either fails the approval is taken back out of the store
+    /// and the queue (it never counts unproven, and opening would drop it anyway), and the
+    /// reviewer is told it was not recorded.
+    fn prove_approval(
         &self,
-        items: &[(Case, usize)],
-        recovered: bool,
-    ) -> Result<Vec<Case>, ReviewError> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let events = items
-            .iter()
-            .filter_map(|(case, n)| {
-                let a = case.approvals.get(*n)?;
-                // The roles still waiting once this approval (and those before it) counted.
-                let given = case.approvals.get(..=*n).unwrap_or_default();
-                let waiting: Vec<String> = (case.roles().into_iter())
-                    .filter(|r| !given.iter().any(|a| a.roles.contains(r)))
-                    .collect();
-                let mut data = json!({
-                    "case": case.id,
-                    "record": case.seq,
-                    "policy": case.policy,
-                    "action": case.action,
-                    "roles": a.roles,
-                    "waiting": waiting,
-                    "by": a.by,
-                });
-                if recovered && let Some(o) = data.as_object_mut() {
-                    o.insert("recovered".into(), json!(true));
-                }
-                Some(("review.approval", data))
-            })
-            .collect::<Vec<_>>();
-        if events.len() != items.len() {
-            return Err(ReviewError::Log(
-                "internal: an approval to prove is not in its case".to_string(),
-            ));
-        }
-        let seqs = self
-            .inner
-            .events
-            .append_events(events)
-            .map_err(ReviewError::Log)?;
-        if seqs.len() != items.len() {
-            return Err(ReviewError::Log(format!(
-                "internal: {} proof records appended for {} approvals",
-                seqs.len(),
-                items.len()
+        state: &mut State,
+        id: &str,
+        n: usize,
+        before: u64,
+    ) -> Result<Case, ReviewError> {
+        let case =
+            (state.cases.get(id).cloned()).ok_or_else(|| ReviewError::NotFound(id.into()))?;
+        let Some(a) = case.approvals.get(n) else {
+            return Err(ReviewError::NotFound(id.to_string()));
+        };
+        // The roles still waiting once this approval (and those before it) counted.
+        let given = case.approvals.get(..=n).unwrap_or_default();
+        let waiting: Vec<String> = (case.roles().into_iter())
+            .filter(|r| !given.iter().any(|a| a.roles.contains(r)))
+            .collect();
+        let data = json!({
+            "case": case.id,
+            "record": case.seq,
+            "policy": case.policy,
+            "action": case.action,
+            "roles": a.roles,
+            "waiting": waiting,
+            "by": a.by,
+        });
+        let proven = match self.inner.events.append_event("review.approval", data) {
+            Ok(seq) => {
+                let line = Line::ProvedApproval {
+                    id: id.to_string(),
+                    n,
+                    seq,
+                };
+                state
+                    .write(&self.inner.path, line)
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(why) = proven {
+            state.retract(before, id, n);
+            return Err(ReviewError::Io(format!(
+                "the approval of case `{id}` by {} for {} could not be proven ({why}): it was not \
+                 recorded and does not count; approve again once the proof log accepts records",
+                a.by,
+                role_list(&a.roles)
             )));
         }
-        let mut state = self.lock();
-        let lines = items
-            .iter()
-            .zip(&seqs)
-            .map(|((case, n), &seq)| Line::ProvedApproval {
-                id: case.id.clone(),
-                n: *n,
-                seq,
-            })
-            .collect();
-        state.write_lines(&self.inner.path, lines)?;
-        Ok(items
-            .iter()
-            .filter_map(|(case, _)| state.cases.get(&case.id).cloned())
-            .collect())
+        (state.cases.get(id).cloned()).ok_or_else(|| ReviewError::NotFound(id.to_string()))
     }
 
     /// Appends the outcome's proof record and notes it in the store.
@@ -2335,9 +2451,12 @@ pub struct CaseProblem {
 /// Checks the queue of `dir` against its proof log, read-only (nothing is written, no lock is
 /// taken; a live server's folder can be checked): what opening the queue refuses (a case
 /// naming a record the log lacks), what it settles (a halt the log and the queue disagree
-/// on, `review` decision records without a case or an outcome record), and a case whose
-/// arguments are not the ones its decision's record commits to, which an approval does not
-/// carry out ([`crate::engine::Runtime::perform_approved`]). The queue is read
+/// on, `review` decision records without a case or an outcome record), a case that is not
+/// the one its decision's record describes ([`differs`]: its arguments, its deadline, …),
+/// which an answer is refused for and an approval does not carry out
+/// ([`crate::engine::Runtime::perform_approved`]), and an approval of an open case that does
+/// not count (unproven, or not the `review.approval` its line names: opening drops it). The
+/// queue is read
 /// before the log, so a live server's cases are always in the log read after (it opens a
 /// case only for a durable record). No `reviews.log`: nothing to check.
 pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
@@ -2402,6 +2521,26 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
         if let Some(problem) = changed_case(c, &facts) {
             problems.push(problem);
         }
+        if c.status != Status::Open {
+            continue;
+        }
+        for a in &c.approvals {
+            if let Some(why) = approval_fault(c, a, Some(&facts)) {
+                problems.push(CaseProblem {
+                    record: a.proof.or(c.seq),
+                    message: format!(
+                        "case `{}` in `{FILE}` lists an approval by {} for {} that does not \
+                         count: {why} (the next open of the queue drops it, and the case waits \
+                         for that approval again)",
+                        c.id,
+                        a.by,
+                        role_list(&a.roles)
+                    ),
+                    // An unproven one can be an approval being proven while a writer runs.
+                    settled_on_open: a.proof.is_none(),
+                });
+            }
+        }
     }
     for c in lost_reviews(&facts, &cases) {
         problems.push(CaseProblem {
@@ -2418,16 +2557,68 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
     Ok(problems)
 }
 
+/// Why approval `a` of open case `case` does not count, `None` when it does: an approval of
+/// some of a case's roles counts only if the proof log holds its `review.approval` record, of
+/// that case (and its decision record), by that reviewer, for those roles. `reviews.log` is
+/// not signed, so an `approve` line with no `proved_approval` line (never proven: its reviewer
+/// was never answered) or one whose line names another record (forged, or the file changed)
+/// does not. Without a proof log to check against (`facts` `None`) a proven one counts.
+fn approval_fault(case: &Case, a: &Approval, facts: Option<&LogFacts>) -> Option<String> {
+    let Some(seq) = a.proof else {
+        return Some(
+            "it was never proven (no `proved_approval` line names its `review.approval` record): \
+             a crash before its record, or a line written by hand; its reviewer was never \
+             answered"
+                .to_string(),
+        );
+    };
+    let logged = facts?.approvals.get(&seq);
+    match logged {
+        None => Some(format!(
+            "its `proved_approval` line names proof record {seq}, which is no `review.approval` \
+             record"
+        )),
+        Some(l)
+            if l.case != case.id || l.record != case.seq || l.by != a.by || l.roles != a.roles =>
+        {
+            Some(format!(
+                "its `proved_approval` line names proof record {seq}, the approval of case `{}` \
+                 by {} for {}, not this one",
+                l.case,
+                l.by,
+                role_list(&l.roles)
+            ))
+        }
+        Some(_) => None,
+    }
+}
+
 /// A case of a `review` decision that is not the case its record describes ([`differs`]):
 /// another id than `rv-N` (a second case for one decision), another review (role, other roles,
-/// period, fallback), module, policy or action, or arguments the record does not commit to.
+/// period, fallback), a deadline later than the record allows, module, policy or action, or
+/// arguments the record does not commit to; or a case naming no record at all (`seq` removed:
+/// beside a proof log every case names one).
 /// Changed in the queue's file since the decision: no reviewer's answer to it is accepted, and
 /// an approval, or a fallback, does not carry it out. A case whose record is no `review`
 /// decision (one a gateway asked for) is not judged here, nor are arguments whose record holds
 /// no commitment (records written by earlier versions hold none; an approval does not carry
 /// those out either).
 fn changed_case(c: &Case, facts: &LogFacts) -> Option<CaseProblem> {
-    let seq = c.seq?;
+    let Some(seq) = c.seq else {
+        // Beside a proof log every case names its record: one naming none cannot be checked
+        // against it, so no answer to it is accepted ([`ReviewQueue::check_record`]).
+        return Some(CaseProblem {
+            record: None,
+            message: format!(
+                "case `{}` in `{FILE}` names no proof record (`seq`), though every case opened \
+                 beside a proof log names its decision's: it was changed in the file (no answer \
+                 to it is accepted); compare it (`xop review show {}`) with the log's records \
+                 (`xop log show`)",
+                c.id, c.id
+            ),
+            settled_on_open: false,
+        });
+    };
     let what = differs(c, facts.recorded.get(&seq)?)?;
     Some(CaseProblem {
         record: Some(seq),
@@ -2573,6 +2764,14 @@ fn apply(cases: &mut BTreeMap<String, Case>, halt: &mut Option<Halt>, line: Line
         Line::ProvedApproval { id, n, seq } => {
             if let Some(a) = cases.get_mut(&id).and_then(|c| c.approvals.get_mut(n)) {
                 a.proof = Some(seq);
+            }
+        }
+        Line::DropApproval { id, n, .. } => {
+            if let Some(c) = cases.get_mut(&id)
+                && c.status == Status::Open
+                && n < c.approvals.len()
+            {
+                c.approvals.remove(n);
             }
         }
         Line::Halt { halt: h } => *halt = Some(h),
@@ -2910,6 +3109,7 @@ mod tests {
             case: c,
             action: None,
             args_sha256: None,
+            written_ms: None,
         }
     }
 
@@ -3452,41 +3652,320 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// An approval of some roles made durable in the queue but not proven (a crash, a log that
-    /// refused it) is proven when the queue is next opened, `recovered`, once; the case stays
-    /// open with it.
+    /// An approval of some roles the proof log refuses is not recorded: the reviewer is told,
+    /// it is taken back out of the queue (the case waits for that role again, and the reviewer
+    /// may approve again), and it is never proven later.
     #[test]
-    fn an_unproven_partial_approval_is_proven_on_reopen() {
-        let dir = tmp("roles-recover");
+    fn an_approval_the_log_refuses_is_taken_back() {
+        let dir = tmp("roles-refused");
         let log = Arc::new(Batches::default());
         let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
         let id = q.open_case(&two_roles(3, 60_000)).unwrap();
+        let before = std::fs::read_to_string(dir.join(FILE)).unwrap();
         log.2.store(true, Ordering::SeqCst);
-        assert!(matches!(
-            q.approve(&id, &desk(), None),
-            Err(ReviewError::Log(_))
-        ));
+        let err = q.approve(&id, &desk(), None).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("was not recorded and does not count"),
+            "{err}"
+        );
         let c = q.get(&id).unwrap();
-        assert_eq!((c.status, c.approvals[0].proof), (Status::Open, None));
-        // The approval stands: ana cannot give it twice.
-        assert!(matches!(
-            q.approve(&id, &desk(), None),
-            Err(ReviewError::AlreadyApproved { .. })
-        ));
+        assert_eq!((c.status, c.approvals.len()), (Status::Open, 0));
+        assert_eq!(
+            std::fs::read_to_string(dir.join(FILE)).unwrap(),
+            before,
+            "its line was taken back out"
+        );
         drop(q);
         log.2.store(false, Ordering::SeqCst);
-        for _ in 0..2 {
-            let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
-            let c = q.get(&id).unwrap();
-            assert_eq!((c.status, c.approvals[0].proof), (Status::Open, Some(0)));
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        assert!(q.get(&id).unwrap().approvals.is_empty());
+        assert!(log.0.0.lock().unwrap().is_empty(), "never proven later");
+        let c = q.approve(&id, &desk(), None).unwrap();
+        assert_eq!((c.approvals.len(), c.approvals[0].proof), (1, Some(0)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A proof log shared with the test, which appends decision records to it.
+    struct Shared(Arc<ProofLog>);
+
+    impl EventLog for Shared {
+        fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+            EventLog::append_event(&*self.0, name, data)
         }
-        let events = log.0.0.lock().unwrap().clone();
-        assert_eq!(events.len(), 1, "proven once");
-        assert_eq!(events[0].0, "review.approval");
-        assert_eq!(
-            (&events[0].1["by"], &events[0].1["recovered"]),
-            (&json!("ana"), &json!(true))
+
+        fn size(&self) -> Option<u64> {
+            EventLog::size(&*self.0)
+        }
+
+        fn facts(&self) -> Option<Result<LogFacts, String>> {
+            EventLog::facts(&*self.0)
+        }
+
+        fn record(&self, seq: u64) -> Option<Result<Record, String>> {
+            EventLog::record(&*self.0, seq)
+        }
+    }
+
+    /// Appends the `review` decision record of `c` to `log`, written at `time` ms.
+    fn log_review(log: &ProofLog, c: &ReviewCase, time: i64) -> u64 {
+        let decision = crate::proof::record::DecisionRecord {
+            module: c.module.clone(),
+            policy: c.policy.clone(),
+            action: None,
+            at: time_text(time),
+            evidence: Vec::new(),
+            signals: Vec::new(),
+            verdict: Verdict::Review,
+            reasons: c.reasons.clone(),
+            fired: Vec::new(),
+            review: Some(c.terms.clone()),
+            args_sha256: None,
+            error: None,
+            detail: None,
+        };
+        let entry = Entry {
+            time: time_text(time),
+            body: Body::Decision(decision),
+        };
+        log.append(&entry).unwrap()
+    }
+
+    /// Appends `lines` (JSON values) to the store in `dir`, as anyone who can write the data
+    /// folder can.
+    fn forge(dir: &Path, lines: &[serde_json::Value]) {
+        let mut f = File::options().append(true).open(dir.join(FILE)).unwrap();
+        for l in lines {
+            writeln!(f, "{l}").unwrap();
+        }
+    }
+
+    /// `reviews.log` is not signed: an approval counts only if the proof log holds its
+    /// `review.approval` record, of that case, by that reviewer, for those roles. A forged
+    /// `approve` line (unproven, or naming another approval's record or none) is named by
+    /// `xop log verify`, and dropped on opening (durably, with a notice, never proven as
+    /// recovered); later approvals of the case count as before.
+    #[test]
+    fn a_forged_or_unproven_approval_does_not_count() {
+        let dir = tmp("forged-approval");
+        let (_, clock) = test_clock(1_000_000);
+        let log = Arc::new(ProofLog::open(&dir, crate::proof::LogConfig::default()).unwrap());
+        let open = || {
+            ReviewQueue::open_with_clock(&dir, Box::new(Shared(Arc::clone(&log))), clock.clone())
+                .unwrap()
+        };
+        let q = open();
+        for seq in [0, 1] {
+            assert_eq!(log_review(&log, &two_roles(seq, 900_000), 1_000_000), seq);
+            q.open_case(&two_roles(seq, 900_000)).unwrap();
+        }
+        let ana = q.approve("rv-0", &desk(), None).unwrap();
+        assert_eq!(ana.approvals[0].proof, Some(2));
+        drop(q);
+        let approve = |id: &str, by: &str, role: &str| {
+            json!({"op": "approve", "id": id, "by": by, "roles": [role],
+                   "at": "2026-01-01T00:00:00.000Z", "note": null})
+        };
+        let proved = |id: &str, n: usize, seq: u64| json!({"op": "proved_approval", "id": id, "n": n, "seq": seq});
+        forge(
+            &dir,
+            &[
+                // Ana's record, named for another case and reviewer.
+                approve("rv-1", "mallory", "fraud_desk"),
+                proved("rv-1", 0, 2),
+                // Never proven.
+                approve("rv-1", "mallory", "lead"),
+                // A record that is no approval (a decision).
+                approve("rv-0", "mallory", "lead"),
+                proved("rv-0", 1, 1),
+            ],
         );
+        let problems = check_cases(&dir).unwrap();
+        let named: Vec<&CaseProblem> = (problems.iter())
+            .filter(|p| p.message.contains("approval by mallory"))
+            .collect();
+        assert_eq!(named.len(), 3, "{problems:?}");
+        assert_eq!(
+            named.iter().filter(|p| p.settled_on_open).count(),
+            1,
+            "only the unproven one can be a writer's moment: {problems:?}"
+        );
+        let size = log.size();
+        let q = open();
+        let notices = q.notices();
+        assert_eq!(notices.len(), 3, "{notices:?}");
+        assert!(
+            notices
+                .iter()
+                .all(|n| n.contains("mallory") && n.contains("does not count")),
+            "{notices:?}"
+        );
+        assert!(notices.iter().any(|n| n.starts_with("case `rv-1`")));
+        assert!(notices.iter().any(|n| n.starts_with("case `rv-0`")));
+        assert_eq!(log.size(), size, "nothing was proven as recovered");
+        assert!(q.get("rv-1").unwrap().approvals.is_empty());
+        assert_eq!(q.get("rv-0").unwrap().approvals, ana.approvals);
+        assert_eq!(q.get("rv-0").unwrap().waiting(), vec!["lead".to_string()]);
+        // Dropped for good; approvals after the drops are numbered as a replay numbers them.
+        let lee = q
+            .approve("rv-1", &reviewer("lee", &["lead"]), None)
+            .unwrap();
+        drop(q);
+        assert!(check_cases(&dir).unwrap().is_empty());
+        let q = open();
+        assert!(q.notices().is_empty(), "{:?}", q.notices());
+        assert_eq!(q.get("rv-1").unwrap().approvals, lee.approvals);
+        let c = q.approve("rv-1", &desk(), None).unwrap();
+        assert_eq!(c.status, Status::Approved);
+        drop(q);
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A case's deadline is its record's: one moved later in `reviews.log` (alone, or with
+    /// its opening time) is refused to a reviewer after the real deadline, and named by `xop
+    /// log verify`.
+    #[test]
+    fn a_deadline_moved_later_is_refused_and_named() {
+        const T: i64 = 1_000_000;
+        for moved_opening in [false, true] {
+            let dir = tmp(&format!("moved-deadline-{moved_opening}"));
+            let (now, clock) = test_clock(T);
+            let log = Arc::new(ProofLog::open(&dir, crate::proof::LogConfig::default()).unwrap());
+            let q = ReviewQueue::open_with_clock(
+                &dir,
+                Box::new(Shared(Arc::clone(&log))),
+                clock.clone(),
+            )
+            .unwrap();
+            log_review(&log, &case(0, 60_000), T);
+            let id = q.open_case(&case(0, 60_000)).unwrap();
+            drop(q);
+            assert!(check_cases(&dir).unwrap().is_empty(), "the case as opened");
+            let text = std::fs::read_to_string(dir.join(FILE)).unwrap();
+            let mut line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+            line["case"]["deadline_ms"] = json!(T + 600_000);
+            if moved_opening {
+                line["case"]["opened_ms"] = json!(T + 540_000);
+            }
+            std::fs::write(dir.join(FILE), format!("{line}\n")).unwrap();
+            let problems = check_cases(&dir).unwrap();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].record, Some(0));
+            assert!(
+                problems[0].message.contains("its deadline is"),
+                "{problems:?}"
+            );
+            // After the real deadline (and its allowance), before the file's.
+            now.store(T + 60_000 + OPENING_ALLOWANCE_MS + 1, Ordering::SeqCst);
+            let q = ReviewQueue::open_with_clock(
+                &dir,
+                Box::new(Shared(Arc::clone(&log))),
+                clock.clone(),
+            )
+            .unwrap();
+            let err = q.approve(&id, &desk(), None).unwrap_err();
+            assert!(
+                matches!(&err, ReviewError::Changed { what, .. } if what.contains("deadline")),
+                "{err}"
+            );
+            assert_eq!(q.get(&id).unwrap().status, Status::Open);
+            drop(q);
+            drop(log);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    /// A case whose record (`seq`) was removed in `reviews.log` beside a proof log is named by
+    /// `xop log verify` (and refused to reviewers).
+    #[test]
+    fn a_case_whose_record_was_removed_is_named() {
+        let dir = tmp("seq-removed");
+        let log = Arc::new(ProofLog::open(&dir, crate::proof::LogConfig::default()).unwrap());
+        let q = ReviewQueue::open(&dir, Box::new(Shared(Arc::clone(&log)))).unwrap();
+        let now = jiff::Timestamp::now().as_millisecond();
+        log_review(&log, &case(0, 600_000), now);
+        let id = q.open_case(&case(0, 600_000)).unwrap();
+        drop(q);
+        assert!(check_cases(&dir).unwrap().is_empty(), "the case as opened");
+        let text = std::fs::read_to_string(dir.join(FILE)).unwrap();
+        let mut line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        line["case"]["seq"] = serde_json::Value::Null;
+        std::fs::write(dir.join(FILE), format!("{line}\n")).unwrap();
+        let problems = check_cases(&dir).unwrap();
+        let named: Vec<&CaseProblem> = (problems.iter())
+            .filter(|p| p.message.contains(&format!("case `{id}`")))
+            .collect();
+        assert_eq!(named.len(), 1, "{problems:?}");
+        assert!(
+            named[0].message.contains("names no proof record") && !named[0].settled_on_open,
+            "{problems:?}"
+        );
+        let q = ReviewQueue::open(&dir, Box::new(Shared(Arc::clone(&log)))).unwrap();
+        assert!(matches!(
+            q.approve(&id, &desk(), None),
+            Err(ReviewError::Changed { .. })
+        ));
+        drop(q);
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A proof log slow to write `review.approval` records, widening the moment in which
+    /// another role's approval could complete a case before the earlier one is proven.
+    struct Slow(Arc<Events>);
+
+    impl EventLog for Slow {
+        fn append_event(&self, name: &str, data: serde_json::Value) -> Result<u64, String> {
+            if name == "review.approval" {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            self.0.append_event(name, data)
+        }
+    }
+
+    /// Two roles of many cases approved at once, by two reviewers in two threads: every case
+    /// is approved, and its `review.approved` names the record of the approval before the
+    /// last (proven before the queue's lock is released, so the last finds it).
+    #[test]
+    fn approvals_at_the_same_moment_each_name_their_record() {
+        let dir = tmp("roles-race");
+        let ev = Arc::new(Events::default());
+        let q = Arc::new(ReviewQueue::open(&dir, Box::new(Slow(Arc::clone(&ev)))).unwrap());
+        let ids: Vec<String> = (0..40)
+            .map(|seq| q.open_case(&two_roles(seq, 600_000)).unwrap())
+            .collect();
+        let threads: Vec<_> = [desk(), reviewer("lee", &["lead"])]
+            .into_iter()
+            .map(|who| {
+                let (q, ids) = (Arc::clone(&q), ids.clone());
+                std::thread::spawn(move || {
+                    for id in &ids {
+                        q.approve(id, &who, None).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let events = ev.0.lock().unwrap().clone();
+        let approved: Vec<&serde_json::Value> = (events.iter())
+            .filter(|(name, _)| name == "review.approved")
+            .map(|(_, data)| data)
+            .collect();
+        assert_eq!(approved.len(), ids.len());
+        for data in approved {
+            let first = &data["approvals"][0];
+            let seq = first["record"].as_u64();
+            assert!(seq.is_some(), "{data}");
+            let (name, proof) = &events[seq.unwrap_or_default() as usize];
+            assert_eq!(name, "review.approval");
+            assert_eq!(
+                (&proof["case"], &proof["by"]),
+                (&data["case"], &first["by"])
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -3526,9 +4005,10 @@ mod tests {
             };
             Some(match seq {
                 5 => Err("proof record 5 cannot be read: damaged (injected by a test)".into()),
+                // Written now: the queue's cases here were opened just before.
                 _ => Ok(Record {
                     seq,
-                    time: time_text(0),
+                    time: time_text(jiff::Timestamp::now().as_millisecond()),
                     body: Body::Decision(decision),
                 }),
             })
