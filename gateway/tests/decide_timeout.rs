@@ -9,51 +9,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "support/fraud.rs"]
+mod fraud;
+
 use serde_json::{Map, Value as Json, json};
-use xop_compiler::db::Workspace;
+
+use fraud::{SOURCE, call, program};
 use xop_gateway::policy::DECIDE_TIMEOUT;
 use xop_gateway::record::EngineRecorder;
 use xop_gateway::session::{Out, Session};
 use xop_network::{Camara, CamaraConfig};
-use xop_runtime::ir::Program;
 use xop_runtime::module::{Module, hash_sources};
 use xop_runtime::proof::record::{Body, decode};
-
-const SOURCE: &str = r#"module shop.fraud
-use std.camara.{SimSwap, swapped_within}
-purpose service
-record Customer {
-  id: Id
-  msisdn: Text
-}
-action refund(to: Customer, amount: Money) purpose service risk minimal
-signal sim_swap(c: Customer): SimSwap from camara.sim_swap(c.msisdn, 24h) max_age 5m
-agent bot {
-  tool "refund" -> refund(amount)
-}
-policy refunds for refund(to: c) {
-  deny "recent-sim-swap" when sim_swap(c) is absent or sim_swap(c).swapped_within(24h)
-  allow "ok"
-}
-"#;
-
-fn program() -> Program {
-    let mut ws = Workspace::new();
-    ws.set_file("fraud.xop", SOURCE);
-    xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowers")
-}
 
 fn subject() -> Map<String, Json> {
     json!({"to": {"id": "c-1", "msisdn": "+33612345678"}})
         .as_object()
         .cloned()
         .unwrap()
-}
-
-fn call(id: i64) -> String {
-    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-           "params": {"name": "refund", "arguments": {"amount": "10.00 EUR"}}})
-    .to_string()
 }
 
 /// A CAMARA endpoint (API and token endpoint alike) that takes connections and never answers:

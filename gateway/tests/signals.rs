@@ -2,8 +2,12 @@
 //! --config`): the policy sees the value the connectors read, and the proof record holds that
 //! value and how it was fetched (correlators), not a second read.
 
+#[path = "support/fraud.rs"]
+mod fraud;
+
 use serde_json::{Map, Value as Json, json};
-use xop_compiler::db::Workspace;
+
+use fraud::{SOURCE, call, program};
 use xop_gateway::record::EngineRecorder;
 use xop_gateway::session::{Out, Session};
 use xop_runtime::connectors::{Connectors, Performed};
@@ -12,30 +16,6 @@ use xop_runtime::ir::{Program, SignalDecl};
 use xop_runtime::module::{Module, hash_sources};
 use xop_runtime::proof::record::{Body, NetworkCall, SignalFetch, decode};
 use xop_runtime::value::Value;
-
-const SOURCE: &str = r#"module shop.fraud
-use std.camara.{SimSwap, swapped_within}
-purpose service
-record Customer {
-  id: Id
-  msisdn: Text
-}
-action refund(to: Customer, amount: Money) purpose service risk minimal
-signal sim_swap(c: Customer): SimSwap from camara.sim_swap(c.msisdn, 24h) max_age 5m
-agent bot {
-  tool "refund" -> refund(amount)
-}
-policy refunds for refund(to: c) {
-  deny "recent-sim-swap" when sim_swap(c) is absent or sim_swap(c).swapped_within(24h)
-  allow "ok"
-}
-"#;
-
-fn program() -> Program {
-    let mut ws = Workspace::new();
-    ws.set_file("fraud.xop", SOURCE);
-    xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowers")
-}
 
 /// Connectors that answer every SIM swap with `swapped` and one call with `correlator`.
 struct Fake {
@@ -109,12 +89,6 @@ impl Connectors for Fake {
     fn perform(&self, _program: &Program, _action: &str, _args: &[Value]) -> Option<Performed> {
         None
     }
-}
-
-fn call(id: i64) -> String {
-    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-           "params": {"name": "refund", "arguments": {"amount": "10.00 EUR"}}})
-    .to_string()
 }
 
 #[test]

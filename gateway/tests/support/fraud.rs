@@ -1,0 +1,39 @@
+//! The fraud-desk project the gateway's signal tests share: a refund tool bound to an action
+//! whose policy reads a SIM swap from CAMARA (absent or recent: denied).
+
+use serde_json::json;
+use xop_compiler::db::Workspace;
+use xop_runtime::ir::Program;
+
+/// The project's one source file.
+pub const SOURCE: &str = r#"module shop.fraud
+use std.camara.{SimSwap, swapped_within}
+purpose service
+record Customer {
+  id: Id
+  msisdn: Text
+}
+action refund(to: Customer, amount: Money) purpose service risk minimal
+signal sim_swap(c: Customer): SimSwap from camara.sim_swap(c.msisdn, 24h) max_age 5m
+agent bot {
+  tool "refund" -> refund(amount)
+}
+policy refunds for refund(to: c) {
+  deny "recent-sim-swap" when sim_swap(c) is absent or sim_swap(c).swapped_within(24h)
+  allow "ok"
+}
+"#;
+
+/// The project, lowered.
+pub fn program() -> Program {
+    let mut ws = Workspace::new();
+    ws.set_file("fraud.xop", SOURCE);
+    xop_compiler::lower::lower(ws.db(), ws.project()).expect("lowers")
+}
+
+/// A `tools/call` of the refund tool, numbered `id`.
+pub fn call(id: i64) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": "refund", "arguments": {"amount": "10.00 EUR"}}})
+    .to_string()
+}
