@@ -14,12 +14,11 @@ mod fraud;
 
 use serde_json::{Map, Value as Json, json};
 
-use fraud::{SOURCE, call, program};
+use fraud::{call, log_dir, module_bytes, program};
 use xop_gateway::policy::DECIDE_TIMEOUT;
 use xop_gateway::record::EngineRecorder;
 use xop_gateway::session::{Out, Session};
 use xop_network::{Camara, CamaraConfig};
-use xop_runtime::module::{Module, hash_sources};
 use xop_runtime::proof::record::{Body, decode};
 
 fn subject() -> Map<String, Json> {
@@ -64,15 +63,8 @@ fn answer(outs: &[Out]) -> &Json {
 #[test]
 fn a_hanging_endpoint_holds_a_call_only_until_the_decide_timeout() {
     let program = program();
-    let dir = std::env::temp_dir().join(format!("xop-gw-decide-timeout-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let bytes = Module {
-        program: program.clone(),
-        source_hash: hash_sources([("fraud.xop", SOURCE.as_bytes())]),
-        sources: vec!["fraud.xop".into()],
-    }
-    .to_bytes(None);
-    let recorder = EngineRecorder::open(&dir, &bytes).unwrap();
+    let dir = log_dir("xop-gw-decide-timeout");
+    let recorder = EngineRecorder::open(&dir, &module_bytes(&program)).unwrap();
     let mut s = Session::new(program, None, subject(), recorder)
         .unwrap()
         .with_connectors(Box::new(patient(&hanging())))
@@ -191,15 +183,8 @@ fn hanging_counted() -> (String, Arc<AtomicUsize>) {
 #[test]
 fn a_cancelled_call_starts_no_new_read() {
     let program = program();
-    let dir = std::env::temp_dir().join(format!("xop-gw-decide-cancel-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let bytes = Module {
-        program: program.clone(),
-        source_hash: hash_sources([("fraud.xop", SOURCE.as_bytes())]),
-        sources: vec!["fraud.xop".into()],
-    }
-    .to_bytes(None);
-    let recorder = EngineRecorder::open(&dir, &bytes).unwrap();
+    let dir = log_dir("xop-gw-decide-cancel");
+    let recorder = EngineRecorder::open(&dir, &module_bytes(&program)).unwrap();
     let (url, tries) = hanging_counted();
     let mut c =
         CamaraConfig::with_root(&url, &format!("{url}/oauth2/token"), "id", "secret").unwrap();

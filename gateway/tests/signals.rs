@@ -7,13 +7,12 @@ mod fraud;
 
 use serde_json::{Map, Value as Json, json};
 
-use fraud::{SOURCE, call, program};
+use fraud::{call, log_dir, module_bytes, program};
 use xop_gateway::record::EngineRecorder;
 use xop_gateway::session::{Out, Session};
 use xop_runtime::connectors::{Connectors, Performed};
 use xop_runtime::interp::Signals;
 use xop_runtime::ir::{Program, SignalDecl};
-use xop_runtime::module::{Module, hash_sources};
 use xop_runtime::proof::record::{Body, NetworkCall, SignalFetch, decode};
 use xop_runtime::value::Value;
 
@@ -94,14 +93,8 @@ impl Connectors for Fake {
 #[test]
 fn a_call_is_decided_on_the_signal_read_and_proven_with_its_correlator() {
     let program = program();
-    let dir = std::env::temp_dir().join(format!("xop-gw-signals-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let bytes = Module {
-        program: program.clone(),
-        source_hash: hash_sources([("fraud.xop", SOURCE.as_bytes())]),
-        sources: vec!["fraud.xop".into()],
-    }
-    .to_bytes(None);
+    let dir = log_dir("xop-gw-signals");
+    let bytes = module_bytes(&program);
     let subject: Map<String, Json> = json!({"to": {"id": "c-1", "msisdn": "+33612345678"}})
         .as_object()
         .cloned()

@@ -1,9 +1,12 @@
 //! The fraud-desk project the gateway's signal tests share: a refund tool bound to an action
 //! whose policy reads a SIM swap from CAMARA (absent or recent: denied).
 
+use std::path::PathBuf;
+
 use serde_json::json;
 use xop_compiler::db::Workspace;
 use xop_runtime::ir::Program;
+use xop_runtime::module::{Module, hash_sources};
 
 /// The project's one source file.
 pub const SOURCE: &str = r#"module shop.fraud
@@ -36,4 +39,21 @@ pub fn call(id: i64) -> String {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
            "params": {"name": "refund", "arguments": {"amount": "10.00 EUR"}}})
     .to_string()
+}
+
+/// A folder of the temporary directory for a proof log, named `name` and the process, empty.
+pub fn log_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The compiled module of `program` (the project, lowered), unsigned, as a recorder keeps it.
+pub fn module_bytes(program: &Program) -> Vec<u8> {
+    Module {
+        program: program.clone(),
+        source_hash: hash_sources([("fraud.xop", SOURCE.as_bytes())]),
+        sources: vec!["fraud.xop".into()],
+    }
+    .to_bytes(None)
 }
