@@ -2,8 +2,6 @@
 //! every decision of a [`xop_runtime::engine::Runtime`] reads its signals through them, and an
 //! allowed QoD instruction creates (or deletes) the session, each proven with its correlators.
 
-use std::time::Instant;
-
 use serde_json::json;
 use xop_runtime::connectors::{Connectors, Performed};
 use xop_runtime::engine::Deadline;
@@ -17,15 +15,6 @@ use crate::actions::ActionOutcome;
 impl Connectors for Camara {
     fn signals<'a>(&'a self, program: &'a Program, now_ms: i64) -> Box<dyn Signals + 'a> {
         Box::new(self.signals(program, now_ms))
-    }
-
-    fn signals_until<'a>(
-        &'a self,
-        program: &'a Program,
-        now_ms: i64,
-        until: Option<Instant>,
-    ) -> Box<dyn Signals + 'a> {
-        Box::new(Camara::signals_until(self, program, now_ms, until))
     }
 
     fn signals_by_deadline<'a>(

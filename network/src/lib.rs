@@ -25,14 +25,13 @@
 //! more, beyond `max_attempts` (nothing was done: it is not a repeat).
 //!
 //! Deadlines: the reads of a decision made with one ([`Camara::signals_by_deadline`], which the
-//! runtime uses for a decision with `Options::deadline`, or [`Camara::signals_until`]) start no
-//! request after it, have a request in flight cut off at it (the token request too), and wait
-//! before no retry whose wait would pass it: the signal is then absent, its reason saying that
-//! the decision's deadline passed before the operation could be read
-//! ([`CallError::DeadlinePassed`]), and nothing is cached. Once the deadline's caller gave up,
-//! no request starts and no wait goes on ([`CallError::GaveUp`]). The deadline is a value the
-//! signal source passes to every call, so it holds on any thread. Actions are never cut off
-//! half-way.
+//! runtime uses for a decision with `Options::deadline`) start no request after it, have a request
+//! in flight cut off at it (the token request too), and wait before no retry whose wait would pass
+//! it: the signal is then absent, its reason saying that the decision's deadline passed before the
+//! operation could be read ([`CallError::DeadlinePassed`]), and nothing is cached. Once the
+//! deadline's caller gave up, no request starts and no wait goes on ([`CallError::GaveUp`]). The
+//! deadline is a value the signal source passes to every call, so it holds on any thread. Actions
+//! are never cut off half-way.
 
 mod actions;
 mod api;

@@ -143,19 +143,13 @@ impl<'a> NetworkSignals<'a> {
         }
     }
 
-    /// The same source, its reads done by `until` (the decision's deadline; `None`: no
-    /// deadline): no request starts after it, one in flight is cut off at it, no wait before a
-    /// retry runs past it (token requests included), and a read it stops gives the signal
-    /// absent, saying so (never a value, and nothing is cached).
-    pub fn until(self, until: Option<Instant>) -> NetworkSignals<'a> {
-        self.with_deadline(until.map(Deadline::new))
-    }
-
-    /// The same source, its reads bounded by the decision's `deadline` (`None`: no deadline),
-    /// as [`NetworkSignals::until`] bounds them by its instant; besides, once the deadline's
-    /// caller gave up ([`Deadline::give_up`]), no request starts and no wait before a retry
-    /// goes on: the signal is absent, saying so ([`CallError::GaveUp`]). A request already in
-    /// flight then ends at the deadline or at `timeout_ms`, whichever comes first.
+    /// The same source, its reads bounded by the decision's `deadline` (`None`: no deadline):
+    /// no request starts after its instant ([`Deadline::at`]), one in flight is cut off at it,
+    /// no wait before a retry runs past it (token requests included), and a read it stops gives
+    /// the signal absent, saying so (never a value, and nothing is cached). Besides, once the
+    /// deadline's caller gave up ([`Deadline::give_up`]), no request starts and no wait before a
+    /// retry goes on: the signal is absent, saying so ([`CallError::GaveUp`]). A request already
+    /// in flight then ends at the deadline or at `timeout_ms`, whichever comes first.
     pub fn with_deadline(mut self, deadline: Option<Deadline>) -> NetworkSignals<'a> {
         self.deadline = deadline;
         self
@@ -494,17 +488,6 @@ impl Camara {
     /// The signal source for one decision of `program` at `now_ms`.
     pub fn signals<'a>(&'a self, program: &'a Program, now_ms: i64) -> NetworkSignals<'a> {
         NetworkSignals::new(self, program, now_ms)
-    }
-
-    /// The signal source for one decision of `program` at `now_ms` whose reads must be done by
-    /// `until` (its deadline; `None`: none): see [`NetworkSignals::until`].
-    pub fn signals_until<'a>(
-        &'a self,
-        program: &'a Program,
-        now_ms: i64,
-        until: Option<Instant>,
-    ) -> NetworkSignals<'a> {
-        NetworkSignals::new(self, program, now_ms).until(until)
     }
 
     /// The signal source for one decision of `program` at `now_ms` whose reads are bounded by

@@ -8,7 +8,6 @@
 //! ([`judge_given`]), so a caller cannot make a value count that a connector would not.
 
 use std::cell::RefCell;
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -26,36 +25,23 @@ pub trait Connectors: Send + Sync {
     /// The signal source for one decision of `program` at `now_ms` (the decision time).
     fn signals<'a>(&'a self, program: &'a Program, now_ms: i64) -> Box<dyn Signals + 'a>;
 
-    /// [`Connectors::signals`] for a decision whose reads must be done by `until` (its
-    /// [`crate::engine::Deadline`], when the caller gave one): past it, the caller has stopped
-    /// waiting and the decision will be abandoned, so a read still in flight is wasted work.
-    /// Connectors that honour it start no request after `until`, cut the ones in flight at it,
-    /// and give the signal absent, saying why. The runtime reaches it for every decision
-    /// (`None`: no deadline) through [`Connectors::signals_by_deadline`], unless that is
-    /// implemented itself; by default it ignores `until` and calls [`Connectors::signals`].
-    fn signals_until<'a>(
-        &'a self,
-        program: &'a Program,
-        now_ms: i64,
-        until: Option<Instant>,
-    ) -> Box<dyn Signals + 'a> {
-        let _ = until;
-        self.signals(program, now_ms)
-    }
-
-    /// [`Connectors::signals_until`] with the decision's [`Deadline`] itself (`None`: no
-    /// deadline), which the runtime calls for every decision: besides its instant, a read can
-    /// see that the caller gave up ([`Deadline::give_up`]) before it and stop then too, its
-    /// work being wasted. The deadline is a value the returned source keeps (cloning it is
-    /// cheap: it is shared), so the reads honour it on whatever thread they run. By default it
-    /// calls [`Connectors::signals_until`] with the deadline's instant.
+    /// [`Connectors::signals`] for a decision whose reads must be done by its `deadline` (`None`:
+    /// no deadline), which the runtime calls for every decision: past the deadline's instant
+    /// ([`Deadline::at`]), the caller has stopped waiting and the decision will be abandoned, so
+    /// a read still in flight is wasted work; once the caller gave up ([`Deadline::give_up`]),
+    /// even before it, the same holds. Connectors that honour it start no request after it, cut
+    /// the ones in flight at it, and give the signal absent, saying why. The deadline is a value
+    /// the returned source keeps (cloning it is cheap: it is shared), so the reads honour it on
+    /// whatever thread they run. By default it ignores the deadline and calls
+    /// [`Connectors::signals`], which is right for connectors that read nothing remote.
     fn signals_by_deadline<'a>(
         &'a self,
         program: &'a Program,
         now_ms: i64,
         deadline: Option<&Deadline>,
     ) -> Box<dyn Signals + 'a> {
-        self.signals_until(program, now_ms, deadline.map(Deadline::at))
+        let _ = deadline;
+        self.signals(program, now_ms)
     }
 
     /// Carries out `action` (its qualified name) with its bound arguments, in the action's
@@ -396,35 +382,27 @@ mod tests {
     use crate::interp::NoSignals;
     use crate::ir::{EnumType, Field, RecordType};
 
-    /// Connectors implementing only `signals_until` (as before `signals_by_deadline`) get the
-    /// deadline's instant from the trait's default, which the runtime calls.
+    /// Connectors implementing only `signals` get it, for every decision, from the trait's
+    /// default `signals_by_deadline`, which the runtime calls: with a deadline or without.
     #[test]
-    fn the_default_hands_the_deadlines_instant_to_signals_until() {
+    fn the_default_signals_by_deadline_calls_signals() {
         use std::sync::Mutex;
-        struct Until(Mutex<Vec<Option<Instant>>>);
-        impl Connectors for Until {
-            fn signals<'a>(&'a self, _: &'a Program, _: i64) -> Box<dyn Signals + 'a> {
-                Box::new(NoSignals)
-            }
-            fn signals_until<'a>(
-                &'a self,
-                _: &'a Program,
-                _: i64,
-                until: Option<Instant>,
-            ) -> Box<dyn Signals + 'a> {
-                self.0.lock().unwrap().push(until);
+        use std::time::Instant;
+        struct Only(Mutex<Vec<i64>>);
+        impl Connectors for Only {
+            fn signals<'a>(&'a self, _: &'a Program, now_ms: i64) -> Box<dyn Signals + 'a> {
+                self.0.lock().unwrap().push(now_ms);
                 Box::new(NoSignals)
             }
             fn perform(&self, _: &Program, _: &str, _: &[Value]) -> Option<Performed> {
                 None
             }
         }
-        let c = Until(Mutex::new(Vec::new()));
-        let at = Instant::now();
+        let c = Only(Mutex::new(Vec::new()));
         let p = Program::default();
-        let _ = c.signals_by_deadline(&p, 0, Some(&Deadline::new(at)));
-        let _ = c.signals_by_deadline(&p, 0, None);
-        assert_eq!(*c.0.lock().unwrap(), [Some(at), None]);
+        let _ = c.signals_by_deadline(&p, 7, Some(&Deadline::new(Instant::now())));
+        let _ = c.signals_by_deadline(&p, 8, None);
+        assert_eq!(*c.0.lock().unwrap(), [7, 8]);
     }
 
     const NOW: i64 = 1_795_600_800_000; // 2026-11-25T10:00:00Z

@@ -1519,12 +1519,13 @@ impl xop_runtime::connectors::Connectors for SlowNetwork {
         Box::new(SlowSignals { net: self, program })
     }
 
-    fn signals_until<'a>(
+    fn signals_by_deadline<'a>(
         &'a self,
         program: &'a xop_runtime::ir::Program,
         now_ms: i64,
-        until: Option<std::time::Instant>,
+        deadline: Option<&xop_runtime::engine::Deadline>,
     ) -> Box<dyn xop_runtime::interp::Signals + 'a> {
+        let until = deadline.map(xop_runtime::engine::Deadline::at);
         self.untils.lock().unwrap().push(until);
         self.signals(program, now_ms)
     }

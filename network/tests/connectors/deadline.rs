@@ -1,7 +1,7 @@
-//! A decision's deadline bounds its signal reads (`Camara::signals_until`, the runtime's
-//! `Connectors::signals_until`): no request starts after it, one in flight is cut off at it, no
-//! backoff or `Retry-After` wait runs past it, the token request included; the read gives the
-//! signal absent, saying so, and caches nothing.
+//! A decision's deadline bounds its signal reads (`Camara::signals_by_deadline`, the
+//! runtime's `Connectors::signals_by_deadline`): no request starts after it, one in flight is
+//! cut off at it, no backoff or `Retry-After` wait runs past it, the token request included;
+//! the read gives the signal absent, saying so, and caches nothing.
 //!
 //! Every read here would take seconds without the deadline (`timeout_ms` 2 s, 3 attempts, or
 //! waits of 2 s); the assertions on time allow at least twice what the deadline needs, and are
@@ -52,12 +52,12 @@ fn patient(stub: &Stub) -> CamaraConfig {
     c
 }
 
-/// Reads `sim_swap(c)` through `camara` for a decision whose reads must be done by `until`:
+/// Reads `sim_swap(c)` through `camara` for a decision whose reads must be done by `deadline`:
 /// the value, the outcome's reason, and how long it took.
-fn read(camara: &Camara, until: Option<Instant>) -> (Value, Option<String>, Duration) {
+fn read(camara: &Camara, deadline: Option<&Deadline>) -> (Value, Option<String>, Duration) {
     let s = signal("sim_swap");
     let started = Instant::now();
-    let signals = camara.signals_until(program(), NOW, until);
+    let signals = camara.signals_by_deadline(program(), NOW, deadline);
     let v = signals.read(s, &program().signals[s as usize], &[customer(PHONE)]);
     let took = started.elapsed();
     let outcome = signals.outcomes().pop().expect("the read's outcome");
@@ -80,7 +80,7 @@ fn a_read_in_flight_is_cut_off_at_the_deadline() {
         config.max_attempts = attempts;
         let camara = Camara::new(config);
         let deadline = Duration::from_millis(400);
-        let (v, reason, took) = read(&camara, Some(Instant::now() + deadline));
+        let (v, reason, took) = read(&camara, Some(&Deadline::new(Instant::now() + deadline)));
         assert_eq!(v, Value::Absent);
         assert_eq!(
             reason.as_deref(),
@@ -124,7 +124,10 @@ fn no_wait_before_a_retry_runs_past_the_deadline() {
         config.backoff = Duration::from_secs(if retry_after { 0 } else { 2 });
         config.max_backoff = Duration::from_secs(5);
         let camara = Camara::new(config);
-        let (v, reason, took) = read(&camara, Some(Instant::now() + Duration::from_millis(500)));
+        let (v, reason, took) = read(
+            &camara,
+            Some(&Deadline::new(Instant::now() + Duration::from_millis(500))),
+        );
         assert_eq!(v, Value::Absent);
         assert_eq!(
             reason.as_deref(),
@@ -153,7 +156,10 @@ fn retries_that_fit_before_the_deadline_still_run() {
         _ => Reply::raw(404, ""),
     });
     let camara = Camara::new(patient(&stub));
-    let (v, reason, _) = read(&camara, Some(Instant::now() + Duration::from_secs(10)));
+    let (v, reason, _) = read(
+        &camara,
+        Some(&Deadline::new(Instant::now() + Duration::from_secs(10))),
+    );
     assert_ne!(v, Value::Absent, "{reason:?}");
     assert_eq!(stub.api_requests().len(), 4);
 }
@@ -164,7 +170,10 @@ fn a_token_request_is_cut_off_at_the_deadline() {
     let stub = sim_swap(CHECK, Arc::default());
     stub.set_token_delay(Duration::from_secs(5));
     let camara = Camara::new(patient(&stub));
-    let (v, reason, took) = read(&camara, Some(Instant::now() + Duration::from_millis(400)));
+    let (v, reason, took) = read(
+        &camara,
+        Some(&Deadline::new(Instant::now() + Duration::from_millis(400))),
+    );
     assert_eq!(v, Value::Absent);
     assert_eq!(
         reason.as_deref(),
@@ -183,7 +192,7 @@ fn a_token_request_is_cut_off_at_the_deadline() {
 fn a_deadline_already_passed_sends_nothing() {
     let stub = sim_swap(CHECK, Arc::default());
     let camara = Camara::new(patient(&stub));
-    let (v, reason, _) = read(&camara, Some(Instant::now()));
+    let (v, reason, _) = read(&camara, Some(&Deadline::new(Instant::now())));
     assert_eq!(v, Value::Absent);
     assert_eq!(
         reason.as_deref(),
@@ -202,7 +211,10 @@ fn a_read_the_deadline_stopped_is_not_cached() {
     let delay = Arc::new(AtomicU64::new(5_000));
     let stub = sim_swap(CHECK, delay.clone());
     let camara = Camara::new(patient(&stub));
-    let (v, _, _) = read(&camara, Some(Instant::now() + Duration::from_millis(300)));
+    let (v, _, _) = read(
+        &camara,
+        Some(&Deadline::new(Instant::now() + Duration::from_millis(300))),
+    );
     assert_eq!(v, Value::Absent);
     assert_eq!(stub.api_requests().len(), 1);
     delay.store(600, Ordering::SeqCst);
