@@ -330,7 +330,7 @@ pub enum TypeExpr {
     Error(Span),
 }
 
-/// Dropping a type recurses only so deep (see [`crate::nesting::drop_tree`]).
+/// Dropping a type recurses only so deep (see `crate::nesting::drop_tree`).
 impl Drop for TypeExpr {
     fn drop(&mut self) {
         crate::nesting::drop_tree(self);
@@ -818,7 +818,7 @@ pub struct Expr {
 }
 
 /// Dropping an expression recurses only so deep, however deep it is (see
-/// [`crate::nesting::drop_tree`]).
+/// `crate::nesting::drop_tree`).
 impl Drop for Expr {
     fn drop(&mut self) {
         crate::nesting::drop_tree(self);

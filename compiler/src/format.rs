@@ -28,7 +28,7 @@
 //!   `f(a) + b`) and the line up to its opening bracket fits; a proposal's or an `expect`'s
 //!   call that breaks keeps `rank by` / `==` ... after its `)` if they fit there (and hold no
 //!   comment). A list with a comment inside is always broken, so that each comment stays next
-//!   to its element (the layout engine is [`doc`]);
+//!   to its element (the layout engine is the private `doc` module);
 //! - a `fn` body that is a literal or a call and fits neither after ` = ` nor on the next line
 //!   opens on the header line (`fn f(): List<Text> = [`);
 //! - blocks with nothing inside are written `{}`;
@@ -49,7 +49,7 @@
 //! that the formatter joins onto one line moves above that line (inside a bracketed list it
 //! breaks the list instead, and stays with its element). Nothing is ever dropped.
 //!
-//! A file with a syntax error is never formatted: [`format`] returns its diagnostics.
+//! A file with a syntax error is never formatted: [`format()`] returns its diagnostics.
 
 mod doc;
 mod invisible;
@@ -1675,7 +1675,7 @@ pub fn literal(l: &Literal) -> String {
 }
 
 /// A text literal, quoted and escaped: `"`, `\`, newline and tab by their escapes, the other
-/// characters that show nothing ([`invisible`]: controls, zero-width and format characters…) as
+/// characters that show nothing (controls, zero-width and format characters…) as
 /// `\u{..}`.
 pub fn text_lit(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);

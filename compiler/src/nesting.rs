@@ -12,9 +12,9 @@
 //!
 //! Right after parsing, each item's expressions and types are measured, descending no deeper
 //! than the limit; the first part of a root found deeper is reported (E0108) and replaced by an
-//! error node. Dropping an expression or a type never recurses deeper than [`DROP_RECURSION`]
-//! levels (see [`drop_tree`]), so neither the replaced subtree nor a partial tree the parser
-//! drops while recovering from an error can overflow the stack.
+//! error node. Dropping an expression or a type never recurses deeper than a fixed number of
+//! levels (`DROP_RECURSION`, see `drop_tree`), so neither the replaced subtree nor a partial
+//! tree the parser drops while recovering from an error can overflow the stack.
 
 use std::cell::Cell;
 

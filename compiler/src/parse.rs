@@ -1,7 +1,7 @@
 //! The parser: tokens to a [`File`] AST, with every syntax error as a diagnostic.
 //!
 //! The grammar is `grammar/xop.lalrpop`. Parsing never fails: a file with errors yields a partial
-//! tree (unreadable items are [`ItemKind::Error`]) and the list of what went wrong.
+//! tree (unreadable items are [`crate::ast::ItemKind::Error`]) and the list of what went wrong.
 
 use std::sync::Arc;
 

@@ -288,10 +288,10 @@ pub struct Checker<'a> {
     /// Where the file's syntax errors start, asked for once (see [`Checker::cut_short`]).
     syntax_errors: Option<Vec<usize>>,
     /// A test's `let`s by the span of their name, with the names visible where each is
-    /// written (see [`Checker::let_use`]).
+    /// written (see `Checker::let_use`).
     pub test_lets: rustc_hash::FxHashMap<Span, (Expr, Env)>,
     /// Whether the expression checked is a test's `let` value, whose record values are typed
-    /// where the name is used (see [`Checker::let_use`]).
+    /// where the name is used (see `Checker::let_use`).
     pub deferred: bool,
     /// Whether the expression checked is inside a record value of a test's `let` (with
     /// [`Checker::deferred`]): checked again where the name is used, against the record type

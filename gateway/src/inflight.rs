@@ -3,7 +3,7 @@
 //! request, may reset it on progress, and always enforces a maximum).
 //!
 //! The deadlines are kept in a heap so that the gateway's loop can sleep until the earliest one
-//! ([`crate::run`] waits on its channel with `recv_timeout`): no thread per request, no polling.
+//! ([`crate::run()`] waits on its channel with `recv_timeout`): no thread per request, no polling.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};

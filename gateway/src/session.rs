@@ -1,5 +1,5 @@
 //! One gateway session: the protocol logic between the client and the upstream server, as a
-//! pure function of the messages (the I/O is in [`crate::run`]).
+//! pure function of the messages (the I/O is in [`crate::run()`]).
 //!
 //! What waits on the network (the review server's halt switch and cases, the CAMARA
 //! connectors' signal reads) is done in place by default. [`Session::with_work_off_loop`] (the
@@ -594,7 +594,7 @@ impl<R: Recorder> Session<R> {
     }
 
     /// Replaces the monotonic clock that upstream timeouts are measured with, for tests. The
-    /// loop of [`crate::run`] sleeps until [`Session::next_deadline`] by the real clock, so a
+    /// loop of [`crate::run()`] sleeps until [`Session::next_deadline`] by the real clock, so a
     /// session given another clock is for driving by hand.
     pub fn with_monotonic_clock(
         mut self,

@@ -64,8 +64,8 @@ impl State {
 
     /// A folder was created in the workspace, or renamed or moved into it: its `.xop` files
     /// join it, as [`State::load_folder`] loads them, while the workspace holds fewer than
-    /// [`MAX_FILES`]. Nothing for a folder that is not one, or that a workspace folder leaves
-    /// out (a hidden folder, `target`, or one inside them). Returns how many were loaded.
+    /// `MAX_FILES` (20,000). Nothing for a folder that is not one, or that a workspace folder
+    /// leaves out (a hidden folder, `target`, or one inside them). Returns how many were loaded.
     pub fn load_created_folder(&mut self, dir: &Path) -> usize {
         if !dir.is_dir() {
             return 0;

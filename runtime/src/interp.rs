@@ -281,7 +281,7 @@ pub struct Candidate {
     pub line: u32,
     /// Whether evaluating the candidate itself (its condition, arguments or rank) failed:
     /// then it is denied with `xop:runtime-error`, has no arguments, and is ranked below every
-    /// real rank ([`rank_order`]), its `rank` only a placeholder.
+    /// real rank, its `rank` only a placeholder.
     pub failed: bool,
 }
 

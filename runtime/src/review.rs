@@ -162,7 +162,7 @@ pub struct LogFacts {
     pub recorded: BTreeMap<u64, Recorded>,
     /// The `review.approval` records, by record: an approval of some of a case's roles counts
     /// only if the record its `proved_approval` line names is one of these, of that case, by
-    /// that reviewer, for those roles ([`approval_differs`]).
+    /// that reviewer, for those roles.
     pub approvals: BTreeMap<u64, LoggedApproval>,
 }
 

@@ -211,9 +211,9 @@ const FOLLOWING_EVENTS: [(&str, &str); 6] = [
 ];
 
 /// A cross-check between records, fed every record of a log in any order: an event that
-/// follows only from a decision that is not a refusal ([`FOLLOWING_EVENTS`]) but names a
-/// refusal's record is a forgery (a holder of `log.key` rewrote the decision as a well-formed
-/// refusal, which replay cannot re-decide) or damage.
+/// follows only from a decision that is not a refusal (`review.approved`, `action.performed`,
+/// …) but names a refusal's record is a forgery (a holder of `log.key` rewrote the decision as
+/// a well-formed refusal, which replay cannot re-decide) or damage.
 #[derive(Debug, Default)]
 pub struct CrossCheck {
     refusals: std::collections::BTreeSet<u64>,
