@@ -191,6 +191,30 @@ impl Workspace {
         file
     }
 
+    /// [`Workspace::set_file`], except that a file new to the workspace takes its place in
+    /// path order (component by component, as `xop check` walks a folder in file-name order)
+    /// among the files that are not the standard library's, instead of coming last. The
+    /// language server adds files this way, so that the order the files are checked in, which
+    /// decides where a module declared twice is reported (E0202, on the later file), does not
+    /// depend on when each file joined the workspace.
+    pub fn set_file_in_path_order(&mut self, path: &str, text: impl Into<Arc<str>>) -> SourceFile {
+        if self.file(path).is_some() {
+            return self.set_file(path, text);
+        }
+        let file = SourceFile::new(&self.db, Arc::from(path), text.into(), false);
+        let mut files = self.project.files(&self.db).clone();
+        let new = std::path::Path::new(path);
+        let at = files
+            .iter()
+            .position(|f| {
+                !*f.is_stdlib(&self.db) && std::path::Path::new(&**f.path(&self.db)) > new
+            })
+            .unwrap_or(files.len());
+        files.insert(at, file);
+        self.project.set_files(&mut self.db).to(files);
+        file
+    }
+
     /// Removes the file at `path`, if present.
     pub fn remove_file(&mut self, path: &str) {
         let mut files = self.project.files(&self.db).clone();
@@ -278,5 +302,40 @@ mod tests {
         // Only `f` (item 1 of a.xop) changed; the stdlib, `g` and b.xop's items are reused.
         assert_eq!(item_checks.len(), 1, "re-ran: {ran:#?}");
         assert!(ran.iter().any(|k| k.starts_with("parse_file")));
+    }
+
+    /// Files added in path order are checked in that order whenever they were added, so a
+    /// module declared twice is reported on the same file (E0202 goes to the later one).
+    #[test]
+    fn files_added_in_path_order_are_checked_in_path_order() {
+        let paths = |ws: &Workspace| -> Vec<String> {
+            ws.project()
+                .files(ws.db())
+                .iter()
+                .filter(|f| !*f.is_stdlib(ws.db()))
+                .map(|f| f.path(ws.db()).to_string())
+                .collect()
+        };
+        let twice = "module acme.shared\nrole support\n";
+        let mut late = Workspace::new();
+        for p in ["w/c.xop", "w/b.xop", "w/a/z.xop", "w/a.xop"] {
+            late.set_file_in_path_order(p, twice);
+        }
+        // Replacing a file's text keeps its place.
+        late.set_file_in_path_order("w/b.xop", "module b\n");
+        assert_eq!(paths(&late), ["w/a/z.xop", "w/a.xop", "w/b.xop", "w/c.xop"]);
+        let mut early = Workspace::new();
+        for p in ["w/a/z.xop", "w/a.xop", "w/b.xop", "w/c.xop"] {
+            early.set_file(p, if p == "w/b.xop" { "module b\n" } else { twice });
+        }
+        let e0202 = |ws: &Workspace| -> Vec<String> {
+            ws.diagnostics()
+                .into_iter()
+                .filter(|d| d.code == "E0202")
+                .map(|d| d.file.to_string())
+                .collect()
+        };
+        assert_eq!(e0202(&late), ["w/a.xop", "w/c.xop"]);
+        assert_eq!(e0202(&late), e0202(&early));
     }
 }

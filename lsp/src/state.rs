@@ -118,7 +118,7 @@ impl State {
             };
             let path = p.to_string_lossy().into_owned();
             if !self.versions.contains_key(&path) {
-                self.ws.set_file(&path, text);
+                self.ws.set_file_in_path_order(&path, text);
             }
             self.on_disk.insert(path, p.to_path_buf());
             n += 1;
@@ -132,7 +132,7 @@ impl State {
             return;
         }
         Arc::make_mut(&mut self.versions).insert(path.to_string(), version);
-        self.ws.set_file(path, text);
+        self.ws.set_file_in_path_order(path, text);
     }
 
     /// A document changed: `edit` turns its current text into the new one.
@@ -143,7 +143,7 @@ impl State {
         let old = self.ws.source(path).unwrap_or_default();
         let new = edit(&old);
         Arc::make_mut(&mut self.versions).insert(path.to_string(), version);
-        self.ws.set_file(path, new);
+        self.ws.set_file_in_path_order(path, new);
     }
 
     /// A document was closed: back to the disk's text for a workspace file, gone otherwise.
@@ -163,7 +163,7 @@ impl State {
             .or_else(|| self.in_workspace_folder(path));
         match fs_path.and_then(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t))) {
             Some((p, text)) => {
-                self.ws.set_file(path, text);
+                self.ws.set_file_in_path_order(path, text);
                 self.on_disk.insert(path.to_string(), p);
             }
             None => {
@@ -202,7 +202,7 @@ impl State {
         match std::fs::read_to_string(fs_path) {
             Ok(text) => {
                 if !open {
-                    self.ws.set_file(path, text);
+                    self.ws.set_file_in_path_order(path, text);
                 }
                 self.on_disk.insert(path.to_string(), fs_path.to_path_buf());
             }
@@ -520,6 +520,49 @@ mod tests {
             "E0202 on the first file: {e0202:?}"
         );
         drop(snap);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A file that joins the workspace after the start (opened without being on disk, or
+    /// created in a new folder) takes its place in file-name order, so E0202 lands where
+    /// `xop check` puts it: on every file of the module but the first.
+    #[test]
+    fn a_file_joining_later_takes_its_place_in_file_name_order() {
+        let dir = std::env::temp_dir().join(format!("xop-lsp-join-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        for name in ["b.xop", "c.xop"] {
+            std::fs::write(dir.join(name), "module one\n").expect("write");
+        }
+        let mut st = State::new(StdlibLocation::Scheme);
+        assert_eq!(st.load_folder(&dir), 2);
+        let e0202 = |st: &State| -> Vec<String> {
+            let mut v: Vec<String> = st
+                .workspace()
+                .diagnostics()
+                .into_iter()
+                .filter(|d| d.code == "E0202")
+                .filter_map(|d| {
+                    Path::new(&*d.file)
+                        .strip_prefix(&dir)
+                        .ok()
+                        .map(|r| r.to_string_lossy().into_owned())
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(e0202(&st), ["c.xop"]);
+        // Opened in the editor, not on disk: first in file-name order.
+        let opened = dir.join("a.xop").to_string_lossy().into_owned();
+        st.open(&opened, "module one\n", 1);
+        assert_eq!(e0202(&st), ["b.xop", "c.xop"]);
+        st.close(&opened);
+        // A folder created on disk: `0/z.xop` comes before `b.xop`.
+        std::fs::create_dir_all(dir.join("0")).expect("folder");
+        std::fs::write(dir.join("0/z.xop"), "module one\n").expect("write");
+        assert_eq!(st.load_created_folder(&dir.join("0")), 1);
+        assert_eq!(e0202(&st), ["b.xop", "c.xop"]);
         let _ = std::fs::remove_dir_all(dir);
     }
 
