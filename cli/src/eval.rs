@@ -704,9 +704,14 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
                     s.push_str(&format!("   error: {e}\n"));
                 }
             }
-            if let Some(best) = ranked.iter().find(|c| c.decision.verdict == Verdict::Allow) {
+            if let Some(best) = choice(&ranked).map(|i| &ranked[i]) {
+                let held = if best.decision.verdict == Verdict::Review {
+                    ", held for review: carried out only if the review approves it"
+                } else {
+                    ""
+                };
                 s.push_str(&format!(
-                    "next best action: {} (line {})\n",
+                    "next best action: {} (line {}){held}\n",
                     best.action, best.line
                 ));
             }
@@ -764,6 +769,14 @@ fn no_candidate(
     }
 }
 
+/// The choice among candidates ranked: the first not denied (docs/language.md §5.10), which
+/// is carried out only once its review approves it when its verdict is `review`.
+fn choice(ranked: &[interp::Candidate]) -> Option<usize> {
+    ranked
+        .iter()
+        .position(|c| c.decision.verdict != Verdict::Deny)
+}
+
 /// `--decision NAME --format json`: the candidates by rank, each with its arguments in the
 /// input format of `xop eval --policy` (one key per parameter), and the choice: the index of
 /// the first candidate not denied (docs/language.md §5.10), or `null`; `reasons` and `error`
@@ -807,7 +820,7 @@ fn ranked_json(program: &Program, name: &str, ranked: &[interp::Candidate]) -> s
         .collect();
     serde_json::json!({
         "decision": program.resolve_decision(name).ok().map(|(_, d)| d.qualified.clone()),
-        "choice": ranked.iter().position(|c| c.decision.verdict != Verdict::Deny),
+        "choice": choice(ranked),
         "candidates": candidates,
         "reasons": [],
         "error": null,

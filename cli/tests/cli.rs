@@ -1200,6 +1200,57 @@ fn a_decision_ranks_candidates_each_decided_by_its_policies() {
     );
 }
 
+/// The choice is the first candidate not denied (docs/language.md §5.10), in the text as in
+/// the JSON: a `review` candidate ranked above an allowed one is chosen, held for its review.
+#[test]
+fn the_choice_of_a_decision_is_the_first_candidate_not_denied() {
+    let dir = TempDir::new("eval-decision-choice");
+    let src = r#"module q.choice
+
+use std.consent.service
+
+role desk
+record C { id: Id }
+action a1(to: C, tag: Text) purpose service risk minimal
+
+policy g for a1(to: c, tag: t) {
+  review "check" by role desk within 1h else deny when t == "rev"
+  deny "no" when t == "no"
+  allow "ok"
+}
+
+decision pick(c: C) {
+  propose a1(to: c, tag: "no") rank by 10
+  propose a1(to: c, tag: "rev") rank by 5
+  propose a1(to: c, tag: "yes") rank by 5
+}
+"#;
+    fs::write(dir.path().join("d.xop"), src).unwrap();
+    fs::write(dir.path().join("in.json"), r#"{"c": {"id": "c-1"}}"#).unwrap();
+    for engine in ["interp", "jit"] {
+        let run = |format: &str| {
+            let args = ["eval", "d.xop", "--decision", "pick", "--input", "in.json"];
+            let mut args = args.to_vec();
+            args.extend(["--engine", engine, "--format", format]);
+            xop(dir.path(), &args)
+        };
+        let (human, as_json) = (run("human"), run("json"));
+        assert_code(&human, 0);
+        let out = stdout(&human);
+        assert!(
+            out.contains(
+                "next best action: q.choice.a1 (line 17), held for review: carried out only if \
+                 the review approves it"
+            ),
+            "{out}"
+        );
+        let v = json(&as_json);
+        assert_eq!(v["choice"], 1, "{v}");
+        assert_eq!(v["candidates"][1]["line"], 17, "{v}");
+        assert_eq!(v["candidates"][1]["verdict"], "review", "{v}");
+    }
+}
+
 #[test]
 fn the_jit_ranks_a_decision_as_the_interpreter_does() {
     let dir = TempDir::new("eval-decision-jit");
