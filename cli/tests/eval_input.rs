@@ -517,6 +517,31 @@ fn a_leading_byte_order_mark_is_skipped() {
         "{}",
         text(&o)
     );
+    // Only one: a second mark right after the first is refused on every path alike (the
+    // policy on either engine, the action, a logged decision, a decision's ranking), saying
+    // what it is, and never decided on.
+    dir.write("two.json", format!("\u{feff}\u{feff}{OK}"));
+    dir.write(
+        "two_d.json",
+        "\u{feff}\u{feff}{\"c\": {\"id\": \"c-1\", \"tier\": \"gold\", \"orders\": 2}}",
+    );
+    let two = ["--input", "two.json"];
+    for args in [
+        [&policy[..], &two[..]].concat(),
+        [&policy[..], &two[..], &["--engine", "jit"]].concat(),
+        [&policy[..], &two[..], &["--log", "log2"]].concat(),
+        [&action[..], &two[..]].concat(),
+        vec!["eval", "src", "--decision", "pick", "--input", "two_d.json"],
+    ] {
+        let o = xop(dir.path(), &args);
+        assert_code(&o, 1);
+        assert!(
+            text(&o).contains("a second byte-order mark (U+FEFF) follows the first"),
+            "{args:?}: {}",
+            text(&o)
+        );
+        assert!(!stdout(&o).contains("allow"), "{args:?}: {}", text(&o));
+    }
     // Only a leading one: one inside the text is not blank space.
     dir.write("late.json", format!(" \u{feff}{OK}"));
     let o = xop(

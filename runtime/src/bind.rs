@@ -223,9 +223,20 @@ pub fn parse_input(text: &str) -> Result<Json, BindError> {
 /// The text of a JSON input given as bytes, without a leading byte-order mark. Bytes that are
 /// not UTF-8 (JSON text is, RFC 8259 §8.1) are a [`BindErrorKind::Malformed`] error saying
 /// where the first invalid byte is: `not valid UTF-8 (byte 0xff at line 1, column 12)`. The
-/// column counts characters, from 1.
+/// column counts characters, from 1. A second mark after the first is refused here too, so
+/// that no path skips it again on the text (the text functions skip one mark themselves).
 pub fn json_text(bytes: &[u8]) -> Result<&str, BindError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    if bytes.starts_with(BOM) {
+        return Err(BindError::new(
+            BindErrorKind::Malformed,
+            "",
+            "invalid JSON: a second byte-order mark (U+FEFF) follows the first at the start; \
+             only one leading mark is skipped: remove the other"
+                .to_string(),
+        ));
+    }
     std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
         let (line, column) = line_column(bytes, at);
@@ -1983,6 +1994,11 @@ mod tests {
         assert!(bind_json_bytes(&program(), 0, format!("{bom}{text}").as_bytes()).is_ok());
         let e = bind_json_bytes(&program(), 0, format!("{bom}{bom}{text}").as_bytes()).unwrap_err();
         assert_eq!(e.kind, BindErrorKind::Malformed, "{e}");
+        assert!(e.message.contains("a second byte-order mark"), "{e}");
+        // The bytes' text is refused before any path could skip the second mark on the text.
+        let e = json_text(format!("{bom}{bom}{text}").as_bytes()).unwrap_err();
+        assert!(e.message.contains("a second byte-order mark"), "{e}");
+        assert_eq!(json_text(format!("{bom}{text}").as_bytes()).unwrap(), text);
     }
 
     #[test]
