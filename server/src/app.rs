@@ -152,7 +152,17 @@ async fn guard(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Res
     let started = Instant::now();
     req.extensions_mut().insert(Started(started));
     let until = deadline_of(started, app.config.timeout_ms);
-    let response = match tokio::time::timeout_at(until.into(), next.run(req)).await {
+    let handled = async {
+        // Here rather than in `read_body`: a coded body is refused whichever endpoint it is
+        // sent to, also one that reads no body.
+        if let Some(refusal) = transfer_coding_refusal(req.headers()) {
+            // Read (within the limit) so that the client reads the answer, not a reset.
+            let _ = axum::body::to_bytes(req.into_body(), app.config.body_limit).await;
+            return refusal.into_response();
+        }
+        next.run(req).await
+    };
+    let response = match tokio::time::timeout_at(until.into(), handled).await {
         Ok(r) => r,
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -175,6 +185,42 @@ async fn guard(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Res
         let _ = app.broken.set(why.clone());
     }
     response
+}
+
+/// 501 `unsupported_transfer_coding` for a request whose `Transfer-Encoding` is anything but
+/// a lone `chunked` (RFC 9112 §6.1). hyper refuses one whose last coding is not `chunked`, and
+/// undoes the `chunked`, but leaves any coding before it (`gzip, chunked`) on the body: read
+/// as sent, such a body would be decided as something it is not. Empty list elements are
+/// ignored (RFC 9110 §5.6.1).
+fn transfer_coding_refusal(headers: &HeaderMap) -> Option<ApiError> {
+    let codings: Vec<String> = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .collect::<Vec<_>>()
+        })
+        .filter(|c| !c.is_empty())
+        .collect();
+    let is_chunked = |c: &String| c.eq_ignore_ascii_case("chunked");
+    if codings.len() <= 1 && codings.iter().all(is_chunked) {
+        return None;
+    }
+    let sent = codings.join(", ");
+    let what = match codings.iter().find(|c| !is_chunked(c)) {
+        Some(c) => format!("the transfer coding `{c}` is not decoded here"),
+        None => "`chunked` may be applied only once (RFC 9112 §6.1)".to_string(),
+    };
+    Some(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "unsupported_transfer_coding",
+        format!(
+            "the request is `Transfer-Encoding: {sent}`: {what}; send the body as it is, with \
+             a Content-Length or `Transfer-Encoding: chunked` alone; nothing was done"
+        ),
+    ))
 }
 
 async fn not_found(uri: Uri) -> ApiError {

@@ -51,7 +51,8 @@ struct Entry {
     role: Option<String>,
     #[serde(default)]
     roles: Vec<String>,
-    token_sha256: String,
+    /// Spanned: a hash two names share is reported with the lines that give it.
+    token_sha256: toml::Spanned<String>,
 }
 
 /// Someone a token identifies.
@@ -106,6 +107,13 @@ pub fn token_hash(token: &str) -> String {
     xop_runtime::module::hex(&Sha256::digest(token.trim().as_bytes()))
 }
 
+/// The 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.get(..at)
+        .map_or(0, |before| before.matches('\n').count())
+        + 1
+}
+
 fn unhex(s: &str) -> Option<[u8; 32]> {
     xop_runtime::proof::unhex32(&s.to_ascii_lowercase())
 }
@@ -145,16 +153,20 @@ impl Config {
                 )
             }
         };
-        let mut credentials = Vec::new();
+        let mut credentials: Vec<Credential> = Vec::new();
+        // Where each credential's hash is given: (table, line), to name both of two entries
+        // that share one.
+        let mut given_at: Vec<(&str, usize)> = Vec::new();
         for (table, entries, operator) in [
             ("reviewers", &file.reviewers, false),
             ("operators", &file.operators, true),
         ] {
             for e in entries {
-                let hash = unhex(&e.token_sha256).ok_or_else(|| {
+                let line = line_of(text, e.token_sha256.span().start);
+                let hash = unhex(e.token_sha256.get_ref()).ok_or_else(|| {
                     format!(
-                        "[[{table}]] `{}`: token_sha256 must be 64 hex digits, the SHA-256 of \
-                         the token (`xop token hash`)",
+                        "[[{table}]] `{}` (line {line}): token_sha256 must be 64 hex digits, \
+                         the SHA-256 of the token (`xop token hash`)",
                         e.name
                     )
                 })?;
@@ -166,6 +178,25 @@ impl Config {
                         e.name
                     ));
                 }
+                // A token identifies one person: shared by two names, it would be accepted as
+                // the first with the roles of both (one reviewer approving as another), and
+                // the proof log would name the wrong one. The same name listed twice (as
+                // reviewer and as operator) is one person.
+                if let Some((c, (other_table, other_line))) = credentials
+                    .iter()
+                    .zip(&given_at)
+                    .find(|(c, _)| c.hash == hash && c.principal.name != e.name)
+                {
+                    return Err(format!(
+                        "[[{table}]] `{}` has the same token_sha256 (line {line}) as \
+                         [[{other_table}]] `{}` (line {other_line}): one token would be both \
+                         people, and whoever holds it could act with the roles of both and be \
+                         recorded as `{}`; give each person a token of their own (`xop token \
+                         new`) and put its hash under their name (one name may be listed as \
+                         both reviewer and operator with the same token)",
+                        e.name, c.principal.name, c.principal.name
+                    ));
+                }
                 credentials.push(Credential {
                     hash,
                     principal: Principal {
@@ -174,6 +205,7 @@ impl Config {
                         operator,
                     },
                 });
+                given_at.push((table, line));
             }
         }
         if file.body_limit == Some(0) {
@@ -204,8 +236,9 @@ impl Config {
     }
 
     /// Who `token` identifies: every entry whose hash matches (a name listed both as reviewer
-    /// and as operator gets both). Every entry is compared, in constant time, so the time
-    /// taken says nothing about which hash is close.
+    /// and as operator gets both; [`Config::parse`] refuses one hash under two names). Every
+    /// entry is compared, in constant time, so the time taken says nothing about which hash is
+    /// close.
     pub fn authenticate(&self, token: &str) -> Option<Principal> {
         let digest = Sha256::digest(token.trim().as_bytes());
         let mut found: Option<Principal> = None;

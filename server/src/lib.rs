@@ -52,10 +52,60 @@ fn local_url(addr: SocketAddr) -> String {
     format!("http://{ip}:{}", addr.port())
 }
 
+/// The name each module of `modules` is loaded under: its file name without extension
+/// (`a/acme.xopm` → `acme`). Refused, saying which files and how to fix it: a file name that
+/// is not UTF-8 (no name could be given it that says which file it is), a path that names no
+/// file, and two paths that would be loaded under the same name (the second would replace the
+/// first).
+pub fn slot_names(modules: &[PathBuf]) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = Vec::with_capacity(modules.len());
+    for (i, path) in modules.iter().enumerate() {
+        let stem = path.file_stem().ok_or_else(|| {
+            format!(
+                "--module `{}` names no file: give a module file, FILE.xopm (`xop build`)",
+                path.display()
+            )
+        })?;
+        let name = stem.to_str().ok_or_else(|| {
+            format!(
+                "--module `{}`: a module is loaded under its file name without extension, and \
+                 this one is not UTF-8; rename the file to a UTF-8 name (e.g. `module.xopm`)",
+                path.display()
+            )
+        })?;
+        if let Some(j) = names.iter().position(|n| n == name) {
+            let first = &modules[j];
+            return Err(if first == path {
+                format!(
+                    "--module `{}` is given twice: give each module once",
+                    path.display()
+                )
+            } else {
+                let ext = path
+                    .extension()
+                    .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+                format!(
+                    "--module `{}` and --module `{}` would both be loaded as the module \
+                     `{name}` (a module is named after its file name without extension), and \
+                     the second would replace the first: rename one of the files so that the \
+                     names differ (e.g. `{}` to `{}`); nothing was loaded",
+                    first.display(),
+                    path.display(),
+                    path.display(),
+                    path.with_file_name(format!("{name}-{}{ext}", i + 1))
+                        .display()
+                )
+            });
+        }
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
 /// What `xop serve` is given.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
-    /// Module files, each loaded under its file stem.
+    /// Module files, each loaded under its file name without extension ([`slot_names`]).
     pub modules: Vec<PathBuf>,
     /// The data folder: proof log, review queue.
     pub data: PathBuf,
@@ -149,6 +199,9 @@ pub fn serve_with(
     if opts.modules.is_empty() {
         return Err("give at least one module: --module FILE.xopm (`xop build`)".into());
     }
+    // Before anything is bound, created or loaded: two modules under one name would have the
+    // second silently replace the first (its policies gone, the other's deciding alone).
+    let names = slot_names(&opts.modules)?;
     // Bound before the data folder is opened: a port in use (or a typo) leaves no new log and
     // signing key behind.
     let listener = std::net::TcpListener::bind(&listen)
@@ -159,12 +212,7 @@ pub fn serve_with(
         eprintln!("xop serve: warning: {w}");
     }
     let rt = Arc::new(Runtime::with_log(log));
-    for path in &opts.modules {
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("module")
-            .to_string();
+    for (path, name) in opts.modules.iter().zip(&names) {
         let bytes = std::fs::read(path).map_err(|e| {
             format!(
                 "cannot read `{}`: {}",
@@ -172,7 +220,7 @@ pub fn serve_with(
                 xop_runtime::io::reason(&e)
             )
         })?;
-        rt.load_bytes(&name, &bytes, config.trust.as_ref())
+        rt.load_bytes(name, &bytes, config.trust.as_ref())
             .map_err(|e| format!("`{}`: {e}", path.display()))?;
     }
     match (connectors, &config.camara) {

@@ -2164,3 +2164,169 @@ fn a_review_role_nobody_holds_is_warned_about() {
         Vec::<String>::new()
     );
 }
+
+/// QA q2: two `--module` files of one file name (in two folders) would be loaded under one
+/// name, the second replacing the first: a request the first's policy denies was allowed.
+/// Refused before anything is bound, created or loaded, naming both paths and the name; so is
+/// one path given twice, and (Unix) a file name that is not UTF-8, which once fell back to the
+/// name `module` and collided with every other such file.
+#[test]
+fn two_modules_one_name_are_refused_before_anything_is_made() {
+    let s = setup("stem", 1 << 20);
+    for dir in ["a", "b"] {
+        std::fs::create_dir_all(s.tmp.0.join(dir)).unwrap();
+    }
+    let strict = s.tmp.0.join("a/pay.xopm");
+    let lenient = s.tmp.0.join("b/pay.xopm");
+    std::fs::copy(s.tmp.0.join("pay.xopm"), &strict).unwrap();
+    std::fs::write(
+        &lenient,
+        module_bytes("allow \"lenient\"", Some(&s.secret)).as_slice(),
+    )
+    .unwrap();
+    let mut opts = s.opts.clone();
+    opts.modules = vec![strict.clone(), lenient.clone()];
+    let err = serve(&opts)
+        .err()
+        .expect("two modules named `pay` are refused");
+    for needle in [
+        &format!("`{}`", strict.display()),
+        &format!("`{}`", lenient.display()),
+        "the module `pay`",
+        "rename one of the files",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    assert!(!opts.data.exists(), "{err}");
+    opts.modules = vec![strict.clone(), strict.clone()];
+    let err = serve(&opts)
+        .err()
+        .expect("one module given twice is refused");
+    assert!(err.contains("is given twice"), "{err}");
+    assert!(!opts.data.exists(), "{err}");
+    // Distinct names are each their file name without extension.
+    assert_eq!(
+        xop_server::slot_names(&[strict.clone(), s.tmp.0.join("b/other.xopm")]).unwrap(),
+        ["pay", "other"]
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = s.tmp.0.join(std::ffi::OsStr::from_bytes(b"caf\xe9.xopm"));
+        std::fs::copy(&strict, &odd).unwrap();
+        opts.modules = vec![odd];
+        let err = serve(&opts)
+            .err()
+            .expect("a non-UTF-8 file name is refused");
+        assert!(err.contains("not UTF-8") && err.contains("rename"), "{err}");
+        assert!(!opts.data.exists(), "{err}");
+    }
+}
+
+/// QA q2: one token hash under two names (`eve`, marketing; `ana`, fraud_desk) let the token
+/// approve a fraud_desk case as `eve`. The configuration is refused, naming both entries and
+/// their lines (also when the hex differs only in case); `xop serve` then makes nothing. One
+/// name listed as reviewer and as operator with one token is one person, and gets both.
+#[test]
+fn a_token_two_names_share_is_refused() {
+    let base = Path::new(".");
+    let shared = format!(
+        "[[reviewers]]\nname = \"eve\"\nroles = [\"marketing\"]\ntoken_sha256 = \"{}\"\n\
+         [[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{}\"\n",
+        token_hash(ANA),
+        token_hash(ANA).to_ascii_uppercase()
+    );
+    let err = Config::parse(&shared, base).unwrap_err();
+    for needle in [
+        "[[reviewers]] `ana`",
+        "(line 8)",
+        "[[reviewers]] `eve` (line 4)",
+        "xop token new",
+    ] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    // A reviewer and an operator of two names, one token: refused too.
+    let across = format!(
+        "[[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{0}\"\n\
+         [[operators]]\nname = \"ops\"\ntoken_sha256 = \"{0}\"\n",
+        token_hash(ANA)
+    );
+    let err = Config::parse(&across, base).unwrap_err();
+    assert!(
+        err.contains("[[operators]] `ops`") && err.contains("[[reviewers]] `ana`"),
+        "{err}"
+    );
+    // One name, reviewer and operator, one token: both.
+    let both = across.replace("\"ops\"", "\"ana\"");
+    let ana = Config::parse(&both, base)
+        .unwrap()
+        .authenticate(ANA)
+        .unwrap();
+    assert_eq!((ana.name.as_str(), ana.operator), ("ana", true));
+    assert_eq!(ana.roles, ["fraud_desk"]);
+    // `xop serve` refuses it before the data folder is made.
+    let s = setup("shared-token", 1 << 20);
+    std::fs::write(s.tmp.0.join("xop.toml"), &shared).unwrap();
+    let err = serve(&s.opts).err().expect("a shared token is refused");
+    assert!(err.contains("xop.toml") && err.contains("`eve`"), "{err}");
+    assert!(!s.opts.data.exists(), "{err}");
+}
+
+/// QA q2: hyper undoes `chunked` but leaves a coding before it on the body, which was then
+/// decided as if uncoded. Any transfer coding but a lone `chunked` is 501
+/// `unsupported_transfer_coding` (JSON, naming the coding), at every endpoint, and nothing is
+/// decided or done; `chunked` alone (in any case) is decided.
+#[test]
+fn transfer_codings_but_chunked_are_refused() {
+    let s = setup("te", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let size = log_size(addr);
+    let body = pay(5).to_string();
+    let post = |path: &str, extra: &str, te: &str| {
+        let mut raw = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/json\r\n{extra}{te}\r\n"
+        )
+        .into_bytes();
+        raw.extend_from_slice(format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()).as_bytes());
+        raw
+    };
+    for (te, named) in [
+        ("Transfer-Encoding: gzip, chunked\r\n", "`gzip`"),
+        ("Transfer-Encoding: x-unknown, chunked\r\n", "`x-unknown`"),
+        (
+            "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+            "`gzip`",
+        ),
+        ("Transfer-Encoding: chunked, chunked\r\n", "only once"),
+    ] {
+        let answer = exchange(addr, &post("/v1/decide/receipt", "", te));
+        assert!(answer.starts_with("HTTP/1.1 501"), "{te:?}: {answer}");
+        let b = answer.split_once("\r\n\r\n").unwrap().1;
+        let err = json_of(b);
+        assert_eq!(err["error"], "unsupported_transfer_coding", "{b}");
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains(named), "{te:?}: {message}");
+        assert!(message.contains("nothing was done"), "{message}");
+    }
+    assert_eq!(log_size(addr), size, "a coded body was decided");
+    // Not only the decide endpoints: the halt switch stays off.
+    let auth = format!("Authorization: {}\r\n", bearer(OPS));
+    let answer = exchange(
+        addr,
+        &post("/v1/halt", &auth, "Transfer-Encoding: gzip, chunked\r\n"),
+    );
+    assert!(answer.starts_with("HTTP/1.1 501"), "{answer}");
+    let (st, b) = request(addr, "GET", "/v1/halt", &[], b"");
+    assert_eq!((st, json_of(&b)["halt"].clone()), (200, Value::Null), "{b}");
+    // `chunked` alone is read and decided.
+    let answer = exchange(
+        addr,
+        &post("/v1/decide/receipt", "", "Transfer-Encoding: Chunked\r\n"),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(log_size(addr), size + 1);
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}
