@@ -381,21 +381,9 @@ fn parse_json(bytes: &[u8]) -> Result<Value> {
 
 /// A decision's input as [`parse_json`] reads a body, refusing too a number that JSON would
 /// read rounded ([`xop_runtime::bind::parse_input`]). One leading byte-order mark is skipped,
-/// as everywhere; a second one is not JSON.
+/// as everywhere; `json_text` refuses a second one.
 fn parse_input(bytes: &[u8]) -> Result<Value> {
-    let text = xop_runtime::bind::json_text(bytes);
-    // `json_text` skipped the first mark and `parse_input` would skip one more.
-    if let Ok(t) = text
-        && t.starts_with('\u{feff}')
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            "the body is invalid JSON: a second byte-order mark (U+FEFF) follows the first; \
-             only one leading mark is skipped; nothing was decided",
-        ));
-    }
-    body_json(text.and_then(xop_runtime::bind::parse_input))
+    body_json(xop_runtime::bind::json_text(bytes).and_then(xop_runtime::bind::parse_input))
 }
 
 /// A parsed body, or the answer to one that is refused.
