@@ -800,7 +800,8 @@ signed checkpoint. See docs/serve.md.";
 /// `xop serve` arguments.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Compiled modules (`xop build`), each loaded under its file name without extension
+    /// Compiled modules (`xop build`), each loaded under its file name without extension (two
+    /// files of one name are refused)
     #[arg(long = "module", value_name = "FILE", required = true, num_args = 1..)]
     modules: Vec<PathBuf>,
     /// The data folder: the proof log and the review queue
