@@ -297,6 +297,15 @@ pub struct Checker<'a> {
     /// [`Checker::deferred`]): checked again where the name is used, against the record type
     /// there, so an empty collection in it gets its type then.
     in_deferred_record: bool,
+    /// The span of the value of the test's `let` being typed (with [`Checker::deferred`]).
+    let_value: Option<Span>,
+    /// The test `let`s, by the span of their value, that are checked again where their name
+    /// is used although their type holds no record value: a collection whose elements, or an
+    /// `if` whose branches, have one type only by the type expected at the use (`[1, absent]`
+    /// as a `List<Int?>`, `[{ v: 1 }, { v: absent }]` as a `List<K>`). With each, what was
+    /// reported at the `let` in case the name is never used: withdrawn at a use, which checks
+    /// the value as if it were written there.
+    typed_at_use: rustc_hash::FxHashMap<Span, Vec<Diagnostic>>,
     /// The signals reported read in a function (E0312), by where the function starts: each
     /// once per function.
     signals_in_fns: BTreeSet<(usize, String)>,
@@ -325,6 +334,8 @@ impl<'a> Checker<'a> {
             test_lets: Default::default(),
             deferred: false,
             in_deferred_record: false,
+            let_value: None,
+            typed_at_use: Default::default(),
             signals_in_fns: BTreeSet::new(),
         }
     }
@@ -823,7 +834,7 @@ impl<'a> Checker<'a> {
             (ExprKind::Lit(Literal::Absent), None) => (
                 "this value may be absent".to_string(),
                 format!(
-                    "`absent` is no `{inner}`: give a `{inner}` here, or make the type where it goes optional (`{inner}?`)"
+                    "`absent` is no `{inner}`: give a value of type `{inner}` here, or make the type where it goes optional (`{inner}?`)"
                 ),
             ),
             (ExprKind::If(..), None) => (
@@ -863,15 +874,37 @@ impl<'a> Checker<'a> {
     /// lowering builds it where it is used, of the record type expected there, it is checked
     /// there, against that type (what that finds is reported once, at the value). Where no
     /// record type is expected, the value cannot be built (E0310).
+    ///
+    /// So is a `let` whose collections' elements (or `if`'s branches) have one type only by
+    /// the type expected where it is used (see [`Checker::typed_at_use`]).
     fn let_use(&mut self, env: &Env, n: &ast::Ident, ty: Ty, expected: Option<&Ty>) -> Ty {
-        if !self.in_test || self.deferred || !has_open(&ty) {
+        if !self.in_test {
             return ty;
         }
-        let Some((value, written)) = env
-            .binding(&n.name)
-            .and_then(|span| self.test_lets.get(&span))
-            .cloned()
-        else {
+        let Some(binding) = env.binding(&n.name) else {
+            return ty;
+        };
+        let Some(value_span) = self.test_lets.get(&binding).map(|(v, _)| v.span) else {
+            return ty;
+        };
+        let at_use = self.typed_at_use.contains_key(&value_span);
+        if self.deferred {
+            // Passed on by another `let`'s value: that one is checked where it is used, and
+            // this one with it.
+            if at_use {
+                self.type_at_use(Vec::new());
+            }
+            return ty;
+        }
+        if !has_open(&ty) && !at_use {
+            return ty;
+        }
+        // What the `let` reported in case its name was never used: this use checks the value
+        // as if it were written here, and reports what is wrong with it here.
+        if let Some(provisional) = self.typed_at_use.get(&value_span) {
+            self.diags.retain(|d| !provisional.contains(d));
+        }
+        let Some((value, written)) = self.test_lets.get(&binding).cloned() else {
             return ty;
         };
         if !typed_by(&ty, expected) {
@@ -921,6 +954,13 @@ impl<'a> Checker<'a> {
         // on (parentheses, an `if`'s branches, a collection's elements, a record value's
         // fields): elsewhere (an operand, an argument, a field read) what a value is built of
         // is decided where it is written, and checked there, as lowering builds it.
+        //
+        // The value of a test's `let` itself (its statement types it with `deferred` set) is
+        // remembered, for what its parts find to be checked where the name is used.
+        let let_value = self.deferred && self.depth == 0;
+        if let_value {
+            self.let_value = Some(e.span);
+        }
         let saved = (self.deferred, self.in_deferred_record);
         if self.deferred && !passes_value_on(e) {
             self.deferred = false;
@@ -930,6 +970,9 @@ impl<'a> Checker<'a> {
         let ty = self.expr_kind(env, facts, e, expected);
         self.depth -= 1;
         (self.deferred, self.in_deferred_record) = saved;
+        if let_value {
+            self.let_value = None;
+        }
         if self.notes.is_some() && matches!(ty, Ty::Optional(_)) {
             // What the editor shows and completes on is the type here: a place known to be
             // present is its present type (the checker narrows where the value is used).
@@ -1022,6 +1065,17 @@ impl<'a> Checker<'a> {
                 let ta = narrowed(&learned.if_true, a, ta);
                 let tb = self.expr(env, &learned.if_false, b, expected.or(Some(&ta)));
                 let tb = narrowed(&learned.if_false, b, tb);
+                if self.typing_let()
+                    && !compatible(self.db, self.project, &tb, &ta)
+                    && !compatible(self.db, self.project, &ta, &tb)
+                {
+                    return self.join_at_use(
+                        e.span,
+                        ta,
+                        tb,
+                        "both branches of `if` must have the same type",
+                    );
+                }
                 self.join(e.span, ta, tb)
             }
             ExprKind::List(xs) | ExprKind::Set(xs) => {
@@ -1151,9 +1205,13 @@ impl<'a> Checker<'a> {
             }
             Some(_) => None,
         };
+        // In a test's `let`, the elements need only have one type by the type expected where
+        // the name is used (`[1, absent]`, a `List<Int?>` there): they are joined here, and
+        // checked there as if written there (see `Checker::let_use`).
+        let at_use = self.typing_let();
         if let Some(i) = leader.filter(|&i| i > 0) {
             let t = self.expr(env, facts, &xs[i], None);
-            elem = Some(self.require_present(facts, &xs[i], t));
+            elem = Some(self.element_present(facts, &xs[i], t, at_use));
         }
         for (i, x) in xs.iter().enumerate() {
             if leader.is_some_and(|l| l > 0 && l == i) {
@@ -1162,7 +1220,17 @@ impl<'a> Checker<'a> {
             match &elem {
                 None => {
                     let t = self.expr(env, facts, x, None);
-                    elem = Some(self.require_present(facts, x, t));
+                    elem = Some(self.element_present(facts, x, t, at_use));
+                }
+                Some(t) if at_use => {
+                    let t = t.clone();
+                    let found = self.expr(env, facts, x, Some(&t));
+                    elem = Some(self.join_at_use(
+                        x.span,
+                        t,
+                        found,
+                        "every element of a collection must have the same type",
+                    ));
                 }
                 Some(t) => {
                     let t = t.clone();
@@ -1177,6 +1245,59 @@ impl<'a> Checker<'a> {
             }
         }
         elem.unwrap_or(Ty::Unknown)
+    }
+
+    /// Whether the expression checked passes on the value of a test's `let` (see
+    /// [`Checker::deferred`]), which is then checked again where the name is used.
+    fn typing_let(&self) -> bool {
+        self.deferred && self.let_value.is_some()
+    }
+
+    /// Marks the test's `let` being typed as checked where its name is used, with what was
+    /// reported at it (`provisional`), withdrawn at a use (see [`Checker::typed_at_use`]).
+    fn type_at_use(&mut self, provisional: Vec<Diagnostic>) {
+        if let Some(span) = self.let_value {
+            self.typed_at_use
+                .entry(span)
+                .or_default()
+                .extend(provisional);
+        }
+    }
+
+    /// The type of element `e` (of type `ty`) that gives the others theirs: present (E0302
+    /// if it may be absent), unless `at_use` (a test's `let`), where `absent` and other
+    /// optional elements are allowed as the type expected at the use may be optional.
+    fn element_present(&mut self, facts: &Facts, e: &Expr, ty: Ty, at_use: bool) -> Ty {
+        if !at_use {
+            return self.require_present(facts, e, ty);
+        }
+        if ty.is_optional() {
+            self.type_at_use(Vec::new());
+        }
+        ty
+    }
+
+    /// In a test's `let`, the type of a value whose parts (a collection's elements, an `if`'s
+    /// branches) have types `a` and `b`: the narrowest that holds both (`Int?` for `Int` and
+    /// `absent`; a record value with the fields of both), the value then checked where the
+    /// name is used, as if written there. Two types that no type holds (`Int` and `Text`) are
+    /// reported at `span` (E0301, `what`) unless the name is used, where the check says more.
+    fn join_at_use(&mut self, span: Span, a: Ty, b: Ty, what: &str) -> Ty {
+        match join_leniently(&a, &b) {
+            Some(j) => {
+                if j != a {
+                    self.type_at_use(Vec::new());
+                }
+                j
+            }
+            None => {
+                let before = self.diags.len();
+                self.mismatch(span, &a, &b, what);
+                let provisional = self.diags[before..].to_vec();
+                self.type_at_use(provisional);
+                a
+            }
+        }
     }
 
     fn literal(&mut self, l: &Literal, span: Span, expected: Option<&Ty>) -> Ty {
@@ -2472,6 +2593,41 @@ pub(crate) fn has_open(ty: &Ty) -> bool {
     }
 }
 
+/// The narrowest type that holds values of types `a` and `b` written in a test's `let`, which
+/// the type expected where the name is used may make one (see [`Checker::typed_at_use`]):
+/// `T?` for `T` and `absent`, a record value with the fields of both (each joined), a text
+/// literal's `Text` with an `Id` or a `Tz`; `None` if no type holds both.
+fn join_leniently(a: &Ty, b: &Ty) -> Option<Ty> {
+    fn optional(t: Ty) -> Ty {
+        match t {
+            Ty::Optional(_) => t,
+            t => Ty::Optional(Box::new(t)),
+        }
+    }
+    if a == b {
+        return Some(a.clone());
+    }
+    Some(match (a, b) {
+        (Ty::Unknown, t) | (t, Ty::Unknown) => t.clone(),
+        (Ty::Optional(x), y) | (y, Ty::Optional(x)) => optional(join_leniently(x, y)?),
+        (Ty::List(x), Ty::List(y)) => Ty::List(Box::new(join_leniently(x, y)?)),
+        (Ty::Set(x), Ty::Set(y)) => Ty::Set(Box::new(join_leniently(x, y)?)),
+        (Ty::Open(xs), Ty::Open(ys)) => {
+            let mut out = xs.clone();
+            for (n, t) in ys {
+                match out.iter_mut().find(|(m, _)| m == n) {
+                    Some((_, u)) => *u = join_leniently(u, t)?,
+                    None => out.push((n.clone(), t.clone())),
+                }
+            }
+            Ty::Open(out)
+        }
+        (Ty::Record(d), Ty::Open(_)) | (Ty::Open(_), Ty::Record(d)) => Ty::Record(d.clone()),
+        (Ty::Text, t @ (Ty::Id | Ty::Tz)) | (t @ (Ty::Id | Ty::Tz), Ty::Text) => t.clone(),
+        _ => return None,
+    })
+}
+
 /// Whether `expected` gives a record type to each record value of a value of type `ty`.
 fn typed_by(ty: &Ty, expected: Option<&Ty>) -> bool {
     let expected = expected.map(Ty::present);
@@ -2588,5 +2744,128 @@ fn keyword(kind: DefKind) -> &'static str {
         DefKind::Decision => "decision",
         DefKind::Journey => "journey",
         DefKind::Agent => "agent",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Workspace;
+    use xop_runtime::interp::{self, FixedSignals};
+    use xop_runtime::ir::TestCase;
+
+    /// The UI case of test `let`s of collections whose elements have one type only by the type
+    /// expected where the name is used (language.md §5.13); its expectations are worked out by
+    /// hand from the rules and the dates.
+    const LETS: &str = include_str!("../../tests/ui/ok_let_collections_typed_at_use.xop");
+
+    /// The checker accepts those `let`s, and what lowering builds of them where they are used
+    /// decides, on the interpreter and on the JIT alike, as each `expect` says.
+    #[test]
+    fn lets_of_collections_typed_at_use_decide_as_their_tests_expect() {
+        let mut ws = Workspace::new();
+        ws.set_file("lets.xop", LETS);
+        let diags = ws.diagnostics();
+        assert!(diags.is_empty(), "{diags:#?}");
+        let program = crate::lower::lower(ws.db(), ws.project()).expect("lowered");
+        assert_eq!(program.tests.len(), 13);
+        let jit = xop_runtime::jit::compile(&program);
+        let no_signals = FixedSignals(Vec::new());
+        for case in &program.tests {
+            let now = if case.now == TestCase::NO_TIME {
+                0
+            } else {
+                case.now
+            };
+            let args: Vec<Value> = (case.args.iter())
+                .map(|e| interp::eval_const(&program, e, now).expect("a constant argument"))
+                .collect();
+            let policy = case.policy as usize;
+            let d = interp::decide(&program, policy, &args, now, &no_signals);
+            let at = case.source.line;
+            assert_eq!(d.verdict, case.expect, "line {at}: {d:?}");
+            let mut reasons = d.reasons.clone();
+            reasons.sort();
+            let mut expected = case.reasons.clone().expect("the test names its reasons");
+            expected.sort();
+            assert_eq!(reasons, expected, "line {at}");
+            let j = jit.decide_with_signals(policy, &args, now, &no_signals);
+            assert_eq!(j.as_ref(), Some(&d), "line {at}: the JIT decides alike");
+        }
+    }
+
+    fn open(fields: &[(&str, Ty)]) -> Ty {
+        Ty::Open(
+            fields
+                .iter()
+                .map(|(n, t)| (Arc::from(*n), t.clone()))
+                .collect(),
+        )
+    }
+
+    fn opt(t: Ty) -> Ty {
+        Ty::Optional(Box::new(t))
+    }
+
+    /// `absent` beside a value makes it optional, in collections and record values too; record
+    /// values have the fields of both; types that nothing holds together have no join.
+    #[test]
+    fn lenient_joins_are_the_narrowest_type_holding_both() {
+        let absent = opt(Ty::Unknown);
+        let cases = [
+            (Ty::Int, absent.clone(), Some(opt(Ty::Int))),
+            (absent.clone(), Ty::Int, Some(opt(Ty::Int))),
+            (opt(Ty::Int), opt(Ty::Int), Some(opt(Ty::Int))),
+            (opt(Ty::Int), Ty::Int, Some(opt(Ty::Int))),
+            (Ty::Unknown, Ty::Text, Some(Ty::Text)),
+            (
+                Ty::List(Box::new(Ty::Int)),
+                Ty::List(Box::new(absent.clone())),
+                Some(Ty::List(Box::new(opt(Ty::Int)))),
+            ),
+            (
+                Ty::Set(Box::new(Ty::Unknown)),
+                Ty::Set(Box::new(Ty::Time)),
+                Some(Ty::Set(Box::new(Ty::Time))),
+            ),
+            (
+                open(&[("a", Ty::Time), ("b", Ty::Int)]),
+                open(&[("a", absent.clone()), ("c", Ty::Bool)]),
+                Some(open(&[
+                    ("a", opt(Ty::Time)),
+                    ("b", Ty::Int),
+                    ("c", Ty::Bool),
+                ])),
+            ),
+            (Ty::Text, Ty::Id, Some(Ty::Id)),
+            (Ty::Tz, Ty::Text, Some(Ty::Tz)),
+            (Ty::Int, Ty::Text, None),
+            (opt(Ty::Int), Ty::Decimal, None),
+            (
+                Ty::List(Box::new(Ty::Int)),
+                Ty::Set(Box::new(Ty::Int)),
+                None,
+            ),
+            (open(&[("a", Ty::Time)]), open(&[("a", Ty::Text)]), None),
+            (Ty::Id, Ty::Tz, None),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(join_leniently(&a, &b), want, "{a} and {b}");
+        }
+        // A value of a record type beside a record value: the record type, which the value
+        // is checked against where the name is used.
+        let mut ws = Workspace::new();
+        let file = ws.set_file("k.xop", "module k\nrecord K { v: Int? }\n");
+        let k = Ty::Record(Def {
+            file,
+            index: 0,
+            kind: DefKind::Record,
+            name: Arc::from("K"),
+            span: Span::new(16, 17),
+        });
+        let value = open(&[("v", Ty::Int)]);
+        assert_eq!(join_leniently(&k, &value), Some(k.clone()));
+        assert_eq!(join_leniently(&value, &k), Some(k.clone()));
+        assert_eq!(join_leniently(&k, &Ty::Int), None);
     }
 }
