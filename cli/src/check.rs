@@ -15,9 +15,9 @@ pub const LONG_ABOUT: &str = "\
 Check .xop files for errors and warnings.
 
 Every PATH is a .xop file or a folder; folders are searched recursively for *.xop files
-(hidden entries and `target` folders are skipped). All the files found are compiled
-together, with the standard library, so they may `use` each other's modules. Diagnostics
-name files as you wrote their paths.
+(hidden entries and `target` and `node_modules` folders are skipped). All the files found are
+compiled together, with the standard library, so they may `use` each other's modules.
+Diagnostics name files as you wrote their paths.
 
 The report goes to standard output: diagnostics and a summary line (`checked 3 files:
 2 errors, 1 warning`) in the human format, a JSON object or a SARIF 2.1.0 log otherwise.

@@ -2,7 +2,8 @@
 //!
 //! A path that names a file is taken as is, whatever its extension. A path that names a folder
 //! is searched recursively for `*.xop` files, in file-name order, skipping hidden entries (whose
-//! name starts with `.`) and folders named `target`; symbolic links to folders are not followed.
+//! name starts with `.`) and folders named `target` or `node_modules`, as the language server
+//! does; symbolic links to folders are not followed.
 //! A file reached twice (named twice, or named and found in a folder) is read once.
 //!
 //! Paths are shown as the user wrote them: `xop check src` reports `src/a.xop`, and the default
@@ -222,10 +223,11 @@ fn discover(root: &Path, found: &mut Vec<(PathBuf, String)>, errors: &mut Vec<St
     }
 }
 
-/// Whether the walk skips this entry: hidden files and folders, and `target` folders.
+/// Whether the walk skips this entry ([`xop_compiler::db::skipped_in_walk`]): hidden files
+/// and folders, `target` and `node_modules` folders.
 fn skipped(entry: &walkdir::DirEntry) -> bool {
     let name = entry.file_name().to_string_lossy();
-    name.starts_with('.') || (entry.file_type().is_dir() && name == "target")
+    xop_compiler::db::skipped_in_walk(&name, entry.file_type().is_dir())
 }
 
 /// A found path without the `./` that walking from `.` puts in front.

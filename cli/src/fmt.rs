@@ -17,10 +17,10 @@ pub const LONG_ABOUT: &str = "\
 Format .xop files in place, or check that they are formatted.
 
 Every PATH is a .xop file or a folder; folders are searched recursively for *.xop files
-(hidden entries and `target` folders are skipped). A file is rewritten only when formatting
-changes it, into a new file renamed over it: a write that fails (a full disk) leaves it as it
-was. A file with syntax errors is never rewritten: its diagnostics are printed on
-standard error and the exit status is 1.
+(hidden entries and `target` and `node_modules` folders are skipped). A file is rewritten
+only when formatting changes it, into a new file renamed over it: a write that fails (a full
+disk) leaves it as it was. A file with syntax errors is never rewritten: its diagnostics are
+printed on standard error and the exit status is 1.
 
 With --check nothing is written: each file that would change is listed on standard output as
 `would reformat: PATH`. With `-` as the only PATH, the source is read from standard input and

@@ -211,6 +211,8 @@ fn check_walks_folders_and_skips_hidden_and_target() {
     dir.write("src/deep/er/ok.xop", VALID);
     dir.write(".git/broken.xop", INVALID);
     dir.write("target/broken.xop", INVALID);
+    // As the language server skips it, so that CI checks what the editor shows.
+    dir.write("web/node_modules/pkg/broken.xop", INVALID);
     dir.write("src/.hidden.xop", INVALID);
     dir.write("src/readme.md", INVALID);
     let out = xop(dir.path(), &["check", "--format", "json"]);

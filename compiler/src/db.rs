@@ -128,6 +128,14 @@ pub fn file_diagnostics(db: &dyn Db, project: Project, file: SourceFile) -> Vec<
     out
 }
 
+/// Whether a walk of a folder for `.xop` files leaves out the entry named `name` (`is_dir`: a
+/// folder): hidden files and folders (`.git`), and the folders of build outputs and packages
+/// (`target`, `node_modules`). `xop check`, `xop fmt` and the language server walk alike, so
+/// CI checks the files the editor shows.
+pub fn skipped_in_walk(name: &str, is_dir: bool) -> bool {
+    name.starts_with('.') || (is_dir && matches!(name, "target" | "node_modules"))
+}
+
 /// A project and its database: what the CLI and the language server hold.
 pub struct Workspace {
     db: Database,

@@ -31,9 +31,9 @@ pub struct State {
     roots: Vec<PathBuf>,
 }
 
-/// Whether a folder named `name` is left out of the workspace: hidden ones, build outputs.
+/// Whether a folder named `name` is left out of the workspace, as `xop check` leaves it out.
 fn skipped_folder(name: &str) -> bool {
-    name.starts_with('.') || name == "target" || name == "node_modules"
+    xop_compiler::db::skipped_in_walk(name, true)
 }
 
 impl State {
