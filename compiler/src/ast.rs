@@ -488,6 +488,28 @@ pub struct Policy {
     pub rules: Vec<Rule>,
 }
 
+impl Policy {
+    /// Its header as written canonically (`policy contact for send_offer(to: c)`), with the
+    /// binding `added` (written, `to: c`) after its own and the decision time named `at`
+    /// (its own `at` when `None`), for helps that say how to change it.
+    pub fn header_with(&self, added: Option<&str>, at: Option<&str>) -> String {
+        let mut text = format!("policy {} for ", self.name.name);
+        match &self.target {
+            Target::Action(path) => text.push_str(&path.dotted()),
+            Target::Purpose(n) => text.push_str(&format!("purpose {}", n.name)),
+        }
+        let mut bindings: Vec<String> = self.bindings.iter().map(Binding::written).collect();
+        bindings.extend(added.map(str::to_string));
+        if !bindings.is_empty() {
+            text.push_str(&format!("({})", bindings.join(", ")));
+        }
+        if let Some(at) = at.or(self.at.as_ref().map(|a| a.name.as_str())) {
+            text.push_str(&format!(" at {at}"));
+        }
+        text
+    }
+}
+
 /// A verdict a rule or a fallback gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Verdict {

@@ -1348,7 +1348,8 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
 }
 
 /// Gives the first diagnostic reported since `before`, if it is an E0208 saying the name
-/// `is_a` something (`"is an action"`) and has no help yet, the help `help`; whether it did.
+/// `is_a` something (`"is an action"`), the help `help` in place of the general one (which
+/// says what kind the place takes); whether it did.
 fn help_wrong_kind(
     c: &mut Checker<'_>,
     before: usize,
@@ -1356,7 +1357,12 @@ fn help_wrong_kind(
     help: impl FnOnce() -> String,
 ) -> bool {
     match c.diags.get_mut(before) {
-        Some(d) if d.code == "E0208" && d.help.is_none() && d.message.contains(is_a) => {
+        // Not a name used as a value (an argument), whose help says how to write one.
+        Some(d)
+            if d.code == "E0208"
+                && d.message.contains(is_a)
+                && !d.message.ends_with("not a value") =>
+        {
             d.help = Some(help());
             true
         }

@@ -1022,7 +1022,7 @@ impl<'a> Cx<'a> {
             }
         }
         self.contradictions(action, rules, &formulas);
-        self.heuristics(action, &facts, rules, !places.is_empty());
+        self.heuristics(action, &facts, rules, &subject, !places.is_empty());
     }
 
     /// C0101: whether the rule's condition can never be true (reported if so).
@@ -1486,6 +1486,7 @@ impl<'a> Cx<'a> {
         action: &Def,
         facts: &ActionFacts,
         rules: &[Arc<GuardRule>],
+        subject: &Subject<'_>,
         has_channel: bool,
     ) {
         let path = self.path(action);
@@ -1511,9 +1512,18 @@ impl<'a> Cx<'a> {
             });
             if !capped {
                 self.diags.push(
-                    Diagnostic::warning("C0105", &path, action.span, format!("marketing action `{}` has no frequency cap", action.name))
-                        .with_label("no deny rule limits how often it reaches a person")
-                        .with_help("add e.g. `deny \"frequency-cap\" when contacts_within(to, 7d) >= 3` (std.contact)"),
+                    Diagnostic::warning(
+                        "C0105",
+                        &path,
+                        action.span,
+                        format!("marketing action `{}` has no frequency cap", action.name),
+                    )
+                    .with_label("no deny rule limits how often it reaches a person")
+                    .with_help(self.heuristic_help(
+                        rules,
+                        subject,
+                        Heuristic::FrequencyCap,
+                    )),
                 );
             }
         }
@@ -1526,12 +1536,171 @@ impl<'a> Cx<'a> {
             });
             if !quiet {
                 self.diags.push(
-                    Diagnostic::warning("C0106", &path, action.span, format!("`{}` can reach a person's phone at any hour", action.name))
-                        .with_label("no quiet-hours rule guards it")
-                        .with_help("add e.g. `deny \"quiet-hours\" unless local_hour(now, to.tz) in 8..21` (std.time)"),
+                    Diagnostic::warning(
+                        "C0106",
+                        &path,
+                        action.span,
+                        format!("`{}` can reach a person's phone at any hour", action.name),
+                    )
+                    .with_label("no quiet-hours rule guards it")
+                    .with_help(self.heuristic_help(
+                        rules,
+                        subject,
+                        Heuristic::QuietHours,
+                    )),
                 );
             }
         }
+    }
+
+    /// The help of C0105 or C0106: the rule to add, written in the names the first policy
+    /// guarding the action binds (the person, the decision time), with what else it needs to
+    /// check as written there (the header binding them, the import of the function it calls,
+    /// the field it reads), so that it is code that can be pasted where it says. When the
+    /// person is not one record the rule can read, the help says what to write in words.
+    fn heuristic_help(
+        &self,
+        rules: &[Arc<GuardRule>],
+        subject: &Subject<'_>,
+        which: Heuristic,
+    ) -> String {
+        let (module, function, field, field_ty) = match which {
+            Heuristic::FrequencyCap => (
+                "std.contact",
+                "contacts_within",
+                "contacts",
+                "List<Contact>",
+            ),
+            Heuristic::QuietHours => ("std.time", "local_hour", "tz", "Tz"),
+        };
+        let general = match which {
+            Heuristic::FrequencyCap => {
+                "add a deny rule that counts the person's past contacts, e.g. `contacts_within(PERSON, 7d) >= 3` (std.contact), where `PERSON` is a record with a field `contacts: List<Contact>`"
+            }
+            Heuristic::QuietHours => {
+                "add a deny rule on the hour at the person, e.g. `unless local_hour(now, PERSON.tz) in 8..21` (std.time, with `at now` on the policy), where `PERSON` is a record with a field `tz: Tz`"
+            }
+        };
+        let (Subject::Param(person), Some(first)) = (subject, rules.first()) else {
+            return general.to_string();
+        };
+        let (Ty::Record(record), Some(place)) = (
+            &person.ty,
+            self.placement(&first.policy, &person.name, which == Heuristic::QuietHours),
+        ) else {
+            return general.to_string();
+        };
+        let rule = match which {
+            Heuristic::FrequencyCap => format!(
+                "deny \"frequency-cap\" when contacts_within({}, 7d) >= 3",
+                place.person
+            ),
+            Heuristic::QuietHours => format!(
+                "deny \"quiet-hours\" unless local_hour({}, {}.tz) in 8..21",
+                place.time, place.person
+            ),
+        };
+        let mut help = format!("add e.g. `{rule}` to policy `{}`", place.policy);
+        if let Some(header) = &place.header {
+            help.push_str(&format!(", with its header written `{header}`"));
+            let mut what = Vec::new();
+            if place.binds_person {
+                what.push(format!("binding `{}`", person.name));
+            }
+            if place.binds_time {
+                what.push(format!("`at {}` added", place.time));
+            }
+            help.push_str(&format!(" ({})", what.join(" and ")));
+        }
+        if !self.declares(first.policy.file, function, module) {
+            help.push_str(&format!(" and `use {module}.{function}` in its file"));
+        }
+        let has_field = match resolve::signature(self.db, self.project, record.file, record.index) {
+            Signature::Record(fields) => fields.iter().any(|f| {
+                &*f.name == field
+                    && match which {
+                        Heuristic::FrequencyCap => matches!(&f.ty, Ty::List(_)),
+                        Heuristic::QuietHours => f.ty == Ty::Tz,
+                    }
+            }),
+            _ => true,
+        };
+        if !has_field {
+            help.push_str(&format!(
+                "; record `{}` needs a field `{field}: {field_ty}`",
+                record.name
+            ));
+            if which == Heuristic::FrequencyCap
+                && !self.declares(record.file, "Contact", "std.contact")
+            {
+                help.push_str(" (with `use std.contact.Contact` in its file)");
+            }
+        }
+        help
+    }
+
+    /// Whether `name` in the scope of `file` is the declaration of that name in `module`.
+    fn declares(&self, file: SourceFile, name: &str, module: &str) -> bool {
+        match resolve::file_scope(self.db, self.project, file).lookup(self.db, name) {
+            Lookup::Found(e) => resolve::module_name(self.db, e.def.file) == module,
+            Lookup::Ambiguous(_) | Lookup::Missing => false,
+        }
+    }
+
+    /// Where a rule C0105 or C0106 suggests is written: in `policy`, reading the person (the
+    /// action's parameter `param`) and, if `time`, the decision time under the names it binds
+    /// them to, or under new ones (taken by nothing the policy can see) its header would bind.
+    fn placement(&self, policy: &Def, param: &str, time: bool) -> Option<Placement> {
+        let item = item_ast(self.db, policy.file, policy.index);
+        let ItemKind::Policy(p) = &item.as_deref()?.kind else {
+            return None;
+        };
+        let scope = resolve::file_scope(self.db, self.project, policy.file);
+        let mut taken: Vec<String> = p.bindings.iter().map(|b| b.var.name.clone()).collect();
+        taken.extend(p.at.iter().map(|a| a.name.clone()));
+        let fresh = |base: &str, taken: &[String]| -> String {
+            let free = |n: &str| {
+                !taken.iter().any(|t| t == n)
+                    && matches!(scope.lookup(self.db, n), Lookup::Missing)
+                    && !scope.variants.contains_key(n)
+            };
+            if free(base) {
+                return base.to_string();
+            }
+            (2..)
+                .map(|i| format!("{base}_{i}"))
+                .find(|n| free(n))
+                .unwrap_or_else(|| base.to_string())
+        };
+        let (person, added) = match p.bindings.iter().find(|b| b.param.name == param) {
+            Some(b) => (b.var.name.clone(), None),
+            None => {
+                let var = fresh(param, &taken);
+                taken.push(var.clone());
+                let written = if var == param {
+                    var.clone()
+                } else {
+                    format!("{param}: {var}")
+                };
+                (var, Some(written))
+            }
+        };
+        let (at, binds_time) = match (&p.at, time) {
+            (Some(a), _) => (a.name.clone(), false),
+            (None, true) => (fresh("now", &taken), true),
+            (None, false) => (String::new(), false),
+        };
+        let binds_person = added.is_some();
+        let header = (binds_person || binds_time)
+            .then(|| p.header_with(added.as_deref(), binds_time.then_some(at.as_str())));
+        Some(Placement {
+            policy: p.name.name.clone(),
+            person,
+            time: at,
+            header,
+            binds_person,
+            binds_time,
+        })
     }
 
     fn phone_channels_exist(&self) -> bool {
@@ -2153,6 +2322,31 @@ fn bool_lit(e: &ast::Expr) -> Option<bool> {
         ExprKind::Paren(x) => bool_lit(x),
         _ => None,
     }
+}
+
+/// The advisory checks whose help writes a rule to add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Heuristic {
+    /// C0105: `contacts_within`.
+    FrequencyCap,
+    /// C0106: `local_hour`.
+    QuietHours,
+}
+
+/// Where, and in which names, a rule C0105 or C0106 suggests is written ([`Cx::placement`]).
+struct Placement {
+    /// The policy's name.
+    policy: String,
+    /// The name the policy reads the person under.
+    person: String,
+    /// The name it reads the decision time under (empty when not asked for).
+    time: String,
+    /// Its header rewritten, when it must bind the person or the time first.
+    header: Option<String>,
+    /// Whether the header must bind the person.
+    binds_person: bool,
+    /// Whether the header must bind the time (`at now`).
+    binds_time: bool,
 }
 
 /// Whom an action reaches, as its declaration tells.
@@ -3055,6 +3249,116 @@ policy p for a(to: c, referrer: r, channel: ch) {
                 .map(|d| (d.code, d.message))
                 .collect();
             assert!(errors.is_empty(), "{fixed}\n{errors:#?}");
+        }
+    }
+
+    /// `source` with what the help of its one `code` diagnostic asks for pasted where it says:
+    /// the rule (a quoted `deny …`) before the policy's `allow`, the header (a quoted
+    /// `policy …`) in place of the policy's, a quoted `use …` after the `module` line, and a
+    /// field the record "needs" (a quoted `name: Type`) after its `id: Id`.
+    fn with_heuristic_help(source: &str, code: &str) -> (String, String) {
+        let mut ws = Workspace::new();
+        ws.set_file("m.xop", source);
+        let helps: Vec<String> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == code)
+            .map(|d| d.help.unwrap_or_default())
+            .collect();
+        let [help] = helps.as_slice() else {
+            panic!("not one {code} for\n{source}: {helps:?}");
+        };
+        let quoted: Vec<&str> = help.split('`').skip(1).step_by(2).collect();
+        let mut out = source.to_string();
+        for q in &quoted {
+            if q.starts_with("deny ") {
+                let at = out.find("  allow ").expect("an allow rule");
+                out.insert_str(at, &format!("  {q}\n"));
+            } else if q.starts_with("policy ") {
+                let start = out.find("\npolicy ").expect("a policy") + 1;
+                let end = start + out[start..].find(" {").expect("a policy's body");
+                out.replace_range(start..end, q);
+            } else if q.starts_with("use ") {
+                let at = out.find('\n').expect("a module line") + 1;
+                out.insert_str(at, &format!("{q}\n"));
+            } else if help.contains(&format!("needs a field `{q}`")) {
+                out = out.replacen("id: Id", &format!("id: Id, {q}"), 1);
+            }
+        }
+        (out, help.clone())
+    }
+
+    /// The rule the help of C0105 and of C0106 asks for is code the policy can take where the
+    /// help says, in the names the policy binds (`to: person`, `at t`), with the header, the
+    /// import and the field it needs when the policy or the record lacks them; pasted, the
+    /// file checks without error and the warning is gone.
+    #[test]
+    fn c0105_and_c0106_helps_check_once_pasted() {
+        let customer = "record Customer { id: Id, consents: List<Consent> }";
+        let cases = [
+            // C0105: the person is `person`; `contacts_within` and the ledger are missing.
+            (
+                "C0105",
+                format!(
+                    "module m\nuse std.consent.{{consent, marketing, Consent}}\n{}\n\
+                     action a(to: Customer, channel: Channel) purpose marketing risk minimal\n\
+                     policy p for a(to: person, channel: ch) at t {{\n  \
+                     deny \"no-consent\" unless consent(person, marketing, ch)\n  \
+                     deny \"quiet-hours-x\" when ch == ch\n  allow \"ok\"\n}}\n",
+                    customer
+                ),
+                "contacts_within(person, 7d)",
+            ),
+            // C0105: the policy does not bind the person, and `to` is a function's name.
+            (
+                "C0105",
+                "module m\nuse std.consent.{consent, marketing, Consent}\n\
+                 use std.contact.{contacts_within, Contact}\n\
+                 record Customer { id: Id, consents: List<Consent>, contacts: List<Contact> }\n\
+                 fn to(): Int = 3\n\
+                 action a(to: Customer) purpose marketing risk minimal\n\
+                 policy p for a at t {\n  allow \"ok\"\n}\n"
+                    .to_string(),
+                "contacts_within(to_2, 7d)",
+            ),
+            // C0106: the time is `t`, the person `person`; `local_hour` and `tz` are missing.
+            (
+                "C0106",
+                format!(
+                    "module m\nuse std.consent.{{consent, service, Consent}}\n{}\n\
+                     action a(to: Customer, channel: Channel) purpose service risk minimal\n\
+                     policy p for a(to: person, channel: ch) at t {{\n  \
+                     deny \"no-consent\" unless consent(person, service, ch)\n  allow \"ok\"\n}}\n",
+                    customer
+                ),
+                "local_hour(t, person.tz)",
+            ),
+            // C0106: no decision time; `now` is an enum value of the file.
+            (
+                "C0106",
+                "module m\nuse std.consent.{consent, service, Consent}\nuse std.time.local_hour\n\
+                 record Customer { id: Id, tz: Tz, consents: List<Consent> }\n\
+                 enum When { now, later }\n\
+                 action a(to: Customer, channel: Channel, w: When) purpose service risk minimal\n\
+                 policy p for a(to: person, channel: ch, w: w) {\n  \
+                 deny \"no-consent\" unless consent(person, service, ch)\n  \
+                 deny \"later\" when w == later\n  allow \"ok\"\n}\n"
+                    .to_string(),
+                "local_hour(now_2, person.tz)",
+            ),
+        ];
+        for (code, source, call) in cases {
+            let (fixed, help) = with_heuristic_help(&source, code);
+            assert!(help.contains(call), "{help}");
+            let mut ws = Workspace::new();
+            ws.set_file("m.xop", fixed.as_str());
+            let left: Vec<_> = ws
+                .diagnostics()
+                .into_iter()
+                .filter(|d| d.severity == crate::diagnostic::Severity::Error || d.code == code)
+                .map(|d| (d.code, d.message, d.help))
+                .collect();
+            assert!(left.is_empty(), "{help}\n{fixed}\n{left:#?}");
         }
     }
 

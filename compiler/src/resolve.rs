@@ -4,7 +4,7 @@
 //! Every function here that takes the database is a salsa query, so a change to one file only
 //! recomputes what depends on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::ast::{self, ItemKind, TypeExpr, UseKind};
@@ -264,6 +264,11 @@ pub struct Scope {
     pub variants: BTreeMap<Arc<str>, Vec<Def>>,
     /// Import errors.
     pub diagnostics: Vec<Diagnostic>,
+    /// The names a failed `use` of the file would have brought in (an unknown module, E0203,
+    /// or an item the module does not declare, E0204). A use of one of them means what the
+    /// import would have brought, and the import's error already says what to fix: it is not
+    /// reported again as an unresolved name (E0205) or an unknown type (E0207).
+    pub failed_imports: BTreeSet<Arc<str>>,
 }
 
 /// The lookup result for a name.
@@ -363,6 +368,9 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
             _ => None,
         };
         let Some(&module_file) = modules.by_name.get(&module_name) else {
+            for (_, alias) in &items {
+                scope.failed_imports.insert(Arc::from(alias.name.as_str()));
+            }
             let mut d = Diagnostic::error(
                 "E0203",
                 path,
@@ -441,6 +449,7 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
                     );
                 }
                 None => {
+                    scope.failed_imports.insert(Arc::from(alias.name.as_str()));
                     let mut d = Diagnostic::error(
                         "E0204",
                         path,
@@ -778,6 +787,8 @@ pub fn resolve_type_in(
                     Ok(ty)
                 }
                 Lookup::Ambiguous(defs) => Err(Box::new(ambiguous(db, path, &name, *span, &defs))),
+                // Named by a failed `use`: its error says what to fix.
+                Lookup::Missing if scope.failed_imports.contains(name.as_str()) => Ok(Ty::Unknown),
                 Lookup::Missing => {
                     let mut d =
                         Diagnostic::error("E0207", path, *span, format!("unknown type `{name}`"))

@@ -399,7 +399,10 @@ impl<'a> Checker<'a> {
                     ),
                 )
                 .with_label(format!("expected {}", kind.describe()))
-                .with_secondary(def.file.path(self.db), def.span, "declared here");
+                .with_secondary(def.file.path(self.db), def.span, "declared here")
+                .with_help(wrong_kind_help(&name.name, def.kind, kind, |n| {
+                    self.importable(n)
+                }));
                 self.err(d);
                 None
             }
@@ -457,7 +460,10 @@ impl<'a> Checker<'a> {
                         kind.describe()
                     ),
                 )
-                .with_label(format!("expected {}", kind.describe()));
+                .with_label(format!("expected {}", kind.describe()))
+                .with_help(wrong_kind_help(&path.dotted(), def.kind, kind, |n| {
+                    self.importable(n)
+                }));
                 self.err(d);
                 None
             }
@@ -475,14 +481,21 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// E0205 for `name` at `span`, which resolves nowhere (`kind`: the kind of declaration
+    /// expected there, if any), with a help that says how to fix it.
     fn unresolved(&mut self, name: &str, span: Span, kind: Option<DefKind>) {
+        // A name a failed `use` of the file names: the use refers to what the import would
+        // have brought, and the import's error (E0203, E0204) already says what to fix.
+        if self.scope.failed_imports.contains(name) {
+            return;
+        }
         let what = kind.map_or("name".to_string(), |k| {
             k.describe()
                 .trim_start_matches("an ")
                 .trim_start_matches("a ")
                 .to_string()
         });
-        let mut d = Diagnostic::error(
+        let d = Diagnostic::error(
             "E0205",
             &self.path,
             span,
@@ -494,19 +507,72 @@ impl<'a> Checker<'a> {
             None => self.unbound_parameter(name, span),
             Some(_) => None,
         };
-        if let Some(h) = unbound {
-            d = d.with_help(h);
+        let time = match kind {
+            None => self.decision_time_help(name, span),
+            Some(_) => None,
+        };
+        let help = if let Some(h) = unbound.or(time) {
+            h
         } else if let Some(s) = resolve::suggest(name, names.iter().map(|n| &**n)) {
-            d = d.with_help(format!("did you mean `{s}`?"));
+            format!("did you mean `{s}`?")
         } else if let Some(h) = resolve::import_hint(self.db, self.project, name) {
-            d = d.with_help(h);
+            h
         } else if let Some(k) = kind {
-            d = d.with_help(format!(
-                "declare it (`{} {name}`) or import it with `use`",
-                keyword(k)
-            ));
+            format!(
+                "declare it (`{}`) or import it with `use MODULE.{name}`",
+                declaration_form(k, name)
+            )
+        } else {
+            // A value: XOP has no constants, a function without parameters gives one.
+            format!(
+                "declare it (a value is a function without parameters: `fn {name}(): TYPE = VALUE`, read as `{name}()`) or import it with `use MODULE.{name}`"
+            )
+        };
+        self.err(d.with_help(help));
+    }
+
+    /// Whether `name` can be imported into the file: nothing of the file has it, or only the
+    /// import itself.
+    fn importable(&self, name: &str) -> bool {
+        match self.scope.lookup(self.db, name) {
+            Lookup::Missing => true,
+            Lookup::Found(e) => e.via_use.is_some(),
+            Lookup::Ambiguous(_) => false,
         }
-        self.err(d);
+    }
+
+    /// For `now` that resolves nowhere, in a policy or decision (at `span`): the help that
+    /// says how to read the decision time there. Only the header binds it (`at now`), under
+    /// the name it gives (`at t`).
+    fn decision_time_help(&self, name: &str, span: Span) -> Option<String> {
+        if name != "now" {
+            return None;
+        }
+        let item = self.enclosing_item(span)?;
+        let (what, own, at, header) = match &item.kind {
+            ast::ItemKind::Policy(p) => (
+                "policy",
+                &p.name.name,
+                &p.at,
+                format!("`{}`", p.header_with(None, Some("now"))),
+            ),
+            ast::ItemKind::Decision(d) => (
+                "decision",
+                &d.name.name,
+                &d.at,
+                format!("`decision {}(…) at now`", d.name.name),
+            ),
+            _ => return None,
+        };
+        Some(match at {
+            Some(t) => format!(
+                "this {what} names the decision time `{0}` (`at {0}`): write `{0}`",
+                t.name
+            ),
+            None => format!(
+                "`now` is the decision time, which a {what} can read only if its header binds it: add `at now` to the header of {what} `{own}`: {header}"
+            ),
+        })
     }
 
     /// The item of the file that `span` is in.
@@ -2728,6 +2794,66 @@ pub fn place(e: &Expr) -> Option<Place> {
     }
 }
 
+/// How a declaration of `kind` named `name` is written, with capitals for what the writer
+/// chooses (`purpose fraud_prevention`, `fn f(PARAM: TYPE): TYPE = EXPR`), for helps.
+pub(crate) fn declaration_form(kind: DefKind, name: &str) -> String {
+    match kind {
+        DefKind::Record => format!("record {name} {{ FIELD: TYPE }}"),
+        DefKind::Enum => format!("enum {name} {{ VALUE, VALUE }}"),
+        DefKind::Action => format!("action {name}(PARAM: TYPE) purpose PURPOSE risk minimal"),
+        DefKind::Signal => {
+            format!("signal {name}(PARAM: TYPE): TYPE from CONNECTOR(ARGS) max_age 5m")
+        }
+        DefKind::Role | DefKind::Channel | DefKind::Purpose => {
+            format!("{} {name}", keyword(kind))
+        }
+        DefKind::Event => format!("event {name}(PARAM: TYPE)"),
+        DefKind::Fn => format!("fn {name}(PARAM: TYPE): TYPE = EXPR"),
+        DefKind::Intrinsic => format!("intrinsic {name}(PARAM: TYPE): TYPE"),
+        DefKind::Policy => format!("policy {name} for ACTION(PARAM: NAME) {{ RULES }}"),
+        DefKind::Decision => format!("decision {name}(PARAM: TYPE) {{ propose ACTION(ARGS) }}"),
+        DefKind::Journey | DefKind::Agent => format!("{} {name} {{ … }}", keyword(kind)),
+    }
+}
+
+/// The help of E0208 for `name`, which is `found` where `expected` is needed: what this place
+/// takes and how such a declaration is written (under a name of its own: a name means one
+/// thing). `free`: whether a name can be imported into the file without clashing, for the
+/// standard purposes it lists.
+fn wrong_kind_help(
+    name: &str,
+    found: DefKind,
+    expected: DefKind,
+    free: impl Fn(&str) -> bool,
+) -> String {
+    let form = declaration_form(expected, "NAME");
+    let standard = match expected {
+        DefKind::Purpose => {
+            let names: Vec<&str> = ["marketing", "service", "fraud", "billing"]
+                .into_iter()
+                .filter(|n| free(n))
+                .collect();
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (the standard ones: `use std.consent.{{{}}}`)",
+                    names.join(", ")
+                )
+            }
+        }
+        DefKind::Intrinsic => {
+            " (the network's are those of `std.camara`, e.g. `camara.sim_swap`)".to_string()
+        }
+        _ => String::new(),
+    };
+    format!(
+        "this place takes {}, and `{name}` is {}: name {0} here, declared with `{form}` under a name of its own, or imported with `use`{standard}",
+        expected.describe(),
+        found.describe(),
+    )
+}
+
 fn keyword(kind: DefKind) -> &'static str {
     match kind {
         DefKind::Record => "record",
@@ -2753,6 +2879,116 @@ mod tests {
     use crate::db::Workspace;
     use xop_runtime::interp::{self, FixedSignals};
     use xop_runtime::ir::TestCase;
+
+    /// Every unresolved name (E0205) and every name of the wrong kind (E0208), from each place
+    /// that reports one, carries a help that says how to fix it; and the decision time, a
+    /// name a failed `use` names, and the kinds expected are each told apart.
+    #[test]
+    fn every_e0205_and_e0208_has_a_help() {
+        let source = r#"module acme.m
+use std.consent.{consent, Consent}
+use std.tme.local_hour
+use std.time.local_hours
+use acme.nothere.{Thing, Other}
+role fraud_desk
+purpose marketing
+record Customer { id: Id, owner: fraud_desk, consents: List<Consent>, t: Thing, o: List<Other> }
+action block(to: Customer) purpose fraud_desk risk minimal
+action send(to: Customer, n: Int) purpose nosuch risk minimal
+signal swap2(c: Customer): Int from std.consent.Consent(c.id) max_age 5m
+policy p1 for send(to: c) {
+  deny "a" when c.n >= max_messages
+  deny "b" when local_hour(now, c.id) > 2 or local_hours(1) > 1
+  deny "c" when nosuch_fn(1) > 2 or send
+  review "d" by role marketing within 1h else deny
+  allow "ok"
+}
+policy p2 for send(to: c) at t {
+  deny "a" when now == t
+  allow "ok"
+}
+policy p3 for Customer(to: c) {
+  allow "ok"
+}
+policy p4 for std.consent.Consent(to: c) {
+  allow "ok"
+}
+decision d(c: Customer) {
+  propose send(to: c, n: now)
+}
+test "t" {
+  expect send(send(to: { .. }, n: 1)) == allow
+  expect p1(send(to: { .. }, n: 1)) == deny("nope")
+}
+"#;
+        let mut ws = Workspace::new();
+        ws.set_file("m.xop", source);
+        let all = ws.diagnostics();
+        // `Thing` and `Other` are named by a failed `use` (E0203): no unknown type either.
+        assert!(!all.iter().any(|d| d.code == "E0207"), "{all:#?}");
+        let diags: Vec<Diagnostic> = all
+            .into_iter()
+            .filter(|d| matches!(d.code, "E0205" | "E0208"))
+            .collect();
+        let no_help: Vec<&Diagnostic> = diags.iter().filter(|d| d.help.is_none()).collect();
+        assert!(no_help.is_empty(), "{no_help:#?}");
+        let help_of = |message: &str| -> String {
+            let d = diags
+                .iter()
+                .find(|d| d.message == message)
+                .unwrap_or_else(|| panic!("no `{message}` in {diags:#?}"));
+            d.help.clone().unwrap_or_default()
+        };
+        // The cases with a help of their own.
+        assert!(
+            help_of("cannot find name `max_messages`")
+                .contains("`fn max_messages(): TYPE = VALUE`")
+        );
+        assert!(help_of("cannot find purpose `nosuch`").contains("`purpose nosuch`"));
+        assert!(
+            help_of("cannot find function `nosuch_fn`")
+                .contains("`fn nosuch_fn(PARAM: TYPE): TYPE = EXPR`")
+        );
+        for message in [
+            "`fraud_desk` is a role, not a purpose",
+            "`marketing` is a purpose, not a role",
+            "`Customer` is a record, not an action",
+        ] {
+            let help = help_of(message);
+            let expected = message.rsplit("not ").next().unwrap_or_default();
+            assert!(
+                help.starts_with(&format!("this place takes {expected}")),
+                "{help}"
+            );
+        }
+        assert!(
+            help_of("`std.consent.Consent` is a record, not an action").contains("`action NAME(")
+        );
+        assert!(
+            help_of("`std.consent.Consent` is a record, not an intrinsic").contains("std.camara")
+        );
+        assert!(help_of("`send` is an action, not a value").contains("use a local name"));
+        assert!(help_of("`fraud_desk` is a role, not a type").contains("records and enums"));
+        assert!(help_of("`send` is an action, not a policy").contains("name its arguments"));
+        let now: Vec<String> = diags
+            .iter()
+            .filter(|d| d.message == "cannot find name `now`")
+            .map(|d| d.help.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(now.len(), 3, "{now:#?}");
+        assert!(
+            now[0].contains("`policy p1 for send(to: c) at now`"),
+            "{}",
+            now[0]
+        );
+        assert!(now[1].contains("write `t`"), "{}", now[1]);
+        assert!(now[2].contains("`decision d(…) at now`"), "{}", now[2]);
+        // `local_hour` and `local_hours` are named by failed `use`s (E0203, E0204).
+        assert!(
+            !diags.iter().any(|d| d.message.contains("local_hour")),
+            "{diags:#?}"
+        );
+    }
 
     /// The UI case of test `let`s of collections whose elements have one type only by the type
     /// expected where the name is used (language.md §5.13); its expectations are worked out by
