@@ -144,10 +144,9 @@ fn classify(value: &Json) -> Result<Message, Malformed> {
     };
     // MCP ids are strings or integers. Other numbers cannot be echoed exactly: a fraction, or
     // an integer past 64 bits, is read as a float and would be written back changed (two
-    // distinct large ids would even meet), so they are refused like any other id, with `null`.
-    let id = o
-        .get("id")
-        .filter(|id| id.is_string() || id.is_i64() || id.is_u64());
+    // distinct large ids would even meet), and so would an integer past 2^53 − 1 by a peer
+    // reading numbers as doubles; they are refused like any other id, with `null`.
+    let id = o.get("id").filter(|id| valid_id(id));
     let echo = id.cloned().unwrap_or(Json::Null);
     if o.get("jsonrpc").and_then(Json::as_str) != Some("2.0") {
         return Err(invalid(&echo, "`jsonrpc` must be \"2.0\""));
@@ -155,7 +154,9 @@ fn classify(value: &Json) -> Result<Message, Malformed> {
     if o.contains_key("id") && id.is_none() {
         return Err(invalid(
             &Json::Null,
-            "`id` must be a string or an integer (within 64 bits)",
+            "`id` must be a string or an integer within ±9007199254740991 (2^53 − 1, what \
+             every JSON reader keeps exactly: a peer reading numbers as doubles, such as \
+             JavaScript's JSON.parse, would answer another id)",
         ));
     }
     let answers = o.contains_key("result") || o.contains_key("error");
@@ -201,6 +202,16 @@ fn classify(value: &Json) -> Result<Message, Malformed> {
             "a message needs a `method` (request, notification) or a `result`/`error` (response)",
         )),
     }
+}
+
+/// Whether `id` is an id the gateway takes: a string, or an integer every JSON reader keeps
+/// exactly (within ±[`bind::MAX_EXACT_INTEGER`], 2^53 − 1, RFC 8259 §6). A larger one is read
+/// rounded by a peer that holds numbers as doubles (the TypeScript SDK's `JSON.parse`), which
+/// would answer another id than the one sent: the answer would be lost, or taken for another
+/// request's.
+pub fn valid_id(id: &Json) -> bool {
+    let magnitude = id.as_i64().map(i64::unsigned_abs).or(id.as_u64());
+    id.is_string() || magnitude.is_some_and(|m| m <= bind::MAX_EXACT_INTEGER)
 }
 
 /// The methods the gateway decides (`tools/call`) or filters (`tools/list`): a method that is
@@ -278,7 +289,7 @@ pub fn is_tool_call(method: &str) -> bool {
 }
 
 /// The value of the top-level key `key` of the JSON object that `text` begins with, when it
-/// is a string or an integer within 64 bits, found without reading the whole text: `text` may
+/// is a string or an integer [`valid_id`] takes, found without reading the whole text: `text` may
 /// be cut short, not valid JSON further on, or give other keys twice. For a message that
 /// cannot be read, to answer the request it is about (its `id`) or to know what it was (its
 /// `method`). `None` when the key is not found before the text ends or stops making sense, when
@@ -319,7 +330,7 @@ pub fn sniff(text: &str, key: &str) -> Option<Json> {
             return found;
         };
         if k.as_str() == Some(key) {
-            let v = v.filter(|v| v.is_string() || v.is_i64() || v.is_u64())?;
+            let v = v.filter(valid_id)?;
             match &found {
                 Some(f) if *f != v => return None,
                 _ => found = Some(v),
@@ -485,12 +496,31 @@ mod tests {
             code(r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#),
             (INVALID_REQUEST, Json::Null)
         );
-        // Ids that are no string or 64-bit integer would be echoed changed (read as floats).
-        for id in ["1.5", "18446744073709551616", "-0", "1e3", "true", "{}"] {
+        // Ids that are no string or 64-bit integer would be echoed changed (read as floats),
+        // and so would one beyond ±(2^53 − 1) by a peer reading numbers as doubles.
+        for id in [
+            "1.5",
+            "18446744073709551616",
+            "-0",
+            "1e3",
+            "true",
+            "{}",
+            "9007199254740992",
+            "-9007199254740992",
+            "18446744073709551615",
+            "-9223372036854775808",
+        ] {
             let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
             assert_eq!(code(&line), (INVALID_REQUEST, Json::Null), "{id}");
         }
-        for id in ["-9223372036854775808", "18446744073709551615", "0", "\"x\""] {
+        let big = parse(r#"{"jsonrpc":"2.0","id":9007199254740993,"method":"x"}"#).unwrap_err();
+        assert!(
+            big.message()
+                .contains("an integer within ±9007199254740991 (2^53 − 1"),
+            "{}",
+            big.message()
+        );
+        for id in ["-9007199254740991", "9007199254740991", "0", "\"x\""] {
             let line = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
             let (value, _) = parse(&line).unwrap();
             assert_eq!(value["id"].to_string(), id, "{id} is echoed as it is");
@@ -628,6 +658,11 @@ mod tests {
         // Not found, of another kind, or given twice with two values: none.
         assert_eq!(id(r#"{"result":{"x":"...."#), None);
         assert_eq!(id(r#"{"id":1.5}"#), None);
+        assert_eq!(id(r#"{"id":9007199254740992}"#), None);
+        assert_eq!(
+            id(r#"{"id":-9007199254740991}"#),
+            Some(json!(-9007199254740991_i64))
+        );
         assert_eq!(id(r#"{"id":null}"#), None);
         assert_eq!(id(r#"{"id":1,"id":2}"#), None);
         assert_eq!(id(r#"{"id":1,"id":1}"#), Some(json!(1)));

@@ -909,27 +909,36 @@ impl<R: Recorder> Session<R> {
     }
 
     /// Records a line that is not a valid message but reads as a tool call (`method`
-    /// `tools/call`, or a loose variant of it), as the agent's attempt.
+    /// `tools/call`, or a loose variant of it), as the agent's attempt; for a batch (refused
+    /// whole), each of its elements that reads as one, one record each.
     fn record_unreadable_call(&mut self, line: &str, _why: &str) -> Vec<Out> {
         // A lenient reading (a key given twice: its last value), or the top of the text.
-        let loose = serde_json::from_str::<Json>(line).ok();
-        let method = match &loose {
-            Some(v) => v.get("method").cloned(),
-            None => jsonrpc::sniff(line, "method"),
+        let loose = serde_json::from_str::<Json>(line.strip_prefix('\u{feff}').unwrap_or(line));
+        let messages = match loose {
+            Ok(Json::Array(batch)) => batch,
+            Ok(message) => vec![message],
+            Err(_) => {
+                let method = jsonrpc::sniff(line, "method");
+                return if method
+                    .as_ref()
+                    .and_then(Json::as_str)
+                    .is_some_and(jsonrpc::is_tool_call)
+                {
+                    self.record_refusal("", BAD_REQUEST)
+                } else {
+                    Vec::new()
+                };
+            }
         };
-        if !method
-            .as_ref()
-            .and_then(Json::as_str)
-            .is_some_and(jsonrpc::is_tool_call)
-        {
-            return Vec::new();
+        let mut outs = Vec::new();
+        for message in &messages {
+            let method = message.get("method").and_then(Json::as_str);
+            if method.is_some_and(jsonrpc::is_tool_call) {
+                let tool = message.get("params").map(tool_name).unwrap_or_default();
+                outs.extend(self.record_refusal(&tool, BAD_REQUEST));
+            }
         }
-        let tool = loose
-            .as_ref()
-            .and_then(|v| v.get("params"))
-            .map(tool_name)
-            .unwrap_or_default();
-        self.record_refusal(&tool, BAD_REQUEST)
+        outs
     }
 
     /// When the earliest request forwarded upstream runs out of time, if any waits: the loop
@@ -1954,7 +1963,16 @@ fn decide(
             ),
         );
     };
-    let bound = match bind::bind_value(program, guard, &input) {
+    // The arguments are forwarded as written: a time in them must be the instant decided on,
+    // not one that binding cut to the millisecond (the subject is never forwarded).
+    let from_call: Vec<&str> = (binding.params.iter().enumerate())
+        .filter(|(i, _)| binding.argument_for(*i).is_some())
+        .map(|(_, p)| p.name.as_str())
+        .collect();
+    let options = bind::BindOptions {
+        millisecond_times: &from_call,
+    };
+    let bound = match bind::bind_value_with(program, guard, &input, options) {
         Ok(b) => b,
         Err(e) => return Decided::refused(BAD_INPUT, format!("tool \"{}\": {e}", binding.tool)),
     };
@@ -2023,24 +2041,31 @@ impl Signals for Bounded<'_> {
 }
 
 /// The first argument of the tool call `line` (whose arguments are `arguments`) given as a
-/// JSON number that JSON reads rounded ([`bind::inexact_numbers`], as `xop serve` and `xop
-/// eval` refuse it): its path within the arguments and why, e.g. `x: the number
-/// 99.99999999999999999999 cannot be read as written: …`.
+/// JSON number that some JSON reader reads rounded ([`bind::inexact_numbers`] for
+/// [`bind::Readers::Every`]): one that xop itself reads rounded (as `xop serve` and `xop eval`
+/// refuse it), or an integer beyond ±(2^53 − 1), which xop decides on exactly but a tool
+/// reading numbers as doubles (a Node upstream's `JSON.parse`) reads as another number. Its
+/// path within the arguments and why, e.g. `x: the number 99.99999999999999999999 cannot be
+/// read as written: …`.
 fn inexact_argument(line: &str, arguments: &Map<String, Json>) -> Option<String> {
-    fn has_float(v: &Json) -> bool {
+    fn suspect(v: &Json) -> bool {
         match v {
-            Json::Number(n) => n.is_f64(),
-            Json::Array(a) => a.iter().any(has_float),
-            Json::Object(o) => o.values().any(has_float),
+            // A float has no integer value: always looked at.
+            Json::Number(n) => (n.as_i64().map(i64::unsigned_abs))
+                .or(n.as_u64())
+                .is_none_or(|m| m > bind::MAX_EXACT_INTEGER),
+            Json::Array(a) => a.iter().any(suspect),
+            Json::Object(o) => o.values().any(suspect),
             _ => false,
         }
     }
-    // Most calls have no number read as a float: nothing to look at again.
-    if !arguments.values().any(has_float) {
+    // Most calls have no number read as a float nor a wide integer: nothing to look at again.
+    if !arguments.values().any(suspect) {
         return None;
     }
     const AT: &str = "params.arguments.";
-    let errors = bind::inexact_numbers(line.strip_prefix('\u{feff}').unwrap_or(line)).ok()?;
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+    let errors = bind::inexact_numbers(line, bind::Readers::Every).ok()?;
     errors.into_iter().find_map(|e| {
         let path = e.path.strip_prefix(AT)?;
         Some(format!("{path}: {}", e.message))

@@ -291,7 +291,8 @@ fn scan(text: &str) -> (Result<Json, serde_json::Error>, Seen) {
 fn strict(text: &str, exact: bool) -> Result<Json, BindError> {
     let (parsed, seen) = scan(text);
     if exact && parsed.is_ok() {
-        inexact_number(text, &seen)?;
+        // xop reads the input itself: an integer keeps all 64 bits.
+        inexact_number(text, &seen, Readers::Xop)?;
     }
     let duplicate = seen.duplicate;
     // The key is in the path already, and serde_json's messages quote no value.
@@ -319,6 +320,27 @@ struct Seen {
     numbers: usize,
     /// The numbers read as `f64`: their index among the numbers, their path, and the `f64`.
     floats: Vec<(usize, String, f64)>,
+    /// The integers beyond ±[`MAX_EXACT_INTEGER`] (read exactly, as `i64` or `u64`): their
+    /// index among the numbers, their path, and the integer.
+    wide: Vec<(usize, String, i128)>,
+}
+
+/// The largest integer magnitude every JSON reader keeps exactly, 2^53 − 1: RFC 8259 §6 says
+/// beyond ±(2^53 − 1) numbers are not interoperable, since a reader that holds numbers as IEEE
+/// doubles (JavaScript's `JSON.parse`) reads such an integer rounded.
+pub const MAX_EXACT_INTEGER: u64 = (1 << 53) - 1;
+
+/// Whose reading of a JSON text's numbers [`inexact_numbers`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readers {
+    /// xop's own (`xop serve`, `xop eval`, [`parse_input`]): an integer is read exactly within
+    /// 64 bits (`i64`, or `u64` when positive); another number is kept when the `f64` it is
+    /// read as is the number written.
+    Xop,
+    /// Every JSON reader, for text xop passes on to another program (the MCP gateway's tool
+    /// calls): as [`Readers::Xop`], and an integer beyond ±[`MAX_EXACT_INTEGER`] is not kept
+    /// either, since a reader holding numbers as doubles reads it rounded.
+    Every,
 }
 
 /// Reads one JSON value as [`Json`] does, except that an object's second use of a key stops
@@ -330,20 +352,20 @@ struct Strict<'p, 'd> {
 
 /// The first number of `text` that was read as an `f64` (`seen`) and does not keep the value
 /// written: `Err` at its path ([`inexact_in`]).
-fn inexact_number(text: &str, seen: &Seen) -> Result<(), BindError> {
-    match inexact_in(text, seen, true).into_iter().next() {
+fn inexact_number(text: &str, seen: &Seen, readers: Readers) -> Result<(), BindError> {
+    match inexact_in(text, seen, readers, true).into_iter().next() {
         Some(e) => Err(e),
         None => Ok(()),
     }
 }
 
-/// The numbers of the JSON text `text` that a JSON number value cannot keep as written, as
-/// [`parse_input`] refuses them (it stops at the first): each an
+/// The numbers of the JSON text `text` that `readers` cannot keep as written, as
+/// [`parse_input`] refuses them for [`Readers::Xop`] (it stops at the first): each an
 /// [`BindErrorKind::OutOfRange`] error at its path, in document order; empty when every number
 /// is kept. For JSON of which only a part is a decision's input (the MCP gateway's messages:
-/// their `params.arguments`), to look at the numbers of that part. `text` that is not JSON (or
-/// gives a key twice) is [`parse_json`]'s error.
-pub fn inexact_numbers(text: &str) -> Result<Vec<BindError>, BindError> {
+/// their `params.arguments`, which it forwards: [`Readers::Every`]), to look at the numbers of
+/// that part. `text` that is not JSON (or gives a key twice) is [`parse_json`]'s error.
+pub fn inexact_numbers(text: &str, readers: Readers) -> Result<Vec<BindError>, BindError> {
     let text = skip_bom(text);
     let (parsed, seen) = scan(text);
     if parsed.is_err() {
@@ -351,11 +373,12 @@ pub fn inexact_numbers(text: &str) -> Result<Vec<BindError>, BindError> {
             BindError::new(BindErrorKind::Malformed, "", "invalid JSON".to_string())
         }));
     }
-    Ok(inexact_in(text, &seen, false))
+    Ok(inexact_in(text, &seen, readers, false))
 }
 
-/// The numbers of `text` read as an `f64` (`seen`) that do not keep the value written, each an
-/// error at its path; only the first with `first`. The numbers' texts are found only when some
+/// The numbers of `text` read as an `f64` (`seen`) that do not keep the value written, and for
+/// [`Readers::Every`] the integers beyond ±[`MAX_EXACT_INTEGER`], each an error at its path, in
+/// document order; only the first with `first`. The numbers' texts are found only when some
 /// number was read as an `f64`, so that most inputs pay nothing.
 ///
 /// A number is judged by its text: one a Decimal holds must be read as that Decimal; one it
@@ -364,17 +387,26 @@ pub fn inexact_numbers(text: &str) -> Result<Vec<BindError>, BindError> {
 /// is refused here, quoting the text: no type takes it (only a Decimal takes a number with a
 /// fraction or an exponent), and no type must see the number read in its place. Both engines
 /// bind through here (the JIT's JSON reader hands every such number to [`bind_json`]).
-fn inexact_in(text: &str, seen: &Seen, first: bool) -> Vec<BindError> {
-    let mut out = Vec::new();
-    if seen.floats.is_empty() {
-        return out;
+fn inexact_in(text: &str, seen: &Seen, readers: Readers, first: bool) -> Vec<BindError> {
+    // Each error with its number's index, to put the two kinds in document order.
+    let mut out: Vec<(usize, BindError)> = Vec::new();
+    if readers == Readers::Every {
+        out.extend(
+            (seen.wide.iter()).map(|(index, path, n)| (*index, beyond_every_reader(path, *n))),
+        );
     }
-    let texts = number_texts(text);
-    if texts.len() != seen.numbers {
-        // Never for text serde_json parsed; should it happen, nothing is refused on a guess.
-        return out;
-    }
-    for (index, path, read) in &seen.floats {
+    let texts = if seen.floats.is_empty() {
+        Vec::new()
+    } else {
+        number_texts(text)
+    };
+    // Never unequal for text serde_json parsed; should it be, no float is refused on a guess.
+    let floats = if texts.len() == seen.numbers {
+        seen.floats.as_slice()
+    } else {
+        &[]
+    };
+    for (index, path, read) in floats {
         let Some(&written) = texts.get(*index) else {
             continue;
         };
@@ -417,12 +449,45 @@ fn inexact_in(text: &str, seen: &Seen, first: bool) -> Vec<BindError> {
                 ),
             },
         };
-        out.push(error);
+        out.push((*index, error));
         if first {
             break;
         }
     }
-    out
+    // Stable: an index is one number's, so there are no ties anyway.
+    out.sort_by_key(|(index, _)| *index);
+    if first {
+        out.truncate(1);
+    }
+    out.into_iter().map(|(_, e)| e).collect()
+}
+
+/// The error for the integer `n` at `path`, beyond ±[`MAX_EXACT_INTEGER`]: read exactly here,
+/// but rounded by a reader that holds numbers as doubles.
+fn beyond_every_reader(path: &str, n: i128) -> BindError {
+    // What such a reader reads: the double nearest `n` (ties to even, as an `as` cast rounds).
+    // Past 2^53 a double keeps only some integers; `n` may be one, and then a neighbour may be
+    // read as `n` too.
+    let read = n as f64;
+    let kept = |m: i128| m as f64 as i128 == n;
+    let which = if !kept(n) {
+        format!("this one as {read:.0}, another number than the one decided on")
+    } else if let Some(m) = [n + 1, n - 1].into_iter().find(|m| kept(*m)) {
+        format!("{m} as this one, so the tool cannot tell which was meant")
+    } else {
+        "this one it happens to keep, but not the integers next to it".to_string()
+    };
+    const WHY: &str = "is beyond what every JSON reader keeps exactly (±9007199254740991, \
+                       2^53 − 1, RFC 8259 §6): a reader that holds numbers as doubles \
+                       (JavaScript's JSON.parse, so the MCP TypeScript SDK) reads integers \
+                       this large rounded";
+    const FIX: &str = "give a number within ±9007199254740991, or, for a Decimal, a string";
+    BindError {
+        kind: BindErrorKind::OutOfRange,
+        path: path.to_string(),
+        message: format!("the number {n} {WHY}, {which}; {FIX} (\"{n}\"), which is read exactly"),
+        redacted: format!("the number {WHY}; {FIX}, which is read exactly"),
+    }
 }
 
 /// Whether the JSON number texts `a` and `b` write the same number (`1e3` and `1000.0`, `-0`
@@ -493,6 +558,18 @@ fn number_texts(json: &str) -> Vec<&str> {
     out
 }
 
+impl Strict<'_, '_> {
+    /// Notes the integer `n`, about to be counted, if it is beyond ±[`MAX_EXACT_INTEGER`]: its
+    /// path is rendered only then, so that most inputs pay nothing.
+    fn wide(&mut self, n: i128) {
+        if n.unsigned_abs() > u128::from(MAX_EXACT_INTEGER) {
+            let mut at = String::new();
+            self.path.render(&mut at);
+            self.seen.wide.push((self.seen.numbers, at, n));
+        }
+    }
+}
+
 impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_, '_> {
     type Value = Json;
 
@@ -512,12 +589,14 @@ impl<'de> serde::de::Visitor<'de> for Strict<'_, '_> {
         Ok(Json::Bool(b))
     }
 
-    fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+    fn visit_i64<E>(mut self, n: i64) -> Result<Json, E> {
+        self.wide(n.into());
         self.seen.numbers += 1;
         Ok(Json::Number(n.into()))
     }
 
-    fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+    fn visit_u64<E>(mut self, n: u64) -> Result<Json, E> {
+        self.wide(n.into());
         self.seen.numbers += 1;
         Ok(Json::Number(n.into()))
     }
@@ -600,7 +679,32 @@ pub fn bind_serde<T: serde::Serialize + ?Sized>(
 ///
 /// If `policy` is not an index into `program.policies`.
 pub fn bind_value(program: &Program, policy: usize, input: &Json) -> Result<Bound, BindError> {
-    bind_policy(program, policy, input, &wall_clock)
+    bind_policy(program, policy, input, &wall_clock, BindOptions::default())
+}
+
+/// How [`bind_value_with`] binds, beyond what every binding does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BindOptions<'a> {
+    /// The parameters whose times (wherever in the parameter's value) must give no digit past
+    /// the millisecond other than `0`. Elsewhere such digits are dropped (a time is kept to the
+    /// millisecond); for a value xop passes on to another program (the MCP gateway's tool
+    /// arguments), which would read another instant than the one decided on, they are a
+    /// [`BindErrorKind::OutOfRange`] error instead.
+    pub millisecond_times: &'a [&'a str],
+}
+
+/// [`bind_value`] with `options`.
+///
+/// # Panics
+///
+/// If `policy` is not an index into `program.policies`.
+pub fn bind_value_with(
+    program: &Program,
+    policy: usize,
+    input: &Json,
+    options: BindOptions<'_>,
+) -> Result<Bound, BindError> {
+    bind_policy(program, policy, input, &wall_clock, options)
 }
 
 /// [`bind_value`] for a decision at `clock_ms` when the input gives no `now` (as
@@ -615,7 +719,7 @@ pub fn bind_value_at(
     input: &Json,
     clock_ms: i64,
 ) -> Result<Bound, BindError> {
-    bind_policy(program, policy, input, &|| clock_ms)
+    bind_policy(program, policy, input, &|| clock_ms, BindOptions::default())
 }
 
 /// [`bind_value`] with `clock` giving the decision time when the input has no `now`.
@@ -624,6 +728,7 @@ fn bind_policy(
     policy: usize,
     input: &Json,
     clock: &dyn Fn() -> i64,
+    options: BindOptions<'_>,
 ) -> Result<Bound, BindError> {
     let policy = &program.policies[policy];
     bind_params(
@@ -632,6 +737,7 @@ fn bind_policy(
         &policy.params,
         input,
         clock,
+        options,
     )
 }
 
@@ -658,6 +764,7 @@ pub fn bind_decision_json(
         &d.params,
         &value,
         &wall_clock,
+        BindOptions::default(),
     )
 }
 
@@ -670,8 +777,12 @@ fn bind_params(
     params: &[crate::ir::Param],
     input: &Json,
     clock: &dyn Fn() -> i64,
+    options: BindOptions<'_>,
 ) -> Result<Bound, BindError> {
-    let binder = Binder { program };
+    let binder = Binder {
+        program,
+        millisecond_times: false,
+    };
     let root = Path::ROOT;
     let Json::Object(object) = input else {
         let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
@@ -707,6 +818,10 @@ fn bind_params(
     let mut args = Vec::with_capacity(params.len());
     for param in params {
         let path = root.key(&param.name);
+        let binder = Binder {
+            millisecond_times: options.millisecond_times.contains(&param.name.as_str()),
+            ..binder
+        };
         args.push(binder.field(&param.ty, object.get(&param.name), &path)?);
     }
 
@@ -953,8 +1068,11 @@ pub fn type_name(program: &Program, ty: &Type) -> String {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Binder<'p> {
     program: &'p Program,
+    /// Whether a time's digits past the millisecond must all be `0` ([`BindOptions`]).
+    millisecond_times: bool,
 }
 
 impl Binder<'_> {
@@ -1277,13 +1395,32 @@ impl Binder<'_> {
             return Err(self.wrong_type(&Type::Time, v, path));
         };
         // `why` says what is wrong with the form, never quoting the text.
-        crate::time::parse_rfc3339(s).map_err(|why| {
+        let ms = crate::time::parse_rfc3339(s).map_err(|why| {
             path.found(BindErrorKind::Malformed, v, |found| {
                 format!(
                     "expected an RFC 3339 time like \"2025-03-01T09:30:00Z\", found {found} ({why})"
                 )
             })
-        })
+        })?;
+        if self.millisecond_times
+            && let Some((kept, dropped, zone)) = past_the_millisecond(s)
+        {
+            let found = describe(v);
+            let decided = quote(&format!("{kept}{zone}"));
+            const WHY: &str = "while the program it is passed on to (a tool) may read them: \
+                               it would act on a later instant than the one decided on";
+            const FIX: &str = "give at most millisecond precision (digits past it that are \
+                               all 0 are read as written)";
+            return Err(path.error_redacted(
+                BindErrorKind::OutOfRange,
+                format!(
+                    "the time {found} has digits past the millisecond (`{dropped}`), which xop \
+                     drops, deciding on {decided}, {WHY}; {FIX}: {decided}"
+                ),
+                format!("the time has digits past the millisecond, which xop drops, {WHY}; {FIX}"),
+            ));
+        }
+        Ok(ms)
     }
 
     fn signals(&self, v: &Json, path: &Path) -> Result<Vec<(u32, Value)>, BindError> {
@@ -1354,6 +1491,22 @@ impl Binder<'_> {
         out.sort_by_key(|(i, _, _)| *i);
         Ok(out.into_iter().map(|(i, v, _)| (i, v)).collect())
     }
+}
+
+/// For an RFC 3339 time `s` ([`crate::time::parse_rfc3339`] read it) whose fraction of a
+/// second has a digit other than `0` past the third: the text up to the millisecond, the
+/// digits past it, and the zone.
+fn past_the_millisecond(s: &str) -> Option<(&str, &str, &str)> {
+    // `YYYY-MM-DDTHH:MM:SS` is 19 bytes, the point the 20th.
+    let fraction = s.get(19..)?.strip_prefix('.')?;
+    let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+    let past = fraction.get(3.min(digits)..digits)?;
+    if past.bytes().all(|d| d == b'0') {
+        return None;
+    }
+    // The digits are ASCII, so these are character boundaries.
+    let kept = s.get(..20 + 3.min(digits))?;
+    Some((kept, past, fraction.get(digits..)?))
 }
 
 fn list_or_none(names: &[&str]) -> String {
@@ -1988,6 +2141,65 @@ mod tests {
     }
 
     #[test]
+    fn millisecond_times_refuse_digits_past_the_millisecond_where_asked() {
+        let with = |given_at: &str, only: &[&str]| {
+            let mut c = customer();
+            c["consents"][2]["given_at"] = json!(given_at);
+            let mut i = input(c);
+            // `now` is no parameter: never checked, always truncated.
+            i["now"] = json!("2025-03-01T09:30:00.0001Z");
+            let options = BindOptions {
+                millisecond_times: only,
+            };
+            bind_value_with(&program(), 0, &i, options)
+        };
+        let given_at = |b: &Bound| {
+            let Value::Record(_, fields) = &b.args[0] else {
+                panic!("a record")
+            };
+            // The third consent's `given_at`, its third field.
+            fields.iter().find_map(|f| match f {
+                Value::List(l) => match l.get(2) {
+                    Some(Value::Record(_, consent)) => consent.get(2).cloned(),
+                    _ => None,
+                },
+                _ => None,
+            })
+        };
+        // Dropped, as ever, where not asked (`xop serve`, `xop eval`; here another parameter).
+        let cut = with("2025-01-03T00:00:00.0009+01:00", &["channel"]).unwrap();
+        let plain = with("2025-01-03T00:00:00+01:00", &["to"]).unwrap();
+        assert_eq!(given_at(&cut), given_at(&plain));
+        assert_eq!(cut.now_ms, Some(ms("2025-03-01T09:30:00Z")));
+        // Refused within a parameter asked for, at its path, saying what was decided on.
+        let e = with("2025-01-03T00:00:00.0009+01:00", &["to"]).unwrap_err();
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::OutOfRange, "to.consents[2].given_at")
+        );
+        assert!(
+            e.message.starts_with(
+                "the time \"2025-01-03T00:00:00.0009+01:00\" has digits past the millisecond \
+                 (`9`), which xop drops, deciding on \"2025-01-03T00:00:00.000+01:00\""
+            ) && e.message.contains("give at most millisecond precision"),
+            "{}",
+            e.message
+        );
+        assert!(!e.redacted.contains("2025"), "{}", e.redacted);
+        assert!(with("2025-01-03T00:00:00.000000001Z", &["to"]).is_err());
+        // Digits past the millisecond that are all 0 are the instant decided on.
+        for fine in [
+            "2025-01-03T00:00:00.000000Z",
+            "2025-01-03T00:00:00.123000Z",
+            "2025-01-03T00:00:00.1Z",
+            "2025-01-03T00:00:00.999+01:00",
+        ] {
+            let b = with(fine, &["to"]).unwrap();
+            assert_eq!(given_at(&b), Some(Value::Time(ms(fine))), "{fine}");
+        }
+    }
+
+    #[test]
     fn one_leading_byte_order_mark_is_skipped_not_two() {
         let text = serde_json::to_string(&input(customer())).unwrap();
         let bom = "\u{feff}";
@@ -2087,7 +2299,10 @@ mod tests {
                 assert!(!e.redacted.contains(tiny), "{}", e.redacted);
                 // Wherever a decision's input is read (`xop serve`, the MCP gateway) too.
                 assert_eq!(parse_input(&text(d, amount)).unwrap_err(), e);
-                assert_eq!(inexact_numbers(&text(d, amount)).unwrap(), [e]);
+                assert_eq!(
+                    inexact_numbers(&text(d, amount), Readers::Xop).unwrap(),
+                    [e]
+                );
             }
         }
         // `3e-324` is read as the smallest f64, which the message says it is read as.
@@ -2792,7 +3007,7 @@ mod tests {
     #[test]
     fn inexact_numbers_are_all_found_with_their_paths() {
         let text = r#"{"a": 0.1, "meta": {"n": 0.1000000000000000000000000001}, "args": {"x": 99.99999999999999999999, "y": [1e3, 12345678901234567890123], "z": "0.1000000000000000000000000001"}}"#;
-        let errors = inexact_numbers(text).unwrap();
+        let errors = inexact_numbers(text, Readers::Xop).unwrap();
         let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["meta.n", "args.x", "args.y[1]"]);
         assert!(errors.iter().all(|e| e.kind == BindErrorKind::OutOfRange));
@@ -2800,12 +3015,65 @@ mod tests {
         // The first is what a decision's input is refused with.
         assert_eq!(parse_input(text).unwrap_err(), errors[0]);
         assert!(
-            inexact_numbers(r#"{"a": 1, "b": 0.5, "c": -0}"#)
+            inexact_numbers(r#"{"a": 1, "b": 0.5, "c": -0}"#, Readers::Every)
                 .unwrap()
                 .is_empty()
         );
-        let e = inexact_numbers(r#"{"a": 1, "a": 2}"#).unwrap_err();
+        let e = inexact_numbers(r#"{"a": 1, "a": 2}"#, Readers::Xop).unwrap_err();
         assert_eq!(e.kind, BindErrorKind::DuplicateKey);
-        assert!(inexact_numbers("{").is_err());
+        assert!(inexact_numbers("{", Readers::Every).is_err());
+    }
+
+    #[test]
+    fn integers_beyond_2_pow_53_are_inexact_for_every_reader_only() {
+        let text = r#"{"a": 9007199254740991, "b": -9007199254740991, "c": [0.5, 9007199254740993], "d": 0.1000000000000000000000000001, "e": -9007199254740992, "f": 18446744073709551615}"#;
+        // xop keeps 64 bits: only the float is refused, as `xop serve` and `xop eval` read it.
+        let xop = inexact_numbers(text, Readers::Xop).unwrap();
+        let paths: Vec<&str> = xop.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["d"]);
+        assert_eq!(parse_input(text).unwrap_err(), xop[0]);
+        // Every reader: the integers beyond ±(2^53 − 1) too, in document order with the float.
+        let every = inexact_numbers(text, Readers::Every).unwrap();
+        let paths: Vec<&str> = every.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["c[1]", "d", "e", "f"]);
+        assert!(every.iter().all(|e| e.kind == BindErrorKind::OutOfRange));
+        assert_eq!(every[1], xop[0]);
+        let m = &every[0].message;
+        assert!(
+            m.starts_with(
+                "the number 9007199254740993 is beyond what every JSON reader keeps exactly \
+                 (±9007199254740991"
+            ),
+            "{m}"
+        );
+        // What a double-holding reader reads instead, and how to fix it.
+        assert!(
+            m.contains("this one as 9007199254740992, another number"),
+            "{m}"
+        );
+        assert!(m.contains("give a number within ±9007199254740991"), "{m}");
+        // -2^53 is a double, but so is what -2^53 − 1 is read as.
+        let m = &every[2].message;
+        assert!(
+            m.contains("-9007199254740993 as this one, so the tool cannot tell"),
+            "{m}"
+        );
+        let m = &every[3].message;
+        assert!(m.contains("this one as 18446744073709551616,"), "{m}");
+        assert!(!every[0].redacted.contains("9007199254740993"));
+        // 2^53 + 2 is a double, and neither neighbour is read as it.
+        let m = &inexact_numbers(r#"{"a": 9007199254740994}"#, Readers::Every).unwrap()[0].message;
+        assert!(
+            m.contains("this one it happens to keep, but not the integers next"),
+            "{m}"
+        );
+        assert!(
+            inexact_numbers(
+                r#"{"a": 9007199254740991, "b": [-9007199254740991]}"#,
+                Readers::Every
+            )
+            .unwrap()
+            .is_empty()
+        );
     }
 }
