@@ -764,13 +764,17 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
 }
 
 /// Whether `text` says something to a person: it has a letter or a digit (`char::is_alphanumeric`)
-/// that shows ([`crate::format::invisible`]: not a Hangul filler). A text of blanks, invisible
-/// characters, lone combining marks (U+0301), private-use characters (U+E000), symbols or
-/// punctuation (U+FFFC, `"-"`) says nothing. An `@ai_disclosure` (E0214) and a rule's reason
-/// (C0007) must.
+/// that is no combining mark (general category M, which Unicode may count as alphabetic: U+0345,
+/// U+036F, an Indic vowel sign such as U+093E) and shows ([`crate::format::invisible`]: not a
+/// Hangul filler). A text of blanks, invisible characters, lone combining marks, private-use
+/// characters (U+E000), symbols or punctuation (U+FFFC, `"-"`) says nothing. An
+/// `@ai_disclosure` (E0214) and a rule's reason (C0007) must.
 pub(crate) fn says_something(text: &str) -> bool {
-    text.chars()
-        .any(|c| c.is_alphanumeric() && !crate::format::invisible(c))
+    text.chars().any(|c| {
+        c.is_alphanumeric()
+            && !unicode_normalization::char::is_combining_mark(c)
+            && !crate::format::invisible(c)
+    })
 }
 
 /// What a text that does not [`says_something`] is, for a label.
