@@ -1890,6 +1890,10 @@ impl<'a> Cx<'a> {
         if purposes.is_empty() || names.is_empty() {
             return;
         }
+        let wanted = Wanted {
+            names,
+            set_fields: personal_set_field_names(self.db, self.project),
+        };
         // The types of the policy's bound names.
         let mut env: BTreeMap<String, Ty> = BTreeMap::new();
         if let Some(a) = actions.first()
@@ -1902,6 +1906,12 @@ impl<'a> Cx<'a> {
                 }
             }
         }
+        // Every bound name holds the action's input: reading one that is a set reads the set.
+        let inputs: BTreeSet<String> = env.keys().cloned().collect();
+        let locals = Locals {
+            types: &env,
+            inputs: &inputs,
+        };
         let path = self.path(policy);
         for r in &p.rules {
             let ast::Rule::Rule {
@@ -1918,9 +1928,16 @@ impl<'a> Cx<'a> {
             };
             let mut reads = Vec::new();
             for e in condition.iter().map(|c| &c.expr).chain(within) {
-                self.personal_reads(policy.file, &env, names, e, &mut reads, 0);
+                self.personal_reads(policy.file, locals, &wanted, e, &mut reads, 0);
             }
-            for (span, field, allowed, decl) in reads {
+            for read in without_covered_set_reads(reads) {
+                let PersonalRead {
+                    at: span,
+                    field,
+                    allowed,
+                    decl,
+                    how,
+                } = read;
                 for purpose in &purposes {
                     if !allowed.contains(purpose) {
                         let listed = allowed
@@ -1929,13 +1946,19 @@ impl<'a> Cx<'a> {
                             .collect::<Vec<_>>()
                             .join(", ");
                         let dpath = self.path(&decl);
-                        self.diags.push(
-                            Diagnostic::error("C0006", &path, span, format!("personal field `{field}` is read for purpose `{}`", purpose.name))
+                        let mut d = Diagnostic::error("C0006", &path, span, format!("personal field `{field}` is read for purpose `{}`", purpose.name))
+                            .with_secondary(&dpath, decl.span, format!("`{field}` is `@personal` for {listed} only"))
+                            .with_note("GDPR Art. 5(1)(b), purpose limitation: personal data collected for one purpose is not processed for another");
+                        d = match &how {
+                            How::Set(element) => d
+                                .with_label(format!("a set of `{element}` is read here, kept unique by comparing whole records (`{field}` included), by a rule guarding an action of purpose `{}`", purpose.name))
+                                .with_note(format!("a set keeps its elements unique and sorted by comparing them whole, every field included: which elements it holds, how many, and in what order depend on `{field}`"))
+                                .with_help(format!("use a list (`List<{element}>`, or `[...]` for a literal) or a set of values without `{field}` (such as ids), or (if it is lawful) add `{}` to the `@personal(purpose: [...])` of `{field}`", purpose.name)),
+                            How::Field | How::Whole => d
                                 .with_label(format!("read by a rule guarding an action of purpose `{}`", purpose.name))
-                                .with_secondary(&dpath, decl.span, format!("`{field}` is `@personal` for {listed} only"))
-                                .with_note("GDPR Art. 5(1)(b), purpose limitation: personal data collected for one purpose is not processed for another")
                                 .with_help(format!("do not read `{field}` here, or (if it is lawful) add `{}` to its `@personal(purpose: [...])`", purpose.name)),
-                        );
+                        };
+                        self.diags.push(d);
                     }
                 }
             }
@@ -1943,12 +1966,15 @@ impl<'a> Cx<'a> {
     }
 
     /// The `@personal` fields an expression reads (directly, or through what it calls, see
-    /// [`Cx::reads_through`]), as (where, field name, purposes allowed, record declaration).
+    /// [`Cx::reads_through`]). A value that is a set of records, or holds sets of them, reads
+    /// every field of those records wherever the rule takes it from the input (a bound name, a
+    /// field), builds it (a set literal) or gets it from an intrinsic or a signal: keeping a
+    /// set unique and sorted compares its elements whole ([`Cx::set_reads`]).
     fn personal_reads(
         &self,
         file: SourceFile,
-        env: &BTreeMap<String, Ty>,
-        names: &BTreeSet<String>,
+        locals: Locals<'_>,
+        wanted: &Wanted<'_>,
         e: &ast::Expr,
         out: &mut Vec<PersonalRead>,
         depth: usize,
@@ -1958,8 +1984,9 @@ impl<'a> Cx<'a> {
             // this: every program that builds is walked whole.
             return;
         }
+        let names = wanted.names;
         let scope = resolve::file_scope(self.db, self.project, file);
-        let mut typer = Typer::new(self.db, self.project, file, env);
+        let mut typer = Typer::new(self.db, self.project, file, locals.types);
         let mut stack = vec![e];
         while let Some(x) = stack.pop() {
             match &x.kind {
@@ -1974,9 +2001,30 @@ impl<'a> Cx<'a> {
                             span: at,
                             ..def.clone()
                         };
-                        out.push((x.span, f.name.clone(), allowed, decl));
+                        out.push(PersonalRead {
+                            at: x.span,
+                            field: f.name.clone(),
+                            allowed,
+                            decl,
+                            how: How::Field,
+                        });
+                    }
+                    // A set read from the input (`c.household`) was made unique and sorted
+                    // when the input was bound, by comparing whole records.
+                    if wanted.set_fields.contains(&f.name) {
+                        self.set_reads(&typer.of(x), names, x.span, out);
                     }
                     stack.push(recv);
+                }
+                ExprKind::Name(n) => {
+                    // A bound name of the policy is the input itself (`for act(people: ps)`);
+                    // a function's or a lambda's parameter is not: the argument or the
+                    // collection it comes from is walked where it is written.
+                    if locals.inputs.contains(&n.name)
+                        && let Some(t) = locals.types.get(&n.name)
+                    {
+                        self.set_reads(t, names, x.span, out);
+                    }
                 }
                 ExprKind::Call {
                     callee,
@@ -1998,9 +2046,16 @@ impl<'a> Cx<'a> {
                             _ => None,
                         };
                         if let Some(t) = element {
-                            let mut inner_env = env.clone();
+                            let mut inner_env = locals.types.clone();
                             inner_env.insert(param.name.clone(), t);
-                            self.personal_reads(file, &inner_env, names, body, out, depth + 1);
+                            // The parameter hides a bound name of the same name.
+                            let mut inner_inputs = locals.inputs.clone();
+                            inner_inputs.remove(&param.name);
+                            let inner = Locals {
+                                types: &inner_env,
+                                inputs: &inner_inputs,
+                            };
+                            self.personal_reads(file, inner, wanted, body, out, depth + 1);
                             stack.push(collection);
                             continue;
                         }
@@ -2011,7 +2066,20 @@ impl<'a> Cx<'a> {
                     if let Lookup::Found(entry) = scope.lookup(self.db, &callee.last().name) {
                         let bound =
                             self.bound_args(&entry.def, receiver.as_deref(), args, &mut typer);
-                        self.reads_through(&entry.def, &bound, names, x.span, out, depth);
+                        self.reads_through(&entry.def, &bound, wanted, x.span, out, depth);
+                        // A set an intrinsic or a signal gives was made unique and sorted (or
+                        // checked to be) by comparing whole records; a function's result is
+                        // walked in its body.
+                        if !is_fn_with_body(self.db, &entry.def)
+                            && let Signature::Callable { ret, .. } = resolve::signature(
+                                self.db,
+                                self.project,
+                                entry.def.file,
+                                entry.def.index,
+                            )
+                        {
+                            self.set_reads(ret, names, x.span, out);
+                        }
                     }
                 }
                 ExprKind::Unary(_, y) | ExprKind::Paren(y) | ExprKind::Lambda(_, y) => {
@@ -2027,7 +2095,14 @@ impl<'a> Cx<'a> {
                     ) {
                         for side in [a, b] {
                             let mut seen = HashSet::new();
-                            self.whole_record_reads(&typer.of(side), names, x.span, out, &mut seen);
+                            self.whole_record_reads(
+                                &typer.of(side),
+                                names,
+                                x.span,
+                                &How::Whole,
+                                out,
+                                &mut seen,
+                            );
                         }
                     }
                     stack.push(a);
@@ -2038,10 +2113,34 @@ impl<'a> Cx<'a> {
                     stack.push(b);
                 }
                 ExprKind::If(a, b, c) => stack.extend([&**a, &**b, &**c]),
-                ExprKind::List(xs) | ExprKind::Set(xs) => stack.extend(xs.iter()),
+                ExprKind::Set(xs) => {
+                    // Building a set of two or more records compares them whole (a set of one
+                    // has nothing to compare).
+                    if xs.len() > 1 {
+                        self.set_reads(&typer.of(x), names, x.span, out);
+                    }
+                    stack.extend(xs.iter());
+                }
+                ExprKind::List(xs) => stack.extend(xs.iter()),
                 ExprKind::Record { fields, .. } => stack.extend(fields.iter().map(|(_, v)| v)),
-                ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::Error => {}
+                ExprKind::Lit(_) | ExprKind::Error => {}
             }
+        }
+    }
+
+    /// The `@personal` fields a value of type `ty` reads through the sets of records it is
+    /// (or holds, in lists, sets and optionals), all reported at `at`: keeping a set unique
+    /// and sorted compares its elements whole, so every field of their records is read. The
+    /// fields of a record value are not looked into: a set inside is read where it is taken
+    /// from the record, or where the record is compared whole.
+    fn set_reads(&self, ty: &Ty, names: &BTreeSet<String>, at: Span, out: &mut Vec<PersonalRead>) {
+        match ty.present() {
+            Ty::List(t) => self.set_reads(t, names, at, out),
+            Ty::Set(t) => {
+                let how = How::Set(t.present().to_string());
+                self.whole_record_reads(t, names, at, &how, out, &mut HashSet::new());
+            }
+            _ => {}
         }
     }
 
@@ -2086,7 +2185,7 @@ impl<'a> Cx<'a> {
         &self,
         callee: &Def,
         bound: &BTreeMap<String, Ty>,
-        names: &BTreeSet<String>,
+        wanted: &Wanted<'_>,
         at: Span,
         out: &mut Vec<PersonalRead>,
         depth: usize,
@@ -2097,17 +2196,24 @@ impl<'a> Cx<'a> {
         let Some(item) = item_ast(self.db, callee.file, callee.index) else {
             return;
         };
+        // The parameters are bound to the caller's arguments, walked where they are written:
+        // no name of the body is the input itself.
+        let inputs = BTreeSet::new();
+        let locals = Locals {
+            types: bound,
+            inputs: &inputs,
+        };
         let mut inner = Vec::new();
         match &item.kind {
             ItemKind::Fn(f) => match &f.body {
                 Some(body) => {
-                    self.personal_reads(callee.file, bound, names, body, &mut inner, depth + 1)
+                    self.personal_reads(callee.file, locals, wanted, body, &mut inner, depth + 1)
                 }
-                None => self.intrinsic_reads(callee, bound, names, &mut inner),
+                None => self.intrinsic_reads(callee, bound, wanted.names, &mut inner),
             },
             ItemKind::Signal(s) => {
                 for e in s.source_args.iter().map(|a| &a.value).chain(&s.max_age) {
-                    self.personal_reads(callee.file, bound, names, e, &mut inner, depth + 1);
+                    self.personal_reads(callee.file, locals, wanted, e, &mut inner, depth + 1);
                 }
                 // The source is resolved as a path, as the type checker and lowering resolve
                 // it (`camara.sim_swap` is `std.camara.sim_swap`, not a signal `sim_swap`).
@@ -2116,12 +2222,12 @@ impl<'a> Cx<'a> {
                 {
                     let mut typer = Typer::new(self.db, self.project, callee.file, bound);
                     let args = self.bound_args(&source, None, &s.source_args, &mut typer);
-                    self.reads_through(&source, &args, names, at, &mut inner, depth + 1);
+                    self.reads_through(&source, &args, wanted, at, &mut inner, depth + 1);
                 }
             }
             _ => {}
         }
-        out.extend(inner.into_iter().map(|(_, f, a, d)| (at, f, a, d)));
+        out.extend(inner.into_iter().map(|r| PersonalRead { at, ..r }));
     }
 
     /// The `@personal` fields an intrinsic reads of the values bound to its parameters. It has
@@ -2175,7 +2281,13 @@ impl<'a> Cx<'a> {
                             span,
                             ..def.clone()
                         };
-                        out.push((at, f.to_string(), allowed, decl));
+                        out.push(PersonalRead {
+                            at,
+                            field: f.to_string(),
+                            allowed,
+                            decl,
+                            how: How::Field,
+                        });
                     }
                     if let Some(h) = have.iter().find(|h| h.name == *f) {
                         self.exposed_reads(fty, &h.ty, names, at, out);
@@ -2183,16 +2295,92 @@ impl<'a> Cx<'a> {
                 }
             }
             (Ty::List(p) | Ty::Set(p), Ty::List(a) | Ty::Set(a)) => {
+                // A set handed over was made unique and sorted by comparing whole records,
+                // whatever of them the intrinsic names.
+                if let Ty::Set(_) = arg.present() {
+                    self.set_reads(arg, names, at, out);
+                }
                 self.exposed_reads(p, a, names, at, out)
             }
-            _ => self.whole_record_reads(arg, names, at, out, &mut HashSet::new()),
+            _ => self.whole_record_reads(arg, names, at, &How::Whole, out, &mut HashSet::new()),
         }
     }
 }
 
-/// A read of a `@personal` field: where, the field's name, the purposes it may be read for, and
-/// its record's declaration (spanning the field's annotation).
-type PersonalRead = (Span, String, Vec<Def>, Def);
+/// A read of a `@personal` field.
+struct PersonalRead {
+    /// Where it is reported.
+    at: Span,
+    /// The field's name.
+    field: String,
+    /// The purposes it may be read for.
+    allowed: Vec<Def>,
+    /// Its record's declaration, spanning the field's annotation.
+    decl: Def,
+    /// How it is read, which the diagnostic explains.
+    how: How,
+}
+
+/// How a rule reads a `@personal` field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum How {
+    /// By its name: `c.birth_year`, or an open record naming it handed to an intrinsic.
+    Field,
+    /// With its whole record: compared (`c.me == c.ref`), or handed whole to an intrinsic.
+    Whole,
+    /// Through a set of its records, kept unique and sorted by comparing them whole; holds the
+    /// set's element type as written (`Person`).
+    Set(String),
+}
+
+/// What C0006 looks for in the project.
+struct Wanted<'n> {
+    /// The names of the `@personal` fields ([`personal_field_names`]).
+    names: &'n BTreeSet<String>,
+    /// The names of the fields that hold sets of such records ([`personal_set_field_names`]).
+    set_fields: &'n BTreeSet<String>,
+}
+
+/// The names in scope of an expression that C0006 walks.
+#[derive(Clone, Copy)]
+struct Locals<'e> {
+    /// Their types.
+    types: &'e BTreeMap<String, Ty>,
+    /// Those that are the policy's bindings, not hidden by a lambda's parameter: the input
+    /// itself, so that reading one that is a set reads the set.
+    inputs: &'e BTreeSet<String>,
+}
+
+/// The reads to report, without the reads through a set that a wider comparison or set of the
+/// same field already reports (`c.me in c.family` is one read of each field of `Person`, at
+/// the comparison; a function's set and its caller's, reported at one call, are one read).
+fn without_covered_set_reads(reads: Vec<PersonalRead>) -> Vec<PersonalRead> {
+    let covered = |i: usize, r: &PersonalRead| {
+        reads.iter().enumerate().any(|(j, w)| {
+            j != i
+                && w.field == r.field
+                && w.decl == r.decl
+                && w.at.start() <= r.at.start()
+                && r.at.end() <= w.at.end()
+                && match w.how {
+                    How::Whole => true,
+                    // Of two sets at one place, the first is kept.
+                    How::Set(_) => w.at != r.at || j < i,
+                    How::Field => false,
+                }
+        })
+    };
+    let keep: Vec<bool> = reads
+        .iter()
+        .enumerate()
+        .map(|(i, r)| !matches!(r.how, How::Set(_)) || !covered(i, r))
+        .collect();
+    reads
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(r, k)| k.then_some(r))
+        .collect()
+}
 
 /// Types the expressions of one file under the given locals, for the C0006 walk. The type
 /// checker is made on the first use: most expressions have no field to type.
@@ -2236,19 +2424,21 @@ impl<'a> Typer<'a> {
 
 impl Cx<'_> {
     /// The `@personal` fields a value of type `ty` holds, in its records and theirs (lists,
-    /// sets and optionals looked into), reported as read at `at`: comparing it reads them all.
+    /// sets and optionals looked into), reported as read at `at` in the way `how`: comparing
+    /// it, handing it whole to an intrinsic, or keeping a set of it unique reads them all.
     fn whole_record_reads(
         &self,
         ty: &Ty,
         names: &BTreeSet<String>,
         at: Span,
+        how: &How,
         out: &mut Vec<PersonalRead>,
         seen: &mut HashSet<(SourceFile, u32)>,
     ) {
         let def = match ty.present() {
             Ty::Record(def) => def,
             Ty::List(t) | Ty::Set(t) => {
-                return self.whole_record_reads(t, names, at, out, seen);
+                return self.whole_record_reads(t, names, at, how, out, seen);
             }
             _ => return,
         };
@@ -2270,9 +2460,15 @@ impl Cx<'_> {
                     span,
                     ..def.clone()
                 };
-                out.push((at, f.name.to_string(), allowed, decl));
+                out.push(PersonalRead {
+                    at,
+                    field: f.name.to_string(),
+                    allowed,
+                    decl,
+                    how: how.clone(),
+                });
             }
-            self.whole_record_reads(&f.ty, names, at, out, seen);
+            self.whole_record_reads(&f.ty, names, at, how, out, seen);
         }
     }
 }
@@ -2907,6 +3103,39 @@ fn personal_field_names(db: &dyn Db, project: Project) -> BTreeSet<String> {
     out
 }
 
+/// The names of the record fields whose type is, or holds in lists, sets or optionals, a set of
+/// records with `@personal` fields (`household: Set<Person>`): reading one reads those fields
+/// ([`Cx::set_reads`]). Only a read of a field of one of these names needs its type.
+#[salsa::tracked(returns(ref))]
+fn personal_set_field_names(db: &dyn Db, project: Project) -> BTreeSet<String> {
+    let names = personal_field_names(db, project);
+    let mut out = BTreeSet::new();
+    if names.is_empty() {
+        return out;
+    }
+    let cx = Cx::new(db, project);
+    for def in all_defs(db, project, DefKind::Record) {
+        if let Signature::Record(fields) = resolve::signature(db, project, def.file, def.index) {
+            for f in fields {
+                let mut reads = Vec::new();
+                cx.set_reads(&f.ty, names, Span::default(), &mut reads);
+                if !reads.is_empty() {
+                    out.insert(f.name.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a declaration is a function with a body (which C0006 walks), rather than an
+/// intrinsic, a signal or anything else.
+fn is_fn_with_body(db: &dyn Db, def: &Def) -> bool {
+    item_ast(db, def.file, def.index)
+        .as_ref()
+        .is_some_and(|item| matches!(&item.kind, ItemKind::Fn(f) if f.body.is_some()))
+}
+
 /// The purposes a `@personal` field may be read for, or `None` if the field is not personal.
 /// Also returns where the field's `@personal` annotation is written.
 fn personal_purposes(
@@ -3046,6 +3275,65 @@ policy p for offer(to: c) {
                 "nested(c)",
                 "aged(c)",
                 "c.birth_year",
+            ]
+        );
+    }
+
+    /// A set of records reads every field of its records wherever the rule takes it: from the
+    /// input (a field, a bound name, a signal's value) or from a set literal of two or more;
+    /// once, at the widest place that reads it: a comparison of it, or the call of a function
+    /// that reads it. Lists, sets of other values, a set of one record, and a function's or a
+    /// lambda's parameter (its argument or collection is read instead) read nothing.
+    #[test]
+    fn sets_of_records_read_every_field_once() {
+        let source = r#"module m
+use std.consent.{marketing, service}
+record Person {
+  name: Text
+  @personal(purpose: [service]) birth_year: Int
+}
+record Customer {
+  id: Id
+  me: Person
+  partner: Person
+  household: Set<Person>
+  groups: List<Set<Person>>
+  names: Set<Text>
+  people: List<Person>
+}
+intrinsic household_of_id(id: Id): Set<Person>
+signal household(x: Customer): Set<Person> from household_of_id(x.id) max_age 1h
+fn household_of(x: Customer): Set<Person> = x.household
+fn twice(x: Customer): Bool = count(x.household) > 1 and x.me in x.household
+fn crowded(s: Set<Person>): Bool = count(s) > 3
+action offer(to: Customer, guests: Set<Person>) purpose marketing risk minimal
+policy p for offer(to: c, guests: g) {
+  deny "a" when count(c.household) < 2
+  deny "b" when count({c.me, c.partner}) == 1
+  deny "c" when c.me in c.household
+  deny "d" when {c.me, c.partner} != {c.partner}
+  deny "e" when count(household_of(c)) > 1
+  deny "f" when twice(c)
+  deny "g" when count(g) > 1
+  deny "h" when any(c.groups, g => count(g) > 1)
+  deny "i" when count(household(c) ?? {}) > 1
+  deny "j" when count(c.names) > 1 or count(c.people) > 1 or count({c.me}) == 1
+  deny "k" when crowded(c.household)
+}
+"#;
+        assert_eq!(
+            personal_reads(source),
+            [
+                "c.household",
+                "{c.me, c.partner}",
+                "c.me in c.household",
+                "{c.me, c.partner} != {c.partner}",
+                "household_of(c)",
+                "twice(c)",
+                "g",
+                "c.groups",
+                "household(c)",
+                "c.household",
             ]
         );
     }
