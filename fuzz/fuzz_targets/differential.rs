@@ -11,27 +11,18 @@ use xop_runtime::ir::Program;
 use xop_runtime::jit::{self, JitModule};
 use xop_runtime::sample::Sampler;
 
+#[path = "../common/corpus.rs"]
+mod corpus;
+
 /// Every conformance scenario (and the examples), compiled once.
 fn programs() -> &'static Vec<(Program, JitModule)> {
     static PROGRAMS: OnceLock<Vec<(Program, JitModule)>> = OnceLock::new();
     PROGRAMS.get_or_init(|| {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut dirs = vec![root.join("examples/acme")];
-        if let Ok(rd) = std::fs::read_dir(root.join("tests/conformance")) {
-            dirs.extend(rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()));
-        }
-        dirs.iter()
-            .filter_map(|dir| {
-                let mut ws = xop_compiler::db::Workspace::new();
-                for e in std::fs::read_dir(dir).ok()?.filter_map(Result::ok) {
-                    let p = e.path();
-                    if p.extension().is_some_and(|x| x == "xop") {
-                        ws.set_file(&p.display().to_string(), std::fs::read_to_string(&p).ok()?);
-                    }
-                }
-                let program = xop_compiler::lower::lower(ws.db(), ws.project()).ok()?;
+        corpus::programs()
+            .into_iter()
+            .map(|program| {
                 let module = jit::compile(&program);
-                Some((program, module))
+                (program, module)
             })
             .collect()
     })
@@ -52,9 +43,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let policy = usize::from(data[9]) % program.policies.len();
     let mut sampler = Sampler::new(program, seed);
-    let Some(args) = sampler.args(program, policy) else { return };
+    let Some(args) = sampler.args(program, policy) else {
+        return;
+    };
     let now = sampler.next_u64() as i64 / 1000;
     if let Some(actual) = module.decide(policy, &args, now) {
-        assert_eq!(actual, interp::decide(program, policy, &args, now, &NoSignals));
+        assert_eq!(
+            actual,
+            interp::decide(program, policy, &args, now, &NoSignals)
+        );
     }
 });

@@ -17,27 +17,22 @@ use xop_runtime::sample::Sampler;
 /// The header's length: magic, version, integrity hash, sources' hash, payload length.
 const HEADER_LEN: usize = 76;
 
+#[path = "../common/corpus.rs"]
+mod corpus;
+
 /// Every conformance scenario's module (and the examples'), as file bytes, made once.
 fn modules() -> &'static Vec<Vec<u8>> {
     static MODULES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     MODULES.get_or_init(|| {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut dirs = vec![root.join("examples/acme")];
-        if let Ok(rd) = std::fs::read_dir(root.join("tests/conformance")) {
-            dirs.extend(rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()));
-        }
-        dirs.iter()
-            .filter_map(|dir| {
-                let mut ws = xop_compiler::db::Workspace::new();
-                for e in std::fs::read_dir(dir).ok()?.filter_map(Result::ok) {
-                    let p = e.path();
-                    if p.extension().is_some_and(|x| x == "xop") {
-                        ws.set_file(&p.display().to_string(), std::fs::read_to_string(&p).ok()?);
-                    }
+        corpus::programs()
+            .into_iter()
+            .map(|program| {
+                Module {
+                    program,
+                    sources: Vec::new(),
+                    source_hash: [0; 32],
                 }
-                let program = xop_compiler::lower::lower(ws.db(), ws.project()).ok()?;
-                let module = Module { program, sources: Vec::new(), source_hash: [0; 32] };
-                Some(module.to_bytes(None))
+                .to_bytes(None)
             })
             .collect()
     })
@@ -62,13 +57,17 @@ fuzz_target!(|data: &[u8]| {
     h.update(&bytes[40..]);
     let hash: [u8; 32] = h.finalize().into();
     bytes[8..40].copy_from_slice(&hash);
-    let Ok(loaded) = module::load(&bytes, None) else { return };
+    let Ok(loaded) = module::load(&bytes, None) else {
+        return;
+    };
     let program = &loaded.module.program;
     let compiled = jit::compile(program);
     let mut sampler = Sampler::new(program, u64::from(data[0]));
     for policy in 0..program.policies.len().min(8) {
         for now in [0, 1_764_061_200_000] {
-            let Some(args) = sampler.args(program, policy) else { continue };
+            let Some(args) = sampler.args(program, policy) else {
+                continue;
+            };
             let _ = compiled.decide(policy, &args, now);
             let _ = interp::decide(program, policy, &args, now, &NoSignals);
         }
