@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use xop_compiler::ast::{ItemKind, TypeExpr};
+use xop_compiler::ast::{ItemKind, TestStmt, TypeExpr};
 use xop_compiler::db::{SourceFile, parse_file};
 use xop_compiler::ide::{self, Target};
 use xop_compiler::lexer::lex;
@@ -533,6 +533,7 @@ fn check_clashes(snap: &Snapshot, target: &Target, old: &str, new: &str) -> Resu
                     record.name
                 ));
             }
+            check_shared_values(snap, record, old, &refs)?;
             // Fields are always written after `.` or in a record value: no other name clashes.
             return Ok(());
         }
@@ -561,6 +562,67 @@ fn check_clashes(snap: &Snapshot, target: &Target, old: &str, new: &str) -> Resu
         .filter(|(f, span)| snap.text(*f).get(span.range()) == Some(old))
         .collect();
     check_uses(snap, &written, old, new)
+}
+
+/// Refuses to rename field `name` of `record` where a record value writes it (at one of
+/// `refs`) that is also of another record type: a test's `let` is typed where it is used, so
+/// `let xs = [{ price: 5 }]` used both as a `List<Item>` and as a `List<Gift>` writes the
+/// field of both records, and renaming it for one would break the other use.
+fn check_shared_values(
+    snap: &Snapshot,
+    record: &Def,
+    name: &str,
+    refs: &[(SourceFile, Span)],
+) -> Result<(), String> {
+    let db = &snap.db;
+    for &(f, at) in refs {
+        if !snap.is_workspace_file(f) {
+            continue;
+        }
+        let Some(i) = ide::item_at(db, f, at.start()) else {
+            continue;
+        };
+        let other = ide::item_notes(db, snap.project, f, i)
+            .refs
+            .iter()
+            .find_map(|r| match &r.target {
+                Target::Field { record: o, .. } if r.span == at && o != record => Some(o.clone()),
+                _ => None,
+            });
+        let Some(other) = other else {
+            continue;
+        };
+        let line = LineIndex::new(&snap.text(f)).line(at.start()) + 1;
+        let value = match let_around(snap, f, i, at) {
+            Some(n) => format!("the value of `let {n}`, which the test uses both as"),
+            None => "a record value that is both".to_string(),
+        };
+        return Err(format!(
+            "field `{name}` is written at {}:{line} in {value} a `{}` and a `{}` (which also has \
+             a field `{name}`): renamed there, it would no longer be a `{}`; keep this name, or \
+             first write a separate `let` for each record type",
+            snap.path(f),
+            record.name,
+            other.name,
+            other.name
+        ));
+    }
+    Ok(())
+}
+
+/// The name of the test's `let` (item `index` of `file`) whose value holds `at`.
+fn let_around(snap: &Snapshot, file: SourceFile, index: u32, at: Span) -> Option<String> {
+    let parsed = parse_file(&snap.db, file);
+    let item = parsed.ast.items.get(usize::try_from(index).ok()?)?;
+    let ItemKind::Test(test) = &item.kind else {
+        return None;
+    };
+    test.body.iter().find_map(|s| match s {
+        TestStmt::Let { name, value, .. } if value.span.contains(at.start()) => {
+            Some(name.name.to_string())
+        }
+        _ => None,
+    })
 }
 
 /// Refuses `new` if it is a local name where a declaration named `old` is used (at `refs`):

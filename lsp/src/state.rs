@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use xop_compiler::db::{Database, Project, SourceFile, Workspace};
+use xop_compiler::db::{Database, Project, SourceFile, Workspace, skipped_in_walk};
 
 use crate::stdlib::StdlibLocation;
 
@@ -33,7 +33,7 @@ pub struct State {
 
 /// Whether a folder named `name` is left out of the workspace, as `xop check` leaves it out.
 fn skipped_folder(name: &str) -> bool {
-    xop_compiler::db::skipped_in_walk(name, true)
+    skipped_in_walk(name, true)
 }
 
 impl State {
@@ -64,24 +64,13 @@ impl State {
 
     /// A folder was created in the workspace, or renamed or moved into it: its `.xop` files
     /// join it, as [`State::load_folder`] loads them, while the workspace holds fewer than
-    /// `MAX_FILES` (20,000). Nothing for a folder that is not one, or that a workspace folder
-    /// leaves out (a hidden folder, `target`, or one inside them). Returns how many were loaded.
+    /// `MAX_FILES` (20,000). Nothing for a folder that is not one, a symbolic link to one, or
+    /// one that a workspace folder leaves out ([`State::left_out`]: a hidden folder, `target`,
+    /// `node_modules`, or one inside them). Returns how many were loaded.
     pub fn load_created_folder(&mut self, dir: &Path) -> usize {
-        if !dir.is_dir() {
-            return 0;
-        }
-        let names: Vec<String> = match self.roots.iter().find_map(|r| dir.strip_prefix(r).ok()) {
-            Some(rel) => rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect(),
-            None => dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .into_iter()
-                .collect(),
-        };
-        if names.iter().any(|n| skipped_folder(n)) {
+        // A symlink to a folder is not followed, as `xop check` does not follow one.
+        let is_dir = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+        if !is_dir || self.left_out(dir, true) {
             return 0;
         }
         let room = MAX_FILES.saturating_sub(self.on_disk.len());
@@ -99,7 +88,11 @@ impl State {
             .filter_entry(|e| e.depth() == 0 || !skipped_folder(&e.file_name().to_string_lossy()));
         for entry in walk.filter_map(Result::ok) {
             let p = entry.path();
-            if !entry.file_type().is_file() || p.extension().is_none_or(|e| e != "xop") {
+            // A symlink to a file is read, one to a folder is not followed: as `xop check`
+            // reads a folder (cli/src/files.rs).
+            let kind = entry.file_type();
+            let is_file = kind.is_file() || (kind.is_symlink() && p.is_file());
+            if !is_file || p.extension().is_none_or(|e| e != "xop") {
                 continue;
             }
             if self.stdlib.stdlib_path(p).is_some() {
@@ -173,8 +166,32 @@ impl State {
         }
     }
 
+    /// Whether the walk of a workspace folder leaves `p` out, as `xop check` leaves it out
+    /// ([`xop_compiler::db::skipped_in_walk`]): a hidden file or folder, or one in a hidden
+    /// folder, `target` or `node_modules`. Read relative to the innermost workspace folder
+    /// that holds `p` (the folder's own path may well be under `target` or hidden); for a
+    /// path in no workspace folder, only its own name is read. `is_dir`: `p` is a folder.
+    fn left_out(&self, p: &Path, is_dir: bool) -> bool {
+        // The innermost workspace folder holding `p`: a workspace folder may itself be under
+        // `node_modules` of another one, and its own files are loaded.
+        let rel = self
+            .roots
+            .iter()
+            .filter_map(|r| p.strip_prefix(r).ok())
+            .min_by_key(|rel| rel.components().count())
+            .unwrap_or_else(|| Path::new(p.file_name().unwrap_or_default()));
+        let names: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let Some((own, folders)) = names.split_last() else {
+            return false;
+        };
+        folders.iter().any(|n| skipped_in_walk(n, true)) || skipped_in_walk(own, is_dir)
+    }
+
     /// The file `path` names, when it is a `.xop` file inside a workspace folder that a scan
-    /// would load (not in a hidden folder or `target`); `None` for a URI.
+    /// would load ([`State::left_out`] says not); `None` for a URI.
     fn in_workspace_folder(&self, path: &str) -> Option<PathBuf> {
         if is_uri(path) {
             return None;
@@ -183,9 +200,7 @@ impl State {
         if p.extension().is_none_or(|e| e != "xop") {
             return None;
         }
-        let rel = self.roots.iter().find_map(|r| p.strip_prefix(r).ok())?;
-        let mut folders = rel.parent()?.components();
-        if folders.any(|c| skipped_folder(&c.as_os_str().to_string_lossy())) {
+        if !self.roots.iter().any(|r| p.starts_with(r)) || self.left_out(p, false) {
             return None;
         }
         Some(p.to_path_buf())
@@ -193,9 +208,16 @@ impl State {
 
     /// A workspace file changed on disk (created, edited or deleted by another program): the
     /// database follows, unless the editor has it open (the editor's text wins until it is
-    /// closed; whether the file is on disk is still recorded, for [`State::close`]).
+    /// closed; whether the file is on disk is still recorded, for [`State::close`]). A file
+    /// the workspace walk leaves out ([`State::left_out`]: under `node_modules`, `target` or
+    /// a hidden folder, or hidden itself) never joins: an open document there stays only
+    /// until it is closed.
     pub fn reload(&mut self, path: &str, fs_path: &Path) {
         if self.is_stdlib(path) {
+            return;
+        }
+        if self.left_out(fs_path, false) {
+            self.on_disk.remove(path);
             return;
         }
         let open = self.versions.contains_key(path);
@@ -479,6 +501,106 @@ mod tests {
         );
         st.close(&path(&new));
         assert_eq!(st.workspace().source(&path(&new)), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn files_the_walk_leaves_out_never_join_from_the_watcher() {
+        let dir = std::env::temp_dir().join(format!("xop-lsp-skipped-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut st = State::new(StdlibLocation::Scheme);
+        assert_eq!(st.load_folder(&dir), 0);
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        for name in [
+            "node_modules/pkg/z.xop",
+            "target/gen/z.xop",
+            ".cache/z.xop",
+            "lib/.z.xop",
+            ".z.xop",
+        ] {
+            let f = dir.join(name);
+            std::fs::create_dir_all(f.parent().expect("parent")).expect("dir");
+            std::fs::write(&f, "module z\n").expect("write");
+            // Created or changed on disk, as a watcher reports it: not read.
+            st.reload(&path(&f), &f);
+            assert_eq!(st.workspace().source(&path(&f)), None, "{name}");
+            // Open, it is checked while open, and leaves when closed (watcher or not).
+            st.open(&path(&f), "module z2\n", 1);
+            st.reload(&path(&f), &f);
+            assert_eq!(
+                st.workspace().source(&path(&f)).as_deref(),
+                Some("module z2\n"),
+                "{name}"
+            );
+            st.close(&path(&f));
+            assert_eq!(st.workspace().source(&path(&f)), None, "{name}");
+        }
+        // A file whose own name only looks like a skipped folder is read.
+        let f = dir.join("target.xop");
+        std::fs::write(&f, "module t\n").expect("write");
+        st.reload(&path(&f), &f);
+        assert_eq!(
+            st.workspace().source(&path(&f)).as_deref(),
+            Some("module t\n")
+        );
+        // The workspace folder itself may be anywhere, a hidden folder included.
+        let hidden_root = dir.join(".ws");
+        std::fs::create_dir_all(&hidden_root).expect("dir");
+        let mut inside = State::new(StdlibLocation::Scheme);
+        inside.load_folder(&hidden_root);
+        let g = hidden_root.join("g.xop");
+        std::fs::write(&g, "module g\n").expect("write");
+        inside.reload(&path(&g), &g);
+        assert_eq!(
+            inside.workspace().source(&path(&g)).as_deref(),
+            Some("module g\n")
+        );
+        // A workspace folder inside another's `node_modules`: its files are its own.
+        let mut nested = State::new(StdlibLocation::Scheme);
+        nested.load_folder(&dir);
+        let pkg = dir.join("node_modules/pkg");
+        nested.load_folder(&pkg);
+        let n = pkg.join("n.xop");
+        std::fs::write(&n, "module n\n").expect("write");
+        nested.reload(&path(&n), &n);
+        assert_eq!(
+            nested.workspace().source(&path(&n)).as_deref(),
+            Some("module n\n")
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_to_a_file_is_read_but_one_to_a_folder_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("xop-lsp-symlink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (ws, outside) = (dir.join("ws"), dir.join("outside"));
+        std::fs::create_dir_all(ws.join("sub")).expect("dir");
+        std::fs::create_dir_all(outside.join("deep")).expect("dir");
+        std::fs::write(outside.join("l.xop"), "module l\n").expect("write");
+        std::fs::write(outside.join("deep/d.xop"), "module d\n").expect("write");
+        let link = |to: &str, at: &Path| {
+            std::os::unix::fs::symlink(outside.join(to), at).expect("symlink")
+        };
+        link("l.xop", &ws.join("l.xop"));
+        link("deep", &ws.join("linked"));
+        link("l.xop", &ws.join("sub/l2.xop"));
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        let mut st = State::new(StdlibLocation::Scheme);
+        assert_eq!(st.load_folder(&ws), 2);
+        assert_eq!(
+            st.workspace().source(&path(&ws.join("l.xop"))).as_deref(),
+            Some("module l\n")
+        );
+        assert_eq!(st.workspace().source(&path(&ws.join("linked/d.xop"))), None);
+        // The same for a folder created (or moved in) later, and a linked folder created.
+        let mut later = State::new(StdlibLocation::Scheme);
+        std::fs::create_dir_all(dir.join("empty")).expect("dir");
+        later.load_folder(&dir.join("empty"));
+        assert_eq!(later.load_created_folder(&ws.join("sub")), 1);
+        assert_eq!(later.load_created_folder(&ws.join("linked")), 0);
         let _ = std::fs::remove_dir_all(dir);
     }
 

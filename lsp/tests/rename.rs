@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{at, expected, places, project, refused, renamed};
+use support::{assert_compiles, at, expected, places, project, refused, renamed};
 use xop_lsp::navigation::{definition, prepare_rename, references, rename};
 use xop_lsp::symbols;
 
@@ -358,4 +358,78 @@ fn a_use_through_an_alias_is_not_captured_by_a_local() {
     // `ch` is also plain.xop's local where it writes `gw`: refused, at plain.xop's line.
     let e = refused(ALIASED, "lib.xop", gw, "ch");
     assert!(e.contains("(plain.xop:3)"), "{e}");
+}
+
+const SHOP: &str = "module shop
+use std.consent.service
+record Item {
+  price: Int
+}
+record Gift {
+  price: Int
+}
+record Cart {
+  items: List<Item>
+  gifts: List<Gift>
+}
+record Pair {
+  item: Item
+  gift: Gift
+}
+action buy(cart: Cart) purpose service risk minimal
+action pair(p: Pair) purpose service risk minimal
+policy p for buy(cart: c) {
+  deny \"big\" when any(c.items, i => i.price > 100)
+  allow \"ok\"
+}
+policy q for pair(p: x) {
+  deny \"big\" when x.item.price > 100
+  allow \"ok\"
+}
+test \"lists\" {
+  let xs = [{ price: 500 }]
+  let cart = { items: xs, gifts: xs }
+  expect p(buy(cart: cart)) == deny(\"big\")
+}
+test \"records\" {
+  let g = { price: 500 }
+  expect q(pair(p: { item: g, gift: g })) == deny(\"big\")
+}
+";
+
+#[test]
+fn a_field_a_let_writes_for_two_record_types_is_not_renamed() {
+    let files = [("shop.xop", SHOP)];
+    // The project checks as it is: a rename must keep it so.
+    assert_compiles(&expected(&files, &[]));
+    // From either record, and whether the `let` is a list of them or one.
+    for needle in ["price: Int\n}\nrecord Gift", "price: Int\n}\nrecord Cart"] {
+        let e = refused(&files, "shop.xop", at(SHOP, needle, 0, 0), "cost");
+        assert!(
+            e.contains("`let xs`") && e.contains("`Item`") && e.contains("`Gift`"),
+            "{e}"
+        );
+        assert!(e.contains("shop.xop:28"), "{e}");
+    }
+    let lists_apart = SHOP.replace("gifts: xs", "gifts: []");
+    let files = [("shop.xop", lists_apart.as_str())];
+    let e = refused(
+        &files,
+        "shop.xop",
+        at(&lists_apart, "price: Int", 0, 0),
+        "cost",
+    );
+    assert!(e.contains("`let g`") && e.contains("shop.xop:33"), "{e}");
+    // Used as one record type only, the `let` is renamed with the field.
+    let apart = lists_apart.replace("gift: g", "gift: { price: 1 }");
+    let files = [("shop.xop", apart.as_str())];
+    let texts = renamed(&files, "shop.xop", at(&apart, "price: Int", 0, 0), "cost");
+    assert!(
+        texts["shop.xop"].contains("let g = { cost: 500 }"),
+        "{texts:#?}"
+    );
+    assert!(
+        texts["shop.xop"].contains("let xs = [{ cost: 500 }]"),
+        "{texts:#?}"
+    );
 }
