@@ -318,8 +318,10 @@ pub(crate) fn check_decision_args(
 
 /// Decides decision `decision`: every proposal whose condition holds becomes a candidate,
 /// decided by every policy guarding its action ([`decide_action`]), and the candidates are
-/// ranked by their `rank by` value, highest first, ties in written order. The caller acts on
-/// the first allowed one (or asks for review). Bad input gives `Err` with the failed decision.
+/// ranked by their `rank by` value, highest first, ties in written order. The choice is the
+/// first candidate not denied (docs/language.md §5.10): the caller acts on it if it is allowed,
+/// and once its review approves it if it is held for review. Bad input gives `Err` with the
+/// failed decision.
 pub fn rank(
     program: &Program,
     decision: usize,
