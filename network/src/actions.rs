@@ -9,7 +9,7 @@ use xop_runtime::ir::Verdict;
 use xop_runtime::value::Value;
 
 use crate::Camara;
-use crate::api::{CreateSession, QosStatus, SessionInfo};
+use crate::api::{CreateSession, QosStatus, SessionInfo, lapsed};
 use crate::http::{CallError, NetworkCall};
 
 /// `std.camara.create_qos_session(phone_number, application_server, qos_profile, duration)`.
@@ -183,7 +183,7 @@ impl Camara {
                         }
                     }
                     (Err(e), None) => ActionOutcome::Failed(e),
-                    (Ok(s), _) => match not_as_asked(&s, &req) {
+                    (Ok(s), _) => match not_as_asked(&s, &req, (self.wall)()) {
                         None => ActionOutcome::SessionCreated(s),
                         Some(reason) => {
                             let deleted = self.delete_session(&s.session_id);
@@ -226,8 +226,28 @@ impl Camara {
 /// An answer that does not name the device is as asked (the contract returns it only
 /// sometimes); one that does not name the application server is not (the contract requires
 /// it, and the server allowed cannot be shown).
-fn not_as_asked(s: &SessionInfo, req: &CreateSession) -> Option<String> {
+///
+/// `now_ms` is the connectors' time of day when the answer came: a session created already
+/// past its `expiresAt` ([`lapsed`]) is not the one asked for, and neither is one whose
+/// `startedAt` to `expiresAt` is longer than asked, whatever its `duration` says.
+fn not_as_asked(s: &SessionInfo, req: &CreateSession, now_ms: i64) -> Option<String> {
     let mut why = Vec::new();
+    if let Some(lapsed) = lapsed(s, now_ms) {
+        why.push(lapsed);
+    }
+    if let (Some(start), Some(end)) = (s.started_at, s.expires_at) {
+        // A second for the times' rounding (the contract's date-times may drop fractions).
+        let asked_ms = req.duration_s.saturating_mul(1000);
+        let runs_ms = end.saturating_sub(start);
+        if runs_ms > asked_ms.saturating_add(1000) {
+            why.push(format!(
+                "the session runs {} s from startedAt to expiresAt, more than the {} s asked \
+                 and allowed",
+                runs_ms / 1000,
+                req.duration_s
+            ));
+        }
+    }
     if s.qos_status == QosStatus::Unavailable {
         why.push(match s.status_info {
             Some(info) => format!(

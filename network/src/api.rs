@@ -5,11 +5,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 
+use xop_runtime::connectors::CLOCK_SKEW_MS;
 use xop_runtime::engine::Deadline;
 
 use crate::Camara;
 use crate::config::Api;
-use crate::http::{CallError, NetworkCall, Request, Retry};
+use crate::http::{Answer, CallError, NetworkCall, Request, Retry};
 
 /// The result of one operation and every HTTP request it made (attempts, token requests), in
 /// order.
@@ -358,53 +359,31 @@ impl Camara {
             "qosProfile": req.qos_profile,
             "duration": req.duration_s,
         });
-        let x = self.json_call(
-            Api::QualityOnDemand,
-            "createSession",
-            "POST",
-            "/sessions".into(),
-            Some(body),
-            Retry::Once,
-            None,
-            &[201],
-            |o| match session_info(o) {
-                Ok(s) => Ok(Ok(s)),
-                Err(why) => match o.opt_str("sessionId") {
-                    Ok(Some(id)) if check_uuid(&id).is_ok() => Ok(Err((id, why))),
-                    _ => Err(why),
-                },
+        let req = Request {
+            api: Api::QualityOnDemand,
+            operation: "createSession",
+            method: "POST",
+            path: "/sessions".into(),
+            body: Some(body),
+            retry: Retry::Once,
+            expect: &[201],
+        };
+        let mut calls = Vec::new();
+        // An action: never cut off by a decision's deadline.
+        let (result, named) = match self.transport.call(&req, None, &mut calls) {
+            Err(e) => (Err(e), None),
+            Ok(answer) => match parse_answer(&answer, session_info) {
+                Ok(s) => (Ok(s), None),
+                // A 201 out of contract: the network may still have made the session it
+                // names, however the rest of the body reads.
+                Err(e) => (Err(e), named_session(&answer.body)),
             },
-        );
-        let mut calls = x.calls;
-        match x.result {
-            Ok(Ok(s)) => (
-                Exchange {
-                    result: Ok(s),
-                    calls,
-                },
-                None,
-            ),
-            Ok(Err((id, why))) => {
-                let e = CallError::BadResponse(why);
-                if let Some(last) = calls.last_mut() {
-                    last.error = Some(e.to_string());
-                }
-                (
-                    Exchange {
-                        result: Err(e),
-                        calls,
-                    },
-                    Some(id),
-                )
-            }
-            Err(e) => (
-                Exchange {
-                    result: Err(e),
-                    calls,
-                },
-                None,
-            ),
+        };
+        if let (Err(e @ CallError::BadResponse(_)), Some(last)) = (&result, calls.last_mut()) {
+            // The request went through but its answer is unusable: say so on the record.
+            last.error = Some(e.to_string());
         }
+        (Exchange { result, calls }, named)
     }
 
     /// `GET /sessions/{sessionId}` of Quality on Demand.
@@ -543,30 +522,74 @@ impl Camara {
         let result = self
             .transport
             .call(&req, until, &mut calls)
-            .and_then(|answer| {
-                // Strict: an object that gives a key twice (`"swapped": true, "swapped": false`)
-                // is out of contract, not a value to pick one reading of.
-                let parsed = xop_runtime::bind::parse_json(&answer.body).map_err(|e| {
-                    CallError::BadResponse(match e.kind {
-                        xop_runtime::bind::BindErrorKind::DuplicateKey => {
-                            format!("status {}: {e}", answer.status)
-                        }
-                        _ => format!("status {}: not JSON: {}", answer.status, e.message),
-                    })
-                })?;
-                let Json::Object(map) = parsed else {
-                    return Err(CallError::BadResponse(
-                        "the body is not a JSON object".into(),
-                    ));
-                };
-                parse(&Obj(&map)).map_err(CallError::BadResponse)
-            });
+            .and_then(|answer| parse_answer(&answer, parse));
         if let (Err(e @ CallError::BadResponse(_)), Some(last)) = (&result, calls.last_mut()) {
             // The request went through but its answer is unusable: say so on the record.
             last.error = Some(e.to_string());
         }
         Exchange { result, calls }
     }
+}
+
+/// A success answer's body, read strictly as a JSON object and parsed by `parse`: a body
+/// that is not text, not JSON, gives a key twice (`"swapped": true, "swapped": false`, out
+/// of contract, not a value to pick one reading of) or is not an object is out of contract.
+fn parse_answer<T>(
+    answer: &Answer,
+    parse: impl FnOnce(&Obj<'_>) -> Result<T, String>,
+) -> Result<T, CallError> {
+    if let Some(why) = &answer.not_text {
+        return Err(CallError::BadResponse(format!(
+            "status {}: {why}",
+            answer.status
+        )));
+    }
+    let parsed = xop_runtime::bind::parse_json(&answer.body).map_err(|e| {
+        CallError::BadResponse(match e.kind {
+            xop_runtime::bind::BindErrorKind::DuplicateKey => {
+                format!("status {}: {e}", answer.status)
+            }
+            _ => format!("status {}: not JSON: {}", answer.status, e.message),
+        })
+    })?;
+    let Json::Object(map) = parsed else {
+        return Err(CallError::BadResponse(
+            "the body is not a JSON object".into(),
+        ));
+    };
+    parse(&Obj(&map)).map_err(CallError::BadResponse)
+}
+
+/// The session a create's answer out of contract names, read leniently from its text: the
+/// UUID each `"sessionId": "…"` in it gives, when they all give the same one (an answer
+/// naming two sessions names none it can be trusted for). The strict read failed, so the
+/// body may give a key twice, be cut off after the id, or not be UTF-8 text (decoded
+/// leniently: an ASCII id survives); a compressed body hides it.
+fn named_session(body: &str) -> Option<String> {
+    const KEY: &str = "\"sessionId\"";
+    let mut found: Option<String> = None;
+    let mut rest = body;
+    while let Some(at) = rest.find(KEY) {
+        rest = &rest[at + KEY.len()..];
+        let value = rest.trim_start();
+        let Some(value) = value.strip_prefix(':') else {
+            continue;
+        };
+        let Some(value) = value.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let Some(id) = value.get(..36).filter(|_| value[36..].starts_with('"')) else {
+            continue;
+        };
+        if check_uuid(id).is_err() {
+            continue;
+        }
+        match &found {
+            Some(f) if !f.eq_ignore_ascii_case(id) => return None,
+            _ => found = Some(id.to_string()),
+        }
+    }
+    found
 }
 
 /// The answer about session `asked` (`GET /sessions/{asked}`, its `extend`): a `SessionInfo`
@@ -621,6 +644,27 @@ fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
         Some("DELETE_REQUESTED") => Some(StatusInfo::DeleteRequested),
         Some(other) => return Err(format!("statusInfo `{other}` is not in the contract")),
     };
+    // The contract gives `statusInfo` (why the session became unavailable) only with
+    // `UNAVAILABLE`: an available session that says it was terminated contradicts itself.
+    if let Some(info) = status_info
+        && qos_status != QosStatus::Unavailable
+    {
+        return Err(format!(
+            "qosStatus is {} but statusInfo is {}, which the contract gives only with \
+             UNAVAILABLE",
+            qos_status.name(),
+            info.name()
+        ));
+    }
+    let device = match o.get("device") {
+        None if o.0.contains_key("device") => {
+            // `Obj::get` reads null as missing; the contract types `device` as an object,
+            // not nullable (it may be left out, not nulled).
+            return Err("device is null, not an object".into());
+        }
+        None => None,
+        Some(d) => Some(named(d, &["phoneNumber"])),
+    };
     Ok(SessionInfo {
         session_id,
         qos_profile,
@@ -629,8 +673,33 @@ fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
         status_info,
         started_at: o.opt_time("startedAt")?,
         expires_at: o.opt_time("expiresAt")?,
-        device: o.get("device").map(|d| named(d, &["phoneNumber"])),
+        device,
         application_server,
+    })
+}
+
+/// Why session `s`, as the network describes it, has run out at `at_ms` (milliseconds since
+/// the epoch) while still called `REQUESTED` or `AVAILABLE`: its `expiresAt` is before
+/// `at_ms` by more than [`CLOCK_SKEW_MS`] (clocks apart). The operator's own record then
+/// contradicts itself (a session past its end is deleted or `UNAVAILABLE` with
+/// `DURATION_EXPIRED`): `None` when it does not.
+pub(crate) fn lapsed(s: &SessionInfo, at_ms: i64) -> Option<String> {
+    if s.qos_status == QosStatus::Unavailable {
+        return None;
+    }
+    let expires = s.expires_at?;
+    (expires < at_ms.saturating_sub(CLOCK_SKEW_MS)).then(|| {
+        let show = |ms: i64| {
+            xop_runtime::time::timestamp(ms).map_or_else(|| format!("{ms} ms"), |t| t.to_string())
+        };
+        format!(
+            "the session is {} but its expiresAt {} is before {} (more than the {} s allowed \
+             for clocks apart)",
+            s.qos_status.name(),
+            show(expires),
+            show(at_ms),
+            CLOCK_SKEW_MS / 1000
+        )
     })
 }
 

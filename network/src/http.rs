@@ -181,7 +181,12 @@ pub(crate) struct Request<'a> {
 /// A successful answer.
 pub(crate) struct Answer {
     pub status: u16,
+    /// The body; one that is not UTF-8 text, decoded leniently (each invalid sequence a
+    /// U+FFFD), so that what it names in ASCII (a `sessionId`) can still be found.
     pub body: String,
+    /// Why the body is out of contract as text (not UTF-8; compressed, which was not asked
+    /// for), if it is: the answer cannot then be parsed, whatever its status.
+    pub not_text: Option<String>,
 }
 
 /// What a call gave, and whether an attempt before the last may have been processed by the
@@ -409,7 +414,11 @@ impl Transport {
                     }
                     let wait = self.backoff(tries, wait);
                     // A wait that would end at or past the deadline leads to no try: stop now.
-                    if until.is_some_and(|d| Instant::now() + wait >= d.at()) {
+                    if until.is_some_and(|d| {
+                        Instant::now()
+                            .checked_add(wait)
+                            .is_none_or(|end| end >= d.at())
+                    }) {
                         return done(Err(stopped(Some(error))));
                     }
                     earlier_may_have_run |= may_have_run;
@@ -513,12 +522,8 @@ impl Transport {
                 record.status = Some(status);
                 record.echoed_correlator = header(&resp, "x-correlator");
                 let retry_after = retry_after(&resp);
-                match resp
-                    .body_mut()
-                    .with_config()
-                    .limit(MAX_BODY)
-                    .read_to_string()
-                {
+                let encoding = header(&resp, "content-encoding");
+                match read_body(&mut resp, encoding.as_deref()) {
                     // Out of contract whatever the status; a repeat would only fetch it again.
                     Err(ureq::Error::BodyExceedsLimit(limit)) => Attempt::Failed {
                         error: CallError::BadResponse(too_large(status, limit)),
@@ -555,11 +560,19 @@ impl Transport {
                             may_have_run: true,
                         }
                     }
-                    Ok(text) if req.expect.contains(&status) => {
-                        Attempt::Done(Answer { status, body: text })
-                    }
-                    Ok(text) => {
-                        let error = error_answer(status, &text);
+                    Ok((text, not_text)) if req.expect.contains(&status) => Attempt::Done(Answer {
+                        status,
+                        body: text,
+                        not_text,
+                    }),
+                    Ok((text, not_text)) => {
+                        // An error answer whose body is not text is still that status:
+                        // judged by it (a 503 refused the request; a 400 is final), its
+                        // body unreadable, so it has no CAMARA error.
+                        let error = match not_text {
+                            Some(why) => CallError::UnexpectedStatus { status, body: why },
+                            None => error_answer(status, &text),
+                        };
                         // A 429 refused the request unprocessed: safe to repeat anything.
                         let retryable = transient(status, error.code())
                             && (status == 429 || req.retry == Retry::Idempotent);
@@ -662,12 +675,8 @@ impl Transport {
                 let status = resp.status().as_u16();
                 record.status = Some(status);
                 let wait = retry_after(&resp);
-                match resp
-                    .body_mut()
-                    .with_config()
-                    .limit(MAX_BODY)
-                    .read_to_string()
-                {
+                let encoding = header(&resp, "content-encoding");
+                match read_body(&mut resp, encoding.as_deref()) {
                     Err(ureq::Error::BodyExceedsLimit(limit)) => Err(fail(
                         format!(
                             "the token endpoint's answer is out of contract: {}",
@@ -677,10 +686,21 @@ impl Transport {
                         None,
                     )),
                     Err(e) => Err(fail(transport_error(e).0.to_string(), true, None)),
-                    Ok(text) if status == 200 => self
+                    Ok((_, Some(why))) if status == 200 => Err(fail(
+                        format!("the token endpoint's answer is out of contract: {why}"),
+                        false,
+                        None,
+                    )),
+                    // An error answer that is not text: that status, judged by it.
+                    Ok((_, Some(why))) => Err(fail(
+                        format!("the token endpoint answered {status} ({why})"),
+                        transient(status, None),
+                        wait,
+                    )),
+                    Ok((text, None)) if status == 200 => self
                         .parse_token(&text, fetched_at)
                         .map_err(|m| fail(m, false, None)),
-                    Ok(text) => {
+                    Ok((text, None)) => {
                         // RFC 6749 §5.2: `error` and `error_description`.
                         let body: Option<serde_json::Value> = serde_json::from_str(&text).ok();
                         let field = |k: &str| {
@@ -738,17 +758,61 @@ impl Transport {
         }
         let lifetime = match body.get("expires_in") {
             None | Some(serde_json::Value::Null) => self.config.default_token_lifetime,
-            Some(v) => Duration::from_secs(
-                v.as_u64()
-                    .ok_or("expires_in is not a whole number of seconds")?,
-            ),
+            Some(v) => token_lifetime(v)?,
         };
         // Renew a little early: the token must still be good when the API checks it.
         let margin = (lifetime / 10).min(Duration::from_secs(30));
+        // The lifetime is capped, so this cannot overflow; if the clock is near its end
+        // anyway, renew at once rather than panic.
+        let renew_at = fetched_at
+            .checked_add(lifetime.saturating_sub(margin))
+            .unwrap_or(fetched_at);
         Ok(Token {
             value: value.to_string(),
-            renew_at: fetched_at + lifetime.saturating_sub(margin),
+            renew_at,
         })
+    }
+}
+
+/// The longest a token is used, whatever its `expires_in`: a day. A longer (or absurd, up to
+/// `u64::MAX` seconds) lifetime is capped to it rather than trusted, so no time computed from
+/// it can overflow, and a token is fetched afresh at least daily.
+pub(crate) const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
+
+/// A token answer's `expires_in`: whole seconds, capped at [`MAX_TOKEN_LIFETIME`]; the error
+/// says what else it is.
+fn token_lifetime(v: &serde_json::Value) -> Result<Duration, String> {
+    use serde_json::Value;
+    let cap = MAX_TOKEN_LIFETIME.as_secs();
+    match v {
+        Value::Number(n) => {
+            if let Some(s) = n.as_u64() {
+                return Ok(Duration::from_secs(s.min(cap)));
+            }
+            if n.as_i64().is_some_and(|s| s < 0) || n.as_f64().is_some_and(|f| f < 0.0) {
+                return Err(format!("expires_in {n} is negative"));
+            }
+            match n.as_f64() {
+                // Beyond u64 and written as a float (`1e30`): a lifetime longer than any
+                // token needs, capped like any long one.
+                Some(f) if f.is_finite() && f.fract() == 0.0 => Ok(MAX_TOKEN_LIFETIME),
+                _ => Err(format!(
+                    "expires_in {n} is not a whole number of seconds (a fraction)"
+                )),
+            }
+        }
+        Value::String(s) => Err(format!(
+            "expires_in is a string (`{}`), not a number of seconds",
+            shorten(s)
+        )),
+        other => Err(format!(
+            "expires_in is {}, not a number of seconds",
+            match other {
+                Value::Bool(_) => "a boolean",
+                Value::Array(_) => "an array",
+                _ => "an object",
+            }
+        )),
     }
 }
 
@@ -762,16 +826,22 @@ fn pause(wait: Duration, until: Option<&Deadline>) {
         thread::sleep(wait);
         return;
     };
-    let end = Instant::now() + wait;
+    // A wait too long for the clock (never, with `max_backoff` capping it) is as good as
+    // forever: wait until the caller gives up.
+    let end = Instant::now().checked_add(wait);
     loop {
         if until.gave_up() {
             return;
         }
-        let Some(left) = end
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
-        else {
-            return;
+        let left = match end {
+            Some(end) => match end
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+            {
+                Some(left) => left,
+                None => return,
+            },
+            None => GIVE_UP_POLL,
         };
         thread::sleep(left.min(GIVE_UP_POLL));
     }
@@ -808,11 +878,55 @@ fn retry_after<B>(resp: &ureq::http::Response<B>) -> Option<Duration> {
 /// [`retry_after`]'s reading of the header's value `text` at `now`.
 fn retry_after_value(text: &str, now: std::time::SystemTime) -> Option<Duration> {
     let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        // Delay seconds; beyond u64 is as long as u64's (the cap applies to either).
+        let seconds = text.parse::<u64>().unwrap_or(u64::MAX);
         return Some(Duration::from_secs(seconds));
     }
     let at = httpdate::parse_http_date(text).ok()?;
     Some(at.duration_since(now).unwrap_or_default())
+}
+
+/// Reads an answer's body, at most [`MAX_BODY`] bytes: the text, and why it is out of
+/// contract as text if it is (not UTF-8, or `encoding` — its `Content-Encoding` — compresses
+/// it, which no request asks for); such a body is decoded leniently. An error is a body that
+/// could not be read (too large, or cut short: the connection broke).
+fn read_body(
+    resp: &mut ureq::http::Response<ureq::Body>,
+    encoding: Option<&str>,
+) -> Result<(String, Option<String>), ureq::Error> {
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()?;
+    let encoded = encoding
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"));
+    Ok(match (String::from_utf8(bytes), encoded) {
+        (Ok(text), None) => (text, None),
+        (Ok(text), Some(e)) => (
+            text,
+            Some(format!(
+                "the body is {}-encoded (Content-Encoding), which was not asked for",
+                shorten(e)
+            )),
+        ),
+        (Err(e), encoded) => {
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let why = match encoded {
+                Some(enc) => format!(
+                    "the body is {}-encoded (Content-Encoding), which was not asked for",
+                    shorten(enc)
+                ),
+                None => format!(
+                    "the body is not UTF-8 text (an invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            };
+            (text, Some(why))
+        }
+    })
 }
 
 /// Why an answer whose body is over `limit` bytes is refused: its status too, and, for an

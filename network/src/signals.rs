@@ -300,10 +300,14 @@ impl<'a> NetworkSignals<'a> {
                     absent: sim_swap_agrees(*swapped, *hours, date, self.now_ms).err(),
                 };
             }
-            Fetched::QosSession(_) => {
+            // Current, but it must not contradict itself: a session still called available
+            // after its `expiresAt` (at the later of the decision time and the connectors'
+            // clock, so a caller setting the time back cannot revive it) is out of contract.
+            Fetched::QosSession(s) => {
                 return Freshness {
                     age_ms: None,
-                    absent: None,
+                    absent: crate::api::lapsed(s, wall_ms.max(self.now_ms))
+                        .map(|why| format!("out of contract: {why}")),
                 };
             }
         };

@@ -5,6 +5,7 @@
 mod deadline;
 mod device_status;
 mod docs;
+mod hostile;
 mod no_panic;
 mod policy;
 mod qod;

@@ -397,7 +397,8 @@ fn the_qos_session_signal() {
     let spec = Spec::load("quality-on-demand.yaml");
     let available = spec.example("SESSION_AVAILABLE_EXAMPLE");
     let stub = Stub::start(move |_, _| Reply::json(200, &available));
-    let camara = stub.camara();
+    // Within the example session's hour (it expires at 13:00).
+    let camara = stub.camara_at(crate::ms("2024-06-01T12:30:00Z"));
     let s = signal("session");
     let id = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
     let signals = camara.signals(program(), 0);
@@ -427,6 +428,24 @@ fn the_qos_session_signal() {
             .contains("not a UUID")
     );
     assert_eq!(stub.api_requests().len(), 1);
+
+    // Read after it expired (by more than the clocks' allowance), the session still called
+    // AVAILABLE contradicts itself: absent, at the connectors' clock or the decision time.
+    for (wall, now) in [
+        ("2024-06-01T13:06:00Z", None),
+        ("2024-06-01T12:30:00Z", Some("2024-06-01T13:06:00Z")),
+    ] {
+        let now = now.map_or(0, crate::ms);
+        let camara = stub.camara_at(crate::ms(wall));
+        let signals = camara.signals(program(), now);
+        let v = signals.read(s, &program().signals[s as usize], &[Value::text(id)]);
+        assert_eq!(v, Value::Absent);
+        let reason = signals.outcomes()[0].fetch.reason.clone().unwrap();
+        assert!(
+            reason.contains("out of contract: the session is AVAILABLE but its expiresAt"),
+            "{reason}"
+        );
+    }
 }
 
 #[test]

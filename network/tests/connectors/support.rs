@@ -46,6 +46,8 @@ impl Recorded {
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    /// Bytes to send instead of `body` (one that is not UTF-8 text, say).
+    pub bytes: Option<Vec<u8>>,
     pub headers: Vec<(String, String)>,
     pub delay: Duration,
 }
@@ -55,6 +57,7 @@ impl Reply {
         Reply {
             status,
             body: body.to_string(),
+            bytes: None,
             headers: vec![("Content-Type".into(), "application/json".into())],
             delay: Duration::ZERO,
         }
@@ -64,8 +67,17 @@ impl Reply {
         Reply {
             status,
             body: body.to_string(),
+            bytes: None,
             headers: Vec::new(),
             delay: Duration::ZERO,
+        }
+    }
+
+    /// An answer whose body is `bytes` as they are, declared JSON.
+    pub fn bytes(status: u16, bytes: &[u8]) -> Reply {
+        Reply {
+            bytes: Some(bytes.to_vec()),
+            ..Reply::raw(status, "").with_header("Content-Type", "application/json")
         }
     }
 
@@ -170,8 +182,11 @@ impl Stub {
                     if !reply.delay.is_zero() {
                         std::thread::sleep(reply.delay);
                     }
-                    let mut response =
-                        tiny_http::Response::from_string(reply.body).with_status_code(reply.status);
+                    let mut response = match reply.bytes {
+                        Some(bytes) => tiny_http::Response::from_data(bytes),
+                        None => tiny_http::Response::from_string(reply.body),
+                    }
+                    .with_status_code(reply.status);
                     for (k, v) in reply.headers {
                         if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
                             response.add_header(h);
