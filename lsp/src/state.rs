@@ -65,7 +65,7 @@ impl State {
     /// A folder was created in the workspace, or renamed or moved into it: its `.xop` files
     /// join it, as [`State::load_folder`] loads them, while the workspace holds fewer than
     /// `MAX_FILES` (20,000). Nothing for a folder that is not one, a symbolic link to one, or
-    /// one that a workspace folder leaves out ([`State::left_out`]: a hidden folder, `target`,
+    /// one that a workspace folder leaves out (`State::left_out`: a hidden folder, `target`,
     /// `node_modules`, or one inside them). Returns how many were loaded.
     pub fn load_created_folder(&mut self, dir: &Path) -> usize {
         // A symlink to a folder is not followed, as `xop check` does not follow one.
@@ -209,7 +209,7 @@ impl State {
     /// A workspace file changed on disk (created, edited or deleted by another program): the
     /// database follows, unless the editor has it open (the editor's text wins until it is
     /// closed; whether the file is on disk is still recorded, for [`State::close`]). A file
-    /// the workspace walk leaves out ([`State::left_out`]: under `node_modules`, `target` or
+    /// the workspace walk leaves out (`State::left_out`: under `node_modules`, `target` or
     /// a hidden folder, or hidden itself) never joins: an open document there stays only
     /// until it is closed.
     pub fn reload(&mut self, path: &str, fs_path: &Path) {

@@ -43,6 +43,23 @@ fn create_stub(created: Reply) -> Stub {
     })
 }
 
+/// A stand-in whose token endpoint answers a Bearer token with this `expires_in`, and the
+/// connectors that ask it (the stand-in must live as long as they are used).
+fn with_token_answer(expires_in: serde_json::Value) -> (Stub, Camara) {
+    let body = json!({ "access_token": "t", "token_type": "Bearer", "expires_in": expires_in });
+    let stub = Stub::start(move |r, _| {
+        if r.path == "/other-token" {
+            Reply::json(200, &body)
+        } else {
+            swapped()
+        }
+    });
+    let mut config = stub.config();
+    config.token_url = format!("{}/other-token", stub.url);
+    let camara = Camara::new(config);
+    (stub, camara)
+}
+
 /// A token lifetime beyond any clock (`u64::MAX`, `i64::MAX` seconds) panicked computing
 /// its expiry; it is capped at a day, and the token used until then.
 #[test]
@@ -70,36 +87,15 @@ fn a_token_lifetime_out_of_contract_says_what_it_is() {
         (json!(1.5), "a fraction"),
         (json!(true), "a boolean"),
     ] {
-        let body = json!({ "access_token": "t", "token_type": "Bearer", "expires_in": expires_in });
-        let stub = Stub::start(move |r, _| {
-            if r.path == "/other-token" {
-                Reply::json(200, &body)
-            } else {
-                swapped()
-            }
-        });
-        let mut config = stub.config();
-        config.token_url = format!("{}/other-token", stub.url);
-        match Camara::new(config).check_sim_swap(PHONE, 1).result {
+        let (_stub, camara) = with_token_answer(expires_in.clone());
+        match camara.check_sim_swap(PHONE, 1).result {
             Err(CallError::Auth(m)) => assert!(m.contains(what), "{m}"),
             other => panic!("{expires_in}: {other:?}"),
         }
     }
     // 10^30 seconds (a float to JSON readers): a long lifetime, capped like any.
-    let body = json!({ "access_token": "t", "token_type": "Bearer", "expires_in": 1e30 });
-    let stub = Stub::start(move |r, _| {
-        if r.path == "/other-token" {
-            Reply::json(200, &body)
-        } else {
-            swapped()
-        }
-    });
-    let mut config = stub.config();
-    config.token_url = format!("{}/other-token", stub.url);
-    assert_eq!(
-        Camara::new(config).check_sim_swap(PHONE, 1).result,
-        Ok(false)
-    );
+    let (_stub, camara) = with_token_answer(json!(1e30));
+    assert_eq!(camara.check_sim_swap(PHONE, 1).result, Ok(false));
 }
 
 /// A body that is not UTF-8 text is the status that came with it, its body unreadable: not
