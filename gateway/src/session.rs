@@ -52,9 +52,14 @@ pub struct Verbatim {
     pub value: Json,
 }
 
+/// `line` without a leading byte-order mark, which JSON reads as nothing.
+fn without_mark(line: &str) -> &str {
+    line.strip_prefix('\u{feff}').unwrap_or(line)
+}
+
 impl Verbatim {
     fn new(line: &str, value: Json) -> Verbatim {
-        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        let line = without_mark(line);
         let text = if line.contains('\r') {
             line.replace('\r', "")
         } else {
@@ -913,7 +918,7 @@ impl<R: Recorder> Session<R> {
     /// whole), each of its elements that reads as one, one record each.
     fn record_unreadable_call(&mut self, line: &str, _why: &str) -> Vec<Out> {
         // A lenient reading (a key given twice: its last value), or the top of the text.
-        let loose = serde_json::from_str::<Json>(line.strip_prefix('\u{feff}').unwrap_or(line));
+        let loose = serde_json::from_str::<Json>(without_mark(line));
         let messages = match loose {
             Ok(Json::Array(batch)) => batch,
             Ok(message) => vec![message],
@@ -2064,7 +2069,7 @@ fn inexact_argument(line: &str, arguments: &Map<String, Json>) -> Option<String>
         return None;
     }
     const AT: &str = "params.arguments.";
-    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+    // `inexact_numbers` skips a leading byte-order mark itself.
     let errors = bind::inexact_numbers(line, bind::Readers::Every).ok()?;
     errors.into_iter().find_map(|e| {
         let path = e.path.strip_prefix(AT)?;

@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn open_documents_win_over_the_disk_until_closed() {
-        let dir = std::env::temp_dir().join(format!("xop-lsp-state-{}", std::process::id()));
+        let dir = empty_dir("state");
         std::fs::create_dir_all(dir.join(".hidden")).expect("temp dir");
         let a = dir.join("a.xop");
         std::fs::write(&a, "module a\n").expect("write");
@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn a_deleted_folder_takes_its_files_along_but_the_open_ones() {
-        let dir = std::env::temp_dir().join(format!("xop-lsp-folder-{}", std::process::id()));
+        let dir = empty_dir("folder");
         let sub = dir.join("sub");
         std::fs::create_dir_all(sub.join("deeper")).expect("temp dir");
         let [a, b, c] = [
@@ -404,9 +404,7 @@ mod tests {
 
     #[test]
     fn a_created_or_moved_in_folder_brings_its_files_but_hidden_ones() {
-        let dir = std::env::temp_dir().join(format!("xop-lsp-created-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = empty_dir("created");
         let mut st = State::new(StdlibLocation::Scheme);
         assert_eq!(st.load_folder(&dir), 0);
         // `lib` is moved in with a file, a hidden folder and a `target` in it.
@@ -446,8 +444,7 @@ mod tests {
 
     #[test]
     fn a_file_created_in_the_editor_saved_and_closed_stays() {
-        let dir = std::env::temp_dir().join(format!("xop-lsp-saved-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = empty_dir("saved");
         std::fs::create_dir_all(dir.join(".hidden")).expect("temp dir");
         let mut st = State::new(StdlibLocation::Scheme);
         assert_eq!(st.load_folder(&dir), 0);
@@ -506,9 +503,7 @@ mod tests {
 
     #[test]
     fn files_the_walk_leaves_out_never_join_from_the_watcher() {
-        let dir = std::env::temp_dir().join(format!("xop-lsp-skipped-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = empty_dir("skipped");
         let mut st = State::new(StdlibLocation::Scheme);
         assert_eq!(st.load_folder(&dir), 0);
         let path = |p: &Path| p.to_string_lossy().into_owned();
@@ -574,8 +569,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_symlink_to_a_file_is_read_but_one_to_a_folder_is_not_followed() {
-        let dir = std::env::temp_dir().join(format!("xop-lsp-symlink-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = empty_dir("symlink");
         let (ws, outside) = (dir.join("ws"), dir.join("outside"));
         std::fs::create_dir_all(ws.join("sub")).expect("dir");
         std::fs::create_dir_all(outside.join("deep")).expect("dir");
@@ -606,8 +600,7 @@ mod tests {
 
     #[test]
     fn a_folder_is_read_in_file_name_order_as_xop_check_reads_it() {
-        let dir = std::env::temp_dir().join(format!("xop-lsp-order-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = empty_dir("order");
         std::fs::create_dir_all(dir.join("a")).expect("temp dir");
         // Written out of order, so that the directory's own order is unlikely to be sorted.
         for name in ["d.xop", "b.xop", "a/z.xop", "c.xop", "a.xop"] {
@@ -650,9 +643,7 @@ mod tests {
     /// `xop check` puts it: on every file of the module but the first.
     #[test]
     fn a_file_joining_later_takes_its_place_in_file_name_order() {
-        let dir = std::env::temp_dir().join(format!("xop-lsp-join-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = empty_dir("join");
         for name in ["b.xop", "c.xop"] {
             std::fs::write(dir.join(name), "module one\n").expect("write");
         }
@@ -686,6 +677,14 @@ mod tests {
         assert_eq!(st.load_created_folder(&dir.join("0")), 1);
         assert_eq!(e0202(&st), ["b.xop", "c.xop"]);
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A new empty folder for one test, named after it (`tag`) and this process.
+    fn empty_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xop-lsp-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
     }
 
     #[test]

@@ -107,13 +107,6 @@ pub fn token_hash(token: &str) -> String {
     xop_runtime::module::hex(&Sha256::digest(token.trim().as_bytes()))
 }
 
-/// The 1-based line of byte offset `at` in `text`.
-fn line_of(text: &str, at: usize) -> usize {
-    text.get(..at)
-        .map_or(0, |before| before.matches('\n').count())
-        + 1
-}
-
 fn unhex(s: &str) -> Option<[u8; 32]> {
     xop_runtime::proof::unhex32(&s.to_ascii_lowercase())
 }
@@ -162,7 +155,8 @@ impl Config {
             ("operators", &file.operators, true),
         ] {
             for e in entries {
-                let line = line_of(text, e.token_sha256.span().start);
+                let line =
+                    xop_runtime::bind::line_column(text.as_bytes(), e.token_sha256.span().start).0;
                 let hash = unhex(e.token_sha256.get_ref()).ok_or_else(|| {
                     format!(
                         "[[{table}]] `{}` (line {line}): token_sha256 must be 64 hex digits, \
