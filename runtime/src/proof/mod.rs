@@ -12,7 +12,8 @@
 //!
 //! A log lives in a folder: `log.xpl` (the records, commits and checkpoints), `subjects.keys`,
 //! `log.key`/`log.pub` (unless the caller brings its own key), `modules/<sha256>.xopm` (every
-//! module a record refers to, for replay and explanations) and `LOCK` (one writer at a time).
+//! module a record refers to, for replay and explanations) and `LOCK` (one writer at a time;
+//! the writer also locks `log.xpl` itself).
 
 pub mod checkpoint;
 pub mod evidence;
@@ -249,12 +250,19 @@ impl fmt::Debug for ProofLog {
 }
 
 impl ProofLog {
-    /// Opens the log in `dir` (created if needed) for writing: takes the folder's lock,
-    /// discards a batch a crash interrupted (never an acknowledged one; [`Self::recovery`]
-    /// says what was dropped, for the operator), signs a checkpoint over acknowledged records
-    /// no checkpoint covers yet, and starts the writer. A damaged log (anything after the last
-    /// commit that cannot be one torn batch, see [`store::judge_tail`]) is refused with
-    /// [`LogError::Corrupt`] and left as it is; so is a log with records whose `log.key` (when
+    /// Opens the log in `dir` (created if needed) for writing: takes the folder's lock and an
+    /// exclusive lock on `log.xpl` itself ([`LogError::Locked`] if another process holds
+    /// either), discards a batch a crash interrupted (never an acknowledged one;
+    /// [`Self::recovery`] says what was dropped, for the operator), signs a checkpoint over
+    /// acknowledged records no checkpoint covers yet, and starts the writer. A damaged log
+    /// (anything after the last commit that cannot be one torn batch, see
+    /// [`store::judge_tail`]) is refused with [`LogError::Corrupt`] and left as it is; so is a
+    /// log it cannot take as its own, before anything is changed: a commit whose root is not
+    /// the root of the records before it, a latest signed checkpoint that does not verify with
+    /// the log's key and origin or does not sign the root of the records it covers, or a
+    /// commit after that checkpoint without a MAC that verifies with the log's key (records
+    /// someone without the key appended or changed, or that an earlier xop, whose commits
+    /// carry no MAC, left unsigned: see [`store`]); so is a log with records whose `log.key` (when
     /// the caller brings no key) or `subjects.keys` is missing, one whose `subjects.keys`
     /// lacks a key that a committed record names with no erasure record naming it
     /// ([`LogError::MissingKeys`]), and one whose `subjects.keys` has a slot that cannot be
@@ -270,15 +278,7 @@ impl ProofLog {
             .write(true)
             .open(&lock_path)
             .map_err(|e| LogError::io(&lock_path, &e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(LogError::Locked {
-                    dir: dir.display().to_string(),
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(LogError::io(&lock_path, &e)),
-        }
+        store::lock_for_writing(&lock, &lock_path, dir)?;
         // Damage is refused before anything is created or changed.
         let prepared = Writer::prepare(dir, &config)?;
         // Keys are made with a new log only: made later, they would silently replace the key
@@ -289,6 +289,9 @@ impl ProofLog {
             None => keys::load_or_create_signing_key(dir, history)?,
         };
         let verifying_key = key.verifying_key();
+        // Before anything is changed (an erasure finished, a tail dropped, records signed):
+        // the writer signs the records no checkpoint covers, so they must be its own.
+        prepared.authenticate(&key)?;
         let keys_path = dir.join("subjects.keys");
         let mut subject_keys = SubjectKeys::open(&keys_path, history)?;
         // Keys are synced before the records that use them: a committed record whose key is

@@ -5,10 +5,31 @@
 //!
 //! | tag | body |
 //! |-----|------|
-//! | `H` | the header, first frame: JSON `{"format":1,"origin":"…"}` |
+//! | `H` | the header, first frame: JSON `{"format":2,"origin":"…"}` (1 for older logs) |
 //! | `R` | a record (canonical JSON, see [`super::record`]) |
-//! | `C` | a commit: tree size (u64 LE) and root (32 bytes), ending every batch |
+//! | `C` | a commit: tree size (u64 LE), root (32 bytes) and MAC (32 bytes), ending every batch |
 //! | `S` | a signed checkpoint (a C2SP signed note), every N records and/or T seconds |
+//!
+//! **Authenticated commits.** A commit's MAC is HMAC-SHA-256, under a key derived from the
+//! log's signing key ([`CommitKey`]), of a label, the origin, the size and the root. Only a
+//! signature proves records were not forged, and a crash can leave committed records that no
+//! checkpoint covers yet: the next writer must sign them, and the MAC is how it tells its own
+//! unsigned tail from one someone without the key appended or rewrote (SHA-256 frame hashes
+//! and Merkle roots anyone can recompute). Commits of format 1 (xop before the MAC) are 40
+//! bytes, size and root; readers accept both, the writer writes only the 72-byte form, in
+//! logs of either format.
+//!
+//! **What opening for writing checks** ([`super::ProofLog::open`]), before anything is
+//! changed (no torn tail dropped, no erasure finished, nothing signed): every commit's root is
+//! the root of the tree of the records before it as scanned; the latest signed checkpoint
+//! verifies with the log's key and origin and signs the root of the records it covers; every
+//! commit after it carries a MAC that verifies. Otherwise the log is refused, naming the
+//! frame: the writer would sign, under the log's key, records it did not write.
+//!
+//! **One writer.** Besides `DIR/LOCK`, the writer holds an exclusive `flock` on `log.xpl`
+//! itself (a writer that finds `LOCK` removed and makes a new one is still kept out), and
+//! before each batch it checks that the file is as long as its own writes left it: if
+//! another program changed it, the log fails rather than write over what is there.
 //!
 //! **Group commit.** Callers queue their records; one writer thread takes everything queued,
 //! numbers it, appends the records and a commit frame (and a signed checkpoint when one is
@@ -122,29 +143,114 @@ pub fn write_frame(out: &mut Vec<u8>, tag: Tag, body: &[u8], hash: &Hash) {
     out.extend_from_slice(body);
 }
 
-/// A commit frame's body.
-pub fn commit_body(size: u64, root: &Hash) -> [u8; 40] {
-    let mut b = [0u8; 40];
+/// The file format the writer creates: 2, whose commits carry a MAC.
+pub const FORMAT: u32 = 2;
+/// A commit body of format 1: size and root.
+pub const COMMIT_LEN_V1: usize = 40;
+/// A commit body as the writer writes it: size, root and MAC.
+pub const COMMIT_LEN: usize = 72;
+
+/// The key commit MACs are made with, derived from the log's signing key: whoever can sign
+/// the log's checkpoints can make its commits, nobody else can.
+#[derive(Clone)]
+pub struct CommitKey(hmac::Hmac<sha2::Sha256>);
+
+impl std::fmt::Debug for CommitKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A secret: never printed.
+        f.write_str("CommitKey(…)")
+    }
+}
+
+impl CommitKey {
+    /// The HMAC key is SHA-256 of a domain-separation label and the signing key's secret
+    /// bytes: another key than the signing key itself, of no use for anything else.
+    pub fn derive(key: &SigningKey) -> CommitKey {
+        use hmac::digest::KeyInit;
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"xop-log-commit-mac-key\0");
+        h.update(key.to_bytes());
+        // HMAC pads a key shorter than SHA-256's 64-byte block with zeros: padding it here
+        // gives the same MAC as the 32-byte key, through the constructor that cannot fail.
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&h.finalize());
+        CommitKey(<hmac::Hmac<Sha256> as KeyInit>::new(&block.into()))
+    }
+
+    fn hmac(&self, origin: &str, size: u64, root: &Hash) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac;
+        let mut mac = self.0.clone();
+        mac.update(b"xop-log-commit\0");
+        // The origin's length first, so that no origin and size can read as another's.
+        mac.update(&(origin.len() as u64).to_le_bytes());
+        mac.update(origin.as_bytes());
+        mac.update(&size.to_le_bytes());
+        mac.update(root);
+        mac
+    }
+
+    /// The MAC of the commit of a tree of `size` records with root `root`, in log `origin`.
+    pub fn mac(&self, origin: &str, size: u64, root: &Hash) -> [u8; 32] {
+        use hmac::Mac;
+        self.hmac(origin, size, root).finalize().into_bytes().into()
+    }
+
+    /// Whether `mac` is that MAC (compared in constant time).
+    pub fn verifies(&self, origin: &str, size: u64, root: &Hash, mac: &[u8]) -> bool {
+        use hmac::Mac;
+        self.hmac(origin, size, root).verify_slice(mac).is_ok()
+    }
+}
+
+/// A commit frame's body of format 1 (no MAC), as xop before format 2 wrote it; kept for
+/// tests and tools that build such logs.
+pub fn commit_body(size: u64, root: &Hash) -> [u8; COMMIT_LEN_V1] {
+    let mut b = [0u8; COMMIT_LEN_V1];
     b[..8].copy_from_slice(&size.to_le_bytes());
     b[8..].copy_from_slice(root);
     b
 }
 
-/// Reads a commit frame's body.
+/// A commit frame's body as the writer writes it: size, root and their MAC under `key`.
+pub fn authenticated_commit_body(
+    key: &CommitKey,
+    origin: &str,
+    size: u64,
+    root: &Hash,
+) -> [u8; COMMIT_LEN] {
+    let mut b = [0u8; COMMIT_LEN];
+    b[..COMMIT_LEN_V1].copy_from_slice(&commit_body(size, root));
+    b[COMMIT_LEN_V1..].copy_from_slice(&key.mac(origin, size, root));
+    b
+}
+
+/// Reads a commit frame's body, of either length: its size and root.
 pub fn parse_commit(body: &[u8]) -> Option<(u64, Hash)> {
-    if body.len() != 40 {
+    if body.len() != COMMIT_LEN_V1 && body.len() != COMMIT_LEN {
         return None;
     }
     let size = u64::from_le_bytes(body[..8].try_into().ok()?);
-    let root: Hash = body[8..].try_into().ok()?;
+    let root: Hash = body[8..COMMIT_LEN_V1].try_into().ok()?;
     Some((size, root))
+}
+
+/// A commit body's MAC: `None` for a format-1 commit, which has none (or a body that is no
+/// commit).
+pub fn commit_mac(body: &[u8]) -> Option<[u8; 32]> {
+    if body.len() != COMMIT_LEN {
+        return None;
+    }
+    body[COMMIT_LEN_V1..].try_into().ok()
 }
 
 /// The header frame's body.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Header {
-    /// The file format version (1).
+    /// The file format version: 2 ([`FORMAT`]: commits carry a MAC), or 1 for a log made
+    /// by an earlier xop (commits without one; still read, and written with MACs from then
+    /// on).
     pub format: u32,
     /// The log's origin: the name its checkpoints are signed under.
     pub origin: String,
@@ -333,6 +439,31 @@ pub struct Scanned {
     pub len: u64,
     /// The subject key ids the committed records name ([`scan_with_keys`] only).
     pub keys: KeyRefs,
+    /// The tree of the committed records ([`scan_with_keys`] only: the writer's, built as
+    /// the leaves are read, so that each commit's root is checked at its size).
+    pub tree: Tree,
+    /// The first commit whose root is not the root of the tree of the records before it
+    /// ([`scan_with_keys`] only): records changed, moved or swapped after they were
+    /// committed, their hashes recomputed. The scan goes on past it; the writer refuses it.
+    pub root_mismatch: Option<FrameError>,
+    /// The commits after the latest signed checkpoint (all of them if there is none): what
+    /// a writer opening the log would sign, so each must carry a MAC that verifies.
+    pub uncovered_commits: Vec<CommitSeen>,
+}
+
+/// A commit frame as scanned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSeen {
+    /// Its frame's offset.
+    pub offset: u64,
+    /// How many records were committed before its batch.
+    pub from: u64,
+    /// The tree size it states.
+    pub size: u64,
+    /// The root it states.
+    pub root: Hash,
+    /// Its MAC (`None`: a format-1 commit, which has none).
+    pub mac: Option<[u8; 32]>,
 }
 
 /// The tree size a signed note's body states (its signature is not checked).
@@ -351,19 +482,24 @@ pub fn scan(path: &Path) -> Result<Scanned, LogError> {
     scan_inner(path, false)
 }
 
-/// [`scan`], also noting the subject key ids the committed records name ([`Scanned::keys`]),
-/// which the key file must account for when the log is opened for writing.
+/// [`scan`] for the writer: also notes the subject key ids the committed records name
+/// ([`Scanned::keys`]), which the key file must account for when the log is opened for
+/// writing, builds the tree of the committed records ([`Scanned::tree`]) and checks every
+/// commit's root against it ([`Scanned::root_mismatch`]).
 pub fn scan_with_keys(path: &Path) -> Result<Scanned, LogError> {
     scan_inner(path, true)
 }
 
-fn scan_inner(path: &Path, keys: bool) -> Result<Scanned, LogError> {
+fn scan_inner(path: &Path, writing: bool) -> Result<Scanned, LogError> {
     let mut s = Scanned {
         end: MAGIC.len() as u64,
         ..Scanned::default()
     };
     let mut records: Vec<(u64, u32)> = Vec::new();
     let mut leaves: Vec<Hash> = Vec::new();
+    // How many of `records` the last commit covers; they are kept, the rest cut, at the end
+    // (not copied at every commit, which cost the whole list per batch).
+    let mut committed = 0usize;
     let mut frames = Frames::open(path)?;
     s.len = frames.file_len();
     for frame in &mut frames {
@@ -413,14 +549,14 @@ fn scan_inner(path: &Path, keys: bool) -> Result<Scanned, LogError> {
                 s.end = frame.end();
             }
             Tag::Record => {
-                if keys {
+                if writing {
                     s.keys.note_bytes(records.len() as u64, &frame.body);
                 }
                 records.push((frame.offset + FRAME_HEADER as u64, frame.body.len() as u32));
                 leaves.push(frame.hash);
             }
             Tag::Commit => {
-                let Some((size, _)) = parse_commit(&frame.body) else {
+                let Some((size, root)) = parse_commit(&frame.body) else {
                     s.error = fail("a commit frame of the wrong length".into());
                     break;
                 };
@@ -431,9 +567,30 @@ fn scan_inner(path: &Path, keys: bool) -> Result<Scanned, LogError> {
                     ));
                     break;
                 }
+                if writing {
+                    // The tree opening needs anyway, built as the leaves are read, and one
+                    // root per commit (O(log n) hashes): every commit checked, cheaply.
+                    for leaf in &leaves[committed..] {
+                        s.tree.push(*leaf);
+                    }
+                    if s.root_mismatch.is_none() && s.tree.root() != root {
+                        s.root_mismatch = fail(format!(
+                            "the commit there states a root for the tree of its {size} records \
+                             that is not the root of those records as they are: records were \
+                             changed (their hashes recomputed), moved or swapped after they were \
+                             committed"
+                        ));
+                    }
+                }
+                s.uncovered_commits.push(CommitSeen {
+                    offset: frame.offset,
+                    from: committed as u64,
+                    size,
+                    root,
+                    mac: commit_mac(&frame.body),
+                });
                 s.end = frame.end();
-                s.records.clone_from(&records);
-                s.leaves.clone_from(&leaves);
+                committed = records.len();
             }
             Tag::Checkpoint => {
                 let note = String::from_utf8_lossy(&frame.body).into_owned();
@@ -441,7 +598,7 @@ fn scan_inner(path: &Path, keys: bool) -> Result<Scanned, LogError> {
                 // before it: anything else is an old checkpoint copied here, or records moved.
                 let why = match note_size(&note) {
                     None => Some("a checkpoint that is not a signed note".to_string()),
-                    Some(_) if records.len() > s.records.len() => {
+                    Some(_) if records.len() > committed => {
                         Some("a signed checkpoint after uncommitted records".to_string())
                     }
                     Some(size) if size != records.len() as u64 => Some(format!(
@@ -456,13 +613,17 @@ fn scan_inner(path: &Path, keys: bool) -> Result<Scanned, LogError> {
                     break;
                 }
                 s.checkpoint = Some((note, frame.offset));
+                s.uncovered_commits.clear();
                 s.end = frame.end();
             }
         }
     }
-    s.uncommitted = (records.len() - s.records.len()) as u64;
-    s.uncommitted_records = records[s.records.len()..].to_vec();
-    s.keys.truncate(s.records.len() as u64);
+    s.uncommitted = (records.len() - committed) as u64;
+    s.uncommitted_records = records.split_off(committed);
+    leaves.truncate(committed);
+    s.records = records;
+    s.leaves = leaves;
+    s.keys.truncate(committed as u64);
     Ok(s)
 }
 
@@ -586,8 +747,9 @@ fn read_range(path: &Path, from: u64, to: u64) -> Result<Vec<u8>, LogError> {
 
 /// Whether a complete frame whose bytes match its hash starts at `bytes[p..]`. With
 /// `any_tag`, whatever its tag byte; otherwise only a frame the writer could have written
-/// (its tag, and the start of its body: a record's `{"seq":`, a commit's 40 bytes, a note
-/// naming `origin`), so that only the few plausible offsets cost a hash.
+/// (its tag, and the start of its body: a record's `{"seq":`, a commit's 72 bytes or a
+/// format-1 commit's 40, a note naming `origin`), so that only the few plausible offsets cost
+/// a hash.
 fn intact_frame(bytes: &[u8], p: usize, origin: &str, any_tag: bool) -> bool {
     let Some(head) = bytes.get(p..p + FRAME_HEADER) else {
         return false;
@@ -603,7 +765,7 @@ fn intact_frame(bytes: &[u8], p: usize, origin: &str, any_tag: bool) -> bool {
     let plausible = any_tag
         || match Tag::from_byte(head[0]) {
             Some(Tag::Record) => body.starts_with(b"{\"seq\":"),
-            Some(Tag::Commit) => len == 40,
+            Some(Tag::Commit) => len as usize == COMMIT_LEN || len as usize == COMMIT_LEN_V1,
             Some(Tag::Checkpoint) => {
                 !origin.is_empty()
                     && body.starts_with(origin.as_bytes())
@@ -736,6 +898,10 @@ struct WriterState {
     keys_path: PathBuf,
     origin: String,
     key: SigningKey,
+    /// Makes the MAC of each commit ([`authenticated_commit_body`]).
+    commit_key: CommitKey,
+    /// Where the next batch goes: the file's length as this writer's own writes left it.
+    end: u64,
     every: u64,
     interval: Duration,
     max_batch: usize,
@@ -753,6 +919,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// judged, nothing changed yet.
 pub(crate) struct Prepared {
     path: PathBuf,
+    /// `log.xpl`, open for reading and writing, under this writer's exclusive `flock`.
+    file: File,
     header: Header,
     scanned: Scanned,
     recovery: Recovery,
@@ -773,6 +941,119 @@ impl Prepared {
     pub(crate) fn key_refs(&self) -> &KeyRefs {
         &self.scanned.keys
     }
+
+    /// Checks, before anything is changed, that the writer may take the log as it is: its
+    /// latest signed checkpoint verifies with `key` and the log's origin and signs the root
+    /// of the records it covers, and every commit after it (the records the writer would
+    /// sign on opening) carries a MAC made with `key` ([`CommitKey`]). A SHA-256 frame hash
+    /// or a Merkle root anyone can recompute; without these checks the writer would sign,
+    /// under the log's key, records someone without the key rewrote or appended.
+    pub(crate) fn authenticate(&self, key: &SigningKey) -> Result<(), LogError> {
+        let dir = self
+            .path
+            .parent()
+            .map_or_else(|| ".".into(), |d| d.display().to_string());
+        let refuse = |offset: u64, why: String| LogError::Corrupt {
+            path: self.path.display().to_string(),
+            offset,
+            message: format!(
+                "{why}. Nothing was changed: run `xop log verify {dir}` and restore the log from \
+                 a backup"
+            ),
+        };
+        let origin = self.header.origin.as_str();
+        if let Some((note, offset)) = &self.scanned.checkpoint {
+            let cp = Checkpoint::open(note, &key.verifying_key()).map_err(|e| {
+                refuse(
+                    *offset,
+                    format!(
+                        "the latest signed checkpoint (the frame at this byte) does not verify \
+                         with the log's key ({e}): it was forged or changed, or the log is \
+                         opened with another signing key than the one it was written with"
+                    ),
+                )
+            })?;
+            if cp.origin != origin {
+                return Err(refuse(
+                    *offset,
+                    format!(
+                        "the latest signed checkpoint (the frame at this byte) is of origin \
+                         `{}`, but the log's header names `{origin}`: it was copied from another \
+                         log",
+                        cp.origin
+                    ),
+                ));
+            }
+            if self.scanned.tree.root_at(cp.size) != Some(cp.root) {
+                return Err(refuse(
+                    *offset,
+                    format!(
+                        "the latest signed checkpoint (the frame at this byte) signs a root for \
+                         the tree of its {} records that is not the root of those records as \
+                         they are: records it covers were changed, moved or swapped since it \
+                         was signed (their hashes and commits recomputed)",
+                        cp.size
+                    ),
+                ));
+            }
+        }
+        let commit_key = CommitKey::derive(key);
+        for c in &self.scanned.uncovered_commits {
+            let records = if c.size.saturating_sub(c.from) == 1 {
+                format!("record {}", c.from)
+            } else {
+                format!("records {} to {}", c.from, c.size.saturating_sub(1))
+            };
+            let after = match c.from {
+                0 => "the log's records".to_string(),
+                n => format!("the records after record {}", n - 1),
+            };
+            let Some(mac) = c.mac else {
+                // A format-1 commit: no MAC to check, so nothing tells the writer's own unsigned
+                // tail from a forged one. Only the version that wrote it may sign it.
+                let how = if self.header.format < FORMAT {
+                    format!(
+                        "{after} were committed by an earlier version of xop that could not \
+                         authenticate them (the commit at this byte, of {records}, carries no \
+                         MAC), and no signed checkpoint covers them, so this version cannot tell \
+                         them from records appended by someone without the log's key and does \
+                         not sign them. Nothing was changed: open the log once with the version \
+                         of xop that wrote it (its writer signs them when it opens the log), \
+                         then upgrade; if that version did not write them, run `xop log verify \
+                         {dir}` and restore the log from a backup"
+                    )
+                } else {
+                    format!(
+                        "the commit at this byte, of {records}, carries no MAC, though the log \
+                         is of format {}, whose writer always writes one, and no signed \
+                         checkpoint covers them: {after} were committed by an earlier version of \
+                         xop that opened this log, or appended by someone without the log's key. \
+                         Nothing was changed: if an earlier version wrote them, open the log once \
+                         with it (its writer signs them when it opens the log), then upgrade; \
+                         otherwise run `xop log verify {dir}` and restore the log from a backup",
+                        self.header.format
+                    )
+                };
+                return Err(LogError::Corrupt {
+                    path: self.path.display().to_string(),
+                    offset: c.offset,
+                    message: how,
+                });
+            };
+            if !commit_key.verifies(origin, c.size, &c.root, &mac) {
+                return Err(refuse(
+                    c.offset,
+                    format!(
+                        "{after} were not committed by this log's writer: the commit at this \
+                         byte, of {records}, which no signed checkpoint covers, carries a MAC \
+                         that does not verify with the log's key, so they were appended or \
+                         changed by someone without it, and this writer would sign them"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Writer {
@@ -788,7 +1069,7 @@ impl Writer {
                 .clone()
                 .unwrap_or_else(|| format!("xop.local/log/{}", &random_hex()));
             let header = serde_json::to_vec(&Header {
-                format: 1,
+                format: FORMAT,
                 origin: origin.clone(),
             })
             .map_err(|e| LogError::Config(e.to_string()))?;
@@ -803,6 +1084,14 @@ impl Writer {
             std::fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, &e))?;
             sync_dir(dir)?;
         }
+        // Locked before anything is read: one writer per file even if `DIR/LOCK` was removed
+        // (a second writer would make itself a new LOCK and write at its own offsets).
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| LogError::io(&path, &e))?;
+        lock_for_writing(&file, &path, dir)?;
         let scanned = scan_with_keys(&path)?;
         let Some(header) = scanned.header.clone() else {
             return Err(LogError::Corrupt {
@@ -823,9 +1112,22 @@ impl Writer {
                 header.origin
             )));
         }
+        if let Some(e) = &scanned.root_mismatch {
+            return Err(LogError::Corrupt {
+                path: path.display().to_string(),
+                offset: e.offset,
+                message: format!(
+                    "{}. Nothing was changed: run `xop log verify {}` and restore the log from a \
+                     backup",
+                    e.message,
+                    dir.display()
+                ),
+            });
+        }
         let recovery = judge_tail(&path, &scanned)?;
         Ok(Prepared {
             path,
+            file,
             header,
             scanned,
             recovery,
@@ -842,16 +1144,12 @@ impl Writer {
     ) -> Result<(Writer, Recovery, String), LogError> {
         let Prepared {
             path,
+            mut file,
             header,
             scanned,
             recovery,
         } = prepared;
         let tail = recovery.truncated_bytes;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| LogError::io(&path, &e))?;
         if tail > 0 {
             // Judged on the length scanned; the lock keeps other writers out, so a change
             // since means something else writes the file: touch nothing.
@@ -868,9 +1166,11 @@ impl Writer {
                 .and_then(|()| file.sync_all())
                 .map_err(|e| LogError::io(&path, &e))?;
         }
-        file.seek(SeekFrom::End(0))
+        let end = file
+            .seek(SeekFrom::End(0))
             .map_err(|e| LogError::io(&path, &e))?;
-        let tree = Tree::from_leaves(scanned.leaves.iter().copied());
+        // The writer's scan built the tree of the committed records, checking each commit.
+        let tree = scanned.tree;
         let size = tree.size();
         let checkpoint = scanned.checkpoint.as_ref().map(|(n, _)| n.clone());
         let last_checkpoint_size = checkpoint.as_deref().and_then(note_size).unwrap_or(0);
@@ -903,7 +1203,9 @@ impl Writer {
             path: path.clone(),
             keys_path: dir.join("subjects.keys"),
             origin: header.origin.clone(),
+            commit_key: CommitKey::derive(&key),
             key,
+            end,
             every: config.checkpoint_every.max(1),
             interval: config.checkpoint_interval,
             max_batch: config.max_batch.max(1),
@@ -911,7 +1213,9 @@ impl Writer {
             last_checkpoint_at: Instant::now(),
         };
         // A log opened after a crash may end with committed records no signed checkpoint
-        // covers yet: sign them now, so every acknowledged record is covered.
+        // covers yet: sign them now, so every acknowledged record is covered. Their commits'
+        // MACs showed they are this log's own (`Prepared::authenticate`, before anything was
+        // changed): records someone without the key appended or rewrote never get here.
         if size > last_checkpoint_size {
             state
                 .write_batch(&shared, Vec::new(), size, true)
@@ -1071,6 +1375,18 @@ fn random_hex() -> String {
     crate::module::hex(&b)
 }
 
+/// Takes the exclusive `flock` on `file` (at `path`, of the log in `dir`) that keeps a second
+/// writer out: [`LogError::Locked`] at once if another holds it.
+pub(crate) fn lock_for_writing(file: &File, path: &Path, dir: &Path) -> Result<(), LogError> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::Locked {
+            dir: dir.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(LogError::io(path, &e)),
+    }
+}
+
 /// Syncs a directory, so that a file created or renamed in it survives a crash.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
     #[cfg(unix)]
@@ -1189,10 +1505,33 @@ impl WriterState {
         // Keys first: a record must never be durable before the key its evidence used.
         lock(&shared.keys).flush(&self.keys_path)?;
         let mut out = Vec::with_capacity(batch.iter().map(|r| r.len() + 64).sum::<usize>() + 512);
-        let offset = self
+        // The file must be as this writer left it: the locks keep other xop writers out, but
+        // not a program that ignores them (or an xop from before the lock on `log.xpl`, after
+        // `LOCK` was removed). Writing on would put this batch over what it wrote, or after a
+        // part it never read: acknowledged records lost, or another writer's numbering mixed
+        // with ours. One `fstat` per batch.
+        let len = self
             .file
-            .stream_position()
-            .map_err(|e| LogError::io(&self.path, &e))?;
+            .metadata()
+            .map_err(|e| LogError::io(&self.path, &e))?
+            .len();
+        if len != self.end {
+            return Err(LogError::Io {
+                path: self.path.display().to_string(),
+                message: format!(
+                    "another program changed this file while the log was open for writing: it \
+                     is {len} bytes long, where this writer's own writes ended at byte {}; \
+                     nothing more is written or acknowledged. Stop the other program (another \
+                     xop writing the same folder after its `LOCK` was removed?), then run `xop \
+                     log verify {}` before reopening the log",
+                    self.end,
+                    self.path
+                        .parent()
+                        .map_or_else(|| ".".into(), |d| d.display().to_string())
+                ),
+            });
+        }
+        let offset = self.end;
         let mut new_records = Vec::with_capacity(batch.len());
         let mut hashes = Vec::with_capacity(batch.len());
         for (i, rest) in batch.iter().enumerate() {
@@ -1231,7 +1570,7 @@ impl WriterState {
             (view.tree.size(), view.tree.root())
         };
         if !batch.is_empty() {
-            let body = commit_body(size, &root);
+            let body = authenticated_commit_body(&self.commit_key, &self.origin, size, &root);
             write_frame(&mut out, Tag::Commit, &body, &leaf_hash(&body));
         }
         let due = size - self.last_checkpoint_size >= self.every
@@ -1284,6 +1623,7 @@ impl WriterState {
             .write_all(&out)
             .and_then(|()| self.file.sync_data())
             .map_err(|e| LogError::io(&self.path, &e))?;
+        self.end += out.len() as u64;
         let mut view = shared
             .view
             .write()
@@ -1454,6 +1794,49 @@ mod tests {
         let r = judge_tail(&path, &scan(&path).unwrap()).unwrap();
         assert_eq!((r.offset, r.truncated_records), (end, 1));
         assert!(numbered(b"{\"seq\":2}", 2) && !numbered(b"{\"seq\":21,", 2));
+    }
+
+    #[test]
+    fn a_commit_mac_is_hmac_sha256_under_the_derived_key_over_label_origin_size_and_root() {
+        use hmac::Mac;
+        use sha2::Digest;
+        let signing = SigningKey::from_bytes(&[3; 32]);
+        let key = CommitKey::derive(&signing);
+        // The key padded to a block gives the MAC of the 32-byte key, as HMAC defines it.
+        let mut derived = sha2::Sha256::new();
+        derived.update(b"xop-log-commit-mac-key\0");
+        derived.update([3u8; 32]);
+        let mut reference =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&derived.finalize()).unwrap();
+        reference.update(b"xop-log-commit\0");
+        reference.update(&5u64.to_le_bytes());
+        reference.update(b"a/log");
+        reference.update(&7u64.to_le_bytes());
+        reference.update(&[4; 32]);
+        let mac = key.mac("a/log", 7, &[4; 32]);
+        assert_eq!(mac[..], reference.finalize().into_bytes()[..]);
+        assert!(key.verifies("a/log", 7, &[4; 32], &mac));
+        for (origin, size, root) in [
+            ("a/lo", 7, [4; 32]),
+            ("a/log", 8, [4; 32]),
+            ("a/log", 7, [5; 32]),
+        ] {
+            assert!(!key.verifies(origin, size, &root, &mac));
+        }
+        assert!(
+            !CommitKey::derive(&SigningKey::from_bytes(&[2; 32]))
+                .verifies("a/log", 7, &[4; 32], &mac)
+        );
+
+        // Both lengths read as size and root; only the longer has a MAC; others are no commit.
+        let long = authenticated_commit_body(&key, "a/log", 7, &[4; 32]);
+        let short = commit_body(7, &[4; 32]);
+        assert_eq!(parse_commit(&long), Some((7, [4; 32])));
+        assert_eq!(parse_commit(&short), Some((7, [4; 32])));
+        assert_eq!(commit_mac(&long), Some(mac));
+        assert_eq!(commit_mac(&short), None);
+        assert_eq!(parse_commit(&long[..71]), None);
+        assert_eq!(parse_commit(&[0; 41]), None);
     }
 
     #[test]
