@@ -572,7 +572,8 @@ fn replay_fails_on_a_refused_input_record_that_is_not_a_refusal() {
         "{}",
         text(&o)
     );
-    // The key holder turns the refusal into an allow (hash rewritten: readers take it).
+    // The key holder turns the refusal into an allow: the record's hash, its commit's root and
+    // the checkpoint after it made anew, signed with `log.key` (so the readers take it).
     let mut f = frames(&dir);
     let i = record_index(&f, 6);
     let body = String::from_utf8(f[i].body.clone()).unwrap();
@@ -580,6 +581,27 @@ fn replay_fails_on_a_refused_input_record_that_is_not_a_refusal() {
     assert_ne!(body, forged);
     f[i].body = forged.into_bytes();
     f[i].hash = leaf_hash(&f[i].body);
+    let tree = Tree::from_leaves(f.iter().filter(|x| x.tag == Tag::Record).map(|x| x.hash));
+    let key =
+        xop_runtime::module::parse_signing_key(&fs::read_to_string(dir.join("log.key")).unwrap())
+            .unwrap();
+    for x in &mut f[i + 1..] {
+        match x.tag {
+            Tag::Commit => x.body[8..40].copy_from_slice(&tree.root()),
+            Tag::Checkpoint => {
+                let note = String::from_utf8(x.body.clone()).unwrap();
+                x.body = xop_runtime::proof::checkpoint::Checkpoint {
+                    origin: note.lines().next().unwrap().to_string(),
+                    size: tree.size(),
+                    root: tree.root(),
+                }
+                .sign(&key)
+                .into_bytes();
+            }
+            _ => {}
+        }
+        x.hash = leaf_hash(&x.body);
+    }
     write_frames(&dir, &f);
     let o = xop(&["log", "replay", s(&dir)]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

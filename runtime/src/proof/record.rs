@@ -388,6 +388,21 @@ pub fn with_seq(seq: u64, rest: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The sequence number a record's bytes start with, as the writer numbers them ([`with_seq`]):
+/// `{"seq":N` then `,` or `}`, N in canonical decimal (no leading zero, no sign). `None` when
+/// they do not start so. Readers check it against the record's place without decoding the rest.
+pub fn leading_seq(bytes: &[u8]) -> Option<u64> {
+    let rest = bytes.strip_prefix(b"{\"seq\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0
+        || (digits > 1 && rest[0] == b'0')
+        || !matches!(rest.get(digits), Some(b',' | b'}'))
+    {
+        return None;
+    }
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
 /// Parses a record's bytes, checking that they are canonical (re-encode to the same bytes).
 pub fn decode(bytes: &[u8]) -> Result<Record, String> {
     let record: Record =
@@ -401,6 +416,32 @@ pub fn decode(bytes: &[u8]) -> Result<Record, String> {
         );
     }
     Ok(record)
+}
+
+/// Checks a decision record's `module`: the SHA-256 of a module file, 64 lowercase hexadecimal
+/// digits, as the runtime writes it. Replay and `xop explain` read the module from
+/// `DIR/modules/<module>.xopm` ([`super::module_path`]), so a record whose `module` is
+/// anything else (`../../other`, forged or damaged) must not name a file: the error says what
+/// the field holds (quoted, cut to 80 characters) and what it should be.
+pub fn check_module_hash(module: &str) -> Result<(), String> {
+    if module.len() == 64
+        && module
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Ok(());
+    }
+    let shown: String = module.chars().take(80).collect();
+    let cut = if shown.len() < module.len() {
+        "…"
+    } else {
+        ""
+    };
+    Err(format!(
+        "its `module` is {shown:?}{cut}, not the SHA-256 of a module file (64 lowercase \
+         hexadecimal digits, as the runtime writes it): the record was forged or damaged, and \
+         no module file is read for it"
+    ))
 }
 
 /// A time in the record format: RFC 3339, UTC, milliseconds.
@@ -661,6 +702,60 @@ mod tests {
             "{text}"
         );
         assert_eq!(decode(text.as_bytes()).unwrap().body, old.body);
+    }
+
+    #[test]
+    fn the_leading_seq_is_read_as_the_writer_writes_it() {
+        let rest = encode(&entry());
+        for seq in [0, 7, 10, u64::MAX] {
+            let mut bytes = Vec::new();
+            with_seq(seq, &rest, &mut bytes);
+            assert_eq!(leading_seq(&bytes), Some(seq));
+        }
+        assert_eq!(leading_seq(b"{\"seq\":3}"), Some(3));
+        for bad in [
+            &b"{\"seq\":03,"[..],
+            b"{\"seq\":-3,",
+            b"{\"seq\":3",
+            b"{\"seq\":3x",
+            b"{\"seq\":,",
+            b"{\"seq\":18446744073709551616,",
+            b"{\"time\":\"x\",\"seq\":3,",
+            b"",
+        ] {
+            assert_eq!(leading_seq(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    /// QA: a record's `module` rewritten to `../../other` made replay and `xop explain` read a
+    /// file outside the log folder. Only a SHA-256 in lowercase hex names a module file.
+    #[test]
+    fn only_a_sha256_names_a_module_file() {
+        let good = "0123456789abcdef".repeat(4);
+        assert_eq!(check_module_hash(&good), Ok(()));
+        for bad in [
+            "../../other".to_string(),
+            String::new(),
+            good.to_uppercase(),
+            good[..63].to_string(),
+            format!("{good}0"),
+            format!("{}/", &good[..63]),
+            format!("{}g", &good[..63]),
+        ] {
+            let e = check_module_hash(&bad).unwrap_err();
+            assert!(
+                e.starts_with(&format!("its `module` is {bad:?}, not the SHA-256")),
+                "{bad}: {e}"
+            );
+        }
+        // A long forged value is cut, and control characters are escaped.
+        let long = format!("\u{1b}[2J{}", "a".repeat(200));
+        let e = check_module_hash(&long).unwrap_err();
+        assert!(
+            e.contains("\\u{1b}[2J") && e.contains("…, not the SHA-256"),
+            "{e}"
+        );
+        assert!(e.len() < 300, "{e}");
     }
 
     #[test]

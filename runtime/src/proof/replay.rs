@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use super::evidence::rebuild;
-use super::record::DecisionRecord;
+use super::record::{DecisionRecord, check_module_hash};
 use super::{LogError, module_path};
 use crate::interp::{self, BAD_INPUT, Decision, FixedSignals};
 use crate::ir::{Program, Verdict};
@@ -33,7 +33,17 @@ pub enum Replayed {
 
 /// Loads the module `hash` (hex) kept in the log folder `dir`, checking that the file is the
 /// module the record names.
+///
+/// `hash` comes from a record (or a review case), which a forger may have rewritten: anything
+/// but a SHA-256 in lowercase hex ([`check_module_hash`]) is refused before a path is built
+/// from it, so that `../../other` never names a file outside `DIR/modules/`.
 pub fn load_module(dir: &Path, hash: &str) -> Result<LoadedModule, LogError> {
+    check_module_hash(hash).map_err(|why| {
+        LogError::Config(format!(
+            "the module the record names cannot be read: {why}; run `xop log verify {}`",
+            dir.display()
+        ))
+    })?;
     let path = module_path(dir, hash);
     let bytes = std::fs::read(&path).map_err(|e| {
         LogError::Config(format!(

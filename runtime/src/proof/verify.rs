@@ -5,8 +5,12 @@
 //! (a changed record is named, once: that it no longer decodes is said with it, and the seq a
 //! changed or undecodable record holds is not trusted, so it is numbered by its place); that
 //! it decodes and is canonical; that sequence numbers run 0, 1, 2, … (a deleted, reordered or
-//! inserted record is named); each commit's root against the tree recomputed from the
-//! records' bytes; each signed checkpoint's signature (with the trusted key) and root, and its
+//! inserted record is named, as what it is: two records swapped, or one moved, are one problem,
+//! and the records after it are not reported); that a decision record's `module` is a SHA-256,
+//! since replay and `xop explain` build a file's path from it; each commit's root against the
+//! tree recomputed from the records' bytes (a header, commit or checkpoint frame whose bytes do
+//! not match its hash is one problem, and nothing it says is trusted); each signed checkpoint's
+//! signature (with the trusted key) and root, and its
 //! place (a checkpoint is of exactly the records before it, so an older one copied over a
 //! newer one is named); that the file has its header (a file cut to the magic is reported);
 //! that the frames follow the file's grammar (a commit right after the
@@ -38,12 +42,13 @@ use ed25519_dalek::VerifyingKey;
 use super::checkpoint::Checkpoint;
 use super::keys::{KeyFormat, KeyRefs, check, is_bound, read_key_file};
 use super::merkle::{Tree, empty_root, leaf_hash, verify_consistency};
-use super::record::{Record, decode};
-use super::store::{Frames, Header, MAGIC, Recovery, Tag, judge_tail, parse_commit, scan};
+use super::record::{Body, DecisionRecord, Record, check_module_hash, decode, leading_seq};
+use super::store::{Frames, Header, MAGIC, Recovery, Scanned, Tag, judge_tail, parse_commit, scan};
 use super::{InclusionProof, LogError};
-use crate::module::{hex, parse_verifying_key};
+use crate::module::hex;
 
-/// A read-only view of a log: its committed records.
+/// A read-only view of a log: its committed records, refused when damaged
+/// ([`LogReader::open`]).
 pub struct LogReader {
     dir: PathBuf,
     origin: String,
@@ -61,7 +66,13 @@ impl LogReader {
     /// that cannot be read or whose bytes do not match its hash, anywhere but in the torn end
     /// of a batch that was never synced (what [`super::store::judge_tail`] lets a writer drop;
     /// on a live log it may be a batch being written). Readers never work on the part before
-    /// the damage as if it were the whole log.
+    /// the damage as if it were the whole log. Frames that match their hashes are not trusted
+    /// for that alone (anyone can recompute a SHA-256): every committed record must be numbered
+    /// by its place, every commit's root must be the root of the records before it, and every
+    /// signed checkpoint's root that of the tree of its size, so a record rewritten with its
+    /// hash recomputed, or records swapped, are refused, not shown, proven or explained. The
+    /// checkpoints' signatures are not checked here (the reader has no trusted key): `xop log
+    /// verify` and `xop log verify-proof` check them.
     pub fn open(dir: &Path) -> Result<LogReader, LogError> {
         let path = log_file(dir)?;
         let scanned = scan(&path)?;
@@ -79,11 +90,13 @@ impl LogReader {
             });
         };
         judge_tail(&path, &scanned)?;
+        let tree = Tree::from_leaves(scanned.leaves.iter().copied());
+        check_committed(&path, &scanned, &tree)?;
         let file = File::open(&path).map_err(|e| LogError::io(&path, &e))?;
         Ok(LogReader {
             dir: dir.to_path_buf(),
             origin: header.origin,
-            tree: Tree::from_leaves(scanned.leaves.iter().copied()),
+            tree,
             records: scanned.records,
             checkpoint: scanned.checkpoint.map(|(n, _)| n),
             file,
@@ -158,8 +171,7 @@ impl LogReader {
             // As `show` says it: there is no such record, so waiting for a checkpoint is no use.
             return Err(self.no_record(seq));
         }
-        let body_end = note.rfind("\n\n").map_or(note.len(), |i| i + 1);
-        let cp = Checkpoint::parse_body(&note[..body_end]).map_err(|e| LogError::Corrupt {
+        let cp = note_body(&note).map_err(|e| LogError::Corrupt {
             path: self.dir.join("log.xpl").display().to_string(),
             offset: 0,
             message: format!("the latest checkpoint: {e}"),
@@ -185,12 +197,149 @@ impl LogReader {
         })
     }
 
+    /// Checks the `module` of decision record `seq` before anything reads the module file it
+    /// names ([`check_module_hash`]): a forged `../../other` is an error naming the record and
+    /// its byte (the log is damaged), not a path.
+    pub fn check_module(&self, seq: u64, decision: &DecisionRecord) -> Result<(), LogError> {
+        check_module_hash(&decision.module).map_err(|why| {
+            let offset = usize::try_from(seq)
+                .ok()
+                .and_then(|i| self.records.get(i))
+                .map_or(0, |&(body, _)| body.saturating_sub(FRAME_HEADER));
+            LogError::Corrupt {
+                path: self.dir.join("log.xpl").display().to_string(),
+                offset,
+                message: format!(
+                    "record {seq}: {why}; run `xop log verify {}` to see what else is wrong, \
+                     and restore the log from a backup",
+                    self.dir.display()
+                ),
+            }
+        })
+    }
+
     /// The public key in the folder (`log.pub`). Trusting it only proves the log was not
     /// altered by someone who could not also replace this file: pass a key kept elsewhere to
     /// rule that out.
     pub fn folder_key(&self) -> Result<VerifyingKey, LogError> {
         read_public_key(&self.dir.join("log.pub"))
     }
+}
+
+/// The bytes before a frame's body: its tag, its length and its hash (the store's layout).
+const FRAME_HEADER: u64 = 1 + 4 + 32;
+
+/// The body of a signed note (up to its blank line) as a checkpoint; its signature is not
+/// checked.
+fn note_body(note: &str) -> Result<Checkpoint, super::checkpoint::CheckpointError> {
+    let body_end = note.rfind("\n\n").map_or(note.len(), |i| i + 1);
+    Checkpoint::parse_body(&note[..body_end])
+}
+
+/// What a reader checks besides the frames' hashes, which [`scan`] checked: in the committed
+/// part of the log (up to [`super::store::Scanned::end`]), every record starts with its place as
+/// its `seq` ([`leading_seq`]), every commit's root is the root of `tree` (the records' hashes)
+/// at its size, and every signed checkpoint's root is too (its signature is not checked: the
+/// reader has no trusted key). A frame's hash only shows it was not changed by accident, since
+/// anyone can recompute one: a record rewritten with its hash recomputed breaks the root of its
+/// commit (or, with the commits rewritten too, of the next checkpoint), and records swapped
+/// break their numbering. The first that does not hold is an error naming the record or the
+/// checkpoint and its byte, and saying to run `xop log verify`, which reports all of it.
+///
+/// This reads the committed part a second time (without hashing it again), as `scan` keeps
+/// neither the bodies nor the commits.
+fn check_committed(path: &Path, scanned: &Scanned, tree: &Tree) -> Result<(), LogError> {
+    let dir = path
+        .parent()
+        .map_or_else(|| ".".into(), |d| d.display().to_string());
+    let damaged = |offset: u64, what: String| LogError::Corrupt {
+        path: path.display().to_string(),
+        offset,
+        message: format!(
+            "{what}; run `xop log verify {dir}` to see all that is wrong, and restore the log \
+             from a backup"
+        ),
+    };
+    let mut index: u64 = 0;
+    // The records since the last commit, and where the first of them is.
+    let mut batch: (u64, u64) = (0, 0);
+    // The tree size of the last checkpoint whose root matched.
+    let mut matched: u64 = 0;
+    for frame in Frames::open(path)?.up_to(scanned.end) {
+        // `scan` read every frame up to there: one that cannot be read now was changed since.
+        let frame = frame.map_err(|e| damaged(e.offset, e.message))?;
+        match frame.tag {
+            Tag::Header => {}
+            Tag::Record => {
+                if leading_seq(&frame.body) != Some(index) {
+                    let holds = match leading_seq(&frame.body) {
+                        Some(seq) => format!("has seq {seq}"),
+                        None => "does not start with its seq".into(),
+                    };
+                    return Err(damaged(
+                        frame.offset,
+                        format!(
+                            "the record at record {index}'s place {holds}: records were \
+                             reordered, deleted, inserted or renumbered"
+                        ),
+                    ));
+                }
+                if batch.0 == index {
+                    batch.1 = frame.offset;
+                }
+                index += 1;
+            }
+            Tag::Commit => {
+                let Some((size, root)) = parse_commit(&frame.body) else {
+                    return Err(damaged(
+                        frame.offset,
+                        "a commit frame of the wrong length".into(),
+                    ));
+                };
+                if tree.root_at(size) != Some(root) {
+                    let (first, at) = batch;
+                    // Named at the batch's first record: the damage is in the records.
+                    let commit = frame.offset;
+                    let which = if size.saturating_sub(first) == 1 {
+                        format!(
+                            "record {first} does not match the commit of its batch (at byte \
+                             {commit}): its bytes were changed and the hash written with them \
+                             recomputed"
+                        )
+                    } else {
+                        format!(
+                            "records {first} to {} do not match the commit of their batch (at \
+                             byte {commit}): one of them was changed and the hash written with \
+                             it recomputed",
+                            size.saturating_sub(1)
+                        )
+                    };
+                    return Err(damaged(at, format!("{which}, or records were moved")));
+                }
+                batch = (size, 0);
+            }
+            Tag::Checkpoint => {
+                let note = String::from_utf8_lossy(&frame.body);
+                let cp = note_body(&note)
+                    .map_err(|e| damaged(frame.offset, format!("a signed checkpoint: {e}")))?;
+                if tree.root_at(cp.size) != Some(cp.root) {
+                    return Err(damaged(
+                        frame.offset,
+                        format!(
+                            "the signed checkpoint of tree size {} does not match records {} to \
+                             {}: one of them was changed or forged, with its hash and commit \
+                             rewritten",
+                            cp.size,
+                            matched,
+                            cp.size.saturating_sub(1)
+                        ),
+                    ));
+                }
+                matched = cp.size;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The log file of the log in `dir`, or an error saying there is no log there.
@@ -208,9 +357,7 @@ pub fn log_file(dir: &Path) -> Result<PathBuf, LogError> {
 
 /// Reads a public key file (`xop keygen` format).
 pub fn read_public_key(path: &Path) -> Result<VerifyingKey, LogError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LogError::io(path, &e))?;
-    parse_verifying_key(&text)
-        .map_err(|e| LogError::Config(format!("`{}` is not a public key: {e}", path.display())))
+    crate::module::read_verifying_key(path).map_err(LogError::Config)
 }
 
 /// One thing `verify` found wrong.
@@ -332,18 +479,20 @@ pub fn verify_log(dir: &Path, key: &VerifyingKey) -> Result<Report, LogError> {
     verify_log_with(dir, key, &VerifyOptions::default())
 }
 
-/// Whether a writer has the log in `dir` open: its `LOCK` is locked (`flock`) by a
-/// [`super::ProofLog`], in this process or another. Looked at by taking a shared lock at once
-/// released: a writer opening the log in that instant would find it locked, so it is looked at
-/// only when the answer changes what is said.
+/// Whether a writer has the log in `dir` open: its `LOCK`, or `log.xpl` itself, is locked
+/// (`flock`) by a [`super::ProofLog`], in this process or another (the writer holds both;
+/// `log.xpl` still shows it when `LOCK` was removed). Looked at by taking a shared lock at
+/// once released: a writer opening the log in that instant would find it locked, so it is
+/// looked at only when the answer changes what is said.
 pub fn writer_holds_lock(dir: &Path) -> bool {
-    let Ok(file) = File::open(dir.join("LOCK")) else {
-        return false;
-    };
-    matches!(
-        file.try_lock_shared(),
-        Err(std::fs::TryLockError::WouldBlock)
-    )
+    ["LOCK", "log.xpl"].iter().any(|name| {
+        File::open(dir.join(name)).is_ok_and(|file| {
+            matches!(
+                file.try_lock_shared(),
+                Err(std::fs::TryLockError::WouldBlock)
+            )
+        })
+    })
 }
 
 /// [`verify_log`], also checking that the log extends a checkpoint saved earlier
@@ -377,7 +526,7 @@ pub fn verify_log_with(
     };
     let limit = torn.as_ref().map_or(scanned.len, |r| r.offset);
     let mut tree = Tree::new();
-    let mut expected_seq: u64 = 0;
+    let mut numbering = Numbering::default();
     let mut committed: u64 = 0;
     // The tree size the last commit frame stated: a commit's batch is the records from there
     // to its own size, by the writer's count (records inserted or deleted before it shift
@@ -388,6 +537,9 @@ pub fn verify_log_with(
     // mismatch they explain is not reported again.
     let mut explained = false;
     let mut first = true;
+    // Whether the header's origin can be trusted: not when its frame was changed, and then
+    // the first checkpoint signed by the key says the origin (its signature covers it).
+    let mut origin_trusted = true;
     // The frame before (its tag and offset), for the grammar: a commit right after a record,
     // a checkpoint right after a commit.
     let mut prev: Option<(Tag, u64)> = None;
@@ -408,7 +560,16 @@ pub fn verify_log_with(
                 break;
             }
         };
-        if frame.tag != Tag::Record && frame.hash != leaf_hash(&frame.body) {
+        // Problems found so far: a grammar problem is said only of a frame nothing else was
+        // found wrong with (a record deleted leaves a commit after a checkpoint, which the
+        // commit's count already names; a changed frame is said to be changed, once).
+        let before = report.problems.len();
+        // A header, commit or checkpoint whose bytes do not match its hash is said to be
+        // changed, and nothing it says is trusted: a changed byte of a commit's tree size is
+        // not taken for records deleted or inserted. (A changed record is judged in its own
+        // arm.)
+        let changed = frame.tag != Tag::Record && frame.hash != leaf_hash(&frame.body);
+        if changed {
             problem(
                 &mut report,
                 None,
@@ -419,7 +580,10 @@ pub fn verify_log_with(
         if first {
             first = false;
             match (frame.tag, serde_json::from_slice::<Header>(&frame.body)) {
-                (Tag::Header, Ok(h)) => report.origin = h.origin,
+                (Tag::Header, Ok(h)) => {
+                    report.origin = h.origin;
+                    origin_trusted = !changed;
+                }
                 _ => {
                     problem(
                         &mut report,
@@ -433,10 +597,6 @@ pub fn verify_log_with(
             prev = Some((Tag::Header, frame.offset));
             continue;
         }
-        // Problems found so far: a grammar problem is said only of a frame nothing else was
-        // found wrong with (a record deleted leaves a commit after a checkpoint, which the
-        // commit's count already names).
-        let before = report.problems.len();
         match frame.tag {
             Tag::Header => {
                 problem(
@@ -472,29 +632,31 @@ pub fn verify_log_with(
                         ),
                     };
                     problem(&mut report, Some(index), frame.offset, what);
-                    expected_seq += 1;
-                } else if let Ok(r) = decoded
-                    && r.seq != expected_seq
-                {
-                    explained = true;
-                    let what = if r.seq > expected_seq {
-                        format!(
-                            "record {expected_seq} is missing (deleted or moved): the record \
-                                 at its place has seq {}",
-                            r.seq
-                        )
-                    } else {
-                        format!(
-                            "record {index} has seq {} where {expected_seq} is expected: a \
-                                 record was reordered, duplicated or forged",
-                            r.seq
-                        )
-                    };
-                    problem(&mut report, Some(index), frame.offset, what);
-                    expected_seq = r.seq + 1;
-                } else {
-                    expected_seq += 1;
+                    numbering.by_place();
+                } else if let Ok(r) = decoded {
+                    if numbering.record(&mut report, index, frame.offset, r.seq) {
+                        explained = true;
+                    }
+                    // Replay and `xop explain` build a file's path from it.
+                    if let Body::Decision(d) = &r.body
+                        && let Err(why) = check_module_hash(&d.module)
+                    {
+                        explained = true;
+                        problem(
+                            &mut report,
+                            Some(index),
+                            frame.offset,
+                            format!("record {index}: {why}"),
+                        );
+                    }
                 }
+            }
+            Tag::Commit if changed => {
+                // Its size and root are not trusted: it is taken to close the records since
+                // the last commit, as the writer writes one, and the next checkpoint (signed)
+                // still checks them.
+                stated += tree.size() - committed;
+                committed = tree.size();
             }
             Tag::Commit => {
                 let Some((size, root)) = parse_commit(&frame.body) else {
@@ -589,9 +751,16 @@ pub fn verify_log_with(
                     problem(&mut report, None, frame.offset, why);
                 }
             }
+            // Not trusted either: neither its signature nor its size or root is read.
+            Tag::Checkpoint if changed => {}
             Tag::Checkpoint => {
                 let note = String::from_utf8_lossy(&frame.body);
-                match Checkpoint::open(&note, key) {
+                let opened = Checkpoint::open(&note, key);
+                if !origin_trusted && let Ok(cp) = &opened {
+                    report.origin.clone_from(&cp.origin);
+                    origin_trusted = true;
+                }
+                match opened {
                     Err(e) => problem(
                         &mut report,
                         None,
@@ -685,6 +854,7 @@ pub fn verify_log_with(
         }
         prev = Some((frame.tag, frame.offset));
     }
+    numbering.finish();
     // Whether a writer has the log open, looked at only when it changes what is said.
     let uncovered = report.verified_size < tree.size() && report.problems.is_empty();
     report.live =
@@ -761,6 +931,180 @@ pub fn verify_log_with(
     keys.truncate(committed);
     check_key_file(dir, &keys, &mut report);
     Ok(report)
+}
+
+/// The records' sequence numbers judged in file order: what a problem is said to be (a record
+/// missing, two swapped, one moved, a duplicate) so that nothing false follows it.
+///
+/// A record numbered ahead of the one expected is reported at once, as records missing (deleted,
+/// or moved further on), and judged again at the next record: if that one is the record
+/// expected, the first was moved before its place instead (two records swapped, when it was one
+/// ahead), and the problem is said so; its number is then skipped when it is reached. A record
+/// reported missing that turns up further on was moved there: the problem says where, and its
+/// record is not reported again. A record numbered behind, otherwise, is a duplicate or a
+/// forgery. A record whose seq is not trusted (changed, or not decoding) takes its place's
+/// number ([`Numbering::by_place`]).
+#[derive(Debug, Default)]
+struct Numbering {
+    /// The seq the next record should have.
+    expected: u64,
+    /// The last record, if it was numbered ahead: judged at the next record.
+    ahead: Option<Ahead>,
+    /// Numbers seen ahead of their place (a record moved earlier): skipped when reached.
+    early: std::collections::BTreeSet<u64>,
+    /// Records reported missing alone (a gap of one): their number, and the record found at
+    /// their place with its problem, to say it was a move if they turn up further on.
+    missing: std::collections::BTreeMap<u64, Ahead>,
+}
+
+/// A record numbered ahead of the one expected, and its problem.
+#[derive(Debug, Clone, Copy)]
+struct Ahead {
+    /// Its problem's index in [`Report::problems`] (`None` past [`MAX_PROBLEMS`]).
+    problem: Option<usize>,
+    /// Its seq.
+    seq: u64,
+    /// The seq expected at its place.
+    expected: u64,
+}
+
+impl Numbering {
+    /// Judges a record at place `index` (byte `offset`) holding `seq`; true if that is a
+    /// problem (reported, or said of an earlier record's problem).
+    fn record(&mut self, report: &mut Report, index: u64, offset: u64, seq: u64) -> bool {
+        let mut wrong = false;
+        if let Some(a) = self.ahead.take() {
+            if seq == a.expected {
+                // `a` was ahead of its place, and the records it skipped follow it.
+                wrong = true;
+                let moved = if a.seq == a.expected + 1 {
+                    format!(
+                        "records {} and {} were swapped: record {} is at record {}'s place, and \
+                         record {} after it (at byte {offset})",
+                        a.expected, a.seq, a.seq, a.expected, a.expected
+                    )
+                } else {
+                    format!(
+                        "record {} is out of its place: it is at record {}'s place, before \
+                         records {} to {} (record {} follows it, at byte {offset}): it was moved \
+                         there, or forged",
+                        a.seq,
+                        a.expected,
+                        a.expected,
+                        a.seq - 1,
+                        a.expected
+                    )
+                };
+                rewrite(report, a.problem, moved);
+                // `expected` did not move when `a` was met: its number is skipped when reached.
+                self.early.insert(a.seq);
+            } else {
+                self.settle(a);
+            }
+        }
+        if seq == self.expected {
+            self.next();
+            return wrong;
+        }
+        if seq > self.expected && !self.early.contains(&seq) {
+            let what = if seq == self.expected + 1 {
+                format!(
+                    "record {} is missing (deleted or moved): the record at its place has seq \
+                     {seq}",
+                    self.expected
+                )
+            } else {
+                format!(
+                    "records {} to {} are missing (deleted or moved): the record at record {}'s \
+                     place has seq {seq}",
+                    self.expected,
+                    seq - 1,
+                    self.expected
+                )
+            };
+            let problem = report_problem(report, Some(index), offset, what);
+            self.ahead = Some(Ahead {
+                problem,
+                seq,
+                expected: self.expected,
+            });
+        } else if let Some(m) = self.missing.remove(&seq) {
+            // Reported missing at its place, and here it is: moved further on.
+            rewrite(
+                report,
+                m.problem,
+                format!(
+                    "record {seq} was moved: the record at its place has seq {}, and record \
+                     {seq} is further on, at record {index}'s place (byte {offset})",
+                    m.seq
+                ),
+            );
+        } else {
+            report_problem(
+                report,
+                Some(index),
+                offset,
+                format!(
+                    "record {index} has seq {seq} where {} is expected: a record was reordered, \
+                     duplicated or forged",
+                    self.expected
+                ),
+            );
+        }
+        true
+    }
+
+    /// A record whose seq is not trusted: it takes the number of its place.
+    fn by_place(&mut self) {
+        if let Some(a) = self.ahead.take() {
+            self.settle(a);
+        }
+        self.next();
+    }
+
+    /// The end of the records: a record numbered ahead is taken for records missing.
+    fn finish(&mut self) {
+        if let Some(a) = self.ahead.take() {
+            self.settle(a);
+        }
+    }
+
+    /// `a` is taken for records missing before it (as its problem says): the count goes on
+    /// from its seq, and a single missing record is remembered, in case it turns up later.
+    fn settle(&mut self, a: Ahead) {
+        if a.seq == a.expected + 1 {
+            self.missing.insert(a.expected, a);
+        }
+        self.expected = a.seq;
+        self.next();
+    }
+
+    /// The expected record was seen: on to the next, past numbers already seen early.
+    fn next(&mut self) {
+        self.expected += 1;
+        while self.early.remove(&self.expected) {
+            self.expected += 1;
+        }
+    }
+}
+
+/// [`problem`], returning its index in [`Report::problems`] (`None` past [`MAX_PROBLEMS`]).
+fn report_problem(
+    report: &mut Report,
+    seq: Option<u64>,
+    offset: u64,
+    message: String,
+) -> Option<usize> {
+    let before = report.problems.len();
+    problem(report, seq, offset, message);
+    (report.problems.len() > before).then_some(before)
+}
+
+/// Says problem `index` anew, once what it is became clear.
+fn rewrite(report: &mut Report, index: Option<usize>, message: String) {
+    if let Some(p) = index.and_then(|i| report.problems.get_mut(i)) {
+        p.message = message;
+    }
 }
 
 /// Why a commit frame right after `prev` is out of place (`None`: it is not). The writer
@@ -1430,5 +1774,378 @@ mod tests {
         assert_eq!(SavedCheckpoint::parse("c", &proof).unwrap().note, note);
         assert!(SavedCheckpoint::parse("d", "{\"seq\":1}").is_err());
         assert!(SavedCheckpoint::parse("e", "\n").is_err());
+    }
+
+    /// `log_of(dir, 5, 2)`'s frames with record `k` rewritten (`"test.eK"` renamed, so the
+    /// record stays canonical) and its hash recomputed, as someone without the key can; with
+    /// `commits`, the commits after it are made anew too (their MAC, if any, left as it was).
+    fn forge(dir: &Path, k: u64, commits: bool) -> Vec<Frame> {
+        let mut f = frames(dir);
+        let i = f
+            .iter()
+            .position(|x| x.tag == Tag::Record && leading_seq(&x.body) == Some(k))
+            .unwrap();
+        let body = String::from_utf8(f[i].body.clone()).unwrap();
+        let forged = body.replacen(&format!("\"test.e{k}\""), "\"test.forged\"", 1);
+        assert_ne!(body, forged);
+        assert!(decode(forged.as_bytes()).is_ok());
+        f[i].body = forged.into_bytes();
+        f[i].hash = leaf_hash(&f[i].body);
+        if commits {
+            let mut tree = Tree::new();
+            for x in &mut f {
+                match x.tag {
+                    Tag::Record => tree.push(x.hash),
+                    Tag::Commit => {
+                        x.body[8..40].copy_from_slice(&tree.root());
+                        x.hash = leaf_hash(&x.body);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        write(dir, &f)
+    }
+
+    /// The error of [`LogReader::open`], as the commands print it.
+    fn refused(dir: &Path) -> String {
+        match LogReader::open(dir) {
+            Ok(r) => panic!("opened, with {} records", r.size()),
+            Err(e) => {
+                assert!(matches!(e, LogError::Corrupt { .. }), "{e:?}");
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn readers_refuse_records_rewritten_with_their_hash_or_swapped() {
+        // QA: with a record rewritten (its frame hash recomputed) or two records swapped, `xop
+        // log prove` made a proof that does not verify, `show 1` printed record 2 and `explain
+        // 1` explained it as record 1: the readers checked the frames' hashes only.
+        let dir = tempfile::tempdir().unwrap();
+        log_of(dir.path(), 5, 2);
+        let original = frames(dir.path());
+        assert_eq!(LogReader::open(dir.path()).unwrap().size(), 5);
+        let record = |f: &[Frame], k: u64| {
+            f.iter()
+                .filter(|x| x.tag == Tag::Record)
+                .nth(k as usize)
+                .unwrap()
+                .offset
+        };
+
+        // Rewritten: the commit of its batch no longer matches.
+        let f = forge(dir.path(), 2, false);
+        let e = refused(dir.path());
+        assert!(
+            e.contains(&format!(
+                "is damaged at byte {}: record 2 does not match the commit of its batch (at byte \
+                 {}): its bytes were changed and the hash written with them recomputed",
+                record(&f, 2),
+                f.iter().find(|x| x.offset > record(&f, 2)).unwrap().offset
+            )) && e.contains("run `xop log verify"),
+            "{e}"
+        );
+        // Its commits rewritten too: the next signed checkpoint (tree size 4) no longer matches.
+        write(dir.path(), &original);
+        let f = forge(dir.path(), 2, true);
+        let e = refused(dir.path());
+        let cp = f
+            .iter()
+            .filter(|x| x.tag == Tag::Checkpoint)
+            .nth(1)
+            .unwrap()
+            .offset;
+        assert!(
+            e.contains(&format!(
+                "is damaged at byte {cp}: the signed checkpoint of tree size 4 does not match \
+                 records 2 to 3: one of them was changed or forged"
+            )),
+            "{e}"
+        );
+        // After the last checkpoint, with its commit rewritten: nothing shows it but a
+        // signature, which the reader has no key to check (`verify` reports it uncovered).
+        let mut f = original.clone();
+        f.truncate(f.len() - 1);
+        write(dir.path(), &f);
+        forge(dir.path(), 4, true);
+        assert_eq!(LogReader::open(dir.path()).unwrap().size(), 5);
+
+        // Records 1 and 2 swapped, bytes and hashes intact: record 1's place holds seq 2.
+        let mut f = original.clone();
+        let (a, b) = (
+            f.iter()
+                .position(|x| x.offset == record(&original, 1))
+                .unwrap(),
+            f.iter()
+                .position(|x| x.offset == record(&original, 2))
+                .unwrap(),
+        );
+        f.swap(a, b);
+        let f = write(dir.path(), &f);
+        let e = refused(dir.path());
+        assert!(
+            e.contains(&format!(
+                "is damaged at byte {}: the record at record 1's place has seq 2: records were \
+                 reordered",
+                f[a].offset
+            )),
+            "{e}"
+        );
+        // Untouched again: it opens, and proves.
+        write(dir.path(), &original);
+        let mut r = LogReader::open(dir.path()).unwrap();
+        assert!(r.prove(2).unwrap().verify(&key()).is_ok());
+    }
+
+    /// The frames of `log_of(dir, 6, 2)` with its record frames put in `order` (the seqs, in
+    /// file order; each record is its own batch, so commits and checkpoints stay in place; with
+    /// fewer records than 6, the last places are left out, their commits kept).
+    fn reorder(dir: &Path, original: &[Frame], order: &[u64]) -> Vec<Frame> {
+        let records: Vec<Frame> = original
+            .iter()
+            .filter(|x| x.tag == Tag::Record)
+            .cloned()
+            .collect();
+        let mut next = order.iter().map(|&k| records[k as usize].clone());
+        let f: Vec<Frame> = original
+            .iter()
+            .filter_map(|x| match x.tag {
+                Tag::Record => next.next(),
+                _ => Some(x.clone()),
+            })
+            .collect();
+        write(dir, &f)
+    }
+
+    /// The offset of the record frame at place `index`.
+    fn place(f: &[Frame], index: usize) -> u64 {
+        f.iter()
+            .filter(|x| x.tag == Tag::Record)
+            .nth(index)
+            .unwrap()
+            .offset
+    }
+
+    #[test]
+    fn records_swapped_or_moved_are_reported_as_such_and_nothing_false_after() {
+        // QA: two adjacent records swapped gave "record 1 is missing … has seq 2", "record 2
+        // has seq 1 where 3 is expected", then a false "record 3 … record 2 is missing" although
+        // record 3 was in place: the count went on from the seq of a record out of place.
+        let dir = tempfile::tempdir().unwrap();
+        log_of(dir.path(), 6, 2);
+        let original = frames(dir.path());
+        let messages = |r: &Report| {
+            r.problems
+                .iter()
+                .map(|p| (p.seq, p.offset, p.message.clone()))
+                .collect::<Vec<_>>()
+        };
+
+        let f = reorder(dir.path(), &original, &[0, 2, 1, 3, 4, 5]);
+        let r = verify(dir.path());
+        assert_eq!(
+            messages(&r),
+            [(
+                Some(1),
+                place(&f, 1),
+                format!(
+                    "records 1 and 2 were swapped: record 2 is at record 1's place, and record 1 \
+                     after it (at byte {})",
+                    place(&f, 2)
+                )
+            )]
+        );
+
+        // Record 1 moved further on, after record 3.
+        let f = reorder(dir.path(), &original, &[0, 2, 3, 1, 4, 5]);
+        let r = verify(dir.path());
+        assert_eq!(
+            messages(&r),
+            [(
+                Some(1),
+                place(&f, 1),
+                format!(
+                    "record 1 was moved: the record at its place has seq 2, and record 1 is \
+                     further on, at record 3's place (byte {})",
+                    place(&f, 3)
+                )
+            )]
+        );
+
+        // Record 4 moved before record 1.
+        let f = reorder(dir.path(), &original, &[0, 4, 1, 2, 3, 5]);
+        let r = verify(dir.path());
+        assert_eq!(
+            messages(&r),
+            [(
+                Some(1),
+                place(&f, 1),
+                format!(
+                    "record 4 is out of its place: it is at record 1's place, before records 1 \
+                     to 3 (record 1 follows it, at byte {}): it was moved there, or forged",
+                    place(&f, 2)
+                )
+            )]
+        );
+
+        // Records deleted: one problem for the gap, whatever its length, and none after it
+        // (the commits left without their records say so, in the commits' numbering).
+        for (order, said) in [
+            (
+                &[0, 1, 3, 4, 5][..],
+                "record 2 is missing (deleted or moved): the record at its place has seq 3",
+            ),
+            (
+                &[0, 1, 4, 5][..],
+                "records 2 to 3 are missing (deleted or moved): the record at record 2's place has seq 4",
+            ),
+            (&[0, 1, 2, 3, 4][..], ""),
+        ] {
+            let f = reorder(dir.path(), &original, order);
+            let r = verify(dir.path());
+            let numbering: Vec<_> = r
+                .problems
+                .iter()
+                .filter(|p| p.message.contains("missing") || p.message.contains("has seq"))
+                .collect();
+            if said.is_empty() {
+                // The last record deleted: its commit and checkpoint say so.
+                assert_eq!(numbering, Vec::<&Problem>::new());
+                assert!(!r.problems.is_empty());
+            } else {
+                assert_eq!(numbering.len(), 1, "{r:#?}");
+                assert_eq!(numbering[0].offset, place(&f, 2));
+                assert_eq!(numbering[0].message, said);
+            }
+        }
+        write(dir.path(), &original);
+        assert_eq!(verify(dir.path()).problems, []);
+    }
+
+    #[test]
+    fn a_changed_commit_or_checkpoint_is_one_problem_and_its_fields_are_not_trusted() {
+        // QA: one changed byte of a commit's tree size also gave "records 0 to 16777216 were
+        // committed together…" and "a commit of tree size 2 after one of size 16777217"; one
+        // changed byte of a checkpoint, a problem with its signature too; of the header's
+        // origin, every checkpoint "of another log".
+        let dir = tempfile::tempdir().unwrap();
+        // The frames changed are never the last one (a changed frame at the very end is taken
+        // for the torn end of a batch: `damage_after_the_last_commit_is_still_reported`).
+        log_of(dir.path(), 6, 2);
+        let original = frames(dir.path());
+        let path = dir.path().join("log.xpl");
+        let bytes = std::fs::read(&path).unwrap();
+        // The header's origin, one byte changed: its checkpoints are not taken for another
+        // log's.
+        let origin = bytes.windows(8).position(|w| w == b"test.xop").unwrap();
+        let mut changed = bytes.clone();
+        changed[origin + 1] ^= 1;
+        std::fs::write(&path, &changed).unwrap();
+        let r = verify(dir.path());
+        assert_eq!(r.problems.len(), 1, "{r:#?}");
+        assert_problem(&r, 8, "a frame was changed");
+        assert_eq!(r.origin, "test.xop/verify");
+        for (tag, at) in [
+            (Tag::Commit, 3),
+            (Tag::Commit, 10),
+            (Tag::Checkpoint, 20),
+            (Tag::Checkpoint, 0),
+        ] {
+            for nth in [0, 1] {
+                let frame = original.iter().filter(|x| x.tag == tag).nth(nth).unwrap();
+                let mut changed = bytes.clone();
+                changed[frame.offset as usize + 37 + at] ^= 1;
+                std::fs::write(&path, &changed).unwrap();
+                let r = verify(dir.path());
+                assert_eq!(r.problems.len(), 1, "{tag:?} {nth} byte {at}: {r:#?}");
+                assert_problem(&r, frame.offset, "a frame was changed");
+            }
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(verify(dir.path()).problems, []);
+    }
+
+    #[test]
+    fn a_decision_naming_its_module_by_anything_but_a_sha256_is_refused() {
+        // QA: a record's `module` rewritten to `../../other` (its hash recomputed): replay and
+        // `xop explain` read `modules/../../other.xopm`, outside the log folder.
+        use super::super::record::{DecisionRecord, Entry};
+        use super::super::replay::load_module;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("L");
+        let log = ProofLog::open(&dir, config(1)).unwrap();
+        let decision = |module: &str| Entry {
+            time: time_text(0),
+            body: Body::Decision(DecisionRecord {
+                module: module.into(),
+                policy: "p.q".into(),
+                action: None,
+                at: time_text(0),
+                evidence: Vec::new(),
+                signals: Vec::new(),
+                verdict: crate::ir::Verdict::Allow,
+                reasons: Vec::new(),
+                fired: Vec::new(),
+                review: None,
+                args_sha256: None,
+                error: None,
+                detail: None,
+            }),
+        };
+        log.append(&decision(&"ab".repeat(32))).unwrap();
+        log.append(&decision("../../other")).unwrap();
+        log.close().unwrap();
+        // Where the path would lead (`L/modules/../../other.xopm`): a file that is there.
+        std::fs::write(root.path().join("other.xopm"), b"XOPM").unwrap();
+
+        let r = verify(&dir);
+        let second = frames(&dir)
+            .into_iter()
+            .filter(|x| x.tag == Tag::Record)
+            .nth(1)
+            .unwrap();
+        assert_eq!(r.problems.len(), 1, "{r:#?}");
+        assert_eq!(r.problems[0].seq, Some(1));
+        assert_problem(
+            &r,
+            second.offset,
+            "record 1: its `module` is \"../../other\", not the SHA-256 of a module file",
+        );
+
+        let mut reader = LogReader::open(&dir).unwrap();
+        let Body::Decision(d) = reader.record(1).unwrap().body else {
+            panic!("not a decision")
+        };
+        let e = reader.check_module(1, &d).unwrap_err();
+        assert!(
+            matches!(e, LogError::Corrupt { offset, .. } if offset == second.offset),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .contains("record 1: its `module` is \"../../other\""),
+            "{e}"
+        );
+        let Body::Decision(d) = reader.record(0).unwrap().body else {
+            panic!("not a decision")
+        };
+        assert_eq!(reader.check_module(0, &d), Ok(()));
+
+        let e = load_module(&dir, "../../other").err().unwrap().to_string();
+        assert!(
+            e.starts_with(
+                "the module the record names cannot be read: its `module` is \"../../other\", \
+                 not the SHA-256 of a module file"
+            ),
+            "{e}"
+        );
+        // A well-formed one that is not kept is still said so.
+        let e = load_module(&dir, &"ab".repeat(32))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("is not kept in the log folder"), "{e}");
     }
 }
