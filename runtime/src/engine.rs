@@ -250,6 +250,20 @@ pub struct ModuleInfo {
     pub signer: Option<String>,
 }
 
+/// What [`Runtime::unload`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unloaded {
+    /// The module was unloaded: what it was.
+    Module(ModuleInfo),
+    /// No module of that name is loaded; nothing changed.
+    NotLoaded {
+        /// The names of the modules loaded.
+        loaded: Vec<String>,
+    },
+    /// It is the only loaded module, which the caller asked to keep; nothing changed.
+    LastModule,
+}
+
 /// Why the runtime refused something.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuntimeError {
@@ -319,8 +333,9 @@ impl fmt::Display for RuntimeError {
             RuntimeError::Module(e) => write!(f, "module refused: {e}"),
             RuntimeError::Conflict { policy, module } => write!(
                 f,
-                "policy `{policy}` is already defined by module `{module}`; unload it, or load \
-                 this module under the name `{module}` to replace it"
+                "policy `{policy}` is already defined by module `{module}`, and two loaded \
+                 modules may not define one policy: load this module under the name \
+                 `{module}` to replace that one, or unload `{module}` first"
             ),
             RuntimeError::UnknownPolicy { policy, known } => write!(
                 f,
@@ -845,6 +860,11 @@ fn keyword<S: serde::Serializer>(v: &Verdict, s: S) -> Result<S::Ok, S::Error> {
 /// The runtime: modules and, optionally, the proof log.
 pub struct Runtime {
     modules: ArcSwap<ModuleSet>,
+    /// Held by whatever changes the module set (load, replace, unload), from its conflict
+    /// check to its swap: two loads racing could otherwise both pass the check against the
+    /// old set, and the one then refused would have stored its file for nothing. Decisions
+    /// never take it (they read the set's snapshot).
+    swapping: std::sync::Mutex<()>,
     log: Option<ProofLog>,
     review: ArcSwapOption<Box<dyn ReviewSink>>,
     connectors: ArcSwapOption<Box<dyn Connectors>>,
@@ -946,6 +966,7 @@ impl Runtime {
     pub fn new() -> Runtime {
         Runtime {
             modules: ArcSwap::from_pointee(ModuleSet::default()),
+            swapping: std::sync::Mutex::new(()),
             log: None,
             review: ArcSwapOption::empty(),
             connectors: ArcSwapOption::empty(),
@@ -1021,8 +1042,12 @@ impl Runtime {
     }
 
     /// Loads a module from its bytes under `name` (replacing the module of that name): verified
-    /// as [`module::load`] does (and signed by `trust`, when given), kept in the log's folder
-    /// for replay, then swapped in atomically.
+    /// as [`module::load`] does (and signed by `trust`, when given), checked against the other
+    /// loaded modules (two may not define one policy: [`RuntimeError::Conflict`]), kept in the
+    /// log's folder for replay, then swapped in atomically. A module refused is not kept (its
+    /// file stays only if it was kept before: records may name it). Loads, replacements and
+    /// unloads are made one at a time, so the set a load was checked against is the one it
+    /// joins; decisions go on meanwhile.
     pub fn load_bytes(
         &self,
         name: &str,
@@ -1031,33 +1056,19 @@ impl Runtime {
     ) -> Result<ModuleInfo, RuntimeError> {
         let entry = self.prepare(name, bytes, trust)?;
         let info = info(&entry);
-        // A module refused for a conflict is not stored: checked against the set now, before
-        // storing, and again at the swap (a load racing this one may have changed the set).
-        let others: Vec<Arc<LoadedPolicies>> = (self.modules.load().modules.iter())
+        let _swapping = self
+            .swapping
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut modules: Vec<Arc<LoadedPolicies>> = (self.modules.load().modules.iter())
             .filter(|m| m.name != name)
             .cloned()
             .collect();
-        check_conflicts(&others, &entry)?;
+        // Before the file is stored: a module refused for a conflict leaves nothing behind.
+        check_conflicts(&modules, &entry)?;
         self.store_module(&entry, bytes)?;
-        let mut result = Ok(());
-        self.modules.rcu(|set| {
-            let mut modules: Vec<Arc<LoadedPolicies>> = set
-                .modules
-                .iter()
-                .filter(|m| m.name != name)
-                .cloned()
-                .collect();
-            result = check_conflicts(&modules, &entry);
-            if result.is_err() {
-                // Keep the set as it is.
-                return ModuleSet {
-                    modules: set.modules.clone(),
-                };
-            }
-            modules.push(Arc::clone(&entry));
-            ModuleSet { modules }
-        });
-        result?;
+        modules.push(entry);
+        self.modules.store(Arc::new(ModuleSet { modules }));
         Ok(info)
     }
 
@@ -1074,6 +1085,10 @@ impl Runtime {
             check_conflicts(&entries, &e)?;
             entries.push(e);
         }
+        let _swapping = self
+            .swapping
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (e, (_, bytes)) in entries.iter().zip(modules) {
             self.store_module(e, bytes)?;
         }
@@ -1082,21 +1097,30 @@ impl Runtime {
         Ok(infos)
     }
 
-    /// Unloads the module named `name`; whether there was one.
-    pub fn unload(&self, name: &str) -> bool {
-        let mut found = false;
-        self.modules.rcu(|set| {
-            found = set.modules.iter().any(|m| m.name == name);
-            ModuleSet {
-                modules: set
-                    .modules
-                    .iter()
-                    .filter(|m| m.name != name)
-                    .cloned()
-                    .collect(),
-            }
-        });
-        found
+    /// Unloads the module named `name`: decisions under way finish on it, later ones no
+    /// longer see its policies. Its file stays in the log's folder (records name it). With
+    /// `keep_last`, the only loaded module is not unloaded ([`Unloaded::LastModule`]): a
+    /// runtime without modules decides nothing.
+    pub fn unload(&self, name: &str, keep_last: bool) -> Unloaded {
+        let _swapping = self
+            .swapping
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let set = self.modules.load_full();
+        let Some(gone) = set.modules.iter().find(|m| m.name == name) else {
+            return Unloaded::NotLoaded {
+                loaded: set.modules.iter().map(|m| m.name.clone()).collect(),
+            };
+        };
+        if keep_last && set.modules.len() == 1 {
+            return Unloaded::LastModule;
+        }
+        let modules = (set.modules.iter())
+            .filter(|m| m.name != name)
+            .cloned()
+            .collect();
+        self.modules.store(Arc::new(ModuleSet { modules }));
+        Unloaded::Module(info(gone))
     }
 
     /// Keeps `bytes`, the module of `entry`, in the log's folder, before any decision by it
@@ -2298,6 +2322,104 @@ mod tests {
             sources: vec!["acme.xop".into()],
         }
         .to_bytes(None)
+    }
+
+    /// A module of one policy `name` (action `acme.act`, allowing all), told apart from
+    /// others of the same policy by `tag` (its source hash).
+    fn one_policy_bytes(name: &str, tag: &str) -> Vec<u8> {
+        let program = Program {
+            policies: vec![Policy {
+                name: name.into(),
+                qualified: format!("acme.{name}"),
+                action: format!("acme.{name}_act"),
+                params: vec![Param {
+                    name: "n".into(),
+                    ty: Type::Int,
+                }],
+                now_slot: None,
+                slots: 1,
+                rules: vec![rule(1, Verdict::Allow, "ok", None)],
+            }],
+            ..Program::default()
+        };
+        Module {
+            program,
+            source_hash: hash_sources([("acme.xop", tag.as_bytes())]),
+            sources: vec!["acme.xop".into()],
+        }
+        .to_bytes(None)
+    }
+
+    /// Whether the log folder keeps the module `bytes`.
+    fn kept(dir: &Path, bytes: &[u8]) -> bool {
+        crate::proof::module_path(dir, &hex(&crate::module::content_hash(bytes))).exists()
+    }
+
+    /// Two loads at once, under two names, of modules defining the same policy: one is loaded,
+    /// the other refused for the conflict, and only the loaded one's file is kept (the refused
+    /// one's checked against the set before its file is written, and no other load can change
+    /// the set in between). Many rounds, each with modules new to the folder.
+    #[test]
+    fn racing_conflicting_loads_keep_only_the_loaded_modules_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Arc::new(runtime(dir.path()));
+        for round in 0..24 {
+            let policy = format!("q{round}");
+            let versions: Vec<Vec<u8>> = ["a", "b"]
+                .iter()
+                .map(|who| one_policy_bytes(&policy, &format!("{who}{round}")))
+                .collect();
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let loads: Vec<_> = (versions.iter().cloned().enumerate())
+                .map(|(i, bytes)| {
+                    let (rt, barrier) = (Arc::clone(&rt), Arc::clone(&barrier));
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        rt.load_bytes(&format!("slot{round}-{i}"), &bytes, None)
+                    })
+                })
+                .collect();
+            let results: Vec<_> = loads.into_iter().map(|t| t.join().unwrap()).collect();
+            let loaded: Vec<usize> = (0..2).filter(|&i| results[i].is_ok()).collect();
+            assert_eq!(loaded.len(), 1, "round {round}: {results:?}");
+            let (ok, refused) = (loaded[0], 1 - loaded[0]);
+            assert!(
+                matches!(&results[refused], Err(RuntimeError::Conflict { .. })),
+                "{results:?}"
+            );
+            assert!(kept(dir.path(), &versions[ok]), "round {round}");
+            assert!(
+                !kept(dir.path(), &versions[refused]),
+                "round {round}: the module refused for a conflict was kept"
+            );
+        }
+    }
+
+    /// Unloading: an unknown name changes nothing and lists the loaded ones; the last module
+    /// is kept when asked; an unloaded module's policies are gone, its file stays.
+    #[test]
+    fn unload_refuses_an_unknown_name_and_when_asked_the_last_module() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(dir.path());
+        assert_eq!(
+            rt.unload("nope", true),
+            Unloaded::NotLoaded {
+                loaded: vec!["acme".into()]
+            }
+        );
+        assert_eq!(rt.unload("acme", true), Unloaded::LastModule);
+        assert_eq!(rt.modules().modules.len(), 1);
+        let other = one_policy_bytes("other", "other");
+        rt.load_bytes("other", &other, None).unwrap();
+        let Unloaded::Module(gone) = rt.unload("other", true) else {
+            panic!("not unloaded");
+        };
+        assert_eq!(gone.hash, hex(&crate::module::content_hash(&other)));
+        assert!(rt.modules().policy("other").is_none());
+        assert!(rt.modules().policy("p").is_some());
+        assert!(kept(dir.path(), &other));
+        assert!(matches!(rt.unload("acme", false), Unloaded::Module(_)));
+        assert!(rt.modules().modules.is_empty());
     }
 
     fn runtime(dir: &Path) -> Runtime {

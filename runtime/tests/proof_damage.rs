@@ -17,6 +17,17 @@ use xop_runtime::proof::store::{Frame, Frames, MAGIC, MAX_TORN_TAIL, Tag, write_
 use xop_runtime::proof::verify::{LogReader, read_public_key, verify_log};
 use xop_runtime::proof::{LogConfig, LogError, ProofLog};
 
+/// Writes a new key file as the log makes one: mode 0600 (a key file others may read is
+/// refused).
+fn write_private(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
 fn config() -> LogConfig {
     LogConfig {
         origin: Some("test.xop/damage".into()),
@@ -787,7 +798,7 @@ fn a_first_format_key_file_keeps_working() {
     bytes.extend_from_slice(&legacy_slot("cust-0", 0x5a, 0xa5));
     bytes.extend_from_slice(&legacy_slot("cust-3", 0x6b, 0xb6));
     let path = dir.path().join("subjects.keys");
-    std::fs::write(&path, &bytes).unwrap();
+    write_private(&path, &bytes);
     let log = ProofLog::open(dir.path(), config()).unwrap();
     assert_eq!(decide_about(&log, "cust-0"), hex(&old0));
     assert_eq!(decide_about(&log, "cust-3"), hex(&old3));
@@ -863,7 +874,7 @@ fn a_bound_slot_changed_in_a_first_format_file_is_refused_and_reported() {
     let mut bytes = b"XOPKEYS1".to_vec();
     bytes.extend_from_slice(&legacy_slot("cust-0", 0x5a, 0xa5));
     let path = dir.path().join("subjects.keys");
-    std::fs::write(&path, &bytes).unwrap();
+    write_private(&path, &bytes);
     let log = ProofLog::open(dir.path(), config()).unwrap();
     decide_about(&log, "cust-0");
     decide_about(&log, "cust-1");

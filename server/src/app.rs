@@ -9,11 +9,12 @@ use axum::extract::{Extension, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 use xop_runtime::bind::BindErrorKind;
 use xop_runtime::engine::{
     Approved, Deadline, Input, Options, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError,
+    Unloaded,
 };
 use xop_runtime::ir::Verdict;
 use xop_runtime::proof::LogError;
@@ -124,6 +125,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/proof/{n}", get(proof))
         .route("/v1/modules", post(load_module))
+        .route("/v1/modules/{name}", delete(unload_module))
         .route("/v1/halt", get(halt_state).post(halt_on).delete(halt_off))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -231,8 +233,9 @@ async fn not_found(uri: Uri) -> ApiError {
             "no endpoint `{}`; the endpoints are POST /v1/decide/{{policy}}, POST \
              /v1/actions/{{action}}/decide, GET /v1/actions, GET|POST /v1/reviews, \
              GET /v1/reviews/{{id}}, POST /v1/reviews/{{id}}/approve|reject, GET \
-             /v1/log/checkpoint, GET /v1/log/proof/{{n}}, POST /v1/modules, GET|POST|DELETE \
-             /v1/halt, GET /healthz, GET /metrics (docs/serve.md)",
+             /v1/log/checkpoint, GET /v1/log/proof/{{n}}, POST /v1/modules, DELETE \
+             /v1/modules/{{name}}, GET|POST|DELETE /v1/halt, GET /healthz, GET /metrics \
+             (docs/serve.md)",
             uri.path()
         ),
     )
@@ -530,9 +533,18 @@ fn runtime_error(e: RuntimeError) -> ApiError {
             "module_refused",
             e.to_string(),
         ),
-        RuntimeError::Conflict { .. } => {
-            ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-        }
+        // What an operator can do over HTTP, with the URLs to send.
+        RuntimeError::Conflict { policy, module } => ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "policy `{policy}` is already defined by module `{module}`, and two loaded \
+                 modules may not define one policy; nothing was loaded: load this module under \
+                 that name to replace `{module}` (POST /v1/modules?name={encoded}), or unload \
+                 `{module}` first (DELETE /v1/modules/{encoded})",
+                encoded = percent_encode(&module)
+            ),
+        ),
         RuntimeError::Io(_) => ApiError::internal(e.to_string()),
         RuntimeError::DeadlinePassed { .. } => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -826,10 +838,109 @@ async fn decide_asked(
     Ok(axum::Json(out).into_response())
 }
 
-fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
-    uri.query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+/// A request's query parameters, decoded ([`query`]).
+struct Query(Vec<(&'static str, String)>);
+
+impl Query {
+    /// The value of parameter `name`, if given.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The query of `uri`, each parameter's name and value percent-decoded as UTF-8, with `+` read
+/// as a space: the form encoding (`application/x-www-form-urlencoded`), which HTML forms,
+/// `curl -G --data-urlencode` and JavaScript's `URLSearchParams` write; a plus sign is `%2B`.
+/// Only the parameters `known` are taken, each once: a misspelt one (`nmae` for `name`), a
+/// repeated one, and one that is not percent-encoded UTF-8 are refused with 400 `bad_query`,
+/// never read as absent or as its first value. `usage` ends the message: the parameters there
+/// are, and what was not done (`nothing was listed`).
+fn query(uri: &Uri, known: &[&'static str], usage: &str) -> Result<Query> {
+    let bad = |why: String| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!("{why}: {usage}"),
+        )
+    };
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    for pair in uri.query().unwrap_or_default().split('&') {
+        if pair.is_empty() {
+            continue;
+        }
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded = |raw: &str| {
+            form_decode(raw).map_err(|why| {
+                bad(format!(
+                    "the query parameter `{pair}` is not percent-encoded UTF-8 ({why}; percent-\
+                     encode the UTF-8 bytes of a value, e.g. a space as %20 or +, a plus sign \
+                     as %2B)"
+                ))
+            })
+        };
+        let name = decoded(raw_name)?;
+        let value = decoded(raw_value)?;
+        let Some(&known_name) = known.iter().find(|k| **k == name) else {
+            return Err(bad(format!("an unknown query parameter `{name}`")));
+        };
+        if out.iter().any(|(n, _)| *n == known_name) {
+            return Err(bad(format!("a repeated query parameter `{name}`")));
+        }
+        out.push((known_name, value));
+    }
+    Ok(Query(out))
+}
+
+/// `raw` percent-decoded, `+` read as a space (the form encoding); why not, when an escape
+/// is not `%` and two hex digits or the bytes are not UTF-8.
+fn form_decode(raw: &str) -> std::result::Result<String, String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3);
+                let value = hex
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                let Some(v) = value else {
+                    let shown = String::from_utf8_lossy(&bytes[i..bytes.len().min(i + 3)]);
+                    return Err(format!("`{shown}` is not `%` and two hex digits"));
+                };
+                out.push(v);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|e| {
+        format!(
+            "the bytes it decodes to are not UTF-8, from byte {} of them",
+            e.utf8_error().valid_up_to() + 1
+        )
+    })
+}
+
+/// `text` percent-encoded as a path segment or query value: every byte but the unreserved
+/// characters of RFC 3986 (letters, digits, `-._~`) as `%XX`. For messages that show a URL to
+/// send.
+pub(crate) fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 async fn list_reviews(
@@ -839,32 +950,13 @@ async fn list_reviews(
 ) -> Result<Response> {
     principal(&app, &headers)?;
     // A misspelt or repeated parameter is refused, not read as no filter (or the first).
-    let mut seen = Vec::new();
-    for kv in uri
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-    {
-        let name = kv.split_once('=').map_or(kv, |(n, _)| n);
-        if name != "status" || seen.contains(&name) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                format!(
-                    "{} query parameter `{name}`: the only one is `status`, once \
-                     (open, approved, rejected, fallback or all); nothing was listed",
-                    if name == "status" {
-                        "a repeated"
-                    } else {
-                        "an unknown"
-                    }
-                ),
-            ));
-        }
-        seen.push(name);
-    }
-    let status = match query_param(&uri, "status") {
+    let q = query(
+        &uri,
+        &["status"],
+        "the only one is `status`, once (open, approved, rejected, fallback or all); nothing \
+         was listed",
+    )?;
+    let status = match q.get("status") {
         None | Some("all") => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
             ApiError::new(
@@ -1225,7 +1317,14 @@ async fn load_module(
 ) -> Result<Response> {
     let bytes = read_body(&app, &headers, body, "application/octet-stream", false).await?;
     let p = operator(&app, &headers)?;
-    let name = match query_param(&uri, "name") {
+    // A misspelt `name` must not load into the default slot (replacing the only module).
+    let q = query(
+        &uri,
+        &["name"],
+        "the only one is `name`, once (the slot to load into: POST /v1/modules?name=NAME); \
+         nothing was loaded",
+    )?;
+    let name = match q.get("name") {
         Some(n) if !n.is_empty() => n.to_string(),
         _ => {
             let set = app.rt.modules();
@@ -1268,6 +1367,60 @@ async fn load_module(
         answer["warnings"] = json!(warnings);
     }
     Ok(axum::Json(answer).into_response())
+}
+
+/// `DELETE /v1/modules/{name}` (operator): unloads the module of slot `name`, proven as
+/// `module.unloaded` naming the operator. Decisions under way finish on it; its file stays in
+/// `DATA/modules` (records name it), so its review cases can still be approved. Refused, nothing
+/// changed: a name no module is loaded under (404 `unknown_module`), and the only loaded module
+/// (409 `last_module`: a server without modules decides nothing).
+async fn unload_module(
+    State(app): State<Arc<App>>,
+    Param(name): Param,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let p = operator(&app, &headers)?;
+    let a = Arc::clone(&app);
+    let info = blocking(move || {
+        let info = match a.rt.unload(&name, true) {
+            Unloaded::Module(info) => info,
+            Unloaded::NotLoaded { loaded } => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_module",
+                    format!(
+                        "no module is loaded under the name `{name}`; the loaded modules are: {}; \
+                         nothing was unloaded",
+                        loaded.join(", ")
+                    ),
+                ));
+            }
+            Unloaded::LastModule => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "last_module",
+                    format!(
+                        "`{name}` is the only loaded module, and a server without modules decides \
+                         nothing; nothing was unloaded: load its replacement under its name \
+                         (POST /v1/modules?name={}), or stop the server",
+                        percent_encode(&name)
+                    ),
+                ));
+            }
+        };
+        log_event(
+            &a.rt,
+            "module.unloaded",
+            json!({"name": info.name, "module": info.hash, "by": p.name}),
+        )?;
+        Ok(info)
+    })
+    .await?;
+    app.metrics.swap();
+    Ok(
+        axum::Json(json!({"name": info.name, "module": info.hash, "unloaded": true}))
+            .into_response(),
+    )
 }
 
 async fn halt_state(State(app): State<Arc<App>>) -> Response {

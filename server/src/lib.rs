@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use xop_runtime::connectors::Connectors;
 use xop_runtime::engine::{ModuleSet, ReviewCase, ReviewSink, Runtime};
+use xop_runtime::proof::record::{Body, Record};
 use xop_runtime::proof::{LogConfig, ProofLog};
 use xop_runtime::review::{OpeningReport, ReviewQueue, RuntimeLog};
 
@@ -122,12 +123,19 @@ pub struct Running {
     addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<(), String>>>,
+    module_notes: Vec<String>,
 }
 
 impl Running {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What start-up said on stderr about the modules the proof log says were serving and
+    /// the ones loaded now ([`module_changes`]): one warning per slot that differs.
+    pub fn module_notes(&self) -> &[String] {
+        &self.module_notes
     }
 
     /// Stops it gracefully (see [`serve`]) and waits until the proof log is closed.
@@ -221,7 +229,30 @@ pub fn serve_with(
             )
         })?;
         rt.load_bytes(name, &bytes, config.trust.as_ref())
-            .map_err(|e| format!("`{}`: {e}", path.display()))?;
+            .map_err(|e| match e {
+                // Both are --module files: the fix is to give one of them.
+                xop_runtime::engine::RuntimeError::Conflict { policy, module } => {
+                    let other = names
+                        .iter()
+                        .position(|n| *n == module)
+                        .map_or(String::new(), |i| {
+                            format!(" (`{}`)", opts.modules[i].display())
+                        });
+                    format!(
+                        "`{}`: policy `{policy}` is already defined by module `{module}`{other}, \
+                         and two loaded modules may not define one policy: give only one of \
+                         them with --module; nothing was served",
+                        path.display()
+                    )
+                }
+                e => format!("`{}`: {e}", path.display()),
+            })?;
+    }
+    // A hot swap lasts until a restart: say so when this start serves other modules than the
+    // log's last `module.loaded` said, and record the change, so that the log says what served.
+    let module_notes = module_changes(&rt, &opts.modules, &names)?;
+    for n in &module_notes {
+        eprintln!("xop serve: warning: {n}");
     }
     match (connectors, &config.camara) {
         (Some(c), _) => rt.set_connectors(Some(c)),
@@ -307,7 +338,173 @@ pub fn serve_with(
         addr,
         stop: Some(tx),
         thread: Some(thread),
+        module_notes,
     })
+}
+
+/// What the proof log says a slot served last: its latest `module.loaded` or
+/// `module.unloaded` record.
+struct Logged {
+    /// The module's content hash (hex).
+    module: String,
+    /// Whether the record unloaded it.
+    unloaded: bool,
+    /// The record.
+    seq: u64,
+    /// Who: the operator of a hot swap or unload, `None` for a start-up.
+    by: Option<String>,
+}
+
+impl Logged {
+    /// `record 7: a hot swap by `ops``, as warnings name the record.
+    fn said(&self) -> String {
+        let what = match (&self.by, self.unloaded) {
+            (Some(by), false) => format!("a hot swap by `{by}`"),
+            (Some(by), true) => format!("unloaded by `{by}`"),
+            (None, false) => "loaded at a start-up".to_string(),
+            (None, true) => "left out at a start-up".to_string(),
+        };
+        format!("record {}: {what}", self.seq)
+    }
+}
+
+/// The slots the proof log's module records (`module.loaded`, `module.unloaded`: hot swaps,
+/// unloads, and start-ups that changed what served) name, each with its latest record, in the
+/// order of those records. Read from the last record back.
+fn logged_modules(log: &ProofLog) -> Result<Vec<(String, Logged)>, String> {
+    let mut out: Vec<(String, Logged)> = Vec::new();
+    for seq in (0..log.size()).rev() {
+        let bytes = log
+            .record_bytes(seq)
+            .map_err(|e| format!("cannot read record {seq} of the proof log: {e}"))?
+            .unwrap_or_default();
+        // Most records are decisions: only an event's head is looked at before decoding.
+        const EVENT: &[u8] = b"\"kind\":\"event\",\"name\":\"module.";
+        let head = &bytes[..bytes.len().min(128)];
+        if !head.windows(EVENT.len()).any(|w| w == EVENT) {
+            continue;
+        }
+        let Ok(Record {
+            body: Body::Event { name, data },
+            ..
+        }) = xop_runtime::proof::record::decode(&bytes)
+        else {
+            continue;
+        };
+        let unloaded = match name.as_str() {
+            "module.loaded" => false,
+            "module.unloaded" => true,
+            _ => continue,
+        };
+        let (Some(slot), Some(module)) = (data["name"].as_str(), data["module"].as_str()) else {
+            continue;
+        };
+        if out.iter().any(|(s, _)| s == slot) {
+            continue;
+        }
+        let by = data["by"].as_str().map(str::to_string);
+        out.push((
+            slot.to_string(),
+            Logged {
+                module: module.to_string(),
+                unloaded,
+                seq,
+                by,
+            },
+        ));
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Compares the modules loaded at start-up (`paths`, loaded under `names`) with what the proof
+/// log's module records (`module.loaded`, `module.unloaded`: the latest of each slot) say was
+/// serving, and for each slot that differs records the change and returns a warning saying
+/// which module serves now, which the log says served, and how to serve that one (its file is
+/// kept in `DATA/modules`): a module of another hash loaded under a slot (a hot swap this
+/// restart undoes), recorded as `module.loaded`; a slot the log says serves that is not loaded
+/// now, recorded as `module.unloaded`; a slot the log says was unloaded that is loaded again,
+/// recorded as `module.loaded`. Each such record has `"startup": true` and no `by`. Slots no
+/// module record names (a log without hot swaps) are left alone: their decisions' records name
+/// their modules. The next start compares with these records, so a warning is given once.
+pub fn module_changes(
+    rt: &Runtime,
+    paths: &[PathBuf],
+    names: &[String],
+) -> Result<Vec<String>, String> {
+    let Some(log) = rt.log() else {
+        return Ok(Vec::new());
+    };
+    let logged = logged_modules(log)?;
+    let loaded = rt.modules();
+    let kept = |hash: &str| xop_runtime::proof::module_path(log.dir(), hash);
+    let record = |event: &str, name: &str, module: &str| {
+        log.append_event(
+            event,
+            serde_json::json!({"name": name, "module": module, "startup": true}),
+        )
+        .map_err(|e| format!("cannot record the modules loaded at start-up: {e}"))
+    };
+    let mut notes = Vec::new();
+    for (slot, was) in &logged {
+        let now = loaded.modules.iter().find(|m| &m.name == slot);
+        let file = names
+            .iter()
+            .position(|n| n == slot)
+            .map(|i| paths[i].display().to_string())
+            .unwrap_or_default();
+        match now {
+            Some(m) if !was.unloaded && m.hash == was.module => {}
+            Some(m) if !was.unloaded => {
+                let seq = record("module.loaded", slot, &m.hash)?;
+                notes.push(format!(
+                    "module `{slot}` is loaded from `{file}` ({}), but the proof log says \
+                     `{slot}` was serving {} ({}): this restart {}; to serve it again, copy \
+                     `{}` to `{slot}.xopm` (a module is named after its file) and start with \
+                     --module {slot}.xopm, or load it over HTTP (POST /v1/modules?name={}); \
+                     recorded as `module.loaded` (record {seq})",
+                    m.hash,
+                    was.module,
+                    was.said(),
+                    if was.by.is_some() {
+                        "undid that hot swap"
+                    } else {
+                        "replaced it"
+                    },
+                    kept(&was.module).display(),
+                    app::percent_encode(slot),
+                ));
+            }
+            Some(m) => {
+                let seq = record("module.loaded", slot, &m.hash)?;
+                notes.push(format!(
+                    "module `{slot}` is loaded from `{file}` ({}), but the proof log says \
+                     `{slot}` was unloaded ({}): this restart serves it again; to keep it \
+                     unloaded, start without --module `{file}`, or unload it over HTTP \
+                     (DELETE /v1/modules/{}); recorded as `module.loaded` (record {seq})",
+                    m.hash,
+                    was.said(),
+                    app::percent_encode(slot),
+                ));
+            }
+            None if was.unloaded => {}
+            None => {
+                let seq = record("module.unloaded", slot, &was.module)?;
+                notes.push(format!(
+                    "the proof log says module `{slot}` was serving {} ({}), but it is not \
+                     loaded now: its policies are not decided; to serve it again, copy `{}` to \
+                     `{slot}.xopm` (a module is named after its file) and add --module \
+                     {slot}.xopm, or load it over HTTP (POST /v1/modules?name={}); recorded \
+                     as `module.unloaded` (record {seq})",
+                    was.module,
+                    was.said(),
+                    kept(&was.module).display(),
+                    app::percent_encode(slot),
+                ));
+            }
+        }
+    }
+    Ok(notes)
 }
 
 /// The runtime's review sink in `xop serve`: the review queue, keeping with a case the

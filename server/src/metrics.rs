@@ -56,7 +56,7 @@ impl Metrics {
         self.reviews_decided.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a module hot swap.
+    /// Counts a module hot swap (a load or an unload over HTTP).
     pub fn swap(&self) {
         self.swaps.fetch_add(1, Ordering::Relaxed);
     }
@@ -84,7 +84,7 @@ impl Metrics {
              # HELP xop_reviews_decided_total Review cases approved or rejected over HTTP.\n\
              # TYPE xop_reviews_decided_total counter\n\
              xop_reviews_decided_total {}\n\
-             # HELP xop_module_swaps_total Modules hot-swapped.\n\
+             # HELP xop_module_swaps_total Modules hot-swapped (loaded or unloaded over HTTP).\n\
              # TYPE xop_module_swaps_total counter\n\
              xop_module_swaps_total {}\n\
              # HELP xop_log_records Records in the proof log.\n\

@@ -48,8 +48,13 @@ fn module_bytes(tweak: &str, key: Option<&str>) -> Vec<u8> {
     let text = std::fs::read_to_string(path)
         .unwrap()
         .replace("allow \"ok\"", tweak);
+    source_bytes(&text, key)
+}
+
+/// `text`, one source file, compiled into a module (signed by `key`).
+fn source_bytes(text: &str, key: Option<&str>) -> Vec<u8> {
     let mut ws = Workspace::new();
-    ws.set_file("pay.xop", text.as_str());
+    ws.set_file("pay.xop", text);
     let errors: Vec<_> = ws
         .diagnostics()
         .into_iter()
@@ -1417,7 +1422,11 @@ fn a_module_refused_for_a_conflict_is_not_kept() {
         .err()
         .expect("a conflict at start-up is refused");
     assert!(
-        err.contains("other.xopm") && err.contains("already defined"),
+        err.contains(&format!(
+            "`{}`: policy `receipt` is already defined by module `pay` (`{}`)",
+            both.modules[1].display(),
+            both.modules[0].display()
+        )) && err.contains("give only one of them with --module"),
         "{err}"
     );
     assert!(!kept(&v2), "the refused module was kept");
@@ -2329,4 +2338,359 @@ fn transfer_codings_but_chunked_are_refused() {
     assert_eq!(log_size(addr), size + 1);
     srv.stop().unwrap();
     verified(&s.opts.data);
+}
+
+/// A module whose policy (`pinger`) no other test module defines.
+const OTHER: &str = r#"module t.other
+
+/// Helping a customer with something they asked for.
+purpose service
+
+/// Check that the service answers.
+action ping(n: Int) purpose service risk minimal
+
+policy pinger for ping(n: n) {
+  deny "big" when n > 10
+  allow "ok"
+}
+"#;
+
+/// The name and module hash of each loaded module, as `/healthz` gives them.
+fn loaded(addr: SocketAddr) -> Vec<(String, String)> {
+    let (_, b) = request(addr, "GET", "/healthz", &[], b"");
+    json_of(&b)["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["module"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn hash_of(bytes: &[u8]) -> String {
+    xop_runtime::module::hex(&xop_runtime::module::content_hash(bytes))
+}
+
+/// `POST /v1/modules`'s query is percent-decoded (a space as `%20` or `+`): the slot `my pay`
+/// is swapped, not joined by a second slot `my%20pay`. A misspelt parameter (`nmae`), a
+/// repeated one, and one that is not percent-encoded UTF-8 are 400 `bad_query` and change
+/// nothing (the review list's query is read the same way).
+#[test]
+fn the_module_query_is_decoded_and_checked() {
+    let s = setup("query", 1 << 20);
+    let mut opts = s.opts.clone();
+    std::fs::rename(s.tmp.0.join("pay.xopm"), s.tmp.0.join("my pay.xopm")).unwrap();
+    opts.modules = vec![s.tmp.0.join("my pay.xopm")];
+    let srv = serve(&opts).unwrap();
+    let addr = srv.addr();
+    let v1 = std::fs::read(s.tmp.0.join("my pay.xopm")).unwrap();
+    let v2 = module_bytes("allow \"ok-v2\"", Some(&s.secret));
+    let other = source_bytes(OTHER, Some(&s.secret));
+    let ops = bearer(OPS);
+    let headers = [
+        ("Content-Type", "application/octet-stream"),
+        ("Authorization", ops.as_str()),
+    ];
+    let load = |query: &str, bytes: &[u8]| {
+        let (st, b) = request(
+            addr,
+            "POST",
+            &format!("/v1/modules{query}"),
+            &headers,
+            bytes,
+        );
+        (st, json_of(&b))
+    };
+    let (st, b) = load("?name=my%20pay", &v2);
+    assert_eq!((st, b["name"].as_str()), (200, Some("my pay")), "{b}");
+    assert_eq!(loaded(addr), [("my pay".to_string(), hash_of(&v2))]);
+    let (st, b) = load("?name=my+pay", &v1);
+    assert_eq!((st, b["name"].as_str()), (200, Some("my pay")), "{b}");
+    assert_eq!(loaded(addr), [("my pay".to_string(), hash_of(&v1))]);
+    let size = log_size(addr);
+    for (query, says) in [
+        ("?nmae=other", "an unknown query parameter `nmae`"),
+        (
+            "?name=other&name=my%20pay",
+            "a repeated query parameter `name`",
+        ),
+        ("?name=x&status=open", "an unknown query parameter `status`"),
+        ("?name=my%2", "`%2` is not `%` and two hex digits"),
+        ("?name=%zzpay", "`%zz` is not `%` and two hex digits"),
+        ("?name=%FF", "not UTF-8"),
+    ] {
+        let (st, b) = load(query, &other);
+        assert_eq!(
+            (st, b["error"].as_str()),
+            (400, Some("bad_query")),
+            "{query}: {b}"
+        );
+        let message = b["message"].as_str().unwrap();
+        assert!(
+            message.contains(says)
+                && message.contains("the only one is `name`, once")
+                && message.ends_with("nothing was loaded"),
+            "{query}: {message}"
+        );
+    }
+    assert_eq!(loaded(addr), [("my pay".to_string(), hash_of(&v1))]);
+    assert_eq!(log_size(addr), size, "a refused load was recorded");
+    // The review list's `status`, percent-encoded, is read as such.
+    let ana = bearer(ANA);
+    let (st, b) = request(
+        addr,
+        "GET",
+        "/v1/reviews?status=op%65n",
+        &[("Authorization", ana.as_str())],
+        b"",
+    );
+    assert_eq!(st, 200, "{b}");
+    let (st, b) = request(
+        addr,
+        "GET",
+        "/v1/reviews?status=%C3",
+        &[("Authorization", ana.as_str())],
+        b"",
+    );
+    assert_eq!(
+        (st, json_of(&b)["error"].as_str()),
+        (400, Some("bad_query")),
+        "{b}"
+    );
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}
+
+/// `DELETE /v1/modules/{name}` unloads a module (operator only), proven as `module.unloaded`
+/// naming the operator; its policies are gone, its file stays. An unknown name (404
+/// `unknown_module`) and the only loaded module (409 `last_module`) are refused, nothing
+/// changed. A conflict's 409 names the two ways out, both over HTTP.
+#[test]
+fn an_operator_unloads_a_module() {
+    let s = setup("unload", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let ops = bearer(OPS);
+    let ana = bearer(ANA);
+    let pay = std::fs::read(s.tmp.0.join("pay.xopm")).unwrap();
+    let delete = |path: &str, token: Option<&str>| {
+        let headers: Vec<(&str, &str)> = token.map(|t| ("Authorization", t)).into_iter().collect();
+        let (st, b) = request(addr, "DELETE", path, &headers, b"");
+        (st, json_of(&b))
+    };
+    let size = log_size(addr);
+    assert_eq!(delete("/v1/modules/pay", None).0, 401);
+    assert_eq!(
+        delete("/v1/modules/pay", Some(&ana)).1["error"],
+        "not_operator"
+    );
+    let (st, b) = delete("/v1/modules/nope", Some(&ops));
+    assert_eq!(
+        (st, b["error"].as_str()),
+        (404, Some("unknown_module")),
+        "{b}"
+    );
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("the loaded modules are: pay"),
+        "{b}"
+    );
+    let (st, b) = delete("/v1/modules/pay", Some(&ops));
+    assert_eq!((st, b["error"].as_str()), (409, Some("last_module")), "{b}");
+    assert_eq!(log_size(addr), size, "a refused unload was recorded");
+
+    let headers = [
+        ("Content-Type", "application/octet-stream"),
+        ("Authorization", ops.as_str()),
+    ];
+    let (st, b) = request(addr, "POST", "/v1/modules?name=my%20other", &headers, &pay);
+    let message = json_of(&b)["message"].as_str().unwrap().to_string();
+    assert_eq!(st, 409, "{b}");
+    assert!(
+        message.contains("POST /v1/modules?name=pay")
+            && message.contains("DELETE /v1/modules/pay")
+            && !message.contains("unload it,"),
+        "{message}"
+    );
+    let other = source_bytes(OTHER, Some(&s.secret));
+    let (st, b) = request(
+        addr,
+        "POST",
+        "/v1/modules?name=my%20other",
+        &headers,
+        &other,
+    );
+    assert_eq!(st, 200, "{b}");
+    let (st, o) = decide(addr, "pinger", &json!({"n": 1}));
+    assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")), "{o}");
+    let (st, b) = delete("/v1/modules/my%20other", Some(&ops));
+    assert_eq!(
+        (st, b["name"].as_str(), b["module"].as_str()),
+        (200, Some("my other"), Some(hash_of(&other).as_str())),
+        "{b}"
+    );
+    let seq = log_size(addr) - 1;
+    assert_eq!(loaded(addr), [("pay".to_string(), hash_of(&pay))]);
+    let (st, o) = decide(addr, "pinger", &json!({"n": 1}));
+    assert_eq!(
+        (st, o["error"].as_str()),
+        (404, Some("unknown_policy")),
+        "{o}"
+    );
+    assert!(
+        s.opts
+            .data
+            .join(format!("modules/{}.xopm", hash_of(&other)))
+            .exists(),
+        "the unloaded module's file is gone"
+    );
+    srv.stop().unwrap();
+    record_contains(
+        &s.opts.data,
+        seq,
+        &[
+            "\"name\":\"module.unloaded\"",
+            "\"by\":\"ops\"",
+            &hash_of(&other),
+        ],
+    );
+    verified(&s.opts.data);
+}
+
+/// A hot swap lasts until a restart: a restart that loads another module under the slot than
+/// the log's last `module.loaded` names says so (which serves, which served, where its file is
+/// kept) and records the start-up's `module.loaded`, so the next start says nothing; a slot the
+/// log says serves that is left out is said and recorded as `module.unloaded`. A log without
+/// hot swaps gets no start-up record.
+#[test]
+fn a_restart_that_undoes_a_hot_swap_says_so_once() {
+    let s = setup("undone", 1 << 20);
+    let srv = start(&s);
+    assert_eq!(srv.module_notes(), [] as [String; 0]);
+    let addr = srv.addr();
+    assert_eq!(
+        log_size(addr),
+        0,
+        "a start-up without hot swaps recorded something"
+    );
+    let ops = bearer(OPS);
+    let headers = [
+        ("Content-Type", "application/octet-stream"),
+        ("Authorization", ops.as_str()),
+    ];
+    let pay = std::fs::read(s.tmp.0.join("pay.xopm")).unwrap();
+    let v2 = module_bytes("allow \"ok-v2\"", Some(&s.secret));
+    let other = source_bytes(OTHER, Some(&s.secret));
+    for (query, bytes) in [("?name=pay", &v2), ("?name=other", &other)] {
+        let (st, b) = request(
+            addr,
+            "POST",
+            &format!("/v1/modules{query}"),
+            &headers,
+            bytes,
+        );
+        assert_eq!(st, 200, "{b}");
+    }
+    srv.stop().unwrap();
+
+    let srv = start(&s);
+    let notes = srv.module_notes().to_vec();
+    let addr = srv.addr();
+    let (_, o) = decide(addr, "receipt", &pay_input());
+    assert_eq!(o["reasons"][0], "ok", "{o}");
+    srv.stop().unwrap();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let kept = |bytes: &[u8]| {
+        s.opts
+            .data
+            .join("modules")
+            .join(format!("{}.xopm", hash_of(bytes)))
+            .display()
+            .to_string()
+    };
+    assert!(
+        notes[0].contains(&format!(
+            "module `pay` is loaded from `{}` ({}), but the proof log says `pay` was serving {} \
+             (record 0: a hot swap by `ops`)",
+            s.opts.modules[0].display(),
+            hash_of(&pay),
+            hash_of(&v2)
+        )) && notes[0].contains(&format!("copy `{}` to `pay.xopm`", kept(&v2)))
+            && notes[0].contains("recorded as `module.loaded` (record 2)"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[1].contains(&format!(
+            "the proof log says module `other` was serving {} (record 1: a hot swap by `ops`), \
+             but it is not loaded now",
+            hash_of(&other)
+        )) && notes[1].contains(&format!("copy `{}` to `other.xopm`", kept(&other)))
+            && notes[1].contains("recorded as `module.unloaded` (record 3)"),
+        "{}",
+        notes[1]
+    );
+    record_contains(
+        &s.opts.data,
+        2,
+        &[
+            "\"name\":\"module.loaded\"",
+            "\"startup\":true",
+            &hash_of(&pay),
+        ],
+    );
+    record_contains(
+        &s.opts.data,
+        3,
+        &[
+            "\"name\":\"module.unloaded\"",
+            "\"startup\":true",
+            &hash_of(&other),
+        ],
+    );
+    // The log now says what serves: the next start has nothing to say or record.
+    let srv = start(&s);
+    assert_eq!(srv.module_notes(), [] as [String; 0]);
+    let addr = srv.addr();
+    assert_eq!(log_size(addr), 5);
+    // A module unloaded over HTTP and given again at the next start: said, and recorded.
+    let (st, b) = request(addr, "POST", "/v1/modules?name=other", &headers, &other);
+    assert_eq!(st, 200, "{b}");
+    let (st, b) = request(
+        addr,
+        "DELETE",
+        "/v1/modules/other",
+        &[("Authorization", ops.as_str())],
+        b"",
+    );
+    assert_eq!(st, 200, "{b}");
+    srv.stop().unwrap();
+    std::fs::write(s.tmp.0.join("other.xopm"), &other).unwrap();
+    let mut opts = s.opts.clone();
+    opts.modules.push(s.tmp.0.join("other.xopm"));
+    let srv = serve(&opts).unwrap();
+    let notes = srv.module_notes().to_vec();
+    srv.stop().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].contains(&format!(
+            "module `other` is loaded from `{}` ({}), but the proof log says `other` was \
+             unloaded (record 6: unloaded by `ops`): this restart serves it again",
+            opts.modules[1].display(),
+            hash_of(&other)
+        )) && notes[0].contains("recorded as `module.loaded` (record 7)"),
+        "{}",
+        notes[0]
+    );
+    verified(&s.opts.data);
+}
+
+fn pay_input() -> Value {
+    pay(5)
 }

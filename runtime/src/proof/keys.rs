@@ -245,7 +245,8 @@ impl SubjectKeys {
     /// missing file is an error, since a new one would silently unlink every subject's evidence
     /// from its key without an erasure record. Whether the file holds every key the records
     /// name, in sound slots, is [`check`]ed by the caller, which has read the records, on
-    /// [`Self::contents`].
+    /// [`Self::contents`]. The file is made with mode 0600, and one that group or others may
+    /// read or write is refused (on Unix), the message giving the `chmod` that fixes it.
     pub fn open(path: &Path, history: Option<u64>) -> Result<SubjectKeys, LogError> {
         let io = |e: std::io::Error| LogError::io(path, &e);
         let missing = |how: &str| {
@@ -257,19 +258,27 @@ impl SubjectKeys {
                 history.unwrap_or(0)
             ))
         };
-        let mut file = match OpenOptions::new()
+        let mut options = OpenOptions::new();
+        options
             .read(true)
             .write(true)
             .create(history.is_none())
-            .truncate(false)
-            .open(path)
+            .truncate(false);
+        // Secret, like `log.key`: whoever reads a subject's key can confirm a guessed personal
+        // value (a phone number) against the records' HMACs.
+        #[cfg(unix)]
         {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = match options.open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && history.is_some() => {
                 return Err(missing("missing"));
             }
             Err(e) => return Err(io(e)),
         };
+        refuse_shared(path, &file)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
         if bytes.is_empty() && history.is_some() {
@@ -760,6 +769,37 @@ pub fn load_or_create_signing_key(
     }
 }
 
+/// Refuses a subject key file that others than its owner may read or write (mode bits for
+/// group or others), as ssh refuses a private key that is "too open": its keys unlink the
+/// records' personal evidence only while nobody else can read them. Nothing is changed: the
+/// message gives the `chmod` that fixes it.
+fn refuse_shared(path: &Path, file: &File) -> Result<(), LogError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file
+            .metadata()
+            .map_err(|e| LogError::io(path, &e))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(LogError::Config(format!(
+                "`{}` (the subjects' secret hash keys) may be read or written by others than \
+                 its owner (mode {mode:04o}): whoever reads it can confirm a guessed personal \
+                 value against the records' HMACs. Make it private, `chmod 600 {}`, and open \
+                 the log again (if others could read it, its keys may be known to them); \
+                 nothing was opened or changed",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, file);
+    Ok(())
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
@@ -860,6 +900,12 @@ mod tests {
             let mut bytes = MAGIC.to_vec();
             bytes.extend_from_slice(&order.concat());
             std::fs::write(&path, &bytes).unwrap();
+            // Private, as the log makes it: a key file others may read is refused.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
             let mut k = SubjectKeys::open(&path, Some(1)).unwrap();
             assert!(k.erase_id(&hex(&old[..16]), &path).unwrap());
             let (id, key) = k.key_for("cust-1").unwrap();
