@@ -47,28 +47,23 @@ pub fn run(args: &BuildArgs, color: Color) -> u8 {
     };
     let key = match &args.sign {
         None => None,
-        Some(path) => {
-            let text = match files::read_text(path) {
-                Ok(t) => t,
-                Err(m) => {
-                    error(&m);
-                    return FAILURE;
-                }
-            };
-            match xop_runtime::module::parse_signing_key(&text) {
-                Ok(k) => Some(k),
-                Err(e) => {
-                    error(&format!("`{}` is not a secret key: {e}", path.display()));
-                    return FAILURE;
-                }
+        Some(path) => match xop_runtime::module::read_signing_key(path) {
+            Ok(k) => Some(k),
+            Err(m) => {
+                error(&m);
+                return FAILURE;
             }
-        }
+        },
     };
     let bytes = compiled.module.to_bytes(key.as_ref());
     if let Err(e) = files::write_atomically(&args.output, &bytes) {
+        // A refusal of `write_atomically`'s own says what to do; the system's errors do not.
+        let hint = match e.kind() {
+            std::io::ErrorKind::Other | std::io::ErrorKind::InvalidInput => "",
+            _ => " (check that its folder exists and is writable, or give another path with -o)",
+        };
         error(&format!(
-            "cannot write `{}`: {}; nothing was written (check that its folder exists and is \
-             writable, or give another path with -o)",
+            "cannot write `{}`: {}; nothing was written{hint}",
             args.output.display(),
             files::reason(&e)
         ));
@@ -191,7 +186,8 @@ pub const KEYGEN_LONG_ABOUT: &str = "\
 Make an Ed25519 key pair for signing modules: PREFIX.key (secret: keep it out of version
 control) and PREFIX.pub (give it to runtimes as --trust). The prefix is kept whole (`-o
 acme.prod` writes acme.prod.key and acme.prod.pub); a folder is not a prefix (`-o keys/acme`
-writes into keys/). Existing files are never overwritten.";
+writes into keys/). Existing files are never overwritten, and a key is never written through a
+symbolic link (even one that leads to nothing) or over one.";
 
 /// Arguments of `xop keygen`.
 #[derive(Debug, Args)]
@@ -211,11 +207,8 @@ pub fn keygen(args: &KeygenArgs) -> u8 {
         }
     };
     for p in [&secret_path, &public_path] {
-        if p.exists() {
-            error(&format!(
-                "`{}` exists, and keygen never replaces a key: choose another --output",
-                p.display()
-            ));
+        if let Some(m) = taken(p) {
+            error(&m);
             return FAILURE;
         }
     }
@@ -230,12 +223,16 @@ pub fn keygen(args: &KeygenArgs) -> u8 {
         (&public_path, &public, false),
     ] {
         if let Err(e) = write_new(path, text, secret) {
-            error(&format!(
-                "cannot write `{}`: {} (check that its folder exists and is writable, or \
-                 choose another --output)",
-                path.display(),
-                files::reason(&e)
-            ));
+            // Made since it was looked at above (a file or a link): say which.
+            match taken(path).filter(|_| e.kind() == std::io::ErrorKind::AlreadyExists) {
+                Some(m) => error(&m),
+                None => error(&format!(
+                    "cannot write `{}`: {} (check that its folder exists and is writable, or \
+                     choose another --output)",
+                    path.display(),
+                    files::reason(&e)
+                )),
+            }
             if !secret {
                 // Half a key pair is of no use: the secret key written just before goes too.
                 let _ = std::fs::remove_file(&secret_path);
@@ -251,6 +248,32 @@ pub fn keygen(args: &KeygenArgs) -> u8 {
         Ok(()) => SUCCESS,
         Err(s) => s,
     }
+}
+
+/// Why keygen cannot write the key file `path`, when something is there already: a file, or a
+/// symbolic link (even one that leads to nothing, which `Path::exists` does not see): a key is
+/// never written through a link, where it could land anywhere, nor over one.
+fn taken(path: &Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let shown = path.display();
+    if !meta.file_type().is_symlink() {
+        return Some(format!(
+            "`{shown}` exists, and keygen never replaces a file: choose another --output"
+        ));
+    }
+    let to = match std::fs::read_link(path) {
+        Ok(to) => format!(" to `{}`", to.display()),
+        Err(_) => String::new(),
+    };
+    let dangling = if path.exists() {
+        ""
+    } else {
+        ", which does not exist (a dangling link)"
+    };
+    Some(format!(
+        "`{shown}` is a symbolic link{to}{dangling}; keygen never writes a key through a link or \
+         replaces one: choose another --output, or remove the link"
+    ))
 }
 
 /// The key files of `-o PREFIX`: `PREFIX.key` and `PREFIX.pub`, the prefix kept whole

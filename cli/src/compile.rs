@@ -112,14 +112,11 @@ pub fn load(paths: &[PathBuf], trust: Option<&Path>, color: Color) -> Result<Com
     from_sources(paths, color)
 }
 
-/// Reads a public key file written by `xop keygen`.
+/// Reads a public key file written by `xop keygen` ([`xop_runtime::module::read_verifying_key`],
+/// as `serve` and `mcp-gateway` read theirs); on failure, prints why and returns the exit status.
 pub fn read_public_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey, u8> {
-    let text = files::read_text(path).map_err(|m| {
+    xop_runtime::module::read_verifying_key(path).map_err(|m| {
         error(&m);
-        FAILURE
-    })?;
-    xop_runtime::module::parse_verifying_key(&text).map_err(|e| {
-        error(&format!("`{}` is not a public key: {e}", path.display()));
         FAILURE
     })
 }

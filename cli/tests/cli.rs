@@ -909,7 +909,7 @@ fn unreadable_files_are_named() {
     assert_code(&o, 2);
     assert_eq!(
         stderr(&o),
-        "error: cannot read `no.key`: no such file or directory\n"
+        "error: cannot read the secret key `no.key`: no such file or directory\n"
     );
 }
 

@@ -120,10 +120,7 @@ fn start(options: &Options) -> Result<u8, String> {
         )
     })?;
     let trust = match &options.trust {
-        Some(path) => Some(
-            module::parse_verifying_key(read_text(path, "public key")?.trim())
-                .map_err(|e| format!("`{}` is not a public key: {e}", path.display()))?,
-        ),
+        Some(path) => Some(module::read_verifying_key(path)?),
         None => None,
     };
     let loaded = module::load(&bytes, trust.as_ref())

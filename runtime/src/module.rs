@@ -545,13 +545,75 @@ pub fn parse_verifying_key(text: &str) -> Result<VerifyingKey, KeyError> {
     VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::InvalidPublicKey)
 }
 
-fn parse_key(text: &str, expected: &'static str) -> Result<[u8; 32], KeyError> {
-    let text = text.trim();
-    let (found, digits) = if let Some(d) = text.strip_prefix(SECRET_PREFIX) {
-        ("secret", d)
-    } else if let Some(d) = text.strip_prefix(PUBLIC_PREFIX) {
-        ("public", d)
+/// Which of XOP's key files `bytes` are, by how they start, as [`parse_signing_key`] and
+/// [`parse_verifying_key`] read them: `Some("secret")`, `Some("public")`, or `None` for any
+/// other file. Enough to recognise a key given where another file is expected (a source)
+/// without reading, or showing, the key itself.
+pub fn key_kind(bytes: &[u8]) -> Option<&'static str> {
+    split_key(&String::from_utf8_lossy(bytes)).map(|(kind, _)| kind)
+}
+
+/// Reads the secret key file `path` (from `xop keygen`). The error names the file and says
+/// what is wrong (it cannot be read, is a compiled module, a public key, or no key), and never
+/// shows the file's text.
+pub fn read_signing_key(path: &std::path::Path) -> Result<SigningKey, String> {
+    parse_signing_key(&read_key_file(path, "secret")?)
+        .map_err(|e| format!("`{}` is not a secret key: {e}", path.display()))
+}
+
+/// Reads the public key file `path` (from `xop keygen`); the error, as
+/// [`read_signing_key`]'s, names the file and says what is wrong.
+pub fn read_verifying_key(path: &std::path::Path) -> Result<VerifyingKey, String> {
+    parse_verifying_key(&read_key_file(path, "public")?)
+        .map_err(|e| format!("`{}` is not a public key: {e}", path.display()))
+}
+
+/// The text of the key file `path`, read to parse as a `kind` key. A compiled module is named
+/// as one (not read as text that is not UTF-8); a file longer than any key file is not read
+/// whole (`--trust /dev/urandom` would never end).
+fn read_key_file(path: &std::path::Path, kind: &str) -> Result<String, String> {
+    use std::io::Read as _;
+    const LIMIT: u64 = 64 * 1024;
+    let shown = path.display();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(LIMIT + 1).read_to_end(&mut bytes))
+        .map_err(|e| {
+            format!(
+                "cannot read the {kind} key `{shown}`: {}",
+                crate::io::reason(&e)
+            )
+        })?;
+    if bytes.starts_with(MAGIC) {
+        return Err(format!(
+            "`{shown}` is a compiled module, not a {kind} key (make one with `xop keygen`)"
+        ));
+    }
+    if bytes.len() as u64 > LIMIT {
+        return Err(format!(
+            "`{shown}` is not a {kind} key: it is longer than 64 KiB, and a key file is one line \
+             (make one with `xop keygen`)"
+        ));
+    }
+    // Not UTF-8, it is no key: read all the same, so that the error says what a key is.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A key file's text split into its kind (`secret` or `public`) and what follows the prefix;
+/// `None` when it starts with neither prefix.
+fn split_key(text: &str) -> Option<(&'static str, &str)> {
+    // One leading byte-order mark is skipped, as in sources and input JSON: editors on Windows
+    // save one, and `trim` keeps it (U+FEFF is not white space).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
+    if let Some(d) = text.strip_prefix(SECRET_PREFIX) {
+        Some(("secret", d))
     } else {
+        text.strip_prefix(PUBLIC_PREFIX).map(|d| ("public", d))
+    }
+}
+
+fn parse_key(text: &str, expected: &'static str) -> Result<[u8; 32], KeyError> {
+    let Some((found, digits)) = split_key(text) else {
         return Err(KeyError::NotAKey);
     };
     if found != expected {
@@ -1128,5 +1190,40 @@ mod tests {
                 .replace("XOP-ED25519-PUBLIC:", "xop-ed25519-public:")
         );
         assert_eq!(parse_verifying_key(&upper).unwrap(), vk);
+    }
+
+    /// A key file saved with a UTF-8 byte-order mark (Windows editors write one) and CRLF line
+    /// ends is read like one without; only one leading mark is skipped.
+    #[test]
+    fn key_files_with_a_byte_order_mark() {
+        let (secret, public) = write_keypair([7u8; 32]);
+        let sk = parse_signing_key(&format!("\u{feff}{}", secret.replace('\n', "\r\n"))).unwrap();
+        assert_eq!(sk.to_bytes(), [7u8; 32]);
+        let vk = parse_verifying_key(&format!("\u{feff}{public}")).unwrap();
+        assert_eq!(vk, sk.verifying_key());
+        assert_eq!(
+            parse_verifying_key(&format!("\u{feff}\u{feff}{public}")).unwrap_err(),
+            KeyError::NotAKey
+        );
+    }
+
+    /// `key_kind` knows a key file as the parsers read it (a byte-order mark, white space, a
+    /// damaged tail that is not UTF-8), and nothing else as one.
+    #[test]
+    fn key_kind_knows_key_files_only() {
+        let (secret, public) = write_keypair([9u8; 32]);
+        assert_eq!(key_kind(secret.as_bytes()), Some("secret"));
+        assert_eq!(key_kind(public.as_bytes()), Some("public"));
+        let mut damaged = format!("\u{feff}\r\n  {secret}").into_bytes();
+        damaged.extend_from_slice(&[0xff, 0xfe]);
+        assert_eq!(key_kind(&damaged), Some("secret"));
+        for other in [
+            &b"module m\n"[..],
+            b"",
+            b"xop-ed25519-secreT:00",
+            b"\xffXOPM",
+        ] {
+            assert_eq!(key_kind(other), None, "{other:?}");
+        }
     }
 }

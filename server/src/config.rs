@@ -130,21 +130,7 @@ impl Config {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
         let trust = match &file.trust {
             None => None,
-            Some(p) => {
-                let p = base.join(p);
-                let text = std::fs::read_to_string(&p).map_err(|e| {
-                    format!(
-                        "cannot read the trusted key `{}`: {}",
-                        p.display(),
-                        xop_runtime::io::reason(&e)
-                    )
-                })?;
-                Some(
-                    xop_runtime::module::parse_verifying_key(&text).map_err(|e| {
-                        format!("`{}` is not a public key (`xop keygen`): {e}", p.display())
-                    })?,
-                )
-            }
+            Some(p) => Some(xop_runtime::module::read_verifying_key(&base.join(p))?),
         };
         let mut credentials: Vec<Credential> = Vec::new();
         // Where each credential's hash is given: (table, line), to name both of two entries
