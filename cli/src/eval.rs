@@ -291,7 +291,11 @@ fn judged_lines(reads: &[SignalRead]) -> String {
     let mut s = String::new();
     for r in reads {
         if let Some(f) = &r.fetch {
-            s.push_str(&format!("  signal {} {}\n", r.signal, f.describe()));
+            s.push_str(&format!(
+                "  signal {} {}\n",
+                r.signal,
+                crate::explain::shown(&f.describe())
+            ));
         }
     }
     s
@@ -569,7 +573,7 @@ fn network_lines(outcome: &xop_runtime::engine::Outcome) -> String {
             "  performed {}: {} {}{}\n",
             p.action,
             if p.ok { "done" } else { "failed" },
-            p.result,
+            crate::explain::shown(&p.result.to_string()),
             correlators(&p.calls)
         ));
     }
@@ -683,7 +687,7 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
                 let reasons = if d.reasons.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", d.reasons.join(", "))
+                    format!(" ({})", crate::explain::shown_reasons(&d.reasons))
                 };
                 // A failed candidate has no rank (the runtime's `i64::MIN` only orders it
                 // last); its error follows.
@@ -701,7 +705,7 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
                     d.verdict.keyword()
                 ));
                 if let Some(e) = &d.error {
-                    s.push_str(&format!("   error: {e}\n"));
+                    s.push_str(&format!("   error: {}\n", crate::explain::shown(e)));
                 }
             }
             if let Some(best) = choice(&ranked).map(|i| &ranked[i]) {
@@ -747,8 +751,8 @@ fn no_candidate(
     let text = match format {
         Format::Human => format!(
             "no candidate ({})\n  error: {}\n{}",
-            d.reasons.join(", "),
-            d.error.as_deref().unwrap_or_default(),
+            crate::explain::shown_reasons(&d.reasons),
+            crate::explain::shown(d.error.as_deref().unwrap_or_default()),
             judged_lines(reads)
         ),
         Format::Json => {
@@ -873,7 +877,7 @@ pub fn roles(role: &str, also: &[String]) -> String {
 fn human(program: &Program, policies: &[usize], d: &Decision) -> String {
     let mut s = d.verdict.keyword().to_string();
     if !d.reasons.is_empty() {
-        s.push_str(&format!(" ({})", d.reasons.join(", ")));
+        s.push_str(&format!(" ({})", crate::explain::shown_reasons(&d.reasons)));
     }
     s.push('\n');
     if let Some(r) = &d.review {
@@ -885,7 +889,7 @@ fn human(program: &Program, policies: &[usize], d: &Decision) -> String {
         ));
     }
     if let Some(e) = &d.error {
-        s.push_str(&format!("  error: {e}\n"));
+        s.push_str(&format!("  error: {}\n", crate::explain::shown(e)));
     }
     let (rules, _) = crate::explain::fired_rules(program, policies, &d.fired);
     for (id, rule) in d.fired.iter().zip(rules) {

@@ -44,6 +44,12 @@ pub fn run(args: &ExplainArgs, color: Color) -> u8 {
             return FAILURE;
         }
     };
+    // A forged `module` (`../../other`) is damage, named with its record, never a path.
+    if let Body::Decision(d) = &record.body
+        && let Err(e) = reader.check_module(args.n, d)
+    {
+        return crate::log::fail_log(&e);
+    }
     let text = match &record.body {
         Body::Decision(d) => explain(&args.dir, args.n, &record.time, d, color.stdout()),
         Body::Erasure { key } => format!(
@@ -67,7 +73,7 @@ pub fn run(args: &ExplainArgs, color: Color) -> u8 {
 fn explain(dir: &Path, n: u64, time: &str, d: &DecisionRecord, color: bool) -> String {
     let mut s = format!("record {n}: {}", d.verdict.keyword());
     if !d.reasons.is_empty() {
-        s.push_str(&format!(" ({})", d.reasons.join(", ")));
+        s.push_str(&format!(" ({})", shown_reasons(&d.reasons)));
     }
     let what = match &d.action {
         Some(action) => format!(
@@ -89,10 +95,10 @@ fn explain(dir: &Path, n: u64, time: &str, d: &DecisionRecord, color: bool) -> S
         ));
     }
     if let Some(e) = &d.error {
-        s.push_str(&format!("  error: {e}\n"));
+        s.push_str(&format!("  error: {}\n", shown(e)));
     }
     if let Some(m) = &d.detail {
-        s.push_str(&format!("  detail: {m}\n"));
+        s.push_str(&format!("  detail: {}\n", shown(m)));
     }
     s.push_str("evidence (the input values the rules read):\n");
     if d.evidence.is_empty() {
@@ -113,14 +119,18 @@ fn explain(dir: &Path, n: u64, time: &str, d: &DecisionRecord, color: bool) -> S
             .as_ref()
             .map(|v| format!("  (passed to signal {v})"))
             .unwrap_or_default();
-        s.push_str(&format!("  {} = {value}{via}\n", e.path));
+        s.push_str(&format!("  {} = {}{via}\n", shown(&e.path), shown(&value)));
     }
     if !d.signals.is_empty() {
         s.push_str("signals read:\n");
         for sig in &d.signals {
-            s.push_str(&format!("  {} = {}\n", sig.signal, sig.value));
+            s.push_str(&format!(
+                "  {} = {}\n",
+                shown(&sig.signal),
+                shown(&sig.value.to_string())
+            ));
             if let Some(f) = &sig.fetch {
-                s.push_str(&format!("    {}\n", f.describe()));
+                s.push_str(&format!("    {}\n", shown(&f.describe())));
             }
         }
     }
@@ -200,21 +210,67 @@ pub(crate) fn fired_rules<'p>(
 }
 
 /// A fired rule as `xop eval` and `xop test` list it: `  fired ID at FILE:LINE: TEXT` (the
-/// rule's text on one line), or `  fired ID` when the module has no rule of that id.
+/// rule's text on one line, [`rule_text`]), or `  fired ID` when the module has no rule of that
+/// id.
 pub(crate) fn fired_line(id: &str, rule: Option<&Rule>) -> String {
     match rule {
         Some(rule) => format!(
-            "  fired {id} at {}:{}: {}\n",
-            rule.source.file,
+            "  fired {} at {}:{}: {}\n",
+            shown(id),
+            shown(&rule.source.file),
             rule.source.line,
-            rule.source
-                .text
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
+            rule_text(&rule.source.text)
         ),
-        None => format!("  fired {id}\n"),
+        None => format!("  fired {}\n", shown(id)),
     }
+}
+
+/// A rule's source text on one line, as it reads: its tokens as written (text literals exactly,
+/// their spaces kept), one space wherever blanks, line breaks or comments separated two of
+/// them, comments left out (a `//` comment would otherwise swallow the rest of the line), and
+/// the characters that show nothing escaped ([`shown`]).
+pub(crate) fn rule_text(text: &str) -> String {
+    let lexed = xop_compiler::lexer::lex(text);
+    // Tokens, and whatever the lexer could not read (a module's text is checked source, but
+    // nothing of it is left out).
+    let mut pieces: Vec<(usize, usize)> =
+        (lexed.tokens.iter().map(|&(start, _, end)| (start, end)))
+            .chain(lexed.errors.iter().map(|e| (e.span.start(), e.span.end())))
+            .collect();
+    pieces.sort_unstable();
+    let mut line = String::with_capacity(text.len());
+    let mut last: Option<usize> = None;
+    for (start, end) in pieces {
+        if let Some(last_end) = last {
+            if start < last_end {
+                continue;
+            }
+            if start > last_end {
+                line.push(' ');
+            }
+        }
+        line.push_str(text.get(start..end).unwrap_or_default());
+        last = Some(end);
+    }
+    shown(&line)
+}
+
+/// A text from a source or an input (a name, a reason, a rule's text, a value) as the CLI
+/// prints it for people: the characters that show nothing (control characters, bidirectional
+/// and zero-width characters…) escaped as `xop fmt` escapes them in text literals
+/// (language.md §2.5), so that no control sequence reaches the terminal. JSON output escapes
+/// its own.
+pub(crate) fn shown(text: &str) -> String {
+    xop_compiler::format::escape_invisible(text)
+}
+
+/// Reasons as the CLI lists them for people: [`shown`], joined by `, `.
+pub(crate) fn shown_reasons(reasons: &[String]) -> String {
+    reasons
+        .iter()
+        .map(|r| shown(r))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One fired rule as an ariadne report over its source line.
@@ -239,7 +295,7 @@ fn render(rule: &Rule, verdict: Verdict, color: bool) -> String {
         rule.verdict.keyword(),
         rule.reason
             .as_ref()
-            .map(|r| format!(" \"{r}\""))
+            .map(|r| format!(" {}", xop_compiler::format::text_lit(r)))
             .unwrap_or_default()
     );
     let file = src.file.clone();

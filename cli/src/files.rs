@@ -37,6 +37,26 @@ pub struct SourceText {
 /// not exist, a folder or file that cannot be read, a file that is not UTF-8, or no `.xop` file
 /// found at all.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<SourceText>, Vec<String>> {
+    let (files, errors) = load_each(paths);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if files.is_empty() {
+        return Err(vec![none_found(paths)]);
+    }
+    Ok(files)
+}
+
+/// The message for `paths` holding no `.xop` file.
+pub fn none_found(paths: &[PathBuf]) -> String {
+    let roots: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
+    format!("no `.xop` files found in {}", roots.join(", "))
+}
+
+/// [`load`], but every file that can be read is returned, beside the problems with the others
+/// (for `xop fmt`, which formats each file alone: one file it cannot read stops nothing else).
+/// Finding no file at all is not one of the problems: both are empty then.
+pub fn load_each(paths: &[PathBuf]) -> (Vec<SourceText>, Vec<String>) {
     let mut errors = Vec::new();
     let mut found: Vec<(PathBuf, String)> = Vec::new();
     for root in paths {
@@ -68,17 +88,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<SourceText>, Vec<String>> {
             Err(message) => errors.push(message),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    if files.is_empty() {
-        let roots: Vec<String> = paths.iter().map(|p| format!("`{}`", p.display())).collect();
-        return Err(vec![format!(
-            "no `.xop` files found in {}",
-            roots.join(", ")
-        )]);
-    }
-    Ok(files)
+    (files, errors)
 }
 
 /// The files [`load`] would read from `paths`, without reading them (what cannot be found or
@@ -99,16 +109,32 @@ pub fn cannot_read(display: &str, reason: &str) -> String {
 
 /// Reads a file as UTF-8 text; the error names the file and says what went wrong.
 pub fn read_text(path: &Path) -> Result<String, String> {
-    read_named(path, &path.display().to_string())
+    let display = path.display().to_string();
+    let bytes = fs::read(path).map_err(|e| cannot_read(&display, &reason(&e)))?;
+    utf8(bytes).map_err(|why| cannot_read(&display, &why))
 }
 
-/// [`read_text`], naming the file `display` in the error.
+/// Reads the source file `path`, naming it `display` in the error. A compiled module or one of
+/// XOP's key files is refused as what it is: a module would be read as text that is not UTF-8,
+/// and a key as a syntax error whose snippet shows the key (a secret key given by mistake,
+/// `xop build src release.key` for `--sign release.key`, would be printed to a CI log).
 fn read_named(path: &Path, display: &str) -> Result<String, String> {
     let bytes = fs::read(path).map_err(|e| cannot_read(display, &reason(&e)))?;
     if bytes.starts_with(xop_runtime::module::MAGIC) {
         return Err(format!(
             "`{display}` is a compiled module, not a source file: give it alone, as the only path \
              (`xop eval {display} --policy NAME --input FILE`, `xop test {display}`)"
+        ));
+    }
+    if let Some(kind) = xop_runtime::module::key_kind(&bytes) {
+        let (option, use_) = if kind == "secret" {
+            ("--sign", "to sign the module `xop build` writes")
+        } else {
+            ("--trust", "to check a module's signature")
+        };
+        return Err(format!(
+            "`{display}` is an XOP {kind} key, not a source file: none of it is shown or read as \
+             a source (did you mean `{option} {display}`, {use_}?)"
         ));
     }
     utf8(bytes).map_err(|why| cannot_read(display, &why))
@@ -248,11 +274,31 @@ fn display_under(root: &Path, path: &Path) -> String {
 
 /// Writes `bytes` to `path` so that it is either left as it was or holds all of them: into a
 /// new file in the same folder, then renamed over it, so that a failed write (a full disk)
-/// never leaves it truncated. A file replaced keeps its permissions (and, when allowed, its
-/// owner); through a link, the file linked to is replaced. A character device (`/dev/null`)
-/// is written to as it is; any other special file (a named pipe, a socket), or a folder, is
-/// refused: writing a pipe would wait for a reader, and nothing can be renamed over it.
+/// never leaves it truncated. A file replaced keeps its permissions, owner and group; through a
+/// link, the file linked to is replaced. A character device (`/dev/null`) is written to as it
+/// is; any other special file (a named pipe, a socket), or a folder, is refused: writing a pipe
+/// would wait for a reader, and nothing can be renamed over it.
+///
+/// An existing file the rename would change otherwise than its text is refused and left as it
+/// is ([`replaceable`]): one that is read-only or that the user may not write (the rename
+/// needs only the folder's permission, and would replace it anyway), one with several hard
+/// links (the rename would split them), and one whose owner or group the new file cannot be
+/// given (it would change hands).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_with(path, bytes, &Chown::System)
+}
+
+/// How [`write_atomically`] gives the new file the replaced one's owner and group: the system
+/// call, or (in tests) a stand-in that fails as `fchown` does for a user who is not root.
+enum Chown {
+    /// `fchown(2)`.
+    System,
+    /// Fails with this error, as `fchown(2)` fails for another user's file.
+    #[cfg(test)]
+    Fail(io::ErrorKind),
+}
+
+fn write_atomically_with(path: &Path, bytes: &[u8], chown: &Chown) -> io::Result<()> {
     use std::io::Write;
     let existing = fs::metadata(path).ok();
     if let Some(meta) = &existing
@@ -266,9 +312,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
             )),
         };
     }
+    if let Some(meta) = &existing {
+        replaceable(path, meta)?;
+    }
     let target = match existing {
         Some(_) => fs::canonicalize(path)?,
-        None => path.to_path_buf(),
+        None => new_file_target(path)?,
     };
     let name = target
         .file_name()
@@ -293,15 +342,167 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut temp = builder.tempfile_in(folder)?;
     temp.write_all(bytes)?;
     if let Some(meta) = &existing {
-        temp.as_file().set_permissions(meta.permissions())?;
+        // The owner first: changing it may clear set-user-ID bits, which the mode set after
+        // it restores.
         #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            let _ = std::os::unix::fs::fchown(temp.as_file(), Some(meta.uid()), Some(meta.gid()));
-        }
+        keep_owner(temp.as_file(), meta, chown)?;
+        #[cfg(not(unix))]
+        let _ = chown;
+        temp.as_file().set_permissions(meta.permissions())?;
     }
     temp.as_file().sync_all()?;
     temp.persist(&target).map(drop).map_err(|e| e.error)
+}
+
+/// Where a new file written at `path`, which is no file yet, is renamed to: `path` itself, or,
+/// when `path` is a symbolic link that leads to nothing (dangling), the path its links end at,
+/// as writing through the link would create it (renaming over the link itself would replace
+/// it with a plain file). Links that loop, and a link whose end's folder does not exist, are
+/// refused.
+fn new_file_target(path: &Path) -> io::Result<PathBuf> {
+    // Linux follows at most 40 links in one path; a longer chain is as good as a loop.
+    const MAX_LINKS: usize = 40;
+    let mut chain = vec![path.to_path_buf()];
+    loop {
+        let Some(current) = chain.last() else {
+            return Ok(path.to_path_buf());
+        };
+        match fs::symlink_metadata(current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let to = fs::read_link(current)?;
+                let next = match current.parent() {
+                    Some(folder) => folder.join(to),
+                    None => to,
+                };
+                let looped = chain.contains(&next);
+                chain.push(next);
+                if looped || chain.len() > MAX_LINKS {
+                    let how = if looped {
+                        shown_chain(&chain)
+                    } else {
+                        format!("more than {MAX_LINKS} links in a row")
+                    };
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "it is a symbolic link that loops ({how}): nothing can be written \
+                             through it; remove the link, or point it at a file"
+                        ),
+                    ));
+                }
+            }
+            // The end of the links exists after all (made since it was looked at): replacing
+            // it unchecked could split its links or change its owner, so this write stops.
+            Ok(_) if chain.len() > 1 => {
+                return Err(io::Error::other(format!(
+                    "the file it links to, `{}`, appeared while it was written: run again",
+                    current.display()
+                )));
+            }
+            // Not a link: a new file, made where it is named.
+            Ok(_) => return Ok(current.clone()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e),
+        }
+    }
+    let end = chain.last().cloned().unwrap_or_else(|| path.to_path_buf());
+    if chain.len() > 1 {
+        let folder = match end.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !folder.is_dir() {
+            // Not `NotFound`: its message would be shown as `no such file or directory`.
+            return Err(io::Error::other(format!(
+                "it is a symbolic link to `{}`, whose folder `{}` does not exist: create the \
+                 folder, or point the link elsewhere",
+                end.display(),
+                folder.display()
+            )));
+        }
+    }
+    Ok(end)
+}
+
+/// `a → b → a`, for a message: a chain of links.
+fn shown_chain(chain: &[PathBuf]) -> String {
+    let names: Vec<String> = chain.iter().map(|p| format!("`{}`", p.display())).collect();
+    names.join(" → ")
+}
+
+/// Refuses an existing file that renaming a new file over it would change otherwise than its
+/// text: the error says why, and that it was left as it is.
+fn replaceable(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
+    let refuse = |why: String| Err(io::Error::other(why));
+    if meta.permissions().readonly() {
+        return refuse(format!(
+            "it is read-only{}: make it writable first (`chmod u+w`) if it is meant to be \
+             rewritten",
+            mode(meta)
+        ));
+    }
+    // Whether this user may write it, as any other program writing it would be asked (the
+    // rename itself needs only the folder's permission). Opening it changes nothing.
+    if let Err(e) = fs::OpenOptions::new().write(true).open(path) {
+        return refuse(format!(
+            "you may not write it: {}{}; its owner can make it writable",
+            reason(&e),
+            mode(meta)
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            return refuse(format!(
+                "it has {} hard links: a new file renamed over this name would split them (the \
+                 other names would keep the old text); format a copy, or remove the other links",
+                meta.nlink()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// ` (mode 0444)`, for a message: the file's permission bits.
+fn mode(meta: &fs::Metadata) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        format!(" (mode {:04o})", meta.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        String::new()
+    }
+}
+
+/// Gives `file` (the new file) the owner and group of `meta` (the file it replaces), or says
+/// why it cannot: a file never silently changes hands.
+#[cfg(unix)]
+fn keep_owner(file: &fs::File, meta: &fs::Metadata, chown: &Chown) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let new = file.metadata()?;
+    if new.uid() == meta.uid() && new.gid() == meta.gid() {
+        return Ok(());
+    }
+    let result = match chown {
+        Chown::System => std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid())),
+        #[cfg(test)]
+        Chown::Fail(kind) => Err(io::Error::from(*kind)),
+    };
+    result.map_err(|e| {
+        io::Error::other(format!(
+            "its owner and group (uid {}, gid {}) could not be kept ({}): rewriting it would \
+             give it to uid {}, gid {}; run as its owner",
+            meta.uid(),
+            meta.gid(),
+            reason(&e),
+            new.uid(),
+            new.gid()
+        ))
+    })
 }
 
 /// What a path that is neither a file nor a character device is (`a named pipe (FIFO)`), for
@@ -400,6 +601,139 @@ mod tests {
         assert_eq!(fs::read(&real).unwrap(), b"new");
         let mode = fs::metadata(&real).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o640);
+    }
+
+    /// Every entry of a folder.
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A read-only file is refused and left as it is, even for root (whom the system would let
+    /// write it): its mode says it is not to be changed.
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Scratch::new("read-only");
+        let path = dir.0.join("ro.xop");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).unwrap();
+        let e = write_atomically(&path, b"new").unwrap_err();
+        assert!(e.to_string().contains("it is read-only (mode 0444)"), "{e}");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
+        assert_eq!(entries(&dir.0), ["ro.xop"]);
+    }
+
+    /// A file with two hard links is refused: renaming over one name would leave the other
+    /// with the old text.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_with_hard_links_is_refused() {
+        let dir = Scratch::new("hard-links");
+        let (one, two) = (dir.0.join("h.xop"), dir.0.join("h2.xop"));
+        fs::write(&one, "old").unwrap();
+        fs::hard_link(&one, &two).unwrap();
+        let e = write_atomically(&one, b"new").unwrap_err();
+        assert!(e.to_string().contains("it has 2 hard links"), "{e}");
+        assert_eq!(fs::read(&one).unwrap(), b"old");
+        assert_eq!(fs::read(&two).unwrap(), b"old");
+        assert_eq!(entries(&dir.0), ["h.xop", "h2.xop"]);
+        // Alone again, it is written.
+        fs::remove_file(&two).unwrap();
+        write_atomically(&one, b"new").unwrap();
+        assert_eq!(fs::read(&one).unwrap(), b"new");
+    }
+
+    /// A file whose owner the new file cannot be given (`fchown` fails, as for a user who is
+    /// not root) is refused and left as it is, and the new file removed. The file is made
+    /// another user's first when the test runs as root, so that the owner differs.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_whose_owner_cannot_be_kept_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = Scratch::new("owner");
+        let path = dir.0.join("theirs.xop");
+        fs::write(&path, "old").unwrap();
+        let mine = fs::metadata(&path).unwrap();
+        // As root, hand it to another owner; otherwise the owner is already ours and only the
+        // group can differ: skip.
+        if std::os::unix::fs::chown(&path, Some(mine.uid() + 1), Some(mine.gid() + 1)).is_err() {
+            eprintln!("skipped: cannot give a file to another owner here");
+            return;
+        }
+        let e = write_atomically_with(&path, b"new", &Chown::Fail(io::ErrorKind::PermissionDenied))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(&format!(
+                "its owner and group (uid {}, gid {}) could not be kept (permission denied)",
+                mine.uid() + 1,
+                mine.gid() + 1
+            )),
+            "{e}"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(fs::metadata(&path).unwrap().uid(), mine.uid() + 1);
+        assert_eq!(entries(&dir.0), ["theirs.xop"]);
+        // With the system call (root may give it away), the owner is kept.
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (mine.uid() + 1, mine.gid() + 1));
+    }
+
+    /// A link that leads to nothing is written through, its target read relative to the
+    /// link's own folder (as the system reads it), and kept a link.
+    #[cfg(unix)]
+    #[test]
+    fn a_dangling_link_in_another_folder_is_written_through() {
+        use std::os::unix::fs::symlink;
+        let dir = Scratch::new("dangling");
+        fs::create_dir_all(dir.0.join("links")).unwrap();
+        fs::create_dir_all(dir.0.join("release")).unwrap();
+        let link = dir.0.join("links/out.xopm");
+        symlink("../release/m.xopm", &link).unwrap();
+        write_atomically(&link, b"module").unwrap();
+        assert_eq!(fs::read(dir.0.join("release/m.xopm")).unwrap(), b"module");
+        assert_eq!(
+            fs::read_link(&link).unwrap(),
+            Path::new("../release/m.xopm")
+        );
+        assert_eq!(entries(&dir.0.join("links")), ["out.xopm"]);
+        assert_eq!(entries(&dir.0.join("release")), ["m.xopm"]);
+    }
+
+    /// A chain of more links than the system follows is refused as a loop, every link kept.
+    #[cfg(unix)]
+    #[test]
+    fn too_long_a_chain_of_links_is_refused() {
+        use std::os::unix::fs::symlink;
+        let dir = Scratch::new("chain");
+        for n in 0..45 {
+            symlink(format!("l{}", n + 1), dir.0.join(format!("l{n}"))).unwrap();
+        }
+        let e = write_atomically(&dir.0.join("l0"), b"module").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(
+            e.to_string()
+                .contains("it is a symbolic link that loops (more than 40 links in a row)"),
+            "{e}"
+        );
+        assert_eq!(entries(&dir.0).len(), 45);
+        assert!(
+            fs::symlink_metadata(dir.0.join("l0"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
     }
 
     /// A named pipe is refused at once: opening it to write would wait for a reader.

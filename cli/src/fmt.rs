@@ -19,8 +19,12 @@ Format .xop files in place, or check that they are formatted.
 Every PATH is a .xop file or a folder; folders are searched recursively for *.xop files
 (hidden entries and `target` and `node_modules` folders are skipped). A file is rewritten
 only when formatting changes it, into a new file renamed over it: a write that fails (a full
-disk) leaves it as it was. A file with syntax errors is never rewritten: its diagnostics are
-printed on standard error and the exit status is 1.
+disk) leaves it as it was. A file that renaming would change otherwise is refused and left as
+it is: one that is read-only or that you may not write, one with several hard links (the
+rename would split them), one whose owner or group could not be kept. A file with syntax errors
+is never rewritten: its diagnostics are printed on standard error and the exit status is 1. A
+file that cannot be read (not UTF-8, no permission) is reported, and the others are formatted
+all the same.
 
 With --check nothing is written: each file that would change is listed on standard output as
 `would reformat: PATH`. With `-` as the only PATH, the source is read from standard input and
@@ -31,7 +35,8 @@ pub const AFTER_LONG_HELP: &str = "\
 Exit status:
   0  every file is formatted (or has been)
   1  --check found files to reformat, or a file has syntax errors
-  2  usage error, or a file or folder could not be read or written
+  2  usage error, or a file or folder could not be read or written (the others were
+     formatted)
 
 Examples:
   xop fmt                          format every .xop file under the current folder
@@ -60,13 +65,17 @@ pub fn run(args: &FmtArgs, color: Color) -> u8 {
         }
         return run_stdin(args.check, color);
     }
-    let sources = match files::load(&args.paths) {
-        Ok(sources) => sources,
-        Err(messages) => {
-            messages.iter().for_each(|m| error(m));
-            return FAILURE;
+    // Each file is formatted alone: one that cannot be read (not UTF-8, no permission) is
+    // reported, and the others are formatted all the same.
+    let (sources, unread) = files::load_each(&args.paths);
+    unread.iter().for_each(|m| error(m));
+    if sources.is_empty() {
+        // Nothing to format (or to sum up): what was wrong is said above.
+        if unread.is_empty() {
+            error(&files::none_found(&args.paths));
         }
-    };
+        return FAILURE;
+    }
     let mut changed = 0;
     let mut broken = 0;
     let mut unwritten = 0;
@@ -102,11 +111,18 @@ pub fn run(args: &FmtArgs, color: Color) -> u8 {
     if let Err(failure) = out(&listing) {
         return failure;
     }
-    err(&format!(
-        "{}\n",
-        summary(sources.len(), changed, broken, unwritten, args.check)
-    ));
-    if unwritten > 0 {
+    let mut line = summary(sources.len(), changed, broken, unwritten, args.check);
+    if !unread.is_empty() {
+        line.push_str(&format!(
+            "; {} could not be read (above)",
+            match unread.len() {
+                1 => "1 path".to_string(),
+                n => format!("{n} paths"),
+            }
+        ));
+    }
+    err(&format!("{line}\n"));
+    if unwritten > 0 || !unread.is_empty() {
         FAILURE
     } else if broken > 0 || (args.check && changed > 0) {
         PROBLEMS

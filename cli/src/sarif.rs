@@ -29,11 +29,25 @@ pub fn log(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>) -> s::
         .rules(codes::CODES.iter().map(rule).collect::<Vec<_>>())
         .build();
     let results: Vec<s::Result> = diags.iter().map(|d| result(d, source)).collect();
-    let run = s::Run::builder()
+    let mut run = s::Run::builder()
         .tool(s::Tool::builder().driver(driver).build())
         .results(results)
         .column_kind(serde_json::json!("unicodeCodePoints"))
         .build();
+    // Where the standard library's files are (SARIF §3.14.14): they are no files of the
+    // user's repository, and a consumer must not look for them there.
+    let stdlib = s::ArtifactLocation::builder()
+        .uri(format!("{REPO_BLOB}/stdlib/"))
+        .description(
+            s::Message::builder()
+                .text("the XOP standard library, embedded in the xop compiler")
+                .build(),
+        )
+        .build();
+    run.original_uri_base_ids = Some(std::collections::BTreeMap::from([(
+        STDLIB_BASE.to_string(),
+        stdlib,
+    )]));
     s::Sarif::builder()
         .schema(SCHEMA)
         .version(serde_json::json!("2.1.0"))
@@ -157,7 +171,7 @@ fn location(
     message: &str,
     source: &dyn Fn(&str) -> Option<String>,
 ) -> s::Location {
-    let artifact = s::ArtifactLocation::builder().uri(uri(file)).build();
+    let artifact = artifact(file);
     let mut physical = s::PhysicalLocation::builder()
         .artifact_location(artifact)
         .build();
@@ -181,18 +195,46 @@ fn location(
     loc
 }
 
-/// A path as a URI reference: forward slashes, characters outside the URI's unreserved set
-/// percent-encoded, and Windows drive paths (`C:/…`) as `file:///C:/…`.
+/// The `uriBaseId` of the standard library's files (`std/consent.xop`, as the compiler names
+/// them), defined in the run's `originalUriBaseIds`.
+pub const STDLIB_BASE: &str = "XOPSTDLIB";
+
+/// The artifact location of a file the compiler names `file`: a standard library file relative
+/// to [`STDLIB_BASE`], any other by [`uri`].
+fn artifact(file: &str) -> s::ArtifactLocation {
+    // The compiler names its own files `std/NAME.xop`; a user's file of that name is `./std/…`.
+    if xop_compiler::db::STDLIB
+        .iter()
+        .any(|(path, _)| *path == file)
+        && let Some(name) = file.strip_prefix("std/")
+    {
+        return s::ArtifactLocation::builder()
+            .uri(uri(&format!("std/{name}")))
+            .uri_base_id(STDLIB_BASE)
+            .build();
+    }
+    s::ArtifactLocation::builder().uri(uri(file)).build()
+}
+
+/// A path as a URI reference (SARIF §3.4.3): forward slashes, characters outside the URI's
+/// unreserved set percent-encoded; an absolute path as a `file://` URI on every system
+/// (`/tmp/a.xop` → `file:///tmp/a.xop`, `C:\p\a.xop` → `file:///C:/p/a.xop`, a network path
+/// `\\host\share\a.xop` → `file://host/share/a.xop`); a relative path stays relative (to the
+/// folder the check ran in, which code scanning takes for the repository's root).
 fn uri(path: &str) -> String {
     let path = path.replace('\\', "/");
     let bytes = path.as_bytes();
     let drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
-    let (prefix, rest) = if drive {
+    let (mut out, rest) = if drive {
         (format!("file:///{}", &path[..2]), &path[2..])
+    } else if let Some(network) = path.strip_prefix("//") {
+        // The host is the URI's authority.
+        ("file://".to_string(), network)
+    } else if path.starts_with('/') {
+        ("file://".to_string(), path.as_str())
     } else {
         (String::new(), path.as_str())
     };
-    let mut out = prefix;
     for b in rest.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
             out.push(char::from(b));
@@ -219,9 +261,33 @@ mod tests {
     #[test]
     fn uris_use_forward_slashes_and_escape() {
         assert_eq!(uri("src\\a b.xop"), "src/a%20b.xop");
-        assert_eq!(uri("/tmp/x.xop"), "/tmp/x.xop");
         assert_eq!(uri("C:\\p\\x.xop"), "file:///C:/p/x.xop");
         assert_eq!(uri("é.xop"), "%C3%A9.xop");
+    }
+
+    /// An absolute path is a `file://` URI on every system, as a drive path is; a relative
+    /// one stays relative.
+    #[test]
+    fn absolute_paths_are_file_uris() {
+        assert_eq!(uri("/tmp/x y.xop"), "file:///tmp/x%20y.xop");
+        assert_eq!(uri("\\\\host\\share\\x.xop"), "file://host/share/x.xop");
+        assert_eq!(uri("src/x.xop"), "src/x.xop");
+        assert_eq!(uri("./std/consent.xop"), "./std/consent.xop");
+    }
+
+    /// A location in the standard library is relative to its own base, defined in the run, not
+    /// a file of the repository; a user's `./std/…` is the user's.
+    #[test]
+    fn standard_library_locations_have_their_own_base() {
+        let std_file = xop_compiler::db::STDLIB[0].0;
+        let stdlib = artifact(std_file);
+        assert_eq!(stdlib.uri_base_id.as_deref(), Some(STDLIB_BASE));
+        assert_eq!(stdlib.uri.as_deref(), Some(std_file));
+        let mine = artifact(&format!("./{std_file}"));
+        assert_eq!(mine.uri_base_id, None);
+        let value = serde_json::to_value(log(&[], &|_| None)).unwrap();
+        let base = &value["runs"][0]["originalUriBaseIds"][STDLIB_BASE]["uri"];
+        assert_eq!(base, &format!("{REPO_BLOB}/stdlib/"), "{value}");
     }
 
     #[test]

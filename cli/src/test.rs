@@ -1,6 +1,7 @@
 //! `xop test`: runs every `test` block and ends with `N passed, N failed`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 use xop_runtime::interp::{self, FixedSignals};
@@ -8,7 +9,13 @@ use xop_runtime::ir::{Program, TestCase};
 use xop_runtime::jit::JitModule;
 use xop_runtime::value::Value;
 
-use crate::{Color, PROBLEMS, SUCCESS, compile, out};
+use xop_compiler::ast::{ItemKind, TestStmt};
+use xop_compiler::db::STDLIB;
+use xop_compiler::format::text_lit;
+use xop_compiler::{parse, render};
+
+use crate::explain::shown;
+use crate::{Color, PROBLEMS, SUCCESS, compile, files, out};
 
 /// Long help of `xop test`.
 pub const LONG_ABOUT: &str = "\
@@ -17,6 +24,9 @@ and `--trust` checks its signature as `xop eval` does): each `expect policy(acti
 (one policy) or `expect action(...) == verdict(reasons)` (the action's verdict over every
 policy guarding it) is decided and compared, verdict and (when written) the exact set of
 reasons. A failing test shows what was expected and what came out, with the rules that fired.
+A `test` block with no `expect` checks nothing: it is listed as `empty`, neither passed nor
+failed. Names, reasons and rules' text from the sources are printed with control characters
+(and other characters that show nothing) escaped as `xop fmt` writes them: `\u{1b}`.
 
 Every test runs on the reference interpreter and, when the JIT compiles its policy (one of
 the action's policies at least), on the JIT too: the two must give the same decision, or the
@@ -54,31 +64,56 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
     let mut report = String::new();
     let (mut passed, mut failed) = (0usize, 0usize);
     for case in &program.tests {
+        // A test's name and file come from the sources: a control character in them must not
+        // reach the terminal, where it could erase `FAILED` or print a summary of its own.
+        let (name, file) = (shown(&case.name), shown(&case.source.file));
         match run_case(program, &jit, case) {
             Ok(()) => {
                 passed += 1;
-                report.push_str(&format!(
-                    "ok     {} ({}:{})\n",
-                    case.name, case.source.file, case.source.line
-                ));
+                report.push_str(&format!("ok     {name} ({file}:{})\n", case.source.line));
             }
             Err(why) => {
                 failed += 1;
                 report.push_str(&format!(
-                    "FAILED {}\n  at {}:{}:{}\n{why}",
-                    case.name, case.source.file, case.source.line, case.source.column
+                    "FAILED {name}\n  at {file}:{}:{}\n{why}",
+                    case.source.line, case.source.column
                 ));
             }
         }
     }
-    if program.tests.is_empty() {
+    // `test` blocks without an `expect` have no test case in the program: listed, so that
+    // they are not taken for tests that pass, nor the sources for having no test block.
+    let empty = match compile::module_path(&args.paths) {
+        Some(_) => Vec::new(),
+        None => empty_tests(&args.paths),
+    };
+    for e in &empty {
+        report.push_str(&format!(
+            "empty  {} ({}:{}): checks nothing, it has no expect\n",
+            shown(&e.name),
+            shown(&e.file),
+            e.line
+        ));
+    }
+    if program.tests.is_empty() && empty.is_empty() {
         report.push_str(&match compile::module_path(&args.paths) {
             Some(module) => format!(
                 "the module `{}` has no tests (its sources had no `test` block when it was \
                  built): nothing was run\n",
-                module.display()
+                shown(&module.display().to_string())
             ),
             None => "no `test` block in the sources: nothing was run\n".to_string(),
+        });
+    }
+    if !empty.is_empty() {
+        crate::err(&match empty.len() {
+            1 => "warning: 1 `test` block checks nothing: it has no `expect` (write one, or \
+                  remove the block)\n"
+                .to_string(),
+            n => format!(
+                "warning: {n} `test` blocks check nothing: they have no `expect` (write one in \
+                 each, or remove them)\n"
+            ),
         });
     }
     report.push_str(&format!("{passed} passed, {failed} failed\n"));
@@ -87,6 +122,47 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
         Ok(()) => PROBLEMS,
         Err(s) => s,
     }
+}
+
+/// A `test` block with no `expect`: it checks nothing, and the program keeps no test case of it.
+#[derive(Debug)]
+struct EmptyTest {
+    name: String,
+    file: String,
+    line: usize,
+}
+
+/// The `test` blocks of the sources under `paths` that have no `expect`, in file and source
+/// order. The program keeps only the `expect`s (`Program::tests`), so the files are parsed again
+/// (read only; they compiled a moment ago: one that can no longer be read is left out).
+fn empty_tests(paths: &[PathBuf]) -> Vec<EmptyTest> {
+    let (mut sources, _) = files::load_each(paths);
+    sources.sort_by(|a, b| a.display.cmp(&b.display));
+    let mut empty = Vec::new();
+    for s in &sources {
+        // Named as the compiler names it (`compile::from_sources`): a file named like one of
+        // the standard library's is `./std/…`.
+        let file = if STDLIB.iter().any(|(path, _)| *path == s.display) {
+            format!("./{}", s.display)
+        } else {
+            s.display.clone()
+        };
+        let parsed = parse::parse(&Arc::from(file.as_str()), &s.text);
+        let lines = render::Lines::new(&s.text);
+        for item in &parsed.ast.items {
+            if let ItemKind::Test(t) = &item.kind
+                && !t.body.iter().any(|st| matches!(st, TestStmt::Expect(_)))
+            {
+                empty.push(EmptyTest {
+                    name: t.name.value.clone(),
+                    file: file.clone(),
+                    // The line of `test "NAME"`, below its doc comments if any.
+                    line: lines.position(&s.text, t.name.span.start()).line,
+                });
+            }
+        }
+    }
+    empty
 }
 
 /// Decides one test case; `Err` says how the outcome differs from the expectation.
@@ -183,7 +259,9 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
     let show = |v: xop_runtime::ir::Verdict, r: Option<&[String]>| match r {
         None => v.keyword().to_string(),
         Some(r) => {
-            let quoted: Vec<String> = r.iter().map(|r| format!("{r:?}")).collect();
+            // Quoted and escaped as a test writes them (a control character in a reason never
+            // reaches the terminal).
+            let quoted: Vec<String> = r.iter().map(|r| text_lit(r)).collect();
             format!("{}({})", v.keyword(), quoted.join(", "))
         }
     };
@@ -193,7 +271,7 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
         show(d.verdict, Some(&actual_reasons))
     );
     if let Some(e) = &d.error {
-        why.push_str(&format!("  error: {e}\n"));
+        why.push_str(&format!("  error: {}\n", shown(e)));
     }
     let (rules, _) = crate::explain::fired_rules(program, &asked, &d.fired);
     for (id, rule) in d.fired.iter().zip(rules) {

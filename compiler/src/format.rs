@@ -34,8 +34,9 @@
 //! - blocks with nothing inside are written `{}`;
 //! - expressions with single spaces around binary operators, none around `..` / `..=`, and
 //!   exactly the parentheses the author wrote (they are [`ExprKind::Paren`] nodes; no others are
-//!   needed or added); literals written from their values in normal form (`1_000` → `1000`,
-//!   `90m` → `1h30m`, text re-escaped); bindings `to: to` written `to`.
+//!   needed or added); integers written from their values (`1_000` → `1000`), text re-escaped,
+//!   the other literals as written (`90m` stays `90m`, `1.50` stays `1.50`); bindings `to: to`
+//!   written `to`.
 //!
 //! Meaning is kept exactly: the tree of the output, spans erased, equals the tree of the input
 //! ([`crate::ast::erase_spans`]), and formatting is idempotent.
@@ -1684,16 +1685,33 @@ pub fn text_lit(value: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if invisible(c) => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32));
-            }
-            c => out.push(c),
+            c => push_shown(&mut out, c),
         }
     }
     out.push('"');
     out
+}
+
+/// `value` with the characters that show nothing escaped as [`text_lit`] escapes them (newline
+/// and tab as `\n` and `\t`, the others as `\u{..}`), and nothing else changed: for printing
+/// a name, a reason or a rule's text from a source to a terminal, where a control sequence
+/// could rewrite what is shown.
+pub fn escape_invisible(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        push_shown(&mut out, c);
+    }
+    out
+}
+
+/// Pushes `c`, escaped if it shows nothing.
+fn push_shown(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        c if invisible(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        c => out.push(c),
+    }
 }
 
 /// A duration in milliseconds, in the largest units: `5400000` → `1h30m`, `0` → `0s`.

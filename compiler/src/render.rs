@@ -23,11 +23,20 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
     // Every file's text once, and one cache of them for all reports: ariadne indexes a
     // source's lines when it is built.
     let mut texts: HashMap<String, String> = HashMap::new();
+    // How many bytes each text was cut at its start: a leading byte-order mark is skipped
+    // (language.md §2.1) and no column counts it, as in [`position`]; ariadne would count it.
+    let mut cut: HashMap<String, usize> = HashMap::new();
     for d in &picked {
         for file in std::iter::once(&d.file).chain(d.secondary.iter().map(|l| &l.file)) {
             if !texts.contains_key(&**file) {
                 let text = source(file).unwrap_or_default();
-                texts.insert(file.to_string(), for_ariadne(&text).into_owned());
+                let bom = if text.starts_with(BOM) {
+                    BOM.len_utf8()
+                } else {
+                    0
+                };
+                cut.insert(file.to_string(), bom);
+                texts.insert(file.to_string(), for_ariadne(&text[bom..]).into_owned());
             }
         }
     }
@@ -37,7 +46,9 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
     for d in &picked {
         let clamp = |file: &str, r: std::ops::Range<usize>| {
             let len = lens.get(file).copied().unwrap_or(0);
-            r.start.min(len)..r.end.min(len)
+            let bom = cut.get(file).copied().unwrap_or(0);
+            let at = |i: usize| i.saturating_sub(bom).min(len);
+            at(r.start)..at(r.end)
         };
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,
@@ -51,7 +62,7 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
                     .with_color(color),
             )
             .with_code(d.code)
-            .with_message(&d.message);
+            .with_message(printable(&d.message));
         // Labels in text order, the main file's first: ariadne starts a new block whenever a
         // label lies above the one before it, and heads a second block of the main file with
         // the main location, so a label above the main one (the `@personal` annotation of a
@@ -68,15 +79,15 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
         for (order, (file, range, message)) in labels.into_iter().enumerate() {
             report = report.with_label(
                 Label::new((file.to_string(), range))
-                    .with_message(message)
+                    .with_message(printable(message))
                     .with_order(i32::try_from(order).unwrap_or(i32::MAX)),
             );
         }
         for n in &d.notes {
-            report = report.with_note(n);
+            report = report.with_note(printable(n));
         }
         if let Some(h) = &d.help {
-            report = report.with_help(h);
+            report = report.with_help(printable(h));
         }
         // Writing into a Vec cannot fail; a failure would only lose this one report.
         let _ = report.finish().write(&mut cache, &mut out);
@@ -119,20 +130,43 @@ fn shown(diags: &[Diagnostic]) -> Vec<&Diagnostic> {
         .collect()
 }
 
-/// `text` as ariadne must be given it to number lines as XOP does. ariadne also ends a line at
-/// a lone carriage return, a vertical tab, a form feed, U+0085, U+2028 and U+2029, which XOP
-/// reads as ordinary characters (in comments and text) or as errors: each becomes a character
-/// of the same length in bytes that ends no line (a space, or a visible `¶` / `␤` for the
-/// invisible separators), so that byte offsets, line numbers and columns stay those of
-/// [`position`].
+/// The byte-order mark a file may open with; it is skipped (language.md §2.1).
+const BOM: char = '\u{feff}';
+
+/// A message for people: the characters that show nothing escaped as `xop fmt` escapes them
+/// in text literals ([`crate::format::escape_invisible`]), line by line, so that a control
+/// sequence quoted from a source (a reason, a name) never reaches the terminal.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c != '\n' && crate::format::invisible(c))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let lines: Vec<String> = text
+        .split('\n')
+        .map(crate::format::escape_invisible)
+        .collect();
+    std::borrow::Cow::Owned(lines.join("\n"))
+}
+
+/// `text` as ariadne must be given it to number lines as XOP does, and to show its lines
+/// without control sequences. ariadne also ends a line at a lone carriage return, a vertical
+/// tab, a form feed, U+0085, U+2028 and U+2029, which XOP reads as ordinary characters (in
+/// comments and text) or as errors: each becomes a character of the same length in bytes that
+/// ends no line (a space, or a visible `¶` / `␤` for the invisible separators), so that byte
+/// offsets, line numbers and columns stay those of [`position`]. Every other character that
+/// shows nothing but a tab and a line break (an escape in a text literal, a bidirectional
+/// control) is shown as a visible character of its length in bytes (`?`, `¿`, `�`, `𝕏`):
+/// printed as it is, it could rewrite the terminal.
 pub fn for_ariadne(text: &str) -> std::borrow::Cow<'_, str> {
     let breaks = |c: char| matches!(c, '\x0B' | '\x0C' | '\u{85}' | '\u{2028}' | '\u{2029}');
     let lone_cr =
         |i: usize| text.as_bytes()[i] == b'\r' && text.as_bytes().get(i + 1) != Some(&b'\n');
-    if !text
-        .char_indices()
-        .any(|(i, c)| breaks(c) || (c == '\r' && lone_cr(i)))
-    {
+    let hidden = |i: usize, c: char| {
+        !matches!(c, '\n' | '\t') && (c != '\r' || lone_cr(i)) && crate::format::invisible(c)
+    };
+    if !text.char_indices().any(|(i, c)| breaks(c) || hidden(i, c)) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -142,6 +176,12 @@ pub fn for_ariadne(text: &str) -> std::borrow::Cow<'_, str> {
             '\r' if lone_cr(i) => ' ',
             '\u{85}' => '¶',
             '\u{2028}' | '\u{2029}' => '␤',
+            c if hidden(i, c) => match c.len_utf8() {
+                1 => '?',
+                2 => '¿',
+                3 => '\u{fffd}',
+                _ => '𝕏',
+            },
             c => c,
         });
     }
@@ -157,14 +197,33 @@ pub struct Position {
     pub column: usize,
 }
 
-/// The 1-based line and column of byte `offset` in `text`.
+/// The 1-based line and column of byte `offset` in `text`, as an editor shows them: a
+/// byte-order mark opening the text is no column (it is skipped, language.md §2.1), and the
+/// `\r` of a `\r\n` line break is no column either (an offset between the two is the end of its
+/// line).
 pub fn position(text: &str, offset: usize) -> Position {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
-    Position { line, column }
+    Position {
+        line,
+        column: column
+            .saturating_sub(unseen(text, line_start, offset))
+            .max(1),
+    }
+}
+
+/// How many characters from `line_start` to `offset` (a character boundary of `text`) no
+/// editor shows as a column: a byte-order mark opening the text, and a `\r` ending right
+/// before the `\n` at `offset`.
+fn unseen(text: &str, line_start: usize, offset: usize) -> usize {
+    let bom = line_start == 0 && offset > 0 && text.starts_with(BOM);
+    let cr = offset > line_start
+        && text.as_bytes().get(offset - 1) == Some(&b'\r')
+        && text.as_bytes().get(offset) == Some(&b'\n');
+    usize::from(bom) + usize::from(cr)
 }
 
 /// The line starts of a text, for many positions in it: [`position`] scans the text from its
@@ -193,32 +252,45 @@ impl Lines {
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts.get(line - 1).copied().unwrap_or(0).min(offset);
         let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
-        Position { line, column }
+        Position {
+            line,
+            column: column.saturating_sub(unseen(text, start, offset)).max(1),
+        }
     }
 }
 
 /// Diagnostics as a JSON array: code, severity, message, file, byte span, start and end
-/// positions, label, secondary labels, notes and help.
+/// positions, label, secondary labels (each with its file, byte span, start and end
+/// positions and message), notes and help.
 pub fn json(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>) -> serde_json::Value {
     let items = diags
         .iter()
         .map(|d| {
-            let text = source(&d.file).unwrap_or_default();
             let mut v = serde_json::to_value(d).unwrap_or(serde_json::Value::Null);
-            if let serde_json::Value::Object(map) = &mut v {
-                map.insert(
-                    "start".into(),
-                    serde_json::to_value(position(&text, d.span.start())).unwrap_or_default(),
-                );
-                map.insert(
-                    "end".into(),
-                    serde_json::to_value(position(&text, d.span.end())).unwrap_or_default(),
-                );
+            located(&mut v, &source(&d.file).unwrap_or_default(), d.span);
+            // Each secondary label located as the main one, in its own file.
+            if let Some(labels) = v.get_mut("secondary").and_then(|l| l.as_array_mut()) {
+                for (value, label) in labels.iter_mut().zip(&d.secondary) {
+                    let text = source(&label.file).unwrap_or_default();
+                    located(value, &text, label.span);
+                }
             }
             v
         })
         .collect();
     serde_json::Value::Array(items)
+}
+
+/// Adds `start` and `end` ([`position`]s of `span` in `text`) to a JSON object.
+fn located(value: &mut serde_json::Value, text: &str, span: crate::span::Span) {
+    if let serde_json::Value::Object(map) = value {
+        for (key, offset) in [("start", span.start()), ("end", span.end())] {
+            map.insert(
+                key.into(),
+                serde_json::to_value(position(text, offset)).unwrap_or_default(),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -311,6 +383,149 @@ mod tests {
         assert!(out.contains("[ t.xop:4:20 ]"), "{out}");
         let (two, four) = (out.find(" 2 │"), out.find(" 4 │"));
         assert!(two.is_some() && two < four, "{out}");
+    }
+
+    /// A byte-order mark is skipped (language.md §2.1): no column counts it, in the human,
+    /// JSON (and so SARIF) positions alike, as an editor shows them.
+    #[test]
+    fn a_byte_order_mark_is_no_column() {
+        use crate::span::Span;
+        let text = "\u{feff}module acme.x $\nfn f(): Int = 1\n";
+        let at = text.find('$').unwrap();
+        assert_eq!(
+            position(text, at),
+            Position {
+                line: 1,
+                column: 15
+            }
+        );
+        assert_eq!(position(text, 3), Position { line: 1, column: 1 });
+        // The second line is not affected.
+        let f = text.find("fn").unwrap();
+        assert_eq!(position(text, f), Position { line: 2, column: 1 });
+        let lines = Lines::new(text);
+        for offset in [0, 3, at, f, text.len()] {
+            assert_eq!(lines.position(text, offset), position(text, offset));
+        }
+        let file = std::sync::Arc::from("t.xop");
+        let d = Diagnostic::error("E0101", &file, Span::new(at, at + 1), "unexpected")
+            .with_label("here");
+        let out = human(std::slice::from_ref(&d), &|_| Some(text.to_string()), false);
+        assert!(out.contains("[ t.xop:1:15 ]"), "{out}");
+        assert!(out.contains("1 │ module acme.x $"), "{out}");
+        let v = json(std::slice::from_ref(&d), &|_| Some(text.to_string()));
+        assert_eq!(v[0]["start"]["column"], 15, "{v}");
+        assert_eq!(v[0]["end"]["column"], 16, "{v}");
+    }
+
+    /// The `\r` of a CRLF line break is no column: a span that ends right before the `\n` (an
+    /// unterminated text covers the rest of its line) ends at the end of the line.
+    #[test]
+    fn the_carriage_return_of_a_crlf_is_no_column() {
+        let text = "module m\r\n  deny \"closed\r\nx\r\n";
+        let end = text.find("\r\nx").unwrap() + 1;
+        assert_eq!(
+            position(text, end),
+            Position {
+                line: 2,
+                column: 15
+            }
+        );
+        assert_eq!(
+            position(text, end - 1),
+            Position {
+                line: 2,
+                column: 15
+            }
+        );
+        assert_eq!(position(text, end + 1), Position { line: 3, column: 1 });
+        // A lone `\r` (an error, E0101) is a character of its line.
+        assert_eq!(position("a\rb", 2), Position { line: 1, column: 3 });
+        let lines = Lines::new(text);
+        for offset in 0..=text.len() {
+            assert_eq!(
+                lines.position(text, offset),
+                position(text, offset),
+                "{offset}"
+            );
+        }
+    }
+
+    /// A control sequence quoted from a source (in a message, a label, a note, a help, or the
+    /// source line shown) is escaped, never printed as it is; offsets stay.
+    #[test]
+    fn control_characters_are_never_printed() {
+        use crate::span::Span;
+        let text = "fn f(): Text = \"ok\u{1b}[2K\u{202e}\"\n";
+        let at = text.find('"').unwrap();
+        let file = std::sync::Arc::from("t.xop");
+        let d = Diagnostic::error(
+            "E0205",
+            &file,
+            Span::new(at, text.len() - 1),
+            "no \"ok\u{1b}[2K\"",
+        )
+        .with_label("unknown \u{1b}[8m")
+        .with_note("note \u{7}")
+        .with_help("its reasons are: \"ok\u{202e}\"");
+        let out = human(std::slice::from_ref(&d), &|_| Some(text.to_string()), false);
+        let bad: Vec<char> = out
+            .chars()
+            .filter(|&c| c != '\n' && crate::format::invisible(c))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?} in {out}");
+        assert!(out.contains("no \"ok\\u{1b}[2K\""), "{out}");
+        assert!(out.contains("unknown \\u{1b}[8m"), "{out}");
+        assert!(out.contains("note \\u{7}"), "{out}");
+        assert!(out.contains("\"ok\\u{202e}\""), "{out}");
+        assert!(
+            out.contains("1 │ fn f(): Text = \"ok?[2K\u{fffd}\""),
+            "{out}"
+        );
+        assert_eq!(for_ariadne(text).len(), text.len());
+        // Tabs and CRLF line breaks are left to ariadne.
+        assert!(matches!(
+            for_ariadne("a\tb\r\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    /// JSON gives every secondary label a start and an end position, in its own file, as the
+    /// main location has.
+    #[test]
+    fn json_secondary_labels_have_positions() {
+        use crate::span::Span;
+        let (a, b) = (
+            "module a\nfn f(): Int = g\n",
+            "module b\n\n  fn g(): Int = 1\n",
+        );
+        let (fa, fb) = (std::sync::Arc::from("a.xop"), std::sync::Arc::from("b.xop"));
+        let at = a.find('g').unwrap();
+        let g = b.find('g').unwrap();
+        let d = Diagnostic::error("E0201", &fa, Span::new(at, at + 1), "m").with_secondary(
+            &fb,
+            Span::new(g, g + 1),
+            "declared here",
+        );
+        let source = |p: &str| Some(if p == "a.xop" { a } else { b }.to_string());
+        let v = json(std::slice::from_ref(&d), &source);
+        let second = &v[0]["secondary"][0];
+        assert_eq!(second["file"], "b.xop", "{v}");
+        assert_eq!(
+            second["start"],
+            serde_json::json!({"line": 3, "column": 6}),
+            "{v}"
+        );
+        assert_eq!(
+            second["end"],
+            serde_json::json!({"line": 3, "column": 7}),
+            "{v}"
+        );
+        assert_eq!(
+            v[0]["start"],
+            serde_json::json!({"line": 2, "column": 15}),
+            "{v}"
+        );
     }
 
     #[test]
