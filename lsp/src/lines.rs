@@ -1,6 +1,9 @@
 //! Byte offsets ↔ (line, UTF-16 column): the compiler counts bytes, the protocol counts
 //! UTF-16 code units by default, and the two differ on every non-ASCII character. Lines end at
-//! `\r\n`, `\n` or `\r`, the protocol's three line breaks.
+//! `\r\n`, `\n` or `\r`, the protocol's three line breaks. A byte-order mark at the start
+//! is no column: editors do not show it (VS Code and Neovim drop it from the text they send),
+//! and the command line counts columns after it too, so a file the server reads from disk,
+//! mark and all, gets the positions the editor shows.
 
 #[cfg(test)]
 thread_local! {
@@ -30,7 +33,8 @@ impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> LineIndex<'a> {
         #[cfg(test)]
         INDEXED.with(|n| n.set(n.get() + 1));
-        let mut starts = vec![0];
+        // The first line starts after a byte-order mark.
+        let mut starts = vec![if text.starts_with('\u{feff}') { 3 } else { 0 }];
         let bytes = text.as_bytes();
         for (i, &b) in bytes.iter().enumerate() {
             // A `\r` followed by `\n` is one break, counted at the `\n`.
@@ -53,7 +57,8 @@ impl<'a> LineIndex<'a> {
 
     /// The line of byte `offset` and the offset clamped as [`LineIndex::position`] clamps it.
     fn locate(&self, offset: usize) -> (usize, usize) {
-        let offset = self.floor(offset.min(self.text.len()));
+        // An offset inside the byte-order mark is the first line's start.
+        let offset = self.floor(offset.min(self.text.len())).max(self.starts[0]);
         let line = self.starts.partition_point(|&s| s <= offset) - 1;
         (line, offset.min(self.line_end(line)))
     }
@@ -140,7 +145,7 @@ impl<'i, 'a> PositionWalker<'i, 'a> {
         PositionWalker {
             index,
             line: 0,
-            offset: 0,
+            offset: index.starts[0],
             col: 0,
         }
     }
@@ -190,6 +195,22 @@ mod tests {
         }
         assert_eq!(idx.position(3), (1, 0));
         assert_eq!(idx.len(), 3);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_no_column() {
+        let text = "\u{feff}ab\ncd";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.position(3), (0, 0));
+        assert_eq!(idx.position(4), (0, 1));
+        assert_eq!(idx.position(0), (0, 0), "inside the mark: the line's start");
+        assert_eq!(idx.offset(0, 0), 3);
+        assert_eq!(idx.offset(0, 1), 4);
+        assert_eq!(idx.line_text(0), "ab");
+        assert_eq!(idx.position(text.find('d').expect("d")), (1, 1));
+        let mut walker = PositionWalker::new(&idx);
+        assert_eq!(walker.position(4), (0, 1));
+        assert_eq!(walker.position(5), (0, 2));
     }
 
     #[test]
