@@ -1699,11 +1699,12 @@ impl<'a> Lowering<'a> {
             Some(x) => {
                 let at = self.expr(file, frame, slots, x, Some(&Ty::Time));
                 match xop_runtime::interp::eval_const(&self.program, &at, 0) {
-                    Ok(Value::Time(ms)) => ms,
+                    // Within the times XOP holds (the checker refuses others, E0316).
+                    Ok(Value::Time(ms)) if crate::types::time_in_range(ms) => ms,
                     _ => {
                         let pos = self.position(text, x.span.start());
                         self.errors.push(format!(
-                            "test \"{}\" ({}:{}:{}): `at` is not a time known when compiled (E0316): run `xop check`",
+                            "test \"{}\" ({}:{}:{}): `at` is not a time known when compiled, or out of range (E0316): run `xop check`",
                             t.name.value,
                             file.path(db),
                             pos.line,
@@ -1901,6 +1902,47 @@ test "t" { expect p(act(n: { id: "a", .. })) == allow }
             errors,
             ["record `qa.rr4.N` contains itself (E0217): run `xop check`"]
         );
+    }
+
+    /// A test's `at` computed past the times XOP holds (language.md §2.5) is reported by the
+    /// checker (E0316), and lowering refuses it too: no test is decided at a time no input
+    /// can carry.
+    #[test]
+    fn a_test_time_out_of_range_is_an_error_and_is_not_lowered() {
+        for at in [
+            "9999-12-30T22:00:00.999Z + 1ms",
+            "0000-01-01T00:00:00Z - 1d",
+        ] {
+            let ws = workspace(&format!(
+                r#"module qa.times
+use std.consent.service
+record R {{ n: Int }}
+action act(x: R) purpose service risk minimal
+policy p for act(x: r) at now {{ allow "ok" when now >= 0000-01-01T00:00:00Z }}
+test "t" {{ expect p(act(x: {{ n: 1 }})) == allow at {at} }}
+"#
+            ));
+            assert_eq!(error_codes(&ws), ["E0316"], "{at}");
+            let errors = lower(ws.db(), ws.project()).expect_err("refused");
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].contains("out of range (E0316)"), "{errors:?}");
+        }
+        // The last and the first time XOP holds are times a test may be decided at.
+        for at in ["9999-12-30T22:00:00.999Z", "0000-01-01T00:00:00Z"] {
+            let ws = workspace(&format!(
+                r#"module qa.times
+use std.consent.service
+record R {{ n: Int }}
+action act(x: R) purpose service risk minimal
+policy p for act(x: r) at now {{ allow "ok" when now >= 0000-01-01T00:00:00Z }}
+test "t" {{ expect p(act(x: {{ n: 1 }})) == allow at {at} + 0ms }}
+"#
+            ));
+            assert!(error_codes(&ws).is_empty(), "{at}");
+            let program = lower(ws.db(), ws.project()).expect("lowered");
+            let want = xop_runtime::time::parse_rfc3339(at).expect("a time");
+            assert_eq!(program.tests[0].now, want, "{at}");
+        }
     }
 
     /// The defaults `..` gives stop at a record met again inside its own default, whatever

@@ -317,6 +317,26 @@ impl Scope {
         out.dedup();
         out
     }
+
+    /// The names visible in the scope that declare something of a kind `accept` takes (for
+    /// suggestions: a name of another kind would be refused where it is suggested). Enum
+    /// variants are not declarations and are not among them.
+    pub fn visible_names_of(&self, db: &dyn Db, accept: impl Fn(DefKind) -> bool) -> Vec<Arc<str>> {
+        let mut out: Vec<Arc<str>> = (self.names.iter())
+            .filter(|(_, e)| accept(e.def.kind))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for &(_, file) in &self.globs {
+            out.extend(
+                (item_table(db, file).by_name.iter())
+                    .filter(|(_, d)| accept(d.kind))
+                    .map(|(n, _)| n.clone()),
+            );
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// The scope of one file.
@@ -335,6 +355,10 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
             },
         );
     }
+    let own_items = item_table(db, file);
+    // The first import of each name (where its name is written, and what it imports), so that
+    // a later import or declaration of the name is reported against it once.
+    let mut first_imports: BTreeMap<Arc<str>, (Span, Def)> = BTreeMap::new();
     for (u, import) in parsed.ast.uses.iter().enumerate() {
         let u = u32::try_from(u).unwrap_or(u32::MAX);
         let segs = &import.path.segments;
@@ -422,26 +446,37 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
         for (item, alias) in items {
             match table.by_name.get(item.name.as_str()) {
                 Some(def) => {
-                    if let Some(prev) = scope.names.get(alias.name.as_str()) {
-                        if prev.def != *def {
-                            let other = prev
-                                .via_use
-                                .map_or(prev.def.span, |pu| parsed.ast.uses[pu as usize].span);
-                            // Declarations enter the scope before imports: whichever comes
-                            // later in the file is the one defined again.
-                            let (again, first) = if other.start() > alias.span.start() {
-                                (other, alias.span)
-                            } else {
-                                (alias.span, other)
-                            };
-                            scope
-                                .diagnostics
-                                .push(duplicate(path, &alias.name, again, first));
-                        }
+                    let name: Arc<str> = Arc::from(alias.name.as_str());
+                    let own = own_items.by_name.get(&name);
+                    let earlier = first_imports.get(&name);
+                    // The same declaration again (imported twice, or imported into its own
+                    // module): nothing new, nothing wrong.
+                    if own == Some(def) || earlier.is_some_and(|(_, d)| d == def) {
+                        continue;
+                    }
+                    // The first definition of the name it clashes with, declared or imported:
+                    // each clash is reported once, at whichever comes later in the file
+                    // (declarations enter the scope before imports), naming the first.
+                    let clash = [own.map(|d| d.span), earlier.map(|(s, _)| *s)]
+                        .into_iter()
+                        .flatten()
+                        .min_by_key(|s| s.start());
+                    first_imports
+                        .entry(name.clone())
+                        .or_insert_with(|| (alias.span, def.clone()));
+                    if let Some(other) = clash {
+                        let (again, first) = if other.start() > alias.span.start() {
+                            (other, alias.span)
+                        } else {
+                            (alias.span, other)
+                        };
+                        scope
+                            .diagnostics
+                            .push(duplicate(path, &alias.name, again, first));
                         continue;
                     }
                     scope.names.insert(
-                        Arc::from(alias.name.as_str()),
+                        name,
                         Entry {
                             def: def.clone(),
                             via_use: Some(u),
@@ -457,12 +492,20 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
                         format!("module `{module_name}` has no item `{}`", item.name),
                     )
                     .with_label("not declared there");
-                    if let Some((whole, file)) = &whole_module {
-                        d = d.with_help(use_module_help(db, whole, *file));
-                    } else if let Some(s) = suggest(&item.name, table.by_name.keys().map(|k| &**k))
-                    {
-                        d = d.with_help(format!("did you mean `{s}`?"));
-                    }
+                    d = d.with_help(match &whole_module {
+                        Some((whole, file)) => use_module_help(db, whole, *file),
+                        None => missing_item_help(
+                            db,
+                            project,
+                            file,
+                            (&module_name, module_file),
+                            &item.name,
+                            Written::Use {
+                                alias: (alias.name != item.name).then_some(alias.name.as_str()),
+                            },
+                            |_| true,
+                        ),
+                    });
                     scope.diagnostics.push(d);
                 }
             }
@@ -524,6 +567,176 @@ fn use_module_help(db: &dyn Db, module: &str, file: SourceFile) -> String {
     )
 }
 
+/// How a name that a module does not declare is written, for the help of E0204.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written<'a> {
+    /// Imported by a `use`, under `alias` if the `use` gives it one (`use m.x as y`).
+    Use {
+        /// The name given with `as`.
+        alias: Option<&'a str>,
+    },
+    /// A qualified path in the code (`policy p for std.camara.create_qos_session(…)`).
+    Path,
+}
+
+/// The help of E0204 for `name`, which module `module` (declared by `file`) does not declare,
+/// written in file `here` as `written` says, where a declaration of a kind `accept` takes is
+/// expected: that a built-in type is named without a module; that the module only imports
+/// the name, and from where; which module declares the very name; a close name the module
+/// declares; or else what it declares. Each says what to write instead.
+pub fn missing_item_help(
+    db: &dyn Db,
+    project: Project,
+    here: SourceFile,
+    (module, file): (&str, SourceFile),
+    name: &str,
+    written: Written<'_>,
+    accept: impl Fn(DefKind) -> bool,
+) -> String {
+    let own_module = module_name(db, here);
+    // How the file names `original` of module `from`: the `use` that imports it (under the
+    // name the file gives it), or the path.
+    let refer = |from: &str, original: &str| -> String {
+        match written {
+            Written::Use { alias } => {
+                let alias = alias.or((original != name).then_some(name));
+                let alias = alias.map(|a| format!(" as {a}")).unwrap_or_default();
+                format!("`use {from}.{original}{alias}`")
+            }
+            Written::Path if from == own_module => format!("`{original}`"),
+            Written::Path => format!("`{from}.{original}`"),
+        }
+    };
+    let in_own = match written {
+        Written::Use { .. } => "remove it from this `use`".to_string(),
+        Written::Path => format!("write `{name}`"),
+    };
+    if BUILTIN_TYPES.contains(&name) {
+        return format!(
+            "`{name}` is a built-in type, in scope everywhere without a `use`: {in_own}"
+        );
+    }
+    if let Some((from, original)) = imported_by(db, project, file, name) {
+        let declared = module_index(db, project)
+            .by_name
+            .get(&from)
+            .is_some_and(|f| item_table(db, *f).by_name.contains_key(original.as_str()));
+        return if !declared {
+            format!(
+                "`{module}` imports `{name}` from `{from}` but does not declare it, and only a declaration can be named through its module: name `{name}` through the module that declares it"
+            )
+        } else if from == own_module {
+            format!(
+                "`{module}` imports `{name}` from this module, `{from}`, which declares it: {in_own}"
+            )
+        } else {
+            format!(
+                "`{module}` imports `{name}` from `{from}` but does not declare it, and only a declaration can be named through its module: write {}",
+                refer(&from, &original)
+            )
+        };
+    }
+    let declares = |f: SourceFile| {
+        item_table(db, f)
+            .by_name
+            .get(name)
+            .is_some_and(|d| accept(d.kind))
+    };
+    if declares(here) {
+        return format!("`{name}` is declared in this module: {in_own}");
+    }
+    let elsewhere = (module_index(db, project).by_name.iter())
+        .find(|(m, f)| m.as_str() != module && declares(**f));
+    if let Some((other, _)) = elsewhere {
+        return format!("`{other}` declares `{name}`: write {}", refer(other, name));
+    }
+    let table = item_table(db, file);
+    let near = (table.by_name.values())
+        .filter(|d| accept(d.kind))
+        .map(|d| &*d.name);
+    if let Some(s) = suggest(name, near) {
+        return match written {
+            Written::Use { .. } => format!("did you mean `{s}`?"),
+            Written::Path => format!("did you mean `{module}.{s}`?"),
+        };
+    }
+    // In the order they are declared: a module starts with what it is about.
+    let mut defs: Vec<&Def> = (table.by_name.values())
+        .filter(|d| accept(d.kind))
+        .collect();
+    defs.sort_by_key(|d| d.index);
+    const SHOWN: usize = 12;
+    let mut names: Vec<String> = defs
+        .iter()
+        .take(SHOWN)
+        .map(|d| format!("`{}`", d.name))
+        .collect();
+    if defs.len() > SHOWN {
+        names.push(format!("and {} more", defs.len() - SHOWN));
+    }
+    let stdlib = if module == "std" || module.starts_with("std.") {
+        " (docs/stdlib.md lists the standard library)"
+    } else {
+        ""
+    };
+    if names.is_empty() {
+        let what = match written {
+            Written::Use { .. } => "nothing",
+            Written::Path => "nothing this place takes",
+        };
+        format!(
+            "`{module}` declares {what}{stdlib}: name another module, or declare `{name}` where it is needed"
+        )
+    } else {
+        format!(
+            "`{module}` declares {}{stdlib}: name one of those, or declare `{name}` where it is needed",
+            names.join(", ")
+        )
+    }
+}
+
+/// If `file` imports `name` (by a single, group or glob `use` of a module that declares it),
+/// the module it imports it from and the name it has there (an alias renames). Read from the
+/// `use` lines themselves, not the file's scope: two modules may import from each other.
+fn imported_by(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    name: &str,
+) -> Option<(String, String)> {
+    for import in &parse_file(db, file).ast.uses {
+        let segs = &import.path.segments;
+        let joined = |s: &[ast::Ident]| {
+            s.iter()
+                .map(|x| x.name.as_str())
+                .collect::<Vec<_>>()
+                .join(".")
+        };
+        match &import.kind {
+            UseKind::Single { alias } => {
+                let last = import.path.last();
+                if alias.as_ref().unwrap_or(last).name == name && segs.len() > 1 {
+                    return Some((joined(&segs[..segs.len() - 1]), last.name.clone()));
+                }
+            }
+            UseKind::Group(names) => {
+                if names.iter().any(|n| n.name == name) {
+                    return Some((joined(segs), name.to_string()));
+                }
+            }
+            UseKind::Glob => {
+                let from = joined(segs);
+                if let Some(f) = module_index(db, project).by_name.get(&from)
+                    && item_table(db, *f).by_name.contains_key(name)
+                {
+                    return Some((from, name.to_string()));
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The closest candidate to `name`, if one is close enough to be a likely typo.
 pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;
@@ -541,12 +754,23 @@ pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
 }
 
 /// For a name that resolves nowhere: a `use` line that would bring it in, if some module of
-/// the project (the standard library included) declares it.
-pub fn import_hint(db: &dyn Db, project: Project, name: &str) -> Option<String> {
+/// the project (the standard library included) declares it as something of a kind `accept`
+/// takes (a record `Consent` is no help where a function `consent` is called).
+pub fn import_hint(
+    db: &dyn Db,
+    project: Project,
+    name: &str,
+    accept: impl Fn(DefKind) -> bool,
+) -> Option<String> {
     module_index(db, project)
         .by_name
         .iter()
-        .find(|(_, f)| item_table(db, **f).by_name.contains_key(name))
+        .find(|(_, f)| {
+            item_table(db, **f)
+                .by_name
+                .get(name)
+                .is_some_and(|d| accept(d.kind))
+        })
         .map(|(m, _)| format!("add `use {m}.{name}` at the top of the file"))
 }
 
@@ -626,9 +850,12 @@ pub fn signature(db: &dyn Db, project: Project, file: SourceFile, index: u32) ->
         },
         ItemKind::Signal(s) => Signature::Callable {
             params: params(&s.params),
-            ret: Ty::Optional(Box::new(
-                resolve_type(db, project, scope, &s.ty).unwrap_or(Ty::Unknown),
-            )),
+            // A read is absent when the signal cannot be read: `T?`, and for a declared `T?`
+            // the same `T?`, since `T??` is `T?` (language.md §6.1).
+            ret: match resolve_type(db, project, scope, &s.ty).unwrap_or(Ty::Unknown) {
+                t @ Ty::Optional(_) => t,
+                t => Ty::Optional(Box::new(t)),
+            },
         },
         ItemKind::Event(e) => Signature::Callable {
             params: params(&e.params),
@@ -793,13 +1020,15 @@ pub fn resolve_type_in(
                     let mut d =
                         Diagnostic::error("E0207", path, *span, format!("unknown type `{name}`"))
                             .with_label("no type by this name is in scope");
+                    let is_type = |k: DefKind| matches!(k, DefKind::Record | DefKind::Enum);
                     let mut candidates: Vec<Arc<str>> =
                         BUILTIN_TYPES.iter().map(|s| Arc::from(*s)).collect();
-                    candidates.extend(scope.visible_names(db));
-                    if let Some(s) = suggest(&name, candidates.iter().map(|c| &**c)) {
-                        d = d.with_help(format!("did you mean `{s}`?"));
-                    } else if let Some(h) = import_hint(db, project, &name) {
+                    candidates.extend(scope.visible_names_of(db, is_type));
+                    // A module that declares the very name beats a near spelling.
+                    if let Some(h) = import_hint(db, project, &name, is_type) {
                         d = d.with_help(h);
+                    } else if let Some(s) = suggest(&name, candidates.iter().map(|c| &**c)) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
                     } else {
                         d = d.with_help(format!(
                             "declare `record {name} {{ ... }}` or import it with `use`"

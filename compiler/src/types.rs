@@ -408,7 +408,7 @@ impl<'a> Checker<'a> {
             }
             None => {
                 if !matches!(self.scope.lookup(self.db, &name.name), Lookup::Ambiguous(_)) {
-                    self.unresolved(&name.name, name.span, Some(kind));
+                    self.unresolved(&name.name, name.span, Some(kind), None);
                 }
                 None
             }
@@ -468,13 +468,25 @@ impl<'a> Checker<'a> {
                 None
             }
             None => {
+                // The module as found (`camara` is `std.camara`).
+                let module = resolve::module_name(self.db, file);
+                let help = resolve::missing_item_help(
+                    self.db,
+                    self.project,
+                    self.file,
+                    (&module, file),
+                    &last.name,
+                    resolve::Written::Path,
+                    |found| found == kind,
+                );
                 let d = Diagnostic::error(
                     "E0204",
                     &self.path,
                     last.span,
                     format!("module `{module}` has no item `{}`", last.name),
                 )
-                .with_label("not declared there");
+                .with_label("not declared there")
+                .with_help(help);
                 self.err(d);
                 None
             }
@@ -482,8 +494,9 @@ impl<'a> Checker<'a> {
     }
 
     /// E0205 for `name` at `span`, which resolves nowhere (`kind`: the kind of declaration
-    /// expected there, if any), with a help that says how to fix it.
-    fn unresolved(&mut self, name: &str, span: Span, kind: Option<DefKind>) {
+    /// expected there, if any; `None` for a value, whose local names are `env`), with a help
+    /// that says how to fix it.
+    fn unresolved(&mut self, name: &str, span: Span, kind: Option<DefKind>, env: Option<&Env>) {
         // A name a failed `use` of the file names: the use refers to what the import would
         // have brought, and the import's error (E0203, E0204) already says what to fix.
         if self.scope.failed_imports.contains(name) {
@@ -502,7 +515,6 @@ impl<'a> Checker<'a> {
             format!("cannot find {what} `{name}`"),
         )
         .with_label("not found in this scope");
-        let names = self.scope.visible_names(self.db);
         let unbound = match kind {
             None => self.unbound_parameter(name, span),
             Some(_) => None,
@@ -511,12 +523,15 @@ impl<'a> Checker<'a> {
             None => self.decision_time_help(name, span),
             Some(_) => None,
         };
+        let accept = |found: DefKind| takes(kind, found);
         let help = if let Some(h) = unbound.or(time) {
             h
-        } else if let Some(s) = resolve::suggest(name, names.iter().map(|n| &**n)) {
-            format!("did you mean `{s}`?")
-        } else if let Some(h) = resolve::import_hint(self.db, self.project, name) {
+        } else if let Some(h) = resolve::import_hint(self.db, self.project, name, accept) {
+            // A module declares the very name: importing it is surely what is missing, more
+            // surely than a near spelling.
             h
+        } else if let Some(s) = self.near_name(name, kind, env) {
+            format!("did you mean `{s}`?")
         } else if let Some(k) = kind {
             format!(
                 "declare it (`{}`) or import it with `use MODULE.{name}`",
@@ -529,6 +544,54 @@ impl<'a> Checker<'a> {
             )
         };
         self.err(d.with_help(help));
+    }
+
+    /// The name closest to `name` (a likely typo of it) among those that can stand where it is
+    /// written, as it is written there: declarations and imports of the kind expected there
+    /// (`kind`, see [`takes`]); for a value (`kind` is `None`), also the local names of `env`
+    /// and the variants of the visible enums, else a function without parameters, called
+    /// (`max_messages()`: XOP's named values); for a call, also the collection operations.
+    fn near_name(
+        &mut self,
+        name: &str,
+        kind: Option<DefKind>,
+        env: Option<&Env>,
+    ) -> Option<String> {
+        let mut names = self
+            .scope
+            .visible_names_of(self.db, |found| takes(kind, found));
+        match kind {
+            None => {
+                names.extend(self.scope.variants.keys().cloned());
+                if let Some(env) = env {
+                    names.extend(env.vars.keys().map(|n| Arc::from(n.as_str())));
+                }
+            }
+            Some(DefKind::Fn) => names.extend(
+                (COLLECTION_OPS.iter())
+                    // One that a declaration of its name hides is not callable as one.
+                    .filter(|op| matches!(self.scope.lookup(self.db, op), Lookup::Missing))
+                    .map(|op| Arc::from(*op)),
+            ),
+            Some(_) => {}
+        }
+        if let Some(s) = resolve::suggest(name, names.iter().map(|n| &**n)) {
+            return Some(s);
+        }
+        if kind.is_some() {
+            return None;
+        }
+        let callable = |k| matches!(k, DefKind::Fn | DefKind::Intrinsic);
+        let mut values = Vec::new();
+        for f in self.scope.visible_names_of(self.db, callable) {
+            if let Lookup::Found(e) = self.scope.lookup(self.db, &f)
+                && let Signature::Callable { params, .. } = self.signature(&e.def)
+                && params.is_empty()
+            {
+                values.push(f);
+            }
+        }
+        resolve::suggest(name, values.iter().map(|n| &**n)).map(|s| format!("{s}()"))
     }
 
     /// Whether `name` can be imported into the file: nothing of the file has it, or only the
@@ -807,10 +870,31 @@ impl<'a> Checker<'a> {
         if self.diags[before..].iter().any(Diagnostic::is_error) {
             return;
         }
-        if has_error(e) || matches!(self.test_constant(env, e), Some(Value::Time(_))) {
+        if has_error(e) {
             return;
         }
-        let d = Diagnostic::error(
+        let d = match self.test_constant(env, e) {
+            Some(Value::Time(ms)) if time_in_range(ms) => return,
+            // An instant no input can carry (`xop eval` refuses such a `now`), and no time
+            // XOP can write back: a test decided there would decide what never happens.
+            Some(Value::Time(ms)) => Diagnostic::error(
+                "E0316",
+                &self.path,
+                e.span,
+                "a test's `at` must be a time XOP can hold",
+            )
+            .with_label(if ms < 0 {
+                format!("this comes to a time out of range, before {FIRST_TIME}")
+            } else {
+                format!("this comes to a time out of range, after {LAST_TIME}")
+            })
+            .with_note(format!(
+                "XOP holds times from {FIRST_TIME} to {LAST_TIME} (language.md §2.5): `xop eval` refuses a decision time outside them, and no decision is made there"
+            ))
+            .with_help(format!(
+                "write a time from {FIRST_TIME} to {LAST_TIME}, arithmetic on it included"
+            )),
+            _ => Diagnostic::error(
             "E0316",
             &self.path,
             e.span,
@@ -818,7 +902,8 @@ impl<'a> Checker<'a> {
         )
         .with_label("not computed from literals alone, or out of range")
         .with_note("the compiled test holds its decision time as a number")
-        .with_help("write a time such as `2026-11-25T10:00:00Z`; arithmetic on literals (`2026-11-25T10:00:00Z + 1h`) and names bound by `let` to such values work too");
+        .with_help("write a time such as `2026-11-25T10:00:00Z`; arithmetic on literals (`2026-11-25T10:00:00Z + 1h`) and names bound by `let` to such values work too"),
+        };
         self.err(d);
     }
 
@@ -1447,7 +1532,7 @@ impl<'a> Checker<'a> {
             self.err(d);
             return Ty::Unknown;
         }
-        self.unresolved(&n.name, n.span, None);
+        self.unresolved(&n.name, n.span, None, Some(env));
         Ty::Unknown
     }
 
@@ -2056,7 +2141,7 @@ impl<'a> Checker<'a> {
         }
         let Some(def) = self.lookup(fname, callee.span) else {
             if !matches!(self.scope.lookup(self.db, fname), Lookup::Ambiguous(_)) {
-                self.unresolved(fname, callee.span, Some(DefKind::Fn));
+                self.unresolved(fname, callee.span, Some(DefKind::Fn), None);
             }
             if let Some(r) = receiver {
                 self.expr(env, facts, r, None);
@@ -2189,6 +2274,8 @@ impl<'a> Checker<'a> {
         // place, so that the positional arguments after it meet their own parameters.
         let broken = args.iter().any(|a| is_error(&a.value));
         let mut given: Vec<Option<&ast::Arg>> = vec![None; params.len()];
+        // The parameters an unknown name is a misspelling of (E0211 suggests them).
+        let mut misspelt = vec![false; params.len()];
         let mut positional = 0;
         // After an error node the positions are not known (`f(a b, c)` may be three
         // arguments): the positional arguments after one are checked on their own.
@@ -2238,6 +2325,11 @@ impl<'a> Checker<'a> {
                         if let Some(s) = resolve::suggest(&n.name, params.iter().map(|p| &*p.name))
                         {
                             d = d.with_help(format!("did you mean `{s}`?"));
+                            // The misspelt name stands for that parameter: it is not also
+                            // reported missing (one mistake, one error).
+                            if let Some(i) = params.iter().position(|p| *p.name == *s) {
+                                misspelt[i] = true;
+                            }
                         } else {
                             let names: Vec<&str> = params.iter().map(|p| &*p.name).collect();
                             d = d.with_help(format!("its parameters are: {}", names.join(", ")));
@@ -2270,8 +2362,9 @@ impl<'a> Checker<'a> {
         let missing: Vec<&str> = params
             .iter()
             .zip(&given)
-            .filter(|(p, g)| g.is_none() && !p.ty.is_optional())
-            .map(|(p, _)| &*p.name)
+            .zip(&misspelt)
+            .filter(|((p, g), m)| g.is_none() && !**m && !p.ty.is_optional())
+            .map(|((p, _), _)| &*p.name)
             .collect();
         if !missing.is_empty() && !broken {
             let list = missing
@@ -2740,6 +2833,22 @@ pub(crate) fn literal_rank(e: &Expr) -> u8 {
     }
 }
 
+/// The first time XOP can hold (language.md §2.5).
+pub(crate) const FIRST_TIME: &str = "0000-01-01T00:00:00Z";
+
+/// The last time XOP can hold (language.md §2.5).
+pub(crate) const LAST_TIME: &str = "9999-12-30T22:00:00.999Z";
+
+/// Whether `ms` (since the epoch) is a time XOP can hold: from [`FIRST_TIME`] to
+/// [`LAST_TIME`], as the runtime's one reader of times reads them.
+pub(crate) fn time_in_range(ms: i64) -> bool {
+    let bound = |t: &str| xop_runtime::time::parse_rfc3339(t).ok();
+    matches!(
+        (bound(FIRST_TIME), bound(LAST_TIME)),
+        (Some(first), Some(last)) if (first..=last).contains(&ms)
+    )
+}
+
 /// `e` without the parentheses around it.
 fn strip_parens(e: &Expr) -> &Expr {
     match &e.kind {
@@ -2780,7 +2889,8 @@ pub fn place(e: &Expr) -> Option<Place> {
             }
             for a in args {
                 let value = match &a.value.kind {
-                    ExprKind::Lit(l) => PlaceValue::Literal(format!("{l:?}")),
+                    // As written in XOP (`24h`, `"ab\n"`), for the helps that show the place.
+                    ExprKind::Lit(l) => PlaceValue::Literal(crate::format::literal(l)),
                     _ => PlaceValue::Place(place(&a.value)?),
                 };
                 parts.push(PlaceArg {
@@ -2852,6 +2962,19 @@ fn wrong_kind_help(
         expected.describe(),
         found.describe(),
     )
+}
+
+/// Whether a declaration of kind `found` can stand where one of kind `expected` is written
+/// (`None`: a value in an expression), so that E0205 suggests no name that would be refused
+/// where it is suggested: a value is a channel, a purpose or a role (local names and enum
+/// variants are values too, and are not declarations); a call (`Fn`) calls a function, an
+/// intrinsic or a signal; elsewhere the kind is the one expected.
+fn takes(expected: Option<DefKind>, found: DefKind) -> bool {
+    match expected {
+        None => matches!(found, DefKind::Channel | DefKind::Purpose | DefKind::Role),
+        Some(DefKind::Fn) => matches!(found, DefKind::Fn | DefKind::Intrinsic | DefKind::Signal),
+        Some(k) => k == found,
+    }
 }
 
 fn keyword(kind: DefKind) -> &'static str {
@@ -3005,29 +3128,76 @@ test "t" {
         assert!(diags.is_empty(), "{diags:#?}");
         let program = crate::lower::lower(ws.db(), ws.project()).expect("lowered");
         assert_eq!(program.tests.len(), 13);
-        let jit = xop_runtime::jit::compile(&program);
-        let no_signals = FixedSignals(Vec::new());
+        decide_tests(&program);
+    }
+
+    /// Decides every test of `program` on the interpreter and on the JIT, with the signals
+    /// each gives, and asserts the verdict and reasons it expects (each test names them).
+    fn decide_tests(program: &xop_runtime::ir::Program) {
+        let jit = xop_runtime::jit::compile(program);
         for case in &program.tests {
             let now = if case.now == TestCase::NO_TIME {
                 0
             } else {
                 case.now
             };
-            let args: Vec<Value> = (case.args.iter())
-                .map(|e| interp::eval_const(&program, e, now).expect("a constant argument"))
-                .collect();
-            let policy = case.policy as usize;
-            let d = interp::decide(&program, policy, &args, now, &no_signals);
             let at = case.source.line;
+            let args: Vec<Value> = (case.args.iter())
+                .map(|e| interp::eval_const(program, e, now).expect("a constant argument"))
+                .collect();
+            let given = (case.given.iter())
+                .map(|(s, e)| {
+                    (
+                        *s,
+                        interp::eval_const(program, e, now).expect("a given value"),
+                    )
+                })
+                .collect();
+            let signals = FixedSignals(given);
+            let policy = case.policy as usize;
+            let d = interp::decide(program, policy, &args, now, &signals);
             assert_eq!(d.verdict, case.expect, "line {at}: {d:?}");
             let mut reasons = d.reasons.clone();
             reasons.sort();
             let mut expected = case.reasons.clone().expect("the test names its reasons");
             expected.sort();
             assert_eq!(reasons, expected, "line {at}");
-            let j = jit.decide_with_signals(policy, &args, now, &no_signals);
+            let j = jit.decide_with_signals(policy, &args, now, &signals);
             assert_eq!(j.as_ref(), Some(&d), "line {at}: the JIT decides alike");
         }
+    }
+
+    /// The UI case of a signal declared `T?`, whose read is `T?` and not `T??`.
+    const OPTIONAL_SIGNAL: &str = include_str!("../../tests/ui/ok_optional_signal.xop");
+
+    /// A signal declared `T?` is read as a `T?` (language.md §6.1: `T??` is `T?`): present,
+    /// its fields are read; lowered, its value is a `T` that may be absent, and its tests
+    /// decide absent and present values as they expect, on the interpreter and the JIT.
+    #[test]
+    fn a_signal_declared_optional_reads_as_one_optional() {
+        let mut ws = Workspace::new();
+        let file = ws.set_file("optional_signal.xop", OPTIONAL_SIGNAL);
+        let diags = ws.diagnostics();
+        assert!(diags.is_empty(), "{diags:#?}");
+        let swap = resolve::item_table(ws.db(), file).by_name["swap"].clone();
+        let Signature::Callable { ret, .. } =
+            resolve::signature(ws.db(), ws.project(), file, swap.index)
+        else {
+            panic!("a signal has a callable signature");
+        };
+        assert_eq!(ret.to_string(), "SimSwap?");
+        let program = crate::lower::lower(ws.db(), ws.project()).expect("lowered");
+        let signal = (program.signals.iter())
+            .find(|s| s.name == "acme.ok.optional_signal.swap")
+            .expect("the signal is lowered");
+        assert!(
+            matches!(signal.ty, xop_runtime::ir::Type::Record(_)),
+            "{:?}",
+            signal.ty
+        );
+        assert_eq!(program.tests.len(), 3);
+        assert!(program.tests.iter().all(|t| t.given.len() == 1));
+        decide_tests(&program);
     }
 
     fn open(fields: &[(&str, Ty)]) -> Ty {
