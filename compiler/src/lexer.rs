@@ -2,8 +2,9 @@
 //!
 //! Comments are not tokens of the grammar: the lexer keeps them aside in [`Lexed::comments`]
 //! so that the formatter can put them back. A lexer error does not stop lexing: it is recorded
-//! and the parser is handed an [`Token::Error`] token, which its recovery rules absorb, so that
-//! one bad character still lets every later syntax error be reported (see TECH-NOTES).
+//! and given as an [`Token::Error`] token (text in single quotes as a [`Token::Text`]), so that
+//! one bad character still lets every later syntax error be reported (see TECH-NOTES). The
+//! parser skips such a token, except where it stands for a value (`crate::parse::parse`).
 
 use logos::Logos;
 
@@ -288,7 +289,8 @@ pub enum Token {
     #[regex(r"//([^/\n\r][^\n\r]*)?", allow_greedy = true)]
     #[regex(r"////[^\n\r]*", allow_greedy = true)]
     Comment,
-    /// Stands for input the lexer could not read; the parser's recovery absorbs it.
+    /// Stands for input the lexer could not read (a block comment too); the parser skips it, or
+    /// reads it as a value that cannot be read where a value must come.
     Error,
 }
 
@@ -363,6 +365,13 @@ pub enum LexErrorKind {
     UnexpectedChar(char),
     /// A `"` with no closing `"` on the same line.
     UnterminatedText,
+    /// Text in single quotes (`'bad'`), closed on its line: handed to the parser as text.
+    SingleQuoted,
+    /// A block comment (`/* … */`, or a `/*` never closed, to the end of the file).
+    BlockComment {
+        /// Whether its `*/` is written.
+        closed: bool,
+    },
 }
 
 /// A comment kept aside for the formatter.
@@ -442,6 +451,21 @@ impl Iterator for Stream<'_> {
                     span: Span::new(range.start, range.end),
                     text: self.source[range.clone()].trim_end().to_string(),
                 }),
+                // `/*` is never XOP (`*` starts no operand): a block comment of another
+                // language, one error for all of it, whatever it holds.
+                Ok(Token::Slash) if self.source[range.end..].starts_with('*') => {
+                    let body = &self.source[range.end + 1..];
+                    let (end, closed) = body.find("*/").map_or((self.source.len(), false), |i| {
+                        (range.end + 1 + i + 2, true)
+                    });
+                    self.lexer.bump(end - range.end);
+                    let span = Span::new(range.start, end);
+                    self.errors.push(LexError {
+                        span,
+                        kind: LexErrorKind::BlockComment { closed },
+                    });
+                    return Some((span.start(), Token::Error, span.end()));
+                }
                 Ok(tok) => {
                     if tok.is_name() {
                         self.names.push(Span::new(range.start, range.end));
@@ -450,6 +474,22 @@ impl Iterator for Stream<'_> {
                 }
                 Err(()) => {
                     let rest = &self.source[range.start..];
+                    // Text in single quotes, closed on its line: one error for the text, which
+                    // the parser reads as text, so that the rule around it is still read.
+                    let quoted = rest.strip_prefix('\'').and_then(|r| {
+                        r.find(['\'', '\n', '\r'])
+                            .filter(|&i| r[i..].starts_with('\''))
+                    });
+                    if let Some(i) = quoted {
+                        let end = range.start + 1 + i + 1;
+                        self.lexer.bump(end.saturating_sub(range.end));
+                        let span = Span::new(range.start, end);
+                        self.errors.push(LexError {
+                            span,
+                            kind: LexErrorKind::SingleQuoted,
+                        });
+                        return Some((span.start(), Token::Text, span.end()));
+                    }
                     let kind = if rest.starts_with('"') {
                         // Swallow the rest of the line so one missing quote is one error.
                         let end = rest
@@ -512,6 +552,42 @@ mod tests {
         );
         let texts: Vec<_> = lexed.comments.iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts, vec!["// note", "// tail"]);
+    }
+
+    /// Text in single quotes is one error and a text token; a block comment is one error and
+    /// one error token, closed or not; a lone `'` is an unexpected character.
+    #[test]
+    fn single_quotes_and_block_comments_are_one_error_each() {
+        let src = "'a b' x /* y \"z\n w */ v 'u\n/* open";
+        let lexed = lex(src);
+        let kinds: Vec<_> = lexed.errors.iter().map(|e| e.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            [
+                LexErrorKind::SingleQuoted,
+                LexErrorKind::BlockComment { closed: true },
+                LexErrorKind::UnexpectedChar('\''),
+                LexErrorKind::BlockComment { closed: false },
+            ]
+        );
+        let spans: Vec<_> = lexed.errors.iter().map(|e| &src[e.span.range()]).collect();
+        assert_eq!(spans, ["'a b'", "/* y \"z\n w */", "'", "/* open"]);
+        assert_eq!(
+            kinds_of(&lexed),
+            [
+                Token::Text,
+                Token::Ident,
+                Token::Error,
+                Token::Ident,
+                Token::Error,
+                Token::Ident,
+                Token::Error
+            ]
+        );
+    }
+
+    fn kinds_of(lexed: &Lexed) -> Vec<Token> {
+        lexed.tokens.iter().map(|t| t.1).collect()
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub enum Issue {
     MissingColon(Span, Span),
     /// A doc comment where nothing takes one (among a policy's rules, a test's statements).
     StrayDoc(Span),
+    /// A parameter written without the `,` before it (the parameter's span, its name's).
+    MissingComma(Span, Span),
+    /// A keyword where a field's or parameter's name is written (the keyword's span).
+    KeywordName(Span),
 }
 
 /// The help of a syntax error at, or just after, a doc comment that documents nothing.
@@ -72,7 +76,22 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
     // that a syntax error at or just after one can say what a doc comment is for.
     let mut stream = lexer::Stream::new(source);
     let mut docs: Vec<(Span, Option<usize>)> = Vec::new();
+    // What the lexer could not read is reported by it, and the parser reads on as if it were
+    // not there (`send_offeré(` is `send_offer(`); a syntax error that causes is a follow-up
+    // (`FollowUps`). Only where a value must come (after `=`, an operator, `(` or `,`) is it
+    // handed on, as a value that cannot be read (`Unreadable`): skipped, the next line's
+    // declaration would be read as that value. An unclosed text is still a text.
+    let mut previous = None;
     let tokens = (&mut stream)
+        .filter_map(move |(l, token, r)| {
+            let token = match token {
+                Token::Error if source.get(l..).is_some_and(|s| s.starts_with('"')) => Token::Text,
+                Token::Error if !previous.is_some_and(expects_value) => return None,
+                t => t,
+            };
+            previous = Some(token);
+            Some((l, token, r))
+        })
         .inspect(|&(l, token, r)| {
             if let Some(last) = docs.last_mut()
                 && last.1.is_none()
@@ -98,7 +117,7 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
     // The parser recovers up to the end of the text, so this reads nothing; should a parse
     // ever stop early, the unread text's comments, errors and names still count.
     stream.by_ref().for_each(drop);
-    let mut diagnostics = lex_diagnostics(path, &stream.errors);
+    let mut diagnostics = lex_diagnostics(path, source, &stream.errors);
     // A doc comment that is itself the unexpected token documents nothing either: the token
     // after it is not to blame on it (the recovery may have read it as the next declaration's).
     let unexpected_docs: Vec<usize> = issues
@@ -120,7 +139,22 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
             .any(|d| d.1 == Some(at) && !unexpected_docs.contains(&d.0.start()))
     };
     let ends_with_doc = docs.last().is_some_and(|d| d.1.is_none());
-    let mut follow_ups = FollowUps::new(source, &issues);
+    // The characters the parser was not handed (a text in single quotes, an unclosed one, is
+    // handed as text, and a block comment is a comment: what follows them is read in step).
+    let lexed_at: Vec<Span> = stream
+        .errors
+        .iter()
+        .filter(|e| matches!(e.kind, LexErrorKind::UnexpectedChar(_)))
+        .map(|e| e.span)
+        .collect();
+    // Whether the lexer found an error in `gap` (between a name and its type, a parameter and
+    // the one before it): the parser's guess there is its own follow-up.
+    let lex_error_in = |gap: Span| {
+        lexed_at
+            .iter()
+            .any(|e| gap.start() <= e.start() && e.end() <= gap.end())
+    };
+    let mut follow_ups = FollowUps::new(source, &issues, &lexed_at);
     let mut issues = issues.into_iter().peekable();
     while let Some(issue) = issues.next() {
         match issue {
@@ -166,6 +200,37 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
             ),
             Issue::Chained(c) => diagnostics.push(chained(path, source, c)),
             Issue::TooDeep(span, expr) => diagnostics.push(too_deep(path, source, span, expr)),
+            Issue::MissingColon(name, ty) if lex_error_in(Span::new(name.end(), ty.start())) => {}
+            Issue::MissingComma(param, name) => {
+                // The gap before the parameter, back to what the previous one ends with.
+                let before = source.get(..param.start()).unwrap_or_default();
+                let gap = Span::new(before.trim_end().len(), param.start());
+                if lex_error_in(gap) {
+                    continue;
+                }
+                let name = source.get(name.range()).unwrap_or_default();
+                let last = before.split_whitespace().last().unwrap_or_default();
+                diagnostics.push(
+                    Diagnostic::error(
+                        "E0103",
+                        path,
+                        gap,
+                        format!("expected `,` before the parameter `{name}`"),
+                    )
+                    .with_label("`,` missing here")
+                    .with_help(format!("separate parameters with `,`: `{last}, {name}`")),
+                );
+            }
+            Issue::KeywordName(span) => {
+                let word = source.get(span.range()).unwrap_or_default();
+                diagnostics.push(
+                    Diagnostic::error("E0103", path, span, format!("unexpected `{word}`"))
+                        .with_label("a keyword, where a name is expected")
+                        .with_help(format!(
+                            "`{word}` is a keyword and cannot be used as a name; choose another name"
+                        )),
+                );
+            }
             Issue::MissingColon(name, ty) => {
                 let text = |s: Span| source.get(s.range()).unwrap_or_default();
                 diagnostics.push(
@@ -199,33 +264,46 @@ const RESYNC_TOKENS: usize = 3;
 /// argument, an operand, a parameter, a part), and when that guess is wrong (a `)` too many
 /// closes the parameter list, and the `:` after it is unexpected) the next error is the same
 /// mistake seen again. One that comes before [`RESYNC_TOKENS`] tokens are read past where the
-/// parser resumed is not reported; the parser still recovers from it.
+/// parser resumed is not reported; the parser still recovers from it. The parser also reads on
+/// past what the lexer could not read (it is not handed to it): an error just after that is the
+/// lexer's error seen again (`a && b` read as `a b`). A rule, test statement or declaration
+/// that starts a line in between ends this: the parser is back in step, and an error there is
+/// another mistake (the next rule's missing `by role`).
 struct FollowUps {
-    /// Where the tokens start, in order; read only when the file has two syntax errors or more.
-    starts: Vec<usize>,
+    /// Where the tokens start, in order, and whether each starts a line with a rule's, a test
+    /// statement's or a declaration's keyword; read only when the file has two errors or more.
+    tokens: Vec<(usize, bool)>,
     /// Where the parser resumed after the last syntax error, if it did.
     resumed: Option<usize>,
+    /// Where the characters the lexer could not read end, in order.
+    lexed: Vec<usize>,
 }
 
 impl FollowUps {
-    fn new(source: &str, issues: &[Issue]) -> FollowUps {
+    fn new(source: &str, issues: &[Issue], lexed: &[Span]) -> FollowUps {
         let errors = issues
             .iter()
             .filter(|i| matches!(i, Issue::Syntax(_)))
             .count();
-        let starts = if errors > 1 {
-            lexer::lex(source).tokens.iter().map(|t| t.0).collect()
+        let tokens = if errors + usize::from(!lexed.is_empty()) > 1 {
+            lexer::lex(source)
+                .tokens
+                .iter()
+                .filter(|t| t.1 != Token::Error)
+                .map(|&(start, token, _)| (start, starts_line(source, start) && is_boundary(token)))
+                .collect()
         } else {
             Vec::new()
         };
         FollowUps {
-            starts,
+            tokens,
             resumed: None,
+            lexed: lexed.iter().map(|s| s.end()).collect(),
         }
     }
 
-    /// Whether `rec` follows the last recovered error too closely; notes where the parser
-    /// resumed after `rec`.
+    /// Whether `rec` follows the last recovered error, or a lexer error, too closely; notes
+    /// where the parser resumed after `rec`.
     fn is_follow_up(&mut self, rec: &ErrorRecovery<usize, Token, ()>) -> bool {
         let at = match &rec.error {
             ParseError::UnrecognizedToken { token, .. } | ParseError::ExtraToken { token } => {
@@ -234,21 +312,21 @@ impl FollowUps {
             ParseError::InvalidToken { location } => Some(*location),
             ParseError::UnrecognizedEof { .. } | ParseError::User { .. } => None,
         };
-        let follows = match (self.resumed, at) {
-            (Some(resumed), Some(at)) => {
-                let read = self
-                    .starts
-                    .partition_point(|&s| s < at)
-                    .saturating_sub(self.starts.partition_point(|&s| s < resumed));
-                resumed <= at && read < RESYNC_TOKENS
-            }
-            // The end of the file, right after resuming: the declaration resumed in is the
-            // one left open.
-            (Some(resumed), None) => {
-                self.starts.len() - self.starts.partition_point(|&s| s < resumed) < RESYNC_TOKENS
-            }
-            (None, _) => false,
-        };
+        // Where the parser last read on from: after its last recovery, or after the last
+        // lexer error before `at`.
+        let before = |p: usize| at.is_none_or(|at| p <= at);
+        let lexed = self.lexed.iter().rev().copied().find(|&p| before(p));
+        let from = self.resumed.filter(|&p| before(p)).max(lexed);
+        let follows = from.is_some_and(|from| {
+            let first = self.tokens.partition_point(|t| t.0 < from);
+            let last = at.map_or(self.tokens.len(), |at| {
+                self.tokens.partition_point(|t| t.0 < at)
+            });
+            // The tokens read since, not the unexpected one: a line cut short by the mistake
+            // shows it at the next line's first token, a rule's keyword maybe.
+            let boundary = self.tokens[first.min(last)..last].iter().any(|t| t.1);
+            last.saturating_sub(first) < RESYNC_TOKENS && !boundary
+        });
         // The parser resumes at the first token it did not drop: the unexpected one, or the
         // one after the last dropped.
         self.resumed = match rec.dropped_tokens.last() {
@@ -257,6 +335,62 @@ impl FollowUps {
         };
         follows
     }
+}
+
+/// Whether a value must come after `token`: an operator, `=`, an opening bracket, `,`, `:`, or
+/// a keyword that a value follows.
+fn expects_value(token: Token) -> bool {
+    use Token::*;
+    matches!(
+        token,
+        Eq | EqEq
+            | Ne
+            | Lt
+            | Gt
+            | Le
+            | Ge
+            | Plus
+            | Minus
+            | Star
+            | Slash
+            | Percent
+            | QuestionQuestion
+            | DotDot
+            | DotDotEq
+            | FatArrow
+            | LParen
+            | LBracket
+            | Comma
+            | Colon
+            | And
+            | Or
+            | Not
+            | In
+            | When
+            | Unless
+            | If
+            | Then
+            | Else
+            | Within
+            | MaxAge
+            | At
+    )
+}
+
+/// Whether the text before `at` on its line is blank.
+fn starts_line(source: &str, at: usize) -> bool {
+    let before = source.get(..at).unwrap_or_default();
+    let line = before.rsplit_once('\n').map_or(before, |(_, l)| l);
+    line.trim().is_empty()
+}
+
+/// Whether `token` opens a rule, a test statement or a declaration (a soft keyword, which can
+/// also be a field's name, does not count).
+fn is_boundary(token: Token) -> bool {
+    matches!(
+        token,
+        Token::Deny | Token::Allow | Token::Review | Token::Let | Token::Expect
+    ) || (token.starts_declaration() && !token.is_name())
 }
 
 /// E0108 for a part nested deeper than the limit, pointed at by its first character (the part
@@ -357,6 +491,15 @@ fn syntax_diagnostic(
                 )
             } else if found == "=" && wants("\"==\"") {
                 "to compare, write `==`; a single `=` only gives a value (`let x = …`)".to_string()
+            } else if expected.len() == 1
+                && wants("\"by\"")
+                && !source
+                    .get(..l)
+                    .is_some_and(|s| s.trim_end().ends_with("rank"))
+            {
+                // `by` alone follows a review's head (and `rank`, in a decision).
+                "a review names the role that decides: `review \"…\" by role ROLE within 15m else deny`"
+                    .to_string()
             } else {
                 "check the declaration's form in docs/language.md".to_string()
             };
@@ -424,7 +567,7 @@ fn syntax_diagnostic(
 
 /// The lexer's errors as diagnostics. Operators of other languages (`!`, `&&`, `||`) and
 /// single quotes get advice of their own: "remove it" would turn `!c.flag` into its opposite.
-fn lex_diagnostics(path: &Arc<str>, errors: &[lexer::LexError]) -> Vec<Diagnostic> {
+fn lex_diagnostics(path: &Arc<str>, source: &str, errors: &[lexer::LexError]) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     let mut i = 0;
     while let Some(e) = errors.get(i) {
@@ -472,6 +615,13 @@ fn lex_diagnostics(path: &Arc<str>, errors: &[lexer::LexError]) -> Vec<Diagnosti
                     .with_label("text is written in double quotes")
                     .with_help("write text as \"like this\"; XOP has no single-quoted literals")
             }
+            LexErrorKind::UnexpectedChar(';') => {
+                Diagnostic::error("E0101", path, e.span, "unexpected character `;`")
+                    .with_label("XOP has no `;`")
+                    .with_help(
+                        "remove it: nothing ends with `;` in XOP (parameters and arguments are separated by `,`)",
+                    )
+            }
             LexErrorKind::UnexpectedChar(c) => Diagnostic::error(
                 "E0101",
                 path,
@@ -480,6 +630,33 @@ fn lex_diagnostics(path: &Arc<str>, errors: &[lexer::LexError]) -> Vec<Diagnosti
             )
             .with_label("no token starts with this character")
             .with_help("remove it; text belongs inside double quotes"),
+            LexErrorKind::SingleQuoted => {
+                let written = source.get(e.span.range()).unwrap_or_default();
+                let inner = written
+                    .get(1..written.len().saturating_sub(1))
+                    .unwrap_or_default();
+                Diagnostic::error("E0101", path, e.span, "text in single quotes")
+                    .with_label("text is written in double quotes")
+                    .with_help(format!(
+                        "write `\"{inner}\"`; XOP has no single-quoted literals"
+                    ))
+            }
+            LexErrorKind::BlockComment { closed } => Diagnostic::error(
+                "E0101",
+                path,
+                e.span,
+                if closed {
+                    "XOP has no block comments"
+                } else {
+                    "XOP has no block comments (and this `/*` is never closed)"
+                },
+            )
+            .with_label(if closed {
+                "a block comment"
+            } else {
+                "a block comment, to the end of the file"
+            })
+            .with_help("start each line of a comment with `//`"),
             LexErrorKind::UnterminatedText => {
                 Diagnostic::error("E0102", path, e.span, "text literal is not closed")
                     .with_label("this text has no closing `\"` on its line")
@@ -506,11 +683,45 @@ fn expected_list(expected: &[String]) -> String {
         "\"wait\"",
         "\"test\"",
     ];
+    // The keywords a field's or parameter's name can be mistaken for (the grammar's
+    // `KeywordName`): offered only to report them, never worth listing.
+    const KEYWORD_NAMES: &[&str] = &[
+        "\"as\"",
+        "\"for\"",
+        "\"at\"",
+        "\"deny\"",
+        "\"allow\"",
+        "\"review\"",
+        "\"by\"",
+        "\"within\"",
+        "\"else\"",
+        "\"when\"",
+        "\"unless\"",
+        "\"from\"",
+        "\"max_age\"",
+        "\"propose\"",
+        "\"on\"",
+        "\"goto\"",
+        "\"expect\"",
+        "\"given\"",
+        "\"let\"",
+        "\"then\"",
+        "\"and\"",
+        "\"or\"",
+        "\"in\"",
+        "\"is\"",
+        "\"present\"",
+    ];
     let names_expected = expected.iter().any(|t| t == "IDENT");
+    // All of them together: a field's or parameter's name can come here.
+    let keyword_names = KEYWORD_NAMES
+        .iter()
+        .all(|k| expected.iter().any(|t| t == k));
     // Closing brackets first: they are the likeliest fix.
     let mut ordered: Vec<&String> = expected
         .iter()
         .filter(|t| !(names_expected && SOFT.contains(&t.as_str())))
+        .filter(|t| !(keyword_names && KEYWORD_NAMES.contains(&t.as_str())))
         .collect();
     ordered.sort_by_key(|t| !matches!(t.as_str(), "\"}\"" | "\")\"" | "\"]\""));
     let mut words: Vec<String> = ordered
@@ -559,9 +770,34 @@ pub mod literal {
     }
 
     /// Builds the file; a second `module`, or a `module`/`use` after declarations, is reported.
-    pub fn assemble(tops: Vec<Top>, issues: &mut Vec<Issue>) -> File {
+    /// A declaration that the parser resumed at after a syntax error, in the middle of a line,
+    /// whose keyword is also a word of other declarations (`role`, `purpose`, `channel`,
+    /// `event`, `test`), is left out: it is part of the declaration the error broke (`by role
+    /// desk` in a policy's rule, `purpose marketing` in an action's header), not one of its own.
+    pub fn assemble(text: &str, tops: Vec<Top>, issues: &mut Vec<Issue>) -> File {
         let mut file = File::default();
+        let mut after_error = false;
         for top in tops {
+            let resumed_here = std::mem::replace(
+                &mut after_error,
+                matches!(&top, Top::Item(i) if i.kind == ItemKind::Error),
+            );
+            if let Top::Item(i) = &top
+                && resumed_here
+                && matches!(
+                    i.kind,
+                    ItemKind::Role(_)
+                        | ItemKind::Purpose(_)
+                        | ItemKind::Channel(_)
+                        | ItemKind::Event(_)
+                        | ItemKind::Test(_)
+                )
+                && !super::starts_line(text, i.span.start())
+            {
+                // Its own follow-up errors are not reported either (`FollowUps`).
+                after_error = true;
+                continue;
+            }
             match top {
                 Top::Module(m) => {
                     if file.module.is_some() {
@@ -613,10 +849,18 @@ pub mod literal {
 
     /// Decodes a quoted text literal; a bad escape is reported and left out.
     pub fn text(raw: &str, span: Span, issues: &mut Vec<Issue>) -> String {
+        // Single quotes too: the lexer reports text in them (E0101) and hands it on as text, so
+        // that the rule or expression around it is still read.
         let inner = raw
             .strip_prefix('"')
             .and_then(|s| s.strip_suffix('"'))
+            .or_else(|| raw.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
             .unwrap_or(raw);
+        // An unclosed text (E0102) is read as far as it goes, undecoded: its escapes may be
+        // cut, and one error for it is enough.
+        if !closed(raw) {
+            return raw.get(1..).unwrap_or_default().to_string();
+        }
         if !inner.contains('\\') {
             return inner.to_string(); // nothing to decode
         }
@@ -672,8 +916,39 @@ pub mod literal {
         out
     }
 
-    /// An integer literal; one that does not fit in 64 bits is reported.
-    pub fn int(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
+    /// Whether a text token ends with its closing quote (an unclosed text goes to the end of
+    /// its line, and may end with an escaped `\"`).
+    fn closed(raw: &str) -> bool {
+        let Some(quote) = raw.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+            return false;
+        };
+        let Some(body) = raw.get(1..).and_then(|b| b.strip_suffix(quote)) else {
+            return false;
+        };
+        let escapes = body.len() - body.trim_end_matches('\\').len();
+        escapes % 2 == 0
+    }
+
+    /// A text literal in an expression; one with a bad escape is reported and is an error
+    /// node.
+    pub fn text_expr(raw: &str, span: Span, issues: &mut Vec<Issue>) -> ExprKind {
+        let before = issues.len();
+        let value = text(raw, span, issues);
+        valid(Literal::Text(value), before, issues)
+    }
+
+    /// `literal`, or an error node if reading it reported an issue after the first `before`:
+    /// an invalid literal has no value for later checks to compute with.
+    fn valid(literal: Literal, before: usize, issues: &[Issue]) -> ExprKind {
+        if issues.len() > before {
+            ExprKind::Error
+        } else {
+            ExprKind::Lit(literal)
+        }
+    }
+
+    /// An integer literal; one that does not fit in 64 bits is reported and is an error node.
+    pub fn int(raw: &str, span: Span, issues: &mut Vec<Issue>) -> ExprKind {
         // Separators are rare: parse the text as it is when it has none.
         let parsed = if raw.contains('_') {
             raw.replace('_', "").parse::<i64>()
@@ -681,13 +956,13 @@ pub mod literal {
             raw.parse::<i64>()
         };
         match parsed {
-            Ok(v) => Literal::Int(v),
+            Ok(v) => ExprKind::Lit(Literal::Int(v)),
             Err(_) => {
                 issues.push(Issue::Literal(
                     span,
                     format!("integer `{raw}` is too large (the largest is {})", i64::MAX),
                 ));
-                Literal::Int(0)
+                ExprKind::Error
             }
         }
     }
@@ -695,19 +970,21 @@ pub mod literal {
     /// A decimal literal; one that a `Decimal` cannot hold exactly (more than 28 significant
     /// digits, or beyond its range) is reported, never rounded: `0.1` followed by 29 zeros and
     /// a 1 must not silently mean `0.1`.
-    pub fn decimal(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
+    pub fn decimal(raw: &str, span: Span, issues: &mut Vec<Issue>) -> ExprKind {
+        let before = issues.len();
         let digits = raw.replace('_', "");
         exact(&digits, "decimal", raw, span, issues);
-        Literal::Decimal(digits)
+        valid(Literal::Decimal(digits), before, issues)
     }
 
     /// `12.50 EUR` → amount and currency; an amount a `Decimal` cannot hold exactly is
     /// reported.
-    pub fn money(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
+    pub fn money(raw: &str, span: Span, issues: &mut Vec<Issue>) -> ExprKind {
+        let before = issues.len();
         let (amount, currency) = raw.rsplit_once(' ').unwrap_or((raw, ""));
         let amount = amount.replace('_', "");
         exact(&amount, "amount", raw, span, issues);
-        Literal::Money(amount, currency.to_string())
+        valid(Literal::Money(amount, currency.to_string()), before, issues)
     }
 
     fn exact(digits: &str, what: &str, raw: &str, span: Span, issues: &mut Vec<Issue>) {
@@ -724,8 +1001,8 @@ pub mod literal {
         }
     }
 
-    /// `1h30m` → milliseconds; an overflowing duration is reported.
-    pub fn duration(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
+    /// `1h30m` → milliseconds; an overflowing duration is reported and is an error node.
+    pub fn duration(raw: &str, span: Span, issues: &mut Vec<Issue>) -> ExprKind {
         let mut total: i64 = 0;
         let mut rest = raw;
         while !rest.is_empty() {
@@ -755,30 +1032,34 @@ pub mod literal {
                         span,
                         format!("duration `{raw}` is too long"),
                     ));
-                    return Literal::Duration(0, raw.to_string());
+                    return ExprKind::Error;
                 }
             }
             rest = tail;
         }
-        Literal::Duration(total, raw.to_string())
+        ExprKind::Lit(Literal::Duration(total, raw.to_string()))
     }
 
-    /// An RFC 3339 time, checked to be a real instant.
-    pub fn time(raw: &str, span: Span, issues: &mut Vec<Issue>) -> Literal {
-        if let Err(why) = xop_runtime::time::parse_rfc3339(raw) {
-            issues.push(Issue::Literal(
-                span,
-                format!("`{raw}` is not a valid RFC 3339 time: {why}"),
-            ));
+    /// An RFC 3339 time, checked to be a real instant; one that is not is reported and is an
+    /// error node.
+    pub fn time(raw: &str, span: Span, issues: &mut Vec<Issue>) -> ExprKind {
+        match xop_runtime::time::parse_rfc3339(raw) {
+            Ok(_) => ExprKind::Lit(Literal::Time(raw.to_string())),
+            Err(why) => {
+                issues.push(Issue::Literal(
+                    span,
+                    format!("`{raw}` is not a valid RFC 3339 time: {why}"),
+                ));
+                ExprKind::Error
+            }
         }
-        Literal::Time(raw.to_string())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ast::{ItemKind, Path, TestStmt};
+    use crate::ast::{ExprKind, ItemKind, Path, TestStmt};
 
     fn p(src: &str) -> Parsed {
         parse(&Arc::from("t.xop"), src)
@@ -863,8 +1144,8 @@ mod tests {
                 .collect()
         };
         let doc = |code| (code, DOC_HELP.to_string());
-        // The unexpected token itself (a parameter list takes none after a parameter).
-        let h = helps("module m\nrecord R { id: Id }\nfn f(r: R /// who\n): Int = 1\n");
+        // The unexpected token itself (nothing takes one between a return type and `=`).
+        let h = helps("module m\nrecord R { id: Id }\nfn f(r: R): Int /// who\n= 1\n");
         assert_eq!(h.first(), Some(&doc("E0103")), "{h:?}");
         // The token after it: a field's doc comment with no field after it.
         let h = helps("module m\nrecord R {\n  id: Id\n  /// nothing\n}\n");
@@ -919,14 +1200,9 @@ mod tests {
     fn literals_with_and_without_separators_or_escapes() {
         let mut issues = Vec::new();
         let sp = Span::new(0, 1);
-        assert_eq!(
-            literal::int("1500", sp, &mut issues),
-            crate::ast::Literal::Int(1500)
-        );
-        assert_eq!(
-            literal::int("1_500", sp, &mut issues),
-            crate::ast::Literal::Int(1500)
-        );
+        let int = |v| ExprKind::Lit(crate::ast::Literal::Int(v));
+        assert_eq!(literal::int("1500", sp, &mut issues), int(1500));
+        assert_eq!(literal::int("1_500", sp, &mut issues), int(1500));
         assert_eq!(literal::text(r#""a b""#, sp, &mut issues), "a b");
         assert_eq!(
             literal::text(r#""a\"b\n\u{e9}""#, sp, &mut issues),
@@ -935,7 +1211,7 @@ mod tests {
         assert!(issues.is_empty());
         assert_eq!(
             literal::int("9223372036854775808", sp, &mut issues),
-            crate::ast::Literal::Int(0)
+            ExprKind::Error
         );
         assert_eq!(literal::text(r#""a\qb""#, sp, &mut issues), "ab");
         assert_eq!(
@@ -1080,6 +1356,275 @@ test "t" {
         }
         // Two commas in a row are still an error.
         assert!(!p("module m\nenum T { a,, b }\n").diagnostics.is_empty());
+    }
+
+    /// Text that the lexer reports (in single quotes, or not closed on its line) is handed to
+    /// the parser as text: the rule keeps it as its reason, and the rest of the line is read.
+    #[test]
+    fn reported_text_is_still_read_as_text() {
+        let src = "module m\npolicy p for a(to: c) {\n  deny 'minor' when c.young\n  deny \"old\n  allow \"ok\"\n}\n";
+        let parsed = p(src);
+        let codes: Vec<_> = parsed.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["E0101", "E0102"], "{:?}", parsed.diagnostics);
+        let ItemKind::Policy(policy) = &parsed.ast.items[0].kind else {
+            panic!("a policy: {:?}", parsed.ast.items[0].kind);
+        };
+        let reasons: Vec<(Option<&str>, bool)> = policy
+            .rules
+            .iter()
+            .map(|r| match r {
+                crate::ast::Rule::Rule {
+                    reason, condition, ..
+                } => (
+                    reason.as_ref().map(|t| t.value.as_str()),
+                    condition.is_some(),
+                ),
+                crate::ast::Rule::Error(_) => (None, false),
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (Some("minor"), true),
+                (Some("old"), false),
+                (Some("ok"), false)
+            ]
+        );
+    }
+
+    /// What the lexer cannot read is not handed to the parser, except where a value must
+    /// come: a syntax error it causes is not reported, and a declaration after a missing value
+    /// is still read.
+    #[test]
+    fn unreadable_characters_are_skipped_unless_they_stand_for_a_value() {
+        let codes = |src: &str| -> Vec<&'static str> {
+            p(src).diagnostics.iter().map(|d| d.code).collect()
+        };
+        // `a b` after `&&`: the parser's error is the lexer's seen again.
+        assert_eq!(
+            codes("module m\nfn f(a: Bool, b: Bool): Bool = a && b\n"),
+            ["E0101"]
+        );
+        // Text in single quotes is read as text: a mistake right after it is one of its own.
+        assert_eq!(
+            codes("module m\npolicy p for a(to: c) {\n  allow 'ok' whne c.x\n}\n"),
+            ["E0101", "E0103"]
+        );
+        // A value that cannot be read: the next line's `purpose` is a declaration, not it.
+        let parsed = p("module m\nfn f(): Int = $\npurpose marketing\n");
+        assert_eq!(
+            parsed
+                .diagnostics
+                .iter()
+                .map(|d| d.code)
+                .collect::<Vec<_>>(),
+            ["E0101"]
+        );
+        assert!(
+            parsed
+                .ast
+                .items
+                .iter()
+                .any(|i| i.name().is_some_and(|n| n.name == "marketing")),
+            "{:?}",
+            parsed.ast.items
+        );
+    }
+
+    /// A missing `,` between parameters and a keyword used as a field's name are reported
+    /// where they are, and the declaration keeps every other parameter and field.
+    #[test]
+    fn a_missing_comma_and_a_keyword_name_keep_the_declaration() {
+        let parsed = p(
+            "module m\nrecord R {\n  a: Int\n  from: Time\n  b: Int\n}\naction x(to: R y: Int, in: Int, z: Int) purpose p\n",
+        );
+        let messages: Vec<_> = parsed
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "unexpected `from`",
+                "expected `,` before the parameter `y`",
+                "unexpected `in`"
+            ]
+        );
+        let ItemKind::Record(r) = &parsed.ast.items[0].kind else {
+            panic!("a record: {:?}", parsed.ast.items[0].kind);
+        };
+        let fields: Vec<_> = r.fields.iter().map(|f| f.name.name.as_str()).collect();
+        assert_eq!(fields, ["a", "b"]);
+        let ItemKind::Action(a) = &parsed.ast.items[1].kind else {
+            panic!("an action: {:?}", parsed.ast.items[1].kind);
+        };
+        let params: Vec<_> = a.params.iter().map(|f| f.name.name.as_str()).collect();
+        assert_eq!(params, ["to", "y", "z"]);
+        // Between a policy's bindings, as between parameters.
+        let parsed = p("module m\npolicy q for x(to: c y: n) {\n  allow \"ok\"\n}\n");
+        let messages: Vec<_> = parsed.diagnostics.iter().map(|d| &d.message).collect();
+        assert_eq!(messages, ["expected `,` before the parameter `y`"]);
+        let ItemKind::Policy(q) = &parsed.ast.items[0].kind else {
+            panic!("a policy: {:?}", parsed.ast.items[0].kind);
+        };
+        let bound: Vec<_> = q.bindings.iter().map(|b| b.var.name.as_str()).collect();
+        assert_eq!(bound, ["c", "n"]);
+        // A record value's field named with a keyword: left out, the others kept.
+        let parsed = p("module m\nfn f(): R = { when: 1, b: 2, .. }\n");
+        let messages: Vec<_> = parsed.diagnostics.iter().map(|d| &d.message).collect();
+        assert_eq!(messages, ["unexpected `when`"]);
+        let ItemKind::Fn(f) = &parsed.ast.items[0].kind else {
+            panic!("a function: {:?}", parsed.ast.items[0].kind);
+        };
+        let Some(ExprKind::Record { fields, rest: true }) = f.body.as_ref().map(|b| &b.kind) else {
+            panic!("a record value: {:?}", f.body);
+        };
+        let names: Vec<_> = fields.iter().map(|(n, _)| n.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
+    }
+
+    /// Something unreadable between a declaration's name and its `(` or `{`, between an
+    /// action's `)` and `purpose`, or before a policy's `{`, is one error, and the declaration
+    /// is kept whole; a stray character after a field is skipped.
+    #[test]
+    fn a_bad_header_keeps_the_declaration() {
+        let parsed = p("module m\nrecord R .{\n  a: Int;\n  b: Int\n}\n\
+             action x.v2(to: R, n: Int) purpose p risk minimal\n\
+             action y(to: R) -> Int purpose p\n\
+             policy q for x(to: c) at now now {\n  allow \"ok\"\n}\n\
+             action zé(to: R) purpose p\n");
+        let errors: Vec<_> = parsed
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} {}", d.code, d.message))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "E0103 unexpected `.`",
+                "E0101 unexpected character `;`",
+                "E0103 unexpected `.`",
+                "E0103 unexpected `->`",
+                "E0103 unexpected `now`",
+                "E0101 unexpected character `é`",
+            ]
+        );
+        let shapes: Vec<String> = parsed
+            .ast
+            .items
+            .iter()
+            .map(|i| match &i.kind {
+                ItemKind::Record(r) => format!("record {} {}", r.name.name, r.fields.len()),
+                ItemKind::Action(a) => format!(
+                    "action {} {} {:?}",
+                    a.name.name,
+                    a.params.len(),
+                    a.purpose.as_ref().map(|p| p.name.as_str())
+                ),
+                ItemKind::Policy(p) => format!("policy {} {}", p.name.name, p.rules.len()),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                "record R 2",
+                "action x 2 Some(\"p\")",
+                "action y 1 Some(\"p\")",
+                "policy q 1",
+                "action z 1 Some(\"p\")",
+            ]
+        );
+    }
+
+    /// After an error that drops a declaration, `role x` or `purpose x` in the middle of a line
+    /// (a word of the broken declaration) is not read as a declaration; one that starts a line
+    /// is.
+    #[test]
+    fn a_soft_keyword_resumed_at_mid_line_is_no_declaration() {
+        let parsed = p("module m\npolicy p for a(to: c channel: ch) {\n  \
+             review \"r\" by role desk within 1h else deny\n}\nrole desk\n");
+        let codes: Vec<_> = parsed.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["E0103"], "{:?}", parsed.diagnostics);
+        let roles: Vec<_> = parsed
+            .ast
+            .items
+            .iter()
+            .filter(|i| matches!(i.kind, ItemKind::Role(_)))
+            .map(|i| i.span.start())
+            .collect();
+        assert_eq!(
+            roles,
+            [parsed.ast.items.last().map_or(0, |i| i.span.start())]
+        );
+        assert_eq!(roles.len(), 1);
+    }
+
+    /// A literal that is not a valid value is an error node, wherever it is written: no later
+    /// phase computes with a made-up value.
+    #[test]
+    fn invalid_literals_are_error_nodes() {
+        for (ty, literal) in [
+            ("Int", "99999999999999999999"),
+            ("Decimal", "0.12345678901234567890123456789"),
+            ("Money", "0.12345678901234567890123456789 EUR"),
+            ("Duration", "99999999999999999999h"),
+            ("Time", "2026-02-30T00:00:00Z"),
+            ("Text", "\"a\\qb\""),
+        ] {
+            let src = format!("module m\nfn f(): {ty} = {literal}\n");
+            let parsed = p(&src);
+            let codes: Vec<_> = parsed.diagnostics.iter().map(|d| d.code).collect();
+            assert_eq!(codes, ["E0105"], "{literal}");
+            let ItemKind::Fn(f) = &parsed.ast.items[0].kind else {
+                panic!("a function: {:?}", parsed.ast.items[0].kind);
+            };
+            let body = f.body.as_ref().expect("a body");
+            assert_eq!(body.kind, ExprKind::Error, "{literal}");
+            assert_eq!(&src[body.span.range()], literal);
+        }
+        // Valid ones are values.
+        let parsed = p("module m\nfn f(): Duration = 1h30m\n");
+        let ItemKind::Fn(f) = &parsed.ast.items[0].kind else {
+            panic!("a function");
+        };
+        assert_eq!(
+            f.body.as_ref().map(|b| &b.kind),
+            Some(&ExprKind::Lit(crate::ast::Literal::Duration(
+                5_400_000,
+                "1h30m".to_string()
+            )))
+        );
+    }
+
+    /// Two mistakes in two rules that follow each other are both reported: a rule that starts
+    /// a line ends the suppression of follow-ups. A follow-up within a rule is still not.
+    #[test]
+    fn a_rule_that_starts_a_line_ends_the_suppression_of_follow_ups() {
+        let syntax = |src: &str| -> Vec<String> {
+            p(src)
+                .diagnostics
+                .iter()
+                .map(|d| format!("{} {}", d.code, d.message))
+                .collect()
+        };
+        let src = "module m\npolicy p for a(to: c) {\n  allow \"ok\" when c.age = 18\n  review \"x\" within 1h else deny\n}\n";
+        assert_eq!(
+            syntax(src),
+            ["E0103 unexpected `=`", "E0103 unexpected `within`"]
+        );
+        // The missing `by role` is named (`rank` in a decision takes `by` alone too).
+        let help = p(src).diagnostics[1].help.clone().unwrap_or_default();
+        assert!(help.contains("by role ROLE"), "{help}");
+        let help = p("module m\ndecision d(c: Int) {\n  propose f(c) rank 3\n}\n").diagnostics[0]
+            .help
+            .clone()
+            .unwrap_or_default();
+        assert!(!help.contains("review"), "{help}");
+        // On one line, the second is the first seen again.
+        let src = "module m\npolicy p for a(to: c) {\n  allow \"ok\" when c.age = 18 review \"x\" within 1h else deny\n}\n";
+        assert_eq!(syntax(src), ["E0103 unexpected `=`"]);
     }
 
     #[test]
