@@ -37,11 +37,30 @@ pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagno
     let scope = resolve::file_scope(db, project, file);
     out.extend(scope.diagnostics.iter().cloned());
     let mut used = BTreeSet::new();
-    for i in 0..parsed.ast.items.len() {
+    // Names written where checking could not see them all: anywhere in a file with a syntax
+    // error (a rule cut short is not checked whole), or in an item with an error. A `use`
+    // that brings one in may well be needed once the error is fixed, so it is not reported.
+    let syntax_error = parsed.diagnostics.iter().any(Diagnostic::is_error);
+    let mut unchecked: Vec<Span> = Vec::new();
+    for (i, item) in parsed.ast.items.iter().enumerate() {
         let checked = check_item(db, project, file, u32::try_from(i).unwrap_or(u32::MAX));
         out.extend(checked.diagnostics.iter().cloned());
         used.extend(checked.used_imports.iter().cloned());
+        if syntax_error || checked.diagnostics.iter().any(Diagnostic::is_error) {
+            unchecked.push(item.span);
+        }
     }
+    let text = file.text(db);
+    let unchecked_names: BTreeSet<&str> = parsed
+        .names
+        .iter()
+        .filter(|n| {
+            unchecked
+                .iter()
+                .any(|s| s.start() <= n.start() && n.end() <= s.end())
+        })
+        .filter_map(|n| text.get(n.range()))
+        .collect();
     // Imports nothing needed, name by name. Glob imports are exempt: they are a deliberate
     // "all of it".
     for (i, u) in parsed.ast.uses.iter().enumerate() {
@@ -59,6 +78,7 @@ pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagno
             .into_iter()
             .filter(|(n, _)| scope.names.get(*n).is_some_and(|e| e.via_use == Some(i)))
             .filter(|(n, _)| !used.contains(&(i, n.to_string())))
+            .filter(|(n, _)| !unchecked_names.contains(n))
             .collect();
         let brought = scope
             .names
@@ -135,7 +155,8 @@ pub fn check_item_with(
     item: &ast::Item,
 ) {
     let path = file.path(db).clone();
-    annotations(c, &path, item);
+    let scope = resolve::file_scope(db, project, file);
+    annotations(c, &path, item, scope);
     match &item.kind {
         ItemKind::Record(r) => {
             params(
@@ -147,7 +168,7 @@ pub fn check_item_with(
             );
             for f in &r.fields {
                 for a in &f.annotations {
-                    annotation_use(c, &path, a, "personal");
+                    annotation_use(c, &path, a, "personal", Some(scope));
                 }
                 repeated_annotations(c, &path, &f.annotations, &format!("`{}`", f.name.name));
             }
@@ -337,7 +358,7 @@ pub fn check_item_with(
                 }
             }
         }
-        ItemKind::Journey(j) => journey(c, db, project, &path, j),
+        ItemKind::Journey(j) => journey(c, db, project, file, j),
         ItemKind::Agent(a) => {
             let mut seen = BTreeMap::new();
             for t in &a.tools {
@@ -479,14 +500,14 @@ fn bind_params(env: &mut Env, ps: &[TypedParam]) {
     }
 }
 
-fn annotations(c: &mut Checker<'_>, path: &Arc<str>, item: &ast::Item) {
+fn annotations(c: &mut Checker<'_>, path: &Arc<str>, item: &ast::Item, scope: &resolve::Scope) {
     let expected = match &item.kind {
         ItemKind::Channel(_) => "reaches_phone",
         ItemKind::Action(_) => "annex_iii ai_disclosure",
         _ => "",
     };
     for a in &item.annotations {
-        annotation_use(c, path, a, expected);
+        annotation_use(c, path, a, expected, Some(scope));
     }
     if let Some(name) = item.name() {
         repeated_annotations(c, path, &item.annotations, &format!("`{}`", name.name));
@@ -545,7 +566,7 @@ fn param_annotation(
     let name = a.name.name.as_str();
     if !ANNOTATIONS.iter().any(|(n, _)| *n == name) {
         // Unknown anywhere: said so, with the nearest known name.
-        annotation_use(c, path, a, "");
+        annotation_use(c, path, a, "", None);
         return;
     }
     let param = &p.name.name;
@@ -649,8 +670,15 @@ fn repeated_annotations(c: &mut Checker<'_>, path: &Arc<str>, anns: &[ast::Annot
     }
 }
 
-/// Checks an annotation written where `allowed` (space-separated names) may stand.
-fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, allowed: &str) {
+/// Checks an annotation written where `allowed` (space-separated names) may stand. `scope`
+/// (the file's) names the purposes a help may use.
+fn annotation_use(
+    c: &mut Checker<'_>,
+    path: &Arc<str>,
+    a: &ast::Annotation,
+    allowed: &str,
+    scope: Option<&resolve::Scope>,
+) {
     let name = a.name.name.as_str();
     let Some((_, place)) = ANNOTATIONS.iter().find(|(n, _)| *n == name) else {
         let known: Vec<&str> = ANNOTATIONS.iter().map(|(n, _)| *n).collect();
@@ -702,13 +730,11 @@ fn annotation_use(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, all
                             ast::ExprKind::Name(n) => {
                                 c.expect_def(n, DefKind::Purpose);
                             }
-                            _ => {
-                                bad_annotation(c, path, a, "`@personal(purpose: [service, fraud])`")
-                            }
+                            _ => bad_personal(c, path, a, scope),
                         }
                     }
                 }
-                _ => bad_annotation(c, path, a, "`@personal(purpose: [service, fraud])`"),
+                _ => bad_personal(c, path, a, scope),
             }
         }
         "reaches_phone" => {
@@ -786,6 +812,87 @@ fn wordless(text: &str) -> &'static str {
     } else {
         "a text without a letter or digit"
     }
+}
+
+/// E0214 for a `@personal` not written `@personal(purpose: [P, …])`: a misspelt key is named
+/// as such, and the example is written with purposes the file can name (those the annotation
+/// already lists, else those in scope), so that it checks as written.
+fn bad_personal(
+    c: &mut Checker<'_>,
+    path: &Arc<str>,
+    a: &ast::Annotation,
+    scope: Option<&resolve::Scope>,
+) {
+    if a.args
+        .iter()
+        .any(|x| matches!(x.value.kind, ast::ExprKind::Error))
+    {
+        return;
+    }
+    let in_scope: Vec<&str> = scope
+        .map(|s| {
+            s.names
+                .iter()
+                .filter(|(_, e)| e.def.kind == DefKind::Purpose)
+                .map(|(n, _)| &**n)
+                .collect()
+        })
+        .unwrap_or_default();
+    // The purposes the annotation names, wherever it names them (`purpse: [service]`,
+    // `purpose: service`), if the file can name them.
+    let mut written: Vec<&str> = Vec::new();
+    for arg in &a.args {
+        let names: Vec<&ast::Ident> = match &arg.value.kind {
+            ast::ExprKind::List(xs) => xs
+                .iter()
+                .filter_map(|x| match &x.kind {
+                    ast::ExprKind::Name(n) => Some(n),
+                    _ => None,
+                })
+                .collect(),
+            ast::ExprKind::Name(n) => vec![n],
+            _ => Vec::new(),
+        };
+        for n in names {
+            if in_scope.contains(&n.name.as_str()) && !written.contains(&n.name.as_str()) {
+                written.push(&n.name);
+            }
+        }
+    }
+    let (purposes, import) = match (&written[..], &in_scope[..]) {
+        ([_, ..], _) => (written.join(", "), String::new()),
+        ([], [one, ..]) => (one.to_string(), String::new()),
+        ([], []) => (
+            "service".to_string(),
+            " (with `use std.consent.service` at the top of the file)".to_string(),
+        ),
+    };
+    let example = format!("`@personal(purpose: [{purposes}])`{import}");
+    let unknown_key = a
+        .args
+        .iter()
+        .filter_map(|x| x.name.as_ref())
+        .find(|n| n.name != "purpose");
+    let (label, help) = match unknown_key {
+        Some(k) => (
+            format!("`{}` is not a key of `@personal`", k.name),
+            match resolve::suggest(&k.name, std::iter::once("purpose")) {
+                Some(_) => format!("did you mean `purpose`? write {example}"),
+                None => format!("its only key is `purpose`: write {example}"),
+            },
+        ),
+        None => ("invalid arguments".to_string(), format!("write {example}")),
+    };
+    c.diags.push(
+        Diagnostic::error(
+            "E0214",
+            path,
+            a.span,
+            format!("`@{}` is not written in its form", a.name.name),
+        )
+        .with_label(label)
+        .with_help(help),
+    );
 }
 
 fn bad_annotation(c: &mut Checker<'_>, path: &Arc<str>, a: &ast::Annotation, form: &str) {
@@ -903,8 +1010,15 @@ fn bind_time<'n>(
     at: &ast::Ident,
     bound: impl Iterator<Item = (&'n ast::Ident, String)>,
 ) {
-    for (name, what) in bound {
+    let bound: Vec<(&ast::Ident, String)> = bound.collect();
+    for (name, what) in &bound {
         if name.name == at.name {
+            // A name no binding takes, to suggest: `now`, else `now_2`, `now_3`…
+            let free = |n: &str| !bound.iter().any(|(b, _)| b.name == n);
+            let suggested = std::iter::once("now".to_string())
+                .chain((2..).map(|i| format!("now_{i}")))
+                .find(|n| free(n))
+                .unwrap_or_else(|| "now".to_string());
             c.diags.push(
                 Diagnostic::error(
                     "E0206",
@@ -919,7 +1033,7 @@ fn bind_time<'n>(
                     format!("{what} is named `{}` here", at.name),
                 )
                 .with_help(format!(
-                    "give the decision time a name of its own, e.g. `at now`, or rename {what}"
+                    "give the decision time a name of its own, e.g. `at {suggested}`, or rename {what}"
                 )),
             );
             // Neither meaning is right: its uses are not checked against one.
@@ -1095,7 +1209,8 @@ fn action_call(
     Some(def)
 }
 
-fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, j: &ast::Journey) {
+fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, file: SourceFile, j: &ast::Journey) {
+    let path = file.path(db);
     let ps = params(
         c,
         path,
@@ -1139,7 +1254,7 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
                 ),
                 Trigger::Error(_) => {} // reported by the parser
             }
-            unreachable_steps(c, path, &h.steps);
+            unreachable_steps(c, path, file.text(db), &h.steps);
             for step in &h.steps {
                 match step {
                     ast::Step::Propose(call) => {
@@ -1174,10 +1289,21 @@ fn journey(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, 
 
 /// W0202 for the steps of a handler written after its first `goto`, which ends the handler
 /// (§5.11): they never run.
-fn unreachable_steps(c: &mut Checker<'_>, path: &Arc<str>, steps: &[ast::Step]) {
-    let span = |s: &ast::Step| match s {
-        ast::Step::Propose(call) => call.span,
-        ast::Step::Goto(target) => target.span,
+fn unreachable_steps(c: &mut Checker<'_>, path: &Arc<str>, text: &str, steps: &[ast::Step]) {
+    // A step is its keyword and what follows; the tree keeps only the latter's span, and the
+    // keyword is the word written right before it (`propose`, `goto`).
+    let span = |s: &ast::Step| {
+        let (keyword, span) = match s {
+            ast::Step::Propose(call) => ("propose", call.span),
+            ast::Step::Goto(target) => ("goto", target.span),
+        };
+        let before = text.get(..span.start()).unwrap_or("").trim_end();
+        match before.strip_suffix(keyword) {
+            Some(rest) if !rest.ends_with(|ch: char| ch.is_alphanumeric() || ch == '_') => {
+                Span::new(rest.len(), span.end())
+            }
+            _ => span,
+        }
     };
     let Some(at) = steps.iter().position(|s| matches!(s, ast::Step::Goto(_))) else {
         return;
@@ -1203,7 +1329,7 @@ fn unreachable_steps(c: &mut Checker<'_>, path: &Arc<str>, steps: &[ast::Step]) 
         .with_label("unreachable")
         .with_secondary(
             path,
-            target.span,
+            span(&steps[at]),
             "`goto` enters the state and ends the handler here",
         )
         .with_help(format!(
@@ -1348,6 +1474,26 @@ fn test(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, t: 
             }
             TestStmt::Error(_) => {}
         }
+    }
+    // A test with nothing to check passes whatever the policies say: `xop test` would count
+    // it as run. A statement the parser could not read may have been an `expect`: its syntax
+    // error is the one to fix.
+    let checks = t
+        .body
+        .iter()
+        .any(|s| matches!(s, TestStmt::Expect(_) | TestStmt::Error(_)));
+    if !checks {
+        c.diags.push(
+            Diagnostic::warning(
+                "W0203",
+                path,
+                t.name.span,
+                format!("test \"{}\" checks nothing", t.name.value.escape_debug()),
+            )
+            .with_label("no `expect` in this test")
+            .with_note("a test checks the verdicts of its `expect` lines; without one it can never fail")
+            .with_help("write what the policies must decide in `expect` lines (their forms are in docs/language.md §5.13), or remove the test"),
+        );
     }
 }
 

@@ -79,6 +79,7 @@ pub const CODES: &[CodeInfo] = &[
     e("E0317", "duration not longer than zero"),
     w("W0201", "unused import"),
     w("W0202", "unreachable step"),
+    w("W0203", "test that checks nothing"),
     w("W0301", "value is never absent"),
     w("W0302", "operation fails on every input"),
     e("C0001", "high-risk action allowed without human review"),

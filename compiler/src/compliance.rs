@@ -24,6 +24,74 @@ use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature};
 use crate::span::Span;
 use crate::types::Ty;
 
+/// Whether file `file` holds an error outside its items' own checks: a syntax error (its
+/// rules may be half read: a rule that lost its condition looks unconditional), or an error
+/// in its module declaration, its item table or its imports (a name from a `use` that failed
+/// is unknown wherever it is read, and is not reported again there).
+#[salsa::tracked]
+pub fn file_failed(db: &dyn Db, project: Project, file: SourceFile) -> bool {
+    let path = file.path(db);
+    parse_file(db, file)
+        .diagnostics
+        .iter()
+        .any(Diagnostic::is_error)
+        || resolve::module_index(db, project)
+            .diagnostics
+            .iter()
+            .any(|d| d.file == *path && d.is_error())
+        || resolve::item_table(db, file)
+            .diagnostics
+            .iter()
+            .any(Diagnostic::is_error)
+        || resolve::file_scope(db, project, file)
+            .diagnostics
+            .iter()
+            .any(Diagnostic::is_error)
+}
+
+/// Whether item `index` of `file` cannot be read for compliance: its file failed
+/// ([`file_failed`]), or the item itself holds an error (a name that did not resolve, a type
+/// error). Compliance says nothing about such an item, nor about an action it guards: its
+/// findings would be about what the author did not mean (a consent check on a misspelt name
+/// is no check), and the error already reported is the one to fix. Suppressing them is sound
+/// only because an error stops the project from being built or run (`xop build`, `xop eval`,
+/// `xop test` refuse sources with errors).
+#[salsa::tracked]
+pub fn item_failed(db: &dyn Db, project: Project, file: SourceFile, index: u32) -> bool {
+    *file_failed(db, project, file)
+        || crate::check::check_item(db, project, file, index)
+            .diagnostics
+            .iter()
+            .any(Diagnostic::is_error)
+}
+
+/// The actions guarded by a policy that failed ([`item_failed`]), by [`key`]; `None` when
+/// some failed policy guards what cannot be told (its target did not resolve: it may be meant
+/// for any action), so that every action's findings are in doubt.
+#[salsa::tracked(returns(ref))]
+pub fn failed_guards(db: &dyn Db, project: Project) -> Option<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for policy in all_defs(db, project, DefKind::Policy) {
+        if !*item_failed(db, project, policy.file, policy.index) {
+            continue;
+        }
+        let g = policy_guard(db, project, policy.file, policy.index);
+        if g.actions.is_empty() {
+            return None;
+        }
+        out.extend(g.actions.iter().map(|a| key(db, a)));
+    }
+    Some(out)
+}
+
+/// Whether `action`'s findings are in doubt: it failed, or a policy that guards it did (or may).
+fn action_failed(db: &dyn Db, project: Project, action: &Def) -> bool {
+    *item_failed(db, project, action.file, action.index)
+        || failed_guards(db, project)
+            .as_ref()
+            .is_none_or(|keys| keys.contains(&key(db, action)))
+}
+
 /// Every compliance diagnostic of the project, for all files. Each action and each policy is
 /// checked by its own query, so an edit re-proves only the actions whose guards it changed.
 #[salsa::tracked(returns(ref))]
@@ -45,15 +113,22 @@ pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     }
     let mut cx = Cx::new(db, project);
     let guards = guards(db, project);
+    let fine = |def: &Def| !*item_failed(db, project, def.file, def.index);
     for def in all_defs(db, project, DefKind::Signal) {
-        cx.staleness(&def);
+        if fine(&def) {
+            cx.staleness(&def);
+        }
     }
     for def in all_defs(db, project, DefKind::Agent) {
-        cx.tools(&def, guards);
+        if fine(&def) {
+            cx.tools(&def, guards);
+        }
     }
     for kind in [DefKind::Decision, DefKind::Journey] {
         for def in all_defs(db, project, kind) {
-            cx.proposals(&def);
+            if fine(&def) {
+                cx.proposals(&def);
+            }
         }
     }
     out.extend(cx.diags);
@@ -72,6 +147,9 @@ pub fn action_compliance(
     let Some(action) = def_at(db, file, index) else {
         return Vec::new();
     };
+    if action_failed(db, project, &action) {
+        return Vec::new();
+    }
     let rules = action_rules(db, project, file, index);
     let mut cx = Cx::new(db, project);
     cx.action(&action, rules);
@@ -89,6 +167,9 @@ pub fn policy_compliance(
     let Some(policy) = def_at(db, file, index) else {
         return Vec::new();
     };
+    if *item_failed(db, project, file, index) {
+        return Vec::new();
+    }
     let mut cx = Cx::new(db, project);
     cx.reasons(&policy);
     let actions = policy_guard(db, project, file, index).actions.clone();
@@ -157,10 +238,40 @@ fn unused(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     // happens to match is no use of the project's declaration: the standard library is not
     // read). With two declarations of one name, each one's name is a use of the other.
     let mut named: FxHashSet<&str> = FxHashSet::default();
+    // The names written in what failed to check (an item with an error, a file with a syntax
+    // error): one may be a misspelling of a declaration (`Custmer` for `Customer`), which the
+    // error's fix makes used, so a declaration near one of them counts as used too.
+    let mut failed: Vec<(&str, SourceFile, Span)> = Vec::new();
     for &f in project_files() {
         let text = f.text(db);
+        let file_failed = *file_failed(db, project, f);
+        let failed_items: Vec<Span> = parse_file(db, f)
+            .ast
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *item_failed(db, project, f, u32::try_from(*i).unwrap_or(u32::MAX)))
+            .map(|(_, item)| item.span)
+            .collect();
         for span in parse_file(db, f).names.iter() {
             let name = text.get(span.range()).unwrap_or("");
+            let within = |s: &Span| s.start() <= span.start() && span.end() <= s.end();
+            let item = match failed_items.iter().find(|s| within(s)) {
+                Some(s) => Some(*s),
+                None if file_failed => parse_file(db, f)
+                    .ast
+                    .items
+                    .iter()
+                    .map(|i| i.span)
+                    .find(within)
+                    .or(Some(Span::new(0, 0))),
+                None => None,
+            };
+            if let Some(item) = item
+                && !candidates.contains_key(name)
+            {
+                failed.push((name, f, item));
+            }
             let Some(decls) = candidates.get(name) else {
                 continue;
             };
@@ -169,13 +280,20 @@ fn unused(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
             }
         }
     }
+    // (A name written in the declaration's own item is no misspelt use of it.)
+    let near_failed = |def: &Def| {
+        failed.iter().any(|(w, f, item)| {
+            !(*f == def.file && item.start() <= def.span.start() && def.span.end() <= item.end())
+                && resolve::suggest(w, std::iter::once(&*def.name)).is_some()
+        })
+    };
     let mut out = Vec::new();
     for &f in project_files() {
         for def in resolve::item_table(db, f).by_name.values() {
             let Some(kind) = kind(def) else {
                 continue;
             };
-            if !named.contains(&*def.name) {
+            if !named.contains(&*def.name) && !near_failed(def) {
                 out.push(
                     Diagnostic::warning(
                         "C0104",
@@ -683,6 +801,10 @@ struct Written {
     facts: Vec<CanonCondition>,
     /// The whole guard as the policy would write it; `None` when there is none to write.
     guard: Option<String>,
+    /// When the guard does not check in the policy as it is, the whole help: where to write
+    /// it, and what the policy needs first (its header binding a parameter, a `use` line), or
+    /// the policy of the action's own to write when a purpose's policy cannot bind them.
+    help: Option<String>,
 }
 
 /// What an action is, for the properties.
@@ -905,7 +1027,7 @@ impl<'a> Cx<'a> {
                             .with_label(format!("allows {example}, with no deny or review applying"))
                             .with_secondary(&apath, facts.risk_span, "declared `risk high` here")
                             .with_note("EU AI Act Art. 14: high-risk AI systems are overseen by people who can intervene before a decision takes effect")
-                            .with_help("make it a review: `review \"…\" by role ROLE within 24h else deny`, or deny whenever this rule applies"),
+                            .with_help(self.review_help(r)),
                     );
             }
             // C0002: the review of a high-risk action must not fall back to allow.
@@ -935,7 +1057,10 @@ impl<'a> Cx<'a> {
                 let at = match in_policies.iter().position(|(p, _)| *p == r.policy) {
                     Some(at) => at,
                     None => {
-                        in_policies.push((r.policy.clone(), self.in_policy(&r.policy, &required)));
+                        in_policies.push((
+                            r.policy.clone(),
+                            self.in_policy(&r.policy, action, &required),
+                        ));
                         in_policies.len() - 1
                     }
                 };
@@ -981,12 +1106,13 @@ impl<'a> Cx<'a> {
                         } else {
                             quoted(places.places.iter().map(ChannelPlace::written))
                         };
-                        let help = match &written.guard {
-                            Some(guard) => format!(
+                        let help = match (&written.guard, &written.help) {
+                            (Some(guard), None) => format!(
                                 "add `deny \"no-consent\" unless {guard}` to a policy that guards `{}` (the names are those the policy binds to the action's parameters)",
                                 action.name
                             ),
-                            None => too_many_places(&action.name),
+                            (Some(_), Some(help)) => help.clone(),
+                            (None, _) => too_many_places(&action.name),
                         };
                         let mut d = Diagnostic::error("C0005", &rpath, r.span, format!("`{}` can reach a person without consent for `{purpose}` on the channel used", action.name))
                             .with_label(format!("{how} {example}"))
@@ -1023,6 +1149,108 @@ impl<'a> Cx<'a> {
         }
         self.contradictions(action, rules, &formulas);
         self.heuristics(action, &facts, rules, &subject, !places.is_empty());
+    }
+
+    /// The help of C0001: the allow `r` rewritten as a review that keeps its reason (and its
+    /// condition), by a role the project declares: the one there is, or any of those named;
+    /// with none, the role to declare first. So the review written checks as it is (no
+    /// `ROLE` to replace, no reason to invent).
+    fn review_help(&self, r: &GuardRule) -> String {
+        let reason = r
+            .reason
+            .clone()
+            .unwrap_or_else(|| "human-review".to_string());
+        let condition = item_ast(self.db, r.policy.file, r.policy.index)
+            .as_deref()
+            .and_then(|item| match &item.kind {
+                ItemKind::Policy(p) => match p.rules.get(r.index) {
+                    Some(ast::Rule::Rule {
+                        condition: Some(c), ..
+                    }) => {
+                        // As written, on one line (from the tree when a comment would end it).
+                        let text = r.policy.file.text(self.db);
+                        let expr = text.get(c.expr.span.range()).unwrap_or("");
+                        let expr = if expr.contains("//") {
+                            crate::format::expr(&c.expr, 0)
+                        } else {
+                            one_line(expr)
+                        };
+                        let keyword = if c.negated { "unless" } else { "when" };
+                        Some(format!(" {keyword} {expr}"))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .unwrap_or_default();
+        // The roles the policy's reviews already name come first: the desk that reviews the
+        // action's other cases is the likeliest to review this one.
+        let reviewing: Vec<String> = item_ast(self.db, r.policy.file, r.policy.index)
+            .as_deref()
+            .map(|item| match &item.kind {
+                ItemKind::Policy(p) => p
+                    .rules
+                    .iter()
+                    .filter_map(|x| match x {
+                        ast::Rule::Rule {
+                            kind: RuleKind::Review { role, .. },
+                            ..
+                        } => Some(role.name.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .unwrap_or_default();
+        let scope = resolve::file_scope(self.db, self.project, r.policy.file);
+        let mut roles: Vec<(Def, bool)> = all_defs(self.db, self.project, DefKind::Role)
+            .into_iter()
+            .filter(|d| !*d.file.is_stdlib(self.db))
+            .map(|d| {
+                let in_scope =
+                    matches!(scope.lookup(self.db, &d.name), Lookup::Found(e) if e.def == d);
+                (d, in_scope)
+            })
+            .collect();
+        let rank = |(d, in_scope): &(Def, bool)| {
+            (
+                !(*in_scope && reviewing.iter().any(|n| **n == *d.name)),
+                !*in_scope,
+                d.name.clone(),
+            )
+        };
+        roles.sort_by_key(rank);
+        let review = |role: &str| {
+            format!("`review \"{reason}\" by role {role} within 24h else deny{condition}`")
+        };
+        let import = |d: &Def| {
+            format!(
+                " (with `use {}.{}` in its file)",
+                resolve::module_name(self.db, d.file),
+                d.name
+            )
+        };
+        match &roles[..] {
+            [] => format!(
+                "make it a review, {}, with the role of the people who decide declared (`role reviewer`), or deny whenever this rule applies",
+                review("reviewer")
+            ),
+            [(d, in_scope)] => format!(
+                "make it a review: {}{}, or deny whenever this rule applies",
+                review(&d.name),
+                if *in_scope { String::new() } else { import(d) }
+            ),
+            [(first, in_scope), ..] => format!(
+                "make it a review: {}{}, or by another of the roles declared ({}), or deny whenever this rule applies",
+                review(&first.name),
+                if *in_scope {
+                    String::new()
+                } else {
+                    import(first)
+                },
+                quoted(roles.iter().skip(1).map(|(d, _)| &*d.name))
+            ),
+        }
     }
 
     /// C0101: whether the rule's condition can never be true (reported if so).
@@ -1092,14 +1320,17 @@ impl<'a> Cx<'a> {
 
     /// The guard `required` asks for, in the names `policy` binds the action's parameters to
     /// (`consent(c, marketing, ch)` for `consent(to, marketing, channel)`; a parameter it does
-    /// not bind keeps its name), with lambda variables that clash with none of its names
-    /// ([`guard_vars`], which the language server's quick fix uses too), so that the help is
-    /// code the policy can take as written.
-    fn in_policy(&self, policy: &Def, required: &Required) -> Written {
+    /// not bind gets the name its header would bind it to, [`Cx::placement`]), with lambda
+    /// variables that clash with none of its names ([`guard_vars`], which the language
+    /// server's quick fix uses too), and what else `policy` (of `action`'s guards) needs for
+    /// the guard to check there (the binding, the `use` lines; or a policy of the action's own
+    /// when a purpose's policy cannot bind it), so that the help is code it can take as written.
+    fn in_policy(&self, policy: &Def, action: &Def, required: &Required) -> Written {
         let Some(guard) = &required.guard else {
             return Written {
                 facts: Vec::new(),
                 guard: None,
+                help: None,
             };
         };
         let item = item_ast(self.db, policy.file, policy.index);
@@ -1110,14 +1341,111 @@ impl<'a> Cx<'a> {
             }) => Some(p),
             _ => None,
         };
+        // The parameters the guard reads, under the policy's names, or under the names its
+        // header would bind them to (as C0105 and C0106 write theirs).
+        let params = guard.params();
+        let asked: Vec<&str> = params.iter().map(|n| &**n).collect();
+        let place = self.placement(policy, &asked, false);
         let local = |name: &str| {
-            p.and_then(|p| p.bindings.iter().find(|b| *b.param.name == *name))
-                .map_or_else(|| name.to_string(), |b| b.var.name.clone())
+            place
+                .as_ref()
+                .and_then(|pl| {
+                    let i = params.iter().position(|n| **n == *name)?;
+                    pl.locals.get(i).cloned()
+                })
+                .or_else(|| {
+                    p.and_then(|p| p.bindings.iter().find(|b| *b.param.name == *name))
+                        .map(|b| b.var.name.clone())
+                })
+                .unwrap_or_else(|| name.to_string())
         };
-        let taken = ["consent".to_string(), guard.purpose.name.to_string()];
+        let mut taken = vec!["consent".to_string(), guard.purpose.name.to_string()];
+        taken.extend(place.iter().flat_map(|pl| pl.locals.iter().cloned()));
         let vars = match p {
             Some(p) => guard_vars(self.db, self.project, policy.file, p, guard, &taken),
             None => Vec::new(),
+        };
+        // What else the policy needs for the guard to check as written there.
+        let mut needs = Vec::new();
+        let mut own_policy = None;
+        if let Some(place) = &place
+            && let Some(header) = &place.header
+        {
+            if let Some(p) = p
+                && !self.purpose_can_bind(p, policy, &place.bound)
+            {
+                // A purpose's policy binds only what every action of the purpose has: the
+                // guard goes in a policy of the action's own.
+                // In the order the action declares its parameters.
+                let order =
+                    match resolve::signature(self.db, self.project, action.file, action.index) {
+                        Signature::Action { params: ps, .. } => {
+                            ps.iter().map(|x| x.name.clone()).collect::<Vec<_>>()
+                        }
+                        _ => Vec::new(),
+                    };
+                let mut in_order: Vec<&Arc<str>> = params.iter().collect();
+                in_order.sort_by_key(|n| order.iter().position(|x| x == *n));
+                let bindings: Vec<String> = in_order
+                    .iter()
+                    .map(|n| {
+                        let l = local(n);
+                        if *l == ***n { l } else { format!("{n}: {l}") }
+                    })
+                    .collect();
+                own_policy = Some(format!(
+                    "policy {} for {}({})",
+                    self.fresh_policy_name(policy.file, &action.name),
+                    action.name,
+                    bindings.join(", ")
+                ));
+            } else {
+                needs.push(format!(
+                    "its header written `{header}` ({})",
+                    Self::header_change(place)
+                ));
+            }
+        }
+        let mut imports = Vec::new();
+        if !self.declares(policy.file, "consent", "std.consent") {
+            imports.push("`use std.consent.consent`".to_string());
+        }
+        let purpose_module = resolve::module_name(self.db, guard.purpose.file);
+        if !self.declares(policy.file, &guard.purpose.name, &purpose_module) {
+            imports.push(format!("`use {purpose_module}.{}`", guard.purpose.name));
+        }
+        if !imports.is_empty() {
+            needs.push(format!("{} in its file", imports.join(" and ")));
+        }
+        let written = guard.write(&GuardNames {
+            consent: "consent",
+            purpose: &guard.purpose.name,
+            param: &local,
+            vars: &vars,
+        });
+        let rule = format!("deny \"no-consent\" unless {written}");
+        let help = match own_policy {
+            Some(header) => Some(format!(
+                "add to the file of policy `{}` a policy of `{}`'s own, which can bind {}: `{header} {{ {rule} }}`{}",
+                policy.name,
+                action.name,
+                quoted(place.iter().flat_map(|pl| pl.bound.iter())),
+                if needs.is_empty() {
+                    String::new()
+                } else {
+                    format!(", with {}", needs.join(" and "))
+                }
+            )),
+            None if !needs.is_empty() => {
+                let policy_name = place
+                    .as_ref()
+                    .map_or(&*policy.name, |pl| pl.policy.as_str());
+                Some(format!(
+                    "add `{rule}` to policy `{policy_name}`, with {}",
+                    needs.join(" and ")
+                ))
+            }
+            None => None,
         };
         let names = GuardNames {
             consent: "consent",
@@ -1137,7 +1465,47 @@ impl<'a> Cx<'a> {
                 .map(|f| f.condition(&key, &names))
                 .collect(),
             guard: Some(guard.write(&names)),
+            help,
         }
+    }
+
+    /// Whether purpose policy `p` (or a policy for an action) can bind `params` too: a
+    /// purpose's policy binds only parameters every action it guards has, with one type.
+    fn purpose_can_bind(&self, p: &ast::Policy, policy: &Def, params: &[String]) -> bool {
+        let Target::Purpose(name) = &p.target else {
+            return true;
+        };
+        let Lookup::Found(e) =
+            resolve::file_scope(self.db, self.project, policy.file).lookup(self.db, &name.name)
+        else {
+            return false;
+        };
+        let actions = crate::check::purpose_actions(self.db, self.project, &e.def, &p.bindings);
+        params.iter().all(|param| {
+            let types: Vec<Option<Ty>> = actions
+                .iter()
+                .map(
+                    |a| match resolve::signature(self.db, self.project, a.file, a.index) {
+                        Signature::Action { params, .. } => params
+                            .iter()
+                            .find(|x| *x.name == **param)
+                            .map(|x| x.ty.clone()),
+                        _ => None,
+                    },
+                )
+                .collect();
+            types.iter().all(Option::is_some) && types.windows(2).all(|w| w[0] == w[1])
+        })
+    }
+
+    /// A name for a new policy of `action` in `file`: `ACTION_consent`, numbered if taken.
+    fn fresh_policy_name(&self, file: SourceFile, action: &str) -> String {
+        let scope = resolve::file_scope(self.db, self.project, file);
+        let base = format!("{action}_consent");
+        std::iter::once(base.clone())
+            .chain((2..).map(|i| format!("{base}_{i}")))
+            .find(|n| matches!(scope.lookup(self.db, n), Lookup::Missing))
+            .unwrap_or(base)
     }
 
     /// The consent guard the action needs, one fact per place it holds a channel, if it has a
@@ -1586,31 +1954,30 @@ impl<'a> Cx<'a> {
         };
         let (Ty::Record(record), Some(place)) = (
             &person.ty,
-            self.placement(&first.policy, &person.name, which == Heuristic::QuietHours),
+            self.placement(
+                &first.policy,
+                &[&*person.name],
+                which == Heuristic::QuietHours,
+            ),
         ) else {
             return general.to_string();
         };
+        let person_local = place.locals.first().map_or("", String::as_str);
         let rule = match which {
-            Heuristic::FrequencyCap => format!(
-                "deny \"frequency-cap\" when contacts_within({}, 7d) >= 3",
-                place.person
-            ),
+            Heuristic::FrequencyCap => {
+                format!("deny \"frequency-cap\" when contacts_within({person_local}, 7d) >= 3")
+            }
             Heuristic::QuietHours => format!(
-                "deny \"quiet-hours\" unless local_hour({}, {}.tz) in 8..21",
-                place.time, place.person
+                "deny \"quiet-hours\" unless local_hour({}, {person_local}.tz) in 8..21",
+                place.time
             ),
         };
         let mut help = format!("add e.g. `{rule}` to policy `{}`", place.policy);
         if let Some(header) = &place.header {
-            help.push_str(&format!(", with its header written `{header}`"));
-            let mut what = Vec::new();
-            if place.binds_person {
-                what.push(format!("binding `{}`", person.name));
-            }
-            if place.binds_time {
-                what.push(format!("`at {}` added", place.time));
-            }
-            help.push_str(&format!(" ({})", what.join(" and ")));
+            help.push_str(&format!(
+                ", with its header written `{header}` ({})",
+                Self::header_change(&place)
+            ));
         }
         if !self.declares(first.policy.file, function, module) {
             help.push_str(&format!(" and `use {module}.{function}` in its file"));
@@ -1647,10 +2014,11 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// Where a rule C0105 or C0106 suggests is written: in `policy`, reading the person (the
-    /// action's parameter `param`) and, if `time`, the decision time under the names it binds
-    /// them to, or under new ones (taken by nothing the policy can see) its header would bind.
-    fn placement(&self, policy: &Def, param: &str, time: bool) -> Option<Placement> {
+    /// Where a rule C0005, C0105 or C0106 suggests is written: in `policy`, reading the
+    /// action's parameters `params` (the person, the channels) and, if `time`, the decision
+    /// time under the names it binds them to, or under new ones (taken by nothing the policy
+    /// can see) its header would bind.
+    fn placement(&self, policy: &Def, params: &[&str], time: bool) -> Option<Placement> {
         let item = item_ast(self.db, policy.file, policy.index);
         let ItemKind::Policy(p) = &item.as_deref()?.kind else {
             return None;
@@ -1672,35 +2040,59 @@ impl<'a> Cx<'a> {
                 .find(|n| free(n))
                 .unwrap_or_else(|| base.to_string())
         };
-        let (person, added) = match p.bindings.iter().find(|b| b.param.name == param) {
-            Some(b) => (b.var.name.clone(), None),
-            None => {
-                let var = fresh(param, &taken);
-                taken.push(var.clone());
-                let written = if var == param {
-                    var.clone()
-                } else {
-                    format!("{param}: {var}")
-                };
-                (var, Some(written))
+        let mut locals = Vec::new();
+        let mut bound = Vec::new();
+        for &param in params {
+            match p.bindings.iter().find(|b| b.param.name == param) {
+                Some(b) => locals.push(b.var.name.clone()),
+                None => {
+                    let var = fresh(param, &taken);
+                    taken.push(var.clone());
+                    bound.push(if var == param {
+                        var.clone()
+                    } else {
+                        format!("{param}: {var}")
+                    });
+                    locals.push(var);
+                }
             }
-        };
+        }
         let (at, binds_time) = match (&p.at, time) {
             (Some(a), _) => (a.name.clone(), false),
             (None, true) => (fresh("now", &taken), true),
             (None, false) => (String::new(), false),
         };
-        let binds_person = added.is_some();
-        let header = (binds_person || binds_time)
-            .then(|| p.header_with(added.as_deref(), binds_time.then_some(at.as_str())));
+        let added = bound.join(", ");
+        let header = (!bound.is_empty() || binds_time).then(|| {
+            p.header_with(
+                (!bound.is_empty()).then_some(added.as_str()),
+                binds_time.then_some(at.as_str()),
+            )
+        });
         Some(Placement {
             policy: p.name.name.clone(),
-            person,
+            locals,
             time: at,
             header,
-            binds_person,
+            bound: params
+                .iter()
+                .filter(|n| !p.bindings.iter().any(|b| b.param.name == **n))
+                .map(|n| n.to_string())
+                .collect(),
             binds_time,
         })
+    }
+
+    /// What the header of `place` must bind, in words: "binding `to` and `at now` added".
+    fn header_change(place: &Placement) -> String {
+        let mut what = Vec::new();
+        if !place.bound.is_empty() {
+            what.push(format!("binding {}", quoted(&place.bound)));
+        }
+        if place.binds_time {
+            what.push(format!("`at {}` added", place.time));
+        }
+        what.join(" and ")
     }
 
     fn phone_channels_exist(&self) -> bool {
@@ -1796,7 +2188,10 @@ impl<'a> Cx<'a> {
                 self.prohibited_use(&path, t.action.span, &action, "bound to a tool");
                 continue;
             }
-            if guards.get(&key(self.db, &action)).is_none_or(Vec::is_empty) {
+            // An action whose guards failed may be guarded by what failed.
+            if guards.get(&key(self.db, &action)).is_none_or(Vec::is_empty)
+                && !action_failed(self.db, self.project, &action)
+            {
                 let apath = self.path(&action);
                 self.diags.push(
                     Diagnostic::error("C0009", &path, t.span, format!("tool \"{}\" is bound to `{}`, which no policy guards", t.tool.value, action.name))
@@ -2529,18 +2924,19 @@ enum Heuristic {
     QuietHours,
 }
 
-/// Where, and in which names, a rule C0105 or C0106 suggests is written ([`Cx::placement`]).
+/// Where, and in which names, a rule C0005, C0105 or C0106 suggests is written
+/// ([`Cx::placement`]).
 struct Placement {
     /// The policy's name.
     policy: String,
-    /// The name the policy reads the person under.
-    person: String,
+    /// The name the policy reads each parameter asked for under, in the order asked.
+    locals: Vec<String>,
     /// The name it reads the decision time under (empty when not asked for).
     time: String,
-    /// Its header rewritten, when it must bind the person or the time first.
+    /// Its header rewritten, when it must bind a parameter or the time first.
     header: Option<String>,
-    /// Whether the header must bind the person.
-    binds_person: bool,
+    /// The parameters the header must bind.
+    bound: Vec<String>,
     /// Whether the header must bind the time (`at now`).
     binds_time: bool,
 }
@@ -3223,10 +3619,12 @@ mod tests {
         reads.into_iter().map(|(_, r)| r).collect()
     }
 
-    /// C0006 looks at every expression evaluated for a rule: a review's deadline, and for a
-    /// signal it reads, its `max_age` and its source call, what the source intrinsic reads of
-    /// the records it is given included (open records naming the field, nested or not, and
-    /// closed record types); not at what an intrinsic cannot see.
+    /// C0006 looks at every expression evaluated for a rule: for a signal it reads, its source
+    /// call, what the source intrinsic reads of the records it is given included (open records
+    /// naming the field, nested or not, and closed record types); not at what an intrinsic
+    /// cannot see. (A review's deadline and a signal's `max_age` must be known when compiled,
+    /// E0316, so they read no input; a policy with such an error gets no C0006, see
+    /// [`no_compliance_finding_on_what_failed`].)
     #[test]
     fn personal_reads_in_deadlines_and_signals() {
         let source = r#"module m
@@ -3252,7 +3650,7 @@ signal by_name(c: Customer): Int from open_score(x: c) max_age 5m
 signal closed(c: Customer): Int from closed_score(c) max_age 5m
 signal nested(c: Customer): Int from nested_score(c) max_age 5m
 signal segment(c: Customer): Int from segment_score(c) max_age 5m
-signal aged(c: Customer): SimSwap from camara.sim_swap("+33", 24h) max_age (if c.msisdn == "" then 5m else 6m)
+signal aged(c: Customer): SimSwap from camara.sim_swap("+33", 24h) max_age 5m
 action offer(to: Customer) purpose marketing risk minimal
 policy p for offer(to: c) {
   deny "a" when (by_position(c) ?? 0) > 1
@@ -3261,7 +3659,7 @@ policy p for offer(to: c) {
   deny "d" when (nested(c) ?? 0) > 1
   deny "e" when (segment(c) ?? 0) > 1
   deny "f" when aged(c) is present
-  review "g" by role desk within (if c.birth_year < 2001 then 1h else 2h) else deny
+  review "g" by role desk within 1h else deny
 }
 "#;
         assert_eq!(
@@ -3273,10 +3671,80 @@ policy p for offer(to: c) {
                 "closed(c)",
                 "closed(c)",
                 "nested(c)",
-                "aged(c)",
-                "c.birth_year",
             ]
         );
+    }
+
+    /// No compliance finding is about an action or policy that holds an error, or that a
+    /// policy holding one guards, in whichever file: the error is the one to fix (its rules
+    /// may not say what was meant), and it keeps the project from being built. Unused
+    /// declarations and imports count the names written where checking failed.
+    #[test]
+    fn no_compliance_finding_on_what_failed() {
+        let codes = |files: &[(&str, &str)]| -> Vec<&'static str> {
+            let mut ws = Workspace::new();
+            for (path, text) in files {
+                ws.set_file(path, *text);
+            }
+            ws.diagnostics().iter().map(|d| d.code).collect()
+        };
+        // A personal read in a deadline that is not known when compiled (E0316): no C0006.
+        let deadline = r#"module m
+use std.consent.{marketing, service}
+role desk
+record Customer {
+  id: Id
+  @personal(purpose: [service]) birth_year: Int
+}
+action offer(to: Customer) purpose marketing risk minimal
+policy p for offer(to: c) {
+  review "g" by role desk within (if c.birth_year < 2001 then 1h else 2h) else deny
+}
+"#;
+        assert_eq!(codes(&[("m.xop", deadline)]), ["E0316"]);
+        // A misspelt purpose in the consent guard: no C0005, C0105 or C0106 on the action.
+        let offers = r#"module acme.offers
+use std.consent.{consent, marketing, Consent}
+use std.contact.{contacts_within, Contact}
+use std.time.local_hour
+record Customer {
+  id: Id
+  consents: List<Consent>
+  contacts: List<Contact>
+  tz: Tz
+}
+action send_offer(to: Customer, channel: Channel) purpose marketing risk minimal
+policy eligibility for send_offer(to: c, channel: ch) at now {
+  deny "no-consent" unless consent(c, marketting, ch)
+  deny "frequency-cap" when contacts_within(c, 7d) >= 3
+  deny "quiet-hours" unless local_hour(now, c.tz) in 8..21
+  allow "eligible"
+}
+"#;
+        assert_eq!(codes(&[("o.xop", offers)]), ["E0205"]);
+        // A syntax error in another file's policy guarding the action: no C0005 in this one,
+        // and the names of the cut rule count as used (no W0201).
+        let guarded = offers
+            .replace(
+                "  deny \"no-consent\" unless consent(c, marketting, ch)\n",
+                "",
+            )
+            .replace("{consent, marketing, Consent}", "{marketing, Consent}");
+        let cut = "module acme.guard
+use acme.offers.send_offer
+use std.consent.{consent, marketing}
+policy consent_guard for send_offer(to: c, channel: ch) {
+  deny \"no-consent\" unless consent(c, marketing, ch
+}
+";
+        assert_eq!(codes(&[("o.xop", &guarded)]), ["C0005"]);
+        assert_eq!(codes(&[("o.xop", &guarded), ("g.xop", cut)]), ["E0103"]);
+        // A misspelt type: no C0104 for the type meant, no C0012 on the action.
+        let typo = offers.replace("marketting", "marketing").replace(
+            "action send_offer(to: Customer",
+            "action send_offer(to: Custmer",
+        );
+        assert_eq!(codes(&[("o.xop", &typo)]), ["E0207"]);
     }
 
     /// A set of records reads every field of its records wherever the rule takes it: from the
@@ -3407,8 +3875,11 @@ policy contact for purpose marketing(to: c) {{
             match &d.fix {
                 Some(super::FixData::ConsentGuard(g)) => {
                     let guard = g.write(&names);
+                    // Added to the policy, or to a policy of the action's own when the
+                    // purpose's policy cannot bind what the guard reads.
                     assert!(
-                        help.contains(&format!("unless {guard}` to")),
+                        help.contains(&format!("unless {guard}` to"))
+                            || help.contains(&format!("unless {guard} }}`")),
                         "{guard}\n{help}"
                     );
                     written.push(guard);

@@ -110,7 +110,9 @@ pub fn item_ast(db: &dyn Db, file: SourceFile, index: u32) -> Option<Arc<crate::
 
 /// Every diagnostic of one file: syntax, names, types and compliance. Compliance is not
 /// reported for a file with syntax errors: its rules may be half read (a rule that lost its
-/// condition looks unconditional), and reports on them would be noise.
+/// condition looks unconditional), and reports on them would be noise. Nor, in any file, about
+/// what such a file's policies guard, or about what holds or is guarded by an item with an
+/// error ([`crate::compliance::item_failed`]).
 #[salsa::tracked(returns(ref))]
 pub fn file_diagnostics(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagnostic> {
     let mut out = parse_file(db, file).diagnostics.clone();
