@@ -677,16 +677,9 @@ impl Canon<'_> {
         CanonCondition::Atom(self.key(e, &[]), self.shown(e))
     }
 
-    /// How a condition is quoted in a message: as written, on one line; one that holds a
-    /// comment (a list written over several lines) is printed from its tree instead, so that
-    /// no comment ends up inside the quote.
+    /// How a condition is quoted in a message ([`shown_expr`]).
     fn shown(&self, e: &ast::Expr) -> String {
-        let text = self.text.get(e.span.range()).unwrap_or("");
-        if text.contains("//") {
-            crate::format::expr(e, 0)
-        } else {
-            one_line(text)
-        }
+        shown_expr(self.text, e)
     }
 
     /// The propositional structure of a Boolean condition.
@@ -1176,14 +1169,7 @@ impl<'a> Cx<'a> {
                     Some(ast::Rule::Rule {
                         condition: Some(c), ..
                     }) => {
-                        // As written, on one line (from the tree when a comment would end it).
-                        let text = r.policy.file.text(self.db);
-                        let expr = text.get(c.expr.span.range()).unwrap_or("");
-                        let expr = if expr.contains("//") {
-                            crate::format::expr(&c.expr, 0)
-                        } else {
-                            one_line(expr)
-                        };
+                        let expr = shown_expr(r.policy.file.text(self.db), &c.expr);
                         let keyword = if c.negated { "unless" } else { "when" };
                         Some(format!(" {keyword} {expr}"))
                     }
@@ -2896,6 +2882,18 @@ fn literal_key(l: &Literal, out: &mut String) {
         }
         other => write!(out, "{other:?}"),
     };
+}
+
+/// Expression `e` of source `text` as a message quotes it: as written, on one line; one that
+/// holds a comment (a list written over several lines) is printed from its tree instead, so
+/// that no comment ends up inside the quote.
+fn shown_expr(text: &str, e: &ast::Expr) -> String {
+    let written = text.get(e.span.range()).unwrap_or("");
+    if written.contains("//") {
+        crate::format::expr(e, 0)
+    } else {
+        one_line(written)
+    }
 }
 
 /// `text` on one line: its words joined by single spaces.
