@@ -895,52 +895,40 @@ fn query(uri: &Uri, known: &[&'static str], usage: &str) -> Result<Query> {
 }
 
 /// `raw` percent-decoded, `+` read as a space (the form encoding); why not, when an escape
-/// is not `%` and two hex digits or the bytes are not UTF-8.
+/// is not `%` and two hex digits or the bytes are not UTF-8. (`percent_decode_str` passes a
+/// malformed escape through as written: it is refused here first.)
 fn form_decode(raw: &str) -> std::result::Result<String, String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3);
-                let value = hex
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                let Some(v) = value else {
-                    let shown = String::from_utf8_lossy(&bytes[i..bytes.len().min(i + 3)]);
-                    return Err(format!("`{shown}` is not `%` and two hex digits"));
-                };
-                out.push(v);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let malformed = raw.match_indices('%').map(|(i, _)| i).find(|&i| {
+        !raw.get(i + 1..i + 3)
+            .is_some_and(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+    });
+    if let Some(at) = malformed {
+        let shown: String = raw[at..].chars().take(3).collect();
+        return Err(format!("`{shown}` is not `%` and two hex digits"));
     }
-    String::from_utf8(out).map_err(|e| {
-        format!(
-            "the bytes it decodes to are not UTF-8, from byte {} of them",
-            e.utf8_error().valid_up_to() + 1
-        )
-    })
+    percent_encoding::percent_decode_str(&raw.replace('+', " "))
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|e| {
+            format!(
+                "the bytes it decodes to are not UTF-8, from byte {} of them",
+                e.valid_up_to() + 1
+            )
+        })
 }
+
+/// Every byte but RFC 3986's unreserved characters (letters, digits, `-._~`).
+const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// `text` percent-encoded as a path segment or query value: every byte but the unreserved
 /// characters of RFC 3986 (letters, digits, `-._~`) as `%XX`. For messages that show a URL to
 /// send.
 pub(crate) fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, RESERVED).to_string()
 }
 
 async fn list_reviews(
