@@ -235,15 +235,18 @@ fn uri(path: &str) -> String {
     } else {
         (String::new(), path.as_str())
     };
-    for b in rest.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    out.extend(percent_encoding::utf8_percent_encode(rest, PATH_ESCAPED));
     out
 }
+
+/// What a path's characters are escaped from in a URI: all but RFC 3986's unreserved ones
+/// and the `/` between segments.
+const PATH_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
 
 #[cfg(test)]
 mod tests {
