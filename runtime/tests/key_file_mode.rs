@@ -1,6 +1,6 @@
-//! `DIR/subjects.keys`, the subjects' secret HMAC keys, is readable by its owner alone: made
-//! with mode 0600 (as `log.key` is), and a log whose key file others may read or write is not
-//! opened, with the `chmod` that fixes it.
+//! `DIR/subjects.keys`, the subjects' secret HMAC keys, and `DIR/log.key`, the log's signing
+//! key, are readable by their owner alone: made with mode 0600, and a log whose key files
+//! others may read or write is not opened, with the `chmod` that fixes it.
 #![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -72,6 +72,35 @@ fn a_subject_key_file_others_may_read_is_refused_with_the_fix() {
     }
     // Fixed as the message says, the log opens again.
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+    ProofLog::open(dir.path(), config())
+        .unwrap()
+        .close()
+        .unwrap();
+}
+
+#[test]
+fn a_signing_key_others_may_read_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    log_with_a_subject(dir.path());
+    let key = dir.path().join("log.key");
+    assert_eq!(mode(&key), 0o600);
+    let log_before = std::fs::read(dir.path().join("log.xpl")).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = ProofLog::open(dir.path(), config())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the log's signing key")
+            && e.contains("(mode 0644)")
+            && e.contains(&format!("`chmod 600 {}`", key.display())),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("log.xpl")).unwrap(),
+        log_before,
+        "the log was changed"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     ProofLog::open(dir.path(), config())
         .unwrap()
         .close()

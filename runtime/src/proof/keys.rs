@@ -278,7 +278,7 @@ impl SubjectKeys {
             }
             Err(e) => return Err(io(e)),
         };
-        refuse_shared(path, &file)?;
+        refuse_shared(path, &file, SUBJECT_KEYS)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
         if bytes.is_empty() && history.is_some() {
@@ -742,11 +742,18 @@ pub fn load_or_create_signing_key(
     history: Option<u64>,
 ) -> Result<SigningKey, LogError> {
     let secret = dir.join("log.key");
-    match std::fs::read_to_string(&secret) {
-        Ok(text) => parse_signing_key(&text).map_err(|e| LogError::Config(format!(
+    let read = File::open(&secret).and_then(|mut f| {
+        let mut text = String::new();
+        f.read_to_string(&mut text).map(|_| (f, text))
+    });
+    match read {
+        Ok((file, text)) => {
+            refuse_shared(&secret, &file, SIGNING_KEY)?;
+            parse_signing_key(&text).map_err(|e| LogError::Config(format!(
             "`{}` is not a secret key: {e}; restore it, or remove it to start a log with a new key",
             secret.display()
-        ))),
+        )))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(records) = history {
                 return Err(LogError::Config(format!(
@@ -769,11 +776,21 @@ pub fn load_or_create_signing_key(
     }
 }
 
-/// Refuses a subject key file that others than its owner may read or write (mode bits for
-/// group or others), as ssh refuses a private key that is "too open": its keys unlink the
-/// records' personal evidence only while nobody else can read them. Nothing is changed: the
-/// message gives the `chmod` that fixes it.
-fn refuse_shared(path: &Path, file: &File) -> Result<(), LogError> {
+/// What `subjects.keys` is and what another reader could do with it, for [`refuse_shared`].
+const SUBJECT_KEYS: (&str, &str) = (
+    "the subjects' secret hash keys",
+    "whoever reads it can confirm a guessed personal value against the records' HMACs",
+);
+/// The same for `log.key`.
+const SIGNING_KEY: (&str, &str) = (
+    "the log's signing key",
+    "whoever reads it can sign checkpoints and commits over records of their own",
+);
+
+/// Refuses a secret key file that others than its owner may read or write (mode bits for
+/// group or others), as ssh refuses a private key that is "too open": `what` the file is and
+/// `why` that matters. Nothing is changed: the message gives the `chmod` that fixes it.
+fn refuse_shared(path: &Path, file: &File, (what, why): (&str, &str)) -> Result<(), LogError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -785,18 +802,17 @@ fn refuse_shared(path: &Path, file: &File) -> Result<(), LogError> {
             & 0o777;
         if mode & 0o077 != 0 {
             return Err(LogError::Config(format!(
-                "`{}` (the subjects' secret hash keys) may be read or written by others than \
-                 its owner (mode {mode:04o}): whoever reads it can confirm a guessed personal \
-                 value against the records' HMACs. Make it private, `chmod 600 {}`, and open \
-                 the log again (if others could read it, its keys may be known to them); \
-                 nothing was opened or changed",
+                "`{}` ({what}) may be read or written by others than its owner (mode \
+                 {mode:04o}): {why}. Make it private, `chmod 600 {}`, and open the log again \
+                 (if others could read it, its keys may be known to them); nothing was opened \
+                 or changed",
                 path.display(),
                 path.display()
             )));
         }
     }
     #[cfg(not(unix))]
-    let _ = (path, file);
+    let _ = (path, file, what, why);
     Ok(())
 }
 
