@@ -899,8 +899,9 @@ pub fn verify_log_with(
                      nothing proves they were not forged; no writer has the log open (its \
                      LOCK is free), and a writer signs its records within its checkpoint \
                      interval and when it closes: a writer that crashed or failed leaves \
-                     records so (the next one to open the log signs them), and so does \
-                     someone who appended them without the key"
+                     records so (the next one to open the log signs them if their commits \
+                     carry its key's MAC, and refuses the log if not), and so does someone \
+                     who appended them without the key"
                 ),
             );
         }
