@@ -14,6 +14,9 @@ use crate::{Color, FAILURE, PROBLEMS, error, files};
 pub struct Compiled {
     /// The program.
     pub module: Module,
+    /// The workspace the sources were compiled in (`None` for a compiled module): what the
+    /// program keeps nothing of, such as `test` blocks without an `expect`, is read from it.
+    pub workspace: Option<Workspace>,
 }
 
 /// Compiles `.xop` files and folders. On errors, prints the diagnostics to standard error and
@@ -68,7 +71,10 @@ pub fn from_sources(paths: &[PathBuf], color: Color) -> Result<Compiled, u8> {
         source_hash,
         sources: sources.iter().map(|s| s.display.clone()).collect(),
     };
-    Ok(Compiled { module })
+    Ok(Compiled {
+        module,
+        workspace: Some(ws),
+    })
 }
 
 /// The compiled module file, when `paths` are one: a single `.xopm` file, or any single file
@@ -98,7 +104,10 @@ pub fn load(paths: &[PathBuf], trust: Option<&Path>, color: Color) -> Result<Com
             None => None,
         };
         return match Module::from_bytes(&bytes, key.as_ref()) {
-            Ok(module) => Ok(Compiled { module }),
+            Ok(module) => Ok(Compiled {
+                module,
+                workspace: None,
+            }),
             Err(e) => {
                 error(&format!("refusing module `{}`: {e}", single.display()));
                 Err(FAILURE)

@@ -1,7 +1,6 @@
 //! `xop test`: runs every `test` block and ends with `N passed, N failed`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 use xop_runtime::interp::{self, FixedSignals};
@@ -10,12 +9,12 @@ use xop_runtime::jit::JitModule;
 use xop_runtime::value::Value;
 
 use xop_compiler::ast::{ItemKind, TestStmt};
-use xop_compiler::db::STDLIB;
+use xop_compiler::db::{SourceFile, Workspace, parse_file};
 use xop_compiler::format::text_lit;
-use xop_compiler::{parse, render};
+use xop_compiler::render;
 
 use crate::explain::shown;
-use crate::{Color, PROBLEMS, SUCCESS, compile, files, out};
+use crate::{Color, PROBLEMS, SUCCESS, compile, out};
 
 /// Long help of `xop test`.
 pub const LONG_ABOUT: &str = "\
@@ -83,10 +82,11 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
     }
     // `test` blocks without an `expect` have no test case in the program: listed, so that
     // they are not taken for tests that pass, nor the sources for having no test block.
-    let empty = match compile::module_path(&args.paths) {
-        Some(_) => Vec::new(),
-        None => empty_tests(&args.paths),
-    };
+    let empty = compiled
+        .workspace
+        .as_ref()
+        .map(empty_tests)
+        .unwrap_or_default();
     for e in &empty {
         report.push_str(&format!(
             "empty  {} ({}:{}): checks nothing, it has no expect\n",
@@ -132,32 +132,29 @@ struct EmptyTest {
     line: usize,
 }
 
-/// The `test` blocks of the sources under `paths` that have no `expect`, in file and source
-/// order. The program keeps only the `expect`s (`Program::tests`), so the files are parsed again
-/// (read only; they compiled a moment ago: one that can no longer be read is left out).
-fn empty_tests(paths: &[PathBuf]) -> Vec<EmptyTest> {
-    let (mut sources, _) = files::load_each(paths);
-    sources.sort_by(|a, b| a.display.cmp(&b.display));
+/// The `test` blocks of the sources compiled in `ws` that have no `expect`, in file and source
+/// order. The program keeps only the `expect`s (`Program::tests`); the workspace still holds
+/// the parsed files.
+fn empty_tests(ws: &Workspace) -> Vec<EmptyTest> {
+    let db = ws.db();
+    let mut sources: Vec<SourceFile> = (ws.project().files(db).iter())
+        .filter(|f| !*f.is_stdlib(db))
+        .copied()
+        .collect();
+    sources.sort_by(|a, b| a.path(db).cmp(b.path(db)));
     let mut empty = Vec::new();
-    for s in &sources {
-        // Named as the compiler names it (`compile::from_sources`): a file named like one of
-        // the standard library's is `./std/…`.
-        let file = if STDLIB.iter().any(|(path, _)| *path == s.display) {
-            format!("./{}", s.display)
-        } else {
-            s.display.clone()
-        };
-        let parsed = parse::parse(&Arc::from(file.as_str()), &s.text);
-        let lines = render::Lines::new(&s.text);
-        for item in &parsed.ast.items {
+    for source in sources {
+        let text = source.text(db);
+        let lines = render::Lines::new(text);
+        for item in &parse_file(db, source).ast.items {
             if let ItemKind::Test(t) = &item.kind
                 && !t.body.iter().any(|st| matches!(st, TestStmt::Expect(_)))
             {
                 empty.push(EmptyTest {
                     name: t.name.value.clone(),
-                    file: file.clone(),
+                    file: source.path(db).to_string(),
                     // The line of `test "NAME"`, below its doc comments if any.
-                    line: lines.position(&s.text, t.name.span.start()).line,
+                    line: lines.position(text, t.name.span.start()).line,
                 });
             }
         }
