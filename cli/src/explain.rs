@@ -225,34 +225,10 @@ pub(crate) fn fired_line(id: &str, rule: Option<&Rule>) -> String {
     }
 }
 
-/// A rule's source text on one line, as it reads: its tokens as written (text literals exactly,
-/// their spaces kept), one space wherever blanks, line breaks or comments separated two of
-/// them, comments left out (a `//` comment would otherwise swallow the rest of the line), and
-/// the characters that show nothing escaped ([`shown`]).
+/// A rule's source text on one line as it reads ([`xop_compiler::format::one_line`]), with the
+/// characters that show nothing escaped ([`shown`]).
 pub(crate) fn rule_text(text: &str) -> String {
-    let lexed = xop_compiler::lexer::lex(text);
-    // Tokens, and whatever the lexer could not read (a module's text is checked source, but
-    // nothing of it is left out).
-    let mut pieces: Vec<(usize, usize)> =
-        (lexed.tokens.iter().map(|&(start, _, end)| (start, end)))
-            .chain(lexed.errors.iter().map(|e| (e.span.start(), e.span.end())))
-            .collect();
-    pieces.sort_unstable();
-    let mut line = String::with_capacity(text.len());
-    let mut last: Option<usize> = None;
-    for (start, end) in pieces {
-        if let Some(last_end) = last {
-            if start < last_end {
-                continue;
-            }
-            if start > last_end {
-                line.push(' ');
-            }
-        }
-        line.push_str(text.get(start..end).unwrap_or_default());
-        last = Some(end);
-    }
-    shown(&line)
+    shown(&xop_compiler::format::one_line(text))
 }
 
 /// A text from a source or an input (a name, a reason, a rule's text, a value) as the CLI

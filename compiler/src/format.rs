@@ -1692,6 +1692,60 @@ pub fn text_lit(value: &str) -> String {
     out
 }
 
+/// Source text (a condition, a rule) on one line, as it reads: its tokens as written (text
+/// literals exactly, their spaces kept), one space wherever blanks, line breaks or comments
+/// separated two of them, and comments left out (a `//` comment would otherwise swallow the
+/// rest of the line). What the lexer cannot read is kept as written. For quoting source in
+/// messages, helps and fired-rule lines.
+pub fn one_line(source: &str) -> String {
+    if on_one_line(source) {
+        return source.to_string();
+    }
+    one_line_lexed(source)
+}
+
+/// Whether `source` is already on one line as [`one_line`] writes it, judged from its bytes
+/// (much cheaper than lexing, and true of most conditions): ASCII, no blank at either end, no
+/// blank but single spaces, no comment marker.
+pub fn on_one_line(source: &str) -> bool {
+    let blank = |b: &u8| b.is_ascii_whitespace() || *b == 0x0b;
+    let bytes = source.as_bytes();
+    source.is_ascii()
+        && !bytes.first().is_some_and(blank)
+        && !bytes.last().is_some_and(blank)
+        && !bytes.windows(2).any(|w| {
+            (blank(&w[0]) && (w[0] != b' ' || blank(&w[1])))
+                || (w[0] == b'/' && matches!(w[1], b'/' | b'*'))
+        })
+}
+
+/// [`one_line`] without its shortcut.
+fn one_line_lexed(source: &str) -> String {
+    let lexed = crate::lexer::lex(source);
+    // Tokens, and whatever the lexer could not read (nothing of the text is left out but
+    // blanks and comments).
+    let mut pieces: Vec<(usize, usize)> =
+        (lexed.tokens.iter().map(|&(start, _, end)| (start, end)))
+            .chain(lexed.errors.iter().map(|e| (e.span.start(), e.span.end())))
+            .collect();
+    pieces.sort_unstable();
+    let mut line = String::with_capacity(source.len());
+    let mut last: Option<usize> = None;
+    for (start, end) in pieces {
+        if let Some(last_end) = last {
+            if start < last_end {
+                continue;
+            }
+            if start > last_end {
+                line.push(' ');
+            }
+        }
+        line.push_str(source.get(start..end).unwrap_or_default());
+        last = Some(end);
+    }
+    line
+}
+
 /// `value` with the characters that show nothing escaped as [`text_lit`] escapes them (newline
 /// and tab as `\n` and `\t`, the others as `\u{..}`), and nothing else changed: for printing
 /// a name, a reason or a rule's text from a source to a terminal, where a control sequence
@@ -2069,5 +2123,30 @@ test "t" {
             tree(&once),
             tree("module m\nrecord R { a: Int? ?, b: Text? ? }\n")
         );
+    }
+
+    /// A condition is quoted on one line with its text literals exactly as written and its
+    /// comments left out.
+    #[test]
+    fn one_line_keeps_literals_and_drops_comments() {
+        assert_eq!(
+            one_line("c.name == \"a  b\"\n    and  c.age > 1"),
+            "c.name == \"a  b\" and c.age > 1"
+        );
+        assert_eq!(
+            one_line("c.url == \"http://x\" // where\n  or x"),
+            "c.url == \"http://x\" or x"
+        );
+        assert_eq!(one_line("[a, // first\n b]"), "[a, b]");
+        assert_eq!(one_line("  x  "), "x");
+        assert_eq!(one_line("a == b"), "a == b");
+    }
+
+    proptest::proptest! {
+        /// The shortcut for source already on one line agrees with lexing it.
+        #[test]
+        fn one_line_shortcut_agrees_with_lexing(text in "[a1 \"/*\\t\n\r\x0b\x0c=é]{0,10}") {
+            proptest::prop_assert_eq!(one_line(&text), one_line_lexed(&text));
+        }
     }
 }
