@@ -62,7 +62,7 @@ use futures_channel::oneshot;
 use super::checkpoint::Checkpoint;
 use super::keys::{KeyRefs, SubjectKeys};
 use super::merkle::{Hash, Tree, leaf_hash};
-use super::record::with_seq;
+use super::record::{leading_seq, with_seq};
 use super::{LogConfig, LogError};
 
 /// The file's first bytes.
@@ -422,8 +422,6 @@ pub struct Scanned {
     pub header: Option<Header>,
     /// Each committed record's body offset and length.
     pub records: Vec<(u64, u32)>,
-    /// The leaf hashes of the committed records, as written.
-    pub leaves: Vec<Hash>,
     /// The last signed checkpoint's note, and its frame offset.
     pub checkpoint: Option<(String, u64)>,
     /// Where the committed part ends.
@@ -439,16 +437,62 @@ pub struct Scanned {
     pub len: u64,
     /// The subject key ids the committed records name ([`scan_with_keys`] only).
     pub keys: KeyRefs,
-    /// The tree of the committed records ([`scan_with_keys`] only: the writer's, built as
-    /// the leaves are read, so that each commit's root is checked at its size).
+    /// The tree of the committed records (the leaves as written), built as they are read, so
+    /// that each commit's and each signed checkpoint's root is checked at its size: the
+    /// writer's tree, and the one readers prove against.
     pub tree: Tree,
+    /// The first committed frame, in file order, that matches the hash written with it but
+    /// does not hold ([`Unsound`]): readers refuse the log at it. The scan goes on past it.
+    pub unsound: Option<Unsound>,
     /// The first commit whose root is not the root of the tree of the records before it
-    /// ([`scan_with_keys`] only): records changed, moved or swapped after they were
-    /// committed, their hashes recomputed. The scan goes on past it; the writer refuses it.
+    /// (the same check as [`Unsound::Commit`], said as the writer says it): records changed,
+    /// moved or swapped after they were committed, their hashes recomputed. The writer refuses
+    /// it.
     pub root_mismatch: Option<FrameError>,
     /// The commits after the latest signed checkpoint (all of them if there is none): what
     /// a writer opening the log would sign, so each must carry a MAC that verifies.
     pub uncovered_commits: Vec<CommitSeen>,
+}
+
+/// A committed frame whose bytes match the hash written with it, but which does not hold:
+/// anyone can recompute a frame's hash (a SHA-256), so a record rewritten with its hash
+/// recomputed breaks the root of its commit (or, with the commits rewritten too, of the next
+/// signed checkpoint), and records swapped break their numbering. What [`scan`] found first,
+/// with what a reader needs to name it ([`super::verify::LogReader::open`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsound {
+    /// A committed record whose bytes do not start with its place as their `seq`
+    /// ([`leading_seq`]).
+    Seq {
+        /// Its frame's offset.
+        offset: u64,
+        /// Its place (how many records precede it).
+        index: u64,
+        /// The `seq` it starts with, if it starts with one.
+        seq: Option<u64>,
+    },
+    /// A commit whose root is not the root of the tree of the records before it.
+    Commit {
+        /// Its frame's offset.
+        offset: u64,
+        /// The first record of its batch (how many records the commit before it closed).
+        first: u64,
+        /// That record's frame offset (0 if the batch has no record).
+        first_offset: u64,
+        /// The tree size it states.
+        size: u64,
+    },
+    /// A signed checkpoint whose root is not the root of the tree of its size (its signature
+    /// is not checked here).
+    Checkpoint {
+        /// Its frame's offset.
+        offset: u64,
+        /// The tree size it states.
+        size: u64,
+        /// The tree size of the signed checkpoint before it (0 if none): the records from there
+        /// are the ones it newly covers.
+        from: u64,
+    },
 }
 
 /// A commit frame as scanned.
@@ -466,26 +510,32 @@ pub struct CommitSeen {
     pub mac: Option<[u8; 32]>,
 }
 
-/// The tree size a signed note's body states (its signature is not checked).
-pub(crate) fn note_size(note: &str) -> Option<u64> {
+/// The checkpoint a signed note's body states (its signature is not checked).
+fn note_checkpoint(note: &str) -> Option<Checkpoint> {
     let body_end = note.rfind("\n\n")?;
-    Checkpoint::parse_body(&note[..=body_end])
-        .ok()
-        .map(|c| c.size)
+    Checkpoint::parse_body(&note[..=body_end]).ok()
 }
 
-/// Scans the log file: frames up to the first unreadable one, keeping what the last commit
-/// covers. A frame is unreadable when it cannot be parsed, when its bytes do not match the hash
-/// written with it, or when it does not fit where it is (a second header, a commit or a
-/// checkpoint whose size is not the number of records before it).
+/// The tree size a signed note's body states (its signature is not checked).
+pub(crate) fn note_size(note: &str) -> Option<u64> {
+    note_checkpoint(note).map(|c| c.size)
+}
+
+/// Scans the log file, in one pass: frames up to the first unreadable one, keeping what the
+/// last commit covers. A frame is unreadable when it cannot be parsed, when its bytes do not
+/// match the hash written with it, or when it does not fit where it is (a second header, a
+/// commit or a checkpoint whose size is not the number of records before it). It builds the
+/// tree of the committed records ([`Scanned::tree`]) and notes the first committed frame that
+/// does not hold ([`Scanned::unsound`]: a record not numbered by its place, a commit's or a
+/// signed checkpoint's root that is not the root of the records before it) and the first
+/// commit whose root is wrong ([`Scanned::root_mismatch`]).
 pub fn scan(path: &Path) -> Result<Scanned, LogError> {
     scan_inner(path, false)
 }
 
 /// [`scan`] for the writer: also notes the subject key ids the committed records name
 /// ([`Scanned::keys`]), which the key file must account for when the log is opened for
-/// writing, builds the tree of the committed records ([`Scanned::tree`]) and checks every
-/// commit's root against it ([`Scanned::root_mismatch`]).
+/// writing.
 pub fn scan_with_keys(path: &Path) -> Result<Scanned, LogError> {
     scan_inner(path, true)
 }
@@ -496,10 +546,19 @@ fn scan_inner(path: &Path, writing: bool) -> Result<Scanned, LogError> {
         ..Scanned::default()
     };
     let mut records: Vec<(u64, u32)> = Vec::new();
+    // The leaf hashes of the records since the last commit: the tree takes them at the commit
+    // that closes them (records after the last commit are no part of it).
     let mut leaves: Vec<Hash> = Vec::new();
     // How many of `records` the last commit covers; they are kept, the rest cut, at the end
     // (not copied at every commit, which cost the whole list per batch).
     let mut committed = 0usize;
+    // The first record since the last commit not numbered by its place: unsound only once a
+    // commit closes it (the records after the last commit are judged by `judge_tail`).
+    let mut misnumbered: Option<Unsound> = None;
+    // The frame offset of the first record since the last commit (0: none yet).
+    let mut batch_at = 0u64;
+    // The tree size of the last signed checkpoint.
+    let mut signed = 0u64;
     let mut frames = Frames::open(path)?;
     s.len = frames.file_len();
     for frame in &mut frames {
@@ -549,8 +608,20 @@ fn scan_inner(path: &Path, writing: bool) -> Result<Scanned, LogError> {
                 s.end = frame.end();
             }
             Tag::Record => {
+                let index = records.len() as u64;
                 if writing {
-                    s.keys.note_bytes(records.len() as u64, &frame.body);
+                    s.keys.note_bytes(index, &frame.body);
+                }
+                if records.len() == committed {
+                    batch_at = frame.offset;
+                }
+                let seq = leading_seq(&frame.body);
+                if s.unsound.is_none() && misnumbered.is_none() && seq != Some(index) {
+                    misnumbered = Some(Unsound::Seq {
+                        offset: frame.offset,
+                        index,
+                        seq,
+                    });
                 }
                 records.push((frame.offset + FRAME_HEADER as u64, frame.body.len() as u32));
                 leaves.push(frame.hash);
@@ -567,13 +638,18 @@ fn scan_inner(path: &Path, writing: bool) -> Result<Scanned, LogError> {
                     ));
                     break;
                 }
-                if writing {
-                    // The tree opening needs anyway, built as the leaves are read, and one
-                    // root per commit (O(log n) hashes): every commit checked, cheaply.
-                    for leaf in &leaves[committed..] {
-                        s.tree.push(*leaf);
-                    }
-                    if s.root_mismatch.is_none() && s.tree.root() != root {
+                // The tree the writer and the readers need anyway, built as the leaves are
+                // read, and one root per commit (O(log n) hashes): every commit checked,
+                // cheaply. A misnumbered record of its batch comes before it in the file.
+                for leaf in leaves.drain(..) {
+                    s.tree.push(leaf);
+                }
+                let misnumbered = misnumbered.take();
+                if s.unsound.is_none() {
+                    s.unsound = misnumbered;
+                }
+                if s.tree.root() != root {
+                    if s.root_mismatch.is_none() {
                         s.root_mismatch = fail(format!(
                             "the commit there states a root for the tree of its {size} records \
                              that is not the root of those records as they are: records were \
@@ -581,7 +657,14 @@ fn scan_inner(path: &Path, writing: bool) -> Result<Scanned, LogError> {
                              committed"
                         ));
                     }
+                    s.unsound.get_or_insert(Unsound::Commit {
+                        offset: frame.offset,
+                        first: committed as u64,
+                        first_offset: batch_at,
+                        size,
+                    });
                 }
+                batch_at = 0;
                 s.uncovered_commits.push(CommitSeen {
                     offset: frame.offset,
                     from: committed as u64,
@@ -596,22 +679,36 @@ fn scan_inner(path: &Path, writing: bool) -> Result<Scanned, LogError> {
                 let note = String::from_utf8_lossy(&frame.body).into_owned();
                 // The writer signs a checkpoint right after a commit, of exactly the records
                 // before it: anything else is an old checkpoint copied here, or records moved.
-                let why = match note_size(&note) {
-                    None => Some("a checkpoint that is not a signed note".to_string()),
+                let cp = match note_checkpoint(&note) {
+                    None => Err("a checkpoint that is not a signed note".to_string()),
                     Some(_) if records.len() > committed => {
-                        Some("a signed checkpoint after uncommitted records".to_string())
+                        Err("a signed checkpoint after uncommitted records".to_string())
                     }
-                    Some(size) if size != records.len() as u64 => Some(format!(
-                        "a signed checkpoint of tree size {size} after {} records (an older \
+                    Some(cp) if cp.size != records.len() as u64 => Err(format!(
+                        "a signed checkpoint of tree size {} after {} records (an older \
                          checkpoint copied here, or records moved)",
+                        cp.size,
                         records.len()
                     )),
-                    Some(_) => None,
+                    Some(cp) => Ok(cp),
                 };
-                if let Some(why) = why {
-                    s.error = fail(why);
-                    break;
+                let cp = match cp {
+                    Ok(cp) => cp,
+                    Err(why) => {
+                        s.error = fail(why);
+                        break;
+                    }
+                };
+                // Its signature is the writer's to check (`Prepared::authenticate`, the latest
+                // one) and `xop log verify`'s: a reader has no trusted key.
+                if s.tree.root_at(cp.size) != Some(cp.root) {
+                    s.unsound.get_or_insert(Unsound::Checkpoint {
+                        offset: frame.offset,
+                        size: cp.size,
+                        from: signed,
+                    });
                 }
+                signed = cp.size;
                 s.checkpoint = Some((note, frame.offset));
                 s.uncovered_commits.clear();
                 s.end = frame.end();
@@ -620,9 +717,7 @@ fn scan_inner(path: &Path, writing: bool) -> Result<Scanned, LogError> {
     }
     s.uncommitted = (records.len() - committed) as u64;
     s.uncommitted_records = records.split_off(committed);
-    leaves.truncate(committed);
     s.records = records;
-    s.leaves = leaves;
     s.keys.truncate(committed as u64);
     Ok(s)
 }

@@ -42,8 +42,8 @@ use ed25519_dalek::VerifyingKey;
 use super::checkpoint::Checkpoint;
 use super::keys::{KeyFormat, KeyRefs, check, is_bound, read_key_file};
 use super::merkle::{Tree, empty_root, leaf_hash, verify_consistency};
-use super::record::{Body, DecisionRecord, Record, check_module_hash, decode, leading_seq};
-use super::store::{Frames, Header, MAGIC, Recovery, Scanned, Tag, judge_tail, parse_commit, scan};
+use super::record::{Body, DecisionRecord, Record, check_module_hash, decode};
+use super::store::{Frames, Header, MAGIC, Recovery, Tag, Unsound, judge_tail, parse_commit, scan};
 use super::{InclusionProof, LogError};
 use crate::module::hex;
 
@@ -90,13 +90,14 @@ impl LogReader {
             });
         };
         judge_tail(&path, &scanned)?;
-        let tree = Tree::from_leaves(scanned.leaves.iter().copied());
-        check_committed(&path, &scanned, &tree)?;
+        if let Some(unsound) = &scanned.unsound {
+            return Err(refuse_unsound(&path, unsound));
+        }
         let file = File::open(&path).map_err(|e| LogError::io(&path, &e))?;
         Ok(LogReader {
             dir: dir.to_path_buf(),
             origin: header.origin,
-            tree,
+            tree: scanned.tree,
             records: scanned.records,
             checkpoint: scanned.checkpoint.map(|(n, _)| n),
             file,
@@ -236,110 +237,72 @@ fn note_body(note: &str) -> Result<Checkpoint, super::checkpoint::CheckpointErro
     Checkpoint::parse_body(&note[..body_end])
 }
 
-/// What a reader checks besides the frames' hashes, which [`scan`] checked: in the committed
-/// part of the log (up to [`super::store::Scanned::end`]), every record starts with its place as
-/// its `seq` ([`leading_seq`]), every commit's root is the root of `tree` (the records' hashes)
-/// at its size, and every signed checkpoint's root is too (its signature is not checked: the
-/// reader has no trusted key). A frame's hash only shows it was not changed by accident, since
-/// anyone can recompute one: a record rewritten with its hash recomputed breaks the root of its
-/// commit (or, with the commits rewritten too, of the next checkpoint), and records swapped
-/// break their numbering. The first that does not hold is an error naming the record or the
-/// checkpoint and its byte, and saying to run `xop log verify`, which reports all of it.
-///
-/// This reads the committed part a second time (without hashing it again), as `scan` keeps
-/// neither the bodies nor the commits.
-fn check_committed(path: &Path, scanned: &Scanned, tree: &Tree) -> Result<(), LogError> {
+/// The error of a reader for what [`scan`] found first in the committed part of the log (up to
+/// [`super::store::Scanned::end`]) that matches its hash but does not hold: a record that does
+/// not start with its place as its `seq`, a commit whose root is not the root of the records
+/// before it, a signed checkpoint whose root is not that of the tree of its size (its signature
+/// is not checked: the reader has no trusted key). A frame's hash only shows it was not changed
+/// by accident, since anyone can recompute one: a record rewritten with its hash recomputed
+/// breaks the root of its commit (or, with the commits rewritten too, of the next checkpoint),
+/// and records swapped break their numbering. The error names the record or the checkpoint
+/// and its byte, and says to run `xop log verify`, which reports all of it.
+fn refuse_unsound(path: &Path, unsound: &Unsound) -> LogError {
     let dir = path
         .parent()
         .map_or_else(|| ".".into(), |d| d.display().to_string());
-    let damaged = |offset: u64, what: String| LogError::Corrupt {
+    let (offset, what) = match *unsound {
+        Unsound::Seq { offset, index, seq } => {
+            let holds = match seq {
+                Some(seq) => format!("has seq {seq}"),
+                None => "does not start with its seq".into(),
+            };
+            (
+                offset,
+                format!(
+                    "the record at record {index}'s place {holds}: records were reordered, \
+                     deleted, inserted or renumbered"
+                ),
+            )
+        }
+        Unsound::Commit {
+            offset: commit,
+            first,
+            first_offset,
+            size,
+        } => {
+            let which = if size.saturating_sub(first) == 1 {
+                format!(
+                    "record {first} does not match the commit of its batch (at byte {commit}): \
+                     its bytes were changed and the hash written with them recomputed"
+                )
+            } else {
+                format!(
+                    "records {first} to {} do not match the commit of their batch (at byte \
+                     {commit}): one of them was changed and the hash written with it \
+                     recomputed",
+                    size.saturating_sub(1)
+                )
+            };
+            // Named at the batch's first record: the damage is in the records.
+            (first_offset, format!("{which}, or records were moved"))
+        }
+        Unsound::Checkpoint { offset, size, from } => (
+            offset,
+            format!(
+                "the signed checkpoint of tree size {size} does not match records {from} to {}: \
+                 one of them was changed or forged, with its hash and commit rewritten",
+                size.saturating_sub(1)
+            ),
+        ),
+    };
+    LogError::Corrupt {
         path: path.display().to_string(),
         offset,
         message: format!(
             "{what}; run `xop log verify {dir}` to see all that is wrong, and restore the log \
              from a backup"
         ),
-    };
-    let mut index: u64 = 0;
-    // The records since the last commit, and where the first of them is.
-    let mut batch: (u64, u64) = (0, 0);
-    // The tree size of the last checkpoint whose root matched.
-    let mut matched: u64 = 0;
-    for frame in Frames::open(path)?.up_to(scanned.end) {
-        // `scan` read every frame up to there: one that cannot be read now was changed since.
-        let frame = frame.map_err(|e| damaged(e.offset, e.message))?;
-        match frame.tag {
-            Tag::Header => {}
-            Tag::Record => {
-                if leading_seq(&frame.body) != Some(index) {
-                    let holds = match leading_seq(&frame.body) {
-                        Some(seq) => format!("has seq {seq}"),
-                        None => "does not start with its seq".into(),
-                    };
-                    return Err(damaged(
-                        frame.offset,
-                        format!(
-                            "the record at record {index}'s place {holds}: records were \
-                             reordered, deleted, inserted or renumbered"
-                        ),
-                    ));
-                }
-                if batch.0 == index {
-                    batch.1 = frame.offset;
-                }
-                index += 1;
-            }
-            Tag::Commit => {
-                let Some((size, root)) = parse_commit(&frame.body) else {
-                    return Err(damaged(
-                        frame.offset,
-                        "a commit frame of the wrong length".into(),
-                    ));
-                };
-                if tree.root_at(size) != Some(root) {
-                    let (first, at) = batch;
-                    // Named at the batch's first record: the damage is in the records.
-                    let commit = frame.offset;
-                    let which = if size.saturating_sub(first) == 1 {
-                        format!(
-                            "record {first} does not match the commit of its batch (at byte \
-                             {commit}): its bytes were changed and the hash written with them \
-                             recomputed"
-                        )
-                    } else {
-                        format!(
-                            "records {first} to {} do not match the commit of their batch (at \
-                             byte {commit}): one of them was changed and the hash written with \
-                             it recomputed",
-                            size.saturating_sub(1)
-                        )
-                    };
-                    return Err(damaged(at, format!("{which}, or records were moved")));
-                }
-                batch = (size, 0);
-            }
-            Tag::Checkpoint => {
-                let note = String::from_utf8_lossy(&frame.body);
-                let cp = note_body(&note)
-                    .map_err(|e| damaged(frame.offset, format!("a signed checkpoint: {e}")))?;
-                if tree.root_at(cp.size) != Some(cp.root) {
-                    return Err(damaged(
-                        frame.offset,
-                        format!(
-                            "the signed checkpoint of tree size {} does not match records {} to \
-                             {}: one of them was changed or forged, with its hash and commit \
-                             rewritten",
-                            cp.size,
-                            matched,
-                            cp.size.saturating_sub(1)
-                        ),
-                    ));
-                }
-                matched = cp.size;
-            }
-        }
     }
-    Ok(())
 }
 
 /// The log file of the log in `dir`, or an error saying there is no log there.
@@ -1384,7 +1347,7 @@ mod tests {
 
     use ed25519_dalek::SigningKey;
 
-    use super::super::record::{Body, Entry, time_text};
+    use super::super::record::{Body, Entry, leading_seq, time_text};
     use super::super::store::{Frame, write_frame};
     use super::super::{LogConfig, ProofLog};
     use super::*;
