@@ -274,6 +274,7 @@ fn policy_text(
         Format::Human => {
             let mut s = human(program, &[index], decision);
             s.push_str(&judged_lines(reads));
+            s.push_str(&no_case_line(decision));
             s
         }
         Format::Json if reads.is_empty() => json(program, &[index], decision),
@@ -487,7 +488,7 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
     // with `--log`), so whether the JIT compiles the policy does not matter for it.
     let jit = args.engine == Engine::Jit && bind::json_text(input).is_ok();
     let decided = crate::log::eval_logged(dir, &bytes, trust.as_ref(), target, input, camara, jit);
-    let (decision, outcome) = match decided {
+    let (decision, outcome, settled) = match decided {
         Ok(d) => d,
         Err(s) => return s,
     };
@@ -503,7 +504,13 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
             .collect(),
         (Target::Action(_), None) => Vec::new(),
     };
-    let status = status(&decision);
+    // What came of a fallback that opening the review queue applied could not be proven
+    // (said on stderr): the decision stands, and is printed, but the command failed.
+    let status = if settled.unproven {
+        FAILURE
+    } else {
+        status(&decision)
+    };
     // An allowed action the connectors carry out that was not carried out: a policy decided
     // alone while others guard its action (its verdict is not the action's).
     let not_performed = outcome.not_performed.as_deref().and_then(|why| {
@@ -531,6 +538,10 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
                     dir.display()
                 ));
             }
+            match dir {
+                Some(dir) => s.push_str(&case_lines(&decision, &outcome, &settled, dir)),
+                None => s.push_str(&no_case_line(&decision)),
+            }
             s
         }
         Format::Json => {
@@ -542,6 +553,14 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
             }
             if dir.is_some() {
                 v["seq"] = serde_json::json!(outcome.seq);
+                // As `xop serve` answers a decision: the case a review opened (or why none
+                // could be), its deadline, and whether the halt switch gave the fallback.
+                v["case"] = serde_json::json!(outcome.case);
+                v["case_error"] = serde_json::json!(outcome.case_error);
+                v["halted"] = serde_json::json!(settled.halted);
+                if let (Some(r), Some(terms)) = (v["review"].as_object_mut(), &outcome.review) {
+                    r.insert("deadline".into(), serde_json::json!(terms.deadline));
+                }
             }
             v["module"] = serde_json::json!(outcome.module);
             if !outcome.signals.is_empty() {
@@ -578,6 +597,87 @@ fn network_lines(outcome: &xop_runtime::engine::Outcome) -> String {
         ));
     }
     s
+}
+
+/// What `--log DIR` did about review (human output): the case a `review` verdict opened
+/// (`case: rv-12, open until …, for role fraud_desk, else deny (`xop review show rv-12 --data
+/// DIR`)`),
+/// the halt switch's fallback, or, when no case could be opened, why and the fallback that
+/// applies instead, with its proof record.
+fn case_lines(
+    decision: &Decision,
+    outcome: &xop_runtime::engine::Outcome,
+    settled: &crate::review::Settled,
+    dir: &Path,
+) -> String {
+    let mut s = String::new();
+    if settled.halted {
+        s.push_str(&format!(
+            "  halted: the halt switch is on, so this high-risk policy's fallback applies: {}{}\n",
+            decision.verdict.keyword(),
+            outcome
+                .case
+                .as_deref()
+                .map_or(String::new(), |c| format!(" (case {c}, closed with it)"))
+        ));
+        return s;
+    }
+    if let (Some(case), Some(terms)) = (&outcome.case, &outcome.review) {
+        s.push_str(&format!(
+            "  case: {case}, open until {}, for role {}, else {} (`xop review show {case} --data \
+             {}`)\n",
+            terms.deadline,
+            roles(&terms.role, &terms.also),
+            terms.fallback.keyword(),
+            dir.display()
+        ));
+    }
+    if let Some(e) = &outcome.case_error {
+        s.push_str(&format!(
+            "  no case opened: {}; the review's fallback applies: {}{}\n",
+            crate::explain::shown(e),
+            decision.verdict.keyword(),
+            settled
+                .fallback_seq
+                .map_or(String::new(), |n| format!(" (proof record {n})"))
+        ));
+    }
+    s
+}
+
+/// For a `review` verdict decided without `--log` (human output): that no case was opened,
+/// since nothing is recorded.
+fn no_case_line(decision: &Decision) -> String {
+    if decision.verdict == Verdict::Review {
+        "  no case opened (no --log: nothing is recorded; `--log DIR` proves the decision and \
+         opens its review case)\n"
+            .to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// Why `--log DIR` cannot be used now: another process has the folder's proof log open for
+/// writing. Said before anything is decided or recorded; the address a running `xop serve`
+/// left in the folder is named as a possibility, as `xop review` names it.
+pub fn locked_message(dir: &Path) -> String {
+    let via_server = match xop_server::running_url(dir) {
+        Some(url) => format!(
+            "`xop serve` on this folder left its address, {url}: if it runs, ask it (POST \
+             {url}/v1/decide/POLICY, or /v1/actions/ACTION/decide), which records the \
+             decision and opens its review case"
+        ),
+        None => "if `xop serve` runs on this folder, ask it (POST /v1/decide/POLICY, or \
+                 /v1/actions/ACTION/decide), which records the decision and opens its review \
+                 case"
+            .to_string(),
+    };
+    format!(
+        "another process holds `{}`: the proof log is open for writing (a running `xop serve`, \
+         or another `xop eval --log`, `xop review` or `xop log erase` on the folder); nothing \
+         was decided or recorded. Retry once it is done, or {via_server}",
+        dir.join("LOCK").display()
+    )
 }
 
 /// `--decision NAME`: the ranked candidates, each with its action's decision.

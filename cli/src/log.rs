@@ -620,6 +620,12 @@ fn no_key(dir: &Path, subject: &str) -> String {
 /// `input` the input's bytes (not UTF-8: refused input, proven like any other). `jit`: the runtime decides with the JIT's code (a policy asked alone must be compiled; of
 /// an action's policies, those the JIT does not compile are decided by the interpreter), else
 /// with the reference interpreter.
+///
+/// With `dir`, the folder's review queue is opened and plugged in first, as `xop serve` has it
+/// ([`crate::review::Plugged`]): a `review` verdict opens its durable case (`Outcome::case`)
+/// once the record is durable, and the halt switch applies ([`crate::review::Settled`] says
+/// what was applied). The folder's lock held by another process is refused before anything
+/// is decided or recorded.
 pub fn eval_logged(
     dir: Option<&Path>,
     module_bytes: &[u8],
@@ -628,11 +634,18 @@ pub fn eval_logged(
     input: &[u8],
     camara: Option<xop_network::CamaraConfig>,
     jit: bool,
-) -> Result<(Decision, Outcome), u8> {
-    let rt = match dir {
-        Some(dir) => Runtime::with_log(open_log(dir).map_err(|e| fail(&e))?),
+) -> Result<(Decision, Outcome, crate::review::Settled), u8> {
+    let rt = std::sync::Arc::new(match dir {
+        Some(dir) => Runtime::with_log(open_log(dir).map_err(|e| match e {
+            LogError::Locked { .. } => {
+                error(&crate::eval::locked_message(dir));
+                FAILURE
+            }
+            e => fail(&e),
+        })?),
         None => Runtime::new(),
-    };
+    });
+    let connectors = camara.is_some();
     if let Some(c) = camara {
         rt.set_connectors(Some(Box::new(xop_network::Camara::new(c))));
     }
@@ -650,14 +663,49 @@ pub fn eval_logged(
             return Err(FAILURE);
         }
     }
-    let outcome = match target {
+    // The queue is opened before deciding: the runtime asks it whether the halt is on, and
+    // hands it the case of a `review` verdict.
+    let plugged = match dir {
+        Some(dir) => Some(
+            crate::review::Plugged::open(dir, &rt, "xop eval", "before deciding").map_err(|e| {
+                error(&format!("{e}: nothing was decided"));
+                FAILURE
+            })?,
+        ),
+        None => None,
+    };
+    let mut decided = match target {
         crate::eval::Target::Policy(policy) => rt.decide(policy, Input::JsonBytes(input)),
         crate::eval::Target::Action(action) => {
             rt.decide_action(action, Input::JsonBytes(input), Default::default())
         }
+    };
+    let mut settled = crate::review::Settled::default();
+    if let Some(plugged) = plugged {
+        // The halt switch, and a case that could not be opened, as `xop serve` applies them.
+        let applied = match &mut decided {
+            Ok(outcome) => plugged.settle(&rt, outcome).map(Some),
+            Err(_) => Ok(None),
+        };
+        // What came of the `allow` fallbacks opening the queue applied: said on stderr, as
+        // standard output is the decision's (JSON with `--format json`).
+        let (carried, text) = plugged.unplug(&rt, connectors, "`xop eval --log`", "FILE");
+        crate::err(&text);
+        settled = match applied {
+            Ok(s) => s.unwrap_or_default(),
+            Err(m) => {
+                error(&m);
+                return Err(FAILURE);
+            }
+        };
+        settled.unproven = carried != SUCCESS;
     }
-    .map_err(|e| {
+    let outcome = decided.map_err(|e| {
         error(&e.to_string());
+        FAILURE
+    })?;
+    let rt = std::sync::Arc::try_unwrap(rt).map_err(|_| {
+        error("the proof log could not be closed cleanly; its records are durable");
         FAILURE
     })?;
     rt.close().map_err(|e| fail(&e))?;
@@ -673,5 +721,5 @@ pub fn eval_logged(
         }),
         error: outcome.error.clone(),
     };
-    Ok((decision, outcome))
+    Ok((decision, outcome, settled))
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
-use xop_runtime::engine::{Approved, Runtime};
+use xop_runtime::engine::{Approved, Outcome, Runtime};
 use xop_runtime::proof::LogError;
 use xop_runtime::review::{
     self, Case, OpeningReport, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Shown, Status,
@@ -517,39 +517,14 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
     if let Some(camara) = &config.camara {
         rt.set_connectors(Some(Box::new(xop_network::Camara::new(camara.clone()))));
     }
-    // Opening closes the cases that fell due while nothing ran, and proves outcomes a crash
-    // left unproven, before this answer: with many, say so, as `xop serve` does.
-    let mut report = OpeningReport::new(std::time::Instant::now, "before recording this answer");
-    let opened = ReviewQueue::open_reporting(
-        data,
-        Box::new(RuntimeLog(Arc::downgrade(&rt))),
-        xop_runtime::review::wall_clock(),
-        &mut |p| {
-            if let Some(line) = report.line(p) {
-                eprintln!("xop review: {line}");
-            }
-        },
-    );
+    let opened = Plugged::open(data, &rt, "xop review", "before recording this answer");
     let status = match opened {
         Err(e) => {
             error(&e.to_string());
             FAILURE
         }
-        Ok(queue) => {
-            for n in queue.notices() {
-                eprintln!("xop review: warning: {n}");
-            }
-            // Opening closed the cases that fell due (and a late answer may close this one):
-            // their `allow` fallbacks of actions xop carries out are carried out below, as
-            // `xop serve` carries them out. The runtime asks the queue whether the halt is on.
-            let fell = Arc::new(std::sync::Mutex::new(Vec::new()));
-            let into = Arc::clone(&fell);
-            queue.set_on_fallback(Box::new(move |c: &Case| {
-                into.lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(c.clone());
-            }));
-            rt.set_review_sink(Some(queue.sink()));
+        Ok(plugged) => {
+            let queue = &plugged.queue;
             let reviewer = Reviewer {
                 name: who.name,
                 roles: who.roles,
@@ -618,14 +593,16 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
                     PROBLEMS
                 }
             };
-            let fell = std::mem::take(
-                &mut *fell
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            let (carried, text) = plugged.unplug(
+                &rt,
+                config.camara.is_some(),
+                "`xop review approve|reject --data`",
+                &a.config.display().to_string(),
             );
-            let halted = queue.halted().is_some();
-            let carried = carry_out_fallbacks(&rt, &fell, &config, a, halted);
-            rt.set_review_sink(None);
+            let carried = match out(&text) {
+                Ok(()) => carried,
+                Err(s) => s,
+            };
             if carried == SUCCESS { status } else { carried }
         }
     };
@@ -642,20 +619,121 @@ fn decide(a: &DecideArgs, approve: bool) -> u8 {
     status
 }
 
+/// A data folder's review queue, opened on a runtime holding the folder's proof log and plugged
+/// into it as its review sink, as `xop serve` opens it (docs/review.md): opening closes the
+/// cases that fell due while nothing ran and proves what a crash left unproven, said on stderr;
+/// then a `review` verdict the runtime decides opens its durable case, once its record is
+/// durable, and the halt switch holds high-risk actions back. What `xop review approve|reject
+/// --data` and `xop eval --log` share, so that both open and close it alike.
+pub struct Plugged {
+    /// The queue.
+    pub queue: ReviewQueue,
+    /// The cases the queue closed with their fallback (on opening, or a late answer), for
+    /// [`Plugged::unplug`] to carry out.
+    fell: Arc<std::sync::Mutex<Vec<Case>>>,
+}
+
+impl Plugged {
+    /// Opens the queue of `data` on `rt` (which holds `data`'s proof log) and plugs it in;
+    /// `command` (`xop review`) names who says the warnings and the progress of the work
+    /// opening does, `before` what that work comes before (`before recording this answer`).
+    pub fn open(
+        data: &Path,
+        rt: &Arc<Runtime>,
+        command: &'static str,
+        before: &'static str,
+    ) -> Result<Plugged, ReviewError> {
+        // Opening closes the cases that fell due while nothing ran, and proves outcomes a crash
+        // left unproven: with many, say so, as `xop serve` does.
+        let mut report = OpeningReport::new(std::time::Instant::now, before);
+        let queue = ReviewQueue::open_reporting(
+            data,
+            Box::new(RuntimeLog(Arc::downgrade(rt))),
+            xop_runtime::review::wall_clock(),
+            &mut |p| {
+                if let Some(line) = report.line(p) {
+                    eprintln!("{command}: {line}");
+                }
+            },
+        )?;
+        for n in queue.notices() {
+            eprintln!("{command}: warning: {n}");
+        }
+        // Opening closed the cases that fell due (and a late answer may close one): their
+        // `allow` fallbacks of actions xop carries out are carried out by `unplug`, as `xop
+        // serve` carries them out. The runtime asks the queue whether the halt is on.
+        let fell = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let into = Arc::clone(&fell);
+        queue.set_on_fallback(Box::new(move |c: &Case| {
+            into.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(c.clone());
+        }));
+        rt.set_review_sink(Some(queue.sink()));
+        Ok(Plugged { queue, fell })
+    }
+
+    /// What `xop serve` does with a decision's outcome once its record is durable, before it
+    /// answers: [`ReviewQueue::settle`] (the halt switch, and the fallback of a review whose
+    /// case could not be opened, both proven). An error: an outcome that could not be proven.
+    pub fn settle(&self, rt: &Runtime, outcome: &mut Outcome) -> Result<Settled, String> {
+        let applied = self.queue.settle(rt, outcome).map_err(|e| e.to_string())?;
+        Ok(Settled {
+            halted: applied.halted,
+            fallback_seq: applied.fallback_seq,
+            unproven: false,
+        })
+    }
+
+    /// Stops the queue, carries out the `allow` fallbacks among the cases it closed
+    /// ([`carry_out_fallbacks`]: `camara`, whether connectors are plugged into `rt`; `who`,
+    /// the command that carries them out only with them, `config` the configuration to give
+    /// it), then unplugs it from `rt`. `FAILURE` when what came of one could not be proven,
+    /// else `SUCCESS`; and what came of each, for the caller to print (empty when none was).
+    pub fn unplug(self, rt: &Runtime, camara: bool, who: &str, config: &str) -> (u8, String) {
+        self.queue.shutdown();
+        let fell = std::mem::take(
+            &mut *self
+                .fell
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let halted = self.queue.halted().is_some();
+        let carried = carry_out_fallbacks(rt, &fell, camara, who, config, halted);
+        rt.set_review_sink(None);
+        carried
+    }
+}
+
+/// What [`Plugged::settle`] applied to a decision.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settled {
+    /// The halt switch is on, and gave the decision its policy's fallback.
+    pub halted: bool,
+    /// No case could be opened: the proof record of the review's fallback (`review.fallback`,
+    /// `by: "case-error"`).
+    pub fallback_seq: Option<u64>,
+    /// What came of an `allow` fallback that opening the queue applied could not be proven
+    /// (said on stderr).
+    pub unproven: bool,
+}
+
 /// Carries out the `allow` fallbacks among `fell` (cases the queue closed with their fallback
-/// when `decide` opened it, or a late answer) of actions xop carries out (a QoD boost), as an
-/// approval's, and says what came of each on standard output: with `[camara]` in `config`
-/// through its connectors; without, each is recorded as not carried out (why:
-/// `action.not_performed`), and the command says how many were not and how to carry them out
-/// (unless the halt switch is on, `halted`: then none is carried out, by xop or by hand).
-/// `FAILURE` when what came of one could not be proven (or the output failed), else `SUCCESS`.
+/// when it was opened, or a late answer) of actions xop carries out (a QoD boost), as an
+/// approval's, and says what came of each on standard output: with connectors (`camara`:
+/// `[camara]` in the configuration given) through them; without, each is recorded as not
+/// carried out (why: `action.not_performed`), and the command says how many were not and how
+/// to carry them out: `who` (the command) does only with `[camara]` in `config` (unless the
+/// halt switch is on, `halted`: then none is carried out, by xop or by hand). Returns `FAILURE`
+/// when what came of one could not be proven (said on stderr), else `SUCCESS`, and the text.
 fn carry_out_fallbacks(
     rt: &Runtime,
     fell: &[Case],
-    config: &Config,
-    a: &DecideArgs,
+    camara: bool,
+    who: &str,
+    config: &str,
     halted: bool,
-) -> u8 {
+) -> (u8, String) {
     let mut text = String::new();
     let mut status = SUCCESS;
     let mut not_carried = Vec::new();
@@ -685,27 +763,20 @@ fn carry_out_fallbacks(
         }
     }
     // Under the halt switch each line says why; nobody is told to carry them out by hand.
-    if !not_carried.is_empty() && config.camara.is_none() && !halted {
+    if !not_carried.is_empty() && !camara && !halted {
         let n = not_carried.len();
         text.push_str(&format!(
-            "  {n} allow fallback{} of actions xop carries out {} not carried out ({}): `xop \
-             review approve|reject --data` carries them out only with `[camara]` in the \
-             configuration given (`--config {}`): carry {} out at the operator yourself, with \
-             the arguments `xop review show ID --data DIR` lists\n",
+            "  {n} allow fallback{} of actions xop carries out {} not carried out ({}): {who} \
+             carries them out only with `[camara]` in the configuration given (`--config \
+             {config}`): carry {} out at the operator yourself, with the arguments `xop review \
+             show ID --data DIR` lists\n",
             if n == 1 { "" } else { "s" },
             if n == 1 { "was" } else { "were" },
             not_carried.join(", "),
-            a.config.display(),
             if n == 1 { "it" } else { "them" },
         ));
     }
-    if text.is_empty() {
-        return status;
-    }
-    match out(&text) {
-        Ok(()) => status,
-        Err(s) => s,
-    }
+    (status, text)
 }
 
 /// Why `--data` cannot be used now: another process has the proof log open for writing. That
@@ -833,5 +904,69 @@ pub fn serve(args: &ServeArgs) -> u8 {
             error(&m);
             FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xop_runtime::engine::Input;
+    use xop_runtime::ir::Verdict;
+    use xop_runtime::proof::{LogConfig, ProofLog};
+
+    /// A review sink that opens no case.
+    struct Failing;
+
+    impl xop_runtime::engine::ReviewSink for Failing {
+        fn open_case(&self, _: &xop_runtime::engine::ReviewCase) -> Result<String, String> {
+            Err("the disk is full".into())
+        }
+    }
+
+    /// A `review` decision whose case could not be opened gets its review's fallback at once,
+    /// proven (`review.fallback`, `by: "case-error"`), as `xop serve` gives it: so the next
+    /// opening of the queue finds its outcome, and does not take it for a crash.
+    #[test]
+    fn a_review_without_its_case_gets_its_fallback_proven_at_once() {
+        let dir = std::env::temp_dir().join(format!("xop-unit-settle-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let acme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/acme");
+        let compiled = crate::compile::load(&[acme], None, crate::Color::Never).unwrap();
+        let input = br#"{"now":"2026-11-25T10:00:00Z","to":{"id":"cust-42","segment":"vip",
+            "in_service_interaction":false,"messages_7d":0,"risk_score":1,"tz":"Europe/Paris",
+            "consents":[],"contacts":[],"msisdn":"+33612345678"},
+            "tx":{"id":"tx1","amount":"250.00 EUR","merchant":"ACME"},
+            "signals":{"sim_swap":{"swapped":true,"latest_swap":"2026-11-25T09:00:00Z"}}}"#;
+        let rt = Arc::new(Runtime::with_log(
+            ProofLog::open(&dir, LogConfig::default()).unwrap(),
+        ));
+        rt.load_bytes("eval", &compiled.module.to_bytes(None), None)
+            .unwrap();
+        let plugged = Plugged::open(&dir, &rt, "test", "before deciding").unwrap();
+        // A sink that cannot open the case (a full disk), in place of the queue's.
+        rt.set_review_sink(Some(Box::new(Failing)));
+        let mut outcome = rt.decide("fraud", Input::JsonBytes(input)).unwrap();
+        assert_eq!((outcome.verdict, outcome.seq), (Verdict::Review, Some(0)));
+        assert_eq!(outcome.case, None);
+        assert_eq!(outcome.case_error.as_deref(), Some("the disk is full"));
+        let settled = plugged.settle(&rt, &mut outcome).unwrap();
+        assert_eq!(outcome.verdict, Verdict::Deny, "the fallback applies");
+        assert!(!settled.halted);
+        assert_eq!(settled.fallback_seq, Some(1));
+        let (status, text) = plugged.unplug(&rt, false, "test", "FILE");
+        assert_eq!((status, text.as_str()), (SUCCESS, ""));
+        let bytes = rt.log().unwrap().record_bytes(1).unwrap().unwrap();
+        let entry: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(entry["name"], "review.fallback", "{entry}");
+        assert_eq!(entry["data"]["by"], "case-error", "{entry}");
+        assert_eq!(entry["data"]["record"], 0, "{entry}");
+        // Reopened: no case to recover (its outcome is proven), so no warning.
+        let again = ReviewQueue::open(&dir, Box::new(RuntimeLog(Arc::downgrade(&rt)))).unwrap();
+        assert!(again.notices().is_empty(), "{:?}", again.notices());
+        assert!(again.get("rv-0").is_none());
+        again.shutdown();
+        drop(again);
+        Arc::try_unwrap(rt).ok().unwrap().close().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

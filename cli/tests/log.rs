@@ -222,7 +222,14 @@ fn a_record_changed_out_of_json_is_one_problem() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
+    // The folder `xop eval --log` wrote has a review queue, as `xop serve`'s has: a note says
+    // it could not be checked against the damaged log.
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[2]
+            .starts_with("note: the review queue `reviews.log` was not checked against the log: "),
+        "{out}"
+    );
     assert!(
         lines[0].starts_with(&format!(
             "bad: record 0 (byte {}): record 0 was changed: its bytes do not match the hash \
@@ -857,7 +864,12 @@ fn verify_checks_the_review_queue_beside_the_log() {
     let tmp = TempDir::new("queue");
     let dir = make_log(&tmp);
     fraud_decision(&tmp, &dir);
-    // No queue: nothing to check (a log `xop eval --log` wrote).
+    // The queue `xop eval --log` wrote, with record 6's case: it agrees with the log.
+    assert!(
+        fs::read_to_string(dir.join("reviews.log"))
+            .unwrap()
+            .contains(r#""id":"rv-6""#)
+    );
     let o = xop(&["log", "verify", s(&dir)]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // A queue without record 6's case, and the log without an outcome for it.

@@ -1273,6 +1273,46 @@ struct Fallbacks {
     kept: Vec<Case>,
 }
 
+/// What [`ReviewQueue::settle`] applied to a decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settled {
+    /// The halt switch is on, and gave the decision its policy's fallback.
+    pub halted: bool,
+    /// No case could be opened: the proof record of the review's fallback (`review.fallback`,
+    /// `by: "case-error"`).
+    pub fallback_seq: Option<u64>,
+}
+
+/// Why [`ReviewQueue::settle`] could not settle a decision: what applies to it could not be
+/// proven.
+#[derive(Debug)]
+pub enum SettleError {
+    /// The halt switch's fallback ([`ReviewQueue::halt_decision`]).
+    Halt(ReviewError),
+    /// The fallback of a review whose case could not be opened, `verdict`.
+    Fallback {
+        /// The fallback.
+        verdict: Verdict,
+        /// Why its record could not be written.
+        why: LogError,
+    },
+}
+
+impl fmt::Display for SettleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SettleError::Halt(e) => e.fmt(f),
+            SettleError::Fallback { verdict, why } => write!(
+                f,
+                "the review's fallback ({}) could not be proven: {why}",
+                verdict.keyword()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SettleError {}
+
 /// The review queue of a data folder. Cloning shares it.
 #[derive(Clone)]
 pub struct ReviewQueue {
@@ -2288,6 +2328,61 @@ impl ReviewQueue {
             )
             .map_err(ReviewError::Log)?;
         Ok(Some(fallback))
+    }
+
+    /// What is applied to a decision's outcome once its record is durable, before it is
+    /// answered (`xop serve`'s decide answer, `xop eval --log`): the halt switch
+    /// ([`ReviewQueue::halt_decision`]), and a `review` verdict whose case could not be opened
+    /// given its fallback at once, proven as `review.fallback` with `by: "case-error"` in
+    /// `rt`'s proof log (so that no review decision is left without its case or its outcome).
+    /// `outcome.verdict` becomes the verdict that applies, and the review's deadline that of
+    /// its case (opened now: later than the record's when the input gave a past `now`), the
+    /// one the queue applies the fallback at.
+    pub fn settle(
+        &self,
+        rt: &Runtime,
+        outcome: &mut crate::engine::Outcome,
+    ) -> Result<Settled, SettleError> {
+        let o = &*outcome;
+        let halted = self
+            .halt_decision(
+                o.seq,
+                &o.policy,
+                o.verdict,
+                o.case.as_deref(),
+                o.halt_fallback,
+            )
+            .map_err(SettleError::Halt)?;
+        let mut settled = Settled {
+            halted: halted.is_some(),
+            fallback_seq: None,
+        };
+        if let Some(v) = halted {
+            outcome.verdict = v;
+        }
+        if let (Verdict::Review, None, Some(terms)) =
+            (outcome.verdict, &outcome.case, &outcome.review)
+        {
+            // No case could be opened: the fallback applies now, proven.
+            let verdict = terms.fallback;
+            if let Some(log) = rt.log() {
+                let seq = log
+                    .append_event(
+                        "review.fallback",
+                        json!({"record": outcome.seq, "policy": outcome.policy,
+                               "verdict": verdict.keyword(), "by": "case-error"}),
+                    )
+                    .map_err(|why| SettleError::Fallback { verdict, why })?;
+                settled.fallback_seq = Some(seq);
+            }
+            outcome.verdict = verdict;
+        }
+        if let (Some(terms), Some(case)) = (&mut outcome.review, outcome.case.as_deref())
+            && let Some(c) = self.get(case)
+        {
+            terms.deadline = c.deadline;
+        }
+        Ok(settled)
     }
 
     fn open_case_inner(

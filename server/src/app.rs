@@ -19,7 +19,7 @@ use xop_runtime::engine::{
 use xop_runtime::ir::Verdict;
 use xop_runtime::proof::LogError;
 use xop_runtime::proof::record::{Evidence, ReviewTerms};
-use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, Status};
+use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, SettleError, Status};
 
 use crate::config::{Config, Principal};
 use crate::metrics::Metrics;
@@ -731,49 +731,29 @@ impl App {
             .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))?
     }
 
-    /// The answer to a proven decision: the halt switch applied, and a failed case's fallback
-    /// (both proven; blocking only when the switch is on or a case failed).
-    fn answer(&self, o: Outcome) -> Result<Value> {
-        // The fallback of the module the decision was made with (a swap may have followed).
-        let halted = self
-            .queue
-            .halt_decision(
-                o.seq,
-                &o.policy,
-                o.verdict,
-                o.case.as_deref(),
-                o.halt_fallback,
-            )
-            .map_err(review_error)?;
-        let mut verdict = halted.unwrap_or(o.verdict);
-        if let (Verdict::Review, None, Some(terms)) = (verdict, &o.case, &o.review) {
-            // No case could be opened: the fallback applies now, proven.
-            verdict = terms.fallback;
-            log_event(
-                &self.rt,
-                "review.fallback",
-                json!({"record": o.seq, "policy": o.policy, "verdict": verdict.keyword(),
-                       "by": "case-error"}),
-            )?;
-        }
-        // The case's deadline (when it was opened plus `within`), not the record's (the
-        // decision's `now` plus `within`): the one the queue applies the fallback at.
-        let mut review = o.review.clone();
-        if let (Some(terms), Some(case)) = (&mut review, o.case.as_deref())
-            && let Some(c) = self.queue.get(case)
-        {
-            terms.deadline = c.deadline;
-        }
+    /// The answer to a proven decision, settled by the queue ([`ReviewQueue::settle`]: the
+    /// halt switch applied, and a failed case's fallback, both proven; blocking only when the
+    /// switch is on or a case failed).
+    fn answer(&self, mut o: Outcome) -> Result<Value> {
+        // The halt's fallback is that of the module the decision was made with (a swap may
+        // have followed): the outcome carries it.
+        let settled = self.queue.settle(&self.rt, &mut o).map_err(|e| match e {
+            SettleError::Halt(e) => review_error(e),
+            SettleError::Fallback { why, .. } => ApiError::not_proven(
+                format!("the proof record could not be written: {why}"),
+                log_broken(&why),
+            ),
+        })?;
         Ok(json!({
-            "verdict": verdict.keyword(),
+            "verdict": o.verdict.keyword(),
             "reasons": o.reasons,
             "fired": o.fired,
             "seq": o.seq,
             "case": o.case,
             "case_error": o.case_error,
-            "review": review,
+            "review": o.review,
             "error": o.error,
-            "halted": halted.is_some(),
+            "halted": settled.halted,
             "module": o.module,
             "policy": o.policy,
             "action": o.action,
