@@ -1631,7 +1631,16 @@ impl Runtime {
         let now_wall = jiff::Timestamp::now().as_millisecond();
         let owned;
         let bound = match input {
-            Input::Bound(b) => Ok(b),
+            // Values given as they are: a set in them may be out of order or hold repeats. The
+            // engines decide on it canonical; the evidence and what is carried out use the
+            // same canonical values (one copy, only when a set is not canonical already).
+            Input::Bound(b) => match canonical_bound(program, &pol.params, b) {
+                Some(c) => {
+                    owned = c;
+                    Ok(&owned)
+                }
+                None => Ok(b),
+            },
             Input::Json(text) => match bind::bind_json_at(program, index, text, now_wall) {
                 Ok(b) => {
                     owned = b;
@@ -2257,6 +2266,39 @@ fn check_conflicts(
         }
     }
     Ok(())
+}
+
+/// `b` with every set in its arguments (against `params`) and in its signals' values made
+/// canonical ([`interp::canonical`]), or `None` when they are already. A value that does not
+/// fit its type is left as it is: deciding refuses it (an argument) or reads it as absent (a
+/// signal's value) then.
+fn canonical_bound(program: &Program, params: &[crate::ir::Param], b: &Bound) -> Option<Bound> {
+    let mut args: Option<Vec<Value>> = None;
+    for (i, (param, arg)) in params.iter().zip(&b.args).enumerate() {
+        if let Ok(std::borrow::Cow::Owned(v)) = interp::canonical(program, &param.ty, arg) {
+            args.get_or_insert_with(|| b.args.clone())[i] = v;
+        }
+    }
+    let mut signals: Option<Vec<(u32, Value)>> = None;
+    for (i, (signal, value)) in b.signals.iter().enumerate() {
+        let Some(decl) = usize::try_from(*signal)
+            .ok()
+            .and_then(|s| program.signals.get(s))
+        else {
+            continue;
+        };
+        if let Ok(std::borrow::Cow::Owned(v)) = interp::canonical(program, &decl.ty, value) {
+            signals.get_or_insert_with(|| b.signals.clone())[i].1 = v;
+        }
+    }
+    if args.is_none() && signals.is_none() {
+        return None;
+    }
+    Some(Bound {
+        args: args.unwrap_or_else(|| b.args.clone()),
+        signals: signals.unwrap_or_else(|| b.signals.clone()),
+        ..b.clone()
+    })
 }
 
 #[cfg(test)]

@@ -14,13 +14,15 @@
 //!   needs (so an error in a later element of `any` after a `true` one is not reached); `count`
 //!   evaluates its body on every element.
 //! - `==` and `!=` are structural on any two values and never fail; values of different kinds
-//!   are unequal (`Absent == Absent`). Sets are compared like lists, in element order.
+//!   are unequal (`Absent == Absent`). Sets are compared like lists, in element order: every
+//!   set is canonical (sorted, unique; [`canonical`]), a set of the input too, however given.
 //! - Ordering (`<`, ranges) fails on absent values and on values of different kinds.
 //! - A signal's value that does not match its declared type reads as absent (an answer out of
 //!   contract), as does `Absent`; reads are memoised per decision by signal and arguments.
 //! - Expressions nested deeper than [`MAX_DEPTH`] are a run-time error (no stack overflow).
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -128,14 +130,17 @@ pub fn decide(
             format!("no policy #{policy} in the program"),
         );
     };
-    if let Err(e) = check_input(program, pol, args) {
-        return Decision::failed(
-            BAD_INPUT,
-            Vec::new(),
-            format!("policy {}: {e}", pol.qualified),
-        );
-    }
-    let mut frame = match frame(pol, args, now_ms) {
+    let args = match check_input(program, pol, args) {
+        Ok(args) => args,
+        Err(e) => {
+            return Decision::failed(
+                BAD_INPUT,
+                Vec::new(),
+                format!("policy {}: {e}", pol.qualified),
+            );
+        }
+    };
+    let mut frame = match frame(pol, &args, now_ms) {
         Ok(frame) => frame,
         Err(e) => {
             return Decision::failed(
@@ -195,10 +200,13 @@ pub fn decide_action(
     let mut ev = Evaluator::new(program, now_ms, signals);
     let mut fired: Vec<&Rule> = Vec::new();
     for pol in &guards {
-        if let Err(e) = check_input(program, pol, args) {
-            return Decision::failed(BAD_INPUT, Vec::new(), format!("action {action}: {e}"));
-        }
-        let mut frame = match frame(pol, args, now_ms) {
+        let args = match check_input(program, pol, args) {
+            Ok(args) => args,
+            Err(e) => {
+                return Decision::failed(BAD_INPUT, Vec::new(), format!("action {action}: {e}"));
+            }
+        };
+        let mut frame = match frame(pol, &args, now_ms) {
             Ok(frame) => frame,
             Err(e) => {
                 return Decision::failed(
@@ -285,13 +293,14 @@ pub struct Candidate {
     pub failed: bool,
 }
 
-/// Checks `args` against decision `def`'s parameters: their number and each value's type.
-/// Bad input is the failed (deny) decision to return. Both engines check with it.
-pub(crate) fn check_decision_args(
+/// Checks `args` against decision `def`'s parameters: their number and each value's type, and
+/// gives them canonical (as [`check_input`]). Bad input is the failed (deny) decision to
+/// return. Both engines check with it.
+pub(crate) fn check_decision_args<'a>(
     program: &Program,
     def: &crate::ir::DecisionDef,
-    args: &[Value],
-) -> Result<(), Decision> {
+    args: &'a [Value],
+) -> Result<Cow<'a, [Value]>, Decision> {
     if args.len() != def.params.len() {
         return Err(Decision::failed(
             BAD_INPUT,
@@ -304,16 +313,20 @@ pub(crate) fn check_decision_args(
             ),
         ));
     }
-    for (param, arg) in def.params.iter().zip(args) {
-        check_value(program, &param.ty, arg).map_err(|e| {
+    let mut owned: Option<Vec<Value>> = None;
+    for (i, (param, arg)) in def.params.iter().zip(args).enumerate() {
+        let changed = canonical_in(program, &param.ty, arg).map_err(|e| {
             Decision::failed(
                 BAD_INPUT,
                 Vec::new(),
                 format!("decision {}: `{}`: {e}", def.qualified, param.name),
             )
         })?;
+        if let Some(v) = changed {
+            owned.get_or_insert_with(|| args.to_vec())[i] = v;
+        }
     }
-    Ok(())
+    Ok(owned.map_or(Cow::Borrowed(args), Cow::Owned))
 }
 
 /// Decides decision `decision`: every proposal whose condition holds becomes a candidate,
@@ -336,8 +349,8 @@ pub fn rank(
             format!("no decision #{decision} in the program"),
         ));
     };
-    check_decision_args(program, def, args)?;
-    let mut frame = frame_of(def.slots, def.now_slot, args, now_ms).map_err(|e| {
+    let args = check_decision_args(program, def, args)?;
+    let mut frame = frame_of(def.slots, def.now_slot, &args, now_ms).map_err(|e| {
         Decision::failed(
             RUNTIME_ERROR,
             Vec::new(),
@@ -506,8 +519,15 @@ pub fn merge_reviews<'r>(fired: impl IntoIterator<Item = &'r Review>) -> Option<
     merged
 }
 
-/// Checks the action's arguments against the policy's parameters.
-pub(crate) fn check_input(program: &Program, pol: &Policy, args: &[Value]) -> Result<(), String> {
+/// Checks the action's arguments against the policy's parameters and gives them in canonical
+/// form ([`canonical`]: every set sorted and without repeats, as binding JSON builds it), so
+/// that a set means the same whether it was bound from JSON or given as values. Borrowed when
+/// the arguments already are canonical (always so when bound from JSON), copied otherwise.
+pub(crate) fn check_input<'a>(
+    program: &Program,
+    pol: &Policy,
+    args: &'a [Value],
+) -> Result<Cow<'a, [Value]>, String> {
     if args.len() != pol.params.len() {
         return Err(format!(
             "expects {} argument(s), got {}",
@@ -515,11 +535,24 @@ pub(crate) fn check_input(program: &Program, pol: &Policy, args: &[Value]) -> Re
             args.len()
         ));
     }
-    for (i, (param, arg)) in pol.params.iter().zip(args).enumerate() {
-        check_value(program, &param.ty, arg)
+    canonical_args(program, &pol.params, args)
+}
+
+/// Checks `args` against `params` (their number already checked) and gives them canonical.
+fn canonical_args<'a>(
+    program: &Program,
+    params: &[crate::ir::Param],
+    args: &'a [Value],
+) -> Result<Cow<'a, [Value]>, String> {
+    let mut owned: Option<Vec<Value>> = None;
+    for (i, (param, arg)) in params.iter().zip(args).enumerate() {
+        let changed = canonical_in(program, &param.ty, arg)
             .map_err(|e| format!("argument {} (`{}`): {e}", i + 1, param.name))?;
+        if let Some(v) = changed {
+            owned.get_or_insert_with(|| args.to_vec())[i] = v;
+        }
     }
-    Ok(())
+    Ok(owned.map_or(Cow::Borrowed(args), Cow::Owned))
 }
 
 /// The frame of a policy: its parameters, the decision time, absent lambda slots.
@@ -555,12 +588,32 @@ fn frame_of(
 }
 
 /// Whether `v` is a value of type `ty` (present unless `ty` is optional; records of the right
-/// type and arity; symbols of the right kind; known time zones; sets without duplicates).
+/// type and arity; symbols of the right kind; known time zones). A set may be given in any
+/// order and with repeats: [`canonical`] gives its value.
 pub fn check_value(program: &Program, ty: &Type, v: &Value) -> Result<(), String> {
+    canonical_in(program, ty, v).map(|_| ())
+}
+
+/// Checks `v` against `ty` (as [`check_value`]) and gives its canonical form: every set in it,
+/// at any depth, sorted and without repeats, the first given of equal elements kept (`1.0`
+/// before `1.00`), inner sets first, so that two sets of the same elements are equal values.
+/// Binding JSON builds sets so (`bind`); both engines put every input, decision argument and
+/// signal value given as a [`Value`] in this form before deciding on it. Borrowed when `v`
+/// already is canonical.
+pub fn canonical<'a>(program: &Program, ty: &Type, v: &'a Value) -> Result<Cow<'a, Value>, String> {
+    Ok(canonical_in(program, ty, v)?.map_or(Cow::Borrowed(v), Cow::Owned))
+}
+
+/// [`canonical`]: `None` when `v` already is canonical, else its canonical form.
+pub(crate) fn canonical_in(
+    program: &Program,
+    ty: &Type,
+    v: &Value,
+) -> Result<Option<Value>, String> {
     let mismatch = |what: &str| Err(format!("{} where {what} is expected", v.kind()));
     match (ty, v) {
-        (Type::Optional(_), Value::Absent) => Ok(()),
-        (Type::Optional(inner), _) => check_value(program, inner, v),
+        (Type::Optional(_), Value::Absent) => Ok(None),
+        (Type::Optional(inner), _) => canonical_in(program, inner, v),
         (_, Value::Absent) => Err(format!(
             "absent where {} is expected",
             type_name(program, ty)
@@ -572,14 +625,14 @@ pub fn check_value(program: &Program, ty: &Type, v: &Value) -> Result<(), String
         | (Type::Text, Value::Text(_))
         | (Type::Duration, Value::Duration(_))
         | (Type::Time, Value::Time(_))
-        | (Type::Id, Value::Id(_)) => Ok(()),
-        (Type::Tz, Value::Tz(name)) => intrinsics::time_zone(name).map(|_| ()),
+        | (Type::Id, Value::Id(_)) => Ok(None),
+        (Type::Tz, Value::Tz(name)) => intrinsics::time_zone(name).map(|_| None),
         (Type::Symbol(kind), Value::Symbol(s)) => {
             match usize::try_from(*s)
                 .ok()
                 .and_then(|i| program.symbols.get(i))
             {
-                Some(sym) if sym.kind == *kind => Ok(()),
+                Some(sym) if sym.kind == *kind => Ok(None),
                 Some(sym) => Err(format!(
                     "{:?} `{}` where a {kind:?} is expected",
                     sym.kind, sym.name
@@ -595,7 +648,7 @@ pub fn check_value(program: &Program, ty: &Type, v: &Value) -> Result<(), String
                 return mismatch(&et.name);
             }
             if usize::try_from(*variant).is_ok_and(|i| i < et.variants.len()) {
-                Ok(())
+                Ok(None)
             } else {
                 Err(format!("{} has no variant #{variant}", et.name))
             }
@@ -619,29 +672,60 @@ pub fn check_value(program: &Program, ty: &Type, v: &Value) -> Result<(), String
                     rt.fields.len()
                 ));
             }
-            for (f, fv) in rt.fields.iter().zip(fields.iter()) {
-                check_value(program, &f.ty, fv).map_err(|e| format!("field `{}`: {e}", f.name))?;
-            }
-            Ok(())
+            let changed = canonical_each(fields, |i, fv| {
+                let f = &rt.fields[i];
+                canonical_in(program, &f.ty, fv).map_err(|e| format!("field `{}`: {e}", f.name))
+            })?;
+            Ok(changed.map(|fields| Value::Record(*r, Arc::from(fields))))
         }
         (Type::List(elem), Value::List(xs)) => {
-            for (i, x) in xs.iter().enumerate() {
-                check_value(program, elem, x).map_err(|e| format!("element {i}: {e}"))?;
-            }
-            Ok(())
+            let changed = canonical_each(xs, |i, x| {
+                canonical_in(program, elem, x).map_err(|e| format!("element {i}: {e}"))
+            })?;
+            Ok(changed.map(|xs| Value::List(Arc::from(xs))))
         }
         (Type::Set(elem), Value::List(xs)) => {
-            let mut seen = HashSet::with_capacity(xs.len());
-            for (i, x) in xs.iter().enumerate() {
-                check_value(program, elem, x).map_err(|e| format!("element {i}: {e}"))?;
-                if !seen.insert(x) {
-                    return Err(format!("element {i} is a duplicate in a set"));
-                }
-            }
-            Ok(())
+            let changed = canonical_each(xs, |i, x| {
+                canonical_in(program, elem, x).map_err(|e| format!("element {i}: {e}"))
+            })?;
+            let mut out = match changed {
+                Some(out) => out,
+                // Strictly increasing: sorted and unique already (what JSON binding gives),
+                // checked without allocating.
+                None if xs.windows(2).all(|w| w[0] < w[1]) => return Ok(None),
+                None => xs.to_vec(),
+            };
+            // As `bind` builds a set from JSON: a stable sort, then the first of equal
+            // elements kept.
+            out.sort();
+            out.dedup();
+            Ok(Some(Value::List(Arc::from(out))))
         }
         _ => mismatch(&type_name(program, ty)),
     }
+}
+
+/// Applies `each` (checking and canonicalising one element) to every element of `xs`: `None`
+/// if no element changed, else all of them, changed or not, in order.
+fn canonical_each(
+    xs: &[Value],
+    mut each: impl FnMut(usize, &Value) -> Result<Option<Value>, String>,
+) -> Result<Option<Vec<Value>>, String> {
+    let mut out: Option<Vec<Value>> = None;
+    for (i, x) in xs.iter().enumerate() {
+        match (each(i, x)?, &mut out) {
+            (Some(c), Some(out)) => out.push(c),
+            (Some(c), None) => {
+                let mut v = Vec::with_capacity(xs.len());
+                v.extend_from_slice(&xs[..i]);
+                v.push(c);
+                out = Some(v);
+            }
+            (None, Some(out)) => out.push(x.clone()),
+            (None, None) => {}
+        }
+    }
+    Ok(out)
 }
 
 /// A type's name, for messages.
@@ -992,11 +1076,12 @@ impl<'a> Evaluator<'a> {
             return Ok(v.clone());
         }
         let v = self.signals.read(i, decl, &key.1);
-        // An answer that does not match the declared type is out of contract: absent.
-        let v = if check_value(program, &decl.ty, &v).is_ok() {
-            v
-        } else {
-            Value::Absent
+        // An answer that does not match the declared type is out of contract: absent. A set
+        // in it is a set, however the source gave it: canonical, as if bound from JSON.
+        let v = match canonical_in(program, &decl.ty, &v) {
+            Ok(None) => v,
+            Ok(Some(c)) => c,
+            Err(_) => Value::Absent,
         };
         self.memo.insert(key, v.clone());
         Ok(v)
@@ -1898,24 +1983,98 @@ mod tests {
             assert_eq!(d.reasons, vec![BAD_INPUT], "{args:?}");
             assert!(d.fired.is_empty() && d.error.is_some());
         }
-        // sets may not hold duplicates; lists may
+        // A set's element of the wrong type is refused at its index, whatever its order.
         let set = program(vec![policy(
-            vec![
-                param("s", Type::Set(Box::new(Type::Int))),
-                param("l", Type::List(Box::new(Type::Int))),
-            ],
+            vec![param("s", Type::Set(Box::new(Type::Int)))],
             0,
             vec![(Verdict::Allow, "ok", None)],
         )]);
-        let ok = [
-            list(vec![Value::Int(1), Value::Int(2)]),
-            list(vec![Value::Int(1), Value::Int(1)]),
-        ];
-        assert_eq!(decide(&set, 0, &ok, 0, &NoSignals).verdict, Verdict::Allow);
-        let dup = [list(vec![Value::Int(1), Value::Int(1)]), list(vec![])];
+        let d = decide(
+            &set,
+            0,
+            &[list(vec![Value::Int(2), Value::Int(1), Value::text("x")])],
+            0,
+            &NoSignals,
+        );
+        assert_eq!(d.reasons, vec![BAD_INPUT]);
         assert_eq!(
-            decide(&set, 0, &dup, 0, &NoSignals).reasons,
-            vec![BAD_INPUT]
+            d.error.as_deref(),
+            Some("policy acme.p: argument 1 (`s`): element 2: Text where an Int is expected")
+        );
+    }
+
+    #[test]
+    fn sets_given_as_values_are_made_canonical() {
+        let p = program(vec![]);
+        let set = |t: Type| Type::Set(Box::new(t));
+        let dec = |s: &str| Value::Decimal(s.parse().unwrap());
+        // Sorted and unique already: borrowed, not copied.
+        let v = list(vec![Value::Int(1), Value::Int(2)]);
+        assert!(matches!(
+            canonical(&p, &set(Type::Int), &v),
+            Ok(Cow::Borrowed(_))
+        ));
+        // Sorted, without repeats; of equal elements the first given is kept (`1.0`).
+        let v = list(vec![dec("2"), dec("1.0"), dec("2"), dec("1.00")]);
+        let c = canonical(&p, &set(Type::Decimal), &v).unwrap();
+        assert_eq!(*c, list(vec![dec("1.0"), dec("2")]));
+        // (equal by value: the kept one's scale shows in its text)
+        let Value::List(xs) = &*c else { panic!() };
+        assert_eq!(format!("{:?}", xs[0]), format!("{:?}", dec("1.0")));
+        // Inner sets first: {{2, 1}, {1, 2}} is {{1, 2}}; a list keeps its order and repeats,
+        // its sets made canonical.
+        let inner = |a: i64, b: i64| list(vec![Value::Int(a), Value::Int(b)]);
+        let nested = list(vec![inner(2, 1), inner(1, 2)]);
+        assert_eq!(
+            canonical(&p, &set(set(Type::Int)), &nested)
+                .unwrap()
+                .into_owned(),
+            list(vec![inner(1, 2)])
+        );
+        assert_eq!(
+            canonical(
+                &p,
+                &Type::List(Box::new(set(Type::Int))),
+                &list(vec![inner(2, 1), inner(2, 1)])
+            )
+            .unwrap()
+            .into_owned(),
+            list(vec![inner(1, 2), inner(1, 2)])
+        );
+        // Optional sets: absent stays absent, present is made canonical.
+        let opt = Type::Optional(Box::new(set(Type::Int)));
+        assert!(matches!(
+            canonical(&p, &opt, &Value::Absent),
+            Ok(Cow::Borrowed(_))
+        ));
+        assert_eq!(
+            canonical(&p, &opt, &inner(2, 2)).unwrap().into_owned(),
+            list(vec![Value::Int(2)])
+        );
+        // Both engines decide on the canonical set: `count(s)` is 2 for [3, 1, 3].
+        let counted = program(vec![policy(
+            vec![param("s", set(Type::Int))],
+            1,
+            vec![(
+                Verdict::Allow,
+                "two",
+                Some(Expr::Cmp(
+                    CmpOp::Eq,
+                    Box::new(Expr::Quantify {
+                        quantifier: Quantifier::Count,
+                        list: Box::new(Expr::Slot(0)),
+                        slot: 2,
+                        body: None,
+                    }),
+                    Box::new(Expr::Const(Value::Int(2))),
+                )),
+            )],
+        )]);
+        let args = [list(vec![Value::Int(3), Value::Int(1), Value::Int(3)])];
+        assert_eq!(decide(&counted, 0, &args, 0, &NoSignals).reasons, ["two"]);
+        assert_eq!(
+            decide_action(&counted, "acme.act", &args, 0, &NoSignals).reasons,
+            ["two"]
         );
     }
 

@@ -73,7 +73,8 @@
 //! back into values (`words_value`), reads through the run's [`Signals`] with the
 //! interpreter's memo (per run; in a decision one scope for its own expressions and one per
 //! candidate's policies, as `decide_action` has a fresh evaluator) and its out-of-contract rule
-//! ([`check_value`]: a value not of the declared type is absent), and lays the value out with
+//! ([`crate::interp::check_value`]: a value not of the declared type is absent; a set is made
+//! canonical, [`crate::interp::canonical`]), and lays the value out with
 //! `Flat`, the binder's code, in the declared type made optional; its strings get a
 //! constant's, an input string's or a computed text's id (`Texts`). A value holding lists is
 //! laid out whole in a buffer the run keeps, each list's start relative to the input's words
@@ -126,7 +127,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
 
 use crate::interp::{self, BAD_INPUT, Candidate, Decision, NoSignals, RUNTIME_ERROR};
-use crate::interp::{Signals, check_input, check_value};
+use crate::interp::{Signals, canonical_in, check_input};
 use crate::intrinsics;
 use crate::ir::{
     ArithOp, CmpOp, DecisionDef, Expr, Intrinsic, Param, Policy, Program, Proposal, Quantifier,
@@ -1060,13 +1061,18 @@ impl JitModule {
             }
         };
         let pol = &self.program.policies[policy];
-        if let Err(e) = check_input(&self.program, pol, args) {
-            return Err(failed(
-                BAD_INPUT,
-                Vec::new(),
-                format!("policy {}: {e}", pol.qualified),
-            ));
-        }
+        // Sets given out of order or with repeats are laid out canonical, as the interpreter
+        // decides on them (and as a set bound from JSON is).
+        let args = match check_input(&self.program, pol, args) {
+            Ok(args) => args,
+            Err(e) => {
+                return Err(failed(
+                    BAD_INPUT,
+                    Vec::new(),
+                    format!("policy {}: {e}", pol.qualified),
+                ));
+            }
+        };
         into.words.reserve(c.input_words);
         into.zones.clear();
         into.unknown.clear();
@@ -1079,7 +1085,7 @@ impl JitModule {
             lists: Vec::new(),
             run: None,
         };
-        for (k, (param, arg)) in pol.params.iter().zip(args).enumerate() {
+        for (k, (param, arg)) in pol.params.iter().zip(args.iter()).enumerate() {
             flat.value(&param.ty, arg, 0, c.reads.get(k).unwrap_or(&Reads::All));
         }
         // Never happens for checked input; keeps the fixed part exactly as long as the code
@@ -1545,7 +1551,7 @@ impl JitModule {
                 format!("decision {} is not compiled by the JIT", def.qualified),
             ));
         };
-        interp::check_decision_args(&self.program, def, args)?;
+        let args = interp::check_decision_args(&self.program, def, args)?;
         let mut b = Bound {
             module: self.id,
             policy: decision,
@@ -1563,7 +1569,7 @@ impl JitModule {
             lists: Vec::new(),
             run: None,
         };
-        for (param, arg) in def.params.iter().zip(args) {
+        for (param, arg) in def.params.iter().zip(args.iter()) {
             flat.value(&param.ty, arg, 0, &Reads::All);
         }
         flat.words.resize(c.input_words, 0);
@@ -1686,8 +1692,12 @@ impl JitModule {
         if out.module != self.id || out.words.len() != c.out_words {
             return Vec::new();
         }
+        // The arguments as the code was run on them: sets canonical (as `bind_decision` laid
+        // them out), so the candidates' arguments are those the interpreter computes.
+        let args = interp::check_decision_args(&self.program, def, args)
+            .unwrap_or(std::borrow::Cow::Borrowed(args));
         let mut frame = vec![Value::Absent; def.slots as usize];
-        for (cell, a) in frame.iter_mut().zip(args) {
+        for (cell, a) in frame.iter_mut().zip(args.iter()) {
             *cell = a.clone();
         }
         if let Some(cell) = def.now_slot.and_then(|s| frame.get_mut(s as usize)) {
@@ -2525,11 +2535,12 @@ fn read_signal_at(ctx: *const HostCtx<'_>, site: i64, args: *const i64, out: *mu
                     return SIG_PANICKED;
                 }
             };
-            // An answer that does not match the declared type is out of contract: absent.
-            let v = if check_value(program, &decl.ty, &v).is_ok() {
-                v
-            } else {
-                Value::Absent
+            // An answer that does not match the declared type is out of contract: absent. A
+            // set in it is canonical, as the interpreter reads it.
+            let v = match canonical_in(program, &decl.ty, &v) {
+                Ok(None) => v,
+                Ok(Some(c)) => c,
+                Err(_) => Value::Absent,
             };
             state.memo.push((s.scope, s.signal, values, v.clone()));
             v
@@ -3533,14 +3544,16 @@ impl<'p> Gen<'p, '_, '_> {
     }
 
     /// Whether every value of argument `arg` (compiled to `v`) passes the interpreter's input
-    /// check against parameter type `ty` (`check_value`), so that the code need not repeat it.
+    /// check against parameter type `ty` (`check_value`) and is canonical (its sets sorted and
+    /// unique, `interp::canonical`), so that the code need not repeat the check.
     fn arg_fits(&self, arg: &Expr, v: &JV, ty: &Type) -> bool {
         let (want, optional) = match ty {
             Type::Optional(t) => (&**t, true),
             t => (t, false),
         };
         if let Expr::Const(k) = arg {
-            return check_value(self.program, ty, k).is_ok();
+            // Canonical already: the code passes the constant on as it is laid out.
+            return matches!(canonical_in(self.program, ty, k), Ok(None));
         }
         if v.base == Base::Absent {
             return optional;
@@ -7519,15 +7532,16 @@ mod tests {
         out.into_iter().map(list).collect()
     }
 
-    /// The lists of `lists_from` that are valid sets (no duplicates), in any order: a set
-    /// given to `decide` directly need not be sorted, and then the interpreter compares it in
-    /// its order.
+    /// The lists of `lists_from` that are canonical sets (strictly increasing), each set of
+    /// the pool once: a set given to `decide` in another order or with repeats is made
+    /// canonical before either engine decides on it (`interp::canonical`), so it would only
+    /// repeat one of these.
     fn sets_from(pool: &[Value], n: usize) -> Vec<Value> {
         lists_from(pool, n)
             .into_iter()
             .filter(|l| {
                 let Value::List(xs) = l else { return false };
-                xs.iter().enumerate().all(|(i, x)| !xs[..i].contains(x))
+                xs.windows(2).all(|w| w[0] < w[1])
             })
             .collect()
     }
@@ -7659,8 +7673,7 @@ mod tests {
 
     #[test]
     fn set_literals_are_canonical_like_the_interpreters() {
-        // An input set given directly need not be sorted; the interpreter compares it in its
-        // order with the literal's sorted, unique elements.
+        // An input set is canonical when decided on (sorted, unique), as is the literal.
         let ints = sets_from(&[Value::Int(1), Value::Int(2), Value::Int(3)], 3);
         let lit = |es: Vec<Expr>| Expr::Set(es);
         let params = vec![set_of(Type::Int), Type::Int, Type::Int];
@@ -7689,7 +7702,7 @@ mod tests {
                     hits += pairs(&p, &ints, &[Value::Int(x)], &[Value::Int(y)]);
                 }
             }
-            // Sorted sets only, one per (x, y) in 1..=3 (0 is in no set of the pool): {x, 2, y}
+            // One set of the pool per (x, y) in 1..=3 (0 is in no set of the pool): {x, 2, y}
             // sorted and without duplicates.
             assert_eq!(hits, 9);
             assert_eq!(
@@ -7707,12 +7720,13 @@ mod tests {
                 run(
                     &p,
                     &[
-                        list(vec![Value::Int(2), Value::Int(1)]),
+                        list(vec![Value::Int(2), Value::Int(1), Value::Int(2)]),
                         Value::Int(1),
                         Value::Int(1)
                     ]
                 ),
-                Ok(false)
+                // Given out of order and with a repeat, the set is still {1, 2}.
+                Ok(true)
             );
         }
         // Texts and decimals: ordered by text, and by number (a scale does not matter).
