@@ -35,6 +35,31 @@ pub struct CallRecord<'a> {
     pub case: Option<&'a str>,
     /// What happened, e.g. `mcp.tools_call`, `mcp.review_fallback`.
     pub event: &'a str,
+    /// For a line the gateway refused without reading it as text (too long, not UTF-8): what
+    /// the record says of it, as `"line"` (`None` for every other record, which has no such
+    /// key).
+    pub line: Option<UnreadLine>,
+}
+
+/// A client line the gateway could not read as text, as its refusal is recorded: why, and its
+/// length. Never its bytes (they may be personal, and were never decided on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnreadLine {
+    /// Longer than [`crate::jsonrpc::MAX_MESSAGE`]; else, not UTF-8.
+    pub too_long: bool,
+    /// Its length in bytes, without its line break (all of it, the part the gateway dropped
+    /// unread too).
+    pub bytes: u64,
+}
+
+impl UnreadLine {
+    /// The record's `line`: `{"refused": "too-long" | "not-utf-8", "bytes": N}`.
+    pub fn json(&self) -> Json {
+        json!({
+            "refused": if self.too_long { "too-long" } else { "not-utf-8" },
+            "bytes": self.bytes,
+        })
+    }
 }
 
 /// Where tool calls are proven. An error means the call was not proven: the gateway then
@@ -127,7 +152,7 @@ impl Recorder for EngineRecorder {
             .runtime
             .log()
             .ok_or_else(|| "the runtime has no proof log".to_string())?;
-        let data = json!({
+        let mut data = json!({
             "agent": call.agent,
             "tool": call.tool,
             "action": call.action,
@@ -137,6 +162,9 @@ impl Recorder for EngineRecorder {
             "decisions": seqs,
             "case": call.case,
         });
+        if let (Some(line), Some(map)) = (call.line, data.as_object_mut()) {
+            map.insert("line".into(), line.json());
+        }
         let seq = log
             .append_event(call.event, data)
             .map_err(|e| e.to_string())?;
@@ -159,14 +187,18 @@ impl Recorder for MemoryRecorder {
         if self.fail {
             return Err("the log is full".into());
         }
-        self.records.push(json!({
+        let mut record = json!({
             "event": call.event,
             "tool": call.tool,
             "action": call.action,
             "verdict": call.verdict,
             "reasons": call.reasons,
             "case": call.case,
-        }));
+        });
+        if let (Some(line), Some(map)) = (call.line, record.as_object_mut()) {
+            map.insert("line".into(), line.json());
+        }
+        self.records.push(record);
         Ok(vec![self.records.len() as u64 - 1])
     }
 }

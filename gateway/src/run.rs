@@ -14,7 +14,7 @@ use xop_runtime::module;
 use crate::desk::ServerDesk;
 use crate::inflight::Timeouts;
 use crate::jsonrpc;
-use crate::record::{EngineRecorder, NoRecorder, Recorder};
+use crate::record::{EngineRecorder, NoRecorder, Recorder, UnreadLine};
 use crate::session::{Out, Session, Work, Worked};
 
 /// The options of `xop mcp-gateway`.
@@ -221,11 +221,13 @@ type Line = Result<String, Unreadable>;
 struct Unreadable {
     /// Why (not UTF-8, too long).
     why: String,
-    /// Its beginning ([`jsonrpc::SNIFF_HEAD`] bytes at most, bytes that are not UTF-8
-    /// replaced), to find its id and method.
+    /// The line with its bytes that are not UTF-8 replaced, to find its id and method (and,
+    /// from the client, the tool calls to record); of a line too long, its first
+    /// [`jsonrpc::SNIFF_HEAD`] bytes, all that was kept.
     head: String,
-    /// Longer than [`MAX_MESSAGE`].
-    too_long: bool,
+    /// What the record of its refusal says of it: longer than [`MAX_MESSAGE`] (else not
+    /// UTF-8), and its length.
+    line: UnreadLine,
 }
 
 /// The largest message read from either peer ([`jsonrpc::MAX_MESSAGE`], 16 MiB).
@@ -335,11 +337,20 @@ impl Backlog {
 }
 
 /// Reads one line of at most `max` bytes (without its line break) into `buf`: `Ok(None)` at
-/// the end of the input, `Ok(Some(true))` for a line, `Ok(Some(false))` for a longer one, of
-/// which only the first [`jsonrpc::SNIFF_HEAD`] bytes are kept (the rest is read and dropped).
-fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<bool>> {
+/// the end of the input, `Ok(Some((len, true)))` for a line, `Ok(Some((len, false)))` for a
+/// longer one, of which only the first [`jsonrpc::SNIFF_HEAD`] bytes are kept (the rest is
+/// read, counted and dropped). `len` is the line's length without the line breaks (`\r`,
+/// `\n`) that end it.
+fn read_line(
+    input: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<(u64, bool)>> {
     let mut fits = true;
     let mut any = false;
+    // Every byte of the line, and how many of the last ones are line breaks (`\r`, `\n`).
+    let mut read: u64 = 0;
+    let mut breaks: u64 = 0;
     loop {
         let chunk = match input.fill_buf() {
             Ok(c) => c,
@@ -347,13 +358,25 @@ fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Res
             Err(e) => return Err(e),
         };
         if chunk.is_empty() {
-            return Ok(any.then_some(fits));
+            return Ok(any.then_some((read - breaks, fits)));
         }
         any = true;
         let (take, end) = match chunk.iter().position(|&b| b == b'\n') {
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
+        let taken = &chunk[..take];
+        let tail = taken
+            .iter()
+            .rev()
+            .take_while(|b| matches!(b, b'\n' | b'\r'))
+            .count();
+        breaks = if tail == take {
+            breaks + tail as u64
+        } else {
+            tail as u64
+        };
+        read += take as u64;
         if fits {
             // The line break (and a carriage return before it) does not count.
             if buf.len() + take > max + 2 {
@@ -362,7 +385,7 @@ fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Res
                 let room = jsonrpc::SNIFF_HEAD.saturating_sub(buf.len());
                 buf.extend_from_slice(&chunk[..take.min(room)]);
             } else {
-                buf.extend_from_slice(&chunk[..take]);
+                buf.extend_from_slice(taken);
             }
         }
         input.consume(take);
@@ -376,7 +399,7 @@ fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Res
                     buf.truncate(jsonrpc::SNIFF_HEAD);
                 }
             }
-            return Ok(Some(fits));
+            return Ok(Some((read - breaks, fits)));
         }
     }
 }
@@ -398,8 +421,8 @@ fn pump(
                 g.wait_for_room();
             }
             buf.clear();
-            let fits = match read_line(&mut reader, &mut buf, MAX_MESSAGE) {
-                Ok(Some(fits)) => fits,
+            let (len, fits) = match read_line(&mut reader, &mut buf, MAX_MESSAGE) {
+                Ok(Some(read)) => read,
                 Ok(None) | Err(_) => break,
             };
             let line = if !fits {
@@ -410,7 +433,10 @@ fn pump(
                         MAX_MESSAGE >> 20
                     ),
                     head: String::from_utf8_lossy(&buf).into_owned(),
-                    too_long: true,
+                    line: UnreadLine {
+                        too_long: true,
+                        bytes: len,
+                    },
                 })
             } else if buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -425,11 +451,12 @@ fn pump(
                             "the line is not UTF-8 (byte {} is not); JSON text must be UTF-8",
                             at + 1
                         ),
-                        head: String::from_utf8_lossy(
-                            &bytes[..bytes.len().min(jsonrpc::SNIFF_HEAD)],
-                        )
-                        .into_owned(),
-                        too_long: false,
+                        // All of it: the tool calls of a batch are recorded one by one.
+                        head: String::from_utf8_lossy(&bytes).into_owned(),
+                        line: UnreadLine {
+                            too_long: false,
+                            bytes: len,
+                        },
                     }
                 })
             };
@@ -604,7 +631,7 @@ pub fn serve<R: Recorder>(
             // Only time passed.
             None => Vec::new(),
             Some(Event::Client(Ok(line))) => session.from_client(&line),
-            Some(Event::Client(Err(u))) => session.client_unreadable(&u.head, &u.why, u.too_long),
+            Some(Event::Client(Err(u))) => session.client_unreadable(&u.head, &u.why, u.line),
             Some(Event::Upstream(Ok(line))) => session.from_upstream(&line),
             Some(Event::Upstream(Err(u))) => session.upstream_unreadable(&u.head, &u.why),
             Some(Event::Worked(w)) => session.worked(w),
@@ -781,15 +808,20 @@ mod tests {
         assert_eq!(distinct.len(), all.len());
     }
 
-    /// Reads `input` with `read_line` (at most `max` bytes a line): each line's fit and text.
-    fn lines(input: &[u8], max: usize) -> Vec<(bool, Vec<u8>)> {
-        let mut r = BufReader::with_capacity(7, input);
+    /// Reads `input` with `read_line` (at most `max` bytes a line, in chunks of `chunk`
+    /// bytes): each line's fit, length and text.
+    fn lines_in(input: &[u8], max: usize, chunk: usize) -> Vec<(bool, u64, Vec<u8>)> {
+        let mut r = BufReader::with_capacity(chunk, input);
         let mut out = Vec::new();
         let mut buf = Vec::new();
-        while let Some(fits) = read_line(&mut r, &mut buf, max).unwrap() {
-            out.push((fits, std::mem::take(&mut buf)));
+        while let Some((len, fits)) = read_line(&mut r, &mut buf, max).unwrap() {
+            out.push((fits, len, std::mem::take(&mut buf)));
         }
         out
+    }
+
+    fn lines(input: &[u8], max: usize) -> Vec<(bool, u64, Vec<u8>)> {
+        lines_in(input, max, 7)
     }
 
     #[test]
@@ -798,12 +830,20 @@ mod tests {
         assert_eq!(
             got,
             [
-                (true, b"0123456789".to_vec()),
-                (false, b"0123456789a\r\n".to_vec()),
-                (true, b"0123456789".to_vec()),
-                (true, b"abc".to_vec()),
+                (true, 10, b"0123456789".to_vec()),
+                (false, 11, b"0123456789a\r\n".to_vec()),
+                (true, 10, b"0123456789".to_vec()),
+                (true, 3, b"abc".to_vec()),
             ]
         );
+        // The length of a line too long counts what was dropped, not its line breaks, however
+        // the chunks fall (a break split from its line, a run of breaks).
+        let long = b"0123456789abcdef\r\r\nxy\n";
+        for chunk in 1..=long.len() {
+            let got = lines_in(long, 10, chunk);
+            let got: Vec<(bool, u64)> = got.iter().map(|(f, n, _)| (*f, *n)).collect();
+            assert_eq!(got, [(false, 16), (true, 2)], "chunks of {chunk}");
+        }
         // A line far past the maximum: read through, only its head kept.
         let mut big = vec![b'{'; 3 * MAX_MESSAGE];
         big.extend_from_slice(b"\n{}\n");
@@ -811,14 +851,14 @@ mod tests {
         let mut buf = Vec::new();
         assert_eq!(
             read_line(&mut r, &mut buf, MAX_MESSAGE).unwrap(),
-            Some(false)
+            Some((3 * MAX_MESSAGE as u64, false))
         );
         assert_eq!(buf.len(), jsonrpc::SNIFF_HEAD);
         assert!(buf.capacity() <= 2 * MAX_MESSAGE, "{}", buf.capacity());
         buf.clear();
         assert_eq!(
             read_line(&mut r, &mut buf, MAX_MESSAGE).unwrap(),
-            Some(true)
+            Some((2, true))
         );
         assert_eq!(buf, b"{}");
         // Exactly the maximum fits.
@@ -828,7 +868,7 @@ mod tests {
         buf.clear();
         assert_eq!(
             read_line(&mut r, &mut buf, MAX_MESSAGE).unwrap(),
-            Some(true)
+            Some((MAX_MESSAGE as u64, true))
         );
     }
 

@@ -27,7 +27,7 @@ use crate::policy::{
     self, BAD_CASE, BAD_REQUEST, DECIDE_TIMEOUT, HALT_UNKNOWN, HALTED, REVIEW_APPROVED,
     REVIEW_EXPIRED, REVIEW_REJECTED, UNBOUND_TOOL,
 };
-use crate::record::{CallRecord, Recorder};
+use crate::record::{CallRecord, Recorder, UnreadLine};
 
 /// The protocol revision the gateway speaks, to the client and to the upstream server. A client
 /// asking for another one (2026-07-28 among them) is answered with this one, as the MCP
@@ -849,20 +849,31 @@ impl<R: Recorder> Session<R> {
     }
 
     /// Handles a line from the client that could not be read as text: too long
-    /// ([`jsonrpc::MAX_MESSAGE`]) or not UTF-8. `head` is its beginning (as far as it could be
-    /// kept, with bytes that are not UTF-8 replaced), to tell a tool call. Refused with id
-    /// `null` (`-32600` when too long, `-32700` otherwise), and recorded when a tool call.
-    pub fn client_unreadable(&mut self, head: &str, why: &str, too_long: bool) -> Vec<Out> {
-        let mut outs = Vec::new();
-        let method = jsonrpc::sniff(head, "method");
-        if method
-            .as_ref()
-            .and_then(Json::as_str)
-            .is_some_and(jsonrpc::is_tool_call)
-        {
-            outs.extend(self.record_refusal("", BAD_REQUEST));
-        }
-        let (code, what) = if too_long {
+    /// ([`jsonrpc::MAX_MESSAGE`]) or not UTF-8, as `line` says, with its length. `text` is the
+    /// line with its bytes that are not UTF-8 replaced (only to tell what it was: it is never
+    /// forwarded), or, for a line too long, its first [`jsonrpc::SNIFF_HEAD`] bytes (the rest was
+    /// dropped unread). Refused with id `null` (`-32600` when too long, `-32700` otherwise), and
+    /// recorded as every refused tool call is (`xop:bad-request`), each record saying why the
+    /// line was refused and its length (`line`): a line not UTF-8, read whole, as a line that is
+    /// not a valid message (one record per tool call it reads as, a batch's included); a line
+    /// cut short, once, unless its head reads as a message of another method (`ping`): a
+    /// `tools/call`, a batch or a head that names no method may hold tool calls the gateway
+    /// cannot tell. A record that cannot be written is a warning (the line is refused anyway).
+    pub fn client_unreadable(&mut self, text: &str, why: &str, line: UnreadLine) -> Vec<Out> {
+        let mut outs = if line.too_long {
+            let other_method = jsonrpc::sniff(text, "method")
+                .as_ref()
+                .and_then(Json::as_str)
+                .is_some_and(|m| !jsonrpc::is_tool_call(m));
+            if other_method {
+                Vec::new()
+            } else {
+                self.record_refusal_of("", BAD_REQUEST, Some(line))
+            }
+        } else {
+            self.record_unreadable_call_of(text, Some(line))
+        };
+        let (code, what) = if line.too_long {
             (jsonrpc::INVALID_REQUEST, "invalid request")
         } else {
             (jsonrpc::PARSE_ERROR, "parse error")
@@ -899,12 +910,23 @@ impl<R: Recorder> Session<R> {
     /// Records a tool call refused before it was decided: an event only. A failure to record
     /// it is a warning (the call is refused anyway).
     fn record_refusal(&mut self, tool: &str, reason: &str) -> Vec<Out> {
+        self.record_refusal_of(tool, reason, None)
+    }
+
+    /// [`Self::record_refusal`], for a call in a line refused unread (`line`), which the record
+    /// describes.
+    fn record_refusal_of(
+        &mut self,
+        tool: &str,
+        reason: &str,
+        line: Option<UnreadLine>,
+    ) -> Vec<Out> {
         let d = Decided {
             reasons: vec![reason.to_string()],
             error: None,
             ..Decided::refused(reason, String::new())
         };
-        match self.record(tool, None, &d, None, "mcp.tools_call") {
+        match self.record_with(tool, None, &d, None, "mcp.tools_call", line) {
             Ok(_) => Vec::new(),
             Err(e) => vec![Out::Warn(format!(
                 "a refused tool call (\"{tool}\", {reason}) could not be recorded in the proof \
@@ -917,6 +939,12 @@ impl<R: Recorder> Session<R> {
     /// `tools/call`, or a loose variant of it), as the agent's attempt; for a batch (refused
     /// whole), each of its elements that reads as one, one record each.
     fn record_unreadable_call(&mut self, line: &str, _why: &str) -> Vec<Out> {
+        self.record_unreadable_call_of(line, None)
+    }
+
+    /// [`Self::record_unreadable_call`], for a line refused unread (`unread`: not UTF-8, its
+    /// bad bytes replaced in `line`), which each record describes.
+    fn record_unreadable_call_of(&mut self, line: &str, unread: Option<UnreadLine>) -> Vec<Out> {
         // A lenient reading (a key given twice: its last value), or the top of the text.
         let loose = serde_json::from_str::<Json>(without_mark(line));
         let messages = match loose {
@@ -929,7 +957,7 @@ impl<R: Recorder> Session<R> {
                     .and_then(Json::as_str)
                     .is_some_and(jsonrpc::is_tool_call)
                 {
-                    self.record_refusal("", BAD_REQUEST)
+                    self.record_refusal_of("", BAD_REQUEST, unread)
                 } else {
                     Vec::new()
                 };
@@ -940,7 +968,7 @@ impl<R: Recorder> Session<R> {
             let method = message.get("method").and_then(Json::as_str);
             if method.is_some_and(jsonrpc::is_tool_call) {
                 let tool = message.get("params").map(tool_name).unwrap_or_default();
-                outs.extend(self.record_refusal(&tool, BAD_REQUEST));
+                outs.extend(self.record_refusal_of(&tool, BAD_REQUEST, unread));
             }
         }
         outs
@@ -1922,6 +1950,19 @@ impl<R: Recorder> Session<R> {
         case: Option<&str>,
         event: &str,
     ) -> Result<Vec<u64>, String> {
+        self.record_with(tool, binding, d, case, event, None)
+    }
+
+    /// [`Self::record`], saying of a call in a line refused unread what the line was.
+    fn record_with(
+        &mut self,
+        tool: &str,
+        binding: Option<&ToolBinding>,
+        d: &Decided,
+        case: Option<&str>,
+        event: &str,
+        line: Option<UnreadLine>,
+    ) -> Result<Vec<u64>, String> {
         let call = CallRecord {
             agent: &self.agent.qualified,
             tool,
@@ -1933,6 +1974,7 @@ impl<R: Recorder> Session<R> {
             fired: &d.fired,
             case,
             event,
+            line,
         };
         self.recorder.record(&self.program, &call)
     }

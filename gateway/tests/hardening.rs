@@ -5,13 +5,16 @@
 //! names, invalid upstream answers answered at once, refused tool calls recorded, invalid
 //! JSON-RPC refused, Money text read exactly, and messages that say what happened.
 
+#[path = "support/fraud.rs"]
+mod fraud;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value as Json, json};
 use xop_compiler::db::Workspace;
 use xop_gateway::jsonrpc;
-use xop_gateway::record::MemoryRecorder;
+use xop_gateway::record::{MemoryRecorder, UnreadLine};
 use xop_gateway::session::{
     HeldCall, LocalDesk, Out, Resolution, ReviewDesk, Session, check_subject, pick_agent,
 };
@@ -483,11 +486,219 @@ fn protocol_refusals_of_tool_calls_are_recorded() {
     s.client_unreadable(
         r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"ref"#,
         "too long",
-        true,
+        too_long(20 << 20),
     );
     assert_eq!(s.recorder().records.len(), lines.len() + 1);
-    s.client_unreadable(r#"{"jsonrpc":"2.0","id":9,"method":"ping""#, "x", false);
+    s.client_unreadable(
+        r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#,
+        "x",
+        not_utf8(40),
+    );
     assert_eq!(s.recorder().records.len(), lines.len() + 1);
+}
+
+fn too_long(bytes: u64) -> UnreadLine {
+    UnreadLine {
+        too_long: true,
+        bytes,
+    }
+}
+
+fn not_utf8(bytes: u64) -> UnreadLine {
+    UnreadLine {
+        too_long: false,
+        bytes,
+    }
+}
+
+/// The records of a session, from the `n`th on: each one's tool and `line`.
+fn lines_recorded(s: &Session<MemoryRecorder>, n: usize) -> Vec<(String, Json)> {
+    (s.recorder().records[n..].iter())
+        .map(|r| {
+            assert_eq!(r["event"], "mcp.tools_call", "{r}");
+            assert_eq!(r["reasons"], json!(["xop:bad-request"]), "{r}");
+            (r["tool"].as_str().unwrap().to_string(), r["line"].clone())
+        })
+        .collect()
+}
+
+/// Asserts that `outs` forward nothing and answer the client `code` with id `null`.
+fn refused_unread(outs: Vec<Out>, code: i64) {
+    nothing_upstream(&outs);
+    let out = to_client(outs);
+    assert_eq!(
+        (out["id"].clone(), out["error"]["code"].clone()),
+        (Json::Null, json!(code))
+    );
+}
+
+// 11b. A line refused unread (too long, not UTF-8) leaves a record of its refusal when it is,
+// or may be, a tool call: why it was refused and its length, never its bytes.
+#[test]
+fn lines_refused_unread_are_recorded_when_they_may_be_tool_calls() {
+    let mut s = session();
+    // A batch too long: its head cannot say what the rest holds, so the line is recorded once.
+    let batch_head = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund","arguments":{"reason":"xxxx"#;
+    refused_unread(
+        s.client_unreadable(batch_head, "too long", too_long(17 << 20)),
+        jsonrpc::INVALID_REQUEST,
+    );
+    assert_eq!(
+        lines_recorded(&s, 0),
+        [(
+            String::new(),
+            json!({"refused": "too-long", "bytes": 17 << 20})
+        )]
+    );
+    // A batch of pings too long: the same (its head alone cannot rule a tool call out).
+    let pings = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    refused_unread(
+        s.client_unreadable(pings, "x", too_long(1 << 25)),
+        jsonrpc::INVALID_REQUEST,
+    );
+    assert_eq!(lines_recorded(&s, 1).len(), 1);
+    // An object too long whose head names no method: it may be a tool call.
+    let no_method = r#"{"jsonrpc":"2.0","id":3,"params":{"x":"yyy"#;
+    refused_unread(
+        s.client_unreadable(no_method, "x", too_long(1 << 25)),
+        jsonrpc::INVALID_REQUEST,
+    );
+    assert_eq!(lines_recorded(&s, 2).len(), 1);
+    // One too long that reads as another method is not a tool call: not recorded.
+    let ping = r#"{"jsonrpc":"2.0","id":4,"method":"ping","params":{"x":"#;
+    refused_unread(
+        s.client_unreadable(ping, "x", too_long(1 << 25)),
+        jsonrpc::INVALID_REQUEST,
+    );
+    assert_eq!(s.recorder().records.len(), 3);
+    // A batch not UTF-8 (read whole, bad bytes replaced): one record per tool call, with its
+    // tool's name, as for a batch that is valid text.
+    let batch = concat!(
+        "[{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"refund\",\"arguments\":{\"reason\":\"\u{fffd}\"}}},",
+        r#"{"jsonrpc":"2.0","id":6,"method":"ping"},"#,
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"export","arguments":{}}}]"#
+    );
+    refused_unread(
+        s.client_unreadable(batch, "the line is not UTF-8", not_utf8(233)),
+        jsonrpc::PARSE_ERROR,
+    );
+    let line = json!({"refused": "not-utf-8", "bytes": 233});
+    assert_eq!(
+        lines_recorded(&s, 3),
+        [
+            ("refund".to_string(), line.clone()),
+            ("export".to_string(), line)
+        ]
+    );
+    // A single tool call not UTF-8, and one that is not JSON either: recorded; a ping is not.
+    let refund = "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"refund\",\"arguments\":{\"reason\":\"\u{fffd}\"}}}";
+    refused_unread(
+        s.client_unreadable(refund, "x", not_utf8(98)),
+        jsonrpc::PARSE_ERROR,
+    );
+    let cut = r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"#;
+    refused_unread(
+        s.client_unreadable(cut, "x", not_utf8(60)),
+        jsonrpc::PARSE_ERROR,
+    );
+    let ping = "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"ping\",\"x\":\"\u{fffd}\"}";
+    refused_unread(
+        s.client_unreadable(ping, "x", not_utf8(51)),
+        jsonrpc::PARSE_ERROR,
+    );
+    assert_eq!(
+        lines_recorded(&s, 5),
+        [
+            (
+                "refund".to_string(),
+                json!({"refused": "not-utf-8", "bytes": 98})
+            ),
+            (String::new(), json!({"refused": "not-utf-8", "bytes": 60})),
+        ]
+    );
+    // Other refusals' records have no `line`.
+    s.from_client(
+        r#"{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"refund","arguments":[]}}"#,
+    );
+    assert_eq!(lines_recorded(&s, 7), [("refund".to_string(), Json::Null)]);
+}
+
+// 11c. When the log cannot take the record of a line refused unread, the line is refused as
+// ever, with a warning: as for every refusal's record.
+#[test]
+fn a_line_refused_unread_whose_record_fails_is_refused_with_a_warning() {
+    let mut s = Session::new(
+        program(),
+        None,
+        subject(),
+        MemoryRecorder {
+            fail: true,
+            ..MemoryRecorder::default()
+        },
+    )
+    .unwrap();
+    let outs = s.client_unreadable(r#"[{"jsonrpc":"2.0""#, "too long", too_long(1 << 25));
+    nothing_upstream(&outs);
+    let warned: Vec<&String> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Out::Warn(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(warned.len(), 1, "{outs:?}");
+    assert!(
+        warned[0].contains("could not be recorded in the proof log: the log is full"),
+        "{}",
+        warned[0]
+    );
+    let out = outs.iter().find_map(Out::to_client).expect("the refusal");
+    assert_eq!(
+        (out["id"].clone(), out["error"]["code"].clone()),
+        (Json::Null, json!(jsonrpc::INVALID_REQUEST))
+    );
+}
+
+// 11d. In the proof log itself: the refusal of a line refused unread is an `mcp.tools_call`
+// event whose `line` says why and how long; a decided call's event has no `line`.
+#[test]
+fn a_line_refused_unread_is_an_event_of_the_proof_log() {
+    use xop_gateway::record::EngineRecorder;
+    use xop_runtime::proof::record::{Body, decode};
+    let program = fraud::program();
+    let dir = fraud::log_dir("xop-gw-unread-line");
+    let recorder = EngineRecorder::open(&dir, &fraud::module_bytes(&program)).unwrap();
+    let customer = json!({"to": {"id": "c-1", "msisdn": "+33612345678"}});
+    let subject = customer.as_object().cloned().unwrap_or_default();
+    let mut s = Session::new(program, None, subject, recorder).unwrap();
+    let head = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund""#;
+    let outs = s.client_unreadable(head, "too long", too_long(20 << 20));
+    assert!(!outs.iter().any(|o| matches!(o, Out::Warn(_))), "{outs:?}");
+    s.from_client(&fraud::call(2));
+    s.into_recorder().close().unwrap();
+    let mut r = xop_runtime::proof::verify::LogReader::open(&dir).unwrap();
+    let mut calls = Vec::new();
+    for seq in 0..r.size() {
+        if let Body::Event { name, data } = decode(&r.record_bytes(seq).unwrap()).unwrap().body
+            && name == "mcp.tools_call"
+        {
+            calls.push(data);
+        }
+    }
+    let [unread, decided] = calls.as_slice() else {
+        panic!("expected two calls recorded, got {calls:?}");
+    };
+    assert_eq!(
+        (&unread["tool"], &unread["verdict"], &unread["reasons"]),
+        (&json!(""), &json!("deny"), &json!(["xop:bad-request"]))
+    );
+    assert_eq!(
+        unread["line"],
+        json!({"refused": "too-long", "bytes": 20 << 20})
+    );
+    assert_eq!(decided["tool"], "refund");
+    assert!(decided.get("line").is_none(), "{decided}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // 12. Invalid JSON-RPC and MCP messages from the client are refused.

@@ -170,15 +170,30 @@ impl Client {
         self.wait()
     }
 
-    fn wait(mut self) -> (u8, Vec<Json>) {
+    fn wait(self) -> (u8, Vec<Json>) {
+        let (status, rest, _) = self.finish();
+        (status, rest)
+    }
+
+    /// [`Client::wait`], with the records the gateway made.
+    fn finish(mut self) -> (u8, Vec<Json>, MemoryRecorder) {
         let gateway = self.gateway.take().expect("the gateway runs");
-        let status = gateway.join().unwrap().unwrap().0;
+        let (status, recorder) = gateway.join().unwrap().unwrap();
         self.input = None;
         let mut rest = Vec::new();
         while let Some(v) = self.next() {
             rest.push(v);
         }
-        (status, rest)
+        (status, rest, recorder)
+    }
+
+    /// Sends `bytes` as they are, then a line break.
+    fn send_bytes(&self, bytes: &[u8]) {
+        if let Some(i) = &self.input {
+            let mut line = bytes.to_vec();
+            line.push(b'\n');
+            i.send(line).unwrap();
+        }
     }
 }
 
@@ -421,4 +436,84 @@ printf '"}}}}\n'
     let (status, rest) = c.close();
     assert_eq!(status, EXIT_OK);
     assert!(rest.is_empty(), "{rest:?}");
+}
+
+// 14. A client line refused unread leaves a record of its refusal when it is, or may be, a tool
+// call: a batch past 16 MiB once (what it held was not read), a batch that is not UTF-8 once per
+// tool call in it; each record says why and how long the line was, and holds none of its bytes.
+#[test]
+fn lines_refused_unread_leave_records() {
+    let mut c = Client::start(session(10_000, 20_000), &answering(""));
+    // A batch past the maximum (its line break a CRLF, which does not count).
+    let mut huge = String::from(
+        r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"refund","arguments":{"amount":"1.00 EUR","reason":""#,
+    );
+    huge.push_str(&"z".repeat(MAX_MESSAGE));
+    huge.push_str(r#""}}}]"#);
+    let huge_len = huge.len() as u64;
+    huge.push('\r');
+    c.send(&huge);
+    let m = c.next().expect("the refusal");
+    assert_eq!(
+        (m["id"].clone(), m["error"]["code"].clone()),
+        (Json::Null, json!(jsonrpc::INVALID_REQUEST)),
+        "{m}"
+    );
+    // A batch that is not UTF-8: two tool calls and a ping, the second call past the first
+    // 64 KiB (the whole line is read for its tool calls, not only its head).
+    let mut batch = br#"[{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"refund","arguments":{"amount":"1.00 EUR","reason":"caf"#.to_vec();
+    batch.push(0xe9);
+    batch.extend_from_slice(br#""}}},{"jsonrpc":"2.0","id":3,"method":"ping","params":{"pad":""#);
+    batch.extend(std::iter::repeat_n(b'q', jsonrpc::SNIFF_HEAD));
+    batch.extend_from_slice(
+        br#""}},{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"export","arguments":{}}}]"#,
+    );
+    c.send_bytes(&batch);
+    let m = c.next().expect("the refusal");
+    assert_eq!(
+        (m["id"].clone(), m["error"]["code"].clone()),
+        (Json::Null, json!(jsonrpc::PARSE_ERROR)),
+        "{m}"
+    );
+    // A ping that is not UTF-8: refused, not a tool call, so not recorded.
+    let mut ping = br#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"x":""#.to_vec();
+    ping.extend_from_slice(&[0xff, b'"', b'}', b'}']);
+    c.send_bytes(&ping);
+    let m = c.next().expect("the refusal");
+    assert_eq!(m["error"]["code"], jsonrpc::PARSE_ERROR, "{m}");
+    // The session goes on.
+    c.send(r#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#);
+    let m = c.next().expect("the ping's answer");
+    assert_eq!(m["id"], "p");
+    c.input = None;
+    let (status, rest, recorder) = c.finish();
+    assert_eq!(status, EXIT_OK);
+    assert!(rest.is_empty(), "{rest:?}");
+    let seen: Vec<(&str, &str, &Json, &Json)> = (recorder.records.iter())
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap(),
+                r["tool"].as_str().unwrap(),
+                &r["reasons"],
+                &r["line"],
+            )
+        })
+        .collect();
+    let bad = json!(["xop:bad-request"]);
+    let too_long = json!({"refused": "too-long", "bytes": huge_len});
+    let not_utf8 = json!({"refused": "not-utf-8", "bytes": batch.len()});
+    assert_eq!(
+        seen,
+        [
+            ("mcp.tools_call", "", &bad, &too_long),
+            ("mcp.tools_call", "refund", &bad, &not_utf8),
+            ("mcp.tools_call", "export", &bad, &not_utf8),
+        ]
+    );
+    // Nothing of the lines' text is in the records.
+    let text = serde_json::to_string(&recorder.records).unwrap();
+    assert!(
+        !text.contains("zzz") && !text.contains("caf") && !text.contains("qqq"),
+        "{text}"
+    );
 }
