@@ -775,6 +775,19 @@ impl<'a> Checker<'a> {
     /// Checks `e` against `expected`.
     pub fn check(&mut self, env: &Env, facts: &Facts, e: &Expr, expected: &Ty, what: &str) {
         let found = self.expr(env, facts, e, Some(expected));
+        self.check_found(env, facts, e, found, expected, what);
+    }
+
+    /// Checks `e`, of type `found` (typed with `expected` expected), against `expected`.
+    fn check_found(
+        &mut self,
+        env: &Env,
+        facts: &Facts,
+        e: &Expr,
+        found: Ty,
+        expected: &Ty,
+        what: &str,
+    ) {
         let found = if expected.is_optional() {
             found
         } else {
@@ -981,6 +994,10 @@ impl<'a> Checker<'a> {
                 format!(
                     "handle absence first: `{p} is absent or ...`, `{p} is present and ...`, or give a default with `{p} ?? VALUE`"
                 ),
+            ),
+            (ExprKind::Lit(Literal::Absent), None) if *inner == Ty::Unknown => (
+                "this value may be absent".to_string(),
+                "nothing here says what `absent` stands for: write it beside a value of its type (`[1, absent]` is a `List<Int?>`), or where an optional type is expected (a field, a parameter)".to_string(),
             ),
             (ExprKind::Lit(Literal::Absent), None) => (
                 "this value may be absent".to_string(),
@@ -1360,9 +1377,13 @@ impl<'a> Checker<'a> {
         // the name is used (`[1, absent]`, a `List<Int?>` there): they are joined here, and
         // checked there as if written there (see `Checker::let_use`).
         let at_use = self.typing_let();
+        // Where no element type is expected, the element type is the one that holds every
+        // element: `absent` or a `T?` among `T`s makes it `T?` (`[1, absent]` is a
+        // `List<Int?>`), in any order, as an `if`'s branches do.
+        let joined = elem_expected.is_none() && !at_use;
         if let Some(i) = leader.filter(|&i| i > 0) {
             let t = self.expr(env, facts, &xs[i], None);
-            elem = Some(self.element_present(facts, &xs[i], t, at_use));
+            elem = Some(self.element_type(facts, &xs[i], t, at_use, joined));
         }
         for (i, x) in xs.iter().enumerate() {
             if leader.is_some_and(|l| l > 0 && l == i) {
@@ -1371,27 +1392,36 @@ impl<'a> Checker<'a> {
             match &elem {
                 None => {
                     let t = self.expr(env, facts, x, None);
-                    elem = Some(self.element_present(facts, x, t, at_use));
+                    elem = Some(self.element_type(facts, x, t, at_use, joined));
+                }
+                Some(t) if joined => {
+                    let t = t.clone();
+                    let found = self.expr(env, facts, x, Some(&t));
+                    let found = narrowed(facts, x, found);
+                    match (&t, &found) {
+                        // After an error (`[absent, absent]`): that one is reported.
+                        (Ty::Unknown, _) => {}
+                        (Ty::Optional(_), _) => {
+                            self.check_found(env, facts, x, found, &t, COLLECTION_ELEMENTS);
+                        }
+                        // `absent`, or a `T?`, after `T`s: the elements are `T?`s.
+                        (_, Ty::Optional(inner))
+                            if **inner != Ty::Unknown
+                                && compatible(self.db, self.project, inner, &t) =>
+                        {
+                            elem = Some(Ty::Optional(Box::new(t)));
+                        }
+                        _ => self.check_found(env, facts, x, found, &t, COLLECTION_ELEMENTS),
+                    }
                 }
                 Some(t) if at_use => {
                     let t = t.clone();
                     let found = self.expr(env, facts, x, Some(&t));
-                    elem = Some(self.join_at_use(
-                        x.span,
-                        t,
-                        found,
-                        "every element of a collection must have the same type",
-                    ));
+                    elem = Some(self.join_at_use(x.span, t, found, COLLECTION_ELEMENTS));
                 }
                 Some(t) => {
                     let t = t.clone();
-                    self.check(
-                        env,
-                        facts,
-                        x,
-                        &t,
-                        "every element of a collection must have the same type",
-                    );
+                    self.check(env, facts, x, &t, COLLECTION_ELEMENTS);
                 }
             }
         }
@@ -1417,8 +1447,16 @@ impl<'a> Checker<'a> {
 
     /// The type of element `e` (of type `ty`) that gives the others theirs: present (E0302
     /// if it may be absent), unless `at_use` (a test's `let`), where `absent` and other
-    /// optional elements are allowed as the type expected at the use may be optional.
-    fn element_present(&mut self, facts: &Facts, e: &Expr, ty: Ty, at_use: bool) -> Ty {
+    /// optional elements are allowed as the type expected at the use may be optional, or
+    /// `joined` (no element type is expected), where a `T?` makes the elements `T?`s. An
+    /// `absent` that no other element gives a type (`[absent]`) is E0302 either way.
+    fn element_type(&mut self, facts: &Facts, e: &Expr, ty: Ty, at_use: bool, joined: bool) -> Ty {
+        if joined
+            && let Ty::Optional(inner) = &ty
+            && **inner != Ty::Unknown
+        {
+            return narrowed(facts, e, ty);
+        }
         if !at_use {
             return self.require_present(facts, e, ty);
         }
@@ -2833,6 +2871,9 @@ pub(crate) fn literal_rank(e: &Expr) -> u8 {
     }
 }
 
+/// What an element of a collection that does not have the others' type breaks (E0301).
+const COLLECTION_ELEMENTS: &str = "every element of a collection must have the same type";
+
 /// The first time XOP can hold (language.md §2.5).
 pub(crate) const FIRST_TIME: &str = "0000-01-01T00:00:00Z";
 
@@ -3165,6 +3206,166 @@ test "t" {
             let j = jit.decide_with_signals(policy, &args, now, &signals);
             assert_eq!(j.as_ref(), Some(&d), "line {at}: the JIT decides alike");
         }
+    }
+
+    /// The UI case of collection literals whose elements are joined where no type is expected
+    /// (language.md §6.4); its expectations are worked out by hand from the rules.
+    const JOINS: &str = include_str!("../../tests/ui/ok_collection_literal_joins_optional.xop");
+
+    /// Where no type is expected, `absent` or a `T?` among `T`s makes a collection's elements
+    /// `T?`s, in any order, and the engines decide the resulting values as the tests expect.
+    #[test]
+    fn collection_literals_join_absent_with_their_elements() {
+        let mut ws = Workspace::new();
+        ws.set_file("joins.xop", JOINS);
+        let diags = ws.diagnostics();
+        assert!(diags.is_empty(), "{diags:#?}");
+        let program = crate::lower::lower(ws.db(), ws.project()).expect("lowered");
+        assert_eq!(program.tests.len(), 8);
+        decide_tests(&program);
+    }
+
+    /// The codes of the diagnostics of `body`, a function's body of type `Int` with a record
+    /// `R { v: Int? }` parameter `r` in scope.
+    fn codes_of_fn(body: &str) -> Vec<&'static str> {
+        let mut ws = Workspace::new();
+        let source = format!(
+            "module acme.m\nrecord R {{ v: Int? }}\nfn f(r: R): Int = {body}\nfn g(r: R): Int = f(r)\n"
+        );
+        ws.set_file("m.xop", source);
+        let mut codes: Vec<&'static str> = ws
+            .diagnostics()
+            .iter()
+            .filter(|d| d.code != "C0104")
+            .map(|d| d.code)
+            .collect();
+        codes.sort_unstable();
+        codes
+    }
+
+    /// What a collection literal's join accepts and refuses where no type is expected: `T` with
+    /// `absent` or `T?` in either order, and as a set; not `absent` alone (one error, however
+    /// many), not elements that no type holds, nor `absent` where `Int`s are expected.
+    #[test]
+    fn collection_literal_joins_are_checked() {
+        for ok in [
+            "count([1, absent])",
+            "count([absent, 1])",
+            "count([absent, absent, 1, absent])",
+            "count({1, absent})",
+            "count({absent, 1})",
+            "count([r.v, 1])",
+            "count([1, r.v])",
+            "count([r.v])",
+            "count([1, r.v], x => x is absent)",
+            "count([absent, \"a\"])",
+            "if r.v is present then count([r.v, 1], x => x > 0) else 0",
+            "if r.v is present then count([1, r.v], x => x > 0) else 0",
+        ] {
+            assert_eq!(codes_of_fn(ok), Vec::<&str>::new(), "{ok}");
+        }
+        for (bad, codes) in [
+            ("count([absent])", vec!["E0302"]),
+            ("count([absent, absent])", vec!["E0302"]),
+            ("count({absent})", vec!["E0302"]),
+            ("count([])", vec!["E0310"]),
+            ("count([1, \"a\"])", vec!["E0301"]),
+            ("count([absent, 1, \"a\"])", vec!["E0301"]),
+            ("count([1, absent], x => x > 0)", vec!["E0302"]),
+            ("if 1 in [2, absent] then 1 else 0", vec!["E0302"]),
+        ] {
+            assert_eq!(codes_of_fn(bad), codes, "{bad}");
+        }
+    }
+
+    /// The fields of the record or function parameter's open record type declared first in
+    /// `source` (`name`, or `name: _` for one whose type could not be read), and the messages
+    /// of the syntax errors of `source`.
+    fn fields_read(source: &str) -> (Vec<String>, Vec<String>) {
+        fn shown(name: &ast::Ident, ty: &ast::TypeExpr) -> String {
+            match ty {
+                ast::TypeExpr::Error(_) => format!("{}: _", name.name),
+                _ => name.name.clone(),
+            }
+        }
+        let parsed = crate::parse::parse(&Arc::from("t.xop"), source);
+        let messages = parsed
+            .diagnostics
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
+        let fields = match &parsed.ast.items[0].kind {
+            ast::ItemKind::Record(r) => r.fields.iter().map(|f| shown(&f.name, &f.ty)).collect(),
+            ast::ItemKind::Fn(f) => match &f.params[0].ty {
+                ast::TypeExpr::Open { fields, .. } => {
+                    fields.iter().map(|(n, t)| shown(n, t)).collect()
+                }
+                other => panic!("an open record type: {other:?}"),
+            },
+            other => panic!("a record or a function: {other:?}"),
+        };
+        (fields, messages)
+    }
+
+    /// A record field that cannot be read, before a field of an open record type (or any
+    /// other), is one syntax error: the record keeps the fields before it, it (with the type
+    /// read, if any) and those after it, instead of being read again from the open record
+    /// type's `{`; so is a field of an open record type that cannot be read.
+    #[test]
+    fn a_broken_field_keeps_the_fields_around_it() {
+        for (source, fields, messages) in [
+            (
+                "record S {\n  n: Int\n  a: Int = 3\n  b: { x: Int, .. }\n  c: Int\n}\n",
+                vec!["n", "a", "b", "c"],
+                vec!["unexpected `=`"],
+            ),
+            (
+                "record T {\n  n: Int\n  a: List<Int\n  b: { x: Int, .. }\n  c: Int\n}\n",
+                vec!["n", "a: _", "b", "c"],
+                vec!["unexpected `b`"],
+            ),
+            (
+                "record U {\n  a: Int = {1}\n  b: Int = max c\n  d: Int\n}\nfn f(u: U): Int = u.d\n",
+                vec!["a", "b", "d"],
+                vec!["unexpected `=`", "unexpected `=`"],
+            ),
+            // A missing `}` as well: the next declaration is still one.
+            (
+                "record V {\n  n: Int\n  a: Int = 3\n/// Doc.\naction x(to: V) purpose p\n",
+                vec!["n", "a"],
+                vec!["unexpected `=`"],
+            ),
+            (
+                "fn m(x: { n: Int, a: Int = 2, b: { x: Int, .. }, .. }): Int = x.n\n",
+                vec!["n", "a", "b"],
+                vec!["unexpected `=`"],
+            ),
+            (
+                "fn m(x: { n: Int, a: , b: { x: Int, .. }, .. }): Int = x.n\n",
+                vec!["n", "a: _", "b"],
+                vec!["unexpected `,`"],
+            ),
+        ] {
+            let (read, said) = fields_read(&format!("module m\n{source}"));
+            assert_eq!(
+                (read, said),
+                (
+                    fields.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+                    messages.iter().map(|m| m.to_string()).collect::<Vec<_>>()
+                ),
+                "{source}"
+            );
+        }
+        // The fields kept are known where they are used: the record's uses add no error.
+        let mut ws = Workspace::new();
+        ws.set_file(
+            "m.xop",
+            "module m\nrecord S {\n  n: Int\n  a: Int = 3\n  b: { x: Int, .. }\n  c: Int\n}\n\
+             fn f(s: S): Int = s.n + s.a + s.c\nfn g(s: S): Int = f(s)\n",
+        );
+        let mut codes: Vec<_> = ws.diagnostics().iter().map(|d| d.code).collect();
+        codes.sort_unstable();
+        assert_eq!(codes, ["E0103", "E0315"]);
     }
 
     /// The UI case of a signal declared `T?`, whose read is `T?` and not `T??`.
