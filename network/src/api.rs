@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 
-use xop_runtime::connectors::CLOCK_SKEW_MS;
+use xop_runtime::connectors::{self, Origin, QosSays};
 use xop_runtime::engine::Deadline;
 
 use crate::Camara;
@@ -311,15 +311,10 @@ impl Camara {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let reachable = o.bool("reachable")?;
-                // The contract's `connectivity` says how a device is connected; one that is
-                // not reachable has none (`std.camara`: "empty when it is not").
-                if !reachable && !connectivity.is_empty() {
-                    return Err(format!(
-                        "reachable is false but connectivity lists {}: a device that cannot be \
-                         reached has no connectivity, so the answer contradicts itself",
-                        o.str_list("connectivity")?.join(", ")
-                    ));
-                }
+                // The runtime's rule, the one that also judges values given in the input.
+                let names = o.str_list("connectivity")?;
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                connectors::reachability_agrees(ANSWER, reachable, &names)?;
                 Ok(ReachabilityStatus {
                     reachable,
                     connectivity,
@@ -645,17 +640,9 @@ fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
         Some(other) => return Err(format!("statusInfo `{other}` is not in the contract")),
     };
     // The contract gives `statusInfo` (why the session became unavailable) only with
-    // `UNAVAILABLE`: an available session that says it was terminated contradicts itself.
-    if let Some(info) = status_info
-        && qos_status != QosStatus::Unavailable
-    {
-        return Err(format!(
-            "qosStatus is {} but statusInfo is {}, which the contract gives only with \
-             UNAVAILABLE",
-            qos_status.name(),
-            info.name()
-        ));
-    }
+    // `UNAVAILABLE`: an available session that says it was terminated contradicts itself. The
+    // runtime's rule, the one that also judges values given in the input.
+    connectors::qos_session_agrees(ANSWER, &says(qos_status, status_info, None), None)?;
     let device = match o.get("device") {
         None if o.0.contains_key("device") => {
             // `Obj::get` reads null as missing; the contract types `device` as an object,
@@ -680,27 +667,28 @@ fn session_info(o: &Obj<'_>) -> Result<SessionInfo, String> {
 
 /// Why session `s`, as the network describes it, has run out at `at_ms` (milliseconds since
 /// the epoch) while still called `REQUESTED` or `AVAILABLE`: its `expiresAt` is before
-/// `at_ms` by more than [`CLOCK_SKEW_MS`] (clocks apart). The operator's own record then
-/// contradicts itself (a session past its end is deleted or `UNAVAILABLE` with
-/// `DURATION_EXPIRED`): `None` when it does not.
+/// `at_ms` by more than [`CLOCK_SKEW_MS`](xop_runtime::connectors::CLOCK_SKEW_MS) (clocks
+/// apart). The operator's own record then contradicts itself (a session past its end is
+/// deleted or `UNAVAILABLE` with `DURATION_EXPIRED`): `None` when it does not. The runtime's
+/// rule ([`connectors::qos_session_agrees`]).
 pub(crate) fn lapsed(s: &SessionInfo, at_ms: i64) -> Option<String> {
-    if s.qos_status == QosStatus::Unavailable {
-        return None;
+    // The runtime's rule, the one that also judges values given in the input. `statusInfo`
+    // was checked when the answer was read.
+    let says = says(s.qos_status, None, s.expires_at);
+    connectors::qos_session_agrees(ANSWER, &says, Some(at_ms)).err()
+}
+
+/// A connector's answer, to the runtime's agreement rules (which read no clock).
+const ANSWER: Origin = Origin::Answer { clock_ms: 0 };
+
+/// A session's state as the runtime's agreement rules read it, in the contract's spelling.
+fn says(status: QosStatus, info: Option<StatusInfo>, expires_at: Option<i64>) -> QosSays<'static> {
+    QosSays {
+        status: status.name(),
+        unavailable: status == QosStatus::Unavailable,
+        status_info: info.map(StatusInfo::name),
+        expires_at,
     }
-    let expires = s.expires_at?;
-    (expires < at_ms.saturating_sub(CLOCK_SKEW_MS)).then(|| {
-        let show = |ms: i64| {
-            xop_runtime::time::timestamp(ms).map_or_else(|| format!("{ms} ms"), |t| t.to_string())
-        };
-        format!(
-            "the session is {} but its expiresAt {} is before {} (more than the {} s allowed \
-             for clocks apart)",
-            s.qos_status.name(),
-            show(expires),
-            show(at_ms),
-            CLOCK_SKEW_MS / 1000
-        )
-    })
 }
 
 /// An answer's `ApplicationServer`: an object with at least one of `ipv4Address` and

@@ -8,11 +8,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use xop_runtime::connectors::{self, CLOCK_SKEW_MS, Freshness, Origin};
+use xop_runtime::connectors::{self, Freshness, Origin, SimSwapSays};
 use xop_runtime::engine::Deadline;
 use xop_runtime::interp::{self, Decision, NoSignals, Signals};
 use xop_runtime::ir::{Expr, Program, SignalDecl};
-use xop_runtime::proof::record::{SignalFetch, time_text};
+use xop_runtime::proof::record::SignalFetch;
 use xop_runtime::value::Value;
 
 use crate::Camara;
@@ -295,9 +295,19 @@ impl<'a> NetworkSignals<'a> {
                 hours,
                 date,
             } => {
+                // The runtime's rule, the one that also judges values given in the input.
+                let says = SimSwapSays {
+                    swapped: *swapped,
+                    hours: *hours,
+                    latest_swap: date.latest_sim_change,
+                    monitored_period_ms: date
+                        .monitored_period_days
+                        .map(|d| d.saturating_mul(86_400_000)),
+                };
+                let origin = Origin::Answer { clock_ms: wall_ms };
                 return Freshness {
                     age_ms: None,
-                    absent: sim_swap_agrees(*swapped, *hours, date, self.now_ms).err(),
+                    absent: connectors::sim_swap_agrees(origin, &says, self.now_ms).err(),
                 };
             }
             // Current, but it must not contradict itself: a session still called available
@@ -444,12 +454,9 @@ impl Camara {
                 let Some(phone) = text(phone) else {
                     return bad("(Text, Duration)");
                 };
-                // maxAge is in whole hours, rounded up so that the window is covered.
-                let hours = if *window <= 0 {
-                    0
-                } else {
-                    window / 3_600_000 + i64::from(window % 3_600_000 != 0)
-                };
+                // maxAge is in whole hours, rounded up so that the window is covered (the
+                // runtime's rule: a value given in the input is judged over the same window).
+                let hours = connectors::sim_swap_hours(*window);
                 let check = self.check_sim_swap_until(phone, hours, until);
                 let mut calls = check.calls;
                 let swapped = match check.result {
@@ -538,44 +545,5 @@ fn text(v: &Value) -> Option<&str> {
     match v {
         Value::Text(s) | Value::Id(s) => Some(s),
         _ => None,
-    }
-}
-/// Whether `/check` (`swapped` within `hours`) and `/retrieve-date` (`date`) agree at the
-/// decision time `now`: a swap inside the window has a date inside it, or an undisclosed one
-/// the operator did not vouch against; no swap has no date inside it.
-///
-/// Clock skew is allowed only in the fail-closed direction. "Not swapped" with a date up to
-/// [`CLOCK_SKEW_MS`] after the window's start agrees: a policy reading the date sees a swap.
-/// "Swapped" with a date before the window's start, by any amount, disagrees: a policy reading
-/// the date would see no recent swap although the network said swapped.
-fn sim_swap_agrees(swapped: bool, hours: i64, date: &SimSwapDate, now: i64) -> Result<(), String> {
-    let window = hours.saturating_mul(3_600_000);
-    let start = now.saturating_sub(window);
-    let disagree = |what: String| {
-        Err(format!(
-            "the network's answers disagree: /check says {} within {hours} h, /retrieve-date {what}",
-            if swapped { "swapped" } else { "not swapped" }
-        ))
-    };
-    match (swapped, date.latest_sim_change) {
-        (true, Some(t)) if t < start => disagree(format!(
-            "says the latest change was {}, before the window's start {}",
-            time_text(t),
-            time_text(start)
-        )),
-        (false, Some(t)) if t > start.saturating_add(CLOCK_SKEW_MS) => {
-            disagree(format!("says the latest change was {}", time_text(t)))
-        }
-        (true, None)
-            if date
-                .monitored_period_days
-                .is_some_and(|d| d.saturating_mul(86_400_000) >= window) =>
-        {
-            disagree(format!(
-                "says no change in its monitored period of {} days",
-                date.monitored_period_days.unwrap_or_default()
-            ))
-        }
-        _ => Ok(()),
     }
 }

@@ -9,8 +9,10 @@
 //!   whatever the arguments. A value whose type says when its source observed it (Device
 //!   Status's `last_status_time`) is judged at the decision time as a connector's answer is
 //!   ([`crate::connectors::judge_given`]): one that cannot be shown to be within the signal's
-//!   `max_age` is bound as absent, with why in [`Bound::judged`]. Other values are the
-//!   caller's answer now (age zero).
+//!   `max_age` is bound as absent, with why in [`Bound::judged`]. So is one that contradicts
+//!   itself by the agreement rules the connectors judge their answers by (a SIM Swap whose
+//!   `swapped` its date contradicts, a device not reachable but connected, a QoS session
+//!   still available past its end). Other values are the caller's answer now (age zero).
 //!
 //! A parameter named `now` or `signals` takes precedence over the reserved key of that name.
 //!
@@ -61,12 +63,12 @@ pub struct Bound {
     /// The decision time (ms since the Unix epoch), if the input gives one.
     pub now_ms: Option<i64>,
     /// The signals the input gives, by signal index (ascending); [`Value::Absent`] for `null`
-    /// and for a value the freshness rule refused ([`Bound::judged`]).
+    /// and for a value the freshness or agreement rules refused ([`Bound::judged`]).
     pub signals: Vec<(u32, Value)>,
-    /// The given signals bound as absent because they cannot be shown fresh at the decision
-    /// time (`now`, or the clock when the input gives none), by signal index (ascending),
-    /// with why: the proof record's account of them. Judged when bound, so a [`Bound`]
-    /// decided later should carry its `now`.
+    /// The given signals bound as absent because they cannot be shown fresh, or contradict
+    /// themselves, at the decision time (`now`, or the clock when the input gives none), by
+    /// signal index (ascending), with why: the proof record's account of them. Judged when
+    /// bound, so a [`Bound`] decided later should carry its `now`.
     pub judged: Vec<(u32, SignalFetch)>,
 }
 
@@ -845,8 +847,9 @@ fn bind_params(
 }
 
 /// Judges the given `signals` at the decision time (`now_ms`, else `clock`'s) as the connectors
-/// judge their answers: each that cannot be shown fresh becomes [`Value::Absent`], and is
-/// returned with why.
+/// judge their answers ([`crate::connectors::judge_given`]): each that cannot be shown fresh,
+/// or that contradicts itself (a SIM Swap `swapped` its date disagrees with), becomes
+/// [`Value::Absent`], and is returned with why.
 fn judge_signals(
     program: &Program,
     signals: &mut [(u32, Value)],
@@ -862,8 +865,9 @@ fn judge_signals(
         else {
             continue;
         };
-        // Most values carry no observation time: the clock is read only for one that does.
-        if crate::connectors::observed_at(program, &decl.ty, value).is_none() {
+        // Most values are neither timed nor checked for agreement: the clock is read only for
+        // one that is.
+        if !crate::connectors::judged_when_given(program, &decl.ty, value) {
             continue;
         }
         let now = *at.get_or_insert_with(clock);

@@ -75,14 +75,17 @@ fn interp_engine(program: &Program, policy: usize, input: &str) -> Option<Decisi
     Some(interp_decision(program, policy, input))
 }
 
-/// The JIT, for the policies it compiles and inputs without signals (it reads none yet).
+/// The JIT, for the policies it compiles, reading the signals the input gives as the binder
+/// judged them (the values `xop eval --engine jit` reads).
 fn jit_engine(program: &Program, policy: usize, input: &str) -> Option<Decision> {
     let bound = xop_runtime::bind::bind_json(program, policy, input).ok()?;
-    if !bound.signals.is_empty() {
-        return None;
-    }
     let jit = xop_runtime::jit::compile(program);
-    jit.decide(policy, &bound.args, bound.now_ms.unwrap_or(0))
+    jit.decide_with_signals(
+        policy,
+        &bound.args,
+        bound.now_ms.unwrap_or(0),
+        &FixedSignals(bound.signals),
+    )
 }
 
 /// The reference interpreter, with input bound from JSON like `xop eval`.
