@@ -178,6 +178,11 @@ pub fn check_item_with(
                 c.diags
                     .push(recursive_record(db, project, &path, &name.name, r, &cycle));
             }
+            if let Some(name) = item.name()
+                && let Some(d) = record_too_deep(db, project, file, index, &path, &name.name, r)
+            {
+                c.diags.push(d);
+            }
         }
         ItemKind::Enum(e) => {
             if e.variants.is_empty() {
@@ -1927,6 +1932,133 @@ pub fn record_recursion(
         }
     }
     None
+}
+
+/// How deeply the fields of a record nest ([`record_depths`]): `(levels, field, held)`, where
+/// `field` is the index of a field that is that deep, and `held` says
+/// whether a record that is itself too deep holds it (then that one is reported, not this one).
+pub type RecordDepth = (u32, u32, bool);
+
+/// How deeply the fields of each record of the project nest, counted as E0108 counts the
+/// levels of a written type ([`crate::nesting::MAX_NESTING`]): the deepest of its fields'
+/// types, written out in full, where a value such as `Int` is one level, each `?`, `List`,
+/// `Set` or open record around it one more, and a record held one more than its own fields
+/// (a type already reported too deep, or unknown, counts nothing more). A record that
+/// contains itself (E0217) counts one level. Measured once per project, the records held
+/// first, without recursing along the records: a generated chain of 15,000 records must not
+/// overflow the stack of the check that refuses it.
+#[salsa::tracked(returns(ref))]
+pub fn record_depths(db: &dyn Db, project: Project) -> HashMap<(SourceFile, u32), RecordDepth> {
+    type Node = (SourceFile, u32);
+    let cycles = record_cycles(db, project);
+    let mut out: HashMap<Node, RecordDepth> = HashMap::new();
+    let mut records = Vec::new();
+    for &file in project.files(db) {
+        for (i, item) in crate::db::parse_file(db, file).ast.items.iter().enumerate() {
+            if let ItemKind::Record(_) = &item.kind {
+                records.push((file, u32::try_from(i).unwrap_or(u32::MAX)));
+            }
+        }
+    }
+    for &start in &records {
+        // Depth first with a stack of (record, whether the records it holds are measured).
+        let mut stack = vec![(start, false)];
+        while let Some((node, ready)) = stack.pop() {
+            if out.contains_key(&node) || cycles.contains_key(&node) {
+                continue;
+            }
+            if !ready {
+                stack.push((node, true));
+                for (_, held) in record_refs(db, project, node.0, node.1) {
+                    if !out.contains_key(&held) && !cycles.contains_key(&held) {
+                        stack.push((held, false));
+                    }
+                }
+                continue;
+            }
+            let Signature::Record(fields) = resolve::signature(db, project, node.0, node.1) else {
+                continue;
+            };
+            let (mut depth, mut deepest) = (1, 0);
+            for (i, f) in fields.iter().enumerate() {
+                let d = type_depth(&f.ty, &out);
+                if d > depth {
+                    (depth, deepest) = (d, u32::try_from(i).unwrap_or(u32::MAX));
+                }
+            }
+            out.insert(node, (depth, deepest, false));
+        }
+    }
+    // Only the outermost of the records too deep are reported: a chain of 15,000 is one error.
+    let limit = crate::nesting::MAX_NESTING as u32;
+    let held: Vec<Node> = (out.iter())
+        .filter(|(_, d)| d.0 > limit)
+        .flat_map(|(&(file, index), _)| record_refs(db, project, file, index))
+        .map(|(_, held)| held)
+        .collect();
+    for node in held {
+        if let Some(d) = out.get_mut(&node) {
+            d.2 = true;
+        }
+    }
+    out
+}
+
+/// The levels of a value of type `ty`, with the depths of the records measured so far (a
+/// record not among them counts as one whose fields are one level deep). Recursive over `?`,
+/// `List`, `Set` and open record types only, which the parser limits to
+/// [`crate::nesting::MAX_NESTING`] levels.
+fn type_depth(ty: &Ty, records: &HashMap<(SourceFile, u32), RecordDepth>) -> u32 {
+    match ty {
+        Ty::Record(d) => records
+            .get(&(d.file, d.index))
+            .map_or(1, |r| r.0)
+            .saturating_add(1),
+        // Where the parser cut a type too deep (E0108 already), or another error.
+        Ty::Unknown => 0,
+        Ty::Optional(t) | Ty::List(t) | Ty::Set(t) | Ty::Range(t) => {
+            type_depth(t, records).saturating_add(1)
+        }
+        Ty::Open(fields) => (fields.iter())
+            .map(|(_, t)| type_depth(t, records))
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1),
+        _ => 1,
+    }
+}
+
+/// E0108 for record `name` (`r`, record `index` of `file`) when its fields nest deeper than
+/// [`crate::nesting::MAX_NESTING`] levels and no record that holds it is reported already: at
+/// its field through which they are that deep.
+fn record_too_deep(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    index: u32,
+    path: &Arc<str>,
+    name: &str,
+    r: &ast::Record,
+) -> Option<Diagnostic> {
+    let limit = crate::nesting::MAX_NESTING;
+    let &(depth, field, held) = record_depths(db, project).get(&(file, index))?;
+    if depth as usize <= limit || held {
+        return None;
+    }
+    let f = r.fields.get(field as usize)?;
+    Some(
+        Diagnostic::error(
+            "E0108",
+            path,
+            f.name.span.to(f.ty.span()),
+            format!("record `{name}` is nested too deeply: its fields are {depth} levels deep, more than {limit}"),
+        )
+        .with_label(format!("`{}` holds values {depth} levels deep", f.name.name))
+        .with_note(format!(
+            "each record, `?`, `List` or `Set` around a value is one more level: every pass over the values of a type (the consent analysis, input binding, the engines) walks them level by level, and XOP reads at most {limit}, as in a written type"
+        ))
+        .with_help("flatten the records: hold fewer records inside one another, or refer to an inner record by its `Id` instead of holding it"),
+    )
 }
 
 /// `ty` written with the record `target` replaced by `Id`: what a field holds to refer to a

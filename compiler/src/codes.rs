@@ -94,6 +94,7 @@ pub const CODES: &[CodeInfo] = &[
     e("C0010", "compliance cannot be decided"),
     e("C0011", "action without a risk class"),
     e("C0012", "recipient of an action not identified"),
+    e("C0013", "Annex III action not declared high-risk"),
     w("C0101", "rule never applies"),
     w("C0102", "allow never takes effect"),
     w("C0103", "contradictory rules"),

@@ -93,9 +93,21 @@ pub fn failed_guards(db: &dyn Db, project: Project) -> Option<BTreeSet<String>> 
     Some(out)
 }
 
-/// Whether `action`'s findings are in doubt: it failed, or a policy that guards it did (or may).
+/// Whether some record of the project nests deeper than E0108 allows
+/// ([`crate::check::record_depths`]). Compliance then checks nothing: the consent analysis
+/// follows the paths to the channels inside records one step a level, recursively, so a
+/// generated chain of thousands of records would overflow the stack; and the error stops the
+/// project from being built or run, as any error does.
+pub fn records_too_deep(db: &dyn Db, project: Project) -> bool {
+    (crate::check::record_depths(db, project).values())
+        .any(|d| d.0 as usize > crate::nesting::MAX_NESTING)
+}
+
+/// Whether `action`'s findings are in doubt: it failed, or a policy that guards it did (or may),
+/// or a record of the project nests too deeply ([`records_too_deep`]).
 fn action_failed(db: &dyn Db, project: Project, action: &Def) -> bool {
-    *item_failed(db, project, action.file, action.index)
+    records_too_deep(db, project)
+        || *item_failed(db, project, action.file, action.index)
         || failed_guards(db, project)
             .as_ref()
             .is_none_or(|keys| keys.contains(&key(db, action)))
@@ -106,6 +118,9 @@ fn action_failed(db: &dyn Db, project: Project, action: &Def) -> bool {
 #[salsa::tracked(returns(ref))]
 pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    if records_too_deep(db, project) {
+        return out;
+    }
     for action in all_defs(db, project, DefKind::Action) {
         out.extend(
             action_compliance(db, project, action.file, action.index)
@@ -145,7 +160,7 @@ pub fn compliance(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     out
 }
 
-/// The properties of one action (C0001–C0005, C0010–C0012, C0101–C0103, C0105, C0106).
+/// The properties of one action (C0001–C0005, C0010–C0013, C0101–C0103, C0105, C0106).
 #[salsa::tracked(returns(ref))]
 pub fn action_compliance(
     db: &dyn Db,
@@ -816,6 +831,31 @@ struct ActionFacts {
     risk: Option<Arc<str>>,
     risk_span: Span,
     annotations: Vec<String>,
+    /// The `@annex_iii` annotation, if any: it makes the action high-risk whatever its `risk`
+    /// clause says.
+    annex_iii: Option<Span>,
+}
+
+impl ActionFacts {
+    /// The risk class the checks apply: `risk high` for an action in an Annex III area (unless
+    /// it is declared `risk prohibited`, stricter still; C0013 reports the contradiction), the
+    /// declared class otherwise, and high for an unclassified action (C0011), the strictest
+    /// class that may be allowed.
+    fn checked_risk(&self) -> &str {
+        match self.risk.as_deref() {
+            Some("prohibited") => "prohibited",
+            _ if self.annex_iii.is_some() => "high",
+            declared => declared.unwrap_or("high"),
+        }
+    }
+
+    /// Where a finding about a high-risk action points to say why it is high-risk, and how.
+    fn high_risk_label(&self) -> (Span, &'static str) {
+        match (self.risk.as_deref(), self.annex_iii) {
+            (Some("high"), _) | (_, None) => (self.risk_span, "declared `risk high` here"),
+            (_, Some(annex)) => (annex, "`@annex_iii` makes it high-risk"),
+        }
+    }
 }
 
 impl<'a> Cx<'a> {
@@ -905,6 +945,9 @@ impl<'a> Cx<'a> {
                 .iter()
                 .map(|x| x.name.name.clone())
                 .collect(),
+            annex_iii: (item.annotations.iter())
+                .find(|x| x.name.name == "annex_iii")
+                .map(|x| x.span),
         })
     }
 
@@ -919,11 +962,32 @@ impl<'a> Cx<'a> {
                 Diagnostic::error("C0011", &apath, action.span, format!("action `{}` has no risk class", action.name))
                     .with_label("unclassified")
                     .with_note("EU AI Act: obligations follow the risk class (Art. 5 prohibited, Art. 6 and Annex III high, Art. 50 limited); an unclassified action cannot be checked against them")
-                    .with_help("add `risk minimal`, `risk limited`, `risk high` or `risk prohibited` after the purpose"),
+                    .with_help(if facts.annex_iii.is_some() {
+                        "add `risk high` after the purpose: `@annex_iii` puts the action in an Annex III area"
+                    } else {
+                        "add `risk minimal`, `risk limited`, `risk high` or `risk prohibited` after the purpose"
+                    }),
             );
         }
-        // Unclassified actions are checked as high risk: the strictest class that may be allowed.
-        let risk = facts.risk.as_deref().unwrap_or("high");
+        // C0013: an action in an Annex III area is high-risk (AI Act Art. 6(2)); a lower class
+        // written on it would turn off the checks of oversight, so it is refused, and the
+        // action is checked as high-risk meanwhile (`checked_risk`).
+        if let (Some(declared), Some(annex)) = (facts.risk.as_deref(), facts.annex_iii)
+            && declared != "high"
+        {
+            self.diags.push(
+                Diagnostic::error("C0013", &apath, facts.risk_span, format!("action `{}` is in an Annex III area but declared `risk {declared}`", action.name))
+                    .with_label(format!("declared `risk {declared}`"))
+                    .with_secondary(&apath, annex, "`@annex_iii` makes the action high-risk")
+                    .with_note(format!(
+                        "EU AI Act Art. 6(2): an AI system used in an Annex III area is high-risk, and under Art. 14 a person oversees its decisions; the action is checked as {}",
+                        if declared == "prohibited" { "prohibited, the stricter class" } else { "high-risk" }
+                    ))
+                    .with_help(format!("write `risk high` instead of `risk {declared}`, or remove `@annex_iii` if `{}` is not in an Annex III area", action.name)),
+            );
+        }
+        let risk = facts.checked_risk();
+        let high = facts.high_risk_label();
         let formulas: Vec<Formula> = rules.iter().map(|r| self.formula(&r.condition)).collect();
         let of_verdict = |v: Verdict| -> Vec<Formula> {
             rules
@@ -1027,7 +1091,7 @@ impl<'a> Cx<'a> {
                 self.diags.push(
                         Diagnostic::error("C0001", &rpath, r.span, format!("high-risk action `{}` can be allowed without human review", action.name))
                             .with_label(format!("allows {example}, with no deny or review applying"))
-                            .with_secondary(&apath, facts.risk_span, "declared `risk high` here")
+                            .with_secondary(&apath, high.0, high.1)
                             .with_note("EU AI Act Art. 14: high-risk AI systems are overseen by people who can intervene before a decision takes effect")
                             .with_help(self.review_help(r)),
                     );
@@ -1049,7 +1113,7 @@ impl<'a> Cx<'a> {
                         ),
                     )
                     .with_label("when nobody decides in time, this allows without a human")
-                    .with_secondary(&apath, facts.risk_span, "declared `risk high` here")
+                    .with_secondary(&apath, high.0, high.1)
                     .with_note("EU AI Act Art. 14: a deadline passing is not human oversight")
                     .with_help("write `else deny`"),
                 );

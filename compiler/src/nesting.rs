@@ -23,6 +23,13 @@ use crate::span::Span;
 
 /// The deepest an expression or a type may be nested: far beyond what people write, and
 /// below what the engines evaluate once lowering has added its few levels.
+///
+/// Records that hold one another are held to it too (`crate::check::record_depths`): the
+/// types of a record's fields, with each record held written out, nest at most this deep.
+/// The passes over the values of a type (the consent analysis's paths to channels, input
+/// binding, the JIT's layout) take a few stack frames a level, so 128 levels stay far from
+/// the end of a language server worker's 2 MiB stack, where 5,000 overflowed it; and real
+/// schemas nest a handful of levels (protobuf's parsers stop at 100).
 pub const MAX_NESTING: usize = 128;
 
 /// How deep drops recurse before they go on with a heap stack.

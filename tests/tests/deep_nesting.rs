@@ -668,3 +668,83 @@ fn calls_that_inline_too_large_are_checked_and_refused() {
         assert_eq!(d.verdict, verdict, "a = {a}: {d:?}");
     }
 }
+
+/// A project whose records hold one another `n` deep (`record R0 { r: R1 }` … `record Rn {
+/// ch: Channel }`, each field's type wrapped as `wrap` says), taken by a marketing action, so
+/// that the consent analysis follows the path to the channel through every record.
+fn record_chain(n: usize, wrap: fn(String) -> String) -> String {
+    let mut s = String::from(
+        "module deep\n\nuse std.consent.{consent, marketing, Consent}\n\n\
+         record Customer {\n  id: Id\n  consents: List<Consent>\n}\n\n",
+    );
+    for i in 0..n {
+        s.push_str(&format!(
+            "record R{i} {{ r: {} }}\n",
+            wrap(format!("R{}", i + 1))
+        ));
+    }
+    s.push_str(&format!("record R{n} {{ ch: Channel }}\n\n"));
+    s.push_str(
+        "action send(to: Customer, d: R0) purpose marketing risk minimal\n\n\
+         policy p for send(to: c) {\n  allow \"ok\"\n}\n",
+    );
+    s
+}
+
+/// Records nested 20,000 deep are one E0108, on the outermost record, and nothing else: the
+/// depth is measured without recursing, and compliance, which would follow the path to the
+/// channel one step a level, does not look at the project. Checked, lowered and compiled on
+/// the 2 MiB stack of the language server's workers (without the limit, the consent analysis
+/// overflowed it at 5,000 levels).
+#[test]
+fn records_nested_too_deeply_are_an_error_not_a_crash() {
+    let (diags, lowered) = checked_and_lowered(record_chain(20_000, |t| t));
+    assert_eq!(
+        errors(&diags),
+        [
+            "E0108: record `R0` is nested too deeply: its fields are 20001 levels deep, more than 128"
+        ],
+        "{diags:#?}"
+    );
+    assert!(diags.iter().all(|d| !d.code.starts_with('C')), "{diags:#?}");
+    // Lowering is not run on sources with errors; if it is, it must not crash either.
+    if let Ok(program) = lowered {
+        on_small_stack(move || drop(jit::compile(&program)));
+    }
+}
+
+/// The limit counts the levels of a record's fields as written types count theirs, with each
+/// record held written out: each record, `?` or `List` around a value is one more level. 128
+/// levels check (and are analysed for consent: C0005 names the channel 127 records down), 129
+/// do not.
+#[test]
+fn records_nested_up_to_the_limit_are_accepted() {
+    type Wrap = fn(String) -> String;
+    // (how each field wraps the next record, records below the limit, levels each adds)
+    let shapes: [(&str, Wrap, usize); 3] = [
+        ("records", |t| t, 127),
+        ("lists of records", |t| format!("List<{t}>"), 63),
+        ("optional records", |t| format!("{t}?"), 63),
+    ];
+    for (what, wrap, n) in shapes {
+        let (ok, _) = checked_and_lowered(record_chain(n, wrap));
+        let errors_ok = errors(&ok);
+        assert!(
+            errors_ok.iter().all(|e| !e.starts_with("E0108")),
+            "{what} at the limit: {errors_ok:?}"
+        );
+        assert!(
+            ok.iter().any(|d| d.code == "C0005"),
+            "{what}: compliance still analyses the project: {ok:#?}"
+        );
+        let (deep, _) = checked_and_lowered(record_chain(n + 1, wrap));
+        // One more record past the limit: 129 levels (lists and optionals: 127 + 2).
+        assert_eq!(
+            errors(&deep),
+            [
+                "E0108: record `R0` is nested too deeply: its fields are 129 levels deep, more than 128"
+            ],
+            "{what} past the limit"
+        );
+    }
+}
