@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use xop_runtime::interp::{self, FixedSignals};
-use xop_runtime::ir::{Program, TestCase};
+use xop_runtime::ir::{Program, TestCase, Type};
 use xop_runtime::jit::JitModule;
 use xop_runtime::value::Value;
 
@@ -124,6 +124,37 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
     }
 }
 
+/// Whether every time in `v` (a value of type `ty` at `path`) is one XOP holds, as
+/// [`xop_runtime::time::held`] (the range the input reader applies) says; else why not, named
+/// by its path (`to.ts`, `to.visits[2].at`).
+fn unheld_time(program: &Program, ty: &Type, v: &Value, path: &str) -> Result<(), String> {
+    // The path below `path` to the first time out of range, and why.
+    fn first(program: &Program, ty: &Type, v: &Value) -> Option<(String, String)> {
+        match (ty, v) {
+            (Type::Optional(inner), _) => first(program, inner, v),
+            (Type::Time, Value::Time(ms)) => xop_runtime::time::held(*ms)
+                .err()
+                .map(|e| (String::new(), e)),
+            (Type::Record(r), Value::Record(_, fields)) => {
+                let rt = program.records.get(*r as usize)?;
+                rt.fields.iter().zip(fields.iter()).find_map(|(f, v)| {
+                    first(program, &f.ty, v).map(|(below, e)| (format!(".{}{below}", f.name), e))
+                })
+            }
+            (Type::List(elem) | Type::Set(elem), Value::List(xs)) => {
+                xs.iter().enumerate().find_map(|(i, x)| {
+                    first(program, elem, x).map(|(below, e)| (format!("[{i}]{below}"), e))
+                })
+            }
+            _ => None,
+        }
+    }
+    match first(program, ty, v) {
+        Some((below, e)) => Err(format!("`{path}{below}`: {e}")),
+        None => Ok(()),
+    }
+}
+
 /// A `test` block with no `expect`: it checks nothing, and the program keeps no test case of it.
 #[derive(Debug)]
 struct EmptyTest {
@@ -204,9 +235,40 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
             .map_err(|m| format!("  cannot evaluate the test's input: {m}\n"))
     };
     let args: Vec<Value> = case.args.iter().map(constant).collect::<Result<_, _>>()?;
+    // A test decides only on values an input could carry: held to the checks binding an input
+    // applies (its type, a known zone; a time in the range XOP holds, language.md §2.5), or
+    // the test would pass on a decision no input can reach. The engines take such a time as
+    // a value, and would refuse the rest as bad input, which a test expecting `deny` would
+    // pass on: the test fails first, naming the value.
+    let unheld = |what: String| {
+        format!(
+            "  the test's input is one no input can carry: {what}; write a value an input \
+             could give (language.md §2.5)\n"
+        )
+    };
+    // `path` names the value as an input's error would (`to.ts`); `whose`, where it is given.
+    let held = |ty: &Type, v: &Value, path: &str, whose: &str| {
+        interp::check_value(program, ty, v)
+            .map_err(|e| format!("`{path}`: {e}"))
+            .and_then(|()| unheld_time(program, ty, v, path))
+            .map_err(|e| unheld(format!("{whose}{e}")))
+    };
+    for pol in asked.iter().filter_map(|&i| program.policies.get(i)) {
+        for (param, arg) in pol.params.iter().zip(&args) {
+            held(&param.ty, arg, &param.name, "")?;
+        }
+    }
     let mut given = Vec::new();
     for (signal, e) in &case.given {
-        given.push((*signal, constant(e)?));
+        let value = constant(e)?;
+        if let Some(decl) = program.signals.get(*signal as usize)
+            && value != Value::Absent
+        {
+            // The signal's own name, as the test writes it.
+            let name = decl.name.rsplit('.').next().unwrap_or(&decl.name);
+            held(&decl.ty, &value, name, "the value given for the signal, ")?;
+        }
+        given.push((*signal, value));
     }
     let signals = FixedSignals(given);
     let (d, j) = match &case.action {

@@ -211,6 +211,8 @@ pub fn check_item_with(
                 Open::Refused("an action's parameter"),
                 Site::Params(Some(&a.name.name)),
             );
+            let owner = format!("action `{}`", a.name.name);
+            (c.diags).extend(resolve::reserved_params(&path, &owner, &a.params));
             if let Some(p) = &a.purpose {
                 c.expect_def(p, DefKind::Purpose);
             }
@@ -332,6 +334,8 @@ pub fn check_item_with(
                 Open::Refused("a decision's parameter"),
                 Site::Params(None),
             );
+            let owner = format!("decision `{}`", d.name.name);
+            (c.diags).extend(resolve::reserved_params(&path, &owner, &d.params));
             let mut env = Env::default();
             bind_params(&mut env, &ps);
             if let Some(at) = &d.at {

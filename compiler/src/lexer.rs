@@ -276,8 +276,14 @@ pub enum Token {
     /// A duration: `500ms`, `15m`, `24h`, `7d`, `2w`, `1h30m`.
     #[regex(r"([0-9]+(ms|s|m|h|d|w))+")]
     Duration,
-    /// An RFC 3339 time: `2026-11-25T10:00:00Z`, `2026-11-25T10:00:00.5+01:00`.
-    #[regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})")]
+    /// An RFC 3339 time: `2026-11-25T10:00:00Z`, `2026-11-25T10:00:00.5+01:00`; or a near miss
+    /// of one, which the parser reports as one invalid literal (E0105, saying what is wrong):
+    /// a clock without seconds or minutes (`2026-11-25T10:00Z`), a fraction without digits
+    /// (`…:00.Z`), an offset without its colon or minutes (`+0100`, `+01`), or no zone at all.
+    /// Lexed otherwise, such a text would be the subtraction `2026 - 11 - 25` followed by
+    /// errors that do not say what is wrong with the time. No valid program writes a date
+    /// followed by `T` and two digits, so the near miss takes nothing from another token.
+    #[regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}(:[0-9]{2}(:[0-9]{2})?)?(\.[0-9]*)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?")]
     Time,
     /// A text literal: `"in-service-interaction"`, with `\"`, `\\`, `\n`, `\t`, `\u{..}` escapes.
     #[regex(r#""([^"\\\n\r]|\\[^\n\r])*""#)]
@@ -531,6 +537,41 @@ mod tests {
                 Token::Money,
                 Token::Time,
                 Token::Text
+            ]
+        );
+    }
+
+    /// Near misses of a time are one token each, up to where the time's form ends; what
+    /// follows a valid time is not taken into it.
+    #[test]
+    fn near_miss_times_are_one_token() {
+        for src in [
+            "2026-11-25T10:00Z",
+            "2026-11-25T10Z",
+            "2026-11-25T10:00:00.Z",
+            "2026-11-25T10:00:00+0100",
+            "2026-11-25T10:00:00+01",
+            "2026-11-25T10:00:00",
+            "2026-11-25t10:00",
+        ] {
+            assert_eq!(lex(src).tokens, [(0, Token::Time, src.len())], "{src}");
+            assert!(lex(src).errors.is_empty(), "{src}");
+        }
+        assert_eq!(
+            kinds("2026-11-25T10:00:00Z-1h 2026-11-25T10:00:00+01:00..x 2026-11-25 x"),
+            [
+                Token::Time,
+                Token::Minus,
+                Token::Duration,
+                Token::Time,
+                Token::DotDot,
+                Token::Ident,
+                Token::Int,
+                Token::Minus,
+                Token::Int,
+                Token::Minus,
+                Token::Int,
+                Token::Ident
             ]
         );
     }

@@ -958,10 +958,15 @@ pub mod literal {
         match parsed {
             Ok(v) => ExprKind::Lit(Literal::Int(v)),
             Err(_) => {
-                issues.push(Issue::Literal(
-                    span,
-                    format!("integer `{raw}` is too large (the largest is {})", i64::MAX),
-                ));
+                let mut why = format!("integer `{raw}` is too large (the largest is {})", i64::MAX);
+                // An integer literal is an `Int` wherever it stands (language.md §6.4); the
+                // number may be meant as a `Decimal`, which is written with a point.
+                if xop_runtime::bind::exact_decimal(&raw.replace('_', "")).is_some() {
+                    why.push_str(&format!(
+                        "; if a Decimal is meant, write it with a point: `{raw}.0`"
+                    ));
+                }
+                issues.push(Issue::Literal(span, why));
                 ExprKind::Error
             }
         }
@@ -987,18 +992,29 @@ pub mod literal {
         valid(Literal::Money(amount, currency.to_string()), before, issues)
     }
 
+    /// Reports `digits` (a decimal or an amount, `_` removed) unless a `Decimal` holds it
+    /// exactly, read as inputs are ([`xop_runtime::bind::exact_decimal`]: trailing zeros of
+    /// the fraction make no literal inexact); lowering reads the same value from the text.
     fn exact(digits: &str, what: &str, raw: &str, span: Span, issues: &mut Vec<Issue>) {
-        if rust_decimal::Decimal::from_str_exact(digits).is_err() {
-            issues.push(Issue::Literal(
-                span,
-                format!(
-                    "{what} `{raw}` cannot be held exactly: decimals have at most 28 digits after \
-                     the point, 28 to 29 significant digits, and lie within ±{}; round it \
-                     yourself to what you mean",
-                    rust_decimal::Decimal::MAX
-                ),
-            ));
+        use xop_runtime::bind::exact_decimal;
+        if exact_decimal(digits).is_some() {
+            return;
         }
+        let max = rust_decimal::Decimal::MAX;
+        let whole = digits.split_once('.').map_or(digits, |(whole, _)| whole);
+        let why = if exact_decimal(whole).is_none() {
+            format!(
+                "{what} `{raw}` is beyond the range of Decimal: its whole part alone is more \
+                 than {max}, the largest a Decimal holds"
+            )
+        } else {
+            format!(
+                "{what} `{raw}` cannot be held exactly: decimals have at most 28 digits after \
+                 the point, 28 to 29 significant digits, and lie within ±{max}; round it \
+                 yourself to what you mean"
+            )
+        };
+        issues.push(Issue::Literal(span, why));
     }
 
     /// `1h30m` → milliseconds; an overflowing duration is reported and is an error node.
@@ -1040,12 +1056,20 @@ pub mod literal {
         ExprKind::Lit(Literal::Duration(total, raw.to_string()))
     }
 
-    /// An RFC 3339 time, checked to be a real instant; one that is not is reported and is an
-    /// error node.
+    /// An RFC 3339 time, checked to be a real instant; one that is not (a near miss the lexer
+    /// took as a time included) is reported once, saying what is wrong, and is an error node.
     pub fn time(raw: &str, span: Span, issues: &mut Vec<Issue>) -> ExprKind {
         match xop_runtime::time::parse_rfc3339(raw) {
             Ok(_) => ExprKind::Lit(Literal::Time(raw.to_string())),
             Err(why) => {
+                let why = match near_miss(raw) {
+                    None => why,
+                    Some((wrong, fixed)) => match xop_runtime::time::parse_rfc3339(&fixed) {
+                        Ok(_) => format!("{wrong}; write `{fixed}`"),
+                        // What is left once those are mended (no zone, a day out of range).
+                        Err(more) => format!("{wrong}; and {more}"),
+                    },
+                };
                 issues.push(Issue::Literal(
                     span,
                     format!("`{raw}` is not a valid RFC 3339 time: {why}"),
@@ -1053,6 +1077,58 @@ pub mod literal {
                 ExprKind::Error
             }
         }
+    }
+
+    /// What makes `raw`, a time as the lexer reads one, miss RFC 3339's form, and `raw` with
+    /// that mended (the reader's general message would only restate the form); `None` when its
+    /// form is right. The mending adds nothing that changes the instant meant: `:00` for the
+    /// missing minutes or seconds, the colon or `:00` minutes of an offset, and drops a `.`
+    /// with no digits. A missing zone is not made up: the reader says it is missing.
+    fn near_miss(raw: &str) -> Option<(String, String)> {
+        // The date and `T`, always whole: the lexer's form starts so.
+        let (date, rest) = raw.split_at_checked(11)?;
+        let clock_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == ':'))
+            .unwrap_or(rest.len());
+        let (clock, rest) = rest.split_at(clock_len);
+        let mut wrong = Vec::new();
+        let clock = match clock.len() {
+            2 => {
+                wrong.push("minutes and seconds are required (`hh:mm:ss`)");
+                format!("{clock}:00:00")
+            }
+            5 => {
+                wrong.push("seconds are required (`hh:mm:ss`)");
+                format!("{clock}:00")
+            }
+            _ => clock.to_string(),
+        };
+        let (fraction, zone) = match rest.strip_prefix('.') {
+            Some(more) => {
+                let n = more
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(more.len());
+                if n == 0 {
+                    wrong.push("the fraction of a second has no digits after `.`");
+                    ("", more)
+                } else {
+                    (&rest[..n + 1], &more[n..])
+                }
+            }
+            None => ("", rest),
+        };
+        let zone = match zone.as_bytes() {
+            [b'+' | b'-', _, _] => {
+                wrong.push("an offset has hours and minutes, written like `+01:00`");
+                format!("{zone}:00")
+            }
+            [b'+' | b'-', _, _, _, _] => {
+                wrong.push("an offset is written with a colon, like `+01:00`");
+                format!("{}:{}", &zone[..3], &zone[3..])
+            }
+            _ => zone.to_string(),
+        };
+        (!wrong.is_empty()).then(|| (wrong.join(", "), format!("{date}{clock}{fraction}{zone}")))
     }
 }
 
@@ -1296,6 +1372,152 @@ mod tests {
             "{offset:?}"
         );
         assert!(errors("2026-02-30T10:00:00Z")[0].contains("out of range"));
+    }
+
+    /// Trailing zeros of a fraction make no decimal literal inexact, whatever its size; the
+    /// value lowered from the text is the one the check read, at the same scale. A literal
+    /// beyond the range says so; one with too many digits, that it cannot be held exactly.
+    #[test]
+    fn decimal_literals_are_read_as_inputs_are() {
+        let errors = |src: &str| -> Vec<String> {
+            p(&format!("module m\nfn t(): Decimal = {src}\n"))
+                .diagnostics
+                .iter()
+                .map(|d| format!("{} {}", d.code, d.message))
+                .collect()
+        };
+        for src in [
+            "9999999999999999999999999999.0",
+            "1.00000000000000000000000000000",
+            "79228162514264337593543950335.000",
+            "0.00000000000000000000000000000000",
+            "1.23456789012345678901234567890",
+            "12.50",
+            "7_922_816_251_426_433_759_354_395_033.5",
+        ] {
+            assert_eq!(errors(src), Vec::<String>::new(), "{src}");
+            let digits = src.replace('_', "");
+            let read = xop_runtime::bind::exact_decimal(&digits).expect("exact");
+            // What lowering (and the type checker's constants) read from the literal's text.
+            let lowered: rust_decimal::Decimal = digits.parse().expect("a decimal");
+            assert_eq!((read, read.scale()), (lowered, lowered.scale()), "{src}");
+        }
+        let beyond = |src: &str| {
+            vec![format!(
+                "E0105 decimal `{src}` is beyond the range of Decimal: its whole part alone is \
+                 more than 79228162514264337593543950335, the largest a Decimal holds"
+            )]
+        };
+        for src in [
+            "79228162514264337593543950336.0",
+            "100000000000000000000000000000.0",
+        ] {
+            assert_eq!(errors(src), beyond(src), "{src}");
+        }
+        for src in [
+            "0.000000000000000000000000000001",
+            "9999999999999999999999999999.5",
+            "1.000000000000000000000000000001",
+        ] {
+            let e = errors(src);
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(
+                e[0].starts_with(&format!("E0105 decimal `{src}` cannot be held exactly")),
+                "{e:?}"
+            );
+        }
+        assert_eq!(
+            errors("10000000000000000000000000000"),
+            [
+                "E0105 integer `10000000000000000000000000000` is too large (the largest is \
+              9223372036854775807); if a Decimal is meant, write it with a point: \
+              `10000000000000000000000000000.0`"
+            ]
+        );
+        assert_eq!(
+            errors("100000000000000000000000000000"),
+            [
+                "E0105 integer `100000000000000000000000000000` is too large (the largest is \
+              9223372036854775807)"
+            ]
+        );
+        assert_eq!(
+            errors("0.1 EUR + 1.000000000000000000000000000000 EUR"),
+            Vec::<String>::new()
+        );
+    }
+
+    /// A near miss of a time is one E0105 for the whole literal, saying what is wrong and,
+    /// where the mending changes no instant, the time to write; no error follows it.
+    #[test]
+    fn near_miss_times_are_one_error_that_says_what_is_wrong() {
+        let errors = |src: &str| -> Vec<(String, std::ops::Range<usize>)> {
+            let text = format!("module m\nfn t(): Time = {src}\n");
+            let at = text.find(src).unwrap();
+            p(&text)
+                .diagnostics
+                .iter()
+                .map(|d| {
+                    let r = d.span.range();
+                    (
+                        format!("{} {}", d.code, d.message),
+                        r.start - at..r.end - at,
+                    )
+                })
+                .collect()
+        };
+        for (src, says) in [
+            (
+                "2026-11-25T10:00Z",
+                "seconds are required (`hh:mm:ss`); write `2026-11-25T10:00:00Z`",
+            ),
+            (
+                "2026-11-25T10Z",
+                "minutes and seconds are required (`hh:mm:ss`); write `2026-11-25T10:00:00Z`",
+            ),
+            (
+                "2026-11-25T10:00:00.Z",
+                "the fraction of a second has no digits after `.`; write `2026-11-25T10:00:00Z`",
+            ),
+            (
+                "2026-11-25T10:00:00+0100",
+                "an offset is written with a colon, like `+01:00`; write \
+                 `2026-11-25T10:00:00+01:00`",
+            ),
+            (
+                "2026-11-25T10:00:00-05",
+                "an offset has hours and minutes, written like `+01:00`; write \
+                 `2026-11-25T10:00:00-05:00`",
+            ),
+            (
+                "2026-11-25T10:00.+0100",
+                "seconds are required (`hh:mm:ss`), the fraction of a second has no digits \
+                 after `.`, an offset is written with a colon, like `+01:00`; write \
+                 `2026-11-25T10:00:00+01:00`",
+            ),
+            (
+                "2026-11-25T10:00",
+                "seconds are required (`hh:mm:ss`); and the time zone is missing: end it with \
+                 `Z` or an offset like `+01:00`",
+            ),
+            (
+                "2026-02-30T10:00Z",
+                "seconds are required (`hh:mm:ss`); and the day is out of range (01 to 28)",
+            ),
+            (
+                "2026-11-25T10:00:00",
+                "the time zone is missing: end it with `Z` or an offset like `+01:00`",
+            ),
+        ] {
+            assert_eq!(
+                errors(src),
+                [(
+                    format!("E0105 `{src}` is not a valid RFC 3339 time: {says}"),
+                    0..src.len()
+                )],
+                "{src}"
+            );
+        }
     }
 
     #[test]

@@ -178,6 +178,51 @@ pub fn duplicate(path: &Arc<str>, name: &str, span: Span, first: Span) -> Diagno
     ))
 }
 
+/// The names no action or decision parameter may have: the keys a decision's input object
+/// gives beside its parameters, `now` (the decision time) and `signals` (the signal values)
+/// (runtime.md, "Input JSON").
+pub const RESERVED_PARAMS: [&str; 2] = ["now", "signals"];
+
+/// E0221 for each parameter of `ps` named like a key of [`RESERVED_PARAMS`]: the parameters of
+/// `owner` (`action `remind``), an action or a decision, whose input is such an object. Such a
+/// parameter would take the key, and the decision would be taken at the clock's time, or
+/// without the signals given.
+pub fn reserved_params(path: &Arc<str>, owner: &str, ps: &[ast::Param]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for p in ps {
+        let name = p.name.name.as_str();
+        let what = match name {
+            "now" => "the decision time",
+            "signals" => "the signal values",
+            _ => continue,
+        };
+        // A name no other parameter has, to suggest: `now_2`, `now_3`…
+        let free = |n: &str| !ps.iter().any(|q| q.name.name == n);
+        let suggested = (2..)
+            .map(|i| format!("{name}_{i}"))
+            .find(|n| free(n))
+            .unwrap_or_else(|| format!("{name}_2"));
+        out.push(
+            Diagnostic::error(
+                "E0221",
+                path,
+                p.name.span,
+                format!("a parameter of {owner} cannot be named `{name}`"),
+            )
+            .with_label(format!("`{name}` is the input's own key for {what}"))
+            .with_note(
+                "a decision's input gives one key per parameter and two more: `now`, the \
+                 decision time, and `signals`, the signal values; a parameter of either name \
+                 would take that key",
+            )
+            .with_help(format!(
+                "rename the parameter, e.g. `{suggested}`, wherever it is named"
+            )),
+        );
+    }
+    out
+}
+
 /// Which file declares which module.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ModuleIndex {

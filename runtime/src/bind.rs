@@ -14,7 +14,10 @@
 //!   `swapped` its date contradicts, a device not reachable but connected, a QoS session
 //!   still available past its end). Other values are the caller's answer now (age zero).
 //!
-//! A parameter named `now` or `signals` takes precedence over the reserved key of that name.
+//! The two keys are the input's own ([`RESERVED_KEYS`]): the compiler refuses a parameter of
+//! either name (E0221), and a module that has one all the same cannot be given input: binding
+//! refuses it ([`BindErrorKind::ReservedName`]) rather than let the parameter take the key, or
+//! the key the parameter.
 //!
 //! Values are converted by their IR [`Type`]:
 //!
@@ -93,7 +96,16 @@ pub enum BindErrorKind {
     /// keep the last value, some the first), so the input is refused rather than read one way
     /// while the system that wrote it or a log reader reads it the other.
     DuplicateKey,
+    /// A parameter of the program named like one of the input's own keys ([`RESERVED_KEYS`]),
+    /// which the compiler refuses (E0221): no input can say whether such a key gives the
+    /// parameter or the decision time (the signals), so a module built with one is refused
+    /// whatever the input.
+    ReservedName,
 }
+
+/// The keys an input object has beside the parameters: the decision time and the given
+/// signals. No action or decision parameter may be named so (the compiler's E0221).
+pub const RESERVED_KEYS: [&str; 2] = ["now", "signals"];
 
 impl BindErrorKind {
     /// A stable, lower-case name for reports.
@@ -106,6 +118,7 @@ impl BindErrorKind {
             BindErrorKind::OutOfRange => "out-of-range",
             BindErrorKind::Malformed => "malformed",
             BindErrorKind::DuplicateKey => "duplicate-key",
+            BindErrorKind::ReservedName => "reserved-name",
         }
     }
 }
@@ -291,12 +304,12 @@ fn scan(text: &str) -> (Result<Json, serde_json::Error>, Seen) {
 
 /// Parses `text` as [`parse_json`] does; with `exact`, also as [`parse_input`] does.
 fn strict(text: &str, exact: bool) -> Result<Json, BindError> {
-    let (parsed, seen) = scan(text);
+    let (parsed, mut seen) = scan(text);
     if exact && parsed.is_ok() {
         // xop reads the input itself: an integer keeps all 64 bits.
         inexact_number(text, &seen, Readers::Xop)?;
     }
-    let duplicate = seen.duplicate;
+    let duplicate = seen.duplicate.take();
     // The key is in the path already, and serde_json's messages quote no value.
     parsed.map_err(|e| match duplicate {
         Some((path, key)) => BindError::new(
@@ -309,8 +322,44 @@ fn strict(text: &str, exact: bool) -> Result<Json, BindError> {
                 e.column()
             ),
         ),
+        None if is_number_out_of_range(&e) => beyond_every_type(text, &seen),
         None => BindError::new(BindErrorKind::Malformed, "", format!("invalid JSON: {e}")),
     })
+}
+
+/// Whether serde_json refused `e` because a number is beyond what it reads (an integer beyond
+/// 64 bits it reads as an `f64`; an `f64` beyond ±1.8e308 it refuses): its error has no code
+/// to match, so its message, stable across serde_json 1.x, is matched.
+fn is_number_out_of_range(e: &serde_json::Error) -> bool {
+    e.is_syntax() && e.to_string().starts_with("number out of range")
+}
+
+/// The error for the number serde_json refused as out of range while reading `text`: the
+/// number after the `seen.numbers` read before it, at the path where [`Strict`] stopped.
+/// Larger than every number type (an `Int`, a Decimal), it is refused as such, at its path,
+/// as [`inexact_in`] refuses the numbers JSON reads as others.
+fn beyond_every_type(text: &str, seen: &Seen) -> BindError {
+    const WHAT: &str = "is beyond every number type (an Int has 64 bits, a Decimal 28 to 29 \
+                        significant digits) and beyond what JSON reads (about ±1.8e308); write \
+                        a number its type holds";
+    let path = seen.failed_at.clone().unwrap_or_default();
+    let written = number_texts(text).get(seen.numbers).map(|n| {
+        // A number of any length may be written: the message quotes its start and its length.
+        const SHOWN: usize = 24;
+        match n.get(..SHOWN) {
+            Some(start) if n.len() > SHOWN + 3 => format!("{start}… ({} characters)", n.len()),
+            _ => (*n).to_string(),
+        }
+    });
+    BindError {
+        kind: BindErrorKind::OutOfRange,
+        path,
+        message: match written {
+            Some(n) => format!("the number {n} {WHAT}"),
+            None => format!("a number {WHAT}"),
+        },
+        redacted: format!("the number {WHAT}"),
+    }
 }
 
 /// What [`Strict`] notes while it reads.
@@ -325,6 +374,21 @@ struct Seen {
     /// The integers beyond ±[`MAX_EXACT_INTEGER`] (read exactly, as `i64` or `u64`): their
     /// index among the numbers, their path, and the integer.
     wide: Vec<(usize, String, i128)>,
+    /// The path of the innermost value whose reading failed (a number serde_json cannot read
+    /// is refused before any visit: its path is known only to the array or object holding
+    /// it); `None` if none failed, or the top-level value did.
+    failed_at: Option<String>,
+}
+
+impl Seen {
+    /// Notes `path` as where reading failed, unless a value inside it was noted first.
+    fn failed(&mut self, path: &Path) {
+        if self.failed_at.is_none() {
+            let mut at = String::new();
+            path.render(&mut at);
+            self.failed_at = Some(at);
+        }
+    }
 }
 
 /// The largest integer magnitude every JSON reader keeps exactly, 2^53 − 1: RFC 8259 §6 says
@@ -631,9 +695,13 @@ impl<'de> serde::de::Visitor<'de> for Strict<'_, '_> {
                 path: &path,
                 seen: &mut *self.seen,
             };
-            match seq.next_element_seed(seed)? {
-                Some(v) => out.push(v),
-                None => return Ok(Json::Array(out)),
+            match seq.next_element_seed(seed) {
+                Ok(Some(v)) => out.push(v),
+                Ok(None) => return Ok(Json::Array(out)),
+                Err(e) => {
+                    self.seen.failed(&path);
+                    return Err(e);
+                }
             }
         }
     }
@@ -652,7 +720,9 @@ impl<'de> serde::de::Visitor<'de> for Strict<'_, '_> {
                 path: &path,
                 seen: &mut *self.seen,
             };
-            let value = map.next_value_seed(seed)?;
+            let value = map
+                .next_value_seed(seed)
+                .inspect_err(|_| self.seen.failed(&path))?;
             out.insert(key, value);
         }
         Ok(Json::Object(out))
@@ -786,6 +856,27 @@ fn bind_params(
         millisecond_times: false,
     };
     let root = Path::ROOT;
+    // A module built without the compiler's E0221: whichever way the key were read, the
+    // decision could be taken at another time, or on other signals, than the caller gave.
+    if let Some(p) = params
+        .iter()
+        .find(|p| RESERVED_KEYS.contains(&p.name.as_str()))
+    {
+        let what = if p.name == "now" {
+            "the decision time"
+        } else {
+            "the signal values"
+        };
+        return Err(root.key(&p.name).error(
+            BindErrorKind::ReservedName,
+            format!(
+                "{owner} has a parameter named {}, the input's own key for {what}, so no \
+                 input can say which it gives; the compiler refuses such a parameter (E0221): \
+                 rename it in the sources and build the module again",
+                quote(&p.name)
+            ),
+        ));
+    }
     let Json::Object(object) = input else {
         let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
         return Err(root.found(BindErrorKind::WrongType, input, |found| {
@@ -797,14 +888,11 @@ fn bind_params(
         }));
     };
     let is_param = |name: &str| params.iter().any(|p| p.name == name);
-    let now_key = (!is_param("now")).then_some("now");
-    let signals_key = (!is_param("signals")).then_some("signals");
 
     for key in object.keys() {
-        if !is_param(key) && Some(key.as_str()) != now_key && Some(key.as_str()) != signals_key {
+        if !is_param(key) && !RESERVED_KEYS.contains(&key.as_str()) {
             let mut known: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-            known.extend(now_key);
-            known.extend(signals_key);
+            known.extend(RESERVED_KEYS);
             return Err(root.key(key).error(
                 BindErrorKind::UnknownField,
                 format!(
@@ -827,12 +915,12 @@ fn bind_params(
         args.push(binder.field(&param.ty, object.get(&param.name), &path)?);
     }
 
-    let now_ms = match now_key.and_then(|k| object.get(k)) {
+    let now_ms = match object.get("now") {
         None | Some(Json::Null) => None,
         Some(v) => Some(binder.time(v, &root.key("now"))?),
     };
 
-    let mut signals = match signals_key.and_then(|k| object.get(k)) {
+    let mut signals = match object.get("signals") {
         None | Some(Json::Null) => Vec::new(),
         Some(v) => binder.signals(v, &root.key("signals"))?,
     };
@@ -1040,6 +1128,24 @@ fn symbol_kind_name(kind: SymbolKind) -> &'static str {
     }
 }
 
+/// The qualified names of the symbols of `kind` that the short name `name` could mean when
+/// [`Program::symbol`] finds none for it because several have it: those of the project's own
+/// modules, or with none of them, the standard library's (its rule: the project's own win).
+/// Empty when no symbol has the name, or one does.
+fn ambiguous_symbol<'p>(program: &'p Program, kind: SymbolKind, name: &str) -> Vec<&'p str> {
+    let short: Vec<&crate::ir::Symbol> = (program.symbols.iter())
+        .filter(|s| s.kind == kind && s.name == name)
+        .collect();
+    let own: Vec<&crate::ir::Symbol> = (short.iter().copied())
+        .filter(|s| !s.qualified.starts_with("std."))
+        .collect();
+    let meant = if own.is_empty() { short } else { own };
+    if meant.len() < 2 {
+        return Vec::new();
+    }
+    meant.into_iter().map(|s| s.qualified.as_str()).collect()
+}
+
 const DURATION_HELP: &str =
     "a duration like \"15m\" or \"1h30m\" (units w, d, h, m, s, ms) or integer milliseconds";
 
@@ -1184,6 +1290,23 @@ impl Binder<'_> {
                         .symbol(*kind, s)
                         .map(Value::Symbol)
                         .ok_or_else(|| {
+                            let meant = ambiguous_symbol(self.program, *kind, s);
+                            if !meant.is_empty() {
+                                // A short name two modules declare: as `--policy` says it.
+                                let (kind, meant) = (symbol_kind_name(*kind), meant.join(" or "));
+                                return path.error_redacted(
+                                    BindErrorKind::UnknownEnumValue,
+                                    format!(
+                                        "the {kind} name {} could mean {meant}: give its \
+                                         qualified name",
+                                        describe(v)
+                                    ),
+                                    format!(
+                                        "the {kind} name could mean {meant}: give its qualified \
+                                         name"
+                                    ),
+                                );
+                            }
                             // As an input can write each: its short name where that names
                             // it (the project's own win over the standard library's), else
                             // its qualified name.
@@ -1331,15 +1454,15 @@ impl Binder<'_> {
                         )
                     }));
                 };
-                let amount = parse_decimal(amount).map_err(|kind| {
+                let amount = money_amount(amount).map_err(|kind| {
                     path.found(kind, v, |found| match kind {
                         BindErrorKind::OutOfRange => format!(
                             "expected money like \"12.50 EUR\", found {found}, whose amount is \
                              more than a Decimal holds ({DECIMAL_LIMITS})"
                         ),
                         _ => format!(
-                            "expected money like \"12.50 EUR\", found {found}, whose amount is \
-                             no decimal number"
+                            "expected money like \"12.50 EUR\" ({MONEY_AMOUNT}), found {found}, \
+                             whose amount is no decimal number"
                         ),
                     })
                 })?;
@@ -1598,11 +1721,54 @@ pub(crate) fn parse_decimal(s: &str) -> Result<Decimal, BindErrorKind> {
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     let parsed = if s.contains(['e', 'E']) {
-        Decimal::from_scientific(s)
+        Decimal::from_scientific(s).ok()
     } else {
-        Decimal::from_str_exact(s)
+        exact_decimal(s)
     };
-    parsed.map_err(|_| BindErrorKind::OutOfRange)
+    parsed.ok_or(BindErrorKind::OutOfRange)
+}
+
+/// The decimal written `[-]digits[.digits]`, exactly: as written, or, where a Decimal cannot
+/// hold that many digits, with trailing zeros of the fraction dropped until it can (the finest
+/// scale that holds it, as [`Decimal::from_str`] rounds to): `1.` and 29 zeros is 1 at scale
+/// 28, `9999999999999999999999999999.0` is 9999999999999999999999999999. Zeros that change no
+/// value make no text inexact. `None` when no such decimal is exact. The one reader of decimal
+/// text for inputs and the compiler's literals (language.md §6.1), so both take the same texts.
+pub fn exact_decimal(s: &str) -> Option<Decimal> {
+    if let Ok(d) = Decimal::from_str_exact(s) {
+        return Some(d);
+    }
+    let (_, fraction) = s.split_once('.')?;
+    let zeros = fraction.len() - fraction.trim_end_matches('0').len();
+    // Down to 28 digits after the point at once (more never fit), then one zero at a time:
+    // at most 29 reads, however long the text.
+    let first = fraction.len().saturating_sub(28);
+    if first > zeros {
+        return None;
+    }
+    (first..=zeros).find_map(|drop| {
+        let text = &s[..s.len() - drop];
+        Decimal::from_str_exact(text.strip_suffix('.').unwrap_or(text)).ok()
+    })
+}
+
+/// The form of [`money_amount`], for messages.
+const MONEY_AMOUNT: &str =
+    "digits, optionally a point and digits, optionally a leading -: no exponent, no +";
+
+/// The amount of money given as text (`12.50` of `"12.50 EUR"`), exactly from its text, which
+/// must be `[-]digits[.digits]`: a money literal's amount (language.md §2.5) with an optional
+/// sign. An exponent (`1e2`) or a `+`, which a Decimal's text may have, is malformed here, so
+/// that no other reader of the text (a tool the amount is passed to) takes it otherwise. The
+/// error kind says whether the text is malformed or the number out of range.
+pub(crate) fn money_amount(s: &str) -> Result<Decimal, BindErrorKind> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    let plain = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !(plain(int) && plain(frac)) {
+        return Err(BindErrorKind::Malformed);
+    }
+    parse_decimal(s)
 }
 
 /// Money as text, `"12.50 EUR"`: the amount and the currency code, split at the one space

@@ -91,12 +91,37 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
         .to_timestamp(civil)
         .map(|t| t.as_millisecond())
         .map_err(|_| RANGE.to_string())?;
-    if ms < YEAR_0 {
-        // Year 0000 with an offset east of UTC: an instant that RFC 3339 cannot write in UTC,
-        // which is how records and outputs write times back.
-        return Err("the time is before 0000-01-01T00:00:00Z, the first time XOP can hold".into());
-    }
+    // Year 0000 with an offset east of UTC is before the range: an instant that RFC 3339
+    // cannot write in UTC, which is how records and outputs write times back.
+    held(ms)?;
     Ok(ms)
+}
+
+/// The first time XOP can hold, as RFC 3339 writes it (language.md §2.5).
+pub const FIRST_TIME: &str = "0000-01-01T00:00:00Z";
+/// The last time XOP can hold, as RFC 3339 writes it (language.md §2.5).
+pub const LAST_TIME: &str = "9999-12-30T22:00:00.999Z";
+/// [`LAST_TIME`] in milliseconds since the epoch.
+const LAST_MS: i64 = 253_402_207_200_999;
+
+/// Whether `ms` (milliseconds since the epoch) is a time XOP can hold, from [`FIRST_TIME`] to
+/// [`LAST_TIME`], or why not. The one range test of a time: [`parse_rfc3339`] applies it to
+/// what it reads, and `xop test` to the times a test gives as values, so that a test decides
+/// only on times an input could carry.
+pub fn held(ms: i64) -> Result<(), String> {
+    if ms < YEAR_0 {
+        Err(format!(
+            "the time is before {FIRST_TIME}, the first time XOP can hold (times run from \
+             {FIRST_TIME} to {LAST_TIME})"
+        ))
+    } else if ms > LAST_MS {
+        Err(format!(
+            "the time is after {LAST_TIME}, the last time XOP can hold (times run from \
+             {FIRST_TIME} to {LAST_TIME})"
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// The instant `ms` milliseconds after the epoch, as jiff's [`Timestamp`]: every time XOP holds,
@@ -252,5 +277,38 @@ mod tests {
         assert_eq!(timestamp(Timestamp::MIN.as_millisecond() - 1), None);
         assert_eq!(timestamp(i64::MAX), None);
         assert_eq!(timestamp(i64::MIN), None);
+    }
+
+    /// The range test holds exactly the times the reader reads, both ends included.
+    #[test]
+    fn held_is_the_readers_range() {
+        let first = parse_rfc3339(FIRST_TIME).unwrap();
+        let last = parse_rfc3339(LAST_TIME).unwrap();
+        assert_eq!((first, last), (YEAR_0, LAST_MS));
+        for ms in [first, first + 1, 0, last - 1, last] {
+            assert_eq!(held(ms), Ok(()), "{ms}");
+        }
+        for ms in [first - 1, i64::MIN] {
+            let e = held(ms).unwrap_err();
+            assert!(
+                e.starts_with("the time is before 0000-01-01T00:00:00Z"),
+                "{e}"
+            );
+            assert!(
+                e.contains("0000-01-01T00:00:00Z to 9999-12-30T22:00:00.999Z"),
+                "{e}"
+            );
+        }
+        for ms in [last + 1, i64::MAX] {
+            let e = held(ms).unwrap_err();
+            assert!(
+                e.starts_with("the time is after 9999-12-30T22:00:00.999Z"),
+                "{e}"
+            );
+            assert!(
+                e.contains("0000-01-01T00:00:00Z to 9999-12-30T22:00:00.999Z"),
+                "{e}"
+            );
+        }
     }
 }

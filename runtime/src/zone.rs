@@ -67,9 +67,29 @@ const _: () = {
 ///
 /// jiff answers `Etc/Unknown` (in any case) with its special unknown zone, which is no zone of
 /// the database and whose offset is made up (UTC): it is refused like any other name that is no
-/// zone.
+/// zone. So is the database's own `Factory` zone (see [`is_placeholder`]), for the same reason.
 pub fn lookup(name: &str) -> Option<TimeZone> {
-    TimeZone::get(name).ok().filter(|tz| !tz.is_unknown())
+    TimeZone::get(name)
+        .ok()
+        .filter(|tz| !tz.is_unknown() && !is_placeholder(tz))
+}
+
+/// Whether `tz` is the tz database's placeholder for "local time unknown": the zone `Factory`
+/// (offset 0, abbreviation `-00`), whose offset is made up as much as `Etc/Unknown`'s is.
+///
+/// Tested by name and by content, so that any link to it is caught too, whatever it is called:
+/// a zone that never changes offset and whose one abbreviation is `-00`, which tzdb writes for
+/// "unspecified local time" (zones such as `Antarctica/Troll` use `-00` only before their first
+/// transition, and are real zones).
+fn is_placeholder(tz: &TimeZone) -> bool {
+    if tz
+        .iana_name()
+        .is_some_and(|name| name.eq_ignore_ascii_case("Factory"))
+    {
+        return true;
+    }
+    tz.following(Timestamp::MIN).next().is_none()
+        && tz.to_offset_info(Timestamp::UNIX_EPOCH).abbreviation() == "-00"
 }
 
 /// Which field of the local date and time to compute.
@@ -334,11 +354,19 @@ mod tests {
         assert!(Zone::get("Europe/Atlantis").is_err());
     }
 
-    /// jiff's special unknown zone is no zone XOP accepts, whatever the case it is written in;
-    /// aliases and other cases of real zones are.
+    /// jiff's special unknown zone, and tzdb's `Factory` placeholder, are no zones XOP accepts,
+    /// whatever the case they are written in; aliases and other cases of real zones are.
     #[test]
     fn etc_unknown_is_no_zone() {
-        for name in ["Etc/Unknown", "etc/unknown", "ETC/UNKNOWN"] {
+        for name in [
+            "Etc/Unknown",
+            "etc/unknown",
+            "ETC/UNKNOWN",
+            "Factory",
+            "factory",
+            "FACTORY",
+            "fAcToRy",
+        ] {
             assert!(lookup(name).is_none(), "{name}");
             assert_eq!(
                 Zone::get(name).err(),
@@ -351,11 +379,39 @@ mod tests {
             "UTC",
             "Etc/UTC",
             "US/Eastern",
+            // Zones that wrote `-00` before their first transition are real zones.
+            "Antarctica/Troll",
+            "Antarctica/Rothera",
+            "Etc/GMT+1",
         ] {
             assert!(lookup(name).is_some(), "{name}");
             assert!(Zone::get(name).is_ok(), "{name}");
         }
         assert!(lookup("Nope/Zone").is_none());
         assert!(lookup("").is_none());
+    }
+
+    /// Of the bundled database's names, `Factory` is the one refused: the test by content
+    /// refuses no real zone.
+    #[test]
+    fn factory_is_the_one_database_name_refused() {
+        let refused: Vec<String> = jiff::tz::db()
+            .available()
+            .map(|name| name.as_str().to_string())
+            .filter(|name| lookup(name).is_none())
+            .collect();
+        assert_eq!(refused, ["Factory"]);
+    }
+
+    /// A zone with `Factory`'s content under another name (as a link to it would load) is
+    /// refused too; one with a real abbreviation and the same offset is not.
+    #[test]
+    fn a_placeholder_by_content_is_refused() {
+        let placeholder = TimeZone::posix("<-00>0").expect("a POSIX zone");
+        assert!(is_placeholder(&placeholder));
+        let utc = TimeZone::posix("UTC0").expect("a POSIX zone");
+        assert!(!is_placeholder(&utc));
+        let factory = TimeZone::get("Factory").expect("jiff has Factory");
+        assert!(is_placeholder(&factory));
     }
 }

@@ -3,8 +3,10 @@
 //! then the compiled code) must give the same decision, and the one the docs promise: a number
 //! a Decimal cannot hold that JSON reads as another number (`1e-400` as 0) is refused at its
 //! path, quoting it; a zero written as a float for an Int is named as read, not as a negative
-//! zero; jiff's special `Etc/Unknown` zone is refused like any name that is no zone; and the
-//! last second XOP holds (to 9999-12-30T22:00:00.999Z) has a local hour and weekday.
+//! zero; jiff's special `Etc/Unknown` zone and tzdb's `Factory` placeholder are refused like
+//! any name that is no zone, also as values; the last second XOP holds (to
+//! 9999-12-30T22:00:00.999Z) has a local hour and weekday; trailing zeros of a fraction make
+//! no decimal inexact.
 
 use xop_runtime::bind::{self, BindErrorKind};
 use xop_runtime::interp::{self, BAD_INPUT, Decision, NoSignals};
@@ -162,7 +164,15 @@ fn clock(hours: &[i64], days: &[i64]) -> Program {
 #[test]
 fn etc_unknown_is_refused_like_any_name_that_is_no_zone() {
     let p = clock(&[12], &[]);
-    for zone in ["Etc/Unknown", "etc/unknown", "Nope/Zone"] {
+    for zone in [
+        "Etc/Unknown",
+        "etc/unknown",
+        "Nope/Zone",
+        // tzdb's placeholder for "local time unknown", whose offset is made up.
+        "Factory",
+        "factory",
+        "FACTORY",
+    ] {
         let d = decide(
             &p,
             &format!(r#"{{"a0": "{zone}", "now": "2026-07-01T12:00:00Z"}}"#),
@@ -201,4 +211,101 @@ fn the_last_second_xop_holds_has_a_local_hour_and_weekday() {
     // The next second is past what a time holds: refused when bound, on both engines.
     let d = decide(&p, r#"{"a0": "UTC", "now": "9999-12-30T22:00:01Z"}"#);
     assert!(refused(&d).contains("the last time XOP can hold"), "{d:?}");
+}
+
+/// The decisions of both engines on `args` given as values (not JSON), which must agree.
+fn decide_values(p: &Program, args: &[Value], now: i64) -> Decision {
+    let module = jit::compile(p);
+    assert_eq!(module.unsupported(0), None, "the JIT compiles the policy");
+    let want = interp::decide(p, 0, args, now, &NoSignals);
+    assert_eq!(
+        module.decide(0, args, now),
+        Some(want.clone()),
+        "{args:?}: the engines disagree"
+    );
+    want
+}
+
+/// A zone given as a value is held to the test JSON input is: `Factory` is no zone, in any
+/// case, also after the engines have looked real zones up.
+#[test]
+fn factory_is_no_zone_as_a_value_either() {
+    let p = clock(&[12], &[]);
+    let noon = 1_782_907_200_000; // 2026-07-01T12:00:00Z
+    let tz = |s: &str| Value::Tz(s.into());
+    assert_eq!(decide_values(&p, &[tz("UTC")], noon).reasons, ["h12"]);
+    for zone in ["Factory", "factory", "Etc/Unknown"] {
+        for _ in 0..2 {
+            let d = decide_values(&p, &[tz(zone)], noon);
+            assert_eq!(
+                refused(&d),
+                format!("policy t.p: argument 1 (`a0`): unknown time zone \"{zone}\"")
+            );
+        }
+    }
+    // The JIT's JSON reader, one reader for several inputs: a zone it has looked up before
+    // does not let `Factory` through.
+    let module = jit::compile(&p);
+    let mut reader = module.json_reader(0).expect("a reader");
+    for (zone, ok) in [
+        ("UTC", true),
+        ("Factory", false),
+        ("UTC", true),
+        ("factory", false),
+    ] {
+        let mut bound = Bound::empty();
+        let text = format!(r#"{{"a0": "{zone}", "now": "2026-07-01T12:00:00Z"}}"#);
+        let read = reader.bind_json_into(&module, &text, &mut bound);
+        assert_eq!(read.is_ok(), ok, "{zone}");
+    }
+}
+
+/// A decimal with more zeros after the point than a Decimal holds digits is read, not refused,
+/// by both engines, as a number or as a string, at the finest scale that holds it; what no
+/// Decimal holds is still refused.
+#[test]
+fn trailing_zeros_make_no_decimal_inexact() {
+    let limit = "9999999999999999999999999999";
+    // deny "big" when a0 >= 9999999999999999999999999999, else allow.
+    let p = program(
+        vec![Type::Decimal],
+        vec![
+            rule(
+                1,
+                Verdict::Deny,
+                "big",
+                Some(cmp(
+                    CmpOp::Ge,
+                    slot(0),
+                    Expr::Const(Value::Decimal(limit.parse().unwrap())),
+                )),
+            ),
+            rule(2, Verdict::Allow, "ok", None),
+        ],
+    );
+    for (text, reason) in [
+        (format!("{limit}.0"), "big"),
+        (format!("{limit}.000"), "big"),
+        ("1.00000000000000000000000000000".to_string(), "ok"),
+        ("10000000000000000000000000000".to_string(), "big"),
+    ] {
+        let json = format!(r#"{{"a0": "{text}"}}"#);
+        assert_eq!(decide(&p, &json).reasons, [reason], "{json}");
+    }
+    // As a JSON number too, where JSON reads it as written.
+    let d = decide(&p, r#"{"a0": 1.00000000000000000000000000000}"#);
+    assert_eq!(d.reasons, ["ok"]);
+    let one = bind::exact_decimal("1.00000000000000000000000000000").unwrap();
+    assert_eq!((one, one.scale()), (1.into(), 28));
+    let big = bind::exact_decimal(&format!("{limit}.0")).unwrap();
+    assert_eq!((big.to_string().as_str(), big.scale()), (limit, 0));
+    for text in [
+        "79228162514264337593543950336.0",
+        "9999999999999999999999999999.5",
+        "1.000000000000000000000000000001",
+    ] {
+        let d = decide(&p, &format!(r#"{{"a0": "{text}"}}"#));
+        assert!(refused(&d).starts_with("a0: "), "{text}");
+        assert_eq!(bind::exact_decimal(text), None, "{text}");
+    }
 }

@@ -191,7 +191,9 @@ struct Plan {
     records: Vec<RecordPlan>,
     /// The parameters, as a record laid out at word 0.
     params: RecordPlan,
-    /// Whether `now` and `signals` are the reserved keys (no parameter has their name).
+    /// Whether `now` and `signals` are the input's own keys: no parameter has their name.
+    /// One that has (a module built without the compiler's E0221) leaves every input to the
+    /// reference path, which refuses it ([`bind::BindErrorKind::ReservedName`]).
     now_key: bool,
     signals_key: bool,
     /// The module's constant strings and their ids; `names[id]` is the string of an id.
@@ -988,6 +990,10 @@ impl JsonReader {
     /// The fast path: `None` if the input is not one it reads (then `into` is garbage).
     fn fast(&mut self, module: &JitModule, json: &str, into: &mut Bound) -> Option<Option<i64>> {
         let plan = &*self.plan;
+        if !(plan.now_key && plan.signals_key) {
+            // A parameter named like a reserved key: the reference refuses every input.
+            return None;
+        }
         let s = &mut self.scratch;
         if s.zones.len() > MAX_ZONES {
             s.zones.clear();
@@ -2076,7 +2082,7 @@ fn money_text(s: &str) -> Option<(rust_decimal::Decimal, &str)> {
     if !is_currency(currency) {
         return None;
     }
-    Some((bind::parse_decimal(amount).ok()?, currency))
+    Some((bind::money_amount(amount).ok()?, currency))
 }
 
 /// Money as `{"amount": "12.50", "currency": "EUR"}`, each key once, into its three words at
