@@ -34,7 +34,8 @@ test fails.";
 /// Exit status documentation of `xop test`.
 pub const AFTER_LONG_HELP: &str = "\
 Exit status: 0 every test passed; 1 a test failed or the sources have errors; 2 usage or I/O
-error. The last line is always `N passed, N failed`.";
+error. The last line is always `N passed, N failed`; when the sources or the module could not
+be loaded, `0 passed, 0 failed, 1 error: no test ran (the error above)`.";
 
 /// Arguments of `xop test`.
 #[derive(Debug, Args)]
@@ -53,8 +54,9 @@ pub fn run(args: &TestArgs, color: Color) -> u8 {
     let compiled = match compile::load(&args.paths, args.trust.as_deref(), color) {
         Ok(c) => c,
         Err(status) => {
-            // Still end with the summary line, so CI logs read the same way.
-            let _ = out("0 passed, 0 failed\n");
+            // Still end with the summary line, so CI logs read the same way, but not one that
+            // reads as a clean run: no test ran, and the error (already said) is counted.
+            let _ = out("0 passed, 0 failed, 1 error: no test ran (the error above)\n");
             return status;
         }
     };

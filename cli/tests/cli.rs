@@ -559,7 +559,10 @@ fn test_runs_the_tests_a_compiled_module_kept() {
         "{}",
         stderr(&wrong)
     );
-    assert_eq!(stdout(&wrong).lines().last(), Some("0 passed, 0 failed"));
+    assert_eq!(
+        stdout(&wrong).lines().last(),
+        Some("0 passed, 0 failed, 1 error: no test ran (the error above)")
+    );
     // `--trust` is for a module: sources are refused with it.
     let sources = xop(dir.path(), &["test", &acme(), "--trust", "k.pub"]);
     assert_eq!(sources.status.code(), Some(2));
@@ -1359,6 +1362,30 @@ fn a_closed_standard_error_is_not_a_panic() {
         let status = child.wait().unwrap();
         assert!(matches!(status.code(), Some(1 | 2)), "{args:?}: {status:?}");
     }
+}
+
+/// Sources with an error: `xop test` runs nothing, says so on stderr, and its last line counts
+/// the error, so that a log read for `0 failed` is not taken for a clean run; exit 1.
+#[test]
+fn test_counts_sources_with_errors_in_its_last_line() {
+    let dir = TempDir::new("test-error");
+    dir.write(
+        "p.xop",
+        "module t\nrecord R { id: Id }\naction a(to: R) purpose service risk minimal\n\
+         policy p for a(to: r) { allow \"ok\" when r.nope == 1 }\n\
+         test \"t\" { expect p(a(to: { id: \"x\" })) == allow(\"ok\") }\n",
+    );
+    let o = xop(dir.path(), &["test", "p.xop"]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing was compiled"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        stdout(&o),
+        "0 passed, 0 failed, 1 error: no test ran (the error above)\n"
+    );
 }
 
 /// Sources without a `test` block: `xop test` says nothing was run, and still ends with the
