@@ -546,6 +546,211 @@ impl<'a> Checker<'a> {
         self.err(d.with_help(help));
     }
 
+    /// Reports `receiver.callee(args)` if it is a function called through its module
+    /// (`std.time.local_hour(now, tz)`, see [`Self::module_path`]), and checks its arguments;
+    /// whether it is. Apart from [`Self::call`], which recurses once per level of nesting, so
+    /// that what this needs is not on the stack at each level (deep nesting is checked up to
+    /// the limit without overflowing it).
+    #[inline(never)]
+    fn qualified_call(
+        &mut self,
+        env: &Env,
+        facts: &Facts,
+        span: Span,
+        receiver: &Expr,
+        callee: &ast::Path,
+        args: &[ast::Arg],
+    ) -> bool {
+        let Some(path) = self.module_path(env, receiver, callee.last()) else {
+            return false;
+        };
+        self.qualified(&path, Some(span));
+        for a in args {
+            self.expr(env, facts, &a.value, None);
+        }
+        true
+    }
+
+    /// Reports `recv.field` if it is a declaration named through its module (`std.time.x`,
+    /// see [`Self::module_path`]); whether it is. Apart from [`Self::field`] for the same
+    /// reason as [`Self::qualified_call`].
+    #[inline(never)]
+    fn qualified_field(&mut self, env: &Env, recv: &Expr, field: &ast::Ident) -> bool {
+        let Some(path) = self.module_path(env, recv, field) else {
+            return false;
+        };
+        self.qualified(&path, None);
+        true
+    }
+
+    /// For `base.last` (a field read, or the callee of a method call on `base`) whose `base`
+    /// is a chain of names (`std.time`) starting with a name that resolves nowhere and that
+    /// begins a module's name: the path as written (`std.time.local_hour`). Such a path means
+    /// a module's declaration, which is named by importing it (language.md §4.2: qualified
+    /// calls are Planned); `None` for anything else, whose names are checked as usual.
+    fn module_path(&self, env: &Env, base: &Expr, last: &ast::Ident) -> Option<ast::Path> {
+        let mut segments = vec![last.clone()];
+        let mut at = base;
+        loop {
+            match &at.kind {
+                ExprKind::Field(inner, f) => {
+                    segments.push(f.clone());
+                    at = inner;
+                }
+                ExprKind::Name(n) => {
+                    segments.push(n.clone());
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        segments.reverse();
+        let root = &segments[0].name;
+        let unbound = env.get(root).is_none()
+            && matches!(self.scope.lookup(self.db, root), Lookup::Missing)
+            && !self.scope.variants.contains_key(root.as_str())
+            && !self.scope.failed_imports.contains(root.as_str());
+        let index = resolve::module_index(self.db, self.project);
+        let module_like = index
+            .by_name
+            .keys()
+            .any(|m| m.split('.').next() == Some(root.as_str()));
+        if !(unbound && module_like) {
+            return None;
+        }
+        let span = segments[0].span.to(last.span);
+        Some(ast::Path { segments, span })
+    }
+
+    /// One diagnostic for a module's declaration named through its module, `path`
+    /// (`std.time.local_hour`, from [`Self::module_path`]): called, if `call` is the span of
+    /// the whole call, else read as a value. A path to a real declaration is E0205 (qualified
+    /// names are not supported yet), whose help imports the declaration and names it as
+    /// imported; an unknown module is E0203, an unknown item E0204, as for a `use`.
+    fn qualified(&mut self, path: &ast::Path, call: Option<Span>) {
+        let segs = &path.segments;
+        let last = path.last();
+        let index = resolve::module_index(self.db, self.project);
+        let whole = path.dotted();
+        if call.is_none() && index.by_name.contains_key(&whole) {
+            let d = Diagnostic::error(
+                "E0205",
+                &self.path,
+                path.span,
+                format!("`{whole}` is a module, not a value"),
+            )
+            .with_label("a module")
+            .with_help(format!(
+                "a module's declarations are imported, not read through the module: `use {whole}.NAME`, then write `NAME`"
+            ));
+            self.err(d);
+            return;
+        }
+        let module_segs = &segs[..segs.len() - 1];
+        let module = module_segs
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
+        let Some(&file) = index.by_name.get(&module) else {
+            let span = module_segs[0]
+                .span
+                .to(module_segs[module_segs.len() - 1].span);
+            let names = index.by_name.keys().map(String::as_str);
+            let help = match resolve::suggest(&module, names) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "check the name, and that the file declaring that module is among the files checked".to_string(),
+            };
+            let d = Diagnostic::error(
+                "E0203",
+                &self.path,
+                span,
+                format!("there is no module `{module}`"),
+            )
+            .with_label("unknown module")
+            .with_help(help);
+            self.err(d);
+            return;
+        };
+        let what = if call.is_some() { "calls" } else { "names" };
+        let not_yet = format!(
+            "qualified {what} are not supported yet: import a declaration with `use MODULE.NAME` and name it as imported"
+        );
+        let callable = |k: DefKind| matches!(k, DefKind::Fn | DefKind::Intrinsic | DefKind::Signal);
+        let found = resolve::item_table(self.db, file)
+            .by_name
+            .get(last.name.as_str())
+            .cloned();
+        let Some(def) = found else {
+            let help = resolve::missing_item_help(
+                self.db,
+                self.project,
+                self.file,
+                (&module, file),
+                &last.name,
+                resolve::Written::Path,
+                |k| call.is_none() || callable(k),
+            );
+            let d = Diagnostic::error(
+                "E0204",
+                &self.path,
+                last.span,
+                format!("module `{module}` has no item `{}`", last.name),
+            )
+            .with_label("not declared there")
+            .with_help(help)
+            .with_note(not_yet);
+            self.err(d);
+            return;
+        };
+        self.note_ref(last.span, crate::ide::Target::Def(def.clone()));
+        // The name the file can give it: its own, unless the file already has that name for
+        // something else, then one prefixed with its module's last segment.
+        let name = &last.name;
+        let (import, local) = match self.scope.lookup(self.db, name) {
+            Lookup::Found(e) if e.def == def => (None, name.clone()),
+            Lookup::Missing => (Some(format!("`use {module}.{name}`")), name.clone()),
+            _ => {
+                let alias = format!("{}_{name}", module_segs[module_segs.len() - 1].name);
+                (Some(format!("`use {module}.{name} as {alias}`")), alias)
+            }
+        };
+        let written = match call {
+            // The call as written, from its name on, under the name the file gives it.
+            Some(span) => self
+                .written_text(Span::new(last.span.end(), span.end()))
+                .map_or_else(|| format!("{local}(…)"), |args| format!("{local}{args}")),
+            // A function read, not called, is still called where imported: a function is no
+            // value (one without parameters gives one, called).
+            None if callable(def.kind) => format!("{local}(…)"),
+            None => local.clone(),
+        };
+        let (message, label) = match call {
+            Some(_) => (
+                format!("cannot call `{whole}` through its module"),
+                "a qualified call",
+            ),
+            None => (
+                format!("cannot name `{whole}` through its module"),
+                "a qualified name",
+            ),
+        };
+        let verb = if call.is_some() || callable(def.kind) {
+            "call"
+        } else {
+            "write"
+        };
+        let help = match import {
+            Some(import) => format!("import it with {import}, then {verb} `{written}`"),
+            None => format!("it is imported already: {verb} `{written}`"),
+        };
+        let d = Diagnostic::error("E0205", &self.path, path.span, message)
+            .with_label(label)
+            .with_note(not_yet)
+            .with_help(help);
+        self.err(d);
+    }
+
     /// The name closest to `name` (a likely typo of it) among those that can stand where it is
     /// written, as it is written there: declarations and imports of the kind expected there
     /// (`kind`, see [`takes`]); for a value (`kind` is `None`), also the local names of `env`
@@ -1575,6 +1780,10 @@ impl<'a> Checker<'a> {
     }
 
     fn field(&mut self, env: &Env, facts: &Facts, recv: &Expr, field: &ast::Ident) -> Ty {
+        // `std.time.x`: a declaration named through its module.
+        if self.qualified_field(env, recv, field) {
+            return Ty::Unknown;
+        }
         // `Segment.vip`: a variant of a named enum.
         if let ExprKind::Name(n) = &recv.kind
             && env.get(&n.name).is_none()
@@ -2169,6 +2378,12 @@ impl<'a> Checker<'a> {
         receiver: Option<&Expr>,
         args: &[ast::Arg],
     ) -> Ty {
+        // `std.time.local_hour(now, tz)`: a function called through its module.
+        if let Some(r) = receiver
+            && self.qualified_call(env, facts, span, r, callee, args)
+        {
+            return Ty::Unknown;
+        }
         let fname = &callee.last().name;
         // Collection operations are built in: `any(xs, x => c)`, `all(...)`, `count(xs[, x => c])`.
         if COLLECTION_OPS.contains(&fname.as_str())
@@ -3043,6 +3258,157 @@ mod tests {
     use crate::db::Workspace;
     use xop_runtime::interp::{self, FixedSignals};
     use xop_runtime::ir::TestCase;
+
+    /// The repro of a function called through its module (language.md §4.2: qualified calls
+    /// are Planned), with `decls` after the record and `qualified` as the rule's call.
+    fn qualified_call_source(uses: &str, decls: &str, call: &str) -> String {
+        format!(
+            "module t.qc\n\nuse std.consent.service\n{uses}\nrecord C {{ id: Id  tz: Tz }}\n{decls}\naction a(to: C) purpose service risk minimal\n\npolicy p for a(to: c) at now {{\n  deny \"night\" unless {call} in 8..21\n  allow \"ok\"\n}}\n"
+        )
+    }
+
+    /// The backquoted parts of `help`, in order.
+    fn quoted(help: &str) -> Vec<String> {
+        help.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A function called through its module is one E0205 at the whole callee (not an unknown
+    /// value `std` with the help of a function without parameters, then an unknown function),
+    /// whose help, applied (the `use`, then the call as it says), checks without diagnostics:
+    /// under the function's own name, under an alias when the file has that name already, and
+    /// as it is when the file imports it already.
+    #[test]
+    fn a_qualified_call_is_one_e0205_whose_help_compiles() {
+        let call = "std.time.local_hour(now, c.tz)";
+        let own = "fn local_hour(x: Int): Int = x\npolicy q for a(to: c) {\n  deny \"big\" when local_hour(1) > 5\n  allow \"ok\"\n}\n";
+        let cases = [
+            ("", "", "local_hour(now, c.tz)"),
+            ("", own, "time_local_hour(now, c.tz)"),
+            ("use std.time.local_hour\n", "", "local_hour(now, c.tz)"),
+        ];
+        for (uses, decls, fixed_call) in cases {
+            let source = qualified_call_source(uses, decls, call);
+            let mut ws = Workspace::new();
+            ws.set_file("q.xop", source.as_str());
+            let diags = ws.diagnostics();
+            assert_eq!(diags.len(), 1, "{source}\n{diags:#?}");
+            let d = &diags[0];
+            assert_eq!(d.code, "E0205", "{d:#?}");
+            assert_eq!(
+                d.message,
+                "cannot call `std.time.local_hour` through its module"
+            );
+            let start = source.find(call).unwrap();
+            assert_eq!(
+                d.span,
+                Span::new(start, start + "std.time.local_hour".len()),
+                "{d:#?}"
+            );
+            assert!(
+                d.notes.iter().any(|n| n.contains("not supported yet")),
+                "{d:#?}"
+            );
+            let help = d.help.clone().unwrap_or_default();
+            assert!(!help.contains("fn std"), "{help}");
+            let parts = quoted(&help);
+            let (import, written) = match parts.as_slice() {
+                [import, written] => (Some(import.clone()), written.clone()),
+                [written] => (None, written.clone()),
+                _ => panic!("{help}"),
+            };
+            assert_eq!(written, fixed_call, "{help}");
+            assert_eq!(import.is_none(), !uses.is_empty(), "{help}");
+            let uses = match import {
+                Some(import) => format!("{uses}{import}\n"),
+                None => uses.to_string(),
+            };
+            let fixed = qualified_call_source(&uses, decls, &written);
+            ws.set_file("q.xop", fixed.as_str());
+            let after = ws.diagnostics();
+            assert!(after.is_empty(), "{fixed}\n{after:#?}");
+        }
+    }
+
+    /// A qualified path to what does not exist gets the diagnostics of a `use` of it: an
+    /// unknown module (E0203) or item (E0204), with their suggestions, once; a module read
+    /// as a value, or an item read through its module, one E0205. None suggests declaring a
+    /// function `std`.
+    #[test]
+    fn a_qualified_path_in_an_expression_is_reported_once() {
+        let cases = [
+            (
+                "std.tme.local_hour(now, c.tz)",
+                "E0203",
+                "there is no module `std.tme`",
+                "did you mean `std.time`?",
+            ),
+            (
+                "std.time.local_hours(now, c.tz)",
+                "E0204",
+                "module `std.time` has no item `local_hours`",
+                "did you mean `std.time.local_hour`?",
+            ),
+            (
+                "std.time.nothing_like_it",
+                "E0204",
+                "module `std.time` has no item `nothing_like_it`",
+                "`std.time` declares `local_hour`",
+            ),
+            (
+                "std.time.hours",
+                "E0205",
+                "cannot name `std.time.hours` through its module",
+                "import it with `use std.time.hours`, then call `hours(…)`",
+            ),
+            (
+                "std.consent.service",
+                "E0205",
+                "cannot name `std.consent.service` through its module",
+                "it is imported already: write `service`",
+            ),
+            (
+                "std.time",
+                "E0205",
+                "`std.time` is a module, not a value",
+                "`use std.time.NAME`",
+            ),
+        ];
+        for (call, code, message, help) in cases {
+            let source = qualified_call_source("", "", call);
+            let mut ws = Workspace::new();
+            ws.set_file("q.xop", source.as_str());
+            let diags = ws.diagnostics();
+            assert_eq!(diags.len(), 1, "{source}\n{diags:#?}");
+            let d = &diags[0];
+            assert_eq!((d.code, d.message.as_str()), (code, message), "{d:#?}");
+            let got = d.help.clone().unwrap_or_default();
+            assert!(got.contains(help), "{got}");
+            assert!(!got.contains("fn std"), "{got}");
+        }
+        // Nested up to the depth limit (and beyond it), in a test thread's stack: reported,
+        // not a crash.
+        for n in [120, 300] {
+            let call = format!("{}1{}", "std.time.hours(".repeat(n), ")".repeat(n));
+            let source = qualified_call_source("", "", &call);
+            let mut ws = Workspace::new();
+            ws.set_file("q.xop", source.as_str());
+            let diags = ws.diagnostics();
+            assert!(diags.iter().any(|d| d.code == "E0205"), "{diags:#?}");
+        }
+        // A local name that is no module is read as before: `cx` is a typo of `c`.
+        let source = qualified_call_source("", "", "cx.tz.local_hour(now)");
+        let mut ws = Workspace::new();
+        ws.set_file("q.xop", source.as_str());
+        let diags = ws.diagnostics();
+        assert!(
+            diags.iter().any(|d| d.message == "cannot find name `cx`"),
+            "{diags:#?}"
+        );
+    }
 
     /// Every unresolved name (E0205) and every name of the wrong kind (E0208), from each place
     /// that reports one, carries a help that says how to fix it; and the decision time, a
