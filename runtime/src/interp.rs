@@ -1099,9 +1099,28 @@ pub fn eval(
     Evaluator::new(program, now_ms, signals).eval(expr, frame)
 }
 
-/// Evaluates a constant expression (a test's argument or given value): no slots, no signals.
+/// Evaluates a constant expression (a test's argument, given value or time): no inputs, no
+/// signals. Its lambdas still bind their elements (`any([1, 2], y => y > 1)`): the frame has
+/// the slots they bind, and no others.
 pub fn eval_const(program: &Program, expr: &Expr, now_ms: i64) -> Result<Value, String> {
-    eval(program, expr, &mut [], now_ms, &NoSignals)
+    let mut frame = vec![Value::Absent; bound_slots(expr)];
+    eval(program, expr, &mut frame, now_ms, &NoSignals)
+}
+
+/// How many frame slots the lambdas of `expr` bind (one past the highest). An expression
+/// nested too deeply to evaluate binds none: evaluating it fails on its depth, and the walk
+/// (which recurses) is not taken down it.
+fn bound_slots(expr: &Expr) -> usize {
+    if expr.deeper_than(MAX_DEPTH) {
+        return 0;
+    }
+    let mut slots = 0;
+    expr.walk(&mut |e| {
+        if let Expr::Quantify { slot, .. } = e {
+            slots = slots.max(*slot as usize + 1);
+        }
+    });
+    slots
 }
 
 #[cold]
@@ -2879,6 +2898,44 @@ mod tests {
             Ok(list(vec![Value::Int(1)]))
         );
         assert!(eval_const(&p, &slot(0), 0).is_err());
+    }
+
+    #[test]
+    fn eval_const_binds_the_slots_of_its_lambdas() {
+        let p = program(vec![]);
+        let any = |list: Expr, slot: u32, body: Expr| Expr::Quantify {
+            quantifier: Quantifier::Any,
+            list: Box::new(list),
+            slot,
+            body: Some(Box::new(body)),
+        };
+        // `any([1, 2], y => y > 1)`, its element in slot 1 (a test's earlier lambda has 0).
+        let flat = any(
+            Expr::List(vec![int(1), int(2)]),
+            1,
+            cmp(CmpOp::Gt, slot(1), int(1)),
+        );
+        assert_eq!(eval_const(&p, &flat, 0), Ok(Value::Bool(true)));
+        // `any([[1], [2, 3]], xs => any(xs, x => x > 2))`: nested, two slots.
+        let rows = Expr::List(vec![
+            Expr::List(vec![int(1)]),
+            Expr::List(vec![int(2), int(3)]),
+        ]);
+        let nested = any(rows, 0, any(slot(0), 1, cmp(CmpOp::Gt, slot(1), int(2))));
+        assert_eq!(eval_const(&p, &nested, 0), Ok(Value::Bool(true)));
+        // A slot no lambda binds is still out of the frame.
+        let free = any(Expr::List(vec![int(1)]), 0, cmp(CmpOp::Gt, slot(1), int(0)));
+        assert!(
+            eval_const(&p, &free, 0)
+                .unwrap_err()
+                .contains("out of the frame")
+        );
+        // Too deep to evaluate: an error, not a stack overflow.
+        let mut deep = any(Expr::List(vec![int(1)]), 0, Expr::Const(Value::Bool(true)));
+        for _ in 0..MAX_DEPTH * 40 {
+            deep = Expr::Not(Box::new(deep));
+        }
+        assert!(eval_const(&p, &deep, 0).unwrap_err().contains("deeper"));
     }
 
     #[test]
