@@ -1730,7 +1730,7 @@ pub(crate) fn parse_decimal(s: &str) -> Result<Decimal, BindErrorKind> {
 
 /// The decimal written `[-]digits[.digits]`, exactly: as written, or, where a Decimal cannot
 /// hold that many digits, with trailing zeros of the fraction dropped until it can (the finest
-/// scale that holds it, as [`Decimal::from_str`] rounds to): `1.` and 29 zeros is 1 at scale
+/// scale that holds it, as `Decimal::from_str` rounds to): `1.` and 29 zeros is 1 at scale
 /// 28, `9999999999999999999999999999.0` is 9999999999999999999999999999. Zeros that change no
 /// value make no text inexact. `None` when no such decimal is exact. The one reader of decimal
 /// text for inputs and the compiler's literals (language.md §6.1), so both take the same texts.

@@ -67,7 +67,7 @@ const _: () = {
 ///
 /// jiff answers `Etc/Unknown` (in any case) with its special unknown zone, which is no zone of
 /// the database and whose offset is made up (UTC): it is refused like any other name that is no
-/// zone. So is the database's own `Factory` zone (see [`is_placeholder`]), for the same reason.
+/// zone. So is the database's own `Factory` zone (`is_placeholder`), for the same reason.
 pub fn lookup(name: &str) -> Option<TimeZone> {
     TimeZone::get(name)
         .ok()
