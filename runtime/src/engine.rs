@@ -1489,9 +1489,19 @@ impl Runtime {
             return Ok(None);
         }
         let Some(args) = &case.args else {
+            // A policy decided alone while others guard the action too: its case never keeps
+            // them (its verdict is not the action's), so say that rather than guess.
+            let guards: usize = (self.modules.load().guards(&case.action).iter())
+                .map(|(_, v)| v.len())
+                .sum();
             let why = if case.decided_by.as_deref() == Some(BY_RECOVERY) {
                 "the case was rebuilt from its decision's proof record when the queue was \
                  opened, and that record keeps no arguments"
+            } else if guards > 1 {
+                "it is the review of one policy decided alone while others guard the action \
+                 too, whose verdict is not the action's: the action's own decision \
+                 (`--action`, `POST /v1/actions/{action}/decide`) opens a case that carries it \
+                 out"
             } else {
                 "it was opened without connectors, by an earlier version, or an argument holds \
                  a `@personal` value"
@@ -2593,6 +2603,45 @@ mod tests {
             events(&rt),
             ["decision", "decision", "decision", "action.performed"]
         );
+    }
+
+    /// The case of one policy's review decided alone while another guards the action too
+    /// keeps no arguments, and its approval says that this is why it carries nothing out (not
+    /// a missing connector, an earlier version or a `@personal` value).
+    #[test]
+    fn approving_a_review_decided_alone_says_why_nothing_is_carried_out() {
+        use crate::review::{ReviewQueue, Reviewer, RuntimeLog};
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Arc::new(Runtime::with_log(
+            ProofLog::open(dir.path(), LogConfig::default()).unwrap(),
+        ));
+        rt.load_bytes("acme", &two_policies_bytes(), None).unwrap();
+        let performed = counting(&rt);
+        let queue =
+            ReviewQueue::open(dir.path(), Box::new(RuntimeLog(Arc::downgrade(&rt)))).unwrap();
+        rt.set_review_sink(Some(queue.sink()));
+        let o = rt.decide("p", Input::Json(r#"{"n": 5}"#)).unwrap();
+        assert_eq!(o.verdict, Verdict::Review);
+        let ana = Reviewer {
+            name: "ana".into(),
+            roles: vec!["acme.desk".into()],
+        };
+        let case = queue
+            .approve(o.case.as_deref().unwrap(), &ana, None)
+            .unwrap();
+        assert_eq!(case.args, None);
+        let Some(Approved::NotPerformed { reason, .. }) = rt.perform_approved(&case).unwrap()
+        else {
+            panic!("a review decided alone was carried out");
+        };
+        assert!(
+            reason.contains(
+                "the review of one policy decided alone while others guard the action too"
+            ),
+            "{reason}"
+        );
+        assert!(performed.lock().unwrap().is_empty());
+        queue.shutdown();
     }
 
     /// Connectors that carry out no action (`carries_out` false) but would count a perform.
