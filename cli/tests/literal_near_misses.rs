@@ -5,19 +5,7 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use support::TempDir;
-
-/// Runs `xop ARGS` in `dir`.
-fn xop(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
+use support::{TempDir, xop_in as xop};
 
 const HEAD: &str = "module m\n\npurpose service\n\n\
     record R {\n  id: Id\n  due: Time\n  rate: Decimal\n}\n\n\

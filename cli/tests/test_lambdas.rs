@@ -5,19 +5,9 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use support::TempDir;
-
-/// Runs `xop ARGS` in `dir`.
-fn xop(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
+use support::{TempDir, xop_in as xop};
 
 /// A policy on two fields, tested with arguments computed by lambdas. Each `expect` holds
 /// only if its lambdas are evaluated, and evaluated right: the verdicts differ.

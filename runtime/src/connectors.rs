@@ -329,10 +329,8 @@ const OBSERVED: [(&str, &str); 2] = [
     ("std.camara.ReachabilityStatus", "last_status_time"),
 ];
 
-/// When a value of type `ty` says its source observed it: `None` when the type carries no such
-/// time (or the value is absent), `Some(None)` when it does but the value gives none. A field
-/// that is not a time (a record value not of its type) gives none, which fails closed.
-pub fn observed_at(program: &Program, ty: &Type, value: &Value) -> Option<Option<i64>> {
+/// The record type `ty` is, optional or not.
+fn record_type<'a>(program: &'a Program, ty: &Type) -> Option<&'a crate::ir::RecordType> {
     let ty = match ty {
         Type::Optional(inner) => inner.as_ref(),
         other => other,
@@ -340,7 +338,14 @@ pub fn observed_at(program: &Program, ty: &Type, value: &Value) -> Option<Option
     let Type::Record(index) = *ty else {
         return None;
     };
-    let record = program.records.get(usize::try_from(index).ok()?)?;
+    program.records.get(usize::try_from(index).ok()?)
+}
+
+/// When a value of type `ty` says its source observed it: `None` when the type carries no such
+/// time (or the value is absent), `Some(None)` when it does but the value gives none. A field
+/// that is not a time (a record value not of its type) gives none, which fails closed.
+pub fn observed_at(program: &Program, ty: &Type, value: &Value) -> Option<Option<i64>> {
+    let record = record_type(program, ty)?;
     let field = OBSERVED
         .iter()
         .find(|(name, _)| *name == record.name)
@@ -586,14 +591,7 @@ fn checked_record<'a>(
     ty: &Type,
     value: &'a Value,
 ) -> Option<(&'static str, &'a [Value], &'a crate::ir::RecordType)> {
-    let ty = match ty {
-        Type::Optional(inner) => inner.as_ref(),
-        other => other,
-    };
-    let Type::Record(index) = *ty else {
-        return None;
-    };
-    let record = program.records.get(usize::try_from(index).ok()?)?;
+    let record = record_type(program, ty)?;
     let (name, read) = *CHECKED.iter().find(|(n, _)| *n == record.name)?;
     if read.iter().any(|f| record.field(f).is_none()) {
         return None;
