@@ -47,6 +47,38 @@ pub enum Issue {
     MissingComma(Span, Span),
     /// A keyword where a field's or parameter's name is written (the keyword's span).
     KeywordName(Span),
+    /// A field's type missing or unfinished where the next field starts (`a:` or `a: List<`
+    /// then `b: Int`): the field's name, the end of its `:` and what was written of the type.
+    CutType(Span, usize, Option<Span>),
+}
+
+/// A field read at a cut (`Cut` in the grammar): named `name`, its `:` ending at `colon`, with
+/// its type and where it ends, or, if the next field cut it off, what was written of it
+/// (reported, `Issue::CutType`; the field keeps its name and has no type to check against).
+pub(crate) fn cut_field(
+    issues: &mut Vec<Issue>,
+    start: usize,
+    docs: Vec<String>,
+    annotations: Vec<crate::ast::Annotation>,
+    name: crate::ast::Ident,
+    colon: usize,
+    ty: Result<(crate::ast::TypeExpr, usize), Option<Span>>,
+) -> crate::ast::Param {
+    let (ty, end) = match ty {
+        Ok(read) => read,
+        Err(written) => {
+            issues.push(Issue::CutType(name.span, colon, written));
+            let at = written.unwrap_or(Span::new(colon, colon));
+            (crate::ast::TypeExpr::Error(at), at.end())
+        }
+    };
+    crate::ast::Param {
+        docs,
+        annotations,
+        name,
+        ty,
+        span: Span::new(start, end),
+    }
 }
 
 /// The help of a syntax error at, or just after, a doc comment that documents nothing.
@@ -230,6 +262,33 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                             "`{word}` is a keyword and cannot be used as a name; choose another name"
                         )),
                 );
+            }
+            Issue::CutType(name, colon, written) => {
+                let name = source.get(name.range()).unwrap_or_default();
+                diagnostics.push(match written {
+                    None => Diagnostic::error(
+                        "E0103",
+                        path,
+                        Span::new(colon.saturating_sub(1), colon),
+                        format!("the type of `{name}` is missing"),
+                    )
+                    .with_label("a type is expected after this `:`")
+                    .with_help(format!("write the field's type after its `:`: `{name}: Text`")),
+                    Some(at) => {
+                        let ty = source.get(at.range()).unwrap_or_default();
+                        Diagnostic::error(
+                            "E0103",
+                            path,
+                            at,
+                            format!("the type of `{name}` is unfinished"),
+                        )
+                        .with_label("the next field starts before this type ends")
+                        .with_help(format!(
+                            "finish `{ty}`: each `<` takes its type arguments and a closing `>` \
+                             (`List<Int>`)"
+                        ))
+                    }
+                });
             }
             Issue::MissingColon(name, ty) => {
                 let text = |s: Span| source.get(s.range()).unwrap_or_default();
@@ -471,8 +530,20 @@ fn syntax_diagnostic(
         } => {
             let found = &source[l..r];
             let wants = |t: &str| expected.iter().any(|e| e == t);
-            let keyword =
-                !token.is_name() && found.chars().all(|c| c.is_alphanumeric() || c == '_');
+            // A literal (`3`, `15m`) is a value, not a keyword, though it may be all letters
+            // and digits.
+            let literal = matches!(
+                token,
+                Token::Int
+                    | Token::Decimal
+                    | Token::Money
+                    | Token::Duration
+                    | Token::Time
+                    | Token::Text
+            );
+            let keyword = !token.is_name()
+                && !literal
+                && found.chars().all(|c| c.is_alphanumeric() || c == '_');
             // The advice fits the mistake: a keyword where a name goes, `=` for `==`.
             // A declaration's keyword where a `}` could close the one before: the `}` is
             // likelier missing than the keyword misused.
@@ -484,6 +555,21 @@ fn syntax_diagnostic(
                 format!("is a `}}` missing before this `{found}`? Close the declaration above it")
             } else if keyword && wants("IDENT") && !wants("INT") {
                 format!("`{found}` is a keyword and cannot be used as a name; choose another name")
+            } else if literal && wants("IDENT") && !wants("INT") {
+                // Where a type goes, `{` (an open record type) is expected too; where `*` is,
+                // the end of a `use` path.
+                if wants("\"{\"") && !wants("\"*\"") {
+                    format!(
+                        "`{found}` is {}, a value: a type is expected here (`Int`, `Text`, \
+                         `List<Int>`)",
+                        token.describe()
+                    )
+                } else {
+                    format!(
+                        "`{found}` is {}, a value: a name is expected here",
+                        token.describe()
+                    )
+                }
             } else if keyword && wants("INT") {
                 format!(
                     "a value is expected here, and `{found}` cannot start one: is the expression \
@@ -717,9 +803,15 @@ fn expected_list(expected: &[String]) -> String {
     let keyword_names = KEYWORD_NAMES
         .iter()
         .all(|k| expected.iter().any(|t| t == k));
+    // Just after a type's name (`<` for its arguments, and no operator): a `:` there would make
+    // the name the next field's, after a missing or unfinished type (the grammar's `Cut`);
+    // offered only to read such a field, never worth listing.
+    let after_type =
+        expected.iter().any(|t| t == "\"<\"") && !expected.iter().any(|t| t == "\"+\"");
     // Closing brackets first: they are the likeliest fix.
     let mut ordered: Vec<&String> = expected
         .iter()
+        .filter(|t| !(after_type && t.as_str() == "\":\""))
         .filter(|t| !(names_expected && SOFT.contains(&t.as_str())))
         .filter(|t| !(keyword_names && KEYWORD_NAMES.contains(&t.as_str())))
         .collect();

@@ -3711,6 +3711,28 @@ test "t" {
                 vec!["n", "a: _", "b"],
                 vec!["unexpected `,`"],
             ),
+            // A type missing or unfinished at a line's end: the next field's name is not read
+            // as the type (or a type argument), one error each.
+            (
+                "record W {\n  n: Int\n  a: List<\n  b: Int\n  c: Int\n}\n",
+                vec!["n", "a: _", "b", "c"],
+                vec!["the type of `a` is unfinished"],
+            ),
+            (
+                "record X {\n  a:\n  b: { x: Int, .. }\n  c: Map<Text, List<\n  d: Int\n}\n",
+                vec!["a: _", "b", "c: _", "d"],
+                vec!["the type of `a` is missing", "the type of `c` is unfinished"],
+            ),
+            (
+                "record Y {\n  a: List<Int,\n  b:\n  c: Int\n}\n",
+                vec!["a: _", "b: _", "c"],
+                vec!["the type of `a` is unfinished", "the type of `b` is missing"],
+            ),
+            (
+                "record Z {\n  a: 3\n  b: Int\n}\n",
+                vec!["a: _", "b"],
+                vec!["unexpected `3`"],
+            ),
         ] {
             let (read, said) = fields_read(&format!("module m\n{source}"));
             assert_eq!(
