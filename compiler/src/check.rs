@@ -756,15 +756,14 @@ fn annotation_use(
                 let env = Env::default();
                 let t = c.expr(&env, &BTreeSet::new(), &arg.value, None);
                 if !matches!(&t, Ty::Enum(d) if &*d.name == "AnnexIII") && t != Ty::Unknown {
-                    bad_annotation(
-                        c,
-                        path,
-                        a,
-                        "`@annex_iii(area: credit_scoring)` with an `AnnexIII` value from std.risk",
-                    );
+                    let form = annex_iii_form(c);
+                    bad_annotation(c, path, a, &form);
                 }
             }
-            _ => bad_annotation(c, path, a, "`@annex_iii(area: credit_scoring)`"),
+            _ => {
+                let form = annex_iii_form(c);
+                bad_annotation(c, path, a, &form);
+            }
         },
         _ => {
             // ai_disclosure("text"): the disclosure shown to the person.
@@ -794,6 +793,24 @@ fn annotation_use(
                     "`@ai_disclosure(\"You are talking to an AI assistant.\")`",
                 ),
             }
+        }
+    }
+}
+
+/// The form of `@annex_iii` for a help, as the file can write it: an `AnnexIII` value of
+/// `std.risk`, with the `use` that brings the enum (and so its variants) in if the file does not
+/// import it, so that the help checks as written rather than leading to an unknown name.
+fn annex_iii_form(c: &mut Checker<'_>) -> String {
+    match c.enum_value("std.risk", "AnnexIII", "credit_scoring") {
+        Some((Some(import), value)) => format!(
+            "`@annex_iii(area: {value})`, an `AnnexIII` value from std.risk, with `{import}` at the top of the file"
+        ),
+        Some((None, value)) => {
+            format!("`@annex_iii(area: {value})` with an `AnnexIII` value from std.risk")
+        }
+        // No standard library among the files checked: the form as documented.
+        None => {
+            "`@annex_iii(area: credit_scoring)` with an `AnnexIII` value from std.risk".to_string()
         }
     }
 }

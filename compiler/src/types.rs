@@ -530,6 +530,9 @@ impl<'a> Checker<'a> {
             // A module declares the very name: importing it is surely what is missing, more
             // surely than a near spelling.
             h
+        } else if let Some(h) = kind.map_or_else(|| self.variant_import_hint(name), |_| None) {
+            // A value of an enum the file does not import: its variants come with it.
+            h
         } else if let Some(s) = self.near_name(name, kind, env) {
             format!("did you mean `{s}`?")
         } else if let Some(k) = kind {
@@ -564,7 +567,7 @@ impl<'a> Checker<'a> {
         let Some(path) = self.module_path(env, receiver, callee.last()) else {
             return false;
         };
-        self.qualified(&path, Some(span));
+        self.qualified(env, &path, Some(span));
         for a in args {
             self.expr(env, facts, &a.value, None);
         }
@@ -579,7 +582,7 @@ impl<'a> Checker<'a> {
         let Some(path) = self.module_path(env, recv, field) else {
             return false;
         };
-        self.qualified(&path, None);
+        self.qualified(env, &path, None);
         true
     }
 
@@ -626,8 +629,10 @@ impl<'a> Checker<'a> {
     /// (`std.time.local_hour`, from [`Self::module_path`]): called, if `call` is the span of
     /// the whole call, else read as a value. A path to a real declaration is E0205 (qualified
     /// names are not supported yet), whose help imports the declaration and names it as
-    /// imported; an unknown module is E0203, an unknown item E0204, as for a `use`.
-    fn qualified(&mut self, path: &ast::Path, call: Option<Span>) {
+    /// imported; an unknown module is E0203, an unknown item E0204, as for a `use`. `env`
+    /// holds the locals in scope where it is written.
+    #[inline(never)]
+    fn qualified(&mut self, env: &Env, path: &ast::Path, call: Option<Span>) {
         let segs = &path.segments;
         let last = path.last();
         let index = resolve::module_index(self.db, self.project);
@@ -704,17 +709,8 @@ impl<'a> Checker<'a> {
             return;
         };
         self.note_ref(last.span, crate::ide::Target::Def(def.clone()));
-        // The name the file can give it: its own, unless the file already has that name for
-        // something else, then one prefixed with its module's last segment.
-        let name = &last.name;
-        let (import, local) = match self.scope.lookup(self.db, name) {
-            Lookup::Found(e) if e.def == def => (None, name.clone()),
-            Lookup::Missing => (Some(format!("`use {module}.{name}`")), name.clone()),
-            _ => {
-                let alias = format!("{}_{name}", module_segs[module_segs.len() - 1].name);
-                (Some(format!("`use {module}.{name} as {alias}`")), alias)
-            }
-        };
+        let module_last = &module_segs[module_segs.len() - 1].name;
+        let (import, local) = self.import_name(env, &module, module_last, &def);
         let written = match call {
             // The call as written, from its name on, under the name the file gives it.
             Some(span) => self
@@ -741,14 +737,159 @@ impl<'a> Checker<'a> {
             "write"
         };
         let help = match import {
-            Some(import) => format!("import it with {import}, then {verb} `{written}`"),
-            None => format!("it is imported already: {verb} `{written}`"),
+            Some(import) => format!("import it with `{import}`, then {verb} `{written}`"),
+            None if local == last.name => format!("it is imported already: {verb} `{written}`"),
+            None => format!("it is imported already, as `{local}`: {verb} `{written}`"),
         };
         let d = Diagnostic::error("E0205", &self.path, path.span, message)
             .with_label(label)
             .with_note(not_yet)
             .with_help(help);
         self.err(d);
+    }
+
+    /// The name under which the file can name `def` (a declaration of module `module`, whose
+    /// last segment is `module_last`) where a qualified path to it is written, with the
+    /// `use` that gives it that name if the file does not import it yet. A name the file
+    /// imports it under already (its own name, else an alias) is that name, with no `use`:
+    /// a second import of it would only be a second name for it, and the import is marked
+    /// used, since it is what the fix names. Else its own name if free, or an alias
+    /// prefixed with the module's last segment (`time_local_hour`), numbered if that is
+    /// taken too (`time_local_hour_2`): a name taken already would be defined twice (E0206)
+    /// or name something else. Apart from [`Self::qualified`] to keep it off the stack of
+    /// the recursive checks.
+    #[inline(never)]
+    fn import_name(
+        &mut self,
+        env: &Env,
+        module: &str,
+        module_last: &str,
+        def: &Def,
+    ) -> (Option<String>, String) {
+        let name = def.name.to_string();
+        // Imported already: under its own name (explicitly or by a glob), else any alias.
+        let imported = match self.scope.lookup(self.db, &name) {
+            Lookup::Found(e) if e.def == *def && env.get(&name).is_none() => {
+                Some((name.clone(), e.via_use))
+            }
+            _ => self
+                .scope
+                .names
+                .iter()
+                .find(|(n, e)| e.def == *def && env.get(n).is_none())
+                .map(|(n, e)| (n.to_string(), e.via_use)),
+        };
+        if let Some((local, via_use)) = imported {
+            if let Some(u) = via_use {
+                self.used_imports.insert((u, local.clone()));
+            }
+            return (None, local);
+        }
+        let alias = format!("{module_last}_{name}");
+        // Its own name, the alias, then the alias numbered from 2. The scope is finite, so a
+        // free one comes; the bound only makes the loop visibly end.
+        let mut candidate = name.clone();
+        let mut n = 1u32;
+        while !self.name_free(env, &candidate) && n < u32::MAX {
+            candidate = if n == 1 {
+                alias.clone()
+            } else {
+                format!("{alias}_{n}")
+            };
+            n += 1;
+        }
+        let import = if candidate == name {
+            format!("use {module}.{name}")
+        } else {
+            format!("use {module}.{name} as {candidate}")
+        };
+        (Some(import), candidate)
+    }
+
+    /// How the file writes value `variant` of enum `enum_name` of module `module`
+    /// (`credit_scoring` of `std.risk.AnnexIII`) in a help it can follow as written: the
+    /// `use` to add, if the file does not import the enum (variants come into scope with
+    /// their enum, language.md §4.3), and the value: the variant alone, or qualified by the
+    /// name the enum has in the file (`AnnexIII.credit_scoring`) when the variant alone would
+    /// name something else there (a declaration of the file, or a variant of another enum in
+    /// scope). `None` if the module has no such enum (a help then names the value as is).
+    pub(crate) fn enum_value(
+        &mut self,
+        module: &str,
+        enum_name: &str,
+        variant: &str,
+    ) -> Option<(Option<String>, String)> {
+        let index = resolve::module_index(self.db, self.project);
+        let file = *index.by_name.get(module)?;
+        let def = resolve::item_table(self.db, file)
+            .by_name
+            .get(enum_name)
+            .filter(|d| d.kind == DefKind::Enum)?
+            .clone();
+        let module_last = module.rsplit('.').next().unwrap_or(module);
+        let (import, local) = self.import_name(&Env::default(), module, module_last, &def);
+        let alone = matches!(self.scope.lookup(self.db, variant), Lookup::Missing)
+            && !self.scope.failed_imports.contains(variant)
+            && self
+                .scope
+                .variants
+                .get(variant)
+                .is_none_or(|enums| enums.iter().all(|e| *e == def));
+        let value = if alone {
+            variant.to_string()
+        } else {
+            format!("{local}.{variant}")
+        };
+        Some((import, value))
+    }
+
+    /// For a value `name` that resolves nowhere: the `use` of an enum of another module that
+    /// has it as a variant (`use std.risk.AnnexIII` for `credit_scoring`), since variants come
+    /// into scope with their enum (language.md §4.3), and how to write it then. `None` if no
+    /// such enum is left to import.
+    #[inline(never)]
+    fn variant_import_hint(&mut self, name: &str) -> Option<String> {
+        let index = resolve::module_index(self.db, self.project);
+        for (module, &file) in &index.by_name {
+            if file == self.file {
+                continue;
+            }
+            let enums = resolve::item_table(self.db, file)
+                .by_name
+                .values()
+                .filter(|d| d.kind == DefKind::Enum);
+            for def in enums {
+                let Signature::Enum(variants) = self.signature(def) else {
+                    continue;
+                };
+                if !variants.iter().any(|v| **v == *name) {
+                    continue;
+                }
+                if let Some((Some(import), value)) = self.enum_value(module, &def.name, name) {
+                    let then = if value == name {
+                        String::new()
+                    } else {
+                        format!(", then write `{value}`")
+                    };
+                    return Some(format!(
+                        "`{name}` is a value of enum `{module}.{}`: add `{import}` at the top of the file{then}",
+                        def.name
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether `name` names nothing where `env` holds the locals: no declaration or import
+    /// of the file, no variant of a visible enum, no name a failed `use` would have brought
+    /// in, no local. A name brought in under it would be defined twice, or mean something
+    /// else there.
+    fn name_free(&self, env: &Env, name: &str) -> bool {
+        matches!(self.scope.lookup(self.db, name), Lookup::Missing)
+            && !self.scope.variants.contains_key(name)
+            && !self.scope.failed_imports.contains(name)
+            && env.get(name).is_none()
     }
 
     /// The name closest to `name` (a likely typo of it) among those that can stand where it is
@@ -942,13 +1083,19 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Records the import through which enum `def` is visible, if any.
+    /// Records the import through which enum `def` is visible, if any: under its own name,
+    /// else under an alias (`use std.risk.AnnexIII as risk_AnnexIII` brings the variants in
+    /// all the same).
+    #[inline(never)]
     fn mark_enum_import(&mut self, def: &Def) {
-        if let Lookup::Found(e) = self.scope.lookup(self.db, &def.name)
-            && e.def == *def
-            && let Some(u) = e.via_use
-        {
-            self.used_imports.insert((u, def.name.to_string()));
+        let via = match self.scope.lookup(self.db, &def.name) {
+            Lookup::Found(e) if e.def == *def => e.via_use.map(|u| (u, def.name.to_string())),
+            _ => (self.scope.names.iter())
+                .find(|(_, e)| e.def == *def)
+                .and_then(|(n, e)| e.via_use.map(|u| (u, n.to_string()))),
+        };
+        if let Some(used) = via {
+            self.used_imports.insert(used);
         }
     }
 
@@ -3279,16 +3426,24 @@ mod tests {
     /// A function called through its module is one E0205 at the whole callee (not an unknown
     /// value `std` with the help of a function without parameters, then an unknown function),
     /// whose help, applied (the `use`, then the call as it says), checks without diagnostics:
-    /// under the function's own name, under an alias when the file has that name already, and
-    /// as it is when the file imports it already.
+    /// under the function's own name, under an alias when the file has that name already (a
+    /// numbered one when it has the alias too), as it is when the file imports it already,
+    /// and under the alias it is imported as (not imported a second time under another).
     #[test]
     fn a_qualified_call_is_one_e0205_whose_help_compiles() {
         let call = "std.time.local_hour(now, c.tz)";
         let own = "fn local_hour(x: Int): Int = x\npolicy q for a(to: c) {\n  deny \"big\" when local_hour(1) > 5\n  allow \"ok\"\n}\n";
+        let own_and_alias = "fn local_hour(x: Int): Int = x\nfn time_local_hour(x: Int): Int = x\npolicy q for a(to: c) {\n  deny \"big\" when local_hour(1) > time_local_hour(5)\n  allow \"ok\"\n}\n";
         let cases = [
             ("", "", "local_hour(now, c.tz)"),
             ("", own, "time_local_hour(now, c.tz)"),
+            ("", own_and_alias, "time_local_hour_2(now, c.tz)"),
             ("use std.time.local_hour\n", "", "local_hour(now, c.tz)"),
+            (
+                "use std.time.local_hour as lh\n",
+                own_and_alias,
+                "lh(now, c.tz)",
+            ),
         ];
         for (uses, decls, fixed_call) in cases {
             let source = qualified_call_source(uses, decls, call);
@@ -3315,8 +3470,16 @@ mod tests {
             let help = d.help.clone().unwrap_or_default();
             assert!(!help.contains("fn std"), "{help}");
             let parts = quoted(&help);
+            // The `use` to add, if any, and the call; an alias imported already is named
+            // between them (`it is imported already, as `lh``).
             let (import, written) = match parts.as_slice() {
-                [import, written] => (Some(import.clone()), written.clone()),
+                [import, written] if import.starts_with("use ") => {
+                    (Some(import.clone()), written.clone())
+                }
+                [alias, written] => {
+                    assert!(written.starts_with(&format!("{alias}(")), "{help}");
+                    (None, written.clone())
+                }
                 [written] => (None, written.clone()),
                 _ => panic!("{help}"),
             };
@@ -3329,6 +3492,109 @@ mod tests {
             let fixed = qualified_call_source(&uses, decls, &written);
             ws.set_file("q.xop", fixed.as_str());
             let after = ws.diagnostics();
+            assert!(after.is_empty(), "{fixed}\n{after:#?}");
+        }
+    }
+
+    /// A program with an `@annex_iii` (`annotation`) on a high-risk action, after `uses`,
+    /// with `decls` besides.
+    fn annex_source(uses: &str, decls: &str, annotation: &str) -> String {
+        format!(
+            "module t.annex\n\n{uses}\npurpose credit\nrole officer\n\nrecord C {{\n  id: Id\n}}\n{decls}\n{annotation}\naction grant(to: C) purpose credit risk high\n\npolicy p for grant(to: c) {{\n  review \"r\" by role officer within 1h else deny\n}}\n"
+        )
+    }
+
+    /// The help for an `@annex_iii` whose area is no `AnnexIII` value (E0214), or is a value
+    /// of the enum the file does not import (E0205), checks as written: it adds the `use` of
+    /// `std.risk.AnnexIII` when the file does not import it (under an alias when the file has
+    /// a name `AnnexIII` of its own), and qualifies the value when the file has a declaration
+    /// of its name. Before, the E0214 help led to an E0205 whose help led back to the mistake.
+    #[test]
+    fn an_annex_iii_help_checks_as_written() {
+        let cases = [
+            // (uses, decls, annotation, code, `use` expected in the help, area expected)
+            (
+                "",
+                "",
+                "@annex_iii(area: credit)",
+                "E0214",
+                Some("use std.risk.AnnexIII"),
+                Some("credit_scoring"),
+            ),
+            (
+                "",
+                "",
+                "@annex_iii(credit)",
+                "E0214",
+                Some("use std.risk.AnnexIII"),
+                Some("credit_scoring"),
+            ),
+            (
+                "use std.risk.AnnexIII\n",
+                "",
+                "@annex_iii(area: credit)",
+                "E0214",
+                None,
+                Some("credit_scoring"),
+            ),
+            (
+                "",
+                "purpose credit_scoring\n",
+                "@annex_iii(area: credit_scoring)",
+                "E0214",
+                Some("use std.risk.AnnexIII"),
+                Some("AnnexIII.credit_scoring"),
+            ),
+            (
+                "",
+                "record AnnexIII {\n  id: Id\n}\n",
+                "@annex_iii(area: credit)",
+                "E0214",
+                Some("use std.risk.AnnexIII as risk_AnnexIII"),
+                Some("credit_scoring"),
+            ),
+            (
+                "",
+                "",
+                "@annex_iii(area: credit_scoring)",
+                "E0205",
+                Some("use std.risk.AnnexIII"),
+                None,
+            ),
+        ];
+        // A record `AnnexIII` declared only to take the name is never used (C0104): beside
+        // the point here.
+        let diagnostics = |ws: &Workspace| -> Vec<Diagnostic> {
+            let all = ws.diagnostics();
+            all.into_iter().filter(|d| d.code != "C0104").collect()
+        };
+        for (uses, decls, annotation, code, import, area) in cases {
+            let source = annex_source(uses, decls, annotation);
+            let mut ws = Workspace::new();
+            ws.set_file("a.xop", source.as_str());
+            let diags = diagnostics(&ws);
+            assert_eq!(diags.len(), 1, "{source}\n{diags:#?}");
+            let d = &diags[0];
+            assert_eq!(d.code, code, "{d:#?}");
+            let help = d.help.clone().unwrap_or_default();
+            let parts = quoted(&help);
+            let written_use = parts.iter().find(|p| p.starts_with("use "));
+            assert_eq!(written_use.map(String::as_str), import, "{help}");
+            let written_annotation = parts.iter().find(|p| p.starts_with("@annex_iii("));
+            let expected = area.map(|a| format!("@annex_iii(area: {a})"));
+            assert_eq!(written_annotation, expected.as_ref(), "{help}");
+            // The help applied: the `use` added, the annotation written as it says.
+            let uses = match written_use {
+                Some(u) => format!("{uses}{u}\n"),
+                None => uses.to_string(),
+            };
+            let fixed = annex_source(
+                &uses,
+                decls,
+                written_annotation.map_or(annotation, String::as_str),
+            );
+            ws.set_file("a.xop", fixed.as_str());
+            let after = diagnostics(&ws);
             assert!(after.is_empty(), "{fixed}\n{after:#?}");
         }
     }
