@@ -103,7 +103,7 @@ fn a_parameter_named_like_an_input_key_refuses_every_input() {
             // Not even an object.
             "[]".to_string(),
         ] {
-            let d = decide(&p, &text);
+            let d = reference(&p, &text);
             assert_eq!(refused(&d), want, "{text}");
             let e = bind::bind_json(&p, 0, &text).unwrap_err();
             assert_eq!(
@@ -112,6 +112,16 @@ fn a_parameter_named_like_an_input_key_refuses_every_input() {
             );
             assert_eq!(e.kind.as_str(), "reserved-name");
         }
+        // The JIT's JSON reader reads no input for it: there is none to make, and `xop eval
+        // --engine jit` takes the reference path, which refuses it as above.
+        let module = jit::compile(&p);
+        let Err(why) = module.json_reader(0) else {
+            panic!("a JSON reader for a parameter named {name}");
+        };
+        assert!(
+            why.contains(&format!("named \"{name}\"")) && why.contains("E0221"),
+            "{why}"
+        );
         // The Rust-value paths bind through the same check.
         let value = json!({ name: "2026-11-25T22:00:00Z", "a1": "2026-11-25T12:00:00Z" });
         for e in [

@@ -191,11 +191,6 @@ struct Plan {
     records: Vec<RecordPlan>,
     /// The parameters, as a record laid out at word 0.
     params: RecordPlan,
-    /// Whether `now` and `signals` are the input's own keys: no parameter has their name.
-    /// One that has (a module built without the compiler's E0221) leaves every input to the
-    /// reference path, which refuses it ([`bind::BindErrorKind::ReservedName`]).
-    now_key: bool,
-    signals_key: bool,
     /// The module's constant strings and their ids; `names[id]` is the string of an id.
     strings: Names,
     names: Vec<Box<str>>,
@@ -588,6 +583,17 @@ impl Plan {
         };
         let program = &module.program;
         let pol = &program.policies[policy];
+        // A module built without the compiler's E0221: the reader has no way to read its
+        // input, which the reference path refuses whatever it is (`bind::RESERVED_KEYS`).
+        if let Some(p) =
+            (pol.params.iter()).find(|p| bind::RESERVED_KEYS.contains(&p.name.as_str()))
+        {
+            return Err(format!(
+                "policy {} has a parameter named \"{}\", one of the input's own keys (E0221): \
+                 no input can be read for it",
+                pol.qualified, p.name
+            ));
+        }
         let mut b = PlanBuilder {
             program,
             nodes: Vec::new(),
@@ -603,7 +609,6 @@ impl Plan {
             .map(|i| c.reads.get(i).unwrap_or(&Reads::All))
             .collect();
         let params = b.fields(&params, &reads, 0)?;
-        let is_param = |n: &str| pol.params.iter().any(|p| p.name == n);
 
         let mut names: Vec<Box<str>> = vec![Box::from(""); module.strings.len()];
         let mut strings = Names::default();
@@ -643,8 +648,6 @@ impl Plan {
             nodes: b.nodes,
             records: b.records,
             params,
-            now_key: !is_param("now"),
-            signals_key: !is_param("signals"),
             strings,
             names,
             symbols,
@@ -990,10 +993,6 @@ impl JsonReader {
     /// The fast path: `None` if the input is not one it reads (then `into` is garbage).
     fn fast(&mut self, module: &JitModule, json: &str, into: &mut Bound) -> Option<Option<i64>> {
         let plan = &*self.plan;
-        if !(plan.now_key && plan.signals_key) {
-            // A parameter named like a reserved key: the reference refuses every input.
-            return None;
-        }
         let s = &mut self.scratch;
         if s.zones.len() > MAX_ZONES {
             s.zones.clear();
@@ -1651,9 +1650,9 @@ impl<'de> Visitor<'de> for RootKeySeed<'_> {
     fn visit_str<E: de::Error>(self, key: &str) -> Result<RootKey, E> {
         if let Some(i) = field_index(&self.0.params, key.as_bytes()) {
             Ok(RootKey::Param(i))
-        } else if self.0.now_key && key == "now" {
+        } else if key == "now" {
             Ok(RootKey::Now)
-        } else if self.0.signals_key && key == "signals" {
+        } else if key == "signals" {
             Ok(RootKey::Signals)
         } else {
             Err(no())

@@ -427,7 +427,7 @@ impl<'t> Scan<'t> {
         while more {
             // `now` (no parameter has that name) is usually first: matched in place.
             let key = match self.rest.split_at_checked(6) {
-                Some((b"\"now\":", tail)) if plan.now_key => {
+                Some((b"\"now\":", tail)) => {
                     self.rest = tail;
                     self.ws();
                     Key::Other(b"now")
@@ -443,7 +443,7 @@ impl<'t> Scan<'t> {
                     seen |= f.bit;
                     self.value(cx, f.node, seg, f.offset)?;
                 }
-                Key::Other(b"now") if plan.now_key && !now_seen => {
+                Key::Other(b"now") if !now_seen => {
                     now_seen = true;
                     let start = self.pos();
                     cx.now = self.now()?;
@@ -452,7 +452,7 @@ impl<'t> Scan<'t> {
                         end: self.pos(),
                     });
                 }
-                Key::Other(b"signals") if plan.signals_key && !signals_seen => {
+                Key::Other(b"signals") if !signals_seen => {
                     signals_seen = true;
                     // Only `null` here; signals are bound by the reference path.
                     self.literal(b"null")?;
