@@ -592,36 +592,36 @@ impl<'a> Checker<'a> {
     /// a module's declaration, which is named by importing it (language.md §4.2: qualified
     /// calls are Planned); `None` for anything else, whose names are checked as usual.
     fn module_path(&self, env: &Env, base: &Expr, last: &ast::Ident) -> Option<ast::Path> {
-        let mut segments = vec![last.clone()];
+        // Most field reads are of a local (`c.tz`): settled before anything is built or looked
+        // up, as this runs on every field read and method call.
         let mut at = base;
-        loop {
+        let root = loop {
             match &at.kind {
-                ExprKind::Field(inner, f) => {
-                    segments.push(f.clone());
-                    at = inner;
-                }
-                ExprKind::Name(n) => {
-                    segments.push(n.clone());
-                    break;
-                }
+                ExprKind::Field(inner, _) => at = inner,
+                ExprKind::Name(n) => break n,
                 _ => return None,
             }
-        }
-        segments.reverse();
-        let root = &segments[0].name;
-        let unbound = env.get(root).is_none()
-            && matches!(self.scope.lookup(self.db, root), Lookup::Missing)
-            && !self.scope.variants.contains_key(root.as_str())
-            && !self.scope.failed_imports.contains(root.as_str());
-        let index = resolve::module_index(self.db, self.project);
-        let module_like = index
-            .by_name
-            .keys()
-            .any(|m| m.split('.').next() == Some(root.as_str()));
-        if !(unbound && module_like) {
+        };
+        if env.get(&root.name).is_some()
+            || !matches!(self.scope.lookup(self.db, &root.name), Lookup::Missing)
+            || self.scope.variants.contains_key(root.name.as_str())
+            || self.scope.failed_imports.contains(root.name.as_str())
+        {
             return None;
         }
-        let span = segments[0].span.to(last.span);
+        let index = resolve::module_index(self.db, self.project);
+        if !(index.by_name.keys()).any(|m| m.split('.').next() == Some(root.name.as_str())) {
+            return None;
+        }
+        let mut segments = vec![last.clone()];
+        let mut at = base;
+        while let ExprKind::Field(inner, f) = &at.kind {
+            segments.push(f.clone());
+            at = inner;
+        }
+        segments.push(root.clone());
+        segments.reverse();
+        let span = root.span.to(last.span);
         Some(ast::Path { segments, span })
     }
 
@@ -3987,12 +3987,18 @@ test "t" {
             (
                 "record X {\n  a:\n  b: { x: Int, .. }\n  c: Map<Text, List<\n  d: Int\n}\n",
                 vec!["a: _", "b", "c: _", "d"],
-                vec!["the type of `a` is missing", "the type of `c` is unfinished"],
+                vec![
+                    "the type of `a` is missing",
+                    "the type of `c` is unfinished",
+                ],
             ),
             (
                 "record Y {\n  a: List<Int,\n  b:\n  c: Int\n}\n",
                 vec!["a: _", "b: _", "c"],
-                vec!["the type of `a` is unfinished", "the type of `b` is missing"],
+                vec![
+                    "the type of `a` is unfinished",
+                    "the type of `b` is missing",
+                ],
             ),
             (
                 "record Z {\n  a: 3\n  b: Int\n}\n",
