@@ -586,18 +586,24 @@ fn param_annotation(
             for n in written.iter().flatten() {
                 c.lookup(&n.name, n.span);
             }
-            let annotation = match written {
-                Some(ns) if !ns.is_empty() => format!(
-                    "@personal(purpose: [{}])",
-                    ns.iter()
-                        .map(|n| n.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+            let (annotation, import) = match written {
+                Some(ns) if !ns.is_empty() => (
+                    format!(
+                        "@personal(purpose: [{}])",
+                        ns.iter()
+                            .map(|n| n.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    String::new(),
                 ),
-                _ => "@personal(purpose: [service])".to_string(),
+                _ => {
+                    let (purpose, import) = example_purpose(&purposes_in_scope(Some(c.scope())));
+                    (format!("@personal(purpose: [{purpose}])"), import)
+                }
             };
             format!(
-                "`@personal` marks a record field: declare `{param}` in a record (`record Contact {{ {annotation} {param}: {} }}`) and take that record as the parameter",
+                "`@personal` marks a record field: declare `{param}` in a record (`record Contact {{ {annotation} {param}: {} }}`{import}) and take that record as the parameter",
                 type_text(&p.ty)
             )
         }
@@ -840,6 +846,31 @@ fn wordless(text: &str) -> &'static str {
     }
 }
 
+/// The purposes the file can name without an import.
+fn purposes_in_scope(scope: Option<&resolve::Scope>) -> Vec<&str> {
+    scope
+        .map(|s| {
+            (s.names.iter())
+                .filter(|(_, e)| e.def.kind == DefKind::Purpose)
+                .map(|(n, _)| &**n)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The purpose a `@personal` example names when the annotation names none the file can
+/// name, and what the file must add for it: one of `in_scope`, else `service` with its
+/// import, so that the example checks as written.
+fn example_purpose(in_scope: &[&str]) -> (String, String) {
+    match in_scope.first() {
+        Some(one) => (one.to_string(), String::new()),
+        None => (
+            "service".to_string(),
+            " (with `use std.consent.service` at the top of the file)".to_string(),
+        ),
+    }
+}
+
 /// E0214 for a `@personal` not written `@personal(purpose: [P, …])`: a misspelt key is named
 /// as such, and the example is written with purposes the file can name (those the annotation
 /// already lists, else those in scope), so that it checks as written.
@@ -855,15 +886,7 @@ fn bad_personal(
     {
         return;
     }
-    let in_scope: Vec<&str> = scope
-        .map(|s| {
-            s.names
-                .iter()
-                .filter(|(_, e)| e.def.kind == DefKind::Purpose)
-                .map(|(n, _)| &**n)
-                .collect()
-        })
-        .unwrap_or_default();
+    let in_scope = purposes_in_scope(scope);
     // The purposes the annotation names, wherever it names them (`purpse: [service]`,
     // `purpose: service`), if the file can name them.
     let mut written: Vec<&str> = Vec::new();
@@ -885,13 +908,10 @@ fn bad_personal(
             }
         }
     }
-    let (purposes, import) = match (&written[..], &in_scope[..]) {
-        ([_, ..], _) => (written.join(", "), String::new()),
-        ([], [one, ..]) => (one.to_string(), String::new()),
-        ([], []) => (
-            "service".to_string(),
-            " (with `use std.consent.service` at the top of the file)".to_string(),
-        ),
+    let (purposes, import) = if written.is_empty() {
+        example_purpose(&in_scope)
+    } else {
+        (written.join(", "), String::new())
     };
     let example = format!("`@personal(purpose: [{purposes}])`{import}");
     let unknown_key = a

@@ -1124,6 +1124,11 @@ impl<'a> Checker<'a> {
         self.err(d);
     }
 
+    /// The scope of the file being checked.
+    pub(crate) fn scope(&self) -> &'a Scope {
+        self.scope
+    }
+
     /// Checks `e` against `expected`.
     pub fn check(&mut self, env: &Env, facts: &Facts, e: &Expr, expected: &Ty, what: &str) {
         let found = self.expr(env, facts, e, Some(expected));
