@@ -1061,10 +1061,7 @@ fn bind_time<'n>(
         if name.name == at.name {
             // A name no binding takes, to suggest: `now`, else `now_2`, `now_3`…
             let free = |n: &str| !bound.iter().any(|(b, _)| b.name == n);
-            let suggested = std::iter::once("now".to_string())
-                .chain((2..).map(|i| format!("now_{i}")))
-                .find(|n| free(n))
-                .unwrap_or_else(|| "now".to_string());
+            let suggested = resolve::fresh_name("now", free);
             c.diags.push(
                 Diagnostic::error(
                     "E0206",

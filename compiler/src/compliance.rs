@@ -1560,11 +1560,9 @@ impl<'a> Cx<'a> {
     /// A name for a new policy of `action` in `file`: `ACTION_consent`, numbered if taken.
     fn fresh_policy_name(&self, file: SourceFile, action: &str) -> String {
         let scope = resolve::file_scope(self.db, self.project, file);
-        let base = format!("{action}_consent");
-        std::iter::once(base.clone())
-            .chain((2..).map(|i| format!("{base}_{i}")))
-            .find(|n| matches!(scope.lookup(self.db, n), Lookup::Missing))
-            .unwrap_or(base)
+        resolve::fresh_name(&format!("{action}_consent"), |n| {
+            matches!(scope.lookup(self.db, n), Lookup::Missing)
+        })
     }
 
     /// The consent guard the action needs, one fact per place it holds a channel, if it has a
@@ -2091,13 +2089,7 @@ impl<'a> Cx<'a> {
                     && matches!(scope.lookup(self.db, n), Lookup::Missing)
                     && !scope.variants.contains_key(n)
             };
-            if free(base) {
-                return base.to_string();
-            }
-            (2..)
-                .map(|i| format!("{base}_{i}"))
-                .find(|n| free(n))
-                .unwrap_or_else(|| base.to_string())
+            resolve::fresh_name(base, free)
         };
         let mut locals = Vec::new();
         let mut bound = Vec::new();
@@ -3478,16 +3470,7 @@ pub fn guard_vars(
         let base = ["x", "y", "z", "u", "v", "w"]
             .get(depth)
             .map_or_else(|| format!("x{depth}"), |b| b.to_string());
-        let var = (1..)
-            .map(|i| {
-                if i == 1 {
-                    base.clone()
-                } else {
-                    format!("{base}_{i}")
-                }
-            })
-            .find(|n| free(n, &vars))
-            .unwrap_or(base);
+        let var = resolve::fresh_name(&base, |n| free(n, &vars));
         vars.push(var);
     }
     vars

@@ -163,6 +163,19 @@ pub fn item_table(db: &dyn Db, file: SourceFile) -> ItemTable {
     table
 }
 
+/// The first of `base`, `base_2`, `base_3`… that `free` accepts: a name for the helps and
+/// fixes to write where `base` may be taken. Names are finite where they are checked, so one
+/// comes.
+pub fn fresh_name(base: &str, free: impl Fn(&str) -> bool) -> String {
+    if free(base) {
+        return base.to_string();
+    }
+    (2..)
+        .map(|i| format!("{base}_{i}"))
+        .find(|n| free(n))
+        .unwrap_or_else(|| base.to_string())
+}
+
 /// E0206 for a name declared twice in one scope.
 pub fn duplicate(path: &Arc<str>, name: &str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error(
@@ -198,10 +211,7 @@ pub fn reserved_params(path: &Arc<str>, owner: &str, ps: &[ast::Param]) -> Vec<D
         };
         // A name no other parameter has, to suggest: `now_2`, `now_3`…
         let free = |n: &str| !ps.iter().any(|q| q.name.name == n);
-        let suggested = (2..)
-            .map(|i| format!("{name}_{i}"))
-            .find(|n| free(n))
-            .unwrap_or_else(|| format!("{name}_2"));
+        let suggested = fresh_name(name, free);
         out.push(
             Diagnostic::error(
                 "E0221",

@@ -785,19 +785,12 @@ impl<'a> Checker<'a> {
             }
             return (None, local);
         }
-        let alias = format!("{module_last}_{name}");
-        // Its own name, the alias, then the alias numbered from 2. The scope is finite, so a
-        // free one comes; the bound only makes the loop visibly end.
-        let mut candidate = name.clone();
-        let mut n = 1u32;
-        while !self.name_free(env, &candidate) && n < u32::MAX {
-            candidate = if n == 1 {
-                alias.clone()
-            } else {
-                format!("{alias}_{n}")
-            };
-            n += 1;
-        }
+        // Its own name, else the alias (`time_local_hour`), numbered from 2 if taken.
+        let candidate = if self.name_free(env, &name) {
+            name.clone()
+        } else {
+            resolve::fresh_name(&format!("{module_last}_{name}"), |n| self.name_free(env, n))
+        };
         let import = if candidate == name {
             format!("use {module}.{name}")
         } else {
