@@ -799,6 +799,12 @@ impl<'a> Checker<'a> {
         (Some(import), candidate)
     }
 
+    /// Whether `def` is the declaration `name` of the standard library's module `module`:
+    /// by identity, since a file may declare an item of the same name.
+    pub(crate) fn is_std_item(&self, def: &Def, module: &str, name: &str) -> bool {
+        &*def.name == name && resolve::module_name(self.db, def.file) == module
+    }
+
     /// How the file writes value `variant` of enum `enum_name` of module `module`
     /// (`credit_scoring` of `std.risk.AnnexIII`) in a help it can follow as written: the
     /// `use` to add, if the file does not import the enum (variants come into scope with
