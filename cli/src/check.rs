@@ -118,8 +118,7 @@ pub fn run(args: &CheckArgs, color: Color) -> u8 {
 }
 
 fn to_json(value: &impl serde::Serialize) -> String {
-    // Serialising values built from strings and numbers cannot fail.
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let mut text = crate::json::pretty(value);
     text.push('\n');
     text
 }

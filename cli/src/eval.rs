@@ -282,7 +282,7 @@ fn policy_text(
             let mut v: serde_json::Value =
                 serde_json::from_str(&json(program, &[index], decision)).unwrap_or_default();
             v["signals"] = serde_json::json!(reads);
-            format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+            format!("{}\n", crate::json::pretty(&v))
         }
     }
 }
@@ -573,7 +573,7 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
             if let Some((action, why)) = not_performed {
                 v["not_performed"] = serde_json::json!({"action": action, "reason": why});
             }
-            format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
+            format!("{}\n", crate::json::pretty(&v))
         }
     };
     match out(&text) {
@@ -827,7 +827,7 @@ fn rank(program: &Program, name: &str, input: Result<&str, BindError>, args: &Ev
             if !reads.is_empty() {
                 v["signals"] = serde_json::json!(reads);
             }
-            let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
+            let mut t = crate::json::pretty(&v);
             t.push('\n');
             t
         }
@@ -862,7 +862,7 @@ fn no_candidate(
             if !reads.is_empty() {
                 v["signals"] = serde_json::json!(reads);
             }
-            let mut t = serde_json::to_string_pretty(&v).unwrap_or_default();
+            let mut t = crate::json::pretty(&v);
             t.push('\n');
             t
         }
@@ -1026,7 +1026,7 @@ fn json(program: &Program, policies: &[usize], d: &Decision) -> String {
         })),
         "error": d.error,
     });
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    let mut text = crate::json::pretty(&value);
     text.push('\n');
     text
 }

@@ -61,7 +61,7 @@ pub fn run(args: &ExplainArgs, color: Color) -> u8 {
             "record {}: event {name} at {}\n{}\n",
             args.n,
             record.time,
-            serde_json::to_string_pretty(data).unwrap_or_default()
+            crate::json::pretty(data)
         ),
     };
     match out(&text) {

@@ -369,7 +369,7 @@ fn show(dir: &Path, n: Option<u64>, format: Format) -> u8 {
         let text = match format {
             Format::Json => format!("{}\n", String::from_utf8_lossy(&bytes)),
             Format::Human => match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                Ok(v) => format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
+                Ok(v) => format!("{}\n", crate::json::pretty(&v)),
                 Err(_) => format!("{}\n", String::from_utf8_lossy(&bytes)),
             },
         };
@@ -392,7 +392,7 @@ fn show(dir: &Path, n: Option<u64>, format: Format) -> u8 {
                     s.push('\n');
                 }
                 Format::Json => {
-                    s.push_str(&serde_json::to_string(&r).unwrap_or_default());
+                    s.push_str(&crate::json::compact(&r));
                     s.push('\n');
                 }
             },
@@ -417,7 +417,7 @@ fn prove(dir: &Path, n: u64, format: Format) -> u8 {
     let text = match format {
         Format::Json => format!(
             "{}\n",
-            serde_json::to_string_pretty(&proof).unwrap_or_default()
+            crate::json::pretty(&proof)
         ),
         Format::Human => {
             let mut s = format!(

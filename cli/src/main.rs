@@ -11,6 +11,7 @@ mod explain;
 mod files;
 mod fmt;
 mod http;
+mod json;
 mod log;
 mod mcp_gateway;
 mod review;

@@ -276,7 +276,7 @@ fn show(data: &Path, id: &str, format: Format) -> u8 {
     let text = match format {
         Format::Json => format!(
             "{}\n",
-            serde_json::to_string_pretty(&shown).unwrap_or_default()
+            crate::json::pretty(&shown)
         ),
         Format::Human => {
             let c = &shown.case;
@@ -314,7 +314,7 @@ fn show(data: &Path, id: &str, format: Format) -> u8 {
             for e in &c.evidence {
                 t.push_str(&format!(
                     "  evidence {}\n",
-                    serde_json::to_string(e).unwrap_or_default()
+                    crate::json::compact(e)
                 ));
             }
             t

@@ -81,7 +81,7 @@ fn a_test_name_cannot_rewrite_the_report() {
 
 /// A raw ESC (and a right-to-left override) in a rule's text literal is shown escaped in the
 /// `fired` lines of `xop test` and `xop eval`, and so are the reasons and a failing test's
-/// expectation.
+/// expectation; `--format json` writes both as JSON escapes.
 #[test]
 fn a_rule_text_and_reasons_are_shown_escaped() {
     let dir = TempDir::new("rule-escapes");
@@ -128,12 +128,14 @@ fn a_rule_text_and_reasons_are_shown_escaped() {
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["reasons"][0], "big\u{1b}[8m", "{v}");
-    // Control characters are escaped by JSON (a right-to-left override is kept as the exact
-    // text a machine reads).
+    // The right-to-left override is a JSON escape too: a reader gets the exact text, a
+    // terminal shows the escape.
+    no_control_characters(&o);
+    let out = stdout(&o);
+    assert!(out.contains(r"\u001b[8m\u202e"), "{out}");
     assert!(
-        !String::from_utf8_lossy(&o.stdout)
-            .chars()
-            .any(|c| c != '\n' && c.is_control())
+        v.to_string().contains("\u{202e}"),
+        "the decoded text lost the override: {v}"
     );
 }
 

@@ -58,7 +58,8 @@ mod invisible;
 use std::sync::Arc;
 
 use doc::{Doc, Element, List};
-pub(crate) use invisible::{invisible, shows_nothing};
+pub use invisible::invisible;
+pub(crate) use invisible::shows_nothing;
 
 use crate::ast::*;
 use crate::diagnostic::{Diagnostic, Severity};

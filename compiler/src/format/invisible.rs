@@ -103,7 +103,7 @@ fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
 /// escapes in texts, so that a formatted policy reads as it runs ("Trojan Source": bidirectional
 /// controls can make code read otherwise than it runs). Spaces (the rest of White_Space) show
 /// as a gap and are left as written.
-pub(crate) fn invisible(c: char) -> bool {
+pub fn invisible(c: char) -> bool {
     // The first character of the tables that is not a control is U+00AD: most text is decided
     // here.
     if c < '\u{00AD}' {
