@@ -2085,9 +2085,7 @@ impl<'a> Cx<'a> {
         taken.extend(p.at.iter().map(|a| a.name.clone()));
         let fresh = |base: &str, taken: &[String]| -> String {
             let free = |n: &str| {
-                !taken.iter().any(|t| t == n)
-                    && matches!(scope.lookup(self.db, n), Lookup::Missing)
-                    && !scope.variants.contains_key(n)
+                !taken.iter().any(|t| t == n) && scope.name_free(self.db, n)
             };
             resolve::fresh_name(base, free)
         };
@@ -3463,8 +3461,7 @@ pub fn guard_vars(
             && !params.iter().any(|p| **p == *n)
             && !policy.bindings.iter().any(|b| b.var.name == n)
             && policy.at.as_ref().is_none_or(|at| at.name != n)
-            && !scope.variants.contains_key(n)
-            && matches!(scope.lookup(db, n), Lookup::Missing)
+            && scope.name_free(db, n)
     };
     for depth in 0..guard.depth() {
         let base = ["x", "y", "z", "u", "v", "w"]

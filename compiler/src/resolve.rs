@@ -338,6 +338,16 @@ pub enum Lookup {
 }
 
 impl Scope {
+    /// Whether no name of the file's scope is `name`: no item, import or glob-imported item,
+    /// no variant of a visible enum, no name a failed `use` would have brought. What a help
+    /// that adds a name to the file (a local, an import alias) asks before choosing it, with
+    /// the locals where it writes.
+    pub fn name_free(&self, db: &dyn Db, name: &str) -> bool {
+        matches!(self.lookup(db, name), Lookup::Missing)
+            && !self.variants.contains_key(name)
+            && !self.failed_imports.contains(name)
+    }
+
     /// Looks `name` up: own items and explicit imports first, then glob imports.
     pub fn lookup(&self, db: &dyn Db, name: &str) -> Lookup {
         if let Some(e) = self.names.get(name) {

@@ -885,10 +885,7 @@ impl<'a> Checker<'a> {
     /// in, no local. A name brought in under it would be defined twice, or mean something
     /// else there.
     fn name_free(&self, env: &Env, name: &str) -> bool {
-        matches!(self.scope.lookup(self.db, name), Lookup::Missing)
-            && !self.scope.variants.contains_key(name)
-            && !self.scope.failed_imports.contains(name)
-            && env.get(name).is_none()
+        self.scope.name_free(self.db, name) && env.get(name).is_none()
     }
 
     /// The name closest to `name` (a likely typo of it) among those that can stand where it is
