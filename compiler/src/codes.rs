@@ -61,6 +61,7 @@ pub const CODES: &[CodeInfo] = &[
     e("E0219", "function calls nested too deep"),
     e("E0220", "function calls inline too large"),
     e("E0221", "parameter named like an input key"),
+    e("E0222", "type named like a built-in type"),
     e("E0301", "type mismatch"),
     e("E0302", "value may be absent"),
     e("E0303", "wrong arguments"),

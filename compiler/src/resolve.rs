@@ -152,6 +152,19 @@ pub fn item_table(db: &dyn Db, file: SourceFile) -> ItemTable {
             name: Arc::from(name.name.as_str()),
             span: name.span,
         };
+        if matches!(kind, DefKind::Record | DefKind::Enum)
+            && BUILTIN_TYPES.contains(&name.name.as_str())
+        {
+            table
+                .diagnostics
+                .push(builtin_type_name(
+                    path,
+                    &module_name(db, file),
+                    &name.name,
+                    name.span,
+                    kind,
+                ));
+        }
         if let Some(first) = table.by_name.get(name.name.as_str()) {
             table
                 .diagnostics
@@ -188,6 +201,33 @@ pub fn duplicate(path: &Arc<str>, name: &str, span: Span, first: Span) -> Diagno
     .with_secondary(path, first, "first defined here")
     .with_help(format!(
         "rename one of the two, or remove the second `{name}`"
+    ))
+}
+
+/// E0222 for a record or enum named like a built-in type. Written bare, the name means the
+/// built-in type; written qualified (`acme.lib.Channel`), it would mean the declaration, so a
+/// parameter could read as a channel (or a purpose, an `Int`…) and be none, and the
+/// compliance checker, which knows channels by their built-in type, would not see it.
+fn builtin_type_name(
+    path: &Arc<str>,
+    module: &str,
+    name: &str,
+    span: Span,
+    kind: DefKind,
+) -> Diagnostic {
+    let what = if kind == DefKind::Enum { "enum" } else { "record" };
+    Diagnostic::error(
+        "E0222",
+        path,
+        span,
+        format!("{what} `{name}` is named like the built-in type `{name}`"),
+    )
+    .with_label(format!(
+        "`{name}` in a type is the built-in type, and `{module}.{name}` this {what}"
+    ))
+    .with_help(format!(
+        "give the {what} a name of its own (`{name}Kind`, `My{name}`…) where it is declared and \
+         wherever it is named"
     ))
 }
 
