@@ -123,6 +123,44 @@ pub fn decide(
     now_ms: i64,
     signals: &dyn Signals,
 ) -> Decision {
+    decide_in(program, policy, args, now_ms, signals, Sets::Canonical)
+}
+
+/// How a decision takes the sets in its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sets {
+    /// Put in canonical form first ([`canonical`]): what every decision does.
+    Canonical,
+    /// Checked, but kept in the order given, repeats included: a replay's input rebuilt from
+    /// evidence ([`crate::proof::replay`]), whose sets hold their logged elements by index, in
+    /// the order and number decided on, the parts no rule reads set to defaults (so that two
+    /// of them may be equal, or out of order, though the sets logged were not).
+    AsGiven,
+}
+
+/// [`check_input`], the arguments as given when `sets` says so.
+fn check_args<'a>(
+    program: &Program,
+    pol: &Policy,
+    args: &'a [Value],
+    sets: Sets,
+) -> Result<Cow<'a, [Value]>, String> {
+    let canonical = check_input(program, pol, args)?;
+    Ok(match sets {
+        Sets::Canonical => canonical,
+        Sets::AsGiven => Cow::Borrowed(args),
+    })
+}
+
+/// [`decide`], taking the arguments' sets as `sets` says.
+pub(crate) fn decide_in(
+    program: &Program,
+    policy: usize,
+    args: &[Value],
+    now_ms: i64,
+    signals: &dyn Signals,
+    sets: Sets,
+) -> Decision {
     let Some(pol) = program.policies.get(policy) else {
         return Decision::failed(
             RUNTIME_ERROR,
@@ -130,7 +168,7 @@ pub fn decide(
             format!("no policy #{policy} in the program"),
         );
     };
-    let args = match check_input(program, pol, args) {
+    let args = match check_args(program, pol, args, sets) {
         Ok(args) => args,
         Err(e) => {
             return Decision::failed(
@@ -196,11 +234,23 @@ pub fn decide_action(
     now_ms: i64,
     signals: &dyn Signals,
 ) -> Decision {
+    decide_action_in(program, action, args, now_ms, signals, Sets::Canonical)
+}
+
+/// [`decide_action`], taking the arguments' sets as `sets` says.
+pub(crate) fn decide_action_in(
+    program: &Program,
+    action: &str,
+    args: &[Value],
+    now_ms: i64,
+    signals: &dyn Signals,
+    sets: Sets,
+) -> Decision {
     let guards: Vec<&Policy> = program.guards(action).collect();
     let mut ev = Evaluator::new(program, now_ms, signals);
     let mut fired: Vec<&Rule> = Vec::new();
     for pol in &guards {
-        let args = match check_input(program, pol, args) {
+        let args = match check_args(program, pol, args, sets) {
             Ok(args) => args,
             Err(e) => {
                 return Decision::failed(BAD_INPUT, Vec::new(), format!("action {action}: {e}"));
