@@ -62,8 +62,12 @@ pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagno
         .filter_map(|n| text.get(n.range()))
         .collect();
     // Imports nothing needed, name by name. Glob imports are exempt: they are a deliberate
-    // "all of it".
+    // "all of it". An import from the file's own module is never needed, glob or not.
     for (i, u) in parsed.ast.uses.iter().enumerate() {
+        if resolve::imports_itself(db, project, file, u) {
+            out.extend(self_import(db, file, path, u));
+            continue;
+        }
         let i = u32::try_from(i).unwrap_or(u32::MAX);
         let names: Vec<(&str, Span)> = match &u.kind {
             ast::UseKind::Glob => continue,
@@ -94,7 +98,7 @@ pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagno
                     "W0201",
                     path,
                     u.span,
-                    format!("`use {}` is not needed", u.path.dotted()),
+                    format!("`use {}` is not needed", use_written(u)),
                 )
                 .with_label("nothing in this file uses it")
                 .with_help("remove the line"),
@@ -115,6 +119,65 @@ pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagno
         }
     }
     out
+}
+
+/// What `u` imports, as a `use` line writes it (`std.consent.{consent, Consent}`, `std.time.*`,
+/// `std.time.local_hour as lh`), for a message that quotes the line.
+fn use_written(u: &ast::Use) -> String {
+    let path = u.path.dotted();
+    match &u.kind {
+        ast::UseKind::Single { alias: Some(a) } => format!("{path} as {}", a.name),
+        ast::UseKind::Single { alias: None } => path,
+        ast::UseKind::Glob => format!("{path}.*"),
+        ast::UseKind::Group(ns) => {
+            let names: Vec<&str> = ns.iter().map(|n| n.name.as_str()).collect();
+            format!("{path}.{{{}}}", names.join(", "))
+        }
+    }
+}
+
+/// W0201 for `u`, a `use` of the file's own module (in file `file`, at `path`): it brings
+/// nothing, since the file's own declarations are in scope without a `use`; a glob of it too.
+/// A name its module does not declare is E0204 already, and an alias (`use acme.b.x as y`)
+/// does bring a name of its own, reported like any import if unused.
+fn self_import(db: &dyn Db, file: SourceFile, path: &Arc<str>, u: &ast::Use) -> Vec<Diagnostic> {
+    let own = resolve::item_table(db, file);
+    let module = resolve::use_module(u);
+    let names: Vec<&ast::Ident> = match &u.kind {
+        ast::UseKind::Glob => Vec::new(),
+        ast::UseKind::Single { alias: Some(a) } if a.name != u.path.last().name => return vec![],
+        ast::UseKind::Single { .. } => vec![u.path.last()],
+        ast::UseKind::Group(ns) => ns.iter().collect(),
+    };
+    let declared: Vec<&ast::Ident> = (names.iter().copied())
+        .filter(|n| own.by_name.contains_key(n.name.as_str()))
+        .collect();
+    let why = "the file's own declarations are in scope without a `use`";
+    if matches!(u.kind, ast::UseKind::Glob)
+        || (!declared.is_empty() && declared.len() == names.len())
+    {
+        let d = Diagnostic::warning(
+            "W0201",
+            path,
+            u.span,
+            format!("`use {}` is not needed", use_written(u)),
+        )
+        .with_label(format!("`{module}` is this file's own module"))
+        .with_help(format!("remove the line: {why}"));
+        return vec![d];
+    }
+    (declared.into_iter())
+        .map(|n| {
+            Diagnostic::warning(
+                "W0201",
+                path,
+                n.span,
+                format!("`{}` is imported but not needed", n.name),
+            )
+            .with_label("declared in this file")
+            .with_help(format!("remove `{}` from the `use` line: {why}", n.name))
+        })
+        .collect()
 }
 
 /// What checking one item found.
@@ -1047,6 +1110,14 @@ fn bind(
     }
 }
 
+/// Binds the names of `bindings` to no type: the action or purpose they name does not resolve
+/// (its error is reported), and their uses are not reported again as unresolved names.
+fn bind_unresolved(env: &mut Env, bindings: &[ast::Binding]) {
+    for b in bindings {
+        env.bind(&b.var.name, Ty::Unknown, b.var.span);
+    }
+}
+
 /// Binds `at`, the name of the decision time (`at now`), unless a name of `bound` (a
 /// policy's bindings, a decision's parameters, with what each names) is the same: then the
 /// rules could not read one of the two, and which one they read would depend on who reads
@@ -1143,6 +1214,8 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
                     resolve::signature(db, project, def.file, def.index)
             {
                 bind(c, path, &mut env, &def.name, params, &p.bindings);
+            } else {
+                bind_unresolved(&mut env, &p.bindings);
             }
         }
         Target::Purpose(purpose) => {
@@ -1198,6 +1271,8 @@ fn policy(c: &mut Checker<'_>, db: &dyn Db, project: Project, path: &Arc<str>, p
                     }
                     env.bind(&b.var.name, ty.unwrap_or(Ty::Unknown), b.var.span);
                 }
+            } else {
+                bind_unresolved(&mut env, &p.bindings);
             }
         }
     }

@@ -155,15 +155,13 @@ pub fn item_table(db: &dyn Db, file: SourceFile) -> ItemTable {
         if matches!(kind, DefKind::Record | DefKind::Enum)
             && BUILTIN_TYPES.contains(&name.name.as_str())
         {
-            table
-                .diagnostics
-                .push(builtin_type_name(
-                    path,
-                    &module_name(db, file),
-                    &name.name,
-                    name.span,
-                    kind,
-                ));
+            table.diagnostics.push(builtin_type_name(
+                path,
+                &module_name(db, file),
+                &name.name,
+                name.span,
+                kind,
+            ));
         }
         if let Some(first) = table.by_name.get(name.name.as_str()) {
             table
@@ -215,7 +213,11 @@ fn builtin_type_name(
     span: Span,
     kind: DefKind,
 ) -> Diagnostic {
-    let what = if kind == DefKind::Enum { "enum" } else { "record" };
+    let what = if kind == DefKind::Enum {
+        "enum"
+    } else {
+        "record"
+    };
     Diagnostic::error(
         "E0222",
         path,
@@ -360,9 +362,11 @@ pub struct Scope {
     /// Import errors.
     pub diagnostics: Vec<Diagnostic>,
     /// The names a failed `use` of the file would have brought in (an unknown module, E0203,
-    /// or an item the module does not declare, E0204). A use of one of them means what the
-    /// import would have brought, and the import's error already says what to fix: it is not
-    /// reported again as an unresolved name (E0205) or an unknown type (E0207).
+    /// or an item the module does not declare, E0204), and, in a file that declares a module
+    /// another file declares first (E0202), the names that file declares. A use of one of them
+    /// means what the import (or the module the file believes it is in) would have brought,
+    /// and that error already says what to fix: it is not reported again as an unresolved
+    /// name (E0205) or an unknown type (E0207).
     pub failed_imports: BTreeSet<Arc<str>>,
 }
 
@@ -461,6 +465,19 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
         );
     }
     let own_items = item_table(db, file);
+    // A module declared by another file first (E0202): this file was written as part of it,
+    // and expects that file's declarations in scope. E0202 says what to fix; once it is, a
+    // name still missing is reported, with the `use` that imports it.
+    let claimed = parsed.ast.module.as_ref().map(|m| m.path.dotted());
+    if let Some(&first) = claimed.and_then(|m| modules.by_name.get(&m))
+        && first != file
+    {
+        scope.failed_imports.extend(
+            (item_table(db, first).by_name.keys())
+                .filter(|n| !own_items.by_name.contains_key(*n))
+                .cloned(),
+        );
+    }
     // The first import of each name (where its name is written, and what it imports), so that
     // a later import or declaration of the name is reported against it once.
     let mut first_imports: BTreeMap<Arc<str>, (Span, Def)> = BTreeMap::new();
@@ -759,7 +776,20 @@ pub fn missing_item_help(
     let near = (table.by_name.values())
         .filter(|d| accept(d.kind))
         .map(|d| &*d.name);
-    if let Some(s) = suggest(name, near) {
+    let near = suggest(name, near);
+    // `use acme.b.x` in module `acme.b` itself: whatever was meant, this `use` is not, as the
+    // file's own declarations are in scope without one.
+    if file == here && matches!(written, Written::Use { .. }) {
+        return match near {
+            Some(s) => format!(
+                "`{module}` is this file's own module, whose declarations are in scope without a `use`: remove it from this `use`, and write `{s}` if that is the name you mean"
+            ),
+            None => format!(
+                "`{module}` is this file's own module, and no module checked declares `{name}`: remove it from this `use`, and declare `{name}` in this file or import it from the module that declares it, checked with this file"
+            ),
+        };
+    }
+    if let Some(s) = near {
         return match written {
             Written::Use { .. } => format!("did you mean `{s}`?"),
             Written::Path => format!("did you mean `{module}.{s}`?"),
@@ -800,9 +830,31 @@ pub fn missing_item_help(
     }
 }
 
+/// The name of the module a `use` imports from (`std.time` for `use std.time.local_hour`, as
+/// for `use std.time.*` and `use std.time.{hours, local_hour}`).
+pub fn use_module(import: &ast::Use) -> String {
+    let segs = &import.path.segments;
+    let module = match import.kind {
+        UseKind::Single { .. } => &segs[..segs.len().saturating_sub(1)],
+        UseKind::Glob | UseKind::Group(_) => &segs[..],
+    };
+    module
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Whether `import`, a `use` of `file`, imports from the module `file` declares itself (a
+/// self-import, which brings nothing: the file's own declarations are in scope already).
+pub fn imports_itself(db: &dyn Db, project: Project, file: SourceFile, import: &ast::Use) -> bool {
+    module_index(db, project).by_name.get(&use_module(import)) == Some(&file)
+}
+
 /// If `file` imports `name` (by a single, group or glob `use` of a module that declares it),
 /// the module it imports it from and the name it has there (an alias renames). Read from the
-/// `use` lines themselves, not the file's scope: two modules may import from each other.
+/// `use` lines themselves, not the file's scope: two modules may import from each other. A
+/// `use` of the file's own module imports nothing (it may be the very `use` being explained).
 fn imported_by(
     db: &dyn Db,
     project: Project,
@@ -810,6 +862,9 @@ fn imported_by(
     name: &str,
 ) -> Option<(String, String)> {
     for import in &parse_file(db, file).ast.uses {
+        if imports_itself(db, project, file, import) {
+            continue;
+        }
         let segs = &import.path.segments;
         let joined = |s: &[ast::Ident]| {
             s.iter()
@@ -1146,12 +1201,23 @@ pub fn resolve_type_in(
     }
 }
 
-/// E0212 for a name offered by several imports.
+/// E0212 for a name offered by several imports (`defs`, the declarations it could mean). The
+/// help names the explicit `use` of each, which takes precedence over the glob imports.
 pub fn ambiguous(db: &dyn Db, path: &Arc<str>, name: &str, span: Span, defs: &[Def]) -> Diagnostic {
+    let uses: Vec<String> = defs
+        .iter()
+        .map(|def| format!("`use {}`", def.qualified(db)))
+        .collect();
+    let choice = match uses.split_last() {
+        Some((last, [])) => format!(": {last}"),
+        Some((last, rest)) => format!(": {} or {last}", rest.join(", ")),
+        // An ambiguous name has candidates; without them, the help still says what to do.
+        None => String::new(),
+    };
     let mut d = Diagnostic::error("E0212", path, span, format!("`{name}` is ambiguous"))
         .with_label("more than one declaration in scope has this name")
         .with_help(format!(
-            "import the one you mean explicitly, e.g. `use MODULE.{name}`"
+            "import the one you mean explicitly (an explicit `use` takes precedence over a glob import){choice}"
         ));
     for def in defs {
         d = d.with_secondary(def.file.path(db), def.span, "one candidate");

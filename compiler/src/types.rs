@@ -536,14 +536,17 @@ impl<'a> Checker<'a> {
         } else if let Some(s) = self.near_name(name, kind, env) {
             format!("did you mean `{s}`?")
         } else if let Some(k) = kind {
+            // No module checked declares it as this place takes (else `import_hint` named
+            // it): there is no module to name in a `use`.
             format!(
-                "declare it (`{}`) or import it with `use MODULE.{name}`",
+                "no module checked declares {} `{name}`: declare it (`{}`), or import it with `use` from the module that declares it, checked with this file",
+                k.describe(),
                 declaration_form(k, name)
             )
         } else {
             // A value: XOP has no constants, a function without parameters gives one.
             format!(
-                "declare it (a value is a function without parameters: `fn {name}(): TYPE = VALUE`, read as `{name}()`) or import it with `use MODULE.{name}`"
+                "no module checked declares `{name}` as a value: declare it (a value is a function without parameters: `fn {name}(): TYPE = VALUE`, read as `{name}()`), or import it with `use` from the module that declares it, checked with this file"
             )
         };
         self.err(d.with_help(help));
@@ -1905,6 +1908,11 @@ impl<'a> Checker<'a> {
                     Ty::Unknown
                 }
             };
+        }
+        // Offered by several glob imports: `lookup` reported E0212, which lists them, and XOP
+        // picks none (not an enum value of the same name either): no "cannot find" as well.
+        if matches!(self.scope.lookup(self.db, &n.name), Lookup::Ambiguous(_)) {
+            return Ty::Unknown;
         }
         if let Some(enums) = self.scope.variants.get(n.name.as_str()) {
             if enums.len() == 1 {
