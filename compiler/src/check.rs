@@ -118,6 +118,10 @@ pub fn check_file(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Diagno
             }
         }
     }
+    let dropped = dropped_names(db, project);
+    if !dropped.is_empty() {
+        out.retain(|d| d.file != *path || !names_a_dropped_name(d, text, dropped));
+    }
     out
 }
 
@@ -178,6 +182,53 @@ fn self_import(db: &dyn Db, file: SourceFile, path: &Arc<str>, u: &ast::Use) -> 
             .with_help(format!("remove `{}` from the `use` line: {why}", n.name))
         })
         .collect()
+}
+
+/// The names written where the parser could read no declaration, in any file of the project:
+/// outside the module line, every `use` and every item it read (an item it could not read is
+/// [`ItemKind::Error`], and a broken `use` line is none). Such text may declare or import a
+/// name (`policy p for …` missing its `}`, `enum Segment { vip, standard` unclosed, a `use`
+/// group missing its `}`), so a use of one of these names elsewhere is not reported as
+/// unresolved: the syntax error says what to fix, and what was skipped raises no error of its
+/// own (errors.md E0103).
+#[salsa::tracked(returns(ref))]
+pub fn dropped_names(db: &dyn Db, project: Project) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for &file in project.files(db) {
+        let parsed = parse_file(db, file);
+        if !parsed.diagnostics.iter().any(Diagnostic::is_error) {
+            continue;
+        }
+        let ast = &parsed.ast;
+        let read: Vec<Span> = (ast.module.iter().map(|m| m.span))
+            .chain(ast.uses.iter().map(|u| u.span))
+            .chain(
+                (ast.items.iter())
+                    .filter(|i| !matches!(i.kind, ItemKind::Error))
+                    .map(|i| i.span),
+            )
+            .collect();
+        let text = file.text(db);
+        for n in parsed.names.iter() {
+            let inside = |s: &Span| s.start() <= n.start() && n.end() <= s.end();
+            if !read.iter().any(inside)
+                && let Some(name) = text.get(n.range())
+            {
+                out.insert(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `d` says a name does not resolve (E0204, E0205 "cannot find", E0207) where the name, at
+/// `d`'s span in `text`, is one of `dropped` ([`dropped_names`]).
+fn names_a_dropped_name(d: &Diagnostic, text: &str, dropped: &BTreeSet<String>) -> bool {
+    matches!(d.code, "E0204" | "E0205" | "E0207")
+        && text
+            .get(d.span.range())
+            .and_then(|t| t.rsplit('.').next())
+            .is_some_and(|name| dropped.contains(name.trim()))
 }
 
 /// What checking one item found.
@@ -1699,9 +1750,22 @@ fn expect_guards(
             .with_help("ask a policy that guards this action"),
         );
     }
+    let broken = broken_rules(db, policy, p);
     let reasons: BTreeSet<&str> = policy_reasons(p).collect();
     let message = |r: &str| format!("policy `{}` has no rule with reason \"{r}\"", policy.name);
-    expect_reasons(c, path, e, &message, "its", reasons);
+    expect_reasons(c, path, e, &message, "its", reasons, &broken);
+}
+
+/// The source text of each rule of `p` (declared as `def`) that could not be read: the reason
+/// such a rule was meant to have is not known, but is written there.
+fn broken_rules(db: &dyn Db, def: &Def, p: &ast::Policy) -> Vec<String> {
+    let text = def.file.text(db);
+    (p.rules.iter())
+        .filter_map(|r| match r {
+            ast::Rule::Error(span) => text.get(span.range()).map(str::to_string),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The reasons of a policy's rules.
@@ -1747,13 +1811,17 @@ fn expect_action(
         return;
     }
     let items: Vec<_> = guards.iter().map(|g| g.item(db)).collect();
-    let reasons: BTreeSet<&str> = items
-        .iter()
-        .filter_map(|item| match &item.kind {
-            ItemKind::Policy(p) => Some(p),
+    let policies: Vec<(&Def, &ast::Policy)> = (guards.iter().zip(&items))
+        .filter_map(|(def, item)| match &item.kind {
+            ItemKind::Policy(p) => Some((def, p)),
             _ => None,
         })
-        .flat_map(policy_reasons)
+        .collect();
+    let broken: Vec<String> = (policies.iter())
+        .flat_map(|(def, p)| broken_rules(db, def, p))
+        .collect();
+    let reasons: BTreeSet<&str> = (policies.into_iter())
+        .flat_map(|(_, p)| policy_reasons(p))
         .collect();
     let mut names: Vec<String> = guards.iter().map(|g| format!("`{}`", g.name)).collect();
     names.sort();
@@ -1764,11 +1832,13 @@ fn expect_action(
             names.join(", ")
         )
     };
-    expect_reasons(c, path, e, &message, "their", reasons);
+    expect_reasons(c, path, e, &message, "their", reasons, &broken);
 }
 
 /// Every reason an `expect` writes must be one of `reasons` (E0205), or
-/// `xop:runtime-error`; `message` says so of a reason that is not.
+/// `xop:runtime-error`; `message` says so of a reason that is not. A reason written (quoted)
+/// in the text of a rule that could not be read (`broken`) is not reported: that rule may be
+/// the one with it, and its syntax error says what to fix.
 fn expect_reasons(
     c: &mut Checker<'_>,
     path: &Arc<str>,
@@ -1776,6 +1846,7 @@ fn expect_reasons(
     message: &dyn Fn(&str) -> String,
     whose: &str,
     mut reasons: BTreeSet<&str>,
+    broken: &[String],
 ) {
     // A test may expect the decision to fail closed (an overflow, a division by zero).
     let failed = xop_runtime::interp::RUNTIME_ERROR;
@@ -1789,7 +1860,8 @@ fn expect_reasons(
         reasons.insert(failed);
     }
     for r in e.reasons.iter().flatten() {
-        if !reasons.contains(r.value.as_str()) {
+        let quoted = format!("\"{}\"", r.value);
+        if !reasons.contains(r.value.as_str()) && !broken.iter().any(|t| t.contains(&quoted)) {
             let mut d = Diagnostic::error("E0205", path, r.span, message(&r.value))
                 .with_label("unknown reason");
             d = match resolve::suggest(&r.value, reasons.iter().copied()) {
