@@ -373,6 +373,9 @@ pub enum LexErrorKind {
     UnterminatedText,
     /// Text in single quotes (`'bad'`), closed on its line: handed to the parser as text.
     SingleQuoted,
+    /// Text in typographic quotes (`“bad”`, `‘bad’`), closed on its line, as word processors
+    /// write it: handed to the parser as text.
+    Typographic,
     /// A block comment (`/* … */`, or a `/*` never closed, to the end of the file).
     BlockComment {
         /// Whether its `*/` is written.
@@ -482,27 +485,43 @@ impl Iterator for Stream<'_> {
                     let rest = &self.source[range.start..];
                     // Text in single quotes, closed on its line: one error for the text, which
                     // the parser reads as text, so that the rule around it is still read.
-                    let quoted = rest.strip_prefix('\'').and_then(|r| {
-                        r.find(['\'', '\n', '\r'])
-                            .filter(|&i| r[i..].starts_with('\''))
-                    });
-                    if let Some(i) = quoted {
-                        let end = range.start + 1 + i + 1;
+                    // Typographic quotes likewise (`“bad”`, text pasted from a word processor).
+                    if let Some(len) = other_quoted_len(rest) {
+                        let end = range.start + len;
                         self.lexer.bump(end.saturating_sub(range.end));
                         let span = Span::new(range.start, end);
-                        self.errors.push(LexError {
-                            span,
-                            kind: LexErrorKind::SingleQuoted,
-                        });
+                        let kind = if rest.starts_with('\'') {
+                            LexErrorKind::SingleQuoted
+                        } else {
+                            LexErrorKind::Typographic
+                        };
+                        self.errors.push(LexError { span, kind });
                         return Some((span.start(), Token::Text, span.end()));
                     }
                     let kind = if rest.starts_with('"') {
                         // Swallow the rest of the line so one missing quote is one error.
-                        let end = rest
-                            .find('\n')
-                            .map_or(self.source.len(), |i| range.start + i);
+                        let end = unclosed_text_end(self.source, range.start);
+                        if end < range.end {
+                            // The lexer read past where the text ends (to the line's end): it
+                            // starts again there.
+                            self.lexer = Token::lexer(self.source);
+                            self.lexer.bump(end);
+                            let span = Span::new(range.start, end);
+                            self.errors.push(LexError {
+                                span,
+                                kind: LexErrorKind::UnterminatedText,
+                            });
+                            return Some((span.start(), Token::Error, span.end()));
+                        }
                         self.lexer.bump(end.saturating_sub(range.end));
                         LexErrorKind::UnterminatedText
+                    } else if rest.starts_with('#') {
+                        // A comment of another language (`# note`): one error for it, and its
+                        // words are not read as XOP.
+                        let line = rest.find(['\n', '\r']).unwrap_or(rest.len());
+                        let end = range.start + rest[..line].trim_end().len();
+                        self.lexer.bump(end.saturating_sub(range.end));
+                        LexErrorKind::UnexpectedChar('#')
                     } else {
                         LexErrorKind::UnexpectedChar(rest.chars().next().unwrap_or('\0'))
                     };
@@ -513,6 +532,67 @@ impl Iterator for Stream<'_> {
             }
         }
     }
+}
+
+/// Where a text opened at `start` with `"` and not closed on its line ends: at the end of the
+/// line, so that one missing quote is one error, except where what ends the line is plainly not
+/// part of the text: a rule's condition after its reason (`allow "adult when c.age >= 18`, up to
+/// ` when`; a review's `by role`), or the brackets that close the line (`test "name {`,
+/// `@ai_disclosure("text)`). Those are read as XOP, so that the declaration around the text is
+/// read as meant and raises no errors of its own.
+pub(crate) fn unclosed_text_end(source: &str, start: usize) -> usize {
+    let rest = source.get(start..).unwrap_or_default();
+    let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    let before = source.get(..start).unwrap_or_default();
+    let head = before
+        .rsplit_once('\n')
+        .map_or(before, |(_, l)| l)
+        .trim_end();
+    let rule = ["deny", "allow", "review"].into_iter().find(|k| {
+        head.strip_suffix(k)
+            .is_some_and(|rest| !rest.ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+    });
+    if let Some(rule) = rule {
+        // A review's reason is followed by `by role`, a rule's by its condition.
+        let words: &[&str] = if rule == "review" {
+            &[" by role "]
+        } else {
+            &[" when ", " unless "]
+        };
+        if let Some(at) = words.iter().filter_map(|w| line.find(w)).min() {
+            return start + line[..at].trim_end().len();
+        }
+    }
+    let trimmed = line.trim_end();
+    let body =
+        trimmed.trim_end_matches(|c: char| matches!(c, '{' | '}' | ')') || c.is_whitespace());
+    if body.len() < trimmed.len() {
+        return start + body.len();
+    }
+    start + line.len()
+}
+
+/// The quotes that close a text opened with `open`, other than `"`: `'` closes `'`; `”` (or
+/// `“`) closes `“`, `”` and `„`; `’` (or `‘`) closes `‘`, `’` and `‚`.
+fn closing_quotes(open: char) -> Option<&'static [char]> {
+    match open {
+        '\'' => Some(&['\'']),
+        '“' | '”' | '„' => Some(&['”', '“']),
+        '‘' | '’' | '‚' => Some(&['’', '‘']),
+        _ => None,
+    }
+}
+
+/// The length of the text in quotes other than `"` that `rest` starts with, up to its
+/// closing quote on the same line (`None` if `rest` starts with no such quote, or the quote is
+/// not closed on its line).
+pub(crate) fn other_quoted_len(rest: &str) -> Option<usize> {
+    let open = rest.chars().next()?;
+    let closers = closing_quotes(open)?;
+    let body = &rest[open.len_utf8()..];
+    let i = body.find(|c: char| c == '\n' || c == '\r' || closers.contains(&c))?;
+    let close = body[i..].chars().next().filter(|c| closers.contains(c))?;
+    Some(open.len_utf8() + i + close.len_utf8())
 }
 
 #[cfg(test)]

@@ -45,30 +45,52 @@ pub enum Issue {
     StrayDoc(Span),
     /// A parameter written without the `,` before it (the parameter's span, its name's).
     MissingComma(Span, Span),
+    /// A parameter list whose `)` is missing before what follows it (an action's `purpose`, a
+    /// decision's `{`): where it is missing (the end of the last parameter or the start of what
+    /// follows).
+    MissingParen(usize),
+    /// Annotations before a `module` line, which annotate nothing (their span).
+    AnnotatedModule(Span),
     /// A keyword where a field's or parameter's name is written (the keyword's span).
     KeywordName(Span),
     /// A field's type missing or unfinished where the next field starts (`a:` or `a: List<`
-    /// then `b: Int`): the field's name, the end of its `:` and what was written of the type.
-    CutType(Span, usize, Option<Span>),
+    /// then `b: Int`): the field's name, the end of its `:` (`None`: the `:` is missing too)
+    /// and what was written of the type.
+    CutType(Span, Option<usize>, Option<Span>),
 }
 
-/// A field read at a cut (`Cut` in the grammar): named `name`, its `:` ending at `colon`, with
-/// its type and where it ends, or, if the next field cut it off, what was written of it
-/// (reported, `Issue::CutType`; the field keeps its name and has no type to check against).
+/// A field's start where a type was cut off (`Cut` in the grammar): where it starts (at its doc
+/// comment or annotation, if any), its doc comment, annotations and name, and where its `:`
+/// ends (`None`: the `:` is missing too, the name stands alone).
+pub(crate) struct NextField {
+    pub(crate) start: usize,
+    pub(crate) docs: Vec<String>,
+    pub(crate) annotations: Vec<crate::ast::Annotation>,
+    pub(crate) name: crate::ast::Ident,
+    pub(crate) colon: Option<usize>,
+}
+
+/// A field read at a cut: `field`, with its type and where it ends, or, if the next field cut
+/// it off, what was written of it (reported, `Issue::CutType`; the field keeps its name and
+/// has no type to check against).
 pub(crate) fn cut_field(
     issues: &mut Vec<Issue>,
-    start: usize,
-    docs: Vec<String>,
-    annotations: Vec<crate::ast::Annotation>,
-    name: crate::ast::Ident,
-    colon: usize,
+    field: NextField,
     ty: Result<(crate::ast::TypeExpr, usize), Option<Span>>,
 ) -> crate::ast::Param {
+    let NextField {
+        start,
+        docs,
+        annotations,
+        name,
+        colon,
+    } = field;
     let (ty, end) = match ty {
         Ok(read) => read,
         Err(written) => {
             issues.push(Issue::CutType(name.span, colon, written));
-            let at = written.unwrap_or(Span::new(colon, colon));
+            let after = colon.unwrap_or(name.span.end());
+            let at = written.unwrap_or(Span::new(after, after));
             (crate::ast::TypeExpr::Error(at), at.end())
         }
     };
@@ -171,6 +193,28 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
             .any(|d| d.1 == Some(at) && !unexpected_docs.contains(&d.0.start()))
     };
     let ends_with_doc = docs.last().is_some_and(|d| d.1.is_none());
+    // Doc comments that document a declaration inside a block left open (`}` missing before
+    // them): the missing `}` is the one mistake, reported at the declaration's keyword
+    // (`syntax_diagnostic`), not the doc comment too.
+    let documents_declaration: Vec<usize> = issues
+        .iter()
+        .filter_map(|i| match i {
+            Issue::Syntax(ErrorRecovery {
+                error:
+                    ParseError::UnrecognizedToken {
+                        token: (l, token, _),
+                        ..
+                    },
+                ..
+            }) if token.starts_declaration()
+                && after_doc(*l)
+                && unclosed_bracket(source, *l).is_some() =>
+            {
+                Some(*l)
+            }
+            _ => None,
+        })
+        .collect();
     // The characters the parser was not handed (a text in single quotes, an unclosed one, is
     // handed as text, and a block comment is a comment: what follows them is read in step).
     let lexed_at: Vec<Span> = stream
@@ -186,6 +230,10 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
             .iter()
             .any(|e| gap.start() <= e.start() && e.end() <= gap.end())
     };
+    let unclosed_comment = stream
+        .errors
+        .iter()
+        .any(|e| e.kind == LexErrorKind::BlockComment { closed: false });
     let mut follow_ups = FollowUps::new(source, &issues, &lexed_at);
     let mut issues = issues.into_iter().peekable();
     while let Some(issue) = issues.next() {
@@ -194,12 +242,20 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                 if follow_ups.is_follow_up(&rec) {
                     continue;
                 }
+                // A `/*` never closed runs to the end of the file (E0101): that the file then
+                // ends too early is the same mistake.
+                if unclosed_comment && matches!(rec.error, ParseError::UnrecognizedEof { .. }) {
+                    continue;
+                }
                 if let Some(d) =
                     syntax_diagnostic(path, source, eof, rec.error, &after_doc, ends_with_doc)
                 {
                     diagnostics.push(d);
                 }
             }
+            // A doc comment that is itself the unexpected token of a syntax error is reported
+            // there, once (the parser then reads it as a stray one too).
+            Issue::StrayDoc(first) if unexpected_docs.contains(&first.start()) => {}
             Issue::StrayDoc(first) => {
                 // Lines of one doc comment are one mistake.
                 let mut span = first;
@@ -210,6 +266,10 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                 {
                     span = span.to(*next);
                     issues.next();
+                }
+                let next_token = docs.iter().find(|d| d.0.end() == span.end()).and_then(|d| d.1);
+                if next_token.is_some_and(|at| documents_declaration.contains(&at)) {
+                    continue;
                 }
                 let text = source.get(first.range()).unwrap_or_default().trim_end();
                 diagnostics.push(
@@ -253,6 +313,46 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                     .with_help(format!("separate parameters with `,`: `{last}, {name}`")),
                 );
             }
+            Issue::MissingParen(at) => {
+                // The blank between the last parameter and what follows the list.
+                let before = source.get(..at).unwrap_or_default().trim_end();
+                let after = source.get(at..).unwrap_or_default();
+                let next_at = at + (after.len() - after.trim_start().len());
+                let gap = Span::new(before.len(), next_at);
+                let last = before.split_whitespace().last().unwrap_or_default();
+                let next = source
+                    .get(next_at..)
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default();
+                let (message, fixed) = if next.is_empty() {
+                    ("expected `)` at the end of the file".to_string(), format!("{last})"))
+                } else {
+                    (format!("expected `)` before `{next}`"), format!("{last}) {next}"))
+                };
+                diagnostics.push(
+                    Diagnostic::error("E0103", path, gap, message)
+                        .with_label("`)` missing here")
+                        .with_help(format!("close the parameter list: `{fixed}`")),
+                );
+            }
+            Issue::AnnotatedModule(span) => {
+                let written = source.get(span.range()).unwrap_or_default();
+                diagnostics.push(
+                    Diagnostic::error(
+                        "E0103",
+                        path,
+                        span,
+                        format!("`{written}` cannot stand before `module`"),
+                    )
+                    .with_label("an annotation, where nothing takes one")
+                    .with_help(
+                        "annotations annotate the declaration after them, and `module` takes \
+                         none: remove it, or move it before the declaration it is for",
+                    ),
+                );
+            }
             Issue::KeywordName(span) => {
                 let word = source.get(span.range()).unwrap_or_default();
                 diagnostics.push(
@@ -263,10 +363,20 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                         )),
                 );
             }
-            Issue::CutType(name, colon, written) => {
-                let name = source.get(name.range()).unwrap_or_default();
-                diagnostics.push(match written {
-                    None => Diagnostic::error(
+            Issue::CutType(name_span, colon, written) => {
+                let name = source.get(name_span.range()).unwrap_or_default();
+                diagnostics.push(match (colon, written) {
+                    (None, _) => Diagnostic::error(
+                        "E0103",
+                        path,
+                        name_span,
+                        format!("the `:` and the type of `{name}` are missing"),
+                    )
+                    .with_label("a `:` and a type are expected after this name")
+                    .with_help(format!(
+                        "write the field's type after a `:`: `{name}: Text`"
+                    )),
+                    (Some(colon), None) => Diagnostic::error(
                         "E0103",
                         path,
                         Span::new(colon.saturating_sub(1), colon),
@@ -274,7 +384,7 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                     )
                     .with_label("a type is expected after this `:`")
                     .with_help(format!("write the field's type after its `:`: `{name}: Text`")),
-                    Some(at) => {
+                    (Some(_), Some(at)) => {
                         let ty = source.get(at.range()).unwrap_or_default();
                         Diagnostic::error(
                             "E0103",
@@ -509,6 +619,35 @@ fn chained(path: &Arc<str>, source: &str, c: crate::precedence::Chained) -> Diag
     .with_help(help)
 }
 
+/// Where the `test` keyword just before the token at `at` is, if it starts a line (a test's
+/// head, `test "name" {`).
+fn test_keyword_before(source: &str, at: usize) -> Option<(usize, usize)> {
+    let lexed = lexer::lex(source);
+    let i = lexed.tokens.partition_point(|t| t.0 < at);
+    let &(l, token, r) = lexed.tokens.get(i.checked_sub(1)?)?;
+    (token == Token::Test && starts_line(source, l)).then_some((l, r))
+}
+
+/// The closer of the innermost bracket still open at `at` (`}` for a `{`), if any.
+fn unclosed_bracket(source: &str, at: usize) -> Option<char> {
+    let mut open = Vec::new();
+    for &(l, token, _) in &lexer::lex(source).tokens {
+        if l >= at {
+            break;
+        }
+        match token {
+            Token::LBrace => open.push('}'),
+            Token::LParen => open.push(')'),
+            Token::LBracket => open.push(']'),
+            Token::RBrace | Token::RParen | Token::RBracket => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.pop()
+}
+
 /// The diagnostic of a syntax error. `after_doc(at)` says whether the token at `at` follows a
 /// doc comment; `ends_with_doc`, whether the file's last token is one.
 fn syntax_diagnostic(
@@ -524,6 +663,29 @@ fn syntax_diagnostic(
             token: (_, Token::Error, _),
             ..
         } => None, // already reported by the lexer
+        // `test "name"` inside a record or an enum left open: `test` is also a name, read as a
+        // field's or a variant's, and the test's name is the unexpected token. The mistake is
+        // the missing `}` before the `test` (before its doc comment, if it has one).
+        ParseError::UnrecognizedToken {
+            token: (l, Token::Text, _),
+            ..
+        } if let Some((tl, tr)) = test_keyword_before(source, l)
+            && unclosed_bracket(source, tl) == Some('}') =>
+        {
+            let before_doc = if after_doc(tl) {
+                ", before the doc comment of this `test`"
+            } else {
+                ""
+            };
+            Some(
+                Diagnostic::error("E0103", path, Span::new(tl, tr), "unexpected `test`")
+                    .with_label("a test, inside the declaration above it")
+                    .with_help(format!(
+                        "is a `}}` missing before this `test`? Close the declaration above \
+                         it{before_doc}"
+                    )),
+            )
+        }
         ParseError::UnrecognizedToken {
             token: (l, token, r),
             expected,
@@ -547,12 +709,31 @@ fn syntax_diagnostic(
             // The advice fits the mistake: a keyword where a name goes, `=` for `==`.
             // A declaration's keyword where a `}` could close the one before: the `}` is
             // likelier missing than the keyword misused.
+            // A declaration's keyword inside an unclosed bracket, where that bracket's closer
+            // may come (or after a doc comment, which documents it): the closer is missing.
+            let missing = if token.starts_declaration() {
+                unclosed_bracket(source, l).filter(|&c| after_doc(l) || wants(&format!("\"{c}\"")))
+            } else {
+                None
+            };
             let help = if token == Token::DocComment {
                 DOC_HELP.to_string()
+            } else if let Some(close) = missing {
+                let what = match close {
+                    '}' => "the declaration",
+                    ')' => "the `(`",
+                    _ => "the `[`",
+                };
+                if after_doc(l) {
+                    format!(
+                        "is a `{close}` missing before this `{found}`? Close {what} above it, \
+                         before the doc comment of this `{found}`"
+                    )
+                } else {
+                    format!("is a `{close}` missing before this `{found}`? Close {what} above it")
+                }
             } else if after_doc(l) {
                 format!("the doc comment before this `{found}` documents nothing: {DOC_HELP}")
-            } else if wants("\"}\"") && token.starts_declaration() {
-                format!("is a `}}` missing before this `{found}`? Close the declaration above it")
             } else if keyword && wants("IDENT") && !wants("INT") {
                 format!("`{found}` is a keyword and cannot be used as a name; choose another name")
             } else if literal && wants("IDENT") && !wants("INT") {
@@ -701,6 +882,14 @@ fn lex_diagnostics(path: &Arc<str>, source: &str, errors: &[lexer::LexError]) ->
                     .with_label("text is written in double quotes")
                     .with_help("write text as \"like this\"; XOP has no single-quoted literals")
             }
+            LexErrorKind::UnexpectedChar('#') => Diagnostic::error(
+                "E0101",
+                path,
+                e.span,
+                "`#` starts no comment in XOP",
+            )
+            .with_label("a comment of another language, to the end of the line")
+            .with_help("write `//` for `#`: XOP comments start with `//`"),
             LexErrorKind::UnexpectedChar(';') => {
                 Diagnostic::error("E0101", path, e.span, "unexpected character `;`")
                     .with_label("XOP has no `;`")
@@ -727,6 +916,16 @@ fn lex_diagnostics(path: &Arc<str>, source: &str, errors: &[lexer::LexError]) ->
                         "write `\"{inner}\"`; XOP has no single-quoted literals"
                     ))
             }
+            LexErrorKind::Typographic => {
+                let written = source.get(e.span.range()).unwrap_or_default();
+                let inner = other_quoted_inner(written);
+                Diagnostic::error("E0101", path, e.span, "text in typographic quotes")
+                    .with_label("text is written in straight double quotes")
+                    .with_help(format!(
+                        "write straight quotes: `\"{inner}\"` (typographic quotes, as word \
+                         processors write them, start no text in XOP)"
+                    ))
+            }
             LexErrorKind::BlockComment { closed } => Diagnostic::error(
                 "E0101",
                 path,
@@ -746,12 +945,47 @@ fn lex_diagnostics(path: &Arc<str>, source: &str, errors: &[lexer::LexError]) ->
             LexErrorKind::UnterminatedText => {
                 Diagnostic::error("E0102", path, e.span, "text literal is not closed")
                     .with_label("this text has no closing `\"` on its line")
-                    .with_help("add a closing `\"`; a text literal cannot span lines (use `\\n`)")
+                    .with_help(unclosed_text_help(source, e.span))
             }
         };
         out.push(d);
     }
     out
+}
+
+/// What is inside the quotes of `written`, a text in quotes other than `"`.
+fn other_quoted_inner(written: &str) -> &str {
+    let mut chars = written.chars();
+    chars.next();
+    chars.next_back();
+    chars.as_str()
+}
+
+/// The help of E0102: close the text where the lexer ended it ([`lexer::unclosed_text_end`]):
+/// before a rule's condition (closed at the line's end, the condition would become part of the
+/// reason and the rule would apply unconditionally), or before the brackets that close the
+/// line; else at the line's end.
+fn unclosed_text_help(source: &str, span: Span) -> String {
+    let rest = source.get(span.end()..).unwrap_or_default();
+    let after = rest[..rest.find('\n').unwrap_or(rest.len())].trim();
+    if after.is_empty() {
+        return "add a closing `\"`; a text literal cannot span lines (use `\\n`)".to_string();
+    }
+    let before = source.get(..span.start()).unwrap_or_default();
+    let head = before
+        .rsplit_once('\n')
+        .map_or(before, |(_, l)| l)
+        .trim_start();
+    let written = source.get(span.range()).unwrap_or_default().trim_end();
+    let next = after.split_whitespace().next().unwrap_or_default();
+    let (what, next) = if matches!(next, "when" | "unless" | "by") {
+        ("the reason", if next == "by" { "by role" } else { next })
+    } else {
+        ("the text", next)
+    };
+    // The blank between the text and what ends it, as written.
+    let gap = &rest[..rest.len() - rest.trim_start().len()];
+    format!("close {what} before `{next}`: `{head}{written}\"{gap}{after}`")
 }
 
 /// Turns lalrpop's terminal names into words: `"deny"` → `` `deny` ``, `IDENT` → "a name".
@@ -808,10 +1042,31 @@ fn expected_list(expected: &[String]) -> String {
     // offered only to read such a field, never worth listing.
     let after_type =
         expected.iter().any(|t| t == "\"<\"") && !expected.iter().any(|t| t == "\"+\"");
+    // Where a type may start (`{` for an open record type, and a name), an annotation only
+    // starts the next field, after a missing type (the grammar's `Cut`): never worth listing.
+    let type_start = names_expected && expected.iter().any(|t| t == "\"{\"");
+    // After an expression that is complete where something else may follow it (a `}`, `)`, `]`
+    // or `,`, the next rule), the operators that could still extend it are not what is
+    // missing: the tokens that continue the construct are listed, not every operator.
+    const OPERATORS: &[&str] = &[
+        "\"and\"", "\"or\"", "\"not\"", "\"in\"", "\"is\"", "\"==\"", "\"!=\"", "\"<\"", "\"<=\"",
+        "\">\"", "\">=\"", "\"+\"", "\"-\"", "\"*\"", "\"/\"", "\"%\"", "\"??\"", "\"..\"",
+        "\"..=\"", "\".\"",
+    ];
+    // (Not in a type, where `?` may follow and `<`, `>` and `.` are no operators.)
+    let complete = !expected.iter().any(|t| t == "INT" || t == "\"?\"")
+        && expected.iter().any(|t| {
+            matches!(
+                t.as_str(),
+                "\"}\"" | "\")\"" | "\"]\"" | "\",\"" | "\"deny\"" | "\"allow\"" | "\"review\""
+            )
+        });
     // Closing brackets first: they are the likeliest fix.
     let mut ordered: Vec<&String> = expected
         .iter()
         .filter(|t| !(after_type && t.as_str() == "\":\""))
+        .filter(|t| !(type_start && t.as_str() == "\"@\""))
+        .filter(|t| !(complete && OPERATORS.contains(&t.as_str())))
         .filter(|t| !(names_expected && SOFT.contains(&t.as_str())))
         .filter(|t| !(keyword_names && KEYWORD_NAMES.contains(&t.as_str())))
         .collect();
@@ -946,7 +1201,7 @@ pub mod literal {
         let inner = raw
             .strip_prefix('"')
             .and_then(|s| s.strip_suffix('"'))
-            .or_else(|| raw.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+            .or_else(|| other_quoted(raw))
             .unwrap_or(raw);
         // An unclosed text (E0102) is read as far as it goes, undecoded: its escapes may be
         // cut, and one error for it is enough.
@@ -1008,13 +1263,22 @@ pub mod literal {
         out
     }
 
+    /// What is inside a text written in quotes other than `"` (`'a'`, `“a”`), which the lexer
+    /// reports and hands on as text only when closed.
+    fn other_quoted(raw: &str) -> Option<&str> {
+        let len = crate::lexer::other_quoted_len(raw).filter(|&n| n == raw.len())?;
+        let open = raw.chars().next()?.len_utf8();
+        let close = raw.chars().next_back()?.len_utf8();
+        raw.get(open..len - close)
+    }
+
     /// Whether a text token ends with its closing quote (an unclosed text goes to the end of
     /// its line, and may end with an escaped `\"`).
     fn closed(raw: &str) -> bool {
-        let Some(quote) = raw.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
-            return false;
-        };
-        let Some(body) = raw.get(1..).and_then(|b| b.strip_suffix(quote)) else {
+        if other_quoted(raw).is_some() {
+            return true;
+        }
+        let Some(body) = raw.strip_prefix('"').and_then(|b| b.strip_suffix('"')) else {
             return false;
         };
         let escapes = body.len() - body.trim_end_matches('\\').len();
@@ -1247,6 +1511,48 @@ mod tests {
         );
         let names: Vec<&str> = parsed.names.iter().map(|s| &src[s.range()]).collect();
         assert_eq!(names.last(), Some(&"name"), "{names:?}");
+    }
+
+    /// The reason of a rule left open before its condition, or written in typographic
+    /// quotes, is read as meant: the rule keeps its condition (closed at the line's end, the
+    /// condition would be part of the reason and the rule would apply to everyone), and the
+    /// reason is the text inside the quotes.
+    #[test]
+    fn reasons_left_open_or_in_typographic_quotes_are_read_as_meant() {
+        let src = "module m\npolicy p for a(to: c) {\n  deny “young” when c.age < 18\n  \
+                   allow \"adult when c.age >= 18\n  allow \"old unless c.age < 99\n}\n";
+        let parsed = p(src);
+        let codes: Vec<_> = parsed.diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["E0101", "E0102", "E0102"]);
+        let ItemKind::Policy(policy) = &parsed.ast.items[0].kind else {
+            panic!("a policy: {:?}", parsed.ast.items[0].kind);
+        };
+        let rules: Vec<(String, bool, String)> = policy
+            .rules
+            .iter()
+            .map(|r| match r {
+                crate::ast::Rule::Rule {
+                    reason, condition, ..
+                } => {
+                    let condition = condition.as_ref().expect("a condition");
+                    (
+                        reason.as_ref().map(|t| t.value.clone()).unwrap_or_default(),
+                        condition.negated,
+                        src[condition.span.range()].to_string(),
+                    )
+                }
+                other => panic!("a rule: {other:?}"),
+            })
+            .collect();
+        let rule = |r: &str, n, c: &str| (r.to_string(), n, c.to_string());
+        assert_eq!(
+            rules,
+            [
+                rule("young", false, "when c.age < 18"),
+                rule("adult", false, "when c.age >= 18"),
+                rule("old", true, "unless c.age < 99"),
+            ]
+        );
     }
 
     /// `expect P(a(args))` asks policy `P` (the action a path or a name); `expect a(args)`, any
