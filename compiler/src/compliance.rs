@@ -364,8 +364,10 @@ pub enum CanonCondition {
     True,
     /// Never.
     False,
-    /// A fact, by canonical key, and how to show it.
-    Atom(String, String),
+    /// A fact, by canonical key, how to show it, and how to show it with the names of
+    /// declarations qualified where two facts could show the same ([`Cx::example`]): `None`
+    /// when it names no declaration whose name another declaration has too.
+    Atom(String, String, Option<String>),
     /// Negation.
     Not(Box<CanonCondition>),
     /// Conjunction.
@@ -689,7 +691,108 @@ impl Canon<'_> {
     }
 
     fn atom(&self, e: &ast::Expr) -> CanonCondition {
-        CanonCondition::Atom(self.key(e, &[]), self.shown(e))
+        CanonCondition::Atom(self.key(e, &[]), self.shown(e), self.qualified_shown(e))
+    }
+
+    /// Expression `e` as [`Canon::shown`] quotes it, with each name of a declaration that
+    /// shares its name with another declaration of the project (`marketing` of
+    /// `std.consent` and of `acme.crm`), or that the file imports under an alias, written
+    /// qualified (`std.consent.marketing`); `None` when it names none such. Locals (the
+    /// policy's bindings, its `at`, lambda variables) are kept.
+    fn qualified_shown(&self, e: &ast::Expr) -> Option<String> {
+        let shared = shared_names(self.db, self.project);
+        let mut replace: Vec<(Span, String)> = Vec::new();
+        self.qualified_names(e, &mut Vec::new(), shared, &mut replace);
+        if replace.is_empty() {
+            return None;
+        }
+        let start = e.span.start();
+        let mut written = self.text.get(e.span.range())?.to_string();
+        replace.sort_by_key(|(span, _)| std::cmp::Reverse(span.start()));
+        for (span, q) in replace {
+            let range = span.start().checked_sub(start)?..span.end().checked_sub(start)?;
+            written.get(range.clone())?;
+            written.replace_range(range, &q);
+        }
+        Some(crate::format::one_line(&written))
+    }
+
+    /// The names in `e` that [`Canon::qualified_shown`] qualifies, with their qualified names.
+    fn qualified_names(
+        &self,
+        e: &ast::Expr,
+        bound: &mut Vec<String>,
+        shared: &BTreeSet<Arc<str>>,
+        out: &mut Vec<(Span, String)>,
+    ) {
+        let mut name = |n: &ast::Ident, bound: &[String]| {
+            if bound.contains(&n.name) || self.subst.contains_key(&n.name) {
+                return;
+            }
+            // An alias is one of the file's own names (`use m.x as y`); a shared name is
+            // looked up only then, so that a fact naming neither costs no lookup.
+            let def = match self.scope.names.get(n.name.as_str()) {
+                Some(e) if *e.def.name != *n.name => Some(e.def.clone()),
+                _ if shared.contains(n.name.as_str()) => {
+                    match self.scope.lookup(self.db, &n.name) {
+                        Lookup::Found(x) => Some(x.def),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(def) = def {
+                out.push((n.span, def.qualified(self.db)));
+            }
+        };
+        match &e.kind {
+            ExprKind::Name(n) => name(n, bound),
+            ExprKind::Call {
+                callee,
+                receiver,
+                args,
+            } => {
+                if let [one] = &callee.segments[..] {
+                    name(one, bound);
+                }
+                for x in receiver
+                    .iter()
+                    .map(|r| &**r)
+                    .chain(args.iter().map(|a| &a.value))
+                {
+                    self.qualified_names(x, bound, shared, out);
+                }
+            }
+            ExprKind::Field(x, _)
+            | ExprKind::Paren(x)
+            | ExprKind::Unary(_, x)
+            | ExprKind::Is { expr: x, .. } => self.qualified_names(x, bound, shared, out),
+            ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b, .. } => {
+                self.qualified_names(a, bound, shared, out);
+                self.qualified_names(b, bound, shared, out);
+            }
+            ExprKind::If(c, a, b) => {
+                for x in [c, a, b] {
+                    self.qualified_names(x, bound, shared, out);
+                }
+            }
+            ExprKind::List(xs) | ExprKind::Set(xs) => {
+                for x in xs {
+                    self.qualified_names(x, bound, shared, out);
+                }
+            }
+            ExprKind::Record { fields, .. } => {
+                for (_, x) in fields {
+                    self.qualified_names(x, bound, shared, out);
+                }
+            }
+            ExprKind::Lambda(x, body) => {
+                bound.push(x.name.clone());
+                self.qualified_names(body, bound, shared, out);
+                bound.pop();
+            }
+            ExprKind::Lit(_) | ExprKind::Error => {}
+        }
     }
 
     /// How a condition is quoted in a message ([`shown_expr`]).
@@ -738,6 +841,8 @@ impl Canon<'_> {
                 let fact = CanonCondition::Atom(
                     format!("({} is present)", self.key(expr, &[])),
                     format!("{} is present", self.shown(expr)),
+                    self.qualified_shown(expr)
+                        .map(|q| format!("{q} is present")),
                 );
                 if *present {
                     fact
@@ -800,6 +905,8 @@ struct Cx<'a> {
     atom_index: FxHashMap<String, u32>,
     /// How each atom is shown.
     shown: Vec<String>,
+    /// How each atom is shown with names qualified ([`CanonCondition::Atom`]).
+    qualified: Vec<Option<String>>,
     diags: Vec<Diagnostic>,
 }
 
@@ -822,6 +929,16 @@ struct Written {
     /// it, and what the policy needs first (its header binding a parameter, a `use` line), or
     /// the policy of the action's own to write when a purpose's policy cannot bind them.
     help: Option<String>,
+}
+
+/// A declaration as a help writes it in a file and as a message shows it there
+/// ([`Cx::in_policy`]).
+struct Named {
+    /// The name the help writes: the file's, or an alias its `use` is to add.
+    written: String,
+    /// The name a message shows: the written one, or the qualified name when that is an alias
+    /// the file does not have yet.
+    shown: String,
 }
 
 /// What an action is, for the properties.
@@ -866,6 +983,7 @@ impl<'a> Cx<'a> {
             atoms: Vec::new(),
             atom_index: FxHashMap::default(),
             shown: Vec::new(),
+            qualified: Vec::new(),
             diags: Vec::new(),
         }
     }
@@ -878,7 +996,9 @@ impl<'a> Cx<'a> {
         match c {
             CanonCondition::True => Formula::True,
             CanonCondition::False => Formula::False,
-            CanonCondition::Atom(k, shown) => Formula::Atom(self.atom(k, shown)),
+            CanonCondition::Atom(k, shown, qualified) => {
+                Formula::Atom(self.atom(k, shown, qualified.as_deref()))
+            }
             CanonCondition::Not(x) => Formula::negate(self.formula(x)),
             CanonCondition::And(xs) => {
                 let parts: Vec<Formula> = xs.iter().map(|x| self.formula(x)).collect();
@@ -891,32 +1011,43 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn atom(&mut self, key: &str, shown: &str) -> u32 {
+    fn atom(&mut self, key: &str, shown: &str, qualified: Option<&str>) -> u32 {
         if let Some(&i) = self.atom_index.get(key) {
             return i;
         }
         self.atoms.push(key.to_string());
         self.shown.push(shown.to_string());
+        self.qualified.push(qualified.map(str::to_string));
         let i = u32::try_from(self.atoms.len() - 1).unwrap_or(u32::MAX);
         self.atom_index.insert(key.to_string(), i);
         i
     }
 
-    /// "for example when …" from a witness assignment.
+    /// "for example when …" from a witness assignment. Two facts that would read the same
+    /// (`consent(c, marketing, ch)` written in two files where `marketing` names two
+    /// purposes) are shown with the names of declarations qualified, so that the example
+    /// does not read as a contradiction.
     fn example(&self, witness: &[(u32, bool)]) -> String {
         if witness.is_empty() {
             return "always".to_string();
         }
+        let shown = |a: u32| {
+            let shown = &self.shown[a as usize];
+            if shown.is_empty() {
+                &self.atoms[a as usize]
+            } else {
+                shown
+            }
+        };
         let parts: Vec<String> = witness
             .iter()
-            .map(|(a, v)| {
-                let shown = &self.shown[*a as usize];
-                let shown = if shown.is_empty() {
-                    &self.atoms[*a as usize]
-                } else {
-                    shown
+            .map(|&(a, v)| {
+                let alike = witness.iter().any(|&(b, _)| b != a && shown(b) == shown(a));
+                let text = match &self.qualified[a as usize] {
+                    Some(q) if alike => q,
+                    _ => shown(a),
                 };
-                format!("`{shown}` is {v}")
+                format!("`{text}` is {v}")
             })
             .collect();
         format!("for example when {}", parts.join(" and "))
@@ -1405,7 +1536,70 @@ impl<'a> Cx<'a> {
         let params = guard.params();
         let asked: Vec<&str> = params.iter().map(|n| &**n).collect();
         let place = self.placement(policy, &asked, false);
-        let local = |name: &str| {
+        // The policy's locals (its bindings, its `at`, those its header would add) hide the
+        // file's names of values where the guard is written: the purpose is named past them,
+        // and past a declaration of the file that takes its name ([`import_name`]). A callee
+        // is never a local: `consent` is named past the file's declarations only.
+        let mut taken: Vec<String> = p
+            .iter()
+            .flat_map(|p| {
+                let bindings = p.bindings.iter().map(|b| b.var.name.clone());
+                bindings.chain(p.at.iter().map(|a| a.name.clone()))
+            })
+            .collect();
+        taken.extend(place.iter().flat_map(|pl| pl.locals.iter().cloned()));
+        let mut imports = Vec::new();
+        // A local that hides a declaration of the policy's own file, which no `use` can name
+        // under another name: renamed, as (old, new).
+        let mut renamed: Vec<(String, String)> = Vec::new();
+        let scope = resolve::file_scope(self.db, self.project, policy.file);
+        let mut name_of = |def: Option<Def>, bare: &str, taken: &mut Vec<String>| -> Named {
+            let Some(def) = def else {
+                return Named {
+                    written: bare.to_string(),
+                    shown: bare.to_string(),
+                };
+            };
+            match import_name(self.db, self.project, policy.file, &def, taken) {
+                Some((import, name)) => {
+                    // Shown by the name the policy writes when that is the declaration's own
+                    // or one the file has already; by its qualified name when it is an alias
+                    // still to add, which reads as nothing before it is added.
+                    let shown = if import.is_some() && name != *def.name {
+                        def.qualified(self.db)
+                    } else {
+                        name.clone()
+                    };
+                    imports.extend(import.map(|u| format!("`{u}`")));
+                    Named {
+                        written: name,
+                        shown,
+                    }
+                }
+                None => {
+                    let old = def.name.to_string();
+                    let new = resolve::fresh_name(&old, |n| {
+                        !taken.iter().any(|t| t == n) && scope.name_free(self.db, n)
+                    });
+                    taken.push(new.clone());
+                    renamed.push((old.clone(), new));
+                    Named {
+                        written: old,
+                        shown: def.qualified(self.db),
+                    }
+                }
+            }
+        };
+        let consent_name = name_of(
+            self.std_def("std.consent", "consent"),
+            "consent",
+            &mut Vec::new(),
+        );
+        let purpose_name = name_of(Some(guard.purpose.clone()), &guard.purpose.name, &mut taken);
+        taken.extend([consent_name.written.clone(), purpose_name.written.clone()]);
+        // The policy's name for each parameter the guard reads; `local` as the help writes the
+        // guard, with the renamed bindings' new names.
+        let as_bound = |name: &str| {
             place
                 .as_ref()
                 .and_then(|pl| {
@@ -1418,8 +1612,13 @@ impl<'a> Cx<'a> {
                 })
                 .unwrap_or_else(|| name.to_string())
         };
-        let mut taken = vec!["consent".to_string(), guard.purpose.name.to_string()];
-        taken.extend(place.iter().flat_map(|pl| pl.locals.iter().cloned()));
+        let local = |name: &str| {
+            let l = as_bound(name);
+            match renamed.iter().find(|(old, _)| *old == l) {
+                Some((_, new)) => new.clone(),
+                None => l,
+            }
+        };
         let vars = match p {
             Some(p) => guard_vars(self.db, self.project, policy.file, p, guard, &taken),
             None => Vec::new(),
@@ -1465,20 +1664,24 @@ impl<'a> Cx<'a> {
                 ));
             }
         }
-        let mut imports = Vec::new();
-        if !self.declares(policy.file, "consent", "std.consent") {
-            imports.push("`use std.consent.consent`".to_string());
-        }
-        let purpose_module = resolve::module_name(self.db, guard.purpose.file);
-        if !self.declares(policy.file, &guard.purpose.name, &purpose_module) {
-            imports.push(format!("`use {purpose_module}.{}`", guard.purpose.name));
+        for (old, new) in &renamed {
+            let what = match p.and_then(|p| p.bindings.iter().find(|b| b.var.name == *old)) {
+                Some(b) => format!(
+                    "its binding `{}: {old}` written `{}: {new}`",
+                    b.param.name, b.param.name
+                ),
+                None => format!("its `at {old}` written `at {new}`"),
+            };
+            needs.push(format!(
+                "{what} (and read as `{new}` in its rules): there `{old}` names the binding, not the declaration `{old}` of the file"
+            ));
         }
         if !imports.is_empty() {
             needs.push(format!("{} in its file", imports.join(" and ")));
         }
         let written = guard.write(&GuardNames {
-            consent: "consent",
-            purpose: &guard.purpose.name,
+            consent: &consent_name.written,
+            purpose: &purpose_name.written,
             param: &local,
             vars: &vars,
         });
@@ -1506,24 +1709,36 @@ impl<'a> Cx<'a> {
             }
             None => None,
         };
-        let names = GuardNames {
-            consent: "consent",
-            purpose: &guard.purpose.name,
-            param: &local,
+        // The facts as messages show them: by the names the policy reads them by, or
+        // qualified where those are aliases it does not have yet.
+        let shown = GuardNames {
+            consent: &consent_name.shown,
+            purpose: &purpose_name.shown,
+            param: &as_bound,
             vars: &vars,
         };
-        let key = format!(
-            "{}.{}",
-            resolve::module_name(self.db, guard.purpose.file),
-            guard.purpose.name
-        );
+        // Qualified where another declaration has the same name ([`shared_names`]).
+        let shared = shared_names(self.db, self.project);
+        let qualify = |named: &Named, def: Option<Def>| match def {
+            Some(def) if shared.contains(&*def.name) => def.qualified(self.db),
+            _ => named.shown.clone(),
+        };
+        let consent_q = qualify(&consent_name, self.std_def("std.consent", "consent"));
+        let purpose_q = qualify(&purpose_name, Some(guard.purpose.clone()));
+        let qualified = GuardNames {
+            consent: &consent_q,
+            purpose: &purpose_q,
+            param: &as_bound,
+            vars: &vars,
+        };
+        let key = guard.purpose.qualified(self.db);
         Written {
             facts: guard
                 .facts
                 .iter()
-                .map(|f| f.condition(&key, &names))
+                .map(|f| f.condition(&key, &shown, &qualified))
                 .collect(),
-            guard: Some(guard.write(&names)),
+            guard: Some(written),
             help,
         }
     }
@@ -2020,12 +2235,24 @@ impl<'a> Cx<'a> {
             return general.to_string();
         };
         let person_local = place.locals.first().map_or("", String::as_str);
+        // The function by a name no other declaration of the file takes ([`import_name`]):
+        // imported under an alias when its own is taken. A callee is never a local, so the
+        // policy's bindings take no name here.
+        let (import, called) = self
+            .std_def(module, function)
+            .and_then(|def| import_name(self.db, self.project, first.policy.file, &def, &[]))
+            .unwrap_or_else(|| {
+                (
+                    Some(format!("use {module}.{function}")),
+                    function.to_string(),
+                )
+            });
         let rule = match which {
             Heuristic::FrequencyCap => {
-                format!("deny \"frequency-cap\" when contacts_within({person_local}, 7d) >= 3")
+                format!("deny \"frequency-cap\" when {called}({person_local}, 7d) >= 3")
             }
             Heuristic::QuietHours => format!(
-                "deny \"quiet-hours\" unless local_hour({}, {person_local}.tz) in 8..21",
+                "deny \"quiet-hours\" unless {called}({}, {person_local}.tz) in 8..21",
                 place.time
             ),
         };
@@ -2036,8 +2263,8 @@ impl<'a> Cx<'a> {
                 Self::header_change(&place)
             ));
         }
-        if !self.declares(first.policy.file, function, module) {
-            help.push_str(&format!(" and `use {module}.{function}` in its file"));
+        if let Some(import) = import {
+            help.push_str(&format!(" and `{import}` in its file"));
         }
         let has_field = match resolve::signature(self.db, self.project, record.file, record.index) {
             Signature::Record(fields) => fields.iter().any(|f| {
@@ -2050,25 +2277,36 @@ impl<'a> Cx<'a> {
             _ => true,
         };
         if !has_field {
+            // `Contact` by a name the record's file can give it, as the function above.
+            let (import, field_ty) = match which {
+                Heuristic::FrequencyCap => self
+                    .std_def("std.contact", "Contact")
+                    .and_then(|def| import_name(self.db, self.project, record.file, &def, &[]))
+                    .map_or((None, field_ty.to_string()), |(import, name)| {
+                        (import, format!("List<{name}>"))
+                    }),
+                Heuristic::QuietHours => (None, field_ty.to_string()),
+            };
             help.push_str(&format!(
                 "; record `{}` needs a field `{field}: {field_ty}`",
                 record.name
             ));
-            if which == Heuristic::FrequencyCap
-                && !self.declares(record.file, "Contact", "std.contact")
-            {
-                help.push_str(" (with `use std.contact.Contact` in its file)");
+            if let Some(import) = import {
+                help.push_str(&format!(" (with `{import}` in its file)"));
             }
         }
         help
     }
 
-    /// Whether `name` in the scope of `file` is the declaration of that name in `module`.
-    fn declares(&self, file: SourceFile, name: &str, module: &str) -> bool {
-        match resolve::file_scope(self.db, self.project, file).lookup(self.db, name) {
-            Lookup::Found(e) => resolve::module_name(self.db, e.def.file) == module,
-            Lookup::Ambiguous(_) | Lookup::Missing => false,
-        }
+    /// The declaration `name` of the standard library's module `module`, if there is one.
+    fn std_def(&self, module: &str, name: &str) -> Option<Def> {
+        let file = *resolve::module_index(self.db, self.project)
+            .by_name
+            .get(module)?;
+        resolve::item_table(self.db, file)
+            .by_name
+            .get(name)
+            .cloned()
     }
 
     /// Where a rule C0005, C0105 or C0106 suggests is written: in `policy`, reading the
@@ -2084,9 +2322,7 @@ impl<'a> Cx<'a> {
         let mut taken: Vec<String> = p.bindings.iter().map(|b| b.var.name.clone()).collect();
         taken.extend(p.at.iter().map(|a| a.name.clone()));
         let fresh = |base: &str, taken: &[String]| -> String {
-            let free = |n: &str| {
-                !taken.iter().any(|t| t == n) && scope.name_free(self.db, n)
-            };
+            let free = |n: &str| !taken.iter().any(|t| t == n) && scope.name_free(self.db, n);
             resolve::fresh_name(base, free)
         };
         let mut locals = Vec::new();
@@ -2384,28 +2620,63 @@ impl<'a> Cx<'a> {
                 } = read;
                 for purpose in &purposes {
                     if !allowed.contains(purpose) {
+                        // Purposes are compared by declaration: one that shares its name with
+                        // another named here is shown qualified, so that the message does not
+                        // read "for `marketing`" against "for `marketing` only".
+                        let named = |d: &Def| {
+                            let alike = allowed
+                                .iter()
+                                .chain([purpose])
+                                .any(|x| x != d && x.name == d.name);
+                            if alike {
+                                d.qualified(self.db)
+                            } else {
+                                d.name.to_string()
+                            }
+                        };
                         let listed = allowed
                             .iter()
-                            .map(|x| format!("`{}`", x.name))
+                            .map(|x| format!("`{}`", named(x)))
                             .collect::<Vec<_>>()
                             .join(", ");
                         let dpath = self.path(&decl);
-                        let mut d = Diagnostic::error("C0006", &path, span, format!("personal field `{field}` is read for purpose `{}`", purpose.name))
+                        let shown = named(purpose);
+                        let how_added = self.purpose_to_list(&decl, purpose, &shown);
+                        let mut d = Diagnostic::error("C0006", &path, span, format!("personal field `{field}` is read for purpose `{shown}`"))
                             .with_secondary(&dpath, decl.span, format!("`{field}` is `@personal` for {listed} only"))
                             .with_note("GDPR Art. 5(1)(b), purpose limitation: personal data collected for one purpose is not processed for another");
                         d = match &how {
                             How::Set(element) => d
-                                .with_label(format!("a set of `{element}` is read here, kept unique by comparing whole records (`{field}` included), by a rule guarding an action of purpose `{}`", purpose.name))
+                                .with_label(format!("a set of `{element}` is read here, kept unique by comparing whole records (`{field}` included), by a rule guarding an action of purpose `{shown}`"))
                                 .with_note(format!("a set keeps its elements unique and sorted by comparing them whole, every field included: which elements it holds, how many, and in what order depend on `{field}`"))
-                                .with_help(format!("use a list (`List<{element}>`, or `[...]` for a literal) or a set of values without `{field}` (such as ids), or (if it is lawful) add `{}` to the `@personal(purpose: [...])` of `{field}`", purpose.name)),
+                                .with_help(format!("use a list (`List<{element}>`, or `[...]` for a literal) or a set of values without `{field}` (such as ids), or (if it is lawful) add `{shown}` to the `@personal(purpose: [...])` of `{field}`{how_added}")),
                             How::Field | How::Whole => d
-                                .with_label(format!("read by a rule guarding an action of purpose `{}`", purpose.name))
-                                .with_help(format!("do not read `{field}` here, or (if it is lawful) add `{}` to its `@personal(purpose: [...])`", purpose.name)),
+                                .with_label(format!("read by a rule guarding an action of purpose `{shown}`"))
+                                .with_help(format!("do not read `{field}` here, or (if it is lawful) add `{shown}` to its `@personal(purpose: [...])`{how_added}")),
                         };
                         self.diags.push(d);
                     }
                 }
             }
+        }
+    }
+
+    /// How the help of C0006 has `purpose` (`shown` as the message names it) added to the
+    /// `@personal` list of a field of record `record`: nothing more when its file names it
+    /// so, else the name to write there and the `use` that gives it that name
+    /// ([`import_name`]: an alias when a declaration of the file takes its name), so that the
+    /// entry names that purpose and not another one of the same name.
+    fn purpose_to_list(&self, record: &Def, purpose: &Def, shown: &str) -> String {
+        match import_name(self.db, self.project, record.file, purpose, &[]) {
+            Some((None, name)) if name == shown => String::new(),
+            Some((None, name)) => format!(", written `{name}` there"),
+            Some((Some(import), name)) if name == shown => {
+                format!(", with `{import}` in its file")
+            }
+            Some((Some(import), name)) => {
+                format!(", written `{name}`, with `{import}` in its file")
+            }
+            None => String::new(),
         }
     }
 
@@ -3343,8 +3614,15 @@ impl GuardExpr {
     /// The fact as [`Canon::condition`] reads it when a policy writes it outside lambdas: one
     /// atom, but for the tests of optionals, which are facts of their own
     /// (`d is absent or consent(…)` is ¬`d is present` ∨ `consent(…)`), so that a policy that
-    /// narrows the other way (`d is present and consent(…)`) establishes it too.
-    fn condition(&self, purpose: &str, names: &GuardNames<'_>) -> CanonCondition {
+    /// narrows the other way (`d is present and consent(…)`) establishes it too. `qualified`
+    /// are the names that show it where two facts would read the same
+    /// ([`CanonCondition::Atom`]).
+    fn condition(
+        &self,
+        purpose: &str,
+        names: &GuardNames<'_>,
+        qualified: &GuardNames<'_>,
+    ) -> CanonCondition {
         match self {
             GuardExpr::AbsentOr { absent, then } => CanonCondition::Or(
                 absent
@@ -3353,12 +3631,17 @@ impl GuardExpr {
                         CanonCondition::Not(Box::new(CanonCondition::Atom(
                             format!("({} is present)", p.key()),
                             format!("{} is present", p.shown(names)),
+                            None,
                         )))
                     })
-                    .chain([then.condition(purpose, names)])
+                    .chain([then.condition(purpose, names, qualified)])
                     .collect(),
             ),
-            _ => CanonCondition::Atom(self.key(purpose), self.shown(names)),
+            _ => {
+                let shown = self.shown(names);
+                let q = self.shown(qualified);
+                CanonCondition::Atom(self.key(purpose), shown.clone(), (q != shown).then_some(q))
+            }
         }
     }
 
@@ -3493,6 +3776,47 @@ fn quoted<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
     }
 }
 
+/// The name under which `file` can write `def` where the locals `taken` are in scope, and the
+/// `use` line that gives it that name when the file does not see it yet: the name the file
+/// sees it by already (its own, else an alias it imports it under), else its own name
+/// imported, else an alias prefixed with its module's last segment (`consent_marketing`),
+/// numbered if that is taken too (`consent_marketing_2`), as the type checker's import helps
+/// name it (E0205). A name a declaration or import of the file takes would be defined twice
+/// (E0206) or name the other declaration, and one a local takes would be hidden by it: so
+/// that what a help writes with the name checks where it says. `None` for a declaration of
+/// `file` itself that a local hides: no `use` can bring it back under another name.
+pub(crate) fn import_name(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    def: &Def,
+    taken: &[String],
+) -> Option<(Option<String>, String)> {
+    let scope = resolve::file_scope(db, project, file);
+    let local = |n: &str| taken.iter().any(|t| t == n);
+    if !local(&def.name) && matches!(scope.lookup(db, &def.name), Lookup::Found(e) if e.def == *def)
+    {
+        return Some((None, def.name.to_string()));
+    }
+    if let Some((alias, _)) = (scope.names.iter()).find(|(n, e)| e.def == *def && !local(n)) {
+        return Some((None, alias.to_string()));
+    }
+    if def.file == file {
+        return None;
+    }
+    let module = resolve::module_name(db, def.file);
+    let free = |n: &str| !local(n) && scope.name_free(db, n);
+    if free(&def.name) {
+        return Some((
+            Some(format!("use {module}.{}", def.name)),
+            def.name.to_string(),
+        ));
+    }
+    let last = module.rsplit('.').next().unwrap_or(&module);
+    let alias = resolve::fresh_name(&format!("{last}_{}", def.name), free);
+    Some((Some(format!("use {module}.{} as {alias}", def.name)), alias))
+}
+
 /// The property a C0010 could not decide, for its message.
 #[derive(Debug, Clone)]
 enum Undecided {
@@ -3512,6 +3836,24 @@ const MEMBERSHIP_HELP: &str = "write each fact once: test a list of values with 
 /// A record field's `@personal` annotation, if it has one.
 pub(crate) fn personal_annotation(field: &ast::Param) -> Option<&ast::Annotation> {
     field.annotations.iter().find(|a| a.name.name == "personal")
+}
+
+/// The names two or more declarations of the project have (standard library included), such
+/// as `marketing` when a module declares its own purpose besides `std.consent`'s: a message
+/// that shows a fact naming one qualifies it where it could read as another
+/// ([`CanonCondition::Atom`]).
+#[salsa::tracked(returns(ref))]
+fn shared_names(db: &dyn Db, project: Project) -> BTreeSet<Arc<str>> {
+    let mut seen: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut shared = BTreeSet::new();
+    for &f in project.files(db) {
+        for name in resolve::item_table(db, f).by_name.keys() {
+            if !seen.insert(name.clone()) {
+                shared.insert(name.clone());
+            }
+        }
+    }
+    shared
 }
 
 /// The names of the project's `@personal` record fields (standard library included).
@@ -4151,6 +4493,245 @@ policy p for a(to: c, referrer: r, channel: ch) {
                 .map(|d| (d.code, d.message, d.help))
                 .collect();
             assert!(left.is_empty(), "{help}\n{fixed}\n{left:#?}");
+        }
+    }
+
+    /// `files` with what the help of their one `code` diagnostic asks for done as a person
+    /// reading it would: each quoted `use …` added after the `module` line of the file it is
+    /// for (the record's file for C0006, else the diagnostic's), a quoted `deny …` before that
+    /// file's `allow`, a quoted "`old` written `new`" rewritten, a field record `R` "needs"
+    /// added after its `id: Id`, and for C0006 the purpose added to the field's `@personal`
+    /// list under the name the help writes. Also returns the help.
+    fn with_help_done(files: &[(&str, &str)], code: &str) -> (Vec<(String, String)>, String) {
+        let mut ws = Workspace::new();
+        for (path, text) in files {
+            ws.set_file(path, *text);
+        }
+        let diags = ws.diagnostics();
+        let errors: Vec<_> = (diags.iter())
+            .filter(|d| d.severity == crate::diagnostic::Severity::Error && d.code != code)
+            .map(|d| (d.code, &d.message))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        let of_code: Vec<_> = diags.iter().filter(|d| d.code == code).collect();
+        let [d] = of_code.as_slice() else {
+            panic!("not one {code}: {of_code:#?}");
+        };
+        let help = d.help.clone().unwrap_or_default();
+        let target = match code {
+            "C0006" => d.secondary[0].file.clone(),
+            _ => d.file.clone(),
+        };
+        let mut out: Vec<(String, String)> = (files.iter())
+            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .collect();
+        let text = &mut out
+            .iter_mut()
+            .find(|(p, _)| **p == *target)
+            .expect("the help's file")
+            .1;
+        let quoted: Vec<&str> = help.split('`').skip(1).step_by(2).collect();
+        for (i, q) in quoted.iter().enumerate() {
+            if q.starts_with("use ") {
+                let module = text.find("\nmodule ").map_or(0, |m| m + 1);
+                let at = module + text[module..].find('\n').expect("a module line") + 1;
+                text.insert_str(at, &format!("{q}\n"));
+            } else if q.starts_with("deny ") {
+                let at = text.find("  allow ").expect("an allow rule");
+                text.insert_str(at, &format!("  {q}\n"));
+            } else if let Some(new) = quoted.get(i + 1)
+                && help.contains(&format!("`{q}` written `{new}`"))
+            {
+                *text = text.replacen(q, new, 1);
+            } else if help.contains(&format!("needs a field `{q}`")) {
+                let record = quoted[i - 1];
+                let at = text
+                    .find(&format!("record {record} {{"))
+                    .expect("the record");
+                let at = at + text[at..].find("id: Id").expect("an id field") + "id: Id".len();
+                text.insert_str(at, &format!(", {q}"));
+            }
+        }
+        if code == "C0006" {
+            let entry = help
+                .split_once("written `")
+                .or_else(|| help.split_once("add `"))
+                .and_then(|(_, rest)| rest.split('`').next())
+                .expect("a purpose to add");
+            *text = text.replacen("purpose: [", &format!("purpose: [{entry}, "), 1);
+        }
+        (out, help)
+    }
+
+    /// The help of C0005, C0006, C0105 and C0106 is code the project can take as written when
+    /// a name it needs is taken: by a binding of the policy (`to: consent, channel:
+    /// marketing`; a binding named like the file's own purpose), by a declaration of the file
+    /// (its own `purpose marketing`, `fn local_hour`, `record Contact`) or by an import (a
+    /// project's `fn consent`). Done as it says, the diagnostic is gone and no error comes.
+    #[test]
+    fn helps_check_as_written_when_their_names_are_taken() {
+        // The policy binds the names of the functions the heuristics' rules call: a callee is
+        // never a local, so the rules call them by those names still.
+        let bound = "module m\nuse std.consent.{consent, marketing, Consent}\n\
+                     use std.time.local_hour\nuse std.contact.{contacts_within, Contact}\n\
+                     record Customer { id: Id, consents: List<Consent>, tz: Tz, contacts: List<Contact> }\n\
+                     action a(to: Customer, channel: Channel, t: Text, n: Int) purpose marketing risk minimal\n\
+                     policy p for a(to: c, channel: ch, t: local_hour, n: contacts_within) at now {\n  \
+                     deny \"no-consent\" unless consent(c, marketing, ch)\n  \
+                     deny \"odd\" when local_hour == \"x\" or contacts_within > 3\n  allow \"ok\"\n}\n";
+        // A binding the guard does not read (`offer: marketing`) hides the purpose too.
+        let offer = "module m\nuse std.consent.{consent, marketing, Consent}\n\
+                     record Customer { id: Id, consents: List<Consent> }\n\
+                     action a(to: Customer, channel: Channel, offer: Text) purpose marketing risk minimal\n\
+                     policy p for a(to: c, channel: ch, offer: marketing) {\n  \
+                     deny \"quiet-hours-frequency-cap\" when marketing == \"x\"\n  allow \"ok\"\n}\n";
+        let cases: [(&str, &[(&str, &str)]); 10] = [
+            (
+                "C0005",
+                &[(
+                    "a.xop",
+                    include_str!("../../tests/ui/C0005_help_bindings_hide_names.xop"),
+                )],
+            ),
+            (
+                "C0005",
+                &[(
+                    "a.xop",
+                    include_str!("../../tests/ui/C0005_help_binding_hides_own_purpose.xop"),
+                )],
+            ),
+            (
+                "C0005",
+                &[
+                    (
+                        "a.xop",
+                        include_str!("../../tests/ui/C0005_same_name_purpose/a.xop"),
+                    ),
+                    (
+                        "b.xop",
+                        include_str!("../../tests/ui/C0005_same_name_purpose/b.xop"),
+                    ),
+                ],
+            ),
+            (
+                "C0005",
+                &[
+                    (
+                        "a.xop",
+                        include_str!("../../tests/ui/C0005_own_consent_function/a.xop"),
+                    ),
+                    (
+                        "lib.xop",
+                        include_str!("../../tests/ui/C0005_own_consent_function/lib.xop"),
+                    ),
+                ],
+            ),
+            (
+                "C0006",
+                &[
+                    (
+                        "a.xop",
+                        include_str!("../../tests/ui/C0006_same_name_purpose/a.xop"),
+                    ),
+                    (
+                        "crm.xop",
+                        include_str!("../../tests/ui/C0006_same_name_purpose/crm.xop"),
+                    ),
+                ],
+            ),
+            (
+                "C0105",
+                &[(
+                    "a.xop",
+                    include_str!("../../tests/ui/C0106_help_names_taken.xop"),
+                )],
+            ),
+            (
+                "C0106",
+                &[(
+                    "a.xop",
+                    include_str!("../../tests/ui/C0106_help_names_taken.xop"),
+                )],
+            ),
+            ("C0005", &[("m.xop", offer)]),
+            ("C0105", &[("m.xop", bound)]),
+            ("C0106", &[("m.xop", bound)]),
+        ];
+        for (code, files) in cases {
+            let (done, help) = with_help_done(files, code);
+            let mut ws = Workspace::new();
+            for (path, text) in &done {
+                ws.set_file(path, text.as_str());
+            }
+            let left: Vec<_> = ws
+                .diagnostics()
+                .into_iter()
+                .filter(|d| d.severity == crate::diagnostic::Severity::Error || d.code == code)
+                .map(|d| (d.code, d.message, d.help))
+                .collect();
+            assert!(left.is_empty(), "{help}\n{done:#?}\n{left:#?}");
+        }
+    }
+
+    /// Where two facts of an example would read the same (`consent(c, marketing, ch)` in two
+    /// files whose `marketing` are two purposes), each is shown with the names of
+    /// declarations qualified; a fact that reads like no other is shown as written.
+    #[test]
+    fn facts_that_read_alike_are_shown_qualified() {
+        let mut ws = Workspace::new();
+        ws.set_file(
+            "a.xop",
+            include_str!("../../tests/ui/C0005_example_qualifies_alike_facts/a.xop"),
+        );
+        ws.set_file(
+            "b.xop",
+            include_str!("../../tests/ui/C0005_example_qualifies_alike_facts/b.xop"),
+        );
+        let labels: Vec<String> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "C0005")
+            .map(|d| d.label)
+            .collect();
+        let [label] = labels.as_slice() else {
+            panic!("{labels:?}");
+        };
+        for shown in [
+            "`consent(c, std.consent.marketing, ch)` is false",
+            "`consent(c, ui.c0005.alike.a.marketing, ch)` is true",
+            "`c.id == \"x\"` is false",
+        ] {
+            assert!(label.contains(shown), "{label}");
+        }
+        // Two aliases `mk`, of purposes named otherwise.
+        let mut ws = Workspace::new();
+        ws.set_file("p.xop", "module p\npurpose promo\npurpose offer\n");
+        ws.set_file(
+            "b.xop",
+            "module b\nuse std.consent.{consent, Consent}\nuse p.offer as mk\n\
+             record Customer { id: Id, consents: List<Consent> }\n\
+             action send(to: Customer, channel: Channel) purpose mk risk minimal\n\
+             policy offers for send(to: c, channel: ch) { allow \"y\" unless consent(c, mk, ch) }\n",
+        );
+        ws.set_file(
+            "a.xop",
+            "module a\nuse std.consent.consent\nuse p.promo as mk\nuse b.send\n\
+             policy leads for send(to: c, channel: ch) { deny \"x\" unless consent(c, mk, ch) }\n",
+        );
+        let labels: Vec<String> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "C0005")
+            .map(|d| d.label)
+            .collect();
+        let [label] = labels.as_slice() else {
+            panic!("{labels:?}");
+        };
+        for shown in [
+            "`consent(c, p.offer, ch)` is false",
+            "`consent(c, p.promo, ch)` is true",
+        ] {
+            assert!(label.contains(shown), "{label}");
         }
     }
 
