@@ -2017,7 +2017,7 @@ fn decide(
         .map(|(_, p)| p.name.as_str())
         .collect();
     let options = bind::BindOptions {
-        millisecond_times: &from_call,
+        forwarded: &from_call,
     };
     let bound = match bind::bind_value_with(program, guard, &input, options) {
         Ok(b) => b,

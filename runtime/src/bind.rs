@@ -42,7 +42,9 @@
 //!
 //! Every error names the field's path (`to.consents[2].given_at`), what was expected and what was
 //! found, and has a stable [`BindErrorKind`]. [`BindError::redacted`] is the same message
-//! without the input's values, for the proof log.
+//! without the input's values, for the proof log. A key the program does not declare is such a
+//! value: the path and the redacted message name it by its length (`to[<key of 38
+//! characters>]`), only the message quotes it.
 //!
 //! JSON text may begin with a UTF-8 byte-order mark, which is skipped (RFC 8259 §8.1 lets a
 //! parser ignore it; editors on Windows write one); bytes that are not UTF-8 are refused
@@ -101,6 +103,10 @@ pub enum BindErrorKind {
     /// parameter or the decision time (the signals), so a module built with one is refused
     /// whatever the input.
     ReservedName,
+    /// A `Set` that gives an element twice, in a value xop passes on as written to another
+    /// program ([`BindOptions::forwarded`]): xop decides on the set, each element once, while
+    /// the program would receive every repeat. Elsewhere repeats are dropped.
+    DuplicateElement,
 }
 
 /// The keys an input object has beside the parameters: the decision time and the given
@@ -119,6 +125,7 @@ impl BindErrorKind {
             BindErrorKind::Malformed => "malformed",
             BindErrorKind::DuplicateKey => "duplicate-key",
             BindErrorKind::ReservedName => "reserved-name",
+            BindErrorKind::DuplicateElement => "duplicate-element",
         }
     }
 }
@@ -134,15 +141,21 @@ impl fmt::Display for BindErrorKind {
 pub struct BindError {
     /// What went wrong.
     pub kind: BindErrorKind,
-    /// Where: the field's path, e.g. `to.consents[2].given_at`; empty for the input itself.
+    /// Where: the field's path, e.g. `to.consents[2].given_at`; empty for the input itself. A
+    /// key the program does not declare is named by its length, never quoted
+    /// (`to[<key of 38 characters>]`): it is the input's own text, and the path goes to the
+    /// proof record. (Only where the program is known: [`parse_json`] and [`parse_input`]
+    /// alone write every key.)
     pub path: String,
     /// What was expected and what was found.
     pub message: String,
     /// [`BindError::message`] without the input's values: a value found is named by its JSON
     /// type (`expected an integer, found a string`), the rest (what was expected, the names
     /// that are known, the hint) is the same. This is what a proof record keeps: a value may
-    /// be personal, and a record is never rewritten. Keys are kept, as in
-    /// [`BindError::path`].
+    /// be personal, and a record is never rewritten. Keys the program declares are kept, as in
+    /// [`BindError::path`]; one it does not is named by its length (`unknown field <key of 38
+    /// characters> of Customer`), as there, while [`BindError::message`] quotes it (escaped,
+    /// past 60 characters by its start and its length) for whoever gave the input.
     pub redacted: String,
 }
 
@@ -176,7 +189,226 @@ impl std::error::Error for BindError {}
 /// Binds a JSON text to policy `policy` of `program`. Given signals are judged at the input's
 /// `now`, or without one at the clock's time ([`bind_json_at`] to say which).
 pub fn bind_json(program: &Program, policy: usize, json: &str) -> Result<Bound, BindError> {
-    bind_value(program, policy, &parse_input(json)?)
+    let params = policy_params(program, policy);
+    bind_text(skip_bom(json), program, params, |v| {
+        bind_value(program, policy, v)
+    })
+}
+
+/// Binds the JSON text `text` (without a leading byte-order mark) to `params` with `bind`,
+/// read as [`parse_input`] reads it; a binding error about a number read as an `f64` quotes
+/// the number as `text` writes it ([`as_written`]). An error found while reading (a key given
+/// twice, a number read rounded), before any key is known to be declared, names the keys of
+/// its path that `params` do not declare by their length ([`declared_path`]), as binding does.
+fn bind_text(
+    text: &str,
+    program: &Program,
+    params: &[crate::ir::Param],
+    bind: impl FnOnce(&Json) -> Result<Bound, BindError>,
+) -> Result<Bound, BindError> {
+    let (json, seen) = strict_seen(text, true).map_err(|mut e| {
+        // A number read rounded: the fix for the field's type, now that it is known.
+        if e.kind == BindErrorKind::OutOfRange
+            && let Some(written) = rounded_at(text, &e.path)
+        {
+            let ty = type_at(program, params, &e.path);
+            e = read_rounded(&e.path, written, ty.as_ref());
+        }
+        if let Some(path) = declared_path(program, params, &e.path) {
+            e.path = path;
+        }
+        e
+    })?;
+    bind(&json).map_err(|e| as_written(e, text, &seen))
+}
+
+/// The text of the number at `path` of the JSON text `text` if it is one that a Decimal holds
+/// and JSON reads rounded ([`read_rounded`]'s). Read again: only for an input refused so.
+fn rounded_at<'t>(text: &'t str, path: &str) -> Option<&'t str> {
+    let (_, seen) = scan(text);
+    let (index, _, read) = seen.floats.iter().find(|(_, at, _)| at == path)?;
+    let texts = number_texts(text);
+    let written = *texts.get(*index).filter(|_| texts.len() == seen.numbers)?;
+    let read = Number::from_f64(*read)?.to_string();
+    match parse_decimal(written) {
+        Ok(exact) if parse_decimal(&read) != Ok(exact) => Some(written),
+        _ => None,
+    }
+}
+
+/// The parameters of policy `policy`, none if there is no such policy (binding then says so).
+fn policy_params(program: &Program, policy: usize) -> &[crate::ir::Param] {
+    program.policies.get(policy).map_or(&[], |p| &p.params)
+}
+
+/// One step of a path read back from its text ([`read_path`]).
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The steps of the path `path` as [`Path::render`] writes it (`to.consents[2]["a b"]`);
+/// `None` if it is not one.
+fn read_path(path: &str) -> Option<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if rest.starts_with("[\"") {
+            // A quoted key: a JSON string, read back with its escapes.
+            let quoted = &rest[1..];
+            let mut strings = serde_json::Deserializer::from_str(quoted).into_iter::<String>();
+            let key = strings.next()?.ok()?;
+            rest = quoted.get(strings.byte_offset()..)?.strip_prefix(']')?;
+            steps.push(Step::Key(key));
+        } else if let Some(inner) = rest.strip_prefix('[') {
+            let digits = inner.bytes().take_while(u8::is_ascii_digit).count();
+            steps.push(Step::Index(inner[..digits].parse().ok()?));
+            rest = inner[digits..].strip_prefix(']')?;
+        } else {
+            let key = rest.strip_prefix('.').unwrap_or(rest);
+            let end = key.find(['.', '[']).unwrap_or(key.len());
+            steps.push(Step::Key(key[..end].to_string()));
+            rest = &key[end..];
+        }
+    }
+    Some(steps)
+}
+
+/// The path `path` (as [`Path::render`] writes it) with each key that `params` of `program`
+/// do not declare at its place, and every key below it, named by its length
+/// ([`undeclared_key`]); `None` when no key needs it (or `path` is no path).
+fn declared_path(program: &Program, params: &[crate::ir::Param], path: &str) -> Option<String> {
+    walk_path(program, params, path).and_then(|(out, changed, _)| changed.then_some(out))
+}
+
+/// The type `params` of `program` give the value at `path` (its optional unwrapped), if the
+/// path leads to one.
+fn type_at(program: &Program, params: &[crate::ir::Param], path: &str) -> Option<Type> {
+    walk_path(program, params, path).and_then(|(_, _, ty)| ty)
+}
+
+/// Walks `path` through `params` of `program`: the path with its undeclared keys named by
+/// their length, whether there was one, and the type of the value it leads to.
+fn walk_path(
+    program: &Program,
+    params: &[crate::ir::Param],
+    path: &str,
+) -> Option<(String, bool, Option<Type>)> {
+    /// What a step of the path is in: the input object, the signals object, a value of a
+    /// type, or something no key of which is declared.
+    enum In<'t> {
+        Input,
+        Signals,
+        Value(&'t Type),
+        Nothing,
+    }
+    fn unwrapped(mut ty: &Type) -> &Type {
+        while let Type::Optional(inner) = ty {
+            ty = inner;
+        }
+        ty
+    }
+    let steps = read_path(path)?;
+    let mut out = String::new();
+    let mut within = In::Input;
+    let mut changed = false;
+    for step in &steps {
+        match step {
+            Step::Index(i) => {
+                out.push_str(&format!("[{i}]"));
+                within = match within {
+                    In::Value(Type::List(t) | Type::Set(t)) => In::Value(unwrapped(t)),
+                    _ => In::Nothing,
+                };
+            }
+            Step::Key(key) => {
+                let next = match within {
+                    In::Input => match params.iter().find(|p| p.name == *key) {
+                        Some(p) => Some(In::Value(unwrapped(&p.ty))),
+                        None if key == "signals" => Some(In::Signals),
+                        None if key == "now" => Some(In::Nothing),
+                        None => None,
+                    },
+                    In::Signals => {
+                        let named = |s: &&crate::ir::SignalDecl| s.name == *key;
+                        let by_short = |s: &&crate::ir::SignalDecl| short(&s.name) == key;
+                        let mut matching = program.signals.iter().filter(by_short);
+                        match program.signals.iter().find(named) {
+                            Some(s) => Some(In::Value(unwrapped(&s.ty))),
+                            None => match (matching.next(), matching.next()) {
+                                (Some(s), None) => Some(In::Value(unwrapped(&s.ty))),
+                                // A short name several signals have is a declared name.
+                                (Some(_), Some(_)) => Some(In::Nothing),
+                                (None, _) => None,
+                            },
+                        }
+                    }
+                    In::Value(Type::Record(r)) => (program.records.get(*r as usize))
+                        .and_then(|decl| decl.fields.iter().find(|f| f.name == *key))
+                        .map(|f| In::Value(unwrapped(&f.ty))),
+                    In::Value(Type::Money) => match key.as_str() {
+                        "amount" => Some(In::Value(&Type::Decimal)),
+                        "currency" => Some(In::Nothing),
+                        _ => None,
+                    },
+                    In::Value(_) | In::Nothing => None,
+                };
+                match next {
+                    Some(next) => {
+                        push_key(&mut out, key);
+                        within = next;
+                    }
+                    None => {
+                        out.push('[');
+                        out.push_str(&undeclared_key(key));
+                        out.push(']');
+                        within = In::Nothing;
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    let ty = match within {
+        In::Value(ty) => Some(ty.clone()),
+        _ => None,
+    };
+    Some((out, changed, ty))
+}
+
+/// `e` quoting the number at its path as `text` writes it (`1e18`, not `1e+18`), when that
+/// number was read as an `f64` (`seen`), whose rendering ([`shown_number`]) the message quotes.
+fn as_written(mut e: BindError, text: &str, seen: &Seen) -> BindError {
+    let Some((index, _, read)) = seen.floats.iter().find(|(_, path, _)| *path == e.path) else {
+        return e;
+    };
+    let texts = number_texts(text);
+    let (Some(written), Some(read)) = (texts.get(*index), Number::from_f64(*read)) else {
+        return e;
+    };
+    if texts.len() != seen.numbers {
+        return e;
+    }
+    // Where the messages quote a number: at their start (`… is out of the Int range`) or
+    // after `found` (`expected an integer, found …`), never inside a type's name.
+    let (shown, written) = (shown_number(&read), bounded_number(written));
+    if let Some(rest) = e.message.strip_prefix(&shown) {
+        e.message = format!("{written}{rest}");
+    } else if let Some(at) = e.message.rfind(&format!("found {shown}")) {
+        let at = at + "found ".len();
+        e.message.replace_range(at..at + shown.len(), &written);
+    }
+    e
+}
+
+/// A number's text as messages quote it: whole, or when longer than 27 characters by its
+/// first 24 and its length (a number of any length may be written).
+fn bounded_number(n: &str) -> String {
+    const SHOWN: usize = 24;
+    match n.get(..SHOWN) {
+        Some(start) if n.len() > SHOWN + 3 => format!("{start}… ({} characters)", n.len()),
+        _ => n.to_string(),
+    }
 }
 
 /// [`bind_json`] for a decision at `clock_ms` when the input gives no `now`: the time its
@@ -187,14 +419,20 @@ pub fn bind_json_at(
     json: &str,
     clock_ms: i64,
 ) -> Result<Bound, BindError> {
-    bind_value_at(program, policy, &parse_input(json)?, clock_ms)
+    let params = policy_params(program, policy);
+    bind_text(skip_bom(json), program, params, |v| {
+        bind_value_at(program, policy, v, clock_ms)
+    })
 }
 
 /// [`bind_json`] on bytes: bytes that are not UTF-8 are refused input too
 /// ([`json_text`]).
 pub fn bind_json_bytes(program: &Program, policy: usize, json: &[u8]) -> Result<Bound, BindError> {
     // `json_text` skipped the one leading byte-order mark; a second one is no JSON.
-    bind_value(program, policy, &strict(json_text(json)?, true)?)
+    let params = policy_params(program, policy);
+    bind_text(json_text(json)?, program, params, |v| {
+        bind_value(program, policy, v)
+    })
 }
 
 /// [`bind_json_bytes`] for a decision at `clock_ms` when the input gives no `now` (as
@@ -205,7 +443,10 @@ pub fn bind_json_bytes_at(
     json: &[u8],
     clock_ms: i64,
 ) -> Result<Bound, BindError> {
-    bind_value_at(program, policy, &strict(json_text(json)?, true)?, clock_ms)
+    let params = policy_params(program, policy);
+    bind_text(json_text(json)?, program, params, |v| {
+        bind_value_at(program, policy, v, clock_ms)
+    })
 }
 
 /// Parses an input's JSON text, refusing what JSON leaves ambiguous: an object that gives a
@@ -304,6 +545,11 @@ fn scan(text: &str) -> (Result<Json, serde_json::Error>, Seen) {
 
 /// Parses `text` as [`parse_json`] does; with `exact`, also as [`parse_input`] does.
 fn strict(text: &str, exact: bool) -> Result<Json, BindError> {
+    strict_seen(text, exact).map(|(json, _)| json)
+}
+
+/// [`strict`], with what was noted while reading.
+fn strict_seen(text: &str, exact: bool) -> Result<(Json, Seen), BindError> {
     let (parsed, mut seen) = scan(text);
     if exact && parsed.is_ok() {
         // xop reads the input itself: an integer keeps all 64 bits.
@@ -311,20 +557,28 @@ fn strict(text: &str, exact: bool) -> Result<Json, BindError> {
     }
     let duplicate = seen.duplicate.take();
     // The key is in the path already, and serde_json's messages quote no value.
-    parsed.map_err(|e| match duplicate {
-        Some((path, key)) => BindError::new(
-            BindErrorKind::DuplicateKey,
+    let parsed = parsed.map_err(|e| match duplicate {
+        // The key is the path's last: the record keeps it there, or its length where the
+        // program does not declare it ([`bind_text`]).
+        Some((path, key)) => BindError {
+            kind: BindErrorKind::DuplicateKey,
             path,
-            format!(
+            message: format!(
                 "the key {} is given twice in one object (line {}, column {}); give each key once",
-                quote(&key),
+                shown_key(&key),
                 e.line(),
                 e.column()
             ),
-        ),
+            redacted: format!(
+                "the key is given twice in one object (line {}, column {}); give each key once",
+                e.line(),
+                e.column()
+            ),
+        },
         None if is_number_out_of_range(&e) => beyond_every_type(text, &seen),
         None => BindError::new(BindErrorKind::Malformed, "", format!("invalid JSON: {e}")),
-    })
+    })?;
+    Ok((parsed, seen))
 }
 
 /// Whether serde_json refused `e` because a number is beyond what it reads (an integer beyond
@@ -343,14 +597,9 @@ fn beyond_every_type(text: &str, seen: &Seen) -> BindError {
                         significant digits) and beyond what JSON reads (about ±1.8e308); write \
                         a number its type holds";
     let path = seen.failed_at.clone().unwrap_or_default();
-    let written = number_texts(text).get(seen.numbers).map(|n| {
-        // A number of any length may be written: the message quotes its start and its length.
-        const SHOWN: usize = 24;
-        match n.get(..SHOWN) {
-            Some(start) if n.len() > SHOWN + 3 => format!("{start}… ({} characters)", n.len()),
-            _ => (*n).to_string(),
-        }
-    });
+    let written = number_texts(text)
+        .get(seen.numbers)
+        .map(|n| bounded_number(n));
     BindError {
         kind: BindErrorKind::OutOfRange,
         path,
@@ -483,22 +732,9 @@ fn inexact_in(text: &str, seen: &Seen, readers: Readers, first: bool) -> Vec<Bin
         };
         let error = match parse_decimal(written) {
             Ok(exact) if parse_decimal(&read) == Ok(exact) => continue,
-            Ok(_) => {
-                const WHY: &str = "a JSON number with more than about 17 significant digits, or \
-                                   an integer beyond 64 bits, is read rounded";
-                BindError {
-                    kind: BindErrorKind::OutOfRange,
-                    path: path.clone(),
-                    message: format!(
-                        "the number {written} cannot be read as written: {WHY}; give a Decimal \
-                         as a string (\"{written}\"), which is read exactly"
-                    ),
-                    redacted: format!(
-                        "the number cannot be read as written: {WHY}; give a Decimal as a \
-                         string, which is read exactly"
-                    ),
-                }
-            }
+            // The field's type is not known yet (the whole text is read before any of it is
+            // bound): the fix for either type that takes a number ([`bind_text`] knows it).
+            Ok(_) => read_rounded(path, written, None),
             // Beyond a Decimal, but read as written: the type's own check refuses it, quoting
             // the same number.
             Err(_) if same_number(written, &read) => continue,
@@ -526,6 +762,60 @@ fn inexact_in(text: &str, seen: &Seen, readers: Readers, first: bool) -> Vec<Bin
         out.truncate(1);
     }
     out.into_iter().map(|(_, e)| e).collect()
+}
+
+/// The error for the number `written` at `path`, which a Decimal holds but JSON reads rounded,
+/// with the fix for the field's type `ty` (an Int or a Duration's milliseconds, a Decimal), or
+/// for both where it is not known (`None`) or takes no number.
+fn read_rounded(path: &str, written: &str, ty: Option<&Type>) -> BindError {
+    const WHY: &str = "a JSON number with more than about 17 significant digits, or an integer \
+                       beyond 64 bits, is read rounded";
+    const INT_FIX: &str = "write an integer from -9223372036854775808 to 9223372036854775807, \
+                           with no fraction or exponent";
+    const DECIMAL_FIX: &str = "give it as a string";
+    // Quoted whole, to be copied into a string: a number a Decimal holds is short anyway
+    // (JSON has no leading zeros, a Decimal at most 28 digits after the point).
+    let (message, redacted) = match ty {
+        Some(Type::Int | Type::Duration) => {
+            let what = if ty == Some(&Type::Duration) {
+                "a Duration's milliseconds"
+            } else {
+                "an Int"
+            };
+            (
+                format!(
+                    "the number {written} cannot be read as written: {WHY}; for {what}, {INT_FIX}"
+                ),
+                format!("the number cannot be read as written: {WHY}; for {what}, {INT_FIX}"),
+            )
+        }
+        Some(Type::Decimal) => (
+            format!(
+                "the number {written} cannot be read as written: {WHY}; for a Decimal, \
+                 {DECIMAL_FIX} (\"{written}\"), which is read exactly"
+            ),
+            format!(
+                "the number cannot be read as written: {WHY}; for a Decimal, {DECIMAL_FIX}, \
+                 which is read exactly"
+            ),
+        ),
+        _ => (
+            format!(
+                "the number {written} cannot be read as written: {WHY}; for an Int, {INT_FIX}; \
+                 for a Decimal, {DECIMAL_FIX} (\"{written}\"), which is read exactly"
+            ),
+            format!(
+                "the number cannot be read as written: {WHY}; for an Int, {INT_FIX}; for a \
+                 Decimal, {DECIMAL_FIX}, which is read exactly"
+            ),
+        ),
+    };
+    BindError {
+        kind: BindErrorKind::OutOfRange,
+        path: path.to_string(),
+        message,
+        redacted,
+    }
 }
 
 /// The error for the integer `n` at `path`, beyond ±[`MAX_EXACT_INTEGER`]: read exactly here,
@@ -757,12 +1047,20 @@ pub fn bind_value(program: &Program, policy: usize, input: &Json) -> Result<Boun
 /// How [`bind_value_with`] binds, beyond what every binding does.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BindOptions<'a> {
-    /// The parameters whose times (wherever in the parameter's value) must give no digit past
-    /// the millisecond other than `0`. Elsewhere such digits are dropped (a time is kept to the
-    /// millisecond); for a value xop passes on to another program (the MCP gateway's tool
-    /// arguments), which would read another instant than the one decided on, they are a
-    /// [`BindErrorKind::OutOfRange`] error instead.
-    pub millisecond_times: &'a [&'a str],
+    /// The parameters whose values xop passes on, as written, to another program (the MCP
+    /// gateway's tool arguments), which may read them otherwise than xop: they are held to
+    /// what every reader keeps. Wherever in such a parameter's value, a [`BindErrorKind::OutOfRange`]
+    /// error refuses
+    ///
+    /// - a time with a digit other than `0` past the millisecond (elsewhere dropped: a time is
+    ///   kept to the millisecond), which the program would read as a later instant;
+    /// - a time whose second is `60` (a leap second; elsewhere read as `:59`), which the program
+    ///   may read as the next minute's first second;
+    ///
+    /// and a [`BindErrorKind::DuplicateKey`] error refuses an element a `Set` gives twice
+    /// (elsewhere dropped: a set is unique), which the program would receive as many times as
+    /// written.
+    pub forwarded: &'a [&'a str],
 }
 
 /// [`bind_value`] with `options`.
@@ -853,7 +1151,7 @@ fn bind_params(
 ) -> Result<Bound, BindError> {
     let binder = Binder {
         program,
-        millisecond_times: false,
+        forwarded: false,
     };
     let root = Path::ROOT;
     // A module built without the compiler's E0221: whichever way the key were read, the
@@ -893,13 +1191,16 @@ fn bind_params(
         if !is_param(key) && !RESERVED_KEYS.contains(&key.as_str()) {
             let mut known: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
             known.extend(RESERVED_KEYS);
-            return Err(root.key(key).error(
+            let known = known.join(", ");
+            return Err(root.undeclared(key).error_redacted(
                 BindErrorKind::UnknownField,
                 format!(
-                    "unknown parameter {} of {}; expected one of: {}",
-                    quote(key),
-                    owner,
-                    known.join(", ")
+                    "unknown parameter {} of {owner}; expected one of: {known}",
+                    shown_key(key)
+                ),
+                format!(
+                    "unknown parameter {} of {owner}; expected one of: {known}",
+                    undeclared_key(key)
                 ),
             ));
         }
@@ -909,7 +1210,7 @@ fn bind_params(
     for param in params {
         let path = root.key(&param.name);
         let binder = Binder {
-            millisecond_times: options.millisecond_times.contains(&param.name.as_str()),
+            forwarded: options.forwarded.contains(&param.name.as_str()),
             ..binder
         };
         args.push(binder.field(&param.ty, object.get(&param.name), &path)?);
@@ -978,6 +1279,9 @@ struct Path<'a> {
 enum Seg<'a> {
     Root,
     Key(&'a str),
+    /// A key the program does not declare: rendered by its length only
+    /// ([`undeclared_key`]), never quoted.
+    Undeclared(&'a str),
     Index(usize),
 }
 
@@ -994,6 +1298,15 @@ impl<'a> Path<'a> {
         }
     }
 
+    /// The path of `key`, which the program does not declare here: an error's path names it
+    /// by its length ([`undeclared_key`]).
+    fn undeclared(&'a self, key: &'a str) -> Path<'a> {
+        Path {
+            parent: Some(self),
+            seg: Seg::Undeclared(key),
+        }
+    }
+
     fn index(&'a self, index: usize) -> Path<'a> {
         Path {
             parent: Some(self),
@@ -1007,15 +1320,10 @@ impl<'a> Path<'a> {
         }
         match self.seg {
             Seg::Root => {}
-            Seg::Key(key) if is_identifier(key) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            Seg::Key(key) => {
+            Seg::Key(key) => push_key(out, key),
+            Seg::Undeclared(key) => {
                 out.push('[');
-                out.push_str(&quote(key));
+                out.push_str(&undeclared_key(key));
                 out.push(']');
             }
             Seg::Index(i) => {
@@ -1051,6 +1359,46 @@ impl<'a> Path<'a> {
             message,
             redacted,
         }
+    }
+}
+
+/// Appends the key `key` to the path `out`: `.key` for an identifier (`key` alone first),
+/// else `["key"]`.
+fn push_key(out: &mut String, key: &str) {
+    if is_identifier(key) {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(key);
+    } else {
+        out.push('[');
+        out.push_str(&quote(key));
+        out.push(']');
+    }
+}
+
+/// A key the program does not declare, as a path and a proof record name it: by its length in
+/// characters, `<key of 38 characters>`, never its text. Such a key is the input's own text
+/// (it may be personal: `"jane.doe@example.com"`), of any length, and a record is never
+/// rewritten; a hash of it would still name a guessable key. The `<` sets it apart from a key,
+/// which a path writes bare or quoted.
+fn undeclared_key(key: &str) -> String {
+    match key.chars().count() {
+        1 => "<key of 1 character>".to_string(),
+        n => format!("<key of {n} characters>"),
+    }
+}
+
+/// A key the program does not declare, as a message to the person who gave it quotes it:
+/// escaped, and past 60 characters by its first 60 and its length.
+fn shown_key(key: &str) -> String {
+    const MAX: usize = 60;
+    let length = key.chars().count();
+    if length > MAX {
+        let cut: String = key.chars().take(MAX).collect();
+        format!("{}… ({length} characters)", quote(&cut))
+    } else {
+        quote(key)
     }
 }
 
@@ -1092,7 +1440,7 @@ fn describe(v: &Json) -> String {
     match v {
         Json::Null => "null".into(),
         Json::Bool(b) => b.to_string(),
-        Json::Number(n) => n.to_string(),
+        Json::Number(n) => shown_number(n),
         Json::String(s) if s.chars().count() > MAX => {
             let cut: String = s.chars().take(MAX).collect();
             format!("{}…", quote(&cut))
@@ -1101,6 +1449,20 @@ fn describe(v: &Json) -> String {
         Json::Array(a) if a.len() == 1 => "an array of 1 element".into(),
         Json::Array(a) => format!("an array of {} elements", a.len()),
         Json::Object(_) => "an object".into(),
+    }
+}
+
+/// A number as messages quote it when its text is not at hand (a parsed [`Json`]): an integer
+/// that serde_json writes with an exponent (read as an `f64`: written beyond 64 bits, or with
+/// an exponent) by its digits, as it is usually written (`100000000000000000000`, not
+/// `1e20`), up to 27 of them; else as serde_json writes it (`1.0`, `1e-29`). Where the text is at hand ([`bind_json`]), [`as_written`] quotes it
+/// instead.
+fn shown_number(n: &Number) -> String {
+    let text = n.to_string();
+    match n.as_f64() {
+        // `1.0` stays: it says the number has a fraction part, which an Int refuses.
+        Some(f) if text.contains('e') && f.fract() == 0.0 && f.abs() < 1e27 => format!("{f:.0}"),
+        _ => text,
     }
 }
 
@@ -1149,6 +1511,11 @@ fn ambiguous_symbol<'p>(program: &'p Program, kind: SymbolKind, name: &str) -> V
 const DURATION_HELP: &str =
     "a duration like \"15m\" or \"1h30m\" (units w, d, h, m, s, ms) or integer milliseconds";
 
+/// What a Duration holds, for the message refusing one beyond it: `parse_duration` sums
+/// milliseconds in an `i64` and negates the sum.
+const DURATION_RANGE: &str = "from -9223372036854775807ms to 9223372036854775807ms (about \
+                              15250284452 weeks, 292 million years)";
+
 /// A type's name as written in XOP (`List<Consent>`, `Text?`, a record's short name).
 pub fn type_name(program: &Program, ty: &Type) -> String {
     match ty {
@@ -1181,8 +1548,9 @@ pub fn type_name(program: &Program, ty: &Type) -> String {
 #[derive(Clone, Copy)]
 struct Binder<'p> {
     program: &'p Program,
-    /// Whether a time's digits past the millisecond must all be `0` ([`BindOptions`]).
-    millisecond_times: bool,
+    /// Whether the value is passed on as written ([`BindOptions::forwarded`]): a time's digits
+    /// past the millisecond must all be `0`, its second not `60`, a set's elements unique.
+    forwarded: bool,
 }
 
 impl Binder<'_> {
@@ -1264,8 +1632,12 @@ impl Binder<'_> {
             Type::Duration => match v {
                 Json::Number(n) => int(n, path).map(Value::Duration),
                 Json::String(s) => parse_duration(s).map(Value::Duration).map_err(|kind| {
-                    path.found(kind, v, |found| {
-                        format!("expected {DURATION_HELP}, found {found}")
+                    path.found(kind, v, |found| match kind {
+                        BindErrorKind::OutOfRange => format!(
+                            "the duration {found} is out of range: a Duration holds \
+                             {DURATION_RANGE}; give a shorter one"
+                        ),
+                        _ => format!("expected {DURATION_HELP}, found {found}"),
                     })
                 }),
                 _ => Err(self.wrong_type(ty, v, path)),
@@ -1373,6 +1745,13 @@ impl Binder<'_> {
                     for (i, item) in items.iter().enumerate() {
                         out.push(self.value(elem, item, &path.index(i))?);
                     }
+                    // Passed on as written, every repeat would reach the program, which may
+                    // count it (a tool acting on each) where the policy saw one.
+                    if self.forwarded
+                        && let Some((first, again)) = first_repeat(&out)
+                    {
+                        return Err(self.repeated(elem, &items[again], first, &path.index(again)));
+                    }
                     // Canonical, as the interpreter builds sets: sorted and unique.
                     out.sort();
                     out.dedup();
@@ -1384,6 +1763,24 @@ impl Binder<'_> {
                 Ok(Value::List(Arc::from(out)))
             }
         }
+    }
+
+    /// The error for a forwarded set's element `item` at `path`, the same element as the one
+    /// at index `first` (equal once bound: `"1.0"` and `"1.00"` for a Decimal too).
+    fn repeated(&self, elem: &Type, item: &Json, first: usize, path: &Path) -> BindError {
+        const WHY: &str = "a set holds each element once, so the policy decided on it once, \
+                           while the arguments are passed on as written and the tool would \
+                           receive every repeat";
+        let what = format!(
+            "the same {} as element [{first}] of the set",
+            self.type_name(elem)
+        );
+        let fix = format!("give each element once: remove element [{first}] or this one");
+        path.error_redacted(
+            BindErrorKind::DuplicateElement,
+            format!("{} is {what}: {WHY}; {fix}", describe(item)),
+            format!("the element is {what}: {WHY}; {fix}"),
+        )
     }
 
     fn record(
@@ -1401,13 +1798,16 @@ impl Binder<'_> {
         for key in object.keys() {
             if decl.field(key).is_none() {
                 let known: Vec<&str> = decl.fields.iter().map(|f| f.name.as_str()).collect();
-                return Err(path.key(key).error(
+                let (name, known) = (short(&decl.name), list_or_none(&known));
+                return Err(path.undeclared(key).error_redacted(
                     BindErrorKind::UnknownField,
                     format!(
-                        "unknown field {} of {}; known fields: {}",
-                        quote(key),
-                        short(&decl.name),
-                        list_or_none(&known)
+                        "unknown field {} of {name}; known fields: {known}",
+                        shown_key(key)
+                    ),
+                    format!(
+                        "unknown field {} of {name}; known fields: {known}",
+                        undeclared_key(key)
                     ),
                 ));
             }
@@ -1473,12 +1873,11 @@ impl Binder<'_> {
             Json::Object(object) => {
                 for key in object.keys() {
                     if key != "amount" && key != "currency" {
-                        return Err(path.key(key).error(
+                        const KNOWN: &str = "known fields: amount, currency";
+                        return Err(path.undeclared(key).error_redacted(
                             BindErrorKind::UnknownField,
-                            format!(
-                                "unknown field {} of Money; known fields: amount, currency",
-                                quote(key)
-                            ),
+                            format!("unknown field {} of Money; {KNOWN}", shown_key(key)),
+                            format!("unknown field {} of Money; {KNOWN}", undeclared_key(key)),
                         ));
                     }
                 }
@@ -1529,7 +1928,21 @@ impl Binder<'_> {
                 )
             })
         })?;
-        if self.millisecond_times
+        // `YYYY-MM-DDTHH:MM:SS`: the second is bytes 17 and 18 of a text that parsed.
+        if self.forwarded && s.get(17..19) == Some("60") {
+            let found = describe(v);
+            const WHY: &str = "a leap second, which xop reads as :59, deciding on that second, \
+                               while the program it is passed on to (a tool) may read it as the \
+                               next minute's first second, a later instant than the one decided on";
+            const FIX: &str = "give the second as 59 (or 00 of the next minute, if that is \
+                               the instant meant)";
+            return Err(path.error_redacted(
+                BindErrorKind::OutOfRange,
+                format!("the time {found} has the second 60, {WHY}; {FIX}"),
+                format!("the time has the second 60, {WHY}; {FIX}"),
+            ));
+        }
+        if self.forwarded
             && let Some((kept, dropped, zone)) = past_the_millisecond(s)
         {
             let found = describe(v);
@@ -1573,12 +1986,16 @@ impl Binder<'_> {
                         [i] => *i,
                         [] => {
                             let known: Vec<&str> = decls.iter().map(|s| short(&s.name)).collect();
-                            return Err(key_path.error(
+                            let known = list_or_none(&known);
+                            return Err(path.undeclared(key).error_redacted(
                                 BindErrorKind::UnknownField,
                                 format!(
-                                    "unknown signal {}; known signals: {}",
-                                    quote(key),
-                                    list_or_none(&known)
+                                    "unknown signal {}; known signals: {known}",
+                                    shown_key(key)
+                                ),
+                                format!(
+                                    "unknown signal {}; known signals: {known}",
+                                    undeclared_key(key)
                                 ),
                             ));
                         }
@@ -1636,6 +2053,25 @@ fn past_the_millisecond(s: &str) -> Option<(&str, &str, &str)> {
     Some((kept, past, fraction.get(digits..)?))
 }
 
+/// The first element of `values` (in their order) equal to an earlier one: the earlier one's
+/// index and its own. Sorted indices, so that a long array costs `n log n`, not `n²`.
+fn first_repeat(values: &[Value]) -> Option<(usize, usize)> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    // Stable: equal values keep their order, so each run of equal ones starts with the first.
+    order.sort_by(|a, b| values[*a].cmp(&values[*b]));
+    let mut best: Option<(usize, usize)> = None;
+    let mut run_start = 0;
+    for k in 1..order.len() {
+        if values[order[k]] != values[order[k - 1]] {
+            run_start = k;
+        } else if k == run_start + 1 && best.is_none_or(|(_, again)| order[k] < again) {
+            // The run's second element is its first repeat in the array's order.
+            best = Some((order[run_start], order[k]));
+        }
+    }
+    best
+}
+
 fn list_or_none(names: &[&str]) -> String {
     if names.is_empty() {
         "(none)".into()
@@ -1653,7 +2089,7 @@ fn int(n: &Number, path: &Path) -> Result<i64, BindError> {
         let range = format!("the Int range ({} to {})", i64::MIN, i64::MAX);
         path.error_redacted(
             BindErrorKind::OutOfRange,
-            format!("{n} is out of {range}"),
+            format!("{} is out of {range}", shown_number(n)),
             format!("the number is out of {range}"),
         )
     };
@@ -1672,7 +2108,7 @@ fn int(n: &Number, path: &Path) -> Result<i64, BindError> {
         )),
         _ => Err(path.error_redacted(
             BindErrorKind::WrongType,
-            format!("expected an integer, found {n}"),
+            format!("expected an integer, found {}", shown_number(n)),
             "expected an integer, found a number with a fraction or an exponent".into(),
         )),
     }
@@ -2190,7 +2626,7 @@ mod tests {
             (
                 r#"{"channel""#,
                 r#"{"we ird": 1, "we ird": 1, "channel""#,
-                r#"["we ird"]"#,
+                "[<key of 6 characters>]",
             ),
         ] {
             assert!(good.contains(from), "{from}");
@@ -2205,7 +2641,12 @@ mod tests {
                 e.message.contains("is given twice") && e.message.contains("line 1"),
                 "{e}"
             );
-            assert_eq!(parse_json(&text).unwrap_err(), e);
+            // Read alone, the key's path is written whole (no program says what is declared).
+            let alone = parse_json(&text).unwrap_err();
+            assert_eq!((&alone.kind, &alone.message), (&e.kind, &e.message));
+            if !path.contains('<') {
+                assert_eq!(alone, e);
+            }
         }
         // In `signals`, and in a decision's input.
         let text = good.replacen(
@@ -2315,12 +2756,12 @@ mod tests {
         let with = |given_at: &str, only: &[&str]| {
             let mut c = customer();
             c["consents"][2]["given_at"] = json!(given_at);
+            // A set passed on is held to its elements given once (tested below).
+            c["tags"] = json!(["a", "b"]);
             let mut i = input(c);
             // `now` is no parameter: never checked, always truncated.
             i["now"] = json!("2025-03-01T09:30:00.0001Z");
-            let options = BindOptions {
-                millisecond_times: only,
-            };
+            let options = BindOptions { forwarded: only };
             bind_value_with(&program(), 0, &i, options)
         };
         let given_at = |b: &Bound| {
@@ -2369,6 +2810,204 @@ mod tests {
         }
     }
 
+    /// A leap second is read as `:59`, as xop decides on it; passed on, a tool may read it as
+    /// the next minute's first second: refused there, with the fix.
+    #[test]
+    fn a_forwarded_time_must_not_be_a_leap_second() {
+        let with = |given_at: &str, only: &[&str]| {
+            let mut c = customer();
+            c["consents"][2]["given_at"] = json!(given_at);
+            c["tags"] = json!(["a"]);
+            let mut i = input(c);
+            // `now` is no parameter: never checked.
+            i["now"] = json!("2016-12-31T23:59:60Z");
+            bind_value_with(&program(), 0, &i, BindOptions { forwarded: only })
+        };
+        for leap in [
+            "2016-12-31T23:59:60Z",
+            "2017-01-01T00:59:60+01:00",
+            "2016-12-31t23:59:60.5z",
+        ] {
+            // Read as :59 where not passed on (`xop serve`, `xop eval`), as ever.
+            let b = with(leap, &["channel"]).unwrap();
+            assert_eq!(b.now_ms, Some(ms("2016-12-31T23:59:59Z")));
+            let e = with(leap, &["to"]).unwrap_err();
+            assert_eq!(
+                (e.kind, e.path.as_str()),
+                (BindErrorKind::OutOfRange, "to.consents[2].given_at"),
+                "{leap}"
+            );
+            assert!(
+                e.message
+                    .starts_with(&format!("the time \"{leap}\" has the second 60")),
+                "{}",
+                e.message
+            );
+            assert!(e.message.contains("give the second as 59"), "{}", e.message);
+            assert!(!e.redacted.contains("2016"), "{}", e.redacted);
+        }
+        // Other seconds pass.
+        assert!(with("2016-12-31T23:59:59.999Z", &["to"]).is_ok());
+        assert!(with("2016-12-31T23:06:00Z", &["to"]).is_ok());
+    }
+
+    /// A set given with repeats is decided on with each element once; passed on, the tool
+    /// would receive every repeat: refused there, naming the repeat and the first.
+    #[test]
+    fn a_forwarded_set_must_not_repeat_an_element() {
+        let with = |tags: Json, only: &[&str]| {
+            let mut c = customer();
+            c["tags"] = tags;
+            bind_value_with(&program(), 0, &input(c), BindOptions { forwarded: only })
+        };
+        // Collapsed where not passed on (`xop serve`, `xop eval`), as ever.
+        let b = with(json!(["a", "a", "a", "a"]), &["channel"]).unwrap();
+        let b2 = with(json!(["a"]), &["channel"]).unwrap();
+        assert_eq!(b.args, b2.args);
+        for (tags, first, again) in [
+            (json!(["o1", "o1", "o1", "o1"]), 0, 1),
+            (json!(["a", "b", "c", "b", "a"]), 1, 3),
+            (json!(["z", "y", "x", "w", "z", "y"]), 0, 4),
+        ] {
+            let e = with(tags.clone(), &["to"]).unwrap_err();
+            assert_eq!(
+                (e.kind, e.path.as_str()),
+                (
+                    BindErrorKind::DuplicateElement,
+                    &*format!("to.tags[{again}]")
+                ),
+                "{tags}"
+            );
+            assert!(
+                e.message
+                    .contains(&format!("is the same Text as element [{first}] of the set"))
+                    && e.message.contains("give each element once"),
+                "{}",
+                e.message
+            );
+            assert!(!e.redacted.contains('"'), "{}", e.redacted);
+        }
+        assert!(with(json!(["a", "b", "c"]), &["to"]).is_ok());
+        assert!(with(json!([]), &["to"]).is_ok());
+        // Equal once bound: `1.0` and `1.00` are one Decimal.
+        assert_eq!(
+            first_repeat(&[
+                Value::Decimal(Decimal::from_str("1.0").unwrap()),
+                Value::Decimal(Decimal::from_str("1.00").unwrap())
+            ]),
+            Some((0, 1))
+        );
+        assert_eq!(
+            BindErrorKind::DuplicateElement.as_str(),
+            "duplicate-element"
+        );
+    }
+
+    /// A number's message fits the field's type where it is known, says both types where it
+    /// is not (read before binding), and quotes the number as written.
+    #[test]
+    fn number_messages_fit_the_type_and_quote_as_written() {
+        let text =
+            |n: &str, d: &str| format!(r#"{{"amount": "1 EUR", "wait": 1, "n": {n}, "d": {d}}}"#);
+        // Read rounded: the fix for the field's type where it is known (`bind_json`), for
+        // both where it is not (`parse_input`, which reads before any type is known).
+        const INT_FIX: &str = "write an integer from -9223372036854775808 to \
+                               9223372036854775807, with no fraction or exponent";
+        for n in ["9223372036854775807.0", "123456789012345678901"] {
+            let e = bind_json(&program(), 1, &text(n, "1")).unwrap_err();
+            assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::OutOfRange, "n"));
+            assert!(
+                e.message
+                    .starts_with(&format!("the number {n} cannot be read as written"))
+                    && e.message.ends_with(&format!("; for an Int, {INT_FIX}")),
+                "{}",
+                e.message
+            );
+            assert!(!e.redacted.contains(n), "{}", e.redacted);
+            // A Decimal: give it as a string.
+            let e = bind_json(&program(), 1, &text("1", n)).unwrap_err();
+            assert!(
+                e.message.ends_with(&format!(
+                    "; for a Decimal, give it as a string (\"{n}\"), which is read exactly"
+                )),
+                "{}",
+                e.message
+            );
+            // A Duration's milliseconds are an integer too.
+            let t = format!(r#"{{"amount": "1 EUR", "wait": {n}, "n": 1, "d": 1}}"#);
+            let e = bind_json(&program(), 1, &t).unwrap_err();
+            assert_eq!(e.path, "wait");
+            assert!(
+                e.message
+                    .ends_with(&format!("; for a Duration's milliseconds, {INT_FIX}")),
+                "{}",
+                e.message
+            );
+            let e = parse_input(&text(n, "1")).unwrap_err();
+            assert!(
+                e.message.contains(&format!("for an Int, {INT_FIX}"))
+                    && e.message
+                        .contains(&format!("for a Decimal, give it as a string (\"{n}\")")),
+                "{}",
+                e.message
+            );
+        }
+        // Read as written, refused by the Int: quoted as written.
+        for (n, message) in [
+            (
+                "100000000000000000000",
+                "100000000000000000000 is out of the Int range",
+            ),
+            ("1e20", "1e20 is out of the Int range"),
+            ("1e18", "expected an integer, found 1e18"),
+            ("1E+18", "expected an integer, found 1E+18"),
+        ] {
+            let e = bind_json(&program(), 1, &text(n, "1")).unwrap_err();
+            assert!(e.message.starts_with(message), "{n}: {}", e.message);
+        }
+        // Without the text (a parsed value), an integer by its digits, not `1e+20`.
+        let v: Json = serde_json::from_str(&text("100000000000000000000", "1")).unwrap();
+        let e = bind_value(&program(), 1, &v).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("100000000000000000000 is out of the Int range"),
+            "{}",
+            e.message
+        );
+        // The same number, for a Decimal, is taken.
+        assert!(bind_json(&program(), 1, &text("1", "100000000000000000000")).is_ok());
+        // A duration beyond the range says so, and the range.
+        let e = scalars(json!("1 EUR"), json!("15250284453w"), json!(1), json!(1)).unwrap_err();
+        assert_eq!(
+            (e.kind, e.path.as_str()),
+            (BindErrorKind::OutOfRange, "wait")
+        );
+        assert_eq!(
+            e.message,
+            format!(
+                "the duration \"15250284453w\" is out of range: a Duration holds {DURATION_RANGE}; give a shorter one"
+            )
+        );
+        assert!(!e.redacted.contains("15250284453w"), "{}", e.redacted);
+        // The range is the one parse_duration holds.
+        assert_eq!(
+            parse_duration("15250284452w"),
+            Ok(15_250_284_452 * 604_800_000)
+        );
+        assert_eq!(parse_duration("9223372036854775807ms"), Ok(i64::MAX));
+        assert_eq!(parse_duration("-9223372036854775807ms"), Ok(-i64::MAX));
+        assert_eq!(
+            parse_duration("9223372036854775808ms"),
+            Err(BindErrorKind::OutOfRange)
+        );
+        let e = scalars(json!("1 EUR"), json!("15x"), json!(1), json!(1)).unwrap_err();
+        assert!(
+            e.message.starts_with("expected a duration like"),
+            "{}",
+            e.message
+        );
+    }
+
     #[test]
     fn one_leading_byte_order_mark_is_skipped_not_two() {
         let text = serde_json::to_string(&input(customer())).unwrap();
@@ -2415,10 +3054,17 @@ mod tests {
                 (
                     BindErrorKind::WrongType,
                     "n",
-                    "expected an integer, found 0.0"
+                    &*format!("expected an integer, found {n}")
                 ),
                 "{n}"
             );
+            // A parsed value has no text: serde_json's.
+            let v: Json = serde_json::from_str(&format!(
+                r#"{{"amount": "1 EUR", "wait": 1, "d": 1, "n": {n}}}"#
+            ))
+            .unwrap();
+            let e = bind_value(&program(), 1, &v).unwrap_err();
+            assert_eq!(e.message, "expected an integer, found 0.0");
         }
         for n in ["-0", "-0.0", "-0e0"] {
             let e = bind(n);
@@ -2482,7 +3128,7 @@ mod tests {
         for d in ["1e-323", "1e-29", "1e30"] {
             let e = bind(d, "1").unwrap_err();
             assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::OutOfRange, "d"));
-            // The number quoted is serde_json's text for it (`1e+30`), the number written.
+            // The number quoted is the text written.
             let (quoted, rest) = e.message.split_once(' ').unwrap();
             assert!(same_number(quoted, d), "{d}: {}", e.message);
             assert_eq!(
@@ -2614,9 +3260,17 @@ mod tests {
             "{}",
             e.redacted
         );
-        // Messages that quote no value (keys are in the path) are their own redaction.
+        // Messages that quote no value (declared keys are in the path) are their own
+        // redaction; an undeclared key is named by its length there.
         let mut c = customer();
         c["segmnt"] = json!("vip");
+        let e = err(0, input(c));
+        assert_eq!(
+            e.redacted,
+            e.message.replace("\"segmnt\"", "<key of 6 characters>")
+        );
+        let mut c = customer();
+        c["segment"] = json!(null);
         let e = err(0, input(c));
         assert_eq!(e.redacted, e.message);
         let e = bind_json(&program(), 0, "{\"to\": ").unwrap_err();
@@ -2660,24 +3314,29 @@ mod tests {
         c["consents"][1]["chanel"] = json!("sms");
         let e = err(0, input(c));
         assert_eq!(e.kind, BindErrorKind::UnknownField);
-        assert_eq!(e.path, "to.consents[1].chanel");
+        // The key is the input's, not the program's: named by its length.
+        assert_eq!(e.path, "to.consents[1][<key of 6 characters>]");
         assert!(
             e.message
                 .contains("purpose, channel, given_at, withdrawn_at"),
+            "{e}"
+        );
+        assert!(
+            e.message.starts_with("unknown field \"chanel\" of Consent"),
             "{e}"
         );
 
         let mut c = customer();
         c["odd key"] = json!(1);
         let e = err(0, input(c));
-        assert_eq!(e.path, "to[\"odd key\"]");
+        assert_eq!(e.path, "to[<key of 7 characters>]");
 
         let mut i = input(customer());
         i["extra"] = json!(1);
         let e = err(0, i);
         assert_eq!(
             (e.kind, e.path.as_str()),
-            (BindErrorKind::UnknownField, "extra")
+            (BindErrorKind::UnknownField, "[<key of 5 characters>]")
         );
 
         let mut i = input(customer());
@@ -2685,9 +3344,112 @@ mod tests {
         let e = err(0, i);
         assert_eq!(
             (e.kind, e.path.as_str()),
-            (BindErrorKind::UnknownField, "signals.credit_score")
+            (
+                BindErrorKind::UnknownField,
+                "signals[<key of 12 characters>]"
+            )
         );
         assert!(e.message.contains("sim_swap"), "{e}");
+    }
+
+    /// A key the program does not declare is the input's own text, which may be personal and
+    /// of any length: the path and the redacted message (what a proof record keeps) give its
+    /// length only; the message, for whoever gave the input, quotes it escaped and bounded.
+    #[test]
+    fn an_undeclared_key_is_never_quoted_in_what_a_record_keeps() {
+        let pii = "jane.doe@example.com +33 6 12 34 56 78";
+        let long = "k".repeat(200_000);
+        let mut cases: Vec<(Json, String)> = Vec::new();
+        for key in [pii, long.as_str()] {
+            let n = key.chars().count();
+            let mut c = customer();
+            c[key] = json!(1);
+            cases.push((input(c), format!("to[<key of {n} characters>]")));
+            let mut c = customer();
+            c["consents"][0][key] = json!(1);
+            cases.push((input(c), format!("to.consents[0][<key of {n} characters>]")));
+            let mut i = input(customer());
+            i[key] = json!(1);
+            cases.push((i, format!("[<key of {n} characters>]")));
+            let mut i = input(customer());
+            i["signals"] = json!({ key: 1 });
+            cases.push((i, format!("signals[<key of {n} characters>]")));
+        }
+        for (i, path) in cases {
+            let text = i.to_string();
+            for e in [
+                err(0, i.clone()),
+                bind_json(&program(), 0, &text).unwrap_err(),
+            ] {
+                assert_eq!(
+                    (e.kind, e.path.as_str()),
+                    (BindErrorKind::UnknownField, &*path)
+                );
+                assert!(
+                    !e.redacted.contains("jane") && !e.redacted.contains("kkk"),
+                    "{e:?}"
+                );
+                assert!(e.redacted.contains("<key of "), "{}", e.redacted);
+                // Bounded: a 200,000-character key is quoted by its first 60 characters.
+                assert!(e.message.len() < 400, "{}", e.message.len());
+                assert!(
+                    e.message
+                        .contains("\"jane.doe@example.com +33 6 12 34 56 78\"")
+                        || e.message
+                            .contains(&format!("\"{}\"… (200000 characters)", &long[..60])),
+                    "{}",
+                    e.message
+                );
+            }
+        }
+        // In money given as an object.
+        let i = json!({"amount": {"amount": "1", "currency": "EUR", "jane": 1}, "wait": 1, "n": 1, "d": 1});
+        let e = err(1, i);
+        assert_eq!(e.path, "amount[<key of 4 characters>]");
+        assert!(
+            !e.redacted.contains("jane") && e.message.contains("\"jane\""),
+            "{e:?}"
+        );
+        // A declared key stays as it is, in both.
+        let mut c = customer();
+        c["segment"] = json!(5);
+        assert_eq!(err(0, input(c)).path, "to.segment");
+        // Found while reading, before binding (a key given twice, a number read rounded): the
+        // keys the program does not declare are named by their length too, the others kept.
+        let good = input(customer()).to_string();
+        for (from, to, path) in [
+            (
+                r#""id":"#,
+                r#""jane": 1, "jane": 2, "id":"#,
+                "to[<key of 4 characters>]",
+            ),
+            (
+                r#""id":"#,
+                r#""jane": {"a": 0.10000000000000000000000000001}, "id":"#,
+                "to[<key of 4 characters>][<key of 1 character>]",
+            ),
+            (r#""id":"#, r#""id": 1, "id":"#, "to.id"),
+            (
+                r#""risk_score":"12.50""#,
+                r#""risk_score":0.10000000000000000000000000001"#,
+                "to.risk_score",
+            ),
+            (
+                r#""channel":"email""#,
+                r#""channel":"email","x":1e999"#,
+                "to.consents[1][<key of 1 character>]",
+            ),
+        ] {
+            assert!(good.contains(from), "{from}");
+            let text = good.replacen(from, to, 1);
+            let e = bind_json(&program(), 0, &text).unwrap_err();
+            assert_eq!(e.path, path, "{text}");
+            assert!(!e.redacted.contains("jane"), "{}", e.redacted);
+            // Without the program, every key is written.
+            let plain = parse_input(&text).unwrap_err();
+            assert_eq!(plain.kind, e.kind);
+            assert_eq!(plain.path == e.path, !path.contains('<'), "{}", plain.path);
+        }
     }
 
     #[test]
@@ -2917,7 +3679,7 @@ mod tests {
         let e = bad(json!({"amount": "12.50", "currency": "EUR", "rate": 1}));
         assert_eq!(
             (e.kind, e.path.as_str()),
-            (BindErrorKind::UnknownField, "amount.rate")
+            (BindErrorKind::UnknownField, "amount[<key of 4 characters>]")
         );
         let e = bad(json!({"amount": true, "currency": "EUR"}));
         assert_eq!(
