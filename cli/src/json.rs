@@ -24,7 +24,10 @@ pub(crate) fn compact(value: &impl Serialize) -> String {
 /// pair above U+FFFF). Outside its strings JSON text is ASCII, so every such character is
 /// inside a string, where the escape means the same character.
 fn escape_invisible(text: String) -> String {
-    if text.chars().all(|c| c.is_ascii() || !xop_compiler::format::invisible(c)) {
+    if text
+        .chars()
+        .all(|c| c.is_ascii() || !xop_compiler::format::invisible(c))
+    {
         return text;
     }
     let mut out = String::with_capacity(text.len() + 16);
@@ -58,7 +61,13 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["reason"], text);
         let pretty = pretty(&serde_json::json!([text]));
-        assert!(pretty.contains("\\u202e") && pretty.contains('\n'), "{pretty}");
-        assert_eq!(serde_json::from_str::<Vec<String>>(&pretty).unwrap(), [text]);
+        assert!(
+            pretty.contains("\\u202e") && pretty.contains('\n'),
+            "{pretty}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Vec<String>>(&pretty).unwrap(),
+            [text]
+        );
     }
 }

@@ -274,10 +274,7 @@ fn show(data: &Path, id: &str, format: Format) -> u8 {
         return PROBLEMS;
     };
     let text = match format {
-        Format::Json => format!(
-            "{}\n",
-            crate::json::pretty(&shown)
-        ),
+        Format::Json => format!("{}\n", crate::json::pretty(&shown)),
         Format::Human => {
             let c = &shown.case;
             let mut t = line(c, jiff::Timestamp::now().as_millisecond());
@@ -312,10 +309,7 @@ fn show(data: &Path, id: &str, format: Format) -> u8 {
                 ));
             }
             for e in &c.evidence {
-                t.push_str(&format!(
-                    "  evidence {}\n",
-                    crate::json::compact(e)
-                ));
+                t.push_str(&format!("  evidence {}\n", crate::json::compact(e)));
             }
             t
         }

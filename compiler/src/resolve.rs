@@ -536,6 +536,11 @@ pub fn file_scope(db: &dyn Db, project: Project, file: SourceFile) -> Scope {
                 .with_label("unknown module")
                 .with_help("a `use` names a module, then what it imports from it: `use std.consent.consent`, `use std.time.{local_hour, hours}` or `use std.channel.*`");
             } else if let Some((whole, file)) = &whole_module {
+                // What was meant is most likely the module's glob (`use std.channel.*`): its
+                // names raise no errors of their own.
+                for name in item_table(db, *file).by_name.keys() {
+                    scope.failed_imports.insert(name.clone());
+                }
                 let last = &import.path.last().name;
                 let shown = if module_name.is_empty() {
                     "no module".to_string()
