@@ -17,8 +17,8 @@ the public key (`--trust`) refuse it if any byte changed.
 
 The module is written whole or not at all (into a new file, renamed over -o FILE). It may
 replace an earlier module, but never a source, the --sign key or another file: those are
-refused, and so is a named pipe or socket (a character device such as /dev/null is written
-to as it is).";
+refused, and so is a name ending in .xop (a source's: give the module a .xopm name) and a
+named pipe or socket (a character device such as /dev/null is written to as it is).";
 
 /// Arguments of `xop build`.
 #[derive(Debug, Args)]
@@ -86,8 +86,8 @@ pub fn run(args: &BuildArgs, color: Color) -> u8 {
     }
 }
 
-/// Refuses an output path the module must not be written to: a folder, the `--sign` key, one
-/// of the sources (named, or found in a folder given), or an existing file that is not a
+/// Refuses an output path the module must not be written to: a folder, a name ending in
+/// `.xop` (a source's), the `--sign` key, one of the sources (named, or found in a folder given), or an existing file that is not a
 /// compiled module. Replacing an earlier module (a rebuild) is fine, and so is an empty file.
 fn check_output(args: &BuildArgs) -> Result<(), String> {
     let output = &args.output;
@@ -123,6 +123,16 @@ fn check_output(args: &BuildArgs) -> Result<(), String> {
         return Err(format!(
             "`{shown}` {what}: writing the module there would replace it; give the module \
              another path with -o, e.g. `{another}`"
+        ));
+    }
+    // A `.xop` name is a source's, even one not there yet or not among the paths given: a
+    // module written there is read back as one by every command given its folder (`xop check
+    // src` refuses it, a rebuild calls it a source).
+    if output.extension().is_some_and(|e| e == "xop") {
+        return Err(format!(
+            "`{shown}` ends in `.xop`, the name of a source file: the module would be read as a \
+             source wherever its folder is given; give the module a name ending in `.xopm`, \
+             e.g. `{another}`"
         ));
     }
     // A named pipe or socket would take the module a write at a time, or wait for a reader

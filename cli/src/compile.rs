@@ -29,11 +29,17 @@ pub fn from_sources(paths: &[PathBuf], color: Color) -> Result<Compiled, u8> {
             return Err(FAILURE);
         }
     };
-    let mut ws = Workspace::new();
     for s in &mut sources {
         if STDLIB.iter().any(|(path, _)| *path == s.display) {
             s.display = format!("./{}", s.display);
         }
+    }
+    // In the order `hash_sources` reads them, whatever order the paths were given in: the
+    // program is lowered file by file (kept tests, declarations), and a module's bytes, its
+    // identity in the proof log, must not depend on the command line's order.
+    sources.sort_by(|a, b| a.display.cmp(&b.display));
+    let mut ws = Workspace::new();
+    for s in &sources {
         ws.set_file(&s.display, s.text.as_str());
     }
     let diags: Vec<_> = ws
@@ -60,7 +66,6 @@ pub fn from_sources(paths: &[PathBuf], color: Color) -> Result<Compiled, u8> {
             return Err(FAILURE);
         }
     };
-    sources.sort_by(|a, b| a.display.cmp(&b.display));
     let source_hash = xop_runtime::module::hash_sources(
         sources
             .iter()

@@ -87,14 +87,71 @@ pub struct EvalArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "decision")]
     pub log: Option<PathBuf>,
     /// Read `[camara]` from this `xop.toml`: signals are then read from the network (not from
-    /// the input), and an allowed QoD instruction creates its session (docs/network.md)
+    /// the input), and an allowed QoD instruction creates its session (docs/network.md); its
+    /// `trust` applies as --trust does (--trust given overrides it), and an unknown key is
+    /// refused, as `xop serve` reads the file
     #[arg(long, value_name = "FILE", conflicts_with = "decision")]
     pub config: Option<PathBuf>,
 }
 
+/// `--config FILE` read as `xop serve` reads it (an unknown key refused, `trust` relative to
+/// the file's folder), and the public key a module must then be signed by: `--trust` when given
+/// (the command line overrides the file, as `--listen` does for `xop serve`), else the file's
+/// `trust`. Shared by `xop eval` and `xop mcp-gateway`, so that no command that reads
+/// `xop.toml` runs a module the file's `trust` would refuse.
+pub(crate) fn config_and_trust(
+    config: Option<&Path>,
+    trust: Option<&Path>,
+) -> Result<(Option<xop_server::config::Config>, Option<PathBuf>), String> {
+    let config = match config {
+        Some(path) => Some(xop_server::config::Config::load(path)?),
+        None => None,
+    };
+    let trust = (trust.map(Path::to_path_buf))
+        .or_else(|| config.as_ref().and_then(|c| c.trust_file.clone()));
+    Ok((config, trust))
+}
+
 /// Runs `xop eval`.
 pub fn run(args: &EvalArgs, color: Color) -> u8 {
-    let compiled = match compile::load(&args.paths, args.trust.as_deref(), color) {
+    // The configuration first: its `trust` decides whether the module may be read at all.
+    let (config, trust) = match config_and_trust(args.config.as_deref(), args.trust.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            error(&e);
+            return FAILURE;
+        }
+    };
+    let camara = match (&config, &args.config) {
+        (Some(c), Some(path)) => match &c.camara {
+            Some(camara) => Some(camara.clone()),
+            None => {
+                error(&format!(
+                    "`{}`: no [camara] section: add one to call the CAMARA APIs (see \
+                     docs/network.md)",
+                    path.display()
+                ));
+                return FAILURE;
+            }
+        },
+        _ => None,
+    };
+    let trust = trust.as_deref();
+    // Sources are compiled on the spot, signed by nobody: the file's `trust` refuses them as
+    // it refuses an unsigned module (`--trust` with sources is refused by `compile::load`).
+    if let (None, Some(key), Some(path)) = (&args.trust, trust, &args.config)
+        && module_file(&args.paths).is_none()
+    {
+        error(&format!(
+            "`{}` requires modules signed by `{}` (trust), and sources compiled on the spot are \
+             signed by nobody: build and sign a module (`xop build SOURCES -o FILE.xopm --sign \
+             KEYFILE`) and give it instead",
+            path.display(),
+            key.display()
+        ));
+        return FAILURE;
+    }
+    let compiled = match compile::load(&args.paths, trust, color) {
         Ok(c) => c,
         Err(s) => return s,
     };
@@ -118,7 +175,7 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
                 error(&m);
                 return FAILURE;
             }
-            return logged(args, &compiled, Target::Action(a), &bytes);
+            return logged(args, &compiled, Target::Action(a), &bytes, trust, camara);
         }
         (None, None, None) => return FAILURE, // clap requires one of them
     };
@@ -140,7 +197,13 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
                 error(&m);
                 return FAILURE;
             }
-            let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
+            // A module's names (and the name asked for) are printed with the characters that
+            // show nothing escaped: a control sequence in a forged module must not reach the
+            // terminal.
+            let names: Vec<String> = (program.policies.iter())
+                .map(|p| crate::explain::shown(&p.name))
+                .collect();
+            let policy_name = crate::explain::shown(&policy_name);
             error(&if names.is_empty() {
                 format!(
                     "no policy `{policy_name}`: {} no policy",
@@ -177,7 +240,14 @@ pub fn run(args: &EvalArgs, color: Color) -> u8 {
         ));
     }
     if args.log.is_some() || args.config.is_some() {
-        return logged(args, &compiled, Target::Policy(&policy_name), &bytes);
+        return logged(
+            args,
+            &compiled,
+            Target::Policy(&policy_name),
+            &bytes,
+            trust,
+            camara,
+        );
     }
     let input = match input {
         Ok(text) => text,
@@ -450,17 +520,16 @@ pub enum Target<'a> {
 
 /// `--log DIR`, `--config FILE` or `--action NAME`: the decision made by the runtime, which
 /// proves it in the log first when there is one.
-fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, input: &[u8]) -> u8 {
-    let camara = match &args.config {
-        Some(path) => match xop_network::CamaraConfig::from_file(path) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                error(&e.to_string());
-                return FAILURE;
-            }
-        },
-        None => None,
-    };
+/// `trust` is the key file the module was checked against ([`config_and_trust`]), `camara`
+/// the connectors' settings of `--config`.
+fn logged(
+    args: &EvalArgs,
+    compiled: &compile::Compiled,
+    target: Target<'_>,
+    input: &[u8],
+    trust: Option<&Path>,
+    camara: Option<xop_network::CamaraConfig>,
+) -> u8 {
     // The module file's own bytes when given one (its hash is its identity in the log), else
     // the sources compiled to a module.
     let bytes = match module_file(&args.paths) {
@@ -476,7 +545,7 @@ fn logged(args: &EvalArgs, compiled: &compile::Compiled, target: Target<'_>, inp
         },
         _ => compiled.module.to_bytes(None),
     };
-    let trust = match &args.trust {
+    let trust = match trust {
         Some(path) => match compile::read_public_key(path) {
             Ok(k) => Some(k),
             Err(s) => return s,

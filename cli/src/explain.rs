@@ -19,7 +19,8 @@ as keyed hashes), the signals it read, and the source of every rule that fired.
 
 The rules are found in the module the record names, kept in DIR/modules/. Their source lines are
 shown from the source files when they are found (paths relative to the current folder, as
-`xop build` saw them), else from the rule text kept in the module.";
+`xop build` saw them) and still hold the rule, its whole text unchanged, at its line and
+column; else from the rule text kept in the module.";
 
 /// Arguments of `xop explain`.
 #[derive(Debug, Args)]
@@ -317,27 +318,62 @@ fn strip_ansi(text: &str) -> String {
 }
 
 /// The text to show a rule in, and the byte offset of the rule in it: the source file when it
-/// is found and still has the rule at its line, else the rule's text alone at its line.
+/// is found and still has the whole rule, as the module keeps its text, at its line and column,
+/// else the rule's text alone at its line (docs/proof-log.md, "Replay and explain").
 fn source_text(file: &str, line: u32, column: u32, rule: &str) -> (String, usize) {
-    let first = rule.lines().next().unwrap_or_default();
-    if let Ok(text) = std::fs::read_to_string(file) {
-        let mut offset = 0;
-        for (i, l) in text.split_inclusive('\n').enumerate() {
-            if i + 1 == line as usize {
-                let col = (column as usize).saturating_sub(1).min(l.len());
-                if l.get(col..).is_some_and(|rest| rest.starts_with(first)) {
-                    return (text.clone(), offset + col);
-                }
-                break;
-            }
-            offset += l.len();
-        }
+    if let Ok(text) = std::fs::read_to_string(file)
+        && let Some(offset) = rule_offset(&text, line, column)
+        && rule_at(file, &text, offset) == Some(rule)
+    {
+        return (text, offset);
     }
     // The file moved or changed: a stand-in with the rule at its line and column.
     let pad_lines = "\n".repeat((line as usize).saturating_sub(1).min(100_000));
     let pad_cols = " ".repeat((column as usize).saturating_sub(1).min(1_000));
     let start = pad_lines.len() + pad_cols.len();
     (format!("{pad_lines}{pad_cols}{rule}\n"), start)
+}
+
+/// The whole text of the rule the file's text has at byte `offset`, as the parser reads it
+/// (the compiler keeps that text in the module): the rule that fired only if it is the same
+/// text, every line of it. A prefix is not enough: `deny "big" when r.n > 5` edited into
+/// `deny "big" when r.n > 5 and not r.vip` starts with the rule, and is another rule.
+fn rule_at<'t>(file: &str, text: &'t str, offset: usize) -> Option<&'t str> {
+    let parsed = xop_compiler::parse::parse(&file.into(), text);
+    (parsed.ast.items.iter())
+        .filter_map(|item| match &item.kind {
+            xop_compiler::ast::ItemKind::Policy(p) => Some(&p.rules),
+            _ => None,
+        })
+        .flatten()
+        .find_map(|r| match r {
+            xop_compiler::ast::Rule::Rule { span, .. } if span.start() == offset => {
+                text.get(span.range())
+            }
+            _ => None,
+        })
+}
+
+/// The byte offset in `text` of 1-based `line` and `column`, the column counted in characters
+/// as the compiler counts it ([`xop_compiler::render::position`]: a byte-order mark opening the
+/// text is no column); `None` when the text has no such place on that line.
+fn rule_offset(text: &str, line: u32, column: u32) -> Option<usize> {
+    let start = match (line as usize).checked_sub(1)? {
+        0 => 0,
+        n => text.match_indices('\n').nth(n - 1)?.0 + 1,
+    };
+    let body = &text[start..];
+    let body_start = if start == 0 && body.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let in_line = &body[body_start..];
+    let line_len = in_line.find('\n').unwrap_or(in_line.len());
+    let skip = (column as usize).checked_sub(1)?;
+    // The byte where the `skip`-th character of the line starts (or the line's end).
+    let (col, _) = in_line[..line_len].char_indices().nth(skip)?;
+    Some(start + body_start + col)
 }
 
 #[cfg(test)]
@@ -371,6 +407,39 @@ mod tests {
         (found.iter())
             .map(|r| r.and_then(|r| r.reason.clone()).unwrap_or_default())
             .collect()
+    }
+
+    /// Where the rule `deny "b"` stands in `text`, as `source_text` finds it in a file holding
+    /// `text`: `Some(offset)` when read from the file, `None` when drawn on a stand-in.
+    fn found_at(name: &str, text: &str, line: u32, column: u32, rule: &str) -> Option<usize> {
+        let path =
+            std::env::temp_dir().join(format!("xop-explain-{}-{name}.xop", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let (shown, offset) = source_text(path.to_str().unwrap(), line, column, rule);
+        let _ = std::fs::remove_file(&path);
+        (shown == text).then_some(offset)
+    }
+
+    /// Every line of a rule must be unchanged for the file to be shown; the column counts
+    /// characters (a byte-order mark opening the file is none).
+    #[test]
+    fn the_source_file_is_shown_only_when_it_holds_the_whole_rule() {
+        let file = "policy p for a(x: x) {\n  deny \"b\"\n    when x.n > 5\n}\n";
+        let rule = "deny \"b\"\n    when x.n > 5";
+        assert_eq!(found_at("same", file, 2, 3, rule), Some(25));
+        let edited = file.replace("x.n > 5", "x.n > 7");
+        assert_eq!(found_at("second-line", &edited, 2, 3, rule), None);
+        let longer = file.replace("x.n > 5", "x.n > 5 and x.vip");
+        assert_eq!(found_at("longer", &longer, 2, 3, rule), None);
+        // Columns in characters: `é` is two bytes, `\u{feff}` three.
+        let wide = "policy p for a(x: x) {\n  deny \"é\"  deny \"b\"\n}\n";
+        assert_eq!(found_at("wide", wide, 2, 13, "deny \"b\""), Some(36));
+        let bom = "\u{feff}policy p for a(x: x) { deny \"b\" }\n";
+        assert_eq!(found_at("bom", bom, 1, 24, "deny \"b\""), Some(26));
+        // No such line or column: a stand-in, never a panic.
+        assert_eq!(found_at("far", file, 99, 3, rule), None);
+        assert_eq!(found_at("wide-far", file, 2, 999, rule), None);
+        assert_eq!(found_at("zero", file, 0, 0, rule), None);
     }
 
     /// Rule ids name one rule each: it is found whichever order they come in.

@@ -52,7 +52,8 @@ pub struct McpGatewayArgs {
     #[arg(long, value_name = "URL")]
     pub review_server: Option<String>,
     /// Read `[camara]` from this `xop.toml`: the policies' signals are then read from the
-    /// network through the CAMARA connectors, and proven with their correlators
+    /// network through the CAMARA connectors, and proven with their correlators; its `trust`
+    /// applies as --trust does (--trust given overrides it), and an unknown key is refused
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Answer a request the upstream server has not answered (nor reported progress on) for
@@ -117,11 +118,20 @@ pub fn run(args: McpGatewayArgs) -> u8 {
             }
         },
     };
+    // `--config` read as `xop serve` reads it (an unknown key refused), and its `trust` kept
+    // unless `--trust` is given: the gateway then refuses a module that key did not sign.
+    let trust = match crate::eval::config_and_trust(args.config.as_deref(), args.trust.as_deref()) {
+        Ok((_, trust)) => trust,
+        Err(e) => {
+            crate::error(&e);
+            return xop_gateway::run::EXIT_FAILURE;
+        }
+    };
     xop_gateway::run(&xop_gateway::Options {
         review_server,
         config: args.config,
         module: args.module,
-        trust: args.trust,
+        trust,
         agent: args.agent,
         subject: args.subject,
         log: args.log,

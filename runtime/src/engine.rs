@@ -326,6 +326,18 @@ pub enum RuntimeError {
     },
 }
 
+/// `known`, names from modules' sources, as a message lists them: each escaped
+/// ([`RuntimeError`]'s `Display`), or a word for none.
+fn shown_names(known: &[String]) -> String {
+    if known.is_empty() {
+        return "(none: load a module first)".to_string();
+    }
+    (known.iter())
+        .map(|k| k.escape_debug().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -337,23 +349,21 @@ impl fmt::Display for RuntimeError {
                  modules may not define one policy: load this module under the name \
                  `{module}` to replace that one, or unload `{module}` first"
             ),
+            // The names come from a module's sources and the request: a control character in
+            // one must not reach a terminal (runtime.md). The runtime does not depend on the
+            // compiler, whose `escape_invisible` the CLI uses; std's `escape_debug` writes the
+            // control and format characters with the same `\u{..}` escapes.
             RuntimeError::UnknownPolicy { policy, known } => write!(
                 f,
-                "no loaded module has a policy `{policy}`; the policies are: {}",
-                if known.is_empty() {
-                    "(none: load a module first)".to_string()
-                } else {
-                    known.join(", ")
-                }
+                "no loaded module has a policy `{}`; the policies are: {}",
+                policy.escape_debug(),
+                shown_names(known)
             ),
             RuntimeError::UnknownAction { action, known } => write!(
                 f,
-                "no loaded policy guards an action `{action}`; the guarded actions are: {}",
-                if known.is_empty() {
-                    "(none: load a module first)".to_string()
-                } else {
-                    known.join(", ")
-                }
+                "no loaded policy guards an action `{}`; the guarded actions are: {}",
+                action.escape_debug(),
+                shown_names(known)
             ),
             RuntimeError::AmbiguousPolicy { policy, matches } => write!(
                 f,
@@ -3542,5 +3552,29 @@ mod tests {
                 .all(|r| matches!(r, Err(RuntimeError::Log(LogError::Failed(_)))))
         );
         assert_eq!(rt.log().unwrap().size(), 0);
+    }
+
+    /// A module's policy and action names (and the name asked for) reach a terminal in these
+    /// messages: the characters that show nothing are escaped, never written as they are.
+    #[test]
+    fn unknown_policy_and_action_messages_escape_control_characters() {
+        let e = RuntimeError::UnknownPolicy {
+            policy: "x\u{1b}[2J".into(),
+            known: vec!["p\u{1b}l".into(), "q\u{202e}r".into()],
+        };
+        let m = e.to_string();
+        assert!(!m.contains(['\u{1b}', '\u{202e}']), "{m:?}");
+        assert!(m.contains("`x\\u{1b}[2J`"), "{m}");
+        assert!(m.contains("are: p\\u{1b}l, q\\u{202e}r"), "{m}");
+        let e = RuntimeError::UnknownAction {
+            action: "a\u{1b}[2J".into(),
+            known: vec!["s\u{1b}nd".into()],
+        };
+        let m = e.to_string();
+        assert!(!m.contains('\u{1b}'), "{m:?}");
+        assert!(
+            m.contains("`a\\u{1b}[2J`; the guarded actions are: s\\u{1b}nd"),
+            "{m}"
+        );
     }
 }

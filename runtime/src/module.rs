@@ -409,6 +409,11 @@ pub fn load(bytes: &[u8], trust: Option<&VerifyingKey>) -> Result<LoadedModule, 
         let key: [u8; 32] = rest[4..36].try_into().expect("32 bytes");
         let signature: [u8; 64] = rest[36..100].try_into().expect("64 bytes");
         let key = VerifyingKey::from_bytes(&key).map_err(|_| ModuleError::BadSignature)?;
+        // Verified before the signer is compared with the trusted key: a key whose signature
+        // does not verify signed nothing, and naming it as the signer would send the operator
+        // to trust a key that cannot load the module either.
+        key.verify_strict(signed, &Signature::from_bytes(&signature))
+            .map_err(|_| ModuleError::BadSignature)?;
         if let Some(trusted) = trust
             && trusted != &key
         {
@@ -417,8 +422,6 @@ pub fn load(bytes: &[u8], trust: Option<&VerifyingKey>) -> Result<LoadedModule, 
                 trusted: hex(trusted.as_bytes()),
             });
         }
-        key.verify_strict(signed, &Signature::from_bytes(&signature))
-            .map_err(|_| ModuleError::BadSignature)?;
         Some(key)
     };
     if trust.is_some() && signer.is_none() {
@@ -1120,19 +1123,18 @@ mod tests {
             Module::from_bytes(&b, None).unwrap_err(),
             ModuleError::BadSignature
         );
-        // The key in the signature section replaced by another: not the trusted key, and the
-        // signature does not verify under it either.
+        // The key in the signature section replaced by another: the signature does not verify
+        // under the key the module names, so that key signed nothing and is never named as
+        // the signer, whichever key is trusted (the one that signed, the one named, or none).
         let mut b = signed.clone();
         let at = signed.len() - 96;
         b[at..at + 32].copy_from_slice(other.verifying_key().as_bytes());
-        assert!(matches!(
-            Module::from_bytes(&b, Some(&vk)).unwrap_err(),
-            ModuleError::UntrustedSigner { .. }
-        ));
-        assert_eq!(
-            Module::from_bytes(&b, None).unwrap_err(),
-            ModuleError::BadSignature
-        );
+        for trust in [Some(&vk), Some(&other.verifying_key()), None] {
+            assert_eq!(
+                Module::from_bytes(&b, trust).unwrap_err(),
+                ModuleError::BadSignature
+            );
+        }
         // Re-signing an altered module with another key cannot pass the trust check.
         let mut evil = m.clone();
         evil.sources.push("evil.xop".into());

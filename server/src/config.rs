@@ -79,6 +79,10 @@ pub struct Config {
     pub listen: Option<String>,
     /// The key modules must be signed by.
     pub trust: Option<VerifyingKey>,
+    /// The file [`Config::trust`] was read from (`trust = "…"`, relative to the configuration's
+    /// folder): what `xop eval --config` and `xop mcp-gateway --config` check modules against,
+    /// as the server does.
+    pub trust_file: Option<PathBuf>,
     /// The largest request body, in bytes.
     pub body_limit: usize,
     /// The per-request timeout, in milliseconds.
@@ -94,6 +98,7 @@ impl Default for Config {
         Config {
             listen: None,
             trust: None,
+            trust_file: None,
             body_limit: DEFAULT_BODY_LIMIT,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             camara: None,
@@ -128,9 +133,10 @@ impl Config {
     /// Parses a configuration's text; `base` is where relative paths start.
     pub fn parse(text: &str, base: &Path) -> Result<Config, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
-        let trust = match &file.trust {
+        let trust_file = file.trust.as_ref().map(|p| base.join(p));
+        let trust = match &trust_file {
             None => None,
-            Some(p) => Some(xop_runtime::module::read_verifying_key(&base.join(p))?),
+            Some(p) => Some(xop_runtime::module::read_verifying_key(p)?),
         };
         let mut credentials: Vec<Credential> = Vec::new();
         // Where each credential's hash is given: (table, line), to name both of two entries
@@ -200,6 +206,7 @@ impl Config {
         Ok(Config {
             listen: file.listen,
             trust,
+            trust_file,
             body_limit: file.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
             timeout_ms: file.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS).max(1),
             camara,

@@ -215,20 +215,34 @@ pub fn serve_with(
     let listener = std::net::TcpListener::bind(&listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| format!("cannot listen on `{listen}`: {e} (use --listen ADDR)"))?;
+    // Read and verified before the data folder is opened too: a mistyped path, or a module
+    // the trusted key did not sign, leaves no new log and signing key behind either (as
+    // `xop eval` and `xop mcp-gateway` refuse without creating anything).
+    let mut files = Vec::with_capacity(opts.modules.len());
+    for path in &opts.modules {
+        let bytes = std::fs::read(path).map_err(|e| {
+            format!(
+                "cannot read `{}`: {}; nothing was served",
+                path.display(),
+                xop_runtime::io::reason(&e)
+            )
+        })?;
+        xop_runtime::module::load(&bytes, config.trust.as_ref()).map_err(|e| {
+            format!(
+                "`{}`: {}; nothing was served",
+                path.display(),
+                xop_runtime::engine::RuntimeError::Module(e)
+            )
+        })?;
+        files.push(bytes);
+    }
     let log = ProofLog::open(&opts.data, LogConfig::default()).map_err(|e| e.to_string())?;
     if let Some(w) = log.recovery_warning() {
         eprintln!("xop serve: warning: {w}");
     }
     let rt = Arc::new(Runtime::with_log(log));
-    for (path, name) in opts.modules.iter().zip(&names) {
-        let bytes = std::fs::read(path).map_err(|e| {
-            format!(
-                "cannot read `{}`: {}",
-                path.display(),
-                xop_runtime::io::reason(&e)
-            )
-        })?;
-        rt.load_bytes(name, &bytes, config.trust.as_ref())
+    for ((path, name), bytes) in opts.modules.iter().zip(&names).zip(&files) {
+        rt.load_bytes(name, bytes, config.trust.as_ref())
             .map_err(|e| match e {
                 // Both are --module files: the fix is to give one of them.
                 xop_runtime::engine::RuntimeError::Conflict { policy, module } => {
