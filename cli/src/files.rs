@@ -282,23 +282,66 @@ fn display_under(root: &Path, path: &Path) -> String {
 /// An existing file the rename would change otherwise than its text is refused and left as it
 /// is ([`replaceable`]): one that is read-only or that the user may not write (the rename
 /// needs only the folder's permission, and would replace it anyway), one with several hard
-/// links (the rename would split them), and one whose owner or group the new file cannot be
-/// given (it would change hands).
+/// links (the rename would split them), one whose owner or group the new file cannot be
+/// given (it would change hands), and one whose extended attributes (its access control list,
+/// ACL, among them) cannot be read or given to the new file (it would lose them, or be opened
+/// to more users than its ACL allows).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomically_with(path, bytes, &Chown::System)
+    write_atomically_with(path, bytes, None, &Chown::System)
 }
 
-/// How [`write_atomically`] gives the new file the replaced one's owner and group: the system
-/// call, or (in tests) a stand-in that fails as `fchown` does for a user who is not root.
+/// [`write_atomically`] for a file that was read as `read` and is rewritten as `bytes`: if it
+/// no longer holds exactly `read` when it is about to be replaced (an editor saved it since, or
+/// it was removed), it is left as it is and the error is [`ChangedSinceRead`] (see
+/// [`changed_since_read`]), so that an edit is never overwritten by the text read before it.
+/// It is compared last, just before the rename, to keep the moment in which an edit could
+/// still be lost as short as possible.
+pub fn rewrite_unchanged(path: &Path, read: &[u8], bytes: &[u8]) -> io::Result<()> {
+    write_atomically_with(path, bytes, Some(read), &Chown::System)
+}
+
+/// The error of [`rewrite_unchanged`] for a file that no longer holds the text it was read
+/// with.
+#[derive(Debug)]
+pub struct ChangedSinceRead;
+
+impl std::fmt::Display for ChangedSinceRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("changed since it was read: not rewritten (run xop fmt again)")
+    }
+}
+
+impl std::error::Error for ChangedSinceRead {}
+
+/// Whether `e` is [`ChangedSinceRead`]: the file was left as it is because it changed.
+pub fn changed_since_read(e: &io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<ChangedSinceRead>())
+}
+
+/// How [`write_atomically`] gives the new file the replaced one's owner, group and extended
+/// attributes: the system calls, or (in tests) a stand-in that fails as they fail for a user
+/// who is not root (root may do both).
 enum Chown {
-    /// `fchown(2)`.
+    /// `fchown(2)` and `fsetxattr(2)`.
     System,
-    /// Fails with this error, as `fchown(2)` fails for another user's file.
+    /// `fchown(2)` fails with this error, as it fails for another user's file.
     #[cfg(test)]
     Fail(io::ErrorKind),
+    /// `fsetxattr(2)` fails with this error for every attribute, as it fails for an attribute
+    /// only root may set (`trusted.*`).
+    #[cfg(test)]
+    FailXattr(io::ErrorKind),
 }
 
-fn write_atomically_with(path: &Path, bytes: &[u8], chown: &Chown) -> io::Result<()> {
+/// [`write_atomically`], or [`rewrite_unchanged`] when `read` is given; `chown` stands in for
+/// `fchown(2)` and `fsetxattr(2)` in tests.
+fn write_atomically_with(
+    path: &Path,
+    bytes: &[u8],
+    read: Option<&[u8]>,
+    chown: &Chown,
+) -> io::Result<()> {
     use std::io::Write;
     let existing = fs::metadata(path).ok();
     if let Some(meta) = &existing
@@ -348,10 +391,235 @@ fn write_atomically_with(path: &Path, bytes: &[u8], chown: &Chown) -> io::Result
         keep_owner(temp.as_file(), meta, chown)?;
         #[cfg(not(unix))]
         let _ = chown;
-        temp.as_file().set_permissions(meta.permissions())?;
+        keep_attributes(temp.as_file(), &target, meta, chown)?;
     }
     temp.as_file().sync_all()?;
+    // Compared after the slow part (writing and syncing), right before the rename. A file
+    // removed since it was read holds nothing: it is not brought back.
+    if let Some(read) = read
+        && !holds(&target, read)?
+    {
+        return Err(io::Error::other(ChangedSinceRead));
+    }
     temp.persist(&target).map(drop).map_err(|e| e.error)
+}
+
+/// Whether the file at `path` holds exactly `bytes` (read in blocks, stopping at the first
+/// difference).
+fn holds(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    use std::io::Read as _;
+    let mut file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let mut rest = bytes;
+    let mut block = vec![0u8; 64 * 1024];
+    loop {
+        let n = match file.read(&mut block) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(rest.is_empty());
+        }
+        match rest.get(..n) {
+            Some(expected) if expected == &block[..n] => rest = &rest[n..],
+            _ => return Ok(false),
+        }
+    }
+}
+
+/// Gives `file` (the new file) the mode and the extended attributes of `old` (the file it
+/// replaces, `meta` its metadata), and takes from it those it got from its folder that `old`
+/// lacks (an ACL inherited from the folder's default ACL): after the rename, only the text
+/// differs. The access control list (ACL) is the attribute `system.posix_acl_access`; it is set
+/// after the mode, because setting the mode rewrites the ACL's mask (the group bits of a file
+/// with an ACL are its mask: set from the mode alone, a group allowed to read could write).
+/// `security.selinux` is left as the new file got it: like any new file, it is labelled for
+/// its folder (and changing a label needs a privilege). If any attribute cannot be read or
+/// set, the error names it and says what to do, and the file is not replaced.
+fn keep_attributes(
+    file: &fs::File,
+    old: &Path,
+    meta: &fs::Metadata,
+    chown: &Chown,
+) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    {
+        let wanted = xattr::of_path(old)?;
+        for name in xattr::names_of_file(file)? {
+            if !wanted.iter().any(|(n, _)| *n == name) {
+                xattr::remove(file, &name)?;
+            }
+        }
+        file.set_permissions(meta.permissions())?;
+        // The ACL after every other: nothing after it changes the mode.
+        let (acl, others): (Vec<_>, Vec<_>) =
+            wanted.iter().partition(|(name, _)| name == xattr::ACL);
+        for (name, value) in others.into_iter().chain(acl) {
+            #[cfg(test)]
+            if let Chown::FailXattr(kind) = chown {
+                return Err(xattr::not_kept(name, &io::Error::from(*kind)));
+            }
+            xattr::set(file, name, value)?;
+        }
+        let _ = chown;
+        Ok(())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    {
+        let _ = (old, chown);
+        file.set_permissions(meta.permissions())
+    }
+}
+
+/// Reading and setting extended attributes, for [`keep_attributes`].
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+mod xattr {
+    use std::fs;
+    use std::io;
+    use std::path::Path;
+
+    use rustix::io::Errno;
+
+    use super::reason;
+
+    /// The attribute that holds a file's access control list.
+    pub const ACL: &[u8] = b"system.posix_acl_access";
+
+    /// The attribute a new file gets from its folder rather than from the file it replaces:
+    /// its SELinux label, as any new file made there gets it.
+    const FROM_FOLDER: &[u8] = b"security.selinux";
+
+    /// The largest list or value read (Linux allows 64 KiB); a larger one is refused.
+    const MAX: usize = 1 << 20;
+
+    /// `name`, as a message shows it: the ACL by what it is, another attribute by its name.
+    fn shown(name: &[u8]) -> String {
+        if name == ACL {
+            format!(
+                "access control list (ACL, `{}`)",
+                String::from_utf8_lossy(ACL)
+            )
+        } else {
+            format!(
+                "extended attribute `{}`",
+                xop_compiler::format::escape_invisible(&String::from_utf8_lossy(name))
+            )
+        }
+    }
+
+    /// How to drop `name` from the file, for a message.
+    fn how_to_remove(name: &[u8]) -> String {
+        if name == ACL {
+            "`setfacl -b FILE`".to_string()
+        } else {
+            format!(
+                "`setfattr -x {} FILE`",
+                xop_compiler::format::escape_invisible(&String::from_utf8_lossy(name))
+            )
+        }
+    }
+
+    /// Calls `read` with a buffer large enough for what it reads (a list or a value may grow
+    /// between two calls: `ERANGE` asks for a larger one).
+    fn sized(mut read: impl FnMut(&mut [u8]) -> rustix::io::Result<usize>) -> io::Result<Vec<u8>> {
+        let mut size = 4096;
+        loop {
+            let mut buf = vec![0u8; size];
+            match read(&mut buf) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Ok(buf);
+                }
+                Err(Errno::RANGE) if size < MAX => size *= 4,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The names in a NUL-separated list, without [`FROM_FOLDER`].
+    fn names(list: &[u8]) -> Vec<Vec<u8>> {
+        list.split(|&b| b == 0)
+            .filter(|name| !name.is_empty() && *name != FROM_FOLDER)
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    /// Whether `e` says the file system keeps no extended attributes: a file there has none.
+    fn unsupported(e: &io::Error) -> bool {
+        e.raw_os_error() == Some(Errno::NOTSUP.raw_os_error())
+            || e.raw_os_error() == Some(Errno::OPNOTSUPP.raw_os_error())
+    }
+
+    /// The refusal of a file whose attributes cannot be read.
+    fn unreadable(what: &str, e: &io::Error) -> io::Error {
+        io::Error::other(format!(
+            "its {what} could not be read ({}): a new file renamed over it might lose them; \
+             run as a user who may read them (`getfattr -d -m - FILE` lists them)",
+            reason(e)
+        ))
+    }
+
+    /// Every extended attribute of the file at `path` (but [`FROM_FOLDER`]), name and value.
+    pub fn of_path(path: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let list = match sized(|buf| rustix::fs::listxattr(path, buf)) {
+            Ok(list) => list,
+            Err(e) if unsupported(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(unreadable("extended attributes", &e)),
+        };
+        let mut attributes = Vec::new();
+        for name in names(&list) {
+            let value = sized(|buf| rustix::fs::getxattr(path, name.as_slice(), buf))
+                .map_err(|e| unreadable(&shown(&name), &e))?;
+            attributes.push((name, value));
+        }
+        Ok(attributes)
+    }
+
+    /// The names of the extended attributes of the open `file` (but [`FROM_FOLDER`]).
+    pub fn names_of_file(file: &fs::File) -> io::Result<Vec<Vec<u8>>> {
+        match sized(|buf| rustix::fs::flistxattr(file, buf)) {
+            Ok(list) => Ok(names(&list)),
+            Err(e) if unsupported(&e) => Ok(Vec::new()),
+            Err(e) => Err(io::Error::other(format!(
+                "the extended attributes of the new file could not be read ({}); run again",
+                reason(&e)
+            ))),
+        }
+    }
+
+    /// Removes `name` from the new `file`, which got it from its folder.
+    pub fn remove(file: &fs::File, name: &[u8]) -> io::Result<()> {
+        rustix::fs::fremovexattr(file, name).map_err(|e| {
+            io::Error::other(format!(
+                "the new file got an {} from its folder that the file does not have, and it \
+                 could not be removed ({}): rewriting would change who may use the file; \
+                 run as its owner",
+                shown(name),
+                reason(&e.into())
+            ))
+        })
+    }
+
+    /// Sets `name` to `value` on the new `file`.
+    pub fn set(file: &fs::File, name: &[u8], value: &[u8]) -> io::Result<()> {
+        rustix::fs::fsetxattr(file, name, value, rustix::fs::XattrFlags::empty())
+            .map_err(|e| not_kept(name, &e.into()))
+    }
+
+    /// The refusal of a file whose attribute `name` could not be given to the new file.
+    pub fn not_kept(name: &[u8], e: &io::Error) -> io::Error {
+        io::Error::other(format!(
+            "its {} could not be kept ({}): a new file renamed over it would lose it; run as a \
+             user who may set it, or remove it first if it is not needed ({})",
+            shown(name),
+            reason(e),
+            how_to_remove(name)
+        ))
+    }
 }
 
 /// Where a new file written at `path`, which is no file yet, is renamed to: `path` itself, or,
@@ -488,9 +756,9 @@ fn keep_owner(file: &fs::File, meta: &fs::Metadata, chown: &Chown) -> io::Result
         return Ok(());
     }
     let result = match chown {
-        Chown::System => std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid())),
         #[cfg(test)]
         Chown::Fail(kind) => Err(io::Error::from(*kind)),
+        _ => std::os::unix::fs::fchown(file, Some(meta.uid()), Some(meta.gid())),
     };
     result.map_err(|e| {
         io::Error::other(format!(
@@ -670,8 +938,13 @@ mod tests {
             eprintln!("skipped: cannot give a file to another owner here");
             return;
         }
-        let e = write_atomically_with(&path, b"new", &Chown::Fail(io::ErrorKind::PermissionDenied))
-            .unwrap_err();
+        let e = write_atomically_with(
+            &path,
+            b"new",
+            None,
+            &Chown::Fail(io::ErrorKind::PermissionDenied),
+        )
+        .unwrap_err();
         assert!(
             e.to_string().contains(&format!(
                 "its owner and group (uid {}, gid {}) could not be kept (permission denied)",
@@ -688,6 +961,178 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), b"new");
         let meta = fs::metadata(&path).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (mine.uid() + 1, mine.gid() + 1));
+    }
+
+    /// A file edited after it was read (an editor saved it while `xop fmt` was busy with
+    /// others) is left with the edit, not replaced by the text read before it; one removed is
+    /// not brought back; one unchanged is replaced.
+    #[test]
+    fn a_file_changed_since_it_was_read_is_left_as_it_is() {
+        let dir = Scratch::new("changed");
+        let path = dir.0.join("a.xop");
+        fs::write(&path, "old\n// an edit\n").unwrap();
+        let e = rewrite_unchanged(&path, b"old\n", b"new\n").unwrap_err();
+        assert!(changed_since_read(&e), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "changed since it was read: not rewritten (run xop fmt again)"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"old\n// an edit\n");
+        assert_eq!(entries(&dir.0), ["a.xop"]);
+        // Cut short (a prefix of what was read) is a change too.
+        fs::write(&path, "ol").unwrap();
+        assert!(changed_since_read(
+            &rewrite_unchanged(&path, b"old\n", b"new\n").unwrap_err()
+        ));
+        assert_eq!(fs::read(&path).unwrap(), b"ol");
+        // Unchanged, it is replaced.
+        rewrite_unchanged(&path, b"ol", b"new\n").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new\n");
+        // Removed, it is not written again.
+        fs::remove_file(&path).unwrap();
+        assert!(changed_since_read(
+            &rewrite_unchanged(&path, b"new\n", b"newer\n").unwrap_err()
+        ));
+        assert!(entries(&dir.0).is_empty());
+        // A failure of another kind is not taken for a change.
+        assert!(!changed_since_read(&io::Error::other("disk full")));
+    }
+
+    /// An access control list: the file's owner rw, user 1000 rw, the owning group r, mask rw,
+    /// others r (as `setfacl -m u:1000:rw` leaves a 0644 file), in the kernel's format.
+    #[cfg(target_os = "linux")]
+    fn acl() -> Vec<u8> {
+        let entry = |tag: u16, perm: u16, id: u32| {
+            let mut e = tag.to_le_bytes().to_vec();
+            e.extend(perm.to_le_bytes());
+            e.extend(id.to_le_bytes());
+            e
+        };
+        let mut acl = 2u32.to_le_bytes().to_vec();
+        for e in [
+            entry(0x01, 6, u32::MAX),
+            entry(0x02, 6, 1000),
+            entry(0x04, 4, u32::MAX),
+            entry(0x10, 6, u32::MAX),
+            entry(0x20, 4, u32::MAX),
+        ] {
+            acl.extend(e);
+        }
+        acl
+    }
+
+    /// The value of the attribute `name` of `path`, if it has one.
+    #[cfg(target_os = "linux")]
+    fn attribute(path: &Path, name: &str) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; 4096];
+        let n = rustix::fs::getxattr(path, name, &mut buf[..]).ok()?;
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    /// A rewritten file keeps its extended attributes and its access control list, and with
+    /// them who may read and write it: without the ACL, its group bits (the ACL's mask, rw)
+    /// would give the owning group, allowed to read only, the right to write.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn extended_attributes_and_the_acl_are_kept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Scratch::new("xattr");
+        let mut kept = 0;
+        let path = dir.0.join("note.xop");
+        fs::write(&path, "old").unwrap();
+        let flags = rustix::fs::XattrFlags::empty();
+        match rustix::fs::setxattr(&path, "user.note", b"keep me", flags) {
+            Err(e) => eprintln!("skipped: this file system keeps no user attributes ({e})"),
+            Ok(()) => {
+                write_atomically(&path, b"new").unwrap();
+                assert_eq!(fs::read(&path).unwrap(), b"new");
+                assert_eq!(
+                    attribute(&path, "user.note").as_deref(),
+                    Some(&b"keep me"[..])
+                );
+                kept += 1;
+            }
+        }
+        let path = dir.0.join("acl.xop");
+        fs::write(&path, "old").unwrap();
+        match rustix::fs::setxattr(&path, "system.posix_acl_access", &acl(), flags) {
+            Err(e) => eprintln!("skipped: this file system keeps no ACLs ({e})"),
+            Ok(()) => {
+                let before = attribute(&path, "system.posix_acl_access").unwrap();
+                let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+                let mode_before = mode(&path);
+                write_atomically(&path, b"new").unwrap();
+                assert_eq!(fs::read(&path).unwrap(), b"new");
+                assert_eq!(attribute(&path, "system.posix_acl_access"), Some(before));
+                assert_eq!(mode(&path), mode_before);
+                kept += 1;
+            }
+        }
+        // Here (`/tmp` on ext4) both run: a test that skipped everything would prove nothing.
+        assert!(
+            kept > 0,
+            "neither user attributes nor ACLs could be set here"
+        );
+        assert_eq!(entries(&dir.0), ["acl.xop", "note.xop"]);
+    }
+
+    /// A file without an ACL, in a folder whose default ACL a new file inherits, is rewritten
+    /// without one: it gets no more than it had.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_acl_from_the_folder_is_not_added() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = Scratch::new("default-acl");
+        let path = dir.0.join("plain.xop");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let flags = rustix::fs::XattrFlags::empty();
+        if let Err(e) = rustix::fs::setxattr(&dir.0, "system.posix_acl_default", &acl(), flags) {
+            eprintln!("skipped: this file system keeps no ACLs ({e})");
+            return;
+        }
+        // A new file made there gets one.
+        let other = dir.0.join("other");
+        fs::write(&other, "x").unwrap();
+        assert!(attribute(&other, "system.posix_acl_access").is_some());
+        fs::remove_file(&other).unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(attribute(&path, "system.posix_acl_access"), None);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+            0o640
+        );
+    }
+
+    /// A file whose attribute cannot be given to the new file is refused, naming the attribute
+    /// and how to go on, and left as it is, the new file removed.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_whose_attribute_cannot_be_kept_is_refused() {
+        let dir = Scratch::new("xattr-refused");
+        let path = dir.0.join("note.xop");
+        fs::write(&path, "old").unwrap();
+        let flags = rustix::fs::XattrFlags::empty();
+        if let Err(e) = rustix::fs::setxattr(&path, "user.note", b"keep me", flags) {
+            eprintln!("skipped: this file system keeps no user attributes ({e})");
+            return;
+        }
+        let denied = Chown::FailXattr(io::ErrorKind::PermissionDenied);
+        let e = write_atomically_with(&path, b"new", None, &denied).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "its extended attribute `user.note` could not be kept (permission denied): a new \
+             file renamed over it would lose it; run as a user who may set it, or remove it \
+             first if it is not needed (`setfattr -x user.note FILE`)"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(
+            attribute(&path, "user.note").as_deref(),
+            Some(&b"keep me"[..])
+        );
+        assert_eq!(entries(&dir.0), ["note.xop"]);
     }
 
     /// A link that leads to nothing is written through, its target read relative to the

@@ -10,6 +10,7 @@ use xop_compiler::diagnostic::Diagnostic;
 use xop_compiler::format::format;
 use xop_compiler::render;
 
+use crate::explain::shown;
 use crate::{Color, FAILURE, PROBLEMS, SUCCESS, err, error, files, out};
 
 /// The long help of `xop fmt`.
@@ -19,12 +20,14 @@ Format .xop files in place, or check that they are formatted.
 Every PATH is a .xop file or a folder; folders are searched recursively for *.xop files
 (hidden entries and `target` and `node_modules` folders are skipped). A file is rewritten
 only when formatting changes it, into a new file renamed over it: a write that fails (a full
-disk) leaves it as it was. A file that renaming would change otherwise is refused and left as
-it is: one that is read-only or that you may not write, one with several hard links (the
-rename would split them), one whose owner or group could not be kept. A file with syntax errors
-is never rewritten: its diagnostics are printed on standard error and the exit status is 1. A
-file that cannot be read (not UTF-8, no permission) is reported, and the others are formatted
-all the same.
+disk) leaves it as it was; its permissions, owner, group and extended attributes (its access
+control list, ACL) are kept. A file that renaming would change otherwise is refused and left
+as it is: one that is read-only or that you may not write, one with several hard links (the
+rename would split them), one whose owner, group or extended attributes could not be kept. A
+file edited since it was read (saved while fmt was busy with others) is left as it is, with
+the edit: run fmt again. A file with syntax errors is never rewritten: its diagnostics are
+printed on standard error and the exit status is 1. A file that cannot be read (not UTF-8, no
+permission) is reported, and the others are formatted all the same.
 
 With --check nothing is written: each file that would change is listed on standard output as
 `would reformat: PATH`. With `-` as the only PATH, the source is read from standard input and
@@ -35,8 +38,8 @@ pub const AFTER_LONG_HELP: &str = "\
 Exit status:
   0  every file is formatted (or has been)
   1  --check found files to reformat, or a file has syntax errors
-  2  usage error, or a file or folder could not be read or written (the others were
-     formatted)
+  2  usage error, or a file or folder could not be read or written, or a file changed
+     while fmt ran (the others were formatted), or standard output is closed
 
 Examples:
   xop fmt                          format every .xop file under the current folder
@@ -68,7 +71,9 @@ pub fn run(args: &FmtArgs, color: Color) -> u8 {
     // Each file is formatted alone: one that cannot be read (not UTF-8, no permission) is
     // reported, and the others are formatted all the same.
     let (sources, unread) = files::load_each(&args.paths);
-    unread.iter().for_each(|m| error(m));
+    // Names are printed with their control characters escaped (as every name from a source
+    // is), so that a file name cannot rewrite the terminal's line or forge a line of its own.
+    unread.iter().for_each(|m| error(&shown(m)));
     if sources.is_empty() {
         // Nothing to format (or to sum up): what was wrong is said above.
         if unread.is_empty() {
@@ -94,15 +99,9 @@ pub fn run(args: &FmtArgs, color: Color) -> u8 {
         }
         if args.check {
             changed += 1;
-            listing.push_str(&format!("would reformat: {}\n", file.display));
-        } else if let Err(e) = files::write_atomically(&file.path, formatted.as_bytes()) {
-            // Written into a new file renamed over the source: a failed write (a full disk)
-            // leaves the source as it was.
-            error(&format!(
-                "cannot write `{}`: {}; it was left unchanged",
-                file.display,
-                files::reason(&e)
-            ));
+            listing.push_str(&format!("would reformat: {}\n", shown(&file.display)));
+        } else if let Err(message) = rewrite(file, &formatted) {
+            error(&message);
             unwritten += 1;
         } else {
             changed += 1;
@@ -129,6 +128,26 @@ pub fn run(args: &FmtArgs, color: Color) -> u8 {
     } else {
         SUCCESS
     }
+}
+
+/// Replaces `file` with its `formatted` text, unless it changed since it was read (an edit saved
+/// while the run was busy with other files is never overwritten by the text read before it);
+/// the error is the message to print.
+fn rewrite(file: &files::SourceText, formatted: &str) -> Result<(), String> {
+    // Written into a new file renamed over the source: a failed write (a full disk) leaves
+    // the source as it was.
+    files::rewrite_unchanged(&file.path, file.text.as_bytes(), formatted.as_bytes()).map_err(|e| {
+        // The whole message escaped: a reason may name the file too (a link's chain).
+        shown(&if files::changed_since_read(&e) {
+            format!("`{}` {e}", file.display)
+        } else {
+            format!(
+                "cannot write `{}`: {}; it was left unchanged",
+                file.display,
+                files::reason(&e)
+            )
+        })
+    })
 }
 
 fn run_stdin(check: bool, color: Color) -> u8 {
@@ -160,7 +179,7 @@ fn run_stdin(check: bool, color: Color) -> u8 {
                 }
             }
         }
-        Ok(formatted) => match out(&formatted) {
+        Ok(formatted) => match crate::out_product(&formatted) {
             Ok(()) => SUCCESS,
             Err(failure) => failure,
         },
@@ -216,4 +235,38 @@ fn summary(files: usize, changed: usize, broken: usize, unwritten: usize, check:
         ));
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file saved again after `xop fmt` read it (an edit made while it was busy with other
+    /// files) keeps the edit: it is not rewritten, and the message names it and says to run
+    /// again.
+    #[test]
+    fn an_edit_saved_after_the_file_was_read_is_kept() {
+        let dir = std::env::temp_dir().join(format!("xop-fmt-edit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a\u{1b}[2Kb.xop");
+        std::fs::write(&path, "module m\nfn   f(): Int = 1\n").unwrap();
+        let (sources, unread) = files::load_each(std::slice::from_ref(&path));
+        assert!(unread.is_empty(), "{unread:?}");
+        let formatted = format(&sources[0].text).unwrap();
+        assert_ne!(formatted, sources[0].text);
+        let edited = "module m\nfn   f(): Int = 1\n// saved while xop fmt ran\n";
+        std::fs::write(&path, edited).unwrap();
+        let message = rewrite(&sources[0], &formatted).unwrap_err();
+        let now = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(now, edited);
+        assert!(
+            message.ends_with(
+                "a\\u{1b}[2Kb.xop` changed since it was read: not rewritten (run xop fmt again)"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains('\u{1b}'), "{message}");
+    }
 }

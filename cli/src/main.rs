@@ -174,6 +174,23 @@ pub fn err(text: &str) {
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// Writes `text`, the product of the command (`xop fmt -`'s formatted text), to standard
+/// output, refusing a closed one ([`stdout_closed`]): the text would be lost, as on a full
+/// disk, so the exit status says so (2) rather than success. Other output goes through
+/// [`out`]: a daemon started with `/dev/null` for its output (read and write, as a closed
+/// stream's stand-in is) must not fail for printing a summary.
+pub fn out_product(text: &str) -> Result<(), u8> {
+    if !text.is_empty() && stdout_closed() {
+        error(
+            "cannot write to standard output: it is closed (or is /dev/null opened for reading \
+             and writing, which stands in for a closed one), so the formatted text would be \
+             lost; send it to a file or a pipe, or to `> /dev/null` to discard it",
+        );
+        return Err(FAILURE);
+    }
+    out(text)
+}
+
 /// Writes `text` to standard output. A closed pipe (`xop check | head`) is not an error: the
 /// reader has seen what it wanted, and the exit status still says what was found.
 pub fn out(text: &str) -> Result<(), u8> {
@@ -192,6 +209,41 @@ pub fn out(text: &str) -> Result<(), u8> {
             Err(FAILURE)
         }
     }
+}
+
+/// Whether standard output was closed when xop started. Rust's runtime puts `/dev/null`,
+/// opened for reading and writing, in place of a standard stream that is closed (so that a
+/// file opened later cannot take its number), and writes to it then succeed, losing
+/// everything; a `/dev/null` meant to discard output (`> /dev/null`) is opened to write only,
+/// so it is told apart. Checked once.
+#[cfg(unix)]
+fn stdout_closed() -> bool {
+    use std::os::fd::AsFd;
+    static CLOSED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CLOSED.get_or_init(|| stands_in_for_closed(io::stdout().as_fd()))
+}
+
+/// Elsewhere, a closed standard output is not told apart.
+#[cfg(not(unix))]
+fn stdout_closed() -> bool {
+    false
+}
+
+/// Whether `fd` is `/dev/null` opened for reading and writing: what Rust's runtime puts in
+/// place of a closed standard stream ([`stdout_closed`]).
+#[cfg(unix)]
+fn stands_in_for_closed(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    use rustix::fs::{FileType, OFlags};
+    let (Ok(meta), Ok(null), Ok(flags)) = (
+        rustix::fs::fstat(fd),
+        rustix::fs::stat("/dev/null"),
+        rustix::fs::fcntl_getfl(fd),
+    ) else {
+        return false;
+    };
+    FileType::from_raw_mode(meta.st_mode) == FileType::CharacterDevice
+        && meta.st_rdev == null.st_rdev
+        && flags & OFlags::RWMODE == OFlags::RDWR
 }
 
 fn main() -> ExitCode {
@@ -231,6 +283,27 @@ mod tests {
     #[test]
     fn cli_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    /// `/dev/null` opened for reading and writing (as Rust's runtime opens it for a closed
+    /// stream) stands in for a closed one; opened to write (`> /dev/null`), or a file, does not.
+    #[cfg(unix)]
+    #[test]
+    fn dev_null_for_reading_and_writing_stands_in_for_closed() {
+        use std::os::fd::AsFd;
+        let both = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        assert!(stands_in_for_closed(both.as_fd()));
+        let write = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        assert!(!stands_in_for_closed(write.as_fd()));
+        let file = tempfile::tempfile().unwrap();
+        assert!(!stands_in_for_closed(file.as_fd()));
     }
 
     #[test]

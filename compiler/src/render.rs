@@ -41,7 +41,7 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
         }
     }
     let lens: HashMap<String, usize> = texts.iter().map(|(k, v)| (k.clone(), v.len())).collect();
-    let mut cache = ariadne::sources(texts);
+    let mut cache = ariadne::sources(texts.into_iter().map(|(name, text)| (Name(name), text)));
     let mut out = Vec::new();
     for d in &picked {
         let clamp = |file: &str, r: std::ops::Range<usize>| {
@@ -54,7 +54,7 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
         };
-        let main = (d.file.to_string(), clamp(&d.file, d.span.range()));
+        let main = (Name(d.file.to_string()), clamp(&d.file, d.span.range()));
         let mut report = Report::build(kind, main.clone())
             .with_config(
                 Config::default()
@@ -78,7 +78,7 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
         labels.sort_by_key(|(file, r, _)| (*file != &*d.file, *file, r.start));
         for (order, (file, range, message)) in labels.into_iter().enumerate() {
             report = report.with_label(
-                Label::new((file.to_string(), range))
+                Label::new((Name(file.to_string()), range))
                     .with_message(printable(message))
                     .with_order(i32::try_from(order).unwrap_or(i32::MAX)),
             );
@@ -100,6 +100,19 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
         ));
     }
     text
+}
+
+/// A file's name as [`human`] knows it (exact: two names never merge) and shows it in a
+/// report's header (`[ a\u{1b}[2Jb.xop:2:14 ]`): with the characters that show nothing
+/// escaped ([`crate::format::escape_invisible`]), so that a file's name cannot clear the
+/// screen or forge a line. JSON and SARIF keep the exact name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Name(String);
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::format::escape_invisible(&self.0))
+    }
 }
 
 /// The diagnostics [`human`] renders: the first [`MAX_RENDERED`] errors, then as many of the
@@ -488,6 +501,41 @@ mod tests {
             for_ariadne("a\tb\r\n"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    /// A file's name with control characters (`ESC [2J` clears the screen, a line break would
+    /// forge a line) is escaped in every header, the main file's and a secondary file's; two
+    /// files are still told apart, and JSON keeps the exact names.
+    #[test]
+    fn file_names_are_escaped_in_headers() {
+        use crate::span::Span;
+        let (a, b) = ("module k\nfn g(): Int =\n", "module j\nfn h(): Int = 1\n");
+        let (fa, fb): (std::sync::Arc<str>, std::sync::Arc<str>) = (
+            std::sync::Arc::from("bad\u{1b}[2Jz.xop"),
+            std::sync::Arc::from("x\ny.xop"),
+        );
+        let d = Diagnostic::error("E0101", &fa, Span::new(22, 22), "expected an expression")
+            .with_secondary(&fb, Span::new(12, 13), "h here");
+        let texts = [(fa.to_string(), a), (fb.to_string(), b)];
+        let source = |name: &str| {
+            texts
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.to_string())
+        };
+        let out = human(std::slice::from_ref(&d), &source, false);
+        let bad: Vec<char> = out
+            .chars()
+            .filter(|&c| c != '\n' && crate::format::invisible(c))
+            .collect();
+        assert!(bad.is_empty(), "{bad:?} in {out}");
+        assert!(out.contains("bad\\u{1b}[2Jz.xop:2:14"), "{out}");
+        assert!(out.contains("x\\ny.xop:2:4"), "{out}");
+        // Each file's own line is shown under its name.
+        assert!(out.contains("fn h(): Int = 1"), "{out}");
+        let v = json(&[d], &source);
+        assert_eq!(v[0]["file"], "bad\u{1b}[2Jz.xop", "{v}");
+        assert_eq!(v[0]["secondary"][0]["file"], "x\ny.xop", "{v}");
     }
 
     /// JSON gives every secondary label a start and an end position, in its own file, as the
