@@ -415,10 +415,7 @@ fn prove(dir: &Path, n: u64, format: Format) -> u8 {
         Err(e) => return fail_log(&e),
     };
     let text = match format {
-        Format::Json => format!(
-            "{}\n",
-            crate::json::pretty(&proof)
-        ),
+        Format::Json => format!("{}\n", crate::json::pretty(&proof)),
         Format::Human => {
             let mut s = format!(
                 "inclusion proof of record {n} in the tree of size {} (log {})\nrecord: {}\n\
@@ -653,6 +650,10 @@ pub fn eval_logged(
     if let Err(e) = rt.load_bytes("eval", module_bytes, trust) {
         error(&e.to_string());
         return Err(FAILURE);
+    }
+    // A damaged copy of the module in DIR/modules/ was replaced: someone changed the folder.
+    for w in rt.log().map(ProofLog::take_warnings).unwrap_or_default() {
+        crate::err(&format!("warning: {w}\n"));
     }
     if let (true, crate::eval::Target::Policy(policy)) = (jit, target) {
         let set = rt.modules();

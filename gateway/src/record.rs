@@ -115,6 +115,14 @@ impl EngineRecorder {
         runtime
             .load_bytes(MODULE_NAME, module, None)
             .map_err(|e| format!("cannot load the module into the proof log: {e}"))?;
+        // A damaged copy of the module in DIR/modules/ was replaced: someone changed the folder.
+        for w in runtime
+            .log()
+            .map(ProofLog::take_warnings)
+            .unwrap_or_default()
+        {
+            eprintln!("warning: {w}");
+        }
         Ok(EngineRecorder { runtime })
     }
 

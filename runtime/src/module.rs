@@ -578,15 +578,32 @@ fn read_key_file(path: &std::path::Path, kind: &str) -> Result<String, String> {
     use std::io::Read as _;
     const LIMIT: u64 = 64 * 1024;
     let shown = path.display();
+    // The type is checked before the file is opened: opening a named pipe waits for a writer,
+    // forever if none comes. A character device is read as a file (`/dev/null` is no key;
+    // `/dev/zero` is cut at the limit below).
+    let cannot_read = |e: std::io::Error| {
+        format!(
+            "cannot read the {kind} key `{shown}`: {}",
+            crate::io::reason(&e)
+        )
+    };
+    let meta = std::fs::metadata(path).map_err(cannot_read)?;
+    #[cfg(unix)]
+    let char_device = std::os::unix::fs::FileTypeExt::is_char_device(&meta.file_type());
+    #[cfg(not(unix))]
+    let char_device = false;
+    if let Some(what) = crate::proof::not_a_file(meta.file_type())
+        && !char_device
+    {
+        return Err(format!(
+            "`{shown}` is {what}, not a {kind} key file: it is not read; give the file \
+             `xop keygen` wrote"
+        ));
+    }
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|file| file.take(LIMIT + 1).read_to_end(&mut bytes))
-        .map_err(|e| {
-            format!(
-                "cannot read the {kind} key `{shown}`: {}",
-                crate::io::reason(&e)
-            )
-        })?;
+        .map_err(cannot_read)?;
     if bytes.starts_with(MAGIC) {
         return Err(format!(
             "`{shown}` is a compiled module, not a {kind} key (make one with `xop keygen`)"

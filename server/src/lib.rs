@@ -262,6 +262,10 @@ pub fn serve_with(
                 e => format!("`{}`: {e}", path.display()),
             })?;
     }
+    // A damaged copy of a module in DATA/modules/ was replaced: someone changed the folder.
+    for w in rt.log().map(ProofLog::take_warnings).unwrap_or_default() {
+        eprintln!("xop serve: warning: {w}");
+    }
     // A hot swap lasts until a restart: say so when this start serves other modules than the
     // log's last `module.loaded` said, and record the change, so that the log says what served.
     let module_notes = module_changes(&rt, &opts.modules, &names)?;

@@ -38,6 +38,7 @@ use self::merkle::Hash;
 use self::record::{Body, Entry, encode, time_text};
 pub use self::store::Durable;
 use self::store::{Recovery, Writer};
+use crate::io::reason;
 use crate::module::hex;
 
 /// How a log is opened.
@@ -117,7 +118,7 @@ impl LogError {
     pub(crate) fn io(path: &Path, e: &std::io::Error) -> LogError {
         LogError::Io {
             path: path.display().to_string(),
-            message: crate::io::reason(e),
+            message: reason(e),
         }
     }
 }
@@ -236,6 +237,9 @@ pub struct ProofLog {
     origin: String,
     verifying_key: VerifyingKey,
     recovery: Recovery,
+    /// What [`Self::store_module`] found wrong and repaired in `modules/`, for the operator
+    /// ([`Self::take_warnings`]); its lock also keeps one module being stored at a time.
+    warnings: std::sync::Mutex<Vec<String>>,
     // Held for the log's lifetime: one writer per folder.
     _lock: File,
 }
@@ -343,6 +347,7 @@ impl ProofLog {
             origin,
             verifying_key,
             recovery,
+            warnings: std::sync::Mutex::new(Vec::new()),
             _lock: lock,
         })
     }
@@ -500,10 +505,36 @@ impl ProofLog {
         Ok(Some(seq))
     }
 
-    /// Keeps a module's file in `modules/<sha256 hex>.xopm`, so that replay and explanations
-    /// find the module a record names. Idempotent.
+    /// Keeps a module's file (`bytes`, whose SHA-256 is `content_hash`) in
+    /// `modules/<sha256 hex>.xopm`, so that replay and explanations find the module a record
+    /// names. Idempotent when the copy there is right: a regular file (or a symbolic link to
+    /// one) holding exactly `bytes`. Anything else in its place (a copy emptied or changed, a
+    /// named pipe, a device, a dangling link) is replaced atomically by the module's file and
+    /// reported by [`Self::take_warnings`]: the module's decisions must stay replayable. A
+    /// folder in its place, a module larger than [`MAX_KEPT_MODULE`], or a copy that cannot be
+    /// written is an error, and the caller must not decide with the module: its decisions
+    /// could not be replayed.
     pub fn store_module(&self, content_hash: &[u8; 32], bytes: &[u8]) -> Result<(), LogError> {
-        store_module(&self.dir, content_hash, bytes)
+        let mut warnings = self
+            .warnings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(w) = store_module(&self.dir, content_hash, bytes)? {
+            warnings.push(w);
+        }
+        Ok(())
+    }
+
+    /// What was found wrong in `modules/` and repaired since the last call (a kept copy of a
+    /// module that was damaged and replaced), to tell the operator: something other than xop
+    /// changed the log folder.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .warnings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Stops the writer after what is queued, with a final signed checkpoint.
@@ -567,17 +598,181 @@ pub fn module_path(dir: &Path, content_hash: &str) -> PathBuf {
     dir.join("modules").join(format!("{content_hash}.xopm"))
 }
 
-fn store_module(dir: &Path, content_hash: &[u8; 32], bytes: &[u8]) -> Result<(), LogError> {
-    let path = module_path(dir, &hex(content_hash));
-    if path.exists() {
-        return Ok(());
+/// The largest module file a log keeps in `modules/` and replay reads back: 256 MiB, far above
+/// any policy set's module (a few KiB to a few MiB). A larger file in `modules/` is refused
+/// unread, and a larger module is not kept (nor decided with, by a runtime with a log).
+pub const MAX_KEPT_MODULE: u64 = 256 * 1024 * 1024;
+
+/// What a path that is not a regular file is (`a named pipe (FIFO)`), for a message; `None`
+/// for a regular file.
+pub(crate) fn not_a_file(t: std::fs::FileType) -> Option<&'static str> {
+    if t.is_file() {
+        return None;
     }
+    if t.is_dir() {
+        return Some("a folder");
+    }
+    if t.is_symlink() {
+        return Some("a symbolic link");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+        if t.is_char_device() {
+            return Some("a character device");
+        }
+        if t.is_block_device() {
+            return Some("a block device");
+        }
+    }
+    Some("a special file")
+}
+
+/// Reads the regular file at `path` (through symbolic links), if it has at most `cap` bytes;
+/// else why not, as a phrase to follow the path (`is a named pipe (FIFO), not a file`).
+/// The type is checked before the file is opened: opening a named pipe waits for a writer,
+/// forever if none comes, and a device such as `/dev/zero` never ends.
+pub(crate) fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let unreadable = |e: std::io::Error| format!("cannot be read ({})", reason(&e));
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
+    if let Some(kind) = not_a_file(meta.file_type()) {
+        return Err(format!("is {kind}, not a file"));
+    }
+    let too_large = |len: u64| format!("is {len} bytes, more than the {cap} bytes expected");
+    if meta.len() > cap {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    // Capped again while reading: the file may have grown since.
+    File::open(path)
+        .and_then(|f| f.take(cap + 1).read_to_end(&mut bytes))
+        .map_err(unreadable)?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// Why the kept copy at `path` is not the module's file `bytes` (`None`: it is).
+fn kept_copy_damage(path: &Path, bytes: &[u8]) -> Option<String> {
+    let link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let through = if link {
+        " (through a symbolic link)"
+    } else {
+        ""
+    };
+    match read_regular(path, bytes.len() as u64) {
+        Ok(kept) if kept == bytes => None,
+        Ok(kept) if kept.is_empty() => Some(format!("it is empty{through}")),
+        Ok(kept) if kept.len() != bytes.len() => Some(format!(
+            "it has {} bytes{through}, the module {}",
+            kept.len(),
+            bytes.len()
+        )),
+        Ok(kept) => Some(format!(
+            "its content{through} is not the module's: its SHA-256 is {}",
+            hex(&crate::module::content_hash(&kept))
+        )),
+        Err(why) if link => Some(format!("it is a symbolic link whose target {why}")),
+        Err(why) => Some(format!("it {why}")),
+    }
+}
+
+/// [`ProofLog::store_module`] in `dir`; `Some(warning)` when a damaged copy was replaced.
+fn store_module(
+    dir: &Path,
+    content_hash: &[u8; 32],
+    bytes: &[u8],
+) -> Result<Option<String>, LogError> {
+    let name = hex(content_hash);
+    let path = module_path(dir, &name);
+    // Refused rather than kept: replay would refuse the file, so the module's decisions
+    // could never be replayed.
+    if bytes.len() as u64 > MAX_KEPT_MODULE {
+        return Err(LogError::Config(format!(
+            "module {name} is {} bytes, more than the {} MiB a proof log keeps of a module for \
+             replay: its decisions could not be replayed, so it is not loaded; build a smaller \
+             module (split the policies into several)",
+            bytes.len(),
+            MAX_KEPT_MODULE >> 20
+        )));
+    }
+    // Failing closed: the caller must not decide with a module whose copy is not kept.
+    let cannot = |what: String, fix: &str| LogError::Io {
+        path: path.display().to_string(),
+        message: format!(
+            "{what}, so module {name} is not loaded (its decisions could not be replayed); {fix}"
+        ),
+    };
+    let fix = "fix the cause (a full disk, permissions) and load the module again";
+    let damage = match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(format!("it cannot be read ({})", reason(&e))),
+        // Never removed: it may hold something of value.
+        Ok(meta) if meta.is_dir() => {
+            return Err(cannot(
+                "is a folder, where the module's file is kept".into(),
+                "move the folder away and load the module again",
+            ));
+        }
+        Ok(_) => match kept_copy_damage(&path, bytes) {
+            None => return Ok(None),
+            Some(why) => Some(why),
+        },
+    };
     let modules = dir.join("modules");
-    std::fs::create_dir_all(&modules).map_err(|e| LogError::io(&modules, &e))?;
-    let tmp = modules.join(format!("{}.tmp", hex(content_hash)));
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| File::open(&tmp)?.sync_all())
-        .map_err(|e| LogError::io(&tmp, &e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, &e))?;
-    store::sync_dir(&modules)
+    std::fs::create_dir_all(&modules).map_err(|e| {
+        cannot(
+            format!(
+                "cannot be written (`{}`: {})",
+                modules.display(),
+                reason(&e)
+            ),
+            fix,
+        )
+    })?;
+    // Written beside it and renamed over it, so that the copy is at all times either what was
+    // there or the whole module; a link is replaced itself, never what it points to.
+    let tmp = modules.join(format!("{name}.tmp"));
+    // A leftover of a crash (or anything else under that name: `create_new` never opens it,
+    // so never waits on a named pipe or writes through a link).
+    let _ = std::fs::remove_file(&tmp);
+    let written = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| {
+            use std::io::Write as _;
+            f.write_all(bytes)?;
+            f.sync_all()
+        });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(cannot(
+            format!("cannot be written (`{}`: {})", tmp.display(), reason(&e)),
+            fix,
+        ));
+    }
+    if let Err(e) = std::fs::rename(&tmp, &path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(cannot(format!("cannot be written ({})", reason(&e)), fix));
+    }
+    store::sync_dir(&modules)?;
+    Ok(damage.map(|why| {
+        format!(
+            "the copy of module {name} kept in `{}` was not the module's file ({why}); it was \
+             replaced by the module's file, so that its decisions stay replayable. Something \
+             other than xop changed the log folder: check it (`xop log replay {}` re-decides \
+             every record with its module)",
+            path.display(),
+            dir.display()
+        )
+    }))
 }

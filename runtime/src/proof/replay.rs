@@ -16,7 +16,7 @@ use std::path::Path;
 
 use super::evidence::rebuild;
 use super::record::{DecisionRecord, check_module_hash};
-use super::{LogError, module_path};
+use super::{LogError, MAX_KEPT_MODULE, module_path, read_regular};
 use crate::bind::{BindError, BindErrorKind, Bound};
 use crate::interp::{self, BAD_INPUT, Decision, FixedSignals, Sets};
 use crate::ir::{Param, Policy, Program, Type, Verdict};
@@ -37,6 +37,10 @@ pub enum Replayed {
 /// Loads the module `hash` (hex) kept in the log folder `dir`, checking that the file is the
 /// module the record names.
 ///
+/// Only a regular file (or a symbolic link to one) of at most [`MAX_KEPT_MODULE`] bytes is
+/// read: anything else there (a named pipe, a device, a folder) is refused before it is
+/// opened, and a larger file unread.
+///
 /// `hash` comes from a record (or a review case), which a forger may have rewritten: anything
 /// but a SHA-256 in lowercase hex ([`check_module_hash`]) is refused before a path is built
 /// from it, so that `../../other` never names a file outside `DIR/modules/`.
@@ -48,10 +52,12 @@ pub fn load_module(dir: &Path, hash: &str) -> Result<LoadedModule, LogError> {
         ))
     })?;
     let path = module_path(dir, hash);
-    let bytes = std::fs::read(&path).map_err(|e| {
+    // Not `std::fs::read`: a named pipe put there made replay and `xop explain` wait forever,
+    // and a link to `/dev/zero` read until memory ran out.
+    let bytes = read_regular(&path, MAX_KEPT_MODULE).map_err(|why| {
         LogError::Config(format!(
-            "module {hash} is not kept in the log folder (`{}`: {e}); copy the module file there \
-         under that name",
+            "module {hash} is not kept in the log folder: `{}` {why}; copy the module file \
+             there under that name",
             path.display()
         ))
     })?;
