@@ -526,6 +526,8 @@ impl<'a> Checker<'a> {
         let accept = |found: DefKind| takes(kind, found);
         let help = if let Some(h) = unbound.or(time) {
             h
+        } else if let Some(h) = kind.map_or_else(|| other_language_value(name), |_| None) {
+            h
         } else if let Some(h) = resolve::import_hint(self.db, self.project, name, accept) {
             // A module declares the very name: importing it is surely what is missing, more
             // surely than a near spelling.
@@ -3312,6 +3314,20 @@ pub fn place(e: &Expr) -> Option<Place> {
             }
             Some(Place::Call(callee.dotted(), parts))
         }
+        _ => None,
+    }
+}
+
+/// The help for a value another language writes for XOP's (`True`, `null`), which no one
+/// declares: `true`, or how XOP says "no value".
+fn other_language_value(name: &str) -> Option<String> {
+    match name {
+        "True" | "TRUE" => Some("write `true`: XOP's Booleans are `true` and `false`".into()),
+        "False" | "FALSE" => Some("write `false`: XOP's Booleans are `true` and `false`".into()),
+        "null" | "nil" | "None" | "NULL" | "undefined" => Some(format!(
+            "XOP has no `{name}`: an optional value that has none is absent; test it with \
+             `x is absent` (or `x is present`), or give a default with `x ?? value`"
+        )),
         _ => None,
     }
 }
