@@ -463,6 +463,7 @@ pub fn policy_guard(db: &dyn Db, project: Project, file: SourceFile, index: u32)
         scope,
         subst: &subst,
         text,
+        qualify: qualified_here(db, project, scope),
     };
     for (index, rule) in p.rules.iter().enumerate() {
         let ast::Rule::Rule {
@@ -525,6 +526,21 @@ struct Canon<'a> {
     scope: &'a Scope,
     subst: &'a BTreeMap<String, String>,
     text: &'a str,
+    /// The names a message writes qualified in this file ([`qualified_here`]): found once per
+    /// policy, so that a fact naming none of them costs no walk.
+    qualify: BTreeSet<Arc<str>>,
+}
+
+/// The names of `scope` that [`Canon::qualified_shown`] writes qualified: the file's aliases
+/// (`use m.x as y`) and the names two declarations of the project share that the file sees.
+fn qualified_here(db: &dyn Db, project: Project, scope: &Scope) -> BTreeSet<Arc<str>> {
+    let aliases = (scope.names.iter())
+        .filter(|(name, e)| *e.def.name != ***name)
+        .map(|(name, _)| name.clone());
+    let shared = (shared_names(db, project).iter())
+        .filter(|n| matches!(scope.lookup(db, n), Lookup::Found(_)))
+        .cloned();
+    aliases.chain(shared).collect()
 }
 
 impl Canon<'_> {
@@ -700,9 +716,11 @@ impl Canon<'_> {
     /// qualified (`std.consent.marketing`); `None` when it names none such. Locals (the
     /// policy's bindings, its `at`, lambda variables) are kept.
     fn qualified_shown(&self, e: &ast::Expr) -> Option<String> {
-        let shared = shared_names(self.db, self.project);
+        if self.qualify.is_empty() {
+            return None;
+        }
         let mut replace: Vec<(Span, String)> = Vec::new();
-        self.qualified_names(e, &mut Vec::new(), shared, &mut replace);
+        self.qualified_names(e, &mut Vec::new(), &mut replace);
         if replace.is_empty() {
             return None;
         }
@@ -722,27 +740,17 @@ impl Canon<'_> {
         &self,
         e: &ast::Expr,
         bound: &mut Vec<String>,
-        shared: &BTreeSet<Arc<str>>,
         out: &mut Vec<(Span, String)>,
     ) {
         let mut name = |n: &ast::Ident, bound: &[String]| {
-            if bound.contains(&n.name) || self.subst.contains_key(&n.name) {
+            if !self.qualify.contains(n.name.as_str())
+                || bound.contains(&n.name)
+                || self.subst.contains_key(&n.name)
+            {
                 return;
             }
-            // An alias is one of the file's own names (`use m.x as y`); a shared name is
-            // looked up only then, so that a fact naming neither costs no lookup.
-            let def = match self.scope.names.get(n.name.as_str()) {
-                Some(e) if *e.def.name != *n.name => Some(e.def.clone()),
-                _ if shared.contains(n.name.as_str()) => {
-                    match self.scope.lookup(self.db, &n.name) {
-                        Lookup::Found(x) => Some(x.def),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
-            if let Some(def) = def {
-                out.push((n.span, def.qualified(self.db)));
+            if let Lookup::Found(x) = self.scope.lookup(self.db, &n.name) {
+                out.push((n.span, x.def.qualified(self.db)));
             }
         };
         match &e.kind {
@@ -760,35 +768,35 @@ impl Canon<'_> {
                     .map(|r| &**r)
                     .chain(args.iter().map(|a| &a.value))
                 {
-                    self.qualified_names(x, bound, shared, out);
+                    self.qualified_names(x, bound, out);
                 }
             }
             ExprKind::Field(x, _)
             | ExprKind::Paren(x)
             | ExprKind::Unary(_, x)
-            | ExprKind::Is { expr: x, .. } => self.qualified_names(x, bound, shared, out),
+            | ExprKind::Is { expr: x, .. } => self.qualified_names(x, bound, out),
             ExprKind::Binary(_, a, b) | ExprKind::Range { lo: a, hi: b, .. } => {
-                self.qualified_names(a, bound, shared, out);
-                self.qualified_names(b, bound, shared, out);
+                self.qualified_names(a, bound, out);
+                self.qualified_names(b, bound, out);
             }
             ExprKind::If(c, a, b) => {
                 for x in [c, a, b] {
-                    self.qualified_names(x, bound, shared, out);
+                    self.qualified_names(x, bound, out);
                 }
             }
             ExprKind::List(xs) | ExprKind::Set(xs) => {
                 for x in xs {
-                    self.qualified_names(x, bound, shared, out);
+                    self.qualified_names(x, bound, out);
                 }
             }
             ExprKind::Record { fields, .. } => {
                 for (_, x) in fields {
-                    self.qualified_names(x, bound, shared, out);
+                    self.qualified_names(x, bound, out);
                 }
             }
             ExprKind::Lambda(x, body) => {
                 bound.push(x.name.clone());
-                self.qualified_names(body, bound, shared, out);
+                self.qualified_names(body, bound, out);
                 bound.pop();
             }
             ExprKind::Lit(_) | ExprKind::Error => {}
