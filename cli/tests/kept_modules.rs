@@ -12,10 +12,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-use support::{TempDir, text, xop_in};
+use support::{TempDir, mkfifo, text, xop_in, xop_within};
 
 const SOURCE: &str = "module p
 
@@ -58,35 +57,7 @@ fn eval(dir: &Path) -> Output {
 /// Runs `xop ARGS` in `dir`, killed after 20 s: a command that waits on a named pipe must
 /// fail the test, not hang the test run.
 fn xop_within_deadline(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("XOP_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`xop {}` still waits after 20 s", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn mkfifo(path: &Path) -> bool {
-    let made = Command::new("mkfifo").arg(path).status();
-    if !made.is_ok_and(|s| s.success()) {
-        eprintln!("skipped: no mkfifo");
-        return false;
-    }
-    true
+    xop_within(dir, args, 20)
 }
 
 #[test]

@@ -12,8 +12,7 @@ mod support;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
 use support::{TempDir, text};
 
@@ -142,29 +141,6 @@ fn a_key_given_as_a_source_is_refused_without_showing_it() {
     assert!(!text(&o).contains("release.key"), "{}", text(&o));
 }
 
-/// Runs `xop ARGS` in `dir`, killed after 30 seconds (a server that started by mistake).
-fn xop_briefly(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xop"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("XOP_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 /// A compiled module given where a key goes is named as a module, not a key, by every verb
 /// that reads a key: `eval` and `test --trust`, `build --sign`, `mcp-gateway --trust`, `serve`
 /// (`trust =` in xop.toml) and `log verify-proof --key`. A file too long to be a key is not
@@ -211,7 +187,8 @@ fn a_module_given_as_a_key_is_named_as_a_module() {
             "127.0.0.1:0",
         ],
     ] {
-        let o = xop_briefly(dir.path(), args);
+        // Killed after 30 s: `serve` would be a server started by mistake.
+        let o = support::xop_within(dir.path(), args, 30);
         assert_eq!(code(&o), 2, "{args:?}: {}", text(&o));
         let err = stderr(&o);
         assert!(err.starts_with("error: "), "{args:?}: {err}");

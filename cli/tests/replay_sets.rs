@@ -7,9 +7,29 @@ mod support;
 
 use support::{TempDir, text, xop_in};
 
-/// Writes `source` and `input`, decides them with `xop eval --log log` (by the policy, then by
-/// the action), checks that the verdict is `deny` with `reason`, then replays the log.
-fn eval_then_replay(name: &str, source: &str, input: &str, reason: &str) {
+/// Writes a module and `input`: the module declares `record` (a record type, or nothing), an
+/// action `act` of one parameter `param` (its name and type), and a policy `pol` that denies
+/// with `deny` (its reason and condition) and else allows. Decides the input with
+/// `xop eval --log log` (by the policy, then by the action), checks that the verdict is `deny`
+/// with that reason, then replays the log.
+fn eval_then_replay(
+    name: &str,
+    record: &str,
+    param: (&str, &str),
+    deny: (&str, &str),
+    input: &str,
+) {
+    let ((p, ty), (reason, condition)) = (param, deny);
+    let source = format!(
+        "module qa.sets\n\
+         {record}\n\
+         purpose p1\n\
+         action act({p}: {ty}) purpose p1 risk minimal\n\
+         policy pol for act({p}: {p}) {{\n\
+         \x20 deny \"{reason}\" when {condition}\n\
+         \x20 allow \"ok\"\n\
+         }}\n"
+    );
     let tmp = TempDir::new(name);
     tmp.write("m.xop", source);
     tmp.write("in.json", input);
@@ -45,15 +65,10 @@ fn a_set_whose_length_only_is_read_replays_with_that_length() {
     // Only `len` is logged: three defaults would bind as one element (repeats dropped).
     eval_then_replay(
         "set-len",
-        "module qa.r\n\
-         purpose p1\n\
-         action act(tags: Set<Text>) purpose p1 risk minimal\n\
-         policy pol for act(tags: tags) {\n\
-         \x20 deny \"many-tags\" when count(tags) > 1\n\
-         \x20 allow \"ok\"\n\
-         }\n",
+        "",
+        ("tags", "Set<Text>"),
+        ("many-tags", "count(tags) > 1"),
         r#"{"tags":["a","b","c"]}"#,
-        "many-tags",
     );
 }
 
@@ -62,16 +77,10 @@ fn a_set_of_records_read_in_part_keeps_its_repeats() {
     // Only each `a` is logged: the two elements, equal in `a`, would bind as one.
     eval_then_replay(
         "set-fields",
-        "module qa.q\n\
-         record R { a: Int, b: Text }\n\
-         purpose p1\n\
-         action act(rs: Set<R>) purpose p1 risk minimal\n\
-         policy pol for act(rs: rs) {\n\
-         \x20 deny \"two-big\" when count(rs, r => r.a > 0) > 1\n\
-         \x20 allow \"ok\"\n\
-         }\n",
+        "record R { a: Int, b: Text }",
+        ("rs", "Set<R>"),
+        ("two-big", "count(rs, r => r.a > 0) > 1"),
         r#"{"rs":[{"a":1,"b":"x"},{"a":1,"b":"y"}]}"#,
-        "two-big",
     );
 }
 
@@ -81,16 +90,10 @@ fn a_set_of_records_read_in_part_keeps_its_order() {
     // come first, and the replay would fail where the decision did not.
     eval_then_replay(
         "set-order",
-        "module qa.o\n\
-         record R { a: Int, b: Int }\n\
-         purpose p1\n\
-         action act(rs: Set<R>) purpose p1 risk minimal\n\
-         policy pol for act(rs: rs) {\n\
-         \x20 deny \"big-share\" when any(rs, r => 10 / r.b > 1)\n\
-         \x20 allow \"ok\"\n\
-         }\n",
+        "record R { a: Int, b: Int }",
+        ("rs", "Set<R>"),
+        ("big-share", "any(rs, r => 10 / r.b > 1)"),
         r#"{"rs":[{"a":1,"b":5},{"a":2,"b":0}]}"#,
-        "big-share",
     );
 }
 
@@ -99,15 +102,9 @@ fn sets_inside_records_inside_sets_keep_their_length() {
     // The inner sets' lengths only are logged, and no field of the outer elements.
     eval_then_replay(
         "set-nested",
-        "module qa.n\n\
-         record R { a: Int, tags: Set<Text> }\n\
-         purpose p1\n\
-         action act(rs: Set<R>) purpose p1 risk minimal\n\
-         policy pol for act(rs: rs) {\n\
-         \x20 deny \"tagged\" when count(rs, r => count(r.tags) > 1) > 1\n\
-         \x20 allow \"ok\"\n\
-         }\n",
+        "record R { a: Int, tags: Set<Text> }",
+        ("rs", "Set<R>"),
+        ("tagged", "count(rs, r => count(r.tags) > 1) > 1"),
         r#"{"rs":[{"a":1,"tags":["x","y"]},{"a":2,"tags":["z","w"]}]}"#,
-        "tagged",
     );
 }

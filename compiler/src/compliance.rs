@@ -4494,14 +4494,19 @@ policy p for a(to: c, referrer: r, channel: ch) {
             assert!(help.contains(call), "{help}");
             let mut ws = Workspace::new();
             ws.set_file("m.xop", fixed.as_str());
-            let left: Vec<_> = ws
-                .diagnostics()
-                .into_iter()
-                .filter(|d| d.severity == crate::diagnostic::Severity::Error || d.code == code)
-                .map(|d| (d.code, d.message, d.help))
-                .collect();
+            let left = errors_and(&ws, code);
             assert!(left.is_empty(), "{help}\n{fixed}\n{left:#?}");
         }
+    }
+
+    /// The errors of `ws` and its diagnostics `code` (what a help that was followed should
+    /// leave none of): code, message and help of each.
+    fn errors_and(ws: &Workspace, code: &str) -> Vec<(&'static str, String, Option<String>)> {
+        ws.diagnostics()
+            .into_iter()
+            .filter(|d| d.severity == crate::diagnostic::Severity::Error || d.code == code)
+            .map(|d| (d.code, d.message, d.help))
+            .collect()
     }
 
     /// `files` with what the help of their one `code` diagnostic asks for done as a person
@@ -4671,14 +4676,23 @@ policy p for a(to: c, referrer: r, channel: ch) {
             for (path, text) in &done {
                 ws.set_file(path, text.as_str());
             }
-            let left: Vec<_> = ws
-                .diagnostics()
-                .into_iter()
-                .filter(|d| d.severity == crate::diagnostic::Severity::Error || d.code == code)
-                .map(|d| (d.code, d.message, d.help))
-                .collect();
+            let left = errors_and(&ws, code);
             assert!(left.is_empty(), "{help}\n{done:#?}\n{left:#?}");
         }
+    }
+
+    /// The label of the one C0005 of `ws` (the test fails if there are none or several).
+    fn the_c0005_label(ws: &Workspace) -> String {
+        let labels: Vec<String> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "C0005")
+            .map(|d| d.label)
+            .collect();
+        let [label] = labels.as_slice() else {
+            panic!("{labels:?}");
+        };
+        label.clone()
     }
 
     /// Where two facts of an example would read the same (`consent(c, marketing, ch)` in two
@@ -4695,15 +4709,7 @@ policy p for a(to: c, referrer: r, channel: ch) {
             "b.xop",
             include_str!("../../tests/ui/C0005_example_qualifies_alike_facts/b.xop"),
         );
-        let labels: Vec<String> = ws
-            .diagnostics()
-            .into_iter()
-            .filter(|d| d.code == "C0005")
-            .map(|d| d.label)
-            .collect();
-        let [label] = labels.as_slice() else {
-            panic!("{labels:?}");
-        };
+        let label = the_c0005_label(&ws);
         for shown in [
             "`consent(c, std.consent.marketing, ch)` is false",
             "`consent(c, ui.c0005.alike.a.marketing, ch)` is true",
@@ -4726,15 +4732,7 @@ policy p for a(to: c, referrer: r, channel: ch) {
             "module a\nuse std.consent.consent\nuse p.promo as mk\nuse b.send\n\
              policy leads for send(to: c, channel: ch) { deny \"x\" unless consent(c, mk, ch) }\n",
         );
-        let labels: Vec<String> = ws
-            .diagnostics()
-            .into_iter()
-            .filter(|d| d.code == "C0005")
-            .map(|d| d.label)
-            .collect();
-        let [label] = labels.as_slice() else {
-            panic!("{labels:?}");
-        };
+        let label = the_c0005_label(&ws);
         for shown in [
             "`consent(c, p.offer, ch)` is false",
             "`consent(c, p.promo, ch)` is true",

@@ -23,7 +23,7 @@ use xop_runtime::module::{Module, hash_sources, hex, read_verifying_key};
 use xop_runtime::proof::record::Body;
 use xop_runtime::proof::replay::{Replayed, load_module, replay};
 use xop_runtime::proof::verify::LogReader;
-use xop_runtime::proof::{LogConfig, MAX_KEPT_MODULE, ProofLog, module_path};
+use xop_runtime::proof::{LogConfig, LogError, MAX_KEPT_MODULE, ProofLog, module_path};
 
 /// A module of one policy, `m.pol`, that allows everything (no input), with `reason`: two
 /// reasons give two modules.
@@ -61,8 +61,23 @@ fn module_bytes(reason: &str) -> Vec<u8> {
 }
 
 /// Opens the log in `dir`, loads `bytes` and decides once; returns what the load reported.
+/// Opens the log in `dir`, waiting while it is locked: another test of this binary that starts
+/// a process (`mkfifo`) at the moment a log is closed gives the child a copy of the log's
+/// `flock`ed descriptor, held until the child runs its program.
+fn open_log(dir: &Path) -> ProofLog {
+    let start = std::time::Instant::now();
+    loop {
+        match ProofLog::open(dir, LogConfig::default()) {
+            Err(LogError::Locked { .. }) if start.elapsed() < Duration::from_secs(5) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
 fn load_and_decide(dir: &Path, bytes: &[u8]) -> Vec<String> {
-    let rt = Runtime::with_log(ProofLog::open(dir, LogConfig::default()).unwrap());
+    let rt = Runtime::with_log(open_log(dir));
     rt.load_bytes("m", bytes, None).unwrap();
     let warnings = rt.log().unwrap().take_warnings();
     let o = rt.decide("pol", Input::JsonBytes(b"{}")).unwrap();
@@ -83,6 +98,21 @@ fn replay_all(dir: &Path) -> usize {
         }
     }
     n
+}
+
+/// A log in `root/L` of one decision by `bytes`, whose load reported nothing; the log's
+/// folder, the path of the module's kept copy and the module's hash.
+fn logged_once(root: &Path, bytes: &[u8]) -> (PathBuf, PathBuf, String) {
+    let dir = root.join("L");
+    assert_eq!(load_and_decide(&dir, bytes), Vec::<String>::new());
+    let hash = hex(&xop_runtime::module::content_hash(bytes));
+    let path = module_path(&dir, &hash);
+    (dir, path, hash)
+}
+
+/// Why [`load_module`] refuses the module `hash` kept in the log `dir`.
+fn load_error(dir: &Path, hash: &str) -> String {
+    load_module(dir, hash).map(|_| ()).unwrap_err().to_string()
 }
 
 /// Makes a named pipe at `path`; `false` (the test is skipped) where `mkfifo` is missing.
@@ -109,7 +139,9 @@ fn within_deadline<T: Send + 'static>(
     });
     match rx.recv_timeout(Duration::from_secs(20)) {
         Ok(v) => v,
-        Err(_) => {
+        // The thread ended without an answer: `f` panicked (its message is above).
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what} failed on its thread"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
             let _ = std::fs::OpenOptions::new().write(true).open(fifo);
             panic!("{what} waited on the named pipe `{}`", fifo.display());
         }
@@ -121,10 +153,7 @@ fn a_damaged_kept_copy_is_replaced_when_the_module_is_loaded_again_and_reported(
     let bytes = module_bytes("fine");
     let other = module_bytes("nice"); // as long as the module: only its content differs
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("L");
-    assert_eq!(load_and_decide(&dir, &bytes), Vec::<String>::new());
-    let hash = hex(&xop_runtime::module::content_hash(&bytes));
-    let path = module_path(&dir, &hash);
+    let (dir, path, hash) = logged_once(root.path(), &bytes);
     let wrong = root.path().join("wrong.xopm");
     std::fs::write(&wrong, &other).unwrap();
     let mut flipped = bytes.clone();
@@ -245,9 +274,7 @@ fn a_damaged_kept_copy_is_replaced_when_the_module_is_loaded_again_and_reported(
 fn a_right_copy_is_kept_as_it_is_even_through_a_link() {
     let bytes = module_bytes("fine");
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("L");
-    assert_eq!(load_and_decide(&dir, &bytes), Vec::<String>::new());
-    let path = module_path(&dir, &hex(&xop_runtime::module::content_hash(&bytes)));
+    let (dir, path, _) = logged_once(root.path(), &bytes);
     let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
     let before = inode(&path);
     assert_eq!(load_and_decide(&dir, &bytes), Vec::<String>::new());
@@ -273,14 +300,12 @@ fn a_right_copy_is_kept_as_it_is_even_through_a_link() {
 fn a_folder_in_place_of_the_kept_copy_fails_the_load_and_nothing_is_decided() {
     let bytes = module_bytes("fine");
     let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("L");
-    assert_eq!(load_and_decide(&dir, &bytes), Vec::<String>::new());
-    let path = module_path(&dir, &hex(&xop_runtime::module::content_hash(&bytes)));
+    let (dir, path, _) = logged_once(root.path(), &bytes);
     std::fs::remove_file(&path).unwrap();
     std::fs::create_dir(&path).unwrap();
     std::fs::write(path.join("notes.txt"), b"mine").unwrap();
 
-    let rt = Runtime::with_log(ProofLog::open(&dir, LogConfig::default()).unwrap());
+    let rt = Runtime::with_log(open_log(&dir));
     let size = rt.log().unwrap().size();
     let e = rt.load_bytes("m", &bytes, None).unwrap_err().to_string();
     assert!(
@@ -301,7 +326,7 @@ fn a_folder_in_place_of_the_kept_copy_fails_the_load_and_nothing_is_decided() {
 #[test]
 fn a_module_larger_than_a_log_keeps_is_refused() {
     let root = tempfile::tempdir().unwrap();
-    let log = ProofLog::open(&root.path().join("L"), LogConfig::default()).unwrap();
+    let log = open_log(&root.path().join("L"));
     // Zeroed pages, allocated lazily: cheap.
     let big = vec![0u8; MAX_KEPT_MODULE as usize + 1];
     let e = log
@@ -319,13 +344,10 @@ fn a_module_larger_than_a_log_keeps_is_refused() {
     log.close().unwrap();
 }
 
-/// The log of one decision by [`module_bytes`], and the path of its kept copy.
+/// [`logged_once`] by `module_bytes("fine")`, its kept copy removed: the log's folder, where
+/// the copy was, and the module's hash.
 fn one_decision(root: &Path) -> (PathBuf, PathBuf, String) {
-    let bytes = module_bytes("fine");
-    let dir = root.join("L");
-    load_and_decide(&dir, &bytes);
-    let hash = hex(&xop_runtime::module::content_hash(&bytes));
-    let path = module_path(&dir, &hash);
+    let (dir, path, hash) = logged_once(root, &module_bytes("fine"));
     std::fs::remove_file(&path).unwrap();
     (dir, path, hash)
 }
@@ -337,12 +359,7 @@ fn replay_refuses_a_named_pipe_without_waiting_on_it() {
     if !mkfifo(&path) {
         return;
     }
-    let e = within_deadline(&path, "load_module", move || {
-        load_module(&dir, &hash)
-            .map(|_| ())
-            .unwrap_err()
-            .to_string()
-    });
+    let e = within_deadline(&path, "load_module", move || load_error(&dir, &hash));
     assert!(
         e.contains(&format!(
             "`{}` is a named pipe (FIFO), not a file; copy the module file there",
@@ -357,10 +374,7 @@ fn replay_refuses_a_device_and_a_folder_unread() {
     let root = tempfile::tempdir().unwrap();
     let (dir, path, hash) = one_decision(root.path());
     std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
-    let e = load_module(&dir, &hash)
-        .map(|_| ())
-        .unwrap_err()
-        .to_string();
+    let e = load_error(&dir, &hash);
     assert!(
         e.contains(&format!(
             "`{}` is a character device, not a file",
@@ -370,10 +384,7 @@ fn replay_refuses_a_device_and_a_folder_unread() {
     );
     std::fs::remove_file(&path).unwrap();
     std::fs::create_dir(&path).unwrap();
-    let e = load_module(&dir, &hash)
-        .map(|_| ())
-        .unwrap_err()
-        .to_string();
+    let e = load_error(&dir, &hash);
     assert!(
         e.contains(&format!("`{}` is a folder, not a file", path.display())),
         "{e}"
@@ -388,10 +399,7 @@ fn replay_refuses_a_file_larger_than_a_kept_module_unread() {
     let f = std::fs::File::create(&path).unwrap();
     f.set_len(MAX_KEPT_MODULE + 1).unwrap();
     drop(f);
-    let e = load_module(&dir, &hash)
-        .map(|_| ())
-        .unwrap_err()
-        .to_string();
+    let e = load_error(&dir, &hash);
     assert!(
         e.contains(&format!(
             "`{}` is {} bytes, more than the {MAX_KEPT_MODULE} bytes expected",

@@ -48,6 +48,15 @@ fn quantify(quantifier: Quantifier, list: Expr, at: u32, body: Option<Expr>) -> 
     }
 }
 
+/// `count(list, x => body) > 1` (`count(list) > 1` without a body), the element in slot `at`.
+fn more_than_one(list: Expr, at: u32, body: Option<Expr>) -> Expr {
+    cmp(
+        CmpOp::Gt,
+        quantify(Quantifier::Count, list, at, body),
+        int(1),
+    )
+}
+
 /// The element's field `f` (the element in slot 9).
 fn elem_field(f: u32) -> Expr {
     Expr::Field(b(slot(9)), f)
@@ -80,6 +89,15 @@ fn policy(ty: Type, condition: Expr, field_b: Type) -> Program {
         ],
     });
     p
+}
+
+/// [`policy`] over a `Set<Text>` that denies when `count(a0) > 1`.
+fn count_of_texts_over_one() -> Program {
+    policy(
+        set_of(Type::Text),
+        more_than_one(slot(0), 9, None),
+        Type::Text,
+    )
 }
 
 /// Decides `args` (the value of `a0`, as JSON) with `p` as the runtime does (bound from JSON,
@@ -127,28 +145,25 @@ fn replays_the_same(p: &Program, args: Json) {
     }
 }
 
-/// Whether the evidence of `r` holds no value at all (lengths only).
-fn lengths_only(r: &DecisionRecord) -> bool {
-    r.evidence
-        .iter()
-        .all(|e| e.value.is_none() && e.len.is_some())
+/// Checks that the evidence of deciding `args` by the policy holds no value at all (lengths
+/// only), then that `args` replays the same ([`replays_the_same`]).
+fn replays_from_lengths_only(p: &Program, args: Json) {
+    let r = record(p, args.clone(), false);
+    assert!(
+        r.evidence
+            .iter()
+            .all(|e| e.value.is_none() && e.len.is_some()),
+        "{:?}",
+        r.evidence
+    );
+    replays_the_same(p, args);
 }
 
 #[test]
 fn a_set_whose_length_only_is_read_replays_with_that_length() {
     // `deny when count(a0) > 1` over a Set<Text>: the evidence is `a0` of len 3, nothing else.
-    let p = policy(
-        set_of(Type::Text),
-        cmp(
-            CmpOp::Gt,
-            quantify(Quantifier::Count, slot(0), 9, None),
-            int(1),
-        ),
-        Type::Text,
-    );
-    let r = record(&p, json!(["a", "b", "c"]), false);
-    assert!(lengths_only(&r), "{:?}", r.evidence);
-    replays_the_same(&p, json!(["a", "b", "c"]));
+    let p = count_of_texts_over_one();
+    replays_from_lengths_only(&p, json!(["a", "b", "c"]));
 }
 
 #[test]
@@ -157,16 +172,7 @@ fn a_set_of_records_read_in_part_keeps_its_repeats() {
     // equal in it.
     let p = policy(
         set_of(Type::Record(0)),
-        cmp(
-            CmpOp::Gt,
-            quantify(
-                Quantifier::Count,
-                slot(0),
-                9,
-                Some(cmp(CmpOp::Gt, elem_field(0), int(0))),
-            ),
-            int(1),
-        ),
+        more_than_one(slot(0), 9, Some(cmp(CmpOp::Gt, elem_field(0), int(0)))),
         Type::Text,
     );
     replays_the_same(&p, json!([{"a": 1, "b": "x"}, {"a": 1, "b": "y"}]));
@@ -199,40 +205,19 @@ fn sets_in_the_elements_of_a_set_keep_their_length() {
     // logged, so every element rebuilds the same.
     let p = policy(
         set_of(Type::Record(0)),
-        cmp(
-            CmpOp::Gt,
-            quantify(
-                Quantifier::Count,
-                slot(0),
-                9,
-                Some(cmp(
-                    CmpOp::Gt,
-                    quantify(Quantifier::Count, elem_field(1), 8, None),
-                    int(1),
-                )),
-            ),
-            int(1),
-        ),
+        more_than_one(slot(0), 9, Some(more_than_one(elem_field(1), 8, None))),
         set_of(Type::Text),
     );
-    let args = json!([{"a": 1, "b": ["x", "y"]}, {"a": 2, "b": ["z", "w"]}]);
-    let r = record(&p, args.clone(), false);
-    assert!(lengths_only(&r), "{:?}", r.evidence);
-    replays_the_same(&p, args);
+    replays_from_lengths_only(
+        &p,
+        json!([{"a": 1, "b": ["x", "y"]}, {"a": 2, "b": ["z", "w"]}]),
+    );
 }
 
 #[test]
 fn a_record_as_logged_before_replays_the_same() {
     // The record format is unchanged: a record as a log holds it (its JSON) replays.
-    let p = policy(
-        set_of(Type::Text),
-        cmp(
-            CmpOp::Gt,
-            quantify(Quantifier::Count, slot(0), 9, None),
-            int(1),
-        ),
-        Type::Text,
-    );
+    let p = count_of_texts_over_one();
     let logged: DecisionRecord = serde_json::from_value(json!({
         "module": "0".repeat(64),
         "policy": "t.p",
@@ -268,24 +253,8 @@ fn sets_in_sets_keep_their_length() {
     // `deny when count(a0, s => count(s) > 1) > 1` over a `Set<Set<Text>>`: lengths only.
     let p = policy(
         set_of(set_of(Type::Text)),
-        cmp(
-            CmpOp::Gt,
-            quantify(
-                Quantifier::Count,
-                slot(0),
-                9,
-                Some(cmp(
-                    CmpOp::Gt,
-                    quantify(Quantifier::Count, slot(9), 8, None),
-                    int(1),
-                )),
-            ),
-            int(1),
-        ),
+        more_than_one(slot(0), 9, Some(more_than_one(slot(9), 8, None))),
         Type::Text,
     );
-    let args = json!([["x", "y"], ["z", "w"]]);
-    let r = record(&p, args.clone(), false);
-    assert!(lengths_only(&r), "{:?}", r.evidence);
-    replays_the_same(&p, args);
+    replays_from_lengths_only(&p, json!([["x", "y"], ["z", "w"]]));
 }

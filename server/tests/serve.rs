@@ -2,74 +2,26 @@
 //! authentication, deadlines (also across a restart), hot swap under load, the halt switch,
 //! the log endpoints. The policies: `tests/pay/pay.xop`.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xop_compiler::db::Workspace;
-use xop_runtime::module::{Module, hash_sources, parse_signing_key, write_keypair};
+use xop_runtime::module::write_keypair;
 use xop_runtime::proof::verify::{LogReader, read_public_key, verify_log};
 use xop_server::config::{Config, token_hash};
 use xop_server::{Running, ServeOptions, serve, unheld_review_roles};
 
+use support::{TempDir, compiled, module_bytes, source_bytes};
+
 const ANA: &str = "ana-token";
 const BOB: &str = "bob-token";
 const OPS: &str = "ops-token";
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "xop-serve-{}-{name}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The test module, compiled; `tweak` edits the source first (for a second version).
-fn module_bytes(tweak: &str, key: Option<&str>) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pay/pay.xop");
-    let text = std::fs::read_to_string(path)
-        .unwrap()
-        .replace("allow \"ok\"", tweak);
-    source_bytes(&text, key)
-}
-
-/// `text`, one source file, compiled into a module (signed by `key`).
-fn source_bytes(text: &str, key: Option<&str>) -> Vec<u8> {
-    let mut ws = Workspace::new();
-    ws.set_file("pay.xop", text);
-    let errors: Vec<_> = ws
-        .diagnostics()
-        .into_iter()
-        .filter(|d| d.is_error())
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
-    let program = xop_compiler::lower::lower(ws.db(), ws.project()).unwrap();
-    let module = Module {
-        program,
-        source_hash: hash_sources([("pay.xop", text.as_bytes())]),
-        sources: vec!["pay.xop".into()],
-    };
-    let key = key.map(|k| parse_signing_key(k).unwrap());
-    module.to_bytes(key.as_ref())
-}
 
 struct Setup {
     tmp: TempDir,
@@ -1573,19 +1525,11 @@ fn serve_boost(tmp: &TempDir, timeout_ms: u64, net: &SlowNetwork) -> Running {
 
 /// [`serve_boost`] on the module `source` (a variant of [`BOOST`]).
 fn serve_boost_source(tmp: &TempDir, timeout_ms: u64, net: &SlowNetwork, source: &str) -> Running {
-    let mut ws = Workspace::new();
-    ws.set_file("boost.xop", source);
-    let errors: Vec<_> = (ws.diagnostics().into_iter())
-        .filter(|d| d.is_error())
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}");
-    let program = xop_compiler::lower::lower(ws.db(), ws.project()).unwrap();
-    let module = Module {
-        program,
-        source_hash: hash_sources([("boost.xop", source.as_bytes())]),
-        sources: vec!["boost.xop".into()],
-    };
-    std::fs::write(tmp.0.join("boost.xopm"), module.to_bytes(None)).unwrap();
+    std::fs::write(
+        tmp.0.join("boost.xopm"),
+        compiled("boost.xop", source, None),
+    )
+    .unwrap();
     std::fs::write(
         tmp.0.join("xop.toml"),
         format!(

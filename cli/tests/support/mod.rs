@@ -1,13 +1,14 @@
-//! What every test of the `xop` binary needs: a temporary folder, and ways to read a process's
-//! output.
+//! What every test of the `xop` binary needs: a temporary folder, ways to run `xop` (also with
+//! a deadline) and to read a process's output, and a named pipe.
 
 // Each test binary includes this module and uses only some of it.
 #![allow(dead_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// A temporary folder, removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -82,4 +83,41 @@ pub fn xop_in(dir: &Path, args: &[&str]) -> Output {
         .env_remove("XOP_TOKEN")
         .output()
         .unwrap()
+}
+
+/// [`xop_in`], its input empty, killed after `secs` seconds: a test of a command that could
+/// wait forever (on a named pipe, or as a server started by mistake) fails, naming the
+/// command, rather than hanging the test run.
+pub fn xop_within(dir: &Path, args: &[&str], secs: u64) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xop"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("XOP_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`xop {}` still runs after {secs} s", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Makes a named pipe at `path`; `false` (the caller skips its test, as it says) where
+/// `mkfifo` is missing or fails.
+pub fn mkfifo(path: &Path) -> bool {
+    let made = Command::new("mkfifo").arg(path).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: no mkfifo");
+        return false;
+    }
+    true
 }
