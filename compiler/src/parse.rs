@@ -1275,11 +1275,9 @@ pub mod literal {
     /// Whether a text token ends with its closing quote (an unclosed text goes to the end of
     /// its line, and may end with an escaped `\"`).
     fn closed(raw: &str) -> bool {
-        if other_quoted(raw).is_some() {
-            return true;
-        }
+        // Most texts are in `"`: asked first.
         let Some(body) = raw.strip_prefix('"').and_then(|b| b.strip_suffix('"')) else {
-            return false;
+            return other_quoted(raw).is_some();
         };
         let escapes = body.len() - body.trim_end_matches('\\').len();
         escapes % 2 == 0
