@@ -3793,7 +3793,7 @@ fn quoted<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
 /// (E0206) or name the other declaration, and one a local takes would be hidden by it: so
 /// that what a help writes with the name checks where it says. `None` for a declaration of
 /// `file` itself that a local hides: no `use` can bring it back under another name.
-pub(crate) fn import_name(
+pub fn import_name(
     db: &dyn Db,
     project: Project,
     file: SourceFile,

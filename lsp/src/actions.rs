@@ -275,9 +275,10 @@ fn stdlib_def(snap: &Snapshot, module: &str, name: &str) -> Option<Def> {
         .cloned()
 }
 
-/// The name under which `file` can write `def`: the one it already sees it by, else its own
-/// name imported, else an alias (`std_consent`) imported, the `use` lines added to `imports`.
-/// `taken` are the local names where it is written, which would hide a name of the file.
+/// The name under which `file` can write `def`, as the checker's help writes it
+/// ([`xop_compiler::compliance::import_name`]): the `use` line it needs, if any, is added to
+/// `imports`. `taken` are the local names where it is written, which would hide a name of the
+/// file.
 fn name_for(
     snap: &Snapshot,
     file: SourceFile,
@@ -285,52 +286,17 @@ fn name_for(
     taken: &[String],
     imports: &mut Vec<String>,
 ) -> Option<String> {
-    let db = &snap.db;
-    let scope = file_scope(db, snap.project, file);
-    let free = |n: &str| !taken.iter().any(|t| t == n);
-    let sees = |n: &str| matches!(scope.lookup(db, n), Lookup::Found(e) if e.def == *def);
-    if sees(&def.name) && free(&def.name) {
-        return Some(def.name.to_string());
-    }
-    if let Some(n) = scope
-        .visible_names(db)
-        .into_iter()
-        .find(|n| sees(n) && free(n))
-    {
-        return Some(n.to_string());
-    }
-    let module = resolve::module_name(db, def.file);
-    if def.file == file {
-        // Its own declaration, hidden only by a local: nothing to import.
-        return None;
-    }
-    if free(&def.name) && matches!(scope.lookup(db, &def.name), Lookup::Missing) {
-        imports.push(format!("use {module}.{}", def.name));
-        return Some(def.name.to_string());
-    }
-    let prefix = module.split('.').next().unwrap_or("std");
-    let alias = fresh(snap, scope, &format!("{prefix}_{}", def.name), taken);
-    imports.push(format!("use {module}.{} as {alias}", def.name));
-    Some(alias)
+    let (import, name) =
+        xop_compiler::compliance::import_name(&snap.db, snap.project, file, def, taken)?;
+    imports.extend(import);
+    Some(name)
 }
 
 /// `base`, or `base_2`, `base_3`…: the first that is no name of `scope` nor one of `taken`.
 fn fresh(snap: &Snapshot, scope: &resolve::Scope, base: &str, taken: &[String]) -> String {
-    let free = |n: &str| {
-        matches!(scope.lookup(&snap.db, n), Lookup::Missing)
-            && !scope.variants.contains_key(n)
-            && !taken.iter().any(|t| t == n)
-    };
-    (1..)
-        .map(|i| {
-            if i == 1 {
-                base.to_string()
-            } else {
-                format!("{base}_{i}")
-            }
-        })
-        .find(|n| free(n))
-        .unwrap_or_else(|| base.to_string())
+    resolve::fresh_name(base, |n| {
+        scope.name_free(&snap.db, n) && !taken.iter().any(|t| t == n)
+    })
 }
 
 /// The insertion of `bindings` in `policy`'s binding list (`for a(to: c)` → `for a(to: c,
@@ -658,11 +624,13 @@ mod tests {
         );
         let (fixed, codes) = apply(&text, at(&text, "allow", 0, 0), "consent");
         assert!(
-            fixed.contains("use std.consent.consent as std_consent\n"),
+            fixed.contains("use std.consent.consent as consent_consent\n"),
             "{fixed}"
         );
         assert!(
-            fixed.contains("  deny \"no-consent\" unless std_consent(c, marketing, ch)\n  allow"),
+            fixed.contains(
+                "  deny \"no-consent\" unless consent_consent(c, marketing, ch)\n  allow"
+            ),
             "{fixed}"
         );
         assert_fixed(&codes, "C0005", &fixed);
