@@ -724,7 +724,8 @@ fn replaceable(path: &Path, meta: &fs::Metadata) -> io::Result<()> {
         if meta.nlink() > 1 {
             return refuse(format!(
                 "it has {} hard links: a new file renamed over this name would split them (the \
-                 other names would keep the old text); format a copy, or remove the other links",
+                 other names would keep the old text); remove the other links first, or use a \
+                 copy of the file, which has none",
                 meta.nlink()
             ));
         }
