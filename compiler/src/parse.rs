@@ -751,6 +751,11 @@ fn syntax_diagnostic(
                         token.describe()
                     )
                 }
+            } else if found == "if" && wants("INT") {
+                // `a and if b then c else d`: `if` starts only a whole expression.
+                "an `if` stands only where a whole expression does: put it in parentheses, \
+                 `a and (if b then c else d)`"
+                    .to_string()
             } else if keyword && wants("INT") {
                 format!(
                     "a value is expected here, and `{found}` cannot start one: is the expression \
