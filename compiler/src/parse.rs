@@ -902,6 +902,18 @@ fn lex_diagnostics(path: &Arc<str>, source: &str, errors: &[lexer::LexError]) ->
                         "remove it: nothing ends with `;` in XOP (parameters and arguments are separated by `,`)",
                     )
             }
+            LexErrorKind::UnexpectedChar(c) if c.is_alphabetic() => Diagnostic::error(
+                "E0101",
+                path,
+                e.span,
+                format!("unexpected character `{}`", c.escape_debug()),
+            )
+            .with_label("names are written with ASCII letters, digits and `_`")
+            .with_help(format!(
+                "write the name with ASCII letters (`{}` cannot be part of it), or, if this is \
+                 text, put it inside double quotes",
+                c.escape_debug()
+            )),
             LexErrorKind::UnexpectedChar(c) => Diagnostic::error(
                 "E0101",
                 path,
