@@ -365,8 +365,8 @@ pub enum CanonCondition {
     /// Never.
     False,
     /// A fact, by canonical key, how to show it, and how to show it with the names of
-    /// declarations qualified where two facts could show the same ([`Cx::example`]): `None`
-    /// when it names no declaration whose name another declaration has too.
+    /// declarations qualified where two facts of a message's example could show the same:
+    /// `None` when it names no declaration whose name another declaration has too.
     Atom(String, String, Option<String>),
     /// Negation.
     Not(Box<CanonCondition>),

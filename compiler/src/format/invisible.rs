@@ -99,7 +99,7 @@ fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
 
 /// Whether `c` shows nothing itself, whatever it does to the text around it: a control
 /// character (Cc), a format character (Cf), a Default_Ignorable_Code_Point, a line or
-/// paragraph separator, or a blank symbol ([`BLANK`]). `xop fmt` writes these as `\u{…}`
+/// paragraph separator, or a blank symbol (the `BLANK` table). `xop fmt` writes these as `\u{…}`
 /// escapes in texts, so that a formatted policy reads as it runs ("Trojan Source": bidirectional
 /// controls can make code read otherwise than it runs). Spaces (the rest of White_Space) show
 /// as a gap and are left as written.
