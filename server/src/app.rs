@@ -1310,18 +1310,26 @@ async fn load_module(
         }
     };
     let a = Arc::clone(&app);
-    let info = blocking(move || {
+    let (info, kept) = blocking(move || {
         let info = (a.rt)
             .load_bytes(&name, &bytes, a.config.trust.as_ref())
             .map_err(runtime_error)?;
+        // A damaged copy of the module in DATA/modules/ was replaced: someone changed the
+        // folder. Said to the operator who loaded it, and on stderr as at start.
+        let kept = (a.rt.log())
+            .map(xop_runtime::proof::ProofLog::take_warnings)
+            .unwrap_or_default();
         log_event(
             &a.rt,
             "module.loaded",
             json!({"name": info.name, "module": info.hash, "by": p.name}),
         )?;
-        Ok(info)
+        Ok((info, kept))
     })
     .await?;
+    for w in &kept {
+        eprintln!("xop serve: warning: {w}");
+    }
     app.metrics.swap();
     let mut answer = json!({
         "name": info.name,
@@ -1329,8 +1337,9 @@ async fn load_module(
         "policies": info.policies,
         "signer": info.signer,
     });
-    let warnings =
+    let mut warnings =
         crate::unheld_review_roles(&app.rt.modules(), &app.config, app.config_path.as_deref());
+    warnings.extend(kept);
     if !warnings.is_empty() {
         answer["warnings"] = json!(warnings);
     }

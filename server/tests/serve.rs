@@ -2638,3 +2638,44 @@ fn a_restart_that_undoes_a_hot_swap_says_so_once() {
 fn pay_input() -> Value {
     pay(5)
 }
+
+/// A module posted again after its kept copy in `DATA/modules/` was damaged: the copy is
+/// replaced (the log's decisions stay replayable), and the operator who posted it is told, in
+/// the answer's `warnings`.
+#[test]
+fn a_damaged_kept_copy_is_reported_to_who_loads_the_module() {
+    let s = setup("kept", 1 << 20);
+    let srv = start(&s);
+    let addr = srv.addr();
+    let v2 = module_bytes("allow \"ok-v2\"", Some(&s.secret));
+    let octet = ("Content-Type", "application/octet-stream");
+    let ops = bearer(OPS);
+    let post = || {
+        request(
+            addr,
+            "POST",
+            "/v1/modules?name=pay",
+            &[octet, ("Authorization", ops.as_str())],
+            &v2,
+        )
+    };
+    let (st, b) = post();
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(json_of(&b).get("warnings"), None, "{b}");
+    let kept = xop_runtime::proof::module_path(&s.opts.data, &hash_of(&v2));
+    std::fs::write(&kept, b"").unwrap();
+    let (st, b) = post();
+    assert_eq!(st, 200, "{b}");
+    let warnings = json_of(&b)["warnings"].to_string();
+    assert!(
+        warnings.contains(&kept.display().to_string()) && warnings.contains("it is empty"),
+        "{b}"
+    );
+    assert_eq!(
+        std::fs::read(&kept).unwrap(),
+        v2,
+        "the copy is not replaced"
+    );
+    srv.stop().unwrap();
+    verified(&s.opts.data);
+}
