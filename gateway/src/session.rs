@@ -2018,6 +2018,7 @@ fn decide(
         .collect();
     let options = bind::BindOptions {
         forwarded: &from_call,
+        ..bind::BindOptions::default()
     };
     let bound = match bind::bind_value_with(program, guard, &input, options) {
         Ok(b) => b,

@@ -1061,6 +1061,12 @@ pub struct BindOptions<'a> {
     /// (elsewhere dropped: a set is unique), which the program would receive as many times as
     /// written.
     pub forwarded: &'a [&'a str],
+    /// Keep every `Set` as the array gives it, in its order and with its repeats, instead of
+    /// sorting it and dropping repeats: for a replay, whose input is rebuilt from a record's
+    /// evidence, each element at its index in the set decided on, the parts no rule read set
+    /// to defaults (so that two rebuilt elements may be equal, or out of order, though the
+    /// set decided on had neither).
+    pub sets_as_given: bool,
 }
 
 /// [`bind_value`] with `options`.
@@ -1152,6 +1158,7 @@ fn bind_params(
     let binder = Binder {
         program,
         forwarded: false,
+        sets_as_given: options.sets_as_given,
     };
     let root = Path::ROOT;
     // A module built without the compiler's E0221: whichever way the key were read, the
@@ -1551,6 +1558,8 @@ struct Binder<'p> {
     /// Whether the value is passed on as written ([`BindOptions::forwarded`]): a time's digits
     /// past the millisecond must all be `0`, its second not `60`, a set's elements unique.
     forwarded: bool,
+    /// [`BindOptions::sets_as_given`].
+    sets_as_given: bool,
 }
 
 impl Binder<'_> {
@@ -1753,8 +1762,10 @@ impl Binder<'_> {
                         return Err(self.repeated(elem, &items[again], first, &path.index(again)));
                     }
                     // Canonical, as the interpreter builds sets: sorted and unique.
-                    out.sort();
-                    out.dedup();
+                    if !self.sets_as_given {
+                        out.sort();
+                        out.dedup();
+                    }
                 } else {
                     for (i, item) in items.iter().enumerate() {
                         out.push(self.value(elem, item, &path.index(i))?);
@@ -2761,7 +2772,10 @@ mod tests {
             let mut i = input(c);
             // `now` is no parameter: never checked, always truncated.
             i["now"] = json!("2025-03-01T09:30:00.0001Z");
-            let options = BindOptions { forwarded: only };
+            let options = BindOptions {
+                forwarded: only,
+                ..BindOptions::default()
+            };
             bind_value_with(&program(), 0, &i, options)
         };
         let given_at = |b: &Bound| {
@@ -2821,7 +2835,15 @@ mod tests {
             let mut i = input(c);
             // `now` is no parameter: never checked.
             i["now"] = json!("2016-12-31T23:59:60Z");
-            bind_value_with(&program(), 0, &i, BindOptions { forwarded: only })
+            bind_value_with(
+                &program(),
+                0,
+                &i,
+                BindOptions {
+                    forwarded: only,
+                    ..BindOptions::default()
+                },
+            )
         };
         for leap in [
             "2016-12-31T23:59:60Z",
@@ -2858,7 +2880,15 @@ mod tests {
         let with = |tags: Json, only: &[&str]| {
             let mut c = customer();
             c["tags"] = tags;
-            bind_value_with(&program(), 0, &input(c), BindOptions { forwarded: only })
+            bind_value_with(
+                &program(),
+                0,
+                &input(c),
+                BindOptions {
+                    forwarded: only,
+                    ..BindOptions::default()
+                },
+            )
         };
         // Collapsed where not passed on (`xop serve`, `xop eval`), as ever.
         let b = with(json!(["a", "a", "a", "a"]), &["channel"]).unwrap();

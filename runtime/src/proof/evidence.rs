@@ -420,7 +420,7 @@ pub struct Rebuilt {
     /// paths, defaults elsewhere (the rules do not read those). A set is an array of its
     /// logged length, each element at its logged index (its index in the set decided on);
     /// with defaults in its unread parts, two elements may be equal or out of order, so a
-    /// replay binds it as a list, in that order ([`super::replay`]), not as a set.
+    /// replay binds it in that order, repeats kept (`BindOptions::sets_as_given`), not as a set.
     pub input: Json,
     /// Paths the rules read whose value is only known as a keyed hash (`@personal`), and
     /// signals read with several values: a replay of such a record may differ.

@@ -5,7 +5,7 @@
 //! read at their paths, the signals as read, the decision time; everything the rules do not
 //! read gets a default (by the read set's construction it cannot change the outcome). Its sets
 //! are re-decided as rebuilt, with the length and the order of elements logged, never sorted
-//! or deduplicated again by those defaults (see `bind_as_logged`).
+//! or deduplicated again by those defaults (`BindOptions::sets_as_given`).
 //!
 //! A refused input (`xop:bad-input`) was never bound, so it cannot be re-decided; its record
 //! must then be exactly what the runtime writes for one ([`refusal_differences`]), or the
@@ -17,9 +17,9 @@ use std::path::Path;
 use super::evidence::rebuild;
 use super::record::{DecisionRecord, check_module_hash};
 use super::{LogError, MAX_KEPT_MODULE, module_path, read_regular};
-use crate::bind::{BindError, BindErrorKind, Bound};
+use crate::bind::BindOptions;
 use crate::interp::{self, BAD_INPUT, Decision, FixedSignals, Sets};
-use crate::ir::{Param, Policy, Program, Type, Verdict};
+use crate::ir::{Program, Verdict};
 use crate::module::{self, LoadedModule, hex};
 
 /// What a replay found.
@@ -158,7 +158,13 @@ pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
         Ok(r) => r,
         Err(e) => return Replayed::Different(vec![format!("the evidence does not rebuild: {e}")]),
     };
-    let bound = match bind_as_logged(program, index, &rebuilt.input) {
+    // The sets as rebuilt, each element at its logged index, not made canonical again by
+    // the defaults in their unread parts (which would drop or reorder elements).
+    let options = BindOptions {
+        sets_as_given: true,
+        ..BindOptions::default()
+    };
+    let bound = match crate::bind::bind_value_with(program, index, &rebuilt.input, options) {
         Ok(b) => b,
         Err(e) => {
             return Replayed::Different(vec![format!("the rebuilt input does not bind: {e}")]);
@@ -168,7 +174,7 @@ pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
         return Replayed::Different(vec!["the record has no decision time".into()]);
     };
     let signals = FixedSignals(bound.signals);
-    // The sets as rebuilt, not made canonical again (see `bind_as_logged`).
+    // The sets as rebuilt, not made canonical again (`BindOptions::sets_as_given`).
     let d = match &record.action {
         None => interp::decide_in(program, index, &bound.args, now, &signals, Sets::AsGiven),
         Some(action) => {
@@ -187,75 +193,6 @@ pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
         ))
     } else {
         Replayed::Different(diffs)
-    }
-}
-
-/// Binds the input rebuilt from a record's evidence to policy `index`, every set in the
-/// parameters kept as an array is: its elements in the order given, repeats included.
-///
-/// The evidence holds a set's elements by their index in the set decided on (sorted, without
-/// repeats), but only the parts the rules read: the rebuilt elements have defaults elsewhere
-/// (`count(tags)` logs only a length, `any(rs, r => r.a > 0)` only each `a`). Binding them as
-/// a set would sort them and drop repeats again, by those defaults: fewer elements, or another
-/// order (a quantifier then meets an element that fails before the one that decided). Bound
-/// as lists (a set's value is a list either way), the set has the length and order logged.
-/// Signals are bound as declared: their values are logged whole.
-fn bind_as_logged(
-    program: &Program,
-    index: usize,
-    input: &serde_json::Value,
-) -> Result<Bound, BindError> {
-    let Some(policy) = program.policies.get(index) else {
-        return Err(BindError::new(
-            BindErrorKind::Malformed,
-            "",
-            format!("the program has no policy #{index}"),
-        ));
-    };
-    // Only what binding reads: the types (records with their set fields as lists), the
-    // enums, symbols and signals, and the one policy's parameters.
-    let view = Program {
-        records: program
-            .records
-            .iter()
-            .map(|r| {
-                let mut r = r.clone();
-                for f in &mut r.fields {
-                    f.ty = sets_as_lists(&f.ty);
-                }
-                r
-            })
-            .collect(),
-        enums: program.enums.clone(),
-        symbols: program.symbols.clone(),
-        signals: program.signals.clone(),
-        policies: vec![Policy {
-            name: policy.name.clone(),
-            qualified: policy.qualified.clone(),
-            action: policy.action.clone(),
-            params: policy
-                .params
-                .iter()
-                .map(|p| Param {
-                    name: p.name.clone(),
-                    ty: sets_as_lists(&p.ty),
-                })
-                .collect(),
-            now_slot: policy.now_slot,
-            slots: policy.slots,
-            rules: Vec::new(),
-        }],
-        ..Program::default()
-    };
-    crate::bind::bind_value(&view, 0, input)
-}
-
-/// `ty` with every `Set<T>` in it, at any depth, a `List<T>`.
-fn sets_as_lists(ty: &Type) -> Type {
-    match ty {
-        Type::Set(t) | Type::List(t) => Type::List(Box::new(sets_as_lists(t))),
-        Type::Optional(t) => Type::Optional(Box::new(sets_as_lists(t))),
-        other => other.clone(),
     }
 }
 
