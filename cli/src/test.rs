@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use xop_runtime::connectors;
 use xop_runtime::interp::{self, FixedSignals};
 use xop_runtime::ir::{Program, TestCase, Type};
 use xop_runtime::jit::JitModule;
@@ -26,6 +27,11 @@ reasons. A failing test shows what was expected and what came out, with the rule
 A `test` block with no `expect` checks nothing: it is listed as `empty`, neither passed nor
 failed. Names, reasons and rules' text from the sources are printed with control characters
 (and other characters that show nothing) escaped as `xop fmt` writes them: `\u{1b}`.
+
+A `given` value is judged at the test's decision time (`at`) as `xop eval` judges a value given
+in an input's `signals`: one that cannot be shown to be within the signal's `max_age`, or that
+contradicts itself (a SIM Swap whose `swapped` disagrees with its date), is read as absent, and a
+failing test says which and why. A test giving such a value needs an `at`.
 
 Every test runs on the reference interpreter and, when the JIT compiles its policy (one of
 the action's policies at least), on the JIT too: the two must give the same decision, or the
@@ -222,8 +228,8 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
                     return Err(format!(
                         "  policy `{}` reads the decision time (`at now`, or consent, contact \
                          counts, SIM swaps), and the test gives none: tests never read the \
-                         clock; write one after the expectation, e.g. \
-                         `… at 2026-11-25T10:00:00Z`\n",
+                         clock; write one after the expected verdict, before any `given`: \
+                         `… == deny(\"…\") at 2026-11-25T10:00:00Z`\n",
                         p.name
                     ));
                 }
@@ -261,14 +267,42 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
         }
     }
     let mut given = Vec::new();
+    // The given values read as absent, each with why, for the failure's account.
+    let mut judged = String::new();
     for (signal, e) in &case.given {
-        let value = constant(e)?;
+        let mut value = constant(e)?;
         if let Some(decl) = program.signals.get(*signal as usize)
             && value != Value::Absent
         {
             // The signal's own name, as the test writes it.
             let name = decl.name.rsplit('.').next().unwrap_or(&decl.name);
             held(&decl.ty, &value, name, "the value given for the signal, ")?;
+            // Judged as the runtime judges a value given in an input's `signals`, by the same
+            // function at the decision time, so that the test decides what `xop eval` decides
+            // on that input: one that cannot be shown within `max_age`, or that contradicts
+            // itself, is absent.
+            if connectors::judged_when_given(program, &decl.ty, &value) {
+                // The runtime reads the clock for such a value when the input has no `now`;
+                // tests never read the clock.
+                if case.now == TestCase::NO_TIME {
+                    return Err(format!(
+                        "  the value given for the signal `{name}` is judged at the decision \
+                         time, as a value given in an input's `signals` is (its freshness \
+                         against `max_age`, or whether it agrees with itself), and the test \
+                         gives none: tests never read the clock; write one after the \
+                         expected verdict, before `given`: \
+                         `… == deny(\"…\") at 2026-11-25T10:00:00Z given …`\n"
+                    ));
+                }
+                if let Some(fetch) = connectors::judge_given(program, decl, &value, now) {
+                    judged.push_str(&format!(
+                        "  given `{name}` is read as absent (as in an input's `signals`): signal {} {}\n",
+                        shown(&decl.name),
+                        shown(&fetch.describe())
+                    ));
+                    value = Value::Absent;
+                }
+            }
         }
         given.push((*signal, value));
     }
@@ -298,7 +332,7 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
         && j != d
     {
         return Err(format!(
-            "  the engines disagree:\n  interpreter {d:?}\n  jit         {j:?}\n"
+            "  the engines disagree:\n  interpreter {d:?}\n  jit         {j:?}\n{judged}"
         ));
     }
     let mut expected_reasons = case.reasons.clone();
@@ -338,5 +372,6 @@ pub fn run_case(program: &Program, jit: &JitModule, case: &TestCase) -> Result<(
     for (id, rule) in d.fired.iter().zip(rules) {
         why.push_str(&crate::explain::fired_line(id, rule));
     }
+    why.push_str(&judged);
     Err(why)
 }

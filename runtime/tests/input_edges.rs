@@ -8,52 +8,16 @@
 //! 9999-12-30T22:00:00.999Z) has a local hour and weekday; trailing zeros of a fraction make
 //! no decimal inexact.
 
+mod support;
+
 use xop_runtime::bind::{self, BindErrorKind};
-use xop_runtime::interp::{self, BAD_INPUT, Decision, NoSignals};
+use xop_runtime::interp::{self, Decision, NoSignals};
 use xop_runtime::ir::build::{cmp, program, rule, slot};
 use xop_runtime::ir::{CmpOp, Expr, Intrinsic, Program, Type, Verdict};
-use xop_runtime::jit::{self, Bound, JsonError};
+use xop_runtime::jit::{self, Bound};
 use xop_runtime::value::Value;
 
-/// The decision on `text` by the reference path, at the input's `now` (0 without one).
-fn reference(p: &Program, text: &str) -> Decision {
-    match bind::bind_json(p, 0, text) {
-        Ok(b) => interp::decide(p, 0, &b.args, b.now_ms.unwrap_or(0), &NoSignals),
-        Err(e) => JsonError::Input(e).decision(),
-    }
-}
-
-/// The decision on `text` by the JIT's JSON reader and compiled code, which must equal the
-/// reference's.
-fn decide(p: &Program, text: &str) -> Decision {
-    let module = jit::compile(p);
-    assert_eq!(module.unsupported(0), None, "the JIT compiles the policy");
-    let mut reader = module.json_reader(0).expect("a reader");
-    let mut bound = Bound::empty();
-    let jit = match reader.bind_json_into(&module, text, &mut bound) {
-        Ok(now) => {
-            let mut out = module.output(0);
-            match module.run(&bound, now.unwrap_or(0), &mut out) {
-                Ok(()) => module.decision(&bound, &out),
-                Err(e) => panic!("{text}: the JIT failed to run: {e}"),
-            }
-        }
-        Err(e) => e.decision(),
-    };
-    let want = reference(p, text);
-    assert_eq!(jit, want, "{text}: the engines disagree");
-    want
-}
-
-/// The error of a refused input, asserting it was refused.
-fn refused(d: &Decision) -> &str {
-    assert_eq!(
-        (d.verdict, d.reasons.as_slice()),
-        (Verdict::Deny, &[BAD_INPUT.to_string()][..]),
-        "{d:?}"
-    );
-    d.error.as_deref().unwrap_or_default()
-}
+use support::json_decisions::{decide, refused};
 
 const LIMITS: &str = "at most 28 digits after the point and 28 to 29 significant digits";
 

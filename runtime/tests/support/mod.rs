@@ -1,2 +1,3 @@
 //! Helpers shared by test binaries.
+pub mod json_decisions;
 pub mod json_inputs;
