@@ -939,14 +939,15 @@ struct Written {
     help: Option<String>,
 }
 
-/// A declaration as a help writes it in a file and as a message shows it there
-/// ([`Cx::in_policy`]).
-struct Named {
-    /// The name the help writes: the file's, or an alias its `use` is to add.
-    written: String,
+/// A declaration as a consent guard writes it in a file and as a message shows it there
+/// ([`write_guard`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    /// The name the guard is written with: the file's, or an alias its `use` is to add.
+    pub written: String,
     /// The name a message shows: the written one, or the qualified name when that is an alias
-    /// the file does not have yet.
-    shown: String,
+    /// the file does not have yet (or a name a local of the policy hides).
+    pub shown: String,
 }
 
 /// What an action is, for the properties.
@@ -1289,10 +1290,12 @@ impl<'a> Cx<'a> {
                 match answer {
                     Sat::Sat(w) => {
                         let example = self.example(&w);
+                        // Qualified where another declaration has the name too: the headline
+                        // and the label tell which purpose, as the example and the help do.
                         let purpose = facts
                             .purpose
                             .as_ref()
-                            .map_or("?".to_string(), |p| p.name.to_string());
+                            .map_or("?".to_string(), |p| self.purpose_shown(p));
                         let how = if r.verdict == Verdict::Review {
                             "can be approved"
                         } else {
@@ -1316,8 +1319,8 @@ impl<'a> Cx<'a> {
                                 "add `deny \"no-consent\" unless {guard}` to a policy that guards `{}` (the names are those the policy binds to the action's parameters)",
                                 action.name
                             ),
-                            (Some(_), Some(help)) => help.clone(),
-                            (None, _) => too_many_places(&action.name),
+                            (_, Some(help)) => help.clone(),
+                            (None, None) => too_many_places(&action.name),
                         };
                         let mut d = Diagnostic::error("C0005", &rpath, r.span, format!("`{}` can reach a person without consent for `{purpose}` on the channel used", action.name))
                             .with_label(format!("{how} {example}"))
@@ -1518,11 +1521,11 @@ impl<'a> Cx<'a> {
 
     /// The guard `required` asks for, in the names `policy` binds the action's parameters to
     /// (`consent(c, marketing, ch)` for `consent(to, marketing, channel)`; a parameter it does
-    /// not bind gets the name its header would bind it to, [`Cx::placement`]), with lambda
-    /// variables that clash with none of its names ([`guard_vars`], which the language
-    /// server's quick fix uses too), and what else `policy` (of `action`'s guards) needs for
-    /// the guard to check there (the binding, the `use` lines; or a policy of the action's own
-    /// when a purpose's policy cannot bind it), so that the help is code it can take as written.
+    /// not bind gets the name its header would bind it to), as [`write_guard`] writes it for
+    /// the language server's quick fix too, and what else `policy` (of `action`'s guards) needs
+    /// for the guard to check there (the binding, the `use` lines, a renamed binding; or a
+    /// policy of the action's own when a purpose's policy cannot bind it), so that the help is
+    /// code it can take as written.
     fn in_policy(&self, policy: &Def, action: &Def, required: &Required) -> Written {
         let Some(guard) = &required.guard else {
             return Written {
@@ -1532,104 +1535,34 @@ impl<'a> Cx<'a> {
             };
         };
         let item = item_ast(self.db, policy.file, policy.index);
-        let p = match item.as_deref() {
-            Some(ast::Item {
-                kind: ItemKind::Policy(p),
-                ..
-            }) => Some(p),
-            _ => None,
+        let Some(ast::Item {
+            kind: ItemKind::Policy(p),
+            ..
+        }) = item.as_deref()
+        else {
+            // The rules asked about come from this very item, so it is a policy; were it not,
+            // no fact is taken to establish consent, and the help says what to write.
+            return Written {
+                facts: vec![CanonCondition::False],
+                guard: None,
+                help: Some(format!(
+                    "add to a policy that guards `{}` a rule `deny \"no-consent\" unless consent(…)` asking for consent for its purpose on each channel it holds",
+                    action.name
+                )),
+            };
         };
-        // The parameters the guard reads, under the policy's names, or under the names its
-        // header would bind them to (as C0105 and C0106 write theirs).
+        let written = write_guard(self.db, self.project, policy.file, p, guard);
         let params = guard.params();
         let asked: Vec<&str> = params.iter().map(|n| &**n).collect();
         let place = self.placement(policy, &asked, false);
-        // The policy's locals (its bindings, its `at`, those its header would add) hide the
-        // file's names of values where the guard is written: the purpose is named past them,
-        // and past a declaration of the file that takes its name ([`import_name`]). A callee
-        // is never a local: `consent` is named past the file's declarations only.
-        let mut taken: Vec<String> = p
-            .iter()
-            .flat_map(|p| {
-                let bindings = p.bindings.iter().map(|b| b.var.name.clone());
-                bindings.chain(p.at.iter().map(|a| a.name.clone()))
-            })
-            .collect();
-        taken.extend(place.iter().flat_map(|pl| pl.locals.iter().cloned()));
-        let mut imports = Vec::new();
-        // A local that hides a declaration of the policy's own file, which no `use` can name
-        // under another name: renamed, as (old, new).
-        let mut renamed: Vec<(String, String)> = Vec::new();
-        let scope = resolve::file_scope(self.db, self.project, policy.file);
-        let mut name_of = |def: Option<Def>, bare: &str, taken: &mut Vec<String>| -> Named {
-            let Some(def) = def else {
-                return Named {
-                    written: bare.to_string(),
-                    shown: bare.to_string(),
-                };
-            };
-            match import_name(self.db, self.project, policy.file, &def, taken) {
-                Some((import, name)) => {
-                    // Shown by the name the policy writes when that is the declaration's own
-                    // or one the file has already; by its qualified name when it is an alias
-                    // still to add, which reads as nothing before it is added.
-                    let shown = if import.is_some() && name != *def.name {
-                        def.qualified(self.db)
-                    } else {
-                        name.clone()
-                    };
-                    imports.extend(import.map(|u| format!("`{u}`")));
-                    Named {
-                        written: name,
-                        shown,
-                    }
-                }
-                None => {
-                    let old = def.name.to_string();
-                    let new = resolve::fresh_name(&old, |n| {
-                        !taken.iter().any(|t| t == n) && scope.name_free(self.db, n)
-                    });
-                    taken.push(new.clone());
-                    renamed.push((old.clone(), new));
-                    Named {
-                        written: old,
-                        shown: def.qualified(self.db),
-                    }
-                }
-            }
-        };
-        let consent_name = name_of(
-            self.std_def("std.consent", "consent"),
-            "consent",
-            &mut Vec::new(),
-        );
-        let purpose_name = name_of(Some(guard.purpose.clone()), &guard.purpose.name, &mut taken);
-        taken.extend([consent_name.written.clone(), purpose_name.written.clone()]);
-        // The policy's name for each parameter the guard reads; `local` as the help writes the
-        // guard, with the renamed bindings' new names.
-        let as_bound = |name: &str| {
-            place
-                .as_ref()
-                .and_then(|pl| {
-                    let i = params.iter().position(|n| **n == *name)?;
-                    pl.locals.get(i).cloned()
-                })
-                .or_else(|| {
-                    p.and_then(|p| p.bindings.iter().find(|b| *b.param.name == *name))
-                        .map(|b| b.var.name.clone())
-                })
-                .unwrap_or_else(|| name.to_string())
-        };
+        // The policy's name for each parameter the guard reads, as the guard is written: with
+        // the renamed bindings' new names.
         let local = |name: &str| {
-            let l = as_bound(name);
-            match renamed.iter().find(|(old, _)| *old == l) {
+            let l = written.local(name);
+            match written.renamed.iter().find(|(old, _)| *old == l) {
                 Some((_, new)) => new.clone(),
                 None => l,
             }
-        };
-        let vars = match p {
-            Some(p) => guard_vars(self.db, self.project, policy.file, p, guard, &taken),
-            None => Vec::new(),
         };
         // What else the policy needs for the guard to check as written there.
         let mut needs = Vec::new();
@@ -1637,9 +1570,7 @@ impl<'a> Cx<'a> {
         if let Some(place) = &place
             && let Some(header) = &place.header
         {
-            if let Some(p) = p
-                && !self.purpose_can_bind(p, policy, &place.bound)
-            {
+            if !self.purpose_can_bind(p, policy, &place.bound) {
                 // A purpose's policy binds only what every action of the purpose has: the
                 // guard goes in a policy of the action's own.
                 // In the order the action declares its parameters.
@@ -1672,8 +1603,8 @@ impl<'a> Cx<'a> {
                 ));
             }
         }
-        for (old, new) in &renamed {
-            let what = match p.and_then(|p| p.bindings.iter().find(|b| b.var.name == *old)) {
+        for (old, new) in &written.renamed {
+            let what = match p.bindings.iter().find(|b| b.var.name == *old) {
                 Some(b) => format!(
                     "its binding `{}: {old}` written `{}: {new}`",
                     b.param.name, b.param.name
@@ -1684,16 +1615,10 @@ impl<'a> Cx<'a> {
                 "{what} (and read as `{new}` in its rules): there `{old}` names the binding, not the declaration `{old}` of the file"
             ));
         }
-        if !imports.is_empty() {
-            needs.push(format!("{} in its file", imports.join(" and ")));
+        if !written.imports.is_empty() {
+            needs.push(format!("{} in its file", quoted(&written.imports)));
         }
-        let written = guard.write(&GuardNames {
-            consent: &consent_name.written,
-            purpose: &purpose_name.written,
-            param: &local,
-            vars: &vars,
-        });
-        let rule = format!("deny \"no-consent\" unless {written}");
+        let rule = format!("deny \"no-consent\" unless {}", written.condition);
         let help = match own_policy {
             Some(header) => Some(format!(
                 "add to the file of policy `{}` a policy of `{}`'s own, which can bind {}: `{header} {{ {rule} }}`{}",
@@ -1719,25 +1644,24 @@ impl<'a> Cx<'a> {
         };
         // The facts as messages show them: by the names the policy reads them by, or
         // qualified where those are aliases it does not have yet.
+        let as_bound = |name: &str| written.local(name);
         let shown = GuardNames {
-            consent: &consent_name.shown,
-            purpose: &purpose_name.shown,
+            consent: &written.consent.shown,
+            purpose: &written.purpose.shown,
             param: &as_bound,
-            vars: &vars,
+            vars: &written.vars,
         };
         // Qualified where another declaration has the same name ([`shared_names`]).
-        let shared = shared_names(self.db, self.project);
-        let qualify = |named: &Named, def: Option<Def>| match def {
-            Some(def) if shared.contains(&*def.name) => def.qualified(self.db),
-            _ => named.shown.clone(),
-        };
-        let consent_q = qualify(&consent_name, self.std_def("std.consent", "consent"));
-        let purpose_q = qualify(&purpose_name, Some(guard.purpose.clone()));
+        let consent_q = self.qualified_if_shared(
+            &written.consent,
+            self.std_def("std.consent", "consent").as_ref(),
+        );
+        let purpose_q = self.qualified_if_shared(&written.purpose, Some(&guard.purpose));
         let qualified = GuardNames {
             consent: &consent_q,
             purpose: &purpose_q,
             param: &as_bound,
-            vars: &vars,
+            vars: &written.vars,
         };
         let key = guard.purpose.qualified(self.db);
         Written {
@@ -1746,9 +1670,33 @@ impl<'a> Cx<'a> {
                 .iter()
                 .map(|f| f.condition(&key, &shown, &qualified))
                 .collect(),
-            guard: Some(written),
+            guard: Some(written.condition.clone()),
             help,
         }
+    }
+
+    /// How a message names `def`, shown as `named` where the policy writes it: by its
+    /// qualified name when another declaration of the project has the same name
+    /// ([`shared_names`]), so that the reader can tell which one it is; else as shown.
+    fn qualified_if_shared(&self, named: &Named, def: Option<&Def>) -> String {
+        match def {
+            Some(def) if shared_names(self.db, self.project).contains(&*def.name) => {
+                def.qualified(self.db)
+            }
+            _ => named.shown.clone(),
+        }
+    }
+
+    /// A purpose as C0005's headline names it: by its own name, or by its qualified name when
+    /// another declaration of the project has the same name, as the help's example names it
+    /// ([`Cx::qualified_if_shared`]): "without consent for `std.consent.marketing`" where a
+    /// module declares its own `marketing` too.
+    fn purpose_shown(&self, purpose: &Def) -> String {
+        let own = Named {
+            written: purpose.name.to_string(),
+            shown: purpose.name.to_string(),
+        };
+        self.qualified_if_shared(&own, Some(purpose))
     }
 
     /// Whether purpose policy `p` (or a policy for an action) can bind `params` too: a
@@ -2308,13 +2256,7 @@ impl<'a> Cx<'a> {
 
     /// The declaration `name` of the standard library's module `module`, if there is one.
     fn std_def(&self, module: &str, name: &str) -> Option<Def> {
-        let file = *resolve::module_index(self.db, self.project)
-            .by_name
-            .get(module)?;
-        resolve::item_table(self.db, file)
-            .by_name
-            .get(name)
-            .cloned()
+        std_def(self.db, self.project, module, name)
     }
 
     /// Where a rule C0005, C0105 or C0106 suggests is written: in `policy`, reading the
@@ -2333,23 +2275,8 @@ impl<'a> Cx<'a> {
             let free = |n: &str| !taken.iter().any(|t| t == n) && scope.name_free(self.db, n);
             resolve::fresh_name(base, free)
         };
-        let mut locals = Vec::new();
-        let mut bound = Vec::new();
-        for &param in params {
-            match p.bindings.iter().find(|b| b.param.name == param) {
-                Some(b) => locals.push(b.var.name.clone()),
-                None => {
-                    let var = fresh(param, &taken);
-                    taken.push(var.clone());
-                    bound.push(if var == param {
-                        var.clone()
-                    } else {
-                        format!("{param}: {var}")
-                    });
-                    locals.push(var);
-                }
-            }
-        }
+        // As [`write_guard`] binds them, so that the header binds what the guard reads.
+        let (locals, bound) = bind_params(self.db, scope, p, params, &mut taken);
         let (at, binds_time) = match (&p.at, time) {
             (Some(a), _) => (a.name.clone(), false),
             (None, true) => (fresh("now", &taken), true),
@@ -3764,6 +3691,192 @@ pub fn guard_vars(
     vars
 }
 
+/// The consent guard C0005 asks for, written in one policy ([`write_guard`]): what the
+/// checker's help shows and the language server's quick fix inserts, built once so that the
+/// two cannot drift apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenGuard {
+    /// The condition, in the policy's names: `consent(c, marketing, ch)`.
+    pub condition: String,
+    /// The `use` lines the policy's file needs for the condition to name what it names
+    /// (`use std.consent.consent`, `use std.consent.marketing as consent_marketing`), sorted.
+    pub imports: Vec<String>,
+    /// How the condition names `std.consent.consent`.
+    pub consent: Named,
+    /// How the condition names the purpose.
+    pub purpose: Named,
+    /// Each parameter the guard reads, with the local the policy reads it by: the one it binds
+    /// it to, else the one its header is to bind it to (before any renaming, [`Self::renamed`]).
+    pub locals: Vec<(Arc<str>, String)>,
+    /// The bindings the policy's header must add, as written there: `channel`,
+    /// `channel: channel_2` when the parameter's own name is taken.
+    pub bindings: Vec<String>,
+    /// The policy's locals that hide a declaration of its own file the condition names (which
+    /// no `use` can name under another name), as (old, new): the policy must rename each,
+    /// where it binds it and where its rules read it, for the condition to check.
+    pub renamed: Vec<(String, String)>,
+    /// The variables of the condition's lambdas, one per depth ([`guard_vars`]).
+    pub vars: Vec<String>,
+}
+
+impl WrittenGuard {
+    /// The local the policy reads parameter `param` by, before renaming; the parameter's own
+    /// name if the guard does not read it.
+    pub fn local(&self, param: &str) -> String {
+        self.locals
+            .iter()
+            .find(|(p, _)| **p == *param)
+            .map_or_else(|| param.to_string(), |(_, l)| l.clone())
+    }
+}
+
+/// The declaration `name` of the standard library's module `module`, if there is one.
+fn std_def(db: &dyn Db, project: Project, module: &str, name: &str) -> Option<Def> {
+    let file = *resolve::module_index(db, project).by_name.get(module)?;
+    resolve::item_table(db, file).by_name.get(name).cloned()
+}
+
+/// The locals `policy` reads the action's parameters `params` by: the one it binds
+/// each to, else a new one its header is to bind (the parameter's own name, or a fresh one
+/// when a local of the policy or a name of the file takes it). Returns the locals, in the
+/// order of `params`, and the bindings to add (`channel`, `channel: channel_2`); `taken`
+/// holds the policy's locals and gets the new ones. `scope` is the policy's file's.
+fn bind_params(
+    db: &dyn Db,
+    scope: &Scope,
+    policy: &ast::Policy,
+    params: &[&str],
+    taken: &mut Vec<String>,
+) -> (Vec<String>, Vec<String>) {
+    let mut locals = Vec::new();
+    let mut added = Vec::new();
+    for &param in params {
+        match policy.bindings.iter().find(|b| b.param.name == param) {
+            Some(b) => locals.push(b.var.name.clone()),
+            None => {
+                let var = resolve::fresh_name(param, |n| {
+                    !taken.iter().any(|t| t == n) && scope.name_free(db, n)
+                });
+                taken.push(var.clone());
+                added.push(if var == param {
+                    var.clone()
+                } else {
+                    format!("{param}: {var}")
+                });
+                locals.push(var);
+            }
+        }
+    }
+    (locals, added)
+}
+
+/// The consent guard `guard` written in `policy` of `file`, with what the policy needs for it
+/// to check there as written: the parameters it reads under the names the policy binds them
+/// to (a parameter it does not bind under the name its header is to bind it to,
+/// [`WrittenGuard::bindings`]); `consent` and the purpose under names the file can write them
+/// by ([`import_name`], [`WrittenGuard::imports`]): the purpose past the policy's locals,
+/// which would hide it, `consent` past the file's declarations only, since a callee is never
+/// a local; a local that hides a declaration of the file itself, which no `use` can bring
+/// back, renamed ([`WrittenGuard::renamed`]); and lambda variables that clash with none of
+/// those names ([`guard_vars`]). The checker's help (C0005) and the language server's quick
+/// fix both write the guard with it.
+pub fn write_guard(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+    policy: &ast::Policy,
+    guard: &ConsentGuard,
+) -> WrittenGuard {
+    let scope = resolve::file_scope(db, project, file);
+    let params = guard.params();
+    let asked: Vec<&str> = params.iter().map(|n| &**n).collect();
+    // The policy's locals (its bindings, its `at`, those its header is to add) hide the file's
+    // names of values where the guard is written.
+    let mut taken: Vec<String> = policy
+        .bindings
+        .iter()
+        .map(|b| b.var.name.clone())
+        .chain(policy.at.iter().map(|a| a.name.clone()))
+        .collect();
+    let (locals, bindings) = bind_params(db, scope, policy, &asked, &mut taken);
+    let mut imports = Vec::new();
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    let mut name_of = |def: Option<Def>, bare: &str, taken: &mut Vec<String>| -> Named {
+        let Some(def) = def else {
+            return Named {
+                written: bare.to_string(),
+                shown: bare.to_string(),
+            };
+        };
+        match import_name(db, project, file, &def, taken) {
+            Some((import, name)) => {
+                // Shown by the name the policy writes when that is the declaration's own or
+                // one the file has already; by its qualified name when it is an alias still to
+                // add, which reads as nothing before it is added.
+                let shown = if import.is_some() && name != *def.name {
+                    def.qualified(db)
+                } else {
+                    name.clone()
+                };
+                imports.extend(import);
+                Named {
+                    written: name,
+                    shown,
+                }
+            }
+            None => {
+                let old = def.name.to_string();
+                let new = resolve::fresh_name(&old, |n| {
+                    !taken.iter().any(|t| t == n) && scope.name_free(db, n)
+                });
+                taken.push(new.clone());
+                renamed.push((old.clone(), new));
+                Named {
+                    written: old,
+                    shown: def.qualified(db),
+                }
+            }
+        }
+    };
+    let consent = name_of(
+        std_def(db, project, "std.consent", "consent"),
+        "consent",
+        &mut Vec::new(),
+    );
+    let purpose = name_of(Some(guard.purpose.clone()), &guard.purpose.name, &mut taken);
+    taken.extend([consent.written.clone(), purpose.written.clone()]);
+    // One order whichever is named first: the order of the module paths.
+    imports.sort();
+    let locals: Vec<(Arc<str>, String)> = params.iter().cloned().zip(locals).collect();
+    let local = |name: &str| {
+        let l = locals
+            .iter()
+            .find(|(p, _)| **p == *name)
+            .map_or_else(|| name.to_string(), |(_, l)| l.clone());
+        match renamed.iter().find(|(old, _)| *old == l) {
+            Some((_, new)) => new.clone(),
+            None => l,
+        }
+    };
+    let vars = guard_vars(db, project, file, policy, guard, &taken);
+    let condition = guard.write(&GuardNames {
+        consent: &consent.written,
+        purpose: &purpose.written,
+        param: &local,
+        vars: &vars,
+    });
+    WrittenGuard {
+        condition,
+        imports,
+        consent,
+        purpose,
+        locals,
+        bindings,
+        renamed,
+        vars,
+    }
+}
+
 /// The help for an action with channels in more than [`MAX_CHANNEL_PLACES`] places.
 fn too_many_places(action: &str) -> String {
     format!(
@@ -3955,6 +4068,7 @@ fn personal_purposes(
 #[cfg(test)]
 mod tests {
     use crate::db::Workspace;
+    use crate::diagnostic::Diagnostic;
     use proptest::prelude::*;
 
     /// C0104 across files: a name written in another file is a use, the declaration's own name
@@ -4693,6 +4807,96 @@ policy p for a(to: c, referrer: r, channel: ch) {
             panic!("{labels:?}");
         };
         label.clone()
+    }
+
+    /// A purpose whose name another declaration has too (two modules' `purpose marketing`,
+    /// besides `std.consent`'s) is named in C0005's headline, and in its label on the action,
+    /// qualified as the help's `use` line names it, so that the author can tell which; one
+    /// imported under another name is named so too, not by a file's alias. A purpose whose
+    /// name no other declaration has is named as declared.
+    #[test]
+    fn the_c0005_headline_qualifies_a_purpose_named_like_another() {
+        let mut ws = Workspace::new();
+        for (path, text) in [
+            (
+                "crm.xop",
+                include_str!("../../tests/ui/C0005_headline_qualifies_alike_purposes/crm.xop"),
+            ),
+            (
+                "shop.xop",
+                include_str!("../../tests/ui/C0005_headline_qualifies_alike_purposes/shop.xop"),
+            ),
+            (
+                "leads.xop",
+                include_str!("../../tests/ui/C0005_headline_qualifies_alike_purposes/leads.xop"),
+            ),
+        ] {
+            ws.set_file(path, text);
+        }
+        let diags: Vec<Diagnostic> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "C0005")
+            .collect();
+        let of = |action: &str| {
+            let found: Vec<&Diagnostic> = (diags.iter())
+                .filter(|d| d.message.starts_with(&format!("`{action}` ")))
+                .collect();
+            let [d] = found.as_slice() else {
+                panic!("not one C0005 of `{action}`: {diags:#?}");
+            };
+            *d
+        };
+        let headline = |action: &str, purpose: &str| {
+            format!(
+                "`{action}` can reach a person without consent for `{purpose}` on the channel used"
+            )
+        };
+        // The CRM's `marketing`, which the policy's file must import under an alias.
+        let offer = of("send_offer");
+        let help = offer.help.as_deref().unwrap_or_default();
+        let imported = help
+            .split_once("`use ")
+            .and_then(|(_, rest)| rest.split_once(" as "))
+            .map(|(qualified, _)| qualified)
+            .unwrap_or_else(|| panic!("no `use … as` in {help}"));
+        assert_eq!(imported, "ui.c0005.alike_purposes.crm.marketing");
+        assert_eq!(offer.message, headline("send_offer", imported));
+        assert!(
+            offer.secondary[0]
+                .message
+                .starts_with(&format!("`send_offer` has purpose `{imported}` ")),
+            "{:?}",
+            offer.secondary
+        );
+        // The shop's `marketing`, which the action's file imports as `promo`.
+        let lead = of("send_lead");
+        assert_eq!(
+            lead.message,
+            headline("send_lead", "ui.c0005.alike_purposes.shop.marketing")
+        );
+        // A purpose no other declaration is named like.
+        let mut ws = Workspace::new();
+        ws.set_file(
+            "crm.xop",
+            include_str!("../../tests/ui/C0005_headline_qualifies_alike_purposes/crm.xop")
+                .replace("marketing", "outreach")
+                .as_str(),
+        );
+        ws.set_file(
+            "p.xop",
+            "module p\nuse ui.c0005.alike_purposes.crm.send_offer\n\
+             policy offers for send_offer(to: c, channel: ch) { allow \"ok\" }\n",
+        );
+        let diags: Vec<Diagnostic> = ws
+            .diagnostics()
+            .into_iter()
+            .filter(|d| d.code == "C0005")
+            .collect();
+        let [d] = diags.as_slice() else {
+            panic!("{diags:#?}");
+        };
+        assert_eq!(d.message, headline("send_offer", "outreach"));
     }
 
     /// Where two facts of an example would read the same (`consent(c, marketing, ch)` in two

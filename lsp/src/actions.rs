@@ -3,11 +3,11 @@
 
 use xop_compiler::ast::{self, ItemKind, Rule, RuleKind, Target};
 use xop_compiler::check::purpose_actions;
-use xop_compiler::compliance::{GuardNames, guard_vars};
+use xop_compiler::compliance::write_guard;
 use xop_compiler::db::{SourceFile, file_diagnostics, item_ast, parse_file};
 use xop_compiler::diagnostic::{Diagnostic, FixData};
 use xop_compiler::ide;
-use xop_compiler::resolve::{self, Def, DefKind, Lookup, Signature, TypedParam, file_scope};
+use xop_compiler::resolve::{self, DefKind, Lookup, Signature, TypedParam, file_scope};
 use xop_compiler::span::Span;
 use xop_compiler::types::Ty;
 
@@ -136,10 +136,11 @@ fn review_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> 
 
 /// C0005: add `deny "no-consent" unless GUARD` before the rule, GUARD being the guard the
 /// compliance check requires ([`ConsentGuard`](xop_compiler::compliance::ConsentGuard), carried
-/// by the diagnostic) written in the file's names. `consent` and the purpose are named as the
-/// file sees them (imported if needed, under an alias if a declaration of the file takes the
-/// name); a parameter the policy does not bind yet is bound, unless the policy is a purpose's and
-/// not every action it guards has it; the lambdas' variables are the checker's ([`guard_vars`]).
+/// by the diagnostic) as the checker's help writes it ([`write_guard`]): in the file's names,
+/// with the `use` lines and bindings it needs added. A parameter the policy does not bind yet is
+/// bound, unless the policy is a purpose's and not every action it guards has it; no fix when a
+/// binding hides a declaration of the file the guard names (the help renames it, which its
+/// rules must follow).
 fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix> {
     let Some(FixData::ConsentGuard(guard)) = &d.fix else {
         return None;
@@ -180,53 +181,16 @@ fn consent_fix(snap: &Snapshot, file: SourceFile, d: &Diagnostic) -> Option<Fix>
             }
         }
     }
-    let scope = file_scope(db, snap.project, file);
-    // The policy's own names: a binding named like another, or like the decision time
-    // (`at channel`), is E0206.
-    let mut taken: Vec<String> = policy
-        .bindings
-        .iter()
-        .map(|b| b.var.name.clone())
-        .chain(policy.at.iter().map(|at| at.name.clone()))
-        .collect();
-    // The local of each parameter the guard reads, bound now or by this fix.
-    let mut locals: Vec<(String, String)> = Vec::new();
-    let mut new_bindings = Vec::new();
-    for name in &params {
-        let local = match policy.bindings.iter().find(|b| *b.param.name == **name) {
-            Some(b) => b.var.name.clone(),
-            None => {
-                let local = fresh(snap, scope, name, &taken);
-                new_bindings.push(if local == **name {
-                    local.clone()
-                } else {
-                    format!("{name}: {local}")
-                });
-                taken.push(local.clone());
-                local
-            }
-        };
-        locals.push((name.to_string(), local));
+    // The guard as the checker's help writes it, with the bindings and `use` lines it needs.
+    let written = write_guard(db, snap.project, file, policy, guard);
+    // A binding that hides a declaration of the file the guard names must be renamed where
+    // the rules read it too: not a fix to insert.
+    if !written.renamed.is_empty() {
+        return None;
     }
-    let mut imports = Vec::new();
-    let purpose_name = name_for(snap, file, &guard.purpose, &taken, &mut imports)?;
-    let consent = stdlib_def(snap, "std.consent", "consent")?;
-    let consent_name = name_for(snap, file, &consent, &taken, &mut imports)?;
-    taken.extend([purpose_name.clone(), consent_name.clone()]);
-    // The lambdas' variables, as the checker's help names them.
-    let vars = guard_vars(db, snap.project, file, policy, guard, &taken);
-    let param = |p: &str| {
-        locals
-            .iter()
-            .find(|(n, _)| n == p)
-            .map_or_else(|| p.to_string(), |(_, l)| l.clone())
-    };
-    let condition = guard.write(&GuardNames {
-        consent: &consent_name,
-        purpose: &purpose_name,
-        param: &param,
-        vars: &vars,
-    });
+    let condition = written.condition;
+    let new_bindings = written.bindings;
+    let imports = written.imports;
     let text = snap.text(file);
     let rule = format!("deny \"no-consent\" unless {condition}");
     let mut edits = vec![(
@@ -263,33 +227,6 @@ fn before_rule(text: &str, rule_start: usize, rule: &str) -> String {
     } else {
         format!("{rule} ")
     }
-}
-
-/// The declaration `name` of the stdlib module `module`.
-fn stdlib_def(snap: &Snapshot, module: &str, name: &str) -> Option<Def> {
-    let modules = resolve::module_index(&snap.db, snap.project);
-    let file = *modules.by_name.get(module)?;
-    resolve::item_table(&snap.db, file)
-        .by_name
-        .get(name)
-        .cloned()
-}
-
-/// The name under which `file` can write `def`, as the checker's help writes it
-/// ([`xop_compiler::compliance::import_name`]): the `use` line it needs, if any, is added to
-/// `imports`. `taken` are the local names where it is written, which would hide a name of the
-/// file.
-fn name_for(
-    snap: &Snapshot,
-    file: SourceFile,
-    def: &Def,
-    taken: &[String],
-    imports: &mut Vec<String>,
-) -> Option<String> {
-    let (import, name) =
-        xop_compiler::compliance::import_name(&snap.db, snap.project, file, def, taken)?;
-    imports.extend(import);
-    Some(name)
 }
 
 /// `base`, or `base_2`, `base_3`…: the first that is no name of `scope` nor one of `taken`.
@@ -845,6 +782,162 @@ mod tests {
         );
         let help = fix.diagnostic.help.as_deref().unwrap_or_default();
         assert!(help.contains(&format!("unless {guard}` to")), "{help}");
+    }
+
+    /// The quick fix inserts the guard the help spells, with the `use` lines the help names,
+    /// where names are taken or shared: bindings that hide `consent` and the purpose (a callee
+    /// is never a local: `consent(…)` stays the function, not an alias), a file whose own
+    /// `purpose marketing` is not the action's, a purpose imported under an alias. Both come
+    /// from [`write_guard`]; this keeps them from drifting apart. Applied, the fix leaves no
+    /// C0005 and no error. Where the help renames a binding that hides the file's own purpose
+    /// (which the rules must follow), no fix is offered.
+    #[test]
+    fn the_consent_fix_inserts_what_the_help_spells_where_names_are_taken() {
+        // `consent` and the purpose both to import.
+        let customer = format!(
+            "{CUSTOMER}action send_offer(to: Customer, channel: Channel) purpose marketing risk minimal\n"
+        );
+        let contact = "module shop.contact\nuse shop.customer.{Customer, send_offer}\n\
+            policy contact for send_offer(to: c, channel: ch) {\n  allow \"ok\"\n}\n";
+        let cases: [(&str, &[(&str, &str)]); 5] = [
+            (
+                "contact.xop",
+                &[("customer.xop", &customer), ("contact.xop", contact)],
+            ),
+            (
+                "a.xop",
+                &[(
+                    "a.xop",
+                    include_str!("../../tests/ui/C0005_help_bindings_hide_names.xop"),
+                )],
+            ),
+            (
+                "a.xop",
+                &[
+                    (
+                        "a.xop",
+                        include_str!("../../tests/ui/C0005_same_name_purpose/a.xop"),
+                    ),
+                    (
+                        "b.xop",
+                        include_str!("../../tests/ui/C0005_same_name_purpose/b.xop"),
+                    ),
+                ],
+            ),
+            (
+                "shop.xop",
+                &[
+                    (
+                        "crm.xop",
+                        include_str!(
+                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/crm.xop"
+                        ),
+                    ),
+                    (
+                        "shop.xop",
+                        include_str!(
+                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/shop.xop"
+                        ),
+                    ),
+                ],
+            ),
+            (
+                "leads.xop",
+                &[
+                    (
+                        "crm.xop",
+                        include_str!(
+                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/crm.xop"
+                        ),
+                    ),
+                    (
+                        "shop.xop",
+                        include_str!(
+                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/shop.xop"
+                        ),
+                    ),
+                    (
+                        "leads.xop",
+                        include_str!(
+                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/leads.xop"
+                        ),
+                    ),
+                ],
+            ),
+        ];
+        for (path, files) in cases {
+            let (_st, snap) = snapshot(files);
+            let file = snap.file(path).expect("file");
+            let text = snap.text(file).to_string();
+            let c0005: Vec<&Diagnostic> = file_diagnostics(&snap.db, snap.project, file)
+                .iter()
+                .filter(|d| d.code == "C0005" && *d.file == *path)
+                .collect();
+            let [d] = c0005.as_slice() else {
+                panic!("not one C0005 in {path}: {c0005:#?}");
+            };
+            let help = d.help.as_deref().unwrap_or_default();
+            let quoted: Vec<&str> = help.split('`').skip(1).step_by(2).collect();
+            let rule = quoted
+                .iter()
+                .find(|q| q.starts_with("deny \"no-consent\" unless "))
+                .unwrap_or_else(|| panic!("no guard in {help}"));
+            let uses: Vec<&str> = quoted
+                .iter()
+                .copied()
+                .filter(|q| q.starts_with("use "))
+                .collect();
+            let all = fixes(&snap, file, d.span);
+            let fix = all
+                .iter()
+                .find(|f| f.title.contains("consent guard"))
+                .unwrap_or_else(|| panic!("no consent fix in {path}: {all:#?}"));
+            // The rule, on a line of its own before the one the C0005 is at.
+            assert_eq!(
+                fix.edits[0],
+                (
+                    Span::new(d.span.start(), d.span.start()),
+                    format!("{rule}\n  ")
+                ),
+                "{help}"
+            );
+            let inserted: Vec<&str> = fix
+                .edits
+                .iter()
+                .flat_map(|(_, new)| new.lines())
+                .filter(|l| l.starts_with("use "))
+                .collect();
+            assert_eq!(inserted, uses, "{help}");
+            // Applied, it checks.
+            let mut edits = fix.edits.clone();
+            edits.sort_by_key(|(s, _)| std::cmp::Reverse(s.start()));
+            let mut fixed = text.clone();
+            for (s, new) in edits {
+                fixed.replace_range(s.range(), &new);
+            }
+            let others: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(p, t)| (*p, if *p == path { fixed.as_str() } else { *t }))
+                .collect();
+            let (_st, snap) = snapshot(&others);
+            let file = snap.file(path).expect("file");
+            let codes: Vec<&str> = file_diagnostics(&snap.db, snap.project, file)
+                .iter()
+                .map(|d| d.code)
+                .collect();
+            assert_fixed(&codes, "C0005", &fixed);
+        }
+        // The help renames the binding `channel: promo`, which its rules must follow.
+        let hidden = include_str!("../../tests/ui/C0005_help_binding_hides_own_purpose.xop");
+        let (_st, snap) = snapshot(&[("contact.xop", hidden)]);
+        let file = snap.file("contact.xop").expect("file");
+        let diags = file_diagnostics(&snap.db, snap.project, file);
+        assert!(diags.iter().any(|d| d.code == "C0005"), "{diags:#?}");
+        let all = fixes(&snap, file, Span::new(0, hidden.len()));
+        assert!(
+            !all.iter().any(|f| f.title.contains("consent guard")),
+            "{all:#?}"
+        );
     }
 
     /// A purpose's policy can bind only what each action it guards has: a guard that needs
