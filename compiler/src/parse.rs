@@ -49,6 +49,11 @@ pub enum Issue {
     /// decision's `{`): where it is missing (the end of the last parameter or the start of what
     /// follows).
     MissingParen(usize),
+    /// An action's header cut off by the next declaration: where what was read of it ends,
+    /// and whether its `)` is missing (`false`: its `purpose` is).
+    CutOff(usize, bool),
+    /// An action's `risk` clause written before its `purpose` (the clauses' spans).
+    RiskFirst(Span, Span),
     /// Annotations before a `module` line, which annotate nothing (their span).
     AnnotatedModule(Span),
     /// A keyword where a field's or parameter's name is written (the keyword's span).
@@ -318,7 +323,7 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                 let before = source.get(..at).unwrap_or_default().trim_end();
                 let after = source.get(at..).unwrap_or_default();
                 let next_at = at + (after.len() - after.trim_start().len());
-                let gap = Span::new(before.len(), next_at);
+                let gap = header_gap(source, before.len(), next_at);
                 let last = before.split_whitespace().last().unwrap_or_default();
                 let next = source
                     .get(next_at..)
@@ -326,8 +331,11 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                     .split_whitespace()
                     .next()
                     .unwrap_or_default();
+                // What follows on a later line is not part of the fix.
                 let (message, fixed) = if next.is_empty() {
                     ("expected `)` at the end of the file".to_string(), format!("{last})"))
+                } else if source.get(gap.start()..next_at).is_some_and(|s| s.contains('\n')) {
+                    (format!("expected `)` before `{next}`"), format!("{last})"))
                 } else {
                     (format!("expected `)` before `{next}`"), format!("{last}) {next}"))
                 };
@@ -335,6 +343,63 @@ pub fn parse(path: &Arc<str>, source: &str) -> Parsed {
                     Diagnostic::error("E0103", path, gap, message)
                         .with_label("`)` missing here")
                         .with_help(format!("close the parameter list: `{fixed}`")),
+                );
+            }
+            Issue::CutOff(at, paren) => {
+                // The blank between what was read of the header and the next declaration.
+                let before = source.get(..at).unwrap_or_default().trim_end();
+                let after = source.get(at..).unwrap_or_default();
+                let gap = header_gap(
+                    source,
+                    before.len(),
+                    at + (after.len() - after.trim_start().len()),
+                );
+                // A trailing `,` is allowed, but not needed in the fix.
+                let last = before
+                    .split_whitespace()
+                    .last()
+                    .unwrap_or_default()
+                    .trim_end_matches(',');
+                let (missing, help) = if paren {
+                    (
+                        "`)`",
+                        format!(
+                            "close the parameter list, then name the purpose the action serves: \
+                             `{last}) purpose NAME`"
+                        ),
+                    )
+                } else {
+                    (
+                        "`purpose`",
+                        format!(
+                            "name the purpose the action serves after its parameters: \
+                             `{last} purpose NAME`"
+                        ),
+                    )
+                };
+                diagnostics.push(
+                    Diagnostic::error(
+                        "E0103",
+                        path,
+                        gap,
+                        format!("expected {missing} before the next declaration"),
+                    )
+                    .with_label(format!("{missing} missing here"))
+                    .with_help(help),
+                );
+            }
+            Issue::RiskFirst(span, purpose) => {
+                let risk = source.get(span.range()).unwrap_or_default();
+                let purpose = source.get(purpose.range()).unwrap_or_default();
+                diagnostics.push(
+                    Diagnostic::error(
+                        "E0103",
+                        path,
+                        span,
+                        "an action's `risk` clause comes after its `purpose`",
+                    )
+                    .with_label("written before `purpose`")
+                    .with_help(format!("write it after the purpose: `{purpose} {risk}`")),
                 );
             }
             Issue::AnnotatedModule(span) => {
@@ -551,6 +616,19 @@ fn starts_line(source: &str, at: usize) -> bool {
     let before = source.get(..at).unwrap_or_default();
     let line = before.rsplit_once('\n').map_or(before, |(_, l)| l);
     line.trim().is_empty()
+}
+
+/// Where something is missing between `end`, where a declaration's header ends, and `next`,
+/// where what follows starts: the blank between them, or, if what follows is on a later line,
+/// the end of the header's line (its line break), so that the mistake shows on that line.
+fn header_gap(source: &str, end: usize, next: usize) -> Span {
+    let blank = source.get(end..next).unwrap_or_default();
+    match blank.find('\n') {
+        // The line break itself, if nothing else is left on the line.
+        Some(0) => Span::new(end, end + 1),
+        Some(line_end) => Span::new(end, end + line_end),
+        None => Span::new(end, next),
+    }
 }
 
 /// Whether `token` opens a rule, a test statement or a declaration (a soft keyword, which can
@@ -1078,9 +1156,34 @@ fn expected_list(expected: &[String]) -> String {
                 "\"}\"" | "\")\"" | "\"]\"" | "\",\"" | "\"deny\"" | "\"allow\"" | "\"review\""
             )
         });
+    // Declarations' keywords without `module` (which may start any top-level entry): after
+    // an action's parameters, offered only to read its header cut off by the next declaration
+    // (the grammar's `CutAction`), never what is missing; nor is the annotation one may start
+    // with, where no parameter (with annotations of its own) can come.
+    const DECLARATIONS: &[&str] = &[
+        "\"record\"",
+        "\"enum\"",
+        "\"action\"",
+        "\"signal\"",
+        "\"fn\"",
+        "\"intrinsic\"",
+        "\"policy\"",
+        "\"decision\"",
+        "\"journey\"",
+        "\"agent\"",
+        "\"test\"",
+    ];
+    let cut_off =
+        expected.iter().any(|t| t == "\"policy\"") && !expected.iter().any(|t| t == "\"module\"");
+    // After an action's `)`, `risk` is offered only to read it written before `purpose`
+    // (reported): `purpose` comes first.
+    let risk_first = expected.iter().any(|t| t == "\"purpose\"");
     // Closing brackets first: they are the likeliest fix.
     let mut ordered: Vec<&String> = expected
         .iter()
+        .filter(|t| !(cut_off && DECLARATIONS.contains(&t.as_str())))
+        .filter(|t| !(cut_off && !names_expected && t.as_str() == "\"@\""))
+        .filter(|t| !(risk_first && t.as_str() == "\"risk\""))
         .filter(|t| !(after_type && t.as_str() == "\":\""))
         .filter(|t| !(type_start && t.as_str() == "\"@\""))
         .filter(|t| !(complete && OPERATORS.contains(&t.as_str())))
@@ -1131,6 +1234,9 @@ pub mod literal {
         Use(Use),
         /// Any other declaration.
         Item(Item),
+        /// An action whose header the next declaration cut off, and the declarations after
+        /// it (`CutAction` in the grammar), in source order.
+        Cut(Vec<Item>),
     }
 
     /// Builds the file; a second `module`, or a `module`/`use` after declarations, is reported.
@@ -1182,15 +1288,23 @@ pub mod literal {
                     }
                     file.uses.push(u);
                 }
-                Top::Item(mut i) => {
-                    let (exprs, types) = crate::nesting::limit(&mut i);
-                    issues.extend(exprs.into_iter().map(|s| Issue::TooDeep(s, true)));
-                    issues.extend(types.into_iter().map(|s| Issue::TooDeep(s, false)));
-                    file.items.push(std::sync::Arc::new(i));
+                Top::Item(i) => push_item(&mut file, i, issues),
+                Top::Cut(items) => {
+                    for i in items {
+                        push_item(&mut file, i, issues);
+                    }
                 }
             }
         }
         file
+    }
+
+    /// Adds a declaration to the file, its expressions and types cut at the nesting limit.
+    fn push_item(file: &mut File, mut i: Item, issues: &mut Vec<Issue>) {
+        let (exprs, types) = crate::nesting::limit(&mut i);
+        issues.extend(exprs.into_iter().map(|s| Issue::TooDeep(s, true)));
+        issues.extend(types.into_iter().map(|s| Issue::TooDeep(s, false)));
+        file.items.push(std::sync::Arc::new(i));
     }
 
     /// A flat operator sequence grouped by precedence; a chain is reported.
@@ -1510,6 +1624,165 @@ mod tests {
 
     fn p(src: &str) -> Parsed {
         parse(&Arc::from("t.xop"), src)
+    }
+
+    /// Each declaration's kind and name, and an action's parameters, purpose and risk.
+    fn shapes(parsed: &Parsed) -> Vec<String> {
+        parsed
+            .ast
+            .items
+            .iter()
+            .map(|i| match &i.kind {
+                ItemKind::Action(a) => {
+                    let params: Vec<_> = a.params.iter().map(|p| p.name.name.as_str()).collect();
+                    format!(
+                        "action {}({}) {:?} {:?}",
+                        a.name.name,
+                        params.join(", "),
+                        a.purpose.as_ref().map(|p| p.name.as_str()),
+                        a.risk.as_ref().map(|r| r.name.as_str())
+                    )
+                }
+                ItemKind::Error => "error".to_string(),
+                other => format!(
+                    "{} {}",
+                    format!("{other:?}")
+                        .split('(')
+                        .next()
+                        .unwrap_or_default()
+                        .to_lowercase(),
+                    i.name().map_or("", |n| n.name.as_str())
+                ),
+            })
+            .collect()
+    }
+
+    fn messages(parsed: &Parsed) -> Vec<String> {
+        parsed
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} {}", d.code, d.message))
+            .collect()
+    }
+
+    /// A parameter list whose `)` is missing before an action's `risk`, written before its
+    /// `purpose`: the `)` and the order are reported, and both clauses kept. `risk` and a name
+    /// after a parameter is that clause; a parameter named `risk` still reads as one.
+    #[test]
+    fn a_missing_paren_before_risk_keeps_the_action() {
+        let parsed = p("module m\n\
+             action a(to: C, channel: Channel\n  risk minimal\n  purpose service\n\
+             action b(to: C) risk high purpose service\n\
+             action c(to: C, risk: Int\n  purpose service risk minimal\n\
+             action d(to: C risk: Int) purpose service\n\
+             fn f(a: Int, risk: Int): Int = risk\n");
+        assert_eq!(
+            messages(&parsed),
+            [
+                "E0103 expected `)` before `risk`",
+                "E0103 an action's `risk` clause comes after its `purpose`",
+                "E0103 an action's `risk` clause comes after its `purpose`",
+                "E0103 expected `)` before `purpose`",
+                "E0103 expected `,` before the parameter `risk`",
+            ]
+        );
+        assert_eq!(
+            shapes(&parsed),
+            [
+                "action a(to, channel) Some(\"service\") Some(\"minimal\")",
+                "action b(to) Some(\"service\") Some(\"high\")",
+                "action c(to, risk) Some(\"service\") Some(\"minimal\")",
+                "action d(to, risk) Some(\"service\") None",
+                "fn f",
+            ]
+        );
+        // The `)` is missing where the last parameter ends; the fix leaves the next line alone,
+        // and the order's fix names the purpose written.
+        let d = &parsed.diagnostics;
+        assert_eq!(
+            d[0].span.start(),
+            "module m\naction a(to: C, channel: Channel".len()
+        );
+        assert_eq!(
+            d[0].help.as_deref(),
+            Some("close the parameter list: `Channel)`")
+        );
+        assert_eq!(
+            d[1].help.as_deref(),
+            Some("write it after the purpose: `purpose service risk minimal`")
+        );
+    }
+
+    /// An action whose header the next declaration cuts off (its `)` missing, or its
+    /// `purpose`) is one error, and the next declaration, of any kind that cannot be a
+    /// parameter, is read as written, with its doc comment and annotations.
+    #[test]
+    fn an_action_cut_off_keeps_the_next_declaration() {
+        let src = "module m\n\
+             action a(to: C, channel: Channel\n\naction other(to: C) purpose service risk minimal\n\
+             action b(to: C\npolicy p for other(to: c) {\n  allow \"ok\"\n}\n\
+             action c(to: C,\nrecord R { x: Int }\n\
+             action d(\nenum E { a }\n\
+             action e(to: C)\n/// doc\n@annex_iii(area: employment)\naction f(to: C) purpose service\n\
+             action g(to: C\naction h(to: C\ntest \"t\" {\n  expect other(to: c) == allow\n}\n\
+             action i(to: C\nfn k(): Int = 1\n\
+             action j(to: C\ndecision n(c: C) {\n  propose other(to: c)\n}\n";
+        let parsed = p(src);
+        let expected_paren = "E0103 expected `)` before the next declaration";
+        assert_eq!(
+            messages(&parsed),
+            [
+                expected_paren,
+                expected_paren,
+                expected_paren,
+                expected_paren,
+                "E0103 expected `purpose` before the next declaration",
+                expected_paren,
+                expected_paren,
+                expected_paren,
+                expected_paren,
+            ]
+        );
+        assert_eq!(
+            shapes(&parsed),
+            [
+                "action a(to, channel) None None",
+                "action other(to) Some(\"service\") Some(\"minimal\")",
+                "action b(to) None None",
+                "policy p",
+                "action c(to) None None",
+                "record R",
+                "action d() None None",
+                "enum E",
+                "action e(to) None None",
+                "action f(to) Some(\"service\") None",
+                "action g(to) None None",
+                "action h(to) None None",
+                "test ",
+                "action i(to) None None",
+                "fn k",
+                "action j(to) None None",
+                "decision n",
+            ]
+        );
+        let f = &parsed.ast.items[9];
+        assert_eq!((f.docs.len(), f.annotations.len()), (1, 1));
+        // The error is where the header ends, and its fix closes it there.
+        let d = &parsed.diagnostics[0];
+        assert_eq!(d.span.start(), src.find("Channel\n").map_or(0, |at| at + 7));
+        assert_eq!(
+            d.help.as_deref(),
+            Some(
+                "close the parameter list, then name the purpose the action serves: `Channel) purpose NAME`"
+            )
+        );
+        assert_eq!(
+            parsed.diagnostics[2].help.as_deref(),
+            Some(
+                "close the parameter list, then name the purpose the action serves: `C) purpose NAME`"
+            ),
+            "a trailing `,` is not part of the fix"
+        );
     }
 
     /// The parser reads tokens as they are lexed: what follows the last syntax error, up to the
