@@ -314,6 +314,21 @@ pub enum RuntimeError {
         /// The modules guarding it.
         modules: Vec<String>,
     },
+    /// The policy is one of several guarding its action (in the loaded modules the decision
+    /// would be made with), and the caller asked for whole actions only
+    /// ([`Options::whole_action`]): nothing was decided or recorded.
+    PartialPolicy {
+        /// The policy's qualified name.
+        policy: String,
+        /// The action it guards.
+        action: String,
+        /// The short names of every policy guarding the action, in module then declaration
+        /// order.
+        guards: Vec<String>,
+        /// The modules those policies are in (one, or several: then the action cannot be
+        /// decided whole either, [`RuntimeError::SplitAction`]).
+        modules: Vec<String>,
+    },
     /// The proof log refused the record: the decision was *not* made (never acknowledged
     /// without proof).
     Log(LogError),
@@ -383,6 +398,19 @@ impl fmt::Display for RuntimeError {
                 modules.len(),
                 modules.join(", ")
             ),
+            RuntimeError::PartialPolicy {
+                policy,
+                action,
+                guards,
+                ..
+            } => write!(
+                f,
+                "`{policy}` is one of {} policies guarding `{action}` ({}): deciding it alone \
+                 could allow what another denies or sends to review, so nothing was decided; \
+                 decide the action over all its policies",
+                guards.len(),
+                guards.join(", ")
+            ),
             RuntimeError::Log(e) => write!(f, "the decision could not be proven: {e}"),
             RuntimeError::DeadlinePassed { late_ms } => write!(
                 f,
@@ -425,6 +453,12 @@ pub struct Options<'a> {
     /// again right before an allowed action is carried out (past it, it is not, and the event
     /// `action.not_performed` says why). `None`: no deadline.
     pub deadline: Option<&'a Deadline>,
+    /// Refuse a policy decided alone while others guard its action too (in any loaded module):
+    /// [`RuntimeError::PartialPolicy`], nothing decided or recorded. Checked on the snapshot of
+    /// the modules the decision is made with, so a hot swap between a caller's own check and
+    /// the decision cannot let one policy's verdict stand for its action's (`xop serve`'s
+    /// `POST /v1/decide/{policy}`). Ignored when deciding an action over all its policies.
+    pub whole_action: bool,
 }
 
 /// A decision's deadline, shared by the caller who waits for the decision and the runtime that
@@ -1064,6 +1098,21 @@ impl Runtime {
         bytes: &[u8],
         trust: Option<&VerifyingKey>,
     ) -> Result<ModuleInfo, RuntimeError> {
+        self.load_bytes_recorded(name, bytes, trust, |_| Ok::<(), RuntimeError>(()))
+    }
+
+    /// [`Runtime::load_bytes`], calling `record` with what is loaded once the module is
+    /// verified, checked and kept, and before it is swapped in, while no other load or unload
+    /// can intervene: a caller that proves the load there (`xop serve`'s `module.loaded`) has
+    /// its record before any decision the module makes. If `record` fails, nothing is swapped
+    /// (the module kept in the log's folder stays: it is harmless, and records may name it).
+    pub fn load_bytes_recorded<E: From<RuntimeError>>(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        trust: Option<&VerifyingKey>,
+        record: impl FnOnce(&ModuleInfo) -> Result<(), E>,
+    ) -> Result<ModuleInfo, E> {
         let entry = self.prepare(name, bytes, trust)?;
         let info = info(&entry);
         let _swapping = self
@@ -1077,6 +1126,7 @@ impl Runtime {
         // Before the file is stored: a module refused for a conflict leaves nothing behind.
         check_conflicts(&modules, &entry)?;
         self.store_module(&entry, bytes)?;
+        record(&info)?;
         modules.push(entry);
         self.modules.store(Arc::new(ModuleSet { modules }));
         Ok(info)
@@ -1112,25 +1162,43 @@ impl Runtime {
     /// `keep_last`, the only loaded module is not unloaded ([`Unloaded::LastModule`]): a
     /// runtime without modules decides nothing.
     pub fn unload(&self, name: &str, keep_last: bool) -> Unloaded {
+        match self.unload_recorded(name, keep_last, |_| Ok::<(), std::convert::Infallible>(())) {
+            Ok(unloaded) => unloaded,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`Runtime::unload`], calling `record` with the module to unload before it is unloaded,
+    /// while no other load or unload can intervene: a caller that proves the unload there
+    /// (`xop serve`'s `module.unloaded`) has its record before the module stops deciding. If
+    /// `record` fails, nothing changes and its error is returned.
+    pub fn unload_recorded<E>(
+        &self,
+        name: &str,
+        keep_last: bool,
+        record: impl FnOnce(&ModuleInfo) -> Result<(), E>,
+    ) -> Result<Unloaded, E> {
         let _swapping = self
             .swapping
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let set = self.modules.load_full();
         let Some(gone) = set.modules.iter().find(|m| m.name == name) else {
-            return Unloaded::NotLoaded {
+            return Ok(Unloaded::NotLoaded {
                 loaded: set.modules.iter().map(|m| m.name.clone()).collect(),
-            };
+            });
         };
         if keep_last && set.modules.len() == 1 {
-            return Unloaded::LastModule;
+            return Ok(Unloaded::LastModule);
         }
+        let gone = info(gone);
+        record(&gone)?;
         let modules = (set.modules.iter())
             .filter(|m| m.name != name)
             .cloned()
             .collect();
         self.modules.store(Arc::new(ModuleSet { modules }));
-        Unloaded::Module(info(gone))
+        Ok(Unloaded::Module(gone))
     }
 
     /// Keeps `bytes`, the module of `entry`, in the log's folder, before any decision by it
@@ -1621,8 +1689,23 @@ impl Runtime {
         // verdict is not the action's, so what it allows is never carried out.
         let alone_of = match &guards {
             Guards::One(index) => {
-                let action = &m.program().policies[*index].action;
-                let n: usize = (set.guards(action).iter()).map(|(_, v)| v.len()).sum();
+                let pol = &m.program().policies[*index];
+                let by_module = set.guards(&pol.action);
+                let n: usize = by_module.iter().map(|(_, v)| v.len()).sum();
+                // Refused here, on the snapshot this decision is made with, not by the caller
+                // on one of its own: a hot swap in between would go unseen.
+                if n > 1 && options.whole_action {
+                    return Err(RuntimeError::PartialPolicy {
+                        policy: pol.qualified.clone(),
+                        action: pol.action.clone(),
+                        guards: (by_module.iter())
+                            .flat_map(|(m, v)| {
+                                v.iter().map(|&i| m.program().policies[i].name.clone())
+                            })
+                            .collect(),
+                        modules: by_module.iter().map(|(m, _)| m.name.clone()).collect(),
+                    });
+                }
                 (n > 1).then_some(n)
             }
             Guards::Action(_) => None,
@@ -2482,6 +2565,152 @@ mod tests {
         assert!(kept(dir.path(), &other));
         assert!(matches!(rt.unload("acme", false), Unloaded::Module(_)));
         assert!(rt.modules().modules.is_empty());
+    }
+
+    /// `module_bytes`' policy `p` (allowing below 10) and a policy `q` denying everything,
+    /// both guarding `acme.act`: `p`'s verdict alone is not the action's.
+    fn shared_action_bytes() -> Vec<u8> {
+        let policy = |name: &str, rules: Vec<Rule>| Policy {
+            name: name.into(),
+            qualified: format!("acme.{name}"),
+            action: "acme.act".into(),
+            params: vec![Param {
+                name: "n".into(),
+                ty: Type::Int,
+            }],
+            now_slot: None,
+            slots: 1,
+            rules,
+        };
+        let program = Program {
+            policies: vec![
+                policy(
+                    "p",
+                    vec![
+                        rule(1, Verdict::Deny, "big", cmp(CmpOp::Ge, 10)),
+                        rule(3, Verdict::Allow, "ok", None),
+                    ],
+                ),
+                policy("q", vec![rule(4, Verdict::Deny, "strict", None)]),
+            ],
+            ..Program::default()
+        };
+        Module {
+            program,
+            source_hash: hash_sources([("acme.xop", &b"module acme, shared"[..])]),
+            sources: vec!["acme.xop".into()],
+        }
+        .to_bytes(None)
+    }
+
+    /// With `whole_action`, a policy that shares its action is refused by the call that
+    /// decides, on the modules it decides with: swapped in right before, the sharing module
+    /// is seen (no caller's check on an older snapshot stands between), and nothing is decided
+    /// or recorded; alone on its action the policy is decided.
+    #[test]
+    fn a_policy_sharing_its_action_is_refused_on_the_modules_it_is_decided_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(dir.path());
+        let whole = Options {
+            whole_action: true,
+            ..Options::default()
+        };
+        let input = Input::Json(r#"{"n": 1}"#);
+        let o = rt.decide_with("p", input, whole).unwrap();
+        assert_eq!((o.verdict, o.seq), (Verdict::Allow, Some(0)));
+        rt.load_bytes("acme", &shared_action_bytes(), None).unwrap();
+        let refusals = [
+            rt.decide_with("p", input, whole).map(|_| ()),
+            rt.submit("acme.p", input, whole).map(|_| ()),
+            rt.decide_many(&[Request {
+                policy: "p",
+                input,
+                options: whole,
+            }])
+            .remove(0)
+            .map(|_| ()),
+        ];
+        for refused in refusals {
+            match refused {
+                Err(RuntimeError::PartialPolicy {
+                    policy,
+                    action,
+                    guards,
+                    modules,
+                }) => {
+                    assert_eq!(
+                        (policy.as_str(), action.as_str(), guards, modules),
+                        (
+                            "acme.p",
+                            "acme.act",
+                            vec!["p".to_string(), "q".to_string()],
+                            vec!["acme".to_string()]
+                        )
+                    );
+                }
+                other => panic!("not refused: {other:?}"),
+            }
+        }
+        assert_eq!(rt.log().unwrap().size(), 1, "nothing recorded");
+        // The action over all its policies is decided (q denies), and without `whole_action`
+        // the policy alone still is (its allow never carries the action out).
+        let o = rt.decide_action("acme.act", input, whole).unwrap();
+        assert_eq!(o.verdict, Verdict::Deny);
+        let o = rt.decide_with("p", input, Options::default()).unwrap();
+        assert_eq!(o.verdict, Verdict::Allow);
+    }
+
+    /// `load_bytes_recorded` and `unload_recorded` call their `record` before the swap: the
+    /// module set it sees, and a decision made from it, are the old ones. A `record` that
+    /// fails leaves the old module serving (loading) or the module loaded (unloading).
+    #[test]
+    fn a_load_is_recorded_before_it_is_swapped_in_and_a_failed_record_swaps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(dir.path());
+        let old = rt.modules().modules[0].hash.clone();
+        let input = Input::Json(r#"{"n": 1}"#);
+        let hash_of = |o: Outcome| o.module;
+        let refused = rt.load_bytes_recorded("acme", &one_policy_bytes("p", "v2"), None, |info| {
+            assert_ne!(info.hash, old);
+            // Nothing of the new module decides yet.
+            assert_eq!(rt.modules().modules[0].hash, old);
+            assert_eq!(hash_of(rt.decide("p", input).unwrap()), old);
+            Err(RuntimeError::Io("the record could not be written".into()))
+        });
+        assert_eq!(
+            refused,
+            Err(RuntimeError::Io("the record could not be written".into()))
+        );
+        assert_eq!(hash_of(rt.decide("p", input).unwrap()), old, "old serves");
+        let mut recorded = None;
+        let info = rt
+            .load_bytes_recorded("acme", &one_policy_bytes("p", "v2"), None, |_| {
+                recorded = Some(rt.modules().modules[0].hash.clone());
+                assert_eq!(hash_of(rt.decide("p", input).unwrap()), old);
+                Ok::<(), RuntimeError>(())
+            })
+            .unwrap();
+        assert_eq!(recorded, Some(old.clone()));
+        assert_eq!(hash_of(rt.decide("p", input).unwrap()), info.hash);
+        // Unloading: recorded while the module still serves; a failed record unloads nothing.
+        rt.load_bytes("other", &one_policy_bytes("o", "x"), None)
+            .unwrap();
+        let failed = rt.unload_recorded("other", true, |gone| {
+            assert_eq!(gone.name, "other");
+            assert!(rt.modules().modules.iter().any(|m| m.name == "other"));
+            Err("no record")
+        });
+        assert_eq!(failed, Err("no record"));
+        assert!(rt.decide("o", input).is_ok(), "still loaded");
+        let unloaded = rt.unload_recorded("other", true, |_| {
+            assert!(rt.decide("o", input).is_ok());
+            Ok::<(), ()>(())
+        });
+        assert!(matches!(unloaded, Ok(Unloaded::Module(ref m)) if m.name == "other"));
+        assert!(matches!(
+            rt.decide("o", input),
+            Err(RuntimeError::UnknownPolicy { .. })
+        ));
     }
 
     fn runtime(dir: &Path) -> Runtime {

@@ -940,8 +940,10 @@ impl fmt::Display for ReviewError {
             ),
             ReviewError::Halted { id, by } => write!(
                 f,
-                "the halt switch is on (turned on by {by}): case `{id}` guards a high-risk action \
-                 and cannot be approved until the halt is lifted (it can be rejected)"
+                "the halt switch is on (turned on by {by}): no review case can be approved \
+                 until it is lifted, case `{id}` included (every action sent to review counts \
+                 as high-risk, also one whose case was opened for a decision made elsewhere); \
+                 it can be rejected, and its deadline still applies"
             ),
             ReviewError::Io(m) | ReviewError::Corrupt(m) => f.write_str(m),
             ReviewError::Log(m) => write!(
@@ -4342,10 +4344,21 @@ mod tests {
         let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&ev))).unwrap();
         let open = q.open_case(&case(1, 60_000)).unwrap();
         q.halt("ops", "incident").unwrap();
-        assert!(matches!(
-            q.approve(&open, &desk(), None),
-            Err(ReviewError::Halted { .. })
-        ));
+        let refused = q.approve(&open, &desk(), None);
+        assert!(
+            matches!(refused, Err(ReviewError::Halted { .. })),
+            "{refused:?}"
+        );
+        // Every case is refused, whatever the loaded modules say of its action (a case opened
+        // for a decision made elsewhere may name one they do not review): the message says
+        // so, and claims no risk class of the case's own.
+        let message = refused.unwrap_err().to_string();
+        assert!(
+            message.contains("no review case can be approved until it is lifted")
+                && message.contains(&format!("case `{open}` included"))
+                && !message.contains("guards a high-risk action"),
+            "{message}"
+        );
         let id = q.open_case(&case(2, 60_000)).unwrap();
         let c = q.get(&id).unwrap();
         assert_eq!(

@@ -507,6 +507,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))?
 }
 
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> ApiError {
+        runtime_error(e)
+    }
+}
+
 fn runtime_error(e: RuntimeError) -> ApiError {
     match e {
         RuntimeError::UnknownPolicy { .. } => {
@@ -523,6 +529,35 @@ fn runtime_error(e: RuntimeError) -> ApiError {
         }
         RuntimeError::SplitAction { .. } => {
             ApiError::new(StatusCode::CONFLICT, "split_action", e.to_string())
+        }
+        RuntimeError::PartialPolicy {
+            policy,
+            action,
+            guards,
+            modules,
+        } => {
+            // Where its policies live in one module the action can be decided whole; across
+            // modules it cannot (split_action): say what works.
+            let fix = if modules.len() > 1 {
+                format!(
+                    "they are in modules {}, checked apart: build them into one module, then \
+                     decide the action over all of them (POST /v1/actions/{action}/decide)",
+                    modules.join(", ")
+                )
+            } else {
+                format!("decide the action over all its policies: POST /v1/actions/{action}/decide")
+            };
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "partial_policy",
+                format!(
+                    "`{policy}` is one of {} policies guarding `{action}` ({}); deciding it alone \
+                     could allow what another denies or sends to review, so nothing was decided; \
+                     {fix}",
+                    guards.len(),
+                    guards.join(", ")
+                ),
+            )
         }
         RuntimeError::Log(ref l) => ApiError::not_proven(
             format!("{e}; the decision must not be acted upon"),
@@ -620,6 +655,7 @@ impl App {
         let input = Input::Value(input);
         let options = Options {
             deadline: Some(deadline),
+            whole_action: true,
             ..Options::default()
         };
         let o: Outcome = match asked {
@@ -635,57 +671,13 @@ impl App {
     /// futures after its one sync. What may block stays on the blocking pool: connectors (they
     /// read signals over the network while deciding), the halt switch (its fallback is a
     /// record of its own), a review (its case is made durable) or an action to carry out.
-    /// Refuses a policy that is one of several guarding its action (in any loaded module).
-    /// The compliance checker proves its properties of all of them together (a deny in any
-    /// wins, a review in one holds the action), so deciding one alone could allow what
-    /// another denies or sends to a human: such an action is decided over all its policies
-    /// (`POST /v1/actions/{action}/decide`).
-    fn whole_action(&self, asked: &Asked) -> Result<()> {
-        let Asked::Policy(policy) = asked else {
-            return Ok(());
-        };
-        let modules = self.rt.modules();
-        let Some((m, i)) = modules.policy(policy) else {
-            return Ok(()); // unknown: the decision says so
-        };
-        let action = &m.program().policies[i].action;
-        let by_module = modules.guards(action);
-        let guards: Vec<&str> = by_module
-            .iter()
-            .flat_map(|(m, indices)| {
-                indices
-                    .iter()
-                    .map(|&i| m.program().policies[i].name.as_str())
-            })
-            .collect();
-        if guards.len() > 1 {
-            // Where its policies live in one module the action can be decided whole; across
-            // modules it cannot (split_action): say what works.
-            let fix = if by_module.len() > 1 {
-                let names: Vec<&str> = by_module.iter().map(|(m, _)| m.name.as_str()).collect();
-                format!(
-                    "they are in modules {}, checked apart: build them into one module, then \
-                     decide the action over all of them (POST /v1/actions/{action}/decide)",
-                    names.join(", ")
-                )
-            } else {
-                format!("decide the action over all its policies: POST /v1/actions/{action}/decide")
-            };
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "partial_policy",
-                format!(
-                    "`{policy}` is one of {} policies guarding `{action}` ({}); deciding it alone \
-                     could allow what another denies or sends to review, so nothing was decided; \
-                     {fix}",
-                    guards.len(),
-                    guards.join(", ")
-                ),
-            ));
-        }
-        Ok(())
-    }
-
+    /// A policy that is one of several guarding its action (in any loaded module) is refused
+    /// (409 `partial_policy`) by the runtime itself, on the snapshot of the modules it decides
+    /// with ([`Options::whole_action`]): the compliance checker proves its properties of all of
+    /// them together (a deny in any wins, a review in one holds the action), so deciding one
+    /// alone could allow what another denies or sends to a human; such an action is decided
+    /// over all its policies (`POST /v1/actions/{action}/decide`).
+    ///
     /// The decision is made under `deadline` (the request's `timeout_ms`): not recorded once it
     /// has passed, and an allowed action not carried out once it has ([`Options::deadline`]).
     async fn decide_async(
@@ -694,7 +686,6 @@ impl App {
         input: Value,
         deadline: &Deadline,
     ) -> Result<Value> {
-        self.whole_action(&asked)?;
         if self.rt.has_connectors() || self.queue.halted().is_some() {
             let a = Arc::clone(self);
             let d = deadline.clone();
@@ -702,6 +693,7 @@ impl App {
         }
         let options = Options {
             deadline: Some(deadline),
+            whole_action: true,
             ..Options::default()
         };
         let pending = match &asked {
@@ -1293,8 +1285,36 @@ async fn load_module(
          nothing was loaded",
     )?;
     let name = match q.get("name") {
-        Some(n) if !n.is_empty() => n.to_string(),
-        _ => {
+        // `?name=` or `?name`: a name left out by mistake, not a wish for the default slot.
+        Some("") => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                "the query parameter `name` is empty: give the slot to load into \
+                 (POST /v1/modules?name=NAME), or leave `name` out to replace the only loaded \
+                 module; nothing was loaded",
+            ));
+        }
+        // A name a start-up could not give a module (its file's): refused, so that a restart's
+        // advice to serve it from `NAME.xopm` can be followed, and no warning prints a control
+        // character.
+        Some(n) => match crate::module_name_problem(n) {
+            None => n.to_string(),
+            Some(why) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "module_name",
+                    format!(
+                        "the module name `{}` {why}: a module is named as its file `NAME.xopm` \
+                         would be (1 to {} bytes of UTF-8, no `/`, no control character, not \
+                         `.` or `..`); nothing was loaded",
+                        n.escape_debug(),
+                        crate::MAX_MODULE_NAME
+                    ),
+                ));
+            }
+        },
+        None => {
             let set = app.rt.modules();
             match set.modules.as_slice() {
                 [only] => only.name.clone(),
@@ -1311,19 +1331,22 @@ async fn load_module(
     };
     let a = Arc::clone(&app);
     let (info, kept) = blocking(move || {
-        let info = (a.rt)
-            .load_bytes(&name, &bytes, a.config.trust.as_ref())
-            .map_err(runtime_error)?;
+        // Proven before the swap, which waits for the record: no decision by the module can
+        // be recorded before its `module.loaded`, and if that cannot be written, the old
+        // module goes on serving.
+        let info = (a.rt).load_bytes_recorded(&name, &bytes, a.config.trust.as_ref(), |info| {
+            log_event(
+                &a.rt,
+                "module.loaded",
+                json!({"name": info.name, "module": info.hash, "by": p.name}),
+            )
+            .map(drop)
+        })?;
         // A damaged copy of the module in DATA/modules/ was replaced: someone changed the
         // folder. Said to the operator who loaded it, and on stderr as at start.
         let kept = (a.rt.log())
             .map(xop_runtime::proof::ProofLog::take_warnings)
             .unwrap_or_default();
-        log_event(
-            &a.rt,
-            "module.loaded",
-            json!({"name": info.name, "module": info.hash, "by": p.name}),
-        )?;
         Ok((info, kept))
     })
     .await?;
@@ -1359,7 +1382,17 @@ async fn unload_module(
     let p = operator(&app, &headers)?;
     let a = Arc::clone(&app);
     let info = blocking(move || {
-        let info = match a.rt.unload(&name, true) {
+        // Proven before the module is unloaded: if the record cannot be written, it goes on
+        // serving.
+        let unloaded = a.rt.unload_recorded(&name, true, |info| {
+            log_event(
+                &a.rt,
+                "module.unloaded",
+                json!({"name": info.name, "module": info.hash, "by": p.name}),
+            )
+            .map(drop)
+        })?;
+        let info = match unloaded {
             Unloaded::Module(info) => info,
             Unloaded::NotLoaded { loaded } => {
                 return Err(ApiError::new(
@@ -1385,11 +1418,6 @@ async fn unload_module(
                 ));
             }
         };
-        log_event(
-            &a.rt,
-            "module.unloaded",
-            json!({"name": info.name, "module": info.hash, "by": p.name}),
-        )?;
         Ok(info)
     })
     .await?;

@@ -53,11 +53,54 @@ fn local_url(addr: SocketAddr) -> String {
     format!("http://{ip}:{}", addr.port())
 }
 
+/// The longest module name, in bytes: `NAME.xopm` must fit a file name (255 bytes on the
+/// common file systems).
+pub const MAX_MODULE_NAME: usize = 250;
+
+/// Why `name` cannot name a module (the slot it is loaded under), if it cannot. A module is
+/// named after its file (`NAME.xopm`), and a slot loaded over HTTP must be one a start-up could
+/// serve again from such a file (the warnings of a restart say to copy it there), so the names
+/// allowed, at start-up and over HTTP alike, are: 1 to [`MAX_MODULE_NAME`] bytes of UTF-8, no
+/// `/` (a folder, not a file), no control character (U+0000–U+001F, U+007F–U+009F: printed
+/// in warnings, one would reach a terminal as an escape sequence or a forged line), and not
+/// `.` or `..`.
+pub fn module_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("is empty".into());
+    }
+    if name.len() > MAX_MODULE_NAME {
+        return Some(format!(
+            "is {} bytes long, more than {MAX_MODULE_NAME} (`NAME.xopm` must fit a file name)",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return Some("is `.` or `..`, which name folders".into());
+    }
+    if name.contains('/') {
+        return Some("contains `/`, which no file name can".into());
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "contains the control character {}",
+            c.escape_unicode()
+        ));
+    }
+    None
+}
+
+/// `name` as warnings print it: a module name from the proof log (written by an older version,
+/// which did not check names) may hold a control character, which must not reach a terminal.
+pub(crate) fn shown(name: &str) -> String {
+    name.escape_debug().to_string()
+}
+
 /// The name each module of `modules` is loaded under: its file name without extension
 /// (`a/acme.xopm` → `acme`). Refused, saying which files and how to fix it: a file name that
-/// is not UTF-8 (no name could be given it that says which file it is), a path that names no
-/// file, and two paths that would be loaded under the same name (the second would replace the
-/// first).
+/// is not UTF-8 (no name could be given it that says which file it is), a name no module may
+/// have ([`module_name_problem`]: a control character, more than 250 bytes), a path that names
+/// no file, and two paths that would be loaded under the same name (the second would replace
+/// the first).
 pub fn slot_names(modules: &[PathBuf]) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = Vec::with_capacity(modules.len());
     for (i, path) in modules.iter().enumerate() {
@@ -74,6 +117,15 @@ pub fn slot_names(modules: &[PathBuf]) -> Result<Vec<String>, String> {
                 path.display()
             )
         })?;
+        if let Some(why) = module_name_problem(name) {
+            return Err(format!(
+                "--module `{}`: a module is loaded under its file name without extension, and \
+                 `{}` {why}: rename the file (e.g. to \
+                 `module.xopm`); nothing was served",
+                path.display().to_string().escape_debug(),
+                shown(name)
+            ));
+        }
         if let Some(j) = names.iter().position(|n| n == name) {
             let first = &modules[j];
             return Err(if first == path {
@@ -336,8 +388,8 @@ pub fn serve_with(
             let served = tokio_rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener)
                     .map_err(|e| format!("cannot listen: {e}"))?;
-                let head_timeout = Duration::from_millis(app.config.timeout_ms);
-                listen::serve(listener, app::router(app), head_timeout, async {
+                let timeout = Duration::from_millis(app.config.timeout_ms);
+                listen::serve(listener, app::router(app), timeout, async {
                     let _ = rx.await;
                 })
                 .await;
@@ -377,8 +429,8 @@ impl Logged {
     /// `record 7: a hot swap by `ops``, as warnings name the record.
     fn said(&self) -> String {
         let what = match (&self.by, self.unloaded) {
-            (Some(by), false) => format!("a hot swap by `{by}`"),
-            (Some(by), true) => format!("unloaded by `{by}`"),
+            (Some(by), false) => format!("a hot swap by `{}`", shown(by)),
+            (Some(by), true) => format!("unloaded by `{}`", shown(by)),
             (None, false) => "loaded at a start-up".to_string(),
             (None, true) => "left out at a start-up".to_string(),
         };
@@ -465,6 +517,8 @@ pub fn module_changes(
     };
     let mut notes = Vec::new();
     for (slot, was) in &logged {
+        // As printed: escaped (see `shown`).
+        let name = shown(slot);
         let now = loaded.modules.iter().find(|m| &m.name == slot);
         let file = names
             .iter()
@@ -476,13 +530,13 @@ pub fn module_changes(
             Some(m) if !was.unloaded => {
                 let seq = record("module.loaded", slot, &m.hash)?;
                 notes.push(format!(
-                    "module `{slot}` is loaded from `{file}` ({}), but the proof log says \
-                     `{slot}` was serving {} ({}): this restart {}; to serve it again, copy \
-                     `{}` to `{slot}.xopm` (a module is named after its file) and start with \
-                     --module {slot}.xopm, or load it over HTTP (POST /v1/modules?name={}); \
+                    "module `{name}` is loaded from `{file}` ({}), but the proof log says \
+                     `{name}` was serving {} ({}): this restart {}; to serve it again, copy \
+                     `{}` to `{name}.xopm` (a module is named after its file) and start with \
+                     --module {name}.xopm, or load it over HTTP (POST /v1/modules?name={}); \
                      recorded as `module.loaded` (record {seq})",
                     m.hash,
-                    was.module,
+                    shown(&was.module),
                     was.said(),
                     if was.by.is_some() {
                         "undid that hot swap"
@@ -496,8 +550,8 @@ pub fn module_changes(
             Some(m) => {
                 let seq = record("module.loaded", slot, &m.hash)?;
                 notes.push(format!(
-                    "module `{slot}` is loaded from `{file}` ({}), but the proof log says \
-                     `{slot}` was unloaded ({}): this restart serves it again; to keep it \
+                    "module `{name}` is loaded from `{file}` ({}), but the proof log says \
+                     `{name}` was unloaded ({}): this restart serves it again; to keep it \
                      unloaded, start without --module `{file}`, or unload it over HTTP \
                      (DELETE /v1/modules/{}); recorded as `module.loaded` (record {seq})",
                     m.hash,
@@ -509,12 +563,12 @@ pub fn module_changes(
             None => {
                 let seq = record("module.unloaded", slot, &was.module)?;
                 notes.push(format!(
-                    "the proof log says module `{slot}` was serving {} ({}), but it is not \
+                    "the proof log says module `{name}` was serving {} ({}), but it is not \
                      loaded now: its policies are not decided; to serve it again, copy `{}` to \
-                     `{slot}.xopm` (a module is named after its file) and add --module \
-                     {slot}.xopm, or load it over HTTP (POST /v1/modules?name={}); recorded \
+                     `{name}.xopm` (a module is named after its file) and add --module \
+                     {name}.xopm, or load it over HTTP (POST /v1/modules?name={}); recorded \
                      as `module.unloaded` (record {seq})",
-                    was.module,
+                    shown(&was.module),
                     was.said(),
                     kept(&was.module).display(),
                     app::percent_encode(slot),
@@ -577,7 +631,8 @@ pub fn unheld_review_roles(
                      (module `{}`) names: its cases can only fall back at their deadline; add \
                      a reviewer with roles = [\"{role}\"] to [[reviewers]] (`xop token new` \
                      makes the token)",
-                    policy.qualified, m.name
+                    policy.qualified,
+                    shown(&m.name)
                 ));
             }
         }

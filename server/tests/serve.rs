@@ -12,103 +12,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use xop_runtime::module::write_keypair;
 use xop_runtime::proof::verify::{LogReader, read_public_key, verify_log};
 use xop_server::config::{Config, token_hash};
 use xop_server::{Running, ServeOptions, serve, unheld_review_roles};
 
-use support::{TempDir, compiled, module_bytes, source_bytes};
-
-const ANA: &str = "ana-token";
-const BOB: &str = "bob-token";
-const OPS: &str = "ops-token";
-
-struct Setup {
-    tmp: TempDir,
-    opts: ServeOptions,
-    secret: String,
-}
-
-/// A data folder, a signed module, and xop.toml with ana (fraud_desk), bob (marketing) and
-/// ops (operator).
-fn setup(name: &str, body_limit: usize) -> Setup {
-    setup_with(name, body_limit, "")
-}
-
-/// [`setup`] with `extra` top-level keys in xop.toml.
-fn setup_with(name: &str, body_limit: usize, extra: &str) -> Setup {
-    let tmp = TempDir::new(name);
-    let (secret, public) = write_keypair([7; 32]);
-    std::fs::write(tmp.0.join("trust.pub"), public).unwrap();
-    std::fs::write(
-        tmp.0.join("pay.xopm"),
-        module_bytes("allow \"ok\"", Some(&secret)),
-    )
-    .unwrap();
-    let config = format!(
-        "trust = \"trust.pub\"\nbody_limit = {body_limit}\n{extra}\
-         [[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{}\"\n\
-         [[reviewers]]\nname = \"bob\"\nrole = \"marketing\"\ntoken_sha256 = \"{}\"\n\
-         [[operators]]\nname = \"ops\"\ntoken_sha256 = \"{}\"\n",
-        token_hash(ANA),
-        token_hash(BOB),
-        token_hash(OPS)
-    );
-    std::fs::write(tmp.0.join("xop.toml"), config).unwrap();
-    let opts = ServeOptions {
-        modules: vec![tmp.0.join("pay.xopm")],
-        data: tmp.0.join("data"),
-        config: Some(tmp.0.join("xop.toml")),
-        listen: Some("127.0.0.1:0".into()),
-        workers: Some(2),
-    };
-    Setup { tmp, opts, secret }
-}
-
-/// One HTTP/1.1 request (connection closed after it): status and body.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    // The server may refuse before reading a large body: a failed write is fine then.
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .get(9..12)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"));
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
+use support::{
+    ANA, BOB, OPS, OTHER, TempDir, bearer, compiled, hash_of, json_of, loaded, log_size,
+    module_bytes, request, setup, setup_with, source_bytes, start,
+};
 
 /// Raw bytes in, status and body out.
 fn request_raw(addr: SocketAddr, raw: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(raw).unwrap();
     read_response(&mut s)
-}
-
-fn json_of(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
 fn post_json(addr: SocketAddr, path: &str, input: &Value) -> (u16, Value) {
@@ -132,10 +49,6 @@ fn decide_action(addr: SocketAddr, action: &str, input: &Value) -> (u16, Value) 
 
 fn pay(amount: i64) -> Value {
     json!({"to": {"id": "c-1", "vip": false}, "amount": amount})
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 fn review_action(addr: SocketAddr, id: &str, action: &str, token: Option<&str>) -> (u16, Value) {
@@ -167,21 +80,12 @@ fn case(addr: SocketAddr, id: &str) -> Value {
     json_of(&b)
 }
 
-fn log_size(addr: SocketAddr) -> u64 {
-    let (_, b) = request(addr, "GET", "/healthz", &[], b"");
-    json_of(&b)["log_records"].as_u64().unwrap()
-}
-
 /// `xop log verify`'s check: the tree and every checkpoint, no problem.
 fn verified(data: &Path) {
     let key = read_public_key(&data.join("log.pub")).unwrap();
     let report = verify_log(data, &key).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert!(report.checkpoints > 0 && report.verified_size == report.records);
-}
-
-fn start(setup: &Setup) -> Running {
-    serve(&setup.opts).unwrap()
 }
 
 /// The log verifies and record `seq` contains every one of `needles`.
@@ -2285,40 +2189,6 @@ fn transfer_codings_but_chunked_are_refused() {
 }
 
 /// A module whose policy (`pinger`) no other test module defines.
-const OTHER: &str = r#"module t.other
-
-/// Helping a customer with something they asked for.
-purpose service
-
-/// Check that the service answers.
-action ping(n: Int) purpose service risk minimal
-
-policy pinger for ping(n: n) {
-  deny "big" when n > 10
-  allow "ok"
-}
-"#;
-
-/// The name and module hash of each loaded module, as `/healthz` gives them.
-fn loaded(addr: SocketAddr) -> Vec<(String, String)> {
-    let (_, b) = request(addr, "GET", "/healthz", &[], b"");
-    json_of(&b)["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["name"].as_str().unwrap().to_string(),
-                m["module"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn hash_of(bytes: &[u8]) -> String {
-    xop_runtime::module::hex(&xop_runtime::module::content_hash(bytes))
-}
-
 /// `POST /v1/modules`'s query is percent-decoded (a space as `%20` or `+`): the slot `my pay`
 /// is swapped, not joined by a second slot `my%20pay`. A misspelt parameter (`nmae`), a
 /// repeated one, and one that is not percent-encoded UTF-8 are 400 `bad_query` and change

@@ -1,14 +1,20 @@
-//! What the tests of `xop serve` share: a temporary folder, and the test module
-//! (`tests/pay/pay.xop`) compiled.
+//! What the tests of `xop serve` share: a temporary folder, the test module
+//! (`tests/pay/pay.xop`) compiled, a server's files and configuration, and requests.
 
 // Each test binary includes this module and uses only some of it.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use serde_json::Value;
 use xop_compiler::db::Workspace;
-use xop_runtime::module::{Module, hash_sources, parse_signing_key};
+use xop_runtime::module::{Module, hash_sources, parse_signing_key, write_keypair};
+use xop_server::config::token_hash;
+use xop_server::{Running, ServeOptions, serve};
 
 /// A temporary folder, removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -68,4 +74,150 @@ pub fn compiled(name: &str, text: &str, key: Option<&str>) -> Vec<u8> {
     };
     let key = key.map(|k| parse_signing_key(k).unwrap());
     module.to_bytes(key.as_ref())
+}
+
+/// The tokens of [`setup`]'s xop.toml: ana (reviewer, fraud_desk), bob (reviewer,
+/// marketing), ops (operator).
+pub const ANA: &str = "ana-token";
+/// See [`ANA`].
+pub const BOB: &str = "bob-token";
+/// See [`ANA`].
+pub const OPS: &str = "ops-token";
+
+/// A server's files ([`setup`]).
+pub struct Setup {
+    /// The folder.
+    pub tmp: TempDir,
+    /// What `xop serve` is given.
+    pub opts: ServeOptions,
+    /// The key the module is signed with (`trust.pub` is its public half).
+    pub secret: String,
+}
+
+/// A data folder, a signed module, and xop.toml with ana (fraud_desk), bob (marketing) and
+/// ops (operator).
+pub fn setup(name: &str, body_limit: usize) -> Setup {
+    setup_with(name, body_limit, "")
+}
+
+/// [`setup`] with `extra` top-level keys in xop.toml.
+pub fn setup_with(name: &str, body_limit: usize, extra: &str) -> Setup {
+    let tmp = TempDir::new(name);
+    let (secret, public) = write_keypair([7; 32]);
+    std::fs::write(tmp.0.join("trust.pub"), public).unwrap();
+    std::fs::write(
+        tmp.0.join("pay.xopm"),
+        module_bytes("allow \"ok\"", Some(&secret)),
+    )
+    .unwrap();
+    let config = format!(
+        "trust = \"trust.pub\"\nbody_limit = {body_limit}\n{extra}\
+         [[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{}\"\n\
+         [[reviewers]]\nname = \"bob\"\nrole = \"marketing\"\ntoken_sha256 = \"{}\"\n\
+         [[operators]]\nname = \"ops\"\ntoken_sha256 = \"{}\"\n",
+        token_hash(ANA),
+        token_hash(BOB),
+        token_hash(OPS)
+    );
+    std::fs::write(tmp.0.join("xop.toml"), config).unwrap();
+    let opts = ServeOptions {
+        modules: vec![tmp.0.join("pay.xopm")],
+        data: tmp.0.join("data"),
+        config: Some(tmp.0.join("xop.toml")),
+        listen: Some("127.0.0.1:0".into()),
+        workers: Some(2),
+    };
+    Setup { tmp, opts, secret }
+}
+
+/// One HTTP/1.1 request (connection closed after it): status and body.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    // The server may refuse before reading a large body: a failed write is fine then.
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A body read as JSON (the test fails if it is not).
+pub fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// The server of `setup`, started.
+pub fn start(setup: &Setup) -> Running {
+    serve(&setup.opts).unwrap()
+}
+
+/// `/healthz`' count of records.
+pub fn log_size(addr: SocketAddr) -> u64 {
+    let (_, b) = request(addr, "GET", "/healthz", &[], b"");
+    json_of(&b)["log_records"].as_u64().unwrap()
+}
+
+/// The `Authorization` header's value for `token`.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// A second module (`t.other`, policy `pinger`), whose policies no other test module has.
+pub const OTHER: &str = r#"module t.other
+
+/// Helping a customer with something they asked for.
+purpose service
+
+/// Check that the service answers.
+action ping(n: Int) purpose service risk minimal
+
+policy pinger for ping(n: n) {
+  deny "big" when n > 10
+  allow "ok"
+}
+"#;
+
+/// The name and module hash of each loaded module, as `/healthz` gives them.
+pub fn loaded(addr: SocketAddr) -> Vec<(String, String)> {
+    let (_, b) = request(addr, "GET", "/healthz", &[], b"");
+    json_of(&b)["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["module"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The content hash (hex) of module `bytes`.
+pub fn hash_of(bytes: &[u8]) -> String {
+    xop_runtime::module::hex(&xop_runtime::module::content_hash(bytes))
 }
