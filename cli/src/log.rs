@@ -535,7 +535,7 @@ fn replay_all(dir: &Path) -> u8 {
     ));
     if !mismatches.is_empty() {
         s.push_str(&format!(
-            "{} events name a refusal they cannot follow from\n",
+            "{} events cannot follow from the records they name\n",
             mismatches.len()
         ));
     }

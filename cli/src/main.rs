@@ -247,6 +247,8 @@ fn stands_in_for_closed(fd: std::os::fd::BorrowedFd<'_>) -> bool {
 }
 
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    survive_file_size_limit();
     let cli = Cli::parse();
     let status = match cli.command {
         Command::Check(args) => check::run(&args, cli.color),
@@ -272,6 +274,35 @@ fn main() -> ExitCode {
         Command::Token(args) => review::token(&args),
     };
     ExitCode::from(status)
+}
+
+/// Handles SIGXFSZ, for every verb, before anything is written. A process that writes past
+/// its file size limit (`ulimit -f`, a service manager's `LimitFSIZE`) is sent SIGXFSZ, whose
+/// default action kills it without a word: `xop serve` died with requests unanswered and
+/// `/healthz` never failing. Handled (by a handler that does nothing: tokio's, the one safe way
+/// among this workspace's crates; the effect of ignoring it), the write fails with EFBIG
+/// instead ("File too large"), which every writer already handles as a failed write: the proof
+/// log refuses later records (`/healthz` fails), a command says what failed and exits 2. A
+/// handler, unlike an ignored signal, is not passed on to the programs xop starts.
+#[cfg(unix)]
+fn survive_file_size_limit() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let xfsz = SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+    // The handler stays installed for the whole process once registered, after this runtime
+    // (needed to register it) is gone.
+    let handled = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .and_then(|rt| {
+            let _entered = rt.enter();
+            signal(xfsz).map(drop)
+        });
+    if let Err(e) = handled {
+        eprintln!(
+            "warning: SIGXFSZ cannot be handled ({e}): a write past the file size limit \
+             (`ulimit -f`) would stop xop at once, rather than fail as a write that failed"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -164,6 +164,151 @@ pub struct LogFacts {
     /// only if the record its `proved_approval` line names is one of these, of that case, by
     /// that reviewer, for those roles.
     pub approvals: BTreeMap<u64, LoggedApproval>,
+    /// The outcome records (those [`LogFacts::decided`] counts), by the decision record they
+    /// name, each decision's in log order: opening the queue closes a case the queue has open
+    /// as the first of them says, and two that are not one outcome proven twice
+    /// ([`decided_twice`]) mean the decision was decided twice.
+    pub outcomes: BTreeMap<u64, Vec<LoggedOutcome>>,
+}
+
+/// An outcome record of a review decision: `review.approved`, `review.rejected`,
+/// `review.fallback` or `halt.fallback`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedOutcome {
+    /// Its record.
+    pub seq: u64,
+    /// Its name (`review.approved`, …).
+    pub name: String,
+    /// The case (`rv-N`; empty for a `halt.fallback`, which closes no case).
+    pub case: String,
+    /// The verdict that applies (`allow`, `deny`; empty when the record gives none).
+    pub verdict: String,
+    /// Who decided it (a reviewer, `deadline`, `halt`, `recovery`, `case-error`; empty when
+    /// the record gives none).
+    pub by: String,
+    /// Whether it is marked `"recovered": true`: proven when the queue was opened, for an
+    /// outcome a crash left unproven (or a case the queue lost).
+    pub recovered: bool,
+    /// Its record's time (RFC 3339).
+    pub time: String,
+}
+
+impl LoggedOutcome {
+    /// The outcome record `seq`, event `name` with `data`, written at `time`, and the decision
+    /// record it names; `None` for any other event, or one naming no record.
+    pub fn of(
+        seq: u64,
+        name: &str,
+        data: &serde_json::Value,
+        time: &str,
+    ) -> Option<(u64, LoggedOutcome)> {
+        if !matches!(
+            name,
+            "review.approved" | "review.rejected" | "review.fallback" | "halt.fallback"
+        ) {
+            return None;
+        }
+        let text = |k: &str| data[k].as_str().unwrap_or_default().to_string();
+        let decision = data["record"].as_u64()?;
+        Some((
+            decision,
+            LoggedOutcome {
+                seq,
+                name: name.to_string(),
+                case: text("case"),
+                verdict: text("verdict"),
+                by: text("by"),
+                recovered: data["recovered"].as_bool() == Some(true),
+                time: time.to_string(),
+            },
+        ))
+    }
+
+    /// The case status this outcome gives.
+    fn status(&self) -> Status {
+        match self.name.as_str() {
+            "review.approved" => Status::Approved,
+            "review.rejected" => Status::Rejected,
+            _ => Status::Fallback,
+        }
+    }
+
+    /// Whether this record proves again the outcome `earlier` proved: the same outcome (name,
+    /// case, verdict, decider), marked `recovered`. Opening the queue writes one when a crash
+    /// came after an outcome's record and before its `proved` line (docs/review.md); it is not
+    /// a second decision.
+    pub fn repeats(&self, earlier: &LoggedOutcome) -> bool {
+        self.recovered
+            && self.name == earlier.name
+            && self.case == earlier.case
+            && self.verdict == earlier.verdict
+            && self.by == earlier.by
+    }
+}
+
+/// A review decision decided twice: `second`, an outcome record of decision record `decision`
+/// that is not `first`'s outcome proven again ([`LoggedOutcome::repeats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecidedTwice {
+    /// The decision record (or the `review.requested` record of a case asked for elsewhere).
+    pub decision: u64,
+    /// Its first outcome record.
+    pub first: LoggedOutcome,
+    /// A later one deciding it again.
+    pub second: LoggedOutcome,
+}
+
+impl DecidedTwice {
+    /// What is wrong, naming both records, and what to do.
+    pub fn message(&self) -> String {
+        let said = |o: &LoggedOutcome| {
+            let mut s = format!("`{}` (record {}", o.name, o.seq);
+            if !o.verdict.is_empty() {
+                s.push_str(&format!(", {}", o.verdict));
+            }
+            if !o.by.is_empty() {
+                s.push_str(&format!(", by {}", o.by));
+            }
+            s.push(')');
+            s
+        };
+        format!(
+            "review decision record {} was decided twice: {} and then {}. A decision has one \
+             outcome: the review queue lost the first (`{FILE}` restored from an older backup \
+             than the proof log, and an xop that did not close the case from the log) or a \
+             record was forged. The first outcome is the one that applies; check what was \
+             carried out on the second",
+            self.decision,
+            said(&self.first),
+            said(&self.second)
+        )
+    }
+}
+
+/// Every outcome record in `outcomes` (by the decision record they name) that decides its
+/// decision again: not the first outcome record of it, nor one proving an earlier one again
+/// ([`LoggedOutcome::repeats`]). In the order of the decisions, then of the records.
+pub fn decided_twice(outcomes: &BTreeMap<u64, Vec<LoggedOutcome>>) -> Vec<DecidedTwice> {
+    let mut found = Vec::new();
+    for (&decision, records) in outcomes {
+        let mut records = records.clone();
+        records.sort_by_key(|o| o.seq);
+        let Some((first, later)) = records.split_first() else {
+            continue;
+        };
+        for (i, o) in later.iter().enumerate() {
+            // `first`, then the `i` records of `later` before `o`.
+            let earlier = later.get(..i).unwrap_or_default();
+            if !std::iter::once(first).chain(earlier).any(|e| o.repeats(e)) {
+                found.push(DecidedTwice {
+                    decision,
+                    first: first.clone(),
+                    second: o.clone(),
+                });
+            }
+        }
+    }
+    found
 }
 
 /// A `review.approval` record: one reviewer's approval of some of a case's roles.
@@ -217,8 +362,10 @@ impl LogFacts {
                         });
                     }
                     "review.approved" | "review.rejected" | "review.fallback" | "halt.fallback" => {
-                        if let Some(seq) = data["record"].as_u64() {
+                        if let Some((seq, outcome)) = LoggedOutcome::of(r.seq, name, data, &r.time)
+                        {
                             self.decided.insert(seq);
+                            self.outcomes.entry(seq).or_default().push(outcome);
                         }
                     }
                     "review.approval" => {
@@ -863,7 +1010,10 @@ pub enum ReviewError {
         /// What differs, or why the record cannot be read.
         what: String,
     },
-    /// The halt switch is on: high-risk actions cannot be approved.
+    /// The halt switch is on: no case can be approved. Every case is a review's, and every
+    /// reviewed action counts as high-risk (see the module documentation), also one whose case
+    /// was opened for a decision made elsewhere: the module that made it, and so its action's
+    /// risk class, is not known here.
     Halted {
         /// The case.
         id: String,
@@ -964,6 +1114,17 @@ impl fmt::Display for ReviewError {
 }
 
 impl std::error::Error for ReviewError {}
+
+impl ReviewError {
+    /// An I/O error said with what was being done when it happened (`what`: "giving …"), so
+    /// that an operator knows which step failed; any other error as it is.
+    fn doing(self, what: &str) -> ReviewError {
+        match self {
+            ReviewError::Io(m) => ReviewError::Io(format!("{what}: {m}")),
+            e => e,
+        }
+    }
+}
 
 /// `role `a``, `roles `a` and `b``.
 pub fn role_list(roles: &[String]) -> String {
@@ -1156,6 +1317,13 @@ enum Fault {
     TornUnrecoverable,
 }
 
+// Tests: how the first write of the next queue this thread opens fails (a full disk while
+// opening: a lost case's fallback, say).
+#[cfg(test)]
+thread_local! {
+    static OPEN_FAULT: std::cell::Cell<Option<Fault>> = const { std::cell::Cell::new(None) };
+}
+
 impl State {
     /// Makes `line` durable, then applies it. A failed write is undone (the file cut back to
     /// its length before it), so a partial line never stays in front of later ones; if even
@@ -1186,10 +1354,20 @@ impl State {
             text.push('\n');
         }
         if let Err(e) = self.append(text.as_bytes()) {
-            if let Err(undo) = self.undo() {
-                self.failed = Some(format!("{e}, then {undo}"));
-            }
-            return Err(io_err(path, &e));
+            let undone = match self.undo() {
+                Ok(()) => "it was cut back off, so nothing was changed".to_string(),
+                Err(undo) => {
+                    self.failed = Some(format!("{e}, then {undo}"));
+                    format!(
+                        "cutting it back off failed too ({undo}), so the queue accepts no change \
+                         until it is opened again"
+                    )
+                }
+            };
+            return Err(ReviewError::Io(format!(
+                "`{}`: a line could not be written ({e}); {undone}",
+                path.display()
+            )));
         }
         self.len += text.len() as u64;
         for line in lines {
@@ -1333,6 +1511,56 @@ fn io_err(path: &Path, e: &std::io::Error) -> ReviewError {
     ReviewError::Io(format!("`{}`: {e}", path.display()))
 }
 
+/// Case ids for a message: the first ten, then how many more.
+fn case_ids<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> String {
+    let n = ids.len();
+    let mut text: Vec<String> = ids.take(10).map(|id| format!("`{id}`")).collect();
+    if n > 10 {
+        text.push(format!("and {} more", n - 10));
+    }
+    text.join(", ")
+}
+
+/// The lost cases of `batch` (review decisions without a case), for a message: "the lost case
+/// `rv-3`", or "the 3 lost cases `rv-3`, …".
+fn lost_cases(batch: &[ReviewCase]) -> String {
+    let ids: Vec<String> = (batch.iter())
+        .map(|c| format!("rv-{}", c.seq.unwrap_or_default()))
+        .collect();
+    let list = case_ids(ids.iter().map(String::as_str));
+    match batch.len() {
+        1 => format!("the lost case {list}"),
+        n => format!("the {n} lost cases {list}"),
+    }
+}
+
+/// Opens `path`, the queue's file in `dir`, creating `dir` and the file when missing. What it
+/// creates is made durable before any line can be acknowledged: the new file synced, then its
+/// folder (whose entry for it would otherwise be lost with power), and the parent of every
+/// folder it created ([`crate::proof::store::create_dir_durably`]).
+fn create_durably(dir: &Path, path: &Path) -> Result<File, ReviewError> {
+    let dir_err = |e: LogError| ReviewError::Io(e.to_string());
+    crate::proof::store::create_dir_durably(dir).map_err(dir_err)?;
+    let open = |create: bool| {
+        File::options()
+            .create_new(create)
+            .read(true)
+            .append(true)
+            .open(path)
+    };
+    match open(true) {
+        Ok(file) => {
+            file.sync_all().map_err(|e| io_err(path, &e))?;
+            crate::proof::store::sync_dir(dir).map_err(dir_err)?;
+            Ok(file)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            open(false).map_err(|e| io_err(path, &e))
+        }
+        Err(e) => Err(io_err(path, &e)),
+    }
+}
+
 fn verdict_keyword(v: Verdict) -> String {
     v.keyword().to_string()
 }
@@ -1398,22 +1626,39 @@ impl ReviewQueue {
     /// once with `done: 0` before each stage that has work, then after each batch (of up to
     /// [`BATCH`] cases, one sync of the store and one of the proof log each). `xop serve` says
     /// on stderr what it is doing when there are many.
+    ///
+    /// An I/O error (a full disk, a read-only file system) says which step failed and what to
+    /// do: the write that failed was undone, and nothing was started.
     pub fn open_reporting(
         dir: &Path,
         events: Box<dyn EventLog>,
         clock: Clock,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<ReviewQueue, ReviewError> {
-        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, &e))?;
+        ReviewQueue::open_steps(dir, events, clock, progress).map_err(|e| match e {
+            ReviewError::Io(m) => ReviewError::Io(format!(
+                "cannot open the review queue `{}`: {m}. Nothing was started, and the write \
+                 that failed (if one did) was undone: free space on the disk of the data folder, \
+                 or fix the cause (permissions, a read-only file system), and start again; \
+                 opening again goes on from there",
+                dir.join(FILE).display()
+            )),
+            e => e,
+        })
+    }
+
+    /// [`ReviewQueue::open_reporting`]'s steps; an I/O error says which step failed.
+    fn open_steps(
+        dir: &Path,
+        events: Box<dyn EventLog>,
+        clock: Clock,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<ReviewQueue, ReviewError> {
         let path = dir.join(FILE);
-        let mut file = File::options()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| io_err(&path, &e))?;
-        let (cases, halt, good_len, lifted) = replay(&path, &mut file)?;
+        let mut file =
+            create_durably(dir, &path).map_err(|e| e.doing("creating or opening the file"))?;
+        let (cases, halt, good_len, lifted) =
+            replay(&path, &mut file).map_err(|e| e.doing("reading it"))?;
         if let Some(size) = events.size() {
             check_records(&path, &cases, size)?;
         }
@@ -1429,8 +1674,11 @@ impl ReviewQueue {
         let len = file.metadata().map_err(|e| io_err(&path, &e))?.len();
         if good_len < len {
             // A line a crash cut short: its change was never acknowledged.
-            file.set_len(good_len).map_err(|e| io_err(&path, &e))?;
-            file.sync_all().map_err(|e| io_err(&path, &e))?;
+            (file.set_len(good_len))
+                .and_then(|()| file.sync_all())
+                .map_err(|e| {
+                    io_err(&path, &e).doing("cutting off a last line a crash cut short")
+                })?;
         }
         let queue = ReviewQueue {
             inner: Arc::new(Inner {
@@ -1443,7 +1691,7 @@ impl ReviewQueue {
                     halt,
                     notices: Vec::new(),
                     #[cfg(test)]
-                    fault: None,
+                    fault: OPEN_FAULT.take(),
                     #[cfg(test)]
                     syncs: 0,
                 }),
@@ -1460,7 +1708,9 @@ impl ReviewQueue {
         // if the proof log holds its `review.approval` record. One without (a crash between
         // the line and the record, or a forged line) is dropped, never proven now: its
         // reviewer was answered only after the record, so nothing acknowledged is lost.
-        queue.drop_approvals(facts.as_ref())?;
+        queue
+            .drop_approvals(facts.as_ref())
+            .map_err(|e| e.doing("dropping approvals that do not count"))?;
         let unproven: Vec<Case> = queue
             .lock()
             .cases
@@ -1479,7 +1729,12 @@ impl ReviewQueue {
             }
             // A fallback decided before a crash and never proven was never handed to an owner
             // either (that follows its proof): it is now.
-            let proven = queue.prove_many(batch, true)?;
+            let proven = queue.prove_many(batch, true).map_err(|e| {
+                e.doing(&format!(
+                    "proving the outcomes a crash left unproven ({})",
+                    case_ids(batch.iter().map(|c| c.id.as_str()))
+                ))
+            })?;
             queue.tell_fallbacks(&proven);
             progress(Progress {
                 stage: Stage::Unproven,
@@ -1490,7 +1745,9 @@ impl ReviewQueue {
         if let Some(facts) = facts {
             queue.reconcile(&facts, lifted.as_ref(), progress)?;
         }
-        queue.apply_due_reporting(progress)?;
+        queue
+            .apply_due_reporting(progress)
+            .map_err(|e| e.doing("applying the fallback of cases whose deadline passed"))?;
         Ok(queue)
     }
 
@@ -1583,7 +1840,12 @@ impl ReviewQueue {
                         reason: h.reason.clone(),
                     },
                 };
-                state.write(&self.inner.path, line)?;
+                state.write(&self.inner.path, line).map_err(|e| {
+                    e.doing(&format!(
+                        "turning the halt switch on again, as the proof log's record {} has it",
+                        h.seq
+                    ))
+                })?;
                 state.notices.push(format!(
                     "the proof log's record {} turned the halt switch on (by {}, {}) and no \
                      `halt.off` follows, but `{}` had it off (it lost lines: deleted, or \
@@ -1596,6 +1858,8 @@ impl ReviewQueue {
                 ));
             }
         }
+        self.close_as_logged(facts)
+            .map_err(|e| e.doing("closing the cases the proof log already decided"))?;
         let lost: Vec<ReviewCase> = {
             let state = self.lock();
             lost_reviews(facts, &state.cases).cloned().collect()
@@ -1630,7 +1894,14 @@ impl ReviewQueue {
                         },
                     );
                 }
-                state.write_lines(&self.inner.path, lines)?;
+                state.write_lines(&self.inner.path, lines).map_err(|e| {
+                    e.doing(&format!(
+                        "giving {} {} review's fallback (a `review` decision record with no case \
+                         in the queue and no outcome record; none was decided)",
+                        lost_cases(batch),
+                        if batch.len() == 1 { "its" } else { "their" }
+                    ))
+                })?;
                 batch
                     .iter()
                     .filter_map(|c| {
@@ -1641,7 +1912,9 @@ impl ReviewQueue {
                     .cloned()
                     .collect()
             };
-            let proven = self.prove_many(&decided, true)?;
+            let proven = self
+                .prove_many(&decided, true)
+                .map_err(|e| e.doing(&format!("proving the fallback of {}", lost_cases(batch))))?;
             self.tell_fallbacks(&proven);
             progress(Progress {
                 stage: Stage::Lost,
@@ -1667,6 +1940,63 @@ impl ReviewQueue {
                 if total > 10 { ", …" } else { "" }
             ));
         }
+        Ok(())
+    }
+
+    /// Closes every case the queue has open whose decision the proof log already decided (an
+    /// outcome record names its record: [`decided_open`]), as the log's first outcome record
+    /// of it says: a `decide` line (its status, verdict and decider, at the record's time) and
+    /// a `proved` line naming that record, written together, and a notice for each. The queue
+    /// lost the outcome's lines (`reviews.log` restored from an older backup than the log):
+    /// left open, the case could be decided a second time. The log holds the outcome already,
+    /// so no record is written (as for a halt the queue lost), and no owner is told of a
+    /// fallback again (it was when it was proven).
+    fn close_as_logged(&self, facts: &LogFacts) -> Result<(), ReviewError> {
+        let mut state = self.lock();
+        let open: Vec<(Case, LoggedOutcome)> = decided_open(facts, &state.cases)
+            .map(|(c, o)| (c.clone(), o.clone()))
+            .collect();
+        let mut lines = Vec::new();
+        let mut notices = Vec::new();
+        for (c, o) in open {
+            let status = o.status();
+            let verdict = match (o.verdict.as_str(), status) {
+                ("", Status::Approved) => "allow".to_string(),
+                ("", Status::Rejected) => "deny".to_string(),
+                ("", _) => c.fallback.clone(),
+                (v, _) => v.to_string(),
+            };
+            let by = match (o.by.as_str(), o.name.as_str()) {
+                ("", "halt.fallback") => BY_HALT.to_string(),
+                ("", _) => BY_RECOVERY.to_string(),
+                (by, _) => by.to_string(),
+            };
+            notices.push(format!(
+                "case `{}` was open in `{}`, but the proof log's record {} (`{}`, {verdict}, by \
+                 {by}) already decided it (the queue lost lines: restored from an older backup \
+                 than the log): it is closed as the log says ({}, {verdict}), and no answer to \
+                 it is accepted",
+                c.id,
+                self.inner.path.display(),
+                o.seq,
+                o.name,
+                status.keyword()
+            ));
+            lines.push(Line::Decide {
+                id: c.id.clone(),
+                status,
+                verdict,
+                by,
+                at: o.time.clone(),
+                note: None,
+            });
+            lines.push(Line::Proved {
+                id: c.id.clone(),
+                seq: o.seq,
+            });
+        }
+        state.write_lines(&self.inner.path, lines)?;
+        state.notices.extend(notices);
         Ok(())
     }
 
@@ -2531,6 +2861,21 @@ fn lost_reviews<'a>(
     })
 }
 
+/// The cases `cases` has open whose decision the log `facts` describes already has an outcome
+/// record for, each with the first of them (the one that applies).
+fn decided_open<'a>(
+    facts: &'a LogFacts,
+    cases: &'a BTreeMap<String, Case>,
+) -> impl Iterator<Item = (&'a Case, &'a LoggedOutcome)> {
+    cases.values().filter_map(|c| {
+        if c.status != Status::Open {
+            return None;
+        }
+        let first = facts.outcomes.get(&c.seq?)?.iter().min_by_key(|o| o.seq)?;
+        Some((c, first))
+    })
+}
+
 /// A disagreement between the review queue and the proof log beside it ([`check_cases`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseProblem {
@@ -2552,8 +2897,9 @@ pub struct CaseProblem {
 /// the one its decision's record describes ([`differs`]: its arguments, its deadline, …),
 /// which an answer is refused for and an approval does not carry out
 /// ([`crate::engine::Runtime::perform_approved`]), and an approval of an open case that does
-/// not count (unproven, or not the `review.approval` its line names: opening drops it). The
-/// queue is read
+/// not count (unproven, or not the `review.approval` its line names: opening drops it), a case
+/// open in the queue whose decision the log already decided (opening closes it as the log
+/// says), and a decision the log holds two outcomes of ([`decided_twice`]). The queue is read
 /// before the log, so a live server's cases are always in the log read after (it opens a
 /// case only for a durable record). No `reviews.log`: nothing to check.
 pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
@@ -2638,6 +2984,28 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
                 });
             }
         }
+    }
+    for (c, o) in decided_open(&facts, &cases) {
+        problems.push(CaseProblem {
+            record: Some(o.seq),
+            message: format!(
+                "`{}` (by {}) decided review decision record {}, but its case `{}` is open in \
+                 `{FILE}`: the queue lost lines (restored from an older backup than the log); \
+                 the next open of the queue closes it as the log says",
+                o.name,
+                if o.by.is_empty() { "?" } else { &o.by },
+                c.seq.unwrap_or_default(),
+                c.id
+            ),
+            settled_on_open: true,
+        });
+    }
+    for twice in decided_twice(&facts.outcomes) {
+        problems.push(CaseProblem {
+            record: Some(twice.second.seq),
+            message: twice.message(),
+            settled_on_open: false,
+        });
     }
     for c in lost_reviews(&facts, &cases) {
         problems.push(CaseProblem {
@@ -4484,5 +4852,176 @@ mod tests {
             Status::Rejected
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `reviews.log` restored from a backup older than the proof log: a case the log's
+    /// `review.rejected` decided is open in the file. Opening closes it as the log says (no new
+    /// record: the log has it), says so, and an approval is then refused as for any decided
+    /// case; reopening changes nothing more.
+    #[test]
+    fn a_case_the_log_already_decided_is_closed_as_the_log_says() {
+        let dir = tmp("decided-in-log");
+        let log = factual();
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        decide_two(&log);
+        let id = q.open_case(&case(100, 900_000)).unwrap();
+        let backup = std::fs::read(dir.join(FILE)).unwrap();
+        q.reject(&id, &desk(), Some("no")).unwrap();
+        drop(q);
+        std::fs::write(dir.join(FILE), &backup).unwrap();
+        let events = names(&log.0);
+        assert_eq!(events, ["review.rejected"]);
+
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        let c = q.get(&id).unwrap();
+        assert_eq!(
+            (
+                c.status,
+                c.verdict.as_deref(),
+                c.decided_by.as_deref(),
+                c.proof
+            ),
+            (Status::Rejected, Some("deny"), Some("ana"), Some(0))
+        );
+        assert_eq!(c.decided_at.as_deref(), Some(time_text(1_000).as_str()));
+        let notices = q.notices().join("\n");
+        assert!(
+            notices.contains(&format!("case `{id}` was open in"))
+                && notices
+                    .contains("record 0 (`review.rejected`, deny, by ana) already decided it")
+                && notices.contains("closed as the log says (rejected, deny)"),
+            "{notices}"
+        );
+        let refused = q.approve(&id, &desk(), None);
+        assert!(
+            matches!(
+                &refused,
+                Err(ReviewError::AlreadyDecided { status: Status::Rejected, by, .. }) if by == "ana"
+            ),
+            "{refused:?}"
+        );
+        // Record 101 had no case: it got its fallback, as before; nothing else was written.
+        assert_eq!(names(&log.0), ["review.rejected", "review.fallback"]);
+        drop(q);
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        assert!(q.notices().is_empty(), "{:?}", q.notices());
+        assert_eq!(names(&log.0), ["review.rejected", "review.fallback"]);
+        assert_eq!(q.get(&id).unwrap().status, Status::Rejected);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Two outcome records of one decision are a second decision unless the later one proves
+    /// the same outcome again after a crash (`recovered`, same name, case, verdict, decider).
+    #[test]
+    fn a_second_outcome_of_a_decision_is_found_but_not_one_proven_again() {
+        let outcome = |seq, name: &str, by: &str, recovered| {
+            let data = json!({"case": "rv-7", "record": 7, "verdict": "deny", "by": by,
+                              "recovered": recovered});
+            LoggedOutcome::of(seq, name, &data, "t").unwrap()
+        };
+        let mut outcomes: BTreeMap<u64, Vec<LoggedOutcome>> = BTreeMap::new();
+        let note = |outcomes: &mut BTreeMap<u64, Vec<LoggedOutcome>>, (d, o)| {
+            outcomes.entry(d).or_default().push(o)
+        };
+        note(&mut outcomes, outcome(9, "review.rejected", "ana", false));
+        note(&mut outcomes, outcome(10, "review.rejected", "ana", true));
+        assert_eq!(decided_twice(&outcomes), Vec::new());
+        note(&mut outcomes, outcome(12, "review.approved", "bob", false));
+        note(&mut outcomes, outcome(11, "review.rejected", "ana", false));
+        let twice = decided_twice(&outcomes);
+        let seconds: Vec<u64> = twice.iter().map(|t| t.second.seq).collect();
+        assert_eq!(seconds, [11, 12]);
+        assert!(twice.iter().all(|t| t.first.seq == 9 && t.decision == 7));
+        let message = twice[1].message();
+        assert!(
+            message.contains("review decision record 7 was decided twice")
+                && message.contains("`review.rejected` (record 9, deny, by ana)")
+                && message.contains("`review.approved` (record 12, deny, by bob)"),
+            "{message}"
+        );
+        // Not an outcome: nothing.
+        assert_eq!(
+            LoggedOutcome::of(3, "review.approval", &json!({"record": 7}), ""),
+            None
+        );
+    }
+
+    /// A write that fails while opening (a full disk, as the lost case's fallback is written)
+    /// says what was being done, that nothing was decided, and what to do; the store is left
+    /// as it was, and opens once the cause is gone.
+    #[test]
+    fn a_failed_write_on_open_says_what_was_being_done_and_what_to_do() {
+        let dir = tmp("open-full");
+        let log = factual();
+        drop(ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap());
+        decide_two(&log);
+        let before = std::fs::read(dir.join(FILE)).unwrap();
+        OPEN_FAULT.set(Some(Fault::Torn));
+        let e = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap_err();
+        OPEN_FAULT.set(None);
+        let m = e.to_string();
+        assert!(matches!(e, ReviewError::Io(_)), "{e:?}");
+        assert!(
+            m.starts_with(&format!(
+                "cannot open the review queue `{}`: giving the 2 lost cases `rv-100`, `rv-101` \
+                 their review's fallback",
+                dir.join(FILE).display()
+            )) && m.contains("none was decided")
+                && m.contains("a line could not be written (No space left on device")
+                && m.contains("it was cut back off, so nothing was changed")
+                && m.contains("Nothing was started")
+                && m.contains("free space on the disk of the data folder")
+                && m.contains("and start again"),
+            "{m}"
+        );
+        assert_eq!(std::fs::read(dir.join(FILE)).unwrap(), before);
+        assert!(names(&log.0).is_empty());
+        let q = ReviewQueue::open(&dir, Box::new(Arc::clone(&log))).unwrap();
+        assert_eq!(q.get("rv-100").unwrap().status, Status::Fallback);
+        drop(q);
+
+        // A folder where the file should be: opening says which step failed, on what.
+        let other = tmp("open-dir");
+        std::fs::create_dir_all(other.join(FILE)).unwrap();
+        let m = ReviewQueue::open(&other, Box::new(Arc::new(Events::default())))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.starts_with(&format!(
+                "cannot open the review queue `{}`: creating or opening the file: `{}`: ",
+                other.join(FILE).display(),
+                other.join(FILE).display()
+            )) && m.contains("Is a directory")
+                && m.contains("fix the cause"),
+            "{m}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&other);
+    }
+
+    /// A new queue's file, its folder and the folders made for it are synced on open, before
+    /// any line can be acknowledged: the folder once its file is in it, and each new folder's
+    /// parent.
+    #[test]
+    fn a_new_queue_file_and_its_folders_are_synced() {
+        let top = tmp("synced");
+        let dir = top.join("a").join("data");
+        std::fs::create_dir_all(&top).unwrap();
+        crate::proof::store::synced::take();
+        let q = ReviewQueue::open(&dir, Box::new(Arc::new(Events::default()))).unwrap();
+        let synced = crate::proof::store::synced::take();
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap();
+        let folders: Vec<&PathBuf> = synced.iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            folders,
+            [&canon(&top), &canon(&top.join("a")), &canon(&dir)],
+            "{synced:?}"
+        );
+        assert!(synced[2].1.contains(&FILE.to_string()), "{synced:?}");
+        drop(q);
+        // An existing one: nothing is created, nothing synced.
+        drop(ReviewQueue::open(&dir, Box::new(Arc::new(Events::default()))).unwrap());
+        assert!(crate::proof::store::synced::take().is_empty());
+        let _ = std::fs::remove_dir_all(&top);
     }
 }

@@ -121,3 +121,34 @@ pub fn mkfifo(path: &Path) -> bool {
     }
     true
 }
+
+/// `examples/acme`, whose `fraud` policy sends a payment to review after a SIM swap.
+pub fn acme() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/acme")
+}
+
+/// An input of acme's `fraud` policy in `tmp`: a payment to a customer whose SIM was swapped
+/// an hour before, `review (recent-sim-swap)`.
+pub fn fraud_input(tmp: &TempDir) -> PathBuf {
+    tmp.write(
+        "fraud.json",
+        r#"{"now":"2026-11-25T10:00:00Z","to":{"id":"cust-42","segment":"vip",
+        "in_service_interaction":false,"messages_7d":0,"risk_score":1,"tz":"Europe/Paris",
+        "consents":[],"contacts":[],"msisdn":"+33612345678"},
+        "tx":{"id":"tx1","amount":"250.00 EUR","merchant":"ACME"},
+        "signals":{"sim_swap":{"swapped":true,"latest_swap":"2026-11-25T09:00:00Z"}}}"#,
+    )
+}
+
+/// `xop.toml` in `tmp` listing ana, of role fraud_desk, with the token `ana-token`.
+pub fn ana_config(tmp: &TempDir) -> PathBuf {
+    let o = xop(&["token", "hash", "ana-token"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let hash = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    tmp.write(
+        "xop.toml",
+        format!(
+            "[[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{hash}\"\n"
+        ),
+    )
+}

@@ -767,9 +767,11 @@ pub fn load_or_create_signing_key(
             }
             let seed: [u8; 32] = random()?;
             let (secret_text, public_text) = write_keypair(seed);
+            // Each file synced here; their folder once every file of the new log is made
+            // (`ProofLog::open`), before any record can be acknowledged.
             write_private(&secret, secret_text.as_bytes())?;
             let public = dir.join("log.pub");
-            std::fs::write(&public, public_text).map_err(|e| LogError::io(&public, &e))?;
+            super::store::write_synced(&public, public_text.as_bytes(), 0o644, true)?;
             Ok(SigningKey::from_bytes(&seed))
         }
         Err(e) => Err(LogError::io(&secret, &e)),
@@ -816,18 +818,9 @@ fn refuse_shared(path: &Path, file: &File, (what, why): (&str, &str)) -> Result<
     Ok(())
 }
 
+/// Writes a secret to a new file (mode 0600), synced.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), LogError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path).map_err(|e| LogError::io(path, &e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| LogError::io(path, &e))
+    super::store::write_synced(path, bytes, 0o600, false)
 }
 
 #[cfg(test)]

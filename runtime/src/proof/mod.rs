@@ -274,6 +274,8 @@ impl ProofLog {
     /// record is durable but whose key a crash left in the file is finished
     /// ([`Recovery::finished_erasures`]).
     pub fn open(dir: &Path, config: LogConfig) -> Result<ProofLog, LogError> {
+        // A folder made here is synced into its parent: its files are synced below.
+        store::create_dir_durably(dir)?;
         std::fs::create_dir_all(dir.join("modules")).map_err(|e| LogError::io(dir, &e))?;
         let lock_path = dir.join("LOCK");
         let lock = File::options()
@@ -298,6 +300,14 @@ impl ProofLog {
         prepared.authenticate(&key)?;
         let keys_path = dir.join("subjects.keys");
         let mut subject_keys = SubjectKeys::open(&keys_path, history)?;
+        if history.is_none() {
+            // A new log: `log.xpl`, `log.key`, `log.pub`, `subjects.keys` (each synced as it
+            // was made) and `modules/` are made durable in their folder together, before any
+            // record can be acknowledged. Without it a power loss could keep an acknowledged
+            // record and lose the key it was signed with, or a subject's key: the log would
+            // then be refused for writing for good.
+            store::sync_dir(dir)?;
+        }
         // Keys are synced before the records that use them: a committed record whose key is
         // gone, with no erasure record, is damage, and so is a slot that cannot be trusted (a
         // changed one, a copy, one partly zero). Refused before anything changes, and never

@@ -20,7 +20,9 @@ use crate::value::Value;
 pub struct Record {
     /// Its position in the log, from 0.
     pub seq: u64,
-    /// When it was written (RFC 3339, UTC, milliseconds).
+    /// When it was made (RFC 3339, UTC, milliseconds): a decision's, when the decision began;
+    /// an event's, when it was handed to the log. Not when it was written: records made at
+    /// once are numbered as they reach the writer, so `time` need not increase with `seq`.
     pub time: String,
     /// What it records.
     #[serde(flatten)]
@@ -30,7 +32,7 @@ pub struct Record {
 /// A record without its sequence number: what a caller hands to the log, which numbers it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
-    /// When it was written (RFC 3339, UTC, milliseconds).
+    /// When it was made (RFC 3339, UTC, milliseconds): see [`Record::time`].
     pub time: String,
     /// What it records.
     #[serde(flatten)]

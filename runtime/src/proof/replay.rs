@@ -241,20 +241,25 @@ const FOLLOWING_EVENTS: [(&str, &str); 6] = [
 /// A cross-check between records, fed every record of a log in any order: an event that
 /// follows only from a decision that is not a refusal (`review.approved`, `action.performed`,
 /// …) but names a refusal's record is a forgery (a holder of `log.key` rewrote the decision as
-/// a well-formed refusal, which replay cannot re-decide) or damage.
+/// a well-formed refusal, which replay cannot re-decide) or damage; and a review decision with
+/// two outcome records that are not one outcome proven twice was decided twice
+/// ([`crate::review::decided_twice`]).
 #[derive(Debug, Default)]
 pub struct CrossCheck {
     refusals: std::collections::BTreeSet<u64>,
     /// (the event's record, its name, the decision record it names)
     events: Vec<(u64, &'static str, u64)>,
+    /// The review outcome records, by the decision record they name.
+    outcomes: std::collections::BTreeMap<u64, Vec<crate::review::LoggedOutcome>>,
 }
 
-/// An event naming a refusal's record.
+/// An event that cannot follow from the record it names: one naming a refusal's record, or a
+/// review decision's second outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
     /// The event's record.
     pub event: u64,
-    /// The refusal's record.
+    /// The decision record it names.
     pub decision: u64,
     /// What is wrong, naming both.
     pub message: String,
@@ -275,9 +280,14 @@ impl CrossCheck {
         {
             self.events.push((seq, name, named));
         }
+        // The record's time plays no part in the check.
+        if let Some((decision, outcome)) = crate::review::LoggedOutcome::of(seq, name, data, "") {
+            self.outcomes.entry(decision).or_default().push(outcome);
+        }
     }
 
-    /// The events that name a refusal, in the events' order.
+    /// The events that name a refusal, and the outcome records that decide a review decision
+    /// a second time (each naming the first), in the events' order.
     pub fn mismatches(&self) -> Vec<Mismatch> {
         let mut found: Vec<Mismatch> = self
             .events
@@ -300,6 +310,15 @@ impl CrossCheck {
                 }
             })
             .collect();
+        found.extend(
+            crate::review::decided_twice(&self.outcomes)
+                .into_iter()
+                .map(|twice| Mismatch {
+                    event: twice.second.seq,
+                    decision: twice.decision,
+                    message: twice.message(),
+                }),
+        );
         found.sort_by_key(|m| m.event);
         found
     }

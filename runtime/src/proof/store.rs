@@ -1177,7 +1177,8 @@ impl Writer {
                 .and_then(|()| f.sync_all())
                 .map_err(|e| LogError::io(&tmp, &e))?;
             std::fs::rename(&tmp, &path).map_err(|e| LogError::io(&path, &e))?;
-            sync_dir(dir)?;
+            // Its folder is synced once the keys are made too, before any record can be
+            // acknowledged ([`super::ProofLog::open`]).
         }
         // Locked before anything is read: one writer per file even if `DIR/LOCK` was removed
         // (a second writer would make itself a new LOCK and write at its own offsets).
@@ -1484,14 +1485,99 @@ pub(crate) fn lock_for_writing(file: &File, path: &Path, dir: &Path) -> Result<(
 
 /// Syncs a directory, so that a file created or renamed in it survives a crash.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    // `Path::parent` of a bare name is the empty path: the current folder.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     #[cfg(unix)]
     {
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| LogError::io(dir, &e))?;
     }
-    let _ = dir;
+    #[cfg(test)]
+    synced::note(dir);
     Ok(())
+}
+
+/// Creates `dir` and the folders above it that are missing, and syncs the parent of each
+/// folder it created (from the top), so that a folder made for a log survives a power loss
+/// with the files then synced in it. Returns whether `dir` was created.
+pub(crate) fn create_dir_durably(dir: &Path) -> Result<bool, LogError> {
+    let missing: Vec<&Path> = (dir.ancestors())
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .collect();
+    std::fs::create_dir_all(dir).map_err(|e| LogError::io(dir, &e))?;
+    for created in missing.iter().rev() {
+        sync_dir(created.parent().unwrap_or(Path::new(".")))?;
+    }
+    Ok(!missing.is_empty())
+}
+
+/// Writes `bytes` to the file at `path` and syncs it: a new file (`create_new`: never through
+/// a link, never over a file) with mode `mode` on Unix, or, when `replace`, the file there cut
+/// to nothing first (its mode kept).
+pub(crate) fn write_synced(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    replace: bool,
+) -> Result<(), LogError> {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    if replace {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = options.open(path).map_err(|e| LogError::io(path, &e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| LogError::io(path, &e))?;
+    #[cfg(test)]
+    synced::note(path);
+    Ok(())
+}
+
+/// Tests: what this thread synced (files written by [`write_synced`], and folders), with
+/// the names each folder held when it was synced: the seam that shows a new log's folder is
+/// synced after all its files were created.
+#[cfg(test)]
+pub(crate) mod synced {
+    use std::cell::RefCell;
+    use std::path::{Path, PathBuf};
+
+    thread_local! {
+        static SYNCED: RefCell<Vec<(PathBuf, Vec<String>)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Notes that `path` was synced, with the names in it if it is a folder.
+    pub(crate) fn note(path: &Path) {
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        SYNCED.with(|s| s.borrow_mut().push((path, names)));
+    }
+
+    /// What this thread synced since the last call, in order.
+    pub(crate) fn take() -> Vec<(PathBuf, Vec<String>)> {
+        SYNCED.with(|s| std::mem::take(&mut *s.borrow_mut()))
+    }
 }
 
 impl WriterState {
@@ -1969,5 +2055,45 @@ mod tests {
         assert!(commits.len() >= 2, "{commits:?}");
         let bound = MAX_BATCH_BYTES as u64 + 4096;
         assert!(commits.iter().all(|&len| len <= bound), "{commits:?}");
+    }
+
+    /// A new log's files are each synced (`log.pub` and `log.key` here; `log.xpl` and
+    /// `subjects.keys` where they are made), and its folder once they are all in it, before
+    /// `open` returns (so before any record can be acknowledged); the folders made for it are
+    /// synced into their parents. Opening the log again creates and syncs nothing.
+    #[test]
+    fn a_new_logs_files_and_folders_are_synced_before_any_record() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("a").join("data");
+        synced::take();
+        let log = ProofLog::open(&dir, LogConfig::default()).unwrap();
+        let synced = synced::take();
+        let canon = |p: &Path| std::fs::canonicalize(p).unwrap();
+        let at = |p: &Path| synced.iter().position(|(s, _)| *s == canon(p));
+        let (top_at, a_at) = (at(top.path()), at(&top.path().join("a")));
+        assert!(top_at.is_some() && a_at.is_some(), "{synced:?}");
+        for file in ["log.key", "log.pub"] {
+            assert!(at(&dir.join(file)).is_some(), "{file}: {synced:?}");
+        }
+        // The folder's last sync came after every file of the new log was in it.
+        let (last, names) = (synced.iter().rev())
+            .find(|(p, _)| *p == canon(&dir))
+            .expect("the data folder is synced");
+        assert_eq!(last, &canon(&dir));
+        for name in ["log.xpl", "log.key", "log.pub", "subjects.keys", "modules"] {
+            assert!(names.contains(&name.to_string()), "{name}: {names:?}");
+        }
+        assert_eq!(log.size(), 0);
+        log.append_event("test.e", serde_json::json!(1)).unwrap();
+        log.close().unwrap();
+        ProofLog::open(&dir, LogConfig::default())
+            .unwrap()
+            .close()
+            .unwrap();
+        assert_eq!(
+            synced::take(),
+            Vec::new(),
+            "a log with records creates nothing"
+        );
     }
 }

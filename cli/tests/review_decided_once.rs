@@ -1,0 +1,134 @@
+//! A review case is decided once from the command line, also after `reviews.log` is restored
+//! from a backup older than the proof log (QA: `xop review approve` approved a case already
+//! rejected, and `xop log verify` and `xop log replay` passed the log holding both outcomes).
+
+mod support;
+
+use support::{TempDir, acme, ana_config, fraud_input, s, text, xop};
+
+use serde_json::json;
+use xop_runtime::engine::Runtime;
+use xop_runtime::proof::{LogConfig, ProofLog};
+use xop_runtime::review::{ReviewQueue, RuntimeLog};
+
+/// `xop review VERB rv-0 --data DATA --config CONFIG --token ana-token`.
+fn answer(verb: &str, data: &std::path::Path, config: &std::path::Path) -> std::process::Output {
+    xop(&[
+        "review",
+        verb,
+        "rv-0",
+        "--data",
+        s(data),
+        "--config",
+        s(config),
+        "--token",
+        "ana-token",
+    ])
+}
+
+#[test]
+fn a_rejected_case_restored_open_is_not_approved() {
+    let tmp = TempDir::new("decided-once");
+    let (input, config) = (fraud_input(&tmp), ana_config(&tmp));
+    let data = tmp.0.join("data");
+    let acme = acme();
+    let o = xop(&[
+        "eval",
+        s(&acme),
+        "--policy",
+        "fraud",
+        "--input",
+        s(&input),
+        "--log",
+        s(&data),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let backup = std::fs::read(data.join("reviews.log")).unwrap();
+    let o = answer("reject", &data, &config);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(text(&o), "rv-0 rejected by ana -> deny (proof record 1)\n");
+    std::fs::write(data.join("reviews.log"), &backup).unwrap();
+
+    // Verify names the case open in the queue that the log decided.
+    let o = xop(&["log", "verify", s(&data)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "bad: record 1: `review.rejected` (by ana) decided review decision record 0, but its \
+             case `rv-0` is open in `reviews.log`"
+        ),
+        "{out}"
+    );
+
+    let o = answer("approve", &data, &config);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("warning: case `rv-0` was open in ")
+            && out.contains(
+                "but the proof log's record 1 (`review.rejected`, deny, by ana) already decided it"
+            )
+            && out.contains("error: case `rv-0` was already decided (rejected, by ana)"),
+        "{out}"
+    );
+    let o = xop(&["log", "verify", s(&data)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.starts_with("ok: 2 records"), "{out}");
+    let o = xop(&["log", "replay", s(&data)]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+/// A log in which one decision has two outcomes (written as the fail-open path wrote them:
+/// a rejection, then an approval) does not verify and does not replay: both name both records.
+#[test]
+fn two_outcomes_of_one_decision_fail_verify_and_replay() {
+    let tmp = TempDir::new("decided-twice");
+    let data = tmp.0.join("data");
+    {
+        let rt = std::sync::Arc::new(Runtime::with_log(
+            ProofLog::open(&data, LogConfig::default()).unwrap(),
+        ));
+        let queue =
+            ReviewQueue::open(&data, Box::new(RuntimeLog(std::sync::Arc::downgrade(&rt)))).unwrap();
+        let log = rt.log().unwrap();
+        let seq = log
+            .append_event(
+                "review.requested",
+                json!({"module": "m", "policy": "pay.freeze", "action": "pay.freeze",
+                       "reasons": ["large"], "role": "fraud_desk", "within_ms": 600_000,
+                       "fallback": "deny"}),
+            )
+            .unwrap();
+        for (name, verdict) in [("review.rejected", "deny"), ("review.approved", "allow")] {
+            log.append_event(
+                name,
+                json!({"case": format!("rv-{seq}"), "record": seq, "policy": "pay.freeze",
+                       "action": "pay.freeze", "role": "fraud_desk", "verdict": verdict,
+                       "by": "ana"}),
+            )
+            .unwrap();
+        }
+        queue.shutdown();
+        drop(queue);
+        let Ok(rt) = std::sync::Arc::try_unwrap(rt) else {
+            panic!("the runtime is still shared");
+        };
+        rt.close().unwrap();
+    }
+    let named = "review decision record 0 was decided twice: `review.rejected` (record 1, deny, \
+                 by ana) and then `review.approved` (record 2, allow, by ana)";
+    let o = xop(&["log", "verify", s(&data)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(&format!("bad: record 2: {named}")), "{out}");
+    let o = xop(&["log", "replay", s(&data)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(&format!("record 2: {named}")), "{out}");
+    assert!(
+        out.contains("1 events cannot follow from the records they name"),
+        "{out}"
+    );
+}
