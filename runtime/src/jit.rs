@@ -364,8 +364,23 @@ pub struct Bound {
     /// The strings of the input that are no constant of the module, by id − `unknown_base`.
     unknown: Vec<String>,
     unknown_base: i64,
+    /// `unknown` by content, when it holds more than [`LINEAR_STRINGS`] strings (built by
+    /// whatever fills `unknown`: [`Flat`] as it interns, the JSON reader as it hands them over).
+    index: StrIndex,
     /// The time zone of every `Tz` id of the input (`None`: not a known IANA zone).
     zones: Zones,
+}
+
+impl Bound {
+    /// The index in `unknown` of a string equal to `s`: by comparing with each of a few, else
+    /// through `index`.
+    #[inline]
+    fn unknown_position(&self, s: &str) -> Option<usize> {
+        if self.unknown.len() <= LINEAR_STRINGS {
+            return self.unknown.iter().position(|u| u == s);
+        }
+        self.index.find(&self.unknown, s)
+    }
 }
 
 /// Time zones by string id, as generated code finds them: the zones themselves, and next to
@@ -554,6 +569,123 @@ impl Texts {
         let end = *self.ends.get(k)?;
         let start = if k == 0 { 0 } else { self.ends[k - 1] };
         Some((start, end))
+    }
+}
+
+/// Up to how many strings that are no constant a binder finds a string among them by comparing
+/// it with each; past that, through a [`StrIndex`]. An input usually has a handful, for which
+/// the comparisons are cheaper than a hash (the JSON reader's figure per input counts them).
+pub(crate) const LINEAR_STRINGS: usize = 16;
+
+/// An index by content of a list of strings kept elsewhere (an input's strings that are no
+/// constant, in order of first appearance), so that interning the `n`th string costs O(1)
+/// expected rather than `n` comparisons: an input of 100,000 distinct strings took seconds.
+/// It is used only for a list of more than [`LINEAR_STRINGS`] strings, and built when the list
+/// grows past that ([`StrIndex::added`]), so a small input pays one comparison of its length.
+///
+/// Open addressing with linear probing, at most half full, a power of two long; slots are
+/// `(generation, k)`, one of another generation is empty, so starting over is an increment and
+/// the table is reused (cleared, not reallocated). The hash is std's SipHash with random keys
+/// (`RandomState`, drawn once per index): the strings come from whoever sends the input, who
+/// could otherwise pick strings that collide and make the table a list again.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StrIndex {
+    slots: Vec<(u32, u32)>,
+    /// The current generation (0 marks a slot never used).
+    generation: u32,
+    /// How many of the list's strings are filed (its first `filed`): the index answers only for
+    /// a list of exactly that length, and a search over any other falls back to comparing.
+    filed: usize,
+    hasher: Option<std::hash::RandomState>,
+}
+
+impl StrIndex {
+    /// Notes that `list` just grew by one string (its last): files it, building the index
+    /// when the list grows past [`LINEAR_STRINGS`] (a list that started again from empty
+    /// reaches that length again, so its index is built anew).
+    #[inline]
+    pub(crate) fn added<S: AsRef<str>>(&mut self, list: &[S]) {
+        if list.len() > LINEAR_STRINGS {
+            self.file_last(list);
+        }
+    }
+
+    #[inline(never)]
+    fn file_last<S: AsRef<str>>(&mut self, list: &[S]) {
+        let n = list.len();
+        if n == LINEAR_STRINGS + 1 || self.filed + 1 != n || 2 * n > self.slots.len() {
+            self.build(list);
+        } else {
+            self.file(list, n - 1);
+        }
+    }
+
+    /// Files every string of `list` anew (what was filed before is dropped), in a table at most
+    /// a quarter full, so that the next rebuild is as many strings away.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn build<S: AsRef<str>>(&mut self, list: &[S]) {
+        self.filed = 0;
+        let Some(want) = list
+            .len()
+            .saturating_mul(4)
+            .max(64)
+            .checked_next_power_of_two()
+        else {
+            return;
+        };
+        self.generation = self.generation.wrapping_add(1);
+        if self.slots.len() < want || self.generation == 0 {
+            self.slots.clear();
+            self.slots.resize(want, (0, 0));
+            self.generation = 1;
+        }
+        for k in 0..list.len() {
+            self.file(list, k);
+        }
+    }
+
+    /// Files string `k` of `list`, the next one (`k == filed`; the table has room for it).
+    /// A `k` that does not fit the slot's 32 bits is not filed: searches then compare.
+    fn file<S: AsRef<str>>(&mut self, list: &[S], k: usize) {
+        let (Some(s), Ok(kk)) = (list.get(k), u32::try_from(k)) else {
+            return;
+        };
+        if k != self.filed || self.slots.is_empty() {
+            return;
+        }
+        let h = self.hasher.get_or_insert_with(std::hash::RandomState::new);
+        let mask = self.slots.len() - 1;
+        let mut i = std::hash::BuildHasher::hash_one(&*h, s.as_ref()) as usize & mask;
+        // Terminates: the table is at most half full (see `file_last`), so a free slot exists.
+        while self.slots[i].0 == self.generation {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (self.generation, kk);
+        self.filed += 1;
+    }
+
+    /// The index in `list` of a string equal to `s`: through the table if it files exactly
+    /// `list`'s strings, else by comparing with each.
+    pub(crate) fn find<S: AsRef<str>>(&self, list: &[S], s: &str) -> Option<usize> {
+        let Some(h) = self.hasher.as_ref().filter(|_| self.filed == list.len()) else {
+            return list.iter().position(|u| u.as_ref() == s);
+        };
+        if self.slots.is_empty() {
+            return list.iter().position(|u| u.as_ref() == s);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = std::hash::BuildHasher::hash_one(h, s) as usize & mask;
+        loop {
+            let (g, k) = self.slots[i];
+            if g != self.generation {
+                return None;
+            }
+            if list.get(k as usize).is_some_and(|u| u.as_ref() == s) {
+                return Some(k as usize);
+            }
+            i = (i + 1) & mask;
+        }
     }
 }
 
@@ -1025,6 +1157,7 @@ impl JitModule {
             words: Vec::new(),
             unknown: Vec::new(),
             unknown_base: 0,
+            index: StrIndex::default(),
             decision: false,
             zones: Zones::default(),
         };
@@ -1081,6 +1214,9 @@ impl JitModule {
             module: self,
             words: &mut into.words,
             unknown: Vec::new(),
+            // The input's own, reused: `Flat` builds it as the strings come, for the run's
+            // look-ups too (its ids are the input's).
+            index: std::mem::take(&mut into.index),
             zones: &mut into.zones,
             lists: Vec::new(),
             run: None,
@@ -1093,6 +1229,7 @@ impl JitModule {
         flat.words.resize(c.input_words, 0);
         flat.lists();
         into.unknown = flat.unknown.iter().map(|s| s.to_string()).collect();
+        into.index = flat.index;
         Ok(())
     }
 
@@ -1559,12 +1696,14 @@ impl JitModule {
             words: Vec::with_capacity(c.input_words),
             unknown: Vec::new(),
             unknown_base: self.strings.len() as i64,
+            index: StrIndex::default(),
             zones: Zones::default(),
         };
         let mut flat = Flat {
             module: self,
             words: &mut b.words,
             unknown: Vec::new(),
+            index: StrIndex::default(),
             zones: &mut b.zones,
             lists: Vec::new(),
             run: None,
@@ -1575,6 +1714,7 @@ impl JitModule {
         flat.words.resize(c.input_words, 0);
         flat.lists();
         b.unknown = flat.unknown.iter().map(|s| s.to_string()).collect();
+        b.index = flat.index;
         Ok(b)
     }
 
@@ -1763,6 +1903,8 @@ struct Flat<'m, 'v, 'b> {
     words: &'b mut Vec<i64>,
     /// Strings that are no constant, in order of first appearance: id `strings.len() + i`.
     unknown: Vec<&'v str>,
+    /// `unknown` by content, once it is long ([`StrIndex::added`]); it becomes the input's.
+    index: StrIndex,
     zones: &'b mut Zones,
     /// Lists still to lay out: the word of their header, their element type, their elements,
     /// how deep they are, what is read of each element.
@@ -1782,14 +1924,16 @@ impl<'m, 'v> Flat<'m, 'v, '_> {
             return id;
         }
         let base = self.module.strings.len();
-        let k = self
-            .unknown
-            .iter()
-            .position(|u| *u == s)
-            .unwrap_or_else(|| {
-                self.unknown.push(s);
-                self.unknown.len() - 1
-            });
+        let known = if self.unknown.len() <= LINEAR_STRINGS {
+            self.unknown.iter().position(|u| *u == s)
+        } else {
+            self.index.find(&self.unknown, s)
+        };
+        let k = known.unwrap_or_else(|| {
+            self.unknown.push(s);
+            self.index.added(&self.unknown);
+            self.unknown.len() - 1
+        });
         (base + k) as i64
     }
 
@@ -2143,13 +2287,11 @@ extern "C" fn xop_text_concat(ctx: *const HostCtx<'_>, x: i64, y: i64) -> i64 {
         }
     }
     let s = &texts.buf[start..];
-    // A constant (hashed), else an input string that is none (still a scan: the JSON reader
-    // fills `Bound::unknown` and keeps no index of it).
+    // A constant, else an input string that is none (both hashed, the latter if there are
+    // many: `Bound::unknown_position`).
     let found = module.strings.get(s).copied().or_else(|| {
         input
-            .unknown
-            .iter()
-            .position(|u| u == s)
+            .unknown_position(s)
             .map(|k| input.unknown_base + k as i64)
     });
     if let Some(id) = found {
@@ -2396,19 +2538,14 @@ fn run_text_id(module: &JitModule, input: &Bound, texts: &mut Texts, s: &str) ->
     if let Some(&id) = module.strings.get(s) {
         return id;
     }
-    if let Some(k) = input.unknown.iter().position(|u| u == s) {
+    if let Some(k) = input.unknown_position(s) {
         return input.unknown_base + k as i64;
     }
-    let known =
-        (0..texts.ends.len()).find(|&k| texts.span(k).is_some_and(|(a, b)| &texts.buf[a..b] == s));
-    let k = match known {
-        Some(k) => k,
-        None => {
-            texts.buf.push_str(s);
-            texts.ends.push(texts.buf.len());
-            texts.ends.len() - 1
-        }
-    };
+    // An earlier text of the run (found by content, and filed for the texts computed after
+    // it), or a new one.
+    let start = texts.buf.len();
+    texts.buf.push_str(s);
+    let (Ok(k) | Err(k)) = texts.find_or_add(start);
     input.unknown_base + (input.unknown.len() + k) as i64
 }
 
@@ -2551,6 +2688,7 @@ fn read_signal_at(ctx: *const HostCtx<'_>, site: i64, args: *const i64, out: *mu
         module,
         words: &mut state.words,
         unknown: Vec::new(),
+        index: StrIndex::default(),
         zones: &mut state.zones,
         lists: Vec::new(),
         run: Some((input, texts)),
@@ -9043,5 +9181,43 @@ mod signal_tests {
             compile(&p).decision_unsupported(0),
             Some("proposes t.act with an argument that reads a signal")
         );
+    }
+}
+
+#[cfg(test)]
+mod str_index_tests {
+    //! [`StrIndex`] against a plain search, as binders use it: a list grown one string at a
+    //! time (filed as it grows) and started again from empty, many times over one index.
+    use super::{LINEAR_STRINGS, StrIndex};
+
+    #[test]
+    fn finds_what_a_plain_search_finds() {
+        let mut index = StrIndex::default();
+        let mut list: Vec<String> = Vec::new();
+        for (round, n) in [40, 3, LINEAR_STRINGS, LINEAR_STRINGS + 1, 300, 17, 0, 2_000]
+            .into_iter()
+            .enumerate()
+        {
+            list.clear();
+            for i in 0..n {
+                // Every third string repeats an earlier one: only new ones are added.
+                let s = if i % 3 == 2 {
+                    format!("s{round}.{}", i / 2)
+                } else {
+                    format!("s{round}.{i}")
+                };
+                let plain = list.iter().position(|u| *u == s);
+                assert_eq!(index.find(&list, &s), plain, "round {round}, string {i}");
+                if plain.is_none() {
+                    list.push(s);
+                    index.added(&list);
+                }
+                let absent = format!("absent{i}");
+                assert_eq!(index.find(&list, &absent), None, "round {round}");
+            }
+            for (k, s) in list.iter().enumerate() {
+                assert_eq!(index.find(&list, s), Some(k), "round {round}");
+            }
+        }
     }
 }

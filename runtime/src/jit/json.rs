@@ -49,7 +49,7 @@ use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{Bound, Entry, JitModule, MAX_RECORD_DEPTH, reader, size};
+use super::{Bound, Entry, JitModule, LINEAR_STRINGS, MAX_RECORD_DEPTH, StrIndex, reader, size};
 use crate::bind::{self, BindError};
 use crate::interp::{BAD_INPUT, Decision, RUNTIME_ERROR};
 use crate::ir::{Program, SymbolKind, Type, Verdict};
@@ -699,24 +699,68 @@ struct ZoneEntry {
 /// Zone names kept at most (more are looked up again; input cannot grow the cache).
 const MAX_ZONES: usize = 64;
 
-/// The provisional index of `text` among the input's first `n` strings that are no
-/// constant (`strings`), added as the next one if it is not there.
-fn unknown_index(strings: &mut Vec<String>, n: &mut usize, text: &str) -> i64 {
-    let known = strings.get(..*n).unwrap_or_default();
-    if let Some(k) = known
-        .iter()
-        .position(|u| same(u.as_bytes(), text.as_bytes()))
-    {
-        return k as i64;
+/// The strings of an input that are no constant, in order of first appearance in the text:
+/// the first `n` of `list` (the rest are buffers kept for the next input), and an index of
+/// them by content when there are many (built anew per input once their number passes
+/// [`LINEAR_STRINGS`]).
+#[derive(Debug, Clone, Default)]
+struct Unknown {
+    list: Vec<String>,
+    n: usize,
+    index: StrIndex,
+}
+
+impl Unknown {
+    /// The provisional index of `text` among the strings, added as the next one if it is not
+    /// there. Fewer than [`LINEAR_STRINGS`] are compared one by one here (this path is every
+    /// input's, counted to the instruction); from there on, out of line, including the string
+    /// whose coming builds the index.
+    fn index_of(&mut self, text: &str) -> i64 {
+        if self.n >= LINEAR_STRINGS {
+            return self.index_of_many(text);
+        }
+        let known = self.list.get(..self.n).unwrap_or_default();
+        if let Some(k) = known
+            .iter()
+            .position(|u| same(u.as_bytes(), text.as_bytes()))
+        {
+            return k as i64;
+        }
+        self.push(text);
+        (self.n - 1) as i64
     }
-    if *n == strings.len() {
-        strings.push(String::new());
+
+    #[inline(never)]
+    fn index_of_many(&mut self, text: &str) -> i64 {
+        let known = self.list.get(..self.n).unwrap_or_default();
+        let found = if known.len() <= LINEAR_STRINGS {
+            known
+                .iter()
+                .position(|u| same(u.as_bytes(), text.as_bytes()))
+        } else {
+            self.index.find(known, text)
+        };
+        if let Some(k) = found {
+            return k as i64;
+        }
+        self.push(text);
+        self.index
+            .added(self.list.get(..self.n).unwrap_or_default());
+        (self.n - 1) as i64
     }
-    let slot = &mut strings[*n];
-    slot.clear();
-    slot.push_str(text);
-    *n += 1;
-    (*n - 1) as i64
+
+    /// Makes `text` the next string.
+    #[inline(always)]
+    fn push(&mut self, text: &str) {
+        if self.n == self.list.len() {
+            self.list.push(String::new());
+        }
+        if let Some(slot) = self.list.get_mut(self.n) {
+            slot.clear();
+            slot.push_str(text);
+        }
+        self.n += 1;
+    }
 }
 
 /// Buffers reused across calls.
@@ -725,8 +769,7 @@ struct Scratch {
     segments: Vec<Segment>,
     used: usize,
     /// Strings that are no constant, in order of first appearance in the text.
-    strings: Vec<String>,
-    nstrings: usize,
+    strings: Unknown,
     zones: Vec<ZoneEntry>,
     /// Placement: segments sorted by parent, the queue, each segment's final start.
     by_parent: Vec<usize>,
@@ -828,6 +871,7 @@ impl Bound {
             words: Vec::new(),
             unknown: Vec::new(),
             unknown_base: 0,
+            index: super::StrIndex::default(),
             zones: super::Zones::default(),
         }
     }
@@ -1109,7 +1153,7 @@ impl JsonReader {
         s.zone_at.sort_unstable_by_key(|&(pos, _)| pos);
         let base = module.strings.len() as i64;
         s.canon.clear();
-        s.canon.resize(s.nstrings, u32::MAX);
+        s.canon.resize(s.strings.n, u32::MAX);
         s.order.clear();
         for &(pos, k) in &s.unknown_at {
             let c = s.canon.get_mut(k as usize)?;
@@ -1175,7 +1219,7 @@ impl JsonReader {
         // Strings that are no constant: ids in order of first appearance in the layout.
         let base = module.strings.len() as i64;
         s.canon.clear();
-        s.canon.resize(s.nstrings, u32::MAX);
+        s.canon.resize(s.strings.n, u32::MAX);
         s.order.clear();
         for (w, &tag) in into.words.iter_mut().zip(&s.tags) {
             if tag & TAG_UNKNOWN != 0 {
@@ -1204,7 +1248,11 @@ impl Scratch {
         into.unknown.truncate(self.order.len());
         into.unknown.resize_with(self.order.len(), String::new);
         for (u, &k) in into.unknown.iter_mut().zip(&self.order) {
-            std::mem::swap(u, self.strings.get_mut(k)?);
+            std::mem::swap(u, self.strings.list.get_mut(k)?);
+        }
+        // Their order is not the text's: the input's own index, for the run's look-ups.
+        if into.unknown.len() > LINEAR_STRINGS {
+            into.index.build(&into.unknown);
         }
         into.unknown_base = base;
         Some(())
@@ -1231,7 +1279,7 @@ impl Scratch {
     /// segments; returns the fixed part's segment (in direct mode, its position: 0).
     fn begin(&mut self, plan: &Plan, direct: bool) -> usize {
         self.used = 0;
-        self.nstrings = 0;
+        self.strings.n = 0;
         self.direct = direct;
         if !direct {
             return self.new_segment(usize::MAX, 0, plan.input_words);
@@ -1278,10 +1326,7 @@ impl Scratch {
         if let Some(id) = plan.strings.get(text) {
             return (id, 0);
         }
-        (
-            unknown_index(&mut self.strings, &mut self.nstrings, text),
-            TAG_UNKNOWN,
-        )
+        (self.strings.index_of(text), TAG_UNKNOWN)
     }
 
     /// The zone entry for `text`, looked up (as `bind` and the input check do) on a miss.
@@ -1310,16 +1355,11 @@ impl Scratch {
     /// them for the name, with [`TAG_TZ`] and the entry.
     #[inline(always)]
     fn zone_word(&mut self, z: usize) -> Option<(i64, u32)> {
-        let Scratch {
-            zones,
-            strings,
-            nstrings,
-            ..
-        } = self;
+        let Scratch { zones, strings, .. } = self;
         let e = zones.get(z)?;
         let (w, tag) = match e.constant {
             Some(id) => (id, 0),
-            None => (unknown_index(strings, nstrings, &e.canonical), TAG_UNKNOWN),
+            None => (strings.index_of(&e.canonical), TAG_UNKNOWN),
         };
         Some((w, tag | TAG_TZ | ((z as u32) << 2)))
     }
@@ -1328,7 +1368,7 @@ impl Scratch {
     fn text<'a>(&'a self, plan: &'a Plan, word: i64, tag: u32) -> &'a str {
         let i = usize::try_from(word).unwrap_or(usize::MAX);
         if tag & TAG_UNKNOWN != 0 {
-            self.strings.get(i).map_or("", String::as_str)
+            self.strings.list.get(i).map_or("", String::as_str)
         } else {
             plan.names.get(i).map_or("", |s| s)
         }
