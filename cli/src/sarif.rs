@@ -28,7 +28,9 @@ pub fn log(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>) -> s::
         .information_uri(INFORMATION_URI)
         .rules(codes::CODES.iter().map(rule).collect::<Vec<_>>())
         .build();
-    let results: Vec<s::Result> = diags.iter().map(|d| result(d, source)).collect();
+    // Each file's text fetched and indexed once for all its results.
+    let mut at = render::Locator::new(source);
+    let results: Vec<s::Result> = diags.iter().map(|d| result(d, &mut at)).collect();
     let mut run = s::Run::builder()
         .tool(s::Tool::builder().driver(driver).build())
         .results(results)
@@ -126,7 +128,7 @@ fn anchor(heading: &str) -> String {
 }
 
 /// The result for one diagnostic.
-fn result(d: &Diagnostic, source: &dyn Fn(&str) -> Option<String>) -> s::Result {
+fn result(d: &Diagnostic, at: &mut render::Locator<'_>) -> s::Result {
     let mut message = d.message.clone();
     for note in &d.notes {
         message.push_str("\nnote: ");
@@ -144,7 +146,7 @@ fn result(d: &Diagnostic, source: &dyn Fn(&str) -> Option<String>) -> s::Result 
         .rule_id(d.code)
         .level(level)
         .message(s::Message::builder().text(message).build())
-        .locations(vec![location(&d.file, d.span, &d.label, source)])
+        .locations(vec![location(&d.file, d.span, &d.label, at)])
         .build();
     if let Some(index) = codes::CODES.iter().position(|c| c.code == d.code) {
         result.rule_index = i64::try_from(index).ok();
@@ -155,7 +157,7 @@ fn result(d: &Diagnostic, source: &dyn Fn(&str) -> Option<String>) -> s::Result 
             .iter()
             .zip(1..)
             .map(|(label, id)| {
-                let mut loc = location(&label.file, label.span, &label.message, source);
+                let mut loc = location(&label.file, label.span, &label.message, at);
                 loc.id = Some(id);
                 loc
             })
@@ -165,19 +167,15 @@ fn result(d: &Diagnostic, source: &dyn Fn(&str) -> Option<String>) -> s::Result 
     result
 }
 
-fn location(
-    file: &str,
-    span: Span,
-    message: &str,
-    source: &dyn Fn(&str) -> Option<String>,
-) -> s::Location {
+fn location(file: &str, span: Span, message: &str, at: &mut render::Locator<'_>) -> s::Location {
     let artifact = artifact(file);
     let mut physical = s::PhysicalLocation::builder()
         .artifact_location(artifact)
         .build();
-    if let Some(text) = source(file) {
-        let start = render::position(&text, span.start());
-        let end = render::position(&text, span.end());
+    if let (Some(start), Some(end)) = (
+        at.position(file, span.start()),
+        at.position(file, span.end()),
+    ) {
         let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
         physical.region = Some(
             s::Region::builder()
@@ -307,5 +305,70 @@ mod tests {
             uri.starts_with(&format!("{REPO_BLOB}/docs/errors.md")) && uri.contains("#e01"),
             "{uri}"
         );
+    }
+
+    /// Every region's line and column are [`render::position`]'s (code points, a byte-order
+    /// mark and the `\r` of a CRLF no column), on long lines too, and each file's text is asked
+    /// for once however many results it holds.
+    #[test]
+    fn regions_are_the_positions_of_a_scan_and_each_file_is_read_once() {
+        let long = "ab\té 😀 ∀x ".repeat(200);
+        let texts = [
+            format!("\u{feff}{long}\r\nshort\r\n{long}\n😀{long}"),
+            format!("{long}\r{long}\n\n"),
+        ];
+        let names = ["a.xop", "b.xop"];
+        let mut diags = Vec::new();
+        for (text, name) in texts.iter().zip(names) {
+            let file = std::sync::Arc::from(name);
+            let other = std::sync::Arc::from(names[(diags.len() + 1) % 2]);
+            let bounds: Vec<usize> = (0..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .step_by(11)
+                .collect();
+            for pair in bounds.windows(2) {
+                diags.push(
+                    Diagnostic::error("E0201", &file, Span::new(pair[0], pair[1]), "m")
+                        .with_secondary(&other, Span::new(pair[0], pair[0]), "here"),
+                );
+            }
+        }
+        let asked = std::cell::Cell::new(0);
+        let source = |file: &str| {
+            asked.set(asked.get() + 1);
+            Some(texts[names.iter().position(|n| *n == file)?].clone())
+        };
+        let value = serde_json::to_value(log(&diags, &source)).unwrap();
+        assert_eq!(asked.get(), names.len(), "each file asked for once");
+        let results = value["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), diags.len());
+        let region = |file: &str, span: Span| {
+            let text = &texts[names.iter().position(|n| *n == file).unwrap()];
+            let (start, end) = (
+                render::position(text, span.start()),
+                render::position(text, span.end()),
+            );
+            serde_json::json!({
+                "startLine": start.line, "startColumn": start.column,
+                "endLine": end.line, "endColumn": end.column,
+            })
+        };
+        for (result, d) in results.iter().zip(&diags) {
+            let main = &result["locations"][0]["physicalLocation"]["region"];
+            assert_eq!(main, &region(&d.file, d.span), "{result}");
+            let label = &d.secondary[0];
+            let related = &result["relatedLocations"][0]["physicalLocation"]["region"];
+            assert_eq!(related, &region(&label.file, label.span), "{result}");
+        }
+        // A file the source does not know has no region.
+        let gone = Diagnostic::error(
+            "E0201",
+            &std::sync::Arc::from("gone.xop"),
+            Span::new(1, 2),
+            "m",
+        );
+        let value = serde_json::to_value(log(&[gone], &|_| None)).unwrap();
+        let physical = &value["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+        assert!(physical.get("region").is_none(), "{physical}");
     }
 }

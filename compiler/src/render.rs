@@ -17,7 +17,9 @@ pub const MAX_RENDERED: usize = 100;
 
 /// Renders diagnostics as ariadne reports, in their order, at most [`MAX_RENDERED`] of them:
 /// errors before warnings. `source` gives the text of a file by path; a diagnostic whose file
-/// is unknown is rendered without a source excerpt.
+/// is unknown is rendered without a source excerpt. A line longer than [`LONG_LINE`]
+/// characters is shown cut to [`AROUND`] characters either side of each place the report
+/// points at, with `…` where it is cut; the header keeps the true line and column.
 pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, color: bool) -> String {
     let picked = shown(diags);
     // Every file's text once, and one cache of them for all reports: ariadne indexes a
@@ -40,12 +42,20 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
             }
         }
     }
-    let lens: HashMap<String, usize> = texts.iter().map(|(k, v)| (k.clone(), v.len())).collect();
-    let mut cache = ariadne::sources(texts.into_iter().map(|(name, text)| (Name(name), text)));
-    let mut out = Vec::new();
+    let lines: HashMap<String, Lines> = texts
+        .iter()
+        .map(|(k, v)| (k.clone(), Lines::new(v)))
+        .collect();
+    let mut cache = Sources(
+        texts
+            .into_iter()
+            .map(|(file, text)| (Name::whole(file), ariadne::Source::from(text)))
+            .collect(),
+    );
+    let mut out = String::new();
     for d in &picked {
         let clamp = |file: &str, r: std::ops::Range<usize>| {
-            let len = lens.get(file).copied().unwrap_or(0);
+            let len = cache.text(file).len();
             let bom = cut.get(file).copied().unwrap_or(0);
             let at = |i: usize| i.saturating_sub(bom).min(len);
             at(r.start)..at(r.end)
@@ -54,21 +64,13 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
             Severity::Error => ReportKind::Error,
             Severity::Warning => ReportKind::Warning,
         };
-        let main = (Name(d.file.to_string()), clamp(&d.file, d.span.range()));
-        let mut report = Report::build(kind, main.clone())
-            .with_config(
-                Config::default()
-                    .with_index_type(IndexType::Byte)
-                    .with_color(color),
-            )
-            .with_code(d.code)
-            .with_message(printable(&d.message));
         // Labels in text order, the main file's first: ariadne starts a new block whenever a
         // label lies above the one before it, and heads a second block of the main file with
         // the main location, so a label above the main one (the `@personal` annotation of a
         // field read below) would sit under a header naming the wrong line.
+        let main = clamp(&d.file, d.span.range());
         let mut labels: Vec<(&str, std::ops::Range<usize>, &str)> =
-            std::iter::once((&*d.file, main.1.clone(), d.label.as_str()))
+            std::iter::once((&*d.file, main.clone(), d.label.as_str()))
                 .chain(
                     d.secondary
                         .iter()
@@ -76,9 +78,55 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
                 )
                 .collect();
         labels.sort_by_key(|(file, r, _)| (*file != &*d.file, *file, r.start));
+        // A file whose shown lines include a long one is given to ariadne as a window of it,
+        // for this report only, under a name of its own.
+        let mut windows: HashMap<&str, Window> = HashMap::new();
+        for (file, _, _) in &labels {
+            if windows.contains_key(file) {
+                continue;
+            }
+            let points: Vec<usize> = labels
+                .iter()
+                .filter(|(f, _, _)| f == file)
+                .flat_map(|(_, r, _)| [r.start, r.end])
+                .collect();
+            // The header of the main file's block names the main location; of another file's,
+            // its first label (the labels are in text order).
+            let head = match *file == &*d.file {
+                true => main.start,
+                false => points.first().copied().unwrap_or(0),
+            };
+            if let Some(lines) = lines.get(*file)
+                && let Some(window) = Window::new(cache.text(file), lines, &points, head)
+            {
+                windows.insert(file, window);
+            }
+        }
+        for (file, window) in &mut windows {
+            let text = std::mem::take(&mut window.text);
+            cache
+                .0
+                .insert(Name::window(file), ariadne::Source::from(text));
+        }
+        let id = |file: &str| match windows.contains_key(file) {
+            true => Name::window(file),
+            false => Name::whole(file),
+        };
+        let at = |file: &str, r: std::ops::Range<usize>| match windows.get(file) {
+            Some(w) => w.offset(r.start)..w.offset(r.end),
+            None => r,
+        };
+        let mut report = Report::build(kind, (id(&d.file), at(&d.file, main)))
+            .with_config(
+                Config::default()
+                    .with_index_type(IndexType::Byte)
+                    .with_color(color),
+            )
+            .with_code(d.code)
+            .with_message(printable(&d.message));
         for (order, (file, range, message)) in labels.into_iter().enumerate() {
             report = report.with_label(
-                Label::new((Name(file.to_string()), range))
+                Label::new((id(file), at(file, range)))
                     .with_message(printable(message))
                     .with_order(i32::try_from(order).unwrap_or(i32::MAX)),
             );
@@ -89,29 +137,283 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
         if let Some(h) = &d.help {
             report = report.with_help(printable(h));
         }
+        let mut one = Vec::new();
         // Writing into a Vec cannot fail; a failure would only lose this one report.
-        let _ = report.finish().write(&mut cache, &mut out);
+        let _ = report.finish().write(&mut cache, &mut one);
+        let one = String::from_utf8_lossy(&one);
+        if windows.is_empty() {
+            out.push_str(&one);
+        } else {
+            out.push_str(&true_headers(&one, &windows));
+        }
     }
-    let mut text = String::from_utf8_lossy(&out).into_owned();
     if diags.len() > picked.len() {
-        text.push_str(&format!(
+        out.push_str(&format!(
             "… and {} more not shown (`xop check --format json` lists every one)\n",
             diags.len() - picked.len()
         ));
     }
-    text
+    out
+}
+
+/// The sources [`human`] gives ariadne: each file's whole text, and the windows of the report
+/// being rendered.
+struct Sources(HashMap<Name, ariadne::Source<String>>);
+
+impl Sources {
+    /// The whole text of `file` as ariadne is given it (empty for a file it does not have).
+    fn text(&self, file: &str) -> &str {
+        self.0
+            .get(&Name::whole(file.to_string()))
+            .map_or("", |s| s.text())
+    }
+}
+
+impl ariadne::Cache<Name> for Sources {
+    type Storage = String;
+
+    fn fetch(&mut self, id: &Name) -> Result<&ariadne::Source<String>, impl std::fmt::Debug> {
+        self.0
+            .get(id)
+            .ok_or_else(|| format!("no source named {id}"))
+    }
+
+    fn display<'a>(&self, id: &'a Name) -> Option<impl std::fmt::Display + 'a> {
+        Some(id)
+    }
+}
+
+/// A line longer than this many characters (its line break not counted) is shown cut: of a
+/// source, around the places a report points at; of a message, label, note or help, to its
+/// first and last [`AROUND`] characters.
+pub const LONG_LINE: usize = 1000;
+
+/// How many characters of a long line are shown on each side of a place a report points at.
+pub const AROUND: usize = 200;
+
+/// A copy of the lines a report shows of a text, from the first line it points at to the last,
+/// with every long one ([`LONG_LINE`]) cut to [`AROUND`] characters either side of each place
+/// the report points at on it (and a `…` for each cut), so that a report on a line of a
+/// megabyte prints a few hundred characters of it, not the megabyte (once per report). The
+/// lines before the first are left empty, so that ariadne numbers lines as in the whole text.
+#[derive(Debug)]
+struct Window {
+    text: String,
+    /// The pieces of the text kept in the copy, in order; every place pointed at is in one.
+    pieces: Vec<Piece>,
+    /// The line and column (1-based, the column in characters) of the place the header of
+    /// the file's block names: ariadne would count the column in the copy.
+    head: (usize, usize),
+}
+
+/// A piece of a text kept in a [`Window`]: its byte offset in the text and in the copy, and
+/// its length in bytes.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    from: usize,
+    to: usize,
+    len: usize,
+}
+
+impl Window {
+    /// The window of `text` (whose lines are `lines`) for a report pointing at byte offsets
+    /// `points`, whose header names byte offset `head`; `None` if no line from the first
+    /// point's to the last one's is long.
+    fn new(text: &str, lines: &Lines, points: &[usize], head: usize) -> Option<Window> {
+        let mut points: Vec<usize> = points.iter().map(|&p| floor(text, p)).collect();
+        points.sort_unstable();
+        let line_of = |p: usize| lines.starts.partition_point(|&s| s <= p).max(1) - 1;
+        let (first, last) = (line_of(*points.first()?), line_of(*points.last()?));
+        let start = |i: usize| lines.starts[i];
+        let end = |i: usize| lines.starts.get(i + 1).copied().unwrap_or(text.len());
+        // Where a line's text ends, before its line break (`\n` or `\r\n`).
+        let content_end = |i: usize| {
+            let line = &text[start(i)..end(i)];
+            let line = line.strip_suffix('\n').unwrap_or(line);
+            start(i)
+                + line
+                    .strip_suffix('\r')
+                    .filter(|_| end(i) > start(i) + line.len())
+                    .unwrap_or(line)
+                    .len()
+        };
+        let long = |i: usize| long(&text[start(i)..content_end(i)]);
+        if !(first..=last).any(long) {
+            return None;
+        }
+        let mut copy = "\n".repeat(first);
+        let mut pieces = Vec::new();
+        for i in first..=last {
+            let (s, ce, e) = (start(i), content_end(i), end(i));
+            let here: Vec<usize> = points
+                .iter()
+                .copied()
+                .filter(|&p| s <= p && (p < e || (p == e && i + 1 == lines.starts.len())))
+                .collect();
+            if !long(i) {
+                if !here.is_empty() {
+                    pieces.push(Piece {
+                        from: s,
+                        to: copy.len(),
+                        len: e - s,
+                    });
+                }
+                copy.push_str(&text[s..e]);
+                continue;
+            }
+            // The spans of characters kept, merged where they meet; a line pointed at nowhere
+            // (inside a label of several lines) keeps its start.
+            let mut kept: Vec<(usize, usize)> = Vec::new();
+            for p in if here.is_empty() { vec![s] } else { here } {
+                let p = p.min(ce);
+                let lo = text[s..p]
+                    .char_indices()
+                    .rev()
+                    .nth(AROUND - 1)
+                    .map_or(s, |(j, _)| s + j);
+                let hi = text[p..ce]
+                    .char_indices()
+                    .nth(AROUND)
+                    .map_or(ce, |(j, _)| p + j);
+                match kept.last_mut() {
+                    Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                    _ => kept.push((lo, hi)),
+                }
+            }
+            let mut at = s;
+            for (lo, hi) in kept {
+                if lo > at {
+                    copy.push('…');
+                }
+                pieces.push(Piece {
+                    from: lo,
+                    to: copy.len(),
+                    len: hi - lo,
+                });
+                copy.push_str(&text[lo..hi]);
+                at = hi;
+            }
+            if at < ce {
+                copy.push('…');
+            }
+            // The line break, where a place past the line's text lies.
+            pieces.push(Piece {
+                from: ce,
+                to: copy.len(),
+                len: e - ce,
+            });
+            copy.push_str(&text[ce..e]);
+        }
+        // As ariadne counts the header's column in the whole text: every character from the
+        // line's start.
+        let head = floor(text, head);
+        let line = line_of(head);
+        let head = (line + 1, lines.chars(text, start(line), head) + 1);
+        Some(Window {
+            text: copy,
+            pieces,
+            head,
+        })
+    }
+
+    /// Where byte `offset` of the text is in the copy.
+    fn offset(&self, offset: usize) -> usize {
+        let i = self.pieces.partition_point(|p| p.from <= offset).max(1) - 1;
+        self.pieces
+            .get(i)
+            .map_or(0, |p| p.to + offset.saturating_sub(p.from).min(p.len))
+    }
+}
+
+/// The character boundary of `text` at or before byte `offset` (clamped to its length).
+fn floor(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// A report's output with each header (`╭─[ file:line:column ]`) of a windowed file naming
+/// the true line and column ([`Window::head`]): ariadne counts them in the copy it is given.
+fn true_headers(report: &str, windows: &HashMap<&str, Window>) -> String {
+    let mut out = String::with_capacity(report.len());
+    for line in report.split_inclusive('\n') {
+        out.push_str(&true_header(line, windows).unwrap_or_else(|| line.to_string()));
+    }
+    out
+}
+
+/// [`true_headers`] of one line of output; `None` if it is no header of a windowed file.
+fn true_header(line: &str, windows: &HashMap<&str, Window>) -> Option<String> {
+    let plain = strip_ansi(line);
+    let plain = plain.trim_start();
+    let reference = plain
+        .strip_prefix("╭─[ ")
+        .or_else(|| plain.strip_prefix("├─[ "))?
+        .trim_end()
+        .strip_suffix(" ]")?;
+    let mut parts = reference.rsplitn(3, ':');
+    let (_, _, name) = (parts.next()?, parts.next()?, parts.next()?);
+    let (line_no, column) = windows
+        .iter()
+        .find(|(file, _)| Name::whole(**file).to_string() == name)?
+        .1
+        .head;
+    let old = format!(" {reference} ");
+    let at = line.rfind(&old)?;
+    Some(format!(
+        "{} {name}:{line_no}:{column} {}",
+        &line[..at],
+        &line[at + old.len()..]
+    ))
+}
+
+/// `text` without its ANSI colour sequences (`ESC [ … m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('\x1b') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        rest = rest.find('m').map_or("", |m| &rest[m + 1..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A file's name as [`human`] knows it (exact: two names never merge) and shows it in a
 /// report's header (`[ a\u{1b}[2Jb.xop:2:14 ]`): with the characters that show nothing
 /// escaped ([`crate::format::escape_invisible`]), so that a file's name cannot clear the
-/// screen or forge a line. JSON and SARIF keep the exact name.
+/// screen or forge a line. JSON and SARIF keep the exact name. A report's [`Window`] of a file
+/// is a source of its own, shown under the file's name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Name(String);
+struct Name {
+    file: String,
+    window: bool,
+}
+
+impl Name {
+    /// The name of `file`'s whole text.
+    fn whole(file: impl Into<String>) -> Name {
+        Name {
+            file: file.into(),
+            window: false,
+        }
+    }
+
+    /// The name of the window of `file` for the report being rendered.
+    fn window(file: &str) -> Name {
+        Name {
+            file: file.to_string(),
+            window: true,
+        }
+    }
+}
 
 impl std::fmt::Display for Name {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::format::escape_invisible(&self.0))
+        f.write_str(&crate::format::escape_invisible(&self.file))
     }
 }
 
@@ -148,19 +450,44 @@ const BOM: char = '\u{feff}';
 
 /// A message for people: the characters that show nothing escaped as `xop fmt` escapes them
 /// in text literals ([`crate::format::escape_invisible`]), line by line, so that a control
-/// sequence quoted from a source (a reason, a name) never reaches the terminal.
+/// sequence quoted from a source (a reason, a name) never reaches the terminal; and a line
+/// longer than [`LONG_LINE`] characters (one quoting a name of a megabyte, in a message and its
+/// help) cut to its first and last [`AROUND`] characters around a `…`.
 fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if !text
         .chars()
         .any(|c| c != '\n' && crate::format::invisible(c))
+        && !text.split('\n').any(long)
     {
         return std::borrow::Cow::Borrowed(text);
     }
     let lines: Vec<String> = text
         .split('\n')
-        .map(crate::format::escape_invisible)
+        .map(|line| crate::format::escape_invisible(&shorten(line)))
         .collect();
     std::borrow::Cow::Owned(lines.join("\n"))
+}
+
+/// Whether `line` has more than [`LONG_LINE`] characters (counting no more than that).
+fn long(line: &str) -> bool {
+    line.len() > LONG_LINE && line.chars().nth(LONG_LINE).is_some()
+}
+
+/// `line`, or if it is [`long`], its first and last [`AROUND`] characters around a `…`.
+fn shorten(line: &str) -> std::borrow::Cow<'_, str> {
+    if !long(line) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let head = line
+        .char_indices()
+        .nth(AROUND)
+        .map_or(line.len(), |(i, _)| i);
+    let tail = line
+        .char_indices()
+        .rev()
+        .nth(AROUND - 1)
+        .map_or(0, |(i, _)| i);
+    std::borrow::Cow::Owned(format!("{}…{}", &line[..head], &line[tail..]))
 }
 
 /// `text` as ariadne must be given it to number lines as XOP does, and to show its lines
@@ -244,6 +571,30 @@ fn unseen(text: &str, line_start: usize, offset: usize) -> usize {
 #[derive(Debug, Clone)]
 pub struct Lines {
     starts: Vec<usize>,
+    /// How many characters come before every [`CHECKPOINT`]-th byte, built the first time a
+    /// column lies far into its line: counting each column from its line's start made many
+    /// positions on one long line (a generated file's) quadratic in its length.
+    checkpoints: std::sync::OnceLock<Vec<usize>>,
+}
+
+/// Bytes between two entries of [`Lines`]' character counts: a column far into its line costs
+/// at most this many bytes counted at each end.
+const CHECKPOINT: usize = 256;
+
+#[cfg(test)]
+thread_local! {
+    /// How many bytes this thread has counted characters over: the tests bound the work of
+    /// locating many offsets.
+    static COUNTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many characters start in `bytes` (a piece of UTF-8 text cut anywhere): the bytes that
+/// do not continue a character. Between two character boundaries it is the number of
+/// characters.
+fn char_starts(bytes: &[u8]) -> usize {
+    #[cfg(test)]
+    COUNTED.with(|n| n.set(n.get() + bytes.len()));
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 impl Lines {
@@ -252,7 +603,10 @@ impl Lines {
         let starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
-        Lines { starts }
+        Lines {
+            starts,
+            checkpoints: std::sync::OnceLock::new(),
+        }
     }
 
     /// [`position`] of byte `offset` in `text`, the text these lines are of.
@@ -264,11 +618,66 @@ impl Lines {
         // Line starts at or before `offset`: one more than the newlines before it.
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts.get(line - 1).copied().unwrap_or(0).min(offset);
-        let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        let column = self.chars(text, start, offset) + 1;
         Position {
             line,
             column: column.saturating_sub(unseen(text, start, offset)).max(1),
         }
+    }
+
+    /// The number of characters from `start` to `end` (character boundaries of `text`): counted
+    /// when they are near, else the difference of two counts from the checkpoints.
+    fn chars(&self, text: &str, start: usize, end: usize) -> usize {
+        let bytes = text.as_bytes();
+        if end - start <= 2 * CHECKPOINT {
+            return char_starts(&bytes[start..end]);
+        }
+        let table = self.checkpoints.get_or_init(|| {
+            let mut table = Vec::with_capacity(bytes.len() / CHECKPOINT + 1);
+            let mut before = 0;
+            table.push(0);
+            for chunk in bytes.chunks_exact(CHECKPOINT) {
+                before += char_starts(chunk);
+                table.push(before);
+            }
+            table
+        });
+        let before = |at: usize| {
+            let k = at / CHECKPOINT;
+            table.get(k).copied().unwrap_or(0) + char_starts(&bytes[k * CHECKPOINT..at])
+        };
+        before(end) - before(start)
+    }
+}
+
+/// Where diagnostics are, file by file: each file's text is asked of `source` once and its
+/// lines indexed once, however many diagnostics it holds (asking for each of them copied the
+/// text each time and scanned it from its start: quadratic in their number).
+pub struct Locator<'s> {
+    source: &'s dyn Fn(&str) -> Option<String>,
+    files: HashMap<String, Option<(String, Lines)>>,
+}
+
+impl<'s> Locator<'s> {
+    /// Locates offsets in the files `source` gives the text of.
+    pub fn new(source: &'s dyn Fn(&str) -> Option<String>) -> Locator<'s> {
+        Locator {
+            source,
+            files: HashMap::new(),
+        }
+    }
+
+    /// [`position`] of byte `offset` in `file`; `None` if `source` has no such file.
+    pub fn position(&mut self, file: &str, offset: usize) -> Option<Position> {
+        if !self.files.contains_key(file) {
+            let text = (self.source)(file).map(|text| {
+                let lines = Lines::new(&text);
+                (text, lines)
+            });
+            self.files.insert(file.to_string(), text);
+        }
+        let (text, lines) = self.files.get(file)?.as_ref()?;
+        Some(lines.position(text, offset))
     }
 }
 
@@ -276,16 +685,16 @@ impl Lines {
 /// positions, label, secondary labels (each with its file, byte span, start and end
 /// positions and message), notes and help.
 pub fn json(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>) -> serde_json::Value {
+    let mut at = Locator::new(source);
     let items = diags
         .iter()
         .map(|d| {
             let mut v = serde_json::to_value(d).unwrap_or(serde_json::Value::Null);
-            located(&mut v, &source(&d.file).unwrap_or_default(), d.span);
+            located(&mut v, &mut at, &d.file, d.span);
             // Each secondary label located as the main one, in its own file.
             if let Some(labels) = v.get_mut("secondary").and_then(|l| l.as_array_mut()) {
                 for (value, label) in labels.iter_mut().zip(&d.secondary) {
-                    let text = source(&label.file).unwrap_or_default();
-                    located(value, &text, label.span);
+                    located(value, &mut at, &label.file, label.span);
                 }
             }
             v
@@ -294,14 +703,20 @@ pub fn json(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>) -> se
     serde_json::Value::Array(items)
 }
 
-/// Adds `start` and `end` ([`position`]s of `span` in `text`) to a JSON object.
-fn located(value: &mut serde_json::Value, text: &str, span: crate::span::Span) {
+/// Adds `start` and `end` ([`position`]s of `span` in `file`) to a JSON object; in a file
+/// `source` does not know, both are the position in an empty text.
+fn located(
+    value: &mut serde_json::Value,
+    at: &mut Locator<'_>,
+    file: &str,
+    span: crate::span::Span,
+) {
     if let serde_json::Value::Object(map) = value {
         for (key, offset) in [("start", span.start()), ("end", span.end())] {
-            map.insert(
-                key.into(),
-                serde_json::to_value(position(text, offset)).unwrap_or_default(),
-            );
+            let p = at
+                .position(file, offset)
+                .unwrap_or_else(|| position("", offset));
+            map.insert(key.into(), serde_json::to_value(p).unwrap_or_default());
         }
     }
 }
@@ -585,7 +1000,22 @@ mod tests {
 
 #[cfg(test)]
 mod line_tests {
-    use super::{Lines, position};
+    use super::{CHECKPOINT, COUNTED, Lines, json, position};
+    use crate::diagnostic::Diagnostic;
+    use crate::span::Span;
+
+    /// Texts whose lines are long (past the checkpoints) and hold characters of every length
+    /// in bytes, tabs, CRLF and lone `\r` line breaks, with and without a byte-order mark.
+    fn long_texts() -> Vec<String> {
+        let piece = "ab\té 😀 ∀x ";
+        let long = piece.repeat(3 * CHECKPOINT / piece.len() + 7);
+        let body = format!("{long}\r\nshort\r\n{long}\r{long}\n\n😀{long}é");
+        vec![
+            body.clone(),
+            format!("\u{feff}{body}"),
+            format!("\u{feff}{long}"),
+        ]
+    }
 
     #[test]
     fn lines_give_the_positions_of_a_scan() {
@@ -598,5 +1028,284 @@ mod line_tests {
                 "offset {offset}"
             );
         }
+    }
+
+    /// Columns far into long lines, counted from the checkpoints, are those of a scan from the
+    /// start, at every offset (character boundaries or not), in any order.
+    #[test]
+    fn lines_give_the_positions_of_a_scan_on_long_lines() {
+        for text in long_texts() {
+            let lines = Lines::new(&text);
+            for offset in (0..=text.len() + 1).rev() {
+                assert_eq!(
+                    lines.position(&text, offset),
+                    position(&text, offset),
+                    "offset {offset}"
+                );
+            }
+        }
+    }
+
+    /// JSON positions of diagnostics are those of [`position`], in every file, and each file's
+    /// text is asked for once however many diagnostics it holds.
+    #[test]
+    fn json_locates_every_diagnostic_as_a_scan_does_asking_for_each_file_once() {
+        let texts = long_texts();
+        let names: Vec<std::sync::Arc<str>> = (0..texts.len())
+            .map(|i| std::sync::Arc::from(format!("f{i}.xop")))
+            .collect();
+        let mut diags = Vec::new();
+        for (text, name) in texts.iter().zip(&names) {
+            let bounds: Vec<usize> = (0..=text.len())
+                .filter(|&i| text.is_char_boundary(i))
+                .step_by(13)
+                .collect();
+            for pair in bounds.windows(2) {
+                let other = &names[(diags.len() + 1) % names.len()];
+                diags.push(
+                    Diagnostic::error("E0201", name, Span::new(pair[0], pair[1]), "m")
+                        .with_secondary(other, Span::new(pair[1], pair[1]), "here"),
+                );
+            }
+        }
+        // A diagnostic in a file the source does not know is at the start of an empty text.
+        diags.push(Diagnostic::error(
+            "E0201",
+            &std::sync::Arc::from("gone.xop"),
+            Span::new(4, 9),
+            "m",
+        ));
+        let asked = std::cell::Cell::new(0);
+        let source = |file: &str| {
+            asked.set(asked.get() + 1);
+            let i = names.iter().position(|n| &**n == file)?;
+            Some(texts[i].clone())
+        };
+        let v = json(&diags, &source);
+        assert_eq!(asked.get(), names.len() + 1, "each file asked for once");
+        let at = |file: &str, offset: usize| {
+            let text = names
+                .iter()
+                .position(|n| &**n == file)
+                .map_or("", |i| texts[i].as_str());
+            serde_json::to_value(position(text, offset)).unwrap()
+        };
+        for (value, d) in v.as_array().unwrap().iter().zip(&diags) {
+            assert_eq!(value["start"], at(&d.file, d.span.start()), "{value}");
+            assert_eq!(value["end"], at(&d.file, d.span.end()), "{value}");
+            for (label, l) in value["secondary"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(&d.secondary)
+            {
+                assert_eq!(label["start"], at(&l.file, l.span.start()), "{label}");
+                assert_eq!(label["end"], at(&l.file, l.span.end()), "{label}");
+            }
+        }
+        assert_eq!(v.as_array().unwrap().len(), diags.len());
+    }
+
+    /// Locating many offsets on one long line counts each byte a bounded number of times,
+    /// not once per offset before it.
+    #[test]
+    fn many_positions_on_one_long_line_are_linear() {
+        let text = "x é 😀 ".repeat(40_000);
+        let lines = Lines::new(&text);
+        let offsets: Vec<usize> = (0..text.len())
+            .filter(|&i| text.is_char_boundary(i))
+            .step_by(7)
+            .collect();
+        COUNTED.with(|n| n.set(0));
+        for &offset in &offsets {
+            lines.position(&text, offset);
+        }
+        let counted = COUNTED.with(std::cell::Cell::get);
+        assert!(
+            counted <= text.len() + offsets.len() * 2 * CHECKPOINT,
+            "{counted} bytes counted for {} offsets in {} bytes",
+            offsets.len(),
+            text.len()
+        );
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::{AROUND, LONG_LINE, human, position};
+    use crate::diagnostic::Diagnostic;
+    use crate::span::Span;
+
+    /// The header of each report in `out` (`file:line:column`), in order.
+    fn headers(out: &str) -> Vec<String> {
+        out.lines()
+            .filter_map(|l| {
+                let l = super::strip_ansi(l);
+                let r = l
+                    .trim_start()
+                    .strip_prefix("╭─[ ")
+                    .or_else(|| l.trim_start().strip_prefix("├─[ "))?;
+                Some(r.trim_end().strip_suffix(" ]")?.to_string())
+            })
+            .collect()
+    }
+
+    /// Where the first label's underline of a report starts, in characters of its source line
+    /// as shown, and the text shown from there: the source line is the first line with `│`
+    /// after the header's, the underline the next.
+    fn underlined(report: &str) -> (usize, String) {
+        let lines: Vec<&str> = report.lines().collect();
+        let source = lines
+            .iter()
+            .position(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .expect("a source line");
+        let bar = lines[source].find('│').expect("margin") + '│'.len_utf8();
+        let text: Vec<char> = lines[source][bar..].chars().collect();
+        let marks: Vec<char> = lines[source + 1][bar..].chars().collect();
+        let at = marks
+            .iter()
+            .position(|&c| c == '─' || c == '┬')
+            .expect("an underline");
+        (at, text[at..].iter().collect())
+    }
+
+    /// A line of a megabyte with diagnostics at its start, middle and end: each report shows
+    /// a few hundred characters of it (around the name it points at, with `…` where cut), the
+    /// header gives the true line and column, and the underline is under the name.
+    #[test]
+    fn a_long_line_is_shown_around_its_labels() {
+        let filler = "é x 𝕏 + ".repeat(1_000_000 / 12);
+        let text = format!("module m\nfn f(): Int = first + {filler} + middle + {filler} + last\n");
+        let file = std::sync::Arc::from("t.xop");
+        let diags: Vec<Diagnostic> = ["first", "middle", "last"]
+            .iter()
+            .map(|name| {
+                let at = text.find(name).unwrap();
+                Diagnostic::error("E0205", &file, Span::new(at, at + name.len()), *name)
+                    .with_label("not found")
+            })
+            .collect();
+        let out = human(&diags, &|_| Some(text.clone()), false);
+        assert!(
+            out.len() < 3 * 8 * (2 * AROUND + 200),
+            "{} bytes",
+            out.len()
+        );
+        let want: Vec<String> = diags
+            .iter()
+            .map(|d| {
+                let p = position(&text, d.span.start());
+                format!("t.xop:{}:{}", p.line, p.column)
+            })
+            .collect();
+        assert_eq!(headers(&out), want);
+        for (report, d) in out.split("[E0205]").skip(1).zip(&diags) {
+            let (at, shown) = underlined(report);
+            assert!(shown.starts_with(&d.message), "{report}");
+            // The cut is marked where the line is cut, and nowhere else.
+            let line = report.lines().nth(3).unwrap();
+            assert_eq!(
+                line.matches('…').count(),
+                if d.message == "middle" { 2 } else { 1 },
+                "{line}"
+            );
+            // After the margin's space and a `…`, at most AROUND characters before the name.
+            assert!(at <= AROUND + 2, "{at}: {report}");
+            assert!(report.contains(" 2 │ "), "{report}");
+        }
+    }
+
+    /// A long line far down a file, in colour, with a label spanning from before it to a
+    /// second long line and a secondary label in another file's long line: line numbers
+    /// (margin and header) stay those of the whole text, every header's column is the true
+    /// one, and the output stays small.
+    #[test]
+    fn line_numbers_and_headers_stay_true_around_windows() {
+        let long = "x".repeat(3 * LONG_LINE);
+        let short_lines = "// a line\n".repeat(998);
+        let a = format!("module m\n{short_lines}fn f(): Int = {long} + nosuch\r\n{long}😀 end\n");
+        let b = format!("\u{feff}module n\n{long} é target {long}\n");
+        let (fa, fb) = (std::sync::Arc::from("a.xop"), std::sync::Arc::from("b.xop"));
+        let at = a.find("nosuch").unwrap();
+        let end = a.find(" end").unwrap();
+        let target = b.find("target").unwrap();
+        let d = Diagnostic::error("E0205", &fa, Span::new(at, end), "spans two lines")
+            .with_label("here")
+            .with_secondary(&fb, Span::new(target, target + 6), "there");
+        let source = |f: &str| Some(if f == "a.xop" { a.clone() } else { b.clone() });
+        for color in [false, true] {
+            let out = human(std::slice::from_ref(&d), &source, color);
+            assert!(out.len() < 8 * 8 * AROUND, "{} bytes", out.len());
+            let (pa, pb) = (position(&a, at), position(&b, target));
+            assert_eq!(pa.line, 1000);
+            assert_eq!(
+                headers(&out),
+                vec![
+                    format!("a.xop:{}:{}", pa.line, pa.column),
+                    format!("b.xop:{}:{}", pb.line, pb.column),
+                ],
+                "{out}"
+            );
+            let plain = super::strip_ansi(&out);
+            // The label of two lines is drawn from the margin.
+            assert!(plain.contains("1000 │ ╭─▶ …"), "{plain}");
+            assert!(
+                plain.contains("1001 │ ├─▶ …") && plain.contains("😀 end"),
+                "{plain}"
+            );
+            assert!(
+                plain.contains("   2 │ …") && plain.contains(" é target "),
+                "{plain}"
+            );
+        }
+    }
+
+    /// A line of exactly [`LONG_LINE`] characters is shown whole, as every line was; one more
+    /// character and it is cut.
+    #[test]
+    fn lines_up_to_the_limit_are_shown_whole() {
+        let file = std::sync::Arc::from("t.xop");
+        for (len, whole) in [(LONG_LINE, true), (LONG_LINE + 1, false)] {
+            let body = "é".repeat(len - "fn f(): Int = nosuch".len());
+            let text = format!("fn f(): Int = nosuch{body}\n");
+            let at = text.find("nosuch").unwrap();
+            let d = Diagnostic::error("E0205", &file, Span::new(at, at + 6), "m");
+            let out = human(std::slice::from_ref(&d), &|_| Some(text.clone()), false);
+            assert_eq!(
+                out.contains(&format!("1 │ {}", text.trim_end())),
+                whole,
+                "{len}"
+            );
+            assert_eq!(out.contains('…'), !whole, "{len}");
+        }
+    }
+
+    /// A message (and a help) quoting a name of a megabyte is shown cut to its first and last
+    /// characters; a message line up to the limit is shown whole.
+    #[test]
+    fn long_message_lines_are_cut() {
+        let name = "n".repeat(1_000_000);
+        let text = format!("fn f(): Int = {name}\n");
+        let file = std::sync::Arc::from("t.xop");
+        let d = Diagnostic::error(
+            "E0205",
+            &file,
+            Span::new(14, 14 + name.len()),
+            format!("cannot find `{name}`"),
+        )
+        .with_help(format!("declare `{name}`\nor import it"));
+        let out = human(std::slice::from_ref(&d), &|_| Some(text.clone()), false);
+        assert!(out.len() < 16 * (2 * AROUND + 200), "{} bytes", out.len());
+        let cut = format!(
+            "cannot find `{}…{}`",
+            &name[..AROUND - 13],
+            &name[..AROUND - 1]
+        );
+        assert!(out.contains(&cut), "{out}");
+        assert!(out.contains("or import it"), "{out}");
+        let fits = "m".repeat(LONG_LINE);
+        let d = Diagnostic::error("E0205", &file, Span::new(0, 2), fits.clone());
+        let out = human(std::slice::from_ref(&d), &|_| Some(text.clone()), false);
+        assert!(out.contains(&fits), "{out}");
     }
 }

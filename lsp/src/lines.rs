@@ -21,11 +21,36 @@ fn utf16_len(s: &str) -> usize {
     s.chars().map(char::len_utf16).sum()
 }
 
+/// The UTF-16 code units of the characters that start in `bytes` (a piece of UTF-8 text cut
+/// anywhere): one for each byte that does not continue a character, two for the first byte of
+/// a 4-byte one (a surrogate pair). Between two character boundaries it is their length in
+/// UTF-16.
+fn utf16_units(bytes: &[u8]) -> usize {
+    #[cfg(test)]
+    COUNTED.with(|n| n.set(n.get() + bytes.len()));
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0xBF => 0,
+            0xF0..=0xFF => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Bytes between two entries of a [`LineIndex`]'s UTF-16 counts: a column far into its line
+/// costs at most this many bytes counted at each end.
+const CHECKPOINT: usize = 256;
+
 /// The start of each line of a text, for converting positions.
 #[derive(Debug, Clone)]
 pub struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// How many UTF-16 code units come before every [`CHECKPOINT`]-th byte, built the first
+    /// time a column lies far into its line: counting each column from its line's start made
+    /// many diagnostics on one long line quadratic in its length.
+    checkpoints: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl<'a> LineIndex<'a> {
@@ -42,7 +67,11 @@ impl<'a> LineIndex<'a> {
                 starts.push(i + 1);
             }
         }
-        LineIndex { text, starts }
+        LineIndex {
+            text,
+            starts,
+            checkpoints: std::sync::OnceLock::new(),
+        }
     }
 
     /// The (line, UTF-16 column) of byte `offset`; an offset inside a character or past the
@@ -51,8 +80,31 @@ impl<'a> LineIndex<'a> {
     pub fn position(&self, offset: usize) -> (u32, u32) {
         let (line, offset) = self.locate(offset);
         let start = self.starts[line];
-        let col = utf16_len(&self.text[start..offset]);
-        (to_u32(line), to_u32(col))
+        (to_u32(line), to_u32(self.units(start, offset)))
+    }
+
+    /// The UTF-16 length of the text from `start` to `end` (character boundaries): counted
+    /// when they are near, else the difference of two counts from the checkpoints.
+    fn units(&self, start: usize, end: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        if end - start <= 2 * CHECKPOINT {
+            return utf16_units(&bytes[start..end]);
+        }
+        let table = self.checkpoints.get_or_init(|| {
+            let mut table = Vec::with_capacity(bytes.len() / CHECKPOINT + 1);
+            let mut before = 0;
+            table.push(0);
+            for chunk in bytes.chunks_exact(CHECKPOINT) {
+                before += utf16_units(chunk);
+                table.push(before);
+            }
+            table
+        });
+        let before = |at: usize| {
+            let k = at / CHECKPOINT;
+            table.get(k).copied().unwrap_or(0) + utf16_units(&bytes[k * CHECKPOINT..at])
+        };
+        before(end) - before(start)
     }
 
     /// The line of byte `offset` and the offset clamped as [`LineIndex::position`] clamps it.
@@ -300,5 +352,85 @@ mod tests {
         assert_eq!(idx.offset(0, 99), 2);
         assert_eq!(idx.offset(9, 0), text.len());
         assert_eq!(idx.position(999), (1, 2));
+    }
+
+    /// Texts whose lines are long (past the checkpoints) and hold characters of every length
+    /// in bytes (astral ones are two UTF-16 units), tabs, and every line break.
+    fn long_texts() -> Vec<String> {
+        let piece = "ab\té 😀 ∀x 𝕏";
+        let long = piece.repeat(3 * CHECKPOINT / piece.len() + 7);
+        let body = format!("{long}\r\nshort\r\n{long}\r{long}\n\n😀{long}é");
+        vec![
+            body.clone(),
+            format!("\u{feff}{body}"),
+            format!("\u{feff}{long}"),
+        ]
+    }
+
+    /// The UTF-16 length of the text from the start of `offset`'s line, counted character by
+    /// character: what every position must give.
+    fn simple(text: &str, offset: usize) -> (u32, u32) {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        let offset = offset.max(bom);
+        let before = &text[bom..offset];
+        // Between `\r` and `\n`: the end of the line.
+        let before = before
+            .strip_suffix('\r')
+            .filter(|_| text[offset..].starts_with('\n'))
+            .unwrap_or(before);
+        // `\r\n`, `\r` and `\n` each end a line.
+        let line = before.replace("\r\n", "\n").matches(['\r', '\n']).count();
+        let start = before.rfind(['\r', '\n']).map_or(0, |i| i + 1);
+        let col: usize = before[start..].chars().map(char::len_utf16).sum();
+        (to_u32(line), to_u32(col))
+    }
+
+    /// Columns far into long lines, counted from the checkpoints, are those of a count from
+    /// the line's start, at every offset (inside characters and line breaks too), in any order;
+    /// the walker agrees.
+    #[test]
+    fn long_lines_give_the_positions_of_a_simple_count() {
+        for text in long_texts() {
+            let idx = LineIndex::new(&text);
+            for offset in (0..=text.len() + 1).rev() {
+                assert_eq!(
+                    idx.position(offset),
+                    simple(&text, offset),
+                    "offset {offset}"
+                );
+            }
+            let mut walker = PositionWalker::new(&idx);
+            for offset in 0..=text.len() {
+                assert_eq!(
+                    walker.position(offset),
+                    simple(&text, offset),
+                    "offset {offset}"
+                );
+            }
+        }
+    }
+
+    /// Converting many offsets on one long line counts each byte a bounded number of times,
+    /// not once per offset before it (each diagnostic of a generated one-line file).
+    #[test]
+    fn many_positions_on_one_long_line_are_linear() {
+        let text = "x é 😀 ".repeat(40_000);
+        let idx = LineIndex::new(&text);
+        let offsets: Vec<usize> = (0..text.len()).step_by(7).collect();
+        COUNTED.with(|n| n.set(0));
+        for &offset in offsets.iter().rev() {
+            idx.position(offset);
+        }
+        let counted = COUNTED.with(std::cell::Cell::get);
+        assert!(
+            counted <= text.len() + offsets.len() * 2 * CHECKPOINT,
+            "{counted} bytes counted for {} offsets in {} bytes",
+            offsets.len(),
+            text.len()
+        );
     }
 }
