@@ -23,6 +23,7 @@ use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, SettleError, Statu
 
 use crate::config::{Config, Principal};
 use crate::metrics::Metrics;
+use crate::shown;
 
 /// What every handler shares.
 pub struct App {
@@ -39,6 +40,25 @@ pub struct App {
     /// Why the proof log (or the review store) stopped writing, once it has: nothing more is
     /// acknowledged until a restart, and `/healthz` says so.
     pub broken: std::sync::OnceLock<String>,
+    /// The permits of large decisions ([`LARGE_BODY`]), one per decision parsed, bound and
+    /// decided on the blocking pool at once: [`large_permits`] of them.
+    pub large: Arc<tokio::sync::Semaphore>,
+}
+
+/// A decision whose body is larger than this (64 KiB) is parsed, bound and decided on tokio's
+/// blocking pool rather than on an async worker: its cost grows with its input (a nested
+/// `any` over a long list is quadratic), and a worker busy with it could neither answer its
+/// own timeout nor any other request. Smaller ones stay on the async path (about a
+/// microsecond to decide), whose only added work is this length test.
+pub const LARGE_BODY: usize = 64 * 1024;
+
+/// How many large decisions ([`LARGE_BODY`]) may run at once: one per core the machine has
+/// (`std::thread::available_parallelism`, 1 if unknown), so that however many are sent, they
+/// leave the async workers, and so `/healthz` and small decisions, a share of every core. A
+/// decision cut loose by its timeout keeps its permit until its computation ends (it cannot be
+/// stopped half-way); one waiting for a permit does so under its own deadline.
+pub fn large_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// A response's mark that the log or the review store has failed for good ([`App::broken`]).
@@ -723,6 +743,39 @@ impl App {
             .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))?
     }
 
+    /// Decides a large body ([`LARGE_BODY`]) on the blocking pool, parsing and binding it
+    /// there too, once one of the [`large_permits`] is free: the async worker stays free, so
+    /// the request's timeout fires on time (the caller's `timeout_at`, which also bounds the
+    /// wait for a permit) and other requests are answered meanwhile. A decision that outlives
+    /// its deadline is not recorded: the runtime checks the deadline before submitting its
+    /// record ([`Options::deadline`]), so the 503 saying it was abandoned stays true.
+    async fn decide_large(
+        self: &Arc<Self>,
+        asked: Asked,
+        bytes: Bytes,
+        deadline: &Deadline,
+    ) -> Result<Value> {
+        let permit = Arc::clone(&self.large)
+            .acquire_owned()
+            .await
+            .map_err(|e| ApiError::internal(format!("the large decisions' permits: {e}")))?;
+        let a = Arc::clone(self);
+        let d = deadline.clone();
+        blocking(move || {
+            // Held until the computation ends, also after its request timed out: a thread
+            // still busy with it is a core taken.
+            let _permit = permit;
+            // Answered already (timed out while waiting for the permit): nothing to do.
+            if d.gave_up() {
+                return Err(decision_timeout(&a, &d));
+            }
+            let input = parse_input(&bytes)?;
+            drop(bytes);
+            a.decide_blocking(&asked, &input, &d)
+        })
+        .await
+    }
+
     /// The answer to a proven decision, settled by the queue ([`ReviewQueue::settle`]: the
     /// halt switch applied, and a failed case's fallback, both proven; blocking only when the
     /// switch is on or a case failed).
@@ -798,6 +851,9 @@ async fn decide_asked(
     let deadline = Deadline::new(deadline_of(start, app.config.timeout_ms));
     let work = async {
         let bytes = read_body(&app, &headers, body, "application/json", false).await?;
+        if bytes.len() > LARGE_BODY {
+            return app.decide_large(asked, bytes, &deadline).await;
+        }
         let input = parse_input(&bytes)?;
         app.decide_async(asked, input, &deadline).await
     };
@@ -1334,14 +1390,14 @@ async fn load_module(
         // Proven before the swap, which waits for the record: no decision by the module can
         // be recorded before its `module.loaded`, and if that cannot be written, the old
         // module goes on serving.
-        let info = (a.rt).load_bytes_recorded(&name, &bytes, a.config.trust.as_ref(), |info| {
-            log_event(
+        let loaded = (a.rt).load_bytes_recorded(&name, &bytes, a.config.trust.as_ref(), |info| {
+            record_swap(
                 &a.rt,
                 "module.loaded",
                 json!({"name": info.name, "module": info.hash, "by": p.name}),
             )
-            .map(drop)
-        })?;
+        });
+        let info = loaded.map_err(|e| swap_failed(&a.rt, e, &name, false))?;
         // A damaged copy of the module in DATA/modules/ was replaced: someone changed the
         // folder. Said to the operator who loaded it, and on stderr as at start.
         let kept = (a.rt.log())
@@ -1369,6 +1425,101 @@ async fn load_module(
     Ok(axum::Json(answer).into_response())
 }
 
+/// Why a hot swap or an unload did not happen.
+enum SwapFailed {
+    /// The runtime refused it: the module (unverified, conflicting), or its copy kept for
+    /// replay could not be written.
+    Refused(RuntimeError),
+    /// Its proof record (`module.loaded`, `module.unloaded`) could not be written.
+    Record(LogError),
+}
+
+impl From<RuntimeError> for SwapFailed {
+    fn from(e: RuntimeError) -> SwapFailed {
+        SwapFailed::Refused(e)
+    }
+}
+
+/// Writes the proof record `name` of a hot swap or an unload, before it takes effect.
+fn record_swap(rt: &Runtime, name: &str, data: Value) -> std::result::Result<(), SwapFailed> {
+    match rt.log() {
+        None => Ok(()),
+        Some(log) => log
+            .append_event(name, data)
+            .map(drop)
+            .map_err(SwapFailed::Record),
+    }
+}
+
+/// The answer to a hot swap (`unload`: an unload) of slot `slot` that did not happen. A log
+/// error here is about the module, not a decision: no decision was made, so none is said to
+/// be unproven ([`runtime_error`]'s words for a decision's log error). It says what failed,
+/// what serves now (nothing changed) and what to do. Only the writer's own stop (its record
+/// could not be written for an I/O error) takes the node out of rotation: a module copy that
+/// could not be written leaves the log writing.
+fn swap_failed(rt: &Runtime, e: SwapFailed, slot: &str, unload: bool) -> ApiError {
+    let set = rt.modules();
+    let serving = match set.modules.iter().find(|m| m.name == slot) {
+        Some(m) => format!(
+            "module `{}` ({}) goes on serving as before",
+            shown(slot),
+            m.hash
+        ),
+        None => format!("no module is loaded under `{}`", shown(slot)),
+    };
+    let (what, retry) = if unload {
+        (
+            "the module was not unloaded",
+            format!(
+                "unload it again (DELETE /v1/modules/{})",
+                percent_encode(slot)
+            ),
+        )
+    } else {
+        (
+            "the module was not loaded",
+            format!(
+                "load it again (POST /v1/modules?name={})",
+                percent_encode(slot)
+            ),
+        )
+    };
+    match e {
+        // The log's words say what to do (free space, fix permissions, a smaller module).
+        SwapFailed::Refused(RuntimeError::Log(l)) => ApiError::not_proven(
+            format!(
+                "{what} (no decision was made), so nothing changed: {serving}. Its copy for \
+                 replay could not be kept: {l}"
+            ),
+            false,
+        ),
+        SwapFailed::Refused(e) => runtime_error(e),
+        SwapFailed::Record(l) => {
+            let broken = log_broken(&l);
+            let record = if unload {
+                "module.unloaded"
+            } else {
+                "module.loaded"
+            };
+            let fix = if broken {
+                format!(
+                    "the proof log has stopped writing (GET /healthz says why) and acknowledges \
+                     nothing more: fix the cause, restart the server, then {retry}"
+                )
+            } else {
+                format!("once the cause is fixed, {retry}")
+            };
+            ApiError::not_proven(
+                format!(
+                    "{what} (no decision was made), so nothing changed: {serving}. Its proof \
+                     record `{record}` could not be written: {l}; {fix}"
+                ),
+                broken,
+            )
+        }
+    }
+}
+
 /// `DELETE /v1/modules/{name}` (operator): unloads the module of slot `name`, proven as
 /// `module.unloaded` naming the operator. Decisions under way finish on it; its file stays in
 /// `DATA/modules` (records name it), so its review cases can still be approved. Refused, nothing
@@ -1385,13 +1536,13 @@ async fn unload_module(
         // Proven before the module is unloaded: if the record cannot be written, it goes on
         // serving.
         let unloaded = a.rt.unload_recorded(&name, true, |info| {
-            log_event(
+            record_swap(
                 &a.rt,
                 "module.unloaded",
                 json!({"name": info.name, "module": info.hash, "by": p.name}),
             )
-            .map(drop)
-        })?;
+        });
+        let unloaded = unloaded.map_err(|e| swap_failed(&a.rt, e, &name, true))?;
         let info = match unloaded {
             Unloaded::Module(info) => info,
             Unloaded::NotLoaded { loaded } => {
@@ -1570,6 +1721,7 @@ mod tests {
             config_path: None,
             metrics: Metrics::default(),
             broken: std::sync::OnceLock::new(),
+            large: Arc::new(tokio::sync::Semaphore::new(large_permits())),
         });
         let routes = Router::new()
             .route(

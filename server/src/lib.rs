@@ -380,6 +380,7 @@ pub fn serve_with(
         config_path: opts.config.clone(),
         metrics: Metrics::default(),
         broken: std::sync::OnceLock::new(),
+        large: Arc::new(tokio::sync::Semaphore::new(app::large_permits())),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
