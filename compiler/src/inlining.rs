@@ -39,6 +39,16 @@ pub const MAX_DEPTH: u32 = xop_runtime::interp::MAX_DEPTH;
 /// [`crate::lower::MAX_BUILT`], a bit above, should the checker miss something.
 pub const MAX_INLINED: u64 = 100_000;
 
+/// A count of nodes as a message says it: `u64::MAX` is where the saturating arithmetic of
+/// [`Size`] stops, so the true count is at least that (about 1.8 * 10^19), not that.
+fn nodes(n: u64) -> String {
+    if n == u64::MAX {
+        "more than 10^19".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
 /// [`MAX_INLINING`] as a count of calls.
 const MAX_CALLS: u32 = MAX_INLINING as u32;
 
@@ -1397,6 +1407,7 @@ impl<'w> Report<'w> {
         else {
             return self.too_large_itself(name, built, part, found);
         };
+        let (size, built) = (nodes(size), nodes(built));
         let message = format!(
             "inlining the function calls of {name} builds {built} expression nodes, more than the {MAX_INLINED} lowering builds for one rule, proposal, test or signal"
         );
@@ -1425,11 +1436,13 @@ impl<'w> Report<'w> {
         let what = part.what;
         let calls = match call {
             Some((call, n)) => format!(
-                ", of which its largest function call, `{}`, builds only {n}",
-                call.name
+                ", of which its largest function call, `{}`, builds only {}",
+                call.name,
+                nodes(n)
             ),
             None => String::new(),
         };
+        let built = nodes(built);
         Diagnostic::error(
             "E0220",
             &self.path,

@@ -285,8 +285,11 @@ pub struct Checker<'a> {
     /// Signatures already asked for: asking salsa interns the key each time, and every field
     /// access of every rule asks for its record's.
     signatures: rustc_hash::FxHashMap<(SourceFile, u32), &'a Signature>,
-    /// Where the file's syntax errors start, asked for once (see [`Checker::cut_short`]).
+    /// Where the file's syntax errors start, sorted, asked for once (see
+    /// [`Checker::cut_short`]).
     syntax_errors: Option<Vec<usize>>,
+    /// The "did you mean" searches of the file: their budget and the answers given.
+    suggestions: Suggestions,
     /// A test's `let`s by the span of their name, with the names visible where each is
     /// written (see `Checker::let_use`).
     pub test_lets: rustc_hash::FxHashMap<Span, (Expr, Env)>,
@@ -315,6 +318,230 @@ pub struct Checker<'a> {
 /// names them, and one of the same name hides them where it is visible.
 pub const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
 
+/// How much work the "did you mean" searches of one file may do, in steps of about a byte
+/// compared (see [`nearest`]): a few tenths of a second (measured, release build: 0.27 s
+/// on misspelt fields among a thousand). Every candidate name is compared with every unknown
+/// name, so a file of thousands of unknown names among thousands of names would take
+/// minutes; the budget stops that, far above what a file written by people asks (a thousand
+/// misspellings among a thousand names of ten letters take 31 million). Past it the errors
+/// that remain get no suggestion (their other help is unchanged).
+pub const SUGGESTION_BUDGET: u64 = 200_000_000;
+
+/// The candidate lists kept, in names, to reuse the answers for them: a list of names is
+/// asked again for each misspelling of a record's field, say.
+const SUGGESTION_LISTS_KEPT: usize = 1 << 20;
+
+/// The "did you mean" searches of one file ([`Checker::suggest`]).
+struct Suggestions {
+    /// The steps of comparison left (see [`SUGGESTION_BUDGET`]).
+    budget: u64,
+    /// The candidate lists asked, numbered, while their names total at most
+    /// [`SUGGESTION_LISTS_KEPT`].
+    lists: rustc_hash::FxHashMap<Box<[Arc<str>]>, usize>,
+    /// How many names `lists` holds.
+    kept: usize,
+    /// The answer for each misspelt name, by candidate list.
+    answers: rustc_hash::FxHashMap<usize, rustc_hash::FxHashMap<Box<str>, Option<String>>>,
+}
+
+impl Default for Suggestions {
+    fn default() -> Self {
+        Suggestions {
+            budget: SUGGESTION_BUDGET,
+            lists: Default::default(),
+            kept: 0,
+            answers: Default::default(),
+        }
+    }
+}
+
+impl Suggestions {
+    /// Takes `steps` from the budget; false if that leaves none.
+    fn spend(&mut self, steps: u64) -> bool {
+        match self.budget.checked_sub(steps) {
+            Some(left) => self.budget = left,
+            None => self.budget = 0,
+        }
+        self.budget > 0
+    }
+
+    /// The closest of `candidates` to `name` ([`nearest`]), remembered for the list (looking
+    /// it up again costs a step a name); `None` once the budget has run out, even for a name
+    /// answered before.
+    fn suggest(&mut self, name: &str, candidates: &[Arc<str>]) -> Option<String> {
+        // Looking the list up reads each of its names.
+        if self.budget == 0 || !self.spend(candidates.len() as u64) {
+            return None;
+        }
+        let list = match self.lists.get(candidates) {
+            Some(&list) => Some(list),
+            None if self.kept + candidates.len() <= SUGGESTION_LISTS_KEPT => {
+                let list = self.lists.len();
+                self.lists.insert(candidates.into(), list);
+                self.kept += candidates.len();
+                Some(list)
+            }
+            None => None,
+        };
+        if let Some(found) = list.and_then(|l| self.answers.get(&l)?.get(name)) {
+            return found.clone();
+        }
+        let found = nearest(name, candidates, &mut self.budget).map(str::to_string);
+        if let Some(list) = list {
+            (self.answers.entry(list).or_default()).insert(name.into(), found.clone());
+        }
+        found
+    }
+}
+
+/// The most names a help lists (the fields of a record, say, when none is near the name
+/// misspelt): enough for any record people read whole, and a long list in each of thousands
+/// of errors would make the output quadratic in the file.
+pub const MAX_LISTED: usize = 50;
+
+/// `names`, the first of `total`, comma-separated: the first [`MAX_LISTED`], then how many
+/// more.
+fn listed(names: &[Arc<str>], total: usize) -> String {
+    let shown: Vec<&str> = names.iter().take(MAX_LISTED).map(|n| &**n).collect();
+    match total.checked_sub(shown.len()) {
+        Some(more) if more > 0 => format!("{}, and {more} more", shown.join(", ")),
+        _ => shown.join(", "),
+    }
+}
+
+/// Room for error in the bounds of [`nearest`]: far above the rounding of a score (about
+/// 1e-16), far below a difference of scores of names (1e-3 and more).
+const SCORE_SLACK: f64 = 1e-9;
+
+/// The closest of `candidates` to `name`, as [`resolve::suggest`] finds it (the first of the
+/// highest Jaro-Winkler score among those scoring above 0.85 or at most a third of the name's
+/// length away in Levenshtein distance), if `budget` lasts; `None` once it runs out, and then
+/// for good.
+///
+/// Most candidates are set aside without computing either measure, by bounds from what the
+/// two names have in common: the characters both hold, counted with repeats, bound the
+/// characters Jaro matches (`m <= common`), so its score from above, and the edit distance
+/// from below (`>= longer - common`). A candidate is compared in full only if those bounds
+/// leave it a chance to be accepted and to score above the best so far; the bounds being
+/// true bounds, what is set aside could not have been the answer.
+fn nearest<'c>(name: &str, candidates: &'c [Arc<str>], budget: &mut u64) -> Option<&'c str> {
+    if *budget == 0 {
+        return None;
+    }
+    let profile = Profile::of(name);
+    let near = (name.len().max(3) / 3).max(1);
+    let mut used = [0u32; 128];
+    let mut best: Option<(f64, &str)> = None;
+    for c in candidates {
+        let cost = c.len() as u64 + 8;
+        if *budget < cost {
+            *budget = 0;
+            return None;
+        }
+        *budget -= cost;
+        if **c == *name {
+            continue;
+        }
+        let (common, chars) = profile.common(c, &mut used);
+        let m = common.min(profile.chars).min(chars);
+        let prefix = (name.chars().take(4).zip(c.chars()))
+            .take_while(|(a, b)| a == b)
+            .count();
+        let score_bound = if m == 0 {
+            0.0
+        } else {
+            let (m, a, b) = (m as f64, profile.chars as f64, chars as f64);
+            let jaro = (m / a + m / b + 1.0) / 3.0;
+            // Winkler's bonus (given only above 0.7) grows with the score it is given to:
+            // added to the bound whatever the score, the bound still bounds.
+            jaro + 0.1 * prefix as f64 * (1.0 - jaro)
+        };
+        let distance_bound = profile.chars.max(chars) - m;
+        if score_bound < 0.85 - SCORE_SLACK && distance_bound > near {
+            continue;
+        }
+        if best.is_some_and(|(s, _)| score_bound + SCORE_SLACK <= s) {
+            continue;
+        }
+        // Both measures take a step for each pair of characters.
+        let cost = (name.len() as u64)
+            .saturating_mul(c.len() as u64)
+            .saturating_mul(2);
+        if *budget < cost {
+            *budget = 0;
+            return None;
+        }
+        *budget -= cost;
+        let score = strsim::jaro_winkler(name, c);
+        if best.is_some_and(|(s, _)| score <= s) {
+            continue;
+        }
+        if score > 0.85 || (distance_bound <= near && strsim::levenshtein(name, c) <= near) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+/// What [`nearest`] bounds its measures with: a name's length in characters, and how many
+/// times it holds each character (those past ASCII counted together by their code modulo
+/// 128, which can only count more in common, never less: the bounds stay true).
+struct Profile {
+    chars: usize,
+    counts: [u32; 128],
+}
+
+impl Profile {
+    fn of(name: &str) -> Profile {
+        let mut counts = [0u32; 128];
+        let mut chars = 0;
+        for ch in name.chars() {
+            counts[ch as usize % 128] += 1;
+            chars += 1;
+        }
+        Profile { chars, counts }
+    }
+
+    /// How many characters `other` has in common with the name, counted with repeats, and
+    /// its length in characters. `used` is all zeros, and left so.
+    fn common(&self, other: &str, used: &mut [u32; 128]) -> (usize, usize) {
+        let (mut common, mut chars) = (0, 0);
+        for ch in other.chars() {
+            let at = ch as usize % 128;
+            if used[at] < self.counts[at] {
+                used[at] += 1;
+                common += 1;
+            }
+            chars += 1;
+        }
+        for ch in other.chars() {
+            used[ch as usize % 128] = 0;
+        }
+        (common, chars)
+    }
+}
+
+/// Whether one of `starts` (syntax errors' starts, sorted, without repeats) is at `end` of
+/// `text` or after it with only blanks between. Only the first start at or after `end` that
+/// is a character boundary need be looked at: the blanks before a later one hold the text
+/// before this one. So it costs a binary search and a walk over the blanks after `end`.
+fn error_follows(text: &str, starts: &[usize], end: usize) -> bool {
+    if !text.is_char_boundary(end) {
+        return false;
+    }
+    let from = starts.partition_point(|&s| s < end);
+    for &start in &starts[from..] {
+        if start > text.len() {
+            return false;
+        }
+        if let Some(between) = text.get(end..start) {
+            return between.chars().all(char::is_whitespace);
+        }
+        // Inside a character: no text ends there, but a later start may follow blanks.
+    }
+    false
+}
+
 impl<'a> Checker<'a> {
     /// A checker for `file`.
     pub fn new(db: &'a dyn Db, project: Project, file: SourceFile, scope: &'a Scope) -> Self {
@@ -331,6 +558,7 @@ impl<'a> Checker<'a> {
             depth: 0,
             signatures: Default::default(),
             syntax_errors: None,
+            suggestions: Suggestions::default(),
             test_lets: Default::default(),
             deferred: false,
             in_deferred_record: false,
@@ -666,8 +894,8 @@ impl<'a> Checker<'a> {
             let span = module_segs[0]
                 .span
                 .to(module_segs[module_segs.len() - 1].span);
-            let names = index.by_name.keys().map(String::as_str);
-            let help = match resolve::suggest(&module, names) {
+            let names: Vec<Arc<str>> = index.by_name.keys().map(|m| Arc::from(&**m)).collect();
+            let help = match self.suggest(&module, &names) {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "check the name, and that the file declaring that module is among the files checked".to_string(),
             };
@@ -904,6 +1132,9 @@ impl<'a> Checker<'a> {
         kind: Option<DefKind>,
         env: Option<&Env>,
     ) -> Option<String> {
+        if self.suggestions.budget == 0 {
+            return None;
+        }
         let mut names = self
             .scope
             .visible_names_of(self.db, |found| takes(kind, found));
@@ -922,15 +1153,20 @@ impl<'a> Checker<'a> {
             ),
             Some(_) => {}
         }
-        if let Some(s) = resolve::suggest(name, names.iter().map(|n| &**n)) {
+        if let Some(s) = self.suggest(name, &names) {
             return Some(s);
         }
         if kind.is_some() {
             return None;
         }
         let callable = |k| matches!(k, DefKind::Fn | DefKind::Intrinsic);
+        let callables = self.scope.visible_names_of(self.db, callable);
+        // Asking each function's signature is work of the search too.
+        if !self.suggestions.spend(8 * callables.len() as u64) {
+            return None;
+        }
         let mut values = Vec::new();
-        for f in self.scope.visible_names_of(self.db, callable) {
+        for f in callables {
             if let Lookup::Found(e) = self.scope.lookup(self.db, &f)
                 && let Signature::Callable { params, .. } = self.signature(&e.def)
                 && params.is_empty()
@@ -938,7 +1174,7 @@ impl<'a> Checker<'a> {
                 values.push(f);
             }
         }
-        resolve::suggest(name, values.iter().map(|n| &**n)).map(|s| format!("{s}()"))
+        self.suggest(name, &values).map(|s| format!("{s}()"))
     }
 
     /// Whether `name` can be imported into the file: nothing of the file has it, or only the
@@ -1308,22 +1544,27 @@ impl<'a> Checker<'a> {
     pub(crate) fn cut_short(&mut self, span: Span) -> bool {
         let (db, file) = (self.db, self.file);
         let starts = self.syntax_errors.get_or_insert_with(|| {
-            crate::db::parse_file(db, file)
+            let mut starts: Vec<usize> = crate::db::parse_file(db, file)
                 .diagnostics
                 .iter()
                 .map(|d| d.span.start())
-                .collect()
+                .collect();
+            // Sorted once, so that each ask is a binary search (asking every start each time
+            // made a file of many syntax errors quadratic to check).
+            starts.sort_unstable();
+            starts.dedup();
+            starts
         });
         if starts.is_empty() {
             return false;
         }
-        let text = file.text(db);
-        starts.iter().any(|&start| {
-            start >= span.end()
-                && text
-                    .get(span.end()..start)
-                    .is_some_and(|between| between.trim().is_empty())
-        })
+        error_follows(file.text(db), starts, span.end())
+    }
+
+    /// The closest of `candidates` to `name`, a likely typo of it ([`resolve::suggest`]),
+    /// within the file's budget for it ([`SUGGESTION_BUDGET`]).
+    fn suggest(&mut self, name: &str, candidates: &[Arc<str>]) -> Option<String> {
+        self.suggestions.suggest(name, candidates)
     }
 
     /// If `ty` is `T?` and the place `e` is not known to be present, reports E0302; returns `T`.
@@ -1969,11 +2210,10 @@ impl<'a> Checker<'a> {
                     format!("enum `{}` has no value `{}`", def.name, field.name),
                 )
                 .with_label("unknown enum value");
-                if let Some(s) = resolve::suggest(&field.name, vs.iter().map(|v| &**v)) {
+                if let Some(s) = self.suggest(&field.name, vs) {
                     d = d.with_help(format!("did you mean `{}.{s}`?", def.name));
                 } else {
-                    let all: Vec<&str> = vs.iter().map(|v| &**v).collect();
-                    d = d.with_help(format!("its values are: {}", all.join(", ")));
+                    d = d.with_help(format!("its values are: {}", listed(vs, vs.len())));
                 }
                 self.err(d);
             }
@@ -2026,13 +2266,25 @@ impl<'a> Checker<'a> {
             }
             return ty;
         }
-        let fields: Vec<Arc<str>> = match t {
+        // Past the suggestions' budget only the fields listed are needed: thousands of errors
+        // each collecting thousands of fields would be quadratic again.
+        let take = match self.suggestions.budget {
+            0 => MAX_LISTED,
+            _ => usize::MAX,
+        };
+        let (fields, total): (Vec<Arc<str>>, usize) = match t {
             Ty::Record(def) => match self.signature(def) {
-                Signature::Record(fs) => fs.iter().map(|p| p.name.clone()).collect(),
-                _ => Vec::new(),
+                Signature::Record(fs) => {
+                    let names = fs.iter().take(take).map(|p| p.name.clone());
+                    (names.collect(), fs.len())
+                }
+                _ => (Vec::new(), 0),
             },
-            Ty::Open(fs) => fs.iter().map(|(n, _)| n.clone()).collect(),
-            _ => Vec::new(),
+            Ty::Open(fs) => {
+                let names = fs.iter().take(take).map(|(n, _)| n.clone());
+                (names.collect(), fs.len())
+            }
+            _ => (Vec::new(), 0),
         };
         let mut d = Diagnostic::error(
             "E0210",
@@ -2041,11 +2293,10 @@ impl<'a> Checker<'a> {
             format!("`{t}` has no field `{}`", field.name),
         )
         .with_label("unknown field");
-        if let Some(s) = resolve::suggest(&field.name, fields.iter().map(|n| &**n)) {
+        if let Some(s) = self.suggest(&field.name, &fields) {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else {
-            let names: Vec<&str> = fields.iter().map(|n| &**n).collect();
-            d = d.with_help(format!("its fields are: {}", names.join(", ")));
+            d = d.with_help(format!("its fields are: {}", listed(&fields, total)));
         }
         if let Ty::Record(def) = t {
             d = d.with_secondary(def.file.path(self.db), def.span, "record declared here");
@@ -2733,8 +2984,8 @@ impl<'a> Checker<'a> {
                             format!("`{what}` has no parameter `{}`", n.name),
                         )
                         .with_label("unknown parameter");
-                        if let Some(s) = resolve::suggest(&n.name, params.iter().map(|p| &*p.name))
-                        {
+                        let names: Vec<Arc<str>> = params.iter().map(|p| p.name.clone()).collect();
+                        if let Some(s) = self.suggest(&n.name, &names) {
                             d = d.with_help(format!("did you mean `{s}`?"));
                             // The misspelt name stands for that parameter: it is not also
                             // reported missing (one mistake, one error).
@@ -2742,8 +2993,10 @@ impl<'a> Checker<'a> {
                                 misspelt[i] = true;
                             }
                         } else {
-                            let names: Vec<&str> = params.iter().map(|p| &*p.name).collect();
-                            d = d.with_help(format!("its parameters are: {}", names.join(", ")));
+                            d = d.with_help(format!(
+                                "its parameters are: {}",
+                                listed(&names, names.len())
+                            ));
                         }
                         self.err(d);
                         self.expr(env, facts, &a.value, None);
@@ -3437,6 +3690,284 @@ mod tests {
         format!(
             "module t.qc\n\nuse std.consent.service\n{uses}\nrecord C {{ id: Id  tz: Tz }}\n{decls}\naction a(to: C) purpose service risk minimal\n\npolicy p for a(to: c) at now {{\n  deny \"night\" unless {call} in 8..21\n  allow \"ok\"\n}}\n"
         )
+    }
+
+    /// `cut_short` as it was before [`error_follows`]: every start is looked at, and the text
+    /// before it trimmed (quadratic in the syntax errors of a file). Kept as the oracle.
+    fn error_follows_by_trimming(text: &str, starts: &[usize], end: usize) -> bool {
+        starts.iter().any(|&start| {
+            start >= end
+                && text
+                    .get(end..start)
+                    .is_some_and(|between| between.trim().is_empty())
+        })
+    }
+
+    /// [`error_follows`] (a binary search over the sorted starts) answers as trimming the
+    /// text before every start did, at every offset of a file of many syntax errors in
+    /// various places, with blanks of several kinds (tabs, newlines, a no-break and an
+    /// ideographic space) and letters of several bytes; and with starts no parser gives as
+    /// well: inside a character, at and past the end, repeated, unsorted.
+    #[test]
+    fn error_follows_answers_as_trimming_before_every_start() {
+        let mut source = String::from(
+            "module t.m\n\npurpose marketing\nrecord C { id: Id, n: Int, s: Text }\naction act(to: C, x: Int) purpose marketing risk minimal\npolicy p for act(to: c, x: x) {\n",
+        );
+        for i in 0..40 {
+            match i % 5 {
+                0 => source.push_str("  deny when ) (\n"),
+                1 => source.push_str("  deny \"é\" when c.n = 3\t\n"),
+                2 => source.push_str("  deny \"r\" when c.n >\u{a0}\n\n  \n"),
+                3 => source.push_str("  allow \"ü\" when any(c.s, v => v ==\u{3000})\n"),
+                _ => source.push_str("  deny \"x\" when c.n == 1 }\n record {\n"),
+            }
+        }
+        source.push_str("  allow \"ok\"\n}\n   ");
+        let parsed = crate::parse::parse(&Arc::from("e.xop"), &source);
+        let found: Vec<usize> = parsed.diagnostics.iter().map(|d| d.span.start()).collect();
+        assert!(found.len() >= 20, "{:#?}", parsed.diagnostics);
+        let inside_char = source.find('é').expect("an é") + 1;
+        let mut odd = found.clone();
+        odd.extend([inside_char, source.len(), source.len() + 3, found[0], 0]);
+        odd.reverse();
+        let agree = |source: &str, starts: &[usize]| {
+            let mut sorted = starts.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let mut follows = 0;
+            for end in 0..=source.len() + 4 {
+                let fast = error_follows(source, &sorted, end);
+                let slow = error_follows_by_trimming(source, starts, end);
+                assert_eq!(fast, slow, "at {end} of {source:?}, starts {starts:?}");
+                follows += usize::from(fast);
+            }
+            follows
+        };
+        for starts in [found, odd] {
+            let follows = agree(&source, &starts);
+            // Both answers occur, many times each.
+            assert!(follows >= 20 && follows < source.len() / 2, "{follows}");
+        }
+        // A start inside a blank of several bytes, first after the end: a later start, after
+        // only blanks, still follows it.
+        let blanks = "a \u{3000} \u{a0}\t b c";
+        let b = blanks.find('b').expect("a b");
+        let starts = [3, 7, b, b + 2];
+        assert!(error_follows(blanks, &starts, 1));
+        assert_eq!(agree(blanks, &starts), 9);
+    }
+
+    /// Names for [`nearest`] to search: the QA's record of `field_i`, names of one letter to
+    /// forty, repeated letters, letters past ASCII (some alike modulo 128), and misspellings of
+    /// each kind (swapped, dropped, doubled, changed letters).
+    fn suggestion_names() -> (Vec<Arc<str>>, Vec<String>) {
+        let mut candidates: Vec<Arc<str>> =
+            (0..300).map(|i| Arc::from(format!("field_{i}"))).collect();
+        for n in [
+            "a",
+            "ab",
+            "id",
+            "n",
+            "nn",
+            "name",
+            "names",
+            "email",
+            "e_mail",
+            "consent",
+            "consents",
+            "max_messages",
+            "aaaaaaa",
+            "aaaab",
+            "straße",
+            "strasse",
+            "größe",
+            "grösse",
+            "ŕate",
+            "late",
+            "customer_lifetime_value_in_euros_per_year",
+            "x",
+            "xy",
+            "yx",
+            "count",
+            "any",
+        ] {
+            candidates.push(Arc::from(n));
+        }
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |below: usize| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize % below
+        };
+        let mut queries: Vec<String> = (0..300).map(|i| format!("feild_{i}")).collect();
+        for _ in 0..1500 {
+            let base: Vec<char> = candidates[next(candidates.len())].chars().collect();
+            let mut w = base.clone();
+            for _ in 0..1 + next(3) {
+                let at = next(w.len() + 1);
+                match next(5) {
+                    0 if at + 1 < w.len() => w.swap(at, at + 1),
+                    1 if at < w.len() && w.len() > 1 => {
+                        w.remove(at);
+                    }
+                    2 => w.insert(at, ['e', 'x', '_', 'é', '\u{e5}'][next(5)]),
+                    3 if at < w.len() => w[at] = ['a', 'ŕ', '1', 'z'][next(4)],
+                    _ => w.extend(base.iter().take(3)),
+                }
+            }
+            queries.push(w.into_iter().collect());
+        }
+        queries.extend(candidates.iter().map(|c| c.to_string()));
+        (candidates, queries)
+    }
+
+    /// [`nearest`] finds what [`resolve::suggest`] finds, for each misspelling of
+    /// [`suggestion_names`] and for each name itself: its bounds set aside no answer.
+    #[test]
+    fn nearest_finds_what_comparing_every_candidate_finds() {
+        let (candidates, queries) = suggestion_names();
+        let (mut found, mut none) = (0, 0);
+        for q in &queries {
+            let mut budget = u64::MAX;
+            let fast = nearest(q, &candidates, &mut budget).map(str::to_string);
+            let slow = resolve::suggest(q, candidates.iter().map(|c| &**c));
+            assert_eq!(fast, slow, "for {q:?}");
+            if fast.is_some() {
+                found += 1;
+            } else {
+                none += 1;
+            }
+        }
+        assert!(found > 1000 && none > 100, "{found} found, {none} not");
+    }
+
+    /// On the QA's shape (misspelt fields among many alike), and for a name near none, the
+    /// bounds set aside almost every candidate without comparing it in full: the budget spent
+    /// is little more than the look at each candidate.
+    #[test]
+    fn nearest_compares_few_candidates_in_full() {
+        let candidates: Vec<Arc<str>> =
+            (0..2000).map(|i| Arc::from(format!("field_{i}"))).collect();
+        let looks: u64 = candidates.iter().map(|c| c.len() as u64 + 8).sum();
+        let near = |i: usize| Some(format!("field_{i}"));
+        // A name near none of them: no best so far sets any aside, only the bounds.
+        let cases = [0, 7, 512, 1999].map(|i| (format!("feild_{i}"), near(i)));
+        for (name, answer) in cases.into_iter().chain([("qqqq_512".to_string(), None)]) {
+            let in_full: u64 = candidates
+                .iter()
+                .map(|c| 2 * (name.len() * c.len()) as u64)
+                .sum();
+            let mut budget = u64::MAX;
+            let found = nearest(&name, &candidates, &mut budget);
+            assert_eq!(found, answer.as_deref());
+            let spent = u64::MAX - budget;
+            assert!(spent >= looks, "{spent} < {looks}");
+            assert!(
+                spent - looks < in_full / 10,
+                "{} of {in_full} for {name}",
+                spent - looks
+            );
+        }
+    }
+
+    /// Past its budget a search answers nothing, and so does every later one, even for a
+    /// name answered before; an answer given again (the same name and candidates) costs only
+    /// looking it up.
+    #[test]
+    fn suggestions_stop_past_the_budget() {
+        let candidates: Vec<Arc<str>> = (0..100).map(|i| Arc::from(format!("field_{i}"))).collect();
+        let mut budget = 100;
+        assert_eq!(nearest("feild_99", &candidates, &mut budget), None);
+        assert_eq!(budget, 0);
+
+        let mut s = Suggestions::default();
+        assert_eq!(
+            s.suggest("feild_3", &candidates).as_deref(),
+            Some("field_3")
+        );
+        let left = s.budget;
+        assert!(left < SUGGESTION_BUDGET);
+        assert_eq!(
+            s.suggest("feild_3", &candidates).as_deref(),
+            Some("field_3")
+        );
+        let looked_up = candidates.len() as u64;
+        assert_eq!(
+            s.budget,
+            left - looked_up,
+            "asked again, answered from memory"
+        );
+        // Enough left for one search, not for two.
+        let cost = |name: &str| {
+            let mut budget = u64::MAX;
+            nearest(name, &candidates, &mut budget);
+            u64::MAX - budget
+        };
+        s.budget = cost("feild_4") + cost("feild_5") / 2 + 2 * looked_up;
+        assert_eq!(
+            s.suggest("feild_4", &candidates).as_deref(),
+            Some("field_4")
+        );
+        assert_eq!(s.suggest("feild_5", &candidates), None);
+        assert_eq!(s.budget, 0);
+        assert_eq!(s.suggest("feild_3", &candidates), None);
+        assert_eq!(s.suggest("feild_6", &candidates[..3]), None);
+    }
+
+    /// The source of the QA's shape: a record of `n` fields `field_i`, and a rule reading
+    /// each misspelt `c.feild_i`.
+    fn misspelt_fields_source(n: usize, read: impl Fn(usize) -> String) -> String {
+        let fields: String = (0..n).map(|i| format!("  field_{i}: Int\n")).collect();
+        let rules: String = (0..n)
+            .map(|i| format!("  deny \"r{i}\" when c.{} == 1\n", read(i)))
+            .collect();
+        format!(
+            "module t.m\n\npurpose marketing\nrecord C {{\n{fields}}}\naction act(to: C, x: Int) purpose marketing risk minimal\npolicy p for act(to: c, x: x) {{\n{rules}  allow \"ok\"\n}}\n"
+        )
+    }
+
+    /// Each misspelt field of a file of the QA's shape (at a small size) gets the suggestion
+    /// comparing it with every field gives.
+    #[test]
+    fn misspelt_fields_get_the_suggestions_of_comparing_every_field() {
+        let n = 300;
+        let reads = |i: usize| match i % 3 {
+            0 => format!("feild_{i}"),
+            1 => format!("field_{}x", i * 7 % n),
+            _ => format!("fiel_{}", i / 2),
+        };
+        let mut ws = Workspace::new();
+        ws.set_file("s.xop", misspelt_fields_source(n, reads).as_str());
+        let fields: Vec<String> = (0..n).map(|i| format!("field_{i}")).collect();
+        let helps: Vec<String> = (ws.diagnostics().iter())
+            .filter(|d| d.code == "E0210")
+            .map(|d| d.help.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(helps.len(), n);
+        for (i, help) in helps.iter().enumerate() {
+            let expected = resolve::suggest(&reads(i), fields.iter().map(String::as_str))
+                .expect("a near field");
+            assert_eq!(*help, format!("did you mean `{expected}`?"), "{i}");
+        }
+    }
+
+    /// A help that lists a record's fields lists the first [`MAX_LISTED`], then says how many
+    /// more: thousands of errors each listing thousands of fields made output quadratic.
+    #[test]
+    fn a_long_list_of_fields_is_cut_short() {
+        let mut ws = Workspace::new();
+        let n = MAX_LISTED + 10;
+        ws.set_file(
+            "s.xop",
+            misspelt_fields_source(n, |_| "zzz".to_string()).as_str(),
+        );
+        let d = (ws.diagnostics().into_iter())
+            .find(|d| d.code == "E0210")
+            .expect("an E0210");
+        let listed: Vec<String> = (0..MAX_LISTED).map(|i| format!("field_{i}")).collect();
+        let help = format!("its fields are: {}, and 10 more", listed.join(", "));
+        assert_eq!(d.help.as_deref(), Some(help.as_str()));
     }
 
     /// The backquoted parts of `help`, in order.
