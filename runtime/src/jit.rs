@@ -581,18 +581,18 @@ pub(crate) const LINEAR_STRINGS: usize = 16;
 /// constant, in order of first appearance), so that interning the `n`th string costs O(1)
 /// expected rather than `n` comparisons: an input of 100,000 distinct strings took seconds.
 /// It is used only for a list of more than [`LINEAR_STRINGS`] strings, and built when the list
-/// grows past that ([`StrIndex::added`]), so a small input pays one comparison of its length.
+/// grows past that ([`StrIndex::added`]), so a small input pays one comparison of its length
+/// and allocates nothing.
 ///
-/// Open addressing with linear probing, at most half full, a power of two long; slots are
-/// `(generation, k)`, one of another generation is empty, so starting over is an increment and
-/// the table is reused (cleared, not reallocated). The hash is std's SipHash with random keys
-/// (`RandomState`, drawn once per index): the strings come from whoever sends the input, who
-/// could otherwise pick strings that collide and make the table a list again.
+/// A `hashbrown` [`HashTable`](hashbrown::HashTable) of the strings' positions in the list: the
+/// table holds only `u32`s and is given the hash and the comparison (with the list's string) at
+/// each call, so the strings are not copied. It is reused: starting over clears it and keeps its
+/// capacity. The hash is std's SipHash with random keys (`RandomState`, drawn once per index):
+/// the strings come from whoever sends the input, who could otherwise pick strings that collide
+/// and make the table a list again.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct StrIndex {
-    slots: Vec<(u32, u32)>,
-    /// The current generation (0 marks a slot never used).
-    generation: u32,
+    table: hashbrown::HashTable<u32>,
     /// How many of the list's strings are filed (its first `filed`): the index answers only for
     /// a list of exactly that length, and a search over any other falls back to comparing.
     filed: usize,
@@ -613,55 +613,46 @@ impl StrIndex {
     #[inline(never)]
     fn file_last<S: AsRef<str>>(&mut self, list: &[S]) {
         let n = list.len();
-        if n == LINEAR_STRINGS + 1 || self.filed + 1 != n || 2 * n > self.slots.len() {
+        if n == LINEAR_STRINGS + 1 || self.filed + 1 != n {
             self.build(list);
         } else {
             self.file(list, n - 1);
         }
     }
 
-    /// Files every string of `list` anew (what was filed before is dropped), in a table at most
-    /// a quarter full, so that the next rebuild is as many strings away.
+    /// Files every string of `list` anew (what was filed before is dropped; the table keeps
+    /// its capacity and grows, if it must, once for all of them).
     #[cold]
     #[inline(never)]
     pub(crate) fn build<S: AsRef<str>>(&mut self, list: &[S]) {
         self.filed = 0;
-        let Some(want) = list
-            .len()
-            .saturating_mul(4)
-            .max(64)
-            .checked_next_power_of_two()
-        else {
+        self.table.clear();
+        let h = self.hasher.get_or_insert_with(std::hash::RandomState::new);
+        // Only what the table cannot hold fails (searches then compare).
+        if self
+            .table
+            .try_reserve(list.len(), |&k| hash_at(h, list, k))
+            .is_err()
+        {
             return;
-        };
-        self.generation = self.generation.wrapping_add(1);
-        if self.slots.len() < want || self.generation == 0 {
-            self.slots.clear();
-            self.slots.resize(want, (0, 0));
-            self.generation = 1;
         }
         for k in 0..list.len() {
             self.file(list, k);
         }
     }
 
-    /// Files string `k` of `list`, the next one (`k == filed`; the table has room for it).
-    /// A `k` that does not fit the slot's 32 bits is not filed: searches then compare.
+    /// Files string `k` of `list`, the next one (`k == filed`).
+    /// A `k` that does not fit in 32 bits is not filed: searches then compare.
     fn file<S: AsRef<str>>(&mut self, list: &[S], k: usize) {
         let (Some(s), Ok(kk)) = (list.get(k), u32::try_from(k)) else {
             return;
         };
-        if k != self.filed || self.slots.is_empty() {
+        if k != self.filed {
             return;
         }
         let h = self.hasher.get_or_insert_with(std::hash::RandomState::new);
-        let mask = self.slots.len() - 1;
-        let mut i = std::hash::BuildHasher::hash_one(&*h, s.as_ref()) as usize & mask;
-        // Terminates: the table is at most half full (see `file_last`), so a free slot exists.
-        while self.slots[i].0 == self.generation {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = (self.generation, kk);
+        let hash = std::hash::BuildHasher::hash_one(&*h, s.as_ref());
+        self.table.insert_unique(hash, kk, |&k| hash_at(h, list, k));
         self.filed += 1;
     }
 
@@ -671,22 +662,20 @@ impl StrIndex {
         let Some(h) = self.hasher.as_ref().filter(|_| self.filed == list.len()) else {
             return list.iter().position(|u| u.as_ref() == s);
         };
-        if self.slots.is_empty() {
-            return list.iter().position(|u| u.as_ref() == s);
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = std::hash::BuildHasher::hash_one(h, s) as usize & mask;
-        loop {
-            let (g, k) = self.slots[i];
-            if g != self.generation {
-                return None;
-            }
-            if list.get(k as usize).is_some_and(|u| u.as_ref() == s) {
-                return Some(k as usize);
-            }
-            i = (i + 1) & mask;
-        }
+        let hash = std::hash::BuildHasher::hash_one(h, s);
+        self.table
+            .find(hash, |&k| {
+                list.get(k as usize).is_some_and(|u| u.as_ref() == s)
+            })
+            .map(|&k| k as usize)
     }
+}
+
+/// The hash of string `k` of `list`, as [`StrIndex`] files it (when its table grows, it hashes
+/// again what it holds).
+fn hash_at<S: AsRef<str>>(h: &std::hash::RandomState, list: &[S], k: u32) -> u64 {
+    let s = list.get(k as usize).map_or("", AsRef::as_ref);
+    std::hash::BuildHasher::hash_one(h, s)
 }
 
 impl Output {
