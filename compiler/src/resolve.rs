@@ -902,8 +902,24 @@ fn imported_by(
     None
 }
 
-/// The closest candidate to `name`, if one is close enough to be a likely typo.
+/// The closest candidate to `name`, if one is close enough to be a likely typo: the first of
+/// the highest Jaro-Winkler score among those scoring above 0.85 or at most a third of the
+/// name's length away in Levenshtein distance ([`nearest`], which sets most candidates aside
+/// without comparing them in full, so that thousands of unknown names among thousands of
+/// candidates stay cheap).
 pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    let candidates: Vec<&str> = candidates.collect();
+    let mut unbounded = u64::MAX;
+    nearest(name, &candidates, &mut unbounded).map(str::to_string)
+}
+
+/// [`suggest`] as it was written first, comparing every candidate in full: the oracle the
+/// bounds of [`nearest`] are tested against.
+#[cfg(test)]
+pub(crate) fn suggest_comparing_all<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<String> {
     let mut best: Option<(f64, &str)> = None;
     for c in candidates {
         if c == name {
@@ -916,6 +932,138 @@ pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
         }
     }
     best.map(|(_, c)| c.to_string())
+}
+
+/// Room for error in the bounds of [`nearest`]: far above the rounding of a score (about
+/// 1e-16), far below a difference of scores of names (1e-3 and more).
+const SCORE_SLACK: f64 = 1e-9;
+
+/// The closest of `candidates` to `name`, as [`suggest`] finds it (the first of the
+/// highest Jaro-Winkler score among those scoring above 0.85 or at most a third of the name's
+/// length away in Levenshtein distance), if `budget` lasts; `None` once it runs out, and then
+/// for good.
+///
+/// Most candidates are set aside without computing either measure, by bounds from what the
+/// two names have in common: the characters both hold, counted with repeats, bound the
+/// characters Jaro matches (`m <= common`), so its score from above, and the edit distance
+/// from below (`>= longer - common`). Those that the bounds leave a chance of being accepted
+/// are then compared in full in the order of their score's bound, highest first, until the
+/// bound falls below the best score found: a candidate near the name is found first, so
+/// thousands of names alike (`Kind1` … `Kind4000`, each misspelt once) are not each compared
+/// with every earlier one. Ties go to the earlier candidate, as they did comparing in order;
+/// the bounds being true bounds, what is set aside could not have been the answer.
+pub fn nearest<'c, S: AsRef<str>>(
+    name: &str,
+    candidates: &'c [S],
+    budget: &mut u64,
+) -> Option<&'c str> {
+    if *budget == 0 {
+        return None;
+    }
+    let profile = Profile::of(name);
+    let near = (name.len().max(3) / 3).max(1);
+    let mut used = [0u32; 128];
+    // Each candidate that may be accepted: its score's bound, its place, its distance's bound.
+    let mut open: Vec<(f64, usize, usize)> = Vec::new();
+    for (k, c) in candidates.iter().enumerate() {
+        let c: &str = c.as_ref();
+        let cost = c.len() as u64 + 8;
+        if *budget < cost {
+            *budget = 0;
+            return None;
+        }
+        *budget -= cost;
+        if c == name {
+            continue;
+        }
+        let (common, chars) = profile.common(c, &mut used);
+        let m = common.min(profile.chars).min(chars);
+        let prefix = (name.chars().take(4).zip(c.chars()))
+            .take_while(|(a, b)| a == b)
+            .count();
+        let score_bound = if m == 0 {
+            0.0
+        } else {
+            let (m, a, b) = (m as f64, profile.chars as f64, chars as f64);
+            let jaro = (m / a + m / b + 1.0) / 3.0;
+            // Winkler's bonus (given only above 0.7) grows with the score it is given to:
+            // added to the bound whatever the score, the bound still bounds.
+            jaro + 0.1 * prefix as f64 * (1.0 - jaro)
+        };
+        let distance_bound = profile.chars.max(chars) - m;
+        if score_bound < 0.85 - SCORE_SLACK && distance_bound > near {
+            continue;
+        }
+        open.push((score_bound, k, distance_bound));
+    }
+    open.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    // The best accepted so far: its score and place.
+    let mut best: Option<(f64, usize)> = None;
+    for (score_bound, k, distance_bound) in open {
+        // No candidate left can reach the best score, nor tie with it.
+        if best.is_some_and(|(s, _)| score_bound + SCORE_SLACK < s) {
+            break;
+        }
+        let Some(c) = candidates.get(k).map(AsRef::as_ref) else {
+            continue;
+        };
+        // Both measures take a step for each pair of characters.
+        let cost = (name.len() as u64)
+            .saturating_mul(c.len() as u64)
+            .saturating_mul(2);
+        if *budget < cost {
+            *budget = 0;
+            return None;
+        }
+        *budget -= cost;
+        let score = strsim::jaro_winkler(name, c);
+        // As comparing in order did: a higher score wins, an equal one only if earlier.
+        if best.is_some_and(|(s, at)| score < s || (score == s && k > at)) {
+            continue;
+        }
+        if score > 0.85 || (distance_bound <= near && strsim::levenshtein(name, c) <= near) {
+            best = Some((score, k));
+        }
+    }
+    best.and_then(|(_, k)| candidates.get(k)).map(AsRef::as_ref)
+}
+
+/// What [`nearest`] bounds its measures with: a name's length in characters, and how many
+/// times it holds each character (those past ASCII counted together by their code modulo
+/// 128, which can only count more in common, never less: the bounds stay true).
+struct Profile {
+    chars: usize,
+    counts: [u32; 128],
+}
+
+impl Profile {
+    fn of(name: &str) -> Profile {
+        let mut counts = [0u32; 128];
+        let mut chars = 0;
+        for ch in name.chars() {
+            counts[ch as usize % 128] += 1;
+            chars += 1;
+        }
+        Profile { chars, counts }
+    }
+
+    /// How many characters `other` has in common with the name, counted with repeats, and
+    /// its length in characters. `used` is all zeros, and left so.
+    fn common(&self, other: &str, used: &mut [u32; 128]) -> (usize, usize) {
+        let (mut common, mut chars) = (0, 0);
+        for ch in other.chars() {
+            let at = ch as usize % 128;
+            if used[at] < self.counts[at] {
+                used[at] += 1;
+                common += 1;
+            }
+            chars += 1;
+        }
+        for ch in other.chars() {
+            used[ch as usize % 128] = 0;
+        }
+        (common, chars)
+    }
 }
 
 /// For a name that resolves nowhere: a `use` line that would bring it in, if some module of

@@ -386,7 +386,7 @@ impl Suggestions {
         if let Some(found) = list.and_then(|l| self.answers.get(&l)?.get(name)) {
             return found.clone();
         }
-        let found = nearest(name, candidates, &mut self.budget).map(str::to_string);
+        let found = resolve::nearest(name, candidates, &mut self.budget).map(str::to_string);
         if let Some(list) = list {
             (self.answers.entry(list).or_default()).insert(name.into(), found.clone());
         }
@@ -406,118 +406,6 @@ fn listed(names: &[Arc<str>], total: usize) -> String {
     match total.checked_sub(shown.len()) {
         Some(more) if more > 0 => format!("{}, and {more} more", shown.join(", ")),
         _ => shown.join(", "),
-    }
-}
-
-/// Room for error in the bounds of [`nearest`]: far above the rounding of a score (about
-/// 1e-16), far below a difference of scores of names (1e-3 and more).
-const SCORE_SLACK: f64 = 1e-9;
-
-/// The closest of `candidates` to `name`, as [`resolve::suggest`] finds it (the first of the
-/// highest Jaro-Winkler score among those scoring above 0.85 or at most a third of the name's
-/// length away in Levenshtein distance), if `budget` lasts; `None` once it runs out, and then
-/// for good.
-///
-/// Most candidates are set aside without computing either measure, by bounds from what the
-/// two names have in common: the characters both hold, counted with repeats, bound the
-/// characters Jaro matches (`m <= common`), so its score from above, and the edit distance
-/// from below (`>= longer - common`). A candidate is compared in full only if those bounds
-/// leave it a chance to be accepted and to score above the best so far; the bounds being
-/// true bounds, what is set aside could not have been the answer.
-fn nearest<'c>(name: &str, candidates: &'c [Arc<str>], budget: &mut u64) -> Option<&'c str> {
-    if *budget == 0 {
-        return None;
-    }
-    let profile = Profile::of(name);
-    let near = (name.len().max(3) / 3).max(1);
-    let mut used = [0u32; 128];
-    let mut best: Option<(f64, &str)> = None;
-    for c in candidates {
-        let cost = c.len() as u64 + 8;
-        if *budget < cost {
-            *budget = 0;
-            return None;
-        }
-        *budget -= cost;
-        if **c == *name {
-            continue;
-        }
-        let (common, chars) = profile.common(c, &mut used);
-        let m = common.min(profile.chars).min(chars);
-        let prefix = (name.chars().take(4).zip(c.chars()))
-            .take_while(|(a, b)| a == b)
-            .count();
-        let score_bound = if m == 0 {
-            0.0
-        } else {
-            let (m, a, b) = (m as f64, profile.chars as f64, chars as f64);
-            let jaro = (m / a + m / b + 1.0) / 3.0;
-            // Winkler's bonus (given only above 0.7) grows with the score it is given to:
-            // added to the bound whatever the score, the bound still bounds.
-            jaro + 0.1 * prefix as f64 * (1.0 - jaro)
-        };
-        let distance_bound = profile.chars.max(chars) - m;
-        if score_bound < 0.85 - SCORE_SLACK && distance_bound > near {
-            continue;
-        }
-        if best.is_some_and(|(s, _)| score_bound + SCORE_SLACK <= s) {
-            continue;
-        }
-        // Both measures take a step for each pair of characters.
-        let cost = (name.len() as u64)
-            .saturating_mul(c.len() as u64)
-            .saturating_mul(2);
-        if *budget < cost {
-            *budget = 0;
-            return None;
-        }
-        *budget -= cost;
-        let score = strsim::jaro_winkler(name, c);
-        if best.is_some_and(|(s, _)| score <= s) {
-            continue;
-        }
-        if score > 0.85 || (distance_bound <= near && strsim::levenshtein(name, c) <= near) {
-            best = Some((score, c));
-        }
-    }
-    best.map(|(_, c)| c)
-}
-
-/// What [`nearest`] bounds its measures with: a name's length in characters, and how many
-/// times it holds each character (those past ASCII counted together by their code modulo
-/// 128, which can only count more in common, never less: the bounds stay true).
-struct Profile {
-    chars: usize,
-    counts: [u32; 128],
-}
-
-impl Profile {
-    fn of(name: &str) -> Profile {
-        let mut counts = [0u32; 128];
-        let mut chars = 0;
-        for ch in name.chars() {
-            counts[ch as usize % 128] += 1;
-            chars += 1;
-        }
-        Profile { chars, counts }
-    }
-
-    /// How many characters `other` has in common with the name, counted with repeats, and
-    /// its length in characters. `used` is all zeros, and left so.
-    fn common(&self, other: &str, used: &mut [u32; 128]) -> (usize, usize) {
-        let (mut common, mut chars) = (0, 0);
-        for ch in other.chars() {
-            let at = ch as usize % 128;
-            if used[at] < self.counts[at] {
-                used[at] += 1;
-                common += 1;
-            }
-            chars += 1;
-        }
-        for ch in other.chars() {
-            used[ch as usize % 128] = 0;
-        }
-        (common, chars)
     }
 }
 
@@ -3822,7 +3710,7 @@ mod tests {
         (candidates, queries)
     }
 
-    /// [`nearest`] finds what [`resolve::suggest`] finds, for each misspelling of
+    /// [`resolve::nearest`] finds what [`resolve::suggest_comparing_all`] finds, for each misspelling of
     /// [`suggestion_names`] and for each name itself: its bounds set aside no answer.
     #[test]
     fn nearest_finds_what_comparing_every_candidate_finds() {
@@ -3830,8 +3718,8 @@ mod tests {
         let (mut found, mut none) = (0, 0);
         for q in &queries {
             let mut budget = u64::MAX;
-            let fast = nearest(q, &candidates, &mut budget).map(str::to_string);
-            let slow = resolve::suggest(q, candidates.iter().map(|c| &**c));
+            let fast = resolve::nearest(q, &candidates, &mut budget).map(str::to_string);
+            let slow = resolve::suggest_comparing_all(q, candidates.iter().map(|c| &**c));
             assert_eq!(fast, slow, "for {q:?}");
             if fast.is_some() {
                 found += 1;
@@ -3859,7 +3747,7 @@ mod tests {
                 .map(|c| 2 * (name.len() * c.len()) as u64)
                 .sum();
             let mut budget = u64::MAX;
-            let found = nearest(&name, &candidates, &mut budget);
+            let found = resolve::nearest(&name, &candidates, &mut budget);
             assert_eq!(found, answer.as_deref());
             let spent = u64::MAX - budget;
             assert!(spent >= looks, "{spent} < {looks}");
@@ -3878,7 +3766,7 @@ mod tests {
     fn suggestions_stop_past_the_budget() {
         let candidates: Vec<Arc<str>> = (0..100).map(|i| Arc::from(format!("field_{i}"))).collect();
         let mut budget = 100;
-        assert_eq!(nearest("feild_99", &candidates, &mut budget), None);
+        assert_eq!(resolve::nearest("feild_99", &candidates, &mut budget), None);
         assert_eq!(budget, 0);
 
         let mut s = Suggestions::default();
@@ -3901,7 +3789,7 @@ mod tests {
         // Enough left for one search, not for two.
         let cost = |name: &str| {
             let mut budget = u64::MAX;
-            nearest(name, &candidates, &mut budget);
+            resolve::nearest(name, &candidates, &mut budget);
             u64::MAX - budget
         };
         s.budget = cost("feild_4") + cost("feild_5") / 2 + 2 * looked_up;
