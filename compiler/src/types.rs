@@ -319,7 +319,7 @@ pub struct Checker<'a> {
 pub const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
 
 /// How much work the "did you mean" searches of one file may do, in steps of about a byte
-/// compared (see [`nearest`]): a few tenths of a second (measured, release build: 0.27 s
+/// compared (see [`resolve::nearest`]): a few tenths of a second (measured, release build: 0.27 s
 /// on misspelt fields among a thousand). Every candidate name is compared with every unknown
 /// name, so a file of thousands of unknown names among thousands of names would take
 /// minutes; the budget stops that, far above what a file written by people asks (a thousand
@@ -365,7 +365,7 @@ impl Suggestions {
         self.budget > 0
     }
 
-    /// The closest of `candidates` to `name` ([`nearest`]), remembered for the list (looking
+    /// The closest of `candidates` to `name` ([`resolve::nearest`]), remembered for the list (looking
     /// it up again costs a step a name); `None` once the budget has run out, even for a name
     /// answered before.
     fn suggest(&mut self, name: &str, candidates: &[Arc<str>]) -> Option<String> {
@@ -3645,7 +3645,7 @@ mod tests {
         assert_eq!(agree(blanks, &starts), 9);
     }
 
-    /// Names for [`nearest`] to search: the QA's record of `field_i`, names of one letter to
+    /// Names for [`resolve::nearest`] to search: the QA's record of `field_i`, names of one letter to
     /// forty, repeated letters, letters past ASCII (some alike modulo 128), and misspellings of
     /// each kind (swapped, dropped, doubled, changed letters).
     fn suggestion_names() -> (Vec<Arc<str>>, Vec<String>) {
