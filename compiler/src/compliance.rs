@@ -19,7 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::ast::{self, ExprKind, ItemKind, Literal, RuleKind, Target, UnOp, Verdict};
 use crate::db::{Db, Project, SourceFile, item_ast, parse_file};
 use crate::diagnostic::{Diagnostic, FixData};
-use crate::logic::{Formula, Sat, satisfiable};
+use crate::logic::{Answer, Conjunction, Formula, Sat, satisfiable};
 use crate::resolve::{self, Def, DefKind, Lookup, Scope, Signature};
 use crate::span::Span;
 use crate::types::Ty;
@@ -216,12 +216,16 @@ pub fn action_rules(
         .unwrap_or_default()
 }
 
+/// The declaration item `index` of `file` is, if the file's table has it (not a second
+/// declaration of a name): looked up by the item's name, where a walk of the table per action
+/// and per policy made a file of thousands of them quadratic.
 fn def_at(db: &dyn Db, file: SourceFile, index: u32) -> Option<Def> {
-    resolve::item_table(db, file)
+    let name = parse_file(db, file).ast.items.get(index as usize)?.name()?;
+    (resolve::item_table(db, file)
         .by_name
-        .values()
-        .find(|d| d.index == index)
-        .cloned()
+        .get(name.name.as_str()))
+    .filter(|d| d.index == index)
+    .cloned()
 }
 
 /// C0104: declarations of the project (not the standard library) that nothing names.
@@ -463,7 +467,7 @@ pub fn policy_guard(db: &dyn Db, project: Project, file: SourceFile, index: u32)
         scope,
         subst: &subst,
         text,
-        qualify: qualified_here(db, project, scope),
+        qualify: qualified_here(db, project, policy.file),
     };
     for (index, rule) in p.rules.iter().enumerate() {
         let ast::Rule::Rule {
@@ -527,13 +531,16 @@ struct Canon<'a> {
     subst: &'a BTreeMap<String, String>,
     text: &'a str,
     /// The names a message writes qualified in this file ([`qualified_here`]): found once per
-    /// policy, so that a fact naming none of them costs no walk.
-    qualify: BTreeSet<Arc<str>>,
+    /// file, so that a fact naming none of them costs no walk (and a file of thousands of
+    /// policies does not walk its scope once per policy).
+    qualify: &'a BTreeSet<Arc<str>>,
 }
 
 /// The names of `scope` that [`Canon::qualified_shown`] writes qualified: the file's aliases
 /// (`use m.x as y`) and the names two declarations of the project share that the file sees.
-fn qualified_here(db: &dyn Db, project: Project, scope: &Scope) -> BTreeSet<Arc<str>> {
+#[salsa::tracked(returns(ref))]
+fn qualified_here(db: &dyn Db, project: Project, file: SourceFile) -> BTreeSet<Arc<str>> {
+    let scope = resolve::file_scope(db, project, file);
     let aliases = (scope.names.iter())
         .filter(|(name, e)| *e.def.name != ***name)
         .map(|(name, _)| name.clone());
@@ -918,6 +925,114 @@ struct Cx<'a> {
     diags: Vec<Diagnostic>,
 }
 
+/// How many questions an action asks of its rules whole, as [`satisfiable`] takes them, before
+/// [`Guarded`] prepares the rules once: preparing costs a few whole questions, so an action
+/// with few allows (most) pays nothing for it, and one with thousands pays it once.
+const WHOLE_QUESTIONS: usize = 4;
+
+#[cfg(test)]
+thread_local! {
+    /// [`WHOLE_QUESTIONS`] for the tests that compare both ways of asking on one policy.
+    static WHOLE_QUESTIONS_IN_TESTS: std::cell::Cell<Option<usize>> =
+        const { std::cell::Cell::new(None) };
+}
+
+fn whole_questions() -> usize {
+    #[cfg(test)]
+    if let Some(n) = WHOLE_QUESTIONS_IN_TESTS.with(std::cell::Cell::get) {
+        return n;
+    }
+    WHOLE_QUESTIONS
+}
+
+/// The rules one kind of rule of an action must get past (every deny, and every review for an
+/// allow), asked whether a rule's condition can hold with none of them applying. The first
+/// [`WHOLE_QUESTIONS`] are asked whole; the rest of a [`Conjunction`] of the rules' negations,
+/// made at the first of them, whose answers are the same ([`Conjunction::decide`]) and cost
+/// what the question's own formulas touch: an action guarded by thousands of denies with
+/// thousands of allows was quadratic.
+struct Guarded<'f> {
+    /// The conditions of the rules to get past.
+    rules: Vec<&'f Formula>,
+    /// Questions asked so far.
+    asked: usize,
+    /// The rules prepared, once made.
+    prepared: Option<Conjunction>,
+}
+
+impl<'f> Guarded<'f> {
+    fn new(rules: impl IntoIterator<Item = &'f Formula>) -> Self {
+        Guarded {
+            rules: rules.into_iter().collect(),
+            asked: 0,
+            prepared: None,
+        }
+    }
+
+    /// Whether `extra₁ ∧ … ∧ ¬rule₁ ∧ …` can be true: `whole` is that formula as the checks
+    /// always wrote it, asked of [`satisfiable`] itself the first times.
+    fn ask(&mut self, extra: &[Formula], whole: impl FnOnce() -> Formula) -> Reached {
+        self.asked += 1;
+        if self.asked <= whole_questions() {
+            let sat = satisfiable(&whole());
+            let answer = match sat {
+                Sat::Unsat => Answer::Unsat,
+                Sat::Sat(_) => Answer::Sat,
+                Sat::TooLarge => Answer::TooLarge,
+            };
+            return Reached {
+                answer,
+                whole: Some(sat),
+            };
+        }
+        let rules = &self.rules;
+        let prepared = self.prepared.get_or_insert_with(|| {
+            Conjunction::new(rules.iter().map(|f| Formula::negate((*f).clone())))
+        });
+        Reached {
+            answer: prepared.decide(extra),
+            whole: None,
+        }
+    }
+}
+
+/// The answer of [`Guarded::ask`], and [`satisfiable`]'s own when it asked it whole.
+struct Reached {
+    answer: Answer,
+    whole: Option<Sat>,
+}
+
+impl Reached {
+    /// The example a message shows of a question that can be true: [`satisfiable`]'s, asked
+    /// of the whole formula (again, when it was not asked whole), so that a message reads as
+    /// it always has whichever way the answer was found. Only messages ask: one per finding.
+    fn example(&self, whole: impl FnOnce() -> Formula) -> Vec<(u32, bool)> {
+        match &self.whole {
+            Some(Sat::Sat(w)) => w.clone(),
+            Some(_) => Vec::new(),
+            None => match satisfiable(&whole()) {
+                Sat::Sat(w) => w,
+                Sat::Unsat | Sat::TooLarge => Vec::new(),
+            },
+        }
+    }
+}
+
+/// C0005's question: whether an allow is reached at all (with too many channel places to ask
+/// for consent) or reached without the consent facts (the formula negating them).
+enum ConsentReached {
+    Reach(Reached),
+    Without(Reached, Formula),
+}
+
+impl ConsentReached {
+    fn answer(&self) -> Answer {
+        match self {
+            ConsentReached::Reach(r) | ConsentReached::Without(r, _) => r.answer,
+        }
+    }
+}
+
 /// The consent an action needs ([`Cx::consent_atoms`]).
 struct Required {
     /// The guard that establishes it, when a policy can write one.
@@ -1137,6 +1252,17 @@ impl<'a> Cx<'a> {
                 .map(|(_, f)| f.clone())
                 .collect()
         };
+        let of = |v: Verdict| {
+            (rules.iter().zip(&formulas))
+                .filter(move |(r, _)| r.verdict == v)
+                .map(|(_, f)| f)
+        };
+        // Whether a rule takes effect is asked of the rules that guard it: `cond ∧ no_deny ∧
+        // no_review` for an allow, `cond ∧ no_deny` for a review. Past the first few questions
+        // they are asked of the deny (and review) rules prepared once ([`Guarded`]), so that
+        // each costs what its own condition touches, not every deny of the action again.
+        let mut allow_guard = Guarded::new(of(Verdict::Deny).chain(of(Verdict::Review)));
+        let mut review_guard = Guarded::new(of(Verdict::Deny));
         let no_deny = Formula::negate(Formula::or(of_verdict(Verdict::Deny)));
         let no_review = Formula::negate(Formula::or(of_verdict(Verdict::Review)));
 
@@ -1174,6 +1300,7 @@ impl<'a> Cx<'a> {
         let consent_required = required.guard.is_some() || required.too_many;
         // The guard in the names of each policy, made once per policy (not per rule).
         let mut in_policies: Vec<(Def, Written)> = Vec::new();
+        let mut in_policy_at: FxHashMap<Def, usize> = FxHashMap::default();
         for (r, cond) in rules.iter().zip(&formulas) {
             // Deny rules never break a property: only allow and review rules are questioned.
             if r.verdict == Verdict::Deny {
@@ -1181,9 +1308,15 @@ impl<'a> Cx<'a> {
                 continue;
             }
             let rpath = self.path(&r.policy);
-            let reachable = match r.verdict {
+            // The whole question, built only when it is asked whole (see `Guarded::ask`) or its
+            // example is shown.
+            let reachable = || match r.verdict {
                 Verdict::Allow => Formula::and([cond.clone(), no_deny.clone(), no_review.clone()]),
                 _ => Formula::and([cond.clone(), no_deny.clone()]),
+            };
+            let guard = match r.verdict {
+                Verdict::Allow => &mut allow_guard,
+                _ => &mut review_guard,
             };
             // The property that needs to know whether the rule takes effect, if any (C0102, a
             // warning, asks too, but is not worth a C0010): a question nothing needs is not
@@ -1197,9 +1330,11 @@ impl<'a> Cx<'a> {
                 _ => None,
             };
             let warns = r.verdict == Verdict::Allow && risk != "high";
-            let reach = (property.is_some() || warns).then(|| satisfiable(&reachable));
+            let reach = (property.is_some() || warns)
+                .then(|| guard.ask(std::slice::from_ref(cond), reachable));
+            let answer = reach.as_ref().map(|r| r.answer);
             let mut undecided = false;
-            if reach == Some(Sat::TooLarge)
+            if answer == Some(Answer::TooLarge)
                 && let Some(property) = property
             {
                 self.undecided(&rpath, r, action, property);
@@ -1207,8 +1342,10 @@ impl<'a> Cx<'a> {
             }
             // C0003: nothing may ever allow or send to review a prohibited practice.
             if risk == "prohibited" {
-                if let Some(Sat::Sat(w)) = &reach {
-                    let example = self.example(w);
+                if let Some(reach) = &reach
+                    && reach.answer == Answer::Sat
+                {
+                    let example = self.example(&reach.example(reachable));
                     self.diags.push(
                         Diagnostic::error("C0003", &rpath, r.span, format!("this rule can let prohibited action `{}` through", action.name))
                             .with_label(format!(
@@ -1225,9 +1362,10 @@ impl<'a> Cx<'a> {
             // C0001: a high-risk action is never allowed without a human.
             if risk == "high"
                 && r.verdict == Verdict::Allow
-                && let Some(Sat::Sat(w)) = &reach
+                && let Some(reach) = &reach
+                && reach.answer == Answer::Sat
             {
-                let example = self.example(w);
+                let example = self.example(&reach.example(reachable));
                 self.diags.push(
                         Diagnostic::error("C0001", &rpath, r.span, format!("high-risk action `{}` can be allowed without human review", action.name))
                             .with_label(format!("allows {example}, with no deny or review applying"))
@@ -1240,7 +1378,7 @@ impl<'a> Cx<'a> {
             if risk == "high"
                 && r.verdict == Verdict::Review
                 && let Some((Verdict::Allow, fspan)) = r.fallback
-                && matches!(reach, Some(Sat::Sat(_)))
+                && answer == Some(Answer::Sat)
             {
                 self.diags.push(
                     Diagnostic::error(
@@ -1260,22 +1398,26 @@ impl<'a> Cx<'a> {
             }
             // C0005: consent for (subject, purpose, channel) on every path to allow.
             if consent_required {
-                let at = match in_policies.iter().position(|(p, _)| *p == r.policy) {
-                    Some(at) => at,
+                // By a map: a search of the list was quadratic in the policies of an action.
+                let at = match in_policy_at.get(&r.policy) {
+                    Some(&at) => at,
                     None => {
                         in_policies.push((
                             r.policy.clone(),
                             self.in_policy(&r.policy, action, &required),
                         ));
+                        in_policy_at.insert(r.policy.clone(), in_policies.len() - 1);
                         in_policies.len() - 1
                     }
                 };
                 let written = &in_policies[at].1;
                 // With too many places there is no fact to ask for: any way through is one
                 // without consent the checker has verified (`reach` may already say).
-                let answer = match (&reach, required.too_many) {
-                    (Some(known), true) => known.clone(),
-                    (None, true) => satisfiable(&reachable),
+                let consent_reached = match (reach, required.too_many) {
+                    (Some(known), true) => ConsentReached::Reach(known),
+                    (None, true) => {
+                        ConsentReached::Reach(guard.ask(std::slice::from_ref(cond), reachable))
+                    }
                     (_, false) => {
                         let consent = Formula::and(
                             written
@@ -1284,11 +1426,20 @@ impl<'a> Cx<'a> {
                                 .map(|f| self.formula(f))
                                 .collect::<Vec<_>>(),
                         );
-                        satisfiable(&Formula::and([reachable.clone(), Formula::negate(consent)]))
+                        let without = Formula::negate(consent);
+                        let whole = || Formula::and([reachable(), without.clone()]);
+                        let reached = guard.ask(&[cond.clone(), without.clone()], whole);
+                        ConsentReached::Without(reached, without)
                     }
                 };
-                match answer {
-                    Sat::Sat(w) => {
+                match consent_reached.answer() {
+                    Answer::Sat => {
+                        let w = match &consent_reached {
+                            ConsentReached::Reach(reached) => reached.example(reachable),
+                            ConsentReached::Without(reached, without) => {
+                                reached.example(|| Formula::and([reachable(), without.clone()]))
+                            }
+                        };
                         let example = self.example(&w);
                         // Qualified where another declaration has the name too: the headline
                         // and the label tell which purpose, as the example and the help do.
@@ -1332,16 +1483,19 @@ impl<'a> Cx<'a> {
                         }
                         self.diags.push(d);
                     }
-                    Sat::TooLarge if !undecided => {
+                    Answer::TooLarge if !undecided => {
                         let guard = written.guard.clone();
                         self.undecided(&rpath, r, action, Undecided::Consent(guard))
                     }
-                    Sat::TooLarge | Sat::Unsat => {}
+                    Answer::TooLarge | Answer::Unsat => {}
                 }
             }
             // Warnings on the rule itself.
             let never = self.never_applies(r, cond);
-            if !never && r.verdict == Verdict::Allow && reach == Some(Sat::Unsat) && risk != "high"
+            if !never
+                && r.verdict == Verdict::Allow
+                && answer == Some(Answer::Unsat)
+                && risk != "high"
             {
                 self.diags.push(
                     Diagnostic::warning(
@@ -2044,14 +2198,28 @@ impl<'a> Cx<'a> {
     /// C0103: an allow and a deny with the same condition.
     fn contradictions(&mut self, action: &Def, rules: &[Arc<GuardRule>], formulas: &[Formula]) {
         let with = || rules.iter().zip(formulas);
-        for (a, fa) in with().filter(|(r, _)| r.verdict == Verdict::Allow) {
-            for (d, fd) in with().filter(|(r, _)| r.verdict == Verdict::Deny) {
+        // Equivalent conditions over different facts are tautologies in disguise: only a deny
+        // over the very facts of an allow is compared with it. The denies by fact set, in
+        // order, so that each allow meets just those (every pair was quadratic in the rules).
+        // (An allow without a condition contradicts nothing: it is not reported, whatever it
+        // meets, so none is compared.)
+        let mut allows = with()
+            .filter(|(r, _)| r.verdict == Verdict::Allow && r.condition != CanonCondition::True)
+            .peekable();
+        if allows.peek().is_none() {
+            return;
+        }
+        let mut denies: FxHashMap<Vec<u32>, Vec<(&Arc<GuardRule>, &Formula)>> =
+            FxHashMap::default();
+        for (d, fd) in with().filter(|(r, _)| r.verdict == Verdict::Deny) {
+            denies.entry(fd.atom_set()).or_default().push((d, fd));
+        }
+        for (a, fa) in allows {
+            let Some(same) = denies.get(&fa.atom_set()) else {
+                continue;
+            };
+            for &(d, fd) in same {
                 let (fa, fd) = (fa.clone(), fd.clone());
-                // Equivalent conditions over different facts are tautologies in disguise;
-                // comparing the fact sets first skips the search for almost every pair.
-                if fa.atom_set() != fd.atom_set() {
-                    continue;
-                }
                 let differ = Formula::or([
                     Formula::and([fa.clone(), Formula::negate(fd.clone())]),
                     Formula::and([fd, Formula::negate(fa)]),
@@ -3919,7 +4087,12 @@ pub fn import_name(
     {
         return Some((None, def.name.to_string()));
     }
-    if let Some((alias, _)) = (scope.names.iter()).find(|(n, e)| e.def == *def && !local(n)) {
+    // The first name of the scope (in order) that is `def`: among those of a declaration by
+    // `def`'s name, by a map, where a walk of the scope per call made a file of thousands of
+    // actions, each with its policy, quadratic.
+    let named = names_by_def_name(db, project, file).get(&def.name);
+    let is_def = |n: &Arc<str>| scope.names.get(n).is_some_and(|e| e.def == *def);
+    if let Some(alias) = named.into_iter().flatten().find(|n| is_def(n) && !local(n)) {
         return Some((None, alias.to_string()));
     }
     if def.file == file {
@@ -3936,6 +4109,23 @@ pub fn import_name(
     let last = module.rsplit('.').next().unwrap_or(&module);
     let alias = resolve::fresh_name(&format!("{last}_{}", def.name), free);
     Some((Some(format!("use {module}.{} as {alias}", def.name)), alias))
+}
+
+/// The names of `file`'s scope (own declarations and explicit imports) by the name of the
+/// declaration each names, in the scope's order: `y` under `x` for `use m.x as y`.
+#[salsa::tracked(returns(ref))]
+fn names_by_def_name(
+    db: &dyn Db,
+    project: Project,
+    file: SourceFile,
+) -> BTreeMap<Arc<str>, Vec<Arc<str>>> {
+    let mut out: BTreeMap<Arc<str>, Vec<Arc<str>>> = BTreeMap::new();
+    for (name, e) in &resolve::file_scope(db, project, file).names {
+        out.entry(e.def.name.clone())
+            .or_default()
+            .push(name.clone());
+    }
+    out
 }
 
 /// The property a C0010 could not decide, for its message.
@@ -4067,6 +4257,8 @@ fn personal_purposes(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use crate::db::Workspace;
     use crate::diagnostic::Diagnostic;
     use proptest::prelude::*;
@@ -4793,6 +4985,147 @@ policy p for a(to: c, referrer: r, channel: ch) {
             let left = errors_and(&ws, code);
             assert!(left.is_empty(), "{help}\n{done:#?}\n{left:#?}");
         }
+    }
+
+    /// A policy of `rules` random rules over few facts (`x == k`, `c.n > 3`, `c.b`, the
+    /// channel, two consent facts), by a small generator seeded with `seed`: several
+    /// policies guarding one action of risk class `risk`, with denies, allows and reviews
+    /// falling back either way, conditions combined with `and`, `or`, `not`, `unless`.
+    fn random_policy(seed: u64, risk: &str, rules: usize, values: u64) -> String {
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        fn condition(next: &mut impl FnMut(u64) -> u64, values: u64, depth: u32) -> String {
+            match next(if depth == 0 { 6 } else { 9 }) {
+                0 => format!("x == {}", next(values)),
+                1 => "c.n > 3".to_string(),
+                2 => "c.b".to_string(),
+                3 => "ch == sms".to_string(),
+                4 => "consent(c, marketing, ch)".to_string(),
+                5 => "consent(c, marketing, sms)".to_string(),
+                6 => format!("not ({})", condition(next, values, depth - 1)),
+                7 => format!(
+                    "({} and {})",
+                    condition(next, values, depth - 1),
+                    condition(next, values, depth - 1)
+                ),
+                _ => format!(
+                    "({} or {})",
+                    condition(next, values, depth - 1),
+                    condition(next, values, depth - 1)
+                ),
+            }
+        }
+        let mut source = format!(
+            "module m\nuse std.consent.{{consent, Consent}}\nuse std.channel.sms\n\
+             purpose marketing\nrole desk\n\
+             record Customer {{\n  id: Id\n  n: Int\n  b: Bool\n  consents: List<Consent>\n}}\n\
+             action act(to: Customer, channel: Channel, x: Int) purpose marketing risk {risk}\n"
+        );
+        let policies = 1 + next(3);
+        for p in 0..policies {
+            source.push_str(&format!(
+                "policy p{p} for act(to: c, channel: ch, x: x) {{\n"
+            ));
+            // With many values, denies that force no fact: more than the search takes.
+            for k in (0..values).filter(|_| values > 20 && p == 0 && next(2) == 0) {
+                source.push_str(&format!("  deny \"w{k}\" when x == {k} and c.n > {k}\n"));
+            }
+            for i in 0..rules as u64 / policies + 1 {
+                let cond = condition(&mut next, values, 2);
+                let kind = next(7);
+                // A deny that always applies would leave nothing to ask: none is written.
+                let when = match next(6) {
+                    0 if kind > 2 => String::new(),
+                    0 | 1 => format!(" unless {cond}"),
+                    _ => format!(" when {cond}"),
+                };
+                source.push_str(&match kind {
+                    0..=2 => format!("  deny \"d{i}\"{when}\n"),
+                    3..=4 => format!("  allow \"a{i}\"{when}\n"),
+                    5 => format!("  review \"r{i}\" by role desk within 1h else deny{when}\n"),
+                    _ => format!("  review \"r{i}\" by role desk within 1h else allow{when}\n"),
+                });
+            }
+            source.push_str("}\n");
+        }
+        source
+    }
+
+    /// The diagnostics of `source`, asking `whole` questions of each action whole before
+    /// preparing its rules ([`super::Guarded`]).
+    fn diagnostics_asking(source: &str, whole: usize) -> Vec<Diagnostic> {
+        super::WHOLE_QUESTIONS_IN_TESTS.with(|w| w.set(Some(whole)));
+        let mut ws = Workspace::new();
+        ws.set_file("m.xop", source);
+        let diags = ws.diagnostics();
+        super::WHOLE_QUESTIONS_IN_TESTS.with(|w| w.set(None));
+        diags
+    }
+
+    /// Whether a rule takes effect, asked of the rules prepared once per action, is answered
+    /// as the whole formula answers it: on random policies, every diagnostic (code, message,
+    /// label with its example, order) is the same as when every question is asked whole,
+    /// and the same when the first question only is. The policies range from a few facts
+    /// (examples searched) to many (`x == k` for 40 values: propagated, some too large to
+    /// decide), and every finding that shows an example, or says none can be found, comes up.
+    #[test]
+    fn prepared_questions_give_the_diagnostics_whole_ones_give() {
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        for seed in 0..240u64 {
+            let risk = ["minimal", "high", "prohibited"][(seed % 3) as usize];
+            let (rules, values) = if seed % 4 == 3 { (40, 40) } else { (12, 4) };
+            let source = random_policy(seed, risk, rules, values);
+            let whole = diagnostics_asking(&source, usize::MAX);
+            assert!(
+                whole
+                    .iter()
+                    .all(|d| d.severity != crate::diagnostic::Severity::Error
+                        || d.code.starts_with('C')),
+                "{source}\n{whole:#?}"
+            );
+            for first in [0, 1] {
+                let prepared = diagnostics_asking(&source, first);
+                assert_eq!(prepared, whole, "{source}");
+            }
+            seen.extend(whole.iter().map(|d| d.code));
+        }
+        for code in [
+            "C0001", "C0002", "C0003", "C0005", "C0010", "C0101", "C0102", "C0103",
+        ] {
+            assert!(seen.contains(code), "no {code} among {seen:?}");
+        }
+    }
+
+    /// An action's questions past the first few are not asked whole (a formula over every
+    /// deny, per allow: quadratic in the rules): the rules are prepared once, and answer the
+    /// same.
+    #[test]
+    fn questions_past_the_first_few_are_not_asked_whole() {
+        use crate::logic::{Answer, Formula};
+        let denies: Vec<Formula> = (0..100).map(Formula::Atom).collect();
+        let mut guard = super::Guarded::new(denies.iter());
+        let mut asked_whole = 0;
+        for i in 0..10 {
+            for (cond, expected) in [(95, Answer::Unsat), (200 + i, Answer::Sat)] {
+                let cond = Formula::Atom(cond);
+                let whole = || {
+                    asked_whole += 1;
+                    Formula::and([cond.clone(), Formula::negate(Formula::or(denies.clone()))])
+                };
+                assert_eq!(
+                    guard.ask(std::slice::from_ref(&cond), whole).answer,
+                    expected
+                );
+            }
+        }
+        assert_eq!(asked_whole, super::WHOLE_QUESTIONS);
     }
 
     /// The label of the one C0005 of `ws` (the test fails if there are none or several).

@@ -7,6 +7,8 @@
 //! witness the diagnostic shows. Formulas of policies are small (tens of atoms), so a DPLL-style
 //! search with three-valued evaluation is enough and keeps the build free of a solver crate.
 
+use rustc_hash::FxHashMap;
+
 /// A propositional formula.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Formula {
@@ -233,8 +235,21 @@ pub fn satisfiable(f: &Formula) -> Sat {
 /// but the `forced` ones is unassigned when `f` does not depend on it under the others, so the
 /// diagnostic names the facts that matter. Atoms in `atoms` order (first occurrence in `f`).
 fn witness(f: &Formula, atoms: &[u32], forced: &[u32], assignment: &mut [Option<bool>]) -> Sat {
+    // A table, not a search of `forced` per atom: a policy of thousands of denies forces
+    // thousands of atoms, and the search made its examples quadratic.
+    let mut is_forced = vec![
+        false;
+        if forced.is_empty() {
+            0
+        } else {
+            assignment.len()
+        }
+    ];
+    for a in forced {
+        is_forced[*a as usize] = true;
+    }
     for a in atoms {
-        if forced.contains(a) {
+        if is_forced.get(*a as usize).copied().unwrap_or(false) {
             continue;
         }
         let saved = assignment[*a as usize].take();
@@ -359,6 +374,298 @@ fn simplify(f: &Formula, assignment: &[Option<bool>]) -> Formula {
         Formula::Not(x) => Formula::negate(simplify(x, assignment)),
         Formula::And(xs) => Formula::and(xs.iter().map(|x| simplify(x, assignment))),
         Formula::Or(xs) => Formula::or(xs.iter().map(|x| simplify(x, assignment))),
+    }
+}
+
+/// What [`satisfiable`] answers, without the example: see [`Conjunction::decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// No assignment makes the question true.
+    Unsat,
+    /// Some assignment does.
+    Sat,
+    /// Too many atoms to decide.
+    TooLarge,
+}
+
+/// A conjunction of many formulas (`¬d₁ ∧ … ∧ ¬dₙ`: no deny of an action applying) asked about
+/// again and again with a few more conjoined (each allow's condition), prepared once so that
+/// each question costs what its own formulas touch rather than the whole conjunction.
+///
+/// Unit propagation (`propagate`) runs over the pieces once; what it leaves is split into
+/// components that share no atom. A question propagates its own formulas from there, and only
+/// the components they share an atom with (or that the literals they force reach) are looked
+/// at again: the others are satisfiable or not on their own, and their atoms count as they
+/// are. The answer is [`satisfiable`]'s for the whole conjunction, `Sat` and `Unsat` being
+/// plain satisfiability and `TooLarge` meaning "not contradicted by unit propagation, and more
+/// than [`MAX_ATOMS`] atoms left after it", as there.
+#[derive(Debug)]
+pub struct Conjunction {
+    /// The literals unit propagation forces, `None` when they contradict each other.
+    fixed: Option<FxHashMap<u32, bool>>,
+    /// The pieces left after propagation (simplified; neither `True` nor `False`).
+    rest: Vec<Formula>,
+    /// The pieces of `rest` that mention each atom.
+    by_atom: FxHashMap<u32, Vec<u32>>,
+    /// The component of each piece of `rest`.
+    component_of: Vec<u32>,
+    /// The components: pieces sharing atoms, transitively.
+    components: Vec<Component>,
+    /// The atoms `rest` mentions, all components together.
+    atoms: usize,
+}
+
+/// Pieces of a [`Conjunction`] left after propagation that share atoms.
+#[derive(Debug)]
+struct Component {
+    /// Indices into `rest`.
+    pieces: Vec<u32>,
+    /// How many atoms they mention.
+    atoms: usize,
+    /// Whether their conjunction is satisfiable, once asked (only when it has few atoms).
+    sat: std::cell::Cell<Option<bool>>,
+}
+
+impl Conjunction {
+    /// The conjunction of `pieces`, propagated and split.
+    pub fn new(pieces: impl IntoIterator<Item = Formula>) -> Self {
+        let mut pieces: Vec<Formula> = pieces.into_iter().filter(|p| *p != Formula::True).collect();
+        let mut by_atom: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        for (i, p) in pieces.iter().enumerate() {
+            for a in p.atom_set() {
+                by_atom.entry(a).or_default().push(i as u32);
+            }
+        }
+        let mut fixed: FxHashMap<u32, bool> = FxHashMap::default();
+        let mut dirty: Vec<u32> = (0..pieces.len() as u32).rev().collect();
+        let mut units = Vec::new();
+        let mut contradiction = false;
+        'closing: while let Some(i) = dirty.pop() {
+            let s = simplify_by(&pieces[i as usize], &|a| fixed.get(&a).copied());
+            if s == Formula::False {
+                contradiction = true;
+                break;
+            }
+            units.clear();
+            forced(&s, true, &mut units);
+            pieces[i as usize] = s;
+            for &(a, v) in &units {
+                match fixed.get(&a) {
+                    Some(&old) if old != v => {
+                        contradiction = true;
+                        break 'closing;
+                    }
+                    Some(_) => {}
+                    None => {
+                        fixed.insert(a, v);
+                        dirty.extend(by_atom.get(&a).into_iter().flatten());
+                    }
+                }
+            }
+        }
+        if contradiction {
+            return Conjunction {
+                fixed: None,
+                rest: Vec::new(),
+                by_atom: FxHashMap::default(),
+                component_of: Vec::new(),
+                components: Vec::new(),
+                atoms: 0,
+            };
+        }
+        let rest: Vec<Formula> = pieces.into_iter().filter(|p| *p != Formula::True).collect();
+        // Components by union-find over the atoms the pieces share.
+        let mut parent: Vec<u32> = (0..rest.len() as u32).collect();
+        fn root(parent: &mut [u32], mut i: u32) -> u32 {
+            while parent[i as usize] != i {
+                parent[i as usize] = parent[parent[i as usize] as usize];
+                i = parent[i as usize];
+            }
+            i
+        }
+        let mut by_atom: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        for (i, p) in rest.iter().enumerate() {
+            for a in p.atom_set() {
+                let list = by_atom.entry(a).or_default();
+                if let Some(&first) = list.first() {
+                    let (x, y) = (root(&mut parent, first), root(&mut parent, i as u32));
+                    parent[x as usize] = y;
+                }
+                list.push(i as u32);
+            }
+        }
+        let mut id_of_root: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut components: Vec<Component> = Vec::new();
+        let mut component_of = Vec::with_capacity(rest.len());
+        for i in 0..rest.len() as u32 {
+            let r = root(&mut parent, i);
+            let c = *id_of_root.entry(r).or_insert_with(|| {
+                components.push(Component {
+                    pieces: Vec::new(),
+                    atoms: 0,
+                    sat: std::cell::Cell::new(None),
+                });
+                components.len() as u32 - 1
+            });
+            components[c as usize].pieces.push(i);
+            component_of.push(c);
+        }
+        for list in by_atom.values() {
+            components[component_of[list[0] as usize] as usize].atoms += 1;
+        }
+        Conjunction {
+            fixed: Some(fixed),
+            atoms: by_atom.len(),
+            rest,
+            by_atom,
+            component_of,
+            components,
+        }
+    }
+
+    /// What [`satisfiable`] answers for `self ∧ extra₁ ∧ …`, without its example.
+    pub fn decide(&self, extra: &[Formula]) -> Answer {
+        let Some(fixed) = &self.fixed else {
+            return Answer::Unsat;
+        };
+        // Propagation from where `new` left it: the extra formulas first, then every piece a
+        // literal they force mentions, and so on. Pieces of `rest` it simplifies are kept aside.
+        let n = extra.len();
+        let mut extras: Vec<Formula> = extra.to_vec();
+        let extra_atoms: Vec<Vec<u32>> = extras.iter().map(Formula::atom_set).collect();
+        let mut touched: FxHashMap<u32, Formula> = FxHashMap::default();
+        let mut overlay: FxHashMap<u32, bool> = FxHashMap::default();
+        let mut dirty: Vec<usize> = (0..n).rev().collect();
+        let mut units = Vec::new();
+        while let Some(i) = dirty.pop() {
+            let value = |a: u32| overlay.get(&a).or_else(|| fixed.get(&a)).copied();
+            let s = if i < n {
+                simplify_by(&extras[i], &value)
+            } else {
+                let j = (i - n) as u32;
+                simplify_by(touched.get(&j).unwrap_or(&self.rest[j as usize]), &value)
+            };
+            if s == Formula::False {
+                return Answer::Unsat;
+            }
+            units.clear();
+            forced(&s, true, &mut units);
+            if i < n {
+                extras[i] = s;
+            } else {
+                touched.insert((i - n) as u32, s);
+            }
+            for &(a, v) in &units {
+                match overlay.get(&a).or_else(|| fixed.get(&a)) {
+                    Some(&old) if old != v => return Answer::Unsat,
+                    Some(_) => {}
+                    None => {
+                        overlay.insert(a, v);
+                        let pieces = self.by_atom.get(&a).into_iter().flatten();
+                        dirty.extend(pieces.map(|j| *j as usize + n));
+                        dirty.extend((0..n).filter(|k| extra_atoms[*k].binary_search(&a).is_ok()));
+                    }
+                }
+            }
+        }
+        // The components the question reaches: those of the pieces it simplified, and those
+        // that mention an atom its formulas still do.
+        extras.retain(|e| *e != Formula::True);
+        let mut reached: Vec<u32> = touched
+            .keys()
+            .map(|j| self.component_of[*j as usize])
+            .collect();
+        for e in &extras {
+            for a in e.atom_set() {
+                if let Some(list) = self.by_atom.get(&a) {
+                    reached.push(self.component_of[list[0] as usize]);
+                }
+            }
+        }
+        reached.sort_unstable();
+        reached.dedup();
+        let reached_atoms: usize = reached
+            .iter()
+            .map(|c| self.components[*c as usize].atoms)
+            .sum();
+        let others = self.atoms - reached_atoms;
+        if others > MAX_ATOMS {
+            return Answer::TooLarge;
+        }
+        let mut parts = extras;
+        for c in &reached {
+            for j in &self.components[*c as usize].pieces {
+                parts.push(touched.get(j).unwrap_or(&self.rest[*j as usize]).clone());
+            }
+        }
+        let (question, atoms) = renumbered(&Formula::and(parts));
+        if others + atoms > MAX_ATOMS {
+            return Answer::TooLarge;
+        }
+        if satisfiable(&question) == Sat::Unsat {
+            return Answer::Unsat;
+        }
+        let unsat_elsewhere = (0..self.components.len() as u32)
+            .filter(|c| reached.binary_search(c).is_err())
+            .any(|c| !self.component_sat(c));
+        if unsat_elsewhere {
+            Answer::Unsat
+        } else {
+            Answer::Sat
+        }
+    }
+
+    /// Whether component `c` is satisfiable on its own (asked only when it has at most
+    /// [`MAX_ATOMS`] atoms; remembered).
+    fn component_sat(&self, c: u32) -> bool {
+        let component = &self.components[c as usize];
+        if let Some(known) = component.sat.get() {
+            return known;
+        }
+        let pieces = component
+            .pieces
+            .iter()
+            .map(|j| self.rest[*j as usize].clone());
+        let (f, _) = renumbered(&Formula::and(pieces));
+        let sat = satisfiable(&f) != Sat::Unsat;
+        component.sat.set(Some(sat));
+        sat
+    }
+}
+
+/// `f` with its atoms numbered from 0 in order of first occurrence (so that a search's
+/// assignment table is as long as the question, not as the whole atom table), and how many
+/// there are.
+fn renumbered(f: &Formula) -> (Formula, usize) {
+    fn go(f: &Formula, map: &mut FxHashMap<u32, u32>) -> Formula {
+        match f {
+            Formula::True | Formula::False => f.clone(),
+            Formula::Atom(a) => {
+                let next = map.len() as u32;
+                Formula::Atom(*map.entry(*a).or_insert(next))
+            }
+            Formula::Not(x) => Formula::Not(Box::new(go(x, map))),
+            Formula::And(xs) => Formula::And(xs.iter().map(|x| go(x, map)).collect()),
+            Formula::Or(xs) => Formula::Or(xs.iter().map(|x| go(x, map)).collect()),
+        }
+    }
+    let mut map = FxHashMap::default();
+    let f = go(f, &mut map);
+    (f, map.len())
+}
+
+/// [`simplify`] with the assignment as a function (kept in maps by [`Conjunction`]).
+fn simplify_by(f: &Formula, value: &impl Fn(u32) -> Option<bool>) -> Formula {
+    match f {
+        Formula::True | Formula::False => f.clone(),
+        Formula::Atom(a) => match value(*a) {
+            Some(true) => Formula::True,
+            Some(false) => Formula::False,
+            None => f.clone(),
+        },
+        Formula::Not(x) => Formula::negate(simplify_by(x, value)),
+        Formula::And(xs) => Formula::and(xs.iter().map(|x| simplify_by(x, value))),
+        Formula::Or(xs) => Formula::or(xs.iter().map(|x| simplify_by(x, value))),
     }
 }
 
@@ -508,6 +815,137 @@ mod tests {
             if distinct && f != Formula::False {
                 prop_assert!(matches!(satisfiable(&f), Sat::Sat(_)), "{:?}", f);
             }
+        }
+    }
+
+    /// Formulas over atoms `atoms`, small: the conditions of rules.
+    fn rule(atoms: std::ops::Range<u32>) -> impl Strategy<Value = Formula> {
+        let leaf = prop_oneof![
+            1 => Just(Formula::True),
+            1 => Just(Formula::False),
+            8 => atoms.prop_map(Formula::Atom),
+        ];
+        leaf.prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(Formula::negate),
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Formula::and),
+                prop::collection::vec(inner, 0..4).prop_map(Formula::or),
+            ]
+        })
+    }
+
+    fn answer(sat: &Sat) -> Answer {
+        match sat {
+            Sat::Unsat => Answer::Unsat,
+            Sat::Sat(_) => Answer::Sat,
+            Sat::TooLarge => Answer::TooLarge,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// A prepared conjunction answers as `satisfiable` does on the formula the compliance
+        /// checks write whole (`cond ∧ ¬(d₁ ∨ …) ∧ ¬(r₁ ∨ …)`, and with `¬consent`): the same
+        /// of satisfiable, unsatisfiable and too large, over few atoms (searched) and over
+        /// many (propagated first, and split). Each conjunction answers several questions, as
+        /// it does for the allows of one action.
+        #[test]
+        fn prepared_conjunctions_answer_as_the_whole_formula(
+            (denies, reviews, questions, consents) in
+                // Questions over the facts of the rules, or over half of them and others (so
+                // that parts of the rules are left unreached, to be answered on their own).
+                (prop_oneof![Just(6u32), Just(30u32), Just(60u32)], 0..2u32)
+                    .prop_flat_map(|(atoms, shift)| {
+                        let asked = atoms / 2 * shift..atoms / 2 * shift + atoms;
+                        (
+                            prop::collection::vec(rule(0..atoms), 0..40),
+                            prop::collection::vec(rule(0..atoms), 0..3),
+                            prop::collection::vec(rule(asked.clone()), 1..6),
+                            prop::collection::vec(rule(asked), 1..6),
+                        )
+                    })
+        ) {
+            let no_deny = Formula::negate(Formula::or(denies.clone()));
+            let no_review = Formula::negate(Formula::or(reviews.clone()));
+            let prepared = Conjunction::new(
+                denies.iter().chain(&reviews).cloned().map(Formula::negate),
+            );
+            for (cond, consent) in questions.iter().zip(&consents) {
+                let whole = Formula::and([cond.clone(), no_deny.clone(), no_review.clone()]);
+                prop_assert_eq!(
+                    prepared.decide(std::slice::from_ref(cond)),
+                    answer(&satisfiable(&whole)),
+                    "{:?} with denies {:?}, reviews {:?}", cond, denies, reviews
+                );
+                let without = Formula::negate(consent.clone());
+                let whole = Formula::and([whole, without.clone()]);
+                prop_assert_eq!(
+                    prepared.decide(&[cond.clone(), without]),
+                    answer(&satisfiable(&whole)),
+                    "{:?} without {:?}, denies {:?}, reviews {:?}", cond, consent, denies, reviews
+                );
+            }
+        }
+    }
+
+    /// Many denies each over facts of its own, and an allow over one of them: the question
+    /// reaches that deny's component only, and is decided (satisfiable, or not when the
+    /// allow's condition is a deny's), as the whole formula is; a deny that always applies
+    /// leaves nothing allowed; and facts left over past the limit make it too large.
+    #[test]
+    fn prepared_conjunctions_of_many_denies() {
+        // `¬(a₂ᵢ ∧ a₂ᵢ₊₁)` for 1,000 denies: 2,000 atoms, none forced.
+        let denies: Vec<Formula> = (0..1000)
+            .map(|i| Formula::and([atom(2 * i), atom(2 * i + 1)]))
+            .collect();
+        let prepared = Conjunction::new(denies.iter().cloned().map(Formula::negate));
+        assert_eq!(prepared.decide(&[atom(7)]), Answer::TooLarge);
+        // `x == i` denies: all forced false.
+        let denies: Vec<Formula> = (0..1000).map(atom).collect();
+        let prepared = Conjunction::new(denies.iter().cloned().map(Formula::negate));
+        assert_eq!(prepared.decide(&[atom(5000)]), Answer::Sat);
+        assert_eq!(prepared.decide(&[atom(500)]), Answer::Unsat);
+        assert_eq!(
+            prepared.decide(&[Formula::or([atom(500), atom(5000)])]),
+            Answer::Sat
+        );
+        assert_eq!(prepared.decide(&[Formula::False]), Answer::Unsat);
+        let always = Conjunction::new(
+            denies
+                .iter()
+                .cloned()
+                .chain([Formula::True])
+                .map(Formula::negate),
+        );
+        assert_eq!(always.decide(&[atom(5000)]), Answer::Unsat);
+        // Denies of every combination of two facts: no unit is forced, nothing is allowed,
+        // whatever the question over other facts.
+        let every = [(true, true), (true, false), (false, true), (false, false)].map(|(a, b)| {
+            let lit = |i: u32, v: bool| if v { atom(i) } else { Formula::negate(atom(i)) };
+            Formula::and([lit(0, a), lit(1, b)])
+        });
+        let none = Conjunction::new(every.iter().cloned().map(Formula::negate));
+        assert_eq!(none.decide(&[atom(2)]), Answer::Unsat);
+        assert_eq!(none.decide(&[Formula::True]), Answer::Unsat);
+        // At the limit: 11 denies `a ∧ b` leave 22 facts, decided; more facts in the question
+        // that propagation does not fix are too many.
+        let pairs: Vec<Formula> = (0..11)
+            .map(|i| Formula::and([atom(2 * i), atom(2 * i + 1)]))
+            .collect();
+        let limit = Conjunction::new(pairs.iter().cloned().map(Formula::negate));
+        let no_pair = Formula::negate(Formula::or(pairs.clone()));
+        for (cond, expected) in [
+            (Formula::True, Answer::Sat),
+            (atom(3), Answer::Sat),
+            (Formula::or([atom(900), atom(901)]), Answer::TooLarge),
+        ] {
+            let whole = Formula::and([cond.clone(), no_pair.clone()]);
+            assert_eq!(answer(&satisfiable(&whole)), expected, "{cond:?}");
+            assert_eq!(limit.decide(&[cond]), expected);
+        }
+        for cond in [atom(5000), atom(500), Formula::or([atom(500), atom(5000)])] {
+            let whole = Formula::and([cond.clone(), Formula::negate(Formula::or(denies.clone()))]);
+            assert_eq!(prepared.decide(&[cond]), answer(&satisfiable(&whole)));
         }
     }
 
