@@ -9,6 +9,7 @@ use ariadne::{Config, IndexType, Label, Report, ReportKind};
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::span::Checkpoints;
 
 /// At most this many reports are rendered for people; the rest are counted in a last line.
 /// Each report prints the lines it points at, so without a bound a long line holding many
@@ -571,15 +572,10 @@ fn unseen(text: &str, line_start: usize, offset: usize) -> usize {
 #[derive(Debug, Clone)]
 pub struct Lines {
     starts: Vec<usize>,
-    /// How many characters come before every [`CHECKPOINT`]-th byte, built the first time a
-    /// column lies far into its line: counting each column from its line's start made many
-    /// positions on one long line (a generated file's) quadratic in its length.
-    checkpoints: std::sync::OnceLock<Vec<usize>>,
+    /// How many characters come before every [`CHECKPOINT`](crate::span::CHECKPOINT)-th
+    /// byte, for columns far into their lines.
+    checkpoints: Checkpoints,
 }
-
-/// Bytes between two entries of [`Lines`]' character counts: a column far into its line costs
-/// at most this many bytes counted at each end.
-const CHECKPOINT: usize = 256;
 
 #[cfg(test)]
 thread_local! {
@@ -605,7 +601,7 @@ impl Lines {
             .collect();
         Lines {
             starts,
-            checkpoints: std::sync::OnceLock::new(),
+            checkpoints: Checkpoints::new(char_starts),
         }
     }
 
@@ -625,28 +621,9 @@ impl Lines {
         }
     }
 
-    /// The number of characters from `start` to `end` (character boundaries of `text`): counted
-    /// when they are near, else the difference of two counts from the checkpoints.
+    /// The number of characters from `start` to `end` (character boundaries of `text`).
     fn chars(&self, text: &str, start: usize, end: usize) -> usize {
-        let bytes = text.as_bytes();
-        if end - start <= 2 * CHECKPOINT {
-            return char_starts(&bytes[start..end]);
-        }
-        let table = self.checkpoints.get_or_init(|| {
-            let mut table = Vec::with_capacity(bytes.len() / CHECKPOINT + 1);
-            let mut before = 0;
-            table.push(0);
-            for chunk in bytes.chunks_exact(CHECKPOINT) {
-                before += char_starts(chunk);
-                table.push(before);
-            }
-            table
-        });
-        let before = |at: usize| {
-            let k = at / CHECKPOINT;
-            table.get(k).copied().unwrap_or(0) + char_starts(&bytes[k * CHECKPOINT..at])
-        };
-        before(end) - before(start)
+        self.checkpoints.between(text.as_bytes(), start, end)
     }
 }
 
@@ -1000,8 +977,9 @@ mod tests {
 
 #[cfg(test)]
 mod line_tests {
-    use super::{CHECKPOINT, COUNTED, Lines, json, position};
+    use super::{COUNTED, Lines, json, position};
     use crate::diagnostic::Diagnostic;
+    use crate::span::CHECKPOINT;
     use crate::span::Span;
 
     /// Texts whose lines are long (past the checkpoints) and hold characters of every length

@@ -5,6 +5,8 @@
 //! and the command line counts columns after it too, so a file the server reads from disk,
 //! mark and all, gets the positions the editor shows.
 
+use xop_compiler::span::Checkpoints;
+
 #[cfg(test)]
 thread_local! {
     /// How many texts this thread has indexed: the tests count the work a request does.
@@ -38,19 +40,15 @@ fn utf16_units(bytes: &[u8]) -> usize {
         .sum()
 }
 
-/// Bytes between two entries of a [`LineIndex`]'s UTF-16 counts: a column far into its line
-/// costs at most this many bytes counted at each end.
-const CHECKPOINT: usize = 256;
-
 /// The start of each line of a text, for converting positions.
 #[derive(Debug, Clone)]
 pub struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
-    /// How many UTF-16 code units come before every [`CHECKPOINT`]-th byte, built the first
-    /// time a column lies far into its line: counting each column from its line's start made
-    /// many diagnostics on one long line quadratic in its length.
-    checkpoints: std::sync::OnceLock<Vec<usize>>,
+    /// How many UTF-16 code units come before every
+    /// [`CHECKPOINT`](xop_compiler::span::CHECKPOINT)-th byte, for columns far into their lines
+    /// (many diagnostics on one long line).
+    checkpoints: Checkpoints,
 }
 
 impl<'a> LineIndex<'a> {
@@ -70,7 +68,7 @@ impl<'a> LineIndex<'a> {
         LineIndex {
             text,
             starts,
-            checkpoints: std::sync::OnceLock::new(),
+            checkpoints: Checkpoints::new(utf16_units),
         }
     }
 
@@ -83,28 +81,9 @@ impl<'a> LineIndex<'a> {
         (to_u32(line), to_u32(self.units(start, offset)))
     }
 
-    /// The UTF-16 length of the text from `start` to `end` (character boundaries): counted
-    /// when they are near, else the difference of two counts from the checkpoints.
+    /// The UTF-16 length of the text from `start` to `end` (character boundaries).
     fn units(&self, start: usize, end: usize) -> usize {
-        let bytes = self.text.as_bytes();
-        if end - start <= 2 * CHECKPOINT {
-            return utf16_units(&bytes[start..end]);
-        }
-        let table = self.checkpoints.get_or_init(|| {
-            let mut table = Vec::with_capacity(bytes.len() / CHECKPOINT + 1);
-            let mut before = 0;
-            table.push(0);
-            for chunk in bytes.chunks_exact(CHECKPOINT) {
-                before += utf16_units(chunk);
-                table.push(before);
-            }
-            table
-        });
-        let before = |at: usize| {
-            let k = at / CHECKPOINT;
-            table.get(k).copied().unwrap_or(0) + utf16_units(&bytes[k * CHECKPOINT..at])
-        };
-        before(end) - before(start)
+        self.checkpoints.between(self.text.as_bytes(), start, end)
     }
 
     /// The line of byte `offset` and the offset clamped as [`LineIndex::position`] clamps it.
@@ -236,6 +215,7 @@ fn to_u32(n: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xop_compiler::span::CHECKPOINT;
 
     #[test]
     fn ascii_round_trip() {
