@@ -18,7 +18,7 @@ use xop_server::{Running, ServeOptions, serve, unheld_review_roles};
 
 use support::{
     ANA, BOB, OPS, OTHER, TempDir, bearer, compiled, hash_of, json_of, loaded, log_size,
-    module_bytes, request, setup, setup_with, source_bytes, start,
+    module_bytes, request, setup, setup_with, source_bytes, start, two_policies,
 };
 
 /// Raw bytes in, status and body out.
@@ -355,11 +355,7 @@ fn a_stalled_body_times_out_and_decides_nothing() {
 #[test]
 fn a_policy_that_shares_its_action_is_not_decided_alone() {
     let s = setup("partial", 1 << 20);
-    let two = module_bytes(
-        "allow \"ok\"\n}\n\npolicy receipt_cap for send_receipt(to: c, amount: a) {\n  \
-         deny \"too-large\" when a > 1000\n  allow \"capped\"",
-        Some(&s.secret),
-    );
+    let two = two_policies(Some(&s.secret));
     std::fs::write(s.tmp.0.join("pay.xopm"), two).unwrap();
     let srv = start(&s);
     let addr = srv.addr();

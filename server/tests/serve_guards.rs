@@ -13,13 +13,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use xop_runtime::proof::{LogConfig, ProofLog};
-use xop_server::config::token_hash;
 use xop_server::listen::MAX_HEAD;
 use xop_server::serve;
 
 use support::{
     ANA, OPS, OTHER, bearer, hash_of, json_of, loaded, log_size, module_bytes, request, setup,
-    setup_with, source_bytes, start,
+    setup_with, source_bytes, start, two_policies, unrecordable,
 };
 
 /// `POST /v1/modules[?query]` of module `bytes` as the operator `token`.
@@ -59,11 +58,7 @@ fn pay(amount: i64) -> Value {
 #[test]
 fn a_policy_that_shares_its_action_is_refused_under_the_halt_switch_too() {
     let s = setup("partial-halt", 1 << 20);
-    let two = module_bytes(
-        "allow \"ok\"\n}\n\npolicy receipt_cap for send_receipt(to: c, amount: a) {\n  \
-         deny \"too-large\" when a > 1000\n  allow \"capped\"",
-        Some(&s.secret),
-    );
+    let two = two_policies(Some(&s.secret));
     std::fs::write(s.tmp.0.join("pay.xopm"), two).unwrap();
     let srv = start(&s);
     let addr = srv.addr();
@@ -99,26 +94,7 @@ fn a_policy_that_shares_its_action_is_refused_under_the_halt_switch_too() {
 /// stays loaded, and no record names the new module.
 #[test]
 fn a_swap_or_unload_whose_record_fails_changes_nothing() {
-    let s = setup("unrecorded-swap", 1 << 20);
-    std::fs::write(
-        s.tmp.0.join("other.xopm"),
-        source_bytes(OTHER, Some(&s.secret)),
-    )
-    .unwrap();
-    // A name of 17 MiB: a `module.loaded` record naming it exceeds the log's 16 MiB frame.
-    let huge = "o".repeat(17 << 20);
-    std::fs::write(
-        s.tmp.0.join("xop.toml"),
-        format!(
-            "trust = \"trust.pub\"\n[[operators]]\nname = \"{huge}\"\ntoken_sha256 = \"{}\"\n",
-            token_hash(OPS)
-        ),
-    )
-    .unwrap();
-    drop(huge);
-    let mut opts = s.opts.clone();
-    opts.modules.push(s.tmp.0.join("other.xopm"));
-    let srv = serve(&opts).unwrap();
+    let (s, srv) = unrecordable("unrecorded-swap");
     let addr = srv.addr();
     let before = loaded(addr);
     let size = log_size(addr);

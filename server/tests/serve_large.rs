@@ -16,12 +16,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use xop_runtime::proof::verify::LogReader;
 use xop_server::app::{LARGE_BODY, large_permits};
-use xop_server::config::token_hash;
-use xop_server::serve;
 
 use support::{
     OPS, Setup, bearer, compiled, hash_of, json_of, loaded, log_size, module_bytes, request, setup,
-    setup_with, start,
+    setup_with, start, unrecordable,
 };
 
 /// A module with a policy whose cost is quadratic in its input's list (`pairs`: a nested
@@ -299,26 +297,7 @@ fn a_hot_swap_whose_module_cannot_be_kept_speaks_of_the_module() {
 /// do; never that a decision could not be proven.
 #[test]
 fn a_swap_or_unload_whose_record_fails_speaks_of_the_module() {
-    let s = setup("swap-unrecorded", 1 << 20);
-    std::fs::write(
-        s.tmp.0.join("other.xopm"),
-        support::source_bytes(support::OTHER, Some(&s.secret)),
-    )
-    .unwrap();
-    // A name of 17 MiB: a record naming it exceeds the log's 16 MiB frame.
-    let huge = "o".repeat(17 << 20);
-    std::fs::write(
-        s.tmp.0.join("xop.toml"),
-        format!(
-            "trust = \"trust.pub\"\n[[operators]]\nname = \"{huge}\"\ntoken_sha256 = \"{}\"\n",
-            token_hash(OPS)
-        ),
-    )
-    .unwrap();
-    drop(huge);
-    let mut opts = s.opts.clone();
-    opts.modules.push(s.tmp.0.join("other.xopm"));
-    let srv = serve(&opts).unwrap();
+    let (s, srv) = unrecordable("swap-unrecorded");
     let addr = srv.addr();
     let before = loaded(addr);
     let v2 = module_bytes("allow \"ok-v2\"", Some(&s.secret));

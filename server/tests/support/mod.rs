@@ -221,3 +221,40 @@ pub fn loaded(addr: SocketAddr) -> Vec<(String, String)> {
 pub fn hash_of(bytes: &[u8]) -> String {
     xop_runtime::module::hex(&xop_runtime::module::content_hash(bytes))
 }
+
+/// The test module with a second policy, `receipt_cap` (deny over 1000, else allow), guarding
+/// the action `send_receipt` that `receipt` guards; signed by `key`.
+pub fn two_policies(key: Option<&str>) -> Vec<u8> {
+    module_bytes(
+        "allow \"ok\"\n}\n\npolicy receipt_cap for send_receipt(to: c, amount: a) {\n  \
+         deny \"too-large\" when a > 1000\n  allow \"capped\"",
+        key,
+    )
+}
+
+/// A server whose module records cannot be written, started, and its files (`setup(name, …)`):
+/// its one operator ([`OPS`]) has a name of 17 MiB, so a `module.loaded` or `module.unloaded`
+/// record naming it exceeds the log's 16 MiB frame. It serves the test module (`pay`) and
+/// [`OTHER`] (`other`), in that order.
+pub fn unrecordable(name: &str) -> (Setup, Running) {
+    let s = setup(name, 1 << 20);
+    std::fs::write(
+        s.tmp.0.join("other.xopm"),
+        source_bytes(OTHER, Some(&s.secret)),
+    )
+    .unwrap();
+    let huge = "o".repeat(17 << 20);
+    std::fs::write(
+        s.tmp.0.join("xop.toml"),
+        format!(
+            "trust = \"trust.pub\"\n[[operators]]\nname = \"{huge}\"\ntoken_sha256 = \"{}\"\n",
+            token_hash(OPS)
+        ),
+    )
+    .unwrap();
+    drop(huge);
+    let mut opts = s.opts.clone();
+    opts.modules.push(s.tmp.0.join("other.xopm"));
+    let srv = serve(&opts).unwrap();
+    (s, srv)
+}
