@@ -5,9 +5,10 @@
 
 mod support;
 
-use support::{TempDir, s, text, xop};
+use support::{TempDir, acme, ana_config, fraud_eval, fraud_input, review_as_ana, s, text, xop};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::Output;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,50 +16,25 @@ use xop_runtime::engine::Runtime;
 use xop_runtime::proof::{LogConfig, ProofLog};
 use xop_runtime::review::{ReviewQueue, RuntimeLog};
 
-fn acme() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/acme")
-}
-
-/// A payment to a customer whose SIM was swapped an hour before: `review (recent-sim-swap)`.
-fn fraud_input(tmp: &TempDir) -> PathBuf {
-    tmp.write(
-        "fraud.json",
-        r#"{"now":"2026-11-25T10:00:00Z","to":{"id":"cust-42","segment":"vip",
-        "in_service_interaction":false,"messages_7d":0,"risk_score":1,"tz":"Europe/Paris",
-        "consents":[],"contacts":[],"msisdn":"+33612345678"},
-        "tx":{"id":"tx1","amount":"250.00 EUR","merchant":"ACME"},
-        "signals":{"sim_swap":{"swapped":true,"latest_swap":"2026-11-25T09:00:00Z"}}}"#,
-    )
-}
-
 /// `xop eval examples/acme --policy fraud --input INPUT --log DATA` with `extra` arguments.
-fn eval(input: &Path, data: &Path, extra: &[&str]) -> std::process::Output {
+fn eval(input: &Path, data: &Path, extra: &[&str]) -> Output {
     let acme = acme();
-    let mut args = vec![
-        "eval",
-        s(&acme),
-        "--policy",
-        "fraud",
-        "--input",
-        s(input),
-        "--log",
-        s(data),
-    ];
+    let mut args = fraud_eval(&acme, input, Some(data));
     args.extend_from_slice(extra);
     xop(&args)
 }
 
-/// xop.toml listing ana, of role fraud_desk, with the token `ana-token`.
-fn config(tmp: &TempDir) -> PathBuf {
-    let o = xop(&["token", "hash", "ana-token"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let hash = String::from_utf8(o.stdout).unwrap().trim().to_string();
-    tmp.write(
-        "xop.toml",
-        format!(
-            "[[reviewers]]\nname = \"ana\"\nroles = [\"fraud_desk\"]\ntoken_sha256 = \"{hash}\"\n"
-        ),
-    )
+/// `xop review show CASE --data DATA --format json`.
+fn show_json(case: &str, data: &Path) -> Output {
+    xop(&[
+        "review",
+        "show",
+        case,
+        "--data",
+        s(data),
+        "--format",
+        "json",
+    ])
 }
 
 #[test]
@@ -87,15 +63,7 @@ fn a_review_verdict_opens_its_case_which_review_lists_shows_and_approves() {
             && out.contains("open until "),
         "{out}"
     );
-    let o = xop(&[
-        "review",
-        "show",
-        "rv-0",
-        "--data",
-        s(&data),
-        "--format",
-        "json",
-    ]);
+    let o = show_json("rv-0", &data);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(shown["seq"], 0, "{shown}");
@@ -104,18 +72,8 @@ fn a_review_verdict_opens_its_case_which_review_lists_shows_and_approves() {
     assert!(shown.get("record_differs").is_none(), "{shown}");
 
     // Approved once: no crash warning, no fallback by recovery.
-    let config = config(&tmp);
-    let o = xop(&[
-        "review",
-        "approve",
-        "rv-0",
-        "--data",
-        s(&data),
-        "--config",
-        s(&config),
-        "--token",
-        "ana-token",
-    ]);
+    let config = ana_config(&tmp);
+    let o = review_as_ana("approve", "rv-0", &data, &config);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert_eq!(out, "rv-0 approved by ana -> allow (proof record 1)\n");
@@ -138,23 +96,14 @@ fn the_json_output_carries_the_case_and_its_deadline_as_serve_answers() {
     assert_eq!(v["case_error"], Value::Null, "{v}");
     assert_eq!(v["halted"], false, "{v}");
     // The case's deadline (opened now plus 15 minutes), as `xop review` shows it.
-    let o = xop(&[
-        "review",
-        "show",
-        "rv-0",
-        "--data",
-        s(&data),
-        "--format",
-        "json",
-    ]);
+    let o = show_json("rv-0", &data);
     let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["review"]["deadline"], shown["deadline"], "{v}\n{shown}");
     assert_eq!(v["review"]["role"], "fraud_desk", "{v}");
 
     // Without --log, nothing is durable: no case, and the human output says so.
     let acme = acme();
-    let args = ["eval", s(&acme), "--policy", "fraud", "--input", s(&input)];
-    let o = xop(&args);
+    let o = xop(&fraud_eval(&acme, &input, None));
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("  no case opened (no --log: "), "{out}");
@@ -166,14 +115,7 @@ fn the_json_output_carries_the_case_and_its_deadline_as_serve_answers() {
             r#""swapped":false,"latest_swap":"2026-10-01T09:00:00Z""#,
         ),
     );
-    let o = xop(&[
-        "eval",
-        s(&acme),
-        "--policy",
-        "fraud",
-        "--input",
-        s(&allowed),
-    ]);
+    let o = xop(&fraud_eval(&acme, &allowed, None));
     let out = text(&o);
     assert!(!out.starts_with("review") && !out.contains("case"), "{out}");
 }
@@ -231,15 +173,7 @@ fn under_the_halt_switch_the_fallback_applies_and_the_case_is_closed_with_it() {
     assert_eq!(v["verdict"], "deny", "{v}");
     assert_eq!(v["halted"], true, "{v}");
     assert_eq!(v["case"], "rv-1", "{v}");
-    let o = xop(&[
-        "review",
-        "show",
-        "rv-1",
-        "--data",
-        s(&data),
-        "--format",
-        "json",
-    ]);
+    let o = show_json("rv-1", &data);
     let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(shown["status"], "fallback", "{shown}");
     assert_eq!(shown["decided_by"], "halt", "{shown}");

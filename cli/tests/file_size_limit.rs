@@ -6,26 +6,17 @@
 
 mod support;
 
-use support::{TempDir, acme, s, text, xop};
+use support::{TempDir, acme, fraud_eval, fraud_input, s, text, xop};
 
 use std::process::{Command, Stdio};
 
 #[test]
 fn a_decision_past_the_file_size_limit_fails_as_a_failed_write() {
     let tmp = TempDir::new("ulimit-f");
-    let input = support::fraud_input(&tmp);
+    let input = fraud_input(&tmp);
     let data = tmp.0.join("data");
     let acme = acme();
-    let eval = [
-        "eval",
-        s(&acme),
-        "--policy",
-        "fraud",
-        "--input",
-        s(&input),
-        "--log",
-        s(&data),
-    ];
+    let eval = fraud_eval(&acme, &input, Some(&data));
     let o = xop(&eval);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let before = std::fs::read(data.join("log.xpl")).unwrap();
@@ -36,7 +27,7 @@ fn a_decision_past_the_file_size_limit_fails_as_a_failed_write() {
         .arg("-c")
         .arg(r#"ulimit -f 2 && exec "$0" "$@""#)
         .arg(env!("CARGO_BIN_EXE_xop"))
-        .args(eval)
+        .args(&eval)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .output()

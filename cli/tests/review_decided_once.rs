@@ -4,27 +4,12 @@
 
 mod support;
 
-use support::{TempDir, acme, ana_config, fraud_input, s, text, xop};
+use support::{TempDir, acme, ana_config, fraud_eval, fraud_input, review_as_ana, s, text, xop};
 
 use serde_json::json;
 use xop_runtime::engine::Runtime;
 use xop_runtime::proof::{LogConfig, ProofLog};
 use xop_runtime::review::{ReviewQueue, RuntimeLog};
-
-/// `xop review VERB rv-0 --data DATA --config CONFIG --token ana-token`.
-fn answer(verb: &str, data: &std::path::Path, config: &std::path::Path) -> std::process::Output {
-    xop(&[
-        "review",
-        verb,
-        "rv-0",
-        "--data",
-        s(data),
-        "--config",
-        s(config),
-        "--token",
-        "ana-token",
-    ])
-}
 
 #[test]
 fn a_rejected_case_restored_open_is_not_approved() {
@@ -32,19 +17,10 @@ fn a_rejected_case_restored_open_is_not_approved() {
     let (input, config) = (fraud_input(&tmp), ana_config(&tmp));
     let data = tmp.0.join("data");
     let acme = acme();
-    let o = xop(&[
-        "eval",
-        s(&acme),
-        "--policy",
-        "fraud",
-        "--input",
-        s(&input),
-        "--log",
-        s(&data),
-    ]);
+    let o = xop(&fraud_eval(&acme, &input, Some(&data)));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let backup = std::fs::read(data.join("reviews.log")).unwrap();
-    let o = answer("reject", &data, &config);
+    let o = review_as_ana("reject", "rv-0", &data, &config);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(text(&o), "rv-0 rejected by ana -> deny (proof record 1)\n");
     std::fs::write(data.join("reviews.log"), &backup).unwrap();
@@ -61,7 +37,7 @@ fn a_rejected_case_restored_open_is_not_approved() {
         "{out}"
     );
 
-    let o = answer("approve", &data, &config);
+    let o = review_as_ana("approve", "rv-0", &data, &config);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(

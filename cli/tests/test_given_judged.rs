@@ -45,7 +45,7 @@ struct Case {
     action: &'static str,
     signal: &'static str,
     /// The value, in XOP.
-    xop: &'static str,
+    xop: String,
     /// The same value, in an input's JSON.
     json: Value,
     /// The verdict and reason if the value were read as written.
@@ -61,35 +61,33 @@ fn cases() -> [Case; 3] {
             policy: "swap",
             action: "act_swap",
             signal: "sim_swap",
-            xop: "{ swapped: true, latest_swap: 2026-11-20T10:00:00Z }",
+            xop: "{ swapped: true, latest_swap: 2026-11-20T10:00:00Z }".into(),
             json: json!({"swapped": true, "latest_swap": "2026-11-20T10:00:00Z"}),
             as_written: ("deny", "swapped"),
         },
-        Case {
-            // Observed 3 days before the decision, beyond max_age 5m.
-            name: "stale reachability",
-            policy: "reachable",
-            action: "act_reach",
-            signal: "reach",
-            xop: "{ reachable: true, connectivity: [connected_data], \
-                  last_status_time: 2026-11-22T10:00:00Z }",
-            json: json!({"reachable": true, "connectivity": ["connected_data"],
-                         "last_status_time": "2026-11-22T10:00:00Z"}),
-            as_written: ("allow", "reachable"),
-        },
-        Case {
-            // Observed 4 minutes before the decision: fresh, read as written.
-            name: "fresh reachability",
-            policy: "reachable",
-            action: "act_reach",
-            signal: "reach",
-            xop: "{ reachable: true, connectivity: [connected_data], \
-                  last_status_time: 2026-11-25T09:56:00Z }",
-            json: json!({"reachable": true, "connectivity": ["connected_data"],
-                         "last_status_time": "2026-11-25T09:56:00Z"}),
-            as_written: ("allow", "reachable"),
-        },
+        // Observed 3 days before the decision, beyond max_age 5m.
+        reachable("stale reachability", "2026-11-22T10:00:00Z"),
+        // Observed 4 minutes before the decision: fresh, read as written.
+        reachable("fresh reachability", "2026-11-25T09:56:00Z"),
     ]
+}
+
+/// The case `name`: a device reachable by data, its status observed at `last_status_time`
+/// (read as written, it allows `reachable`).
+fn reachable(name: &'static str, last_status_time: &str) -> Case {
+    Case {
+        name,
+        policy: "reachable",
+        action: "act_reach",
+        signal: "reach",
+        xop: format!(
+            "{{ reachable: true, connectivity: [connected_data], \
+             last_status_time: {last_status_time} }}"
+        ),
+        json: json!({"reachable": true, "connectivity": ["connected_data"],
+                     "last_status_time": last_status_time}),
+        as_written: ("allow", "reachable"),
+    }
 }
 
 fn stdout(o: &Output) -> String {

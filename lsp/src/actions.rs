@@ -799,6 +799,20 @@ mod tests {
         );
         let contact = "module shop.contact\nuse shop.customer.{Customer, send_offer}\n\
             policy contact for send_offer(to: c, channel: ch) {\n  allow \"ok\"\n}\n";
+        // `C0005_headline_qualifies_alike_purposes`: crm and shop each declare a `purpose
+        // marketing`; leads imports shop's under an alias.
+        let crm = (
+            "crm.xop",
+            include_str!("../../tests/ui/C0005_headline_qualifies_alike_purposes/crm.xop"),
+        );
+        let shop = (
+            "shop.xop",
+            include_str!("../../tests/ui/C0005_headline_qualifies_alike_purposes/shop.xop"),
+        );
+        let leads = (
+            "leads.xop",
+            include_str!("../../tests/ui/C0005_headline_qualifies_alike_purposes/leads.xop"),
+        );
         let cases: [(&str, &[(&str, &str)]); 5] = [
             (
                 "contact.xop",
@@ -824,46 +838,8 @@ mod tests {
                     ),
                 ],
             ),
-            (
-                "shop.xop",
-                &[
-                    (
-                        "crm.xop",
-                        include_str!(
-                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/crm.xop"
-                        ),
-                    ),
-                    (
-                        "shop.xop",
-                        include_str!(
-                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/shop.xop"
-                        ),
-                    ),
-                ],
-            ),
-            (
-                "leads.xop",
-                &[
-                    (
-                        "crm.xop",
-                        include_str!(
-                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/crm.xop"
-                        ),
-                    ),
-                    (
-                        "shop.xop",
-                        include_str!(
-                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/shop.xop"
-                        ),
-                    ),
-                    (
-                        "leads.xop",
-                        include_str!(
-                            "../../tests/ui/C0005_headline_qualifies_alike_purposes/leads.xop"
-                        ),
-                    ),
-                ],
-            ),
+            ("shop.xop", &[crm, shop]),
+            ("leads.xop", &[crm, shop, leads]),
         ];
         for (path, files) in cases {
             let (_st, snap) = snapshot(files);

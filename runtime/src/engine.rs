@@ -2440,59 +2440,56 @@ mod tests {
         ))
     }
 
-    /// `p(n: Int)`: deny from 10 on, review at 5, allow otherwise.
-    fn module_bytes() -> Vec<u8> {
-        let program = Program {
-            policies: vec![Policy {
-                name: "p".into(),
-                qualified: "acme.p".into(),
-                action: "acme.act".into(),
-                params: vec![Param {
-                    name: "n".into(),
-                    ty: Type::Int,
-                }],
-                now_slot: None,
-                slots: 1,
-                rules: vec![
-                    rule(1, Verdict::Deny, "big", cmp(CmpOp::Ge, 10)),
-                    rule(2, Verdict::Review, "five", cmp(CmpOp::Eq, 5)),
-                    rule(3, Verdict::Allow, "ok", None),
-                ],
+    /// The policy `acme.{name}(n: Int)` of `rules`, guarding `action`.
+    fn int_policy(name: &str, action: &str, rules: Vec<Rule>) -> Policy {
+        Policy {
+            name: name.into(),
+            qualified: format!("acme.{name}"),
+            action: action.into(),
+            params: vec![Param {
+                name: "n".into(),
+                ty: Type::Int,
             }],
-            ..Program::default()
-        };
+            now_slot: None,
+            slots: 1,
+            rules,
+        }
+    }
+
+    /// The module of `program`, its one source `acme.xop` with the text `source` (which tells
+    /// modules of the same policies apart), unsigned.
+    fn module_of(program: Program, source: &[u8]) -> Vec<u8> {
         Module {
             program,
-            source_hash: hash_sources([("acme.xop", &b"module acme"[..])]),
+            source_hash: hash_sources([("acme.xop", source)]),
             sources: vec!["acme.xop".into()],
         }
         .to_bytes(None)
     }
 
-    /// A module of one policy `name` (action `acme.act`, allowing all), told apart from
-    /// others of the same policy by `tag` (its source hash).
-    fn one_policy_bytes(name: &str, tag: &str) -> Vec<u8> {
+    /// `p(n: Int)`: deny from 10 on, review at 5, allow otherwise.
+    fn module_bytes() -> Vec<u8> {
+        let rules = vec![
+            rule(1, Verdict::Deny, "big", cmp(CmpOp::Ge, 10)),
+            rule(2, Verdict::Review, "five", cmp(CmpOp::Eq, 5)),
+            rule(3, Verdict::Allow, "ok", None),
+        ];
         let program = Program {
-            policies: vec![Policy {
-                name: name.into(),
-                qualified: format!("acme.{name}"),
-                action: format!("acme.{name}_act"),
-                params: vec![Param {
-                    name: "n".into(),
-                    ty: Type::Int,
-                }],
-                now_slot: None,
-                slots: 1,
-                rules: vec![rule(1, Verdict::Allow, "ok", None)],
-            }],
+            policies: vec![int_policy("p", "acme.act", rules)],
             ..Program::default()
         };
-        Module {
-            program,
-            source_hash: hash_sources([("acme.xop", tag.as_bytes())]),
-            sources: vec!["acme.xop".into()],
-        }
-        .to_bytes(None)
+        module_of(program, b"module acme")
+    }
+
+    /// A module of one policy `name` (action `acme.{name}_act`, allowing all), told apart from
+    /// others of the same policy by `tag` (its source hash).
+    fn one_policy_bytes(name: &str, tag: &str) -> Vec<u8> {
+        let rules = vec![rule(1, Verdict::Allow, "ok", None)];
+        let program = Program {
+            policies: vec![int_policy(name, &format!("acme.{name}_act"), rules)],
+            ..Program::default()
+        };
+        module_of(program, tag.as_bytes())
     }
 
     /// Whether the log folder keeps the module `bytes`.
@@ -2570,37 +2567,19 @@ mod tests {
     /// `module_bytes`' policy `p` (allowing below 10) and a policy `q` denying everything,
     /// both guarding `acme.act`: `p`'s verdict alone is not the action's.
     fn shared_action_bytes() -> Vec<u8> {
-        let policy = |name: &str, rules: Vec<Rule>| Policy {
-            name: name.into(),
-            qualified: format!("acme.{name}"),
-            action: "acme.act".into(),
-            params: vec![Param {
-                name: "n".into(),
-                ty: Type::Int,
-            }],
-            now_slot: None,
-            slots: 1,
-            rules,
-        };
+        let p = vec![
+            rule(1, Verdict::Deny, "big", cmp(CmpOp::Ge, 10)),
+            rule(3, Verdict::Allow, "ok", None),
+        ];
+        let q = vec![rule(4, Verdict::Deny, "strict", None)];
         let program = Program {
             policies: vec![
-                policy(
-                    "p",
-                    vec![
-                        rule(1, Verdict::Deny, "big", cmp(CmpOp::Ge, 10)),
-                        rule(3, Verdict::Allow, "ok", None),
-                    ],
-                ),
-                policy("q", vec![rule(4, Verdict::Deny, "strict", None)]),
+                int_policy("p", "acme.act", p),
+                int_policy("q", "acme.act", q),
             ],
             ..Program::default()
         };
-        Module {
-            program,
-            source_hash: hash_sources([("acme.xop", &b"module acme, shared"[..])]),
-            sources: vec!["acme.xop".into()],
-        }
-        .to_bytes(None)
+        module_of(program, b"module acme, shared")
     }
 
     /// With `whole_action`, a policy that shares its action is refused by the call that
@@ -2758,12 +2737,7 @@ mod tests {
             r.id = r.id.replace("acme.p", "acme.q");
         }
         program.policies.push(q);
-        Module {
-            program,
-            source_hash: hash_sources([("acme.xop", &b"module acme, twice"[..])]),
-            sources: vec!["acme.xop".into()],
-        }
-        .to_bytes(None)
+        module_of(program, b"module acme, twice")
     }
 
     /// Connectors that carry out every action (counting them) and read no signal.
@@ -3298,12 +3272,7 @@ mod tests {
             r.id = r.id.replace("acme.p", "acme.p2");
         }
         program.policies.push(p2);
-        let two_actions = Module {
-            program,
-            source_hash: hash_sources([("acme.xop", &b"module acme, two actions"[..])]),
-            sources: vec!["acme.xop".into()],
-        }
-        .to_bytes(None);
+        let two_actions = module_of(program, b"module acme, two actions");
         rt.load_bytes("acme", &two_actions, None).unwrap();
         let open = || {
             let q =
@@ -3503,12 +3472,7 @@ mod tests {
                 review.within_ms = FALLING_BACK_WITHIN_MS;
             }
         }
-        Module {
-            program,
-            source_hash: hash_sources([("acme.xop", fallback.keyword().as_bytes())]),
-            sources: vec!["acme.xop".into()],
-        }
-        .to_bytes(None)
+        module_of(program, fallback.keyword().as_bytes())
     }
 
     /// A case closed with an `allow` fallback at its deadline is carried out as an approved

@@ -23,24 +23,24 @@ fn int(n: i64) -> Expr {
     Expr::Const(Value::Int(n))
 }
 
-/// `count(list, v => body)`, the element in slot 9.
-fn count_where(list: Expr, body: Expr) -> Expr {
+/// `quantifier(list, v => body)`, the element in slot 9.
+fn quantify(quantifier: Quantifier, list: Expr, body: Expr) -> Expr {
     Expr::Quantify {
-        quantifier: Quantifier::Count,
+        quantifier,
         list: b(list),
         slot: 9,
         body: Some(b(body)),
     }
 }
 
+/// `count(list, v => body)`, the element in slot 9.
+fn count_where(list: Expr, body: Expr) -> Expr {
+    quantify(Quantifier::Count, list, body)
+}
+
 /// `any(list, v => body)`, the element in slot 9.
 fn any(list: Expr, body: Expr) -> Expr {
-    Expr::Quantify {
-        quantifier: Quantifier::Any,
-        list: b(list),
-        slot: 9,
-        body: Some(b(body)),
-    }
+    quantify(Quantifier::Any, list, body)
 }
 
 fn concat(x: Expr, y: Expr) -> Expr {
@@ -349,6 +349,15 @@ fn check_ids(bound: &Bound, input: &Input, set: bool) {
     assert_eq!(next, strings.len(), "strings no word holds");
 }
 
+/// The JIT's decision of policy 0 on the `bound` input, at time 0, reading `signals`.
+fn jit_decision(module: &JitModule, bound: &Bound, signals: &FixedSignals) -> Decision {
+    let mut out = module.output(0);
+    module
+        .run_with_signals(bound, 0, signals, &mut out)
+        .expect("runs");
+    module.decision(bound, &out)
+}
+
 /// Decides `input` on the interpreter and on the JIT from values and from JSON (read by
 /// `reader` three times: scanned, then replaying the shape it learned, then with that shape
 /// compiled, where the plan allows), checks the ids of both layouts, and gives the
@@ -379,12 +388,8 @@ fn decide_all_ways(
         reader
             .bind_json_into(module, &json, &mut laid)
             .expect("the JIT's reader binds");
-        let mut out = module.output(0);
-        module
-            .run_with_signals(&laid, 0, &signals, &mut out)
-            .expect("runs");
         assert_eq!(
-            module.decision(&laid, &out),
+            jit_decision(module, &laid, &signals),
             by_interp,
             "from JSON (read {read}): the JIT disagrees with the interpreter"
         );
@@ -486,12 +491,8 @@ fn reused_buffers_keep_the_ids_across_inputs() {
                 check_ids(&buf, one, set);
                 assert!(buf.same_layout(&fresh), "input {i} ({n} tags), bind {k}");
                 let signals = one.signals();
-                let mut out = module.output(0);
-                module
-                    .run_with_signals(&buf, 0, &signals, &mut out)
-                    .expect("runs");
                 assert_eq!(
-                    module.decision(&buf, &out),
+                    jit_decision(&module, &buf, &signals),
                     interp::decide(&p, 0, &args, 0, &signals),
                     "input {i} ({n} tags), bind {k}"
                 );

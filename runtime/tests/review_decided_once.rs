@@ -4,72 +4,34 @@
 //! holding two outcomes of one decision is named by the queue's check (`xop log verify`) and
 //! by replay's cross-check.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::json;
 use xop_runtime::engine::{ReviewCase, ReviewSink, Runtime};
-use xop_runtime::ir::Verdict;
-use xop_runtime::proof::record::{Body, ReviewTerms};
+use xop_runtime::proof::record::Body;
 use xop_runtime::proof::replay::CrossCheck;
 use xop_runtime::proof::verify::LogReader;
-use xop_runtime::proof::{LogConfig, ProofLog};
-use xop_runtime::review::{
-    FILE, ReviewError, ReviewQueue, Reviewer, RuntimeLog, Status, check_cases,
-};
+use xop_runtime::review::{FILE, ReviewError, ReviewQueue, Status, check_cases};
+
+use support::{ana, close_runtime, open_review, review_request};
 
 fn open(dir: &Path) -> (Arc<Runtime>, ReviewQueue) {
-    let rt = Arc::new(Runtime::with_log(
-        ProofLog::open(dir, LogConfig::default()).unwrap(),
-    ));
-    let queue = ReviewQueue::open(dir, Box::new(RuntimeLog(Arc::downgrade(&rt)))).unwrap();
-    (rt, queue)
+    let (rt, queue) = open_review(dir);
+    (rt, queue.unwrap())
 }
 
 fn close(rt: Arc<Runtime>, queue: ReviewQueue) {
     queue.shutdown();
     drop(queue);
-    let Ok(rt) = Arc::try_unwrap(rt) else {
-        panic!("the runtime is still shared");
-    };
-    rt.close().unwrap();
+    close_runtime(rt);
 }
 
 /// Proves a request for review (as `POST /v1/reviews` does) and returns the case it is for.
 fn request(rt: &Runtime) -> ReviewCase {
-    let seq = rt
-        .log()
-        .unwrap()
-        .append_event(
-            "review.requested",
-            json!({"module": "m", "policy": "pay.freeze", "action": "pay.freeze",
-                "reasons": ["large"], "role": "fraud_desk", "within_ms": 600_000,
-                "fallback": "deny"}),
-        )
-        .unwrap();
-    ReviewCase {
-        seq: Some(seq),
-        module: "m".into(),
-        policy: "pay.freeze".into(),
-        action: "pay.freeze".into(),
-        reasons: vec!["large".into()],
-        terms: ReviewTerms {
-            role: "fraud_desk".into(),
-            within_ms: 600_000,
-            fallback: Verdict::Deny,
-            deadline: String::new(),
-            also: Vec::new(),
-        },
-        evidence: Vec::new(),
-        at_ms: 0,
-    }
-}
-
-fn ana() -> Reviewer {
-    Reviewer {
-        name: "ana".into(),
-        roles: vec!["fraud_desk".into()],
-    }
+    review_request(rt.log().unwrap(), 600_000)
 }
 
 /// Replay's cross-check over every record of the log in `dir`: the records it names.

@@ -1,28 +1,11 @@
 //! The review queue over a proof log that lost records (restored from an older copy): it
 //! refuses to start rather than let new decisions reuse the numbers of cases it remembers.
 
-use std::sync::Arc;
+mod support;
 
-use xop_runtime::engine::{ReviewCase, Runtime};
-use xop_runtime::ir::Verdict;
-use xop_runtime::proof::record::ReviewTerms;
-use xop_runtime::proof::{LogConfig, ProofLog};
-use xop_runtime::review::{ReviewError, ReviewQueue, Reviewer, RuntimeLog};
+use xop_runtime::review::ReviewError;
 
-fn open(dir: &std::path::Path) -> (Arc<Runtime>, Result<ReviewQueue, ReviewError>) {
-    let rt = Arc::new(Runtime::with_log(
-        ProofLog::open(dir, LogConfig::default()).unwrap(),
-    ));
-    let queue = ReviewQueue::open(dir, Box::new(RuntimeLog(Arc::downgrade(&rt))));
-    (rt, queue)
-}
-
-fn close(rt: Arc<Runtime>) {
-    let Ok(rt) = Arc::try_unwrap(rt) else {
-        panic!("the runtime is still shared");
-    };
-    rt.close().unwrap();
-}
+use support::{ana, close_runtime as close, open_review as open, review_request};
 
 #[test]
 fn a_queue_whose_cases_the_log_lost_refuses_to_start() {
@@ -38,36 +21,9 @@ fn a_queue_whose_cases_the_log_lost_refuses_to_start() {
     let backup = std::fs::read(dir.path().join("log.xpl")).unwrap();
     // The request a case is opened for (as `POST /v1/reviews` proves it): the queue checks an
     // answer against it.
-    let seq = log
-        .append_event(
-            "review.requested",
-            serde_json::json!({"module": "m", "policy": "pay.freeze", "action": "pay.freeze",
-                "reasons": ["large"], "role": "fraud_desk", "within_ms": 60_000,
-                "fallback": "deny"}),
-        )
-        .unwrap();
-    let case = ReviewCase {
-        seq: Some(seq),
-        module: "m".into(),
-        policy: "pay.freeze".into(),
-        action: "pay.freeze".into(),
-        reasons: vec!["large".into()],
-        terms: ReviewTerms {
-            role: "fraud_desk".into(),
-            within_ms: 60_000,
-            fallback: Verdict::Deny,
-            deadline: String::new(),
-            also: Vec::new(),
-        },
-        evidence: Vec::new(),
-        at_ms: 0,
-    };
+    let case = review_request(log, 60_000);
     let id = xop_runtime::engine::ReviewSink::open_case(&queue, &case).unwrap();
-    let ana = Reviewer {
-        name: "ana".into(),
-        roles: vec!["fraud_desk".into()],
-    };
-    queue.approve(&id, &ana, None).unwrap();
+    queue.approve(&id, &ana(), None).unwrap();
     queue.shutdown();
     drop(queue);
     close(rt);

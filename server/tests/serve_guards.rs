@@ -11,45 +11,28 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use xop_runtime::proof::{LogConfig, ProofLog};
 use xop_server::listen::MAX_HEAD;
 use xop_server::serve;
 
 use support::{
-    ANA, OPS, OTHER, bearer, hash_of, json_of, loaded, log_size, module_bytes, request, setup,
-    setup_with, source_bytes, start, two_policies, unrecordable,
+    ANA, OPS, OTHER, bearer, decide, error_message, hash_of, healthz, json_of, load, loaded,
+    log_size, module_bytes, request, setup, setup_with, source_bytes, start, two_policies, unload,
+    unrecordable,
 };
 
-/// `POST /v1/modules[?query]` of module `bytes` as the operator `token`.
-fn load(addr: SocketAddr, query: &str, token: &str, bytes: &[u8]) -> (u16, Value) {
-    let auth = bearer(token);
-    let (st, b) = request(
-        addr,
-        "POST",
-        &format!("/v1/modules{query}"),
-        &[
-            ("Authorization", auth.as_str()),
-            ("Content-Type", "application/octet-stream"),
-        ],
-        bytes,
-    );
-    (st, json_of(&b))
-}
-
-fn decide(addr: SocketAddr, policy: &str, input: &Value) -> (u16, Value) {
-    let (st, b) = request(
-        addr,
-        "POST",
-        &format!("/v1/decide/{policy}"),
-        &[("Content-Type", "application/json")],
-        input.to_string().as_bytes(),
-    );
-    (st, json_of(&b))
-}
-
-fn pay(amount: i64) -> Value {
+/// The input of a payment of `amount` (the test module's `receipt`), as a body.
+fn pay(amount: i64) -> Vec<u8> {
     json!({"to": {"id": "c-1", "vip": false}, "amount": amount})
+        .to_string()
+        .into_bytes()
+}
+
+/// `POST /v1/halt` as the operator `token`: status and body.
+fn halt(addr: SocketAddr, token: &str) -> (u16, String) {
+    let auth = bearer(token);
+    request(addr, "POST", "/v1/halt", &[("Authorization", &auth)], b"")
 }
 
 /// Under the halt switch decisions are made on the blocking pool: a policy that shares its
@@ -62,23 +45,11 @@ fn a_policy_that_shares_its_action_is_refused_under_the_halt_switch_too() {
     std::fs::write(s.tmp.0.join("pay.xopm"), two).unwrap();
     let srv = start(&s);
     let addr = srv.addr();
-    let auth = bearer(OPS);
-    let (st, b) = request(
-        addr,
-        "POST",
-        "/v1/halt",
-        &[("Authorization", auth.as_str())],
-        b"",
-    );
+    let (st, b) = halt(addr, OPS);
     assert_eq!(st, 200, "{b}");
     let size = log_size(addr);
     let (st, o) = decide(addr, "receipt", &pay(5000));
-    assert_eq!(
-        (st, o["error"].as_str()),
-        (409, Some("partial_policy")),
-        "{o}"
-    );
-    let message = o["message"].as_str().unwrap();
+    let message = error_message(st, &o, 409, "partial_policy");
     assert!(
         message.contains("one of 2 policies guarding `t.pay.send_receipt` (receipt, receipt_cap)")
             && message.contains("POST /v1/actions/t.pay.send_receipt/decide"),
@@ -106,29 +77,14 @@ fn a_swap_or_unload_whose_record_fails_changes_nothing() {
     assert_eq!((st, o["reasons"].clone()), (200, json!(["ok"])), "{o}");
     assert_eq!(o["module"], before[0].1, "{o}");
     assert_ne!(before[0].1, hash_of(&v2));
-    let auth = bearer(OPS);
-    let (st, b) = request(
-        addr,
-        "DELETE",
-        "/v1/modules/other",
-        &[("Authorization", auth.as_str())],
-        b"",
-    );
-    assert_eq!(
-        (st, json_of(&b)["error"].as_str()),
-        (503, Some("not_proven")),
-        "{b}"
-    );
+    let (st, o) = unload(addr, "other", OPS);
+    assert_eq!((st, o["error"].as_str()), (503, Some("not_proven")), "{o}");
     assert_eq!(loaded(addr), before, "still loaded");
-    assert_eq!(decide(addr, "pinger", &json!({"n": 1})).0, 200);
+    assert_eq!(decide(addr, "pinger", br#"{"n":1}"#).0, 200);
     // Only the decisions were recorded, and the node still acknowledges.
     assert_eq!(log_size(addr), size + 2);
-    let (st, b) = request(addr, "GET", "/healthz", &[], b"");
-    assert_eq!(
-        (st, json_of(&b)["status"].as_str()),
-        (200, Some("ok")),
-        "{b}"
-    );
+    let (st, o) = healthz(addr);
+    assert_eq!((st, o["status"].as_str()), (200, Some("ok")), "{o}");
     srv.stop().unwrap();
 }
 
@@ -219,6 +175,21 @@ fn the_head_size_limit_is_exact() {
     srv.stop().unwrap();
 }
 
+/// Loads `bytes` as the operator under `query`, which names no slot a module file could have:
+/// the message of the answer, which must be 400 `code` saying `why` and that nothing was
+/// loaded.
+#[track_caller]
+fn refused_name(addr: SocketAddr, query: &str, bytes: &[u8], code: &str, why: &str) -> String {
+    let (st, o) = load(addr, query, OPS, bytes);
+    assert_eq!((st, o["error"].as_str()), (400, Some(code)), "{query}: {o}");
+    let message = o["message"].as_str().unwrap();
+    assert!(
+        message.contains(why) && message.ends_with("nothing was loaded"),
+        "{message}"
+    );
+    message.to_string()
+}
+
 /// Slot names over HTTP are those a module file could have (start-up names a module after its
 /// file): an empty one (`?name=`, `?name`) is 400 `bad_query`, one with a control character, a
 /// `/`, `.` or `..`, or longer than 250 bytes is 400 `module_name`; nothing is loaded. A name
@@ -232,18 +203,8 @@ fn slot_names_are_those_of_module_files() {
     let other = source_bytes(OTHER, Some(&s.secret));
     let v2 = module_bytes("allow \"ok-v2\"", Some(&s.secret));
     for query in ["?name=", "?name", "?name=&"] {
-        let (st, o) = load(addr, query, OPS, &v2);
-        assert_eq!(
-            (st, o["error"].as_str()),
-            (400, Some("bad_query")),
-            "{query}: {o}"
-        );
-        let message = o["message"].as_str().unwrap();
-        assert!(
-            message.contains("the query parameter `name` is empty")
-                && message.ends_with("nothing was loaded"),
-            "{message}"
-        );
+        let why = "the query parameter `name` is empty";
+        refused_name(addr, query, &v2, "bad_query", why);
     }
     let long = "a".repeat(251);
     for (query, why) in [
@@ -260,17 +221,7 @@ fn slot_names_are_those_of_module_files() {
             "is 251 bytes long, more than 250",
         ),
     ] {
-        let (st, o) = load(addr, query, OPS, &other);
-        assert_eq!(
-            (st, o["error"].as_str()),
-            (400, Some("module_name")),
-            "{query}: {o}"
-        );
-        let message = o["message"].as_str().unwrap();
-        assert!(
-            message.contains(why) && message.ends_with("nothing was loaded"),
-            "{message}"
-        );
+        let message = refused_name(addr, query, &other, "module_name", why);
         assert!(!message.chars().any(char::is_control), "{message:?}");
     }
     assert_eq!(loaded(addr), before, "nothing loaded");
@@ -343,13 +294,7 @@ fn the_halt_refuses_every_approval_and_says_why() {
     );
     assert_eq!(st, 201, "{b}");
     let id = json_of(&b)["id"].as_str().unwrap().to_string();
-    let (st, b) = request(
-        addr,
-        "POST",
-        "/v1/halt",
-        &[("Authorization", ops.as_str())],
-        b"",
-    );
+    let (st, b) = halt(addr, OPS);
     assert_eq!(st, 200, "{b}");
     let ana = bearer(ANA);
     let (st, b) = request(
@@ -360,8 +305,7 @@ fn the_halt_refuses_every_approval_and_says_why() {
         b"",
     );
     let o = json_of(&b);
-    assert_eq!((st, o["error"].as_str()), (409, Some("halted")), "{o}");
-    let message = o["message"].as_str().unwrap();
+    let message = error_message(st, &o, 409, "halted");
     assert!(
         message.contains("no review case can be approved until it is lifted")
             && !message.contains("guards a high-risk action"),
@@ -378,16 +322,9 @@ fn no_checkpoint_before_the_first_record() {
     let srv = start(&s);
     let (st, b) = request(srv.addr(), "GET", "/v1/log/checkpoint", &[], b"");
     let o = json_of(&b);
-    assert_eq!(
-        (st, o["error"].as_str()),
-        (404, Some("no_checkpoint")),
-        "{o}"
-    );
+    let message = error_message(st, &o, 404, "no_checkpoint");
     assert!(
-        o["message"]
-            .as_str()
-            .unwrap()
-            .contains("one is signed within a second of the first record"),
+        message.contains("one is signed within a second of the first record"),
         "{o}"
     );
     srv.stop().unwrap();

@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use xop_runtime::proof::verify::LogReader;
+use xop_server::Running;
 use xop_server::app::{LARGE_BODY, large_permits};
 
 use support::{
-    OPS, Setup, bearer, compiled, hash_of, json_of, loaded, log_size, module_bytes, request, setup,
-    setup_with, start, unrecordable,
+    OPS, Setup, compiled, decide, error_message, hash_of, healthz, load, loaded, log_size,
+    module_bytes, request, setup, setup_with, start, unload, unrecordable,
 };
 
 /// A module with a policy whose cost is quadratic in its input's list (`pairs`: a nested
@@ -57,8 +58,8 @@ const LONG: usize = 100_000;
 const WIDE: usize = 20_000;
 
 /// A server of [`QUADRATIC`] (signed as `setup` trusts) with `timeout_ms` and a body limit
-/// that takes [`LONG`]'s body.
-fn quadratic_server(name: &str, timeout_ms: u64) -> Setup {
+/// that takes [`LONG`]'s body: its files, and the server started.
+fn quadratic_server(name: &str, timeout_ms: u64) -> (Setup, Running) {
     let mut s = setup_with(name, 4 << 20, &format!("timeout_ms = {timeout_ms}\n"));
     std::fs::write(
         s.tmp.0.join("q.xopm"),
@@ -66,7 +67,8 @@ fn quadratic_server(name: &str, timeout_ms: u64) -> Setup {
     )
     .unwrap();
     s.opts.modules = vec![s.tmp.0.join("q.xopm")];
-    s
+    let srv = start(&s);
+    (s, srv)
 }
 
 /// A decision's input: a customer whose list holds `0..n`.
@@ -82,14 +84,8 @@ fn body(n: usize) -> Vec<u8> {
 /// `POST /v1/decide/{policy}` of `body`: status, answer, and how long it took.
 fn timed_decide(addr: SocketAddr, policy: &str, body: &[u8]) -> (u16, Value, Duration) {
     let t = Instant::now();
-    let (st, b) = request(
-        addr,
-        "POST",
-        &format!("/v1/decide/{policy}"),
-        &[("Content-Type", "application/json")],
-        body,
-    );
-    (st, json_of(&b), t.elapsed())
+    let (st, o) = decide(addr, policy, body);
+    (st, o, t.elapsed())
 }
 
 /// `GET /healthz`: status and how long it took.
@@ -99,33 +95,25 @@ fn timed_health(addr: SocketAddr) -> (u16, Duration) {
     (st, t.elapsed())
 }
 
-/// `timeout_ms` bounds a large decision's time: it is answered 503 `timeout` (abandoned) at
-/// its deadline while its computation would take far longer; `/healthz` and a small decision
-/// are answered meanwhile; a large one that finds every permit taken waits under its own
-/// deadline (503 `timeout`, abandoned); and none of the abandoned decisions is recorded,
-/// also once their computation has ended.
-#[test]
-fn the_timeout_bounds_a_large_decision() {
-    let s = quadratic_server("large-timeout", 1000);
-    let srv = start(&s);
-    let addr = srv.addr();
-    let wide = body(WIDE);
-    assert!(wide.len() > LARGE_BODY);
-    // Decided on the blocking pool, and recorded.
-    let size = log_size(addr);
-    let (st, o, _) = timed_decide(addr, "first", &wide);
-    assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")), "{o}");
-    assert_eq!(log_size(addr), size + 1);
-
-    let long = body(LONG);
-    let runs: Vec<_> = (0..large_permits())
+/// `n` decisions of `pairs` on `body`, each on a thread of its own: what
+/// [`timed_decide`] gives.
+fn spawn_pairs(
+    addr: SocketAddr,
+    n: usize,
+    body: &[u8],
+) -> Vec<thread::JoinHandle<(u16, Value, Duration)>> {
+    (0..n)
         .map(|_| {
-            let long = long.clone();
-            thread::spawn(move || timed_decide(addr, "pairs", &long))
+            let body = body.to_vec();
+            thread::spawn(move || timed_decide(addr, "pairs", &body))
         })
-        .collect();
-    // Let them take every permit (they compute for seconds more).
-    thread::sleep(Duration::from_secs(1));
+        .collect()
+}
+
+/// `/healthz` and a small decision (of `first`) are each answered within a second (while
+/// large ones compute: they hold no async worker).
+#[track_caller]
+fn small_requests_answer_quickly(addr: SocketAddr) {
     let (st, took) = timed_health(addr);
     assert!(
         st == 200 && took < Duration::from_secs(1),
@@ -136,17 +124,39 @@ fn the_timeout_bounds_a_large_decision() {
         st == 200 && took < Duration::from_secs(1),
         "a small decision: {st} after {took:?}: {o}"
     );
+}
+
+/// `timeout_ms` bounds a large decision's time: it is answered 503 `timeout` (abandoned) at
+/// its deadline while its computation would take far longer; `/healthz` and a small decision
+/// are answered meanwhile; a large one that finds every permit taken waits under its own
+/// deadline (503 `timeout`, abandoned); and none of the abandoned decisions is recorded,
+/// also once their computation has ended.
+#[test]
+fn the_timeout_bounds_a_large_decision() {
+    let (s, srv) = quadratic_server("large-timeout", 1000);
+    let addr = srv.addr();
+    let wide = body(WIDE);
+    assert!(wide.len() > LARGE_BODY);
+    // Decided on the blocking pool, and recorded.
+    let size = log_size(addr);
+    let (st, o, _) = timed_decide(addr, "first", &wide);
+    assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")), "{o}");
+    assert_eq!(log_size(addr), size + 1);
+
+    let runs = spawn_pairs(addr, large_permits(), &body(LONG));
+    // Let them take every permit (they compute for seconds more).
+    thread::sleep(Duration::from_secs(1));
+    small_requests_answer_quickly(addr);
     // Large and quick, but no permit is free before its deadline.
     let (st, o, took) = timed_decide(addr, "first", &wide);
-    assert_eq!((st, o["error"].as_str()), (503, Some("timeout")), "{o}");
+    let message = error_message(st, &o, 503, "timeout");
     assert!(
-        o["message"].as_str().unwrap().contains("was abandoned") && took < Duration::from_secs(3),
+        message.contains("was abandoned") && took < Duration::from_secs(3),
         "{took:?}: {o}"
     );
     for run in runs {
         let (st, o, took) = run.join().unwrap();
-        assert_eq!((st, o["error"].as_str()), (503, Some("timeout")), "{o}");
-        let message = o["message"].as_str().unwrap();
+        let message = error_message(st, &o, 503, "timeout");
         assert!(
             message.starts_with("the decision took longer than 1000 ms")
                 && message.contains("was abandoned before it was recorded"),
@@ -185,28 +195,12 @@ fn the_timeout_bounds_a_large_decision() {
 /// decision answer within a second meanwhile, and both large ones are decided and recorded.
 #[test]
 fn healthz_answers_while_two_large_decisions_run() {
-    let s = quadratic_server("large-healthz", 600_000);
-    let srv = start(&s);
+    let (_s, srv) = quadratic_server("large-healthz", 600_000);
     let addr = srv.addr();
     let size = log_size(addr);
-    let long = body(LONG);
-    let runs: Vec<_> = (0..2)
-        .map(|_| {
-            let long = long.clone();
-            thread::spawn(move || timed_decide(addr, "pairs", &long))
-        })
-        .collect();
+    let runs = spawn_pairs(addr, 2, &body(LONG));
     thread::sleep(Duration::from_millis(500));
-    let (st, took) = timed_health(addr);
-    assert!(
-        st == 200 && took < Duration::from_secs(1),
-        "/healthz: {st} after {took:?}"
-    );
-    let (st, o, took) = timed_decide(addr, "first", b"{\"to\":{\"id\":\"a\",\"xs\":[1]}}");
-    assert!(
-        st == 200 && took < Duration::from_secs(1),
-        "a small decision: {st} after {took:?}: {o}"
-    );
+    small_requests_answer_quickly(addr);
     for run in runs {
         let (st, o, took) = run.join().unwrap();
         assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")), "{o}");
@@ -215,34 +209,6 @@ fn healthz_answers_while_two_large_decisions_run() {
     }
     assert_eq!(log_size(addr), size + 3);
     srv.stop().unwrap();
-}
-
-/// `POST /v1/modules[?query]` of module `bytes` as the operator `token`.
-fn load(addr: SocketAddr, query: &str, token: &str, bytes: &[u8]) -> (u16, Value) {
-    let auth = bearer(token);
-    let (st, b) = request(
-        addr,
-        "POST",
-        &format!("/v1/modules{query}"),
-        &[
-            ("Authorization", auth.as_str()),
-            ("Content-Type", "application/octet-stream"),
-        ],
-        bytes,
-    );
-    (st, json_of(&b))
-}
-
-/// A pay decision (the test module's `receipt`).
-fn pay(addr: SocketAddr) -> (u16, Value) {
-    let (st, b) = request(
-        addr,
-        "POST",
-        "/v1/decide/receipt",
-        &[("Content-Type", "application/json")],
-        br#"{"to": {"id": "c-1", "vip": false}, "amount": 5}"#,
-    );
-    (st, json_of(&b))
 }
 
 /// A hot swap whose module copy cannot be kept for replay (here `DATA/modules` is a file:
@@ -261,8 +227,7 @@ fn a_hot_swap_whose_module_cannot_be_kept_speaks_of_the_module() {
     let size = log_size(addr);
     let v2 = module_bytes("allow \"ok-v2\"", Some(&s.secret));
     let (st, o) = load(addr, "?name=pay", OPS, &v2);
-    assert_eq!((st, o["error"].as_str()), (503, Some("not_proven")), "{o}");
-    let message = o["message"].as_str().unwrap();
+    let message = error_message(st, &o, 503, "not_proven");
     assert!(
         message.starts_with(&format!(
             "the module was not loaded (no decision was made), so nothing changed: module \
@@ -276,18 +241,19 @@ fn a_hot_swap_whose_module_cannot_be_kept_speaks_of_the_module() {
         "{message}"
     );
     assert_eq!(loaded(addr), before);
-    let (st, o) = pay(addr);
+    // A pay decision (the test module's `receipt`).
+    let (st, o) = decide(
+        addr,
+        "receipt",
+        br#"{"to": {"id": "c-1", "vip": false}, "amount": 5}"#,
+    );
     assert_eq!(
         (st, o["module"].as_str()),
         (200, Some(before[0].1.as_str())),
         "{o}"
     );
-    let (st, b) = request(addr, "GET", "/healthz", &[], b"");
-    assert_eq!(
-        (st, json_of(&b)["status"].as_str()),
-        (200, Some("ok")),
-        "{b}"
-    );
+    let (st, o) = healthz(addr);
+    assert_eq!((st, o["status"].as_str()), (200, Some("ok")), "{o}");
     assert_eq!(log_size(addr), size + 1, "only the decision was recorded");
     srv.stop().unwrap();
 }
@@ -302,8 +268,7 @@ fn a_swap_or_unload_whose_record_fails_speaks_of_the_module() {
     let before = loaded(addr);
     let v2 = module_bytes("allow \"ok-v2\"", Some(&s.secret));
     let (st, o) = load(addr, "?name=pay", OPS, &v2);
-    assert_eq!((st, o["error"].as_str()), (503, Some("not_proven")), "{o}");
-    let message = o["message"].as_str().unwrap();
+    let message = error_message(st, &o, 503, "not_proven");
     assert!(
         message.starts_with(&format!(
             "the module was not loaded (no decision was made), so nothing changed: module \
@@ -314,17 +279,8 @@ fn a_swap_or_unload_whose_record_fails_speaks_of_the_module() {
             && !message.contains("decision could not be proven"),
         "{message}"
     );
-    let auth = bearer(OPS);
-    let (st, b) = request(
-        addr,
-        "DELETE",
-        "/v1/modules/other",
-        &[("Authorization", auth.as_str())],
-        b"",
-    );
-    let o = json_of(&b);
-    assert_eq!((st, o["error"].as_str()), (503, Some("not_proven")), "{o}");
-    let message = o["message"].as_str().unwrap();
+    let (st, o) = unload(addr, "other", OPS);
+    let message = error_message(st, &o, 503, "not_proven");
     assert!(
         message.starts_with(&format!(
             "the module was not unloaded (no decision was made), so nothing changed: module \

@@ -152,3 +152,29 @@ pub fn ana_config(tmp: &TempDir) -> PathBuf {
         ),
     )
 }
+
+/// The arguments of `xop eval ACME --policy fraud --input INPUT`, with `--log DATA` when
+/// `data` is given (`acme` is [`acme`]'s folder).
+pub fn fraud_eval<'a>(acme: &'a Path, input: &'a Path, data: Option<&'a Path>) -> Vec<&'a str> {
+    let mut args = vec!["eval", s(acme), "--policy", "fraud", "--input", s(input)];
+    if let Some(data) = data {
+        args.extend(["--log", s(data)]);
+    }
+    args
+}
+
+/// `xop review VERB CASE --data DATA --config CONFIG --token ana-token`: ana (of
+/// [`ana_config`]) answers the case.
+pub fn review_as_ana(verb: &str, case: &str, data: &Path, config: &Path) -> Output {
+    xop(&[
+        "review",
+        verb,
+        case,
+        "--data",
+        s(data),
+        "--config",
+        s(config),
+        "--token",
+        "ana-token",
+    ])
+}

@@ -170,6 +170,63 @@ pub fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
+/// `POST /v1/modules[?query]` of module `bytes` as the operator `token`: status and answer.
+pub fn load(addr: SocketAddr, query: &str, token: &str, bytes: &[u8]) -> (u16, Value) {
+    let auth = bearer(token);
+    let (st, b) = request(
+        addr,
+        "POST",
+        &format!("/v1/modules{query}"),
+        &[
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/octet-stream"),
+        ],
+        bytes,
+    );
+    (st, json_of(&b))
+}
+
+/// `DELETE /v1/modules/{name}` as the operator `token`: status and answer.
+pub fn unload(addr: SocketAddr, name: &str, token: &str) -> (u16, Value) {
+    let auth = bearer(token);
+    let (st, b) = request(
+        addr,
+        "DELETE",
+        &format!("/v1/modules/{name}"),
+        &[("Authorization", auth.as_str())],
+        b"",
+    );
+    (st, json_of(&b))
+}
+
+/// `POST /v1/decide/{policy}` of the JSON `body`: status and answer.
+pub fn decide(addr: SocketAddr, policy: &str, body: &[u8]) -> (u16, Value) {
+    let (st, b) = request(
+        addr,
+        "POST",
+        &format!("/v1/decide/{policy}"),
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    (st, json_of(&b))
+}
+
+/// `GET /healthz`: status and answer.
+pub fn healthz(addr: SocketAddr) -> (u16, Value) {
+    let (st, b) = request(addr, "GET", "/healthz", &[], b"");
+    (st, json_of(&b))
+}
+
+/// The message of the error answer `o`; the test fails unless the answer is the error `code`
+/// with the status `status`.
+#[track_caller]
+pub fn error_message<'a>(st: u16, o: &'a Value, status: u16, code: &str) -> &'a str {
+    assert_eq!((st, o["error"].as_str()), (status, Some(code)), "{o}");
+    o["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message in {o}"))
+}
+
 /// The server of `setup`, started.
 pub fn start(setup: &Setup) -> Running {
     serve(&setup.opts).unwrap()
@@ -177,8 +234,7 @@ pub fn start(setup: &Setup) -> Running {
 
 /// `/healthz`' count of records.
 pub fn log_size(addr: SocketAddr) -> u64 {
-    let (_, b) = request(addr, "GET", "/healthz", &[], b"");
-    json_of(&b)["log_records"].as_u64().unwrap()
+    healthz(addr).1["log_records"].as_u64().unwrap()
 }
 
 /// The `Authorization` header's value for `token`.
@@ -203,8 +259,7 @@ policy pinger for ping(n: n) {
 
 /// The name and module hash of each loaded module, as `/healthz` gives them.
 pub fn loaded(addr: SocketAddr) -> Vec<(String, String)> {
-    let (_, b) = request(addr, "GET", "/healthz", &[], b"");
-    json_of(&b)["modules"]
+    healthz(addr).1["modules"]
         .as_array()
         .unwrap()
         .iter()
