@@ -22,6 +22,19 @@ pub const MAX_RENDERED: usize = 100;
 /// characters is shown cut to [`AROUND`] characters either side of each place the report
 /// points at, with `…` where it is cut; the header keeps the true line and column.
 pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, color: bool) -> String {
+    render(diags, source, color, false)
+}
+
+/// [`human`]; with `padded`, each [`Window`] is given to ariadne after an empty line for every
+/// line of the text above it, so that ariadne numbers its lines by itself, as [`human`] did
+/// before [`true_margins`]: that costs every line above the window, for every report, and is
+/// kept only as the reference the tests compare [`human`] with.
+fn render(
+    diags: &[Diagnostic],
+    source: &dyn Fn(&str) -> Option<String>,
+    color: bool,
+    padded: bool,
+) -> String {
     let picked = shown(diags);
     // Every file's text once, and one cache of them for all reports: ariadne indexes a
     // source's lines when it is built.
@@ -104,7 +117,11 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
             }
         }
         for (file, window) in &mut windows {
-            let text = std::mem::take(&mut window.text);
+            let mut text = std::mem::take(&mut window.text);
+            if padded {
+                text.insert_str(0, &"\n".repeat(window.above));
+                window.padding = window.above;
+            }
             cache
                 .0
                 .insert(Name::window(file), ariadne::Source::from(text));
@@ -117,6 +134,12 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
             Some(w) => w.offset(r.start)..w.offset(r.end),
             None => r,
         };
+        // The spans ariadne is given of each windowed file, in order: they size its margin.
+        let spans: Vec<(&str, std::ops::Range<usize>)> = labels
+            .iter()
+            .filter(|(file, _, _)| windows.contains_key(file))
+            .map(|(file, r, _)| (*file, at(file, r.clone())))
+            .collect();
         let mut report = Report::build(kind, (id(&d.file), at(&d.file, main)))
             .with_config(
                 Config::default()
@@ -145,7 +168,24 @@ pub fn human(diags: &[Diagnostic], source: &dyn Fn(&str) -> Option<String>, colo
         if windows.is_empty() {
             out.push_str(&one);
         } else {
-            out.push_str(&true_headers(&one, &windows));
+            // The last line number the report's margin holds once the windows' lines are
+            // numbered as in their texts.
+            let last = windows
+                .iter()
+                // A window given after its padding is numbered by ariadne itself.
+                .filter(|(_, w)| w.padding == 0)
+                .filter_map(|(file, w)| {
+                    let src = cache.0.get(&Name::window(file))?;
+                    let mine: Vec<_> = spans
+                        .iter()
+                        .filter(|(f, _)| f == file)
+                        .map(|(_, r)| r.clone())
+                        .collect();
+                    Some(margin_end(src, &mine) + w.above)
+                })
+                .max()
+                .unwrap_or(0);
+            out.push_str(&true_margins(&one, &windows, last));
         }
     }
     if diags.len() > picked.len() {
@@ -196,10 +236,16 @@ pub const AROUND: usize = 200;
 /// with every long one ([`LONG_LINE`]) cut to [`AROUND`] characters either side of each place
 /// the report points at on it (and a `…` for each cut), so that a report on a line of a
 /// megabyte prints a few hundred characters of it, not the megabyte (once per report). The
-/// lines before the first are left empty, so that ariadne numbers lines as in the whole text.
+/// copy starts at the first line shown, so that it costs the lines shown, not those above them:
+/// ariadne numbers its lines from 1, and [`true_margins`] renumbers them as in the whole text.
 #[derive(Debug)]
 struct Window {
     text: String,
+    /// How many lines of the text are above the copy's first (its 0-based line index).
+    above: usize,
+    /// How many empty lines the copy was given ariadne after ([`render`]'s `padded`); the
+    /// pieces' offsets in the copy are counted after them.
+    padding: usize,
     /// The pieces of the text kept in the copy, in order; every place pointed at is in one.
     pieces: Vec<Piece>,
     /// The line and column (1-based, the column in characters) of the place the header of
@@ -242,7 +288,7 @@ impl Window {
         if !(first..=last).any(long) {
             return None;
         }
-        let mut copy = "\n".repeat(first);
+        let mut copy = String::new();
         let mut pieces = Vec::new();
         for i in first..=last {
             let (s, ce, e) = (start(i), content_end(i), end(i));
@@ -312,6 +358,8 @@ impl Window {
         let head = (line + 1, lines.chars(text, start(line), head) + 1);
         Some(Window {
             text: copy,
+            above: first,
+            padding: 0,
             pieces,
             head,
         })
@@ -320,9 +368,11 @@ impl Window {
     /// Where byte `offset` of the text is in the copy.
     fn offset(&self, offset: usize) -> usize {
         let i = self.pieces.partition_point(|p| p.from <= offset).max(1) - 1;
-        self.pieces
-            .get(i)
-            .map_or(0, |p| p.to + offset.saturating_sub(p.from).min(p.len))
+        self.padding
+            + self
+                .pieces
+                .get(i)
+                .map_or(0, |p| p.to + offset.saturating_sub(p.from).min(p.len))
     }
 }
 
@@ -335,32 +385,189 @@ fn floor(text: &str, offset: usize) -> usize {
     offset
 }
 
-/// A report's output with each header (`╭─[ file:line:column ]`) of a windowed file naming
-/// the true line and column ([`Window::head`]): ariadne counts them in the copy it is given.
-fn true_headers(report: &str, windows: &HashMap<&str, Window>) -> String {
-    let mut out = String::with_capacity(report.len());
-    for line in report.split_inclusive('\n') {
-        out.push_str(&true_header(line, windows).unwrap_or_else(|| line.to_string()));
+/// A report's output as ariadne would print it had it been given each windowed file's whole
+/// text (but for the lines shown of it): ariadne numbers a [`Window`]'s lines from its first, and
+/// counts the columns of the headers in the copy. `last` is the greatest line number the margin
+/// must hold (ariadne's `line_range.end`, see [`margin_end`], in the whole text). Every line from
+/// the first header on starts with the margin, which ariadne sizes to the digits of the greatest
+/// line number it holds: each header of a windowed file names its true line and column
+/// ([`Window::head`]), each margin is widened to the digits of `last`, and each line number in a
+/// windowed file's block is moved by the lines above its window. A line that does not start
+/// with a margin of the width ariadne gave (the lines of a message, before the first header)
+/// is left as it is.
+fn true_margins(report: &str, windows: &HashMap<&str, Window>, last: usize) -> String {
+    let lines: Vec<&str> = report.split_inclusive('\n').collect();
+    let Some(first) = lines.iter().position(|l| header(l).is_some()) else {
+        return report.to_string();
+    };
+    // ariadne's width: the header is indented by the width and two spaces.
+    let given = leading(lines[first]).1.saturating_sub(2);
+    let width = given.max(digits(last));
+    let mut out = String::with_capacity(report.len() + lines.len() * (width - given));
+    out.extend(lines[..first].iter().copied());
+    // The lines above the window of the block being printed (0 outside windowed files).
+    let mut above = 0;
+    for line in &lines[first..] {
+        if let Some(name) = header(line) {
+            let window = windows
+                .iter()
+                .find(|(file, _)| Name::whole(**file).to_string() == name)
+                .map(|(_, w)| w);
+            above = window.map_or(0, |w| w.above - w.padding);
+            let line = window
+                .and_then(|w| true_header(line, &name, w.head))
+                .unwrap_or_else(|| line.to_string());
+            out.push_str(&widen(&line, given, width, 0, ' ').unwrap_or(line));
+        } else {
+            out.push_str(
+                &widen(line, given, width, above, ' ')
+                    .or_else(|| widen(line, given, width, 0, '─'))
+                    .unwrap_or_else(|| line.to_string()),
+            );
+        }
     }
     out
 }
 
-/// [`true_headers`] of one line of output; `None` if it is no header of a windowed file.
-fn true_header(line: &str, windows: &HashMap<&str, Window>) -> Option<String> {
+/// How many digits ariadne gives line number `n` in its margin.
+fn digits(n: usize) -> usize {
+    n.to_string().len()
+}
+
+/// Where in `line` its margin's leading run ends (past colour sequences and `fill`
+/// characters), and how many `fill` characters the run holds.
+fn leading_of(line: &str, fill: char) -> (usize, usize) {
+    let (mut at, mut count) = (0, 0);
+    loop {
+        let rest = &line[at..];
+        if rest.starts_with('\x1b') {
+            at += rest.find('m').map_or(rest.len(), |m| m + 1);
+        } else if rest.starts_with(fill) {
+            at += fill.len_utf8();
+            count += 1;
+        } else {
+            return (at, count);
+        }
+    }
+}
+
+/// [`leading_of`] spaces.
+fn leading(line: &str) -> (usize, usize) {
+    leading_of(line, ' ')
+}
+
+/// `line` with its margin widened from `given` to `width`, and its line number (if any)
+/// moved by `shift`; `None` if `line` does not start with a margin of width `given` drawn with
+/// `fill` (a space, or the `─` of a report's last line). ariadne draws a margin as `given + 2`
+/// fill characters before a `╭`, `├`, `│`, `┆` or (`─`) `╯`, or as one space, the number
+/// right-aligned in `given` and ` │`; colour sequences may lie among them. The characters added
+/// go where ariadne puts them: right before the number or the margin's character, after any
+/// colour sequence, but before the colour sequence of a header's `╭` (its spaces are uncoloured).
+fn widen(line: &str, given: usize, width: usize, shift: usize, fill: char) -> Option<String> {
+    let (end, count) = leading_of(line, fill);
+    let rest = &line[end..];
+    let number = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    if number > 0 && fill == ' ' {
+        if count + number != given + 1 || !rest[number..].starts_with(" │") {
+            return None;
+        }
+        let moved = rest[..number]
+            .parse::<usize>()
+            .ok()?
+            .saturating_add(shift)
+            .to_string();
+        // The spaces after the run's last colour sequence take the difference.
+        let keep = line[..end].trim_end_matches(' ');
+        let stretch = end - keep.len();
+        let spaces = (stretch + width + number).checked_sub(given + moved.len())?;
+        return Some(format!(
+            "{keep}{}{moved}{}",
+            " ".repeat(spaces),
+            &rest[number..]
+        ));
+    }
+    let next = rest.chars().next()?;
+    let margin = match fill {
+        ' ' => matches!(next, '╭' | '├' | '│' | '┆'),
+        _ => next == '╯',
+    };
+    if !margin || count != given + 2 {
+        return None;
+    }
+    // Right after the run's last fill character.
+    let at = line[..end].rfind(fill).map_or(end, |i| i + fill.len_utf8());
+    Some(format!(
+        "{}{}{}",
+        &line[..at],
+        fill.to_string().repeat(width - given),
+        &line[at..]
+    ))
+}
+
+/// The name in `line` if it is a header (`╭─[ name:line:column ]` or `├─[ … ]`).
+fn header(line: &str) -> Option<String> {
     let plain = strip_ansi(line);
-    let plain = plain.trim_start();
     let reference = plain
+        .trim_start()
         .strip_prefix("╭─[ ")
-        .or_else(|| plain.strip_prefix("├─[ "))?
+        .or_else(|| plain.trim_start().strip_prefix("├─[ "))?
         .trim_end()
-        .strip_suffix(" ]")?;
+        .strip_suffix(" ]")?
+        .to_string();
     let mut parts = reference.rsplitn(3, ':');
     let (_, _, name) = (parts.next()?, parts.next()?, parts.next()?);
-    let (line_no, column) = windows
-        .iter()
-        .find(|(file, _)| Name::whole(**file).to_string() == name)?
-        .1
-        .head;
+    Some(name.to_string())
+}
+
+/// The greatest line number (1-based) the margin of a report holds for a source, as ariadne
+/// counts it to size the margin: `spans` are the byte ranges of the report's labels on the
+/// source. ariadne takes the greatest `line_range.end` of the blocks it makes of them: the line
+/// holding the last character of a block's span, or its start if the block's labels are all
+/// empty at one place. That is the same line for the span of all the labels at once: a block
+/// of empty labels after the last character of the others is never a block of its own (it is
+/// on a line no higher than the last label's before it, ariadne's test for a new block).
+fn margin_end(src: &ariadne::Source<String>, spans: &[std::ops::Range<usize>]) -> usize {
+    // The character offset of a byte offset of the source, as ariadne converts it (a label's
+    // end from its last byte's line, one byte further).
+    let char_at = |byte: usize, past: bool| {
+        let (line, _, col) = src.get_byte_line(byte)?;
+        let text = src.get_line_text(line).unwrap_or("");
+        let col = floor(text, if past { col + 1 } else { col });
+        Some(line.offset() + text[..col].chars().count())
+    };
+    let mut all: Option<std::ops::Range<usize>> = None;
+    for r in spans {
+        let Some(start) = char_at(r.start, false) else {
+            continue;
+        };
+        let end = match r.start < r.end {
+            true => match char_at(r.end - 1, true) {
+                Some(end) => end,
+                None => continue,
+            },
+            false => start,
+        };
+        all = Some(match all {
+            Some(a) => a.start.min(start)..a.end.max(end),
+            None => start..end,
+        });
+    }
+    all.map_or(0, |span| src.get_line_range(&span).end)
+}
+
+/// Header `line` of file `name`'s block naming line and column `head` (ariadne counts them in
+/// the [`Window`] it is given); `None` if it is no header.
+fn true_header(line: &str, name: &str, head: (usize, usize)) -> Option<String> {
+    let plain = strip_ansi(line);
+    let reference = plain
+        .trim_start()
+        .strip_prefix("╭─[ ")
+        .or_else(|| plain.trim_start().strip_prefix("├─[ "))?
+        .trim_end()
+        .strip_suffix(" ]")?;
+    let (line_no, column) = head;
     let old = format!(" {reference} ");
     let at = line.rfind(&old)?;
     Some(format!(
@@ -1236,6 +1443,124 @@ mod window_tests {
                 "{plain}"
             );
         }
+    }
+
+    /// The copy of a window far down a text starts at the window's first line: it costs the
+    /// lines shown, not the lines above them (a report on a long line at the end of a file of
+    /// millions of lines once copied and indexed an empty line for each, per report).
+    #[test]
+    fn a_window_holds_only_the_lines_it_shows() {
+        let long = "x".repeat(3 * LONG_LINE);
+        let text = format!(
+            "{}fn f(): Int = {long} + nosuch\n{long} end\n",
+            "// c\n".repeat(50_000)
+        );
+        let lines = super::Lines::new(&text);
+        let (at, end) = (text.find("nosuch").unwrap(), text.find(" end").unwrap());
+        let window = super::Window::new(&text, &lines, &[at, end], at).expect("a long line");
+        assert_eq!(window.above, 50_000);
+        assert_eq!(window.text.lines().count(), 2, "{:?}", &window.text[..80]);
+        assert!(
+            window.text.len() < 8 * AROUND,
+            "{} bytes",
+            window.text.len()
+        );
+        let file = std::sync::Arc::from("t.xop");
+        let d = Diagnostic::error("E0205", &file, Span::new(at, end), "m").with_label("here");
+        let out = human(std::slice::from_ref(&d), &|_| Some(text.clone()), false);
+        let p = position(&text, at);
+        assert_eq!((p.line, p.column), (50_001, 3 * LONG_LINE + 18));
+        assert_eq!(
+            headers(&out),
+            vec![format!("t.xop:{}:{}", p.line, p.column)]
+        );
+        assert!(out.contains("\n 50001 │ ╭─▶ …"), "{out}");
+        assert!(out.contains("\n 50002 │ ├─▶ …"), "{out}");
+        assert!(out.contains("\n───────╯"), "{out}");
+    }
+
+    /// Reports on windows whose lines are numbered across a power of ten, with labels of
+    /// several lines, empty labels at a line's start, secondary labels above and below and in
+    /// other files (windowed or not, with more lines or fewer), notes, helps and messages of
+    /// several lines, in both colourings: the output is the one ariadne gives when it numbers
+    /// the lines itself (each window given after an empty line for each line above it).
+    #[test]
+    fn windows_are_numbered_as_ariadne_numbers_the_whole_text() {
+        let long = "y".repeat(LONG_LINE + 5);
+        let file = |n: usize, long_at: &[usize]| {
+            let mut text = String::from("module m\n");
+            for i in 2..=n {
+                match long_at.contains(&i) {
+                    true => text.push_str(&format!("fn f{i}(): Int = {long} + n{i}\n")),
+                    false => text.push_str(&format!("// c{i}\n")),
+                }
+            }
+            text
+        };
+        let mut cases = 0;
+        for n in [3, 9, 10, 11, 12, 99, 100, 101, 1000, 1001] {
+            let (a, b) = (std::sync::Arc::from("a.xop"), std::sync::Arc::from("b.xop"));
+            let ta = file(n + 1, &[n - 1, n, n + 1]);
+            let tb = file(120, &[5, 100]);
+            let name = |t: &str, i: usize| {
+                let at = t.find(&format!(" n{i}\n")).unwrap() + 1;
+                Span::new(at, at + format!("n{i}").len())
+            };
+            let start = |t: &str, i: usize| {
+                let at = t.find(&format!("fn f{i}(")).unwrap();
+                Span::new(at, at)
+            };
+            let (at, below) = (name(&ta, n), name(&ta, n + 1));
+            let diags = vec![
+                Diagnostic::error("E0205", &a, at, "one").with_label("here"),
+                Diagnostic::error(
+                    "E0205",
+                    &a,
+                    Span::new(name(&ta, n - 1).start(), below.end()),
+                    "two\nlines",
+                )
+                .with_label("from\nhere")
+                .with_note("a note\nof two lines")
+                .with_help("a help"),
+                Diagnostic::error("E0205", &a, start(&ta, n), "empty").with_label("at the start"),
+                Diagnostic::error(
+                    "E0205",
+                    &a,
+                    Span::new(at.start(), start(&ta, n + 1).start()),
+                    "to the break",
+                )
+                .with_label("ends with its line"),
+                Diagnostic::error("E0205", &a, at, "below")
+                    .with_secondary(&a, below, "below")
+                    .with_secondary(&a, start(&ta, n + 1), "empty below"),
+                Diagnostic::error("E0205", &a, at, "empty after").with_secondary(
+                    &a,
+                    start(&ta, n + 1),
+                    "at the next line's start",
+                ),
+                Diagnostic::error("E0205", &a, below, "above").with_secondary(&a, at, "above"),
+                Diagnostic::error("E0205", &a, at, "far")
+                    .with_secondary(&b, name(&tb, 100), "windowed")
+                    .with_secondary(&b, name(&tb, 5), "windowed above")
+                    .with_secondary(&b, Span::new(0, 6), "whole"),
+                Diagnostic::error("E0205", &b, Span::new(0, 6), "whole first").with_secondary(
+                    &a,
+                    at,
+                    "then a window",
+                ),
+                Diagnostic::warning("W0201", &a, Span::new(0, 6), "plain").with_label("no window"),
+            ];
+            let source = |f: &str| Some(if f == "a.xop" { ta.clone() } else { tb.clone() });
+            for color in [false, true] {
+                for d in &diags {
+                    let one = std::slice::from_ref(d);
+                    let want = super::render(one, &source, color, true);
+                    assert_eq!(human(one, &source, color), want, "line {n}, color {color}");
+                    cases += 1;
+                }
+            }
+        }
+        assert_eq!(cases, 10 * 2 * 10);
     }
 
     /// A line of exactly [`LONG_LINE`] characters is shown whole, as every line was; one more
