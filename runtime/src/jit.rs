@@ -468,108 +468,105 @@ struct Texts {
     /// Where each text ends in `buf` (text `k` is `buf[ends[k - 1]..ends[k]]`).
     ends: Vec<usize>,
     /// The texts by content, so that a repeated result is found without scanning the earlier
-    /// ones: an open-addressing table (linear probing, at most half full, a power of two
-    /// long) of `(generation, k)`. A slot of another generation than `generation` is empty,
-    /// so emptying the table between runs is one increment, and the steady state allocates
-    /// nothing: the table keeps its size across runs.
-    index: Vec<(u32, usize)>,
-    /// The current generation (never 0, which marks a slot never used).
-    generation: u32,
+    /// ones: a `hashbrown` [`HashTable`](hashbrown::HashTable) of their `k`s, given the hash and
+    /// the comparison (with the text in `buf`) at each call, as [`StrIndex`] is. Emptied at a
+    /// run's first text with its capacity kept ([`Texts::forget`]), so the steady state
+    /// allocates nothing.
+    index: hashbrown::HashTable<usize>,
+    /// std's SipHash with random keys (drawn at the first text filed), as [`StrIndex`]'s: the
+    /// texts are made of the input's strings, whose sender could otherwise pick texts that
+    /// collide and make the table a list again.
+    hasher: Option<std::hash::RandomState>,
 }
 
+/// Up to how many slots [`Texts::forget`] keeps the index's table whatever the last run filed
+/// in it. A larger table with more than [`TEXTS_SLACK`] times as many slots as the last run
+/// filed texts is dropped rather than emptied: emptying writes a byte per slot, so one run that
+/// computed 100,000 texts would otherwise make every later run on the output that computes one
+/// write 128 KiB.
+const TEXTS_KEEP: usize = 1024;
+
+/// See [`TEXTS_KEEP`].
+const TEXTS_SLACK: usize = 16;
+
 impl Texts {
-    #[inline]
+    /// Empties the area for the next run: two stores, whatever the last run computed. The
+    /// index still files the last run's texts; the run's first text empties it
+    /// ([`Self::forget`]), so that a run that computes no text (most runs) does not touch it.
+    // Always inlined (into `run`, through `HostCtx::new`): a call here, even one taken only
+    // after runs that computed texts, made `run` save five registers on every run.
+    #[inline(always)]
     fn clear(&mut self) {
-        // Nothing computed since the last clear (most runs): the index holds no slot of this
-        // generation, so it need not move on.
-        if self.ends.is_empty() && self.buf.is_empty() {
-            return;
-        }
         self.buf.clear();
         self.ends.clear();
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.wrapped();
+    }
+
+    /// Empties the index of the last run's texts (at this run's first), keeping its table;
+    /// a table of more than [`TEXTS_KEEP`] slots, over [`TEXTS_SLACK`] times as many as the
+    /// last run filed texts, is dropped instead.
+    fn forget(&mut self) {
+        let cap = self.index.capacity();
+        if cap > TEXTS_KEEP && cap / TEXTS_SLACK > self.index.len() {
+            self.index = hashbrown::HashTable::new();
+        } else {
+            self.index.clear();
         }
-    }
-
-    /// The generation wrapped around: old slots could look current; empty them for real (once
-    /// every 2^32 runs that computed a text).
-    #[cold]
-    fn wrapped(&mut self) {
-        self.index.fill((0, 0));
-        self.generation = 1;
-    }
-
-    /// The hash the index files a text under.
-    fn hash(s: &str) -> usize {
-        use std::hash::BuildHasher;
-        rustc_hash::FxBuildHasher.hash_one(s) as usize
     }
 
     /// The text `buf[start..]`, just written: if an earlier text of this run is equal, drops
     /// it and gives that text's `k` (`Ok`); else keeps it as the next text and gives its `k`
     /// (`Err`). Allocates only when the index or the lists must grow.
     fn find_or_add(&mut self, start: usize) -> Result<usize, usize> {
-        let h = Self::hash(&self.buf[start..]);
-        let mut free = None;
-        if !self.index.is_empty() {
-            let mask = self.index.len() - 1;
-            let mut i = h & mask;
-            // Terminates: the table is at most half full, so a free slot is always reached.
-            loop {
-                let (g, k) = self.index[i];
-                if g != self.generation {
-                    free = Some(i);
-                    break;
-                }
-                if self
-                    .span(k)
-                    .is_some_and(|(a, b)| self.buf[a..b] == self.buf[start..])
-                {
-                    self.buf.truncate(start);
-                    return Ok(k);
-                }
-                i = (i + 1) & mask;
-            }
+        if self.ends.is_empty() {
+            self.forget();
         }
-        self.ends.push(self.buf.len());
-        let k = self.ends.len() - 1;
-        match free {
-            Some(i) if 2 * self.ends.len() <= self.index.len() => {
-                self.index[i] = (self.generation, k);
+        let Texts {
+            buf,
+            ends,
+            index,
+            hasher,
+        } = self;
+        let h = hasher.get_or_insert_with(std::hash::RandomState::new);
+        let s = buf.get(start..).unwrap_or("");
+        let hash = std::hash::BuildHasher::hash_one(&*h, s);
+        let entry = index.entry(
+            hash,
+            |&k| text_in(buf, ends, k) == Some(s),
+            |&k| std::hash::BuildHasher::hash_one(&*h, text_in(buf, ends, k).unwrap_or("")),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => {
+                let k = *e.get();
+                buf.truncate(start);
+                Ok(k)
             }
-            _ => self.grow(),
-        }
-        Err(k)
-    }
-
-    /// Doubles the index (at least 16 slots) and files every text of this run again.
-    fn grow(&mut self) {
-        let n = (2 * self.index.len()).max(16).max(4 * self.ends.len());
-        let n = n.next_power_of_two();
-        self.index.clear();
-        self.index.resize(n, (0, 0));
-        if self.generation == 0 {
-            self.generation = 1;
-        }
-        let mask = n - 1;
-        for k in 0..self.ends.len() {
-            let Some((a, b)) = self.span(k) else { continue };
-            let mut i = Self::hash(&self.buf[a..b]) & mask;
-            while self.index[i].0 == self.generation {
-                i = (i + 1) & mask;
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                ends.push(buf.len());
+                let k = ends.len() - 1;
+                e.insert(k);
+                Err(k)
             }
-            self.index[i] = (self.generation, k);
         }
     }
 
     /// Where computed text `k` is in `buf`.
     fn span(&self, k: usize) -> Option<(usize, usize)> {
-        let end = *self.ends.get(k)?;
-        let start = if k == 0 { 0 } else { self.ends[k - 1] };
-        Some((start, end))
+        span_in(&self.ends, k)
     }
+}
+
+/// Where text `k` is in a [`Texts`]'s `buf`, given its `ends`.
+fn span_in(ends: &[usize], k: usize) -> Option<(usize, usize)> {
+    let end = *ends.get(k)?;
+    let start = if k == 0 { 0 } else { ends[k - 1] };
+    Some((start, end))
+}
+
+/// Text `k` of a [`Texts`], given its `buf` and `ends` (for the index's closures, which cannot
+/// borrow the whole of it).
+fn text_in<'a>(buf: &'a str, ends: &[usize], k: usize) -> Option<&'a str> {
+    let (a, b) = span_in(ends, k)?;
+    buf.get(a..b)
 }
 
 /// Up to how many strings that are no constant a binder finds a string among them by comparing
@@ -1645,7 +1642,7 @@ impl JitModule {
                 )));
             }
         }
-        let input = match self.bind_decision(decision, args) {
+        let (input, args) = match self.bind_decision_checked(decision, args) {
             Ok(b) => b,
             Err(d) => return Some(Err(d)),
         };
@@ -1656,13 +1653,24 @@ impl JitModule {
                 .run_decision_with_signals(&input, now_ms, s, &mut out)
                 .ok()?,
         }
-        Some(Ok(self.candidates(&input, &out, args, now_ms)))
+        // The arguments as binding checked them: no second check.
+        Some(Ok(self.ranked_candidates(&input, &out, &args, now_ms)))
     }
 
     /// Checks `args` against decision `decision`'s parameters (the interpreter's check and
     /// messages) and lays them out for [`Self::run_decision`]. Bad input fails closed: the
     /// error is the deny decision to return.
     pub fn bind_decision(&self, decision: usize, args: &[Value]) -> Result<Bound, Decision> {
+        self.bind_decision_checked(decision, args).map(|(b, _)| b)
+    }
+
+    /// [`Self::bind_decision`], also giving the arguments as checked: sets canonical, as they
+    /// were laid out (borrowed when `args` already were).
+    fn bind_decision_checked<'a>(
+        &self,
+        decision: usize,
+        args: &'a [Value],
+    ) -> Result<(Bound, std::borrow::Cow<'a, [Value]>), Decision> {
         let Some(def) = self.program.decisions.get(decision) else {
             return Err(failed(
                 RUNTIME_ERROR,
@@ -1704,7 +1712,7 @@ impl JitModule {
         flat.lists();
         b.unknown = flat.unknown.iter().map(|s| s.to_string()).collect();
         b.index = flat.index;
-        Ok(b)
+        Ok((b, args))
     }
 
     /// An output buffer for decision `decision` (empty if it is not compiled).
@@ -1804,8 +1812,30 @@ impl JitModule {
 
     /// The ranked candidates in `out`, as [`crate::interp::rank`] gives them. The candidates'
     /// argument values, which only explanations show, are evaluated from `args` (the values
-    /// `input` was bound from) by the interpreter; everything else is the compiled code's.
+    /// `input` was bound from, as given to [`Self::bind_decision`]) by the interpreter;
+    /// everything else is the compiled code's.
     pub fn candidates(
+        &self,
+        input: &Bound,
+        out: &DecisionOutput,
+        args: &[Value],
+        now_ms: i64,
+    ) -> Vec<Candidate> {
+        let Some(def) = self.program.decisions.get(out.decision) else {
+            return Vec::new();
+        };
+        // The arguments as the code was run on them: sets canonical (as `bind_decision` laid
+        // them out), so the candidates' arguments are those the interpreter computes. The
+        // caller has only the values it bound (`bind_decision` gives no others), so they are
+        // checked again here; `decide_decision` passes those its binding checked.
+        let args = interp::check_decision_args(&self.program, def, args)
+            .unwrap_or(std::borrow::Cow::Borrowed(args));
+        self.ranked_candidates(input, out, &args, now_ms)
+    }
+
+    /// [`Self::candidates`], `args` being the checked arguments (sets canonical), as
+    /// [`Self::bind_decision_checked`] gives them.
+    fn ranked_candidates(
         &self,
         input: &Bound,
         out: &DecisionOutput,
@@ -1821,10 +1851,6 @@ impl JitModule {
         if out.module != self.id || out.words.len() != c.out_words {
             return Vec::new();
         }
-        // The arguments as the code was run on them: sets canonical (as `bind_decision` laid
-        // them out), so the candidates' arguments are those the interpreter computes.
-        let args = interp::check_decision_args(&self.program, def, args)
-            .unwrap_or(std::borrow::Cow::Borrowed(args));
         let mut frame = vec![Value::Absent; def.slots as usize];
         for (cell, a) in frame.iter_mut().zip(args.iter()) {
             *cell = a.clone();
@@ -7171,6 +7197,44 @@ mod tests {
         assert_eq!(lines_seen[1], [6, 2, 1, 5, 4, 3]);
     }
 
+    /// A decision's candidates on a set argument given out of order and with repeats, through
+    /// `decide_decision` and through the public steps (`bind_decision`, `run_decision`,
+    /// `candidates` given the values as bound): their arguments hold the canonical set, as the
+    /// interpreter's do.
+    #[test]
+    fn candidates_arguments_are_canonical_on_both_paths() {
+        use crate::ir::{DecisionDef, Proposal};
+        let ints = |xs: &[i64]| Value::List(xs.iter().map(|&x| Value::Int(x)).collect());
+        let set = Type::Set(Box::new(Type::Int));
+        let mut program = program(vec![set], cmp(CmpOp::Eq, slot(0), k(ints(&[1, 3]))));
+        program.decisions = vec![DecisionDef {
+            name: "d".into(),
+            qualified: "t.d".into(),
+            params: program.policies[0].params.clone(),
+            now_slot: None,
+            slots: 1,
+            proposals: vec![Proposal {
+                action: "t.act".into(),
+                args: vec![slot(0)],
+                rank: None,
+                condition: None,
+                source: SourceRef::default(),
+            }],
+        }];
+        let jit = compile(&program);
+        assert_eq!(jit.decision_unsupported(0), None);
+        let given = [ints(&[3, 1, 3])];
+        let want = interp::rank(&program, 0, &given, 0, &NoSignals).expect("ranks");
+        assert_eq!(want.len(), 1);
+        assert_eq!(want[0].args, [ints(&[1, 3])]);
+        assert_eq!(want[0].decision.reasons, ["hit"]);
+        assert_eq!(jit.decide_decision(0, &given, 0), Some(Ok(want.clone())));
+        let input = jit.bind_decision(0, &given).expect("binds");
+        let mut out = jit.decision_output(0);
+        jit.run_decision(&input, 0, &mut out).expect("runs");
+        assert_eq!(jit.candidates(&input, &out, &given, 0), want);
+    }
+
     /// Ranks a decision whose proposal `i` (at line `i + 1`) is ranked by `ranks[i]` on `args`
     /// with both engines: they must agree, the JIT must compile it (with wide ranks if `wide`);
     /// gives the candidates' lines in ranked order.
@@ -8114,14 +8178,6 @@ mod tests {
                 }
             }
         }
-        // The generation wraps around: the old slots must not look current.
-        out.texts.generation = u32::MAX;
-        let args = [list(words[..40].iter().map(|w| t(w)).collect()), t("w7")];
-        let input = jit.bind(0, &args).expect("binds");
-        jit.run(&input, 0, &mut out).expect("runs");
-        let expected = interp::decide(&p, 0, &args, 0, &NoSignals);
-        assert_eq!(jit.decision(&input, &out), expected);
-        assert_eq!(out.texts.generation, 1);
         let caps = (out.texts.buf.capacity(), out.texts.index.capacity());
         let xs = list(words.iter().map(|w| t(w)).collect());
         let input = jit.bind(0, &[xs, t("w5")]).expect("binds");
@@ -8131,6 +8187,103 @@ mod tests {
             caps,
             "the steady state allocates nothing"
         );
+    }
+
+    /// Adds text `s` to `texts` and checks the index's answer against a search through
+    /// `model` (this run's distinct texts in order), which it then updates.
+    fn add_and_compare(texts: &mut Texts, model: &mut Vec<String>, s: &str) {
+        let start = texts.buf.len();
+        texts.buf.push_str(s);
+        let want = match model.iter().position(|m| m == s) {
+            Some(k) => Ok(k),
+            None => Err(model.len()),
+        };
+        assert_eq!(texts.find_or_add(start), want, "{s:?} among {model:?}");
+        if want.is_err() {
+            model.push(s.to_string());
+        }
+        assert_eq!(texts.ends.len(), model.len());
+        assert_eq!(
+            texts.span(model.len() - 1).map(|(_, e)| e),
+            Some(texts.buf.len())
+        );
+    }
+
+    /// The index of a run's computed texts gives what a search through the run's earlier
+    /// texts gives, over runs of many short texts (most of them repeats, so that equal hashes'
+    /// tags and long probe sequences occur), empty runs and clears; the steady state keeps its
+    /// capacity, and a table left large by a big run is dropped once runs are small again.
+    #[test]
+    fn the_texts_index_agrees_with_a_search() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut texts = Texts::default();
+        let mut runs: Vec<Vec<String>> = Vec::new();
+        for run in 0..60 {
+            texts.clear();
+            let mut model = Vec::new();
+            // Every fifth run computes nothing; the others up to 800 texts of 0 to 3 letters
+            // out of 5 (156 distinct texts).
+            let n = if run % 5 == 0 { 0 } else { next(800) };
+            let mut given = Vec::new();
+            for _ in 0..n {
+                let len = next(4);
+                let s: String = (0..len).map(|_| char::from(b'a' + next(5) as u8)).collect();
+                add_and_compare(&mut texts, &mut model, &s);
+                given.push(s);
+            }
+            for (k, m) in model.iter().enumerate() {
+                assert_eq!(text_in(&texts.buf, &texts.ends, k), Some(m.as_str()));
+            }
+            runs.push(given);
+        }
+        // The same runs again: the same answers, and nothing allocated.
+        let caps = (texts.buf.capacity(), texts.index.capacity());
+        for _ in 0..3 {
+            for given in &runs {
+                texts.clear();
+                let mut model = Vec::new();
+                for s in given {
+                    add_and_compare(&mut texts, &mut model, s);
+                }
+            }
+        }
+        assert_eq!(
+            (texts.buf.capacity(), texts.index.capacity()),
+            caps,
+            "the steady state allocates nothing"
+        );
+        // One run of 5,000 distinct texts, then runs of a few: the big table is emptied and
+        // kept at the first small run's first text (the last run filled it), dropped at the
+        // second's (the last run filed 3 texts), and the small runs' table is then kept.
+        texts.clear();
+        let mut model = Vec::new();
+        for i in 0..5000 {
+            add_and_compare(&mut texts, &mut model, &format!("t{i}"));
+        }
+        texts.clear();
+        assert!(texts.index.capacity() > TEXTS_KEEP, "kept after a big run");
+        let small = |texts: &mut Texts| {
+            texts.clear();
+            let mut model = Vec::new();
+            for s in ["x", "y", "x", "t7", "y"] {
+                add_and_compare(texts, &mut model, s);
+            }
+        };
+        small(&mut texts);
+        assert!(texts.index.capacity() > TEXTS_KEEP, "kept after a big run");
+        small(&mut texts);
+        let cap = texts.index.capacity();
+        assert!(cap <= TEXTS_KEEP, "{cap} slots kept for runs of 3 texts");
+        for _ in 0..10 {
+            small(&mut texts);
+        }
+        assert_eq!(texts.index.capacity(), cap, "the small runs' table is kept");
     }
 
     #[test]
