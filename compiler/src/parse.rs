@@ -1223,7 +1223,6 @@ fn expected_list(expected: &[String]) -> String {
 pub mod literal {
     use super::Issue;
     use crate::ast::*;
-    use crate::lexer::Token;
     use crate::span::Span;
 
     /// A top-level entry before the file is assembled.
@@ -1251,11 +1250,7 @@ pub mod literal {
         for top in tops {
             let resumed_here = std::mem::replace(
                 &mut after_error,
-                match &top {
-                    Top::Item(i) => i.kind == ItemKind::Error,
-                    Top::Cut(items) => items.last().is_some_and(|i| i.kind == ItemKind::Error),
-                    _ => false,
-                },
+                matches!(&top, Top::Item(i) if i.kind == ItemKind::Error),
             );
             if let Top::Item(i) = &top
                 && resumed_here
@@ -1302,97 +1297,6 @@ pub mod literal {
             }
         }
         file
-    }
-
-    /// The items of an action whose header the next declaration cut off (`CutAction` in the
-    /// grammar), starting at `start` with its doc comment, annotations and name: the action
-    /// (with the parameters read, up to where they end) and the declarations after it; or, if
-    /// what followed the parameters was no declaration but an error (`CutNext`), one error
-    /// item from `start` to where the parser resumed.
-    pub fn cut_action(
-        start: usize,
-        docs: Vec<String>,
-        annotations: Vec<Annotation>,
-        name: Ident,
-        cut: (Vec<Param>, usize, Result<Vec<Item>, usize>),
-    ) -> Vec<Item> {
-        let (params, end, next) = cut;
-        match next {
-            Ok(next) => {
-                let kind = ItemKind::Action(Action {
-                    name,
-                    params,
-                    purpose: None,
-                    risk: None,
-                });
-                let span = Span::new(start, end);
-                std::iter::once(Item {
-                    docs,
-                    annotations,
-                    kind,
-                    span,
-                })
-                .chain(next)
-                .collect()
-            }
-            Err(resumed) => vec![Item {
-                docs: vec![],
-                annotations: vec![],
-                kind: ItemKind::Error,
-                span: Span::new(start, resumed),
-            }],
-        }
-    }
-
-    /// Whether `text[at..end]`, what the parser skipped after an action's parameters (`CutNext`
-    /// in the grammar), starts with a declaration that may follow an action cut off
-    /// (`NextItem`): doc comments and annotations, then the keyword of any declaration but those
-    /// whose keyword can be a parameter's name (and `test` only before its name, a text). A
-    /// parameter's annotation (`to: C @personal x: …`) or a parameter named `test` is no
-    /// declaration.
-    pub fn starts_declaration(text: &str, at: usize, end: usize) -> bool {
-        use crate::lexer::Token::*;
-        let lexed = crate::lexer::lex(text.get(at..end).unwrap_or_default());
-        let mut tokens = lexed.tokens.iter().map(|t| t.1).peekable();
-        while let Some(token) = tokens.next() {
-            match token {
-                DocComment => {}
-                // An annotation: `@`, its name, and its arguments in brackets, if any.
-                AtSign => {
-                    if !tokens.next().is_some_and(Token::is_name) {
-                        return false;
-                    }
-                    if tokens.next_if_eq(&LParen).is_some() {
-                        let mut depth = 1;
-                        while depth > 0 {
-                            match tokens.next() {
-                                Some(LParen) => depth += 1,
-                                Some(RParen) => depth -= 1,
-                                Some(_) => {}
-                                None => return false,
-                            }
-                        }
-                    }
-                }
-                Test => return tokens.next() == Some(Text),
-                token => {
-                    return matches!(
-                        token,
-                        Record
-                            | Enum
-                            | Action
-                            | Signal
-                            | Fn
-                            | Intrinsic
-                            | Policy
-                            | Decision
-                            | Journey
-                            | Agent
-                    );
-                }
-            }
-        }
-        false
     }
 
     /// Adds a declaration to the file, its expressions and types cut at the nesting limit.
@@ -1879,110 +1783,6 @@ mod tests {
             ),
             "a trailing `,` is not part of the fix"
         );
-    }
-
-    /// An action cut off by a declaration that cannot be read to its end either (its `}`
-    /// missing and another declaration after it, or the file ending inside it; after a doc
-    /// comment and an annotation, after `test`, after another action cut off) keeps its own
-    /// error and is kept; the broken declaration is dropped and its error reported once.
-    #[test]
-    fn an_action_cut_off_by_a_broken_declaration_is_kept() {
-        let paren = "E0103 expected `)` before the next declaration";
-        let unexpected = "E0103 unexpected `policy`";
-        let policy = "policy p for a(to: c) {\n  allow \"ok\"\n\n";
-        let next = "policy q for a(to: c) {\n  allow \"ok\"\n}\n";
-        let cases: [(String, Vec<&str>, Vec<&str>); 6] = [
-            (
-                format!("module m\naction a(to: C\n{policy}{next}"),
-                vec![paren, unexpected],
-                vec!["action a(to) None None", "error", "policy q"],
-            ),
-            (
-                format!("module m\naction a(\n{policy}{next}"),
-                vec![paren, unexpected],
-                vec!["action a() None None", "error", "policy q"],
-            ),
-            (
-                format!("module m\naction a(to: C\n/// doc\n@x\n{policy}{next}"),
-                vec![paren, unexpected],
-                vec!["action a(to) None None", "error", "policy q"],
-            ),
-            (
-                format!("module m\naction a(to: C\naction b(to: C\n{policy}{next}"),
-                vec![paren, paren, unexpected],
-                vec![
-                    "action a(to) None None",
-                    "action b(to) None None",
-                    "error",
-                    "policy q",
-                ],
-            ),
-            (
-                format!(
-                    "module m\naction a(to: C\ntest \"t\" {{\n  expect a(to: c) == allow\n\n{next}"
-                ),
-                vec![paren, unexpected],
-                vec!["action a(to) None None", "error", "policy q"],
-            ),
-            (
-                format!("module m\naction a(to: C\n{policy}"),
-                vec![paren, "E0104 the file ends too early"],
-                vec!["action a(to) None None", "error"],
-            ),
-        ];
-        for (src, want, items) in cases {
-            let parsed = p(&src);
-            assert_eq!(messages(&parsed), want, "{src}");
-            assert_eq!(shapes(&parsed), items, "{src}");
-        }
-    }
-
-    /// After an action's parameters, an error that is no declaration cut off by the next one (a
-    /// stray token, a parameter's annotation or a parameter named `test` before an error, an
-    /// error after the `)`) is no cut: nothing is said of a next declaration, and the action is
-    /// dropped, as before the parser could resume there (`CutNext` in the grammar).
-    #[test]
-    fn an_error_after_an_actions_parameters_is_no_cut() {
-        let next = "policy p for a(to: c) {\n  allow \"ok\"\n}\n";
-        for header in [
-            "action a(to: C ]",
-            "action a(to: C ] ) purpose service",
-            "action a(to: C @personal x: ) purpose service",
-            "action a(to: C test: Int ] ) purpose service",
-            "action a(to: C) risk x",
-        ] {
-            let parsed = p(&format!("module m\n{header}\n{next}"));
-            let messages = messages(&parsed);
-            assert!(
-                !messages.iter().any(|m| m.contains("next declaration")),
-                "{header}: {messages:?}"
-            );
-            assert_eq!(shapes(&parsed), ["error", "policy p"], "{header}");
-        }
-    }
-
-    /// What the parser skipped after an action's parameters starts a declaration that may
-    /// follow a cut only if, past doc comments and annotations, a declaration's keyword comes,
-    /// `test` only before its name.
-    #[test]
-    fn what_starts_a_declaration_after_a_cut() {
-        for (text, starts) in [
-            ("policy p for", true),
-            ("/// doc\n@a(b: (1), c: 2)\n@d record R", true),
-            ("test \"t\" {", true),
-            ("test: Int ]", false),
-            ("@personal x: )", false),
-            ("@a(b: (1) record R", false),
-            ("] ) purpose", false),
-            ("role r", false),
-            ("", false),
-        ] {
-            assert_eq!(
-                literal::starts_declaration(text, 0, text.len()),
-                starts,
-                "{text}"
-            );
-        }
     }
 
     /// The parser reads tokens as they are lexed: what follows the last syntax error, up to the
