@@ -408,14 +408,14 @@ fn true_margins(report: &str, windows: &HashMap<&str, Window>, last: usize) -> S
     // The lines above the window of the block being printed (0 outside windowed files).
     let mut above = 0;
     for line in &lines[first..] {
-        if let Some(name) = header(line) {
+        if let Some((reference, name)) = header(line) {
             let window = windows
                 .iter()
                 .find(|(file, _)| Name::whole(**file).to_string() == name)
                 .map(|(_, w)| w);
             above = window.map_or(0, |w| w.above - w.padding);
             let line = window
-                .and_then(|w| true_header(line, &name, w.head))
+                .and_then(|w| true_header(line, &reference, &name, w.head))
                 .unwrap_or_else(|| line.to_string());
             out.push_str(&widen(&line, given, width, 0, ' ').unwrap_or(line));
         } else {
@@ -506,8 +506,9 @@ fn widen(line: &str, given: usize, width: usize, shift: usize, fill: char) -> Op
     ))
 }
 
-/// The name in `line` if it is a header (`╭─[ name:line:column ]` or `├─[ … ]`).
-fn header(line: &str) -> Option<String> {
+/// The reference of header `line` (`name:line:column` in `╭─[ name:line:column ]` or
+/// `├─[ … ]`) and the name in it; `None` if `line` is no header.
+fn header(line: &str) -> Option<(String, String)> {
     let plain = strip_ansi(line);
     let reference = plain
         .trim_start()
@@ -518,7 +519,8 @@ fn header(line: &str) -> Option<String> {
         .to_string();
     let mut parts = reference.rsplitn(3, ':');
     let (_, _, name) = (parts.next()?, parts.next()?, parts.next()?);
-    Some(name.to_string())
+    let name = name.to_string();
+    Some((reference, name))
 }
 
 /// The greatest line number (1-based) the margin of a report holds for a source, as ariadne
@@ -557,16 +559,9 @@ fn margin_end(src: &ariadne::Source<String>, spans: &[std::ops::Range<usize>]) -
     all.map_or(0, |span| src.get_line_range(&span).end)
 }
 
-/// Header `line` of file `name`'s block naming line and column `head` (ariadne counts them in
-/// the [`Window`] it is given); `None` if it is no header.
-fn true_header(line: &str, name: &str, head: (usize, usize)) -> Option<String> {
-    let plain = strip_ansi(line);
-    let reference = plain
-        .trim_start()
-        .strip_prefix("╭─[ ")
-        .or_else(|| plain.trim_start().strip_prefix("├─[ "))?
-        .trim_end()
-        .strip_suffix(" ]")?;
+/// Header `line`, whose reference is `reference` ([`header`]), naming file `name` at line and
+/// column `head` (ariadne counts them in the [`Window`] it is given).
+fn true_header(line: &str, reference: &str, name: &str, head: (usize, usize)) -> Option<String> {
     let (line_no, column) = head;
     let old = format!(" {reference} ");
     let at = line.rfind(&old)?;
