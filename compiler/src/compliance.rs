@@ -268,37 +268,42 @@ fn unused(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     let mut named: FxHashSet<&str> = FxHashSet::default();
     // The names written in what failed to check (an item with an error, a file with a syntax
     // error): one may be a misspelling of a declaration (`Custmer` for `Customer`), which the
-    // error's fix makes used, so a declaration near one of them counts as used too.
-    let mut failed: Vec<(&str, SourceFile, Span)> = Vec::new();
+    // error's fix makes used, so a declaration near one of them counts as used too. Each
+    // name once, with every place it is written (file, and item or an empty span outside the
+    // items): a file with a syntax error writes `Int` thousands of times, and a declaration is
+    // compared with each name, not with each place.
+    let mut failed: Vec<(&str, Vec<(SourceFile, Span)>)> = Vec::new();
+    let mut failed_at: FxHashMap<&str, usize> = FxHashMap::default();
     for &f in project_files() {
         let text = f.text(db);
         let file_failed = *file_failed(db, project, f);
-        let failed_items: Vec<Span> = parse_file(db, f)
-            .ast
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *item_failed(db, project, f, u32::try_from(*i).unwrap_or(u32::MAX)))
-            .map(|(_, item)| item.span)
-            .collect();
+        let items = &parse_file(db, f).ast.items;
+        let failed_items = ItemSpans::new(
+            (items.iter().enumerate())
+                .filter(|(i, _)| {
+                    *item_failed(db, project, f, u32::try_from(*i).unwrap_or(u32::MAX))
+                })
+                .map(|(_, item)| item.span)
+                .collect(),
+        );
+        let all_items = ItemSpans::new(items.iter().map(|i| i.span).collect());
         for span in parse_file(db, f).names.iter() {
             let name = text.get(span.range()).unwrap_or("");
-            let within = |s: &Span| s.start() <= span.start() && span.end() <= s.end();
-            let item = match failed_items.iter().find(|s| within(s)) {
-                Some(s) => Some(*s),
-                None if file_failed => parse_file(db, f)
-                    .ast
-                    .items
-                    .iter()
-                    .map(|i| i.span)
-                    .find(within)
-                    .or(Some(Span::new(0, 0))),
+            let item = match failed_items.first_holding(*span) {
+                Some(s) => Some(s),
+                None if file_failed => all_items.first_holding(*span).or(Some(Span::new(0, 0))),
                 None => None,
             };
             if let Some(item) = item
                 && !candidates.contains_key(name)
             {
-                failed.push((name, f, item));
+                let at = *failed_at.entry(name).or_insert_with(|| {
+                    failed.push((name, Vec::new()));
+                    failed.len() - 1
+                });
+                if let Some((_, places)) = failed.get_mut(at) {
+                    places.push((f, item));
+                }
             }
             let Some(decls) = candidates.get(name) else {
                 continue;
@@ -308,36 +313,93 @@ fn unused(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
             }
         }
     }
-    // (A name written in the declaration's own item is no misspelt use of it.)
-    let near_failed = |def: &Def| {
-        failed.iter().any(|(w, f, item)| {
-            !(*f == def.file && item.start() <= def.span.start() && def.span.end() <= item.end())
-                && resolve::suggest(w, std::iter::once(&*def.name)).is_some()
+    // The declarations that could be reported, in the order they are reported.
+    let defs: Vec<(SourceFile, &Def, &str)> = project_files()
+        .flat_map(|&f| {
+            (resolve::item_table(db, f).by_name.values())
+                .filter_map(move |def| Some((f, def, kind(def)?)))
         })
-    };
-    let mut out = Vec::new();
-    for &f in project_files() {
-        for def in resolve::item_table(db, f).by_name.values() {
-            let Some(kind) = kind(def) else {
-                continue;
+        .collect();
+    // Which of them are near a name written in what failed, and where not in their own item
+    // (a name written there is no misspelt use of it). Each name is made ready for comparing
+    // once ([`resolve::NearTo`]), then compared with each declaration not yet known to be
+    // used; the comparison sets most declarations aside after counting the characters the
+    // two share.
+    let mut near_failed = vec![false; defs.len()];
+    // The declarations still to be found near a name: those no name written uses.
+    let mut open: Vec<usize> = (0..defs.len())
+        .filter(|&i| {
+            defs.get(i)
+                .is_some_and(|(_, def, _)| !named.contains(&*def.name))
+        })
+        .collect();
+    for (w, places) in &failed {
+        let mut to = resolve::NearTo::new(w);
+        open.retain(|&i| {
+            let Some(&(_, def, _)) = defs.get(i) else {
+                return false;
             };
-            if !named.contains(&*def.name) && !near_failed(def) {
-                out.push(
-                    Diagnostic::warning(
-                        "C0104",
-                        f.path(db),
-                        def.span,
-                        format!("{kind} `{}` is never used", def.name),
-                    )
-                    .with_label("declared here, named nowhere else")
-                    .with_help(
-                        "remove it, or use it; unused declarations make a policy harder to audit",
-                    ),
-                );
+            let near = to.accepts(&def.name)
+                && places.iter().any(|(f, item)| {
+                    !(*f == def.file
+                        && item.start() <= def.span.start()
+                        && def.span.end() <= item.end())
+                });
+            if let Some(n) = near_failed.get_mut(i) {
+                *n = near;
             }
+            !near
+        });
+    }
+    let mut out = Vec::new();
+    for (&(f, def, kind), near) in defs.iter().zip(&near_failed) {
+        if !named.contains(&*def.name) && !near {
+            out.push(
+                Diagnostic::warning(
+                    "C0104",
+                    f.path(db),
+                    def.span,
+                    format!("{kind} `{}` is never used", def.name),
+                )
+                .with_label("declared here, named nowhere else")
+                .with_help(
+                    "remove it, or use it; unused declarations make a policy harder to audit",
+                ),
+            );
         }
     }
     out
+}
+
+/// Spans of items of a file, in file order, to find the item that holds a name.
+struct ItemSpans {
+    spans: Vec<Span>,
+    /// Whether the spans follow one another without overlapping, as a parse gives them.
+    ordered: bool,
+}
+
+impl ItemSpans {
+    fn new(spans: Vec<Span>) -> ItemSpans {
+        let ordered = spans.windows(2).all(|w| w[0].end() <= w[1].start());
+        ItemSpans { spans, ordered }
+    }
+
+    /// The first span that holds `span`: found by a binary search when the spans are
+    /// ordered (a walk of every item for every name written made a file of thousands
+    /// quadratic).
+    fn first_holding(&self, span: Span) -> Option<Span> {
+        let holds = |s: &Span| s.start() <= span.start() && span.end() <= s.end();
+        // An empty span may lie where one item ends and the next starts: both hold it.
+        if !self.ordered || span.start() == span.end() {
+            return self.spans.iter().copied().find(holds);
+        }
+        // The last item starting at or before `span` is the only one that can hold it.
+        let after = self.spans.partition_point(|s| s.start() <= span.start());
+        (after.checked_sub(1))
+            .and_then(|i| self.spans.get(i))
+            .copied()
+            .filter(holds)
+    }
 }
 
 /// One rule of a policy guarding an action, with its condition as a formula.
@@ -4262,6 +4324,75 @@ mod tests {
     use crate::db::Workspace;
     use crate::diagnostic::Diagnostic;
     use proptest::prelude::*;
+
+    /// C0104's search for misspelt uses compares each name written where checking failed
+    /// with each declaration once, however many times it is written (`Int` and `x` hundreds
+    /// of times in a file with a syntax error), not once a place: comparing every place with
+    /// every declaration made a file of thousands of declarations take seconds. What it finds
+    /// is unchanged: a declaration near a name written there (`tally_points`, written
+    /// `tally_pionts`) is not reported, the others are.
+    #[test]
+    fn unused_compares_each_failed_name_once() {
+        let n = 300;
+        let broken: String = (0..n)
+            .map(|i| format!("fn broken_{i}(x: Int): Int = x\n"))
+            .collect();
+        let broken =
+            format!("module a\n{broken}fn total(): Int = tally_pionts()\nfn use(): Int = 1\n");
+        let values: String = (0..n)
+            .map(|i| format!("fn value_{i}(): Int = {i}\n"))
+            .collect();
+        let values = format!("module b\n{values}fn tally_points(): Int = 0\n");
+        let mut ws = Workspace::new();
+        ws.set_file("a.xop", broken.as_str());
+        ws.set_file("b.xop", values.as_str());
+        crate::resolve::NEAR_TO_COMPARISONS.with(|c| c.set(0));
+        let diagnostics = ws.diagnostics();
+        let compared = crate::resolve::NEAR_TO_COMPARISONS.with(|c| c.get());
+        let unused: BTreeSet<String> = (diagnostics.iter())
+            .filter(|d| d.code == "C0104")
+            .map(|d| d.message.clone())
+            .collect();
+        let expected: BTreeSet<String> = (0..n)
+            .map(|i| format!("function `value_{i}` is never used"))
+            .collect();
+        assert_eq!(unused, expected);
+        assert!(diagnostics.iter().any(|d| d.code == "E0103"));
+        // A few names written (`a`, `x`, `Int`, `tally_pionts`, ...), each compared with
+        // each of the 2n declarations; once a place, it would be 4n × 2n.
+        let declarations = 2 * n as u64 + 2;
+        assert!(
+            compared <= 8 * declarations,
+            "{compared} comparisons for {declarations} declarations"
+        );
+    }
+
+    /// [`super::ItemSpans::first_holding`] finds the item a walk of the items in order finds,
+    /// whether they follow one another (a binary search) or not, and for empty spans where
+    /// one item ends and the next starts.
+    #[test]
+    fn the_item_holding_a_name_is_the_first_in_order() {
+        use crate::span::Span;
+        let ordered = vec![
+            Span::new(0, 4),
+            Span::new(4, 4),
+            Span::new(4, 9),
+            Span::new(12, 20),
+            Span::new(20, 30),
+        ];
+        let overlapping = vec![Span::new(5, 30), Span::new(0, 10), Span::new(8, 12)];
+        for spans in [ordered, overlapping, Vec::new()] {
+            let items = super::ItemSpans::new(spans.clone());
+            for start in 0..32 {
+                for end in start..33 {
+                    let name = Span::new(start, end);
+                    let walked =
+                        (spans.iter().copied()).find(|s| s.start() <= start && end <= s.end());
+                    assert_eq!(items.first_holding(name), walked, "{name:?} in {spans:?}");
+                }
+            }
+        }
+    }
 
     /// C0104 across files: a name written in another file is a use, the declaration's own name
     /// is not, and two declarations of one name are each other's use.

@@ -946,12 +946,14 @@ const SCORE_SLACK: f64 = 1e-9;
 /// Most candidates are set aside without computing either measure, by bounds from what the
 /// two names have in common: the characters both hold, counted with repeats, bound the
 /// characters Jaro matches (`m <= common`), so its score from above, and the edit distance
-/// from below (`>= longer - common`). Those that the bounds leave a chance of being accepted
-/// are then compared in full in the order of their score's bound, highest first, until the
-/// bound falls below the best score found: a candidate near the name is found first, so
+/// from below (`>= longer - common`). Of those that the bounds leave a chance of being
+/// accepted, each whose score's bound is higher than every one before it is compared in full
+/// at once, and from then on a candidate whose bound is below the best score found is set
+/// aside as it is met; the others are compared afterwards, highest bound first, until the
+/// bound falls below the best score found. A candidate near the name is found early, so
 /// thousands of names alike (`Kind1` … `Kind4000`, each misspelt once) are not each compared
-/// with every earlier one. Ties go to the earlier candidate, as they did comparing in order;
-/// the bounds being true bounds, what is set aside could not have been the answer.
+/// with every earlier one, nor kept. Ties go to the earlier candidate, as they did comparing
+/// in order; the bounds being true bounds, what is set aside could not have been the answer.
 pub fn nearest<'c, S: AsRef<str>>(
     name: &str,
     candidates: &'c [S],
@@ -960,11 +962,14 @@ pub fn nearest<'c, S: AsRef<str>>(
     if *budget == 0 {
         return None;
     }
-    let profile = Profile::of(name);
-    let near = (name.len().max(3) / 3).max(1);
-    let mut used = [0u32; 128];
-    // Each candidate that may be accepted: its score's bound, its place, its distance's bound.
-    let mut open: Vec<(f64, usize, usize)> = Vec::new();
+    let mut to = NearTo::new(name);
+    // Each candidate that may be accepted and is not compared yet: its score's bound, its
+    // place, its distance's bound.
+    let mut open: Vec<Open> = Vec::new();
+    // The best accepted so far: its score and place.
+    let mut best: Option<(f64, usize)> = None;
+    // The highest bound met so far.
+    let mut top = f64::NEG_INFINITY;
     for (k, c) in candidates.iter().enumerate() {
         let c: &str = c.as_ref();
         let cost = c.len() as u64 + 8;
@@ -973,59 +978,179 @@ pub fn nearest<'c, S: AsRef<str>>(
             return None;
         }
         *budget -= cost;
-        if c == name {
+        let Some((score_bound, distance_bound)) = to.bounds(c) else {
+            continue;
+        };
+        // One that cannot reach the best score, nor tie with it, is set aside.
+        if best.is_some_and(|(s, _)| score_bound + SCORE_SLACK < s) {
             continue;
         }
-        let (common, chars) = profile.common(c, &mut used);
+        let candidate = Open(score_bound, k, distance_bound);
+        if score_bound > top {
+            // A bound higher than any before: compared now, so that a near name found
+            // early sets aside, unkept, the thousands that share its letters.
+            top = score_bound;
+            if !compare_in_full(name, to.near, candidates, &candidate, &mut best, budget) {
+                return None;
+            }
+        } else {
+            open.push(candidate);
+        }
+    }
+    // The rest, highest bound first (a heap rather than a sort: often only the first few are
+    // compared before the bound falls below the best found). Which are compared first
+    // changes nothing but the work: every one that could reach the best score is compared,
+    // and of equal scores the earliest wins.
+    let mut open = std::collections::BinaryHeap::from(open);
+    while let Some(o) = open.pop() {
+        // No candidate left can reach the best score, nor tie with it.
+        if best.is_some_and(|(s, _)| o.0 + SCORE_SLACK < s) {
+            break;
+        }
+        if !compare_in_full(name, to.near, candidates, &o, &mut best, budget) {
+            return None;
+        }
+    }
+    best.and_then(|(_, k)| candidates.get(k)).map(AsRef::as_ref)
+}
+
+/// For [`nearest`]: compares candidate `o` of `candidates` with `name` in full, and makes it
+/// `best` if it is accepted (a Jaro-Winkler score above 0.85, or at most `near` away in
+/// Levenshtein distance) and scores higher than the best so far, or as high and earlier.
+/// False, with `budget` emptied, if the budget does not cover the comparison.
+fn compare_in_full<S: AsRef<str>>(
+    name: &str,
+    near: usize,
+    candidates: &[S],
+    o: &Open,
+    best: &mut Option<(f64, usize)>,
+    budget: &mut u64,
+) -> bool {
+    let Open(_, k, distance_bound) = *o;
+    let Some(c) = candidates.get(k).map(AsRef::as_ref) else {
+        return true;
+    };
+    // Both measures take a step for each pair of characters.
+    let cost = (name.len() as u64)
+        .saturating_mul(c.len() as u64)
+        .saturating_mul(2);
+    if *budget < cost {
+        *budget = 0;
+        return false;
+    }
+    *budget -= cost;
+    let score = strsim::jaro_winkler(name, c);
+    // As comparing in order did: a higher score wins, an equal one only if earlier.
+    if best.is_some_and(|(s, at)| score < s || (score == s && k > at)) {
+        return true;
+    }
+    if score > 0.85 || (distance_bound <= near && strsim::levenshtein(name, c) <= near) {
+        *best = Some((score, k));
+    }
+    true
+}
+
+/// A candidate [`nearest`] compares in full unless the best found beats its bound: its score's
+/// bound, its place, its distance's bound. Ordered by the bound, then the earlier place first,
+/// so that a heap gives them highest bound first and, of equal bounds, in order.
+struct Open(f64, usize, usize);
+
+impl Ord for Open {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0.total_cmp(&other.0)).then(other.1.cmp(&self.1))
+    }
+}
+
+impl PartialOrd for Open {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Open {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Open {}
+
+#[cfg(test)]
+thread_local! {
+    /// How many times [`NearTo::accepts`] compared a candidate on this thread: tests count
+    /// the comparisons of what must not compare every pair.
+    pub(crate) static NEAR_TO_COMPARISONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// One name, made ready to be compared with candidates one at a time: whether a candidate is
+/// near enough to it to be suggested for it, as [`suggest`] would suggest it from a list of
+/// that candidate alone. The bounds of [`nearest`] set most candidates aside after a count of
+/// the characters they share with the name, so that a name compared with thousands of
+/// candidates costs about a step a byte of each.
+pub struct NearTo<'n> {
+    name: &'n str,
+    profile: Profile,
+    /// The Levenshtein distance at most which a candidate is near the name.
+    near: usize,
+    /// Scratch for [`Profile::common`]: all zeros between calls.
+    used: [u32; 128],
+}
+
+impl<'n> NearTo<'n> {
+    /// `name`, ready to be compared.
+    pub fn new(name: &'n str) -> NearTo<'n> {
+        NearTo {
+            name,
+            profile: Profile::of(name),
+            near: (name.len().max(3) / 3).max(1),
+            used: [0; 128],
+        }
+    }
+
+    /// Whether `candidate` is near enough to the name to be suggested for it: what
+    /// `suggest(name, std::iter::once(candidate)).is_some()` says, at the cost of a count of
+    /// their characters for most candidates that are not.
+    pub fn accepts(&mut self, candidate: &str) -> bool {
+        #[cfg(test)]
+        NEAR_TO_COMPARISONS.with(|n| n.set(n.get() + 1));
+        let Some((_, distance_bound)) = self.bounds(candidate) else {
+            return false;
+        };
+        strsim::jaro_winkler(self.name, candidate) > 0.85
+            || (distance_bound <= self.near
+                && strsim::levenshtein(self.name, candidate) <= self.near)
+    }
+
+    /// For a candidate that may be near the name, bounds of its measures: its Jaro-Winkler
+    /// score's upper bound and its Levenshtein distance's lower bound. `None` for the name
+    /// itself, and for a candidate the bounds show cannot be near it (see [`nearest`]).
+    fn bounds(&mut self, c: &str) -> Option<(f64, usize)> {
+        if c == self.name {
+            return None;
+        }
+        let profile = &self.profile;
+        let (common, chars) = profile.common(c, &mut self.used);
         let m = common.min(profile.chars).min(chars);
-        let prefix = (name.chars().take(4).zip(c.chars()))
+        let prefix = (self.name.chars().take(4).zip(c.chars()))
             .take_while(|(a, b)| a == b)
             .count();
         let score_bound = if m == 0 {
             0.0
         } else {
             let (m, a, b) = (m as f64, profile.chars as f64, chars as f64);
-            let jaro = (m / a + m / b + 1.0) / 3.0;
+            // `(m / a + m / b + 1) / 3` with one division (a search makes thousands): the
+            // rounding differs by far less than the slack every use of the bound allows.
+            let jaro = (m * (a + b) + a * b) / (3.0 * a * b);
             // Winkler's bonus (given only above 0.7) grows with the score it is given to:
             // added to the bound whatever the score, the bound still bounds.
             jaro + 0.1 * prefix as f64 * (1.0 - jaro)
         };
         let distance_bound = profile.chars.max(chars) - m;
-        if score_bound < 0.85 - SCORE_SLACK && distance_bound > near {
-            continue;
-        }
-        open.push((score_bound, k, distance_bound));
-    }
-    open.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    // The best accepted so far: its score and place.
-    let mut best: Option<(f64, usize)> = None;
-    for (score_bound, k, distance_bound) in open {
-        // No candidate left can reach the best score, nor tie with it.
-        if best.is_some_and(|(s, _)| score_bound + SCORE_SLACK < s) {
-            break;
-        }
-        let Some(c) = candidates.get(k).map(AsRef::as_ref) else {
-            continue;
-        };
-        // Both measures take a step for each pair of characters.
-        let cost = (name.len() as u64)
-            .saturating_mul(c.len() as u64)
-            .saturating_mul(2);
-        if *budget < cost {
-            *budget = 0;
+        if score_bound < 0.85 - SCORE_SLACK && distance_bound > self.near {
             return None;
         }
-        *budget -= cost;
-        let score = strsim::jaro_winkler(name, c);
-        // As comparing in order did: a higher score wins, an equal one only if earlier.
-        if best.is_some_and(|(s, at)| score < s || (score == s && k > at)) {
-            continue;
-        }
-        if score > 0.85 || (distance_bound <= near && strsim::levenshtein(name, c) <= near) {
-            best = Some((score, k));
-        }
+        Some((score_bound, distance_bound))
     }
-    best.and_then(|(_, k)| candidates.get(k)).map(AsRef::as_ref)
 }
 
 /// What [`nearest`] bounds its measures with: a name's length in characters, and how many
@@ -1034,6 +1159,9 @@ pub fn nearest<'c, S: AsRef<str>>(
 struct Profile {
     chars: usize,
     counts: [u32; 128],
+    /// `counts` in bytes, when each fits (a name of fewer than 256 bytes): copied for each
+    /// candidate and counted down, which needs no second pass to reset.
+    small: Option<[u8; 128]>,
 }
 
 impl Profile {
@@ -1044,13 +1172,45 @@ impl Profile {
             counts[ch as usize % 128] += 1;
             chars += 1;
         }
-        Profile { chars, counts }
+        let small = (name.len() <= usize::from(u8::MAX)).then(|| counts.map(|c| c as u8));
+        Profile {
+            chars,
+            counts,
+            small,
+        }
     }
 
     /// How many characters `other` has in common with the name, counted with repeats, and
     /// its length in characters. `used` is all zeros, and left so.
     fn common(&self, other: &str, used: &mut [u32; 128]) -> (usize, usize) {
         let (mut common, mut chars) = (0, 0);
+        // Bytes, when each is a character: the same count without decoding (names are most
+        // often ASCII, and a search looks at thousands of them).
+        if let Some(small) = &self.small
+            && other.is_ascii()
+        {
+            let mut left = *small;
+            for &b in other.as_bytes() {
+                let l = &mut left[usize::from(b)];
+                let has = u8::from(*l > 0);
+                *l -= has;
+                common += usize::from(has);
+            }
+            return (common, other.len());
+        }
+        if other.is_ascii() {
+            for &b in other.as_bytes() {
+                let at = usize::from(b);
+                if used[at] < self.counts[at] {
+                    used[at] += 1;
+                    common += 1;
+                }
+            }
+            for &b in other.as_bytes() {
+                used[usize::from(b)] = 0;
+            }
+            return (common, other.len());
+        }
         for ch in other.chars() {
             let at = ch as usize % 128;
             if used[at] < self.counts[at] {

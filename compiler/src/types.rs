@@ -288,7 +288,8 @@ pub struct Checker<'a> {
     /// Where the file's syntax errors start, sorted, asked for once (see
     /// [`Checker::cut_short`]).
     syntax_errors: Option<Vec<usize>>,
-    /// The "did you mean" searches of the file: their budget and the answers given.
+    /// The "did you mean" searches of this checker (one declaration, in a compile): their
+    /// budget and the answers given.
     suggestions: Suggestions,
     /// A test's `let`s by the span of their name, with the names visible where each is
     /// written (see `Checker::let_use`).
@@ -318,20 +319,26 @@ pub struct Checker<'a> {
 /// names them, and one of the same name hides them where it is visible.
 pub const COLLECTION_OPS: &[&str] = &["any", "all", "count"];
 
-/// How much work the "did you mean" searches of one file may do, in steps of about a byte
+/// How much work the "did you mean" searches of one checker may do, in steps of about a byte
 /// compared (see [`resolve::nearest`]): a few tenths of a second (measured, release build: 0.27 s
-/// on misspelt fields among a thousand). Every candidate name is compared with every unknown
-/// name, so a file of thousands of unknown names among thousands of names would take
-/// minutes; the budget stops that, far above what a file written by people asks (a thousand
-/// misspellings among a thousand names of ten letters take 31 million). Past it the errors
-/// that remain get no suggestion (their other help is unchanged).
+/// on misspelt fields among a thousand). A compile checks each declaration with a checker of
+/// its own (a salsa query each, so that an edit re-checks only what it touches, and so that
+/// no budget is shared between queries), so this bounds the searches of one declaration.
+/// Every candidate name is looked at for every unknown name, so a declaration of thousands of
+/// unknown names among thousands of names would take minutes; the budget stops that, far
+/// above what a declaration written by people asks (a thousand misspellings among a thousand
+/// names of ten letters take 31 million). Past it the errors that remain in the declaration
+/// get no suggestion (their other help is unchanged). A file has no budget of its own: its
+/// searches cost the sum of its declarations', about a look at each candidate per unknown
+/// name, the file's names being gathered once ([`NearNames`]).
 pub const SUGGESTION_BUDGET: u64 = 200_000_000;
 
 /// The candidate lists kept, in names, to reuse the answers for them: a list of names is
 /// asked again for each misspelling of a record's field, say.
 const SUGGESTION_LISTS_KEPT: usize = 1 << 20;
 
-/// The "did you mean" searches of one file ([`Checker::suggest`]).
+/// The "did you mean" searches of one checker, that is of one declaration in a compile
+/// ([`Checker::suggest`]).
 struct Suggestions {
     /// The steps of comparison left (see [`SUGGESTION_BUDGET`]).
     budget: u64,
@@ -342,6 +349,10 @@ struct Suggestions {
     kept: usize,
     /// The answer for each misspelt name, by candidate list.
     answers: rustc_hash::FxHashMap<usize, rustc_hash::FxHashMap<Box<str>, Option<String>>>,
+    /// The answer for each misspelt name, by list of the file's [`NearNames`] (known by
+    /// which list it is: hashing a list of thousands of names to find it would cost as much
+    /// as searching it).
+    shared: rustc_hash::FxHashMap<NearList, rustc_hash::FxHashMap<Box<str>, Option<String>>>,
 }
 
 impl Default for Suggestions {
@@ -351,6 +362,7 @@ impl Default for Suggestions {
             lists: Default::default(),
             kept: 0,
             answers: Default::default(),
+            shared: Default::default(),
         }
     }
 }
@@ -392,6 +404,144 @@ impl Suggestions {
         }
         found
     }
+
+    /// The closest to `name` of the names of `shared`, list `which` of the file's
+    /// [`NearNames`], followed by `locals`: what [`Suggestions::suggest`] finds in the two
+    /// lists joined, without joining them. The answer for `shared` is remembered by `which`
+    /// (looking it up again costs a step a byte of `name`); `None` once the budget has run
+    /// out.
+    fn suggest_near(
+        &mut self,
+        name: &str,
+        which: NearList,
+        shared: &[Arc<str>],
+        locals: &[Arc<str>],
+    ) -> Option<String> {
+        if self.budget == 0 || !self.spend(name.len() as u64 + 1) {
+            return None;
+        }
+        let known = self.shared.get(&which).and_then(|a| a.get(name)).cloned();
+        let in_shared = match known {
+            Some(found) => found,
+            None => {
+                let found = resolve::nearest(name, shared, &mut self.budget).map(str::to_string);
+                if self.budget == 0 {
+                    return None;
+                }
+                (self.shared.entry(which).or_default()).insert(name.into(), found.clone());
+                found
+            }
+        };
+        if locals.is_empty() {
+            return in_shared;
+        }
+        let in_locals = self.suggest(name, locals);
+        if self.budget == 0 {
+            return None;
+        }
+        // The first of the highest score of the joined lists: a local wins only with a
+        // higher score than the best of the earlier list, as a tie goes to the earlier name.
+        match (in_shared, in_locals) {
+            (Some(s), Some(l))
+                if strsim::jaro_winkler(name, &l) > strsim::jaro_winkler(name, &s) =>
+            {
+                Some(l)
+            }
+            (Some(s), _) => Some(s),
+            (None, l) => l,
+        }
+    }
+}
+
+/// Which list of a file's [`NearNames`] a search is in (what [`Suggestions`] remembers its
+/// answers by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum NearList {
+    /// [`NearNames::values`].
+    Values,
+    /// [`NearNames::calls`].
+    Calls,
+    /// [`NearNames::of_kind`] for this kind.
+    Kind(DefKind),
+    /// [`parameterless_fns`].
+    Parameterless,
+}
+
+/// The names a "did you mean" search of a file chooses among, by what the place of the
+/// unknown name takes ([`Checker::near_name`]). A query of its own, so that it is gathered
+/// once per file (and again only when the file's scope changes), not for each unknown name:
+/// gathering it is a walk of every name the file sees, and the declarations of a file each
+/// check with a checker of their own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct NearNames {
+    /// For a value: the channels, purposes and roles visible, sorted, then the variants of
+    /// the visible enums.
+    pub values: Vec<Arc<str>>,
+    /// For a call: the functions, intrinsics and signals visible, sorted, then the
+    /// collection operations that no declaration of their name hides.
+    pub calls: Vec<Arc<str>>,
+    /// For a place that takes one other kind (a type, say): the names visible of that kind,
+    /// sorted.
+    pub of_kind: BTreeMap<DefKind, Vec<Arc<str>>>,
+}
+
+/// The names "did you mean" searches of `file` choose among ([`NearNames`]).
+#[salsa::tracked(returns(ref))]
+pub fn near_names(db: &dyn Db, project: Project, file: SourceFile) -> NearNames {
+    let scope = resolve::file_scope(db, project, file);
+    let mut values = scope.visible_names_of(db, |found| takes(None, found));
+    values.extend(scope.variants.keys().cloned());
+    let mut calls = scope.visible_names_of(db, |found| takes(Some(DefKind::Fn), found));
+    calls.extend(
+        (COLLECTION_OPS.iter())
+            // One that a declaration of its name hides is not callable as one.
+            .filter(|op| matches!(scope.lookup(db, op), Lookup::Missing))
+            .map(|op| Arc::from(*op)),
+    );
+    // Each kind's names, sorted without repeats as `visible_names_of` gives them.
+    let mut of_kind: BTreeMap<DefKind, Vec<Arc<str>>> = BTreeMap::new();
+    for (name, entry) in &scope.names {
+        of_kind
+            .entry(entry.def.kind)
+            .or_default()
+            .push(name.clone());
+    }
+    for &(_, glob) in &scope.globs {
+        for (name, def) in &resolve::item_table(db, glob).by_name {
+            of_kind.entry(def.kind).or_default().push(name.clone());
+        }
+    }
+    for names in of_kind.values_mut() {
+        names.sort();
+        names.dedup();
+    }
+    of_kind.retain(|&kind, _| kind != DefKind::Fn);
+    NearNames {
+        values,
+        calls,
+        of_kind,
+    }
+}
+
+/// The functions and intrinsics visible in `file` that take no parameters, sorted: XOP's
+/// named values, which a "did you mean" for an unknown value suggests called
+/// (`max_messages()`). A query of its own, as [`NearNames`] is: finding them asks the
+/// signature of every function the file sees.
+#[salsa::tracked(returns(ref))]
+pub fn parameterless_fns(db: &dyn Db, project: Project, file: SourceFile) -> Vec<Arc<str>> {
+    let scope = resolve::file_scope(db, project, file);
+    let callable = |k| matches!(k, DefKind::Fn | DefKind::Intrinsic);
+    let mut out = Vec::new();
+    for f in scope.visible_names_of(db, callable) {
+        if let Lookup::Found(e) = scope.lookup(db, &f)
+            && let Signature::Callable { params, .. } =
+                resolve::signature(db, project, e.def.file, e.def.index)
+            && params.is_empty()
+        {
+            out.push(f);
+        }
+    }
+    out
 }
 
 /// The most names a help lists (the fields of a record, say, when none is near the name
@@ -1014,6 +1164,8 @@ impl<'a> Checker<'a> {
     /// (`kind`, see [`takes`]); for a value (`kind` is `None`), also the local names of `env`
     /// and the variants of the visible enums, else a function without parameters, called
     /// (`max_messages()`: XOP's named values); for a call, also the collection operations.
+    /// All but the locals are the file's, gathered once for every declaration's check
+    /// ([`near_names`], [`parameterless_fns`]): each unknown name pays only its search.
     fn near_name(
         &mut self,
         name: &str,
@@ -1023,46 +1175,31 @@ impl<'a> Checker<'a> {
         if self.suggestions.budget == 0 {
             return None;
         }
-        let mut names = self
-            .scope
-            .visible_names_of(self.db, |found| takes(kind, found));
-        match kind {
-            None => {
-                names.extend(self.scope.variants.keys().cloned());
-                if let Some(env) = env {
-                    names.extend(env.vars.keys().map(|n| Arc::from(n.as_str())));
-                }
-            }
-            Some(DefKind::Fn) => names.extend(
-                (COLLECTION_OPS.iter())
-                    // One that a declaration of its name hides is not callable as one.
-                    .filter(|op| matches!(self.scope.lookup(self.db, op), Lookup::Missing))
-                    .map(|op| Arc::from(*op)),
+        // The file's names, gathered once for all its checks; only the locals are this
+        // search's own.
+        let near = near_names(self.db, self.project, self.file);
+        let (which, shared) = match kind {
+            None => (NearList::Values, &near.values[..]),
+            Some(DefKind::Fn) => (NearList::Calls, &near.calls[..]),
+            Some(k) => (
+                NearList::Kind(k),
+                near.of_kind.get(&k).map_or(&[][..], |names| &names[..]),
             ),
-            Some(_) => {}
-        }
-        if let Some(s) = self.suggest(name, &names) {
+        };
+        let locals: Vec<Arc<str>> = match (kind, env) {
+            (None, Some(env)) => env.vars.keys().map(|n| Arc::from(n.as_str())).collect(),
+            _ => Vec::new(),
+        };
+        if let Some(s) = self.suggestions.suggest_near(name, which, shared, &locals) {
             return Some(s);
         }
         if kind.is_some() {
             return None;
         }
-        let callable = |k| matches!(k, DefKind::Fn | DefKind::Intrinsic);
-        let callables = self.scope.visible_names_of(self.db, callable);
-        // Asking each function's signature is work of the search too.
-        if !self.suggestions.spend(8 * callables.len() as u64) {
-            return None;
-        }
-        let mut values = Vec::new();
-        for f in callables {
-            if let Lookup::Found(e) = self.scope.lookup(self.db, &f)
-                && let Signature::Callable { params, .. } = self.signature(&e.def)
-                && params.is_empty()
-            {
-                values.push(f);
-            }
-        }
-        self.suggest(name, &values).map(|s| format!("{s}()"))
+        let values = parameterless_fns(self.db, self.project, self.file);
+        (self.suggestions)
+            .suggest_near(name, NearList::Parameterless, values, &[])
+            .map(|s| format!("{s}()"))
     }
 
     /// Whether `name` can be imported into the file: nothing of the file has it, or only the
@@ -1450,7 +1587,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The closest of `candidates` to `name`, a likely typo of it ([`resolve::suggest`]),
-    /// within the file's budget for it ([`SUGGESTION_BUDGET`]).
+    /// within the checker's budget for it ([`SUGGESTION_BUDGET`]).
     fn suggest(&mut self, name: &str, candidates: &[Arc<str>]) -> Option<String> {
         self.suggestions.suggest(name, candidates)
     }
@@ -3801,6 +3938,154 @@ mod tests {
         assert_eq!(s.budget, 0);
         assert_eq!(s.suggest("feild_3", &candidates), None);
         assert_eq!(s.suggest("feild_6", &candidates[..3]), None);
+    }
+
+    /// A search of a list of the file's names followed by a list of locals
+    /// ([`Suggestions::suggest_near`]) finds what one search of the two joined finds, wherever
+    /// they are split; of two names as near, the one of the earlier list.
+    #[test]
+    fn a_search_of_two_lists_finds_what_the_lists_joined_find() {
+        let (candidates, queries) = suggestion_names();
+        let n = candidates.len();
+        for (i, q) in queries.iter().enumerate().step_by(2) {
+            let joined = resolve::suggest(q, candidates.iter().map(|c| &**c));
+            for split in [0, n / 2 + i % 7, n] {
+                let (shared, locals) = candidates.split_at(split);
+                let mut s = Suggestions::default();
+                let found = s.suggest_near(q, NearList::Values, shared, locals);
+                assert_eq!(found, joined, "for {q:?} split at {split}");
+                // Asked again, answered from memory alike.
+                assert_eq!(s.suggest_near(q, NearList::Values, shared, locals), joined);
+            }
+        }
+        let (one, two): (Arc<str>, Arc<str>) = (Arc::from("abcd1"), Arc::from("abcd2"));
+        for (first, then) in [(&one, &two), (&two, &one)] {
+            let found = Suggestions::default().suggest_near(
+                "abcd",
+                NearList::Values,
+                std::slice::from_ref(first),
+                std::slice::from_ref(then),
+            );
+            assert_eq!(found.as_deref(), Some(&**first));
+        }
+    }
+
+    /// [`resolve::NearTo::accepts`] says what comparing the name with one candidate in full
+    /// says ([`resolve::suggest_comparing_all`] of a list of one), for each misspelling of
+    /// [`suggestion_names`] and each candidate.
+    #[test]
+    fn near_to_accepts_what_a_search_of_one_candidate_finds() {
+        let (candidates, queries) = suggestion_names();
+        let mut accepted = 0;
+        for q in queries.iter().step_by(4) {
+            let mut to = resolve::NearTo::new(q);
+            for c in &candidates {
+                let found = resolve::suggest_comparing_all(q, std::iter::once(&**c)).is_some();
+                assert_eq!(to.accepts(c), found, "{q:?} and {c:?}");
+                accepted += usize::from(found);
+            }
+        }
+        assert!(accepted > 500, "{accepted} accepted");
+    }
+
+    /// A file of `m` functions `value_name_i` without parameters and `n` functions each
+    /// reading one misspelt `valeu_name_i`: each misspelling in a declaration of its own.
+    fn misspelt_values_source(m: usize, n: usize) -> String {
+        let values: String = (0..m)
+            .map(|i| format!("fn value_name_{i}(): Int = {i}\n"))
+            .collect();
+        let uses: String = (0..n)
+            .map(|i| format!("fn use_{i}(): Int = valeu_name_{i}\n"))
+            .collect();
+        format!("module t.m\n{values}{uses}")
+    }
+
+    /// The diagnostics of `source`; how many queries salsa was asked for (a fetch of a
+    /// memo counts as one) checking it; how many times the file's names were gathered for
+    /// "did you mean" ([`near_names`], [`parameterless_fns`]).
+    fn checked_counting_queries(source: &str) -> (Vec<Diagnostic>, u64, u64) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let asked = Arc::new(AtomicU64::new(0));
+        let gathered = Arc::new(AtomicU64::new(0));
+        let (a, g) = (asked.clone(), gathered.clone());
+        let db = crate::db::Database::with_events(move |e| match e.kind {
+            salsa::EventKind::WillCheckCancellation => {
+                a.fetch_add(1, Ordering::Relaxed);
+            }
+            salsa::EventKind::WillExecute { database_key } => {
+                let key = format!("{database_key:?}");
+                if key.starts_with("near_names") || key.starts_with("parameterless_fns") {
+                    g.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            _ => {}
+        });
+        let mut ws = Workspace::with_database(db);
+        ws.set_file("m.xop", source);
+        let diagnostics = ws.diagnostics();
+        (
+            diagnostics,
+            asked.load(Ordering::Relaxed),
+            gathered.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Each declaration checks with a checker of its own, but the names a "did you mean"
+    /// chooses among are gathered once for the file: a misspelling in each of `n` declarations
+    /// among `m` functions asks salsa a few queries more per declaration, not the signature
+    /// of each of the `m` functions again (`m × n` in all, which took 35 s at 2,000 among
+    /// 20,000). Every misspelling still gets its suggestion.
+    #[test]
+    fn misspellings_in_many_declarations_gather_the_files_names_once() {
+        let (m, n) = (400, 100);
+        let (clean, clean_asked, _) = checked_counting_queries(&misspelt_values_source(m, 0));
+        assert!(clean.iter().all(|d| !d.is_error()), "{clean:#?}");
+        let (diagnostics, asked, gathered) =
+            checked_counting_queries(&misspelt_values_source(m, n));
+        let helps: Vec<Option<String>> = (diagnostics.iter())
+            .filter(|d| d.code == "E0205")
+            .map(|d| d.help.clone())
+            .collect();
+        let expected: Vec<Option<String>> = (0..n)
+            .map(|i| Some(format!("did you mean `value_name_{i}()`?")))
+            .collect();
+        assert_eq!(helps, expected);
+        let per_declaration = (asked - clean_asked) / n as u64;
+        assert!(
+            per_declaration < m as u64 / 4,
+            "{per_declaration} queries asked per misspelt declaration, among {m} functions"
+        );
+        assert_eq!(gathered, 2, "near_names and parameterless_fns, once each");
+    }
+
+    /// A suggestion follows an edit of what it chose among: the file's names are a query
+    /// of their own, and a function that takes a parameter is no longer a value to suggest.
+    #[test]
+    fn a_suggestion_follows_an_edit_of_the_names_it_chose_among() {
+        let source = |params: &str| {
+            format!(
+                "module t.m\nfn max_messages({params}): Int = 3\nfn limit(): Int = max_mesages\n"
+            )
+        };
+        let help = |ws: &Workspace| {
+            (ws.diagnostics().into_iter())
+                .find(|d| d.code == "E0205")
+                .and_then(|d| d.help)
+        };
+        let mut ws = Workspace::new();
+        ws.set_file("m.xop", source("").as_str());
+        let called = Some("did you mean `max_messages()`?".to_string());
+        assert_eq!(help(&ws), called);
+        ws.set_file("m.xop", source("x: Int").as_str());
+        let after = help(&ws);
+        assert!(
+            after
+                .as_deref()
+                .is_some_and(|h| !h.contains("did you mean")),
+            "{after:?}"
+        );
+        ws.set_file("m.xop", source("").as_str());
+        assert_eq!(help(&ws), called);
     }
 
     /// The source of the QA's shape: a record of `n` fields `field_i`, and a rule reading
