@@ -4,6 +4,7 @@
 
 pub mod bind;
 pub mod connectors;
+pub mod cost;
 pub mod engine;
 pub mod interp;
 pub mod intrinsics;

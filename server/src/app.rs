@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 use xop_runtime::bind::BindErrorKind;
+use xop_runtime::cost::Work;
 use xop_runtime::engine::{
-    Approved, Deadline, Input, Options, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError,
-    Unloaded,
+    Approved, Deadline, Input, LoadedPolicies, ModuleSet, Options, Outcome, ReviewCase, ReviewSink,
+    Runtime, RuntimeError, Unloaded,
 };
 use xop_runtime::ir::Verdict;
 use xop_runtime::proof::LogError;
@@ -40,23 +41,136 @@ pub struct App {
     /// Why the proof log (or the review store) stopped writing, once it has: nothing more is
     /// acknowledged until a restart, and `/healthz` says so.
     pub broken: std::sync::OnceLock<String>,
-    /// The permits of large decisions ([`LARGE_BODY`]), one per decision parsed, bound and
-    /// decided on the blocking pool at once: [`large_permits`] of them.
+    /// The permits of large and costly decisions ([`LARGE_BODY`], [`WORK_BUDGET`]), one per
+    /// decision parsed, bound and decided on the blocking pool at once: [`large_permits`] of
+    /// them.
     pub large: Arc<tokio::sync::Semaphore>,
+    /// The bounds on the work of deciding with the modules loaded ([`WorkBounds`]), found
+    /// once per set of modules.
+    pub work: WorkBounds,
 }
 
 /// A decision whose body is larger than this (64 KiB) is parsed, bound and decided on tokio's
-/// blocking pool rather than on an async worker: its cost grows with its input (a nested
-/// `any` over a long list is quadratic), and a worker busy with it could neither answer its
-/// own timeout nor any other request. Smaller ones stay on the async path (about a
-/// microsecond to decide), whose only added work is this length test.
+/// blocking pool rather than on an async worker, whatever its policies: parsing, binding and
+/// proving it are linear in its size, and a worker busy with it could neither answer its own
+/// timeout nor any other request. A smaller one goes there too when its policies' bound on
+/// the work that grows with the input exceeds [`WORK_BUDGET`] for its size ([`WorkBounds`]).
 pub const LARGE_BODY: usize = 64 * 1024;
 
-/// How many large decisions ([`LARGE_BODY`]) may run at once: one per core the machine has
-/// (`std::thread::available_parallelism`, 1 if unknown), so that however many are sent, they
-/// leave the async workers, and so `/healthz` and small decisions, a share of every core. A
-/// decision cut loose by its timeout keeps its permit until its computation ends (it cannot be
-/// stopped half-way); one waiting for a permit does so under its own deadline.
+/// The most steps that grow with a decision's input ([`Work::growing`], the bound for its
+/// body's size) a decision may take on an async worker: 2^20 (1,048,576), as many as 16 steps
+/// a byte over a body of [`LARGE_BODY`] bytes (a few milliseconds of computing). A policy
+/// whose bound is of degree `d` in the body's size `n` (the deepest nesting of loops over
+/// input-sized lists: `any(c.xs, a => any(c.xs, b => …))` is of degree 2) with a coefficient
+/// `c` of degree `d` passes it about when `c × n^d` does: a single loop with a condition of
+/// a few steps only past [`LARGE_BODY`], two nested ones from a few hundred bytes (from 362
+/// for `any(c.xs, a => any(c.xs, b => a + b == 0 - 1))`, `c` = 8), three from a few dozen.
+/// A policy of degree 0 (no loop over the input, the usual case) never does: its cost does not
+/// grow with the input.
+pub const WORK_BUDGET: u64 = 1 << 20;
+
+/// The bounds on the work of deciding ([`Work`], a polynomial in the body's size computed from
+/// the IR) of the modules loaded at one moment: each policy's, and for a quick test, one that
+/// bounds every request (the largest coefficients over every action's policies summed).
+/// Found at the first decision after a load, swap or unload, a module's kept while it stays
+/// loaded; a decision then costs a lock and an evaluation of a polynomial, plus the look-up of
+/// its policy only when the quick test does not already clear it.
+#[derive(Debug, Default)]
+pub struct WorkBounds(std::sync::Mutex<Option<Arc<SetBounds>>>);
+
+/// The bounds of one set of modules ([`ModuleSet`]).
+#[derive(Debug)]
+struct SetBounds {
+    /// The set they are of (not kept alive by them).
+    set: std::sync::Weak<ModuleSet>,
+    /// Each module's, in the set's order.
+    modules: Vec<Arc<ModuleBounds>>,
+    /// A bound on every request's work: the largest coefficients of the modules' `most`.
+    most: Work,
+}
+
+/// The bounds of one loaded module.
+#[derive(Debug)]
+struct ModuleBounds {
+    /// The module they are of.
+    module: std::sync::Weak<LoadedPolicies>,
+    /// Each policy's, by index.
+    policies: Vec<Work>,
+    /// A bound on the work of deciding any one of its policies or actions: for each action,
+    /// its policies' bounds summed (an action is decided over all of them), and the largest
+    /// coefficients of those.
+    most: Work,
+}
+
+impl ModuleBounds {
+    fn of(module: &Arc<LoadedPolicies>) -> ModuleBounds {
+        let program = module.program();
+        let policies: Vec<Work> = (program.policies.iter())
+            .map(|p| Work::of_policy(program, p))
+            .collect();
+        let mut actions: std::collections::HashMap<&str, Work> = Default::default();
+        for (p, w) in program.policies.iter().zip(&policies) {
+            let sum = actions.entry(p.action.as_str()).or_default();
+            *sum = sum.plus(w);
+        }
+        let most = actions.values().fold(Work::zero(), |m, w| m.or(w));
+        ModuleBounds {
+            module: Arc::downgrade(module),
+            policies,
+            most,
+        }
+    }
+}
+
+impl WorkBounds {
+    /// The bounds of `set`: those found last if they are of it, else found now (a module's
+    /// reused if it is still loaded).
+    fn of(&self, set: &Arc<ModuleSet>) -> Arc<SetBounds> {
+        // A poisoned lock holds bounds whole or none (they are replaced by one assignment).
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = last.as_ref()
+            && std::sync::Weak::ptr_eq(&b.set, &Arc::downgrade(set))
+        {
+            return Arc::clone(b);
+        }
+        let kept = |m: &Arc<LoadedPolicies>| {
+            (last.as_ref())
+                .and_then(|b| {
+                    b.modules
+                        .iter()
+                        .find(|k| k.module.ptr_eq(&Arc::downgrade(m)))
+                })
+                .cloned()
+        };
+        let modules: Vec<Arc<ModuleBounds>> = (set.modules.iter())
+            .map(|m| kept(m).unwrap_or_else(|| Arc::new(ModuleBounds::of(m))))
+            .collect();
+        let most = modules.iter().fold(Work::zero(), |m, b| m.or(&b.most));
+        let found = Arc::new(SetBounds {
+            set: Arc::downgrade(set),
+            modules,
+            most,
+        });
+        *last = Some(Arc::clone(&found));
+        found
+    }
+}
+
+impl SetBounds {
+    /// The bounds of module `m` of the set.
+    fn module(&self, m: &Arc<LoadedPolicies>) -> Option<&ModuleBounds> {
+        let weak = Arc::downgrade(m);
+        (self.modules.iter())
+            .find(|b| b.module.ptr_eq(&weak))
+            .map(|b| &**b)
+    }
+}
+
+/// How many large and costly decisions ([`LARGE_BODY`], [`WORK_BUDGET`]) may run at once: one per
+/// core the machine has (`std::thread::available_parallelism`, 1 if unknown), so that however many
+/// are sent, they leave the async workers, and so `/healthz` and small decisions, a share of every
+/// core. A decision cut loose by its timeout keeps its permit until its computation ends (it cannot
+/// be stopped half-way); one waiting for a permit does so under its own deadline.
 pub fn large_permits() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
@@ -686,11 +800,14 @@ impl App {
         self.answer(o)
     }
 
-    /// Decides on the async worker and awaits the record's durability without holding a
-    /// thread: deciding takes about a microsecond, and the writer completes the whole batch's
-    /// futures after its one sync. What may block stays on the blocking pool: connectors (they
-    /// read signals over the network while deciding), the halt switch (its fallback is a
-    /// record of its own), a review (its case is made durable) or an action to carry out.
+    /// Decides a cheap decision (neither large nor costly: [`App::costly`]) on the async
+    /// worker and awaits the record's durability without holding a thread: deciding takes
+    /// about a microsecond, and the writer completes the whole batch's futures after its one
+    /// sync. What may block stays on the blocking pool, without a permit (it waits for the
+    /// network or the disk, not for a core; a costly decision never comes here, so it takes
+    /// one also under the halt switch or with connectors): connectors (they read signals over
+    /// the network while deciding), the halt switch (its fallback is a record of its own), a
+    /// review (its case is made durable) or an action to carry out.
     /// A policy that is one of several guarding its action (in any loaded module) is refused
     /// (409 `partial_policy`) by the runtime itself, on the snapshot of the modules it decides
     /// with ([`Options::whole_action`]): the compliance checker proves its properties of all of
@@ -743,12 +860,43 @@ impl App {
             .map_err(|e| ApiError::internal(format!("a worker failed: {e}")))?
     }
 
-    /// Decides a large body ([`LARGE_BODY`]) on the blocking pool, parsing and binding it
-    /// there too, once one of the [`large_permits`] is free: the async worker stays free, so
-    /// the request's timeout fires on time (the caller's `timeout_at`, which also bounds the
-    /// wait for a permit) and other requests are answered meanwhile. A decision that outlives
-    /// its deadline is not recorded: the runtime checks the deadline before submitting its
-    /// record ([`Options::deadline`]), so the 503 saying it was abandoned stays true.
+    /// Whether deciding `asked` on a body of `len` bytes may take more than [`WORK_BUDGET`]
+    /// steps that grow with the input, by the bounds of the modules loaded now
+    /// ([`WorkBounds`]): then it is decided as a large one ([`App::decide_large`]). A name
+    /// that is no loaded policy or action is not (the runtime refuses it at once).
+    fn costly(&self, asked: &Asked, len: usize) -> bool {
+        let set = self.rt.modules();
+        let bounds = self.work.of(&set);
+        let n = u64::try_from(len).unwrap_or(u64::MAX);
+        // The usual case: no policy loaded has work that grows past the budget at this size.
+        if bounds.most.growing(n) <= WORK_BUDGET {
+            return false;
+        }
+        let work = match asked {
+            Asked::Policy(policy) => match set.resolve_policy(policy) {
+                Ok((m, i)) => bounds.module(m).map(|b| b.policies.get(i).cloned()),
+                Err(_) => return false,
+            },
+            Asked::Action(action) => match set.action(action) {
+                Ok((_, m, indices)) => bounds.module(&m).map(|b| {
+                    (indices.iter())
+                        .map(|&i| b.policies.get(i))
+                        .try_fold(Work::zero(), |sum, w| w.map(|w| sum.plus(w)))
+                }),
+                Err(_) => return false,
+            },
+        };
+        // Bounds not found for a module of the set (never expected): costly, to be safe.
+        work.flatten().is_none_or(|w| w.growing(n) > WORK_BUDGET)
+    }
+
+    /// Decides a large body ([`LARGE_BODY`]) or a costly decision ([`App::costly`]) on the blocking
+    /// pool, parsing and binding it there too (and applying the halt switch, reading signals
+    /// through the connectors), once one of the [`large_permits`] is free: the async worker stays
+    /// free, so the request's timeout fires on time (the caller's `timeout_at`, which also bounds
+    /// the wait for a permit) and other requests are answered meanwhile. A decision that outlives
+    /// its deadline is not recorded: the runtime checks the deadline before submitting its record
+    /// ([`Options::deadline`]), so the 503 saying it was abandoned stays true.
     async fn decide_large(
         self: &Arc<Self>,
         asked: Asked,
@@ -851,7 +999,7 @@ async fn decide_asked(
     let deadline = Deadline::new(deadline_of(start, app.config.timeout_ms));
     let work = async {
         let bytes = read_body(&app, &headers, body, "application/json", false).await?;
-        if bytes.len() > LARGE_BODY {
+        if bytes.len() > LARGE_BODY || app.costly(&asked, bytes.len()) {
             return app.decide_large(asked, bytes, &deadline).await;
         }
         let input = parse_input(&bytes)?;
@@ -1722,6 +1870,7 @@ mod tests {
             metrics: Metrics::default(),
             broken: std::sync::OnceLock::new(),
             large: Arc::new(tokio::sync::Semaphore::new(large_permits())),
+            work: WorkBounds::default(),
         });
         let routes = Router::new()
             .route(

@@ -3,7 +3,10 @@
 //! over `app::LARGE_BODY`) is decided on the blocking pool, so its `timeout_ms` answers on
 //! time and `/healthz` and small decisions are answered while large ones compute; at most
 //! `app::large_permits()` of them compute at once, and one waiting for its turn is timed out
-//! by its own deadline; a decision that outlives its deadline is not recorded. A hot swap
+//! by its own deadline; a decision that outlives its deadline is not recorded. A small body
+//! whose decision is costly (a cubic policy: three nested `any`) is decided there too, with a
+//! permit, also under the halt switch, by the bound on its work that its policy's IR gives
+//! (`xop_runtime::cost::Work`, `app::WORK_BUDGET`). A hot swap
 //! whose module copy cannot be kept (the modules folder unusable) is answered as a module
 //! load that failed, not as an unproven decision, and leaves the node serving.
 
@@ -14,18 +17,20 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use xop_runtime::cost::Work;
+use xop_runtime::module::Module;
 use xop_runtime::proof::verify::LogReader;
 use xop_server::Running;
-use xop_server::app::{LARGE_BODY, large_permits};
+use xop_server::app::{LARGE_BODY, WORK_BUDGET, large_permits};
 
 use support::{
-    OPS, Setup, compiled, decide, error_message, hash_of, healthz, load, loaded, log_size,
+    OPS, Setup, bearer, compiled, decide, error_message, hash_of, healthz, load, loaded, log_size,
     module_bytes, request, setup, setup_with, start, unload, unrecordable,
 };
 
 /// A module with a policy whose cost is quadratic in its input's list (`pairs`: a nested
-/// `any`, no pair of which ever matches, so every pair is tried) and one whose cost is linear
-/// (`first`, of another action).
+/// `any`, no pair of which ever matches, so every pair is tried), one whose cost is linear
+/// (`first`, of another action), and one whose cost is cubic (`triple`, of a third).
 const QUADRATIC: &str = r#"module t.q
 
 /// Telling a customer about an offer.
@@ -39,6 +44,9 @@ action offer(to: C) purpose marketing risk minimal
 /// Greet the customer.
 action greet(to: C) purpose marketing risk minimal
 
+/// Remind the customer.
+action remind(to: C) purpose marketing risk minimal
+
 policy pairs for offer(to: c) {
   deny "pair" when any(c.xs, a => any(c.xs, b => a + b == 0 - 1))
   allow "ok"
@@ -46,6 +54,11 @@ policy pairs for offer(to: c) {
 
 policy first for greet(to: c) {
   deny "negative" when any(c.xs, a => a < 0)
+  allow "ok"
+}
+
+policy triple for remind(to: c) {
+  deny "triple" when any(c.xs, a => any(c.xs, b => any(c.xs, d => a + b + d == 0 - 1)))
   allow "ok"
 }
 "#;
@@ -56,6 +69,11 @@ const LONG: usize = 100_000;
 
 /// Ints in the list of a large body (over `LARGE_BODY`) that `first` decides in milliseconds.
 const WIDE: usize = 20_000;
+
+/// Ints in the list of a small body (about 7 KB, far under `LARGE_BODY`) whose decision by
+/// `triple` takes seconds (1600³ triples: about 3.5 s at 0.8 ns each, longer on a busy
+/// machine): `timeout_ms` is far shorter.
+const CUBED: usize = 1600;
 
 /// A server of [`QUADRATIC`] (signed as `setup` trusts) with `timeout_ms` and a body limit
 /// that takes [`LONG`]'s body: its files, and the server started.
@@ -293,4 +311,152 @@ fn a_swap_or_unload_whose_record_fails_speaks_of_the_module() {
     );
     assert_eq!(loaded(addr), before);
     srv.stop().unwrap();
+}
+
+/// The program of [`QUADRATIC`], as the compiler lowers it.
+fn program() -> xop_runtime::ir::Program {
+    (Module::from_bytes(&compiled("q.xop", QUADRATIC, None), None).unwrap()).program
+}
+
+/// `n` decisions of `policy` on `body`, each on a thread of its own: status, answer, and when
+/// it was answered, from `t0`.
+fn spawn_at(
+    addr: SocketAddr,
+    policy: &'static str,
+    n: usize,
+    body: &[u8],
+    t0: Instant,
+) -> Vec<thread::JoinHandle<(u16, Value, Duration)>> {
+    (0..n)
+        .map(|_| {
+            let body = body.to_vec();
+            thread::spawn(move || {
+                let (st, o) = decide(addr, policy, &body);
+                (st, o, t0.elapsed())
+            })
+        })
+        .collect()
+}
+
+/// Each of `runs` answered 503 `timeout`, abandoned before it was recorded (`timeout_ms` =
+/// 500): when the latest was answered.
+fn abandoned(runs: Vec<thread::JoinHandle<(u16, Value, Duration)>>) -> Duration {
+    let mut latest = Duration::ZERO;
+    for run in runs {
+        let (st, o, at) = run.join().unwrap();
+        let message = error_message(st, &o, 503, "timeout");
+        assert!(
+            message.starts_with("the decision took longer than 500 ms")
+                && message.contains("was abandoned before it was recorded"),
+            "{message}"
+        );
+        latest = latest.max(at);
+    }
+    latest
+}
+
+/// When, from `t0`, a large decision (of `first`: it needs a permit, and takes milliseconds)
+/// is next made: once an abandoned computation has ended and freed its permit.
+fn permit_freed(addr: SocketAddr, t0: Instant) -> Duration {
+    let wide = body(WIDE);
+    while decide(addr, "first", &wide).0 != 200 {
+        assert!(t0.elapsed() < Duration::from_secs(300), "no permit freed");
+        thread::sleep(Duration::from_millis(100));
+    }
+    t0.elapsed()
+}
+
+/// A small body (far under `LARGE_BODY`) whose decision is cubic in its list is decided on the
+/// blocking pool as a large one is: it is answered 503 `timeout` at its deadline, in less than
+/// half the time its computation takes (until its permit is freed), and `/healthz` and a cheap
+/// small decision are answered while it computes (a cheap one needs no permit: it stays on the
+/// async path). Decided on an async worker, its 503 would come when its computation ends.
+#[test]
+fn the_timeout_bounds_a_small_costly_decision() {
+    let (_s, srv) = quadratic_server("small-costly", 500);
+    let addr = srv.addr();
+    let cubed = body(CUBED);
+    assert!(cubed.len() < LARGE_BODY / 8);
+    let t0 = Instant::now();
+    // As many as the async workers (2) and the permits: neither is left free to answer.
+    let runs = spawn_at(addr, "triple", large_permits().max(2), &cubed, t0);
+    thread::sleep(Duration::from_millis(200));
+    small_requests_answer_quickly(addr);
+    // A body on which `triple` would be costly is not, for `first`: its own bound counts.
+    let some = body(100);
+    let p = program();
+    let triple = Work::of_policy(&p, p.resolve_policy("triple").unwrap().1);
+    assert!(
+        triple.growing(some.len() as u64) > WORK_BUDGET,
+        "{triple:?}"
+    );
+    let (st, o, took) = timed_decide(addr, "first", &some);
+    assert!(
+        st == 200 && took < Duration::from_secs(1),
+        "a cheap decision: {st} after {took:?}: {o}"
+    );
+    let answered = abandoned(runs);
+    let freed = permit_freed(addr, t0);
+    assert!(
+        answered * 2 < freed,
+        "answered after {answered:?}, the computation ended after {freed:?}"
+    );
+    srv.stop().unwrap();
+}
+
+/// With the halt switch on (a decision then goes to the blocking pool, as with `[camara]`),
+/// a small but costly decision still takes one of the `large_permits()`, and holds it once
+/// abandoned until its computation ends: a large decision finds none free meanwhile and is
+/// abandoned at its deadline, so the threads computing abandoned decisions never outnumber the
+/// permits. A cheap decision is still made meanwhile.
+#[test]
+fn with_the_halt_on_a_small_costly_decision_holds_a_permit() {
+    let (_s, srv) = quadratic_server("small-costly-halt", 500);
+    let addr = srv.addr();
+    let ops = bearer(OPS);
+    let (st, b) = request(
+        addr,
+        "POST",
+        "/v1/halt",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", ops.as_str()),
+        ],
+        br#"{"reason":"incident 42"}"#,
+    );
+    assert_eq!(st, 200, "{b}");
+    let t0 = Instant::now();
+    let runs = spawn_at(addr, "triple", large_permits(), &body(CUBED), t0);
+    let answered = abandoned(runs);
+    let (st, o) = decide(addr, "first", &body(WIDE));
+    let message = error_message(st, &o, 503, "timeout");
+    assert!(message.contains("was abandoned"), "{message}");
+    small_requests_answer_quickly(addr);
+    let freed = permit_freed(addr, t0);
+    assert!(
+        answered * 2 < freed,
+        "answered after {answered:?}, the computation ended after {freed:?}"
+    );
+    srv.stop().unwrap();
+}
+
+/// The bounds on the work of [`QUADRATIC`]'s policies, as lowered by the compiler: of degree
+/// 1, 2 and 3 in the body's size. A linear one stays under `WORK_BUDGET` up to `LARGE_BODY`
+/// (its bodies go to the blocking pool only past it); the quadratic one passes it on a body of
+/// 65,453 bytes (the QA's: under `LARGE_BODY`, and decided for seconds on an async worker
+/// before), and the cubic one on a few dozen bytes.
+#[test]
+fn the_work_bounds_of_the_test_policies() {
+    let program = program();
+    let work = |name: &str| {
+        let (_, p) = program.resolve_policy(name).unwrap();
+        Work::of_policy(&program, p)
+    };
+    let (first, pairs, triple) = (work("first"), work("pairs"), work("triple"));
+    assert_eq!((first.degree(), pairs.degree(), triple.degree()), (1, 2, 3));
+    assert!(first.growing(LARGE_BODY as u64) <= WORK_BUDGET, "{first:?}");
+    assert!(pairs.growing(65_453) > WORK_BUDGET, "{pairs:?}");
+    assert!(pairs.growing(64) <= WORK_BUDGET, "{pairs:?}");
+    assert!(triple.growing(64) > WORK_BUDGET, "{triple:?}");
+    assert!(triple.growing(8) <= WORK_BUDGET, "{triple:?}");
 }
