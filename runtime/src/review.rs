@@ -2890,6 +2890,18 @@ pub struct CaseProblem {
     pub settled_on_open: bool,
 }
 
+/// Every decision of the log decided twice ([`decided_twice`]), as a problem at the later
+/// outcome's record: a fault of the log alone, whether or not a queue is beside it.
+fn twice_decided(facts: &LogFacts) -> Vec<CaseProblem> {
+    (decided_twice(&facts.outcomes).into_iter())
+        .map(|twice| CaseProblem {
+            record: Some(twice.second.seq),
+            message: twice.message(),
+            settled_on_open: false,
+        })
+        .collect()
+}
+
 /// Checks the queue of `dir` against its proof log, read-only (nothing is written, no lock is
 /// taken; a live server's folder can be checked): what opening the queue refuses (a case
 /// naming a record the log lacks), what it settles (a halt the log and the queue disagree
@@ -2901,12 +2913,18 @@ pub struct CaseProblem {
 /// open in the queue whose decision the log already decided (opening closes it as the log
 /// says), and a decision the log holds two outcomes of ([`decided_twice`]). The queue is read
 /// before the log, so a live server's cases are always in the log read after (it opens a
-/// case only for a durable record). No `reviews.log`: nothing to check.
+/// case only for a durable record). No `reviews.log`: only what the log alone shows, a
+/// decision it holds two outcomes of (a log that cannot be read is then no problem of the
+/// queue's: verifying the log names it).
 pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
     let path = dir.join(FILE);
     let mut file = match File::open(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(LogFacts::read(dir)
+                .map(|facts| twice_decided(&facts))
+                .unwrap_or_default());
+        }
         Err(e) => return Err(io_err(&path, &e)),
     };
     let (cases, halt, _, lifted) = replay(&path, &mut file)?;
@@ -3000,13 +3018,7 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
             settled_on_open: true,
         });
     }
-    for twice in decided_twice(&facts.outcomes) {
-        problems.push(CaseProblem {
-            record: Some(twice.second.seq),
-            message: twice.message(),
-            settled_on_open: false,
-        });
-    }
+    problems.extend(twice_decided(&facts));
     for c in lost_reviews(&facts, &cases) {
         problems.push(CaseProblem {
             record: c.seq,
