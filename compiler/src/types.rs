@@ -468,7 +468,7 @@ enum NearList {
 }
 
 /// The names a "did you mean" search of a file chooses among, by what the place of the
-/// unknown name takes ([`Checker::near_name`]). A query of its own, so that it is gathered
+/// unknown name takes (`Checker::near_name`). A query of its own, so that it is gathered
 /// once per file (and again only when the file's scope changes), not for each unknown name:
 /// gathering it is a walk of every name the file sees, and the declarations of a file each
 /// check with a checker of their own.
