@@ -6,21 +6,36 @@
 //! by an operation whose cost grows with its operands (a comparison or concatenation of
 //! texts, lists or records, `in`, an intrinsic that scans a list, a signal read, whose
 //! arguments are hashed and whose value is proven). The size of a value is its texts' bytes
-//! plus its lists' and records' elements, and a value read from an input of `n` bytes of JSON
-//! has a size of at most `n` (every element and character takes at least one byte of it), as
-//! has every list it holds, whose length is at most its size. A quantifier over a list of
-//! size `s` evaluates its condition at most `s` times: nested quantifiers over the input
-//! multiply, and so the bound is a polynomial in `n` whose degree is the deepest nesting of
-//! loops over input-sized collections (`any(xs, a => any(xs, b => …))` is of degree 2, a
-//! comparison of two input texts inside it of degree 3).
+//! plus its lists' and records' elements and fields, one per scalar.
+//!
+//! A value bound from an input of `n` bytes of JSON has a size of at most `W·n`, where `W`
+//! ([`Work::widening`]) is `⌈(1 + O)/2⌉` for `O` the most optional fields of any record type
+//! the input can bind to (reachable from a policy's parameters or a signal's value). Binding
+//! turns an optional field missing from its object into an absent value of size 1, so the two
+//! bytes `{}` become a record of as many units as its type has fields, plus one. By induction
+//! on the JSON: a scalar, text or list costs at least one byte per unit of size (a text's
+//! quotes pay for its own unit, a list's brackets for its); an object of `b` bytes costs its
+//! two braces plus, per field given, its value's bytes (and its key's), and binds to a record
+//! of size at most `1 + O + W·(its values' bytes)` with at most `O` fields left out, which is
+//! at most `W·b` since `1 + O ≤ 2W`. Nesting does not multiply: an optional record field left
+//! out is one absent value, not a record, and a required one must be written out, braces and
+//! all. Every list held in such a value has a length no larger than its size, so also `W·n`.
+//!
+//! A quantifier over a list of size `s` evaluates its condition at most `s` times: nested
+//! quantifiers over the input multiply, and so the bound is a polynomial in `n` whose degree
+//! is the deepest nesting of loops over input-sized collections (`any(xs, a => any(xs, b =>
+//! …))` is of degree 2, a comparison of two input texts inside it of degree 3).
 //!
 //! The bound is sound, never tight: a constant list or record counts its own size, not `n`;
-//! a lambda's element is counted as large as its whole list (the sizes of the elements of one
-//! list, summed, are what a loop walks, so a text compared with each element of a list of
-//! texts counts as quadratic where it is linear); `and`, `or`, `if` and the first match of a
-//! rule are counted as if every branch and every rule were evaluated. User functions are
+//! a list's length is counted as its size (`W·n`, though no list of the input is longer than
+//! `n`); a lambda's element is counted as large as its whole list (the sizes of the elements
+//! of one list, summed, are what a loop walks, so a text compared with each element of a list
+//! of texts counts as quadratic where it is linear); `and`, `or`, `if` and the first match of
+//! a rule are counted as if every branch and every rule were evaluated. User functions are
 //! inlined by the compiler, so their quantifiers nest in the IR as they do in the source.
-//! Parsing, binding and proving the input (linear in `n`) are not counted here.
+//! A policy's bound ([`Work::of_policy`]) is that of evaluating its rules; parsing, binding
+//! and proving the input, done once per decision whatever the policies, are bounded apart
+//! ([`Work::of_input`]), linear in `n` with a coefficient that grows with `W`.
 
 use crate::interp::MAX_DEPTH;
 use crate::ir::{Expr, Intrinsic, Policy, Program, Quantifier, Type};
@@ -45,9 +60,63 @@ impl Work {
         Work { c: vec![k] }.trimmed()
     }
 
-    /// `n`: the size of a value read from the input.
-    fn input() -> Work {
-        Work { c: vec![0, 1] }
+    /// `w·n`: a bound on the size of a value bound from the input, `w` its program's
+    /// [`Work::widening`].
+    fn input(w: u64) -> Work {
+        Work { c: vec![0, w] }.trimmed()
+    }
+
+    /// How many units of size a byte of the input may bind to in `program` at most (`W` of
+    /// the [module documentation](crate::cost)): `⌈(1 + O)/2⌉` for `O` the most optional
+    /// fields of any record type an input can bind to (reachable from a policy's parameters
+    /// or a signal's value), since an object's two braces may stand for a record of `O`
+    /// absent fields. 1 for a program whose inputs hold no record of more than one optional
+    /// field.
+    pub fn widening(program: &Program) -> u64 {
+        let mut reached = vec![false; program.records.len()];
+        let mut types: Vec<&Type> = (program.policies.iter())
+            .flat_map(|p| p.params.iter().map(|param| &param.ty))
+            .chain(program.signals.iter().map(|s| &s.ty))
+            .collect();
+        let mut optional = 0usize;
+        while let Some(ty) = types.pop() {
+            match ty {
+                Type::List(t) | Type::Set(t) | Type::Optional(t) => types.push(t),
+                Type::Record(r) => {
+                    let i = *r as usize;
+                    // A record named by no declaration binds nothing (binding refuses it).
+                    let (Some(seen), Some(decl)) = (reached.get_mut(i), program.records.get(i))
+                    else {
+                        continue;
+                    };
+                    if !*seen {
+                        *seen = true;
+                        let fields = decl.fields.iter().map(|f| &f.ty);
+                        optional = optional.max(
+                            fields
+                                .clone()
+                                .filter(|t| matches!(t, Type::Optional(_)))
+                                .count(),
+                        );
+                        types.extend(fields);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // `1 + O ≤ 2W`: the record's own unit and its absent fields, paid by its braces.
+        (u64::try_from(optional).unwrap_or(u64::MAX))
+            .saturating_add(1)
+            .div_ceil(2)
+            .max(1)
+    }
+
+    /// The bound on the work of reading an input of `program`, done once per decision
+    /// whatever policies decide it: parsing its `n` bytes, binding them to values of size at
+    /// most `W·n` ([`Work::widening`]) and encoding those to prove them, `(1 + 2W)·n`.
+    pub fn of_input(program: &Program) -> Work {
+        let w = Work::widening(program);
+        Work::input(w.saturating_mul(2).saturating_add(1))
     }
 
     /// A bound that no input meets: every coefficient saturated up to `degree`.
@@ -129,10 +198,11 @@ impl Work {
     /// ([`MAX_DEPTH`]) is not walked (it fails on its depth in the interpreter); it is counted
     /// as work no input can afford, so that it is never decided where its cost would matter.
     pub fn of_policy(program: &Program, policy: &Policy) -> Work {
+        let input = Work::input(Work::widening(program));
         let mut slots: Vec<(u32, Slot)> = Vec::with_capacity(policy.params.len() + 1);
         for (i, p) in (0u32..).zip(&policy.params) {
             let slot = Slot {
-                size: Work::input(),
+                size: input.clone(),
                 ty: Some(p.ty.clone()),
             };
             slots.push((i, slot));
@@ -144,7 +214,11 @@ impl Work {
             };
             slots.push((now, slot));
         }
-        let mut walk = Walk { program, slots };
+        let mut walk = Walk {
+            program,
+            slots,
+            input,
+        };
         let mut total = Work::zero();
         for rule in &policy.rules {
             total = total.plus_const(1);
@@ -180,6 +254,8 @@ struct Walk<'p> {
     /// its slot until its body is walked). A stack, not a frame: a module's slot numbers are
     /// not trusted to be small.
     slots: Vec<(u32, Slot)>,
+    /// A bound on the size of a value bound from the input ([`Work::input`]).
+    input: Work,
 }
 
 /// Whether a value of type `ty` has a size that does not depend on the input (unknown: no).
@@ -243,7 +319,7 @@ impl Walk<'_> {
             .find(|(i, _)| *i == s)
             .map(|(_, slot)| slot.clone())
             .unwrap_or(Slot {
-                size: Work::input(),
+                size: self.input.clone(),
                 ty: None,
             })
     }
@@ -493,8 +569,8 @@ impl Walk<'_> {
                 // Its arguments are hashed for the memo, and its value (given in the input,
                 // at most its size) is checked, recorded and proven.
                 Found {
-                    cost: cost.plus(&size).plus(&Work::input()).plus_const(1),
-                    size: Work::input(),
+                    cost: cost.plus(&size).plus(&self.input).plus_const(1),
+                    size: self.input.clone(),
                     ty,
                 }
             }
@@ -679,6 +755,125 @@ mod tests {
             deep = any(xs(), 3, deep);
         }
         assert_eq!(work(deep).growing(1 << 16), u64::MAX);
+    }
+
+    /// A program of one policy over `C { rs: List<R>, ts: List<R> }` (slot 0), `R` a record
+    /// of `fields` optional ints, whose only rule is `c.rs == c.ts`.
+    fn lists_of_wide_records(fields: usize) -> Program {
+        let list_of_r = Type::List(Box::new(Type::Record(1)));
+        let mut p = program(
+            vec![Type::Record(0)],
+            vec![rule(
+                0,
+                Verdict::Deny,
+                "same",
+                Some(cmp(
+                    CmpOp::Eq,
+                    Expr::Field(b(slot(0)), 0),
+                    Expr::Field(b(slot(0)), 1),
+                )),
+            )],
+        );
+        let field = |name: String, ty: Type| Field {
+            name,
+            ty,
+            personal: false,
+        };
+        p.records.push(RecordType {
+            name: "t.C".into(),
+            fields: vec![
+                field("rs".into(), list_of_r.clone()),
+                field("ts".into(), list_of_r),
+            ],
+        });
+        p.records.push(RecordType {
+            name: "t.R".into(),
+            fields: (0..fields)
+                .map(|i| field(format!("f{i}"), Type::Optional(Box::new(Type::Int))))
+                .collect(),
+        });
+        p
+    }
+
+    #[test]
+    fn optional_fields_widen_what_a_byte_of_input_binds_to() {
+        // The reviewer's body: two lists of `{}` that bind to records of 1000 absent fields.
+        let p = lists_of_wide_records(1000);
+        assert_eq!(Work::widening(&p), 501);
+        let empties = vec!["{}"; 10_800].join(",");
+        let body = format!(r#"{{"a0": {{"rs": [{empties}], "ts": [{empties}]}}}}"#);
+        let n = body.len() as u64;
+        let bound = crate::bind::bind_json(&p, 0, &body).expect("the body binds");
+        let bound_size = (bound.args.iter()).fold(0u64, |acc, v| acc + value_size(v));
+        // What binding built, and what the comparison walks: more than a thousand a byte.
+        assert!(bound_size > 300 * n, "{bound_size} units from {n} bytes");
+        let w = Work::of_policy(&p, &p.policies[0]);
+        assert!(w.growing(n) >= bound_size, "{w:?} at {n}: {bound_size}");
+        assert!(Work::of_input(&p).growing(n) >= bound_size);
+        // The same rule over records of one optional field: a byte binds to a unit at most.
+        let narrow = lists_of_wide_records(1);
+        assert_eq!(Work::widening(&narrow), 1);
+        let w1 = Work::of_policy(&narrow, &narrow.policies[0]);
+        assert_eq!(w.degree(), w1.degree());
+        assert_eq!(w.growing(n), 501 * w1.growing(n), "{w:?} {w1:?}");
+        // No record at all: as wide as a record of one optional field.
+        assert_eq!(Work::widening(&program(vec![Type::Int], Vec::new())), 1);
+    }
+
+    #[test]
+    fn only_records_an_input_can_bind_to_widen_it() {
+        // `R` declared but bound by no parameter: a byte still binds to a unit at most.
+        let mut p = lists_of_wide_records(1000);
+        p.policies[0].params[0].ty = Type::Int;
+        assert_eq!(Work::widening(&p), 1);
+        // Bound by a signal's value, through an optional and a list: widened.
+        p.signals.push(crate::ir::SignalDecl {
+            name: "t.s".into(),
+            params: Vec::new(),
+            ty: Type::Optional(Box::new(Type::List(Box::new(Type::Record(1))))),
+            source: "t.src".into(),
+            source_args: Vec::new(),
+            max_age_ms: None,
+        });
+        assert_eq!(Work::widening(&p), 501);
+        // A record naming one that no declaration holds is no record (binding refuses it).
+        let mut q = lists_of_wide_records(3);
+        q.records[0].fields[0].ty = Type::Record(7);
+        assert_eq!(Work::widening(&q), 2);
+    }
+
+    /// Without a loop, every comparison of two values of the input still walks them: nine
+    /// rules `c.name == c.name` and the reading of the input (`3n` with no optional field)
+    /// pass 2^20 steps from 49,933 bytes, under 64 KiB.
+    #[test]
+    fn comparisons_of_input_values_add_up_without_a_loop() {
+        let one = work(cmp(CmpOp::Eq, name(), name()));
+        let mut p = program(
+            vec![Type::Record(0)],
+            (0..9)
+                .map(|i| rule(i, Verdict::Deny, "r", Some(cmp(CmpOp::Eq, name(), name()))))
+                .collect(),
+        );
+        p.records.push(RecordType {
+            name: "t.C".into(),
+            fields: vec![
+                Field {
+                    name: "xs".into(),
+                    ty: Type::List(Box::new(Type::Int)),
+                    personal: false,
+                },
+                Field {
+                    name: "name".into(),
+                    ty: Type::Text,
+                    personal: false,
+                },
+            ],
+        });
+        let nine = Work::of_input(&p).plus(&Work::of_policy(&p, &p.policies[0]));
+        assert_eq!((one.degree(), nine.degree()), (1, 1));
+        assert_eq!(one.growing(1), 2, "{one:?}");
+        assert_eq!(nine.growing(1), 21, "{nine:?}");
+        assert!(nine.growing(49_932) <= 1 << 20 && nine.growing(49_933) > 1 << 20);
     }
 
     #[test]

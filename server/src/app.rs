@@ -53,25 +53,38 @@ pub struct App {
 /// A decision whose body is larger than this (64 KiB) is parsed, bound and decided on tokio's
 /// blocking pool rather than on an async worker, whatever its policies: parsing, binding and
 /// proving it are linear in its size, and a worker busy with it could neither answer its own
-/// timeout nor any other request. A smaller one goes there too when its policies' bound on
-/// the work that grows with the input exceeds [`WORK_BUDGET`] for its size ([`WorkBounds`]).
+/// timeout nor any other request. A smaller one goes there too when the bound on the work
+/// that grows with the input (reading it, and its policies') exceeds [`WORK_BUDGET`] for its
+/// size ([`WorkBounds`]).
 pub const LARGE_BODY: usize = 64 * 1024;
 
-/// The most steps that grow with a decision's input ([`Work::growing`], the bound for its
-/// body's size) a decision may take on an async worker: 2^20 (1,048,576), as many as 16 steps
-/// a byte over a body of [`LARGE_BODY`] bytes (a few milliseconds of computing). A policy
-/// whose bound is of degree `d` in the body's size `n` (the deepest nesting of loops over
-/// input-sized lists: `any(c.xs, a => any(c.xs, b => …))` is of degree 2) with a coefficient
-/// `c` of degree `d` passes it about when `c × n^d` does: a single loop with a condition of
-/// a few steps only past [`LARGE_BODY`], two nested ones from a few hundred bytes (from 362
-/// for `any(c.xs, a => any(c.xs, b => a + b == 0 - 1))`, `c` = 8), three from a few dozen.
-/// A policy of degree 0 (no loop over the input, the usual case) never does: its cost does not
-/// grow with the input.
+/// The most steps that grow with a decision's input a decision may take on an async worker:
+/// 2^20 (1,048,576), as many as 16 steps a byte over a body of [`LARGE_BODY`] bytes (a few
+/// milliseconds of computing). A decision goes to the blocking pool exactly when its body is
+/// over [`LARGE_BODY`] or, for its body's size `n`, the bound `B(n)` exceeds this, where `B`
+/// is the sum of [`Work::of_input`] (parsing, binding and proving the input: `(1 + 2W)·n`)
+/// and the [`Work::of_policy`] of the policy asked (of each of the action's policies), its
+/// constant term left out ([`Work::growing`]). `W` ([`Work::widening`]) is 1 when the
+/// records an input can bind to have at most one optional field each, and `⌈(1 + O)/2⌉` for
+/// `O` the most optional fields of one: an object `{}` binds to a record of all its absent
+/// fields. In `B`, each operation that walks values of the input adds its operands' sizes,
+/// `W·n` each, even outside a loop: a comparison, concatenation or ordering of two texts,
+/// lists or records neither of which is a constant (`c.a == c.b`: `2W·n`), `in` over a list of
+/// the input, an intrinsic given a list or text of the input (consent, the contact ones,
+/// `local_hour` and the other time zone ones), a signal read; a loop over a list of the input
+/// multiplies its condition's cost by `W·n`. So, with `W` = 1: a policy whose rules compare
+/// only scalars, or values with constants, never passes it below [`LARGE_BODY`] (`3n`); nine
+/// rules `c.a == c.b` pass it from 49,933 bytes (`21n`); a single loop with a condition of a
+/// few steps only past [`LARGE_BODY`]; two nested loops from a few hundred bytes (from 362 for
+/// `any(c.xs, a => any(c.xs, b => a + b == 0 - 1))`), three from a few dozen. With records of
+/// 15 optional fields or more (`W` ≥ 8), reading alone passes it below [`LARGE_BODY`] (from
+/// 61,681 bytes at `W` = 8; from 1,046 bytes at `W` = 501, 1000 optional fields).
 pub const WORK_BUDGET: u64 = 1 << 20;
 
 /// The bounds on the work of deciding ([`Work`], a polynomial in the body's size computed from
-/// the IR) of the modules loaded at one moment: each policy's, and for a quick test, one that
-/// bounds every request (the largest coefficients over every action's policies summed).
+/// the IR) of the modules loaded at one moment: each module's reading of an input and each
+/// policy's, and for a quick test, one that bounds every request (reading the input plus the
+/// largest coefficients over every action's policies summed).
 /// Found at the first decision after a load, swap or unload, a module's kept while it stays
 /// loaded; a decision then costs a lock and an evaluation of a polynomial, plus the look-up of
 /// its policy only when the quick test does not already clear it.
@@ -94,11 +107,14 @@ struct SetBounds {
 struct ModuleBounds {
     /// The module they are of.
     module: std::sync::Weak<LoadedPolicies>,
-    /// Each policy's, by index.
+    /// Reading an input of the module ([`Work::of_input`]): parsing, binding and proving it,
+    /// once per decision whatever policies decide it.
+    input: Work,
+    /// Each policy's, by index: evaluating its rules.
     policies: Vec<Work>,
-    /// A bound on the work of deciding any one of its policies or actions: for each action,
-    /// its policies' bounds summed (an action is decided over all of them), and the largest
-    /// coefficients of those.
+    /// A bound on the work of deciding any one of its policies or actions: reading the input,
+    /// plus for each action its policies' bounds summed (an action is decided over all of
+    /// them), the largest coefficients of those.
     most: Work,
 }
 
@@ -113,9 +129,11 @@ impl ModuleBounds {
             let sum = actions.entry(p.action.as_str()).or_default();
             *sum = sum.plus(w);
         }
-        let most = actions.values().fold(Work::zero(), |m, w| m.or(w));
+        let input = Work::of_input(program);
+        let most = input.plus(&actions.values().fold(Work::zero(), |m, w| m.or(w)));
         ModuleBounds {
             module: Arc::downgrade(module),
+            input,
             policies,
             most,
         }
@@ -861,9 +879,10 @@ impl App {
     }
 
     /// Whether deciding `asked` on a body of `len` bytes may take more than [`WORK_BUDGET`]
-    /// steps that grow with the input, by the bounds of the modules loaded now
-    /// ([`WorkBounds`]): then it is decided as a large one ([`App::decide_large`]). A name
-    /// that is no loaded policy or action is not (the runtime refuses it at once).
+    /// steps that grow with the input, reading the input included, by the bounds of the
+    /// modules loaded now ([`WorkBounds`]): then it is decided as a large one
+    /// ([`App::decide_large`]). A name that is no loaded policy or action is not (the runtime
+    /// refuses it at once).
     fn costly(&self, asked: &Asked, len: usize) -> bool {
         let set = self.rt.modules();
         let bounds = self.work.of(&set);
@@ -874,14 +893,16 @@ impl App {
         }
         let work = match asked {
             Asked::Policy(policy) => match set.resolve_policy(policy) {
-                Ok((m, i)) => bounds.module(m).map(|b| b.policies.get(i).cloned()),
+                Ok((m, i)) => bounds
+                    .module(m)
+                    .map(|b| b.policies.get(i).map(|w| b.input.plus(w))),
                 Err(_) => return false,
             },
             Asked::Action(action) => match set.action(action) {
                 Ok((_, m, indices)) => bounds.module(&m).map(|b| {
                     (indices.iter())
                         .map(|&i| b.policies.get(i))
-                        .try_fold(Work::zero(), |sum, w| w.map(|w| sum.plus(w)))
+                        .try_fold(b.input.clone(), |sum, w| w.map(|w| sum.plus(w)))
                 }),
                 Err(_) => return false,
             },
@@ -1850,6 +1871,58 @@ mod tests {
     use super::*;
     use tower::ServiceExt;
     use xop_runtime::review::RuntimeLog;
+
+    /// A decision is costly when reading its input is, whatever its policy does: a module
+    /// whose record has 1000 optional fields binds each `{}` of a body to a record of 1000
+    /// absent values, so `plain`, whose rule never looks at them, goes to the blocking pool on
+    /// a body of 64,860 bytes (reading it: `(1 + 2 × 501) × n` steps, [`Work::of_input`]), and
+    /// stays on the async path on one of 500 bytes; so does an action, by its policies and
+    /// its input read once.
+    #[test]
+    fn reading_an_input_of_wide_records_is_costly() {
+        let fields: Vec<String> = (0..1000).map(|i| format!("f{i}: Int?")).collect();
+        let text = format!(
+            "module t.w\n\n/// Offers.\npurpose marketing\n\nrecord R {{ {} }}\n\n\
+             record C {{ id: Id, rs: List<R> }}\n\n/// Greet.\n\
+             action greet(to: C) purpose marketing risk minimal\n\n\
+             policy plain for greet(to: c) {{\n  deny \"b\" when c.id == \"b\"\n\
+             allow \"ok\"\n}}\n",
+            fields.join(", ")
+        );
+        let mut ws = xop_compiler::db::Workspace::new();
+        ws.set_file("w.xop", text.as_str());
+        let program = xop_compiler::lower::lower(ws.db(), ws.project()).expect("it compiles");
+        let module = xop_runtime::module::Module {
+            program,
+            source_hash: xop_runtime::module::hash_sources([("w.xop", text.as_bytes())]),
+            sources: vec!["w.xop".into()],
+        };
+        let dir = std::env::temp_dir().join(format!("xop-serve-costly-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let rt = Arc::new(Runtime::new());
+        rt.load_bytes("w", &module.to_bytes(None), None)
+            .expect("it loads");
+        let queue =
+            ReviewQueue::open(&dir, Box::new(RuntimeLog(Arc::downgrade(&rt)))).expect("a queue");
+        let app = App {
+            rt,
+            queue,
+            config: Config::default(),
+            config_path: None,
+            metrics: Metrics::default(),
+            broken: std::sync::OnceLock::new(),
+            large: Arc::new(tokio::sync::Semaphore::new(large_permits())),
+            work: WorkBounds::default(),
+        };
+        let plain = Asked::Policy("plain".into());
+        let greet = Asked::Action("t.w.greet".into());
+        assert!(app.costly(&plain, 64_860));
+        assert!(app.costly(&greet, 64_860));
+        assert!(!app.costly(&plain, 500));
+        assert!(!app.costly(&greet, 500));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// A response that says the log stopped writing takes the node out of rotation: `/healthz`
     /// answers 503 with the reason from then on. An error that is not the writer's stop

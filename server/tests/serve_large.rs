@@ -440,8 +440,10 @@ fn with_the_halt_on_a_small_costly_decision_holds_a_permit() {
     srv.stop().unwrap();
 }
 
-/// The bounds on the work of [`QUADRATIC`]'s policies, as lowered by the compiler: of degree
-/// 1, 2 and 3 in the body's size. A linear one stays under `WORK_BUDGET` up to `LARGE_BODY`
+/// The bounds on the work of deciding with [`QUADRATIC`]'s policies, as lowered by the
+/// compiler, reading the input included ([`Work::of_input`]: its records have no optional
+/// field, so `3n`): of degree 1, 2 and 3 in the body's size. A linear one stays under
+/// `WORK_BUDGET` up to `LARGE_BODY`
 /// (its bodies go to the blocking pool only past it); the quadratic one passes it on a body of
 /// 65,453 bytes (the QA's: under `LARGE_BODY`, and decided for seconds on an async worker
 /// before), and the cubic one on a few dozen bytes.
@@ -450,8 +452,9 @@ fn the_work_bounds_of_the_test_policies() {
     let program = program();
     let work = |name: &str| {
         let (_, p) = program.resolve_policy(name).unwrap();
-        Work::of_policy(&program, p)
+        Work::of_input(&program).plus(&Work::of_policy(&program, p))
     };
+    assert_eq!(Work::of_input(&program).growing(1000), 3000);
     let (first, pairs, triple) = (work("first"), work("pairs"), work("triple"));
     assert_eq!((first.degree(), pairs.degree(), triple.degree()), (1, 2, 3));
     assert!(first.growing(LARGE_BODY as u64) <= WORK_BUDGET, "{first:?}");
@@ -459,4 +462,89 @@ fn the_work_bounds_of_the_test_policies() {
     assert!(pairs.growing(64) <= WORK_BUDGET, "{pairs:?}");
     assert!(triple.growing(64) > WORK_BUDGET, "{triple:?}");
     assert!(triple.growing(8) <= WORK_BUDGET, "{triple:?}");
+}
+
+/// A module whose record `R` has `fields` optional ints, with a policy `same` that compares
+/// two input lists of them (the reviewer's: its bound is linear) and one, `plain`, that never
+/// looks at them (no work of its own that grows with the input).
+fn wide(fields: usize) -> String {
+    let fields: Vec<String> = (0..fields).map(|i| format!("f{i}: Int?")).collect();
+    format!(
+        r#"module t.w
+
+/// Telling a customer about an offer.
+purpose marketing
+
+record R {{ {} }}
+
+record C {{ id: Id, rs: List<R>, ts: List<R> }}
+
+/// Send the customer an offer.
+action offer(to: C) purpose marketing risk minimal
+
+/// Greet the customer.
+action greet(to: C) purpose marketing risk minimal
+
+policy same for offer(to: c) {{
+  deny "same" when c.rs == c.ts
+  allow "ok"
+}}
+
+policy plain for greet(to: c) {{
+  deny "b" when c.id == "b"
+  allow "ok"
+}}
+"#,
+        fields.join(", ")
+    )
+}
+
+/// The reviewer's body (64,860 bytes): two lists of 10,800 `{}`, each of which binds to a
+/// record of as many absent fields as `R` has.
+fn empty_records() -> Vec<u8> {
+    let rows = vec!["{}"; 10_800].join(",");
+    format!(r#"{{"now":"2026-11-25T10:00:00Z","to":{{"id":"a","rs":[{rows}],"ts":[{rows}]}}}}"#)
+        .into_bytes()
+}
+
+/// A body far under `LARGE_BODY` is costly when what it binds to is not small: its `{}` bind to
+/// records of 1000 absent fields (21.6 million values from 64,860 bytes, which `same` walked for
+/// 16 s on an async worker, `/healthz` waiting as long). The bound on deciding counts reading
+/// the input, `(1 + 2W)·n` with `W` = 501 for 1000 optional fields ([`Work::of_input`]), and a
+/// value of the input as `W·n` large: past `WORK_BUDGET` for `same`, and for `plain` by its
+/// binding alone, while the same module with records of one optional field stays under it.
+#[test]
+fn a_body_of_empty_records_is_costly_by_what_it_binds_to() {
+    let body = empty_records();
+    let n = body.len() as u64;
+    assert!(body.len() < LARGE_BODY, "{n}");
+    let decided = |fields: usize, policy: &str| {
+        let p =
+            (Module::from_bytes(&compiled("w.xop", &wide(fields), None), None).unwrap()).program;
+        let (_, at) = p.resolve_policy(policy).unwrap();
+        (
+            Work::widening(&p),
+            Work::of_input(&p),
+            Work::of_policy(&p, at),
+        )
+    };
+    let (w, input, same) = decided(1000, "same");
+    assert_eq!(w, 501);
+    // What binding builds: 2 lists of 10,800 records of 1001 units each, all walked by `==`.
+    let built = 2 * 10_800 * 1001;
+    assert!(
+        input.growing(n) >= built && same.growing(n) >= built,
+        "{input:?} {same:?}"
+    );
+    assert!(input.plus(&same).growing(n) > WORK_BUDGET);
+    let (_, input, plain) = decided(1000, "plain");
+    assert_eq!(plain.growing(n), 0, "{plain:?}");
+    assert!(input.growing(n) > WORK_BUDGET, "{input:?}");
+    // One optional field: a byte binds to a unit at most, and a linear bound stays under.
+    let (w, input, same) = decided(1, "same");
+    assert_eq!(w, 1);
+    assert!(
+        input.plus(&same).growing(n) <= WORK_BUDGET,
+        "{input:?} {same:?}"
+    );
 }
