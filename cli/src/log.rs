@@ -12,7 +12,8 @@ use xop_runtime::proof::checkpoint::Checkpoint;
 use xop_runtime::proof::record::{Body, Record};
 use xop_runtime::proof::replay::{CrossCheck, Replayed, load_module, replay};
 use xop_runtime::proof::verify::{
-    LogReader, SavedCheckpoint, VerifyOptions, log_file, read_public_key, verify_log_with,
+    LogReader, SavedCheckpoint, VerifyOptions, log_file, read_public_key, verify_log_noting,
+    verify_log_with,
 };
 use xop_runtime::proof::{InclusionProof, LogConfig, LogError, ProofLog};
 
@@ -207,24 +208,32 @@ fn verify(dir: &Path, key: Option<&Path>, saved: Option<&Path>) -> u8 {
     // server opens a case only for a record already durable, so every case it has is in the
     // log read after.
     let live = xop_runtime::proof::verify::writer_holds_lock(dir);
-    let (cases, unchecked) = match xop_runtime::review::check_cases(dir) {
+    // No queue (`None`): what the log alone shows, a decision decided twice, is found in the
+    // verify pass below rather than by reading the log a second time.
+    let (queue, unchecked) = match xop_runtime::review::check_queue(dir) {
         Ok(c) => (c, None),
         // A damaged queue is a problem found.
         Err(xop_runtime::review::ReviewError::Corrupt(m)) => (
-            vec![xop_runtime::review::CaseProblem {
+            Some(vec![xop_runtime::review::CaseProblem {
                 record: None,
                 message: m,
                 settled_on_open: false,
-            }],
+            }]),
             None,
         ),
         // A log that cannot be read: verify says where and why.
-        Err(e) => (Vec::new(), Some(e.to_string())),
+        Err(e) => (Some(Vec::new()), Some(e.to_string())),
     };
-    let mut report = match verify_log_with(dir, &key, &options) {
+    let mut facts = xop_runtime::review::LogFacts::default();
+    let verified = match queue {
+        Some(_) => verify_log_with(dir, &key, &options),
+        None => verify_log_noting(dir, &key, &options, &mut |r| facts.note(r)),
+    };
+    let mut report = match verified {
         Ok(r) => r,
         Err(e) => return fail_log(&e),
     };
+    let cases = queue.unwrap_or_else(|| xop_runtime::review::twice_decided(&facts));
     if let Some(why) = unchecked {
         report.notes.push(format!(
             "the review queue `{}` was not checked against the log: {why}",

@@ -2891,8 +2891,10 @@ pub struct CaseProblem {
 }
 
 /// Every decision of the log decided twice ([`decided_twice`]), as a problem at the later
-/// outcome's record: a fault of the log alone, whether or not a queue is beside it.
-fn twice_decided(facts: &LogFacts) -> Vec<CaseProblem> {
+/// outcome's record: a fault of the log alone, whether or not a queue is beside it. Its
+/// `facts` may be gathered in a pass that reads the log for another reason (`xop log verify`
+/// notes each record it verifies, [`crate::proof::verify::verify_log_noting`]).
+pub fn twice_decided(facts: &LogFacts) -> Vec<CaseProblem> {
     (decided_twice(&facts.outcomes).into_iter())
         .map(|twice| CaseProblem {
             record: Some(twice.second.seq),
@@ -2917,14 +2919,20 @@ fn twice_decided(facts: &LogFacts) -> Vec<CaseProblem> {
 /// decision it holds two outcomes of (a log that cannot be read is then no problem of the
 /// queue's: verifying the log names it).
 pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
+    Ok(match check_queue(dir)? {
+        Some(problems) => problems,
+        None => (LogFacts::read(dir).map(|facts| twice_decided(&facts))).unwrap_or_default(),
+    })
+}
+
+/// [`check_cases`] when `dir` has a `reviews.log`; `None`, reading nothing more, when it has
+/// none: what the log alone shows ([`twice_decided`]) is then left to the caller, who may
+/// find it in a pass over the log it makes anyway (`xop log verify`).
+pub fn check_queue(dir: &Path) -> Result<Option<Vec<CaseProblem>>, ReviewError> {
     let path = dir.join(FILE);
     let mut file = match File::open(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(LogFacts::read(dir)
-                .map(|facts| twice_decided(&facts))
-                .unwrap_or_default());
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(&path, &e)),
     };
     let (cases, halt, _, lifted) = replay(&path, &mut file)?;
@@ -3031,7 +3039,7 @@ pub fn check_cases(dir: &Path) -> Result<Vec<CaseProblem>, ReviewError> {
             settled_on_open: true,
         });
     }
-    Ok(problems)
+    Ok(Some(problems))
 }
 
 /// Why approval `a` of open case `case` does not count, `None` when it does: an approval of
@@ -3808,7 +3816,10 @@ mod tests {
         };
         assert_eq!(log.append(&decision).unwrap(), 0);
         assert_eq!(check_cases(&dir).unwrap(), Vec::new(), "no reviews.log");
+        // No queue: nothing of it to check, the log left to the caller.
+        assert_eq!(check_queue(&dir).unwrap(), None);
         std::fs::write(dir.join(FILE), "").unwrap();
+        assert!(check_queue(&dir).unwrap().is_some());
         let lost = check_cases(&dir).unwrap();
         assert_eq!(lost.len(), 1, "{lost:?}");
         assert_eq!((lost[0].record, lost[0].settled_on_open), (Some(0), true));

@@ -475,6 +475,18 @@ pub fn verify_log_with(
     key: &VerifyingKey,
     options: &VerifyOptions,
 ) -> Result<Report, LogError> {
+    verify_log_noting(dir, key, options, &mut |_| {})
+}
+
+/// [`verify_log_with`], also giving `note` each record it reads whole (its bytes match their
+/// hash and it decodes), in log order, in the same pass: what a caller learns of the records
+/// (`xop log verify`'s decisions decided twice) without reading the log again.
+pub fn verify_log_noting(
+    dir: &Path,
+    key: &VerifyingKey,
+    options: &VerifyOptions,
+    note: &mut dyn FnMut(&Record),
+) -> Result<Report, LogError> {
     let path = log_file(dir)?;
     let mut report = Report::default();
     // The tail, judged first as the writer judges it; the frames are then read up to the
@@ -612,6 +624,7 @@ pub fn verify_log_with(
                             format!("record {index}: {why}"),
                         );
                     }
+                    note(&r);
                 }
             }
             Tag::Commit if changed => {
@@ -1738,6 +1751,40 @@ mod tests {
         assert_eq!(SavedCheckpoint::parse("c", &proof).unwrap().note, note);
         assert!(SavedCheckpoint::parse("d", "{\"seq\":1}").is_err());
         assert!(SavedCheckpoint::parse("e", "\n").is_err());
+    }
+
+    /// The verify pass gives each record it reads whole to its caller, in log order, and
+    /// reports as without a caller; a record whose bytes were changed is not given.
+    #[test]
+    fn verifying_notes_each_record_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        log_of(dir.path(), 5, 2);
+        let noted = |dir: &Path| {
+            let mut seqs = Vec::new();
+            let r = verify_log_noting(dir, &key(), &VerifyOptions::default(), &mut |r| {
+                seqs.push(r.seq);
+            })
+            .unwrap();
+            (seqs, r)
+        };
+        let (seqs, r) = noted(dir.path());
+        assert_eq!(seqs, [0, 1, 2, 3, 4]);
+        assert_eq!(format!("{r:?}"), format!("{:?}", verify(dir.path())));
+        let mut f = frames(dir.path());
+        let i = (f.iter())
+            .position(|x| x.tag == Tag::Record && leading_seq(&x.body) == Some(2))
+            .unwrap();
+        let body = String::from_utf8(f[i].body.clone()).unwrap();
+        f[i].body = body.replacen("\"test.e2\"", "\"test.f2\"", 1).into_bytes();
+        write(dir.path(), &f);
+        let (seqs, r) = noted(dir.path());
+        assert_eq!(seqs, [0, 1, 3, 4]);
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.message.contains("record 2 was changed")),
+            "{r:?}"
+        );
     }
 
     /// `log_of(dir, 5, 2)`'s frames with record `k` rewritten (`"test.eK"` renamed, so the
