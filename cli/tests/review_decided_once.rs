@@ -4,9 +4,11 @@
 
 mod support;
 
-use support::{TempDir, acme, ana_config, fraud_eval, fraud_input, review_as_ana, s, text, xop};
+use support::{
+    TempDir, acme, ana_config, append_review_outcomes, fraud_eval, fraud_input, review_as_ana, s,
+    text, verify_and_replay_name_decided_twice, xop,
+};
 
-use serde_json::json;
 use xop_runtime::engine::Runtime;
 use xop_runtime::proof::{LogConfig, ProofLog};
 use xop_runtime::review::{ReviewQueue, RuntimeLog};
@@ -68,24 +70,10 @@ fn two_outcomes_of_one_decision_fail_verify_and_replay() {
         ));
         let queue =
             ReviewQueue::open(&data, Box::new(RuntimeLog(std::sync::Arc::downgrade(&rt)))).unwrap();
-        let log = rt.log().unwrap();
-        let seq = log
-            .append_event(
-                "review.requested",
-                json!({"module": "m", "policy": "pay.freeze", "action": "pay.freeze",
-                       "reasons": ["large"], "role": "fraud_desk", "within_ms": 600_000,
-                       "fallback": "deny"}),
-            )
-            .unwrap();
-        for (name, verdict) in [("review.rejected", "deny"), ("review.approved", "allow")] {
-            log.append_event(
-                name,
-                json!({"case": format!("rv-{seq}"), "record": seq, "policy": "pay.freeze",
-                       "action": "pay.freeze", "role": "fraud_desk", "verdict": verdict,
-                       "by": "ana"}),
-            )
-            .unwrap();
-        }
+        append_review_outcomes(
+            rt.log().unwrap(),
+            &[("review.rejected", "deny"), ("review.approved", "allow")],
+        );
         queue.shutdown();
         drop(queue);
         let Ok(rt) = std::sync::Arc::try_unwrap(rt) else {
@@ -93,16 +81,7 @@ fn two_outcomes_of_one_decision_fail_verify_and_replay() {
         };
         rt.close().unwrap();
     }
-    let named = "review decision record 0 was decided twice: `review.rejected` (record 1, deny, \
-                 by ana) and then `review.approved` (record 2, allow, by ana)";
-    let o = xop(&["log", "verify", s(&data)]);
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains(&format!("bad: record 2: {named}")), "{out}");
-    let o = xop(&["log", "replay", s(&data)]);
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains(&format!("record 2: {named}")), "{out}");
+    let (_, out) = verify_and_replay_name_decided_twice(&data);
     assert!(
         out.contains("1 events cannot follow from the records they name"),
         "{out}"

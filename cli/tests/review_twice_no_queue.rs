@@ -5,59 +5,42 @@
 
 mod support;
 
-use support::{TempDir, s, text, xop};
+use std::path::Path;
 
-use serde_json::json;
+use support::{
+    TempDir, append_review_outcomes, s, text, verify_and_replay_name_decided_twice, xop,
+};
+
 use xop_runtime::engine::Runtime;
 use xop_runtime::proof::{LogConfig, ProofLog};
+
+/// A proof log in `data` written by the runtime's own writer, no review queue beside it: a
+/// request for review and then `outcomes` of it ([`append_review_outcomes`]).
+fn write_without_a_queue(data: &Path, outcomes: &[(&str, &str)]) {
+    let rt = Runtime::with_log(ProofLog::open(data, LogConfig::default()).unwrap());
+    append_review_outcomes(rt.log().unwrap(), outcomes);
+    rt.close().unwrap();
+}
 
 #[test]
 fn two_outcomes_of_one_decision_fail_verify_without_a_queue() {
     let tmp = TempDir::new("decided-twice-no-queue");
     let data = tmp.0.join("data");
-    {
-        // The runtime's own writer, no review queue: the records as the fail-open path wrote
-        // them (a request for review, its rejection, then its approval).
-        let rt = Runtime::with_log(ProofLog::open(&data, LogConfig::default()).unwrap());
-        let log = rt.log().unwrap();
-        let seq = log
-            .append_event(
-                "review.requested",
-                json!({"module": "m", "policy": "pay.freeze", "action": "pay.freeze",
-                       "reasons": ["large"], "role": "fraud_desk", "within_ms": 600_000,
-                       "fallback": "deny"}),
-            )
-            .unwrap();
-        for (name, verdict) in [("review.rejected", "deny"), ("review.approved", "allow")] {
-            log.append_event(
-                name,
-                json!({"case": format!("rv-{seq}"), "record": seq, "policy": "pay.freeze",
-                       "action": "pay.freeze", "role": "fraud_desk", "verdict": verdict,
-                       "by": "ana"}),
-            )
-            .unwrap();
-        }
-        rt.close().unwrap();
-    }
+    // The records as the fail-open path wrote them (a request for review, its rejection, then
+    // its approval).
+    write_without_a_queue(
+        &data,
+        &[("review.rejected", "deny"), ("review.approved", "allow")],
+    );
     // Also a queue a reviewer had, then deleted: none is read.
     let _ = std::fs::remove_file(data.join("reviews.log"));
     assert!(!data.join("reviews.log").exists());
 
-    let named = "review decision record 0 was decided twice: `review.rejected` (record 1, deny, \
-                 by ana) and then `review.approved` (record 2, allow, by ana)";
-    let o = xop(&["log", "verify", s(&data)]);
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains(&format!("bad: record 2: {named}")), "{out}");
+    let (out, _) = verify_and_replay_name_decided_twice(&data);
     assert!(
         out.contains("the log does not verify: 1 problem, the first at record 2"),
         "{out}"
     );
-    // Replay says the same of the same records.
-    let o = xop(&["log", "replay", s(&data)]);
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains(&format!("record 2: {named}")), "{out}");
 }
 
 /// Without a queue, a log whose decisions have one outcome each verifies.
@@ -65,26 +48,7 @@ fn two_outcomes_of_one_decision_fail_verify_without_a_queue() {
 fn one_outcome_of_each_decision_verifies_without_a_queue() {
     let tmp = TempDir::new("decided-once-no-queue");
     let data = tmp.0.join("data");
-    {
-        let rt = Runtime::with_log(ProofLog::open(&data, LogConfig::default()).unwrap());
-        let log = rt.log().unwrap();
-        let seq = log
-            .append_event(
-                "review.requested",
-                json!({"module": "m", "policy": "pay.freeze", "action": "pay.freeze",
-                       "reasons": ["large"], "role": "fraud_desk", "within_ms": 600_000,
-                       "fallback": "deny"}),
-            )
-            .unwrap();
-        log.append_event(
-            "review.rejected",
-            json!({"case": format!("rv-{seq}"), "record": seq, "policy": "pay.freeze",
-                   "action": "pay.freeze", "role": "fraud_desk", "verdict": "deny",
-                   "by": "ana"}),
-        )
-        .unwrap();
-        rt.close().unwrap();
-    }
+    write_without_a_queue(&data, &[("review.rejected", "deny")]);
     assert!(!data.join("reviews.log").exists());
     let o = xop(&["log", "verify", s(&data)]);
     let out = text(&o);

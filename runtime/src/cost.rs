@@ -598,6 +598,28 @@ mod tests {
         }
     }
 
+    /// A field `name` of type `ty`, not personal.
+    fn field(name: String, ty: Type) -> Field {
+        Field {
+            name,
+            ty,
+            personal: false,
+        }
+    }
+
+    /// The record `t.C { xs: List<Int>, name: Text }`, then the fields `more`.
+    fn record_c(more: Vec<Field>) -> RecordType {
+        let mut fields = vec![
+            field("xs".into(), Type::List(Box::new(Type::Int))),
+            field("name".into(), Type::Text),
+        ];
+        fields.extend(more);
+        RecordType {
+            name: "t.C".into(),
+            fields,
+        }
+    }
+
     /// The work of one policy over a record `C { xs: List<Int>, name: Text, tags: List<Text> }`
     /// (slot 0) whose only rule's condition is `condition`; lambdas bind slots 1, 2, 3.
     fn work(condition: Expr) -> Work {
@@ -605,26 +627,10 @@ mod tests {
             vec![Type::Record(0)],
             vec![rule(0, Verdict::Deny, "r", Some(condition))],
         );
-        p.records.push(RecordType {
-            name: "t.C".into(),
-            fields: vec![
-                Field {
-                    name: "xs".into(),
-                    ty: Type::List(Box::new(Type::Int)),
-                    personal: false,
-                },
-                Field {
-                    name: "name".into(),
-                    ty: Type::Text,
-                    personal: false,
-                },
-                Field {
-                    name: "tags".into(),
-                    ty: Type::List(Box::new(Type::Text)),
-                    personal: false,
-                },
-            ],
-        });
+        p.records.push(record_c(vec![field(
+            "tags".into(),
+            Type::List(Box::new(Type::Text)),
+        )]));
         p.policies[0].slots = 4;
         Work::of_policy(&p, &p.policies[0])
     }
@@ -774,11 +780,6 @@ mod tests {
                 )),
             )],
         );
-        let field = |name: String, ty: Type| Field {
-            name,
-            ty,
-            personal: false,
-        };
         p.records.push(RecordType {
             name: "t.C".into(),
             fields: vec![
@@ -854,21 +855,7 @@ mod tests {
                 .map(|i| rule(i, Verdict::Deny, "r", Some(cmp(CmpOp::Eq, name(), name()))))
                 .collect(),
         );
-        p.records.push(RecordType {
-            name: "t.C".into(),
-            fields: vec![
-                Field {
-                    name: "xs".into(),
-                    ty: Type::List(Box::new(Type::Int)),
-                    personal: false,
-                },
-                Field {
-                    name: "name".into(),
-                    ty: Type::Text,
-                    personal: false,
-                },
-            ],
-        });
+        p.records.push(record_c(Vec::new()));
         let nine = Work::of_input(&p).plus(&Work::of_policy(&p, &p.policies[0]));
         assert_eq!((one.degree(), nine.degree()), (1, 1));
         assert_eq!(one.growing(1), 2, "{one:?}");

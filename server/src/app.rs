@@ -1872,6 +1872,30 @@ mod tests {
     use tower::ServiceExt;
     use xop_runtime::review::RuntimeLog;
 
+    /// A new, empty folder for the test `name` (this process's, so runs do not collide).
+    fn empty_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("xop-serve-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The app of `rt` as a server with no configuration has it, its review queue in `dir`.
+    fn app_of(dir: &std::path::Path, rt: Arc<Runtime>) -> App {
+        let queue =
+            ReviewQueue::open(dir, Box::new(RuntimeLog(Arc::downgrade(&rt)))).expect("a queue");
+        App {
+            rt,
+            queue,
+            config: Config::default(),
+            config_path: None,
+            metrics: Metrics::default(),
+            broken: std::sync::OnceLock::new(),
+            large: Arc::new(tokio::sync::Semaphore::new(large_permits())),
+            work: WorkBounds::default(),
+        }
+    }
+
     /// A decision is costly when reading its input is, whatever its policy does: a module
     /// whose record has 1000 optional fields binds each `{}` of a body to a record of 1000
     /// absent values, so `plain`, whose rule never looks at them, goes to the blocking pool on
@@ -1897,24 +1921,11 @@ mod tests {
             source_hash: xop_runtime::module::hash_sources([("w.xop", text.as_bytes())]),
             sources: vec!["w.xop".into()],
         };
-        let dir = std::env::temp_dir().join(format!("xop-serve-costly-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = empty_dir("costly");
         let rt = Arc::new(Runtime::new());
         rt.load_bytes("w", &module.to_bytes(None), None)
             .expect("it loads");
-        let queue =
-            ReviewQueue::open(&dir, Box::new(RuntimeLog(Arc::downgrade(&rt)))).expect("a queue");
-        let app = App {
-            rt,
-            queue,
-            config: Config::default(),
-            config_path: None,
-            metrics: Metrics::default(),
-            broken: std::sync::OnceLock::new(),
-            large: Arc::new(tokio::sync::Semaphore::new(large_permits())),
-            work: WorkBounds::default(),
-        };
+        let app = app_of(&dir, rt);
         let plain = Asked::Policy("plain".into());
         let greet = Asked::Action("t.w.greet".into());
         assert!(app.costly(&plain, 64_860));
@@ -1929,22 +1940,8 @@ mod tests {
     /// (an unknown policy, a not-proven decision of a log still writing) does not.
     #[test]
     fn a_failed_log_makes_healthz_fail() {
-        let dir = std::env::temp_dir().join(format!("xop-serve-healthz-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let rt = Arc::new(Runtime::new());
-        let queue =
-            ReviewQueue::open(&dir, Box::new(RuntimeLog(Arc::downgrade(&rt)))).expect("a queue");
-        let app = Arc::new(App {
-            rt,
-            queue,
-            config: Config::default(),
-            config_path: None,
-            metrics: Metrics::default(),
-            broken: std::sync::OnceLock::new(),
-            large: Arc::new(tokio::sync::Semaphore::new(large_permits())),
-            work: WorkBounds::default(),
-        });
+        let dir = empty_dir("healthz");
+        let app = Arc::new(app_of(&dir, Arc::new(Runtime::new())));
         let routes = Router::new()
             .route(
                 "/busy",

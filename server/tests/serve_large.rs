@@ -24,8 +24,8 @@ use xop_server::Running;
 use xop_server::app::{LARGE_BODY, WORK_BUDGET, large_permits};
 
 use support::{
-    OPS, Setup, bearer, compiled, decide, error_message, hash_of, healthz, load, loaded, log_size,
-    module_bytes, request, setup, setup_with, start, unload, unrecordable,
+    OPS, Setup, compiled, decide, error_message, hash_of, healthz, load, loaded, log_size,
+    module_bytes, post_json, request, setup, setup_with, start, unload, unrecordable,
 };
 
 /// A module with a policy whose cost is quadratic in its input's list (`pairs`: a nested
@@ -366,6 +366,17 @@ fn permit_freed(addr: SocketAddr, t0: Instant) -> Duration {
     t0.elapsed()
 }
 
+/// The abandoned decisions, the latest `answered` (from `t0`), were answered in less than
+/// half the time their computation took: until a permit is freed ([`permit_freed`]).
+#[track_caller]
+fn answered_in_half_the_computation(addr: SocketAddr, t0: Instant, answered: Duration) {
+    let freed = permit_freed(addr, t0);
+    assert!(
+        answered * 2 < freed,
+        "answered after {answered:?}, the computation ended after {freed:?}"
+    );
+}
+
 /// A small body (far under `LARGE_BODY`) whose decision is cubic in its list is decided on the
 /// blocking pool as a large one is: it is answered 503 `timeout` at its deadline, in less than
 /// half the time its computation takes (until its permit is freed), and `/healthz` and a cheap
@@ -396,11 +407,7 @@ fn the_timeout_bounds_a_small_costly_decision() {
         "a cheap decision: {st} after {took:?}: {o}"
     );
     let answered = abandoned(runs);
-    let freed = permit_freed(addr, t0);
-    assert!(
-        answered * 2 < freed,
-        "answered after {answered:?}, the computation ended after {freed:?}"
-    );
+    answered_in_half_the_computation(addr, t0, answered);
     srv.stop().unwrap();
 }
 
@@ -413,18 +420,11 @@ fn the_timeout_bounds_a_small_costly_decision() {
 fn with_the_halt_on_a_small_costly_decision_holds_a_permit() {
     let (_s, srv) = quadratic_server("small-costly-halt", 500);
     let addr = srv.addr();
-    let ops = bearer(OPS);
-    let (st, b) = request(
-        addr,
-        "POST",
-        "/v1/halt",
-        &[
-            ("Content-Type", "application/json"),
-            ("Authorization", ops.as_str()),
-        ],
-        br#"{"reason":"incident 42"}"#,
-    );
+    let (st, b) = post_json(addr, "/v1/halt", OPS, br#"{"reason":"incident 42"}"#);
     assert_eq!(st, 200, "{b}");
+    // The switch is on: what follows runs on the halt's path.
+    let (st, h) = healthz(addr);
+    assert_eq!((st, &h["halted"]), (200, &Value::Bool(true)), "{h}");
     let t0 = Instant::now();
     let runs = spawn_at(addr, "triple", large_permits(), &body(CUBED), t0);
     let answered = abandoned(runs);
@@ -432,11 +432,7 @@ fn with_the_halt_on_a_small_costly_decision_holds_a_permit() {
     let message = error_message(st, &o, 503, "timeout");
     assert!(message.contains("was abandoned"), "{message}");
     small_requests_answer_quickly(addr);
-    let freed = permit_freed(addr, t0);
-    assert!(
-        answered * 2 < freed,
-        "answered after {answered:?}, the computation ended after {freed:?}"
-    );
+    answered_in_half_the_computation(addr, t0, answered);
     srv.stop().unwrap();
 }
 

@@ -1,5 +1,5 @@
 //! What every test of the `xop` binary needs: a temporary folder, ways to run `xop` (also with
-//! a deadline) and to read a process's output, and a named pipe.
+//! a deadline) and to read a process's output, a named pipe, and review records to write.
 
 // Each test binary includes this module and uses only some of it.
 #![allow(dead_code)]
@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use serde_json::json;
+use xop_runtime::proof::ProofLog;
 
 /// A temporary folder, removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -177,4 +180,47 @@ pub fn review_as_ana(verb: &str, case: &str, data: &Path, config: &Path) -> Outp
         "--token",
         "ana-token",
     ])
+}
+
+/// Appends to `log` a request for review of `pay.freeze` (role fraud_desk) and then, of its
+/// case `rv-SEQ`, each of `outcomes` (the event's name, its verdict) by ana: the records as the
+/// runtime writes them. Returns the request's record number, SEQ.
+pub fn append_review_outcomes(log: &ProofLog, outcomes: &[(&str, &str)]) -> u64 {
+    let seq = log
+        .append_event(
+            "review.requested",
+            json!({"module": "m", "policy": "pay.freeze", "action": "pay.freeze",
+                   "reasons": ["large"], "role": "fraud_desk", "within_ms": 600_000,
+                   "fallback": "deny"}),
+        )
+        .unwrap();
+    for (name, verdict) in outcomes {
+        log.append_event(
+            name,
+            json!({"case": format!("rv-{seq}"), "record": seq, "policy": "pay.freeze",
+                   "action": "pay.freeze", "role": "fraud_desk", "verdict": verdict,
+                   "by": "ana"}),
+        )
+        .unwrap();
+    }
+    seq
+}
+
+/// Runs `xop log verify` and `xop log replay` on `data`, whose proof log holds the records of
+/// [`append_review_outcomes`] with a rejection and then an approval: the test fails unless
+/// each fails (status 1) naming the decision decided twice, by both records. Returns the
+/// output of verify, then of replay, for what else a test checks in them.
+pub fn verify_and_replay_name_decided_twice(data: &Path) -> (String, String) {
+    let named = "review decision record 0 was decided twice: `review.rejected` (record 1, deny, \
+                 by ana) and then `review.approved` (record 2, allow, by ana)";
+    // Replay says the same of the same records as verify.
+    let [verified, replayed] =
+        [("verify", "bad: record 2: "), ("replay", "record 2: ")].map(|(command, at)| {
+            let o = xop(&["log", command, s(data)]);
+            let out = text(&o);
+            assert_eq!(o.status.code(), Some(1), "`xop log {command}`: {out}");
+            assert!(out.contains(&format!("{at}{named}")), "{out}");
+            out
+        });
+    (verified, replayed)
 }

@@ -211,6 +211,21 @@ pub fn decide(addr: SocketAddr, policy: &str, body: &[u8]) -> (u16, Value) {
     (st, json_of(&b))
 }
 
+/// `POST path` of the JSON `body` as the operator `token`: status and body.
+pub fn post_json(addr: SocketAddr, path: &str, token: &str, body: &[u8]) -> (u16, String) {
+    let auth = bearer(token);
+    request(
+        addr,
+        "POST",
+        path,
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", auth.as_str()),
+        ],
+        body,
+    )
+}
+
 /// `GET /healthz`: status and answer.
 pub fn healthz(addr: SocketAddr) -> (u16, Value) {
     let (st, b) = request(addr, "GET", "/healthz", &[], b"");
