@@ -311,6 +311,50 @@ fn value_size(v: &Value) -> u64 {
     }
 }
 
+/// The bounds on the work of deciding with one module, found once when it is loaded
+/// ([`crate::engine::LoadedPolicies::work`]), as its read sets are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleWork {
+    /// Reading an input of the module ([`Work::of_input`]): parsing, binding and proving it,
+    /// once per decision whatever policies decide it.
+    pub input: Work,
+    /// Each policy's, by index ([`Work::of_policy`]): evaluating its rules.
+    pub policies: Vec<Work>,
+    /// A bound on deciding any one of its policies or actions: reading the input plus, for
+    /// each action, its policies' bounds summed (an action is decided over all of them), the
+    /// largest coefficients of those.
+    pub most: Work,
+}
+
+impl ModuleWork {
+    /// The bounds of `program`'s decisions.
+    pub fn of(program: &Program) -> ModuleWork {
+        let policies: Vec<Work> = (program.policies.iter())
+            .map(|p| Work::of_policy(program, p))
+            .collect();
+        let mut actions: std::collections::HashMap<&str, Work> = Default::default();
+        for (p, w) in program.policies.iter().zip(&policies) {
+            let sum = actions.entry(p.action.as_str()).or_default();
+            *sum = sum.plus(w);
+        }
+        let input = Work::of_input(program);
+        let most = input.plus(&actions.values().fold(Work::zero(), |m, w| m.or(w)));
+        ModuleWork {
+            input,
+            policies,
+            most,
+        }
+    }
+
+    /// A bound on deciding the policies `indices` together (one policy, or an action's), its
+    /// input read once; `None` if an index is not of the module.
+    pub fn of_policies(&self, indices: &[usize]) -> Option<Work> {
+        (indices.iter()).try_fold(self.input.clone(), |sum, &i| {
+            self.policies.get(i).map(|w| sum.plus(w))
+        })
+    }
+}
+
 impl Walk<'_> {
     /// What slot `s` holds; one never bound (out of the frame: the interpreter refuses it)
     /// is taken as an input value of unknown type.

@@ -75,6 +75,9 @@ pub struct LoadedPolicies {
     /// Each policy's halt fallback (by policy index), found once at load rather than by a
     /// scan of its rules on every decision ([`crate::review::halt_fallback`]).
     pub halt_fallbacks: Vec<Option<Verdict>>,
+    /// Bounds on the work of deciding with it ([`crate::cost::ModuleWork`]), found once at
+    /// load: what lets a server choose, before deciding, where a decision may run.
+    pub work: crate::cost::ModuleWork,
     /// The module's policies compiled by the JIT, when the runtime uses it and it compiled
     /// at least one of them.
     pub jit: Option<JitModule>,
@@ -1244,6 +1247,7 @@ impl Runtime {
         let halt_fallbacks = (0..program.policies.len())
             .map(|i| crate::review::halt_fallback(program, &[i]))
             .collect();
+        let work = crate::cost::ModuleWork::of(program);
         // Compiled once per load, before the swap: deciding never waits for the compiler.
         let jit = if self.use_jit.load(Ordering::Relaxed) {
             let j = jit::compile(program);
@@ -1260,6 +1264,7 @@ impl Runtime {
             read_sets,
             action_read_sets,
             halt_fallbacks,
+            work,
             jit,
         }))
     }

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use xop_runtime::bind::BindErrorKind;
 use xop_runtime::cost::Work;
 use xop_runtime::engine::{
-    Approved, Deadline, Input, LoadedPolicies, ModuleSet, Options, Outcome, ReviewCase, ReviewSink,
-    Runtime, RuntimeError, Unloaded,
+    Approved, Deadline, Input, Options, Outcome, ReviewCase, ReviewSink, Runtime, RuntimeError,
+    Unloaded,
 };
 use xop_runtime::ir::Verdict;
 use xop_runtime::proof::LogError;
@@ -45,9 +45,6 @@ pub struct App {
     /// decision parsed, bound and decided on the blocking pool at once: [`large_permits`] of
     /// them.
     pub large: Arc<tokio::sync::Semaphore>,
-    /// The bounds on the work of deciding with the modules loaded ([`WorkBounds`]), found
-    /// once per set of modules.
-    pub work: WorkBounds,
 }
 
 /// A decision whose body is larger than this (64 KiB) is parsed, bound and decided on tokio's
@@ -55,7 +52,7 @@ pub struct App {
 /// proving it are linear in its size, and a worker busy with it could neither answer its own
 /// timeout nor any other request. A smaller one goes there too when the bound on the work
 /// that grows with the input (reading it, and its policies') exceeds [`WORK_BUDGET`] for its
-/// size ([`WorkBounds`]).
+/// size (each loaded module's [`xop_runtime::cost::ModuleWork`], found when it is loaded).
 pub const LARGE_BODY: usize = 64 * 1024;
 
 /// The most steps that grow with a decision's input a decision may take on an async worker:
@@ -80,109 +77,6 @@ pub const LARGE_BODY: usize = 64 * 1024;
 /// 15 optional fields or more (`W` ≥ 8), reading alone passes it below [`LARGE_BODY`] (from
 /// 61,681 bytes at `W` = 8; from 1,046 bytes at `W` = 501, 1000 optional fields).
 pub const WORK_BUDGET: u64 = 1 << 20;
-
-/// The bounds on the work of deciding ([`Work`], a polynomial in the body's size computed from
-/// the IR) of the modules loaded at one moment: each module's reading of an input and each
-/// policy's, and for a quick test, one that bounds every request (reading the input plus the
-/// largest coefficients over every action's policies summed).
-/// Found at the first decision after a load, swap or unload, a module's kept while it stays
-/// loaded; a decision then costs a lock and an evaluation of a polynomial, plus the look-up of
-/// its policy only when the quick test does not already clear it.
-#[derive(Debug, Default)]
-pub struct WorkBounds(std::sync::Mutex<Option<Arc<SetBounds>>>);
-
-/// The bounds of one set of modules ([`ModuleSet`]).
-#[derive(Debug)]
-struct SetBounds {
-    /// The set they are of (not kept alive by them).
-    set: std::sync::Weak<ModuleSet>,
-    /// Each module's, in the set's order.
-    modules: Vec<Arc<ModuleBounds>>,
-    /// A bound on every request's work: the largest coefficients of the modules' `most`.
-    most: Work,
-}
-
-/// The bounds of one loaded module.
-#[derive(Debug)]
-struct ModuleBounds {
-    /// The module they are of.
-    module: std::sync::Weak<LoadedPolicies>,
-    /// Reading an input of the module ([`Work::of_input`]): parsing, binding and proving it,
-    /// once per decision whatever policies decide it.
-    input: Work,
-    /// Each policy's, by index: evaluating its rules.
-    policies: Vec<Work>,
-    /// A bound on the work of deciding any one of its policies or actions: reading the input,
-    /// plus for each action its policies' bounds summed (an action is decided over all of
-    /// them), the largest coefficients of those.
-    most: Work,
-}
-
-impl ModuleBounds {
-    fn of(module: &Arc<LoadedPolicies>) -> ModuleBounds {
-        let program = module.program();
-        let policies: Vec<Work> = (program.policies.iter())
-            .map(|p| Work::of_policy(program, p))
-            .collect();
-        let mut actions: std::collections::HashMap<&str, Work> = Default::default();
-        for (p, w) in program.policies.iter().zip(&policies) {
-            let sum = actions.entry(p.action.as_str()).or_default();
-            *sum = sum.plus(w);
-        }
-        let input = Work::of_input(program);
-        let most = input.plus(&actions.values().fold(Work::zero(), |m, w| m.or(w)));
-        ModuleBounds {
-            module: Arc::downgrade(module),
-            input,
-            policies,
-            most,
-        }
-    }
-}
-
-impl WorkBounds {
-    /// The bounds of `set`: those found last if they are of it, else found now (a module's
-    /// reused if it is still loaded).
-    fn of(&self, set: &Arc<ModuleSet>) -> Arc<SetBounds> {
-        // A poisoned lock holds bounds whole or none (they are replaced by one assignment).
-        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = last.as_ref()
-            && std::sync::Weak::ptr_eq(&b.set, &Arc::downgrade(set))
-        {
-            return Arc::clone(b);
-        }
-        let kept = |m: &Arc<LoadedPolicies>| {
-            (last.as_ref())
-                .and_then(|b| {
-                    b.modules
-                        .iter()
-                        .find(|k| k.module.ptr_eq(&Arc::downgrade(m)))
-                })
-                .cloned()
-        };
-        let modules: Vec<Arc<ModuleBounds>> = (set.modules.iter())
-            .map(|m| kept(m).unwrap_or_else(|| Arc::new(ModuleBounds::of(m))))
-            .collect();
-        let most = modules.iter().fold(Work::zero(), |m, b| m.or(&b.most));
-        let found = Arc::new(SetBounds {
-            set: Arc::downgrade(set),
-            modules,
-            most,
-        });
-        *last = Some(Arc::clone(&found));
-        found
-    }
-}
-
-impl SetBounds {
-    /// The bounds of module `m` of the set.
-    fn module(&self, m: &Arc<LoadedPolicies>) -> Option<&ModuleBounds> {
-        let weak = Arc::downgrade(m);
-        (self.modules.iter())
-            .find(|b| b.module.ptr_eq(&weak))
-            .map(|b| &**b)
-    }
-}
 
 /// How many large and costly decisions ([`LARGE_BODY`], [`WORK_BUDGET`]) may run at once: one per
 /// core the machine has (`std::thread::available_parallelism`, 1 if unknown), so that however many
@@ -880,35 +774,29 @@ impl App {
 
     /// Whether deciding `asked` on a body of `len` bytes may take more than [`WORK_BUDGET`]
     /// steps that grow with the input, reading the input included, by the bounds of the
-    /// modules loaded now ([`WorkBounds`]): then it is decided as a large one
-    /// ([`App::decide_large`]). A name that is no loaded policy or action is not (the runtime
-    /// refuses it at once).
+    /// modules loaded now ([`xop_runtime::cost::ModuleWork`], found when each was loaded): then it is decided as a
+    /// large one ([`App::decide_large`]). A name that is no loaded policy or action is not (the
+    /// runtime refuses it at once).
     fn costly(&self, asked: &Asked, len: usize) -> bool {
         let set = self.rt.modules();
-        let bounds = self.work.of(&set);
         let n = u64::try_from(len).unwrap_or(u64::MAX);
+        let within = |w: &Work| w.growing(n) <= WORK_BUDGET;
         // The usual case: no policy loaded has work that grows past the budget at this size.
-        if bounds.most.growing(n) <= WORK_BUDGET {
+        if set.modules.iter().all(|m| within(&m.work.most)) {
             return false;
         }
         let work = match asked {
             Asked::Policy(policy) => match set.resolve_policy(policy) {
-                Ok((m, i)) => bounds
-                    .module(m)
-                    .map(|b| b.policies.get(i).map(|w| b.input.plus(w))),
+                Ok((m, i)) => m.work.of_policies(&[i]),
                 Err(_) => return false,
             },
             Asked::Action(action) => match set.action(action) {
-                Ok((_, m, indices)) => bounds.module(&m).map(|b| {
-                    (indices.iter())
-                        .map(|&i| b.policies.get(i))
-                        .try_fold(b.input.clone(), |sum, w| w.map(|w| sum.plus(w)))
-                }),
+                Ok((_, m, indices)) => m.work.of_policies(&indices),
                 Err(_) => return false,
             },
         };
-        // Bounds not found for a module of the set (never expected): costly, to be safe.
-        work.flatten().is_none_or(|w| w.growing(n) > WORK_BUDGET)
+        // An index not of its module (never expected): costly, to be safe.
+        !work.is_some_and(|w| within(&w))
     }
 
     /// Decides a large body ([`LARGE_BODY`]) or a costly decision ([`App::costly`]) on the blocking
@@ -1892,7 +1780,6 @@ mod tests {
             metrics: Metrics::default(),
             broken: std::sync::OnceLock::new(),
             large: Arc::new(tokio::sync::Semaphore::new(large_permits())),
-            work: WorkBounds::default(),
         }
     }
 

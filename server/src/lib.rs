@@ -381,7 +381,6 @@ pub fn serve_with(
         metrics: Metrics::default(),
         broken: std::sync::OnceLock::new(),
         large: Arc::new(tokio::sync::Semaphore::new(app::large_permits())),
-        work: app::WorkBounds::default(),
     });
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
