@@ -115,7 +115,11 @@ impl Work {
     /// whatever policies decide it: parsing its `n` bytes, binding them to values of size at
     /// most `W·n` ([`Work::widening`]) and encoding those to prove them, `(1 + 2W)·n`.
     pub fn of_input(program: &Program) -> Work {
-        let w = Work::widening(program);
+        Work::of_input_widened(Work::widening(program))
+    }
+
+    /// [`Work::of_input`] for widening `w` ([`Work::widening`]).
+    fn of_input_widened(w: u64) -> Work {
         Work::input(w.saturating_mul(2).saturating_add(1))
     }
 
@@ -198,7 +202,13 @@ impl Work {
     /// ([`MAX_DEPTH`]) is not walked (it fails on its depth in the interpreter); it is counted
     /// as work no input can afford, so that it is never decided where its cost would matter.
     pub fn of_policy(program: &Program, policy: &Policy) -> Work {
-        let input = Work::input(Work::widening(program));
+        Work::of_policy_widened(program, policy, Work::widening(program))
+    }
+
+    /// [`Work::of_policy`] for widening `w` ([`Work::widening`], a walk of every policy's
+    /// parameters: found once per program, not per policy).
+    fn of_policy_widened(program: &Program, policy: &Policy, w: u64) -> Work {
+        let input = Work::input(w);
         let mut slots: Vec<(u32, Slot)> = Vec::with_capacity(policy.params.len() + 1);
         for (i, p) in (0u32..).zip(&policy.params) {
             let slot = Slot {
@@ -329,15 +339,16 @@ pub struct ModuleWork {
 impl ModuleWork {
     /// The bounds of `program`'s decisions.
     pub fn of(program: &Program) -> ModuleWork {
+        let w = Work::widening(program);
         let policies: Vec<Work> = (program.policies.iter())
-            .map(|p| Work::of_policy(program, p))
+            .map(|p| Work::of_policy_widened(program, p, w))
             .collect();
         let mut actions: std::collections::HashMap<&str, Work> = Default::default();
         for (p, w) in program.policies.iter().zip(&policies) {
             let sum = actions.entry(p.action.as_str()).or_default();
             *sum = sum.plus(w);
         }
-        let input = Work::of_input(program);
+        let input = Work::of_input_widened(w);
         let most = input.plus(&actions.values().fold(Work::zero(), |m, w| m.or(w)));
         ModuleWork {
             input,
