@@ -46,17 +46,23 @@
 //! value: the path and the redacted message name it by its length (`to[<key of 38
 //! characters>]`), only the message quotes it.
 //!
+//! An input binds to at most [`max_words`] words of the JIT's flat input layout (an absent
+//! optional value takes its type's room there), else it is refused
+//! ([`BindErrorKind::TooLarge`]): without that, the few bytes `{}` of a record of many
+//! optional fields would bind to thousands of words each.
+//!
 //! JSON text may begin with a UTF-8 byte-order mark, which is skipped (RFC 8259 §8.1 lets a
 //! parser ignore it; editors on Windows write one); bytes that are not UTF-8 are refused
 //! ([`BindErrorKind::Malformed`], saying where the first invalid byte is).
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value as Json};
 
-use crate::ir::{Program, SymbolKind, Type};
+use crate::ir::{Program, SymbolKind, Type, layout_size};
 use crate::proof::record::SignalFetch;
 use crate::value::Value;
 
@@ -107,6 +113,42 @@ pub enum BindErrorKind {
     /// program ([`BindOptions::forwarded`]): xop decides on the set, each element once, while
     /// the program would receive every repeat. Elsewhere repeats are dropped.
     DuplicateElement,
+    /// An input that binds to more words of the flat input layout than it may
+    /// ([`max_words`]: [`WORDS_SLACK`] plus [`WORDS_PER_VALUE`] for each JSON value it writes).
+    /// An optional field left out, or `null`, binds to an absent value that still takes its
+    /// type's room, so the two bytes `{}` of a record of many optional fields would otherwise
+    /// bind to thousands of words, and a short text to gigabytes.
+    TooLarge,
+}
+
+/// The words of the flat input layout ([`crate::ir::layout_size`], lists' elements included)
+/// an input may bind to beyond [`WORDS_PER_VALUE`] for each JSON value it writes: 2^20, 8 MiB
+/// of words, so that a sparse input (records whose optional fields are mostly left out) still
+/// binds.
+pub const WORDS_SLACK: usize = 1 << 20;
+
+/// The words of the flat input layout an input may bind to for each JSON value it writes
+/// ([`max_words`]): more than any written value takes (an optional money amount, four), so
+/// that only what the input leaves out or writes as `null` can pass the limit.
+pub const WORDS_PER_VALUE: usize = 8;
+
+/// The most words of the flat input layout that `input` may bind to
+/// ([`BindErrorKind::TooLarge`]): [`WORDS_SLACK`] plus [`WORDS_PER_VALUE`] for each JSON value
+/// it writes (every `null`, boolean, number, string, array and object, nested ones included;
+/// keys are not counted). Both engines hold inputs to it: the interpreter's values, whose
+/// number it bounds too, and the JIT's words.
+pub fn max_words(input: &Json) -> usize {
+    let mut values = 0usize;
+    let mut todo = vec![input];
+    while let Some(v) = todo.pop() {
+        values += 1;
+        match v {
+            Json::Array(items) => todo.extend(items),
+            Json::Object(fields) => todo.extend(fields.values()),
+            _ => {}
+        }
+    }
+    WORDS_SLACK.saturating_add(values.saturating_mul(WORDS_PER_VALUE))
 }
 
 /// The keys an input object has beside the parameters: the decision time and the given
@@ -126,6 +168,7 @@ impl BindErrorKind {
             BindErrorKind::DuplicateKey => "duplicate-key",
             BindErrorKind::ReservedName => "reserved-name",
             BindErrorKind::DuplicateElement => "duplicate-element",
+            BindErrorKind::TooLarge => "too-large",
         }
     }
 }
@@ -1067,6 +1110,11 @@ pub struct BindOptions<'a> {
     /// to defaults (so that two rebuilt elements may be equal, or out of order, though the
     /// set decided on had neither).
     pub sets_as_given: bool,
+    /// Bind however many words the input takes: no [`BindErrorKind::TooLarge`]. For an input
+    /// that was held to the limit when it was first bound, and is bound again from what was
+    /// kept of it (a replay's input rebuilt from a record's evidence, a review case's
+    /// arguments), which may write fewer JSON values than the input did.
+    pub any_size: bool,
 }
 
 /// [`bind_value`] with `options`.
@@ -1096,6 +1144,21 @@ pub fn bind_value_at(
     clock_ms: i64,
 ) -> Result<Bound, BindError> {
     bind_policy(program, policy, input, &|| clock_ms, BindOptions::default())
+}
+
+/// [`bind_value_at`] with `options`.
+///
+/// # Panics
+///
+/// If `policy` is not an index into `program.policies`.
+pub fn bind_value_with_at(
+    program: &Program,
+    policy: usize,
+    input: &Json,
+    clock_ms: i64,
+    options: BindOptions<'_>,
+) -> Result<Bound, BindError> {
+    bind_policy(program, policy, input, &|| clock_ms, options)
 }
 
 /// [`bind_value`] with `clock` giving the decision time when the input has no `now`.
@@ -1155,8 +1218,16 @@ fn bind_params(
     clock: &dyn Fn() -> i64,
     options: BindOptions<'_>,
 ) -> Result<Bound, BindError> {
+    let budget = Budget {
+        input,
+        used: Cell::new(0),
+        limit: Cell::new(None),
+        checked: !options.any_size,
+        records: RefCell::new(Vec::new()),
+    };
     let binder = Binder {
         program,
+        budget: &budget,
         forwarded: false,
         sets_as_given: options.sets_as_given,
     };
@@ -1552,9 +1623,57 @@ pub fn type_name(program: &Program, ty: &Type) -> String {
     }
 }
 
+/// The words of the flat input layout an input has bound to so far, held to [`max_words`].
+struct Budget<'j> {
+    /// The input, whose JSON values are counted once binding passes [`WORDS_SLACK`] (below it
+    /// every input is within its limit, so most are never counted).
+    input: &'j Json,
+    used: Cell<usize>,
+    /// [`max_words`] of the input, once counted.
+    limit: Cell<Option<usize>>,
+    /// Whether the limit is checked: [`BindOptions::any_size`] turns it off.
+    checked: bool,
+    /// The words of each record type, once computed.
+    records: RefCell<Vec<Option<usize>>>,
+}
+
+impl Budget<'_> {
+    /// Counts `words` more, refusing at `path` the input that passes its limit.
+    fn charge(&self, words: usize, path: &Path) -> Result<(), BindError> {
+        let used = self.used.get().saturating_add(words);
+        self.used.set(used);
+        if used <= WORDS_SLACK || !self.checked {
+            return Ok(());
+        }
+        let limit = match self.limit.get() {
+            Some(limit) => limit,
+            None => {
+                let limit = max_words(self.input);
+                self.limit.set(Some(limit));
+                limit
+            }
+        };
+        if used <= limit {
+            return Ok(());
+        }
+        Err(path.error(
+            BindErrorKind::TooLarge,
+            format!(
+                "the input binds to more than {limit} words ({WORDS_SLACK} plus \
+                 {WORDS_PER_VALUE} for each JSON value it writes): an optional field left out \
+                 or null still takes its type's room once bound, and this value passed the \
+                 limit; send fewer elements, or give the fields of large records that are \
+                 rarely given a nested optional record of their own"
+            ),
+        ))
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Binder<'p> {
     program: &'p Program,
+    /// What the input has bound to so far.
+    budget: &'p Budget<'p>,
     /// Whether the value is passed on as written ([`BindOptions::forwarded`]): a time's digits
     /// past the millisecond must all be `0`, its second not `60`, a set's elements unique.
     forwarded: bool,
@@ -1599,11 +1718,44 @@ impl Binder<'_> {
         })
     }
 
+    /// The words a value of `ty` takes in the flat input layout, its lists' elements left out
+    /// ([`crate::ir::layout_size`]; 1 for a type the JIT does not lay out).
+    fn words(&self, ty: &Type) -> usize {
+        match ty {
+            Type::Optional(inner) => self.words(inner).saturating_add(1),
+            Type::Record(r) => {
+                let known = self
+                    .budget
+                    .records
+                    .borrow()
+                    .get(*r as usize)
+                    .copied()
+                    .flatten();
+                known.unwrap_or_else(|| {
+                    let n = layout_size(self.program, ty, 0).unwrap_or(1);
+                    let mut records = self.budget.records.borrow_mut();
+                    if records.len() <= *r as usize {
+                        records.resize(*r as usize + 1, None);
+                    }
+                    records[*r as usize] = Some(n);
+                    n
+                })
+            }
+            _ => layout_size(self.program, ty, 0).unwrap_or(1),
+        }
+    }
+
+    /// An absent value of `ty` (an optional type), which takes the room of a present one.
+    fn absent(&self, ty: &Type, path: &Path) -> Result<Value, BindError> {
+        self.budget.charge(self.words(ty), path)?;
+        Ok(Value::Absent)
+    }
+
     /// A field or parameter that may be missing.
     fn field(&self, ty: &Type, value: Option<&Json>, path: &Path) -> Result<Value, BindError> {
         match (value, ty) {
             (Some(v), _) => self.value(ty, v, path),
-            (None, Type::Optional(_)) => Ok(Value::Absent),
+            (None, Type::Optional(_)) => self.absent(ty, path),
             (None, _) => Err(path.error(
                 BindErrorKind::Missing,
                 format!("missing; expected {}", self.expectation(ty)),
@@ -1612,14 +1764,16 @@ impl Binder<'_> {
     }
 
     fn value(&self, ty: &Type, v: &Json, path: &Path) -> Result<Value, BindError> {
+        // The words the value takes, as laid out: a record's are its fields', a list's its
+        // header's and its elements', counted as they are bound.
         match ty {
-            Type::Optional(inner) => {
-                if v.is_null() {
-                    Ok(Value::Absent)
-                } else {
-                    self.value(inner, v, path)
-                }
-            }
+            Type::Optional(_) if v.is_null() => return self.absent(ty, path),
+            Type::Optional(_) => self.budget.charge(1, path)?,
+            Type::Record(_) => {}
+            _ => self.budget.charge(self.words(ty), path)?,
+        }
+        match ty {
+            Type::Optional(inner) => self.value(inner, v, path),
             Type::Bool => match v {
                 Json::Bool(b) => Ok(Value::Bool(*b)),
                 _ => Err(self.wrong_type(ty, v, path)),
@@ -1751,6 +1905,8 @@ impl Binder<'_> {
                 };
                 let mut out = Vec::with_capacity(items.len());
                 if matches!(ty, Type::Set(_)) {
+                    // A repeat is counted, though it is dropped below: a written value, it
+                    // takes less than the words each value may take.
                     for (i, item) in items.iter().enumerate() {
                         out.push(self.value(elem, item, &path.index(i))?);
                     }

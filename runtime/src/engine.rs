@@ -1645,7 +1645,13 @@ impl Runtime {
         };
         let now = jiff::Timestamp::now().as_millisecond();
         let input = serde_json::Value::Object(args.clone());
-        let bound = match bind::bind_value_at(program, index, &input, now) {
+        // Of any size: the arguments were held to the limit when the input was decided, and
+        // are bound again without the input's other keys.
+        let options = bind::BindOptions {
+            any_size: true,
+            ..bind::BindOptions::default()
+        };
+        let bound = match bind::bind_value_with_at(program, index, &input, now, options) {
             Ok(b) => b,
             Err(e) => {
                 return not(format!(

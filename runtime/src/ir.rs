@@ -109,6 +109,52 @@ pub struct Program {
     pub agents: Vec<AgentDef>,
 }
 
+/// How deeply record types may nest in the JIT's flat input layout (deeper, or recursive, is
+/// not compiled).
+pub const MAX_RECORD_DEPTH: u32 = 32;
+
+/// How many words a value of `ty` takes in the JIT's flat input layout, its lists' elements
+/// (which go after the fixed part) left out: one for a scalar, two for a decimal and for a
+/// list's header, three for money, one more than its value for an optional (absent or not), a
+/// record's fields summed. Binding holds an input to a number of these words
+/// ([`crate::bind::BindErrorKind::TooLarge`]), so that the engines refuse the same inputs.
+/// `Err` for a record type nested deeper than [`MAX_RECORD_DEPTH`] (or recursive), one not in
+/// the program, or a size beyond `usize`.
+pub fn layout_size(program: &Program, ty: &Type, depth: u32) -> Result<usize, String> {
+    if depth > MAX_RECORD_DEPTH {
+        return Err("a record type nested too deeply (or recursive)".into());
+    }
+    Ok(match ty {
+        Type::Bool
+        | Type::Int
+        | Type::Duration
+        | Type::Time
+        | Type::Text
+        | Type::Tz
+        | Type::Id
+        | Type::Symbol(_)
+        | Type::Enum(_) => 1,
+        Type::List(_) | Type::Set(_) | Type::Decimal => 2,
+        Type::Money => 3,
+        Type::Optional(inner) => layout_size(program, inner, depth)?
+            .checked_add(1)
+            .ok_or("a record type too large to lay out")?,
+        Type::Record(r) => {
+            let rt = program
+                .records
+                .get(*r as usize)
+                .ok_or_else(|| format!("record type #{r} is not in the program"))?;
+            let mut n = 0usize;
+            for f in &rt.fields {
+                n = n
+                    .checked_add(layout_size(program, &f.ty, depth + 1)?)
+                    .ok_or("a record type too large to lay out")?;
+            }
+            n
+        }
+    })
+}
+
 impl Program {
     /// The policy named `name` (its short or qualified name).
     pub fn policy(&self, name: &str) -> Option<(usize, &Policy)> {

@@ -130,8 +130,8 @@ use crate::interp::{self, BAD_INPUT, Candidate, Decision, NoSignals, RUNTIME_ERR
 use crate::interp::{Signals, canonical_in, check_input};
 use crate::intrinsics;
 use crate::ir::{
-    ArithOp, CmpOp, DecisionDef, Expr, Intrinsic, Param, Policy, Program, Proposal, Quantifier,
-    Rule, Type, Verdict,
+    ArithOp, CmpOp, DecisionDef, Expr, Intrinsic, MAX_RECORD_DEPTH, Param, Policy, Program,
+    Proposal, Quantifier, Rule, Type, Verdict, layout_size as size,
 };
 use crate::reads::Reads;
 use crate::value::Value;
@@ -179,9 +179,6 @@ static NEXT_MODULE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 /// Expressions nested deeper than this are not compiled (the interpreter's limit is
 /// [`interp::MAX_DEPTH`]; staying well below it keeps the two from having to agree on it).
 const MAX_JIT_DEPTH: u32 = 200;
-
-/// How deeply record types may nest (deeper, or recursive, is not compiled).
-const MAX_RECORD_DEPTH: u32 = 32;
 
 /// The generated function: `(input, now, out, host context)`.
 type PolicyFn = unsafe extern "C" fn(*const i64, i64, *mut u64, *const HostCtx<'_>);
@@ -2919,38 +2916,6 @@ fn verdict_code(v: Verdict) -> i64 {
         Verdict::Review => VERDICT_REVIEW,
         Verdict::Deny => VERDICT_DENY,
     }
-}
-
-/// How many input words a value of `ty` takes.
-fn size(program: &Program, ty: &Type, depth: u32) -> Result<usize, String> {
-    if depth > MAX_RECORD_DEPTH {
-        return Err("a record type nested too deeply (or recursive)".into());
-    }
-    Ok(match ty {
-        Type::Bool
-        | Type::Int
-        | Type::Duration
-        | Type::Time
-        | Type::Text
-        | Type::Tz
-        | Type::Id
-        | Type::Symbol(_)
-        | Type::Enum(_) => 1,
-        Type::List(_) | Type::Set(_) | Type::Decimal => 2,
-        Type::Money => 3,
-        Type::Optional(inner) => 1 + size(program, inner, depth)?,
-        Type::Record(r) => {
-            let rt = program
-                .records
-                .get(*r as usize)
-                .ok_or_else(|| format!("record type #{r} is not in the program"))?;
-            let mut n = 0;
-            for f in &rt.fields {
-                n += size(program, &f.ty, depth + 1)?;
-            }
-            n
-        }
-    })
 }
 
 /// The static kind of a JIT value (after removing one level of optional).

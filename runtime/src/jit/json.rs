@@ -16,7 +16,8 @@
 //! all knows, each once, every required field present, every value of its type. Anything else
 //! (invalid JSON, a missing or unknown field, a duplicate key, a wrong type, an unknown enum
 //! name, a number out of range, a bad time or zone, and the rarer forms: a `Decimal` given as a
-//! float, sets of records or optionals, `signals`) is handed to the reference path, which gives the
+//! float, sets of records or optionals, `signals`, an input past [`MAX_WORDS`] words, which
+//! binding may refuse as too large) is handed to the reference path, which gives the
 //! verdict and the error, word for word. So bad input fails closed with exactly the reference's
 //! error, and good input the reference accepts but the fast path does not is still bound, only
 //! slower. The fast path allocates nothing once the reader's buffers have grown to the input's
@@ -696,6 +697,11 @@ struct ZoneEntry {
     zone: crate::zone::Zone,
 }
 
+/// The most words an input the fast paths read may take: [`bind::WORDS_SLACK`], which any
+/// input may take whatever its size. Past it they give up before growing further, and the
+/// reference path binds or refuses the input ([`bind::max_words`], which counts its values).
+pub(super) const MAX_WORDS: usize = bind::WORDS_SLACK;
+
 /// Zone names kept at most (more are looked up again; input cannot grow the cache).
 const MAX_ZONES: usize = 64;
 
@@ -768,6 +774,8 @@ impl Unknown {
 struct Scratch {
     segments: Vec<Segment>,
     used: usize,
+    /// The words of the lists' elements read into segments so far, held to [`MAX_WORDS`].
+    elements: usize,
     /// Strings that are no constant, in order of first appearance in the text.
     strings: Unknown,
     zones: Vec<ZoneEntry>,
@@ -1130,6 +1138,19 @@ impl JsonReader {
             de.end().ok()?;
             now = cx.now;
         }
+        // Past the words any input may take without counting its values, binding may refuse it
+        // (`bind::max_words`): the reference decides. Enough: binding refuses only past
+        // `WORDS_SLACK` plus 8 words per value written, and counts a set's repeats, which
+        // are dropped here, at most 3 words each, so what it refuses has more words here.
+        let s = &self.scratch;
+        let words = if s.direct {
+            s.out.len()
+        } else {
+            s.segments.iter().take(s.used).map(|g| g.words.len()).sum()
+        };
+        if words > MAX_WORDS {
+            return None;
+        }
         self.direct = self.scratch.direct;
         if self.direct {
             self.place_direct(module, into)?;
@@ -1279,6 +1300,7 @@ impl Scratch {
     /// segments; returns the fixed part's segment (in direct mode, its position: 0).
     fn begin(&mut self, plan: &Plan, direct: bool) -> usize {
         self.used = 0;
+        self.elements = 0;
         self.strings.n = 0;
         self.direct = direct;
         if !direct {
@@ -1290,6 +1312,13 @@ impl Scratch {
         self.zone_at.clear();
         self.last_list = None;
         0
+    }
+
+    /// Counts an element of `words` words read into a segment: `None` (the reference path)
+    /// once the input's lists pass [`MAX_WORDS`], before their room grows further.
+    fn element(&mut self, words: usize) -> Option<()> {
+        self.elements = self.elements.saturating_add(words);
+        (self.elements <= MAX_WORDS).then_some(())
     }
 
     #[inline(always)]
@@ -1462,6 +1491,9 @@ impl<'h> HostRead<'h, '_> {
     /// Makes the words up to `need` exist (zeroed), growing by doubling.
     pub(super) fn room(&mut self, need: usize) -> Option<()> {
         let out = &mut self.cx.s.out;
+        if need > MAX_WORDS {
+            return None;
+        }
         if out.len() < need {
             let to = need.max(2 * out.len());
             out.resize(to, 0);
@@ -2056,6 +2088,7 @@ impl<'de> Visitor<'de> for Slot<'_, '_> {
         let seg = self.cx.s.new_segment(self.seg, at, 0);
         let mut n = 0usize;
         loop {
+            self.cx.s.element(words).ok_or_else(no)?;
             self.cx.s.segments[seg].room((n + 1) * words);
             let slot = Slot {
                 cx: &mut *self.cx,

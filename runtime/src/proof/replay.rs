@@ -159,9 +159,12 @@ pub fn replay(program: &Program, record: &DecisionRecord) -> Replayed {
         Err(e) => return Replayed::Different(vec![format!("the evidence does not rebuild: {e}")]),
     };
     // The sets as rebuilt, each element at its logged index, not made canonical again by
-    // the defaults in their unread parts (which would drop or reorder elements).
+    // the defaults in their unread parts (which would drop or reorder elements). Of any size:
+    // the input was held to its limit when it was decided, and the rebuilt one may write
+    // fewer values (its unread parts left out).
     let options = BindOptions {
         sets_as_given: true,
+        any_size: true,
         ..BindOptions::default()
     };
     let bound = match crate::bind::bind_value_with(program, index, &rebuilt.input, options) {

@@ -677,6 +677,7 @@ impl<'t> Scan<'t> {
         let mut n = 0usize;
         let mut more = self.open(b'[', b']')?;
         while more {
+            cx.s.element(words)?;
             cx.s.segments.get_mut(list)?.room((n + 1) * words);
             self.value(cx, elem, list, n * words)?;
             n += 1;
@@ -710,6 +711,9 @@ impl<'t> Scan<'t> {
             // to the elements read at the end.
             let need = start + (n + 1) * words;
             if cx.s.out.len() < need {
+                if need > super::MAX_WORDS {
+                    return None;
+                }
                 let to = need.max(start + 2 * (n * words)).max(start + 4 * words);
                 cx.s.out.resize(to, 0);
             }
