@@ -130,9 +130,23 @@ fn render(
             true => Name::window(file),
             false => Name::whole(file),
         };
+        // ariadne is given character offsets: with byte offsets, 0.6 names a block of
+        // another file by its first label's character offset taken as a byte offset, which
+        // names the wrong column, or panics inside a character, once the file has a character
+        // of more than one byte before it.
         let at = |file: &str, r: std::ops::Range<usize>| match windows.get(file) {
-            Some(w) => w.offset(r.start)..w.offset(r.end),
-            None => r,
+            Some(w) => {
+                let copy = cache.0.get(&Name::window(file)).map_or("", |s| s.text());
+                let chars = |at: usize| char_starts(&copy.as_bytes()[..at.min(copy.len())]);
+                chars(w.offset(r.start))..chars(w.offset(r.end))
+            }
+            None => match lines.get(file) {
+                Some(lines) => {
+                    let text = cache.text(file);
+                    lines.chars(text, 0, r.start)..lines.chars(text, 0, r.end)
+                }
+                None => r,
+            },
         };
         // The spans ariadne is given of each windowed file, in order: they size its margin.
         let spans: Vec<(&str, std::ops::Range<usize>)> = labels
@@ -143,7 +157,7 @@ fn render(
         let mut report = Report::build(kind, (id(&d.file), at(&d.file, main)))
             .with_config(
                 Config::default()
-                    .with_index_type(IndexType::Byte)
+                    .with_index_type(IndexType::Char)
                     .with_color(color),
             )
             .with_code(d.code)
@@ -524,38 +538,17 @@ fn header(line: &str) -> Option<(String, String)> {
 }
 
 /// The greatest line number (1-based) the margin of a report holds for a source, as ariadne
-/// counts it to size the margin: `spans` are the byte ranges of the report's labels on the
+/// counts it to size the margin: `spans` are the character ranges of the report's labels on the
 /// source. ariadne takes the greatest `line_range.end` of the blocks it makes of them: the line
 /// holding the last character of a block's span, or its start if the block's labels are all
 /// empty at one place. That is the same line for the span of all the labels at once: a block
 /// of empty labels after the last character of the others is never a block of its own (it is
 /// on a line no higher than the last label's before it, ariadne's test for a new block).
 fn margin_end(src: &ariadne::Source<String>, spans: &[std::ops::Range<usize>]) -> usize {
-    // The character offset of a byte offset of the source, as ariadne converts it (a label's
-    // end from its last byte's line, one byte further).
-    let char_at = |byte: usize, past: bool| {
-        let (line, _, col) = src.get_byte_line(byte)?;
-        let text = src.get_line_text(line).unwrap_or("");
-        let col = floor(text, if past { col + 1 } else { col });
-        Some(line.offset() + text[..col].chars().count())
-    };
-    let mut all: Option<std::ops::Range<usize>> = None;
-    for r in spans {
-        let Some(start) = char_at(r.start, false) else {
-            continue;
-        };
-        let end = match r.start < r.end {
-            true => match char_at(r.end - 1, true) {
-                Some(end) => end,
-                None => continue,
-            },
-            false => start,
-        };
-        all = Some(match all {
-            Some(a) => a.start.min(start)..a.end.max(end),
-            None => start..end,
-        });
-    }
+    let all = spans
+        .iter()
+        .map(|r| r.start..r.end.max(r.start))
+        .reduce(|a, b| a.start.min(b.start)..a.end.max(b.end));
     all.map_or(0, |span| src.get_line_range(&span).end)
 }
 
@@ -1130,6 +1123,44 @@ mod tests {
         let v = json(&[d], &source);
         assert_eq!(v[0]["file"], "bad\u{1b}[2Jz.xop", "{v}");
         assert_eq!(v[0]["secondary"][0]["file"], "x\ny.xop", "{v}");
+    }
+
+    /// A block of another file is headed by its label's line and column when characters of
+    /// more than one byte come before the label, in that file and in the main one, whole or
+    /// cut to a window: ariadne 0.6, given byte offsets, took the label's character offset for
+    /// a byte offset there, naming the wrong column or panicking inside a character.
+    #[test]
+    fn headers_of_other_files_count_characters_of_many_bytes() {
+        use crate::span::Span;
+        let a = "module k\n// ééé\nfn g(): Int =\n";
+        let long = format!("// {}\n", "é".repeat(3 * LONG_LINE));
+        for b in [
+            "module j\n// ééééééééé ééé\nfn h(): Int = 1\n".to_string(),
+            format!("module j\n// é\nfn h(): Int = 1 // {long}"),
+        ] {
+            let (fa, fb): (std::sync::Arc<str>, std::sync::Arc<str>) =
+                (std::sync::Arc::from("a.xop"), std::sync::Arc::from("b.xop"));
+            let at = b.find("h()").expect("h");
+            let main = a.len() - 1;
+            let d = Diagnostic::error("E0101", &fa, Span::new(main, main), "expected")
+                .with_secondary(&fb, Span::new(at, at + 1), "h here");
+            let texts = [(fa.to_string(), a.to_string()), (fb.to_string(), b.clone())];
+            let source = |name: &str| {
+                texts
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, t)| t.clone())
+            };
+            let out = human(std::slice::from_ref(&d), &source, false);
+            let want = |t: &str, offset: usize| {
+                let p = position(t, offset);
+                format!("{}:{}", p.line, p.column)
+            };
+            assert!(out.contains(&format!("a.xop:{}", want(a, main))), "{out}");
+            assert!(out.contains(&format!("b.xop:{}", want(&b, at))), "{out}");
+            assert_eq!(want(&b, at), "3:4");
+            assert!(out.contains("fn h(): Int = 1"), "{out}");
+        }
     }
 
     /// JSON gives every secondary label a start and an end position, in its own file, as the
