@@ -46,10 +46,10 @@
 //! value: the path and the redacted message name it by its length (`to[<key of 38
 //! characters>]`), only the message quotes it.
 //!
-//! An input binds to at most [`max_words`] words of the JIT's flat input layout (an absent
-//! optional value takes its type's room there), else it is refused
-//! ([`BindErrorKind::TooLarge`]): without that, the few bytes `{}` of a record of many
-//! optional fields would bind to thousands of words each.
+//! The elements of an input's lists bind to at most [`max_words`] words of the JIT's flat input
+//! layout (an element takes its type's room there, absent optional fields included), else the
+//! input is refused ([`BindErrorKind::TooLarge`]): without that, the few bytes `{}` of a record
+//! of many optional fields would bind to thousands of words each.
 //!
 //! JSON text may begin with a UTF-8 byte-order mark, which is skipped (RFC 8259 §8.1 lets a
 //! parser ignore it; editors on Windows write one); bytes that are not UTF-8 are refused
@@ -113,30 +113,33 @@ pub enum BindErrorKind {
     /// program ([`BindOptions::forwarded`]): xop decides on the set, each element once, while
     /// the program would receive every repeat. Elsewhere repeats are dropped.
     DuplicateElement,
-    /// An input that binds to more words of the flat input layout than it may
-    /// ([`max_words`]: [`WORDS_SLACK`] plus [`WORDS_PER_VALUE`] for each JSON value it writes).
-    /// An optional field left out, or `null`, binds to an absent value that still takes its
-    /// type's room, so the two bytes `{}` of a record of many optional fields would otherwise
-    /// bind to thousands of words, and a short text to gigabytes.
+    /// An input whose lists' elements bind to more words of the flat input layout than they
+    /// may ([`max_words`]: [`WORDS_SLACK`] plus [`WORDS_PER_VALUE`] for each JSON value the
+    /// input writes). Each element takes its type's whole room, also for the optional fields it
+    /// leaves out or gives as `null`, so the two bytes `{}` of a record of many optional fields
+    /// would otherwise bind to thousands of words, and a short text to gigabytes.
     TooLarge,
 }
 
-/// The words of the flat input layout ([`crate::ir::layout_size`], lists' elements included)
-/// an input may bind to beyond [`WORDS_PER_VALUE`] for each JSON value it writes: 2^20, 8 MiB
-/// of words, so that a sparse input (records whose optional fields are mostly left out) still
-/// binds.
+/// The words of the flat input layout ([`crate::ir::layout_size`]) the elements of an input's
+/// lists may take beyond [`WORDS_PER_VALUE`] for each JSON value it writes: 2^20, 8 MiB of
+/// words, so that a sparse input (records whose optional fields are mostly left out) still
+/// binds. The parameters' own words (the layout's fixed part, which the module sets) are not
+/// counted.
 pub const WORDS_SLACK: usize = 1 << 20;
 
-/// The words of the flat input layout an input may bind to for each JSON value it writes
-/// ([`max_words`]): more than any written value takes (an optional money amount, four), so
-/// that only what the input leaves out or writes as `null` can pass the limit.
+/// The words of the flat input layout the elements of an input's lists may take for each JSON
+/// value it writes ([`max_words`]): more than any written value takes (an optional money
+/// amount, four), so that only what the input leaves out or writes as `null` can pass the
+/// limit.
 pub const WORDS_PER_VALUE: usize = 8;
 
-/// The most words of the flat input layout that `input` may bind to
+/// The most words of the flat input layout that the elements of `input`'s lists may take
 /// ([`BindErrorKind::TooLarge`]): [`WORDS_SLACK`] plus [`WORDS_PER_VALUE`] for each JSON value
 /// it writes (every `null`, boolean, number, string, array and object, nested ones included;
-/// keys are not counted). Both engines hold inputs to it: the interpreter's values, whose
-/// number it bounds too, and the JIT's words.
+/// keys are not counted). Each element is counted at its type's words, before it is bound.
+/// Both engines hold inputs to it: the JIT's words, and the interpreter's values, whose number
+/// it bounds too.
 pub fn max_words(input: &Json) -> usize {
     let mut values = 0usize;
     let mut todo = vec![input];
@@ -1623,7 +1626,8 @@ pub fn type_name(program: &Program, ty: &Type) -> String {
     }
 }
 
-/// The words of the flat input layout an input has bound to so far, held to [`max_words`].
+/// The words the elements of an input's lists have bound to so far in the flat input layout,
+/// held to [`max_words`].
 struct Budget<'j> {
     /// The input, whose JSON values are counted once binding passes [`WORDS_SLACK`] (below it
     /// every input is within its limit, so most are never counted).
@@ -1633,17 +1637,17 @@ struct Budget<'j> {
     limit: Cell<Option<usize>>,
     /// Whether the limit is checked: [`BindOptions::any_size`] turns it off.
     checked: bool,
-    /// The words of each record type, once computed.
+    /// The words of each record type of the program, once computed.
     records: RefCell<Vec<Option<usize>>>,
 }
 
 impl Budget<'_> {
-    /// Counts `words` more, refusing at `path` the input that passes its limit.
-    fn charge(&self, words: usize, path: &Path) -> Result<(), BindError> {
+    /// Counts `words` more: the limit the input passed, if it did.
+    fn charge(&self, words: usize) -> Option<usize> {
         let used = self.used.get().saturating_add(words);
         self.used.set(used);
         if used <= WORDS_SLACK || !self.checked {
-            return Ok(());
+            return None;
         }
         let limit = match self.limit.get() {
             Some(limit) => limit,
@@ -1653,19 +1657,7 @@ impl Budget<'_> {
                 limit
             }
         };
-        if used <= limit {
-            return Ok(());
-        }
-        Err(path.error(
-            BindErrorKind::TooLarge,
-            format!(
-                "the input binds to more than {limit} words ({WORDS_SLACK} plus \
-                 {WORDS_PER_VALUE} for each JSON value it writes): an optional field left out \
-                 or null still takes its type's room once bound, and this value passed the \
-                 limit; send fewer elements, or give the fields of large records that are \
-                 rarely given a nested optional record of their own"
-            ),
-        ))
+        (used > limit).then_some(limit)
     }
 }
 
@@ -1719,43 +1711,55 @@ impl Binder<'_> {
     }
 
     /// The words a value of `ty` takes in the flat input layout, its lists' elements left out
-    /// ([`crate::ir::layout_size`]; 1 for a type the JIT does not lay out).
+    /// ([`crate::ir::layout_size`]; 1 for a type the JIT does not lay out). A record type's
+    /// are computed once per input.
     fn words(&self, ty: &Type) -> usize {
         match ty {
             Type::Optional(inner) => self.words(inner).saturating_add(1),
             Type::Record(r) => {
-                let known = self
-                    .budget
-                    .records
-                    .borrow()
-                    .get(*r as usize)
-                    .copied()
-                    .flatten();
-                known.unwrap_or_else(|| {
-                    let n = layout_size(self.program, ty, 0).unwrap_or(1);
-                    let mut records = self.budget.records.borrow_mut();
-                    if records.len() <= *r as usize {
-                        records.resize(*r as usize + 1, None);
-                    }
-                    records[*r as usize] = Some(n);
-                    n
-                })
+                let records = &self.budget.records;
+                let i = *r as usize;
+                if i >= self.program.records.len() {
+                    return 1; // no such record: binding refuses the value
+                }
+                if let Some(Some(n)) = records.borrow().get(i) {
+                    return *n;
+                }
+                let n = layout_size(self.program, ty, 0).unwrap_or(1);
+                let mut records = records.borrow_mut();
+                records.resize(self.program.records.len(), None);
+                records[i] = Some(n);
+                n
             }
             _ => layout_size(self.program, ty, 0).unwrap_or(1),
         }
     }
 
-    /// An absent value of `ty` (an optional type), which takes the room of a present one.
-    fn absent(&self, ty: &Type, path: &Path) -> Result<Value, BindError> {
-        self.budget.charge(self.words(ty), path)?;
-        Ok(Value::Absent)
+    /// Counts element `path` of a list of `elem`s before it is bound: each takes its type's
+    /// whole room in the layout, whatever it leaves out.
+    fn element(&self, elem: &Type, path: &Path) -> Result<(), BindError> {
+        let words = self.words(elem);
+        let Some(limit) = self.budget.charge(words) else {
+            return Ok(());
+        };
+        let name = self.type_name(elem);
+        Err(path.error(
+            BindErrorKind::TooLarge,
+            format!(
+                "the elements of the input's lists take more than {limit} words once bound \
+                 ({WORDS_SLACK} plus {WORDS_PER_VALUE} for each JSON value the input writes), \
+                 and this one passed the limit: each {name} takes {words} words, whatever \
+                 optional fields it leaves out; send fewer elements, or move the fields of \
+                 {name} that are rarely given into a nested optional record"
+            ),
+        ))
     }
 
     /// A field or parameter that may be missing.
     fn field(&self, ty: &Type, value: Option<&Json>, path: &Path) -> Result<Value, BindError> {
         match (value, ty) {
             (Some(v), _) => self.value(ty, v, path),
-            (None, Type::Optional(_)) => self.absent(ty, path),
+            (None, Type::Optional(_)) => Ok(Value::Absent),
             (None, _) => Err(path.error(
                 BindErrorKind::Missing,
                 format!("missing; expected {}", self.expectation(ty)),
@@ -1764,16 +1768,14 @@ impl Binder<'_> {
     }
 
     fn value(&self, ty: &Type, v: &Json, path: &Path) -> Result<Value, BindError> {
-        // The words the value takes, as laid out: a record's are its fields', a list's its
-        // header's and its elements', counted as they are bound.
         match ty {
-            Type::Optional(_) if v.is_null() => return self.absent(ty, path),
-            Type::Optional(_) => self.budget.charge(1, path)?,
-            Type::Record(_) => {}
-            _ => self.budget.charge(self.words(ty), path)?,
-        }
-        match ty {
-            Type::Optional(inner) => self.value(inner, v, path),
+            Type::Optional(inner) => {
+                if v.is_null() {
+                    Ok(Value::Absent)
+                } else {
+                    self.value(inner, v, path)
+                }
+            }
             Type::Bool => match v {
                 Json::Bool(b) => Ok(Value::Bool(*b)),
                 _ => Err(self.wrong_type(ty, v, path)),
@@ -1908,7 +1910,9 @@ impl Binder<'_> {
                     // A repeat is counted, though it is dropped below: a written value, it
                     // takes less than the words each value may take.
                     for (i, item) in items.iter().enumerate() {
-                        out.push(self.value(elem, item, &path.index(i))?);
+                        let path = path.index(i);
+                        self.element(elem, &path)?;
+                        out.push(self.value(elem, item, &path)?);
                     }
                     // Passed on as written, every repeat would reach the program, which may
                     // count it (a tool acting on each) where the policy saw one.
@@ -1924,7 +1928,9 @@ impl Binder<'_> {
                     }
                 } else {
                     for (i, item) in items.iter().enumerate() {
-                        out.push(self.value(elem, item, &path.index(i))?);
+                        let path = path.index(i);
+                        self.element(elem, &path)?;
+                        out.push(self.value(elem, item, &path)?);
                     }
                 }
                 Ok(Value::List(Arc::from(out)))

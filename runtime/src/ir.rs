@@ -116,14 +116,38 @@ pub const MAX_RECORD_DEPTH: u32 = 32;
 /// How many words a value of `ty` takes in the JIT's flat input layout, its lists' elements
 /// (which go after the fixed part) left out: one for a scalar, two for a decimal and for a
 /// list's header, three for money, one more than its value for an optional (absent or not), a
-/// record's fields summed. Binding holds an input to a number of these words
-/// ([`crate::bind::BindErrorKind::TooLarge`]), so that the engines refuse the same inputs.
-/// `Err` for a record type nested deeper than [`MAX_RECORD_DEPTH`] (or recursive), one not in
-/// the program, or a size beyond `usize`.
+/// record's fields summed. Binding holds the elements of an input's lists to a number of these
+/// words ([`crate::bind::BindErrorKind::TooLarge`]), so that the engines refuse the same
+/// inputs. `Err` for a type at record depth `depth` whose records nest deeper than
+/// [`MAX_RECORD_DEPTH`] (or recursively), one naming a record not in the program, or a size
+/// beyond `usize`. Each record type is measured once per call, so that record types sharing
+/// one another (a field of `B` and one of `C`, each of type `D`) cost their number, not the
+/// number of paths through them.
 pub fn layout_size(program: &Program, ty: &Type, depth: u32) -> Result<usize, String> {
-    if depth > MAX_RECORD_DEPTH {
+    let mut memo = Vec::new();
+    let (words, height) = measured(program, ty, &mut memo)?;
+    if depth.saturating_add(height) > MAX_RECORD_DEPTH {
         return Err("a record type nested too deeply (or recursive)".into());
     }
+    Ok(words)
+}
+
+/// A record type's measure in [`measured`]'s memo.
+#[derive(Clone, Copy)]
+enum Measure {
+    /// Being measured: met again, the type is recursive.
+    Open,
+    Done(usize, u32),
+}
+
+/// The words of `ty` ([`layout_size`]) and its height: how many records deep its fields nest
+/// (0 for a scalar or a list, one more than its deepest field for a record).
+fn measured(
+    program: &Program,
+    ty: &Type,
+    memo: &mut Vec<Option<Measure>>,
+) -> Result<(usize, u32), String> {
+    const TOO_LARGE: &str = "a record type too large to lay out";
     Ok(match ty {
         Type::Bool
         | Type::Int
@@ -133,24 +157,41 @@ pub fn layout_size(program: &Program, ty: &Type, depth: u32) -> Result<usize, St
         | Type::Tz
         | Type::Id
         | Type::Symbol(_)
-        | Type::Enum(_) => 1,
-        Type::List(_) | Type::Set(_) | Type::Decimal => 2,
-        Type::Money => 3,
-        Type::Optional(inner) => layout_size(program, inner, depth)?
-            .checked_add(1)
-            .ok_or("a record type too large to lay out")?,
+        | Type::Enum(_) => (1, 0),
+        Type::List(_) | Type::Set(_) | Type::Decimal => (2, 0),
+        Type::Money => (3, 0),
+        Type::Optional(inner) => {
+            let (words, height) = measured(program, inner, memo)?;
+            (words.checked_add(1).ok_or(TOO_LARGE)?, height)
+        }
         Type::Record(r) => {
+            let i = *r as usize;
             let rt = program
                 .records
-                .get(*r as usize)
+                .get(i)
                 .ok_or_else(|| format!("record type #{r} is not in the program"))?;
-            let mut n = 0usize;
-            for f in &rt.fields {
-                n = n
-                    .checked_add(layout_size(program, &f.ty, depth + 1)?)
-                    .ok_or("a record type too large to lay out")?;
+            if memo.len() < program.records.len() {
+                memo.resize(program.records.len(), None);
             }
-            n
+            match memo[i] {
+                Some(Measure::Done(words, height)) => return Ok((words, height)),
+                Some(Measure::Open) => {
+                    return Err("a record type nested too deeply (or recursive)".into());
+                }
+                None => {}
+            }
+            memo[i] = Some(Measure::Open);
+            let (mut words, mut height) = (0usize, 0u32);
+            for f in &rt.fields {
+                let (w, h) = measured(program, &f.ty, memo)?;
+                words = words.checked_add(w).ok_or(TOO_LARGE)?;
+                height = height.max(h.saturating_add(1));
+                if height > MAX_RECORD_DEPTH {
+                    return Err("a record type nested too deeply (or recursive)".into());
+                }
+            }
+            memo[i] = Some(Measure::Done(words, height));
+            (words, height)
         }
     })
 }
@@ -879,5 +920,136 @@ fn resolve_named<'p, T>(
             .filter(|x| names(x).0 == name)
             .map(|x| names(x).1)
             .collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Field, MAX_RECORD_DEPTH, Program, RecordType, Type, layout_size};
+
+    /// Records `R0` … `R{n-1}`, each of two optional fields of the next, the last of one
+    /// `Int`: `R0` lays out as 2^n paths to the last.
+    fn shared(n: u32) -> Program {
+        let field = |name: &str, ty: Type| Field {
+            name: name.into(),
+            ty,
+            personal: false,
+        };
+        let mut p = Program::default();
+        for i in 0..n {
+            let next = || Type::Optional(Box::new(Type::Record(i + 1)));
+            p.records.push(RecordType {
+                name: format!("t.R{i}"),
+                fields: vec![field("a", next()), field("b", next())],
+            });
+        }
+        p.records.push(RecordType {
+            name: format!("t.R{n}"),
+            fields: vec![field("x", Type::Int)],
+        });
+        p
+    }
+
+    #[test]
+    fn each_record_type_is_measured_once() {
+        // Words: w(n) = 1, w(k) = 2 (1 + w(k + 1)). Measured path by path, R0 of 31 levels
+        // would take 2^31 visits of the last record: minutes, not a moment.
+        let n = MAX_RECORD_DEPTH - 1;
+        let p = shared(n);
+        let want = (0..n).fold(1usize, |w, _| 2 * (1 + w));
+        assert_eq!(layout_size(&p, &Type::Record(0), 0), Ok(want));
+        assert_eq!(layout_size(&p, &Type::Record(n), 0), Ok(1));
+        // Its height counts: its last field is MAX_RECORD_DEPTH records deep, so at a depth of
+        // one more it nests too deeply, as the JIT measured it.
+        assert!(layout_size(&p, &Type::Record(0), 1).is_err());
+        assert_eq!(
+            layout_size(&p, &Type::Record(1), 1),
+            layout_size(&p, &Type::Record(1), 0)
+        );
+        let deeper = shared(MAX_RECORD_DEPTH);
+        assert!(layout_size(&deeper, &Type::Record(0), 0).is_err());
+        // A record that holds itself, however deep, is refused, not looped over.
+        let mut looped = shared(3);
+        looped.records[3].fields[0].ty = Type::Optional(Box::new(Type::Record(1)));
+        assert!(layout_size(&looped, &Type::Record(0), 0).is_err());
+        // A record not in the program is refused.
+        assert!(layout_size(&p, &Type::Record(999), 0).is_err());
+    }
+
+    /// The JIT's measure as it was, path by path: the reference for small programs.
+    fn by_paths(p: &Program, ty: &Type, depth: u32) -> Option<usize> {
+        if depth > MAX_RECORD_DEPTH {
+            return None;
+        }
+        Some(match ty {
+            Type::List(_) | Type::Set(_) | Type::Decimal => 2,
+            Type::Money => 3,
+            Type::Optional(inner) => 1 + by_paths(p, inner, depth)?,
+            Type::Record(r) => {
+                let mut n = 0;
+                for f in &p.records.get(*r as usize)?.fields {
+                    n += by_paths(p, &f.ty, depth + 1)?;
+                }
+                n
+            }
+            _ => 1,
+        })
+    }
+
+    #[test]
+    fn the_measure_is_the_one_path_by_path() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut seen = [0usize; 2];
+        for _ in 0..300 {
+            // Records whose fields name later records (none a loop), some deeper than allowed.
+            let n = 2 + next(48) as u32;
+            let mut p = Program::default();
+            for i in 0..n {
+                let fields = (0..1 + next(3))
+                    .map(|j| {
+                        // The first field mostly names the next record: long chains.
+                        let pick = if j == 0 && next(5) != 0 { 4 } else { next(6) };
+                        let ty = match pick {
+                            0 => Type::Money,
+                            1 => Type::List(Box::new(Type::Record(0))),
+                            2 | 3 if i + 1 < n => {
+                                Type::Record(i + 1 + next(u64::from(n - i - 1).min(2)) as u32)
+                            }
+                            4 if i + 1 < n => Type::Optional(Box::new(Type::Record(i + 1))),
+                            _ => Type::Int,
+                        };
+                        Field {
+                            name: format!("f{j}"),
+                            ty,
+                            personal: false,
+                        }
+                    })
+                    .collect();
+                p.records.push(RecordType {
+                    name: format!("t.R{i}"),
+                    fields,
+                });
+            }
+            for r in 0..n {
+                for depth in [0, 1, 5] {
+                    let ty = Type::Record(r);
+                    let want = by_paths(&p, &ty, depth);
+                    assert_eq!(
+                        layout_size(&p, &ty, depth).ok(),
+                        want,
+                        "R{r} at {depth} of {p:?}"
+                    );
+                    seen[usize::from(want.is_some())] += 1;
+                }
+            }
+        }
+        // Both nested too deeply and measured, many times.
+        assert!(seen.iter().all(|&n| n > 100), "{seen:?}");
     }
 }

@@ -258,3 +258,39 @@ fn sets_in_sets_keep_their_length() {
     );
     replays_from_lengths_only(&p, json!([["x", "y"], ["z", "w"]]));
 }
+
+/// An input held to the binding limit when decided (`bind::max_words`) replays whatever the
+/// evidence keeps of it: here a list read only by its length, whose elements each wrote a
+/// large optional record (so that their room, past the slack, was within the limit) but come
+/// back from the evidence with it `null`, which as a new input would pass the limit.
+#[test]
+fn a_list_past_the_slack_replays_though_its_evidence_writes_less() {
+    let fields = 500;
+    let mut p = policy(
+        Type::List(Box::new(Type::Record(0))),
+        more_than_one(slot(0), 9, None),
+        Type::Optional(Box::new(Type::Record(1))),
+    );
+    p.records.push(RecordType {
+        name: "t.Big".into(),
+        fields: (0..fields)
+            .map(|i| Field {
+                name: format!("c{i}"),
+                ty: Type::Int,
+                personal: false,
+            })
+            .collect(),
+    });
+    // Each element takes 1 + 1 + fields words (`a`, then `b`'s presence and fields): written
+    // with `b` null, two values, it passes the limit by a hundred elements.
+    let words = fields + 2;
+    let n = bind::WORDS_SLACK / (words - 3 * bind::WORDS_PER_VALUE) + 100;
+    let big: serde_json::Map<String, Json> =
+        (0..fields).map(|i| (format!("c{i}"), json!(i))).collect();
+    let args = Json::Array(vec![json!({ "a": 1, "b": big }); n]);
+    let r = record(&p, args, false);
+    let rebuilt = Json::Array(vec![json!({ "a": 0, "b": null }); n]);
+    let e = bind::bind_value(&p, 0, &json!({ "a0": rebuilt, "now": AT })).err();
+    assert_eq!(e.map(|e| e.kind), Some(bind::BindErrorKind::TooLarge));
+    assert_eq!(replay(&p, &r), Replayed::Same, "{:?}", r.evidence.len());
+}

@@ -1,9 +1,10 @@
-//! How many words an input may bind to (`bind::max_words`): an optional field left out, or
-//! `null`, binds to an absent value that still takes its type's room, so a few bytes could
-//! bind to gigabytes. Binding refuses an input past `WORDS_SLACK` plus `WORDS_PER_VALUE` words
-//! per JSON value it writes (`too-large`, at the value that passed the limit); the JIT's JSON
-//! reader, on every fast path, leaves an input past `WORDS_SLACK` words to the reference, so
-//! that both engines bind and refuse the same inputs.
+//! How many words the elements of an input's lists may bind to (`bind::max_words`): an element
+//! takes its type's whole room, also for the optional fields it leaves out or gives as `null`,
+//! so a few bytes could bind to gigabytes. Binding refuses an input whose elements pass
+//! `WORDS_SLACK` plus `WORDS_PER_VALUE` words per JSON value it writes (`too-large`, at the
+//! element that passed the limit); the JIT's JSON reader, on every fast path, leaves an input
+//! whose elements pass `WORDS_SLACK` words to the reference, so that both engines bind and
+//! refuse the same inputs. A parameter's own room, which the module sets, is not counted.
 
 #[path = "../../runtime/tests/support/json_inputs.rs"]
 mod json_inputs;
@@ -57,26 +58,19 @@ fn input(xs: usize, ys: usize) -> String {
     )
 }
 
-/// The limit and the path where binding passes it, by the documented rule: the JSON values
-/// the input writes (the object, two arrays, their elements) and the words of the layout
-/// counted in order (a list's two header words, then each absent field's two, each null
-/// `Big?`'s 1 + FIELDS).
-fn where_refused(xs: usize, ys: usize) -> Option<(usize, String)> {
+/// The limit, the path where binding passes it and the words of that element, by the
+/// documented rule: the JSON values the input writes (the object, two arrays, their elements)
+/// and the words of the elements, in order, each counted at its type's room (a `Wide`'s two
+/// per field, a `Big?`'s 1 + FIELDS).
+fn where_refused(xs: usize, ys: usize) -> Option<(usize, String, usize)> {
     let limit = WORDS_SLACK + WORDS_PER_VALUE * (3 + xs + ys);
-    let mut used = 2;
-    for i in 0..xs {
-        for j in 0..FIELDS {
-            used += 2;
+    let mut used = 0;
+    for (n, list, words) in [(xs, "xs", 2 * FIELDS), (ys, "ys", 1 + FIELDS)] {
+        for i in 0..n {
+            used += words;
             if used > limit {
-                return Some((limit, format!("xs[{i}].a{j}")));
+                return Some((limit, format!("{list}[{i}]"), words));
             }
-        }
-    }
-    used += 2;
-    for i in 0..ys {
-        used += 1 + FIELDS;
-        if used > limit {
-            return Some((limit, format!("ys[{i}]")));
         }
     }
     None
@@ -135,18 +129,21 @@ fn optional_fields_left_out_are_held_to_the_limit_on_both_engines() {
     // the value that passed it, saying why and what to do.
     let over = under + 300;
     for (xs, ys) in [(over, 0), (0, 2 * WORDS_SLACK / FIELDS)] {
-        let (limit, path) = where_refused(xs, ys).expect("past the limit");
+        let (limit, path, words) = where_refused(xs, ys).expect("past the limit");
         let json = input(xs, ys);
         for r in [&mut reader, &mut serde_only] {
             let (e, fell_back) = agree(&program, &jit, r, policy, &json);
             let e = e.expect("refused");
             assert!(fell_back);
             assert_eq!((e.kind, e.path.as_str()), (BindErrorKind::TooLarge, &*path));
+            let name = if xs > 0 { "Wide" } else { "Big?" };
             assert!(
                 e.message.starts_with(&format!(
-                    "the input binds to more than {limit} words ({WORDS_SLACK} plus \
-                     {WORDS_PER_VALUE} for each JSON value it writes)"
-                )) && e.message.contains("send fewer elements"),
+                    "the elements of the input's lists take more than {limit} words once bound \
+                     ({WORDS_SLACK} plus {WORDS_PER_VALUE} for each JSON value the input \
+                     writes), and this one passed the limit: each {name} takes {words} words, \
+                     whatever optional fields it leaves out; send fewer elements"
+                )),
                 "{e}"
             );
             assert_eq!(e.kind.as_str(), "too-large");
@@ -192,4 +189,35 @@ fn written_values_never_pass_the_limit() {
     );
     let (e, fell_back) = agree(&program, &jit, &mut reader, policy, &json);
     assert_eq!((e, fell_back), (None, true));
+}
+
+/// A parameter's own room, set by the module however large, is not the input's: a small input
+/// of a type that lays out past the slack binds, on both engines.
+#[test]
+fn a_large_parameter_type_does_not_refuse_a_small_input() {
+    let record = |name: &str, field: &str, ty: &str, n: usize| -> String {
+        let fields: String = (0..n).map(|i| format!("  {field}{i}: {ty}\n")).collect();
+        format!("record {name} {{\n  id: Id\n{fields}}}\n\n")
+    };
+    let source = format!(
+        "module t.big\n\nuse std.consent.service\n\n{}{}{}\
+         action act(c: Customer) purpose service risk minimal\n\n\
+         policy p for act(c: c) {{\n  deny \"blocked\" when c.id == \"x\"\n  allow \"ok\"\n}}\n",
+        record("Customer", "s", "Section?", 90),
+        record("Section", "b", "Detail?", 90),
+        record("Detail", "c", "Int?", 90),
+    );
+    let program = xop_tests::lower_source("t/big.xop", &source);
+    let jit = xop_runtime::jit::compile(&program);
+    let (policy, _) = program.policy("p").expect("the policy");
+    let mut reader = jit.json_reader(policy).expect("a reader");
+    let json = r#"{"c": {"id": "cust-1"}}"#;
+    // Read by a fast path: its words past the slack are the parameter's own.
+    assert_eq!(
+        agree(&program, &jit, &mut reader, policy, json),
+        (None, false)
+    );
+    let mut into = Bound::empty();
+    reader.bind_json_into(&jit, json, &mut into).expect("bound");
+    assert!(into.words().len() > WORDS_SLACK, "{}", into.words().len());
 }

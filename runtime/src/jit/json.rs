@@ -16,8 +16,9 @@
 //! all knows, each once, every required field present, every value of its type. Anything else
 //! (invalid JSON, a missing or unknown field, a duplicate key, a wrong type, an unknown enum
 //! name, a number out of range, a bad time or zone, and the rarer forms: a `Decimal` given as a
-//! float, sets of records or optionals, `signals`, an input past [`MAX_WORDS`] words, which
-//! binding may refuse as too large) is handed to the reference path, which gives the
+//! float, sets of records or optionals, `signals`, lists whose elements take more than
+//! [`MAX_WORDS`] words, which binding may refuse as too large) is handed to the reference
+//! path, which gives the
 //! verdict and the error, word for word. So bad input fails closed with exactly the reference's
 //! error, and good input the reference accepts but the fast path does not is still bound, only
 //! slower. The fast path allocates nothing once the reader's buffers have grown to the input's
@@ -697,9 +698,10 @@ struct ZoneEntry {
     zone: crate::zone::Zone,
 }
 
-/// The most words an input the fast paths read may take: [`bind::WORDS_SLACK`], which any
-/// input may take whatever its size. Past it they give up before growing further, and the
-/// reference path binds or refuses the input ([`bind::max_words`], which counts its values).
+/// The most words the elements of the lists of an input the fast paths read may take:
+/// [`bind::WORDS_SLACK`], which any input's may take whatever its size. Past it they give up
+/// before growing further, and the reference path binds or refuses the input
+/// ([`bind::max_words`], which counts its values).
 pub(super) const MAX_WORDS: usize = bind::WORDS_SLACK;
 
 /// Zone names kept at most (more are looked up again; input cannot grow the cache).
@@ -1138,15 +1140,21 @@ impl JsonReader {
             de.end().ok()?;
             now = cx.now;
         }
-        // Past the words any input may take without counting its values, binding may refuse it
-        // (`bind::max_words`): the reference decides. Enough: binding refuses only past
-        // `WORDS_SLACK` plus 8 words per value written, and counts a set's repeats, which
-        // are dropped here, at most 3 words each, so what it refuses has more words here.
+        // Lists' elements past the words any input's may take without counting its values:
+        // binding may refuse it (`bind::max_words`), the reference decides. Enough: binding
+        // refuses only past `WORDS_SLACK` plus 8 words per value written, and counts a set's
+        // repeats, which are dropped here, at most 3 words each, so that the elements of what
+        // it refuses take more words here.
         let s = &self.scratch;
         let words = if s.direct {
-            s.out.len()
+            s.out.len().saturating_sub(plan.input_words)
         } else {
-            s.segments.iter().take(s.used).map(|g| g.words.len()).sum()
+            s.segments
+                .iter()
+                .take(s.used)
+                .skip(1)
+                .map(|g| g.words.len())
+                .sum()
         };
         if words > MAX_WORDS {
             return None;
@@ -1490,10 +1498,10 @@ impl<'h> HostRead<'h, '_> {
 
     /// Makes the words up to `need` exist (zeroed), growing by doubling.
     pub(super) fn room(&mut self, need: usize) -> Option<()> {
-        let out = &mut self.cx.s.out;
-        if need > MAX_WORDS {
+        if need.saturating_sub(self.cx.plan.input_words) > MAX_WORDS {
             return None;
         }
+        let out = &mut self.cx.s.out;
         if out.len() < need {
             let to = need.max(2 * out.len());
             out.resize(to, 0);

@@ -711,7 +711,7 @@ impl<'t> Scan<'t> {
             // to the elements read at the end.
             let need = start + (n + 1) * words;
             if cx.s.out.len() < need {
-                if need > super::MAX_WORDS {
+                if need.saturating_sub(cx.plan.input_words) > super::MAX_WORDS {
                     return None;
                 }
                 let to = need.max(start + 2 * (n * words)).max(start + 4 * words);
