@@ -30,7 +30,9 @@ fn source(with_set: bool) -> String {
         "module t.wide\n\nuse std.consent.service\n\nrecord Wide {{\n{}}}\n\nrecord Big {{\n{}}}\n\n\
          action act(xs: List<Wide>, ys: List<Big?>{set}) purpose service risk minimal\n\n\
          policy p for act(xs: xs, ys: ys{set_arg}) {{\n  deny \"many\" when count(xs) + \
-         count(ys){set_count} > 10000000\n  allow \"ok\"\n}}\n",
+         count(ys){set_count} > 10000000\n  allow \"ok\"\n}}\n\n\
+         decision d(xs: List<Wide>, ys: List<Big?>{set}) at now {{\n  propose act(xs: xs, \
+         ys: ys{set_arg}) rank by 1\n}}\n",
         fields("a", "Int?"),
         fields("b", "Int"),
         set = if with_set { ", s: Set<Int>" } else { "" },
@@ -153,13 +155,23 @@ fn optional_fields_left_out_are_held_to_the_limit_on_both_engines() {
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         let from_value = bind::bind_value(&program, policy, &value).unwrap_err();
         let from_bytes = bind::bind_json_bytes(&program, policy, json.as_bytes()).unwrap_err();
-        assert_eq!((from_value.path, from_bytes.path), (path.clone(), path));
+        assert_eq!(
+            (from_value.path, from_bytes.path),
+            (path.clone(), path.clone())
+        );
         let any_size = BindOptions {
             any_size: true,
             ..BindOptions::default()
         };
         let bound = bind::bind_value_with(&program, policy, &value, any_size).expect("bound");
         assert_eq!(bound.args.len(), 2);
+        // A decision's input is held to it too.
+        let (decision, _) = program.resolve_decision("d").expect("the decision");
+        let e = bind::bind_decision_json(&program, decision, &json).err();
+        assert_eq!(
+            e.map(|e| (e.kind, e.path)),
+            Some((BindErrorKind::TooLarge, path))
+        );
     }
 }
 
