@@ -29,8 +29,8 @@ use std::fmt;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -39,7 +39,7 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::bind::{self, BindError, BindErrorKind, Bound};
 use crate::connectors::{Connectors, Performed};
-use crate::interp::{self, BAD_INPUT, Decision, FixedSignals, Signals};
+use crate::interp::{self, BAD_INPUT, Cancelled, Decision, FixedSignals, RUNTIME_ERROR, Signals};
 use crate::ir::{Program, SignalDecl, Verdict};
 use crate::jit::{self, JitModule};
 use crate::module::{self, LoadedModule, ModuleError, hex};
@@ -470,6 +470,14 @@ pub struct Options<'a> {
 /// by then: if not, it never will be (the runtime abandons the decision); if so, the decision
 /// stands and what follows its record (a review case, an action the connectors started before
 /// the deadline) goes on.
+///
+/// A decision still computing when the caller gives up or the deadline passes stops computing
+/// (the engines are told, see runtime.md, "Deadlines"): it is abandoned as one past its
+/// deadline is, [`RuntimeError::DeadlinePassed`], and its thread is free again. The
+/// interpreter asks [`Deadline::passed`] every [`interp::STOP_EVERY`] iterations of its
+/// quantifiers; the JIT's code loads the deadline's stop flag in its nested loops, which
+/// [`Deadline::give_up`] sets, and which a watchdog thread of the runtime sets when the deadline
+/// passes while such code runs.
 #[derive(Debug, Clone)]
 pub struct Deadline(Arc<DeadlineState>);
 
@@ -480,6 +488,9 @@ struct DeadlineState {
     state: AtomicU8,
     /// The caller stopped waiting.
     gave_up: AtomicBool,
+    /// The decision should stop computing: set by [`Deadline::give_up`], and by the watchdog
+    /// ([`Deadline::watch`]) once the deadline passes. The JIT's code loads it.
+    stop: AtomicBool,
     /// The record's sequence number once it is known ([`NO_SEQ`] before).
     seq: AtomicU64,
 }
@@ -499,6 +510,7 @@ impl Deadline {
             at,
             state: AtomicU8::new(OPEN),
             gave_up: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
             seq: AtomicU64::new(NO_SEQ),
         }))
     }
@@ -515,7 +527,9 @@ impl Deadline {
 
     /// Whether it has passed, or the caller gave up.
     pub fn passed(&self) -> bool {
-        self.0.gave_up.load(Ordering::SeqCst) || Instant::now() >= self.0.at
+        self.0.gave_up.load(Ordering::SeqCst)
+            || self.0.stop.load(Ordering::SeqCst)
+            || Instant::now() >= self.0.at
     }
 
     /// The caller stops waiting. Returns whether the decision's record had been submitted by
@@ -523,6 +537,8 @@ impl Deadline {
     /// fails); `false`: nothing of it was or will be recorded, carried out or sent to review.
     pub fn give_up(&self) -> bool {
         self.0.gave_up.store(true, Ordering::SeqCst);
+        // A decision still computing stops (and is abandoned: `Deadline::abandon`).
+        self.0.stop.store(true, Ordering::SeqCst);
         match (self.0.state).compare_exchange(OPEN, ABANDONED, Ordering::SeqCst, Ordering::SeqCst) {
             Ok(_) => false,
             Err(state) => state == RECORDED,
@@ -561,6 +577,101 @@ impl Deadline {
 
     fn note_seq(&self, seq: u64) {
         self.0.seq.store(seq, Ordering::SeqCst);
+    }
+
+    /// The runtime, for a decision an engine stopped ([`Cancelled`]: it saw the stop flag set
+    /// or the deadline passed): it is abandoned, never recorded. The state moves to
+    /// [`ABANDONED`] here, without [`Deadline::record`]: a caller's `give_up` sets the flag
+    /// before it moves the state itself, so the state may still be [`OPEN`] for a decision that
+    /// stopped on it, and recording it then would give a verdict the engine never finished.
+    fn abandon(&self) -> RuntimeError {
+        let _ = (self.0.state).compare_exchange(OPEN, ABANDONED, Ordering::SeqCst, Ordering::SeqCst);
+        let now = Instant::now();
+        RuntimeError::DeadlinePassed {
+            late_ms: u64::try_from(now.saturating_duration_since(self.0.at).as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
+
+    /// The stop flag the JIT's code loads ([`crate::jit::JitModule::run_until`]).
+    fn stop_flag(&self) -> &AtomicBool {
+        &self.0.stop
+    }
+
+    /// Has the watchdog set the stop flag when the deadline passes, for as long as the returned
+    /// guard lives: what stops compiled code, which loads the flag but never reads the clock,
+    /// when nobody calls [`Deadline::give_up`]. `None` when the watchdog's thread could not be
+    /// started (the code then stops only on `give_up`) or the flag is set already.
+    fn watch(&self) -> Option<Watched> {
+        if self.0.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        static STARTED: OnceLock<bool> = OnceLock::new();
+        let started = *STARTED.get_or_init(|| {
+            std::thread::Builder::new()
+                .name("xop-deadlines".into())
+                .spawn(watch_deadlines)
+                .is_ok()
+        });
+        if !started {
+            return None;
+        }
+        let mut watched = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+        // The watchdog sleeps until the earliest deadline it has: woken only when this one is
+        // earlier still.
+        let sooner = watched.iter().all(|d| d.at > self.0.at);
+        watched.push(Arc::clone(&self.0));
+        drop(watched);
+        if sooner {
+            WATCH_WAKE.notify_one();
+        }
+        Some(Watched(Arc::clone(&self.0)))
+    }
+}
+
+/// The deadlines of the decisions under way whose stop flag the watchdog sets when they pass
+/// ([`Deadline::watch`]).
+static WATCHED: Mutex<Vec<Arc<DeadlineState>>> = Mutex::new(Vec::new());
+
+/// Wakes the watchdog when a deadline earlier than all it has is added.
+static WATCH_WAKE: Condvar = Condvar::new();
+
+/// A deadline the watchdog watches until this is dropped (the decision ended).
+struct Watched(Arc<DeadlineState>);
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let mut watched = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(i) = watched.iter().position(|d| Arc::ptr_eq(d, &self.0)) {
+            watched.swap_remove(i);
+        }
+    }
+}
+
+/// The watchdog's thread: sets the stop flag of each watched deadline that passes (and stops
+/// watching it), sleeping until the earliest of the others.
+fn watch_deadlines() {
+    let mut watched = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let now = Instant::now();
+        watched.retain(|d| {
+            let passed = d.at <= now;
+            if passed {
+                d.stop.store(true, Ordering::SeqCst);
+            }
+            !passed
+        });
+        watched = match watched.iter().map(|d| d.at).min() {
+            None => WATCH_WAKE
+                .wait(watched)
+                .unwrap_or_else(PoisonError::into_inner),
+            Some(at) => {
+                WATCH_WAKE
+                    .wait_timeout(watched, at.saturating_duration_since(now))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+        };
     }
 }
 
@@ -1837,10 +1948,22 @@ impl Runtime {
                 let recording = Recording::new(inner);
                 // Both engines read through the recording: the same reads, in the same order,
                 // so the proof record does not depend on which one decided.
+                let deadline = options.deadline;
                 let d = match &guards {
-                    Guards::One(index) => self.decide_policy(&m, *index, &b.args, at, &recording),
+                    Guards::One(index) => {
+                        self.decide_policy(&m, *index, &b.args, at, &recording, deadline)
+                    }
                     Guards::Action(indices) => {
-                        self.decide_guards(&m, indices, &b.args, at, &recording)
+                        self.decide_guards(&m, indices, &b.args, at, &recording, deadline)
+                    }
+                };
+                // Stopped by its deadline (or its caller giving up): abandoned, whatever the
+                // deadline's state says yet; nothing of it is recorded.
+                let d = match (d, deadline) {
+                    (Ok(d), _) => d,
+                    (Err(Cancelled), Some(deadline)) => return Err(deadline.abandon()),
+                    (Err(Cancelled), None) => {
+                        return Err(RuntimeError::DeadlinePassed { late_ms: 0 });
                     }
                 };
                 // Only a review case needs the evidence as values; otherwise it goes straight
@@ -2055,7 +2178,11 @@ impl Runtime {
     }
 
     /// Decides policy `index` of `m`: by the JIT's code when it is compiled (and can run),
-    /// else by the reference interpreter; the decision is the same.
+    /// else by the reference interpreter; the decision is the same. Under a `deadline`, either
+    /// engine stops early once it passes or its caller gives up ([`Cancelled`]): the
+    /// interpreter asks [`Deadline::passed`] as it goes, the JIT's code loads the deadline's
+    /// stop flag, which the watchdog sets when the deadline passes ([`Deadline::watch`]), for
+    /// code that loads it at all (a policy with a loop nested in another).
     fn decide_policy(
         &self,
         m: &LoadedPolicies,
@@ -2063,18 +2190,26 @@ impl Runtime {
         args: &[Value],
         at: i64,
         signals: &dyn Signals,
-    ) -> Decision {
-        let compiled = m
-            .jit
-            .as_ref()
+        deadline: Option<&Deadline>,
+    ) -> Result<Decision, Cancelled> {
+        let compiled = (m.jit.as_ref())
             .filter(|j| j.unsupported(index).is_none())
-            .and_then(|j| j.decide_with_signals(index, args, at, signals));
-        match compiled {
-            Some(d) => {
+            .and_then(|j| match deadline {
+                None => j.decide_with_signals(index, args, at, signals).map(Ok),
+                Some(d) => {
+                    let _watched = (j.stop_checks(index) > 0).then(|| d.watch());
+                    j.decide_until(index, args, at, signals, d.stop_flag())
+                }
+            });
+        match (compiled, deadline) {
+            (Some(d), _) => {
                 self.jit_decisions.fetch_add(1, Ordering::Relaxed);
                 d
             }
-            None => interp::decide(m.program(), index, args, at, signals),
+            (None, None) => Ok(interp::decide(m.program(), index, args, at, signals)),
+            (None, Some(d)) => {
+                interp::decide_until(m.program(), index, args, at, signals, &|| d.passed())
+            }
         }
     }
 
@@ -2091,15 +2226,28 @@ impl Runtime {
         args: &[Value],
         at: i64,
         signals: &dyn Signals,
-    ) -> Decision {
+        deadline: Option<&Deadline>,
+    ) -> Result<Decision, Cancelled> {
         let program = m.program();
         let memo = Memo {
             inner: signals,
             seen: std::cell::RefCell::new(HashMap::new()),
         };
-        interp::combine_guards(program, guards, |index| {
-            self.decide_policy(m, index, args, at, &memo)
-        })
+        let cancelled = Cell::new(false);
+        let d = interp::combine_guards(program, guards, |index| {
+            match self.decide_policy(m, index, args, at, &memo, deadline) {
+                Ok(d) => d,
+                // A failed decision ends the combining; it is dropped just below.
+                Err(Cancelled) => {
+                    cancelled.set(true);
+                    Decision::failed(RUNTIME_ERROR, Vec::new(), "cancelled".into())
+                }
+            }
+        });
+        if cancelled.get() {
+            return Err(Cancelled);
+        }
+        Ok(d)
     }
 
     /// Appends the event `action.performed` for the action the decision `decision` allowed (or
