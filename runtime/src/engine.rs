@@ -472,7 +472,7 @@ pub struct Options<'a> {
 /// the deadline) goes on.
 ///
 /// A decision still computing when the caller gives up or the deadline passes stops computing
-/// (the engines are told, see runtime.md, "Deadlines"): it is abandoned as one past its
+/// (docs/runtime.md, "Deadlines stop decisions under way"): it is abandoned as one past its
 /// deadline is, [`RuntimeError::DeadlinePassed`], and its thread is free again. The
 /// interpreter asks [`Deadline::passed`] every [`interp::STOP_EVERY`] iterations of its
 /// quantifiers; the JIT's code loads the deadline's stop flag in its nested loops, which
@@ -585,7 +585,8 @@ impl Deadline {
     /// before it moves the state itself, so the state may still be [`OPEN`] for a decision that
     /// stopped on it, and recording it then would give a verdict the engine never finished.
     fn abandon(&self) -> RuntimeError {
-        let _ = (self.0.state).compare_exchange(OPEN, ABANDONED, Ordering::SeqCst, Ordering::SeqCst);
+        let _ =
+            (self.0.state).compare_exchange(OPEN, ABANDONED, Ordering::SeqCst, Ordering::SeqCst);
         let now = Instant::now();
         RuntimeError::DeadlinePassed {
             late_ms: u64::try_from(now.saturating_duration_since(self.0.at).as_millis())

@@ -195,9 +195,15 @@ pub(crate) fn decide_in(
     signals: &dyn Signals,
     sets: Sets,
 ) -> Decision {
-    // Nothing asks it to stop, so it never is.
-    decide_stoppable(program, policy, args, now_ms, signals, sets, None)
-        .unwrap_or_else(|Cancelled| Decision::failed(RUNTIME_ERROR, Vec::new(), "internal: cancelled without a stop".into()))
+    match decide_stoppable(program, policy, args, now_ms, signals, sets, None) {
+        Ok(d) => d,
+        // Never: nothing asks it to stop.
+        Err(Cancelled) => Decision::failed(
+            RUNTIME_ERROR,
+            Vec::new(),
+            "internal: a decision stopped though nothing asked it to".into(),
+        ),
+    }
 }
 
 /// [`decide_in`], asking `stop` (if any) whether to stop ([`decide_until`]).

@@ -4577,10 +4577,12 @@ impl<'p> Gen<'p, '_, '_> {
         // The context does not change during a run: its word may be loaded once, before the
         // loop. The flag itself is loaded atomically on every pass, so that no optimisation
         // takes it for a value already known: another thread sets it.
-        let at = self
-            .b
-            .ins()
-            .load(I64, MemFlagsData::trusted().with_readonly().with_can_move(), self.ctx, CTX_CANCEL);
+        let at = self.b.ins().load(
+            I64,
+            MemFlagsData::trusted().with_readonly().with_can_move(),
+            self.ctx,
+            CTX_CANCEL,
+        );
         let flag = self.b.ins().atomic_load(I8, MemFlagsData::trusted(), at);
         let stop = self.b.create_block();
         let go = self.b.create_block();
@@ -4588,7 +4590,9 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.ins().brif(flag, stop, &[], go, &[]);
         self.b.switch_to_block(stop);
         let mark = self.c(CANCELLED as i64);
-        self.b.ins().store(MemFlagsData::trusted(), mark, self.out, 0);
+        self.b
+            .ins()
+            .store(MemFlagsData::trusted(), mark, self.out, 0);
         self.b.ins().return_(&[]);
         self.b.switch_to_block(go);
     }
@@ -9545,7 +9549,9 @@ mod cancel_tests {
     }
 
     fn ints(n: i64) -> Vec<Value> {
-        vec![Value::List((0..n).map(Value::Int).collect::<Vec<_>>().into())]
+        vec![Value::List(
+            (0..n).map(Value::Int).collect::<Vec<_>>().into(),
+        )]
     }
 
     #[test]

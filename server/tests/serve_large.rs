@@ -186,7 +186,11 @@ fn the_timeout_bounds_a_large_decision() {
     // The abandoned computations stopped: a permit is free, and a large decision is made
     // (while they would still compute for seconds).
     let (st, o, took) = timed_decide(addr, "first", &wide);
-    assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")), "{took:?}: {o}");
+    assert_eq!(
+        (st, o["verdict"].as_str()),
+        (200, Some("allow")),
+        "{took:?}: {o}"
+    );
     // None of the abandoned decisions was recorded; the others were.
     srv.stop().unwrap();
     let mut r = LogReader::open(&s.opts.data).unwrap();
@@ -400,7 +404,10 @@ fn the_timeout_bounds_a_small_costly_decision() {
         "a cheap decision: {st} after {took:?}: {o}"
     );
     let answered = abandoned(runs, 500);
-    assert!(answered < Duration::from_secs(3), "answered after {answered:?}");
+    assert!(
+        answered < Duration::from_secs(3),
+        "answered after {answered:?}"
+    );
     permits_freed_at_once(addr);
     srv.stop().unwrap();
 }
@@ -427,7 +434,11 @@ fn with_the_halt_on_a_small_costly_decision_holds_a_permit() {
     let large = spawn_at(addr, "first", 1, &body(WIDE), t0);
     let answered = abandoned(runs, 2000);
     let (st, o, at) = large.into_iter().next().unwrap().join().unwrap();
-    assert_eq!((st, o["verdict"].as_str()), (200, Some("allow")), "{at:?}: {o}");
+    assert_eq!(
+        (st, o["verdict"].as_str()),
+        (200, Some("allow")),
+        "{at:?}: {o}"
+    );
     assert!(
         at >= Duration::from_millis(1900),
         "answered after {at:?} (the costly ones after {answered:?}): it did not wait for a permit"

@@ -153,10 +153,8 @@ fn the_jit_stops_a_decision_past_its_deadline() {
 /// cancelled. The cubic policy's innermost and middle loops each load it.
 #[test]
 fn the_benchmarks_code_loads_no_cancel_flag() {
-    let contact = xop_tests::lower_source(
-        "contact.xop",
-        include_str!("../../bench/src/contact.xop"),
-    );
+    let contact =
+        xop_tests::lower_source("contact.xop", include_str!("../../bench/src/contact.xop"));
     let j = jit::compile(&contact);
     assert_eq!(j.unsupported(0), None);
     assert_eq!(j.stop_checks(0), 0, "(a)");
