@@ -599,13 +599,17 @@ impl Deadline {
         &self.0.stop
     }
 
-    /// Has the watchdog set the stop flag when the deadline passes, for as long as the returned
-    /// guard lives: what stops compiled code, which loads the flag but never reads the clock,
-    /// when nobody calls [`Deadline::give_up`]. `None` when the watchdog's thread could not be
-    /// started (the code then stops only on `give_up`) or the flag is set already.
-    fn watch(&self) -> Option<Watched> {
+    /// Has the watchdog set the stop flag when the deadline passes: what stops compiled code,
+    /// which loads the flag but never reads the clock, when nobody calls
+    /// [`Deadline::give_up`]. The deadline stays watched until it passes, also once the
+    /// decision has ended (its flag then set is read by nobody: past the deadline,
+    /// [`Deadline::passed`] says so anyway): so watching costs a lock and a push, and wakes the
+    /// watchdog only when this deadline is earlier than the one it waits for (not in a steady
+    /// stream of requests of one `timeout_ms`). Nothing when the flag is set already, or when
+    /// the watchdog's thread could not be started (the code then stops only on `give_up`).
+    fn watch(&self) {
         if self.0.stop.load(Ordering::SeqCst) {
-            return None;
+            return;
         }
         static STARTED: OnceLock<bool> = OnceLock::new();
         let started = *STARTED.get_or_init(|| {
@@ -615,60 +619,59 @@ impl Deadline {
                 .is_ok()
         });
         if !started {
-            return None;
+            return;
         }
-        let mut watched = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
-        // The watchdog sleeps until the earliest deadline it has: woken only when this one is
-        // earlier still.
-        let sooner = watched.iter().all(|d| d.at > self.0.at);
-        watched.push(Arc::clone(&self.0));
-        drop(watched);
+        let mut w = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+        // A deadline shared by decisions made one after the other is kept once.
+        if !w.deadlines.last().is_some_and(|d| Arc::ptr_eq(d, &self.0)) {
+            w.deadlines.push(Arc::clone(&self.0));
+        }
+        let sooner = w.wakes_at.is_none_or(|at| self.0.at < at);
+        if sooner {
+            w.wakes_at = Some(self.0.at);
+        }
+        drop(w);
         if sooner {
             WATCH_WAKE.notify_one();
         }
-        Some(Watched(Arc::clone(&self.0)))
     }
 }
 
-/// The deadlines of the decisions under way whose stop flag the watchdog sets when they pass
-/// ([`Deadline::watch`]).
-static WATCHED: Mutex<Vec<Arc<DeadlineState>>> = Mutex::new(Vec::new());
+/// What the watchdog watches ([`Deadline::watch`]).
+struct Watched {
+    /// The deadlines whose stop flag it sets when they pass.
+    deadlines: Vec<Arc<DeadlineState>>,
+    /// When it wakes next (`None`: when told, having nothing to watch).
+    wakes_at: Option<Instant>,
+}
 
-/// Wakes the watchdog when a deadline earlier than all it has is added.
+static WATCHED: Mutex<Watched> = Mutex::new(Watched {
+    deadlines: Vec::new(),
+    wakes_at: None,
+});
+
+/// Wakes the watchdog when a deadline earlier than the one it waits for is added.
 static WATCH_WAKE: Condvar = Condvar::new();
-
-/// A deadline the watchdog watches until this is dropped (the decision ended).
-struct Watched(Arc<DeadlineState>);
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        let mut watched = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(i) = watched.iter().position(|d| Arc::ptr_eq(d, &self.0)) {
-            watched.swap_remove(i);
-        }
-    }
-}
 
 /// The watchdog's thread: sets the stop flag of each watched deadline that passes (and stops
 /// watching it), sleeping until the earliest of the others.
 fn watch_deadlines() {
-    let mut watched = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut w = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         let now = Instant::now();
-        watched.retain(|d| {
+        w.deadlines.retain(|d| {
             let passed = d.at <= now;
             if passed {
                 d.stop.store(true, Ordering::SeqCst);
             }
             !passed
         });
-        watched = match watched.iter().map(|d| d.at).min() {
-            None => WATCH_WAKE
-                .wait(watched)
-                .unwrap_or_else(PoisonError::into_inner),
+        w.wakes_at = w.deadlines.iter().map(|d| d.at).min();
+        w = match w.wakes_at {
+            None => WATCH_WAKE.wait(w).unwrap_or_else(PoisonError::into_inner),
             Some(at) => {
                 WATCH_WAKE
-                    .wait_timeout(watched, at.saturating_duration_since(now))
+                    .wait_timeout(w, at.saturating_duration_since(now))
                     .unwrap_or_else(PoisonError::into_inner)
                     .0
             }
@@ -1795,7 +1798,10 @@ impl Runtime {
         if let Some(d) = options.deadline
             && d.passed()
         {
-            d.record()?;
+            // Abandoned here, not through `record`: past a `give_up` that has set the flags but
+            // not yet settled the state, `record` would find it open and let the decision go
+            // on, while its engine may stop on the flag and give no verdict to record.
+            return Err(d.abandon());
         }
         let set = self.modules.load();
         let (m, guards, action) = match target {
@@ -2198,7 +2204,9 @@ impl Runtime {
             .and_then(|j| match deadline {
                 None => j.decide_with_signals(index, args, at, signals).map(Ok),
                 Some(d) => {
-                    let _watched = (j.stop_checks(index) > 0).then(|| d.watch());
+                    if j.stop_checks(index) > 0 {
+                        d.watch();
+                    }
                     j.decide_until(index, args, at, signals, d.stop_flag())
                 }
             });
