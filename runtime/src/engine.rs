@@ -3138,6 +3138,107 @@ mod tests {
         assert_eq!(ample.seq(), Some(0));
     }
 
+    /// `cubic(xs: List<Int>)`: deny when three elements add up to -1, which on `0..n` none do,
+    /// so deciding it walks all n³ triples.
+    fn cubic_bytes() -> Vec<u8> {
+        let q = |slot: u32, body: Expr| Expr::Quantify {
+            quantifier: crate::ir::Quantifier::Any,
+            list: Box::new(Expr::Slot(0)),
+            slot,
+            body: Some(Box::new(body)),
+        };
+        let add = |a: Expr, b: Expr| Expr::Arith(crate::ir::ArithOp::Add, Box::new(a), Box::new(b));
+        let sum = add(add(Expr::Slot(1), Expr::Slot(2)), Expr::Slot(3));
+        let hit = Expr::Cmp(
+            CmpOp::Eq,
+            Box::new(sum),
+            Box::new(Expr::Const(Value::Int(-1))),
+        );
+        let cond = q(1, q(2, q(3, hit)));
+        let mut pol = int_policy(
+            "cubic",
+            "acme.cubic_act",
+            vec![
+                rule(1, Verdict::Deny, "triple", Some(cond)),
+                rule(2, Verdict::Allow, "ok", None),
+            ],
+        );
+        pol.params[0].ty = Type::List(Box::new(Type::Int));
+        pol.slots = 4;
+        let program = Program {
+            policies: vec![pol],
+            ..Program::default()
+        };
+        module_of(program, b"module acme cubic")
+    }
+
+    /// A decision whose engine stopped on its deadline's stop flag is abandoned by the runtime
+    /// itself, also while the deadline's state is still open, as it is between the two steps of
+    /// a caller's `give_up` (the flag set, the state not yet settled): it is never recorded, and
+    /// the caller's `give_up` is told so. On both engines.
+    #[test]
+    fn a_decision_stopped_on_its_flag_is_abandoned_though_the_state_is_open() {
+        for jit in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let log = ProofLog::open(dir.path(), LogConfig::default()).unwrap();
+            let rt = Runtime::with_log(log);
+            rt.set_jit(jit);
+            rt.load_bytes("acme", &cubic_bytes(), None).unwrap();
+            let engine = rt.modules().modules[0].engine(0);
+            assert_eq!(engine == Engine::Jit, jit);
+            // Seconds of computing on either engine (the JIT: 8·10^9 triples).
+            let n = if jit { 2000 } else { 400 };
+            let xs: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            let input = format!(r#"{{"n": [{}]}}"#, xs.join(","));
+            let deadline = Deadline::new(Instant::now() + std::time::Duration::from_secs(3600));
+            let started = Instant::now();
+            let r = std::thread::scope(|s| {
+                s.spawn(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    // `give_up`'s first step alone.
+                    deadline.0.stop.store(true, Ordering::SeqCst);
+                });
+                rt.decide_with(
+                    "cubic",
+                    Input::Json(&input),
+                    Options {
+                        deadline: Some(&deadline),
+                        ..Options::default()
+                    },
+                )
+            });
+            assert!(
+                matches!(r, Err(RuntimeError::DeadlinePassed { late_ms: 0 })),
+                "{engine:?}: {r:?}"
+            );
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{engine:?}"
+            );
+            assert_eq!(rt.log().unwrap().size(), 0, "{engine:?}");
+            assert!(!deadline.give_up(), "{engine:?}: told it was recorded");
+            assert_eq!(deadline.seq(), None);
+            // The flag set before the decision starts (an empty list: no loop would see it):
+            // abandoned before deciding, not recorded.
+            let early = Deadline::new(Instant::now() + std::time::Duration::from_secs(3600));
+            early.0.stop.store(true, Ordering::SeqCst);
+            let r = rt.decide_with(
+                "cubic",
+                Input::Json(r#"{"n": []}"#),
+                Options {
+                    deadline: Some(&early),
+                    ..Options::default()
+                },
+            );
+            assert!(
+                matches!(r, Err(RuntimeError::DeadlinePassed { late_ms: 0 })),
+                "{engine:?}: {r:?}"
+            );
+            assert_eq!(rt.log().unwrap().size(), 0, "{engine:?}");
+            assert!(!early.give_up(), "{engine:?}: told it was recorded");
+        }
+    }
+
     /// Past the deadline when its turn comes, an allowed action recorded in time is not carried
     /// out, and a record says why.
     #[test]
