@@ -139,7 +139,7 @@ pub const STOP_EVERY: u32 = 1024;
 /// [`decide`], asking `stop` every [`STOP_EVERY`] iterations of the quantifiers whether to stop:
 /// once it says so, the evaluation ends at once and the decision is [`Cancelled`] (what the
 /// runtime does when the decision's deadline passes or its caller gives up). Work outside
-/// quantifiers (an intrinsic, a `in` over a list) is not interrupted: between two questions a
+/// quantifiers (an intrinsic, an `in` over a list) is not interrupted: between two questions a
 /// decision does at most [`STOP_EVERY`] iterations' bodies.
 pub fn decide_until(
     program: &Program,
