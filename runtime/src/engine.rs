@@ -29,8 +29,8 @@ use std::fmt;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -39,7 +39,7 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::bind::{self, BindError, BindErrorKind, Bound};
 use crate::connectors::{Connectors, Performed};
-use crate::interp::{self, BAD_INPUT, Decision, FixedSignals, Signals};
+use crate::interp::{self, BAD_INPUT, Cancelled, Decision, FixedSignals, RUNTIME_ERROR, Signals};
 use crate::ir::{Program, SignalDecl, Verdict};
 use crate::jit::{self, JitModule};
 use crate::module::{self, LoadedModule, ModuleError, hex};
@@ -470,6 +470,14 @@ pub struct Options<'a> {
 /// by then: if not, it never will be (the runtime abandons the decision); if so, the decision
 /// stands and what follows its record (a review case, an action the connectors started before
 /// the deadline) goes on.
+///
+/// A decision still computing when the caller gives up or the deadline passes stops computing
+/// (docs/runtime.md, "Deadlines stop decisions under way"): it is abandoned as one past its
+/// deadline is, [`RuntimeError::DeadlinePassed`], and its thread is free again. The
+/// interpreter asks [`Deadline::passed`] every [`interp::STOP_EVERY`] iterations of its
+/// quantifiers; the JIT's code loads the deadline's stop flag in its nested loops, which
+/// [`Deadline::give_up`] sets, and which a watchdog thread of the runtime sets when the deadline
+/// passes while such code runs.
 #[derive(Debug, Clone)]
 pub struct Deadline(Arc<DeadlineState>);
 
@@ -480,6 +488,9 @@ struct DeadlineState {
     state: AtomicU8,
     /// The caller stopped waiting.
     gave_up: AtomicBool,
+    /// The decision should stop computing: set by [`Deadline::give_up`], and by the watchdog
+    /// ([`Deadline::watch`]) once the deadline passes. The JIT's code loads it.
+    stop: AtomicBool,
     /// The record's sequence number once it is known ([`NO_SEQ`] before).
     seq: AtomicU64,
 }
@@ -499,6 +510,7 @@ impl Deadline {
             at,
             state: AtomicU8::new(OPEN),
             gave_up: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
             seq: AtomicU64::new(NO_SEQ),
         }))
     }
@@ -515,7 +527,9 @@ impl Deadline {
 
     /// Whether it has passed, or the caller gave up.
     pub fn passed(&self) -> bool {
-        self.0.gave_up.load(Ordering::SeqCst) || Instant::now() >= self.0.at
+        self.0.gave_up.load(Ordering::SeqCst)
+            || self.0.stop.load(Ordering::SeqCst)
+            || Instant::now() >= self.0.at
     }
 
     /// The caller stops waiting. Returns whether the decision's record had been submitted by
@@ -523,6 +537,8 @@ impl Deadline {
     /// fails); `false`: nothing of it was or will be recorded, carried out or sent to review.
     pub fn give_up(&self) -> bool {
         self.0.gave_up.store(true, Ordering::SeqCst);
+        // A decision still computing stops (and is abandoned: `Deadline::abandon`).
+        self.0.stop.store(true, Ordering::SeqCst);
         match (self.0.state).compare_exchange(OPEN, ABANDONED, Ordering::SeqCst, Ordering::SeqCst) {
             Ok(_) => false,
             Err(state) => state == RECORDED,
@@ -561,6 +577,105 @@ impl Deadline {
 
     fn note_seq(&self, seq: u64) {
         self.0.seq.store(seq, Ordering::SeqCst);
+    }
+
+    /// The runtime, for a decision an engine stopped ([`Cancelled`]: it saw the stop flag set
+    /// or the deadline passed): it is abandoned, never recorded. The state moves to
+    /// [`ABANDONED`] here, without [`Deadline::record`]: a caller's `give_up` sets the flag
+    /// before it moves the state itself, so the state may still be [`OPEN`] for a decision that
+    /// stopped on it, and recording it then would give a verdict the engine never finished.
+    fn abandon(&self) -> RuntimeError {
+        let _ =
+            (self.0.state).compare_exchange(OPEN, ABANDONED, Ordering::SeqCst, Ordering::SeqCst);
+        let now = Instant::now();
+        RuntimeError::DeadlinePassed {
+            late_ms: u64::try_from(now.saturating_duration_since(self.0.at).as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
+
+    /// The stop flag the JIT's code loads ([`crate::jit::JitModule::run_until`]).
+    fn stop_flag(&self) -> &AtomicBool {
+        &self.0.stop
+    }
+
+    /// Has the watchdog set the stop flag when the deadline passes: what stops compiled code,
+    /// which loads the flag but never reads the clock, when nobody calls
+    /// [`Deadline::give_up`]. The deadline stays watched until it passes, also once the
+    /// decision has ended (its flag then set is read by nobody: past the deadline,
+    /// [`Deadline::passed`] says so anyway): so watching costs a lock and a push, and wakes the
+    /// watchdog only when this deadline is earlier than the one it waits for (not in a steady
+    /// stream of requests of one `timeout_ms`). Nothing when the flag is set already, or when
+    /// the watchdog's thread could not be started (the code then stops only on `give_up`).
+    fn watch(&self) {
+        if self.0.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        static STARTED: OnceLock<bool> = OnceLock::new();
+        let started = *STARTED.get_or_init(|| {
+            std::thread::Builder::new()
+                .name("xop-deadlines".into())
+                .spawn(watch_deadlines)
+                .is_ok()
+        });
+        if !started {
+            return;
+        }
+        let mut w = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+        // A deadline shared by decisions made one after the other is kept once.
+        if !w.deadlines.last().is_some_and(|d| Arc::ptr_eq(d, &self.0)) {
+            w.deadlines.push(Arc::clone(&self.0));
+        }
+        let sooner = w.wakes_at.is_none_or(|at| self.0.at < at);
+        if sooner {
+            w.wakes_at = Some(self.0.at);
+        }
+        drop(w);
+        if sooner {
+            WATCH_WAKE.notify_one();
+        }
+    }
+}
+
+/// What the watchdog watches ([`Deadline::watch`]).
+struct Watched {
+    /// The deadlines whose stop flag it sets when they pass.
+    deadlines: Vec<Arc<DeadlineState>>,
+    /// When it wakes next (`None`: when told, having nothing to watch).
+    wakes_at: Option<Instant>,
+}
+
+static WATCHED: Mutex<Watched> = Mutex::new(Watched {
+    deadlines: Vec::new(),
+    wakes_at: None,
+});
+
+/// Wakes the watchdog when a deadline earlier than the one it waits for is added.
+static WATCH_WAKE: Condvar = Condvar::new();
+
+/// The watchdog's thread: sets the stop flag of each watched deadline that passes (and stops
+/// watching it), sleeping until the earliest of the others.
+fn watch_deadlines() {
+    let mut w = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let now = Instant::now();
+        w.deadlines.retain(|d| {
+            let passed = d.at <= now;
+            if passed {
+                d.stop.store(true, Ordering::SeqCst);
+            }
+            !passed
+        });
+        w.wakes_at = w.deadlines.iter().map(|d| d.at).min();
+        w = match w.wakes_at {
+            None => WATCH_WAKE.wait(w).unwrap_or_else(PoisonError::into_inner),
+            Some(at) => {
+                WATCH_WAKE
+                    .wait_timeout(w, at.saturating_duration_since(now))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+        };
     }
 }
 
@@ -1683,7 +1798,10 @@ impl Runtime {
         if let Some(d) = options.deadline
             && d.passed()
         {
-            d.record()?;
+            // Abandoned here, not through `record`: past a `give_up` that has set the flags but
+            // not yet settled the state, `record` would find it open and let the decision go
+            // on, while its engine may stop on the flag and give no verdict to record.
+            return Err(d.abandon());
         }
         let set = self.modules.load();
         let (m, guards, action) = match target {
@@ -1837,10 +1955,22 @@ impl Runtime {
                 let recording = Recording::new(inner);
                 // Both engines read through the recording: the same reads, in the same order,
                 // so the proof record does not depend on which one decided.
+                let deadline = options.deadline;
                 let d = match &guards {
-                    Guards::One(index) => self.decide_policy(&m, *index, &b.args, at, &recording),
+                    Guards::One(index) => {
+                        self.decide_policy(&m, *index, &b.args, at, &recording, deadline)
+                    }
                     Guards::Action(indices) => {
-                        self.decide_guards(&m, indices, &b.args, at, &recording)
+                        self.decide_guards(&m, indices, &b.args, at, &recording, deadline)
+                    }
+                };
+                // Stopped by its deadline (or its caller giving up): abandoned, whatever the
+                // deadline's state says yet; nothing of it is recorded.
+                let d = match (d, deadline) {
+                    (Ok(d), _) => d,
+                    (Err(Cancelled), Some(deadline)) => return Err(deadline.abandon()),
+                    (Err(Cancelled), None) => {
+                        return Err(RuntimeError::DeadlinePassed { late_ms: 0 });
                     }
                 };
                 // Only a review case needs the evidence as values; otherwise it goes straight
@@ -2055,7 +2185,11 @@ impl Runtime {
     }
 
     /// Decides policy `index` of `m`: by the JIT's code when it is compiled (and can run),
-    /// else by the reference interpreter; the decision is the same.
+    /// else by the reference interpreter; the decision is the same. Under a `deadline`, either
+    /// engine stops early once it passes or its caller gives up ([`Cancelled`]): the
+    /// interpreter asks [`Deadline::passed`] as it goes, the JIT's code loads the deadline's
+    /// stop flag, which the watchdog sets when the deadline passes ([`Deadline::watch`]), for
+    /// code that loads it at all (a policy with a loop nested in another).
     fn decide_policy(
         &self,
         m: &LoadedPolicies,
@@ -2063,18 +2197,28 @@ impl Runtime {
         args: &[Value],
         at: i64,
         signals: &dyn Signals,
-    ) -> Decision {
-        let compiled = m
-            .jit
-            .as_ref()
+        deadline: Option<&Deadline>,
+    ) -> Result<Decision, Cancelled> {
+        let compiled = (m.jit.as_ref())
             .filter(|j| j.unsupported(index).is_none())
-            .and_then(|j| j.decide_with_signals(index, args, at, signals));
-        match compiled {
-            Some(d) => {
+            .and_then(|j| match deadline {
+                None => j.decide_with_signals(index, args, at, signals).map(Ok),
+                Some(d) => {
+                    if j.stop_checks(index) > 0 {
+                        d.watch();
+                    }
+                    j.decide_until(index, args, at, signals, d.stop_flag())
+                }
+            });
+        match (compiled, deadline) {
+            (Some(d), _) => {
                 self.jit_decisions.fetch_add(1, Ordering::Relaxed);
                 d
             }
-            None => interp::decide(m.program(), index, args, at, signals),
+            (None, None) => Ok(interp::decide(m.program(), index, args, at, signals)),
+            (None, Some(d)) => {
+                interp::decide_until(m.program(), index, args, at, signals, &|| d.passed())
+            }
         }
     }
 
@@ -2091,15 +2235,28 @@ impl Runtime {
         args: &[Value],
         at: i64,
         signals: &dyn Signals,
-    ) -> Decision {
+        deadline: Option<&Deadline>,
+    ) -> Result<Decision, Cancelled> {
         let program = m.program();
         let memo = Memo {
             inner: signals,
             seen: std::cell::RefCell::new(HashMap::new()),
         };
-        interp::combine_guards(program, guards, |index| {
-            self.decide_policy(m, index, args, at, &memo)
-        })
+        let cancelled = Cell::new(false);
+        let d = interp::combine_guards(program, guards, |index| {
+            match self.decide_policy(m, index, args, at, &memo, deadline) {
+                Ok(d) => d,
+                // A failed decision ends the combining; it is dropped just below.
+                Err(Cancelled) => {
+                    cancelled.set(true);
+                    Decision::failed(RUNTIME_ERROR, Vec::new(), "cancelled".into())
+                }
+            }
+        });
+        if cancelled.get() {
+            return Err(Cancelled);
+        }
+        Ok(d)
     }
 
     /// Appends the event `action.performed` for the action the decision `decision` allowed (or
@@ -2979,6 +3136,107 @@ mod tests {
         assert_eq!((o.seq, o.performed_seq), (Some(0), Some(1)));
         assert!(ample.give_up());
         assert_eq!(ample.seq(), Some(0));
+    }
+
+    /// `cubic(xs: List<Int>)`: deny when three elements add up to -1, which on `0..n` none do,
+    /// so deciding it walks all n³ triples.
+    fn cubic_bytes() -> Vec<u8> {
+        let q = |slot: u32, body: Expr| Expr::Quantify {
+            quantifier: crate::ir::Quantifier::Any,
+            list: Box::new(Expr::Slot(0)),
+            slot,
+            body: Some(Box::new(body)),
+        };
+        let add = |a: Expr, b: Expr| Expr::Arith(crate::ir::ArithOp::Add, Box::new(a), Box::new(b));
+        let sum = add(add(Expr::Slot(1), Expr::Slot(2)), Expr::Slot(3));
+        let hit = Expr::Cmp(
+            CmpOp::Eq,
+            Box::new(sum),
+            Box::new(Expr::Const(Value::Int(-1))),
+        );
+        let cond = q(1, q(2, q(3, hit)));
+        let mut pol = int_policy(
+            "cubic",
+            "acme.cubic_act",
+            vec![
+                rule(1, Verdict::Deny, "triple", Some(cond)),
+                rule(2, Verdict::Allow, "ok", None),
+            ],
+        );
+        pol.params[0].ty = Type::List(Box::new(Type::Int));
+        pol.slots = 4;
+        let program = Program {
+            policies: vec![pol],
+            ..Program::default()
+        };
+        module_of(program, b"module acme cubic")
+    }
+
+    /// A decision whose engine stopped on its deadline's stop flag is abandoned by the runtime
+    /// itself, also while the deadline's state is still open, as it is between the two steps of
+    /// a caller's `give_up` (the flag set, the state not yet settled): it is never recorded, and
+    /// the caller's `give_up` is told so. On both engines.
+    #[test]
+    fn a_decision_stopped_on_its_flag_is_abandoned_though_the_state_is_open() {
+        for jit in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let log = ProofLog::open(dir.path(), LogConfig::default()).unwrap();
+            let rt = Runtime::with_log(log);
+            rt.set_jit(jit);
+            rt.load_bytes("acme", &cubic_bytes(), None).unwrap();
+            let engine = rt.modules().modules[0].engine(0);
+            assert_eq!(engine == Engine::Jit, jit);
+            // Seconds of computing on either engine (the JIT: 8·10^9 triples).
+            let n = if jit { 2000 } else { 400 };
+            let xs: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            let input = format!(r#"{{"n": [{}]}}"#, xs.join(","));
+            let deadline = Deadline::new(Instant::now() + std::time::Duration::from_secs(3600));
+            let started = Instant::now();
+            let r = std::thread::scope(|s| {
+                s.spawn(|| {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    // `give_up`'s first step alone.
+                    deadline.0.stop.store(true, Ordering::SeqCst);
+                });
+                rt.decide_with(
+                    "cubic",
+                    Input::Json(&input),
+                    Options {
+                        deadline: Some(&deadline),
+                        ..Options::default()
+                    },
+                )
+            });
+            assert!(
+                matches!(r, Err(RuntimeError::DeadlinePassed { late_ms: 0 })),
+                "{engine:?}: {r:?}"
+            );
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{engine:?}"
+            );
+            assert_eq!(rt.log().unwrap().size(), 0, "{engine:?}");
+            assert!(!deadline.give_up(), "{engine:?}: told it was recorded");
+            assert_eq!(deadline.seq(), None);
+            // The flag set before the decision starts (an empty list: no loop would see it):
+            // abandoned before deciding, not recorded.
+            let early = Deadline::new(Instant::now() + std::time::Duration::from_secs(3600));
+            early.0.stop.store(true, Ordering::SeqCst);
+            let r = rt.decide_with(
+                "cubic",
+                Input::Json(r#"{"n": []}"#),
+                Options {
+                    deadline: Some(&early),
+                    ..Options::default()
+                },
+            );
+            assert!(
+                matches!(r, Err(RuntimeError::DeadlinePassed { late_ms: 0 })),
+                "{engine:?}: {r:?}"
+            );
+            assert_eq!(rt.log().unwrap().size(), 0, "{engine:?}");
+            assert!(!early.give_up(), "{engine:?}: told it was recorded");
+        }
     }
 
     /// Past the deadline when its turn comes, an allowed action recorded in time is not carried

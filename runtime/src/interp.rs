@@ -126,6 +126,40 @@ pub fn decide(
     decide_in(program, policy, args, now_ms, signals, Sets::Canonical)
 }
 
+/// A decision stopped before its end because whoever waits for it said so: it has no verdict,
+/// and must not be given one (see [`decide_until`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
+/// How many iterations of the quantifiers (all of them, nested ones counted each time) pass
+/// between two questions to a decision's `stop` ([`decide_until`]): asking costs a call (and
+/// the runtime's asks the time), an iteration a few dozen nanoseconds.
+pub const STOP_EVERY: u32 = 1024;
+
+/// [`decide`], asking `stop` every [`STOP_EVERY`] iterations of the quantifiers whether to stop:
+/// once it says so, the evaluation ends at once and the decision is [`Cancelled`] (what the
+/// runtime does when the decision's deadline passes or its caller gives up). Work outside
+/// quantifiers (an intrinsic, an `in` over a list) is not interrupted: between two questions a
+/// decision does at most [`STOP_EVERY`] iterations' bodies.
+pub fn decide_until(
+    program: &Program,
+    policy: usize,
+    args: &[Value],
+    now_ms: i64,
+    signals: &dyn Signals,
+    stop: &dyn Fn() -> bool,
+) -> Result<Decision, Cancelled> {
+    decide_stoppable(
+        program,
+        policy,
+        args,
+        now_ms,
+        signals,
+        Sets::Canonical,
+        Some(stop),
+    )
+}
+
 /// How a decision takes the sets in its arguments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sets {
@@ -161,38 +195,65 @@ pub(crate) fn decide_in(
     signals: &dyn Signals,
     sets: Sets,
 ) -> Decision {
+    match decide_stoppable(program, policy, args, now_ms, signals, sets, None) {
+        Ok(d) => d,
+        // Never: nothing asks it to stop.
+        Err(Cancelled) => Decision::failed(
+            RUNTIME_ERROR,
+            Vec::new(),
+            "internal: a decision stopped though nothing asked it to".into(),
+        ),
+    }
+}
+
+/// [`decide_in`], asking `stop` (if any) whether to stop ([`decide_until`]).
+fn decide_stoppable(
+    program: &Program,
+    policy: usize,
+    args: &[Value],
+    now_ms: i64,
+    signals: &dyn Signals,
+    sets: Sets,
+    stop: Option<&dyn Fn() -> bool>,
+) -> Result<Decision, Cancelled> {
     let Some(pol) = program.policies.get(policy) else {
-        return Decision::failed(
+        return Ok(Decision::failed(
             RUNTIME_ERROR,
             Vec::new(),
             format!("no policy #{policy} in the program"),
-        );
+        ));
     };
     let args = match check_args(program, pol, args, sets) {
         Ok(args) => args,
         Err(e) => {
-            return Decision::failed(
+            return Ok(Decision::failed(
                 BAD_INPUT,
                 Vec::new(),
                 format!("policy {}: {e}", pol.qualified),
-            );
+            ));
         }
     };
     let mut frame = match frame(pol, &args, now_ms) {
         Ok(frame) => frame,
         Err(e) => {
-            return Decision::failed(
+            return Ok(Decision::failed(
                 RUNTIME_ERROR,
                 Vec::new(),
                 format!("policy {}: {e}", pol.qualified),
-            );
+            ));
         }
     };
     let mut ev = Evaluator::new(program, now_ms, signals);
-    match fire(&mut ev, pol, &mut frame) {
+    ev.stop = stop;
+    let fired = fire(&mut ev, pol, &mut frame);
+    // Stopped: whatever the rules gave (the error that ended them, most likely) is no verdict.
+    if ev.stopped {
+        return Err(Cancelled);
+    }
+    Ok(match fired {
         Ok(fired) => combine(pol, &fired),
         Err(failed) => failed,
-    }
+    })
 }
 
 /// Evaluates every rule of `pol` in order: the indices of those that fire, or the failed
@@ -813,6 +874,13 @@ pub struct Evaluator<'a> {
     signals: &'a dyn Signals,
     memo: HashMap<(u32, Vec<Value>), Value>,
     depth: u32,
+    /// Asked every [`STOP_EVERY`] quantifier iterations whether to stop ([`decide_until`]).
+    stop: Option<&'a dyn Fn() -> bool>,
+    /// Quantifier iterations since `stop` was last asked.
+    steps: u32,
+    /// `stop` said to stop: every quantifier iteration from then on fails at once, so the
+    /// evaluation unwinds, and its outcome is [`Cancelled`], not the error it unwound with.
+    stopped: bool,
 }
 
 impl<'a> Evaluator<'a> {
@@ -824,7 +892,24 @@ impl<'a> Evaluator<'a> {
             signals,
             memo: HashMap::new(),
             depth: 0,
+            stop: None,
+            steps: 0,
+            stopped: false,
         }
+    }
+
+    /// Whether to stop now: asks `stop` every [`STOP_EVERY`] calls (one per quantifier
+    /// iteration), and keeps saying so once it said so.
+    #[inline]
+    fn must_stop(&mut self) -> bool {
+        if let Some(stop) = self.stop {
+            self.steps += 1;
+            if self.steps >= STOP_EVERY {
+                self.steps = 0;
+                self.stopped = self.stopped || stop();
+            }
+        }
+        self.stopped
     }
 
     /// Evaluates `expr` in `frame`; quantifiers bind their element in it (and restore the slot
@@ -1087,6 +1172,9 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Value, String> {
         let mut count: i64 = 0;
         for x in xs {
+            if self.must_stop() {
+                return Err("the decision was cancelled (its deadline passed)".into());
+            }
             if let Some(c) = frame.get_mut(cell) {
                 *c = x.clone();
             }

@@ -116,17 +116,18 @@
 // Fx, not SipHash: the keys are the program's own strings (inputs only look up), and interning
 // was a tenth of JIT-compiling 1,000 rules.
 use rustc_hash::FxHashMap as HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::types::{I32, I64, I128};
+use cranelift_codegen::ir::types::{I8, I32, I64, I128};
 use cranelift_codegen::ir::{AbiParam, BlockArg, InstBuilder, MemFlagsData};
 use cranelift_codegen::ir::{Block, FuncRef, StackSlotData, StackSlotKind, Value as CVal};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
 
-use crate::interp::{self, BAD_INPUT, Candidate, Decision, NoSignals, RUNTIME_ERROR};
+use crate::interp::{self, BAD_INPUT, Cancelled, Candidate, Decision, NoSignals, RUNTIME_ERROR};
 use crate::interp::{Signals, canonical_in, check_input};
 use crate::intrinsics;
 use crate::ir::{
@@ -144,6 +145,14 @@ pub use json::{JsonError, JsonReader};
 
 /// Output words before the fired-rule bitset.
 const HEADER: usize = 9;
+
+/// Word 0 of a run's output (otherwise the failing rule + 1, at most the number of rules) when
+/// the run stopped because its cancel flag was set ([`Gen::stop_check`]).
+const CANCELLED: u64 = u64::MAX;
+
+/// The cancel flag of a run given none: never set, so such a run is never cancelled (its code
+/// still loads it where it would load a given one).
+static NEVER_CANCELLED: AtomicBool = AtomicBool::new(false);
 
 /// The output words holding the decimal operands an error message needs (two words each,
 /// see [`dec_words`]): set when a decimal operation fails, read only then.
@@ -285,6 +294,9 @@ struct Compiled {
     tables: Tables,
     switches: usize,
     rule_tables: usize,
+    /// How many loads of the run's cancel flag the code makes (one per loop nested in another
+    /// loop, see [`Gen::stop_check`]).
+    stop_checks: usize,
     /// What the rules can read of each parameter: the binders leave the rest's strings out.
     reads: Vec<Reads>,
     /// The rule tables the code reads at their fixed addresses (see [`Gen::table_run`]):
@@ -723,6 +735,9 @@ pub enum RunError {
     NotCompiled,
     /// The input or output belongs to another module or policy.
     Mismatch,
+    /// The run's cancel flag was set and the code stopped before its end
+    /// ([`JitModule::run_until`]): the output holds no decision.
+    Cancelled,
 }
 
 impl std::fmt::Display for RunError {
@@ -730,6 +745,7 @@ impl std::fmt::Display for RunError {
         f.write_str(match self {
             RunError::NotCompiled => "the policy is not compiled by the JIT",
             RunError::Mismatch => "the input or output was made for another module or policy",
+            RunError::Cancelled => "the run was cancelled before its end (its cancel flag was set)",
         })
     }
 }
@@ -1024,7 +1040,7 @@ pub fn compile_shared(program: Arc<Program>) -> JitModule {
     }
     for (i, p) in pending.into_iter().enumerate() {
         jm.policies.push(match p {
-            Ok((id, input_words, sites, tables, (switches, rule_tables), data)) => {
+            Ok((id, input_words, sites, tables, (switches, rule_tables, stop_checks), data)) => {
                 // Only a compiled policy binds inputs.
                 let reads = (jm.program.policies.get(i))
                     .map(|pol| Reads::of_policy(&jm.program, pol))
@@ -1042,6 +1058,7 @@ pub fn compile_shared(program: Arc<Program>) -> JitModule {
                     tables,
                     switches,
                     rule_tables,
+                    stop_checks,
                     reads,
                     _data: data,
                 })
@@ -1100,6 +1117,19 @@ impl JitModule {
         self.decide_in(policy, args, now_ms, Some(signals))
     }
 
+    /// [`Self::decide_with_signals`] that stops early once `cancel` is set (see
+    /// [`Self::run_until`]): `Some(Err(Cancelled))` then, with no verdict.
+    pub fn decide_until(
+        &self,
+        policy: usize,
+        args: &[Value],
+        now_ms: i64,
+        signals: &dyn Signals,
+        cancel: &AtomicBool,
+    ) -> Option<Result<Decision, Cancelled>> {
+        self.decide_cancellable(policy, args, now_ms, Some(signals), Some(cancel))
+    }
+
     fn decide_in(
         &self,
         policy: usize,
@@ -1107,27 +1137,45 @@ impl JitModule {
         now_ms: i64,
         signals: Option<&dyn Signals>,
     ) -> Option<Decision> {
+        // Given no flag, it is never cancelled.
+        self.decide_cancellable(policy, args, now_ms, signals, None)?
+            .ok()
+    }
+
+    fn decide_cancellable(
+        &self,
+        policy: usize,
+        args: &[Value],
+        now_ms: i64,
+        signals: Option<&dyn Signals>,
+        cancel: Option<&AtomicBool>,
+    ) -> Option<Result<Decision, Cancelled>> {
         match self.policies.get(policy) {
             Some(Entry::Unsupported(_)) => return None,
             Some(Entry::Compiled(_)) => {}
             None => {
-                return Some(failed(
+                return Some(Ok(failed(
                     RUNTIME_ERROR,
                     Vec::new(),
                     format!("no policy #{policy} in the program"),
-                ));
+                )));
             }
         }
         let input = match self.bind(policy, args) {
             Ok(b) => b,
-            Err(d) => return Some(d),
+            Err(d) => return Some(Ok(d)),
         };
         let mut out = self.output(policy);
-        match signals {
-            None => self.run(&input, now_ms, &mut out).ok()?,
-            Some(s) => self.run_with_signals(&input, now_ms, s, &mut out).ok()?,
+        let ran = match (signals, cancel) {
+            (None, None) => self.run(&input, now_ms, &mut out),
+            (Some(s), None) => self.run_with_signals(&input, now_ms, s, &mut out),
+            (s, Some(c)) => self.run_until(&input, now_ms, s, c, &mut out),
+        };
+        match ran {
+            Ok(()) => Some(Ok(self.decision(&input, &out))),
+            Err(RunError::Cancelled) => Some(Err(Cancelled)),
+            Err(_) => None,
         }
-        Some(self.decision(&input, &out))
     }
 
     /// Checks `args` against policy `policy`'s parameters and lays them out for [`Self::run`]
@@ -1234,7 +1282,7 @@ impl JitModule {
     /// Without a signal source: a policy that reads a signal reads it as absent (see
     /// [`Self::run_with_signals`]).
     pub fn run(&self, input: &Bound, now_ms: i64, out: &mut Output) -> Result<(), RunError> {
-        self.run_in(input, now_ms, None, out)
+        self.run_in(input, now_ms, None, None, out)
     }
 
     /// [`Self::run`], reading the policy's signals from `signals`, as the interpreter reads them:
@@ -1249,16 +1297,54 @@ impl JitModule {
         signals: &dyn Signals,
         out: &mut Output,
     ) -> Result<(), RunError> {
+        self.run_signals_in(input, now_ms, signals, None, out)
+    }
+
+    /// [`Self::run_with_signals`] (reading every signal as absent when `signals` is `None`, as
+    /// [`Self::run`] does) that stops early once `cancel` is set, by another thread during the
+    /// run or before it: then it is [`RunError::Cancelled`] and `out` holds no decision. The
+    /// code checks the flag at the back-edge of every loop nested in another loop (a byte
+    /// load, no call), so a run stops within one pass of an inner loop of the flag being set;
+    /// a loop alone, bounded by the input's size, and the host functions (decimals, texts,
+    /// zones, signals) run to their end. A run that ends before it sees the flag is not
+    /// cancelled, whenever the flag was set.
+    pub fn run_until(
+        &self,
+        input: &Bound,
+        now_ms: i64,
+        signals: Option<&dyn Signals>,
+        cancel: &AtomicBool,
+        out: &mut Output,
+    ) -> Result<(), RunError> {
+        match signals {
+            Some(s) => self.run_signals_in(input, now_ms, s, Some(cancel), out)?,
+            None => self.run_in(input, now_ms, None, Some(cancel), out)?,
+        }
+        // Only the cancel exit writes this (a failing rule writes its index + 1).
+        if out.words.first() == Some(&CANCELLED) {
+            return Err(RunError::Cancelled);
+        }
+        Ok(())
+    }
+
+    fn run_signals_in(
+        &self,
+        input: &Bound,
+        now_ms: i64,
+        signals: &dyn Signals,
+        cancel: Option<&AtomicBool>,
+        out: &mut Output,
+    ) -> Result<(), RunError> {
         if !self
             .policy_reads
             .get(input.policy)
             .copied()
             .unwrap_or(false)
         {
-            return self.run_in(input, now_ms, None, out);
+            return self.run_in(input, now_ms, None, cancel, out);
         }
         let mut state = SigState::new(signals);
-        self.run_in(input, now_ms, Some(&mut state), out)?;
+        self.run_in(input, now_ms, Some(&mut state), cancel, out)?;
         if let Some(p) = state.panic.take() {
             std::panic::resume_unwind(p);
         }
@@ -1272,6 +1358,7 @@ impl JitModule {
         input: &'a Bound,
         now_ms: i64,
         sig: Option<&mut SigState<'a>>,
+        cancel: Option<&'a AtomicBool>,
         out: &'a mut Output,
     ) -> Result<(), RunError> {
         let Some(Entry::Compiled(c)) = self.policies.get(input.policy) else {
@@ -1290,6 +1377,9 @@ impl JitModule {
         if let Some(sig) = sig {
             host.sig = std::ptr::from_mut(sig);
         }
+        if let Some(cancel) = cancel {
+            host.cancel = cancel;
+        }
         // SAFETY: `c.f` is live code of this module (freed only in `Drop`, which cannot run
         // while `&self` is borrowed). It reads the fixed part of the input, words
         // `0..input_words` (offsets derived from the parameter layout, never from input values;
@@ -1305,7 +1395,11 @@ impl JitModule {
         // `xop_text_cmp`, `xop_text_concat` and `xop_signal` get the pointer to `host`, which
         // lives until this call returns (its `texts` points into `out`, which the generated
         // code never touches but through its words; its `sig` is null or points at the
-        // caller's `SigState`, alive until after this call). `xop_signal` also gets two stack
+        // caller's `SigState`, alive until after this call; its `cancel` is a reference to an
+        // `AtomicBool` borrowed for the whole call, or to a static: the code only loads its
+        // byte, atomically, so a store by another thread during the call is no data race, and
+        // on a set flag it stores `CANCELLED` to word 0 of the output, in bounds, and returns).
+        // `xop_signal` also gets two stack
         // slots of the generated function: the arguments' words (scalars, or the addresses of
         // values' words, as for the decimal host functions) and the value's words, the only
         // memory it writes besides `out`'s texts and the `SigState`; `xop_dec_arith` and
@@ -1344,6 +1438,16 @@ impl JitModule {
     pub fn rule_tables(&self, policy: usize) -> usize {
         match self.policies.get(policy) {
             Some(Entry::Compiled(c)) => c.rule_tables,
+            _ => 0,
+        }
+    }
+
+    /// How many times the code of policy `policy` loads its run's cancel flag
+    /// ([`Self::run_until`]): once per loop nested in another loop (0 if it is not compiled).
+    /// A policy without nested loops runs the code it would without cancelling.
+    pub fn stop_checks(&self, policy: usize) -> usize {
+        match self.policies.get(policy) {
+            Some(Entry::Compiled(c)) => c.stop_checks,
             _ => 0,
         }
     }
@@ -2216,6 +2320,11 @@ struct HostCtx<'a> {
     /// ([`JitModule::run`]): every signal then reads as absent, as with [`NoSignals`]. Only
     /// `xop_signal` uses it, and no reference into it outlives a host call.
     sig: *mut SigState<'a>,
+    /// The run's cancel flag, which generated code loads (atomically, a byte) at the back-edge
+    /// of every loop nested in another ([`Gen::stop_check`]): the caller's
+    /// ([`JitModule::run_until`]), which another thread may set during the run, or
+    /// [`NEVER_CANCELLED`]. A reference: it outlives the run, which borrows it.
+    cancel: &'a AtomicBool,
 }
 
 /// Where the text of a string id is: a constant's or an input string (`Str`), or a text this
@@ -2321,6 +2430,7 @@ const CTX_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, zones) as i32;
 const CTX_NZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nzones) as i32;
 const CTX_CONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, const_zones) as i32;
 const CTX_NCONST_ZONES: i32 = std::mem::offset_of!(HostCtx<'static>, nconst_zones) as i32;
+const CTX_CANCEL: i32 = std::mem::offset_of!(HostCtx<'static>, cancel) as i32;
 
 impl<'a> HostCtx<'a> {
     /// The context of one run; it starts with an empty text scratch area.
@@ -2344,6 +2454,7 @@ impl<'a> HostCtx<'a> {
             input,
             texts: std::ptr::from_mut(texts),
             sig: std::ptr::null_mut(),
+            cancel: &NEVER_CANCELLED,
         }
     }
 }
@@ -2994,13 +3105,14 @@ struct JV {
 }
 
 /// A compiled policy before finalizing: its function, input words, error sites, tables,
-/// (switches and rule tables, rule tables) emitted and the rule tables' data.
+/// (switches and rule tables, rule tables, cancel-flag checks) emitted and the rule tables'
+/// data.
 type PolicyCode = (
     cranelift_module::FuncId,
     usize,
     Vec<Site>,
     Tables,
-    (usize, usize),
+    (usize, usize, usize),
     Vec<Box<[i64]>>,
 );
 
@@ -3056,7 +3168,7 @@ fn compile_policy(
     let text_concat = module.declare_func_in_func(host.text_concat, &mut ctx.func);
     let signal = module.declare_func_in_func(host.signal, &mut ctx.func);
     let cfg = module.target_config();
-    let (sites, switches, rule_tables, data) = {
+    let (sites, switches, rule_tables, stop_checks, data) = {
         let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
@@ -3084,6 +3196,8 @@ fn compile_policy(
             tables: &tables,
             switches: 0,
             rule_tables: 0,
+            stop_checks: Some(0),
+            loops: 0,
             data: Vec::new(),
             list_tys: vec![Type::Int],
             lambdas: Vec::new(),
@@ -3110,11 +3224,12 @@ fn compile_policy(
             sites,
             switches,
             rule_tables,
+            stop_checks,
             data,
             ..
         } = g;
         b.finalize(cfg);
-        (sites, switches, rule_tables, data)
+        (sites, switches, rule_tables, stop_checks.unwrap_or(0), data)
     };
     let id = declare_define(module, &format!("xop_policy_{index}"), &sig, ctx)?;
     Ok((
@@ -3122,7 +3237,7 @@ fn compile_policy(
         input_words,
         sites,
         tables,
-        (switches, rule_tables),
+        (switches, rule_tables, stop_checks),
         data,
     ))
 }
@@ -3261,6 +3376,9 @@ fn compile_decision<'p>(
             tables: &first.tables,
             switches: 0,
             rule_tables: 0,
+            // A decision's code never stops early: only policies are cancelled.
+            stop_checks: None,
+            loops: 0,
             data: Vec::new(),
             list_tys: vec![Type::Int],
             lambdas: Vec::new(),
@@ -3396,6 +3514,12 @@ struct Gen<'p, 'f, 's> {
     switches: usize,
     /// How many of them are rule tables.
     rule_tables: usize,
+    /// How many cancel-flag checks were emitted ([`Gen::stop_check`]); `None`: emit none (a
+    /// decision's function, which the runtime never cancels).
+    stop_checks: Option<usize>,
+    /// How many loops over data of the input (lists, zone pairs) enclose the code being
+    /// emitted: a loop emitted at 1 or more is nested in another, and checks the cancel flag.
+    loops: u32,
     /// The rule tables of the code (see [`Gen::table_run`]).
     data: Vec<Box<[i64]>>,
     /// The element types of the lists met (see [`Base::List`]); entry [`EMPTY_LIST`] is the
@@ -4434,6 +4558,43 @@ impl<'p> Gen<'p, '_, '_> {
         self.b
             .ins()
             .load(I64, MemFlagsData::trusted(), ptr, word(w))
+    }
+
+    /// At the back-edge of a loop over data of the input (a list's elements, the zone pairs),
+    /// when the loop is nested in another one (`loops > 0`): loads the run's cancel flag
+    /// (`HostCtx::cancel`) and, if it is set, leaves the run at once with [`CANCELLED`] in
+    /// word 0 (the rest of the output is then meaningless). One loop alone is bounded by the
+    /// input's size and checks nothing: such code is what it was without cancelling. Only a
+    /// policy's function checks (`stop_checks` is `None` in a decision's).
+    fn stop_check(&mut self) {
+        let Some(n) = self.stop_checks else {
+            return;
+        };
+        if self.loops == 0 {
+            return;
+        }
+        self.stop_checks = Some(n + 1);
+        // The context does not change during a run: its word may be loaded once, before the
+        // loop. The flag itself is loaded atomically on every pass, so that no optimisation
+        // takes it for a value already known: another thread sets it.
+        let at = self.b.ins().load(
+            I64,
+            MemFlagsData::trusted().with_readonly().with_can_move(),
+            self.ctx,
+            CTX_CANCEL,
+        );
+        let flag = self.b.ins().atomic_load(I8, MemFlagsData::trusted(), at);
+        let stop = self.b.create_block();
+        let go = self.b.create_block();
+        self.b.set_cold_block(stop);
+        self.b.ins().brif(flag, stop, &[], go, &[]);
+        self.b.switch_to_block(stop);
+        let mark = self.c(CANCELLED as i64);
+        self.b
+            .ins()
+            .store(MemFlagsData::trusted(), mark, self.out, 0);
+        self.b.ins().return_(&[]);
+        self.b.switch_to_block(go);
     }
 
     /// Stops with an error if `cond` is non-zero.
@@ -5528,9 +5689,13 @@ impl<'p> Gen<'p, '_, '_> {
         self.b.switch_to_block(body);
         let vx = self.load_typed(at_x, 0, &ex)?;
         let vy = self.load_typed(at_y, 0, &ey)?;
-        let e = self.eq(vx, vy, depth + 1)?;
+        self.loops += 1;
+        let e = self.eq(vx, vy, depth + 1);
+        self.loops -= 1;
+        let e = e?;
         let next_x = self.b.ins().iadd_imm_s(at_x, 8 * sx);
         let next_y = self.b.ins().iadd_imm_s(at_y, 8 * sy);
+        self.stop_check();
         let zero = self.c(0);
         self.b.ins().brif(
             e,
@@ -6011,9 +6176,12 @@ impl<'p> Gen<'p, '_, '_> {
         let ia = self.elem_addr(start, i, sz);
         let x = self.load_typed(pa, 0, elem)?;
         let y = self.load_typed(ia, 0, elem)?;
-        let o = self.value_order(x, y, 0)?;
-        let lt = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, o, 0);
+        self.loops += 1;
+        let o = self.value_order(x, y, 0);
+        self.loops -= 1;
+        let lt = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, o?, 0);
         let i1 = self.b.ins().iadd_imm_s(i, 1);
+        self.stop_check();
         let zero = self.c(0);
         self.b.ins().brif(
             lt,
@@ -6163,9 +6331,12 @@ impl<'p> Gen<'p, '_, '_> {
                     .brif(more, body, &[], exit, &[BlockArg::Value(acc)]);
                 self.b.switch_to_block(body);
                 let e = self.load_typed(at, 0, &elem)?;
-                let h = hit(self, e)?;
-                let acc1 = self.b.ins().iadd(acc, h);
+                self.loops += 1;
+                let h = hit(self, e);
+                self.loops -= 1;
+                let acc1 = self.b.ins().iadd(acc, h?);
                 let at1 = self.b.ins().iadd_imm_s(at, stride);
+                self.stop_check();
                 self.b
                     .ins()
                     .jump(head, &[BlockArg::Value(at1), BlockArg::Value(acc1)]);
@@ -6216,12 +6387,16 @@ impl<'p> Gen<'p, '_, '_> {
             .brif(more, body, &[], exit, &[BlockArg::Value(done)]);
         self.b.switch_to_block(body);
         let e = self.load_typed(at, 0, &elem)?;
-        step(self, e, stop, next)?;
+        self.loops += 1;
+        let stepped = step(self, e, stop, next);
+        self.loops -= 1;
+        stepped?;
         self.b.switch_to_block(stop);
         let found = self.c(i64::from(stop_value));
         self.b.ins().jump(exit, &[BlockArg::Value(found)]);
         self.b.switch_to_block(next);
         let at1 = self.b.ins().iadd_imm_s(at, stride);
+        self.stop_check();
         self.b.ins().jump(head, &[BlockArg::Value(at1)]);
         self.b.switch_to_block(exit);
         Ok(result)
@@ -6462,6 +6637,7 @@ impl<'p> Gen<'p, '_, '_> {
         let addr = self.b.ins().load(I64, f, pair, 8);
         let hit = self.b.ins().icmp(IntCC::Equal, id, tz);
         let next = self.b.ins().iadd_imm_s(i, 1);
+        self.stop_check();
         self.b.ins().brif(
             hit,
             found,
@@ -9326,5 +9502,142 @@ mod str_index_tests {
                 assert_eq!(index.find(&list, s), Some(k), "round {round}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod cancel_tests {
+    //! Cancelling a run: the flag the code of a loop nested in another loads.
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::interp::NoSignals;
+    use crate::ir::build::{self, arith, b, cmp, slot};
+
+    /// `any(xs, a => any(xs, b => a + b == -1))` over a list of Ints, slot 0, when `nested`;
+    /// else `any(xs, a => a == -1)`.
+    fn program(nested: bool) -> Program {
+        let inner = if nested {
+            Expr::Quantify {
+                quantifier: Quantifier::Any,
+                list: b(slot(0)),
+                slot: 2,
+                body: Some(b(cmp(
+                    CmpOp::Eq,
+                    arith(ArithOp::Add, slot(1), slot(2)),
+                    Expr::Const(Value::Int(-1)),
+                ))),
+            }
+        } else {
+            cmp(CmpOp::Eq, slot(1), Expr::Const(Value::Int(-1)))
+        };
+        let cond = Expr::Quantify {
+            quantifier: Quantifier::Any,
+            list: b(slot(0)),
+            slot: 1,
+            body: Some(b(inner)),
+        };
+        let mut p = build::program(
+            vec![Type::List(Box::new(Type::Int))],
+            vec![
+                build::rule(1, Verdict::Deny, "hit", Some(cond)),
+                build::rule(2, Verdict::Allow, "ok", None),
+            ],
+        );
+        p.policies[0].slots = 3;
+        p
+    }
+
+    fn ints(n: i64) -> Vec<Value> {
+        vec![Value::List(
+            (0..n).map(Value::Int).collect::<Vec<_>>().into(),
+        )]
+    }
+
+    #[test]
+    fn a_run_whose_flag_is_set_is_cancelled_and_one_without_a_flag_is_not() {
+        let p = program(true);
+        let jit = compile(&p);
+        assert_eq!(jit.unsupported(0), None);
+        assert_eq!(jit.stop_checks(0), 1, "the inner loop's back-edge checks");
+        let args = ints(50);
+        let want = interp::decide(&p, 0, &args, 0, &NoSignals);
+        assert_eq!(want.verdict, Verdict::Allow);
+        let input = jit.bind(0, &args).expect("binds");
+        let mut out = jit.output(0);
+        let set = AtomicBool::new(true);
+        assert_eq!(
+            jit.run_until(&input, 0, None, &set, &mut out),
+            Err(RunError::Cancelled)
+        );
+        assert_eq!(
+            jit.run_until(&input, 0, Some(&NoSignals), &set, &mut out),
+            Err(RunError::Cancelled)
+        );
+        assert_eq!(
+            jit.decide_until(0, &args, 0, &NoSignals, &set),
+            Some(Err(Cancelled))
+        );
+        // The same output, reused by runs without a flag or with one never set: the decision,
+        // nothing of the cancelled run left behind.
+        jit.run(&input, 0, &mut out).expect("runs");
+        assert_eq!(jit.decision(&input, &out), want);
+        jit.run_with_signals(&input, 0, &NoSignals, &mut out)
+            .expect("runs");
+        assert_eq!(jit.decision(&input, &out), want);
+        let unset = AtomicBool::new(false);
+        jit.run_until(&input, 0, None, &unset, &mut out)
+            .expect("runs");
+        assert_eq!(jit.decision(&input, &out), want);
+        assert_eq!(jit.decide(0, &args, 0), Some(want.clone()));
+        assert_eq!(
+            jit.decide_until(0, &args, 0, &NoSignals, &unset),
+            Some(Ok(want))
+        );
+        // An inner loop that never turns (an empty list) never sees the flag.
+        let empty = ints(0);
+        let input = jit.bind(0, &empty).expect("binds");
+        assert_eq!(jit.run_until(&input, 0, None, &set, &mut out), Ok(()));
+        assert_eq!(
+            jit.decision(&input, &out),
+            interp::decide(&p, 0, &empty, 0, &NoSignals)
+        );
+    }
+
+    #[test]
+    fn a_loop_alone_loads_no_flag() {
+        let p = program(false);
+        let jit = compile(&p);
+        assert_eq!(jit.unsupported(0), None);
+        assert_eq!(jit.stop_checks(0), 0);
+        let args = ints(50);
+        let input = jit.bind(0, &args).expect("binds");
+        let mut out = jit.output(0);
+        let set = AtomicBool::new(true);
+        // Linear in the input: it runs to its end whatever the flag says.
+        assert_eq!(jit.run_until(&input, 0, None, &set, &mut out), Ok(()));
+        assert_eq!(
+            jit.decision(&input, &out),
+            interp::decide(&p, 0, &args, 0, &NoSignals)
+        );
+    }
+
+    #[test]
+    fn a_flag_set_by_another_thread_stops_a_long_run() {
+        let p = program(true);
+        let jit = compile(&p);
+        // 4·10^8 inner iterations (and no match): far longer than the wait below.
+        let args = ints(20_000);
+        let input = jit.bind(0, &args).expect("binds");
+        let mut out = jit.output(0);
+        let flag = AtomicBool::new(false);
+        let ran = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                flag.store(true, Ordering::SeqCst);
+            });
+            jit.run_until(&input, 0, None, &flag, &mut out)
+        });
+        assert_eq!(ran, Err(RunError::Cancelled));
     }
 }

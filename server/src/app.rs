@@ -81,8 +81,9 @@ pub const WORK_BUDGET: u64 = 1 << 20;
 /// How many large and costly decisions ([`LARGE_BODY`], [`WORK_BUDGET`]) may run at once: one per
 /// core the machine has (`std::thread::available_parallelism`, 1 if unknown), so that however many
 /// are sent, they leave the async workers, and so `/healthz` and small decisions, a share of every
-/// core. A decision cut loose by its timeout keeps its permit until its computation ends (it cannot
-/// be stopped half-way); one waiting for a permit does so under its own deadline.
+/// core. A decision cut loose by its timeout stops computing (its [`Deadline`] given up: the engines
+/// stop within one pass of a loop nested in another, see docs/serve.md) and frees its permit; one
+/// waiting for a permit does so under its own deadline.
 pub fn large_permits() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
@@ -708,7 +709,12 @@ impl App {
             Asked::Policy(policy) => self.rt.decide_with(policy, input, options),
             Asked::Action(action) => self.rt.decide_action(action, input, options),
         }
-        .map_err(runtime_error)?;
+        .map_err(|e| match e {
+            // A decision that stopped computing at its deadline may end here just before the
+            // handler's own timeout answers: the same answer either way.
+            RuntimeError::DeadlinePassed { .. } => decision_timeout(self, deadline),
+            e => runtime_error(e),
+        })?;
         self.answer(o)
     }
 
@@ -819,8 +825,10 @@ impl App {
         let a = Arc::clone(self);
         let d = deadline.clone();
         blocking(move || {
-            // Held until the computation ends, also after its request timed out: a thread
-            // still busy with it is a core taken.
+            // Held until the computation ends: a thread busy with it is a core taken. A
+            // request that timed out gave its deadline up, which stops the computation (a
+            // loop in a loop of the input: at the next pass; what is linear in the input
+            // runs to its end).
             let _permit = permit;
             // Answered already (timed out while waiting for the permit): nothing to do.
             if d.gave_up() {
