@@ -24,6 +24,7 @@
 //! the sink opens the case and returns its id ([`Outcome::case`]).
 
 use std::cell::Cell;
+use std::collections::BinaryHeap;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -491,6 +492,8 @@ struct DeadlineState {
     /// The decision should stop computing: set by [`Deadline::give_up`], and by the watchdog
     /// ([`Deadline::watch`]) once the deadline passes. The JIT's code loads it.
     stop: AtomicBool,
+    /// Whether the watchdog has it ([`Deadline::watch`]): once is enough.
+    watched: AtomicBool,
     /// The record's sequence number once it is known ([`NO_SEQ`] before).
     seq: AtomicU64,
 }
@@ -511,6 +514,7 @@ impl Deadline {
             state: AtomicU8::new(OPEN),
             gave_up: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            watched: AtomicBool::new(false),
             seq: AtomicU64::new(NO_SEQ),
         }))
     }
@@ -621,11 +625,12 @@ impl Deadline {
         if !started {
             return;
         }
-        let mut w = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
         // A deadline shared by decisions made one after the other is kept once.
-        if !w.deadlines.last().is_some_and(|d| Arc::ptr_eq(d, &self.0)) {
-            w.deadlines.push(Arc::clone(&self.0));
+        if self.0.watched.swap(true, Ordering::SeqCst) {
+            return;
         }
+        let mut w = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+        w.deadlines.push(Due(Arc::clone(&self.0)));
         let sooner = w.wakes_at.is_none_or(|at| self.0.at < at);
         if sooner {
             w.wakes_at = Some(self.0.at);
@@ -639,14 +644,44 @@ impl Deadline {
 
 /// What the watchdog watches ([`Deadline::watch`]).
 struct Watched {
-    /// The deadlines whose stop flag it sets when they pass.
-    deadlines: Vec<Arc<DeadlineState>>,
+    /// The deadlines whose stop flag it sets when they pass, the earliest first: a heap, so
+    /// that a decision adds its deadline, and the watchdog takes the passed ones, in time
+    /// logarithmic in how many are watched (one per decision with nested loops within the
+    /// last timeout), not linear.
+    deadlines: BinaryHeap<Due>,
     /// When it wakes next (`None`: when told, having nothing to watch).
     wakes_at: Option<Instant>,
 }
 
+/// A watched deadline, ordered so that the heap's greatest is the earliest.
+struct Due(Arc<DeadlineState>);
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.at == other.0.at
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.0.at.cmp(&self.0.at)
+    }
+}
+
+/// How much later than a deadline the watchdog may wake for it, so that deadlines passing
+/// close together (one per request under load) cost one wake, not one each.
+const WATCH_SLACK: std::time::Duration = std::time::Duration::from_millis(1);
+
 static WATCHED: Mutex<Watched> = Mutex::new(Watched {
-    deadlines: Vec::new(),
+    deadlines: BinaryHeap::new(),
     wakes_at: None,
 });
 
@@ -659,14 +694,12 @@ fn watch_deadlines() {
     let mut w = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         let now = Instant::now();
-        w.deadlines.retain(|d| {
-            let passed = d.at <= now;
-            if passed {
-                d.stop.store(true, Ordering::SeqCst);
+        while w.deadlines.peek().is_some_and(|d| d.0.at <= now) {
+            if let Some(d) = w.deadlines.pop() {
+                d.0.stop.store(true, Ordering::SeqCst);
             }
-            !passed
-        });
-        w.wakes_at = w.deadlines.iter().map(|d| d.at).min();
+        }
+        w.wakes_at = (w.deadlines.peek()).map(|d| d.0.at.max(now + WATCH_SLACK));
         w = match w.wakes_at {
             None => WATCH_WAKE.wait(w).unwrap_or_else(PoisonError::into_inner),
             Some(at) => {
@@ -2578,6 +2611,45 @@ mod tests {
     use crate::ir::{CmpOp, Expr, Param, Policy, Review, Rule, SourceRef, Type};
     use crate::module::{Module, hash_sources};
     use crate::proof::LogConfig;
+
+    /// The watchdog sets each watched deadline's stop flag once it passes, whatever order
+    /// they were watched in, and not before: the earliest first, a far one never here.
+    #[test]
+    fn the_watchdog_stops_each_deadline_once_it_passes() {
+        let start = Instant::now();
+        let ms = std::time::Duration::from_millis;
+        // Watched out of order, some twice; the far one last, so that it is the heap's
+        // greatest at the end.
+        let soon: Vec<Deadline> = (0..200u64)
+            .map(|i| Deadline::new(start + ms(40 + (i * 7919) % 200)))
+            .collect();
+        let far = Deadline::new(start + ms(3_600_000));
+        for d in soon.iter().chain(soon.iter().take(20)).chain([&far]) {
+            d.watch();
+        }
+        let passed = |d: &Deadline| d.0.stop.load(Ordering::SeqCst);
+        // Each flag, seen set, is past its deadline; all are set within seconds.
+        let until = Instant::now() + ms(5_000);
+        let mut seen = vec![false; soon.len()];
+        while seen.iter().any(|s| !s) && Instant::now() < until {
+            for (d, seen) in soon.iter().zip(&mut seen) {
+                if !*seen && passed(d) {
+                    assert!(Instant::now() >= d.at(), "stopped before its deadline");
+                    *seen = true;
+                }
+            }
+            std::thread::sleep(ms(1));
+        }
+        for d in &soon {
+            assert!(
+                passed(d),
+                "a deadline {:?} after the start was not stopped",
+                d.at() - start
+            );
+        }
+        assert!(!passed(&far));
+        assert!(!far.gave_up());
+    }
 
     fn rule(n: usize, verdict: Verdict, reason: &str, condition: Option<Expr>) -> Rule {
         Rule {
