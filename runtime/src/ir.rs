@@ -125,7 +125,7 @@ pub const MAX_RECORD_DEPTH: u32 = 32;
 /// number of paths through them.
 pub fn layout_size(program: &Program, ty: &Type, depth: u32) -> Result<usize, String> {
     let mut memo = Vec::new();
-    let (words, height) = measured(program, ty, &mut memo)?;
+    let (words, height) = measured(program, ty, &mut memo, 0)?;
     if depth.saturating_add(height) > MAX_RECORD_DEPTH {
         return Err("a record type nested too deeply (or recursive)".into());
     }
@@ -141,11 +141,15 @@ enum Measure {
 }
 
 /// The words of `ty` ([`layout_size`]) and its height: how many records deep its fields nest
-/// (0 for a scalar or a list, one more than its deepest field for a record).
+/// (0 for a scalar or a list, one more than its deepest field for a record). `level` is how
+/// many records deep `ty` is in the type measured: past [`MAX_RECORD_DEPTH`] that type nests
+/// too deeply whatever follows, so the recursion stops there (a chain of thousands of records
+/// would overflow the stack).
 fn measured(
     program: &Program,
     ty: &Type,
     memo: &mut Vec<Option<Measure>>,
+    level: u32,
 ) -> Result<(usize, u32), String> {
     const TOO_LARGE: &str = "a record type too large to lay out";
     Ok(match ty {
@@ -161,7 +165,7 @@ fn measured(
         Type::List(_) | Type::Set(_) | Type::Decimal => (2, 0),
         Type::Money => (3, 0),
         Type::Optional(inner) => {
-            let (words, height) = measured(program, inner, memo)?;
+            let (words, height) = measured(program, inner, memo, level)?;
             (words.checked_add(1).ok_or(TOO_LARGE)?, height)
         }
         Type::Record(r) => {
@@ -180,10 +184,13 @@ fn measured(
                 }
                 None => {}
             }
+            if level > MAX_RECORD_DEPTH {
+                return Err("a record type nested too deeply (or recursive)".into());
+            }
             memo[i] = Some(Measure::Open);
             let (mut words, mut height) = (0usize, 0u32);
             for f in &rt.fields {
-                let (w, h) = measured(program, &f.ty, memo)?;
+                let (w, h) = measured(program, &f.ty, memo, level + 1)?;
                 words = words.checked_add(w).ok_or(TOO_LARGE)?;
                 height = height.max(h.saturating_add(1));
                 if height > MAX_RECORD_DEPTH {
