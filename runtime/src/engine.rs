@@ -30,7 +30,7 @@ use std::fmt;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -492,8 +492,12 @@ struct DeadlineState {
     /// The decision should stop computing: set by [`Deadline::give_up`], and by the watchdog
     /// ([`Deadline::watch`]) once the deadline passes. The JIT's code loads it.
     stop: AtomicBool,
-    /// Whether the watchdog has it ([`Deadline::watch`]): once is enough.
+    /// Whether the watchdog has it ([`Deadline::watch`]): once is enough. Changed only with
+    /// [`WATCHED`] locked.
     watched: AtomicBool,
+    /// The decisions under way that it stops ([`Watching`]): once none is, the watchdog may
+    /// forget it before it passes.
+    runs: AtomicU32,
     /// The record's sequence number once it is known ([`NO_SEQ`] before).
     seq: AtomicU64,
 }
@@ -515,6 +519,7 @@ impl Deadline {
             gave_up: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             watched: AtomicBool::new(false),
+            runs: AtomicU32::new(0),
             seq: AtomicU64::new(NO_SEQ),
         }))
     }
@@ -603,17 +608,19 @@ impl Deadline {
         &self.0.stop
     }
 
-    /// Has the watchdog set the stop flag when the deadline passes: what stops compiled code,
-    /// which loads the flag but never reads the clock, when nobody calls
-    /// [`Deadline::give_up`]. The deadline stays watched until it passes, also once the
-    /// decision has ended (its flag then set is read by nobody: past the deadline,
-    /// [`Deadline::passed`] says so anyway): so watching costs a lock and a push, and wakes the
-    /// watchdog only when this deadline is earlier than the one it waits for (not in a steady
-    /// stream of requests of one `timeout_ms`). Nothing when the flag is set already, or when
-    /// the watchdog's thread could not be started (the code then stops only on `give_up`).
-    fn watch(&self) {
+    /// Has the watchdog set the stop flag when the deadline passes, for the decision under
+    /// way until the returned guard is dropped: what stops compiled code, which loads the flag
+    /// but never reads the clock, when nobody calls [`Deadline::give_up`]. Watching costs a
+    /// lock and a push onto the watchdog's heap, and wakes the watchdog only when this deadline
+    /// is earlier than the one it waits for (not in a steady stream of requests of one
+    /// `timeout_ms`). A deadline whose decisions have ended stays on the heap until it passes
+    /// or the heap is next compacted (when it has doubled: the deadlines no decision under way
+    /// has are dropped), so the heap holds about twice the decisions under way at most,
+    /// whatever the timeouts. Nothing when the flag is set already, or when the watchdog's
+    /// thread could not be started (the code then stops only on `give_up`).
+    fn watch(&self) -> Option<Watching> {
         if self.0.stop.load(Ordering::SeqCst) {
-            return;
+            return None;
         }
         static STARTED: OnceLock<bool> = OnceLock::new();
         let started = *STARTED.get_or_init(|| {
@@ -623,14 +630,26 @@ impl Deadline {
                 .is_ok()
         });
         if !started {
-            return;
-        }
-        // A deadline shared by decisions made one after the other is kept once.
-        if self.0.watched.swap(true, Ordering::SeqCst) {
-            return;
+            return None;
         }
         let mut w = WATCHED.lock().unwrap_or_else(PoisonError::into_inner);
+        self.0.runs.fetch_add(1, Ordering::SeqCst);
+        let watching = Some(Watching(Arc::clone(&self.0)));
+        // A deadline shared by decisions made one after the other is kept once.
+        if self.0.watched.swap(true, Ordering::SeqCst) {
+            return watching;
+        }
         w.deadlines.push(Due(Arc::clone(&self.0)));
+        if w.deadlines.len() >= w.compact_at {
+            w.deadlines.retain(|d| {
+                let live = d.0.runs.load(Ordering::SeqCst) > 0;
+                if !live {
+                    d.0.watched.store(false, Ordering::SeqCst);
+                }
+                live
+            });
+            w.compact_at = (2 * w.deadlines.len()).max(MIN_COMPACT);
+        }
         let sooner = w.wakes_at.is_none_or(|at| self.0.at < at);
         if sooner {
             w.wakes_at = Some(self.0.at);
@@ -639,8 +658,21 @@ impl Deadline {
         if sooner {
             WATCH_WAKE.notify_one();
         }
+        watching
     }
 }
+
+/// A decision under way that the watchdog stops ([`Deadline::watch`]) until this is dropped.
+struct Watching(Arc<DeadlineState>);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.runs.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The watchdog's heap is compacted when it holds this many deadlines at least.
+const MIN_COMPACT: usize = 1024;
 
 /// What the watchdog watches ([`Deadline::watch`]).
 struct Watched {
@@ -651,6 +683,8 @@ struct Watched {
     deadlines: BinaryHeap<Due>,
     /// When it wakes next (`None`: when told, having nothing to watch).
     wakes_at: Option<Instant>,
+    /// The heap's length at which the deadlines no decision under way has are dropped.
+    compact_at: usize,
 }
 
 /// A watched deadline, ordered so that the heap's greatest is the earliest.
@@ -683,6 +717,7 @@ const WATCH_SLACK: std::time::Duration = std::time::Duration::from_millis(1);
 static WATCHED: Mutex<Watched> = Mutex::new(Watched {
     deadlines: BinaryHeap::new(),
     wakes_at: None,
+    compact_at: MIN_COMPACT,
 });
 
 /// Wakes the watchdog when a deadline earlier than the one it waits for is added.
@@ -2237,9 +2272,7 @@ impl Runtime {
             .and_then(|j| match deadline {
                 None => j.decide_with_signals(index, args, at, signals).map(Ok),
                 Some(d) => {
-                    if j.stop_checks(index) > 0 {
-                        d.watch();
-                    }
+                    let _watching = (j.stop_checks(index) > 0).then(|| d.watch());
                     j.decide_until(index, args, at, signals, d.stop_flag())
                 }
             });
@@ -2611,6 +2644,36 @@ mod tests {
     use crate::ir::{CmpOp, Expr, Param, Policy, Review, Rule, SourceRef, Type};
     use crate::module::{Module, hash_sources};
     use crate::proof::LogConfig;
+
+    /// The watchdog forgets the deadlines of decisions that have ended, before they pass: a
+    /// server whose timeouts are long would otherwise hold one per decision made within them.
+    /// A decision still under way keeps its deadline watched, and stopped once it passes.
+    #[test]
+    fn the_watchdog_forgets_deadlines_no_decision_has() {
+        let start = Instant::now();
+        let ms = std::time::Duration::from_millis;
+        let live: Vec<Deadline> = (0..10)
+            .map(|i| Deadline::new(start + ms(300 + i)))
+            .collect();
+        let guards: Vec<Option<Watching>> = live.iter().map(Deadline::watch).collect();
+        assert!(guards.iter().all(Option::is_some));
+        for _ in 0..5 * MIN_COMPACT {
+            // A decision that ended at once, its deadline an hour away.
+            drop(Deadline::new(start + ms(3_600_000)).watch());
+        }
+        let held = WATCHED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .deadlines
+            .len();
+        assert!(held < 2 * MIN_COMPACT + 100, "{held} deadlines watched");
+        let until = Instant::now() + ms(5_000);
+        while live.iter().any(|d| !d.0.stop.load(Ordering::SeqCst)) && Instant::now() < until {
+            std::thread::sleep(ms(5));
+        }
+        assert!(live.iter().all(|d| d.0.stop.load(Ordering::SeqCst)));
+        drop(guards);
+    }
 
     /// The watchdog sets each watched deadline's stop flag once it passes, whatever order
     /// they were watched in, and not before: the earliest first, a far one never here.

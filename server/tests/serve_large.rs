@@ -365,12 +365,21 @@ fn permits_freed_at_once(addr: SocketAddr) {
         (200, Some("allow")),
         "a costly but short decision after {took:?}: {o}"
     );
-    let (st, o, took) = timed_decide(addr, "first", &body(WIDE));
-    assert_eq!(
-        (st, o["verdict"].as_str()),
-        (200, Some("allow")),
-        "a large decision after {took:?}: {o}"
-    );
+    // A large one too, within 1.5 s (tried again if the machine is so loaded that deciding it
+    // takes longer than its `timeout_ms`): without cancelling, the permits would stay held for
+    // the seconds the cubic decisions take.
+    let since = Instant::now();
+    loop {
+        let (st, o, took) = timed_decide(addr, "first", &body(WIDE));
+        if st == 200 || since.elapsed() > Duration::from_millis(1500) {
+            assert_eq!(
+                (st, o["verdict"].as_str()),
+                (200, Some("allow")),
+                "a large decision after {took:?}: {o}"
+            );
+            break;
+        }
+    }
 }
 
 /// A small body (far under `LARGE_BODY`) whose decision is cubic in its list is decided on the
