@@ -75,16 +75,7 @@ fn program() -> Program {
 }
 
 fn runtime(dir: &Path, jit: bool) -> Runtime {
-    let log = ProofLog::open(
-        dir,
-        LogConfig {
-            origin: Some("test.xop/log".into()),
-            ..LogConfig::default()
-        },
-    )
-    .unwrap();
-    let rt = Runtime::with_log(log);
-    rt.set_jit(jit);
+    let rt = xop_tests::runtime_with_log(dir, jit);
     rt.load_bytes("pay", &module_bytes(SOURCE), None).unwrap();
     rt
 }

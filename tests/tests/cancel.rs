@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use xop_runtime::engine::{Deadline, Engine, Input, Options, Runtime, RuntimeError};
 use xop_runtime::jit;
 use xop_runtime::module::{Module, hash_sources};
-use xop_runtime::proof::{LogConfig, ProofLog};
 
 const CUBIC: &str = r#"module t.cubic
 
@@ -28,16 +27,7 @@ policy cubic for check(c: c) {
 "#;
 
 fn runtime(dir: &Path, engine: Engine) -> Runtime {
-    let log = ProofLog::open(
-        dir,
-        LogConfig {
-            origin: Some("test.xop/log".into()),
-            ..LogConfig::default()
-        },
-    )
-    .unwrap();
-    let rt = Runtime::with_log(log);
-    rt.set_jit(engine == Engine::Jit);
+    let rt = xop_tests::runtime_with_log(dir, engine == Engine::Jit);
     let bytes = Module {
         program: xop_tests::lower_source("cubic.xop", CUBIC),
         source_hash: hash_sources([("cubic.xop", CUBIC.as_bytes())]),
