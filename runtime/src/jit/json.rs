@@ -1433,6 +1433,13 @@ impl<'h> HostRead<'h, '_> {
         self.cx.str(n, 0, word, s)
     }
 
+    /// A zone name whose text is the `len` bytes from byte `start` (which the scanner's
+    /// `string` would read: no escape), its word at `word`: as [`Cx::str`] reads a Tz.
+    pub(super) fn zone(&mut self, word: usize, start: usize, len: usize) -> Option<()> {
+        let s = self.text.get(start..start.checked_add(len)?)?;
+        self.cx.zone(0, word, s)
+    }
+
     /// A list's element of node `elem` read whole by the scanner from byte `pos`, its words
     /// from `base` (the replay's `scan_element`): the position after it.
     pub(super) fn element(&mut self, elem: u32, base: usize, pos: usize) -> Option<usize> {
@@ -1556,16 +1563,30 @@ impl Cx<'_> {
         }
     }
 
+    /// A zone name for a (present) Tz node: its cached zone (looked up on a miss), its name's
+    /// word and the notes for placing it.
+    #[inline(always)]
+    fn zone(&mut self, seg: usize, at: usize, s: &str) -> Option<()> {
+        let z = self.s.zone(self.plan, s)?;
+        let (w, tag) = self.s.zone_word(z)?;
+        if !self.s.direct {
+            return self.s.put(seg, at, w, tag);
+        }
+        // Direct mode: the word and its notes (what `put` and `note` do) in line.
+        let pos = seg + at;
+        *self.s.out.get_mut(pos)? = w;
+        if tag & TAG_UNKNOWN != 0 {
+            self.s.unknown_at.push((pos, u32::try_from(w).ok()?));
+        }
+        self.s.zone_at.push((pos, tag >> 2));
+        Some(())
+    }
+
     /// [`Cx::str`] for the kinds met less often: zones, durations, decimals, money.
     #[inline(never)]
     fn str_rare(&mut self, node: Node, seg: usize, at: usize, s: &str) -> Option<()> {
-        let plan = self.plan;
         match node {
-            Node::Tz => {
-                let z = self.s.zone(plan, s)?;
-                let (w, tag) = self.s.zone_word(z)?;
-                self.s.put(seg, at, w, tag)
-            }
+            Node::Tz => self.zone(seg, at, s),
             Node::Duration => self.s.put(seg, at, bind::parse_duration(s).ok()?, 0),
             Node::Decimal => self.decimal(seg, at, bind::parse_decimal(s).ok()?),
             Node::Money => {

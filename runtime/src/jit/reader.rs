@@ -92,6 +92,9 @@ pub(super) enum Read {
     /// A string (Text, Id, Tz): its end found inline, eight bytes at a time, then handed
     /// to the host as the replay hands it to `Cx::str`; with an escape, by the host.
     Str,
+    /// A zone name (Tz): its end found as [`Read::Str`] finds it, then handed to the host's
+    /// zone cache directly; with an escape, by the host.
+    Zone,
     /// A string no rule reads: checked as [`Read::Str`] finds its end, nothing stored (the
     /// word stays 0); with an escape, by the host.
     Skip,
@@ -205,6 +208,7 @@ impl ShapeCode {
             (NOW, xop_read_now as *const u8),
             (ROOM, xop_read_room as *const u8),
             (STR, xop_read_str as *const u8),
+            (ZONE, xop_read_zone as *const u8),
             (ELEMENT, xop_read_element as *const u8),
         ])
         .ok()?;
@@ -292,6 +296,7 @@ const VALUE: &str = "xop_read_value";
 const NOW: &str = "xop_read_now";
 const ROOM: &str = "xop_read_room";
 const STR: &str = "xop_read_str";
+const ZONE: &str = "xop_read_zone";
 const ELEMENT: &str = "xop_read_element";
 
 /// A list's element of plan node `elem` read whole by the scanner from byte `pos`, its words
@@ -300,6 +305,15 @@ extern "C" fn xop_read_element(state: *mut State, elem: i64, base: i64, pos: i64
     with_host(state, |h| {
         let elem = u32::try_from(elem).ok()?;
         i64::try_from(h.element(elem, as_usize(base)?, as_usize(pos)?)?).ok()
+    })
+}
+
+/// A zone name whose text is the `len` bytes from byte `start`, its word at `word` (`node`
+/// is the Tz node's, unused): `0`.
+extern "C" fn xop_read_zone(state: *mut State, _node: i64, word: i64, start: i64, len: i64) -> i64 {
+    with_host(state, |h| {
+        h.zone(as_usize(word)?, as_usize(start)?, as_usize(len)?)
+            .map(|()| 0)
     })
 }
 
@@ -408,7 +422,14 @@ fn define(
         sig
     };
     let mut ids = Vec::new();
-    for (name, params) in [(VALUE, 5), (NOW, 2), (ROOM, 2), (STR, 5), (ELEMENT, 4)] {
+    for (name, params) in [
+        (VALUE, 5),
+        (NOW, 2),
+        (ROOM, 2),
+        (STR, 5),
+        (ELEMENT, 4),
+        (ZONE, 5),
+    ] {
         let sig = sig_of(module, params);
         ids.push(module.declare_function(name, Linkage::Import, &sig).ok()?);
     }
@@ -444,6 +465,7 @@ fn define(
             f_now: refs[1],
             f_room: refs[2],
             f_str: refs[3],
+            f_zone: refs[5],
             f_element: refs[4],
         };
         // The fixed part's words exist (the host zeroed them): checked once.
@@ -488,6 +510,7 @@ struct Gen<'a> {
     f_now: FuncRef,
     f_room: FuncRef,
     f_str: FuncRef,
+    f_zone: FuncRef,
     f_element: FuncRef,
 }
 
@@ -682,8 +705,9 @@ impl Gen<'_> {
     fn value(&mut self, node: u32, base: CVal, at: usize, read: &Read) {
         match read {
             Read::Host => self.host_value(node, base, at),
-            Read::Str => self.string(node, base, at, true),
-            Read::Skip => self.string(node, base, at, false),
+            Read::Str => self.string(node, base, at, Some(self.f_str)),
+            Read::Zone => self.string(node, base, at, Some(self.f_zone)),
+            Read::Skip => self.string(node, base, at, None),
             Read::Int => self.int(node, base, at),
             Read::Bool => {
                 let cands = [(Box::from(&b"true"[..]), 1), (Box::from(&b"false"[..]), 0)];
@@ -823,11 +847,11 @@ impl Gen<'_> {
 
     /// A string: `"`, then eight bytes at a time until one of them is a quote, a backslash
     /// or a control byte (the replay's `special`, whose lowest flagged byte is exact); if that
-    /// byte is the closing quote, the bytes before it go to the host as the string's text
-    /// (unless `store` is false: nothing is stored of a string no rule reads).
+    /// byte is the closing quote, the bytes before it go to the host function `hand` as the
+    /// string's text (none: nothing is stored of a string no rule reads).
     /// Anything else (an escape, a control byte, fewer than eight bytes left) goes to the
     /// host whole.
-    fn string(&mut self, node: u32, base: CVal, at: usize, store: bool) {
+    fn string(&mut self, node: u32, base: CVal, at: usize, hand: Option<FuncRef>) {
         let after = self.b.create_block();
         let host = self.b.create_block();
         let open = self.b.create_block();
@@ -879,11 +903,11 @@ impl Gen<'_> {
         let give = self.b.create_block();
         self.b.ins().brif(closes, give, &[], host, &[]);
         self.b.switch_to_block(give);
-        if store {
+        if let Some(f) = hand {
             let node_c = self.b.ins().iconst(I64, i64::from(node));
             let word = self.b.ins().iadd_imm_s(base, at as i64);
             let n = self.b.ins().isub(stop, start);
-            self.host(self.f_str, &[node_c, word, start, n]);
+            self.host(f, &[node_c, word, start, n]);
         }
         let past = self.b.ins().iadd_imm_s(stop, 1);
         self.b.def_var(self.pos, past);
