@@ -917,32 +917,21 @@ impl Gen<'_> {
 
     /// A time in one of the two forms read in place (see [`Read::Time`]): jumps to `done`
     /// with its value (the position past it), or to `other` (the position unchanged).
+    /// `"`, a time `YYYY-MM-DDTHH:MM:SS` then `Z"` (22 bytes) or `.mmmZ"` (26), parsed in
+    /// place as the host's `fast_time` parses it, for the years 1970 to 2099; anything else
+    /// (another form, another year, a field out of range) goes to `other`, which leaves it to
+    /// the host. The three words `YYYY-MM-`, `DDTHH:MM` and `HH:MM:SS` are xor-ed with their
+    /// templates and checked by one add and mask each, as there; the date and clock are read
+    /// once, then the end decides the form: `Z"`, or `.mmmZ"` checked as a fourth word (the
+    /// replay tries the short form first; a text is of one form at most).
     fn time(&mut self, done: Block, other: Block) {
-        let long = self.b.create_block();
-        self.time_form(22, long, done);
-        self.b.switch_to_block(long);
-        self.time_form(26, other, done);
-    }
-
-    /// `"`, a time of `n - 2` bytes (`YYYY-MM-DDTHH:MM:SSZ`, or `YYYY-MM-DDTHH:MM:SS.mmmZ` for
-    /// `n` 26), `"`, parsed in place as the host's `fast_time` parses it, for the years 1970 to
-    /// 2099: to `done` with the time, else (another form, another year, a field out of range)
-    /// to `miss`, which leaves it to the host. The three words `YYYY-MM-`, `DDTHH:MM` and
-    /// `HH:MM:SS` are xor-ed with their templates and checked by one add and mask each, as
-    /// there; the quotes, the `Z` and the milliseconds by a fourth word that ends the time.
-    fn time_form(&mut self, n: i64, miss: Block, done: Block) {
+        let miss = other;
         let fits = self.b.create_block();
-        let short = self.short_of(n);
+        let short = self.short_of(22);
         self.b.ins().brif(short, miss, &[], fits, &[]);
         self.b.switch_to_block(fits);
         let at = self.here();
         let f = text_flags();
-        // The word that ends the time, with the closing quote: `:MM:SSZ"` or `SS.mmmZ"`.
-        let tail_template = u64::from_le_bytes(if n == 22 {
-            *b":00:00Z\""
-        } else {
-            *b"00.000Z\""
-        });
         let mut bad: Option<CVal> = None;
         let mut word = |g: &mut Self, off: i64, template: u64| -> CVal {
             let w = g.b.ins().load(I64, f, at, off as i32);
@@ -958,7 +947,6 @@ impl Gen<'_> {
         let t0 = word(self, 1, YMD);
         let t1 = word(self, 9, DTH);
         let t2 = word(self, 12, HMS);
-        let t3 = word(self, n - 8, tail_template);
         let bad = bad.unwrap_or(t0);
         let bad = self.b.ins().band_imm_s(bad, HIGH as i64);
         let open = self.b.ins().uload8(I64, f, at, 0);
@@ -1033,19 +1021,43 @@ impl Gen<'_> {
         let sec = self.b.ins().imul_imm_s(ss, 1000);
         let t = self.b.ins().iadd(t, h);
         let t = self.b.ins().iadd(t, m);
-        let mut t = self.b.ins().iadd(t, sec);
-        if n == 26 {
-            // The milliseconds: bytes 3 to 5 of the last word.
-            let a = byte(self, t3, 3);
-            let a = self.b.ins().imul_imm_s(a, 100);
-            let b = byte(self, t3, 4);
-            let b = self.b.ins().imul_imm_s(b, 10);
-            let c = byte(self, t3, 5);
-            let ms = self.b.ins().iadd(a, b);
-            let ms = self.b.ins().iadd(ms, c);
-            t = self.b.ins().iadd(t, ms);
-        }
-        self.advance(n);
+        let t = self.b.ins().iadd(t, sec);
+        // The end: `Z"`, or `.mmmZ"` (its word from the seconds: `SS.mmmZ"`).
+        let end = self.b.ins().uload16(I64, f, at, 20);
+        let zulu =
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::Equal, end, i64::from(u16::from_le_bytes(*b"Z\"")));
+        let whole = self.b.create_block();
+        let ms = self.b.create_block();
+        self.b.ins().brif(zulu, whole, &[], ms, &[]);
+        self.b.switch_to_block(whole);
+        self.advance(22);
+        self.b.ins().jump(done, &[t.into()]);
+        self.b.switch_to_block(ms);
+        let fits = self.b.create_block();
+        let short = self.short_of(26);
+        self.b.ins().brif(short, miss, &[], fits, &[]);
+        self.b.switch_to_block(fits);
+        let template = u64::from_le_bytes(*b"00.000Z\"");
+        let w = self.b.ins().load(I64, f, at, 18);
+        let t3 = self.b.ins().bxor_imm_s(w, template as i64);
+        let up = self.b.ins().iadd_imm_s(t3, adds(template) as i64);
+        let bad = self.b.ins().bor(t3, up);
+        let bad = self.b.ins().band_imm_s(bad, HIGH as i64);
+        let good = self.b.create_block();
+        self.b.ins().brif(bad, miss, &[], good, &[]);
+        self.b.switch_to_block(good);
+        // The milliseconds: bytes 3 to 5 of the word.
+        let a = byte(self, t3, 3);
+        let a = self.b.ins().imul_imm_s(a, 100);
+        let b = byte(self, t3, 4);
+        let b = self.b.ins().imul_imm_s(b, 10);
+        let c = byte(self, t3, 5);
+        let ms = self.b.ins().iadd(a, b);
+        let ms = self.b.ins().iadd(ms, c);
+        let t = self.b.ins().iadd(t, ms);
+        self.advance(26);
         self.b.ins().jump(done, &[t.into()]);
     }
 
