@@ -522,6 +522,71 @@ fn times_are_read_by_compiled_code_as_the_reference_reads_them() {
     assert!(tally.compiled > 20_000, "{tally:?}");
 }
 
+/// Lists must come in the order of their headers, as the scanner requires: a compiled list
+/// after a list the host read (an optional list that was `null` in the learned shape) with a
+/// later header gives up, and the reader's other paths give the reference's layout; in the
+/// order of their headers, the code reads them.
+#[test]
+fn compiled_lists_come_in_the_order_of_their_headers() {
+    const SOURCE: &str = r#"module t.lists
+
+use std.consent.service
+
+record Order {
+  first: List<Int>
+  later: List<Int>?
+}
+
+action place(order: Order) purpose service risk minimal
+
+policy orders for place(order: o) {
+  deny "big" when any(o.first, n => n > 100)
+  deny "later" when any(o.later ?? [], n => n > 5)
+  allow "ok"
+}
+"#;
+    let program = xop_tests::lower_source("t/lists.xop", SOURCE);
+    let jit = xop_runtime::jit::compile(&program);
+    let (policy, _) = program.policy("orders").expect("the policy");
+    let mut reader = jit.json_reader(policy).expect("a reader");
+    let mut into = Bound::empty();
+    let mut tally = Tally::default();
+    let text = |later: &str, first: &str| {
+        format!(r#"{{"order": {{"later": {later}, "first": [{first}]}}}}"#)
+    };
+    check(
+        &program,
+        &jit,
+        &mut reader,
+        policy,
+        &text("null", "1, 2"),
+        &mut into,
+        &mut tally,
+    );
+    assert!(reader.compile_now(), "the shape compiles");
+    // (text, read by the code)
+    let steps = [
+        (text("null", "3, 200"), true),
+        (text("[7, 8]", "1, 2"), false),
+        (text("null", ""), true),
+        (text("[]", "4"), false),
+        (text("null", "5"), true),
+    ];
+    for (json, compiled) in &steps {
+        check(
+            &program,
+            &jit,
+            &mut reader,
+            policy,
+            json,
+            &mut into,
+            &mut tally,
+        );
+        assert_eq!(reader.compiled(), *compiled, "{json}");
+    }
+    assert_eq!(tally.accepted, steps.len() + 1, "{tally:?}");
+}
+
 /// Zone names read by one reader one after another, so that its cache of zones holds the
 /// earlier ones: names that differ from a cached one in one byte or in case, a link, names
 /// that are a prefix of another or have one as a prefix, and names a rule spells (constants of
