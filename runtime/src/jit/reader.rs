@@ -7,7 +7,8 @@
 //! every value of an enum or symbol is a switch on its first letter, then a compare with each
 //! accepted name written `"name"`; a boolean is a compare with `true` or `false`; a time in the
 //! two usual forms is parsed in place, as the host's `fast_time` parses it; a string's
-//! end is found eight bytes at a time and its text handed to the host; a plain integer is read
+//! end is found eight bytes at a time and its text handed to the host (a zone name to its
+//! zone cache directly); a plain integer is read
 //! in place; a list is a loop over its element's steps. What is left (strings' meaning, other
 //! numbers, optionals, other forms) is read by the host: the replay's own code
 //! ([`HostRead`]) at the position the code reached.
