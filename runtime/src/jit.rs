@@ -438,10 +438,14 @@ impl Zones {
                 .all(|((id, z), p)| p == [*id, z.as_ref().map_or(0, Zone::table_addr)])
     }
 
-    /// Keeps the first `n` entries.
+    /// Keeps the first `n` entries (inline, and nothing done when there are no more: a
+    /// reader filling an input with the zones it had calls this on every input).
+    #[inline]
     pub(crate) fn truncate(&mut self, n: usize) {
-        self.list.truncate(n);
-        self.pairs.truncate(2 * n);
+        if self.list.len() > n {
+            self.list.truncate(n);
+            self.pairs.truncate(2 * n);
+        }
     }
 
     pub(crate) fn iter(&self) -> std::slice::Iter<'_, (i64, Option<Zone>)> {

@@ -452,6 +452,141 @@ fn a_compiled_shape_reads_texts_of_its_shape_and_leaves_the_rest() {
     assert_eq!(tally.compiled, steps.iter().filter(|s| s.1).count());
 }
 
+/// Times read by a compiled shape's own code (`now` and a consent's `given_at`, whole seconds
+/// and milliseconds): each byte of a few times set to each printable value, and the first and
+/// last second of every month from December 1969 to January 2100 with the days just outside
+/// it. Each is read as the reference reads it (or refused with its error), and by the code
+/// whenever the reference accepts it (the code parses the usual forms of 1970 to 2099 itself
+/// and leaves the rest to the host).
+#[test]
+fn times_are_read_by_compiled_code_as_the_reference_reads_them() {
+    let (program, jit, policy, mut reader) = contact_reader();
+    let mut into = Bound::empty();
+    let mut tally = Tally::default();
+    let good = contact_input(T, "c-1", &[SMS]);
+    check(
+        &program,
+        &jit,
+        &mut reader,
+        policy,
+        &good,
+        &mut into,
+        &mut tally,
+    );
+    assert!(reader.compile_now(), "the contact input's shape compiles");
+    let given = "2026-11-24T09:00:00Z";
+    // `time` as `now` or as the consent's `given_at`, then a good text (so that refusals
+    // never add up to the reader pausing its code).
+    let mut read = |time: &str, tally: &mut Tally| {
+        for json in [
+            contact_input(&format!("\"{time}\""), "c-1", &[SMS]),
+            contact_input(T, "c-1", &[&SMS.replace(given, time)]),
+        ] {
+            let accepted = tally.accepted;
+            check(&program, &jit, &mut reader, policy, &json, &mut into, tally);
+            if tally.accepted > accepted {
+                assert!(reader.compiled(), "{json}");
+            }
+            check(&program, &jit, &mut reader, policy, &good, &mut into, tally);
+            assert!(reader.compiled());
+        }
+    };
+    for base in [
+        "2026-11-25T09:00:00Z",
+        "2024-02-29T23:59:59Z",
+        "2000-02-29T12:34:56.789Z",
+        "2099-12-31T23:59:59.999Z",
+        "1970-01-01T00:00:00.000Z",
+    ] {
+        for i in 0..base.len() {
+            for v in 0x20..0x7fu8 {
+                let mut t = base.as_bytes().to_vec();
+                t[i] = v;
+                read(&String::from_utf8(t).expect("ASCII"), &mut tally);
+            }
+        }
+    }
+    for y in 1969..=2100 {
+        for m in 1..=12 {
+            let last = jiff::civil::date(y, m, 1).days_in_month();
+            for (d, clock) in [
+                (0, "00:00:00Z"),
+                (1, "00:00:00.000Z"),
+                (last, "23:59:59.999Z"),
+            ] {
+                read(&format!("{y}-{m:02}-{d:02}T{clock}"), &mut tally);
+            }
+            read(&format!("{y}-{m:02}-{:02}T23:59:59Z", last + 1), &mut tally);
+        }
+    }
+    assert!(tally.compiled > 20_000, "{tally:?}");
+}
+
+/// Lists must come in the order of their headers, as the scanner requires: a compiled list
+/// after a list the host read (an optional list that was `null` in the learned shape) with a
+/// later header gives up, and the reader's other paths give the reference's layout; in the
+/// order of their headers, the code reads them.
+#[test]
+fn compiled_lists_come_in_the_order_of_their_headers() {
+    const SOURCE: &str = r#"module t.lists
+
+use std.consent.service
+
+record Order {
+  first: List<Int>
+  later: List<Int>?
+}
+
+action place(order: Order) purpose service risk minimal
+
+policy orders for place(order: o) {
+  deny "big" when any(o.first, n => n > 100)
+  deny "later" when any(o.later ?? [], n => n > 5)
+  allow "ok"
+}
+"#;
+    let program = xop_tests::lower_source("t/lists.xop", SOURCE);
+    let jit = xop_runtime::jit::compile(&program);
+    let (policy, _) = program.policy("orders").expect("the policy");
+    let mut reader = jit.json_reader(policy).expect("a reader");
+    let mut into = Bound::empty();
+    let mut tally = Tally::default();
+    let text = |later: &str, first: &str| {
+        format!(r#"{{"order": {{"later": {later}, "first": [{first}]}}}}"#)
+    };
+    check(
+        &program,
+        &jit,
+        &mut reader,
+        policy,
+        &text("null", "1, 2"),
+        &mut into,
+        &mut tally,
+    );
+    assert!(reader.compile_now(), "the shape compiles");
+    // (text, read by the code)
+    let steps = [
+        (text("null", "3, 200"), true),
+        (text("[7, 8]", "1, 2"), false),
+        (text("null", ""), true),
+        (text("[]", "4"), false),
+        (text("null", "5"), true),
+    ];
+    for (json, compiled) in &steps {
+        check(
+            &program,
+            &jit,
+            &mut reader,
+            policy,
+            json,
+            &mut into,
+            &mut tally,
+        );
+        assert_eq!(reader.compiled(), *compiled, "{json}");
+    }
+    assert_eq!(tally.accepted, steps.len() + 1, "{tally:?}");
+}
+
 /// Zone names read by one reader one after another, so that its cache of zones holds the
 /// earlier ones: names that differ from a cached one in one byte or in case, a link, names
 /// that are a prefix of another or have one as a prefix, and names a rule spells (constants of

@@ -1425,9 +1425,26 @@ impl<'h> HostRead<'h, '_> {
         self.text
     }
 
-    /// The words' address and length (they may move when a list grows).
-    pub(super) fn out(&mut self) -> (*mut i64, usize) {
-        (self.cx.s.out.as_mut_ptr(), self.cx.s.out.len())
+    /// The words' address, capacity and length (they may move when a list grows).
+    pub(super) fn out(&mut self) -> (*mut i64, usize, usize) {
+        let out = &mut self.cx.s.out;
+        (out.as_mut_ptr(), out.capacity(), out.len())
+    }
+
+    /// The header of the last list begun, or -1.
+    pub(super) fn last_list(&self) -> i64 {
+        self.cx.s.last_list.map_or(-1, |h| h as i64)
+    }
+
+    /// The words, which compiled code writes through their address and whose length it
+    /// moves (see [`super::reader`]).
+    pub(super) fn words(&mut self) -> &mut Vec<i64> {
+        &mut self.cx.s.out
+    }
+
+    /// Sets the header of the last list begun (-1: none).
+    pub(super) fn set_last_list(&mut self, last: i64) {
+        self.cx.s.last_list = usize::try_from(last).ok();
     }
 
     /// A value of node `node` at byte `pos`, its words at `base + at`, as the replay reads it:
@@ -1453,6 +1470,13 @@ impl<'h> HostRead<'h, '_> {
         self.cx.str(n, 0, word, s)
     }
 
+    /// A zone name whose text is the `len` bytes from byte `start` (which the scanner's
+    /// `string` would read: no escape), its word at `word`: as [`Cx::str`] reads a Tz.
+    pub(super) fn zone(&mut self, word: usize, start: usize, len: usize) -> Option<()> {
+        let s = self.text.get(start..start.checked_add(len)?)?;
+        self.cx.zone(0, word, s)
+    }
+
     /// A list's element of node `elem` read whole by the scanner from byte `pos`, its words
     /// from `base` (the replay's `scan_element`): the position after it.
     pub(super) fn element(&mut self, elem: u32, base: usize, pos: usize) -> Option<usize> {
@@ -1475,63 +1499,17 @@ impl<'h> HostRead<'h, '_> {
         Some(end)
     }
 
-    /// A list with its header at word `header` and elements of `words` words starts (lists
-    /// must come in the order of their headers, as in [`scan::Scan::list_direct`]): where its
-    /// elements' words start. Room is made at once for [`LIST_ROOM`] elements, so that a
-    /// short list calls [`HostRead::room`] not once per element; [`HostRead::list_end`] cuts
-    /// the words to the elements read.
-    pub(super) fn list_begin(&mut self, header: usize, words: usize) -> Option<usize> {
-        if self.cx.s.last_list.is_some_and(|h| header <= h) {
-            return None;
-        }
-        self.cx.s.last_list = Some(header);
-        let out = &mut self.cx.s.out;
-        let start = out.len();
-        let room = words.checked_mul(LIST_ROOM)?;
-        // Copied from zeros (one `memcpy`) rather than `resize`d (a loop over the words).
-        match ZEROS.get(..room) {
-            Some(zeros) => out.extend_from_slice(zeros),
-            None => out.resize(start.checked_add(room)?, 0),
-        }
-        Some(start)
-    }
-
-    /// Makes the words up to `need` exist (zeroed), growing by doubling.
+    /// Makes room for the words up to `need` (their capacity, growing by doubling; compiled
+    /// code zeroes the words it uses).
     pub(super) fn room(&mut self, need: usize) -> Option<()> {
         if need.saturating_sub(self.cx.plan.input_words) > MAX_WORDS {
             return None;
         }
         let out = &mut self.cx.s.out;
-        if out.len() < need {
-            let to = need.max(2 * out.len());
-            out.resize(to, 0);
-        }
-        Some(())
-    }
-
-    /// A list of `n` elements of `words` words from word `start` ends: the words are cut to
-    /// them and its header written.
-    pub(super) fn list_end(
-        &mut self,
-        header: usize,
-        start: usize,
-        n: usize,
-        words: usize,
-    ) -> Option<()> {
-        let out = &mut self.cx.s.out;
-        out.truncate(start.checked_add(n.checked_mul(words)?)?);
-        *out.get_mut(header)? = start as i64;
-        *out.get_mut(header + 1)? = n as i64;
+        out.reserve(need.saturating_sub(out.len()));
         Some(())
     }
 }
-
-/// Elements a compiled shape's list has room for when it starts (more grow the words by
-/// doubling): most lists of a policy's input are short.
-const LIST_ROOM: usize = 4;
-
-/// Zeroed words to copy from.
-static ZEROS: [i64; 256] = [0; 256];
 
 /// A scanner (untraced) at byte `pos` of `text`.
 fn scan_at(text: &str, pos: usize) -> Option<scan::Scan<'_>> {
@@ -1625,16 +1603,30 @@ impl Cx<'_> {
         }
     }
 
+    /// A zone name for a (present) Tz node: its cached zone (looked up on a miss), its name's
+    /// word and the notes for placing it.
+    #[inline(always)]
+    fn zone(&mut self, seg: usize, at: usize, s: &str) -> Option<()> {
+        let z = self.s.zone(self.plan, s)?;
+        let (w, tag) = self.s.zone_word(z)?;
+        if !self.s.direct {
+            return self.s.put(seg, at, w, tag);
+        }
+        // Direct mode: the word and its notes (what `put` and `note` do) in line.
+        let pos = seg + at;
+        *self.s.out.get_mut(pos)? = w;
+        if tag & TAG_UNKNOWN != 0 {
+            self.s.unknown_at.push((pos, u32::try_from(w).ok()?));
+        }
+        self.s.zone_at.push((pos, tag >> 2));
+        Some(())
+    }
+
     /// [`Cx::str`] for the kinds met less often: zones, durations, decimals, money.
     #[inline(never)]
     fn str_rare(&mut self, node: Node, seg: usize, at: usize, s: &str) -> Option<()> {
-        let plan = self.plan;
         match node {
-            Node::Tz => {
-                let z = self.s.zone(plan, s)?;
-                let (w, tag) = self.s.zone_word(z)?;
-                self.s.put(seg, at, w, tag)
-            }
+            Node::Tz => self.zone(seg, at, s),
             Node::Duration => self.s.put(seg, at, bind::parse_duration(s).ok()?, 0),
             Node::Decimal => self.decimal(seg, at, bind::parse_decimal(s).ok()?),
             Node::Money => {
@@ -1859,18 +1851,6 @@ fn pairs(t: u64) -> u64 {
     t.wrapping_mul(10).wrapping_add(t >> 8)
 }
 
-/// The forms of a time the reader's scanner and compiled shapes read in place (the text
-/// between the quotes): 20 bytes, or 24 with milliseconds, read by [`fast_time`]; `None` for
-/// any other.
-#[inline(always)]
-pub(super) fn fast_time_of(b: &[u8]) -> Option<i64> {
-    match b.len() {
-        20 => fast_time(b),
-        24 if b[19] == b'.' => fast_time(b),
-        _ => None,
-    }
-}
-
 /// The common form `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (years 1970 to 9998, seconds below 60,
 /// 1 to 9 digits of fraction) without jiff's general parser; `None` for anything else, which
 /// jiff then reads (so `None` is always a safe answer, and `Some` must be jiff's).
@@ -1888,15 +1868,15 @@ fn fast_time(b: &[u8]) -> Option<i64> {
 /// `t` xor-ed with a word of these bytes has the digit's value in each digit byte of the
 /// text (`'0'` to `'9'` and nothing else give 0 to 9) and 0 in each separator byte that is
 /// the one its place requires (little-endian: byte 0 lowest).
-const YMD: u64 = u64::from_le_bytes(*b"0000-00-");
-const DTH: u64 = u64::from_le_bytes(*b"00T00:00");
-const HMS: u64 = u64::from_le_bytes(*b"00:00:00");
+pub(super) const YMD: u64 = u64::from_le_bytes(*b"0000-00-");
+pub(super) const DTH: u64 = u64::from_le_bytes(*b"00T00:00");
+pub(super) const HMS: u64 = u64::from_le_bytes(*b"00:00:00");
 
 /// Added to a word xor-ed as above, per byte: 0x76 on a digit (the byte's high bit is then set
 /// exactly when the value is above 9) and 0x7f on a separator (set exactly when it is not 0).
 /// A byte that is 0x80 or more already has its high bit set; its carry into the next byte
 /// can only change a test that fails anyway.
-const fn adds(template: u64) -> u64 {
+pub(super) const fn adds(template: u64) -> u64 {
     let mut add = 0;
     let mut k = 0;
     while k < 8 {
@@ -1906,7 +1886,7 @@ const fn adds(template: u64) -> u64 {
     }
     add
 }
-const HIGH: u64 = 0x8080_8080_8080_8080;
+pub(super) const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// Days of each month less 28, two bits per month from bit 2 (January) on, February of a
 /// common year.

@@ -6,8 +6,9 @@
 //! Cranelift function: every literal is a few loads xor-ed with constants and tested once;
 //! every value of an enum or symbol is a switch on its first letter, then a compare with each
 //! accepted name written `"name"`; a boolean is a compare with `true` or `false`; a time in the
-//! two usual forms is found in place and parsed by the host's pure `fast_time_of`; a string's
-//! end is found eight bytes at a time and its text handed to the host; a plain integer is read
+//! two usual forms is parsed in place, as the host's `fast_time` parses it; a string's
+//! end is found eight bytes at a time and its text handed to the host (a zone name to its
+//! zone cache directly); a plain integer is read
 //! in place; a list is a loop over its element's steps. What is left (strings' meaning, other
 //! numbers, optionals, other forms) is read by the host: the replay's own code
 //! ([`HostRead`]) at the position the code reached.
@@ -16,10 +17,13 @@
 //! The literals are the shape's bytes, compared exactly; a name is accepted inline only if the
 //! text is exactly its quoted form, which the replay reads as that name (the names compiled
 //! have no byte that ends or escapes a JSON string), and any other text goes to the host, which
-//! reads it as the replay does; a time or a string read inline is the text the replay's
-//! `time` or `string` would read, given to the same functions; lists are opened, separated and
-//! closed as the replay's `list_direct` does (whitespace, `,`, `]`), and their words grow
-//! zeroed and are cut to the elements read, as there. Where the replay would fall back to the
+//! reads it as the replay does; a string read inline is the text the replay's `string` would
+//! read, given to the same function, and a time parsed inline is parsed as the host's
+//! `fast_time` parses it (the same checks, with the months' first days and lengths from a
+//! table); lists are opened, separated and closed as the replay's `list_direct` does
+//! (whitespace, `,`, `]`, lists in the order of their headers), and each element's words are
+//! zeroed before it is read and counted after the words used so far, as there. Where the
+//! replay would fall back to the
 //! scanner for one element, the code gives up on the whole text (`0`), and the reader starts
 //! over with the replay from a clean slate. So it adds speed and never a decision of its own;
 //! `runtime/tests/json_reader.rs` and the `json_reader` fuzz target compare it with the
@@ -27,11 +31,15 @@
 //!
 //! Memory safety: every load from the text is preceded by a check that it stays within the
 //! text's length, and every store into the words by a check (for the fixed part, one on
-//! entry, and a bound checked at compile time, [`placed_within`]; for a list's element, that
-//! its words exist, else the host makes room) that it stays within the words the host has made;
-//! the words never shrink below what the code may still write, and the code reads their
-//! address from the state before each store, as a host call may move them. The code is freed
-//! when the last [`ShapeCode`] handle goes.
+//! entry that the words' length covers it, and a bound checked at compile time,
+//! [`placed_within`]; for a list's element, that its words lie within the words' capacity,
+//! else the host makes room) that it stays within the words the host has made. The code keeps
+//! the words' length (`used`) in the state: it moves it only past an element's words once it
+//! has zeroed them, so that the words below it are always initialized, and the host sets the
+//! vector's length to it before each callback and after the code returns ([`set_used`]); the
+//! words never shrink below what the code may still write, and the code reads their address
+//! from the state before each store, as a host call may move them. The code is freed when the
+//! last [`ShapeCode`] handle goes.
 
 use std::ffi::c_void;
 use std::sync::{Arc, Mutex};
@@ -43,7 +51,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Switch, Variab
 use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
 
-use super::json::{HostRead, fast_time_of};
+use super::json::{DTH, HIGH, HMS, HostRead, YMD, adds};
 
 /// One step of a shape to compile, in text order.
 #[derive(Debug, Clone)]
@@ -74,9 +82,9 @@ pub(super) enum Read {
     /// One of these quoted names (`"name"`, no byte in the name that ends or escapes a
     /// string) and its word, inline; any other text by the host.
     Names(Vec<Name>),
-    /// A time: the forms `"YYYY-MM-DDTHH:MM:SSZ"` and `"YYYY-MM-DDTHH:MM:SS.mmmZ"` parsed by
-    /// the host's pure [`fast_time_of`] (as the replay's `time` tries them, in that order);
-    /// any other text by the host.
+    /// A time: the forms `"YYYY-MM-DDTHH:MM:SSZ"` and `"YYYY-MM-DDTHH:MM:SS.mmmZ"` of the
+    /// years 1970 to 2099 parsed inline as the host's `fast_time` parses them (the replay's
+    /// `time` tries them in that order); any other text by the host.
     Time,
     /// An integer (Int): 1 to 18 digits, no sign, no leading zero but `0` itself, not
     /// followed by `.`, `e` or `E`, inline (the forms the replay's `int` reads, less the
@@ -85,6 +93,9 @@ pub(super) enum Read {
     /// A string (Text, Id, Tz): its end found inline, eight bytes at a time, then handed
     /// to the host as the replay hands it to `Cx::str`; with an escape, by the host.
     Str,
+    /// A zone name (Tz): its end found as [`Read::Str`] finds it, then handed to the host's
+    /// zone cache directly; with an escape, by the host.
+    Zone,
     /// A string no rule reads: checked as [`Read::Str`] finds its end, nothing stored (the
     /// word stays 0); with an escape, by the host.
     Skip,
@@ -98,17 +109,44 @@ pub(super) type Name = (Box<[u8]>, i64);
 /// Names compiled inline at most (more are looked up by the host's table).
 pub(super) const MAX_INLINE_NAMES: usize = 64;
 
-/// What [`xop_fast_time`] returns for text it does not read (no time it reads is this).
-const NO_TIME: i64 = i64::MIN;
+/// Years from 1970 whose months are in [`MONTHS`]: to 2099, where every fourth year is a
+/// leap year (the host reads the others).
+const TABLE_YEARS: u32 = 130;
+
+/// Per month from January 1970 to December 2099: its first day (days since the epoch) times
+/// 32, plus its number of days. A time's date is one look-up here.
+static MONTHS: [u32; 12 * TABLE_YEARS as usize] = {
+    let mut t = [0u32; 12 * TABLE_YEARS as usize];
+    let lengths = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut first = 0u32;
+    let mut i = 0;
+    while i < t.len() {
+        let (y, m) = (1970 + i / 12, i % 12);
+        let len = lengths[m] + (m == 1 && y % 4 == 0) as u32;
+        t[i] = first * 32 + len;
+        first += len;
+        i += 1;
+    }
+    t
+};
+
+/// Added to digit pairs `HH?MM?SS` (bytes 0, 3, 6): 128 less 24, 60 and 60, so that a byte's
+/// high bit ([`HMS_HIGH`]) is set exactly when the field is not below its bound.
+const HMS_ADD: u64 = (128 - 24) | ((128 - 60) << 24) | ((128 - 60) << 48);
+const HMS_HIGH: u64 = 0x80 | (0x80 << 24) | (0x80 << 48);
 
 /// What the code and the host share during one read. The host's [`HostRead`] is behind
-/// `host`; `out` and `out_len` are its words, refreshed after every host call.
+/// `host`; `out`, `out_len` and `used` are its words' address, capacity and length, and
+/// `last_list` the header of the last list begun (-1: none), the host's when it calls back
+/// and the code's in between (see [`with_host`]).
 #[repr(C)]
 struct State {
     text: *const u8,
     len: i64,
     out: *mut i64,
     out_len: i64,
+    used: i64,
+    last_list: i64,
     host: *mut c_void,
     /// The time of `now` when the code read it inline (`has_now` 1).
     now: i64,
@@ -120,6 +158,8 @@ const S_TEXT: i32 = std::mem::offset_of!(State, text) as i32;
 const S_LEN: i32 = std::mem::offset_of!(State, len) as i32;
 const S_OUT: i32 = std::mem::offset_of!(State, out) as i32;
 const S_OUT_LEN: i32 = std::mem::offset_of!(State, out_len) as i32;
+const S_USED: i32 = std::mem::offset_of!(State, used) as i32;
+const S_LAST_LIST: i32 = std::mem::offset_of!(State, last_list) as i32;
 const S_NOW: i32 = std::mem::offset_of!(State, now) as i32;
 const S_HAS_NOW: i32 = std::mem::offset_of!(State, has_now) as i32;
 
@@ -167,11 +207,9 @@ impl ShapeCode {
         let builder = super::jit_builder(&[
             (VALUE, xop_read_value as *const u8),
             (NOW, xop_read_now as *const u8),
-            (LIST, xop_read_list as *const u8),
             (ROOM, xop_read_room as *const u8),
-            (LIST_END, xop_read_list_end as *const u8),
-            (FAST_TIME, xop_fast_time as *const u8),
             (STR, xop_read_str as *const u8),
+            (ZONE, xop_read_zone as *const u8),
             (ELEMENT, xop_read_element as *const u8),
         ])
         .ok()?;
@@ -204,21 +242,28 @@ impl ShapeCode {
     /// the code read all of it. If not, what it wrote is garbage.
     pub(super) fn read(&self, host: &mut HostRead<'_, '_>) -> bool {
         let text = host.text();
-        let (out, out_len) = host.out();
+        let (out, cap, used) = host.out();
         let mut state = State {
             text: text.as_ptr(),
             len: text.len() as i64,
             out,
-            out_len: out_len as i64,
+            out_len: cap as i64,
+            used: used as i64,
+            last_list: host.last_list(),
             host: (host as *mut HostRead<'_, '_>).cast::<c_void>(),
             now: 0,
             has_now: 0,
         };
         // SAFETY: `self.f` is valid while `self` lives (see `compile`). The state points at
         // the text and at `host`, both borrowed for the whole call; the code reads the text
-        // only below `len` and writes the words only below `out_len`, which the host
-        // callbacks keep current (module documentation), and the callbacks catch panics.
+        // only below `len` and writes the words only below `out_len` (their capacity), which
+        // the host callbacks keep current (module documentation), and the callbacks catch
+        // panics.
         let read = unsafe { (self.f)(&mut state) == 1 };
+        // SAFETY: the code moves `used` only past words it has zeroed or written, and never
+        // beyond the capacity it was given (module documentation); a host call leaves it at
+        // the words' length.
+        unsafe { set_used(host, state.used, state.last_list) };
         if read && state.has_now != 0 {
             host.set_now(state.now);
         }
@@ -227,7 +272,8 @@ impl ShapeCode {
 }
 
 /// Whether every value of `ops` and every list header lies within the words it is placed in:
-/// the fixed part's `input_words`, or an element's words.
+/// the fixed part's `input_words`, or an element's words; and whether no list's element holds
+/// a list.
 fn placed_within(ops: &[Op], words: usize) -> bool {
     ops.iter().all(|op| match op {
         Op::Lit(_) | Op::Now => true,
@@ -237,17 +283,21 @@ fn placed_within(ops: &[Op], words: usize) -> bool {
             words: w,
             body,
             ..
-        } => header + 1 < words && *w > 0 && placed_within(body, *w),
+        } => {
+            header + 1 < words
+                && *w > 0
+                && placed_within(body, *w)
+                // A list's element holds no list (the plans compiled are flat).
+                && !body.iter().any(|op| matches!(op, Op::List { .. }))
+        }
     })
 }
 
 const VALUE: &str = "xop_read_value";
 const NOW: &str = "xop_read_now";
-const LIST: &str = "xop_read_list";
 const ROOM: &str = "xop_read_room";
-const LIST_END: &str = "xop_read_list_end";
-const FAST_TIME: &str = "xop_fast_time";
 const STR: &str = "xop_read_str";
+const ZONE: &str = "xop_read_zone";
 const ELEMENT: &str = "xop_read_element";
 
 /// A list's element of plan node `elem` read whole by the scanner from byte `pos`, its words
@@ -256,6 +306,15 @@ extern "C" fn xop_read_element(state: *mut State, elem: i64, base: i64, pos: i64
     with_host(state, |h| {
         let elem = u32::try_from(elem).ok()?;
         i64::try_from(h.element(elem, as_usize(base)?, as_usize(pos)?)?).ok()
+    })
+}
+
+/// A zone name whose text is the `len` bytes from byte `start`, its word at `word` (`node`
+/// is the Tz node's, unused): `0`.
+extern "C" fn xop_read_zone(state: *mut State, _node: i64, word: i64, start: i64, len: i64) -> i64 {
+    with_host(state, |h| {
+        h.zone(as_usize(word)?, as_usize(start)?, as_usize(len)?)
+            .map(|()| 0)
     })
 }
 
@@ -269,15 +328,21 @@ extern "C" fn xop_read_str(state: *mut State, node: i64, word: i64, start: i64, 
     })
 }
 
-/// The `len` bytes at `body` read by [`fast_time_of`], or [`NO_TIME`].
-extern "C" fn xop_fast_time(body: *const u8, len: i64) -> i64 {
-    let Ok(len) = usize::try_from(len) else {
-        return NO_TIME;
-    };
-    // SAFETY: generated code passes a range it has checked lies within the text being read
-    // (`short_of` before the call), which `ShapeCode::read` borrows for the whole call.
-    let b = unsafe { std::slice::from_raw_parts(body, len) };
-    fast_time_of(b).unwrap_or(NO_TIME)
+/// Gives `host` the words' length and the last list begun as the code left them (`used`, and
+/// `last`, -1 for none); a `used` beyond the capacity is refused (the length stays).
+///
+/// # Safety
+/// The first `used` words must be initialized: the code moves `used` only past words it has
+/// zeroed or written.
+unsafe fn set_used(host: &mut HostRead<'_, '_>, used: i64, last: i64) {
+    let out = host.words();
+    if let Ok(used) = usize::try_from(used)
+        && used <= out.capacity()
+    {
+        // SAFETY: within the capacity (checked) and initialized (the caller's contract).
+        unsafe { out.set_len(used) };
+    }
+    host.set_last_list(last);
 }
 
 /// The host of a call: the state and its [`HostRead`].
@@ -298,16 +363,22 @@ unsafe fn host_of<'s>(state: *mut State) -> (&'s mut State, &'s mut HostRead<'s,
     }
 }
 
-/// Runs `f` on the call's host, refreshes the words' address and length in the state, and
-/// maps `None` or a panic to `-1`.
+/// Runs `f` on the call's host, with the words' length and the last list as the code left
+/// them; then refreshes the words' address, capacity and length and the last list in the
+/// state, and maps `None` or a panic to `-1`.
 fn with_host(state: *mut State, f: impl FnOnce(&mut HostRead<'_, '_>) -> Option<i64>) -> i64 {
     // SAFETY: only called from the host functions below, which generated code calls with the
     // state `ShapeCode::read` gave it.
     let (st, host) = unsafe { host_of(state) };
+    // SAFETY: the code moves `used` only past words it has zeroed or written, within the
+    // capacity (module documentation).
+    unsafe { set_used(host, st.used, st.last_list) };
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *host)));
-    let (out, out_len) = host.out();
+    let (out, cap, used) = host.out();
     st.out = out;
-    st.out_len = out_len as i64;
+    st.out_len = cap as i64;
+    st.used = used as i64;
+    st.last_list = host.last_list();
     match r {
         Ok(Some(v)) => v,
         _ => -1,
@@ -328,36 +399,9 @@ extern "C" fn xop_read_now(state: *mut State, pos: i64) -> i64 {
     with_host(state, |h| i64::try_from(h.now(as_usize(pos)?)?).ok())
 }
 
-/// A list whose header is word `header`, of elements of `words` words, starts: where its
-/// elements' words start.
-extern "C" fn xop_read_list(state: *mut State, header: i64, words: i64) -> i64 {
-    with_host(state, |h| {
-        i64::try_from(h.list_begin(as_usize(header)?, as_usize(words)?)?).ok()
-    })
-}
-
-/// Makes the words up to `need` exist: `0`.
+/// Makes room for the words up to `need` (their capacity; the code zeroes them): `0`.
 extern "C" fn xop_read_room(state: *mut State, need: i64) -> i64 {
     with_host(state, |h| h.room(as_usize(need)?).map(|()| 0))
-}
-
-/// A list of `n` elements of `words` words from word `start`, header `header`, ends: `0`.
-extern "C" fn xop_read_list_end(
-    state: *mut State,
-    header: i64,
-    start: i64,
-    n: i64,
-    words: i64,
-) -> i64 {
-    with_host(state, |h| {
-        h.list_end(
-            as_usize(header)?,
-            as_usize(start)?,
-            as_usize(n)?,
-            as_usize(words)?,
-        )
-        .map(|()| 0)
-    })
 }
 
 fn as_usize(v: i64) -> Option<usize> {
@@ -382,12 +426,10 @@ fn define(
     for (name, params) in [
         (VALUE, 5),
         (NOW, 2),
-        (LIST, 3),
         (ROOM, 2),
-        (LIST_END, 5),
-        (FAST_TIME, 2),
         (STR, 5),
         (ELEMENT, 4),
+        (ZONE, 5),
     ] {
         let sig = sig_of(module, params);
         ids.push(module.declare_function(name, Linkage::Import, &sig).ok()?);
@@ -422,18 +464,16 @@ fn define(
             fail,
             f_value: refs[0],
             f_now: refs[1],
-            f_list: refs[2],
-            f_room: refs[3],
-            f_list_end: refs[4],
-            f_time: refs[5],
-            f_str: refs[6],
-            f_element: refs[7],
+            f_room: refs[2],
+            f_str: refs[3],
+            f_zone: refs[5],
+            f_element: refs[4],
         };
         // The fixed part's words exist (the host zeroed them): checked once.
-        let out_len = g.b.ins().load(I64, f, state, S_OUT_LEN);
+        let used = g.b.ins().load(I64, f, state, S_USED);
         let short =
             g.b.ins()
-                .icmp_imm_s(IntCC::SignedLessThan, out_len, input_words as i64);
+                .icmp_imm_s(IntCC::SignedLessThan, used, input_words as i64);
         g.branch_fail(short);
         let base = g.b.ins().iconst(I64, 0);
         g.ops(ops, base);
@@ -469,11 +509,9 @@ struct Gen<'a> {
     fail: Block,
     f_value: FuncRef,
     f_now: FuncRef,
-    f_list: FuncRef,
     f_room: FuncRef,
-    f_list_end: FuncRef,
-    f_time: FuncRef,
     f_str: FuncRef,
+    f_zone: FuncRef,
     f_element: FuncRef,
 }
 
@@ -668,8 +706,9 @@ impl Gen<'_> {
     fn value(&mut self, node: u32, base: CVal, at: usize, read: &Read) {
         match read {
             Read::Host => self.host_value(node, base, at),
-            Read::Str => self.string(node, base, at, true),
-            Read::Skip => self.string(node, base, at, false),
+            Read::Str => self.string(node, base, at, Some(self.f_str)),
+            Read::Zone => self.string(node, base, at, Some(self.f_zone)),
+            Read::Skip => self.string(node, base, at, None),
             Read::Int => self.int(node, base, at),
             Read::Bool => {
                 let cands = [(Box::from(&b"true"[..]), 1), (Box::from(&b"false"[..]), 0)];
@@ -809,11 +848,11 @@ impl Gen<'_> {
 
     /// A string: `"`, then eight bytes at a time until one of them is a quote, a backslash
     /// or a control byte (the replay's `special`, whose lowest flagged byte is exact); if that
-    /// byte is the closing quote, the bytes before it go to the host as the string's text
-    /// (unless `store` is false: nothing is stored of a string no rule reads).
+    /// byte is the closing quote, the bytes before it go to the host function `hand` as the
+    /// string's text (none: nothing is stored of a string no rule reads).
     /// Anything else (an escape, a control byte, fewer than eight bytes left) goes to the
     /// host whole.
-    fn string(&mut self, node: u32, base: CVal, at: usize, store: bool) {
+    fn string(&mut self, node: u32, base: CVal, at: usize, hand: Option<FuncRef>) {
         let after = self.b.create_block();
         let host = self.b.create_block();
         let open = self.b.create_block();
@@ -865,11 +904,11 @@ impl Gen<'_> {
         let give = self.b.create_block();
         self.b.ins().brif(closes, give, &[], host, &[]);
         self.b.switch_to_block(give);
-        if store {
+        if let Some(f) = hand {
             let node_c = self.b.ins().iconst(I64, i64::from(node));
             let word = self.b.ins().iadd_imm_s(base, at as i64);
             let n = self.b.ins().isub(stop, start);
-            self.host(self.f_str, &[node_c, word, start, n]);
+            self.host(f, &[node_c, word, start, n]);
         }
         let past = self.b.ins().iadd_imm_s(stop, 1);
         self.b.def_var(self.pos, past);
@@ -879,42 +918,147 @@ impl Gen<'_> {
 
     /// A time in one of the two forms read in place (see [`Read::Time`]): jumps to `done`
     /// with its value (the position past it), or to `other` (the position unchanged).
+    /// `"`, a time `YYYY-MM-DDTHH:MM:SS` then `Z"` (22 bytes) or `.mmmZ"` (26), parsed in
+    /// place as the host's `fast_time` parses it, for the years 1970 to 2099; anything else
+    /// (another form, another year, a field out of range) goes to `other`, which leaves it to
+    /// the host. The three words `YYYY-MM-`, `DDTHH:MM` and `HH:MM:SS` are xor-ed with their
+    /// templates and checked by one add and mask each, as there; the date and clock are read
+    /// once, then the end decides the form: `Z"`, or `.mmmZ"` checked as a fourth word (the
+    /// replay tries the short form first; a text is of one form at most).
     fn time(&mut self, done: Block, other: Block) {
-        let long = self.b.create_block();
-        self.time_form(22, long, done);
-        self.b.switch_to_block(long);
-        self.time_form(26, other, done);
-    }
-
-    /// `"`, `n - 2` bytes that [`fast_time_of`] reads, `"`: to `done` with the time, else to
-    /// `miss`.
-    fn time_form(&mut self, n: i64, miss: Block, done: Block) {
+        let miss = other;
         let fits = self.b.create_block();
-        let short = self.short_of(n);
+        let short = self.short_of(22);
         self.b.ins().brif(short, miss, &[], fits, &[]);
         self.b.switch_to_block(fits);
         let at = self.here();
         let f = text_flags();
+        let mut bad: Option<CVal> = None;
+        let mut word = |g: &mut Self, off: i64, template: u64| -> CVal {
+            let w = g.b.ins().load(I64, f, at, off as i32);
+            let t = g.b.ins().bxor_imm_s(w, template as i64);
+            let up = g.b.ins().iadd_imm_s(t, adds(template) as i64);
+            let b = g.b.ins().bor(t, up);
+            bad = Some(match bad {
+                Some(a) => g.b.ins().bor(a, b),
+                None => b,
+            });
+            t
+        };
+        let t0 = word(self, 1, YMD);
+        let t1 = word(self, 9, DTH);
+        let t2 = word(self, 12, HMS);
+        let bad = bad.unwrap_or(t0);
+        let bad = self.b.ins().band_imm_s(bad, HIGH as i64);
         let open = self.b.ins().uload8(I64, f, at, 0);
-        let close = self.b.ins().uload8(I64, f, at, (n - 1) as i32);
-        let open = self.b.ins().icmp_imm_s(IntCC::Equal, open, i64::from(b'"'));
-        let close = self
+        let open = self.b.ins().bxor_imm_s(open, i64::from(b'"'));
+        let bad = self.b.ins().bor(bad, open);
+        // Digit pairs as bytes (the host's `pairs`: each byte at most 99), then the fields.
+        let pairs = |g: &mut Self, t: CVal| {
+            let ten = g.b.ins().imul_imm_s(t, 10);
+            let next = g.b.ins().ushr_imm_s(t, 8);
+            g.b.ins().iadd(ten, next)
+        };
+        let (p0, p1, p2) = (pairs(self, t0), pairs(self, t1), pairs(self, t2));
+        let byte = |g: &mut Self, p: CVal, k: i64| {
+            let s = if k == 0 {
+                p
+            } else {
+                g.b.ins().ushr_imm_s(p, 8 * k)
+            };
+            g.b.ins().band_imm_s(s, 0xff)
+        };
+        // The hour, minute and second (bytes 0, 3 and 6 of `p2`) below 24, 60 and 60 at once:
+        // added to 128 less the bound, a byte's high bit is set exactly when it is not below
+        // (no byte carries: 99 + 104 < 256).
+        let hms = self.b.ins().iadd_imm_s(p2, HMS_ADD as i64);
+        let hms = self.b.ins().band_imm_s(hms, HMS_HIGH as i64);
+        let bad = self.b.ins().bor(bad, hms);
+        let century = byte(self, p0, 0);
+        let century = self.b.ins().imul_imm_s(century, 100);
+        let yy = byte(self, p0, 2);
+        let y = self.b.ins().iadd(century, yy);
+        let mo = byte(self, p0, 5);
+        // Years 1970 to 2099 (the host reads the others), months 1 to 12.
+        let years = self.b.ins().iadd_imm_s(y, -1970);
+        let y_ok = self
             .b
             .ins()
-            .icmp_imm_s(IntCC::Equal, close, i64::from(b'"'));
-        let quoted = self.b.ins().band(open, close);
-        let parse = self.b.create_block();
-        self.b.ins().brif(quoted, parse, &[], miss, &[]);
-        self.b.switch_to_block(parse);
-        let body = self.b.ins().iadd_imm_s(at, 1);
-        let len = self.b.ins().iconst(I64, n - 2);
-        let call = self.b.ins().call(self.f_time, &[body, len]);
-        let t = self.b.inst_results(call)[0];
-        let bad = self.b.ins().icmp_imm_s(IntCC::Equal, t, NO_TIME);
+            .icmp_imm_u(IntCC::UnsignedLessThan, years, i64::from(TABLE_YEARS));
+        let month = self.b.ins().iadd_imm_s(mo, -1);
+        let mo_ok = self.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, month, 12);
+        let ok = self.b.ins().band(y_ok, mo_ok);
+        let not_ok = self.b.ins().bxor_imm_u(ok, 1);
+        let not_ok = self.b.ins().uextend(I64, not_ok);
+        let refuse = self.b.ins().bor(bad, not_ok);
+        let good = self.b.create_block();
+        self.b.ins().brif(refuse, miss, &[], good, &[]);
+        self.b.switch_to_block(good);
+        // The month's first day and length from the table; the day from 1 to its last.
+        let years12 = self.b.ins().imul_imm_s(years, 12);
+        let index = self.b.ins().iadd(years12, month);
+        let offset = self.b.ins().ishl_imm_u(index, 2);
+        let table = self.b.ins().iconst(I64, MONTHS.as_ptr() as i64);
+        let entry_at = self.b.ins().iadd(table, offset);
+        let entry = self
+            .b
+            .ins()
+            .uload32(MemFlagsData::trusted().with_readonly(), entry_at, 0);
+        let last = self.b.ins().band_imm_s(entry, 31);
+        let d = byte(self, p1, 0);
+        let day = self.b.ins().iadd_imm_s(d, -1);
+        let day_ok = self.b.ins().icmp(IntCC::UnsignedLessThan, day, last);
+        let in_month = self.b.create_block();
+        self.b.ins().brif(day_ok, in_month, &[], miss, &[]);
+        self.b.switch_to_block(in_month);
+        let first = self.b.ins().ushr_imm_s(entry, 5);
+        let days = self.b.ins().iadd(first, day);
+        let hh = byte(self, p2, 0);
+        let mi = byte(self, p2, 3);
+        let ss = byte(self, p2, 6);
+        let t = self.b.ins().imul_imm_s(days, 86_400_000);
+        let h = self.b.ins().imul_imm_s(hh, 3_600_000);
+        let m = self.b.ins().imul_imm_s(mi, 60_000);
+        let sec = self.b.ins().imul_imm_s(ss, 1000);
+        let t = self.b.ins().iadd(t, h);
+        let t = self.b.ins().iadd(t, m);
+        let t = self.b.ins().iadd(t, sec);
+        // The end: `Z"`, or `.mmmZ"` (its word from the seconds: `SS.mmmZ"`).
+        let end = self.b.ins().uload16(I64, f, at, 20);
+        let zulu =
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::Equal, end, i64::from(u16::from_le_bytes(*b"Z\"")));
+        let whole = self.b.create_block();
+        let ms = self.b.create_block();
+        self.b.ins().brif(zulu, whole, &[], ms, &[]);
+        self.b.switch_to_block(whole);
+        self.advance(22);
+        self.b.ins().jump(done, &[t.into()]);
+        self.b.switch_to_block(ms);
+        let fits = self.b.create_block();
+        let short = self.short_of(26);
+        self.b.ins().brif(short, miss, &[], fits, &[]);
+        self.b.switch_to_block(fits);
+        let template = u64::from_le_bytes(*b"00.000Z\"");
+        let w = self.b.ins().load(I64, f, at, 18);
+        let t3 = self.b.ins().bxor_imm_s(w, template as i64);
+        let up = self.b.ins().iadd_imm_s(t3, adds(template) as i64);
+        let bad = self.b.ins().bor(t3, up);
+        let bad = self.b.ins().band_imm_s(bad, HIGH as i64);
         let good = self.b.create_block();
         self.b.ins().brif(bad, miss, &[], good, &[]);
         self.b.switch_to_block(good);
-        self.advance(n);
+        // The milliseconds: bytes 3 to 5 of the word.
+        let a = byte(self, t3, 3);
+        let a = self.b.ins().imul_imm_s(a, 100);
+        let b = byte(self, t3, 4);
+        let b = self.b.ins().imul_imm_s(b, 10);
+        let c = byte(self, t3, 5);
+        let ms = self.b.ins().iadd(a, b);
+        let ms = self.b.ins().iadd(ms, c);
+        let t = self.b.ins().iadd(t, ms);
+        self.advance(26);
         self.b.ins().jump(done, &[t.into()]);
     }
 
@@ -980,11 +1124,20 @@ impl Gen<'_> {
     }
 
     /// A list: `[`, blanks, then `]` or elements separated by `,` (blanks around it), each
-    /// read by `body` into room made for it, then `]`; as the replay's `list_direct`.
+    /// read by `body` into words zeroed for it after the words used so far (room made by the
+    /// host when the capacity runs out), then `]` and the header written; as the replay's
+    /// `list_direct`, whose lists must come in the order of their headers.
     fn list(&mut self, header: usize, elem_node: u32, words: usize, body: &[Op]) {
+        let f = MemFlagsData::trusted();
+        let last = self.b.ins().load(I64, f, self.state, S_LAST_LIST);
+        let behind = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedGreaterThanOrEqual, last, header as i64);
+        self.branch_fail(behind);
         let h = self.b.ins().iconst(I64, header as i64);
-        let w = self.b.ins().iconst(I64, words as i64);
-        let start = self.host(self.f_list, &[h, w]);
+        self.b.ins().store(f, h, self.state, S_LAST_LIST);
+        let start = self.b.ins().load(I64, f, self.state, S_USED);
         let c = self.byte();
         let not_open = self.b.ins().icmp_imm_s(IntCC::NotEqual, c, i64::from(b'['));
         self.branch_fail(not_open);
@@ -1009,10 +1162,7 @@ impl Gen<'_> {
         let first = self.b.ins().imul_imm_s(n_elem, words_c);
         let base = self.b.ins().iadd(start, first);
         let need = self.b.ins().iadd_imm_s(base, words_c);
-        let out_len = self
-            .b
-            .ins()
-            .load(I64, MemFlagsData::trusted(), self.state, S_OUT_LEN);
+        let out_len = self.b.ins().load(I64, f, self.state, S_OUT_LEN);
         let more = self.b.ins().icmp(IntCC::SignedGreaterThan, need, out_len);
         let grow = self.b.create_block();
         let body_block = self.b.create_block();
@@ -1021,6 +1171,16 @@ impl Gen<'_> {
         self.host(self.f_room, &[need]);
         self.b.ins().jump(body_block, &[]);
         self.b.switch_to_block(body_block);
+        // The element's words zeroed, then counted as used (a host call in its steps sees
+        // them as the words' length).
+        let zero = self.b.ins().iconst(I64, 0);
+        let out = self.b.ins().load(I64, f, self.state, S_OUT);
+        let off = self.b.ins().ishl_imm_s(base, 3);
+        let at = self.b.ins().iadd(out, off);
+        for k in 0..words {
+            self.b.ins().store(f, zero, at, (8 * k) as i32);
+        }
+        self.b.ins().store(f, need, self.state, S_USED);
         // An element that does not have the element's shape (or whose value the host does
         // not read) is read whole by the host's scanner from its start, as the replay does.
         let from = self.pos();
@@ -1052,7 +1212,10 @@ impl Gen<'_> {
         self.branch_fail(not_close);
         self.b.ins().jump(end, &[next_n.into()]);
 
+        // The header: where the elements start, and how many (the words used end with them).
         self.b.switch_to_block(end);
-        self.host(self.f_list_end, &[h, start, n_end, w]);
+        let zero = self.b.ins().iconst(I64, 0);
+        self.store(zero, header, start);
+        self.store(zero, header + 1, n_end);
     }
 }

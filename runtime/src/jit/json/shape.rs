@@ -343,7 +343,8 @@ fn read_of(plan: &Plan, n: Node) -> Read {
     let table = match n {
         Node::Bool => return Read::Bool,
         Node::Time => return Read::Time,
-        Node::Text | Node::Id | Node::Tz => return Read::Str,
+        Node::Text | Node::Id => return Read::Str,
+        Node::Tz => return Read::Zone,
         Node::Unread => return Read::Skip,
         Node::Int => return Read::Int,
         Node::Enum(e) => plan.enums.get(e as usize),
