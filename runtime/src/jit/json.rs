@@ -704,7 +704,10 @@ struct ZoneEntry {
 /// ([`bind::max_words`], which counts its values).
 pub(super) const MAX_WORDS: usize = bind::WORDS_SLACK;
 
-/// Zone names kept at most (more are looked up again; input cannot grow the cache).
+/// Zone names kept at most: the cache is emptied when an input starts with it full, and an
+/// input that names more distinct zone texts than fit (say, one name in many letter cases:
+/// each is a text of its own) goes to the reference path, so that no input grows the cache or
+/// makes its linear look-up quadratic.
 const MAX_ZONES: usize = 64;
 
 /// The strings of an input that are no constant, in order of first appearance in the text:
@@ -1048,7 +1051,7 @@ impl JsonReader {
     fn fast(&mut self, module: &JitModule, json: &str, into: &mut Bound) -> Option<Option<i64>> {
         let plan = &*self.plan;
         let s = &mut self.scratch;
-        if s.zones.len() > MAX_ZONES {
+        if s.zones.len() >= MAX_ZONES {
             s.zones.clear();
         }
         let mut now = None;
@@ -1374,6 +1377,9 @@ impl Scratch {
             .position(|z| same(z.text.as_bytes(), text.as_bytes()))
         {
             return Some(i);
+        }
+        if self.zones.len() >= MAX_ZONES {
+            return None;
         }
         let tz = TimeZone::get(text).ok()?;
         let canonical = tz.iana_name().unwrap_or(text).to_string();

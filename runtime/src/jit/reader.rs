@@ -23,9 +23,10 @@
 //! table); lists are opened, separated and closed as the replay's `list_direct` does
 //! (whitespace, `,`, `]`, lists in the order of their headers), and each element's words are
 //! zeroed before it is read and counted after the words used so far, as there. Where the
-//! replay would fall back to the
-//! scanner for one element, the code gives up on the whole text (`0`), and the reader starts
-//! over with the replay from a clean slate. So it adds speed and never a decision of its own;
+//! replay would fall back to the scanner for one element, the host's scanner reads that
+//! element from its start (`xop_read_element`); the code gives up on the whole text (`0`) only
+//! if that fails, and the reader starts over with the replay from a clean slate. So it adds
+//! speed and never a decision of its own;
 //! `runtime/tests/json_reader.rs` and the `json_reader` fuzz target compare it with the
 //! reference on texts of learned shapes.
 //!
@@ -90,8 +91,9 @@ pub(super) enum Read {
     /// followed by `.`, `e` or `E`, inline (the forms the replay's `int` reads, less the
     /// negative ones); any other text by the host.
     Int,
-    /// A string (Text, Id, Tz): its end found inline, eight bytes at a time, then handed
-    /// to the host as the replay hands it to `Cx::str`; with an escape, by the host.
+    /// A string (Text, Id; a `Tz` is [`Read::Zone`]): its end found inline, eight bytes at a
+    /// time, then handed to the host as the replay hands it to `Cx::str`; with an escape, by
+    /// the host.
     Str,
     /// A zone name (Tz): its end found as [`Read::Str`] finds it, then handed to the host's
     /// zone cache directly; with an escape, by the host.
