@@ -193,9 +193,6 @@ fn measured(
                 let (w, h) = measured(program, &f.ty, memo, level + 1)?;
                 words = words.checked_add(w).ok_or(TOO_LARGE)?;
                 height = height.max(h.saturating_add(1));
-                if height > MAX_RECORD_DEPTH {
-                    return Err("a record type nested too deeply (or recursive)".into());
-                }
             }
             memo[i] = Some(Measure::Done(words, height));
             (words, height)

@@ -1144,20 +1144,15 @@ impl JsonReader {
             now = cx.now;
         }
         // Lists' elements past the words any input's may take without counting its values:
-        // binding may refuse it (`bind::max_words`), the reference decides. Enough: binding
-        // refuses only past `WORDS_SLACK` plus 8 words per value written, and counts a set's
-        // repeats, which are dropped here, at most 3 words each, so that the elements of what
-        // it refuses take more words here.
+        // binding may refuse it (`bind::max_words`), the reference decides. Into segments,
+        // the elements were counted as read, repeats of a set included, as binding counts them
+        // (`Scratch::element`); in direct mode the words after the fixed part are theirs, and
+        // compiled code may have written them into room kept from an earlier input without
+        // asking for more.
         let s = &self.scratch;
-        let words = if s.direct {
-            s.out.len().saturating_sub(plan.input_words)
-        } else {
-            s.segments
-                .iter()
-                .take(s.used)
-                .skip(1)
-                .map(|g| g.words.len())
-                .sum()
+        let words = match s.direct {
+            true => s.out.len().saturating_sub(plan.input_words),
+            false => s.elements,
         };
         if words > MAX_WORDS {
             return None;
